@@ -1,0 +1,86 @@
+"""The one module that reads the environment.
+
+Every value has a default that works on a fresh machine: the broker at 127.0.0.1:5672 and one
+SQLite database per service under ``var/``. PostgreSQL is chosen by URL, either per service
+(``ZTC_DB_ENGINE=postgresql://...``) or for all services at once with a ``{service}`` placeholder
+(``ZTC_DATABASE_URL=postgresql://127.0.0.1/ztc_{service}``).
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SERVICES = ("engine", "intake", "assignment", "supervision", "evaluation", "gateway")
+
+
+def _env(env, key, default):
+    value = env.get(key)
+    return default if value in (None, "") else value
+
+
+@dataclass(frozen=True)
+class Settings:
+    amqp_uri: str
+    management_url: str
+    var_dir: Path
+    bpmn_dir: Path
+    database_url_template: str | None
+    database_urls: dict = field(default_factory=dict)
+    gateway_host: str = "127.0.0.1"
+    gateway_port: int = 8080
+    job_max_attempts: int = 5
+    job_backoff_seconds: float = 1.0
+    job_backoff_max_seconds: float = 300.0
+    message_ttl_seconds: float = 7 * 24 * 3600
+    relay_interval_seconds: float = 0.2
+    timer_interval_seconds: float = 1.0
+    max_workers: int = 10
+    log_level: str = "INFO"
+
+    def database_url(self, service: str) -> str:
+        if service in self.database_urls:
+            return self.database_urls[service]
+        if self.database_url_template:
+            return self.database_url_template.replace("{service}", service)
+        return f"sqlite:///{self.var_dir / (service + '.db')}"
+
+    def nameko_config(self, **extra) -> dict:
+        cfg = {
+            "AMQP_URI": self.amqp_uri,
+            "WEB_SERVER_ADDRESS": f"{self.gateway_host}:{self.gateway_port}",
+            "max_workers": self.max_workers,
+            "serializer": "json",
+            "ZTC_SETTINGS": self,
+        }
+        cfg.update(extra)
+        return cfg
+
+
+def load(env=None) -> Settings:
+    env = os.environ if env is None else env
+    var_dir = Path(_env(env, "ZTC_VAR_DIR", str(ROOT / "var")))
+    urls = {}
+    for service in SERVICES:
+        url = env.get(f"ZTC_DB_{service.upper()}")
+        if url:
+            urls[service] = url
+    return Settings(
+        amqp_uri=_env(env, "ZTC_AMQP_URI", "amqp://guest:guest@127.0.0.1:5672/"),
+        management_url=_env(env, "ZTC_RABBIT_MANAGEMENT_URL", "http://guest:guest@127.0.0.1:15672"),
+        var_dir=var_dir,
+        bpmn_dir=Path(_env(env, "ZTC_BPMN_DIR", str(ROOT / "bpmn"))),
+        database_url_template=env.get("ZTC_DATABASE_URL") or None,
+        database_urls=urls,
+        gateway_host=_env(env, "ZTC_GATEWAY_HOST", "127.0.0.1"),
+        gateway_port=int(_env(env, "ZTC_GATEWAY_PORT", "8080")),
+        job_max_attempts=int(_env(env, "ZTC_JOB_MAX_ATTEMPTS", "5")),
+        job_backoff_seconds=float(_env(env, "ZTC_JOB_BACKOFF_SECONDS", "1.0")),
+        job_backoff_max_seconds=float(_env(env, "ZTC_JOB_BACKOFF_MAX_SECONDS", "300")),
+        message_ttl_seconds=float(_env(env, "ZTC_MESSAGE_TTL_SECONDS", str(7 * 24 * 3600))),
+        relay_interval_seconds=float(_env(env, "ZTC_RELAY_INTERVAL_SECONDS", "0.2")),
+        timer_interval_seconds=float(_env(env, "ZTC_TIMER_INTERVAL_SECONDS", "1.0")),
+        max_workers=int(_env(env, "ZTC_MAX_WORKERS", "10")),
+        log_level=_env(env, "ZTC_LOG_LEVEL", "INFO"),
+    )

@@ -1,0 +1,227 @@
+"""Run SpiffWorkflow instances to their next wait state and report what they wait for.
+
+The runtime is pure: it takes and returns workflow objects and plain descriptions of the work they
+ask for (jobs, user tasks, timers, messages). The engine service persists them; the BPMN test tier
+and the benchmark drive the runtime alone.
+"""
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from SpiffWorkflow.bpmn import BpmnEvent, BpmnWorkflow
+from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.spiff.specs.event_definitions import ErrorEventDefinition
+from SpiffWorkflow.util.task import TaskState
+
+from shared import clock, evaluator
+
+from . import serializer
+from .specs import JobServiceTask
+
+
+class RuntimeError_(Exception):
+    """Base for refusals by the runtime; the message says what was wrong."""
+
+
+class TaskNotWaiting(RuntimeError_):
+    """The task named is not waiting for what was offered (already done, cancelled, or unknown)."""
+
+
+@dataclass
+class JobRequest:
+    task_id: str
+    task_name: str
+    operation: str
+    params: dict
+    retries: int | None
+
+
+@dataclass
+class UserTaskInfo:
+    task_id: str
+    task_name: str
+    title: str
+    lane: str | None
+    properties: dict
+
+
+@dataclass
+class WaitState:
+    """What an instance waits for after a step."""
+
+    status: str                       # running | waiting | completed
+    new_jobs: list = field(default_factory=list)
+    user_tasks: list = field(default_factory=list)
+    waiting_messages: list = field(default_factory=list)
+    next_timer: datetime | None = None
+    waiting_tasks: list = field(default_factory=list)
+
+
+class WorkflowRuntime:
+    def __init__(self, script_globals: dict | None = None):
+        self.script_engine = evaluator.script_engine(script_globals)
+        self._spec_cache: dict = {}
+
+    # -- creation and persistence ---------------------------------------------------------
+    def _specs(self, version_key: str, spec_dict: dict):
+        cached = self._spec_cache.get(version_key)
+        if cached is None:
+            cached = serializer.specs_from_dict(spec_dict)
+            self._spec_cache[version_key] = cached
+        return cached
+
+    def create(self, spec_dict: dict, data: dict | None = None, version_key: str | None = None) -> BpmnWorkflow:
+        spec, subs = (self._specs(version_key, spec_dict) if version_key
+                      else serializer.specs_from_dict(spec_dict))
+        workflow = BpmnWorkflow(spec, subs, script_engine=self.script_engine)
+        if data:
+            workflow.data.update(data)
+            for task in workflow.get_tasks(state=TaskState.READY):
+                task.data.update(data)
+        return workflow
+
+    def dumps(self, workflow) -> dict:
+        return serializer.workflow_to_dict(workflow)
+
+    def loads(self, state: dict, spec_dict: dict) -> BpmnWorkflow:
+        workflow = serializer.workflow_from_dict(state, spec_dict)
+        workflow.script_engine = self.script_engine
+        return workflow
+
+    # -- running ----------------------------------------------------------------------------
+    def run(self, workflow) -> WaitState:
+        """Run engine steps until only waits remain; fire timers that are due by the clock."""
+        workflow.do_engine_steps()
+        return self.wait_state(workflow)
+
+    def wait_state(self, workflow) -> WaitState:
+        state = WaitState(status="completed" if workflow.completed else "waiting")
+        for task in workflow.get_tasks(state=TaskState.STARTED):
+            spec = task.task_spec
+            if isinstance(spec, JobServiceTask):
+                state.waiting_tasks.append(spec.bpmn_id or spec.name)
+                if task._get_internal_data("job_id") is None:
+                    state.new_jobs.append(JobRequest(
+                        task_id=str(task.id), task_name=spec.bpmn_id or spec.name,
+                        operation=spec.operation_name,
+                        params=task._get_internal_data("job_params") or {},
+                        retries=spec.retries))
+        for task in workflow.get_tasks(state=TaskState.READY):
+            spec = task.task_spec
+            if spec.manual:
+                state.waiting_tasks.append(spec.bpmn_id or spec.name)
+                state.user_tasks.append(UserTaskInfo(
+                    task_id=str(task.id), task_name=spec.bpmn_id or spec.name,
+                    title=spec.bpmn_name or spec.bpmn_id or spec.name,
+                    lane=getattr(spec, "lane", None),
+                    properties=dict((getattr(spec, "extensions", None) or {}).get("properties", {}))))
+        timers = []
+        for task in workflow.get_tasks(state=TaskState.WAITING):
+            spec = task.task_spec
+            definitions = _definitions(getattr(spec, "event_definition", None))
+            if not definitions:
+                continue
+            state.waiting_tasks.append(spec.bpmn_id or spec.name)
+            for definition in definitions:
+                if isinstance(definition, MessageEventDefinition):
+                    state.waiting_messages.append(definition.name)
+                elif isinstance(definition, TimerEventDefinition):
+                    due = _timer_due(task, definition)
+                    if due is not None:
+                        timers.append(due)
+        state.next_timer = min(timers) if timers else None
+        state.waiting_messages = sorted(set(state.waiting_messages))
+        return state
+
+    def mark_job_sent(self, workflow, task_id: str, job_id: str) -> None:
+        task = workflow.get_task_from_id(uuid.UUID(task_id))
+        task._set_internal_data(job_id=job_id)
+
+    def _job_task(self, workflow, task_id, job_id):
+        try:
+            task = workflow.get_task_from_id(uuid.UUID(task_id))
+        except Exception:
+            raise TaskNotWaiting(f"task {task_id} is not part of this instance") from None
+        if task is None or task.state != TaskState.STARTED or task._get_internal_data("job_id") != job_id:
+            raise TaskNotWaiting(f"task {task_id} is not waiting for job {job_id}")
+        return task
+
+    def complete_job(self, workflow, task_id: str, job_id: str, result) -> WaitState:
+        task = self._job_task(workflow, task_id, job_id)
+        task.data[task.task_spec.result_variable] = result
+        task.complete()
+        return self.run(workflow)
+
+    def throw_job_error(self, workflow, task_id: str, job_id: str, code: str, message: str) -> bool:
+        """Raise a BPMN error on a job's task. True if a boundary event caught it."""
+        task = self._job_task(workflow, task_id, job_id)
+        event = BpmnEvent(ErrorEventDefinition(code, code=code),
+                          payload={"code": code, "message": message}, target=task.workflow)
+        workflow.catch(event)
+        # A catching boundary event cancels the task when the engine next steps.
+        workflow.do_engine_steps()
+        caught = task.state != TaskState.STARTED
+        if not caught:
+            # Nothing caught it: take back the event the workflow queued for the outside.
+            workflow.get_events()
+        return caught
+
+    def complete_user_task(self, workflow, task_id: str, data: dict) -> WaitState:
+        try:
+            task = workflow.get_task_from_id(uuid.UUID(task_id))
+        except Exception:
+            raise TaskNotWaiting(f"task {task_id} is not part of this instance") from None
+        if task is None or task.state != TaskState.READY or not task.task_spec.manual:
+            raise TaskNotWaiting(f"task {task_id} is not a user task waiting to be completed")
+        task.data.update(data or {})
+        task.run()
+        return self.run(workflow)
+
+    def deliver_message(self, workflow, name: str, payload: dict) -> bool:
+        """Deliver a message by name; False if the instance is not waiting for it."""
+        for task in workflow.get_tasks(state=TaskState.WAITING):
+            for definition in _definitions(getattr(task.task_spec, "event_definition", None)):
+                if isinstance(definition, MessageEventDefinition) and definition.name == name:
+                    workflow.catch(BpmnEvent(definition, payload=payload or {}))
+                    self.run(workflow)
+                    return True
+        return False
+
+    def fire_timers(self, workflow) -> WaitState:
+        workflow.refresh_timers()
+        return self.run(workflow)
+
+
+def _definitions(definition) -> list:
+    if definition is None:
+        return []
+    if isinstance(definition, MultipleEventDefinition):
+        return list(definition.event_definitions)
+    return [definition]
+
+
+def _timer_due(task, definition) -> datetime | None:
+    value = task._get_internal_data("event_value")
+    if value is None:
+        # Not yet evaluated: evaluate now (SpiffWorkflow does so on its first update).
+        definition.has_fired(task) if hasattr(definition, "has_fired") else None
+        value = task._get_internal_data("event_value")
+    if isinstance(value, dict):
+        value = value.get("next")
+    if not value:
+        return None
+    try:
+        return TimerEventDefinition.get_datetime(value)
+    except Exception:
+        try:
+            return TimerEventDefinition.parse_time_or_duration(value)
+        except Exception:
+            return None
+
+
+def now() -> datetime:
+    return clock.now()
