@@ -67,7 +67,9 @@ class WorkflowRuntime:
         self._spec_cache: dict = {}
 
     # -- creation and persistence ---------------------------------------------------------
-    def _specs(self, version_key: str, spec_dict: dict):
+    def _specs(self, version_key: str | None, spec_dict: dict):
+        if version_key is None:
+            return serializer.specs_from_dict(spec_dict)
         cached = self._spec_cache.get(version_key)
         if cached is None:
             cached = serializer.specs_from_dict(spec_dict)
@@ -75,8 +77,7 @@ class WorkflowRuntime:
         return cached
 
     def create(self, spec_dict: dict, data: dict | None = None, version_key: str | None = None) -> BpmnWorkflow:
-        spec, subs = (self._specs(version_key, spec_dict) if version_key
-                      else serializer.specs_from_dict(spec_dict))
+        spec, subs = self._specs(version_key, spec_dict)
         workflow = BpmnWorkflow(spec, subs, script_engine=self.script_engine)
         if data:
             workflow.data.update(data)
@@ -87,8 +88,10 @@ class WorkflowRuntime:
     def dumps(self, workflow) -> dict:
         return serializer.workflow_to_dict(workflow)
 
-    def loads(self, state: dict, spec_dict: dict) -> BpmnWorkflow:
-        workflow = serializer.workflow_from_dict(state, spec_dict)
+    def loads(self, state: dict, spec_dict: dict, version_key: str | None = None) -> BpmnWorkflow:
+        """Restore a saved instance; ``state`` is consumed (pass a copy to keep it)."""
+        spec, subs = self._specs(version_key, spec_dict)
+        workflow = serializer.workflow_from_dict(state, spec, subs)
         workflow.script_engine = self.script_engine
         return workflow
 

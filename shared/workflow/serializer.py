@@ -5,7 +5,12 @@ so a saved instance is its tasks and data only.
 """
 from __future__ import annotations
 
+import copy
+from uuid import UUID
+
+from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
+from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 from SpiffWorkflow.spiff.serializer.task_spec import ServiceTaskConverter
 
@@ -26,6 +31,8 @@ def spec_to_dict(spec, subprocess_specs) -> dict:
 
 
 def specs_from_dict(dct: dict):
+    """Restore specs from a stored dictionary (which is left untouched)."""
+    dct = copy.deepcopy(dct)
     registry = SERIALIZER.registry
     spec = registry.restore(dct["spec"])
     subs = {name: registry.restore(sp) for name, sp in dct["subprocess_specs"].items()}
@@ -40,9 +47,22 @@ def workflow_to_dict(workflow) -> dict:
     return dct
 
 
-def workflow_from_dict(state: dict, spec_dict: dict):
-    dct = dict(state)
+_converter = BpmnWorkflowConverter(BpmnWorkflow, SERIALIZER.registry)
+
+
+def workflow_from_dict(state: dict, spec, subprocess_specs):
+    """Restore an instance onto spec objects already restored (and cached) for its version.
+
+    This follows ``BpmnWorkflowConverter.from_dict`` except that it does not restore the specs
+    from their dictionaries: restoring consumes the dictionaries, and restoring the same spec for
+    every step of every instance would cost more than the step itself. ``state`` is consumed.
+    """
+    dct = state
     dct.pop("serializer_version", None)
-    dct["spec"] = spec_dict["spec"]
-    dct["subprocess_specs"] = spec_dict["subprocess_specs"]
-    return SERIALIZER.from_dict(dct)
+    workflow = BpmnWorkflow(spec, subprocess_specs, deserializing=True)
+    workflow.tasks = _converter.mapping_from_dict(dct["tasks"], UUID, workflow=workflow)
+    workflow.task_tree = workflow.tasks.get(UUID(dct["root"]))
+    _converter.set_default_attributes(workflow, dct)
+    _converter.subprocesses_from_dict(dct["subprocesses"], workflow)
+    workflow.bpmn_events = SERIALIZER.registry.restore(dct.pop("bpmn_events", []))
+    return workflow

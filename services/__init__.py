@@ -1,0 +1,1 @@
+"""The Zhitongche services: engine, intake, assignment, supervision, evaluation, gateway."""

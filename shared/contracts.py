@@ -1,0 +1,71 @@
+"""The contracts: every message that crosses the bus, as marshmallow schemas, with the exchange
+and routing-key names. Both sides import them from here and nowhere else."""
+from __future__ import annotations
+
+from marshmallow import EXCLUDE, Schema, fields, validate
+
+JOBS_EXCHANGE = "ztc.jobs"            # topic; routing key = "<service>.<operation>"
+RESULTS_EXCHANGE = "ztc.results"      # topic; routing key = "engine.result"
+DEAD_EXCHANGE = "ztc.dead"            # topic; dead letters keep their original routing key
+DEAD_QUEUE = "ztc.dead"
+ENGINE_RESULTS_QUEUE = "ztc.engine.results"
+RESULT_ROUTING_KEY = "engine.result"
+REASON_HEADER = "x-ztc-reason"
+SERVICES = ("intake", "assignment", "supervision", "evaluation")
+
+
+def job_queue(service: str) -> str:
+    return f"ztc.jobs.{service}"
+
+
+class PrincipalSchema(Schema):
+    """Who is acting: a user with roles, perhaps on behalf of a unit."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    user = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    roles = fields.List(fields.String(), load_default=list)
+    unit = fields.String(allow_none=True, load_default=None)
+
+
+class JobSchema(Schema):
+    """A service task's work, sent by the engine to the owning service."""
+
+    job_id = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    instance_id = fields.String(required=True)
+    task_id = fields.String(required=True)
+    operation = fields.String(required=True, validate=validate.Regexp(r"^[a-z_]+\.[a-z_][a-z0-9_]*$"))
+    params = fields.Dict(keys=fields.String(), load_default=dict)
+    attempt = fields.Integer(required=True, validate=validate.Range(min=1))
+    business_key = fields.String(allow_none=True, load_default=None)
+    principal = fields.Nested(PrincipalSchema, allow_none=True, load_default=None)
+
+
+class JobErrorSchema(Schema):
+    code = fields.String(required=True)
+    message = fields.String(load_default="")
+
+
+class JobResultSchema(Schema):
+    """What a service answers: ``ok`` with a result, a business ``error`` the diagram may catch,
+    or ``failed`` (technical: the engine retries, then raises an incident)."""
+
+    job_id = fields.String(required=True)
+    instance_id = fields.String(required=True)
+    task_id = fields.String(required=True)
+    operation = fields.String(required=True)
+    attempt = fields.Integer(required=True)
+    status = fields.String(required=True, validate=validate.OneOf(["ok", "error", "failed"]))
+    result = fields.Raw(allow_none=True, load_default=None)
+    error = fields.Nested(JobErrorSchema, allow_none=True, load_default=None)
+    service = fields.String(load_default="")
+
+
+class MessageSchema(Schema):
+    """A BPMN message sent to the engine from outside (a department system, another process)."""
+
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    correlation_key = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    message_id = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    payload = fields.Dict(keys=fields.String(), load_default=dict)

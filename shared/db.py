@@ -1,0 +1,150 @@
+"""Database helpers: engines, sessions, migrations, and the nameko dependency provider.
+
+Each service owns one database (SQLite under var/ by default, PostgreSQL by URL) and its own
+Alembic migrations in ``services/<name>/migrations``. Services never open connections themselves:
+they get a :class:`UnitOfWork` from the :class:`Database` dependency.
+"""
+from __future__ import annotations
+
+import json
+import threading
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy import JSON, create_engine, event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+
+from shared import config as config_module
+
+_engines: dict[str, Engine] = {}
+_lock = threading.Lock()
+
+
+def _json_dumps(value):
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
+def get_engine(url: str) -> Engine:
+    """One engine per URL per process."""
+    with _lock:
+        engine = _engines.get(url)
+        if engine is None:
+            engine = _make_engine(url)
+            _engines[url] = engine
+        return engine
+
+
+def _make_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        path = url.split("///", 1)[-1]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, json_serializer=_json_dumps,
+                               connect_args={"check_same_thread": False, "timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_connection, _record):
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.close()
+
+        return engine
+    return create_engine(url, json_serializer=_json_dumps, pool_pre_ping=True, pool_size=10,
+                         max_overflow=10)
+
+
+def dispose_all() -> None:
+    with _lock:
+        for engine in _engines.values():
+            engine.dispose()
+        _engines.clear()
+
+
+def session_factory(url: str) -> sessionmaker:
+    return sessionmaker(bind=get_engine(url), expire_on_commit=False)
+
+
+@contextmanager
+def transaction(factory: sessionmaker):
+    """A session that commits when the block ends and rolls back if it raises."""
+    session = factory()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+# -- migrations ---------------------------------------------------------------------------------
+
+def migrations_dir(service: str) -> Path:
+    return config_module.ROOT / "services" / service / "migrations"
+
+
+def alembic_config(service: str, url: str):
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(migrations_dir(service)))
+    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    cfg.attributes["service"] = service
+    return cfg
+
+
+def migrate(service: str, url: str) -> None:
+    """Bring ``service``'s database at ``url`` to the newest migration."""
+    from alembic import command
+
+    if url.startswith("postgresql"):
+        ensure_postgres_database(url)
+    command.upgrade(alembic_config(service, url), "head")
+
+
+def ensure_postgres_database(url: str) -> None:
+    """Create the database named in ``url`` if the server does not have it yet."""
+    from sqlalchemy import text
+    from sqlalchemy.engine import make_url
+
+    target = make_url(url)
+    admin = create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            exists = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"),
+                                  {"n": target.database}).scalar()
+            if not exists:
+                conn.execute(text(f'CREATE DATABASE "{target.database}"'))
+    finally:
+        admin.dispose()
+
+
+def run_migrations_env(metadata) -> None:
+    """The body of every service's ``migrations/env.py``."""
+    from alembic import context
+
+    cfg = context.config
+    url = cfg.get_main_option("sqlalchemy.url")
+    engine = create_engine(url)
+    with engine.connect() as connection:
+        context.configure(connection=connection, target_metadata=metadata,
+                          render_as_batch=url.startswith("sqlite"))
+        with context.begin_transaction():
+            context.run_migrations()
+    engine.dispose()
+
+
+def make_base():
+    """A declarative base of its own for one service: its tables, its metadata, its database."""
+
+    class Base(DeclarativeBase):
+        type_annotation_map = {dict: JSON, list: JSON}
+
+    return Base
+
+
+__all__ = ["make_base", "Session", "get_engine", "session_factory", "transaction", "migrate"]

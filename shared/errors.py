@@ -1,0 +1,65 @@
+"""Errors every service raises and every client understands.
+
+They cross nameko RPC as themselves (``deserialize_to_instance``), so the gateway can map each to
+an HTTP status without parsing messages. Arguments stay JSON-friendly: a message and a dict.
+"""
+from __future__ import annotations
+
+from nameko.exceptions import deserialize_to_instance
+
+
+class ZtcError(Exception):
+    status = 500
+    code = "error"
+
+    def __init__(self, message: str = "", details: dict | None = None):
+        super().__init__(message, details or {})
+        self.message = message
+        self.details = details or {}
+
+    def __str__(self):
+        return self.message
+
+    def to_dict(self) -> dict:
+        return {"error": self.code, "message": self.message, "details": self.details}
+
+
+@deserialize_to_instance
+class InvalidInput(ZtcError):
+    """Input that does not fit its schema; ``details`` maps each field to its messages."""
+    status, code = 400, "invalid_input"
+
+
+@deserialize_to_instance
+class Unauthenticated(ZtcError):
+    status, code = 401, "unauthenticated"
+
+
+@deserialize_to_instance
+class Forbidden(ZtcError):
+    status, code = 403, "forbidden"
+
+
+@deserialize_to_instance
+class NotFound(ZtcError):
+    status, code = 404, "not_found"
+
+
+@deserialize_to_instance
+class Conflict(ZtcError):
+    status, code = 409, "conflict"
+
+
+@deserialize_to_instance
+class DiagramRefused(ZtcError):
+    """A diagram was refused; ``details['problems']`` lists each problem."""
+    status, code = 422, "diagram_refused"
+
+
+class BusinessError(Exception):
+    """Raised by a job operation for an outcome the diagram can catch on an error boundary event."""
+
+    def __init__(self, code: str, message: str = ""):
+        super().__init__(code, message)
+        self.code = code
+        self.message = message

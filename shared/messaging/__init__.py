@@ -1,0 +1,1 @@
+"""Messaging: the bus topology, the outbox and its relay, and the ``@job`` entrypoint."""

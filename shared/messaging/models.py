@@ -1,0 +1,39 @@
+"""Outbox and inbox tables, made for each service's own declarative base.
+
+The outbox holds messages written in the same transaction as the state they describe; the relay
+publishes them after commit. The inbox records each job a worker has finished, so a second
+delivery of the same job has no second effect.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, DateTime, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+
+def messaging_models(Base):
+    class Outbox(Base):
+        __tablename__ = "outbox"
+        __table_args__ = (Index("ix_outbox_available", "available_at"),)
+
+        id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+        exchange: Mapped[str] = mapped_column(String(100))
+        routing_key: Mapped[str] = mapped_column(String(200))
+        payload: Mapped[dict] = mapped_column(JSON)
+        headers: Mapped[dict] = mapped_column(JSON, default=dict)
+        available_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+        created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+        attempts: Mapped[int] = mapped_column(Integer, default=0)
+        last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+    class Inbox(Base):
+        __tablename__ = "inbox"
+
+        job_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+        operation: Mapped[str] = mapped_column(String(200))
+        status: Mapped[str] = mapped_column(String(20))
+        result: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+        processed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    return Outbox, Inbox
