@@ -1,0 +1,1 @@
+"""Assignment: the unit directory and the assignments of work to units."""

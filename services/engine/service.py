@@ -1,0 +1,104 @@
+"""The engine service: nameko RPC for people-facing commands and queries, the job-result
+listener, and the timer tick. Every method hands straight to :class:`Engine`."""
+from __future__ import annotations
+
+import logging
+
+from nameko.rpc import rpc
+from nameko.timer import timer
+
+from shared.errors import ZtcError
+from shared.messaging.database import Database
+from shared.messaging.entrypoints import listen
+from shared.messaging.topology import engine_results_queue
+
+from .engine import Engine
+from .models import Inbox, Outbox
+
+log = logging.getLogger(__name__)
+# Refusals (not found, forbidden, invalid input...) are answers, not failures of the service.
+api = rpc(expected_exceptions=ZtcError)
+
+
+class EngineStore(Database):
+    """The engine's database, relay, and the :class:`Engine` that uses them."""
+
+    def setup(self):
+        super().setup()
+        self.engine = Engine(self.sessions, self.settings, on_commit=self.wake)
+
+    def get_dependency(self, worker_ctx):
+        return self.engine
+
+
+class EngineService:
+    name = "engine"
+    engine = EngineStore("engine", Outbox, Inbox)
+
+    # -- the bus ----------------------------------------------------------------------------
+    @listen(engine_results_queue())
+    def on_job_result(self, body):
+        outcome = self.engine.handle_result(body)
+        log.info("job %s: %s", body.get("job_id") if isinstance(body, dict) else "?", outcome)
+
+    @timer(interval=1)
+    def tick(self):
+        self.engine.fire_due_timers()
+        self.engine.expire_messages()
+
+    # -- commands and queries -----------------------------------------------------------------
+    @api
+    def deploy(self, files, actor="designer"):
+        return self.engine.deploy(files, actor)
+
+    @api
+    def versions(self, process_id=None):
+        return self.engine.versions(process_id)
+
+    @api
+    def start(self, process_id, business_key=None, data=None, principal=None):
+        return self.engine.start(process_id, business_key, data, principal)
+
+    @api
+    def get_instance(self, instance_id):
+        return self.engine.get_instance(instance_id)
+
+    @api
+    def find_instances(self, business_key=None, process_id=None, status=None):
+        return self.engine.find_instances(business_key, process_id, status)
+
+    @api
+    def history(self, instance_id):
+        return self.engine.history(instance_id)
+
+    @api
+    def list_tasks(self, principal, instance_id=None):
+        return self.engine.list_tasks(principal, instance_id)
+
+    @api
+    def claim(self, task_id, principal):
+        return self.engine.claim(task_id, principal)
+
+    @api
+    def complete_task(self, task_id, data, principal):
+        return self.engine.complete_task(task_id, data, principal)
+
+    @api
+    def send_message(self, message, principal=None):
+        return self.engine.send_message(message, principal)
+
+    @api
+    def incidents(self, status="open"):
+        return self.engine.incidents(status)
+
+    @api
+    def retry_incident(self, incident_id, principal=None):
+        return self.engine.retry_incident(incident_id, principal)
+
+    @api
+    def resolve_incident(self, incident_id, resolution, principal=None):
+        return self.engine.resolve_incident(incident_id, resolution, principal)
+
+    @api
+    def fire_timers(self):
+        return self.engine.fire_due_timers()

@@ -1,0 +1,1 @@
+"""Evaluation: outcomes, ratings, scores and points."""

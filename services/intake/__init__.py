@@ -1,0 +1,1 @@
+"""Intake: submissions (proposals, opinion items, cases) and their numbering."""

@@ -1,0 +1,1 @@
+"""Supervision: deadlines, reminders, escalations."""

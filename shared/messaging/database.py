@@ -1,0 +1,110 @@
+"""The ``Database`` dependency: a unit of work per worker, and the outbox relay of the service.
+
+A service declares ``db = Database("intake", Outbox, Inbox)``. Within a worker ``self.db.session`` is one
+session for the whole worker; ``self.db.commit()`` commits it and wakes the relay, which publishes
+the outbox rows just committed (and, every ``relay_interval_seconds``, any left behind).
+"""
+from __future__ import annotations
+
+import logging
+
+import eventlet
+from eventlet.event import Event
+from nameko.extensions import DependencyProvider
+
+from shared.db import session_factory
+
+from .relay import OutboxRelay
+
+log = logging.getLogger(__name__)
+
+
+class UnitOfWork:
+    def __init__(self, sessions, relay_wakeup):
+        self._sessions = sessions
+        self._wakeup = relay_wakeup
+        self._session = None
+
+    @property
+    def session(self):
+        if self._session is None:
+            self._session = self._sessions()
+        return self._session
+
+    def commit(self):
+        if self._session is not None:
+            self._session.commit()
+        self._wakeup()
+
+    def rollback(self):
+        if self._session is not None:
+            self._session.rollback()
+
+    def close(self):
+        if self._session is not None:
+            self._session.close()
+            self._session = None
+
+
+class Database(DependencyProvider):
+    def __init__(self, service: str, outbox_model, inbox_model=None):
+        self.service = service
+        self.Outbox = outbox_model
+        self.Inbox = inbox_model
+        self.sessions = None
+        self.relay = None
+        self._wake = None
+        self._running = False
+        self._thread = None
+
+    def setup(self):
+        settings = self.container.config["ZTC_SETTINGS"]
+        self.settings = settings
+        self.sessions = session_factory(settings.database_url(self.service))
+        self.relay = OutboxRelay(self.sessions, self.Outbox, settings.amqp_uri)
+        self._wake = Event()
+
+    def start(self):
+        self._running = True
+        self._thread = self.container.spawn_managed_thread(self._relay_loop)
+
+    def stop(self):
+        self._running = False
+        self.wake()
+        if self._thread is not None:
+            self._thread.wait()
+        self.relay.reset()
+
+    def kill(self):
+        self._running = False
+        if self._thread is not None:
+            self._thread.kill()
+        self.relay.reset()
+
+    def wake(self):
+        if self._wake is not None and not self._wake.ready():
+            self._wake.send(True)
+
+    def _relay_loop(self):
+        backoff = self.settings.relay_interval_seconds
+        while self._running:
+            try:
+                self.relay.flush()
+                backoff = self.settings.relay_interval_seconds
+            except Exception as exc:  # broker or database away: keep the rows, try again later
+                log.warning("outbox relay of %s: %s; retrying in %.1fs", self.service, exc, backoff)
+                backoff = min(backoff * 2, 5.0)
+            with eventlet.Timeout(backoff, False):
+                self._wake.wait()
+            self._wake = Event()
+
+    def get_dependency(self, worker_ctx):
+        uow = UnitOfWork(self.sessions, self.wake)
+        worker_ctx.ztc_uow = uow
+        return uow
+
+    def worker_teardown(self, worker_ctx):
+        uow = getattr(worker_ctx, "ztc_uow", None)
+        if uow is not None:
+            uow.rollback()
+            uow.close()

@@ -1,0 +1,49 @@
+"""The bus: exchanges and queues, declared the same way by every process that uses them.
+
+Every work queue is durable and dead-letters to ``ztc.dead``; messages are published persistent,
+with publisher confirms. ``deploy/rabbitmq/definitions.json`` describes the same topology for a
+broker set up ahead of time.
+"""
+from __future__ import annotations
+
+from kombu import Connection, Exchange, Queue
+
+from shared import contracts
+
+JOBS = Exchange(contracts.JOBS_EXCHANGE, "topic", durable=True)
+RESULTS = Exchange(contracts.RESULTS_EXCHANGE, "topic", durable=True)
+DEAD = Exchange(contracts.DEAD_EXCHANGE, "topic", durable=True)
+_DLX = {"x-dead-letter-exchange": contracts.DEAD_EXCHANGE}
+
+
+def job_queue(service: str) -> Queue:
+    return Queue(contracts.job_queue(service), JOBS, routing_key=f"{service}.#", durable=True,
+                 queue_arguments=_DLX)
+
+
+def engine_results_queue() -> Queue:
+    return Queue(contracts.ENGINE_RESULTS_QUEUE, RESULTS, routing_key=contracts.RESULT_ROUTING_KEY,
+                 durable=True, queue_arguments=_DLX)
+
+
+def dead_letter_queue() -> Queue:
+    return Queue(contracts.DEAD_QUEUE, DEAD, routing_key="#", durable=True)
+
+
+def all_queues(services=contracts.SERVICES) -> list[Queue]:
+    return [*(job_queue(s) for s in services), engine_results_queue(), dead_letter_queue()]
+
+
+def declare(amqp_uri: str, services=contracts.SERVICES) -> None:
+    """Declare every exchange and queue (idempotent)."""
+    with Connection(amqp_uri) as conn:
+        channel = conn.channel()
+        for exchange in (JOBS, RESULTS, DEAD):
+            exchange(channel).declare()
+        for queue in all_queues(services):
+            queue(channel).declare()
+
+
+def connect(amqp_uri: str) -> Connection:
+    """A connection whose publishes wait for the broker's confirm."""
+    return Connection(amqp_uri, transport_options={"confirm_publish": True}, connect_timeout=5)

@@ -1,0 +1,18 @@
+"""Loading input through marshmallow schemas with one kind of refusal everywhere."""
+from __future__ import annotations
+
+from marshmallow import Schema, ValidationError
+
+from shared.errors import InvalidInput
+
+
+def load(schema: Schema | type[Schema], data, what: str = "input"):
+    """``schema.load(data)``, or InvalidInput with field-level messages."""
+    if isinstance(schema, type):
+        schema = schema()
+    if not isinstance(data, dict):
+        raise InvalidInput(f"{what} must be a JSON object", {"_schema": ["Invalid input type."]})
+    try:
+        return schema.load(data)
+    except ValidationError as exc:
+        raise InvalidInput(f"{what} is not valid", exc.messages) from None
