@@ -15,6 +15,15 @@ ROOT = Path(__file__).resolve().parent.parent
 SERVICES = ("engine", "intake", "assignment", "supervision", "evaluation", "gateway")
 
 
+def normalize_database_url(url: str) -> str:
+    """PostgreSQL URLs use psycopg2, the driver psycogreen makes cooperative under eventlet
+    (SQLAlchemy would otherwise pick psycopg 3 for a bare ``postgresql://``)."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg2://" + url[len(prefix):]
+    return url
+
+
 def _env(env, key, default):
     value = env.get(key)
     return default if value in (None, "") else value
@@ -41,9 +50,9 @@ class Settings:
 
     def database_url(self, service: str) -> str:
         if service in self.database_urls:
-            return self.database_urls[service]
+            return normalize_database_url(self.database_urls[service])
         if self.database_url_template:
-            return self.database_url_template.replace("{service}", service)
+            return normalize_database_url(self.database_url_template.replace("{service}", service))
         return f"sqlite:///{self.var_dir / (service + '.db')}"
 
     def nameko_config(self, **extra) -> dict:

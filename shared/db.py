@@ -27,6 +27,7 @@ def _json_dumps(value):
 
 def get_engine(url: str) -> Engine:
     """One engine per URL per process."""
+    url = config_module.normalize_database_url(url)
     with _lock:
         engine = _engines.get(url)
         if engine is None:
@@ -90,6 +91,7 @@ def migrations_dir(service: str) -> Path:
 def alembic_config(service: str, url: str):
     from alembic.config import Config
 
+    url = config_module.normalize_database_url(url)
     cfg = Config()
     cfg.set_main_option("script_location", str(migrations_dir(service)))
     cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
@@ -101,6 +103,7 @@ def migrate(service: str, url: str) -> None:
     """Bring ``service``'s database at ``url`` to the newest migration."""
     from alembic import command
 
+    url = config_module.normalize_database_url(url)
     if url.startswith("postgresql"):
         ensure_postgres_database(url)
     command.upgrade(alembic_config(service, url), "head")

@@ -21,7 +21,7 @@ from shared.db import transaction
 from shared.errors import Conflict, DiagramRefused, Forbidden, InvalidInput, NotFound
 from shared.forms import FORMS
 from shared.workflow import parser as diagram_parser
-from shared.workflow.runtime import TaskNotWaiting, WorkflowRuntime
+from shared.workflow.runtime import StepFailed, TaskNotWaiting, WorkflowRuntime
 
 from .models import (
     BufferedMessage,
@@ -153,7 +153,11 @@ class Engine:
             s.add(inst)
             self._history(s, instance_id, principal, "started", None,
                           {"version": version.version, "business_key": business_key})
-            self.runtime.run(workflow)
+            try:
+                self.runtime.run(workflow)
+            except StepFailed as exc:
+                raise InvalidInput(f"the process '{process_id}' could not start: {exc}",
+                                   {"data": [str(exc)]}) from None
             self._save(s, inst, workflow, principal, new=True)
         self.on_commit()
         return self.get_instance(instance_id)
@@ -203,8 +207,13 @@ class Engine:
             return {status: n for status, n in rows}
 
     # -- the one way an instance changes ---------------------------------------------------------
-    def _mutate(self, instance_id: str, change, principal=None):
-        """Run ``change(session, instance, workflow)`` and save; retried on a stale revision."""
+    def _mutate(self, instance_id: str, change, principal=None, refuse_failed_step=False):
+        """Run ``change(session, instance, workflow)`` and save; retried on a stale revision.
+
+        If the instance fails a step on the way (a script or expression error), the state reached
+        is saved with an incident an operator can retry, or, with ``refuse_failed_step``, nothing
+        is saved and the caller gets InvalidInput (the caller's input caused it and can be fixed).
+        """
         for _ in range(MAX_SAVE_ATTEMPTS):
             try:
                 with transaction(self.sessions) as s:
@@ -214,7 +223,12 @@ class Engine:
                     key, spec = self._spec(s, inst.version_id)
                     # The loaded JSON is this session's own copy, and the runtime may consume it.
                     workflow = self.runtime.loads(inst.state, spec, version_key=key)
-                    outcome = change(s, inst, workflow)
+                    try:
+                        outcome = change(s, inst, workflow)
+                    except StepFailed as exc:
+                        if refuse_failed_step:
+                            raise InvalidInput(f"refused: {exc}", {"data": [str(exc)]}) from None
+                        outcome = self._step_incident(s, inst, exc, principal)
                     if outcome is _UNCHANGED:
                         return None
                     self._save(s, inst, workflow, principal)
@@ -259,6 +273,15 @@ class Engine:
         if result.rowcount != 1:
             s.rollback()
             raise _StaleRevision()
+
+    def _step_incident(self, s, inst, exc, principal):
+        incident = Incident(instance_id=inst.id, job_id=None, task_name=exc.task_name, operation=None,
+                            error=exc.message, status="open", created_at=clock.now())
+        s.add(incident)
+        s.flush()
+        self._history(s, inst.id, principal, "incident", exc.task_name,
+                      {"incident_id": incident.id, "error": exc.message})
+        return "incident"
 
     def _emit_job(self, s, inst, workflow, request, principal):
         job_id = uuid.uuid4().hex
@@ -462,6 +485,19 @@ class Engine:
             incident = s.get(Incident, incident_id)
             if incident.status != "open":
                 raise Conflict(f"incident {incident_id} is {incident.status}, not open")
+            if incident.job_id is None:
+                # A failed step: run it again; if it fails again the incident stays open.
+                self._history(s, inst.id, principal, "incident_retry", incident.task_name,
+                              {"incident_id": incident_id})
+                try:
+                    self.runtime.retry_failed(workflow)
+                except StepFailed as exc:
+                    incident.error = exc.message
+                    return "failed again"
+                incident.status = "resolved"
+                incident.resolved_at = clock.now()
+                incident.resolution = "retried to completion"
+                return "retried"
             job = s.get(Job, incident.job_id)
             job.attempt += 1
             job.max_attempts = job.attempt + self.settings.job_max_attempts - 1
@@ -580,7 +616,7 @@ class Engine:
             self._history(s, inst.id, principal, "task_completed", item.task_name, data)
             return "completed"
 
-        self._mutate(instance_id, change, principal)
+        self._mutate(instance_id, change, principal, refuse_failed_step=True)
         return self.get_instance(instance_id)
 
     # -- messages -------------------------------------------------------------------------------

@@ -31,6 +31,15 @@ class TaskNotWaiting(RuntimeError_):
     """The task named is not waiting for what was offered (already done, cancelled, or unknown)."""
 
 
+class StepFailed(RuntimeError_):
+    """A script, expression or task failed while the instance ran; the task is left in ERROR."""
+
+    def __init__(self, task_name: str, message: str):
+        super().__init__(f"element '{task_name}' failed: {message}")
+        self.task_name = task_name
+        self.message = message
+
+
 @dataclass
 class JobRequest:
     task_id: str
@@ -97,9 +106,28 @@ class WorkflowRuntime:
 
     # -- running ----------------------------------------------------------------------------
     def run(self, workflow) -> WaitState:
-        """Run engine steps until only waits remain; fire timers that are due by the clock."""
-        workflow.do_engine_steps()
+        """Run engine steps until only waits remain; fire timers that are due by the clock.
+
+        Raises :class:`StepFailed` if a script, expression or task fails on the way.
+        """
+        try:
+            workflow.do_engine_steps()
+        except Exception as exc:
+            task = getattr(exc, "task", None)
+            name = (task.task_spec.bpmn_id or task.task_spec.name) if task is not None else "?"
+            detail = str(exc).strip() or type(exc).__name__
+            notes = getattr(exc, "__notes__", None) or []
+            cause = getattr(exc, "exception", None)
+            if cause is not None and str(cause) not in detail:
+                detail += f" ({type(cause).__name__}: {cause})"
+            raise StepFailed(name, " ".join([detail, *notes]).strip()) from exc
         return self.wait_state(workflow)
+
+    def retry_failed(self, workflow) -> WaitState:
+        """Make the tasks left in ERROR ready again and run on."""
+        for task in workflow.get_tasks(state=TaskState.ERROR):
+            task._set_state(TaskState.READY)
+        return self.run(workflow)
 
     def wait_state(self, workflow) -> WaitState:
         state = WaitState(status="completed" if workflow.completed else "waiting")

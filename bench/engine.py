@@ -1,0 +1,260 @@
+"""Instance steps per second: the Zhitongche engine with persistence, beside bare SpiffWorkflow.
+
+Every variant drives the same lifecycle of ``bpmn/smoke.bpmn`` (the "answered" path), counting
+one step per external input, six per lifecycle:
+
+    start -> result of intake.record_submission -> user task ``review`` (approved)
+          -> result of assignment.assign_unit -> message ``unit_reply``
+          -> result of evaluation.record_outcome -> completed
+
+Variants, all measured in one run of this script:
+
+* ``spiff in memory``   - ``WorkflowRuntime`` on one workflow object, nothing persisted; the
+  baseline (the cost of SpiffWorkflow plus the runtime's thin wrapper).
+* ``spiff + json``      - the same, but after every step the instance is serialised with
+  ``runtime.dumps`` + ``json.dumps`` and restored with ``json.loads`` + ``runtime.loads``, as the
+  engine does between steps; shows the serializer's share.
+* ``engine sqlite``     - ``Engine`` on a temporary SQLite file (WAL), through its public methods
+  (``start``, ``handle_result``, ``list_tasks``/``complete_task``, ``send_message``). Jobs are
+  taken from the outbox and the rows deleted, as the relay does, inside the timed loop.
+* ``engine postgresql`` - the same on a throwaway PostgreSQL database, dropped at the end.
+
+Each variant runs ``--warmup`` lifecycles first (untimed), then ``--lifecycles`` timed with
+``time.perf_counter``. No broker, no worker services: job results are made up by this script.
+The runtime's clock is used as-is; no timer fires on this path. After timing, every lifecycle's
+status is checked; the script exits 1 if any did not reach ``completed``.
+
+Run from the repository root:  .venv/bin/python bench/engine.py --lifecycles 200
+"""
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import platform
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from sqlalchemy import create_engine, select, text
+from sqlalchemy.engine import make_url
+
+from services.engine.engine import Engine
+from services.engine.models import Instance, Outbox
+from shared import config, db
+from shared.workflow.parser import parse_paths
+from shared.workflow.runtime import WorkflowRuntime
+
+ROOT = Path(__file__).resolve().parent.parent
+BPMN = ROOT / "bpmn" / "smoke.bpmn"
+STEPS_PER_LIFECYCLE = 6
+DATA = {"title": "Bus stop", "unit": "transport", "reply_within": "P30D"}
+STARTER = {"user": "m1"}
+STAFF = {"user": "s1", "roles": ["staff"]}
+REPLY = {"text": "done"}
+
+
+class BenchError(Exception):
+    """The lifecycle did not go as the diagram says it should."""
+
+
+def _results(i: int) -> dict:
+    return {"intake.record_submission": {"id": abs(i) + 1}, "assignment.assign_unit": {"unit": "transport"},
+            "evaluation.record_outcome": {"id": abs(i) + 1}}
+
+
+# -- bare SpiffWorkflow ------------------------------------------------------------------------
+
+def spiff_lifecycle(rt: WorkflowRuntime, spec: dict, key: str, i: int, roundtrip: bool) -> str:
+    jobs = {}                                       # operation -> (task_id, job_id)
+
+    def settle(wf):
+        """Hand out new jobs as the engine would; optionally serialise and restore the instance."""
+        wait = rt.wait_state(wf)
+        for req in wait.new_jobs:
+            jobs[req.operation] = (req.task_id, uuid.uuid4().hex)
+            rt.mark_job_sent(wf, req.task_id, jobs[req.operation][1])
+        if roundtrip:
+            state = json.dumps(rt.dumps(wf), ensure_ascii=False, default=str)
+            wf = rt.loads(json.loads(state), spec, version_key=key)
+        return wf, wait
+
+    def job(wf, operation):
+        if operation not in jobs:
+            raise BenchError(f"no job {operation} was requested")
+        task_id, job_id = jobs.pop(operation)
+        rt.complete_job(wf, task_id, job_id, _results(i)[operation])
+        return settle(wf)
+
+    wf = rt.create(spec, dict(DATA), version_key=key)
+    rt.run(wf)
+    wf, wait = settle(wf)
+    wf, wait = job(wf, "intake.record_submission")
+    if len(wait.user_tasks) != 1:
+        raise BenchError(f"expected the review task, found {wait.user_tasks}")
+    rt.complete_user_task(wf, wait.user_tasks[0].task_id, {"approved": True})
+    wf, wait = settle(wf)
+    wf, wait = job(wf, "assignment.assign_unit")
+    if not rt.deliver_message(wf, "unit_reply", dict(REPLY)):
+        raise BenchError("the instance was not waiting for unit_reply")
+    wf, wait = settle(wf)
+    wf, wait = job(wf, "evaluation.record_outcome")
+    return wait.status
+
+
+# -- the engine --------------------------------------------------------------------------------
+
+def take_job(engine: Engine, instance_id: str, operation: str) -> dict:
+    """Read and delete the outbox rows as the relay would; expect exactly the one job named."""
+    with db.transaction(engine.sessions) as s:
+        rows = s.scalars(select(Outbox).order_by(Outbox.id)).all()
+        for row in rows:
+            s.delete(row)
+    payloads = [r.payload for r in rows]
+    if [(p["operation"], p["instance_id"]) for p in payloads] != [(operation, instance_id)]:
+        raise BenchError(f"expected one {operation} job for {instance_id}, outbox held {payloads}")
+    return payloads[0]
+
+
+def engine_lifecycle(engine: Engine, i: int, run_id: str) -> str:
+    business_key = f"{run_id}-{i}"
+
+    def job(instance_id, operation):
+        payload = take_job(engine, instance_id, operation)
+        result = {k: payload[k] for k in ("job_id", "instance_id", "task_id", "operation", "attempt")}
+        outcome = engine.handle_result(result | {"status": "ok", "result": _results(i)[operation]})
+        if outcome != "completed":
+            raise BenchError(f"result of {operation} was {outcome}")
+
+    instance_id = engine.start("smoke", business_key, dict(DATA), STARTER)["id"]
+    job(instance_id, "intake.record_submission")
+    tasks = engine.list_tasks(STAFF, instance_id)
+    if len(tasks) != 1:
+        raise BenchError(f"expected the review task, found {tasks}")
+    engine.complete_task(tasks[0]["task_id"], {"approved": True}, STAFF)
+    job(instance_id, "assignment.assign_unit")
+    sent = engine.send_message({"name": "unit_reply", "correlation_key": business_key,
+                                "message_id": uuid.uuid4().hex, "payload": dict(REPLY)})
+    if sent["status"] != "delivered":
+        raise BenchError(f"unit_reply was {sent['status']}")
+    job(instance_id, "evaluation.record_outcome")
+    return instance_id
+
+
+def make_engine(url: str) -> Engine:
+    db.migrate("engine", url)
+    settings = config.load({"ZTC_DB_ENGINE": url})
+    engine = Engine(db.session_factory(url), settings)
+    engine.deploy({BPMN.name: BPMN.read_text()}, actor="bench")
+    return engine
+
+
+def statuses(engine: Engine, ids: list) -> list:
+    with db.transaction(engine.sessions) as s:
+        return list(s.scalars(select(Instance.status).where(Instance.id.in_(ids))))
+
+
+# -- timing --------------------------------------------------------------------------------------
+
+def timed(name: str, n: int, warmup: int, lifecycle, check) -> dict:
+    for i in range(warmup):
+        lifecycle(-1 - i)
+    gc.collect()
+    outputs = []
+    started = time.perf_counter()
+    for i in range(n):
+        outputs.append(lifecycle(i))
+    seconds = time.perf_counter() - started
+    done = sum(1 for status in check(outputs) if status == "completed")
+    steps = n * STEPS_PER_LIFECYCLE
+    return {"variant": name, "lifecycles": n, "completed": done, "steps": steps,
+            "seconds": seconds, "steps_per_s": steps / seconds}
+
+
+def postgres_database(admin_url: str):
+    """Create a throwaway database; return (its URL, a function that drops it)."""
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 5})
+    name = f"ztc_bench_{uuid.uuid4().hex[:10]}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+
+    def drop():
+        db.dispose_all()
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+    return url, drop
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(
+        description="Instance steps per second of the engine (SQLite, PostgreSQL) beside bare "
+                    "SpiffWorkflow on bpmn/smoke.bpmn; 6 steps per lifecycle. See bench/README.md.")
+    ap.add_argument("--lifecycles", type=int, default=200, help="timed lifecycles per variant (default 200)")
+    ap.add_argument("--warmup", type=int, default=20, help="untimed lifecycles run first (default 20)")
+    ap.add_argument("--no-postgres", action="store_true", help="skip the PostgreSQL variant")
+    ap.add_argument("--postgres-url", default="postgresql+psycopg2://postgres@127.0.0.1:5432/postgres",
+                    help="an admin URL (psycopg2 is the installed driver); a throwaway database "
+                         "ztc_bench_<random> is made there and dropped at the end (default %(default)s)")
+    ap.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    args = ap.parse_args(argv)
+    if args.lifecycles < 1 or args.warmup < 0:
+        ap.error("--lifecycles must be at least 1 and --warmup at least 0")
+    n, w, run_id = args.lifecycles, args.warmup, uuid.uuid4().hex[:8]
+
+    drop_postgres = None
+    if not args.no_postgres:
+        try:
+            pg_url, drop_postgres = postgres_database(args.postgres_url)
+        except Exception as exc:
+            print(f"cannot use PostgreSQL at {args.postgres_url}: {str(exc).strip()}\n"
+                  f"Start it, pass --postgres-url, or skip it with --no-postgres.", file=sys.stderr)
+            return 2
+
+    definition = next(d for d in parse_paths([BPMN]) if d.process_id == "smoke")
+    spec, key = definition.spec, f"smoke@{definition.version}"
+    rows = []
+    try:
+        for name, roundtrip in (("spiff in memory", False), ("spiff + json", True)):
+            rt = WorkflowRuntime()
+            rows.append(timed(name, n, w, lambda i: spiff_lifecycle(rt, spec, key, i, roundtrip),
+                              lambda out: out))
+        with tempfile.TemporaryDirectory(prefix="ztc-bench-") as tmp:
+            engine = make_engine(config.load({"ZTC_VAR_DIR": tmp}).database_url("engine"))
+            rows.append(timed("engine sqlite", n, w, lambda i: engine_lifecycle(engine, i, run_id),
+                              lambda ids: statuses(engine, ids)))
+            db.dispose_all()
+        if drop_postgres:
+            engine = make_engine(pg_url)
+            rows.append(timed("engine postgresql", n, w, lambda i: engine_lifecycle(engine, i, run_id),
+                              lambda ids: statuses(engine, ids)))
+    finally:
+        if drop_postgres:
+            drop_postgres()
+
+    base = rows[0]["seconds"] / rows[0]["steps"]
+    for row in rows:
+        row["per_step_vs_spiff"] = (row["seconds"] / row["steps"]) / base
+    incomplete = sum(r["lifecycles"] - r["completed"] for r in rows)
+    if args.json:
+        print(json.dumps({"steps_per_lifecycle": STEPS_PER_LIFECYCLE, "warmup": w,
+                          "python": platform.python_version(), "rows": rows}, indent=2))
+    else:
+        print(f"{'variant':<18} {'lifecycles':>10} {'completed':>9} {'steps':>6} {'seconds':>8} "
+              f"{'steps/s':>9} {'x spiff':>8}")
+        for r in rows:
+            print(f"{r['variant']:<18} {r['lifecycles']:>10} {r['completed']:>9} {r['steps']:>6} "
+                  f"{r['seconds']:>8.3f} {r['steps_per_s']:>9.1f} {r['per_step_vs_spiff']:>8.2f}")
+        print("x spiff: cost of one step relative to 'spiff in memory' (higher is slower).")
+    if incomplete:
+        print(f"FAILED: {incomplete} lifecycle(s) did not reach status completed", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,168 @@
+"""``make run``: everything on one machine, on the embedded defaults.
+
+Checks the broker, migrates every service's database, declares the bus topology, deploys the
+diagrams in ``bpmn/``, seeds an empty installation, starts each service as its own process plus
+the gateway, and says where to go next. Ctrl-C stops them all.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import yaml
+
+from services.registry import DATABASES, SERVICE_CLASSES
+from shared import config
+
+DEMO_USERS = {
+    "member": {"user": "member.li", "roles": ["member"], "unit": None},
+    "staff": {"user": "staff.wang", "roles": ["staff"], "unit": None},
+    "unit": {"user": "handler.zhao", "roles": ["unit"], "unit": "transport"},
+    "leader": {"user": "leader.chen", "roles": ["leader"], "unit": None},
+    "operator": {"user": "ops.sun", "roles": ["operator", "designer"], "unit": None},
+}
+
+
+def say(message: str) -> None:
+    print(f"[ztc] {message}", flush=True)
+
+
+def check_broker(settings) -> bool:
+    from kombu import Connection
+
+    try:
+        with Connection(settings.amqp_uri, connect_timeout=3) as conn:
+            conn.ensure_connection(max_retries=1)
+        return True
+    except Exception as exc:  # any failure to connect: say how to get a broker
+        say(f"RabbitMQ is not reachable at {settings.amqp_uri.split('@')[-1]}: {exc}")
+        say("Start it with 'rabbitmq-server -detached' (Debian: 'apt-get install rabbitmq-server'), "
+            "or point ZTC_AMQP_URI at one.")
+        return False
+
+
+def prepare(settings) -> dict:
+    """Migrate, declare, deploy, seed. Returns the demo tokens."""
+    from services.assignment.operations import ensure_units
+    from services.engine.engine import Engine
+    from services.gateway import tokens
+    from shared.db import migrate, session_factory, transaction
+    from shared.messaging import topology
+
+    settings.var_dir.mkdir(parents=True, exist_ok=True)
+    for service in DATABASES:
+        migrate(service, settings.database_url(service))
+    say(f"databases migrated ({settings.database_url('engine').split(':')[0]})")
+    topology.declare(settings.amqp_uri)
+    say("bus topology declared")
+    engine = Engine(session_factory(settings.database_url("engine")), settings)
+    for path in sorted(settings.bpmn_dir.glob("*.bpmn")):
+        for row in engine.deploy({path.name: path.read_bytes()}, "make run"):
+            say(f"diagram {path.name}: {row['process_id']} version {row['version']}"
+                f"{' (new)' if row['new'] else ''}")
+    seed = yaml.safe_load((config.ROOT / "deploy" / "seed" / "units.yaml").read_text(encoding="utf-8"))
+    with transaction(session_factory(settings.database_url("assignment"))) as s:
+        added = ensure_units(s, seed["units"])
+    if added:
+        say(f"unit directory seeded with {added} units")
+    token_file = settings.var_dir / "demo-tokens.json"
+    demo = json.loads(token_file.read_text()) if token_file.exists() else {}
+    with transaction(session_factory(settings.database_url("gateway"))) as s:
+        for role, who in DEMO_USERS.items():
+            demo[role] = tokens.issue(s, who["user"], who["roles"], who["unit"], f"demo {role}",
+                                      token=demo.get(role))
+    token_file.write_text(json.dumps(demo, indent=2))
+    return demo
+
+
+def start_all(settings, services) -> dict:
+    procs = {}
+    env = dict(os.environ)
+    for name in services:
+        procs[name] = subprocess.Popen([sys.executable, "-m", "services.runner", name], env=env)
+    return procs
+
+
+def wait_ready(settings, procs, timeout=60) -> bool:
+    url = f"http://{settings.gateway_host}:{settings.gateway_port}/ready"
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        for name, proc in procs.items():
+            if proc.poll() is not None:
+                say(f"{name} exited with code {proc.returncode} while starting")
+                return False
+        try:
+            with urllib.request.urlopen(url, timeout=2) as resp:
+                if resp.status == 200:
+                    return True
+        except Exception:  # not up yet
+            time.sleep(0.5)
+    say(f"the gateway did not become ready at {url} within {timeout}s")
+    return False
+
+
+def stop_all(procs, grace=15) -> None:
+    for proc in procs.values():
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+    deadline = time.time() + grace
+    for name, proc in procs.items():
+        try:
+            proc.wait(timeout=max(0.1, deadline - time.time()))
+        except subprocess.TimeoutExpired:
+            say(f"{name} did not stop in {grace}s; killing it")
+            proc.kill()
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="make run", description=__doc__)
+    parser.add_argument("--prepare-only", action="store_true",
+                        help="migrate, declare, deploy and seed, then exit without starting services")
+    args = parser.parse_args(argv)
+    settings = config.load()
+    if not check_broker(settings):
+        return 2
+    demo = prepare(settings)
+    if args.prepare_only:
+        return 0
+    procs = start_all(settings, list(SERVICE_CLASSES))
+    stopping = {"now": False}
+
+    def on_signal(signum, frame):
+        stopping["now"] = True
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    if not wait_ready(settings, procs):
+        stop_all(procs)
+        return 1
+    base = f"http://{settings.gateway_host}:{settings.gateway_port}"
+    say(f"running: {', '.join(procs)} (one process each)")
+    say(f"HTTP API: {base}   health: {base}/health")
+    say("demo tokens (also in var/demo-tokens.json):")
+    for role, token in demo.items():
+        say(f"  {role:>8}: {token}")
+    say(f"try: curl -s -H 'Authorization: Bearer {demo['staff']}' {base}/api/processes")
+    say("operators: 'ztc --help' (incidents, instances, deploy). Ctrl-C stops everything.")
+    while not stopping["now"]:
+        for name, proc in procs.items():
+            if proc.poll() is not None:
+                say(f"{name} exited with code {proc.returncode}; stopping the others")
+                stopping["now"] = True
+                break
+        time.sleep(0.5)
+    say("stopping...")
+    stop_all(procs)
+    say("stopped")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,55 @@
+"""Run one service in its own process: ``python -m services.runner engine``.
+
+eventlet is patched before anything else is imported; with PostgreSQL, psycopg2 is made
+cooperative (psycogreen) so a query waits without blocking the service's other greenlets.
+"""
+import eventlet
+
+eventlet.monkey_patch()
+
+import argparse  # noqa: E402
+import logging  # noqa: E402
+import signal  # noqa: E402
+import sys  # noqa: E402
+
+from nameko.runners import ServiceRunner  # noqa: E402
+
+from services.registry import SERVICE_CLASSES, service_class  # noqa: E402
+from shared import config  # noqa: E402
+
+log = logging.getLogger("ztc.runner")
+
+
+def make_cooperative(settings) -> None:
+    if any(settings.database_url(s).startswith("postgresql") for s in SERVICE_CLASSES):
+        from psycogreen.eventlet import patch_psycopg
+
+        patch_psycopg()
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m services.runner",
+                                     description="Run one Zhitongche service until SIGTERM or Ctrl-C.")
+    parser.add_argument("service", choices=sorted(SERVICE_CLASSES))
+    args = parser.parse_args(argv)
+    settings = config.load()
+    logging.basicConfig(level=settings.log_level,
+                        format=f"%(asctime)s {args.service} %(levelname)s %(name)s: %(message)s")
+    make_cooperative(settings)
+    runner = ServiceRunner(settings.nameko_config())
+    runner.add_service(service_class(args.service))
+
+    def shutdown(signum, frame):
+        log.info("stopping %s (signal %s)", args.service, signum)
+        eventlet.spawn_n(runner.stop)
+
+    signal.signal(signal.SIGTERM, shutdown)
+    signal.signal(signal.SIGINT, shutdown)
+    runner.start()
+    log.info("%s started", args.service)
+    runner.wait()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""``ztc``: the command line for designers and operators."""

@@ -1,0 +1,220 @@
+"""``ztc``: deploy diagrams, watch and act on incidents and instances, issue tokens.
+
+It works on the services' own databases through the same code the services run (the engine's
+:class:`Engine`), so it works with the services stopped too: ``ztc deploy`` validates and stores a
+diagram that the engine picks up when it runs; ``ztc incidents retry`` writes the retried job to
+the engine's outbox, which the running engine publishes.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from shared import config
+from shared.errors import ZtcError
+
+
+def _settings():
+    return config.load()
+
+
+def _engine(settings=None):
+    from services.engine.engine import Engine
+    from shared.db import migrate, session_factory
+
+    settings = settings or _settings()
+    url = settings.database_url("engine")
+    migrate("engine", url)
+    return Engine(session_factory(url), settings)
+
+
+def _out(data, as_json: bool, render):
+    if as_json:
+        click.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+    else:
+        render(data)
+
+
+def _fail(exc: ZtcError):
+    click.echo(f"error: {exc.message}", err=True)
+    for problem in exc.details.get("problems", []):
+        click.echo(f"  - {problem}", err=True)
+    for field, messages in exc.details.items():
+        if field != "problems":
+            click.echo(f"  {field}: {messages}", err=True)
+    sys.exit(1)
+
+
+@click.group(help="Zhitongche's command line for process designers and operators. It works on the "
+                   "services' databases directly, so every command works with the services stopped "
+                   "as well as running. Settings come from the ZTC_* environment variables (see README).")
+def main():
+    pass
+
+
+# -- deploy ---------------------------------------------------------------------------------
+def _deploy_units(paths):
+    """Each BPMN file is deployed on its own, with every DMN file given beside it."""
+    dmn = {p.name: p.read_bytes() for p in paths if p.suffix == ".dmn"}
+    for path in paths:
+        if path.suffix != ".dmn":
+            yield path, {path.name: path.read_bytes(), **dmn}
+
+
+@main.command(help="Validate diagrams and store each as a new version (unchanged files keep their "
+                   "version). Exits 1 naming every problem if any diagram is refused.")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--check", is_flag=True, help="Only validate; store nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def deploy(paths, check, as_json):
+    files = []
+    for path in paths:
+        files.extend(sorted(path.glob("*.bpmn")) + sorted(path.glob("*.dmn")) if path.is_dir() else [path])
+    if not files:
+        click.echo("error: no .bpmn or .dmn files found", err=True)
+        sys.exit(1)
+    if check:
+        from services.engine.engine import Engine
+
+        engine = Engine(None, _settings())  # validation needs no database
+    else:
+        engine = _engine()
+    results, failed = [], False
+    for path, unit in _deploy_units(files):
+        try:
+            stored = ([{"process_id": d.process_id, "version": d.version, "checked": True}
+                       for d in engine.validate(unit)] if check else engine.deploy(unit, "ztc"))
+            results.extend(stored)
+            if not as_json:
+                for row in stored:
+                    state = "valid" if check else ("deployed" if row["new"] else "unchanged")
+                    click.echo(f"{path}: {row['process_id']} version {row['version']} {state}")
+        except ZtcError as exc:
+            failed = True
+            results.append({"file": str(path), **exc.to_dict()})
+            if not as_json:
+                click.echo(f"{path}: refused", err=True)
+                for problem in exc.details.get("problems", []):
+                    click.echo(f"  - {problem}", err=True)
+    if as_json:
+        click.echo(json.dumps(results, ensure_ascii=False, indent=2))
+    sys.exit(1 if failed else 0)
+
+
+# -- incidents --------------------------------------------------------------------------------
+@main.group(help="Jobs that failed every attempt: list them, retry them, or resolve them.")
+def incidents():
+    pass
+
+
+def _print_incidents(rows):
+    if not rows:
+        click.echo("no incidents")
+    for i in rows:
+        click.echo(f"#{i['id']} [{i['status']}] instance {i['instance_id']} task {i['task']} "
+                   f"({i['operation']}): {i['error']}")
+
+
+@incidents.command("list", help="List open incidents (--all for every one).")
+@click.option("--all", "show_all", is_flag=True)
+@click.option("--json", "as_json", is_flag=True)
+def incidents_list(show_all, as_json):
+    _out(_engine().incidents(None if show_all else "open"), as_json, _print_incidents)
+
+
+@incidents.command("retry", help="Send the incident's job again with a fresh budget of attempts.")
+@click.argument("incident_id", type=int)
+@click.option("--json", "as_json", is_flag=True)
+def incidents_retry(incident_id, as_json):
+    try:
+        _out(_engine().retry_incident(incident_id, {"user": "ztc", "roles": ["operator"]}), as_json,
+             lambda i: click.echo(f"incident #{i['id']} is {i['status']}: its job was sent again"))
+    except ZtcError as exc:
+        _fail(exc)
+
+
+@incidents.command("resolve", help="Close an incident without retrying, saying why.")
+@click.argument("incident_id", type=int)
+@click.option("--reason", required=True, help="What was done instead.")
+def incidents_resolve(incident_id, reason):
+    try:
+        i = _engine().resolve_incident(incident_id, reason, {"user": "ztc", "roles": ["operator"]})
+        click.echo(f"incident #{i['id']} resolved: {i['resolution']}")
+    except ZtcError as exc:
+        _fail(exc)
+
+
+# -- instances --------------------------------------------------------------------------------
+@main.group(help="Process instances.")
+def instances():
+    pass
+
+
+@instances.command("find", help="Find instances by business key, process or status.")
+@click.option("--business-key")
+@click.option("--process")
+@click.option("--status")
+@click.option("--json", "as_json", is_flag=True)
+def instances_find(business_key, process, status, as_json):
+    rows = _engine().find_instances(business_key, process, status)
+    _out(rows, as_json, lambda rs: [click.echo(
+        f"{r['id']} {r['process_id']}@{r['version']} key={r['business_key']} {r['status']} "
+        f"waiting={','.join(r['waiting_tasks'])}") for r in rs] or click.echo("no instances"))
+
+
+@instances.command("show", help="One instance: state, where it waits, and its history.")
+@click.argument("instance_id")
+@click.option("--json", "as_json", is_flag=True)
+def instances_show(instance_id, as_json):
+    engine = _engine()
+    try:
+        data = {"instance": engine.get_instance(instance_id), "history": engine.history(instance_id)}
+    except ZtcError as exc:
+        _fail(exc)
+
+    def render(d):
+        i = d["instance"]
+        click.echo(f"{i['id']} {i['process_id']}@{i['version']} key={i['business_key']} status={i['status']}")
+        click.echo(f"  waiting for: {', '.join(i['waiting_tasks']) or '-'}; next timer: {i['next_timer'] or '-'}")
+        for h in d["history"]:
+            click.echo(f"  {h['at']} {h['actor']:>10} {h['action']} {h['task'] or ''}")
+
+    _out(data, as_json, render)
+
+
+# -- set-up -------------------------------------------------------------------------------------
+@main.command(help="Bring every service's database to the newest migration.")
+def migrate():
+    from services.registry import DATABASES
+    from shared.db import migrate as run
+
+    settings = _settings()
+    for service in DATABASES:
+        run(service, settings.database_url(service))
+        click.echo(f"{service}: migrated ({settings.database_url(service)})")
+
+
+@main.command(help="Issue an API token for a user (shown once).")
+@click.option("--user", required=True)
+@click.option("--role", "roles", multiple=True, required=True, help="Repeat for several roles.")
+@click.option("--unit", default=None, help="The unit a unit handler acts for.")
+@click.option("--label", default="")
+def token(user, roles, unit, label):
+    from services.gateway import tokens
+    from shared.db import migrate as run, session_factory, transaction
+
+    settings = _settings()
+    url = settings.database_url("gateway")
+    run("gateway", url)
+    try:
+        with transaction(session_factory(url)) as s:
+            click.echo(tokens.issue(s, user, list(roles), unit, label))
+    except ZtcError as exc:
+        _fail(exc)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,81 @@
+"""The smoke diagram across the engine and the four services, over the real RabbitMQ."""
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from services.assignment.models import Assignment
+from services.evaluation.models import Outcome
+from services.intake.models import Submission
+from services.supervision.models import Escalation
+from tests.support import wait_for
+
+STAFF = {"user": "staff.wang", "roles": ["staff"]}
+MEMBER = {"user": "member.li", "roles": ["member"]}
+DATA = {"title": "Repair the bus shelter", "unit": "transport", "reply_within": "P30D"}
+
+
+def count(system, service, model, **where):
+    with system.session(service) as s:
+        query = select(func.count()).select_from(model)
+        for key, value in where.items():
+            query = query.where(getattr(model, key) == value)
+        return s.scalar(query)
+
+
+def review_task(system, instance_id):
+    return wait_for(lambda: system.rpc.engine.list_tasks(STAFF, instance_id), message="the review task")[0]
+
+
+def waits_for_reply(system, instance_id):
+    return wait_for(lambda: system.rpc.engine.get_instance(instance_id)["waiting_messages"] == ["unit_reply"],
+                    message="the instance to wait for the unit's reply")
+
+
+def completed(system, instance_id):
+    return wait_for(lambda: system.rpc.engine.get_instance(instance_id)["status"] == "completed",
+                    message="the instance to complete")
+
+
+def test_answered_path_runs_one_operation_on_each_service_it_reaches(system):
+    inst = system.rpc.engine.start("smoke", "SMOKE-1", DATA, MEMBER)
+    task = review_task(system, inst["id"])
+    system.rpc.engine.complete_task(task["task_id"], {"approved": True}, STAFF)
+    waits_for_reply(system, inst["id"])
+    reply = {"name": "unit_reply", "correlation_key": "SMOKE-1", "message_id": "reply-1",
+             "payload": {"text": "repaired"}}
+    assert system.rpc.engine.send_message(reply)["status"] == "delivered"
+    completed(system, inst["id"])
+    assert count(system, "intake", Submission, title=DATA["title"]) == 1
+    assert count(system, "assignment", Assignment, unit="transport") == 1
+    assert count(system, "evaluation", Outcome, outcome="answered") == 1
+    actions = [h["action"] for h in system.rpc.engine.history(inst["id"])]
+    assert actions.count("job_completed") == 3 and "message_delivered" in actions
+
+
+def test_deadline_path_escalates_through_supervision(system, skipping_clock):
+    inst = system.rpc.engine.start("smoke", "SMOKE-2", DATA, MEMBER)
+    system.rpc.engine.complete_task(review_task(system, inst["id"])["task_id"], {"approved": True}, STAFF)
+    waits_for_reply(system, inst["id"])
+    skipping_clock.advance(days=31)
+    system.rpc.engine.fire_timers()
+    completed(system, inst["id"])
+    assert count(system, "supervision", Escalation, unit="transport") == 1
+    assert count(system, "evaluation", Outcome, outcome="overdue") == 1
+
+
+def test_message_sent_before_the_instance_waits_is_kept_and_delivered_later(system):
+    early = {"name": "unit_reply", "correlation_key": "SMOKE-3", "message_id": "early-1", "payload": {}}
+    assert system.rpc.engine.send_message(early)["status"] == "buffered"
+    assert system.rpc.engine.send_message(early)["status"] == "duplicate"
+    inst = system.rpc.engine.start("smoke", "SMOKE-3", DATA, MEMBER)
+    system.rpc.engine.complete_task(review_task(system, inst["id"])["task_id"], {"approved": True}, STAFF)
+    completed(system, inst["id"])
+    assert count(system, "evaluation", Outcome, outcome="answered") == 1
+
+
+def test_unknown_unit_is_a_business_error_the_diagram_catches(system):
+    inst = system.rpc.engine.start("smoke", "SMOKE-4", {**DATA, "unit": "no-such-bureau"}, MEMBER)
+    system.rpc.engine.complete_task(review_task(system, inst["id"])["task_id"], {"approved": True}, STAFF)
+    completed(system, inst["id"])
+    assert count(system, "assignment", Assignment) == 0
+    assert "bpmn_error" in [h["action"] for h in system.rpc.engine.history(inst["id"])]
