@@ -14,6 +14,7 @@ from functools import lru_cache
 
 from RestrictedPython import compile_restricted, limited_builtins, safe_builtins, utility_builtins
 from RestrictedPython.Eval import default_guarded_getitem, default_guarded_getiter
+from RestrictedPython.PrintCollector import PrintCollector
 from RestrictedPython.Guards import (
     full_write_guard,
     guarded_iter_unpack_sequence,
@@ -64,7 +65,9 @@ GLOBALS = {
     "_unpack_sequence_": guarded_unpack_sequence,
     "_write_": full_write_guard,
     "_inplacevar_": _inplacevar,
-    "_print_": None,
+    "_print_": PrintCollector,      # print() works; its output goes nowhere
+    "__metaclass__": type,          # lets a script define a small class
+    "__name__": "diagram",
     "datetime": _dt.datetime,
     "date": _dt.date,
     "timedelta": _dt.timedelta,
@@ -123,15 +126,16 @@ def execute(script: str, context: dict, extra: dict | None = None) -> None:
     env.update(extra or {})
     env.update(context)
     exec(code, env)  # noqa: S102 - compiled by RestrictedPython above
-    skip = set(GLOBALS) | set(extra or {})
+    helpers = dict(GLOBALS)
+    helpers.update(extra or {})
     for key in list(context):
         if key not in env:
             del context[key]
     for key, value in env.items():
-        if key in skip or callable(value) and not isinstance(value, type):
-            continue
-        if isinstance(value, type):
-            continue
+        if key in helpers and value is helpers[key] and key not in context:
+            continue  # a helper the script did not touch
+        if key.startswith("_") or isinstance(value, type) or callable(value):
+            continue  # functions and classes a script defines are not task data
         context[key] = value
 
 

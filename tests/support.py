@@ -103,3 +103,30 @@ def wait_for(predicate, timeout: float = 20.0, interval: float = 0.05, message: 
 def read_bpmn(name: str) -> dict:
     path = config.ROOT / "bpmn" / name
     return {path.name: path.read_bytes()}
+
+
+def publish(amqp_uri: str, exchange: str, routing_key: str, body, content_type="application/json",
+            headers=None) -> None:
+    """Publish one persistent message, with confirms, as a department system or a bug would."""
+    from kombu import Connection, Exchange
+
+    import json
+
+    if not isinstance(body, (bytes, str)):
+        body = json.dumps(body)
+    if isinstance(body, str):
+        body = body.encode()
+    with Connection(amqp_uri, transport_options={"confirm_publish": True}) as conn:
+        producer = conn.Producer()
+        producer.publish(body, exchange=Exchange(exchange, "topic", durable=True, passive=True),
+                         routing_key=routing_key, content_type=content_type,
+                         content_encoding="utf-8", headers=headers or {}, delivery_mode=2)
+
+
+def ready_count(amqp_uri: str, queue: str) -> int:
+    """Messages ready in ``queue`` now (exact: a passive declare asks the queue itself)."""
+    from kombu import Connection
+
+    with Connection(amqp_uri) as conn:
+        _, count, _ = conn.default_channel.queue_declare(queue=queue, passive=True)
+        return count

@@ -72,11 +72,19 @@ def _short_tag(node):
     return f"{prefix}:{q.localname}" if prefix else q.localname
 
 
+# Elements that carry an id of their own but are parts of the element a designer looks for.
+_PARTS = {"conditionExpression", "timeDuration", "timeDate", "timeCycle", "script", "completionCondition",
+          "loopCardinality", "formalExpression", "extensionElements"}
+
+
 def _owner(node):
-    """The nearest ancestor (or self) that has an id: the element a designer would look for."""
-    while node is not None and node.get("id") is None:
+    """The nearest BPMN element (self or ancestor) a designer would look for in the modeler."""
+    while node is not None:
+        q = etree.QName(node)
+        if node.get("id") is not None and q.namespace == DEFAULT_NSMAP["bpmn"] and q.localname not in _PARTS:
+            return node
         node = node.getparent()
-    return node
+    return None
 
 
 def _problem(filename, node, message):

@@ -39,17 +39,42 @@ class System:
         topology.declare(settings.amqp_uri)
         self.engine = Engine(session_factory(settings.database_url("engine")), settings)
         self.engine.deploy(read_bpmn("smoke.bpmn"))
-        self.runner = ServiceRunner(settings.nameko_config())
+        self.runners = {}
         for name in services:
-            self.runner.add_service(service_class(name))
-        self.runner.start()
+            self.start_service(name)
         self._rpc = ClusterRpcProxy(settings.nameko_config())
         self.rpc = self._rpc.start()
 
+    def start_service(self, name):
+        runner = ServiceRunner(self.settings.nameko_config())
+        runner.add_service(service_class(name))
+        runner.start()
+        self.runners[name] = runner
+
+    def stop_service(self, name):
+        """Stop gracefully: running workers finish and ack first."""
+        self.runners.pop(name).stop()
+
+    def reconnect_rpc(self):
+        try:
+            self._rpc.stop()
+        except Exception:  # its connection died with the broker
+            pass
+        self._rpc = ClusterRpcProxy(self.settings.nameko_config())
+        self.rpc = self._rpc.start()
+
     def stop(self):
-        self._rpc.stop()
-        self.runner.stop()
-        dispose_all()
+        import eventlet
+
+        try:
+            self._rpc.stop()
+        finally:
+            # Each consumer takes up to a second to notice it should stop: stop them together.
+            pool = eventlet.GreenPool()
+            for name in list(self.runners):
+                pool.spawn(self.stop_service, name)
+            pool.waitall()
+            dispose_all()
 
     def session(self, service):
         return transaction(session_factory(self.settings.database_url(service)))
