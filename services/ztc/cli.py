@@ -104,6 +104,15 @@ def deploy(paths, check, as_json):
     sys.exit(1 if failed else 0)
 
 
+@main.command(help="List deployed versions, oldest first.")
+@click.argument("process_id", required=False)
+@click.option("--json", "as_json", is_flag=True)
+def versions(process_id, as_json):
+    _out(_engine().versions(process_id), as_json, lambda rows: [click.echo(
+        f"{r['process_id']} version {r['version']} deployed {r['deployed_at']} by {r['deployed_by']}")
+        for r in rows] or click.echo("nothing deployed"))
+
+
 # -- incidents --------------------------------------------------------------------------------
 @main.group(help="Jobs that failed every attempt: list them, retry them, or resolve them.")
 def incidents():

@@ -1,0 +1,115 @@
+"""Every service as its own process, started the way ``make run`` starts them, driven through the
+HTTP API as people and department systems would."""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+
+import pytest
+import requests
+
+from shared.config import ROOT
+from tests.support import make_settings, settings_env, wait_for
+
+DATA = {"title": "Street lights on Jiefang Road are out", "unit": "transport", "reply_within": "P30D"}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def running(tmp_path, vhost, database_url_template):
+    settings = make_settings(tmp_path, vhost, database_url_template, ZTC_GATEWAY_PORT=str(free_port()))
+    env = dict(os.environ, **settings_env(settings))
+    launcher = subprocess.Popen([sys.executable, "-m", "services.launcher"], env=env, cwd=ROOT,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    base = f"http://127.0.0.1:{settings.gateway_port}"
+    lines = []
+    try:
+        for line in launcher.stdout:
+            lines.append(line)
+            if "Ctrl-C stops everything" in line or launcher.poll() is not None:
+                break
+        assert any("running:" in line for line in lines), "".join(lines[-30:])
+        tokens = {}
+        import json
+
+        tokens.update(json.loads((settings.var_dir / "demo-tokens.json").read_text()))
+        yield base, tokens
+    finally:
+        launcher.send_signal(2)  # Ctrl-C
+        out, _ = launcher.communicate(timeout=60)
+        assert launcher.returncode == 0, out[-3000:]
+        assert "stopped" in out
+
+
+def call(base, token, method, path, body=None):
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return requests.request(method, base + path, json=body, headers=headers, timeout=30)
+
+
+def test_a_submission_runs_to_completion_through_the_http_api(running):
+    base, tokens = running
+    assert requests.get(base + "/health", timeout=5).json() == {"status": "ok"}
+
+    started = call(base, tokens["member"], "POST", "/api/processes/smoke/instances",
+                   {"business_key": "E2E-1", "data": DATA})
+    assert started.status_code == 201, started.text
+    instance_id = started.json()["id"]
+
+    task = wait_for(lambda: call(base, tokens["staff"], "GET", f"/api/tasks?instance_id={instance_id}").json(),
+                    message="the review task")[0]
+    assert task["task"] == "review"
+    assert call(base, tokens["member"], "GET", "/api/tasks").json() == []
+
+    refused = call(base, tokens["member"], "POST", f"/api/tasks/{task['task_id']}/complete",
+                   {"data": {"approved": True}})
+    assert refused.status_code == 403
+    bad = call(base, tokens["staff"], "POST", f"/api/tasks/{task['task_id']}/complete",
+               {"data": {"approved": "perhaps"}})
+    assert bad.status_code == 400 and "approved" in bad.json()["details"]
+    done = call(base, tokens["staff"], "POST", f"/api/tasks/{task['task_id']}/complete",
+                {"data": {"approved": True}})
+    assert done.status_code == 200, done.text
+
+    wait_for(lambda: call(base, tokens["staff"], "GET", f"/api/instances/{instance_id}").json()
+             ["waiting_messages"] == ["unit_reply"], message="the wait for the unit's reply")
+    reply = call(base, tokens["unit"], "POST", "/api/messages",
+                 {"name": "unit_reply", "correlation_key": "E2E-1", "message_id": "transport-reply-1",
+                  "payload": {"text": "Repaired on 2 March"}})
+    assert reply.status_code == 202 and reply.json()["status"] == "delivered"
+
+    final = wait_for(lambda: (lambda i: i if i["status"] == "completed" else None)(
+        call(base, tokens["staff"], "GET", f"/api/instances/{instance_id}").json()),
+        message="completion")
+    assert final["data"]["outcome"] == "answered"
+    history = call(base, tokens["staff"], "GET", f"/api/instances/{instance_id}/history").json()
+    assert [h["action"] for h in history].count("job_completed") == 3
+
+
+def test_the_api_refuses_what_it_must(running):
+    base, tokens = running
+    assert call(base, None, "GET", "/api/tasks").status_code == 401
+    assert call(base, "not-a-token", "GET", "/api/tasks").status_code == 401
+    assert call(base, tokens["member"], "GET", "/api/incidents").status_code == 403
+    not_json = requests.post(base + "/api/processes/smoke/instances", data="{oops",
+                             headers={"Authorization": f"Bearer {tokens['member']}"}, timeout=10)
+    assert not_json.status_code == 400 and not_json.json()["error"] == "invalid_input"
+    missing = call(base, tokens["member"], "POST", "/api/processes/smoke/instances", {"data": {}})
+    assert missing.status_code == 400 and "title" in missing.json()["message"]
+    unknown = call(base, tokens["member"], "POST", "/api/processes/nope/instances", {"data": {}})
+    assert unknown.status_code == 404
+    bad_message = call(base, tokens["unit"], "POST", "/api/messages", {"name": "unit_reply"})
+    assert bad_message.status_code == 400
+    assert set(bad_message.json()["details"]) >= {"correlation_key", "message_id"}
+    malicious = call(base, tokens["operator"], "POST", "/api/deployments",
+                     {"files": {"evil.bpmn": (ROOT / "bpmn" / "smoke.bpmn").read_text().replace(
+                         'outcome = "answered"', 'import os; outcome = os.getcwd()')}})
+    assert malicious.status_code == 422
+    assert any("set_outcome_answered" in p and "import" in p for p in malicious.json()["details"]["problems"])
+    assert len(call(base, tokens["staff"], "GET", "/api/processes").json()) == 1
