@@ -179,7 +179,7 @@ class Engine:
             "waiting_tasks": inst.waiting_tasks,
             "waiting_messages": [m for m in inst.waiting_messages.split("|") if m],
             "next_timer": utc(inst.next_timer).isoformat() if inst.next_timer else None,
-            "revision": inst.revision, "data": inst.state.get("data", {}),
+            "revision": inst.revision, "data": inst.data or {},
             "incidents": [self._incident_dict(i) for i in incidents],
             "created_at": utc(inst.created_at).isoformat(), "updated_at": utc(inst.updated_at).isoformat(),
         }
@@ -259,6 +259,7 @@ class Engine:
             status=status, waiting_tasks=wait.waiting_tasks,
             waiting_messages="|" + "|".join(wait.waiting_messages) + "|" if wait.waiting_messages else "",
             next_timer=wait.next_timer, state=self.runtime.dumps(workflow), updated_at=now,
+            data=self.runtime.current_data(workflow),
         )
         if new:
             for key, value in values.items():
@@ -289,7 +290,7 @@ class Engine:
         now = clock.now()
         max_attempts = request.retries if request.retries else self.settings.job_max_attempts
         s.add(Job(job_id=job_id, instance_id=inst.id, task_id=request.task_id, task_name=request.task_name,
-                  operation=request.operation, params=request.params, attempt=1,
+                  operation=request.operation, params=request.params, principal=principal, attempt=1,
                   max_attempts=max_attempts, status="pending", created_at=now, updated_at=now))
         self._outbox_job(s, inst, job_id, request.task_id, request.operation, request.params, 1,
                          principal, now)
@@ -359,7 +360,7 @@ class Engine:
                     job.updated_at = clock.now()
                     inst = s.get(Instance, job.instance_id)
                     self._outbox_job(s, inst, job.job_id, job.task_id, job.operation, job.params,
-                                     job.attempt, None, clock.now() + timedelta(seconds=delay))
+                                     job.attempt, job.principal, clock.now() + timedelta(seconds=delay))
                     self._history(s, job.instance_id, None, "job_retry", job.task_name,
                                   {"job_id": job.job_id, "attempt": job.attempt, "error": error,
                                    "delay_seconds": delay})
@@ -504,8 +505,9 @@ class Engine:
             job.status = "pending"
             job.updated_at = clock.now()
             incident.status = "retrying"
+            # The job acts for whoever it was first sent for; the operator's retry is in the history.
             self._outbox_job(s, inst, job.job_id, job.task_id, job.operation, job.params, job.attempt,
-                             principal, clock.now())
+                             job.principal, clock.now())
             self._history(s, inst.id, principal, "incident_retry", job.task_name,
                           {"incident_id": incident_id, "job_id": job.job_id, "attempt": job.attempt})
             return "retrying"

@@ -44,6 +44,7 @@ class Instance(Base):
     next_timer: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     revision: Mapped[int] = mapped_column(Integer, default=0)
     state: Mapped[dict] = mapped_column(JSON)
+    data: Mapped[dict | None] = mapped_column(JSON, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
@@ -71,6 +72,7 @@ class Job(Base):
     task_name: Mapped[str] = mapped_column(String(200))
     operation: Mapped[str] = mapped_column(String(200))
     params: Mapped[dict] = mapped_column(JSON)
+    principal: Mapped[dict | None] = mapped_column(JSON, nullable=True)
     attempt: Mapped[int] = mapped_column(Integer)
     max_attempts: Mapped[int] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(20))      # pending | done | incident

@@ -6,6 +6,7 @@ and the benchmark drive the runtime alone.
 """
 from __future__ import annotations
 
+import contextlib
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -110,17 +111,8 @@ class WorkflowRuntime:
 
         Raises :class:`StepFailed` if a script, expression or task fails on the way.
         """
-        try:
+        with _steps_fail_clearly():
             workflow.do_engine_steps()
-        except Exception as exc:
-            task = getattr(exc, "task", None)
-            name = (task.task_spec.bpmn_id or task.task_spec.name) if task is not None else "?"
-            detail = str(exc).strip() or type(exc).__name__
-            notes = getattr(exc, "__notes__", None) or []
-            cause = getattr(exc, "exception", None)
-            if cause is not None and str(cause) not in detail:
-                detail += f" ({type(cause).__name__}: {cause})"
-            raise StepFailed(name, " ".join([detail, *notes]).strip()) from exc
         return self.wait_state(workflow)
 
     def retry_failed(self, workflow) -> WaitState:
@@ -168,6 +160,11 @@ class WorkflowRuntime:
         state.waiting_messages = sorted(set(state.waiting_messages))
         return state
 
+    def current_data(self, workflow) -> dict:
+        """The instance's data as of its latest step: the data of the last task that ran."""
+        task = workflow.last_task
+        return dict(task.data) if task is not None else {}
+
     def mark_job_sent(self, workflow, task_id: str, job_id: str) -> None:
         task = workflow.get_task_from_id(uuid.UUID(task_id))
         task._set_internal_data(job_id=job_id)
@@ -184,7 +181,8 @@ class WorkflowRuntime:
     def complete_job(self, workflow, task_id: str, job_id: str, result) -> WaitState:
         task = self._job_task(workflow, task_id, job_id)
         task.data[task.task_spec.result_variable] = result
-        task.complete()
+        with _steps_fail_clearly():
+            task.complete()
         return self.run(workflow)
 
     def throw_job_error(self, workflow, task_id: str, job_id: str, code: str, message: str) -> bool:
@@ -192,9 +190,10 @@ class WorkflowRuntime:
         task = self._job_task(workflow, task_id, job_id)
         event = BpmnEvent(ErrorEventDefinition(code, code=code),
                           payload={"code": code, "message": message}, target=task.workflow)
-        workflow.catch(event)
-        # A catching boundary event cancels the task when the engine next steps.
-        workflow.do_engine_steps()
+        with _steps_fail_clearly():
+            workflow.catch(event)
+            # A catching boundary event cancels the task when the engine next steps.
+            workflow.do_engine_steps()
         caught = task.state != TaskState.STARTED
         if not caught:
             # Nothing caught it: take back the event the workflow queued for the outside.
@@ -209,7 +208,8 @@ class WorkflowRuntime:
         if task is None or task.state != TaskState.READY or not task.task_spec.manual:
             raise TaskNotWaiting(f"task {task_id} is not a user task waiting to be completed")
         task.data.update(data or {})
-        task.run()
+        with _steps_fail_clearly():
+            task.run()
         return self.run(workflow)
 
     def deliver_message(self, workflow, name: str, payload: dict) -> bool:
@@ -217,14 +217,34 @@ class WorkflowRuntime:
         for task in workflow.get_tasks(state=TaskState.WAITING):
             for definition in _definitions(getattr(task.task_spec, "event_definition", None)):
                 if isinstance(definition, MessageEventDefinition) and definition.name == name:
-                    workflow.catch(BpmnEvent(definition, payload=payload or {}))
+                    with _steps_fail_clearly():
+                        workflow.catch(BpmnEvent(definition, payload=payload or {}))
                     self.run(workflow)
                     return True
         return False
 
     def fire_timers(self, workflow) -> WaitState:
-        workflow.refresh_timers()
+        with _steps_fail_clearly():
+            workflow.refresh_timers()
         return self.run(workflow)
+
+
+@contextlib.contextmanager
+def _steps_fail_clearly():
+    """Turn whatever SpiffWorkflow raises while it steps into StepFailed naming the element."""
+    try:
+        yield
+    except StepFailed:
+        raise
+    except Exception as exc:
+        task = getattr(exc, "task", None)
+        name = (task.task_spec.bpmn_id or task.task_spec.name) if task is not None else "?"
+        detail = str(exc).strip() or type(exc).__name__
+        notes = getattr(exc, "__notes__", None) or []
+        cause = getattr(exc, "exception", None)
+        if cause is not None and str(cause) not in detail:
+            detail += f" ({type(cause).__name__}: {cause})"
+        raise StepFailed(name, " ".join([detail, *notes]).strip()) from exc
 
 
 def _definitions(definition) -> list:
