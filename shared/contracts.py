@@ -7,6 +7,11 @@ from marshmallow import EXCLUDE, Schema, fields, validate
 JOBS_EXCHANGE = "ztc.jobs"            # topic; routing key = "<service>.<operation>"
 RESULTS_EXCHANGE = "ztc.results"      # topic; routing key = "engine.result"
 DEAD_EXCHANGE = "ztc.dead"            # topic; dead letters keep their original routing key
+MESSAGES_EXCHANGE = "ztc.messages"    # topic; commands and BPMN messages for the engine
+ENGINE_MESSAGES_QUEUE = "ztc.engine.messages"
+ENGINE_STARTS_QUEUE = "ztc.engine.starts"
+MESSAGE_ROUTING_KEY = "engine.message"
+START_ROUTING_KEY = "engine.start"
 DEAD_QUEUE = "ztc.dead"
 ENGINE_RESULTS_QUEUE = "ztc.engine.results"
 RESULT_ROUTING_KEY = "engine.result"
@@ -69,3 +74,16 @@ class MessageSchema(Schema):
     correlation_key = fields.String(required=True, validate=validate.Length(min=1, max=200))
     message_id = fields.String(required=True, validate=validate.Length(min=1, max=100))
     payload = fields.Dict(keys=fields.String(), load_default=dict)
+
+
+class StartSchema(Schema):
+    """A command to start a process, sent by the service that owns the business object.
+
+    ``command_id`` makes it idempotent: the instance id is derived from it, so a command delivered
+    twice starts one instance."""
+
+    command_id = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    process_id = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    business_key = fields.String(allow_none=True, load_default=None)
+    data = fields.Dict(keys=fields.String(), load_default=dict)
+    principal = fields.Nested(PrincipalSchema, allow_none=True, load_default=None)

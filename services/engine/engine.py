@@ -140,8 +140,29 @@ class Engine:
 
     # -- instances --------------------------------------------------------------------------
     def start(self, process_id: str, business_key: str | None = None, data: dict | None = None,
-              principal: dict | None = None) -> dict:
-        instance_id = str(uuid.uuid4())
+              principal: dict | None = None, instance_id: str | None = None) -> dict:
+        """Start an instance. With ``instance_id`` the start is idempotent: an instance that
+        already has that id is returned as it is."""
+        instance_id = instance_id or str(uuid.uuid4())
+        with transaction(self.sessions) as s:
+            if s.get(Instance, instance_id) is not None:
+                return self._describe(s, s.get(Instance, instance_id))
+        try:
+            return self._start(instance_id, process_id, business_key, data, principal)
+        except IntegrityError:
+            return self.get_instance(instance_id)  # a concurrent delivery of the same start won
+
+    def start_command(self, raw: dict) -> dict:
+        """Start a process from a start command sent over the bus (idempotent by command id)."""
+        try:
+            command = contracts.StartSchema().load(raw)
+        except ValidationError as exc:
+            raise InvalidInput("malformed start command", exc.messages) from None
+        instance_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"ztc-start:{command['command_id']}"))
+        return self.start(command["process_id"], command["business_key"], command["data"],
+                          command["principal"], instance_id=instance_id)
+
+    def _start(self, instance_id, process_id, business_key, data, principal) -> dict:
         with transaction(self.sessions) as s:
             version = self._latest_version(s, process_id)
             key, spec = self._spec(s, version.id)

@@ -10,7 +10,7 @@ from nameko.timer import timer
 from shared.errors import ZtcError
 from shared.messaging.database import Database
 from shared.messaging.entrypoints import listen
-from shared.messaging.topology import engine_results_queue
+from shared.messaging.topology import engine_messages_queue, engine_results_queue, engine_starts_queue
 
 from .engine import Engine
 from .models import Inbox, Outbox
@@ -40,6 +40,16 @@ class EngineService:
     def on_job_result(self, body):
         outcome = self.engine.handle_result(body)
         log.info("job %s: %s", body.get("job_id") if isinstance(body, dict) else "?", outcome)
+
+    @listen(engine_messages_queue())
+    def on_message(self, body):
+        outcome = self.engine.send_message(body)
+        log.info("message %s: %s", body.get("message_id") if isinstance(body, dict) else "?", outcome["status"])
+
+    @listen(engine_starts_queue())
+    def on_start(self, body):
+        instance = self.engine.start_command(body)
+        log.info("started %s %s", instance["process_id"], instance["id"])
 
     @timer(interval=1)
     def tick(self):

@@ -8,8 +8,9 @@ read stops the consumer altogether. These entrypoints decide for every message i
   the inbox is acked with no second effect. A :class:`BusinessError` answers ``error`` (the diagram
   may catch it), :class:`InvalidInput` answers ``error`` with code ``invalid_input``, anything else
   answers ``failed`` (the engine retries, then raises an incident).
-- ``@listen``: any other queue. :class:`InvalidInput` dead-letters the message with its reason;
-  any other exception requeues it after a pause (the cause, say a database restart, may pass).
+- ``@listen``: any other queue. A refusal (a ``ZtcError`` with a 4xx status: invalid input, not
+  found, forbidden, conflict) dead-letters the message with its reason; any other exception
+  requeues it after a pause (the cause, say a database restart, may pass).
 - A message that is not a readable job, names an unknown operation, or cannot be decoded is
   dead-lettered with the reason and changes nothing.
 """
@@ -26,7 +27,7 @@ from nameko.messaging import QueueConsumer
 from sqlalchemy.exc import IntegrityError
 
 from shared import clock, contracts
-from shared.errors import BusinessError, InvalidInput
+from shared.errors import BusinessError, InvalidInput, ZtcError
 
 from .deadletter import DeadLetters
 from .topology import RESULTS, engine_results_queue, job_queue
@@ -83,9 +84,10 @@ class Listen(Entrypoint):
     def handle_result(self, message, worker_ctx, result=None, exc_info=None):
         if exc_info is None:
             self.queue_consumer.ack_message(message)
-        elif isinstance(exc_info[1], InvalidInput):
+        elif isinstance(exc_info[1], ZtcError) and exc_info[1].status < 500:
             exc = exc_info[1]
-            if not self.dead_letters.dead_letter(message, f"{exc.message}: {exc.details}", self.queue.name):
+            reason = f"{exc.code}: {exc.message}" + (f": {exc.details}" if exc.details else "")
+            if not self.dead_letters.dead_letter(message, reason, self.queue.name):
                 _requeue_later(message)
         else:
             log.error("handling a message from %s failed; requeued: %s", self.queue.name, exc_info[1])

@@ -13,6 +13,7 @@ from shared import contracts
 JOBS = Exchange(contracts.JOBS_EXCHANGE, "topic", durable=True)
 RESULTS = Exchange(contracts.RESULTS_EXCHANGE, "topic", durable=True)
 DEAD = Exchange(contracts.DEAD_EXCHANGE, "topic", durable=True)
+MESSAGES = Exchange(contracts.MESSAGES_EXCHANGE, "topic", durable=True)
 _DLX = {"x-dead-letter-exchange": contracts.DEAD_EXCHANGE}
 
 
@@ -26,19 +27,30 @@ def engine_results_queue() -> Queue:
                  durable=True, queue_arguments=_DLX)
 
 
+def engine_messages_queue() -> Queue:
+    return Queue(contracts.ENGINE_MESSAGES_QUEUE, MESSAGES, routing_key=contracts.MESSAGE_ROUTING_KEY,
+                 durable=True, queue_arguments=_DLX)
+
+
+def engine_starts_queue() -> Queue:
+    return Queue(contracts.ENGINE_STARTS_QUEUE, MESSAGES, routing_key=contracts.START_ROUTING_KEY,
+                 durable=True, queue_arguments=_DLX)
+
+
 def dead_letter_queue() -> Queue:
     return Queue(contracts.DEAD_QUEUE, DEAD, routing_key="#", durable=True)
 
 
 def all_queues(services=contracts.SERVICES) -> list[Queue]:
-    return [*(job_queue(s) for s in services), engine_results_queue(), dead_letter_queue()]
+    return [*(job_queue(s) for s in services), engine_results_queue(), engine_messages_queue(),
+            engine_starts_queue(), dead_letter_queue()]
 
 
 def declare(amqp_uri: str, services=contracts.SERVICES) -> None:
     """Declare every exchange and queue (idempotent)."""
     with Connection(amqp_uri) as conn:
         channel = conn.channel()
-        for exchange in (JOBS, RESULTS, DEAD):
+        for exchange in (JOBS, RESULTS, DEAD, MESSAGES):
             exchange(channel).declare()
         for queue in all_queues(services):
             queue(channel).declare()

@@ -79,3 +79,40 @@ def test_unknown_unit_is_a_business_error_the_diagram_catches(system):
     completed(system, inst["id"])
     assert count(system, "assignment", Assignment) == 0
     assert "bpmn_error" in [h["action"] for h in system.rpc.engine.history(inst["id"])]
+
+
+def test_a_start_command_over_the_bus_starts_one_instance_however_often_it_arrives(system):
+    from shared import contracts
+    from tests.support import publish
+
+    command = {"command_id": "intake-proposal-2027-0001", "process_id": "smoke",
+               "business_key": "2027-0001", "data": DATA, "principal": MEMBER}
+    for _ in range(2):
+        publish(system.settings.amqp_uri, contracts.MESSAGES_EXCHANGE, contracts.START_ROUTING_KEY, command)
+    [instance] = wait_for(lambda: system.rpc.engine.find_instances(business_key="2027-0001"),
+                          message="the started instance")
+    review_task(system, instance["id"])
+    assert len(system.rpc.engine.find_instances(business_key="2027-0001")) == 1
+
+
+def test_a_message_over_the_bus_reaches_the_waiting_instance(system):
+    from shared import contracts
+    from tests.support import publish
+
+    inst = system.rpc.engine.start("smoke", "SMOKE-BUS", DATA, MEMBER)
+    system.rpc.engine.complete_task(review_task(system, inst["id"])["task_id"], {"approved": True}, STAFF)
+    waits_for_reply(system, inst["id"])
+    publish(system.settings.amqp_uri, contracts.MESSAGES_EXCHANGE, contracts.MESSAGE_ROUTING_KEY,
+            {"name": "unit_reply", "correlation_key": "SMOKE-BUS", "message_id": "bus-1", "payload": {}})
+    completed(system, inst["id"])
+
+
+def test_a_start_command_for_an_unknown_process_is_dead_lettered(system):
+    from shared import contracts
+    from tests.support import get_messages, publish
+
+    publish(system.settings.amqp_uri, contracts.MESSAGES_EXCHANGE, contracts.START_ROUTING_KEY,
+            {"command_id": "c-1", "process_id": "no_such_process", "data": {}})
+    vhost = system.settings.amqp_uri.rsplit("/", 1)[-1]
+    dead = wait_for(lambda: get_messages(vhost, contracts.DEAD_QUEUE), message="the dead letter")
+    assert "no_such_process" in dead[0]["properties"]["headers"][contracts.REASON_HEADER]
