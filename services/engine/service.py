@@ -4,20 +4,16 @@ from __future__ import annotations
 
 import logging
 
-from nameko.rpc import rpc
 from nameko.timer import timer
 
-from shared.errors import ZtcError
 from shared.messaging.database import Database
-from shared.messaging.entrypoints import listen
+from shared.messaging.entrypoints import api, listen
 from shared.messaging.topology import engine_messages_queue, engine_results_queue, engine_starts_queue
 
 from .engine import Engine
 from .models import Inbox, Outbox
 
 log = logging.getLogger(__name__)
-# Refusals (not found, forbidden, invalid input...) are answers, not failures of the service.
-api = rpc(expected_exceptions=ZtcError)
 
 
 class EngineStore(Database):

@@ -24,6 +24,7 @@ from marshmallow import ValidationError
 from nameko.exceptions import ContainerBeingKilled
 from nameko.extensions import Entrypoint, ProviderCollector, SharedExtension
 from nameko.messaging import QueueConsumer
+from nameko.rpc import rpc
 from sqlalchemy.exc import IntegrityError
 
 from shared import clock, contracts
@@ -232,4 +233,8 @@ class JobEntrypoint(Entrypoint):
 
 job = JobEntrypoint.decorator
 
-__all__ = ["job", "listen", "engine_results_queue"]
+# RPC for commands and queries: refusals (not found, forbidden, invalid input...) are answers to
+# the caller, not failures of the service, so nameko does not log them as errors.
+api = rpc(expected_exceptions=ZtcError)
+
+__all__ = ["api", "job", "listen", "engine_results_queue"]
