@@ -16,8 +16,9 @@ from werkzeug.wrappers import Response
 
 from shared.errors import Forbidden, InvalidInput, ZtcError
 from shared.messaging.database import Database
+from shared.validation import load
 
-from . import tokens
+from . import openapi, schemas, tokens
 from .models import Inbox, Outbox
 
 log = logging.getLogger(__name__)
@@ -41,8 +42,10 @@ def _body(request) -> dict:
     return data
 
 
-def endpoint(*roles):
-    """Authenticate, check the caller holds one of ``roles`` (any role if none), map errors."""
+def endpoint(*roles, body=None, response=None, status=200, query=()):
+    """Authenticate, check the caller holds one of ``roles`` (any role if none), validate the body
+    with the ``body`` schema (the handler gets it as ``body=``), map errors. ``response``,
+    ``status`` and ``query`` describe the route in the OpenAPI document."""
 
     def decorate(method):
         @functools.wraps(method)
@@ -51,14 +54,18 @@ def endpoint(*roles):
                 principal = self._principal(request)
                 if roles and not set(roles) & set(principal["roles"]):
                     raise Forbidden(f"this needs one of the roles: {', '.join(roles)}")
-                status, body = method(self, request, principal, **kwargs)
-                return _json(status, body)
+                if body is not None:
+                    kwargs["body"] = load(body, _body(request), "the request body")
+                code, result = method(self, request, principal, **kwargs)
+                return _json(code, result)
             except ZtcError as exc:
                 return _json(exc.status, exc.to_dict())
             except RemoteError as exc:
                 log.error("a service failed: %s", exc)
                 return _json(502, {"error": "service_failed", "message": str(exc), "details": {}})
 
+        wrapper.openapi = {"roles": roles, "body": body, "response": response, "status": status,
+                           "query": query}
         return wrapper
 
     return decorate
@@ -84,79 +91,92 @@ class GatewayService:
             return _json(503, {"status": "not ready", "reason": str(exc)})
         return _json(200, {"status": "ready"})
 
+    @http("GET", "/openapi.json")
+    def openapi_document(self, request):
+        """The OpenAPI document of this API."""
+        return _json(200, openapi.build(type(self)))
+
     @http("GET", "/api/me")
-    @endpoint()
+    @endpoint(response=schemas.PrincipalSchema)
     def me(self, request, principal):
+        """Who the token belongs to."""
         return 200, principal
 
     # -- designers --------------------------------------------------------------------------
     @http("POST", "/api/deployments")
-    @endpoint("designer", "operator")
-    def deploy(self, request, principal):
-        files = _body(request).get("files")
-        if not isinstance(files, dict) or not files:
-            raise InvalidInput("send {\"files\": {\"name.bpmn\": \"<xml>\"}}", {"files": ["required"]})
-        return 201, self.engine.deploy(files, principal["user"])
+    @endpoint("designer", "operator", body=schemas.DeploymentRequest, response=schemas.DeployedVersion(many=True),
+              status=201)
+    def deploy(self, request, principal, body):
+        """Validate and deploy diagrams; a refused diagram answers 422 with every problem."""
+        return 201, self.engine.deploy(body["files"], principal["user"])
 
     @http("GET", "/api/processes")
-    @endpoint()
+    @endpoint(response=schemas.ProcessVersion(many=True))
     def versions(self, request, principal):
+        """Deployed process versions."""
         return 200, self.engine.versions()
 
     # -- instances --------------------------------------------------------------------------
     @http("POST", "/api/processes/<string:process_id>/instances")
-    @endpoint("staff", "member", "operator")
-    def start(self, request, principal, process_id):
-        body = _body(request)
-        data = body.get("data", {})
-        if not isinstance(data, dict):
-            raise InvalidInput("data must be an object", {"data": ["expected an object"]})
-        return 201, self.engine.start(process_id, body.get("business_key"), data, principal)
+    @endpoint("staff", "member", "operator", body=schemas.StartRequest, response=schemas.Instance, status=201)
+    def start(self, request, principal, process_id, body):
+        """Start an instance of the newest version of a process."""
+        return 201, self.engine.start(process_id, body["business_key"], body["data"], principal)
 
     @http("GET", "/api/instances/<string:instance_id>")
-    @endpoint("staff", "operator", "leader")
+    @endpoint("staff", "operator", "leader", response=schemas.Instance)
     def instance(self, request, principal, instance_id):
+        """An instance: status, where it waits, incidents."""
         return 200, self.engine.get_instance(instance_id)
 
     @http("GET", "/api/instances/<string:instance_id>/history")
-    @endpoint("staff", "operator", "leader")
+    @endpoint("staff", "operator", "leader", response=schemas.HistoryEntry(many=True))
     def history(self, request, principal, instance_id):
+        """Who did what, when, with what data."""
         return 200, self.engine.history(instance_id)
 
     # -- the task list -----------------------------------------------------------------------
     @http("GET", "/api/tasks")
-    @endpoint()
+    @endpoint(response=schemas.Task(many=True), query=("instance_id",))
     def tasks(self, request, principal):
+        """The open tasks the caller may act on."""
         return 200, self.engine.list_tasks(principal, request.args.get("instance_id"))
 
     @http("POST", "/api/tasks/<string:task_id>/claim")
-    @endpoint()
+    @endpoint(response=schemas.Task)
     def claim(self, request, principal, task_id):
+        """Claim a task so no one else completes it."""
         return 200, self.engine.claim(task_id, principal)
 
     @http("POST", "/api/tasks/<string:task_id>/complete")
-    @endpoint()
-    def complete(self, request, principal, task_id):
-        return 200, self.engine.complete_task(task_id, _body(request).get("data", {}), principal)
+    @endpoint(body=schemas.CompleteTaskRequest, response=schemas.Instance)
+    def complete(self, request, principal, task_id, body):
+        """Complete a task with its form's data."""
+        return 200, self.engine.complete_task(task_id, body["data"], principal)
 
     # -- messages from department systems ----------------------------------------------------------
     @http("POST", "/api/messages")
-    @endpoint("unit", "staff", "operator")
-    def message(self, request, principal):
-        return 202, self.engine.send_message(_body(request), principal)
+    @endpoint("unit", "staff", "operator", body=schemas.MessageSchema, response=schemas.MessageAccepted,
+              status=202)
+    def message(self, request, principal, body):
+        """Send a BPMN message, correlated by name and business key."""
+        return 202, self.engine.send_message(body, principal)
 
     # -- operators ---------------------------------------------------------------------------
     @http("GET", "/api/incidents")
-    @endpoint("operator")
+    @endpoint("operator", response=schemas.Incident(many=True), query=("status",))
     def incidents(self, request, principal):
+        """Incidents (open by default; status= for others, empty for all)."""
         return 200, self.engine.incidents(request.args.get("status", "open") or None)
 
     @http("POST", "/api/incidents/<int:incident_id>/retry")
-    @endpoint("operator")
+    @endpoint("operator", response=schemas.Incident)
     def retry_incident(self, request, principal, incident_id):
+        """Send an incident's job again."""
         return 200, self.engine.retry_incident(incident_id, principal)
 
     @http("POST", "/api/incidents/<int:incident_id>/resolve")
-    @endpoint("operator")
-    def resolve_incident(self, request, principal, incident_id):
-        return 200, self.engine.resolve_incident(incident_id, _body(request).get("resolution", ""), principal)
+    @endpoint("operator", body=schemas.ResolveRequest, response=schemas.Incident)
+    def resolve_incident(self, request, principal, incident_id, body):
+        """Close an incident without retrying, saying why."""
+        return 200, self.engine.resolve_incident(incident_id, body["resolution"], principal)

@@ -56,6 +56,8 @@ def call(base, token, method, path, body=None):
 def test_a_submission_runs_to_completion_through_the_http_api(running):
     base, tokens = running
     assert requests.get(base + "/health", timeout=5).json() == {"status": "ok"}
+    document = requests.get(base + "/openapi.json", timeout=10).json()
+    assert "/api/tasks/{task_id}/complete" in document["paths"]
 
     started = call(base, tokens["member"], "POST", "/api/processes/smoke/instances",
                    {"business_key": "E2E-1", "data": DATA})
@@ -104,6 +106,9 @@ def test_the_api_refuses_what_it_must(running):
     assert missing.status_code == 400 and "title" in missing.json()["message"]
     unknown = call(base, tokens["member"], "POST", "/api/processes/nope/instances", {"data": {}})
     assert unknown.status_code == 404
+    unknown_field = call(base, tokens["member"], "POST", "/api/processes/smoke/instances",
+                         {"data": {}, "priority": "high"})
+    assert unknown_field.status_code == 400 and "priority" in unknown_field.json()["details"]
     bad_message = call(base, tokens["unit"], "POST", "/api/messages", {"name": "unit_reply"})
     assert bad_message.status_code == 400
     assert set(bad_message.json()["details"]) >= {"correlation_key", "message_id"}

@@ -1,0 +1,114 @@
+"""The HTTP API's request and response shapes. The gateway validates bodies with these before it
+calls a service (the services validate again: they trust no caller), and the OpenAPI document is
+generated from them."""
+from __future__ import annotations
+
+from marshmallow import RAISE, Schema, fields, validate
+
+from shared.contracts import MessageSchema, PrincipalSchema  # noqa: F401 - part of the API
+
+
+class Body(Schema):
+    class Meta:
+        unknown = RAISE
+
+
+class Error(Schema):
+    error = fields.String(required=True, metadata={"description": "a stable code: invalid_input, forbidden..."})
+    message = fields.String(required=True)
+    details = fields.Dict(metadata={"description": "for invalid_input: each field and its messages"})
+
+
+class DeploymentRequest(Body):
+    files = fields.Dict(keys=fields.String(), values=fields.String(), required=True,
+                        validate=validate.Length(min=1),
+                        metadata={"description": "file name → BPMN or DMN XML"})
+
+
+class DeployedVersion(Schema):
+    process_id = fields.String()
+    version = fields.String()
+    id = fields.Integer()
+    new = fields.Boolean()
+
+
+class ProcessVersion(Schema):
+    id = fields.Integer()
+    process_id = fields.String()
+    name = fields.String()
+    version = fields.String()
+    deployed_at = fields.String()
+    deployed_by = fields.String()
+
+
+class StartRequest(Body):
+    business_key = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=200))
+    data = fields.Dict(keys=fields.String(), load_default=dict)
+
+
+class Incident(Schema):
+    id = fields.Integer()
+    instance_id = fields.String()
+    job_id = fields.String(allow_none=True)
+    task = fields.String()
+    operation = fields.String(allow_none=True)
+    error = fields.String()
+    status = fields.String()
+    created_at = fields.String()
+    resolved_at = fields.String(allow_none=True)
+    resolution = fields.String(allow_none=True)
+
+
+class Instance(Schema):
+    id = fields.String()
+    process_id = fields.String()
+    version = fields.String()
+    business_key = fields.String(allow_none=True)
+    status = fields.String(metadata={"description": "waiting | incident | completed"})
+    waiting_tasks = fields.List(fields.String())
+    waiting_messages = fields.List(fields.String())
+    next_timer = fields.String(allow_none=True)
+    revision = fields.Integer()
+    data = fields.Dict()
+    incidents = fields.List(fields.Nested(Incident))
+    created_at = fields.String()
+    updated_at = fields.String()
+
+
+class HistoryEntry(Schema):
+    at = fields.String()
+    actor = fields.String()
+    action = fields.String()
+    task = fields.String(allow_none=True)
+    data = fields.Raw(allow_none=True)
+
+
+class Task(Schema):
+    task_id = fields.String()
+    instance_id = fields.String()
+    process_id = fields.String()
+    business_key = fields.String(allow_none=True)
+    task = fields.String()
+    title = fields.String()
+    candidate_role = fields.String(allow_none=True)
+    candidate_unit = fields.String(allow_none=True)
+    candidate_user = fields.String(allow_none=True)
+    form_schema = fields.String(allow_none=True)
+    claimed_by = fields.String(allow_none=True)
+    status = fields.String()
+    created_at = fields.String()
+
+
+class CompleteTaskRequest(Body):
+    data = fields.Dict(keys=fields.String(), load_default=dict,
+                       metadata={"description": "the form named by the task's form_schema"})
+
+
+class MessageAccepted(Schema):
+    status = fields.String(metadata={"description": "delivered | buffered | duplicate"})
+    message_id = fields.String()
+    delivered_to = fields.String(allow_none=True)
+
+
+class ResolveRequest(Body):
+    resolution = fields.String(required=True, validate=validate.Length(min=1, max=2000))
