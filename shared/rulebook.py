@@ -1,0 +1,308 @@
+"""Versioned rulebooks: the numbers and lists a committee may set differently, kept as YAML data.
+
+A rulebook lives at ``bpmn/rules/<name>.yaml`` and is checked against a marshmallow schema when
+loaded; a bad file raises :class:`~shared.calendar.DataFileError` naming the file and the field.
+It carries the committee's ``version`` label and is identified exactly by ``content_hash``, the
+SHA-256 of the file's bytes (so anyone can check it with ``sha256sum``).
+
+:func:`deadline` turns a duration rule into a :class:`Deadline` that records where it came from:
+the rule, the rulebook's name, version and hash, the start, and for working-day rules the
+calendar's day-by-day explanation. These are the deadlines anyone can audit.
+
+A deadline's ``due`` date is the last day on which the work is on time; the deadline passes at
+the end of that day, Chinese local time (:attr:`Deadline.ends_at`).
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict, dataclass
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
+
+from marshmallow import (Schema, ValidationError, fields, post_load, validate, validates,
+                         validates_schema)
+
+from shared.calendar import CHINA_TZ, DataFileError, WorkingCalendar, load_yaml, local_date
+from shared.config import ROOT
+
+RULES_DIRECTORY = ROOT / "bpmn" / "rules"
+UNITS = ("months", "days", "working_days")
+# The proposal diagram relies on every one of these; a proposal rulebook without one is refused.
+PROPOSAL_DURATIONS = ("cosign_window", "objection_window", "sign_for_limit", "co_unit_input",
+                      "reply_deadline", "max_extension", "rehandling_reply")
+
+
+class RuleNotFound(KeyError):
+    """A rule, code or section the rulebook does not have."""
+
+    def __str__(self):  # KeyError would print the message in quotes
+        return str(self.args[0])
+
+
+@dataclass(frozen=True)
+class Duration:
+    amount: int
+    unit: str
+
+
+@dataclass(frozen=True)
+class Label:
+    code: str
+    zh: str
+    en: str
+
+
+@dataclass(frozen=True)
+class ReplyCategory(Label):
+    enabled: bool = True
+
+
+@dataclass(frozen=True)
+class ChecklistItem(Label):
+    points: int = 0
+
+
+def _unique_codes(items):
+    codes = [item.code for item in items]
+    duplicates = sorted({code for code in codes if codes.count(code) > 1})
+    if duplicates:
+        raise ValidationError(f"duplicate codes: {', '.join(duplicates)}")
+
+
+class _DurationSchema(Schema):
+    amount = fields.Integer(required=True, strict=True, validate=validate.Range(min=0))
+    unit = fields.String(required=True, validate=validate.OneOf(UNITS))
+
+    @post_load
+    def _make(self, data, **kwargs):
+        return Duration(**data)
+
+
+class _Durations(fields.Field):
+    """A mapping of rule name to duration (fields.Dict would nest errors under a "value" key)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, dict):
+            raise ValidationError("Expected a mapping of rule name to {amount, unit}.")
+        loaded, errors = {}, {}
+        for name, spec in value.items():
+            try:
+                loaded[str(name)] = _DurationSchema().load(spec)
+            except ValidationError as exc:
+                errors[str(name)] = exc.messages
+        if errors:
+            raise ValidationError(errors)
+        return loaded
+
+
+class _LabelSchema(Schema):
+    made = Label
+    code = fields.String(required=True, validate=validate.Length(min=1))
+    zh = fields.String(required=True, validate=validate.Length(min=1))
+    en = fields.String(required=True, validate=validate.Length(min=1))
+
+    @post_load
+    def _make(self, data, **kwargs):
+        return self.made(**data)
+
+
+class _CategorySchema(_LabelSchema):
+    made = ReplyCategory
+    enabled = fields.Boolean(load_default=True)
+
+
+class _ChecklistItemSchema(_LabelSchema):
+    made = ChecklistItem
+    points = fields.Integer(required=True, strict=True, validate=validate.Range(min=0))
+
+
+def _labels(schema=_LabelSchema, **kwargs):
+    return fields.List(fields.Nested(schema), validate=[validate.Length(min=1), _unique_codes],
+                       **kwargs)
+
+
+class _RemindersSchema(Schema):
+    before_deadline = fields.List(fields.Nested(_DurationSchema), required=True)
+
+
+class _SatisfactionSchema(Schema):
+    levels = _labels(required=True)
+    scores = _labels(required=True)
+
+
+class _KeyProposalsSchema(Schema):
+    share_min = fields.Float(required=True, validate=validate.Range(0, 1))
+    share_max = fields.Float(required=True, validate=validate.Range(0, 1))
+
+    @validates_schema
+    def _ordered(self, data, **kwargs):
+        if data["share_min"] > data["share_max"]:
+            raise ValidationError("share_min is larger than share_max", field_name="share_min")
+
+
+class _ChecklistSchema(Schema):
+    total = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
+    items = _labels(_ChecklistItemSchema, required=True)
+
+    @validates_schema
+    def _adds_up(self, data, **kwargs):
+        points = sum(item.points for item in data["items"])
+        if points != data["total"]:
+            raise ValidationError(f"points add up to {points}, not the total {data['total']}",
+                                  field_name="items")
+
+
+class RulebookSchema(Schema):
+    """Any rulebook: a name, a version and durations; the other sections where they apply."""
+
+    rulebook = fields.String(required=True, validate=validate.Length(min=1))
+    version = fields.String(required=True, validate=validate.Length(min=1))
+    title = fields.String()
+    durations = _Durations(required=True)
+    reminders = fields.Nested(_RemindersSchema)
+    reply_categories = _labels(_CategorySchema)
+    not_filed_reasons = _labels()
+    satisfaction = fields.Nested(_SatisfactionSchema)
+    key_proposals = fields.Nested(_KeyProposalsSchema)
+    handling_checklist = fields.Nested(_ChecklistSchema)
+
+
+class ProposalRulebookSchema(RulebookSchema):
+    """The proposal rulebook: every section is required."""
+
+    reminders = fields.Nested(_RemindersSchema, required=True)
+    reply_categories = _labels(_CategorySchema, required=True)
+    not_filed_reasons = _labels(required=True)
+    satisfaction = fields.Nested(_SatisfactionSchema, required=True)
+    key_proposals = fields.Nested(_KeyProposalsSchema, required=True)
+    handling_checklist = fields.Nested(_ChecklistSchema, required=True)
+
+    @validates("durations")
+    def _has_every_duration(self, value, **kwargs):
+        missing = [name for name in PROPOSAL_DURATIONS if name not in value]
+        if missing:
+            raise ValidationError(f"missing rules: {', '.join(missing)}")
+
+
+SCHEMAS = {"proposal": ProposalRulebookSchema}
+
+
+@dataclass(frozen=True)
+class Rulebook:
+    name: str
+    version: str
+    content_hash: str  # "sha256:<hex>" of the file's bytes
+    path: Path
+    rules: dict
+
+    def _section(self, key: str):
+        if key not in self.rules:
+            raise RuleNotFound(f"rulebook {self.name} {self.version} has no section {key!r}")
+        return self.rules[key]
+
+    def _pick(self, key: str, code: str, what: str):
+        found = {item.code: item for item in self._section(key)}
+        if code not in found:
+            raise RuleNotFound(f"rulebook {self.name} {self.version} has no {what} {code!r}; "
+                               f"it has: {', '.join(found)}")
+        return found[code]
+
+    def duration(self, name: str) -> Duration:
+        durations = self.rules["durations"]
+        if name not in durations:
+            raise RuleNotFound(f"rulebook {self.name} {self.version} has no duration rule "
+                               f"{name!r}; it has: {', '.join(durations)}")
+        return durations[name]
+
+    def reminder_lead_times(self) -> list[Duration]:
+        return list(self._section("reminders")["before_deadline"])
+
+    def reply_categories(self, include_disabled: bool = False) -> list[ReplyCategory]:
+        return [c for c in self._section("reply_categories") if c.enabled or include_disabled]
+
+    def reply_category(self, code: str) -> ReplyCategory:
+        """An enabled reply category; a disabled one (D by default) is refused as unknown."""
+        category = self._pick("reply_categories", code, "reply category")
+        if not category.enabled:
+            raise RuleNotFound(f"reply category {code!r} is disabled in rulebook {self.name} "
+                               f"{self.version}")
+        return category
+
+    def reasons(self) -> list[Label]:
+        return list(self._section("not_filed_reasons"))
+
+    def reason(self, code: str) -> Label:
+        return self._pick("not_filed_reasons", code, "not-filed reason")
+
+    def satisfaction_levels(self) -> list[Label]:
+        return list(self._section("satisfaction")["levels"])
+
+    def satisfaction_scores(self) -> list[Label]:
+        return list(self._section("satisfaction")["scores"])
+
+    def key_proposal_share(self) -> tuple[float, float]:
+        section = self._section("key_proposals")
+        return section["share_min"], section["share_max"]
+
+    def handling_checklist(self) -> list[ChecklistItem]:
+        return list(self._section("handling_checklist")["items"])
+
+    def handling_checklist_total(self) -> int:
+        return self._section("handling_checklist")["total"]
+
+
+def load_rulebook(name: str, path: str | Path | None = None) -> Rulebook:
+    """Load and check ``bpmn/rules/<name>.yaml`` (or ``path``); its ``rulebook`` must be ``name``."""
+    path = Path(path) if path is not None else RULES_DIRECTORY / f"{name}.yaml"
+    raw = path.read_bytes()  # hash and parse the same bytes
+    rules = load_yaml(path, SCHEMAS.get(name, RulebookSchema)(), raw)
+    if rules["rulebook"] != name:
+        raise DataFileError(path, {"rulebook": [f"is {rules['rulebook']!r}, but the file was "
+                                                f"loaded as rulebook {name!r}"]})
+    content_hash = "sha256:" + hashlib.sha256(raw).hexdigest()
+    return Rulebook(name, rules["version"], content_hash, path, rules)
+
+
+@dataclass(frozen=True)
+class Deadline:
+    """A due date and everything it was computed from."""
+
+    rule: str
+    rulebook: str
+    rulebook_version: str
+    rulebook_hash: str
+    start: date
+    amount: int
+    unit: str
+    due: date
+    explanation: dict | None = None  # the calendar's account, for working-day rules
+
+    @property
+    def ends_at(self) -> datetime:
+        """The moment the deadline passes: midnight after ``due``, Chinese local time."""
+        return datetime.combine(self.due + timedelta(days=1), time(0), CHINA_TZ)
+
+    def as_dict(self) -> dict:
+        return {**asdict(self), "start": self.start.isoformat(), "due": self.due.isoformat(),
+                "ends_at": self.ends_at.isoformat()}
+
+
+def deadline(rulebook: Rulebook, rule_name: str, start: date | datetime,
+             calendar: WorkingCalendar) -> Deadline:
+    """The deadline of ``rule_name`` for an event at ``start`` (a date or an aware datetime).
+
+    months: calendar months, clamped at month end; days: calendar days; working_days: counted on
+    ``calendar``, the start day not counted (may raise UnknownCalendarDate).
+    """
+    rule = rulebook.duration(rule_name)
+    day = local_date(start)
+    explanation = None
+    if rule.unit == "months":
+        due = calendar.add_months(day, rule.amount)
+    elif rule.unit == "days":
+        due = day + timedelta(days=rule.amount)
+    else:
+        explanation = calendar.explain(day, rule.amount)
+        due = date.fromisoformat(explanation["end"])
+    return Deadline(rule_name, rulebook.name, rulebook.version, rulebook.content_hash, day,
+                    rule.amount, rule.unit, due, explanation)
