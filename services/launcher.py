@@ -23,8 +23,11 @@ from shared import config
 
 DEMO_USERS = {
     "member": {"user": "member.li", "roles": ["member"], "unit": None},
+    "cosigner": {"user": "member.zhou", "roles": ["member"], "unit": None},
     "staff": {"user": "staff.wang", "roles": ["staff"], "unit": None},
+    "committee": {"user": "committee.liu", "roles": ["committee"], "unit": None},
     "unit": {"user": "handler.zhao", "roles": ["unit"], "unit": "transport"},
+    "co_unit": {"user": "handler.ma", "roles": ["unit"], "unit": "education"},
     "leader": {"user": "leader.chen", "roles": ["leader"], "unit": None},
     "operator": {"user": "ops.sun", "roles": ["operator", "designer"], "unit": None},
 }
