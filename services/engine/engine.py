@@ -630,7 +630,7 @@ class Engine:
         def change(s, inst, workflow):
             item = self._open_item(s, task_id, principal)
             try:
-                self.runtime.complete_user_task(workflow, task_id, data)
+                self.runtime.complete_user_task(workflow, task_id, data, actor=_principal_name(principal))
             except TaskNotWaiting as exc:
                 raise Conflict(str(exc)) from None
             item.status = "completed"

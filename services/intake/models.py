@@ -1,9 +1,11 @@
+"""Intake: submissions and proposals (提案), their numbering, co-signers, filing and publication."""
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, Integer, String
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import (JSON, Boolean, DateTime, ForeignKey, Integer, String, Text,
+                        UniqueConstraint)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from shared.db import make_base
 from shared.messaging.models import messaging_models
@@ -13,6 +15,8 @@ Outbox, Inbox = messaging_models(Base)
 
 
 class Submission(Base):
+    """A bare submission, recorded by the smoke diagram."""
+
     __tablename__ = "submissions"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -20,3 +24,121 @@ class Submission(Base):
     business_key: Mapped[str | None] = mapped_column(String(200), nullable=True, index=True)
     submitted_by: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ProposalCounter(Base):
+    """The last number given in a session year. Updated in the submitting transaction, so a
+    rolled-back submission gives its number back and concurrent ones queue on the row lock."""
+
+    __tablename__ = "proposal_counters"
+
+    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    last: Mapped[int] = mapped_column(Integer)
+
+
+class Proposal(Base):
+    __tablename__ = "proposals"
+    __table_args__ = (UniqueConstraint("year", "sequence"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    number: Mapped[str] = mapped_column(String(20), unique=True)         # "2027-0001"
+    year: Mapped[int] = mapped_column(Integer, index=True)               # the session year
+    sequence: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(20))                        # plenary | between_sessions
+    title: Mapped[str] = mapped_column(String(200))
+    situation: Mapped[str] = mapped_column(Text)
+    analysis: Mapped[str] = mapped_column(Text)
+    suggestions: Mapped[str] = mapped_column(Text)
+    initiator: Mapped[str] = mapped_column(String(100), index=True)
+    sector: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    publish_consent: Mapped[bool] = mapped_column(Boolean)
+    no_publish_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    revision: Mapped[int] = mapped_column(Integer, default=1)            # raised by each resubmission
+    cosign_due: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # 立 register: the committee's filing decision
+    decision: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    reason_code: Mapped[str | None] = mapped_column(String(50), nullable=True)
+    reason_text: Mapped[str | None] = mapped_column(Text, nullable=True)
+    converted_kind: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    converted_reference: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    merged_into: Mapped[str | None] = mapped_column(String(20), nullable=True, index=True)
+    decided_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    cosigners: Mapped[list[Cosigner]] = relationship(
+        back_populates="proposal", order_by="Cosigner.order", cascade="all, delete-orphan")
+
+
+class Cosigner(Base):
+    __tablename__ = "cosigners"
+    __table_args__ = (UniqueConstraint("proposal_id", "user"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    proposal_id: Mapped[int] = mapped_column(ForeignKey("proposals.id"), index=True)
+    user: Mapped[str] = mapped_column(String(100), index=True)
+    order: Mapped[int] = mapped_column(Integer)                          # 1 = signs right after the initiator
+    status: Mapped[str] = mapped_column(String(20))                      # invited | confirmed | dropped
+    confirmed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+    proposal: Mapped[Proposal] = relationship(back_populates="cosigners")
+
+
+class ProposalEvent(Base):
+    """Append-only: every change to a proposal, who made it, when, with what data."""
+
+    __tablename__ = "proposal_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    proposal_id: Mapped[int] = mapped_column(ForeignKey("proposals.id"), index=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    actor: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(50))
+    data: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+
+
+class Conversion(Base):
+    """A not-filed proposal turned into an opinion item or a letter, waiting to be forwarded."""
+
+    __tablename__ = "conversions"
+    __table_args__ = (UniqueConstraint("proposal_id", "kind"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    proposal_id: Mapped[int] = mapped_column(ForeignKey("proposals.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))                        # opinion | letter
+    reference: Mapped[str] = mapped_column(String(100), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Notification(Base):
+    """Something a person must be told about a proposal; the gateway delivers it."""
+
+    __tablename__ = "notifications"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    recipient: Mapped[str] = mapped_column(String(100), index=True)
+    proposal_id: Mapped[int] = mapped_column(ForeignKey("proposals.id"), index=True)
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class Publication(Base):
+    """What the public sees of a proposal: its text, proposers, units and reply, personal data masked."""
+
+    __tablename__ = "publications"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    proposal_id: Mapped[int] = mapped_column(ForeignKey("proposals.id"), unique=True)
+    number: Mapped[str] = mapped_column(String(20), unique=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    title: Mapped[str] = mapped_column(Text)  # masking may lengthen a Latin name
+    situation: Mapped[str] = mapped_column(Text)
+    analysis: Mapped[str] = mapped_column(Text)
+    suggestions: Mapped[str] = mapped_column(Text)
+    proposers: Mapped[list] = mapped_column(JSON)                        # masked names
+    units: Mapped[list] = mapped_column(JSON)
+    reply_category: Mapped[str] = mapped_column(String(10))
+    reply_summary: Mapped[str] = mapped_column(Text)
+    published_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -1,4 +1,9 @@
-"""Intake's rules, as plain functions of a session and validated input."""
+"""Intake's rules, as plain functions of a session, validated input and the caller's principal.
+
+The service calls these and commits; tests call them with a session of their own. The rules live
+in ``proposals`` (提: submit, co-sign, read, resubmit), ``registration`` (立: settle co-signers,
+find duplicates, record the filing decision) and ``publication`` (公开).
+"""
 from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
@@ -7,6 +12,12 @@ from shared import clock
 from shared.validation import load
 
 from .models import Submission
+from .proposals import cosign, get, list_proposals, resubmit, submit
+from .publication import answer_merged, publish
+from .registration import find_duplicates, record_filing, settle_cosigners
+
+__all__ = ["record_submission", "submit", "cosign", "get", "list_proposals", "resubmit",
+           "settle_cosigners", "find_duplicates", "record_filing", "publish", "answer_merged"]
 
 
 class RecordSubmissionParams(Schema):

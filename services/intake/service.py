@@ -1,8 +1,13 @@
-"""The intake service: a thin nameko shell around ``operations``."""
+"""The intake service: a thin nameko shell around ``operations``.
+
+RPC methods (for the gateway) take the caller's principal, commit, and answer a JSON-ready value;
+refusals travel back as ``shared.errors`` exceptions. Jobs (for the engine) commit with their
+result through the ``@job`` entrypoint.
+"""
 from __future__ import annotations
 
 from shared.messaging.database import Database
-from shared.messaging.entrypoints import job
+from shared.messaging.entrypoints import api, job
 
 from . import operations
 from .models import Inbox, Outbox
@@ -12,6 +17,54 @@ class IntakeService:
     name = "intake"
     db = Database("intake", Outbox, Inbox)
 
+    # -- RPC: members, staff, the committee, leaders -------------------------------------------
+    @api
+    def submit(self, draft, principal):
+        proposal = operations.submit(self.db.session, draft, principal)
+        self.db.commit()
+        return proposal
+
+    @api
+    def cosign(self, number, principal):
+        proposal = operations.cosign(self.db.session, number, principal)
+        self.db.commit()
+        return proposal
+
+    @api
+    def get(self, number, principal):
+        return operations.get(self.db.session, number, principal)
+
+    @api
+    def list(self, principal, mine=True):
+        return operations.list_proposals(self.db.session, principal, mine)
+
+    @api
+    def resubmit(self, number, draft, principal):
+        proposal = operations.resubmit(self.db.session, number, draft, principal)
+        self.db.commit()
+        return proposal
+
+    # -- jobs: the engine's service tasks ------------------------------------------------------
     @job("intake.record_submission")
     def record_submission(self, params, principal):
         return operations.record_submission(self.db.session, params, principal)
+
+    @job("intake.settle_cosigners")
+    def settle_cosigners(self, params, principal):
+        return operations.settle_cosigners(self.db.session, params, principal)
+
+    @job("intake.find_duplicates")
+    def find_duplicates(self, params, principal):
+        return operations.find_duplicates(self.db.session, params, principal)
+
+    @job("intake.record_filing")
+    def record_filing(self, params, principal):
+        return operations.record_filing(self.db.session, params, principal)
+
+    @job("intake.publish")
+    def publish(self, params, principal):
+        return operations.publish(self.db.session, params, principal)
+
+    @job("intake.answer_merged")
+    def answer_merged(self, params, principal):
+        return operations.answer_merged(self.db.session, params, principal)

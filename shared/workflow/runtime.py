@@ -200,7 +200,9 @@ class WorkflowRuntime:
             workflow.get_events()
         return caught
 
-    def complete_user_task(self, workflow, task_id: str, data: dict) -> WaitState:
+    def complete_user_task(self, workflow, task_id: str, data: dict, actor: str | None = None) -> WaitState:
+        """Complete a user task with its form data. Who completed it becomes task data too, as
+        ``<task>_by`` (e.g. ``filing_decision_by``), so a diagram can pass it on to a job."""
         try:
             task = workflow.get_task_from_id(uuid.UUID(task_id))
         except Exception:
@@ -208,6 +210,7 @@ class WorkflowRuntime:
         if task is None or task.state != TaskState.READY or not task.task_spec.manual:
             raise TaskNotWaiting(f"task {task_id} is not a user task waiting to be completed")
         task.data.update(data or {})
+        task.data[f"{task.task_spec.bpmn_id or task.task_spec.name}_by"] = actor or "unknown"
         with _steps_fail_clearly():
             task.run()
         return self.run(workflow)

@@ -49,7 +49,8 @@ class Proposal:
         tasks = self.runtime.wait_state(self.workflow).user_tasks
         assert [t.task_name for t in tasks] == [name], f"user tasks are {[t.task_name for t in tasks]}"
         form = tasks[0].properties["formSchema"]
-        self.state = self.runtime.complete_user_task(self.workflow, tasks[0].task_id, FORMS[form]().load(data))
+        self.state = self.runtime.complete_user_task(self.workflow, tasks[0].task_id, FORMS[form]().load(data),
+                                                     actor="committee.liu")
 
     def message(self, name, payload=None):
         self._restore()
@@ -144,6 +145,7 @@ def test_not_filed_with_a_reason_ends_the_process(skipping_clock):
                                "convert_to": "opinion"})
     params = p.job("intake.record_filing", {"status": "not_filed"})
     assert params["reason_code"] == "no_concrete_suggestion" and params["convert_to"] == "opinion"
+    assert params["decided_by"] == "committee.liu"
     assert p.done and p.ended_at() == {"end_not_filed"}
 
 

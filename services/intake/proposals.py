@@ -1,0 +1,171 @@
+"""提 submit: what members do with their proposals over RPC, and what anyone may read.
+
+Each function takes the session and the caller's principal, authorises the caller itself, and
+leaves committing to the caller: the proposal, its history and its messages to the engine are one
+transaction.
+"""
+from __future__ import annotations
+
+from datetime import timezone
+
+from sqlalchemy import func, or_, select
+
+from shared import clock
+from shared.calendar import WorkingCalendar, local_date
+from shared.errors import Conflict, Forbidden
+from shared.messaging.outbox import send_message, start_process
+from shared.rulebook import deadline, load_rulebook
+from shared.validation import load
+
+from .access import acting_user, is_proposer, not_found, reads_all, require_member, require_reader
+from .models import Cosigner, Outbox, Proposal, Publication
+from .numbering import format_number, next_sequence
+from .records import aware, by_number, notify, proposers, record_event
+from .schemas import ContentSchema, DraftSchema, ProposalSchema, PublicationSchema
+
+PROCESS_ID = "proposal"
+
+
+def dump(proposal: Proposal) -> dict:
+    return ProposalSchema().dump(proposal)
+
+
+def submit(session, draft: dict, principal: dict) -> dict:
+    """Record a member's proposal, number it and start its process.
+
+    A joint proposal waits for its co-signers until the rulebook's ``cosign_window`` has passed
+    (the end of its last day, Chinese time); the start command carries that moment as ``cosign_due``.
+    """
+    initiator = require_member(principal)
+    data = load(DraftSchema(initiator=initiator), draft, "the proposal")
+    now = clock.now()
+    year = data["session_year"] or local_date(now).year
+    number = format_number(year, sequence := next_sequence(session, year))
+    cosigning = (deadline(load_rulebook("proposal"), "cosign_window", now, WorkingCalendar())
+                 if data["cosigners"] else None)
+    # Stored in UTC: SQLite keeps no zone, and every stored time is read back as UTC.
+    cosign_due = cosigning.ends_at.astimezone(timezone.utc) if cosigning else None
+    proposal = Proposal(
+        number=number, year=year, sequence=sequence, kind=data["kind"], title=data["title"],
+        situation=data["situation"], analysis=data["analysis"], suggestions=data["suggestions"],
+        initiator=initiator, sector=data["sector"], publish_consent=data["publish_consent"],
+        no_publish_reason=data["no_publish_reason"],
+        status="cosigning" if cosigning else "submitted", revision=1,
+        cosign_due=cosign_due, created_at=now,
+        cosigners=[Cosigner(user=user, order=i, status="invited")
+                   for i, user in enumerate(data["cosigners"], start=1)])
+    session.add(proposal)
+    session.flush()
+    record_event(session, proposal, initiator, "submitted",
+                 {"number": number, "cosigners": data["cosigners"],
+                  "cosign_deadline": cosigning.as_dict() if cosigning else None})
+    if cosigning:
+        notify(session, proposal, data["cosigners"],
+               f"{initiator} 邀请您联名提案 {number}《{proposal.title}》，"
+               f"请在 {cosigning.due.isoformat()} 前确认。")
+    start_process(session, Outbox, command_id=f"proposal-{number}", process_id=PROCESS_ID,
+                  business_key=number, principal=principal,
+                  data={"proposal_id": proposal.id, "number": number, "title": proposal.title,
+                        "kind": proposal.kind, "proposer": initiator, "cosigners": data["cosigners"],
+                        "publish_consent": proposal.publish_consent,
+                        "cosign_due": cosign_due.isoformat() if cosign_due else None})
+    return dump(proposal)
+
+
+def _visible(proposal: Proposal, user: str, roles: set[str]) -> bool:
+    return reads_all(roles) or is_proposer(proposal, user) or proposal.status == "published"
+
+
+def cosign(session, number: str, principal: dict) -> dict:
+    """An invited co-signer confirms before the deadline; the last confirmation tells the engine."""
+    user = require_member(principal)
+    proposal = by_number(session, number, lock=True)  # one confirmation at a time decides "all"
+    if proposal is None:
+        raise not_found(number)
+    signer = next((c for c in proposal.cosigners if c.user == user), None)
+    if signer is None:
+        if proposal.initiator == user:
+            raise Conflict(f"you initiated proposal {number}; only its co-signers confirm")
+        if _visible(proposal, user, set(principal.get("roles") or ())):
+            raise Forbidden(f"you are not invited to co-sign proposal {number}")
+        raise not_found(number)
+    if signer.status == "confirmed":
+        return dump(proposal)
+    due = aware(proposal.cosign_due)
+    if proposal.status != "cosigning" or signer.status != "invited":
+        raise Conflict(f"co-signing of proposal {number} is settled; confirmations are no longer accepted")
+    if due is not None and clock.now() >= due:
+        raise Conflict(f"the co-signing deadline of proposal {number} passed at {due.isoformat()}; "
+                       "confirmations are no longer accepted")
+    signer.status, signer.confirmed_at = "confirmed", clock.now()
+    session.flush()
+    record_event(session, proposal, user, "cosign_confirmed", {"order": signer.order})
+    waiting = session.scalar(select(func.count()).select_from(Cosigner).where(
+        Cosigner.proposal_id == proposal.id, Cosigner.status != "confirmed"))
+    if waiting == 0:
+        send_message(session, Outbox, name="cosign_settled", correlation_key=number,
+                     message_id=f"cosign-settled-{number}", payload={"proposers": proposers(proposal)})
+    return dump(proposal)
+
+
+def _publication(session, proposal: Proposal) -> dict:
+    row = session.scalar(select(Publication).where(Publication.proposal_id == proposal.id))
+    return PublicationSchema().dump(row)
+
+
+def get(session, number: str, principal: dict) -> dict:
+    """A proposal in full for its proposers, staff, the committee and leaders; a published one
+    as published (personal data masked) for other members. Hidden ones are not found."""
+    user, roles = require_reader(principal)
+    proposal = by_number(session, number)
+    if proposal is None or not _visible(proposal, user, roles):
+        raise not_found(number)
+    if reads_all(roles) or is_proposer(proposal, user):
+        return dump(proposal)
+    return _publication(session, proposal)
+
+
+def list_proposals(session, principal: dict, mine: bool = True) -> list[dict]:
+    """``mine``: the proposals the caller initiated or co-signs (and has not dropped off).
+    Otherwise every proposal the caller may read: all of them for staff, the committee and leaders;
+    for a member their own in full and the published ones as published."""
+    user, roles = require_reader(principal)
+    own = or_(Proposal.initiator == user, Proposal.cosigners.any(
+        (Cosigner.user == user) & (Cosigner.status != "dropped")))
+    ordered = (Proposal.year, Proposal.sequence)
+    if mine or not reads_all(roles):
+        result = [dump(p) for p in session.scalars(select(Proposal).where(own).order_by(*ordered))]
+        if not mine:
+            published = select(Publication).join(Proposal, Publication.proposal_id == Proposal.id) \
+                .where(Proposal.status == "published", ~own).order_by(*ordered)
+            result += PublicationSchema(many=True).dump(session.scalars(published))
+            result.sort(key=lambda item: tuple(map(int, item["number"].split("-"))))
+        return result
+    return [dump(p) for p in session.scalars(select(Proposal).order_by(*ordered))]
+
+
+def resubmit(session, number: str, draft: dict, principal: dict) -> dict:
+    """The initiator revises a returned proposal; the engine takes it back to pre-review."""
+    user = require_member(principal)
+    proposal = by_number(session, number, lock=True)
+    if proposal is None or not _visible(proposal, user, acting_user(principal)[1]):
+        raise not_found(number)
+    if proposal.initiator != user:
+        raise Forbidden(f"only the initiator of proposal {number} revises it")
+    if proposal.status != "returned":
+        raise Conflict(f"proposal {number} is {proposal.status}; only a returned proposal is resubmitted")
+    data = load(ContentSchema, draft, "the revised proposal")
+    changed = [key for key, value in data.items() if getattr(proposal, key) != value]
+    for key, value in data.items():
+        setattr(proposal, key, value)
+    returned_because = proposal.reason_text
+    proposal.status, proposal.revision = "pre_review", proposal.revision + 1
+    proposal.decision = proposal.reason_code = proposal.reason_text = None
+    proposal.decided_by = proposal.decided_at = None
+    record_event(session, proposal, user, "resubmitted",
+                 {"revision": proposal.revision, "changed": changed, "returned_because": returned_because})
+    send_message(session, Outbox, name="resubmitted", correlation_key=number,
+                 message_id=f"resubmitted-{number}-{proposal.revision}",
+                 payload={"revision": proposal.revision})
+    session.flush()
+    return dump(proposal)

@@ -1,0 +1,81 @@
+"""公开 publish: a proposal, its units and its reply, if the proposer consented; personal data masked."""
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from shared import clock
+from shared.errors import BusinessError
+from shared.rulebook import load_rulebook
+from shared.validation import load
+
+from .masking import mask_name, mask_text
+from .models import Proposal, Publication
+from .records import by_id, proposers, record_event
+from .schemas import PublishParams
+
+ANSWERED = ("filed", "merged")  # a merged proposal is answered too
+
+
+def _mask(proposal: Proposal, data: dict) -> dict:
+    names = proposers(proposal)
+    return {"number": proposal.number, "kind": proposal.kind, "title": mask_text(proposal.title, names),
+            "situation": mask_text(proposal.situation, names),
+            "analysis": mask_text(proposal.analysis, names),
+            "suggestions": mask_text(proposal.suggestions, names),
+            "proposers": [mask_name(name) for name in names], "units": data["units"],
+            "reply_category": data["reply_category"],
+            "reply_summary": mask_text(data["reply_summary"], names)}
+
+
+def publish(session, params: dict, principal: dict | None) -> dict:
+    """Publish an answered proposal whose proposer consented; otherwise record why it is not.
+
+    Publishing again changes nothing. An unknown or disabled reply category is
+    ``BusinessError("unknown_reply_category")``; a proposal not answered is ``not_publishable``.
+    """
+    data = load(PublishParams, params, "intake.publish parameters")
+    proposal = by_id(session, data["proposal_id"])
+    actor = (principal or {}).get("user") or "system"
+    if proposal.status == "published":
+        return {"published": True, "reason": None}
+    if proposal.status not in ANSWERED:
+        raise BusinessError("not_publishable", f"proposal {proposal.number} is {proposal.status}; "
+                                               "only a filed or merged proposal is published")
+    rulebook = load_rulebook("proposal")
+    try:
+        rulebook.reply_category(data["reply_category"])
+    except KeyError as exc:
+        raise BusinessError("unknown_reply_category", str(exc)) from None
+    if not proposal.publish_consent:
+        record_event(session, proposal, actor, "publication_declined", {"reason": proposal.no_publish_reason})
+        return {"published": False, "reason": proposal.no_publish_reason}
+    exists = session.scalar(select(Publication.id).where(Publication.proposal_id == proposal.id))
+    if exists is None:
+        session.add(Publication(proposal_id=proposal.id, published_at=clock.now(), **_mask(proposal, data)))
+    proposal.status = "published"
+    record_event(session, proposal, actor, "published",
+                 {"units": data["units"], "reply_category": data["reply_category"]})
+    session.flush()
+    return {"published": True, "reason": None}
+
+
+def answer_merged(session, params: dict, principal: dict | None) -> dict:
+    """Tell every proposal merged into this one that it is answered (each still gets its answer):
+    a ``merged_answered`` BPMN message per merged proposal, sent after this transaction commits."""
+    from shared.messaging.outbox import send_message
+
+    from .models import Outbox
+    from .schemas import AnswerMergedParams
+
+    data = load(AnswerMergedParams, params, "intake.answer_merged parameters")
+    proposal = by_id(session, data["proposal_id"])
+    merged = session.scalars(select(Proposal).where(Proposal.merged_into == proposal.number)
+                             .order_by(Proposal.id)).all()
+    for other in merged:
+        send_message(session, Outbox, "merged_answered", other.number, f"merged-answered-{other.number}",
+                     {"main": proposal.number, "category": data["reply_category"],
+                      "summary": data["reply_summary"]})
+        record_event(session, other, (principal or {}).get("user") or "system", "answered_by_merge",
+                     {"main": proposal.number, "category": data["reply_category"]})
+    session.flush()
+    return {"answered": [other.number for other in merged]}

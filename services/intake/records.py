@@ -1,0 +1,46 @@
+"""Finding proposals and appending to what happened to them: events and notifications."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import select
+
+from shared import clock
+from shared.errors import NotFound
+
+from .models import Notification, Proposal, ProposalEvent
+
+
+def aware(value: datetime | None) -> datetime | None:
+    """A stored datetime with its zone: SQLite gives back naive UTC."""
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=timezone.utc)
+    return value
+
+
+def by_id(session, proposal_id: int, lock: bool = False) -> Proposal:
+    proposal = session.get(Proposal, proposal_id, with_for_update=lock or None)
+    if proposal is None:
+        raise NotFound(f"there is no proposal with id {proposal_id}")
+    return proposal
+
+
+def by_number(session, number: str, lock: bool = False) -> Proposal | None:
+    query = select(Proposal).where(Proposal.number == number)
+    return session.scalar(query.with_for_update() if lock else query)
+
+
+def record_event(session, proposal: Proposal, actor: str, action: str, data: dict | None = None) -> None:
+    session.add(ProposalEvent(proposal_id=proposal.id, at=clock.now(), actor=actor, action=action,
+                              data=data))
+
+
+def proposers(proposal: Proposal) -> list[str]:
+    """The initiator first, then the co-signers who confirmed, in signing order."""
+    return [proposal.initiator, *(c.user for c in proposal.cosigners if c.status == "confirmed")]
+
+
+def notify(session, proposal: Proposal, recipients: list[str], text: str) -> None:
+    now = clock.now()
+    for recipient in dict.fromkeys(recipients):
+        session.add(Notification(recipient=recipient, proposal_id=proposal.id, text=text, created_at=now))

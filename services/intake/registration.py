@@ -1,0 +1,139 @@
+"""立 register: the jobs the proposal diagram gives intake between submission and assignment.
+
+Each takes validated parameters and returns a JSON-ready result for the diagram. An outcome the
+diagram may catch is a :class:`BusinessError` with a code (``unknown_reason``,
+``merge_target_invalid``, ``already_decided``, ``not_in_review``).
+"""
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from shared import clock
+from shared.errors import BusinessError
+from shared.rulebook import load_rulebook
+from shared.validation import load
+
+from .models import Conversion, Proposal
+from .records import by_id, by_number, notify, proposers, record_event
+from .schemas import FilingParams, ProposalRef
+from .similarity import DUPLICATE_THRESHOLD, bigrams, jaccard
+
+IN_REVIEW = ("submitted", "pre_review")
+NOT_COMPARED = ("merged", "not_filed")  # out of the running: nothing is merged into them
+CONVERTED_AS = {"opinion": "社情民意信息", "letter": "来信"}
+
+
+def _actor(principal: dict | None) -> str:
+    return (principal or {}).get("user") or "system"
+
+
+def settle_cosigners(session, params: dict, principal: dict | None) -> dict:
+    """Close co-signing: co-signers who did not confirm drop off. Doing it again changes nothing."""
+    data = load(ProposalRef, params, "intake.settle_cosigners parameters")
+    proposal = by_id(session, data["proposal_id"], lock=True)  # no confirmation slips in meanwhile
+    if proposal.status == "cosigning":
+        dropped = [c.user for c in proposal.cosigners if c.status == "invited"]
+        for signer in proposal.cosigners:
+            if signer.status == "invited":
+                signer.status = "dropped"
+        proposal.status = "submitted"
+        record_event(session, proposal, _actor(principal), "cosigning_settled",
+                     {"proposers": proposers(proposal), "dropped": dropped})
+        notify(session, proposal, dropped, f"您未在期限内确认联名提案 {proposal.number}"
+                                           f"《{proposal.title}》，已不再列为联名人。")
+    else:
+        dropped = [c.user for c in proposal.cosigners if c.status == "dropped"]
+    return {"proposers": proposers(proposal), "dropped": dropped}
+
+
+def find_duplicates(session, params: dict, principal: dict | None) -> dict:
+    """Proposals of the same year whose title and suggestions are near this one's, best first.
+
+    Opens the pre-review of a submitted proposal (status ``pre_review``), recording what was found.
+    """
+    proposal = by_id(session, load(ProposalRef, params, "intake.find_duplicates parameters")["proposal_id"])
+    own = bigrams(proposal.title, proposal.suggestions)
+    others = session.execute(select(Proposal.number, Proposal.title, Proposal.suggestions).where(
+        Proposal.year == proposal.year, Proposal.id != proposal.id, Proposal.status.not_in(NOT_COMPARED)))
+    candidates = []
+    for number, title, suggestions in others:
+        score = round(jaccard(own, bigrams(title, suggestions)), 3)
+        if score >= DUPLICATE_THRESHOLD:
+            candidates.append({"number": number, "title": title, "score": score})
+    candidates.sort(key=lambda c: (-c["score"], c["number"]))
+    if proposal.status == "submitted":
+        proposal.status = "pre_review"
+        record_event(session, proposal, _actor(principal), "pre_review_opened",
+                     {"duplicates": candidates, "threshold": DUPLICATE_THRESHOLD})
+    return {"candidates": candidates}
+
+
+def _merge_target(session, proposal: Proposal, number: str) -> Proposal:
+    target = by_number(session, number)
+    problem = ("does not exist" if target is None
+               else "is this proposal itself" if target.id == proposal.id
+               else f"is of {target.year}, not {proposal.year}" if target.year != proposal.year
+               else f"is {target.status}, not filed" if target.status != "filed" else None)
+    if problem:
+        raise BusinessError("merge_target_invalid", f"cannot merge {proposal.number} into {number}: "
+                                                    f"that proposal {problem}")
+    return target
+
+
+def _not_filed(session, proposal: Proposal, data: dict) -> tuple[str, dict | None]:
+    rulebook = load_rulebook("proposal")
+    try:
+        reason = rulebook.reason(data["reason_code"])
+    except KeyError:
+        known = ", ".join(r.code for r in rulebook.reasons())
+        raise BusinessError("unknown_reason", f"{data['reason_code']!r} is not a not-filed reason of "
+                                              f"rulebook proposal {rulebook.version}; it has: {known}") from None
+    proposal.reason_code, proposal.reason_text = reason.code, reason.zh
+    text = f"您的提案 {proposal.number}《{proposal.title}》不予立案，理由：{reason.zh}。"
+    converted = None
+    if data["convert_to"] in CONVERTED_AS:
+        reference = f"{data['convert_to']}:{proposal.number}"  # one case keeps one identity
+        session.add(Conversion(proposal_id=proposal.id, kind=data["convert_to"], reference=reference,
+                               created_at=clock.now()))
+        proposal.converted_kind, proposal.converted_reference = data["convert_to"], reference
+        converted = {"kind": data["convert_to"], "reference": reference}
+        text += f"已转为{CONVERTED_AS[data['convert_to']]}（{reference}）转送有关方面。"
+    return text, {"rulebook": rulebook.version, "rulebook_hash": rulebook.content_hash,
+                  "converted_to": converted}
+
+
+def record_filing(session, params: dict, principal: dict | None) -> dict:
+    """The committee's filing decision: filed, not filed (with a rulebook reason, perhaps converted),
+    returned for revision, or merged into a filed proposal. The proposers are told why."""
+    data = load(FilingParams, params, "intake.record_filing parameters")
+    proposal = by_id(session, data["proposal_id"], lock=True)
+    if proposal.status not in IN_REVIEW:
+        code = "not_in_review" if proposal.status in ("cosigning", "returned") else "already_decided"
+        raise BusinessError(code, f"proposal {proposal.number} is {proposal.status}; "
+                                  "a filing decision needs one in review")
+    decision, title = data["decision"], f"{proposal.number}《{proposal.title}》"
+    details: dict | None = None
+    if decision == "filed":
+        text = f"您的提案 {title}已立案。"
+    elif decision == "not_filed":
+        text, details = _not_filed(session, proposal, data)
+    elif decision == "returned":
+        proposal.reason_text = data["note"]
+        text = f"您的提案 {title}已退回修改" + (f"，意见：{data['note']}" if data["note"] else "") + \
+               "。请修改后重新提交。"
+    else:
+        target = _merge_target(session, proposal, data["merge_into"])
+        proposal.merged_into = target.number
+        record_event(session, target, data["decided_by"], "merged_in", {"number": proposal.number})
+        text = f"您的提案 {title}与提案 {target.number} 并案办理，仍将单独得到答复。"
+    proposal.status = proposal.decision = decision
+    proposal.decided_by, proposal.decided_at = data["decided_by"], clock.now()
+    result = {"status": proposal.status, "reason_code": proposal.reason_code,
+              "reason_text": proposal.reason_text,
+              "converted_to": (details or {}).get("converted_to"), "merged_into": proposal.merged_into}
+    record_event(session, proposal, data["decided_by"], decision,
+                 {**result, **({"rulebook": details["rulebook"], "rulebook_hash": details["rulebook_hash"]}
+                               if details else {})})
+    notify(session, proposal, proposers(proposal), text)
+    session.flush()
+    return result

@@ -1,0 +1,599 @@
+"""Intake's proposal rules (提 submit, 立 register, 公开 publish) on a real SQLite session."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pytest
+from sqlalchemy import func, select
+
+from services.intake import operations
+from services.intake.models import (Base, Conversion, Cosigner, Notification, Outbox, Proposal,
+                                    ProposalCounter, ProposalEvent, Publication, Submission)
+from services.intake.masking import mask_name, mask_text
+from services.intake.similarity import DUPLICATE_THRESHOLD
+from shared import contracts
+from shared.db import dispose_all, get_engine, session_factory
+from shared.errors import BusinessError, Conflict, Forbidden, InvalidInput, NotFound, Unauthenticated
+from shared.rulebook import load_rulebook
+
+LI = {"user": "李明", "roles": ["member"]}
+ZHANG = {"user": "张伟", "roles": ["member"]}
+WANG = {"user": "王芳", "roles": ["member"]}
+SMITH = {"user": "smith", "roles": ["member"]}
+STAFF = {"user": "staff.zhao", "roles": ["staff"]}
+LEADER = {"user": "leader.sun", "roles": ["leader"]}
+HANDLER = {"user": "handler.chen", "roles": ["unit"], "unit": "transport"}
+
+BUS_SHELTERS = {
+    "title": "关于加快老城区公交候车亭改造的建议",
+    "situation": "老城区现有公交候车亭多建于十年前，遮雨面积小，夜间照明不足。",
+    "analysis": "候车亭改造分属多个部门，缺少统一规划和维护资金。",
+    "suggestions": "一、由交通局牵头制定老城区公交候车亭改造计划；二、增设夜间照明和实时到站信息屏；三、落实维护资金。",
+}
+BUS_SHELTERS_REWORDED = {
+    "title": "关于加快老城区公交候车亭改造的提案",
+    "situation": "老城区的公交候车亭年久失修。",
+    "analysis": "改造缺少统一规划。",
+    "suggestions": "一、由交通局牵头制定老城区公交候车亭改造计划；二、增设夜间照明和实时到站信息屏；三、保障维护资金。",
+}
+PRESCHOOLS = {
+    "title": "关于增加普惠性幼儿园学位的建议",
+    "situation": "新建小区配套幼儿园不足，入园难问题突出。",
+    "analysis": "配套园移交滞后，民办园收费偏高。",
+    "suggestions": "督促开发商按期移交配套园，财政对普惠园给予生均补助。",
+}
+
+
+def draft(text=BUS_SHELTERS, **overrides):
+    return {"kind": "between_sessions", "publish_consent": True, **text, **overrides}
+
+
+@pytest.fixture
+def sessions(tmp_path, skipping_clock):
+    url = f"sqlite:///{tmp_path}/intake.db"
+    Base.metadata.create_all(get_engine(url))
+    yield session_factory(url)
+    dispose_all()
+
+
+@pytest.fixture
+def session(sessions):
+    with sessions() as s:
+        yield s
+
+
+def submitted(session, principal=LI, **overrides):
+    proposal = operations.submit(session, draft(**overrides), principal)
+    session.commit()
+    return proposal
+
+
+def outbox(session, routing_key):
+    return [row.payload for row in session.scalars(select(Outbox).where(Outbox.routing_key == routing_key)
+                                                   .order_by(Outbox.id))]
+
+
+def messages(session, name):
+    return [m for m in outbox(session, contracts.MESSAGE_ROUTING_KEY) if m["name"] == name]
+
+
+def notifications(session, recipient):
+    return list(session.scalars(select(Notification.text).where(Notification.recipient == recipient)
+                                .order_by(Notification.id)))
+
+
+def actions(session, number):
+    proposal = session.scalar(select(Proposal).where(Proposal.number == number))
+    return list(session.scalars(select(ProposalEvent.action).where(ProposalEvent.proposal_id == proposal.id)
+                                .order_by(ProposalEvent.id)))
+
+
+def filed(session, text=BUS_SHELTERS, principal=LI, **overrides):
+    proposal = submitted(session, principal, text=text, **overrides)
+    operations.record_filing(session, {"proposal_id": proposal["id"], "decision": "filed",
+                                       "decided_by": "committee.he"}, None)
+    session.commit()
+    return proposal
+
+
+# -- numbering ---------------------------------------------------------------------------------
+
+def test_proposals_are_numbered_in_order_within_their_session_year(session):
+    numbers = [submitted(session, text=text)["number"]
+               for text in (BUS_SHELTERS, PRESCHOOLS, BUS_SHELTERS_REWORDED)]
+    assert numbers == ["2026-0001", "2026-0002", "2026-0003"]
+
+
+def test_each_session_year_has_its_own_sequence(session):
+    assert submitted(session)["number"] == "2026-0001"
+    assert submitted(session, session_year=2027)["number"] == "2027-0001"
+    assert submitted(session, session_year=2027)["number"] == "2027-0002"
+    assert submitted(session)["number"] == "2026-0002"
+    assert session.scalar(select(Proposal.year).where(Proposal.number == "2027-0002")) == 2027
+
+
+def test_session_year_defaults_to_the_year_in_china_not_in_utc(session, skipping_clock):
+    skipping_clock.set(datetime(2026, 12, 31, 17, 0, tzinfo=timezone.utc))  # 01:00 on 1 January in Beijing
+    assert submitted(session)["number"] == "2027-0001"
+
+
+def test_a_rolled_back_submission_gives_its_number_back(sessions):
+    with sessions() as first:
+        assert submitted(first)["number"] == "2026-0001"
+    with sessions() as abandoned:
+        assert operations.submit(abandoned, draft(), LI)["number"] == "2026-0002"
+        abandoned.rollback()
+    with sessions() as next_one:
+        assert submitted(next_one)["number"] == "2026-0002"
+        assert next_one.scalar(select(ProposalCounter.last).where(ProposalCounter.year == 2026)) == 2
+
+
+def test_the_first_proposal_of_a_year_rolled_back_leaves_no_counter_behind(sessions):
+    with sessions() as abandoned:
+        operations.submit(abandoned, draft(session_year=2028), LI)
+        abandoned.rollback()
+    with sessions() as s:
+        assert s.get(ProposalCounter, 2028) is None
+        assert submitted(s, session_year=2028)["number"] == "2028-0001"
+
+
+# -- submit --------------------------------------------------------------------------------------
+
+def test_submission_starts_the_proposal_process_in_the_same_transaction(session):
+    proposal = submitted(session, cosigners=["张伟", "王芳"], publish_consent=False,
+                         no_publish_reason="涉及个人经历")
+    [start] = outbox(session, contracts.START_ROUTING_KEY)
+    assert start["command_id"] == "proposal-2026-0001"
+    assert start["process_id"] == "proposal" and start["business_key"] == "2026-0001"
+    assert start["principal"]["user"] == "李明"
+    assert start["data"] == {"proposal_id": proposal["id"], "number": "2026-0001",
+                             "title": BUS_SHELTERS["title"], "kind": "between_sessions",
+                             "proposer": "李明", "cosigners": ["张伟", "王芳"], "publish_consent": False,
+                             "cosign_due": "2026-03-05T16:00:00+00:00"}
+
+
+def test_rolled_back_submission_sends_no_start_command(sessions):
+    with sessions() as s:
+        operations.submit(s, draft(), LI)
+        s.rollback()
+    with sessions() as s:
+        assert outbox(s, contracts.START_ROUTING_KEY) == []
+
+
+def test_joint_proposal_waits_for_cosigners_until_the_cosign_window_ends(session):
+    # Submitted on 2 March 2026, 17:00 in Beijing; the rulebook's window is 3 calendar days.
+    assert load_rulebook("proposal").duration("cosign_window").amount == 3
+    proposal = submitted(session, cosigners=["张伟", "王芳"])
+    assert proposal["status"] == "cosigning"
+    assert proposal["cosign_due"] == "2026-03-05T16:00:00+00:00"  # the end of 5 March in Beijing
+    assert [(c["user"], c["order"], c["status"]) for c in proposal["cosigners"]] == [
+        ("张伟", 1, "invited"), ("王芳", 2, "invited")]
+    assert "2026-03-05" in notifications(session, "张伟")[0]
+    submitted_event = session.scalar(select(ProposalEvent).where(ProposalEvent.action == "submitted"))
+    assert submitted_event.data["cosign_deadline"]["rule"] == "cosign_window"
+
+
+def test_proposal_without_cosigners_goes_straight_to_register(session):
+    proposal = submitted(session)
+    assert proposal["status"] == "submitted" and proposal["cosign_due"] is None
+    assert outbox(session, contracts.START_ROUTING_KEY)[0]["data"]["cosign_due"] is None
+    assert actions(session, "2026-0001") == ["submitted"]
+
+
+def test_a_draft_missing_its_three_parts_is_refused_part_by_part(session):
+    bad = draft(situation="   ", analysis="")
+    del bad["suggestions"]
+    with pytest.raises(InvalidInput) as refused:
+        operations.submit(session, bad, LI)
+    assert refused.value.details == {"situation": ["must not be empty"], "analysis": ["must not be empty"],
+                                     "suggestions": ["Missing data for required field."]}
+    assert session.scalar(select(func.count()).select_from(Proposal)) == 0
+    assert session.scalar(select(func.count()).select_from(Outbox)) == 0
+    assert session.get(ProposalCounter, 2026) is None
+
+
+def test_a_title_over_200_characters_is_refused(session):
+    with pytest.raises(InvalidInput) as refused:
+        operations.submit(session, draft(title="候" * 201), LI)
+    assert list(refused.value.details) == ["title"]
+    assert "200" in refused.value.details["title"][0]
+    assert operations.submit(session, draft(title="候" * 200), LI)["number"] == "2026-0001"
+
+
+def test_one_matter_is_at_most_5000_characters_in_all(session):
+    with pytest.raises(InvalidInput) as refused:
+        operations.submit(session, draft(situation="情" * 1700, analysis="析" * 1700,
+                                         suggestions="议" * 1700), LI)
+    assert "5000" in refused.value.details["_schema"][0]
+    fits = 5000 - len(BUS_SHELTERS["title"]) - 2
+    assert operations.submit(session, draft(situation="情" * fits, analysis="析", suggestions="议"), LI)
+
+
+def test_refusing_publication_needs_a_reason(session):
+    with pytest.raises(InvalidInput) as refused:
+        operations.submit(session, draft(publish_consent=False), LI)
+    assert list(refused.value.details) == ["no_publish_reason"]
+
+
+def test_cosigners_are_distinct_and_never_the_initiator(session):
+    with pytest.raises(InvalidInput) as repeated:
+        operations.submit(session, draft(cosigners=["张伟", "王芳", "张伟"]), LI)
+    assert "张伟" in repeated.value.details["cosigners"][0]
+    with pytest.raises(InvalidInput) as initiator:
+        operations.submit(session, draft(cosigners=["李明"]), LI)
+    assert "initiator" in initiator.value.details["cosigners"][0]
+
+
+def test_a_proposal_is_plenary_or_between_sessions(session):
+    with pytest.raises(InvalidInput) as refused:
+        operations.submit(session, draft(kind="urgent"), LI)
+    assert list(refused.value.details) == ["kind"]
+    assert operations.submit(session, draft(kind="plenary"), LI)["kind"] == "plenary"
+
+
+def test_only_members_submit(session):
+    with pytest.raises(Forbidden):
+        operations.submit(session, draft(), STAFF)
+    with pytest.raises(Unauthenticated):
+        operations.submit(session, draft(), None)
+    assert session.scalar(select(func.count()).select_from(Proposal)) == 0
+
+
+# -- co-signing ----------------------------------------------------------------------------------
+
+def test_the_last_confirmation_tells_the_engine_cosigning_is_settled(session):
+    submitted(session, cosigners=["张伟", "王芳"])
+    operations.cosign(session, "2026-0001", ZHANG)
+    session.commit()
+    assert messages(session, "cosign_settled") == []
+    proposal = operations.cosign(session, "2026-0001", WANG)
+    session.commit()
+    assert [c["status"] for c in proposal["cosigners"]] == ["confirmed", "confirmed"]
+    assert messages(session, "cosign_settled") == [{
+        "name": "cosign_settled", "correlation_key": "2026-0001",
+        "message_id": "cosign-settled-2026-0001", "payload": {"proposers": ["李明", "张伟", "王芳"]}}]
+
+
+def test_confirming_twice_changes_nothing(session):
+    submitted(session, cosigners=["张伟"])
+    operations.cosign(session, "2026-0001", ZHANG)
+    operations.cosign(session, "2026-0001", ZHANG)
+    session.commit()
+    assert len(messages(session, "cosign_settled")) == 1
+    assert actions(session, "2026-0001").count("cosign_confirmed") == 1
+
+
+def test_a_cosigner_may_confirm_until_the_end_of_the_last_day(session, skipping_clock):
+    submitted(session, cosigners=["张伟"])
+    skipping_clock.set(datetime(2026, 3, 5, 15, 59, tzinfo=timezone.utc))  # 23:59 on 5 March in Beijing
+    assert operations.cosign(session, "2026-0001", ZHANG)["cosigners"][0]["status"] == "confirmed"
+
+
+def test_a_confirmation_after_the_deadline_is_refused(session, skipping_clock):
+    submitted(session, cosigners=["张伟"])
+    skipping_clock.set(datetime(2026, 3, 5, 16, 0, tzinfo=timezone.utc))  # midnight: the window closed
+    with pytest.raises(Conflict) as late:
+        operations.cosign(session, "2026-0001", ZHANG)
+    assert "deadline" in late.value.message and "2026-03-05T16:00:00+00:00" in late.value.message
+    assert messages(session, "cosign_settled") == []
+
+
+def test_only_an_invited_cosigner_confirms(session):
+    submitted(session, cosigners=["张伟"])
+    with pytest.raises(NotFound):
+        operations.cosign(session, "2026-0001", WANG)
+    with pytest.raises(Conflict):
+        operations.cosign(session, "2026-0001", LI)
+    with pytest.raises(Forbidden):
+        operations.cosign(session, "2026-0001", STAFF)
+
+
+def test_settling_drops_the_cosigners_who_did_not_confirm(session):
+    proposal = submitted(session, cosigners=["张伟", "王芳"])
+    operations.cosign(session, "2026-0001", WANG)
+    settled = operations.settle_cosigners(session, {"proposal_id": proposal["id"]}, None)
+    session.commit()
+    assert settled == {"proposers": ["李明", "王芳"], "dropped": ["张伟"]}
+    assert operations.settle_cosigners(session, {"proposal_id": proposal["id"]}, None) == settled
+    assert session.scalar(select(Cosigner.status).where(Cosigner.user == "张伟")) == "dropped"
+    assert operations.get(session, "2026-0001", LI)["status"] == "submitted"
+    assert "不再列为联名人" in notifications(session, "张伟")[-1]
+    with pytest.raises(Conflict):
+        operations.cosign(session, "2026-0001", ZHANG)
+
+
+def test_settle_cosigners_params_are_checked(session):
+    with pytest.raises(InvalidInput) as refused:
+        operations.settle_cosigners(session, {"proposal_id": "first"}, None)
+    assert list(refused.value.details) == ["proposal_id"]
+
+
+# -- reading -------------------------------------------------------------------------------------
+
+def test_a_member_cannot_read_another_members_unpublished_proposal(session):
+    submitted(session)
+    with pytest.raises(NotFound) as hidden:
+        operations.get(session, "2026-0001", ZHANG)
+    with pytest.raises(NotFound) as missing:
+        operations.get(session, "2026-0099", ZHANG)
+    assert hidden.value.message.replace("0001", "0099") == missing.value.message
+    assert operations.get(session, "2026-0001", LI)["title"] == BUS_SHELTERS["title"]
+
+
+def test_an_invited_cosigner_reads_the_proposal(session):
+    submitted(session, cosigners=["张伟"])
+    assert operations.get(session, "2026-0001", ZHANG)["initiator"] == "李明"
+
+
+def test_staff_committee_and_leaders_read_every_proposal(session):
+    submitted(session)
+    submitted(session, ZHANG, text=PRESCHOOLS)
+    assert operations.get(session, "2026-0002", LEADER)["initiator"] == "张伟"
+    assert [p["number"] for p in operations.list_proposals(session, STAFF, mine=False)] == [
+        "2026-0001", "2026-0002"]
+
+
+def test_a_unit_handler_does_not_read_proposals_here(session):
+    submitted(session)
+    with pytest.raises(Forbidden):
+        operations.get(session, "2026-0001", HANDLER)
+    with pytest.raises(Forbidden):
+        operations.list_proposals(session, HANDLER, mine=False)
+
+
+def test_a_members_list_holds_their_own_and_the_published_ones(session):
+    submitted(session, cosigners=["张伟"])
+    submitted(session, ZHANG, text=PRESCHOOLS)
+    submitted(session, WANG, text=BUS_SHELTERS_REWORDED)
+    published = filed(session, text=PRESCHOOLS, principal=SMITH)
+    operations.publish(session, {"proposal_id": published["id"], "units": ["education"],
+                                 "reply_category": "A", "reply_summary": "已列入计划"}, None)
+    session.commit()
+    assert [p["number"] for p in operations.list_proposals(session, ZHANG)] == ["2026-0001", "2026-0002"]
+    everything = operations.list_proposals(session, ZHANG, mine=False)
+    assert [p["number"] for p in everything] == ["2026-0001", "2026-0002", "2026-0004"]
+    assert everything[-1]["proposers"] == ["s***"] and "initiator" not in everything[-1]
+
+
+# -- duplicates ----------------------------------------------------------------------------------
+
+def test_a_reworded_copy_is_found_as_a_near_duplicate(session):
+    submitted(session)
+    submitted(session, ZHANG, text=PRESCHOOLS)
+    copy = submitted(session, WANG, text=BUS_SHELTERS_REWORDED)
+    found = operations.find_duplicates(session, {"proposal_id": copy["id"]}, None)
+    assert [c["number"] for c in found["candidates"]] == ["2026-0001"]
+    assert found["candidates"][0]["title"] == BUS_SHELTERS["title"]
+    assert DUPLICATE_THRESHOLD <= found["candidates"][0]["score"] < 1
+
+
+def test_an_unrelated_proposal_has_no_duplicates(session):
+    submitted(session)
+    unrelated = submitted(session, ZHANG, text=PRESCHOOLS)
+    assert operations.find_duplicates(session, {"proposal_id": unrelated["id"]}, None) == {"candidates": []}
+
+
+def test_duplicates_are_sorted_best_first(session):
+    submitted(session, text=BUS_SHELTERS_REWORDED)
+    submitted(session, ZHANG)
+    exact = submitted(session, WANG)
+    found = operations.find_duplicates(session, {"proposal_id": exact["id"]}, None)["candidates"]
+    assert [c["number"] for c in found] == ["2026-0002", "2026-0001"]
+    assert found[0]["score"] == 1.0 > found[1]["score"]
+
+
+def test_duplicates_come_from_the_same_year_and_not_from_merged_or_not_filed_ones(session):
+    submitted(session, session_year=2025)
+    rejected = submitted(session, ZHANG)
+    operations.record_filing(session, {"proposal_id": rejected["id"], "decision": "not_filed",
+                                       "reason_code": "no_concrete_suggestion", "decided_by": "committee.he"}, None)
+    copy = submitted(session, WANG)
+    assert operations.find_duplicates(session, {"proposal_id": copy["id"]}, None) == {"candidates": []}
+
+
+def test_finding_duplicates_opens_the_pre_review(session):
+    proposal = submitted(session)
+    operations.find_duplicates(session, {"proposal_id": proposal["id"]}, None)
+    assert operations.get(session, "2026-0001", STAFF)["status"] == "pre_review"
+    assert actions(session, "2026-0001") == ["submitted", "pre_review_opened"]
+
+
+# -- filing (立案) -------------------------------------------------------------------------------
+
+def decide(session, proposal, decision, **params):
+    result = operations.record_filing(session, {"proposal_id": proposal["id"], "decision": decision,
+                                                "decided_by": "committee.he", **params}, None)
+    session.commit()
+    return result
+
+
+def test_a_filed_proposal_is_filed_and_its_proposers_are_told(session):
+    proposal = submitted(session, cosigners=["张伟"])
+    operations.cosign(session, "2026-0001", ZHANG)
+    operations.settle_cosigners(session, {"proposal_id": proposal["id"]}, None)
+    assert decide(session, proposal, "filed") == {"status": "filed", "reason_code": None, "reason_text": None,
+                                                  "converted_to": None, "merged_into": None}
+    filing = operations.get(session, "2026-0001", STAFF)["filing"]
+    assert filing["decision"] == "filed" and filing["decided_by"] == "committee.he"
+    assert "已立案" in notifications(session, "李明")[-1] and "已立案" in notifications(session, "张伟")[-1]
+
+
+def test_a_proposal_not_filed_carries_the_rulebook_reason_and_may_become_an_opinion_item(session):
+    proposal = submitted(session)
+    result = decide(session, proposal, "not_filed", reason_code="personal_or_family", convert_to="opinion")
+    assert result == {"status": "not_filed", "reason_code": "personal_or_family", "reason_text": "属于个人或家庭问题的",
+                      "converted_to": {"kind": "opinion", "reference": "opinion:2026-0001"}, "merged_into": None}
+    conversion = session.scalar(select(Conversion))
+    assert (conversion.kind, conversion.reference) == ("opinion", "opinion:2026-0001")
+    told = notifications(session, "李明")[-1]
+    assert "属于个人或家庭问题的" in told and "opinion:2026-0001" in told
+
+
+def test_a_proposal_not_filed_may_be_forwarded_as_a_letter_or_not_at_all(session):
+    letter = submitted(session)
+    kept = submitted(session, ZHANG, text=PRESCHOOLS)
+    assert decide(session, letter, "not_filed", reason_code="accuses_named_people",
+                  convert_to="letter")["converted_to"]["kind"] == "letter"
+    assert decide(session, kept, "not_filed", reason_code="academic_debate")["converted_to"] is None
+    assert session.scalar(select(func.count()).select_from(Conversion)) == 1
+
+
+def test_an_unknown_reason_is_a_business_error_and_changes_nothing(session):
+    proposal = submitted(session)
+    with pytest.raises(BusinessError) as refused:
+        decide(session, proposal, "not_filed", reason_code="too_long")
+    assert refused.value.code == "unknown_reason" and "state_secrets" in refused.value.message
+    session.rollback()
+    assert operations.get(session, "2026-0001", STAFF)["status"] == "submitted"
+
+
+def test_a_not_filed_decision_needs_a_reason_code(session):
+    proposal = submitted(session)
+    with pytest.raises(InvalidInput) as refused:
+        decide(session, proposal, "not_filed")
+    assert list(refused.value.details) == ["reason_code"]
+
+
+def test_only_a_proposal_not_filed_is_converted(session):
+    proposal = submitted(session)
+    with pytest.raises(InvalidInput) as refused:
+        decide(session, proposal, "filed", convert_to="opinion")
+    assert list(refused.value.details) == ["convert_to"]
+
+
+def test_a_returned_proposal_is_revised_by_its_initiator_and_goes_back_to_pre_review(session):
+    proposal = submitted(session, cosigners=["张伟"])
+    operations.cosign(session, "2026-0001", ZHANG)
+    operations.settle_cosigners(session, {"proposal_id": proposal["id"]}, None)
+    assert decide(session, proposal, "returned", note="请补充具体点位")["status"] == "returned"
+    assert "请补充具体点位" in notifications(session, "李明")[-1]
+    with pytest.raises(Forbidden):
+        operations.resubmit(session, "2026-0001", draft(), ZHANG)
+    with pytest.raises(NotFound):
+        operations.resubmit(session, "2026-0001", draft(), WANG)
+    revised = operations.resubmit(session, "2026-0001", {**draft(), "situation": "老城区 46 座候车亭中 30 座需改造。"}, LI)
+    session.commit()
+    assert (revised["status"], revised["revision"], revised["filing"]) == ("pre_review", 2, None)
+    assert revised["situation"].startswith("老城区 46 座")
+    assert messages(session, "resubmitted") == [{"name": "resubmitted", "correlation_key": "2026-0001",
+                                                 "message_id": "resubmitted-2026-0001-2",
+                                                 "payload": {"revision": 2}}]
+    with pytest.raises(Conflict):
+        operations.resubmit(session, "2026-0001", draft(), LI)
+
+
+def test_a_resubmission_is_validated_like_a_draft(session):
+    proposal = submitted(session)
+    decide(session, proposal, "returned")
+    with pytest.raises(InvalidInput) as refused:
+        operations.resubmit(session, "2026-0001", draft(suggestions=""), LI)
+    assert list(refused.value.details) == ["suggestions"]
+
+
+def test_a_near_duplicate_is_merged_into_a_filed_proposal_of_the_same_year(session):
+    main = filed(session)
+    copy = submitted(session, WANG, text=BUS_SHELTERS_REWORDED)
+    assert decide(session, copy, "merged", merge_into="2026-0001")["merged_into"] == "2026-0001"
+    assert operations.get(session, "2026-0002", WANG)["status"] == "merged"
+    assert "merged_in" in actions(session, main["number"])
+    assert "仍将单独得到答复" in notifications(session, "王芳")[-1]
+
+
+@pytest.mark.parametrize("target, why", [("2026-0099", "does not exist"), ("twenty-six", "does not exist"),
+                                         ("2026-0001", "not filed"),
+                                         ("2025-0001", "2025"), ("2026-0002", "itself")])
+def test_a_merge_needs_another_filed_proposal_of_the_same_year(session, target, why):
+    submitted(session)                               # 2026-0001: not yet filed
+    copy = submitted(session, WANG)                  # 2026-0002
+    filed(session, session_year=2025)                # 2025-0001: filed, another year
+    with pytest.raises(BusinessError) as refused:
+        decide(session, copy, "merged", merge_into=target)
+    assert refused.value.code == "merge_target_invalid" and why in refused.value.message
+
+
+def test_a_decided_proposal_is_not_decided_again(session):
+    proposal = filed(session)
+    with pytest.raises(BusinessError) as refused:
+        decide(session, proposal, "not_filed", reason_code="academic_debate")
+    assert refused.value.code == "already_decided"
+
+
+def test_no_filing_decision_while_cosigners_are_still_confirming(session):
+    proposal = submitted(session, cosigners=["张伟"])
+    with pytest.raises(BusinessError) as refused:
+        decide(session, proposal, "filed")
+    assert refused.value.code == "not_in_review"
+
+
+# -- publication (公开) --------------------------------------------------------------------------
+
+def publish(session, proposal, **params):
+    result = operations.publish(session, {"proposal_id": proposal["id"], "units": ["transport"],
+                                          "reply_category": "B", "reply_summary": "已列入明年改造计划", **params}, None)
+    session.commit()
+    return result
+
+
+def test_publication_masks_names_phone_and_identity_numbers(session):
+    proposal = submitted(session, cosigners=["张伟", "smith"], situation=(
+        "市民李明反映（电话 13812345678，身份证 110101199003071234）候车亭漏雨；smith 也到现场看过。"))
+    operations.cosign(session, "2026-0001", ZHANG)
+    operations.cosign(session, "2026-0001", SMITH)
+    operations.settle_cosigners(session, {"proposal_id": proposal["id"]}, None)
+    decide(session, proposal, "filed")
+    assert publish(session, proposal) == {"published": True, "reason": None}
+    row = session.scalar(select(Publication))
+    assert row.proposers == ["李*", "张*", "s***"]
+    assert row.situation == "市民李*反映（电话 138****5678，身份证 110***********1234）候车亭漏雨；s*** 也到现场看过。"
+    assert (row.units, row.reply_category) == (["transport"], "B")
+    seen = operations.get(session, "2026-0001", WANG)
+    assert seen["status"] == "published" and "13812345678" not in str(seen) and "李明" not in str(seen)
+
+
+@pytest.mark.parametrize("text, masked", [
+    ("座机 0571-87654321", "座机 0571-****4321"),
+    ("手机+8613912345678", "手机+86139****5678"),
+    ("旧身份证 110101900307123", "旧身份证 110********7123"),
+    ("编号 2026000100020003000 不是证件号", "编号 2026000100020003000 不是证件号"),
+])
+def test_phone_and_identity_numbers_are_masked_in_any_form(text, masked):
+    assert mask_text(text) == masked
+
+
+@pytest.mark.parametrize("name, masked", [("李明", "李*"), ("欧阳娜娜", "欧***"), ("Smith", "S***")])
+def test_names_keep_their_first_character(name, masked):
+    assert mask_name(name) == masked
+
+
+def test_a_latin_name_is_masked_only_as_a_whole_word():
+    assert mask_text("public transport for li and Li Lei", ["li"]) == "public transport for l*** and Li Lei"
+
+
+def test_a_proposal_whose_proposer_declined_is_not_published_and_the_reason_is_kept(session):
+    proposal = filed(session, publish_consent=False, no_publish_reason="涉及单位内部情况")
+    assert publish(session, proposal) == {"published": False, "reason": "涉及单位内部情况"}
+    assert operations.get(session, "2026-0001", STAFF)["status"] == "filed"
+    assert session.scalar(select(func.count()).select_from(Publication)) == 0
+    assert actions(session, "2026-0001")[-1] == "publication_declined"
+    with pytest.raises(NotFound):
+        operations.get(session, "2026-0001", WANG)
+
+
+def test_only_an_answered_proposal_with_a_known_reply_category_is_published(session):
+    waiting = submitted(session)
+    with pytest.raises(BusinessError) as unanswered:
+        publish(session, waiting)
+    assert unanswered.value.code == "not_publishable"
+    answered = filed(session, text=PRESCHOOLS, principal=ZHANG)
+    with pytest.raises(BusinessError) as disabled:
+        publish(session, answered, reply_category="D")   # disabled in the rulebook
+    assert disabled.value.code == "unknown_reply_category"
+
+
+# -- the smoke diagram's operation ---------------------------------------------------------------
+
+def test_record_submission_still_records_a_bare_submission(session):
+    result = operations.record_submission(session, {"title": "Repair the bus shelter", "business_key": "S-1"},
+                                          {"user": "member.li", "roles": ["member"]})
+    assert result == {"id": 1, "title": "Repair the bus shelter"}
+    assert session.get(Submission, 1).submitted_by == "member.li"
