@@ -75,6 +75,7 @@ class GatewayService:
     name = "gateway"
     db = Database("gateway", Outbox, Inbox)
     engine = RpcProxy("engine")
+    intake = RpcProxy("intake")
 
     def _principal(self, request) -> dict:
         return tokens.principal_for(self.db.session, request.headers.get("Authorization"))
@@ -180,3 +181,35 @@ class GatewayService:
     def resolve_incident(self, request, principal, incident_id, body):
         """Close an incident without retrying, saying why."""
         return 200, self.engine.resolve_incident(incident_id, body["resolution"], principal)
+
+    # -- proposals (提案) ---------------------------------------------------------------------
+    @http("POST", "/api/proposals")
+    @endpoint("member", body=schemas.ProposalDraft, response=schemas.Proposal, status=201)
+    def submit_proposal(self, request, principal, body):
+        """Submit a proposal (one matter: situation, analysis, suggestions), perhaps with co-signers."""
+        return 201, self.intake.submit(body, principal)
+
+    @http("GET", "/api/proposals")
+    @endpoint(response=schemas.Proposal(many=True), query=("mine",))
+    def list_proposals(self, request, principal):
+        """Proposals the caller may read (mine=true: only the caller's own)."""
+        mine = request.args.get("mine", "false").lower() in ("1", "true", "yes")
+        return 200, self.intake.list(principal, mine)
+
+    @http("GET", "/api/proposals/<string:number>")
+    @endpoint(response=schemas.Proposal)
+    def get_proposal(self, request, principal, number):
+        """One proposal; other members see it only once published, with personal data masked."""
+        return 200, self.intake.get(number, principal)
+
+    @http("POST", "/api/proposals/<string:number>/cosign")
+    @endpoint("member", response=schemas.Proposal)
+    def cosign_proposal(self, request, principal, number):
+        """An invited co-signer confirms, before the co-signing deadline."""
+        return 200, self.intake.cosign(number, principal)
+
+    @http("POST", "/api/proposals/<string:number>/resubmit")
+    @endpoint("member", body=schemas.ProposalRevision, response=schemas.Proposal)
+    def resubmit_proposal(self, request, principal, number, body):
+        """The initiator resubmits a proposal returned for revision."""
+        return 200, self.intake.resubmit(number, body, principal)
