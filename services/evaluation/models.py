@@ -1,9 +1,11 @@
+"""Evaluation's tables: outcomes, rating rounds and ratings, follow-ups, quality grades, handling
+scores. The units' annual assessment is computed from these (``assessment.py``), never stored."""
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, Integer, String
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from shared.db import make_base
 from shared.messaging.models import messaging_models
@@ -19,3 +21,86 @@ class Outcome(Base):
     submission_id: Mapped[int] = mapped_column(Integer, index=True)
     outcome: Mapped[str] = mapped_column(String(50))
     recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class RatingRound(Base):
+    """One round of rating a reply: round 1 for the first reply, one more after each re-handling.
+
+    ``outcome`` is set when the round closes: ``accepted``, ``rehandle`` (someone was unsatisfied)
+    or ``superseded`` (a newer round was opened before every proposer had rated)."""
+
+    __tablename__ = "rating_rounds"
+    __table_args__ = (UniqueConstraint("number", "round", name="uq_rating_rounds_number_round"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    number: Mapped[str] = mapped_column(String(50), index=True)
+    round: Mapped[int] = mapped_column(Integer)
+    proposers: Mapped[list] = mapped_column()
+    opened_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    outcome: Mapped[str | None] = mapped_column(String(20), nullable=True)
+
+    ratings: Mapped[list[Rating]] = relationship(back_populates="rating_round", order_by="Rating.id")
+
+
+class Rating(Base):
+    """A proposer's two scores of one reply: the handling work and the result."""
+
+    __tablename__ = "ratings"
+    __table_args__ = (UniqueConstraint("round_id", "rater", name="uq_ratings_round_rater"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("rating_rounds.id"), index=True)
+    rater: Mapped[str] = mapped_column(String(100))
+    handling: Mapped[str] = mapped_column(String(30))
+    result: Mapped[str] = mapped_column(String(30))
+    comment: Mapped[str | None] = mapped_column(Text, nullable=True)
+    rated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    rating_round: Mapped[RatingRound] = relationship(back_populates="ratings")
+
+
+class FollowUp(Base):
+    """A unit's further reply on a B-category answer (being solved), perhaps for a milestone."""
+
+    __tablename__ = "followups"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    number: Mapped[str] = mapped_column(String(50), index=True)
+    milestone: Mapped[str | None] = mapped_column(Text, nullable=True)
+    due: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    reply: Mapped[str] = mapped_column(Text)
+    replied_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class QualityGrade(Base):
+    """The committee's grade of a proposal's quality (excellent proposals, 优秀提案)."""
+
+    __tablename__ = "quality_grades"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    number: Mapped[str] = mapped_column(String(50), unique=True)
+    grade: Mapped[str] = mapped_column(String(20))
+    graded_by: Mapped[str] = mapped_column(String(100))
+    graded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class HandlingScore(Base):
+    """A unit's handling of one proposal on the rulebook's checklist, computed from the facts.
+
+    ``year`` is the assessment year (the session year of the number); ``items`` holds each
+    checklist item's points, maximum and the rule that gave them."""
+
+    __tablename__ = "handling_scores"
+    __table_args__ = (UniqueConstraint("number", "unit", name="uq_handling_scores_number_unit"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    number: Mapped[str] = mapped_column(String(50), index=True)
+    unit: Mapped[str] = mapped_column(String(100), index=True)
+    year: Mapped[int] = mapped_column(Integer, index=True)
+    items: Mapped[list] = mapped_column()
+    total: Mapped[float] = mapped_column(Float)
+    facts: Mapped[dict] = mapped_column()
+    rulebook_version: Mapped[str] = mapped_column(String(50))
+    rulebook_hash: Mapped[str] = mapped_column(String(80))
+    scored_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -1,12 +1,26 @@
-"""Evaluation's rules, as plain functions of a session and validated input."""
+"""Evaluation's jobs, as plain functions of a session and validated input.
+
+Rating rounds are in ``ratings.py``, the checklist rules in ``checklist.py`` and the units' annual
+assessment in ``assessment.py``; this module holds the remaining jobs the engine sends.
+"""
 from __future__ import annotations
 
+import re
+
 from marshmallow import Schema, fields, validate
+from sqlalchemy import select
 
 from shared import clock
+from shared.calendar import local_date
+from shared.rulebook import load_rulebook
 from shared.validation import load
 
-from .models import Outcome
+from . import checklist
+from .models import FollowUp, HandlingScore, Outcome, QualityGrade
+
+# Proposal quality grades the committee gives (优秀提案 is "excellent"); not yet in the rulebook.
+QUALITY_GRADES = ("excellent", "good", "ordinary")
+_NUMBER = fields.String(required=True, validate=validate.Length(min=1, max=50))
 
 
 class RecordOutcomeParams(Schema):
@@ -20,3 +34,84 @@ def record_outcome(session, params: dict, principal: dict | None) -> dict:
     session.add(row)
     session.flush()
     return {"outcome_id": row.id, "outcome": row.outcome}
+
+
+class RecordFollowupParams(Schema):
+    number = _NUMBER
+    text = fields.String(required=True, validate=validate.Length(min=1, max=20000))
+    milestone = fields.String(allow_none=True, load_default=None, validate=validate.Length(max=2000))
+    due = fields.AwareDateTime(allow_none=True, load_default=None)
+
+
+def record_followup(session, params: dict, principal: dict | None) -> dict:
+    """A unit's further reply on a B-category answer, perhaps reaching a milestone."""
+    data = load(RecordFollowupParams, params, "evaluation.record_followup parameters")
+    row = FollowUp(number=data["number"], milestone=data["milestone"], due=data["due"],
+                   reply=data["text"], replied_at=clock.now())
+    session.add(row)
+    session.flush()
+    return {"followup_id": row.id}
+
+
+class GradeQualityParams(Schema):
+    number = _NUMBER
+    grade = fields.String(required=True, validate=validate.OneOf(QUALITY_GRADES))
+    graded_by = fields.String(required=True, validate=validate.Length(min=1, max=100))
+
+
+def grade_quality(session, params: dict, principal: dict | None) -> dict:
+    """The committee's grade of a proposal; grading again replaces the grade."""
+    data = load(GradeQualityParams, params, "evaluation.grade_quality parameters")
+    row = session.scalars(select(QualityGrade).where(QualityGrade.number == data["number"])).first()
+    if row is None:
+        row = QualityGrade(number=data["number"])
+        session.add(row)
+    row.grade, row.graded_by, row.graded_at = data["grade"], data["graded_by"], clock.now()
+    session.flush()
+    return {"grade": row.grade}
+
+
+def _count():
+    return fields.Integer(strict=True, load_default=0, validate=validate.Range(min=0))
+
+
+def _score_params(rulebook):
+    categories = [c.code for c in rulebook.reply_categories()]  # enabled ones only
+    levels = [level.code for level in rulebook.satisfaction_levels()]
+    facts = Schema.from_dict({
+        "signed_on_time": fields.Boolean(required=True),
+        "face_to_face": fields.Boolean(required=True),
+        "replied_on_time": fields.Boolean(required=True),
+        "extensions": _count(),
+        "rehandling_rounds": _count(),
+        "category": fields.String(required=True, validate=validate.OneOf(categories)),
+        "satisfaction": fields.List(fields.String(validate=validate.OneOf(levels)), load_default=list),
+    }, name="HandlingFacts")
+    return Schema.from_dict({
+        "number": _NUMBER,
+        "unit": fields.String(required=True, validate=validate.Length(min=1, max=100)),
+        "facts": fields.Nested(facts, required=True),
+    }, name="ScoreHandlingParams")
+
+
+def assessment_year(number: str) -> int:
+    """The session year in a number like ``2027-0001``; for any other number, this year."""
+    match = re.match(r"^(\d{4})-", number)
+    return int(match.group(1)) if match else local_date(clock.now()).year
+
+
+def score_handling(session, params: dict, principal: dict | None, rulebook=None) -> dict:
+    """Score a unit's handling of a proposal on the checklist; scoring again replaces the score."""
+    rulebook = rulebook or load_rulebook("proposal")
+    data = load(_score_params(rulebook), params, "evaluation.score_handling parameters")
+    scored = checklist.score(data["facts"], rulebook)
+    row = session.scalars(select(HandlingScore).where(HandlingScore.number == data["number"],
+                                                      HandlingScore.unit == data["unit"])).first()
+    if row is None:
+        row = HandlingScore(number=data["number"], unit=data["unit"])
+        session.add(row)
+    row.year, row.items, row.total = assessment_year(data["number"]), scored["items"], scored["total"]
+    row.facts, row.scored_at = data["facts"], clock.now()
+    row.rulebook_version, row.rulebook_hash = rulebook.version, rulebook.content_hash
+    session.flush()
+    return {**scored, "rulebook_version": rulebook.version}

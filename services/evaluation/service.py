@@ -1,10 +1,16 @@
-"""The evaluation service: a thin nameko shell around ``operations``."""
+"""The evaluation service: a thin nameko shell around ``operations``, ``ratings`` and ``assessment``.
+
+Jobs commit through the ``@job`` entrypoint (effects, inbox row and result in one transaction);
+RPC commands commit here, so a rating and the ``ratings_complete`` message it may send leave
+together or not at all.
+"""
 from __future__ import annotations
 
 from shared.messaging.database import Database
-from shared.messaging.entrypoints import job
+from shared.messaging.entrypoints import api, job
 
-from . import operations
+from . import assessment, operations
+from . import ratings as rating_rounds
 from .models import Inbox, Outbox
 
 
@@ -12,6 +18,38 @@ class EvaluationService:
     name = "evaluation"
     db = Database("evaluation", Outbox, Inbox)
 
+    # -- jobs for the engine ------------------------------------------------------------------
     @job("evaluation.record_outcome")
     def record_outcome(self, params, principal):
         return operations.record_outcome(self.db.session, params, principal)
+
+    @job("evaluation.open_rating")
+    def open_rating(self, params, principal):
+        return rating_rounds.open_round(self.db.session, params, principal)
+
+    @job("evaluation.record_followup")
+    def record_followup(self, params, principal):
+        return operations.record_followup(self.db.session, params, principal)
+
+    @job("evaluation.score_handling")
+    def score_handling(self, params, principal):
+        return operations.score_handling(self.db.session, params, principal)
+
+    @job("evaluation.grade_quality")
+    def grade_quality(self, params, principal):
+        return operations.grade_quality(self.db.session, params, principal)
+
+    # -- RPC for people, through the gateway ---------------------------------------------------
+    @api
+    def rate(self, number, handling, result, comment=None, principal=None):
+        rating = rating_rounds.rate(self.db.session, number, handling, result, comment, principal)
+        self.db.commit()
+        return rating
+
+    @api
+    def ratings(self, number, principal=None):
+        return rating_rounds.ratings_of(self.db.session, number, principal)
+
+    @api
+    def unit_assessment(self, year, principal=None):
+        return assessment.unit_assessment(self.db.session, year, principal)

@@ -98,7 +98,9 @@ def replied(p, category="A", unit="transport"):
 
 def rated(p, rehandle=False):
     p.job("evaluation.open_rating", {"round": 1})
-    p.message("ratings_complete", {"round": 1, "rehandle": rehandle, "ratings": []})
+    p.message("ratings_complete", {"round": 1, "rehandle": rehandle,
+                                   "ratings": [{"rater": "member.li", "handling": "satisfied",
+                                                "result": "unsatisfied" if rehandle else "satisfied"}]})
 
 
 def finished(p):
@@ -122,6 +124,7 @@ def test_joint_proposal_filed_assigned_lead_and_co_unit_answered_a_and_published
     rated(p)
     facts = finished(p)["facts"]
     assert facts["category"] == "A" and facts["rehandling_rounds"] == 0 and facts["extensions"] == 0
+    assert facts["satisfaction"] == ["satisfied"]
 
 
 def test_cosigners_who_miss_the_window_are_settled_by_the_timer(skipping_clock):

@@ -1,0 +1,165 @@
+"""Rating rounds (评): each proposer rates the reply with two scores, the handling work and the result.
+
+Only a proposer of the open round rates, and only for themselves: the rater is the caller's
+principal, never a parameter, so nobody (staff included) rates on a member's behalf. When the last
+proposer has rated, the round closes and ``ratings_complete`` goes to the engine through the outbox
+in the same transaction: one message per round, however the raters' calls interleave (the round
+row is locked while a rating is added, and only the transaction that closes it sends).
+"""
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+
+from shared import clock
+from shared.errors import BusinessError, Conflict, Forbidden, NotFound
+from shared.messaging.outbox import send_message
+from shared.rulebook import RuleNotFound, load_rulebook
+from shared.validation import load
+
+from .access import oversees, principal_of
+from .models import Outbox, Rating, RatingRound
+
+RATINGS_COMPLETE = "ratings_complete"
+UNSATISFIED = "unsatisfied"          # the level that sends a reply back for re-handling
+SCORES = ("handling", "result")
+
+
+class OpenRatingParams(Schema):
+    number = fields.String(required=True, validate=validate.Length(min=1, max=50))
+    proposers = fields.List(fields.String(validate=validate.Length(min=1, max=100)), required=True,
+                            validate=validate.Length(min=1))
+    round = fields.Integer(strict=True, allow_none=True, load_default=None,
+                           validate=validate.Range(min=1))
+
+
+def level_codes(rulebook) -> list[str]:
+    codes = [level.code for level in rulebook.satisfaction_levels()]
+    if UNSATISFIED not in codes:
+        raise RuleNotFound(f"rulebook {rulebook.name} {rulebook.version} has no satisfaction level "
+                           f"{UNSATISFIED!r}, which sends a reply back; it has: {', '.join(codes)}")
+    return codes
+
+
+def _rating_schema(levels):
+    return Schema.from_dict({
+        "number": fields.String(required=True, validate=validate.Length(min=1, max=50)),
+        "handling": fields.String(required=True, validate=validate.OneOf(levels)),
+        "result": fields.String(required=True, validate=validate.OneOf(levels)),
+        "comment": fields.String(allow_none=True, load_default=None, validate=validate.Length(max=4000)),
+    }, name="RatingInput")
+
+
+def _latest_round(session, number, lock=False):
+    query = (select(RatingRound).where(RatingRound.number == number)
+             .order_by(RatingRound.round.desc()).limit(1))
+    if lock:  # wait for other raters of the round, then read it as they left it
+        query = query.with_for_update().execution_options(populate_existing=True)
+    return session.scalars(query).first()
+
+
+def _close(session, rating_round, outcome) -> bool:
+    """Close the round unless another transaction already did; True if this one closed it."""
+    closed = session.execute(
+        update(RatingRound)
+        .where(RatingRound.id == rating_round.id, RatingRound.closed_at.is_(None))
+        .values(closed_at=clock.now(), outcome=outcome)
+        .execution_options(synchronize_session="fetch"))
+    return closed.rowcount == 1
+
+
+def open_round(session, params: dict, principal: dict | None = None) -> dict:
+    """Open a rating round for the proposal's proposers (job ``evaluation.open_rating``).
+
+    ``round`` defaults to the next one. Opening a round that exists with the same proposers is a
+    repeat and changes nothing. A round still open when a newer one opens is closed as superseded
+    (its proposers did not all rate before the process moved on); it sends no message."""
+    data = load(OpenRatingParams, params, "evaluation.open_rating parameters")
+    number, proposers = data["number"], list(dict.fromkeys(data["proposers"]))
+    latest = _latest_round(session, number, lock=True)
+    wanted = data["round"] or (latest.round + 1 if latest else 1)
+    existing = session.scalars(select(RatingRound).where(RatingRound.number == number,
+                                                         RatingRound.round == wanted)).first()
+    if existing is not None:
+        if existing.proposers != proposers:
+            raise BusinessError("rating_round_exists",
+                                f"round {wanted} of {number} exists for {existing.proposers}")
+        return {"round": existing.round}
+    if latest is not None and latest.round > wanted:
+        raise BusinessError("rating_round_outdated", f"{number} is already in round {latest.round}")
+    if latest is not None and latest.closed_at is None:
+        _close(session, latest, "superseded")
+    session.add(RatingRound(number=number, round=wanted, proposers=proposers, opened_at=clock.now()))
+    session.flush()
+    return {"round": wanted}
+
+
+def _rating_view(rating: Rating) -> dict:
+    return {"rater": rating.rater, "handling": rating.handling, "result": rating.result,
+            "comment": rating.comment, "rated_at": rating.rated_at.isoformat()}
+
+
+def rate(session, number, handling, result, comment, principal, rulebook=None) -> dict:
+    """The caller rates the reply of ``number`` in its open round (RPC ``rate``)."""
+    caller = principal_of(principal)
+    rulebook = rulebook or load_rulebook("proposal")
+    data = load(_rating_schema(level_codes(rulebook)),
+                {"number": number, "handling": handling, "result": result, "comment": comment},
+                "the rating")
+    rating_round = _latest_round(session, data["number"], lock=True)
+    if rating_round is None:
+        raise NotFound(f"no rating round is open for {data['number']}")
+    if caller["user"] not in rating_round.proposers or "member" not in caller["roles"]:
+        raise Forbidden(f"only the proposers of {data['number']} rate its reply, each for themselves")
+    if rating_round.closed_at is not None:
+        raise Conflict(f"round {rating_round.round} of {data['number']} is closed")
+    if any(r.rater == caller["user"] for r in rating_round.ratings):
+        raise Conflict(f"{caller['user']} has already rated round {rating_round.round} "
+                       f"of {data['number']}")
+    rating = Rating(rating_round=rating_round, rater=caller["user"], handling=data["handling"],
+                    result=data["result"], comment=data["comment"], rated_at=clock.now())
+    session.add(rating)
+    try:
+        session.flush()
+    except IntegrityError:  # the same rater's other call committed first
+        raise Conflict(f"{caller['user']} has already rated round {rating_round.round} "
+                       f"of {data['number']}") from None
+    closed = _close_when_everyone_rated(session, rating_round)
+    return {"number": rating_round.number, "round": rating_round.round, **_rating_view(rating),
+            "round_closed": closed}
+
+
+def _close_when_everyone_rated(session, rating_round) -> bool:
+    session.refresh(rating_round, ["ratings"])
+    ratings = [r for r in rating_round.ratings if r.rater in rating_round.proposers]
+    if {r.rater for r in ratings} != set(rating_round.proposers):
+        return False
+    rehandle = any(getattr(r, score) == UNSATISFIED for r in ratings for score in SCORES)
+    if not _close(session, rating_round, "rehandle" if rehandle else "accepted"):
+        return False
+    send_message(session, Outbox, RATINGS_COMPLETE, rating_round.number,
+                 f"ratings-{rating_round.number}-{rating_round.round}",
+                 {"round": rating_round.round, "rehandle": rehandle,
+                  "ratings": [_rating_view(r) for r in ratings]})
+    return True
+
+
+def ratings_of(session, number, principal) -> dict:
+    """Every rating round of ``number``: all ratings for overseers, a proposer's own otherwise."""
+    caller = principal_of(principal)
+    rounds = session.scalars(select(RatingRound).where(RatingRound.number == str(number))
+                             .order_by(RatingRound.round)).all()
+    if not rounds:
+        raise NotFound(f"{number} has no rating rounds")
+    everything = oversees(caller)
+    if not everything:
+        rounds = [r for r in rounds if caller["user"] in r.proposers]
+        if not rounds:
+            raise Forbidden(f"only the proposers of {number}, staff, the committee and leaders "
+                            f"see its ratings")
+    return {"number": str(number), "rounds": [{
+        "round": r.round, "proposers": list(r.proposers), "opened_at": r.opened_at.isoformat(),
+        "closed_at": r.closed_at.isoformat() if r.closed_at else None, "outcome": r.outcome,
+        "ratings": [_rating_view(x) for x in r.ratings if everything or x.rater == caller["user"]],
+    } for r in rounds]}

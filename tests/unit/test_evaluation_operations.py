@@ -1,0 +1,359 @@
+"""Evaluation's rules on a real SQLite session: rating rounds, the handling checklist, follow-ups,
+quality grades and the units' annual assessment."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pytest
+from sqlalchemy import create_engine, func, select
+from sqlalchemy.orm import sessionmaker
+
+from services.evaluation import operations, ratings
+from services.evaluation.assessment import unit_assessment
+from services.evaluation.models import (
+    Base,
+    FollowUp,
+    HandlingScore,
+    Outbox,
+    Outcome,
+    QualityGrade,
+    Rating,
+    RatingRound,
+)
+from services.evaluation.ratings import open_round, rate, ratings_of
+from shared import contracts
+from shared.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthenticated
+from shared.rulebook import RULES_DIRECTORY, load_rulebook
+
+NUMBER = "2027-0001"
+LI = {"user": "member.li", "roles": ["member"]}
+ZHAO = {"user": "member.zhao", "roles": ["member"]}
+WU = {"user": "member.wu", "roles": ["member"]}
+STAFF = {"user": "staff.wang", "roles": ["staff"]}
+LEADER = {"user": "vice.chair.chen", "roles": ["leader"]}
+HANDLER = {"user": "handler.sun", "roles": ["unit"], "unit": "transport"}
+
+
+@pytest.fixture
+def session(tmp_path, skipping_clock):
+    engine = create_engine(f"sqlite:///{tmp_path}/evaluation.db")
+    Base.metadata.create_all(engine)
+    with sessionmaker(bind=engine, expire_on_commit=False)() as s:
+        yield s
+    engine.dispose()
+
+
+def open_first_round(session, *proposers):
+    return open_round(session, {"number": NUMBER, "proposers": [p["user"] for p in proposers]})
+
+
+def ratings_complete_messages(session):
+    rows = session.scalars(select(Outbox).where(Outbox.routing_key == contracts.MESSAGE_ROUTING_KEY)
+                           .order_by(Outbox.id)).all()
+    return [row.payload for row in rows]
+
+
+def count(session, model):
+    return session.scalar(select(func.count()).select_from(model))
+
+
+# -- who rates ------------------------------------------------------------------------------------
+
+def test_a_proposer_of_the_open_round_rates_the_reply(session):
+    open_first_round(session, LI, ZHAO)
+    rating = rate(session, NUMBER, "satisfied", "basically_satisfied", "quick and clear", LI)
+    assert (rating["rater"], rating["round"], rating["round_closed"]) == ("member.li", 1, False)
+    assert count(session, Rating) == 1
+
+
+@pytest.mark.parametrize("outsider", [STAFF, LEADER, HANDLER, WU], ids=["staff", "leader", "unit", "other_member"])
+def test_nobody_but_a_proposer_may_rate(session, outsider):
+    open_first_round(session, LI)
+    with pytest.raises(Forbidden):
+        rate(session, NUMBER, "satisfied", "satisfied", None, outsider)
+    assert count(session, Rating) == 0
+
+
+def test_staff_cannot_rate_on_a_members_behalf_even_under_the_members_name(session):
+    open_first_round(session, LI)
+    with pytest.raises(Forbidden):
+        rate(session, NUMBER, "satisfied", "satisfied", None, {"user": "member.li", "roles": ["staff"]})
+    assert count(session, Rating) == 0
+
+
+def test_rating_without_a_principal_is_unauthenticated(session):
+    open_first_round(session, LI)
+    with pytest.raises(Unauthenticated):
+        rate(session, NUMBER, "satisfied", "satisfied", None, None)
+
+
+def test_rating_a_proposal_without_a_round_is_not_found(session):
+    with pytest.raises(NotFound):
+        rate(session, "2027-0404", "satisfied", "satisfied", None, LI)
+
+
+def test_each_rating_keeps_two_scores_handling_and_result(session):
+    open_first_round(session, LI, ZHAO)
+    rate(session, NUMBER, "satisfied", "unsatisfied", "polite, but nothing changed", LI)
+    row = session.scalars(select(Rating)).one()
+    assert (row.handling, row.result, row.comment) == ("satisfied", "unsatisfied", "polite, but nothing changed")
+
+
+def test_a_second_rating_by_the_same_proposer_in_a_round_is_a_conflict(session):
+    open_first_round(session, LI, ZHAO)
+    rate(session, NUMBER, "satisfied", "satisfied", None, LI)
+    with pytest.raises(Conflict):
+        rate(session, NUMBER, "unsatisfied", "unsatisfied", None, LI)
+    assert session.scalars(select(Rating.handling)).all() == ["satisfied"]
+
+
+def test_levels_outside_the_rulebook_are_refused_field_by_field(session):
+    open_first_round(session, LI)
+    with pytest.raises(InvalidInput) as refused:
+        rate(session, NUMBER, "delighted", "meh", None, LI)
+    assert set(refused.value.details) == {"handling", "result"}
+    assert count(session, Rating) == 0
+
+
+# -- closing a round -------------------------------------------------------------------------------
+
+def test_the_round_closes_when_every_proposer_has_rated_and_tells_the_engine_once(session):
+    open_first_round(session, LI, ZHAO)
+    rate(session, NUMBER, "satisfied", "satisfied", None, LI)
+    assert ratings_complete_messages(session) == []
+
+    last = rate(session, NUMBER, "basically_satisfied", "satisfied", "fine", ZHAO)
+    assert last["round_closed"] is True
+    with pytest.raises(Conflict, match="is closed"):
+        rate(session, NUMBER, "satisfied", "satisfied", None, LI)
+
+    [message] = ratings_complete_messages(session)
+    assert (message["name"], message["correlation_key"], message["message_id"]) == (
+        "ratings_complete", NUMBER, f"ratings-{NUMBER}-1")
+    assert message["payload"]["round"] == 1 and message["payload"]["rehandle"] is False
+    assert [(r["rater"], r["handling"], r["result"]) for r in message["payload"]["ratings"]] == [
+        ("member.li", "satisfied", "satisfied"), ("member.zhao", "basically_satisfied", "satisfied")]
+    closed = session.scalars(select(RatingRound)).one()
+    assert closed.closed_at is not None and closed.outcome == "accepted"
+
+
+def test_a_round_is_reported_once_even_when_a_racing_rater_also_finds_it_complete(session):
+    open_first_round(session, LI)
+    rate(session, NUMBER, "satisfied", "satisfied", None, LI)
+    rating_round = session.scalars(select(RatingRound)).one()
+    # A second transaction that passed the same checks tries to close the round as well.
+    assert ratings._close_when_everyone_rated(session, rating_round) is False
+    assert len(ratings_complete_messages(session)) == 1
+
+
+@pytest.mark.parametrize("handling, result", [("unsatisfied", "satisfied"), ("satisfied", "unsatisfied")])
+def test_any_unsatisfied_score_sends_the_reply_back_for_rehandling(session, handling, result):
+    open_first_round(session, LI, ZHAO)
+    rate(session, NUMBER, "satisfied", "satisfied", None, LI)
+    rate(session, NUMBER, handling, result, None, ZHAO)
+    [message] = ratings_complete_messages(session)
+    assert message["payload"]["rehandle"] is True
+    assert session.scalars(select(RatingRound.outcome)).one() == "rehandle"
+
+
+def test_after_rehandling_a_second_round_is_rated_and_reported_on_its_own(session, skipping_clock):
+    open_first_round(session, LI)
+    rate(session, NUMBER, "basically_satisfied", "unsatisfied", "not solved", LI)
+    skipping_clock.advance(days=30)
+
+    assert open_round(session, {"number": NUMBER, "proposers": ["member.li"]}) == {"round": 2}
+    rate(session, NUMBER, "satisfied", "satisfied", "solved now", LI)
+
+    first, second = ratings_complete_messages(session)
+    assert (first["message_id"], first["payload"]["rehandle"]) == (f"ratings-{NUMBER}-1", True)
+    assert (second["message_id"], second["payload"]["rehandle"]) == (f"ratings-{NUMBER}-2", False)
+    assert second["payload"]["ratings"][0]["comment"] == "solved now"
+
+
+def test_opening_the_same_round_again_is_a_repeat(session):
+    assert open_first_round(session, LI, ZHAO) == {"round": 1}
+    assert open_round(session, {"number": NUMBER, "proposers": ["member.li", "member.zhao"], "round": 1}) \
+        == {"round": 1}
+    assert count(session, RatingRound) == 1
+
+
+def test_a_newer_round_supersedes_an_unfinished_one_without_a_message(session):
+    open_first_round(session, LI, ZHAO)
+    rate(session, NUMBER, "satisfied", "satisfied", None, LI)
+    open_round(session, {"number": NUMBER, "proposers": ["member.li", "member.zhao"], "round": 2})
+    outcomes = session.scalars(select(RatingRound.outcome).order_by(RatingRound.round)).all()
+    assert outcomes == ["superseded", None]
+    assert ratings_complete_messages(session) == []
+
+
+def test_a_round_needs_proposers(session):
+    with pytest.raises(InvalidInput) as refused:
+        open_round(session, {"number": NUMBER, "proposers": []})
+    assert "proposers" in refused.value.details
+
+
+# -- who sees ratings ------------------------------------------------------------------------------
+
+def test_a_proposer_sees_only_their_own_ratings_and_staff_see_all(session):
+    open_first_round(session, LI, ZHAO)
+    rate(session, NUMBER, "satisfied", "satisfied", None, LI)
+    rate(session, NUMBER, "unsatisfied", "unsatisfied", None, ZHAO)
+
+    [own_round] = ratings_of(session, NUMBER, LI)["rounds"]
+    assert [r["rater"] for r in own_round["ratings"]] == ["member.li"]
+    [all_round] = ratings_of(session, NUMBER, STAFF)["rounds"]
+    assert [r["rater"] for r in all_round["ratings"]] == ["member.li", "member.zhao"]
+    assert all_round["outcome"] == "rehandle"
+
+
+@pytest.mark.parametrize("outsider", [WU, HANDLER], ids=["other_member", "unit"])
+def test_outsiders_do_not_see_ratings(session, outsider):
+    open_first_round(session, LI)
+    with pytest.raises(Forbidden):
+        ratings_of(session, NUMBER, outsider)
+
+
+# -- the handling checklist -----------------------------------------------------------------------
+
+EXEMPLARY = {"signed_on_time": True, "face_to_face": True, "replied_on_time": True, "extensions": 0,
+             "rehandling_rounds": 0, "category": "A", "satisfaction": ["satisfied", "satisfied"]}
+
+
+def score(session, facts, unit="transport", number=NUMBER, rulebook=None):
+    return operations.score_handling(session, {"number": number, "unit": unit, "facts": facts}, None,
+                                     rulebook=rulebook)
+
+
+def by_item(scored):
+    return {i["item"]: i for i in scored["items"]}
+
+
+def test_exemplary_handling_earns_every_point_of_the_checklist(session):
+    scored = score(session, EXEMPLARY)
+    assert scored["total"] == 120 and scored["max"] == 120
+    assert {i["item"]: (i["points"], i["max"]) for i in scored["items"]} == {
+        "organisation": (20, 20), "procedure": (20, 20), "face_to_face": (20, 20),
+        "timeliness": (20, 20), "result": (40, 40)}
+
+
+def test_each_checklist_item_is_scored_by_its_rule_and_says_why(session):
+    facts = {"signed_on_time": False, "face_to_face": False, "replied_on_time": True, "extensions": 1,
+             "rehandling_rounds": 1, "category": "B",
+             "satisfaction": ["satisfied", "basically_satisfied", "unsatisfied"]}
+    scored = score(session, facts)
+    items = by_item(scored)
+    assert {code: item["points"] for code, item in items.items()} == {
+        "organisation": 10, "procedure": 15, "face_to_face": 0, "timeliness": 15, "result": 25}
+    assert scored["total"] == 65 == sum(item["points"] for item in scored["items"])
+    assert "late" in items["organisation"]["why"]
+    assert "1 round of re-handling" in items["procedure"]["why"]
+    assert "no face-to-face" in items["face_to_face"]["why"]
+    assert "1 extension" in items["timeliness"]["why"]
+    assert "category B" in items["result"]["why"] and "1 unsatisfied" in items["result"]["why"]
+
+
+def test_a_late_reply_earns_no_timeliness_and_extensions_never_push_an_on_time_reply_below_half(session):
+    late = by_item(score(session, {**EXEMPLARY, "replied_on_time": False}))["timeliness"]
+    many_extensions = by_item(score(session, {**EXEMPLARY, "extensions": 5}, unit="education"))["timeliness"]
+    assert (late["points"], many_extensions["points"]) == (0, 10)
+
+
+def test_checklist_points_are_rounded_to_one_decimal_and_still_add_up(session):
+    facts = {**EXEMPLARY, "category": "C", "satisfaction": ["satisfied", "satisfied", "basically_satisfied"]}
+    scored = score(session, facts)
+    assert by_item(scored)["result"]["points"] == 26.7  # 40 x (1/2 + 5/6) / 2
+    assert scored["total"] == 106.7
+
+
+def test_checklist_weights_come_from_the_rulebook(session, tmp_path):
+    text = (RULES_DIRECTORY / "proposal.yaml").read_text(encoding="utf-8")
+    text = text.replace("en: Organisation, points: 20}", "en: Organisation, points: 30}")
+    text = text.replace("en: Result, points: 40}", "en: Result, points: 30}")
+    path = tmp_path / "proposal.yaml"
+    path.write_text(text, encoding="utf-8")
+    scored = score(session, {**EXEMPLARY, "signed_on_time": False}, rulebook=load_rulebook("proposal", path))
+    assert (by_item(scored)["organisation"]["points"], by_item(scored)["organisation"]["max"]) == (15, 30)
+    assert by_item(scored)["result"]["max"] == 30
+
+
+def test_a_category_the_rulebook_disables_is_refused(session):
+    with pytest.raises(InvalidInput) as refused:
+        score(session, {**EXEMPLARY, "category": "D"})
+    assert "facts" in refused.value.details
+    assert count(session, HandlingScore) == 0
+
+
+def test_scoring_again_replaces_the_units_score_and_keeps_the_facts(session):
+    score(session, EXEMPLARY)
+    score(session, {**EXEMPLARY, "face_to_face": False})
+    row = session.scalars(select(HandlingScore)).one()
+    assert (row.total, row.facts["face_to_face"], row.year) == (100, False, 2027)
+    assert row.rulebook_hash.startswith("sha256:")
+
+
+# -- follow-ups, quality grades, outcomes ---------------------------------------------------------
+
+def test_a_followup_reply_is_recorded_with_its_milestone(session):
+    due = datetime(2027, 9, 30, tzinfo=timezone.utc)
+    done = operations.record_followup(session, {"number": NUMBER, "text": "the shelter is built",
+                                                "milestone": "construction", "due": due.isoformat()}, None)
+    row = session.get(FollowUp, done["followup_id"])
+    assert (row.reply, row.milestone, row.due.date()) == ("the shelter is built", "construction", due.date())
+
+
+def test_the_committee_grades_proposal_quality_and_may_regrade(session):
+    assert operations.grade_quality(session, {"number": NUMBER, "grade": "good", "graded_by": "committee"},
+                                    None) == {"grade": "good"}
+    operations.grade_quality(session, {"number": NUMBER, "grade": "excellent", "graded_by": "chair"}, None)
+    row = session.scalars(select(QualityGrade)).one()
+    assert (row.grade, row.graded_by) == ("excellent", "chair")
+    with pytest.raises(InvalidInput):
+        operations.grade_quality(session, {"number": NUMBER, "grade": "superb", "graded_by": "chair"}, None)
+
+
+def test_recording_an_outcome_still_works_for_the_smoke_diagram(session):
+    result = operations.record_outcome(session, {"submission_id": 7, "outcome": "answered"}, None)
+    assert result["outcome"] == "answered" and count(session, Outcome) == 1
+
+
+# -- the units' annual assessment -----------------------------------------------------------------
+
+def rated_round(session, number, *scores):
+    """Open a round for one proposer per (handling, result) pair and let each rate."""
+    raters = [f"member.{number}.{i}" for i in range(len(scores))]
+    open_round(session, {"number": number, "proposers": raters})
+    for rater, (handling, result) in zip(raters, scores):
+        rate(session, number, handling, result, None, {"user": rater, "roles": ["member"]})
+
+
+def test_the_unit_assessment_aggregates_scores_and_final_ratings(session):
+    score(session, EXEMPLARY, unit="transport", number="2027-0001")
+    score(session, {**EXEMPLARY, "replied_on_time": False, "face_to_face": False}, unit="transport",
+          number="2027-0002")
+    score(session, EXEMPLARY, unit="education", number="2027-0003")
+    score(session, EXEMPLARY, unit="transport", number="2026-0009")  # another year
+    rated_round(session, "2027-0001", ("unsatisfied", "unsatisfied"))  # round 1, sent back
+    rated_round(session, "2027-0001", ("satisfied", "satisfied"))      # round 2 is final
+    rated_round(session, "2027-0002", ("basically_satisfied", "satisfied"), ("satisfied", "unsatisfied"))
+
+    table = unit_assessment(session, 2027, STAFF)
+    assert table["year"] == 2027 and [u["unit"] for u in table["units"]] == ["education", "transport"]
+    transport = table["units"][1]
+    assert transport["proposals_handled"] == 2
+    assert transport["average_handling_score"] == 100   # (120 + 80) / 2
+    assert transport["on_time_rate"] == 0.5
+    assert transport["satisfaction"]["ratings"] == 3
+    assert transport["satisfaction"]["handling"] == {
+        "satisfied": 0.6667, "basically_satisfied": 0.3333, "unsatisfied": 0}
+    assert transport["satisfaction"]["result"] == {
+        "satisfied": 0.6667, "basically_satisfied": 0, "unsatisfied": 0.3333}
+    education = table["units"][0]
+    assert education["satisfaction"] == {"ratings": 0, "handling": {
+        "satisfied": None, "basically_satisfied": None, "unsatisfied": None}, "result": {
+        "satisfied": None, "basically_satisfied": None, "unsatisfied": None}}
+
+
+@pytest.mark.parametrize("who", [LI, HANDLER], ids=["member", "unit"])
+def test_only_staff_committee_and_leaders_see_the_unit_assessment(session, who):
+    with pytest.raises(Forbidden):
+        unit_assessment(session, 2027, who)
