@@ -118,3 +118,44 @@ class ResolveRequest(Body):
 from services.intake.schemas import ContentSchema as ProposalRevision  # noqa: E402
 from services.intake.schemas import DraftSchema as ProposalDraft  # noqa: E402
 from services.intake.schemas import ProposalSchema as Proposal  # noqa: E402, F401
+
+
+LEVELS = ["satisfied", "basically_satisfied", "unsatisfied"]
+
+
+class RatingRequest(Body):
+    handling = fields.String(required=True, validate=validate.OneOf(LEVELS),
+                             metadata={"description": "办理 the handling: 满意 / 基本满意 / 不满意"})
+    result = fields.String(required=True, validate=validate.OneOf(LEVELS),
+                           metadata={"description": "结果 the result"})
+    comment = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=2000))
+
+
+class Rating(Schema):
+    number = fields.String()
+    round = fields.Integer()
+    rater = fields.String()
+    handling = fields.String()
+    result = fields.String()
+    comment = fields.String(allow_none=True)
+    rated_at = fields.String()
+    round_closed = fields.Boolean()
+
+
+class RatingRound(Schema):
+    round = fields.Integer()
+    proposers = fields.List(fields.String())
+    opened_at = fields.String()
+    closed_at = fields.String(allow_none=True)
+    outcome = fields.String(allow_none=True)
+    ratings = fields.List(fields.Nested(Rating))
+
+
+class Ratings(Schema):
+    number = fields.String()
+    rounds = fields.List(fields.Nested(RatingRound))
+
+
+class UnitAssessment(Schema):
+    year = fields.Integer()
+    units = fields.List(fields.Dict())

@@ -76,6 +76,7 @@ class GatewayService:
     db = Database("gateway", Outbox, Inbox)
     engine = RpcProxy("engine")
     intake = RpcProxy("intake")
+    evaluation = RpcProxy("evaluation")
 
     def _principal(self, request) -> dict:
         return tokens.principal_for(self.db.session, request.headers.get("Authorization"))
@@ -213,3 +214,23 @@ class GatewayService:
     def resubmit_proposal(self, request, principal, number, body):
         """The initiator resubmits a proposal returned for revision."""
         return 200, self.intake.resubmit(number, body, principal)
+
+    # -- evaluation (评) -------------------------------------------------------------------------
+    @http("POST", "/api/proposals/<string:number>/ratings")
+    @endpoint("member", body=schemas.RatingRequest, response=schemas.Rating, status=201)
+    def rate(self, request, principal, number, body):
+        """A proposer rates the reply: two scores (handling, result), only for themselves."""
+        return 201, self.evaluation.rate(number, body["handling"], body["result"], body["comment"],
+                                         principal=principal)
+
+    @http("GET", "/api/proposals/<string:number>/ratings")
+    @endpoint(response=schemas.Ratings)
+    def ratings(self, request, principal, number):
+        """Rating rounds: proposers see their own ratings, staff and leaders all of them."""
+        return 200, self.evaluation.ratings(number, principal=principal)
+
+    @http("GET", "/api/assessments/units/<int:year>")
+    @endpoint("staff", "committee", "leader", response=schemas.UnitAssessment)
+    def unit_assessment(self, request, principal, year):
+        """The units' annual assessment, computed from handling scores and ratings."""
+        return 200, self.evaluation.unit_assessment(year, principal=principal)
