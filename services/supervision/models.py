@@ -1,8 +1,20 @@
+"""Supervision's tables: deadlines with their provenance, reminders, escalations, key proposals.
+
+A :class:`Deadline` and its :class:`DeadlineChange` rows together say where a due date came from:
+the rule, the rulebook (name, version, SHA-256 of the file), the start event, the calendar's
+day-by-day account for working-day rules, and every pause, resume, extension and restart with who
+and why. A deadline is *live* while ``closed_at`` is empty (status ``open``, or ``missed`` once
+escalated); ``met``, ``missed``, ``superseded`` and ``closed`` with ``closed_at`` set are history.
+
+Times are stored in UTC (SQLite keeps no offset; :func:`services.supervision.records.aware`
+reads them back as UTC). Due dates are Chinese local dates.
+"""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import DateTime, Integer, String
+from sqlalchemy import (JSON, Date, DateTime, ForeignKey, Index, Integer, String, Text,
+                        UniqueConstraint)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.db import make_base
@@ -11,11 +23,125 @@ from shared.messaging.models import messaging_models
 Base = make_base()
 Outbox, Inbox = messaging_models(Base)
 
+DEADLINE_STATUSES = ("open", "met", "missed", "superseded", "closed")
+CHANGE_KINDS = ("pause", "resume", "extension", "restart")
+LOG_KINDS = ("visit", "meeting", "instruction", "note")
 
-class Escalation(Base):
-    __tablename__ = "escalations"
+
+class Deadline(Base):
+    """One clock of one proposal: a unit's sign-for limit or objection window, or the reply deadline.
+
+    ``unit`` names the unit a per-unit deadline belongs to and is empty for the reply deadline,
+    whose answering units are in ``units`` (for a per-unit deadline ``units`` is ``[unit]``).
+    ``original_due`` is the due date as first computed; ``due`` is the current one.
+    """
+
+    __tablename__ = "deadlines"
+    __table_args__ = (Index("ix_deadlines_number_rule", "number", "rule"),
+                      Index("ix_deadlines_closed_due", "closed_at", "due"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    submission_id: Mapped[int] = mapped_column(Integer, index=True)
+    number: Mapped[str] = mapped_column(String(50))
+    rule: Mapped[str] = mapped_column(String(50))
+    unit: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    units: Mapped[list] = mapped_column(JSON, default=list)
+    start_event: Mapped[str] = mapped_column(String(50))
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    start_date: Mapped[date] = mapped_column(Date)
+    rulebook: Mapped[str] = mapped_column(String(50))
+    rulebook_version: Mapped[str] = mapped_column(String(50))
+    rulebook_hash: Mapped[str] = mapped_column(String(80))
+    amount: Mapped[int] = mapped_column(Integer)
+    amount_unit: Mapped[str] = mapped_column(String(20))
+    original_due: Mapped[date] = mapped_column(Date)
+    due: Mapped[date] = mapped_column(Date)
+    calendar: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    status: Mapped[str] = mapped_column(String(20), default="open")
+    replaces_id: Mapped[int | None] = mapped_column(
+        Integer, ForeignKey("deadlines.id", name="fk_deadlines_replaces_id_deadlines"), nullable=True)
+    opened_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class DeadlineChange(Base):
+    """A pause, resume, extension or restart of a deadline; rows are added, never changed."""
+
+    __tablename__ = "deadline_changes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    deadline_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("deadlines.id", name="fk_deadline_changes_deadline_id_deadlines"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    by: Mapped[str] = mapped_column(String(100))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    old_due: Mapped[date | None] = mapped_column(Date, nullable=True)
+    new_due: Mapped[date | None] = mapped_column(Date, nullable=True)
+
+
+class Reminder(Base):
+    """A reminder recorded ``lead_amount lead_unit`` before the deadline's due ``for_due``.
+
+    Unique per lead time and due date: each lead time reminds once, and again only if the due
+    date moves (an extension).
+    """
+
+    __tablename__ = "reminders"
+    __table_args__ = (UniqueConstraint("deadline_id", "lead_amount", "lead_unit", "for_due",
+                                       name="uq_reminders_once_per_lead_time"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    deadline_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("deadlines.id", name="fk_reminders_deadline_id_deadlines"), index=True)
+    lead_amount: Mapped[int] = mapped_column(Integer)
+    lead_unit: Mapped[str] = mapped_column(String(20))
+    for_due: Mapped[date] = mapped_column(Date)
+    due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    sent_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Escalation(Base):
+    """An overdue case raised to the supervisors.
+
+    Those from the proposal's deadlines name the deadline, the unit and the due date that was
+    missed (once each); the smoke diagram's ``supervision.escalate`` names a submission instead.
+    """
+
+    __tablename__ = "escalations"
+    __table_args__ = (UniqueConstraint("deadline_id", "unit", "due", name="uq_escalations_once_per_due"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    submission_id: Mapped[int | None] = mapped_column(Integer, index=True, nullable=True)
+    number: Mapped[str | None] = mapped_column(String(50), index=True, nullable=True)
+    deadline_id: Mapped[int | None] = mapped_column(
+        Integer, ForeignKey("deadlines.id", name="fk_escalations_deadline_id_deadlines"), nullable=True)
+    due: Mapped[date | None] = mapped_column(Date, nullable=True)
     unit: Mapped[str] = mapped_column(String(100))
     escalated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class KeyProposal(Base):
+    """A key proposal (重点提案) and the leader named to supervise it."""
+
+    __tablename__ = "key_proposals"
+
+    number: Mapped[str] = mapped_column(String(50), primary_key=True)
+    supervising_leader: Mapped[str] = mapped_column(String(100))
+    registered_by: Mapped[str] = mapped_column(String(100))
+    registered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class SupervisionLogEntry(Base):
+    """What the supervising leader did on a key proposal: a visit, a meeting, an instruction, a note."""
+
+    __tablename__ = "supervision_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    number: Mapped[str] = mapped_column(
+        String(50), ForeignKey("key_proposals.number", name="fk_supervision_log_number_key_proposals"),
+        index=True)
+    leader: Mapped[str] = mapped_column(String(100))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    kind: Mapped[str] = mapped_column(String(20))
+    text: Mapped[str] = mapped_column(Text)

@@ -1,13 +1,46 @@
-"""Supervision's rules, as plain functions of a session and validated input."""
+"""Supervision's jobs (督), as plain functions of a session, the rules and validated input.
+
+The diagram (``bpmn/proposal.bpmn``) opens the clocks after each assignment, waits on a timer set
+to the ``next_check`` these jobs return (an ISO 8601 datetime with its offset, Chinese local time),
+asks :func:`check` what to do when it fires, and closes the clocks when the reply is accepted.
+
+Every duration comes from the rulebook and every working day from the calendar. A date the
+calendar does not know raises :class:`~shared.calendar.UnknownCalendarDate` out of the job: it is a
+technical failure, never a plain weekday in silence, so the engine retries and then raises an
+incident whose message names the calendar file to add; nothing of the job is kept.
+"""
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from datetime import datetime
 
-from shared import clock
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from shared.calendar import CHINA_TZ
+from shared.errors import BusinessError, InvalidInput
 from shared.validation import load
 
-from .models import Escalation
+from . import key_proposals
+from .access import actor
+from .models import Escalation, Reminder
+from .records import (ASSIGNED, REASSIGNED, REHANDLING, assigned_at, aware, deadlines_of, escalated,
+                      latest_reply, live_deadlines, live_reply, new_deadline, next_check,
+                      pending_reminders, record_change, replace, utc, utc_now)
+from .rules import CAP_RULE, OBJECTION_RULE, REPLY_RULES, SIGN_FOR_RULE, SupervisionRules, ends_at
 
+_NUMBER = fields.String(required=True, validate=validate.Length(min=1, max=50))
+_UNIT = fields.String(validate=validate.Length(min=1, max=100))
+
+
+def _at(moment: datetime) -> str:
+    return moment.astimezone(CHINA_TZ).isoformat()
+
+
+def _no_reply_deadline(number: str) -> BusinessError:
+    return BusinessError("no_reply_deadline", f"proposal {number} has no open reply deadline; "
+                                              "supervision.open_deadlines opens it after the assignment")
+
+
+# -- the smoke diagram's escalation (kept as it was) ---------------------------------------------------
 
 class EscalateParams(Schema):
     submission_id = fields.Integer(required=True)
@@ -16,7 +49,224 @@ class EscalateParams(Schema):
 
 def escalate(session, params: dict, principal: dict | None) -> dict:
     data = load(EscalateParams, params, "supervision.escalate parameters")
-    row = Escalation(submission_id=data["submission_id"], unit=data["unit"], escalated_at=clock.now())
+    row = Escalation(submission_id=data["submission_id"], unit=data["unit"], escalated_at=utc_now())
     session.add(row)
     session.flush()
     return {"escalation_id": row.id, "escalated_at": row.escalated_at.isoformat()}
+
+
+# -- open_deadlines -------------------------------------------------------------------------------
+
+class OpenDeadlinesParams(Schema):
+    number = _NUMBER
+    key_proposal = fields.Boolean(load_default=False, allow_none=True)
+    supervising_leader = fields.String(load_default=None, allow_none=True,
+                                       validate=validate.Length(min=1, max=100))
+    units = fields.List(_UNIT, required=True, validate=validate.Length(min=1))
+    answering_units = fields.List(_UNIT, load_default=None, allow_none=True)
+
+    @validates_schema
+    def _key_proposal_names_its_leader(self, data, **kwargs):
+        if data.get("key_proposal") and not data.get("supervising_leader"):
+            raise ValidationError("a key proposal names its supervising leader", "supervising_leader")
+
+
+def _unique(items):
+    return list(dict.fromkeys(items))
+
+
+def open_deadlines(session, rules: SupervisionRules, params: dict, principal: dict | None) -> dict:
+    """``supervision.open_deadlines {number, key_proposal, supervising_leader, units[, answering_units]}``.
+
+    Starts the clocks of an assignment made now: for each of ``units`` its sign-for limit
+    (``sign_for_limit``) and objection window (``objection_window``), and the reply deadline
+    (``reply_deadline``) of the answering units (``answering_units``, by default ``units``).
+    Opening again for the same number (after a reassignment) supersedes the live deadlines, each
+    with a recorded restart, and the new ones count from ``reassigned``. A key proposal is
+    registered with its supervising leader (a later opening without ``key_proposal`` leaves that
+    registration alone: the chair's meeting chooses key proposals, not the reassignment form).
+
+    Returns ``{deadlines: [{id, rule, unit, due}], next_check}``: kept small, since the diagram
+    keeps the result in its task data; :func:`~services.supervision.queries.deadlines` explains them.
+    """
+    data = load(OpenDeadlinesParams, params, "supervision.open_deadlines parameters")
+    number, now, by = data["number"], utc_now(), actor(principal)
+    units = _unique(data["units"])
+    answering = _unique(data["answering_units"] or units)
+    earlier = deadlines_of(session, number)
+    start_event = REASSIGNED if earlier else ASSIGNED
+    # Compute every due date before changing anything: an unknown calendar date fails the job whole.
+    computed = [(rules.deadline(rule, now), unit, [unit]) for unit in units
+                for rule in (SIGN_FOR_RULE, OBJECTION_RULE)]
+    computed.append((rules.deadline("reply_deadline", now), None, answering))
+    fresh = [new_deadline(number, d, unit=unit, units=owners, start_event=start_event, started_at=now,
+                          by=by) for d, unit, owners in computed]
+    session.add_all(fresh)
+    session.flush()
+    reason = f"reassigned on {now.astimezone(CHINA_TZ).date().isoformat()}: the clocks start again"
+    for old in (row for row in earlier if row.closed_at is None):
+        counterpart = next((new for new in fresh if new.unit == old.unit and (
+            new.rule == old.rule or (new.rule in REPLY_RULES and old.rule in REPLY_RULES))), None)
+        replace(session, old, counterpart, now, by, reason)
+    if data.get("key_proposal"):
+        key_proposals.register(session, number, data["supervising_leader"], by, now)
+    session.flush()
+    reply = fresh[-1]
+    return {"deadlines": [{"id": row.id, "rule": row.rule, "unit": row.unit, "due": row.due.isoformat()}
+                          for row in fresh],
+            "next_check": _at(next_check(session, rules, reply, now))}
+
+
+# -- check ----------------------------------------------------------------------------------------
+
+class NumberParams(Schema):
+    number = _NUMBER
+
+
+def check(session, rules: SupervisionRules, params: dict, principal: dict | None) -> dict:
+    """``supervision.check {number}``: remind, escalate or nothing, for the live reply deadline.
+
+    - Before the end of the deadline, at or after a reminder's moment (each lead time of the
+      rulebook's ``reminders.before_deadline``, counted back from the end of the due day): record
+      one :class:`Reminder` per lead time and due date; ``action: remind``. A check that comes late
+      records only the most urgent reminder due (see ``records.pending_reminders``).
+    - At or after the end of the due day: record one :class:`Escalation` per answering unit for
+      this due date and mark the deadline ``missed``; ``action: escalate``. The proposal is then on
+      the overdue list (``queries.overdue``) until its reply is accepted or the deadline moves.
+    - Otherwise ``action: none``.
+
+    ``next_check`` is the next reminder moment or the end of the deadline (``now`` when one is
+    already due). After an escalation it is the next working-day morning (09:00 Chinese time,
+    ``rules.MORNING``): the escalation is recorded once per due date, so those later checks answer
+    ``none`` while the reply is outstanding; the diagram's event gateway needs a timer, and a
+    working-day cadence bounds how long a change made outside the diagram goes unnoticed. An
+    extension moves the due date: its reminders, and if it is missed too its escalation, follow
+    from the new date. Counting that working day may raise UnknownCalendarDate (module docstring).
+    """
+    data = load(NumberParams, params, "supervision.check parameters")
+    number, now = data["number"], utc_now()
+    row = live_reply(session, number)
+    if row is None:
+        raise _no_reply_deadline(number)
+    action = "none"
+    if now >= ends_at(row.due):
+        if not escalated(session, row):
+            session.add_all([Escalation(number=number, deadline_id=row.id, due=row.due, unit=unit,
+                                        escalated_at=now) for unit in row.units])
+            row.status = "missed"
+            action = "escalate"
+    else:
+        due_now = [(lead, moment) for lead, moment in pending_reminders(session, rules, row) if moment <= now]
+        if due_now:
+            lead, moment = due_now[-1]
+            session.add(Reminder(deadline_id=row.id, lead_amount=lead.amount, lead_unit=lead.unit,
+                                 for_due=row.due, due_at=utc(moment), sent_at=now))
+            action = "remind"
+    session.flush()
+    return {"action": action, "next_check": _at(next_check(session, rules, row, now))}
+
+
+# -- extend ---------------------------------------------------------------------------------------
+
+class ExtendParams(Schema):
+    number = _NUMBER
+    until = fields.Date(required=True)
+    reason = fields.String(load_default="", validate=validate.Length(max=2000))
+
+
+def extend(session, rules: SupervisionRules, params: dict, principal: dict | None) -> dict:
+    """``supervision.extend {number, until[, reason]}``: the reply deadline moves to ``until``.
+
+    Refused with InvalidInput when ``until`` is not after the current due date, and with
+    ``BusinessError("extension_too_long")`` when it is after the cap: rule ``max_extension``
+    counted from the assignment (the start of the current assignment's reply deadline), all
+    extensions together. A missed deadline extended is open again; its escalation stays on record.
+    Records an ``extension`` change (who: the job's principal). Returns ``{reply_due, next_check}``.
+    """
+    data = load(ExtendParams, params, "supervision.extend parameters")
+    number, until, now = data["number"], data["until"], utc_now()
+    row = live_reply(session, number)
+    if row is None:
+        raise _no_reply_deadline(number)
+    if until <= row.due:
+        raise InvalidInput("supervision.extend parameters is not valid", {"until": [
+            f"an extension must end after the current due date {row.due.isoformat()}"]})
+    cap = rules.deadline(CAP_RULE, assigned_at(session, number) or aware(row.started_at))
+    if until > cap.due:
+        raise BusinessError("extension_too_long",
+                            f"{until.isoformat()} is after {cap.due.isoformat()}, the latest reply date: "
+                            f"rule {CAP_RULE} ({cap.amount} {cap.unit}) from the assignment on "
+                            f"{cap.start.isoformat()}, rulebook {cap.rulebook} {cap.rulebook_version}")
+    reason = (data["reason"] + "; " if data["reason"] else "") + (
+        f"approved within the cap {cap.due.isoformat()} ({CAP_RULE}: {cap.amount} {cap.unit} from "
+        f"{cap.start.isoformat()}, rulebook {cap.rulebook} {cap.rulebook_version})")
+    record_change(session, row, "extension", now, actor(principal), reason, row.due, until)
+    row.due = until
+    if row.status == "missed":
+        row.status = "open"
+    session.flush()
+    return {"reply_due": row.due.isoformat(), "next_check": _at(next_check(session, rules, row, now))}
+
+
+# -- restart --------------------------------------------------------------------------------------
+
+class RestartParams(Schema):
+    number = _NUMBER
+    rule = fields.String(required=True, validate=validate.OneOf(REPLY_RULES))
+    reason = fields.String(load_default="", validate=validate.Length(max=2000))
+
+
+def restart(session, rules: SupervisionRules, params: dict, principal: dict | None) -> dict:
+    """``supervision.restart {number, rule}``: a new reply deadline from now by ``rule`` (re-handling
+    after an unsatisfied rating: ``rehandling_reply``), for the same answering units. It replaces
+    the newest reply deadline (superseding it if still live); both record the restart.
+    Returns ``{reply_due, next_check}``.
+    """
+    data = load(RestartParams, params, "supervision.restart parameters")
+    number, now, by = data["number"], utc_now(), actor(principal)
+    previous = latest_reply(session, number)
+    if previous is None:
+        raise _no_reply_deadline(number)
+    row = new_deadline(number, rules.deadline(data["rule"], now), unit=None, units=previous.units,
+                       start_event=REHANDLING, started_at=now, by=by)
+    session.add(row)
+    session.flush()
+    reason = data["reason"] or "re-handling requested: the reply clock starts again"
+    replace(session, previous, row, now, by, reason)
+    session.flush()
+    return {"reply_due": row.due.isoformat(), "next_check": _at(next_check(session, rules, row, now))}
+
+
+# -- close ----------------------------------------------------------------------------------------
+
+def close(session, rules: SupervisionRules, params: dict, principal: dict | None) -> dict:
+    """``supervision.close {number}``: the reply is accepted; every live deadline closes.
+
+    A reply deadline is ``met`` if the reply came before its end, else ``missed``; a sign-for limit
+    is ``met`` unless it was escalated; an objection window is ``closed``. Returns
+    ``{replied_on_time, signed_on_time}``: whether the newest reply deadline was met, and whether
+    every sign-for limit of the current assignment was.
+
+    The assignment service does not tell supervision when a unit signed for its assignment, and
+    the check does not escalate sign-for limits for want of that fact, so for now
+    ``signed_on_time`` is true unless a sign-for limit was escalated some other way. Once the
+    assignment service reports signing (a message or RPC carrying the unit and the time it signed),
+    the sign-for limits can be met or missed on facts.
+    """
+    data = load(NumberParams, params, "supervision.close parameters")
+    number, now = data["number"], utc_now()
+    if latest_reply(session, number) is None:
+        raise _no_reply_deadline(number)
+    for row in live_deadlines(session, number):
+        if row.rule in REPLY_RULES:
+            row.status = "met" if now < ends_at(row.due) and row.status == "open" else "missed"
+        elif row.rule == SIGN_FOR_RULE:
+            row.status = "missed" if escalated(session, row) else "met"
+        else:
+            row.status = "closed"
+        row.closed_at = now
+    session.flush()
+    signing = [row for row in deadlines_of(session, number)
+               if row.rule == SIGN_FOR_RULE and row.status != "superseded"]
+    return {"replied_on_time": latest_reply(session, number).status == "met",
+            "signed_on_time": all(row.status == "met" for row in signing)}

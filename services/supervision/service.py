@@ -1,17 +1,78 @@
-"""The supervision service: a thin nameko shell around ``operations``."""
+"""The supervision service: a thin nameko shell around ``operations``, ``queries`` and ``key_proposals``.
+
+Jobs commit through the ``@job`` entrypoint (effects, inbox row and result in one transaction);
+the one RPC command (the supervising leader's log) commits here. Every RPC call carries the
+principal ``{user, roles, unit}``.
+"""
 from __future__ import annotations
 
-from shared.messaging.database import Database
-from shared.messaging.entrypoints import job
+from nameko.extensions import DependencyProvider
 
-from . import operations
+from shared.messaging.database import Database
+from shared.messaging.entrypoints import api, job
+
+from . import key_proposals, operations, queries
 from .models import Inbox, Outbox
+from .rules import RulebookRules
+
+
+class Rules(DependencyProvider):
+    """The proposal rulebook and the working-day calendar, read afresh for each worker.
+
+    Both are small YAML files. Reading them per worker means a calendar file added for a new year
+    (the fix an UnknownCalendarDate incident names) takes effect on the engine's retry, with no
+    restart of the service.
+    """
+
+    def get_dependency(self, worker_ctx):
+        return RulebookRules()
 
 
 class SupervisionService:
     name = "supervision"
     db = Database("supervision", Outbox, Inbox)
+    rules = Rules()
 
+    # -- jobs for the engine --------------------------------------------------------------------
     @job("supervision.escalate")
     def escalate(self, params, principal):
         return operations.escalate(self.db.session, params, principal)
+
+    @job("supervision.open_deadlines")
+    def open_deadlines(self, params, principal):
+        return operations.open_deadlines(self.db.session, self.rules, params, principal)
+
+    @job("supervision.check")
+    def check(self, params, principal):
+        return operations.check(self.db.session, self.rules, params, principal)
+
+    @job("supervision.extend")
+    def extend(self, params, principal):
+        return operations.extend(self.db.session, self.rules, params, principal)
+
+    @job("supervision.restart")
+    def restart(self, params, principal):
+        return operations.restart(self.db.session, self.rules, params, principal)
+
+    @job("supervision.close")
+    def close(self, params, principal):
+        return operations.close(self.db.session, self.rules, params, principal)
+
+    # -- RPC for people, through the gateway ---------------------------------------------------
+    @api
+    def deadlines(self, number, principal=None):
+        return queries.deadlines(self.db.session, self.rules, number, principal)
+
+    @api
+    def overdue(self, principal=None):
+        return queries.overdue(self.db.session, principal)
+
+    @api
+    def log_key_supervision(self, number, kind, text, principal=None):
+        entry = key_proposals.log_key_supervision(self.db.session, number, kind, text, principal)
+        self.db.commit()
+        return entry
+
+    @api
+    def key_supervision_log(self, number, principal=None):
+        return key_proposals.key_supervision_log(self.db.session, number, principal)

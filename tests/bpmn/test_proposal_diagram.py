@@ -84,7 +84,9 @@ def filed(p, cosigned=True):
 
 def assigned(p, **form):
     p.task("assign", form or {"mode": "lead_co", "lead": "transport", "co_units": ["education"]})
-    params = p.job("assignment.assign", {"assignments": [], "answering_units": [form.get("lead", "transport")]})
+    unit = form.get("lead") or (form.get("units") or ["transport"])[0]
+    params = p.job("assignment.assign", {"assignments": [{"id": 1, "unit": unit, "role": "lead"}],
+                                         "answering_units": [unit]})
     p.job("supervision.open_deadlines", {"next_check": (p.clock.now() + timedelta(days=60)).isoformat()})
     return params
 
@@ -179,7 +181,8 @@ def test_objection_leads_to_reassignment(skipping_clock):
     assigned(p, mode="single", units=["education"])
     p.message("objection_raised", {"unit": "education", "reason": "not our remit"})
     p.task("reassign", {"mode": "single", "units": ["transport"]})
-    assert p.job("assignment.assign", {"answering_units": ["transport"]})["units"] == ["transport"]
+    assert p.job("assignment.assign", {"assignments": [{"id": 3, "unit": "transport", "role": "single"}],
+                                       "answering_units": ["transport"]})["units"] == ["transport"]
     p.job("supervision.open_deadlines", {"next_check": (skipping_clock.now() + timedelta(days=60)).isoformat()})
     assert p.waits_at("wait_reply")
 
@@ -197,7 +200,7 @@ def test_deadline_checks_loop_and_an_approved_extension_is_counted(skipping_cloc
     p.message("extension_requested", {"unit": "transport", "until": "2027-09-30", "reason": "budget cycle"})
     p.task("approve_extension", {"approved": True, "until": "2027-09-30"})
     assert p.job("supervision.extend", {"next_check": (skipping_clock.now() + timedelta(days=30)).isoformat()}) \
-        == {"number": "2027-0001", "until": "2027-09-30"}
+        == {"number": "2027-0001", "until": "2027-09-30", "reason": ""}
     replied(p, "A")
     rated(p)
     assert finished(p)["facts"]["extensions"] == 1
@@ -259,3 +262,29 @@ def test_staff_may_recategorise_the_reply(skipping_clock):
     p.job("supervision.close", {"replied_on_time": True, "signed_on_time": True})
     rated(p)
     assert p.waits_at("followup_arrived")
+
+
+def test_an_extension_beyond_the_cap_goes_back_to_staff(skipping_clock):
+    p = Proposal(skipping_clock)
+    filed(p)
+    assigned(p)
+    p.message("extension_requested", {"unit": "transport", "until": "2028-12-31", "reason": "?"})
+    p.task("approve_extension", {"approved": True, "until": "2028-12-31"})
+    p._restore()
+    [job] = p.runtime.wait_state(p.workflow).new_jobs
+    assert job.operation == "supervision.extend"
+    p.runtime.mark_job_sent(p.workflow, job.task_id, "j")
+    assert p.runtime.throw_job_error(p.workflow, job.task_id, "j", "extension_too_long", "beyond 6 months")
+    p.state = p.runtime.wait_state(p.workflow)
+    assert [t.task_name for t in p.state.user_tasks] == ["approve_extension"]
+
+
+def test_deadlines_open_for_every_assigned_unit_and_the_reply_for_the_answering_ones(skipping_clock):
+    p = Proposal(skipping_clock)
+    filed(p)
+    p.task("assign", {"mode": "lead_co", "lead": "transport", "co_units": ["education"]})
+    p.job("assignment.assign", {"assignments": [{"id": 1, "unit": "transport", "role": "lead"},
+                                                {"id": 2, "unit": "education", "role": "co"}],
+                                "answering_units": ["transport"]})
+    params = p.job("supervision.open_deadlines", {"next_check": (skipping_clock.now() + timedelta(days=60)).isoformat()})
+    assert params["units"] == ["transport", "education"] and params["answering_units"] == ["transport"]

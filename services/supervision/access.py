@@ -1,0 +1,53 @@
+"""Who may see and do what in supervision. The service decides for itself; the gateway's checks are a
+first filter, not the authority (a caller on the bus reaches the service without the gateway).
+
+- staff, committee and leaders see every deadline of every proposal;
+- a unit (a principal with role ``unit`` and no overseeing role) sees its own unit's deadlines and
+  the reply deadline of the proposals it was given, nothing of other units;
+- anyone else authenticated (a member) sees a proposal's deadlines in full: deadlines anyone can
+  audit. Supervision does not know who proposed what (intake does), so it cannot narrow this to
+  the proposers;
+- the overdue list is for staff and leaders; only the named supervising leader writes the log of
+  a key proposal.
+"""
+from __future__ import annotations
+
+from shared.contracts import PrincipalSchema
+from shared.errors import Forbidden, InvalidInput, Unauthenticated
+from shared.validation import load
+
+OVERSEERS = frozenset({"staff", "committee", "leader"})
+OVERDUE_READERS = frozenset({"staff", "leader"})
+
+
+def principal_of(principal) -> dict:
+    """The caller as ``{user, roles, unit}``; Unauthenticated when there is none or it is unreadable."""
+    if not isinstance(principal, dict):
+        raise Unauthenticated("this call needs a principal {user, roles, unit}")
+    try:
+        return load(PrincipalSchema, principal, "principal")
+    except InvalidInput as exc:
+        raise Unauthenticated("the principal is not valid", exc.details) from None
+
+
+def actor(principal) -> str:
+    """Who a job acts for, as recorded in a change: the user, or ``system`` for the engine's own."""
+    return (principal or {}).get("user") or "system"
+
+
+def oversees(principal: dict) -> bool:
+    return bool(OVERSEERS & set(principal["roles"]))
+
+
+def restricted_unit(principal: dict) -> str | None:
+    """The unit a unit principal is restricted to; None for one who sees everything."""
+    if oversees(principal) or "unit" not in principal["roles"]:
+        return None
+    if not principal["unit"]:
+        raise Forbidden(f"{principal['user']} has the unit role but acts for no unit")
+    return principal["unit"]
+
+
+def require_overdue_reader(principal: dict) -> None:
+    if not OVERDUE_READERS & set(principal["roles"]):
+        raise Forbidden(f"only {' and '.join(sorted(OVERDUE_READERS))} see the overdue list")

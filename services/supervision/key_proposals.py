@@ -1,0 +1,75 @@
+"""Key proposals (重点提案): the leader named to supervise each, and that leader's log of visits,
+meetings, instructions and notes."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from marshmallow import Schema, fields, validate
+from sqlalchemy import select
+
+from shared.errors import Forbidden, NotFound
+from shared.validation import load
+
+from .access import principal_of
+from .models import LOG_KINDS, KeyProposal, SupervisionLogEntry
+from .queries import require_sight_of
+from .records import iso, utc_now
+
+
+def register(session, number: str, leader: str, by: str, at: datetime) -> KeyProposal:
+    """Make ``number`` a key proposal supervised by ``leader`` (naming a new leader replaces the old)."""
+    row = session.get(KeyProposal, number)
+    if row is None:
+        row = KeyProposal(number=number)
+        session.add(row)
+    row.supervising_leader, row.registered_by, row.registered_at = leader, by, at
+    return row
+
+
+def _key_proposal(session, number: str) -> KeyProposal:
+    row = session.get(KeyProposal, number)
+    if row is None:
+        raise NotFound(f"proposal {number} is not a key proposal")
+    return row
+
+
+class LogEntryInput(Schema):
+    number = fields.String(required=True, validate=validate.Length(min=1, max=50))
+    kind = fields.String(required=True, validate=validate.OneOf(LOG_KINDS))
+    text = fields.String(required=True, validate=validate.Length(min=1, max=20000))
+
+
+def _entry(row: SupervisionLogEntry) -> dict:
+    return {"id": row.id, "number": row.number, "leader": row.leader, "at": iso(row.at),
+            "kind": row.kind, "text": row.text}
+
+
+def log_key_supervision(session, number, kind, text, principal) -> dict:
+    """The supervising leader records a visit, meeting, instruction or note on a key proposal.
+
+    Only the leader named for this proposal, acting as a leader, may write it: Forbidden for anyone
+    else (another leader, staff, the unit); NotFound if the proposal is not a key proposal.
+    """
+    principal = principal_of(principal)
+    data = load(LogEntryInput, {"number": number, "kind": kind, "text": text}, "supervision log entry")
+    key = _key_proposal(session, data["number"])
+    if "leader" not in principal["roles"] or principal["user"] != key.supervising_leader:
+        raise Forbidden(f"only {key.supervising_leader}, the leader supervising key proposal "
+                        f"{key.number}, writes its supervision log")
+    row = SupervisionLogEntry(number=key.number, leader=principal["user"], at=utc_now(),
+                              kind=data["kind"], text=data["text"])
+    session.add(row)
+    session.flush()
+    return _entry(row)
+
+
+def key_supervision_log(session, number, principal) -> dict:
+    """The key proposal's supervising leader and log, oldest first; seen by whoever may see the
+    proposal's deadlines (see ``access``)."""
+    principal = principal_of(principal)
+    key = _key_proposal(session, number)
+    require_sight_of(session, number, principal)
+    entries = session.scalars(select(SupervisionLogEntry).where(SupervisionLogEntry.number == number)
+                              .order_by(SupervisionLogEntry.at, SupervisionLogEntry.id))
+    return {"number": key.number, "supervising_leader": key.supervising_leader,
+            "entries": [_entry(row) for row in entries]}

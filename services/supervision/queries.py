@@ -1,0 +1,154 @@
+"""What people ask supervision: every deadline of a proposal with its provenance, and the overdue list.
+
+One call to :func:`deadlines` explains any deadline: the rule and the rulebook (name, version,
+SHA-256 hash) it came from, the start event, the amount and unit, the working-day calendar's
+day-by-day account for working-day rules (holidays and weekends skipped, make-up working days
+counted, and which source decided each date), every pause, resume, extension and restart with
+who and why, the reminders and escalations, the current due date and status.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+
+from sqlalchemy import select
+
+from shared.calendar import UnknownCalendarDate, local_date
+from shared.errors import Forbidden, NotFound
+
+from .access import principal_of, require_overdue_reader, restricted_unit
+from .models import Deadline, DeadlineChange, Escalation, Reminder
+from .records import assigned_at, aware, deadlines_of, iso, utc_now
+from .rules import CAP_RULE, REPLY_RULES, SupervisionRules, ends_at
+
+
+def require_sight_of(session, number: str, principal: dict) -> str | None:
+    """The unit a unit principal is limited to (Forbidden if the proposal is not its), or None."""
+    unit = restricted_unit(principal)
+    if unit is not None:
+        involved = any(row.unit == unit or unit in (row.units or [])
+                       for row in deadlines_of(session, number))
+        if not involved:
+            raise Forbidden(f"proposal {number} was not given to {unit}; a unit sees its own proposals only")
+    return unit
+
+
+def _by_deadline(session, model, ids):
+    grouped = defaultdict(list)
+    if ids:
+        for row in session.scalars(select(model).where(model.deadline_id.in_(ids)).order_by(model.id)):
+            grouped[row.deadline_id].append(row)
+    return grouped
+
+
+def _cap(session, rules: SupervisionRules, number: str) -> dict | None:
+    start = assigned_at(session, number)
+    if start is None:
+        return None
+    try:
+        cap = rules.deadline(CAP_RULE, start)
+    except UnknownCalendarDate as exc:  # a query still answers; the job that needs it fails loudly
+        return {"rule": CAP_RULE, "error": str(exc)}
+    return {"rule": CAP_RULE, "amount": cap.amount, "unit": cap.unit, "from": cap.start.isoformat(),
+            "latest_due": cap.due.isoformat(), "rulebook_version": cap.rulebook_version}
+
+
+def _calendar_sentence(account: dict | None) -> str:
+    if not account:
+        return ""
+    skipped = ", ".join(f"{d['date']} ({d['name'] or d['kind']})" for d in account["skipped"]) or "none"
+    made_up = ", ".join(f"{d['date']} ({d['name'] or 'make-up'})" for d in account["makeup_workdays"])
+    sentence = f" Days not counted: {skipped}."
+    return sentence + (f" Make-up working days counted: {made_up}." if made_up else "")
+
+
+def _sentence(row: Deadline, changes: list[DeadlineChange]) -> str:
+    owner = f" for {row.unit}" if row.unit else f" for {', '.join(row.units)}"
+    text = (f"{row.rule}{owner}: {row.amount} {row.amount_unit.replace('_', ' ')} from "
+            f"{row.start_event.replace('_', ' ')} on {row.start_date.isoformat()} (rulebook {row.rulebook} "
+            f"{row.rulebook_version}, {row.rulebook_hash}), due {row.original_due.isoformat()}.")
+    text += _calendar_sentence(row.calendar)
+    for change in changes:
+        moved = f" {iso(change.old_due)} -> {iso(change.new_due) or 'stopped'}"
+        text += (f" {change.kind.capitalize()} on {local_date(aware(change.at)).isoformat()} by "
+                 f"{change.by}:{moved}" + (f" ({change.reason})" if change.reason else "") + ".")
+    return text + f" Now due {row.due.isoformat()}, {row.status}."
+
+
+def _view(row, changes, reminders, escalations, replaced_by, cap, now) -> dict:
+    view = {
+        "id": row.id, "number": row.number, "rule": row.rule, "unit": row.unit,
+        "units": list(row.units or []),
+        "status": row.status, "live": row.closed_at is None,
+        "start": {"event": row.start_event, "at": iso(row.started_at), "date": row.start_date.isoformat()},
+        "rulebook": {"name": row.rulebook, "version": row.rulebook_version, "hash": row.rulebook_hash},
+        "duration": {"amount": row.amount, "unit": row.amount_unit},
+        "calendar": row.calendar,
+        "original_due": row.original_due.isoformat(), "due": row.due.isoformat(),
+        "ends_at": ends_at(row.due).isoformat(), "passed": now >= ends_at(row.due),
+        "changes": [{"kind": c.kind, "at": iso(c.at), "by": c.by, "reason": c.reason,
+                     "old_due": iso(c.old_due), "new_due": iso(c.new_due)} for c in changes],
+        "replaces": row.replaces_id, "replaced_by": replaced_by,
+        "reminders": [{"lead": {"amount": r.lead_amount, "unit": r.lead_unit}, "for_due": iso(r.for_due),
+                       "due_at": iso(r.due_at), "sent_at": iso(r.sent_at)} for r in reminders],
+        "escalations": [{"unit": e.unit, "due": iso(e.due), "escalated_at": iso(e.escalated_at)}
+                        for e in escalations],
+        "opened_by": row.opened_by, "created_at": iso(row.created_at), "closed_at": iso(row.closed_at),
+        "explanation": _sentence(row, changes),
+    }
+    if row.rule in REPLY_RULES:
+        view["extension_cap"] = cap
+    return view
+
+
+def deadlines(session, rules: SupervisionRules, number, principal) -> dict:
+    """Every deadline of proposal ``number`` the caller may see, oldest first, each fully explained.
+
+    Units see their own unit's deadlines and the reply deadlines; staff, committee, leaders and
+    members see all (see ``access``). NotFound if the proposal has no deadlines.
+    """
+    principal = principal_of(principal)
+    rows = deadlines_of(session, str(number))
+    if not rows:
+        raise NotFound(f"proposal {number} has no deadlines (it is not assigned yet)")
+    unit = require_sight_of(session, str(number), principal)
+    visible = [row for row in rows if unit is None or row.unit == unit or row.unit is None]
+    ids = [row.id for row in visible]
+    changes = _by_deadline(session, DeadlineChange, ids)
+    reminders = _by_deadline(session, Reminder, ids)
+    escalations = _by_deadline(session, Escalation, ids)
+    replaced_by = {row.replaces_id: row.id for row in rows if row.replaces_id is not None}
+    cap = _cap(session, rules, str(number)) if any(row.rule in REPLY_RULES for row in visible) else None
+    now = utc_now()
+    def raised(row):  # a unit sees the escalations of its own work only
+        return [e for e in escalations[row.id] if unit is None or e.unit == unit]
+
+    return {"number": str(number), "as_of": iso(now),
+            "deadlines": [_view(row, changes[row.id], reminders[row.id], raised(row),
+                                replaced_by.get(row.id), cap, now) for row in visible]}
+
+
+def overdue(session, principal) -> dict:
+    """The live list of overdue work per unit (staff and leaders only).
+
+    Overdue: a live reply deadline whose due day has ended, whether or not a check has escalated
+    it yet, listed under each of its answering units. Sign-for limits are not listed: supervision
+    does not learn when units sign (see ``operations.close``); objection windows are not work.
+    """
+    principal = principal_of(principal)
+    require_overdue_reader(principal)
+    now = utc_now()
+    today = local_date(now)
+    live_and_past = (Deadline.closed_at.is_(None), Deadline.rule.in_(REPLY_RULES), Deadline.due < today)
+    rows = session.scalars(select(Deadline).where(*live_and_past).order_by(Deadline.due, Deadline.id)).all()
+    escalations = _by_deadline(session, Escalation, [row.id for row in rows])
+    per_unit = defaultdict(list)
+    for row in rows:
+        raised = {e.unit: e for e in escalations[row.id] if e.due == row.due}
+        for unit in row.units:
+            per_unit[unit].append({
+                "number": row.number, "deadline_id": row.id, "rule": row.rule, "due": row.due.isoformat(),
+                "days_overdue": (today - row.due).days,
+                "escalated_at": iso(raised[unit].escalated_at) if unit in raised else None})
+    return {"as_of": iso(now),
+            "units": [{"unit": unit, "count": len(items), "overdue": items}
+                      for unit, items in sorted(per_unit.items())]}

@@ -1,0 +1,135 @@
+"""What the deadline jobs and queries share: reading deadlines back, opening, replacing and timing them."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import select
+
+from shared import clock
+from shared import rulebook as rulebooks
+
+from .models import Deadline, DeadlineChange, Escalation, Reminder
+from .rules import REPLY_RULES, SupervisionRules, ends_at
+
+# Start events: what the clock of a deadline counts from.
+ASSIGNED, REASSIGNED, REHANDLING = "assigned", "reassigned", "rehandling_requested"
+
+
+def utc_now() -> datetime:
+    """The clock's time in UTC: every stored time is UTC, since SQLite keeps no offset."""
+    return utc(clock.now())
+
+
+def utc(value: datetime) -> datetime:
+    return value.astimezone(timezone.utc)
+
+
+def aware(value: datetime | None) -> datetime | None:
+    """A stored time as an aware UTC datetime (SQLite gives it back without its offset)."""
+    if value is None:
+        return None
+    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
+def iso(value) -> str | None:
+    if value is None:
+        return None
+    return aware(value).isoformat() if isinstance(value, datetime) else value.isoformat()
+
+
+def deadlines_of(session, number: str) -> list[Deadline]:
+    return list(session.scalars(select(Deadline).where(Deadline.number == number).order_by(Deadline.id)))
+
+
+def live_deadlines(session, number: str) -> list[Deadline]:
+    return [row for row in deadlines_of(session, number) if row.closed_at is None]
+
+
+def live_reply(session, number: str) -> Deadline | None:
+    """The reply deadline the units are working to now (open, or missed and not yet closed)."""
+    rows = [row for row in live_deadlines(session, number) if row.rule in REPLY_RULES]
+    return rows[-1] if rows else None
+
+
+def latest_reply(session, number: str) -> Deadline | None:
+    """The newest reply deadline not superseded: the live one, or the one the last reply closed."""
+    rows = [row for row in deadlines_of(session, number)
+            if row.rule in REPLY_RULES and row.status != "superseded"]
+    return rows[-1] if rows else None
+
+
+def assigned_at(session, number: str) -> datetime | None:
+    """When the current assignment was made: the start of its reply deadline."""
+    rows = [row for row in deadlines_of(session, number)
+            if row.rule == "reply_deadline" and row.start_event in (ASSIGNED, REASSIGNED)]
+    return aware(rows[-1].started_at) if rows else None
+
+
+def new_deadline(number: str, computed: rulebooks.Deadline, *, unit: str | None, units: list[str],
+                 start_event: str, started_at: datetime, by: str) -> Deadline:
+    return Deadline(
+        number=number, rule=computed.rule, unit=unit, units=list(units), start_event=start_event,
+        started_at=started_at, start_date=computed.start, rulebook=computed.rulebook,
+        rulebook_version=computed.rulebook_version, rulebook_hash=computed.rulebook_hash,
+        amount=computed.amount, amount_unit=computed.unit, original_due=computed.due, due=computed.due,
+        calendar=computed.explanation, status="open", opened_by=by, created_at=started_at)
+
+
+def record_change(session, row: Deadline, kind: str, at: datetime, by: str, reason: str,
+                  old_due, new_due) -> DeadlineChange:
+    change = DeadlineChange(deadline_id=row.id, kind=kind, at=at, by=by, reason=reason,
+                            old_due=old_due, new_due=new_due)
+    session.add(change)
+    return change
+
+
+def replace(session, old: Deadline, new: Deadline | None, at: datetime, by: str, reason: str) -> None:
+    """``new`` restarts ``old``'s clock (or, with no ``new``, ``old`` simply stops counting).
+
+    A live ``old`` is superseded; both sides record the restart, so each deadline explains itself.
+    """
+    new_due = new.due if new is not None else None
+    if old.closed_at is None:
+        old.status, old.closed_at = "superseded", at
+        record_change(session, old, "restart", at, by, reason, old.due, new_due)
+    if new is not None:
+        new.replaces_id = old.id
+        record_change(session, new, "restart", at, by, reason, old.due, new.due)
+
+
+# -- timing of the reply deadline ------------------------------------------------------------------
+
+def reminders_for_due(session, row: Deadline) -> list[Reminder]:
+    return list(session.scalars(select(Reminder).where(Reminder.deadline_id == row.id,
+                                                       Reminder.for_due == row.due)))
+
+
+def pending_reminders(session, rules: SupervisionRules, row: Deadline) -> list[tuple]:
+    """``(lead, moment)`` of each reminder still to come for the current due date, earliest first.
+
+    A reminder counts as given when one was recorded for this due date at the same moment or a
+    later one: after a late check has given the 5-day reminder, the 15-day one is not sent too.
+    """
+    given = [aware(r.due_at) for r in reminders_for_due(session, row)]
+    moments = [(lead, rules.before(row.due, lead)) for lead in rules.reminder_lead_times()]
+    return sorted(((lead, moment) for lead, moment in moments
+                   if not any(at >= moment for at in given)), key=lambda pair: pair[1])
+
+
+def escalated(session, row: Deadline) -> bool:
+    """Whether the deadline's current due date has been escalated."""
+    return session.scalars(select(Escalation.id).where(Escalation.deadline_id == row.id,
+                                                       Escalation.due == row.due)).first() is not None
+
+
+def next_check(session, rules: SupervisionRules, row: Deadline, now: datetime) -> datetime:
+    """When ``supervision.check`` next has work for the reply deadline ``row``.
+
+    The earliest reminder still to come or the end of the deadline; ``now`` if one of them is
+    already due; after an escalation, the next working-day morning (see ``operations.check``).
+    """
+    end = ends_at(row.due)
+    if now >= end:
+        return rules.next_working_morning(now) if escalated(session, row) else now
+    moments = [moment for _, moment in pending_reminders(session, rules, row)] + [end]
+    return max(min(moments), now)

@@ -1,0 +1,120 @@
+"""The supervision service on the real broker and a real database (SQLite and PostgreSQL): jobs come
+in on ``ztc.jobs`` as the engine sends them, results go out on ``ztc.engine.results``, and people
+ask over RPC."""
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import datetime
+
+import pytest
+from nameko.runners import ServiceRunner
+from nameko.standalone.rpc import ClusterRpcProxy
+
+from services.supervision.service import SupervisionService
+from shared import contracts
+from shared.db import dispose_all, migrate
+from shared.errors import Forbidden, NotFound
+from shared.messaging import topology
+from shared.rulebook import load_rulebook
+from tests.support import get_messages, publish, wait_for
+
+STAFF = {"user": "staff.wang", "roles": ["staff"]}
+LEADER = {"user": "vice.chair.chen", "roles": ["leader"]}
+EDUCATION = {"user": "handler.zhao", "roles": ["unit"], "unit": "education"}
+
+
+@pytest.fixture
+def supervision(settings, skipping_clock):
+    """The supervision service in this process, on a fresh database and a throwaway vhost."""
+    migrate("supervision", settings.database_url("supervision"))
+    topology.declare(settings.amqp_uri)
+    runner = ServiceRunner(settings.nameko_config())
+    runner.add_service(SupervisionService)
+    runner.start()
+    rpc = ClusterRpcProxy(settings.nameko_config())
+    try:
+        yield rpc.start()
+    finally:
+        rpc.stop()
+        runner.stop()
+        dispose_all()
+
+
+def send_job(settings, operation, params, principal=STAFF, business_key=None) -> str:
+    job = contracts.JobSchema().load({
+        "job_id": uuid.uuid4().hex, "instance_id": "instance-1", "task_id": "task-1", "operation": operation,
+        "params": params, "attempt": 1, "business_key": business_key, "principal": principal})
+    publish(settings.amqp_uri, contracts.JOBS_EXCHANGE, operation, job)
+    return job["job_id"]
+
+
+def result_of(vhost, job_id) -> dict:
+    def arrived():
+        for message in get_messages(vhost, contracts.ENGINE_RESULTS_QUEUE):
+            body = json.loads(message["payload"])
+            if body["job_id"] == job_id:
+                return body
+        return None
+    return wait_for(arrived, message=f"the result of job {job_id} on {contracts.ENGINE_RESULTS_QUEUE}")
+
+
+def open_clocks(settings, number, units, **extra):
+    params = {"number": number, "key_proposal": False, "supervising_leader": None, "units": units, **extra}
+    return send_job(settings, "supervision.open_deadlines", params, business_key=number)
+
+
+def test_open_deadlines_over_the_bus_answers_the_engine_with_the_next_check(supervision, settings, vhost):
+    job_id = open_clocks(settings, "2026-0001", ["transport"])
+    answer = result_of(vhost, job_id)
+
+    assert (answer["status"], answer["operation"], answer["service"]) == \
+        ("ok", "supervision.open_deadlines", "supervision")
+    next_check = datetime.fromisoformat(answer["result"]["next_check"])
+    assert next_check.tzinfo is not None and next_check.isoformat() == "2026-05-19T00:00:00+08:00"
+    assert {(d["rule"], d["due"]) for d in answer["result"]["deadlines"]} == \
+        {("sign_for_limit", "2026-03-05"), ("objection_window", "2026-03-09"),
+         ("reply_deadline", "2026-06-02")}
+
+
+def test_the_deadlines_rpc_explains_a_deadline_opened_by_a_job(supervision, settings, vhost):
+    result_of(vhost, open_clocks(settings, "2026-0002", ["transport", "education"]))
+
+    explained = supervision.supervision.deadlines("2026-0002", principal=STAFF)
+    reply = next(d for d in explained["deadlines"] if d["rule"] == "reply_deadline")
+    rulebook = load_rulebook("proposal")
+    assert reply["rulebook"] == \
+        {"name": "proposal", "version": rulebook.version, "hash": rulebook.content_hash}
+    assert (reply["start"]["event"], reply["opened_by"], reply["due"]) == \
+        ("assigned", "staff.wang", "2026-06-02")
+    objection = next(d for d in explained["deadlines"]
+                     if d["rule"] == "objection_window" and d["unit"] == "education")
+    assert [d["date"] for d in objection["calendar"]["skipped"]] == ["2026-03-07", "2026-03-08"]
+    seen = supervision.supervision.deadlines("2026-0002", principal=EDUCATION)["deadlines"]
+    assert {d["unit"] for d in seen} == {"education", None}
+
+
+def test_a_unit_not_given_the_proposal_is_refused_over_rpc(supervision, settings, vhost):
+    result_of(vhost, open_clocks(settings, "2026-0003", ["transport"]))
+    with pytest.raises(Forbidden):
+        supervision.supervision.deadlines("2026-0003", principal=EDUCATION)
+
+
+def test_the_supervising_leader_logs_over_rpc_and_the_entry_is_kept(supervision, settings, vhost):
+    result_of(vhost, open_clocks(settings, "2026-0004", ["transport"], key_proposal=True,
+                                 supervising_leader="vice.chair.chen"))
+    supervision.supervision.log_key_supervision("2026-0004", "meeting", "Met the bureau's director",
+                                                principal=LEADER)
+    log = supervision.supervision.key_supervision_log("2026-0004", principal=STAFF)
+    assert [(e["leader"], e["kind"]) for e in log["entries"]] == [("vice.chair.chen", "meeting")]
+
+
+def test_a_date_the_calendar_does_not_know_fails_the_job_with_the_fix_in_its_message(
+        supervision, settings, vhost, skipping_clock):
+    skipping_clock.set(datetime.fromisoformat("2026-12-28T10:00:00+08:00"))
+    answer = result_of(vhost, open_clocks(settings, "2026-0005", ["transport"]))
+
+    assert (answer["status"], answer["error"]["code"]) == ("failed", "UnknownCalendarDate")
+    assert "2027.yaml with complete: true" in answer["error"]["message"]
+    with pytest.raises(NotFound):  # nothing of the failed job was kept
+        supervision.supervision.deadlines("2026-0005", principal=STAFF)

@@ -1,0 +1,451 @@
+"""Supervision's rules on a real SQLite session: deadlines opened with their provenance, reminders,
+escalation and the overdue list, extensions within and beyond the cap, re-handling, closing, the
+supervising leader's log, and who sees which deadline. The clock starts on 2026-03-02 (a Monday),
+so every working-day rule stays within the years the calendar knows."""
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import pytest
+from sqlalchemy import create_engine, select
+from sqlalchemy.orm import sessionmaker
+
+from services.supervision import key_proposals, operations, queries
+from services.supervision.models import (Base, Deadline, DeadlineChange, Escalation, KeyProposal, Reminder,
+                                         SupervisionLogEntry)
+from services.supervision.rules import RulebookRules
+from shared.calendar import CHINA_TZ, UnknownCalendarDate
+from shared.errors import BusinessError, Forbidden, InvalidInput, NotFound, Unauthenticated
+from shared.rulebook import Duration, load_rulebook
+
+NUMBER = "2026-0001"
+STAFF = {"user": "staff.wang", "roles": ["staff"]}
+LEADER_CHEN = {"user": "vice.chair.chen", "roles": ["leader"]}
+LEADER_LIU = {"user": "vice.chair.liu", "roles": ["leader"]}
+MEMBER = {"user": "member.li", "roles": ["member"]}
+TRANSPORT = {"user": "handler.sun", "roles": ["unit"], "unit": "transport"}
+EDUCATION = {"user": "handler.zhao", "roles": ["unit"], "unit": "education"}
+HEALTH = {"user": "handler.qian", "roles": ["unit"], "unit": "health"}
+
+
+def china(year, month, day, hour=0, minute=0):
+    return datetime(year, month, day, hour, minute, tzinfo=CHINA_TZ)
+
+
+@pytest.fixture
+def session(tmp_path, skipping_clock):
+    engine = create_engine(f"sqlite:///{tmp_path}/supervision.db")
+    Base.metadata.create_all(engine)
+    with sessionmaker(bind=engine, expire_on_commit=False)() as s:
+        yield s
+    engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def rules():
+    return RulebookRules()
+
+
+def assign(session, rules, units=("transport",), number=NUMBER, **extra):
+    params = {"number": number, "key_proposal": False, "supervising_leader": None, "units": list(units),
+              **extra}
+    return operations.open_deadlines(session, rules, params, STAFF)
+
+
+def check(session, rules, number=NUMBER):
+    return operations.check(session, rules, {"number": number}, None)
+
+
+def rows(session, model, **where):
+    query = select(model)
+    for key, value in where.items():
+        query = query.where(getattr(model, key) == value)
+    return session.scalars(query.order_by(model.id)).all()
+
+
+def count(session, model, **where):
+    return len(rows(session, model, **where))
+
+
+def moment(text):
+    parsed = datetime.fromisoformat(text)
+    assert parsed.tzinfo is not None, f"next_check {text} has no offset"
+    return parsed
+
+
+def reply_deadline(session, number=NUMBER):
+    return [row for row in rows(session, Deadline, number=number) if row.unit is None][-1]
+
+
+# -- opening the clocks ---------------------------------------------------------------------------
+
+def test_assignment_opens_sign_for_objection_and_reply_deadlines_with_their_provenance(session, rules):
+    result = assign(session, rules, units=["transport", "education"])
+
+    opened = {(d["rule"], d["unit"]): d["due"] for d in result["deadlines"]}
+    assert opened == {("sign_for_limit", "transport"): "2026-03-05",
+                      ("objection_window", "transport"): "2026-03-09",
+                      ("sign_for_limit", "education"): "2026-03-05",
+                      ("objection_window", "education"): "2026-03-09",
+                      ("reply_deadline", None): "2026-06-02"}
+    rulebook = load_rulebook("proposal")
+    reply = reply_deadline(session)
+    assert (reply.rulebook, reply.rulebook_version, reply.rulebook_hash) == \
+        ("proposal", rulebook.version, rulebook.content_hash)
+    assert (reply.start_event, reply.start_date, reply.amount, reply.amount_unit) == \
+        ("assigned", date(2026, 3, 2), 3, "months")
+    assert reply.units == ["transport", "education"] and reply.opened_by == "staff.wang"
+    objection = rows(session, Deadline, rule="objection_window", unit="transport")[0]
+    assert [d["date"] for d in objection.calendar["skipped"]] == ["2026-03-07", "2026-03-08"]
+
+
+def test_next_check_is_the_first_reminder_before_the_reply_deadline(session, rules):
+    result = assign(session, rules)
+    # Due 2026-06-02: it ends at midnight after that day; the first reminder is 15 days earlier.
+    assert moment(result["next_check"]) == china(2026, 5, 19)
+
+
+def test_a_key_proposal_is_registered_with_its_supervising_leader(session, rules):
+    assign(session, rules, key_proposal=True, supervising_leader="vice.chair.chen")
+    assert session.get(KeyProposal, NUMBER).supervising_leader == "vice.chair.chen"
+
+
+@pytest.mark.parametrize("params, field", [
+    ({"number": NUMBER, "units": []}, "units"),
+    ({"number": NUMBER, "units": ["transport"], "key_proposal": True}, "supervising_leader"),
+    ({"units": ["transport"]}, "number"),
+], ids=["no_unit", "key_proposal_without_leader", "no_number"])
+def test_opening_refuses_parameters_that_do_not_fit(session, rules, params, field):
+    with pytest.raises(InvalidInput) as refused:
+        operations.open_deadlines(session, rules, params, STAFF)
+    assert field in refused.value.details
+    assert count(session, Deadline) == 0
+
+
+def test_reassignment_supersedes_the_open_deadlines_and_records_why(session, rules, skipping_clock):
+    assign(session, rules, units=["education"])
+    skipping_clock.advance(days=3)
+    assign(session, rules, units=["transport"])
+
+    old_reply, new_reply = [row for row in rows(session, Deadline) if row.unit is None]
+    assert (old_reply.status, new_reply.status, new_reply.start_event) == ("superseded", "open", "reassigned")
+    assert new_reply.replaces_id == old_reply.id and new_reply.due == date(2026, 6, 5)
+    restart = rows(session, DeadlineChange, deadline_id=old_reply.id)[0]
+    assert (restart.kind, restart.old_due, restart.new_due, restart.by) == \
+        ("restart", date(2026, 6, 2), date(2026, 6, 5), "staff.wang")
+    education = rows(session, Deadline, unit="education")
+    assert {row.status for row in education} == {"superseded"}
+    assert [change.new_due for change in rows(session, DeadlineChange, deadline_id=education[0].id)] == [None]
+    assert [row.closed_at is None for row in rows(session, Deadline, unit="transport")] == [True, True]
+
+
+def test_a_date_the_calendar_does_not_know_fails_the_opening_loudly_and_keeps_nothing(session, rules,
+                                                                                      skipping_clock):
+    # 5 working days from 2026-12-28 reach into 2027, whose schedule is only provisional.
+    skipping_clock.set(china(2026, 12, 28, 10))
+    with pytest.raises(UnknownCalendarDate) as unknown:
+        assign(session, rules)
+    assert "2027" in str(unknown.value) and "complete: true" in str(unknown.value)
+    assert count(session, Deadline) == 0
+
+
+# -- reminders and escalation ---------------------------------------------------------------------
+
+def test_nothing_to_do_before_the_first_reminder(session, rules):
+    assign(session, rules)
+    assert check(session, rules) == {"action": "none", "next_check": "2026-05-19T00:00:00+08:00"}
+    assert count(session, Reminder) == 0
+
+
+def test_each_reminder_lead_time_reminds_exactly_once(session, rules, skipping_clock):
+    assign(session, rules)
+    skipping_clock.set(china(2026, 5, 19))
+    assert check(session, rules) == {"action": "remind", "next_check": "2026-05-29T00:00:00+08:00"}
+    assert check(session, rules)["action"] == "none"
+    skipping_clock.set(china(2026, 5, 29, 8))
+    assert check(session, rules) == {"action": "remind", "next_check": "2026-06-03T00:00:00+08:00"}
+    assert check(session, rules)["action"] == "none"
+
+    sent = [(r.lead_amount, r.lead_unit, r.for_due, r.due_at.date()) for r in rows(session, Reminder)]
+    assert sent == [(15, "days", date(2026, 6, 2), date(2026, 5, 18)),  # 2026-05-19 00:00 China is 05-18 UTC
+                    (5, "days", date(2026, 6, 2), date(2026, 5, 28))]
+
+
+def test_a_late_check_gives_only_the_most_urgent_reminder(session, rules, skipping_clock):
+    assign(session, rules)
+    skipping_clock.set(china(2026, 5, 30))
+    assert check(session, rules)["action"] == "remind"
+    assert check(session, rules)["action"] == "none"
+    assert [r.lead_amount for r in rows(session, Reminder)] == [5]
+
+
+def test_an_overdue_reply_is_escalated_exactly_once_and_listed_for_its_unit(session, rules, skipping_clock):
+    assign(session, rules)
+    assign(session, rules, units=["education"], number="2026-0002")
+    skipping_clock.set(china(2026, 6, 3, 0, 5))
+
+    first = check(session, rules)
+    again = check(session, rules)
+
+    # 2026-06-03 is a Wednesday: the next check is that morning, and nothing new is escalated.
+    assert first == {"action": "escalate", "next_check": "2026-06-03T09:00:00+08:00"}
+    assert again["action"] == "none"
+    escalations = rows(session, Escalation, number=NUMBER)
+    assert [(e.unit, e.due, e.deadline_id) for e in escalations] == \
+        [("transport", date(2026, 6, 2), reply_deadline(session).id)]
+    assert reply_deadline(session).status == "missed"
+    overdue = queries.overdue(session, STAFF)
+    assert [(u["unit"], [item["number"] for item in u["overdue"]]) for u in overdue["units"]] == \
+        [("education", ["2026-0002"]), ("transport", [NUMBER])]
+    transport = overdue["units"][1]["overdue"][0]
+    assert transport["days_overdue"] == 1 and transport["escalated_at"] is not None
+    assert overdue["units"][0]["overdue"][0]["escalated_at"] is None  # listed before its check ran
+
+
+def test_the_check_after_an_escalation_waits_for_the_next_working_morning(session, rules, skipping_clock):
+    assign(session, rules, number="2026-0003")
+    operations.extend(session, rules, {"number": "2026-0003", "until": "2026-06-05"}, STAFF)
+    skipping_clock.set(china(2026, 6, 6, 10))  # a Saturday
+    assert check(session, rules, "2026-0003") == \
+        {"action": "escalate", "next_check": "2026-06-08T09:00:00+08:00"}
+
+
+def test_the_overdue_list_is_for_staff_and_leaders(session, rules):
+    assign(session, rules)
+    assert queries.overdue(session, LEADER_CHEN)["units"] == []
+    for outsider in (TRANSPORT, MEMBER):
+        with pytest.raises(Forbidden):
+            queries.overdue(session, outsider)
+
+
+def test_a_check_on_a_proposal_without_a_reply_deadline_is_a_business_error(session, rules):
+    with pytest.raises(BusinessError) as refused:
+        check(session, rules)
+    assert refused.value.code == "no_reply_deadline"
+
+
+# -- extensions -----------------------------------------------------------------------------------
+
+def test_an_extension_within_the_cap_moves_the_due_date_and_is_recorded(session, rules):
+    assign(session, rules)
+    params = {"number": NUMBER, "until": "2026-09-02", "reason": "budget cycle"}
+    result = operations.extend(session, rules, params, STAFF)
+
+    assert result == {"reply_due": "2026-09-02", "next_check": "2026-08-19T00:00:00+08:00"}
+    reply = reply_deadline(session)
+    assert (reply.original_due, reply.due) == (date(2026, 6, 2), date(2026, 9, 2))
+    change = rows(session, DeadlineChange, deadline_id=reply.id)[0]
+    assert (change.kind, change.by, change.old_due, change.new_due) == \
+        ("extension", "staff.wang", date(2026, 6, 2), date(2026, 9, 2))
+    assert change.reason.startswith("budget cycle; approved within the cap 2026-09-02")
+
+
+def test_an_extension_beyond_six_months_from_the_assignment_is_refused(session, rules):
+    assign(session, rules)
+    with pytest.raises(BusinessError) as refused:
+        operations.extend(session, rules, {"number": NUMBER, "until": "2026-09-03"}, STAFF)
+    assert refused.value.code == "extension_too_long" and "2026-09-02" in refused.value.message
+    assert reply_deadline(session).due == date(2026, 6, 2)
+    assert count(session, DeadlineChange) == 0
+
+
+def test_extensions_together_stay_under_the_cap(session, rules):
+    assign(session, rules)
+    operations.extend(session, rules, {"number": NUMBER, "until": "2026-08-01"}, STAFF)
+    with pytest.raises(BusinessError):
+        operations.extend(session, rules, {"number": NUMBER, "until": "2026-10-01"}, STAFF)
+    assert reply_deadline(session).due == date(2026, 8, 1)
+
+
+@pytest.mark.parametrize("until", ["2026-06-02", "2026-05-01", "not a date"])
+def test_an_extension_must_end_after_the_current_due_date(session, rules, until):
+    assign(session, rules)
+    with pytest.raises(InvalidInput) as refused:
+        operations.extend(session, rules, {"number": NUMBER, "until": until}, STAFF)
+    assert "until" in refused.value.details
+
+
+def test_an_extended_missed_deadline_is_open_again_and_reminds_for_its_new_due_date(session, rules,
+                                                                                    skipping_clock):
+    assign(session, rules)
+    skipping_clock.set(china(2026, 5, 19))
+    check(session, rules)
+    skipping_clock.set(china(2026, 6, 4))
+    assert check(session, rules)["action"] == "escalate"
+    operations.extend(session, rules, {"number": NUMBER, "until": "2026-08-31"}, STAFF)
+    assert reply_deadline(session).status == "open"
+    assert queries.overdue(session, STAFF)["units"] == []
+    skipping_clock.set(china(2026, 8, 17))
+    assert check(session, rules)["action"] == "remind"
+    assert [r.for_due for r in rows(session, Reminder)] == [date(2026, 6, 2), date(2026, 8, 31)]
+
+
+def test_a_working_day_reminder_counts_back_over_the_national_day_holidays(rules):
+    # Due Thursday 2026-10-08, the first working day after the holiday: one working day before
+    # its end is the start of that day; two reach back over 1-7 October to 30 September.
+    assert rules.before(date(2026, 10, 8), Duration(1, "working_days")) == china(2026, 10, 8)
+    assert rules.before(date(2026, 10, 8), Duration(2, "working_days")) == china(2026, 9, 30)
+    assert rules.before(date(2026, 3, 30), Duration(1, "months")) == china(2026, 2, 28)
+    assert rules.before(date(2026, 6, 2), Duration(15, "days")) == china(2026, 5, 19)
+
+
+# -- re-handling and closing ----------------------------------------------------------------------
+
+def test_rehandling_restarts_the_reply_clock_and_supersedes_the_old_one(session, rules, skipping_clock):
+    assign(session, rules)
+    skipping_clock.set(china(2026, 4, 10, 10))
+    result = operations.restart(session, rules, {"number": NUMBER, "rule": "rehandling_reply"}, STAFF)
+
+    assert result == {"reply_due": "2026-05-10", "next_check": "2026-04-26T00:00:00+08:00"}
+    old, new = [row for row in rows(session, Deadline) if row.unit is None]
+    assert (old.status, new.rule, new.start_event, new.replaces_id) == \
+        ("superseded", "rehandling_reply", "rehandling_requested", old.id)
+    assert [(c.kind, c.old_due, c.new_due) for c in rows(session, DeadlineChange, deadline_id=new.id)] == \
+        [("restart", date(2026, 6, 2), date(2026, 5, 10))]
+    assert check(session, rules)["next_check"] == "2026-04-26T00:00:00+08:00"
+
+
+def test_rehandling_after_a_reply_keeps_the_first_reply_deadline_met(session, rules, skipping_clock):
+    assign(session, rules)
+    skipping_clock.set(china(2026, 5, 20, 10))
+    assert operations.close(session, rules, {"number": NUMBER}, None)["replied_on_time"] is True
+    operations.restart(session, rules, {"number": NUMBER, "rule": "rehandling_reply"}, STAFF)
+    skipping_clock.set(china(2026, 6, 25, 10))  # the re-handling reply was due 2026-06-20
+    assert operations.close(session, rules, {"number": NUMBER}, None) == \
+        {"replied_on_time": False, "signed_on_time": True}
+    assert [row.status for row in rows(session, Deadline) if row.unit is None] == ["met", "missed"]
+
+
+def test_restart_refuses_a_rule_that_is_not_a_reply_rule(session, rules):
+    assign(session, rules)
+    with pytest.raises(InvalidInput):
+        operations.restart(session, rules, {"number": NUMBER, "rule": "cosign_window"}, STAFF)
+
+
+def test_closing_on_time_marks_the_deadlines_met_and_the_window_closed(session, rules, skipping_clock):
+    assign(session, rules)
+    skipping_clock.set(china(2026, 6, 2, 23, 59))
+    assert operations.close(session, rules, {"number": NUMBER}, None) == \
+        {"replied_on_time": True, "signed_on_time": True}
+    assert {row.rule: row.status for row in rows(session, Deadline)} == \
+        {"sign_for_limit": "met", "objection_window": "closed", "reply_deadline": "met"}
+    assert all(row.closed_at is not None for row in rows(session, Deadline))
+
+
+def test_a_reply_after_the_due_day_is_not_on_time(session, rules, skipping_clock):
+    assign(session, rules)
+    skipping_clock.set(china(2026, 6, 3, 0, 1))
+    assert operations.close(session, rules, {"number": NUMBER}, None)["replied_on_time"] is False
+
+
+def test_an_escalated_sign_for_limit_is_not_signed_on_time(session, rules, skipping_clock):
+    assign(session, rules)
+    sign_for = rows(session, Deadline, rule="sign_for_limit")[0]
+    session.add(Escalation(number=NUMBER, deadline_id=sign_for.id, due=sign_for.due, unit="transport",
+                           escalated_at=skipping_clock.now()))
+    assert operations.close(session, rules, {"number": NUMBER}, None)["signed_on_time"] is False
+
+
+# -- one call explains any deadline ---------------------------------------------------------------
+
+def test_the_objection_window_across_national_day_2026_shows_the_holidays_skipped(session, rules,
+                                                                                  skipping_clock):
+    skipping_clock.set(china(2026, 9, 30, 10))
+    assign(session, rules)
+    view = queries.deadlines(session, rules, NUMBER, MEMBER)
+    objection = next(d for d in view["deadlines"] if d["rule"] == "objection_window")
+
+    assert objection["due"] == "2026-10-13"
+    skipped = {d["date"]: d["name"] for d in objection["calendar"]["skipped"]}
+    assert [day for day, name in skipped.items() if name == "National Day"] == \
+        [f"2026-10-0{n}" for n in range(1, 8)]
+    assert "2026-10-11" in skipped  # an ordinary Sunday
+    assert [d["date"] for d in objection["calendar"]["makeup_workdays"]] == ["2026-10-10"]
+    assert "2026-10-01 (National Day)" in objection["explanation"]
+    assert "Make-up working days counted: 2026-10-10" in objection["explanation"]
+
+
+def test_the_reply_deadline_explains_its_rule_rulebook_extension_and_cap(session, rules):
+    assign(session, rules)
+    params = {"number": NUMBER, "until": "2026-07-31", "reason": "budget cycle"}
+    operations.extend(session, rules, params, STAFF)
+    explained = queries.deadlines(session, rules, NUMBER, STAFF)
+    reply = next(d for d in explained["deadlines"] if d["unit"] is None)
+
+    assert reply["rulebook"] == {"name": "proposal", "version": load_rulebook("proposal").version,
+                                 "hash": load_rulebook("proposal").content_hash}
+    assert (reply["start"]["event"], reply["duration"]) == ("assigned", {"amount": 3, "unit": "months"})
+    assert (reply["original_due"], reply["due"], reply["status"]) == ("2026-06-02", "2026-07-31", "open")
+    assert [(c["kind"], c["by"], c["old_due"], c["new_due"]) for c in reply["changes"]] == \
+        [("extension", "staff.wang", "2026-06-02", "2026-07-31")]
+    assert reply["extension_cap"]["latest_due"] == "2026-09-02"
+    assert "Extension on 2026-03-02 by staff.wang: 2026-06-02 -> 2026-07-31 (budget cycle" \
+        in reply["explanation"]
+
+
+def test_units_see_their_own_deadlines_and_the_reply_deadline_only(session, rules):
+    assign(session, rules, units=["transport", "education"])
+
+    seen = queries.deadlines(session, rules, NUMBER, TRANSPORT)["deadlines"]
+    assert {(d["rule"], d["unit"]) for d in seen} == \
+        {("sign_for_limit", "transport"), ("objection_window", "transport"), ("reply_deadline", None)}
+    assert len(queries.deadlines(session, rules, NUMBER, STAFF)["deadlines"]) == 5
+    assert len(queries.deadlines(session, rules, NUMBER, MEMBER)["deadlines"]) == 5
+    with pytest.raises(Forbidden):
+        queries.deadlines(session, rules, NUMBER, HEALTH)
+
+
+def test_a_unit_sees_the_escalation_of_its_own_share_of_the_reply_only(session, rules, skipping_clock):
+    assign(session, rules, units=["transport", "education"])
+    skipping_clock.set(china(2026, 6, 3, 8))
+    check(session, rules)
+
+    def escalated_units(principal):
+        explained = queries.deadlines(session, rules, NUMBER, principal)["deadlines"]
+        return [e["unit"] for d in explained if d["unit"] is None for e in d["escalations"]]
+
+    assert escalated_units(TRANSPORT) == ["transport"]
+    assert escalated_units(STAFF) == ["transport", "education"]
+
+
+def test_deadlines_need_a_principal_and_a_proposal_with_deadlines(session, rules):
+    assign(session, rules)
+    with pytest.raises(Unauthenticated):
+        queries.deadlines(session, rules, NUMBER, None)
+    with pytest.raises(NotFound):
+        queries.deadlines(session, rules, "2026-9999", STAFF)
+
+
+# -- key proposals --------------------------------------------------------------------------------
+
+def test_only_the_supervising_leader_logs_key_supervision(session, rules):
+    assign(session, rules, key_proposal=True, supervising_leader="vice.chair.chen")
+
+    entry = key_proposals.log_key_supervision(session, NUMBER, "visit", "Visited the bureau", LEADER_CHEN)
+    assert (entry["leader"], entry["kind"]) == ("vice.chair.chen", "visit")
+    for outsider in (LEADER_LIU, STAFF, TRANSPORT, {"user": "vice.chair.chen", "roles": ["staff"]}):
+        with pytest.raises(Forbidden):
+            key_proposals.log_key_supervision(session, NUMBER, "note", "not mine to write", outsider)
+    assert count(session, SupervisionLogEntry) == 1
+    log = key_proposals.key_supervision_log(session, NUMBER, TRANSPORT)
+    assert (log["supervising_leader"], [e["text"] for e in log["entries"]]) == \
+        ("vice.chair.chen", ["Visited the bureau"])
+
+
+def test_a_proposal_that_is_not_key_has_no_supervision_log(session, rules):
+    assign(session, rules)
+    with pytest.raises(NotFound):
+        key_proposals.log_key_supervision(session, NUMBER, "visit", "Visited", LEADER_CHEN)
+
+
+def test_a_log_entry_has_a_known_kind(session, rules):
+    assign(session, rules, key_proposal=True, supervising_leader="vice.chair.chen")
+    with pytest.raises(InvalidInput):
+        key_proposals.log_key_supervision(session, NUMBER, "gossip", "Heard something", LEADER_CHEN)
+
+
+# -- the smoke diagram's escalation ---------------------------------------------------------------
+
+def test_the_smoke_escalation_still_records_a_submission(session):
+    result = operations.escalate(session, {"submission_id": 7, "unit": "transport"}, None)
+    assert session.get(Escalation, result["escalation_id"]).submission_id == 7
