@@ -159,3 +159,30 @@ class Ratings(Schema):
 class UnitAssessment(Schema):
     year = fields.Integer()
     units = fields.List(fields.Dict())
+
+
+class DeadlineChange(Schema):
+    kind = fields.String()
+    at = fields.String()
+    by = fields.String(allow_none=True)
+    reason = fields.String(allow_none=True)
+
+
+class Deadline(Schema):
+    rule = fields.String()
+    unit = fields.String(allow_none=True)
+    status = fields.String()
+    changes = fields.List(fields.Dict())
+
+
+class Deadlines(Schema):
+    number = fields.String()
+    as_of = fields.String()
+    deadlines = fields.List(fields.Dict(), metadata={
+        "description": "each with rule, rulebook version and hash, start event, amount and unit, the "
+                       "calendar's account, original and current due, status, and every change"})
+
+
+class SupervisionLogRequest(Body):
+    kind = fields.String(required=True, validate=validate.OneOf(["visit", "meeting", "instruction", "note"]))
+    text = fields.String(required=True, validate=validate.Length(min=1, max=5000))

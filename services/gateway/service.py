@@ -77,6 +77,7 @@ class GatewayService:
     engine = RpcProxy("engine")
     intake = RpcProxy("intake")
     evaluation = RpcProxy("evaluation")
+    supervision = RpcProxy("supervision")
 
     def _principal(self, request) -> dict:
         return tokens.principal_for(self.db.session, request.headers.get("Authorization"))
@@ -234,3 +235,28 @@ class GatewayService:
     def unit_assessment(self, request, principal, year):
         """The units' annual assessment, computed from handling scores and ratings."""
         return 200, self.evaluation.unit_assessment(year, principal=principal)
+
+    # -- supervision (督) -------------------------------------------------------------------------
+    @http("GET", "/api/proposals/<string:number>/deadlines")
+    @endpoint(response=schemas.Deadlines)
+    def deadlines(self, request, principal, number):
+        """Every deadline of a proposal and why it is what it is: rule, start, calendar, changes."""
+        return 200, self.supervision.deadlines(number, principal=principal)
+
+    @http("GET", "/api/overdue")
+    @endpoint("staff", "leader", "committee")
+    def overdue(self, request, principal):
+        """The live list of overdue work per unit."""
+        return 200, self.supervision.overdue(principal=principal)
+
+    @http("POST", "/api/proposals/<string:number>/supervision-log")
+    @endpoint("leader", body=schemas.SupervisionLogRequest, status=201)
+    def log_key_supervision(self, request, principal, number, body):
+        """The supervising leader of a key proposal records a visit, meeting or instruction."""
+        return 201, self.supervision.log_key_supervision(number, body["kind"], body["text"], principal=principal)
+
+    @http("GET", "/api/proposals/<string:number>/supervision-log")
+    @endpoint()
+    def key_supervision_log(self, request, principal, number):
+        """A key proposal's supervision log."""
+        return 200, self.supervision.key_supervision_log(number, principal=principal)
