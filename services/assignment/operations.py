@@ -1,13 +1,25 @@
-"""Assignment's rules, as plain functions of a session and validated input."""
+"""Assignment's jobs for the engine, as plain functions of a session and validated input.
+
+Staff decide (user tasks in the diagram); these functions carry the decision out: assign the
+proposal to units (交办), re-open their work for a new round (重新办理), send a reply back.
+What units do with their assignments is in :mod:`.commands`.
+"""
 from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
 from shared import clock
-from shared.errors import BusinessError
+from shared.errors import BusinessError, InvalidInput
 from shared.validation import load
 
+from . import contracts
+from .contracts import ANSWERING_ROLES, AssignParams, RehandlingParams, SendBackParams
 from .models import Assignment, Unit
+from .records import active_assignments, current_reply, describe, iso, notify_unit, record
+
+
+def _actor(principal) -> str:
+    return (principal or {}).get("user") or "system"
 
 
 class AssignUnitParams(Schema):
@@ -15,14 +27,17 @@ class AssignUnitParams(Schema):
     unit = fields.String(required=True, validate=validate.Length(min=1, max=100))
 
 
-def assign_unit(session, params: dict, principal: dict | None) -> dict:
+def assign_unit(session, params: dict, principal: dict | None, number: str | None = None) -> dict:
+    """The smoke diagram's one-unit assignment (no unit queue, no reassignment)."""
     data = load(AssignUnitParams, params, "assignment.assign_unit parameters")
     if session.get(Unit, data["unit"]) is None:
         raise BusinessError("no_unit", f"there is no unit '{data['unit']}' in the directory")
-    row = Assignment(submission_id=data["submission_id"], unit=data["unit"],
-                     assigned_by=(principal or {}).get("user") or "system", created_at=clock.now())
+    row = Assignment(number=number or f"submission-{data['submission_id']}",
+                     proposal_id=data["submission_id"], round=1, unit=data["unit"], role="single",
+                     status="assigned", assigned_by=_actor(principal), created_at=clock.now())
     session.add(row)
     session.flush()
+    record(session, row, _actor(principal), "assigned", {"mode": "single", "round": 1})
     return {"assignment_id": row.id, "unit": row.unit}
 
 
@@ -34,3 +49,99 @@ def ensure_units(session, units: dict) -> int:
             session.add(Unit(code=code, name=name))
             added += 1
     return added
+
+
+def _roles(data: dict) -> list[tuple[str, str]]:
+    if data["mode"] == "lead_co":
+        return [(data["lead"], "lead"), *((code, "co") for code in data["co_units"])]
+    return [(code, data["mode"]) for code in data["units"]]
+
+
+def assign(session, params: dict, principal: dict | None) -> dict:
+    """``assignment.assign``: give the proposal to its units, cancelling any earlier assignment.
+
+    Business error ``no_unit`` names every unit the directory lacks; a mode that does not fit the
+    units is invalid input. Each unit hears of its assignment on its own queue.
+    """
+    data = load(AssignParams, params, "assignment.assign parameters")
+    roles = _roles(data)
+    unknown = [code for code, _ in roles if session.get(Unit, code) is None]
+    if unknown:
+        raise BusinessError("no_unit", f"there is no unit {', '.join(repr(c) for c in unknown)} "
+                                       "in the directory")
+    actor, now = _actor(principal), clock.now()
+    for old in active_assignments(session, data["number"], lock=True):
+        old.status, old.cancelled_at = "cancelled", now
+        because = record(session, old, actor, "cancelled", {"reason": "reassigned"})
+        notify_unit(session, old, contracts.CANCELLED, because, {"reason": "reassigned"})
+    created = []
+    for code, role in roles:
+        row = Assignment(number=data["number"], proposal_id=data["proposal_id"], round=data["round"],
+                         unit=code, role=role, status="assigned", assigned_by=actor, created_at=now)
+        session.add(row)
+        session.flush()
+        created.append((row, record(session, row, actor, "assigned",
+                                    {"mode": data["mode"], "round": data["round"]})))
+    together = [{"id": row.id, "unit": row.unit, "role": row.role} for row, _ in created]
+    for row, because in created:
+        notify_unit(session, row, contracts.CREATED, because, {"mode": data["mode"], "assignments": together})
+    return {"number": data["number"], "round": data["round"], "assignments": together,
+            "answering_units": [row.unit for row, _ in created if row.role in ANSWERING_ROLES]}
+
+
+def request_rehandling(session, params: dict, principal: dict | None) -> dict:
+    """``assignment.request_rehandling``: the proposer was not satisfied; the units answer again
+    in round ``round`` (the earlier replies stay, under their own round)."""
+    data = load(RehandlingParams, params, "assignment.request_rehandling parameters")
+    rows = active_assignments(session, data["number"], lock=True)
+    if not rows:
+        raise BusinessError("no_assignment", f"proposal {data['number']} has no active assignment")
+    current = max(row.round for row in rows)
+    if data["round"] <= current:
+        raise InvalidInput("a re-handling round comes after the current one",
+                           {"round": [f"must be greater than the current round {current}"]})
+    actor = _actor(principal)
+    for row in rows:
+        previous, row.round = row.round, data["round"]
+        if row.status == "replied":
+            row.status = "signed"
+        because = record(session, row, actor, "rehandling", {"round": row.round, "previous_round": previous})
+        notify_unit(session, row, contracts.REHANDLING, because,
+                    {"round": row.round, "previous_round": previous})
+    return {"number": data["number"], "round": data["round"], "units": [row.unit for row in rows]}
+
+
+def send_back(session, params: dict, principal: dict | None) -> dict:
+    """``assignment.send_back``: staff send the submitted reply back with a comment; the answering
+    unit (and its co-units) must submit again. ``units`` picks answering units (default: all)."""
+    data = load(SendBackParams, params, "assignment.send_back parameters")
+    rows = active_assignments(session, data["number"], lock=True)
+    answering = [row for row in rows if row.role in ANSWERING_ROLES]
+    strangers = sorted(set(data["units"]) - {row.unit for row in answering})
+    if strangers:
+        raise InvalidInput("only an answering unit's reply can be sent back",
+                           {"units": [f"not answering proposal {data['number']}: {', '.join(strangers)}"]})
+    chosen = [row for row in answering if not data["units"] or row.unit in data["units"]]
+    replies = [(row, current_reply(session, row)) for row in chosen]
+    replies = [(row, reply) for row, reply in replies if reply is not None and reply.status == "submitted"]
+    if not replies:
+        raise BusinessError("no_submitted_reply", f"proposal {data['number']} has no submitted reply "
+                                                  "to send back")
+    actor, now = _actor(principal), clock.now()
+    reopened = []
+    for row, reply in replies:
+        reply.status, reply.sent_back_at, reply.sent_back_comment = "sent_back", now, data["comment"]
+        reopened.append(row)
+        if row.role == "lead":
+            reopened += [other for other in rows if other.role == "co" and other.status == "replied"]
+    for row in reopened:
+        if row.status == "replied":
+            row.status = "signed"
+        because = record(session, row, actor, "sent_back", {"comment": data["comment"], "round": row.round})
+        notify_unit(session, row, contracts.SENT_BACK, because,
+                    {"comment": data["comment"], "round": row.round, "sent_back_at": iso(now)})
+    return {"number": data["number"], "round": max(row.round for row, _ in replies),
+            "sent_back": [row.unit for row, _ in replies]}
+
+
+__all__ = ["assign", "assign_unit", "ensure_units", "request_rehandling", "send_back", "describe"]

@@ -1,17 +1,120 @@
-"""The assignment service: a thin nameko shell around ``operations``."""
+"""The assignment service: a thin nameko shell around ``operations``, ``commands`` and ``queries``.
+
+Jobs come from the engine; commands come over RPC (the gateway, for a unit's handlers) and over
+AMQP (a department's own system, routing key ``<unit>.<command>``) into the same functions.
+"""
 from __future__ import annotations
 
-from shared.messaging.database import Database
-from shared.messaging.entrypoints import job
+import logging
 
-from . import operations
+from nameko.contextdata import ContextDataProvider
+from nameko.extensions import DependencyProvider
+
+from shared.messaging.database import Database
+from shared.messaging.entrypoints import api, job
+
+from . import commands, operations, queries
+from .bus import UnitQueues, commands_queue, listen_to_units
 from .models import Inbox, Outbox
+from .rules import RulebookRules
+
+log = logging.getLogger(__name__)
+
+
+class Rules(DependencyProvider):
+    """The proposal rulebook and the working-day calendar, loaded once when the service starts."""
+
+    def setup(self):
+        self.rules = RulebookRules()
+
+    def get_dependency(self, worker_ctx):
+        return self.rules
+
+
+class BusinessKey(ContextDataProvider):
+    """The business key (proposal number) of the instance whose job is running."""
+
+    context_key = "business_key"
 
 
 class AssignmentService:
     name = "assignment"
     db = Database("assignment", Outbox, Inbox)
+    rules = Rules()
+    unit_queues = UnitQueues()
+    business_key = BusinessKey()
 
+    # -- jobs for the engine --------------------------------------------------------------------
     @job("assignment.assign_unit")
     def assign_unit(self, params, principal):
-        return operations.assign_unit(self.db.session, params, principal)
+        return operations.assign_unit(self.db.session, params, principal, number=self.business_key)
+
+    @job("assignment.assign")
+    def assign(self, params, principal):
+        result = operations.assign(self.db.session, params, principal)
+        # Before the job commits, so the relay never publishes to a unit that has no queue yet.
+        self.unit_queues.ensure(a["unit"] for a in result["assignments"])
+        return result
+
+    @job("assignment.request_rehandling")
+    def request_rehandling(self, params, principal):
+        return operations.request_rehandling(self.db.session, params, principal)
+
+    @job("assignment.send_back")
+    def send_back(self, params, principal):
+        return operations.send_back(self.db.session, params, principal)
+
+    # -- commands from units over RPC ---------------------------------------------------------
+    def _command(self, command, params, principal):
+        result = commands.run(self.db.session, self.rules, command, params, principal)
+        self.db.commit()
+        return result
+
+    @api
+    def sign(self, assignment_id, principal=None):
+        return self._command("sign", {"assignment_id": assignment_id}, principal)
+
+    @api
+    def object(self, assignment_id, reason, principal=None):
+        return self._command("object", {"assignment_id": assignment_id, "reason": reason}, principal)
+
+    @api
+    def send_input(self, assignment_id, text, principal=None):
+        return self._command("send_input", {"assignment_id": assignment_id, "text": text}, principal)
+
+    @api
+    def draft_reply(self, assignment_id, category, text, principal=None):
+        return self._command("draft_reply", {"assignment_id": assignment_id, "category": category,
+                                             "text": text}, principal)
+
+    @api
+    def cosign_reply(self, assignment_id, principal=None):
+        return self._command("cosign_reply", {"assignment_id": assignment_id}, principal)
+
+    @api
+    def submit_reply(self, assignment_id, principal=None):
+        return self._command("submit_reply", {"assignment_id": assignment_id}, principal)
+
+    @api
+    def request_extension(self, assignment_id, until=None, reason=None, principal=None, months=None):
+        params = {"assignment_id": assignment_id, "until": until, "months": months, "reason": reason}
+        return self._command("request_extension", {k: v for k, v in params.items() if v is not None},
+                             principal)
+
+    # -- queries ----------------------------------------------------------------------------------
+    @api
+    def list_assignments(self, principal=None, number=None):
+        return queries.list_assignments(self.db.session, principal, number)
+
+    @api
+    def get_assignment(self, assignment_id, principal=None):
+        return queries.get_assignment(self.db.session, assignment_id, principal)
+
+    # -- commands from department systems over AMQP -----------------------------------------------
+    @listen_to_units(commands_queue())
+    def on_unit_command(self, body, routing_key):
+        """A refusal (invalid body, another unit's assignment, wrong state) is dead-lettered with
+        its reason by the entrypoint, and nothing changes: the worker's transaction rolls back."""
+        result = commands.from_unit_system(self.db.session, self.rules, routing_key, body)
+        self.db.commit()
+        log.info("unit command %s done: assignment %s", routing_key, result.get("id") or result)

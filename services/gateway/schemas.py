@@ -186,3 +186,21 @@ class Deadlines(Schema):
 class SupervisionLogRequest(Body):
     kind = fields.String(required=True, validate=validate.OneOf(["visit", "meeting", "instruction", "note"]))
     text = fields.String(required=True, validate=validate.Length(min=1, max=5000))
+
+
+class ObjectionRequest(Body):
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+
+
+class TextRequest(Body):
+    text = fields.String(required=True, validate=validate.Length(min=1, max=10000))
+
+
+class ReplyDraftRequest(Body):
+    category = fields.String(required=True, metadata={"description": "A, B or C (D if the rulebook enables it)"})
+    text = fields.String(required=True, validate=validate.Length(min=1, max=20000))
+
+
+class ExtensionRequest(Body):
+    until = fields.Date(required=True)
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))

@@ -78,6 +78,7 @@ class GatewayService:
     intake = RpcProxy("intake")
     evaluation = RpcProxy("evaluation")
     supervision = RpcProxy("supervision")
+    assignment = RpcProxy("assignment")
 
     def _principal(self, request) -> dict:
         return tokens.principal_for(self.db.session, request.headers.get("Authorization"))
@@ -260,3 +261,59 @@ class GatewayService:
     def key_supervision_log(self, request, principal, number):
         """A key proposal's supervision log."""
         return 200, self.supervision.key_supervision_log(number, principal=principal)
+
+    # -- units (交, 办): a unit handler acts on its own unit's assignments only ---------------------
+    @http("GET", "/api/assignments")
+    @endpoint("unit", "staff", "leader", "committee", query=("number",))
+    def list_assignments(self, request, principal):
+        """Assignments: a unit sees its own; staff see all."""
+        return 200, self.assignment.list_assignments(principal=principal, number=request.args.get("number"))
+
+    @http("GET", "/api/assignments/<int:assignment_id>")
+    @endpoint("unit", "staff", "leader", "committee")
+    def get_assignment(self, request, principal, assignment_id):
+        """One assignment with its replies, co-signatures and events."""
+        return 200, self.assignment.get_assignment(assignment_id, principal=principal)
+
+    @http("POST", "/api/assignments/<int:assignment_id>/sign")
+    @endpoint("unit")
+    def sign_assignment(self, request, principal, assignment_id):
+        """签收: the unit signs for the assignment; its clock starts."""
+        return 200, self.assignment.sign(assignment_id, principal=principal)
+
+    @http("POST", "/api/assignments/<int:assignment_id>/object")
+    @endpoint("unit", body=schemas.ObjectionRequest)
+    def object_to_assignment(self, request, principal, assignment_id, body):
+        """Object to an assignment within the window; staff reassign."""
+        return 200, self.assignment.object(assignment_id, body["reason"], principal=principal)
+
+    @http("POST", "/api/assignments/<int:assignment_id>/input")
+    @endpoint("unit", body=schemas.TextRequest)
+    def send_input(self, request, principal, assignment_id, body):
+        """A co-unit sends its input to the lead unit."""
+        return 200, self.assignment.send_input(assignment_id, body["text"], principal=principal)
+
+    @http("POST", "/api/assignments/<int:assignment_id>/reply-draft")
+    @endpoint("unit", body=schemas.ReplyDraftRequest)
+    def draft_reply(self, request, principal, assignment_id, body):
+        """The answering unit drafts its reply with a category."""
+        return 200, self.assignment.draft_reply(assignment_id, body["category"], body["text"], principal=principal)
+
+    @http("POST", "/api/assignments/<int:assignment_id>/cosign-reply")
+    @endpoint("unit")
+    def cosign_reply(self, request, principal, assignment_id):
+        """会签: a co-unit co-signs the lead's draft."""
+        return 200, self.assignment.cosign_reply(assignment_id, principal=principal)
+
+    @http("POST", "/api/assignments/<int:assignment_id>/reply")
+    @endpoint("unit")
+    def submit_reply(self, request, principal, assignment_id):
+        """Submit the reply; refused until every co-unit co-signed."""
+        return 200, self.assignment.submit_reply(assignment_id, principal=principal)
+
+    @http("POST", "/api/assignments/<int:assignment_id>/extension")
+    @endpoint("unit", body=schemas.ExtensionRequest)
+    def request_extension(self, request, principal, assignment_id, body):
+        """Ask for a later reply deadline, before the current one."""
+        return 200, self.assignment.request_extension(assignment_id, until=body["until"].isoformat(),
+                                                      reason=body["reason"], principal=principal)

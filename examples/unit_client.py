@@ -1,0 +1,112 @@
+#!/usr/bin/env python3
+"""A department's system talking to Zhitongche over AMQP: listen for assignments, sign, reply.
+
+Needs only kombu (``pip install kombu``). It declares nothing: the assignment service declares
+the exchanges and the unit's queue, and a department's broker user may only read its own queue
+and publish with its own unit's routing keys. See docs/unit-integration.md and docs/asyncapi.yaml.
+
+    python examples/unit_client.py --unit transport listen --auto-sign
+    python examples/unit_client.py --unit transport draft-reply 17 --category B --text "已列入计划"
+    python examples/unit_client.py --unit transport submit-reply 17
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import socket
+import sys
+
+from kombu import Connection, Queue
+
+UNITS_QUEUE = "ztc.unit.{unit}"              # the unit's own event queue
+COMMANDS_EXCHANGE = "ztc.unit-commands"      # routing key "<unit>.<command>"
+DEFAULT_AMQP = "amqp://guest:guest@127.0.0.1:5672/"
+
+
+def send(producer, unit: str, command: str, body: dict) -> None:
+    """Publish one command, persistent, and wait for the broker's confirm."""
+    producer.publish(body, exchange=COMMANDS_EXCHANGE, routing_key=f"{unit}.{command}",
+                     delivery_mode=2, retry=True, retry_policy={"max_retries": 3})
+    print(json.dumps({"sent": f"{unit}.{command}", "body": body}, ensure_ascii=False), flush=True)
+
+
+def listen(conn: Connection, unit: str, auto_sign: bool, count: int | None, timeout: float | None) -> int:
+    """Print each event on the unit's queue as one JSON line; ack it once handled.
+
+    One event at a time (prefetch 1): nothing new arrives while a command waits for its confirm.
+    """
+    seen = 0
+    producer = conn.Producer(channel=conn.channel(), serializer="json")
+
+    def on_event(body, message):
+        nonlocal seen
+        print(json.dumps({"routing_key": message.delivery_info.get("routing_key"), "event": body},
+                         ensure_ascii=False), flush=True)
+        if auto_sign and body.get("event") == "assignment.created":
+            send(producer, unit, "sign", {"assignment_id": body["assignment"]["id"]})
+        message.ack()  # after handling: an unacked event comes back if this client dies
+        seen += 1
+
+    queue = Queue(UNITS_QUEUE.format(unit=unit), no_declare=True)
+    with conn.Consumer(queue, callbacks=[on_event], accept=["json"], prefetch_count=1):
+        while count is None or seen < count:
+            try:
+                conn.drain_events(timeout=timeout)
+            except socket.timeout:
+                print(json.dumps({"timeout": timeout, "events": seen}), file=sys.stderr)
+                return 1
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description="A department system's AMQP client for Zhitongche assignments.")
+    p.add_argument("--amqp", default=DEFAULT_AMQP, help=f"broker URI with the unit's own user (default {DEFAULT_AMQP})")
+    p.add_argument("--unit", required=True, help="your unit's code, e.g. transport")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    events = sub.add_parser("listen", help="print the events on your unit's queue")
+    events.add_argument("--auto-sign", action="store_true", help="sign for (签收) each new assignment")
+    events.add_argument("--count", type=int, help="stop after this many events")
+    events.add_argument("--timeout", type=float, help="give up after this many seconds without an event")
+
+    for name, text in (("sign", "sign for an assignment (签收)"), ("cosign-reply", "co-sign the lead's reply (会签)"),
+                       ("submit-reply", "submit your drafted reply")):
+        sub.add_parser(name, help=text).add_argument("assignment_id", type=int)
+    objection = sub.add_parser("object", help="object to an assignment (异议)")
+    objection.add_argument("assignment_id", type=int)
+    objection.add_argument("--reason", required=True)
+    given = sub.add_parser("send-input", help="a co-unit's input to the lead unit")
+    given.add_argument("assignment_id", type=int)
+    given.add_argument("--text", required=True)
+    draft = sub.add_parser("draft-reply", help="draft or redraft your reply")
+    draft.add_argument("assignment_id", type=int)
+    draft.add_argument("--category", required=True, help="A, B or C (D where your committee enables it)")
+    draft.add_argument("--text", required=True)
+    extension = sub.add_parser("request-extension", help="ask for more time (延期)")
+    extension.add_argument("assignment_id", type=int)
+    when = extension.add_mutually_exclusive_group(required=True)
+    when.add_argument("--until", help="a date, YYYY-MM-DD")
+    when.add_argument("--months", type=int)
+    extension.add_argument("--reason", required=True)
+    return p
+
+
+def body_of(args) -> dict:
+    body = {"assignment_id": args.assignment_id}
+    for key in ("reason", "text", "category", "until", "months"):
+        if getattr(args, key, None) is not None:
+            body[key] = getattr(args, key)
+    return body
+
+
+def main(argv=None) -> int:
+    args = parser().parse_args(argv)
+    with Connection(args.amqp, transport_options={"confirm_publish": True}, connect_timeout=5) as conn:
+        if args.command == "listen":
+            return listen(conn, args.unit, args.auto_sign, args.count, args.timeout)
+        send(conn.Producer(serializer="json"), args.unit, args.command.replace("-", "_"), body_of(args))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,58 @@
+"""What people and department systems may read: a unit its own assignments, staff all of them."""
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from shared.errors import Forbidden
+
+from .commands import describe_reply
+from .models import Assignment, AssignmentEvent, CoUnitInput, ExtensionRequest, Reply
+from .records import (acting_unit, active_assignments, current_reply, describe, iso, oversees,
+                      principal_of, visible_assignment)
+
+
+def list_assignments(session, principal, number: str | None = None) -> list[dict]:
+    """Staff (committee, leaders, operators) see every assignment; a unit sees its own only."""
+    principal = principal_of(principal)
+    query = select(Assignment).order_by(Assignment.id)
+    if not oversees(principal):
+        try:
+            query = query.where(Assignment.unit == acting_unit(principal))
+        except Forbidden:
+            raise Forbidden("only staff and units see assignments") from None
+    if number:
+        query = query.where(Assignment.number == number)
+    return [describe(row) for row in session.scalars(query)]
+
+
+def _input(item: CoUnitInput, session) -> dict:
+    return {"id": item.id, "from_unit": session.get(Assignment, item.assignment_id).unit,
+            "round": item.round, "text": item.text, "sent_at": iso(item.sent_at)}
+
+
+def get_assignment(session, assignment_id: int, principal) -> dict:
+    """One assignment with its replies (every round), the co-unit inputs it sent or received, the
+    lead's current draft (for a co-unit, to co-sign), extension requests and its event log."""
+    row = visible_assignment(session, assignment_id, principal_of(principal))
+    others = [o for o in active_assignments(session, row.number) if o.id != row.id]
+    replies = session.scalars(select(Reply).where(Reply.assignment_id == row.id).order_by(Reply.round))
+    inputs = session.scalars(select(CoUnitInput).where(
+        (CoUnitInput.assignment_id == row.id) | (CoUnitInput.lead_assignment_id == row.id))
+        .order_by(CoUnitInput.id))
+    extensions = session.scalars(select(ExtensionRequest).where(ExtensionRequest.assignment_id == row.id)
+                                 .order_by(ExtensionRequest.id))
+    events = session.scalars(select(AssignmentEvent).where(AssignmentEvent.assignment_id == row.id)
+                             .order_by(AssignmentEvent.id))
+    lead = next((o for o in others if o.role == "lead"), None)
+    lead_reply = current_reply(session, lead) if row.role == "co" and lead is not None else None
+    return {
+        **describe(row),
+        "partners": [{"id": o.id, "unit": o.unit, "role": o.role, "status": o.status} for o in others],
+        "replies": [describe_reply(session, reply) for reply in replies],
+        "lead_reply": describe_reply(session, lead_reply) if lead_reply is not None else None,
+        "inputs": [_input(item, session) for item in inputs],
+        "extension_requests": [{"id": e.id, "round": e.round, "until": iso(e.requested_until),
+                                "months": e.months, "reason": e.reason, "status": e.status,
+                                "requested_at": iso(e.requested_at)} for e in extensions],
+        "events": [{"at": iso(e.at), "actor": e.actor, "action": e.action, "data": e.data} for e in events],
+    }

@@ -1,0 +1,126 @@
+"""What every assignment operation shares: who is acting, the audit log, and what leaves the service.
+
+Messages leave through the service's outbox, in the transaction of the change they describe:
+unit events to exchange ``ztc.units`` (routing key ``<unit>.<event>``), BPMN messages to the engine.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import select
+
+from shared import clock
+from shared.contracts import PrincipalSchema
+from shared.errors import Forbidden, NotFound, Unauthenticated
+from shared.messaging.outbox import send_message
+from shared.validation import load
+
+from . import contracts
+from .models import Assignment, AssignmentEvent, Outbox, Reply
+
+OVERSEER_ROLES = ("staff", "committee", "leader", "operator")
+
+
+def principal_of(principal) -> dict:
+    if principal is None:
+        raise Unauthenticated("a command or query on assignments needs a principal")
+    return load(PrincipalSchema, principal, "principal")
+
+
+def oversees(principal: dict) -> bool:
+    """Staff (and committee, leaders, operators) see every assignment; units see their own."""
+    return bool(set(principal["roles"]) & set(OVERSEER_ROLES))
+
+
+def acting_unit(principal: dict) -> str:
+    if "unit" not in principal["roles"] or not principal["unit"]:
+        raise Forbidden("only a unit's handler or system acts on an assignment",
+                        {"principal": [f"{principal['user']} acts for no unit"]})
+    return principal["unit"]
+
+
+def own_assignment(session, assignment_id: int, principal: dict) -> Assignment:
+    """The assignment, if the principal's unit holds it; Forbidden for another unit's."""
+    unit = acting_unit(principal)
+    row = session.get(Assignment, assignment_id)
+    if row is None:
+        raise NotFound(f"there is no assignment {assignment_id}")
+    if row.unit != unit:
+        raise Forbidden(f"assignment {assignment_id} belongs to another unit; {unit} acts on its own "
+                        "assignments only")
+    return row
+
+
+def visible_assignment(session, assignment_id: int, principal: dict) -> Assignment:
+    if oversees(principal):
+        row = session.get(Assignment, assignment_id)
+        if row is None:
+            raise NotFound(f"there is no assignment {assignment_id}")
+        return row
+    return own_assignment(session, assignment_id, principal)
+
+
+def active_assignments(session, number: str, lock: bool = False) -> list[Assignment]:
+    """The proposal's assignments that were not cancelled by a reassignment, oldest first.
+
+    ``lock`` takes them FOR UPDATE (PostgreSQL; SQLite lets one writer in at a time anyway) and
+    reloads them, so two units submitting at once cannot both miss that the other has replied.
+    """
+    query = (select(Assignment).where(Assignment.number == number, Assignment.status != "cancelled")
+             .order_by(Assignment.id))
+    if lock:
+        query = query.with_for_update().execution_options(populate_existing=True)
+    return list(session.scalars(query))
+
+
+def current_reply(session, row: Assignment) -> Reply | None:
+    """The assignment's reply in its current round, if one was drafted."""
+    return session.scalar(select(Reply).where(Reply.assignment_id == row.id, Reply.round == row.round))
+
+
+def record(session, assignment: Assignment, actor: str, action: str, data: dict | None = None
+           ) -> AssignmentEvent:
+    row = AssignmentEvent(assignment_id=assignment.id, number=assignment.number, at=clock.now(),
+                          actor=actor, action=action, data=data or {})
+    session.add(row)
+    session.flush()
+    return row
+
+
+def notify_unit(session, assignment: Assignment, event: str, because: AssignmentEvent, data: dict) -> None:
+    """Publish ``event`` to the assignment's unit (after commit, through the outbox)."""
+    now = clock.now()
+    payload = {"event": event, "event_id": f"assignment-event-{because.id}", "at": iso(now),
+               "unit": assignment.unit, "assignment": describe(assignment), **data}
+    session.add(Outbox(exchange=contracts.UNITS_EXCHANGE, routing_key=f"{assignment.unit}.{event}",
+                       payload=payload, headers={contracts.EVENT_HEADER: event}, available_at=now,
+                       created_at=now, attempts=0))
+
+
+def tell_engine(session, name: str, number: str, because: AssignmentEvent, payload: dict) -> None:
+    """A BPMN message for the proposal's instance; its id is the event's, so it is sent once."""
+    send_message(session, Outbox, name, number, f"assignment-event-{because.id}", payload)
+
+
+def aware(value: datetime | None) -> datetime | None:
+    """SQLite hands back naive datetimes; every time we store is UTC."""
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=timezone.utc)
+    return value
+
+
+def iso(value) -> str | None:
+    if value is None:
+        return None
+    return aware(value).isoformat() if isinstance(value, datetime) else value.isoformat()
+
+
+def describe(row: Assignment) -> dict:
+    return {
+        "id": row.id, "number": row.number, "proposal_id": row.proposal_id, "round": row.round,
+        "unit": row.unit, "role": row.role, "status": row.status, "assigned_at": iso(row.created_at),
+        "assigned_by": row.assigned_by, "signed_at": iso(row.signed_at),
+        "objection": ({"reason": row.objection_reason, "at": iso(row.objected_at)}
+                      if row.objected_at is not None else None),
+        "cancelled_at": iso(row.cancelled_at),
+    }

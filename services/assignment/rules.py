@@ -1,0 +1,36 @@
+"""What the assignment rules need from the rulebook and the working-day calendar.
+
+:class:`AssignmentRules` is the port; :class:`RulebookRules` reads ``bpmn/rules/proposal.yaml``
+and counts working days on :class:`~shared.calendar.WorkingCalendar`. Tests may pass a rulebook
+of their own (say, one that enables category D).
+"""
+from __future__ import annotations
+
+import abc
+from datetime import datetime
+
+from shared.calendar import WorkingCalendar
+from shared.rulebook import Deadline, Rulebook, deadline, load_rulebook
+
+
+class AssignmentRules(abc.ABC):
+    @abc.abstractmethod
+    def objection_deadline(self, assigned_at: datetime) -> Deadline:
+        """Until when a unit may object to an assignment made at ``assigned_at``."""
+
+    @abc.abstractmethod
+    def reply_categories(self) -> list[str]:
+        """The enabled reply categories, the most favourable first (A before B before C)."""
+
+
+class RulebookRules(AssignmentRules):
+    def __init__(self, rulebook: Rulebook | None = None, calendar: WorkingCalendar | None = None):
+        self.rulebook = rulebook or load_rulebook("proposal")
+        self.calendar = calendar or WorkingCalendar()
+
+    def objection_deadline(self, assigned_at: datetime) -> Deadline:
+        # A date the calendar does not know raises UnknownCalendarDate: never guessed in silence.
+        return deadline(self.rulebook, "objection_window", assigned_at, self.calendar)
+
+    def reply_categories(self) -> list[str]:
+        return [category.code for category in self.rulebook.reply_categories()]

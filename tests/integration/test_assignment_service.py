@@ -1,0 +1,259 @@
+"""The assignment service on the real broker: jobs in, unit events out, unit commands over AMQP."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import uuid
+
+import pytest
+from nameko.runners import ServiceRunner
+from nameko.standalone.rpc import ClusterRpcProxy
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import OperationalError
+
+from services.assignment import commands, contracts, operations
+from services.assignment.models import Assignment, Outbox
+from services.assignment.operations import ensure_units
+from services.assignment.rules import RulebookRules
+from services.assignment.service import AssignmentService
+from shared import contracts as shared_contracts
+from shared.config import ROOT
+from shared.db import dispose_all, migrate, session_factory, transaction
+from shared.errors import Forbidden
+from shared.messaging import topology
+from tests.support import get_messages, publish, ready_count, wait_for
+
+STAFF = {"user": "staff.wang", "roles": ["staff"], "unit": None}
+TRANSPORT = {"user": "handler.zhao", "roles": ["unit"], "unit": "transport"}
+
+
+@pytest.fixture
+def assignment_service(settings, skipping_clock):
+    """AssignmentService running in this process, on a fresh database and a throwaway vhost."""
+    migrate("assignment", settings.database_url("assignment"))
+    with transaction(session_factory(settings.database_url("assignment"))) as s:
+        ensure_units(s, {"transport": "Municipal Transport Bureau", "education": "Municipal Education Bureau"})
+    topology.declare(settings.amqp_uri)
+    runner = ServiceRunner(settings.nameko_config())
+    runner.add_service(AssignmentService)
+    runner.start()
+    yield settings
+    runner.stop()
+    dispose_all()
+
+
+def vhost_of(settings) -> str:
+    return settings.amqp_uri.rsplit("/", 1)[1]
+
+
+def send_job(settings, operation: str, params: dict) -> str:
+    job_id = uuid.uuid4().hex
+    publish(settings.amqp_uri, shared_contracts.JOBS_EXCHANGE, operation, {
+        "job_id": job_id, "instance_id": "instance-1", "task_id": "task-1", "operation": operation,
+        "params": params, "attempt": 1, "business_key": params.get("number"), "principal": STAFF})
+    return job_id
+
+
+def unit_command(settings, routing_key: str, body) -> None:
+    publish(settings.amqp_uri, contracts.UNIT_COMMANDS_EXCHANGE, routing_key, body)
+
+
+def taken(settings, queue: str, count: int = 1) -> list[dict]:
+    """Wait until ``count`` messages can be taken off ``queue``; returns them all."""
+    got: list[dict] = []
+
+    def enough():
+        got.extend(get_messages(vhost_of(settings), queue))
+        return len(got) >= count
+    wait_for(enough, message=f"{count} message(s) on {queue}")
+    return got
+
+
+def assignment(settings, assignment_id: int) -> Assignment:
+    with transaction(session_factory(settings.database_url("assignment"))) as s:
+        return s.get(Assignment, assignment_id)
+
+
+def outbox_is_empty(settings) -> bool:
+    with transaction(session_factory(settings.database_url("assignment"))) as s:
+        return s.scalar(select(func.count()).select_from(Outbox)) == 0
+
+
+def assign_several(settings, number="2026-0001") -> dict:
+    """Assign a proposal to transport and education; returns {unit: assignment_id} from their queues."""
+    send_job(settings, "assignment.assign", {"proposal_id": 1, "number": number, "mode": "several",
+                                             "units": ["transport", "education"]})
+    ids = {}
+    for unit in ("transport", "education"):
+        [event] = taken(settings, contracts.unit_queue(unit))
+        body = json.loads(event["payload"])
+        assert event["routing_key"] == f"{unit}.assignment.created"
+        assert body["event"] == "assignment.created" and body["assignment"]["number"] == number
+        ids[unit] = body["assignment"]["id"]
+    return ids
+
+
+def test_an_assignment_job_reaches_each_units_own_queue(assignment_service):
+    settings = assignment_service
+    ids = assign_several(settings)
+    [result] = taken(settings, shared_contracts.ENGINE_RESULTS_QUEUE)
+    answer = json.loads(result["payload"])
+    assert answer["status"] == "ok" and answer["result"]["answering_units"] == ["transport", "education"]
+    assert {a["id"] for a in answer["result"]["assignments"]} == set(ids.values())
+
+
+def test_a_unit_system_signs_over_amqp_with_its_own_routing_key(assignment_service):
+    settings = assignment_service
+    ids = assign_several(settings)
+    unit_command(settings, "transport.sign", {"assignment_id": ids["transport"]})
+    wait_for(lambda: assignment(settings, ids["transport"]).status == "signed", message="transport signed")
+    assert assignment(settings, ids["transport"]).signed_by == "system:transport"
+    assert assignment(settings, ids["education"]).status == "assigned"
+
+
+def test_a_command_forged_for_another_units_assignment_is_dead_lettered_and_changes_nothing(assignment_service):
+    settings = assignment_service
+    ids = assign_several(settings)
+    unit_command(settings, "transport.object", {"assignment_id": ids["education"], "reason": "Not theirs"})
+    [dead] = taken(settings, shared_contracts.DEAD_QUEUE)
+    headers = dead["properties"]["headers"]
+    assert headers[shared_contracts.REASON_HEADER].startswith("forbidden: ")
+    assert headers["x-ztc-original-routing-key"] == "transport.object"
+    assert headers["x-ztc-original-queue"] == contracts.COMMANDS_QUEUE
+    education = assignment(settings, ids["education"])
+    assert (education.status, education.objection_reason) == ("assigned", None)
+    assert ready_count(settings.amqp_uri, shared_contracts.ENGINE_MESSAGES_QUEUE) == 0
+
+
+def test_a_malformed_command_is_dead_lettered_with_the_reason_for_each_field(assignment_service):
+    settings = assignment_service
+    ids = assign_several(settings)
+    unit_command(settings, "transport.object", {"assignment_id": "the bus one"})
+    [dead] = taken(settings, shared_contracts.DEAD_QUEUE)
+    reason = dead["properties"]["headers"][shared_contracts.REASON_HEADER]
+    assert reason.startswith("invalid_input: command object is not valid")
+    assert "'assignment_id': ['Not a valid integer.']" in reason
+    assert "'reason': ['Missing data for required field.']" in reason
+    assert json.loads(dead["payload"]) == {"assignment_id": "the bus one"}
+    assert assignment(settings, ids["transport"]).status == "assigned"
+    assert ready_count(settings.amqp_uri, shared_contracts.ENGINE_MESSAGES_QUEUE) == 0
+
+
+def test_an_objection_over_amqp_reaches_the_engine_as_a_bpmn_message(assignment_service):
+    settings = assignment_service
+    ids = assign_several(settings)
+    unit_command(settings, "education.object", {"assignment_id": ids["education"], "reason": "Housing's remit"})
+    [message] = taken(settings, shared_contracts.ENGINE_MESSAGES_QUEUE)
+    body = json.loads(message["payload"])
+    assert (body["name"], body["correlation_key"]) == ("objection_raised", "2026-0001")
+    assert body["payload"] == {"unit": "education", "reason": "Housing's remit", "assignment_id": ids["education"]}
+
+
+def test_a_units_handler_over_rpc_sees_and_acts_on_its_own_assignments_only(assignment_service):
+    settings = assignment_service
+    ids = assign_several(settings)
+    with ClusterRpcProxy(settings.nameko_config()) as rpc:
+        assert [a["unit"] for a in rpc.assignment.list_assignments(TRANSPORT)] == ["transport"]
+        assert rpc.assignment.sign(ids["transport"], principal=TRANSPORT)["status"] == "signed"
+        with pytest.raises(Forbidden):
+            rpc.assignment.sign(ids["education"], principal=TRANSPORT)
+    assert assignment(settings, ids["education"]).status == "assigned"
+    assert {a.status for a in (assignment(settings, i) for i in ids.values())} == {"signed", "assigned"}
+
+
+def test_two_units_submitting_at_the_same_moment_tell_the_engine_exactly_once(assignment_service):
+    settings = assignment_service
+    ids = assign_several(settings)
+    with ClusterRpcProxy(settings.nameko_config()) as rpc:
+        for unit, category in (("transport", "A"), ("education", "B")):
+            handler = {"user": f"handler.{unit}", "roles": ["unit"], "unit": unit}
+            rpc.assignment.sign(ids[unit], principal=handler)
+            rpc.assignment.draft_reply(ids[unit], category, f"{unit} answers", principal=handler)
+    for unit in ("transport", "education"):
+        unit_command(settings, f"{unit}.submit_reply", {"assignment_id": ids[unit]})
+    wait_for(lambda: {assignment(settings, i).status for i in ids.values()} == {"replied"},
+             message="both replies submitted")
+    [message] = taken(settings, shared_contracts.ENGINE_MESSAGES_QUEUE)
+    body = json.loads(message["payload"])
+    assert body["name"] == "reply_submitted" and body["payload"]["category"] == "B"
+    assert sorted(r["unit"] for r in body["payload"]["replies"]) == ["education", "transport"]
+    wait_for(lambda: outbox_is_empty(settings), message="the outbox relay to publish everything")
+    assert ready_count(settings.amqp_uri, shared_contracts.ENGINE_MESSAGES_QUEUE) == 0
+
+
+def test_a_second_submitter_waits_for_the_first_on_postgresql(database_url_template, db_kind, skipping_clock):
+    """The race the row lock closes: without it, two units submitting together could each miss the
+    other's reply, and reply_submitted would never be sent."""
+    if db_kind != "postgresql":
+        pytest.skip("SQLite admits one writer at a time; the row lock is PostgreSQL's")
+    url = database_url_template.replace("{service}", "assignment")
+    migrate("assignment", url)
+    sessions, rules = session_factory(url), RulebookRules()
+    with transaction(sessions) as s:
+        ensure_units(s, {"transport": "Transport", "education": "Education"})
+        s.flush()
+        result = operations.assign(s, {"proposal_id": 1, "number": "2026-0009", "mode": "several",
+                                       "units": ["transport", "education"]}, STAFF)
+        ids = {a["unit"]: a["id"] for a in result["assignments"]}
+        for unit in ids:
+            handler = {"user": f"handler.{unit}", "roles": ["unit"], "unit": unit}
+            commands.run(s, rules, "sign", {"assignment_id": ids[unit]}, handler)
+            commands.run(s, rules, "draft_reply", {"assignment_id": ids[unit], "category": "A",
+                                                   "text": "Done"}, handler)
+    first, second = sessions(), sessions()
+    try:
+        commands.run(first, rules, "submit_reply", {"assignment_id": ids["transport"]},
+                     {"user": "t", "roles": ["unit"], "unit": "transport"})
+        second.execute(text("SET LOCAL lock_timeout = '300ms'"))
+        with pytest.raises(OperationalError, match="lock timeout"):
+            commands.run(second, rules, "submit_reply", {"assignment_id": ids["education"]},
+                         {"user": "e", "roles": ["unit"], "unit": "education"})
+        second.rollback()
+        first.commit()
+        done = commands.run(second, rules, "submit_reply", {"assignment_id": ids["education"]},
+                            {"user": "e", "roles": ["unit"], "unit": "education"})
+        second.commit()
+    finally:
+        first.close()
+        second.close()
+    assert done["all_units_replied"] is True
+    with transaction(sessions) as s:
+        sent = [row.payload["name"] for row in s.scalars(select(Outbox))
+                if row.exchange == shared_contracts.MESSAGES_EXCHANGE]
+    assert sent == ["reply_submitted"]
+    dispose_all()
+
+
+def run_example_client(settings, *args, timeout=30) -> subprocess.CompletedProcess:
+    client = ROOT / "examples" / "unit_client.py"
+    return subprocess.run([sys.executable, str(client), "--amqp", settings.amqp_uri, *args],
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def test_the_example_client_listens_signs_and_replies_for_its_unit(assignment_service):
+    settings = assignment_service
+    send_job(settings, "assignment.assign", {"proposal_id": 5, "number": "2026-0005", "mode": "single",
+                                             "units": ["transport"]})
+    heard = run_example_client(settings, "--unit", "transport", "listen", "--auto-sign", "--count", "1",
+                               "--timeout", "20")
+    assert heard.returncode == 0, heard.stderr
+    event = json.loads(heard.stdout.splitlines()[0])
+    assert event["routing_key"] == "transport.assignment.created"
+    assignment_id = event["event"]["assignment"]["id"]
+    wait_for(lambda: assignment(settings, assignment_id).status == "signed", message="signed by the client")
+    drafted = run_example_client(settings, "--unit", "transport", "draft-reply", str(assignment_id),
+                                 "--category", "B", "--text", "已列入2027年改造计划")
+    assert drafted.returncode == 0, drafted.stderr
+    submitted = run_example_client(settings, "--unit", "transport", "submit-reply", str(assignment_id))
+    assert submitted.returncode == 0, submitted.stderr
+    wait_for(lambda: assignment(settings, assignment_id).status == "replied", message="replied by the client")
+    [message] = taken(settings, shared_contracts.ENGINE_MESSAGES_QUEUE)
+    assert json.loads(message["payload"])["payload"]["replies"] == [
+        {"unit": "transport", "category": "B", "text": "已列入2027年改造计划"}]
+
+
+def test_the_example_client_explains_itself():
+    shown = subprocess.run([sys.executable, str(ROOT / "examples" / "unit_client.py"), "--help"],
+                           capture_output=True, text=True, timeout=30)
+    assert shown.returncode == 0 and "listen" in shown.stdout and "submit-reply" in shown.stdout
