@@ -36,6 +36,11 @@ def main(argv=None) -> int:
     logging.basicConfig(level=settings.log_level,
                         format=f"%(asctime)s {args.service} %(levelname)s %(name)s: %(message)s")
     make_cooperative(settings)
+    if settings.clock_offset_file:
+        from shared import clock
+
+        clock.install(clock.OffsetClock(settings.clock_offset_file))
+        log.warning("the clock is offset by %s (demonstrations and tests only)", settings.clock_offset_file)
     runner = ServiceRunner(settings.nameko_config())
     runner.add_service(service_class(args.service))
 

@@ -28,10 +28,11 @@ import chinese_calendar
 import yaml
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from shared.config import ROOT
+from shared import config
 
 CHINA_TZ = timezone(timedelta(hours=8))
-DEFAULT_DIRECTORY = ROOT / "bpmn" / "calendar"
+# Follows ZTC_BPMN_DIR, so an installation keeps its calendar files beside its diagrams.
+DEFAULT_DIRECTORY = config.load().bpmn_dir / "calendar"
 PACKAGE = "package"
 # The package's own rule for the years it supports (chinese_calendar.utils._validate_date).
 PACKAGE_YEARS = range(min(chinese_calendar.holidays).year, max(chinese_calendar.holidays).year + 1)

@@ -45,6 +45,41 @@ class SkippingClock(Clock):
             self._now = when
 
 
+class OffsetClock(Clock):
+    """The system clock moved ahead by the number of seconds written in a file.
+
+    For demonstrations and end-to-end tests, where every service is its own process and they must
+    all skip ahead together (``ztc clock advance 31d``). Never configured in production: the file
+    is named by ``ZTC_CLOCK_OFFSET_FILE``, unset by default.
+    """
+
+    def __init__(self, path):
+        from pathlib import Path
+
+        self.path = Path(path)
+        self._stamp = None
+        self._offset = 0.0
+
+    def offset(self) -> float:
+        try:
+            stamp = self.path.stat().st_mtime_ns
+        except FileNotFoundError:
+            return 0.0
+        if stamp != self._stamp:
+            text = self.path.read_text().strip()
+            self._offset, self._stamp = float(text or 0), stamp
+        return self._offset
+
+    def now(self) -> datetime:
+        return datetime.now(timezone.utc) + timedelta(seconds=self.offset())
+
+    def advance(self, seconds: float) -> float:
+        total = self.offset() + seconds
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.write_text(repr(total))
+        return total
+
+
 _current: Clock = SystemClock()
 
 

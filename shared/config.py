@@ -47,6 +47,7 @@ class Settings:
     timer_interval_seconds: float = 1.0
     max_workers: int = 10
     log_level: str = "INFO"
+    clock_offset_file: str | None = None
 
     def database_url(self, service: str) -> str:
         if service in self.database_urls:
@@ -92,4 +93,5 @@ def load(env=None) -> Settings:
         timer_interval_seconds=float(_env(env, "ZTC_TIMER_INTERVAL_SECONDS", "1.0")),
         max_workers=int(_env(env, "ZTC_MAX_WORKERS", "10")),
         log_level=_env(env, "ZTC_LOG_LEVEL", "INFO"),
+        clock_offset_file=env.get("ZTC_CLOCK_OFFSET_FILE") or None,
     )

@@ -23,9 +23,10 @@ from marshmallow import (Schema, ValidationError, fields, post_load, validate, v
                          validates_schema)
 
 from shared.calendar import CHINA_TZ, DataFileError, WorkingCalendar, load_yaml, local_date
-from shared.config import ROOT
+from shared import config
 
-RULES_DIRECTORY = ROOT / "bpmn" / "rules"
+# Follows ZTC_BPMN_DIR, so an installation keeps its rulebooks beside its diagrams.
+RULES_DIRECTORY = config.load().bpmn_dir / "rules"
 UNITS = ("months", "days", "working_days")
 # The proposal diagram relies on every one of these; a proposal rulebook without one is refused.
 PROPOSAL_DURATIONS = ("cosign_window", "objection_window", "sign_for_limit", "co_unit_input",

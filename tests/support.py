@@ -85,6 +85,8 @@ def settings_env(settings) -> dict:
         "ZTC_JOB_BACKOFF_MAX_SECONDS": str(settings.job_backoff_max_seconds),
         "ZTC_JOB_MAX_ATTEMPTS": str(settings.job_max_attempts),
         "ZTC_GATEWAY_PORT": str(settings.gateway_port),
+        "ZTC_CLOCK_OFFSET_FILE": settings.clock_offset_file or "",
+        "ZTC_BPMN_DIR": str(settings.bpmn_dir),
     }
 
 

@@ -245,6 +245,22 @@ def request_extension(session, rules: AssignmentRules, params, principal) -> dic
     return shown
 
 
+def submit_followup(session, rules: AssignmentRules, params, principal) -> dict:
+    """A B-category reply promised a solution (正在解决或列入计划): the answering unit reports it
+    done, with what was achieved. The engine hears ``followup_reply``."""
+    data, principal, row = _begin(session, "submit_followup", params, principal)
+    _role(row, ANSWERING_ROLES, "the answering unit reports the follow-up")
+    reply = current_reply(session, row)
+    if row.status != "replied" or reply is None or reply.category != "B":
+        raise Conflict(f"a follow-up reply comes after a submitted category B reply; assignment {row.id} "
+                       f"is {row.status}" + (f" with category {reply.category}" if reply else ""))
+    shown = {"assignment_id": row.id, "round": row.round, "text": data["text"], "unit": row.unit}
+    because = record(session, row, principal["user"], "followup_submitted", shown)
+    tell_engine(session, contracts.FOLLOWUP_REPLY, row.number, because,
+                {"unit": row.unit, "text": data["text"], "assignment_id": row.id})
+    return shown
+
+
 COMMANDS = {
     "sign": sign,
     "object": object_to_assignment,
@@ -253,6 +269,7 @@ COMMANDS = {
     "cosign_reply": cosign_reply,
     "submit_reply": submit_reply,
     "request_extension": request_extension,
+    "submit_followup": submit_followup,
 }
 
 

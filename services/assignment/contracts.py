@@ -35,6 +35,7 @@ UNIT_EVENTS = (CREATED, CANCELLED, SENT_BACK, REHANDLING, INPUT_RECEIVED, REPLY_
 OBJECTION_RAISED = "objection_raised"
 REPLY_SUBMITTED = "reply_submitted"
 EXTENSION_REQUESTED = "extension_requested"
+FOLLOWUP_REPLY = "followup_reply"
 
 UNIT_CODE = validate.Regexp(r"^[a-z0-9][a-z0-9_-]{0,99}$",
                             error="a unit code is lower-case letters, digits, '_' or '-'")
@@ -144,4 +145,5 @@ COMMAND_SCHEMAS = {
     "cosign_reply": AssignmentCommand,
     "submit_reply": AssignmentCommand,
     "request_extension": ExtensionCommand,
+    "submit_followup": SendInputCommand,
 }

@@ -79,6 +79,10 @@ class AssignmentService:
         return self._command("object", {"assignment_id": assignment_id, "reason": reason}, principal)
 
     @api
+    def submit_followup(self, assignment_id, text, principal=None):
+        return self._command("submit_followup", {"assignment_id": assignment_id, "text": text}, principal)
+
+    @api
     def send_input(self, assignment_id, text, principal=None):
         return self._command("send_input", {"assignment_id": assignment_id, "text": text}, principal)
 

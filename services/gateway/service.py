@@ -317,3 +317,9 @@ class GatewayService:
         """Ask for a later reply deadline, before the current one."""
         return 200, self.assignment.request_extension(assignment_id, until=body["until"].isoformat(),
                                                       reason=body["reason"], principal=principal)
+
+    @http("POST", "/api/assignments/<int:assignment_id>/followup")
+    @endpoint("unit", body=schemas.TextRequest)
+    def submit_followup(self, request, principal, assignment_id, body):
+        """After a category B reply: report the matter solved (the second reply)."""
+        return 200, self.assignment.submit_followup(assignment_id, body["text"], principal=principal)

@@ -194,6 +194,32 @@ def instances_show(instance_id, as_json):
     _out(data, as_json, render)
 
 
+@main.group(help="Move the clock of every service ahead together (demonstrations and tests only; "
+                  "needs ZTC_CLOCK_OFFSET_FILE set for the services).")
+def clock():
+    pass
+
+
+@clock.command("advance", help="Advance by a duration such as 31d, 12h, 90m or 45s.")
+@click.argument("duration")
+def clock_advance(duration):
+    from shared.clock import OffsetClock
+
+    settings = _settings()
+    if not settings.clock_offset_file:
+        click.echo("error: ZTC_CLOCK_OFFSET_FILE is not set; the services run on the system clock", err=True)
+        sys.exit(1)
+    units = {"d": 86400, "h": 3600, "m": 60, "s": 1}
+    try:
+        seconds = float(duration[:-1]) * units[duration[-1]]
+    except (KeyError, ValueError):
+        click.echo(f"error: '{duration}' is not a duration like 31d, 12h, 90m or 45s", err=True)
+        sys.exit(1)
+    offset_clock = OffsetClock(settings.clock_offset_file)
+    total = offset_clock.advance(seconds)
+    click.echo(f"the clock is now {offset_clock.now().isoformat()} ({total / 86400:.2f} days ahead)")
+
+
 # -- set-up -------------------------------------------------------------------------------------
 @main.command(help="Bring every service's database to the newest migration.")
 def migrate():

@@ -1,0 +1,196 @@
+"""The proposal's other paths end to end: objection and reassignment, deadlines with reminders,
+extension and escalation, re-handling after 不满意, B follow-up, merged near-duplicates, key
+proposals, and bad unit commands over AMQP — every service its own process."""
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta, timezone
+
+from shared import contracts
+from tests.support import get_messages, publish, wait_for
+
+from .test_proposal_lifecycle import DRAFT, Api, file_it, submit
+
+RATE_OK = {"handling": "satisfied", "result": "satisfied"}
+
+
+def reply(api, number, who="unit", category="A", text="已办理完毕。"):
+    mine = api.assignment(who, number)
+    if mine["status"] == "assigned":
+        api(who, "POST", f"/api/assignments/{mine['id']}/sign", expect=200)
+    api(who, "POST", f"/api/assignments/{mine['id']}/reply-draft", {"category": category, "text": text}, expect=200)
+    api(who, "POST", f"/api/assignments/{mine['id']}/reply", expect=200)
+    return mine
+
+
+def rate(api, number, who="member", scores=RATE_OK):
+    wait_for(lambda: api(who, "POST", f"/api/proposals/{number}/ratings", scores).status_code == 201,
+             timeout=30, message=f"{who}'s rating")
+
+
+def finish(api, number):
+    api.complete("committee", "grade_quality", number, {"grade": "good"})
+    wait_for(lambda: api.status(number) == "published", timeout=30, message="publication")
+
+
+def test_a_unit_objects_within_the_window_and_staff_reassign(running):
+    api = Api(*running)
+    number = submit(api)
+    file_it(api, number)
+    api.complete("staff", "assign", number, {"mode": "single", "units": ["education"]})
+    wrong = api.assignment("co_unit", number)
+    api("co_unit", "POST", f"/api/assignments/{wrong['id']}/object", {"reason": "属交通部门职责"}, expect=200)
+    api.complete("staff", "reassign", number, {"mode": "single", "units": ["transport"]})
+    right = api.assignment("unit", number)
+    assert right["unit"] == "transport"
+    assert api("co_unit", "GET", f"/api/assignments/{wrong['id']}", expect=200).json()["status"] == "cancelled"
+    reply(api, number)
+    api.complete("staff", "review_reply", number, {"action": "accept"})
+    rate(api, number)
+    finish(api, number)
+
+
+def _deadline(api, number, rule):
+    """The live deadline of that rule, or None while the proposal has none yet."""
+    response = api("staff", "GET", f"/api/proposals/{number}/deadlines")
+    if response.status_code == 404:
+        return None
+    assert response.status_code == 200, response.text
+    live = [d for d in response.json()["deadlines"] if d["rule"] == rule and d["live"]]
+    return live[0] if live else None
+
+
+def test_reminder_extension_and_escalation_each_explained_by_one_call(running, service_clock):
+    api = Api(*running)
+    number = submit(api)
+    file_it(api, number)
+    api.complete("staff", "assign", number, {"mode": "single", "units": ["transport"]})
+    mine = api.assignment("unit", number)
+    api("unit", "POST", f"/api/assignments/{mine['id']}/sign", expect=200)
+
+    reply_deadline = wait_for(lambda: _deadline(api, number, "reply_deadline"), message="the reply clock")
+    assert reply_deadline["rulebook"]["version"] and reply_deadline["rulebook"]["hash"].startswith("sha256:")
+    assert reply_deadline["duration"] == {"amount": 3, "unit": "months"}
+    objection = _deadline(api, number, "objection_window")
+    assert objection["duration"]["unit"] == "working_days" and objection["calendar"]
+
+    due = date.fromisoformat(reply_deadline["due"])
+    now = service_clock.now()
+    ahead = datetime(due.year, due.month, due.day, tzinfo=timezone.utc) - timedelta(days=10) - now
+    service_clock.advance(ahead.total_seconds())
+    reminded = wait_for(lambda: _deadline(api, number, "reply_deadline")["reminders"], timeout=30,
+                        message="a reminder before the deadline")
+    assert len(reminded) >= 1
+
+    later = (due + timedelta(days=20)).isoformat()
+    api("unit", "POST", f"/api/assignments/{mine['id']}/extension", {"until": later, "reason": "等待预算批复"},
+        expect=200)
+    api.complete("staff", "approve_extension", number, {"approved": True, "until": later,
+                                                        "extension_comment": "预算周期"})
+    extended = wait_for(lambda: (lambda d: d if d["due"] == later else None)(_deadline(api, number, "reply_deadline")),
+                        timeout=30, message="the extended deadline")
+    assert [c["kind"] for c in extended["changes"]] == ["extension"]
+    assert extended["changes"][0]["reason"].startswith("预算周期") and "max_extension" in extended["changes"][0]["reason"]
+    assert extended["original_due"] == due.isoformat()
+
+    service_clock.advance(timedelta(days=32).total_seconds())
+    escalated = wait_for(lambda: _deadline(api, number, "reply_deadline")["escalations"], timeout=30,
+                         message="the escalation after the deadline")
+    assert escalated[0]["unit"] == "transport"
+    overdue = api("staff", "GET", "/api/overdue", expect=200).json()["units"]
+    assert any(u["unit"] == "transport" and any(o["number"] == number for o in u["overdue"]) for u in overdue)
+    assert api("member", "GET", "/api/overdue").status_code == 403
+
+
+def test_unsatisfied_proposer_sends_it_back_and_rates_the_second_reply(running):
+    api = Api(*running)
+    number = submit(api)
+    file_it(api, number)
+    api.complete("staff", "assign", number, {"mode": "single", "units": ["transport"]})
+    reply(api, number, category="C", text="条件不具备，留作参考。")
+    api.complete("staff", "review_reply", number, {"action": "accept"})
+    rate(api, number, scores={"handling": "basically_satisfied", "result": "unsatisfied"})
+
+    second = wait_for(lambda: (lambda a: a if a["round"] == 2 else None)(api.assignment("unit", number)),
+                      timeout=30, message="the re-handling round")
+    assert second["status"] in ("signed", "assigned")
+    reply(api, number, category="A", text="重新办理：已增设信号灯。")
+    api.complete("staff", "review_reply", number, {"action": "accept"})
+    rate(api, number)
+    finish(api, number)
+    rounds = api("member", "GET", f"/api/proposals/{number}/ratings", expect=200).json()["rounds"]
+    assert [r["round"] for r in rounds] == [1, 2]
+    assert rounds[0]["ratings"][0]["result"] == "unsatisfied" and rounds[1]["ratings"][0]["result"] == "satisfied"
+
+
+def test_b_reply_is_followed_up_with_a_second_reply(running):
+    api = Api(*running)
+    number = submit(api)
+    file_it(api, number)
+    api.complete("staff", "assign", number, {"mode": "single", "units": ["transport"]})
+    mine = reply(api, number, category="B", text="已列入明年计划。")
+    early = api("unit", "POST", f"/api/assignments/{mine['id']}/followup", {"text": "too early"})
+    assert early.status_code == 200  # the reply is submitted: the unit may report as soon as it is solved
+    api.complete("staff", "review_reply", number, {"action": "accept"})
+    rate(api, number)
+    finish(api, number)
+
+
+def test_near_duplicates_are_found_merged_and_each_answered(running):
+    api = Api(*running)
+    first = submit(api)
+    file_it(api, first)
+    second = api("cosigner", "POST", "/api/proposals", {**DRAFT, "cosigners": []}, expect=201).json()["number"]
+    task = api.task("staff", "pre_review", second)
+    found = api("staff", "GET", f"/api/instances/{task['instance_id']}", expect=200).json()["data"]["duplicates"]
+    assert first in [c["number"] for c in found["candidates"]]
+    api.complete("staff", "pre_review", second, {"eligible": True, "content_ok": True, "format_ok": True})
+    api.complete("committee", "filing_decision", second, {"decision": "merged", "merge_into": first})
+
+    api.complete("staff", "assign", first, {"mode": "single", "units": ["transport"]})
+    reply(api, first)
+    api.complete("staff", "review_reply", first, {"action": "accept"})
+    rate(api, first)
+    finish(api, first)
+    merged = wait_for(lambda: (lambda i: i if i["status"] == "completed" else None)(
+        api("staff", "GET", f"/api/instances/{task['instance_id']}", expect=200).json()),
+        timeout=30, message="the merged proposal's answer")
+    assert merged["data"]["merged_answer"]["main"] == first
+
+
+def test_key_proposal_is_supervised_by_its_leader(running):
+    api = Api(*running)
+    number = submit(api)
+    file_it(api, number)
+    api.complete("staff", "assign", number, {"mode": "single", "units": ["transport"], "key_proposal": True,
+                                             "supervising_leader": "leader.chen"})
+    api.assignment("unit", number)
+    wait_for(lambda: api("leader", "POST", f"/api/proposals/{number}/supervision-log",
+                         {"kind": "visit", "text": "实地察看学校门前路口"}).status_code == 201,
+             timeout=30, message="the key proposal's registration")
+    assert api("staff", "POST", f"/api/proposals/{number}/supervision-log",
+               {"kind": "note", "text": "x"}).status_code == 403
+    log = api("staff", "GET", f"/api/proposals/{number}/supervision-log", expect=200).json()
+    assert log["supervising_leader"] == "leader.chen"
+    assert [e["text"] for e in log["entries"]] == ["实地察看学校门前路口"]
+
+
+def test_a_bad_command_from_a_unit_system_is_dead_lettered_and_changes_nothing(running, e2e_settings):
+    api = Api(*running)
+    number = submit(api)
+    file_it(api, number)
+    api.complete("staff", "assign", number, {"mode": "single", "units": ["transport"]})
+    mine = api.assignment("unit", number)
+    uri = e2e_settings.amqp_uri
+    publish(uri, "ztc.unit-commands", "transport.object", {"assignment_id": mine["id"]})  # no reason
+    publish(uri, "ztc.unit-commands", "education.sign", {"assignment_id": mine["id"]})    # not its own
+    vhost, dead = uri.rsplit("/", 1)[-1], []
+
+    def two_dead_letters():
+        dead.extend(get_messages(vhost, contracts.DEAD_QUEUE))
+        return len(dead) >= 2
+
+    wait_for(two_dead_letters, timeout=30, message="two dead letters")
+    reasons = [m["properties"]["headers"][contracts.REASON_HEADER] for m in dead]
+    assert any(r.startswith("invalid_input") and "reason" in r for r in reasons), reasons
+    assert any(r.startswith("forbidden") for r in reasons), reasons
+    assert api("unit", "GET", f"/api/assignments/{mine['id']}", expect=200).json()["status"] == "assigned"
