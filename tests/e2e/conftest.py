@@ -43,26 +43,53 @@ def e2e_settings(tmp_path, vhost, database_url_template):
 
 
 @pytest.fixture
-def running(e2e_settings):
+def running(e2e_settings, request):
+    """Every service started by the launcher; yields (gateway URL, demo tokens by role).
+
+    The services log to the launcher's output, which is read for the whole test: a pipe nobody
+    reads fills up and stops the services mid-test. The last lines are shown if the test fails."""
+    import collections
+    import threading
+
     settings = e2e_settings
     env = dict(os.environ, **settings_env(settings))
     launcher = subprocess.Popen([sys.executable, "-m", "services.launcher"], env=env, cwd=ROOT,
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     base = f"http://127.0.0.1:{settings.gateway_port}"
-    lines = []
-    try:
+    lines = collections.deque(maxlen=400)
+    started = threading.Event()
+
+    def drain():
         for line in launcher.stdout:
             lines.append(line)
-            if "Ctrl-C stops everything" in line or launcher.poll() is not None:
-                break
-        assert any("running:" in line for line in lines), "".join(lines[-30:])
+            if "Ctrl-C stops everything" in line:
+                started.set()
+        started.set()
+
+    reader = threading.Thread(target=drain, daemon=True)
+    reader.start()
+    try:
+        started.wait(timeout=120)
+        assert any("running:" in line for line in lines), "".join(list(lines)[-30:])
         tokens = json.loads((settings.var_dir / "demo-tokens.json").read_text())
         yield base, tokens
     finally:
         launcher.send_signal(2)  # Ctrl-C
-        out, _ = launcher.communicate(timeout=60)
-        assert launcher.returncode == 0, out[-3000:]
-        assert "stopped" in out
+        launcher.wait(timeout=60)
+        reader.join(timeout=10)
+        output = "".join(lines)
+        failed = getattr(request.node, "rep_call", None)
+        if failed is not None and failed.failed:
+            print("---- the services' last output ----\n" + "".join(list(lines)[-150:]))
+        assert launcher.returncode == 0, output[-3000:]
+        assert "stopped" in output
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    setattr(item, "rep_" + report.when, report)
 
 
 def call(base, token, method, path, body=None):

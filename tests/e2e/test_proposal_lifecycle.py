@@ -30,7 +30,7 @@ class Api:
         def find():
             tasks = self(who, "GET", "/api/tasks", expect=200).json()
             return [t for t in tasks if t["task"] == name and t["business_key"] == number]
-        return wait_for(find, timeout=30, message=f"task {name} for {number}")[0]
+        return wait_for(find, timeout=60, message=f"task {name} for {number}")[0]
 
     def complete(self, who, name, number, data):
         task = self.task(who, name, number)
@@ -42,7 +42,7 @@ class Api:
     def assignment(self, who, number):
         def find():
             return self(who, "GET", f"/api/assignments?number={number}", expect=200).json()
-        rows = wait_for(find, timeout=30, message=f"{who}'s assignment for {number}")
+        rows = wait_for(find, timeout=60, message=f"{who}'s assignment for {number}")
         return rows[0]
 
 
@@ -80,9 +80,9 @@ def test_joint_proposal_filed_assigned_lead_and_co_unit_answered_a_rated_and_pub
     for who in ("member", "cosigner"):
         wait_for(lambda: api(who, "POST", f"/api/proposals/{number}/ratings",
                              {"handling": "satisfied", "result": "satisfied"}).status_code == 201,
-                 timeout=30, message=f"{who}'s rating to be accepted")
+                 timeout=60, message=f"{who}'s rating to be accepted")
     api.complete("committee", "grade_quality", number, {"grade": "good"})
-    wait_for(lambda: api.status(number) == "published", timeout=30, message="publication")
+    wait_for(lambda: api.status(number) == "published", timeout=60, message="publication")
 
     deadlines = api("unit", "GET", f"/api/proposals/{number}/deadlines", expect=200).json()["deadlines"]
     assert {d["rule"] for d in deadlines} >= {"sign_for_limit", "reply_deadline"}
@@ -103,7 +103,7 @@ def test_not_filed_proposal_records_its_reason_and_is_converted_to_an_opinion_it
     api("committee", "POST", f"/api/tasks/{task['task_id']}/complete",
         {"data": {"decision": "not_filed", "reason_code": "no_concrete_suggestion", "convert_to": "opinion"}},
         expect=200)
-    wait_for(lambda: api.status(number) == "not_filed", timeout=30, message="the filing record")
+    wait_for(lambda: api.status(number) == "not_filed", timeout=60, message="the filing record")
     filing = api("member", "GET", f"/api/proposals/{number}", expect=200).json()["filing"]
     assert filing["reason_code"] == "no_concrete_suggestion" and filing["decided_by"] == "committee.liu"
     assert filing["reason_text"]

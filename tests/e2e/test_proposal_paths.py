@@ -24,12 +24,12 @@ def reply(api, number, who="unit", category="A", text="已办理完毕。"):
 
 def rate(api, number, who="member", scores=RATE_OK):
     wait_for(lambda: api(who, "POST", f"/api/proposals/{number}/ratings", scores).status_code == 201,
-             timeout=30, message=f"{who}'s rating")
+             timeout=60, message=f"{who}'s rating")
 
 
 def finish(api, number):
     api.complete("committee", "grade_quality", number, {"grade": "good"})
-    wait_for(lambda: api.status(number) == "published", timeout=30, message="publication")
+    wait_for(lambda: api.status(number) == "published", timeout=60, message="publication")
 
 
 def test_a_unit_objects_within_the_window_and_staff_reassign(running):
@@ -77,7 +77,7 @@ def test_reminder_extension_and_escalation_each_explained_by_one_call(running, s
     now = service_clock.now()
     ahead = datetime(due.year, due.month, due.day, tzinfo=timezone.utc) - timedelta(days=10) - now
     service_clock.advance(ahead.total_seconds())
-    reminded = wait_for(lambda: _deadline(api, number, "reply_deadline")["reminders"], timeout=30,
+    reminded = wait_for(lambda: _deadline(api, number, "reply_deadline")["reminders"], timeout=60,
                         message="a reminder before the deadline")
     assert len(reminded) >= 1
 
@@ -87,13 +87,13 @@ def test_reminder_extension_and_escalation_each_explained_by_one_call(running, s
     api.complete("staff", "approve_extension", number, {"approved": True, "until": later,
                                                         "extension_comment": "预算周期"})
     extended = wait_for(lambda: (lambda d: d if d["due"] == later else None)(_deadline(api, number, "reply_deadline")),
-                        timeout=30, message="the extended deadline")
+                        timeout=60, message="the extended deadline")
     assert [c["kind"] for c in extended["changes"]] == ["extension"]
     assert extended["changes"][0]["reason"].startswith("预算周期") and "max_extension" in extended["changes"][0]["reason"]
     assert extended["original_due"] == due.isoformat()
 
     service_clock.advance(timedelta(days=32).total_seconds())
-    escalated = wait_for(lambda: _deadline(api, number, "reply_deadline")["escalations"], timeout=30,
+    escalated = wait_for(lambda: _deadline(api, number, "reply_deadline")["escalations"], timeout=60,
                          message="the escalation after the deadline")
     assert escalated[0]["unit"] == "transport"
     overdue = api("staff", "GET", "/api/overdue", expect=200).json()["units"]
@@ -111,7 +111,7 @@ def test_unsatisfied_proposer_sends_it_back_and_rates_the_second_reply(running):
     rate(api, number, scores={"handling": "basically_satisfied", "result": "unsatisfied"})
 
     second = wait_for(lambda: (lambda a: a if a["round"] == 2 else None)(api.assignment("unit", number)),
-                      timeout=30, message="the re-handling round")
+                      timeout=60, message="the re-handling round")
     assert second["status"] in ("signed", "assigned")
     reply(api, number, category="A", text="重新办理：已增设信号灯。")
     api.complete("staff", "review_reply", number, {"action": "accept"})
@@ -153,7 +153,7 @@ def test_near_duplicates_are_found_merged_and_each_answered(running):
     finish(api, first)
     merged = wait_for(lambda: (lambda i: i if i["status"] == "completed" else None)(
         api("staff", "GET", f"/api/instances/{task['instance_id']}", expect=200).json()),
-        timeout=30, message="the merged proposal's answer")
+        timeout=60, message="the merged proposal's answer")
     assert merged["data"]["merged_answer"]["main"] == first
 
 
@@ -166,7 +166,7 @@ def test_key_proposal_is_supervised_by_its_leader(running):
     api.assignment("unit", number)
     wait_for(lambda: api("leader", "POST", f"/api/proposals/{number}/supervision-log",
                          {"kind": "visit", "text": "实地察看学校门前路口"}).status_code == 201,
-             timeout=30, message="the key proposal's registration")
+             timeout=60, message="the key proposal's registration")
     assert api("staff", "POST", f"/api/proposals/{number}/supervision-log",
                {"kind": "note", "text": "x"}).status_code == 403
     log = api("staff", "GET", f"/api/proposals/{number}/supervision-log", expect=200).json()
@@ -189,7 +189,7 @@ def test_a_bad_command_from_a_unit_system_is_dead_lettered_and_changes_nothing(r
         dead.extend(get_messages(vhost, contracts.DEAD_QUEUE))
         return len(dead) >= 2
 
-    wait_for(two_dead_letters, timeout=30, message="two dead letters")
+    wait_for(two_dead_letters, timeout=60, message="two dead letters")
     reasons = [m["properties"]["headers"][contracts.REASON_HEADER] for m in dead]
     assert any(r.startswith("invalid_input") and "reason" in r for r in reasons), reasons
     assert any(r.startswith("forbidden") for r in reasons), reasons
