@@ -41,7 +41,8 @@ def _db_kinds(config):
 
 def pytest_generate_tests(metafunc):
     if "db_kind" in metafunc.fixturenames:
-        metafunc.parametrize("db_kind", _db_kinds(metafunc.config))
+        # Module scope, so the end-to-end tests can share one running system per database kind.
+        metafunc.parametrize("db_kind", _db_kinds(metafunc.config), scope="module")
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from nameko.contextdata import ContextDataProvider
 from nameko.extensions import DependencyProvider
 
 from shared.messaging.database import Database
-from shared.messaging.entrypoints import api, job
+from shared.messaging.entrypoints import Pingable, api, job
 
 from . import commands, operations, queries
 from .bus import UnitQueues, commands_queue, listen_to_units
@@ -37,7 +37,7 @@ class BusinessKey(ContextDataProvider):
     context_key = "business_key"
 
 
-class AssignmentService:
+class AssignmentService(Pingable):
     name = "assignment"
     db = Database("assignment", Outbox, Inbox)
     rules = Rules()

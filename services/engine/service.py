@@ -7,7 +7,7 @@ import logging
 from nameko.timer import timer
 
 from shared.messaging.database import Database
-from shared.messaging.entrypoints import api, listen
+from shared.messaging.entrypoints import Pingable, api, listen
 from shared.messaging.topology import engine_messages_queue, engine_results_queue, engine_starts_queue
 
 from .engine import Engine
@@ -27,7 +27,7 @@ class EngineStore(Database):
         return self.engine
 
 
-class EngineService:
+class EngineService(Pingable):
     name = "engine"
     engine = EngineStore("engine", Outbox, Inbox)
 

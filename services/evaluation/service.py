@@ -7,14 +7,14 @@ together or not at all.
 from __future__ import annotations
 
 from shared.messaging.database import Database
-from shared.messaging.entrypoints import api, job
+from shared.messaging.entrypoints import Pingable, api, job
 
 from . import assessment, operations
 from . import ratings as rating_rounds
 from .models import Inbox, Outbox
 
 
-class EvaluationService:
+class EvaluationService(Pingable):
     name = "evaluation"
     db = Database("evaluation", Outbox, Inbox)
 

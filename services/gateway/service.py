@@ -9,7 +9,7 @@ import functools
 import json
 import logging
 
-from nameko.exceptions import RemoteError
+from nameko.exceptions import RemoteError, UnknownService
 from nameko.rpc import RpcProxy
 from nameko.web.handlers import http
 from werkzeug.wrappers import Response
@@ -63,6 +63,9 @@ def endpoint(*roles, body=None, response=None, status=200, query=()):
             except RemoteError as exc:
                 log.error("a service failed: %s", exc)
                 return _json(502, {"error": "service_failed", "message": str(exc), "details": {}})
+            except UnknownService as exc:
+                log.error("a service is not running: %s", exc)
+                return _json(503, {"error": "service_unavailable", "message": str(exc), "details": {}})
 
         wrapper.openapi = {"roles": roles, "body": body, "response": response, "status": status,
                            "query": query}
@@ -89,10 +92,15 @@ class GatewayService:
 
     @http("GET", "/ready")
     def ready(self, request):
-        try:
-            self.engine.versions()
-        except Exception as exc:  # any failure means "not ready"; say which
-            return _json(503, {"status": "not ready", "reason": str(exc)})
+        """Ready when every service behind the gateway answers."""
+        waiting = {}
+        for name in ("engine", "intake", "assignment", "supervision", "evaluation"):
+            try:
+                getattr(self, name).ping()
+            except Exception as exc:  # any failure means "not ready"; say which
+                waiting[name] = f"{type(exc).__name__}: {exc}"
+        if waiting:
+            return _json(503, {"status": "not ready", "waiting_for": waiting})
         return _json(200, {"status": "ready"})
 
     @http("GET", "/openapi.json")

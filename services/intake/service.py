@@ -7,13 +7,13 @@ result through the ``@job`` entrypoint.
 from __future__ import annotations
 
 from shared.messaging.database import Database
-from shared.messaging.entrypoints import api, job
+from shared.messaging.entrypoints import Pingable, api, job
 
 from . import operations
 from .models import Inbox, Outbox
 
 
-class IntakeService:
+class IntakeService(Pingable):
     name = "intake"
     db = Database("intake", Outbox, Inbox)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from nameko.extensions import DependencyProvider
 
 from shared.messaging.database import Database
-from shared.messaging.entrypoints import api, job
+from shared.messaging.entrypoints import Pingable, api, job
 
 from . import key_proposals, operations, queries
 from .models import Inbox, Outbox
@@ -28,7 +28,7 @@ class Rules(DependencyProvider):
         return RulebookRules()
 
 
-class SupervisionService:
+class SupervisionService(Pingable):
     name = "supervision"
     db = Database("supervision", Outbox, Inbox)
     rules = Rules()

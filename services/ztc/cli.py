@@ -220,6 +220,17 @@ def clock_advance(duration):
     click.echo(f"the clock is now {offset_clock.now().isoformat()} ({total / 86400:.2f} days ahead)")
 
 
+@main.command(help="Drive several proposals down different paths on the running system (started by "
+                   "'make run'), through the HTTP API with the demo tokens, so every stage has examples.")
+@click.option("--url", default=None, help="The gateway (default: from ZTC_GATEWAY_HOST/PORT).")
+def demo(url):
+    from .demo import run
+
+    settings = _settings()
+    base = url or f"http://{settings.gateway_host}:{settings.gateway_port}"
+    sys.exit(run(base, settings.var_dir / "demo-tokens.json", echo=click.echo))
+
+
 # -- set-up -------------------------------------------------------------------------------------
 @main.command(help="Bring every service's database to the newest migration.")
 def migrate():

@@ -237,4 +237,15 @@ job = JobEntrypoint.decorator
 # the caller, not failures of the service, so nameko does not log them as errors.
 api = rpc(expected_exceptions=ZtcError)
 
-__all__ = ["api", "job", "listen", "engine_results_queue"]
+
+
+class Pingable:
+    """Mixed into every service: ``ping`` answers once the service consumes its RPC queue, which is
+    how the gateway's readiness check and the launcher know the service is up."""
+
+    @api
+    def ping(self):
+        return {"service": self.name, "status": "ok"}
+
+
+__all__ = ["api", "job", "listen", "Pingable", "engine_results_queue"]

@@ -31,23 +31,33 @@ workdays: []
 """
 
 
-@pytest.fixture
-def e2e_settings(tmp_path, vhost, database_url_template):
+@pytest.fixture(scope="module")
+def e2e_settings(tmp_path_factory, db_kind):
+    """One system per test module and database kind: starting six processes per test would cost
+    more than the tests. Tests in a module must not depend on each other's data."""
+    import contextlib
     import shutil
 
-    bpmn = tmp_path / "bpmn"
-    shutil.copytree(ROOT / "bpmn", bpmn)
-    (bpmn / "calendar" / "2027.yaml").write_text(TEST_CALENDAR_2027)
-    return make_settings(tmp_path, vhost, database_url_template, ZTC_GATEWAY_PORT=str(free_port()),
-                         ZTC_CLOCK_OFFSET_FILE=str(tmp_path / "clock-offset"), ZTC_BPMN_DIR=str(bpmn))
+    from tests import support
+
+    tmp = tmp_path_factory.mktemp(f"e2e-{db_kind}")
+    with contextlib.ExitStack() as stack:
+        vhost = stack.enter_context(support.rabbit_vhost())
+        template = (f"sqlite:///{tmp}/{{service}}.db" if db_kind == "sqlite"
+                    else stack.enter_context(support.postgres_databases()))
+        bpmn = tmp / "bpmn"
+        shutil.copytree(ROOT / "bpmn", bpmn)
+        (bpmn / "calendar" / "2027.yaml").write_text(TEST_CALENDAR_2027)
+        yield make_settings(tmp, vhost, template, ZTC_GATEWAY_PORT=str(free_port()),
+                            ZTC_CLOCK_OFFSET_FILE=str(tmp / "clock-offset"), ZTC_BPMN_DIR=str(bpmn))
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def running(e2e_settings, request):
     """Every service started by the launcher; yields (gateway URL, demo tokens by role).
 
-    The services log to the launcher's output, which is read for the whole test: a pipe nobody
-    reads fills up and stops the services mid-test. The last lines are shown if the test fails."""
+    The services log to the launcher's output, which is read for the whole module: a pipe nobody
+    reads fills up and stops the services mid-test. The last lines are shown if a test failed."""
     import collections
     import threading
 
@@ -58,6 +68,7 @@ def running(e2e_settings, request):
     base = f"http://127.0.0.1:{settings.gateway_port}"
     lines = collections.deque(maxlen=400)
     started = threading.Event()
+    failed_before = request.session.testsfailed
 
     def drain():
         for line in launcher.stdout:
@@ -78,18 +89,10 @@ def running(e2e_settings, request):
         launcher.wait(timeout=60)
         reader.join(timeout=10)
         output = "".join(lines)
-        failed = getattr(request.node, "rep_call", None)
-        if failed is not None and failed.failed:
+        if request.session.testsfailed > failed_before:
             print("---- the services' last output ----\n" + "".join(list(lines)[-150:]))
         assert launcher.returncode == 0, output[-3000:]
         assert "stopped" in output
-
-
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item, call):
-    outcome = yield
-    report = outcome.get_result()
-    setattr(item, "rep_" + report.when, report)
 
 
 def call(base, token, method, path, body=None):
@@ -99,9 +102,10 @@ def call(base, token, method, path, body=None):
 
 
 
-@pytest.fixture
-def service_clock(tmp_path):
-    """The clock every service of ``running`` reads: advance it to skip days in all of them."""
+@pytest.fixture(scope="module")
+def service_clock(e2e_settings):
+    """The clock every service of ``running`` reads: advance it to skip days in all of them
+    (and in every later test of the module: keep such tests in a module of their own)."""
     from shared.clock import OffsetClock
 
-    return OffsetClock(tmp_path / "clock-offset")
+    return OffsetClock(e2e_settings.clock_offset_file)

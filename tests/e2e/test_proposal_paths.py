@@ -1,9 +1,8 @@
-"""The proposal's other paths end to end: objection and reassignment, deadlines with reminders,
-extension and escalation, re-handling after 不满意, B follow-up, merged near-duplicates, key
-proposals, and bad unit commands over AMQP — every service its own process."""
+"""The proposal's other paths end to end: objection and reassignment, re-handling after 不满意,
+B follow-up, merged near-duplicates, key proposals, and bad unit commands over AMQP — every
+service its own process. Deadlines are in test_deadlines.py."""
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
 
 from shared import contracts
 from tests.support import get_messages, publish, wait_for
@@ -47,58 +46,6 @@ def test_a_unit_objects_within_the_window_and_staff_reassign(running):
     api.complete("staff", "review_reply", number, {"action": "accept"})
     rate(api, number)
     finish(api, number)
-
-
-def _deadline(api, number, rule):
-    """The live deadline of that rule, or None while the proposal has none yet."""
-    response = api("staff", "GET", f"/api/proposals/{number}/deadlines")
-    if response.status_code == 404:
-        return None
-    assert response.status_code == 200, response.text
-    live = [d for d in response.json()["deadlines"] if d["rule"] == rule and d["live"]]
-    return live[0] if live else None
-
-
-def test_reminder_extension_and_escalation_each_explained_by_one_call(running, service_clock):
-    api = Api(*running)
-    number = submit(api)
-    file_it(api, number)
-    api.complete("staff", "assign", number, {"mode": "single", "units": ["transport"]})
-    mine = api.assignment("unit", number)
-    api("unit", "POST", f"/api/assignments/{mine['id']}/sign", expect=200)
-
-    reply_deadline = wait_for(lambda: _deadline(api, number, "reply_deadline"), message="the reply clock")
-    assert reply_deadline["rulebook"]["version"] and reply_deadline["rulebook"]["hash"].startswith("sha256:")
-    assert reply_deadline["duration"] == {"amount": 3, "unit": "months"}
-    objection = _deadline(api, number, "objection_window")
-    assert objection["duration"]["unit"] == "working_days" and objection["calendar"]
-
-    due = date.fromisoformat(reply_deadline["due"])
-    now = service_clock.now()
-    ahead = datetime(due.year, due.month, due.day, tzinfo=timezone.utc) - timedelta(days=10) - now
-    service_clock.advance(ahead.total_seconds())
-    reminded = wait_for(lambda: _deadline(api, number, "reply_deadline")["reminders"], timeout=60,
-                        message="a reminder before the deadline")
-    assert len(reminded) >= 1
-
-    later = (due + timedelta(days=20)).isoformat()
-    api("unit", "POST", f"/api/assignments/{mine['id']}/extension", {"until": later, "reason": "等待预算批复"},
-        expect=200)
-    api.complete("staff", "approve_extension", number, {"approved": True, "until": later,
-                                                        "extension_comment": "预算周期"})
-    extended = wait_for(lambda: (lambda d: d if d["due"] == later else None)(_deadline(api, number, "reply_deadline")),
-                        timeout=60, message="the extended deadline")
-    assert [c["kind"] for c in extended["changes"]] == ["extension"]
-    assert extended["changes"][0]["reason"].startswith("预算周期") and "max_extension" in extended["changes"][0]["reason"]
-    assert extended["original_due"] == due.isoformat()
-
-    service_clock.advance(timedelta(days=32).total_seconds())
-    escalated = wait_for(lambda: _deadline(api, number, "reply_deadline")["escalations"], timeout=60,
-                         message="the escalation after the deadline")
-    assert escalated[0]["unit"] == "transport"
-    overdue = api("staff", "GET", "/api/overdue", expect=200).json()["units"]
-    assert any(u["unit"] == "transport" and any(o["number"] == number for o in u["overdue"]) for u in overdue)
-    assert api("member", "GET", "/api/overdue").status_code == 403
 
 
 def test_unsatisfied_proposer_sends_it_back_and_rates_the_second_reply(running):
@@ -194,3 +141,22 @@ def test_a_bad_command_from_a_unit_system_is_dead_lettered_and_changes_nothing(r
     assert any(r.startswith("invalid_input") and "reason" in r for r in reasons), reasons
     assert any(r.startswith("forbidden") for r in reasons), reasons
     assert api("unit", "GET", f"/api/assignments/{mine['id']}", expect=200).json()["status"] == "assigned"
+
+
+def test_ztc_demo_leaves_proposals_at_every_stage(running, e2e_settings):
+    import os
+    import subprocess
+    import sys
+
+    from shared.config import ROOT
+    from tests.support import settings_env
+
+    env = dict(os.environ, **settings_env(e2e_settings))
+    done = subprocess.run([sys.executable, "-m", "services.ztc.cli", "demo"], env=env, cwd=ROOT,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    stories = [line for line in done.stdout.splitlines() if line[:4].isdigit()]
+    assert len(stories) == 6
+    api = Api(*running)
+    statuses = {api.status(line.split(":")[0]) for line in stories}
+    assert {"published", "not_filed", "filed", "pre_review"} <= statuses
