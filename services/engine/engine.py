@@ -13,7 +13,7 @@ import uuid
 from datetime import datetime, timedelta, timezone
 
 from marshmallow import ValidationError
-from sqlalchemy import func, select, update
+from sqlalchemy import func, literal, select, update
 from sqlalchemy.exc import IntegrityError
 
 from shared import clock, contracts
@@ -694,6 +694,25 @@ class Engine:
             message.instance_id = inst.id
             self._history(s, inst.id, None, "message_delivered", message.name,
                           {"message_id": message.message_id, "payload": message.payload})
+
+    def deliver_waiting_messages(self, limit: int = 100) -> int:
+        """Deliver buffered messages whose instance waits for them now.
+
+        ``send_message`` and an instance's save each look for the other, but under READ COMMITTED
+        both can look before the other commits (a unit's reply arriving while the engine is still
+        saving the step that starts waiting for it), and then neither finds the other. The timer
+        tick runs this sweep, so such a message waits at most one tick. Returns instances moved."""
+        pattern = literal("%|") + BufferedMessage.name + literal("|%")
+        with transaction(self.sessions) as s:
+            instance_ids = s.scalars(
+                select(Instance.id).join(BufferedMessage, BufferedMessage.correlation_key == Instance.business_key)
+                .where(BufferedMessage.status == "buffered", BufferedMessage.expires_at > clock.now(),
+                       Instance.waiting_messages.like(pattern))
+                .distinct().limit(limit)).all()
+        for instance_id in instance_ids:
+            # Saving the instance delivers what it waits for (see _deliver_buffered).
+            self._mutate(instance_id, lambda s, inst, wf: "checked")
+        return len(instance_ids)
 
     def expire_messages(self) -> int:
         with transaction(self.sessions) as s:

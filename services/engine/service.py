@@ -50,6 +50,7 @@ class EngineService(Pingable):
     @timer(interval=1)
     def tick(self):
         self.engine.fire_due_timers()
+        self.engine.deliver_waiting_messages()
         self.engine.expire_messages()
 
     # -- commands and queries -----------------------------------------------------------------

@@ -703,3 +703,19 @@ def test_starting_a_process_that_is_not_deployed_is_not_found(engine):
     with pytest.raises(NotFound):
         engine.start("smoke", "NONE-1", dict(DATA), MEMBER)
     assert engine.find_instances() == []
+
+
+def test_a_message_that_crossed_the_instance_save_is_delivered_by_the_sweep(engine, skipping_clock):
+    """Under READ COMMITTED a message can be buffered while the step that starts waiting for it is
+    being saved, each missing the other; the engine's tick sweeps such messages up."""
+    engine.deploy(read_bpmn("smoke.bpmn"))
+    inst = waiting_for_reply(engine, "CROSSED-1")
+    assert engine.deliver_waiting_messages() == 0
+    with transaction(engine.sessions) as s:  # as if it had been buffered just before that save
+        s.add(BufferedMessage(message_id="crossed", name="unit_reply", correlation_key="CROSSED-1",
+                              payload={"text": "done"}, status="buffered", received_at=skipping_clock.now(),
+                              expires_at=skipping_clock.now() + timedelta(days=1)))
+    assert engine.deliver_waiting_messages() == 1
+    assert engine.get_instance(inst["id"])["waiting_messages"] == []
+    assert count_rows(engine, BufferedMessage, message_id="crossed", status="delivered") == 1
+    assert engine.deliver_waiting_messages() == 0
