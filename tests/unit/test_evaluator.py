@@ -1,7 +1,7 @@
 """The restricted evaluator that runs designers' scripts and expressions."""
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 
 import pytest
 from SpiffWorkflow.bpmn import BpmnWorkflow
