@@ -12,16 +12,13 @@ permissions, see ``docs/unit-integration.md``); the service checks the key's uni
 """
 from __future__ import annotations
 
-from functools import partial
-
 from kombu import Exchange, Queue
-from nameko.exceptions import ContainerBeingKilled
 from nameko.extensions import DependencyProvider
 from sqlalchemy import select
 
 from shared import contracts as shared_contracts
 from shared.db import session_factory, transaction
-from shared.messaging.entrypoints import Listen
+from shared.messaging.entrypoints import listen
 from shared.messaging.topology import DEAD, connect, dead_letter_queue
 
 from . import contracts
@@ -86,16 +83,6 @@ class UnitQueues(DependencyProvider):
         return UnitQueuesWrapper(self)
 
 
-class UnitCommandListen(Listen):
-    """``@listen`` that also hands the handler the message's routing key (it names the unit)."""
-
-    def handle_message(self, body, message):
-        routing_key = (message.delivery_info or {}).get("routing_key", "")
-        try:
-            self.container.spawn_worker(self, (body, routing_key), {}, context_data={},
-                                        handle_result=partial(self.handle_result, message))
-        except ContainerBeingKilled:
-            self.queue_consumer.requeue_message(message)
-
-
-listen_to_units = UnitCommandListen.decorator
+def listen_to_units(queue):
+    """``@listen`` that also hands the handler the routing key, which names the acting unit."""
+    return listen(queue, with_routing_key=True)

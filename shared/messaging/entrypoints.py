@@ -65,8 +65,11 @@ class Listen(Entrypoint):
     queue_consumer = RobustQueueConsumer()
     dead_letters = DeadLetters()
 
-    def __init__(self, queue, **kwargs):
+    def __init__(self, queue, with_routing_key=False, **kwargs):
+        """``with_routing_key``: the handler also gets the message's routing key (for queues where
+        the key carries meaning, such as a unit's commands, ``<unit>.<command>``)."""
         self.queue = queue
+        self.with_routing_key = with_routing_key
         super().__init__(**kwargs)
 
     def setup(self):
@@ -76,8 +79,11 @@ class Listen(Entrypoint):
         self.queue_consumer.unregister_provider(self)
 
     def handle_message(self, body, message):
+        args = (body,)
+        if self.with_routing_key:
+            args = (body, (message.delivery_info or {}).get("routing_key", ""))
         try:
-            self.container.spawn_worker(self, (body,), {}, context_data={},
+            self.container.spawn_worker(self, args, {}, context_data={},
                                         handle_result=partial(self.handle_result, message))
         except ContainerBeingKilled:
             self.queue_consumer.requeue_message(message)
