@@ -1,0 +1,72 @@
+"""Diagrams, instances, the task list and BPMN messages."""
+from __future__ import annotations
+
+from nameko.web.handlers import http
+
+from .. import schemas
+from ..http import endpoint
+
+
+class ProcessRoutes:
+    """Mixed into :class:`~services.gateway.service.GatewayService`, which supplies ``self.engine``,
+    ``self.intake``, ``self.assignment``, ``self.supervision`` and ``self.evaluation`` (RPC proxies)."""
+
+    # -- designers --------------------------------------------------------------------------
+    @http("POST", "/api/deployments")
+    @endpoint("designer", "operator", body=schemas.DeploymentRequest, response=schemas.DeployedVersion(many=True),
+              status=201)
+    def deploy(self, request, principal, body):
+        """Validate and deploy diagrams; a refused diagram answers 422 with every problem."""
+        return 201, self.engine.deploy(body["files"], principal["user"])
+
+    @http("GET", "/api/processes")
+    @endpoint(response=schemas.ProcessVersion(many=True))
+    def versions(self, request, principal):
+        """Deployed process versions."""
+        return 200, self.engine.versions()
+
+    # -- instances --------------------------------------------------------------------------
+    @http("POST", "/api/processes/<string:process_id>/instances")
+    @endpoint("staff", "member", "operator", body=schemas.StartRequest, response=schemas.Instance, status=201)
+    def start(self, request, principal, process_id, body):
+        """Start an instance of the newest version of a process."""
+        return 201, self.engine.start(process_id, body["business_key"], body["data"], principal)
+
+    @http("GET", "/api/instances/<string:instance_id>")
+    @endpoint("staff", "operator", "leader", response=schemas.Instance)
+    def instance(self, request, principal, instance_id):
+        """An instance: status, where it waits, incidents."""
+        return 200, self.engine.get_instance(instance_id)
+
+    @http("GET", "/api/instances/<string:instance_id>/history")
+    @endpoint("staff", "operator", "leader", response=schemas.HistoryEntry(many=True))
+    def history(self, request, principal, instance_id):
+        """Who did what, when, with what data."""
+        return 200, self.engine.history(instance_id)
+
+    # -- the task list -----------------------------------------------------------------------
+    @http("GET", "/api/tasks")
+    @endpoint(response=schemas.Task(many=True), query=("instance_id",))
+    def tasks(self, request, principal):
+        """The open tasks the caller may act on."""
+        return 200, self.engine.list_tasks(principal, request.args.get("instance_id"))
+
+    @http("POST", "/api/tasks/<string:task_id>/claim")
+    @endpoint(response=schemas.Task)
+    def claim(self, request, principal, task_id):
+        """Claim a task so no one else completes it."""
+        return 200, self.engine.claim(task_id, principal)
+
+    @http("POST", "/api/tasks/<string:task_id>/complete")
+    @endpoint(body=schemas.CompleteTaskRequest, response=schemas.Instance)
+    def complete(self, request, principal, task_id, body):
+        """Complete a task with its form's data."""
+        return 200, self.engine.complete_task(task_id, body["data"], principal)
+
+    # -- messages from department systems ----------------------------------------------------------
+    @http("POST", "/api/messages")
+    @endpoint("unit", "staff", "operator", body=schemas.MessageSchema, response=schemas.MessageAccepted,
+              status=202)
+    def message(self, request, principal, body):
+        """Send a BPMN message, correlated by name and business key."""
+        return 202, self.engine.send_message(body, principal)

@@ -1,0 +1,151 @@
+"""Proposals (提案): intake, assignment (交, 办), supervision (督), evaluation (评)."""
+from __future__ import annotations
+
+from nameko.web.handlers import http
+
+from .. import schemas
+from ..http import endpoint
+
+
+class ProposalRoutes:
+    """Mixed into :class:`~services.gateway.service.GatewayService`, which supplies ``self.engine``,
+    ``self.intake``, ``self.assignment``, ``self.supervision`` and ``self.evaluation`` (RPC proxies)."""
+
+    # -- proposals (提案) ---------------------------------------------------------------------
+    @http("POST", "/api/proposals")
+    @endpoint("member", body=schemas.ProposalDraft, response=schemas.Proposal, status=201)
+    def submit_proposal(self, request, principal, body):
+        """Submit a proposal (one matter: situation, analysis, suggestions), perhaps with co-signers."""
+        return 201, self.intake.submit(body, principal)
+
+    @http("GET", "/api/proposals")
+    @endpoint(response=schemas.Proposal(many=True), query=("mine",))
+    def list_proposals(self, request, principal):
+        """Proposals the caller may read (mine=true: only the caller's own)."""
+        mine = request.args.get("mine", "false").lower() in ("1", "true", "yes")
+        return 200, self.intake.list(principal, mine)
+
+    @http("GET", "/api/proposals/<string:number>")
+    @endpoint(response=schemas.Proposal)
+    def get_proposal(self, request, principal, number):
+        """One proposal; other members see it only once published, with personal data masked."""
+        return 200, self.intake.get(number, principal)
+
+    @http("POST", "/api/proposals/<string:number>/cosign")
+    @endpoint("member", response=schemas.Proposal)
+    def cosign_proposal(self, request, principal, number):
+        """An invited co-signer confirms, before the co-signing deadline."""
+        return 200, self.intake.cosign(number, principal)
+
+    @http("POST", "/api/proposals/<string:number>/resubmit")
+    @endpoint("member", body=schemas.ProposalRevision, response=schemas.Proposal)
+    def resubmit_proposal(self, request, principal, number, body):
+        """The initiator resubmits a proposal returned for revision."""
+        return 200, self.intake.resubmit(number, body, principal)
+
+    # -- evaluation (评) -------------------------------------------------------------------------
+    @http("POST", "/api/proposals/<string:number>/ratings")
+    @endpoint("member", body=schemas.RatingRequest, response=schemas.Rating, status=201)
+    def rate(self, request, principal, number, body):
+        """A proposer rates the reply: two scores (handling, result), only for themselves."""
+        return 201, self.evaluation.rate(number, body["handling"], body["result"], body["comment"],
+                                         principal=principal)
+
+    @http("GET", "/api/proposals/<string:number>/ratings")
+    @endpoint(response=schemas.Ratings)
+    def ratings(self, request, principal, number):
+        """Rating rounds: proposers see their own ratings, staff and leaders all of them."""
+        return 200, self.evaluation.ratings(number, principal=principal)
+
+    @http("GET", "/api/assessments/units/<int:year>")
+    @endpoint("staff", "committee", "leader", response=schemas.UnitAssessment)
+    def unit_assessment(self, request, principal, year):
+        """The units' annual assessment, computed from handling scores and ratings."""
+        return 200, self.evaluation.unit_assessment(year, principal=principal)
+
+    # -- supervision (督) -------------------------------------------------------------------------
+    @http("GET", "/api/proposals/<string:number>/deadlines")
+    @endpoint(response=schemas.Deadlines)
+    def deadlines(self, request, principal, number):
+        """Every deadline of a proposal and why it is what it is: rule, start, calendar, changes."""
+        return 200, self.supervision.deadlines(number, principal=principal)
+
+    @http("GET", "/api/overdue")
+    @endpoint("staff", "leader", "committee")
+    def overdue(self, request, principal):
+        """The live list of overdue work per unit."""
+        return 200, self.supervision.overdue(principal=principal)
+
+    @http("POST", "/api/proposals/<string:number>/supervision-log")
+    @endpoint("leader", body=schemas.SupervisionLogRequest, status=201)
+    def log_key_supervision(self, request, principal, number, body):
+        """The supervising leader of a key proposal records a visit, meeting or instruction."""
+        return 201, self.supervision.log_key_supervision(number, body["kind"], body["text"], principal=principal)
+
+    @http("GET", "/api/proposals/<string:number>/supervision-log")
+    @endpoint()
+    def key_supervision_log(self, request, principal, number):
+        """A key proposal's supervision log."""
+        return 200, self.supervision.key_supervision_log(number, principal=principal)
+
+    # -- units (交, 办): a unit handler acts on its own unit's assignments only ---------------------
+    @http("GET", "/api/assignments")
+    @endpoint("unit", "staff", "leader", "committee", query=("number",))
+    def list_assignments(self, request, principal):
+        """Assignments: a unit sees its own; staff see all."""
+        return 200, self.assignment.list_assignments(principal=principal, number=request.args.get("number"))
+
+    @http("GET", "/api/assignments/<int:assignment_id>")
+    @endpoint("unit", "staff", "leader", "committee")
+    def get_assignment(self, request, principal, assignment_id):
+        """One assignment with its replies, co-signatures and events."""
+        return 200, self.assignment.get_assignment(assignment_id, principal=principal)
+
+    @http("POST", "/api/assignments/<int:assignment_id>/sign")
+    @endpoint("unit")
+    def sign_assignment(self, request, principal, assignment_id):
+        """签收: the unit signs for the assignment; its clock starts."""
+        return 200, self.assignment.sign(assignment_id, principal=principal)
+
+    @http("POST", "/api/assignments/<int:assignment_id>/object")
+    @endpoint("unit", body=schemas.ObjectionRequest)
+    def object_to_assignment(self, request, principal, assignment_id, body):
+        """Object to an assignment within the window; staff reassign."""
+        return 200, self.assignment.object(assignment_id, body["reason"], principal=principal)
+
+    @http("POST", "/api/assignments/<int:assignment_id>/input")
+    @endpoint("unit", body=schemas.TextRequest)
+    def send_input(self, request, principal, assignment_id, body):
+        """A co-unit sends its input to the lead unit."""
+        return 200, self.assignment.send_input(assignment_id, body["text"], principal=principal)
+
+    @http("POST", "/api/assignments/<int:assignment_id>/reply-draft")
+    @endpoint("unit", body=schemas.ReplyDraftRequest)
+    def draft_reply(self, request, principal, assignment_id, body):
+        """The answering unit drafts its reply with a category."""
+        return 200, self.assignment.draft_reply(assignment_id, body["category"], body["text"], principal=principal)
+
+    @http("POST", "/api/assignments/<int:assignment_id>/cosign-reply")
+    @endpoint("unit")
+    def cosign_reply(self, request, principal, assignment_id):
+        """会签: a co-unit co-signs the lead's draft."""
+        return 200, self.assignment.cosign_reply(assignment_id, principal=principal)
+
+    @http("POST", "/api/assignments/<int:assignment_id>/reply")
+    @endpoint("unit")
+    def submit_reply(self, request, principal, assignment_id):
+        """Submit the reply; refused until every co-unit co-signed."""
+        return 200, self.assignment.submit_reply(assignment_id, principal=principal)
+
+    @http("POST", "/api/assignments/<int:assignment_id>/extension")
+    @endpoint("unit", body=schemas.ExtensionRequest)
+    def request_extension(self, request, principal, assignment_id, body):
+        """Ask for a later reply deadline, before the current one."""
+        return 200, self.assignment.request_extension(assignment_id, until=body["until"].isoformat(),
+                                                      reason=body["reason"], principal=principal)
+
+    @http("POST", "/api/assignments/<int:assignment_id>/followup")
+    @endpoint("unit", body=schemas.TextRequest)
+    def submit_followup(self, request, principal, assignment_id, body):
+        """After a category B reply: report the matter solved (the second reply)."""
+        return 200, self.assignment.submit_followup(assignment_id, body["text"], principal=principal)
