@@ -8,6 +8,7 @@ JOBS_EXCHANGE = "ztc.jobs"            # topic; routing key = "<service>.<operati
 RESULTS_EXCHANGE = "ztc.results"      # topic; routing key = "engine.result"
 DEAD_EXCHANGE = "ztc.dead"            # topic; dead letters keep their original routing key
 MESSAGES_EXCHANGE = "ztc.messages"    # topic; commands and BPMN messages for the engine
+EVENTS_EXCHANGE = "ztc.events"        # topic; domain events, routing key = the event name ("opinion.adopted")
 ENGINE_MESSAGES_QUEUE = "ztc.engine.messages"
 ENGINE_STARTS_QUEUE = "ztc.engine.starts"
 MESSAGE_ROUTING_KEY = "engine.message"
@@ -21,6 +22,11 @@ SERVICES = ("intake", "assignment", "supervision", "evaluation")
 
 def job_queue(service: str) -> str:
     return f"ztc.jobs.{service}"
+
+
+def events_queue(service: str) -> str:
+    """The durable queue on which ``service`` hears the domain events it subscribes to."""
+    return f"ztc.events.{service}"
 
 
 class PrincipalSchema(Schema):
@@ -87,3 +93,33 @@ class StartSchema(Schema):
     business_key = fields.String(allow_none=True, load_default=None)
     data = fields.Dict(keys=fields.String(), load_default=dict)
     principal = fields.Nested(PrincipalSchema, allow_none=True, load_default=None)
+
+
+class EventSchema(Schema):
+    """A domain event: something that happened to a business object, told to whoever listens.
+
+    ``event_id`` is unique per happening (a listener that hears it twice acts once); ``thread`` is
+    the identity a case keeps across channels (a micro-consultation case that becomes an opinion item
+    and then a proposal keeps one thread); ``subject`` is the business object (a proposal number, an
+    opinion item number); ``members`` are the committee members the event concerns (for points)."""
+
+    event_id = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    name = fields.String(required=True, validate=validate.Regexp(r"^[a-z_]+\.[a-z_][a-z0-9_.]*$"))
+    occurred_at = fields.DateTime(required=True)
+    subject = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    thread = fields.String(allow_none=True, load_default=None, validate=validate.Length(max=100))
+    members = fields.List(fields.Dict(keys=fields.String()), load_default=list)
+    payload = fields.Dict(keys=fields.String(), load_default=dict)
+
+
+NOTIFY_PREFIX = "notify."   # domain events named notify.<kind> are delivered to people by the gateway
+
+
+class NotificationPayloadSchema(Schema):
+    """The payload of a ``notify.<kind>`` event: who is told what. The gateway keeps one row per
+    recipient, read with ``GET /api/notifications``."""
+
+    recipients = fields.List(fields.String(validate=validate.Length(min=1, max=100)), required=True,
+                             validate=validate.Length(min=1))
+    title = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    text = fields.String(load_default="", validate=validate.Length(max=4000))

@@ -5,9 +5,9 @@ from __future__ import annotations
 from shared import clock, contracts
 
 
-def _add(session, outbox_model, routing_key, payload):
+def _add(session, outbox_model, routing_key, payload, exchange=contracts.MESSAGES_EXCHANGE):
     now = clock.now()
-    session.add(outbox_model(exchange=contracts.MESSAGES_EXCHANGE, routing_key=routing_key,
+    session.add(outbox_model(exchange=exchange, routing_key=routing_key,
                              payload=payload, headers={}, available_at=now, created_at=now, attempts=0))
 
 
@@ -26,3 +26,22 @@ def start_process(session, outbox_model, command_id: str, process_id: str, busin
                                          "business_key": business_key, "data": data,
                                          "principal": principal})
     _add(session, outbox_model, contracts.START_ROUTING_KEY, body)
+
+
+def publish_event(session, outbox_model, name: str, event_id: str, subject: str, *, thread: str | None = None,
+                  members: list[dict] | None = None, payload: dict | None = None) -> None:
+    """A domain event on ``ztc.events`` (routing key ``name``), sent only if the caller's
+    transaction commits. ``members``: ``[{"member": id, "role": "lead"|"co"|...}]`` it concerns."""
+    body = contracts.EventSchema().dump(contracts.EventSchema().load({
+        "event_id": event_id, "name": name, "occurred_at": clock.now().isoformat(), "subject": subject,
+        "thread": thread, "members": members or [], "payload": payload or {}}))
+    _add(session, outbox_model, name, body, exchange=contracts.EVENTS_EXCHANGE)
+
+
+def notify(session, outbox_model, kind: str, event_id: str, subject: str, recipients: list[str], title: str,
+           text: str = "", thread: str | None = None) -> None:
+    """Tell people something (delivered by the gateway's notification inbox), if the caller's
+    transaction commits. ``kind`` names the occasion: ``notify.<kind>``."""
+    payload = contracts.NotificationPayloadSchema().load({"recipients": recipients, "title": title, "text": text})
+    publish_event(session, outbox_model, contracts.NOTIFY_PREFIX + kind, event_id, subject, thread=thread,
+                  payload=payload)

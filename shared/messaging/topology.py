@@ -6,7 +6,7 @@ broker set up ahead of time.
 """
 from __future__ import annotations
 
-from kombu import Connection, Exchange, Queue
+from kombu import Connection, Exchange, Queue, binding
 
 from shared import contracts
 
@@ -14,6 +14,7 @@ JOBS = Exchange(contracts.JOBS_EXCHANGE, "topic", durable=True)
 RESULTS = Exchange(contracts.RESULTS_EXCHANGE, "topic", durable=True)
 DEAD = Exchange(contracts.DEAD_EXCHANGE, "topic", durable=True)
 MESSAGES = Exchange(contracts.MESSAGES_EXCHANGE, "topic", durable=True)
+EVENTS = Exchange(contracts.EVENTS_EXCHANGE, "topic", durable=True)
 _DLX = {"x-dead-letter-exchange": contracts.DEAD_EXCHANGE}
 
 
@@ -37,6 +38,13 @@ def engine_starts_queue() -> Queue:
                  durable=True, queue_arguments=_DLX)
 
 
+def events_queue(service: str, names) -> Queue:
+    """``service``'s queue of domain events, bound to each event name (or pattern) in ``names``.
+    Use it with ``@listen``: the queue and its bindings are declared when the service consumes."""
+    return Queue(contracts.events_queue(service), EVENTS, durable=True, queue_arguments=_DLX,
+                 bindings=[binding(EVENTS, routing_key=name) for name in names])
+
+
 def dead_letter_queue() -> Queue:
     return Queue(contracts.DEAD_QUEUE, DEAD, routing_key="#", durable=True)
 
@@ -50,7 +58,7 @@ def declare(amqp_uri: str, services=contracts.SERVICES) -> None:
     """Declare every exchange and queue (idempotent)."""
     with Connection(amqp_uri) as conn:
         channel = conn.channel()
-        for exchange in (JOBS, RESULTS, DEAD, MESSAGES):
+        for exchange in (JOBS, RESULTS, DEAD, MESSAGES, EVENTS):
             exchange(channel).declare()
         for queue in all_queues(services):
             queue(channel).declare()
