@@ -37,10 +37,11 @@ def _body(request) -> dict:
     return data
 
 
-def endpoint(*roles, body=None, response=None, status=200, query=()):
+def endpoint(*roles, body=None, response=None, status=200, query=(), html=False):
     """Authenticate, check the caller holds one of ``roles`` (any role if none), validate the body
     with the ``body`` schema (the handler gets it as ``body=``), map errors. ``response``,
-    ``status`` and ``query`` describe the route in the OpenAPI document."""
+    ``status`` and ``query`` describe the route in the OpenAPI document; ``html`` says the route
+    also answers a printable HTML document (the handler returns a ``Response`` for it)."""
 
     def decorate(method):
         @functools.wraps(method)
@@ -52,7 +53,7 @@ def endpoint(*roles, body=None, response=None, status=200, query=()):
                 if body is not None:
                     kwargs["body"] = load(body, _body(request), "the request body")
                 code, result = method(self, request, principal, **kwargs)
-                return _json(code, result)
+                return result if isinstance(result, Response) else _json(code, result)
             except ZtcError as exc:
                 return _json(exc.status, exc.to_dict())
             except RemoteError as exc:
@@ -63,7 +64,7 @@ def endpoint(*roles, body=None, response=None, status=200, query=()):
                 return _json(503, {"error": "service_unavailable", "message": str(exc), "details": {}})
 
         wrapper.openapi = {"roles": roles, "body": body, "response": response, "status": status,
-                           "query": query}
+                           "query": query, "html": html}
         return wrapper
 
     return decorate

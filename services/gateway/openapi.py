@@ -66,6 +66,8 @@ def build(service_cls, title="Zhitongche API", version="1") -> dict:
             ok = {"description": "OK"}
             if meta["response"] is not None:
                 ok["content"] = {"application/json": {"schema": meta["response"]}}
+            if meta.get("html"):
+                ok.setdefault("content", {})["text/html"] = {"schema": {"type": "string"}}
             operation["responses"] = {
                 str(meta["status"]): ok,
                 "400": {"description": "invalid input, field by field", **error},

@@ -47,7 +47,9 @@ def publish(session, params: dict, principal: dict | None) -> dict:
     except KeyError as exc:
         raise BusinessError("unknown_reply_category", str(exc)) from None
     if not proposal.publish_consent:
-        record_event(session, proposal, actor, "publication_declined", {"reason": proposal.no_publish_reason})
+        record_event(session, proposal, actor, "publication_declined",
+                     {"reason": proposal.no_publish_reason, "units": data["units"],
+                      "reply_category": data["reply_category"]})
         return {"published": False, "reason": proposal.no_publish_reason}
     exists = session.scalar(select(Publication.id).where(Publication.proposal_id == proposal.id))
     if exists is None:

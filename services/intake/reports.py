@@ -1,0 +1,90 @@
+"""Figures for the documents the committee publishes about a year's proposals.
+
+- the **year-end notice** of handling status (年度提案办理情况通报) is public: proposers' names masked;
+- the **bulletin** to all members (书面通报) is internal: names shown, phone and identity numbers masked.
+
+Both are counted here from intake's own records (proposals, filing decisions, conversions, merges and
+the audit events of publication); the gateway renders them. Replies the proposer did not consent to
+publish are counted (their category is recorded with the declined publication) but not listed.
+"""
+from __future__ import annotations
+
+from collections import Counter
+
+from sqlalchemy import select
+
+from shared.errors import Forbidden, InvalidInput
+from shared.rulebook import load_rulebook
+
+from .access import acting_user, reads_all
+from .masking import mask_text
+from .models import Conversion, Proposal, ProposalEvent, Publication
+from .records import proposers
+
+AUDIENCES = ("public", "members")
+_ANSWER_ACTIONS = ("published", "publication_declined")
+
+
+def _answers(session, ids: list[int]) -> dict[int, dict]:
+    """The reply category and units of each answered proposal, from the last publication event."""
+    rows = session.scalars(select(ProposalEvent).where(ProposalEvent.proposal_id.in_(ids),
+                                                       ProposalEvent.action.in_(_ANSWER_ACTIONS))
+                           .order_by(ProposalEvent.id)).all() if ids else []
+    answers = {}
+    for row in rows:
+        data = row.data or {}
+        if data.get("reply_category"):
+            answers[row.proposal_id] = {"category": data["reply_category"], "units": data.get("units") or []}
+    return answers
+
+
+def year_figures(session, year: int, audience: str, principal: dict | None) -> dict:
+    """Counts and lists for ``year``'s report to ``audience`` (public | members)."""
+    user, roles = acting_user(principal)
+    if not reads_all(roles):
+        raise Forbidden("the year's reports are prepared by staff, the committee and leaders")
+    if audience not in AUDIENCES:
+        raise InvalidInput("unknown audience", {"audience": [f"one of: {', '.join(AUDIENCES)}"]})
+    rulebook = load_rulebook("proposal")
+    proposals = session.scalars(select(Proposal).where(Proposal.year == year, Proposal.status != "dropped")
+                                .order_by(Proposal.sequence)).all()
+    ids = [p.id for p in proposals]
+    answers = _answers(session, ids)
+    conversions = Counter(c.kind for c in session.scalars(
+        select(Conversion).where(Conversion.proposal_id.in_(ids))).all()) if ids else Counter()
+    decisions = Counter(p.decision or "undecided" for p in proposals)
+    reasons = Counter(p.reason_code for p in proposals if p.decision == "not_filed" and p.reason_code)
+    categories = Counter(a["category"] for a in answers.values())
+    units = Counter(a["units"][0] for a in answers.values() if a["units"])
+    published = {row.proposal_id: row for row in session.scalars(
+        select(Publication).where(Publication.proposal_id.in_(ids))).all()} if ids else {}
+
+    def listed(p: Proposal) -> dict:
+        names = proposers(p)
+        if audience == "public":
+            row = published[p.id]
+            return {"number": p.number, "title": row.title, "proposers": row.proposers,
+                    "units": row.units, "category": row.reply_category, "reply_summary": row.reply_summary}
+        answer = answers.get(p.id, {})
+        return {"number": p.number, "title": mask_text(p.title), "proposers": names,
+                "units": answer.get("units", []), "category": answer.get("category"),
+                "status": p.status, "published": p.id in published}
+
+    shown = [p for p in proposals if (p.id in published if audience == "public" else True)]
+    return {
+        "year": year, "audience": audience, "prepared_by": user,
+        "received": len(proposals),
+        "filed": decisions.get("filed", 0),
+        "merged": sum(1 for p in proposals if p.merged_into),
+        "not_filed": decisions.get("not_filed", 0),
+        "not_filed_reasons": [{"code": code, "label": rulebook.reason(code).zh, "count": n}
+                              for code, n in sorted(reasons.items())],
+        "converted": {"opinion": conversions.get("opinion", 0), "letter": conversions.get("letter", 0)},
+        "undecided": sum(n for d, n in decisions.items() if d not in ("filed", "not_filed")),
+        "answered": len(answers),
+        "categories": [{"code": c.code, "label": c.zh, "count": categories.get(c.code, 0)}
+                       for c in rulebook.reply_categories()],
+        "lead_units": [{"unit": u, "count": n} for u, n in sorted(units.items())],
+        "proposals": [listed(p) for p in shown],
+        "personal_data": "masked" if audience == "public" else "names shown; phone and identity numbers masked",
+    }
