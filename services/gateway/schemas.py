@@ -204,3 +204,41 @@ class ReplyDraftRequest(Body):
 class ExtensionRequest(Body):
     until = fields.Date(required=True)
     reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+
+
+class _Counted(Schema):
+    code = fields.String()
+    label = fields.String()
+    count = fields.Integer()
+
+
+class _ReportedProposal(Schema):
+    number = fields.String()
+    title = fields.String()
+    proposers = fields.List(fields.String())
+    units = fields.List(fields.String())
+    category = fields.String(allow_none=True)
+    status = fields.String()
+    published = fields.Boolean()
+    reply_summary = fields.String()
+
+
+class YearReport(Schema):
+    """A year's proposal figures as published: counts, categories, lead units, the list."""
+
+    year = fields.Integer()
+    audience = fields.String(metadata={"description": "public (names masked) or members"})
+    prepared_by = fields.String()
+    received = fields.Integer()
+    filed = fields.Integer()
+    merged = fields.Integer()
+    not_filed = fields.Integer()
+    not_filed_reasons = fields.List(fields.Nested(_Counted))
+    converted = fields.Dict(keys=fields.String(), values=fields.Integer())
+    undecided = fields.Integer()
+    answered = fields.Integer()
+    categories = fields.List(fields.Nested(_Counted))
+    lead_units = fields.List(fields.Dict())
+    proposals = fields.List(fields.Nested(_ReportedProposal))
+    personal_data = fields.String()
+    assessment = fields.Dict(metadata={"description": "the bulletin only: the units' assessment"})

@@ -17,9 +17,10 @@ from .models import Inbox, Outbox
 from .routes.operators import OperatorRoutes
 from .routes.processes import ProcessRoutes
 from .routes.proposals import ProposalRoutes
+from .routes.reports import ReportRoutes
 
 
-class GatewayService(ProcessRoutes, OperatorRoutes, ProposalRoutes):
+class GatewayService(ProcessRoutes, OperatorRoutes, ProposalRoutes, ReportRoutes):
     name = "gateway"
     db = Database("gateway", Outbox, Inbox)
     engine = RpcProxy("engine")

@@ -39,6 +39,13 @@ class IntakeService(Pingable):
         return operations.list_proposals(self.db.session, principal, mine)
 
     @api
+    def year_figures(self, year, audience, principal):
+        """The year's counts and lists for the notice (public) or the bulletin (members)."""
+        from .reports import year_figures
+
+        return year_figures(self.db.session, year, audience, principal)
+
+    @api
     def resubmit(self, number, draft, principal):
         proposal = operations.resubmit(self.db.session, number, draft, principal)
         self.db.commit()

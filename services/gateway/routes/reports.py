@@ -1,0 +1,40 @@
+"""The documents the committee publishes: the year-end notice (public), the bulletin to all members."""
+from __future__ import annotations
+
+from nameko.web.handlers import http
+
+from .. import schemas
+from ..http import endpoint
+from ..reports import render, wants_html
+
+_READERS = ("staff", "committee", "leader")
+
+
+class ReportRoutes:
+    """Mixed into :class:`~services.gateway.service.GatewayService`."""
+
+    @http("GET", "/api/reports/proposals/<int:year>/notice")
+    @endpoint(*_READERS, response=schemas.YearReport, query=("format",), html=True)
+    def proposal_notice(self, request, principal, year):
+        """The year-end public notice of proposal handling (年度提案办理情况通报): proposers' names masked,
+        only published proposals listed. Printable HTML, or ``?format=json``."""
+        figures = self.intake.year_figures(year, "public", principal)
+        if not wants_html(request):
+            return 200, figures
+        return 200, render("proposal_report.html", f=figures, assessment=None,
+                           heading="政协提案办理情况通报", subheading="Public notice of proposal handling",
+                           personal_data_note="提案人姓名已遮蔽 Proposers' names masked; "
+                                              "phone and identity numbers masked")
+
+    @http("GET", "/api/reports/proposals/<int:year>/bulletin")
+    @endpoint(*_READERS, response=schemas.YearReport, query=("format",), html=True)
+    def proposal_bulletin(self, request, principal, year):
+        """The written bulletin to all members (书面通报): every proposal of the year with its status,
+        and the units' assessment. Printable HTML, or ``?format=json``."""
+        figures = self.intake.year_figures(year, "members", principal)
+        figures["assessment"] = self.evaluation.unit_assessment(year, principal=principal)
+        if not wants_html(request):
+            return 200, figures
+        return 200, render("proposal_report.html", f=figures, assessment=figures["assessment"],
+                           heading="政协提案工作书面通报", subheading="Bulletin to all members",
+                           personal_data_note="委员内部通报 For members; phone and identity numbers masked")
