@@ -9,18 +9,22 @@ from __future__ import annotations
 from nameko.rpc import RpcProxy
 from nameko.web.handlers import http
 
+from shared import contracts
 from shared.messaging.database import Database
+from shared.messaging.entrypoints import listen
+from shared.messaging.topology import events_queue
 
-from . import openapi, schemas, tokens
+from . import notifications, openapi, schemas, tokens
 from .http import _json, endpoint
 from .models import Inbox, Outbox
+from .routes.notifications import NotificationRoutes
 from .routes.operators import OperatorRoutes
 from .routes.processes import ProcessRoutes
 from .routes.proposals import ProposalRoutes
 from .routes.reports import ReportRoutes
 
 
-class GatewayService(ProcessRoutes, OperatorRoutes, ProposalRoutes, ReportRoutes):
+class GatewayService(ProcessRoutes, OperatorRoutes, ProposalRoutes, ReportRoutes, NotificationRoutes):
     name = "gateway"
     db = Database("gateway", Outbox, Inbox)
     engine = RpcProxy("engine")
@@ -31,6 +35,13 @@ class GatewayService(ProcessRoutes, OperatorRoutes, ProposalRoutes, ReportRoutes
 
     def _principal(self, request) -> dict:
         return tokens.principal_for(self.db.session, request.headers.get("Authorization"))
+
+    @listen(events_queue("gateway", [contracts.NOTIFY_PREFIX + "#"]))
+    def deliver_notification(self, body):
+        """A ``notify.<kind>`` event: one inbox row per recipient (a redelivery adds nothing; a
+        malformed event is dead-lettered with its reason)."""
+        notifications.store(self.db.session, body)
+        self.db.commit()
 
     @http("GET", "/health")
     def health(self, request):

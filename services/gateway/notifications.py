@@ -1,0 +1,103 @@
+"""The notification inbox: ``notify.<kind>`` domain events, kept one row per recipient.
+
+A recipient is a user id, ``unit:<unit id>`` (every handler of that unit) or ``role:<role>``
+(everyone holding that role). The row keeps the address as sent; a caller's inbox is the rows
+addressed to their user, their unit and their roles. A row addressed to a unit or a role is one
+message for all of them: when one reads it, it is read for all.
+
+An event can arrive twice (the relay publishes at least once): ``(event_id, recipient)`` is
+unique, so a redelivery adds nothing.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import DateTime, Integer, String, Text, UniqueConstraint, select
+from sqlalchemy.orm import Mapped, mapped_column
+
+from shared import clock, contracts
+from shared.errors import InvalidInput, NotFound
+from shared.validation import load
+
+from .models import Base
+
+UNIT_PREFIX = "unit:"
+ROLE_PREFIX = "role:"
+
+
+class Notification(Base):
+    """One notification for one recipient (a user, ``unit:<id>`` or ``role:<role>``)."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (UniqueConstraint("event_id", "recipient", name="uq_notifications_event_recipient"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    event_id: Mapped[str] = mapped_column(String(200))
+    recipient: Mapped[str] = mapped_column(String(120), index=True)
+    kind: Mapped[str] = mapped_column(String(100))
+    subject: Mapped[str] = mapped_column(String(100))
+    thread: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    title: Mapped[str] = mapped_column(String(200))
+    text: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    read_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+def store(session, body) -> int:
+    """Keep a ``notify.<kind>`` event: one row per recipient not already holding it. Returns how
+    many rows were added. A malformed event is refused (``InvalidInput``) and nothing is kept."""
+    event = load(contracts.EventSchema, body, "the notification event")
+    if not event["name"].startswith(contracts.NOTIFY_PREFIX):
+        raise InvalidInput("not a notification event", {"name": [f"must start with '{contracts.NOTIFY_PREFIX}'"]})
+    payload = load(contracts.NotificationPayloadSchema, event["payload"], "the notification's payload")
+    recipients = list(dict.fromkeys(payload["recipients"]))
+    held = set(session.scalars(select(Notification.recipient).where(
+        Notification.event_id == event["event_id"], Notification.recipient.in_(recipients))))
+    added = 0
+    for recipient in recipients:
+        if recipient in held:
+            continue
+        session.add(Notification(
+            event_id=event["event_id"], recipient=recipient, kind=event["name"][len(contracts.NOTIFY_PREFIX):],
+            subject=event["subject"], thread=event["thread"], title=payload["title"], text=payload["text"],
+            created_at=clock.now()))
+        added += 1
+    session.flush()
+    return added
+
+
+def addresses(principal: dict) -> list[str]:
+    """Every address that reaches the caller: their user id, their unit, their roles."""
+    found = [principal["user"]]
+    if principal.get("unit"):
+        found.append(UNIT_PREFIX + principal["unit"])
+    found.extend(ROLE_PREFIX + role for role in principal.get("roles") or ())
+    return found
+
+
+def _to_dict(row: Notification) -> dict:
+    return {"id": row.id, "event_id": row.event_id, "recipient": row.recipient, "kind": row.kind,
+            "subject": row.subject, "thread": row.thread, "title": row.title, "text": row.text,
+            "created_at": row.created_at.isoformat(), "read_at": row.read_at.isoformat() if row.read_at else None}
+
+
+def inbox(session, principal: dict, unread_only: bool = False) -> list[dict]:
+    """The caller's notifications, newest first."""
+    query = select(Notification).where(Notification.recipient.in_(addresses(principal)))
+    if unread_only:
+        query = query.where(Notification.read_at.is_(None))
+    return [_to_dict(row) for row in session.scalars(query.order_by(Notification.id.desc()))]
+
+
+def mark_read(session, notification_id: int, principal: dict) -> dict:
+    """Mark one of the caller's notifications read (again: no change). Someone else's is not found."""
+    row = session.scalars(select(Notification).where(
+        Notification.id == notification_id, Notification.recipient.in_(addresses(principal)))).first()
+    if row is None:
+        raise NotFound(f"no notification {notification_id} for you")
+    if row.read_at is None:
+        row.read_at = clock.now()
+        session.flush()
+    return _to_dict(row)
+
+
