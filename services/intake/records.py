@@ -7,8 +7,9 @@ from sqlalchemy import select
 
 from shared import clock
 from shared.errors import NotFound
+from shared.messaging import outbox
 
-from .models import Notification, Proposal, ProposalEvent
+from .models import Notification, Outbox, Proposal, ProposalEvent
 
 
 def aware(value: datetime | None) -> datetime | None:
@@ -40,7 +41,16 @@ def proposers(proposal: Proposal) -> list[str]:
     return [proposal.initiator, *(c.user for c in proposal.cosigners if c.status == "confirmed")]
 
 
-def notify(session, proposal: Proposal, recipients: list[str], text: str) -> None:
+def notify(session, proposal: Proposal, recipients: list[str], text: str, kind: str = "proposal") -> None:
+    """Keep a ``Notification`` row per recipient and, in the same transaction, publish
+    ``notify.<kind>`` so the gateway delivers it to their inbox."""
     now = clock.now()
-    for recipient in dict.fromkeys(recipients):
-        session.add(Notification(recipient=recipient, proposal_id=proposal.id, text=text, created_at=now))
+    rows = [Notification(recipient=recipient, proposal_id=proposal.id, text=text, created_at=now)
+            for recipient in dict.fromkeys(recipients)]
+    if not rows:
+        return
+    session.add_all(rows)
+    session.flush()
+    outbox.notify(session, Outbox, kind, f"intake.notification:{rows[0].id}", proposal.number,
+                  [row.recipient for row in rows], title=f"提案 {proposal.number}《{proposal.title}》"[:200],
+                  text=text, thread=getattr(proposal, "thread", None))
