@@ -15,6 +15,10 @@ MESSAGE_ROUTING_KEY = "engine.message"
 START_ROUTING_KEY = "engine.start"
 DEAD_QUEUE = "ztc.dead"
 ENGINE_RESULTS_QUEUE = "ztc.engine.results"
+# Opinion items (社情民意) submitted over AMQP by members' and informants' apps (docs/opinion-process.md):
+# exchange ztc.messages, this routing key, into intake's queue; a refused one is dead-lettered with its reason.
+OPINION_SUBMIT_ROUTING_KEY = "intake.opinion.submit"
+OPINION_SUBMISSIONS_QUEUE = "ztc.intake.opinions"
 RESULT_ROUTING_KEY = "engine.result"
 REASON_HEADER = "x-ztc-reason"
 SERVICES = ("intake", "assignment", "supervision", "evaluation")

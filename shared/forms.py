@@ -107,6 +107,58 @@ class GradeQualityForm(Form):
     grade = fields.String(required=True, validate=validate.OneOf(["excellent", "good", "ordinary"]))
 
 
+class OpinionEditForm(Form):
+    """编: the four checks (四关), each passed or not with a note, and the decision. Only an item
+    that passed all four is reported; one not adopted says why (the submitter is told)."""
+
+    political_ok = fields.Boolean(required=True)
+    political_note = fields.String(load_default="", validate=validate.Length(max=2000))
+    facts_ok = fields.Boolean(required=True)
+    facts_note = fields.String(load_default="", validate=validate.Length(max=2000))
+    content_ok = fields.Boolean(required=True)
+    content_note = fields.String(load_default="", validate=validate.Length(max=2000))
+    wording_ok = fields.Boolean(required=True)
+    wording_note = fields.String(load_default="", validate=validate.Length(max=2000))
+    decision = fields.String(required=True, validate=validate.OneOf(["report", "not_adopted"]))
+    not_adopted_reason = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=2000))
+    edited_title = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=200))
+
+    @validates_schema
+    def _decision_fits_checks(self, data, **kwargs):
+        failed = [c for c in ("political", "facts", "content", "wording") if not data[f"{c}_ok"]]
+        if data["decision"] == "report" and failed:
+            raise ValidationError(f"an item that failed {', '.join(failed)} is not reported", "decision")
+        if data["decision"] == "not_adopted" and not data.get("not_adopted_reason"):
+            raise ValidationError("the submitter is told why: give the reason", "not_adopted_reason")
+
+
+class OpinionSignOffForm(Form):
+    """签发: a leader signs the item off to the chosen recipient channels (codes of
+    bpmn/rules/opinion.yaml; an unknown one sends the task back with the reason) or returns it."""
+
+    approved = fields.Boolean(required=True)
+    channels = fields.List(fields.String(validate=validate.Length(min=1)), load_default=list)
+    sign_off_comment = fields.String(load_default="", validate=validate.Length(max=2000))
+
+    @validates_schema
+    def _approval_names_channels(self, data, **kwargs):
+        if data["approved"] and not data["channels"]:
+            raise ValidationError("a signed-off item goes to at least one recipient channel", "channels")
+
+
+class OpinionForwardForm(Form):
+    """转办: forward the adopted item to departments (unit codes) with a request, or not."""
+
+    forward = fields.Boolean(required=True)
+    units = fields.List(fields.String(validate=validate.Length(min=1)), load_default=list)
+    forward_request = fields.String(load_default="", validate=validate.Length(max=2000))
+
+    @validates_schema
+    def _forwarding_names_units(self, data, **kwargs):
+        if data["forward"] and not data["units"]:
+            raise ValidationError("name the departments it is forwarded to", "units")
+
+
 FORMS: dict[str, type[Schema]] = {
     "smoke.review": SmokeReviewForm,
     "proposal.pre_review": PreReviewForm,
@@ -115,4 +167,7 @@ FORMS: dict[str, type[Schema]] = {
     "proposal.approve_extension": ApproveExtensionForm,
     "proposal.review_reply": ReviewReplyForm,
     "proposal.grade_quality": GradeQualityForm,
+    "opinion.edit": OpinionEditForm,
+    "opinion.sign_off": OpinionSignOffForm,
+    "opinion.forward": OpinionForwardForm,
 }

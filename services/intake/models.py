@@ -42,6 +42,9 @@ class Proposal(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     number: Mapped[str] = mapped_column(String(20), unique=True)         # "2027-0001"
+    # The identity a case keeps across channels (micro-consultation → opinion item → proposal);
+    # a proposal submitted fresh is its own thread (its number).
+    thread: Mapped[str | None] = mapped_column(String(100), nullable=True, index=True)
     year: Mapped[int] = mapped_column(Integer, index=True)               # the session year
     sequence: Mapped[int] = mapped_column(Integer)
     kind: Mapped[str] = mapped_column(String(20))                        # plenary | between_sessions
@@ -142,3 +145,148 @@ class Publication(Base):
     reply_category: Mapped[str] = mapped_column(String(10))
     reply_summary: Mapped[str] = mapped_column(Text)
     published_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+# -- opinion information (社情民意信息): 征 → 编 → 报 → 踪 → 馈 ----------------------------------------
+
+class OpinionCounter(Base):
+    """The last item number given in a year (as ProposalCounter)."""
+
+    __tablename__ = "opinion_counters"
+
+    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    last: Mapped[int] = mapped_column(Integer)
+
+
+class OpinionItem(Base):
+    """One matter reported by a member or an informant (信息员)."""
+
+    __tablename__ = "opinion_items"
+    __table_args__ = (UniqueConstraint("year", "sequence"),
+                      UniqueConstraint("submitter", "client_reference"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    number: Mapped[str] = mapped_column(String(20), unique=True)         # "SQ-2027-0001"
+    thread: Mapped[str] = mapped_column(String(100), index=True)
+    year: Mapped[int] = mapped_column(Integer, index=True)
+    sequence: Mapped[int] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(String(200))
+    situation: Mapped[str] = mapped_column(Text)
+    analysis: Mapped[str] = mapped_column(Text)
+    suggestion: Mapped[str] = mapped_column(Text)
+    urgent: Mapped[bool] = mapped_column(Boolean, default=False)         # 急事急报
+    submitter: Mapped[str] = mapped_column(String(100), index=True)
+    submitter_role: Mapped[str] = mapped_column(String(20))              # member | informant
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    not_adopted_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    origin_case: Mapped[str | None] = mapped_column(String(100), nullable=True)   # a micro-consultation case
+    converted_to: Mapped[str | None] = mapped_column(String(20), nullable=True)  # a proposal number
+    client_reference: Mapped[str | None] = mapped_column(String(100), nullable=True)  # AMQP idempotency
+    rulebook_version: Mapped[str] = mapped_column(String(50))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    submitted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class OpinionCheck(Base):
+    """One of the four checks (四关) in one editing round, with its result and note."""
+
+    __tablename__ = "opinion_checks"
+    __table_args__ = (UniqueConstraint("item_id", "round", "check"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("opinion_items.id"), index=True)
+    round: Mapped[int] = mapped_column(Integer)
+    check: Mapped[str] = mapped_column(String(20))                       # political | facts | content | wording
+    passed: Mapped[bool] = mapped_column(Boolean)
+    note: Mapped[str] = mapped_column(Text, default="")
+    checked_by: Mapped[str] = mapped_column(String(100))
+    checked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class OpinionIssueCounter(Base):
+    __tablename__ = "opinion_issue_counters"
+
+    channel: Mapped[str] = mapped_column(String(50), primary_key=True)
+    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    last: Mapped[int] = mapped_column(Integer)
+
+
+class OpinionIssue(Base):
+    """An issue (期) of a recipient channel: 市委-2027-003."""
+
+    __tablename__ = "opinion_issues"
+    __table_args__ = (UniqueConstraint("channel", "year", "sequence"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    channel: Mapped[str] = mapped_column(String(50), index=True)
+    year: Mapped[int] = mapped_column(Integer)
+    sequence: Mapped[int] = mapped_column(Integer)
+    number: Mapped[str] = mapped_column(String(50), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class OpinionReport(Base):
+    """An item reported (报送) to one recipient channel in one issue, and whether it adopted it."""
+
+    __tablename__ = "opinion_reports"
+    __table_args__ = (UniqueConstraint("item_id", "channel"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("opinion_items.id"), index=True)
+    issue_id: Mapped[int] = mapped_column(ForeignKey("opinion_issues.id"), index=True)
+    channel: Mapped[str] = mapped_column(String(50))
+    signed_off_by: Mapped[str] = mapped_column(String(100))
+    reported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    adoption: Mapped[str | None] = mapped_column(String(20), nullable=True)   # adopted | not_adopted
+    adoption_note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    adoption_recorded_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    adoption_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+    issue: Mapped[OpinionIssue] = relationship()
+
+
+class OpinionInstruction(Base):
+    """A leader's instruction (领导批示) on a reported item, with its level."""
+
+    __tablename__ = "opinion_instructions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("opinion_items.id"), index=True)
+    channel: Mapped[str] = mapped_column(String(50))
+    level: Mapped[str] = mapped_column(String(20))                       # city | province | national
+    leader: Mapped[str] = mapped_column(String(100))
+    text: Mapped[str] = mapped_column(Text)
+    recorded_by: Mapped[str] = mapped_column(String(100))
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class OpinionForward(Base):
+    """An item forwarded to a department (转办) and its answer."""
+
+    __tablename__ = "opinion_forwards"
+    __table_args__ = (UniqueConstraint("item_id", "unit"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("opinion_items.id"), index=True)
+    unit: Mapped[str] = mapped_column(String(100), index=True)
+    request: Mapped[str] = mapped_column(Text, default="")
+    due: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    status: Mapped[str] = mapped_column(String(20))                      # forwarded | overdue | answered
+    forwarded_by: Mapped[str] = mapped_column(String(100))
+    forwarded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    answer: Mapped[str | None] = mapped_column(Text, nullable=True)
+    answered_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class OpinionEvent(Base):
+    """Append-only: every change to an opinion item, who made it, when, with what data."""
+
+    __tablename__ = "opinion_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("opinion_items.id"), index=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    actor: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(50))
+    data: Mapped[dict | None] = mapped_column(JSON, nullable=True)

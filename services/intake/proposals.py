@@ -30,8 +30,11 @@ def dump(proposal: Proposal) -> dict:
     return ProposalSchema().dump(proposal)
 
 
-def submit(session, draft: dict, principal: dict) -> dict:
+def submit(session, draft: dict, principal: dict, thread: str | None = None) -> dict:
     """Record a member's proposal, number it and start its process.
+
+    ``thread``: the case thread it continues (an opinion item's or a micro-consultation case's);
+    a proposal submitted fresh is its own thread (its number).
 
     A joint proposal waits for its co-signers until the rulebook's ``cosign_window`` has passed
     (the end of its last day, Chinese time); the start command carries that moment as ``cosign_due``.
@@ -46,7 +49,7 @@ def submit(session, draft: dict, principal: dict) -> dict:
     # Stored in UTC: SQLite keeps no zone, and every stored time is read back as UTC.
     cosign_due = cosigning.ends_at.astimezone(timezone.utc) if cosigning else None
     proposal = Proposal(
-        number=number, year=year, sequence=sequence, kind=data["kind"], title=data["title"],
+        number=number, thread=thread or number, year=year, sequence=sequence, kind=data["kind"], title=data["title"],
         situation=data["situation"], analysis=data["analysis"], suggestions=data["suggestions"],
         initiator=initiator, sector=data["sector"], publish_consent=data["publish_consent"],
         no_publish_reason=data["no_publish_reason"],
@@ -57,7 +60,7 @@ def submit(session, draft: dict, principal: dict) -> dict:
     session.add(proposal)
     session.flush()
     record_event(session, proposal, initiator, "submitted",
-                 {"number": number, "cosigners": data["cosigners"],
+                 {"number": number, "thread": proposal.thread, "cosigners": data["cosigners"],
                   "cosign_deadline": cosigning.as_dict() if cosigning else None})
     if cosigning:
         notify(session, proposal, data["cosigners"],

@@ -10,10 +10,11 @@ from sqlalchemy import select
 
 from shared import clock
 from shared.errors import BusinessError
+from shared.messaging.outbox import publish_event
 from shared.rulebook import load_rulebook
 from shared.validation import load
 
-from .models import Conversion, Proposal
+from .models import Conversion, Outbox, Proposal
 from .records import by_id, by_number, notify, proposers, record_event
 from .schemas import FilingParams, ProposalRef
 from .similarity import DUPLICATE_THRESHOLD, bigrams, jaccard
@@ -135,5 +136,17 @@ def record_filing(session, params: dict, principal: dict | None) -> dict:
                  {**result, **({"rulebook": details["rulebook"], "rulebook_hash": details["rulebook_hash"]}
                                if details else {})})
     notify(session, proposal, proposers(proposal), text)
+    if decision == "filed":
+        _filed_event(session, proposal)
     session.flush()
     return result
+
+
+def _filed_event(session, proposal: Proposal) -> None:
+    """``proposal.filed`` for points: the initiator (lead) and the co-signers who confirmed (co)."""
+    lead, *co = proposers(proposal)
+    publish_event(session, Outbox, "proposal.filed", f"proposal.filed:{proposal.number}", proposal.number,
+                  thread=proposal.thread or proposal.number,
+                  members=[{"member": lead, "role": "lead"}, *({"member": m, "role": "co"} for m in co)],
+                  payload={"number": proposal.number, "year": proposal.year, "kind": proposal.kind,
+                           "title": proposal.title})

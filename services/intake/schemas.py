@@ -133,6 +133,7 @@ class ProposalSchema(Schema):
 
     id = fields.Integer()
     number = fields.String()
+    thread = fields.String(allow_none=True)
     year = fields.Integer()
     kind = fields.String()
     title = fields.String()

@@ -11,9 +11,10 @@ from shared.messaging.entrypoints import Pingable, api, job
 
 from . import operations
 from .models import Inbox, Outbox
+from .opinion_service import OpinionEntrypoints
 
 
-class IntakeService(Pingable):
+class IntakeService(Pingable, OpinionEntrypoints):
     name = "intake"
     db = Database("intake", Outbox, Inbox)
 

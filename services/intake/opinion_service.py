@@ -1,0 +1,125 @@
+"""The intake service's entrypoints for opinion information (社情民意), mixed into
+:class:`~services.intake.service.IntakeService`: RPC for the gateway, jobs for the opinion and
+micro-consultation diagrams, and the AMQP queue on which apps submit items."""
+from __future__ import annotations
+
+import logging
+
+from kombu import Queue
+
+from shared import contracts
+from shared.messaging.entrypoints import api, job, listen
+from shared.messaging.topology import MESSAGES
+
+from . import opinion_tracking as tracking
+from . import opinions, threads
+
+log = logging.getLogger(__name__)
+
+
+def opinion_submissions_queue() -> Queue:
+    return Queue(contracts.OPINION_SUBMISSIONS_QUEUE, MESSAGES, routing_key=contracts.OPINION_SUBMIT_ROUTING_KEY,
+                 durable=True, queue_arguments={"x-dead-letter-exchange": contracts.DEAD_EXCHANGE})
+
+
+class OpinionEntrypoints:
+    """Needs ``self.db`` (the intake ``Database``)."""
+
+    def _commit(self, result):
+        self.db.commit()
+        return result
+
+    # -- RPC: submitters, staff, leaders, departments ---------------------------------------------
+    @api
+    def submit_opinion(self, draft, principal):
+        return self._commit(opinions.submit(self.db.session, draft, principal))
+
+    @api
+    def submit_saved_opinion(self, number, principal):
+        return self._commit(opinions.submit_saved(self.db.session, number, principal))
+
+    @api
+    def get_opinion(self, number, principal):
+        return opinions.get(self.db.session, number, principal)
+
+    @api
+    def list_opinions(self, principal, mine=False, status=None):
+        return opinions.list_items(self.db.session, principal, mine, status)
+
+    @api
+    def opinion_editing_flags(self, numbers, principal):
+        return opinions.editing_flags(self.db.session, numbers, principal)
+
+    @api
+    def record_adoption(self, number, request, principal):
+        return self._commit(tracking.record_adoption(self.db.session, number, request, principal))
+
+    @api
+    def record_instruction(self, number, request, principal):
+        return self._commit(tracking.record_instruction(self.db.session, number, request, principal))
+
+    @api
+    def answer_forward(self, number, request, principal):
+        return self._commit(tracking.answer_forward(self.db.session, number, request, principal))
+
+    @api
+    def opinion_to_proposal(self, number, request, principal):
+        return self._commit(threads.to_proposal(self.db.session, number, request, principal))
+
+    @api
+    def thread(self, thread_id, principal):
+        return threads.thread(self.db.session, thread_id, principal)
+
+    @api
+    def open_opinion_from_case(self, params, principal=None):
+        return self._commit(threads.open_opinion_from_case(self.db.session, params, principal))
+
+    @api
+    def open_proposal_from_case(self, params, principal=None):
+        return self._commit(threads.open_proposal_from_case(self.db.session, params, principal))
+
+    # -- jobs: the opinion diagram and the micro-consultation diagram ------------------------------
+    @job("intake.record_editing")
+    def record_editing(self, params, principal):
+        return tracking.record_editing(self.db.session, params, principal)
+
+    @job("intake.return_to_editing")
+    def return_to_editing(self, params, principal):
+        return tracking.return_to_editing(self.db.session, params, principal)
+
+    @job("intake.report_opinion")
+    def report_opinion(self, params, principal):
+        return tracking.report(self.db.session, params, principal)
+
+    @job("intake.close_reporting")
+    def close_reporting(self, params, principal):
+        return tracking.close_reporting(self.db.session, params, principal)
+
+    @job("intake.forward_opinion")
+    def forward_opinion(self, params, principal):
+        return tracking.forward(self.db.session, params, principal)
+
+    @job("intake.mark_answers_overdue")
+    def mark_answers_overdue(self, params, principal):
+        return tracking.mark_overdue(self.db.session, params, principal)
+
+    @job("intake.close_opinion")
+    def close_opinion(self, params, principal):
+        return tracking.close(self.db.session, params, principal)
+
+    @job("intake.open_opinion_from_case")
+    def open_opinion_from_case_job(self, params, principal):
+        return threads.open_opinion_from_case(self.db.session, params, principal)
+
+    @job("intake.open_proposal_from_case")
+    def open_proposal_from_case_job(self, params, principal):
+        return threads.open_proposal_from_case(self.db.session, params, principal)
+
+    # -- AMQP: items submitted by apps ------------------------------------------------------------
+    @listen(opinion_submissions_queue())
+    def on_opinion_submission(self, body):
+        """A refusal (malformed item, a caller who may not submit) is dead-lettered with its
+        reason by the entrypoint, and nothing changes: the worker's transaction rolls back."""
+        item = opinions.submit_command(self.db.session, body)
+        self.db.commit()
+        log.info("opinion item %s submitted over AMQP", item["number"])

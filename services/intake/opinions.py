@@ -1,0 +1,201 @@
+"""征 collect: members and informants submit opinion items; who may read which item.
+
+Each function takes the session and the caller's principal, authorises the caller itself, and
+leaves committing to the caller: the item, its history, its events and the start of its process
+are one transaction.
+
+Who reads what: staff, the committee and leaders read every item; a member or an informant reads
+their own; another member's item only once a recipient adopted it (as published: the submitter
+masked) — before that, 403; a department (role ``unit``) reads only the items forwarded to it.
+"""
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from shared import clock
+from shared.calendar import local_date
+from shared.errors import Conflict, Forbidden
+from shared.messaging.outbox import start_process
+from shared.validation import load
+
+from .access import acting_user, reads_all
+from .masking import mask_name
+from .models import OpinionForward, OpinionItem, OpinionReport, Outbox
+from .opinion_records import (by_number, details, event, events_of, next_item_number, not_found,
+                              record, tell)
+from .opinion_rules import load_opinion_rules
+from .opinion_schemas import (STATUS_ZH, EventSchema, OpinionDraftSchema, OpinionSchema,
+                              OpinionSubmissionCommand, PublicOpinionSchema, UnitOpinionSchema)
+
+PROCESS_ID = "opinion"
+SUBMITTERS = ("member", "informant")
+PUBLISHED = ("adopted", "forwarded", "not_handled", "handled")   # adopted by a recipient
+
+
+def submitter_role(principal: dict | None) -> tuple[str, str]:
+    user, roles = acting_user(principal)
+    for role in SUBMITTERS:
+        if role in roles:
+            return user, role
+    raise Forbidden("opinion items are submitted by members and informants (信息员)")
+
+
+ITEM_FIELDS = ("number", "thread", "title", "situation", "analysis", "suggestion", "urgent", "submitter",
+               "submitter_role", "status", "not_adopted_reason", "origin_case", "converted_to",
+               "created_at", "submitted_at")
+
+
+def dump(session, item: OpinionItem, with_history: bool = False) -> dict:
+    result = OpinionSchema().dump({**{c: getattr(item, c) for c in ITEM_FIELDS},
+                                   "status_zh": STATUS_ZH.get(item.status, item.status),
+                                   **details(session, item)})
+    if with_history:
+        result["history"] = EventSchema(many=True).dump(events_of(session, item))
+    return result
+
+
+def public(session, item: OpinionItem) -> dict:
+    reports = details(session, item)
+    return PublicOpinionSchema().dump({
+        "number": item.number, "title": item.title, "status": item.status,
+        "status_zh": STATUS_ZH.get(item.status, item.status), "submitter": mask_name(item.submitter),
+        "adopted_by": [r.channel for r in reports["reports"] if r.adoption == "adopted"],
+        "instruction_levels": sorted({i.level for i in reports["instructions"]})})
+
+
+def for_unit(session, item: OpinionItem, unit: str) -> dict:
+    forward = session.scalar(select(OpinionForward).where(OpinionForward.item_id == item.id,
+                                                          OpinionForward.unit == unit))
+    return UnitOpinionSchema().dump({**{k: getattr(item, k) for k in
+                                        ("number", "title", "situation", "analysis", "suggestion", "status")},
+                                     "forward": forward})
+
+
+def create(session, rulebook, *, submitter: str, role: str, content: dict, urgent: bool, thread: str | None,
+           origin_case: str | None = None, reference: str | None = None) -> OpinionItem:
+    now = clock.now()
+    year = local_date(now).year
+    sequence, number = next_item_number(session, rulebook, year)
+    item = OpinionItem(number=number, thread=thread or number, year=year, sequence=sequence,
+                       title=content["title"], situation=content["situation"], analysis=content["analysis"],
+                       suggestion=content["suggestion"], urgent=urgent, submitter=submitter,
+                       submitter_role=role, status="saved", origin_case=origin_case,
+                       client_reference=reference, rulebook_version=rulebook.version, created_at=now)
+    session.add(item)
+    session.flush()
+    record(session, item, submitter, "saved", {"rulebook": rulebook.version, "thread": item.thread,
+                                               "origin_case": origin_case})
+    return item
+
+
+def send_in(session, item: OpinionItem, actor: str, principal: dict | None) -> None:
+    """A saved item goes to the editors: its process starts, points hear ``opinion.submitted``."""
+    item.status, item.submitted_at = "submitted", clock.now()
+    record(session, item, actor, "submitted", {"urgent": item.urgent})
+    event(session, item, "opinion.submitted", "", {"urgent": item.urgent})
+    tell(session, item, "received", "submitted", f"社情民意信息 {item.number}《{item.title}》已收到",
+         "编辑审核后将告知您结果。" + ("已按急事急报优先处理。" if item.urgent else ""))
+    start_process(session, Outbox, command_id=f"opinion-{item.number}", process_id=PROCESS_ID,
+                  business_key=item.number, principal=principal,
+                  data={"item_id": item.id, "number": item.number, "thread": item.thread,
+                        "title": item.title, "urgent": item.urgent, "submitter": item.submitter})
+    session.flush()
+
+
+def submit(session, draft: dict, principal: dict, reference: str | None = None) -> dict:
+    """Record a member's or informant's item; submitted (unless ``submit`` is false: saved)."""
+    user, role = submitter_role(principal)
+    data = load(OpinionDraftSchema, draft, "the opinion item")
+    rulebook = load_opinion_rules()
+    item = create(session, rulebook, submitter=user, role=role, content=data, urgent=data["urgent"],
+                  thread=None, reference=reference)
+    if data["submit"]:
+        send_in(session, item, user, principal)
+    return dump(session, item)
+
+
+def submit_saved(session, number: str, principal: dict) -> dict:
+    user, _ = submitter_role(principal)
+    item = by_number(session, number, lock=True)
+    if item is None:
+        raise not_found(number)
+    if item.submitter != user:
+        raise Forbidden(f"only the submitter of opinion item {number} submits it")
+    if item.status != "saved":
+        raise Conflict(f"opinion item {number} is {item.status}; only a saved item is submitted")
+    send_in(session, item, user, principal)
+    return dump(session, item)
+
+
+def submit_command(session, body, routing_key: str | None = None) -> dict:
+    """An item submitted over AMQP. A repeated ``reference`` of the same submitter is answered
+    with the item it made; a refusal raises (and the message is dead-lettered with the reason)."""
+    command = load(OpinionSubmissionCommand, body if isinstance(body, dict) else {"_": body},
+                   "the opinion submission command")
+    user, _ = submitter_role(command["principal"])
+    existing = session.scalar(select(OpinionItem).where(OpinionItem.submitter == user,
+                                                        OpinionItem.client_reference == command["reference"]))
+    if existing is not None:
+        return dump(session, existing)
+    return submit(session, command["item"], command["principal"], reference=command["reference"])
+
+
+def _forwarded_to(session, item: OpinionItem, unit: str | None) -> bool:
+    return unit is not None and session.scalar(select(OpinionForward.id).where(
+        OpinionForward.item_id == item.id, OpinionForward.unit == unit)) is not None
+
+
+def get(session, number: str, principal: dict) -> dict:
+    user, roles = acting_user(principal)
+    item = by_number(session, number)
+    if item is None:
+        raise not_found(number)
+    if reads_all(roles) or item.submitter == user:
+        return dump(session, item, with_history=True)
+    if "unit" in roles:
+        if _forwarded_to(session, item, principal.get("unit")):
+            return for_unit(session, item, principal["unit"])
+        raise Forbidden(f"opinion item {number} was not forwarded to your unit")
+    if "member" in roles and item.status in PUBLISHED:
+        return public(session, item)
+    raise Forbidden(f"opinion item {number} is another submitter's and not published")
+
+
+def list_items(session, principal: dict, mine: bool = False, status: str | None = None) -> list[dict]:
+    """Staff, the committee, leaders: every item (``mine``: none of theirs are). Members and
+    informants: their own; members with ``mine=false`` also the adopted items of others, as
+    published. Units: the items forwarded to them."""
+    user, roles = acting_user(principal)
+    query = select(OpinionItem).order_by(OpinionItem.year, OpinionItem.sequence)
+    if status:
+        query = query.where(OpinionItem.status == status)
+    if "unit" in roles and not reads_all(roles):
+        forwarded = select(OpinionForward.item_id).where(OpinionForward.unit == principal.get("unit"))
+        return [for_unit(session, i, principal["unit"]) for i in session.scalars(query.where(OpinionItem.id.in_(forwarded)))]
+    if reads_all(roles) and not mine:
+        return [dump(session, i) for i in session.scalars(query)]
+    if not set(SUBMITTERS) & roles and not reads_all(roles):
+        raise Forbidden("opinion items are read by their submitters, staff, the committee, leaders and units")
+    result = []
+    for item in session.scalars(query):
+        if item.submitter == user:
+            result.append(dump(session, item))
+        elif not mine and "member" in roles and item.status in PUBLISHED:
+            result.append(public(session, item))
+    return result
+
+
+def editing_flags(session, numbers: list[str], principal: dict) -> dict:
+    """For the editors' task list (急事急报 first): each item's urgency and submission time."""
+    _, roles = acting_user(principal)
+    if not reads_all(roles):
+        raise Forbidden("the editors' task list is for staff, the committee and leaders")
+    rows = session.execute(select(OpinionItem.number, OpinionItem.urgent, OpinionItem.submitted_at)
+                           .where(OpinionItem.number.in_(list(numbers) or [""])))
+    urgent_first = load_opinion_rules().rules["urgent_first"]
+    return {"urgent_first": urgent_first,
+            "items": {n: {"urgent": bool(u), "submitted_at": s.isoformat() if s else None} for n, u, s in rows}}
+
+
+def reports_of(session, item: OpinionItem) -> list[OpinionReport]:
+    return details(session, item)["reports"]

@@ -1,0 +1,259 @@
+"""Intake's opinion information (社情民意) on a real database of each kind, migrated to 0003: the
+operations the diagram's jobs and the HTTP commands call, their events and notifications; and the
+intake service over the real broker (RPC, an AMQP submission, a malformed one dead-lettered)."""
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from services.intake import operations, opinion_tracking as tracking, opinions, threads
+from services.intake.models import OpinionCheck, OpinionItem, Outbox, Proposal
+from shared import contracts
+from shared.calendar import local_date
+from shared.db import dispose_all, migrate, session_factory
+from shared.errors import BusinessError, Conflict, Forbidden, InvalidInput, NotFound
+
+LI = {"user": "member.li", "roles": ["member"], "unit": None}
+ZHOU = {"user": "member.zhou", "roles": ["member"], "unit": None}
+INFORMANT = {"user": "informant.he", "roles": ["informant"], "unit": None}
+STAFF = {"user": "staff.wang", "roles": ["staff"], "unit": None}
+LEADER = {"user": "leader.chen", "roles": ["leader"], "unit": None}
+HOUSING = {"user": "handler.gao", "roles": ["unit"], "unit": "housing"}
+TRANSPORT = {"user": "handler.zhao", "roles": ["unit"], "unit": "transport"}
+ITEM = {"title": "关于老旧小区加装电梯的建议",
+        "situation": "老旧小区多为六层以下住宅，老年住户上下楼困难。",
+        "analysis": "加装电梯需要全体业主同意，费用分摊和低层住户补偿难以协调。",
+        "suggestion": "出台费用分摊指引，设立加装电梯协调专班，给予财政补贴。"}
+PASSED = {"political_ok": True, "facts_ok": True, "content_ok": True, "wording_ok": True}
+
+
+@pytest.fixture
+def session(database_url_template, skipping_clock):
+    url = database_url_template.format(service="intake")
+    migrate("intake", url)
+    with session_factory(url)() as s:
+        yield s
+    dispose_all()
+
+
+def outbox(session, prefix):
+    return [row.payload for row in session.scalars(select(Outbox).order_by(Outbox.id))
+            if row.routing_key.startswith(prefix)]
+
+
+def item_id(session, number):
+    return session.scalar(select(OpinionItem.id).where(OpinionItem.number == number))
+
+
+def submitted(session, principal=LI, **overrides):
+    item = opinions.submit(session, {**ITEM, **overrides}, principal)
+    session.commit()
+    return item
+
+
+def edit(session, number, decision="report", **checks):
+    return tracking.record_editing(session, {"item_id": item_id(session, number), **PASSED, "decision": decision,
+                                             "edited_by": "staff.wang", **checks}, None)
+
+
+def reported(session, principal=LI, channels=("city_party_committee", "provincial_committee")):
+    item = submitted(session, principal)
+    edit(session, item["number"])
+    result = tracking.report(session, {"item_id": item_id(session, item["number"]), "channels": list(channels),
+                                       "signed_off_by": "leader.chen"}, None)
+    session.commit()
+    return item["number"], result
+
+
+def test_a_member_submits_an_item_numbered_in_its_own_thread_and_points_hear_of_it(session):
+    item = submitted(session, urgent=True)
+    assert item["number"].startswith("SQ-") and item["thread"] == item["number"]
+    assert item["status"] == "submitted" and item["urgent"] is True
+    [event] = outbox(session, "opinion.submitted")
+    assert event["thread"] == item["number"] and event["members"] == [{"member": "member.li", "role": "author"}]
+    [start] = outbox(session, contracts.START_ROUTING_KEY)
+    assert start["process_id"] == "opinion" and start["business_key"] == item["number"]
+    [told] = outbox(session, "notify.opinion.received")
+    assert told["payload"]["recipients"] == ["member.li"]
+
+
+def test_an_informant_submits_but_earns_no_points_and_a_saved_item_waits(session):
+    item = submitted(session, INFORMANT, submit=False)
+    assert item["status"] == "saved" and outbox(session, "opinion.submitted") == []
+    item = opinions.submit_saved(session, item["number"], INFORMANT)
+    session.commit()
+    assert item["status"] == "submitted"
+    [event] = outbox(session, "opinion.submitted")
+    assert event["members"] == [] and event["payload"]["submitter_role"] == "informant"
+
+
+def test_a_draft_too_long_or_incomplete_is_refused_field_by_field_and_nothing_is_kept(session):
+    with pytest.raises(InvalidInput) as refused:
+        opinions.submit(session, {**ITEM, "situation": "情" * 1500, "suggestion": ""}, LI)
+    assert "suggestion" in refused.value.details and "1500" in str(refused.value.details["_schema"])
+    with pytest.raises(Forbidden):
+        opinions.submit(session, ITEM, STAFF)
+    session.rollback()
+    assert session.scalar(select(OpinionItem.id)) is None
+
+
+def test_the_four_checks_are_recorded_and_an_item_not_adopted_tells_the_submitter_why(session):
+    item = submitted(session)
+    result = edit(session, item["number"], decision="not_adopted", facts_ok=False, facts_note="数据无出处",
+                  not_adopted_reason="事实有待核实")
+    session.commit()
+    assert result == {"status": "not_adopted", "round": 1}
+    checks = session.scalars(select(OpinionCheck).order_by(OpinionCheck.id)).all()
+    assert [(c.check, c.passed, c.note) for c in checks] == [
+        ("political", True, ""), ("facts", False, "数据无出处"), ("content", True, ""), ("wording", True, "")]
+    [told] = outbox(session, "notify.opinion.not_adopted")
+    assert "事实有待核实" in told["payload"]["text"]
+    with pytest.raises(BusinessError) as again:
+        edit(session, item["number"])
+    assert again.value.code == "not_in_editing"
+
+
+def test_reporting_numbers_an_issue_per_channel_per_year(session, skipping_clock):
+    year = local_date(skipping_clock.now()).year
+    first, result = reported(session)
+    assert [r["issue"] for r in result["reports"]] == [f"市委-{year}-001", f"省政协-{year}-001"]
+    _, result = reported(session, ZHOU, channels=["city_party_committee"])
+    assert [r["issue"] for r in result["reports"]] == [f"市委-{year}-002"]
+    assert opinions.get(session, first, STAFF)["status"] == "sent"
+    with pytest.raises(BusinessError) as unknown:
+        item = submitted(session)
+        edit(session, item["number"])
+        tracking.report(session, {"item_id": item_id(session, item["number"]), "channels": ["city_council"],
+                                  "signed_off_by": "leader.chen"}, None)
+    assert unknown.value.code == "unknown_channel"
+
+
+def test_adoption_per_recipient_instruction_forwarding_and_the_answer(session):
+    number, _ = reported(session)
+    tracking.record_adoption(session, number, {"channel": "city_party_committee", "adopted": False}, STAFF)
+    assert outbox(session, contracts.MESSAGE_ROUTING_KEY) == []     # one recipient still to answer
+    item = tracking.record_adoption(session, number, {"channel": "provincial_committee", "adopted": True}, STAFF)
+    session.commit()
+    assert item["status"] == "adopted"
+    [adopted] = outbox(session, "opinion.adopted")
+    assert adopted["payload"]["channel"] == "provincial_committee" and adopted["thread"] == number
+    [settled] = [m for m in outbox(session, contracts.MESSAGE_ROUTING_KEY) if m["name"] == "adoptions_settled"]
+    assert settled["payload"] == {"adopted": ["provincial_committee"]}
+    with pytest.raises(Conflict):
+        tracking.record_adoption(session, number, {"channel": "provincial_committee", "adopted": False}, STAFF)
+    with pytest.raises(Forbidden):
+        tracking.record_adoption(session, number, {"channel": "city_party_committee", "adopted": True}, LI)
+
+    with pytest.raises(InvalidInput) as bad_level:
+        tracking.record_instruction(session, number, {"channel": "provincial_committee", "level": "county",
+                                                      "leader": "某副省长", "text": "请研究"}, LEADER)
+    assert "level" in bad_level.value.details
+    with pytest.raises(Conflict):   # not adopted there: nothing to instruct on
+        tracking.record_instruction(session, number, {"channel": "city_party_committee", "level": "city",
+                                                      "leader": "某书记", "text": "请研究"}, LEADER)
+    tracking.record_instruction(session, number, {"channel": "provincial_committee", "level": "province",
+                                                  "leader": "某副省长", "text": "请住建部门研究落实"}, LEADER)
+    session.commit()
+    [instructed] = outbox(session, "opinion.instructed")
+    assert instructed["payload"]["level"] == "province"
+    assert tracking.close_reporting(session, {"item_id": item_id(session, number)}, None)["adopted"] == \
+        ["provincial_committee"]
+
+    with pytest.raises(BusinessError) as unknown:
+        tracking.forward(session, {"item_id": item_id(session, number), "units": ["nowhere"],
+                                   "forwarded_by": "staff.wang"}, None)
+    assert unknown.value.code == "unknown_unit"
+    tracking.forward(session, {"item_id": item_id(session, number), "units": ["housing"], "request": "请办理",
+                               "forwarded_by": "staff.wang"}, None)
+    session.commit()
+    assert [i["number"] for i in opinions.list_items(session, HOUSING)] == [number]
+    assert opinions.list_items(session, TRANSPORT) == []
+    with pytest.raises(Forbidden):
+        opinions.get(session, number, TRANSPORT)
+    with pytest.raises(Forbidden):
+        tracking.answer_forward(session, number, {"text": "不归我们管"}, TRANSPORT)
+    tracking.answer_forward(session, number, {"text": "已出台加装电梯补贴办法"}, HOUSING)
+    session.commit()
+    assert [m for m in outbox(session, contracts.MESSAGE_ROUTING_KEY) if m["name"] == "forwards_answered"]
+    assert tracking.close(session, {"item_id": item_id(session, number)}, None) == {"status": "handled"}
+    session.commit()
+    steps = [m["name"] for m in outbox(session, "notify.opinion.")]
+    assert steps == ["notify.opinion.received", "notify.opinion.edited", "notify.opinion.reported",
+                     "notify.opinion.not_adopted_by", "notify.opinion.adopted", "notify.opinion.instructed",
+                     "notify.opinion.forwarded", "notify.opinion.answered", "notify.opinion.handled"]
+
+
+def test_silent_recipients_count_as_not_adopting_and_late_answers_are_chased(session, skipping_clock):
+    number, _ = reported(session, channels=["city_government"])
+    result = tracking.close_reporting(session, {"item_id": item_id(session, number)}, None)
+    assert result == {"adopted": [], "no_answer": ["city_government"], "status": "not_adopted"}
+    number, _ = reported(session, ZHOU, channels=["city_government"])
+    tracking.record_adoption(session, number, {"channel": "city_government", "adopted": True}, STAFF)
+    tracking.forward(session, {"item_id": item_id(session, number), "units": ["transport", "housing"],
+                               "forwarded_by": "staff.wang"}, None)
+    tracking.answer_forward(session, number, {"text": "已处理"}, TRANSPORT)
+    overdue = tracking.mark_overdue(session, {"item_id": item_id(session, number)}, None)
+    session.commit()
+    assert overdue["overdue"] == ["housing"] and opinions.get(session, number, STAFF)["status"] == "not_handled"
+    [chased] = outbox(session, "notify.opinion.answers_overdue")
+    assert chased["payload"]["recipients"] == ["staff.wang"]
+
+
+def test_who_reads_which_item(session):
+    mine = submitted(session)["number"]
+    with pytest.raises(Forbidden):
+        opinions.get(session, mine, ZHOU)            # another member's, not published
+    with pytest.raises(Forbidden):
+        opinions.get(session, mine, INFORMANT)
+    with pytest.raises(NotFound):
+        opinions.get(session, "SQ-1999-9999", ZHOU)
+    assert opinions.get(session, mine, STAFF)["history"][0]["action"] == "saved"
+    assert [i["number"] for i in opinions.list_items(session, ZHOU)] == []
+    number, _ = reported(session, channels=["city_government"])
+    tracking.record_adoption(session, number, {"channel": "city_government", "adopted": True}, STAFF)
+    published = opinions.get(session, number, ZHOU)
+    assert published["submitter"] == "m***" and published["adopted_by"] == ["city_government"]
+    assert "situation" not in published
+
+
+def test_a_case_becomes_an_opinion_item_then_a_proposal_in_one_thread(session):
+    opened = threads.open_opinion_from_case(session, {"thread": "WX-2026-0001", "member": "member.li",
+                                                      "content": ITEM, "case_number": "WX-2026-0001"}, None)
+    again = threads.open_opinion_from_case(session, {"thread": "WX-2026-0001", "member": "member.li",
+                                                     "content": ITEM, "case_number": "WX-2026-0001"}, None)
+    session.commit()
+    assert again["number"] == opened["number"] and opened["thread"] == "WX-2026-0001"
+    with pytest.raises(Forbidden):
+        threads.to_proposal(session, opened["number"], {"publish_consent": True}, ZHOU)
+    result = threads.to_proposal(session, opened["number"], {"publish_consent": True}, LI)
+    session.commit()
+    assert result["proposal"]["thread"] == "WX-2026-0001" and result["opinion"]["status"] == "converted"
+    assert [m for m in outbox(session, contracts.MESSAGE_ROUTING_KEY) if m["name"] == "converted_to_proposal"]
+    with pytest.raises(Conflict):
+        threads.to_proposal(session, opened["number"], {"publish_consent": True}, LI)
+    view = threads.thread(session, "WX-2026-0001", LI)
+    assert [(e["kind"], e["number"]) for e in view["entries"]] == [
+        ("opinion", opened["number"]), ("proposal", result["proposal"]["number"])]
+    assert [h["action"] for h in view["history"]][:2] == ["saved", "submitted"]
+    assert "converted_to_proposal" in [h["action"] for h in view["history"]]
+    with pytest.raises(Forbidden):
+        threads.thread(session, "WX-2026-0001", ZHOU)
+    assert threads.thread(session, "WX-2026-0001", STAFF)["entries"]
+
+
+def test_a_case_becomes_a_proposal_through_normal_submission_and_filing_tells_points(session):
+    made = threads.open_proposal_from_case(session, {"thread": "WX-2026-0002", "member": "member.li",
+                                                     "content": {"title": "关于社区食堂的建议", "situation": "老人吃饭难",
+                                                                 "analysis": "缺少场地", "suggestion": "利用闲置用房"},
+                                                     "case_number": "WX-2026-0002"}, None)
+    session.commit()
+    proposal = session.scalar(select(Proposal).where(Proposal.number == made["number"]))
+    assert proposal.thread == "WX-2026-0002" and proposal.status == "submitted"
+    operations.record_filing(session, {"proposal_id": proposal.id, "decision": "filed",
+                                       "decided_by": "committee.liu"}, None)
+    session.commit()
+    [filed] = outbox(session, "proposal.filed")
+    assert filed["thread"] == "WX-2026-0002" and filed["members"] == [{"member": "member.li", "role": "lead"}]
+    fresh = operations.submit(session, {"kind": "plenary", "publish_consent": True, "title": "t",
+                                        "situation": "s", "analysis": "a", "suggestions": "x"}, ZHOU)
+    assert fresh["thread"] == fresh["number"]
