@@ -28,6 +28,7 @@ DEMO_USERS = {
     "unit": {"user": "handler.zhao", "roles": ["unit"], "unit": "transport"},
     "co_unit": {"user": "handler.ma", "roles": ["unit"], "unit": "education"},
     "leader": {"user": "leader.chen", "roles": ["leader"], "unit": None},
+    "informant": {"user": "informant.he", "roles": ["informant"], "unit": None},   # 信息员: opinion items
     "operator": {"user": "ops.sun", "roles": ["operator", "designer"], "unit": None},
 }
 

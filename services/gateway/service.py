@@ -19,12 +19,14 @@ from .http import _json, endpoint
 from .models import Inbox, Outbox
 from .routes.notifications import NotificationRoutes
 from .routes.operators import OperatorRoutes
+from .routes.opinions import OpinionRoutes
 from .routes.processes import ProcessRoutes
 from .routes.proposals import ProposalRoutes
 from .routes.reports import ReportRoutes
 
 
-class GatewayService(ProcessRoutes, OperatorRoutes, ProposalRoutes, ReportRoutes, NotificationRoutes):
+class GatewayService(ProcessRoutes, OperatorRoutes, ProposalRoutes, ReportRoutes, NotificationRoutes,
+                     OpinionRoutes):
     name = "gateway"
     db = Database("gateway", Outbox, Inbox)
     engine = RpcProxy("engine")

@@ -9,7 +9,7 @@ from shared.errors import InvalidInput, Unauthenticated
 
 from .models import ApiToken
 
-ROLES = ("member", "staff", "committee", "leader", "unit", "public", "operator", "designer")
+ROLES = ("member", "informant", "staff", "committee", "leader", "unit", "public", "operator", "designer")
 
 
 def _hash(token: str) -> str:
