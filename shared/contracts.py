@@ -116,6 +116,11 @@ class EventSchema(Schema):
     payload = fields.Dict(keys=fields.String(), load_default=dict)
 
 
+# Domain events of the assignment service that supervision acts on (payload: unit, assignment_id,
+# at, by, round); see services/supervision/unit_facts.py.
+ASSIGNMENT_SIGNED = "assignment.signed"          # a unit signed for its assignment (签收)
+ASSIGNMENT_INPUT_SENT = "assignment.input_sent"  # a co-unit sent its input to the lead unit (协办意见)
+
 NOTIFY_PREFIX = "notify."   # domain events named notify.<kind> are delivered to people by the gateway
 
 

@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from shared import clock
 from shared.calendar import local_date
+from shared.contracts import ASSIGNMENT_INPUT_SENT, ASSIGNMENT_SIGNED
 from shared.errors import Conflict, Forbidden, InvalidInput
 from shared.validation import load
 
@@ -19,7 +20,7 @@ from . import contracts
 from .contracts import ANSWERING_ROLES, COMMAND_SCHEMAS
 from .models import (Assignment, CoUnitInput, ExtensionRequest, Reply, ReplyCosignature, Unit)
 from .records import (active_assignments, aware, current_reply, describe, iso, notify_unit,
-                      own_assignment, principal_of, record, tell_engine)
+                      own_assignment, principal_of, record, tell_engine, unit_acted)
 from .rules import AssignmentRules
 
 
@@ -84,7 +85,8 @@ def sign(session, rules: AssignmentRules, params, principal) -> dict:
     _not_closed(row)
     if row.signed_at is None:
         row.signed_at, row.signed_by, row.status = clock.now(), principal["user"], "signed"
-        record(session, row, principal["user"], "signed")
+        because = record(session, row, principal["user"], "signed")
+        unit_acted(session, ASSIGNMENT_SIGNED, row, because, row.signed_at, principal["user"])
     return describe(row)
 
 
@@ -128,6 +130,7 @@ def send_input(session, rules: AssignmentRules, params, principal) -> dict:
     session.flush()
     because = record(session, row, principal["user"], "input_sent",
                      {"input_id": item.id, "to": lead.unit, "text": data["text"]})
+    unit_acted(session, ASSIGNMENT_INPUT_SENT, row, because, now, principal["user"])
     notify_unit(session, lead, contracts.INPUT_RECEIVED, because,
                 {"input": {"id": item.id, "from_unit": row.unit, "round": row.round,
                            "text": data["text"], "sent_at": iso(now)}})

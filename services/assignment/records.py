@@ -12,7 +12,7 @@ from sqlalchemy import select
 from shared import clock
 from shared.contracts import PrincipalSchema
 from shared.errors import Forbidden, NotFound, Unauthenticated
-from shared.messaging.outbox import send_message
+from shared.messaging.outbox import publish_event, send_message
 from shared.validation import load
 
 from . import contracts
@@ -95,6 +95,15 @@ def notify_unit(session, assignment: Assignment, event: str, because: Assignment
     session.add(Outbox(exchange=contracts.UNITS_EXCHANGE, routing_key=f"{assignment.unit}.{event}",
                        payload=payload, headers={contracts.EVENT_HEADER: event}, available_at=now,
                        created_at=now, attempts=0))
+
+
+def unit_acted(session, name: str, assignment: Assignment, because: AssignmentEvent, at: datetime,
+               by: str) -> None:
+    """A domain event (``ztc.events``) saying the unit did something others keep time on:
+    ``assignment.signed`` or ``assignment.input_sent`` (supervision fulfils the unit's deadline)."""
+    publish_event(session, Outbox, name, f"{name}:{because.id}", assignment.number,
+                  payload={"unit": assignment.unit, "assignment_id": assignment.id, "at": iso(at),
+                           "by": by, "round": assignment.round})
 
 
 def tell_engine(session, name: str, number: str, because: AssignmentEvent, payload: dict) -> None:

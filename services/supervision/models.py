@@ -62,6 +62,10 @@ class Deadline(Base):
     opened_by: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # When and by whom a per-unit deadline was fulfilled: the unit signed (sign_for_limit) or sent
+    # its input (co_unit_input); the :class:`UnitFact` that said so points back here.
+    fulfilled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    fulfilled_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
 
 
 class DeadlineChange(Base):
@@ -145,3 +149,23 @@ class SupervisionLogEntry(Base):
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     kind: Mapped[str] = mapped_column(String(20))
     text: Mapped[str] = mapped_column(Text)
+
+
+class UnitFact(Base):
+    """Something a unit did that fulfils one of its deadlines, as the assignment service told it
+    (domain events ``assignment.signed``, ``assignment.input_sent``). Kept once per event id, so a
+    redelivered event changes nothing; ``deadline_id`` is the deadline it fulfilled, empty while
+    none is open for it (the event can outrun the job that opens the clocks; opening applies it)."""
+
+    __tablename__ = "unit_facts"
+
+    event_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    number: Mapped[str] = mapped_column(String(50), index=True)
+    unit: Mapped[str] = mapped_column(String(100))
+    rule: Mapped[str] = mapped_column(String(50))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    by: Mapped[str] = mapped_column(String(100))
+    heard_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    deadline_id: Mapped[int | None] = mapped_column(
+        Integer, ForeignKey("deadlines.id", name="fk_unit_facts_deadline_id_deadlines"), nullable=True)

@@ -19,13 +19,14 @@ from shared.calendar import CHINA_TZ
 from shared.errors import BusinessError, InvalidInput
 from shared.validation import load
 
-from . import key_proposals
+from . import key_proposals, notices, unit_facts
 from .access import actor
 from .models import Escalation, Reminder
 from .records import (ASSIGNED, REASSIGNED, REHANDLING, assigned_at, aware, deadlines_of, escalated,
                       latest_reply, live_deadlines, live_reply, new_deadline, next_check,
                       pending_reminders, record_change, replace, utc, utc_now)
-from .rules import CAP_RULE, OBJECTION_RULE, REPLY_RULES, SIGN_FOR_RULE, SupervisionRules, ends_at
+from .rules import (CAP_RULE, CO_INPUT_RULE, OBJECTION_RULE, REPLY_RULES, SIGN_FOR_RULE, SupervisionRules,
+                    ends_at)
 
 _NUMBER = fields.String(required=True, validate=validate.Length(min=1, max=50))
 _UNIT = fields.String(validate=validate.Length(min=1, max=100))
@@ -98,6 +99,8 @@ def open_deadlines(session, rules: SupervisionRules, params: dict, principal: di
     # Compute every due date before changing anything: an unknown calendar date fails the job whole.
     computed = [(rules.deadline(rule, now), unit, [unit]) for unit in units
                 for rule in (SIGN_FOR_RULE, OBJECTION_RULE)]
+    # A unit assigned but not answering is a co-unit (主办 + 协办): its input to the lead is due.
+    computed += [(rules.deadline(CO_INPUT_RULE, now), unit, [unit]) for unit in units if unit not in answering]
     computed.append((rules.deadline("reply_deadline", now), None, answering))
     fresh = [new_deadline(number, d, unit=unit, units=owners, start_event=start_event, started_at=now,
                           by=by) for d, unit, owners in computed]
@@ -111,10 +114,50 @@ def open_deadlines(session, rules: SupervisionRules, params: dict, principal: di
     if data.get("key_proposal"):
         key_proposals.register(session, number, data["supervising_leader"], by, now)
     session.flush()
+    unit_facts.apply_pending(session, number)
     reply = fresh[-1]
     return {"deadlines": [{"id": row.id, "rule": row.rule, "unit": row.unit, "due": row.due.isoformat()}
                           for row in fresh],
-            "next_check": _at(next_check(session, rules, reply, now))}
+            "next_check": _at(_next_check(session, rules, reply, now))}
+
+
+def _co_input_deadlines(session, number: str):
+    return [row for row in live_deadlines(session, number) if row.rule == CO_INPUT_RULE]
+
+
+def _next_check(session, rules: SupervisionRules, reply, now: datetime) -> datetime:
+    """The reply deadline's next check, or earlier if a co-unit's input deadline has a reminder
+    or its end to come first (an escalated co-unit deadline needs no further checks)."""
+    moments = [next_check(session, rules, reply, now)]
+    for row in _co_input_deadlines(session, reply.number):
+        if now >= ends_at(row.due):
+            if not escalated(session, row):
+                moments.append(now)
+            continue
+        moments += [moment for _, moment in pending_reminders(session, rules, row)] + [ends_at(row.due)]
+    return max(min(moments), now)
+
+
+def _remind_or_escalate(session, rules: SupervisionRules, row, now: datetime) -> str:
+    """One check of one deadline: ``escalate``, ``remind`` or ``none`` (see :func:`check`)."""
+    if now >= ends_at(row.due):
+        if escalated(session, row):
+            return "none"
+        session.add_all([Escalation(number=row.number, deadline_id=row.id, due=row.due, unit=unit,
+                                    escalated_at=now) for unit in row.units])
+        row.status = "missed"
+        notices.escalated(session, row)
+        return "escalate"
+    due_now = [(lead, moment) for lead, moment in pending_reminders(session, rules, row) if moment <= now]
+    if not due_now:
+        return "none"
+    lead, moment = due_now[-1]
+    reminder = Reminder(deadline_id=row.id, lead_amount=lead.amount, lead_unit=lead.unit,
+                        for_due=row.due, due_at=utc(moment), sent_at=now)
+    session.add(reminder)
+    session.flush()
+    notices.reminded(session, row, reminder)
+    return "remind"
 
 
 # -- check ----------------------------------------------------------------------------------------
@@ -135,6 +178,9 @@ def check(session, rules: SupervisionRules, params: dict, principal: dict | None
       the overdue list (``queries.overdue``) until its reply is accepted or the deadline moves.
     - Otherwise ``action: none``.
 
+    Each co-unit's live input deadline (``co_unit_input``) is reminded and escalated the same way;
+    what was done for each is in ``co_units: {unit: action}`` (only when there are co-units).
+
     ``next_check`` is the next reminder moment or the end of the deadline (``now`` when one is
     already due). After an escalation it is the next working-day morning (09:00 Chinese time,
     ``rules.MORNING``): the escalation is recorded once per due date, so those later checks answer
@@ -148,22 +194,13 @@ def check(session, rules: SupervisionRules, params: dict, principal: dict | None
     row = live_reply(session, number)
     if row is None:
         raise _no_reply_deadline(number)
-    action = "none"
-    if now >= ends_at(row.due):
-        if not escalated(session, row):
-            session.add_all([Escalation(number=number, deadline_id=row.id, due=row.due, unit=unit,
-                                        escalated_at=now) for unit in row.units])
-            row.status = "missed"
-            action = "escalate"
-    else:
-        due_now = [(lead, moment) for lead, moment in pending_reminders(session, rules, row) if moment <= now]
-        if due_now:
-            lead, moment = due_now[-1]
-            session.add(Reminder(deadline_id=row.id, lead_amount=lead.amount, lead_unit=lead.unit,
-                                 for_due=row.due, due_at=utc(moment), sent_at=now))
-            action = "remind"
+    action = _remind_or_escalate(session, rules, row, now)
+    co_units = {co.unit: _remind_or_escalate(session, rules, co, now) for co in _co_input_deadlines(session, number)}
     session.flush()
-    return {"action": action, "next_check": _at(next_check(session, rules, row, now))}
+    result = {"action": action, "next_check": _at(_next_check(session, rules, row, now))}
+    if co_units:
+        result["co_units"] = co_units
+    return result
 
 
 # -- extend ---------------------------------------------------------------------------------------
@@ -205,7 +242,7 @@ def extend(session, rules: SupervisionRules, params: dict, principal: dict | Non
     if row.status == "missed":
         row.status = "open"
     session.flush()
-    return {"reply_due": row.due.isoformat(), "next_check": _at(next_check(session, rules, row, now))}
+    return {"reply_due": row.due.isoformat(), "next_check": _at(_next_check(session, rules, row, now))}
 
 
 # -- restart --------------------------------------------------------------------------------------
@@ -234,7 +271,7 @@ def restart(session, rules: SupervisionRules, params: dict, principal: dict | No
     reason = data["reason"] or "re-handling requested: the reply clock starts again"
     replace(session, previous, row, now, by, reason)
     session.flush()
-    return {"reply_due": row.due.isoformat(), "next_check": _at(next_check(session, rules, row, now))}
+    return {"reply_due": row.due.isoformat(), "next_check": _at(_next_check(session, rules, row, now))}
 
 
 # -- close ----------------------------------------------------------------------------------------
@@ -247,11 +284,12 @@ def close(session, rules: SupervisionRules, params: dict, principal: dict | None
     ``{replied_on_time, signed_on_time}``: whether the newest reply deadline was met, and whether
     every sign-for limit of the current assignment was.
 
-    The assignment service does not tell supervision when a unit signed for its assignment, and
-    the check does not escalate sign-for limits for want of that fact, so for now
-    ``signed_on_time`` is true unless a sign-for limit was escalated some other way. Once the
-    assignment service reports signing (a message or RPC carrying the unit and the time it signed),
-    the sign-for limits can be met or missed on facts.
+    A sign-for limit is fulfilled when supervision hears ``assignment.signed`` (see
+    :mod:`~services.supervision.unit_facts`): ``met`` if the unit signed before the end of its due
+    day, ``missed`` if after. One still live here is one whose signing supervision has not heard
+    (a reply needs a signed assignment, so this is an event still in flight, or clocks opened by a
+    job alone, as in tests): it counts as ``met`` unless it was escalated. A co-unit's input deadline still live is ``missed`` once passed, else
+    ``closed`` (the lead replied without that input).
     """
     data = load(NumberParams, params, "supervision.close parameters")
     number, now = data["number"], utc_now()
@@ -260,8 +298,10 @@ def close(session, rules: SupervisionRules, params: dict, principal: dict | None
     for row in live_deadlines(session, number):
         if row.rule in REPLY_RULES:
             row.status = "met" if now < ends_at(row.due) and row.status == "open" else "missed"
-        elif row.rule == SIGN_FOR_RULE:
+        elif row.rule == SIGN_FOR_RULE:  # no signing heard (see the docstring)
             row.status = "missed" if escalated(session, row) else "met"
+        elif row.rule == CO_INPUT_RULE:  # no input heard: the lead replied without it
+            row.status = "missed" if row.status == "missed" or now >= ends_at(row.due) else "closed"
         else:
             row.status = "closed"
         row.closed_at = now

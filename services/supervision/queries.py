@@ -71,6 +71,9 @@ def _sentence(row: Deadline, changes: list[DeadlineChange]) -> str:
         moved = f" {iso(change.old_due)} -> {iso(change.new_due) or 'stopped'}"
         text += (f" {change.kind.capitalize()} on {local_date(aware(change.at)).isoformat()} by "
                  f"{change.by}:{moved}" + (f" ({change.reason})" if change.reason else "") + ".")
+    if row.fulfilled_at is not None:
+        text += (f" {'Signed' if row.rule == 'sign_for_limit' else 'Done'} on "
+                 f"{local_date(aware(row.fulfilled_at)).isoformat()} by {row.fulfilled_by}.")
     return text + f" Now due {row.due.isoformat()}, {row.status}."
 
 
@@ -93,6 +96,8 @@ def _view(row, changes, reminders, escalations, replaced_by, cap, now) -> dict:
         "escalations": [{"unit": e.unit, "due": iso(e.due), "escalated_at": iso(e.escalated_at)}
                         for e in escalations],
         "opened_by": row.opened_by, "created_at": iso(row.created_at), "closed_at": iso(row.closed_at),
+        "fulfilled": ({"at": iso(row.fulfilled_at), "by": row.fulfilled_by}
+                      if row.fulfilled_at is not None else None),
         "explanation": _sentence(row, changes),
     }
     if row.rule in REPLY_RULES:

@@ -22,6 +22,8 @@ REPLY_RULES = ("reply_deadline", "rehandling_reply")
 # Per-unit clocks opened for every assigned unit.
 SIGN_FOR_RULE = "sign_for_limit"
 OBJECTION_RULE = "objection_window"
+# Opened for each co-unit (协办单位): its input to the lead unit, reminded and escalated like a reply.
+CO_INPUT_RULE = "co_unit_input"
 CAP_RULE = "max_extension"
 # When a check after an escalation comes back: the start of office hours on the next working day.
 # An office hour, not a deadline rule, so it is not in the rulebook.

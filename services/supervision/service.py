@@ -9,9 +9,10 @@ from __future__ import annotations
 from nameko.extensions import DependencyProvider
 
 from shared.messaging.database import Database
-from shared.messaging.entrypoints import Pingable, api, job
+from shared.messaging.entrypoints import Pingable, api, job, listen
+from shared.messaging.topology import events_queue
 
-from . import key_proposals, operations, queries
+from . import key_proposals, operations, queries, unit_facts
 from .models import Inbox, Outbox
 from .rules import RulebookRules
 
@@ -57,6 +58,13 @@ class SupervisionService(Pingable):
     @job("supervision.close")
     def close(self, params, principal):
         return operations.close(self.db.session, self.rules, params, principal)
+
+    # -- domain events ---------------------------------------------------------------------------
+    @listen(events_queue("supervision", sorted(unit_facts.FULFILS)))
+    def on_unit_acted(self, body):
+        """A unit signed or a co-unit sent its input: fulfil its deadline (once per event)."""
+        unit_facts.hear(self.db.session, body)
+        self.db.commit()
 
     # -- RPC for people, through the gateway ---------------------------------------------------
     @api

@@ -1,0 +1,49 @@
+"""Telling people about deadlines: each reminder and escalation supervision records is also
+published as ``notify.<kind>`` (``shared.messaging.outbox.notify``) in the same transaction, and
+the gateway puts it in the recipients' inboxes.
+
+Recipients: a reminder goes to the handlers of each unit the deadline belongs to
+(``unit:<id>``); an escalation goes to those units, to the committee's staff (``role:staff``) and,
+for a key proposal, to its supervising leader. Event ids name the recorded row, so a job's result
+delivered twice tells people once.
+"""
+from __future__ import annotations
+
+from shared.messaging import outbox
+
+from .models import Deadline, KeyProposal, Outbox, Reminder
+
+RULE_NAMES = {"reply_deadline": "答复期限", "rehandling_reply": "重新办理答复期限",
+              "co_unit_input": "协办意见期限", "sign_for_limit": "签收期限"}
+
+
+def _units(row: Deadline) -> list[str]:
+    return [f"unit:{unit}" for unit in (row.units or ([row.unit] if row.unit else []))]
+
+
+def _what(row: Deadline) -> str:
+    return RULE_NAMES.get(row.rule, row.rule)
+
+
+def reminded(session, row: Deadline, reminder: Reminder, kind: str = "deadline_reminder") -> None:
+    recipients = _units(row)
+    if not recipients:
+        return
+    lead = f"{reminder.lead_amount} {reminder.lead_unit}"
+    outbox.notify(session, Outbox, kind, f"supervision.reminder:{reminder.id}", row.number, recipients,
+                  title=f"提案 {row.number}：{_what(row)} {row.due.isoformat()} 将至",
+                  text=f"Proposal {row.number}: the {row.rule} is due on {row.due.isoformat()} "
+                       f"(reminder {lead} before).")
+
+
+def escalated(session, row: Deadline, kind: str = "deadline_escalation") -> None:
+    recipients = [*_units(row), "role:staff"]
+    key = session.get(KeyProposal, row.number)
+    if key is not None:
+        recipients.append(key.supervising_leader)
+    outbox.notify(session, Outbox, kind, f"supervision.escalation:{row.id}:{row.due.isoformat()}", row.number,
+                  list(dict.fromkeys(recipients)),
+                  title=f"提案 {row.number}：{_what(row)} {row.due.isoformat()} 已逾期",
+                  text=f"Proposal {row.number}: the {row.rule} due on {row.due.isoformat()} has passed "
+                       f"without {'a reply' if row.rule in ('reply_deadline', 'rehandling_reply') else 'the input'}; "
+                       "escalated to supervision.")

@@ -1,0 +1,81 @@
+"""What units did, as the assignment service tells it, recorded against their deadlines.
+
+The assignment service publishes ``assignment.signed`` when a unit signs for its assignment (签收)
+and ``assignment.input_sent`` when a co-unit sends its input to the lead (协办意见), each in the
+transaction of the change. Supervision hears them on its events queue and fulfils the unit's live
+``sign_for_limit`` or ``co_unit_input`` deadline: ``met`` if the unit acted before the end of the
+due day, ``missed`` if after. So ``supervision.close`` answers ``signed_on_time`` on facts.
+
+Each event is kept once (:class:`~services.supervision.models.UnitFact`, by event id): a redelivery
+changes nothing. An event can outrun the job that opens the clocks (a department's system may sign
+the moment its assignment arrives); such a fact waits, unapplied, and ``open_deadlines`` applies it.
+"""
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+from sqlalchemy import select
+
+from shared import contracts
+from shared.errors import InvalidInput
+from shared.validation import load
+
+from .models import Deadline, UnitFact
+from .records import aware, live_deadlines, utc, utc_now
+from .rules import CO_INPUT_RULE, SIGN_FOR_RULE, ends_at
+
+FULFILS = {contracts.ASSIGNMENT_SIGNED: SIGN_FOR_RULE, contracts.ASSIGNMENT_INPUT_SENT: CO_INPUT_RULE}
+
+
+class UnitActedPayload(Schema):
+    """The payload of ``assignment.signed`` and ``assignment.input_sent``."""
+
+    unit = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    assignment_id = fields.Integer(required=True)
+    at = fields.AwareDateTime(required=True)
+    by = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    round = fields.Integer(load_default=1)
+
+
+def hear(session, body) -> dict:
+    """Record one event; returns ``{event_id, deadline_id, status}`` (``status`` of the deadline it
+    fulfilled, ``None`` while no deadline is open for it). A malformed event is refused
+    (InvalidInput: the listener dead-letters it) and nothing is kept."""
+    event = load(contracts.EventSchema, body, "the event")
+    if event["name"] not in FULFILS:
+        raise InvalidInput("supervision hears no such event",
+                           {"name": [f"expected one of: {', '.join(FULFILS)}"]})
+    payload = load(UnitActedPayload, event["payload"], f"the payload of {event['name']}")
+    fact = session.get(UnitFact, event["event_id"])
+    if fact is None:
+        fact = UnitFact(event_id=event["event_id"], name=event["name"], number=event["subject"],
+                        unit=payload["unit"], rule=FULFILS[event["name"]], at=utc(payload["at"]),
+                        by=payload["by"], heard_at=utc_now())
+        session.add(fact)
+        session.flush()
+        apply(session, fact)
+    row = session.get(Deadline, fact.deadline_id) if fact.deadline_id else None
+    return {"event_id": fact.event_id, "deadline_id": fact.deadline_id, "status": row.status if row else None}
+
+
+def apply(session, fact: UnitFact) -> Deadline | None:
+    """Fulfil the unit's live deadline of the fact's rule, if one is open."""
+    if fact.deadline_id is not None:
+        return None
+    row = next((d for d in live_deadlines(session, fact.number)
+                if d.rule == fact.rule and d.unit == fact.unit), None)
+    if row is None:
+        return None
+    at = aware(fact.at)
+    row.fulfilled_at, row.fulfilled_by = at, fact.by
+    row.status = "met" if at < ends_at(row.due) else "missed"
+    row.closed_at = utc_now()
+    fact.deadline_id = row.id
+    session.flush()
+    return row
+
+
+def apply_pending(session, number: str) -> None:
+    """Apply facts heard before their deadlines were opened (see the module docstring)."""
+    for fact in session.scalars(select(UnitFact).where(UnitFact.number == number,
+                                                       UnitFact.deadline_id.is_(None)).order_by(UnitFact.at)):
+        apply(session, fact)
