@@ -33,8 +33,9 @@ def main(argv=None) -> int:
     parser.add_argument("service", choices=sorted(SERVICE_CLASSES))
     args = parser.parse_args(argv)
     settings = config.load()
-    logging.basicConfig(level=settings.log_level,
-                        format=f"%(asctime)s {args.service} %(levelname)s %(name)s: %(message)s")
+    from shared import logs
+
+    logs.configure(args.service, settings)  # ZTC_LOG_FORMAT=json: JSON lines with the ids
     make_cooperative(settings)
     if settings.clock_offset_file:
         from shared import clock

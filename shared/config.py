@@ -48,6 +48,19 @@ class Settings:
     max_workers: int = 10
     log_level: str = "INFO"
     clock_offset_file: str | None = None
+    log_format: str = "text"                 # text | json (JSON lines)
+    metrics_host: str = "127.0.0.1"
+    metrics_port_base: int | None = None     # each service serves /metrics on base + its index
+    metrics_ports: dict = field(default_factory=dict)
+
+    def metrics_port(self, service: str) -> int | None:
+        """Where ``service`` serves /metrics: ``ZTC_METRICS_PORT_<SERVICE>``, else
+        ``ZTC_METRICS_PORT_BASE`` + its place in SERVICES; None (no metrics server) if neither is set."""
+        if service in self.metrics_ports:
+            return self.metrics_ports[service]
+        if self.metrics_port_base is not None and service in SERVICES:
+            return self.metrics_port_base + SERVICES.index(service)
+        return None
 
     def database_url(self, service: str) -> str:
         if service in self.database_urls:
@@ -94,4 +107,9 @@ def load(env=None) -> Settings:
         max_workers=int(_env(env, "ZTC_MAX_WORKERS", "10")),
         log_level=_env(env, "ZTC_LOG_LEVEL", "INFO"),
         clock_offset_file=env.get("ZTC_CLOCK_OFFSET_FILE") or None,
+        log_format=_env(env, "ZTC_LOG_FORMAT", "text"),
+        metrics_host=_env(env, "ZTC_METRICS_HOST", "127.0.0.1"),
+        metrics_port_base=int(env["ZTC_METRICS_PORT_BASE"]) if env.get("ZTC_METRICS_PORT_BASE") else None,
+        metrics_ports={s: int(env[f"ZTC_METRICS_PORT_{s.upper()}"]) for s in SERVICES
+                       if env.get(f"ZTC_METRICS_PORT_{s.upper()}")},
     )

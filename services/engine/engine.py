@@ -33,6 +33,7 @@ from .models import (
     ProcessVersion,
     WorkItem,
 )
+from .operators import HALTED, OperatorActions
 
 log = logging.getLogger(__name__)
 MAX_SAVE_ATTEMPTS = 20
@@ -52,7 +53,7 @@ def _principal_name(principal) -> str:
     return (principal or {}).get("user") or "system"
 
 
-class Engine:
+class Engine(OperatorActions):
     def __init__(self, sessions, settings, runtime: WorkflowRuntime | None = None, on_commit=None):
         self.sessions = sessions
         self.settings = settings
@@ -241,6 +242,8 @@ class Engine:
                     inst = s.get(Instance, instance_id)
                     if inst is None:
                         raise NotFound(f"no instance {instance_id}")
+                    if inst.status in HALTED and not getattr(change, "ztc_resumes", False):
+                        raise Conflict(f"instance {instance_id} is {inst.status}")
                     key, spec = self._spec(s, inst.version_id)
                     # The loaded JSON is this session's own copy, and the runtime may consume it.
                     workflow = self.runtime.loads(inst.state, spec, version_key=key)

@@ -133,3 +133,15 @@ class BufferedMessage(Base):
     instance_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class HeldResult(Base):
+    """A job result that reached a suspended instance: kept here, applied when it is resumed."""
+
+    __tablename__ = "held_results"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    instance_id: Mapped[str] = mapped_column(String(36), index=True)
+    job_id: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[dict] = mapped_column(JSON)
+    held_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

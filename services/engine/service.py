@@ -6,6 +6,7 @@ import logging
 
 from nameko.timer import timer
 
+from shared import logs, metrics
 from shared.messaging.database import Database
 from shared.messaging.entrypoints import Pingable, api, listen
 from shared.messaging.topology import engine_messages_queue, engine_results_queue, engine_starts_queue
@@ -34,7 +35,11 @@ class EngineService(Pingable):
     # -- the bus ----------------------------------------------------------------------------
     @listen(engine_results_queue())
     def on_job_result(self, body):
-        outcome = self.engine.handle_result(body)
+        if isinstance(body, dict):
+            logs.bind(job_id=body.get("job_id"), instance_id=body.get("instance_id"))
+        outcome = self.engine.accept_result(body)
+        if isinstance(body, dict):
+            metrics.JOB_RESULTS.labels(str(body.get("operation") or "?"), outcome).inc()
         log.info("job %s: %s", body.get("job_id") if isinstance(body, dict) else "?", outcome)
 
     @listen(engine_messages_queue())
@@ -109,3 +114,29 @@ class EngineService(Pingable):
     @api
     def fire_timers(self):
         return self.engine.fire_due_timers()
+
+    # -- operators ------------------------------------------------------------------------------
+    @api
+    def suspend(self, instance_id, reason=None, principal=None):
+        return self.engine.suspend(instance_id, reason, principal)
+
+    @api
+    def resume(self, instance_id, principal=None):
+        return self.engine.resume(instance_id, principal)
+
+    @api
+    def cancel(self, instance_id, reason, principal=None):
+        return self.engine.cancel(instance_id, reason, principal)
+
+    @api
+    def where(self, instance_id):
+        return self.engine.where(instance_id)
+
+    @api
+    def cancel_instances(self, reason, business_key_prefix=None, process_id=None, status=None,
+                         dry_run=False, principal=None):
+        return self.engine.cancel_instances(reason, business_key_prefix, process_id, status, dry_run, principal)
+
+    @api
+    def retry_incidents(self, operation=None, process_id=None, dry_run=False, principal=None):
+        return self.engine.retry_incidents(operation, process_id, dry_run, principal)

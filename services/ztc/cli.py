@@ -48,9 +48,11 @@ def _fail(exc: ZtcError):
     sys.exit(1)
 
 
-@click.group(help="Zhitongche's command line for process designers and operators. It works on the "
-                   "services' databases directly, so every command works with the services stopped "
-                   "as well as running. Settings come from the ZTC_* environment variables (see README).")
+@click.group(help="Zhitongche's command line for process designers and operators. Instances, "
+                   "incidents and diagrams are handled on the services' databases directly, so those "
+                   "commands work with the services stopped as well as running; 'queues' and "
+                   "'dead-letters' talk to RabbitMQ. Settings come from the ZTC_* environment "
+                   "variables (see README). Every listing command takes --json.")
 def main():
     pass
 
@@ -134,10 +136,22 @@ def incidents_list(show_all, as_json):
     _out(_engine().incidents(None if show_all else "open"), as_json, _print_incidents)
 
 
-@incidents.command("retry", help="Send the incident's job again with a fresh budget of attempts.")
-@click.argument("incident_id", type=int)
-@click.option("--json", "as_json", is_flag=True)
-def incidents_retry(incident_id, as_json):
+@incidents.command("retry", help="Send the incident's job again with a fresh budget of attempts "
+                                 "(a failed step: run it again). One INCIDENT_ID, or --all open "
+                                 "incidents, narrowed by --operation / --process; --dry-run lists them.")
+@click.argument("incident_id", type=int, required=False)
+@click.option("--all", "retry_all", is_flag=True, help="Every open incident (with the filters below).")
+@click.option("--operation", help="With --all: only incidents of this operation, e.g. intake.register.")
+@click.option("--process", "process_id", help="With --all: only incidents of instances of this process.")
+@click.option("--dry-run", is_flag=True, help="With --all: only list what would be retried.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def incidents_retry(incident_id, retry_all, operation, process_id, dry_run, as_json):
+    if (incident_id is None) == (not retry_all):
+        click.echo("error: give one INCIDENT_ID or --all", err=True)
+        sys.exit(2)
+    if retry_all:
+        _retry_all(operation, process_id, dry_run, as_json)
+        return
     try:
         _out(_engine().retry_incident(incident_id, {"user": "ztc", "roles": ["operator"]}), as_json,
              lambda i: click.echo(f"incident #{i['id']} is {i['status']}: its job was sent again"))
@@ -260,6 +274,14 @@ def token(user, roles, unit, label):
             click.echo(tokens.issue(s, user, list(roles), unit, label))
     except ZtcError as exc:
         _fail(exc)
+
+
+
+# -- the operator's commands (services/ztc/ops.py) -------------------------------------------------
+from .ops import register as _register_ops  # noqa: E402
+
+_retry_all = _register_ops(main, instances, incidents,
+                           {"settings": _settings, "engine": _engine, "out": _out, "fail": _fail})
 
 
 if __name__ == "__main__":

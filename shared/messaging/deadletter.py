@@ -6,8 +6,14 @@ broker confirmed the copy: a message is never dropped without a trace.
 """
 from __future__ import annotations
 
+import contextlib
+import fnmatch
+import hashlib
+import json
 import logging
+import os
 import threading
+import uuid
 
 from nameko.extensions import SharedExtension
 
@@ -27,6 +33,7 @@ def publish_dead_letter(producer, message, reason: str, source_queue: str) -> No
         "x-ztc-original-routing-key": delivery.get("routing_key", ""),
         "x-ztc-original-queue": source_queue,
         "x-ztc-dead-at": clock.now().isoformat(),
+        DEAD_ID_HEADER: uuid.uuid4().hex[:12],
     })
     producer.publish(message.body, exchange=DEAD, routing_key=delivery.get("routing_key") or "unknown",
                      headers=headers, content_type=message.content_type,
@@ -71,8 +78,228 @@ class DeadLetters(SharedExtension):
                 self._reset()
                 return False
         log.warning("dead-lettered a message from %s: %s", source_queue, reason)
+        from shared import metrics
+
+        metrics.DEAD_LETTERED.labels(self.container.service_name, source_queue).inc()
         try:
             message.ack()
         except Exception:  # the channel closed: the broker redelivers and we dead-letter again
             pass
         return True
+
+
+# -- the operators' view: inspect, replay, discard ------------------------------------------------
+DEAD_ID_HEADER = "x-ztc-dead-id"
+_OURS = (contracts.REASON_HEADER, "x-ztc-original-exchange", "x-ztc-original-routing-key",
+         "x-ztc-original-queue", "x-ztc-dead-at", DEAD_ID_HEADER, "x-death", "x-first-death-exchange",
+         "x-first-death-queue", "x-first-death-reason", "x-last-death-exchange", "x-last-death-queue",
+         "x-last-death-reason")
+BROWSE_LIMIT = 10000
+
+
+def _text(value):
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    if isinstance(value, (list, tuple)):
+        return [_text(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _text(v) for k, v in value.items()}
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return value
+
+
+def describe(message) -> dict:
+    """What an operator needs to know about a dead letter, from the message's own headers.
+
+    A letter we dead-lettered carries ``x-ztc-*`` headers (where it came from, why); one that
+    RabbitMQ dead-lettered (rejected, expired) carries ``x-death``, and the reason is RabbitMQ's."""
+    headers = _text(dict(message.headers or {}))
+    delivery = message.delivery_info or {}
+    deaths = headers.get("x-death") or []
+    first = deaths[-1] if deaths else {}
+    routing_keys = first.get("routing-keys") or []
+    raw = message.body if isinstance(message.body, bytes) else str(message.body).encode()
+    ident = headers.get(DEAD_ID_HEADER) or hashlib.sha1(
+        raw + json.dumps(headers, sort_keys=True, default=str).encode()).hexdigest()[:12]
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        body = raw.decode("utf-8", "replace")
+    return {
+        "id": ident,
+        "reason": headers.get(contracts.REASON_HEADER) or (f"rabbitmq: {first.get('reason')}" if first else "unknown"),
+        "original_exchange": headers.get("x-ztc-original-exchange", first.get("exchange", "")),
+        "original_routing_key": headers.get("x-ztc-original-routing-key",
+                                            routing_keys[0] if routing_keys else delivery.get("routing_key", "")),
+        "original_queue": headers.get("x-ztc-original-queue", first.get("queue", "")),
+        "dead_at": headers.get("x-ztc-dead-at") or _text(first.get("time")),
+        "x_death": deaths,
+        "headers": {k: v for k, v in headers.items() if k not in _OURS},
+        "content_type": message.content_type,
+        "body": body,
+        "size": len(raw),
+    }
+
+
+def _matches(letter, ids, queue, routing_key) -> bool:
+    if ids and letter["id"] not in ids:
+        return False
+    if queue and letter["original_queue"] != queue:
+        return False
+    if routing_key and not fnmatch.fnmatchcase(letter["original_routing_key"], routing_key):
+        return False
+    return True
+
+
+class DeadLetterBox:
+    """The dead-letter queue ``ztc.dead`` as operators see it.
+
+    Reading takes every message off the queue *unacknowledged* and gives back all it did not act
+    on when it closes its channel, so inspecting loses nothing (while one operator reads, the
+    letters are invisible to another for that moment). Replaying publishes a letter, with
+    confirms, back to the exchange and routing key it was first sent to, and only then acks it.
+    Discarding acks it and first appends the whole letter with the operator's reason to
+    ``record_file`` (JSON lines), so even a discarded letter can be read again."""
+
+    def __init__(self, amqp_uri: str, record_file=None):
+        self.amqp_uri = amqp_uri
+        self.record_file = record_file
+
+    @contextlib.contextmanager
+    def _browse(self, limit=BROWSE_LIMIT):
+        from kombu import Connection
+
+        from .topology import dead_letter_queue
+
+        with Connection(self.amqp_uri, connect_timeout=5) as conn:
+            channel = conn.channel()
+            queue = dead_letter_queue()(channel)
+            queue.declare()
+            held = []
+            try:
+                while len(held) < limit:
+                    message = queue.get(no_ack=False, accept=["application/json", "text/plain",
+                                                               "application/octet-stream", "application/data"])
+                    if message is None:
+                        break
+                    held.append((message, describe(message)))
+                yield conn, held
+            finally:
+                for message, _ in held:
+                    if not message.acknowledged:
+                        try:
+                            message.requeue()
+                        except Exception:  # closing the channel gives it back anyway
+                            pass
+                channel.close()
+
+    def list(self, queue=None, routing_key=None, ids=None) -> list[dict]:
+        with self._browse() as (_, held):
+            return [letter for _, letter in held if _matches(letter, ids, queue, routing_key)]
+
+    def show(self, letter_id: str) -> dict:
+        from shared.errors import NotFound
+
+        found = self.list(ids=[letter_id])
+        if not found:
+            raise NotFound(f"no dead letter {letter_id} in {contracts.DEAD_QUEUE}")
+        return found[0]
+
+    def replay(self, ids=None, queue=None, routing_key=None, everything=False, dry_run=False,
+               actor="operator") -> dict:
+        """Send matching letters back where they came from. Returns what was (or would be) sent."""
+        _require_selection(ids, queue, routing_key, everything)
+        done, failed = [], []
+        with self._browse() as (conn, held):
+            chosen = [(m, letter) for m, letter in held if _matches(letter, ids, queue, routing_key)]
+            if dry_run:
+                return {"dry_run": True, "matched": [_summary(l) for _, l in chosen], "replayed": [], "failed": []}
+            publisher = connect(self.amqp_uri)
+            try:
+                producer = publisher.Producer()
+                for message, letter in chosen:
+                    exchange, key = letter["original_exchange"], letter["original_routing_key"]
+                    if not exchange and letter["original_queue"]:
+                        key = letter["original_queue"]   # sent straight to a queue: send it there again
+                    headers = dict(letter["headers"])
+                    headers.update({"x-ztc-replayed-at": clock.now().isoformat(), "x-ztc-replayed-by": actor,
+                                    "x-ztc-replayed-from": letter["id"],
+                                    "x-ztc-replay-count": int(headers.get("x-ztc-replay-count") or 0) + 1})
+                    try:
+                        producer.publish(message.body, exchange=exchange, routing_key=key, headers=headers,
+                                         content_type=message.content_type,
+                                         content_encoding=message.content_encoding, delivery_mode=2,
+                                         retry=False)
+                    except Exception as exc:  # left in the dead-letter queue; say why
+                        failed.append({**_summary(letter), "error": f"{type(exc).__name__}: {exc}"})
+                        publisher.release()
+                        publisher = connect(self.amqp_uri)
+                        producer = publisher.Producer()
+                        continue
+                    message.ack()
+                    log.warning("dead letter %s replayed to %s/%s by %s (it died: %s)", letter["id"],
+                                exchange or "(default)", key, actor, letter["reason"])
+                    done.append(_summary(letter))
+            finally:
+                publisher.release()
+        return {"dry_run": False, "matched": done + failed, "replayed": done, "failed": failed}
+
+    def discard(self, reason: str, ids=None, queue=None, routing_key=None, everything=False,
+                dry_run=False, actor="operator") -> dict:
+        """Remove matching letters for good, recording each with ``reason`` first."""
+        from shared.errors import InvalidInput
+
+        if not (reason or "").strip():
+            raise InvalidInput("a reason is required to discard dead letters",
+                               {"reason": ["Missing data for required field."]})
+        _require_selection(ids, queue, routing_key, everything)
+        with self._browse() as (_, held):
+            chosen = [(m, letter) for m, letter in held if _matches(letter, ids, queue, routing_key)]
+            if dry_run:
+                return {"dry_run": True, "matched": [_summary(l) for _, l in chosen], "discarded": []}
+            done = []
+            for message, letter in chosen:
+                self._record({"discarded_at": clock.now().isoformat(), "by": actor, "reason": reason,
+                              "letter": letter})
+                message.ack()
+                log.warning("dead letter %s discarded by %s: %s (it died: %s)", letter["id"], actor,
+                            reason, letter["reason"])
+                done.append(_summary(letter))
+        return {"dry_run": False, "matched": done, "discarded": done, "reason": reason}
+
+    def _record(self, entry: dict) -> None:
+        if self.record_file is None:
+            return
+        from pathlib import Path
+
+        path = Path(self.record_file)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a", encoding="utf-8") as out:
+            out.write(json.dumps(entry, ensure_ascii=False, default=str) + "\n")
+            out.flush()
+            os.fsync(out.fileno())
+
+    def counts_by_queue(self) -> dict:
+        counts: dict = {}
+        for letter in self.list():
+            counts[letter["original_queue"]] = counts.get(letter["original_queue"], 0) + 1
+        return counts
+
+
+def _summary(letter: dict) -> dict:
+    return {k: letter[k] for k in ("id", "reason", "original_exchange", "original_routing_key",
+                                   "original_queue", "dead_at")}
+
+
+def _require_selection(ids, queue, routing_key, everything):
+    from shared.errors import InvalidInput
+
+    if not (ids or queue or routing_key or everything):
+        raise InvalidInput("say which dead letters: ids, a queue, a routing key, or all",
+                           {"ids": ["Give ids, queue, routing_key or all."]})
+
+
+def box(settings) -> DeadLetterBox:
+    """The dead-letter box of these settings; discards are recorded under the var directory."""
+    return DeadLetterBox(settings.amqp_uri, settings.var_dir / "dead-letters-discarded.jsonl")

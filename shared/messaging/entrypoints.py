@@ -17,6 +17,7 @@ read stops the consumer altogether. These entrypoints decide for every message i
 from __future__ import annotations
 
 import logging
+import time
 from functools import partial
 
 import eventlet
@@ -27,7 +28,8 @@ from nameko.messaging import QueueConsumer
 from nameko.rpc import rpc
 from sqlalchemy.exc import IntegrityError
 
-from shared import clock, contracts
+from shared import clock, contracts, metrics
+from shared.logs import LogContext
 from shared.errors import BusinessError, InvalidInput, ZtcError
 
 from .deadletter import DeadLetters
@@ -90,15 +92,20 @@ class Listen(Entrypoint):
 
     def handle_result(self, message, worker_ctx, result=None, exc_info=None):
         if exc_info is None:
+            outcome = "ok"
             self.queue_consumer.ack_message(message)
         elif isinstance(exc_info[1], ZtcError) and exc_info[1].status < 500:
             exc = exc_info[1]
             reason = f"{exc.code}: {exc.message}" + (f": {exc.details}" if exc.details else "")
+            outcome = "dead_lettered"
             if not self.dead_letters.dead_letter(message, reason, self.queue.name):
+                outcome = "requeued"
                 _requeue_later(message)
         else:
             log.error("handling a message from %s failed; requeued: %s", self.queue.name, exc_info[1])
+            outcome = "requeued"
             _requeue_later(message)
+        metrics.MESSAGES.labels(self.container.service_name, self.queue.name, outcome).inc()
         return result, exc_info
 
 
@@ -177,7 +184,7 @@ class JobEntrypoint(Entrypoint):
         try:
             self.container.spawn_worker(
                 self, (job["params"], job.get("principal")), {}, context_data=context,
-                handle_result=partial(self.handle_result, message, job))
+                handle_result=partial(self.handle_result, message, job, started=time.monotonic()))
         except ContainerBeingKilled:
             message.requeue()
 
@@ -188,7 +195,7 @@ class JobEntrypoint(Entrypoint):
             "result": result, "error": error, "service": self.container.service_name,
         })
 
-    def handle_result(self, message, job, worker_ctx, result=None, exc_info=None):
+    def handle_result(self, message, job, worker_ctx, result=None, exc_info=None, started=None):
         db = self.database
         uow = getattr(worker_ctx, "ztc_uow", None)
         exc = exc_info[1] if exc_info else None
@@ -203,6 +210,10 @@ class JobEntrypoint(Entrypoint):
             outcome = ("failed", self._result(job, "failed", error={
                 "code": type(exc).__name__, "message": str(exc) or type(exc).__name__}))
         status, payload = outcome
+        metrics.JOBS.labels(self.container.service_name, self.operation, status).inc()
+        if started is not None:
+            metrics.JOB_SECONDS.labels(self.container.service_name, self.operation).observe(
+                time.monotonic() - started)
         try:
             if status == "ok" and uow is not None:
                 session = uow.session  # the worker's own transaction: effects, inbox, result at once
@@ -247,7 +258,11 @@ api = rpc(expected_exceptions=ZtcError)
 
 class Pingable:
     """Mixed into every service: ``ping`` answers once the service consumes its RPC queue, which is
-    how the gateway's readiness check and the launcher know the service is up."""
+    how the gateway's readiness check and the launcher know the service is up. Every service
+    also serves its metrics (when a port is configured) and binds its workers' ids for the logs."""
+
+    metrics_exporter = metrics.MetricsExporter()
+    log_context = LogContext()
 
     @api
     def ping(self):

@@ -1,0 +1,105 @@
+"""Structured logs: every record says which service wrote it and, where known, the process
+instance, job and business key it concerns.
+
+- ``bind(instance_id=..., job_id=..., business_key=...)`` sets the context of the running worker
+  (a greenlet under eventlet; ``threading.local`` is green once eventlet has patched it);
+  ``LogContext``, a nameko dependency every service has, binds what the worker's context data
+  carries (a job's ids) and clears it when the worker ends.
+- ``configure(service, settings)`` installs the handler: ``ZTC_LOG_FORMAT=json`` writes one JSON
+  object per line; otherwise a line of text with the ids appended as ``key=value``.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import threading
+from datetime import datetime, timezone
+
+from nameko.extensions import DependencyProvider
+
+FIELDS = ("instance_id", "job_id", "business_key")
+_context = threading.local()
+_service = {"name": "-"}
+
+
+def bind(**fields) -> None:
+    """Add ``fields`` (None values are ignored) to the current worker's log context."""
+    current = dict(getattr(_context, "fields", None) or {})
+    current.update({k: str(v) for k, v in fields.items() if v not in (None, "")})
+    _context.fields = current
+
+
+def clear() -> None:
+    _context.fields = {}
+
+
+def current() -> dict:
+    return dict(getattr(_context, "fields", None) or {})
+
+
+class ContextFilter(logging.Filter):
+    """Puts the service and the bound ids on every record (``record.instance_id`` etc.)."""
+
+    def filter(self, record):
+        fields = current()
+        record.service = getattr(record, "service", None) or _service["name"]
+        for name in FIELDS:
+            if getattr(record, name, None) is None:
+                setattr(record, name, fields.get(name))
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record):
+        entry = {
+            "ts": datetime.fromtimestamp(record.created, tz=timezone.utc).isoformat(timespec="milliseconds"),
+            "level": record.levelname, "service": getattr(record, "service", _service["name"]),
+            "logger": record.name, "message": record.getMessage(),
+        }
+        for name in FIELDS:
+            value = getattr(record, name, None)
+            if value is not None:
+                entry[name] = value
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False, default=str)
+
+
+class TextFormatter(logging.Formatter):
+    def __init__(self):
+        super().__init__("%(asctime)s %(service)s %(levelname)s %(name)s: %(message)s")
+
+    def format(self, record):
+        line = super().format(record)
+        ids = " ".join(f"{name}={getattr(record, name)}" for name in FIELDS if getattr(record, name, None))
+        return f"{line} [{ids}]" if ids else line
+
+
+def configure(service: str, settings, stream=None) -> logging.Handler:
+    """Send the root logger's records to ``stream`` (stderr) in the configured format."""
+    _service["name"] = service
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.addFilter(ContextFilter())
+    handler.setFormatter(JsonFormatter() if settings.log_format == "json" else TextFormatter())
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(settings.log_level)
+    return handler
+
+
+class LogContext(DependencyProvider):
+    """Binds a worker's job, instance and business key (from its context data) for its logs."""
+
+    def worker_setup(self, worker_ctx):
+        data = worker_ctx.context_data or {}
+        clear()
+        bind(**{name: data.get(name) for name in FIELDS})
+
+    def worker_teardown(self, worker_ctx):
+        clear()
+
+    def get_dependency(self, worker_ctx):
+        return bind

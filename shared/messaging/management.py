@@ -1,0 +1,115 @@
+"""RabbitMQ's management API, as operators need it: the ``ztc.*`` queues of our vhost.
+
+Settings: ``ZTC_RABBIT_MANAGEMENT_URL`` (default ``http://guest:guest@127.0.0.1:15672``, the
+credentials in the URL); the vhost is the one in ``ZTC_AMQP_URI``.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
+
+import requests
+
+from shared import clock, contracts
+from shared.errors import ZtcError
+
+TIMEOUT = 10
+
+
+class ManagementUnavailable(ZtcError):
+    status = 503
+    code = "management_unavailable"
+
+
+def vhost_of(amqp_uri: str) -> str:
+    path = urlsplit(amqp_uri).path
+    return unquote(path[1:]) if len(path) > 1 else "/"
+
+
+def _api(settings):
+    """(base URL without credentials, (user, password))."""
+    parts = urlsplit(settings.management_url)
+    auth = (unquote(parts.username or "guest"), unquote(parts.password or "guest"))
+    netloc = parts.hostname + (f":{parts.port}" if parts.port else "")
+    return urlunsplit((parts.scheme, netloc, parts.path.rstrip("/") + "/api", "", "")), auth
+
+
+def _call(settings, method, path, **kwargs):
+    base, auth = _api(settings)
+    try:
+        resp = requests.request(method, base + path, auth=auth, timeout=TIMEOUT, **kwargs)
+    except requests.RequestException as exc:
+        raise ManagementUnavailable(f"RabbitMQ's management API at {base} did not answer: {exc}") from None
+    if resp.status_code >= 400:
+        raise ManagementUnavailable(f"RabbitMQ's management API answered {resp.status_code} for {path}: "
+                                    f"{resp.text[:300]}")
+    return resp.json()
+
+
+def _age_seconds(timestamp, now) -> float | None:
+    if timestamp in (None, ""):
+        return None
+    if isinstance(timestamp, (int, float)):
+        at = datetime.fromtimestamp(timestamp, tz=timezone.utc)
+    else:
+        try:
+            at = datetime.fromisoformat(str(timestamp))
+        except ValueError:
+            return None
+        if at.tzinfo is None:
+            at = at.replace(tzinfo=timezone.utc)
+    return max(0.0, round((now - at).total_seconds(), 3))
+
+
+def peek_head(settings, queue: str) -> dict | None:
+    """The message at the head of ``queue``, given straight back (``ack_requeue_true``): it keeps
+    its place, only its redelivered flag is set."""
+    vhost = quote(vhost_of(settings.amqp_uri), safe="")
+    got = _call(settings, "POST", f"/queues/{vhost}/{quote(queue, safe='')}/get",
+                json={"count": 1, "ackmode": "ack_requeue_true", "encoding": "auto", "truncate": 2000})
+    return got[0] if got else None
+
+
+def queues(settings, peek=True) -> list[dict]:
+    """Every ``ztc.*`` queue: depth, ready, unacked, consumers, age of the oldest message, and how
+    many dead letters came from it."""
+    vhost = quote(vhost_of(settings.amqp_uri), safe="")
+    rows = _call(settings, "GET", f"/queues/{vhost}")
+    now = clock.now()
+    if now.tzinfo is None:
+        now = now.replace(tzinfo=timezone.utc)
+    out = []
+    for q in sorted(rows, key=lambda r: r["name"]):
+        if not q["name"].startswith("ztc."):
+            continue
+        ready = q.get("messages_ready", 0) or 0
+        age, age_from = _age_seconds(q.get("head_message_timestamp"), now), "head_message_timestamp"
+        if age is None and peek and ready:
+            head = peek_head(settings, q["name"])
+            props = (head or {}).get("properties") or {}
+            stamp = props.get("timestamp") or (props.get("headers") or {}).get("x-ztc-dead-at")
+            age, age_from = _age_seconds(stamp, now), "peek"
+        out.append({
+            "name": q["name"], "messages": q.get("messages", 0) or 0, "ready": ready,
+            "unacked": q.get("messages_unacknowledged", 0) or 0, "consumers": q.get("consumers", 0) or 0,
+            "oldest_age_seconds": age, "oldest_age_from": age_from if age is not None else None,
+            "dead_letters": 0,
+        })
+    dead = next((q for q in out if q["name"] == contracts.DEAD_QUEUE), None)
+    if dead and dead["messages"]:
+        from .deadletter import box
+
+        counts = box(settings).counts_by_queue() if dead["ready"] <= 5000 else {}
+        for q in out:
+            q["dead_letters"] = counts.get(q["name"], 0)
+    return out
+
+
+def overview(settings) -> dict:
+    rows = queues(settings)
+    dead = next((q for q in rows if q["name"] == contracts.DEAD_QUEUE), None)
+    return {"vhost": vhost_of(settings.amqp_uri), "queues": rows,
+            "dead_letters_total": dead["messages"] if dead else 0}
+
+
+__all__ = ["ManagementUnavailable", "overview", "peek_head", "queues", "vhost_of"]

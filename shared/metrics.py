@@ -1,0 +1,175 @@
+"""Prometheus metrics of every service, served by each service process on its own port.
+
+What is counted as it happens (process-wide, labelled with the service):
+
+- ``ztc_jobs_total{service,operation,outcome}`` and ``ztc_job_duration_seconds{service,operation}``:
+  jobs a worker service ran (outcome ok, error, failed);
+- ``ztc_job_results_total{operation,outcome}``: job results the engine applied (completed, caught,
+  retry, incident, dropped, held);
+- ``ztc_messages_total{service,queue,outcome}``: messages ``@listen`` handled (ok, dead_lettered,
+  requeued); ``ztc_dead_letters_total{service,queue}``: every dead letter written.
+
+What is read from the service's database when scraped: ``ztc_outbox_backlog{service}`` for every
+service; the engine adds ``ztc_instances{process,state}``, ``ztc_incidents_open{operation}``,
+``ztc_jobs_pending{operation}``, ``ztc_work_items_open`` and ``ztc_held_results``; supervision adds
+``ztc_overdue_work_items{unit}``.
+
+``MetricsExporter`` (a nameko dependency every service has) serves ``/metrics`` on
+``settings.metrics_port(service)`` (off when that is None), plus ``/health``.
+"""
+from __future__ import annotations
+
+import logging
+
+from nameko.extensions import DependencyProvider
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+
+log = logging.getLogger(__name__)
+
+JOBS = Counter("ztc_jobs", "Jobs run by a service, by operation and outcome (ok, error, failed).",
+               ["service", "operation", "outcome"])
+JOB_SECONDS = Histogram("ztc_job_duration_seconds", "Time a service took for one job, receipt to ack.",
+                        ["service", "operation"],
+                        buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30))
+JOB_RESULTS = Counter("ztc_job_results", "Job results the engine handled, by operation and outcome.",
+                      ["operation", "outcome"])
+MESSAGES = Counter("ztc_messages", "Messages handled by @listen entrypoints, by queue and outcome.",
+                   ["service", "queue", "outcome"])
+DEAD_LETTERED = Counter("ztc_dead_letters", "Messages dead-lettered, by the queue they came from.",
+                        ["service", "queue"])
+
+
+def _engine_state(sessions):
+    from types import SimpleNamespace
+
+    from services.engine.operators import OperatorActions
+
+    figures = OperatorActions.operator_counts(SimpleNamespace(sessions=sessions))
+    instances = GaugeMetricFamily("ztc_instances", "Process instances by process and state.",
+                                  labels=["process", "state"])
+    for process, state, n in figures["instances"]:
+        instances.add_metric([process, state], n)
+    incidents = GaugeMetricFamily("ztc_incidents_open", "Open incidents by operation.", labels=["operation"])
+    for operation, n in figures["incidents"]:
+        incidents.add_metric([operation], n)
+    pending = GaugeMetricFamily("ztc_jobs_pending", "Jobs sent and not yet answered, by operation.",
+                                labels=["operation"])
+    for operation, n in figures["pending_jobs"]:
+        pending.add_metric([operation], n)
+    yield from (instances, incidents, pending)
+    yield GaugeMetricFamily("ztc_work_items_open", "User tasks open in the task list.",
+                            value=figures["open_work_items"])
+    yield GaugeMetricFamily("ztc_held_results", "Job results held for suspended instances.",
+                            value=figures["held_results"])
+
+
+def _supervision_state(sessions):
+    from services.supervision.queries import overdue
+    from shared.db import transaction
+
+    with transaction(sessions) as s:
+        units = overdue(s, {"user": "metrics", "roles": ["staff"], "unit": None})["units"]
+    family = GaugeMetricFamily("ztc_overdue_work_items", "Overdue reply deadlines per unit (live).",
+                               labels=["unit"])
+    for row in units:
+        family.add_metric([row["unit"]], row["count"])
+    yield family
+
+
+STATE = {"engine": _engine_state, "supervision": _supervision_state}
+
+
+class ServiceCollector:
+    """Read at scrape time from the service's own database."""
+
+    def __init__(self, service: str, database):
+        self.service = service
+        self.database = database
+
+    def collect(self):
+        if self.database is None or self.database.sessions is None:
+            return
+        try:
+            backlog = GaugeMetricFamily("ztc_outbox_backlog", "Outbox rows not yet published.",
+                                        labels=["service"])
+            backlog.add_metric([self.service], self.database.relay.pending())
+            yield backlog
+            if self.service in STATE:
+                yield from STATE[self.service](self.database.sessions)
+        except Exception as exc:  # the database is away: say so in the log, serve the rest
+            log.warning("metrics of %s: could not read its database: %s", self.service, exc)
+
+
+class _Everything:
+    """The process-wide counters, served beside one service's own figures."""
+
+    def collect(self):
+        yield from REGISTRY.collect()
+
+
+def registry_for(service: str, database) -> CollectorRegistry:
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_Everything())
+    registry.register(ServiceCollector(service, database))
+    return registry
+
+
+class MetricsExporter(DependencyProvider):
+    """Serves ``/metrics`` for its service on ``settings.metrics_port(service)``."""
+
+    def setup(self):
+        self.registry = None
+        self.socket = None
+        settings = self.container.config.get("ZTC_SETTINGS")
+        self.port = settings.metrics_port(self.container.service_name) if settings else None
+        self.host = settings.metrics_host if settings else "127.0.0.1"
+
+    def _database(self):
+        from shared.messaging.database import Database
+
+        return next((d for d in self.container.dependencies if isinstance(d, Database)), None)
+
+    def start(self):
+        if self.port is None:
+            return
+        import eventlet
+        import eventlet.wsgi
+
+        self.registry = registry_for(self.container.service_name, self._database())
+        self.socket = eventlet.listen((self.host, self.port))
+        self.container.spawn_managed_thread(self._serve)
+        log.info("%s serves metrics on http://%s:%s/metrics", self.container.service_name, self.host, self.port)
+
+    def _serve(self):
+        import eventlet.wsgi
+
+        try:
+            eventlet.wsgi.server(self.socket, self.app, log_output=False)
+        except (OSError, ValueError):  # the socket was closed: the service stops
+            pass
+
+    def app(self, environ, start_response):
+        path = environ.get("PATH_INFO", "/")
+        if path == "/metrics":
+            body = generate_latest(self.registry)
+            start_response("200 OK", [("Content-Type", "text/plain; version=0.0.4; charset=utf-8")])
+            return [body]
+        if path == "/health":
+            start_response("200 OK", [("Content-Type", "application/json")])
+            return [b'{"status": "ok", "service": "%s"}' % self.container.service_name.encode()]
+        start_response("404 Not Found", [("Content-Type", "text/plain")])
+        return [b"not found: try /metrics\n"]
+
+    def stop(self):
+        if self.socket is not None:
+            try:
+                self.socket.close()
+            except OSError:
+                pass
+            self.socket = None
+
+    kill = stop
+
+    def get_dependency(self, worker_ctx):
+        return self.registry
