@@ -257,3 +257,56 @@ def test_a_case_becomes_a_proposal_through_normal_submission_and_filing_tells_po
     fresh = operations.submit(session, {"kind": "plenary", "publish_consent": True, "title": "t",
                                         "situation": "s", "analysis": "a", "suggestions": "x"}, ZHOU)
     assert fresh["thread"] == fresh["number"]
+
+
+# -- the service on the real broker --------------------------------------------------------------
+
+@pytest.fixture
+def intake(settings):
+    from nameko.runners import ServiceRunner
+    from nameko.standalone.rpc import ClusterRpcProxy
+
+    from services.intake.service import IntakeService
+    from shared.messaging import topology
+
+    migrate("intake", settings.database_url("intake"))
+    topology.declare(settings.amqp_uri)
+    runner = ServiceRunner(settings.nameko_config())
+    runner.add_service(IntakeService)
+    runner.start()
+    proxy = ClusterRpcProxy(settings.nameko_config())
+    try:
+        yield proxy.start().intake
+    finally:
+        proxy.stop()
+        runner.stop()
+        dispose_all()
+
+
+def test_the_service_takes_items_over_rpc_and_amqp_and_dead_letters_refusals(intake, settings, vhost):
+    from tests.support import get_messages, publish, wait_for
+
+    made = intake.submit_opinion(ITEM, INFORMANT)
+    assert made["status"] == "submitted" and made["submitter_role"] == "informant"
+    with pytest.raises(Forbidden):
+        intake.get_opinion(made["number"], ZHOU)
+    with pytest.raises(InvalidInput) as refused:
+        intake.submit_opinion({**ITEM, "title": " "}, LI)
+    assert set(refused.value.details) == {"title"}
+
+    command = {"reference": "app-1", "principal": LI, "item": {**ITEM, "title": "关于夜市管理的建议"}}
+    for body in (command, command,                                     # twice: one item
+                 {"reference": "app-2", "principal": LI, "item": {**ITEM, "suggestion": ""}},
+                 {"reference": "app-3", "principal": STAFF, "item": ITEM}):
+        publish(settings.amqp_uri, contracts.MESSAGES_EXCHANGE, contracts.OPINION_SUBMIT_ROUTING_KEY, body)
+    dead = []
+
+    def two_dead_letters():
+        dead.extend(get_messages(vhost, contracts.DEAD_QUEUE))
+        return len(dead) >= 2
+    wait_for(two_dead_letters, timeout=30, message="two dead letters")
+    reasons = sorted(m["properties"]["headers"][contracts.REASON_HEADER] for m in dead)
+    assert reasons[0].startswith("forbidden") and reasons[1].startswith("invalid_input") and "suggestion" in reasons[1]
+    wait_for(lambda: len(intake.list_opinions(LI, True)) == 1, message="the item submitted over AMQP")
+    [item] = intake.list_opinions(LI, True)
+    assert item["title"] == "关于夜市管理的建议"
