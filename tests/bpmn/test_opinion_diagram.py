@@ -195,3 +195,14 @@ def test_an_item_converted_while_its_editing_was_being_recorded_ends_there(skipp
     p.task("edit", {**PASSED, "decision": "report"})
     p.error("intake.record_editing", "not_in_editing")
     assert p.ended_at() == {"end_converted"}
+
+
+def test_every_element_is_drawn_so_a_modeler_opens_the_diagram():
+    from xml.etree import ElementTree
+
+    ns = {"bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL", "bpmndi": "http://www.omg.org/spec/BPMN/20100524/DI"}
+    root = ElementTree.parse(ROOT / "bpmn" / "opinion.bpmn").getroot()
+    process = root.find("bpmn:process", ns)
+    elements = {e.get("id") for e in process if e.get("id")}
+    drawn = {e.get("bpmnElement") for e in root.iter() if e.tag.endswith("BPMNShape") or e.tag.endswith("BPMNEdge")}
+    assert elements and elements == drawn - {"opinion"}
