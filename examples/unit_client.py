@@ -18,6 +18,8 @@ import sys
 
 from kombu import Connection, Queue
 
+# The committee's names (shared/contracts.py: unit_queue, UNIT_COMMANDS_EXCHANGE), written out
+# here because a department's system does not import the committee's code.
 UNITS_QUEUE = "ztc.unit.{unit}"              # the unit's own event queue
 COMMANDS_EXCHANGE = "ztc.unit-commands"      # routing key "<unit>.<command>"
 DEFAULT_AMQP = "amqp://guest:guest@127.0.0.1:5672/"

@@ -24,6 +24,20 @@ REASON_HEADER = "x-ztc-reason"
 SERVICES = ("intake", "assignment", "supervision", "evaluation")
 
 
+# The units' side of the bus (see docs/unit-integration.md, docs/asyncapi.yaml): the assignment
+# service publishes "<unit>.<event>" to UNITS_EXCHANGE, read from each unit's own queue; departments
+# publish "<unit>.<command>" to UNIT_COMMANDS_EXCHANGE, read by the assignment service.
+UNITS_EXCHANGE = "ztc.units"                   # topic; alternate exchange ztc.dead
+UNIT_COMMANDS_EXCHANGE = "ztc.unit-commands"   # topic
+UNIT_COMMANDS_QUEUE = "ztc.assignment.commands"
+UNIT_EVENT_HEADER = "x-ztc-event"              # the event's name, also in the routing key
+
+
+def unit_queue(unit: str) -> str:
+    """The durable queue a department's system reads its unit's events from."""
+    return f"ztc.unit.{unit}"
+
+
 def job_queue(service: str) -> str:
     return f"ztc.jobs.{service}"
 

@@ -1,4 +1,7 @@
-"""The units' side of the bus: their event queues, the command queue, and how commands are consumed.
+"""The units' side of the bus, as the assignment service uses it.
+
+The names and declarations are shared (``shared/contracts.py``, ``shared/messaging/topology.py``,
+so ``topology.declare`` covers them):
 
 - Exchange ``ztc.units`` (topic): the service publishes ``<unit>.<event>``; each unit's durable
   queue ``ztc.unit.<unit>`` is bound with ``<unit>.#``. An event no queue takes goes to the
@@ -12,45 +15,28 @@ permissions, see ``docs/unit-integration.md``); the service checks the key's uni
 """
 from __future__ import annotations
 
-from kombu import Exchange, Queue
 from nameko.extensions import DependencyProvider
 from sqlalchemy import select
 
-from shared import contracts as shared_contracts
 from shared.db import session_factory, transaction
+from shared.messaging import topology
 from shared.messaging.entrypoints import listen
-from shared.messaging.topology import DEAD, connect, dead_letter_queue
+from shared.messaging.topology import UNIT_COMMANDS, UNITS, unit_commands_queue, unit_queue
 
-from . import contracts
 from .models import Unit
 
-_DLX = {"x-dead-letter-exchange": shared_contracts.DEAD_EXCHANGE}
-UNITS = Exchange(contracts.UNITS_EXCHANGE, "topic", durable=True,
-                 arguments={"alternate-exchange": shared_contracts.DEAD_EXCHANGE})
-UNIT_COMMANDS = Exchange(contracts.UNIT_COMMANDS_EXCHANGE, "topic", durable=True)
+__all__ = ["UNITS", "UNIT_COMMANDS", "unit_queue", "commands_queue", "declare", "UnitQueues",
+           "listen_to_units"]
 
 
-def unit_queue(unit: str) -> Queue:
-    return Queue(contracts.unit_queue(unit), UNITS, routing_key=f"{unit}.#", durable=True,
-                 queue_arguments=_DLX)
-
-
-def commands_queue() -> Queue:
-    return Queue(contracts.COMMANDS_QUEUE, UNIT_COMMANDS, routing_key="#", durable=True,
-                 queue_arguments=_DLX)
+def commands_queue():
+    """The departments' commands queue (``topology.unit_commands_queue``)."""
+    return unit_commands_queue()
 
 
 def declare(amqp_uri: str, units=()) -> None:
-    """Declare the units' exchanges, the command queue and each unit's queue (idempotent)."""
-    with connect(amqp_uri) as conn:
-        channel = conn.channel()
-        DEAD(channel).declare()
-        dead_letter_queue()(channel).declare()
-        for exchange in (UNITS, UNIT_COMMANDS):
-            exchange(channel).declare()
-        commands_queue()(channel).declare()
-        for unit in units:
-            unit_queue(unit)(channel).declare()
+    """Declare the bus with the queues of ``units`` (idempotent)."""
+    topology.declare(amqp_uri, units=units)
 
 
 class UnitQueuesWrapper:

@@ -1,4 +1,5 @@
-"""The assignment service's contracts: job parameters, unit commands and the units' AMQP names.
+"""The assignment service's contracts: job parameters and unit commands (the units' AMQP names
+are in :mod:`shared.contracts`).
 
 The same command schemas check a command whether it arrives over RPC (from the gateway) or over
 AMQP (from a department's own system); ``docs/asyncapi.yaml`` describes them for departments.
@@ -7,15 +8,15 @@ from __future__ import annotations
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-UNITS_EXCHANGE = "ztc.units"                   # topic; routing key "<unit>.<event>"
-UNIT_COMMANDS_EXCHANGE = "ztc.unit-commands"   # topic; routing key "<unit>.<command>"
-COMMANDS_QUEUE = "ztc.assignment.commands"
-EVENT_HEADER = "x-ztc-event"
+from shared import contracts as _shared
 
-
-def unit_queue(unit: str) -> str:
-    """The durable queue a department's system reads its unit's events from."""
-    return f"ztc.unit.{unit}"
+# The units' AMQP names live in shared/contracts.py (declared by shared/messaging/topology.py);
+# these aliases keep the service's own spelling.
+UNITS_EXCHANGE = _shared.UNITS_EXCHANGE                  # topic; routing key "<unit>.<event>"
+UNIT_COMMANDS_EXCHANGE = _shared.UNIT_COMMANDS_EXCHANGE  # topic; routing key "<unit>.<command>"
+COMMANDS_QUEUE = _shared.UNIT_COMMANDS_QUEUE
+EVENT_HEADER = _shared.UNIT_EVENT_HEADER
+unit_queue = _shared.unit_queue
 
 
 MODES = ("single", "several", "lead_co")
