@@ -70,6 +70,30 @@ def peek_head(settings, queue: str) -> dict | None:
     return got[0] if got else None
 
 
+def _exact_counts(amqp_uri: str, names) -> dict:
+    """{queue: (ready, consumers)} asked of each queue with a passive declare."""
+    from kombu import Connection
+
+    out = {}
+    try:
+        with Connection(amqp_uri, connect_timeout=5) as conn:
+            for name in names:
+                channel = conn.channel()
+                try:
+                    _, ready, consumers = channel.queue_declare(queue=name, passive=True)
+                    out[name] = (ready, consumers)
+                except Exception:  # gone meanwhile: keep the API's figures
+                    pass
+                finally:
+                    try:
+                        channel.close()
+                    except Exception:  # the broker closed it already
+                        pass
+    except Exception:  # the broker is not reachable over AMQP: the API's figures will do
+        return {}
+    return out
+
+
 def queues(settings, peek=True) -> list[dict]:
     """Every ``ztc.*`` queue: depth, ready, unacked, consumers, age of the oldest message, and how
     many dead letters came from it."""
@@ -79,10 +103,13 @@ def queues(settings, peek=True) -> list[dict]:
     if now.tzinfo is None:
         now = now.replace(tzinfo=timezone.utc)
     out = []
-    for q in sorted(rows, key=lambda r: r["name"]):
-        if not q["name"].startswith("ztc."):
-            continue
-        ready = q.get("messages_ready", 0) or 0
+    rows = [q for q in sorted(rows, key=lambda r: r["name"]) if q["name"].startswith("ztc.")]
+    exact = _exact_counts(settings.amqp_uri, [q["name"] for q in rows])
+    for q in rows:
+        # The management API's figures are sampled every few seconds; ready and consumers are
+        # asked of the queue itself (a passive declare), unacked only the API knows.
+        ready, consumers = exact.get(q["name"], (q.get("messages_ready", 0) or 0, q.get("consumers", 0) or 0))
+        q = dict(q, messages=ready + (q.get("messages_unacknowledged", 0) or 0), consumers=consumers)
         age, age_from = _age_seconds(q.get("head_message_timestamp"), now), "head_message_timestamp"
         if age is None and peek and ready:
             head = peek_head(settings, q["name"])

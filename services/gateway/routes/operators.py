@@ -1,17 +1,127 @@
-"""Operators' routes: incidents."""
+"""Operators' routes: incidents (one at a time and in batches), the queues, dead letters, and
+suspending, resuming and cancelling instances. Every route needs the operator role (403 for any
+other); the engine checks the role again for what it changes.
+
+Queues and dead letters are read from RabbitMQ by the gateway itself (the management API and the
+dead-letter queue); instances and incidents are the engine's, over RPC.
+"""
 from __future__ import annotations
 
+from marshmallow import Schema, fields, validate
+from nameko.dependency_providers import Config
 from nameko.web.handlers import http
+
+from shared import metrics
+from shared.messaging import deadletter, management
 
 from .. import schemas
 from ..http import endpoint
+
+
+# -- shapes -------------------------------------------------------------------------------------------
+class OpsQueue(Schema):
+    name = fields.String()
+    messages = fields.Integer()
+    ready = fields.Integer()
+    unacked = fields.Integer()
+    consumers = fields.Integer()
+    oldest_age_seconds = fields.Float(allow_none=True)
+    oldest_age_from = fields.String(allow_none=True,
+                                    metadata={"description": "head_message_timestamp or peek"})
+    dead_letters = fields.Integer(metadata={"description": "dead letters that came from this queue"})
+
+
+class OpsQueues(Schema):
+    vhost = fields.String()
+    queues = fields.List(fields.Nested(OpsQueue))
+    dead_letters_total = fields.Integer()
+
+
+class OpsDeadLetter(Schema):
+    id = fields.String()
+    reason = fields.String(metadata={"description": "the x-ztc-reason header, or RabbitMQ's x-death reason"})
+    original_exchange = fields.String()
+    original_routing_key = fields.String()
+    original_queue = fields.String()
+    dead_at = fields.String(allow_none=True)
+    x_death = fields.List(fields.Dict())
+    headers = fields.Dict()
+    content_type = fields.String(allow_none=True)
+    body = fields.Raw()
+    size = fields.Integer()
+
+
+class OpsDeadLetterSelection(schemas.Body):
+    ids = fields.List(fields.String(), load_default=list)
+    queue = fields.String(load_default=None)
+    routing_key = fields.String(load_default=None, metadata={"description": "shell-style pattern"})
+    all = fields.Boolean(load_default=False, metadata={"description": "every letter (that matches the filters)"})
+    dry_run = fields.Boolean(load_default=False)
+
+
+class OpsDeadLetterDiscard(OpsDeadLetterSelection):
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+
+
+class OpsBatchResult(Schema):
+    dry_run = fields.Boolean()
+    matched = fields.List(fields.Dict())
+    replayed = fields.List(fields.Dict())
+    discarded = fields.List(fields.Dict())
+    done = fields.List(fields.Dict())
+    failed = fields.List(fields.Dict())
+    reason = fields.String()
+
+
+class OpsReason(schemas.Body):
+    reason = fields.String(load_default=None, validate=validate.Length(max=2000))
+
+
+class OpsCancel(schemas.Body):
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+
+
+class OpsBatchCancel(OpsCancel):
+    business_key_prefix = fields.String(load_default=None, validate=validate.Length(min=1))
+    process_id = fields.String(load_default=None)
+    status = fields.String(load_default=None)
+    dry_run = fields.Boolean(load_default=False)
+
+
+class OpsBatchRetry(schemas.Body):
+    operation = fields.String(load_default=None)
+    process_id = fields.String(load_default=None)
+    dry_run = fields.Boolean(load_default=False)
+
+
+class OpsInstance(Schema):
+    id = fields.String()
+    process_id = fields.String()
+    version = fields.String()
+    business_key = fields.String(allow_none=True)
+    status = fields.String(metadata={"description": "running, waiting, incident, suspended, completed, cancelled"})
+    waiting_tasks = fields.List(fields.String())
+    incidents = fields.List(fields.Dict())
+    closed = fields.Dict(metadata={"description": "after a cancel: tasks, jobs, incidents, held results closed"})
+
+
+class OpsWhere(Schema):
+    instance = fields.Nested(OpsInstance)
+    tokens = fields.List(fields.Dict(), metadata={"description": "user_task, job, message and timer tokens"})
+    held_results = fields.Integer()
 
 
 class OperatorRoutes:
     """Mixed into :class:`~services.gateway.service.GatewayService`, which supplies ``self.engine``,
     ``self.intake``, ``self.assignment``, ``self.supervision`` and ``self.evaluation`` (RPC proxies)."""
 
-    # -- operators ---------------------------------------------------------------------------
+    ops_config = Config()
+    metrics_exporter = metrics.MetricsExporter()
+
+    def _ops_settings(self):
+        return self.ops_config["ZTC_SETTINGS"]
+
+    # -- incidents ---------------------------------------------------------------------------
     @http("GET", "/api/incidents")
     @endpoint("operator", response=schemas.Incident(many=True), query=("status",))
     def incidents(self, request, principal):
@@ -29,3 +139,90 @@ class OperatorRoutes:
     def resolve_incident(self, request, principal, incident_id, body):
         """Close an incident without retrying, saying why."""
         return 200, self.engine.resolve_incident(incident_id, body["resolution"], principal)
+
+    @http("POST", "/api/ops/incidents/retry")
+    @endpoint("operator", body=OpsBatchRetry, response=OpsBatchResult)
+    def retry_incidents(self, request, principal, body):
+        """Retry every open incident (of an operation or process); dry_run only lists them."""
+        return 200, self.engine.retry_incidents(body["operation"], body["process_id"], body["dry_run"], principal)
+
+    # -- the bus -------------------------------------------------------------------------------
+    @http("GET", "/api/ops/queues")
+    @endpoint("operator", response=OpsQueues)
+    def ops_queues(self, request, principal):
+        """Every ztc.* queue: depth, ready, unacked, consumers, oldest message's age, dead letters."""
+        return 200, management.overview(self._ops_settings())
+
+    @http("GET", "/api/ops/dead-letters")
+    @endpoint("operator", response=OpsDeadLetter(many=True), query=("queue", "routing_key"))
+    def ops_dead_letters(self, request, principal):
+        """The dead letters (nothing is taken away by reading them)."""
+        return 200, deadletter.box(self._ops_settings()).list(
+            queue=request.args.get("queue") or None, routing_key=request.args.get("routing_key") or None)
+
+    @http("GET", "/api/ops/dead-letters/<string:letter_id>")
+    @endpoint("operator", response=OpsDeadLetter)
+    def ops_dead_letter(self, request, principal, letter_id):
+        """One dead letter in full."""
+        return 200, deadletter.box(self._ops_settings()).show(letter_id)
+
+    @http("POST", "/api/ops/dead-letters/replay")
+    @endpoint("operator", body=OpsDeadLetterSelection, response=OpsBatchResult)
+    def ops_replay_dead_letters(self, request, principal, body):
+        """Send dead letters back where they came from (by ids, queue, routing key, or all)."""
+        return 200, deadletter.box(self._ops_settings()).replay(
+            ids=body["ids"], queue=body["queue"], routing_key=body["routing_key"], everything=body["all"],
+            dry_run=body["dry_run"], actor=principal["user"])
+
+    @http("POST", "/api/ops/dead-letters/discard")
+    @endpoint("operator", body=OpsDeadLetterDiscard, response=OpsBatchResult)
+    def ops_discard_dead_letters(self, request, principal, body):
+        """Remove dead letters for good; the reason is recorded with each whole letter."""
+        return 200, deadletter.box(self._ops_settings()).discard(
+            body["reason"], ids=body["ids"], queue=body["queue"], routing_key=body["routing_key"],
+            everything=body["all"], dry_run=body["dry_run"], actor=principal["user"])
+
+    # -- instances -----------------------------------------------------------------------------
+    @http("POST", "/api/ops/instances/<string:instance_id>/suspend")
+    @endpoint("operator", body=OpsReason, response=OpsInstance)
+    def ops_suspend(self, request, principal, instance_id, body):
+        """Hold an instance: no job results, messages or timers reach it until resumed (none are lost)."""
+        return 200, self.engine.suspend(instance_id, body["reason"], principal)
+
+    @http("POST", "/api/ops/instances/<string:instance_id>/resume")
+    @endpoint("operator", response=OpsInstance)
+    def ops_resume(self, request, principal, instance_id):
+        """Let a suspended instance go on with what it was given meanwhile."""
+        return 200, self.engine.resume(instance_id, principal)
+
+    @http("POST", "/api/ops/instances/<string:instance_id>/cancel")
+    @endpoint("operator", body=OpsCancel, response=OpsInstance)
+    def ops_cancel(self, request, principal, instance_id, body):
+        """End an instance as cancelled, closing its open tasks, jobs and incidents."""
+        return 200, self.engine.cancel(instance_id, body["reason"], principal)
+
+    @http("GET", "/api/ops/instances/<string:instance_id>/where")
+    @endpoint("operator", response=OpsWhere)
+    def ops_where(self, request, principal, instance_id):
+        """Where the instance's tokens are now."""
+        return 200, self.engine.where(instance_id)
+
+    @http("POST", "/api/ops/instances/cancel")
+    @endpoint("operator", body=OpsBatchCancel, response=OpsBatchResult)
+    def ops_cancel_many(self, request, principal, body):
+        """Cancel every instance matching a business key prefix, process or status; dry_run lists them."""
+        return 200, self.engine.cancel_instances(body["reason"], body["business_key_prefix"], body["process_id"],
+                                                 body["status"], body["dry_run"], principal)
+
+    @http("GET", "/api/ops/services")
+    @endpoint("operator")
+    def ops_services(self, request, principal):
+        """Each service behind the gateway: answering or not, and why."""
+        out = {}
+        for name in ("engine", "intake", "assignment", "supervision", "evaluation"):
+            try:
+                getattr(self, name).ping()
+                out[name] = {"status": "ok"}
+            except Exception as exc:  # any failure: that service is not answering; say why
+                out[name] = {"status": "not answering", "error": f"{type(exc).__name__}: {exc}"}
+        return 200, {"services": out, "ready": all(v["status"] == "ok" for v in out.values())}
