@@ -1,0 +1,86 @@
+"""Structured logs and the metrics' settings, without a broker."""
+from __future__ import annotations
+
+import io
+import json
+import logging
+
+import eventlet
+from prometheus_client import generate_latest
+
+from shared import config, logs, metrics
+
+
+def _logger(fmt):
+    stream = io.StringIO()
+    settings = config.load({"ZTC_LOG_FORMAT": fmt})
+    root = logging.getLogger()
+    saved = (list(root.handlers), root.level)
+    logs.configure("engine", settings, stream=stream)
+    return stream, saved
+
+
+def _restore(saved):
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    for handler in saved[0]:
+        root.addHandler(handler)
+    root.setLevel(saved[1])
+    logs.clear()
+
+
+def test_json_lines_carry_the_service_and_the_ids_bound_for_the_worker():
+    stream, saved = _logger("json")
+    try:
+        logs.bind(instance_id="inst-1", job_id="job-9", business_key="2026-001")
+        logging.getLogger("services.engine").info("job %s: %s", "job-9", "completed")
+        logs.clear()
+        logging.getLogger("services.engine").warning("no context")
+    finally:
+        _restore(saved)
+    first, second = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert first["message"] == "job job-9: completed" and first["service"] == "engine"
+    assert (first["instance_id"], first["job_id"], first["business_key"]) == ("inst-1", "job-9", "2026-001")
+    assert second["level"] == "WARNING" and "instance_id" not in second
+
+
+def test_text_lines_append_the_ids_and_each_greenlet_has_its_own():
+    stream, saved = _logger("text")
+    try:
+        def worker(n):
+            logs.bind(job_id=f"job-{n}")
+            eventlet.sleep(0)
+            logging.getLogger("w").info("working")
+
+        pool = eventlet.GreenPool()
+        for n in range(3):
+            pool.spawn(worker, n)
+        pool.waitall()
+    finally:
+        _restore(saved)
+    lines = stream.getvalue().splitlines()
+    assert sorted(line.rsplit("[", 1)[1] for line in lines) == ["job_id=job-0]", "job_id=job-1]", "job_id=job-2]"]
+    assert all(" engine INFO w: working" in line for line in lines)
+
+
+def test_metrics_ports_come_from_a_base_or_per_service_and_are_off_by_default():
+    assert config.load({}).metrics_port("engine") is None
+    settings = config.load({"ZTC_METRICS_PORT_BASE": "9300", "ZTC_METRICS_PORT_INTAKE": "9999"})
+    assert [settings.metrics_port(s) for s in config.SERVICES] == [9300, 9999, 9302, 9303, 9304, 9305]
+
+
+def test_a_service_registry_serves_the_counters_and_survives_a_database_that_is_away():
+    metrics.JOBS.labels("intake", "intake.register", "ok").inc()
+
+    class Away:
+        sessions = object()
+
+        class relay:
+            @staticmethod
+            def pending():
+                raise ConnectionError("database restarting")
+
+    text = generate_latest(metrics.registry_for("intake", Away())).decode()
+    assert 'ztc_jobs_total{operation="intake.register",outcome="ok",service="intake"}' in text \
+        or 'ztc_jobs_total{service="intake",operation="intake.register",outcome="ok"}' in text
