@@ -75,6 +75,13 @@ def prepare(settings) -> dict:
         added = ensure_units(s, seed["units"])
     if added:
         say(f"unit directory seeded with {added} units")
+    from services.evaluation.points.directory import ensure_members
+
+    members = yaml.safe_load((config.ROOT / "deploy" / "seed" / "members.yaml").read_text(encoding="utf-8"))
+    with transaction(session_factory(settings.database_url("evaluation"))) as s:
+        added = ensure_members(s, members["members"])
+    if added:
+        say(f"members directory seeded with {added} members")
     token_file = settings.var_dir / "demo-tokens.json"
     demo = json.loads(token_file.read_text()) if token_file.exists() else {}
     with transaction(session_factory(settings.database_url("gateway"))) as s:

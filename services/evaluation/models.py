@@ -104,3 +104,7 @@ class HandlingScore(Base):
     rulebook_version: Mapped[str] = mapped_column(String(50))
     rulebook_hash: Mapped[str] = mapped_column(String(80))
     scored_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+# Members' performance points (services/evaluation/points/models.py) live on this Base too.
+from .points import models as _points_models  # noqa: E402,F401

@@ -1,4 +1,5 @@
-"""The evaluation service: a thin nameko shell around ``operations``, ``ratings`` and ``assessment``.
+"""The evaluation service: a thin nameko shell around ``operations``, ``ratings`` and ``assessment``,
+and (``points.service.PerformanceMixin``) members' performance points.
 
 Jobs commit through the ``@job`` entrypoint (effects, inbox row and result in one transaction);
 RPC commands commit here, so a rating and the ``ratings_complete`` message it may send leave
@@ -12,9 +13,10 @@ from shared.messaging.entrypoints import Pingable, api, job
 from . import assessment, operations
 from . import ratings as rating_rounds
 from .models import Inbox, Outbox
+from .points.service import PerformanceMixin
 
 
-class EvaluationService(Pingable):
+class EvaluationService(PerformanceMixin, Pingable):
     name = "evaluation"
     db = Database("evaluation", Outbox, Inbox)
 

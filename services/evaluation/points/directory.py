@@ -1,0 +1,82 @@
+"""The members directory: who earns points, their sector (界别) and the terms (届) they serve."""
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+from sqlalchemy import select
+
+from shared import clock
+from shared.errors import Forbidden, InvalidInput
+from shared.validation import load
+
+from ..access import oversees, principal_of
+from . import rulebook as rulebooks
+from .models import Member
+
+
+class MemberInput(Schema):
+    user = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    name = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    sector = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    terms = fields.List(fields.String(validate=validate.Length(min=1, max=20)), load_default=None)
+
+
+def as_dict(row: Member) -> dict:
+    return {"user": row.user, "name": row.name, "sector": row.sector, "terms": list(row.terms)}
+
+
+def _terms(data: dict) -> list[str]:
+    known = [book.term for book in rulebooks.all_terms()]
+    if data.get("terms") is None:
+        return known
+    unknown = [t for t in data["terms"] if t not in known]
+    if unknown:
+        raise InvalidInput("unknown terms", {"terms": [f"no rulebook for term(s) {', '.join(unknown)}; "
+                                                        f"known: {', '.join(known)}"]})
+    return data["terms"]
+
+
+def ensure_members(session, rows: list[dict]) -> int:
+    """Seed an empty directory (``deploy/seed/members.yaml``); a directory with anyone in it is
+    left alone. A row without ``terms`` serves every term that has a rulebook. Returns how many
+    were added."""
+    if session.scalars(select(Member).limit(1)).first() is not None:
+        return 0
+    for i, row in enumerate(rows):
+        data = load(MemberInput, row, f"members[{i}]")
+        session.add(Member(user=data["user"], name=data["name"], sector=data["sector"],
+                           terms=_terms(data), added_at=clock.now()))
+    session.flush()
+    return len(rows)
+
+
+def list_members(session, principal, sector: str | None = None) -> list[dict]:
+    """Anyone signed in who is a member or overseer sees the directory (names and sectors are public
+    within the committee)."""
+    who = principal_of(principal)
+    if not (oversees(who) or "member" in who["roles"]):
+        raise Forbidden("only members, staff, committee and leaders see the members directory")
+    query = select(Member).order_by(Member.sector, Member.user)
+    if sector:
+        query = query.where(Member.sector == sector)
+    return [as_dict(row) for row in session.scalars(query)]
+
+
+def save_member(session, data, principal) -> dict:
+    """Staff add a member or change one's name, sector or terms."""
+    who = principal_of(principal)
+    if "staff" not in who["roles"]:
+        raise Forbidden("only staff keep the members directory")
+    data = load(MemberInput, data, "the member")
+    row = session.get(Member, data["user"])
+    if row is None:
+        row = Member(user=data["user"], added_at=clock.now())
+        session.add(row)
+    row.name, row.sector, row.terms = data["name"], data["sector"], _terms(data)
+    session.flush()
+    return as_dict(row)
+
+
+def terms(principal) -> list[dict]:
+    """Every term with its dates and its rulebook (version, hash, rows)."""
+    principal_of(principal)
+    return [book.describe() for book in rulebooks.all_terms()]

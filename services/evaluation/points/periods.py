@@ -1,0 +1,226 @@
+"""Periodic publication with a correction window (公示与更正).
+
+Staff publish a period (a quarter ``2026-Q3`` or a year ``2026``) once it has ended. The
+correction window opens then and lasts the number of days the rulebook of the period's term says
+(``correction_window``). Inside it members ask for corrections of their own points and staff
+apply them (a ``correction`` entry with its reason, dated the period's last day) or reject them.
+When the window has passed the period is closed: its final standings are kept, and requests,
+corrections and attendance for its dates are refused (409) — a closed period is final.
+"""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from marshmallow import Schema, fields, validate, validates_schema, ValidationError
+from sqlalchemy import select
+
+from shared import clock
+from shared.errors import Conflict, Forbidden, InvalidInput, NotFound
+from shared.messaging.outbox import notify
+from shared.validation import load
+
+from ..access import oversees, principal_of
+from ..models import Outbox
+from . import rulebook as rulebooks
+from . import spans
+from .files import iso, standings
+from .models import CorrectionRequest, LedgerEntry, Member, Period
+
+
+class PublishInput(Schema):
+    period = fields.String(required=True, metadata={"description": "a quarter (2026-Q3) or a year (2026)"})
+
+
+class CorrectionAsk(Schema):
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+    entry_id = fields.Integer(load_default=None, allow_none=True, strict=True)
+    points = fields.Integer(load_default=None, allow_none=True, strict=True,
+                            metadata={"description": "the change the member asks for, if they know it"})
+
+
+class CorrectionDecision(Schema):
+    action = fields.String(required=True, validate=validate.OneOf(("apply", "reject")))
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+    points = fields.Integer(load_default=None, allow_none=True, strict=True,
+                            metadata={"description": "points to add (negative: to take away); for apply"})
+
+    @validates_schema
+    def _points_to_apply(self, data, **kwargs):
+        if data.get("action") == "apply" and not data.get("points"):
+            raise ValidationError("a correction changes the points: give a non-zero number", field_name="points")
+
+
+def _require_staff(who: dict, what: str) -> None:
+    if "staff" not in who["roles"]:
+        raise Forbidden(f"only staff {what}")
+
+
+def _settle(session, row: Period) -> Period:
+    """Close a published period whose window has passed, keeping its final standings."""
+    if row.closed_at is None and clock.now() >= spans.aware(row.window_ends):
+        book = rulebooks.term(row.term)
+        row.final = standings(session, row.kind, row.starts, row.ends, book)
+        row.closed_at = row.window_ends
+        session.flush()
+    return row
+
+
+def is_closed(session, row: Period) -> bool:
+    return _settle(session, row).closed_at is not None
+
+
+def closed_period_covering(session, day) -> str | None:
+    """The key of a closed period the date falls in, if any."""
+    for row in session.scalars(select(Period).where(Period.starts <= day, Period.ends >= day)):
+        if is_closed(session, row):
+            return row.key
+    return None
+
+
+def as_dict(session, row: Period, with_standings: bool = True) -> dict:
+    closed = is_closed(session, row)
+    result = {"period": row.key, "kind": row.kind, "starts": row.starts.isoformat(), "ends": row.ends.isoformat(),
+              "status": "closed" if closed else "published", "term": row.term,
+              "rulebook": {"term": row.term, "version": row.rulebook_version, "hash": row.rulebook_hash},
+              "published_by": row.published_by, "published_at": iso(row.published_at),
+              "window_ends": iso(row.window_ends),
+              "closed_at": iso(row.closed_at)}
+    if with_standings:
+        result["standings"] = row.final if closed else standings(
+            session, row.kind, row.starts, row.ends, rulebooks.term(row.term))
+    return result
+
+
+def _get(session, key: str) -> Period:
+    spans.parse(key)
+    row = session.get(Period, key)
+    if row is None:
+        raise NotFound(f"period {key} has not been published")
+    return row
+
+
+def publish(session, data, principal) -> dict:
+    who = principal_of(principal)
+    _require_staff(who, "publish a period")
+    key = load(PublishInput, data, "the publication")["period"]
+    kind, starts, ends = spans.parse(key)
+    if ends >= spans.today():
+        raise Conflict(f"period {key} has not ended (its last day is {ends.isoformat()}); publish it after")
+    if session.get(Period, key) is not None:
+        raise Conflict(f"period {key} is already published")
+    book = rulebooks.term_for(starts)
+    now = clock.now()
+    row = Period(key=key, kind=kind, starts=starts, ends=ends, term=book.term, rulebook_version=book.version,
+                 rulebook_hash=book.content_hash, published_by=who["user"], published_at=now,
+                 window_ends=now + timedelta(days=book.correction_window_days),
+                 published=standings(session, kind, starts, ends, book))
+    session.add(row)
+    session.flush()
+    members = [m["member"] for m in row.published]
+    if members:
+        notify(session, Outbox, "performance.published", f"notify.performance.published:{key}", f"points:{key}",
+               recipients=members, title=f"{key} 履职积分公示 / performance points published",
+               text=f"请核对您的履职积分，如有异议请于 {row.window_ends.date().isoformat()} 前申请更正。")
+    return as_dict(session, row)
+
+
+def list_periods(session, principal) -> list[dict]:
+    principal_of(principal)
+    return [as_dict(session, row, with_standings=False)
+            for row in session.scalars(select(Period).order_by(Period.starts, Period.key))]
+
+
+def period(session, key: str, principal) -> dict:
+    """A published period with its standings: every member may read a published period."""
+    who = principal_of(principal)
+    if not (oversees(who) or "member" in who["roles"]):
+        raise Forbidden("only members, staff, committee and leaders read published periods")
+    return as_dict(session, _get(session, key))
+
+
+def _refuse_when_closed(session, row: Period, what: str) -> None:
+    if is_closed(session, row):
+        raise Conflict(f"period {row.key} closed at {iso(row.closed_at)} when its correction window "
+                       f"ended: {what} are refused")
+
+
+def correction_dict(row: CorrectionRequest) -> dict:
+    return {"id": row.id, "period": row.period, "member": row.member, "entry_id": row.entry_id,
+            "reason": row.reason, "points_asked": row.points_asked, "status": row.status,
+            "requested_at": iso(row.requested_at), "decided_by": row.decided_by,
+            "decided_at": iso(row.decided_at), "decision": row.decision,
+            "applied_entry": row.applied_entry}
+
+
+def ask_correction(session, key: str, data, principal) -> dict:
+    """A member asks for a correction of their own points in a published, open period."""
+    who = principal_of(principal)
+    if "member" not in who["roles"] or session.get(Member, who["user"]) is None:
+        raise Forbidden("corrections are asked by members of the directory, for their own points")
+    data = load(CorrectionAsk, data, "the correction request")
+    row = _get(session, key)
+    _refuse_when_closed(session, row, "correction requests")
+    if data["entry_id"] is not None:
+        entry = session.get(LedgerEntry, data["entry_id"])
+        if entry is None or entry.member != who["user"]:
+            raise InvalidInput("not one of your entries", {"entry_id": [f"you have no entry {data['entry_id']}"]})
+        if not row.starts <= entry.counts_on <= row.ends:
+            raise InvalidInput("the entry is not in this period",
+                               {"entry_id": [f"entry {entry.id} counts on {entry.counts_on.isoformat()}, outside {key}"]})
+    ask = CorrectionRequest(period=key, member=who["user"], entry_id=data["entry_id"], reason=data["reason"],
+                            points_asked=data["points"], status="open", requested_at=clock.now())
+    session.add(ask)
+    session.flush()
+    return correction_dict(ask)
+
+
+def corrections(session, key: str, principal) -> list[dict]:
+    """Staff, committee and leaders see every request of a period; a member sees their own."""
+    who = principal_of(principal)
+    _get(session, key)
+    query = select(CorrectionRequest).where(CorrectionRequest.period == key).order_by(CorrectionRequest.id)
+    if not oversees(who):
+        query = query.where(CorrectionRequest.member == who["user"])
+    return [correction_dict(r) for r in session.scalars(query)]
+
+
+def decide(session, correction_id: int, data, principal) -> dict:
+    """Staff apply a request (a ``correction`` entry with the reason) or reject it, inside the window."""
+    who = principal_of(principal)
+    _require_staff(who, "apply or reject corrections")
+    data = load(CorrectionDecision, data, "the decision")
+    ask = session.get(CorrectionRequest, correction_id)
+    if ask is None:
+        raise NotFound(f"there is no correction request {correction_id}")
+    row = session.get(Period, ask.period)
+    _refuse_when_closed(session, row, "corrections")
+    if ask.status != "open":
+        raise Conflict(f"correction request {correction_id} was already {ask.status}")
+    now = clock.now()
+    ask.status = "applied" if data["action"] == "apply" else "rejected"
+    ask.decided_by, ask.decided_at, ask.decision = who["user"], now, data["reason"]
+    if data["action"] == "apply":
+        book = rulebooks.term(row.term)
+        entry = LedgerEntry(member=ask.member, term=book.term, counts_on=row.ends, kind="correction", activity=None,
+                            points=data["points"], rule=None, role=None, correction_id=ask.id,
+                            rulebook_version=book.version, rulebook_hash=book.content_hash,
+                            reason=f"correction #{ask.id} by {who['user']}: {data['reason']} "
+                                   f"(asked: {ask.reason}"
+                                   f"{f'; about entry #{ask.entry_id}' if ask.entry_id else ''})",
+                            after_close=False, booked_at=now)
+        session.add(entry)
+        session.flush()
+        ask.applied_entry = entry.id
+    session.flush()
+    return correction_dict(ask)
+
+
+def close(session, key: str, principal) -> dict:
+    """Close a period whose window has passed (it closes by itself when next read; this says so)."""
+    who = principal_of(principal)
+    _require_staff(who, "close a period")
+    row = _get(session, key)
+    if not is_closed(session, row):
+        raise Conflict(f"period {key}'s correction window is open until {iso(row.window_ends)}: "
+                       f"members may still ask for corrections")
+    return as_dict(session, row)

@@ -1,0 +1,104 @@
+"""The performance side of the evaluation service: a mixin of RPC for people (through the
+gateway) and the listener that feeds the ledger from domain events. Each handler calls one
+function of this package and commits; the functions authorise the caller themselves."""
+from __future__ import annotations
+
+from shared.messaging.entrypoints import api, listen
+from shared.messaging.topology import events_queue
+
+from . import attendance, directory, files, ledger, periods
+
+# The events the ledger hears: every row of every term names one of these (an event with no row
+# for it is kept as heard, with no points). attendance.recorded comes from this service's outbox.
+POINTS_EVENTS = ("proposal.#", "opinion.#", "consultation.#", "attendance.#")
+
+
+class PerformanceMixin:
+    """Mixed into :class:`~services.evaluation.service.EvaluationService`, which supplies ``self.db``."""
+
+    @listen(events_queue("evaluation", POINTS_EVENTS))
+    def book_points(self, body):
+        """A domain event: its points booked once (a redelivery books nothing); a malformed event,
+        or one dated outside every term, is dead-lettered with its reason."""
+        ledger.book_event(self.db.session, body)
+        self.db.commit()
+
+    # -- directory and terms -----------------------------------------------------------------
+    @api
+    def members(self, sector=None, principal=None):
+        return directory.list_members(self.db.session, principal, sector)
+
+    @api
+    def save_member(self, data, principal=None):
+        result = directory.save_member(self.db.session, data, principal)
+        self.db.commit()
+        return result
+
+    @api
+    def terms(self, principal=None):
+        return directory.terms(principal)
+
+    # -- attendance (谁组织谁记录) --------------------------------------------------------------
+    @api
+    def record_attendance(self, data, principal=None):
+        result = attendance.record(self.db.session, data, principal)
+        self.db.commit()
+        return result
+
+    @api
+    def attendance_records(self, principal=None):
+        return attendance.list_records(self.db.session, principal)
+
+    # -- files and statistics -------------------------------------------------------------------
+    @api
+    def performance_file(self, member, period=None, term=None, principal=None):
+        result = files.member_file(self.db.session, member, principal, period, term)
+        self.db.commit()
+        return result
+
+    @api
+    def performance_statistics(self, period=None, term=None, principal=None):
+        return files.statistics(self.db.session, principal, period, term)
+
+    # -- publication and corrections ----------------------------------------------------------
+    @api
+    def publish_period(self, data, principal=None):
+        result = periods.publish(self.db.session, data, principal)
+        self.db.commit()
+        return result
+
+    @api
+    def periods(self, principal=None):
+        result = periods.list_periods(self.db.session, principal)
+        self.db.commit()  # reading may close a period whose window has passed
+        return result
+
+    @api
+    def period(self, key, principal=None):
+        result = periods.period(self.db.session, key, principal)
+        self.db.commit()
+        return result
+
+    @api
+    def ask_correction(self, key, data, principal=None):
+        result = periods.ask_correction(self.db.session, key, data, principal)
+        self.db.commit()
+        return result
+
+    @api
+    def corrections(self, key, principal=None):
+        result = periods.corrections(self.db.session, key, principal)
+        self.db.commit()
+        return result
+
+    @api
+    def decide_correction(self, correction_id, data, principal=None):
+        result = periods.decide(self.db.session, correction_id, data, principal)
+        self.db.commit()
+        return result
+
+    @api
+    def close_period(self, key, principal=None):
+        result = periods.close(self.db.session, key, principal)
+        self.db.commit()
+        return result
