@@ -242,3 +242,24 @@ class YearReport(Schema):
     proposals = fields.List(fields.Nested(_ReportedProposal))
     personal_data = fields.String()
     assessment = fields.Dict(metadata={"description": "the bulletin only: the units' assessment"})
+
+
+class _AdoptedItem(Schema):
+    number = fields.String()
+    thread = fields.String()
+    title = fields.String()
+    submitter = fields.String()
+    adopted_by = fields.List(fields.Dict())
+    instructions = fields.List(fields.Dict())
+
+
+class AdoptedOpinions(Schema):
+    """A year's adopted opinion items, the issues that carried them and leaders' instructions."""
+
+    year = fields.Integer()
+    audience = fields.String()
+    prepared_by = fields.String()
+    adopted = fields.Integer()
+    instructed = fields.Integer()
+    items = fields.List(fields.Nested(_AdoptedItem))
+    personal_data = fields.String()

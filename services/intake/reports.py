@@ -17,7 +17,7 @@ from shared.errors import Forbidden, InvalidInput
 from shared.rulebook import load_rulebook
 
 from .access import acting_user, reads_all
-from .masking import mask_text
+from .masking import mask_name, mask_text
 from .models import Conversion, Proposal, ProposalEvent, Publication
 from .records import proposers
 
@@ -88,3 +88,39 @@ def year_figures(session, year: int, audience: str, principal: dict | None) -> d
         "proposals": [listed(p) for p in shown],
         "personal_data": "masked" if audience == "public" else "names shown; phone and identity numbers masked",
     }
+
+
+def adopted_opinions(session, year: int, audience: str, principal: dict | None) -> dict:
+    """The year's opinion items adopted by at least one recipient, with the issues they were
+    reported in and the leaders' instructions. In the public list submitters are masked; in the
+    members' list members are named and informants (who are not committee members) stay masked."""
+    from .models import OpinionInstruction, OpinionItem, OpinionReport
+
+    user, roles = acting_user(principal)
+    if not reads_all(roles):
+        raise Forbidden("the year's reports are prepared by staff, the committee and leaders")
+    if audience not in AUDIENCES:
+        raise InvalidInput("unknown audience", {"audience": [f"one of: {', '.join(AUDIENCES)}"]})
+    adopted = session.scalars(select(OpinionReport).join(OpinionItem, OpinionItem.id == OpinionReport.item_id)
+                              .where(OpinionItem.year == year, OpinionReport.adoption == "adopted")
+                              .order_by(OpinionItem.sequence, OpinionReport.channel)).all()
+    ids = sorted({r.item_id for r in adopted})
+    items = {i.id: i for i in session.scalars(select(OpinionItem).where(OpinionItem.id.in_(ids))).all()} if ids else {}
+    instructions = session.scalars(select(OpinionInstruction).where(OpinionInstruction.item_id.in_(ids))
+                                   .order_by(OpinionInstruction.id)).all() if ids else []
+    listed = []
+    for item_id in sorted(ids, key=lambda i: items[i].sequence):
+        item = items[item_id]
+        named = audience == "members" and item.submitter_role == "member"
+        names = [item.submitter]
+        listed.append({
+            "number": item.number, "thread": item.thread, "title": mask_text(item.title, names),
+            "submitter": item.submitter if named else mask_name(item.submitter),
+            "adopted_by": [{"channel": r.channel, "issue": r.issue.number} for r in adopted if r.item_id == item_id],
+            "instructions": [{"level": i.level, "leader": i.leader, "channel": i.channel,
+                              "text": mask_text(i.text, names)} for i in instructions if i.item_id == item_id],
+        })
+    return {"year": year, "audience": audience, "prepared_by": user, "adopted": len(listed),
+            "instructed": sum(1 for row in listed if row["instructions"]), "items": listed,
+            "personal_data": "submitters masked" if audience == "public"
+                             else "members named; informants masked; phone and identity numbers masked"}

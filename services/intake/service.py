@@ -47,6 +47,13 @@ class IntakeService(Pingable, OpinionEntrypoints):
         return year_figures(self.db.session, year, audience, principal)
 
     @api
+    def adopted_opinions(self, year, audience, principal):
+        """The year's adopted opinion items with instructions, for the public or for members."""
+        from .reports import adopted_opinions
+
+        return adopted_opinions(self.db.session, year, audience, principal)
+
+    @api
     def resubmit(self, number, draft, principal):
         proposal = operations.resubmit(self.db.session, number, draft, principal)
         self.db.commit()

@@ -64,3 +64,39 @@ def test_year_end_notice_and_bulletin_are_generated_from_the_records_with_names_
 
     refused = api("member", "GET", f"/api/reports/proposals/{year}/bulletin")
     assert refused.status_code == 403
+
+
+def test_adopted_opinion_items_are_listed_with_instructions_and_submitters_masked(running):
+    from .test_opinions import ITEM, PASSED, step, until_status
+
+    api = Api(*running)
+    adopted = api("member", "POST", "/api/opinions", ITEM, expect=201).json()["number"]
+    by_informant = api("informant", "POST", "/api/opinions", {**ITEM, "title": "关于夜市噪声扰民的情况"},
+                       expect=201).json()["number"]
+    for number in (adopted, by_informant):
+        step(api, "staff", number, "editing", {**PASSED, "decision": "report"})
+        until_status(api, number, "reviewed")
+        step(api, "leader", number, "sign-off", {"approved": True, "channels": ["city_government"]})
+        until_status(api, number, "sent")
+    api("staff", "POST", f"/api/opinions/{adopted}/adoptions", {"channel": "city_government", "adopted": True},
+        expect=200)
+    api("leader", "POST", f"/api/opinions/{adopted}/instructions",
+        {"channel": "city_government", "level": "city", "leader": "某副市长", "text": "请住建局牵头研究，电话 13812345678"},
+        expect=201)
+    api("staff", "POST", f"/api/opinions/{by_informant}/adoptions", {"channel": "city_government", "adopted": True},
+        expect=200)
+    year = int(adopted.split("-")[1])
+
+    public = api("staff", "GET", f"/api/reports/opinions/{year}/adopted?format=json", expect=200).json()
+    assert [i["number"] for i in public["items"]] == [adopted, by_informant]
+    assert public["adopted"] == 2 and public["instructed"] == 1
+    first = public["items"][0]
+    assert first["submitter"] == "m***" and first["adopted_by"][0]["issue"].startswith("市政府-")
+    assert first["instructions"][0]["level"] == "city" and "13812345678" not in first["instructions"][0]["text"]
+
+    members = api("committee", "GET", f"/api/reports/opinions/{year}/adopted?format=json&audience=members",
+                  expect=200).json()
+    assert [i["submitter"] for i in members["items"]] == ["member.li", "i***"], "informants stay masked"
+    page = api("leader", "GET", f"/api/reports/opinions/{year}/adopted", expect=200)
+    assert page.headers["Content-Type"].startswith("text/html") and "某副市长" in page.text
+    assert api("member", "GET", f"/api/reports/opinions/{year}/adopted").status_code == 403

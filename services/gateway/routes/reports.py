@@ -1,4 +1,5 @@
-"""The documents the committee publishes: the year-end notice (public), the bulletin to all members."""
+"""The documents the committee publishes: the year-end notice (public), the bulletin to all members,
+the list of adopted opinion items with leaders' instructions."""
 from __future__ import annotations
 
 from nameko.web.handlers import http
@@ -38,3 +39,15 @@ class ReportRoutes:
         return 200, render("proposal_report.html", f=figures, assessment=figures["assessment"],
                            heading="政协提案工作书面通报", subheading="Bulletin to all members",
                            personal_data_note="委员内部通报 For members; phone and identity numbers masked")
+
+    @http("GET", "/api/reports/opinions/<int:year>/adopted")
+    @endpoint(*_READERS, response=schemas.AdoptedOpinions, query=("audience", "format"), html=True)
+    def adopted_opinions(self, request, principal, year):
+        """The year's adopted opinion items with leaders' instructions (采用情况通报). ``audience=public``
+        (default; submitters masked) or ``members`` (members named, informants masked)."""
+        audience = request.args.get("audience", "public")
+        figures = self.intake.adopted_opinions(year, audience, principal)
+        if not wants_html(request):
+            return 200, figures
+        return 200, render("adopted_opinions.html", f=figures, heading="社情民意信息采用情况通报",
+                           personal_data_note=figures["personal_data"])
