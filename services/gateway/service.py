@@ -20,13 +20,14 @@ from .models import Inbox, Outbox
 from .routes.notifications import NotificationRoutes
 from .routes.operators import OperatorRoutes
 from .routes.opinions import OpinionRoutes
+from .routes.performance import PerformanceRoutes
 from .routes.processes import ProcessRoutes
 from .routes.proposals import ProposalRoutes
 from .routes.reports import ReportRoutes
 
 
 class GatewayService(ProcessRoutes, OperatorRoutes, ProposalRoutes, ReportRoutes, NotificationRoutes,
-                     OpinionRoutes):
+                     OpinionRoutes, PerformanceRoutes):
     name = "gateway"
     db = Database("gateway", Outbox, Inbox)
     engine = RpcProxy("engine")
