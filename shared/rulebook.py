@@ -166,6 +166,7 @@ class RulebookSchema(Schema):
     satisfaction = fields.Nested(_SatisfactionSchema)
     key_proposals = fields.Nested(_KeyProposalsSchema)
     handling_checklist = fields.Nested(_ChecklistSchema)
+    routing = fields.Dict(keys=fields.String())  # checked by services/assignment/routing.py
 
 
 class ProposalRulebookSchema(RulebookSchema):

@@ -12,6 +12,8 @@ from datetime import datetime
 from shared.calendar import WorkingCalendar
 from shared.rulebook import Deadline, Rulebook, deadline, load_rulebook
 
+from .routing import routing_rules
+
 
 class AssignmentRules(abc.ABC):
     @abc.abstractmethod
@@ -21,6 +23,10 @@ class AssignmentRules(abc.ABC):
     @abc.abstractmethod
     def reply_categories(self) -> list[str]:
         """The enabled reply categories, the most favourable first (A before B before C)."""
+
+    @abc.abstractmethod
+    def routing(self) -> dict:
+        """The rulebook's routing section (keywords, similar titles), checked, with its provenance."""
 
 
 class RulebookRules(AssignmentRules):
@@ -34,3 +40,6 @@ class RulebookRules(AssignmentRules):
 
     def reply_categories(self) -> list[str]:
         return [category.code for category in self.rulebook.reply_categories()]
+
+    def routing(self) -> dict:
+        return routing_rules(self.rulebook)

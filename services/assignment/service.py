@@ -13,7 +13,7 @@ from nameko.extensions import DependencyProvider
 from shared.messaging.database import Database
 from shared.messaging.entrypoints import Pingable, api, job
 
-from . import commands, operations, queries
+from . import commands, operations, queries, routing
 from .bus import UnitQueues, commands_queue, listen_to_units
 from .models import Inbox, Outbox
 from .rules import RulebookRules
@@ -106,6 +106,12 @@ class AssignmentService(Pingable):
                              principal)
 
     # -- queries ----------------------------------------------------------------------------------
+    @api
+    def routing_suggestions(self, proposal, principal=None):
+        """Which units ``proposal`` ``{number, title, text}`` might go to, each with its reasons
+        (rulebook keywords, past assignments of proposals with similar titles); staff only."""
+        return routing.suggest(self.db.session, self.rules.routing(), proposal, principal)
+
     @api
     def list_assignments(self, principal=None, number=None):
         return queries.list_assignments(self.db.session, principal, number)

@@ -1,10 +1,33 @@
 """Proposals (提案): intake, assignment (交, 办), supervision (督), evaluation (评)."""
 from __future__ import annotations
 
+from marshmallow import Schema, fields
 from nameko.web.handlers import http
 
 from .. import schemas
 from ..http import endpoint
+
+
+class _SimilarProposal(Schema):
+    number = fields.String()
+    similarity = fields.Float(metadata={"description": "Jaccard index of the titles' character bigrams"})
+
+
+class _RoutingSuggestion(Schema):
+    unit = fields.String()
+    name = fields.String()
+    score = fields.Integer(metadata={"description": "keyword matches plus similar past proposals"})
+    reasons = fields.List(fields.String(), metadata={"description": "e.g. 'keyword 公交', '3 past proposals "
+                                                                    "with similar titles went to transport'"})
+    keywords = fields.List(fields.String())
+    similar_proposals = fields.List(fields.Nested(_SimilarProposal))
+
+
+class RoutingSuggestions(Schema):
+    number = fields.String()
+    routing_version = fields.String(metadata={"description": "the rulebook's routing section version"})
+    rulebook = fields.Dict(metadata={"description": "name, version, hash of bpmn/rules/proposal.yaml"})
+    suggestions = fields.List(fields.Nested(_RoutingSuggestion))
 
 
 class ProposalRoutes:
@@ -87,6 +110,18 @@ class ProposalRoutes:
     def key_supervision_log(self, request, principal, number):
         """A key proposal's supervision log."""
         return 200, self.supervision.key_supervision_log(number, principal=principal)
+
+    @http("GET", "/api/proposals/<string:number>/routing-suggestions")
+    @endpoint("staff", response=RoutingSuggestions)
+    def routing_suggestions(self, request, principal, number):
+        """Units the proposal might go to, each with its reasons: rulebook keywords, and the units
+        that answered past proposals with similar titles. Staff decide."""
+        proposal = self.intake.get(number, principal)
+        others = [{"number": p["number"], "title": p["title"]} for p in self.intake.list(principal, False)
+                  if p.get("number") and p.get("title") and p["number"] != number]
+        text = "\n".join(proposal.get(key) or "" for key in ("situation", "analysis", "suggestions"))
+        return 200, self.assignment.routing_suggestions(
+            {"number": number, "title": proposal["title"], "text": text, "others": others}, principal=principal)
 
     # -- units (交, 办): a unit handler acts on its own unit's assignments only ---------------------
     @http("GET", "/api/assignments")
