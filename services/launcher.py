@@ -160,7 +160,13 @@ def main(argv=None) -> int:
     for role, token in demo.items():
         say(f"  {role:>8}: {token}")
     say(f"try: curl -s -H 'Authorization: Bearer {demo['staff']}' {base}/api/processes")
-    say("operators: 'ztc --help' (incidents, instances, deploy). Ctrl-C stops everything.")
+    ports = {name: settings.metrics_port(name) for name in procs}
+    if any(ports.values()):
+        say("metrics: " + "  ".join(f"{name} http://{settings.metrics_host}:{port}/metrics"
+                                    for name, port in ports.items() if port))
+    else:
+        say("metrics: off (set ZTC_METRICS_PORT_BASE, e.g. 9100, to serve /metrics from every service)")
+    say("operators: 'ztc --help' (queues, dead-letters, incidents, instances, deploy). Ctrl-C stops everything.")
     while not stopping["now"]:
         for name, proc in procs.items():
             if proc.poll() is not None:
