@@ -134,6 +134,9 @@ class EventSchema(Schema):
 # at, by, round); see services/supervision/unit_facts.py.
 ASSIGNMENT_SIGNED = "assignment.signed"          # a unit signed for its assignment (签收)
 ASSIGNMENT_INPUT_SENT = "assignment.input_sent"  # a co-unit sent its input to the lead unit (协办意见)
+# Supervision moved a reply deadline on an approved extension (payload: number, until, previous_due,
+# by, reason); the assignment service records the decision on the unit's extension request.
+DEADLINE_EXTENDED = "deadline.extended"
 
 NOTIFY_PREFIX = "notify."   # domain events named notify.<kind> are delivered to people by the gateway
 

@@ -12,7 +12,7 @@ from shared import clock
 from shared.errors import BusinessError, InvalidInput
 from shared.validation import load
 
-from . import contracts
+from . import contracts, decisions
 from .contracts import ANSWERING_ROLES, AssignParams, RehandlingParams, SendBackParams
 from .models import Assignment, Unit
 from .records import active_assignments, current_reply, describe, iso, notify_unit, record
@@ -70,7 +70,11 @@ def assign(session, params: dict, principal: dict | None) -> dict:
         raise BusinessError("no_unit", f"there is no unit {', '.join(repr(c) for c in unknown)} "
                                        "in the directory")
     actor, now = _actor(principal), clock.now()
+    new_units = [code for code, _ in roles]
     for old in active_assignments(session, data["number"], lock=True):
+        if old.status == "objected":  # staff decided on the objection with this assignment
+            decisions.objection_decided(session, old, "kept" if old.unit in new_units else "reassigned",
+                                        actor, now, new_units)
         old.status, old.cancelled_at = "cancelled", now
         because = record(session, old, actor, "cancelled", {"reason": "reassigned"})
         notify_unit(session, old, contracts.CANCELLED, because, {"reason": "reassigned"})

@@ -6,6 +6,7 @@ from sqlalchemy import select
 from shared.errors import Forbidden
 
 from .commands import describe_reply
+from .decisions import decisions_of
 from .models import Assignment, AssignmentEvent, CoUnitInput, ExtensionRequest, Reply
 from .records import (acting_unit, active_assignments, current_reply, describe, iso, oversees,
                       principal_of, visible_assignment)
@@ -30,6 +31,18 @@ def _input(item: CoUnitInput, session) -> dict:
             "round": item.round, "text": item.text, "sent_at": iso(item.sent_at)}
 
 
+def _decision(data: dict | None) -> dict | None:
+    """Staff's decision as the unit sees it: outcome, who, when (and the date granted)."""
+    if data is None:
+        return None
+    view = {"outcome": data["outcome"], "by": data["decided_by"], "at": data["decided_at"]}
+    if "until" in data:
+        view["until"] = data["until"]
+    if "assigned_to" in data:
+        view["assigned_to"] = data["assigned_to"]
+    return view
+
+
 def get_assignment(session, assignment_id: int, principal) -> dict:
     """One assignment with its replies (every round), the co-unit inputs it sent or received, the
     lead's current draft (for a co-unit, to co-sign), extension requests and its event log."""
@@ -43,16 +56,22 @@ def get_assignment(session, assignment_id: int, principal) -> dict:
                                  .order_by(ExtensionRequest.id))
     events = session.scalars(select(AssignmentEvent).where(AssignmentEvent.assignment_id == row.id)
                              .order_by(AssignmentEvent.id))
+    decided = {d["request_id"]: d for d in decisions_of(session, row.id, "extension_decided")}
+    objection_decisions = decisions_of(session, row.id, "objection_decided")
     lead = next((o for o in others if o.role == "lead"), None)
     lead_reply = current_reply(session, lead) if row.role == "co" and lead is not None else None
+    shown = describe(row)
+    if shown["objection"] is not None:
+        shown["objection"]["decision"] = _decision(objection_decisions[-1] if objection_decisions else None)
     return {
-        **describe(row),
+        **shown,
         "partners": [{"id": o.id, "unit": o.unit, "role": o.role, "status": o.status} for o in others],
         "replies": [describe_reply(session, reply) for reply in replies],
         "lead_reply": describe_reply(session, lead_reply) if lead_reply is not None else None,
         "inputs": [_input(item, session) for item in inputs],
         "extension_requests": [{"id": e.id, "round": e.round, "until": iso(e.requested_until),
                                 "months": e.months, "reason": e.reason, "status": e.status,
-                                "requested_at": iso(e.requested_at)} for e in extensions],
+                                "requested_at": iso(e.requested_at),
+                                "decision": _decision(decided.get(e.id))} for e in extensions],
         "events": [{"at": iso(e.at), "actor": e.actor, "action": e.action, "data": e.data} for e in events],
     }

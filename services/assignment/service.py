@@ -11,9 +11,11 @@ from nameko.contextdata import ContextDataProvider
 from nameko.extensions import DependencyProvider
 
 from shared.messaging.database import Database
-from shared.messaging.entrypoints import Pingable, api, job
+from shared.contracts import DEADLINE_EXTENDED
+from shared.messaging.entrypoints import Pingable, api, job, listen
+from shared.messaging.topology import events_queue
 
-from . import commands, operations, queries, routing
+from . import commands, decisions, operations, queries, routing
 from .bus import UnitQueues, commands_queue, listen_to_units
 from .models import Inbox, Outbox
 from .rules import RulebookRules
@@ -119,6 +121,13 @@ class AssignmentService(Pingable):
     @api
     def get_assignment(self, assignment_id, principal=None):
         return queries.get_assignment(self.db.session, assignment_id, principal)
+
+    # -- domain events ---------------------------------------------------------------------------
+    @listen(events_queue("assignment", [DEADLINE_EXTENDED]))
+    def on_deadline_extended(self, body):
+        """Staff approved an extension (supervision moved the deadline): record it on the request."""
+        decisions.hear_extension(self.db.session, body)
+        self.db.commit()
 
     # -- commands from department systems over AMQP -----------------------------------------------
     @listen_to_units(commands_queue())

@@ -16,12 +16,14 @@ from datetime import datetime
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from shared.calendar import CHINA_TZ
+from shared.contracts import DEADLINE_EXTENDED
+from shared.messaging.outbox import publish_event
 from shared.errors import BusinessError, InvalidInput
 from shared.validation import load
 
 from . import key_proposals, notices, unit_facts
 from .access import actor
-from .models import Escalation, Reminder
+from .models import Escalation, Outbox, Reminder
 from .records import (ASSIGNED, REASSIGNED, REHANDLING, assigned_at, aware, deadlines_of, escalated,
                       latest_reply, live_deadlines, live_reply, new_deadline, next_check,
                       pending_reminders, record_change, replace, utc, utc_now)
@@ -238,6 +240,10 @@ def extend(session, rules: SupervisionRules, params: dict, principal: dict | Non
         f"approved within the cap {cap.due.isoformat()} ({CAP_RULE}: {cap.amount} {cap.unit} from "
         f"{cap.start.isoformat()}, rulebook {cap.rulebook} {cap.rulebook_version})")
     record_change(session, row, "extension", now, actor(principal), reason, row.due, until)
+    # Tell whoever keeps the unit's request (the assignment service) that staff approved it.
+    publish_event(session, Outbox, DEADLINE_EXTENDED, f"{DEADLINE_EXTENDED}:{row.id}:{until.isoformat()}",
+                  number, payload={"number": number, "until": until.isoformat(), "previous_due": row.due.isoformat(),
+                                   "by": actor(principal), "reason": data["reason"]})
     row.due = until
     if row.status == "missed":
         row.status = "open"

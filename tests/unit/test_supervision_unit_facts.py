@@ -204,3 +204,14 @@ def test_reply_reminders_and_escalations_are_published_once_each(session, rules,
         ("notify.deadline_reminder", ["unit:transport"]),
         ("notify.deadline_escalation", ["unit:transport", "role:staff", "vice.chair.chen"])]
     assert len({e["event_id"] for e in told}) == 2
+
+
+def test_an_approved_extension_is_published_for_the_units_record(session, rules, skipping_clock):
+    single(session, rules)
+    operations.extend(session, rules, {"number": NUMBER, "until": "2026-08-31", "reason": "budget"},
+                      {"user": "staff.li", "roles": ["staff"]})
+    [event] = [contracts.EventSchema().load(row.payload) for row in session.scalars(select(Outbox))
+               if row.routing_key == contracts.DEADLINE_EXTENDED]
+    assert event["subject"] == NUMBER
+    assert event["payload"] == {"number": NUMBER, "until": "2026-08-31", "previous_due": "2026-06-02",
+                                "by": "staff.li", "reason": "budget"}

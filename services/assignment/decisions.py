@@ -1,0 +1,83 @@
+"""Staff decisions on what units asked for, recorded back on the unit's own records.
+
+Staff decide in the diagram (``bpmn/proposal.bpmn``), not here; this module writes the outcome
+where the unit looks for it:
+
+- **An objection** (异议) is decided at the ``reassign`` user task, whose form is carried out by
+  the ``assignment.assign`` job: :func:`objection_decided` is called by
+  :func:`~services.assignment.operations.assign` for each objected assignment it replaces.
+  Outcome ``reassigned`` (the unit is not among the new units) or ``kept`` (staff assigned it
+  to the unit again).
+- **An extension** (延期) approved is carried out by the ``supervision.extend`` job, which
+  publishes the domain event ``deadline.extended`` in its transaction; this service hears it
+  (:func:`hear_extension`) and marks the open request ``approved``, with the date granted.
+
+Each decision is an entry of the assignment event log (``objection_decided``,
+``extension_decided``: who, when, outcome), and the request's status changes with it; the
+queries show both. A redelivered event changes nothing (its event id is kept in the entry).
+"""
+from __future__ import annotations
+
+from datetime import datetime
+
+from marshmallow import Schema, fields, validate
+from sqlalchemy import select
+
+from shared import contracts as shared_contracts
+from shared.errors import InvalidInput
+from shared.validation import load
+
+from .models import Assignment, AssignmentEvent, ExtensionRequest
+from .records import iso, record
+
+
+def objection_decided(session, row: Assignment, outcome: str, by: str, at: datetime, units: list[str]) -> None:
+    record(session, row, by, "objection_decided",
+           {"outcome": outcome, "decided_by": by, "decided_at": iso(at), "assigned_to": list(units)})
+
+
+class ExtendedPayload(Schema):
+    """The payload of ``deadline.extended`` (published by supervision)."""
+
+    number = fields.String(required=True, validate=validate.Length(min=1, max=50))
+    until = fields.Date(required=True)
+    previous_due = fields.Date(load_default=None, allow_none=True)
+    by = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    reason = fields.String(load_default="")
+
+
+def hear_extension(session, body) -> dict | None:
+    """``deadline.extended``: the newest open extension request of the proposal is approved.
+    Returns the request's view, or None when there is none open (an extension staff granted
+    without a unit asking) or the event was heard before."""
+    event = load(shared_contracts.EventSchema, body, "the event")
+    if event["name"] != shared_contracts.DEADLINE_EXTENDED:
+        raise InvalidInput("the assignment service hears no such event",
+                           {"name": [f"expected {shared_contracts.DEADLINE_EXTENDED}"]})
+    data = load(ExtendedPayload, event["payload"], f"the payload of {event['name']}")
+    heard = session.scalars(select(AssignmentEvent.id).where(
+        AssignmentEvent.number == data["number"], AssignmentEvent.action == "extension_decided")).all()
+    for entry_id in heard:
+        if (session.get(AssignmentEvent, entry_id).data or {}).get("event_id") == event["event_id"]:
+            return None
+    request = session.scalars(
+        select(ExtensionRequest).join(Assignment, ExtensionRequest.assignment_id == Assignment.id)
+        .where(Assignment.number == data["number"], ExtensionRequest.status == "requested")
+        .order_by(ExtensionRequest.id.desc())).first()
+    if request is None:
+        return None
+    request.status = "approved"
+    row = session.get(Assignment, request.assignment_id)
+    decided_at = event["occurred_at"]
+    record(session, row, data["by"], "extension_decided",
+           {"request_id": request.id, "outcome": "approved", "decided_by": data["by"],
+            "decided_at": iso(decided_at), "until": data["until"].isoformat(),
+            "previous_due": data["previous_due"].isoformat() if data["previous_due"] else None,
+            "event_id": event["event_id"]})
+    return {"request_id": request.id, "status": request.status}
+
+
+def decisions_of(session, assignment_id: int, action: str) -> list[dict]:
+    return [e.data for e in session.scalars(select(AssignmentEvent).where(
+        AssignmentEvent.assignment_id == assignment_id, AssignmentEvent.action == action)
+        .order_by(AssignmentEvent.id))]

@@ -1,0 +1,128 @@
+"""Staff decisions recorded back on the unit's records: an objection decided by the reassignment
+(``assignment.assign`` after the ``reassign`` task), an extension approved (supervision's
+``deadline.extended`` event). Who, when, outcome, in the assignment's view and its event log."""
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from sqlalchemy import create_engine, select
+from sqlalchemy.orm import Session
+
+from services.assignment import commands, decisions, operations, queries
+from services.assignment.models import AssignmentEvent, Base
+from services.assignment.rules import RulebookRules
+from shared import clock, contracts
+from shared.errors import InvalidInput
+
+STAFF = {"user": "staff.wang", "roles": ["staff"], "unit": None}
+UNITS = {"transport": "Transport Bureau", "education": "Education Bureau"}
+
+
+def handler(unit):
+    return {"user": f"handler.{unit}", "roles": ["unit"], "unit": unit}
+
+
+@pytest.fixture(scope="module")
+def rules():
+    return RulebookRules()
+
+
+@pytest.fixture
+def session(tmp_path, skipping_clock):
+    engine = create_engine(f"sqlite:///{tmp_path}/assignment.db")
+    Base.metadata.create_all(engine)
+    with Session(engine) as s:
+        operations.ensure_units(s, UNITS)
+        s.flush()
+        yield s
+    engine.dispose()
+
+
+def assign(session, unit, actor=STAFF, number="2026-0001"):
+    result = operations.assign(session, {"proposal_id": 1, "number": number, "mode": "single",
+                                         "units": [unit]}, actor)
+    return result["assignments"][0]["id"]
+
+
+def objected(session, rules, unit="education"):
+    first = assign(session, unit)
+    commands.run(session, rules, "object", {"assignment_id": first, "reason": "not ours"}, handler(unit))
+    return first
+
+
+def test_a_reassignment_after_an_objection_records_the_decision_on_the_objection(session, rules, skipping_clock):
+    first = objected(session, rules)
+    skipping_clock.advance(hours=3)
+    assign(session, "transport", actor={"user": "staff.li", "roles": ["staff"]})
+
+    view = queries.get_assignment(session, first, handler("education"))
+    assert view["objection"]["reason"] == "not ours"
+    assert view["objection"]["decision"] == {"outcome": "reassigned", "by": "staff.li",
+                                             "at": clock.now().isoformat(), "assigned_to": ["transport"]}
+    assert "objection_decided" in [e["action"] for e in view["events"]]
+
+
+def test_staff_keeping_the_unit_is_recorded_as_kept(session, rules):
+    first = objected(session, rules)
+    assign(session, "education")
+    decision = queries.get_assignment(session, first, STAFF)["objection"]["decision"]
+    assert decision["outcome"] == "kept" and decision["by"] == "staff.wang"
+
+
+def test_an_objection_not_yet_decided_shows_no_decision(session, rules):
+    first = objected(session, rules)
+    assert queries.get_assignment(session, first, STAFF)["objection"]["decision"] is None
+
+
+def extended(number="2026-0001", until="2026-08-31", by="staff.li", event_id=None):
+    return {"event_id": event_id or uuid.uuid4().hex, "name": contracts.DEADLINE_EXTENDED,
+            "occurred_at": clock.now().isoformat(), "subject": number, "members": [],
+            "payload": {"number": number, "until": until, "previous_due": "2026-06-02", "by": by,
+                        "reason": "budget cycle"}}
+
+
+def asked(session, rules, unit="transport"):
+    assignment = assign(session, unit)
+    commands.run(session, rules, "sign", {"assignment_id": assignment}, handler(unit))
+    request = commands.run(session, rules, "request_extension",
+                           {"assignment_id": assignment, "until": "2026-09-30", "reason": "budget cycle"},
+                           handler(unit))
+    return assignment, request["id"]
+
+
+def test_an_approved_extension_is_recorded_on_the_units_request(session, rules):
+    assignment, request_id = asked(session, rules)
+    body = extended()
+    assert decisions.hear_extension(session, body) == {"request_id": request_id, "status": "approved"}
+
+    [request] = queries.get_assignment(session, assignment, handler("transport"))["extension_requests"]
+    assert request["status"] == "approved"
+    assert request["decision"] == {"outcome": "approved", "by": "staff.li", "at": body["occurred_at"],
+                                   "until": "2026-08-31"}
+
+
+def test_a_redelivered_extension_event_changes_nothing(session, rules):
+    assignment, _ = asked(session, rules)
+    body = extended()
+    decisions.hear_extension(session, body)
+    assert decisions.hear_extension(session, body) is None
+    entries = session.scalars(select(AssignmentEvent).where(AssignmentEvent.action == "extension_decided")).all()
+    assert len(entries) == 1
+
+
+def test_a_request_not_yet_decided_shows_no_decision_and_an_extension_nobody_asked_for_changes_nothing(
+        session, rules):
+    assignment, _ = asked(session, rules)
+    [request] = queries.get_assignment(session, assignment, STAFF)["extension_requests"]
+    assert (request["status"], request["decision"]) == ("requested", None)
+    assert decisions.hear_extension(session, extended(number="2026-0099")) is None
+
+
+def test_a_malformed_extension_event_is_refused(session, rules):
+    asked(session, rules)
+    body = extended()
+    del body["payload"]["until"]
+    with pytest.raises(InvalidInput) as refused:
+        decisions.hear_extension(session, body)
+    assert "until" in refused.value.details
