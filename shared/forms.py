@@ -159,6 +159,105 @@ class OpinionForwardForm(Form):
             raise ValidationError("name the departments it is forwarded to", "units")
 
 
+
+def _consultation_codes(section: str) -> list[str]:
+    """Codes of a section of bpmn/rules/micro_consultation.yaml (read when a form is checked)."""
+    from services.assignment.consultation.rules import codes, current
+
+    return codes(current(), section)
+
+
+class ConsultationDispatchForm(Form):
+    """派单: staff give the case to a member, or close it with a rulebook close reason."""
+
+    dispatch_action = fields.String(required=True, validate=validate.OneOf(["dispatch", "close"]))
+    member = fields.String(load_default=None, allow_none=True, validate=validate.Length(min=1, max=100))
+    close_reason = fields.String(load_default=None, allow_none=True)
+    dispatch_note = fields.String(load_default="", validate=validate.Length(max=2000))
+
+    @validates_schema
+    def _action_needs(self, data, **kwargs):
+        if data["dispatch_action"] == "dispatch" and not data.get("member"):
+            raise ValidationError("name the member who takes the case", "member")
+        if data["dispatch_action"] == "close" and data.get("close_reason") not in _consultation_codes("close_reasons"):
+            raise ValidationError(f"one of: {', '.join(_consultation_codes('close_reasons'))}", "close_reason")
+
+
+class ConsultationTakeForm(Form):
+    """接单: the member takes the case, or declines it saying why."""
+
+    accepted = fields.Boolean(required=True)
+    decline_reason = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=2000))
+
+    @validates_schema
+    def _decline_says_why(self, data, **kwargs):
+        if not data["accepted"] and not (data.get("decline_reason") or "").strip():
+            raise ValidationError("say why the case is declined", "decline_reason")
+
+
+class ConsultationDecideForm(Form):
+    """协商解单: answered on the spot (with the answer), turned into an opinion item or a proposal
+    (with the member's analysis and suggestion), or taken to a consultation meeting."""
+
+    outcome = fields.String(required=True, validate=validate.OneOf(["answered", "opinion", "proposal", "meeting"]))
+    answer = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=2000))
+    convert_title = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=100))
+    analysis = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=1000))
+    suggestion = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=1000))
+    urgent = fields.Boolean(load_default=False)
+
+    @validates_schema
+    def _outcome_needs(self, data, **kwargs):
+        if data["outcome"] == "answered" and not (data.get("answer") or "").strip():
+            raise ValidationError("an answer on the spot says what was answered", "answer")
+        if data["outcome"] in ("opinion", "proposal") and not (data.get("suggestion") or "").strip():
+            raise ValidationError("an opinion item or a proposal needs the member's suggestion", "suggestion")
+
+
+class ConsultationMeetingForm(Form):
+    """协商议事: the meeting's form (rulebook meeting_forms), venue, date, attending members, the
+    departments (unit codes) asked to commit, and the summary."""
+
+    meeting_form = fields.String(required=True)
+    meeting_venue = fields.String(load_default=None, allow_none=True)
+    held_on = fields.Date(required=True)
+    attendees = fields.List(fields.String(validate=validate.Length(min=1, max=100)), load_default=list)
+    units = fields.List(fields.String(validate=validate.Length(min=1, max=100)), load_default=list)
+    summary = fields.String(required=True, validate=validate.Length(min=1, max=4000))
+
+    @validates_schema
+    def _known_form(self, data, **kwargs):
+        if data["meeting_form"] not in _consultation_codes("meeting_forms"):
+            raise ValidationError(f"one of: {', '.join(_consultation_codes('meeting_forms'))}", "meeting_form")
+
+    def load(self, data, **kwargs):
+        loaded = super().load(data, **kwargs)
+        loaded["held_on"] = loaded["held_on"].isoformat()   # task data stays JSON
+        return loaded
+
+
+class ConsultationFollowUpForm(Form):
+    """跟进查单: are the departments' actions done?"""
+
+    actions_done = fields.Boolean(required=True)
+    follow_up_note = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+
+
+class ConsultationReturnVisitForm(Form):
+    """回访: the resident reached, and their satisfaction (rulebook levels); or why not reached."""
+
+    reached = fields.Boolean(required=True)
+    satisfaction = fields.String(load_default=None, allow_none=True)
+    visit_comment = fields.String(load_default="", validate=validate.Length(max=2000))
+
+    @validates_schema
+    def _reached_has_satisfaction(self, data, **kwargs):
+        levels = _consultation_codes("satisfaction")
+        if data["reached"] and data.get("satisfaction") not in levels:
+            raise ValidationError(f"one of: {', '.join(levels)}", "satisfaction")
+        if not data["reached"] and not data.get("visit_comment"):
+            raise ValidationError("say why the resident could not be reached", "visit_comment")
+
 FORMS: dict[str, type[Schema]] = {
     "smoke.review": SmokeReviewForm,
     "proposal.pre_review": PreReviewForm,
@@ -170,4 +269,10 @@ FORMS: dict[str, type[Schema]] = {
     "opinion.edit": OpinionEditForm,
     "opinion.sign_off": OpinionSignOffForm,
     "opinion.forward": OpinionForwardForm,
+    "consultation.dispatch": ConsultationDispatchForm,
+    "consultation.take": ConsultationTakeForm,
+    "consultation.decide": ConsultationDecideForm,
+    "consultation.meeting": ConsultationMeetingForm,
+    "consultation.follow_up": ConsultationFollowUpForm,
+    "consultation.return_visit": ConsultationReturnVisitForm,
 }

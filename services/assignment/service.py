@@ -17,6 +17,7 @@ from shared.messaging.topology import events_queue
 
 from . import commands, decisions, operations, queries, routing
 from .bus import UnitQueues, commands_queue, listen_to_units
+from .consultation.service import ConsultationEntrypoints
 from .models import Inbox, Outbox
 from .rules import RulebookRules
 
@@ -39,7 +40,7 @@ class BusinessKey(ContextDataProvider):
     context_key = "business_key"
 
 
-class AssignmentService(Pingable):
+class AssignmentService(Pingable, ConsultationEntrypoints):
     name = "assignment"
     db = Database("assignment", Outbox, Inbox)
     rules = Rules()

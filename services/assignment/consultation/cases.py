@@ -1,0 +1,223 @@
+"""The case registry: registering a resident's issue (群众点单), reading cases, and departments'
+commitments (each department its own). Each function authorises the caller itself and leaves
+committing to the caller: the case, its log, its events and the start of its process are one
+transaction.
+
+Who reads what: staff (and the committee, leaders, operators) every case; a member the cases
+assigned to them and those they registered; a department (role ``unit``) only the cases on which
+it was asked to commit, with its own commitment only and the resident's name masked, no phone.
+"""
+from __future__ import annotations
+
+from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from shared import clock
+from shared.calendar import local_date
+from shared.errors import Conflict, Forbidden, InvalidInput, Unauthenticated
+from shared.messaging.outbox import send_message, start_process
+from shared.validation import load
+
+from ..models import Outbox
+from . import rules
+from .models import Case, CaseCommitment, CaseCounter, CaseFollowUp, CaseMeeting, Town, Venue, VenueCoverage
+from .records import case_by_number, event, events_of, iso, record, tell
+from .schemas import CaseQuery, CaseRegistration, CaseSchema, CommitmentRequest
+
+PROCESS_ID = "micro_consultation"
+REGISTRARS = ("staff", "member")
+READ_ALL = ("staff", "committee", "leader", "operator")
+
+
+def acting(principal: dict | None) -> tuple[str, set[str], str | None]:
+    if not isinstance(principal, dict) or not principal.get("user"):
+        raise Unauthenticated("a principal with a user is required")
+    return str(principal["user"]), set(principal.get("roles") or ()), principal.get("unit")
+
+
+def mask(name: str) -> str:
+    name = (name or "").strip()
+    return name[:1] + "*" * max(len(name) - 1, 1) if name else name
+
+
+def _next_sequence(session, year: int) -> int:
+    """The year's next case number, taken in this transaction (concurrent ones queue on the row)."""
+    def increment():
+        return session.execute(update(CaseCounter).where(CaseCounter.year == year)
+                               .values(last=CaseCounter.last + 1).returning(CaseCounter.last)).scalar_one_or_none()
+
+    taken = increment()
+    if taken is not None:
+        return taken
+    try:
+        with session.begin_nested():
+            session.execute(insert(CaseCounter).values(year=year, last=1))
+        return 1
+    except IntegrityError:
+        return increment()
+
+
+def register(session, request: dict, principal: dict | None) -> dict:
+    """Staff of a venue or a member registers a resident's issue; the case gets its number, which
+    is its thread, and its process starts."""
+    user, roles, _ = acting(principal)
+    role = next((r for r in REGISTRARS if r in roles), None)
+    if role is None:
+        raise Forbidden("cases are registered by staff of a venue or by members")
+    data = load(CaseRegistration, request, "the case")
+    venue = session.get(Venue, data["venue"])
+    if venue is None:
+        raise InvalidInput("the case", {"venue": [f"no venue {data['venue']!r} in the directory"]})
+    town = data["town"] or venue.town
+    if session.get(Town, town) is None:
+        raise InvalidInput("the case", {"town": [f"no town or street {town!r} in the directory"]})
+    rulebook = rules.current()
+    now = clock.now()
+    year = local_date(now).year
+    sequence = _next_sequence(session, year)
+    number = f"{rulebook.rules['numbering']['prefix']}-{year}-{sequence:04d}"
+    case = Case(number=number, thread=number, year=year, sequence=sequence, venue=venue.code, town=town,
+                title=data["title"].strip(), description=data["description"].strip(),
+                resident_name=data["resident_name"].strip(), resident_phone=data["resident_phone"],
+                registered_by=user, registered_role=role, status="registered", reopened=0,
+                rulebook_version=rulebook.version, created_at=now)
+    session.add(case)
+    session.flush()
+    covered = session.scalar(select(VenueCoverage).where(VenueCoverage.venue == venue.code,
+                                                         VenueCoverage.town == town)) is not None
+    record(session, case, user, "registered", {"venue": venue.code, "town": town, "role": role,
+                                               "venue_covers_town": covered, "rulebook": rulebook.version})
+    event(session, case, "consultation.case_registered", "", {"registered_by": user, "role": role,
+                                                              "title": case.title})
+    start_process(session, Outbox, f"start-{number}", PROCESS_ID, number,
+                  {"case_id": case.id, "number": number, "thread": case.thread, "title": case.title},
+                  principal)
+    tell(session, case, "registered", "staff", ["role:staff"], f"新的微协商诉求 {number}：{case.title}",
+         "请派单给委员")
+    session.flush()
+    return dump(session, case, principal)
+
+
+def _commitments(session, case: Case, unit: str | None = None):
+    query = select(CaseCommitment).where(CaseCommitment.case_id == case.id)
+    if unit is not None:
+        query = query.where(CaseCommitment.unit == unit)
+    return list(session.scalars(query.order_by(CaseCommitment.id)))
+
+
+def may_read(session, case: Case, principal: dict | None) -> str:
+    """``all`` | ``member`` | ``unit``, or Forbidden."""
+    user, roles, unit = acting(principal)
+    if roles & set(READ_ALL):
+        return "all"
+    if "member" in roles and user in (case.member, case.registered_by):
+        return "member"
+    if "unit" in roles and unit and _commitments(session, case, unit):
+        return "unit"
+    raise Forbidden(f"case {case.number} is not yours to read")
+
+
+def dump(session, case: Case, principal: dict | None, view: str | None = None) -> dict:
+    view = view or may_read(session, case, principal)
+    venue = session.get(Venue, case.venue)
+    _, _, unit = acting(principal)
+    commitments = _commitments(session, case, unit if view == "unit" else None)
+    meetings = list(session.scalars(select(CaseMeeting).where(CaseMeeting.case_id == case.id).order_by(CaseMeeting.id)))
+    follow_ups = list(session.scalars(select(CaseFollowUp).where(CaseFollowUp.case_id == case.id)
+                                      .order_by(CaseFollowUp.id)))
+    data = {c: getattr(case, c) for c in (
+        "number", "thread", "venue", "town", "title", "description", "resident_name", "resident_phone",
+        "registered_by", "status", "member", "outcome", "answer", "converted_kind", "converted_number",
+        "satisfaction", "close_reason", "close_note", "rulebook_version")}
+    data.update(venue_name=venue.name if venue else case.venue, created_at=iso(case.created_at),
+                closed_at=iso(case.closed_at), follow_up_due=iso(case.follow_up_due),
+                meetings=[{"id": m.id, "form": m.form, "venue": m.venue, "held_on": m.held_on.isoformat(),
+                           "attendees": m.attendees, "units": m.units if view != "unit" else [unit],
+                           "summary": m.summary, "recorded_by": m.recorded_by} for m in meetings],
+                commitments=[{"id": c.id, "unit": c.unit, "status": c.status, "due": iso(c.due),
+                              "actions": c.actions, "done_by": c.done_by.isoformat() if c.done_by else None,
+                              "contact": c.contact, "committed_at": iso(c.committed_at),
+                              "committed_by": c.committed_by} for c in commitments],
+                follow_ups=[{"actions_done": f.actions_done, "note": f.note, "checked_by": f.checked_by,
+                             "checked_at": iso(f.checked_at)} for f in follow_ups],
+                history=events_of(session, case) if view != "unit" else [])
+    if view == "unit":
+        data.update(resident_name=mask(case.resident_name), resident_phone=None)
+    return CaseSchema().dump(data)
+
+
+def get(session, number: str, principal: dict | None) -> dict:
+    return dump(session, case_by_number(session, number), principal)
+
+
+def list_cases(session, principal: dict | None, query: dict | None = None) -> list[dict]:
+    """Staff: every case (``mine``: those they registered); a member: assigned to them or registered
+    by them; a department: those it was asked to commit on."""
+    user, roles, unit = acting(principal)
+    data = load(CaseQuery, query or {}, "the case filter")
+    stmt = select(Case).order_by(Case.created_at, Case.id)
+    if roles & set(READ_ALL) and not data["mine"]:
+        view = "all"
+    elif roles & set(READ_ALL) or "member" in roles:
+        view = "all" if roles & set(READ_ALL) else "member"
+        stmt = stmt.where(or_(Case.member == user, Case.registered_by == user))
+    elif "unit" in roles and unit:
+        view = "unit"
+        stmt = stmt.where(Case.id.in_(select(CaseCommitment.case_id).where(CaseCommitment.unit == unit)))
+    else:
+        raise Forbidden("cases are read by staff, members and the departments asked to commit")
+    if data["status"]:
+        stmt = stmt.where(Case.status == data["status"])
+    if data["venue"]:
+        stmt = stmt.where(Case.venue == data["venue"])
+    return [dump(session, case, principal, view) for case in session.scalars(stmt)]
+
+
+def record_commitment(session, number: str, request: dict, principal: dict | None) -> dict:
+    """A department commits to actions on a case it was asked about (its own commitment only).
+    When the last department of the meeting has committed, the process hears ``commitments_made``."""
+    user, roles, unit = acting(principal)
+    if "unit" not in roles or not unit:
+        raise Forbidden("only a department's handler records its commitment")
+    data = load(CommitmentRequest, request, "the commitment")
+    case = case_by_number(session, number, lock=True)
+    meeting = session.scalar(select(CaseMeeting).where(CaseMeeting.case_id == case.id)
+                             .order_by(CaseMeeting.id.desc()).limit(1))
+    mine = session.scalar(select(CaseCommitment).where(and_(CaseCommitment.case_id == case.id,
+                                                            CaseCommitment.unit == unit,
+                                                            CaseCommitment.meeting_id == (meeting.id if meeting else -1))))
+    if mine is None:
+        raise Forbidden(f"{unit} was not asked to commit on case {number}")
+    if mine.status == "committed":
+        raise Conflict(f"{unit} has already committed on case {number}")
+    if case.status != "meeting":
+        raise Conflict(f"case {number} is {case.status}; commitments are recorded after its meeting")
+    now = clock.now()
+    mine.status, mine.actions, mine.done_by, mine.contact = "committed", data["actions"], data["done_by"], data["contact"]
+    mine.committed_at, mine.committed_by = now, user
+    record(session, case, user, "committed", {"unit": unit, "actions": data["actions"],
+                                              "done_by": data["done_by"].isoformat()})
+    tell(session, case, "committed", unit, [case.member] if case.member else ["role:staff"],
+         f"{unit} 已就微协商 {number} 作出承诺", data["actions"])
+    pending = [c.unit for c in _commitments(session, case) if c.meeting_id == meeting.id and c.status != "committed"]
+    if not pending:
+        case.status = "committed"
+        record(session, case, "system", "all_committed", {"meeting_id": meeting.id})
+        send_message(session, Outbox, name="commitments_made", correlation_key=number,
+                     message_id=f"commitments-{number}-{meeting.id}",
+                     payload={"units": [c.unit for c in _commitments(session, case) if c.meeting_id == meeting.id]})
+    session.flush()
+    return dump(session, case, principal, "unit")
+
+
+def thread_entry(session, thread_id: str, principal: dict | None) -> dict | None:
+    """The case whose thread is ``thread_id`` as an entry of ``GET /api/threads/<thread>``, or
+    None when it is no case's thread. Readable by who may read the case (403 otherwise)."""
+    case = session.scalar(select(Case).where(Case.thread == thread_id).order_by(Case.id).limit(1))
+    if case is None:
+        return None
+    view = may_read(session, case, principal)
+    return {"kind": "case", "number": case.number, "title": case.title, "status": case.status,
+            "submitter": case.registered_by, "member": case.member, "created_at": iso(case.created_at),
+            "converted_kind": case.converted_kind, "converted_number": case.converted_number,
+            "events": events_of(session, case) if view != "unit" else []}

@@ -1,0 +1,94 @@
+"""Micro-consultation's entrypoints, mixed into :class:`~services.assignment.service.AssignmentService`:
+jobs for ``bpmn/micro_consultation.bpmn`` and RPC for the gateway (which the service authorises
+again: see :mod:`.cases`). Needs ``self.db`` (the assignment ``Database``)."""
+from __future__ import annotations
+
+from shared.messaging.entrypoints import api, job
+
+from . import cases, directory, steps
+
+
+class ConsultationEntrypoints:
+    def _committed(self, result):
+        self.db.commit()
+        return result
+
+    # -- RPC: venues' staff, members, departments ----------------------------------------------
+    @api
+    def register_case(self, request, principal=None):
+        return self._committed(cases.register(self.db.session, request, principal))
+
+    @api
+    def get_case(self, number, principal=None):
+        return cases.get(self.db.session, number, principal)
+
+    @api
+    def list_cases(self, principal=None, query=None):
+        return cases.list_cases(self.db.session, principal, query)
+
+    @api
+    def record_commitment(self, number, request, principal=None):
+        return self._committed(cases.record_commitment(self.db.session, number, request, principal))
+
+    @api
+    def case_thread(self, thread_id, principal=None):
+        return cases.thread_entry(self.db.session, thread_id, principal)
+
+    @api
+    def list_venues(self, query=None, principal=None):
+        cases.acting(principal)
+        return directory.list_venues(self.db.session, query)
+
+    @api
+    def venue_coverage(self, principal=None):
+        cases.acting(principal)
+        return directory.coverage(self.db.session)
+
+    # -- jobs: bpmn/micro_consultation.bpmn ----------------------------------------------------
+    @job("assignment.dispatch_case")
+    def dispatch_case(self, params, principal):
+        return steps.dispatch_case(self.db.session, params, principal)
+
+    @job("assignment.case_not_taken")
+    def case_not_taken(self, params, principal):
+        return steps.case_not_taken(self.db.session, params, principal)
+
+    @job("assignment.take_case")
+    def take_case(self, params, principal):
+        return steps.take_case(self.db.session, params, principal)
+
+    @job("assignment.record_decision")
+    def record_decision(self, params, principal):
+        return steps.record_decision(self.db.session, params, principal)
+
+    @job("assignment.record_conversion")
+    def record_conversion(self, params, principal):
+        return steps.record_conversion(self.db.session, params, principal)
+
+    @job("assignment.record_meeting")
+    def record_meeting(self, params, principal):
+        return steps.record_meeting(self.db.session, params, principal)
+
+    @job("assignment.remind_commitments")
+    def remind_commitments(self, params, principal):
+        return steps.remind_commitments(self.db.session, params, principal)
+
+    @job("assignment.schedule_follow_up")
+    def schedule_follow_up(self, params, principal):
+        return steps.schedule_follow_up(self.db.session, params, principal)
+
+    @job("assignment.record_follow_up")
+    def record_follow_up(self, params, principal):
+        return steps.record_follow_up(self.db.session, params, principal)
+
+    @job("assignment.follow_up_overdue")
+    def follow_up_overdue(self, params, principal):
+        return steps.follow_up_overdue(self.db.session, params, principal)
+
+    @job("assignment.record_return_visit")
+    def record_return_visit(self, params, principal):
+        return steps.record_return_visit(self.db.session, params, principal)
+
+    @job("assignment.close_case")
+    def close_case(self, params, principal):
+        return steps.close_case(self.db.session, params, principal)
