@@ -11,6 +11,9 @@ where the unit looks for it:
 - **An extension** (延期) approved is carried out by the ``supervision.extend`` job, which
   publishes the domain event ``deadline.extended`` in its transaction; this service hears it
   (:func:`hear_extension`) and marks the open request ``approved``, with the date granted.
+  One refused goes down the diagram's ``extension_refused`` branch, whose job
+  ``assignment.record_extension_refusal`` (:func:`record_extension_refusal`) marks it ``refused``
+  while the proposal goes on waiting for the reply.
 
 Each decision is an entry of the assignment event log (``objection_decided``,
 ``extension_decided``: who, when, outcome), and the request's status changes with it; the
@@ -23,8 +26,9 @@ from datetime import datetime
 from marshmallow import Schema, fields, validate
 from sqlalchemy import select
 
+from shared import clock
 from shared import contracts as shared_contracts
-from shared.errors import InvalidInput
+from shared.errors import BusinessError, InvalidInput
 from shared.validation import load
 
 from .models import Assignment, AssignmentEvent, ExtensionRequest
@@ -81,3 +85,30 @@ def decisions_of(session, assignment_id: int, action: str) -> list[dict]:
     return [e.data for e in session.scalars(select(AssignmentEvent).where(
         AssignmentEvent.assignment_id == assignment_id, AssignmentEvent.action == action)
         .order_by(AssignmentEvent.id))]
+
+
+class RefusalParams(Schema):
+    """``assignment.record_extension_refusal`` (the diagram's refused branch)."""
+
+    number = fields.String(required=True, validate=validate.Length(min=1, max=50))
+    request_id = fields.Integer(required=True, allow_none=False)
+    comment = fields.String(load_default="", allow_none=True, validate=validate.Length(max=5000))
+
+
+def record_extension_refusal(session, params: dict, principal: dict | None) -> dict:
+    """Staff refused the extension: the request shows ``refused``, who and when (the job's
+    principal: whoever completed the ``approve_extension`` task). Done twice, it changes nothing.
+    Business error ``no_extension_request`` if the request is not the proposal's."""
+    data = load(RefusalParams, params, "assignment.record_extension_refusal parameters")
+    request = session.get(ExtensionRequest, data["request_id"])
+    row = session.get(Assignment, request.assignment_id) if request is not None else None
+    if row is None or row.number != data["number"]:
+        raise BusinessError("no_extension_request",
+                            f"proposal {data['number']} has no extension request {data['request_id']}")
+    if request.status == "requested":
+        request.status = "refused"
+        by, now = (principal or {}).get("user") or "system", clock.now()
+        record(session, row, by, "extension_decided",
+               {"request_id": request.id, "outcome": "refused", "decided_by": by, "decided_at": iso(now),
+                "comment": data["comment"] or ""})
+    return {"request_id": request.id, "status": request.status}

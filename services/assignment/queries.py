@@ -40,6 +40,8 @@ def _decision(data: dict | None) -> dict | None:
         view["until"] = data["until"]
     if "assigned_to" in data:
         view["assigned_to"] = data["assigned_to"]
+    if data.get("comment"):
+        view["comment"] = data["comment"]
     return view
 
 

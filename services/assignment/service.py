@@ -67,6 +67,10 @@ class AssignmentService(Pingable, ConsultationEntrypoints):
     def send_back(self, params, principal):
         return operations.send_back(self.db.session, params, principal)
 
+    @job("assignment.record_extension_refusal")
+    def record_extension_refusal(self, params, principal):
+        return decisions.record_extension_refusal(self.db.session, params, principal)
+
     # -- commands from units over RPC ---------------------------------------------------------
     def _command(self, command, params, principal):
         result = commands.run(self.db.session, self.rules, command, params, principal)

@@ -126,3 +126,25 @@ def test_a_malformed_extension_event_is_refused(session, rules):
     with pytest.raises(InvalidInput) as refused:
         decisions.hear_extension(session, body)
     assert "until" in refused.value.details
+
+
+def test_a_refused_extension_is_recorded_with_who_when_and_why(session, rules):
+    assignment, request_id = asked(session, rules)
+    params = {"number": "2026-0001", "request_id": request_id, "comment": "the budget cycle is no reason"}
+    assert decisions.record_extension_refusal(session, params, {"user": "staff.li", "roles": ["staff"]}) == \
+        {"request_id": request_id, "status": "refused"}
+    assert decisions.record_extension_refusal(session, params, STAFF)["status"] == "refused"  # again: no change
+
+    [request] = queries.get_assignment(session, assignment, handler("transport"))["extension_requests"]
+    assert request["status"] == "refused"
+    assert request["decision"] == {"outcome": "refused", "by": "staff.li", "at": clock.now().isoformat(),
+                                   "comment": "the budget cycle is no reason"}
+
+
+def test_refusing_another_proposals_request_is_a_business_error(session, rules):
+    from shared.errors import BusinessError
+
+    _, request_id = asked(session, rules)
+    with pytest.raises(BusinessError) as refused:
+        decisions.record_extension_refusal(session, {"number": "2026-0099", "request_id": request_id}, STAFF)
+    assert refused.value.code == "no_extension_request"
