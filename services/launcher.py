@@ -54,6 +54,7 @@ def check_broker(settings) -> bool:
 def prepare(settings) -> dict:
     """Migrate, declare, deploy, seed. Returns the demo tokens."""
     from services.assignment.operations import ensure_units
+    from services.assignment.consultation.directory import ensure_venues
     from services.engine.engine import Engine
     from services.gateway import tokens
     from shared.db import migrate, session_factory, transaction
@@ -75,6 +76,11 @@ def prepare(settings) -> dict:
         added = ensure_units(s, seed["units"])
     if added:
         say(f"unit directory seeded with {added} units")
+    venues = yaml.safe_load((config.ROOT / "deploy" / "seed" / "venues.yaml").read_text(encoding="utf-8"))
+    with transaction(session_factory(settings.database_url("assignment"))) as s:
+        added = ensure_venues(s, venues)
+    if added:
+        say(f"venue directory seeded with {added} venues")
     from services.evaluation.points.directory import ensure_members
 
     members = yaml.safe_load((config.ROOT / "deploy" / "seed" / "members.yaml").read_text(encoding="utf-8"))

@@ -17,6 +17,7 @@ from shared.messaging.topology import events_queue
 from . import notifications, openapi, schemas, tokens
 from .http import _json, endpoint
 from .models import Inbox, Outbox
+from .routes.consultations import ConsultationRoutes
 from .routes.notifications import NotificationRoutes
 from .routes.operators import OperatorRoutes
 from .routes.opinions import OpinionRoutes
@@ -27,7 +28,7 @@ from .routes.reports import ReportRoutes
 
 
 class GatewayService(ProcessRoutes, OperatorRoutes, ProposalRoutes, ReportRoutes, NotificationRoutes,
-                     OpinionRoutes, PerformanceRoutes):
+                     OpinionRoutes, PerformanceRoutes, ConsultationRoutes):
     name = "gateway"
     db = Database("gateway", Outbox, Inbox)
     engine = RpcProxy("engine")

@@ -155,5 +155,6 @@ class OpinionRoutes:
     @http("GET", "/api/threads/<string:thread>")
     @endpoint(response=Thread)
     def thread(self, request, principal, thread):
-        """Every opinion item and proposal of a case thread with their states and events, in order."""
-        return 200, self.intake.thread(thread, principal)
+        """Every micro-consultation case, opinion item and proposal of a case thread with their
+        states and events, in order."""
+        return 200, self._with_case(thread, principal, self.intake.thread(thread, principal))
