@@ -150,6 +150,24 @@ def test_a_co_author_who_wrote_the_opinion_item_keeps_its_higher_value(session):
     assert total(session) == 15
 
 
+def test_a_case_that_becomes_an_opinion_item_earns_no_closing_points_of_its_own(session):
+    thread = "WX-2026-0003"
+    taker = [{"member": "member.li", "role": "taker"}]
+    ledger.book_event(session, event("consultation.case_taken", taker, subject=thread, thread=thread))
+    ledger.book_event(session, event("consultation.meeting_held", [{"member": "member.li", "role": "attendee"}],
+                                     subject=thread, thread=thread, held_on="2026-03-01"))
+    ledger.book_event(session, event("consultation.converted", taker, subject=thread, thread=thread, to="opinion"))
+    ledger.book_event(session, event("consultation.case_closed", taker, subject=thread, thread=thread,
+                                     reason="converted"))
+    ledger.book_event(session, event("opinion.submitted", [{"member": "member.li", "role": "author"}],
+                                     subject="SQ-3", thread=thread))
+    assert [(e.activity, e.points) for e in entries(session)] == [
+        ("consultation_case_taken", 2), ("consultation_meeting", 3), ("opinion_submitted", 5)]
+    ledger.book_event(session, event("consultation.case_closed", taker, subject="WX-2026-0004",
+                                     thread="WX-2026-0004", reason="settled"))
+    assert entries(session)[-1].activity == "consultation_case_closed" and entries(session)[-1].points == 3
+
+
 def test_other_threads_are_counted_separately(session):
     for n in (1, 2):
         ledger.book_event(session, event("opinion.submitted", [{"member": "member.li", "role": "author"}],

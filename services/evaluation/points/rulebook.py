@@ -33,6 +33,7 @@ class _RowSchema(Schema):
     event = fields.String(required=True, validate=validate.Regexp(r"^[a-z_]+\.[a-z_][a-z0-9_.]*$"))
     role = fields.Raw(load_default=None, metadata={"description": "a role, a list of roles, or null: any"})
     when = fields.Dict(keys=fields.String(), load_default=dict)
+    unless = fields.Dict(keys=fields.String(), load_default=dict)
     points = fields.Integer(required=True, strict=True)
     unit = fields.String(required=True, validate=validate.OneOf(UNITS))
     cap = fields.Integer(load_default=None, allow_none=True, strict=True, validate=validate.Range(min=0))
@@ -103,6 +104,7 @@ class Rule:
     event: str
     role: object
     when: dict
+    unless: dict
     points: int
     unit: str
     cap: int | None
@@ -116,11 +118,14 @@ class Rule:
         for key, wanted in self.when.items():
             if payload.get(key) not in (wanted if isinstance(wanted, list) else [wanted]):
                 return False
+        for key, unwanted in self.unless.items():
+            if payload.get(key) in (unwanted if isinstance(unwanted, list) else [unwanted]):
+                return False
         return True
 
     def as_dict(self) -> dict:
         return {"activity": self.activity, "zh": self.zh, "event": self.event, "role": self.role,
-                "when": self.when, "points": self.points, "unit": self.unit, "cap": self.cap, "group": self.group}
+                "when": self.when, "unless": self.unless, "points": self.points, "unit": self.unit, "cap": self.cap, "group": self.group}
 
 
 @dataclass(frozen=True)
