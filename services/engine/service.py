@@ -44,11 +44,15 @@ class EngineService(Pingable):
 
     @listen(engine_messages_queue())
     def on_message(self, body):
+        if isinstance(body, dict):
+            logs.bind(business_key=body.get("correlation_key"))
         outcome = self.engine.send_message(body)
         log.info("message %s: %s", body.get("message_id") if isinstance(body, dict) else "?", outcome["status"])
 
     @listen(engine_starts_queue())
     def on_start(self, body):
+        if isinstance(body, dict):
+            logs.bind(business_key=body.get("business_key"))
         instance = self.engine.start_command(body)
         log.info("started %s %s", instance["process_id"], instance["id"])
 

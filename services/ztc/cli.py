@@ -108,7 +108,7 @@ def deploy(paths, check, as_json):
 
 @main.command(help="List deployed versions, oldest first.")
 @click.argument("process_id", required=False)
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def versions(process_id, as_json):
     _out(_engine().versions(process_id), as_json, lambda rows: [click.echo(
         f"{r['process_id']} version {r['version']} deployed {r['deployed_at']} by {r['deployed_by']}")
@@ -130,8 +130,8 @@ def _print_incidents(rows):
 
 
 @incidents.command("list", help="List open incidents (--all for every one).")
-@click.option("--all", "show_all", is_flag=True)
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--all", "show_all", is_flag=True, help="Every incident, resolved ones too.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def incidents_list(show_all, as_json):
     _out(_engine().incidents(None if show_all else "open"), as_json, _print_incidents)
 
@@ -162,25 +162,27 @@ def incidents_retry(incident_id, retry_all, operation, process_id, dry_run, as_j
 @incidents.command("resolve", help="Close an incident without retrying, saying why.")
 @click.argument("incident_id", type=int)
 @click.option("--reason", required=True, help="What was done instead.")
-def incidents_resolve(incident_id, reason):
+@click.option("--json", "as_json", is_flag=True, help="Print the incident as JSON.")
+def incidents_resolve(incident_id, reason, as_json):
     try:
         i = _engine().resolve_incident(incident_id, reason, {"user": "ztc", "roles": ["operator"]})
-        click.echo(f"incident #{i['id']} resolved: {i['resolution']}")
     except ZtcError as exc:
         _fail(exc)
+    _out(i, as_json, lambda i: click.echo(f"incident #{i['id']} resolved: {i['resolution']}"))
 
 
 # -- instances --------------------------------------------------------------------------------
-@main.group(help="Process instances.")
+@main.group(help="Process instances: find, show (state and history), where (the tokens now), "
+                  "suspend, resume and cancel (one, or a batch with --dry-run).")
 def instances():
     pass
 
 
 @instances.command("find", help="Find instances by business key, process or status.")
-@click.option("--business-key")
-@click.option("--process")
-@click.option("--status")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--business-key", help="The business key, exactly (a proposal number).")
+@click.option("--process", help="The process id.")
+@click.option("--status", help="running, waiting, incident, suspended, completed or cancelled.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def instances_find(business_key, process, status, as_json):
     rows = _engine().find_instances(business_key, process, status)
     _out(rows, as_json, lambda rs: [click.echo(
@@ -190,7 +192,7 @@ def instances_find(business_key, process, status, as_json):
 
 @instances.command("show", help="One instance: state, where it waits, and its history.")
 @click.argument("instance_id")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def instances_show(instance_id, as_json):
     engine = _engine()
     try:
