@@ -52,6 +52,7 @@ class Settings:
     metrics_host: str = "127.0.0.1"
     metrics_port_base: int | None = None     # each service serves /metrics on base + its index
     metrics_ports: dict = field(default_factory=dict)
+    queue_type: str = "classic"              # classic | quorum: the durable work queues' x-queue-type
 
     def metrics_port(self, service: str) -> int | None:
         """Where ``service`` serves /metrics: ``ZTC_METRICS_PORT_<SERVICE>``, else
@@ -79,6 +80,18 @@ class Settings:
         }
         cfg.update(extra)
         return cfg
+
+
+QUEUE_TYPES = ("classic", "quorum")
+
+
+def _queue_type(value: str) -> str:
+    """``ZTC_QUEUE_TYPE``: quorum on a RabbitMQ cluster (``deploy/rabbitmq/definitions.json``),
+    classic on one broker. Every process must say the same: a queue declared with another type
+    than the broker has is refused (PRECONDITION_FAILED)."""
+    if value not in QUEUE_TYPES:
+        raise ValueError(f"ZTC_QUEUE_TYPE must be one of {', '.join(QUEUE_TYPES)}, not {value!r}")
+    return value
 
 
 def load(env=None) -> Settings:
@@ -112,4 +125,5 @@ def load(env=None) -> Settings:
         metrics_port_base=int(env["ZTC_METRICS_PORT_BASE"]) if env.get("ZTC_METRICS_PORT_BASE") else None,
         metrics_ports={s: int(env[f"ZTC_METRICS_PORT_{s.upper()}"]) for s in SERVICES
                        if env.get(f"ZTC_METRICS_PORT_{s.upper()}")},
+        queue_type=_queue_type(_env(env, "ZTC_QUEUE_TYPE", "classic")),
     )

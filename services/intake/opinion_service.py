@@ -5,21 +5,13 @@ from __future__ import annotations
 
 import logging
 
-from kombu import Queue
-
-from shared import contracts
 from shared.messaging.entrypoints import api, job, listen
-from shared.messaging.topology import MESSAGES
+from shared.messaging.topology import opinion_submissions_queue
 
 from . import opinion_tracking as tracking
 from . import opinions, threads
 
 log = logging.getLogger(__name__)
-
-
-def opinion_submissions_queue() -> Queue:
-    return Queue(contracts.OPINION_SUBMISSIONS_QUEUE, MESSAGES, routing_key=contracts.OPINION_SUBMIT_ROUTING_KEY,
-                 durable=True, queue_arguments={"x-dead-letter-exchange": contracts.DEAD_EXCHANGE})
 
 
 class OpinionEntrypoints:

@@ -1,14 +1,19 @@
 """The bus: exchanges and queues, declared the same way by every process that uses them.
 
 Every work queue is durable and dead-letters to ``ztc.dead``; messages are published persistent,
-with publisher confirms. ``deploy/rabbitmq/definitions.json`` describes the same topology for a
-broker set up ahead of time.
+with publisher confirms. ``ZTC_QUEUE_TYPE`` (classic, the default, or quorum on a cluster) is the
+``x-queue-type`` of every durable queue here. ``deploy/rabbitmq/definitions.json`` describes the same
+topology for a broker set up ahead of time; it is generated from this module, never edited by hand:
+``python -m shared.messaging.topology definitions --queue-type quorum > deploy/rabbitmq/definitions.json``.
 """
 from __future__ import annotations
 
+import json
+import sys
+
 from kombu import Connection, Exchange, Queue, binding
 
-from shared import contracts
+from shared import config, contracts
 
 JOBS = Exchange(contracts.JOBS_EXCHANGE, "topic", durable=True)
 RESULTS = Exchange(contracts.RESULTS_EXCHANGE, "topic", durable=True)
@@ -23,67 +28,215 @@ EXCHANGES = (JOBS, RESULTS, DEAD, MESSAGES, EVENTS, UNITS, UNIT_COMMANDS)
 _DLX = {"x-dead-letter-exchange": contracts.DEAD_EXCHANGE}
 
 
-def job_queue(service: str) -> Queue:
+def queue_arguments(queue_type: str | None = None, dead_letters: bool = True) -> dict:
+    """The arguments of a durable work queue: dead letters to ``ztc.dead`` and, for quorum,
+    ``x-queue-type``. ``queue_type`` None reads ``ZTC_QUEUE_TYPE`` (at the call: a queue built at
+    import, as in ``@listen(...)``, takes the process's setting)."""
+    args = dict(_DLX) if dead_letters else {}
+    if (queue_type or config.load().queue_type) == "quorum":
+        args["x-queue-type"] = "quorum"
+    return args
+
+
+def job_queue(service: str, queue_type: str | None = None) -> Queue:
     return Queue(contracts.job_queue(service), JOBS, routing_key=f"{service}.#", durable=True,
-                 queue_arguments=_DLX)
+                 queue_arguments=queue_arguments(queue_type))
 
 
-def engine_results_queue() -> Queue:
+def engine_results_queue(queue_type: str | None = None) -> Queue:
     return Queue(contracts.ENGINE_RESULTS_QUEUE, RESULTS, routing_key=contracts.RESULT_ROUTING_KEY,
-                 durable=True, queue_arguments=_DLX)
+                 durable=True, queue_arguments=queue_arguments(queue_type))
 
 
-def engine_messages_queue() -> Queue:
+def engine_messages_queue(queue_type: str | None = None) -> Queue:
     return Queue(contracts.ENGINE_MESSAGES_QUEUE, MESSAGES, routing_key=contracts.MESSAGE_ROUTING_KEY,
-                 durable=True, queue_arguments=_DLX)
+                 durable=True, queue_arguments=queue_arguments(queue_type))
 
 
-def engine_starts_queue() -> Queue:
+def engine_starts_queue(queue_type: str | None = None) -> Queue:
     return Queue(contracts.ENGINE_STARTS_QUEUE, MESSAGES, routing_key=contracts.START_ROUTING_KEY,
-                 durable=True, queue_arguments=_DLX)
+                 durable=True, queue_arguments=queue_arguments(queue_type))
 
 
-def events_queue(service: str, names) -> Queue:
+def events_queue(service: str, names, queue_type: str | None = None) -> Queue:
     """``service``'s queue of domain events, bound to each event name (or pattern) in ``names``.
     Use it with ``@listen``: the queue and its bindings are declared when the service consumes."""
-    return Queue(contracts.events_queue(service), EVENTS, durable=True, queue_arguments=_DLX,
+    return Queue(contracts.events_queue(service), EVENTS, durable=True,
+                 queue_arguments=queue_arguments(queue_type),
                  bindings=[binding(EVENTS, routing_key=name) for name in names])
 
 
-def unit_queue(unit: str) -> Queue:
+def unit_queue(unit: str, queue_type: str | None = None) -> Queue:
     """A unit's own queue of events, bound with ``<unit>.#``; its department's system reads it."""
     return Queue(contracts.unit_queue(unit), UNITS, routing_key=f"{unit}.#", durable=True,
-                 queue_arguments=_DLX)
+                 queue_arguments=queue_arguments(queue_type))
 
 
-def unit_commands_queue() -> Queue:
+def unit_commands_queue(queue_type: str | None = None) -> Queue:
     """Every department's commands (``<unit>.<command>``) for the assignment service. It takes every
     key (``#``), so a bad key is refused with a reason rather than dropped by the broker."""
     return Queue(contracts.UNIT_COMMANDS_QUEUE, UNIT_COMMANDS, routing_key="#", durable=True,
-                 queue_arguments=_DLX)
+                 queue_arguments=queue_arguments(queue_type))
 
 
-def dead_letter_queue() -> Queue:
-    return Queue(contracts.DEAD_QUEUE, DEAD, routing_key="#", durable=True)
+def opinion_submissions_queue(queue_type: str | None = None) -> Queue:
+    """Opinion items (社情民意) submitted by members' and informants' apps, for the intake service."""
+    return Queue(contracts.OPINION_SUBMISSIONS_QUEUE, MESSAGES, routing_key=contracts.OPINION_SUBMIT_ROUTING_KEY,
+                 durable=True, queue_arguments=queue_arguments(queue_type))
 
 
-def all_queues(services=contracts.SERVICES, units=()) -> list[Queue]:
-    return [*(job_queue(s) for s in services), engine_results_queue(), engine_messages_queue(),
-            engine_starts_queue(), unit_commands_queue(), *(unit_queue(u) for u in units),
-            dead_letter_queue()]
+def dead_letter_queue(queue_type: str | None = None) -> Queue:
+    return Queue(contracts.DEAD_QUEUE, DEAD, routing_key="#", durable=True,
+                 queue_arguments=queue_arguments(queue_type, dead_letters=False))
 
 
-def declare(amqp_uri: str, services=contracts.SERVICES, units=()) -> None:
+def all_queues(services=contracts.SERVICES, units=(), queue_type: str | None = None) -> list[Queue]:
+    return [*(job_queue(s, queue_type) for s in services), engine_results_queue(queue_type),
+            engine_messages_queue(queue_type), engine_starts_queue(queue_type),
+            unit_commands_queue(queue_type), *(unit_queue(u, queue_type) for u in units),
+            dead_letter_queue(queue_type)]
+
+
+def declare(amqp_uri: str, services=contracts.SERVICES, units=(), queue_type: str | None = None) -> None:
     """Declare every exchange and queue (idempotent), with the queues of ``units`` (the unit
     directory's codes; the assignment service declares a new unit's queue when it first assigns)."""
     with Connection(amqp_uri) as conn:
         channel = conn.channel()
         for exchange in EXCHANGES:
             exchange(channel).declare()
-        for queue in all_queues(services, units):
+        for queue in all_queues(services, units, queue_type):
             queue(channel).declare()
 
 
 def connect(amqp_uri: str) -> Connection:
     """A connection whose publishes wait for the broker's confirm."""
     return Connection(amqp_uri, transport_options={"confirm_publish": True}, connect_timeout=5)
+
+
+# -- the broker set up ahead of time: deploy/rabbitmq/definitions.json ---------------------------
+DEFINITIONS_FILE = config.ROOT / "deploy" / "rabbitmq" / "definitions.json"
+SEED_UNITS_FILE = config.ROOT / "deploy" / "seed" / "units.yaml"
+
+
+def seeded_units() -> list[str]:
+    """The unit codes ``make run`` seeds (``deploy/seed/units.yaml``)."""
+    import yaml
+
+    return sorted(yaml.safe_load(SEED_UNITS_FILE.read_text(encoding="utf-8"))["units"])
+
+
+def listened_queues() -> list[Queue]:
+    """The queues the services' ``@listen`` entrypoints name (events, units' commands, opinion
+    submissions...), read from the service classes themselves so a new listener is never missed.
+    Imported lazily: it loads every service."""
+    import inspect
+
+    from services.registry import SERVICE_CLASSES, service_class
+
+    found = {}
+    for name in SERVICE_CLASSES:
+        for _, member in inspect.getmembers(service_class(name), inspect.isfunction):
+            for entrypoint in getattr(member, "nameko_entrypoints", ()):
+                queue = getattr(entrypoint, "queue", None)
+                if isinstance(queue, Queue):
+                    found.setdefault(queue.name, queue)
+    return [found[name] for name in sorted(found)]
+
+
+def product_queues(queue_type: str, units=None) -> list[Queue]:
+    """Every durable queue the product declares, built with ``queue_type``: the job, engine, units'
+    and dead-letter queues, the units' own queues (``units``, default the seeded ones) and each
+    ``@listen`` queue (rebuilt here with ``queue_type``, whatever this process's setting)."""
+    queues = {q.name: q for q in all_queues(contracts.SERVICES, seeded_units() if units is None else units,
+                                            queue_type)}
+    for queue in listened_queues():
+        if queue.name not in queues:
+            queues[queue.name] = Queue(queue.name, queue.exchange, routing_key=queue.routing_key,
+                                       durable=True, bindings=queue.bindings or None,
+                                       queue_arguments=queue_arguments(queue_type))
+    return [queues[name] for name in sorted(queues)]
+
+
+def _bindings_of(queue: Queue) -> list[tuple[str, str]]:
+    if queue.bindings:
+        return sorted((b.exchange.name, b.routing_key) for b in queue.bindings)
+    return [(queue.exchange.name, queue.routing_key)]
+
+
+def definitions(vhost: str = "/", queue_type: str = "quorum", units=None) -> dict:
+    """RabbitMQ's definitions document (``POST /api/definitions/<vhost>``, or ``load_definitions``
+    at boot) for every exchange, queue and binding the product declares. With quorum queues it
+    adds one policy: at-least-once dead-lettering (the broker's own dead letters, for a rejected
+    or expired message, are otherwise at-most-once from a quorum queue)."""
+    config._queue_type(queue_type)
+    queues = product_queues(queue_type, units)
+    doc = {
+        "vhosts": [{"name": vhost}],
+        "exchanges": [{"name": e.name, "vhost": vhost, "type": e.type, "durable": e.durable,
+                       "auto_delete": e.auto_delete, "internal": False, "arguments": dict(e.arguments or {})}
+                      for e in sorted(EXCHANGES, key=lambda e: e.name)],
+        "queues": [{"name": q.name, "vhost": vhost, "durable": True, "auto_delete": False,
+                    "arguments": dict(q.queue_arguments or {})} for q in queues],
+        "bindings": [{"source": source, "vhost": vhost, "destination": q.name, "destination_type": "queue",
+                      "routing_key": key, "arguments": {}}
+                     for q in queues for source, key in _bindings_of(q)],
+        "policies": [],
+    }
+    if queue_type == "quorum":
+        doc["policies"].append({
+            "name": "ztc-dead-letters-at-least-once", "vhost": vhost, "pattern": r"^ztc\.",
+            "apply-to": "queues", "priority": 0,
+            "definition": {"dead-letter-strategy": "at-least-once", "overflow": "reject-publish"}})
+    return doc
+
+
+def definitions_json(vhost: str = "/", queue_type: str = "quorum", units=None) -> str:
+    return json.dumps(definitions(vhost, queue_type, units), indent=2, ensure_ascii=False) + "\n"
+
+
+def load_definitions(settings, document: dict) -> None:
+    """Import ``document`` into the vhost of ``ZTC_AMQP_URI`` through the management API
+    (``ZTC_RABBIT_MANAGEMENT_URL``); idempotent for queues declared with the same arguments."""
+    from urllib.parse import quote
+
+    from shared.messaging import management
+
+    vhost = management.vhost_of(settings.amqp_uri)
+    management._call(settings, "POST", f"/definitions/{quote(vhost, safe='')}", json=document)
+
+
+def main(argv=None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m shared.messaging.topology",
+                                     description="The bus topology as RabbitMQ definitions.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    gen = sub.add_parser("definitions", help="print the definitions document (JSON) on stdout",
+                         description="Print RabbitMQ's definitions document for every exchange, queue "
+                                     "and binding the product declares (units: deploy/seed/units.yaml).")
+    gen.add_argument("--vhost", default="/", help="the vhost the objects name (default /)")
+    gen.add_argument("--queue-type", choices=config.QUEUE_TYPES, default="quorum",
+                     help="x-queue-type of the durable queues (default quorum, for a cluster); the "
+                          "services must run with the same ZTC_QUEUE_TYPE")
+    load = sub.add_parser("load", help="import the definitions into the broker of ZTC_AMQP_URI",
+                          description="Import the definitions into the vhost of ZTC_AMQP_URI through "
+                                      "the management API (ZTC_RABBIT_MANAGEMENT_URL), with "
+                                      "ZTC_QUEUE_TYPE's queues, or the file given.")
+    load.add_argument("--file", type=argparse.FileType("r", encoding="utf-8"),
+                      help="a definitions file (default: generated now with ZTC_QUEUE_TYPE)")
+    args = parser.parse_args(argv)
+    if args.command == "definitions":
+        sys.stdout.write(definitions_json(args.vhost, args.queue_type))
+        return 0
+    settings = config.load()
+    document = json.load(args.file) if args.file else definitions(queue_type=settings.queue_type)
+    load_definitions(settings, document)
+    print(f"definitions loaded: {len(document['exchanges'])} exchanges, {len(document['queues'])} queues, "
+          f"{len(document['bindings'])} bindings", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    from shared.messaging import topology as _topology  # the module the services import, not __main__
+
+    sys.exit(_topology.main())
