@@ -1,0 +1,314 @@
+"""Micro-consultation in the assignment service on a real database of each kind, migrated to
+0003: the venue directory and its coverage, registering cases, the diagram's jobs, departments'
+commitments (each its own), the events and notifications they leave in the outbox; and the
+service over the real broker (RPC and a job)."""
+from __future__ import annotations
+
+import json
+import uuid
+
+import pytest
+import yaml
+from nameko.runners import ServiceRunner
+from nameko.standalone.rpc import ClusterRpcProxy
+from sqlalchemy import select
+
+from services.assignment.consultation import cases, directory, steps
+from services.assignment.consultation.models import Case, CaseEvent
+from services.assignment.models import Outbox
+from services.assignment.operations import ensure_units
+from services.assignment.service import AssignmentService
+from shared import contracts
+from shared.config import ROOT
+from shared.db import dispose_all, migrate, session_factory, transaction
+from shared.errors import BusinessError, Conflict, Forbidden, InvalidInput, NotFound
+from shared.messaging import topology
+from tests.support import get_messages, publish, wait_for
+
+STAFF = {"user": "staff.wang", "roles": ["staff"], "unit": None}
+LI = {"user": "member.li", "roles": ["member"], "unit": None}
+ZHOU = {"user": "member.zhou", "roles": ["member"], "unit": None}
+TRANSPORT = {"user": "handler.zhao", "roles": ["unit"], "unit": "transport"}
+HOUSING = {"user": "handler.gao", "roles": ["unit"], "unit": "housing"}
+EDUCATION = {"user": "handler.ma", "roles": ["unit"], "unit": "education"}
+ISSUE = {"venue": "cp_jiefang", "title": "小区门口路灯不亮", "description": "解放街道建设路路段路灯损坏两个月，夜间出行不便。",
+         "resident_name": "王秀英", "resident_phone": "13800001111"}
+SEED = yaml.safe_load((ROOT / "deploy" / "seed" / "venues.yaml").read_text(encoding="utf-8"))
+
+
+def seed(session):
+    ensure_units(session, {"transport": "市交通运输局", "housing": "市住房和城乡建设局", "education": "市教育局"})
+    directory.ensure_venues(session, SEED)
+
+
+@pytest.fixture
+def session(database_url_template, skipping_clock):
+    url = database_url_template.format(service="assignment")
+    migrate("assignment", url)
+    with session_factory(url)() as s:
+        seed(s)
+        s.commit()
+        yield s
+    dispose_all()
+
+
+def outbox(session, prefix):
+    return [row.payload for row in session.scalars(select(Outbox).order_by(Outbox.id))
+            if row.routing_key.startswith(prefix)]
+
+
+def registered(session, principal=STAFF, **overrides):
+    case = cases.register(session, {**ISSUE, **overrides}, principal)
+    session.commit()
+    return case
+
+
+def case_id(session, number):
+    return session.scalar(select(Case.id).where(Case.number == number))
+
+
+def taken_by_li(session, number):
+    cid = case_id(session, number)
+    steps.dispatch_case(session, {"case_id": cid, "member": "member.li", "dispatched_by": "staff.wang"}, None)
+    steps.take_case(session, {"case_id": cid, "accepted": True, "by": "member.li"}, None)
+    session.commit()
+    return cid
+
+
+def test_the_seeded_directory_covers_every_town_with_the_venues_of_the_seed_city(session):
+    stats = directory.coverage(session)
+    assert stats["venues_by_kind"] == {"contact_point": 53, "reception_room": 14, "consultation_room": 24,
+                                       "sector_studio": 13}
+    assert len(stats["towns"]) == 36 and stats["uncovered"] == []
+    assert all("contact_point" in t["venues"] for t in stats["towns"])
+    assert directory.ensure_venues(session, SEED) == 0, "seeding twice adds nothing"
+    rooms = directory.list_venues(session, {"kind": "consultation_room", "town": "jiefang"})
+    assert [v["code"] for v in rooms] == ["cr_jiefang"] and rooms[0]["kind_zh"] == "协商议事室"
+    with pytest.raises(InvalidInput) as refused:
+        directory.list_venues(session, {"kind": "pub"})
+    assert "kind" in refused.value.details
+
+
+def test_coverage_names_towns_without_venues_and_counts_cases_per_venue(session):
+    directory.ensure_venues(session, {"towns": [{"code": "xinqu", "name": "新区街道", "kind": "street",
+                                                 "district": "江南区"}], "venues": []})
+    registered(session)
+    registered(session, venue="cp_jiefang", title="菜市场占道经营")
+    stats = directory.coverage(session)
+    assert stats["uncovered"] == ["xinqu"]
+    assert stats["cases_per_venue"]["cp_jiefang"] == 2 and stats["cases_per_venue"]["cp_renmin"] == 0
+    assert next(t for t in stats["towns"] if t["code"] == "jiefang")["cases"] == 2
+
+
+def test_a_registered_case_is_numbered_as_its_own_thread_and_starts_its_process(session):
+    first = registered(session)
+    second = registered(session, principal=LI, venue="st_education", town="renmin")
+    assert first["number"].startswith("WX-") and first["number"].endswith("-0001")
+    assert second["number"].endswith("-0002") and first["thread"] == first["number"]
+    assert first["town"] == "jiefang" and second["town"] == "renmin"
+    [event] = [e for e in outbox(session, "consultation.case_registered") if e["subject"] == first["number"]]
+    assert event["thread"] == first["number"] and event["payload"]["registered_by"] == "staff.wang"
+    starts = [r.payload for r in session.scalars(select(Outbox)) if r.routing_key == contracts.START_ROUTING_KEY]
+    assert {s["business_key"] for s in starts} == {first["number"], second["number"]}
+    assert all(s["process_id"] == "micro_consultation" for s in starts)
+
+
+def test_registering_refuses_the_wrong_people_and_malformed_input_and_changes_nothing(session):
+    with pytest.raises(Forbidden):
+        cases.register(session, ISSUE, TRANSPORT)
+    with pytest.raises(InvalidInput) as refused:
+        cases.register(session, {**ISSUE, "title": " ", "venue": "cp_jiefang", "resident_phone": "call me"}, STAFF)
+    assert {"title", "resident_phone"} <= set(refused.value.details)
+    with pytest.raises(InvalidInput) as refused:
+        cases.register(session, {**ISSUE, "venue": "nowhere"}, STAFF)
+    assert "venue" in refused.value.details
+    session.rollback()
+    assert session.scalar(select(Case.id)) is None
+
+
+def test_a_member_sees_the_cases_given_to_them_and_staff_see_all(session):
+    number = registered(session)["number"]
+    other = registered(session, title="菜市场占道经营")["number"]
+    taken_by_li(session, number)
+    assert [c["number"] for c in cases.list_cases(session, LI)] == [number]
+    assert [c["number"] for c in cases.list_cases(session, STAFF)] == [number, other]
+    assert cases.list_cases(session, ZHOU) == []
+    with pytest.raises(Forbidden):
+        cases.get(session, number, ZHOU)
+    with pytest.raises(Forbidden):
+        cases.get(session, number, TRANSPORT)
+    with pytest.raises(NotFound):
+        cases.get(session, "WX-1999-0001", STAFF)
+
+
+def test_dispatch_and_take_tell_the_member_and_announce_the_taker(session):
+    number = registered(session)["number"]
+    cid = case_id(session, number)
+    result = steps.dispatch_case(session, {"case_id": cid, "member": "member.li", "dispatched_by": "staff.wang"}, None)
+    assert result["deadline"]["rule"] == "take_case" and result["deadline"]["rulebook"] == "micro_consultation"
+    [told] = outbox(session, "notify.consultation.dispatched")
+    assert told["payload"]["recipients"] == ["member.li"] and told["thread"] == number
+    steps.take_case(session, {"case_id": cid, "accepted": True, "by": "member.li"}, None)
+    steps.take_case(session, {"case_id": cid, "accepted": True, "by": "member.li"}, None)   # delivered twice
+    [taken] = outbox(session, "consultation.case_taken")
+    assert taken["members"] == [{"member": "member.li", "role": "taker"}] and taken["thread"] == number
+
+
+def meeting_held(session, number, units=("transport", "housing")):
+    cid = taken_by_li(session, number)
+    steps.record_decision(session, {"case_id": cid, "outcome": "meeting", "by": "member.li"}, None)
+    result = steps.record_meeting(session, {"case_id": cid, "form": "on_site", "venue": "cr_jiefang",
+                                            "held_on": "2027-01-10", "attendees": ["member.zhou"],
+                                            "units": list(units), "summary": "现场协商路灯维修", "by": "member.li"}, None)
+    session.commit()
+    return cid, result
+
+
+def test_a_meeting_asks_each_department_and_each_sees_and_records_only_its_own_commitment(session):
+    number = registered(session)["number"]
+    cid, result = meeting_held(session, number)
+    assert result["units"] == ["transport", "housing"] and result["deadline"]["rule"] == "commitment"
+    [held] = outbox(session, "consultation.meeting_held")
+    assert held["payload"]["form"] == "on_site"
+    assert {m["member"] for m in held["members"]} == {"member.li", "member.zhou"}
+    requested = outbox(session, "notify.consultation.commitment_requested")
+    assert sorted(r["payload"]["recipients"][0] for r in requested) == ["unit:housing", "unit:transport"]
+
+    seen = cases.get(session, number, TRANSPORT)
+    assert [c["unit"] for c in seen["commitments"]] == ["transport"]
+    assert seen["resident_name"] == "王**" and seen["resident_phone"] is None and seen["history"] == []
+    with pytest.raises(Forbidden):
+        cases.record_commitment(session, number, {"actions": "x", "done_by": "2027-02-01"}, EDUCATION)
+    with pytest.raises(InvalidInput) as refused:
+        cases.record_commitment(session, number, {"actions": "", "done_by": "soon"}, TRANSPORT)
+    assert {"actions", "done_by"} <= set(refused.value.details)
+
+    cases.record_commitment(session, number, {"actions": "更换路灯12盏", "done_by": "2027-02-01"}, TRANSPORT)
+    session.commit()
+    with pytest.raises(Conflict):
+        cases.record_commitment(session, number, {"actions": "again", "done_by": "2027-02-01"}, TRANSPORT)
+    session.rollback()
+    messages = [r.payload for r in session.scalars(select(Outbox)) if r.routing_key == contracts.MESSAGE_ROUTING_KEY]
+    assert messages == [], "the process hears only when every department has committed"
+    cases.record_commitment(session, number, {"actions": "协调物业接电", "done_by": "2027-01-25"}, HOUSING)
+    session.commit()
+    [message] = [r.payload for r in session.scalars(select(Outbox)) if r.routing_key == contracts.MESSAGE_ROUTING_KEY]
+    assert message["name"] == "commitments_made" and message["correlation_key"] == number
+    assert cases.get(session, number, STAFF)["status"] == "committed"
+
+
+def test_late_commitments_and_follow_ups_are_reminded_with_deadlines_from_the_rulebook(session, skipping_clock):
+    number = registered(session)["number"]
+    cid, _ = meeting_held(session, number)
+    reminded = steps.remind_commitments(session, {"case_id": cid}, None)
+    assert sorted(reminded["pending"]) == ["housing", "transport"]
+    for principal in (TRANSPORT, HOUSING):
+        cases.record_commitment(session, number, {"actions": "落实", "done_by": "2027-02-01"}, principal)
+    first = steps.schedule_follow_up(session, {"case_id": cid}, None)
+    late = steps.follow_up_overdue(session, {"case_id": cid}, None)
+    assert late["follow_up_due"] < first["follow_up_due"], "a reminder comes sooner than a follow-up (7 < 30 days)"
+    again = steps.record_follow_up(session, {"case_id": cid, "actions_done": False, "note": "施工中", "by": "member.li"}, None)
+    assert again["actions_done"] is False and again["follow_up_due"]
+    done = steps.record_follow_up(session, {"case_id": cid, "actions_done": True, "note": "已修复", "by": "member.li"}, None)
+    assert done["actions_done"] is True
+    session.commit()
+    case = cases.get(session, number, LI)
+    assert case["status"] == "return_visit" and [f["actions_done"] for f in case["follow_ups"]] == [False, True]
+    provenance = [e["data"] for e in case["history"] if e["action"] == "follow_up_scheduled"][0]["deadline"]
+    assert provenance["rulebook"] == "micro_consultation" and provenance["amount"] == 30
+
+
+def test_an_unknown_department_at_the_meeting_is_a_bpmn_error_and_records_nothing(session):
+    number = registered(session)["number"]
+    cid = taken_by_li(session, number)
+    with pytest.raises(BusinessError) as error:
+        steps.record_meeting(session, {"case_id": cid, "form": "online", "held_on": "2027-01-10",
+                                       "units": ["nobody"], "summary": "s", "by": "member.li"}, None)
+    assert error.value.code == "unknown_meeting_detail"
+
+
+def test_the_return_visit_reopens_an_unsatisfied_case_once_then_closes_with_the_satisfaction(session):
+    number = registered(session)["number"]
+    cid = taken_by_li(session, number)
+    steps.record_decision(session, {"case_id": cid, "outcome": "answered", "answer": "已答复", "by": "member.li"}, None)
+    visit = {"case_id": cid, "reached": True, "satisfaction": "unsatisfied", "by": "member.li"}
+    assert steps.record_return_visit(session, visit, None)["reopen"] is True
+    steps.record_decision(session, {"case_id": cid, "outcome": "answered", "answer": "再答复", "by": "member.li"}, None)
+    assert steps.record_return_visit(session, visit, None)["reopen"] is False
+    with pytest.raises(BusinessError):
+        steps.record_return_visit(session, {**visit, "satisfaction": "happy"}, None)
+    closed = steps.close_case(session, {"case_id": cid}, None)
+    steps.close_case(session, {"case_id": cid}, None)   # delivered twice
+    assert closed == {"status": "closed", "satisfaction": "unsatisfied", "reason": None}
+    [event] = outbox(session, "consultation.case_closed")
+    assert event["payload"]["satisfaction"] == "unsatisfied" and event["thread"] == number
+
+
+def test_a_converted_case_records_the_new_number_and_closes_with_the_reason(session):
+    number = registered(session)["number"]
+    cid = taken_by_li(session, number)
+    decided = steps.record_decision(session, {"case_id": cid, "outcome": "opinion", "analysis": "年久失修",
+                                              "suggestion": "纳入改造计划", "by": "member.li"}, None)
+    assert decided["content"]["situation"].startswith("解放街道") and decided["member"] == "member.li"
+    steps.record_conversion(session, {"case_id": cid, "kind": "opinion",
+                                      "converted": {"number": "SQ-2027-0009", "thread": number}}, None)
+    session.commit()
+    case = cases.get(session, number, LI)
+    assert (case["status"], case["close_reason"], case["converted_number"]) == ("closed", "converted", "SQ-2027-0009")
+    [event] = outbox(session, "consultation.converted")
+    assert event["payload"]["to"] == "opinion" and event["payload"]["converted_number"] == "SQ-2027-0009"
+    entry = cases.thread_entry(session, number, LI)
+    assert entry["kind"] == "case" and [e["action"] for e in entry["events"]][-2:] == ["converted", "closed"]
+    assert cases.thread_entry(session, "SQ-2027-0001", LI) is None
+    with pytest.raises(Forbidden):
+        cases.thread_entry(session, number, ZHOU)
+
+
+def test_the_case_event_log_is_append_only(session):
+    number = registered(session)["number"]
+    row = session.scalar(select(CaseEvent).where(CaseEvent.case_id == case_id(session, number)))
+    row.action = "forged"
+    with pytest.raises(RuntimeError):
+        session.flush()
+
+
+# -- the service over the real broker -----------------------------------------------------------------
+@pytest.fixture
+def assignment_service(settings, skipping_clock):
+    migrate("assignment", settings.database_url("assignment"))
+    with transaction(session_factory(settings.database_url("assignment"))) as s:
+        seed(s)
+    topology.declare(settings.amqp_uri)
+    runner = ServiceRunner(settings.nameko_config())
+    runner.add_service(AssignmentService)
+    runner.start()
+    yield settings
+    runner.stop()
+    dispose_all()
+
+
+def test_the_service_registers_over_rpc_and_runs_a_job_of_the_diagram(assignment_service):
+    settings = assignment_service
+    with ClusterRpcProxy(settings.nameko_config()) as rpc:
+        case = rpc.assignment.register_case(ISSUE, principal=STAFF)
+        assert rpc.assignment.get_case(case["number"], principal=STAFF)["status"] == "registered"
+        assert len(rpc.assignment.list_venues({"kind": "sector_studio"}, principal=LI)) == 13
+        with pytest.raises(InvalidInput) as refused:
+            rpc.assignment.register_case({**ISSUE, "title": ""}, principal=STAFF)
+        assert "title" in refused.value.details
+    vhost = settings.amqp_uri.rsplit("/", 1)[1]
+    job_id = uuid.uuid4().hex
+    publish(settings.amqp_uri, contracts.JOBS_EXCHANGE, "assignment.dispatch_case", {
+        "job_id": job_id, "instance_id": "instance-1", "task_id": "task-1", "operation": "assignment.dispatch_case",
+        "params": {"case_id": 1, "member": "member.li", "dispatched_by": "staff.wang"}, "attempt": 1,
+        "business_key": case["number"], "principal": STAFF})
+    got = []
+
+    def answered():
+        got.extend(get_messages(vhost, contracts.ENGINE_RESULTS_QUEUE))
+        return got
+    wait_for(answered, message="the job's result")
+    result = json.loads(got[0]["payload"])
+    assert result["status"] == "ok" and result["result"]["member"] == "member.li"
+    with ClusterRpcProxy(settings.nameko_config()) as rpc:
+        assert rpc.assignment.get_case(case["number"], principal=LI)["status"] == "dispatched"
