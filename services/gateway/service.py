@@ -53,16 +53,17 @@ class GatewayService(ProcessRoutes, OperatorRoutes, ProposalRoutes, ReportRoutes
 
     @http("GET", "/ready")
     def ready(self, request):
-        """Ready when every service behind the gateway answers."""
-        waiting = {}
+        """Ready when every service behind the gateway answers; ``services`` says it of each."""
+        waiting, services = {}, {"gateway": "ok"}
         for name in ("engine", "intake", "assignment", "supervision", "evaluation"):
             try:
                 getattr(self, name).ping()
+                services[name] = "ok"
             except Exception as exc:  # any failure means "not ready"; say which
-                waiting[name] = f"{type(exc).__name__}: {exc}"
+                waiting[name] = services[name] = f"{type(exc).__name__}: {exc}"
         if waiting:
-            return _json(503, {"status": "not ready", "waiting_for": waiting})
-        return _json(200, {"status": "ready"})
+            return _json(503, {"status": "not ready", "waiting_for": waiting, "services": services})
+        return _json(200, {"status": "ready", "services": services})
 
     @http("GET", "/openapi.json")
     def openapi_document(self, request):

@@ -69,6 +69,9 @@ def test_operators_routes_refuse_everyone_else_and_act_for_operators(ops):
     names = {q["name"] for q in queues.json()["queues"]}
     assert {contracts.ENGINE_RESULTS_QUEUE, contracts.DEAD_QUEUE} <= names
     assert call("GET", "/api/ops/services").json()["services"]["engine"] == {"status": "ok"}
+    ready = requests.get(f"http://127.0.0.1:{system.settings.gateway_port}/ready", timeout=30)
+    assert ready.status_code == 503          # only the engine runs behind this gateway
+    assert ready.json()["services"]["engine"] == "ok" and "UnknownService" in ready.json()["services"]["intake"]
 
     inst = system.rpc.engine.start("smoke", "OPS-1", DATA, MEMBER)
     suspended = call("POST", f"/api/ops/instances/{inst['id']}/suspend", json={"reason": "looking into it"})
