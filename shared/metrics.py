@@ -138,7 +138,7 @@ class MetricsExporter(DependencyProvider):
 
         self.registry = registry_for(self.container.service_name, self._database())
         self.socket = eventlet.listen((self.host, self.port))
-        self.container.spawn_managed_thread(self._serve)
+        self._thread = self.container.spawn_managed_thread(self._serve)
         log.info("%s serves metrics on http://%s:%s/metrics", self.container.service_name, self.host, self.port)
 
     def _serve(self):
@@ -162,6 +162,9 @@ class MetricsExporter(DependencyProvider):
         return [b"not found: try /metrics\n"]
 
     def stop(self):
+        thread, self._thread = getattr(self, "_thread", None), None
+        if thread is not None:
+            thread.kill()
         if self.socket is not None:
             try:
                 self.socket.close()
