@@ -199,10 +199,19 @@ def load_definitions(settings, document: dict) -> None:
     (``ZTC_RABBIT_MANAGEMENT_URL``); idempotent for queues declared with the same arguments."""
     from urllib.parse import quote
 
+    import requests
+
     from shared.messaging import management
 
-    vhost = management.vhost_of(settings.amqp_uri)
-    management._call(settings, "POST", f"/definitions/{quote(vhost, safe='')}", json=document)
+    base, auth = management._api(settings)
+    url = f"{base}/definitions/{quote(management.vhost_of(settings.amqp_uri), safe='')}"
+    try:
+        resp = requests.post(url, json=document, auth=auth, timeout=60)
+    except requests.RequestException as exc:
+        raise management.ManagementUnavailable(f"RabbitMQ's management API at {base} did not answer: {exc}") from None
+    if resp.status_code >= 400:   # 204 when imported
+        raise management.ManagementUnavailable(f"RabbitMQ refused the definitions ({resp.status_code}): "
+                                               f"{resp.text[:500]}")
 
 
 def main(argv=None) -> int:
