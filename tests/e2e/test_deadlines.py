@@ -59,3 +59,56 @@ def test_reminder_extension_and_escalation_each_explained_by_one_call(running, s
     overdue = api("staff", "GET", "/api/overdue", expect=200).json()["units"]
     assert any(u["unit"] == "transport" and any(o["number"] == number for o in u["overdue"]) for u in overdue)
     assert api("member", "GET", "/api/overdue").status_code == 403
+
+
+def _unit_deadline(api, number, rule, unit):
+    response = api("staff", "GET", f"/api/proposals/{number}/deadlines")
+    if response.status_code == 404:
+        return None
+    rows = [d for d in response.json()["deadlines"] if d["rule"] == rule and d["unit"] == unit]
+    return rows[-1] if rows else None
+
+
+def test_signing_late_is_recorded_late_and_a_co_unit_is_reminded_of_its_input(running, service_clock):
+    api = Api(*running)
+    number = submit(api)
+    file_it(api, number)
+    api.complete("staff", "assign", number, {"mode": "lead_co", "lead": "transport", "co_units": ["education"]})
+    lead, co = api.assignment("unit", number), api.assignment("co_unit", number)
+    co_input = wait_for(lambda: _unit_deadline(api, number, "co_unit_input", "education"),
+                        message="the co-unit's input deadline")
+    assert co_input["duration"] == {"amount": 1, "unit": "months"} and co_input["start"]["event"] == "assigned"
+    assert _unit_deadline(api, number, "co_unit_input", "transport") is None  # the lead sends no input
+
+    api("co_unit", "POST", f"/api/assignments/{co['id']}/sign", expect=200)
+    on_time = wait_for(lambda: (lambda d: d if d["fulfilled"] else None)(
+        _unit_deadline(api, number, "sign_for_limit", "education")), timeout=60, message="the co-unit's signing")
+    assert on_time["status"] == "met" and on_time["fulfilled"]["by"] == "handler.ma"
+
+    sign_for = _unit_deadline(api, number, "sign_for_limit", "transport")
+    due = date.fromisoformat(sign_for["due"])
+    past = datetime(due.year, due.month, due.day, tzinfo=timezone.utc) + timedelta(days=2) - service_clock.now()
+    service_clock.advance(past.total_seconds())
+    api("unit", "POST", f"/api/assignments/{lead['id']}/sign", expect=200)
+    late = wait_for(lambda: (lambda d: d if d["fulfilled"] else None)(
+        _unit_deadline(api, number, "sign_for_limit", "transport")), timeout=60, message="the lead's signing")
+    assert late["status"] == "missed" and late["fulfilled"]["by"] == "handler.zhao"
+
+    input_due = date.fromisoformat(co_input["due"])
+    ahead = datetime(input_due.year, input_due.month, input_due.day, tzinfo=timezone.utc) - timedelta(days=3) \
+        - service_clock.now()
+    service_clock.advance(ahead.total_seconds())
+    reminded = wait_for(lambda: _unit_deadline(api, number, "co_unit_input", "education")["reminders"],
+                        timeout=60, message="a reminder of the co-unit's input")
+    assert reminded
+
+    def told():
+        return [n for n in api("co_unit", "GET", "/api/notifications", expect=200).json()
+                if n["subject"] == number and n["kind"] == "deadline_reminder"]
+    [note] = wait_for(told, timeout=60, message="the reminder in the co-unit's inbox")
+    assert note["recipient"] == "unit:education"
+
+    api("co_unit", "POST", f"/api/assignments/{co['id']}/input", {"text": "教育局将配合开展安全教育"}, expect=200)
+    sent = wait_for(lambda: (lambda d: d if d["fulfilled"] else None)(
+        _unit_deadline(api, number, "co_unit_input", "education")), timeout=60, message="the co-unit's input")
+    assert sent["status"] == "met" and not sent["live"]

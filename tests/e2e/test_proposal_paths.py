@@ -3,6 +3,7 @@ B follow-up, merged near-duplicates, key proposals, and bad unit commands over A
 service its own process. Deadlines are in test_deadlines.py."""
 from __future__ import annotations
 
+from datetime import date, timedelta
 
 from shared import contracts
 from tests.support import get_messages, publish, wait_for
@@ -41,7 +42,11 @@ def test_a_unit_objects_within_the_window_and_staff_reassign(running):
     api.complete("staff", "reassign", number, {"mode": "single", "units": ["transport"]})
     right = api.assignment("unit", number)
     assert right["unit"] == "transport"
-    assert api("co_unit", "GET", f"/api/assignments/{wrong['id']}", expect=200).json()["status"] == "cancelled"
+    objected = api("co_unit", "GET", f"/api/assignments/{wrong['id']}", expect=200).json()
+    assert objected["status"] == "cancelled"
+    assert objected["objection"]["decision"]["outcome"] == "reassigned"
+    assert objected["objection"]["decision"]["by"] == "staff.wang"
+    assert objected["objection"]["decision"]["assigned_to"] == ["transport"]
     reply(api, number)
     api.complete("staff", "review_reply", number, {"action": "accept"})
     rate(api, number)
@@ -160,3 +165,53 @@ def test_ztc_demo_leaves_proposals_at_every_stage(running, e2e_settings):
     api = Api(*running)
     statuses = {api.status(line.split(":")[0]) for line in stories}
     assert {"published", "not_filed", "filed", "pre_review"} <= statuses
+
+
+def test_a_refused_extension_shows_on_the_units_request_and_the_reply_is_still_awaited(running):
+    api = Api(*running)
+    number = submit(api)
+    file_it(api, number)
+    api.complete("staff", "assign", number, {"mode": "single", "units": ["transport"]})
+    mine = api.assignment("unit", number)
+    api("unit", "POST", f"/api/assignments/{mine['id']}/sign", expect=200)
+    api("unit", "POST", f"/api/assignments/{mine['id']}/extension", {"until": (date.today() + timedelta(days=60)).isoformat(), "reason": "等待预算批复"},
+        expect=200)
+    api.complete("staff", "approve_extension", number, {"approved": False, "extension_comment": "理由不充分"})
+
+    def refused():
+        [request] = api("unit", "GET", f"/api/assignments/{mine['id']}", expect=200).json()["extension_requests"]
+        return request if request["status"] == "refused" else None
+    request = wait_for(refused, timeout=60, message="the refusal on the unit's request")
+    assert (request["decision"]["outcome"], request["decision"]["by"], request["decision"]["comment"]) == \
+        ("refused", "staff.wang", "理由不充分")
+    reply(api, number)
+    api.complete("staff", "review_reply", number, {"action": "accept"})
+    rate(api, number)
+    finish(api, number)
+
+
+def test_routing_suggestions_give_their_reasons_to_staff_only(running):
+    api = Api(*running)
+    number = submit(api)
+    suggestions = api("staff", "GET", f"/api/proposals/{number}/routing-suggestions", expect=200).json()
+    reasons = {s["unit"]: s["reasons"] for s in suggestions["suggestions"]}
+    assert "keyword 学校" in reasons["education"] and "keyword 交通" in reasons["transport"]
+    assert suggestions["routing_version"] and suggestions["rulebook"]["hash"].startswith("sha256:")
+    assert api("member", "GET", f"/api/proposals/{number}/routing-suggestions").status_code == 403
+    assert api("unit", "GET", f"/api/proposals/{number}/routing-suggestions").status_code == 403
+
+
+def test_an_invited_cosigner_finds_the_invitation_in_their_notifications(running):
+    api = Api(*running)
+    number = submit(api, cosigners=["member.zhou"])
+
+    def invitation():
+        inbox = api("cosigner", "GET", "/api/notifications?unread=true", expect=200).json()
+        return [n for n in inbox if n["subject"] == number]
+    [note] = wait_for(invitation, timeout=60, message="the co-signing invitation in the inbox")
+    assert note["recipient"] == "member.zhou" and number in note["title"] and note["read_at"] is None
+    assert not [n for n in api("member", "GET", "/api/notifications", expect=200).json()
+                if n["id"] == note["id"]], "someone else's notification was shown"
+    assert api("member", "POST", f"/api/notifications/{note['id']}/read").status_code == 404
+    api("cosigner", "POST", f"/api/notifications/{note['id']}/read", expect=200)
+    assert not invitation()
