@@ -13,6 +13,7 @@ from shared.messaging.entrypoints import Pingable, api, job
 from . import assessment, operations
 from . import ratings as rating_rounds
 from .models import Inbox, Outbox
+from .points import excellence
 from .points.service import PerformanceMixin
 
 
@@ -39,7 +40,9 @@ class EvaluationService(PerformanceMixin, Pingable):
 
     @job("evaluation.grade_quality")
     def grade_quality(self, params, principal):
-        return operations.grade_quality(self.db.session, params, principal)
+        result = operations.grade_quality(self.db.session, params, principal)
+        excellence.announce(self.db.session, params["number"], result["grade"])  # points: proposal.excellent
+        return result
 
     # -- RPC for people, through the gateway ---------------------------------------------------
     @api

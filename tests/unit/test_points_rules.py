@@ -11,7 +11,8 @@ from sqlalchemy import create_engine, select
 from sqlalchemy.orm import sessionmaker
 
 from services.evaluation.models import Base, Outbox
-from services.evaluation.points import attendance, directory, files, ledger, periods
+from services.evaluation import operations, ratings
+from services.evaluation.points import attendance, directory, excellence, files, ledger, periods
 from services.evaluation.points import rulebook as rulebooks
 from services.evaluation.points.models import HeardEvent, LedgerEntry
 from shared.calendar import DataFileError
@@ -309,3 +310,14 @@ def test_a_quarter_is_published_corrected_inside_the_window_and_closed_after(ses
                                     "present": ["member.li"]}, STAFF)
     closed = periods.close(session, "2026-Q1", STAFF)
     assert closed["status"] == "closed" and closed["standings"][0]["total"] == 7
+
+
+def test_an_excellent_grade_is_told_to_the_ledger_with_the_lead_and_co_authors(session):
+    ratings.open_round(session, {"number": "2026-0011", "proposers": ["member.li", "member.zhou"]})
+    operations.grade_quality(session, {"number": "2026-0011", "grade": "good", "graded_by": "committee.liu"}, None)
+    assert excellence.announce(session, "2026-0011", "good") is False
+    assert excellence.announce(session, "2026-0011", "excellent") is True
+    [body] = [o.payload for o in session.scalars(select(Outbox)) if o.routing_key == "proposal.excellent"]
+    assert body["members"] == [{"member": "member.li", "role": "lead"}, {"member": "member.zhou", "role": "co"}]
+    ledger.book_event(session, body)
+    assert (total(session), total(session, "member.zhou")) == (10, 2)
