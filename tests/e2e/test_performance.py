@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from tests.support import wait_for
 
+from . import test_micro_consultation as consultation
 from .test_opinions import ITEM, PASSED, step, until_status
 from .test_proposal_lifecycle import Api, file_it
 
@@ -63,6 +64,32 @@ def test_opinion_points_are_awarded_exactly_once_and_a_thread_counts_its_authors
     thread_points = sum(e["points"] for e in entries_for(api, "member.li", subject=second)
                         + entries_for(api, "member.li", subject=proposal))
     assert thread_points == 15, "one thread, its authorship counted once"
+
+
+def test_a_case_that_becomes_an_opinion_item_and_a_proposal_counts_each_achievement_once(running):
+    api = Api(*running)
+    number = consultation.taken_by_member(api, "社区缺少老年食堂")
+    consultation.step(api, "member", number, "decision", {"outcome": "opinion", "analysis": "辖区老年人口占比高。",
+                                                          "suggestion": "由民政部门统筹建设社区老年食堂。"})
+    item = consultation.until_status(api, number, "closed")["converted_number"]
+    wait_for(lambda: api("member", "GET", f"/api/opinions/{item}", expect=200).json()["status"] == "submitted",
+             timeout=60, message="the item in editing")
+    proposal = api("member", "POST", f"/api/opinions/{item}/to-proposal", {"publish_consent": True},
+                   expect=201).json()["proposal"]["number"]
+    file_it(api, proposal)
+
+    def in_thread():
+        rows = [e for e in points_file(api, "member", "member.li")["entries"]
+                if e["event"] and e["event"]["thread"] == number]
+        return any(e["activity"] == "proposal_lead" for e in rows) and rows
+    rows = wait_for(in_thread, timeout=60, message="the proposal's points in the case's thread")
+    assert [(e["event"]["name"], e["kind"], e["activity"], e["points"]) for e in rows] == [
+        ("consultation.case_taken", "earned", "consultation_case_taken", 2),
+        ("opinion.submitted", "earned", "opinion_submitted", 5),
+        ("proposal.filed", "adjustment", "opinion_submitted", -5),
+        ("proposal.filed", "earned", "proposal_lead", 15),
+    ], "the case closed by conversion earns nothing itself; authorship counts once, at the proposal's value"
+    assert sum(e["points"] for e in rows) == 17
 
 
 def test_a_quarter_is_published_corrected_inside_the_window_and_refused_after(running, service_clock):
