@@ -64,7 +64,8 @@ class Case:
         [task] = self.waiting()
         props = task.properties
         user = props.get("candidateUser")
-        return props["candidateRole"], self.workflow.get_task_from_id(UUID(str(task.task_id))).data.get(user) if user else None
+        data = self.workflow.get_task_from_id(UUID(str(task.task_id))).data
+        return props["candidateRole"], data.get(user) if user else None
 
     def message(self, name, payload=None):
         self._restore()

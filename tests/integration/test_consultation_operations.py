@@ -207,9 +207,10 @@ def test_late_commitments_and_follow_ups_are_reminded_with_deadlines_from_the_ru
     first = steps.schedule_follow_up(session, {"case_id": cid}, None)
     late = steps.follow_up_overdue(session, {"case_id": cid}, None)
     assert late["follow_up_due"] < first["follow_up_due"], "a reminder comes sooner than a follow-up (7 < 30 days)"
-    again = steps.record_follow_up(session, {"case_id": cid, "actions_done": False, "note": "施工中", "by": "member.li"}, None)
+    check = {"case_id": cid, "by": "member.li"}
+    again = steps.record_follow_up(session, {**check, "actions_done": False, "note": "施工中"}, None)
     assert again["actions_done"] is False and again["follow_up_due"]
-    done = steps.record_follow_up(session, {"case_id": cid, "actions_done": True, "note": "已修复", "by": "member.li"}, None)
+    done = steps.record_follow_up(session, {**check, "actions_done": True, "note": "已修复"}, None)
     assert done["actions_done"] is True
     session.commit()
     case = cases.get(session, number, LI)

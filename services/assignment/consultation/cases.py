@@ -183,9 +183,8 @@ def record_commitment(session, number: str, request: dict, principal: dict | Non
     case = case_by_number(session, number, lock=True)
     meeting = session.scalar(select(CaseMeeting).where(CaseMeeting.case_id == case.id)
                              .order_by(CaseMeeting.id.desc()).limit(1))
-    mine = session.scalar(select(CaseCommitment).where(and_(CaseCommitment.case_id == case.id,
-                                                            CaseCommitment.unit == unit,
-                                                            CaseCommitment.meeting_id == (meeting.id if meeting else -1))))
+    mine = None if meeting is None else session.scalar(select(CaseCommitment).where(
+        and_(CaseCommitment.meeting_id == meeting.id, CaseCommitment.unit == unit)))
     if mine is None:
         raise Forbidden(f"{unit} was not asked to commit on case {number}")
     if mine.status == "committed":
@@ -193,7 +192,8 @@ def record_commitment(session, number: str, request: dict, principal: dict | Non
     if case.status != "meeting":
         raise Conflict(f"case {number} is {case.status}; commitments are recorded after its meeting")
     now = clock.now()
-    mine.status, mine.actions, mine.done_by, mine.contact = "committed", data["actions"], data["done_by"], data["contact"]
+    mine.status, mine.actions, mine.done_by, mine.contact = ("committed", data["actions"], data["done_by"],
+                                                             data["contact"])
     mine.committed_at, mine.committed_by = now, user
     record(session, case, user, "committed", {"unit": unit, "actions": data["actions"],
                                               "done_by": data["done_by"].isoformat()})

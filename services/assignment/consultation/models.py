@@ -107,8 +107,8 @@ class CaseMeeting(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
     form: Mapped[str] = mapped_column(String(20))
-    venue: Mapped[str | None] = mapped_column(String(50), ForeignKey("venues.code", name="fk_case_meetings_venue_venues"),
-                                              nullable=True)
+    venue: Mapped[str | None] = mapped_column(
+        String(50), ForeignKey("venues.code", name="fk_case_meetings_venue_venues"), nullable=True)
     held_on: Mapped[date] = mapped_column(Date)
     attendees: Mapped[list] = mapped_column(JSON, default=list)   # member user ids
     units: Mapped[list] = mapped_column(JSON, default=list)

@@ -43,17 +43,17 @@ class ConsultationRulebookSchema(RulebookSchema):
         loaded = super().load(data, **kwargs)
         missing = [name for name in DURATIONS if name not in loaded["durations"]]
         if missing:
-            raise ValidationError(f"missing rules: {', '.join(missing)}", "durations")
+            raise ValidationError({"durations": [f"missing rules: {', '.join(missing)}"]})
         for section, expected in (("outcomes", OUTCOMES), ("venue_kinds", VENUE_KINDS)):
             if sorted(item.code for item in loaded[section]) != sorted(expected):
-                raise ValidationError(f"the diagram and the directory know exactly: {', '.join(expected)}", section)
+                raise ValidationError({section: [f"the diagram and the directory know exactly: {', '.join(expected)}"]})
         levels = [item.code for item in loaded["satisfaction"]]
         unknown = [code for code in loaded["reopen_on"] if code not in levels]
         if unknown:
-            raise ValidationError(f"not satisfaction levels: {', '.join(unknown)}", "reopen_on")
+            raise ValidationError({"reopen_on": [f"not satisfaction levels: {', '.join(unknown)}"]})
         if "converted" not in [item.code for item in loaded["close_reasons"]]:
-            raise ValidationError("a close reason 'converted' is needed for cases carried on in their thread",
-                                  "close_reasons")
+            raise ValidationError({"close_reasons": ["a close reason 'converted' is needed for cases carried "
+                                                     "on in their thread"]})
         return loaded
 
 

@@ -61,7 +61,6 @@ class ConsultationRoutes:
     @endpoint("staff", "member", body=CaseRegistration, response=CaseSchema, status=201)
     def register_case(self, request, principal, body):
         """Register a resident's issue raised at a venue; the case number is its thread."""
-        body = {**body, "resident_phone": body.get("resident_phone")}
         return 201, self.assignment.register_case(body, principal)
 
     @http("GET", "/api/consultations")
