@@ -93,7 +93,7 @@ DEAD_ID_HEADER = "x-ztc-dead-id"
 _OURS = (contracts.REASON_HEADER, "x-ztc-original-exchange", "x-ztc-original-routing-key",
          "x-ztc-original-queue", "x-ztc-dead-at", DEAD_ID_HEADER, "x-death", "x-first-death-exchange",
          "x-first-death-queue", "x-first-death-reason", "x-last-death-exchange", "x-last-death-queue",
-         "x-last-death-reason")
+         "x-last-death-reason", "x-delivery-count")
 BROWSE_LIMIT = 10000
 
 
@@ -120,8 +120,9 @@ def describe(message) -> dict:
     first = deaths[-1] if deaths else {}
     routing_keys = first.get("routing-keys") or []
     raw = message.body if isinstance(message.body, bytes) else str(message.body).encode()
+    stable = {k: v for k, v in headers.items() if k != "x-delivery-count"}
     ident = headers.get(DEAD_ID_HEADER) or hashlib.sha1(
-        raw + json.dumps(headers, sort_keys=True, default=str).encode()).hexdigest()[:12]
+        raw + json.dumps(stable, sort_keys=True, default=str).encode()).hexdigest()[:12]
     try:
         body = json.loads(raw)
     except ValueError:
@@ -160,11 +161,18 @@ class DeadLetterBox:
     letters are invisible to another for that moment). Replaying publishes a letter, with
     confirms, back to the exchange and routing key it was first sent to, and only then acks it.
     Discarding acks it and first appends the whole letter with the operator's reason to
-    ``record_file`` (JSON lines), so even a discarded letter can be read again."""
+    ``record_file`` (JSON lines), so even a discarded letter can be read again.
 
-    def __init__(self, amqp_uri: str, record_file=None):
+    On a quorum queue a message given back counts as a delivery, and a broker with a delivery
+    limit (RabbitMQ 4 sets 20 by default) would drop a letter read that many times. There each
+    letter read and not acted on is put back as a fresh copy (published with confirms, then the
+    read one acked): reading any number of times loses nothing; a crash in between leaves a
+    second copy rather than none."""
+
+    def __init__(self, amqp_uri: str, record_file=None, queue_type: str = "classic"):
         self.amqp_uri = amqp_uri
         self.record_file = record_file
+        self.queue_type = queue_type
 
     @contextlib.contextmanager
     def _browse(self, limit=BROWSE_LIMIT):
@@ -174,8 +182,11 @@ class DeadLetterBox:
 
         with Connection(self.amqp_uri, connect_timeout=5) as conn:
             channel = conn.channel()
-            queue = dead_letter_queue()(channel)
+            queue = dead_letter_queue(self.queue_type)(channel)
             queue.declare()
+            # Only the letters there now: on a quorum queue the copies put back join the tail.
+            _, present, _ = channel.queue_declare(queue=queue.name, passive=True)
+            limit = min(limit, present)
             held = []
             try:
                 while len(held) < limit:
@@ -186,13 +197,32 @@ class DeadLetterBox:
                     held.append((message, describe(message)))
                 yield conn, held
             finally:
-                for message, _ in held:
+                left = [m for m, _ in held if not m.acknowledged]
+                if self.queue_type == "quorum" and left:
+                    self._put_back(left)
+                for message in left:
                     if not message.acknowledged:
                         try:
                             message.requeue()
                         except Exception:  # closing the channel gives it back anyway
                             pass
                 channel.close()
+
+    def _put_back(self, messages) -> None:
+        """Quorum queue: a fresh copy of each letter to the dead-letter queue, then ack the read one."""
+        publisher = connect(self.amqp_uri)
+        try:
+            producer = publisher.Producer()
+            for message in messages:
+                headers = {k: v for k, v in (message.headers or {}).items() if k != "x-delivery-count"}
+                producer.publish(message.body, exchange="", routing_key=contracts.DEAD_QUEUE, headers=headers,
+                                 content_type=message.content_type, content_encoding=message.content_encoding,
+                                 delivery_mode=2, retry=False)
+                message.ack()
+        except Exception as exc:  # the rest are requeued as usual
+            log.warning("putting dead letters back as fresh copies failed; requeued instead: %s", exc)
+        finally:
+            publisher.release()
 
     def list(self, queue=None, routing_key=None, ids=None) -> list[dict]:
         with self._browse() as (_, held):
@@ -302,4 +332,5 @@ def _require_selection(ids, queue, routing_key, everything):
 
 def box(settings) -> DeadLetterBox:
     """The dead-letter box of these settings; discards are recorded under the var directory."""
-    return DeadLetterBox(settings.amqp_uri, settings.var_dir / "dead-letters-discarded.jsonl")
+    return DeadLetterBox(settings.amqp_uri, settings.var_dir / "dead-letters-discarded.jsonl",
+                         getattr(settings, "queue_type", "classic"))

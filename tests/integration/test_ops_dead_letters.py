@@ -124,3 +124,24 @@ def test_discarding_needs_a_reason_and_records_the_whole_letter(engine_only):
                 (settings.var_dir / "dead-letters-discarded.jsonl").read_text().splitlines()]
     assert record["reason"] == "sent by a test script" and record["by"].startswith("ztc:")
     assert record["letter"]["id"] == first["id"] and record["letter"]["body"] == first["body"]
+
+
+def test_reading_dead_letters_on_a_quorum_queue_many_times_loses_none(tmp_path, vhost, database_url_template):
+    from shared.messaging import topology
+    from tests.support import make_settings
+
+    settings = make_settings(tmp_path, vhost, database_url_template, ZTC_QUEUE_TYPE="quorum")
+    topology.declare(settings.amqp_uri, queue_type="quorum")
+    for n in range(3):
+        publish(settings.amqp_uri, contracts.DEAD_EXCHANGE, "intake.record_submission", {"n": n},
+                headers={contracts.REASON_HEADER: f"test letter {n}",
+                         "x-ztc-original-queue": contracts.job_queue("intake")})
+    letters = box(settings)
+    first = letters.list()
+    assert [d["body"]["n"] for d in first] == [0, 1, 2]
+    for _ in range(25):          # more than RabbitMQ 4's default delivery limit of 20
+        again = letters.list()
+    assert [d["id"] for d in again] == [d["id"] for d in first]      # same letters, same order, same ids
+    assert ready_count(settings.amqp_uri, contracts.DEAD_QUEUE) == 3
+    letters.discard("test letters", everything=True)
+    assert ready_count(settings.amqp_uri, contracts.DEAD_QUEUE) == 0
