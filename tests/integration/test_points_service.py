@@ -90,10 +90,11 @@ def test_a_thread_of_real_events_counts_its_authorship_once_and_a_redelivery_not
     submitted = event("opinion.submitted", [{"member": "member.li", "role": "author"}], "SQ-2026-0001", thread)
     filed = event("proposal.filed", [{"member": "member.li", "role": "lead"}, {"member": "member.zhou", "role": "co"}],
                   "2026-0001", thread, number="2026-0001")
-    for body in (taken, submitted, filed, filed, submitted):   # the last two: redeliveries
+    for body in (taken, submitted, filed):      # in the order they happened
         send(settings, body)
-    wait_for(lambda: {taken["event_id"], submitted["event_id"], filed["event_id"]} <= heard(sessions),
-             message="three events heard")
+        wait_for(lambda: body["event_id"] in heard(sessions), message=f"{body['name']} heard")
+    for body in (filed, submitted):             # redeliveries
+        send(settings, body)
     marker = event("opinion.adopted", [{"member": "member.zhou", "role": "author"}], "SQ-2026-0099")
     send(settings, marker)      # the queue keeps order: once this one is in, the repeats were handled
     wait_for(lambda: marker["event_id"] in heard(sessions), message="the marker")
@@ -113,6 +114,30 @@ def test_a_thread_of_real_events_counts_its_authorship_once_and_a_redelivery_not
     with pytest.raises(Forbidden):
         rpc.evaluation.performance_file("member.li", "2026", principal=ZHOU)
     assert ready_count(settings.amqp_uri, contracts.DEAD_QUEUE) == 0
+
+
+def test_events_of_one_thread_arriving_together_still_count_its_authorship_once(settings, evaluation):
+    """The listener works on several messages at once: bookings for one member must not interleave."""
+    sessions, rpc = evaluation
+    threads = [f"WX-2026-01{n:02d}" for n in range(8)]
+    bodies = []
+    for thread in threads:
+        bodies += [event("opinion.submitted", [{"member": "member.li", "role": "author"}], f"SQ-{thread}", thread),
+                   event("opinion.submitted", [{"member": "member.li", "role": "author"}], f"SQ2-{thread}", thread),
+                   event("proposal.filed", [{"member": "member.li", "role": "lead"}], f"P-{thread}", thread)]
+    with Connection(settings.amqp_uri) as conn:   # all at once, on one connection
+        producer = conn.Producer()
+        for body in bodies:
+            producer.publish(body, exchange=contracts.EVENTS_EXCHANGE, routing_key=body["name"],
+                             serializer="json", delivery_mode=2)
+    wait_for(lambda: {b["event_id"] for b in bodies} <= heard(sessions), message="every event heard")
+    with transaction(sessions) as s:
+        rows = list(s.scalars(select(LedgerEntry).where(LedgerEntry.member == "member.li")))
+        for thread in threads:
+            mine = [r for r in rows if r.thread == thread]
+            assert sum(r.points for r in mine) == 15, [(r.kind, r.activity, r.points) for r in mine]
+            holders = [r for r in mine if r.exclusive_key and r.superseded_by is None]
+            assert [(h.activity, h.points) for h in holders] == [("proposal_lead", 15)]
 
 
 def test_attendance_recorded_over_rpc_reaches_the_ledger_as_an_event(settings, evaluation, vhost):

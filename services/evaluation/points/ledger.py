@@ -143,6 +143,14 @@ def book_event(session, body, folder=None) -> dict:
     outside every term, is refused (``InvalidInput``) and nothing is booked."""
     event = load(contracts.EventSchema, body, "the event")
     members = [load(_MemberRef, m, f"the event's members[{i}]") for i, m in enumerate(event["members"])]
+    # One booking at a time per member: what a member already holds (items, caps, a thread's
+    # authorship) decides the next entry, so two events of one thread must not be booked side by
+    # side. PostgreSQL locks the members' rows until commit (across processes; sorted, so two
+    # bookings never wait on each other); SQLite has no row locks: the listener books one event at
+    # a time in its process (``service.BOOKING``).
+    users = sorted({m["member"] for m in members})
+    if users:
+        session.scalars(select(Member.user).where(Member.user.in_(users)).order_by(Member.user).with_for_update()).all()
     heard = session.get(HeardEvent, event["event_id"])
     if heard is not None:
         return {"event_id": event["event_id"], "duplicate": True, "outcome": heard.outcome}

@@ -3,6 +3,8 @@ gateway) and the listener that feeds the ledger from domain events. Each handler
 function of this package and commits; the functions authorise the caller themselves."""
 from __future__ import annotations
 
+from eventlet.semaphore import Semaphore
+
 from shared.messaging.entrypoints import api, listen
 from shared.messaging.topology import events_queue
 
@@ -11,6 +13,9 @@ from . import attendance, directory, files, ledger, periods
 # The events the ledger hears: every row of every term names one of these (an event with no row
 # for it is kept as heard, with no points). attendance.recorded comes from this service's outbox.
 POINTS_EVENTS = ("proposal.#", "opinion.#", "consultation.#", "attendance.#")
+# One event booked at a time in this process (a green lock: the workers are greenlets): SQLite has no row locks, and
+# a member's next entry depends on what they hold. PostgreSQL also locks the members' rows.
+BOOKING = Semaphore(1)
 
 
 class PerformanceMixin:
@@ -20,8 +25,9 @@ class PerformanceMixin:
     def book_points(self, body):
         """A domain event: its points booked once (a redelivery books nothing); a malformed event,
         or one dated outside every term, is dead-lettered with its reason."""
-        ledger.book_event(self.db.session, body)
-        self.db.commit()
+        with BOOKING:
+            ledger.book_event(self.db.session, body)
+            self.db.commit()
 
     # -- directory and terms -----------------------------------------------------------------
     @api
