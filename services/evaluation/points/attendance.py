@@ -85,7 +85,8 @@ def record(session, data, principal) -> dict:
 
     closed = closed_period_covering(session, data["held_on"])
     if closed:
-        raise Conflict(f"period {closed} is closed: attendance on {data['held_on'].isoformat()} can no longer be recorded")
+        raise Conflict(f"period {closed} is closed: attendance on {data['held_on'].isoformat()} "
+                       "can no longer be recorded")
     attendees = [{"member": u, "role": role} for key, role in ROLES.items() for u in data[key]]
     row = Attendance(kind=data["kind"], title=data["title"], held_on=data["held_on"], half_days=data["half_days"],
                      organiser=who["user"], office=who.get("unit"), attendees=attendees, recorded_at=clock.now())

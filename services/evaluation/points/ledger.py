@@ -65,7 +65,10 @@ def _quantity(rule: rulebooks.Rule, payload: dict) -> int:
 
 
 def _earned_in_cap_period(session, member: str, activity: str, day: date, book) -> int:
-    starts, ends = (book.starts, book.ends) if book.caps_per == "term" else (date(day.year, 1, 1), date(day.year, 12, 31))
+    if book.caps_per == "term":
+        starts, ends = book.starts, book.ends
+    else:
+        starts, ends = date(day.year, 1, 1), date(day.year, 12, 31)
     return session.scalar(select(func.coalesce(func.sum(LedgerEntry.points), 0)).where(
         LedgerEntry.member == member, LedgerEntry.activity == activity,
         LedgerEntry.kind.in_(("earned", "adjustment")),
@@ -160,7 +163,8 @@ def book_event(session, body, folder=None) -> dict:
 
     closed = closed_period_covering(session, day)
     outcome = [_book_member(session, event, day, book, m["member"], m["role"], closed) for m in members]
-    occurred = event["occurred_at"] if event["occurred_at"].tzinfo else event["occurred_at"].replace(tzinfo=timezone.utc)
+    occurred = event["occurred_at"]
+    occurred = occurred if occurred.tzinfo else occurred.replace(tzinfo=timezone.utc)
     session.add(HeardEvent(event_id=event["event_id"], name=event["name"], subject=event["subject"],
                            thread=event["thread"], occurred_at=occurred, counts_on=day, term=book.term,
                            outcome=outcome, heard_at=clock.now()))

@@ -166,7 +166,8 @@ def ask_correction(session, key: str, data, principal) -> dict:
             raise InvalidInput("not one of your entries", {"entry_id": [f"you have no entry {data['entry_id']}"]})
         if not row.starts <= entry.counts_on <= row.ends:
             raise InvalidInput("the entry is not in this period",
-                               {"entry_id": [f"entry {entry.id} counts on {entry.counts_on.isoformat()}, outside {key}"]})
+                               {"entry_id": [f"entry {entry.id} counts on {entry.counts_on.isoformat()}, "
+                                             f"outside {key}"]})
     ask = CorrectionRequest(period=key, member=who["user"], entry_id=data["entry_id"], reason=data["reason"],
                             points_asked=data["points"], status="open", requested_at=clock.now())
     session.add(ask)

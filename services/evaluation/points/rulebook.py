@@ -125,7 +125,8 @@ class Rule:
 
     def as_dict(self) -> dict:
         return {"activity": self.activity, "zh": self.zh, "event": self.event, "role": self.role,
-                "when": self.when, "unless": self.unless, "points": self.points, "unit": self.unit, "cap": self.cap, "group": self.group}
+                "when": self.when, "unless": self.unless, "points": self.points, "unit": self.unit,
+                "cap": self.cap, "group": self.group}
 
 
 @dataclass(frozen=True)

@@ -78,7 +78,8 @@ class Term(Schema):
     correction_window_days = fields.Integer()
     full_marks = fields.Dict()
     grades = fields.List(fields.Dict())
-    rows = fields.List(fields.Dict(), metadata={"description": "(activity, event, role, when, points, unit, cap, group)"})
+    rows = fields.List(fields.Dict(), metadata={
+        "description": "(activity, event, role, when, unless, points, unit, cap, group)"})
 
 
 class Attendance(Schema):
@@ -89,7 +90,8 @@ class Attendance(Schema):
     half_days = fields.Integer()
     organiser = fields.String()
     office = fields.String(allow_none=True)
-    attendees = fields.List(fields.Dict(), metadata={"description": "[{member, role: present|absent_excused|absent_unexcused}]"})
+    attendees = fields.List(fields.Dict(), metadata={
+        "description": "[{member, role: present|absent_excused|absent_unexcused}]"})
     recorded_at = fields.String()
     event_id = fields.String(metadata={"description": "the attendance.recorded event the ledger books"})
 
