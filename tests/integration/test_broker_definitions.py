@@ -136,3 +136,25 @@ def test_a_service_consumes_and_dead_letters_on_quorum_queues(tmp_path, vhost):
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def test_prepare_readies_databases_broker_diagrams_and_seed_twice_over(tmp_path, vhost, database_url_template):
+    """deploy/docker/prepare.py, what the compose `migrate` service and the Kubernetes Job run."""
+    settings = support.make_settings(tmp_path, vhost, database_url_template, ZTC_QUEUE_TYPE="quorum")
+    env = _env(settings, "quorum")
+    script = str(config.ROOT / "deploy" / "docker" / "prepare.py")
+    first = subprocess.run([sys.executable, "-W", "ignore", script, "--wait", "10"], cwd=config.ROOT, env=env,
+                           capture_output=True, text=True, timeout=280)
+    assert first.returncode == 0, first.stdout[-2000:] + first.stderr[-3000:]
+    assert "diagram proposal.bpmn" in first.stdout and "(new)" in first.stdout
+    assert f"unit directory: {len(topology.seeded_units())} units added" in first.stdout
+    assert "ready for the services" in first.stdout
+    queues = _broker_queues(vhost)
+    assert {q["type"] for q in queues.values()} == {"quorum"}
+    assert contracts.unit_queue("transport") in queues
+
+    again = subprocess.run([sys.executable, "-W", "ignore", script, "--wait", "10"], cwd=config.ROOT, env=env,
+                           capture_output=True, text=True, timeout=280)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "(new)" not in again.stdout and "unit directory: 0 units added" in again.stdout
+    assert "members directory: 0 members added" in again.stdout

@@ -1,0 +1,89 @@
+"""The one-shot preparation of a deployment (docker-compose's ``migrate`` service, Kubernetes'
+``ztc-migrate`` Job), run before the services start and again on every upgrade; every step is
+idempotent:
+
+1. wait for PostgreSQL and RabbitMQ's management API (``--wait`` seconds);
+2. migrate every service's database (``ZTC_DB_<SERVICE>`` / ``ZTC_DATABASE_URL``);
+3. load the broker definitions (``shared.messaging.topology``, queues of ``ZTC_QUEUE_TYPE``) into
+   the vhost of ``ZTC_AMQP_URI`` through ``ZTC_RABBIT_MANAGEMENT_URL``;
+4. deploy every diagram in ``ZTC_BPMN_DIR`` (an unchanged file keeps its version);
+5. seed the unit and members directories from ``deploy/seed`` when they are empty.
+
+Unlike ``make run`` it issues no demo tokens: an operator issues the first ones with
+``ztc token --user NAME --role operator`` (see docs/deployment.md).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+import yaml
+
+from services.registry import DATABASES
+from shared import config
+
+
+def say(message: str) -> None:
+    print(f"[prepare] {message}", flush=True)
+
+
+def _retry(what: str, action, seconds: float):
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            return action()
+        except Exception as exc:  # not up yet: a fresh cluster starts its parts in any order
+            if time.monotonic() >= deadline:
+                raise SystemExit(f"[prepare] {what} still failing after {seconds:.0f}s: {exc}") from None
+            say(f"waiting for {what}: {type(exc).__name__}: {str(exc)[:200]}")
+            time.sleep(3)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python deploy/docker/prepare.py", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--wait", type=float, default=180,
+                        help="seconds to keep retrying while the database or the broker is not up (default 180)")
+    parser.add_argument("--no-seed", action="store_true", help="skip seeding the unit and members directories")
+    args = parser.parse_args(argv)
+    settings = config.load()
+
+    from shared.db import migrate, session_factory, transaction
+    from shared.messaging import topology
+
+    for service in DATABASES:
+        _retry(f"the {service} database", lambda s=service: migrate(s, settings.database_url(s)), args.wait)
+        say(f"{service}: database migrated")
+
+    document = topology.definitions(queue_type=settings.queue_type)
+    _retry("RabbitMQ's management API", lambda: topology.load_definitions(settings, document), args.wait)
+    say(f"broker definitions loaded: {len(document['exchanges'])} exchanges, {len(document['queues'])} "
+        f"{settings.queue_type} queues, {len(document['bindings'])} bindings")
+
+    from services.engine.engine import Engine
+
+    engine = Engine(session_factory(settings.database_url("engine")), settings)
+    dmn = {p.name: p.read_bytes() for p in sorted(settings.bpmn_dir.glob("*.dmn"))}
+    for path in sorted(settings.bpmn_dir.glob("*.bpmn")):
+        for row in engine.deploy({path.name: path.read_bytes(), **dmn}, "deploy"):
+            say(f"diagram {path.name}: {row['process_id']} version {row['version']}"
+                f"{' (new)' if row['new'] else ' (unchanged)'}")
+
+    if not args.no_seed:
+        from services.assignment.operations import ensure_units
+        from services.evaluation.points.directory import ensure_members
+
+        seed = config.ROOT / "deploy" / "seed"
+        units = yaml.safe_load((seed / "units.yaml").read_text(encoding="utf-8"))["units"]
+        with transaction(session_factory(settings.database_url("assignment"))) as s:
+            say(f"unit directory: {ensure_units(s, units)} units added")
+        members = yaml.safe_load((seed / "members.yaml").read_text(encoding="utf-8"))["members"]
+        with transaction(session_factory(settings.database_url("evaluation"))) as s:
+            say(f"members directory: {ensure_members(s, members)} members added")
+    say("ready for the services")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
