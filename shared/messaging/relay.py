@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 from sqlalchemy import select
 
@@ -74,7 +75,8 @@ class OutboxRelay:
                 producer = self._get_producer()
                 for row in rows:
                     producer.publish(row.payload, exchange=row.exchange, routing_key=row.routing_key,
-                                     headers=row.headers or {}, delivery_mode=2, retry=False)
+                                     headers=row.headers or {}, delivery_mode=2, retry=False,
+                                     timestamp=int(time.time()))  # wall time: operators see a message's age
             except Exception:
                 self.reset()
                 raise
