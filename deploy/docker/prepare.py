@@ -9,6 +9,9 @@ idempotent:
 4. deploy every diagram in ``ZTC_BPMN_DIR`` (an unchanged file keeps its version);
 5. seed the unit and members directories from ``deploy/seed`` when they are empty.
 
+``--wait-for SERVICE`` does none of this: it waits until that service's database is at the newest
+migration (a Kubernetes init container, so a service never starts on a schema older than its code).
+
 Unlike ``make run`` it issues no demo tokens: an operator issues the first ones with
 ``ztc token --user NAME --role operator`` (see docs/deployment.md).
 """
@@ -40,14 +43,51 @@ def _retry(what: str, action, seconds: float):
             time.sleep(3)
 
 
+def at_newest_migration(service: str, url: str) -> bool:
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+    from sqlalchemy import create_engine
+
+    from shared.db import alembic_config
+
+    heads = set(ScriptDirectory.from_config(alembic_config(service, url)).get_heads())
+    engine = create_engine(config.normalize_database_url(url))
+    try:
+        with engine.connect() as conn:
+            return set(MigrationContext.configure(conn).get_current_heads()) == heads
+    finally:
+        engine.dispose()
+
+
+def wait_for_migration(service: str, url: str, seconds: float) -> int:
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            if at_newest_migration(service, url):
+                say(f"{service}: database at the newest migration")
+                return 0
+            problem = "not at the newest migration yet"
+        except Exception as exc:  # the database is not up yet
+            problem = f"{type(exc).__name__}: {str(exc)[:200]}"
+        if time.monotonic() >= deadline:
+            say(f"{service}: gave up after {seconds:.0f}s: {problem}")
+            return 1
+        say(f"{service}: waiting: {problem}")
+        time.sleep(3)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python deploy/docker/prepare.py", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--wait", type=float, default=180,
                         help="seconds to keep retrying while the database or the broker is not up (default 180)")
     parser.add_argument("--no-seed", action="store_true", help="skip seeding the unit and members directories")
+    parser.add_argument("--wait-for", metavar="SERVICE", choices=DATABASES,
+                        help="only wait until SERVICE's database is at the newest migration, then exit")
     args = parser.parse_args(argv)
     settings = config.load()
+    if args.wait_for:
+        return wait_for_migration(args.wait_for, settings.database_url(args.wait_for), args.wait)
 
     from shared.db import migrate, session_factory, transaction
     from shared.messaging import topology

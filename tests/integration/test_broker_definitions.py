@@ -158,3 +158,20 @@ def test_prepare_readies_databases_broker_diagrams_and_seed_twice_over(tmp_path,
     assert again.returncode == 0, again.stderr[-3000:]
     assert "(new)" not in again.stdout and "unit directory: 0 units added" in again.stdout
     assert "members directory: 0 members added" in again.stdout
+
+
+def test_wait_for_holds_a_service_until_its_database_is_migrated(tmp_path, vhost, database_url_template):
+    """The Kubernetes init container: it waits (and fails after --wait) until `prepare` migrated."""
+    settings = support.make_settings(tmp_path, vhost, database_url_template)
+    script = str(config.ROOT / "deploy" / "docker" / "prepare.py")
+    env = _env(settings, "classic")
+
+    def wait_for(service):
+        return subprocess.run([sys.executable, "-W", "ignore", script, "--wait-for", service, "--wait", "1"],
+                              cwd=config.ROOT, env=env, capture_output=True, text=True, timeout=120)
+
+    waited = wait_for("intake")
+    assert waited.returncode == 1 and "gave up" in waited.stdout
+    migrate("intake", settings.database_url("intake"))
+    done = wait_for("intake")
+    assert done.returncode == 0 and "at the newest migration" in done.stdout, done.stdout + done.stderr
