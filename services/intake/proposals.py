@@ -65,7 +65,7 @@ def submit(session, draft: dict, principal: dict, thread: str | None = None) -> 
     if cosigning:
         notify(session, proposal, data["cosigners"],
                f"{initiator} 邀请您联名提案 {number}《{proposal.title}》，"
-               f"请在 {cosigning.due.isoformat()} 前确认。")
+               f"请在 {cosigning.due.isoformat()} 前确认。", kind="cosign_invited")
     start_process(session, Outbox, command_id=f"proposal-{number}", process_id=PROCESS_ID,
                   business_key=number, principal=principal,
                   data={"proposal_id": proposal.id, "number": number, "title": proposal.title,

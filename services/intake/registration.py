@@ -41,7 +41,7 @@ def settle_cosigners(session, params: dict, principal: dict | None) -> dict:
         record_event(session, proposal, _actor(principal), "cosigning_settled",
                      {"proposers": proposers(proposal), "dropped": dropped})
         notify(session, proposal, dropped, f"您未在期限内确认联名提案 {proposal.number}"
-                                           f"《{proposal.title}》，已不再列为联名人。")
+                                           f"《{proposal.title}》，已不再列为联名人。", kind="cosign_dropped")
     else:
         dropped = [c.user for c in proposal.cosigners if c.status == "dropped"]
     return {"proposers": proposers(proposal), "dropped": dropped}
@@ -135,7 +135,7 @@ def record_filing(session, params: dict, principal: dict | None) -> dict:
     record_event(session, proposal, data["decided_by"], decision,
                  {**result, **({"rulebook": details["rulebook"], "rulebook_hash": details["rulebook_hash"]}
                                if details else {})})
-    notify(session, proposal, proposers(proposal), text)
+    notify(session, proposal, proposers(proposal), text, kind="filing_decision")
     if decision == "filed":
         _filed_event(session, proposal)
     session.flush()

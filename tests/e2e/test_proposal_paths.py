@@ -210,6 +210,7 @@ def test_an_invited_cosigner_finds_the_invitation_in_their_notifications(running
         return [n for n in inbox if n["subject"] == number]
     [note] = wait_for(invitation, timeout=60, message="the co-signing invitation in the inbox")
     assert note["recipient"] == "member.zhou" and number in note["title"] and note["read_at"] is None
+    assert note["kind"] == "cosign_invited"
     assert not [n for n in api("member", "GET", "/api/notifications", expect=200).json()
                 if n["id"] == note["id"]], "someone else's notification was shown"
     assert api("member", "POST", f"/api/notifications/{note['id']}/read").status_code == 404

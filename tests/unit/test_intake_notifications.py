@@ -37,7 +37,7 @@ def test_inviting_cosigners_keeps_their_rows_and_publishes_one_notification_for_
     assert rows == ["张伟", "王芳"]
     assert len(events) == 1
     event = contracts.EventSchema().load(events[0])
-    assert event["name"].startswith(contracts.NOTIFY_PREFIX)
+    assert event["name"] == contracts.NOTIFY_PREFIX + "cosign_invited"
     assert event["subject"] == proposal["number"]
     assert event["payload"]["recipients"] == ["张伟", "王芳"]
     assert proposal["number"] in event["payload"]["title"]
