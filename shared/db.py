@@ -53,8 +53,39 @@ def _make_engine(url: str) -> Engine:
             cursor.close()
 
         return engine
-    return create_engine(url, json_serializer=_json_dumps, pool_pre_ping=True, pool_size=10,
-                         max_overflow=10)
+    engine = create_engine(url, json_serializer=_json_dumps, pool_size=10, max_overflow=10,
+                           pool_recycle=POOL_RECYCLE_SECONDS)
+    _ping_when_idle(engine)
+    return engine
+
+
+# A connection back in the pool for longer than this is pinged before it is handed out again;
+# one used more recently is not (``pool_pre_ping`` pinged every checkout: one more round trip
+# per transaction). A connection that broke in the meantime makes that one transaction fail with
+# a disconnect error, which invalidates the whole pool, so the next one reconnects; every caller
+# already treats a failed transaction as not done (a job is redelivered, an HTTP call answers 5xx).
+POOL_PING_IDLE_SECONDS = 10.0
+POOL_RECYCLE_SECONDS = 3600
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    import time
+
+    from sqlalchemy import exc
+
+    @event.listens_for(engine, "checkin")
+    def _checked_in(dbapi_connection, record):
+        record.info["ztc_idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checked_out(dbapi_connection, record, proxy):
+        idle_since = record.info.get("ztc_idle_since")
+        if idle_since is None or time.monotonic() - idle_since < POOL_PING_IDLE_SECONDS:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as error:  # any failure: let the pool drop it and connect afresh
+            raise exc.DisconnectionError(str(error)) from error
 
 
 def dispose_all() -> None:

@@ -229,16 +229,20 @@ class Engine(OperatorActions):
             return {status: n for status, n in rows}
 
     # -- the one way an instance changes ---------------------------------------------------------
-    def _mutate(self, instance_id: str, change, principal=None, refuse_failed_step=False):
+    def _mutate(self, instance_id: str, change, principal=None, refuse_failed_step=False, guard=None):
         """Run ``change(session, instance, workflow)`` and save; retried on a stale revision.
 
         If the instance fails a step on the way (a script or expression error), the state reached
         is saved with an incident an operator can retry, or, with ``refuse_failed_step``, nothing
         is saved and the caller gets InvalidInput (the caller's input caused it and can be fixed).
+        ``guard(session)``, if given, runs first in the same transaction: when it answers false
+        nothing is loaded or saved and None is returned (a job result that no longer applies).
         """
         for _ in range(MAX_SAVE_ATTEMPTS):
             try:
                 with transaction(self.sessions) as s:
+                    if guard is not None and not guard(s):
+                        return None
                     inst = s.get(Instance, instance_id)
                     if inst is None:
                         raise NotFound(f"no instance {instance_id}")
@@ -363,45 +367,55 @@ class Engine(OperatorActions):
 
     # -- job results ------------------------------------------------------------------------
     def handle_result(self, raw: dict) -> str:
-        """Apply a job result. Returns what happened: completed, caught, retry, incident, dropped."""
+        """Apply a job result. Returns what happened: completed, caught, retry, incident, dropped.
+
+        A success or a business error is checked and applied in the one transaction that changes
+        the instance (one transaction per result); a technical failure is checked and scheduled
+        for retry in one transaction, and only the last attempt's failure takes a second one."""
         try:
             result = contracts.JobResultSchema().load(raw)
         except ValidationError as exc:
             raise InvalidInput("malformed job result", exc.messages) from None
+        if result["status"] == "ok":
+            return self._complete_job(result)
+        if result["status"] == "error":
+            return self._throw_job_error(result)
+        error = (result.get("error") or {}).get("message") or "failed"
         with transaction(self.sessions) as s:
             job = s.get(Job, result["job_id"])
-            if job is None or job.status == "done" or job.attempt != result["attempt"]:
+            if not self._result_applies(job, result):
                 return "dropped"
-            if job.instance_id != result["instance_id"] or job.task_id != result["task_id"]:
-                return "dropped"
-            if result["status"] == "failed":
-                error = (result.get("error") or {}).get("message") or "failed"
-                if job.attempt < job.max_attempts:
-                    delay = min(self.settings.job_backoff_seconds * 2 ** (job.attempt - 1),
-                                self.settings.job_backoff_max_seconds)
-                    job.attempt += 1
-                    job.last_error = error
-                    job.updated_at = clock.now()
-                    inst = s.get(Instance, job.instance_id)
-                    self._outbox_job(s, inst, job.job_id, job.task_id, job.operation, job.params,
-                                     job.attempt, job.principal, clock.now() + timedelta(seconds=delay))
-                    self._history(s, job.instance_id, None, "job_retry", job.task_name,
-                                  {"job_id": job.job_id, "attempt": job.attempt, "error": error,
-                                   "delay_seconds": delay})
-                    outcome = "retry"
-                else:
-                    outcome = "incident"
+            instance_id = job.instance_id
+            if job.attempt < job.max_attempts:
+                delay = min(self.settings.job_backoff_seconds * 2 ** (job.attempt - 1),
+                            self.settings.job_backoff_max_seconds)
+                job.attempt += 1
+                job.last_error = error
+                job.updated_at = clock.now()
+                inst = s.get(Instance, job.instance_id)
+                self._outbox_job(s, inst, job.job_id, job.task_id, job.operation, job.params,
+                                 job.attempt, job.principal, clock.now() + timedelta(seconds=delay))
+                self._history(s, job.instance_id, None, "job_retry", job.task_name,
+                              {"job_id": job.job_id, "attempt": job.attempt, "error": error,
+                               "delay_seconds": delay})
+                outcome = "retry"
             else:
-                outcome = result["status"]
+                outcome = "incident"
         if outcome == "retry":
             self.on_commit()
             return outcome
-        if outcome == "incident":
-            self._raise_incident(result["job_id"], (result.get("error") or {}).get("message") or "failed")
-            return "incident"
-        if outcome == "ok":
-            return self._complete_job(result)
-        return self._throw_job_error(result)
+        self._raise_incident(result["job_id"], error, instance_id)
+        return "incident"
+
+    @staticmethod
+    def _result_applies(job, result) -> bool:
+        """A result applies to a job that is not done, for the attempt it answers, and to the
+        instance and task the job belongs to; any other (a duplicate, a stale attempt) is dropped."""
+        return (job is not None and job.status != "done" and job.attempt == result["attempt"]
+                and job.instance_id == result["instance_id"] and job.task_id == result["task_id"])
+
+    def _result_guard(self, result):
+        return lambda s: self._result_applies(s.get(Job, result["job_id"]), result)
 
     def _complete_job(self, result) -> str:
         def change(s, inst, workflow):
@@ -415,8 +429,7 @@ class Engine(OperatorActions):
             self._finish_job(s, job, "job_completed", {"job_id": job.job_id, "result": result["result"]})
             return "completed"
 
-        job_instance = self._job_instance(result["job_id"])
-        return self._mutate(job_instance, change) or "dropped"
+        return self._mutate(result["instance_id"], change, guard=self._result_guard(result)) or "dropped"
 
     def _throw_job_error(self, result) -> str:
         error = result.get("error") or {"code": "error", "message": ""}
@@ -438,7 +451,7 @@ class Engine(OperatorActions):
                                         f"{error.get('message', '')}")
             return "incident"
 
-        return self._mutate(self._job_instance(result["job_id"]), change) or "dropped"
+        return self._mutate(result["instance_id"], change, guard=self._result_guard(result)) or "dropped"
 
     def _finish_job(self, s, job, action, data):
         job.status = "done"
@@ -454,7 +467,7 @@ class Engine(OperatorActions):
         with transaction(self.sessions) as s:
             return s.get(Job, job_id).instance_id
 
-    def _raise_incident(self, job_id, error):
+    def _raise_incident(self, job_id, error, instance_id=None):
         def change(s, inst, workflow):
             job = s.get(Job, job_id)
             if job.status != "pending":
@@ -462,7 +475,7 @@ class Engine(OperatorActions):
             self._open_incident(s, job, error)
             return "incident"
 
-        self._mutate(self._job_instance(job_id), change)
+        self._mutate(instance_id or self._job_instance(job_id), change)
 
     def _open_incident(self, s, job, error):
         job.status = "incident"

@@ -1,0 +1,290 @@
+"""Chaos harness: many proposals in flight over HTTP while services are SIGKILLed at random and
+the broker is restarted; then a checker proves nothing was lost and nothing happened twice.
+
+    .venv/bin/python bench/chaos.py                                   # long form: 1000 proposals, PostgreSQL
+    .venv/bin/python bench/chaos.py --db sqlite --proposals 300 --kills 20
+    .venv/bin/python bench/chaos.py --short                           # what CI runs (tests/e2e/test_chaos.py)
+
+Every service runs as its own process on a throwaway vhost and databases. A killer SIGKILLs a
+random service (the gateway included) every few seconds and starts it again; once, about half way,
+the RabbitMQ application is stopped and started (``rabbitmqctl stop_app`` / ``start_app``, which
+touches every vhost on the broker). The people's HTTP calls never repeat a POST blindly: a call
+that got no answer is followed by a look (is the proposal there by its unique title, is the task
+still open, is the assignment signed, is the rating recorded) before it is sent again.
+
+The checker, after the load: every accepted proposal must reach its end (instance completed and
+the proposal published or not filed), or be an incident that a retry (``Engine.retry_incident``,
+what ``ztc incidents retry`` runs) completes; no side effect may be recorded twice (read from each
+service's database); every queue the services consume, and the dead-letter queue, must be empty.
+Exit status 0 when every check holds, 1 otherwise; ``--json FILE`` writes the report.
+"""
+from __future__ import annotations
+
+import argparse
+import collections
+import random
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import harness  # noqa: E402
+from harness import SERVICES, System, say  # noqa: E402
+
+
+class Killer(threading.Thread):
+    """Every ``interval`` seconds SIGKILLs a random service and restarts it; restarts the broker
+    once when ``broker_at`` of the proposals are done (driven by :meth:`progress`)."""
+
+    def __init__(self, system: System, interval: float, kills: int, seed: int, broker: bool,
+                 targets=SERVICES):
+        super().__init__(daemon=True)
+        self.system, self.interval, self.kills_wanted = system, interval, kills
+        self.rng = random.Random(seed)
+        self.targets = list(targets)
+        self.stopping = threading.Event()
+        self.broker_wanted = broker
+        self.broker_now = threading.Event()
+        self.broker_restarts: list[float] = []
+        self.lock = threading.Lock()
+
+    def run(self):
+        while not self.stopping.is_set():
+            if self.broker_now.is_set() and self.broker_wanted and not self.broker_restarts:
+                say("restarting the broker (rabbitmqctl stop_app / start_app)")
+                with self.lock:
+                    self.broker_restarts.append(harness.restart_broker())
+                say(f"broker back after {self.broker_restarts[-1]:.1f}s")
+            if len(self.system.kills) < self.kills_wanted:
+                name = self.rng.choice(self.targets)
+                self.system.kill(name)
+                say(f"SIGKILLed {name} (kill {len(self.system.kills)}) and started it again")
+            self.stopping.wait(self.interval * self.rng.uniform(0.5, 1.5))
+
+    def stop(self):
+        self.stopping.set()
+        self.join(timeout=300)
+
+
+# -- the checker ---------------------------------------------------------------------------------
+
+def _dupes(rows):
+    counts = collections.Counter(rows)
+    return {str(k): n for k, n in counts.items() if n > 1}
+
+
+def duplicates(system: System, tag: str) -> dict:
+    """Side effects recorded more than once, by kind; each entry {key: count}."""
+    from sqlalchemy import select
+
+    from services.assignment.models import Assignment, Reply
+    from services.engine.models import History, Instance
+    from services.evaluation.models import QualityGrade, Rating, RatingRound
+    from services.intake.models import Proposal, Publication
+    from services.supervision.models import Deadline
+
+    found = {}
+    with system.session("intake") as s:
+        found["proposals per title"] = _dupes(s.scalars(select(Proposal.title).where(Proposal.title.like(f"{tag}-%"))))
+        found["publications per proposal"] = _dupes(s.scalars(select(Publication.number)))
+    with system.session("engine") as s:
+        found["instances per business key"] = _dupes(
+            s.execute(select(Instance.process_id, Instance.business_key)).all())
+        found["job completions per job"] = _dupes(
+            (h.data or {}).get("job_id") for h in s.scalars(select(History).where(History.action == "job_completed")))
+        found["task completions per instance and task"] = _dupes(
+            s.execute(select(History.instance_id, History.task).where(History.action == "task_completed")).all())
+    with system.session("assignment") as s:
+        found["assignments per proposal, round and unit"] = _dupes(
+            s.execute(select(Assignment.number, Assignment.round, Assignment.unit)
+                      .where(Assignment.status != "cancelled")).all())
+        found["replies per assignment and round"] = _dupes(
+            s.execute(select(Reply.assignment_id, Reply.round)).all())
+    with system.session("evaluation") as s:
+        found["rating rounds per proposal and round"] = _dupes(
+            s.execute(select(RatingRound.number, RatingRound.round)).all())
+        found["ratings per round and rater"] = _dupes(s.execute(select(Rating.round_id, Rating.rater)).all())
+        found["quality grades per proposal"] = _dupes(s.scalars(select(QualityGrade.number)))
+    with system.session("supervision") as s:
+        found["first deadlines per proposal, rule and unit"] = _dupes(
+            s.execute(select(Deadline.number, Deadline.rule, Deadline.unit)
+                      .where(Deadline.replaces_id.is_(None))).all())
+    return found
+
+
+def instances_by_number(system: System) -> dict:
+    from sqlalchemy import select
+
+    from services.engine.models import Instance
+
+    with system.session("engine") as s:
+        return {i.business_key: (i.id, i.status) for i in s.scalars(
+            select(Instance).where(Instance.process_id == "proposal"))}
+
+
+def proposal_statuses(system: System, tag: str) -> dict:
+    from sqlalchemy import select
+
+    from services.intake.models import Proposal
+
+    with system.session("intake") as s:
+        return {p.number: (p.title, p.status) for p in s.scalars(select(Proposal).where(Proposal.title.like(f"{tag}-%")))}
+
+
+def retry_incidents(system: System) -> list[dict]:
+    """Retry every open incident with the engine's own code, as ``ztc incidents retry`` does."""
+    from services.engine.engine import Engine
+    from shared.db import session_factory
+
+    engine = Engine(session_factory(system.settings.database_url("engine")), system.settings)
+    retried = []
+    for incident in engine.incidents("open"):
+        retried.append(engine.retry_incident(incident["id"], {"user": "chaos.checker", "roles": ["operator"]}))
+    return retried
+
+
+def service_queues(system: System) -> list[dict]:
+    """Every queue a ztc service consumes, and the dead-letter queue. A unit's own queue
+    (``ztc.unit.<code>``) is read by that department's system, which this harness does not run."""
+    return [q for q in harness.queues(system.vhost)
+            if q["name"].startswith("ztc.") and not q["name"].startswith("ztc.unit.")
+            or q["name"].startswith("rpc-")]
+
+
+def settle(system: System, lifecycles, tag: str, timeout: float) -> dict:
+    """Wait for every accepted proposal to end; retry incidents; report."""
+    from services.intake.models import Proposal  # noqa: F401  (imports the models once)
+
+    expected_end = {lc.number: ("not_filed" if lc.path == "not_filed" else "published")
+                    for lc in lifecycles if lc.number}
+    retried, deadline = [], time.time() + timeout
+    while True:
+        statuses = proposal_statuses(system, tag)
+        instances = instances_by_number(system)
+        pending = [n for n, end in expected_end.items()
+                   if statuses.get(n, (None, None))[1] != end or instances.get(n, (None, None))[1] != "completed"]
+        incidents = [n for n in pending if instances.get(n, (None, None))[1] == "incident"]
+        if incidents:
+            say(f"{len(incidents)} proposal(s) in incident: retrying")
+            retried += retry_incidents(system)
+        if not pending or time.time() > deadline:
+            break
+        time.sleep(1)
+    queues, drained_at = [], time.time() + 60
+    while True:
+        queues = service_queues(system)
+        busy = [q for q in queues if q.get("messages", 0)]
+        if not busy or time.time() > drained_at:
+            break
+        time.sleep(1)
+    return {"statuses": statuses, "instances": instances, "pending": pending, "retried": retried,
+            "queues": queues, "expected_end": expected_end}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="bench/chaos.py", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--db", choices=("sqlite", "postgresql"), default="postgresql")
+    parser.add_argument("--proposals", type=int, default=1000)
+    parser.add_argument("--concurrency", type=int, default=24, help="lifecycles in flight at once")
+    parser.add_argument("--kills", type=int, default=40, help="SIGKILLs of random services")
+    parser.add_argument("--kill-interval", type=float, default=6.0, help="mean seconds between kills")
+    parser.add_argument("--no-broker-restart", action="store_true")
+    parser.add_argument("--spare-gateway", action="store_true", help="never kill the gateway")
+    parser.add_argument("--not-filed-every", type=int, default=5,
+                        help="every Nth proposal is refused at filing instead of published (0: none)")
+    parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument("--step-timeout", type=float, default=180,
+                        help="seconds one step of one proposal may wait before the run is failed")
+    parser.add_argument("--short", action="store_true",
+                        help="CI's short form: 200 proposals, 12 kills, one broker restart, PostgreSQL")
+    parser.add_argument("--json", help="write the report to this file")
+    args = parser.parse_args(argv)
+    if args.short:
+        args.proposals, args.kills, args.kill_interval, args.concurrency = 200, 12, 5.0, 24
+    seed = args.seed if args.seed is not None else random.randrange(1 << 30)
+    tag = f"CHAOS{uuid.uuid4().hex[:6]}"
+    say(f"chaos: {args.proposals} proposals on {args.db}, {args.kills} kills, "
+        f"{'no' if args.no_broker_restart else 'one'} broker restart, seed {seed}")
+    report = {"db": args.db, "proposals": args.proposals, "seed": seed, "tag": tag}
+    began = time.time()
+    with System(args.db) as system:
+        say(f"system up in {time.time() - began:.0f}s (vhost {system.vhost}, logs {system.tmp})")
+        targets = [s for s in SERVICES if not (args.spare_gateway and s == "gateway")]
+        killer = Killer(system, args.kill_interval, args.kills, seed, not args.no_broker_restart, targets)
+        killer.start()
+
+        def progress(done, failed):
+            if done >= args.proposals // 2:
+                killer.broker_now.set()
+            if done % 20 == 0 or done == args.proposals:
+                say(f"{done}/{args.proposals} lifecycles done ({failed} failed)")
+
+        load_began = time.time()
+        lifecycles, failures, http = harness.drive(system, args.proposals, args.concurrency, tag,
+                                                   args.not_filed_every, on_progress=progress,
+                                                   step_timeout=args.step_timeout)
+        # The kills and the broker restart are part of the run even if the load ended first.
+        killer.broker_now.set()
+        while killer.is_alive() and (len(system.kills) < args.kills
+                                     or (killer.broker_wanted and not killer.broker_restarts)):
+            time.sleep(0.5)
+        killer.stop()
+        load_seconds = time.time() - load_began
+        say(f"load done in {load_seconds:.0f}s; {len(failures)} lifecycle(s) stopped; checking")
+        for lc, exc in failures[:10]:
+            say(f"  {lc.title} ({lc.number}): {type(exc).__name__}: {exc}")
+        system.wait_ready()
+        settled = settle(system, lifecycles, tag, timeout=180)
+        dupes = duplicates(system, tag)
+        statuses = settled["statuses"]
+        accepted = [lc.number for lc in lifecycles if lc.number]
+        ours = set(statuses)
+        lost = sorted(n for n in settled["pending"])
+        unaccounted = sorted(ours - set(accepted))     # recorded but the people never learnt its number
+        busy_queues = {q["name"]: q["messages"] for q in settled["queues"] if q.get("messages", 0)}
+        completed = [n for n in accepted if n not in lost]
+        report.update({
+            "seconds": round(time.time() - began, 1), "load_seconds": round(load_seconds, 1),
+            "accepted": len(accepted), "completed": len(completed),
+            "incidents_retried": len(settled["retried"]),
+            "completed_after_retry": len({r["instance_id"] for r in settled["retried"]}
+                                         & {settled["instances"][n][0] for n in completed if n in settled["instances"]}),
+            "lost": lost, "unaccounted": unaccounted,
+            "lifecycles_stopped": [f"{lc.title}: {exc}" for lc, exc in failures],
+            "duplicates": {k: v for k, v in dupes.items() if v},
+            "kills": [name for _, name in system.kills], "broker_restarts": killer.broker_restarts,
+            "queues_not_drained": busy_queues, "http_calls_unanswered": http.gone,
+            "exited_by_themselves": [{k: e[k] for k in ("service", "code", "log")} for e in system.exits],
+            "queues_checked": sorted(q["name"] for q in settled["queues"]),
+        })
+        if lost:
+            for n in lost[:5]:
+                say(f"  not finished: {n} intake={statuses.get(n)} engine={settled['instances'].get(n)}")
+    ok = (not report["lost"] and not report["unaccounted"] and not report["duplicates"]
+          and not report["queues_not_drained"] and not report["lifecycles_stopped"]
+          and report["accepted"] == args.proposals and len(report["kills"]) >= args.kills
+          and (args.no_broker_restart or len(report["broker_restarts"]) == 1))
+    report["ok"] = ok
+    say(f"accepted {report['accepted']}, completed {report['completed']} "
+        f"({report['completed_after_retry']} after an incident retry), lost {len(report['lost'])}, "
+        f"duplicates {sum(len(v) for v in report['duplicates'].values())}, "
+        f"kills {len(report['kills'])} ({', '.join(report['kills'])}), broker restarts {len(report['broker_restarts'])}, "
+        f"queues not drained {report['queues_not_drained'] or 'none'}, in {report['seconds']:.0f}s: "
+        f"{'OK' if ok else 'FAILED'}")
+    if report["exited_by_themselves"]:
+        say(f"{len(report['exited_by_themselves'])} service process(es) exited by themselves and were "
+            f"started again: {', '.join(e['service'] for e in report['exited_by_themselves'])} "
+            "(see 'exited_by_themselves' in the report)")
+    if report["duplicates"]:
+        say(f"duplicates: {harness.dump(report['duplicates'])}")
+    if args.json:
+        Path(args.json).write_text(harness.dump(report))
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,322 @@
+"""Load benchmark: whole proposal lifecycles through the real services and broker, beside
+(a) bare SpiffWorkflow replaying the same steps of ``bpmn/proposal.bpmn`` in one process and
+(b) bare kombu publishing and consuming on the same broker, all in one run.
+
+    .venv/bin/python bench/e2e.py                          # SQLite and PostgreSQL, 100 lifecycles each
+    .venv/bin/python bench/e2e.py --db postgresql --proposals 200 --concurrency 24
+    .venv/bin/python bench/e2e.py --profile-proposals 0    # skip the profiled pass
+    .venv/bin/python bench/e2e.py --json out.json
+
+For each database kind: every service is started as its own process on a throwaway vhost and
+databases (``bench/harness.py``), and ``--concurrency`` simulated people at a time (a member, staff,
+the committee and the transport unit's handler) take ``--proposals`` proposals from submission
+through filing, assignment, signing, an A reply, acceptance, rating and grading to publication,
+over HTTP. Printed:
+
+* completed lifecycles per second (first submission to last publication, wall clock);
+* per step, p50/p99 of the HTTP call that takes it (client side), and per job operation, p50/p99
+  from the engine sending the job to the result being applied (from the engine's history);
+* the engine process's CPU seconds per instance step (``/proc/<pid>/stat``), next to baseline (a):
+  the instances' recorded steps (start data, job results, user-task data, messages) replayed on
+  bare ``WorkflowRuntime`` objects in this process, in memory and with the JSON round trip the
+  engine makes between steps;
+* baseline (b): persistent messages with publisher confirms published to and consumed (acked)
+  from a durable queue on the same broker, throughput and one-at-a-time round trip, and how many
+  messages one lifecycle publishes on the vhost;
+* unless ``--profile-proposals 0``, a second, smaller pass with the engine process under cProfile
+  (stdlib; py-spy is not installed here), whose top functions by cumulative and own time are
+  printed. cProfile slows the process, so that pass's throughput is not reported.
+"""
+from __future__ import annotations
+
+import argparse
+import collections
+import copy
+import json
+import os
+import platform
+import pstats
+import sys
+import time
+import uuid
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import harness  # noqa: E402
+from harness import System, percentile, say  # noqa: E402
+
+STEP_ACTIONS = ("started", "job_completed", "bpmn_error", "task_completed", "message_delivered", "timer_fired")
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def vhost_published(vhost: str) -> int:
+    import requests
+
+    resp = requests.get(f"{harness.RABBIT_API}/vhosts/{requests.utils.quote(vhost, safe='')}",
+                        auth=harness.RABBIT_AUTH, timeout=10)
+    resp.raise_for_status()
+    return (resp.json().get("message_stats") or {}).get("publish", 0)
+
+
+# -- the system under load -------------------------------------------------------------------------
+
+def run_load(db_kind: str, proposals: int, concurrency: int, profile: bool = False) -> dict:
+    tag = f"LOAD{uuid.uuid4().hex[:6]}"
+    with System(db_kind, profile=["engine"] if profile else ()) as system:
+        engine_pid = system.procs["engine"].pid
+        # Warm up: a few lifecycles not counted, so imports, caches and pools are ready.
+        harness.drive(system, min(4, proposals), min(4, concurrency), tag + "w")
+        time.sleep(1)
+        published_before = vhost_published(system.vhost)
+        cpu_before = cpu_seconds(engine_pid)
+        steps_before = count_steps(system)
+        began = time.time()
+        lifecycles, failures, http = harness.drive(system, proposals, concurrency, tag)
+        seconds = time.time() - began
+        cpu = cpu_seconds(engine_pid) - cpu_before
+        time.sleep(2)   # the management API's message counts lag a little
+        published = vhost_published(system.vhost) - published_before
+        steps = count_steps(system) - steps_before
+        out = {
+            "db": db_kind, "proposals": proposals, "concurrency": concurrency,
+            "completed": sum(1 for lc in lifecycles if lc.marks and lc.marks[-1][0] == "published"),
+            "failed": [f"{lc.title}: {exc}" for lc, exc in failures][:10],
+            "seconds": round(seconds, 2),
+            "lifecycles_per_second": round(proposals / seconds, 3),
+            "http_steps": harness.step_table(http.timings),
+            "job_round_trips": harness.step_table(harness.job_round_trips(system)),
+            "engine_steps": steps, "engine_cpu_seconds": round(cpu, 2),
+            "engine_cpu_ms_per_step": round(cpu * 1000 / steps, 3) if steps else None,
+            "messages_published_per_lifecycle": round(published / proposals, 1) if published else None,
+        }
+        if not profile:
+            out["replay"] = replay(system, tag)
+        if profile:
+            system.stop()   # a graceful stop writes the profile
+            prof = system.tmp / "engine.prof"
+            out["profile"] = profile_summary(prof) if prof.exists() else "no profile written"
+        return out
+
+
+def count_steps(system) -> int:
+    from sqlalchemy import func, select
+
+    from services.engine.models import History
+
+    with system.session("engine") as s:
+        return s.scalar(select(func.count()).select_from(History).where(History.action.in_(STEP_ACTIONS)))
+
+
+def profile_summary(path: Path, top: int = 25) -> dict:
+    import io
+
+    stats = pstats.Stats(str(path))
+    result = {}
+    for key in ("cumulative", "tottime"):
+        buffer = io.StringIO()
+        pstats.Stats(str(path), stream=buffer).sort_stats(key).print_stats(top)
+        result[key] = buffer.getvalue()
+    result["total_seconds"] = round(stats.total_tt, 2)
+    return result
+
+
+# -- baseline (a): the same steps on bare SpiffWorkflow --------------------------------------------
+
+def recorded_instances(system, tag):
+    """For each of this run's completed proposal instances: its start data and its steps, in order."""
+    from sqlalchemy import select
+
+    from services.engine.models import History, Instance, ProcessVersion
+
+    with system.session("engine") as s:
+        spec = {}
+        out = []
+        for inst in s.scalars(select(Instance).where(Instance.process_id == "proposal",
+                                                     Instance.status == "completed")):
+            version = s.get(ProcessVersion, inst.version_id)
+            spec.setdefault(version.id, (f"{version.process_id}@{version.version}", version.spec))
+            start = next(t for t in inst.state["tasks"].values() if t["task_spec"] == "Start")
+            steps = [(h.action, h.task, h.data) for h in s.scalars(
+                select(History).where(History.instance_id == inst.id).order_by(History.id))
+                if h.action in STEP_ACTIONS[1:]]
+            out.append((spec[version.id], copy.deepcopy(start["data"]), steps))
+    return out
+
+
+def replay(system, tag) -> dict:
+    from shared.workflow.runtime import WorkflowRuntime
+
+    recorded = recorded_instances(system, tag)
+    result = {}
+    for variant in ("spiff in memory", "spiff + json"):
+        runtime = WorkflowRuntime()
+        steps, began_cpu, began = 0, time.process_time(), time.perf_counter()
+        for (key, spec), data, events in recorded:
+            steps += replay_one(runtime, key, spec, data, events, variant == "spiff + json")
+        wall, cpu = time.perf_counter() - began, time.process_time() - began_cpu
+        result[variant] = {"instances": len(recorded), "steps": steps, "seconds": round(wall, 3),
+                           "cpu_ms_per_step": round(cpu * 1000 / steps, 3) if steps else None}
+    return result
+
+
+def replay_one(runtime, key, spec, data, events, with_json) -> int:
+    workflow = runtime.create(spec, data, version_key=key)
+    wait = runtime.run(workflow)
+    steps, jobs = 1, {}
+
+    def note(wait):
+        for request in wait.new_jobs:
+            runtime.mark_job_sent(workflow, request.task_id, "j" + request.task_id)
+            jobs[request.task_name] = request.task_id
+
+    note(wait)
+    for action, task, payload in events:
+        if with_json:
+            workflow = runtime.loads(json.loads(json.dumps(runtime.dumps(workflow), default=str)), spec,
+                                     version_key=key)
+        if action == "job_completed":
+            task_id = jobs.pop(task)
+            wait = runtime.complete_job(workflow, task_id, "j" + task_id, payload.get("result"))
+        elif action == "bpmn_error":
+            task_id = jobs.pop(task)
+            runtime.throw_job_error(workflow, task_id, "j" + task_id, payload["code"], payload.get("message", ""))
+            wait = runtime.wait_state(workflow)
+        elif action == "task_completed":
+            info = next(u for u in runtime.wait_state(workflow).user_tasks if u.task_name == task)
+            wait = runtime.complete_user_task(workflow, info.task_id, payload or {}, actor="replay")
+        elif action == "message_delivered":
+            runtime.deliver_message(workflow, task, payload.get("payload") or {})
+            wait = runtime.wait_state(workflow)
+        elif action == "timer_fired":
+            wait = runtime.fire_timers(workflow)
+        note(wait)
+        steps += 1
+    if not workflow.completed:
+        raise RuntimeError("a replayed instance did not complete: the replay went off the recorded path")
+    return steps
+
+
+# -- baseline (b): bare kombu on the same broker ---------------------------------------------------
+
+def kombu_baseline(messages: int = 2000, round_trips: int = 300) -> dict:
+    from kombu import Connection, Exchange, Queue
+
+    from tests import support
+
+    body = json.dumps({"job_id": "x" * 32, "instance_id": str(uuid.uuid4()), "task_id": str(uuid.uuid4()),
+                       "operation": "intake.record_submission", "params": {"title": "在学校周边设置安全过街设施"},
+                       "attempt": 1, "principal": {"user": "member.li"}})
+    with support.rabbit_vhost() as vhost:
+        uri = f"amqp://guest:guest@127.0.0.1:5672/{vhost}"
+        exchange = Exchange("bench", "topic", durable=True)
+        queue = Queue("bench.jobs", exchange, routing_key="#", durable=True)
+        with Connection(uri, transport_options={"confirm_publish": True}) as conn:
+            channel = conn.channel()
+            queue(channel).declare()
+            producer = conn.Producer(channel)
+            began = time.perf_counter()
+            for _ in range(messages):
+                producer.publish(body, exchange=exchange, routing_key="intake.record_submission",
+                                 delivery_mode=2, content_type="application/json")
+            published = time.perf_counter() - began
+            got = []
+            with conn.Consumer(queue, callbacks=[lambda b, m: (got.append(1), m.ack())], prefetch_count=50):
+                began = time.perf_counter()
+                while len(got) < messages:
+                    conn.drain_events(timeout=10)
+                consumed = time.perf_counter() - began
+            latencies = []
+            done = []
+            with conn.Consumer(queue, callbacks=[lambda b, m: (done.append(1), m.ack())], prefetch_count=1):
+                for _ in range(round_trips):
+                    before = len(done)
+                    t0 = time.perf_counter()
+                    producer.publish(body, exchange=exchange, routing_key="intake.record_submission",
+                                     delivery_mode=2, content_type="application/json")
+                    while len(done) == before:
+                        conn.drain_events(timeout=10)
+                    latencies.append((time.perf_counter() - t0) * 1000)
+    return {"messages": messages, "publish_per_second": round(messages / published),
+            "consume_per_second": round(messages / consumed),
+            "round_trip_ms_p50": round(percentile(latencies, 50), 2),
+            "round_trip_ms_p99": round(percentile(latencies, 99), 2)}
+
+
+# -- report ----------------------------------------------------------------------------------------
+
+def print_report(report):
+    print()
+    print(f"bench/e2e.py  {report['when']}  python {report['python']}  {report['cpus']} CPUs  "
+          f"(shared machine: other work was running)")
+    kombu = report["kombu"]
+    print(f"\n(b) bare kombu, persistent + confirms, same broker: publish {kombu['publish_per_second']}/s, "
+          f"consume {kombu['consume_per_second']}/s, round trip p50 {kombu['round_trip_ms_p50']} ms "
+          f"p99 {kombu['round_trip_ms_p99']} ms")
+    for run in report["runs"]:
+        print(f"\n== {run['db']}: {run['proposals']} lifecycles, {run['concurrency']} in flight ==")
+        print(f"completed {run['completed']}/{run['proposals']} in {run['seconds']} s: "
+              f"{run['lifecycles_per_second']} lifecycles/s")
+        if run["failed"]:
+            print("failed:", *run["failed"], sep="\n  ")
+        print(f"{'HTTP step':<18}{'n':>6}{'p50 ms':>10}{'p99 ms':>10}")
+        for step, (n, p50, p99) in sorted(run["http_steps"].items()):
+            print(f"{step:<18}{n:>6}{p50:>10.1f}{p99:>10.1f}")
+        print(f"{'job (sent->applied)':<34}{'n':>6}{'p50 ms':>10}{'p99 ms':>10}")
+        for step, (n, p50, p99) in sorted(run["job_round_trips"].items()):
+            print(f"{step:<34}{n:>6}{p50:>10.1f}{p99:>10.1f}")
+        print(f"engine: {run['engine_steps']} instance steps, {run['engine_cpu_seconds']} CPU s, "
+              f"{run['engine_cpu_ms_per_step']} CPU ms/step")
+        for variant, r in (run.get("replay") or {}).items():
+            ratio = (run["engine_cpu_ms_per_step"] / r["cpu_ms_per_step"]) if r["cpu_ms_per_step"] else None
+            print(f"(a) {variant:<16} {r['steps']} steps of {r['instances']} instances: "
+                  f"{r['cpu_ms_per_step']} CPU ms/step; engine process / this = "
+                  f"{ratio:.1f}x" if ratio else "")
+        if run.get("messages_published_per_lifecycle"):
+            per = run["messages_published_per_lifecycle"]
+            print(f"bus: {per} messages published per lifecycle; at bare kombu's publish rate that is "
+                  f"{kombu['publish_per_second'] / per:.1f} lifecycles/s of pure messaging")
+    for run in report.get("profiles", []):
+        print(f"\n== profile of the engine process ({run['db']}, {run['proposals']} lifecycles, cProfile) ==")
+        profile = run["profile"]
+        if isinstance(profile, dict):
+            print(profile["cumulative"])
+            print(profile["tottime"])
+        else:
+            print(profile)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="bench/e2e.py", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--db", nargs="+", choices=("sqlite", "postgresql"), default=["sqlite", "postgresql"])
+    parser.add_argument("--proposals", type=int, default=100)
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--profile-proposals", type=int, default=30,
+                        help="lifecycles of the profiled pass on the first --db (0: no profile)")
+    parser.add_argument("--kombu-messages", type=int, default=2000)
+    parser.add_argument("--json", help="also write the report to this file")
+    args = parser.parse_args(argv)
+    report = {"when": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()), "python": platform.python_version(),
+              "cpus": os.cpu_count(), "args": vars(args), "runs": [], "profiles": []}
+    say("baseline (b): bare kombu")
+    report["kombu"] = kombu_baseline(args.kombu_messages)
+    for db_kind in args.db:
+        say(f"load on {db_kind}: {args.proposals} lifecycles, {args.concurrency} in flight")
+        report["runs"].append(run_load(db_kind, args.proposals, args.concurrency))
+    if args.profile_proposals:
+        say(f"profiled pass on {args.db[0]}: {args.profile_proposals} lifecycles")
+        report["profiles"].append(run_load(args.db[0], args.profile_proposals,
+                                           min(args.concurrency, args.profile_proposals), profile=True))
+    print_report(report)
+    if args.json:
+        Path(args.json).write_text(harness.dump(report))
+    return 0 if all(r["completed"] == r["proposals"] for r in report["runs"]) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

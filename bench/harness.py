@@ -1,0 +1,559 @@
+"""What the chaos harness and the load benchmark share: a whole system on a throwaway vhost and
+databases, each service its own process that can be killed and restarted; people acting on
+proposals over HTTP; and a checker that reads each service's database.
+
+Run from the repository root (``bench/chaos.py`` and ``bench/e2e.py`` put it on ``sys.path``).
+"""
+from __future__ import annotations
+
+import collections
+import contextlib
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from services.registry import SERVICE_CLASSES  # noqa: E402
+from tests import support  # noqa: E402
+
+SERVICES = list(SERVICE_CLASSES)          # engine, intake, assignment, supervision, evaluation, gateway
+RABBIT_API = support.RABBIT_API
+RABBIT_AUTH = support.RABBIT_AUTH
+
+
+def say(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# -- the system ------------------------------------------------------------------------------------
+
+class System:
+    """Every service as its own process (``python -m services.runner NAME``) on a throwaway vhost
+    and throwaway databases, prepared as ``make run`` prepares them (migrate, declare, deploy, seed).
+
+    Unlike the launcher, a service that dies is not a reason to stop the others: :meth:`kill`
+    SIGKILLs one and :meth:`restart` starts it again. ``profile`` names services to run under
+    cProfile; their profiles are written when they stop gracefully."""
+
+    def __init__(self, db_kind: str, workdir: Path | None = None, profile=(), env=None):
+        self.db_kind = db_kind
+        self.profile = set(profile)
+        self.extra_env = dict(env or {})
+        self._stack = contextlib.ExitStack()
+        self.procs: dict[str, subprocess.Popen] = {}
+        self.kills: list[tuple[float, str]] = []
+        self.exits: list[dict] = []               # services that died without being killed
+        self.lock = threading.RLock()
+        self._watching = threading.Event()
+        self._own_tmp = workdir is None
+        self.tmp = Path(workdir or tempfile.mkdtemp(prefix=f"ztc-bench-{db_kind}-"))
+
+    # context manager: everything made is removed on exit
+    def __enter__(self):
+        try:
+            self._open()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def _open(self):
+        import shutil
+
+        from services.launcher import prepare
+        from shared.db import dispose_all
+
+        self.vhost = self._stack.enter_context(support.rabbit_vhost())
+        template = (f"sqlite:///{self.tmp}/{{service}}.db" if self.db_kind == "sqlite"
+                    else self._stack.enter_context(support.postgres_databases()))
+        bpmn = self.tmp / "bpmn"
+        if not bpmn.exists():
+            shutil.copytree(ROOT / "bpmn", bpmn)
+            calendar_2027 = bpmn / "calendar" / "2027.yaml"
+            if not calendar_2027.exists():
+                from tests.e2e.conftest import TEST_CALENDAR_2027
+
+                calendar_2027.write_text(TEST_CALENDAR_2027)
+        self.settings = support.make_settings(
+            self.tmp, self.vhost, template, ZTC_GATEWAY_PORT=str(free_port()), ZTC_BPMN_DIR=str(bpmn),
+            ZTC_JOB_MAX_ATTEMPTS="5", ZTC_JOB_BACKOFF_SECONDS="0.2", ZTC_JOB_BACKOFF_MAX_SECONDS="2")
+        self.env = dict(os.environ, **support.settings_env(self.settings), **self.extra_env)
+        self.tokens = prepare(self.settings)
+        dispose_all()
+        self.base = f"http://127.0.0.1:{self.settings.gateway_port}"
+        for name in SERVICES:
+            self.start(name)
+        self.wait_ready()
+        threading.Thread(target=self._watch, daemon=True).start()
+
+    def _watch(self):
+        """A process supervisor's job: a service that exits on its own is recorded (with the last
+        lines of its log) and started again, as systemd's ``Restart=always`` would."""
+        while not self._watching.wait(0.5):
+            with self.lock:
+                for name, proc in list(self.procs.items()):
+                    if self._watching.is_set() or proc.poll() is None:
+                        continue
+                    self.exits.append({"at": time.time(), "service": name, "code": proc.returncode,
+                                       "log": self.log_tail(name, 12)})
+                    say(f"{name} exited by itself (code {proc.returncode}); starting it again")
+                    self.start(name)
+
+    def start(self, name: str) -> None:
+        log = open(self.tmp / f"{name}.log", "ab")
+        command = [sys.executable]
+        if name in self.profile:
+            command += ["-m", "cProfile", "-o", str(self.tmp / f"{name}.prof")]
+        command += ["-m", "services.runner", name]
+        self.procs[name] = subprocess.Popen(command, env=self.env, cwd=ROOT, stdout=log,
+                                            stderr=subprocess.STDOUT)
+        log.close()
+
+    def wait_ready(self, timeout: float = 120) -> None:
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            try:
+                if requests.get(self.base + "/ready", timeout=2).status_code == 200:
+                    return
+            except requests.RequestException:
+                pass
+            time.sleep(0.3)
+        raise RuntimeError(f"the system did not become ready in {timeout}s; logs in {self.tmp}")
+
+    def kill(self, name: str) -> None:
+        """SIGKILL one service (no chance to ack, commit or say goodbye) and start it again."""
+        with self.lock:
+            proc = self.procs[name]
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(timeout=30)
+            self.kills.append((time.time(), name))
+            self.start(name)
+
+    def stop(self, grace: float = 30) -> None:
+        self._watching.set()
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        deadline = time.time() + grace
+        for proc in self.procs.values():
+            try:
+                proc.wait(timeout=max(0.1, deadline - time.time()))
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=10)
+
+    def close(self) -> None:
+        try:
+            self.stop()
+        finally:
+            from shared.db import dispose_all
+
+            dispose_all()
+            self._stack.close()
+            if self._own_tmp and not os.environ.get("ZTC_BENCH_KEEP"):
+                import shutil
+
+                shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def session(self, service: str):
+        from shared.db import session_factory, transaction
+
+        return transaction(session_factory(self.settings.database_url(service)))
+
+    def log_tail(self, name: str, lines: int = 40) -> str:
+        path = self.tmp / f"{name}.log"
+        return "".join(path.read_text(errors="replace").splitlines(True)[-lines:]) if path.exists() else ""
+
+
+def restart_broker() -> float:
+    """Stop and start the RabbitMQ application (every vhost on it). Returns seconds it was down."""
+    began = time.time()
+    for command in (["rabbitmqctl", "stop_app"], ["rabbitmqctl", "start_app"],
+                    ["rabbitmqctl", "await_startup"]):
+        subprocess.run(command, check=True, capture_output=True, timeout=180)
+    return time.time() - began
+
+
+def queues(vhost: str) -> list[dict]:
+    resp = requests.get(f"{RABBIT_API}/queues/{requests.utils.quote(vhost, safe='')}", auth=RABBIT_AUTH,
+                        timeout=10, params={"columns": "name,messages,messages_ready,"
+                                            "messages_unacknowledged,consumers"})
+    resp.raise_for_status()
+    return resp.json()
+
+
+# -- people acting over HTTP -------------------------------------------------------------------------
+
+class Gone(Exception):
+    """The gateway did not answer (connection refused or reset, timeout, 5xx while restarting)."""
+
+
+class Refused(Exception):
+    def __init__(self, status, text):
+        super().__init__(f"{status} {text[:300]}")
+        self.status = status
+
+
+class Http:
+    """The people's HTTP calls. A call that gets no answer raises :class:`Gone`: whether it took
+    effect is unknown, so each caller below checks before it acts again (never a blind retry of
+    a POST). ``timings`` collects (step, seconds) of every answered call."""
+
+    def __init__(self, base: str, tokens: dict, timeout: float = 60):
+        self.base, self.tokens, self.timeout = base, tokens, timeout
+        self.local = threading.local()
+        self.timings: list[tuple[str, float]] = []
+        self.gone = 0
+
+    def _session(self):
+        if not hasattr(self.local, "session"):
+            self.local.session = requests.Session()
+        return self.local.session
+
+    def call(self, who, method, path, body=None, step=None, ok=(200, 201, 202)):
+        began = time.perf_counter()
+        try:
+            response = self._session().request(method, self.base + path, json=body, timeout=self.timeout,
+                                               headers={"Authorization": f"Bearer {self.tokens[who]}"})
+        except requests.RequestException as exc:
+            self.gone += 1
+            self.local.session = requests.Session()
+            raise Gone(str(exc)) from None
+        if response.status_code >= 500 or response.status_code == 503:
+            self.gone += 1
+            raise Gone(f"{response.status_code} {response.text[:200]}")
+        if step:
+            self.timings.append((step, time.perf_counter() - began))
+        if response.status_code not in ok:
+            raise Refused(response.status_code, response.text)
+        return response.json()
+
+    def get(self, who, path, **kw):
+        """A read: safe to repeat, so retried until it is answered."""
+        deadline = time.time() + 300
+        while True:
+            try:
+                return self.call(who, "GET", path, **kw)
+            except Gone:
+                if time.time() > deadline:
+                    raise
+                time.sleep(0.5)
+
+
+class Board:
+    """One poller per role keeps the open tasks (staff, committee) and the unit's assignments, so
+    a hundred proposals in flight cost three list calls per interval instead of a hundred."""
+
+    def __init__(self, http: Http, interval: float = 0.3):
+        self.http, self.interval = http, interval
+        self.tasks: dict[str, dict] = {}          # (role) -> {(business_key, task): task}
+        self.assignments: dict[str, dict] = {}    # number -> [assignment]
+        self.changed = threading.Condition()
+        self.stopping = threading.Event()
+        self.threads = [threading.Thread(target=self._poll, args=(role,), daemon=True)
+                        for role in ("staff", "committee", "unit")]
+
+    def start(self):
+        for t in self.threads:
+            t.start()
+        return self
+
+    def stop(self):
+        self.stopping.set()
+        for t in self.threads:
+            t.join(timeout=30)
+
+    def _poll(self, role):
+        while not self.stopping.is_set():
+            try:
+                if role == "unit":
+                    rows = self.http.call("unit", "GET", "/api/assignments")
+                    grouped = collections.defaultdict(list)
+                    for a in rows:
+                        grouped[a["number"]].append(a)
+                    with self.changed:
+                        self.assignments = dict(grouped)
+                        self.changed.notify_all()
+                else:
+                    rows = self.http.call(role, "GET", "/api/tasks")
+                    with self.changed:
+                        self.tasks[role] = {(t["business_key"], t["task"]): t for t in rows}
+                        self.changed.notify_all()
+            except (Gone, Refused):
+                pass
+            self.stopping.wait(self.interval)
+
+    def wait(self, what, probe, timeout):
+        deadline = time.time() + timeout
+        with self.changed:
+            while True:
+                value = probe()
+                if value:
+                    return value
+                left = deadline - time.time()
+                if left <= 0:
+                    raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
+                self.changed.wait(min(left, 1.0))
+
+    def task(self, role, number, name, timeout):
+        return self.wait(f"{role}'s task {name} of {number}",
+                         lambda: self.tasks.get(role, {}).get((number, name)), timeout)
+
+    def assignment(self, number, timeout):
+        return self.wait(f"the unit's assignment of {number}",
+                         lambda: next((a for a in self.assignments.get(number, [])
+                                       if a["status"] != "cancelled"), None), timeout)
+
+
+DRAFT = {
+    "kind": "between_sessions",
+    "situation": "城区多所小学门前缺少信号灯和过街天桥，上下学高峰人车混行。",
+    "analysis": "交通流量逐年增加，现有设施未随学校扩招同步改造。",
+    "suggestions": "一、在学校门前增设信号灯；二、高峰时段安排交通协管；三、设置限速标志。",
+    "publish_consent": True,
+}
+
+
+class Lifecycle:
+    """One proposal taken from submission to publication, as the people would, each step safe to
+    take again after a call that got no answer: a submission is looked up by its unique title
+    before it is sent again; a task, an assignment or a rating is checked before it is repeated.
+
+    ``path`` is ``published`` (filed, assigned to transport, signed, replied A, accepted, rated
+    satisfied, graded, published) or ``not_filed`` (refused at filing, converted to a letter)."""
+
+    def __init__(self, http: Http, board: Board, tag: str, n: int, path: str = "published",
+                 step_timeout: float = 240):
+        self.http, self.board, self.n, self.path = http, board, n, path
+        self.title = f"{tag}-{n:05d} 在学校周边设置安全过街设施"
+        self.step_timeout = step_timeout
+        self.number = None
+        self.marks: list[tuple[str, float]] = []
+
+    def run(self):
+        self.submit()
+        self.complete("staff", "pre_review", {"eligible": True, "content_ok": True, "format_ok": True})
+        if self.path == "not_filed":
+            self.complete("committee", "filing_decision",
+                          {"decision": "not_filed", "reason_code": "personal_or_family", "convert_to": "letter"})
+            self.until_status("not_filed")
+            return self.number
+        self.complete("committee", "filing_decision", {"decision": "filed"})
+        self.complete("staff", "assign", {"mode": "single", "units": ["transport"]})
+        self.reply()
+        self.complete("staff", "review_reply", {"action": "accept"})
+        self.rate()
+        self.complete("committee", "grade_quality", {"grade": "good"})
+        self.until_status("published")
+        return self.number
+
+    def _mark(self, step):
+        self.marks.append((step, time.time()))
+
+    # -- steps ----------------------------------------------------------------------------------
+    def _find_mine(self):
+        rows = self.http.get("member", "/api/proposals?mine=true")
+        found = [p for p in rows if p.get("title") == self.title]
+        if len(found) > 1:
+            raise AssertionError(f"{self.title} was recorded {len(found)} times")
+        return found[0]["number"] if found else None
+
+    def submit(self):
+        body = {**DRAFT, "title": self.title, "cosigners": []}
+        deadline = time.time() + self.step_timeout
+        unsure = False
+        while time.time() < deadline:
+            if unsure:
+                self.number = self._find_mine()
+                if self.number:
+                    break
+            try:
+                self.number = self.http.call("member", "POST", "/api/proposals", body, step="submit")["number"]
+                break
+            except Gone:
+                unsure = True
+                time.sleep(0.5)
+        else:
+            raise TimeoutError(f"{self.title} could not be submitted")
+        self._mark("submit")
+
+    def complete(self, role, name, data):
+        deadline = time.time() + self.step_timeout
+        task, sent = None, False
+        while time.time() < deadline:
+            task = self.board.task(role, self.number, name, max(1, deadline - time.time()))
+            if sent and not self._still_open(role, task):
+                break
+            try:
+                self.http.call(role, "POST", f"/api/tasks/{task['task_id']}/complete", {"data": data}, step=name)
+                break
+            except Gone:
+                sent = True
+                time.sleep(0.5)
+            except Refused as exc:
+                if exc.status == 404 and (sent or not self._still_open(role, task)):
+                    break            # taken by our own unanswered call
+                if exc.status in (404, 409):
+                    time.sleep(0.3)  # the board showed a task that was just closed, or a busy instance
+                    continue
+                raise
+        else:
+            raise TimeoutError(f"{self.number}: {name} not completed")
+        self._forget(role, name)
+        self._mark(name)
+
+    def _still_open(self, role, task):
+        rows = self.http.get(role, f"/api/tasks?instance_id={task['instance_id']}")
+        return any(t["task_id"] == task["task_id"] for t in rows)
+
+    def _forget(self, role, name):
+        with self.board.changed:
+            self.board.tasks.get(role, {}).pop((self.number, name), None)
+
+    def _assignment_op(self, op, body, done):
+        deadline = time.time() + self.step_timeout
+        while time.time() < deadline:
+            mine = self.board.assignment(self.number, max(1, deadline - time.time()))
+            current = self.http.get("unit", f"/api/assignments/{mine['id']}")
+            if done(current):
+                return
+            try:
+                self.http.call("unit", "POST", f"/api/assignments/{mine['id']}/{op}", body, step=op)
+                return
+            except Gone:
+                time.sleep(0.5)
+            except Refused as exc:
+                if exc.status == 409:
+                    time.sleep(0.3)
+                    continue
+                raise
+        raise TimeoutError(f"{self.number}: {op} not done")
+
+    def reply(self):
+        self._assignment_op("sign", None, lambda a: a["status"] != "assigned")
+        self._mark("sign")
+        self._assignment_op("reply-draft", {"category": "A", "text": "已在学校门前增设信号灯并安排协管。"},
+                            lambda a: bool(a.get("replies")) or a["status"] == "replied")
+        self._assignment_op("reply", None, lambda a: a["status"] == "replied")
+        self._mark("reply")
+
+    def rate(self):
+        deadline = time.time() + self.step_timeout
+        while time.time() < deadline:
+            try:
+                self.http.call("member", "POST", f"/api/proposals/{self.number}/ratings",
+                               {"handling": "satisfied", "result": "satisfied"}, step="rate")
+                break
+            except Gone:
+                time.sleep(0.5)
+            except Refused as exc:
+                if exc.status == 409 and "already rated" in str(exc):
+                    break            # our own unanswered call was recorded
+                if exc.status in (404, 409):
+                    time.sleep(0.3)  # no rating round open yet
+                    continue
+                raise
+        else:
+            raise TimeoutError(f"{self.number}: rating not accepted")
+        self._mark("rate")
+
+    def until_status(self, status):
+        deadline = time.time() + self.step_timeout
+        while time.time() < deadline:
+            if self.http.get("staff", f"/api/proposals/{self.number}")["status"] == status:
+                self._mark(status)
+                return
+            time.sleep(0.3)
+        raise TimeoutError(f"{self.number} did not become {status}")
+
+
+def drive(system: System, count: int, concurrency: int, tag: str, not_filed_every: int = 0,
+          on_progress=None, step_timeout: float = 240):
+    """Run ``count`` lifecycles, ``concurrency`` at a time. Returns (lifecycles, failures, http)."""
+    from concurrent.futures import ThreadPoolExecutor, as_completed
+
+    http = Http(system.base, system.tokens)
+    board = Board(http).start()
+    lifecycles = [Lifecycle(http, board, tag, n,
+                            "not_filed" if not_filed_every and n % not_filed_every == not_filed_every - 1
+                            else "published", step_timeout=step_timeout)
+                  for n in range(count)]
+    failures = []
+    try:
+        with ThreadPoolExecutor(max_workers=concurrency) as pool:
+            futures = {pool.submit(lc.run): lc for lc in lifecycles}
+            for done, future in enumerate(as_completed(futures), 1):
+                exc = future.exception()
+                if exc is not None:
+                    failures.append((futures[future], exc))
+                if on_progress:
+                    on_progress(done, len(failures))
+    finally:
+        board.stop()
+    return lifecycles, failures, http
+
+
+def percentile(values, p):
+    if not values:
+        return None
+    ordered = sorted(values)
+    k = max(0, min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1)))))
+    return ordered[k]
+
+
+def step_table(pairs):
+    """{step: (count, p50 ms, p99 ms)} from (step, seconds) pairs."""
+    by = collections.defaultdict(list)
+    for step, seconds in pairs:
+        by[step].append(seconds * 1000)
+    return {step: (len(v), percentile(v, 50), percentile(v, 99)) for step, v in by.items()}
+
+
+def job_round_trips(system: System):
+    """(operation, seconds) from job sent to job completed, read from the engine's history."""
+    from sqlalchemy import select
+
+    from services.engine.models import History
+
+    sent, pairs = {}, []
+    with system.session("engine") as s:
+        for h in s.scalars(select(History).where(History.action.in_(("job_sent", "job_completed")))
+                           .order_by(History.id)):
+            job_id = (h.data or {}).get("job_id")
+            if h.action == "job_sent":
+                sent[job_id] = (h.data.get("operation"), h.at)
+            elif job_id in sent:
+                operation, at = sent[job_id]
+                pairs.append((operation, (h.at - at).total_seconds()))
+    return pairs
+
+
+def dump(obj) -> str:
+    return json.dumps(obj, indent=2, ensure_ascii=False, default=str)
+
+
+def choose(rng: random.Random, names):
+    return rng.choice(list(names))

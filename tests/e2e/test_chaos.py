@@ -1,0 +1,41 @@
+"""The chaos harness's short form (``bench/chaos.py --short``): 200 proposals driven over HTTP on
+PostgreSQL while at least 10 service processes are SIGKILLed and the broker is restarted once;
+nothing may be lost, nothing recorded twice, and every queue must be drained at the end.
+
+It runs the harness as its own process (it starts and kills the services itself) and reads its
+JSON report. ``-m "not chaos"`` leaves it out; ``--no-postgres`` skips it (it needs PostgreSQL).
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from shared.config import ROOT
+
+pytestmark = pytest.mark.chaos
+
+
+def test_nothing_is_lost_or_done_twice_while_services_and_the_broker_die(tmp_path, request):
+    if request.config.getoption("--no-postgres"):
+        pytest.skip("the chaos short form runs on PostgreSQL")
+    report_file = tmp_path / "chaos.json"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ZTC_")}
+    run = subprocess.run([sys.executable, str(ROOT / "bench" / "chaos.py"), "--short", "--json", str(report_file)],
+                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+    output = run.stdout[-6000:] + run.stderr[-4000:]
+    assert report_file.exists(), output
+    report = json.loads(report_file.read_text())
+    assert report["accepted"] >= 200, output
+    assert len(report["kills"]) >= 10, output
+    assert len(report["broker_restarts"]) == 1, output
+    assert report["lost"] == [] and report["unaccounted"] == [], output
+    assert report["lifecycles_stopped"] == [], output
+    assert report["duplicates"] == {}, output
+    assert report["queues_not_drained"] == {}, output
+    assert report["completed"] == report["accepted"], output
+    assert report["seconds"] < 600, output
+    assert run.returncode == 0, output
