@@ -97,14 +97,21 @@ def all_queues(services=contracts.SERVICES, units=(), queue_type: str | None = N
             dead_letter_queue(queue_type)]
 
 
-def declare(amqp_uri: str, services=contracts.SERVICES, units=(), queue_type: str | None = None) -> None:
+def declare(amqp_uri: str, services=contracts.SERVICES, units=(), queue_type: str | None = None,
+            listeners: bool = True) -> None:
     """Declare every exchange and queue (idempotent), with the queues of ``units`` (the unit
-    directory's codes; the assignment service declares a new unit's queue when it first assigns)."""
+    directory's codes; the assignment service declares a new unit's queue when it first assigns)
+    and, with ``listeners``, every ``@listen`` queue with its bindings — so a domain event published
+    before its listener first consumes is kept, not dropped by an exchange with no queue bound."""
+    queues = all_queues(services, units, queue_type)
+    if listeners:
+        declared = {q.name for q in queues}
+        queues += [_with_type(q, queue_type) for q in listened_queues() if q.name not in declared]
     with Connection(amqp_uri) as conn:
         channel = conn.channel()
         for exchange in EXCHANGES:
             exchange(channel).declare()
-        for queue in all_queues(services, units, queue_type):
+        for queue in queues:
             queue(channel).declare()
 
 
@@ -143,6 +150,12 @@ def listened_queues() -> list[Queue]:
     return [found[name] for name in sorted(found)]
 
 
+def _with_type(queue: Queue, queue_type: str | None) -> Queue:
+    """``queue`` (a ``@listen`` queue, built at import) rebuilt as a durable queue of ``queue_type``."""
+    return Queue(queue.name, queue.exchange, routing_key=queue.routing_key, durable=True,
+                 bindings=queue.bindings or None, queue_arguments=queue_arguments(queue_type))
+
+
 def product_queues(queue_type: str, units=None) -> list[Queue]:
     """Every durable queue the product declares, built with ``queue_type``: the job, engine, units'
     and dead-letter queues, the units' own queues (``units``, default the seeded ones) and each
@@ -151,9 +164,7 @@ def product_queues(queue_type: str, units=None) -> list[Queue]:
                                             queue_type)}
     for queue in listened_queues():
         if queue.name not in queues:
-            queues[queue.name] = Queue(queue.name, queue.exchange, routing_key=queue.routing_key,
-                                       durable=True, bindings=queue.bindings or None,
-                                       queue_arguments=queue_arguments(queue_type))
+            queues[queue.name] = _with_type(queue, queue_type)
     return [queues[name] for name in sorted(queues)]
 
 
