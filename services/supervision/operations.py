@@ -67,6 +67,8 @@ class OpenDeadlinesParams(Schema):
                                        validate=validate.Length(min=1, max=100))
     units = fields.List(_UNIT, required=True, validate=validate.Length(min=1))
     answering_units = fields.List(_UNIT, load_default=None, allow_none=True)
+    proposers = fields.List(fields.String(validate=validate.Length(min=1, max=100)), load_default=list,
+                            allow_none=True)   # the initiator first: told in proposal.key_selected
 
     @validates_schema
     def _key_proposal_names_its_leader(self, data, **kwargs):
@@ -79,7 +81,8 @@ def _unique(items):
 
 
 def open_deadlines(session, rules: SupervisionRules, params: dict, principal: dict | None) -> dict:
-    """``supervision.open_deadlines {number, key_proposal, supervising_leader, units[, answering_units]}``.
+    """``supervision.open_deadlines {number, key_proposal, supervising_leader, units[, answering_units,
+    proposers]}``.
 
     Starts the clocks of an assignment made now: for each of ``units`` its sign-for limit
     (``sign_for_limit``) and objection window (``objection_window``), and the reply deadline
@@ -87,7 +90,9 @@ def open_deadlines(session, rules: SupervisionRules, params: dict, principal: di
     Opening again for the same number (after a reassignment) supersedes the live deadlines, each
     with a recorded restart, and the new ones count from ``reassigned``. A key proposal is
     registered with its supervising leader (a later opening without ``key_proposal`` leaves that
-    registration alone: the chair's meeting chooses key proposals, not the reassignment form).
+    registration alone: the chair's meeting chooses key proposals, not the reassignment form), and
+    ``proposal.key_selected`` is published for the points of its ``proposers`` (once per proposal:
+    its event id is the number's).
 
     Returns ``{deadlines: [{id, rule, unit, due}], next_check}``: kept small, since the diagram
     keeps the result in its task data; :func:`~services.supervision.queries.deadlines` explains them.
@@ -115,6 +120,10 @@ def open_deadlines(session, rules: SupervisionRules, params: dict, principal: di
         replace(session, old, counterpart, now, by, reason)
     if data.get("key_proposal"):
         key_proposals.register(session, number, data["supervising_leader"], by, now)
+        proposers = _unique(data.get("proposers") or [])
+        publish_event(session, Outbox, "proposal.key_selected", f"proposal.key_selected:{number}", number,
+                      members=[{"member": m, "role": "lead" if i == 0 else "co"} for i, m in enumerate(proposers)],
+                      payload={"supervising_leader": data["supervising_leader"]})
     session.flush()
     unit_facts.apply_pending(session, number)
     reply = fresh[-1]

@@ -118,3 +118,23 @@ def test_a_date_the_calendar_does_not_know_fails_the_job_with_the_fix_in_its_mes
     assert "2027.yaml with complete: true" in answer["error"]["message"]
     with pytest.raises(NotFound):  # nothing of the failed job was kept
         supervision.supervision.deadlines("2026-0005", principal=STAFF)
+
+
+def test_a_key_proposal_is_told_once_to_the_points_ledger_with_its_proposers(supervision, settings, vhost):
+    from kombu import Connection, Queue
+
+    with Connection(settings.amqp_uri) as conn:   # a listener of our own, as evaluation's is
+        Queue("test.key_selected", topology.EVENTS, routing_key="proposal.key_selected", durable=True)(
+            conn.default_channel).declare()
+    extra = {"key_proposal": True, "supervising_leader": "vice.chair.chen",
+             "proposers": ["member.li", "member.zhou"]}
+    result_of(vhost, open_clocks(settings, "2026-0006", ["transport"], **extra))
+    result_of(vhost, open_clocks(settings, "2026-0006", ["education"], **extra))   # reassigned: same event
+
+    def two():
+        bodies = [json.loads(m["payload"]) for m in get_messages(vhost, "test.key_selected")]
+        return len(bodies) >= 2 and bodies
+    bodies = wait_for(two, message="both openings' events")
+    assert {b["event_id"] for b in bodies} == {"proposal.key_selected:2026-0006"}
+    assert bodies[0]["members"] == [{"member": "member.li", "role": "lead"}, {"member": "member.zhou", "role": "co"}]
+    assert bodies[0]["payload"] == {"supervising_leader": "vice.chair.chen"}
