@@ -5,13 +5,16 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PYTEST := $(PY) -m pytest -p no:cacheprovider
 
-.PHONY: help venv run prepare test test-unit test-bpmn test-integration test-e2e bench services clean
+.PHONY: help venv run prepare test test-unit test-bpmn test-integration test-e2e bench bench-e2e chaos chaos-short services clean
 
 help:
 	@echo "make run               start every service and the gateway (Ctrl-C stops them)"
 	@echo "make test              the whole test suite (unit, bpmn, integration, e2e)"
 	@echo "make test-unit|test-bpmn|test-integration|test-e2e   one tier"
 	@echo "make bench             bench/engine.py: runtime vs bare SpiffWorkflow, SQLite and PostgreSQL"
+	@echo "make bench-e2e         bench/e2e.py: whole lifecycles through every service, beside bare Spiff and bare kombu"
+	@echo "make chaos             bench/chaos.py long form: 1000 proposals, 40 SIGKILLs, a broker restart (PostgreSQL)"
+	@echo "make chaos-short       the short form CI runs (200 proposals, 12 SIGKILLs, a broker restart)"
 	@echo "make services          check (and where possible start) RabbitMQ and PostgreSQL"
 
 $(VENV)/.installed: pyproject.toml
@@ -48,6 +51,15 @@ test-e2e: venv services
 
 bench: venv services
 	$(PY) bench/engine.py
+
+bench-e2e: venv services
+	$(PY) bench/e2e.py
+
+chaos: venv services
+	$(PY) bench/chaos.py
+
+chaos-short: venv services
+	$(PY) bench/chaos.py --short
 
 clean:
 	rm -rf var .pytest_cache

@@ -112,16 +112,38 @@ def count_steps(system) -> int:
         return s.scalar(select(func.count()).select_from(History).where(History.action.in_(STEP_ACTIONS)))
 
 
+PROFILE_GROUPS = [            # (label, substring of the file path); the first that matches wins
+    ("SpiffWorkflow", "SpiffWorkflow"), ("SQLAlchemy", "sqlalchemy"), ("psycopg2", "psycopg"),
+    ("sqlite3", "sqlite3"), ("json", "/json/"), ("marshmallow", "marshmallow"),
+    ("kombu/amqp", "kombu"), ("kombu/amqp", "/amqp/"), ("nameko", "nameko"), ("eventlet (incl. waiting)", "eventlet"),
+    ("logging", "logging"), ("engine (services/engine)", "services/engine"),
+    ("shared/", "/shared/"), ("copy/deepcopy", "copy.py"),
+]
+
+
 def profile_summary(path: Path, top: int = 25) -> dict:
+    """Own time grouped by library, and the top functions by own time and (for our code and the
+    libraries it calls) by cumulative time. cProfile follows one OS thread; eventlet's green
+    threads switch inside it, so cumulative times of the hub and its waits are not meaningful."""
     import io
 
     stats = pstats.Stats(str(path))
-    result = {}
-    for key in ("cumulative", "tottime"):
-        buffer = io.StringIO()
-        pstats.Stats(str(path), stream=buffer).sort_stats(key).print_stats(top)
-        result[key] = buffer.getvalue()
-    result["total_seconds"] = round(stats.total_tt, 2)
+    groups = collections.Counter()
+    for (filename, _line, function), (_cc, _nc, tt, _ct, _callers) in stats.stats.items():
+        label = next((name for name, part in PROFILE_GROUPS if part in filename), None)
+        if label is None:
+            label = "select/poll (idle)" if "poll" in function else "other"
+        groups[label] += tt
+    busy = sum(v for k, v in groups.items() if k != "select/poll (idle)")
+    result = {"total_seconds": round(stats.total_tt, 2), "busy_seconds": round(busy, 2),
+              "own_time_by_group": {k: round(v, 2) for k, v in groups.most_common()}}
+    buffer = io.StringIO()
+    pstats.Stats(str(path), stream=buffer).sort_stats("tottime").print_stats(top)
+    result["tottime"] = buffer.getvalue().split("ncalls", 1)[-1]
+    buffer = io.StringIO()
+    pstats.Stats(str(path), stream=buffer).sort_stats("cumulative").print_stats(
+        r"services/engine|shared/(db|workflow|messaging)|SpiffWorkflow/bpmn/serializer|sqlalchemy/orm/session", top)
+    result["cumulative"] = buffer.getvalue().split("ncalls", 1)[-1]
     return result
 
 
@@ -284,8 +306,12 @@ def print_report(report):
         print(f"\n== profile of the engine process ({run['db']}, {run['proposals']} lifecycles, cProfile) ==")
         profile = run["profile"]
         if isinstance(profile, dict):
-            print(profile["cumulative"])
-            print(profile["tottime"])
+            print(f"profiled {profile['total_seconds']} s, of which busy (not waiting in epoll) "
+                  f"{profile['busy_seconds']} s; own time by group:")
+            for group, seconds in profile["own_time_by_group"].items():
+                print(f"  {group:<28}{seconds:>8.2f} s")
+            print("top functions by own time:\n   ncalls" + profile["tottime"])
+            print("our code and what it calls, by cumulative time:\n   ncalls" + profile["cumulative"])
         else:
             print(profile)
 

@@ -337,6 +337,23 @@ DRAFT = {
 }
 
 
+PLACES = ["城东", "城西", "南湖", "北山", "高新区", "老城区", "滨江", "开发区", "西郊", "新城"]
+TOPICS = ["学校周边交通安全", "老旧小区加装电梯", "社区养老服务", "河道黑臭水体治理", "公交线网覆盖",
+          "菜市场改造", "停车难问题", "垃圾分类", "夜间噪声治理", "便民服务中心建设"]
+
+
+def draft_title(n: int) -> str:
+    return f"关于{PLACES[n % len(PLACES)]}{TOPICS[(n // len(PLACES)) % len(TOPICS)]}的建议"
+
+
+def draft_suggestions(title: str) -> str:
+    """Suggestions of their own for each proposal, so intake's near-duplicate search (bigram
+    Jaccard over title and suggestions) finds few: identical drafts would make every proposal a
+    near-duplicate of every other and the result of that job grow with the run."""
+    rng = random.Random(title)
+    return "建议：" + "".join(chr(0x4E00 + rng.randrange(6000)) for _ in range(60)) + "。"
+
+
 class Lifecycle:
     """One proposal taken from submission to publication, as the people would, each step safe to
     take again after a call that got no answer: a submission is looked up by its unique title
@@ -348,7 +365,7 @@ class Lifecycle:
     def __init__(self, http: Http, board: Board, tag: str, n: int, path: str = "published",
                  step_timeout: float = 240):
         self.http, self.board, self.n, self.path = http, board, n, path
-        self.title = f"{tag}-{n:05d} 在学校周边设置安全过街设施"
+        self.title = f"{tag}-{n:05d} {draft_title(n)}"
         self.step_timeout = step_timeout
         self.number = None
         self.marks: list[tuple[str, float]] = []
@@ -382,7 +399,7 @@ class Lifecycle:
         return found[0]["number"] if found else None
 
     def submit(self):
-        body = {**DRAFT, "title": self.title, "cosigners": []}
+        body = {**DRAFT, "title": self.title, "suggestions": draft_suggestions(self.title), "cosigners": []}
         deadline = time.time() + self.step_timeout
         unsure = False
         while time.time() < deadline:

@@ -24,6 +24,8 @@ def pytest_addoption(parser):
 
 def pytest_configure(config):
     config.option.suppress_eventlet_notification = True
+    config.addinivalue_line("markers", "chaos: the chaos harness's short form (bench/chaos.py --short); "
+                                       "part of `make test`, left out with -m 'not chaos'")
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ import pytest
 
 from shared.config import ROOT
 
-pytestmark = pytest.mark.chaos
+pytestmark = [pytest.mark.chaos, pytest.mark.timeout(900)]
 
 
 def test_nothing_is_lost_or_done_twice_while_services_and_the_broker_die(tmp_path, request):
