@@ -8,57 +8,23 @@ from uuid import UUID
 
 import pytest
 from marshmallow import ValidationError
-from SpiffWorkflow.util.task import TaskState
 
 from shared.config import ROOT
 from shared.forms import FORMS
 from shared.workflow.parser import parse_paths
-from shared.workflow.runtime import WorkflowRuntime
+from tests.bpmn.driver import Instance
 
 DIAGRAM = parse_paths([ROOT / "bpmn" / "micro_consultation.bpmn"])[0]
 NUMBER = "WX-2027-0001"
 MEMBER = "member.li"
 
 
-class Case:
+class Case(Instance):
+    default_actor = MEMBER
+
     def __init__(self, clock):
-        self.clock = clock
-        self.runtime = WorkflowRuntime()
         data = {"case_id": 3, "number": NUMBER, "thread": NUMBER, "title": "小区门口路灯不亮"}
-        self.workflow = self.runtime.create(DIAGRAM.spec, data, version_key="mc-test")
-        self.state = self.runtime.run(self.workflow)
-
-    def _restore(self):
-        self.workflow = self.runtime.loads(self.runtime.dumps(self.workflow), DIAGRAM.spec, version_key="mc-test")
-
-    def _pending(self, operation):
-        self._restore()
-        jobs = self.runtime.wait_state(self.workflow).new_jobs
-        assert [j.operation for j in jobs] == [operation], f"waiting for {[j.operation for j in jobs]}"
-        self.runtime.mark_job_sent(self.workflow, jobs[0].task_id, "job-" + jobs[0].task_id)
-        return jobs[0]
-
-    def job(self, operation, result=None):
-        job = self._pending(operation)
-        self.state = self.runtime.complete_job(self.workflow, job.task_id, "job-" + job.task_id, result or {})
-        return job.params
-
-    def error(self, operation, code):
-        job = self._pending(operation)
-        assert self.runtime.throw_job_error(self.workflow, job.task_id, "job-" + job.task_id, code, code)
-        self.state = self.runtime.wait_state(self.workflow)
-        return job.params
-
-    def waiting(self):
-        self._restore()
-        return self.runtime.wait_state(self.workflow).user_tasks
-
-    def task(self, name, data, actor=MEMBER):
-        tasks = self.waiting()
-        assert [t.task_name for t in tasks] == [name], f"user tasks are {[t.task_name for t in tasks]}"
-        form = tasks[0].properties["formSchema"]
-        self.state = self.runtime.complete_user_task(self.workflow, tasks[0].task_id, FORMS[form]().load(data),
-                                                     actor=actor)
+        super().__init__(clock, DIAGRAM, data, "mc-test")
 
     def candidate(self):
         [task] = self.waiting()
@@ -67,20 +33,9 @@ class Case:
         data = self.workflow.get_task_from_id(UUID(str(task.task_id))).data
         return props["candidateRole"], data.get(user) if user else None
 
-    def message(self, name, payload=None):
-        self._restore()
-        assert self.runtime.deliver_message(self.workflow, name, payload or {}), f"not waiting for {name}"
-        self.state = self.runtime.wait_state(self.workflow)
-
-    def timers(self, **skip):
-        self._restore()
-        self.clock.advance(**skip)
-        self.state = self.runtime.fire_timers(self.workflow)
-
     def ended_at(self):
         assert self.workflow.completed
-        return {t.task_spec.bpmn_id for t in self.workflow.get_tasks(state=TaskState.COMPLETED)
-                if t.task_spec.bpmn_id and t.task_spec.bpmn_id.startswith("end")}
+        return super().ended_at()
 
 
 def due(clock, **days):

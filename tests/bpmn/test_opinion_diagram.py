@@ -4,73 +4,29 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from SpiffWorkflow.util.task import TaskState
 
 from shared.config import ROOT
 from shared.forms import FORMS
 from shared.workflow.parser import parse_paths
-from shared.workflow.runtime import WorkflowRuntime
+from tests.bpmn.driver import Instance
 
 OPINION = parse_paths([ROOT / "bpmn" / "opinion.bpmn"])[0]
 PASSED = {"political_ok": True, "facts_ok": True, "content_ok": True, "wording_ok": True}
 
 
-class Item:
+class Item(Instance):
     def __init__(self, clock, urgent=False):
-        self.clock = clock
-        self.runtime = WorkflowRuntime()
         data = {"item_id": 7, "number": "SQ-2027-0001", "thread": "SQ-2027-0001", "title": "老旧小区加装电梯",
                 "urgent": urgent, "submitter": "member.li"}
-        self.workflow = self.runtime.create(OPINION.spec, data, version_key="opinion-test")
-        self.state = self.runtime.run(self.workflow)
-
-    def _restore(self):
-        self.workflow = self.runtime.loads(self.runtime.dumps(self.workflow), OPINION.spec, version_key="opinion-test")
-
-    def _pending(self, operation):
-        self._restore()
-        jobs = self.runtime.wait_state(self.workflow).new_jobs
-        assert [j.operation for j in jobs] == [operation], f"waiting for {[j.operation for j in jobs]}"
-        self.runtime.mark_job_sent(self.workflow, jobs[0].task_id, "job-" + jobs[0].task_id)
-        return jobs[0]
-
-    def job(self, operation, result=None):
-        job = self._pending(operation)
-        self.state = self.runtime.complete_job(self.workflow, job.task_id, "job-" + job.task_id, result or {})
-        return job.params
-
-    def error(self, operation, code):
-        job = self._pending(operation)
-        assert self.runtime.throw_job_error(self.workflow, job.task_id, "job-" + job.task_id, code, code)
-        self.state = self.runtime.wait_state(self.workflow)
-        return job.params
-
-    def task(self, name, data, actor="staff.wang"):
-        self._restore()
-        tasks = self.runtime.wait_state(self.workflow).user_tasks
-        assert [t.task_name for t in tasks] == [name], f"user tasks are {[t.task_name for t in tasks]}"
-        form = tasks[0].properties["formSchema"]
-        self.state = self.runtime.complete_user_task(self.workflow, tasks[0].task_id, FORMS[form]().load(data),
-                                                     actor=actor)
+        super().__init__(clock, OPINION, data, "opinion-test")
 
     def roles(self):
         self._restore()
         return [t.properties["candidateRole"] for t in self.runtime.wait_state(self.workflow).user_tasks]
 
-    def message(self, name, payload=None):
-        self._restore()
-        assert self.runtime.deliver_message(self.workflow, name, payload or {}), f"not waiting for {name}"
-        self.state = self.runtime.wait_state(self.workflow)
-
-    def timers(self, **skip):
-        self._restore()
-        self.clock.advance(**skip)
-        self.state = self.runtime.fire_timers(self.workflow)
-
     def ended_at(self):
         assert self.workflow.completed
-        return {t.task_spec.bpmn_id for t in self.workflow.get_tasks(state=TaskState.COMPLETED)
-                if t.task_spec.bpmn_id and t.task_spec.bpmn_id.startswith("end")}
+        return super().ended_at()
 
 
 def due(clock, **days):

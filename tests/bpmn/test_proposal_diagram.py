@@ -5,71 +5,25 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from SpiffWorkflow.util.task import TaskState
 
 from shared.config import ROOT
-from shared.forms import FORMS
 from shared.workflow.parser import parse_paths
-from shared.workflow.runtime import WorkflowRuntime
+from tests.bpmn.driver import Instance
 
 PROPOSAL = parse_paths([ROOT / "bpmn" / "proposal.bpmn"])[0]
 
 
-class Proposal:
+class Proposal(Instance):
     """One proposal instance; every input goes through a save/restore first."""
 
+    default_actor = "committee.liu"
+
     def __init__(self, clock, cosigners=(), number="2027-0001"):
-        self.clock = clock
-        self.runtime = WorkflowRuntime()
         due = (clock.now() + timedelta(days=3)).isoformat() if cosigners else None
         data = {"proposal_id": 1, "number": number, "title": "Safer school crossings", "kind": "plenary",
                 "proposer": "member.li", "cosigners": list(cosigners), "publish_consent": True,
                 "cosign_due": due}
-        self.workflow = self.runtime.create(PROPOSAL.spec, data, version_key="proposal-test")
-        self.state = self.runtime.run(self.workflow)
-        self.operations = []
-
-    def _restore(self):
-        self.workflow = self.runtime.loads(self.runtime.dumps(self.workflow), PROPOSAL.spec,
-                                           version_key="proposal-test")
-
-    def job(self, operation, result=None):
-        """Answer the one pending job, which must be ``operation``; returns its parameters."""
-        self._restore()
-        jobs = self.runtime.wait_state(self.workflow).new_jobs
-        assert [j.operation for j in jobs] == [operation], f"waiting for {[j.operation for j in jobs]}"
-        job = jobs[0]
-        self.runtime.mark_job_sent(self.workflow, job.task_id, "job-" + job.task_id)
-        self.state = self.runtime.complete_job(self.workflow, job.task_id, "job-" + job.task_id, result or {})
-        self.operations.append(operation)
-        return job.params
-
-    def task(self, name, data):
-        self._restore()
-        tasks = self.runtime.wait_state(self.workflow).user_tasks
-        assert [t.task_name for t in tasks] == [name], f"user tasks are {[t.task_name for t in tasks]}"
-        form = tasks[0].properties["formSchema"]
-        self.state = self.runtime.complete_user_task(self.workflow, tasks[0].task_id, FORMS[form]().load(data),
-                                                     actor="committee.liu")
-
-    def message(self, name, payload=None):
-        self._restore()
-        assert name in self.runtime.wait_state(self.workflow).waiting_messages, \
-            f"not waiting for {name}: {self.runtime.wait_state(self.workflow).waiting_messages}"
-        assert self.runtime.deliver_message(self.workflow, name, payload or {})
-        self.state = self.runtime.wait_state(self.workflow)
-
-    def waits_at(self, *names):
-        self._restore()
-        return set(names) <= set(self.runtime.wait_state(self.workflow).waiting_tasks)
-
-    @property
-    def done(self):
-        return self.workflow.completed
-
-    def ended_at(self):
-        return {t.task_spec.bpmn_id for t in self.workflow.get_tasks(state=TaskState.COMPLETED)
-                if t.task_spec.bpmn_id and t.task_spec.bpmn_id.startswith("end")}
+        super().__init__(clock, PROPOSAL, data, "proposal-test")
 
 
 def filed(p, cosigned=True):
