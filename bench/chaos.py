@@ -49,6 +49,7 @@ class Killer(threading.Thread):
         self.broker_wanted = broker
         self.broker_now = threading.Event()
         self.broker_restarts: list[float] = []
+        self.consumers_back = None
         self.lock = threading.Lock()
 
     def run(self):
@@ -58,11 +59,27 @@ class Killer(threading.Thread):
                 with self.lock:
                     self.broker_restarts.append(harness.restart_broker())
                 say(f"broker back after {self.broker_restarts[-1]:.1f}s")
+                self.consumers_back = self._consumers_back()
+                say(f"every service queue had a consumer again {self.consumers_back}s after the broker was up")
             if len(self.system.kills) < self.kills_wanted:
                 name = self.rng.choice(self.targets)
                 self.system.kill(name)
                 say(f"SIGKILLed {name} (kill {len(self.system.kills)}) and started it again")
             self.stopping.wait(self.interval * self.rng.uniform(0.5, 1.5))
+
+    def _consumers_back(self, timeout=120):
+        """Seconds until every job, result, message, start and RPC queue has a consumer again."""
+        began = time.time()
+        while time.time() - began < timeout:
+            try:
+                qs = [q for q in harness.queues(self.system.vhost)
+                      if q["name"].startswith(("ztc.jobs.", "ztc.engine.", "rpc-"))]
+                if qs and all(q.get("consumers", 0) > 0 for q in qs):
+                    return round(time.time() - began, 1)
+            except Exception:  # the management API is coming back too
+                pass
+            time.sleep(0.5)
+        return None
 
     def stop(self):
         self.stopping.set()
@@ -257,6 +274,7 @@ def main(argv=None) -> int:
             "lifecycles_stopped": [f"{lc.title}: {exc}" for lc, exc in failures],
             "duplicates": {k: v for k, v in dupes.items() if v},
             "kills": [name for _, name in system.kills], "broker_restarts": killer.broker_restarts,
+            "consumers_back_seconds_after_broker_restart": killer.consumers_back,
             "queues_not_drained": busy_queues, "http_calls_unanswered": http.gone,
             "exited_by_themselves": [{k: e[k] for k in ("service", "code", "log")} for e in system.exits],
             "queues_checked": sorted(q["name"] for q in settled["queues"]),

@@ -73,12 +73,15 @@ def run_load(db_kind: str, proposals: int, concurrency: int, profile: bool = Fal
         harness.drive(system, min(4, proposals), min(4, concurrency), tag + "w")
         time.sleep(1)
         published_before = vhost_published(system.vhost)
+        pids = {name: proc.pid for name, proc in system.procs.items()}
+        cpu_all_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
         cpu_before = cpu_seconds(engine_pid)
         steps_before = count_steps(system)
         began = time.time()
         lifecycles, failures, http = harness.drive(system, proposals, concurrency, tag)
         seconds = time.time() - began
         cpu = cpu_seconds(engine_pid) - cpu_before
+        cpu_all = {name: round(cpu_seconds(pid) - cpu_all_before[name], 2) for name, pid in pids.items()}
         time.sleep(2)   # the management API's message counts lag a little
         published = vhost_published(system.vhost) - published_before
         steps = count_steps(system) - steps_before
@@ -91,6 +94,8 @@ def run_load(db_kind: str, proposals: int, concurrency: int, profile: bool = Fal
             "http_steps": harness.step_table(http.timings),
             "job_round_trips": harness.step_table(harness.job_round_trips(system)),
             "engine_steps": steps, "engine_cpu_seconds": round(cpu, 2),
+            "service_cpu_seconds": cpu_all,
+            "service_cpu_seconds_per_lifecycle": round(sum(cpu_all.values()) / proposals, 3),
             "engine_cpu_ms_per_step": round(cpu * 1000 / steps, 3) if steps else None,
             "messages_published_per_lifecycle": round(published / proposals, 1) if published else None,
         }
@@ -293,6 +298,10 @@ def print_report(report):
             print(f"{step:<34}{n:>6}{p50:>10.1f}{p99:>10.1f}")
         print(f"engine: {run['engine_steps']} instance steps, {run['engine_cpu_seconds']} CPU s, "
               f"{run['engine_cpu_ms_per_step']} CPU ms/step")
+        print(f"CPU seconds of each service process during the load: "
+              + ", ".join(f"{k} {v}" for k, v in run["service_cpu_seconds"].items())
+              + f"; {run['service_cpu_seconds_per_lifecycle']} CPU s per lifecycle in all "
+              f"(the machine has {os.cpu_count()} CPUs, shared with PostgreSQL, RabbitMQ and this load generator)")
         for variant, r in (run.get("replay") or {}).items():
             ratio = (run["engine_cpu_ms_per_step"] / r["cpu_ms_per_step"]) if r["cpu_ms_per_step"] else None
             print(f"(a) {variant:<16} {r['steps']} steps of {r['instances']} instances: "
