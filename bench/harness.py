@@ -421,9 +421,10 @@ class Lifecycle:
         deadline = time.time() + self.step_timeout
         task, sent = None, False
         while time.time() < deadline:
-            task = self.board.task(role, self.number, name, max(1, deadline - time.time()))
-            if sent and not self._still_open(role, task):
-                break
+            if not sent:
+                task = self.board.task(role, self.number, name, max(1, deadline - time.time()))
+            elif not self._still_open(role, task):
+                break            # our own unanswered call completed it (the board may not show it any more)
             try:
                 self.http.call(role, "POST", f"/api/tasks/{task['task_id']}/complete", {"data": data}, step=name)
                 break
