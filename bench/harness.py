@@ -249,7 +249,11 @@ class Http:
             self.timings.append((step, time.perf_counter() - began))
         if response.status_code not in ok:
             raise Refused(response.status_code, response.text)
-        return response.json()
+        try:
+            return response.json()
+        except ValueError:   # a half-written answer from a process that was just killed
+            self.gone += 1
+            raise Gone(f"{response.status_code}: not JSON: {response.text[:200]}") from None
 
     def get(self, who, path, **kw):
         """A read: safe to repeat, so retried until it is answered."""
@@ -304,6 +308,8 @@ class Board:
                         self.changed.notify_all()
             except (Gone, Refused):
                 pass
+            except Exception as exc:  # never let the poller die: every lifecycle would wait on it
+                say(f"board poller for {role}: {type(exc).__name__}: {exc}")
             self.stopping.wait(self.interval)
 
     def wait(self, what, probe, timeout):
@@ -488,15 +494,24 @@ class Lifecycle:
             except Gone:
                 time.sleep(0.5)
             except Refused as exc:
-                if exc.status == 409 and "already rated" in str(exc):
-                    break            # our own unanswered call was recorded
+                # 404: no round open yet. 409: already rated, or the round closed because every
+                # proposer rated - which, with one proposer, means our unanswered call was recorded.
+                if exc.status == 409 and self._rated():
+                    break
                 if exc.status in (404, 409):
-                    time.sleep(0.3)  # no rating round open yet
+                    time.sleep(0.3)
                     continue
                 raise
         else:
             raise TimeoutError(f"{self.number}: rating not accepted")
         self._mark("rate")
+
+    def _rated(self):
+        try:
+            rounds = self.http.get("member", f"/api/proposals/{self.number}/ratings")["rounds"]
+        except Refused:
+            return False
+        return any(r.get("rater", "member.li") == "member.li" for rnd in rounds for r in rnd["ratings"])
 
     def until_status(self, status):
         deadline = time.time() + self.step_timeout
