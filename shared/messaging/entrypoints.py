@@ -21,6 +21,7 @@ import time
 from functools import partial
 
 import eventlet
+from amqp.exceptions import ConnectionError as AmqpConnectionError
 from marshmallow import ValidationError
 from nameko.exceptions import ContainerBeingKilled
 from nameko.extensions import Entrypoint, ProviderCollector, SharedExtension
@@ -50,17 +51,50 @@ class RobustQueueConsumer(QueueConsumer):
             consumer.on_decode_error = partial(self._on_decode_error, provider.queue.name)
         return consumers
 
+    def ack_message(self, message):
+        if message.channel.connection:
+            ack(message)
+
+    def requeue_message(self, message):
+        if message.channel.connection:
+            requeue(message)
+
     def _on_decode_error(self, queue_name, message, exc):
         self.dead_letters.dead_letter(message, f"undecodable message: {type(exc).__name__}: {exc}",
                                       queue_name)
 
 
-def _requeue_later(message):
-    eventlet.sleep(REQUEUE_PAUSE_SECONDS)
+# The connection a message came on can die under us (a broker restart, a network cut) between the
+# work and its ack: the socket then raises ConnectionResetError or BrokenPipeError, which nameko 2.14
+# does not catch (it catches amqp's ConnectionError only), so the worker's result handler raised and
+# killed the whole service. The broker has already taken such a message back and redelivers it
+# (our inbox makes the second delivery harmless), so losing the ack or requeue is the right outcome.
+_CONNECTION_LOST = (OSError, AmqpConnectionError)
+
+
+def ack(message) -> bool:
+    """Ack ``message``; False if its connection is gone (the broker redelivers it)."""
+    try:
+        message.ack()
+        return True
+    except _CONNECTION_LOST as exc:
+        log.warning("could not ack a message, its connection is gone (the broker redelivers it): %r", exc)
+        return False
+
+
+def requeue(message) -> bool:
+    """Requeue ``message``; False if its connection is gone (the broker has taken it back anyway)."""
     try:
         message.requeue()
-    except Exception:  # channel gone: the broker redelivers it anyway
-        pass
+        return True
+    except _CONNECTION_LOST as exc:
+        log.warning("could not requeue a message, its connection is gone (the broker takes it back): %r", exc)
+        return False
+
+
+def _requeue_later(message):
+    eventlet.sleep(REQUEUE_PAUSE_SECONDS)
+    requeue(message)
 
 
 class Listen(Entrypoint):
@@ -177,7 +211,7 @@ class JobEntrypoint(Entrypoint):
         if seen is not None:
             # Done before: its result was committed with it and the relay sends it. No second effect.
             log.info("job %s (%s) was done before; acked without running", job["job_id"], self.operation)
-            message.ack()
+            ack(message)
             return
         context = {"job_id": job["job_id"], "instance_id": job["instance_id"],
                    "business_key": job.get("business_key")}
@@ -186,7 +220,7 @@ class JobEntrypoint(Entrypoint):
                 self, (job["params"], job.get("principal")), {}, context_data=context,
                 handle_result=partial(self.handle_result, message, job, started=time.monotonic()))
         except ContainerBeingKilled:
-            message.requeue()
+            requeue(message)
 
     def _result(self, job, status, result=None, error=None):
         return contracts.JobResultSchema().dump({
@@ -228,14 +262,14 @@ class JobEntrypoint(Entrypoint):
         except IntegrityError:
             # Another delivery of the same job committed first: this one has no effect.
             log.info("job %s committed by another delivery; acked", job["job_id"])
-            message.ack()
+            ack(message)
             return result, exc_info
         except Exception as err:
             log.error("could not record job %s (%s); requeued: %s", job["job_id"], self.operation, err)
             _requeue_later(message)
             return result, exc_info
         db.wake()
-        message.ack()
+        ack(message)
         return result, exc_info
 
     def _record(self, db, session, job, status, payload):
