@@ -124,6 +124,25 @@ def wait_ready(settings, procs, timeout=60) -> bool:
     return False
 
 
+class Restarts:
+    """When to start an exited service again: at once the first time, then after 1, 2, 4... s (at most
+    30 s); a service that exits ``LIMIT`` times within ``WINDOW_SECONDS`` is given up on (``None``),
+    since restarting a process that cannot start only hides why."""
+
+    LIMIT = 5
+    WINDOW_SECONDS = 120.0
+
+    def __init__(self):
+        self.exits: dict[str, list[float]] = {}
+
+    def after_exit(self, name: str, now: float) -> float | None:
+        recent = [t for t in self.exits.get(name, []) if now - t < self.WINDOW_SECONDS] + [now]
+        self.exits[name] = recent
+        if len(recent) >= self.LIMIT:
+            return None
+        return 0.0 if len(recent) == 1 else min(30.0, 2.0 ** (len(recent) - 2))
+
+
 def stop_all(procs, grace=15) -> None:
     for proc in procs.values():
         if proc.poll() is None:
@@ -173,12 +192,26 @@ def main(argv=None) -> int:
     else:
         say("metrics: off (set ZTC_METRICS_PORT_BASE, e.g. 9100, to serve /metrics from every service)")
     say("operators: 'ztc --help' (queues, dead-letters, incidents, instances, deploy). Ctrl-C stops everything.")
+    supervisor, due = Restarts(), {}
     while not stopping["now"]:
-        for name, proc in procs.items():
-            if proc.poll() is not None:
-                say(f"{name} exited with code {proc.returncode}; stopping the others")
+        now = time.time()
+        for name, proc in list(procs.items()):
+            if name in due:
+                if now >= due[name]:
+                    del due[name]
+                    procs[name] = start_all(settings, [name])[name]
+                continue
+            if proc.poll() is None:
+                continue
+            delay = supervisor.after_exit(name, now)
+            if delay is None:
+                say(f"{name} exited with code {proc.returncode} {Restarts.LIMIT} times within "
+                    f"{Restarts.WINDOW_SECONDS:.0f}s; stopping the others")
                 stopping["now"] = True
                 break
+            say(f"{name} exited with code {proc.returncode}; starting it again in {delay:.0f}s "
+                "(nothing is lost: its unacknowledged messages go back to its queue)")
+            due[name] = now + delay
         time.sleep(0.5)
     say("stopping...")
     stop_all(procs)
