@@ -173,8 +173,6 @@ def service_queues(system: System) -> list[dict]:
 
 def settle(system: System, lifecycles, tag: str, timeout: float) -> dict:
     """Wait for every accepted proposal to end; retry incidents; report."""
-    from services.intake.models import Proposal  # noqa: F401  (imports the models once)
-
     expected_end = {lc.number: ("not_filed" if lc.path == "not_filed" else "published")
                     for lc in lifecycles if lc.number}
     retried, deadline = [], time.time() + timeout

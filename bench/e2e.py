@@ -298,7 +298,7 @@ def print_report(report):
             print(f"{step:<34}{n:>6}{p50:>10.1f}{p99:>10.1f}")
         print(f"engine: {run['engine_steps']} instance steps, {run['engine_cpu_seconds']} CPU s, "
               f"{run['engine_cpu_ms_per_step']} CPU ms/step")
-        print(f"CPU seconds of each service process during the load: "
+        print("CPU seconds of each service process during the load: "
               + ", ".join(f"{k} {v}" for k, v in run["service_cpu_seconds"].items())
               + f"; {run['service_cpu_seconds_per_lifecycle']} CPU s per lifecycle in all "
               f"(the machine has {os.cpu_count()} CPUs, shared with PostgreSQL, RabbitMQ and this load generator)")

@@ -586,7 +586,3 @@ def job_round_trips(system: System):
 
 def dump(obj) -> str:
     return json.dumps(obj, indent=2, ensure_ascii=False, default=str)
-
-
-def choose(rng: random.Random, names):
-    return rng.choice(list(names))
