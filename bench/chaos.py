@@ -271,6 +271,9 @@ def main(argv=None) -> int:
             "lost": lost, "unaccounted": unaccounted,
             "lifecycles_stopped": [f"{lc.title}: {exc}" for lc, exc in failures],
             "duplicates": {k: v for k, v in dupes.items() if v},
+            # A duplicate proposal whose client sent its submission again (after a look that found
+            # nothing) may be the client's doing; one whose client sent it once is the system's.
+            "submissions_sent_again": {lc.title: lc.resubmitted for lc in lifecycles if lc.resubmitted},
             "kills": [name for _, name in system.kills], "broker_restarts": killer.broker_restarts,
             "consumers_back_seconds_after_broker_restart": killer.consumers_back,
             "queues_not_drained": busy_queues, "http_calls_unanswered": http.gone,

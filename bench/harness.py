@@ -227,6 +227,7 @@ class Http:
         self.local = threading.local()
         self.timings: list[tuple[str, float]] = []
         self.gone = 0
+        self.vhost = None          # set by drive(): lets a client wait for requests still in flight
 
     def _session(self):
         if not hasattr(self.local, "session"):
@@ -375,6 +376,7 @@ class Lifecycle:
         self.step_timeout = step_timeout
         self.number = None
         self.marks: list[tuple[str, float]] = []
+        self.resubmitted = 0      # times this client sent its submission again after looking
 
     def run(self):
         self.submit()
@@ -410,9 +412,11 @@ class Lifecycle:
         unsure = False
         while time.time() < deadline:
             if unsure:
+                self._settle_in_flight("rpc-intake")
                 self.number = self._find_mine()
                 if self.number:
                     break
+                self.resubmitted += 1
             try:
                 self.number = self.http.call("member", "POST", "/api/proposals", body, step="submit")["number"]
                 break
@@ -422,6 +426,27 @@ class Lifecycle:
         else:
             raise TimeoutError(f"{self.title} could not be submitted")
         self._mark("submit")
+
+    def _settle_in_flight(self, queue, timeout=60):
+        """Before looking whether an unanswered call took effect, wait until the service's RPC
+        queue holds nothing and is consumed: a request the gateway passed on before it died may
+        still be waiting there for a restarting service, and would take effect after the look."""
+        if not self.http.vhost:
+            return
+        from kombu import Connection
+
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            try:
+                info = support.queue_info(self.http.vhost, queue)
+                with Connection(f"amqp://guest:guest@127.0.0.1:5672/{self.http.vhost}", connect_timeout=5) as conn:
+                    _, ready, consumers = conn.default_channel.queue_declare(queue=queue, passive=True)
+                if ready == 0 and consumers > 0 and info.get("messages_unacknowledged", 0) == 0:
+                    time.sleep(1.0)     # the management API's counts lag a little
+                    return
+            except Exception:  # the broker or a service is restarting: look again
+                pass
+            time.sleep(0.5)
 
     def complete(self, role, name, data):
         deadline = time.time() + self.step_timeout
@@ -529,6 +554,7 @@ def drive(system: System, count: int, concurrency: int, tag: str, not_filed_ever
     from concurrent.futures import ThreadPoolExecutor, as_completed
 
     http = Http(system.base, system.tokens)
+    http.vhost = system.vhost
     board = Board(http).start()
     lifecycles = [Lifecycle(http, board, tag, n,
                             "not_filed" if not_filed_every and n % not_filed_every == not_filed_every - 1
