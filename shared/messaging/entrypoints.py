@@ -26,7 +26,8 @@ from marshmallow import ValidationError
 from nameko.exceptions import ContainerBeingKilled
 from nameko.extensions import Entrypoint, ProviderCollector, SharedExtension
 from nameko.messaging import QueueConsumer
-from nameko.rpc import rpc
+from kombu.exceptions import OperationalError as KombuOperationalError
+from nameko.rpc import Rpc, RpcConsumer
 from sqlalchemy.exc import IntegrityError
 
 from shared import clock, contracts, metrics
@@ -284,9 +285,30 @@ class JobEntrypoint(Entrypoint):
 
 job = JobEntrypoint.decorator
 
+class RobustRpcConsumer(RpcConsumer):
+    """nameko's RPC consumer, but a reply that cannot be sent because the broker went away (a
+    restart) no longer kills the service: the work is done and committed, the caller's reply queue
+    is gone with the broker anyway, and the caller's client sees a lost call (the gateway answers
+    it with an error; an Idempotency-Key makes a retry safe)."""
+
+    queue_consumer = RobustQueueConsumer()
+
+    def handle_result(self, message, result, exc_info):
+        try:
+            return super().handle_result(message, result, exc_info)
+        except _CONNECTION_LOST + (KombuOperationalError,) as exc:
+            log.warning("could not send an RPC reply, the broker went away: %r", exc)
+            self.queue_consumer.ack_message(message)
+            return result, exc_info
+
+
+class Api(Rpc):
+    rpc_consumer = RobustRpcConsumer()
+
+
 # RPC for commands and queries: refusals (not found, forbidden, invalid input...) are answers to
 # the caller, not failures of the service, so nameko does not log them as errors.
-api = rpc(expected_exceptions=ZtcError)
+api = Api.decorator(expected_exceptions=ZtcError)
 
 
 

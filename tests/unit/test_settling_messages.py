@@ -51,3 +51,24 @@ def test_other_failures_still_raise():
     channel = DeadChannel(ValueError("a bug, not a lost connection"))
     with pytest.raises(ValueError):
         ack(Message(body=b"{}", channel=channel, delivery_tag=1))
+
+
+def test_an_rpc_reply_lost_to_a_broker_restart_does_not_kill_the_service(monkeypatch):
+    from types import SimpleNamespace
+
+    from kombu.exceptions import OperationalError
+    from nameko import rpc as nameko_rpc
+
+    from shared.messaging.entrypoints import RobustRpcConsumer
+
+    def refused(self, result, exc_info):
+        raise OperationalError("[Errno 111] ECONNREFUSED")
+    monkeypatch.setattr(nameko_rpc.Responder, "send_response", refused)
+    consumer = RobustRpcConsumer.__new__(RobustRpcConsumer)
+    consumer.container = SimpleNamespace(config={"AMQP_URI": "amqp://guest:guest@127.0.0.1:5672/"})
+    acked = []
+    consumer.queue_consumer = SimpleNamespace(ack_message=acked.append)
+    message = Message(body=b"{}", channel=DeadChannel(ConnectionResetError()), delivery_tag=1,
+                      properties={"reply_to": "rpc.reply-x", "correlation_id": "c"})
+    assert consumer.handle_result(message, {"ok": 1}, None) == ({"ok": 1}, None)
+    assert acked == [message]
