@@ -8,6 +8,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import uuid
 
 from nameko.exceptions import RemoteError, UnknownService
 from werkzeug.wrappers import Response
@@ -37,11 +38,32 @@ def _body(request) -> dict:
     return data
 
 
-def endpoint(*roles, body=None, response=None, status=200, query=(), html=False):
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+IDEMPOTENCY_DOC = ("Makes the request safe to repeat: a repeat by the same caller with the same key answers "
+                   "what the first made (the first body wins; a repeat's body is not compared) and creates "
+                   "nothing. 1-100 printable characters. Without it each HTTP request gets a key of its own, "
+                   "so a request the broker redelivers to a restarted service is still recorded once.")
+
+
+def request_key(request) -> str:
+    """The creating request's idempotency key: the client's ``Idempotency-Key`` header, or a
+    fresh uuid4 for this HTTP request."""
+    key = request.headers.get(IDEMPOTENCY_HEADER)
+    if key is None:
+        return str(uuid.uuid4())
+    if not 1 <= len(key) <= 100 or not key.isprintable():
+        raise InvalidInput(f"the {IDEMPOTENCY_HEADER} header is invalid",
+                           {IDEMPOTENCY_HEADER: ["1 to 100 printable characters"]})
+    return key
+
+
+def endpoint(*roles, body=None, response=None, status=200, query=(), html=False, idempotent=False):
     """Authenticate, check the caller holds one of ``roles`` (any role if none), validate the body
     with the ``body`` schema (the handler gets it as ``body=``), map errors. ``response``,
     ``status`` and ``query`` describe the route in the OpenAPI document; ``html`` says the route
-    also answers a printable HTML document (the handler returns a ``Response`` for it)."""
+    also answers a printable HTML document (the handler returns a ``Response`` for it).
+    ``idempotent``: a creating route; the handler gets the request's idempotency key as ``key=``
+    (see :func:`request_key`) and passes it to the service."""
 
     def decorate(method):
         @functools.wraps(method)
@@ -50,6 +72,8 @@ def endpoint(*roles, body=None, response=None, status=200, query=(), html=False)
                 principal = self._principal(request)
                 if roles and not set(roles) & set(principal["roles"]):
                     raise Forbidden(f"this needs one of the roles: {', '.join(roles)}")
+                if idempotent:
+                    kwargs["key"] = request_key(request)
                 if body is not None:
                     kwargs["body"] = load(body, _body(request), "the request body")
                 code, result = method(self, request, principal, **kwargs)
@@ -64,7 +88,7 @@ def endpoint(*roles, body=None, response=None, status=200, query=(), html=False)
                 return _json(503, {"error": "service_unavailable", "message": str(exc), "details": {}})
 
         wrapper.openapi = {"roles": roles, "body": body, "response": response, "status": status,
-                           "query": query, "html": html}
+                           "query": query, "html": html, "idempotent": idempotent}
         return wrapper
 
     return decorate

@@ -60,6 +60,12 @@ def build(service_cls, title="Zhitongche API", version="1") -> dict:
                 operation.setdefault("parameters", []).extend(
                     {"name": q, "in": "query", "required": False, "schema": {"type": "string"}}
                     for q in meta["query"])
+            if meta.get("idempotent"):
+                from .http import IDEMPOTENCY_DOC, IDEMPOTENCY_HEADER
+
+                operation.setdefault("parameters", []).append(
+                    {"name": IDEMPOTENCY_HEADER, "in": "header", "required": False, "description": IDEMPOTENCY_DOC,
+                     "schema": {"type": "string", "minLength": 1, "maxLength": 100}})
             if meta["body"] is not None:
                 operation["requestBody"] = {"required": True,
                                             "content": {"application/json": {"schema": meta["body"]}}}

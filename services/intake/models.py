@@ -38,7 +38,9 @@ class ProposalCounter(Base):
 
 class Proposal(Base):
     __tablename__ = "proposals"
-    __table_args__ = (UniqueConstraint("year", "sequence"),)
+    __table_args__ = (UniqueConstraint("year", "sequence"),
+                      UniqueConstraint("initiator", "client_reference",
+                                       name="uq_proposals_initiator_client_reference"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     number: Mapped[str] = mapped_column(String(20), unique=True)         # "2027-0001"
@@ -69,6 +71,9 @@ class Proposal(Base):
     decided_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
     decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # The submission's idempotency key (the HTTP Idempotency-Key, or one per HTTP request): the
+    # same initiator submitting with the same key gets this proposal back, never a second one.
+    client_reference: Mapped[str | None] = mapped_column(String(100), nullable=True)
 
     cosigners: Mapped[list[Cosigner]] = relationship(
         back_populates="proposal", order_by="Cosigner.order", cascade="all, delete-orphan")

@@ -23,8 +23,8 @@ class OpinionEntrypoints:
 
     # -- RPC: submitters, staff, leaders, departments ---------------------------------------------
     @api
-    def submit_opinion(self, draft, principal):
-        return self._commit(opinions.submit(self.db.session, draft, principal))
+    def submit_opinion(self, draft, principal, key=None):
+        return self._commit(opinions.submit(self.db.session, draft, principal, reference=key))
 
     @api
     def submit_saved_opinion(self, number, principal):

@@ -103,8 +103,17 @@ def send_in(session, item: OpinionItem, actor: str, principal: dict | None) -> N
 
 
 def submit(session, draft: dict, principal: dict, reference: str | None = None) -> dict:
-    """Record a member's or informant's item; submitted (unless ``submit`` is false: saved)."""
+    """Record a member's or informant's item; submitted (unless ``submit`` is false: saved).
+
+    ``reference``: the idempotency key (over HTTP the Idempotency-Key or one per request; over AMQP
+    the command's reference). A repeat by the same submitter answers the item it made, as it is
+    now; the repeat's body is not compared (the first wins)."""
     user, role = submitter_role(principal)
+    if reference is not None:
+        existing = session.scalar(select(OpinionItem).where(OpinionItem.submitter == user,
+                                                            OpinionItem.client_reference == reference))
+        if existing is not None:
+            return dump(session, existing)
     data = load(OpinionDraftSchema, draft, "the opinion item")
     rulebook = load_opinion_rules()
     item = create(session, rulebook, submitter=user, role=role, content=data, urgent=data["urgent"],

@@ -12,7 +12,7 @@ from sqlalchemy import func, or_, select
 
 from shared import clock
 from shared.calendar import WorkingCalendar, local_date
-from shared.errors import Conflict, Forbidden
+from shared.errors import Conflict, Forbidden, InvalidInput
 from shared.messaging.outbox import send_message, start_process
 from shared.rulebook import deadline, load_rulebook
 from shared.validation import load
@@ -30,8 +30,13 @@ def dump(proposal: Proposal) -> dict:
     return ProposalSchema().dump(proposal)
 
 
-def submit(session, draft: dict, principal: dict, thread: str | None = None) -> dict:
+def submit(session, draft: dict, principal: dict, thread: str | None = None, key: str | None = None) -> dict:
     """Record a member's proposal, number it and start its process.
+
+    ``key``: the submission's idempotency key (stored as ``client_reference``). A second submit by
+    the same initiator with the same key -- a client's retry, or the broker redelivering an RPC
+    request whose worker died after committing -- answers the proposal already recorded, as it is
+    now, and records and starts nothing. The body of the repeat is not compared: the first wins.
 
     ``thread``: the case thread it continues (an opinion item's or a micro-consultation case's);
     a proposal submitted fresh is its own thread (its number).
@@ -40,6 +45,13 @@ def submit(session, draft: dict, principal: dict, thread: str | None = None) -> 
     (the end of its last day, Chinese time); the start command carries that moment as ``cosign_due``.
     """
     initiator = require_member(principal)
+    if key is not None:
+        if not isinstance(key, str) or not 1 <= len(key) <= 100:
+            raise InvalidInput("the idempotency key", {"key": ["1 to 100 characters"]})
+        existing = session.scalar(select(Proposal).where(Proposal.initiator == initiator,
+                                                         Proposal.client_reference == key))
+        if existing is not None:
+            return dump(existing)
     data = load(DraftSchema(initiator=initiator), draft, "the proposal")
     now = clock.now()
     year = data["session_year"] or local_date(now).year
@@ -54,7 +66,7 @@ def submit(session, draft: dict, principal: dict, thread: str | None = None) -> 
         initiator=initiator, sector=data["sector"], publish_consent=data["publish_consent"],
         no_publish_reason=data["no_publish_reason"],
         status="cosigning" if cosigning else "submitted", revision=1,
-        cosign_due=cosign_due, created_at=now,
+        cosign_due=cosign_due, created_at=now, client_reference=key,
         cosigners=[Cosigner(user=user, order=i, status="invited")
                    for i, user in enumerate(data["cosigners"], start=1)])
     session.add(proposal)
@@ -66,6 +78,7 @@ def submit(session, draft: dict, principal: dict, thread: str | None = None) -> 
         notify(session, proposal, data["cosigners"],
                f"{initiator} 邀请您联名提案 {number}《{proposal.title}》，"
                f"请在 {cosigning.due.isoformat()} 前确认。", kind="cosign_invited")
+    # The command id derives from the stored proposal: a repeat of this transaction cannot start twice.
     start_process(session, Outbox, command_id=f"proposal-{number}", process_id=PROCESS_ID,
                   business_key=number, principal=principal,
                   data={"proposal_id": proposal.id, "number": number, "title": proposal.title,

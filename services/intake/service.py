@@ -20,8 +20,9 @@ class IntakeService(Pingable, OpinionEntrypoints):
 
     # -- RPC: members, staff, the committee, leaders -------------------------------------------
     @api
-    def submit(self, draft, principal):
-        proposal = operations.submit(self.db.session, draft, principal)
+    def submit(self, draft, principal, key=None):
+        """``key``: the idempotency key; a repeat with the same key answers the first proposal."""
+        proposal = operations.submit(self.db.session, draft, principal, key=key)
         self.db.commit()
         return proposal
 

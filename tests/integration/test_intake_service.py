@@ -110,3 +110,14 @@ def test_concurrent_submissions_are_numbered_without_gaps(intake, settings, vhos
         assert s.get(ProposalCounter, 2027).last == 12
     commands = StartCommands(vhost).wait_for(12)
     assert sorted(body(m)["business_key"] for m in commands) == numbers
+
+
+def test_a_redelivered_submit_with_the_same_key_answers_the_first_proposal_and_starts_once(intake, settings, vhost):
+    """The broker redelivers an RPC request whose worker died after committing: same key, same call."""
+    first = intake.intake.submit(DRAFT, LI, key="retry-1")
+    again = intake.intake.submit(DRAFT, LI, key="retry-1")
+    assert again == first
+    with intake_db(settings) as s:
+        assert s.scalar(select(func.count()).select_from(Proposal)) == 1
+    assert [body(m)["command_id"] for m in StartCommands(vhost).wait_for(1)] == ["proposal-2027-0001"]
+    assert intake.intake.submit(DRAFT, LI, key="retry-2")["number"] == "2027-0002"

@@ -57,13 +57,23 @@ def _next_sequence(session, year: int) -> int:
         return increment()
 
 
-def register(session, request: dict, principal: dict | None) -> dict:
+def register(session, request: dict, principal: dict | None, key: str | None = None) -> dict:
     """Staff of a venue or a member registers a resident's issue; the case gets its number, which
-    is its thread, and its process starts."""
+    is its thread, and its process starts.
+
+    ``key``: the registration's idempotency key. A repeat by the same registrar with the same key
+    (a retry, a redelivered RPC request) answers the case already registered; its body is not
+    compared (the first wins)."""
     user, roles, _ = acting(principal)
     role = next((r for r in REGISTRARS if r in roles), None)
     if role is None:
         raise Forbidden("cases are registered by staff of a venue or by members")
+    if key is not None:
+        if not isinstance(key, str) or not 1 <= len(key) <= 100:
+            raise InvalidInput("the idempotency key", {"key": ["1 to 100 characters"]})
+        existing = session.scalar(select(Case).where(Case.registered_by == user, Case.client_reference == key))
+        if existing is not None:
+            return dump(session, existing, principal)
     data = load(CaseRegistration, request, "the case")
     venue = session.get(Venue, data["venue"])
     if venue is None:
@@ -80,7 +90,7 @@ def register(session, request: dict, principal: dict | None) -> dict:
                 title=data["title"].strip(), description=data["description"].strip(),
                 resident_name=data["resident_name"].strip(), resident_phone=data["resident_phone"],
                 registered_by=user, registered_role=role, status="registered", reopened=0,
-                rulebook_version=rulebook.version, created_at=now)
+                rulebook_version=rulebook.version, created_at=now, client_reference=key)
     session.add(case)
     session.flush()
     covered = session.scalar(select(VenueCoverage).where(VenueCoverage.venue == venue.code,

@@ -68,7 +68,9 @@ class Case(Base):
     """
 
     __tablename__ = "cases"
-    __table_args__ = (UniqueConstraint("year", "sequence", name="uq_cases_year_sequence"),)
+    __table_args__ = (UniqueConstraint("year", "sequence", name="uq_cases_year_sequence"),
+                      UniqueConstraint("registered_by", "client_reference",
+                                       name="uq_cases_registered_by_client_reference"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     number: Mapped[str] = mapped_column(String(50), unique=True)
@@ -97,6 +99,8 @@ class Case(Base):
     rulebook_version: Mapped[str] = mapped_column(String(50))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # The registration's idempotency key: the same registrar with the same key gets this case back.
+    client_reference: Mapped[str | None] = mapped_column(String(100), nullable=True)
 
 
 class CaseMeeting(Base):

@@ -15,8 +15,8 @@ class ConsultationEntrypoints:
 
     # -- RPC: venues' staff, members, departments ----------------------------------------------
     @api
-    def register_case(self, request, principal=None):
-        return self._committed(cases.register(self.db.session, request, principal))
+    def register_case(self, request, principal=None, key=None):
+        return self._committed(cases.register(self.db.session, request, principal, key=key))
 
     @api
     def get_case(self, number, principal=None):

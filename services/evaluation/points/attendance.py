@@ -57,11 +57,22 @@ def as_dict(row: Attendance) -> dict:
             "event_id": f"{EVENT}:{row.id}"}
 
 
-def record(session, data, principal) -> dict:
-    """Staff of the organising office record who attended, who was excused, who was absent."""
+def record(session, data, principal, key: str | None = None) -> dict:
+    """Staff of the organising office record who attended, who was excused, who was absent.
+
+    ``key``: the recording's idempotency key. A repeat by the same organiser with the same key (a
+    retry, a redelivered RPC request) answers the record already made and publishes nothing again;
+    its body is not compared (the first wins)."""
     who = principal_of(principal)
     if "staff" not in who["roles"]:
         raise Forbidden("attendance is recorded by the staff of the office that organised the activity")
+    if key is not None:
+        if not isinstance(key, str) or not 1 <= len(key) <= 100:
+            raise InvalidInput("the idempotency key", {"key": ["1 to 100 characters"]})
+        existing = session.scalar(select(Attendance).where(Attendance.organiser == who["user"],
+                                                           Attendance.client_reference == key))
+        if existing is not None:
+            return as_dict(existing)
     data = load(AttendanceInput, data, "the attendance record")
     if data["held_on"] > spans.today():
         raise InvalidInput("attendance is recorded after the activity",
@@ -89,7 +100,8 @@ def record(session, data, principal) -> dict:
                        "can no longer be recorded")
     attendees = [{"member": u, "role": role} for key, role in ROLES.items() for u in data[key]]
     row = Attendance(kind=data["kind"], title=data["title"], held_on=data["held_on"], half_days=data["half_days"],
-                     organiser=who["user"], office=who.get("unit"), attendees=attendees, recorded_at=clock.now())
+                     organiser=who["user"], office=who.get("unit"), attendees=attendees, recorded_at=clock.now(),
+                     client_reference=key)
     session.add(row)
     session.flush()
     publish_event(session, Outbox, EVENT, f"{EVENT}:{row.id}", f"attendance:{row.id}", members=attendees,

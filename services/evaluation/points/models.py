@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Boolean, Date, DateTime, Integer, String, Text
+from sqlalchemy import Boolean, Date, DateTime, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..models import Base
@@ -79,6 +79,8 @@ class Attendance(Base):
     """Attendance at one activity, recorded by the office that organised it (谁组织谁记录)."""
 
     __tablename__ = "attendance_records"
+    __table_args__ = (UniqueConstraint("organiser", "client_reference",
+                                       name="uq_attendance_records_organiser_client_reference"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     kind: Mapped[str] = mapped_column(String(40))
@@ -89,6 +91,8 @@ class Attendance(Base):
     office: Mapped[str | None] = mapped_column(String(100), nullable=True)
     attendees: Mapped[list] = mapped_column()   # [{member, role: present|absent_excused|absent_unexcused}]
     recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # The recording's idempotency key: the same organiser with the same key gets this record back.
+    client_reference: Mapped[str | None] = mapped_column(String(100), nullable=True)
 
 
 class Period(Base):

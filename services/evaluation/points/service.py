@@ -46,8 +46,8 @@ class PerformanceMixin:
 
     # -- attendance (谁组织谁记录) --------------------------------------------------------------
     @api
-    def record_attendance(self, data, principal=None):
-        result = attendance.record(self.db.session, data, principal)
+    def record_attendance(self, data, principal=None, key=None):
+        result = attendance.record(self.db.session, data, principal, key=key)
         self.db.commit()
         return result
 

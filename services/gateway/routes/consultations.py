@@ -58,10 +58,10 @@ class ConsultationRoutes:
 
     # -- 群众点单 register, read -------------------------------------------------------------------
     @http("POST", "/api/consultations")
-    @endpoint("staff", "member", body=CaseRegistration, response=CaseSchema, status=201)
-    def register_case(self, request, principal, body):
+    @endpoint("staff", "member", body=CaseRegistration, response=CaseSchema, status=201, idempotent=True)
+    def register_case(self, request, principal, body, key):
         """Register a resident's issue raised at a venue; the case number is its thread."""
-        return 201, self.assignment.register_case(body, principal)
+        return 201, self.assignment.register_case(body, principal, key=key)
 
     @http("GET", "/api/consultations")
     @endpoint(response=CaseSchema(many=True), query=("status", "venue", "mine"))

@@ -71,10 +71,10 @@ class OpinionRoutes:
 
     # -- 征 submit --------------------------------------------------------------------------------
     @http("POST", "/api/opinions")
-    @endpoint("member", "informant", body=OpinionDraftSchema, response=OpinionSchema, status=201)
-    def submit_opinion(self, request, principal, body):
+    @endpoint("member", "informant", body=OpinionDraftSchema, response=OpinionSchema, status=201, idempotent=True)
+    def submit_opinion(self, request, principal, body, key):
         """Submit an opinion item (one matter, within the rulebook's length; urgent: 急事急报), or save it."""
-        return 201, self.intake.submit_opinion(body, principal)
+        return 201, self.intake.submit_opinion(body, principal, key=key)
 
     @http("POST", "/api/opinions/<string:number>/submit")
     @endpoint("member", "informant", response=OpinionSchema)

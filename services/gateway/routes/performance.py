@@ -218,11 +218,11 @@ class PerformanceRoutes:
         return 200, self.evaluation.terms(principal=principal)
 
     @http("POST", "/api/performance/attendance")
-    @endpoint("staff", body=AttendanceRequest, response=Attendance, status=201)
-    def record_attendance(self, request, principal, body):
+    @endpoint("staff", body=AttendanceRequest, response=Attendance, status=201, idempotent=True)
+    def record_attendance(self, request, principal, body, key):
         """The organising office records attendance (谁组织谁记录); it reaches the ledger as an
         ``attendance.recorded`` event."""
-        return 201, self.evaluation.record_attendance(_dated(body), principal=principal)
+        return 201, self.evaluation.record_attendance(_dated(body), principal=principal, key=key)
 
     @http("GET", "/api/performance/attendance")
     @endpoint(*OVERSEERS, response=Attendance(many=True))

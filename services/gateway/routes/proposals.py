@@ -36,10 +36,10 @@ class ProposalRoutes:
 
     # -- proposals (提案) ---------------------------------------------------------------------
     @http("POST", "/api/proposals")
-    @endpoint("member", body=schemas.ProposalDraft, response=schemas.Proposal, status=201)
-    def submit_proposal(self, request, principal, body):
+    @endpoint("member", body=schemas.ProposalDraft, response=schemas.Proposal, status=201, idempotent=True)
+    def submit_proposal(self, request, principal, body, key):
         """Submit a proposal (one matter: situation, analysis, suggestions), perhaps with co-signers."""
-        return 201, self.intake.submit(body, principal)
+        return 201, self.intake.submit(body, principal, key=key)
 
     @http("GET", "/api/proposals")
     @endpoint(response=schemas.Proposal(many=True), query=("mine",))

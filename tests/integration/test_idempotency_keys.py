@@ -1,0 +1,123 @@
+"""Idempotency keys on the creating RPCs, on a migrated database of each kind: calling twice with
+the same key -- what the broker does when it redelivers an RPC request whose worker died after
+committing -- records one row, one process start, one event."""
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+
+from services.assignment.consultation import cases
+from services.assignment.consultation.models import Case
+from services.assignment.models import Outbox as AssignmentOutbox
+from services.evaluation.models import Outbox as EvaluationOutbox
+from services.evaluation.points import attendance, directory as members
+from services.evaluation.points.models import Attendance
+from services.intake import opinions, proposals
+from services.intake.models import OpinionItem, Outbox as IntakeOutbox, Proposal
+from shared.db import dispose_all, migrate, session_factory
+from shared.errors import InvalidInput
+from tests.integration.test_consultation_operations import ISSUE, seed as seed_venues
+
+LI = {"user": "李明", "roles": ["member"]}
+ZHANG = {"user": "张伟", "roles": ["member"]}
+STAFF = {"user": "staff.wang", "roles": ["staff"], "unit": None}
+DRAFT = {"kind": "between_sessions", "session_year": 2027, "publish_consent": True,
+         "title": "关于加快老城区公交候车亭改造的建议",
+         "situation": "老城区现有公交候车亭多建于十年前，遮雨面积小，夜间照明不足。",
+         "analysis": "候车亭改造分属多个部门，缺少统一规划和维护资金。",
+         "suggestions": "由交通局牵头制定改造计划，增设夜间照明和实时到站信息屏。"}
+OPINION = {"title": "关于规范校外培训收费的建议", "situation": "部分校外培训机构预收费用过高。",
+           "analysis": "预收费监管缺位。", "suggestion": "建立预收费资金监管账户。"}
+
+
+@pytest.fixture
+def db(database_url_template, skipping_clock):
+    opened = []
+
+    def open_(service):
+        url = database_url_template.format(service=service)
+        migrate(service, url)
+        session = session_factory(url)()
+        opened.append(session)
+        return session
+
+    yield open_
+    for session in opened:
+        session.close()
+    dispose_all()
+
+
+def count(session, model, *where):
+    return session.scalar(select(func.count()).select_from(model).where(*where))
+
+
+def starts(session, outbox):
+    return [row.payload["command_id"] for row in session.scalars(select(outbox).order_by(outbox.id))
+            if row.payload.get("process_id")]
+
+
+def test_a_repeated_proposal_submission_answers_the_first_and_starts_one_process(db):
+    s = db("intake")
+    first = proposals.submit(s, DRAFT, LI, key="k-1")
+    s.commit()
+    again = proposals.submit(s, {**DRAFT, "title": "另一个标题"}, LI, key="k-1")  # the first body wins
+    s.commit()
+    assert again == first and first["number"] == "2027-0001"
+    assert count(s, Proposal) == 1
+    assert s.scalar(select(Proposal.client_reference)) == "k-1"
+    assert starts(s, IntakeOutbox) == ["proposal-2027-0001"]
+    # The key is the initiator's: another member's same key, or no key, makes a new proposal.
+    assert proposals.submit(s, DRAFT, ZHANG, key="k-1")["number"] == "2027-0002"
+    assert proposals.submit(s, DRAFT, LI)["number"] == "2027-0003"
+    assert proposals.submit(s, DRAFT, LI)["number"] == "2027-0004"
+    s.commit()
+    assert count(s, Proposal) == 4
+    with pytest.raises(InvalidInput) as refused:
+        proposals.submit(s, DRAFT, LI, key="k" * 101)
+    assert set(refused.value.details) == {"key"}
+
+
+def test_a_repeated_opinion_submission_over_rpc_uses_the_same_reference_as_amqp(db):
+    s = db("intake")
+    first = opinions.submit(s, OPINION, LI, reference="op-1")
+    s.commit()
+    assert opinions.submit(s, {**OPINION, "title": "另一条"}, LI, reference="op-1")["number"] == first["number"]
+    s.commit()
+    # The AMQP command with that reference is the same submission too.
+    assert opinions.submit_command(s, {"reference": "op-1", "item": OPINION, "principal": LI})["number"] \
+        == first["number"]
+    s.commit()
+    assert count(s, OpinionItem) == 1
+    assert starts(s, IntakeOutbox) == [f"opinion-{first['number']}"]
+
+
+def test_a_repeated_case_registration_answers_the_first_case_and_starts_one_process(db):
+    s = db("assignment")
+    seed_venues(s)
+    s.commit()
+    first = cases.register(s, ISSUE, STAFF, key="case-1")
+    s.commit()
+    again = cases.register(s, {**ISSUE, "title": "别的诉求"}, STAFF, key="case-1")
+    s.commit()
+    assert again["number"] == first["number"] and again["title"] == ISSUE["title"]
+    assert count(s, Case) == 1
+    assert starts(s, AssignmentOutbox) == [f"start-{first['number']}"]
+    assert cases.register(s, ISSUE, STAFF, key="case-2")["number"] != first["number"]
+    s.commit()
+    assert count(s, Case) == 2
+
+
+def test_a_repeated_attendance_recording_answers_the_first_record_and_publishes_one_event(db):
+    s = db("evaluation")
+    members.ensure_members(s, [{"user": "member.li", "name": "李明华", "sector": "中国民主同盟"}])
+    s.commit()
+    data = {"kind": "plenary", "title": "全体会议", "held_on": "2026-02-27", "half_days": 2, "present": ["member.li"]}
+    first = attendance.record(s, data, STAFF, key="att-1")
+    s.commit()
+    assert attendance.record(s, {**data, "half_days": 3}, STAFF, key="att-1") == first
+    s.commit()
+    assert count(s, Attendance) == 1
+    events = [row.payload["event_id"] for row in s.scalars(select(EvaluationOutbox))
+              if row.routing_key == "attendance.recorded"]
+    assert events == [first["event_id"]]
+    assert attendance.record(s, data, STAFF, key="att-2")["id"] != first["id"]
