@@ -37,21 +37,7 @@ def test_nothing_is_lost_or_done_twice_while_services_and_the_broker_die(tmp_pat
     assert report["queues_not_drained"] == {}, output
     assert report["completed"] == report["accepted"], output
     assert report["seconds"] < 600, output
-    duplicates = dict(report["duplicates"])
-    twice_submitted = duplicates.pop(KNOWN_DEFECT, {})
-    assert duplicates == {}, output
-    sent_again = set(report.get("submissions_sent_again", {}))
-    assert not (set(twice_submitted) & sent_again), f"the client sent a submission twice: {output}"
-    if twice_submitted:
-        # Everything else held; only intake's known lack of an idempotent submission showed.
-        pytest.xfail(f"known defect (docs/performance.md, 'A duplicate submission'): intake recorded "
-                     f"{len(twice_submitted)} submission(s) twice after a SIGKILL between its commit and "
-                     f"the RPC acknowledgement: {sorted(twice_submitted)}")
+    # Every duplicate counts: a submission the broker redelivers to a restarted intake carries the
+    # idempotency key the gateway gave its HTTP request, and answers the proposal already recorded.
+    assert report["duplicates"] == {}, output
     assert run.returncode == 0, output
-
-
-# POST /api/proposals has no idempotency key and nameko acknowledges an RPC request after the
-# worker finished: an intake process killed between its commit and the acknowledgement records a
-# redelivered submission again. Until intake takes a client reference, such a duplicate (and only
-# such: one whose client sent the submission once) makes this test an expected failure, not a pass.
-KNOWN_DEFECT = "proposals per title"
