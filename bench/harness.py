@@ -234,11 +234,15 @@ class Http:
             self.local.session = requests.Session()
         return self.local.session
 
-    def call(self, who, method, path, body=None, step=None, ok=(200, 201, 202)):
+    def call(self, who, method, path, body=None, step=None, ok=(200, 201, 202), key=None):
+        """``key``: an Idempotency-Key, so that sending the same creating call again is safe."""
         began = time.perf_counter()
+        headers = {"Authorization": f"Bearer {self.tokens[who]}"}
+        if key:
+            headers["Idempotency-Key"] = key
         try:
             response = self._session().request(method, self.base + path, json=body, timeout=self.timeout,
-                                               headers={"Authorization": f"Bearer {self.tokens[who]}"})
+                                               headers=headers)
         except requests.RequestException as exc:
             self.gone += 1
             self.local.session = requests.Session()
@@ -418,7 +422,8 @@ class Lifecycle:
                     break
                 self.resubmitted += 1
             try:
-                self.number = self.http.call("member", "POST", "/api/proposals", body, step="submit")["number"]
+                self.number = self.http.call("member", "POST", "/api/proposals", body, step="submit",
+                                             key=self.title[:100])["number"]
                 break
             except Gone:
                 unsure = True
