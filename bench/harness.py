@@ -423,7 +423,7 @@ class Lifecycle:
                 self.resubmitted += 1
             try:
                 self.number = self.http.call("member", "POST", "/api/proposals", body, step="submit",
-                                             key=self.title[:100])["number"]
+                                             key=self.title.split()[0])["number"]
                 break
             except Gone:
                 unsure = True
