@@ -14,11 +14,10 @@ from nameko.web.handlers import http
 
 from services.assignment.consultation.schemas import (CaseRegistration, CaseSchema, CommitmentRequest,
                                                       CoverageSchema, VenueSchema)
-from shared.errors import Conflict
 from shared.forms import (ConsultationDecideForm, ConsultationDispatchForm, ConsultationFollowUpForm,
                           ConsultationMeetingForm, ConsultationReturnVisitForm, ConsultationTakeForm)
 
-from ..http import endpoint
+from ..http import complete_open_task, endpoint
 
 PROCESS_ID = "micro_consultation"
 
@@ -36,11 +35,7 @@ class ConsultationRoutes:
 
     def _step(self, principal, number: str, task: str, data: dict) -> dict:
         """Complete the case's open ``task`` with ``data`` (the engine checks the caller and the form)."""
-        mine = [t for t in self.engine.list_tasks(principal)
-                if t["process_id"] == PROCESS_ID and t["business_key"] == number and t["task"] == task]
-        if not mine:
-            raise Conflict(f"case {number} is not waiting for {task.replace('_', ' ')} by you")
-        self.engine.complete_task(mine[0]["task_id"], data, principal)
+        complete_open_task(self.engine, principal, PROCESS_ID, number, task, data, f"case {number}")
         return {"number": number, "task": task, "case": self.assignment.get_case(number, principal)}
 
     def _with_case(self, thread: str, principal, found: dict) -> dict:

@@ -14,11 +14,10 @@ from nameko.web.handlers import http
 
 from services.intake.opinion_schemas import (AdoptionRequest, AnswerRequest, InstructionRequest,
                                              OpinionDraftSchema, OpinionSchema, ToProposalRequest)
-from shared.errors import Conflict
 from shared.forms import OpinionEditForm, OpinionForwardForm, OpinionSignOffForm
 
 from .. import schemas
-from ..http import endpoint
+from ..http import complete_open_task, endpoint
 
 PROCESS_ID = "opinion"
 STAFF_ROLES = ("staff", "committee", "leader")
@@ -62,11 +61,7 @@ class OpinionRoutes:
 
     def _complete(self, principal, number: str, task: str, data: dict) -> dict:
         """Complete the item's open ``task`` with ``data`` (the engine checks the caller and the form)."""
-        mine = [t for t in self.engine.list_tasks(principal)
-                if t["process_id"] == PROCESS_ID and t["business_key"] == number and t["task"] == task]
-        if not mine:
-            raise Conflict(f"opinion item {number} is not waiting for {task.replace('_', ' ')}")
-        self.engine.complete_task(mine[0]["task_id"], data, principal)
+        complete_open_task(self.engine, principal, PROCESS_ID, number, task, data, f"opinion item {number}")
         return self.intake.get_opinion(number, principal)
 
     # -- 征 submit --------------------------------------------------------------------------------
