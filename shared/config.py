@@ -53,6 +53,12 @@ class Settings:
     metrics_port_base: int | None = None     # each service serves /metrics on base + its index
     metrics_ports: dict = field(default_factory=dict)
     queue_type: str = "classic"              # classic | quorum: the durable work queues' x-queue-type
+    # A consumed message that fails unexpectedly is tried this many times in all, pausing between
+    # attempts (doubling from the first pause, at most the last), then dead-lettered with the reason.
+    message_max_attempts: int = 5
+    message_retry_pause_seconds: float = 1.0
+    message_retry_pause_max_seconds: float = 10.0
+    message_max_bytes: int = 16 * 1024 * 1024   # a bigger message is dead-lettered unread
 
     def metrics_port(self, service: str) -> int | None:
         """Where ``service`` serves /metrics: ``ZTC_METRICS_PORT_<SERVICE>``, else
@@ -126,4 +132,8 @@ def load(env=None) -> Settings:
         metrics_ports={s: int(env[f"ZTC_METRICS_PORT_{s.upper()}"]) for s in SERVICES
                        if env.get(f"ZTC_METRICS_PORT_{s.upper()}")},
         queue_type=_queue_type(_env(env, "ZTC_QUEUE_TYPE", "classic")),
+        message_max_attempts=max(1, int(_env(env, "ZTC_MESSAGE_MAX_ATTEMPTS", "5"))),
+        message_retry_pause_seconds=float(_env(env, "ZTC_MESSAGE_RETRY_PAUSE_SECONDS", "1.0")),
+        message_retry_pause_max_seconds=float(_env(env, "ZTC_MESSAGE_RETRY_PAUSE_MAX_SECONDS", "10")),
+        message_max_bytes=int(_env(env, "ZTC_MESSAGE_MAX_BYTES", str(16 * 1024 * 1024))),
     )

@@ -7,7 +7,10 @@ What is counted as it happens (process-wide, labelled with the service):
 - ``ztc_job_results_total{operation,outcome}``: job results the engine applied (completed, caught,
   retry, incident, dropped, held);
 - ``ztc_messages_total{service,queue,outcome}``: messages ``@listen`` handled (ok, dead_lettered,
-  requeued); ``ztc_dead_letters_total{service,queue}``: every dead letter written.
+  retried: sent back to their queue for another attempt, requeued: given back as they were);
+  ``ztc_dead_letters_total{service,queue,kind}``: every dead letter written, by the queue it came
+  from and the kind of its death (undecodable, too_large, malformed, refused, exhausted: see
+  ``shared/messaging/poison.py``).
 
 What is read from the service's database when scraped: ``ztc_outbox_backlog{service}`` for every
 service; the engine adds ``ztc_instances{process,state}``, ``ztc_incidents_open{operation}``,
@@ -36,8 +39,9 @@ JOB_RESULTS = Counter("ztc_job_results", "Job results the engine handled, by ope
                       ["operation", "outcome"])
 MESSAGES = Counter("ztc_messages", "Messages handled by @listen entrypoints, by queue and outcome.",
                    ["service", "queue", "outcome"])
-DEAD_LETTERED = Counter("ztc_dead_letters", "Messages dead-lettered, by the queue they came from.",
-                        ["service", "queue"])
+DEAD_LETTERED = Counter("ztc_dead_letters", "Messages dead-lettered, by the queue they came from and "
+                        "the kind of death (undecodable, too_large, malformed, refused, exhausted).",
+                        ["service", "queue", "kind"])
 
 
 def _engine_state(sessions):

@@ -69,6 +69,8 @@ def make_settings(tmp_path, vhost: str, database_url_template: str, **env):
         "ZTC_JOB_BACKOFF_SECONDS": "0.05",
         "ZTC_JOB_BACKOFF_MAX_SECONDS": "0.2",
         "ZTC_JOB_MAX_ATTEMPTS": "3",
+        "ZTC_MESSAGE_RETRY_PAUSE_SECONDS": "0.05",
+        "ZTC_MESSAGE_RETRY_PAUSE_MAX_SECONDS": "0.5",
     }
     values.update(env)
     return config.load(values)
@@ -84,6 +86,10 @@ def settings_env(settings) -> dict:
         "ZTC_JOB_BACKOFF_SECONDS": str(settings.job_backoff_seconds),
         "ZTC_JOB_BACKOFF_MAX_SECONDS": str(settings.job_backoff_max_seconds),
         "ZTC_JOB_MAX_ATTEMPTS": str(settings.job_max_attempts),
+        "ZTC_MESSAGE_MAX_ATTEMPTS": str(settings.message_max_attempts),
+        "ZTC_MESSAGE_RETRY_PAUSE_SECONDS": str(settings.message_retry_pause_seconds),
+        "ZTC_MESSAGE_RETRY_PAUSE_MAX_SECONDS": str(settings.message_retry_pause_max_seconds),
+        "ZTC_MESSAGE_MAX_BYTES": str(settings.message_max_bytes),
         "ZTC_GATEWAY_PORT": str(settings.gateway_port),
         "ZTC_CLOCK_OFFSET_FILE": settings.clock_offset_file or "",
         "ZTC_BPMN_DIR": str(settings.bpmn_dir),

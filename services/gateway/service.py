@@ -6,12 +6,11 @@ error mapping) is in :mod:`services.gateway.http`.
 """
 from __future__ import annotations
 
-from nameko.rpc import RpcProxy
 from nameko.web.handlers import http
 
 from shared import contracts
 from shared.messaging.database import Database
-from shared.messaging.entrypoints import listen
+from shared.messaging.entrypoints import ServiceRpc, listen
 from shared.messaging.topology import events_queue
 
 from . import notifications, openapi, schemas, tokens
@@ -31,11 +30,11 @@ class GatewayService(ProcessRoutes, OperatorRoutes, ProposalRoutes, ReportRoutes
                      OpinionRoutes, PerformanceRoutes, ConsultationRoutes):
     name = "gateway"
     db = Database("gateway", Outbox, Inbox)
-    engine = RpcProxy("engine")
-    intake = RpcProxy("intake")
-    evaluation = RpcProxy("evaluation")
-    supervision = RpcProxy("supervision")
-    assignment = RpcProxy("assignment")
+    engine = ServiceRpc("engine")
+    intake = ServiceRpc("intake")
+    evaluation = ServiceRpc("evaluation")
+    supervision = ServiceRpc("supervision")
+    assignment = ServiceRpc("assignment")
 
     def _principal(self, request) -> dict:
         return tokens.principal_for(self.db.session, request.headers.get("Authorization"))

@@ -19,25 +19,57 @@ from nameko.extensions import SharedExtension
 
 from shared import clock, contracts
 
+from . import poison
 from .topology import DEAD, connect
 
 log = logging.getLogger(__name__)
 
 
-def publish_dead_letter(producer, message, reason: str, source_queue: str) -> None:
-    delivery = message.delivery_info or {}
-    headers = dict(message.headers or {})
+def publish_dead_letter(producer, message, reason: str, source_queue: str, kind: str = poison.REFUSED,
+                        attempts: int | None = None) -> None:
+    exchange, routing_key = poison.origin(message)
+    headers = dict(message.headers) if isinstance(message.headers, dict) else {}
+    headers.pop(poison.DELIVERY_COUNT_HEADER, None)
     headers.update({
         contracts.REASON_HEADER: reason[:2000],
-        "x-ztc-original-exchange": delivery.get("exchange", ""),
-        "x-ztc-original-routing-key": delivery.get("routing_key", ""),
+        poison.REASON_KIND_HEADER: kind,
+        "x-ztc-original-exchange": exchange,
+        "x-ztc-original-routing-key": routing_key,
         "x-ztc-original-queue": source_queue,
         "x-ztc-dead-at": clock.now().isoformat(),
         DEAD_ID_HEADER: uuid.uuid4().hex[:12],
     })
-    producer.publish(message.body, exchange=DEAD, routing_key=delivery.get("routing_key") or "unknown",
+    if attempts is not None:
+        headers[poison.ATTEMPTS_HEADER] = attempts
+    producer.publish(_raw(message), exchange=DEAD, routing_key=routing_key or "unknown",
                      headers=headers, content_type=message.content_type,
                      content_encoding=message.content_encoding, delivery_mode=2, retry=False)
+
+
+def _raw(message) -> bytes:
+    body = message.body
+    return body if isinstance(body, bytes) else str(body).encode("utf-8", "surrogateescape")
+
+
+# The properties a message sent back to its queue keeps (user_id is left out: the broker checks it
+# against the connection's user, and ours is not the publisher's).
+_KEPT_PROPERTIES = ("correlation_id", "reply_to", "expiration", "message_id", "timestamp", "type",
+                    "app_id", "priority")
+
+
+def publish_again(producer, message, source_queue: str, attempts: int) -> None:
+    """``message`` again at the tail of ``source_queue`` (through the default exchange), unchanged but
+    for ``x-ztc-attempts`` = ``attempts`` and, the first time, where it was first published."""
+    exchange, routing_key = poison.origin(message)
+    headers = dict(message.headers) if isinstance(message.headers, dict) else {}
+    headers.pop(poison.DELIVERY_COUNT_HEADER, None)
+    headers.update({poison.ATTEMPTS_HEADER: attempts, poison.ORIGINAL_EXCHANGE_HEADER: exchange,
+                    poison.ORIGINAL_ROUTING_KEY_HEADER: routing_key})
+    properties = {name: message.properties[name] for name in _KEPT_PROPERTIES
+                  if message.properties.get(name) is not None}
+    producer.publish(_raw(message), exchange="", routing_key=source_queue, headers=headers,
+                     content_type=message.content_type, content_encoding=message.content_encoding,
+                     delivery_mode=2, retry=False, **properties)
 
 
 class DeadLetters(SharedExtension):
@@ -68,29 +100,50 @@ class DeadLetters(SharedExtension):
 
     kill = stop
 
-    def dead_letter(self, message, reason: str, source_queue: str) -> bool:
-        """Dead-letter ``message`` and ack it. False (message left unacked) if the copy failed."""
+    def _publish(self, what, publish) -> bool:
         with self._lock:
             try:
-                publish_dead_letter(self._get_producer(), message, reason, source_queue)
-            except Exception as exc:
-                log.error("could not dead-letter a message from %s (%s): %s", source_queue, reason, exc)
+                publish(self._get_producer())
+                return True
+            except Exception as exc:  # the broker went away, or refused: the caller keeps the message
+                log.error("could not %s: %s", what, exc)
                 self._reset()
                 return False
-        log.warning("dead-lettered a message from %s: %s", source_queue, reason)
+
+    def dead_letter(self, message, reason: str, source_queue: str, kind: str = poison.REFUSED,
+                    attempts: int | None = None) -> bool:
+        """Dead-letter ``message`` and ack it. False (message left unacked) if the copy failed."""
+        if not self._publish(f"dead-letter a message from {source_queue} ({reason})",
+                             lambda producer: publish_dead_letter(producer, message, reason, source_queue,
+                                                                  kind, attempts)):
+            return False
+        log.warning("dead-lettered a message from %s (%s%s): %s", source_queue, kind,
+                    f", {attempts} attempt(s)" if attempts else "", reason)
         from shared import metrics
 
-        metrics.DEAD_LETTERED.labels(self.container.service_name, source_queue).inc()
+        metrics.DEAD_LETTERED.labels(self.container.service_name, source_queue, kind).inc()
         try:
             message.ack()
         except Exception:  # the channel closed: the broker redelivers and we dead-letter again
             pass
         return True
 
+    def send_back(self, message, source_queue: str, attempts: int) -> bool:
+        """Put ``message`` back at the tail of ``source_queue`` with its attempts counted, then ack
+        this delivery. False (message left unacked) if the copy failed."""
+        if not self._publish(f"send a message back to {source_queue}",
+                             lambda producer: publish_again(producer, message, source_queue, attempts)):
+            return False
+        try:
+            message.ack()
+        except Exception:  # the channel closed: the broker redelivers this one too (a second copy)
+            pass
+        return True
+
 
 # -- the operators' view: inspect, replay, discard ------------------------------------------------
 DEAD_ID_HEADER = "x-ztc-dead-id"
-_OURS = (contracts.REASON_HEADER, "x-ztc-original-exchange", "x-ztc-original-routing-key",
+_OURS = (contracts.REASON_HEADER, poison.REASON_KIND_HEADER, poison.ATTEMPTS_HEADER, "x-ztc-original-exchange", "x-ztc-original-routing-key",
          "x-ztc-original-queue", "x-ztc-dead-at", DEAD_ID_HEADER, "x-death", "x-first-death-exchange",
          "x-first-death-queue", "x-first-death-reason", "x-last-death-exchange", "x-last-death-queue",
          "x-last-death-reason", "x-delivery-count")
@@ -130,6 +183,8 @@ def describe(message) -> dict:
     return {
         "id": ident,
         "reason": headers.get(contracts.REASON_HEADER) or (f"rabbitmq: {first.get('reason')}" if first else "unknown"),
+        "reason_kind": headers.get(poison.REASON_KIND_HEADER) or ("rabbitmq" if first else "unknown"),
+        "attempts": headers.get(poison.ATTEMPTS_HEADER),
         "original_exchange": headers.get("x-ztc-original-exchange", first.get("exchange", "")),
         "original_routing_key": headers.get("x-ztc-original-routing-key",
                                             routing_keys[0] if routing_keys else delivery.get("routing_key", "")),

@@ -1,18 +1,27 @@
-"""Entrypoints for the bus: ``@job("service.operation")`` and ``@listen(queue)``.
+"""Entrypoints for the bus: ``@job("service.operation")``, ``@listen(queue)`` and ``@api`` (RPC).
 
-nameko acks a consumed message even when its handler raises, and a message its JSON decoder cannot
-read stops the consumer altogether. These entrypoints decide for every message instead:
+nameko acks a consumed message even when its handler raises, a message its JSON decoder cannot read
+stops the consumer altogether, and an exception anywhere between delivery and ack (a reply to an RPC
+request without ``reply_to``, say) kills the whole service, which then takes the same message again
+when it restarts. These entrypoints decide for every message instead, and no message can end a
+service process: every path from delivery to ack, retry or dead letter catches everything and logs it.
 
 - ``@job``: a job for this service. The worker's domain changes, its inbox row and its result
   (outbox) commit in one transaction, and the message is acked after that commit. A job already in
   the inbox is acked with no second effect. A :class:`BusinessError` answers ``error`` (the diagram
   may catch it), :class:`InvalidInput` answers ``error`` with code ``invalid_input``, anything else
-  answers ``failed`` (the engine retries, then raises an incident).
+  answers ``failed`` (the engine retries, then raises an incident); so does a job whose effects the
+  database refuses at commit (a value too long, a constraint broken).
 - ``@listen``: any other queue. A refusal (a ``ZtcError`` with a 4xx status: invalid input, not
-  found, forbidden, conflict) dead-letters the message with its reason; any other exception
-  requeues it after a pause (the cause, say a database restart, may pass).
-- A message that is not a readable job, names an unknown operation, or cannot be decoded is
-  dead-lettered with the reason and changes nothing.
+  found, forbidden, conflict; or a value the database can never hold: numeric overflow, a string too
+  long, a lone surrogate) dead-letters the message with its reason at once. Any other failure is
+  tried again, a bounded number of times (``ZTC_MESSAGE_MAX_ATTEMPTS``) with a growing pause (a
+  database restart may pass), then dead-lettered with the reason and the number of attempts
+  (see :mod:`shared.messaging.poison`).
+- ``@api``: an RPC request without ``reply_to`` or ``correlation_id``, or whose body is not a nameko
+  RPC payload, is dead-lettered with the reason (and answered with an error when it can be).
+- A message that is not a readable job, names an unknown operation, cannot be decoded or is larger
+  than ``ZTC_MESSAGE_MAX_BYTES`` is dead-lettered with the reason and changes nothing.
 """
 from __future__ import annotations
 
@@ -23,26 +32,30 @@ from functools import partial
 import eventlet
 from amqp.exceptions import ConnectionError as AmqpConnectionError
 from marshmallow import ValidationError
-from nameko.exceptions import ContainerBeingKilled
+from kombu.exceptions import OperationalError as KombuOperationalError
+from nameko.exceptions import ContainerBeingKilled, MalformedRequest, serialize
 from nameko.extensions import Entrypoint, ProviderCollector, SharedExtension
 from nameko.messaging import QueueConsumer
-from kombu.exceptions import OperationalError as KombuOperationalError
-from nameko.rpc import Rpc, RpcConsumer
-from sqlalchemy.exc import IntegrityError
+from nameko.rpc import ReplyListener, Responder, Rpc, RpcConsumer, RpcProxy, get_rpc_exchange
 
-from shared import clock, contracts, metrics
+from shared import clock, config, contracts, metrics
 from shared.logs import LogContext
 from shared.errors import BusinessError, InvalidInput, ZtcError
 
+from . import poison
 from .deadletter import DeadLetters
 from .topology import RESULTS, engine_results_queue, job_queue
 
 log = logging.getLogger(__name__)
-REQUEUE_PAUSE_SECONDS = 1.0
+
+
+def _settings(container):
+    return container.config.get("ZTC_SETTINGS") or config.load()
 
 
 class RobustQueueConsumer(QueueConsumer):
-    """nameko's queue consumer, but an undecodable message is dead-lettered, not fatal."""
+    """nameko's queue consumer, but a message too large or undecodable is dead-lettered, not fatal,
+    and nothing a message does escapes into the consumer's thread (which would end the service)."""
 
     dead_letters = DeadLetters()
 
@@ -50,7 +63,28 @@ class RobustQueueConsumer(QueueConsumer):
         consumers = super().get_consumers(consumer_cls, channel)
         for provider, consumer in self._consumers.items():
             consumer.on_decode_error = partial(self._on_decode_error, provider.queue.name)
+            consumer.on_message = partial(self._on_message, provider)
         return consumers
+
+    def _on_message(self, provider, message):
+        """kombu hands us the raw message (we decode it ourselves, so its size is checked first)."""
+        queue_name = provider.queue.name
+        try:
+            limit = _settings(self.container).message_max_bytes
+            size = len(message.body or b"")
+            if limit and size > limit:
+                self._dead_letter_or_hold(message, f"too large: {size} bytes, more than the {limit} "
+                                                   "allowed (ZTC_MESSAGE_MAX_BYTES)", queue_name, poison.TOO_LARGE)
+                return
+            try:
+                body = message.decode()
+            except Exception as exc:  # not JSON, a content type we do not accept...
+                self._on_decode_error(queue_name, message, exc)
+                return
+            self.handle_message(provider, body, message)
+        except Exception:
+            log.exception("a message from %s could not be handed over; it is given back", queue_name)
+            self._hold(message)
 
     def ack_message(self, message):
         if message.channel.connection:
@@ -61,8 +95,22 @@ class RobustQueueConsumer(QueueConsumer):
             requeue(message)
 
     def _on_decode_error(self, queue_name, message, exc):
-        self.dead_letters.dead_letter(message, f"undecodable message: {type(exc).__name__}: {exc}",
-                                      queue_name)
+        try:
+            self._dead_letter_or_hold(message, f"undecodable message: {type(exc).__name__}: {exc}",
+                                      queue_name, poison.UNDECODABLE)
+        except Exception:
+            log.exception("an undecodable message from %s could not be dead-lettered", queue_name)
+
+    def _dead_letter_or_hold(self, message, reason, queue_name, kind):
+        if not self.dead_letters.dead_letter(message, reason, queue_name, kind):
+            self._hold(message)
+
+    def _hold(self, message):
+        """Give ``message`` back after a pause (in a thread of its own: this is the consumer's)."""
+        try:
+            eventlet.spawn_n(_requeue_later, message, _settings(self.container).message_retry_pause_max_seconds)
+        except Exception:
+            log.exception("could not schedule giving a message back")
 
 
 # The connection a message came on can die under us (a broker restart, a network cut) between the
@@ -93,9 +141,54 @@ def requeue(message) -> bool:
         return False
 
 
-def _requeue_later(message):
-    eventlet.sleep(REQUEUE_PAUSE_SECONDS)
-    requeue(message)
+def _requeue_later(message, pause: float):
+    try:
+        eventlet.sleep(pause)
+        if message.channel.connection:
+            requeue(message)
+    except Exception:  # the channel closed meanwhile: the broker has it back
+        log.exception("could not give a message back")
+
+
+def settle_failure(container, dead_letters, message, queue_name: str, exc: BaseException) -> str:
+    """A message whose handling raised ``exc``: dead-letter a refusal at once; give any other failure
+    another attempt (after a pause, sent back to the tail of its queue with its attempts counted) until
+    ``message_max_attempts``, then dead-letter it with the reason and the attempts. Returns the
+    outcome (dead_lettered, retried, requeued) for the metrics. The pause holds the message
+    unacknowledged: if the process dies meanwhile the broker gives it to another consumer."""
+    settings = _settings(container)
+    verdict = poison.classify(exc)
+    attempt = poison.attempt_of(message.headers)
+    first, longest = settings.message_retry_pause_seconds, settings.message_retry_pause_max_seconds
+    if poison.decide(verdict, attempt, settings.message_max_attempts) == poison.DEAD_LETTER:
+        kind, reason = poison.dead_reason(verdict, attempt)
+        if dead_letters.dead_letter(message, reason, queue_name, kind, attempt):
+            return "dead_lettered"
+        _requeue_later(message, poison.retry_pause(attempt, first, longest))   # the broker is away
+        return "requeued"
+    pause = poison.retry_pause(attempt, first, longest)
+    log.warning("a message from %s failed (attempt %d of %d), trying again in %.1fs: %s", queue_name,
+                attempt, settings.message_max_attempts, pause, verdict.reason)
+    eventlet.sleep(pause)
+    if not message.channel.connection:      # its connection went meanwhile: the broker has it back
+        return "requeued"
+    if dead_letters.send_back(message, queue_name, attempt):
+        return "retried"
+    requeue(message)   # the broker refused the copy: give this one back, uncounted
+    return "requeued"
+
+
+def _settle_quietly(container, dead_letters, message, queue_name, exc) -> str:
+    try:
+        return settle_failure(container, dead_letters, message, queue_name, exc)
+    except Exception:
+        log.exception("could not settle a failed message from %s; it is given back", queue_name)
+        try:
+            if message.channel.connection:
+                requeue(message)
+        except Exception:
+            pass
+        return "requeued"
 
 
 class Listen(Entrypoint):
@@ -116,32 +209,35 @@ class Listen(Entrypoint):
         self.queue_consumer.unregister_provider(self)
 
     def handle_message(self, body, message):
-        args = (body,)
-        if self.with_routing_key:
-            args = (body, (message.delivery_info or {}).get("routing_key", ""))
         try:
+            args = (body,)
+            if self.with_routing_key:
+                args = (body, poison.origin(message)[1])
             self.container.spawn_worker(self, args, {}, context_data={},
                                         handle_result=partial(self.handle_result, message))
         except ContainerBeingKilled:
             self.queue_consumer.requeue_message(message)
+        except Exception as exc:
+            log.exception("a message from %s could not be handed to a worker", self.queue.name)
+            self._count(_settle_quietly(self.container, self.dead_letters, message, self.queue.name, exc))
 
     def handle_result(self, message, worker_ctx, result=None, exc_info=None):
         if exc_info is None:
             outcome = "ok"
-            self.queue_consumer.ack_message(message)
-        elif isinstance(exc_info[1], ZtcError) and exc_info[1].status < 500:
-            exc = exc_info[1]
-            reason = f"{exc.code}: {exc.message}" + (f": {exc.details}" if exc.details else "")
-            outcome = "dead_lettered"
-            if not self.dead_letters.dead_letter(message, reason, self.queue.name):
-                outcome = "requeued"
-                _requeue_later(message)
+            try:
+                self.queue_consumer.ack_message(message)
+            except Exception:
+                log.exception("could not ack a message from %s", self.queue.name)
         else:
-            log.error("handling a message from %s failed; requeued: %s", self.queue.name, exc_info[1])
-            outcome = "requeued"
-            _requeue_later(message)
-        metrics.MESSAGES.labels(self.container.service_name, self.queue.name, outcome).inc()
+            outcome = _settle_quietly(self.container, self.dead_letters, message, self.queue.name, exc_info[1])
+        self._count(outcome)
         return result, exc_info
+
+    def _count(self, outcome):
+        try:
+            metrics.MESSAGES.labels(self.container.service_name, self.queue.name, outcome).inc()
+        except Exception:  # never let counting end a worker
+            log.exception("could not count a message")
 
 
 listen = Listen.decorator
@@ -163,19 +259,29 @@ class JobDispatcher(SharedExtension, ProviderCollector):
 
     def handle_message(self, body, message):
         try:
-            job = contracts.JobSchema().load(body if isinstance(body, dict) else {})
+            self._dispatch(body, message)
+        except Exception as exc:
+            log.exception("a message from %s could not be dispatched", self.queue.name)
+            _settle_quietly(self.container, self.dead_letters, message, self.queue.name, exc)
+
+    def _dispatch(self, body, message):
+        try:
             if not isinstance(body, dict):
-                raise ValidationError({"_schema": ["a job must be a JSON object"]})
+                raise ValidationError({"_schema": [f"a job must be a JSON object, not a JSON {type(body).__name__}"]})
+            job = contracts.JobSchema().load(body)
         except ValidationError as exc:
-            self.dead_letters.dead_letter(message, f"malformed job: {exc.messages}", self.queue.name)
+            self._refuse(message, f"malformed job: {exc.messages}")
             return
         handlers = [p for p in self._providers if p.operation == job["operation"]]
         if not handlers:
-            self.dead_letters.dead_letter(
-                message, f"unknown operation '{job['operation']}' for service "
-                         f"'{self.container.service_name}'", self.queue.name)
+            self._refuse(message, f"unknown operation '{job['operation']}' for service "
+                                  f"'{self.container.service_name}'")
             return
         handlers[0].handle_job(job, message)
+
+    def _refuse(self, message, reason):
+        if not self.dead_letters.dead_letter(message, reason, self.queue.name, poison.MALFORMED):
+            _requeue_later(message, _settings(self.container).message_retry_pause_max_seconds)
 
 
 class JobEntrypoint(Entrypoint):
@@ -201,13 +307,14 @@ class JobEntrypoint(Entrypoint):
         raise RuntimeError(f"service {self.container.service_name} has @job entrypoints but no Database")
 
     def handle_job(self, job, message):
+        queue = self.dispatcher.queue.name
         db = self.database
         try:
             with db.sessions() as s:
                 seen = s.get(db.Inbox, job["job_id"]) if db.Inbox is not None else None
         except Exception as exc:
-            log.error("inbox check for job %s failed; requeued: %s", job["job_id"], exc)
-            _requeue_later(message)
+            log.error("inbox check for job %s failed: %s", job["job_id"], exc)
+            _settle_quietly(self.container, self.dispatcher.dead_letters, message, queue, exc)
             return
         if seen is not None:
             # Done before: its result was committed with it and the relay sends it. No second effect.
@@ -230,48 +337,90 @@ class JobEntrypoint(Entrypoint):
             "result": result, "error": error, "service": self.container.service_name,
         })
 
+    def _failed(self, job, exc):
+        return self._result(job, "failed", error={"code": type(exc).__name__,
+                                                  "message": str(exc) or type(exc).__name__})
+
     def handle_result(self, message, job, worker_ctx, result=None, exc_info=None, started=None):
+        try:
+            self._settle(message, job, worker_ctx, result, exc_info, started)
+        except Exception as exc:
+            log.exception("could not settle job %s (%s)", job.get("job_id"), self.operation)
+            _settle_quietly(self.container, self.dispatcher.dead_letters, message, self.dispatcher.queue.name, exc)
+        return result, exc_info
+
+    def _settle(self, message, job, worker_ctx, result, exc_info, started):
         db = self.database
         uow = getattr(worker_ctx, "ztc_uow", None)
         exc = exc_info[1] if exc_info else None
         if exc is None:
-            outcome = ("ok", self._result(job, "ok", result=result))
+            status, payload = "ok", self._result(job, "ok", result=result)
         elif isinstance(exc, BusinessError):
-            outcome = ("error", self._result(job, "error", error={"code": exc.code, "message": exc.message}))
+            status, payload = "error", self._result(job, "error", error={"code": exc.code, "message": exc.message})
         elif isinstance(exc, InvalidInput):
-            outcome = ("error", self._result(job, "error", error={
-                "code": "invalid_input", "message": f"{exc.message}: {exc.details}"}))
+            status, payload = "error", self._result(job, "error", error={
+                "code": "invalid_input", "message": f"{exc.message}: {exc.details}"})
         else:
-            outcome = ("failed", self._result(job, "failed", error={
-                "code": type(exc).__name__, "message": str(exc) or type(exc).__name__}))
-        status, payload = outcome
+            status, payload = "failed", self._failed(job, exc)
         metrics.JOBS.labels(self.container.service_name, self.operation, status).inc()
         if started is not None:
             metrics.JOB_SECONDS.labels(self.container.service_name, self.operation).observe(
                 time.monotonic() - started)
         try:
-            if status == "ok" and uow is not None:
-                session = uow.session  # the worker's own transaction: effects, inbox, result at once
-            else:
-                if uow is not None:
-                    uow.rollback()     # a failed or refused job leaves no effect behind
-                session = db.sessions()
-            self._record(db, session, job, status, payload)
-            session.commit()
-            if session is not getattr(uow, "_session", None):
-                session.close()
-        except IntegrityError:
-            # Another delivery of the same job committed first: this one has no effect.
-            log.info("job %s committed by another delivery; acked", job["job_id"])
-            ack(message)
-            return result, exc_info
+            self._commit(db, uow, job, status, payload)
         except Exception as err:
-            log.error("could not record job %s (%s); requeued: %s", job["job_id"], self.operation, err)
-            _requeue_later(message)
-            return result, exc_info
+            if uow is not None:
+                _quietly(uow.rollback)
+            if self._done_before(db, job):
+                # Another delivery of the same job committed first: this one has no effect.
+                log.info("job %s committed by another delivery; acked", job["job_id"])
+                ack(message)
+                return
+            verdict = poison.classify(err)
+            if verdict.kind == poison.FAILURE or status == "failed":
+                # The database is away (or recording a failure failed): another attempt, bounded.
+                log.error("could not record job %s (%s): %s", job["job_id"], self.operation, err)
+                _settle_quietly(self.container, self.dispatcher.dead_letters, message,
+                                self.dispatcher.queue.name, err)
+                return
+            # The database refuses what the job did (a value too long, a constraint broken): it can
+            # never commit, so the engine hears that the job failed (it retries, then raises an incident).
+            log.error("job %s (%s): the database refused its effects; answering failed: %s",
+                      job["job_id"], self.operation, verdict.reason)
+            try:
+                self._commit(db, None, job, "failed", self._failed(job, err))
+            except Exception as again:
+                _settle_quietly(self.container, self.dispatcher.dead_letters, message,
+                                self.dispatcher.queue.name, again)
+                return
         db.wake()
         ack(message)
-        return result, exc_info
+
+    def _commit(self, db, uow, job, status, payload):
+        if status == "ok" and uow is not None:
+            session = uow.session  # the worker's own transaction: effects, inbox, result at once
+        else:
+            if uow is not None:
+                uow.rollback()     # a failed or refused job leaves no effect behind
+            session = db.sessions()
+        try:
+            self._record(db, session, job, status, payload)
+            session.commit()
+        except Exception:
+            _quietly(session.rollback)
+            raise
+        finally:
+            if session is not getattr(uow, "_session", None):
+                _quietly(session.close)
+
+    def _done_before(self, db, job) -> bool:
+        if db.Inbox is None:
+            return False
+        try:
+            with db.sessions() as s:
+                return s.get(db.Inbox, job["job_id"]) is not None
+        except Exception:
+            return False
 
     def _record(self, db, session, job, status, payload):
         now = clock.now()
@@ -285,21 +434,107 @@ class JobEntrypoint(Entrypoint):
 
 job = JobEntrypoint.decorator
 
+def _quietly(fn):
+    try:
+        fn()
+    except Exception:
+        pass
+
+
 class RobustRpcConsumer(RpcConsumer):
-    """nameko's RPC consumer, but a reply that cannot be sent because the broker went away (a
-    restart) no longer kills the service: the work is done and committed, the caller's reply queue
-    is gone with the broker anyway, and the caller's client sees a lost call (the gateway answers
-    it with an error; an Idempotency-Key makes a retry safe)."""
+    """nameko's RPC consumer, made safe against any message on ``rpc-<service>``:
+
+    - a request nameko cannot answer (no ``reply_to`` or ``correlation_id``: nameko 2.14 raises a
+      KeyError that ends the service, which takes the same request again on restart), or whose body
+      is not ``{"args": [...], "kwargs": {...}}``, is dead-lettered with the reason (and answered
+      with ``MalformedRequest`` when it can be);
+    - a reply that cannot be sent because the broker went away (a restart) no longer kills the
+      service: the work is done and committed, the caller's reply queue is gone with the broker
+      anyway, and the caller's client sees a lost call (the gateway answers it with an error; an
+      Idempotency-Key makes a retry safe); any other failure to reply dead-letters the request."""
 
     queue_consumer = RobustQueueConsumer()
+    dead_letters = DeadLetters()
+
+    def handle_message(self, body, message):
+        try:
+            problem = poison.rpc_request_problem(body, message.properties, message.headers)
+            if problem is not None:
+                self._refuse(message, problem, poison.MALFORMED)
+                return
+            super().handle_message(body, message)
+        except Exception as exc:
+            log.exception("an RPC request on %s could not be handled", self.queue.name)
+            self._refuse(message, f"could not be handled: {poison.describe_exception(exc)}", poison.REFUSED)
+
+    def _refuse(self, message, reason, kind):
+        try:
+            if poison.rpc_request_problem({"args": [], "kwargs": {}}, message.properties, {}) is None:
+                self._answer_malformed(message, reason)
+            if not self.dead_letters.dead_letter(message, reason, self.queue.name, kind):
+                _requeue_later(message, _settings(self.container).message_retry_pause_max_seconds)
+        except Exception:
+            log.exception("a refused RPC request on %s could not be dead-lettered", self.queue.name)
+
+    def _answer_malformed(self, message, reason):
+        """The caller waits for an answer: tell it the request was malformed (best effort)."""
+        try:
+            config = self.container.config
+            responder = Responder(config["AMQP_URI"], get_rpc_exchange(config), config.get("serializer", "json"),
+                                  message)
+            responder.send_response(None, (MalformedRequest, MalformedRequest(reason), None))
+        except Exception as exc:
+            log.warning("could not answer a malformed RPC request on %s: %r", self.queue.name, exc)
 
     def handle_result(self, message, result, exc_info):
         try:
             return super().handle_result(message, result, exc_info)
         except _CONNECTION_LOST + (KombuOperationalError,) as exc:
             log.warning("could not send an RPC reply, the broker went away: %r", exc)
-            self.queue_consumer.ack_message(message)
-            return result, exc_info
+            _quietly(lambda: self.queue_consumer.ack_message(message))
+        except Exception as exc:
+            log.exception("could not send an RPC reply on %s", self.queue.name)
+            reason = f"its reply could not be sent: {poison.describe_exception(exc)}"
+            if not self.dead_letters.dead_letter(message, reason, self.queue.name, poison.REFUSED):
+                _quietly(lambda: self.queue_consumer.ack_message(message))
+        return result, exc_info
+
+
+class RobustReplyListener(ReplyListener):
+    """The reply queue of a service's RPC proxies: a message on it that is not a nameko reply
+    (undecodable, not an object with result or error) is dead-lettered, and a caller waiting for
+    it gets an error instead of waiting forever."""
+
+    queue_consumer = RobustQueueConsumer()
+    dead_letters = DeadLetters()
+
+    def handle_message(self, body, message):
+        try:
+            correlation_id = message.properties.get("correlation_id")
+            if isinstance(body, dict) and set(body) >= {"result", "error"} and \
+                    (body["error"] is None or isinstance(body["error"], dict)):
+                self.queue_consumer.ack_message(message)
+                event = self._reply_events.pop(correlation_id, None)
+                if event is not None:
+                    event.send(body)
+                else:
+                    log.debug("a reply for an unknown correlation id %r", correlation_id)
+                return
+            reason = "not a nameko RPC reply: expected an object with result and error"
+            event = self._reply_events.pop(correlation_id, None)
+            if event is not None:
+                event.send({"result": None, "error": serialize(MalformedRequest(reason))})
+            if not self.dead_letters.dead_letter(message, reason, self.queue.name, poison.MALFORMED):
+                self.queue_consumer.ack_message(message)
+        except Exception:
+            log.exception("a reply on %s could not be handled; acked", self.queue.name)
+            _quietly(lambda: self.queue_consumer.ack_message(message))
+
+
+class ServiceRpc(RpcProxy):
+    """``RpcProxy`` whose reply queue survives any message (:class:`RobustReplyListener`)."""
+
+    rpc_reply_listener = RobustReplyListener()
 
 
 class Api(Rpc):
@@ -325,4 +560,4 @@ class Pingable:
         return {"service": self.name, "status": "ok"}
 
 
-__all__ = ["api", "job", "listen", "Pingable", "engine_results_queue"]
+__all__ = ["api", "job", "listen", "Pingable", "ServiceRpc", "engine_results_queue", "settle_failure"]

@@ -15,6 +15,8 @@ from kombu import Connection, Exchange, Queue, binding
 
 from shared import config, contracts
 
+from .poison import QUORUM_DELIVERY_LIMIT
+
 JOBS = Exchange(contracts.JOBS_EXCHANGE, "topic", durable=True)
 RESULTS = Exchange(contracts.RESULTS_EXCHANGE, "topic", durable=True)
 DEAD = Exchange(contracts.DEAD_EXCHANGE, "topic", durable=True)
@@ -30,11 +32,16 @@ _DLX = {"x-dead-letter-exchange": contracts.DEAD_EXCHANGE}
 
 def queue_arguments(queue_type: str | None = None, dead_letters: bool = True) -> dict:
     """The arguments of a durable work queue: dead letters to ``ztc.dead`` and, for quorum,
-    ``x-queue-type``. ``queue_type`` None reads ``ZTC_QUEUE_TYPE`` (at the call: a queue built at
-    import, as in ``@listen(...)``, takes the process's setting)."""
+    ``x-queue-type`` and ``x-delivery-limit`` (a message delivered that often without being settled,
+    one that kills its consumer before the consumer can count it, is dead-lettered by the broker; the
+    consumers count attempts themselves and give up well before, see ``poison.py``). ``queue_type``
+    None reads ``ZTC_QUEUE_TYPE`` (at the call: a queue built at import, as in ``@listen(...)``,
+    takes the process's setting)."""
     args = dict(_DLX) if dead_letters else {}
     if (queue_type or config.load().queue_type) == "quorum":
         args["x-queue-type"] = "quorum"
+        if dead_letters:
+            args["x-delivery-limit"] = QUORUM_DELIVERY_LIMIT
     return args
 
 

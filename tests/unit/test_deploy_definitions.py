@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from shared import config, contracts
-from shared.messaging import topology
+from shared.messaging import poison, topology
 
 REGENERATE = ("python -m shared.messaging.topology definitions --queue-type quorum "
               "> deploy/rabbitmq/definitions.json")
@@ -47,6 +47,9 @@ def test_quorum_queues_dead_letter_to_ztc_dead(quorum):
         assert queue["arguments"]["x-queue-type"] == "quorum", name
         if name != contracts.DEAD_QUEUE:
             assert queue["arguments"]["x-dead-letter-exchange"] == contracts.DEAD_EXCHANGE, name
+            # A message that kills its consumer before it is counted is dead-lettered by the broker.
+            assert queue["arguments"]["x-delivery-limit"] == poison.QUORUM_DELIVERY_LIMIT, name
+    # No limit on the dead letters themselves: reading them must never drop one.
     assert queues[contracts.DEAD_QUEUE]["arguments"] == {"x-queue-type": "quorum"}
     assert [p["definition"] for p in quorum["policies"]] == [
         {"dead-letter-strategy": "at-least-once", "overflow": "reject-publish"}]
@@ -102,7 +105,8 @@ def test_queue_type_is_a_setting_read_by_the_queues():
     with pytest.raises(ValueError, match="ZTC_QUEUE_TYPE"):
         config.load({"ZTC_QUEUE_TYPE": "mirrored"})
     assert topology.job_queue("intake", "quorum").queue_arguments == {
-        "x-dead-letter-exchange": contracts.DEAD_EXCHANGE, "x-queue-type": "quorum"}
+        "x-dead-letter-exchange": contracts.DEAD_EXCHANGE, "x-queue-type": "quorum",
+        "x-delivery-limit": poison.QUORUM_DELIVERY_LIMIT}
     assert topology.job_queue("intake", "classic").queue_arguments == {
         "x-dead-letter-exchange": contracts.DEAD_EXCHANGE}
 
