@@ -106,14 +106,14 @@ def start_all(settings, services) -> dict:
     return procs
 
 
-def wait_ready(settings, procs, timeout=60) -> bool:
+def wait_ready(settings, procs, tend=None, timeout=60) -> bool:
+    """Wait for the gateway's /ready; ``tend()`` (if given) is called meanwhile to start again any
+    service that exited while starting."""
     url = f"http://{settings.gateway_host}:{settings.gateway_port}/ready"
     deadline = time.time() + timeout
     while time.time() < deadline:
-        for name, proc in procs.items():
-            if proc.poll() is not None:
-                say(f"{name} exited with code {proc.returncode} while starting")
-                return False
+        if tend is not None:
+            tend()
         try:
             with urllib.request.urlopen(url, timeout=2) as resp:
                 if resp.status == 200:
@@ -124,23 +124,75 @@ def wait_ready(settings, procs, timeout=60) -> bool:
     return False
 
 
-class Restarts:
-    """When to start an exited service again: at once the first time, then after 1, 2, 4... s (at most
-    30 s); a service that exits ``LIMIT`` times within ``WINDOW_SECONDS`` is given up on (``None``),
-    since restarting a process that cannot start only hides why."""
+def describe_status(code) -> str:
+    """A process's exit status in words: ``exit status 1``, ``killed by SIGKILL``."""
+    if code is not None and code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exit status {code}"
 
-    LIMIT = 5
-    WINDOW_SECONDS = 120.0
+
+class Restarts:
+    """When to start an exited service again: at once the first time, then after 1, 2, 4... s, at
+    most ``MAX_DELAY_SECONDS``, for as long as it keeps exiting; one that stayed up
+    ``STABLE_SECONDS`` starts again at once. The run is never stopped because one process keeps
+    dying (the others keep working, and a message that killed it is dead-lettered, not fatal);
+    from the ``LOUD_AFTER``-th exit in a row the launcher says loudly which one keeps exiting."""
+
+    MAX_DELAY_SECONDS = 30.0
+    STABLE_SECONDS = 60.0
+    LOUD_AFTER = 5
 
     def __init__(self):
-        self.exits: dict[str, list[float]] = {}
+        self.streak: dict[str, int] = {}
+        self.restarted_at: dict[str, float] = {}
 
-    def after_exit(self, name: str, now: float) -> float | None:
-        recent = [t for t in self.exits.get(name, []) if now - t < self.WINDOW_SECONDS] + [now]
-        self.exits[name] = recent
-        if len(recent) >= self.LIMIT:
-            return None
-        return 0.0 if len(recent) == 1 else min(30.0, 2.0 ** (len(recent) - 2))
+    def after_exit(self, name: str, now: float) -> float:
+        """The pause before starting ``name`` again, which exited at ``now``."""
+        started = self.restarted_at.get(name)
+        if started is not None and now - started >= self.STABLE_SECONDS:
+            self.streak[name] = 0
+        exits = self.streak[name] = self.streak.get(name, 0) + 1
+        delay = 0.0 if exits == 1 else min(self.MAX_DELAY_SECONDS, 2.0 ** (exits - 2))
+        self.restarted_at[name] = now + delay
+        return delay
+
+    def started(self, name: str, now: float) -> None:
+        """``name`` was started again at ``now`` (its uptime is counted from here)."""
+        self.restarted_at[name] = now
+
+    def exits_in_a_row(self, name: str) -> int:
+        return self.streak.get(name, 0)
+
+    def keeps_exiting(self, name: str) -> bool:
+        return self.exits_in_a_row(name) >= self.LOUD_AFTER
+
+
+def tend(settings, procs, supervisor, due, now) -> None:
+    """Start again each service that is due; note each that exited and when it is due."""
+    for name, proc in list(procs.items()):
+        if name in due:
+            if now >= due[name]:
+                del due[name]
+                procs[name] = start_all(settings, [name])[name]
+                supervisor.started(name, now)
+            continue
+        if proc.poll() is None:
+            continue
+        delay = supervisor.after_exit(name, now)
+        status = describe_status(proc.returncode)
+        if supervisor.keeps_exiting(name):
+            say("=" * 100)
+            say(f"WARNING: {name} KEEPS EXITING: {supervisor.exits_in_a_row(name)} times in a row, the last "
+                f"with {status}. Starting it again in {delay:.0f}s; the other services keep running. "
+                f"Its own log lines above say why.")
+            say("=" * 100)
+        else:
+            say(f"{name} exited with {status}; starting it again in {delay:.0f}s "
+                "(nothing is lost: its unacknowledged messages go back to its queue)")
+        due[name] = now + delay
 
 
 def stop_all(procs, grace=15) -> None:
@@ -175,10 +227,11 @@ def main(argv=None) -> int:
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
-    if not wait_ready(settings, procs):
-        stop_all(procs)
-        return 1
+    supervisor, due = Restarts(), {}
     base = f"http://{settings.gateway_host}:{settings.gateway_port}"
+    if not wait_ready(settings, procs, lambda: tend(settings, procs, supervisor, due, time.time())):
+        say(f"not every service is ready yet ({base}/ready says which); carrying on, starting again "
+            "whatever exits. Ctrl-C stops everything.")
     say(f"running: {', '.join(procs)} (one process each)")
     say(f"HTTP API: {base}   health: {base}/health")
     say("demo tokens (also in var/demo-tokens.json):")
@@ -192,26 +245,8 @@ def main(argv=None) -> int:
     else:
         say("metrics: off (set ZTC_METRICS_PORT_BASE, e.g. 9100, to serve /metrics from every service)")
     say("operators: 'ztc --help' (queues, dead-letters, incidents, instances, deploy). Ctrl-C stops everything.")
-    supervisor, due = Restarts(), {}
     while not stopping["now"]:
-        now = time.time()
-        for name, proc in list(procs.items()):
-            if name in due:
-                if now >= due[name]:
-                    del due[name]
-                    procs[name] = start_all(settings, [name])[name]
-                continue
-            if proc.poll() is None:
-                continue
-            delay = supervisor.after_exit(name, now)
-            if delay is None:
-                say(f"{name} exited with code {proc.returncode} {Restarts.LIMIT} times within "
-                    f"{Restarts.WINDOW_SECONDS:.0f}s; stopping the others")
-                stopping["now"] = True
-                break
-            say(f"{name} exited with code {proc.returncode}; starting it again in {delay:.0f}s "
-                "(nothing is lost: its unacknowledged messages go back to its queue)")
-            due[name] = now + delay
+        tend(settings, procs, supervisor, due, time.time())
         time.sleep(0.5)
     say("stopping...")
     stop_all(procs)

@@ -94,9 +94,14 @@ def unacked(system, queue):
     return queue_info(system.settings.amqp_uri.rsplit("/", 1)[-1], queue).get("messages_unacknowledged", 0)
 
 
-def test_a_worker_killed_mid_job_loses_nothing(settings):
+def test_a_worker_killed_mid_job_loses_nothing(tmp_path, vhost, database_url_template):
     from tests.integration.conftest import System
+    from tests.support import make_settings
 
+    # On SQLite the lock makes the worker's inbox check fail at once; it holds the job through the
+    # pause before its next attempt, so the pauses are as long as in production here.
+    settings = make_settings(tmp_path, vhost, database_url_template, ZTC_MESSAGE_RETRY_PAUSE_SECONDS="1",
+                             ZTC_MESSAGE_RETRY_PAUSE_MAX_SECONDS="10")
     system = System(settings, ("engine", "assignment", "supervision", "evaluation"))
     worker = _service_process(settings, "intake")
     try:
