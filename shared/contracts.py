@@ -58,6 +58,11 @@ class PrincipalSchema(Schema):
     unit = fields.String(allow_none=True, load_default=None)
 
 
+# An attempt number past what the engine's integer column holds was never sent by the engine: such
+# a job or result is malformed, refused with its reason (not an overflow deep in a database call).
+MAX_ATTEMPT = 2**31 - 1
+
+
 class JobSchema(Schema):
     """A service task's work, sent by the engine to the owning service."""
 
@@ -66,7 +71,7 @@ class JobSchema(Schema):
     task_id = fields.String(required=True)
     operation = fields.String(required=True, validate=validate.Regexp(r"^[a-z_]+\.[a-z_][a-z0-9_]*$"))
     params = fields.Dict(keys=fields.String(), load_default=dict)
-    attempt = fields.Integer(required=True, validate=validate.Range(min=1))
+    attempt = fields.Integer(required=True, validate=validate.Range(min=1, max=MAX_ATTEMPT))
     business_key = fields.String(allow_none=True, load_default=None)
     principal = fields.Nested(PrincipalSchema, allow_none=True, load_default=None)
 
@@ -84,7 +89,7 @@ class JobResultSchema(Schema):
     instance_id = fields.String(required=True)
     task_id = fields.String(required=True)
     operation = fields.String(required=True)
-    attempt = fields.Integer(required=True)
+    attempt = fields.Integer(required=True, validate=validate.Range(min=1, max=MAX_ATTEMPT))
     status = fields.String(required=True, validate=validate.OneOf(["ok", "error", "failed"]))
     result = fields.Raw(allow_none=True, load_default=None)
     error = fields.Nested(JobErrorSchema, allow_none=True, load_default=None)
