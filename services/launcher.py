@@ -106,12 +106,12 @@ def start_all(settings, services) -> dict:
     return procs
 
 
-def wait_ready(settings, procs, tend=None, timeout=60) -> bool:
+def wait_ready(settings, procs, tend=None, timeout=60, stopping=lambda: False) -> bool:
     """Wait for the gateway's /ready; ``tend()`` (if given) is called meanwhile to start again any
-    service that exited while starting."""
+    service that exited while starting. Gives up early once ``stopping()`` (Ctrl-C)."""
     url = f"http://{settings.gateway_host}:{settings.gateway_port}/ready"
     deadline = time.time() + timeout
-    while time.time() < deadline:
+    while time.time() < deadline and not stopping():
         if tend is not None:
             tend()
         try:
@@ -229,7 +229,8 @@ def main(argv=None) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     supervisor, due = Restarts(), {}
     base = f"http://{settings.gateway_host}:{settings.gateway_port}"
-    if not wait_ready(settings, procs, lambda: tend(settings, procs, supervisor, due, time.time())):
+    if not wait_ready(settings, procs, lambda: tend(settings, procs, supervisor, due, time.time()),
+                      stopping=lambda: stopping["now"]) and not stopping["now"]:
         say(f"not every service is ready yet ({base}/ready says which); carrying on, starting again "
             "whatever exits. Ctrl-C stops everything.")
     say(f"running: {', '.join(procs)} (one process each)")

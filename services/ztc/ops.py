@@ -88,7 +88,8 @@ def register(main, instances, incidents, helpers):
         for d in rows:
             click.echo(f"{d['id']}  {d['dead_at'] or '-'}  from {d['original_queue'] or '?'} "
                        f"({d['original_exchange'] or '(default)'} / {d['original_routing_key']})")
-            click.echo(f"    {d['reason']}")
+            tried = f", {d['attempts']} attempt(s)" if d.get("attempts") else ""
+            click.echo(f"    [{d.get('reason_kind') or 'unknown'}{tried}] {d['reason']}")
 
     @dead_letters.command("list", help="List dead letters (optionally from one queue or with routing "
                                        "keys matching a pattern such as 'intake.*').")

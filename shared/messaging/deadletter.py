@@ -43,7 +43,8 @@ def publish_dead_letter(producer, message, reason: str, source_queue: str, kind:
         headers[poison.ATTEMPTS_HEADER] = attempts
     producer.publish(_raw(message), exchange=DEAD, routing_key=routing_key or "unknown",
                      headers=headers, content_type=message.content_type,
-                     content_encoding=message.content_encoding, delivery_mode=2, retry=False)
+                     content_encoding=message.content_encoding, delivery_mode=2, retry=False,
+                     **kept_properties(message))
 
 
 def _raw(message) -> bytes:
@@ -51,10 +52,22 @@ def _raw(message) -> bytes:
     return body if isinstance(body, bytes) else str(body).encode("utf-8", "surrogateescape")
 
 
-# The properties a message sent back to its queue keeps (user_id is left out: the broker checks it
-# against the connection's user, and ours is not the publisher's).
-_KEPT_PROPERTIES = ("correlation_id", "reply_to", "expiration", "message_id", "timestamp", "type",
-                    "app_id", "priority")
+# The properties a message sent back to its queue, dead-lettered or replayed keeps (user_id is left
+# out: the broker checks it against the connection's user, and ours is not the publisher's).
+_KEPT_PROPERTIES = ("correlation_id", "reply_to", "message_id", "timestamp", "type", "app_id", "priority")
+
+
+def kept_properties(message, expiration: bool = False) -> dict:
+    """``message``'s own AMQP properties to publish a copy with (``expiration`` only for a copy sent
+    back to its queue: a dead letter does not expire)."""
+    props = message.properties if isinstance(message.properties, dict) else {}
+    kept = {name: props[name] for name in _KEPT_PROPERTIES if props.get(name) is not None}
+    if expiration and props.get("expiration") is not None:
+        try:   # milliseconds on the wire; kombu takes seconds
+            kept["expiration"] = int(props["expiration"]) / 1000
+        except (TypeError, ValueError):
+            pass
+    return kept
 
 
 def publish_again(producer, message, source_queue: str, attempts: int) -> None:
@@ -65,11 +78,9 @@ def publish_again(producer, message, source_queue: str, attempts: int) -> None:
     headers.pop(poison.DELIVERY_COUNT_HEADER, None)
     headers.update({poison.ATTEMPTS_HEADER: attempts, poison.ORIGINAL_EXCHANGE_HEADER: exchange,
                     poison.ORIGINAL_ROUTING_KEY_HEADER: routing_key})
-    properties = {name: message.properties[name] for name in _KEPT_PROPERTIES
-                  if message.properties.get(name) is not None}
     producer.publish(_raw(message), exchange="", routing_key=source_queue, headers=headers,
                      content_type=message.content_type, content_encoding=message.content_encoding,
-                     delivery_mode=2, retry=False, **properties)
+                     delivery_mode=2, retry=False, **kept_properties(message, expiration=True))
 
 
 class DeadLetters(SharedExtension):
@@ -272,7 +283,7 @@ class DeadLetterBox:
                 headers = {k: v for k, v in (message.headers or {}).items() if k != "x-delivery-count"}
                 producer.publish(message.body, exchange="", routing_key=contracts.DEAD_QUEUE, headers=headers,
                                  content_type=message.content_type, content_encoding=message.content_encoding,
-                                 delivery_mode=2, retry=False)
+                                 delivery_mode=2, retry=False, **kept_properties(message))
                 message.ack()
         except Exception as exc:  # the rest are requeued as usual
             log.warning("putting dead letters back as fresh copies failed; requeued instead: %s", exc)
@@ -315,7 +326,7 @@ class DeadLetterBox:
                         producer.publish(message.body, exchange=exchange, routing_key=key, headers=headers,
                                          content_type=message.content_type,
                                          content_encoding=message.content_encoding, delivery_mode=2,
-                                         retry=False)
+                                         retry=False, **kept_properties(message))
                     except Exception as exc:  # left in the dead-letter queue; say why
                         failed.append({**_summary(letter), "error": f"{type(exc).__name__}: {exc}"})
                         publisher.release()

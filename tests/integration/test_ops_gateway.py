@@ -109,6 +109,7 @@ def test_dead_letters_over_http_are_listed_replayed_and_discarded_with_a_reason(
     letters = wait_for(lambda: call("GET", "/api/ops/dead-letters").json(), message="the dead letter")
     [letter] = letters
     assert "no process 'not_deployed'" in letter["reason"]
+    assert (letter["reason_kind"], letter["attempts"]) == ("refused", 1)
     assert call("GET", f"/api/ops/dead-letters/{letter['id']}").json()["body"]["command_id"] == "c-http-1"
     assert call("GET", "/api/ops/dead-letters/nope").status_code == 404
     assert call("POST", "/api/ops/dead-letters/replay", json={}).status_code == 400
@@ -121,4 +122,5 @@ def test_dead_letters_over_http_are_listed_replayed_and_discarded_with_a_reason(
     assert ready_count(settings.amqp_uri, contracts.DEAD_QUEUE) == 0
     assert "a test command" in (settings.var_dir / "dead-letters-discarded.jsonl").read_text()
     engine_metrics = requests.get(f"http://127.0.0.1:{ports['engine']}/metrics", timeout=10).text
-    assert f'ztc_dead_letters_total{{queue="{contracts.ENGINE_STARTS_QUEUE}",service="engine"}}' in engine_metrics
+    assert (f'ztc_dead_letters_total{{kind="refused",queue="{contracts.ENGINE_STARTS_QUEUE}",service="engine"}}'
+            in engine_metrics)

@@ -75,8 +75,9 @@ def take_dead_letters(running):
     return get_messages(running.vhost, contracts.DEAD_QUEUE)
 
 
-def one_dead_letter(running, timeout=20, queue=None):
-    """The one dead letter (from ``queue``, if given) that arrives now."""
+def one_dead_letter(running, timeout=20, queue=None, properties=False):
+    """The headers (or all the properties) of the one dead letter (from ``queue``, if given) that
+    arrives now."""
     found = []
 
     def take():
@@ -90,7 +91,7 @@ def one_dead_letter(running, timeout=20, queue=None):
     time.sleep(0.3)   # a second one would have come by now
     take()
     assert len(found) == 1, [m["properties"]["headers"].get(contracts.REASON_HEADER) for m in found]
-    return found[0]["properties"]["headers"]
+    return found[0]["properties"] if properties else found[0]["properties"]["headers"]
 
 
 def consumers(amqp_uri, queue) -> int:
@@ -322,12 +323,15 @@ def test_a_failure_that_passes_is_tried_again_and_the_message_handled_once(runni
         return real(session, rules, routing_key, body)
     monkeypatch.setattr(commands, "from_unit_system", fails_twice)
     take_dead_letters(running)
-    send(running.settings.amqp_uri, contracts.UNIT_COMMANDS_EXCHANGE, "transport.sign", {"assignment_id": 424242})
+    send(running.settings.amqp_uri, contracts.UNIT_COMMANDS_EXCHANGE, "transport.sign", {"assignment_id": 424242},
+         message_id="cmd-424242", expiration=600, timestamp=1_700_000_000, app_id="transport-system")
 
     # The third attempt runs the command, with the routing key it was first sent with; it is refused
     # (no such assignment) and dead-lettered, which shows it got there and after how many attempts.
-    dead = one_dead_letter(running)
+    dead_properties = one_dead_letter(running, properties=True)
+    dead = dead_properties["headers"]
     assert calls == ["transport.sign"] * 3
     assert dead[contracts.REASON_HEADER].startswith("not_found")
     assert dead[poison.ATTEMPTS_HEADER] == 3
     assert dead["x-ztc-original-routing-key"] == "transport.sign"
+    assert (dead_properties["message_id"], dead_properties["app_id"]) == ("cmd-424242", "transport-system")

@@ -110,7 +110,8 @@ class Producer:
 
 
 def test_a_message_sent_back_keeps_body_properties_headers_and_where_it_was_first_published():
-    original = message(headers={"x-trace": "t1"}, correlation_id="c-1", message_id="m-1", user_id="unit-transport")
+    original = message(headers={"x-trace": "t1"}, correlation_id="c-1", message_id="m-1", user_id="unit-transport",
+                       expiration="60000")
     producer = Producer()
     publish_again(producer, original, contracts.UNIT_COMMANDS_QUEUE, attempts=1)
     [(body, sent)] = producer.sent
@@ -121,6 +122,7 @@ def test_a_message_sent_back_keeps_body_properties_headers_and_where_it_was_firs
                                poison.ORIGINAL_ROUTING_KEY_HEADER: "transport.sign"}
     assert (sent["correlation_id"], sent["message_id"], sent["delivery_mode"]) == ("c-1", "m-1", 2)
     assert "user_id" not in sent     # the broker would refuse another user's id on our connection
+    assert sent["expiration"] == 60.0   # kombu takes seconds (and sends milliseconds again)
 
     # Its second time round, it still knows where it came from, and its handler gets that key.
     again = message(headers=sent["headers"], exchange="", routing_key=contracts.UNIT_COMMANDS_QUEUE)

@@ -40,6 +40,9 @@ class OpsQueues(Schema):
 class OpsDeadLetter(Schema):
     id = fields.String()
     reason = fields.String(metadata={"description": "the x-ztc-reason header, or RabbitMQ's x-death reason"})
+    reason_kind = fields.String(metadata={"description": "x-ztc-reason-kind: undecodable, too_large, malformed, "
+                                                         "refused, exhausted (or rabbitmq)"})
+    attempts = fields.Integer(allow_none=True, metadata={"description": "x-ztc-attempts: how often it was tried"})
     original_exchange = fields.String()
     original_routing_key = fields.String()
     original_queue = fields.String()
