@@ -335,3 +335,31 @@ def test_a_failure_that_passes_is_tried_again_and_the_message_handled_once(runni
     assert dead[poison.ATTEMPTS_HEADER] == 3
     assert dead["x-ztc-original-routing-key"] == "transport.sign"
     assert (dead_properties["message_id"], dead_properties["app_id"]) == ("cmd-424242", "transport-system")
+
+
+def test_a_job_whose_effects_the_database_refuses_at_commit_answers_failed_and_becomes_an_incident(
+        running, monkeypatch):
+    """Not a dead letter and not a retry of the message: the engine hears that the job failed, retries
+    it as it does any failed job, and raises an incident an operator can see."""
+    from services.intake import operations
+    from services.intake.models import Submission
+
+    real = operations.record_submission
+
+    def refused_at_commit(session, params, principal):
+        done = real(session, params, principal)
+        session.get(Submission, done["id"]).title = LONE_SURROGATE   # flushed only by the commit
+        return done
+    monkeypatch.setattr(operations, "record_submission", refused_at_commit)
+    take_dead_letters(running)
+    inst = running.rpc.engine.start("smoke", "REFUSED-AT-COMMIT", DATA, LI)
+    instance = wait_for(lambda: (lambda i: i if i["status"] == "incident" else None)(
+        running.rpc.engine.get_instance(inst["id"])), timeout=30, message="the incident")
+    [incident] = instance["incidents"]
+    assert incident["operation"] == "intake.record_submission"
+    assert "surrogates not allowed" in incident["error"]
+    retries = [h for h in running.rpc.engine.history(inst["id"]) if h["action"] == "job_retry"]
+    assert len(retries) == running.settings.job_max_attempts - 1
+    assert take_dead_letters(running) == []
+    assert support.ready_count(running.settings.amqp_uri, contracts.job_queue("intake")) == 0
+    still_up(running, "intake", contracts.job_queue("intake"))
