@@ -53,6 +53,11 @@ class Settings:
     metrics_port_base: int | None = None     # each service serves /metrics on base + its index
     metrics_ports: dict = field(default_factory=dict)
     queue_type: str = "classic"              # classic | quorum: the durable work queues' x-queue-type
+    # Diagram scripts and expressions (shared/sandbox.py): the default time limit, the most an
+    # element may ask for with its timeLimit property, and the memory limit.
+    script_time_limit_seconds: float = 1.0
+    script_time_limit_max_seconds: float = 30.0
+    script_memory_limit_mb: int = 128
 
     def metrics_port(self, service: str) -> int | None:
         """Where ``service`` serves /metrics: ``ZTC_METRICS_PORT_<SERVICE>``, else
@@ -126,4 +131,7 @@ def load(env=None) -> Settings:
         metrics_ports={s: int(env[f"ZTC_METRICS_PORT_{s.upper()}"]) for s in SERVICES
                        if env.get(f"ZTC_METRICS_PORT_{s.upper()}")},
         queue_type=_queue_type(_env(env, "ZTC_QUEUE_TYPE", "classic")),
+        script_time_limit_seconds=float(_env(env, "ZTC_SCRIPT_TIME_LIMIT_SECONDS", "1.0")),
+        script_time_limit_max_seconds=float(_env(env, "ZTC_SCRIPT_TIME_LIMIT_MAX_SECONDS", "30")),
+        script_memory_limit_mb=int(_env(env, "ZTC_SCRIPT_MEMORY_LIMIT_MB", "128")),
     )

@@ -20,8 +20,9 @@ from shared import clock, contracts
 from shared.db import transaction
 from shared.errors import Conflict, DiagramRefused, Forbidden, InvalidInput, NotFound
 from shared.forms import FORMS
+from shared.sandbox import LimitExceeded
 from shared.workflow import parser as diagram_parser
-from shared.workflow.runtime import StepFailed, TaskNotWaiting, WorkflowRuntime
+from shared.workflow.runtime import StepFailed, TaskNotWaiting, WorkflowRuntime, root_cause
 
 from .models import (
     BufferedMessage,
@@ -254,7 +255,7 @@ class Engine(OperatorActions):
                     try:
                         outcome = change(s, inst, workflow)
                     except StepFailed as exc:
-                        if refuse_failed_step:
+                        if refuse_failed_step and not exc.limit_exceeded:
                             raise InvalidInput(f"refused: {exc}", {"data": [str(exc)]}) from None
                         outcome = self._step_incident(s, inst, exc, principal)
                     if outcome is _UNCHANGED:
@@ -346,19 +347,37 @@ class Engine(OperatorActions):
             if task_id in existing:
                 continue
             props = info.properties
+            try:
+                candidate_unit = self._task_expression(workflow, task_id, info, props.get("candidateUnit"))
+                candidate_user = self._task_expression(workflow, task_id, info, props.get("candidateUser"))
+            except StepFailed as exc:
+                # No work item that nobody could be sure to see: an incident names the element
+                # instead (one while it stays open, however often the instance is saved).
+                already = s.scalar(select(func.count()).select_from(Incident).where(
+                    Incident.instance_id == inst.id, Incident.status == "open",
+                    Incident.job_id.is_(None), Incident.task_name == exc.task_name))
+                if not already:
+                    self._step_incident(s, inst, exc, None)
+                continue
             s.add(WorkItem(
                 task_id=task_id, instance_id=inst.id, process_id=inst.process_id,
                 business_key=inst.business_key, task_name=info.task_name, title=info.title,
                 candidate_role=props.get("candidateRole") or info.lane,
-                candidate_unit=self._task_expression(workflow, task_id, props.get("candidateUnit")),
-                candidate_user=self._task_expression(workflow, task_id, props.get("candidateUser")),
+                candidate_unit=candidate_unit, candidate_user=candidate_user,
                 form_schema=props.get("formSchema"), status="open", created_at=clock.now()))
 
-    def _task_expression(self, workflow, task_id, expression):
+    def _task_expression(self, workflow, task_id, info, expression):
+        """A candidate expression's value; StepFailed naming the element if it cannot be had."""
         if not expression:
             return None
         task = workflow.get_task_from_id(uuid.UUID(task_id))
-        value = workflow.script_engine.evaluate(task, expression)
+        try:
+            value = workflow.script_engine.evaluate(task, expression)
+        except Exception as exc:  # noqa: BLE001 - whatever the expression did, the element is named
+            cause = root_cause(exc)
+            raise StepFailed(info.task_name, f"candidate expression '{expression}': "
+                                             f"{type(cause).__name__}: {cause}",
+                             limit_exceeded=isinstance(cause, LimitExceeded)) from exc
         return None if value is None else str(value)
 
     def _history(self, s, instance_id, principal, action, task, data):

@@ -123,6 +123,18 @@ def _check_code(tree, filename):
                 evaluator.check(text, mode)
             except evaluator.UnsafeScript as exc:
                 problems.append(_problem(filename, node, f"{_short_tag(node)} refused: {exc}"))
+    cap = evaluator.default_limits()[1]
+    for node in tree.xpath(f".//spiffworkflow:property[@name='{evaluator.TIME_LIMIT_PROPERTY}']", namespaces=NS):
+        try:
+            asked = evaluator.requested_time_limit({evaluator.TIME_LIMIT_PROPERTY: node.get("value")})
+        except (TypeError, ValueError):
+            asked = -1
+        if asked is not None and not 0 < asked <= cap:
+            problems.append(_problem(
+                filename, node,
+                f"{evaluator.TIME_LIMIT_PROPERTY} '{node.get('value')}' must be a number of seconds above 0 "
+                f"and at most {cap:g} (the deployment's cap); the default is "
+                f"{evaluator.default_limits()[0].seconds:g}"))
     for node in tree.xpath(".//spiffworkflow:serviceTaskOperator", namespaces=NS):
         operation = node.get("id", "")
         service = operation.split(".", 1)[0]

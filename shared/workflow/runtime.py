@@ -35,10 +35,13 @@ class TaskNotWaiting(RuntimeError_):
 class StepFailed(RuntimeError_):
     """A script, expression or task failed while the instance ran; the task is left in ERROR."""
 
-    def __init__(self, task_name: str, message: str):
+    def __init__(self, task_name: str, message: str, limit_exceeded: bool = False):
         super().__init__(f"element '{task_name}' failed: {message}")
         self.task_name = task_name
         self.message = message
+        # The diagram's code ran past a time or memory limit: the diagram's fault, never the
+        # input's, so an engine records it as an incident rather than refusing the caller.
+        self.limit_exceeded = limit_exceeded
 
 
 @dataclass
@@ -244,10 +247,29 @@ def _steps_fail_clearly():
         name = (task.task_spec.bpmn_id or task.task_spec.name) if task is not None else "?"
         detail = str(exc).strip() or type(exc).__name__
         notes = getattr(exc, "__notes__", None) or []
-        cause = getattr(exc, "exception", None)
+        cause = getattr(exc, "exception", None) or exc.__cause__ or exc.__context__
         if cause is not None and str(cause) not in detail:
             detail += f" ({type(cause).__name__}: {cause})"
-        raise StepFailed(name, " ".join([detail, *notes]).strip()) from exc
+        raise StepFailed(name, " ".join([detail, *notes]).strip(),
+                         limit_exceeded=_caused_by(exc, evaluator.LimitExceeded)) from exc
+
+
+def _chain(exc: BaseException | None):
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        yield exc
+        seen.add(id(exc))
+        exc = getattr(exc, "exception", None) or exc.__cause__ or exc.__context__
+
+
+def _caused_by(exc: BaseException, kind: type) -> bool:
+    return any(isinstance(e, kind) for e in _chain(exc))
+
+
+def root_cause(exc: BaseException) -> BaseException:
+    """The first exception behind ``exc`` (SpiffWorkflow wraps the designer's error)."""
+    *_, last = _chain(exc)
+    return last
 
 
 def _definitions(definition) -> list:
