@@ -376,7 +376,7 @@ class Sandbox:
     def run(self, mode: str, source: str, context: dict, extra: dict | None, limits: Limits):
         """Run ``source`` (``eval`` or ``exec``) on ``context``; returns (value, new context)."""
         try:
-            request = pickle.dumps((mode, source, context, extra or {}, limits.memory_mb),
+            request = pickle.dumps((mode, source, context, extra or {}, limits.memory_mb, limits.seconds),
                                    protocol=pickle.HIGHEST_PROTOCOL)
         except Exception as exc:  # noqa: BLE001 - whatever cannot cross is named
             raise SandboxError(f"the task data cannot be handed to the sandbox: {exc}") from None
@@ -448,19 +448,36 @@ def _address_space() -> int:
         return int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
 
 
+def _die_with_parent() -> None:  # pragma: no cover - runs in the worker process
+    """Linux: the kernel kills this worker when the process that started it dies."""
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL))   # PR_SET_PDEATHSIG
+    except Exception:  # noqa: BLE001 - elsewhere, the CPU limit and EOF on stdin end it
+        pass
+
+
 def _serve() -> None:  # pragma: no cover - runs in the worker process
     import resource
 
     inp, out = sys.stdin.buffer, sys.stdout.buffer
     sys.stdout = sys.stderr     # nothing the code prints may reach the answer pipe
+    _die_with_parent()
     baseline = _address_space()
     while True:
         header = inp.read(_HEADER.size)
         if len(header) < _HEADER.size:
             return
         (size,) = _HEADER.unpack(header)
-        mode, source, context, extra, memory_mb = pickle.loads(inp.read(size))
+        mode, source, context, extra, memory_mb, seconds = pickle.loads(inp.read(size))
         resource.setrlimit(resource.RLIMIT_AS, (baseline + memory_mb * 1024 * 1024, resource.RLIM_INFINITY))
+        # A backstop should the caller be gone and not kill us: the kernel ends a worker that
+        # spends much more CPU than this evaluation may.
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        resource.setrlimit(resource.RLIMIT_CPU, (int(usage.ru_utime + usage.ru_stime + seconds) + 2,
+                                                 resource.RLIM_INFINITY))
         try:
             if mode == "eval":
                 answer = ("ok", restricted.evaluate(source, context, extra), None)
