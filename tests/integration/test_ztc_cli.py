@@ -53,3 +53,15 @@ def test_operator_commands_explain_unknown_ids(settings):
     assert shown.returncode == 1 and "no instance" in shown.stderr
     token = ztc(settings, "token", "--user", "ops.sun", "--role", "wizard")
     assert token.returncode == 1 and "unknown role" in token.stderr
+
+
+def test_deploy_is_the_first_command_on_a_fresh_checkout(tmp_path):
+    """No var/ yet, nothing migrated, no service ever started: deploy makes what it needs."""
+    var = tmp_path / "fresh" / "var"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ZTC_")}
+    env["ZTC_VAR_DIR"] = str(var)
+    done = subprocess.run([sys.executable, "-m", "services.ztc.cli", "deploy", str(ROOT / "bpmn" / "smoke.bpmn")],
+                          env=env, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "smoke version" in done.stdout and "deployed" in done.stdout
+    assert (var / "engine.db").exists()
