@@ -228,14 +228,16 @@ class OverrideSchema(Schema):
     workdays = fields.List(_Day(), load_default=list)
     note = fields.String()
 
-    @validates_schema
+    # Run even when a field is wrong too, so a file is refused with all of its problems at once.
+    @validates_schema(skip_on_field_errors=False)
     def _dates_fit_the_year(self, data, **kwargs):
         errors = {}
-        for key in ("holidays", "workdays"):
-            outside = [day.isoformat() for day, _ in data[key] if day.year != data["year"]]
-            if outside:
-                errors[key] = [f"dates outside year {data['year']}: {', '.join(outside)}"]
-        both = {day for day, _ in data["holidays"]} & {day for day, _ in data["workdays"]}
+        if "year" in data:
+            for key in ("holidays", "workdays"):
+                outside = [day.isoformat() for day, _ in data.get(key, []) if day.year != data["year"]]
+                if outside:
+                    errors[key] = [f"dates outside year {data['year']}: {', '.join(outside)}"]
+        both = {day for day, _ in data.get("holidays", [])} & {day for day, _ in data.get("workdays", [])}
         if both:
             listed = ", ".join(sorted(day.isoformat() for day in both))
             errors.setdefault("workdays", []).append(f"both holiday and workday: {listed}")

@@ -339,15 +339,20 @@ class RecomputeParams(Schema):
 
 
 def _differences(before: dict, after: dict) -> list[str]:
-    """The dates both accounts looked at whose answer changed, e.g. ``2027-02-09 holiday
-    (Spring Festival, 2027.yaml)``; the dates only one of them reached are left out."""
+    """What the new account says differently, e.g. ``2027-02-09 holiday (Spring Festival, 2027.yaml;
+    was workday)``: the dates both accounts looked at whose answer changed, and the holidays and
+    make-up working days of the dates only the new one reached."""
     old = {entry["date"]: entry for entry in before.get("days", [])}
     changed = []
     for entry in after["days"]:
         was = old.get(entry["date"])
-        if was is not None and (was["working"], was["kind"]) != (entry["working"], entry["kind"]):
-            named = f"{entry['name']}, " if entry["name"] else ""
-            changed.append(f"{entry['date']} {entry['kind']} ({named}{entry['source']}; was {was['kind']})")
+        if was is None and entry["kind"] not in ("holiday", "makeup_workday"):
+            continue
+        if was is not None and (was["working"], was["kind"]) == (entry["working"], entry["kind"]):
+            continue
+        named = f"{entry['name']}, " if entry["name"] else ""
+        earlier = f"; was {was['kind']}" if was is not None else ""
+        changed.append(f"{entry['date']} {entry['kind']} ({named}{entry['source']}{earlier})")
     return changed
 
 

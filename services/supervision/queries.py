@@ -10,6 +10,7 @@ and why, the reminders and escalations, the current due date and status.
 from __future__ import annotations
 
 from collections import defaultdict
+from datetime import datetime
 
 from sqlalchemy import select
 
@@ -58,12 +59,14 @@ def _calendar_sentence(account: dict | None) -> str:
         return ""
     skipped = ", ".join(f"{d['date']} ({d['name'] or d['kind']})" for d in account["skipped"]) or "none"
     made_up = ", ".join(f"{d['date']} ({d['name'] or 'make-up'})" for d in account["makeup_workdays"])
-    sentence = f" Days not counted: {skipped}."
-    sentence += f" Make-up working days counted: {made_up}." if made_up else ""
+    sentence = ""
     recomputed = account.get("recomputed")
     if recomputed:
-        sentence += (f" Counted again on {recomputed['at'][:10]} when the {recomputed['year']} holiday "
-                     f"calendar became {recomputed['calendar']} (it ended on {recomputed['previous_end']}).")
+        on = local_date(datetime.fromisoformat(recomputed["at"])).isoformat()
+        sentence += (f" Counted again on {on} when the {recomputed['year']} holiday calendar became "
+                     f"{recomputed['calendar']} (it had ended on {recomputed['previous_end']}).")
+    sentence += f" Days not counted: {skipped}."
+    sentence += f" Make-up working days counted: {made_up}." if made_up else ""
     if account.get("provisional"):
         years = ", ".join(str(year) for year in account.get("provisional_years", []))
         sentence += (f" PROVISIONAL: {years} has no official holiday schedule yet, so its dates were "
