@@ -274,6 +274,15 @@ def _kind(day: date, working: bool, named: bool) -> str:
     return "holiday" if named or not weekend else "weekend"
 
 
+def files_fingerprint(directory: str | Path | None = None) -> tuple:
+    """Name, size and modification time of every yearly file in ``directory``: a process that keeps
+    a :class:`WorkingCalendar` compares it to know when to read the files again."""
+    directory = Path(directory) if directory is not None else DEFAULT_DIRECTORY
+    return tuple((path.name, stat.st_size, stat.st_mtime_ns)
+                 for path in sorted([*directory.glob("*.yaml"), *directory.glob("*.yml")])
+                 for stat in [path.stat()])
+
+
 def check_year_file(path: str | Path, year: int, raw: bytes | None = None) -> tuple[dict, list[str]]:
     """Check a yearly file before it is entered as ``year``'s schedule (``ztc calendar add``).
 

@@ -15,7 +15,7 @@ import pytest
 import chinese_calendar
 
 from shared.calendar import (DEFAULT_DIRECTORY, DataFileError, UnknownCalendarDate, WorkingCalendar,
-                             check_year_file, statutory_holidays)
+                             check_year_file, files_fingerprint, statutory_holidays)
 
 
 @pytest.fixture(scope="module")
@@ -323,6 +323,15 @@ def test_special_days_lists_holidays_and_make_up_days_of_a_year(calendar):
     days = calendar.special_days(2027)
     assert [d.date for d in days if d.name == "Spring Festival"] == [date(2027, 2, d) for d in (5, 6, 7, 8)]
     assert all(d.provisional for d in days) and len(days) == 13
+
+
+def test_the_files_fingerprint_changes_when_a_yearly_file_is_written(tmp_path):
+    before = files_fingerprint(tmp_path)
+    write(tmp_path, "2027.yaml", "year: 2027\nsource: x\ncomplete: false\n")
+    after = files_fingerprint(tmp_path)
+    assert before == () and [name for name, *_ in after] == ["2027.yaml"]
+    write(tmp_path, "2027.yaml", "year: 2027\nsource: the notice\ncomplete: true\n")
+    assert files_fingerprint(tmp_path) != after
 
 
 # --- checking a yearly file before it is entered (ztc calendar add) ------------------------------
