@@ -1,4 +1,5 @@
-"""``ztc``: deploy diagrams, watch and act on incidents and instances, issue tokens.
+"""``ztc``: deploy diagrams, watch and act on incidents and instances, issue tokens, enter a year's
+holiday schedule (``ztc calendar``).
 
 It works on the services' own databases through the same code the services run (the engine's
 :class:`Engine`), so it works with the services stopped too: ``ztc deploy`` validates and stores a
@@ -284,6 +285,11 @@ from .ops import register as _register_ops  # noqa: E402
 
 _retry_all = _register_ops(main, instances, incidents,
                            {"settings": _settings, "engine": _engine, "out": _out, "fail": _fail})
+
+# -- the working-day calendar (services/ztc/calendar_commands.py) -----------------------------------
+from .calendar_commands import register as _register_calendar  # noqa: E402
+
+_register_calendar(main, {"settings": _settings, "out": _out, "fail": _fail})
 
 
 if __name__ == "__main__":
