@@ -22,6 +22,7 @@ from shared.errors import Conflict, DiagramRefused, Forbidden, InvalidInput, Not
 from shared.forms import FORMS
 from shared.sandbox import LimitExceeded
 from shared.workflow import parser as diagram_parser
+from shared.workflow.contract_checks import check_operations
 from shared.workflow.runtime import StepFailed, TaskNotWaiting, WorkflowRuntime, root_cause
 
 from .models import (
@@ -65,13 +66,14 @@ class Engine(OperatorActions):
     # -- deploy -----------------------------------------------------------------------------
     def validate(self, files: dict):
         """Parse ``files``; raise DiagramRefused naming every problem, or return definitions."""
+        against_contracts = [str(p) for p in check_operations(files)]
         try:
             definitions = diagram_parser.parse(files)
         except diagram_parser.DiagramError as exc:
-            raise DiagramRefused(
-                f"{len(exc.problems)} problem(s) in {', '.join(sorted(files))}",
-                {"problems": [str(p) for p in exc.problems]}) from None
-        problems = []
+            problems = [str(p) for p in exc.problems] + against_contracts
+            raise DiagramRefused(f"{len(problems)} problem(s) in {', '.join(sorted(files))}",
+                                 {"problems": problems}) from None
+        problems = list(against_contracts)
         for definition in definitions:
             problems.extend(self._check_forms(definition))
         if problems:

@@ -4,6 +4,14 @@ from __future__ import annotations
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
+from shared.contracts.jobs.intake import ForwardOpinion as ForwardParams  # noqa: F401
+from shared.contracts.jobs.intake import ItemRef  # noqa: F401
+from shared.contracts.jobs.intake import OpenOpinionFromCase as CaseOpinionParams  # noqa: F401
+from shared.contracts.jobs.intake import OpenProposalFromCase as CaseProposalParams  # noqa: F401
+from shared.contracts.jobs.intake import RecordEditing as EditingParams  # noqa: F401
+from shared.contracts.jobs.intake import ReportOpinion as ReportParams  # noqa: F401
+from shared.contracts.jobs.intake import ReturnToEditing as ReturnParams  # noqa: F401
+
 from .opinion_rules import load_opinion_rules
 from .schemas import Text, UtcDateTime, not_blank
 
@@ -61,29 +69,6 @@ class CaseContent(OpinionContentSchema):
     pass
 
 
-class CaseOpinionParams(_Strict):
-    """``intake.open_opinion_from_case``: a micro-consultation case becomes an opinion item in its thread."""
-
-    thread = fields.String(required=True, validate=validate.Length(min=1, max=100))
-    member = fields.String(required=True, validate=validate.Length(min=1, max=100))
-    content = fields.Raw(required=True, metadata={"description": "{title, situation, analysis, suggestion} or text"})
-    title = fields.String(load_default=None, allow_none=True)
-    case_number = fields.String(required=True, validate=validate.Length(min=1, max=100))
-    urgent = fields.Boolean(load_default=False)
-
-
-class CaseProposalParams(_Strict):
-    """``intake.open_proposal_from_case``: a case becomes a proposal in its thread."""
-
-    thread = fields.String(required=True, validate=validate.Length(min=1, max=100))
-    member = fields.String(required=True, validate=validate.Length(min=1, max=100))
-    content = fields.Raw(required=True, metadata={"description": "{title, situation, analysis, suggestions} or text"})
-    title = fields.String(load_default=None, allow_none=True)
-    case_number = fields.String(required=True, validate=validate.Length(min=1, max=100))
-    kind = fields.String(load_default="between_sessions")
-    publish_consent = fields.Boolean(load_default=True)
-
-
 class ToProposalRequest(_Strict):
     """The proposal made of an item: its text by default; the proposal's own choices."""
 
@@ -95,52 +80,6 @@ class ToProposalRequest(_Strict):
     publish_consent = fields.Boolean(required=True)
     no_publish_reason = Text(load_default=None, allow_none=True)
     cosigners = fields.List(fields.String(), load_default=list)
-
-
-class ItemRef(Schema):
-    item_id = fields.Integer(required=True, strict=True)
-
-
-class EditingParams(ItemRef):
-    """``intake.record_editing``: the four checks (四关), each passed or not with a note, and the decision."""
-
-    political_ok = fields.Boolean(required=True)
-    political_note = fields.String(load_default="")
-    facts_ok = fields.Boolean(required=True)
-    facts_note = fields.String(load_default="")
-    content_ok = fields.Boolean(required=True)
-    content_note = fields.String(load_default="")
-    wording_ok = fields.Boolean(required=True)
-    wording_note = fields.String(load_default="")
-    decision = fields.String(required=True, validate=validate.OneOf(["report", "not_adopted"]))
-    not_adopted_reason = fields.String(load_default=None, allow_none=True)
-    edited_title = fields.String(load_default=None, allow_none=True)
-    edited_by = fields.String(required=True, validate=validate.Length(min=1, max=100))
-
-    @validates_schema
-    def _decision_fits_checks(self, data, **kwargs):
-        failed = [c for c in ("political", "facts", "content", "wording") if not data[f"{c}_ok"]]
-        if data["decision"] == "report" and failed:
-            raise ValidationError(f"an item that failed {', '.join(failed)} is not reported", "decision")
-        if data["decision"] == "not_adopted" and not data.get("not_adopted_reason"):
-            raise ValidationError("the submitter is told why: give the reason", "not_adopted_reason")
-
-
-class ReportParams(ItemRef):
-    channels = fields.List(fields.String(), required=True, validate=validate.Length(min=1))
-    signed_off_by = fields.String(required=True, validate=validate.Length(min=1, max=100))
-    comment = fields.String(load_default="", allow_none=True)
-
-
-class ReturnParams(ItemRef):
-    comment = fields.String(load_default="", allow_none=True)
-    returned_by = fields.String(required=True, validate=validate.Length(min=1, max=100))
-
-
-class ForwardParams(ItemRef):
-    units = fields.List(fields.String(validate=validate.Length(min=1)), required=True, validate=validate.Length(min=1))
-    request = fields.String(load_default="")
-    forwarded_by = fields.String(required=True, validate=validate.Length(min=1, max=100))
 
 
 class AdoptionRequest(_Strict):

@@ -1,38 +1,22 @@
 """What intake accepts (drafts, job parameters) and what it answers (proposals, publications)."""
 from __future__ import annotations
 
-from datetime import timezone
-
 from marshmallow import (Schema, ValidationError, fields, post_load, validate, validates,
                          validates_schema)
 
+from shared.contracts.fields import Text, UtcDateTime, not_blank  # noqa: F401 - used by intake's modules
+from shared.contracts.jobs.intake import CONVERSIONS, DECISIONS  # noqa: F401
+from shared.contracts.jobs.intake import AnswerMerged as AnswerMergedParams  # noqa: F401
+from shared.contracts.jobs.intake import ProposalRef  # noqa: F401
+from shared.contracts.jobs.intake import Publish as PublishParams  # noqa: F401
+from shared.contracts.jobs.intake import RecordFiling as FilingParams  # noqa: F401
+
 KINDS = ("plenary", "between_sessions")
-DECISIONS = ("filed", "not_filed", "returned", "merged")
-CONVERSIONS = ("opinion", "letter", "none")
 CONTENT = ("title", "situation", "analysis", "suggestions")
 # Format rules of a proposal (one matter, one proposal): a short title, and the whole text short
 # enough to be read as one matter.
 MAX_TITLE = 200
 MAX_TOTAL = 5000
-
-not_blank = validate.Length(min=1, error="must not be empty")
-
-
-class Text(fields.String):
-    """A string with surrounding white space removed, so blank counts as empty."""
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        return super()._deserialize(value, attr, data, **kwargs).strip()
-
-
-class UtcDateTime(fields.DateTime):
-    """An ISO datetime in UTC; one read back naive (SQLite keeps no zone) is the UTC it was stored as."""
-
-    def _serialize(self, value, attr, obj, **kwargs):
-        if value is not None:
-            value = value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
-        return super()._serialize(value, attr, obj, **kwargs)
-
 
 # -- input -------------------------------------------------------------------------------------
 
@@ -87,36 +71,6 @@ class DraftSchema(ContentSchema):
             raise ValidationError(f"co-signers are listed more than once: {', '.join(repeated)}")
         if self.initiator is not None and self.initiator in value:
             raise ValidationError("the initiator signs first and cannot also co-sign")
-
-
-class ProposalRef(Schema):
-    proposal_id = fields.Integer(required=True, strict=True)
-
-
-class FilingParams(ProposalRef):
-    decision = fields.String(required=True, validate=validate.OneOf(DECISIONS))
-    reason_code = fields.String(allow_none=True, load_default=None)
-    convert_to = fields.String(allow_none=True, load_default="none", validate=validate.OneOf(CONVERSIONS))
-    # Not checked here: a number that names no proposal is merge_target_invalid, which the diagram catches.
-    merge_into = fields.String(allow_none=True, load_default=None)
-    note = Text(allow_none=True, load_default=None, validate=validate.Length(max=2000))
-    decided_by = fields.String(required=True, validate=validate.Length(min=1, max=100))
-
-    @validates_schema
-    def _decision_needs(self, data, **kwargs):
-        if data["decision"] == "not_filed" and not data.get("reason_code"):
-            raise ValidationError("a not-filed decision needs a reason code", field_name="reason_code")
-        if data["decision"] == "merged" and not data.get("merge_into"):
-            raise ValidationError("a merge needs the number of the proposal to merge into",
-                                  field_name="merge_into")
-        if data["decision"] != "not_filed" and (data.get("convert_to") or "none") != "none":
-            raise ValidationError("only a proposal that is not filed is converted", field_name="convert_to")
-
-
-class PublishParams(ProposalRef):
-    units = fields.List(fields.String(validate=not_blank), load_default=list)
-    reply_category = fields.String(required=True, validate=validate.Length(min=1, max=10))
-    reply_summary = Text(required=True, validate=not_blank)
 
 
 # -- output ------------------------------------------------------------------------------------
@@ -178,8 +132,3 @@ class PublicationSchema(Schema):
     reply_summary = fields.String()
     published_at = UtcDateTime()
     status = fields.Constant("published")
-
-
-class AnswerMergedParams(ProposalRef):
-    reply_category = fields.String(required=True)
-    reply_summary = fields.String(load_default="")

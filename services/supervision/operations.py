@@ -23,6 +23,11 @@ from shared.calendar import CHINA_TZ
 from shared.contracts import DEADLINE_EXTENDED
 from shared.messaging.outbox import publish_event
 from shared.errors import BusinessError, InvalidInput
+from shared.contracts.jobs.supervision import Escalate as EscalateParams
+from shared.contracts.jobs.supervision import Extend as ExtendParams
+from shared.contracts.jobs.supervision import NumberRef as NumberParams
+from shared.contracts.jobs.supervision import OpenDeadlines as OpenDeadlinesParams
+from shared.contracts.jobs.supervision import Restart as RestartParams
 from shared.validation import load
 
 from . import key_proposals, notices, unit_facts
@@ -50,11 +55,6 @@ def _no_reply_deadline(number: str) -> BusinessError:
 
 # -- the smoke diagram's escalation (kept as it was) ---------------------------------------------------
 
-class EscalateParams(Schema):
-    submission_id = fields.Integer(required=True)
-    unit = fields.String(required=True, validate=validate.Length(min=1, max=100))
-
-
 def escalate(session, params: dict, principal: dict | None) -> dict:
     data = load(EscalateParams, params, "supervision.escalate parameters")
     row = Escalation(submission_id=data["submission_id"], unit=data["unit"], escalated_at=utc_now())
@@ -64,22 +64,6 @@ def escalate(session, params: dict, principal: dict | None) -> dict:
 
 
 # -- open_deadlines -------------------------------------------------------------------------------
-
-class OpenDeadlinesParams(Schema):
-    number = _NUMBER
-    key_proposal = fields.Boolean(load_default=False, allow_none=True)
-    supervising_leader = fields.String(load_default=None, allow_none=True,
-                                       validate=validate.Length(min=1, max=100))
-    units = fields.List(_UNIT, required=True, validate=validate.Length(min=1))
-    answering_units = fields.List(_UNIT, load_default=None, allow_none=True)
-    proposers = fields.List(fields.String(validate=validate.Length(min=1, max=100)), load_default=list,
-                            allow_none=True)   # the initiator first: told in proposal.key_selected
-
-    @validates_schema
-    def _key_proposal_names_its_leader(self, data, **kwargs):
-        if data.get("key_proposal") and not data.get("supervising_leader"):
-            raise ValidationError("a key proposal names its supervising leader", "supervising_leader")
-
 
 def _unique(items):
     return list(dict.fromkeys(items))
@@ -178,10 +162,6 @@ def _remind_or_escalate(session, rules: SupervisionRules, row, now: datetime) ->
 
 # -- check ----------------------------------------------------------------------------------------
 
-class NumberParams(Schema):
-    number = _NUMBER
-
-
 def check(session, rules: SupervisionRules, params: dict, principal: dict | None) -> dict:
     """``supervision.check {number}``: remind, escalate or nothing, for the live reply deadline.
 
@@ -220,12 +200,6 @@ def check(session, rules: SupervisionRules, params: dict, principal: dict | None
 
 
 # -- extend ---------------------------------------------------------------------------------------
-
-class ExtendParams(Schema):
-    number = _NUMBER
-    until = fields.Date(required=True)
-    reason = fields.String(load_default="", validate=validate.Length(max=2000))
-
 
 def extend(session, rules: SupervisionRules, params: dict, principal: dict | None) -> dict:
     """``supervision.extend {number, until[, reason]}``: the reply deadline moves to ``until``.
@@ -266,12 +240,6 @@ def extend(session, rules: SupervisionRules, params: dict, principal: dict | Non
 
 
 # -- restart --------------------------------------------------------------------------------------
-
-class RestartParams(Schema):
-    number = _NUMBER
-    rule = fields.String(required=True, validate=validate.OneOf(REPLY_RULES))
-    reason = fields.String(load_default="", validate=validate.Length(max=2000))
-
 
 def restart(session, rules: SupervisionRules, params: dict, principal: dict | None) -> dict:
     """``supervision.restart {number, rule}``: a new reply deadline from now by ``rule`` (re-handling

@@ -21,7 +21,7 @@ from shared.calendar import CHINA_TZ, WorkingCalendar, local_date
 from shared.rulebook import Deadline, Duration, Rulebook, deadline, load_rulebook
 
 # Reply deadlines: the clocks the diagram waits on, reminded before and escalated after.
-REPLY_RULES = ("reply_deadline", "rehandling_reply")
+from shared.contracts.jobs.supervision import REPLY_RULES  # noqa: E402
 # Per-unit clocks opened for every assigned unit.
 SIGN_FOR_RULE = "sign_for_limit"
 OBJECTION_RULE = "objection_window"

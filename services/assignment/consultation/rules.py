@@ -21,7 +21,7 @@ from shared.rulebook import RULES_DIRECTORY, Rulebook, RulebookSchema, _labels, 
 NAME = "micro_consultation"
 DURATIONS = ("take_case", "commitment", "commitment_reminder", "follow_up", "follow_up_again",
              "follow_up_reminder")
-OUTCOMES = ("answered", "opinion", "proposal", "meeting")   # the diagram branches on these
+from shared.contracts.jobs.assignment import OUTCOMES  # noqa: E402 - the diagram branches on these
 VENUE_KINDS = ("contact_point", "reception_room", "consultation_room", "sector_studio")
 
 

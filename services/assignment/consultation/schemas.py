@@ -7,7 +7,18 @@ from __future__ import annotations
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
-from .rules import OUTCOMES, VENUE_KINDS
+from shared.contracts.jobs.assignment import CaseNotTaken as NotTakenParams  # noqa: F401
+from shared.contracts.jobs.assignment import CaseRef  # noqa: F401
+from shared.contracts.jobs.assignment import CloseCase as CloseParams  # noqa: F401
+from shared.contracts.jobs.assignment import DispatchCase as DispatchParams  # noqa: F401
+from shared.contracts.jobs.assignment import RecordConversion as ConversionParams  # noqa: F401
+from shared.contracts.jobs.assignment import RecordDecision as DecisionParams  # noqa: F401
+from shared.contracts.jobs.assignment import RecordFollowUp as FollowUpParams  # noqa: F401
+from shared.contracts.jobs.assignment import RecordMeeting as MeetingParams  # noqa: F401
+from shared.contracts.jobs.assignment import RecordReturnVisit as ReturnVisitParams  # noqa: F401
+from shared.contracts.jobs.assignment import TakeCase as TakeParams  # noqa: F401
+
+from .rules import VENUE_KINDS
 
 
 class _Strict(Schema):
@@ -55,69 +66,6 @@ class VenueQuery(_Strict):
 
 
 # -- job parameters ----------------------------------------------------------------------------------
-class CaseRef(_Strict):
-    case_id = fields.Integer(required=True, strict=True)
-
-
-class DispatchParams(CaseRef):
-    member = fields.String(required=True, validate=validate.Length(min=1, max=100))
-    dispatched_by = fields.String(load_default=None, allow_none=True)
-    note = fields.String(load_default="", allow_none=True)
-
-
-class NotTakenParams(CaseRef):
-    member = fields.String(load_default=None, allow_none=True)
-
-
-class TakeParams(CaseRef):
-    accepted = fields.Boolean(required=True)
-    reason = fields.String(load_default=None, allow_none=True)
-    by = fields.String(required=True)
-
-
-class DecisionParams(CaseRef):
-    outcome = fields.String(required=True, validate=validate.OneOf(OUTCOMES))
-    answer = fields.String(load_default=None, allow_none=True)
-    title = fields.String(load_default=None, allow_none=True)
-    analysis = fields.String(load_default=None, allow_none=True)
-    suggestion = fields.String(load_default=None, allow_none=True)
-    by = fields.String(required=True)
-
-
-class ConversionParams(CaseRef):
-    kind = fields.String(required=True, validate=validate.OneOf(["opinion", "proposal"]))
-    converted = fields.Dict(required=True, metadata={"description": "intake's answer: number, thread, status"})
-
-
-class MeetingParams(CaseRef):
-    form = fields.String(required=True)
-    venue = fields.String(load_default=None, allow_none=True)
-    held_on = fields.Date(required=True)
-    attendees = fields.List(fields.String(validate=validate.Length(min=1)), load_default=list)
-    units = fields.List(fields.String(validate=validate.Length(min=1)), load_default=list)
-    summary = fields.String(required=True)
-    by = fields.String(required=True)
-
-
-class FollowUpParams(CaseRef):
-    actions_done = fields.Boolean(required=True)
-    note = fields.String(load_default="", allow_none=True)
-    by = fields.String(required=True)
-
-
-class ReturnVisitParams(CaseRef):
-    reached = fields.Boolean(required=True)
-    satisfaction = fields.String(load_default=None, allow_none=True)
-    comment = fields.String(load_default="", allow_none=True)
-    by = fields.String(required=True)
-
-
-class CloseParams(CaseRef):
-    reason = fields.String(load_default=None, allow_none=True)
-    note = fields.String(load_default=None, allow_none=True)
-    by = fields.String(load_default=None, allow_none=True)
-
-
 # -- answers ---------------------------------------------------------------------------------------
 class EventSchema(Schema):
     at = fields.String()
