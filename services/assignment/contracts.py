@@ -37,10 +37,8 @@ REPLY_DRAFTED = "assignment.reply_drafted"
 UNIT_EVENTS = (CREATED, CANCELLED, SENT_BACK, REHANDLING, INPUT_RECEIVED, REPLY_DRAFTED)
 
 # BPMN messages sent to the engine (correlation key: the proposal number).
-OBJECTION_RAISED = "objection_raised"
-REPLY_SUBMITTED = "reply_submitted"
-EXTENSION_REQUESTED = "extension_requested"
-FOLLOWUP_REPLY = "followup_reply"
+from shared.contracts.messages import (EXTENSION_REQUESTED, FOLLOWUP_REPLY, OBJECTION_RAISED,  # noqa: E402,F401
+                                       REPLY_SUBMITTED)
 
 
 

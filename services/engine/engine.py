@@ -22,7 +22,7 @@ from shared.errors import Conflict, DiagramRefused, Forbidden, InvalidInput, Not
 from shared.forms import FORMS
 from shared.sandbox import LimitExceeded
 from shared.workflow import parser as diagram_parser
-from shared.workflow.contract_checks import check_operations
+from shared.workflow.contract_checks import check_messages, check_operations
 from shared.workflow.runtime import StepFailed, TaskNotWaiting, WorkflowRuntime, root_cause
 
 from .models import (
@@ -66,7 +66,7 @@ class Engine(OperatorActions):
     # -- deploy -----------------------------------------------------------------------------
     def validate(self, files: dict):
         """Parse ``files``; raise DiagramRefused naming every problem, or return definitions."""
-        against_contracts = [str(p) for p in check_operations(files)]
+        against_contracts = [str(p) for p in check_operations(files) + check_messages(files)]
         try:
             definitions = diagram_parser.parse(files)
         except diagram_parser.DiagramError as exc:

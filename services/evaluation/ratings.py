@@ -22,7 +22,7 @@ from shared.validation import load
 from .access import oversees, principal_of
 from .models import Outbox, Rating, RatingRound
 
-RATINGS_COMPLETE = "ratings_complete"
+from shared.contracts.messages import RATINGS_COMPLETE  # noqa: E402
 UNSATISFIED = "unsatisfied"          # the level that sends a reply back for re-handling
 SCORES = ("handling", "result")
 

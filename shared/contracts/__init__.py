@@ -12,5 +12,6 @@ generated from them (``python -m shared.contracts``) and a test keeps it in step
 """
 from .bus import *  # noqa: F401,F403 - the envelopes and names, as ``contracts.JOBS_EXCHANGE`` etc.
 from .bus import __all__ as _bus_names
+from . import jobs, messages  # noqa: E402,F401 - contracts.jobs, contracts.messages
 
 __all__ = list(_bus_names)

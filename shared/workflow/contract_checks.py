@@ -84,3 +84,35 @@ def _check_task(filename, node) -> list[DiagramProblem]:
             filename, task, f"operation '{name}' takes no parameter(s) {', '.join(unknown)}",
             f"its parameters are: {', '.join(sorted(declared))}"))
     return problems
+
+
+def check_messages(files: dict) -> list[DiagramProblem]:
+    """Every message an executable process catches or throws is declared in the contracts."""
+    from shared.contracts import messages
+
+    problems = []
+    for filename, content in sorted(files.items()):
+        if not filename.endswith(".bpmn"):
+            continue
+        try:
+            tree = etree.fromstring(content if isinstance(content, bytes) else content.encode())
+        except etree.XMLSyntaxError:
+            continue
+        declared = {m.get("id"): m for m in tree.xpath(".//bpmn:message", namespaces=NS)}
+        for process in _executable_processes(tree):
+            refs = process.xpath(".//bpmn:messageEventDefinition[@messageRef] | .//bpmn:receiveTask[@messageRef]"
+                                 " | .//bpmn:sendTask[@messageRef]", namespaces=NS)
+            for ref in refs:
+                message = declared.get(ref.get("messageRef"))
+                if message is None:
+                    continue   # a dangling reference: the parser names it
+                name = message.get("name") or message.get("id")
+                if messages.get(name) is None:
+                    close = difflib.get_close_matches(name, list(messages.MESSAGES), n=1)
+                    hint = (f"did you mean '{close[0]}'?" if close else
+                            "declare it in shared/contracts/messages.py with the service that sends it")
+                    element = ref.getparent() if etree.QName(ref).localname == "messageEventDefinition" else ref
+                    problems.append(_problem(filename, element,
+                                             f"message '{name}' is not declared: nothing sends it, "
+                                             "so the instance would wait for ever", hint))
+    return problems

@@ -74,3 +74,35 @@ def test_a_missing_and_an_unknown_parameter_are_refused_at_deploy():
     problems = _deploy_problems(document)
     assert any("needs the parameter(s) decided_by, decision" in p for p in problems), problems
     assert any("takes no parameter(s) colour" in p for p in problems), problems
+
+
+@pytest.mark.parametrize("path", DIAGRAMS, ids=lambda p: p.name)
+def test_every_message_of_a_product_diagram_is_declared_with_a_sender(path: Path):
+    from shared.contracts import messages
+    from shared.workflow.contract_checks import check_messages
+
+    assert check_messages({path.name: path.read_bytes()}) == []
+    for name in messages.MESSAGES.values():
+        assert name.senders, name
+
+
+def test_a_renamed_message_is_refused_at_deploy_naming_the_declared_one():
+    document = (ROOT / "bpmn" / "proposal.bpmn").read_text(encoding="utf-8").replace(
+        'name="reply_submitted"', 'name="unit_reply_submitted"')
+    problems = _deploy_problems(document)
+    assert any("message 'unit_reply_submitted' is not declared" in p and "did you mean 'reply_submitted'?" in p
+               and "typo.bpmn:" in p for p in problems), problems
+
+
+def test_the_services_send_only_declared_messages():
+    """Every message name a service sends is a constant of shared/contracts/messages.py."""
+    import re
+
+    from shared.contracts import messages
+
+    sent = set()
+    for path in (ROOT / "services").rglob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        sent |= set(re.findall(r"send_message\(session, Outbox, (?:name=)?\"([a-z_]+)\"", text))
+        sent |= {getattr(messages, c) for c in re.findall(r"messages\.([A-Z_]+)", text)}
+    assert sent and sent <= set(messages.MESSAGES), sent - set(messages.MESSAGES)
