@@ -58,7 +58,7 @@ def check_document(doc: Document, data_store_classes=(), validator=None) -> Chec
         if not is_executable(process):
             label = doc.label(process)
             checked.notes.append(
-                f"{doc.filename}:{process.sourceline}: process '{process.get('id')}'"
+                f"{doc.filename}:{doc.line(process)}: process '{process.get('id')}'"
                 + (f' "{label}"' if label else "") + " is not executable: kept as documentation")
             continue
         checked.executable.append(process)
@@ -390,20 +390,20 @@ def _data(doc, process, strip, data_store_classes):
             task = owner(node)
             kind = name = None
             if target is None:
-                kind, name = "missing", ref
+                kind, name = "missing", f"'{ref}'"
             elif local(target) == "dataStoreReference":
                 store = doc.by_id.get(target.get("dataStoreRef") or "")
                 if store is None or store.get("name") not in data_store_classes:
                     kind = "store"
-                    name = clean(store.get("name")) if store is not None else doc.name_of(ref)
+                    name = f"'{clean(store.get('name')) if store is not None else doc.name_of(ref)}'"
             elif local(target) == "dataObjectReference":
                 wanted = target.get("dataObjectRef")
                 here = _container(task) if task is not None else process
                 places = [here, _container(here) if here is not None else None]
                 if not any(p is not None and doc.xpath(f"./bpmn:dataObject[@id='{wanted}']", p) for p in places):
-                    kind, name = "object", doc.name_of(ref)
+                    kind, name = "object", f"'{doc.name_of(ref)}'"
             else:
-                kind, name = "other", f"{doc.name_of(ref)} ({short_tag(target)})"
+                kind, name = "other", f"'{doc.name_of(ref)}' ({short_tag(target)})"
             if kind:
                 strip.append(node.getparent())
                 key = (task.get("id") if task is not None else "", verb, kind)
@@ -412,7 +412,7 @@ def _data(doc, process, strip, data_store_classes):
                     found[key].append(name)
                 nodes.setdefault(key, node)
     for (task_id, verb, kind), names in found.items():
-        listed = ", ".join(f"'{n}'" for n in names)
+        listed = ", ".join(names)
         plural = len(names) > 1
         if kind == "missing":
             message = f"{verb} {listed}, which {'are not elements' if plural else 'is not an element'} of the diagram"

@@ -212,7 +212,7 @@ def check(files: dict):
                                        hint="the file is not XML a modeler wrote: export it again",
                                        code="xml"))
             continue
-        doc = Document(name, root)
+        doc = Document(name, root, data)
         if name.endswith(".dmn"):
             try:
                 parser.add_dmn_xml(root, filename=name)

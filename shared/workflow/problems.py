@@ -111,9 +111,12 @@ def clean(text) -> str:
 class Document:
     """One BPMN file, parsed, with its elements indexed by id."""
 
-    def __init__(self, filename: str, root):
+    def __init__(self, filename: str, root, source: bytes | str | None = None):
         self.filename = filename
         self.root = root
+        if isinstance(source, bytes):
+            source = source.decode("utf-8", "replace")
+        self._lines = source.splitlines() if source else []
         self.by_id = {}
         for el in root.iter():
             if isinstance(el.tag, str) and el.get("id") and el.get("id") not in self.by_id:
@@ -150,15 +153,31 @@ class Document:
             node = node.getparent()
         return None
 
+    def line(self, node) -> int:
+        """The line an element starts on. lxml gives the line where its start tag ends, which for a
+        tag written over several lines is not where a designer looks."""
+        line = getattr(node, "sourceline", None) or self.root.sourceline or 1
+        if not self._lines or not isinstance(node.tag, str):
+            return line
+        prefix = node.prefix
+        opening = f"<{prefix}:{local(node)}" if prefix else f"<{local(node)}"
+        for candidate in range(min(line, len(self._lines)), max(line - 50, 0), -1):
+            text = self._lines[candidate - 1]
+            at = text.find(opening)
+            if at >= 0 and (len(text) == at + len(opening) or not (text[at + len(opening)].isalnum()
+                                                                    or text[at + len(opening)] in ":_-")):
+                return candidate
+        return line
+
     # -- problems ---------------------------------------------------------------------------------
     def problem(self, node, message: str, hint: str = "", code: str = "") -> DiagramProblem:
         """A problem about ``node`` (or the element it is part of), at its line."""
         element = owner(node) if node is not None else None
         if element is None:
-            line = getattr(node, "sourceline", None) or self.root.sourceline or 1
+            line = self.line(node) if node is not None else self.line(self.root)
             return DiagramProblem(self.filename, "", "", message, line, "", hint, code)
         return DiagramProblem(self.filename, element.get("id"), short_tag(element), message,
-                              element.sourceline or self.root.sourceline or 1, self.label(element), hint, code)
+                              self.line(element), self.label(element), hint, code)
 
     def problem_at(self, element_id: str | None, message: str, hint: str = "", code: str = "",
                    fallback=None) -> DiagramProblem:
@@ -168,5 +187,5 @@ class Document:
         if node is None:
             node = fallback
         if node is None:
-            return DiagramProblem(self.filename, "", "", message, self.root.sourceline or 1, "", hint, code)
+            return DiagramProblem(self.filename, "", "", message, self.line(self.root), "", hint, code)
         return self.problem(node, message, hint, code)
