@@ -24,11 +24,12 @@ from .expressions import (
     bare_iso,
     foreign,
     foreign_advice,
+    spaced_names,
     string_literal,
     timer_hint,
     timer_value_problem,
 )
-from .problems import BPMN_NS, Document, DiagramProblem, clean, is_bpmn, local, owner, short_tag
+from .problems import BPMN_NS, SPIFF_NS, Document, clean, is_bpmn, local, owner, short_tag
 
 SERVICES_WITH_JOBS = ("intake", "assignment", "supervision", "evaluation", "engine")
 TIMER_KINDS = ("timeDate", "timeDuration", "timeCycle")     # the order SpiffWorkflow looks for them
@@ -67,7 +68,9 @@ def check_document(doc: Document, data_store_classes=(), validator=None) -> Chec
         checked.problems.extend(_data(doc, process, strip, data_store_classes))
     checked.for_spiff = _copy_for_spiff(doc, strip, data_store_classes)
     if validator is not None:
-        checked.problems.extend(_schema(doc, checked.for_spiff, validator))
+        reported = {(p.element_id, p.code) for p in checked.problems}
+        checked.problems.extend(p for p in _schema(doc, validator)
+                                if (p.element_id, p.code) not in reported)
     return checked
 
 
@@ -133,6 +136,11 @@ def expression_problem(doc, node, what: str, text: str | None = None):
     try:
         evaluator.check(source, "eval")
     except evaluator.UnsafeScript as exc:
+        joined = spaced_names(source)
+        if joined:
+            return doc.problem(node, f"{what} '{source}' is not Python: a name cannot contain spaces",
+                               f"write it in Python: {joined} (use the name your task data carries)",
+                               "expression-names")
         return _refused(doc, node, what, source, exc)
     return None
 
@@ -209,7 +217,7 @@ def _timer_part(doc, node):
         why = timer_value_problem(kind, value)
         return doc.problem(node, f"{kind} {why}", timer_hint(kind, value), "timer") if why else None
     problem = expression_problem(doc, node, kind)
-    if problem is not None and problem.code == "code" and re.match(r"^([PR]\d|\d{4}-)", text):
+    if problem is not None and problem.code in ("code", "expression-names") and re.match(r"^([PR]\d|\d{4}-)", text):
         # An ISO 8601 value gone wrong, without quotes: 'P3 days', '2026-05-01 9:00'.
         return doc.problem(node, f"{kind} {text} is neither a quoted ISO 8601 value nor an expression",
                            f"write it as a string: {timer_hint(kind, text)}", "timer")
@@ -431,8 +439,9 @@ def _data(doc, process, strip, data_store_classes):
 
 # -- the file against the BPMN schema --------------------------------------------------------------
 
-def _schema(doc, duplicate, validator):
+def _schema(doc, validator):
     """Every place the file breaks the BPMN 2.0 schema (SpiffWorkflow's own check stops at one)."""
+    duplicate = copy.deepcopy(doc.root)     # the validator rewrites some tags; positions stay
     validator.preprocess(duplicate)
     if validator.validator.validate(duplicate):
         return []
@@ -441,17 +450,26 @@ def _schema(doc, duplicate, validator):
     for el in doc.root.iter():
         if isinstance(el.tag, str):
             by_line.setdefault(el.sourceline, el)
+    namespaces = {k: v for k, v in duplicate.nsmap.items() if k}
     for error in validator.validator.error_log:
         node = by_line.get(error.line)
+        try:
+            found = duplicate.getroottree().xpath(error.path, namespaces=namespaces) if error.path else []
+        except Exception:  # noqa: BLE001 - a path lxml cannot evaluate: fall back on the line
+            found = []
+        if found and isinstance(found[0].tag, str):
+            node = doc.root
+            for index in _position(found[0]):
+                node = node[index]
         process = doc.process_of(node) if node is not None else None
         if process is not None and not is_executable(process):
             continue
-        message = error.message.replace("{" + BPMN_NS + "}", "bpmn:")
-        problem = doc.problem(node, f"does not follow the BPMN 2.0 schema: {message}",
-                              "open and save the file in the modeler, or correct the element", "schema")
-        problems.append(DiagramProblem(problem.file, problem.element_id, problem.element_type,
-                                       problem.message, error.line or problem.line, problem.label,
-                                       problem.hint, problem.code))
+        message = error.message.replace("{" + BPMN_NS + "}", "bpmn:").replace("{" + SPIFF_NS + "}", "spiffworkflow:")
+        # A loop reference that is not a name is reported by the multi-instance check already.
+        code = "multi-instance" if node is not None and local(node) in ("loopDataInputRef", "loopDataOutputRef") \
+            else "schema"
+        problems.append(doc.problem(node, f"does not follow the BPMN 2.0 schema: {message}",
+                                    "open and save the file in the modeler, or correct the element", code))
     return problems
 
 

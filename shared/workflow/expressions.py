@@ -212,6 +212,25 @@ def foreign(text: str, language: str = "") -> Foreign | None:
     return None
 
 
+def spaced_names(text: str) -> str | None:
+    """``text`` as valid Python once names with spaces are joined (``Service Level == 'Premium'``
+    -> ``service_level == 'Premium'``), or None if that does not make it Python."""
+    try:
+        ast.parse((text or "").strip(), mode="eval")
+        return None
+    except SyntaxError:
+        pass
+    python, changed = _code_only(text, lambda code: code), False
+    pieces = []
+    for is_string, piece in _segments(text):
+        if not is_string:
+            piece, joined = _join_spaced_names(piece)
+            changed = changed or joined
+        pieces.append(piece)
+    python = _valid(_tidy("".join(pieces)))
+    return python if changed else None
+
+
 def foreign_advice(what: str, text: str, found: Foreign) -> tuple[str, str]:
     """(message, hint) for an expression written in another language."""
     message = (f"{what} '{text.strip()}' is written in {found.language}; expressions here are Python "

@@ -169,6 +169,31 @@ def _no_executable_process(docs) -> list[DiagramProblem]:
     return problems
 
 
+def _calls(docs) -> list[DiagramProblem]:
+    """Call activities of executable processes must call an executable process of the deployment
+    (SpiffWorkflow finds out only for the first one, and only if nothing stopped it before)."""
+    processes = {p.get("id"): p for d in docs.values() for p in d.xpath(".//bpmn:process")}
+    problems = []
+    for doc in docs.values():
+        for process in doc.xpath(".//bpmn:process"):
+            if not checks.is_executable(process):
+                continue
+            for call in doc.xpath(".//bpmn:callActivity[@calledElement]", process):
+                called = call.get("calledElement").strip()
+                if not called:
+                    continue
+                if called not in processes:
+                    problems.append(doc.problem(
+                        call, f"calls process '{called}', which none of the files deployed together holds",
+                        "deploy the file that holds it together with this one, or correct calledElement",
+                        "call-missing"))
+                elif not checks.is_executable(processes[called]):
+                    problems.append(doc.problem(
+                        call, f"calls process '{called}', which is not executable",
+                        'mark the called process isExecutable="true"', "call-not-executable"))
+    return problems
+
+
 def _merge(ours, theirs):
     """Ours, then SpiffWorkflow's that report something else; in the order of the files' lines."""
     seen = {(p.file, p.element_id, p.code) for p in ours}
@@ -228,6 +253,7 @@ def check(files: dict):
         except Exception as exc:  # noqa: BLE001 - SpiffWorkflow raises plain exceptions for some input
             theirs.append(_spiff_problem(exc, doc))
 
+    ours.extend(_calls(docs))
     process_ids = parser.get_process_ids()
     if docs and not any(checks.is_executable(p) for d in docs.values() for p in d.xpath(".//bpmn:process")):
         ours.extend(_no_executable_process(docs.values()))
