@@ -22,7 +22,6 @@ from shared.errors import Conflict, DiagramRefused, Forbidden, InvalidInput, Not
 from shared.forms import FORMS
 from shared.sandbox import LimitExceeded
 from shared.workflow import parser as diagram_parser
-from shared.workflow.contract_checks import check_messages, check_operations
 from shared.workflow.runtime import StepFailed, TaskNotWaiting, WorkflowRuntime, root_cause
 
 from .models import (
@@ -65,34 +64,19 @@ class Engine(OperatorActions):
 
     # -- deploy -----------------------------------------------------------------------------
     def validate(self, files: dict):
-        """Parse ``files``; raise DiagramRefused naming every problem, or return definitions."""
-        against_contracts = [str(p) for p in check_operations(files) + check_messages(files)]
-        try:
-            definitions = diagram_parser.parse(files)
-        except diagram_parser.DiagramError as exc:
-            problems = [str(p) for p in exc.problems] + against_contracts
-            raise DiagramRefused(f"{len(problems)} problem(s) in {', '.join(sorted(files))}",
-                                 {"problems": problems}) from None
-        problems = list(against_contracts)
-        for definition in definitions:
-            problems.extend(self._check_forms(definition))
-        if problems:
-            raise DiagramRefused(f"{len(problems)} problem(s) in {', '.join(sorted(files))}",
-                                 {"problems": problems})
-        return definitions
+        """Parse ``files``; raise DiagramRefused naming every problem, or return definitions.
 
-    def _check_forms(self, definition):
-        problems = []
-        specs = [definition.spec["spec"], *definition.spec["subprocess_specs"].values()]
-        for spec in specs:
-            for task in spec.get("task_specs", {}).values():
-                props = (task.get("extensions") or {}).get("properties") or {}
-                form = props.get("formSchema")
-                if form and form not in FORMS:
-                    problems.append(
-                        f"{definition.process_id}: element '{task.get('bpmn_id') or task.get('name')}' "
-                        f"names form schema '{form}', which does not exist (known: {', '.join(sorted(FORMS))})")
-        return problems
+        The refusal's details carry ``problems`` (one line each: file, line, element, label,
+        message and hint), ``problem_details`` (the same as fields) and ``notes`` (processes kept
+        as documentation)."""
+        try:
+            return diagram_parser.parse(files)
+        except diagram_parser.DiagramError as exc:
+            raise DiagramRefused(
+                f"{len(exc.problems)} problem(s) in {', '.join(sorted(files))}",
+                {"problems": [str(p) for p in exc.problems],
+                 "problem_details": [p.to_dict() for p in exc.problems],
+                 "notes": exc.notes}) from None
 
     def deploy(self, files: dict, actor: str = "designer") -> list[dict]:
         """Validate and store ``files``; each new content is a new version. Returns what was stored."""
@@ -105,7 +89,7 @@ class Engine(OperatorActions):
                     ProcessVersion.version == definition.version))
                 if existing is not None:
                     out.append({"process_id": definition.process_id, "version": definition.version,
-                                "id": existing.id, "new": False})
+                                "id": existing.id, "new": False, "notes": definition.notes})
                     continue
                 row = ProcessVersion(
                     process_id=definition.process_id, name=definition.name, version=definition.version,
@@ -114,7 +98,7 @@ class Engine(OperatorActions):
                 s.add(row)
                 s.flush()
                 out.append({"process_id": definition.process_id, "version": definition.version,
-                            "id": row.id, "new": True})
+                            "id": row.id, "new": True, "notes": definition.notes})
         return out
 
     def versions(self, process_id: str | None = None) -> list[dict]:

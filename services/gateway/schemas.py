@@ -30,6 +30,8 @@ class DeployedVersion(Schema):
     version = fields.String()
     id = fields.Integer()
     new = fields.Boolean()
+    notes = fields.List(fields.String(), metadata={
+        "description": "what was set aside, e.g. a process that is not executable, kept as documentation"})
 
 
 class ProcessVersion(Schema):
