@@ -70,6 +70,7 @@ PAIRED_CHECKS = {"paired_checks.bpmn": b"""<?xml version="1.0" encoding="UTF-8"?
       <bpmn:extensionElements>
         <spiffworkflow:serviceTaskOperator id="assignment.assign_unit" resultVariable="assignment">
           <spiffworkflow:parameters>
+            <spiffworkflow:parameter id="submission_id" type="int" value="1"/>
             <spiffworkflow:parameter id="unit" type="str" value="unit"/>
           </spiffworkflow:parameters>
         </spiffworkflow:serviceTaskOperator>
