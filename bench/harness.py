@@ -92,11 +92,6 @@ class System:
         bpmn = self.tmp / "bpmn"
         if not bpmn.exists():
             shutil.copytree(ROOT / "bpmn", bpmn)
-            calendar_2027 = bpmn / "calendar" / "2027.yaml"
-            if not calendar_2027.exists():
-                from tests.e2e.conftest import TEST_CALENDAR_2027
-
-                calendar_2027.write_text(TEST_CALENDAR_2027)
         self.settings = support.make_settings(
             self.tmp, self.vhost, template, ZTC_GATEWAY_PORT=str(free_port()), ZTC_BPMN_DIR=str(bpmn),
             ZTC_JOB_MAX_ATTEMPTS="5", ZTC_JOB_BACKOFF_SECONDS="0.2", ZTC_JOB_BACKOFF_MAX_SECONDS="2")

@@ -3,8 +3,12 @@
 A Chinese working day is a weekday that is not a public holiday, or a weekend day the State Council
 has made a make-up working day (调休). The package ``chinesecalendar`` carries the schedules up to
 its release; the State Council publishes next year's each winter, so a year the package does not
-know is loaded as data from a YAML override file (see ``bpmn/calendar/README.md``). A date neither
-knows raises :class:`UnknownCalendarDate`: it is never taken for a plain weekday in silence.
+know is loaded as data from a YAML file (see ``bpmn/calendar/README.md``, ``ztc calendar add``).
+Until that file is there, such a year is answered by the *provisional rule*: weekends and the
+statutory holidays of the holiday rules in force (the lunar ones computed by ``tyme4py``), with no
+make-up working days, bridge days or compensatory days off, since only the State Council's notice
+sets those. Every date answered so is marked ``provisional``, and so is every account that counted
+one, so whoever stored a deadline from it can recompute it when the official schedule arrives.
 
 Contracts:
 
@@ -12,20 +16,28 @@ Contracts:
   *after* D. D itself never counts, working day or not; N = 0 ends on D.
 - Dates are Chinese local dates (UTC+8; China has had no daylight saving since 1991). An aware
   datetime is converted to that zone first; a naive datetime is refused, its zone being unknown.
-- A date listed in an override file wins over the package (that is how an error in the package is
+- A date listed in a file wins over everything else (that is how an error in the package is
   corrected without a release). An unlisted date is answered by the package if it knows the year,
-  else by the weekday rule if an override for the year says ``complete: true``, else it raises.
+  else by the weekday rule if a file for the year says ``complete: true``, else by the provisional
+  rule for a year the current holiday rules govern (from 2025) and the lunar library computes.
+  Any other date raises :class:`UnknownCalendarDate`: it is never taken for a plain weekday in
+  silence. A date of a year that neither the package nor a complete file knows is provisional,
+  listed in an incomplete file or not.
 """
 from __future__ import annotations
 
 from calendar import monthrange
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta, timezone
+from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
 
 import chinese_calendar
 import yaml
+from chinese_calendar import Holiday
+from tyme4py.lunar import LunarDay
+from tyme4py.solar import SolarTerm
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from shared import config
@@ -39,15 +51,81 @@ PACKAGE_YEARS = range(min(chinese_calendar.holidays).year, max(chinese_calendar.
 PACKAGE_LABEL = f"chinesecalendar {metadata.version('chinesecalendar')}"
 COUNTING_RULE = ("the start day is not counted; the deadline ends at the end of the "
                  "count-th working day after the start")
+# The provisional rule: the statutory holidays of 全国年节及纪念日放假办法 as revised by State
+# Council Decree No. 798 (in force from 2025-01-01), the lunar dates and solar terms from tyme4py.
+PROVISIONAL = "provisional"
+STATUTORY_RULES = "全国年节及纪念日放假办法 (State Council Decree No. 798, in force from 2025-01-01)"
+STATUTORY_RULES_FROM = 2025
+LUNAR_LABEL = f"tyme4py {metadata.version('tyme4py')}"
+PROVISIONAL_LABEL = (f"provisional rule, until the State Council's notice for the year is entered: "
+                     f"weekends and the statutory holidays of {STATUTORY_RULES}, lunar dates and "
+                     f"solar terms from {LUNAR_LABEL}; no make-up working days (调休), bridge days or "
+                     f"compensatory days off, which only the notice sets")
 
 
 class UnknownCalendarDate(ValueError):
-    """A date whose year neither the package nor a complete override file covers."""
+    """A date no source answers: its year is not in the package, has no complete file, and is
+    outside the provisional rule (before the current holiday rules, or beyond the lunar library).
 
-    def __init__(self, day: date, message: str):
+    ``day`` is the date asked about, or None when a whole ``year`` was (:func:`statutory_holidays`).
+    """
+
+    def __init__(self, day: date | None, message: str, year: int | None = None):
         super().__init__(message)
         self.day = day
-        self.year = day.year
+        self.year = day.year if day is not None else year
+
+
+def _solar(day) -> date:
+    """A tyme4py ``SolarDay`` as a date."""
+    return date(day.get_year(), day.get_month(), day.get_day())
+
+
+def _lunar(year: int, month: int, day: int) -> date:
+    return _solar(LunarDay.from_ymd(year, month, day).get_solar_day())
+
+
+@lru_cache(maxsize=64)
+def statutory_holidays(year: int) -> dict[date, str]:
+    """The days off for all citizens that the holiday rules fix for ``year``, with their names.
+
+    By the rules in force from 2025 (``STATUTORY_RULES``), 13 days: New Year's Day (1 January);
+    Spring Festival (the lunar New Year's Eve and lunar 1/1 to 1/3); Qingming on the day of its solar
+    term; Labour Day (1 and 2 May); Dragon Boat Festival (lunar 5/5); Mid-autumn Festival (lunar
+    8/15); National Day (1 to 3 October). A day both Mid-autumn and National Day carries both names.
+    These are the only holidays known before the State Council's notice: it adds the make-up working
+    days, bridge days and the compensatory days off for a holiday on a weekend.
+
+    Raises :class:`UnknownCalendarDate` for a year before the rules, or one the lunar library
+    refuses. The names are chinesecalendar's, so a provisional day reads like a package day.
+    """
+    if year < STATUTORY_RULES_FROM:
+        raise UnknownCalendarDate(None, (
+            f"the provisional rule does not apply to {year}: it follows the holiday rules in force "
+            f"from {STATUTORY_RULES_FROM} ({STATUTORY_RULES})"), year)
+    try:
+        new_year = _lunar(year, 1, 1)
+        qingming = _solar(SolarTerm.from_name(year, "清明").get_julian_day().get_solar_day())
+        dragon_boat, mid_autumn = _lunar(year, 5, 5), _lunar(year, 8, 15)
+    except ValueError as exc:  # tyme4py refuses a year outside its range so
+        raise UnknownCalendarDate(None, f"{LUNAR_LABEL} cannot compute the lunar holidays of {year}: "
+                                        f"{exc}", year) from None
+    days: dict[date, str] = {}
+
+    def add(day: date, holiday: Holiday):
+        days[day] = f"{days[day]} / {holiday.value}" if day in days else holiday.value
+
+    add(date(year, 1, 1), Holiday.new_years_day)
+    for offset in range(-1, 3):
+        add(new_year + timedelta(days=offset), Holiday.spring_festival)
+    add(qingming, Holiday.tomb_sweeping_day)
+    add(date(year, 5, 1), Holiday.labour_day)
+    add(date(year, 5, 2), Holiday.labour_day)
+    add(dragon_boat, Holiday.dragon_boat_festival)
+    add(mid_autumn, Holiday.mid_autumn_festival)
+    for day in (1, 2, 3):
+        add(date(year, 10, day), Holiday.national_day)
+    return dict(sorted(days.items()))
 
 
 class DataFileError(ValueError):
@@ -150,14 +228,16 @@ class OverrideSchema(Schema):
     workdays = fields.List(_Day(), load_default=list)
     note = fields.String()
 
-    @validates_schema
+    # Run even when a field is wrong too, so a file is refused with all of its problems at once.
+    @validates_schema(skip_on_field_errors=False)
     def _dates_fit_the_year(self, data, **kwargs):
         errors = {}
-        for key in ("holidays", "workdays"):
-            outside = [day.isoformat() for day, _ in data[key] if day.year != data["year"]]
-            if outside:
-                errors[key] = [f"dates outside year {data['year']}: {', '.join(outside)}"]
-        both = {day for day, _ in data["holidays"]} & {day for day, _ in data["workdays"]}
+        if "year" in data:
+            for key in ("holidays", "workdays"):
+                outside = [day.isoformat() for day, _ in data.get(key, []) if day.year != data["year"]]
+                if outside:
+                    errors[key] = [f"dates outside year {data['year']}: {', '.join(outside)}"]
+        both = {day for day, _ in data.get("holidays", [])} & {day for day, _ in data.get("workdays", [])}
         if both:
             listed = ", ".join(sorted(day.isoformat() for day in both))
             errors.setdefault("workdays", []).append(f"both holiday and workday: {listed}")
@@ -171,7 +251,9 @@ class Day:
 
     ``kind`` is ``workday``, ``weekend``, ``holiday`` (a public holiday, weekend days inside a
     holiday included) or ``makeup_workday`` (a weekend day worked in exchange for a holiday).
-    ``source`` is ``package`` or the name of the override file that decided the date.
+    ``source`` is ``package``, the name of the file that decided the date, or ``provisional``.
+    ``provisional`` is true for every date of a year without an official schedule (neither the
+    package nor a ``complete: true`` file): the answer may change when the schedule is entered.
     """
 
     date: date
@@ -179,6 +261,7 @@ class Day:
     kind: str
     name: str | None
     source: str
+    provisional: bool = False
 
     def as_dict(self) -> dict:
         return {**asdict(self), "date": self.date.isoformat(), "weekday": self.date.strftime("%a")}
@@ -191,14 +274,65 @@ def _kind(day: date, working: bool, named: bool) -> str:
     return "holiday" if named or not weekend else "weekend"
 
 
+def files_fingerprint(directory: str | Path | None = None) -> tuple:
+    """Name, size and modification time of every yearly file in ``directory``: a process that keeps
+    a :class:`WorkingCalendar` compares it to know when to read the files again."""
+    directory = Path(directory) if directory is not None else DEFAULT_DIRECTORY
+    return tuple((path.name, stat.st_size, stat.st_mtime_ns)
+                 for path in sorted([*directory.glob("*.yaml"), *directory.glob("*.yml")])
+                 for stat in [path.stat()])
+
+
+def check_year_file(path: str | Path, year: int, raw: bytes | None = None) -> tuple[dict, list[str]]:
+    """Check a yearly file before it is entered as ``year``'s schedule (``ztc calendar add``).
+
+    Refused with :class:`DataFileError` naming the field: anything :class:`OverrideSchema` refuses
+    (bad YAML, a missing, misspelt or mistyped field, a date outside the file's year, a date both
+    holiday and workday) and a file whose ``year`` is not ``year``. Returns the loaded file and the
+    warnings for what the State Council's notice would not say: a statutory holiday of the year not
+    listed as a holiday (or listed as a workday), a make-up working day that is not a weekend day,
+    ``complete: false`` (the year stays provisional), a year the package already knows.
+    """
+    data = load_yaml(path, OverrideSchema(), raw)
+    if data["year"] != year:
+        raise DataFileError(path, {"year": [f"is {data['year']}, but the file is being entered for {year}"]})
+    warnings = []
+    holidays = {day for day, _ in data["holidays"]}
+    workdays = {day for day, _ in data["workdays"]}
+    try:
+        statutory = statutory_holidays(year)
+    except UnknownCalendarDate:
+        statutory = {}
+    missing = [f"{day.isoformat()} ({name})" for day, name in statutory.items() if day not in holidays]
+    if missing:
+        worked = [f"{day.isoformat()} ({name})" for day, name in statutory.items() if day in workdays]
+        warnings.append(
+            f"holidays does not list {len(missing)} of the {len(statutory)} statutory holidays of {year} "
+            f"({STATUTORY_RULES}): {', '.join(missing)}"
+            + (f"; it even lists as working days: {', '.join(worked)}" if worked else "")
+            + ". Check the file against the State Council's notice.")
+    weekday_work = sorted(day.isoformat() for day in workdays if day.weekday() < 5)
+    if weekday_work:
+        warnings.append(f"workdays lists weekdays, which are working days anyway (a make-up working "
+                        f"day is a Saturday or Sunday): {', '.join(weekday_work)}")
+    if not data["complete"]:
+        warnings.append(f"complete: false: only the listed dates are facts; every other date of {year} "
+                        "stays provisional until a file with complete: true is entered")
+    if year in PACKAGE_YEARS:
+        warnings.append(f"{PACKAGE_LABEL} already knows {year}: the dates this file lists override it")
+    return data, warnings
+
+
 class WorkingCalendar:
-    """Working days from ``chinesecalendar`` plus every ``*.yaml`` override in ``directory``."""
+    """Working days from ``chinesecalendar``, every ``*.yaml`` file in ``directory`` and, for a
+    year with no official schedule, the provisional rule (module docstring)."""
 
     def __init__(self, directory: str | Path | None = None):
         self.directory = Path(directory) if directory is not None else DEFAULT_DIRECTORY
         if not self.directory.is_dir():
             raise FileNotFoundError(f"calendar override directory {self.directory} does not exist")
-        self.sources = {PACKAGE: PACKAGE_LABEL}  # source name -> what it rests on
+        # source name -> what it rests on
+        self.sources = {PACKAGE: PACKAGE_LABEL, PROVISIONAL: PROVISIONAL_LABEL}
         self.files: dict[int, str] = {}  # year -> override file name
         self._listed: dict[date, tuple[bool, str | None, str]] = {}
         self._complete: set[int] = set()
@@ -220,9 +354,10 @@ class WorkingCalendar:
     def day(self, value: date | datetime) -> Day:
         """Everything known about one date; raises :class:`UnknownCalendarDate`."""
         day = local_date(value)
+        provisional = not self.officially_known(day.year)
         if day in self._listed:
             working, name, source = self._listed[day]
-            return Day(day, working, _kind(day, working, True), name, source)
+            return Day(day, working, _kind(day, working, True), name, source, provisional)
         if day.year in PACKAGE_YEARS:
             working = chinese_calendar.is_workday(day)
             _, name = chinese_calendar.get_holiday_detail(day)
@@ -230,16 +365,57 @@ class WorkingCalendar:
         if day.year in self._complete:
             working = day.weekday() < 5
             return Day(day, working, _kind(day, working, False), None, self.files[day.year])
-        raise UnknownCalendarDate(day, self._unknown_message(day))
+        try:
+            holidays = statutory_holidays(day.year)
+        except UnknownCalendarDate as exc:
+            raise UnknownCalendarDate(day, self._unknown_message(day, str(exc))) from None
+        name = holidays.get(day)
+        working = name is None and day.weekday() < 5
+        return Day(day, working, _kind(day, working, name is not None), name, PROVISIONAL, True)
 
-    def _unknown_message(self, day: date) -> str:
+    def officially_known(self, year: int) -> bool:
+        """Whether ``year`` has an official schedule: the package's, or a ``complete: true`` file."""
+        return year in PACKAGE_YEARS or year in self._complete
+
+    def year_status(self, year: int) -> dict:
+        """How ``year`` is answered: ``package``, ``official`` (a complete file), ``provisional``
+        (the provisional rule, under the dates an incomplete file lists) or ``unknown``."""
+        file = self.files.get(year)
+        if year in self._complete:
+            status = "official"
+        elif year in PACKAGE_YEARS:
+            status = "package"
+        else:
+            try:
+                statutory_holidays(year)
+                status = PROVISIONAL
+            except UnknownCalendarDate:
+                status = "unknown"
+        sources = ([PACKAGE] if year in PACKAGE_YEARS else []) + ([file] if file else []) + (
+            [PROVISIONAL] if status == PROVISIONAL else [])
+        return {"year": year, "status": status, "file": file,
+                "complete": year in self._complete if file else None,
+                "sources": {name: self.sources[name] for name in sources}}
+
+    def special_days(self, year: int) -> list[Day]:
+        """Every date of ``year`` that is not plain: holidays, and weekend days that are worked.
+        Raises :class:`UnknownCalendarDate` for a year no source answers."""
+        day, found = date(year, 1, 1), []
+        while day.year == year:
+            info = self.day(day)
+            if info.kind in ("holiday", "makeup_workday"):
+                found.append(info)
+            day += timedelta(days=1)
+        return found
+
+    def _unknown_message(self, day: date, why: str) -> str:
         file = self.files.get(day.year)
         where = f"{self.directory}/{file or f'{day.year}.yaml'}"
         partial = f"; {file} is marked complete: false and does not list this date" if file else ""
         return (f"The working-day calendar does not know {day.isoformat()}: {PACKAGE_LABEL} covers "
-                f"{PACKAGE_YEARS[0]}-{PACKAGE_YEARS[-1]} and no complete override covers "
-                f"{day.year}{partial}. Add the State Council's holiday schedule for {day.year} to "
-                f"{where} with complete: true (format: bpmn/calendar/README.md).")
+                f"{PACKAGE_YEARS[0]}-{PACKAGE_YEARS[-1]}, no complete file covers {day.year}{partial}, "
+                f"and {why}. Add the State Council's holiday schedule for {day.year} to {where} with "
+                f"complete: true (ztc calendar add {day.year} FILE; format: bpmn/calendar/README.md).")
 
     def is_working_day(self, value: date | datetime) -> bool:
         return self.day(value).working
@@ -247,7 +423,8 @@ class WorkingCalendar:
     def known_until(self) -> date:
         """The last date of the unbroken run of known years: the package's, then complete overrides.
 
-        Dates listed in incomplete (provisional) files are answered too, but they leave gaps.
+        Later dates are answered too (listed in incomplete files, or by the provisional rule), but
+        provisionally.
         """
         year = PACKAGE_YEARS[-1]
         while year + 1 in self._complete:
@@ -295,7 +472,9 @@ class WorkingCalendar:
 
         ``days`` lists every date looked at after the start, counted or skipped, each with its
         kind, holiday name and deciding source; ``skipped`` and ``makeup_workdays`` pick out the
-        dates that made the deadline differ from a plain count of weekdays.
+        dates that made the deadline differ from a plain count of weekdays. ``provisional`` says
+        whether any of them was answered provisionally, and ``provisional_years`` which years those
+        were: such an end may move when the year's official schedule is entered.
         """
         end, trail = self._walk(start, n)
         days, counted = [], 0
@@ -315,4 +494,6 @@ class WorkingCalendar:
             "skipped": [entry for entry in days if not entry["working"]],
             "makeup_workdays": [entry for entry in days if entry["kind"] == "makeup_workday"],
             "sources": {name: self.sources[name] for name in sorted({e["source"] for e in days})},
+            "provisional": any(entry["provisional"] for entry in days),
+            "provisional_years": sorted({info.date.year for info in trail if info.provisional}),
         }

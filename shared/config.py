@@ -59,6 +59,11 @@ class Settings:
     message_retry_pause_seconds: float = 1.0
     message_retry_pause_max_seconds: float = 10.0
     message_max_bytes: int = 16 * 1024 * 1024   # a bigger message is dead-lettered unread
+    # Diagram scripts and expressions (shared/sandbox.py): the default time limit, the most an
+    # element may ask for with its timeLimit property, and the memory limit.
+    script_time_limit_seconds: float = 1.0
+    script_time_limit_max_seconds: float = 30.0
+    script_memory_limit_mb: int = 128
 
     def metrics_port(self, service: str) -> int | None:
         """Where ``service`` serves /metrics: ``ZTC_METRICS_PORT_<SERVICE>``, else
@@ -136,4 +141,7 @@ def load(env=None) -> Settings:
         message_retry_pause_seconds=float(_env(env, "ZTC_MESSAGE_RETRY_PAUSE_SECONDS", "1.0")),
         message_retry_pause_max_seconds=float(_env(env, "ZTC_MESSAGE_RETRY_PAUSE_MAX_SECONDS", "10")),
         message_max_bytes=int(_env(env, "ZTC_MESSAGE_MAX_BYTES", str(16 * 1024 * 1024))),
+        script_time_limit_seconds=float(_env(env, "ZTC_SCRIPT_TIME_LIMIT_SECONDS", "1.0")),
+        script_time_limit_max_seconds=float(_env(env, "ZTC_SCRIPT_TIME_LIMIT_MAX_SECONDS", "30")),
+        script_memory_limit_mb=int(_env(env, "ZTC_SCRIPT_MEMORY_LIMIT_MB", "128")),
     )

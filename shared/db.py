@@ -36,11 +36,16 @@ def get_engine(url: str) -> Engine:
         return engine
 
 
+def _sqlite_directory(url: str) -> None:
+    """A fresh checkout has no ``var/`` yet: make the directory an SQLite file lives in."""
+    path = url.split("///", 1)[-1]
+    if path and path != ":memory:":
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+
+
 def _make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
-        path = url.split("///", 1)[-1]
-        if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        _sqlite_directory(url)
         engine = create_engine(url, json_serializer=_json_dumps,
                                connect_args={"check_same_thread": False, "timeout": 30})
 
@@ -137,6 +142,8 @@ def migrate(service: str, url: str) -> None:
     url = config_module.normalize_database_url(url)
     if url.startswith("postgresql"):
         ensure_postgres_database(url)
+    elif url.startswith("sqlite"):
+        _sqlite_directory(url)
     command.upgrade(alembic_config(service, url), "head")
 
 

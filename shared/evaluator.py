@@ -1,162 +1,126 @@
-"""The restricted evaluator for diagram scripts and expressions.
+"""The evaluator SpiffWorkflow uses for every script and expression of a diagram.
 
-Scripts and expressions in diagrams are written by process designers, not by us, so they run
-through RestrictedPython: no imports, no names or attributes that start with an underscore
-(so no dunders), and no builtins that reach the file system, the network or the interpreter
-(``open``, ``eval``, ``exec``, ``getattr``...). :func:`check` runs the same rules at deploy time so a
-diagram that breaks them is refused before it can run.
+The language is :mod:`shared.restricted` (RestrictedPython: no imports, no dunders, no builtins
+that reach the file system, the network or the interpreter; :func:`check` runs the same rules at
+deploy time). Every evaluation is contained (:mod:`shared.sandbox`): code that is bounded by
+construction runs inline; anything else runs in a sandbox process under a time limit (default 1 s;
+an element may ask for more with the ``timeLimit`` property, in seconds, up to a cap) and a memory
+limit (default 128 MB). Past a limit the evaluation raises :class:`LimitExceeded`, which the
+runtime turns into a failed step naming the element — an incident, never a frozen engine.
 """
 from __future__ import annotations
 
-import ast
-import datetime as _dt
-from functools import lru_cache
-
-from RestrictedPython import compile_restricted, limited_builtins, safe_builtins, utility_builtins
-from RestrictedPython.Eval import default_guarded_getitem, default_guarded_getiter
-from RestrictedPython.PrintCollector import PrintCollector
-from RestrictedPython.Guards import (
-    full_write_guard,
-    guarded_iter_unpack_sequence,
-    guarded_unpack_sequence,
-    safer_getattr,
-)
+from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine, TaskDataEnvironment
+from SpiffWorkflow.exceptions import SpiffWorkflowException
 
-FORBIDDEN_CALLS = frozenset({
-    "open", "eval", "exec", "compile", "globals", "locals", "vars", "getattr", "setattr",
-    "delattr", "input", "breakpoint", "help", "memoryview", "__import__", "exit", "quit",
-})
+from shared import config, restricted, sandbox
+from shared.restricted import FORBIDDEN_CALLS, GLOBALS, UnsafeScript, check  # noqa: F401 - re-exported
+from shared.sandbox import LimitExceeded, Limits
 
-
-class UnsafeScript(ValueError):
-    """A script or expression breaks the evaluator's rules; ``str()`` says which rule."""
-
-
-def _inplacevar(op, x, y):
-    ops = {"+=": lambda a, b: a + b, "-=": lambda a, b: a - b, "*=": lambda a, b: a * b,
-           "/=": lambda a, b: a / b, "//=": lambda a, b: a // b, "%=": lambda a, b: a % b,
-           "|=": lambda a, b: a | b, "&=": lambda a, b: a & b}
-    if op not in ops:
-        raise UnsafeScript(f"operator {op} is not allowed")
-    return ops[op](x, y)
+TIME_LIMIT_PROPERTY = "timeLimit"
+_DEFAULTS: tuple[Limits, float] | None = None
 
 
-_BUILTINS = dict(safe_builtins)
-_BUILTINS.update(limited_builtins)
-_BUILTINS.update(utility_builtins)
-for _name in ("dict", "list", "set", "sum", "min", "max", "any", "all", "enumerate", "sorted",
-              "reversed", "map", "filter", "zip", "range"):
-    _BUILTINS[_name] = __builtins__[_name] if isinstance(__builtins__, dict) else getattr(__builtins__, _name)
-for _name in list(_BUILTINS):
-    if _name in FORBIDDEN_CALLS:
-        del _BUILTINS[_name]
-# utility_builtins carries whole modules (string, math, random, whrandom, set, frozenset): keep
-# only math, which is handy in expressions and harmless.
-for _name in ("string", "random", "whrandom"):
-    _BUILTINS.pop(_name, None)
-
-GLOBALS = {
-    "__builtins__": _BUILTINS,
-    "_getattr_": safer_getattr,
-    "_getitem_": default_guarded_getitem,
-    "_getiter_": default_guarded_getiter,
-    "_iter_unpack_sequence_": guarded_iter_unpack_sequence,
-    "_unpack_sequence_": guarded_unpack_sequence,
-    "_write_": full_write_guard,
-    "_inplacevar_": _inplacevar,
-    "_print_": PrintCollector,      # print() works; its output goes nowhere
-    "__metaclass__": type,          # lets a script define a small class
-    "__name__": "diagram",
-    "datetime": _dt.datetime,
-    "date": _dt.date,
-    "timedelta": _dt.timedelta,
-}
+def default_limits() -> tuple[Limits, float]:
+    """(the default limits, the cap on a diagram's own time limit), from the settings."""
+    global _DEFAULTS
+    if _DEFAULTS is None:
+        settings = config.load()
+        _DEFAULTS = (Limits(settings.script_time_limit_seconds, settings.script_memory_limit_mb),
+                     settings.script_time_limit_max_seconds)
+    return _DEFAULTS
 
 
-class _Checker(ast.NodeVisitor):
-    def __init__(self):
-        self.problems = []
-
-    def visit_Import(self, node):
-        self.problems.append(f"line {node.lineno}: imports are not allowed")
-
-    visit_ImportFrom = visit_Import
-
-    def visit_Name(self, node):
-        if node.id in FORBIDDEN_CALLS:
-            self.problems.append(f"line {node.lineno}: the name {node.id} is not allowed")
+def requested_time_limit(properties: dict | None) -> float | None:
+    """The time limit an element asks for (``timeLimit`` property), or None; ValueError if it is
+    not a positive number of seconds."""
+    raw = (properties or {}).get(TIME_LIMIT_PROPERTY)
+    if raw in (None, ""):
+        return None
+    value = float(raw)
+    if not value > 0:
+        raise ValueError(f"{TIME_LIMIT_PROPERTY} must be a positive number of seconds, not {raw!r}")
+    return value
 
 
-@lru_cache(maxsize=4096)
-def _compile(source: str, mode: str):
+def limits_for(task) -> Limits:
+    """The limits of evaluations done for ``task``: the defaults, or the element's own time
+    limit, capped."""
+    limits, cap = default_limits()
+    spec = getattr(task, "task_spec", None)
+    properties = (getattr(spec, "extensions", None) or {}).get("properties") if spec is not None else None
     try:
-        tree = ast.parse(source, mode=mode)
-    except SyntaxError as exc:
-        raise UnsafeScript(f"syntax error on line {exc.lineno}: {exc.msg}") from None
-    checker = _Checker()
-    checker.visit(tree)
-    if checker.problems:
-        raise UnsafeScript("; ".join(dict.fromkeys(checker.problems)))
-    try:
-        return compile_restricted(source, filename="<diagram>", mode=mode)
-    except SyntaxError as exc:
-        errors = exc.args[0] if exc.args else str(exc)
-        if isinstance(errors, (tuple, list)):
-            errors = "; ".join(errors)
-        raise UnsafeScript(str(errors)) from None
+        asked = requested_time_limit(properties)
+    except (TypeError, ValueError):
+        asked = None   # refused at deploy; an older version runs with the defaults
+    if asked is None:
+        return limits
+    return Limits(min(asked, cap), limits.memory_mb)
 
 
-def check(source: str, mode: str = "exec") -> None:
-    """Raise :class:`UnsafeScript` if ``source`` would be refused at run time."""
-    _compile(source, mode)
+def evaluate(expression: str, context: dict, extra: dict | None = None, limits: Limits | None = None):
+    """The value of ``expression`` over ``context``, contained."""
+    source = expression.strip()
+    restricted.check(source, "eval")
+    if sandbox.is_bounded(source, "eval"):
+        return restricted.evaluate(source, context, extra)
+    value, _ = sandbox.pool().run("eval", source, context, extra, limits or default_limits()[0])
+    return value
 
 
-def evaluate(expression: str, context: dict, extra: dict | None = None):
-    code = _compile(expression.strip(), "eval")
-    env = dict(GLOBALS)
-    env.update(extra or {})
-    env.update(context)
-    return eval(code, env)  # noqa: S307 - compiled by RestrictedPython above
-
-
-def execute(script: str, context: dict, extra: dict | None = None) -> None:
-    code = _compile(script, "exec")
-    env = dict(GLOBALS)
-    env.update(extra or {})
-    env.update(context)
-    exec(code, env)  # noqa: S102 - compiled by RestrictedPython above
-    helpers = dict(GLOBALS)
-    helpers.update(extra or {})
-    for key in list(context):
-        if key not in env:
-            del context[key]
-    for key, value in env.items():
-        if key in helpers and value is helpers[key] and key not in context:
-            continue  # a helper the script did not touch
-        if key.startswith("_") or isinstance(value, type) or callable(value):
-            continue  # functions and classes a script defines are not task data
-        context[key] = value
+def execute(script: str, context: dict, extra: dict | None = None, limits: Limits | None = None) -> None:
+    """Run ``script`` over ``context`` (changed in place), contained."""
+    restricted.check(script, "exec")
+    if sandbox.is_bounded(script, "exec"):
+        restricted.execute(script, context, extra)
+        return
+    _, changed = sandbox.pool().run("exec", script, context, extra, limits or default_limits()[0])
+    context.clear()
+    context.update(changed)
 
 
 class RestrictedEnvironment(TaskDataEnvironment):
-    """SpiffWorkflow's task-data environment, evaluating through the restricted evaluator."""
+    """SpiffWorkflow's task-data environment, evaluating through the contained evaluator."""
 
     def __init__(self, extra: dict | None = None):
         super().__init__({})
         self.extra = extra or {}
 
-    def evaluate(self, expression, context, external_context=None):
+    def _extra(self, external_context):
         extra = dict(self.extra)
         extra.update(external_context or {})
-        return evaluate(expression, context, extra)
+        return extra
 
-    def execute(self, script, context, external_context=None):
-        extra = dict(self.extra)
-        extra.update(external_context or {})
-        execute(script, context, extra)
+    def evaluate(self, expression, context, external_context=None, limits: Limits | None = None):
+        return evaluate(expression, context, self._extra(external_context), limits)
+
+    def execute(self, script, context, external_context=None, limits: Limits | None = None):
+        execute(script, context, self._extra(external_context), limits)
         return True
 
 
+class ContainedScriptEngine(PythonScriptEngine):
+    """SpiffWorkflow's script engine, passing each element's limits down to the environment."""
+
+    def evaluate(self, task, expression, external_context=None):
+        try:
+            return self.environment.evaluate(expression, task.data, external_context, limits_for(task))
+        except SpiffWorkflowException as se:
+            se.add_note(f"Error evaluating expression '{expression}'")
+            raise se
+        except Exception as e:
+            raise WorkflowTaskException(f"Error evaluating expression '{expression}'", task=task, exception=e)
+
+    def execute(self, task, script, external_context=None):
+        try:
+            return self.environment.execute(script, task.data, external_context or {}, limits_for(task))
+        except Exception as err:
+            raise self.create_task_exec_exception(task, script, err)
+
+
 def script_engine(extra: dict | None = None) -> PythonScriptEngine:
-    return PythonScriptEngine(environment=RestrictedEnvironment(extra))
+    return ContainedScriptEngine(environment=RestrictedEnvironment(extra))
+
+
+__all__ = ["LimitExceeded", "Limits", "UnsafeScript", "check", "evaluate", "execute", "script_engine"]

@@ -162,9 +162,9 @@ class OpinionForwardForm(Form):
 
 def _consultation_codes(section: str) -> list[str]:
     """Codes of a section of bpmn/rules/micro_consultation.yaml (read when a form is checked)."""
-    from services.assignment.consultation.rules import codes, current
+    from shared.rulebook import current_rulebook
 
-    return codes(current(), section)
+    return [label.code for label in current_rulebook("micro_consultation").rules[section]]
 
 
 class ConsultationDispatchForm(Form):

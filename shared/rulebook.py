@@ -14,6 +14,7 @@ the end of that day, Chinese local time (:attr:`Deadline.ends_at`).
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, time, timedelta
@@ -24,6 +25,8 @@ from marshmallow import (Schema, ValidationError, fields, post_load, validate, v
 
 from shared.calendar import CHINA_TZ, DataFileError, WorkingCalendar, load_yaml, local_date
 from shared import config
+from shared.contracts.jobs.assignment import OUTCOMES
+from shared.contracts.rpc.consultations import VENUE_KINDS
 
 # Follows ZTC_BPMN_DIR, so an installation keeps its rulebooks beside its diagrams.
 RULES_DIRECTORY = config.load().bpmn_dir / "rules"
@@ -186,7 +189,45 @@ class ProposalRulebookSchema(RulebookSchema):
             raise ValidationError(f"missing rules: {', '.join(missing)}")
 
 
-SCHEMAS = {"proposal": ProposalRulebookSchema}
+# -- the micro-consultation rulebook ----------------------------------------------------------------
+CONSULTATION_DURATIONS = ("take_case", "commitment", "commitment_reminder", "follow_up", "follow_up_again",
+                          "follow_up_reminder")
+
+
+class _Numbering(Schema):
+    prefix = fields.String(required=True, validate=validate.Regexp(r"^[A-Z]{1,6}$"))
+
+
+class ConsultationRulebookSchema(RulebookSchema):
+    numbering = fields.Nested(_Numbering, required=True)
+    outcomes = _labels(required=True)
+    meeting_forms = _labels(required=True)
+    venue_kinds = _labels(required=True)
+    satisfaction = _labels(required=True)
+    reopen_on = fields.List(fields.String(), required=True)
+    max_reopen = fields.Integer(required=True, strict=True, validate=validate.Range(min=0))
+    close_reasons = _labels(required=True)
+
+    def load(self, data, **kwargs):
+        loaded = super().load(data, **kwargs)
+        missing = [name for name in CONSULTATION_DURATIONS if name not in loaded["durations"]]
+        if missing:
+            raise ValidationError({"durations": [f"missing rules: {', '.join(missing)}"]})
+        for section, expected in (("outcomes", OUTCOMES), ("venue_kinds", VENUE_KINDS)):
+            if sorted(item.code for item in loaded[section]) != sorted(expected):
+                raise ValidationError({section: [f"the diagram and the directory know exactly: {', '.join(expected)}"]})
+        levels = [item.code for item in loaded["satisfaction"]]
+        unknown = [code for code in loaded["reopen_on"] if code not in levels]
+        if unknown:
+            raise ValidationError({"reopen_on": [f"not satisfaction levels: {', '.join(unknown)}"]})
+        if "converted" not in [item.code for item in loaded["close_reasons"]]:
+            raise ValidationError({"close_reasons": ["a close reason 'converted' is needed for cases carried "
+                                                     "on in their thread"]})
+        return loaded
+
+
+
+SCHEMAS = {"proposal": ProposalRulebookSchema, "micro_consultation": ConsultationRulebookSchema}
 
 
 @dataclass(frozen=True)
@@ -308,3 +349,14 @@ def deadline(rulebook: Rulebook, rule_name: str, start: date | datetime,
         due = date.fromisoformat(explanation["end"])
     return Deadline(rule_name, rulebook.name, rulebook.version, rulebook.content_hash, day,
                     rule.amount, rule.unit, due, explanation)
+
+
+@functools.lru_cache(maxsize=8)
+def _cached_rulebook(name: str, path: str, mtime: float) -> Rulebook:
+    return load_rulebook(name, path)
+
+
+def current_rulebook(name: str) -> Rulebook:
+    """``name``'s rulebook as its file is now: read again when the file changes."""
+    path = RULES_DIRECTORY / f"{name}.yaml"
+    return _cached_rulebook(name, str(path), path.stat().st_mtime)

@@ -9,6 +9,11 @@ from __future__ import annotations
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from shared import contracts as _shared
+from shared.contracts.fields import UNIT_CODE  # noqa: F401 - the assignment service's spelling
+from shared.contracts.jobs.assignment import MODES  # noqa: F401
+from shared.contracts.jobs.assignment import Assign as AssignParams  # noqa: F401
+from shared.contracts.jobs.assignment import RequestRehandling as RehandlingParams  # noqa: F401
+from shared.contracts.jobs.assignment import SendBack as SendBackParams  # noqa: F401
 
 # The units' AMQP names live in shared/contracts.py (declared by shared/messaging/topology.py);
 # these aliases keep the service's own spelling.
@@ -19,7 +24,6 @@ EVENT_HEADER = _shared.UNIT_EVENT_HEADER
 unit_queue = _shared.unit_queue
 
 
-MODES = ("single", "several", "lead_co")
 ROLES = ("single", "several", "lead", "co")
 ANSWERING_ROLES = ("single", "several", "lead")
 
@@ -33,75 +37,9 @@ REPLY_DRAFTED = "assignment.reply_drafted"
 UNIT_EVENTS = (CREATED, CANCELLED, SENT_BACK, REHANDLING, INPUT_RECEIVED, REPLY_DRAFTED)
 
 # BPMN messages sent to the engine (correlation key: the proposal number).
-OBJECTION_RAISED = "objection_raised"
-REPLY_SUBMITTED = "reply_submitted"
-EXTENSION_REQUESTED = "extension_requested"
-FOLLOWUP_REPLY = "followup_reply"
+from shared.contracts.messages import (EXTENSION_REQUESTED, FOLLOWUP_REPLY, OBJECTION_RAISED,  # noqa: E402,F401
+                                       REPLY_SUBMITTED)
 
-UNIT_CODE = validate.Regexp(r"^[a-z0-9][a-z0-9_-]{0,99}$",
-                            error="a unit code is lower-case letters, digits, '_' or '-'")
-
-
-def _unit():
-    return fields.String(validate=UNIT_CODE)
-
-
-# -- jobs for the engine ------------------------------------------------------------------------
-
-class AssignParams(Schema):
-    """``assignment.assign``. single: one unit; several: two or more, each answering; lead_co: a
-    lead and one or more co-units, only the lead answering (``units``, if given, lists them all)."""
-
-    proposal_id = fields.Integer(required=True)
-    number = fields.String(required=True, validate=validate.Length(min=1, max=50))
-    mode = fields.String(required=True, validate=validate.OneOf(MODES))
-    units = fields.List(_unit(), load_default=list)
-    lead = fields.String(load_default=None, allow_none=True, validate=UNIT_CODE)
-    co_units = fields.List(_unit(), load_default=list)
-    round = fields.Integer(load_default=1, validate=validate.Range(min=1))
-
-    @validates_schema
-    def _mode_fits_units(self, data, **kwargs):
-        units, lead, co_units = data["units"], data["lead"], data["co_units"]
-        errors: dict[str, list[str]] = {}
-        for key, codes in (("units", units), ("co_units", co_units)):
-            if len(set(codes)) != len(codes):
-                errors[key] = ["a unit is listed twice"]
-        if data["mode"] in ("single", "several"):
-            if lead is not None:
-                errors["lead"] = [f"mode {data['mode']} has no lead unit; use mode lead_co"]
-            if co_units:
-                errors["co_units"] = [f"mode {data['mode']} has no co-units; use mode lead_co"]
-        if data["mode"] == "single" and len(units) != 1:
-            errors.setdefault("units", []).append("mode single takes exactly one unit")
-        elif data["mode"] == "several" and len(set(units)) < 2:
-            errors.setdefault("units", []).append("mode several takes two or more units")
-        elif data["mode"] == "lead_co":
-            if lead is None:
-                errors["lead"] = ["mode lead_co needs a lead unit"]
-            if not co_units:
-                errors.setdefault("co_units", []).append("mode lead_co needs one or more co-units")
-            if lead is not None and lead in co_units:
-                errors.setdefault("co_units", []).append("the lead unit cannot also be a co-unit")
-            if units and lead is not None and set(units) != {lead, *co_units}:
-                errors.setdefault("units", []).append("units must be the lead and the co-units")
-        if errors:
-            raise ValidationError(errors)
-
-
-class RehandlingParams(Schema):
-    """``assignment.request_rehandling``: re-open the answering units' work in round ``round``."""
-
-    number = fields.String(required=True, validate=validate.Length(min=1, max=50))
-    round = fields.Integer(required=True, validate=validate.Range(min=2))
-
-
-class SendBackParams(Schema):
-    """``assignment.send_back``: staff send the submitted reply back (all answering units, or ``units``)."""
-
-    number = fields.String(required=True, validate=validate.Length(min=1, max=50))
-    comment = fields.String(required=True, validate=validate.Length(min=1, max=5000))
-    units = fields.List(_unit(), load_default=list)
 
 
 # -- commands from units ------------------------------------------------------------------------

@@ -28,6 +28,7 @@ from sqlalchemy import select
 
 from shared import clock
 from shared import contracts as shared_contracts
+from shared.contracts.jobs.assignment import RecordExtensionRefusal as RefusalParams
 from shared.errors import BusinessError, InvalidInput
 from shared.validation import load
 
@@ -85,14 +86,6 @@ def decisions_of(session, assignment_id: int, action: str) -> list[dict]:
     return [e.data for e in session.scalars(select(AssignmentEvent).where(
         AssignmentEvent.assignment_id == assignment_id, AssignmentEvent.action == action)
         .order_by(AssignmentEvent.id))]
-
-
-class RefusalParams(Schema):
-    """``assignment.record_extension_refusal`` (the diagram's refused branch)."""
-
-    number = fields.String(required=True, validate=validate.Length(min=1, max=50))
-    request_id = fields.Integer(required=True, allow_none=False)
-    comment = fields.String(load_default="", allow_none=True, validate=validate.Length(max=5000))
 
 
 def record_extension_refusal(session, params: dict, principal: dict | None) -> dict:

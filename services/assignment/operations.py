@@ -12,6 +12,8 @@ from shared import clock
 from shared.errors import BusinessError, InvalidInput
 from shared.validation import load
 
+from shared.contracts.jobs.assignment import AssignUnit as AssignUnitParams
+
 from . import contracts, decisions
 from .contracts import ANSWERING_ROLES, AssignParams, RehandlingParams, SendBackParams
 from .models import Assignment, Unit
@@ -20,11 +22,6 @@ from .records import active_assignments, current_reply, describe, iso, notify_un
 
 def _actor(principal) -> str:
     return (principal or {}).get("user") or "system"
-
-
-class AssignUnitParams(Schema):
-    submission_id = fields.Integer(required=True)
-    unit = fields.String(required=True, validate=validate.Length(min=1, max=100))
 
 
 def assign_unit(session, params: dict, principal: dict | None, number: str | None = None) -> dict:

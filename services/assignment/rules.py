@@ -35,7 +35,8 @@ class RulebookRules(AssignmentRules):
         self.calendar = calendar or WorkingCalendar()
 
     def objection_deadline(self, assigned_at: datetime) -> Deadline:
-        # A date the calendar does not know raises UnknownCalendarDate: never guessed in silence.
+        # A year without an official schedule is counted provisionally (the account says so); a
+        # date no source knows raises UnknownCalendarDate: never guessed in silence.
         return deadline(self.rulebook, "objection_window", assigned_at, self.calendar)
 
     def reply_categories(self) -> list[str]:

@@ -10,6 +10,7 @@ import logging
 from nameko.contextdata import ContextDataProvider
 from nameko.extensions import DependencyProvider
 
+from shared.calendar import files_fingerprint
 from shared.messaging.database import Database
 from shared.contracts import DEADLINE_EXTENDED
 from shared.messaging.entrypoints import Pingable, api, job, listen
@@ -25,12 +26,20 @@ log = logging.getLogger(__name__)
 
 
 class Rules(DependencyProvider):
-    """The proposal rulebook and the working-day calendar, loaded once when the service starts."""
+    """The proposal rulebook and the working-day calendar, loaded when the service starts and again
+    when a calendar file changes (``ztc calendar add``), so a year's official holiday schedule counts
+    for objection windows without a restart."""
 
     def setup(self):
+        self._load()
+
+    def _load(self):
+        self.calendar_files = files_fingerprint()
         self.rules = RulebookRules()
 
     def get_dependency(self, worker_ctx):
+        if files_fingerprint() != self.calendar_files:
+            self._load()
         return self.rules
 
 

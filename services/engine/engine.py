@@ -20,8 +20,9 @@ from shared import clock, contracts
 from shared.db import transaction
 from shared.errors import Conflict, DiagramRefused, Forbidden, InvalidInput, NotFound
 from shared.forms import FORMS
+from shared.sandbox import LimitExceeded
 from shared.workflow import parser as diagram_parser
-from shared.workflow.runtime import StepFailed, TaskNotWaiting, WorkflowRuntime
+from shared.workflow.runtime import StepFailed, TaskNotWaiting, WorkflowRuntime, root_cause
 
 from .models import (
     BufferedMessage,
@@ -63,33 +64,19 @@ class Engine(OperatorActions):
 
     # -- deploy -----------------------------------------------------------------------------
     def validate(self, files: dict):
-        """Parse ``files``; raise DiagramRefused naming every problem, or return definitions."""
+        """Parse ``files``; raise DiagramRefused naming every problem, or return definitions.
+
+        The refusal's details carry ``problems`` (one line each: file, line, element, label,
+        message and hint), ``problem_details`` (the same as fields) and ``notes`` (processes kept
+        as documentation)."""
         try:
-            definitions = diagram_parser.parse(files)
+            return diagram_parser.parse(files)
         except diagram_parser.DiagramError as exc:
             raise DiagramRefused(
                 f"{len(exc.problems)} problem(s) in {', '.join(sorted(files))}",
-                {"problems": [str(p) for p in exc.problems]}) from None
-        problems = []
-        for definition in definitions:
-            problems.extend(self._check_forms(definition))
-        if problems:
-            raise DiagramRefused(f"{len(problems)} problem(s) in {', '.join(sorted(files))}",
-                                 {"problems": problems})
-        return definitions
-
-    def _check_forms(self, definition):
-        problems = []
-        specs = [definition.spec["spec"], *definition.spec["subprocess_specs"].values()]
-        for spec in specs:
-            for task in spec.get("task_specs", {}).values():
-                props = (task.get("extensions") or {}).get("properties") or {}
-                form = props.get("formSchema")
-                if form and form not in FORMS:
-                    problems.append(
-                        f"{definition.process_id}: element '{task.get('bpmn_id') or task.get('name')}' "
-                        f"names form schema '{form}', which does not exist (known: {', '.join(sorted(FORMS))})")
-        return problems
+                {"problems": [str(p) for p in exc.problems],
+                 "problem_details": [p.to_dict() for p in exc.problems],
+                 "notes": exc.notes}) from None
 
     def deploy(self, files: dict, actor: str = "designer") -> list[dict]:
         """Validate and store ``files``; each new content is a new version. Returns what was stored."""
@@ -102,7 +89,7 @@ class Engine(OperatorActions):
                     ProcessVersion.version == definition.version))
                 if existing is not None:
                     out.append({"process_id": definition.process_id, "version": definition.version,
-                                "id": existing.id, "new": False})
+                                "id": existing.id, "new": False, "notes": definition.notes})
                     continue
                 row = ProcessVersion(
                     process_id=definition.process_id, name=definition.name, version=definition.version,
@@ -111,7 +98,7 @@ class Engine(OperatorActions):
                 s.add(row)
                 s.flush()
                 out.append({"process_id": definition.process_id, "version": definition.version,
-                            "id": row.id, "new": True})
+                            "id": row.id, "new": True, "notes": definition.notes})
         return out
 
     def versions(self, process_id: str | None = None) -> list[dict]:
@@ -254,7 +241,7 @@ class Engine(OperatorActions):
                     try:
                         outcome = change(s, inst, workflow)
                     except StepFailed as exc:
-                        if refuse_failed_step:
+                        if refuse_failed_step and not exc.limit_exceeded:
                             raise InvalidInput(f"refused: {exc}", {"data": [str(exc)]}) from None
                         outcome = self._step_incident(s, inst, exc, principal)
                     if outcome is _UNCHANGED:
@@ -346,19 +333,37 @@ class Engine(OperatorActions):
             if task_id in existing:
                 continue
             props = info.properties
+            try:
+                candidate_unit = self._task_expression(workflow, task_id, info, props.get("candidateUnit"))
+                candidate_user = self._task_expression(workflow, task_id, info, props.get("candidateUser"))
+            except StepFailed as exc:
+                # No work item that nobody could be sure to see: an incident names the element
+                # instead (one while it stays open, however often the instance is saved).
+                already = s.scalar(select(func.count()).select_from(Incident).where(
+                    Incident.instance_id == inst.id, Incident.status == "open",
+                    Incident.job_id.is_(None), Incident.task_name == exc.task_name))
+                if not already:
+                    self._step_incident(s, inst, exc, None)
+                continue
             s.add(WorkItem(
                 task_id=task_id, instance_id=inst.id, process_id=inst.process_id,
                 business_key=inst.business_key, task_name=info.task_name, title=info.title,
                 candidate_role=props.get("candidateRole") or info.lane,
-                candidate_unit=self._task_expression(workflow, task_id, props.get("candidateUnit")),
-                candidate_user=self._task_expression(workflow, task_id, props.get("candidateUser")),
+                candidate_unit=candidate_unit, candidate_user=candidate_user,
                 form_schema=props.get("formSchema"), status="open", created_at=clock.now()))
 
-    def _task_expression(self, workflow, task_id, expression):
+    def _task_expression(self, workflow, task_id, info, expression):
+        """A candidate expression's value; StepFailed naming the element if it cannot be had."""
         if not expression:
             return None
         task = workflow.get_task_from_id(uuid.UUID(task_id))
-        value = workflow.script_engine.evaluate(task, expression)
+        try:
+            value = workflow.script_engine.evaluate(task, expression)
+        except Exception as exc:  # noqa: BLE001 - whatever the expression did, the element is named
+            cause = root_cause(exc)
+            raise StepFailed(info.task_name, f"candidate expression '{expression}': "
+                                             f"{type(cause).__name__}: {cause}",
+                             limit_exceeded=isinstance(cause, LimitExceeded)) from exc
         return None if value is None else str(value)
 
     def _history(self, s, instance_id, principal, action, task, data):

@@ -13,19 +13,16 @@ from sqlalchemy import select
 from shared import clock
 from shared.calendar import local_date
 from shared.rulebook import load_rulebook
+from shared.contracts.jobs.evaluation import QUALITY_GRADES  # noqa: F401
+from shared.contracts.jobs.evaluation import GradeQuality as GradeQualityParams
+from shared.contracts.jobs.evaluation import RecordFollowup as RecordFollowupParams
+from shared.contracts.jobs.evaluation import RecordOutcome as RecordOutcomeParams
 from shared.validation import load
 
 from . import checklist
 from .models import FollowUp, HandlingScore, Outcome, QualityGrade
 
-# Proposal quality grades the committee gives (优秀提案 is "excellent"); not yet in the rulebook.
-QUALITY_GRADES = ("excellent", "good", "ordinary")
 _NUMBER = fields.String(required=True, validate=validate.Length(min=1, max=50))
-
-
-class RecordOutcomeParams(Schema):
-    submission_id = fields.Integer(required=True)
-    outcome = fields.String(required=True, validate=validate.OneOf(["answered", "overdue", "rejected"]))
 
 
 def record_outcome(session, params: dict, principal: dict | None) -> dict:
@@ -36,13 +33,6 @@ def record_outcome(session, params: dict, principal: dict | None) -> dict:
     return {"outcome_id": row.id, "outcome": row.outcome}
 
 
-class RecordFollowupParams(Schema):
-    number = _NUMBER
-    text = fields.String(required=True, validate=validate.Length(min=1, max=20000))
-    milestone = fields.String(allow_none=True, load_default=None, validate=validate.Length(max=2000))
-    due = fields.AwareDateTime(allow_none=True, load_default=None)
-
-
 def record_followup(session, params: dict, principal: dict | None) -> dict:
     """A unit's further reply on a B-category answer, perhaps reaching a milestone."""
     data = load(RecordFollowupParams, params, "evaluation.record_followup parameters")
@@ -51,12 +41,6 @@ def record_followup(session, params: dict, principal: dict | None) -> dict:
     session.add(row)
     session.flush()
     return {"followup_id": row.id}
-
-
-class GradeQualityParams(Schema):
-    number = _NUMBER
-    grade = fields.String(required=True, validate=validate.OneOf(QUALITY_GRADES))
-    graded_by = fields.String(required=True, validate=validate.Length(min=1, max=100))
 
 
 def grade_quality(session, params: dict, principal: dict | None) -> dict:

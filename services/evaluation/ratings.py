@@ -16,22 +16,15 @@ from shared import clock
 from shared.errors import BusinessError, Conflict, Forbidden, NotFound
 from shared.messaging.outbox import send_message
 from shared.rulebook import RuleNotFound, load_rulebook
+from shared.contracts.jobs.evaluation import OpenRating as OpenRatingParams
 from shared.validation import load
 
 from .access import oversees, principal_of
 from .models import Outbox, Rating, RatingRound
 
-RATINGS_COMPLETE = "ratings_complete"
+from shared.contracts.messages import RATINGS_COMPLETE  # noqa: E402
 UNSATISFIED = "unsatisfied"          # the level that sends a reply back for re-handling
 SCORES = ("handling", "result")
-
-
-class OpenRatingParams(Schema):
-    number = fields.String(required=True, validate=validate.Length(min=1, max=50))
-    proposers = fields.List(fields.String(validate=validate.Length(min=1, max=100)), required=True,
-                            validate=validate.Length(min=1))
-    round = fields.Integer(strict=True, allow_none=True, load_default=None,
-                           validate=validate.Range(min=1))
 
 
 def level_codes(rulebook) -> list[str]:

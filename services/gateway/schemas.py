@@ -30,6 +30,8 @@ class DeployedVersion(Schema):
     version = fields.String()
     id = fields.Integer()
     new = fields.Boolean()
+    notes = fields.List(fields.String(), metadata={
+        "description": "what was set aside, e.g. a process that is not executable, kept as documentation"})
 
 
 class ProcessVersion(Schema):
@@ -114,10 +116,10 @@ class ResolveRequest(Body):
     resolution = fields.String(required=True, validate=validate.Length(min=1, max=2000))
 
 
-# Proposals: the intake service's own schemas are the contract (it validates again).
-from services.intake.schemas import ContentSchema as ProposalRevision  # noqa: E402
-from services.intake.schemas import DraftSchema as ProposalDraft  # noqa: E402
-from services.intake.schemas import ProposalSchema as Proposal  # noqa: E402, F401
+# Proposals: the contracts' shapes (intake validates again).
+from shared.contracts.rpc.proposals import ContentSchema as ProposalRevision  # noqa: E402
+from shared.contracts.rpc.proposals import DraftSchema as ProposalDraft  # noqa: E402
+from shared.contracts.rpc.proposals import ProposalSchema as Proposal  # noqa: E402, F401
 
 
 LEVELS = ["satisfied", "basically_satisfied", "unsatisfied"]

@@ -6,9 +6,8 @@ find duplicates, record the filing decision) and ``publication`` (公开).
 """
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
-
 from shared import clock
+from shared.contracts.jobs.intake import RecordSubmission as RecordSubmissionParams
 from shared.validation import load
 
 from .models import Submission
@@ -18,11 +17,6 @@ from .registration import find_duplicates, record_filing, settle_cosigners
 
 __all__ = ["record_submission", "submit", "cosign", "get", "list_proposals", "resubmit",
            "settle_cosigners", "find_duplicates", "record_filing", "publish", "answer_merged"]
-
-
-class RecordSubmissionParams(Schema):
-    title = fields.String(required=True, validate=validate.Length(min=1, max=300))
-    business_key = fields.String(allow_none=True, load_default=None)
 
 
 def record_submission(session, params: dict, principal: dict | None) -> dict:

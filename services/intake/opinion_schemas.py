@@ -1,32 +1,24 @@
-"""What intake accepts and answers for opinion information (社情民意信息). Limits come from the
-rulebook ``bpmn/rules/opinion.yaml``, read when a draft is checked."""
+"""Intake's opinion-item schemas: the contracts' shapes (``shared/contracts/rpc/opinions.py``) with
+the rulebook's length limits (``bpmn/rules/opinion.yaml``) checked on top, and the job parameters."""
 from __future__ import annotations
 
-from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import ValidationError, fields, validates_schema
+
+from shared.contracts.jobs.intake import ForwardOpinion as ForwardParams  # noqa: F401
+from shared.contracts.jobs.intake import ItemRef  # noqa: F401
+from shared.contracts.jobs.intake import OpenOpinionFromCase as CaseOpinionParams  # noqa: F401
+from shared.contracts.jobs.intake import OpenProposalFromCase as CaseProposalParams  # noqa: F401
+from shared.contracts.jobs.intake import RecordEditing as EditingParams  # noqa: F401
+from shared.contracts.jobs.intake import ReportOpinion as ReportParams  # noqa: F401
+from shared.contracts.jobs.intake import ReturnToEditing as ReturnParams  # noqa: F401
+from shared.contracts.rpc import opinions as _shapes
+from shared.contracts.rpc.opinions import *  # noqa: F401,F403
+from shared.contracts.rpc.opinions import CONTENT
 
 from .opinion_rules import load_opinion_rules
-from .schemas import Text, UtcDateTime, not_blank
-
-CONTENT = ("situation", "analysis", "suggestion")
-STATUS_ZH = {"saved": "已保存", "submitted": "未审核", "not_adopted": "未采用", "reviewed": "已审核",
-             "signed_off": "已签发", "sent": "已报送", "adopted": "已采用", "forwarded": "已转办",
-             "not_handled": "未办理", "handled": "已办理", "converted": "已转为提案"}
 
 
-class _Strict(Schema):
-    class Meta:
-        unknown = RAISE
-
-
-class OpinionContentSchema(_Strict):
-    """One matter (一事一报): title, situation, analysis, suggestion; at most the rulebook's
-    ``limits.max_characters`` together."""
-
-    title = Text(required=True, validate=not_blank)
-    situation = Text(required=True, validate=not_blank)
-    analysis = Text(required=True, validate=not_blank)
-    suggestion = Text(required=True, validate=not_blank)
-
+class _WithinLimits:
     @validates_schema(skip_on_field_errors=False)
     def _within_limits(self, data, **kwargs):
         limits = load_opinion_rules().rules["limits"]
@@ -41,217 +33,16 @@ class OpinionContentSchema(_Strict):
             raise ValidationError(errors)
 
 
-class OpinionDraftSchema(OpinionContentSchema):
-    """A new item as a member or an informant submits it (``submit: false`` saves it unsubmitted)."""
-
-    urgent = fields.Boolean(load_default=False, metadata={"description": "急事急报: edited first"})
-    submit = fields.Boolean(load_default=True, metadata={"description": "false: save it, submit later"})
+class OpinionContentSchema(_WithinLimits, _shapes.OpinionContentSchema):
+    """One matter (一事一报), within the rulebook's limits."""
 
 
-class OpinionSubmissionCommand(_Strict):
-    """An item submitted over AMQP (queue ``ztc.intake.opinions``) by a member's or informant's app:
-    ``reference`` makes a repeated delivery a no-op."""
-
-    reference = fields.String(required=True, validate=validate.Length(min=1, max=100))
-    principal = fields.Dict(required=True)
-    item = fields.Dict(required=True)
+class OpinionDraftSchema(_WithinLimits, _shapes.OpinionDraftSchema):
+    """A new item as a member or an informant submits it, within the rulebook's limits."""
 
 
-class CaseContent(OpinionContentSchema):
-    pass
+class CaseContent(_WithinLimits, _shapes.CaseContent):
+    """A micro-consultation case's content as an opinion item, within the rulebook's limits."""
 
 
-class CaseOpinionParams(_Strict):
-    """``intake.open_opinion_from_case``: a micro-consultation case becomes an opinion item in its thread."""
-
-    thread = fields.String(required=True, validate=validate.Length(min=1, max=100))
-    member = fields.String(required=True, validate=validate.Length(min=1, max=100))
-    content = fields.Raw(required=True, metadata={"description": "{title, situation, analysis, suggestion} or text"})
-    title = fields.String(load_default=None, allow_none=True)
-    case_number = fields.String(required=True, validate=validate.Length(min=1, max=100))
-    urgent = fields.Boolean(load_default=False)
-
-
-class CaseProposalParams(_Strict):
-    """``intake.open_proposal_from_case``: a case becomes a proposal in its thread."""
-
-    thread = fields.String(required=True, validate=validate.Length(min=1, max=100))
-    member = fields.String(required=True, validate=validate.Length(min=1, max=100))
-    content = fields.Raw(required=True, metadata={"description": "{title, situation, analysis, suggestions} or text"})
-    title = fields.String(load_default=None, allow_none=True)
-    case_number = fields.String(required=True, validate=validate.Length(min=1, max=100))
-    kind = fields.String(load_default="between_sessions")
-    publish_consent = fields.Boolean(load_default=True)
-
-
-class ToProposalRequest(_Strict):
-    """The proposal made of an item: its text by default; the proposal's own choices."""
-
-    kind = fields.String(load_default="between_sessions", validate=validate.OneOf(["plenary", "between_sessions"]))
-    title = Text(load_default=None, allow_none=True)
-    situation = Text(load_default=None, allow_none=True)
-    analysis = Text(load_default=None, allow_none=True)
-    suggestions = Text(load_default=None, allow_none=True)
-    publish_consent = fields.Boolean(required=True)
-    no_publish_reason = Text(load_default=None, allow_none=True)
-    cosigners = fields.List(fields.String(), load_default=list)
-
-
-class ItemRef(Schema):
-    item_id = fields.Integer(required=True, strict=True)
-
-
-class EditingParams(ItemRef):
-    """``intake.record_editing``: the four checks (四关), each passed or not with a note, and the decision."""
-
-    political_ok = fields.Boolean(required=True)
-    political_note = fields.String(load_default="")
-    facts_ok = fields.Boolean(required=True)
-    facts_note = fields.String(load_default="")
-    content_ok = fields.Boolean(required=True)
-    content_note = fields.String(load_default="")
-    wording_ok = fields.Boolean(required=True)
-    wording_note = fields.String(load_default="")
-    decision = fields.String(required=True, validate=validate.OneOf(["report", "not_adopted"]))
-    not_adopted_reason = fields.String(load_default=None, allow_none=True)
-    edited_title = fields.String(load_default=None, allow_none=True)
-    edited_by = fields.String(required=True, validate=validate.Length(min=1, max=100))
-
-    @validates_schema
-    def _decision_fits_checks(self, data, **kwargs):
-        failed = [c for c in ("political", "facts", "content", "wording") if not data[f"{c}_ok"]]
-        if data["decision"] == "report" and failed:
-            raise ValidationError(f"an item that failed {', '.join(failed)} is not reported", "decision")
-        if data["decision"] == "not_adopted" and not data.get("not_adopted_reason"):
-            raise ValidationError("the submitter is told why: give the reason", "not_adopted_reason")
-
-
-class ReportParams(ItemRef):
-    channels = fields.List(fields.String(), required=True, validate=validate.Length(min=1))
-    signed_off_by = fields.String(required=True, validate=validate.Length(min=1, max=100))
-    comment = fields.String(load_default="", allow_none=True)
-
-
-class ReturnParams(ItemRef):
-    comment = fields.String(load_default="", allow_none=True)
-    returned_by = fields.String(required=True, validate=validate.Length(min=1, max=100))
-
-
-class ForwardParams(ItemRef):
-    units = fields.List(fields.String(validate=validate.Length(min=1)), required=True, validate=validate.Length(min=1))
-    request = fields.String(load_default="")
-    forwarded_by = fields.String(required=True, validate=validate.Length(min=1, max=100))
-
-
-class AdoptionRequest(_Strict):
-    channel = fields.String(required=True, validate=not_blank)
-    adopted = fields.Boolean(required=True)
-    note = Text(load_default="", validate=validate.Length(max=2000))
-
-
-class InstructionRequest(_Strict):
-    channel = fields.String(required=True, validate=not_blank)
-    level = fields.String(required=True, validate=not_blank, metadata={"description": "city | province | national"})
-    leader = Text(required=True, validate=[not_blank, validate.Length(max=100)])
-    text = Text(required=True, validate=[not_blank, validate.Length(max=4000)])
-
-
-class AnswerRequest(_Strict):
-    text = Text(required=True, validate=[not_blank, validate.Length(max=4000)])
-
-
-# -- output ------------------------------------------------------------------------------------
-
-class CheckSchema(Schema):
-    round = fields.Integer()
-    check = fields.String()
-    passed = fields.Boolean()
-    note = fields.String()
-    checked_by = fields.String()
-    checked_at = UtcDateTime()
-
-
-class ReportSchema(Schema):
-    channel = fields.String()
-    issue = fields.Function(lambda r: r.issue.number)
-    signed_off_by = fields.String()
-    reported_at = UtcDateTime()
-    adoption = fields.String(allow_none=True)
-    adoption_note = fields.String(allow_none=True)
-    adoption_at = UtcDateTime(allow_none=True)
-
-
-class InstructionSchema(Schema):
-    channel = fields.String()
-    level = fields.String()
-    leader = fields.String()
-    text = fields.String()
-    recorded_by = fields.String()
-    recorded_at = UtcDateTime()
-
-
-class ForwardSchema(Schema):
-    unit = fields.String()
-    request = fields.String()
-    due = UtcDateTime()
-    status = fields.String()
-    forwarded_at = UtcDateTime()
-    answer = fields.String(allow_none=True)
-    answered_by = fields.String(allow_none=True)
-    answered_at = UtcDateTime(allow_none=True)
-
-
-class EventSchema(Schema):
-    at = UtcDateTime()
-    actor = fields.String()
-    action = fields.String()
-    data = fields.Raw(allow_none=True)
-
-
-class OpinionSchema(Schema):
-    """An item as its submitter, staff, the committee and leaders see it."""
-
-    number = fields.String()
-    thread = fields.String()
-    title = fields.String()
-    situation = fields.String()
-    analysis = fields.String()
-    suggestion = fields.String()
-    urgent = fields.Boolean()
-    submitter = fields.String()
-    submitter_role = fields.String()
-    status = fields.String()
-    status_zh = fields.String()
-    not_adopted_reason = fields.String(allow_none=True)
-    origin_case = fields.String(allow_none=True)
-    converted_to = fields.String(allow_none=True)
-    created_at = UtcDateTime()
-    submitted_at = UtcDateTime(allow_none=True)
-    checks = fields.List(fields.Nested(CheckSchema))
-    reports = fields.List(fields.Nested(ReportSchema))
-    instructions = fields.List(fields.Nested(InstructionSchema))
-    forwards = fields.List(fields.Nested(ForwardSchema))
-
-
-class PublicOpinionSchema(Schema):
-    """An adopted item as other members see it: the submitter masked, no working notes."""
-
-    number = fields.String()
-    title = fields.String()
-    status = fields.String()
-    status_zh = fields.String()
-    submitter = fields.String()
-    adopted_by = fields.List(fields.String())
-    instruction_levels = fields.List(fields.String())
-
-
-class UnitOpinionSchema(Schema):
-    """An item forwarded to a department, as the department sees it: the text and its own forward."""
-
-    number = fields.String()
-    title = fields.String()
-    situation = fields.String()
-    analysis = fields.String()
-    suggestion = fields.String()
-    status = fields.String()
-    forward = fields.Nested(ForwardSchema)
+_ = fields  # the shapes' field types, for modules that import them from here

@@ -18,6 +18,7 @@ from shared.errors import BusinessError, Conflict, Forbidden, InvalidInput
 from shared.messaging.outbox import send_message
 from shared.rulebook import deadline
 from shared.validation import load
+from shared.contracts import messages
 
 from .access import acting_user
 from .models import OpinionCheck, OpinionForward, OpinionInstruction, OpinionIssue, OpinionReport
@@ -136,7 +137,7 @@ def _reports(session, item):
 def _settle_if_complete(session, item) -> None:
     reports = _reports(session, item)
     if reports and all(r.adoption for r in reports):
-        send_message(session, Outbox, name="adoptions_settled", correlation_key=item.number,
+        send_message(session, Outbox, name=messages.ADOPTIONS_SETTLED, correlation_key=item.number,
                      message_id=f"adoptions-settled-{item.number}",
                      payload={"adopted": [r.channel for r in reports if r.adoption == "adopted"]})
 
@@ -298,7 +299,7 @@ def answer_forward(session, number: str, request: dict, principal: dict) -> dict
     tell(session, item, "answered", unit, f"社情民意信息 {item.number} 收到 {unit} 的办理答复", data["text"])
     session.flush()
     if all(f.status == "answered" for f in rows):
-        send_message(session, Outbox, name="forwards_answered", correlation_key=item.number,
+        send_message(session, Outbox, name=messages.FORWARDS_ANSWERED, correlation_key=item.number,
                      message_id=f"forwards-answered-{item.number}", payload={"units": [f.unit for f in rows]})
     return {"number": item.number, "unit": unit, "status": mine.status, "answered_at": mine.answered_at.isoformat()}
 

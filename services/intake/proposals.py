@@ -16,6 +16,7 @@ from shared.errors import Conflict, Forbidden, InvalidInput
 from shared.messaging.outbox import send_message, start_process
 from shared.rulebook import deadline, load_rulebook
 from shared.validation import load
+from shared.contracts import messages
 
 from .access import acting_user, is_proposer, not_found, reads_all, require_member, require_reader
 from .models import Cosigner, Outbox, Proposal, Publication
@@ -119,7 +120,7 @@ def cosign(session, number: str, principal: dict) -> dict:
     waiting = session.scalar(select(func.count()).select_from(Cosigner).where(
         Cosigner.proposal_id == proposal.id, Cosigner.status != "confirmed"))
     if waiting == 0:
-        send_message(session, Outbox, name="cosign_settled", correlation_key=number,
+        send_message(session, Outbox, name=messages.COSIGN_SETTLED, correlation_key=number,
                      message_id=f"cosign-settled-{number}", payload={"proposers": proposers(proposal)})
     return dump(proposal)
 
@@ -180,7 +181,7 @@ def resubmit(session, number: str, draft: dict, principal: dict) -> dict:
     proposal.decided_by = proposal.decided_at = None
     record_event(session, proposal, user, "resubmitted",
                  {"revision": proposal.revision, "changed": changed, "returned_because": returned_because})
-    send_message(session, Outbox, name="resubmitted", correlation_key=number,
+    send_message(session, Outbox, name=messages.RESUBMITTED, correlation_key=number,
                  message_id=f"resubmitted-{number}-{proposal.revision}",
                  payload={"revision": proposal.revision})
     session.flush()

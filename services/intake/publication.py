@@ -7,6 +7,7 @@ from shared import clock
 from shared.errors import BusinessError
 from shared.rulebook import load_rulebook
 from shared.validation import load
+from shared.contracts import messages
 
 from .masking import mask_name, mask_text
 from .models import Proposal, Publication
@@ -74,7 +75,7 @@ def answer_merged(session, params: dict, principal: dict | None) -> dict:
     merged = session.scalars(select(Proposal).where(Proposal.merged_into == proposal.number)
                              .order_by(Proposal.id)).all()
     for other in merged:
-        send_message(session, Outbox, "merged_answered", other.number, f"merged-answered-{other.number}",
+        send_message(session, Outbox, messages.MERGED_ANSWERED, other.number, f"merged-answered-{other.number}",
                      {"main": proposal.number, "category": data["reply_category"],
                       "summary": data["reply_summary"]})
         record_event(session, other, (principal or {}).get("user") or "system", "answered_by_merge",

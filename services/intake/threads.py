@@ -17,6 +17,7 @@ from sqlalchemy import select
 from shared.errors import Conflict, Forbidden, InvalidInput
 from shared.messaging.outbox import send_message
 from shared.validation import load
+from shared.contracts import messages
 
 from . import proposals as proposal_rules
 from .access import acting_user, is_proposer, reads_all, require_member
@@ -115,7 +116,7 @@ def to_proposal(session, number: str, request: dict, principal: dict) -> dict:
     item.converted_to, item.status = made["number"], "converted"
     record(session, item, user, "converted_to_proposal", {"proposal": made["number"], "was": was})
     if was == "submitted":
-        send_message(session, Outbox, name="converted_to_proposal", correlation_key=item.number,
+        send_message(session, Outbox, name=messages.CONVERTED_TO_PROPOSAL, correlation_key=item.number,
                      message_id=f"converted-{item.number}", payload={"proposal": made["number"]})
     session.flush()
     return {"opinion": dump(session, item), "proposal": made}

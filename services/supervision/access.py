@@ -8,7 +8,9 @@ first filter, not the authority (a caller on the bus reaches the service without
   audit. Supervision does not know who proposed what (intake does), so it cannot narrow this to
   the proposers;
 - the overdue list is for staff and leaders; only the named supervising leader writes the log of
-  a key proposal.
+  a key proposal;
+- recomputing the deadlines counted on a provisional calendar (after ``ztc calendar add``) is for
+  operators and staff.
 """
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ from shared.validation import load
 
 OVERSEERS = frozenset({"staff", "committee", "leader"})
 OVERDUE_READERS = frozenset({"staff", "leader"})
+CALENDAR_KEEPERS = frozenset({"operator", "staff"})
 
 
 def principal_of(principal) -> dict:
@@ -51,3 +54,9 @@ def restricted_unit(principal: dict) -> str | None:
 def require_overdue_reader(principal: dict) -> None:
     if not OVERDUE_READERS & set(principal["roles"]):
         raise Forbidden(f"only {' and '.join(sorted(OVERDUE_READERS))} see the overdue list")
+
+
+def require_calendar_keeper(principal: dict) -> None:
+    if not CALENDAR_KEEPERS & set(principal["roles"]):
+        raise Forbidden(f"only {' and '.join(sorted(CALENDAR_KEEPERS))} recompute deadlines after a "
+                        "calendar change")

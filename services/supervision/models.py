@@ -2,8 +2,9 @@
 
 A :class:`Deadline` and its :class:`DeadlineChange` rows together say where a due date came from:
 the rule, the rulebook (name, version, SHA-256 of the file), the start event, the calendar's
-day-by-day account for working-day rules, and every pause, resume, extension and restart with who
-and why. A deadline is *live* while ``closed_at`` is empty (status ``open``, or ``missed`` once
+day-by-day account for working-day rules (marked ``provisional`` when it counted a date of a year
+without an official holiday schedule), and every pause, resume, extension, restart and
+recalculation with who and why. A deadline is *live* while ``closed_at`` is empty (status ``open``, or ``missed`` once
 escalated); ``met``, ``missed``, ``superseded`` and ``closed`` with ``closed_at`` set are history.
 
 Times are stored in UTC (SQLite keeps no offset; :func:`services.supervision.records.aware`
@@ -24,7 +25,9 @@ Base = make_base()
 Outbox, Inbox = messaging_models(Base)
 
 DEADLINE_STATUSES = ("open", "met", "missed", "superseded", "closed")
-CHANGE_KINDS = ("pause", "resume", "extension", "restart")
+# recalculation: a provisional calendar account counted again when the year's official holiday
+# schedule was entered (operations.recompute_provisional), and the due date moved.
+CHANGE_KINDS = ("pause", "resume", "extension", "restart", "recalculation")
 LOG_KINDS = ("visit", "meeting", "instruction", "note")
 
 
@@ -69,7 +72,7 @@ class Deadline(Base):
 
 
 class DeadlineChange(Base):
-    """A pause, resume, extension or restart of a deadline; rows are added, never changed."""
+    """A pause, resume, extension, restart or recalculation of a deadline; rows are added, never changed."""
 
     __tablename__ = "deadline_changes"
 

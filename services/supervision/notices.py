@@ -4,17 +4,18 @@ the gateway puts it in the recipients' inboxes.
 
 Recipients: a reminder goes to the handlers of each unit the deadline belongs to
 (``unit:<id>``); an escalation goes to those units, to the committee's staff (``role:staff``) and,
-for a key proposal, to its supervising leader. Event ids name the recorded row, so a job's result
+for a key proposal, to its supervising leader; a recalculation (a provisional due date moved when
+the year's official holiday schedule was entered) goes to those units and the staff. Event ids name the recorded row, so a job's result
 delivered twice tells people once.
 """
 from __future__ import annotations
 
 from shared.messaging import outbox
 
-from .models import Deadline, KeyProposal, Outbox, Reminder
+from .models import Deadline, DeadlineChange, KeyProposal, Outbox, Reminder
 
 RULE_NAMES = {"reply_deadline": "答复期限", "rehandling_reply": "重新办理答复期限",
-              "co_unit_input": "协办意见期限", "sign_for_limit": "签收期限"}
+              "co_unit_input": "协办意见期限", "sign_for_limit": "签收期限", "objection_window": "异议期限"}
 
 
 def _units(row: Deadline) -> list[str]:
@@ -47,3 +48,15 @@ def escalated(session, row: Deadline, kind: str = "deadline_escalation") -> None
                   text=f"Proposal {row.number}: the {row.rule} due on {row.due.isoformat()} has passed "
                        f"without {'a reply' if row.rule in ('reply_deadline', 'rehandling_reply') else 'the input'}; "
                        "escalated to supervision.")
+
+
+def recalculated(session, row: Deadline, change: DeadlineChange, year: int,
+                 kind: str = "deadline_recalculated") -> None:
+    recipients = [*_units(row), "role:staff"]
+    old, new = change.old_due.isoformat(), change.new_due.isoformat()
+    outbox.notify(session, Outbox, kind, f"supervision.recalculation:{change.id}", row.number,
+                  list(dict.fromkeys(recipients)),
+                  title=f"提案 {row.number}：{_what(row)} 由 {old} 改为 {new}（{year}年放假安排已公布）",
+                  text=f"Proposal {row.number}: the {row.rule} was counted on the provisional {year} "
+                       f"calendar and was due on {old}; counted on the official {year} holiday "
+                       f"schedule it is due on {new}.")

@@ -4,28 +4,38 @@ The diagram (``bpmn/proposal.bpmn``) opens the clocks after each assignment, wai
 to the ``next_check`` these jobs return (an ISO 8601 datetime with its offset, Chinese local time),
 asks :func:`check` what to do when it fires, and closes the clocks when the reply is accepted.
 
-Every duration comes from the rulebook and every working day from the calendar. A date the
-calendar does not know raises :class:`~shared.calendar.UnknownCalendarDate` out of the job: it is a
-technical failure, never a plain weekday in silence, so the engine retries and then raises an
-incident whose message names the calendar file to add; nothing of the job is kept.
+Every duration comes from the rulebook and every working day from the calendar. A date of a year
+without an official holiday schedule is counted on the calendar's provisional rule and the deadline
+keeps that in its account; :func:`recompute_provisional` counts such deadlines again when the
+schedule is entered (``ztc calendar add``). A date no source knows raises
+:class:`~shared.calendar.UnknownCalendarDate` out of the job: it is a technical failure, never a
+plain weekday in silence, so the engine retries and then raises an incident whose message names the
+calendar file to add; nothing of the job is kept.
 """
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from sqlalchemy import select
 
 from shared.calendar import CHINA_TZ
 from shared.contracts import DEADLINE_EXTENDED
 from shared.messaging.outbox import publish_event
 from shared.errors import BusinessError, InvalidInput
+from shared.contracts.jobs.supervision import Escalate as EscalateParams
+from shared.contracts.jobs.supervision import Extend as ExtendParams
+from shared.contracts.jobs.supervision import NumberRef as NumberParams
+from shared.contracts.jobs.supervision import OpenDeadlines as OpenDeadlinesParams
+from shared.contracts.jobs.supervision import Restart as RestartParams
 from shared.validation import load
 
 from . import key_proposals, notices, unit_facts
-from .access import actor
-from .models import Escalation, Outbox, Reminder
+
+from .access import actor, principal_of, require_calendar_keeper
+from .models import Deadline, Escalation, Outbox, Reminder
 from .records import (ASSIGNED, REASSIGNED, REHANDLING, assigned_at, aware, deadlines_of, escalated,
-                      latest_reply, live_deadlines, live_reply, new_deadline, next_check,
+                      iso, latest_reply, live_deadlines, live_reply, new_deadline, next_check,
                       pending_reminders, record_change, replace, utc, utc_now)
 from .rules import (CAP_RULE, CO_INPUT_RULE, OBJECTION_RULE, REPLY_RULES, SIGN_FOR_RULE, SupervisionRules,
                     ends_at)
@@ -45,11 +55,6 @@ def _no_reply_deadline(number: str) -> BusinessError:
 
 # -- the smoke diagram's escalation (kept as it was) ---------------------------------------------------
 
-class EscalateParams(Schema):
-    submission_id = fields.Integer(required=True)
-    unit = fields.String(required=True, validate=validate.Length(min=1, max=100))
-
-
 def escalate(session, params: dict, principal: dict | None) -> dict:
     data = load(EscalateParams, params, "supervision.escalate parameters")
     row = Escalation(submission_id=data["submission_id"], unit=data["unit"], escalated_at=utc_now())
@@ -59,22 +64,6 @@ def escalate(session, params: dict, principal: dict | None) -> dict:
 
 
 # -- open_deadlines -------------------------------------------------------------------------------
-
-class OpenDeadlinesParams(Schema):
-    number = _NUMBER
-    key_proposal = fields.Boolean(load_default=False, allow_none=True)
-    supervising_leader = fields.String(load_default=None, allow_none=True,
-                                       validate=validate.Length(min=1, max=100))
-    units = fields.List(_UNIT, required=True, validate=validate.Length(min=1))
-    answering_units = fields.List(_UNIT, load_default=None, allow_none=True)
-    proposers = fields.List(fields.String(validate=validate.Length(min=1, max=100)), load_default=list,
-                            allow_none=True)   # the initiator first: told in proposal.key_selected
-
-    @validates_schema
-    def _key_proposal_names_its_leader(self, data, **kwargs):
-        if data.get("key_proposal") and not data.get("supervising_leader"):
-            raise ValidationError("a key proposal names its supervising leader", "supervising_leader")
-
 
 def _unique(items):
     return list(dict.fromkeys(items))
@@ -173,10 +162,6 @@ def _remind_or_escalate(session, rules: SupervisionRules, row, now: datetime) ->
 
 # -- check ----------------------------------------------------------------------------------------
 
-class NumberParams(Schema):
-    number = _NUMBER
-
-
 def check(session, rules: SupervisionRules, params: dict, principal: dict | None) -> dict:
     """``supervision.check {number}``: remind, escalate or nothing, for the live reply deadline.
 
@@ -215,12 +200,6 @@ def check(session, rules: SupervisionRules, params: dict, principal: dict | None
 
 
 # -- extend ---------------------------------------------------------------------------------------
-
-class ExtendParams(Schema):
-    number = _NUMBER
-    until = fields.Date(required=True)
-    reason = fields.String(load_default="", validate=validate.Length(max=2000))
-
 
 def extend(session, rules: SupervisionRules, params: dict, principal: dict | None) -> dict:
     """``supervision.extend {number, until[, reason]}``: the reply deadline moves to ``until``.
@@ -261,12 +240,6 @@ def extend(session, rules: SupervisionRules, params: dict, principal: dict | Non
 
 
 # -- restart --------------------------------------------------------------------------------------
-
-class RestartParams(Schema):
-    number = _NUMBER
-    rule = fields.String(required=True, validate=validate.OneOf(REPLY_RULES))
-    reason = fields.String(load_default="", validate=validate.Length(max=2000))
-
 
 def restart(session, rules: SupervisionRules, params: dict, principal: dict | None) -> dict:
     """``supervision.restart {number, rule}``: a new reply deadline from now by ``rule`` (re-handling
@@ -325,3 +298,82 @@ def close(session, rules: SupervisionRules, params: dict, principal: dict | None
                if row.rule == SIGN_FOR_RULE and row.status != "superseded"]
     return {"replied_on_time": latest_reply(session, number).status == "met",
             "signed_on_time": all(row.status == "met" for row in signing)}
+
+
+# -- recompute_provisional --------------------------------------------------------------------------
+
+class RecomputeParams(Schema):
+    year = fields.Integer(required=True, strict=True, validate=validate.Range(1949, 2999))
+
+
+def _differences(before: dict, after: dict) -> list[str]:
+    """What the new account says differently, e.g. ``2027-02-09 holiday (Spring Festival, 2027.yaml;
+    was workday)``: the dates both accounts looked at whose answer changed, and the holidays and
+    make-up working days of the dates only the new one reached."""
+    old = {entry["date"]: entry for entry in before.get("days", [])}
+    changed = []
+    for entry in after["days"]:
+        was = old.get(entry["date"])
+        if was is None and entry["kind"] not in ("holiday", "makeup_workday"):
+            continue
+        if was is not None and (was["working"], was["kind"]) == (entry["working"], entry["kind"]):
+            continue
+        named = f"{entry['name']}, " if entry["name"] else ""
+        earlier = f"; was {was['kind']}" if was is not None else ""
+        changed.append(f"{entry['date']} {entry['kind']} ({named}{entry['source']}{earlier})")
+    return changed
+
+
+def recompute_provisional(session, rules: SupervisionRules, params: dict, principal) -> dict:
+    """``recompute_provisional {year}``: count again every live working-day deadline whose
+    calendar account counted a provisional date of ``year``, on the calendar as it stands now
+    (the service reads the calendar files afresh for each call, so a file just written by
+    ``ztc calendar add`` is what counts). Operators and staff only.
+
+    Each such deadline gets the new account (with ``recomputed``: when, by whom, the previous end
+    and the dates whose answer changed). If the end moved and the due date was still the computed
+    one, the due date moves with it: a ``recalculation`` change records old and new due date and
+    why, a missed deadline whose new end is still to come is open again, and ``notify.deadline_
+    recalculated`` tells its units and the staff. A due date set by hand (an extension) is kept.
+    A deadline whose end did not move changes nothing but its account, which is no longer
+    provisional once the year has an official schedule. Calling again changes nothing more.
+
+    Returns ``{year, calendar, recounted, moved: [{id, number, rule, unit, old_due, new_due}],
+    still_provisional}``.
+    """
+    principal = principal_of(principal)
+    require_calendar_keeper(principal)
+    year = load(RecomputeParams, params, "recompute_provisional parameters")["year"]
+    now, by = utc_now(), actor(principal)
+    status = rules.calendar_year(year)
+    rows = session.scalars(select(Deadline).where(Deadline.closed_at.is_(None),
+                                                  Deadline.amount_unit == "working_days")
+                           .order_by(Deadline.id)).all()
+    affected = [row for row in rows if year in ((row.calendar or {}).get("provisional_years") or [])]
+    moved, still = [], 0
+    for row in affected:
+        before = row.calendar
+        account = rules.recount(row.start_date, row.amount)
+        previous_end, end = date.fromisoformat(before["end"]), date.fromisoformat(account["end"])
+        changed = _differences(before, account)
+        account["recomputed"] = {"at": iso(now), "by": by, "year": year, "calendar": status["status"],
+                                 "previous_end": previous_end.isoformat(), "changed_days": changed}
+        row.calendar = account  # a new dict, so the JSON column is written
+        still += bool(account["provisional"])
+        if end == previous_end or row.due != previous_end:
+            continue
+        sources = "; ".join(f"{name}: {text}" for name, text in status["sources"].items())
+        reason = (f"the {year} holiday calendar is now {status['status']} ({sources}); counted again, "
+                  f"{row.amount} working days from {row.start_date.isoformat()} end on {end.isoformat()}"
+                  + (f": {', '.join(changed)}" if changed else ""))
+        change = record_change(session, row, "recalculation", now, by, reason, row.due, end)
+        row.due = end
+        if row.status == "missed" and now < ends_at(end):
+            row.status = "open"
+        session.flush()
+        notices.recalculated(session, row, change, year)
+        moved.append({"id": row.id, "number": row.number, "rule": row.rule, "unit": row.unit,
+                      "old_due": previous_end.isoformat(), "new_due": end.isoformat()})
+    session.flush()
+    return {"year": year, "calendar": status, "recounted": len(affected), "moved": moved,
+            "still_provisional": still}

@@ -3,12 +3,14 @@
 One call to :func:`deadlines` explains any deadline: the rule and the rulebook (name, version,
 SHA-256 hash) it came from, the start event, the amount and unit, the working-day calendar's
 day-by-day account for working-day rules (holidays and weekends skipped, make-up working days
-counted, and which source decided each date), every pause, resume, extension and restart with
-who and why, the reminders and escalations, the current due date and status.
+counted, and which source decided each date; ``provisional`` when a year without an official
+holiday schedule was counted), every pause, resume, extension, restart and recalculation with who
+and why, the reminders and escalations, the current due date and status.
 """
 from __future__ import annotations
 
 from collections import defaultdict
+from datetime import datetime
 
 from sqlalchemy import select
 
@@ -57,8 +59,20 @@ def _calendar_sentence(account: dict | None) -> str:
         return ""
     skipped = ", ".join(f"{d['date']} ({d['name'] or d['kind']})" for d in account["skipped"]) or "none"
     made_up = ", ".join(f"{d['date']} ({d['name'] or 'make-up'})" for d in account["makeup_workdays"])
-    sentence = f" Days not counted: {skipped}."
-    return sentence + (f" Make-up working days counted: {made_up}." if made_up else "")
+    sentence = ""
+    recomputed = account.get("recomputed")
+    if recomputed:
+        on = local_date(datetime.fromisoformat(recomputed["at"])).isoformat()
+        sentence += (f" Counted again on {on} when the {recomputed['year']} holiday calendar became "
+                     f"{recomputed['calendar']} (it had ended on {recomputed['previous_end']}).")
+    sentence += f" Days not counted: {skipped}."
+    sentence += f" Make-up working days counted: {made_up}." if made_up else ""
+    if account.get("provisional"):
+        years = ", ".join(str(year) for year in account.get("provisional_years", []))
+        sentence += (f" PROVISIONAL: {years} has no official holiday schedule yet, so its dates were "
+                     "counted on weekends and the statutory holidays only (no make-up working days or "
+                     "bridge days); the deadline is counted again when the schedule is entered.")
+    return sentence
 
 
 def _sentence(row: Deadline, changes: list[DeadlineChange]) -> str:
@@ -86,6 +100,7 @@ def _view(row, changes, reminders, escalations, replaced_by, cap, now) -> dict:
         "rulebook": {"name": row.rulebook, "version": row.rulebook_version, "hash": row.rulebook_hash},
         "duration": {"amount": row.amount, "unit": row.amount_unit},
         "calendar": row.calendar,
+        "provisional": bool((row.calendar or {}).get("provisional")),
         "original_due": row.original_due.isoformat(), "due": row.due.isoformat(),
         "ends_at": ends_at(row.due).isoformat(), "passed": now >= ends_at(row.due),
         "changes": [{"kind": c.kind, "at": iso(c.at), "by": c.by, "reason": c.reason,

@@ -4,10 +4,13 @@
 and counts working days on :class:`~shared.calendar.WorkingCalendar`. Tests may pass a rulebook or
 a calendar directory of their own.
 
-Every method that consults the calendar may raise :class:`~shared.calendar.UnknownCalendarDate`
-for a date of a year neither ``chinesecalendar`` nor a complete override file covers. It is never
-caught here: in a job it is a technical failure, so the engine retries and then raises an incident
-whose message names the file to add (``bpmn/calendar/<year>.yaml``).
+A date of a year without an official holiday schedule is answered by the calendar's provisional
+rule, and the account of a working-day deadline says so (``provisional``, ``provisional_years``);
+:func:`~services.supervision.operations.recompute_provisional` counts those again when the
+schedule is entered. Only a date no source knows (a year before the current holiday rules, with no
+file) raises :class:`~shared.calendar.UnknownCalendarDate`. It is never caught here: in a job it is
+a technical failure, so the engine retries and then raises an incident whose message names the file
+to add (``bpmn/calendar/<year>.yaml``).
 """
 from __future__ import annotations
 
@@ -18,7 +21,7 @@ from shared.calendar import CHINA_TZ, WorkingCalendar, local_date
 from shared.rulebook import Deadline, Duration, Rulebook, deadline, load_rulebook
 
 # Reply deadlines: the clocks the diagram waits on, reminded before and escalated after.
-REPLY_RULES = ("reply_deadline", "rehandling_reply")
+from shared.contracts.jobs.supervision import REPLY_RULES  # noqa: E402
 # Per-unit clocks opened for every assigned unit.
 SIGN_FOR_RULE = "sign_for_limit"
 OBJECTION_RULE = "objection_window"
@@ -41,6 +44,14 @@ class SupervisionRules(abc.ABC):
         """The deadline of ``rule`` for an event at ``start``, with its provenance."""
 
     @abc.abstractmethod
+    def recount(self, start: date, working_days: int) -> dict:
+        """The calendar's account of ``working_days`` from ``start`` as the calendar stands now."""
+
+    @abc.abstractmethod
+    def calendar_year(self, year: int) -> dict:
+        """How the calendar answers ``year`` now: package, official, provisional or unknown."""
+
+    @abc.abstractmethod
     def reminder_lead_times(self) -> list[Duration]:
         """How long before a reply deadline each reminder comes."""
 
@@ -60,6 +71,12 @@ class RulebookRules(SupervisionRules):
 
     def deadline(self, rule: str, start: datetime) -> Deadline:
         return deadline(self.rulebook, rule, start, self.calendar)
+
+    def recount(self, start: date, working_days: int) -> dict:
+        return self.calendar.explain(start, working_days)
+
+    def calendar_year(self, year: int) -> dict:
+        return self.calendar.year_status(year)
 
     def reminder_lead_times(self) -> list[Duration]:
         return self.rulebook.reminder_lead_times()

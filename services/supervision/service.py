@@ -21,8 +21,8 @@ class Rules(DependencyProvider):
     """The proposal rulebook and the working-day calendar, read afresh for each worker.
 
     Both are small YAML files. Reading them per worker means a calendar file added for a new year
-    (the fix an UnknownCalendarDate incident names) takes effect on the engine's retry, with no
-    restart of the service.
+    (``ztc calendar add``, or the fix an UnknownCalendarDate incident names) takes effect at once,
+    with no restart of the service: ``recompute_provisional`` counts on the file just written.
     """
 
     def get_dependency(self, worker_ctx):
@@ -80,6 +80,14 @@ class SupervisionService(Pingable):
         entry = key_proposals.log_key_supervision(self.db.session, number, kind, text, principal)
         self.db.commit()
         return entry
+
+    @api
+    def recompute_provisional(self, year, principal=None):
+        """Count again the live deadlines counted on a provisional ``year`` (after the official
+        holiday schedule was entered: ``ztc calendar add``); see ``operations.recompute_provisional``."""
+        result = operations.recompute_provisional(self.db.session, self.rules, {"year": year}, principal)
+        self.db.commit()
+        return result
 
     @api
     def key_supervision_log(self, number, principal=None):

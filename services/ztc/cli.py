@@ -1,4 +1,5 @@
-"""``ztc``: deploy diagrams, watch and act on incidents and instances, issue tokens.
+"""``ztc``: deploy diagrams, watch and act on incidents and instances, issue tokens, enter a year's
+holiday schedule (``ztc calendar``).
 
 It works on the services' own databases through the same code the services run (the engine's
 :class:`Engine`), so it works with the services stopped too: ``ztc deploy`` validates and stores a
@@ -43,7 +44,7 @@ def _fail(exc: ZtcError):
     for problem in exc.details.get("problems", []):
         click.echo(f"  - {problem}", err=True)
     for field, messages in exc.details.items():
-        if field != "problems":
+        if field not in ("problems", "problem_details", "notes"):
             click.echo(f"  {field}: {messages}", err=True)
     sys.exit(1)
 
@@ -66,18 +67,27 @@ def _deploy_units(paths):
             yield path, {path.name: path.read_bytes(), **dmn}
 
 
-@main.command(help="Validate diagrams and store each as a new version (unchanged files keep their "
-                   "version). Exits 1 naming every problem if any diagram is refused.")
-@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
-@click.option("--check", is_flag=True, help="Only validate; store nothing.")
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-def deploy(paths, check, as_json):
+def _diagram_files(paths):
     files = []
     for path in paths:
         files.extend(sorted(path.glob("*.bpmn")) + sorted(path.glob("*.dmn")) if path.is_dir() else [path])
     if not files:
         click.echo("error: no .bpmn or .dmn files found", err=True)
         sys.exit(1)
+    return files
+
+
+@main.command(help="Validate diagrams and store each as a new version (unchanged files keep their "
+                   "version). A refused diagram gets every problem at once, each with file, line, "
+                   "element id and label, and a hint; exits 1 if any diagram is refused. A process "
+                   "marked isExecutable=\"false\" is kept as documentation, with a note.")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--check", is_flag=True, help="Only validate; store nothing.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print the result as JSON (a refusal's details carry problem_details: file, line, "
+                   "element_id, element_type, label, message, hint, code).")
+def deploy(paths, check, as_json):
+    files = _diagram_files(paths)
     if check:
         from services.engine.engine import Engine
 
@@ -87,13 +97,15 @@ def deploy(paths, check, as_json):
     results, failed = [], False
     for path, unit in _deploy_units(files):
         try:
-            stored = ([{"process_id": d.process_id, "version": d.version, "checked": True}
+            stored = ([{"process_id": d.process_id, "version": d.version, "checked": True, "notes": d.notes}
                        for d in engine.validate(unit)] if check else engine.deploy(unit, "ztc"))
             results.extend(stored)
             if not as_json:
                 for row in stored:
                     state = "valid" if check else ("deployed" if row["new"] else "unchanged")
                     click.echo(f"{path}: {row['process_id']} version {row['version']} {state}")
+                for note in dict.fromkeys(n for row in stored for n in row.get("notes", [])):
+                    click.echo(f"  note: {note}")
         except ZtcError as exc:
             failed = True
             results.append({"file": str(path), **exc.to_dict()})
@@ -101,9 +113,52 @@ def deploy(paths, check, as_json):
                 click.echo(f"{path}: refused", err=True)
                 for problem in exc.details.get("problems", []):
                     click.echo(f"  - {problem}", err=True)
+                for note in exc.details.get("notes", []):
+                    click.echo(f"  note: {note}", err=True)
     if as_json:
         click.echo(json.dumps(results, ensure_ascii=False, indent=2))
     sys.exit(1 if failed else 0)
+
+
+def _lint_help():
+    from shared.workflow.lint import RULES
+
+    return ("Check diagrams for style, beside the deploy checks: every finding names file, line, "
+            "element id and label, the rule (bpmnlint's name for it) and a hint. Findings do not "
+            "refuse a diagram: the exit status is 0 unless a file would be refused at deploy (then 1, "
+            "with its problems). Stores nothing and needs no database.\n\n"
+            "\b\nRules:\n" + "".join(f"  {name}: {what}\n" for name, what in RULES.items()))
+
+
+@main.command(help=_lint_help())
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--json", "as_json", is_flag=True,
+              help="Print one object per BPMN file: file, refused, problems, findings (each with file, "
+                   "line, element_id, element_type, label, message, hint and code, the rule), notes.")
+def lint(paths, as_json):
+    from shared.workflow.lint import lint as run_lint
+
+    results, refused = [], False
+    for path, unit in _deploy_units(_diagram_files(paths)):
+        result = run_lint(unit)
+        refused = refused or bool(result.problems)
+        results.append({"file": str(path), "refused": bool(result.problems),
+                        "problems": [p.to_dict() for p in result.problems],
+                        "findings": [f.to_dict() for f in result.findings], "notes": result.notes})
+        if as_json:
+            continue
+        for problem in result.problems:
+            click.echo(f"error: {problem}")
+        for finding in result.findings:
+            click.echo(f"{finding.code}: {finding}")
+        for note in result.notes:
+            click.echo(f"note: {note}")
+        verdict = "refused at deploy" if result.problems else "deploys"
+        click.echo(f"{path}: {verdict}; {len(result.problems)} problem(s), "
+                   f"{len(result.findings)} style finding(s)")
+    if as_json:
+        click.echo(json.dumps(results, ensure_ascii=False, indent=2))
+    sys.exit(1 if refused else 0)
 
 
 @main.command(help="List deployed versions, oldest first.")
@@ -284,6 +339,11 @@ from .ops import register as _register_ops  # noqa: E402
 
 _retry_all = _register_ops(main, instances, incidents,
                            {"settings": _settings, "engine": _engine, "out": _out, "fail": _fail})
+
+# -- the working-day calendar (services/ztc/calendar_commands.py) -----------------------------------
+from .calendar_commands import register as _register_calendar  # noqa: E402
+
+_register_calendar(main, {"settings": _settings, "out": _out, "fail": _fail})
 
 
 if __name__ == "__main__":

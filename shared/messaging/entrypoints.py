@@ -39,6 +39,7 @@ from nameko.messaging import QueueConsumer
 from nameko.rpc import ReplyListener, Responder, Rpc, RpcConsumer, RpcProxy, get_rpc_exchange
 
 from shared import clock, config, contracts, metrics
+from shared.contracts import jobs
 from shared.logs import LogContext
 from shared.errors import BusinessError, InvalidInput, ZtcError
 
@@ -288,6 +289,10 @@ class JobEntrypoint(Entrypoint):
     dispatcher = JobDispatcher()
 
     def __init__(self, operation, **kwargs):
+        if jobs.get(operation) is None:
+            # A diagram can only name what the contracts declare: an operation missing there could
+            # never be deployed, so declaring its handler is a mistake caught at import.
+            raise ValueError(f"@job({operation!r}): the operation is not declared in shared/contracts/jobs")
         self.operation = operation
         super().__init__(**kwargs)
 

@@ -1,55 +1,29 @@
-"""Parse and validate diagrams into deployable process definitions.
+"""Parse diagrams into deployable process definitions, or refuse them with every problem at once.
 
-A designer's file either deploys or is refused with problems that each name the file, the element
-and what to fix. Nothing here touches a database: ``ztc deploy`` validates the same way whether or
+A designer's file either deploys or is refused with problems that each name the file, the line,
+the element (id and label) and what to fix. Our own checks (:mod:`.checks`) and SpiffWorkflow's
+parse both run, whatever the other found; where both report the same element for the same cause,
+ours is kept. Nothing here touches a database: ``ztc deploy`` validates the same way whether or
 not the services run.
 """
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass, field
 
 from lxml import etree
 from SpiffWorkflow.bpmn.parser.BpmnParser import full_tag
-from SpiffWorkflow.bpmn.parser.util import DEFAULT_NSMAP
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
-from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
 from SpiffWorkflow.spiff.parser.task_spec import ServiceTaskParser
 
-from shared import evaluator
-
+from . import checks
+from .checks import SERVICES_WITH_JOBS  # noqa: F401 - part of this module's interface
+from .expressions import TIMER_EXAMPLES
+from .problems import NS, SPIFF_NS, DiagramError, DiagramProblem, Document, clean, local, short_tag  # noqa: F401
 from .serializer import spec_to_dict
 from .specs import JobServiceTask
-
-SERVICES_WITH_JOBS = ("intake", "assignment", "supervision", "evaluation", "engine")
-SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
-NS = dict(DEFAULT_NSMAP, spiffworkflow=SPIFF_NS)
-
-
-@dataclass(frozen=True)
-class DiagramProblem:
-    file: str
-    element_id: str
-    element_type: str
-    message: str
-    line: int | None = None
-
-    def __str__(self):
-        where = f"{self.file}"
-        if self.line:
-            where += f":{self.line}"
-        element = f" element '{self.element_id}'" if self.element_id else ""
-        kind = f" ({self.element_type})" if self.element_type else ""
-        return f"{where}:{element}{kind} {self.message}".replace(": ", ": ", 1)
-
-
-class DiagramError(Exception):
-    """A diagram was refused; ``problems`` lists every reason found."""
-
-    def __init__(self, problems):
-        self.problems = list(problems)
-        super().__init__("\n".join(str(p) for p in self.problems))
 
 
 @dataclass
@@ -59,6 +33,7 @@ class ProcessDefinition:
     version: str
     spec: dict
     files: dict = field(default_factory=dict)
+    notes: list = field(default_factory=list)
 
 
 class ZtcBpmnParser(SpiffBpmnParser):
@@ -66,107 +41,176 @@ class ZtcBpmnParser(SpiffBpmnParser):
     OVERRIDE_PARSER_CLASSES[full_tag("serviceTask")] = (ServiceTaskParser, JobServiceTask)
 
 
-def _short_tag(node):
-    q = etree.QName(node)
-    prefix = {DEFAULT_NSMAP["bpmn"]: "bpmn", SPIFF_NS: "spiffworkflow"}.get(q.namespace, q.namespace)
-    return f"{prefix}:{q.localname}" if prefix else q.localname
+# -- SpiffWorkflow's problems, said so that a designer can act on them ---------------------------------
+
+_GENERIC_HINT = "SpiffWorkflow 3.2 cannot run this element as drawn: change it in the modeler"
 
 
-# Elements that carry an id of their own but are parts of the element a designer looks for.
-_PARTS = {"conditionExpression", "timeDuration", "timeDate", "timeCycle", "script", "completionCondition",
-          "loopCardinality", "formalExpression", "extensionElements"}
+def _outgoing(doc, element_id):
+    return doc.xpath(f".//bpmn:sequenceFlow[@sourceRef='{element_id}']")
 
 
-def _owner(node):
-    """The nearest BPMN element (self or ancestor) a designer would look for in the modeler."""
-    while node is not None:
-        q = etree.QName(node)
-        if node.get("id") is not None and q.namespace == DEFAULT_NSMAP["bpmn"] and q.localname not in _PARTS:
-            return node
-        node = node.getparent()
-    return None
+def _called_by(doc, process_id):
+    found = doc.xpath(f".//bpmn:callActivity[@calledElement='{process_id}']")
+    return found[0].get("id") if found else None
 
 
-def _problem(filename, node, message):
-    owner = _owner(node)
-    if owner is None:
-        return DiagramProblem(filename, "", "", message, getattr(node, "sourceline", None))
-    return DiagramProblem(filename, owner.get("id"), _short_tag(owner), message, owner.sourceline)
+def _split(doc, exc, m):
+    element = doc.by_id.get(exc.id)
+    kind = short_tag(element) if element is not None else (exc.tag or "task")
+    flows = _outgoing(doc, exc.id)
+    targets = ", ".join(f'"{doc.name_of(f.get("targetRef"))}"' for f in flows)
+    return exc.id, (f"has {len(flows)} outgoing flows (to {targets}), but a {kind} can leave by one "
+                    f"flow only"), ("add a parallel gateway after it to take all of them, or an exclusive "
+                                   "gateway with conditions to choose one")
 
 
-# Every place a diagram carries code or an expression, with the mode it is evaluated in.
-_CODE_XPATHS = (
-    (".//bpmn:scriptTask/bpmn:script", "exec"),
-    (".//spiffworkflow:preScript", "exec"),
-    (".//spiffworkflow:postScript", "exec"),
-    (".//bpmn:conditionExpression", "eval"),
-    (".//bpmn:timeDuration", "eval"),
-    (".//bpmn:timeDate", "eval"),
-    (".//bpmn:timeCycle", "eval"),
-    (".//bpmn:completionCondition", "eval"),
-    (".//bpmn:loopCardinality", "eval"),
-    (".//spiffworkflow:messagePayload", "eval"),
-    (".//spiffworkflow:calledDecisionId", None),
+def _dangling(doc, exc, m):
+    target = m.group(1)
+    flows = doc.xpath(f".//bpmn:sequenceFlow[@sourceRef='{exc.id}'][@targetRef='{target}']")
+    return (flows[0].get("id") if flows else exc.id), f"leads to '{target}', which is not an element of its process", \
+        "reconnect the flow to an element in the modeler, or delete it"
+
+
+def _data_store(doc, exc, m):
+    wanted = clean(m.group(1))
+    stores = [s for s in doc.xpath(".//bpmn:dataStore") if clean(s.get("name")) == wanted]
+    return (stores[0].get("id") if stores else None), f"data store '{wanted}' has no implementation in the engine", \
+        "keep the data in the task data, or read and write it through a service task"
+
+
+# (pattern, code, render): render(doc, exc, match) -> (element id, message, hint)
+_SPIFF_MESSAGES = (
+    (r"A Service Task must have an operator", "service-operation",
+     lambda d, e, m: (e.id, "has no operation: a service task is a job for one of our services",
+                      'add spiffworkflow:serviceTaskOperator id="<service>.<operation>" (services: '
+                      + ", ".join(SERVICES_WITH_JOBS) + ")")),
+    (r"Unknown Time Specification", "timer-missing",
+     lambda d, e, m: (e.id, "timer has no time: no timeDuration, timeDate or timeCycle",
+                      f"give it a timeDuration such as {TIMER_EXAMPLES['timeDuration']}")),
+    (r"Time Specification Error\.\s*(.*)", "timer",
+     lambda d, e, m: (e.id, f"timer refused: {m.group(1).strip() or 'its time is not ISO 8601'}",
+                      f"e.g. {TIMER_EXAMPLES['timeDuration']}")),
+    (r"Multiple outgoing flows are not supported", "implicit-split", _split),
+    (r"perhaps a form has the same ID\? \((.*)\)", "dangling-flow", _dangling),
+    (r"Non-default exclusive outgoing sequence flow without condition", "gateway-condition",
+     lambda d, e, m: (e.id, "leaves a gateway without a condition",
+                      "add a condition expression, or make it the gateway's default flow")),
+    (r"Exactly one start event is required in a SubWorkflow Task; found (\d+)", "subprocess-start",
+     lambda d, e, m: (e.id, f"has {m.group(1)} start events; a sub-process needs exactly one",
+                      "give the sub-process one start event inside it")),
+    (r"A SubWorkflow Must contain an End event", "subprocess-end",
+     lambda d, e, m: (e.id, "has no end event", "add an end event inside the sub-process")),
+    (r"No start event found", "process-start",
+     lambda d, e, m: (e.id, "has no start event", "add a start event to the process")),
+    (r"must specify a cardinality or a loop input", "multi-instance",
+     lambda d, e, m: (e.id, "multi-instance has neither a loopCardinality nor a loopDataInputRef",
+                      "set loopCardinality or loopDataInputRef")),
+    (r"must specify exactly one of cardinality or loop input", "multi-instance",
+     lambda d, e, m: (e.id, "multi-instance has both a loopCardinality and a loopDataInputRef",
+                      "keep one of them")),
+    (r"loop (input|output) data reference is missing from the IO specification", "multi-instance",
+     lambda d, e, m: (e.id, f"the loop {m.group(1)} names no {'dataInput' if m.group(1) == 'input' else 'dataOutput'} "
+                            "of the task's ioSpecification", "name a data input or output of the task")),
+    (r"A loopMaximum or loopCondition must be specified", "standard-loop",
+     lambda d, e, m: (e.id, "loop has neither a loopMaximum nor a loopCondition",
+                      "set loopCondition or loopMaximum")),
+    (r"Cannot resolve data(Input|Output)Association", "data-association",
+     lambda d, e, m: (e.id, f"{'reads' if m.group(1) == 'Input' else 'writes'} data that is neither a data "
+                            "object of its process nor a data store the engine implements",
+                      "connect the data association to a data object reference of the same pool")),
+    (r"Data Store with name (.*) has no implementation", "data-store", _data_store),
+    (r"Process (\S+?)\.? is not executable", "call-not-executable",
+     lambda d, e, m: (_called_by(d, m.group(1)) or m.group(1),
+                      f"calls process '{m.group(1)}', which is not executable",
+                      'mark the called process isExecutable="true"')),
+    (r"The process '(.*?)' was not found", "call-missing",
+     lambda d, e, m: (_called_by(d, m.group(1)),
+                      f"calls process '{m.group(1)}', which none of the files deployed together holds",
+                      "deploy the file that holds it together with this one, or correct calledElement")),
+    (r'No "calledElement" attribute', "call-element",
+     lambda d, e, m: (e.id, "calls no process: its calledElement is not set",
+                      "set calledElement to the id of the process to call, and deploy its file together "
+                      "with this one")),
+    (r"Duplicate process ID: (\S+)", "duplicate-process",
+     lambda d, e, m: (m.group(1), f"process id '{m.group(1)}' is used twice",
+                      "give each process an id of its own")),
 )
 
 
-def _check_code(tree, filename):
+def _spiff_problem(exc, doc: Document, fallback=None) -> DiagramProblem:
+    """A problem SpiffWorkflow raised, named as ours are; the line is looked up by the element's id
+    (SpiffWorkflow gives none), else the process's, else the file's root element's."""
+    raw = str(exc.args[0]) if exc.args else str(exc)
+    raw = raw.strip()
+    element_id = getattr(exc, "id", "") or ""
+    for pattern, code, render in _SPIFF_MESSAGES:
+        m = re.search(pattern, raw)
+        if m:
+            element_id, message, hint = render(doc, exc, m)
+            return doc.problem_at(element_id, message, hint, code, fallback)
+    if not isinstance(exc, ValidationException):
+        raw = f"{type(exc).__name__}: {raw}"
+    return doc.problem_at(element_id, raw, _GENERIC_HINT, "spiff", fallback)
+
+
+def _no_executable_process(docs) -> list[DiagramProblem]:
     problems = []
-    for xpath, mode in _CODE_XPATHS:
-        if mode is None:
-            continue
-        for node in tree.xpath(xpath, namespaces=NS):
-            text = (node.text or "").strip()
-            if not text:
-                continue
-            try:
-                evaluator.check(text, mode)
-            except evaluator.UnsafeScript as exc:
-                problems.append(_problem(filename, node, f"{_short_tag(node)} refused: {exc}"))
-    for node in tree.xpath(".//spiffworkflow:serviceTaskOperator", namespaces=NS):
-        operation = node.get("id", "")
-        service = operation.split(".", 1)[0]
-        if "." not in operation or service not in SERVICES_WITH_JOBS:
-            problems.append(_problem(
-                filename, node,
-                f"service task operation '{operation}' must be '<service>.<operation>' with a service "
-                f"among {', '.join(SERVICES_WITH_JOBS)}"))
-        for param in node.xpath(".//spiffworkflow:parameter", namespaces=NS):
-            try:
-                evaluator.check((param.get("value") or "None").strip(), "eval")
-            except evaluator.UnsafeScript as exc:
-                problems.append(_problem(
-                    filename, node, f"parameter '{param.get('id')}' of '{operation}' refused: {exc}"))
+    hint = 'mark the process isExecutable="true" to deploy it'
+    for doc in docs:
+        processes = doc.xpath(".//bpmn:process")
+        for process in processes:
+            problems.append(doc.problem(process, 'no executable process: this one is isExecutable="false"',
+                                        hint, "no-executable-process"))
+        if not processes:
+            problems.append(doc.problem_at(None, "no executable process: the file holds no process",
+                                           "draw a process (a pool) and mark it isExecutable=\"true\"",
+                                           "no-executable-process"))
     return problems
 
 
-def _check_gateways(tree, filename):
-    """Exclusive and inclusive gateways that split must say which way to go."""
+def _calls(docs) -> list[DiagramProblem]:
+    """Call activities of executable processes must call an executable process of the deployment
+    (SpiffWorkflow finds out only for the first one, and only if nothing stopped it before)."""
+    processes = {p.get("id"): p for d in docs.values() for p in d.xpath(".//bpmn:process")}
     problems = []
-    for tag in ("exclusiveGateway", "inclusiveGateway"):
-        for gw in tree.xpath(f".//bpmn:{tag}", namespaces=NS):
-            gid, default = gw.get("id"), gw.get("default")
-            flows = gw.getparent().xpath(f"bpmn:sequenceFlow[@sourceRef='{gid}']", namespaces=NS)
-            if len(flows) < 2:
+    for doc in docs.values():
+        for process in doc.xpath(".//bpmn:process"):
+            if not checks.is_executable(process):
                 continue
-            for flow in flows:
-                if flow.get("id") == default:
+            for call in doc.xpath(".//bpmn:callActivity[@calledElement]", process):
+                called = call.get("calledElement").strip()
+                if not called:
                     continue
-                if not flow.xpath("bpmn:conditionExpression", namespaces=NS):
-                    problems.append(_problem(
-                        filename, flow,
-                        f"leaves {tag} '{gid}' without a condition: add a condition expression, or make "
-                        f"it the gateway's default flow"))
+                if called not in processes:
+                    problems.append(doc.problem(
+                        call, f"calls process '{called}', which none of the files deployed together holds",
+                        "deploy the file that holds it together with this one, or correct calledElement",
+                        "call-missing"))
+                elif not checks.is_executable(processes[called]):
+                    problems.append(doc.problem(
+                        call, f"calls process '{called}', which is not executable",
+                        'mark the called process isExecutable="true"', "call-not-executable"))
     return problems
 
 
-def _from_spiff(exc, filename):
-    if isinstance(exc, ValidationException):
-        return DiagramProblem(exc.file_name or filename, exc.id or "", exc.tag or "",
-                              str(exc.args[0]) if exc.args else str(exc),
-                              exc.line_number if isinstance(exc.line_number, int) else None)
-    return DiagramProblem(filename, getattr(exc, "id", "") or "", "", str(exc))
+def _merge(ours, theirs):
+    """Ours, then SpiffWorkflow's that report something else; in the order of the files' lines."""
+    seen = {(p.file, p.element_id, p.code) for p in ours}
+    merged = list(ours)
+    for problem in theirs:
+        key = (problem.file, problem.element_id, problem.code)
+        if key in seen or any(str(p) == str(problem) for p in merged):
+            continue
+        seen.add(key)
+        merged.append(problem)
+    order = {}
+    for p in merged:
+        order.setdefault(p.file, len(order))
+    return sorted(merged, key=lambda p: (order[p.file], p.line or 0))
 
+
+# -- parsing -------------------------------------------------------------------------------------------
 
 def version_of(files: dict) -> str:
     digest = hashlib.sha256()
@@ -177,66 +221,85 @@ def version_of(files: dict) -> str:
     return digest.hexdigest()[:16]
 
 
-def parse(files: dict) -> list[ProcessDefinition]:
-    """Parse ``{filename: content}`` (BPMN and DMN) into process definitions or raise DiagramError.
+def check(files: dict):
+    """Check ``{filename: content}`` (BPMN and DMN): ``(problems, notes, parser, docs, process ids)``.
 
-    Every executable process in the files becomes a definition; call activities are resolved
-    against the processes in the same set of files.
-    """
-    parser = ZtcBpmnParser(validator=VALIDATOR)
-    problems = []
-    bpmn_names = []
+    ``parser`` holds every file SpiffWorkflow could read; the problems are ours and SpiffWorkflow's
+    together, each with a line."""
+    parser = ZtcBpmnParser(validator=None)    # the schema is checked in checks, every error of it
+    ours, theirs, notes, docs = [], [], [], {}
     for name, content in files.items():
         data = content if isinstance(content, bytes) else content.encode()
         try:
-            tree = etree.fromstring(data)
+            root = etree.fromstring(data)
         except etree.XMLSyntaxError as exc:
-            problems.append(DiagramProblem(name, "", "", f"not well-formed XML: {exc.msg}", exc.lineno))
+            ours.append(DiagramProblem(name, "", "", f"not well-formed XML: {exc.msg}", exc.lineno or 1,
+                                       hint="the file is not XML a modeler wrote: export it again",
+                                       code="xml"))
+            continue
+        doc = Document(name, root, data)
+        if name.endswith(".dmn"):
+            try:
+                parser.add_dmn_xml(root, filename=name)
+            except Exception as exc:  # noqa: BLE001 - any failure of a DMN file is the file's problem
+                theirs.append(_spiff_problem(exc, doc))
+            continue
+        docs[name] = doc
+        checked = checks.check_document(doc, parser.DATA_STORE_CLASSES, VALIDATOR)
+        ours.extend(checked.problems)
+        notes.extend(checked.notes)
+        try:
+            parser.add_bpmn_xml(checked.for_spiff, filename=name)
+        except Exception as exc:  # noqa: BLE001 - SpiffWorkflow raises plain exceptions for some input
+            theirs.append(_spiff_problem(exc, doc))
+
+    ours.extend(_calls(docs))
+    process_ids = parser.get_process_ids()
+    if docs and not any(checks.is_executable(p) for d in docs.values() for p in d.xpath(".//bpmn:process")):
+        ours.extend(_no_executable_process(docs.values()))
+        process_ids = []
+    elif not docs and not ours and not theirs:
+        ours.append(DiagramProblem(", ".join(files), "", "", "no executable process: no BPMN file was given",
+                                   1, hint="deploy a .bpmn file (DMN files go beside it)",
+                                   code="no-executable-process"))
+    for process_id in process_ids:
+        proc_parser = parser.get_process_parser(process_id)
+        doc = docs.get(proc_parser.filename if proc_parser else "")
+        if doc is None:
             continue
         try:
-            if name.endswith(".dmn"):
-                parser.add_dmn_xml(tree, filename=name)
-                continue
-            bpmn_names.append(name)
-            code_problems = _check_code(tree, name) + _check_gateways(tree, name)
-            if code_problems:
-                problems.extend(code_problems)
-                continue
-            parser.add_bpmn_xml(tree, filename=name)
-        except SpiffWorkflowException as exc:
-            problems.append(_from_spiff(exc, name))
+            parser.get_spec(process_id)
+            parser.get_subprocess_specs(process_id)
+        except Exception as exc:  # noqa: BLE001 - SpiffWorkflow raises plain exceptions for some input
+            theirs.append(_spiff_problem(exc, doc, doc.by_id.get(process_id)))
+    return _merge(ours, theirs), notes, parser, docs, process_ids
+
+
+def parse(files: dict) -> list[ProcessDefinition]:
+    """Parse ``{filename: content}`` (BPMN and DMN) into process definitions or raise DiagramError
+    listing every problem.
+
+    Every executable process in the files becomes a definition; call activities are resolved
+    against the processes in the same set of files. A process marked non-executable is kept as
+    documentation: not checked, and named in each definition's ``notes``.
+    """
+    problems, notes, parser, docs, process_ids = check(files)
     if problems:
-        raise DiagramError(problems)
-
-    process_ids = parser.get_process_ids()
-    if not process_ids:
-        raise DiagramError([DiagramProblem(
-            ", ".join(bpmn_names) or ", ".join(files), "", "",
-            "no executable process: mark the process isExecutable=\"true\" to deploy it")])
-
+        raise DiagramError(problems, notes)
     version = version_of(files)
     definitions = []
     for process_id in process_ids:
         proc_parser = parser.get_process_parser(process_id)
-        filename = proc_parser.filename if proc_parser else ""
-        try:
-            spec = parser.get_spec(process_id)
-            subprocesses = parser.get_subprocess_specs(process_id)
-        except SpiffWorkflowException as exc:
-            problems.append(_from_spiff(exc, filename))
-            continue
-        except Exception as exc:  # SpiffWorkflow raises plain exceptions for some malformed input
-            problems.append(DiagramProblem(filename, "", "", f"{type(exc).__name__}: {exc}"))
-            continue
+        spec = parser.get_spec(process_id)
+        subprocesses = parser.get_subprocess_specs(process_id)
         definitions.append(ProcessDefinition(
             process_id=process_id,
-            name=proc_parser.get_name() if proc_parser else process_id,
+            name=proc_parser.get_name(),
             version=version,
             spec=spec_to_dict(spec, subprocesses),
             files={k: (v.decode() if isinstance(v, bytes) else v) for k, v in files.items()},
+            notes=list(notes),
         ))
-    if problems:
-        raise DiagramError(problems)
     return definitions
 
 

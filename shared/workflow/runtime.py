@@ -16,6 +16,8 @@ from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefin
 from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.spiff.specs.event_definitions import ErrorEventDefinition
+from SpiffWorkflow.specs.base import TaskSpec
+from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
 from shared import clock, evaluator
@@ -35,10 +37,13 @@ class TaskNotWaiting(RuntimeError_):
 class StepFailed(RuntimeError_):
     """A script, expression or task failed while the instance ran; the task is left in ERROR."""
 
-    def __init__(self, task_name: str, message: str):
+    def __init__(self, task_name: str, message: str, limit_exceeded: bool = False):
         super().__init__(f"element '{task_name}' failed: {message}")
         self.task_name = task_name
         self.message = message
+        # The diagram's code ran past a time or memory limit: the diagram's fault, never the
+        # input's, so an engine records it as an incident rather than refusing the caller.
+        self.limit_exceeded = limit_exceeded
 
 
 @dataclass
@@ -111,7 +116,7 @@ class WorkflowRuntime:
 
         Raises :class:`StepFailed` if a script, expression or task fails on the way.
         """
-        with _steps_fail_clearly():
+        with _steps_fail_clearly(workflow):
             workflow.do_engine_steps()
         return self.wait_state(workflow)
 
@@ -181,7 +186,7 @@ class WorkflowRuntime:
     def complete_job(self, workflow, task_id: str, job_id: str, result) -> WaitState:
         task = self._job_task(workflow, task_id, job_id)
         task.data[task.task_spec.result_variable] = result
-        with _steps_fail_clearly():
+        with _steps_fail_clearly(workflow, task):
             task.complete()
         return self.run(workflow)
 
@@ -190,7 +195,7 @@ class WorkflowRuntime:
         task = self._job_task(workflow, task_id, job_id)
         event = BpmnEvent(ErrorEventDefinition(code, code=code),
                           payload={"code": code, "message": message}, target=task.workflow)
-        with _steps_fail_clearly():
+        with _steps_fail_clearly(workflow):
             workflow.catch(event)
             # A catching boundary event cancels the task when the engine next steps.
             workflow.do_engine_steps()
@@ -211,7 +216,7 @@ class WorkflowRuntime:
             raise TaskNotWaiting(f"task {task_id} is not a user task waiting to be completed")
         task.data.update(data or {})
         task.data[f"{task.task_spec.bpmn_id or task.task_spec.name}_by"] = actor or "unknown"
-        with _steps_fail_clearly():
+        with _steps_fail_clearly(workflow, task):
             task.run()
         return self.run(workflow)
 
@@ -220,34 +225,96 @@ class WorkflowRuntime:
         for task in workflow.get_tasks(state=TaskState.WAITING):
             for definition in _definitions(getattr(task.task_spec, "event_definition", None)):
                 if isinstance(definition, MessageEventDefinition) and definition.name == name:
-                    with _steps_fail_clearly():
+                    with _steps_fail_clearly(workflow, task):
                         workflow.catch(BpmnEvent(definition, payload=payload or {}))
                     self.run(workflow)
                     return True
         return False
 
     def fire_timers(self, workflow) -> WaitState:
-        with _steps_fail_clearly():
+        with _steps_fail_clearly(workflow):
             workflow.refresh_timers()
         return self.run(workflow)
 
 
 @contextlib.contextmanager
-def _steps_fail_clearly():
+def _steps_fail_clearly(workflow=None, task=None):
     """Turn whatever SpiffWorkflow raises while it steps into StepFailed naming the element."""
     try:
         yield
     except StepFailed:
         raise
     except Exception as exc:
-        task = getattr(exc, "task", None)
-        name = (task.task_spec.bpmn_id or task.task_spec.name) if task is not None else "?"
+        name = failing_element(exc, workflow, task)
         detail = str(exc).strip() or type(exc).__name__
         notes = getattr(exc, "__notes__", None) or []
-        cause = getattr(exc, "exception", None)
+        cause = getattr(exc, "exception", None) or exc.__cause__ or exc.__context__
         if cause is not None and str(cause) not in detail:
             detail += f" ({type(cause).__name__}: {cause})"
-        raise StepFailed(name, " ".join([detail, *notes]).strip()) from exc
+        raise StepFailed(name, " ".join([detail, *notes]).strip(),
+                         limit_exceeded=_caused_by(exc, evaluator.LimitExceeded)) from exc
+
+
+def _spec_name(spec) -> str:
+    return getattr(spec, "bpmn_id", None) or getattr(spec, "name", None) or "?"
+
+
+def failing_element(exc: BaseException, workflow=None, task=None) -> str:
+    """The id of the element whose step raised ``exc``.
+
+    SpiffWorkflow names the task on most of its exceptions, but not on all (a timer whose value is
+    not ISO 8601 raises a plain Exception). Then: the task spec the exception names, else the
+    innermost frame of the traceback that was running a task, else the task being run, else the
+    workflow's task in ERROR, else the one task that was ready to run, else its last task."""
+    for e in _chain(exc):
+        found = getattr(e, "task", None)
+        if isinstance(found, Task):
+            return _spec_name(found.task_spec)
+        spec = getattr(e, "task_spec", None)
+        if isinstance(spec, TaskSpec):
+            return _spec_name(spec)
+    for e in _chain(exc):
+        frames = []
+        tb = e.__traceback__
+        while tb is not None:
+            frames.append(tb.tb_frame)
+            tb = tb.tb_next
+        for frame in reversed(frames):
+            for key in ("my_task", "task"):
+                found = frame.f_locals.get(key)
+                if isinstance(found, Task):
+                    return _spec_name(found.task_spec)
+    if task is not None:
+        return _spec_name(task.task_spec)
+    if workflow is not None:
+        with contextlib.suppress(Exception):
+            failed = workflow.get_tasks(state=TaskState.ERROR)
+            if failed:
+                return _spec_name(failed[-1].task_spec)
+            ready = [t for t in workflow.get_tasks(state=TaskState.READY) if not t.task_spec.manual]
+            if len(ready) == 1:
+                return _spec_name(ready[0].task_spec)
+            if workflow.last_task is not None:
+                return _spec_name(workflow.last_task.task_spec)
+    return "?"
+
+
+def _chain(exc: BaseException | None):
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        yield exc
+        seen.add(id(exc))
+        exc = getattr(exc, "exception", None) or exc.__cause__ or exc.__context__
+
+
+def _caused_by(exc: BaseException, kind: type) -> bool:
+    return any(isinstance(e, kind) for e in _chain(exc))
+
+
+def root_cause(exc: BaseException) -> BaseException:
+    """The first exception behind ``exc`` (SpiffWorkflow wraps the designer's error)."""
+    *_, last = _chain(exc)
+    return last
 
 
 def _definitions(definition) -> list:

@@ -70,6 +70,7 @@ PAIRED_CHECKS = {"paired_checks.bpmn": b"""<?xml version="1.0" encoding="UTF-8"?
       <bpmn:extensionElements>
         <spiffworkflow:serviceTaskOperator id="assignment.assign_unit" resultVariable="assignment">
           <spiffworkflow:parameters>
+            <spiffworkflow:parameter id="submission_id" type="int" value="1"/>
             <spiffworkflow:parameter id="unit" type="str" value="unit"/>
           </spiffworkflow:parameters>
         </spiffworkflow:serviceTaskOperator>
@@ -283,7 +284,7 @@ def test_a_diagram_that_is_not_well_formed_is_refused_and_nothing_is_stored(engi
 def test_a_diagram_with_a_malicious_script_is_refused_naming_the_script_task(engine, script, rule):
     engine.deploy(SMOKE)
     [problem] = _refused(engine, _script_diagram("look_around", script))
-    assert "snoop.bpmn" in problem and "element 'look_around' (bpmn:scriptTask)" in problem
+    assert "snoop.bpmn" in problem and "element 'look_around' \"Look around\" (bpmn:scriptTask)" in problem
     assert rule in problem
     # The same script slipped into the smoke process is refused just as well.
     [problem] = _refused(engine, smoke_variant('<bpmn:script>outcome = "rejected"</bpmn:script>',

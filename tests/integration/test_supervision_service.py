@@ -3,25 +3,33 @@ in on ``ztc.jobs`` as the engine sends them, results go out on ``ztc.engine.resu
 ask over RPC."""
 from __future__ import annotations
 
+import getpass
 import json
+import shutil
 import uuid
 from datetime import datetime
+from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from nameko.runners import ServiceRunner
 from nameko.standalone.rpc import ClusterRpcProxy
 
+import shared.calendar as calendar_module
 from services.supervision.service import SupervisionService
+from services.ztc import cli
 from shared import contracts
+from shared.config import ROOT
 from shared.db import dispose_all, migrate
 from shared.errors import Forbidden, NotFound
 from shared.messaging import topology
 from shared.rulebook import load_rulebook
-from tests.support import get_messages, publish, wait_for
+from tests.support import get_messages, publish, settings_env, wait_for
 
 STAFF = {"user": "staff.wang", "roles": ["staff"]}
 LEADER = {"user": "vice.chair.chen", "roles": ["leader"]}
 EDUCATION = {"user": "handler.zhao", "roles": ["unit"], "unit": "education"}
+STAND_IN_2027 = Path(__file__).parent.parent / "data" / "calendar-2027-STAND-IN.yaml"
 
 
 @pytest.fixture
@@ -109,15 +117,71 @@ def test_the_supervising_leader_logs_over_rpc_and_the_entry_is_kept(supervision,
     assert [(e["leader"], e["kind"]) for e in log["entries"]] == [("vice.chair.chen", "meeting")]
 
 
-def test_a_date_the_calendar_does_not_know_fails_the_job_with_the_fix_in_its_message(
+def test_a_date_no_source_knows_fails_the_job_with_the_fix_in_its_message(
         supervision, settings, vhost, skipping_clock):
-    skipping_clock.set(datetime.fromisoformat("2026-12-28T10:00:00+08:00"))
-    answer = result_of(vhost, open_clocks(settings, "2026-0005", ["transport"]))
+    # 2002: before chinesecalendar and before the holiday rules the provisional rule follows.
+    skipping_clock.set(datetime.fromisoformat("2002-12-30T10:00:00+08:00"))
+    answer = result_of(vhost, open_clocks(settings, "2002-0005", ["transport"]))
 
     assert (answer["status"], answer["error"]["code"]) == ("failed", "UnknownCalendarDate")
-    assert "2027.yaml with complete: true" in answer["error"]["message"]
+    assert "2002.yaml with complete: true" in answer["error"]["message"]
     with pytest.raises(NotFound):  # nothing of the failed job was kept
-        supervision.supervision.deadlines("2026-0005", principal=STAFF)
+        supervision.supervision.deadlines("2002-0005", principal=STAFF)
+
+
+def test_a_deadline_into_a_provisional_year_is_recomputed_when_ztc_calendar_add_enters_the_schedule(
+        supervision, settings, vhost, skipping_clock, tmp_path, monkeypatch):
+    """The calendar files of a copy of bpmn/: the service reads them afresh for each call, and
+    ``ztc calendar add`` writes there and asks the running service to recompute over RPC."""
+    from kombu import Connection, Queue
+
+    bpmn = tmp_path / "bpmn"
+    shutil.copytree(ROOT / "bpmn" / "calendar", bpmn / "calendar")
+    monkeypatch.setattr(calendar_module, "DEFAULT_DIRECTORY", bpmn / "calendar")
+    with Connection(settings.amqp_uri) as conn:   # a listener of our own, as the gateway's is
+        Queue("test.recalculated", topology.EVENTS, routing_key="notify.deadline_recalculated",
+              durable=True)(conn.default_channel).declare()
+
+    skipping_clock.set(datetime.fromisoformat("2027-02-01T10:00:00+08:00"))  # before the Spring Festival
+    answer = result_of(vhost, open_clocks(settings, "2027-0007", ["transport"]))
+    assert answer["status"] == "ok"   # no failure, so no incident: counted provisionally
+    objection = _objection(supervision, "2027-0007")
+    assert (objection["due"], objection["provisional"]) == ("2027-02-10", True)
+    assert objection["calendar"]["provisional_years"] == [2027]
+    assert "PROVISIONAL" in objection["explanation"]
+
+    skipping_clock.advance(days=1)
+    entered = CliRunner().invoke(cli.main, ["calendar", "add", "2027", str(STAND_IN_2027)],
+                                 env={**settings_env(settings), "ZTC_BPMN_DIR": str(bpmn)})
+    assert entered.exit_code == 0, entered.output
+    assert "2027 is now official" in entered.output
+    assert "proposal 2027-0007 objection_window (transport): 2027-02-10 -> 2027-02-15" in entered.output
+    assert (bpmn / "calendar" / "2027.yaml").read_bytes() == STAND_IN_2027.read_bytes()
+    assert len(list((bpmn / "calendar" / "replaced").glob("2027.*.yaml"))) == 1
+
+    objection = _objection(supervision, "2027-0007")
+    assert (objection["due"], objection["original_due"], objection["provisional"]) == (
+        "2027-02-15", "2027-02-10", False)
+    [change] = objection["changes"]
+    assert (change["kind"], change["old_due"], change["new_due"], change["by"]) == (
+        "recalculation", "2027-02-10", "2027-02-15", f"ztc:{getpass.getuser()}")
+    assert "2027-02-14 makeup_workday" in change["reason"]
+
+    def told():
+        return [json.loads(m["payload"]) for m in get_messages(vhost, "test.recalculated")]
+    [notice] = wait_for(told, message="the notice of the moved deadline")
+    assert notice["subject"] == "2027-0007"
+    assert notice["payload"]["recipients"] == ["unit:transport", "role:staff"]
+
+    again = CliRunner().invoke(cli.main, ["calendar", "recompute", "2027", "--json"],
+                               env={**settings_env(settings), "ZTC_BPMN_DIR": str(bpmn)})
+    assert again.exit_code == 0, again.output
+    assert json.loads(again.output)["recounted"] == 0
+
+
+def _objection(supervision, number):
+    return next(d for d in supervision.supervision.deadlines(number, principal=STAFF)["deadlines"]
+                if d["rule"] == "objection_window")
 
 
 def test_a_key_proposal_is_told_once_to_the_points_ledger_with_its_proposers(supervision, settings, vhost):

@@ -53,3 +53,60 @@ def test_operator_commands_explain_unknown_ids(settings):
     assert shown.returncode == 1 and "no instance" in shown.stderr
     token = ztc(settings, "token", "--user", "ops.sun", "--role", "wizard")
     assert token.returncode == 1 and "unknown role" in token.stderr
+
+
+def test_deploy_is_the_first_command_on_a_fresh_checkout(tmp_path):
+    """No var/ yet, nothing migrated, no service ever started: deploy makes what it needs."""
+    var = tmp_path / "fresh" / "var"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ZTC_")}
+    env["ZTC_VAR_DIR"] = str(var)
+    done = subprocess.run([sys.executable, "-m", "services.ztc.cli", "deploy", str(ROOT / "bpmn" / "smoke.bpmn")],
+                          env=env, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "smoke version" in done.stdout and "deployed" in done.stdout
+    assert (var / "engine.db").exists()
+
+
+def test_deploy_lists_every_problem_with_line_label_and_hint_in_text_and_json(settings, tmp_path):
+    from tests.unit.test_deploy_checks import FOUR_MISTAKES
+
+    bad = tmp_path / "four.bpmn"
+    bad.write_text(FOUR_MISTAKES)
+    refused = ztc(settings, "deploy", str(bad))
+    assert refused.returncode == 1
+    listed = [line for line in refused.stderr.splitlines() if line.startswith("  - ")]
+    assert len(listed) == 4, refused.stderr
+    assert all(line.startswith("  - four.bpmn:") and " — " in line for line in listed)
+    assert "element 'f_lost' \"escalate (Three days pass → Activity_gone)\" (bpmn:sequenceFlow)" in refused.stderr
+    as_json = ztc(settings, "deploy", "--json", str(bad))
+    assert as_json.returncode == 1
+    [result] = json.loads(as_json.stdout)
+    details = result["details"]["problem_details"]
+    assert {d["element_id"] for d in details} == {"record", "f_yes", "wait", "f_lost"}
+    assert all(d["line"] and d["label"] and d["hint"] and d["file"] == "four.bpmn" for d in details)
+    assert len(result["details"]["problems"]) == 4
+    assert json.loads(ztc(settings, "versions", "--json").stdout) == []
+
+
+def test_a_documentation_pool_deploys_with_a_note(settings, tmp_path):
+    from tests.unit.test_deploy_checks import _collaboration
+
+    collab = tmp_path / "collab.bpmn"
+    collab.write_text(_collaboration())
+    done = ztc(settings, "deploy", str(collab))
+    assert done.returncode == 0, done.stderr
+    assert "proposal version" in done.stdout
+    assert "note: collab.bpmn:" in done.stdout and "'unit_side'" in done.stdout
+    assert "not executable: kept as documentation" in done.stdout
+    [row] = json.loads(ztc(settings, "deploy", "--json", str(collab)).stdout)
+    assert row["new"] is False and any("unit_side" in n for n in row["notes"])
+
+
+def test_the_products_diagrams_deploy_and_lint_without_refusal(settings):
+    diagrams = sorted(str(p) for p in (ROOT / "bpmn").glob("*.bpmn"))
+    deployed = ztc(settings, "deploy", *diagrams)
+    assert deployed.returncode == 0, deployed.stderr
+    linted = ztc(settings, "lint", *diagrams)
+    assert linted.returncode == 0, linted.stdout
+    assert all(f"{name.rsplit('/', 1)[-1]}: deploys" in linted.stdout or f"{name}: deploys" in linted.stdout
+               for name in diagrams)

@@ -1,5 +1,5 @@
-"""The working-day calendar: Chinese holidays and make-up working days, overrides as data,
-and unknown dates reported loudly.
+"""The working-day calendar: Chinese holidays and make-up working days, overrides as data, the
+provisional rule for a year without an official schedule, and dates no source knows reported loudly.
 
 The 2026 facts below are chinesecalendar 1.11's data (the State Council's 2026 schedule):
 Mid-Autumn Festival Fri 09-25 to Sun 09-27 off; National Day Thu 10-01 to Wed 10-07 off;
@@ -12,8 +12,10 @@ from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
-from shared.calendar import (DEFAULT_DIRECTORY, DataFileError, UnknownCalendarDate,
-                             WorkingCalendar)
+import chinese_calendar
+
+from shared.calendar import (DEFAULT_DIRECTORY, DataFileError, UnknownCalendarDate, WorkingCalendar,
+                             check_year_file, files_fingerprint, statutory_holidays)
 
 
 @pytest.fixture(scope="module")
@@ -142,35 +144,121 @@ def test_explain_counts_each_working_day_in_order(calendar):
                        ("2026-10-08", 4), ("2026-10-09", 5)]
 
 
-# --- years the package does not know ------------------------------------------------------------
+# --- years the package does not know: the provisional rule --------------------------------------
 
-def test_the_repository_2027_file_is_provisional_and_incomplete(calendar):
+def test_the_repository_2027_file_is_partial_and_2027_is_provisional(calendar):
     assert calendar.files[2027] == "2027.yaml"
-    assert "PROVISIONAL" in calendar.sources["2027.yaml"]
+    assert "PARTIAL" in calendar.sources["2027.yaml"]
     assert calendar.known_until() == date(2026, 12, 31)
+    assert calendar.year_status(2027)["status"] == "provisional"
+    assert calendar.year_status(2026)["status"] == "package"
 
 
-def test_a_2027_date_the_provisional_file_does_not_list_raises_naming_2027(calendar):
-    with pytest.raises(UnknownCalendarDate) as caught:
-        calendar.is_working_day(date(2027, 3, 15))
-    message = str(caught.value)
-    assert caught.value.year == 2027
-    assert "2027-03-15" in message
-    assert str(DEFAULT_DIRECTORY / "2027.yaml") in message
-    assert "complete: false" in message
-    assert isinstance(caught.value, ValueError)
+def test_the_2027_statutory_holidays_by_the_provisional_rule():
+    holidays = statutory_holidays(2027)
+    assert len(holidays) == 13
+    assert holidays[date(2027, 1, 1)] == "New Year's Day"
+    # Lunar New Year 2027 is Saturday 02-06: its eve and lunar 1/1-1/3 are the Spring Festival.
+    assert [d for d, name in holidays.items() if name == "Spring Festival"] == [
+        date(2027, 2, 5), date(2027, 2, 6), date(2027, 2, 7), date(2027, 2, 8)]
+    assert holidays[date(2027, 4, 5)] == "Tomb-sweeping Day"      # the solar term 清明
+    assert [d for d, name in holidays.items() if name == "Labour Day"] == [date(2027, 5, 1), date(2027, 5, 2)]
+    assert holidays[date(2027, 6, 9)] == "Dragon Boat Festival"   # lunar 5/5
+    assert holidays[date(2027, 9, 15)] == "Mid-autumn Festival"   # lunar 8/15
+    assert [d for d, name in holidays.items() if name == "National Day"] == [
+        date(2027, 10, 1), date(2027, 10, 2), date(2027, 10, 3)]
 
 
-def test_a_2027_date_listed_in_the_provisional_file_is_answered(calendar):
+def test_a_2027_holiday_the_file_does_not_list_is_answered_provisionally(calendar):
+    eve = calendar.day(date(2027, 2, 5))
+    assert (eve.working, eve.kind, eve.name, eve.source, eve.provisional) == (
+        False, "holiday", "Spring Festival", "provisional", True)
+    qingming = calendar.day(date(2027, 4, 5))
+    assert (qingming.working, qingming.kind, qingming.name) == (False, "holiday", "Tomb-sweeping Day")
+    assert not calendar.is_working_day(date(2027, 6, 9)) and not calendar.is_working_day(date(2027, 9, 15))
+
+
+def test_a_plain_2027_weekday_is_a_provisional_working_day_and_a_weekend_a_rest_day(calendar):
+    monday = calendar.day(date(2027, 3, 15))
+    assert (monday.working, monday.kind, monday.source, monday.provisional) == (
+        True, "workday", "provisional", True)
+    saturday = calendar.day(date(2027, 3, 13))
+    assert (saturday.working, saturday.kind, saturday.name) == (False, "weekend", None)
+    # No make-up working day is invented: the Saturday after the Spring Festival stays a rest day.
+    assert calendar.day(date(2027, 2, 20)).kind == "weekend"
+
+
+def test_a_2027_date_listed_in_the_partial_file_is_answered_by_it_but_still_provisional(calendar):
     national_day = calendar.day(date(2027, 10, 1))
-    assert (national_day.working, national_day.kind, national_day.source) == (
-        False, "holiday", "2027.yaml")
+    assert (national_day.working, national_day.kind, national_day.source, national_day.provisional) == (
+        False, "holiday", "2027.yaml", True)
 
 
-def test_a_working_day_deadline_running_into_an_unknown_year_raises_instead_of_guessing(calendar):
-    # 2027-01-01 is listed (a holiday); Saturday 2027-01-02 is not.
-    with pytest.raises(UnknownCalendarDate, match="2027-01-02"):
-        calendar.add_working_days(date(2026, 12, 30), 3)
+def test_a_working_day_deadline_running_into_2027_is_counted_and_marked_provisional(calendar):
+    # 2027-01-01 is a holiday (listed), Sat 01-02 and Sun 01-03 are weekend (the rule).
+    assert calendar.add_working_days(date(2026, 12, 30), 3) == date(2027, 1, 5)
+    account = calendar.explain(date(2026, 12, 30), 3)
+    assert (account["provisional"], account["provisional_years"]) == (True, [2027])
+    assert [e["source"] for e in account["days"]] == ["package", "2027.yaml", "provisional", "provisional",
+                                                      "provisional", "provisional"]
+    assert "tyme4py" in account["sources"]["provisional"]
+
+
+def test_an_account_within_known_years_is_not_provisional(calendar):
+    account = calendar.explain(date(2026, 9, 25), 5)
+    assert (account["provisional"], account["provisional_years"]) == (False, [])
+
+
+@pytest.mark.parametrize("year", [2025, 2026])
+def test_the_provisional_rule_matches_the_official_schedule_chinesecalendar_knows(year):
+    """The lunar dates and the solar term, checked against the State Council's 2025 and 2026
+    schedules: every provisional holiday is an official day off of the same festival, and every
+    other official weekday off of that festival is either a day taken in lieu of a make-up working
+    day, or a compensatory day for a statutory day that fell on a weekend: neither is invented."""
+    provisional = statutory_holidays(year)
+    assert len(provisional) == 13
+    official = {day: name for day, name in chinese_calendar.holidays.items() if day.year == year}
+    for day, name in provisional.items():
+        assert official.get(day) == name, (day, name, official.get(day))
+    for festival in set(provisional.values()):
+        statutory = [day for day, name in provisional.items() if name == festival]
+        extra_weekdays = [day for day, name in official.items() if name == festival and day not in provisional
+                          and day.weekday() < 5 and day not in chinese_calendar.in_lieu_days]
+        on_weekends = [day for day in statutory if day.weekday() >= 5]
+        assert len(extra_weekdays) == len(on_weekends), (festival, extra_weekdays, on_weekends)
+
+
+def test_mid_autumn_on_national_day_carries_both_names():
+    assert statutory_holidays(2028)[date(2028, 10, 3)] == "Mid-autumn Festival / National Day"
+    assert len(statutory_holidays(2028)) == 12
+
+
+def test_a_complete_file_wins_over_the_provisional_rule(tmp_path):
+    # Test data, not the real 2027 schedule: it does not list the Spring Festival.
+    write(tmp_path, "2027.yaml", "year: 2027\nsource: test notice\ncomplete: true\nholidays: [2027-01-01]\n")
+    calendar = WorkingCalendar(tmp_path)
+    eve = calendar.day(date(2027, 2, 5))
+    assert (eve.working, eve.source, eve.provisional) == (True, "2027.yaml", False)
+    assert calendar.year_status(2027)["status"] == "official"
+    assert calendar.explain(date(2026, 12, 30), 3)["provisional"] is False
+
+
+def test_a_partial_file_is_layered_on_the_provisional_rule(tmp_path):
+    # Test data: a bridge day and a make-up working day, as a notice might set them.
+    write(tmp_path, "2027.yaml", """\
+        year: 2027
+        source: test partial
+        complete: false
+        holidays: [{date: 2027-02-09, name: Spring Festival bridge}]
+        workdays: [{date: 2027-02-20, name: Spring Festival make-up}]
+        """)
+    calendar = WorkingCalendar(tmp_path)
+    assert calendar.day(date(2027, 2, 9)).source == "2027.yaml" and not calendar.is_working_day(date(2027, 2, 9))
+    assert calendar.day(date(2027, 2, 20)).kind == "makeup_workday"
+    assert calendar.day(date(2027, 2, 8)).source == "provisional"  # lunar 1/3, from the rule
+    assert {calendar.day(date(2027, 2, d)).provisional for d in (8, 9, 20)} == {True}
+    # Counted from Thu 02-04: 02-05..02-09 off, 02-10 is the first working day.
+    assert calendar.add_working_days(date(2027, 2, 4), 1) == date(2027, 2, 10)
 
 
 def test_a_year_before_the_package_is_unknown_too(tmp_path):
@@ -178,11 +266,21 @@ def test_a_year_before_the_package_is_unknown_too(tmp_path):
         WorkingCalendar(tmp_path).is_working_day(date(2003, 6, 2))
 
 
-def test_without_any_file_2027_is_unknown_and_the_message_says_which_file_to_add(tmp_path):
+def test_a_year_outside_every_source_raises_loudly_and_says_which_file_to_add(tmp_path):
+    # 2003: before chinesecalendar (2004-), no file, and before the holiday rules the
+    # provisional rule follows (in force from 2025).
     with pytest.raises(UnknownCalendarDate) as caught:
-        WorkingCalendar(tmp_path).is_working_day(date(2027, 1, 1))
-    assert f"{tmp_path}/2027.yaml" in str(caught.value)
-    assert "complete: true" in str(caught.value)
+        WorkingCalendar(tmp_path).is_working_day(date(2003, 1, 6))
+    message = str(caught.value)
+    assert caught.value.year == 2003 and isinstance(caught.value, ValueError)
+    assert f"{tmp_path}/2003.yaml" in message and "complete: true" in message
+    assert "in force from 2025" in message
+
+
+def test_a_year_beyond_the_lunar_library_raises_naming_it():
+    with pytest.raises(UnknownCalendarDate, match="tyme4py") as caught:
+        statutory_holidays(10000)
+    assert caught.value.year == 10000 and caught.value.day is None
 
 
 def test_a_complete_override_makes_its_year_known_and_extends_known_until(tmp_path):
@@ -203,8 +301,7 @@ def test_a_complete_override_makes_its_year_known_and_extends_known_until(tmp_pa
     account = calendar.explain(date(2027, 2, 5), 1)
     assert account["end"] == "2027-02-09"
     assert account["sources"] == {"2027.yaml": "test notice"}
-    with pytest.raises(UnknownCalendarDate, match="2028"):
-        calendar.is_working_day(date(2028, 1, 3))
+    assert calendar.day(date(2028, 1, 3)).provisional  # 2028 has no schedule: provisional
 
 
 def test_a_listed_date_corrects_the_package(tmp_path):
@@ -217,8 +314,79 @@ def test_a_listed_date_corrects_the_package(tmp_path):
     calendar = WorkingCalendar(tmp_path)
     assert not calendar.is_working_day(date(2026, 10, 9))
     assert calendar.day(date(2026, 10, 9)).source == "2026.yaml"
+    assert not calendar.day(date(2026, 10, 9)).provisional  # the package knows the year
     assert calendar.day(date(2026, 10, 8)).source == "package"
     assert calendar.add_working_days(date(2026, 9, 25), 5) == date(2026, 10, 10)
+
+
+def test_special_days_lists_holidays_and_make_up_days_of_a_year(calendar):
+    days = calendar.special_days(2027)
+    assert [d.date for d in days if d.name == "Spring Festival"] == [date(2027, 2, d) for d in (5, 6, 7, 8)]
+    assert all(d.provisional for d in days) and len(days) == 13
+
+
+def test_the_files_fingerprint_changes_when_a_yearly_file_is_written(tmp_path):
+    before = files_fingerprint(tmp_path)
+    write(tmp_path, "2027.yaml", "year: 2027\nsource: x\ncomplete: false\n")
+    after = files_fingerprint(tmp_path)
+    assert before == () and [name for name, *_ in after] == ["2027.yaml"]
+    write(tmp_path, "2027.yaml", "year: 2027\nsource: the notice\ncomplete: true\n")
+    assert files_fingerprint(tmp_path) != after
+
+
+# --- checking a yearly file before it is entered (ztc calendar add) ------------------------------
+
+STAND_IN_2027 = """\
+    year: 2027
+    source: test stand-in
+    complete: true
+    holidays: [2027-01-01, 2027-02-05, 2027-02-06, 2027-02-07, 2027-02-08, 2027-02-09, 2027-04-05,
+               2027-05-01, 2027-05-02, 2027-05-03, 2027-06-09, 2027-09-15, 2027-10-01, 2027-10-02,
+               2027-10-03, 2027-10-04]
+    workdays: [2027-02-20]
+    """
+
+
+def test_a_file_covering_the_statutory_holidays_passes_without_warnings(tmp_path):
+    data, warnings = check_year_file(write(tmp_path, "in.yaml", STAND_IN_2027), 2027)
+    assert data["complete"] and warnings == []
+
+
+def test_a_file_for_another_year_is_refused(tmp_path):
+    with pytest.raises(DataFileError, match="is 2027, but the file is being entered for 2028"):
+        check_year_file(write(tmp_path, "in.yaml", STAND_IN_2027), 2028)
+
+
+def test_a_file_missing_statutory_holidays_is_warned_about_naming_them(tmp_path):
+    path = write(tmp_path, "in.yaml", """\
+        year: 2027
+        source: test
+        complete: true
+        holidays: [2027-01-01, 2027-10-01, 2027-10-02, 2027-10-03]
+        workdays: [2027-02-05, 2027-03-03]
+        """)
+    _, warnings = check_year_file(path, 2027)
+    assert len(warnings) == 2
+    assert "does not list 9 of the 13 statutory holidays of 2027" in warnings[0]
+    assert "2027-02-05 (Spring Festival)" in warnings[0] and "lists as working days: 2027-02-05" in warnings[0]
+    assert "2027-03-03" in warnings[1]
+
+
+def test_a_partial_file_is_warned_that_the_year_stays_provisional(tmp_path):
+    _, warnings = check_year_file(DEFAULT_DIRECTORY / "2027.yaml", 2027)
+    assert any("complete: false" in w for w in warnings)
+
+
+@pytest.mark.parametrize("text, field", [
+    ("year: 2027\nsource: x\ncomplete: true\nholidays: [2026-12-31]\n", "holidays"),
+    ("year: 2027\nsource: x\ncomplete: true\nholidays: [2027-01-01]\nworkdays: [2027-01-01]\n", "workdays"),
+    ("year: 2027\ncomplete: true\n", "source"),
+    ("year: 2027\nsource: x\ncomplete: true\nholidays: [2027-02-30]\n", "holidays[0]"),
+], ids=["outside_the_year", "both", "missing_source", "no_such_date"])
+def test_a_bad_file_is_refused_naming_the_field(tmp_path, text, field):
+    with pytest.raises(DataFileError) as caught:
+        check_year_file(write(tmp_path, "in.yaml", text), 2027)
+    assert field in caught.value.errors
 
 
 # --- bad override files ------------------------------------------------------------------------

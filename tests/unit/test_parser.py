@@ -111,15 +111,21 @@ def test_not_well_formed_file_does_not_hide_problems_in_the_other_files():
 
 
 def test_file_without_an_executable_process_is_refused_clearly():
-    problem = _only_problem({"draft.bpmn": script_process(executable=False)})
+    document = script_process(executable=False)
+    problem = _only_problem({"draft.bpmn": document})
     assert problem.file == "draft.bpmn"
     assert "no executable process" in problem.message
-    assert 'isExecutable="true"' in problem.message
+    assert 'isExecutable="true"' in problem.hint
+    # it points at the process that is not executable
+    assert problem.element_id == "proposal" and problem.element_type == "bpmn:process"
+    assert problem.line == line_of(document, '<bpmn:process id="proposal"')
 
 
 def test_definitions_without_any_process_are_refused_as_not_executable():
-    problem = _only_problem({"empty.bpmn": HEAD + "</bpmn:definitions>\n"})
+    document = HEAD + "</bpmn:definitions>\n"
+    problem = _only_problem({"empty.bpmn": document})
     assert "no executable process" in problem.message
+    assert problem.line == line_of(document, "<bpmn:definitions")
 
 
 def test_script_with_import_is_refused_naming_the_task():
@@ -201,8 +207,8 @@ def test_exclusive_gateway_flow_without_condition_or_default_is_refused_naming_t
     problem = _only_problem({"order.bpmn": document})
     assert problem.element_id == "f_small"
     assert problem.element_type == "bpmn:sequenceFlow"
-    assert "decide" in problem.message
-    assert "default" in problem.message and "condition" in problem.message
+    assert "decide" in problem.message and "condition" in problem.message
+    assert "default" in problem.hint
     assert problem.line == line_of(document, '<bpmn:sequenceFlow id="f_small"')
 
 

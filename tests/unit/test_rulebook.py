@@ -148,9 +148,15 @@ def test_a_deadline_from_a_utc_timestamp_starts_on_the_chinese_date(rulebook, ca
     assert due.due == date(2026, 10, 4)
 
 
-def test_a_working_day_rule_into_an_unknown_year_raises(rulebook, calendar):
-    with pytest.raises(UnknownCalendarDate, match="2027"):
-        deadline(rulebook, "sign_for_limit", date(2026, 12, 30), calendar)
+def test_a_working_day_rule_into_a_year_without_a_schedule_is_counted_provisionally(rulebook, calendar):
+    due = deadline(rulebook, "sign_for_limit", date(2026, 12, 30), calendar)
+    assert due.due == date(2027, 1, 5)  # 12-31, then 01-01 holiday, the weekend, 01-04, 01-05
+    assert due.explanation["provisional"] and due.explanation["provisional_years"] == [2027]
+
+
+def test_a_working_day_rule_into_a_year_no_source_knows_raises(rulebook, tmp_path):
+    with pytest.raises(UnknownCalendarDate, match="2002-12-31"):
+        deadline(rulebook, "sign_for_limit", date(2002, 12, 30), WorkingCalendar(tmp_path))
 
 
 def test_a_changed_file_gets_a_different_hash(edited):

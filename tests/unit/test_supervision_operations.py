@@ -4,17 +4,19 @@ supervising leader's log, and who sees which deadline. The clock starts on 2026-
 so every working-day rule stays within the years the calendar knows."""
 from __future__ import annotations
 
+import shutil
 from datetime import date, datetime
+from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, select
 from sqlalchemy.orm import sessionmaker
 
 from services.supervision import key_proposals, operations, queries
-from services.supervision.models import (Base, Deadline, DeadlineChange, Escalation, KeyProposal, Reminder,
-                                         SupervisionLogEntry)
+from services.supervision.models import (Base, Deadline, DeadlineChange, Escalation, KeyProposal, Outbox,
+                                         Reminder, SupervisionLogEntry)
 from services.supervision.rules import RulebookRules
-from shared.calendar import CHINA_TZ, UnknownCalendarDate
+from shared.calendar import CHINA_TZ, UnknownCalendarDate, WorkingCalendar
 from shared.errors import BusinessError, Forbidden, InvalidInput, NotFound, Unauthenticated
 from shared.rulebook import Duration, load_rulebook
 
@@ -26,6 +28,8 @@ MEMBER = {"user": "member.li", "roles": ["member"]}
 TRANSPORT = {"user": "handler.sun", "roles": ["unit"], "unit": "transport"}
 EDUCATION = {"user": "handler.zhao", "roles": ["unit"], "unit": "education"}
 HEALTH = {"user": "handler.qian", "roles": ["unit"], "unit": "health"}
+OPERATOR = {"user": "ztc:operator", "roles": ["operator"]}
+STAND_IN_2027 = Path(__file__).parent.parent / "data" / "calendar-2027-STAND-IN.yaml"
 
 
 def china(year, month, day, hour=0, minute=0):
@@ -139,14 +143,116 @@ def test_reassignment_supersedes_the_open_deadlines_and_records_why(session, rul
     assert [row.closed_at is None for row in rows(session, Deadline, unit="transport")] == [True, True]
 
 
-def test_a_date_the_calendar_does_not_know_fails_the_opening_loudly_and_keeps_nothing(session, rules,
-                                                                                      skipping_clock):
-    # 5 working days from 2026-12-28 reach into 2027, whose schedule is only provisional.
+def test_a_deadline_into_a_year_without_a_schedule_opens_provisionally(session, rules, skipping_clock):
+    # 5 working days from 2026-12-28 reach into 2027, which has no official schedule yet.
     skipping_clock.set(china(2026, 12, 28, 10))
+    opened = {(d["rule"]): d["due"] for d in assign(session, rules)["deadlines"]}
+    assert opened == {"sign_for_limit": "2026-12-31", "objection_window": "2027-01-05",
+                      "reply_deadline": "2027-03-28"}
+    objection = rows(session, Deadline, rule="objection_window")[0]
+    assert objection.calendar["provisional"] and objection.calendar["provisional_years"] == [2027]
+    assert not rows(session, Deadline, rule="sign_for_limit")[0].calendar["provisional"]
+    view = next(d for d in queries.deadlines(session, rules, NUMBER, STAFF)["deadlines"]
+                if d["rule"] == "objection_window")
+    assert view["provisional"] is True
+    assert "PROVISIONAL: 2027 has no official holiday schedule yet" in view["explanation"]
+
+
+def test_a_date_no_source_knows_still_fails_the_opening_loudly_and_keeps_nothing(session, tmp_path,
+                                                                                skipping_clock):
+    # A calendar directory of its own, asked about 2002: before the package and before the
+    # holiday rules the provisional rule follows.
+    skipping_clock.set(china(2002, 12, 30, 10))
     with pytest.raises(UnknownCalendarDate) as unknown:
-        assign(session, rules)
-    assert "2027" in str(unknown.value) and "complete: true" in str(unknown.value)
+        assign(session, RulebookRules(calendar=WorkingCalendar(tmp_path)))
+    assert "2002-12-31" in str(unknown.value) and "complete: true" in str(unknown.value)
     assert count(session, Deadline) == 0
+
+
+# -- the official schedule arrives ------------------------------------------------------------------
+
+@pytest.fixture
+def official_2027(tmp_path):
+    """A calendar directory holding the stand-in for the State Council's 2027 notice."""
+    directory = tmp_path / "calendar"
+    directory.mkdir()
+    shutil.copy(STAND_IN_2027, directory / "2027.yaml")
+    return RulebookRules(calendar=WorkingCalendar(directory))
+
+
+def recompute(session, rules, year=2027, principal=None):
+    return operations.recompute_provisional(session, rules, {"year": year}, principal or OPERATOR)
+
+
+def test_the_official_schedule_moves_a_provisional_due_date_with_a_change_and_a_notice(
+        session, rules, official_2027, skipping_clock):
+    skipping_clock.set(china(2027, 2, 1, 10))   # a Monday, four days before the Spring Festival
+    assign(session, rules, units=["transport"])
+    objection = rows(session, Deadline, rule="objection_window")[0]
+    sign_for = rows(session, Deadline, rule="sign_for_limit")[0]
+    # Provisional: 02-02, 02-03, 02-04, then the statutory 02-05..02-08 off, then 02-09, 02-10.
+    assert (objection.due, sign_for.due) == (date(2027, 2, 10), date(2027, 2, 4))
+    assert objection.calendar["provisional"] and sign_for.calendar["provisional"]
+
+    skipping_clock.advance(days=1)
+    result = recompute(session, official_2027)
+
+    assert (result["recounted"], result["still_provisional"], result["calendar"]["status"]) == (2, 0, "official")
+    assert result["moved"] == [{"id": objection.id, "number": NUMBER, "rule": "objection_window",
+                                "unit": "transport", "old_due": "2027-02-10", "new_due": "2027-02-15"}]
+    # The stand-in's Spring Festival runs to 02-13 and Sunday 02-14 is worked.
+    assert (objection.due, objection.original_due, objection.status) == (date(2027, 2, 15), date(2027, 2, 10), "open")
+    [change] = rows(session, DeadlineChange, deadline_id=objection.id)
+    assert (change.kind, change.old_due, change.new_due, change.by) == (
+        "recalculation", date(2027, 2, 10), date(2027, 2, 15), "ztc:operator")
+    assert "now official" in change.reason and "2027-02-09 holiday (Spring Festival, 2027.yaml" in change.reason
+    assert objection.calendar["provisional"] is False
+    assert objection.calendar["recomputed"]["previous_end"] == "2027-02-10"
+    assert [d["date"] for d in objection.calendar["makeup_workdays"]] == ["2027-02-14"]
+    # The sign-for limit did not move: its account is official now, and nothing else changed.
+    assert sign_for.due == date(2027, 2, 4) and not sign_for.calendar["provisional"]
+    assert rows(session, DeadlineChange, deadline_id=sign_for.id) == []
+
+    [notice] = [row for row in rows(session, Outbox) if row.routing_key == "notify.deadline_recalculated"]
+    assert notice.payload["payload"]["recipients"] == ["unit:transport", "role:staff"]
+    assert "2027-02-10" in notice.payload["payload"]["text"] and "2027-02-15" in notice.payload["payload"]["text"]
+
+    view = next(d for d in queries.deadlines(session, official_2027, NUMBER, STAFF)["deadlines"]
+                if d["rule"] == "objection_window")
+    assert view["provisional"] is False and view["due"] == "2027-02-15"
+    assert [c["kind"] for c in view["changes"]] == ["recalculation"]
+    assert "Recalculation on 2027-02-02 by ztc:operator: 2027-02-10 -> 2027-02-15" in view["explanation"]
+
+    again = recompute(session, official_2027)   # nothing provisional is left for 2027
+    assert (again["recounted"], again["moved"]) == (0, [])
+    assert count(session, DeadlineChange) == 1
+
+
+def test_recomputing_while_the_year_is_still_provisional_moves_nothing(session, rules, skipping_clock):
+    skipping_clock.set(china(2027, 2, 1, 10))
+    assign(session, rules)
+    result = recompute(session, rules)
+    assert (result["recounted"], result["moved"], result["still_provisional"]) == (2, [], 2)
+    assert result["calendar"]["status"] == "provisional"
+    assert count(session, DeadlineChange) == 0
+
+
+def test_closed_deadlines_are_history_and_are_not_recomputed(session, rules, official_2027, skipping_clock):
+    skipping_clock.set(china(2027, 2, 1, 10))
+    assign(session, rules)
+    operations.close(session, rules, {"number": NUMBER}, STAFF)
+    assert recompute(session, official_2027)["recounted"] == 0
+    assert rows(session, Deadline, rule="objection_window")[0].due == date(2027, 2, 10)
+
+
+def test_only_operators_and_staff_recompute(session, rules):
+    with pytest.raises(Forbidden):
+        recompute(session, rules, principal=MEMBER)
+    with pytest.raises(Unauthenticated):
+        operations.recompute_provisional(session, rules, {"year": 2027}, None)
+    with pytest.raises(InvalidInput):
+        recompute(session, rules, year="next")
+    assert recompute(session, rules, principal=STAFF)["recounted"] == 0
 
 
 # -- reminders and escalation ---------------------------------------------------------------------

@@ -17,6 +17,7 @@ from shared.calendar import local_date
 from shared.errors import Conflict, Forbidden, InvalidInput, Unauthenticated
 from shared.messaging.outbox import send_message, start_process
 from shared.validation import load
+from shared.contracts import messages
 
 from ..models import Outbox
 from . import rules
@@ -213,7 +214,7 @@ def record_commitment(session, number: str, request: dict, principal: dict | Non
     if not pending:
         case.status = "committed"
         record(session, case, "system", "all_committed", {"meeting_id": meeting.id})
-        send_message(session, Outbox, name="commitments_made", correlation_key=number,
+        send_message(session, Outbox, name=messages.COMMITMENTS_MADE, correlation_key=number,
                      message_id=f"commitments-{number}-{meeting.id}",
                      payload={"units": [c.unit for c in _commitments(session, case) if c.meeting_id == meeting.id]})
     session.flush()

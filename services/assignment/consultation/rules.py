@@ -16,54 +16,18 @@ from marshmallow import Schema, ValidationError, fields, validate
 
 from shared.calendar import DataFileError, WorkingCalendar, load_yaml
 from shared.errors import BusinessError, InvalidInput
-from shared.rulebook import RULES_DIRECTORY, Rulebook, RulebookSchema, _labels, deadline
+from shared.rulebook import RULES_DIRECTORY, Rulebook, deadline  # noqa: F401
+
+from shared.contracts.jobs.assignment import OUTCOMES  # noqa: F401 - the diagram branches on these
+from shared.contracts.rpc.consultations import VENUE_KINDS  # noqa: F401
+from shared.rulebook import CONSULTATION_DURATIONS as DURATIONS  # noqa: F401
+from shared.rulebook import ConsultationRulebookSchema, current_rulebook, load_rulebook  # noqa: F401
 
 NAME = "micro_consultation"
-DURATIONS = ("take_case", "commitment", "commitment_reminder", "follow_up", "follow_up_again",
-             "follow_up_reminder")
-OUTCOMES = ("answered", "opinion", "proposal", "meeting")   # the diagram branches on these
-VENUE_KINDS = ("contact_point", "reception_room", "consultation_room", "sector_studio")
-
-
-class _Numbering(Schema):
-    prefix = fields.String(required=True, validate=validate.Regexp(r"^[A-Z]{1,6}$"))
-
-
-class ConsultationRulebookSchema(RulebookSchema):
-    numbering = fields.Nested(_Numbering, required=True)
-    outcomes = _labels(required=True)
-    meeting_forms = _labels(required=True)
-    venue_kinds = _labels(required=True)
-    satisfaction = _labels(required=True)
-    reopen_on = fields.List(fields.String(), required=True)
-    max_reopen = fields.Integer(required=True, strict=True, validate=validate.Range(min=0))
-    close_reasons = _labels(required=True)
-
-    def load(self, data, **kwargs):
-        loaded = super().load(data, **kwargs)
-        missing = [name for name in DURATIONS if name not in loaded["durations"]]
-        if missing:
-            raise ValidationError({"durations": [f"missing rules: {', '.join(missing)}"]})
-        for section, expected in (("outcomes", OUTCOMES), ("venue_kinds", VENUE_KINDS)):
-            if sorted(item.code for item in loaded[section]) != sorted(expected):
-                raise ValidationError({section: [f"the diagram and the directory know exactly: {', '.join(expected)}"]})
-        levels = [item.code for item in loaded["satisfaction"]]
-        unknown = [code for code in loaded["reopen_on"] if code not in levels]
-        if unknown:
-            raise ValidationError({"reopen_on": [f"not satisfaction levels: {', '.join(unknown)}"]})
-        if "converted" not in [item.code for item in loaded["close_reasons"]]:
-            raise ValidationError({"close_reasons": ["a close reason 'converted' is needed for cases carried "
-                                                     "on in their thread"]})
-        return loaded
 
 
 def load_consultation_rules(path: str | Path | None = None) -> Rulebook:
-    path = Path(path) if path is not None else RULES_DIRECTORY / f"{NAME}.yaml"
-    raw = path.read_bytes()
-    rules = load_yaml(path, ConsultationRulebookSchema(), raw)
-    if rules["rulebook"] != NAME:
-        raise DataFileError(path, {"rulebook": [f"is {rules['rulebook']!r}, not {NAME!r}"]})
-    return Rulebook(NAME, rules["version"], "sha256:" + hashlib.sha256(raw).hexdigest(), path, rules)
+    return load_rulebook(NAME, path)
 
 
 @functools.lru_cache(maxsize=1)

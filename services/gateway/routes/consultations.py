@@ -12,8 +12,8 @@ from __future__ import annotations
 from marshmallow import Schema, fields
 from nameko.web.handlers import http
 
-from services.assignment.consultation.schemas import (CaseRegistration, CaseSchema, CommitmentRequest,
-                                                      CoverageSchema, VenueSchema)
+from shared.contracts.rpc.consultations import (CaseRegistration, CaseSchema, CommitmentRequest, CoverageSchema,
+                                               VenueSchema)
 from shared.forms import (ConsultationDecideForm, ConsultationDispatchForm, ConsultationFollowUpForm,
                           ConsultationMeetingForm, ConsultationReturnVisitForm, ConsultationTakeForm)
 

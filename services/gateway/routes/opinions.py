@@ -12,8 +12,8 @@ from __future__ import annotations
 from marshmallow import Schema, fields
 from nameko.web.handlers import http
 
-from services.intake.opinion_schemas import (AdoptionRequest, AnswerRequest, InstructionRequest,
-                                             OpinionDraftSchema, OpinionSchema, ToProposalRequest)
+from shared.contracts.rpc.opinions import (AdoptionRequest, AnswerRequest, InstructionRequest, OpinionDraftSchema,
+                                          OpinionSchema, ToProposalRequest)
 from shared.forms import OpinionEditForm, OpinionForwardForm, OpinionSignOffForm
 
 from .. import schemas

@@ -1,5 +1,5 @@
-"""The contracts: every message that crosses the bus, as marshmallow schemas, with the exchange
-and routing-key names. Both sides import them from here and nowhere else."""
+"""The bus: exchange, queue and routing-key names, and the envelopes of every message that crosses
+it, as marshmallow schemas. Both sides import them from here and nowhere else."""
 from __future__ import annotations
 
 from marshmallow import EXCLUDE, Schema, fields, validate
@@ -154,3 +154,41 @@ class NotificationPayloadSchema(Schema):
                              validate=validate.Length(min=1))
     title = fields.String(required=True, validate=validate.Length(min=1, max=200))
     text = fields.String(load_default="", validate=validate.Length(max=4000))
+
+__all__ = [
+    "JOBS_EXCHANGE",
+    "RESULTS_EXCHANGE",
+    "DEAD_EXCHANGE",
+    "MESSAGES_EXCHANGE",
+    "EVENTS_EXCHANGE",
+    "ENGINE_MESSAGES_QUEUE",
+    "ENGINE_STARTS_QUEUE",
+    "MESSAGE_ROUTING_KEY",
+    "START_ROUTING_KEY",
+    "DEAD_QUEUE",
+    "ENGINE_RESULTS_QUEUE",
+    "OPINION_SUBMIT_ROUTING_KEY",
+    "OPINION_SUBMISSIONS_QUEUE",
+    "RESULT_ROUTING_KEY",
+    "REASON_HEADER",
+    "SERVICES",
+    "UNITS_EXCHANGE",
+    "UNIT_COMMANDS_EXCHANGE",
+    "UNIT_COMMANDS_QUEUE",
+    "UNIT_EVENT_HEADER",
+    "ASSIGNMENT_SIGNED",
+    "ASSIGNMENT_INPUT_SENT",
+    "DEADLINE_EXTENDED",
+    "NOTIFY_PREFIX",
+    "PrincipalSchema",
+    "JobSchema",
+    "JobErrorSchema",
+    "JobResultSchema",
+    "MessageSchema",
+    "StartSchema",
+    "EventSchema",
+    "NotificationPayloadSchema",
+    "unit_queue",
+    "job_queue",
+    "events_queue",
+]

@@ -1,0 +1,17 @@
+"""The contracts: the one description of what crosses the bus and the edge.
+
+- :mod:`.bus` — exchanges, queues, routing keys and the envelopes (job, result, BPMN message,
+  start command, domain event, notification).
+- :mod:`.jobs` — every job operation a diagram may name (``<service>.<operation>``): its parameter
+  schema (shapes only: a limit that depends on a rulebook stays in the owning service, which
+  re-validates) and the BPMN errors it may raise.
+- :mod:`.messages` — the BPMN messages the engine correlates, and who may send each.
+
+Services, the engine and the gateway import these and never each other. ``docs/contracts.md`` is
+generated from them (``python -m shared.contracts``) and a test keeps it in step.
+"""
+from .bus import *  # noqa: F401,F403 - the envelopes and names, as ``contracts.JOBS_EXCHANGE`` etc.
+from .bus import __all__ as _bus_names
+from . import jobs, messages  # noqa: E402,F401 - contracts.jobs, contracts.messages
+
+__all__ = list(_bus_names)

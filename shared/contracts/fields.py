@@ -1,0 +1,44 @@
+"""Field types the contracts share."""
+from __future__ import annotations
+
+from datetime import timezone
+
+from marshmallow import RAISE, Schema, fields, validate
+
+not_blank = validate.Length(min=1, error="must not be empty")
+
+
+class Text(fields.String):
+    """A string with surrounding white space removed, so blank counts as empty."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        return super()._deserialize(value, attr, data, **kwargs).strip()
+
+
+class UtcDateTime(fields.DateTime):
+    """An ISO datetime in UTC; one read back naive (SQLite keeps no zone) is the UTC it was stored as."""
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        if value is not None:
+            value = value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+        return super()._serialize(value, attr, obj, **kwargs)
+
+
+class Strict(Schema):
+    """Refuses fields it does not know (a misspelt parameter is an error, not silence)."""
+
+    class Meta:
+        unknown = RAISE
+
+
+def number() -> fields.String:
+    """A proposal's number, e.g. ``2027-0001``."""
+    return fields.String(required=True, validate=validate.Length(min=1, max=50))
+
+
+UNIT_CODE = validate.Regexp(r"^[a-z0-9][a-z0-9_-]{0,99}$",
+                            error="a unit code is lower-case letters, digits, '_' or '-'")
+
+
+def unit_code(**kwargs) -> fields.String:
+    return fields.String(validate=UNIT_CODE, **kwargs)

@@ -1,0 +1,54 @@
+"""Jobs of the evaluation service: outcomes, rating rounds, follow-ups, scores and grades (评)."""
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+from ..fields import number
+from . import Operation, register
+
+# Proposal quality grades the committee gives (优秀提案 is "excellent").
+QUALITY_GRADES = ("excellent", "good", "ordinary")
+
+
+class RecordOutcome(Schema):
+    submission_id = fields.Integer(required=True)
+    outcome = fields.String(required=True, validate=validate.OneOf(["answered", "overdue", "rejected"]))
+
+
+class OpenRating(Schema):
+    number = number()
+    proposers = fields.List(fields.String(validate=validate.Length(min=1, max=100)), required=True,
+                            validate=validate.Length(min=1))
+    round = fields.Integer(strict=True, allow_none=True, load_default=None, validate=validate.Range(min=1))
+
+
+class RecordFollowup(Schema):
+    number = number()
+    text = fields.String(required=True, validate=validate.Length(min=1, max=20000))
+    milestone = fields.String(allow_none=True, load_default=None, validate=validate.Length(max=2000))
+    due = fields.AwareDateTime(allow_none=True, load_default=None)
+
+
+class ScoreHandling(Schema):
+    """The facts' categories and satisfaction levels are the rulebook's: evaluation checks them."""
+
+    number = number()
+    unit = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    facts = fields.Dict(required=True, metadata={"description": "signed_on_time, face_to_face, replied_on_time, "
+                                                                "extensions, rehandling_rounds, category, satisfaction"})
+
+
+class GradeQuality(Schema):
+    number = number()
+    grade = fields.String(required=True, validate=validate.OneOf(QUALITY_GRADES))
+    graded_by = fields.String(required=True, validate=validate.Length(min=1, max=100))
+
+
+register(
+    Operation("evaluation.record_outcome", RecordOutcome, "record a submission's outcome (the smoke diagram)"),
+    Operation("evaluation.open_rating", OpenRating, "open a rating round for the proposers",
+              ("rating_round_exists", "rating_round_outdated")),
+    Operation("evaluation.record_followup", RecordFollowup, "a unit's further reply on a category B answer"),
+    Operation("evaluation.score_handling", ScoreHandling, "score a unit's handling on the checklist"),
+    Operation("evaluation.grade_quality", GradeQuality, "the committee's quality grade of a proposal"),
+)

@@ -1,0 +1,63 @@
+"""Jobs of the supervision service: deadlines, reminders, escalations (督)."""
+from __future__ import annotations
+
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from ..fields import number
+from . import Operation, register
+
+REPLY_RULES = ("reply_deadline", "rehandling_reply")
+
+
+def _unit() -> fields.String:
+    return fields.String(validate=validate.Length(min=1, max=100))
+
+
+class Escalate(Schema):
+    submission_id = fields.Integer(required=True)
+    unit = fields.String(required=True, validate=validate.Length(min=1, max=100))
+
+
+class OpenDeadlines(Schema):
+    number = number()
+    key_proposal = fields.Boolean(load_default=False, allow_none=True)
+    supervising_leader = fields.String(load_default=None, allow_none=True,
+                                       validate=validate.Length(min=1, max=100))
+    units = fields.List(_unit(), required=True, validate=validate.Length(min=1))
+    answering_units = fields.List(_unit(), load_default=None, allow_none=True)
+    proposers = fields.List(fields.String(validate=validate.Length(min=1, max=100)), load_default=list,
+                            allow_none=True)   # the initiator first: told in proposal.key_selected
+
+    @validates_schema
+    def _key_proposal_names_its_leader(self, data, **kwargs):
+        if data.get("key_proposal") and not data.get("supervising_leader"):
+            raise ValidationError("a key proposal names its supervising leader", "supervising_leader")
+
+
+class NumberRef(Schema):
+    number = number()
+
+
+class Extend(Schema):
+    number = number()
+    until = fields.Date(required=True)
+    reason = fields.String(load_default="", validate=validate.Length(max=2000))
+
+
+class Restart(Schema):
+    number = number()
+    rule = fields.String(required=True, validate=validate.OneOf(REPLY_RULES))
+    reason = fields.String(load_default="", validate=validate.Length(max=2000))
+
+
+register(
+    Operation("supervision.escalate", Escalate, "escalate an overdue submission (the smoke diagram)"),
+    Operation("supervision.open_deadlines", OpenDeadlines, "open the deadlines of an assigned proposal"),
+    Operation("supervision.check", NumberRef, "check the proposal's deadlines: remind, escalate, or wait",
+              ("no_reply_deadline",)),
+    Operation("supervision.extend", Extend, "move the reply deadline on an approved extension",
+              ("extension_too_long", "no_reply_deadline")),
+    Operation("supervision.restart", Restart, "restart the reply clock (re-handling, reassignment)",
+              ("no_reply_deadline",)),
+    Operation("supervision.close", NumberRef, "close the proposal's deadlines"),
+)

@@ -1,0 +1,61 @@
+"""The BPMN messages the engine correlates: each name, who may send it, what it correlates on.
+
+A diagram that waits for a message no one declares here would wait for ever, and a message with a
+name no diagram knows would be buffered and dropped: a deploy refuses a diagram whose messages are
+not declared, naming the closest declared one (a renamed ``reply_submitted`` is caught at deploy).
+``senders`` are services (their bus identity) or ``operator`` (``POST /api/messages``).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class BpmnMessage:
+    name: str
+    senders: tuple[str, ...]
+    correlation: str               # what the correlation key is
+    summary: str
+
+
+def _declare(*messages: BpmnMessage) -> dict[str, BpmnMessage]:
+    return {m.name: m for m in messages}
+
+
+MESSAGES = _declare(
+    BpmnMessage("cosign_settled", ("intake",), "proposal number", "co-signing closed: every co-signer answered"),
+    BpmnMessage("resubmitted", ("intake",), "proposal number", "a returned proposal was resubmitted"),
+    BpmnMessage("merged_answered", ("intake",), "proposal number", "the proposal it was merged into was answered"),
+    BpmnMessage("adoptions_settled", ("intake",), "opinion item number", "every channel said whether it adopted the item"),
+    BpmnMessage("forwards_answered", ("intake",), "opinion item number", "every department answered a forwarded item"),
+    BpmnMessage("converted_to_proposal", ("intake",), "opinion item number", "the item became a proposal"),
+    BpmnMessage("objection_raised", ("assignment",), "proposal number", "a unit objected to its assignment"),
+    BpmnMessage("reply_submitted", ("assignment",), "proposal number", "the answering units submitted their reply"),
+    BpmnMessage("extension_requested", ("assignment",), "proposal number", "a unit asked for more time"),
+    BpmnMessage("followup_reply", ("assignment",), "proposal number", "a unit's follow-up on a category B reply"),
+    BpmnMessage("commitments_made", ("assignment",), "case number", "departments committed to actions on a case"),
+    BpmnMessage("ratings_complete", ("evaluation",), "proposal number", "every proposer rated the reply"),
+    BpmnMessage("unit_reply", ("operator",), "submission business key", "the smoke diagram's reply, sent over HTTP"),
+)
+
+COSIGN_SETTLED = "cosign_settled"
+RESUBMITTED = "resubmitted"
+MERGED_ANSWERED = "merged_answered"
+ADOPTIONS_SETTLED = "adoptions_settled"
+FORWARDS_ANSWERED = "forwards_answered"
+CONVERTED_TO_PROPOSAL = "converted_to_proposal"
+OBJECTION_RAISED = "objection_raised"
+REPLY_SUBMITTED = "reply_submitted"
+EXTENSION_REQUESTED = "extension_requested"
+FOLLOWUP_REPLY = "followup_reply"
+COMMITMENTS_MADE = "commitments_made"
+RATINGS_COMPLETE = "ratings_complete"
+
+
+def get(name: str) -> BpmnMessage | None:
+    return MESSAGES.get(name)
+
+
+def may_send(name: str, sender: str) -> bool:
+    message = MESSAGES.get(name)
+    return message is not None and sender in message.senders

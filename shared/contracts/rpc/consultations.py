@@ -1,0 +1,166 @@
+"""Marshmallow schemas of micro-consultation: requests (RPC and HTTP), job parameters, answers.
+
+The gateway uses the request and answer schemas for its routes and OpenAPI document; the service
+loads every request and job with them again (authorisation and validation live in the service).
+"""
+from __future__ import annotations
+
+from marshmallow import RAISE, Schema, ValidationError, fields, validate
+
+
+VENUE_KINDS = ("contact_point", "reception_room", "consultation_room", "sector_studio")
+
+
+class _Strict(Schema):
+    class Meta:
+        unknown = RAISE
+
+
+def _not_blank(value: str):
+    if not value.strip():
+        raise ValidationError("must not be blank")
+
+
+# -- requests --------------------------------------------------------------------------------------
+class CaseRegistration(_Strict):
+    """A resident's issue as staff of the venue or a member register it (群众点单)."""
+
+    venue = fields.String(required=True, validate=validate.Length(min=1, max=50),
+                          metadata={"description": "the venue code where it was raised"})
+    town = fields.String(load_default=None, allow_none=True, validate=validate.Length(min=1, max=50),
+                         metadata={"description": "town or street concerned; default: the venue's own"})
+    title = fields.String(required=True, validate=[validate.Length(min=1, max=100), _not_blank])
+    description = fields.String(required=True, validate=[validate.Length(min=1, max=1000), _not_blank])
+    resident_name = fields.String(required=True, validate=[validate.Length(min=1, max=50), _not_blank])
+    resident_phone = fields.String(load_default=None, allow_none=True,
+                                   validate=validate.Regexp(r"^[0-9+\- ]{5,20}$", error="a phone number"))
+
+
+class CommitmentRequest(_Strict):
+    """A department's commitment (承诺事项) to act on a case after the meeting."""
+
+    actions = fields.String(required=True, validate=[validate.Length(min=1, max=2000), _not_blank])
+    done_by = fields.Date(required=True, metadata={"description": "the date the department promises to finish"})
+    contact = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=100))
+
+
+class CaseQuery(_Strict):
+    status = fields.String(load_default=None, allow_none=True)
+    venue = fields.String(load_default=None, allow_none=True)
+    mine = fields.Boolean(load_default=False)
+
+
+class VenueQuery(_Strict):
+    kind = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(VENUE_KINDS))
+    town = fields.String(load_default=None, allow_none=True)
+
+
+# -- job parameters ----------------------------------------------------------------------------------
+# -- answers ---------------------------------------------------------------------------------------
+class EventSchema(Schema):
+    at = fields.String()
+    actor = fields.String()
+    action = fields.String()
+    data = fields.Raw(allow_none=True)
+
+
+class MeetingSchema(Schema):
+    id = fields.Integer()
+    form = fields.String(metadata={"description": "in_person | on_site | online"})
+    venue = fields.String(allow_none=True)
+    held_on = fields.String()
+    attendees = fields.List(fields.String())
+    units = fields.List(fields.String())
+    summary = fields.String()
+    recorded_by = fields.String()
+
+
+class CommitmentSchema(Schema):
+    id = fields.Integer()
+    unit = fields.String()
+    status = fields.String(metadata={"description": "pending | committed"})
+    due = fields.String(metadata={"description": "when the department must commit (rulebook)"})
+    actions = fields.String(allow_none=True)
+    done_by = fields.String(allow_none=True)
+    contact = fields.String(allow_none=True)
+    committed_at = fields.String(allow_none=True)
+    committed_by = fields.String(allow_none=True)
+
+
+class FollowUpSchema(Schema):
+    actions_done = fields.Boolean()
+    note = fields.String()
+    checked_by = fields.String()
+    checked_at = fields.String()
+
+
+class CaseSchema(Schema):
+    """A case as staff, its member and its registrar see it; a department sees its own commitment
+    only, and the resident's name masked and phone left out."""
+
+    number = fields.String()
+    thread = fields.String()
+    venue = fields.String()
+    venue_name = fields.String()
+    town = fields.String()
+    title = fields.String()
+    description = fields.String()
+    resident_name = fields.String()
+    resident_phone = fields.String(allow_none=True)
+    registered_by = fields.String()
+    status = fields.String()
+    member = fields.String(allow_none=True)
+    outcome = fields.String(allow_none=True)
+    answer = fields.String(allow_none=True)
+    converted_kind = fields.String(allow_none=True)
+    converted_number = fields.String(allow_none=True)
+    satisfaction = fields.String(allow_none=True)
+    close_reason = fields.String(allow_none=True)
+    close_note = fields.String(allow_none=True)
+    follow_up_due = fields.String(allow_none=True)
+    created_at = fields.String()
+    closed_at = fields.String(allow_none=True)
+    rulebook_version = fields.String()
+    meetings = fields.List(fields.Nested(MeetingSchema))
+    commitments = fields.List(fields.Nested(CommitmentSchema))
+    follow_ups = fields.List(fields.Nested(FollowUpSchema))
+    history = fields.List(fields.Nested(EventSchema))
+
+
+class VenueSchema(Schema):
+    code = fields.String()
+    name = fields.String()
+    kind = fields.String(metadata={"description": "contact_point | reception_room | consultation_room | sector_studio"})
+    kind_zh = fields.String()
+    town = fields.String()
+    address = fields.String()
+    sector = fields.String(allow_none=True)
+    covers = fields.List(fields.String())
+
+
+class TownCoverage(Schema):
+    code = fields.String()
+    name = fields.String()
+    kind = fields.String()
+    district = fields.String()
+    venues = fields.Dict(keys=fields.String(), values=fields.List(fields.String()),
+                         metadata={"description": "venue codes covering it, by kind"})
+    cases = fields.Integer()
+
+
+class CoverageSchema(Schema):
+    towns = fields.List(fields.Nested(TownCoverage))
+    uncovered = fields.List(fields.String(), metadata={"description": "towns and streets no venue covers"})
+    venues_by_kind = fields.Dict(keys=fields.String(), values=fields.Integer())
+    cases_per_venue = fields.Dict(keys=fields.String(), values=fields.Integer())
+
+
+class ThreadCaseEntry(Schema):
+    kind = fields.String()
+    number = fields.String()
+    title = fields.String()
+    status = fields.String()
+    submitter = fields.String()
+    created_at = fields.String()
+    events = fields.List(fields.Nested(EventSchema))
+

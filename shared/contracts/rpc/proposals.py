@@ -1,0 +1,130 @@
+"""Proposals (提案): what intake accepts (drafts, revisions) and what it answers (proposals,
+publications), over RPC from the gateway."""
+from __future__ import annotations
+
+from marshmallow import (Schema, ValidationError, fields, post_load, validate, validates,
+                         validates_schema)
+
+from ..fields import Text, UtcDateTime, not_blank
+
+KINDS = ("plenary", "between_sessions")
+CONTENT = ("title", "situation", "analysis", "suggestions")
+# Format rules of a proposal (one matter, one proposal): a short title, and the whole text short
+# enough to be read as one matter.
+MAX_TITLE = 200
+MAX_TOTAL = 5000
+
+# -- input -------------------------------------------------------------------------------------
+
+class ContentSchema(Schema):
+    """The proposal text and the proposer's choices: what a resubmission may change."""
+
+    kind = fields.String(required=True, validate=validate.OneOf(KINDS))
+    title = Text(required=True, validate=[not_blank, validate.Length(max=MAX_TITLE)])
+    situation = Text(required=True, validate=not_blank)
+    analysis = Text(required=True, validate=not_blank)
+    suggestions = Text(required=True, validate=not_blank)
+    sector = Text(allow_none=True, load_default=None, validate=validate.Length(max=100))
+    publish_consent = fields.Boolean(required=True)
+    no_publish_reason = Text(allow_none=True, load_default=None, validate=validate.Length(max=1000))
+
+    @validates_schema(skip_on_field_errors=False)
+    def _one_matter_in_bounds(self, data, **kwargs):
+        total = sum(len(data.get(part) or "") for part in CONTENT)
+        if total > MAX_TOTAL:
+            raise ValidationError(f"title, situation, analysis and suggestions have {total} "
+                                  f"characters together; at most {MAX_TOTAL} are allowed")
+
+    @validates_schema(skip_on_field_errors=False)
+    def _refusal_gives_a_reason(self, data, **kwargs):
+        if data.get("publish_consent") is False and not data.get("no_publish_reason"):
+            raise ValidationError("give a reason when the proposal is not to be published",
+                                  field_name="no_publish_reason")
+
+    @post_load
+    def _tidy(self, data, **kwargs):
+        data["sector"] = data.get("sector") or None
+        if data["publish_consent"]:
+            data["no_publish_reason"] = None  # a reason not to publish means nothing with consent
+        return data
+
+
+class DraftSchema(ContentSchema):
+    """A new proposal as its initiator submits it."""
+
+    cosigners = fields.List(Text(validate=[not_blank, validate.Length(max=100)]), load_default=list)
+    session_year = fields.Integer(allow_none=True, load_default=None, strict=True,
+                                  validate=validate.Range(2000, 2999))
+
+    def __init__(self, *, initiator: str | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.initiator = initiator
+
+    @validates("cosigners")
+    def _distinct_others(self, value, **kwargs):
+        repeated = sorted({user for user in value if value.count(user) > 1})
+        if repeated:
+            raise ValidationError(f"co-signers are listed more than once: {', '.join(repeated)}")
+        if self.initiator is not None and self.initiator in value:
+            raise ValidationError("the initiator signs first and cannot also co-sign")
+
+
+# -- output ------------------------------------------------------------------------------------
+
+class CosignerSchema(Schema):
+    user = fields.String()
+    order = fields.Integer()
+    status = fields.String()
+    confirmed_at = UtcDateTime(allow_none=True)
+
+
+class ProposalSchema(Schema):
+    """A proposal as its proposers, staff, the committee and leaders see it."""
+
+    id = fields.Integer()
+    number = fields.String()
+    thread = fields.String(allow_none=True)
+    year = fields.Integer()
+    kind = fields.String()
+    title = fields.String()
+    situation = fields.String()
+    analysis = fields.String()
+    suggestions = fields.String()
+    initiator = fields.String()
+    sector = fields.String(allow_none=True)
+    publish_consent = fields.Boolean()
+    no_publish_reason = fields.String(allow_none=True)
+    status = fields.String()
+    revision = fields.Integer()
+    cosigners = fields.List(fields.Nested(CosignerSchema))
+    cosign_due = UtcDateTime(allow_none=True)
+    filing = fields.Method("_filing")
+    created_at = UtcDateTime()
+
+    def _filing(self, proposal):
+        if proposal.decision is None:
+            return None
+        converted = ({"kind": proposal.converted_kind, "reference": proposal.converted_reference}
+                     if proposal.converted_kind else None)
+        decided_at = UtcDateTime()._serialize(proposal.decided_at, "decided_at", proposal)
+        return {"decision": proposal.decision, "reason_code": proposal.reason_code,
+                "reason_text": proposal.reason_text, "converted_to": converted,
+                "merged_into": proposal.merged_into, "decided_by": proposal.decided_by,
+                "decided_at": decided_at}
+
+
+class PublicationSchema(Schema):
+    """A published proposal as anyone may see it: personal data masked."""
+
+    number = fields.String()
+    kind = fields.String()
+    title = fields.String()
+    situation = fields.String()
+    analysis = fields.String()
+    suggestions = fields.String()
+    proposers = fields.List(fields.String())
+    units = fields.List(fields.String())
+    reply_category = fields.String()
+    reply_summary = fields.String()
+    published_at = UtcDateTime()
+    status = fields.Constant("published")
