@@ -26,7 +26,7 @@ REASON_KIND_HEADER = "x-ztc-reason-kind"
 DELIVERY_COUNT_HEADER = "x-delivery-count"       # set by RabbitMQ on a quorum queue's redeliveries
 ORIGINAL_EXCHANGE_HEADER = "x-ztc-original-exchange"
 ORIGINAL_ROUTING_KEY_HEADER = "x-ztc-original-routing-key"
-# A quorum queue's own limit (``x-delivery-limit``): a message delivered this often without being
+# A quorum queue's own limit (the ``delivery-limit`` policy): a message delivered this often without being
 # settled — one that kills the process before it can be counted — goes to ztc.dead by the broker's
 # hand. Above any sensible ZTC_MESSAGE_MAX_ATTEMPTS, so our counted, reasoned dead letter comes first.
 QUORUM_DELIVERY_LIMIT = 20

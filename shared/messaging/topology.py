@@ -32,16 +32,13 @@ _DLX = {"x-dead-letter-exchange": contracts.DEAD_EXCHANGE}
 
 def queue_arguments(queue_type: str | None = None, dead_letters: bool = True) -> dict:
     """The arguments of a durable work queue: dead letters to ``ztc.dead`` and, for quorum,
-    ``x-queue-type`` and ``x-delivery-limit`` (a message delivered that often without being settled,
-    one that kills its consumer before the consumer can count it, is dead-lettered by the broker; the
-    consumers count attempts themselves and give up well before, see ``poison.py``). ``queue_type``
-    None reads ``ZTC_QUEUE_TYPE`` (at the call: a queue built at import, as in ``@listen(...)``,
-    takes the process's setting)."""
+    ``x-queue-type``. ``queue_type`` None reads ``ZTC_QUEUE_TYPE`` (at the call: a queue built at
+    import, as in ``@listen(...)``, takes the process's setting). The quorum queues' delivery limit
+    is a policy (:func:`definitions`), not an argument: a policy reaches queues declared before it,
+    where a changed argument would make the broker refuse the declaration."""
     args = dict(_DLX) if dead_letters else {}
     if (queue_type or config.load().queue_type) == "quorum":
         args["x-queue-type"] = "quorum"
-        if dead_letters:
-            args["x-delivery-limit"] = QUORUM_DELIVERY_LIMIT
     return args
 
 
@@ -201,10 +198,18 @@ def definitions(vhost: str = "/", queue_type: str = "quorum", units=None) -> dic
         "policies": [],
     }
     if queue_type == "quorum":
+        # A message delivered QUORUM_DELIVERY_LIMIT times without being settled (one that ends its
+        # consumer's process before the consumer can count it, see poison.py) is dead-lettered by
+        # the broker. Not on ztc.dead, whose letters are read (and given back) by operators.
         doc["policies"].append({
-            "name": "ztc-dead-letters-at-least-once", "vhost": vhost, "pattern": r"^ztc\.",
+            "name": "ztc-dead-letters-at-least-once", "vhost": vhost, "pattern": r"^ztc\.(?!dead$)",
             "apply-to": "queues", "priority": 0,
-            "definition": {"dead-letter-strategy": "at-least-once", "overflow": "reject-publish"}})
+            "definition": {"dead-letter-strategy": "at-least-once", "overflow": "reject-publish",
+                           "delivery-limit": QUORUM_DELIVERY_LIMIT}})
+        doc["policies"].append({
+            "name": "ztc-dead-letter-box", "vhost": vhost, "pattern": r"^ztc\.dead$",
+            "apply-to": "queues", "priority": 1,
+            "definition": {"overflow": "reject-publish"}})
     return doc
 
 

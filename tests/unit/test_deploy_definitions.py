@@ -2,6 +2,8 @@
 services declare, and the committed file is exactly what the code generates now."""
 from __future__ import annotations
 
+import re
+
 import json
 import subprocess
 import sys
@@ -47,12 +49,17 @@ def test_quorum_queues_dead_letter_to_ztc_dead(quorum):
         assert queue["arguments"]["x-queue-type"] == "quorum", name
         if name != contracts.DEAD_QUEUE:
             assert queue["arguments"]["x-dead-letter-exchange"] == contracts.DEAD_EXCHANGE, name
-            # A message that kills its consumer before it is counted is dead-lettered by the broker.
-            assert queue["arguments"]["x-delivery-limit"] == poison.QUORUM_DELIVERY_LIMIT, name
-    # No limit on the dead letters themselves: reading them must never drop one.
+            assert "x-delivery-limit" not in queue["arguments"], name   # a policy: no queue to recreate
     assert queues[contracts.DEAD_QUEUE]["arguments"] == {"x-queue-type": "quorum"}
-    assert [p["definition"] for p in quorum["policies"]] == [
-        {"dead-letter-strategy": "at-least-once", "overflow": "reject-publish"}]
+    # A message that kills its consumer before it is counted is dead-lettered by the broker; no
+    # limit on the dead letters themselves: reading them must never drop one.
+    work, box = quorum["policies"]
+    assert work["definition"] == {"dead-letter-strategy": "at-least-once", "overflow": "reject-publish",
+                                  "delivery-limit": poison.QUORUM_DELIVERY_LIMIT}
+    assert box["definition"] == {"overflow": "reject-publish"} and box["priority"] > work["priority"]
+    pattern = re.compile(work["pattern"])
+    assert all(pattern.match(name) for name in queues if name != contracts.DEAD_QUEUE)
+    assert not pattern.match(contracts.DEAD_QUEUE) and re.match(box["pattern"], contracts.DEAD_QUEUE)
 
 
 def test_every_queue_the_product_consumes_is_there_with_its_bindings(quorum):
@@ -105,8 +112,7 @@ def test_queue_type_is_a_setting_read_by_the_queues():
     with pytest.raises(ValueError, match="ZTC_QUEUE_TYPE"):
         config.load({"ZTC_QUEUE_TYPE": "mirrored"})
     assert topology.job_queue("intake", "quorum").queue_arguments == {
-        "x-dead-letter-exchange": contracts.DEAD_EXCHANGE, "x-queue-type": "quorum",
-        "x-delivery-limit": poison.QUORUM_DELIVERY_LIMIT}
+        "x-dead-letter-exchange": contracts.DEAD_EXCHANGE, "x-queue-type": "quorum"}
     assert topology.job_queue("intake", "classic").queue_arguments == {
         "x-dead-letter-exchange": contracts.DEAD_EXCHANGE}
 
