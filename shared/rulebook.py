@@ -156,6 +156,10 @@ class _ChecklistSchema(Schema):
                                   field_name="items")
 
 
+class _CosigningSchema(Schema):
+    max_cosigners = fields.Integer(required=True, strict=True, validate=validate.Range(min=0, max=1000))
+
+
 class RulebookSchema(Schema):
     """Any rulebook: a name, a version and durations; the other sections where they apply."""
 
@@ -164,6 +168,7 @@ class RulebookSchema(Schema):
     title = fields.String()
     durations = _Durations(required=True)
     reminders = fields.Nested(_RemindersSchema)
+    cosigning = fields.Nested(_CosigningSchema)
     reply_categories = _labels(_CategorySchema)
     not_filed_reasons = _labels()
     satisfaction = fields.Nested(_SatisfactionSchema)
@@ -176,6 +181,7 @@ class ProposalRulebookSchema(RulebookSchema):
     """The proposal rulebook: every section is required."""
 
     reminders = fields.Nested(_RemindersSchema, required=True)
+    cosigning = fields.Nested(_CosigningSchema, required=True)
     reply_categories = _labels(_CategorySchema, required=True)
     not_filed_reasons = _labels(required=True)
     satisfaction = fields.Nested(_SatisfactionSchema, required=True)
@@ -259,6 +265,10 @@ class Rulebook:
 
     def reminder_lead_times(self) -> list[Duration]:
         return list(self._section("reminders")["before_deadline"])
+
+    def max_cosigners(self) -> int:
+        """The most co-signers a joint proposal may name."""
+        return self._section("cosigning")["max_cosigners"]
 
     def reply_categories(self, include_disabled: bool = False) -> list[ReplyCategory]:
         return [c for c in self._section("reply_categories") if c.enabled or include_disabled]

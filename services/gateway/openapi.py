@@ -12,6 +12,7 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 from nameko.web.handlers import HttpRequestHandler
 
 from . import schemas
+from .http import PATH_SCHEMAS
 
 _PARAM = re.compile(r"<(?:(\w+):)?(\w+)>")
 
@@ -30,7 +31,7 @@ def _path(url):
     def replace(match):
         converter, name = match.group(1) or "string", match.group(2)
         params.append({"name": name, "in": "path", "required": True,
-                       "schema": {"type": "integer" if converter == "int" else "string"}})
+                       "schema": dict(PATH_SCHEMAS.get(converter, {"type": "string"}))})
         return "{" + name + "}"
 
     return _PARAM.sub(replace, url), params

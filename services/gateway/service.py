@@ -6,15 +6,15 @@ error mapping) is in :mod:`services.gateway.http`.
 """
 from __future__ import annotations
 
-from nameko.web.handlers import http
 
-from shared import contracts
+
+from shared import config, contracts
 from shared.messaging.database import Database
 from shared.messaging.entrypoints import ServiceRpc, listen
 from shared.messaging.topology import events_queue
 
 from . import notifications, openapi, schemas, tokens
-from .http import _json, endpoint
+from .http import EVERYONE, _json, endpoint, http
 from .models import Inbox, Outbox
 from .routes.consultations import ConsultationRoutes
 from .routes.notifications import NotificationRoutes
@@ -35,6 +35,9 @@ class GatewayService(ProcessRoutes, OperatorRoutes, ProposalRoutes, ReportRoutes
     evaluation = ServiceRpc("evaluation")
     supervision = ServiceRpc("supervision")
     assignment = ServiceRpc("assignment")
+
+    def _settings(self):
+        return self.ops_config.get("ZTC_SETTINGS") or config.load()
 
     def _principal(self, request) -> dict:
         return tokens.principal_for(self.db.session, request.headers.get("Authorization"))
@@ -70,7 +73,7 @@ class GatewayService(ProcessRoutes, OperatorRoutes, ProposalRoutes, ReportRoutes
         return _json(200, openapi.build(type(self)))
 
     @http("GET", "/api/me")
-    @endpoint(response=schemas.PrincipalSchema)
+    @endpoint(*EVERYONE, response=schemas.PrincipalSchema)
     def me(self, request, principal):
         """Who the token belongs to."""
         return 200, principal

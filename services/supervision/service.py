@@ -9,7 +9,7 @@ from __future__ import annotations
 from nameko.extensions import DependencyProvider
 
 from shared.messaging.database import Database
-from shared.messaging.entrypoints import Pingable, api, job, listen
+from shared.messaging.entrypoints import Pingable, ServiceRpc, api, job, listen
 from shared.messaging.topology import events_queue
 
 from . import key_proposals, operations, queries, unit_facts
@@ -33,6 +33,7 @@ class SupervisionService(Pingable):
     name = "supervision"
     db = Database("supervision", Outbox, Inbox)
     rules = Rules()
+    intake = ServiceRpc("intake")
 
     # -- jobs for the engine --------------------------------------------------------------------
     @job("supervision.escalate")
@@ -67,9 +68,14 @@ class SupervisionService(Pingable):
         self.db.commit()
 
     # -- RPC for people, through the gateway ---------------------------------------------------
+    def _is_proposer(self, number, principal):
+        """Asks intake, which knows who proposed what, whether the caller is a proposer of ``number``."""
+        return lambda: bool(self.intake.is_proposer(str(number), principal))
+
     @api
     def deadlines(self, number, principal=None):
-        return queries.deadlines(self.db.session, self.rules, number, principal)
+        return queries.deadlines(self.db.session, self.rules, number, principal,
+                                 self._is_proposer(number, principal))
 
     @api
     def overdue(self, principal=None):
@@ -91,4 +97,5 @@ class SupervisionService(Pingable):
 
     @api
     def key_supervision_log(self, number, principal=None):
-        return key_proposals.key_supervision_log(self.db.session, number, principal)
+        return key_proposals.key_supervision_log(self.db.session, number, principal,
+                                                 self._is_proposer(number, principal))

@@ -55,7 +55,9 @@ def _fail(exc: ZtcError):
                    "'dead-letters' talk to RabbitMQ. Settings come from the ZTC_* environment "
                    "variables (see README). Every listing command takes --json.")
 def main():
-    pass
+    import os
+
+    os.umask(0o077)  # databases and files written by an operator's command: the owner's only
 
 
 # -- deploy ---------------------------------------------------------------------------------
@@ -314,23 +316,107 @@ def migrate():
         click.echo(f"{service}: migrated ({settings.database_url(service)})")
 
 
-@main.command(help="Issue an API token for a user (shown once).")
-@click.option("--user", required=True)
-@click.option("--role", "roles", multiple=True, required=True, help="Repeat for several roles.")
-@click.option("--unit", default=None, help="The unit a unit handler acts for.")
-@click.option("--label", default="")
-def token(user, roles, unit, label):
-    from services.gateway import tokens
-    from shared.db import migrate as run, session_factory, transaction
+def _gateway_sessions():
+    from shared.db import migrate as run, session_factory
 
     settings = _settings()
     url = settings.database_url("gateway")
     run("gateway", url)
+    return settings, session_factory(url)
+
+
+def _issue(user, roles, unit, label, system, hours):
+    from services.gateway import tokens
+    from shared.db import transaction
+
+    settings, sessions = _gateway_sessions()
+    kind = "system" if system else "person"
     try:
-        with transaction(session_factory(url)) as s:
-            click.echo(tokens.issue(s, user, list(roles), unit, label))
+        with transaction(sessions) as s:
+            click.echo(tokens.issue(s, user, list(roles), unit, label, kind=kind,
+                                    ttl=tokens.lifetime(settings, kind, hours)))
     except ZtcError as exc:
         _fail(exc)
+
+
+_ISSUE_OPTIONS = [
+    click.option("--user", required=True),
+    click.option("--role", "roles", multiple=True, required=True, help="Repeat for several roles."),
+    click.option("--unit", default=None, help="The unit a unit handler acts for."),
+    click.option("--label", default=""),
+    click.option("--system", is_flag=True, help="A department system's token: it lives "
+                                                "ZTC_TOKEN_SYSTEM_TTL_HOURS (90 days), not a person's 12 hours."),
+    click.option("--hours", type=float, default=None, help="Expire after this many hours instead."),
+]
+
+
+def _issue_options(command):
+    for option in reversed(_ISSUE_OPTIONS):
+        command = option(command)
+    return command
+
+
+@main.command(help="Issue an API token for a user (shown once). It expires: a person's after "
+                   "ZTC_TOKEN_TTL_HOURS (12), a department system's (--system) after "
+                   "ZTC_TOKEN_SYSTEM_TTL_HOURS (2160), or after --hours.")
+@_issue_options
+def token(user, roles, unit, label, system, hours):
+    _issue(user, roles, unit, label, system, hours)
+
+
+@main.group(help="API tokens: issue, list, revoke.")
+def tokens():
+    pass
+
+
+@tokens.command("issue", help="The same as 'ztc token': issue a token (shown once).")
+@_issue_options
+def tokens_issue(user, roles, unit, label, system, hours):
+    _issue(user, roles, unit, label, system, hours)
+
+
+@tokens.command("list", help="Active tokens (--all: expired and revoked too), by id (never the token).")
+@click.option("--user", default=None)
+@click.option("--all", "everything", is_flag=True)
+@click.option("--json", "as_json", is_flag=True)
+def tokens_list(user, everything, as_json):
+    from services.gateway import tokens as api_tokens
+    from shared.db import transaction
+
+    _, sessions = _gateway_sessions()
+    with transaction(sessions) as s:
+        rows = api_tokens.listing(s, user, everything)
+    if as_json:
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    if not rows:
+        click.echo("no tokens")
+    for row in rows:
+        click.echo(f"{row['id']}  {row['state']:<7}  {row['user']:<20} {','.join(row['roles']):<20} "
+                   f"{row['unit'] or '-':<14} {row['kind']:<6} expires {row['expires_at']}  {row['label']}")
+
+
+@tokens.command("revoke", help="Revoke tokens by id (from 'ztc tokens list'), or every token of --user; "
+                               "a revoked token answers 401 at once.")
+@click.argument("ids", nargs=-1)
+@click.option("--user", default=None, help="Every token of this user.")
+@click.option("--json", "as_json", is_flag=True)
+def tokens_revoke(ids, user, as_json):
+    from services.gateway import tokens as api_tokens
+    from shared.db import transaction
+
+    if not ids and not user:
+        raise click.UsageError("name token ids or --user")
+    _, sessions = _gateway_sessions()
+    try:
+        with transaction(sessions) as s:
+            revoked = api_tokens.revoke(s, ids, user)
+    except ZtcError as exc:
+        _fail(exc)
+    if as_json:
+        click.echo(json.dumps(revoked, ensure_ascii=False, indent=2))
+        return
+    click.echo(f"revoked {len(revoked)} token(s)" + "".join(f"\n  {r['id']} {r['user']}" for r in revoked))
 
 
 

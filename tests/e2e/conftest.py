@@ -42,9 +42,22 @@ def e2e_settings(tmp_path_factory, db_kind):
                             ZTC_CLOCK_OFFSET_FILE=str(tmp / "clock-offset"), ZTC_BPMN_DIR=str(bpmn))
 
 
+# Tests make their own tokens (no demo tokens are issued without --demo): one per role of the
+# launcher's demo users, living long enough for tests that move the services' clock by months.
+TEST_TOKEN_HOURS = 10 * 365 * 24
+
+
+def make_test_tokens(settings) -> dict:
+    from services.launcher import DEMO_USERS, issue_tokens
+    from shared.db import migrate
+
+    migrate("gateway", settings.database_url("gateway"))
+    return issue_tokens(settings, DEMO_USERS, "e2e", hours=TEST_TOKEN_HOURS)
+
+
 @pytest.fixture(scope="module")
 def running(e2e_settings, request):
-    """Every service started by the launcher; yields (gateway URL, demo tokens by role).
+    """Every service started by the launcher; yields (gateway URL, tokens by role).
 
     The services log to the launcher's output, which is read for the whole module: a pipe nobody
     reads fills up and stops the services mid-test. The last lines are shown if a test failed."""
@@ -52,6 +65,7 @@ def running(e2e_settings, request):
     import threading
 
     settings = e2e_settings
+    tokens = make_test_tokens(settings)
     env = dict(os.environ, **settings_env(settings))
     launcher = subprocess.Popen([sys.executable, "-m", "services.launcher"], env=env, cwd=ROOT,
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -72,7 +86,6 @@ def running(e2e_settings, request):
     try:
         started.wait(timeout=120)
         assert any("running:" in line for line in lines), "".join(list(lines)[-30:])
-        tokens = json.loads((settings.var_dir / "demo-tokens.json").read_text())
         yield base, tokens
     finally:
         launcher.send_signal(2)  # Ctrl-C

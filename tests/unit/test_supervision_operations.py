@@ -316,9 +316,10 @@ def test_the_check_after_an_escalation_waits_for_the_next_working_morning(sessio
         {"action": "escalate", "next_check": "2026-06-08T09:00:00+08:00"}
 
 
-def test_the_overdue_list_is_for_staff_and_leaders(session, rules):
+def test_the_overdue_list_is_for_overseers(session, rules):
     assign(session, rules)
     assert queries.overdue(session, LEADER_CHEN)["units"] == []
+    assert queries.overdue(session, {"user": "c", "roles": ["committee"], "unit": None})["units"] == []
     for outsider in (TRANSPORT, MEMBER):
         with pytest.raises(Forbidden):
             queries.overdue(session, outsider)
@@ -458,7 +459,7 @@ def test_the_objection_window_across_national_day_2026_shows_the_holidays_skippe
                                                                                   skipping_clock):
     skipping_clock.set(china(2026, 9, 30, 10))
     assign(session, rules)
-    view = queries.deadlines(session, rules, NUMBER, MEMBER)
+    view = queries.deadlines(session, rules, NUMBER, MEMBER, is_proposer=lambda: True)
     objection = next(d for d in view["deadlines"] if d["rule"] == "objection_window")
 
     assert objection["due"] == "2026-10-13"
@@ -496,9 +497,23 @@ def test_units_see_their_own_deadlines_and_the_reply_deadline_only(session, rule
     assert {(d["rule"], d["unit"]) for d in seen} == \
         {("sign_for_limit", "transport"), ("objection_window", "transport"), ("reply_deadline", None)}
     assert len(queries.deadlines(session, rules, NUMBER, STAFF)["deadlines"]) == 5
-    assert len(queries.deadlines(session, rules, NUMBER, MEMBER)["deadlines"]) == 5
+    assert len(queries.deadlines(session, rules, NUMBER, MEMBER, is_proposer=lambda: True)["deadlines"]) == 5
     with pytest.raises(Forbidden):
         queries.deadlines(session, rules, NUMBER, HEALTH)
+
+
+def test_only_proposers_overseers_and_involved_units_see_deadlines(session, rules):
+    assign(session, rules)
+    with pytest.raises(Forbidden):  # a member who did not propose it
+        queries.deadlines(session, rules, NUMBER, MEMBER, is_proposer=lambda: False)
+    with pytest.raises(Forbidden):  # nobody to ask who proposed it
+        queries.deadlines(session, rules, NUMBER, MEMBER)
+    for outsider in ("public", "informant", "operator", "designer"):
+        with pytest.raises(Forbidden):
+            queries.deadlines(session, rules, NUMBER, {"user": "x", "roles": [outsider], "unit": None},
+                              is_proposer=lambda: True)
+    for overseer in ("staff", "committee", "leader"):
+        assert queries.deadlines(session, rules, NUMBER, {"user": "x", "roles": [overseer], "unit": None})
 
 
 def test_a_unit_sees_the_escalation_of_its_own_share_of_the_reply_only(session, rules, skipping_clock):
@@ -536,6 +551,11 @@ def test_only_the_supervising_leader_logs_key_supervision(session, rules):
     log = key_proposals.key_supervision_log(session, NUMBER, TRANSPORT)
     assert (log["supervising_leader"], [e["text"] for e in log["entries"]]) == \
         ("vice.chair.chen", ["Visited the bureau"])
+    assert key_proposals.key_supervision_log(session, NUMBER, MEMBER, is_proposer=lambda: True)["entries"]
+    for reader, proposed in ((MEMBER, False), ({"user": "p", "roles": ["public"], "unit": None}, True),
+                             ({"user": "i", "roles": ["informant"], "unit": None}, True)):
+        with pytest.raises(Forbidden):
+            key_proposals.key_supervision_log(session, NUMBER, reader, is_proposer=lambda: proposed)
 
 
 def test_a_proposal_that_is_not_key_has_no_supervision_log(session, rules):
