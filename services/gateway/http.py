@@ -18,9 +18,10 @@ import uuid
 
 from nameko.exceptions import RemoteError, UnknownService
 from nameko.web.handlers import HttpRequestHandler
-from nameko.web.server import WebServer
+from nameko.web.server import WebServer, WsgiApp
+from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter, Map
-from werkzeug.wrappers import Response
+from werkzeug.wrappers import Request, Response
 
 from shared.contracts.fields import INT32_MAX
 
@@ -130,9 +131,30 @@ PATH_SCHEMAS = {"id": {"type": "integer", "minimum": 1, "maximum": INT32_MAX},
                 "int": {"type": "integer"}, "string": {"type": "string"}}
 
 
+class JsonWsgiApp(WsgiApp):
+    """nameko's WSGI app, but a path no route takes (404) or a method it does not (405) is answered
+    in JSON like every other refusal, not as werkzeug's HTML page."""
+
+    def __call__(self, environ, start_response):
+        request = Request(environ, shallow=True)
+        adapter = self.url_map.bind_to_environ(environ)
+        try:
+            provider, values = adapter.match()
+        except HTTPException as exc:
+            code = exc.code or 404
+            kind = {404: "not_found", 405: "method_not_allowed"}.get(code, "invalid_input")
+            response = Response(_error_body(code, kind, exc.name.lower(), environ.get(_REQUEST_ID)),
+                                status=code, mimetype="application/json")
+            if code == 405 and getattr(exc, "valid_methods", None):
+                response.headers["Allow"] = ", ".join(exc.valid_methods)
+            return response(environ, start_response)
+        request.path_values = values
+        return provider.handle_request(request)(environ, start_response)
+
+
 class GuardedWebServer(WebServer):
     def get_wsgi_app(self):
-        return GuardedApp(super().get_wsgi_app(), _settings(self.container).http_max_body_bytes)
+        return GuardedApp(JsonWsgiApp(self), _settings(self.container).http_max_body_bytes)
 
     def make_url_map(self):
         url_map = Map(converters={"id": IdConverter, "year": YearConverter})

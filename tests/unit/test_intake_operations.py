@@ -62,8 +62,13 @@ def session(sessions):
         yield s
 
 
+def members_only(*members):
+    """A members directory knowing ``members`` (everyone if none are named): users -> unknown ones."""
+    return lambda users: [u for u in users if members and u not in members]
+
+
 def submitted(session, principal=LI, **overrides):
-    proposal = operations.submit(session, draft(**overrides), principal)
+    proposal = operations.submit(session, draft(**overrides), principal, directory=members_only())
     session.commit()
     return proposal
 
@@ -222,6 +227,22 @@ def test_cosigners_are_distinct_and_never_the_initiator(session):
     with pytest.raises(InvalidInput) as initiator:
         operations.submit(session, draft(cosigners=["李明"]), LI)
     assert "initiator" in initiator.value.details["cosigners"][0]
+
+
+def test_cosigners_are_members_and_no_more_than_the_rulebook_allows(session):
+    from shared.rulebook import load_rulebook
+
+    cap = load_rulebook("proposal").max_cosigners()
+    many = [f"member.{i}" for i in range(cap + 1)]
+    with pytest.raises(InvalidInput) as too_many:
+        operations.submit(session, draft(cosigners=many), LI, directory=members_only())
+    assert f"at most {cap}" in too_many.value.details["cosigners"][0]
+    with pytest.raises(InvalidInput) as strangers:
+        operations.submit(session, draft(cosigners=["张伟", "stranger"]), LI, directory=members_only("张伟"))
+    assert "stranger" in strangers.value.details["cosigners"][0]
+    with pytest.raises(InvalidInput):  # co-signers nobody can check are not taken
+        operations.submit(session, draft(cosigners=["张伟"]), LI)
+    assert operations.submit(session, draft(cosigners=many[:cap]), LI, directory=members_only())["cosigners"]
 
 
 def test_a_proposal_is_plenary_or_between_sessions(session):
