@@ -45,6 +45,14 @@ def e2e_settings(tmp_path_factory, db_kind):
 # Tests make their own tokens (no demo tokens are issued without --demo): one per role of the
 # launcher's demo users, living long enough for tests that move the services' clock by months.
 TEST_TOKEN_HOURS = 10 * 365 * 24
+# Besides the demo users: a resident (the public role), a designer, and a token of every role alone
+# (``role:<role>``) for the permission matrix.
+ONE_ROLE_USERS = {
+    "public": {"user": "resident.gao", "roles": ["public"], "unit": None},
+    "designer": {"user": "designer.lin", "roles": ["designer"], "unit": None},
+    **{f"role:{role}": {"user": f"matrix.{role}", "roles": [role], "unit": "transport" if role == "unit" else None}
+       for role in ("member", "informant", "staff", "committee", "leader", "unit", "public", "operator", "designer")},
+}
 
 
 def make_test_tokens(settings) -> dict:
@@ -52,7 +60,8 @@ def make_test_tokens(settings) -> dict:
     from shared.db import migrate
 
     migrate("gateway", settings.database_url("gateway"))
-    return issue_tokens(settings, DEMO_USERS, "e2e", hours=TEST_TOKEN_HOURS)
+    users = {**DEMO_USERS, **ONE_ROLE_USERS}
+    return issue_tokens(settings, users, "e2e", hours=TEST_TOKEN_HOURS)
 
 
 @pytest.fixture(scope="module")
