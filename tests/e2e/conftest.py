@@ -50,8 +50,11 @@ TEST_TOKEN_HOURS = 10 * 365 * 24
 ONE_ROLE_USERS = {
     "public": {"user": "resident.gao", "roles": ["public"], "unit": None},
     "designer": {"user": "designer.lin", "roles": ["designer"], "unit": None},
-    **{f"role:{role}": {"user": f"matrix.{role}", "roles": [role], "unit": "transport" if role == "unit" else None}
-       for role in ("member", "informant", "staff", "committee", "leader", "unit", "public", "operator", "designer")},
+    **{f"role:{role}": {"user": user, "roles": [role], "unit": "transport" if role == "unit" else None}
+       for role, user in (("member", "member.qian"), ("informant", "matrix.informant"), ("staff", "matrix.staff"),
+                          ("committee", "matrix.committee"), ("leader", "matrix.leader"), ("unit", "matrix.unit"),
+                          ("public", "matrix.public"), ("operator", "matrix.operator"),
+                          ("designer", "matrix.designer"))},
 }
 
 

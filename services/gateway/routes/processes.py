@@ -18,7 +18,7 @@ class ProcessRoutes:
     # -- designers --------------------------------------------------------------------------
     @http("POST", "/api/deployments")
     @endpoint("designer", "operator", body=schemas.DeploymentRequest, response=schemas.DeployedVersion(many=True),
-              status=201)
+              status=201, statuses=((422, "the diagram is refused: every problem in details.problems"),))
     def deploy(self, request, principal, body):
         """Validate and deploy diagrams; a refused diagram answers 422 with every problem."""
         return 201, self.engine.deploy(body["files"], principal["user"])
