@@ -79,7 +79,7 @@ def build(service_cls, title="Zhitongche API", version="1") -> dict:
             if meta["body"] is not None:
                 operation["requestBody"] = {"required": True,
                                             "content": {"application/json": {"schema": meta["body"]}}}
-            ok = {"description": "OK", "content": {"application/json": {"schema": {"type": "object"}}}}
+            ok = {"description": "OK", "content": {"application/json": {"schema": {}}}}
             if meta["response"] is not None:
                 ok["content"] = {"application/json": {"schema": meta["response"]}}
             if meta.get("html"):
