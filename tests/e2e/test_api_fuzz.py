@@ -28,12 +28,12 @@ OPERATIONS = sorted((method.upper(), path) for path, ops in openapi.build(Gatewa
 
 
 @pytest.fixture(scope="module")
-def fuzzing(db_kind, running):
+def fuzzing(db_kind, request):
     """The schema as the running gateway serves it, and when fuzzing began. Fuzzing runs on SQLite
     only: what it exercises is the HTTP edge, and two minutes once is the bound."""
     if db_kind != "sqlite":
         pytest.skip("the API is fuzzed once, on SQLite")
-    base, _ = running
+    base, _ = request.getfixturevalue("running")
     return {"schema": schemathesis.openapi.from_url(base + "/openapi.json"), "at": time.monotonic()}
 
 
