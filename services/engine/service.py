@@ -7,6 +7,7 @@ import logging
 from nameko.timer import timer
 
 from shared import logs, metrics
+from shared.errors import Forbidden
 from shared.messaging.database import Database
 from shared.messaging.entrypoints import Pingable, api, listen
 from shared.messaging.topology import engine_messages_queue, engine_results_queue, engine_starts_queue
@@ -15,6 +16,12 @@ from .engine import Engine
 from .models import Inbox, Outbox
 
 log = logging.getLogger(__name__)
+
+
+def _require_operator(principal, what: str) -> None:
+    roles = (principal or {}).get("roles") or () if isinstance(principal, dict) else ()
+    if "operator" not in roles:
+        raise Forbidden(f"only an operator may {what}")
 
 
 class EngineStore(Database):
@@ -73,6 +80,9 @@ class EngineService(Pingable):
 
     @api
     def start(self, process_id, business_key=None, data=None, principal=None):
+        """A raw start, for operators: a proposal, an opinion item or a case is started by the
+        service that owns it (its start command on the bus), after checking the caller."""
+        _require_operator(principal, "start a process instance directly")
         return self.engine.start(process_id, business_key, data, principal)
 
     @api
@@ -101,6 +111,9 @@ class EngineService(Pingable):
 
     @api
     def send_message(self, message, principal=None):
+        """A BPMN message from outside, for operators: services send theirs through their outboxes,
+        units act through the assignment service, which checks the assignment is theirs."""
+        _require_operator(principal, "send a BPMN message directly")
         return self.engine.send_message(message, principal)
 
     @api
