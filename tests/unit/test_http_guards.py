@@ -181,3 +181,44 @@ def test_var_and_its_files_are_made_private(tmp_path):
     assert stat.S_IMODE(var.stat().st_mode) == 0o700
     assert {p.name: stat.S_IMODE(p.stat().st_mode) for p in var.iterdir()} == \
         {"intake.db": 0o600, "demo-tokens.json": 0o600}
+
+
+def _integer_fields(schema, path=""):
+    from marshmallow import fields as mf
+
+    schema = schema() if isinstance(schema, type) else schema
+    for name, field in schema.fields.items():
+        yield from _field_integers(field, f"{path}{name}")
+
+
+def _field_integers(field, path):
+    from marshmallow import fields as mf
+
+    if isinstance(field, mf.Integer):
+        yield path, field
+    elif isinstance(field, mf.Nested):
+        yield from _integer_fields(field.nested if not callable(field.nested) else field.nested(), path + ".")
+    elif isinstance(field, mf.List):
+        yield from _field_integers(field.inner, path + "[]")
+    elif isinstance(field, mf.Dict) and field.value_field is not None:
+        yield from _field_integers(field.value_field, path + "{}")
+
+
+def test_every_integer_a_request_body_carries_is_range_checked_within_32_bits():
+    from marshmallow import validate
+
+    from services.gateway import matrix
+    from services.gateway.service import GatewayService
+
+    checked = 0
+    for route in matrix.routes():
+        body = getattr(GatewayService, route["name"]).openapi["body"]
+        if body is None:
+            continue
+        for path, field in _integer_fields(body):
+            ranges = [v for v in field.validators if isinstance(v, validate.Range)]
+            assert ranges, f"{route['method']} {route['path']}: {path} has no Range"
+            low, high = ranges[0].min, ranges[0].max
+            assert low is not None and high is not None and -(2**31) <= low <= high <= 2**31 - 1, (route["path"], path)
+            checked += 1
+    assert checked >= 3
