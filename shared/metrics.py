@@ -45,11 +45,9 @@ DEAD_LETTERED = Counter("ztc_dead_letters", "Messages dead-lettered, by the queu
 
 
 def _engine_state(sessions):
-    from types import SimpleNamespace
+    from services.engine.operators import operator_counts
 
-    from services.engine.operators import OperatorActions
-
-    figures = OperatorActions.operator_counts(SimpleNamespace(sessions=sessions))
+    figures = operator_counts(sessions)
     instances = GaugeMetricFamily("ztc_instances", "Process instances by process and state.",
                                   labels=["process", "state"])
     for process, state, n in figures["instances"]:
