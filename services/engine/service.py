@@ -12,6 +12,7 @@ from shared.messaging.entrypoints import Pingable, api, listen
 from shared.messaging.topology import engine_messages_queue, engine_results_queue, engine_starts_queue
 
 from .engine import Engine
+from .gauges import engine_gauges
 from .models import Inbox, Outbox
 
 log = logging.getLogger(__name__)
@@ -30,6 +31,7 @@ class EngineStore(Database):
 
 class EngineService(Pingable):
     name = "engine"
+    metrics_gauges = staticmethod(engine_gauges)
     engine = EngineStore("engine", Outbox, Inbox)
 
     # -- the bus ----------------------------------------------------------------------------
