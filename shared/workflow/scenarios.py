@@ -223,7 +223,10 @@ def run(suite: Suite, scenario: dict, runtime=None) -> Result:
     try:
         given = scenario.get("given") or {}
         actor = given.get("actor") or suite.actor
-        data = render({**suite.data, **(given.get("data") or {})}, fake.now())
+        data = {**suite.data, **(given.get("data") or {})}
+        for key in given.get("without") or []:
+            data.pop(key, None)
+        data = render(data, fake.now())
         expected_failure = given.get("fails")
         try:
             instance = Instance(fake, suite.definition, data, version_key=f"scenario:{suite.path}", runtime=runtime)
@@ -279,7 +282,7 @@ def _step(instance: Instance, step, clock) -> None:
         elif kind == "job":
             _params(step, instance.job(step["job"], step.get("result")))
         elif kind == "error":
-            _params(step, instance.error(step["error"], step.get("code") or step["error"], step.get("message"),
+            _params(step, instance.error(step["error"], step.get("code") or step["error"], step.get("reason"),
                                          step.get("caught", True)))
         elif kind == "message":
             instance.message(step["message"], step.get("payload"))
@@ -301,7 +304,7 @@ def _params(step, params) -> None:
     expected = step.get("params")
     if expected is None:
         return
-    wrong = {k: params.get(k, "(not sent)") for k, v in expected.items() if params.get(k, object()) != v}
+    wrong = {k: _lookup(params, k) for k, v in expected.items() if _lookup(params, k) != v}
     if wrong:
         raise ScenarioFailure(f"the job '{step.get('job') or step.get('error')}' was sent with "
                               + ", ".join(f"{k}={v!r} (expected {expected[k]!r})" for k, v in wrong.items()))
