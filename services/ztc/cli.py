@@ -544,6 +544,11 @@ from .ops import register as _register_ops  # noqa: E402
 _retry_all = _register_ops(main, instances, incidents,
                            {"settings": _settings, "engine": _engine, "out": _out, "fail": _fail})
 
+# -- the designers' commands: test, templates (services/ztc/designer_commands.py) -------------------
+from .designer_commands import register as _register_designers  # noqa: E402
+
+_register_designers(main, {"settings": _settings})
+
 # -- the working-day calendar (services/ztc/calendar_commands.py) -----------------------------------
 from .calendar_commands import register as _register_calendar  # noqa: E402
 
