@@ -82,7 +82,8 @@ def register(main, helpers):
             for r in results:
                 click.echo(f"  {'PASS' if r.passed else 'FAIL'} {r.scenario}"
                            + ("" if r.passed else f"\n       {r.message}"))
-            for line in cov.lines():
+            # With -k only some scenarios ran: what they left uncovered says little, so only the figures.
+            for line in (cov.lines()[:1] if only else cov.lines()):
                 click.echo(f"  {line}")
             for path_written in written:
                 click.echo(f"  coverage drawn in {path_written}")
