@@ -12,7 +12,8 @@ the designer's ``mapping``), so nothing moves to an element the designer did not
    record stays in the engine's history);
 3. predicted tasks (what the old version would have done next) are dropped and predicted again
    from B's flows; a waiting task whose element changed (or was mapped) is reset, so it is entered
-   again as B draws it, keeping its task id — except a job already sent, which keeps waiting for
+   again as B draws it, keeping its task id (a boundary event B attaches to it is armed) — except a
+   job already sent, which keeps waiting for
    its answer unless the caller asks for it to run again (``rerun``: a job that became an incident);
    an unchanged timer keeps its due date;
 4. the result is serialised and restored on B's spec before anything is stored: an instance that
@@ -23,6 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from SpiffWorkflow.bpmn.util.diff import SpecDiff
+from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
 from . import serializer
@@ -138,10 +140,34 @@ def _apply(workflow, new_spec, alignment, resets):
         task.task_spec = alignment[task.task_spec]
     for task in resets:
         if task.id in workflow.tasks:
+            _enter_as_drawn(workflow, task)
             task.reset_branch(None)
     for task in list(workflow.get_tasks(skip_subprocesses=True)):
         if task.id in workflow.tasks and task.has_state(TaskState.READY | TaskState.STARTED | TaskState.WAITING):
             task.task_spec._predict(task, mask=TaskState.PREDICTED_MASK | TaskState.FUTURE | task.state)
+
+
+def _enter_as_drawn(workflow, task):
+    """A waiting task B enters through an element the old version did not have between it and the
+    task before — a boundary event now attached to it (SpiffWorkflow's BoundaryEventSplit) — is
+    put behind that element, so the boundary events are armed as if the task had been entered on B."""
+    parent = task.parent
+    spec = task.task_spec
+    if parent is None or parent.task_spec in spec.inputs:
+        return
+    between = [s for s in spec.inputs if not getattr(s, "bpmn_id", None) and parent.task_spec in s.inputs]
+    if len(between) != 1:
+        return
+    split = Task(workflow, between[0], parent=parent, state=TaskState.COMPLETED)
+    split.data = dict(parent.data)
+    parent._children.remove(task.id)
+    task._parent = split.id
+    split._children.append(task.id)
+    split._sync_children(split.task_spec.outputs, TaskState.FUTURE)
+    for child in split.children:
+        if child is not task:
+            child.data = dict(split.data)
+            child.task_spec._update(child)
 
 
 def plan(workflow, new_spec, new_subprocess_specs, mapping=None, rerun_ids=()):

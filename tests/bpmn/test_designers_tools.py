@@ -232,3 +232,36 @@ def test_a_service_task_written_by_camunda_modeler_with_a_template_deploys_and_r
         scenarios.load(ROOT / "bpmn" / "smoke.scenarios.yaml",
                        files={"smoke.bpmn": files["smoke.bpmn"].replace(b'target="unit"', b'target="unti"')})
     assert "element 'assign_unit'" in str(refused.value) and "unti" in str(refused.value)
+
+
+# -- migration on the runtime: a boundary event added to the task an instance waits at ------------------
+
+REVIEW_DEADLINE = ('''    <bpmn:boundaryEvent id="review_overdue" name="Not reviewed in a week" attachedToRef="review">
+      <bpmn:outgoing>f_review_overdue</bpmn:outgoing>
+      <bpmn:timerEventDefinition id="TimerDef_review_overdue"><bpmn:timeDuration>'P7D'</bpmn:timeDuration></bpmn:timerEventDefinition>
+    </bpmn:boundaryEvent>
+    <bpmn:sequenceFlow id="f_review_overdue" sourceRef="review_overdue" targetRef="set_outcome_rejected"/>
+  </bpmn:process>''')
+
+
+def test_a_migrated_instance_waiting_at_a_task_gets_the_boundary_timer_b_attached_to_it(skipping_clock):
+    from shared.workflow import migration, serializer
+    from shared.workflow.testing import Instance
+
+    text = (ROOT / "bpmn" / "smoke.bpmn").read_text()
+    [a] = parse({"smoke.bpmn": text})
+    [b] = parse({"smoke.bpmn": text.replace("  </bpmn:process>", REVIEW_DEADLINE)})
+    inst = Instance(skipping_clock, a, {"title": "T", "unit": "transport", "reply_within": "P30D"})
+    inst.job("intake.record_submission", {"id": 5})
+    assert inst.wait_state().waiting_tasks == ["review"]
+    spec, subs = serializer.specs_from_dict(b.spec)
+    plan = migration.migrate(inst.workflow, spec, subs)
+    assert plan.ok and plan.waiting[0]["reset"] is True
+    runtime = inst.runtime
+    moved = runtime.loads(runtime.dumps(inst.workflow), b.spec, version_key="b")
+    wait = runtime.wait_state(moved)
+    assert set(wait.waiting_tasks) == {"review", "review_overdue"} and [u.task_name for u in wait.user_tasks] == ["review"]
+    skipping_clock.advance(days=8)
+    wait = runtime.fire_timers(moved)
+    [job] = wait.new_jobs
+    assert job.operation == "evaluation.record_outcome" and job.params["outcome"] == "rejected"
