@@ -44,52 +44,14 @@ DEAD_LETTERED = Counter("ztc_dead_letters", "Messages dead-lettered, by the queu
                         ["service", "queue", "kind"])
 
 
-def _engine_state(sessions):
-    from types import SimpleNamespace
-
-    from services.engine.operators import OperatorActions
-
-    figures = OperatorActions.operator_counts(SimpleNamespace(sessions=sessions))
-    instances = GaugeMetricFamily("ztc_instances", "Process instances by process and state.",
-                                  labels=["process", "state"])
-    for process, state, n in figures["instances"]:
-        instances.add_metric([process, state], n)
-    incidents = GaugeMetricFamily("ztc_incidents_open", "Open incidents by operation.", labels=["operation"])
-    for operation, n in figures["incidents"]:
-        incidents.add_metric([operation], n)
-    pending = GaugeMetricFamily("ztc_jobs_pending", "Jobs sent and not yet answered, by operation.",
-                                labels=["operation"])
-    for operation, n in figures["pending_jobs"]:
-        pending.add_metric([operation], n)
-    yield from (instances, incidents, pending)
-    yield GaugeMetricFamily("ztc_work_items_open", "User tasks open in the task list.",
-                            value=figures["open_work_items"])
-    yield GaugeMetricFamily("ztc_held_results", "Job results held for suspended instances.",
-                            value=figures["held_results"])
-
-
-def _supervision_state(sessions):
-    from services.supervision.queries import overdue
-    from shared.db import transaction
-
-    with transaction(sessions) as s:
-        units = overdue(s, {"user": "metrics", "roles": ["staff"], "unit": None})["units"]
-    family = GaugeMetricFamily("ztc_overdue_work_items", "Overdue reply deadlines per unit (live).",
-                               labels=["unit"])
-    for row in units:
-        family.add_metric([row["unit"]], row["count"])
-    yield family
-
-
-STATE = {"engine": _engine_state, "supervision": _supervision_state}
-
-
 class ServiceCollector:
-    """Read at scrape time from the service's own database."""
+    """Read at scrape time from the service's own database: the outbox backlog, and the service's
+    own gauges (``metrics_gauges(sessions)`` on its class, yielding metric families)."""
 
-    def __init__(self, service: str, database):
+    def __init__(self, service: str, database, gauges=None):
         self.service = service
         self.database = database
+        self.gauges = gauges
 
     def collect(self):
         if self.database is None or self.database.sessions is None:
@@ -99,8 +61,8 @@ class ServiceCollector:
                                         labels=["service"])
             backlog.add_metric([self.service], self.database.relay.pending())
             yield backlog
-            if self.service in STATE:
-                yield from STATE[self.service](self.database.sessions)
+            if self.gauges is not None:
+                yield from self.gauges(self.database.sessions)
         except Exception as exc:  # the database is away: say so in the log, serve the rest
             log.warning("metrics of %s: could not read its database: %s", self.service, exc)
 
@@ -112,10 +74,10 @@ class _Everything:
         yield from REGISTRY.collect()
 
 
-def registry_for(service: str, database) -> CollectorRegistry:
+def registry_for(service: str, database, gauges=None) -> CollectorRegistry:
     registry = CollectorRegistry(auto_describe=False)
     registry.register(_Everything())
-    registry.register(ServiceCollector(service, database))
+    registry.register(ServiceCollector(service, database, gauges))
     return registry
 
 
@@ -140,7 +102,8 @@ class MetricsExporter(DependencyProvider):
         import eventlet
         import eventlet.wsgi
 
-        self.registry = registry_for(self.container.service_name, self._database())
+        self.registry = registry_for(self.container.service_name, self._database(),
+                                     getattr(self.container.service_cls, "metrics_gauges", None))
         self.socket = eventlet.listen((self.host, self.port))
         self._thread = self.container.spawn_managed_thread(self._serve)
         log.info("%s serves metrics on http://%s:%s/metrics", self.container.service_name, self.host, self.port)

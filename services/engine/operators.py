@@ -1,7 +1,7 @@
 """What operators do to instances: suspend, resume, cancel, see where the tokens are, and the
 batch forms of cancel and incident retry (each with a dry run).
 
-Mixed into :class:`~services.engine.engine.Engine`. A *suspended* instance takes no job results,
+Composed into :class:`~services.engine.engine.Engine` over the instance store. A *suspended* instance takes no job results,
 messages or timers until it is resumed, and loses none of them: job results wait in
 ``held_results``, messages stay buffered, a timer that fell due fires on resume, and its open
 tasks are hidden from the task list. A *cancelled* instance ends: its open tasks are cancelled,
@@ -12,20 +12,16 @@ from __future__ import annotations
 import copy
 
 from marshmallow import ValidationError
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 
 from shared import clock, contracts
 from shared.db import transaction
 from shared.errors import Conflict, Forbidden, InvalidInput, NotFound
 
+from .incidents import incident_dict
+from .messages import buffered_counts
 from .models import BufferedMessage, HeldResult, Incident, Instance, Job, Outbox, WorkItem
-
-HALTED = ("suspended", "cancelled")
-ENDED = ("completed", "cancelled")
-
-
-class _Stale(Exception):
-    pass
+from .store import ENDED, HALTED, iso  # noqa: F401 - HALTED is part of what operators may see
 
 
 def require_operator(principal) -> None:
@@ -35,13 +31,13 @@ def require_operator(principal) -> None:
         raise Forbidden(f"{principal.get('user') or 'this caller'} is not an operator")
 
 
-def _iso(value):
-    from .engine import utc
+class Operators:
+    def __init__(self, store, instances, incidents, jobs):
+        self.store = store
+        self.instances = instances
+        self.incidents = incidents
+        self.jobs = jobs
 
-    return utc(value).isoformat() if value else None
-
-
-class OperatorActions:
     # -- job results meet the instance's state -------------------------------------------------
     def accept_result(self, raw) -> str:
         """The job-result entrypoint: a result for a suspended instance is held, one for a
@@ -51,7 +47,7 @@ class OperatorActions:
                 result = contracts.JobResultSchema().load(raw)
             except ValidationError as exc:
                 raise InvalidInput("malformed job result", exc.messages) from None
-            with transaction(self.sessions) as s:
+            with transaction(self.store.sessions) as s:
                 job = s.get(Job, result["job_id"])
                 inst = s.get(Instance, job.instance_id) if job is not None else None
                 if inst is not None and inst.status == "cancelled":
@@ -59,35 +55,9 @@ class OperatorActions:
                 if inst is not None and inst.status == "suspended":
                     s.add(HeldResult(instance_id=inst.id, job_id=job.job_id, payload=raw, held_at=clock.now()))
                     return "held"
-        return self.handle_result(raw)
+        return self.jobs.handle_result(raw)
 
     # -- suspend, resume, cancel -------------------------------------------------------------
-    def _halt(self, instance_id, status, allowed, change, principal):
-        """Set ``status`` with the optimistic revision check ``_mutate`` uses, so a change in
-        flight either commits first or finds the new status and stops."""
-        from .engine import MAX_SAVE_ATTEMPTS
-
-        for _ in range(MAX_SAVE_ATTEMPTS):
-            try:
-                with transaction(self.sessions) as s:
-                    inst = s.get(Instance, instance_id)
-                    if inst is None:
-                        raise NotFound(f"no instance {instance_id}")
-                    if inst.status not in allowed:
-                        raise Conflict(f"instance {instance_id} is {inst.status}; it cannot be {status}")
-                    done = s.execute(update(Instance).where(
-                        Instance.id == instance_id, Instance.revision == inst.revision).values(
-                        status=status, waiting_messages="", next_timer=None,
-                        revision=inst.revision + 1, updated_at=clock.now()))
-                    if done.rowcount != 1:
-                        raise _Stale()
-                    outcome = change(s, inst)
-            except _Stale:
-                continue
-            self.on_commit()
-            return outcome
-        raise Conflict(f"instance {instance_id} is changing too often; try again")
-
     def suspend(self, instance_id: str, reason: str | None = None, principal=None) -> dict:
         require_operator(principal)
         def change(s, inst):
@@ -95,15 +65,15 @@ class OperatorActions:
                                                      WorkItem.status == "open")).all()
             for item in items:
                 item.status = "suspended"
-            self._history(s, instance_id, principal, "suspended", None,
+            self.store.history(s, instance_id, principal, "suspended", None,
                           {"reason": reason, "tasks_hidden": len(items)})
 
-        self._halt(instance_id, "suspended", ("running", "waiting", "incident"), change, principal)
-        return self.get_instance(instance_id)
+        self.store.set_status(instance_id, "suspended", ("running", "waiting", "incident"), change, principal)
+        return self.instances.get(instance_id)
 
     def resume(self, instance_id: str, principal=None) -> dict:
         require_operator(principal)
-        with transaction(self.sessions) as s:
+        with transaction(self.store.sessions) as s:
             inst = s.get(Instance, instance_id)
             if inst is None:
                 raise NotFound(f"no instance {instance_id}")
@@ -125,14 +95,14 @@ class OperatorActions:
                              payload=row.payload, headers={}, available_at=now, created_at=now, attempts=0))
                 s.delete(row)
             s.flush()
-            self._history(s, instance_id, principal, "resumed", None, {"held_results_released": len(held)})
+            self.store.history(s, instance_id, principal, "resumed", None, {"held_results_released": len(held)})
             return "resumed"
 
         change.ztc_resumes = True
         # Saving recomputes what the instance waits for, delivers buffered messages it waits for,
         # and the next timer tick fires what fell due meanwhile.
-        self._mutate(instance_id, change, principal)
-        return self.get_instance(instance_id)
+        self.store.mutate(instance_id, change, principal)
+        return self.instances.get(instance_id)
 
     def cancel(self, instance_id: str, reason: str, principal=None) -> dict:
         require_operator(principal)
@@ -160,21 +130,21 @@ class OperatorActions:
             for row in held:
                 s.delete(row)
             closed.update(tasks=len(items), jobs=len(jobs), incidents=len(incidents), held_results=len(held))
-            self._history(s, instance_id, principal, "cancelled", None, {"reason": reason, "closed": dict(closed)})
+            self.store.history(s, instance_id, principal, "cancelled", None, {"reason": reason, "closed": dict(closed)})
 
-        self._halt(instance_id, "cancelled", ("running", "waiting", "incident", "suspended"), change, principal)
-        return {**self.get_instance(instance_id), "closed": closed}
+        self.store.set_status(instance_id, "cancelled", ("running", "waiting", "incident", "suspended"), change, principal)
+        return {**self.instances.get(instance_id), "closed": closed}
 
     # -- where the tokens are ------------------------------------------------------------------
     def where(self, instance_id: str) -> dict:
         """Where the instance is now: each user task (for whom, claimed by), each job (operation,
         attempt, last error), each message it waits for (and whether one is buffered), its next
         timer, open incidents and results held while suspended."""
-        with transaction(self.sessions) as s:
+        with transaction(self.store.sessions) as s:
             inst = s.get(Instance, instance_id)
             if inst is None:
                 raise NotFound(f"no instance {instance_id}")
-            description = self._describe(s, inst)
+            description = self.instances.describe(s, inst)
             tokens = []
             for w in s.scalars(select(WorkItem).where(WorkItem.instance_id == instance_id,
                                                       WorkItem.status.in_(("open", "suspended")))
@@ -182,17 +152,18 @@ class OperatorActions:
                 tokens.append({"kind": "user_task", "task": w.task_name, "title": w.title, "task_id": w.task_id,
                                "status": w.status, "candidate_role": w.candidate_role,
                                "candidate_unit": w.candidate_unit, "candidate_user": w.candidate_user,
-                               "claimed_by": w.claimed_by, "since": _iso(w.created_at)})
+                               "claimed_by": w.claimed_by, "since": iso(w.created_at)})
             for j in s.scalars(select(Job).where(Job.instance_id == instance_id,
                                                  Job.status.in_(("pending", "incident")))
                                .order_by(Job.created_at)):
                 tokens.append({"kind": "job", "task": j.task_name, "operation": j.operation, "job_id": j.job_id,
                                "status": j.status, "attempt": j.attempt, "max_attempts": j.max_attempts,
-                               "last_error": j.last_error, "since": _iso(j.updated_at)})
+                               "last_error": j.last_error, "since": iso(j.updated_at)})
             waiting_messages, next_timer = [], None
             if inst.status not in ENDED:
-                key, spec = self._spec(s, inst.version_id)
-                wait = self.runtime.wait_state(self.runtime.loads(copy.deepcopy(inst.state), spec, version_key=key))
+                key, spec = self.store.spec(s, inst.version_id)
+                runtime = self.store.runtime
+                wait = runtime.wait_state(runtime.loads(copy.deepcopy(inst.state), spec, version_key=key))
                 waiting_messages, next_timer = wait.waiting_messages, wait.next_timer
             for name in waiting_messages:
                 buffered = s.scalar(select(func.count()).select_from(BufferedMessage).where(
@@ -201,7 +172,7 @@ class OperatorActions:
                 tokens.append({"kind": "message", "name": name, "correlation_key": inst.business_key,
                                "buffered": buffered})
             if next_timer is not None:
-                tokens.append({"kind": "timer", "due": _iso(next_timer)})
+                tokens.append({"kind": "timer", "due": iso(next_timer)})
             held = s.scalar(select(func.count()).select_from(HeldResult).where(
                 HeldResult.instance_id == instance_id))
         return {"instance": description, "tokens": tokens, "held_results": held}
@@ -211,7 +182,7 @@ class OperatorActions:
         if not (business_key_prefix or process_id or status):
             raise InvalidInput("say which instances: a business key prefix, a process or a status",
                                {"business_key_prefix": ["Give at least one filter."]})
-        with transaction(self.sessions) as s:
+        with transaction(self.store.sessions) as s:
             query = select(Instance.id, Instance.process_id, Instance.business_key, Instance.status) \
                 .order_by(Instance.created_at).limit(limit)
             if business_key_prefix:
@@ -246,14 +217,14 @@ class OperatorActions:
     def retry_incidents(self, operation=None, process_id=None, dry_run=False, principal=None) -> dict:
         """Retry every open incident (of ``operation`` / ``process_id`` if given)."""
         require_operator(principal)
-        with transaction(self.sessions) as s:
+        with transaction(self.store.sessions) as s:
             query = select(Incident, Instance.process_id, Instance.status).join(
                 Instance, Instance.id == Incident.instance_id).where(Incident.status == "open").order_by(Incident.id)
             if operation:
                 query = query.where(Incident.operation == operation)
             if process_id:
                 query = query.where(Instance.process_id == process_id)
-            matched = [{**self._incident_dict(i), "process_id": p, "instance_status": st}
+            matched = [{**incident_dict(i), "process_id": p, "instance_status": st}
                        for i, p, st in s.execute(query)]
         if dry_run:
             return {"dry_run": True, "matched": matched, "done": [], "failed": []}
@@ -263,22 +234,24 @@ class OperatorActions:
                 failed.append({**row, "error": f"instance {row['instance_id']} is {row['instance_status']}"})
                 continue
             try:
-                done.append(self.retry_incident(row["id"], principal))
+                done.append(self.incidents.retry(row["id"], principal))
             except (Conflict, NotFound) as exc:
                 failed.append({**row, "error": exc.message})
         return {"dry_run": False, "matched": matched, "done": done, "failed": failed}
 
-    def operator_counts(self) -> dict:
-        """Figures for the metrics: instances by process and state, open incidents by operation,
-        pending jobs, held results."""
-        with transaction(self.sessions) as s:
-            instances = [(p, st, n) for p, st, n in s.execute(
-                select(Instance.process_id, Instance.status, func.count()).group_by(Instance.process_id, Instance.status))]
-            incidents = [(op or "", n) for op, n in s.execute(
-                select(Incident.operation, func.count()).where(Incident.status == "open").group_by(Incident.operation))]
-            pending = [(op, n) for op, n in s.execute(
-                select(Job.operation, func.count()).where(Job.status == "pending").group_by(Job.operation))]
-            held = s.scalar(select(func.count()).select_from(HeldResult))
-            work = s.scalar(select(func.count()).select_from(WorkItem).where(WorkItem.status == "open"))
-        return {"instances": instances, "incidents": incidents, "pending_jobs": pending,
-                "held_results": held, "open_work_items": work}
+
+def operator_counts(sessions) -> dict:
+    """Figures for the metrics: instances by process and state, open incidents by operation,
+    pending jobs, held results."""
+    with transaction(sessions) as s:
+        instances = [(p, st, n) for p, st, n in s.execute(
+            select(Instance.process_id, Instance.status, func.count()).group_by(Instance.process_id, Instance.status))]
+        incidents = [(op or "", n) for op, n in s.execute(
+            select(Incident.operation, func.count()).where(Incident.status == "open").group_by(Incident.operation))]
+        pending = [(op, n) for op, n in s.execute(
+            select(Job.operation, func.count()).where(Job.status == "pending").group_by(Job.operation))]
+        held = s.scalar(select(func.count()).select_from(HeldResult))
+        work = s.scalar(select(func.count()).select_from(WorkItem).where(WorkItem.status == "open"))
+        messages = buffered_counts(s)
+    return {"instances": instances, "incidents": incidents, "pending_jobs": pending,
+            "held_results": held, "open_work_items": work, "buffered_messages": messages}

@@ -13,6 +13,7 @@ from shared.messaging.entrypoints import Pingable, api, listen
 from shared.messaging.topology import engine_messages_queue, engine_results_queue, engine_starts_queue
 
 from .engine import Engine
+from .gauges import engine_gauges
 from .models import Inbox, Outbox
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,7 @@ class EngineStore(Database):
 
 class EngineService(Pingable):
     name = "engine"
+    metrics_gauges = staticmethod(engine_gauges)
     engine = EngineStore("engine", Outbox, Inbox)
 
     # -- the bus ----------------------------------------------------------------------------
@@ -71,12 +73,24 @@ class EngineService(Pingable):
 
     # -- commands and queries -----------------------------------------------------------------
     @api
-    def deploy(self, files, actor="designer"):
-        return self.engine.deploy(files, actor)
+    def deploy(self, files, actor="designer", draft=False):
+        return self.engine.deploy(files, actor, draft)
 
     @api
     def versions(self, process_id=None):
         return self.engine.versions(process_id)
+
+    @api
+    def activate(self, process_id, version, actor="designer"):
+        return self.engine.activate(process_id, version, actor)
+
+    @api
+    def activations(self, process_id):
+        return self.engine.activations(process_id)
+
+    @api
+    def diff_versions(self, version_a, version_b, process_id=None):
+        return self.engine.diff_versions(version_a, version_b, process_id)
 
     @api
     def start(self, process_id, business_key=None, data=None, principal=None):
@@ -157,3 +171,13 @@ class EngineService(Pingable):
     @api
     def retry_incidents(self, operation=None, process_id=None, dry_run=False, principal=None):
         return self.engine.retry_incidents(operation, process_id, dry_run, principal)
+
+    @api
+    def migrate_instances(self, from_version, to_version, mapping=None, dry_run=False, instance_ids=None,
+                          process_id=None, principal=None):
+        return self.engine.migrate_instances(from_version, to_version, mapping, dry_run, instance_ids,
+                                             process_id, principal)
+
+    @api
+    def waiting_messages(self, status="buffered", name=None):
+        return self.engine.waiting_messages(status, name)

@@ -15,6 +15,7 @@ from shared.messaging.topology import events_queue
 from . import key_proposals, operations, queries, unit_facts
 from .models import Inbox, Outbox
 from .rules import RulebookRules
+from .gauges import supervision_gauges
 
 
 class Rules(DependencyProvider):
@@ -31,6 +32,7 @@ class Rules(DependencyProvider):
 
 class SupervisionService(Pingable):
     name = "supervision"
+    metrics_gauges = staticmethod(supervision_gauges)
     db = Database("supervision", Outbox, Inbox)
     rules = Rules()
     intake = ServiceRpc("intake")

@@ -20,8 +20,10 @@ service process: every path from delivery to ack, retry or dead letter catches e
   (see :mod:`shared.messaging.poison`).
 - ``@api``: an RPC request without ``reply_to`` or ``correlation_id``, or whose body is not a nameko
   RPC payload, is dead-lettered with the reason (and answered with an error when it can be).
-- A message that is not a readable job, names an unknown operation, cannot be decoded or is larger
-  than ``ZTC_MESSAGE_MAX_BYTES`` is dead-lettered with the reason and changes nothing.
+- A job whose operation no handler of the service takes is answered ``failed`` with the code
+  ``unknown_operation`` (the engine opens an incident on its instance at once), not left to wait.
+- A message that is not a readable job, cannot be decoded or is larger than
+  ``ZTC_MESSAGE_MAX_BYTES`` is dead-lettered with the reason and changes nothing.
 """
 from __future__ import annotations
 
@@ -48,6 +50,9 @@ from .deadletter import DeadLetters
 from .topology import RESULTS, engine_results_queue, job_queue
 
 log = logging.getLogger(__name__)
+
+# The error code of a job answered ``failed`` because no handler of the service takes its operation.
+UNKNOWN_OPERATION = "unknown_operation"
 
 
 def _settings(container):
@@ -275,10 +280,39 @@ class JobDispatcher(SharedExtension, ProviderCollector):
             return
         handlers = [p for p in self._providers if p.operation == job["operation"]]
         if not handlers:
-            self._refuse(message, f"unknown operation '{job['operation']}' for service "
-                                  f"'{self.container.service_name}'")
+            reason = f"unknown operation '{job['operation']}' for service '{self.container.service_name}'"
+            # The instance must not wait for ever: the engine hears that the job failed (and opens an
+            # incident at once); only if that answer cannot be recorded is the job dead-lettered.
+            if self._answer_unknown(job, reason):
+                ack(message)
+            else:
+                self._refuse(message, reason)
             return
         handlers[0].handle_job(job, message)
+
+    def _answer_unknown(self, job, reason) -> bool:
+        from .database import Database
+
+        db = next((d for d in self.container.dependencies if isinstance(d, Database)), None)
+        if db is None or db.Outbox is None:
+            return False
+        payload = contracts.JobResultSchema().dump({
+            "job_id": job["job_id"], "instance_id": job["instance_id"], "task_id": job["task_id"],
+            "operation": job["operation"], "attempt": job["attempt"], "status": "failed", "result": None,
+            "error": {"code": UNKNOWN_OPERATION, "message": f"{reason}: no handler in the running service"},
+            "service": self.container.service_name})
+        now = clock.now()
+        try:
+            with db.sessions() as s:
+                s.add(db.Outbox(exchange=RESULTS.name, routing_key=contracts.RESULT_ROUTING_KEY,
+                                payload=payload, headers={}, available_at=now, created_at=now, attempts=0))
+                s.commit()
+        except Exception as exc:
+            log.error("could not answer job %s (%s): %s", job["job_id"], reason, exc)
+            return False
+        log.warning("job %s: %s; answered failed", job["job_id"], reason)
+        db.wake()
+        return True
 
     def _refuse(self, message, reason):
         if not self.dead_letters.dead_letter(message, reason, self.queue.name, poison.MALFORMED):

@@ -23,7 +23,10 @@ class _Db:
 
 
 def _scrape(service, db) -> str:
-    return generate_latest(metrics.registry_for(service, db)).decode()
+    from services.registry import service_class
+
+    gauges = getattr(service_class(service), "metrics_gauges", None)
+    return generate_latest(metrics.registry_for(service, db, gauges)).decode()
 
 
 def test_the_engine_reports_instances_by_state_incidents_and_its_outbox(engine, settings):

@@ -1,0 +1,111 @@
+"""Instances: start one (by a caller, or idempotently from a start command on the bus) and read
+them (one, a search, the history, counts by status)."""
+from __future__ import annotations
+
+import uuid
+
+from marshmallow import ValidationError
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from shared import clock, contracts
+from shared.db import transaction
+from shared.errors import InvalidInput, NotFound
+from shared.workflow.runtime import StepFailed
+
+from .models import History, Instance
+from .store import iso
+
+
+class Instances:
+    def __init__(self, store, deployments, incident_dict):
+        self.store = store
+        self.deployments = deployments
+        self.incident_dict = incident_dict
+
+    def start(self, process_id: str, business_key: str | None = None, data: dict | None = None,
+              principal: dict | None = None, instance_id: str | None = None,
+              incident_on_failure: bool = False) -> dict:
+        """Start an instance on its process's active version. With ``instance_id`` the start is
+        idempotent: an instance that already has that id is returned as it is.
+
+        A start whose first steps fail (a script, an expression, a timer that is not ISO 8601) is
+        refused to its caller with InvalidInput naming the element, and nothing is stored; with
+        ``incident_on_failure`` (a start command from the bus, whose sender has already told its
+        caller yes) the instance is stored where it failed, with an open incident naming the
+        element, for an operator to see, fix (a new version, ``ztc instances migrate``) and retry."""
+        instance_id = instance_id or str(uuid.uuid4())
+        with transaction(self.store.sessions) as s:
+            if s.get(Instance, instance_id) is not None:
+                return self.describe(s, s.get(Instance, instance_id))
+        try:
+            return self._start(instance_id, process_id, business_key, data, principal, incident_on_failure)
+        except IntegrityError:
+            return self.get(instance_id)  # a concurrent delivery of the same start won
+
+    def start_command(self, raw: dict) -> dict:
+        """Start a process from a start command sent over the bus (idempotent by command id)."""
+        try:
+            command = contracts.StartSchema().load(raw)
+        except ValidationError as exc:
+            raise InvalidInput("malformed start command", exc.messages) from None
+        instance_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"ztc-start:{command['command_id']}"))
+        return self.start(command["process_id"], command["business_key"], command["data"],
+                          command["principal"], instance_id=instance_id, incident_on_failure=True)
+
+    def _start(self, instance_id, process_id, business_key, data, principal, incident_on_failure) -> dict:
+        store = self.store
+        with transaction(store.sessions) as s:
+            version = self.deployments.active(s, process_id)
+            key, spec = store.spec(s, version.id)
+            workflow = store.runtime.create(spec, data or {}, version_key=key)
+            now = clock.now()
+            inst = Instance(id=instance_id, process_id=process_id, version_id=version.id,
+                            business_key=business_key, status="running", waiting_tasks=[],
+                            waiting_messages="", revision=0, state={}, created_at=now, updated_at=now)
+            s.add(inst)
+            store.history(s, instance_id, principal, "started", None,
+                          {"version": version.version, "business_key": business_key})
+            try:
+                store.runtime.run(workflow)
+            except StepFailed as exc:
+                if not incident_on_failure:
+                    raise InvalidInput(f"the process '{process_id}' could not start: {exc}",
+                                       {"data": [str(exc)], "element": exc.task_name}) from None
+                s.flush()
+                store.on_step_failed(s, inst, exc, principal)
+            store.save(s, inst, workflow, principal, new=True)
+        store.on_commit()
+        return self.get(instance_id)
+
+    def describe(self, s, inst) -> dict:
+        return self.store.describe(s, inst, self.incident_dict)
+
+    def get(self, instance_id: str) -> dict:
+        with transaction(self.store.sessions) as s:
+            inst = s.get(Instance, instance_id)
+            if inst is None:
+                raise NotFound(f"no instance {instance_id}")
+            return self.describe(s, inst)
+
+    def find(self, business_key=None, process_id=None, status=None, limit=100) -> list[dict]:
+        with transaction(self.store.sessions) as s:
+            query = select(Instance).order_by(Instance.created_at.desc()).limit(limit)
+            if business_key:
+                query = query.where(Instance.business_key == business_key)
+            if process_id:
+                query = query.where(Instance.process_id == process_id)
+            if status:
+                query = query.where(Instance.status == status)
+            return [self.describe(s, i) for i in s.scalars(query)]
+
+    def history(self, instance_id: str) -> list[dict]:
+        with transaction(self.store.sessions) as s:
+            rows = s.scalars(select(History).where(History.instance_id == instance_id).order_by(History.id))
+            return [{"at": iso(h.at), "actor": h.actor, "action": h.action, "task": h.task,
+                     "data": h.data} for h in rows]
+
+    def counts(self) -> dict:
+        with transaction(self.store.sessions) as s:
+            rows = s.execute(select(Instance.status, func.count()).group_by(Instance.status)).all()
+            return {status: n for status, n in rows}

@@ -1,0 +1,184 @@
+"""Jobs: a service task's work sent to the owning service (written to the outbox in the same
+transaction as the instance), and the results that come back — completed, a BPMN error the
+diagram catches, a retry with backoff, or, after the last attempt, an incident."""
+from __future__ import annotations
+
+import difflib
+import uuid
+from datetime import timedelta
+
+from marshmallow import ValidationError
+from sqlalchemy import select
+
+from shared import clock, contracts
+from shared.contracts import jobs as job_contracts
+from shared.db import transaction
+from shared.errors import InvalidInput
+from shared.workflow.runtime import TaskNotWaiting
+
+from .models import Incident, Instance, Job, Outbox
+from .store import UNCHANGED
+
+
+UNKNOWN_OPERATION = "unknown_operation"   # shared.messaging.entrypoints answers it for no handler
+
+
+def undeclared(operation: str) -> str | None:
+    """Why ``operation`` cannot be sent (it is not declared in shared/contracts/jobs), or None."""
+    if job_contracts.get(operation) is not None:
+        return None
+    known = sorted(job_contracts.OPERATIONS)
+    close = difflib.get_close_matches(operation, known, n=1)
+    return (f"operation '{operation}' is not declared in shared/contracts/jobs, so no service handles it"
+            + (f" (did you mean '{close[0]}'?)" if close else ""))
+
+
+class Jobs:
+    def __init__(self, store, incidents):
+        self.store = store
+        self.incidents = incidents
+
+    # -- out: the instance asks for work --------------------------------------------------------
+    def emit_new(self, s, inst, workflow, wait, principal) -> None:
+        """A save step: every service task the instance reached becomes a job in the outbox, acting
+        for whoever caused the step."""
+        for request in wait.new_jobs:
+            self.emit(s, inst, workflow, request, principal)
+
+    def emit(self, s, inst, workflow, request, principal) -> None:
+        job_id = uuid.uuid4().hex
+        self.store.runtime.mark_job_sent(workflow, request.task_id, job_id)
+        now = clock.now()
+        max_attempts = request.retries if request.retries else self.store.settings.job_max_attempts
+        job = Job(job_id=job_id, instance_id=inst.id, task_id=request.task_id, task_name=request.task_name,
+                  operation=request.operation, params=request.params, principal=principal, attempt=1,
+                  max_attempts=max_attempts, status="pending", created_at=now, updated_at=now)
+        s.add(job)
+        unknown = undeclared(request.operation)
+        if unknown:
+            # No service could take it (a version deployed before the operation was renamed or
+            # removed): an incident on the instance now, instead of a job nobody answers.
+            self.store.history(s, inst.id, principal, "job_not_sent", request.task_name,
+                               {"job_id": job_id, "operation": request.operation, "error": unknown})
+            self.incidents.open_for_job(s, job, f"element '{request.task_name}': {unknown}")
+            return
+        self.send(s, inst, job_id, request.task_id, request.operation, request.params, 1, principal, now)
+        self.store.history(s, inst.id, principal, "job_sent", request.task_name,
+                           {"job_id": job_id, "operation": request.operation})
+
+    @staticmethod
+    def send(s, inst, job_id, task_id, operation, params, attempt, principal, available_at) -> None:
+        """The job message, to the outbox (the relay publishes it after commit)."""
+        payload = contracts.JobSchema().dump({
+            "job_id": job_id, "instance_id": inst.id if hasattr(inst, "id") else inst,
+            "task_id": task_id, "operation": operation, "params": params, "attempt": attempt,
+            "business_key": getattr(inst, "business_key", None), "principal": principal,
+        })
+        s.add(Outbox(exchange=contracts.JOBS_EXCHANGE, routing_key=operation, payload=payload,
+                     headers={}, available_at=available_at, created_at=clock.now(), attempts=0))
+
+    # -- in: results ------------------------------------------------------------------------------
+    def handle_result(self, raw: dict) -> str:
+        """Apply a job result. Returns what happened: completed, caught, retry, incident, dropped.
+
+        A success or a business error is checked and applied in the one transaction that changes
+        the instance (one transaction per result); a technical failure is checked and scheduled
+        for retry in one transaction, and only the last attempt's failure takes a second one."""
+        try:
+            result = contracts.JobResultSchema().load(raw)
+        except ValidationError as exc:
+            raise InvalidInput("malformed job result", exc.messages) from None
+        if result["status"] == "ok":
+            return self._complete(result)
+        if result["status"] == "error":
+            return self._throw_error(result)
+        error = (result.get("error") or {}).get("message") or "failed"
+        code = (result.get("error") or {}).get("code")
+        settings = self.store.settings
+        with transaction(self.store.sessions) as s:
+            job = s.get(Job, result["job_id"])
+            if not self.applies(job, result):
+                return "dropped"
+            instance_id = job.instance_id
+            if code == UNKNOWN_OPERATION:
+                # No handler takes it: trying again cannot help until the service is deployed.
+                error = (f"element '{job.task_name}': {error} — deploy a service that handles "
+                         f"'{job.operation}' and retry the incident, or migrate the instance to a "
+                         "version that names an existing operation")
+                outcome = "incident"
+            elif job.attempt < job.max_attempts:
+                delay = min(settings.job_backoff_seconds * 2 ** (job.attempt - 1),
+                            settings.job_backoff_max_seconds)
+                job.attempt += 1
+                job.last_error = error
+                job.updated_at = clock.now()
+                inst = s.get(Instance, job.instance_id)
+                self.send(s, inst, job.job_id, job.task_id, job.operation, job.params,
+                          job.attempt, job.principal, clock.now() + timedelta(seconds=delay))
+                self.store.history(s, job.instance_id, None, "job_retry", job.task_name,
+                                   {"job_id": job.job_id, "attempt": job.attempt, "error": error,
+                                    "delay_seconds": delay})
+                outcome = "retry"
+            else:
+                outcome = "incident"
+        if outcome == "retry":
+            self.store.on_commit()
+            return outcome
+        self.incidents.raise_for_job(result["job_id"], error, instance_id)
+        return "incident"
+
+    @staticmethod
+    def applies(job, result) -> bool:
+        """A result applies to a job that is not done, for the attempt it answers, and to the
+        instance and task the job belongs to; any other (a duplicate, a stale attempt) is dropped."""
+        return (job is not None and job.status != "done" and job.attempt == result["attempt"]
+                and job.instance_id == result["instance_id"] and job.task_id == result["task_id"])
+
+    def _guard(self, result):
+        return lambda s: self.applies(s.get(Job, result["job_id"]), result)
+
+    def _complete(self, result) -> str:
+        def change(s, inst, workflow):
+            job = s.get(Job, result["job_id"])
+            if job.status == "done":
+                return UNCHANGED
+            try:
+                self.store.runtime.complete_job(workflow, result["task_id"], result["job_id"], result["result"])
+            except TaskNotWaiting:
+                return UNCHANGED
+            self._finish(s, job, "job_completed", {"job_id": job.job_id, "result": result["result"]})
+            return "completed"
+
+        return self.store.mutate(result["instance_id"], change, guard=self._guard(result)) or "dropped"
+
+    def _throw_error(self, result) -> str:
+        error = result.get("error") or {"code": "error", "message": ""}
+
+        def change(s, inst, workflow):
+            job = s.get(Job, result["job_id"])
+            if job.status == "done":
+                return UNCHANGED
+            try:
+                caught = self.store.runtime.throw_job_error(workflow, result["task_id"], result["job_id"],
+                                                            error["code"], error.get("message", ""))
+            except TaskNotWaiting:
+                return UNCHANGED
+            if caught:
+                self._finish(s, job, "bpmn_error", {"job_id": job.job_id, "code": error["code"],
+                                                    "message": error.get("message", "")})
+                return "caught"
+            self.incidents.open_for_job(s, job, f"business error '{error['code']}' is not caught by the "
+                                                f"diagram: {error.get('message', '')}")
+            return "incident"
+
+        return self.store.mutate(result["instance_id"], change, guard=self._guard(result)) or "dropped"
+
+    def _finish(self, s, job, action, data) -> None:
+        job.status = "done"
+        job.updated_at = clock.now()
+        self.store.history(s, job.instance_id, None, action, job.task_name, data)
+        for incident in s.scalars(select(Incident).where(Incident.job_id == job.job_id,
+                                                         Incident.status == "retrying")):
+            incident.status = "resolved"
+            incident.resolved_at = clock.now()
+            incident.resolution = "retried to completion"

@@ -1,0 +1,185 @@
+"""The instance store: the one way an instance changes.
+
+Every change goes through :meth:`InstanceStore.mutate`: load, change, save with an optimistic
+revision check, all in one transaction that also writes what the change produced (jobs to the
+outbox, work items, delivered messages, history). A save that finds another revision rolls back,
+reloads and tries again. The other engine modules plug into the save (``before_wait`` and
+``after_wait``) instead of re-implementing it.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import func, select, update
+
+from shared import clock
+from shared.db import transaction
+from shared.errors import Conflict, InvalidInput, NotFound
+from shared.principal import acting_user
+from shared.workflow.runtime import StepFailed, WorkflowRuntime
+
+from .models import History, Incident, Instance, ProcessVersion
+
+MAX_SAVE_ATTEMPTS = 20
+HALTED = ("suspended", "cancelled")
+ENDED = ("completed", "cancelled")
+UNCHANGED = object()   # a change that returns this saves nothing
+
+
+class StaleRevision(Exception):
+    """Another save of the same instance committed first."""
+
+
+def utc(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
+def iso(value: datetime | None) -> str | None:
+    return utc(value).isoformat() if value else None
+
+
+class InstanceStore:
+    def __init__(self, sessions, settings, runtime: WorkflowRuntime | None = None, on_commit=None):
+        self.sessions = sessions
+        self.settings = settings
+        self.runtime = runtime or WorkflowRuntime()
+        self.on_commit = on_commit or (lambda: None)
+        self._spec_cache: dict[int, tuple[str, dict]] = {}
+        # What a save does besides writing the instance, in order: before the wait state is
+        # computed (deliver buffered messages) and with it (emit jobs, sync the task list).
+        self.before_wait: list = []     # f(session, instance, workflow)
+        self.after_wait: list = []      # f(session, instance, workflow, wait, principal)
+        self.on_step_failed = None      # f(session, instance, StepFailed, principal) -> outcome
+
+    # -- versions -------------------------------------------------------------------------------
+    def spec(self, s, version_id: int) -> tuple[str, dict]:
+        """(cache key, spec dict) of a version; the key is unique across databases."""
+        cached = self._spec_cache.get(version_id)
+        if cached is None:
+            version = s.get(ProcessVersion, version_id)
+            cached = (f"{version.process_id}@{version.version}", version.spec)
+            self._spec_cache[version_id] = cached
+        return cached
+
+    # -- reading --------------------------------------------------------------------------------
+    def describe(self, s, inst, incident_dict) -> dict:
+        version = s.get(ProcessVersion, inst.version_id)
+        incidents = s.scalars(select(Incident).where(Incident.instance_id == inst.id,
+                                                      Incident.status != "resolved")).all()
+        return {
+            "id": inst.id, "process_id": inst.process_id, "version": version.version,
+            "business_key": inst.business_key, "status": inst.status,
+            "waiting_tasks": inst.waiting_tasks,
+            "waiting_messages": [m for m in inst.waiting_messages.split("|") if m],
+            "next_timer": iso(inst.next_timer),
+            "revision": inst.revision, "data": inst.data or {},
+            "incidents": [incident_dict(i) for i in incidents],
+            "created_at": iso(inst.created_at), "updated_at": iso(inst.updated_at),
+        }
+
+    def history(self, s, instance_id, principal, action, task, data) -> None:
+        s.add(History(instance_id=instance_id, at=clock.now(), actor=acting_user(principal),
+                      action=action, task=task, data=data))
+
+    # -- the one way an instance changes ----------------------------------------------------------
+    def mutate(self, instance_id: str, change, principal=None, refuse_failed_step=False, guard=None):
+        """Run ``change(session, instance, workflow)`` and save; retried on a stale revision.
+
+        If the instance fails a step on the way (a script or expression error), the state reached
+        is saved with an incident an operator can retry, or, with ``refuse_failed_step``, nothing
+        is saved and the caller gets InvalidInput (the caller's input caused it and can be fixed) —
+        unless the step ran past a limit, which is the diagram's fault and always an incident.
+        ``guard(session)``, if given, runs first in the same transaction: when it answers false
+        nothing is loaded or saved and None is returned (a job result that no longer applies).
+        """
+        for _ in range(MAX_SAVE_ATTEMPTS):
+            try:
+                with transaction(self.sessions) as s:
+                    if guard is not None and not guard(s):
+                        return None
+                    inst = s.get(Instance, instance_id)
+                    if inst is None:
+                        raise NotFound(f"no instance {instance_id}")
+                    if inst.status in HALTED and not getattr(change, "ztc_resumes", False):
+                        raise Conflict(f"instance {instance_id} is {inst.status}")
+                    key, spec = self.spec(s, inst.version_id)
+                    # The loaded JSON is this session's own copy, and the runtime may consume it.
+                    workflow = self.runtime.loads(inst.state, spec, version_key=key)
+                    try:
+                        outcome = change(s, inst, workflow)
+                    except StepFailed as exc:
+                        if refuse_failed_step and not exc.limit_exceeded:
+                            raise InvalidInput(f"refused: {exc}", {"data": [str(exc)]}) from None
+                        outcome = self.on_step_failed(s, inst, exc, principal)
+                    if outcome is UNCHANGED:
+                        return None
+                    self.save(s, inst, workflow, principal)
+                self.on_commit()
+                return outcome
+            except StaleRevision:
+                continue
+        raise Conflict(f"instance {instance_id} is changing too often; try again")
+
+    def save(self, s, inst, workflow, principal, new=False) -> None:
+        now = clock.now()
+        for step in self.before_wait:
+            step(s, inst, workflow)
+        wait = self.runtime.wait_state(workflow)
+        for step in self.after_wait:
+            step(s, inst, workflow, wait, principal)
+        open_incidents = s.scalar(select(func.count()).select_from(Incident).where(
+            Incident.instance_id == inst.id, Incident.status == "open"))
+        if wait.status == "completed":
+            status = "completed"
+        elif open_incidents:
+            status = "incident"
+        else:
+            status = "waiting"
+        if status == "completed" and inst.status != "completed":
+            self.history(s, inst.id, principal, "completed", None, None)
+        values = dict(
+            status=status, waiting_tasks=wait.waiting_tasks,
+            waiting_messages="|" + "|".join(wait.waiting_messages) + "|" if wait.waiting_messages else "",
+            next_timer=wait.next_timer, state=self.runtime.dumps(workflow), updated_at=now,
+            data=self.runtime.current_data(workflow), version_id=inst.version_id,
+        )
+        if new:
+            for key, value in values.items():
+                setattr(inst, key, value)
+            inst.revision = 1
+            s.flush()
+            return
+        old = inst.revision
+        s.expunge(inst)
+        result = s.execute(update(Instance).where(Instance.id == inst.id, Instance.revision == old)
+                           .values(revision=old + 1, **values))
+        if result.rowcount != 1:
+            s.rollback()
+            raise StaleRevision()
+
+    def set_status(self, instance_id, status, allowed, change, principal):
+        """Set ``status`` (suspend, cancel) with the same optimistic revision check, so a change in
+        flight either commits first or finds the new status and stops. ``change(session, instance)``
+        runs in the same transaction."""
+        for _ in range(MAX_SAVE_ATTEMPTS):
+            try:
+                with transaction(self.sessions) as s:
+                    inst = s.get(Instance, instance_id)
+                    if inst is None:
+                        raise NotFound(f"no instance {instance_id}")
+                    if inst.status not in allowed:
+                        raise Conflict(f"instance {instance_id} is {inst.status}; it cannot be {status}")
+                    done = s.execute(update(Instance).where(
+                        Instance.id == instance_id, Instance.revision == inst.revision).values(
+                        status=status, waiting_messages="", next_timer=None,
+                        revision=inst.revision + 1, updated_at=clock.now()))
+                    if done.rowcount != 1:
+                        raise StaleRevision()
+                    outcome = change(s, inst)
+            except StaleRevision:
+                continue
+            self.on_commit()
+            return outcome
+        raise Conflict(f"instance {instance_id} is changing too often; try again")

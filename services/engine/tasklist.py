@@ -1,0 +1,145 @@
+"""The task list: user tasks as work items for a candidate role, unit or user; claiming and
+completing them (with the task's form checked first)."""
+from __future__ import annotations
+
+import uuid
+
+from marshmallow import ValidationError
+from sqlalchemy import select
+
+from shared import clock
+from shared.db import transaction
+from shared.errors import Conflict, Forbidden, InvalidInput, NotFound
+from shared.forms import FORMS
+from shared.principal import acting_user
+from shared.sandbox import LimitExceeded
+from shared.workflow.runtime import StepFailed, TaskNotWaiting, root_cause
+
+from .models import WorkItem
+from .store import iso
+
+
+def may_act(item, principal) -> bool:
+    principal = principal or {}
+    roles = set(principal.get("roles") or [])
+    if item.candidate_user and item.candidate_user != principal.get("user"):
+        return False
+    if item.candidate_role and item.candidate_role not in roles:
+        return False
+    if item.candidate_unit and item.candidate_unit != principal.get("unit"):
+        return False
+    return True
+
+
+def work_item_dict(w) -> dict:
+    return {"task_id": w.task_id, "instance_id": w.instance_id, "process_id": w.process_id,
+            "business_key": w.business_key, "task": w.task_name, "title": w.title,
+            "candidate_role": w.candidate_role, "candidate_unit": w.candidate_unit,
+            "candidate_user": w.candidate_user, "form_schema": w.form_schema,
+            "claimed_by": w.claimed_by, "status": w.status, "created_at": iso(w.created_at)}
+
+
+class TaskList:
+    def __init__(self, store, incidents):
+        self.store = store
+        self.incidents = incidents
+
+    # -- a save step ------------------------------------------------------------------------------
+    def sync(self, s, inst, workflow, wait, principal) -> None:
+        """Open a work item for each user task that became ready; cancel those that are gone."""
+        ready = {u.task_id: u for u in wait.user_tasks}
+        existing = {w.task_id: w for w in s.scalars(select(WorkItem).where(
+            WorkItem.instance_id == inst.id, WorkItem.status == "open"))}
+        for task_id, item in existing.items():
+            if task_id not in ready:
+                item.status = "cancelled"
+                item.completed_at = clock.now()
+        for task_id, info in ready.items():
+            if task_id in existing:
+                continue
+            props = info.properties
+            try:
+                candidate_unit = self._expression(workflow, task_id, info, props.get("candidateUnit"))
+                candidate_user = self._expression(workflow, task_id, info, props.get("candidateUser"))
+            except StepFailed as exc:
+                # No work item that nobody could be sure to see: an incident names the element instead.
+                self.incidents.open_for_step_once(s, inst, exc)
+                continue
+            s.add(WorkItem(
+                task_id=task_id, instance_id=inst.id, process_id=inst.process_id,
+                business_key=inst.business_key, task_name=info.task_name, title=info.title,
+                candidate_role=props.get("candidateRole") or info.lane,
+                candidate_unit=candidate_unit, candidate_user=candidate_user,
+                form_schema=props.get("formSchema"), status="open", created_at=clock.now()))
+
+    @staticmethod
+    def _expression(workflow, task_id, info, expression):
+        """A candidate expression's value; StepFailed naming the element if it cannot be had."""
+        if not expression:
+            return None
+        task = workflow.get_task_from_id(uuid.UUID(task_id))
+        try:
+            value = workflow.script_engine.evaluate(task, expression)
+        except Exception as exc:  # noqa: BLE001 - whatever the expression did, the element is named
+            cause = root_cause(exc)
+            raise StepFailed(info.task_name, f"candidate expression '{expression}': "
+                                             f"{type(cause).__name__}: {cause}",
+                             limit_exceeded=isinstance(cause, LimitExceeded)) from exc
+        return None if value is None else str(value)
+
+    # -- people ----------------------------------------------------------------------------------
+    def list(self, principal, instance_id: str | None = None) -> list[dict]:
+        """The open tasks this principal may act on."""
+        with transaction(self.store.sessions) as s:
+            query = select(WorkItem).where(WorkItem.status == "open").order_by(WorkItem.created_at)
+            if instance_id:
+                query = query.where(WorkItem.instance_id == instance_id)
+            return [work_item_dict(w) for w in s.scalars(query) if may_act(w, principal)]
+
+    @staticmethod
+    def _open_item(s, task_id, principal):
+        item = s.get(WorkItem, task_id)
+        if item is None or item.status != "open":
+            raise NotFound(f"no open task {task_id}")
+        if not may_act(item, principal):
+            raise Forbidden(f"{acting_user(principal)} may not act on task {task_id} "
+                            f"(it is for role={item.candidate_role}, unit={item.candidate_unit}, "
+                            f"user={item.candidate_user})")
+        if item.claimed_by and item.claimed_by != acting_user(principal):
+            raise Conflict(f"task {task_id} is claimed by {item.claimed_by}")
+        return item
+
+    def claim(self, task_id: str, principal) -> dict:
+        with transaction(self.store.sessions) as s:
+            item = self._open_item(s, task_id, principal)
+            item.claimed_by = acting_user(principal)
+            self.store.history(s, item.instance_id, principal, "task_claimed", item.task_name, None)
+            return work_item_dict(item)
+
+    def complete(self, task_id: str, data: dict | None, principal) -> str:
+        """Complete the task with its form's data; returns the instance id."""
+        store = self.store
+        with transaction(store.sessions) as s:
+            item = self._open_item(s, task_id, principal)
+            instance_id, form = item.instance_id, item.form_schema
+        data = data or {}
+        if form:
+            try:
+                data = FORMS[form]().load(data)
+            except ValidationError as exc:
+                raise InvalidInput(f"the form '{form}' was not filled in correctly", exc.messages) from None
+
+        def change(s, inst, workflow):
+            item = self._open_item(s, task_id, principal)
+            try:
+                store.runtime.complete_user_task(workflow, task_id, data, actor=acting_user(principal))
+            except TaskNotWaiting as exc:
+                raise Conflict(str(exc)) from None
+            item.status = "completed"
+            item.completed_at = clock.now()
+            item.completed_by = acting_user(principal)
+            store.history(s, inst.id, principal, "task_completed", item.task_name, data)
+            return "completed"
+
+        store.mutate(instance_id, change, principal, refuse_failed_step=True)
+        return instance_id

@@ -1,0 +1,42 @@
+"""Timers: fired from each instance's persisted ``next_timer`` by the engine's tick."""
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy import select
+
+from shared import clock
+from shared.db import transaction
+
+from .models import Instance
+
+log = logging.getLogger(__name__)
+
+
+class Timers:
+    def __init__(self, store):
+        self.store = store
+
+    def fire_due(self, limit: int = 100) -> int:
+        """Fire the timers that are due by the clock; returns how many instances moved."""
+        store = self.store
+        with transaction(store.sessions) as s:
+            due = s.scalars(select(Instance.id).where(
+                Instance.status.in_(("waiting", "incident")), Instance.next_timer.is_not(None),
+                Instance.next_timer <= clock.now()).order_by(Instance.next_timer).limit(limit)).all()
+        fired = 0
+        for instance_id in due:
+            def change(s, inst, workflow):
+                before = list(inst.waiting_tasks)
+                store.runtime.fire_timers(workflow)
+                after = store.runtime.wait_state(workflow).waiting_tasks
+                if before != after:
+                    store.history(s, inst.id, None, "timer_fired", ",".join(before), None)
+                return "fired"
+
+            try:
+                store.mutate(instance_id, change)
+                fired += 1
+            except Exception:  # one broken instance must not stop the others' timers
+                log.exception("firing timers of instance %s failed", instance_id)
+        return fired
