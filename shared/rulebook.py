@@ -125,8 +125,26 @@ def _labels(schema=_LabelSchema, **kwargs):
                        **kwargs)
 
 
+class _LeadTimes(fields.Field):
+    """A mapping of rule name to its own reminder lead times (a short limit needs shorter ones)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, dict):
+            raise ValidationError("Expected a mapping of rule name to a list of {amount, unit}.")
+        loaded, errors = {}, {}
+        for name, specs in value.items():
+            try:
+                loaded[str(name)] = _DurationSchema(many=True).load(specs)
+            except ValidationError as exc:
+                errors[str(name)] = exc.messages
+        if errors:
+            raise ValidationError(errors)
+        return loaded
+
+
 class _RemindersSchema(Schema):
     before_deadline = fields.List(fields.Nested(_DurationSchema), required=True)
+    by_rule = _LeadTimes(load_default=dict)
 
 
 class _SatisfactionSchema(Schema):
@@ -263,8 +281,14 @@ class Rulebook:
                                f"{name!r}; it has: {', '.join(durations)}")
         return durations[name]
 
-    def reminder_lead_times(self) -> list[Duration]:
-        return list(self._section("reminders")["before_deadline"])
+    def reminder_lead_times(self, rule: str | None = None) -> list[Duration]:
+        """The reminders before a deadline of ``rule``: its own lead times (``reminders.by_rule``)
+        if the rulebook gives them, else the general ``reminders.before_deadline``."""
+        section = self._section("reminders")
+        by_rule = section.get("by_rule") or {}
+        if rule is not None and rule in by_rule:
+            return list(by_rule[rule])
+        return list(section["before_deadline"])
 
     def max_cosigners(self) -> int:
         """The most co-signers a joint proposal may name."""

@@ -11,6 +11,7 @@ first filter, not the authority (a caller on the bus reaches the service without
 - a key proposal's supervision log is seen by the same people as its deadlines;
 - the overdue list is for overseers; only the named supervising leader writes the log of a key
   proposal;
+- pausing and resuming a reply deadline (with the reason) is for staff;
 - recomputing the deadlines counted on a provisional calendar (after ``ztc calendar add``) is for
   operators and staff.
 """
@@ -23,6 +24,7 @@ from shared.validation import load
 OVERSEERS = frozenset({"staff", "committee", "leader"})
 OVERDUE_READERS = OVERSEERS
 CALENDAR_KEEPERS = frozenset({"operator", "staff"})
+PAUSERS = frozenset({"staff"})
 
 
 def principal_of(principal) -> dict:
@@ -62,3 +64,8 @@ def require_calendar_keeper(principal: dict) -> None:
     if not CALENDAR_KEEPERS & set(principal["roles"]):
         raise Forbidden(f"only {' and '.join(sorted(CALENDAR_KEEPERS))} recompute deadlines after a "
                         "calendar change")
+
+
+def require_pauser(principal: dict) -> None:
+    if not PAUSERS & set(principal["roles"]):
+        raise Forbidden("only staff pause and resume a reply deadline")

@@ -19,7 +19,7 @@ from shared.errors import Forbidden, NotFound
 
 from .access import oversees, principal_of, require_overdue_reader, restricted_unit
 from .models import Deadline, DeadlineChange, Escalation, Reminder
-from .records import assigned_at, aware, deadlines_of, iso, utc_now
+from .records import aware, clock_started_at, deadlines_of, iso, utc_now
 from .rules import CAP_RULE, REPLY_RULES, SupervisionRules, ends_at
 
 
@@ -51,7 +51,7 @@ def _by_deadline(session, model, ids):
 
 
 def _cap(session, rules: SupervisionRules, number: str) -> dict | None:
-    start = assigned_at(session, number)
+    start = clock_started_at(session, number)
     if start is None:
         return None
     try:
@@ -96,6 +96,10 @@ def _sentence(row: Deadline, changes: list[DeadlineChange]) -> str:
     if row.fulfilled_at is not None:
         text += (f" {'Signed' if row.rule == 'sign_for_limit' else 'Done'} on "
                  f"{local_date(aware(row.fulfilled_at)).isoformat()} by {row.fulfilled_by}.")
+    clock = [c for c in changes if c.kind in ("pause", "resume")]
+    if clock and clock[-1].kind == "pause":
+        text += (f" PAUSED since {local_date(aware(clock[-1].at)).isoformat()} ({clock[-1].reason}): "
+                 "the days paused are added to the due date when it resumes.")
     return text + f" Now due {row.due.isoformat()}, {row.status}."
 
 
@@ -119,6 +123,8 @@ def _view(row, changes, reminders, escalations, replaced_by, cap, now) -> dict:
         "escalations": [{"unit": e.unit, "due": iso(e.due), "escalated_at": iso(e.escalated_at)}
                         for e in escalations],
         "opened_by": row.opened_by, "created_at": iso(row.created_at), "closed_at": iso(row.closed_at),
+        "paused": bool([c for c in changes if c.kind in ("pause", "resume")][-1:]
+                       and [c for c in changes if c.kind in ("pause", "resume")][-1].kind == "pause"),
         "fulfilled": ({"at": iso(row.fulfilled_at), "by": row.fulfilled_by}
                       if row.fulfilled_at is not None else None),
         "explanation": _sentence(row, changes),

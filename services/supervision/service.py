@@ -66,7 +66,7 @@ class SupervisionService(Pingable):
     @listen(events_queue("supervision", sorted(unit_facts.FULFILS)))
     def on_unit_acted(self, body):
         """A unit signed or a co-unit sent its input: fulfil its deadline (once per event)."""
-        unit_facts.hear(self.db.session, body)
+        unit_facts.hear(self.db.session, body, self.rules)
         self.db.commit()
 
     # -- RPC for people, through the gateway ---------------------------------------------------
@@ -94,6 +94,20 @@ class SupervisionService(Pingable):
         """Count again the live deadlines counted on a provisional ``year`` (after the official
         holiday schedule was entered: ``ztc calendar add``); see ``operations.recompute_provisional``."""
         result = operations.recompute_provisional(self.db.session, self.rules, {"year": year}, principal)
+        self.db.commit()
+        return result
+
+    @api
+    def pause(self, number, reason, principal=None):
+        """Staff pause a reply deadline, with the reason (``operations.pause``)."""
+        result = operations.pause(self.db.session, self.rules, {"number": number, "reason": reason}, principal)
+        self.db.commit()
+        return result
+
+    @api
+    def resume(self, number, reason, principal=None):
+        """Staff resume a paused reply deadline; its due date moves by the days paused."""
+        result = operations.resume(self.db.session, self.rules, {"number": number, "reason": reason}, principal)
         self.db.commit()
         return result
 

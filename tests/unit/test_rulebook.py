@@ -220,3 +220,9 @@ def test_another_rulebook_needs_only_a_version_and_durations(tmp_path):
 def test_the_shipped_rulebook_round_trips_through_the_edit_helper(edited, rulebook):
     # Guards the helper above: an unchanged copy loads to the same rules.
     assert load_rulebook("proposal", edited(lambda data: None)).rules == rulebook.rules
+
+
+def test_a_rule_may_have_reminder_lead_times_of_its_own():
+    rulebook = load_rulebook("proposal")
+    assert rulebook.reminder_lead_times("sign_for_limit") == [Duration(1, "working_days")]
+    assert rulebook.reminder_lead_times("reply_deadline") == rulebook.reminder_lead_times()
