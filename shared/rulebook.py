@@ -33,7 +33,7 @@ RULES_DIRECTORY = config.load().bpmn_dir / "rules"
 UNITS = ("months", "days", "working_days")
 # The proposal diagram relies on every one of these; a proposal rulebook without one is refused.
 PROPOSAL_DURATIONS = ("cosign_window", "objection_window", "sign_for_limit", "co_unit_input",
-                      "reply_deadline", "max_extension", "rehandling_reply")
+                      "reply_deadline", "max_extension", "rehandling_reply", "rating_window")
 
 
 class RuleNotFound(KeyError):

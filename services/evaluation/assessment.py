@@ -18,7 +18,7 @@ from shared.validation import load
 from .access import principal_of, require_overseer
 from .checklist import points
 from .models import HandlingScore, RatingRound
-from .ratings import SCORES
+from .ratings import NOT_GIVEN, SCORES, given
 
 FINAL_OUTCOMES = ("accepted", "rehandle")
 
@@ -39,10 +39,14 @@ def _final_ratings(session, numbers) -> dict:
     return {number: list(r.ratings) for number, r in final.items()}
 
 
-def _satisfaction(ratings, levels) -> dict:
+def _satisfaction(all_ratings, levels) -> dict:
+    """Shares of each level among the ratings given; ``not_given`` counts the proposers silent
+    when their round's rating window ended, who are in no share."""
+    ratings = given(all_ratings)
     shares = {score: {level: _rate(sum(getattr(r, score) == level for r in ratings), len(ratings))
                       for level in levels} for score in SCORES}
-    return {"ratings": len(ratings), **shares}
+    return {"ratings": len(ratings), "not_given": sum(r.handling == NOT_GIVEN for r in all_ratings),
+            **shares}
 
 
 def unit_assessment(session, year, principal, rulebook=None) -> dict:

@@ -30,6 +30,10 @@ class EvaluationService(PerformanceMixin, Pingable):
     def open_rating(self, params, principal):
         return rating_rounds.open_round(self.db.session, params, principal)
 
+    @job("evaluation.close_rating")
+    def close_rating(self, params, principal):
+        return rating_rounds.close_window(self.db.session, params, principal)
+
     @job("evaluation.record_followup")
     def record_followup(self, params, principal):
         return operations.record_followup(self.db.session, params, principal)

@@ -161,7 +161,7 @@ def test_after_rehandling_a_second_round_is_rated_and_reported_on_its_own(sessio
     rate(session, NUMBER, "basically_satisfied", "unsatisfied", "not solved", LI)
     skipping_clock.advance(days=30)
 
-    assert open_round(session, {"number": NUMBER, "proposers": ["member.li"]}) == {"round": 2}
+    assert open_round(session, {"number": NUMBER, "proposers": ["member.li"]})["round"] == 2
     rate(session, NUMBER, "satisfied", "satisfied", "solved now", LI)
 
     first, second = ratings_complete_messages(session)
@@ -171,9 +171,10 @@ def test_after_rehandling_a_second_round_is_rated_and_reported_on_its_own(sessio
 
 
 def test_opening_the_same_round_again_is_a_repeat(session):
-    assert open_first_round(session, LI, ZHAO) == {"round": 1}
+    first = open_first_round(session, LI, ZHAO)
+    assert first["round"] == 1
     assert open_round(session, {"number": NUMBER, "proposers": ["member.li", "member.zhao"], "round": 1}) \
-        == {"round": 1}
+        == first
     assert count(session, RatingRound) == 1
 
 
@@ -190,6 +191,72 @@ def test_a_round_needs_proposers(session):
     with pytest.raises(InvalidInput) as refused:
         open_round(session, {"number": NUMBER, "proposers": []})
     assert "proposers" in refused.value.details
+
+
+# -- the rating window ----------------------------------------------------------------------------
+
+def test_a_round_is_open_for_the_rulebooks_rating_window(session, skipping_clock, tmp_path):
+    opened = open_first_round(session, LI)
+    start = skipping_clock.now()
+    due = datetime.fromisoformat(opened["due"])
+    assert 28 <= (due - start).days <= 32              # one month by default
+    text = (RULES_DIRECTORY / "proposal.yaml").read_text(encoding="utf-8").replace(
+        "rating_window: {amount: 1, unit: months}", "rating_window: {amount: 10, unit: days}")
+    path = tmp_path / "proposal.yaml"
+    path.write_text(text, encoding="utf-8")
+    shorter = open_round(session, {"number": "2027-0002", "proposers": ["member.li"]},
+                         rulebook=load_rulebook("proposal", path))
+    assert 10 <= (datetime.fromisoformat(shorter["due"]) - start).days <= 11
+
+
+def test_when_the_window_ends_silent_proposers_are_recorded_as_not_given_and_the_round_closes(session):
+    open_first_round(session, LI, ZHAO, WU)
+    rate(session, NUMBER, "basically_satisfied", "satisfied", None, ZHAO)
+
+    closed = ratings.close_window(session, {"number": NUMBER, "round": 1})
+
+    assert (closed["closed"], closed["outcome"], closed["not_given"]) == (True, "accepted",
+                                                                        ["member.li", "member.wu"])
+    [message] = ratings_complete_messages(session)
+    assert message["message_id"] == f"ratings-{NUMBER}-1"
+    assert message["payload"]["rehandle"] is False
+    assert [r["rater"] for r in message["payload"]["ratings"]] == ["member.zhao"]
+    assert message["payload"]["not_given"] == ["member.li", "member.wu"]
+    recorded = {r.rater: (r.handling, r.result) for r in session.scalars(select(Rating))}
+    assert recorded["member.li"] == recorded["member.wu"] == ("not_given", "not_given")
+    with pytest.raises(Conflict, match="is closed"):
+        rate(session, NUMBER, "satisfied", "satisfied", None, LI)
+    [seen] = ratings_of(session, NUMBER, STAFF)["rounds"]
+    assert sorted(r["handling"] for r in seen["ratings"]) == ["basically_satisfied", "not_given", "not_given"]
+
+
+def test_an_unsatisfied_rating_given_before_the_window_ended_still_sends_the_reply_back(session):
+    open_first_round(session, LI, ZHAO)
+    rate(session, NUMBER, "satisfied", "unsatisfied", None, LI)
+    closed = ratings.close_window(session, {"number": NUMBER, "round": 1})
+    assert (closed["outcome"], closed["not_given"]) == ("rehandle", ["member.zhao"])
+    assert ratings_complete_messages(session)[0]["payload"]["rehandle"] is True
+
+
+def test_nobody_rating_closes_the_round_as_accepted_with_every_proposer_not_given(session):
+    open_first_round(session, LI)
+    closed = ratings.close_window(session, {"number": NUMBER, "round": 1})
+    assert (closed["outcome"], closed["not_given"]) == ("accepted", ["member.li"])
+    assert ratings_complete_messages(session)[0]["payload"]["ratings"] == []
+
+
+def test_closing_a_round_the_last_rating_already_closed_sends_nothing_more(session):
+    open_first_round(session, LI)
+    rate(session, NUMBER, "satisfied", "satisfied", None, LI)
+    closed = ratings.close_window(session, {"number": NUMBER, "round": 1})
+    assert (closed["closed"], closed["outcome"], closed["not_given"]) == (False, "accepted", [])
+    assert len(ratings_complete_messages(session)) == 1
+    assert ratings.close_window(session, {"number": NUMBER, "round": 1})["closed"] is False
+
+
+def test_closing_an_unknown_round_is_not_found(session):
+    with pytest.raises(NotFound):
+        ratings.close_window(session, {"number": NUMBER, "round": 1})
 
 
 # -- who sees ratings ------------------------------------------------------------------------------
@@ -348,7 +415,7 @@ def test_the_unit_assessment_aggregates_scores_and_final_ratings(session):
     assert transport["satisfaction"]["result"] == {
         "satisfied": 0.6667, "basically_satisfied": 0, "unsatisfied": 0.3333}
     education = table["units"][0]
-    assert education["satisfaction"] == {"ratings": 0, "handling": {
+    assert education["satisfaction"] == {"ratings": 0, "not_given": 0, "handling": {
         "satisfied": None, "basically_satisfied": None, "unsatisfied": None}, "result": {
         "satisfied": None, "basically_satisfied": None, "unsatisfied": None}}
 

@@ -22,6 +22,11 @@ class OpenRating(Schema):
     round = fields.Integer(strict=True, allow_none=True, load_default=None, validate=validate.Range(min=1))
 
 
+class CloseRating(Schema):
+    number = number()
+    round = fields.Integer(strict=True, required=True, validate=validate.Range(min=1))
+
+
 class RecordFollowup(Schema):
     number = number()
     text = fields.String(required=True, validate=validate.Length(min=1, max=20000))
@@ -48,6 +53,8 @@ register(
     Operation("evaluation.record_outcome", RecordOutcome, "record a submission's outcome (the smoke diagram)"),
     Operation("evaluation.open_rating", OpenRating, "open a rating round for the proposers",
               ("rating_round_exists", "rating_round_outdated")),
+    Operation("evaluation.close_rating", CloseRating, "the rating window ended: record the silent "
+              "proposers' ratings as not given and close the round"),
     Operation("evaluation.record_followup", RecordFollowup, "a unit's further reply on a category B answer"),
     Operation("evaluation.score_handling", ScoreHandling, "score a unit's handling on the checklist"),
     Operation("evaluation.grade_quality", GradeQuality, "the committee's quality grade of a proposal"),
