@@ -6,9 +6,6 @@ from marshmallow import Schema, fields, validate
 from ..fields import number
 from . import Operation, register
 
-# Proposal quality grades the committee gives (优秀提案 is "excellent").
-QUALITY_GRADES = ("excellent", "good", "ordinary")
-
 
 class RecordOutcome(Schema):
     submission_id = fields.Integer(required=True)
@@ -44,8 +41,10 @@ class ScoreHandling(Schema):
 
 
 class GradeQuality(Schema):
+    """The grade is one of the proposal rulebook's ``quality_grades``: evaluation checks it."""
+
     number = number()
-    grade = fields.String(required=True, validate=validate.OneOf(QUALITY_GRADES))
+    grade = fields.String(required=True, validate=validate.Length(min=1, max=20))
     graded_by = fields.String(required=True, validate=validate.Length(min=1, max=100))
 
 
