@@ -221,6 +221,21 @@ class _ChecklistSchema(Schema):
                                   field_name="items")
 
 
+ASSESSMENT_COMPONENTS = ("handling", "on_time", "satisfaction")
+
+
+class _AssessmentSchema(Schema):
+    scale = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=1000))
+    weights = _shares(required=True)
+
+    @validates("weights")
+    def _every_component_adding_up(self, value, **kwargs):
+        if sorted(value) != sorted(ASSESSMENT_COMPONENTS):
+            raise ValidationError(f"give exactly these weights: {', '.join(ASSESSMENT_COMPONENTS)}")
+        if sum(value.values()) != 1:
+            raise ValidationError(f"the weights add up to {float(sum(value.values()))}, not 1")
+
+
 class _FormatSchema(Schema):
     max_title = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=200))
     max_total = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=100000))
@@ -249,6 +264,7 @@ class RulebookSchema(Schema):
     key_proposals = fields.Nested(_KeyProposalsSchema)
     handling_checklist = fields.Nested(_ChecklistSchema)
     format = fields.Nested(_FormatSchema)
+    unit_assessment = fields.Nested(_AssessmentSchema)
     duplicates = fields.Nested(_DuplicatesSchema)
     quality_grades = _labels()
     routing = fields.Dict(keys=fields.String())  # checked by services/assignment/routing.py
@@ -265,6 +281,7 @@ class ProposalRulebookSchema(RulebookSchema):
     key_proposals = fields.Nested(_KeyProposalsSchema, required=True)
     handling_checklist = fields.Nested(_ChecklistSchema, required=True)
     format = fields.Nested(_FormatSchema, required=True)
+    unit_assessment = fields.Nested(_AssessmentSchema, required=True)
     duplicates = fields.Nested(_DuplicatesSchema, required=True)
     quality_grades = _labels(required=True)
 
@@ -422,6 +439,10 @@ class Rulebook:
     def format_limits(self) -> dict:
         """``{max_title, max_total}``: what one proposal may hold (一事一案)."""
         return dict(self._section("format"))
+
+    def unit_assessment(self) -> dict:
+        """``{scale, weights: {handling, on_time, satisfaction}}`` of the units' 目标考核 score."""
+        return self._section("unit_assessment")
 
     def duplicate_threshold(self) -> float:
         return self._section("duplicates")["threshold"]

@@ -62,3 +62,11 @@ class EvaluationService(PerformanceMixin, Pingable):
     @api
     def unit_assessment(self, year, principal=None):
         return assessment.unit_assessment(self.db.session, year, principal)
+
+    @api
+    def unit_ranking(self, year, principal=None):
+        return assessment.ranking(self.db.session, year, principal)
+
+    @api
+    def export_unit_assessment(self, year, format="xlsx", principal=None):
+        return assessment.export(self.db.session, year, format, principal)

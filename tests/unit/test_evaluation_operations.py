@@ -2,13 +2,18 @@
 quality grades and the units' annual assessment."""
 from __future__ import annotations
 
+import base64
+import csv
+import io
 from datetime import datetime, timezone
+
+import openpyxl
 
 import pytest
 from sqlalchemy import create_engine, func, select
 from sqlalchemy.orm import sessionmaker
 
-from services.evaluation import operations, ratings
+from services.evaluation import assessment, operations, ratings
 from services.evaluation.assessment import unit_assessment
 from services.evaluation.models import (
     Base,
@@ -23,6 +28,7 @@ from services.evaluation.models import (
 from services.evaluation.ratings import open_round, rate, ratings_of
 from shared import contracts
 from shared.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthenticated
+from shared.calendar import DataFileError
 from shared.rulebook import RULES_DIRECTORY, load_rulebook
 
 NUMBER = "2027-0001"
@@ -424,3 +430,73 @@ def test_the_unit_assessment_aggregates_scores_and_final_ratings(session):
 def test_only_staff_committee_and_leaders_see_the_unit_assessment(session, who):
     with pytest.raises(Forbidden):
         unit_assessment(session, 2027, who)
+
+
+# -- the units' 目标考核 scores, ranking and export ------------------------------------------------
+
+def assessed_year(session):
+    score(session, EXEMPLARY, unit="transport", number="2027-0001")
+    score(session, {**EXEMPLARY, "replied_on_time": False, "face_to_face": False}, unit="transport",
+          number="2027-0002")
+    score(session, EXEMPLARY, unit="education", number="2027-0003")
+    rated_round(session, "2027-0001", ("satisfied", "satisfied"))
+    rated_round(session, "2027-0002", ("basically_satisfied", "satisfied"), ("satisfied", "unsatisfied"))
+
+
+def test_each_unit_gets_a_weighted_score_and_a_rank(session):
+    assessed_year(session)
+    table = assessment.ranking(session, 2027, STAFF)
+    # transport: 0.6 x 200/240 + 0.2 x 1/2 + 0.2 x (1+1+1/2+1+1+0)/6 = 0.75; education was not
+    # rated, so handling and on time count alone: (0.6 x 1 + 0.2 x 1) / 0.8 = 1
+    assert [(u["rank"], u["unit"], u["score"]) for u in table["units"]] == [
+        (1, "education", 100), (2, "transport", 75)]
+    assert table["weights"] == {"handling": 0.6, "on_time": 0.2, "satisfaction": 0.2}
+
+
+def test_the_weights_are_the_rulebooks_and_equal_scores_share_a_rank(session, tmp_path):
+    assessed_year(session)
+    text = (RULES_DIRECTORY / "proposal.yaml").read_text(encoding="utf-8").replace(
+        "handling: 0.6 ", "handling: 0 ").replace("on_time: 0.2 ", "on_time: 0.8 ")
+    path = tmp_path / "proposal.yaml"
+    path.write_text(text, encoding="utf-8")
+    table = assessment.ranking(session, 2027, STAFF, rulebook=load_rulebook("proposal", path))
+    # transport: 0.8 x 1/2 + 0.2 x 3/4 = 0.55
+    assert [(u["rank"], u["unit"], u["score"]) for u in table["units"]] == [
+        (1, "education", 100), (2, "transport", 55)]
+    score(session, EXEMPLARY, unit="health", number="2027-0004")
+    ranked = assessment.ranking(session, 2027, STAFF, rulebook=load_rulebook("proposal", path))
+    assert [(u["rank"], u["unit"]) for u in ranked["units"]] == [(1, "education"), (1, "health"),
+                                                                  (3, "transport")]
+
+
+def test_weights_that_do_not_add_up_to_one_are_refused_naming_the_field(tmp_path):
+    text = (RULES_DIRECTORY / "proposal.yaml").read_text(encoding="utf-8").replace("handling: 0.6 ", "handling: 0.7 ")
+    path = tmp_path / "proposal.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(DataFileError, match=r"unit_assessment\.weights: the weights add up to 1.1"):
+        load_rulebook("proposal", path)
+
+
+def test_the_ranked_assessment_exports_as_xlsx_with_the_expected_figures(session):
+    assessed_year(session)
+    exported = assessment.export(session, 2027, "xlsx", STAFF)
+    assert exported["filename"] == "unit-assessment-2027.xlsx"
+    book = openpyxl.load_workbook(io.BytesIO(base64.b64decode(exported["content_base64"])))
+    rows = list(book.active.iter_rows(values_only=True))
+    assert rows[0][:2] == ("排名 Rank", "承办单位 Unit") and rows[0][-1] == "考核得分 Score"
+    assert rows[1] == (1, "education", 1, 120, 1, None, 0, 100)
+    assert rows[2] == (2, "transport", 2, 100, 0.5, 0.6667, 0, 75)
+    assert "weights handling 0.6, on_time 0.2, satisfaction 0.2" in rows[4][0]
+
+
+def test_the_ranked_assessment_exports_as_csv(session):
+    assessed_year(session)
+    exported = assessment.export(session, 2027, "csv", STAFF)
+    text = base64.b64decode(exported["content_base64"]).decode("utf-8-sig")
+    rows = list(csv.reader(io.StringIO(text)))
+    assert rows[1] == ["1", "education", "1", "120.0", "1.0", "", "0", "100.0"]
+    assert rows[2][-1] == "75.0"
+    with pytest.raises(InvalidInput):
+        assessment.export(session, 2027, "pdf", STAFF)
+    with pytest.raises(Forbidden):
+        assessment.export(session, 2027, "csv", LI)

@@ -1,7 +1,10 @@
 """Proposals (提案): intake, assignment (交, 办), supervision (督), evaluation (评)."""
 from __future__ import annotations
 
+import base64
+
 from marshmallow import Schema, fields
+from werkzeug.wrappers import Response
 
 
 from .. import schemas
@@ -94,6 +97,16 @@ class ProposalRoutes:
     def unit_assessment(self, request, principal, year):
         """The units' annual assessment, computed from handling scores and ratings."""
         return 200, self.evaluation.unit_assessment(year, principal=principal)
+
+    @http("GET", "/api/assessments/units/<year:year>/export")
+    @endpoint("staff", "committee", "leader", query=("format",))
+    def export_unit_assessment(self, request, principal, year):
+        """The units' 目标考核 scores in rank order as a file: ``?format=xlsx`` (default) or ``csv``."""
+        exported = self.evaluation.export_unit_assessment(year, request.args.get("format", "xlsx"),
+                                                          principal=principal)
+        return 200, Response(base64.b64decode(exported["content_base64"]), status=200,
+                             content_type=exported["content_type"],
+                             headers={"Content-Disposition": f'attachment; filename="{exported["filename"]}"'})
 
     # -- supervision (督) -------------------------------------------------------------------------
     @http("GET", "/api/proposals/<string:number>/deadlines")
