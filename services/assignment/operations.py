@@ -17,7 +17,7 @@ from shared.contracts.jobs.assignment import AssignUnit as AssignUnitParams
 from . import contracts, decisions
 from .contracts import ANSWERING_ROLES, AssignParams, RehandlingParams, SendBackParams
 from .models import Assignment, Unit
-from .records import active_assignments, current_reply, describe, iso, notify_unit, record
+from .records import active_assignments, current_reply, describe, handling_event, iso, notify_unit, record
 
 
 def _actor(principal) -> str:
@@ -86,6 +86,8 @@ def assign(session, params: dict, principal: dict | None) -> dict:
     together = [{"id": row.id, "unit": row.unit, "role": row.role} for row, _ in created]
     for row, because in created:
         notify_unit(session, row, contracts.CREATED, because, {"mode": data["mode"], "assignments": together})
+    handling_event(session, "handling.assigned", data["number"], created[0][1],
+                   {"round": data["round"], "mode": data["mode"], "units": new_units})
     return {"number": data["number"], "round": data["round"], "assignments": together,
             "answering_units": [row.unit for row, _ in created if row.role in ANSWERING_ROLES]}
 
@@ -109,6 +111,8 @@ def request_rehandling(session, params: dict, principal: dict | None) -> dict:
         because = record(session, row, actor, "rehandling", {"round": row.round, "previous_round": previous})
         notify_unit(session, row, contracts.REHANDLING, because,
                     {"round": row.round, "previous_round": previous})
+    handling_event(session, "handling.rehandling", data["number"], because,
+                   {"round": data["round"], "units": [row.unit for row in rows]})
     return {"number": data["number"], "round": data["round"], "units": [row.unit for row in rows]}
 
 
@@ -141,6 +145,8 @@ def send_back(session, params: dict, principal: dict | None) -> dict:
         because = record(session, row, actor, "sent_back", {"comment": data["comment"], "round": row.round})
         notify_unit(session, row, contracts.SENT_BACK, because,
                     {"comment": data["comment"], "round": row.round, "sent_back_at": iso(now)})
+    handling_event(session, "handling.sent_back", data["number"], because,
+                   {"round": max(row.round for row, _ in replies), "units": [row.unit for row, _ in replies]})
     return {"number": data["number"], "round": max(row.round for row, _ in replies),
             "sent_back": [row.unit for row, _ in replies]}
 

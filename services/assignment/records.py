@@ -107,8 +107,26 @@ def unit_acted(session, name: str, assignment: Assignment, because: AssignmentEv
 
 
 def tell_engine(session, name: str, number: str, because: AssignmentEvent, payload: dict) -> None:
-    """A BPMN message for the proposal's instance; its id is the event's, so it is sent once."""
+    """A BPMN message for the proposal's instance; its id is the event's, so it is sent once.
+    A reply or a follow-up the units sent is also a ``handling.*`` event (intake keeps the
+    proposal's status and tells its proposers)."""
     send_message(session, Outbox, name, number, f"assignment-event-{because.id}", payload)
+    progress = HANDLING_ON_MESSAGE.get(name)
+    if progress is not None:
+        handling_event(session, progress, number, because,
+                       {key: payload.get(key) for key in ("round", "category", "unit", "text")
+                        if payload.get(key) is not None})
+
+
+HANDLING_ON_MESSAGE = {contracts.REPLY_SUBMITTED: "handling.reply_submitted",
+                       contracts.FOLLOWUP_REPLY: "handling.followup_received"}
+
+
+def handling_event(session, name: str, number: str, because: AssignmentEvent, payload: dict) -> None:
+    """A ``handling.*`` domain event on ``ztc.events``: how the proposal's handling moved on
+    (assigned, reply submitted, sent back, re-handling, follow-up). Intake hears it."""
+    publish_event(session, Outbox, name, f"{name}:{because.id}", number,
+                  payload={"number": number, **payload})
 
 
 def aware(value: datetime | None) -> datetime | None:

@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 
 from shared import clock
 from shared.errors import BusinessError, Conflict, Forbidden, NotFound
-from shared.messaging.outbox import send_message
+from shared.messaging.outbox import publish_event, send_message
 from shared.rulebook import RuleNotFound, load_rulebook
 from shared.contracts.jobs.evaluation import OpenRating as OpenRatingParams
 from shared.validation import load
@@ -83,8 +83,12 @@ def open_round(session, params: dict, principal: dict | None = None) -> dict:
         raise BusinessError("rating_round_outdated", f"{number} is already in round {latest.round}")
     if latest is not None and latest.closed_at is None:
         _close(session, latest, "superseded")
-    session.add(RatingRound(number=number, round=wanted, proposers=proposers, opened_at=clock.now()))
+    opened = RatingRound(number=number, round=wanted, proposers=proposers, opened_at=clock.now())
+    session.add(opened)
     session.flush()
+    # Staff accepted the reply and the proposers are asked to rate it: intake tells them.
+    publish_event(session, Outbox, "handling.rating_opened", f"handling.rating_opened:{number}:{wanted}", number,
+                  payload={"number": number, "round": wanted, "proposers": proposers})
     return {"round": wanted}
 
 
@@ -131,6 +135,9 @@ def _close_when_everyone_rated(session, rating_round) -> bool:
     rehandle = any(getattr(r, score) == UNSATISFIED for r in ratings for score in SCORES)
     if not _close(session, rating_round, "rehandle" if rehandle else "accepted"):
         return False
+    publish_event(session, Outbox, "handling.rated", f"handling.rated:{rating_round.number}:{rating_round.round}",
+                  rating_round.number, payload={"number": rating_round.number, "round": rating_round.round,
+                                                "outcome": "rehandle" if rehandle else "accepted"})
     send_message(session, Outbox, RATINGS_COMPLETE, rating_round.number,
                  f"ratings-{rating_round.number}-{rating_round.round}",
                  {"round": rating_round.round, "rehandle": rehandle,

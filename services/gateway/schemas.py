@@ -274,3 +274,38 @@ class AdoptedOpinions(Schema):
     instructed = fields.Integer()
     items = fields.List(fields.Nested(_AdoptedItem))
     personal_data = fields.String()
+
+
+class _ReplyText(Schema):
+    unit = fields.String()
+    role = fields.String(metadata={"description": "single | several | lead"})
+    category = fields.String(metadata={"description": "A | B | C (D where the rulebook enables it)"})
+    text = fields.String()
+    submitted_at = fields.String()
+
+
+class _CoUnitInput(Schema):
+    unit = fields.String()
+    text = fields.String()
+    sent_at = fields.String()
+
+
+class _ReplyRound(Schema):
+    round = fields.Integer()
+    replies = fields.List(fields.Nested(_ReplyText))
+    co_unit_input = fields.List(fields.Nested(_CoUnitInput))
+
+
+class _ReplyUnit(Schema):
+    unit = fields.String()
+    role = fields.String()
+
+
+class ProposalReply(Schema):
+    number = fields.String()
+    answered_by = fields.String(metadata={"description": "the proposal whose answer this is: the number "
+                                                         "itself, or the one it was merged into"})
+    units = fields.List(fields.Nested(_ReplyUnit))
+    rounds = fields.List(fields.Nested(_ReplyRound),
+                         metadata={"description": "proposers: the rounds staff accepted; overseers: every "
+                                                  "submitted round"})

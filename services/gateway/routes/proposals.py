@@ -75,6 +75,14 @@ class ProposalRoutes:
         """The initiator resubmits a proposal returned for revision."""
         return 200, self.intake.resubmit(number, body, principal)
 
+    @http("GET", "/api/proposals/<string:number>/reply")
+    @endpoint("member", *OVERSEERS, response=schemas.ProposalReply)
+    def proposal_reply(self, request, principal, number):
+        """The answer to a proposal: each accepted round's replies (category, text, units) and the
+        co-units' input. For its proposers (of a merged proposal too: the answer of the one it was
+        merged into), staff, the committee and leaders; not found for anyone else."""
+        return 200, self.assignment.proposal_reply(number, principal=principal)
+
     # -- evaluation (评) -------------------------------------------------------------------------
     @http("POST", "/api/proposals/<string:number>/ratings")
     @endpoint("member", body=schemas.RatingRequest, response=schemas.Rating, status=201)
