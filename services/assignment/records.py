@@ -97,6 +97,19 @@ def notify_unit(session, assignment: Assignment, event: str, because: Assignment
                        created_at=now, attempts=0))
 
 
+def tell_unit(session, assignment: Assignment, event: str, because: AssignmentEvent, data: dict) -> None:
+    """A decision about the unit's work: the event on its own queue (``notify_unit``) and a notice
+    in its handlers' inbox (``notify.<event>`` to ``unit:<code>``), in the same transaction."""
+    from shared.messaging.outbox import notify
+
+    notify_unit(session, assignment, event, because, data)
+    text = contracts.NOTICE_TEXT[event].format_map(
+        {"number": assignment.number, "id": assignment.id, "round": assignment.round, "reason": "",
+         "comment": "", "until": "", **{k: v if v is not None else "" for k, v in data.items()}})
+    notify(session, Outbox, event, f"{event}:{because.id}", assignment.number, [f"unit:{assignment.unit}"],
+           title=f"提案 {assignment.number}（交办号 {assignment.id}）", text=text)
+
+
 def unit_acted(session, name: str, assignment: Assignment, because: AssignmentEvent, at: datetime,
                by: str) -> None:
     """A domain event (``ztc.events``) saying the unit did something others keep time on:

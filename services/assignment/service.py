@@ -144,10 +144,14 @@ class AssignmentService(Pingable, ConsultationEntrypoints):
         return queries.proposal_reply(self.db.session, self.intake.reply_access(str(number), principal))
 
     # -- domain events ---------------------------------------------------------------------------
-    @listen(events_queue("assignment", [DEADLINE_EXTENDED]))
+    @listen(events_queue("assignment", [DEADLINE_EXTENDED, decisions.RATING_OPENED]))
     def on_deadline_extended(self, body):
-        """Staff approved an extension (supervision moved the deadline): record it on the request."""
-        decisions.hear_extension(self.db.session, body)
+        """Staff approved an extension (supervision moved the deadline): record it on the request.
+        Staff accepted a reply (a rating round opened): its units are told (B: a follow-up is due)."""
+        if isinstance(body, dict) and body.get("name") == decisions.RATING_OPENED:
+            decisions.hear_acceptance(self.db.session, body)
+        else:
+            decisions.hear_extension(self.db.session, body)
         self.db.commit()
 
     # -- commands from department systems over AMQP -----------------------------------------------

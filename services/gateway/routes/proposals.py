@@ -193,8 +193,9 @@ class ProposalRoutes:
     @http("POST", "/api/assignments/<id:assignment_id>/extension")
     @endpoint("unit", body=schemas.ExtensionRequest)
     def request_extension(self, request, principal, assignment_id, body):
-        """Ask for a later reply deadline, before the current one."""
-        return 200, self.assignment.request_extension(assignment_id, until=body["until"].isoformat(),
+        """Ask for a later reply deadline, before the current one: until a date or for some months."""
+        until = body["until"].isoformat() if body["until"] is not None else None
+        return 200, self.assignment.request_extension(assignment_id, until=until, months=body["months"],
                                                       reason=body["reason"], principal=principal)
 
     @http("POST", "/api/assignments/<id:assignment_id>/followup")
