@@ -23,7 +23,7 @@ from sqlalchemy.exc import IntegrityError
 
 from shared import clock
 from shared.errors import BusinessError, Conflict, Forbidden, NotFound
-from shared.messaging.outbox import send_message
+from shared.messaging.outbox import publish_event, send_message
 from shared.rulebook import RuleNotFound, load_rulebook
 from shared.calendar import WorkingCalendar
 from shared.contracts.jobs.evaluation import CloseRating as CloseRatingParams
@@ -112,6 +112,9 @@ def open_round(session, params: dict, principal: dict | None = None, rulebook=No
     opened_at = clock.now()
     session.add(RatingRound(number=number, round=wanted, proposers=proposers, opened_at=opened_at))
     session.flush()
+    # Staff accepted the reply and the proposers are asked to rate it: intake tells them.
+    publish_event(session, Outbox, "handling.rating_opened", f"handling.rating_opened:{number}:{wanted}", number,
+                  payload={"number": number, "round": wanted, "proposers": proposers})
     return {"round": wanted, "due": window_ends(opened_at, rulebook)}
 
 
@@ -162,6 +165,9 @@ def _close_and_report(session, rating_round, ratings, not_given) -> bool:
     rehandle = any(getattr(r, score) == UNSATISFIED for r in ratings for score in SCORES)
     if not _close(session, rating_round, "rehandle" if rehandle else "accepted"):
         return False
+    publish_event(session, Outbox, "handling.rated", f"handling.rated:{rating_round.number}:{rating_round.round}",
+                  rating_round.number, payload={"number": rating_round.number, "round": rating_round.round,
+                                                "outcome": "rehandle" if rehandle else "accepted"})
     send_message(session, Outbox, RATINGS_COMPLETE, rating_round.number,
                  f"ratings-{rating_round.number}-{rating_round.round}",
                  {"round": rating_round.round, "rehandle": rehandle,

@@ -17,6 +17,7 @@ from shared.validation import load
 from .models import Conversion, Outbox, Proposal
 from .records import by_id, by_number, notify, proposers, record_event
 from .schemas import FilingParams, ProposalRef
+from .progress import IN_HANDLING
 from .similarity import bigrams, jaccard
 
 IN_REVIEW = ("submitted", "pre_review")
@@ -76,7 +77,7 @@ def _merge_target(session, proposal: Proposal, number: str) -> Proposal:
     problem = ("does not exist" if target is None
                else "is this proposal itself" if target.id == proposal.id
                else f"is of {target.year}, not {proposal.year}" if target.year != proposal.year
-               else f"is {target.status}, not filed" if target.status != "filed" else None)
+               else f"is {target.status}, not filed" if target.status not in IN_HANDLING else None)
     if problem:
         raise BusinessError("merge_target_invalid", f"cannot merge {proposal.number} into {number}: "
                                                     f"that proposal {problem}")

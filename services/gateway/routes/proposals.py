@@ -78,6 +78,14 @@ class ProposalRoutes:
         """The initiator resubmits a proposal returned for revision."""
         return 200, self.intake.resubmit(number, body, principal)
 
+    @http("GET", "/api/proposals/<string:number>/reply")
+    @endpoint("member", *OVERSEERS, response=schemas.ProposalReply)
+    def proposal_reply(self, request, principal, number):
+        """The answer to a proposal: each accepted round's replies (category, text, units) and the
+        co-units' input. For its proposers (of a merged proposal too: the answer of the one it was
+        merged into), staff, the committee and leaders; not found for anyone else."""
+        return 200, self.assignment.proposal_reply(number, principal=principal)
+
     # -- evaluation (评) -------------------------------------------------------------------------
     @http("POST", "/api/proposals/<string:number>/ratings")
     @endpoint("member", body=schemas.RatingRequest, response=schemas.Rating, status=201)
@@ -198,8 +206,9 @@ class ProposalRoutes:
     @http("POST", "/api/assignments/<id:assignment_id>/extension")
     @endpoint("unit", body=schemas.ExtensionRequest)
     def request_extension(self, request, principal, assignment_id, body):
-        """Ask for a later reply deadline, before the current one."""
-        return 200, self.assignment.request_extension(assignment_id, until=body["until"].isoformat(),
+        """Ask for a later reply deadline, before the current one: until a date or for some months."""
+        until = body["until"].isoformat() if body["until"] is not None else None
+        return 200, self.assignment.request_extension(assignment_id, until=until, months=body["months"],
                                                       reason=body["reason"], principal=principal)
 
     @http("POST", "/api/assignments/<id:assignment_id>/followup")
