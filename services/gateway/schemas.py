@@ -169,7 +169,11 @@ class Ratings(Schema):
 
 class UnitAssessment(Schema):
     year = fields.Integer()
-    units = fields.List(fields.Dict())
+    units = fields.List(fields.Dict(), metadata={"description": "each unit's figures, 目标考核 score and rank"})
+    scale = fields.Float(metadata={"description": "the score's scale (the rulebook's unit_assessment.scale)"})
+    weights = fields.Dict(keys=fields.String(), values=fields.Float(),
+                          metadata={"description": "the rulebook's weights: handling, on_time, satisfaction"})
+    rulebook_version = fields.String()
 
 
 class DeadlineChange(Schema):
