@@ -250,14 +250,15 @@ def request_key(request) -> str:
 
 
 def endpoint(*roles, body=None, response=None, status=200, query=(), html=False, idempotent=False,
-             statuses=()):
+             statuses=(), files=()):
     """Authenticate, check the caller holds one of ``roles``, validate the body with the ``body``
     schema (the handler gets it as ``body=``), map errors. Every route names its roles (``EVERYONE``
     for any signed-in role): they are the HTTP permission matrix (docs/security.md).
     ``response``, ``status`` and ``query`` describe the route in the OpenAPI document (``query``:
     names, or ``(name, schema)`` pairs); ``html`` says the route also answers a printable HTML
     document (the handler returns a ``Response`` for it); ``statuses`` adds answers particular to
-    the route (e.g. 422). ``idempotent``: a creating route; the handler gets the request's
+    the route (e.g. 422). ``files``: the content types of a file the route answers instead of JSON
+    (an export). ``idempotent``: a creating route; the handler gets the request's
     idempotency key as ``key=`` (see :func:`request_key`) and passes it to the service."""
     if not roles:
         raise TypeError("endpoint() needs the roles allowed (EVERYONE for any signed-in role)")
@@ -297,7 +298,8 @@ def endpoint(*roles, body=None, response=None, status=200, query=(), html=False,
                                    "details": {"request_id": rid}})
 
         wrapper.openapi = {"roles": roles, "body": body, "response": response, "status": status,
-                           "query": query, "html": html, "idempotent": idempotent, "statuses": statuses}
+                           "query": query, "html": html, "idempotent": idempotent, "statuses": statuses,
+                           "files": tuple(files)}
         return wrapper
 
     return decorate

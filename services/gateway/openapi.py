@@ -84,6 +84,8 @@ def build(service_cls, title="Zhitongche API", version="1") -> dict:
                 ok["content"] = {"application/json": {"schema": meta["response"]}}
             if meta.get("html"):
                 ok.setdefault("content", {})["text/html"] = {"schema": {"type": "string"}}
+            if meta.get("files"):
+                ok["content"] = {kind: {"schema": {"type": "string", "format": "binary"}} for kind in meta["files"]}
             operation["responses"] = {
                 **edge,
                 str(meta["status"]): ok,

@@ -107,7 +107,8 @@ class ProposalRoutes:
         return 200, self.evaluation.unit_assessment(year, principal=principal)
 
     @http("GET", "/api/assessments/units/<year:year>/export")
-    @endpoint("staff", "committee", "leader", query=("format",))
+    @endpoint("staff", "committee", "leader", query=("format",),
+              files=("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "text/csv"))
     def export_unit_assessment(self, request, principal, year):
         """The units' 目标考核 scores in rank order as a file: ``?format=xlsx`` (default) or ``csv``."""
         exported = self.evaluation.export_unit_assessment(year, request.args.get("format", "xlsx"),
