@@ -128,7 +128,8 @@ def test_a_runaway_start_over_the_bus_is_dead_lettered_and_the_engine_keeps_serv
 
     system = System(settings, ("engine",))
     try:
-        system.rpc.engine.deploy({"runaway.bpmn": script_process("while True: pass", process_id="runaway")})
+        system.rpc.engine.deploy({"runaway.bpmn": script_process("while True: pass", process_id="runaway")},
+                                 {"user": "designer.qian", "roles": ["designer"]})
         command = {"command_id": f"cmd-{uuid.uuid4().hex[:8]}", "process_id": "runaway",
                    "business_key": "RUN-BUS", "principal": STAFF, "data": {}}
         publish(settings.amqp_uri, contracts.MESSAGES_EXCHANGE, contracts.START_ROUTING_KEY, command)

@@ -274,9 +274,11 @@ def intake(settings):
     runner = ServiceRunner(settings.nameko_config())
     runner.add_service(IntakeService)
     runner.start()
+    from tests.support import SigningRpc
+
     proxy = ClusterRpcProxy(settings.nameko_config())
     try:
-        yield proxy.start().intake
+        yield SigningRpc(proxy.start(), settings).intake
     finally:
         proxy.stop()
         runner.stop()
@@ -284,7 +286,7 @@ def intake(settings):
 
 
 def test_the_service_takes_items_over_rpc_and_amqp_and_dead_letters_refusals(intake, settings, vhost):
-    from tests.support import get_messages, publish, wait_for
+    from tests.support import get_messages, publish, wait_for  # noqa: F401
 
     made = intake.submit_opinion(ITEM, INFORMANT)
     assert made["status"] == "submitted" and made["submitter_role"] == "informant"

@@ -11,6 +11,7 @@ from tests.support import wait_for
 
 STAFF = {"user": "staff.wang", "roles": ["staff"]}
 MEMBER = {"user": "member.li", "roles": ["member"]}
+UNIT = {"user": "handler.zhao", "roles": ["unit"], "unit": "transport"}   # POST /api/messages
 DATA = {"title": "Repair the bus shelter", "unit": "transport", "reply_within": "P30D"}
 
 
@@ -43,7 +44,7 @@ def test_answered_path_runs_one_operation_on_each_service_it_reaches(system):
     waits_for_reply(system, inst["id"])
     reply = {"name": "unit_reply", "correlation_key": "SMOKE-1", "message_id": "reply-1",
              "payload": {"text": "repaired"}}
-    assert system.rpc.engine.send_message(reply)["status"] == "delivered"
+    assert system.rpc.engine.send_message(reply, UNIT)["status"] == "delivered"
     completed(system, inst["id"])
     assert count(system, "intake", Submission, title=DATA["title"]) == 1
     assert count(system, "assignment", Assignment, unit="transport") == 1
@@ -65,8 +66,8 @@ def test_deadline_path_escalates_through_supervision(system, skipping_clock):
 
 def test_message_sent_before_the_instance_waits_is_kept_and_delivered_later(system):
     early = {"name": "unit_reply", "correlation_key": "SMOKE-3", "message_id": "early-1", "payload": {}}
-    assert system.rpc.engine.send_message(early)["status"] == "buffered"
-    assert system.rpc.engine.send_message(early)["status"] == "duplicate"
+    assert system.rpc.engine.send_message(early, UNIT)["status"] == "buffered"
+    assert system.rpc.engine.send_message(early, UNIT)["status"] == "duplicate"
     inst = system.rpc.engine.start("smoke", "SMOKE-3", DATA, MEMBER)
     system.rpc.engine.complete_task(review_task(system, inst["id"])["task_id"], {"approved": True}, STAFF)
     completed(system, inst["id"])

@@ -17,7 +17,7 @@ class ProcessRoutes:
               status=201)
     def deploy(self, request, principal, body):
         """Validate and deploy diagrams; a refused diagram answers 422 with every problem."""
-        return 201, self.engine.deploy(body["files"], principal["user"])
+        return 201, self.engine.deploy(body["files"], principal)
 
     @http("GET", "/api/processes")
     @endpoint(response=schemas.ProcessVersion(many=True))
