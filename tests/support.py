@@ -194,12 +194,24 @@ class _SigningService:
         self._proxy, self._settings = proxy, settings
 
     def __getattr__(self, method):
-        target = getattr(self._proxy, method)
+        return _SigningMethod(getattr(self._proxy, method), self._settings)
 
-        def call(*args, **kwargs):
-            sign = lambda v: signed(v, self._settings) if _is_principal(v) else v  # noqa: E731
-            return target(*(sign(a) for a in args), **{k: sign(v) for k, v in kwargs.items()})
-        return call
+
+class _SigningMethod:
+    def __init__(self, target, settings):
+        self._target, self._settings = target, settings
+
+    def _signed(self, args, kwargs):
+        sign = lambda v: signed(v, self._settings) if _is_principal(v) else v  # noqa: E731
+        return [sign(a) for a in args], {k: sign(v) for k, v in kwargs.items()}
+
+    def __call__(self, *args, **kwargs):
+        args, kwargs = self._signed(args, kwargs)
+        return self._target(*args, **kwargs)
+
+    def call_async(self, *args, **kwargs):
+        args, kwargs = self._signed(args, kwargs)
+        return self._target.call_async(*args, **kwargs)
 
 
 @contextlib.contextmanager

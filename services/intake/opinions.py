@@ -156,7 +156,8 @@ def submit_command(session, body, sender) -> dict:
                    "the opinion submission command")
     claimed = command.get("principal")
     if claimed is not None and (not isinstance(claimed, dict) or claimed.get("user") != principal["user"]):
-        raise Forbidden(f"the body names {claimed.get('user') if isinstance(claimed, dict) else claimed!r}, but "
+        named = claimed.get("user") if isinstance(claimed, dict) else claimed
+        raise Forbidden(f"the body names {named}, but "
                         f"the item was sent by {principal['user']} ({sender.user}); an app submits for its own "
                         "member or informant only", {"principal": ["must be the sender's, or left out"]})
     user, _ = submitter_role(principal)

@@ -191,7 +191,7 @@ def _bindings_of(queue: Queue) -> list[tuple[str, str]]:
     return [(queue.exchange.name, queue.routing_key)]
 
 
-def definitions(vhost: str = "/", queue_type: str = "quorum", units=None, users: bool = False) -> dict:
+def definitions(vhost: str = "/", queue_type: str = "quorum", units=None, users: bool = True) -> dict:
     """RabbitMQ's definitions document (``POST /api/definitions/<vhost>``, or ``load_definitions``
     at boot) for every exchange, queue and binding the product declares. With quorum queues it
     adds one policy: at-least-once dead-lettering (the broker's own dead letters, for a rejected
