@@ -86,7 +86,7 @@ def test_a_repeated_opinion_submission_over_rpc_uses_the_same_reference_as_amqp(
     # The AMQP command with that reference is the same submission too.
     from shared.messaging.identity import Sender
 
-    app = Sender("ztc-member-member.li", "member", "member.li")    # Li's app, as the broker vouches
+    app = Sender(f"ztc-member-{LI['user']}", "member", LI["user"])    # Li's app, as the broker vouches
     assert opinions.submit_command(s, {"reference": "op-1", "item": OPINION}, app)["number"] == first["number"]
     s.commit()
     assert count(s, OpinionItem) == 1
