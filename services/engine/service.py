@@ -8,6 +8,7 @@ from nameko.timer import timer
 
 from shared import logs, metrics
 from shared.contracts import messages
+from shared.contracts.messages import START_SENDERS
 from shared.errors import Forbidden
 from shared.messaging.database import Database
 from shared.messaging.entrypoints import Pingable, api, listen
@@ -82,9 +83,9 @@ class EngineService(Pingable):
     def on_start(self, body, sender):
         if isinstance(body, dict):
             logs.bind(business_key=body.get("business_key"))
-        if not any(sender.is_service(s) for s in messages.START_SENDERS):
+        if not any(sender.is_service(s) for s in START_SENDERS):
             raise Forbidden(f"a start command from {sender.describe()}; processes are started by command "
-                            f"only by {', '.join(messages.START_SENDERS)}")
+                            f"only by {', '.join(START_SENDERS)}")
         instance = self.engine.start_command(body)
         log.info("started %s %s", instance["process_id"], instance["id"])
 

@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 
 from shared import config, contracts
 from shared.contracts import messages
+from shared.contracts.messages import START_SENDERS
 
 from . import identity
 
@@ -203,7 +204,7 @@ def service_grant(settings, service: str) -> Grant:
         keys = []
         if any(service in m.senders for m in messages.MESSAGES.values()):
             keys.append(esc(contracts.MESSAGE_ROUTING_KEY))
-        if service in messages.START_SENDERS:
+        if service in START_SENDERS:
             keys.append(esc(contracts.START_ROUTING_KEY))
         if keys:
             grant.publishes(contracts.MESSAGES_EXCHANGE, *keys)
