@@ -32,7 +32,7 @@ def main(argv=None) -> int:
                                      description="Run one Zhitongche service until SIGTERM or Ctrl-C.")
     parser.add_argument("service", choices=sorted(SERVICE_CLASSES))
     args = parser.parse_args(argv)
-    settings = config.load()
+    settings = config.load().for_service(args.service)   # its own broker user, when its password is given
     from shared import logs
 
     logs.configure(args.service, settings)  # ZTC_LOG_FORMAT=json: JSON lines with the ids

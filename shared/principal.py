@@ -87,6 +87,11 @@ def ensure_key_file(path) -> bytes:
         else:
             with os.fdopen(fd, "w", encoding="ascii") as out:
                 out.write(secrets.token_urlsafe(48) + "\n")
+            import logging
+
+            logging.getLogger(__name__).warning(
+                "made a new deployment key in %s (mode 600); every process of a deployment must hold the "
+                "same key: on more than one machine give each ZTC_BUS_KEY", path)
     key = path.read_text(encoding="ascii").strip()
     if len(key) < 32:
         raise ValueError(f"the deployment key in {path} is too short (at least 32 characters)")

@@ -28,9 +28,15 @@ def vhost_of(amqp_uri: str) -> str:
 
 
 def _api(settings):
-    """(base URL without credentials, (user, password)); a URL without credentials sends none."""
+    """(base URL without credentials, (user, password)): the URL's credentials; without any, the
+    operator's (``ZTC_BUS_PASSWORD_OPERATOR``, a user tagged monitoring), else none."""
     parts = urlsplit(settings.management_url)
     auth = (unquote(parts.username), unquote(parts.password or "")) if parts.username else None
+    passwords = getattr(settings, "bus_passwords", {}) or {}
+    if auth is None and passwords.get("operator"):
+        from .identity import operator_user
+
+        auth = (operator_user(settings), passwords["operator"])
     netloc = parts.hostname + (f":{parts.port}" if parts.port else "")
     return urlunsplit((parts.scheme, netloc, parts.path.rstrip("/") + "/api", "", "")), auth
 
