@@ -521,11 +521,7 @@ def security_section(settings=None) -> str:
     """The "AMQP permissions" section of docs/security.md (markdown)."""
     settings = settings or config.load({})
     found = grants(settings, SAMPLE_UNITS, SAMPLE_SUBMITTERS)
-    out = [SECTION_START, "", "## AMQP permissions", "",
-           "Generated from `shared/messaging/access.py` (the service classes, `shared/contracts`, the unit",
-           "directory); `tests/integration/test_amqp_permissions.py` runs every row of the matrix below",
-           "against the real broker. Users are shown with the default prefix `ztc-`; `transport`,",
-           "`education` and `member.li` stand for every unit and every app.", "",
+    out = [SECTION_START, "", "## AMQP permissions", "", PROSE.strip(), "",
            "### Each user's permissions on the vhost", "",
            "| user | configure | write | read |", "|---|---|---|---|"]
     for g in found:
@@ -549,6 +545,72 @@ def security_section(settings=None) -> str:
                    f"| {row.why} |")
     out += ["", SECTION_END]
     return "\n".join(out) + "\n"
+
+
+PROSE = """
+On the bus the broker says who is talking: each process, department and app has its own broker
+user, limited by its permissions to what it is for, and what a caller only *says* about itself is
+refused (the message dead-lettered with the reason, or the RPC call answered `Forbidden`) before
+anything changes.
+
+**Broker users** (`shared/messaging/identity.py`; prefix `ZTC_BUS_USER_PREFIX`, default `ztc-`):
+`ztc-<service>` for each service, `ztc-operator` for the operators (`ztc`, the gateway's operator
+routes), `ztc-unit-<code>` for each unit of the directory, `ztc-member-<user>` and
+`ztc-informant-<user>` for members' and informants' apps. `make run` installs them through the
+management API with the administrator of `ZTC_RABBIT_MANAGEMENT_URL` (passwords generated into
+`var/bus-credentials.json`, mode 600, or `ZTC_BUS_PASSWORD_<NAME>`); compose and Kubernetes install
+them in their `migrate` step with the passwords as secrets; `ztc units credentials issue|rotate
+UNIT` and `ztc apps credentials issue|rotate --role member USER` give a department or an app its
+password (printed once; rotation closes the old password's connections).
+
+**Who sent a message** is its AMQP `user_id`, which RabbitMQ refuses unless it is the connection's
+own user. A message a service sends back to its own queue (another attempt) or the operator
+replays from `ztc.dead` keeps its first sender in `x-ztc-sender`, believed only when the
+message's `user_id` is that service or the operator. What each consumer takes, and from whom:
+
+| message | taken only from | otherwise |
+|---|---|---|
+| a unit's command (`ztc.unit-commands`, `<unit>.<command>`) | the broker user of the unit the key names | dead-lettered `forbidden` (no `user_id`, not a unit's user, another unit's) |
+| an opinion item from an app (`intake.opinion.submit`) | a member's or informant's app user: the submitter is that person | `forbidden`; a `principal` in the body naming someone else too |
+| a BPMN message (`engine.message`) | the senders `shared/contracts/messages.py` declares for its name | `forbidden` (e.g. `reply_submitted` from intake) |
+| a start command (`engine.start`) | `START_SENDERS`: intake, assignment | `forbidden` |
+| a job result (`engine.result`) | the service whose operation it answers | `forbidden` |
+| a job (`ztc.jobs.<service>`) | the engine, and sealed with the deployment key | `forbidden: an unsealed job` / `a badly sealed job` |
+| a `notify.*` event (the gateway's inbox) | a service | `forbidden` |
+
+**Signed principals.** Calls that carry a person's principal carry it signed with the deployment
+key (`shared/principal.py`): the gateway signs each HTTP caller's `{user, roles, unit}` with an
+expiry (`ZTC_PRINCIPAL_TTL_SECONDS`, 300 s) for its RPC calls, and every `@api` method with a
+`principal` parameter runs only for a valid one (`Forbidden` for an unsigned, badly signed, altered
+or expired principal; the method does not run). The engine seals every job (the whole envelope:
+operation, parameters, principal), and a service runs only a job whose seal matches. The signature
+is HMAC-SHA256 from the standard library (`hmac`, `hashlib`) over canonical JSON, not a JWT
+library: the signatures never leave the committee's processes, cover our own envelopes rather
+than a token's claims, need no algorithm negotiation or key discovery, and add nothing to the
+pinned dependencies. The key is `ZTC_BUS_KEY` (a secret in compose and Kubernetes) or the file
+`ZTC_BUS_KEY_FILE` (default `var/bus.key`, made with mode 600 by `make run` when absent).
+
+**TLS**: an `amqps://` `ZTC_AMQP_URI` turns it on for every connection (nameko's and ours), the
+broker's certificate checked against `ZTC_AMQP_CA_FILE` (the system's CAs without it), with
+`ZTC_AMQP_CERT_FILE` and `ZTC_AMQP_KEY_FILE` for a client certificate; an `https://` management
+URL is checked against the same CA.
+
+**What this does not cover** (deliberately, or not yet): every service holds the deployment key, so
+a service that is itself taken over can sign principals (an asymmetric key held by the gateway and
+the engine alone would narrow that); services may publish to the default exchange (`amq.default`,
+for another attempt on their own queue), so a taken-over service could put a message straight
+into another's queue — jobs, BPMN messages, starts, results and notifications are still checked
+by seal and sender, other domain events are not; a service may declare (and so delete) the
+exchanges it consumes from; the operator may replay any letter anywhere, and services may write
+any dead letter, so a replayed letter acts for the sender its `x-ztc-sender` names; with `make run`
+all processes run as one OS user and share `var/`, so its per-service users keep departments and
+apps apart from the services, not the services from each other (compose and Kubernetes do).
+
+Generated from `shared/messaging/access.py` (the service classes, `shared/contracts`, the unit
+directory); `tests/integration/test_amqp_permissions.py` runs every row of the matrix below against
+the real broker. Users are shown with the default prefix `ztc-`; `transport`, `education` and
+`member.li` stand for every unit and every app.
+"""
 
 
 def _cell(text: str) -> str:
