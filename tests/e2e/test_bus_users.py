@@ -70,6 +70,20 @@ def test_a_department_gets_credentials_and_the_example_client_works_with_them_on
                           timeout=60)
     assert sent.returncode == 0, sent.stderr         # sent; the service refuses it (no such assignment)
 
+    # The operators see it through the gateway (as the operator's broker user), and a replay still
+    # acts for transport: refused again for the same reason, not as a command from nobody.
+    def letters():
+        found = call(base, tokens["operator"], "GET", "/api/ops/dead-letters?routing_key=transport.sign")
+        assert found.status_code == 200, found.text
+        return found.json()
+    [letter] = wait_for(letters, timeout=30, message="the refused command among the dead letters")
+    assert letter["reason"].startswith("not_found") and letter["headers"]["x-ztc-sender"] == creds["user"]
+    assert call(base, tokens["operator"], "GET", "/api/ops/queues").status_code == 200
+    replayed = call(base, tokens["operator"], "POST", "/api/ops/dead-letters/replay", {"ids": [letter["id"]]})
+    assert replayed.status_code == 200 and len(replayed.json()["replayed"]) == 1, replayed.text
+    [again] = wait_for(letters, timeout=30, message="the replayed command refused again")
+    assert again["reason"].startswith("not_found"), again["reason"]
+
     rotated = subprocess.run([*ztc, "units", "credentials", "rotate", "transport", "--json"], env=env, cwd=ROOT,
                              capture_output=True, text=True, timeout=60)
     assert rotated.returncode == 0, rotated.stderr
