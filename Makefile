@@ -5,10 +5,11 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PYTEST := $(PY) -m pytest -p no:cacheprovider
 
-.PHONY: help venv run prepare test test-unit test-bpmn test-integration test-e2e bench bench-e2e chaos chaos-short services clean
+.PHONY: help venv run serve prepare test test-unit test-bpmn test-integration test-e2e bench bench-e2e chaos chaos-short services clean
 
 help:
-	@echo "make run               start every service and the gateway (Ctrl-C stops them)"
+	@echo "make run               start every service and the gateway with demo tokens (Ctrl-C stops them)"
+	@echo "make serve             the same without demo tokens (issue them: ztc token ...)"
 	@echo "make test              the whole test suite (unit, bpmn, integration, e2e)"
 	@echo "make test-unit|test-bpmn|test-integration|test-e2e   one tier"
 	@echo "make bench             bench/engine.py: runtime vs bare SpiffWorkflow, SQLite and PostgreSQL"
@@ -28,7 +29,11 @@ venv: $(VENV)/.installed
 services:
 	@bash deploy/local/ensure-services.sh
 
+# A laptop's demonstration: demo tokens (one per role) are issued. `make serve` runs without them.
 run: venv
+	$(PY) -m services.launcher --demo
+
+serve: venv
 	$(PY) -m services.launcher
 
 prepare: venv

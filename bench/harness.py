@@ -96,7 +96,7 @@ class System:
             self.tmp, self.vhost, template, ZTC_GATEWAY_PORT=str(free_port()), ZTC_BPMN_DIR=str(bpmn),
             ZTC_JOB_MAX_ATTEMPTS="5", ZTC_JOB_BACKOFF_SECONDS="0.2", ZTC_JOB_BACKOFF_MAX_SECONDS="2")
         self.env = dict(os.environ, **support.settings_env(self.settings), **self.extra_env)
-        self.tokens = prepare(self.settings)
+        self.tokens = prepare(self.settings, demo=True)
         dispose_all()
         self.base = f"http://127.0.0.1:{self.settings.gateway_port}"
         for name in SERVICES:

@@ -7,6 +7,12 @@ unit its own broker user with its permissions (through the management API, with 
 unless ``ZTC_BUS_PASSWORD_<NAME>`` gives them; the deployment key into ``var/bus.key``), starts
 each service as its own process on its own user plus the gateway, and says where to go next.
 Ctrl-C stops them all.
+
+Demo tokens (one per role, operator included) are issued only with ``--demo`` (``make run``
+passes it): fresh ones at each start, the earlier demo tokens revoked, written to
+``var/demo-tokens.json`` readable by its owner only. Everything this process and the services
+write is private to the user running them (umask 077: ``var/`` 700, the SQLite files and token
+files 600), and a ``var/`` left more open by an older version is closed at start.
 """
 from __future__ import annotations
 
@@ -59,16 +65,58 @@ def check_broker(settings) -> bool:
         return False
 
 
-def prepare(settings) -> dict:
-    """Migrate, declare, deploy, seed. Returns the demo tokens."""
+PRIVATE_UMASK = 0o077
+
+
+def make_private(var_dir) -> None:
+    """``var/`` 700 and every file in it 600: the databases hold personal data, token files tokens."""
+    var_dir.mkdir(parents=True, exist_ok=True)
+    os.chmod(var_dir, 0o700)
+    for path in var_dir.rglob("*"):
+        if path.is_symlink():
+            continue
+        os.chmod(path, 0o700 if path.is_dir() else 0o600)
+
+
+def write_private(path, text: str) -> None:
+    """Write ``text`` to a file only its owner can read, whatever the umask."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(text)
+    os.chmod(path, 0o600)
+
+
+def issue_tokens(settings, users: dict, label: str, hours: float | None = None, revoke_label: str | None = None) -> dict:
+    """A token per entry of ``users`` (``{name: {user, roles, unit}}``), labelled ``label <name>``,
+    living ``hours`` (default: a person's lifetime); with ``revoke_label``, tokens labelled so
+    before are revoked first."""
+    from sqlalchemy import select
+
+    from services.gateway import tokens
+    from services.gateway.models import ApiToken
+    from shared.db import session_factory, transaction
+
+    issued = {}
+    with transaction(session_factory(settings.database_url("gateway"))) as s:
+        if revoke_label:
+            old = s.scalars(select(ApiToken.token_hash).where(ApiToken.label.startswith(revoke_label),
+                                                              ApiToken.revoked_at.is_(None))).all()
+            tokens.revoke(s, [h[:tokens.ID_LENGTH] for h in old])
+        ttl = tokens.lifetime(settings, "person", hours)
+        for name, who in users.items():
+            issued[name] = tokens.issue(s, who["user"], who["roles"], who["unit"], f"{label} {name}", ttl=ttl)
+    return issued
+
+
+def prepare(settings, demo: bool = False) -> dict:
+    """Migrate, declare, deploy, seed. Returns the demo tokens (none unless ``demo``)."""
     from services.assignment.operations import ensure_units
     from services.assignment.consultation.directory import ensure_venues
     from services.engine.engine import Engine
-    from services.gateway import tokens
     from shared.db import migrate, session_factory, transaction
     from shared.messaging import topology
 
-    settings.var_dir.mkdir(parents=True, exist_ok=True)
+    make_private(settings.var_dir)
     for service in DATABASES:
         migrate(service, settings.database_url(service))
     say(f"databases migrated ({settings.database_url('engine').split(':')[0]})")
@@ -97,13 +145,15 @@ def prepare(settings) -> dict:
     if added:
         say(f"members directory seeded with {added} members")
     token_file = settings.var_dir / "demo-tokens.json"
-    demo = json.loads(token_file.read_text()) if token_file.exists() else {}
-    with transaction(session_factory(settings.database_url("gateway"))) as s:
-        for role, who in DEMO_USERS.items():
-            demo[role] = tokens.issue(s, who["user"], who["roles"], who["unit"], f"demo {role}",
-                                      token=demo.get(role))
-    token_file.write_text(json.dumps(demo, indent=2))
-    return demo
+    if not demo:
+        if token_file.exists():  # the demo tokens of an earlier demo run end with it
+            issue_tokens(settings, {}, "demo", revoke_label="demo ")
+            token_file.unlink()
+        return {}
+    issued = issue_tokens(settings, DEMO_USERS, "demo", revoke_label="demo ")
+    write_private(token_file, json.dumps(issued, indent=2))
+    make_private(settings.var_dir)
+    return issued
 
 
 def directory_units(settings) -> list[str]:
@@ -276,11 +326,15 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="make run", description=__doc__)
     parser.add_argument("--prepare-only", action="store_true",
                         help="migrate, declare, deploy and seed, then exit without starting services")
+    parser.add_argument("--demo", action="store_true",
+                        help="issue demo tokens, one per role (operator included), and print them; "
+                             "without it none are issued and earlier demo tokens are revoked")
     args = parser.parse_args(argv)
+    os.umask(PRIVATE_UMASK)  # the databases and token files this run and its services write
     settings = config.load()
     if not check_broker(settings):
         return 2
-    demo = prepare(settings)
+    demo = prepare(settings, demo=args.demo)
     SERVICE_ENV.update(set_up_bus(settings))
     if args.prepare_only:
         return 0
@@ -300,10 +354,15 @@ def main(argv=None) -> int:
             "whatever exits. Ctrl-C stops everything.")
     say(f"running: {', '.join(procs)} (one process each)")
     say(f"HTTP API: {base}   health: {base}/health")
-    say("demo tokens (also in var/demo-tokens.json):")
-    for role, token in demo.items():
-        say(f"  {role:>8}: {token}")
-    say(f"try: curl -s -H 'Authorization: Bearer {demo['staff']}' {base}/api/processes")
+    if demo:
+        say(f"demo tokens, valid {settings.token_ttl_hours:g} h (also in var/demo-tokens.json, "
+            "readable by you only):")
+        for role, token in demo.items():
+            say(f"  {role:>8}: {token}")
+        say(f"try: curl -s -H 'Authorization: Bearer {demo['staff']}' {base}/api/processes")
+    else:
+        say("no demo tokens (make run, or --demo, issues them); issue one: "
+            "ztc token --user NAME --role staff")
     ports = {name: settings.metrics_port(name) for name in procs}
     if any(ports.values()):
         say("metrics: " + "  ".join(f"{name} http://{settings.metrics_host}:{port}/metrics"

@@ -32,6 +32,9 @@ def main(argv=None) -> int:
                                      description="Run one Zhitongche service until SIGTERM or Ctrl-C.")
     parser.add_argument("service", choices=sorted(SERVICE_CLASSES))
     args = parser.parse_args(argv)
+    import os
+
+    os.umask(0o077)  # the SQLite files (personal data) and anything else written: the owner's only
     settings = config.load().for_service(args.service)   # its own broker user, when its password is given
     from shared import logs
 

@@ -64,6 +64,13 @@ class Settings:
     script_time_limit_seconds: float = 1.0
     script_time_limit_max_seconds: float = 30.0
     script_memory_limit_mb: int = 128
+    # The HTTP edge: a request body larger than this is refused (413) before it is read; JSON
+    # nested deeper than this is refused (400).
+    http_max_body_bytes: int = 1024 * 1024
+    http_max_json_depth: int = 32
+    # API tokens expire: a person's after this many hours, a department system's after the second.
+    token_ttl_hours: float = 12.0
+    token_system_ttl_hours: float = 90 * 24.0
     # Who is who on the bus (docs/security.md). Broker users are named from this prefix: the
     # services' ``<prefix><service>``, the operator's ``<prefix>operator``, a unit's
     # ``<prefix>unit-<code>``, a member's or informant's app ``<prefix>member-<user>`` /
@@ -224,6 +231,10 @@ def load(env=None) -> Settings:
         script_time_limit_seconds=float(_env(env, "ZTC_SCRIPT_TIME_LIMIT_SECONDS", "1.0")),
         script_time_limit_max_seconds=float(_env(env, "ZTC_SCRIPT_TIME_LIMIT_MAX_SECONDS", "30")),
         script_memory_limit_mb=int(_env(env, "ZTC_SCRIPT_MEMORY_LIMIT_MB", "128")),
+        http_max_body_bytes=max(1, int(_env(env, "ZTC_HTTP_MAX_BODY_BYTES", str(1024 * 1024)))),
+        http_max_json_depth=max(2, int(_env(env, "ZTC_HTTP_MAX_JSON_DEPTH", "32"))),
+        token_ttl_hours=float(_env(env, "ZTC_TOKEN_TTL_HOURS", "12")),
+        token_system_ttl_hours=float(_env(env, "ZTC_TOKEN_SYSTEM_TTL_HOURS", str(90 * 24))),
         bus_user_prefix=_env(env, "ZTC_BUS_USER_PREFIX", "ztc-"),
         bus_key=env.get("ZTC_BUS_KEY") or None,
         bus_key_file=Path(_env(env, "ZTC_BUS_KEY_FILE", str(var_dir / "bus.key"))),

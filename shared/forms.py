@@ -6,7 +6,7 @@ diagram reads has a default, so an expression never meets an undefined name.
 """
 from __future__ import annotations
 
-from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates, validates_schema
 
 
 class Form(Schema):
@@ -93,9 +93,20 @@ class ApproveExtensionForm(Form):
 
 class ReviewReplyForm(Form):
     action = fields.String(required=True, validate=validate.OneOf(["accept", "send_back"]))
-    override_category = fields.String(load_default=None, allow_none=True,
-                                      validate=validate.OneOf(["A", "B", "C", "D"]))
+    # One of the categories the proposal rulebook enables (D only where the committee enabled it),
+    # so a recategorisation the scoring would refuse never reaches evaluation.score_handling.
+    override_category = fields.String(load_default=None, allow_none=True)
     comment = fields.String(load_default="")
+
+    @validates("override_category")
+    def _an_enabled_category(self, value, **kwargs):
+        if value is None:
+            return
+        from shared.rulebook import current_rulebook
+
+        codes = [category.code for category in current_rulebook("proposal").reply_categories()]
+        if value not in codes:
+            raise ValidationError(f"not a reply category the rulebook enables; one of: {', '.join(codes)}")
 
     @validates_schema
     def _send_back_says_why(self, data, **kwargs):

@@ -54,6 +54,12 @@ class BadSignature(Exception):
     """A principal or an envelope that is not signed, or not by this deployment's key."""
 
 
+class Principal(dict):
+    """``{user, roles, unit}`` this process verified (a signed principal on an RPC call) or took from
+    a job the engine sealed. A service passing it on to another service's RPC signs it again
+    (``shared.messaging.entrypoints.ServiceRpc``); a plain dict is never signed on anyone's behalf."""
+
+
 # -- the key ---------------------------------------------------------------------------------------
 _keys: dict = {}
 _lock = threading.Lock()
@@ -142,7 +148,7 @@ def verify(value, key: bytes, now: float | None = None) -> dict:
         raise BadSignature("a badly signed principal (not this deployment's key, or changed after signing)")
     if proof["exp"] < (time.time() if now is None else now):
         raise BadSignature("an expired principal")
-    return plain
+    return Principal(plain)
 
 
 def seal(envelope: dict, key: bytes, purpose: str) -> dict:

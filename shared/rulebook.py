@@ -125,8 +125,26 @@ def _labels(schema=_LabelSchema, **kwargs):
                        **kwargs)
 
 
+class _LeadTimes(fields.Field):
+    """A mapping of rule name to its own reminder lead times (a short limit needs shorter ones)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, dict):
+            raise ValidationError("Expected a mapping of rule name to a list of {amount, unit}.")
+        loaded, errors = {}, {}
+        for name, specs in value.items():
+            try:
+                loaded[str(name)] = _DurationSchema(many=True).load(specs)
+            except ValidationError as exc:
+                errors[str(name)] = exc.messages
+        if errors:
+            raise ValidationError(errors)
+        return loaded
+
+
 class _RemindersSchema(Schema):
     before_deadline = fields.List(fields.Nested(_DurationSchema), required=True)
+    by_rule = _LeadTimes(load_default=dict)
 
 
 class _SatisfactionSchema(Schema):
@@ -156,6 +174,10 @@ class _ChecklistSchema(Schema):
                                   field_name="items")
 
 
+class _CosigningSchema(Schema):
+    max_cosigners = fields.Integer(required=True, strict=True, validate=validate.Range(min=0, max=1000))
+
+
 class RulebookSchema(Schema):
     """Any rulebook: a name, a version and durations; the other sections where they apply."""
 
@@ -164,6 +186,7 @@ class RulebookSchema(Schema):
     title = fields.String()
     durations = _Durations(required=True)
     reminders = fields.Nested(_RemindersSchema)
+    cosigning = fields.Nested(_CosigningSchema)
     reply_categories = _labels(_CategorySchema)
     not_filed_reasons = _labels()
     satisfaction = fields.Nested(_SatisfactionSchema)
@@ -176,6 +199,7 @@ class ProposalRulebookSchema(RulebookSchema):
     """The proposal rulebook: every section is required."""
 
     reminders = fields.Nested(_RemindersSchema, required=True)
+    cosigning = fields.Nested(_CosigningSchema, required=True)
     reply_categories = _labels(_CategorySchema, required=True)
     not_filed_reasons = _labels(required=True)
     satisfaction = fields.Nested(_SatisfactionSchema, required=True)
@@ -257,8 +281,18 @@ class Rulebook:
                                f"{name!r}; it has: {', '.join(durations)}")
         return durations[name]
 
-    def reminder_lead_times(self) -> list[Duration]:
-        return list(self._section("reminders")["before_deadline"])
+    def reminder_lead_times(self, rule: str | None = None) -> list[Duration]:
+        """The reminders before a deadline of ``rule``: its own lead times (``reminders.by_rule``)
+        if the rulebook gives them, else the general ``reminders.before_deadline``."""
+        section = self._section("reminders")
+        by_rule = section.get("by_rule") or {}
+        if rule is not None and rule in by_rule:
+            return list(by_rule[rule])
+        return list(section["before_deadline"])
+
+    def max_cosigners(self) -> int:
+        """The most co-signers a joint proposal may name."""
+        return self._section("cosigning")["max_cosigners"]
 
     def reply_categories(self, include_disabled: bool = False) -> list[ReplyCategory]:
         return [c for c in self._section("reply_categories") if c.enabled or include_disabled]

@@ -40,6 +40,8 @@ from shared import restricted
 MAX_RESULT_BYTES = 16 * 1024 * 1024   # an answer larger than this is no task data
 MAX_WORKERS = 4
 _HEADER = struct.Struct(">Q")
+_READY = b"ready\n"
+WORKER_START_SECONDS = 60.0
 
 
 @dataclass(frozen=True)
@@ -289,6 +291,15 @@ class _Worker:
             [sys.executable, "-m", "shared.sandbox"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
             bufsize=0, close_fds=True, cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
         self.out_fd = self.proc.stdout.fileno()
+        # The time limit counts the evaluation, not the worker's start: wait for it to say it is
+        # ready (a loaded machine can take seconds to start a Python process).
+        try:
+            ready = self._read(len(_READY), time.monotonic() + WORKER_START_SECONDS)
+        except EOFError:
+            ready = None
+        if ready != _READY:
+            self.kill()
+            raise SandboxError("the sandbox process did not start")
 
     def alive(self) -> bool:
         return self.proc.poll() is None
@@ -466,6 +477,8 @@ def _serve() -> None:  # pragma: no cover - runs in the worker process
     sys.stdout = sys.stderr     # nothing the code prints may reach the answer pipe
     _die_with_parent()
     baseline = _address_space()
+    out.write(_READY)
+    out.flush()
     while True:
         header = inp.read(_HEADER.size)
         if len(header) < _HEADER.size:

@@ -221,6 +221,8 @@ def submit_reply(session, rules: AssignmentRules, params, principal) -> dict:
             "round": row.round,
             "replies": [{"unit": other.unit, "category": r.category, "text": r.text} for other, r in replies],
             "category": _least_favourable(categories, rules.reply_categories()),
+            # on time is judged at the submission (supervision.close), not at staff's acceptance
+            "submitted_at": iso(now),
         })
     return {**describe_reply(session, reply), "all_units_replied": complete}
 
@@ -244,7 +246,8 @@ def request_extension(session, rules: AssignmentRules, params, principal) -> dic
     because = record(session, row, principal["user"], "extension_requested", shown)
     tell_engine(session, contracts.EXTENSION_REQUESTED, row.number, because, {
         "unit": row.unit, "until": shown["until"], "months": item.months, "reason": item.reason,
-        "assignment_id": row.id, "request_id": item.id})
+        "assignment_id": row.id, "request_id": item.id,
+        "requested_at": shown["requested_at"]})  # an extension is asked before the deadline
     return shown
 
 

@@ -1,16 +1,35 @@
-"""Deployments: diagrams validated and stored as versions (a version per content; a running
-instance stays on its version)."""
+"""Deployments: diagrams validated and stored as versions, and the version designers choose for
+new instances.
+
+A version is named by its content (a hash of the files) and numbered per process (1, 2, 3…). Each
+process has at most one *active* version — the one new instances start on — chosen, with who and
+when, in the append-only ``activations`` log:
+
+- a deploy of new content stores a version and makes it active, unless it is a *draft*
+  (``draft=True``): a draft is stored and checked but nothing starts on it until it is activated;
+- a deploy of content already stored (the known-good file of a rollback) makes that version active
+  again — it does not answer "unchanged" while another version stays active; deployed as a draft,
+  a known version is left as it is;
+- :meth:`Deployments.activate` chooses any stored version (a rollback, or a draft going live).
+
+Running instances stay on their version whatever is activated; ``ztc instances migrate`` moves them.
+"""
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from shared import clock
 from shared.db import transaction
-from shared.errors import DiagramRefused, NotFound
+from shared.errors import DiagramRefused, InvalidInput, NotFound
+from shared.workflow import diff as diagram_diff
 from shared.workflow import parser as diagram_parser
 
-from .models import ProcessVersion
-from .store import iso
+from .models import Activation, Instance, ProcessVersion
+from .store import ENDED, iso
+
+
+def version_label(v: ProcessVersion) -> str:
+    return f"{v.process_id} version {v.number} ({v.version})"
 
 
 class Deployments:
@@ -32,43 +51,173 @@ class Deployments:
                  "problem_details": [p.to_dict() for p in exc.problems],
                  "notes": exc.notes}) from None
 
-    def deploy(self, files: dict, actor: str = "designer") -> list[dict]:
-        """Validate and store ``files``; each new content is a new version. Returns what was stored."""
+    def deploy(self, files: dict, actor: str = "designer", draft: bool = False) -> list[dict]:
+        """Validate and store ``files``; returns, per process, what became of it (``state``):
+
+        - ``deployed``: a new version, now active;
+        - ``draft``: a new version, stored only (``draft=True``);
+        - ``activated``: a version stored before, made active again (a rollback by redeploy);
+        - ``unchanged``: a version stored before that was already active (or, as a draft, is left
+          as it was)."""
         definitions = self.validate(files)
         out = []
         with transaction(self.store.sessions) as s:
             for definition in definitions:
-                existing = s.scalar(select(ProcessVersion).where(
+                row = s.scalar(select(ProcessVersion).where(
                     ProcessVersion.process_id == definition.process_id,
                     ProcessVersion.version == definition.version))
-                if existing is not None:
-                    out.append({"process_id": definition.process_id, "version": definition.version,
-                                "id": existing.id, "new": False, "notes": definition.notes})
-                    continue
-                row = ProcessVersion(
-                    process_id=definition.process_id, name=definition.name, version=definition.version,
-                    spec=definition.spec, files=definition.files, deployed_at=clock.now(),
-                    deployed_by=actor)
-                s.add(row)
-                s.flush()
+                new = row is None
+                if new:
+                    number = (s.scalar(select(func.max(ProcessVersion.number)).where(
+                        ProcessVersion.process_id == definition.process_id)) or 0) + 1
+                    row = ProcessVersion(
+                        process_id=definition.process_id, name=definition.name, version=definition.version,
+                        spec=definition.spec, files=definition.files, deployed_at=clock.now(),
+                        deployed_by=actor, number=number)
+                    s.add(row)
+                    s.flush()
+                active = before = self.active_row(s, definition.process_id)
+                if draft:
+                    state = "draft" if new else "unchanged"
+                elif active is not None and active.id == row.id:
+                    state = "unchanged"
+                else:
+                    self._activate(s, row, active, "deploy" if new else "redeploy", actor)
+                    state = "deployed" if new else "activated"
+                active = self.active_row(s, definition.process_id)
                 out.append({"process_id": definition.process_id, "version": definition.version,
-                            "id": row.id, "new": True, "notes": definition.notes})
+                            "number": row.number, "id": row.id, "new": new, "state": state,
+                            "active": active is not None and active.id == row.id,
+                            "previous": self._ref(s, before) if state in ("deployed", "activated") else None,
+                            "notes": definition.notes})
         return out
 
+    # -- the active version ---------------------------------------------------------------------------
+    @staticmethod
+    def active_row(s, process_id: str) -> ProcessVersion | None:
+        activation = s.scalar(select(Activation).where(Activation.process_id == process_id)
+                              .order_by(Activation.id.desc()).limit(1))
+        return s.get(ProcessVersion, activation.version_id) if activation is not None else None
+
+    def active(self, s, process_id: str) -> ProcessVersion:
+        """The version new instances of ``process_id`` start on."""
+        version = self.active_row(s, process_id)
+        if version is not None:
+            return version
+        if s.scalar(select(func.count()).select_from(ProcessVersion)
+                    .where(ProcessVersion.process_id == process_id)):
+            raise NotFound(f"process '{process_id}' has no active version: every version is a draft; "
+                           f"choose one with 'ztc versions activate {process_id} VERSION'")
+        raise NotFound(f"no process '{process_id}' is deployed")
+
+    def _activate(self, s, row: ProcessVersion, previous: ProcessVersion | None, how: str, actor: str):
+        s.add(Activation(process_id=row.process_id, version_id=row.id,
+                         previous_version_id=previous.id if previous is not None else None,
+                         how=how, activated_at=clock.now(), activated_by=actor or "unknown"))
+        s.flush()
+
+    def activate(self, process_id: str, ref: str, actor: str = "designer") -> dict:
+        """Make a stored version the one new instances start on (a rollback, or a draft going live)."""
+        with transaction(self.store.sessions) as s:
+            row = self.resolve(s, ref, process_id)
+            previous = self.active_row(s, process_id)
+            if previous is not None and previous.id == row.id:
+                state = "unchanged"
+            else:
+                self._activate(s, row, previous, "activate", actor)
+                state = "activated"
+            return {"process_id": process_id, "version": row.version, "number": row.number,
+                    "state": state, "previous": self._ref(s, previous), "activated_by": actor}
+
+    # -- reading -----------------------------------------------------------------------------------
+    @staticmethod
+    def _ref(s, v: ProcessVersion | None) -> dict | None:
+        return None if v is None else {"id": v.id, "version": v.version, "number": v.number}
+
     def versions(self, process_id: str | None = None) -> list[dict]:
+        """Every version, oldest first, with its status: ``active`` (new instances start on it),
+        ``draft`` (never active) or ``inactive`` (was active once), who activated the active one and
+        when, and how many instances are live on it."""
         with transaction(self.store.sessions) as s:
             query = select(ProcessVersion).order_by(ProcessVersion.id)
             if process_id:
                 query = query.where(ProcessVersion.process_id == process_id)
-            return [{"id": v.id, "process_id": v.process_id, "name": v.name, "version": v.version,
-                     "deployed_at": iso(v.deployed_at), "deployed_by": v.deployed_by}
-                    for v in s.scalars(query)]
+            rows = list(s.scalars(query))
+            ever = set(s.scalars(select(Activation.version_id)).all())
+            live = dict(s.execute(select(Instance.version_id, func.count()).where(
+                Instance.status.not_in(ENDED)).group_by(Instance.version_id)).all())
+            actives, out = {}, []
+            for v in rows:
+                if v.process_id not in actives:
+                    actives[v.process_id] = s.scalar(select(Activation).where(
+                        Activation.process_id == v.process_id).order_by(Activation.id.desc()).limit(1))
+                activation = actives[v.process_id]
+                is_active = activation is not None and activation.version_id == v.id
+                out.append({"id": v.id, "process_id": v.process_id, "name": v.name, "version": v.version,
+                            "number": v.number,
+                            "status": "active" if is_active else ("inactive" if v.id in ever else "draft"),
+                            "deployed_at": iso(v.deployed_at), "deployed_by": v.deployed_by,
+                            "activated_at": iso(activation.activated_at) if is_active else None,
+                            "activated_by": activation.activated_by if is_active else None,
+                            "live_instances": live.get(v.id, 0)})
+            return out
 
-    @staticmethod
-    def latest(s, process_id: str) -> ProcessVersion:
-        """The version new instances of ``process_id`` start on."""
-        version = s.scalar(select(ProcessVersion).where(ProcessVersion.process_id == process_id)
-                           .order_by(ProcessVersion.id.desc()).limit(1))
-        if version is None:
-            raise NotFound(f"no process '{process_id}' is deployed")
-        return version
+    def activations(self, process_id: str) -> list[dict]:
+        """The log of which version was active from when, oldest first."""
+        with transaction(self.store.sessions) as s:
+            rows = s.execute(select(Activation, ProcessVersion).join(
+                ProcessVersion, ProcessVersion.id == Activation.version_id)
+                .where(Activation.process_id == process_id).order_by(Activation.id)).all()
+            return [{"version": v.version, "number": v.number, "how": a.how, "at": iso(a.activated_at),
+                     "by": a.activated_by} for a, v in rows]
+
+    def resolve(self, s, ref: str, process_id: str | None = None) -> ProcessVersion:
+        """A version named as designers name it: ``PROCESS@REF`` or ``REF`` (with ``process_id``),
+        where REF is its number (``3``), its content hash or a prefix of it (at least 4 characters),
+        or ``active``."""
+        ref = (ref or "").strip()
+        if "@" in ref:
+            named, ref = ref.split("@", 1)
+            if process_id and named != process_id:
+                raise InvalidInput(f"version '{named}@{ref}' is not of process '{process_id}'",
+                                   {"version": ["another process"]})
+            process_id = named
+        if not ref:
+            raise InvalidInput("name a version: its number, its hash or 'active'", {"version": ["empty"]})
+        query = select(ProcessVersion)
+        if process_id:
+            query = query.where(ProcessVersion.process_id == process_id)
+        if ref == "active":
+            if not process_id:
+                raise InvalidInput("'active' needs a process: PROCESS@active", {"version": ["no process"]})
+            return self.active(s, process_id)
+        if ref.isdigit() and len(ref) < 8:
+            if not process_id:
+                raise InvalidInput(f"version number {ref} needs a process: PROCESS@{ref}",
+                                   {"version": ["no process"]})
+            found = list(s.scalars(query.where(ProcessVersion.number == int(ref))))
+        elif len(ref) >= 4:
+            found = list(s.scalars(query.where(ProcessVersion.version.like(ref + "%"))))
+        else:
+            raise InvalidInput(f"'{ref}' is too short for a version hash (4 characters at least)",
+                               {"version": ["too short"]})
+        if not found:
+            raise NotFound(f"no version '{ref}'" + (f" of process '{process_id}'" if process_id else "")
+                           + " (see 'ztc versions')")
+        if len(found) > 1:
+            names = ", ".join(f"{v.process_id}@{v.number}" for v in found)
+            raise InvalidInput(f"'{ref}' names several versions ({names}): say which, PROCESS@VERSION",
+                               {"version": ["ambiguous"]})
+        return found[0]
+
+    def diff(self, ref_a: str, ref_b: str, process_id: str | None = None) -> dict:
+        """Elements added, removed and changed from version A to version B of one process."""
+        with transaction(self.store.sessions) as s:
+            a = self.resolve(s, ref_a, process_id)
+            b = self.resolve(s, ref_b, process_id or a.process_id)
+            if a.process_id != b.process_id:
+                raise InvalidInput(f"{ref_a} and {ref_b} are versions of different processes",
+                                   {"version": ["another process"]})
+            result = diagram_diff.diff(a.files, b.files, a.process_id)
+            return {**result, "from": {"version": a.version, "number": a.number},
+                    "to": {"version": b.version, "number": b.number}}

@@ -2,14 +2,15 @@
 
 - :mod:`.store` — the one way an instance changes: load, change, save with an optimistic revision
   check in one transaction (with the outbox); history;
-- :mod:`.deployments` — diagrams validated and stored as versions;
+- :mod:`.deployments` — diagrams validated and stored as versions, the active version, diffs;
 - :mod:`.instances` — starting and reading instances;
 - :mod:`.jobs` — service tasks out as jobs, results in (retry, BPMN error, incident);
 - :mod:`.incidents` — what failed, retried or resolved by operators;
 - :mod:`.tasklist` — user tasks as work items, claimed and completed;
 - :mod:`.messages` — BPMN messages correlated, buffered and delivered;
 - :mod:`.timers` — timers fired from the persisted schedule;
-- :mod:`.operators` — suspend, resume, cancel, where, and the batch actions.
+- :mod:`.operators` — suspend, resume, cancel, where, and the batch actions;
+- :mod:`.migrating` — live instances moved from one version to another, checked first.
 
 The nameko service (``service.py``) and the ``ztc`` command are thin shells around :class:`Engine`.
 """
@@ -22,6 +23,7 @@ from .incidents import Incidents, incident_dict
 from .instances import Instances
 from .jobs import Jobs
 from .messages import Messages
+from .migrating import Migrations
 from .operators import Operators, operator_counts
 from .store import MAX_SAVE_ATTEMPTS, InstanceStore, utc  # noqa: F401 - part of the engine's API
 from .tasklist import TaskList
@@ -39,6 +41,7 @@ class Engine:
         self.messages = Messages(store)
         self.timers = Timers(store)
         self.operators = Operators(store, self.instances, self.incidents_, self.jobs)
+        self.migrations = Migrations(store, self.deployments, self.instances, self.incidents_)
         self.incidents_.send_job = self.jobs.send
         store.on_step_failed = self.incidents_.for_step
         store.before_wait.append(self.messages.deliver_buffered)
@@ -60,11 +63,26 @@ class Engine:
     def validate(self, files: dict):
         return self.deployments.validate(files)
 
-    def deploy(self, files: dict, actor: str = "designer") -> list[dict]:
-        return self.deployments.deploy(files, actor)
+    def deploy(self, files: dict, actor: str = "designer", draft: bool = False) -> list[dict]:
+        return self.deployments.deploy(files, actor, draft)
 
     def versions(self, process_id: str | None = None) -> list[dict]:
         return self.deployments.versions(process_id)
+
+    def activate(self, process_id: str, version: str, actor: str = "designer") -> dict:
+        return self.deployments.activate(process_id, version, actor)
+
+    def activations(self, process_id: str) -> list[dict]:
+        return self.deployments.activations(process_id)
+
+    def diff_versions(self, version_a: str, version_b: str, process_id: str | None = None) -> dict:
+        return self.deployments.diff(version_a, version_b, process_id)
+
+    def migrate_instances(self, from_version: str, to_version: str, mapping: dict | None = None,
+                          dry_run: bool = False, instance_ids=None, process_id: str | None = None,
+                          principal=None) -> dict:
+        return self.migrations.migrate(from_version, to_version, mapping, dry_run, instance_ids,
+                                       process_id, principal)
 
     # -- instances ------------------------------------------------------------------------------
     def start(self, process_id: str, business_key: str | None = None, data: dict | None = None,
@@ -118,6 +136,10 @@ class Engine:
     # -- messages and timers -------------------------------------------------------------------------
     def send_message(self, raw: dict, principal=None) -> dict:
         return self.messages.send(raw, principal)
+
+    def waiting_messages(self, status: str | None = "buffered", name: str | None = None,
+                         limit: int = 500) -> list[dict]:
+        return self.messages.list(status, name, limit)
 
     def deliver_waiting_messages(self, limit: int = 100) -> int:
         return self.messages.deliver_waiting(limit)

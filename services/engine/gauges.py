@@ -19,7 +19,13 @@ def engine_gauges(sessions):
                                 labels=["operation"])
     for operation, n in figures["pending_jobs"]:
         pending.add_metric([operation], n)
-    yield from (instances, incidents, pending)
+    buffered = GaugeMetricFamily(
+        "ztc_messages_buffered", "BPMN messages waiting in the engine, by name and whether a live instance "
+        "has their correlation key (has_instance=no: nothing can take them; they expire).",
+        labels=["name", "has_instance"])
+    for name, has, n in figures["buffered_messages"]:
+        buffered.add_metric([name, has], n)
+    yield from (instances, incidents, pending, buffered)
     yield GaugeMetricFamily("ztc_work_items_open", "User tasks open in the task list.",
                             value=figures["open_work_items"])
     yield GaugeMetricFamily("ztc_held_results", "Job results held for suspended instances.",

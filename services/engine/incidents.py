@@ -9,6 +9,7 @@ from shared.db import transaction
 from shared.errors import Conflict, InvalidInput, NotFound
 from shared.workflow.runtime import StepFailed
 
+from .jobs import undeclared
 from .models import Incident, Job
 from .store import UNCHANGED, iso
 
@@ -119,6 +120,11 @@ class Incidents:
                 incident.resolution = "retried to completion"
                 return "retried"
             job = s.get(Job, incident.job_id)
+            unknown = undeclared(job.operation)
+            if unknown:
+                raise Conflict(f"element '{job.task_name}': {unknown}; sending it again cannot help — "
+                               "deploy a version that names an existing operation and move the instance "
+                               "to it with 'ztc instances migrate'")
             job.attempt += 1
             job.max_attempts = job.attempt + store.settings.job_max_attempts - 1
             job.status = "pending"

@@ -24,15 +24,22 @@ class Instances:
         self.incident_dict = incident_dict
 
     def start(self, process_id: str, business_key: str | None = None, data: dict | None = None,
-              principal: dict | None = None, instance_id: str | None = None) -> dict:
-        """Start an instance. With ``instance_id`` the start is idempotent: an instance that
-        already has that id is returned as it is."""
+              principal: dict | None = None, instance_id: str | None = None,
+              incident_on_failure: bool = False) -> dict:
+        """Start an instance on its process's active version. With ``instance_id`` the start is
+        idempotent: an instance that already has that id is returned as it is.
+
+        A start whose first steps fail (a script, an expression, a timer that is not ISO 8601) is
+        refused to its caller with InvalidInput naming the element, and nothing is stored; with
+        ``incident_on_failure`` (a start command from the bus, whose sender has already told its
+        caller yes) the instance is stored where it failed, with an open incident naming the
+        element, for an operator to see, fix (a new version, ``ztc instances migrate``) and retry."""
         instance_id = instance_id or str(uuid.uuid4())
         with transaction(self.store.sessions) as s:
             if s.get(Instance, instance_id) is not None:
                 return self.describe(s, s.get(Instance, instance_id))
         try:
-            return self._start(instance_id, process_id, business_key, data, principal)
+            return self._start(instance_id, process_id, business_key, data, principal, incident_on_failure)
         except IntegrityError:
             return self.get(instance_id)  # a concurrent delivery of the same start won
 
@@ -44,12 +51,12 @@ class Instances:
             raise InvalidInput("malformed start command", exc.messages) from None
         instance_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"ztc-start:{command['command_id']}"))
         return self.start(command["process_id"], command["business_key"], command["data"],
-                          command["principal"], instance_id=instance_id)
+                          command["principal"], instance_id=instance_id, incident_on_failure=True)
 
-    def _start(self, instance_id, process_id, business_key, data, principal) -> dict:
+    def _start(self, instance_id, process_id, business_key, data, principal, incident_on_failure) -> dict:
         store = self.store
         with transaction(store.sessions) as s:
-            version = self.deployments.latest(s, process_id)
+            version = self.deployments.active(s, process_id)
             key, spec = store.spec(s, version.id)
             workflow = store.runtime.create(spec, data or {}, version_key=key)
             now = clock.now()
@@ -62,8 +69,11 @@ class Instances:
             try:
                 store.runtime.run(workflow)
             except StepFailed as exc:
-                raise InvalidInput(f"the process '{process_id}' could not start: {exc}",
-                                   {"data": [str(exc)]}) from None
+                if not incident_on_failure:
+                    raise InvalidInput(f"the process '{process_id}' could not start: {exc}",
+                                       {"data": [str(exc)], "element": exc.task_name}) from None
+                s.flush()
+                store.on_step_failed(s, inst, exc, principal)
             store.save(s, inst, workflow, principal, new=True)
         store.on_commit()
         return self.get(instance_id)

@@ -3,6 +3,7 @@ transaction as the instance), and the results that come back — completed, a BP
 diagram catches, a retry with backoff, or, after the last attempt, an incident."""
 from __future__ import annotations
 
+import difflib
 import uuid
 from datetime import timedelta
 
@@ -11,12 +12,26 @@ from sqlalchemy import select
 
 from shared import clock, contracts
 from shared import principal as signing
+from shared.contracts import jobs as job_contracts
 from shared.db import transaction
 from shared.errors import InvalidInput
 from shared.workflow.runtime import TaskNotWaiting
 
 from .models import Incident, Instance, Job, Outbox
 from .store import UNCHANGED
+
+
+UNKNOWN_OPERATION = "unknown_operation"   # shared.messaging.entrypoints answers it for no handler
+
+
+def undeclared(operation: str) -> str | None:
+    """Why ``operation`` cannot be sent (it is not declared in shared/contracts/jobs), or None."""
+    if job_contracts.get(operation) is not None:
+        return None
+    known = sorted(job_contracts.OPERATIONS)
+    close = difflib.get_close_matches(operation, known, n=1)
+    return (f"operation '{operation}' is not declared in shared/contracts/jobs, so no service handles it"
+            + (f" (did you mean '{close[0]}'?)" if close else ""))
 
 
 class Jobs:
@@ -36,9 +51,18 @@ class Jobs:
         self.store.runtime.mark_job_sent(workflow, request.task_id, job_id)
         now = clock.now()
         max_attempts = request.retries if request.retries else self.store.settings.job_max_attempts
-        s.add(Job(job_id=job_id, instance_id=inst.id, task_id=request.task_id, task_name=request.task_name,
+        job = Job(job_id=job_id, instance_id=inst.id, task_id=request.task_id, task_name=request.task_name,
                   operation=request.operation, params=request.params, principal=principal, attempt=1,
-                  max_attempts=max_attempts, status="pending", created_at=now, updated_at=now))
+                  max_attempts=max_attempts, status="pending", created_at=now, updated_at=now)
+        s.add(job)
+        unknown = undeclared(request.operation)
+        if unknown:
+            # No service could take it (a version deployed before the operation was renamed or
+            # removed): an incident on the instance now, instead of a job nobody answers.
+            self.store.history(s, inst.id, principal, "job_not_sent", request.task_name,
+                               {"job_id": job_id, "operation": request.operation, "error": unknown})
+            self.incidents.open_for_job(s, job, f"element '{request.task_name}': {unknown}")
+            return
         self.send(s, inst, job_id, request.task_id, request.operation, request.params, 1, principal, now)
         self.store.history(s, inst.id, principal, "job_sent", request.task_name,
                            {"job_id": job_id, "operation": request.operation})
@@ -71,13 +95,20 @@ class Jobs:
         if result["status"] == "error":
             return self._throw_error(result)
         error = (result.get("error") or {}).get("message") or "failed"
+        code = (result.get("error") or {}).get("code")
         settings = self.store.settings
         with transaction(self.store.sessions) as s:
             job = s.get(Job, result["job_id"])
             if not self.applies(job, result):
                 return "dropped"
             instance_id = job.instance_id
-            if job.attempt < job.max_attempts:
+            if code == UNKNOWN_OPERATION:
+                # No handler takes it: trying again cannot help until the service is deployed.
+                error = (f"element '{job.task_name}': {error} — deploy a service that handles "
+                         f"'{job.operation}' and retry the incident, or migrate the instance to a "
+                         "version that names an existing operation")
+                outcome = "incident"
+            elif job.attempt < job.max_attempts:
                 delay = min(settings.job_backoff_seconds * 2 ** (job.attempt - 1),
                             settings.job_backoff_max_seconds)
                 job.attempt += 1

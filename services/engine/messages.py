@@ -1,12 +1,18 @@
 """BPMN messages: correlated by name and the instance's business key; one that finds no waiting
-instance is buffered for its time to live and delivered when an instance waits for it; a message
-id seen before is not delivered again."""
+instance is buffered and delivered when an instance waits for it; a message id seen before is not
+delivered again.
+
+A buffered message expires after its time to live only while no live instance has its correlation
+key: a message for an instance that exists (suspended, blocked by an incident, or waiting
+elsewhere for now) is kept for it however long that takes, and delivered when it waits for it
+(on resume, after a migration…). Every message still waiting is listed by :meth:`Messages.list`
+(``ztc messages``), with the instance it is for, if any."""
 from __future__ import annotations
 
 from datetime import timedelta
 
 from marshmallow import ValidationError
-from sqlalchemy import literal, select, update
+from sqlalchemy import and_, exists, func, literal, select, update
 from sqlalchemy.exc import IntegrityError
 
 from shared import clock, contracts
@@ -14,6 +20,12 @@ from shared.db import transaction
 from shared.errors import InvalidInput
 
 from .models import BufferedMessage, Instance
+from .store import ENDED, iso
+
+
+def _live_instance_for(message_key):
+    """SQL: a live (not ended) instance has this correlation key as its business key."""
+    return exists().where(and_(Instance.business_key == message_key, Instance.status.not_in(ENDED)))
 
 
 class Messages:
@@ -62,7 +74,7 @@ class Messages:
                 return
             message = s.scalar(select(BufferedMessage).where(
                 BufferedMessage.name.in_(waiting), BufferedMessage.correlation_key == inst.business_key,
-                BufferedMessage.status == "buffered", BufferedMessage.expires_at > clock.now())
+                BufferedMessage.status == "buffered")   # its own instance: kept past the TTL for it
                 .order_by(BufferedMessage.received_at).limit(1))
             if message is None or not runtime.deliver_message(workflow, message.name, message.payload):
                 return
@@ -82,8 +94,7 @@ class Messages:
         with transaction(self.store.sessions) as s:
             instance_ids = s.scalars(
                 select(Instance.id).join(BufferedMessage, BufferedMessage.correlation_key == Instance.business_key)
-                .where(BufferedMessage.status == "buffered", BufferedMessage.expires_at > clock.now(),
-                       Instance.waiting_messages.like(pattern))
+                .where(BufferedMessage.status == "buffered", Instance.waiting_messages.like(pattern))
                 .distinct().limit(limit)).all()
         for instance_id in instance_ids:
             # Saving the instance delivers what it waits for (see deliver_buffered).
@@ -91,8 +102,66 @@ class Messages:
         return len(instance_ids)
 
     def expire(self) -> int:
+        """Expire buffered messages past their time to live that no live instance could take."""
         with transaction(self.store.sessions) as s:
             result = s.execute(update(BufferedMessage).where(
-                BufferedMessage.status == "buffered", BufferedMessage.expires_at <= clock.now())
-                .values(status="expired"))
+                BufferedMessage.status == "buffered", BufferedMessage.expires_at <= clock.now(),
+                ~_live_instance_for(BufferedMessage.correlation_key))
+                .values(status="expired").execution_options(synchronize_session=False))
             return result.rowcount
+
+    def list(self, status: str | None = "buffered", name: str | None = None, limit: int = 500) -> list[dict]:
+        """Messages (by default those still waiting), oldest first, each with the live instances
+        its correlation key names: ``instances`` empty means no instance exists for it (it expires
+        at ``expires_at``); otherwise whether each waits for it now (``waiting_for_it``) and its
+        status (a suspended or blocked instance keeps its messages past the time to live)."""
+        now = clock.now()
+        with transaction(self.store.sessions) as s:
+            query = select(BufferedMessage).order_by(BufferedMessage.received_at).limit(limit)
+            if status:
+                query = query.where(BufferedMessage.status == status)
+            if name:
+                query = query.where(BufferedMessage.name == name)
+            rows = list(s.scalars(query))
+            keys = {r.correlation_key for r in rows}
+            instances = {}
+            if keys:
+                for inst in s.execute(select(Instance.id, Instance.business_key, Instance.status,
+                                             Instance.process_id, Instance.waiting_messages).where(
+                        Instance.business_key.in_(keys), Instance.status.not_in(ENDED))):
+                    instances.setdefault(inst.business_key, []).append(inst)
+            out = []
+            for r in rows:
+                live = instances.get(r.correlation_key, [])
+                out.append({
+                    "message_id": r.message_id, "name": r.name, "correlation_key": r.correlation_key,
+                    "status": r.status, "received_at": iso(r.received_at), "expires_at": iso(r.expires_at),
+                    "delivered_to": r.instance_id, "payload": r.payload,
+                    "kept_past_ttl": r.status == "buffered" and bool(live) and _utc(r.expires_at) <= now,
+                    "instances": [{"id": i.id, "process_id": i.process_id, "status": i.status,
+                                   "waiting_for_it": f"|{r.name}|" in (i.waiting_messages or "")}
+                                  for i in live],
+                })
+            return out
+
+
+def buffered_counts(s) -> list[tuple[str, str, int]]:
+    """``(name, "yes"|"no", n)``: buffered messages by name and whether a live instance has their
+    correlation key (for the metrics)."""
+    rows = s.execute(select(BufferedMessage.name, BufferedMessage.correlation_key, func.count())
+                     .where(BufferedMessage.status == "buffered")
+                     .group_by(BufferedMessage.name, BufferedMessage.correlation_key)).all()
+    keys = {key for _, key, _ in rows}
+    live = set(s.scalars(select(Instance.business_key).where(
+        Instance.business_key.in_(keys), Instance.status.not_in(ENDED)))) if keys else set()
+    counts = {}
+    for name, key, n in rows:
+        label = (name, "yes" if key in live else "no")
+        counts[label] = counts.get(label, 0) + n
+    return [(name, has, n) for (name, has), n in sorted(counts.items())]
+
+
+def _utc(value):
+    from .store import utc
+
+    return utc(value)

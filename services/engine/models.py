@@ -25,6 +25,26 @@ class ProcessVersion(Base):
     files: Mapped[dict] = mapped_column(JSON)
     deployed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     deployed_by: Mapped[str] = mapped_column(String(100))
+    # The process's versions counted 1, 2, 3… in the order they were deployed (what designers say).
+    number: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class Activation(Base):
+    """Append-only: which version of a process new instances start on, from when, chosen by whom.
+
+    The newest row of a process names its active version; a process with none is not startable
+    (every version is a draft). ``how``: deploy (a new file), redeploy (a known file deployed again:
+    a rollback), activate (chosen with ``ztc versions activate``), migration (the table's start)."""
+
+    __tablename__ = "activations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    process_id: Mapped[str] = mapped_column(String(200), index=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("process_versions.id"))
+    previous_version_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    how: Mapped[str] = mapped_column(String(20))
+    activated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    activated_by: Mapped[str] = mapped_column(String(100))
 
 
 class Instance(Base):

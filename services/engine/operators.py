@@ -19,6 +19,7 @@ from shared.db import transaction
 from shared.errors import Conflict, Forbidden, InvalidInput, NotFound
 
 from .incidents import incident_dict
+from .messages import buffered_counts
 from .models import BufferedMessage, HeldResult, Incident, Instance, Job, Outbox, WorkItem
 from .store import ENDED, HALTED, iso  # noqa: F401 - HALTED is part of what operators may see
 
@@ -251,5 +252,6 @@ def operator_counts(sessions) -> dict:
             select(Job.operation, func.count()).where(Job.status == "pending").group_by(Job.operation))]
         held = s.scalar(select(func.count()).select_from(HeldResult))
         work = s.scalar(select(func.count()).select_from(WorkItem).where(WorkItem.status == "open"))
+        messages = buffered_counts(s)
     return {"instances": instances, "incidents": incidents, "pending_jobs": pending,
-            "held_results": held, "open_work_items": work}
+            "held_results": held, "open_work_items": work, "buffered_messages": messages}

@@ -21,6 +21,12 @@ from .models import Inbox, Outbox
 log = logging.getLogger(__name__)
 
 
+def _require_operator(principal, what: str) -> None:
+    roles = (principal or {}).get("roles") or () if isinstance(principal, dict) else ()
+    if "operator" not in roles:
+        raise Forbidden(f"only an operator may {what}")
+
+
 class EngineStore(Database):
     """The engine's database, relay, and the :class:`Engine` that uses them."""
 
@@ -97,18 +103,30 @@ class EngineService(Pingable):
 
     # -- commands and queries -----------------------------------------------------------------
     @api
-    def deploy(self, files, principal):
-        """Deploy diagrams for a designer or an operator (``ztc deploy`` works on the database)."""
-        if not {"designer", "operator"} & set(principal["roles"]):
-            raise Forbidden("diagrams are deployed by designers and operators")
-        return self.engine.deploy(files, principal["user"])
+    def deploy(self, files, actor="designer", draft=False):
+        return self.engine.deploy(files, actor, draft)
 
     @api
     def versions(self, process_id=None):
         return self.engine.versions(process_id)
 
     @api
+    def activate(self, process_id, version, actor="designer"):
+        return self.engine.activate(process_id, version, actor)
+
+    @api
+    def activations(self, process_id):
+        return self.engine.activations(process_id)
+
+    @api
+    def diff_versions(self, version_a, version_b, process_id=None):
+        return self.engine.diff_versions(version_a, version_b, process_id)
+
+    @api
     def start(self, process_id, business_key=None, data=None, principal=None):
+        """A raw start, for operators: a proposal, an opinion item or a case is started by the
+        service that owns it (its start command on the bus), after checking the caller."""
+        _require_operator(principal, "start a process instance directly")
         return self.engine.start(process_id, business_key, data, principal)
 
     @api
@@ -137,9 +155,11 @@ class EngineService(Pingable):
 
     @api
     def send_message(self, message, principal):
-        """A BPMN message sent by a person (``POST /api/messages``): only the messages
-        ``shared/contracts/messages.py`` lets the operator channel send; the services' own
-        (``reply_submitted``...) come over the bus from the service that sends them."""
+        """A BPMN message from outside, for operators: services send theirs through their outboxes
+        (taken from them only: ``on_message``), units act through the assignment service, which
+        checks the assignment is theirs; and only the messages ``shared/contracts/messages.py`` lets
+        the operator send."""
+        _require_operator(principal, "send a BPMN message directly")
         name = message.get("name") if isinstance(message, dict) else None
         if isinstance(name, str) and messages.get(name) is not None and not messages.may_send(name, "operator"):
             raise Forbidden(f"the message {name!r} is sent by {', '.join(messages.get(name).senders)}, "
@@ -187,3 +207,13 @@ class EngineService(Pingable):
     @api
     def retry_incidents(self, operation=None, process_id=None, dry_run=False, principal=None):
         return self.engine.retry_incidents(operation, process_id, dry_run, principal)
+
+    @api
+    def migrate_instances(self, from_version, to_version, mapping=None, dry_run=False, instance_ids=None,
+                          process_id=None, principal=None):
+        return self.engine.migrate_instances(from_version, to_version, mapping, dry_run, instance_ids,
+                                             process_id, principal)
+
+    @api
+    def waiting_messages(self, status="buffered", name=None):
+        return self.engine.waiting_messages(status, name)

@@ -143,7 +143,7 @@ class InstanceStore:
             status=status, waiting_tasks=wait.waiting_tasks,
             waiting_messages="|" + "|".join(wait.waiting_messages) + "|" if wait.waiting_messages else "",
             next_timer=wait.next_timer, state=self.runtime.dumps(workflow), updated_at=now,
-            data=self.runtime.current_data(workflow),
+            data=self.runtime.current_data(workflow), version_id=inst.version_id,
         )
         if new:
             for key, value in values.items():

@@ -7,10 +7,10 @@ from datetime import datetime
 from sqlalchemy import DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from shared.db import make_base
 from shared.messaging.models import messaging_models
 
-Base = make_base()
+from .base import Base
+
 Outbox, Inbox = messaging_models(Base)
 
 
@@ -104,7 +104,3 @@ class HandlingScore(Base):
     rulebook_version: Mapped[str] = mapped_column(String(50))
     rulebook_hash: Mapped[str] = mapped_column(String(80))
     scored_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-
-
-# Members' performance points (services/evaluation/points/models.py) live on this Base too.
-from .points import models as _points_models  # noqa: E402,F401

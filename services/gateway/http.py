@@ -1,23 +1,184 @@
-"""The gateway's HTTP plumbing: ``endpoint`` and JSON answers. Each handler authenticates, decodes, calls one service over RPC, encodes.
+"""The gateway's HTTP plumbing: the guarded web server, ``endpoint`` and JSON answers. Each handler
+authenticates, decodes, calls one service over RPC, encodes.
 
 Errors are answers: a refusal from any service (``ZtcError``) becomes its HTTP status with a JSON
-body ``{"error", "message", "details"}``; malformed JSON is a 400 before any service is called.
+body ``{"error", "message", "details"}``. Bad input never reaches a service: a body larger than
+``ZTC_HTTP_MAX_BODY_BYTES`` is refused (413) before it is read; a body that is not UTF-8, not JSON,
+nested deeper than ``ZTC_HTTP_MAX_JSON_DEPTH`` or holding a lone surrogate is refused (400). Any
+other failure answers a generic 5xx body that names only the request id; the log line with the
+same id carries the details. Every answer has an ``X-Request-Id`` header.
 """
 from __future__ import annotations
 
 import functools
+import io
 import json
 import logging
 import uuid
 
 from nameko.exceptions import RemoteError, UnknownService
-from werkzeug.wrappers import Response
+from nameko.web.handlers import HttpRequestHandler
+from nameko.web.server import WebServer, WsgiApp
+from werkzeug.exceptions import HTTPException
+from werkzeug.routing import IntegerConverter, Map
+from werkzeug.wrappers import Request, Response
 
+from shared.contracts.fields import INT32_MAX
+
+from shared import config
 from shared.errors import Conflict, Forbidden, InvalidInput, ZtcError
 from shared.validation import load
 
+from .tokens import ROLES
 
 log = logging.getLogger(__name__)
+
+REQUEST_ID_HEADER = "X-Request-Id"
+_REQUEST_ID = "ztc.request_id"
+EVERYONE = ROLES  # a route any signed-in role may call (the services still decide what each sees)
+
+
+def _settings(container=None):
+    if container is not None and container.config.get("ZTC_SETTINGS") is not None:
+        return container.config["ZTC_SETTINGS"]
+    return config.load()
+
+
+def _error_body(status: int, code: str, message: str, request_id: str | None, details=None) -> bytes:
+    body = {"error": code, "message": message, "details": dict(details or {})}
+    if request_id:
+        body["details"].setdefault("request_id", request_id)
+    return json.dumps(body, ensure_ascii=False).encode()
+
+
+class GuardedApp:
+    """WSGI middleware in front of every route: gives each request an id (the ``X-Request-Id``
+    header of every answer, and in the log lines about it), refuses a body over the limit before
+    reading it (413, and the connection is closed rather than drained), reads a chunked body only
+    up to the limit, and turns anything that escapes the routes into a generic 500."""
+
+    def __init__(self, app, max_body: int):
+        self.app, self.max_body = app, max_body
+
+    def __call__(self, environ, start_response):
+        request_id = uuid.uuid4().hex
+        environ[_REQUEST_ID] = request_id
+
+        def with_id(status, headers, exc_info=None):
+            headers = [(k, v) for k, v in headers if k.lower() != REQUEST_ID_HEADER.lower()]
+            headers.append((REQUEST_ID_HEADER, request_id))
+            return start_response(status, headers, exc_info) if exc_info else start_response(status, headers)
+
+        refusal = self._check_body(environ)
+        if refusal is not None:
+            status, code, message = refusal
+            body = _error_body(int(status.split()[0]), code, message, request_id)
+            with_id(status, [("Content-Type", "application/json"), ("Content-Length", str(len(body))),
+                             ("Connection", "close")])
+            return [body]
+        try:
+            return self.app(environ, with_id)
+        except Exception:  # the last resort: nothing escapes with its internals
+            log.exception("request %s %s failed [request_id=%s]", environ.get("REQUEST_METHOD"),
+                          environ.get("PATH_INFO"), request_id)
+            body = _error_body(500, "internal_error", "internal error", request_id)
+            with_id("500 Internal Server Error", [("Content-Type", "application/json"),
+                                                  ("Content-Length", str(len(body)))])
+            return [body]
+
+    def _check_body(self, environ):
+        length = environ.get("CONTENT_LENGTH") or ""
+        chunked = "chunked" in (environ.get("HTTP_TRANSFER_ENCODING") or "").lower()
+        if length.strip():
+            try:
+                size = int(length)
+            except ValueError:
+                return "400 Bad Request", "invalid_input", "the Content-Length header is not a number"
+            if size < 0:
+                return "400 Bad Request", "invalid_input", "the Content-Length header is negative"
+            if size > self.max_body:
+                return ("413 Request Entity Too Large", "too_large",
+                        f"the request body has {size} bytes; at most {self.max_body} are taken")
+        elif chunked:
+            data = environ["wsgi.input"].read(self.max_body + 1)
+            if len(data) > self.max_body:
+                return ("413 Request Entity Too Large", "too_large",
+                        f"the request body is larger than the {self.max_body} bytes taken")
+            environ["wsgi.input"] = io.BytesIO(data)
+            environ["CONTENT_LENGTH"] = str(len(data))
+            environ.pop("HTTP_TRANSFER_ENCODING", None)
+            environ["wsgi.input_terminated"] = False
+        return None
+
+
+class IdConverter(IntegerConverter):
+    """``<id:name>``: a row id, 1 to 2**31-1 (what the id columns hold); anything else is not found."""
+
+    def __init__(self, map, *args, **kwargs):
+        super().__init__(map, min=1, max=INT32_MAX)
+
+
+class YearConverter(IntegerConverter):
+    """``<year:name>``: a year, 1900-2999."""
+
+    def __init__(self, map, *args, **kwargs):
+        super().__init__(map, min=1900, max=2999)
+
+
+# The OpenAPI document's schema of each path converter.
+PATH_SCHEMAS = {"id": {"type": "integer", "minimum": 1, "maximum": INT32_MAX},
+                "year": {"type": "integer", "minimum": 1900, "maximum": 2999},
+                "int": {"type": "integer"}, "string": {"type": "string"}}
+
+
+class JsonWsgiApp(WsgiApp):
+    """nameko's WSGI app, but a path no route takes (404) or a method it does not (405) is answered
+    in JSON like every other refusal, not as werkzeug's HTML page."""
+
+    def __call__(self, environ, start_response):
+        request = Request(environ, shallow=True)
+        adapter = self.url_map.bind_to_environ(environ)
+        try:
+            provider, values = adapter.match()
+        except HTTPException as exc:
+            code = exc.code or 404
+            kind = {404: "not_found", 405: "method_not_allowed"}.get(code, "invalid_input")
+            response = Response(_error_body(code, kind, exc.name.lower(), environ.get(_REQUEST_ID)),
+                                status=code, mimetype="application/json")
+            if code == 405 and getattr(exc, "valid_methods", None):
+                response.headers["Allow"] = ", ".join(exc.valid_methods)
+            return response(environ, start_response)
+        request.path_values = values
+        return provider.handle_request(request)(environ, start_response)
+
+
+class GuardedWebServer(WebServer):
+    def get_wsgi_app(self):
+        return GuardedApp(JsonWsgiApp(self), _settings(self.container).http_max_body_bytes)
+
+    def make_url_map(self):
+        url_map = Map(converters={"id": IdConverter, "year": YearConverter})
+        for provider in self._providers:
+            rule = provider.get_url_rule()
+            rule.endpoint = provider
+            url_map.add(rule)
+        return url_map
+
+
+class GuardedHttpHandler(HttpRequestHandler):
+    server = GuardedWebServer()
+
+    def response_from_exception(self, exc):
+        log.error("an HTTP handler failed: %s: %s", type(exc).__name__, exc)
+        return Response(_error_body(500, "internal_error", "internal error", None), status=500,
+                        mimetype="application/json")
+
+
+http = GuardedHttpHandler.decorator
+
+
+def request_id(request) -> str | None:
+    return request.environ.get(_REQUEST_ID)
 
 
 def _json(status: int, body) -> Response:
@@ -25,16 +186,47 @@ def _json(status: int, body) -> Response:
                     mimetype="application/json")
 
 
-def _body(request) -> dict:
-    raw = request.get_data(as_text=True)
-    if not raw.strip():
+def _check_json(value, max_depth: int) -> None:
+    """Refuse JSON nested deeper than ``max_depth`` or holding a string UTF-8 cannot carry (a lone
+    surrogate, written as an escape), without recursion."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, (dict, list)):
+            if depth > max_depth:
+                raise InvalidInput(f"the request body is nested deeper than {max_depth} levels",
+                                   {"_body": [f"at most {max_depth} levels of objects and arrays"]})
+            children = item.items() if isinstance(item, dict) else ((None, v) for v in item)
+            for key, child in children:
+                if key is not None:
+                    stack.append((key, depth))
+                stack.append((child, depth + 1))
+        elif isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                raise InvalidInput("the request body holds a string that is not valid Unicode",
+                                   {"_body": ["a lone surrogate (\\ud800-\\udfff) is not a character"]}) from None
+
+
+def _body(request, max_depth: int = 32) -> dict:
+    raw = request.get_data(cache=True)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidInput("the request body is not UTF-8", {"_body": ["send UTF-8 encoded JSON"]}) from None
+    if not text.strip():
         return {}
     try:
-        data = json.loads(raw)
+        data = json.loads(text)
+    except RecursionError:
+        raise InvalidInput(f"the request body is nested deeper than {max_depth} levels",
+                           {"_body": [f"at most {max_depth} levels of objects and arrays"]}) from None
     except ValueError as exc:
         raise InvalidInput("the request body is not valid JSON", {"_body": [str(exc)]}) from None
     if not isinstance(data, dict):
         raise InvalidInput("the request body must be a JSON object", {"_body": ["expected an object"]})
+    _check_json(data, max_depth)
     return data
 
 
@@ -57,43 +249,58 @@ def request_key(request) -> str:
     return key
 
 
-def endpoint(*roles, body=None, response=None, status=200, query=(), html=False, idempotent=False):
-    """Authenticate, check the caller holds one of ``roles`` (any role if none), validate the body
-    with the ``body`` schema (the handler gets it as ``body=``), map errors. ``response``,
-    ``status`` and ``query`` describe the route in the OpenAPI document; ``html`` says the route
-    also answers a printable HTML document (the handler returns a ``Response`` for it).
-    ``idempotent``: a creating route; the handler gets the request's idempotency key as ``key=``
-    (see :func:`request_key`) and passes it to the service."""
+def endpoint(*roles, body=None, response=None, status=200, query=(), html=False, idempotent=False,
+             statuses=()):
+    """Authenticate, check the caller holds one of ``roles``, validate the body with the ``body``
+    schema (the handler gets it as ``body=``), map errors. Every route names its roles (``EVERYONE``
+    for any signed-in role): they are the HTTP permission matrix (docs/security.md).
+    ``response``, ``status`` and ``query`` describe the route in the OpenAPI document (``query``:
+    names, or ``(name, schema)`` pairs); ``html`` says the route also answers a printable HTML
+    document (the handler returns a ``Response`` for it); ``statuses`` adds answers particular to
+    the route (e.g. 422). ``idempotent``: a creating route; the handler gets the request's
+    idempotency key as ``key=`` (see :func:`request_key`) and passes it to the service."""
+    if not roles:
+        raise TypeError("endpoint() needs the roles allowed (EVERYONE for any signed-in role)")
+    unknown = set(roles) - set(ROLES)
+    if unknown:
+        raise TypeError(f"unknown roles: {', '.join(sorted(unknown))}")
 
     def decorate(method):
         @functools.wraps(method)
         def wrapper(self, request, **kwargs):
+            rid = request_id(request)
             try:
                 principal = self._principal(request)
-                if roles and not set(roles) & set(principal["roles"]):
-                    raise Forbidden(f"this needs one of the roles: {', '.join(roles)}")
+                if not set(roles) & set(principal["roles"]):
+                    raise Forbidden(f"this needs one of the roles: {', '.join(roles)}",
+                                    {"roles": list(roles)})
                 if idempotent:
                     kwargs["key"] = request_key(request)
                 if body is not None:
-                    kwargs["body"] = load(body, _body(request), "the request body")
+                    depth = self._settings().http_max_json_depth
+                    kwargs["body"] = load(body, _body(request, depth), "the request body")
                 code, result = method(self, request, principal, **kwargs)
                 return result if isinstance(result, Response) else _json(code, result)
             except ZtcError as exc:
                 return _json(exc.status, exc.to_dict())
             except RemoteError as exc:
-                log.error("a service failed: %s", exc)
-                return _json(502, {"error": "service_failed", "message": str(exc), "details": {}})
+                log.error("a service failed [request_id=%s]: %s", rid, exc)
+                return _json(502, {"error": "service_failed", "message": "internal error",
+                                   "details": {"request_id": rid}})
             except UnknownService as exc:
-                log.error("a service is not running: %s", exc)
-                return _json(503, {"error": "service_unavailable", "message": str(exc), "details": {}})
+                log.error("a service is not running [request_id=%s]: %s", rid, exc)
+                return _json(503, {"error": "service_unavailable", "message": "a service is not running",
+                                   "details": {"request_id": rid}})
+            except Exception:  # a bug of ours: logged with the request id, answered without internals
+                log.exception("%s failed [request_id=%s]", method.__name__, rid)
+                return _json(500, {"error": "internal_error", "message": "internal error",
+                                   "details": {"request_id": rid}})
 
         wrapper.openapi = {"roles": roles, "body": body, "response": response, "status": status,
-                           "query": query, "html": html, "idempotent": idempotent}
+                           "query": query, "html": html, "idempotent": idempotent, "statuses": statuses}
         return wrapper
 
     return decorate
-
-
 
 
 def complete_open_task(engine, principal, process_id: str, business_key: str, task: str, data: dict,

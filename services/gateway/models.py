@@ -13,7 +13,8 @@ Outbox, Inbox = messaging_models(Base)
 
 
 class ApiToken(Base):
-    """A bearer token. Only its SHA-256 is stored; the token itself is shown once, when made."""
+    """A bearer token. Only its SHA-256 is stored; the token itself is shown once, when made. It
+    expires at ``expires_at`` (a person's after hours, a department system's after months)."""
 
     __tablename__ = "api_tokens"
 
@@ -22,5 +23,7 @@ class ApiToken(Base):
     roles: Mapped[list] = mapped_column(JSON)
     unit: Mapped[str | None] = mapped_column(String(100), nullable=True)
     label: Mapped[str] = mapped_column(String(200), default="")
+    kind: Mapped[str] = mapped_column(String(20), default="person", server_default="person")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

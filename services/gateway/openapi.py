@@ -12,6 +12,8 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 from nameko.web.handlers import HttpRequestHandler
 
 from . import schemas
+from .http import PATH_SCHEMAS
+from .tokens import ROLES
 
 _PARAM = re.compile(r"<(?:(\w+):)?(\w+)>")
 
@@ -30,7 +32,7 @@ def _path(url):
     def replace(match):
         converter, name = match.group(1) or "string", match.group(2)
         params.append({"name": name, "in": "path", "required": True,
-                       "schema": {"type": "integer" if converter == "int" else "string"}})
+                       "schema": dict(PATH_SCHEMAS.get(converter, {"type": "string"}))})
         return "{" + name + "}"
 
     return _PARAM.sub(replace, url), params
@@ -43,6 +45,10 @@ def build(service_cls, title="Zhitongche API", version="1") -> dict:
     spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
     spec.components.schema("Error", schema=schemas.Error)
     error = {"content": {"application/json": {"schema": "Error"}}}
+    # Any request may be refused before a route sees it (a body too large or unreadable) or fail.
+    edge = {"400": {"description": "the request cannot be read (e.g. a Content-Length that is no number)", **error},
+            "413": {"description": "the request body is larger than ZTC_HTTP_MAX_BODY_BYTES", **error},
+            "500": {"description": "internal error (the body names only the request id)", **error}}
     paths: dict = {}
     for http_method, url, method in sorted(_routes(service_cls), key=lambda r: (r[1], r[0])):
         path, params = _path(url)
@@ -51,15 +57,19 @@ def build(service_cls, title="Zhitongche API", version="1") -> dict:
         if params:
             operation["parameters"] = params
         if meta is None:  # public: health and documents
-            operation["responses"] = {"200": {"description": "OK"}}
+            operation["responses"] = {"200": {"description": "OK", "content": {"application/json": {}}},
+                                      **edge}
+            if url == "/ready":
+                operation["responses"]["503"] = {"description": "a service behind the gateway does not answer",
+                                                 "content": {"application/json": {}}}
         else:
             operation["security"] = [{"bearer": []}]
-            if meta["roles"]:
-                operation["description"] = "Roles: " + ", ".join(meta["roles"])
             if meta["query"]:
                 operation.setdefault("parameters", []).extend(
                     {"name": q, "in": "query", "required": False, "schema": {"type": "string"}}
                     for q in meta["query"])
+            roles = ", ".join(meta["roles"]) if set(meta["roles"]) != set(ROLES) else "any signed-in role"
+            operation["description"] = "Roles: " + roles
             if meta.get("idempotent"):
                 from .http import IDEMPOTENCY_DOC, IDEMPOTENCY_HEADER
 
@@ -69,19 +79,24 @@ def build(service_cls, title="Zhitongche API", version="1") -> dict:
             if meta["body"] is not None:
                 operation["requestBody"] = {"required": True,
                                             "content": {"application/json": {"schema": meta["body"]}}}
-            ok = {"description": "OK"}
+            ok = {"description": "OK", "content": {"application/json": {"schema": {}}}}
             if meta["response"] is not None:
                 ok["content"] = {"application/json": {"schema": meta["response"]}}
             if meta.get("html"):
                 ok.setdefault("content", {})["text/html"] = {"schema": {"type": "string"}}
             operation["responses"] = {
+                **edge,
                 str(meta["status"]): ok,
                 "400": {"description": "invalid input, field by field", **error},
-                "401": {"description": "no or unknown token", **error},
+                "401": {"description": "no, unknown, expired or revoked token", **error},
                 "403": {"description": "the caller's roles or unit do not allow this", **error},
                 "404": {"description": "not found", **error},
                 "409": {"description": "conflicts with the current state", **error},
+                "502": {"description": "a service failed (the body names only the request id)", **error},
+                "503": {"description": "a service is not running", **error},
             }
+            for code, description in meta.get("statuses", ()):
+                operation["responses"][str(code)] = {"description": description, **error}
         paths.setdefault(path, {})[http_method.lower()] = operation
     for path, operations in paths.items():
         spec.path(path=path, operations=operations)

@@ -28,8 +28,12 @@ class DeploymentRequest(Body):
 class DeployedVersion(Schema):
     process_id = fields.String()
     version = fields.String()
+    number = fields.Integer(metadata={"description": "the version's number within its process"})
     id = fields.Integer()
     new = fields.Boolean()
+    state = fields.String(metadata={"description": "deployed, activated, draft or unchanged"})
+    active = fields.Boolean()
+    previous = fields.Dict(allow_none=True, metadata={"description": "the version active before: id, version, number"})
     notes = fields.List(fields.String(), metadata={
         "description": "what was set aside, e.g. a process that is not executable, kept as documentation"})
 
@@ -37,10 +41,15 @@ class DeployedVersion(Schema):
 class ProcessVersion(Schema):
     id = fields.Integer()
     process_id = fields.String()
-    name = fields.String()
+    name = fields.String(allow_none=True)
     version = fields.String()
+    number = fields.Integer()
+    status = fields.String(metadata={"description": "active, inactive or draft"})
     deployed_at = fields.String()
     deployed_by = fields.String()
+    activated_at = fields.String(allow_none=True)
+    activated_by = fields.String(allow_none=True)
+    live_instances = fields.Integer(metadata={"description": "instances of this version not ended"})
 
 
 class StartRequest(Body):

@@ -6,16 +6,16 @@ error mapping) is in :mod:`services.gateway.http`.
 """
 from __future__ import annotations
 
-from nameko.web.handlers import http
 
-from shared import contracts
+
+from shared import config, contracts
 from shared.messaging.database import Database
 from shared.errors import Forbidden
 from shared.messaging.entrypoints import PrincipalSigner, ServiceRpc, listen
 from shared.messaging.topology import events_queue
 
 from . import notifications, openapi, schemas, tokens
-from .http import _json, endpoint
+from .http import EVERYONE, _json, endpoint, http
 from .models import Inbox, Outbox
 from .routes.consultations import ConsultationRoutes
 from .routes.notifications import NotificationRoutes
@@ -37,6 +37,9 @@ class GatewayService(ProcessRoutes, OperatorRoutes, ProposalRoutes, ReportRoutes
     supervision = ServiceRpc("supervision")
     assignment = ServiceRpc("assignment")
     sign = PrincipalSigner()
+
+    def _settings(self):
+        return self.ops_config.get("ZTC_SETTINGS") or config.load()
 
     def _principal(self, request) -> dict:
         """The caller, signed with the deployment key for the RPC calls made for it: services
@@ -77,7 +80,7 @@ class GatewayService(ProcessRoutes, OperatorRoutes, ProposalRoutes, ReportRoutes
         return _json(200, openapi.build(type(self)))
 
     @http("GET", "/api/me")
-    @endpoint(response=schemas.PrincipalSchema)
+    @endpoint(*EVERYONE, response=schemas.PrincipalSchema)
     def me(self, request, principal):
         """Who the token belongs to."""
         return 200, {key: principal[key] for key in ("user", "roles", "unit")}

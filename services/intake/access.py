@@ -27,11 +27,23 @@ def reads_all(roles: set[str]) -> bool:
     return bool(roles & READ_ALL)
 
 
+PUBLIC = "public"
+
+
 def require_reader(principal: dict | None) -> tuple[str, set[str]]:
+    """Members (their own in full, published ones as published), overseers, and the public
+    (published ones only)."""
     user, roles = acting_user(principal)
-    if not reads_all(roles) and MEMBER not in roles:
-        raise Forbidden("proposals are read by members, staff, the committee and leaders")
+    if not reads_all(roles) and MEMBER not in roles and PUBLIC not in roles:
+        raise Forbidden("proposals are read by members, staff, the committee, leaders and, once "
+                        "published, the public")
     return user, roles
+
+
+def proposes(proposal: Proposal, user: str, roles: set[str]) -> bool:
+    """``user`` acting as a member is one of the proposal's proposers (a token of another role
+    with the same user name is not)."""
+    return MEMBER in roles and is_proposer(proposal, user)
 
 
 def is_proposer(proposal: Proposal, user: str) -> bool:

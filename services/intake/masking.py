@@ -1,17 +1,41 @@
-"""Personal data hidden in what is published: names, phone numbers, identity card numbers."""
+"""Personal data hidden in what is published: names, phone numbers, identity card numbers, e-mail
+addresses.
+
+Numbers are found however they are written: full-width digits (１３８…) and any other decimal digits
+count as digits, and spaces (also the ideographic space), hyphens and dashes, and dots between
+digits do not break a number (``138 0013 8000``, ``138-0013-8000``, ``110101 19900307 123X``).
+A run of digits so joined is masked whole when it holds a mobile number (11 digits starting
+1[3-9]), is 15 digits or more (an identity number, a bank card), is 18 characters ending in X (an
+identity number), or is a landline with its area code (10 to 12 digits starting with 0). Dates,
+amounts and counts (shorter runs) are left alone. Masking keeps the first three and the last four
+digits: ``138****8000``.
+"""
 from __future__ import annotations
 
 import re
+import unicodedata
 
-# An 18-digit resident identity number (last character may be X) or an old 15-digit one; matched
-# before phone numbers, which look like a part of it.
-_ID_NUMBER = re.compile(r"(?<![0-9A-Za-z])(\d{17}[\dXx]|\d{15})(?![0-9A-Za-z])")
-# A mainland mobile number (optionally +86), or a landline with its area code.
-_PHONE = re.compile(r"(?<!\d)((?:\+?86[- ]?)?1[3-9]\d{9}|0\d{2,3}-?\d{7,8})(?!\d)")
+# Separators that may stand between the digits of one number.
+_SEPARATORS = frozenset(" \t\u00a0\u2002\u2003\u2009\u200a\u202f\u205f\u3000"       # spaces
+                        "-\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe58\ufe63\uff0d"  # hyphens, dashes
+                        ".\u00b7\u2027\u30fb\uff0e\uff65")                            # dots
+_MAX_GAP = 3          # at most this many separators together inside one number
+_X = frozenset("Xx\uff38\uff58")
+_MOBILE = re.compile(r"1[3-9]\d{9}")
+_EMAIL = re.compile(r"(?<![A-Za-z0-9._%+-])([A-Za-z0-9._%+-]{1,64})[@\uff20]"
+                    r"([A-Za-z0-9-]{1,63}(?:[.\uff0e][A-Za-z0-9-]{1,63})+)")
 
 
 def _is_cjk(ch: str) -> bool:
     return "\u3400" <= ch <= "\u9fff" or "\uf900" <= ch <= "\ufaff"
+
+
+def _digit(ch: str) -> str | None:
+    """The ASCII digit ``ch`` stands for (full-width and other decimal digits included), else None."""
+    if "0" <= ch <= "9":
+        return ch
+    value = unicodedata.decimal(ch, None)
+    return None if value is None else str(value)
 
 
 def mask_name(name: str) -> str:
@@ -28,10 +52,64 @@ def _keep_ends(text: str, head: int, tail: int) -> str:
     return text[:head] + "*" * (len(text) - head - tail) + text[-tail:]
 
 
+def _personal(digits: str, ends_in_x: bool) -> bool:
+    if ends_in_x:
+        return len(digits) + 1 >= 15
+    return (len(digits) >= 15 or _MOBILE.search(digits) is not None
+            or (digits.startswith("0") and 10 <= len(digits) <= 12))
+
+
+def _runs(text: str):
+    """``(start, end, digits, ends_in_x)`` of each run of digits joined by separators; a run may end
+    in an X (the check character of an identity number)."""
+    i, n = 0, len(text)
+    while i < n:
+        if _digit(text[i]) is None:
+            i += 1
+            continue
+        start, digits, end, j = i, [], i, i
+        while j < n:
+            d = _digit(text[j])
+            if d is not None:
+                digits.append(d)
+                end = j = j + 1
+                continue
+            gap = j
+            while gap < n and text[gap] in _SEPARATORS and gap - j < _MAX_GAP:
+                gap += 1
+            if gap > j and gap < n and _digit(text[gap]) is not None:
+                j = gap
+                continue
+            break
+        ends_in_x = end < n and text[end] in _X and not (end + 1 < n and text[end + 1].isascii()
+                                                          and text[end + 1].isalnum())
+        yield start, end + (1 if ends_in_x else 0), "".join(digits), ends_in_x
+        i = max(end, i + 1)
+
+
+def mask_numbers(text: str) -> str:
+    """``text`` with phone, identity and other long personal numbers masked (see the module)."""
+    out, last = [], 0
+    for start, end, digits, ends_in_x in _runs(text):
+        if not _personal(digits, ends_in_x):
+            continue
+        full = digits + ("X" if ends_in_x else "")
+        out.append(text[last:start])
+        out.append(_keep_ends(full, 3, 4) if len(full) > 7 else "*" * len(full))
+        last = end
+    out.append(text[last:])
+    return "".join(out)
+
+
+def mask_emails(text: str) -> str:
+    """``zhang.san@example.com`` -> ``z***@example.com``."""
+    return _EMAIL.sub(lambda m: f"{m.group(1)[0]}***@{m.group(2)}", text)
+
+
 def mask_text(text: str, names: list[str] = ()) -> str:
-    """``text`` with identity numbers, phone numbers and the given names masked."""
-    text = _ID_NUMBER.sub(lambda m: _keep_ends(m.group(1), 3, 4), text or "")
-    text = _PHONE.sub(lambda m: _keep_ends(m.group(1), len(m.group(1)) - 8, 4), text)
+    """``text`` with e-mail addresses, identity and phone numbers and the given names masked."""
+    text = unicodedata.normalize("NFC", text or "")
+    text = mask_numbers(mask_emails(text))
     for name in sorted({n.strip() for n in names if n and len(n.strip()) > 1}, key=len, reverse=True):
         # A Latin name only as a whole word: "li" must not mask the "li" in "public".
         pattern = re.escape(name) if _is_cjk(name[0]) else rf"(?<!\w){re.escape(name)}(?!\w)"

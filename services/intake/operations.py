@@ -11,11 +11,11 @@ from shared.contracts.jobs.intake import RecordSubmission as RecordSubmissionPar
 from shared.validation import load
 
 from .models import Submission
-from .proposals import cosign, get, list_proposals, resubmit, submit
+from .proposals import cosign, get, is_proposer_of, list_proposals, resubmit, submit
 from .publication import answer_merged, publish
 from .registration import find_duplicates, record_filing, settle_cosigners
 
-__all__ = ["record_submission", "submit", "cosign", "get", "list_proposals", "resubmit",
+__all__ = ["record_submission", "submit", "cosign", "get", "is_proposer_of", "list_proposals", "resubmit",
            "settle_cosigners", "find_duplicates", "record_filing", "publish", "answer_merged"]
 
 

@@ -56,7 +56,8 @@ class OpinionEntrypoints:
 
     @api
     def opinion_to_proposal(self, number, request, principal):
-        return self._commit(threads.to_proposal(self.db.session, number, request, principal))
+        return self._commit(threads.to_proposal(self.db.session, number, request, principal,
+                                                directory=self._directory(principal)))
 
     @api
     def thread(self, thread_id, principal):

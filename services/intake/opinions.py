@@ -19,7 +19,7 @@ from shared.messaging.outbox import start_process
 from shared.validation import load
 
 from .access import acting_user, reads_all
-from .masking import mask_name
+from .masking import mask_name, mask_text
 from .models import OpinionForward, OpinionItem, OpinionReport, Outbox
 from .opinion_records import (by_number, details, event, events_of, next_item_number, not_found,
                               record, tell)
@@ -57,7 +57,7 @@ def dump(session, item: OpinionItem, with_history: bool = False) -> dict:
 def public(session, item: OpinionItem) -> dict:
     reports = details(session, item)
     return PublicOpinionSchema().dump({
-        "number": item.number, "title": item.title, "status": item.status,
+        "number": item.number, "title": mask_text(item.title, [item.submitter]), "status": item.status,
         "status_zh": STATUS_ZH.get(item.status, item.status), "submitter": mask_name(item.submitter),
         "adopted_by": [r.channel for r in reports["reports"] if r.adoption == "adopted"],
         "instruction_levels": sorted({i.level for i in reports["instructions"]})})

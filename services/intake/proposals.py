@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import timezone
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import false, func, or_, select
 
 from shared import clock
 from shared.calendar import WorkingCalendar, local_date
@@ -18,7 +18,8 @@ from shared.rulebook import deadline, load_rulebook
 from shared.validation import load
 from shared.contracts import messages
 
-from .access import acting_user, is_proposer, not_found, reads_all, require_member, require_reader
+from .masking import mask_text
+from .access import MEMBER, acting_user, not_found, proposes, reads_all, require_member, require_reader
 from .models import Cosigner, Outbox, Proposal, Publication
 from .numbering import format_number, next_sequence
 from .records import aware, by_number, notify, proposers, record_event
@@ -31,7 +32,35 @@ def dump(proposal: Proposal) -> dict:
     return ProposalSchema().dump(proposal)
 
 
-def submit(session, draft: dict, principal: dict, thread: str | None = None, key: str | None = None) -> dict:
+def check_cosigners(cosigners: list[str], directory) -> None:
+    """At most the rulebook's ``cosigning.max_cosigners``, each a member of the committee:
+    ``directory(users)`` answers those of ``users`` the members directory does not know (the
+    evaluation service keeps the directory). A list that cannot be checked is refused."""
+    cap = load_rulebook("proposal").max_cosigners()
+    if len(cosigners) > cap:
+        raise InvalidInput("too many co-signers", {"cosigners": [f"at most {cap} co-signers (the proposal "
+                                                                 f"rulebook's cosigning.max_cosigners)"]})
+    if not cosigners:
+        return
+    if directory is None:
+        raise InvalidInput("co-signers cannot be checked against the members directory here",
+                           {"cosigners": ["not taken on this path"]})
+    unknown = list(directory(list(cosigners)) or [])
+    if unknown:
+        raise InvalidInput("every co-signer must be a committee member",
+                           {"cosigners": [f"not in the members directory: {', '.join(sorted(unknown))}"]})
+
+
+def is_proposer_of(session, number: str, principal: dict) -> bool:
+    """Whether the caller, acting as a member, is a proposer of ``number`` (for supervision, which
+    shows a proposal's deadlines to its proposers)."""
+    user, roles = acting_user(principal)
+    proposal = by_number(session, str(number))
+    return proposal is not None and proposes(proposal, user, roles)
+
+
+def submit(session, draft: dict, principal: dict, thread: str | None = None, key: str | None = None,
+           directory=None) -> dict:
     """Record a member's proposal, number it and start its process.
 
     ``key``: the submission's idempotency key (stored as ``client_reference``). A second submit by
@@ -41,6 +70,9 @@ def submit(session, draft: dict, principal: dict, thread: str | None = None, key
 
     ``thread``: the case thread it continues (an opinion item's or a micro-consultation case's);
     a proposal submitted fresh is its own thread (its number).
+
+    ``directory``: ``users -> unknown users``, the members directory the co-signers are checked in
+    (see :func:`check_cosigners`).
 
     A joint proposal waits for its co-signers until the rulebook's ``cosign_window`` has passed
     (the end of its last day, Chinese time); the start command carries that moment as ``cosign_due``.
@@ -54,6 +86,7 @@ def submit(session, draft: dict, principal: dict, thread: str | None = None, key
         if existing is not None:
             return dump(existing)
     data = load(DraftSchema(initiator=initiator), draft, "the proposal")
+    check_cosigners(data["cosigners"], directory)
     now = clock.now()
     year = data["session_year"] or local_date(now).year
     number = format_number(year, sequence := next_sequence(session, year))
@@ -90,7 +123,7 @@ def submit(session, draft: dict, principal: dict, thread: str | None = None, key
 
 
 def _visible(proposal: Proposal, user: str, roles: set[str]) -> bool:
-    return reads_all(roles) or is_proposer(proposal, user) or proposal.status == "published"
+    return reads_all(roles) or proposes(proposal, user, roles) or proposal.status == "published"
 
 
 def cosign(session, number: str, principal: dict) -> dict:
@@ -125,9 +158,18 @@ def cosign(session, number: str, principal: dict) -> dict:
     return dump(proposal)
 
 
+PUBLISHED_TEXT = ("title", "situation", "analysis", "suggestions", "reply_summary")
+
+
+def published(row: Publication) -> dict:
+    """A publication as anyone reads it, masked again on the way out (a row published before the
+    masking learned a form of number is masked by today's rules too)."""
+    data = PublicationSchema().dump(row)
+    return {**data, **{key: mask_text(data.get(key) or "") for key in PUBLISHED_TEXT}}
+
+
 def _publication(session, proposal: Proposal) -> dict:
-    row = session.scalar(select(Publication).where(Publication.proposal_id == proposal.id))
-    return PublicationSchema().dump(row)
+    return published(session.scalar(select(Publication).where(Publication.proposal_id == proposal.id)))
 
 
 def get(session, number: str, principal: dict) -> dict:
@@ -137,7 +179,7 @@ def get(session, number: str, principal: dict) -> dict:
     proposal = by_number(session, number)
     if proposal is None or not _visible(proposal, user, roles):
         raise not_found(number)
-    if reads_all(roles) or is_proposer(proposal, user):
+    if reads_all(roles) or proposes(proposal, user, roles):
         return dump(proposal)
     return _publication(session, proposal)
 
@@ -150,12 +192,14 @@ def list_proposals(session, principal: dict, mine: bool = True) -> list[dict]:
     own = or_(Proposal.initiator == user, Proposal.cosigners.any(
         (Cosigner.user == user) & (Cosigner.status != "dropped")))
     ordered = (Proposal.year, Proposal.sequence)
+    if MEMBER not in roles:
+        own = false()  # the public: published proposals only
     if mine or not reads_all(roles):
         result = [dump(p) for p in session.scalars(select(Proposal).where(own).order_by(*ordered))]
         if not mine:
-            published = select(Publication).join(Proposal, Publication.proposal_id == Proposal.id) \
+            visible = select(Publication).join(Proposal, Publication.proposal_id == Proposal.id) \
                 .where(Proposal.status == "published", ~own).order_by(*ordered)
-            result += PublicationSchema(many=True).dump(session.scalars(published))
+            result += [published(row) for row in session.scalars(visible)]
             result.sort(key=lambda item: tuple(map(int, item["number"].split("-"))))
         return result
     return [dump(p) for p in session.scalars(select(Proposal).order_by(*ordered))]

@@ -63,8 +63,10 @@ def year_figures(session, year: int, audience: str, principal: dict | None) -> d
         names = proposers(p)
         if audience == "public":
             row = published[p.id]
-            return {"number": p.number, "title": row.title, "proposers": row.proposers,
-                    "units": row.units, "category": row.reply_category, "reply_summary": row.reply_summary}
+            # Masked again: a row published before masking learned a form of number is masked today.
+            return {"number": p.number, "title": mask_text(row.title, names), "proposers": row.proposers,
+                    "units": row.units, "category": row.reply_category,
+                    "reply_summary": mask_text(row.reply_summary, names)}
         answer = answers.get(p.id, {})
         return {"number": p.number, "title": mask_text(p.title), "proposers": names,
                 "units": answer.get("units", []), "category": answer.get("category"),

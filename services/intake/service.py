@@ -7,7 +7,7 @@ result through the ``@job`` entrypoint.
 from __future__ import annotations
 
 from shared.messaging.database import Database
-from shared.messaging.entrypoints import Pingable, api, job
+from shared.messaging.entrypoints import Pingable, ServiceRpc, api, job
 
 from . import operations
 from .models import Inbox, Outbox
@@ -17,14 +17,25 @@ from .opinion_service import OpinionEntrypoints
 class IntakeService(Pingable, OpinionEntrypoints):
     name = "intake"
     db = Database("intake", Outbox, Inbox)
+    evaluation = ServiceRpc("evaluation")  # keeps the members directory co-signers are checked in
+
+    def _directory(self, principal):
+        """``users -> those the members directory does not know``, asked of the evaluation service."""
+        return lambda users: self.evaluation.unknown_members(users, principal=principal)
 
     # -- RPC: members, staff, the committee, leaders -------------------------------------------
     @api
     def submit(self, draft, principal, key=None):
         """``key``: the idempotency key; a repeat with the same key answers the first proposal."""
-        proposal = operations.submit(self.db.session, draft, principal, key=key)
+        proposal = operations.submit(self.db.session, draft, principal, key=key,
+                                     directory=self._directory(principal))
         self.db.commit()
         return proposal
+
+    @api
+    def is_proposer(self, number, principal):
+        """Whether the caller (a member) is a proposer of ``number``: asked by supervision."""
+        return operations.is_proposer_of(self.db.session, number, principal)
 
     @api
     def cosign(self, number, principal):

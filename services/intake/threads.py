@@ -91,7 +91,7 @@ def open_proposal_from_case(session, params: dict, principal: dict | None) -> di
             "status": proposal.status}
 
 
-def to_proposal(session, number: str, request: dict, principal: dict) -> dict:
+def to_proposal(session, number: str, request: dict, principal: dict, directory=None) -> dict:
     """The submitting member makes a proposal of their item (see the module's docstring)."""
     user = require_member(principal)
     data = load(ToProposalRequest, request, "the proposal")
@@ -109,7 +109,7 @@ def to_proposal(session, number: str, request: dict, principal: dict) -> dict:
              "situation": data["situation"] or item.situation, "analysis": data["analysis"] or item.analysis,
              "suggestions": data["suggestions"] or item.suggestion, "publish_consent": data["publish_consent"],
              "no_publish_reason": data["no_publish_reason"], "cosigners": data["cosigners"]}
-    made = proposal_rules.submit(session, draft, principal, thread=item.thread)
+    made = proposal_rules.submit(session, draft, principal, thread=item.thread, directory=directory)
     proposal = proposal_rules.by_number(session, made["number"])
     record_event(session, proposal, user, "converted_from_opinion", {"opinion": item.number, "thread": item.thread})
     was = item.status

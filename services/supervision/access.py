@@ -4,11 +4,14 @@ first filter, not the authority (a caller on the bus reaches the service without
 - staff, committee and leaders see every deadline of every proposal;
 - a unit (a principal with role ``unit`` and no overseeing role) sees its own unit's deadlines and
   the reply deadline of the proposals it was given, nothing of other units;
-- anyone else authenticated (a member) sees a proposal's deadlines in full: deadlines anyone can
-  audit. Supervision does not know who proposed what (intake does), so it cannot narrow this to
-  the proposers;
-- the overdue list is for staff and leaders; only the named supervising leader writes the log of
-  a key proposal;
+- a member sees a proposal's deadlines in full only if they are one of its proposers (the
+  initiator or a co-signer who has not dropped off): intake knows who proposed what, so supervision
+  asks it (``intake.is_proposer``) for the caller; deadlines its proposers, overseers and units can
+  audit, and no one else (not the public, informants, other members, operators or designers);
+- a key proposal's supervision log is seen by the same people as its deadlines;
+- the overdue list is for overseers; only the named supervising leader writes the log of a key
+  proposal;
+- pausing and resuming a reply deadline (with the reason) is for staff;
 - recomputing the deadlines counted on a provisional calendar (after ``ztc calendar add``) is for
   operators and staff.
 """
@@ -19,8 +22,9 @@ from shared.errors import Forbidden, InvalidInput, Unauthenticated
 from shared.validation import load
 
 OVERSEERS = frozenset({"staff", "committee", "leader"})
-OVERDUE_READERS = frozenset({"staff", "leader"})
+OVERDUE_READERS = OVERSEERS
 CALENDAR_KEEPERS = frozenset({"operator", "staff"})
+PAUSERS = frozenset({"staff"})
 
 
 def principal_of(principal) -> dict:
@@ -60,3 +64,8 @@ def require_calendar_keeper(principal: dict) -> None:
     if not CALENDAR_KEEPERS & set(principal["roles"]):
         raise Forbidden(f"only {' and '.join(sorted(CALENDAR_KEEPERS))} recompute deadlines after a "
                         "calendar change")
+
+
+def require_pauser(principal: dict) -> None:
+    if not PAUSERS & set(principal["roles"]):
+        raise Forbidden("only staff pause and resume a reply deadline")

@@ -63,12 +63,12 @@ def log_key_supervision(session, number, kind, text, principal) -> dict:
     return _entry(row)
 
 
-def key_supervision_log(session, number, principal) -> dict:
+def key_supervision_log(session, number, principal, is_proposer=None) -> dict:
     """The key proposal's supervising leader and log, oldest first; seen by whoever may see the
     proposal's deadlines (see ``access``)."""
     principal = principal_of(principal)
     key = _key_proposal(session, number)
-    require_sight_of(session, number, principal)
+    require_sight_of(session, number, principal, is_proposer)
     entries = session.scalars(select(SupervisionLogEntry).where(SupervisionLogEntry.number == number)
                               .order_by(SupervisionLogEntry.at, SupervisionLogEntry.id))
     return {"number": key.number, "supervising_leader": key.supervising_leader,

@@ -27,7 +27,8 @@ Outbox, Inbox = messaging_models(Base)
 DEADLINE_STATUSES = ("open", "met", "missed", "superseded", "closed")
 # recalculation: a provisional calendar account counted again when the year's official holiday
 # schedule was entered (operations.recompute_provisional), and the due date moved.
-CHANGE_KINDS = ("pause", "resume", "extension", "restart", "recalculation")
+# clock_start: a reply deadline counted from signing moved when the answering units signed (签收).
+CHANGE_KINDS = ("pause", "resume", "extension", "restart", "recalculation", "clock_start")
 LOG_KINDS = ("visit", "meeting", "instruction", "note")
 
 

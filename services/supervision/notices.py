@@ -46,8 +46,15 @@ def escalated(session, row: Deadline, kind: str = "deadline_escalation") -> None
                   list(dict.fromkeys(recipients)),
                   title=f"提案 {row.number}：{_what(row)} {row.due.isoformat()} 已逾期",
                   text=f"Proposal {row.number}: the {row.rule} due on {row.due.isoformat()} has passed "
-                       f"without {'a reply' if row.rule in ('reply_deadline', 'rehandling_reply') else 'the input'}; "
-                       "escalated to supervision.")
+                       f"without {_missing(row)}; escalated to supervision.")
+
+
+def _missing(row: Deadline) -> str:
+    if row.rule in ("reply_deadline", "rehandling_reply"):
+        return "a reply"
+    if row.rule == "sign_for_limit":
+        return "being signed for (it now counts as signed, and the reply clock runs from the limit's end)"
+    return "the input"
 
 
 def recalculated(session, row: Deadline, change: DeadlineChange, year: int,

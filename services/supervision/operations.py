@@ -14,7 +14,7 @@ calendar file to add; nothing of the job is kept.
 """
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 from sqlalchemy import select
@@ -22,21 +22,23 @@ from sqlalchemy import select
 from shared.calendar import CHINA_TZ
 from shared.contracts import DEADLINE_EXTENDED
 from shared.messaging.outbox import publish_event
-from shared.errors import BusinessError, InvalidInput
+from shared.errors import BusinessError, Conflict, InvalidInput, NotFound
 from shared.contracts.jobs.supervision import Escalate as EscalateParams
 from shared.contracts.jobs.supervision import Extend as ExtendParams
+from shared.contracts.jobs.supervision import Close as CloseParams
 from shared.contracts.jobs.supervision import NumberRef as NumberParams
 from shared.contracts.jobs.supervision import OpenDeadlines as OpenDeadlinesParams
 from shared.contracts.jobs.supervision import Restart as RestartParams
 from shared.validation import load
 
-from . import key_proposals, notices, unit_facts
+from . import key_proposals, notices, reply_clock, unit_facts
 
-from .access import actor, principal_of, require_calendar_keeper
+from .access import actor, principal_of, require_calendar_keeper, require_pauser
 from .models import Deadline, Escalation, Outbox, Reminder
-from .records import (ASSIGNED, REASSIGNED, REHANDLING, assigned_at, aware, deadlines_of, escalated,
-                      iso, latest_reply, live_deadlines, live_reply, new_deadline, next_check,
-                      pending_reminders, record_change, replace, utc, utc_now)
+from .records import (ASSIGNED, REASSIGNED, REHANDLING, SIGN_LIMIT_END, aware, clock_started_at,
+                      deadlines_of, escalated, iso, latest_reply, live_deadlines, live_reply,
+                      new_deadline, next_check, paused_since, pending_reminders, record_change,
+                      replace, utc, utc_now)
 from .rules import (CAP_RULE, CO_INPUT_RULE, OBJECTION_RULE, REPLY_RULES, SIGN_FOR_RULE, SupervisionRules,
                     ends_at)
 
@@ -97,9 +99,15 @@ def open_deadlines(session, rules: SupervisionRules, params: dict, principal: di
                 for rule in (SIGN_FOR_RULE, OBJECTION_RULE)]
     # A unit assigned but not answering is a co-unit (主办 + 协办): its input to the lead is due.
     computed += [(rules.deadline(CO_INPUT_RULE, now), unit, [unit]) for unit in units if unit not in answering]
-    computed.append((rules.deadline("reply_deadline", now), None, answering))
+    # The reply clock counts from signing; until the answering units sign, from the end of their
+    # sign-for limit (reply_clock: signing moves it earlier, with a clock_start change).
+    signing_ends = max(ends_at(d.due) for d, unit, _ in computed if d.rule == SIGN_FOR_RULE and unit in answering)
+    reply = rules.deadline("reply_deadline", signing_ends)
     fresh = [new_deadline(number, d, unit=unit, units=owners, start_event=start_event, started_at=now,
                           by=by) for d, unit, owners in computed]
+    fresh.append(new_deadline(number, reply, unit=None, units=answering, start_event=SIGN_LIMIT_END,
+                              started_at=utc(signing_ends), by=by))
+    fresh[-1].created_at = now
     session.add_all(fresh)
     session.flush()
     reason = f"reassigned on {now.astimezone(CHINA_TZ).date().isoformat()}: the clocks start again"
@@ -114,7 +122,7 @@ def open_deadlines(session, rules: SupervisionRules, params: dict, principal: di
                       members=[{"member": m, "role": "lead" if i == 0 else "co"} for i, m in enumerate(proposers)],
                       payload={"supervising_leader": data["supervising_leader"]})
     session.flush()
-    unit_facts.apply_pending(session, number)
+    unit_facts.apply_pending(session, number, rules)
     reply = fresh[-1]
     return {"deadlines": [{"id": row.id, "rule": row.rule, "unit": row.unit, "due": row.due.isoformat()}
                           for row in fresh],
@@ -125,11 +133,15 @@ def _co_input_deadlines(session, number: str):
     return [row for row in live_deadlines(session, number) if row.rule == CO_INPUT_RULE]
 
 
+def _sign_for_deadlines(session, number: str):
+    return [row for row in live_deadlines(session, number) if row.rule == SIGN_FOR_RULE]
+
+
 def _next_check(session, rules: SupervisionRules, reply, now: datetime) -> datetime:
-    """The reply deadline's next check, or earlier if a co-unit's input deadline has a reminder
-    or its end to come first (an escalated co-unit deadline needs no further checks)."""
+    """The reply deadline's next check, or earlier if a co-unit's input deadline or a unit's
+    sign-for limit has a reminder or its end to come first (an escalated one needs no more checks)."""
     moments = [next_check(session, rules, reply, now)]
-    for row in _co_input_deadlines(session, reply.number):
+    for row in _co_input_deadlines(session, reply.number) + _sign_for_deadlines(session, reply.number):
         if now >= ends_at(row.due):
             if not escalated(session, row):
                 moments.append(now)
@@ -139,7 +151,9 @@ def _next_check(session, rules: SupervisionRules, reply, now: datetime) -> datet
 
 
 def _remind_or_escalate(session, rules: SupervisionRules, row, now: datetime) -> str:
-    """One check of one deadline: ``escalate``, ``remind`` or ``none`` (see :func:`check`)."""
+    """One check of one deadline: ``escalate``, ``remind``, ``paused`` or ``none`` (see :func:`check`)."""
+    if paused_since(session, row) is not None:
+        return "paused"
     if now >= ends_at(row.due):
         if escalated(session, row):
             return "none"
@@ -175,7 +189,12 @@ def check(session, rules: SupervisionRules, params: dict, principal: dict | None
     - Otherwise ``action: none``.
 
     Each co-unit's live input deadline (``co_unit_input``) is reminded and escalated the same way;
-    what was done for each is in ``co_units: {unit: action}`` (only when there are co-units).
+    what was done for each is in ``co_units: {unit: action}`` (only when there are co-units). So is
+    each unit's sign-for limit not yet signed (``signing: {unit: action}``, with the rulebook's
+    ``reminders.by_rule.sign_for_limit`` lead times): escalated once when it runs out, after which
+    the assignment counts as signed (the reply clock already counts from the limit's end).
+    A paused reply deadline (:func:`pause`) answers ``paused`` and is checked again the next
+    working morning.
 
     ``next_check`` is the next reminder moment or the end of the deadline (``now`` when one is
     already due). After an escalation it is the next working-day morning (09:00 Chinese time,
@@ -192,10 +211,14 @@ def check(session, rules: SupervisionRules, params: dict, principal: dict | None
         raise _no_reply_deadline(number)
     action = _remind_or_escalate(session, rules, row, now)
     co_units = {co.unit: _remind_or_escalate(session, rules, co, now) for co in _co_input_deadlines(session, number)}
+    signing = {d.unit: _remind_or_escalate(session, rules, d, now) for d in _sign_for_deadlines(session, number)
+               if not escalated(session, d)}
     session.flush()
     result = {"action": action, "next_check": _at(_next_check(session, rules, row, now))}
     if co_units:
         result["co_units"] = co_units
+    if signing:
+        result["signing"] = signing
     return result
 
 
@@ -204,10 +227,11 @@ def check(session, rules: SupervisionRules, params: dict, principal: dict | None
 def extend(session, rules: SupervisionRules, params: dict, principal: dict | None) -> dict:
     """``supervision.extend {number, until[, reason]}``: the reply deadline moves to ``until``.
 
-    Refused with InvalidInput when ``until`` is not after the current due date, and with
-    ``BusinessError("extension_too_long")`` when it is after the cap: rule ``max_extension``
-    counted from the assignment (the start of the current assignment's reply deadline), all
-    extensions together. A missed deadline extended is open again; its escalation stays on record.
+    An extension is asked and approved before the deadline: ``BusinessError("extension_after_deadline")``
+    when the request (``requested_at``, the unit's request) or the approval (now) comes at or after
+    the end of the due day. Refused with InvalidInput when ``until`` is not after the current due
+    date, and with ``BusinessError("extension_too_long")`` when it is after the cap: rule
+    ``max_extension`` counted from the start of the reply clock (signing), all extensions together.
     Records an ``extension`` change (who: the job's principal). Returns ``{reply_due, next_check}``.
     """
     data = load(ExtendParams, params, "supervision.extend parameters")
@@ -215,14 +239,22 @@ def extend(session, rules: SupervisionRules, params: dict, principal: dict | Non
     row = live_reply(session, number)
     if row is None:
         raise _no_reply_deadline(number)
+    end = ends_at(row.due)
+    asked = data.get("requested_at")
+    for what, moment in (("asked", asked), ("approved", now)):
+        if moment is not None and moment >= end:
+            raise BusinessError("extension_after_deadline",
+                                f"an extension is asked and approved before the deadline; this one was {what} "
+                                f"on {moment.astimezone(CHINA_TZ).date().isoformat()}, after the reply was due "
+                                f"on {row.due.isoformat()}")
     if until <= row.due:
         raise InvalidInput("supervision.extend parameters is not valid", {"until": [
             f"an extension must end after the current due date {row.due.isoformat()}"]})
-    cap = rules.deadline(CAP_RULE, assigned_at(session, number) or aware(row.started_at))
+    cap = rules.deadline(CAP_RULE, clock_started_at(session, number) or aware(row.started_at))
     if until > cap.due:
         raise BusinessError("extension_too_long",
                             f"{until.isoformat()} is after {cap.due.isoformat()}, the latest reply date: "
-                            f"rule {CAP_RULE} ({cap.amount} {cap.unit}) from the assignment on "
+                            f"rule {CAP_RULE} ({cap.amount} {cap.unit}) from signing on "
                             f"{cap.start.isoformat()}, rulebook {cap.rulebook} {cap.rulebook_version}")
     reason = (data["reason"] + "; " if data["reason"] else "") + (
         f"approved within the cap {cap.due.isoformat()} ({CAP_RULE}: {cap.amount} {cap.unit} from "
@@ -237,6 +269,56 @@ def extend(session, rules: SupervisionRules, params: dict, principal: dict | Non
         row.status = "open"
     session.flush()
     return {"reply_due": row.due.isoformat(), "next_check": _at(_next_check(session, rules, row, now))}
+
+
+# -- pause and resume ----------------------------------------------------------------------------
+
+class PauseParams(Schema):
+    number = _NUMBER
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+
+
+def pause(session, rules: SupervisionRules, params: dict, principal) -> dict:
+    """``pause {number, reason}`` (staff): the live reply deadline stops counting, e.g. while the
+    proposer is abroad or a court case the reply depends on is pending. Records a ``pause`` change
+    with the reason (it shows in the deadline's explanation); while paused, checks neither remind
+    nor escalate. Refused (Conflict) when already paused. Returns ``{number, paused_at, due}``."""
+    principal = principal_of(principal)
+    require_pauser(principal)
+    data = load(PauseParams, params, "pause parameters")
+    number, now = data["number"], utc_now()
+    row = live_reply(session, number)
+    if row is None:
+        raise NotFound(f"proposal {number} has no live reply deadline to pause")
+    if paused_since(session, row) is not None:
+        raise Conflict(f"the reply deadline of {number} is already paused")
+    record_change(session, row, "pause", now, actor(principal), data["reason"], row.due, row.due)
+    session.flush()
+    return {"number": number, "paused_at": iso(now), "due": row.due.isoformat()}
+
+
+def resume(session, rules: SupervisionRules, params: dict, principal) -> dict:
+    """``resume {number, reason}`` (staff): the paused reply deadline counts again; its due date
+    moves by the calendar days it was paused (from the pause's day to today), recorded as a
+    ``resume`` change (old and new due date, the days, the reason). Returns ``{number, due, paused_days}``."""
+    principal = principal_of(principal)
+    require_pauser(principal)
+    data = load(PauseParams, params, "resume parameters")
+    number, now = data["number"], utc_now()
+    row = live_reply(session, number)
+    since = paused_since(session, row) if row is not None else None
+    if since is None:
+        raise Conflict(f"the reply deadline of {number} is not paused")
+    days = (now.astimezone(CHINA_TZ).date() - since.astimezone(CHINA_TZ).date()).days
+    old_due = row.due
+    row.due = old_due + timedelta(days=days)
+    record_change(session, row, "resume", now, actor(principal),
+                  f"{data['reason']}; paused {days} day(s) since {since.astimezone(CHINA_TZ).date().isoformat()}, "
+                  "added to the due date", old_due, row.due)
+    if row.status == "missed" and now < ends_at(row.due):
+        row.status = "open"
+    session.flush()
+    return {"number": number, "due": row.due.isoformat(), "paused_days": days}
 
 
 # -- restart --------------------------------------------------------------------------------------
@@ -265,9 +347,10 @@ def restart(session, rules: SupervisionRules, params: dict, principal: dict | No
 # -- close ----------------------------------------------------------------------------------------
 
 def close(session, rules: SupervisionRules, params: dict, principal: dict | None) -> dict:
-    """``supervision.close {number}``: the reply is accepted; every live deadline closes.
+    """``supervision.close {number[, replied_at]}``: the reply is accepted; every live deadline closes.
 
-    A reply deadline is ``met`` if the reply came before its end, else ``missed``; a sign-for limit
+    A reply deadline is ``met`` if the unit submitted the reply (``replied_at``, from the
+    ``reply_submitted`` message; the acceptance time when not given) before its end, else ``missed``; a sign-for limit
     is ``met`` unless it was escalated; an objection window is ``closed``. Returns
     ``{replied_on_time, signed_on_time}``: whether the newest reply deadline was met, and whether
     every sign-for limit of the current assignment was.
@@ -279,13 +362,15 @@ def close(session, rules: SupervisionRules, params: dict, principal: dict | None
     job alone, as in tests): it counts as ``met`` unless it was escalated. A co-unit's input deadline still live is ``missed`` once passed, else
     ``closed`` (the lead replied without that input).
     """
-    data = load(NumberParams, params, "supervision.close parameters")
+    data = load(CloseParams, params, "supervision.close parameters")
     number, now = data["number"], utc_now()
+    replied_at = utc(data["replied_at"]) if data.get("replied_at") else now
     if latest_reply(session, number) is None:
         raise _no_reply_deadline(number)
     for row in live_deadlines(session, number):
-        if row.rule in REPLY_RULES:
-            row.status = "met" if now < ends_at(row.due) and row.status == "open" else "missed"
+        if row.rule in REPLY_RULES:  # judged at the unit's submission, not at staff's acceptance
+            row.status = "met" if replied_at < ends_at(row.due) else "missed"
+            row.fulfilled_at = replied_at
         elif row.rule == SIGN_FOR_RULE:  # no signing heard (see the docstring)
             row.status = "missed" if escalated(session, row) else "met"
         elif row.rule == CO_INPUT_RULE:  # no input heard: the lead replied without it

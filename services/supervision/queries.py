@@ -17,21 +17,29 @@ from sqlalchemy import select
 from shared.calendar import UnknownCalendarDate, local_date
 from shared.errors import Forbidden, NotFound
 
-from .access import principal_of, require_overdue_reader, restricted_unit
+from .access import oversees, principal_of, require_overdue_reader, restricted_unit
 from .models import Deadline, DeadlineChange, Escalation, Reminder
-from .records import assigned_at, aware, deadlines_of, iso, utc_now
+from .records import aware, clock_started_at, deadlines_of, iso, utc_now
 from .rules import CAP_RULE, REPLY_RULES, SupervisionRules, ends_at
 
 
-def require_sight_of(session, number: str, principal: dict) -> str | None:
-    """The unit a unit principal is limited to (Forbidden if the proposal is not its), or None."""
+def require_sight_of(session, number: str, principal: dict, is_proposer=None) -> str | None:
+    """The unit a unit principal is limited to (Forbidden if the proposal is not its), or None for
+    an overseer or one of the proposal's proposers. ``is_proposer()`` answers whether the caller
+    proposed it (intake knows); without it, or for a caller who is neither, Forbidden."""
     unit = restricted_unit(principal)
     if unit is not None:
         involved = any(row.unit == unit or unit in (row.units or [])
                        for row in deadlines_of(session, number))
         if not involved:
             raise Forbidden(f"proposal {number} was not given to {unit}; a unit sees its own proposals only")
-    return unit
+        return unit
+    if oversees(principal):
+        return None
+    if "member" in principal["roles"] and is_proposer is not None and is_proposer():
+        return None
+    raise Forbidden(f"proposal {number}'s deadlines and supervision are seen by its proposers, staff, "
+                    "the committee, leaders and the units it was given to")
 
 
 def _by_deadline(session, model, ids):
@@ -43,7 +51,7 @@ def _by_deadline(session, model, ids):
 
 
 def _cap(session, rules: SupervisionRules, number: str) -> dict | None:
-    start = assigned_at(session, number)
+    start = clock_started_at(session, number)
     if start is None:
         return None
     try:
@@ -88,6 +96,10 @@ def _sentence(row: Deadline, changes: list[DeadlineChange]) -> str:
     if row.fulfilled_at is not None:
         text += (f" {'Signed' if row.rule == 'sign_for_limit' else 'Done'} on "
                  f"{local_date(aware(row.fulfilled_at)).isoformat()} by {row.fulfilled_by}.")
+    clock = [c for c in changes if c.kind in ("pause", "resume")]
+    if clock and clock[-1].kind == "pause":
+        text += (f" PAUSED since {local_date(aware(clock[-1].at)).isoformat()} ({clock[-1].reason}): "
+                 "the days paused are added to the due date when it resumes.")
     return text + f" Now due {row.due.isoformat()}, {row.status}."
 
 
@@ -111,6 +123,8 @@ def _view(row, changes, reminders, escalations, replaced_by, cap, now) -> dict:
         "escalations": [{"unit": e.unit, "due": iso(e.due), "escalated_at": iso(e.escalated_at)}
                         for e in escalations],
         "opened_by": row.opened_by, "created_at": iso(row.created_at), "closed_at": iso(row.closed_at),
+        "paused": bool([c for c in changes if c.kind in ("pause", "resume")][-1:]
+                       and [c for c in changes if c.kind in ("pause", "resume")][-1].kind == "pause"),
         "fulfilled": ({"at": iso(row.fulfilled_at), "by": row.fulfilled_by}
                       if row.fulfilled_at is not None else None),
         "explanation": _sentence(row, changes),
@@ -120,17 +134,18 @@ def _view(row, changes, reminders, escalations, replaced_by, cap, now) -> dict:
     return view
 
 
-def deadlines(session, rules: SupervisionRules, number, principal) -> dict:
+def deadlines(session, rules: SupervisionRules, number, principal, is_proposer=None) -> dict:
     """Every deadline of proposal ``number`` the caller may see, oldest first, each fully explained.
 
-    Units see their own unit's deadlines and the reply deadlines; staff, committee, leaders and
-    members see all (see ``access``). NotFound if the proposal has no deadlines.
+    Units see their own unit's deadlines and the reply deadlines; staff, committee, leaders and the
+    proposal's proposers see all (see ``access``); anyone else is refused. NotFound if the
+    proposal has no deadlines.
     """
     principal = principal_of(principal)
     rows = deadlines_of(session, str(number))
     if not rows:
         raise NotFound(f"proposal {number} has no deadlines (it is not assigned yet)")
-    unit = require_sight_of(session, str(number), principal)
+    unit = require_sight_of(session, str(number), principal, is_proposer)
     visible = [row for row in rows if unit is None or row.unit == unit or row.unit is None]
     ids = [row.id for row in visible]
     changes = _by_deadline(session, DeadlineChange, ids)

@@ -11,8 +11,11 @@ from shared import rulebook as rulebooks
 from .models import Deadline, DeadlineChange, Escalation, Reminder
 from .rules import REPLY_RULES, SupervisionRules, ends_at
 
-# Start events: what the clock of a deadline counts from.
+# Start events: what the clock of a deadline counts from. A reply deadline counts from signing
+# (签收): ``signed`` once every answering unit signed within its limit, else ``sign_for_limit_end``
+# (an assignment not signed in time counts as signed when its limit runs out).
 ASSIGNED, REASSIGNED, REHANDLING = "assigned", "reassigned", "rehandling_requested"
+SIGNED, SIGN_LIMIT_END = "signed", "sign_for_limit_end"
 
 
 def utc_now() -> datetime:
@@ -58,11 +61,21 @@ def latest_reply(session, number: str) -> Deadline | None:
     return rows[-1] if rows else None
 
 
-def assigned_at(session, number: str) -> datetime | None:
-    """When the current assignment was made: the start of its reply deadline."""
+def clock_started_at(session, number: str) -> datetime | None:
+    """When the reply clock of the current assignment started: the start of its ``reply_deadline``
+    (the answering units' signing, or the end of their sign-for limit), from which the extension
+    cap counts."""
     rows = [row for row in deadlines_of(session, number)
-            if row.rule == "reply_deadline" and row.start_event in (ASSIGNED, REASSIGNED)]
+            if row.rule == "reply_deadline" and row.status != "superseded"]
     return aware(rows[-1].started_at) if rows else None
+
+
+def paused_since(session, row: Deadline) -> datetime | None:
+    """When a paused deadline was paused (its last ``pause`` not followed by a ``resume``), or None."""
+    changes = session.scalars(select(DeadlineChange).where(DeadlineChange.deadline_id == row.id,
+                                                           DeadlineChange.kind.in_(("pause", "resume")))
+                              .order_by(DeadlineChange.id)).all()
+    return aware(changes[-1].at) if changes and changes[-1].kind == "pause" else None
 
 
 def new_deadline(number: str, computed: rulebooks.Deadline, *, unit: str | None, units: list[str],
@@ -111,7 +124,7 @@ def pending_reminders(session, rules: SupervisionRules, row: Deadline) -> list[t
     later one: after a late check has given the 5-day reminder, the 15-day one is not sent too.
     """
     given = [aware(r.due_at) for r in reminders_for_due(session, row)]
-    moments = [(lead, rules.before(row.due, lead)) for lead in rules.reminder_lead_times()]
+    moments = [(lead, rules.before(row.due, lead)) for lead in rules.reminder_lead_times(row.rule)]
     return sorted(((lead, moment) for lead, moment in moments
                    if not any(at >= moment for at in given)), key=lambda pair: pair[1])
 
@@ -129,6 +142,8 @@ def next_check(session, rules: SupervisionRules, row: Deadline, now: datetime) -
     already due; after an escalation, the next working-day morning (see ``operations.check``).
     """
     end = ends_at(row.due)
+    if paused_since(session, row) is not None:
+        return rules.next_working_morning(now)
     if now >= end:
         return rules.next_working_morning(now) if escalated(session, row) else now
     moments = [moment for _, moment in pending_reminders(session, rules, row)] + [end]

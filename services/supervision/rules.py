@@ -52,8 +52,8 @@ class SupervisionRules(abc.ABC):
         """How the calendar answers ``year`` now: package, official, provisional or unknown."""
 
     @abc.abstractmethod
-    def reminder_lead_times(self) -> list[Duration]:
-        """How long before a reply deadline each reminder comes."""
+    def reminder_lead_times(self, rule: str | None = None) -> list[Duration]:
+        """How long before a deadline of ``rule`` each reminder comes."""
 
     @abc.abstractmethod
     def before(self, due: date, lead: Duration) -> datetime:
@@ -78,8 +78,8 @@ class RulebookRules(SupervisionRules):
     def calendar_year(self, year: int) -> dict:
         return self.calendar.year_status(year)
 
-    def reminder_lead_times(self) -> list[Duration]:
-        return self.rulebook.reminder_lead_times()
+    def reminder_lead_times(self, rule: str | None = None) -> list[Duration]:
+        return self.rulebook.reminder_lead_times(rule)
 
     def before(self, due: date, lead: Duration) -> datetime:
         """``days``: calendar days before the end; ``months``: calendar months before it, clamped;

@@ -9,7 +9,7 @@ from __future__ import annotations
 from nameko.extensions import DependencyProvider
 
 from shared.messaging.database import Database
-from shared.messaging.entrypoints import Pingable, api, job, listen
+from shared.messaging.entrypoints import Pingable, ServiceRpc, api, job, listen
 from shared.messaging.topology import events_queue
 
 from . import key_proposals, operations, queries, unit_facts
@@ -35,6 +35,7 @@ class SupervisionService(Pingable):
     metrics_gauges = staticmethod(supervision_gauges)
     db = Database("supervision", Outbox, Inbox)
     rules = Rules()
+    intake = ServiceRpc("intake")
 
     # -- jobs for the engine --------------------------------------------------------------------
     @job("supervision.escalate")
@@ -65,13 +66,18 @@ class SupervisionService(Pingable):
     @listen(events_queue("supervision", sorted(unit_facts.FULFILS)))
     def on_unit_acted(self, body):
         """A unit signed or a co-unit sent its input: fulfil its deadline (once per event)."""
-        unit_facts.hear(self.db.session, body)
+        unit_facts.hear(self.db.session, body, self.rules)
         self.db.commit()
 
     # -- RPC for people, through the gateway ---------------------------------------------------
+    def _is_proposer(self, number, principal):
+        """Asks intake, which knows who proposed what, whether the caller is a proposer of ``number``."""
+        return lambda: bool(self.intake.is_proposer(str(number), principal))
+
     @api
     def deadlines(self, number, principal=None):
-        return queries.deadlines(self.db.session, self.rules, number, principal)
+        return queries.deadlines(self.db.session, self.rules, number, principal,
+                                 self._is_proposer(number, principal))
 
     @api
     def overdue(self, principal=None):
@@ -92,5 +98,20 @@ class SupervisionService(Pingable):
         return result
 
     @api
+    def pause(self, number, reason, principal=None):
+        """Staff pause a reply deadline, with the reason (``operations.pause``)."""
+        result = operations.pause(self.db.session, self.rules, {"number": number, "reason": reason}, principal)
+        self.db.commit()
+        return result
+
+    @api
+    def resume(self, number, reason, principal=None):
+        """Staff resume a paused reply deadline; its due date moves by the days paused."""
+        result = operations.resume(self.db.session, self.rules, {"number": number, "reason": reason}, principal)
+        self.db.commit()
+        return result
+
+    @api
     def key_supervision_log(self, number, principal=None):
-        return key_proposals.key_supervision_log(self.db.session, number, principal)
+        return key_proposals.key_supervision_log(self.db.session, number, principal,
+                                                 self._is_proposer(number, principal))

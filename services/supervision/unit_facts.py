@@ -21,7 +21,8 @@ from shared.validation import load
 
 from .models import Deadline, UnitFact
 from .records import aware, live_deadlines, utc, utc_now
-from .rules import CO_INPUT_RULE, SIGN_FOR_RULE, ends_at
+from . import reply_clock
+from .rules import CO_INPUT_RULE, SIGN_FOR_RULE, RulebookRules, ends_at
 
 FULFILS = {contracts.ASSIGNMENT_SIGNED: SIGN_FOR_RULE, contracts.ASSIGNMENT_INPUT_SENT: CO_INPUT_RULE}
 
@@ -36,7 +37,7 @@ class UnitActedPayload(Schema):
     round = fields.Integer(load_default=1)
 
 
-def hear(session, body) -> dict:
+def hear(session, body, rules=None) -> dict:
     """Record one event; returns ``{event_id, deadline_id, status}`` (``status`` of the deadline it
     fulfilled, ``None`` while no deadline is open for it). A malformed event is refused
     (InvalidInput: the listener dead-letters it) and nothing is kept."""
@@ -52,13 +53,14 @@ def hear(session, body) -> dict:
                         by=payload["by"], heard_at=utc_now())
         session.add(fact)
         session.flush()
-        apply(session, fact)
+        apply(session, fact, rules)
     row = session.get(Deadline, fact.deadline_id) if fact.deadline_id else None
     return {"event_id": fact.event_id, "deadline_id": fact.deadline_id, "status": row.status if row else None}
 
 
-def apply(session, fact: UnitFact) -> Deadline | None:
-    """Fulfil the unit's live deadline of the fact's rule, if one is open."""
+def apply(session, fact: UnitFact, rules=None) -> Deadline | None:
+    """Fulfil the unit's live deadline of the fact's rule, if one is open; a signing starts the
+    reply clock again from it (:mod:`~services.supervision.reply_clock`)."""
     if fact.deadline_id is not None:
         return None
     row = next((d for d in live_deadlines(session, fact.number)
@@ -71,11 +73,13 @@ def apply(session, fact: UnitFact) -> Deadline | None:
     row.closed_at = utc_now()
     fact.deadline_id = row.id
     session.flush()
+    if row.rule == SIGN_FOR_RULE:
+        reply_clock.restart_from_signing(session, rules or RulebookRules(), fact.number, fact.by)
     return row
 
 
-def apply_pending(session, number: str) -> None:
+def apply_pending(session, number: str, rules=None) -> None:
     """Apply facts heard before their deadlines were opened (see the module docstring)."""
     for fact in session.scalars(select(UnitFact).where(UnitFact.number == number,
                                                        UnitFact.deadline_id.is_(None)).order_by(UnitFact.at)):
-        apply(session, fact)
+        apply(session, fact, rules)

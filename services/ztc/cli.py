@@ -55,7 +55,9 @@ def _fail(exc: ZtcError):
                    "'dead-letters' talk to RabbitMQ. Settings come from the ZTC_* environment "
                    "variables (see README). Every listing command takes --json.")
 def main():
-    pass
+    import os
+
+    os.umask(0o077)  # databases and files written by an operator's command: the owner's only
 
 
 # -- deploy ---------------------------------------------------------------------------------
@@ -77,16 +79,40 @@ def _diagram_files(paths):
     return files
 
 
-@main.command(help="Validate diagrams and store each as a new version (unchanged files keep their "
-                   "version). A refused diagram gets every problem at once, each with file, line, "
-                   "element id and label, and a hint; exits 1 if any diagram is refused. A process "
-                   "marked isExecutable=\"false\" is kept as documentation, with a note.")
+_DEPLOY_STATES = {
+    "deployed": "deployed, active",
+    "draft": "deployed as a draft (not active: 'ztc versions activate' makes it so)",
+    "activated": "already stored: active again",
+    "unchanged": "unchanged",
+}
+
+
+def _deploy_line(path, row) -> str:
+    state = _DEPLOY_STATES.get(row["state"], row["state"])
+    if row["state"] == "unchanged":
+        state += " (active)" if row.get("active") else " (not active)"
+    previous = row.get("previous")
+    if row["state"] in ("deployed", "activated") and previous:
+        state += f"; new instances start on it instead of version {previous['number']} ({previous['version']})"
+    return f"{path}: {row['process_id']} version {row['number']} ({row['version']}) {state}"
+
+
+@main.command(help="Validate diagrams and store each as a version (named by its content, numbered per "
+                   "process) that new instances start on: the active version. A file stored before "
+                   "(the known-good one of a rollback) is made active again. --draft stores a new "
+                   "version without making it active (the first deploy of a process too); 'ztc versions "
+                   "activate' does later. A refused diagram gets every problem at once, each with file, "
+                   "line, element id and label, and a hint; exits 1 if any diagram is refused. A process "
+                   "marked isExecutable=\"false\" is kept as documentation, with a note. Running "
+                   "instances stay on their version ('ztc instances migrate' moves them).")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @click.option("--check", is_flag=True, help="Only validate; store nothing.")
+@click.option("--draft", is_flag=True, help="Store new versions as drafts: nothing starts on them until "
+                                            "'ztc versions activate PROCESS VERSION'.")
 @click.option("--json", "as_json", is_flag=True,
               help="Print the result as JSON (a refusal's details carry problem_details: file, line, "
                    "element_id, element_type, label, message, hint, code).")
-def deploy(paths, check, as_json):
+def deploy(paths, check, draft, as_json):
     files = _diagram_files(paths)
     if check:
         from services.engine.engine import Engine
@@ -98,12 +124,12 @@ def deploy(paths, check, as_json):
     for path, unit in _deploy_units(files):
         try:
             stored = ([{"process_id": d.process_id, "version": d.version, "checked": True, "notes": d.notes}
-                       for d in engine.validate(unit)] if check else engine.deploy(unit, "ztc"))
+                       for d in engine.validate(unit)] if check else engine.deploy(unit, _actor(), draft))
             results.extend(stored)
             if not as_json:
                 for row in stored:
-                    state = "valid" if check else ("deployed" if row["new"] else "unchanged")
-                    click.echo(f"{path}: {row['process_id']} version {row['version']} {state}")
+                    click.echo(f"{path}: {row['process_id']} version {row['version']} valid" if check
+                               else _deploy_line(path, row))
                 for note in dict.fromkeys(n for row in stored for n in row.get("notes", [])):
                     click.echo(f"  note: {note}")
         except ZtcError as exc:
@@ -118,6 +144,15 @@ def deploy(paths, check, as_json):
     if as_json:
         click.echo(json.dumps(results, ensure_ascii=False, indent=2))
     sys.exit(1 if failed else 0)
+
+
+def _actor() -> str:
+    import getpass
+
+    try:
+        return f"ztc:{getpass.getuser()}"
+    except Exception:  # noqa: BLE001 - no login name (a container): still say it was ztc
+        return "ztc"
 
 
 def _lint_help():
@@ -161,13 +196,131 @@ def lint(paths, as_json):
     sys.exit(1 if refused else 0)
 
 
-@main.command(help="List deployed versions, oldest first.")
+class _ListByDefault(click.Group):
+    """``ztc versions [PROCESS]`` lists; ``ztc versions activate|diff|log …`` act."""
+
+    def parse_args(self, ctx, args):
+        if not args or (args[0] not in self.commands and args[0] not in ("--help", "-h")):
+            args = ["list", *args]
+        return super().parse_args(ctx, args)
+
+
+@main.group(cls=_ListByDefault, help="Deployed versions of each process: list them (the default: "
+                                      "'ztc versions [PROCESS]'), choose the active one (what new "
+                                      "instances start on), see its log, and compare two. VERSION is a "
+                                      "number (3), a content hash or a prefix of one, or 'active'; "
+                                      "PROCESS@VERSION names one of a given process.")
+def versions():
+    pass
+
+
+def _print_versions(rows):
+    if not rows:
+        click.echo("nothing deployed")
+    for r in rows:
+        line = (f"{r['process_id']} version {r['number']} ({r['version']}) {r['status'].upper():8} "
+                f"deployed {r['deployed_at']} by {r['deployed_by']}")
+        if r["status"] == "active":
+            line += f"; active since {r['activated_at']} (by {r['activated_by']})"
+        if r["live_instances"]:
+            line += f"; {r['live_instances']} live instance(s)"
+        click.echo(line)
+
+
+@versions.command("list", help="Every version, oldest first: active, draft (never active) or inactive "
+                                "(active once), who activated the active one and when, live instances.")
 @click.argument("process_id", required=False)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-def versions(process_id, as_json):
-    _out(_engine().versions(process_id), as_json, lambda rows: [click.echo(
-        f"{r['process_id']} version {r['version']} deployed {r['deployed_at']} by {r['deployed_by']}")
-        for r in rows] or click.echo("nothing deployed"))
+def versions_list(process_id, as_json):
+    _out(_engine().versions(process_id), as_json, _print_versions)
+
+
+@versions.command("activate", help="Make VERSION of PROCESS the one new instances start on: a draft going "
+                                    "live, or a rollback to an earlier version. Recorded with who and when "
+                                    "('ztc versions log PROCESS'). Running instances stay where they are.")
+@click.argument("process_id")
+@click.argument("version")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def versions_activate(process_id, version, as_json):
+    try:
+        result = _engine().activate(process_id, version, _actor())
+    except ZtcError as exc:
+        _fail(exc)
+
+    def render(r):
+        if r["state"] == "unchanged":
+            click.echo(f"{r['process_id']} version {r['number']} ({r['version']}) was already active")
+            return
+        was = f" instead of version {r['previous']['number']} ({r['previous']['version']})" if r["previous"] else ""
+        click.echo(f"{r['process_id']} version {r['number']} ({r['version']}) is active: new instances "
+                   f"start on it{was}")
+
+    _out(result, as_json, render)
+
+
+@versions.command("log", help="Which version of PROCESS was active from when, and who chose it.")
+@click.argument("process_id")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def versions_log(process_id, as_json):
+    _out(_engine().activations(process_id), as_json, lambda rows: [click.echo(
+        f"{r['at']} version {r['number']} ({r['version']}) by {r['by']} ({r['how']})") for r in rows]
+        or click.echo("never activated"))
+
+
+@versions.command("diff", help="Elements added, removed and changed from version A to version B (by id, "
+                                "with labels; the drawing is not compared). A and B: PROCESS@VERSION, or "
+                                "VERSION with --process.")
+@click.argument("version_a")
+@click.argument("version_b")
+@click.option("--process", "process_id", help="The process, when A and B are not PROCESS@VERSION.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def versions_diff(version_a, version_b, process_id, as_json):
+    from shared.workflow.diff import render
+
+    try:
+        result = _engine().diff_versions(version_a, version_b, process_id)
+    except ZtcError as exc:
+        _fail(exc)
+
+    def show(r):
+        click.echo(f"{r['process_id']}: version {r['from']['number']} ({r['from']['version']}) → "
+                   f"version {r['to']['number']} ({r['to']['version']})")
+        for line in render(r):
+            click.echo(line)
+
+    _out(result, as_json, show)
+
+
+# -- messages ------------------------------------------------------------------------------------
+@main.command(help="BPMN messages the engine holds: by default those still waiting (buffered), each "
+                   "with the live instance its correlation key names, if any, and whether that instance "
+                   "waits for it now. A message with no instance expires after ZTC_MESSAGE_TTL_SECONDS; "
+                   "one whose instance exists (suspended, blocked by an incident, or waiting elsewhere) "
+                   "is kept for it.")
+@click.option("--status", type=click.Choice(["buffered", "delivered", "expired", "all"]), default="buffered",
+              show_default=True)
+@click.option("--name", help="Only messages of this name.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def messages(status, name, as_json):
+    rows = _engine().waiting_messages(None if status == "all" else status, name)
+
+    def render(rows):
+        if not rows:
+            click.echo(f"no {'' if status == 'all' else status + ' '}messages")
+        for m in rows:
+            if m["instances"]:
+                whom = "; ".join(f"instance {i['id']} ({i['process_id']}, {i['status']}"
+                                 f"{', waits for it' if i['waiting_for_it'] else ', not waiting for it now'})"
+                                 for i in m["instances"])
+            elif m["status"] == "buffered":
+                whom = f"NO INSTANCE with this key: expires {m['expires_at']}"
+            else:
+                whom = f"delivered to {m['delivered_to']}" if m["delivered_to"] else m["status"]
+            kept = " (kept past its time to live for its instance)" if m["kept_past_ttl"] else ""
+            click.echo(f"{m['received_at']} {m['name']} key={m['correlation_key']} id={m['message_id']} "
+                       f"[{m['status']}]: {whom}{kept}")
+
+    _out(rows, as_json, render)
 
 
 # -- incidents --------------------------------------------------------------------------------
@@ -265,6 +418,59 @@ def instances_show(instance_id, as_json):
     _out(data, as_json, render)
 
 
+@instances.command("migrate", help="Move the live instances of version A of a process to version B. "
+                                    "Each is checked first: every task it waits at must exist in B or be "
+                                    "mapped (--map OLD=NEW, element ids), and the instance rebuilt on B must "
+                                    "survive a save and restore. --dry-run only reports; without it nothing "
+                                    "moves unless every selected instance passed. A job that had become an "
+                                    "incident on a task B changed is sent again; the move is in each "
+                                    "instance's history. A and B: PROCESS@VERSION, or VERSION with --process.")
+@click.option("--from", "from_version", required=True, help="Version A (e.g. proposal@3).")
+@click.option("--to", "to_version", required=True, help="Version B (e.g. proposal@4, or proposal@active).")
+@click.option("--process", "process_id", help="The process, when A and B are not PROCESS@VERSION.")
+@click.option("--map", "mapping", multiple=True, metavar="OLD=NEW",
+              help="A task of A that B has under another id; repeat for several.")
+@click.option("--instance", "instance_ids", multiple=True, help="Only this instance (repeat for several).")
+@click.option("--dry-run", is_flag=True, help="Check every instance; change nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def instances_migrate(from_version, to_version, process_id, mapping, instance_ids, dry_run, as_json):
+    from .ops import _operator
+
+    try:
+        result = _engine().migrate_instances(from_version, to_version, list(mapping), dry_run,
+                                             list(instance_ids) or None, process_id, _operator())
+    except ZtcError as exc:
+        _fail(exc)
+
+    def render(r):
+        click.echo(f"{r['process_id']}: version {r['from']['number']} ({r['from']['version']}) → "
+                   f"version {r['to']['number']} ({r['to']['version']})"
+                   + (f", mapping {', '.join(f'{k}={v}' for k, v in r['mapping'].items())}" if r["mapping"] else ""))
+        for i in r["instances"]:
+            verdict = "ok" if i["ok"] else "REFUSED"
+            click.echo(f"  {i['id']} key={i.get('business_key')} [{i.get('status')}] {verdict}: waits at "
+                       f"{', '.join(i.get('waiting_tasks') or []) or '-'}"
+                       + (f" → {', '.join(i['waiting_on_b'])}" if i.get("waiting_on_b") else ""))
+            for problem in i.get("problems", []):
+                click.echo(f"      - {problem}")
+            if i.get("history_only"):
+                click.echo(f"      history only (not in B, already passed): {', '.join(i['history_only'])}")
+            if i.get("rerun"):
+                click.echo(f"      sent again on B: {', '.join(i['rerun'])}")
+        if not r["instances"]:
+            click.echo("  no live instances on that version")
+        if r["dry_run"]:
+            click.echo(f"dry run: {r['ready']} would move, {r['refused']} refused; nothing changed")
+        elif r["refused"]:
+            click.echo(f"nothing moved: {r['refused']} instance(s) refused (map their tasks, or leave them "
+                       "out with --instance)")
+        else:
+            click.echo(f"moved {len(r['migrated'])} instance(s) to version {r['to']['number']}")
+
+    _out(result, as_json, render)
+    sys.exit(1 if result["refused"] else 0)
+
+
 @main.group(help="Move the clock of every service ahead together (demonstrations and tests only; "
                   "needs ZTC_CLOCK_OFFSET_FILE set for the services).")
 def clock():
@@ -314,23 +520,107 @@ def migrate():
         click.echo(f"{service}: migrated ({settings.database_url(service)})")
 
 
-@main.command(help="Issue an API token for a user (shown once).")
-@click.option("--user", required=True)
-@click.option("--role", "roles", multiple=True, required=True, help="Repeat for several roles.")
-@click.option("--unit", default=None, help="The unit a unit handler acts for.")
-@click.option("--label", default="")
-def token(user, roles, unit, label):
-    from services.gateway import tokens
-    from shared.db import migrate as run, session_factory, transaction
+def _gateway_sessions():
+    from shared.db import migrate as run, session_factory
 
     settings = _settings()
     url = settings.database_url("gateway")
     run("gateway", url)
+    return settings, session_factory(url)
+
+
+def _issue(user, roles, unit, label, system, hours):
+    from services.gateway import tokens
+    from shared.db import transaction
+
+    settings, sessions = _gateway_sessions()
+    kind = "system" if system else "person"
     try:
-        with transaction(session_factory(url)) as s:
-            click.echo(tokens.issue(s, user, list(roles), unit, label))
+        with transaction(sessions) as s:
+            click.echo(tokens.issue(s, user, list(roles), unit, label, kind=kind,
+                                    ttl=tokens.lifetime(settings, kind, hours)))
     except ZtcError as exc:
         _fail(exc)
+
+
+_ISSUE_OPTIONS = [
+    click.option("--user", required=True),
+    click.option("--role", "roles", multiple=True, required=True, help="Repeat for several roles."),
+    click.option("--unit", default=None, help="The unit a unit handler acts for."),
+    click.option("--label", default=""),
+    click.option("--system", is_flag=True, help="A department system's token: it lives "
+                                                "ZTC_TOKEN_SYSTEM_TTL_HOURS (90 days), not a person's 12 hours."),
+    click.option("--hours", type=float, default=None, help="Expire after this many hours instead."),
+]
+
+
+def _issue_options(command):
+    for option in reversed(_ISSUE_OPTIONS):
+        command = option(command)
+    return command
+
+
+@main.command(help="Issue an API token for a user (shown once). It expires: a person's after "
+                   "ZTC_TOKEN_TTL_HOURS (12), a department system's (--system) after "
+                   "ZTC_TOKEN_SYSTEM_TTL_HOURS (2160), or after --hours.")
+@_issue_options
+def token(user, roles, unit, label, system, hours):
+    _issue(user, roles, unit, label, system, hours)
+
+
+@main.group(help="API tokens: issue, list, revoke.")
+def tokens():
+    pass
+
+
+@tokens.command("issue", help="The same as 'ztc token': issue a token (shown once).")
+@_issue_options
+def tokens_issue(user, roles, unit, label, system, hours):
+    _issue(user, roles, unit, label, system, hours)
+
+
+@tokens.command("list", help="Active tokens (--all: expired and revoked too), by id (never the token).")
+@click.option("--user", default=None)
+@click.option("--all", "everything", is_flag=True)
+@click.option("--json", "as_json", is_flag=True)
+def tokens_list(user, everything, as_json):
+    from services.gateway import tokens as api_tokens
+    from shared.db import transaction
+
+    _, sessions = _gateway_sessions()
+    with transaction(sessions) as s:
+        rows = api_tokens.listing(s, user, everything)
+    if as_json:
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    if not rows:
+        click.echo("no tokens")
+    for row in rows:
+        click.echo(f"{row['id']}  {row['state']:<7}  {row['user']:<20} {','.join(row['roles']):<20} "
+                   f"{row['unit'] or '-':<14} {row['kind']:<6} expires {row['expires_at']}  {row['label']}")
+
+
+@tokens.command("revoke", help="Revoke tokens by id (from 'ztc tokens list'), or every token of --user; "
+                               "a revoked token answers 401 at once.")
+@click.argument("ids", nargs=-1)
+@click.option("--user", default=None, help="Every token of this user.")
+@click.option("--json", "as_json", is_flag=True)
+def tokens_revoke(ids, user, as_json):
+    from services.gateway import tokens as api_tokens
+    from shared.db import transaction
+
+    if not ids and not user:
+        raise click.UsageError("name token ids or --user")
+    _, sessions = _gateway_sessions()
+    try:
+        with transaction(sessions) as s:
+            revoked = api_tokens.revoke(s, ids, user)
+    except ZtcError as exc:
+        _fail(exc)
+    if as_json:
+        click.echo(json.dumps(revoked, ensure_ascii=False, indent=2))
+        return
+    click.echo(f"revoked {len(revoked)} token(s)" + "".join(f"\n  {r['id']} {r['user']}" for r in revoked))
 
 
 
@@ -339,6 +629,11 @@ from .ops import register as _register_ops  # noqa: E402
 
 _retry_all = _register_ops(main, instances, incidents,
                            {"settings": _settings, "engine": _engine, "out": _out, "fail": _fail})
+
+# -- the designers' commands: test, templates (services/ztc/designer_commands.py) -------------------
+from .designer_commands import register as _register_designers  # noqa: E402
+
+_register_designers(main, {"settings": _settings})
 
 # -- the working-day calendar (services/ztc/calendar_commands.py) -----------------------------------
 from .calendar_commands import register as _register_calendar  # noqa: E402

@@ -7,6 +7,12 @@ from marshmallow import RAISE, Schema, fields, validate
 
 not_blank = validate.Length(min=1, error="must not be empty")
 
+# Integers a database column holds: every integer a request carries is range-checked, so a number
+# past the column is a 400 at the edge, not an overflow deep in a database call.
+INT32_MAX = 2**31 - 1
+ROW_ID = validate.Range(min=1, max=INT32_MAX)          # a row's id
+POINTS = validate.Range(min=-10_000, max=10_000)        # points added or taken away in one correction
+
 
 class Text(fields.String):
     """A string with surrounding white space removed, so blank counts as empty."""

@@ -20,8 +20,10 @@ service process: every path from delivery to ack, retry or dead letter catches e
   (see :mod:`shared.messaging.poison`).
 - ``@api``: an RPC request without ``reply_to`` or ``correlation_id``, or whose body is not a nameko
   RPC payload, is dead-lettered with the reason (and answered with an error when it can be).
-- A message that is not a readable job, names an unknown operation, cannot be decoded or is larger
-  than ``ZTC_MESSAGE_MAX_BYTES`` is dead-lettered with the reason and changes nothing.
+- A job whose operation no handler of the service takes is answered ``failed`` with the code
+  ``unknown_operation`` (the engine opens an incident on its instance at once), not left to wait.
+- A message that is not a readable job, cannot be decoded or is larger than
+  ``ZTC_MESSAGE_MAX_BYTES`` is dead-lettered with the reason and changes nothing.
 
 Who is acting (docs/security.md): an ``@api`` method with a ``principal`` parameter runs only for a
 principal signed with the deployment key (the gateway signs each caller's; see
@@ -57,6 +59,9 @@ from .deadletter import DeadLetters
 from .topology import RESULTS, engine_results_queue, job_queue
 
 log = logging.getLogger(__name__)
+
+# The error code of a job answered ``failed`` because no handler of the service takes its operation.
+UNKNOWN_OPERATION = "unknown_operation"
 
 
 def _settings(container):
@@ -313,10 +318,39 @@ class JobDispatcher(SharedExtension, ProviderCollector):
             return
         handlers = [p for p in self._providers if p.operation == job["operation"]]
         if not handlers:
-            self._refuse(message, f"unknown operation '{job['operation']}' for service "
-                                  f"'{self.container.service_name}'")
+            reason = f"unknown operation '{job['operation']}' for service '{self.container.service_name}'"
+            # The instance must not wait for ever: the engine hears that the job failed (and opens an
+            # incident at once); only if that answer cannot be recorded is the job dead-lettered.
+            if self._answer_unknown(job, reason):
+                ack(message)
+            else:
+                self._refuse(message, reason)
             return
         handlers[0].handle_job(job, message)
+
+    def _answer_unknown(self, job, reason) -> bool:
+        from .database import Database
+
+        db = next((d for d in self.container.dependencies if isinstance(d, Database)), None)
+        if db is None or db.Outbox is None:
+            return False
+        payload = contracts.JobResultSchema().dump({
+            "job_id": job["job_id"], "instance_id": job["instance_id"], "task_id": job["task_id"],
+            "operation": job["operation"], "attempt": job["attempt"], "status": "failed", "result": None,
+            "error": {"code": UNKNOWN_OPERATION, "message": f"{reason}: no handler in the running service"},
+            "service": self.container.service_name})
+        now = clock.now()
+        try:
+            with db.sessions() as s:
+                s.add(db.Outbox(exchange=RESULTS.name, routing_key=contracts.RESULT_ROUTING_KEY,
+                                payload=payload, headers={}, available_at=now, created_at=now, attempts=0))
+                s.commit()
+        except Exception as exc:
+            log.error("could not answer job %s (%s): %s", job["job_id"], reason, exc)
+            return False
+        log.warning("job %s: %s; answered failed", job["job_id"], reason)
+        db.wake()
+        return True
 
     def _refuse(self, message, reason, kind=poison.MALFORMED):
         log.warning("refused a job on %s: %s", self.queue.name, reason)
@@ -368,8 +402,11 @@ class JobEntrypoint(Entrypoint):
         context = {"job_id": job["job_id"], "instance_id": job["instance_id"],
                    "business_key": job.get("business_key")}
         try:
+            principal = job.get("principal")
+            if isinstance(principal, dict):   # sealed by the engine: this service may pass it on
+                principal = signing.Principal(principal)
             self.container.spawn_worker(
-                self, (job["params"], job.get("principal")), {}, context_data=context,
+                self, (job["params"], principal), {}, context_data=context,
                 handle_result=partial(self.handle_result, message, job, started=time.monotonic()))
         except ContainerBeingKilled:
             requeue(message)
@@ -576,9 +613,45 @@ class RobustReplyListener(ReplyListener):
 
 
 class ServiceRpc(RpcProxy):
-    """``RpcProxy`` whose reply queue survives any message (:class:`RobustReplyListener`)."""
+    """``RpcProxy`` whose reply queue survives any message (:class:`RobustReplyListener`), and which
+    signs again, with the deployment key, each principal this service verified or took from a
+    sealed job (:class:`shared.principal.Principal`) that it passes on: the service it calls checks
+    the signature as it checks the gateway's."""
 
     rpc_reply_listener = RobustReplyListener()
+
+    def setup(self):
+        super().setup()
+        settings = _settings(self.container)
+        self.key = signing.key_of(settings)
+        self.ttl = settings.principal_ttl_seconds
+
+    def get_dependency(self, worker_ctx):
+        return _SigningProxy(super().get_dependency(worker_ctx), self.key, self.ttl)
+
+
+class _SigningProxy:
+    def __init__(self, proxy, key, ttl):
+        self._proxy, self._key, self._ttl = proxy, key, ttl
+
+    def __getattr__(self, name):
+        return _SigningMethod(getattr(self._proxy, name), self._key, self._ttl)
+
+
+class _SigningMethod:
+    def __init__(self, method, key, ttl):
+        self._method, self._key, self._ttl = method, key, ttl
+
+    def _signed(self, value):
+        if isinstance(value, signing.Principal):
+            return signing.sign(value, self._key, self._ttl)
+        return value
+
+    def __call__(self, *args, **kwargs):
+        return self._method(*map(self._signed, args), **{k: self._signed(v) for k, v in kwargs.items()})
+
+    def call_async(self, *args, **kwargs):
+        return self._method.call_async(*map(self._signed, args), **{k: self._signed(v) for k, v in kwargs.items()})
 
 
 class Api(Rpc):

@@ -31,6 +31,7 @@ from .expressions import (
 )
 from .problems import BPMN_NS, SPIFF_NS, Document, clean, is_bpmn, local, owner, short_tag
 from . import contract_checks
+from .problems import is_executable  # noqa: F401 - the checks' reading of a process
 
 from .contract_checks import SERVICES_WITH_JOBS  # noqa: E402
 TIMER_KINDS = ("timeDate", "timeDuration", "timeCycle")     # the order SpiffWorkflow looks for them
@@ -47,9 +48,6 @@ class Checked:
     executable: list = field(default_factory=list)   # process elements that run
 
 
-def is_executable(process) -> bool:
-    # SpiffWorkflow's reading: a process without the attribute is executable.
-    return process.get("isExecutable", "true") == "true"
 
 
 def check_document(doc: Document, data_store_classes=(), validator=None) -> Checked:

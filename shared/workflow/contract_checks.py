@@ -14,7 +14,7 @@ from lxml import etree
 
 from shared.contracts import jobs, messages
 
-from .problems import Document
+from .problems import Document, is_executable
 
 SERVICES_WITH_JOBS = ("intake", "assignment", "supervision", "evaluation", "engine")
 
@@ -67,8 +67,6 @@ def bpmn_messages(doc: Document, process, strip):
 
 
 def _problems(files: dict, check) -> list:
-    from .checks import is_executable
-
     found = []
     for filename, content in sorted(files.items()):
         if not filename.endswith(".bpmn"):

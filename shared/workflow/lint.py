@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from . import checks, parser
+from . import checks, drawing, parser
 from .problems import DiagramProblem, Document, clean, is_bpmn, local
 
 RULES = {
@@ -22,6 +22,8 @@ RULES = {
     "single-blank-start-event": "a process or sub-process has at most one blank start event",
     "end-event-required": "a process or sub-process has an end event",
     "superfluous-gateway": "a gateway that neither splits nor joins is left out",
+    "di-complete": "every element and flow has a shape or an edge in the drawing (else a modeler does not show it)",
+    "no-overlapping-shapes": "no shape lies on another (a boundary event on its host's border is fine)",
 }
 
 ACTIVITIES = ("task", "userTask", "serviceTask", "scriptTask", "manualTask", "businessRuleTask", "sendTask",
@@ -46,8 +48,21 @@ def lint(files: dict) -> LintResult:
         for process in doc.xpath(".//bpmn:process"):
             if checks.is_executable(process):
                 result.findings.extend(_lint_process(doc, process))
+        result.findings.extend(_drawing(doc, files[doc.filename]))
     result.findings.sort(key=lambda f: (f.file, f.line or 0))
     return result
+
+
+def _drawing(doc: Document, content) -> list:
+    """The drawing (DI): complete, and no shape on another (:mod:`.drawing`)."""
+    found = []
+    for problem in drawing.problems(content if isinstance(content, bytes) else content.encode()):
+        overlap = "overlaps" in problem.message
+        found.append(doc.problem_at(problem.element_id, problem.message,
+                                    "move one of the shapes in the modeler" if overlap else
+                                    "open the file in the modeler and place the element (or re-export it)",
+                                    "no-overlapping-shapes" if overlap else "di-complete"))
+    return found
 
 
 def _finding(doc: Document, node, rule: str, message: str, hint: str) -> DiagramProblem:

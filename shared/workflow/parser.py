@@ -18,7 +18,7 @@ from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
 from SpiffWorkflow.spiff.parser.task_spec import ServiceTaskParser
 
-from . import checks
+from . import checks, zeebe
 from .checks import SERVICES_WITH_JOBS  # noqa: F401 - part of this module's interface
 from .expressions import TIMER_EXAMPLES
 from .problems import NS, SPIFF_NS, DiagramError, DiagramProblem, Document, clean, local, short_tag  # noqa: F401
@@ -237,6 +237,7 @@ def check(files: dict):
                                        hint="the file is not XML a modeler wrote: export it again",
                                        code="xml"))
             continue
+        zeebe.normalize(root)      # a job drawn with Camunda Modeler's templates reads as ours
         doc = Document(name, root, data)
         if name.endswith(".dmn"):
             try:

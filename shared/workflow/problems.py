@@ -189,3 +189,8 @@ class Document:
         if node is None:
             return DiagramProblem(self.filename, "", "", message, self.line(self.root), "", hint, code)
         return self.problem(node, message, hint, code)
+
+
+def is_executable(process) -> bool:
+    """SpiffWorkflow's reading: a process without the attribute is executable."""
+    return process.get("isExecutable", "true") == "true"

@@ -45,9 +45,34 @@ def e2e_settings(tmp_path_factory, db_kind):
         yield settings
 
 
+# Tests make their own tokens (no demo tokens are issued without --demo): one per role of the
+# launcher's demo users, living long enough for tests that move the services' clock by months.
+TEST_TOKEN_HOURS = 10 * 365 * 24
+# Besides the demo users: a resident (the public role), a designer, and a token of every role alone
+# (``role:<role>``) for the permission matrix.
+ONE_ROLE_USERS = {
+    "public": {"user": "resident.gao", "roles": ["public"], "unit": None},
+    "designer": {"user": "designer.lin", "roles": ["designer"], "unit": None},
+    **{f"role:{role}": {"user": user, "roles": [role], "unit": "transport" if role == "unit" else None}
+       for role, user in (("member", "member.qian"), ("informant", "matrix.informant"), ("staff", "matrix.staff"),
+                          ("committee", "matrix.committee"), ("leader", "matrix.leader"), ("unit", "matrix.unit"),
+                          ("public", "matrix.public"), ("operator", "matrix.operator"),
+                          ("designer", "matrix.designer"))},
+}
+
+
+def make_test_tokens(settings) -> dict:
+    from services.launcher import DEMO_USERS, issue_tokens
+    from shared.db import migrate
+
+    migrate("gateway", settings.database_url("gateway"))
+    users = {**DEMO_USERS, **ONE_ROLE_USERS}
+    return issue_tokens(settings, users, "e2e", hours=TEST_TOKEN_HOURS)
+
+
 @pytest.fixture(scope="module")
 def running(e2e_settings, request):
-    """Every service started by the launcher; yields (gateway URL, demo tokens by role).
+    """Every service started by the launcher; yields (gateway URL, tokens by role).
 
     The services log to the launcher's output, which is read for the whole module: a pipe nobody
     reads fills up and stops the services mid-test. The last lines are shown if a test failed."""
@@ -55,6 +80,7 @@ def running(e2e_settings, request):
     import threading
 
     settings = e2e_settings
+    tokens = make_test_tokens(settings)
     env = dict(os.environ, **settings_env(settings))
     launcher = subprocess.Popen([sys.executable, "-m", "services.launcher"], env=env, cwd=ROOT,
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -75,7 +101,6 @@ def running(e2e_settings, request):
     try:
         started.wait(timeout=120)
         assert any("running:" in line for line in lines), "".join(list(lines)[-30:])
-        tokens = json.loads((settings.var_dir / "demo-tokens.json").read_text())
         yield base, tokens
     finally:
         launcher.send_signal(2)  # Ctrl-C

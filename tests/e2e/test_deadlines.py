@@ -27,7 +27,9 @@ def test_reminder_extension_and_escalation_each_explained_by_one_call(running, s
     mine = api.assignment("unit", number)
     api("unit", "POST", f"/api/assignments/{mine['id']}/sign", expect=200)
 
-    reply_deadline = wait_for(lambda: _deadline(api, number, "reply_deadline"), message="the reply clock")
+    # The reply clock counts from the signing (a clock_start change once supervision hears it).
+    reply_deadline = wait_for(lambda: (lambda d: d if d and d["start"]["event"] == "signed" else None)(
+        _deadline(api, number, "reply_deadline")), message="the reply clock started by the signing")
     assert reply_deadline["rulebook"]["version"] and reply_deadline["rulebook"]["hash"].startswith("sha256:")
     assert reply_deadline["duration"] == {"amount": 3, "unit": "months"}
     objection = _deadline(api, number, "objection_window")
@@ -48,8 +50,8 @@ def test_reminder_extension_and_escalation_each_explained_by_one_call(running, s
                                                         "extension_comment": "预算周期"})
     extended = wait_for(lambda: (lambda d: d if d["due"] == later else None)(_deadline(api, number, "reply_deadline")),
                         timeout=60, message="the extended deadline")
-    assert [c["kind"] for c in extended["changes"]] == ["extension"]
-    assert extended["changes"][0]["reason"].startswith("预算周期") and "max_extension" in extended["changes"][0]["reason"]
+    assert [c["kind"] for c in extended["changes"]] == ["clock_start", "extension"]
+    assert extended["changes"][1]["reason"].startswith("预算周期") and "max_extension" in extended["changes"][1]["reason"]
     assert extended["original_due"] == due.isoformat()
 
     service_clock.advance(timedelta(days=32).total_seconds())

@@ -18,7 +18,7 @@ def test_a_submission_runs_to_completion_through_the_http_api(running):
     document = requests.get(base + "/openapi.json", timeout=10).json()
     assert "/api/tasks/{task_id}/complete" in document["paths"]
 
-    started = call(base, tokens["member"], "POST", "/api/processes/smoke/instances",
+    started = call(base, tokens["operator"], "POST", "/api/processes/smoke/instances",
                    {"business_key": "E2E-1", "data": DATA})
     assert started.status_code == 201, started.text
     instance_id = started.json()["id"]
@@ -40,7 +40,7 @@ def test_a_submission_runs_to_completion_through_the_http_api(running):
 
     wait_for(lambda: call(base, tokens["staff"], "GET", f"/api/instances/{instance_id}").json()
              ["waiting_messages"] == ["unit_reply"], message="the wait for the unit's reply")
-    reply = call(base, tokens["unit"], "POST", "/api/messages",
+    reply = call(base, tokens["operator"], "POST", "/api/messages",
                  {"name": "unit_reply", "correlation_key": "E2E-1", "message_id": "transport-reply-1",
                   "payload": {"text": "Repaired on 2 March"}})
     assert reply.status_code == 202 and reply.json()["status"] == "delivered"
@@ -59,16 +59,16 @@ def test_the_api_refuses_what_it_must(running):
     assert call(base, "not-a-token", "GET", "/api/tasks").status_code == 401
     assert call(base, tokens["member"], "GET", "/api/incidents").status_code == 403
     not_json = requests.post(base + "/api/processes/smoke/instances", data="{oops",
-                             headers={"Authorization": f"Bearer {tokens['member']}"}, timeout=10)
+                             headers={"Authorization": f"Bearer {tokens['operator']}"}, timeout=10)
     assert not_json.status_code == 400 and not_json.json()["error"] == "invalid_input"
-    missing = call(base, tokens["member"], "POST", "/api/processes/smoke/instances", {"data": {}})
+    missing = call(base, tokens["operator"], "POST", "/api/processes/smoke/instances", {"data": {}})
     assert missing.status_code == 400 and "title" in missing.json()["message"]
-    unknown = call(base, tokens["member"], "POST", "/api/processes/nope/instances", {"data": {}})
+    unknown = call(base, tokens["operator"], "POST", "/api/processes/nope/instances", {"data": {}})
     assert unknown.status_code == 404
-    unknown_field = call(base, tokens["member"], "POST", "/api/processes/smoke/instances",
+    unknown_field = call(base, tokens["operator"], "POST", "/api/processes/smoke/instances",
                          {"data": {}, "priority": "high"})
     assert unknown_field.status_code == 400 and "priority" in unknown_field.json()["details"]
-    bad_message = call(base, tokens["unit"], "POST", "/api/messages", {"name": "unit_reply"})
+    bad_message = call(base, tokens["operator"], "POST", "/api/messages", {"name": "unit_reply"})
     assert bad_message.status_code == 400
     assert set(bad_message.json()["details"]) >= {"correlation_key", "message_id"}
     deployed = call(base, tokens["staff"], "GET", "/api/processes").json()

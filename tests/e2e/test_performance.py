@@ -138,7 +138,8 @@ def published_window_days(api) -> int:
 
 def test_a_changed_rulebook_applies_to_the_new_term_only_and_the_file_shows_every_event(running, service_clock):
     api = Api(*running)
-    terms = {t["term"]: t for t in api("member", "GET", "/api/performance/terms", expect=200).json()}
+    terms = {t["term"]: t for t in api("staff", "GET", "/api/performance/terms", expect=200).json()}
+    assert api("member", "GET", "/api/performance/terms").status_code == 403  # rulebooks: staff, designers, operators
     assert terms["14"]["ends"] == "2026-12-31" and terms["15"]["starts"] == "2027-01-01"
     assert terms["14"]["hash"] != terms["15"]["hash"]
 

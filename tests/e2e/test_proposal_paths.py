@@ -160,9 +160,14 @@ def test_ztc_demo_leaves_proposals_at_every_stage(running, e2e_settings):
     import subprocess
     import sys
 
+    import json
+
+    from services.launcher import write_private
     from shared.config import ROOT
     from tests.support import settings_env
 
+    # What `make run` (--demo) writes for `ztc demo`; the tests issue their own tokens instead.
+    write_private(e2e_settings.var_dir / "demo-tokens.json", json.dumps(running[1]))
     env = dict(os.environ, **settings_env(e2e_settings))
     done = subprocess.run([sys.executable, "-m", "services.ztc.cli", "demo"], env=env, cwd=ROOT,
                           capture_output=True, text=True, timeout=600)

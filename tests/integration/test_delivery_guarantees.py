@@ -194,8 +194,6 @@ def test_a_job_that_keeps_failing_becomes_an_incident_that_a_retry_completes(sys
     ({"job_id": "j-1"}, "application/json", "intake.record_submission", "malformed job"),
     (b"{not json", "application/json", "intake.record_submission", "undecodable message"),
     ("just text", "text/plain", "intake.record_submission", "undecodable message"),
-    ({"job_id": "j-2", "instance_id": "i", "task_id": "t", "operation": "intake.drop_tables",
-      "params": {}, "attempt": 1}, "application/json", "intake.drop_tables", "unknown operation"),
 ])
 def test_a_bad_job_message_is_dead_lettered_with_its_reason_and_changes_nothing(
         system, body, content_type, routing_key, reason):

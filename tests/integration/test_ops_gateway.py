@@ -16,6 +16,7 @@ from tests.support import make_settings, publish, ready_count, wait_for
 
 DATA = {"title": "Repair the bus shelter", "unit": "transport", "reply_within": "P30D"}
 MEMBER = {"user": "member.li", "roles": ["member"], "unit": None}
+OPERATOR = {"user": "ops.sun", "roles": ["operator"], "unit": None}  # raw starts are for operators
 
 
 def _free_port() -> int:
@@ -73,7 +74,7 @@ def test_operators_routes_refuse_everyone_else_and_act_for_operators(ops):
     assert ready.status_code == 503          # only the engine runs behind this gateway
     assert ready.json()["services"]["engine"] == "ok" and "UnknownService" in ready.json()["services"]["intake"]
 
-    inst = system.rpc.engine.start("smoke", "OPS-1", DATA, MEMBER)
+    inst = system.rpc.engine.start("smoke", "OPS-1", DATA, OPERATOR)
     suspended = call("POST", f"/api/ops/instances/{inst['id']}/suspend", json={"reason": "looking into it"})
     assert suspended.status_code == 200 and suspended.json()["status"] == "suspended"
     where = call("GET", f"/api/ops/instances/{inst['id']}/where").json()
@@ -85,7 +86,7 @@ def test_operators_routes_refuse_everyone_else_and_act_for_operators(ops):
     assert no_reason.status_code == 400 and "reason" in no_reason.json()["details"]
     assert call("POST", "/api/ops/instances/missing/cancel", json={"reason": "x"}).status_code == 404
 
-    system.rpc.engine.start("smoke", "OPS-2", DATA, MEMBER)
+    system.rpc.engine.start("smoke", "OPS-2", DATA, OPERATOR)
     dry = call("POST", "/api/ops/instances/cancel", json={"reason": "test", "business_key_prefix": "OPS-",
                                                           "dry_run": True}).json()
     assert dry["dry_run"] is True and len(dry["matched"]) == 2 and dry["done"] == []

@@ -30,6 +30,7 @@ from .test_smoke_over_the_bus import DATA
 
 MAX_BYTES = 64 * 1024
 LI = {"user": "member.li", "roles": ["member"], "unit": None}
+OPERATOR = {"user": "ops.sun", "roles": ["operator"], "unit": None}  # raw starts are for operators
 ITEM = {"title": "关于老旧小区加装电梯的建议", "situation": "老旧小区多为六层以下住宅，老年住户上下楼困难。",
         "analysis": "加装电梯需要全体业主同意，费用分摊和低层住户补偿难以协调。",
         "suggestion": "出台费用分摊指引，设立加装电梯协调专班，给予财政补贴。"}
@@ -380,7 +381,7 @@ def test_a_job_whose_effects_the_database_refuses_at_commit_answers_failed_and_b
         return done
     monkeypatch.setattr(operations, "record_submission", refused_at_commit)
     take_dead_letters(running)
-    inst = running.rpc.engine.start("smoke", "REFUSED-AT-COMMIT", DATA, LI)
+    inst = running.rpc.engine.start("smoke", "REFUSED-AT-COMMIT", DATA, OPERATOR)
     instance = wait_for(lambda: (lambda i: i if i["status"] == "incident" else None)(
         running.rpc.engine.get_instance(inst["id"])), timeout=30, message="the incident")
     [incident] = instance["incidents"]

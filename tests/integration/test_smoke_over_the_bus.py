@@ -1,17 +1,20 @@
 """The smoke diagram across the engine and the four services, over the real RabbitMQ."""
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import func, select
 
 from services.assignment.models import Assignment
 from services.evaluation.models import Outcome
 from services.intake.models import Submission
 from services.supervision.models import Escalation
+from shared.errors import Forbidden
 from tests.support import wait_for
 
 STAFF = {"user": "staff.wang", "roles": ["staff"]}
 MEMBER = {"user": "member.li", "roles": ["member"]}
-UNIT = {"user": "handler.zhao", "roles": ["unit"], "unit": "transport"}   # POST /api/messages
+# Raw starts and messages over RPC are for operators (people start work through their services).
+OPERATOR = {"user": "ops.sun", "roles": ["operator"]}
 DATA = {"title": "Repair the bus shelter", "unit": "transport", "reply_within": "P30D"}
 
 
@@ -38,13 +41,18 @@ def completed(system, instance_id):
 
 
 def test_answered_path_runs_one_operation_on_each_service_it_reaches(system):
-    inst = system.rpc.engine.start("smoke", "SMOKE-1", DATA, MEMBER)
+    member = system.rpc.engine  # a member's raw start over RPC is refused by the engine itself
+    with pytest.raises(Forbidden):
+        member.start("smoke", "SMOKE-0", DATA, MEMBER)
+    with pytest.raises(Forbidden):
+        member.send_message({"name": "unit_reply", "correlation_key": "SMOKE-0", "message_id": "m-0"}, MEMBER)
+    inst = system.rpc.engine.start("smoke", "SMOKE-1", DATA, OPERATOR)
     task = review_task(system, inst["id"])
     system.rpc.engine.complete_task(task["task_id"], {"approved": True}, STAFF)
     waits_for_reply(system, inst["id"])
     reply = {"name": "unit_reply", "correlation_key": "SMOKE-1", "message_id": "reply-1",
              "payload": {"text": "repaired"}}
-    assert system.rpc.engine.send_message(reply, UNIT)["status"] == "delivered"
+    assert system.rpc.engine.send_message(reply, OPERATOR)["status"] == "delivered"
     completed(system, inst["id"])
     assert count(system, "intake", Submission, title=DATA["title"]) == 1
     assert count(system, "assignment", Assignment, unit="transport") == 1
@@ -54,7 +62,7 @@ def test_answered_path_runs_one_operation_on_each_service_it_reaches(system):
 
 
 def test_deadline_path_escalates_through_supervision(system, skipping_clock):
-    inst = system.rpc.engine.start("smoke", "SMOKE-2", DATA, MEMBER)
+    inst = system.rpc.engine.start("smoke", "SMOKE-2", DATA, OPERATOR)
     system.rpc.engine.complete_task(review_task(system, inst["id"])["task_id"], {"approved": True}, STAFF)
     waits_for_reply(system, inst["id"])
     skipping_clock.advance(days=31)
@@ -66,16 +74,16 @@ def test_deadline_path_escalates_through_supervision(system, skipping_clock):
 
 def test_message_sent_before_the_instance_waits_is_kept_and_delivered_later(system):
     early = {"name": "unit_reply", "correlation_key": "SMOKE-3", "message_id": "early-1", "payload": {}}
-    assert system.rpc.engine.send_message(early, UNIT)["status"] == "buffered"
-    assert system.rpc.engine.send_message(early, UNIT)["status"] == "duplicate"
-    inst = system.rpc.engine.start("smoke", "SMOKE-3", DATA, MEMBER)
+    assert system.rpc.engine.send_message(early, OPERATOR)["status"] == "buffered"
+    assert system.rpc.engine.send_message(early, OPERATOR)["status"] == "duplicate"
+    inst = system.rpc.engine.start("smoke", "SMOKE-3", DATA, OPERATOR)
     system.rpc.engine.complete_task(review_task(system, inst["id"])["task_id"], {"approved": True}, STAFF)
     completed(system, inst["id"])
     assert count(system, "evaluation", Outcome, outcome="answered") == 1
 
 
 def test_unknown_unit_is_a_business_error_the_diagram_catches(system):
-    inst = system.rpc.engine.start("smoke", "SMOKE-4", {**DATA, "unit": "no-such-bureau"}, MEMBER)
+    inst = system.rpc.engine.start("smoke", "SMOKE-4", {**DATA, "unit": "no-such-bureau"}, OPERATOR)
     system.rpc.engine.complete_task(review_task(system, inst["id"])["task_id"], {"approved": True}, STAFF)
     completed(system, inst["id"])
     assert count(system, "assignment", Assignment) == 0
@@ -100,7 +108,7 @@ def test_a_message_over_the_bus_reaches_the_waiting_instance(system):
     from shared import contracts
     from tests.support import publish
 
-    inst = system.rpc.engine.start("smoke", "SMOKE-BUS", DATA, MEMBER)
+    inst = system.rpc.engine.start("smoke", "SMOKE-BUS", DATA, OPERATOR)
     system.rpc.engine.complete_task(review_task(system, inst["id"])["task_id"], {"approved": True}, STAFF)
     waits_for_reply(system, inst["id"])
     publish(system.settings.amqp_uri, contracts.MESSAGES_EXCHANGE, contracts.MESSAGE_ROUTING_KEY,

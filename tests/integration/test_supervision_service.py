@@ -79,10 +79,12 @@ def test_open_deadlines_over_the_bus_answers_the_engine_with_the_next_check(supe
     assert (answer["status"], answer["operation"], answer["service"]) == \
         ("ok", "supervision.open_deadlines", "supervision")
     next_check = datetime.fromisoformat(answer["result"]["next_check"])
-    assert next_check.tzinfo is not None and next_check.isoformat() == "2026-05-19T00:00:00+08:00"
+    # Not signed yet: the first check is the sign-for limit's reminder on its last working day, and
+    # the reply clock counts from the end of that limit until the unit signs.
+    assert next_check.tzinfo is not None and next_check.isoformat() == "2026-03-05T00:00:00+08:00"
     assert {(d["rule"], d["due"]) for d in answer["result"]["deadlines"]} == \
         {("sign_for_limit", "2026-03-05"), ("objection_window", "2026-03-09"),
-         ("reply_deadline", "2026-06-02")}
+         ("reply_deadline", "2026-06-06")}
 
 
 def test_the_deadlines_rpc_explains_a_deadline_opened_by_a_job(supervision, settings, vhost):
@@ -94,7 +96,7 @@ def test_the_deadlines_rpc_explains_a_deadline_opened_by_a_job(supervision, sett
     assert reply["rulebook"] == \
         {"name": "proposal", "version": rulebook.version, "hash": rulebook.content_hash}
     assert (reply["start"]["event"], reply["opened_by"], reply["due"]) == \
-        ("assigned", "staff.wang", "2026-06-02")
+        ("sign_for_limit_end", "staff.wang", "2026-06-06")
     objection = next(d for d in explained["deadlines"]
                      if d["rule"] == "objection_window" and d["unit"] == "education")
     assert [d["date"] for d in objection["calendar"]["skipped"]] == ["2026-03-07", "2026-03-08"]

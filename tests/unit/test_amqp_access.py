@@ -77,8 +77,15 @@ def test_nobody_binds_everything_of_the_jobs_units_events_or_rpc():
 def test_rpc_keeps_working_for_services_and_the_gateway():
     assert allowed("gateway", "publish", access.RPC_EXCHANGE, "intake.list")
     for service in ("engine", "intake", "assignment", "supervision", "evaluation"):
-        assert not allowed(service, "publish", access.RPC_EXCHANGE, "intake.list")   # services call no one
+        # A service calls only the services its class has proxies for (supervision asks intake who
+        # proposed what; intake asks evaluation about members), and answers on reply keys.
+        grant, use = access.grant_for_label(SETTINGS, service), access.service_use(service)
+        for target in ("engine", "intake", "assignment", "supervision", "evaluation"):
+            assert grant.may_publish(access.RPC_EXCHANGE, f"{target}.ping") == (target in use.rpc_targets), \
+                (service, target)
         assert allowed(service, "publish", access.RPC_EXCHANGE, "9b2f4c1e-5d6a-4e8b-9c0d-1a2b3c4d5e6f")  # replies
+    assert access.service_use("supervision").rpc_targets == ("intake",)
+    assert not access.grant_for_label(SETTINGS, "engine").may_publish(access.RPC_EXCHANGE, "intake.list")
     gateway = access.grant_for_label(SETTINGS, "gateway")
     reply = "rpc.reply-gateway-9b2f4c1e-5d6a-4e8b-9c0d-1a2b3c4d5e6f"
     assert gateway.may_bind(reply, access.RPC_EXCHANGE, "9b2f4c1e-5d6a-4e8b-9c0d-1a2b3c4d5e6f")

@@ -314,6 +314,8 @@ def test_submitting_is_refused_until_every_co_unit_cosigned(session, rules):
     assert submitted["status"] == "submitted" and submitted["all_units_replied"] is True
     [message] = engine_messages(session, "reply_submitted")
     assert message["correlation_key"] == "2026-0001"
+    submitted_at = message["payload"].pop("submitted_at")   # supervision judges on time at it
+    assert datetime.fromisoformat(submitted_at).tzinfo is not None
     assert message["payload"] == {"round": 1, "category": "B", "replies": [
         {"unit": "transport", "category": "B", "text": "Planned for 2027"}]}
     assert {status_of(session, a["id"]) for a in result["assignments"]} == {"replied"}

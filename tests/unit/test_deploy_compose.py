@@ -128,3 +128,20 @@ def test_prepare_script_explains_itself():
                            "--help"], capture_output=True, text=True, timeout=120, cwd=config.ROOT)
     assert done.returncode == 0, done.stderr
     assert "broker definitions" in done.stdout and "--wait" in done.stdout
+
+
+def test_compose_refuses_to_start_without_its_secrets_and_keeps_metrics_private():
+    text = COMPOSE.read_text(encoding="utf-8")
+    secrets = re.findall(r"\$\{(\w*PASSWORD\w*)([^}]*)\}", text)
+    bus = {f"ZTC_BUS_PASSWORD_{n.upper()}" for n in (*config.SERVICES, config.OPERATOR)}
+    assert {name for name, _ in secrets} == {"DB_PASSWORD", "SERVICE_DB_PASSWORD", "RABBITMQ_PASSWORD"} | bus
+    assert all(rest.startswith(":?") for _, rest in secrets), "a secret must not fall back to a default"
+    assert re.findall(r"\$\{ZTC_BUS_KEY([^}]*)\}", text) and \
+        all(rest.startswith(":?") for rest in re.findall(r"\$\{ZTC_BUS_KEY([^}]*)\}", text))
+    document = yaml.safe_load(text)
+    for name, service in document["services"].items():
+        env = service.get("environment") or {}
+        assert env.get("ZTC_METRICS_HOST", "127.0.0.1") == "127.0.0.1", name
+        published = [str(p) for p in service.get("ports") or []]
+        assert not any("9100" in p for p in published), name
+        assert all(p.startswith("127.0.0.1:") for p in published if "15672" in p), name

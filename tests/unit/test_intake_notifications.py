@@ -30,7 +30,7 @@ def notify_events(session):
 
 def test_inviting_cosigners_keeps_their_rows_and_publishes_one_notification_for_them(sessions):
     with sessions() as s:
-        proposal = operations.submit(s, {**DRAFT, "cosigners": ["张伟", "王芳"]}, LI)
+        proposal = operations.submit(s, {**DRAFT, "cosigners": ["张伟", "王芳"]}, LI, directory=lambda users: [])
         s.commit()
         rows = list(s.scalars(select(Notification.recipient).order_by(Notification.id)))
         events = notify_events(s)
@@ -45,6 +45,6 @@ def test_inviting_cosigners_keeps_their_rows_and_publishes_one_notification_for_
 
 def test_a_rolled_back_submission_publishes_nothing(sessions):
     with sessions() as s:
-        operations.submit(s, {**DRAFT, "cosigners": ["张伟"]}, LI)
+        operations.submit(s, {**DRAFT, "cosigners": ["张伟"]}, LI, directory=lambda users: [])
         s.rollback()
         assert notify_events(s) == [] and list(s.scalars(select(Notification))) == []

@@ -62,8 +62,13 @@ def session(sessions):
         yield s
 
 
+def members_only(*members):
+    """A members directory knowing ``members`` (everyone if none are named): users -> unknown ones."""
+    return lambda users: [u for u in users if members and u not in members]
+
+
 def submitted(session, principal=LI, **overrides):
-    proposal = operations.submit(session, draft(**overrides), principal)
+    proposal = operations.submit(session, draft(**overrides), principal, directory=members_only())
     session.commit()
     return proposal
 
@@ -222,6 +227,22 @@ def test_cosigners_are_distinct_and_never_the_initiator(session):
     with pytest.raises(InvalidInput) as initiator:
         operations.submit(session, draft(cosigners=["李明"]), LI)
     assert "initiator" in initiator.value.details["cosigners"][0]
+
+
+def test_cosigners_are_members_and_no_more_than_the_rulebook_allows(session):
+    from shared.rulebook import load_rulebook
+
+    cap = load_rulebook("proposal").max_cosigners()
+    many = [f"member.{i}" for i in range(cap + 1)]
+    with pytest.raises(InvalidInput) as too_many:
+        operations.submit(session, draft(cosigners=many), LI, directory=members_only())
+    assert f"at most {cap}" in too_many.value.details["cosigners"][0]
+    with pytest.raises(InvalidInput) as strangers:
+        operations.submit(session, draft(cosigners=["张伟", "stranger"]), LI, directory=members_only("张伟"))
+    assert "stranger" in strangers.value.details["cosigners"][0]
+    with pytest.raises(InvalidInput):  # co-signers nobody can check are not taken
+        operations.submit(session, draft(cosigners=["张伟"]), LI)
+    assert operations.submit(session, draft(cosigners=many[:cap]), LI, directory=members_only())["cosigners"]
 
 
 def test_a_proposal_is_plenary_or_between_sessions(session):
@@ -551,10 +572,15 @@ def test_publication_masks_names_phone_and_identity_numbers(session):
 
 
 @pytest.mark.parametrize("text, masked", [
-    ("座机 0571-87654321", "座机 0571-****4321"),
-    ("手机+8613912345678", "手机+86139****5678"),
+    ("座机 0571-87654321", "座机 057*****4321"),
+    ("手机+8613912345678", "手机+861******5678"),
     ("旧身份证 110101900307123", "旧身份证 110********7123"),
-    ("编号 2026000100020003000 不是证件号", "编号 2026000100020003000 不是证件号"),
+    ("卡号 6222 0212 3456 7890 123", "卡号 622************0123"),       # 19 digits: a bank card
+    ("手机 138 1234 5678，", "手机 138****5678，"),
+    ("手机１３８－１２３４－５６７８。", "手机138****5678。"),
+    ("身份证 110101 19900307 123X 号", "身份证 110***********123X 号"),
+    ("邮箱 li.ming@example.com.cn 联系", "邮箱 l***@example.com.cn 联系"),
+    ("2026-05-01 至 2026-06-30，1,000 人参加", "2026-05-01 至 2026-06-30，1,000 人参加"),
 ])
 def test_phone_and_identity_numbers_are_masked_in_any_form(text, masked):
     assert mask_text(text) == masked

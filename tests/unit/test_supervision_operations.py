@@ -5,6 +5,7 @@ so every working-day rule stays within the years the calendar knows."""
 from __future__ import annotations
 
 import shutil
+import uuid
 from datetime import date, datetime
 from pathlib import Path
 
@@ -12,7 +13,7 @@ import pytest
 from sqlalchemy import create_engine, select
 from sqlalchemy.orm import sessionmaker
 
-from services.supervision import key_proposals, operations, queries
+from services.supervision import key_proposals, operations, queries, unit_facts
 from services.supervision.models import (Base, Deadline, DeadlineChange, Escalation, KeyProposal, Outbox,
                                          Reminder, SupervisionLogEntry)
 from services.supervision.rules import RulebookRules
@@ -50,10 +51,28 @@ def rules():
     return RulebookRules()
 
 
-def assign(session, rules, units=("transport",), number=NUMBER, **extra):
+def sign(session, unit, number=NUMBER, at=None):
+    """The assignment service says ``unit`` signed for its assignment (签收)."""
+    from shared import clock
+    return unit_facts.hear(session, {
+        "event_id": f"assignment.signed:{uuid.uuid4().hex}", "name": "assignment.signed",
+        "occurred_at": clock.now().isoformat(), "subject": number, "thread": None, "members": [],
+        "payload": {"unit": unit, "assignment_id": 7, "at": (at or clock.now()).isoformat(),
+                    "by": f"handler.{unit}", "round": 1}})
+
+
+def assign(session, rules, units=("transport",), number=NUMBER, signed=True, **extra):
+    """Open the clocks; with ``signed`` the units sign for the assignment at once, so the reply
+    clock counts from now (most tests are about what comes after signing)."""
     params = {"number": number, "key_proposal": False, "supervising_leader": None, "units": list(units),
               **extra}
-    return operations.open_deadlines(session, rules, params, STAFF)
+    opened = operations.open_deadlines(session, rules, params, STAFF)
+    if signed:
+        for unit in units:
+            sign(session, unit, number)
+        reply = [d for d in opened["deadlines"] if d["rule"] == "reply_deadline"][0]
+        reply["due"] = reply_deadline(session, number).due.isoformat()
+    return opened
 
 
 def check(session, rules, number=NUMBER):
@@ -97,16 +116,19 @@ def test_assignment_opens_sign_for_objection_and_reply_deadlines_with_their_prov
     assert (reply.rulebook, reply.rulebook_version, reply.rulebook_hash) == \
         ("proposal", rulebook.version, rulebook.content_hash)
     assert (reply.start_event, reply.start_date, reply.amount, reply.amount_unit) == \
-        ("assigned", date(2026, 3, 2), 3, "months")
+        ("signed", date(2026, 3, 2), 3, "months")
     assert reply.units == ["transport", "education"] and reply.opened_by == "staff.wang"
     objection = rows(session, Deadline, rule="objection_window", unit="transport")[0]
     assert [d["date"] for d in objection.calendar["skipped"]] == ["2026-03-07", "2026-03-08"]
 
 
-def test_next_check_is_the_first_reminder_before_the_reply_deadline(session, rules):
-    result = assign(session, rules)
+def test_next_check_is_the_sign_for_reminder_then_the_first_reminder_before_the_reply(session, rules):
+    result = assign(session, rules, signed=False)
+    # Not signed yet: the sign-for limit (due 2026-03-05) is reminded on its last working day.
+    assert moment(result["next_check"]) == china(2026, 3, 5)
+    sign(session, "transport")
     # Due 2026-06-02: it ends at midnight after that day; the first reminder is 15 days earlier.
-    assert moment(result["next_check"]) == china(2026, 5, 19)
+    assert moment(check(session, rules)["next_check"]) == china(2026, 5, 19)
 
 
 def test_a_key_proposal_is_registered_with_its_supervising_leader(session, rules):
@@ -127,20 +149,22 @@ def test_opening_refuses_parameters_that_do_not_fit(session, rules, params, fiel
 
 
 def test_reassignment_supersedes_the_open_deadlines_and_records_why(session, rules, skipping_clock):
-    assign(session, rules, units=["education"])
+    assign(session, rules, units=["education"], signed=False)
     skipping_clock.advance(days=3)
     assign(session, rules, units=["transport"])
 
     old_reply, new_reply = [row for row in rows(session, Deadline) if row.unit is None]
-    assert (old_reply.status, new_reply.status, new_reply.start_event) == ("superseded", "open", "reassigned")
+    assert (old_reply.status, new_reply.status, new_reply.start_event) == ("superseded", "open", "signed")
     assert new_reply.replaces_id == old_reply.id and new_reply.due == date(2026, 6, 5)
-    restart = rows(session, DeadlineChange, deadline_id=old_reply.id)[0]
+    restart = rows(session, DeadlineChange, deadline_id=old_reply.id, kind="restart")[0]
+    # Restarted from the end of the new sign-for limit (2026-03-10); the signing then moved it.
     assert (restart.kind, restart.old_due, restart.new_due, restart.by) == \
-        ("restart", date(2026, 6, 2), date(2026, 6, 5), "staff.wang")
+        ("restart", date(2026, 6, 6), date(2026, 6, 11), "staff.wang")
     education = rows(session, Deadline, unit="education")
     assert {row.status for row in education} == {"superseded"}
     assert [change.new_due for change in rows(session, DeadlineChange, deadline_id=education[0].id)] == [None]
-    assert [row.closed_at is None for row in rows(session, Deadline, unit="transport")] == [True, True]
+    # transport signed at once (its sign-for limit is met and closed); its objection window is live.
+    assert [row.closed_at is None for row in rows(session, Deadline, unit="transport")] == [False, True]
 
 
 def test_a_deadline_into_a_year_without_a_schedule_opens_provisionally(session, rules, skipping_clock):
@@ -187,7 +211,7 @@ def recompute(session, rules, year=2027, principal=None):
 def test_the_official_schedule_moves_a_provisional_due_date_with_a_change_and_a_notice(
         session, rules, official_2027, skipping_clock):
     skipping_clock.set(china(2027, 2, 1, 10))   # a Monday, four days before the Spring Festival
-    assign(session, rules, units=["transport"])
+    assign(session, rules, units=["transport"], signed=False)
     objection = rows(session, Deadline, rule="objection_window")[0]
     sign_for = rows(session, Deadline, rule="sign_for_limit")[0]
     # Provisional: 02-02, 02-03, 02-04, then the statutory 02-05..02-08 off, then 02-09, 02-10.
@@ -230,7 +254,7 @@ def test_the_official_schedule_moves_a_provisional_due_date_with_a_change_and_a_
 
 def test_recomputing_while_the_year_is_still_provisional_moves_nothing(session, rules, skipping_clock):
     skipping_clock.set(china(2027, 2, 1, 10))
-    assign(session, rules)
+    assign(session, rules, signed=False)
     result = recompute(session, rules)
     assert (result["recounted"], result["moved"], result["still_provisional"]) == (2, [], 2)
     assert result["calendar"]["status"] == "provisional"
@@ -316,9 +340,10 @@ def test_the_check_after_an_escalation_waits_for_the_next_working_morning(sessio
         {"action": "escalate", "next_check": "2026-06-08T09:00:00+08:00"}
 
 
-def test_the_overdue_list_is_for_staff_and_leaders(session, rules):
+def test_the_overdue_list_is_for_overseers(session, rules):
     assign(session, rules)
     assert queries.overdue(session, LEADER_CHEN)["units"] == []
+    assert queries.overdue(session, {"user": "c", "roles": ["committee"], "unit": None})["units"] == []
     for outsider in (TRANSPORT, MEMBER):
         with pytest.raises(Forbidden):
             queries.overdue(session, outsider)
@@ -340,7 +365,7 @@ def test_an_extension_within_the_cap_moves_the_due_date_and_is_recorded(session,
     assert result == {"reply_due": "2026-09-02", "next_check": "2026-08-19T00:00:00+08:00"}
     reply = reply_deadline(session)
     assert (reply.original_due, reply.due) == (date(2026, 6, 2), date(2026, 9, 2))
-    change = rows(session, DeadlineChange, deadline_id=reply.id)[0]
+    change = rows(session, DeadlineChange, deadline_id=reply.id, kind="extension")[0]
     assert (change.kind, change.by, change.old_due, change.new_due) == \
         ("extension", "staff.wang", date(2026, 6, 2), date(2026, 9, 2))
     assert change.reason.startswith("budget cycle; approved within the cap 2026-09-02")
@@ -352,7 +377,7 @@ def test_an_extension_beyond_six_months_from_the_assignment_is_refused(session, 
         operations.extend(session, rules, {"number": NUMBER, "until": "2026-09-03"}, STAFF)
     assert refused.value.code == "extension_too_long" and "2026-09-02" in refused.value.message
     assert reply_deadline(session).due == date(2026, 6, 2)
-    assert count(session, DeadlineChange) == 0
+    assert count(session, DeadlineChange, kind="extension") == 0
 
 
 def test_extensions_together_stay_under_the_cap(session, rules):
@@ -371,19 +396,24 @@ def test_an_extension_must_end_after_the_current_due_date(session, rules, until)
     assert "until" in refused.value.details
 
 
-def test_an_extended_missed_deadline_is_open_again_and_reminds_for_its_new_due_date(session, rules,
-                                                                                    skipping_clock):
+def test_an_extension_is_refused_once_the_deadline_has_passed(session, rules, skipping_clock):
     assign(session, rules)
-    skipping_clock.set(china(2026, 5, 19))
-    check(session, rules)
     skipping_clock.set(china(2026, 6, 4))
     assert check(session, rules)["action"] == "escalate"
-    operations.extend(session, rules, {"number": NUMBER, "until": "2026-08-31"}, STAFF)
-    assert reply_deadline(session).status == "open"
-    assert queries.overdue(session, STAFF)["units"] == []
-    skipping_clock.set(china(2026, 8, 17))
-    assert check(session, rules)["action"] == "remind"
-    assert [r.for_due for r in rows(session, Reminder)] == [date(2026, 6, 2), date(2026, 8, 31)]
+    with pytest.raises(BusinessError) as refused:
+        operations.extend(session, rules, {"number": NUMBER, "until": "2026-08-31"}, STAFF)
+    assert refused.value.code == "extension_after_deadline" and "approved on 2026-06-04" in refused.value.message
+    assert (reply_deadline(session).due, reply_deadline(session).status) == (date(2026, 6, 2), "missed")
+
+
+def test_an_extension_asked_after_the_deadline_is_refused_even_if_approved_in_time(session, rules):
+    assign(session, rules)
+    params = {"number": NUMBER, "until": "2026-07-31", "requested_at": "2026-06-03T08:00:00+08:00"}
+    with pytest.raises(BusinessError) as refused:
+        operations.extend(session, rules, params, STAFF)
+    assert refused.value.code == "extension_after_deadline" and "asked on 2026-06-03" in refused.value.message
+    ok = {"number": NUMBER, "until": "2026-07-31", "requested_at": "2026-06-02T23:00:00+08:00"}
+    assert operations.extend(session, rules, ok, STAFF)["reply_due"] == "2026-07-31"
 
 
 def test_a_working_day_reminder_counts_back_over_the_national_day_holidays(rules):
@@ -445,7 +475,7 @@ def test_a_reply_after_the_due_day_is_not_on_time(session, rules, skipping_clock
 
 
 def test_an_escalated_sign_for_limit_is_not_signed_on_time(session, rules, skipping_clock):
-    assign(session, rules)
+    assign(session, rules, signed=False)
     sign_for = rows(session, Deadline, rule="sign_for_limit")[0]
     session.add(Escalation(number=NUMBER, deadline_id=sign_for.id, due=sign_for.due, unit="transport",
                            escalated_at=skipping_clock.now()))
@@ -458,7 +488,7 @@ def test_the_objection_window_across_national_day_2026_shows_the_holidays_skippe
                                                                                   skipping_clock):
     skipping_clock.set(china(2026, 9, 30, 10))
     assign(session, rules)
-    view = queries.deadlines(session, rules, NUMBER, MEMBER)
+    view = queries.deadlines(session, rules, NUMBER, MEMBER, is_proposer=lambda: True)
     objection = next(d for d in view["deadlines"] if d["rule"] == "objection_window")
 
     assert objection["due"] == "2026-10-13"
@@ -480,10 +510,12 @@ def test_the_reply_deadline_explains_its_rule_rulebook_extension_and_cap(session
 
     assert reply["rulebook"] == {"name": "proposal", "version": load_rulebook("proposal").version,
                                  "hash": load_rulebook("proposal").content_hash}
-    assert (reply["start"]["event"], reply["duration"]) == ("assigned", {"amount": 3, "unit": "months"})
+    assert (reply["start"]["event"], reply["duration"]) == ("signed", {"amount": 3, "unit": "months"})
     assert (reply["original_due"], reply["due"], reply["status"]) == ("2026-06-02", "2026-07-31", "open")
     assert [(c["kind"], c["by"], c["old_due"], c["new_due"]) for c in reply["changes"]] == \
-        [("extension", "staff.wang", "2026-06-02", "2026-07-31")]
+        [("clock_start", "handler.transport", "2026-06-06", "2026-06-02"),
+         ("extension", "staff.wang", "2026-06-02", "2026-07-31")]
+    assert "transport signed on 2026-03-02" in reply["explanation"]
     assert reply["extension_cap"]["latest_due"] == "2026-09-02"
     assert "Extension on 2026-03-02 by staff.wang: 2026-06-02 -> 2026-07-31 (budget cycle" \
         in reply["explanation"]
@@ -496,9 +528,23 @@ def test_units_see_their_own_deadlines_and_the_reply_deadline_only(session, rule
     assert {(d["rule"], d["unit"]) for d in seen} == \
         {("sign_for_limit", "transport"), ("objection_window", "transport"), ("reply_deadline", None)}
     assert len(queries.deadlines(session, rules, NUMBER, STAFF)["deadlines"]) == 5
-    assert len(queries.deadlines(session, rules, NUMBER, MEMBER)["deadlines"]) == 5
+    assert len(queries.deadlines(session, rules, NUMBER, MEMBER, is_proposer=lambda: True)["deadlines"]) == 5
     with pytest.raises(Forbidden):
         queries.deadlines(session, rules, NUMBER, HEALTH)
+
+
+def test_only_proposers_overseers_and_involved_units_see_deadlines(session, rules):
+    assign(session, rules)
+    with pytest.raises(Forbidden):  # a member who did not propose it
+        queries.deadlines(session, rules, NUMBER, MEMBER, is_proposer=lambda: False)
+    with pytest.raises(Forbidden):  # nobody to ask who proposed it
+        queries.deadlines(session, rules, NUMBER, MEMBER)
+    for outsider in ("public", "informant", "operator", "designer"):
+        with pytest.raises(Forbidden):
+            queries.deadlines(session, rules, NUMBER, {"user": "x", "roles": [outsider], "unit": None},
+                              is_proposer=lambda: True)
+    for overseer in ("staff", "committee", "leader"):
+        assert queries.deadlines(session, rules, NUMBER, {"user": "x", "roles": [overseer], "unit": None})
 
 
 def test_a_unit_sees_the_escalation_of_its_own_share_of_the_reply_only(session, rules, skipping_clock):
@@ -536,6 +582,11 @@ def test_only_the_supervising_leader_logs_key_supervision(session, rules):
     log = key_proposals.key_supervision_log(session, NUMBER, TRANSPORT)
     assert (log["supervising_leader"], [e["text"] for e in log["entries"]]) == \
         ("vice.chair.chen", ["Visited the bureau"])
+    assert key_proposals.key_supervision_log(session, NUMBER, MEMBER, is_proposer=lambda: True)["entries"]
+    for reader, proposed in ((MEMBER, False), ({"user": "p", "roles": ["public"], "unit": None}, True),
+                             ({"user": "i", "roles": ["informant"], "unit": None}, True)):
+        with pytest.raises(Forbidden):
+            key_proposals.key_supervision_log(session, NUMBER, reader, is_proposer=lambda: proposed)
 
 
 def test_a_proposal_that_is_not_key_has_no_supervision_log(session, rules):

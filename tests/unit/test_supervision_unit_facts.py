@@ -42,12 +42,19 @@ def rules():
 
 
 def lead_co(session, rules, number=NUMBER):
-    return operations.open_deadlines(session, rules, {
+    """Lead + co-unit, both signing at once (the co-unit tests are about what follows)."""
+    opened = operations.open_deadlines(session, rules, {
         "number": number, "units": ["transport", "education"], "answering_units": ["transport"]}, STAFF)
+    for unit in ("transport", "education"):
+        unit_facts.hear(session, event(contracts.ASSIGNMENT_SIGNED, unit, number=number))
+    return operations.check(session, rules, {"number": number}, None) | {"deadlines": opened["deadlines"]}
 
 
-def single(session, rules, number=NUMBER, unit="transport"):
-    return operations.open_deadlines(session, rules, {"number": number, "units": [unit]}, STAFF)
+def single(session, rules, number=NUMBER, unit="transport", signed=False):
+    opened = operations.open_deadlines(session, rules, {"number": number, "units": [unit]}, STAFF)
+    if signed:
+        unit_facts.hear(session, event(contracts.ASSIGNMENT_SIGNED, unit, number=number))
+    return opened
 
 
 def event(name, unit, at=None, number=NUMBER, event_id=None, by="handler.zhao"):
@@ -192,6 +199,7 @@ def test_a_co_units_input_deadline_is_reminded_then_escalated_and_people_are_tol
 def test_reply_reminders_and_escalations_are_published_once_each(session, rules, skipping_clock):
     operations.open_deadlines(session, rules, {"number": NUMBER, "units": ["transport"], "key_proposal": True,
                                                "supervising_leader": "vice.chair.chen"}, STAFF)
+    unit_facts.hear(session, event(contracts.ASSIGNMENT_SIGNED, "transport"))
     skipping_clock.set(china(2026, 5, 19, 8))
     assert operations.check(session, rules, {"number": NUMBER}, None)["action"] == "remind"
     assert operations.check(session, rules, {"number": NUMBER}, None)["action"] == "none"
@@ -207,7 +215,7 @@ def test_reply_reminders_and_escalations_are_published_once_each(session, rules,
 
 
 def test_an_approved_extension_is_published_for_the_units_record(session, rules, skipping_clock):
-    single(session, rules)
+    single(session, rules, signed=True)
     operations.extend(session, rules, {"number": NUMBER, "until": "2026-08-31", "reason": "budget"},
                       {"user": "staff.li", "roles": ["staff"]})
     [event] = [contracts.EventSchema().load(row.payload) for row in session.scalars(select(Outbox))

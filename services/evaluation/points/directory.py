@@ -49,6 +49,19 @@ def ensure_members(session, rows: list[dict]) -> int:
     return len(rows)
 
 
+class _Users(Schema):
+    users = fields.List(fields.String(validate=validate.Length(min=1, max=100)), required=True,
+                        validate=validate.Length(max=1000))
+
+
+def unknown_members(session, users, principal) -> list[str]:
+    """Those of ``users`` the directory does not know: intake checks a proposal's co-signers here."""
+    principal_of(principal)
+    wanted = load(_Users, {"users": users}, "the users")["users"]
+    known = set(session.scalars(select(Member.user).where(Member.user.in_(wanted)))) if wanted else set()
+    return [user for user in wanted if user not in known]
+
+
 def list_members(session, principal, sector: str | None = None) -> list[dict]:
     """Anyone signed in who is a member or overseer sees the directory (names and sectors are public
     within the committee)."""
@@ -76,7 +89,13 @@ def save_member(session, data, principal) -> dict:
     return as_dict(row)
 
 
+RULEBOOK_READERS = frozenset({"staff", "designer", "operator"})
+
+
 def terms(principal) -> list[dict]:
-    """Every term with its dates and its rulebook (version, hash, rows)."""
-    principal_of(principal)
+    """Every term with its dates and its rulebook (version, hash, rows): for staff, designers and
+    operators, who keep the rulebooks."""
+    who = principal_of(principal)
+    if not RULEBOOK_READERS & set(who["roles"]):
+        raise Forbidden("the points rulebooks are read by staff, designers and operators")
     return [book.describe() for book in rulebooks.all_terms()]

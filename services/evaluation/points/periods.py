@@ -15,6 +15,7 @@ from marshmallow import Schema, fields, validate, validates_schema, ValidationEr
 from sqlalchemy import select
 
 from shared import clock
+from shared.contracts.fields import POINTS, ROW_ID
 from shared.errors import Conflict, Forbidden, InvalidInput, NotFound
 from shared.messaging.outbox import notify
 from shared.validation import load
@@ -33,15 +34,15 @@ class PublishInput(Schema):
 
 class CorrectionAsk(Schema):
     reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
-    entry_id = fields.Integer(load_default=None, allow_none=True, strict=True)
-    points = fields.Integer(load_default=None, allow_none=True, strict=True,
+    entry_id = fields.Integer(load_default=None, allow_none=True, strict=True, validate=ROW_ID)
+    points = fields.Integer(load_default=None, allow_none=True, strict=True, validate=POINTS,
                             metadata={"description": "the change the member asks for, if they know it"})
 
 
 class CorrectionDecision(Schema):
     action = fields.String(required=True, validate=validate.OneOf(("apply", "reject")))
     reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
-    points = fields.Integer(load_default=None, allow_none=True, strict=True,
+    points = fields.Integer(load_default=None, allow_none=True, strict=True, validate=POINTS,
                             metadata={"description": "points to add (negative: to take away); for apply"})
 
     @validates_schema

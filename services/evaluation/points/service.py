@@ -35,6 +35,11 @@ class PerformanceMixin:
         return directory.list_members(self.db.session, principal, sector)
 
     @api
+    def unknown_members(self, users, principal=None):
+        """Those of ``users`` not in the members directory (intake checks co-signers with it)."""
+        return directory.unknown_members(self.db.session, users, principal)
+
+    @api
     def save_member(self, data, principal=None):
         result = directory.save_member(self.db.session, data, principal)
         self.db.commit()

@@ -8,8 +8,9 @@ from shared import clock
 from shared.calendar import local_date
 from shared.errors import InvalidInput
 
-_QUARTER = re.compile(r"^(\d{4})-Q([1-4])$")
-_YEAR = re.compile(r"^(\d{4})$")
+# Years 1900-2999: a period outside them is no period of a committee (and year 0 is no date at all).
+_QUARTER = re.compile(r"^((?:19|2[0-9])[0-9]{2})-Q([1-4])$")
+_YEAR = re.compile(r"^((?:19|2[0-9])[0-9]{2})$")
 
 
 def parse(key: str) -> tuple[str, date, date]:
@@ -23,8 +24,8 @@ def parse(key: str) -> tuple[str, date, date]:
     if match := _YEAR.match(key):
         year = int(match[1])
         return "year", date(year, 1, 1), date(year, 12, 31)
-    raise InvalidInput("a period is a quarter like 2026-Q3 or a year like 2026",
-                       {"period": [f"'{key}' is neither YYYY-Qn nor YYYY"]})
+    raise InvalidInput("a period is a quarter like 2026-Q3 or a year like 2026 (1900-2999)",
+                       {"period": [f"'{key[:20]}' is neither YYYY-Qn nor YYYY"]})
 
 
 def quarter_of(day: date) -> str:

@@ -10,16 +10,17 @@ caller again and tells the process.
 from __future__ import annotations
 
 from marshmallow import Schema, fields
-from nameko.web.handlers import http
+
 
 from shared.contracts.rpc.consultations import (CaseRegistration, CaseSchema, CommitmentRequest, CoverageSchema,
                                                VenueSchema)
 from shared.forms import (ConsultationDecideForm, ConsultationDispatchForm, ConsultationFollowUpForm,
                           ConsultationMeetingForm, ConsultationReturnVisitForm, ConsultationTakeForm)
 
-from ..http import complete_open_task, endpoint
+from ..http import EVERYONE, complete_open_task, endpoint, http
 
 PROCESS_ID = "micro_consultation"
+CASE_READERS = ("member", "staff", "committee", "leader", "unit")
 
 
 class CaseStep(Schema):
@@ -59,7 +60,7 @@ class ConsultationRoutes:
         return 201, self.assignment.register_case(body, principal, key=key)
 
     @http("GET", "/api/consultations")
-    @endpoint(response=CaseSchema(many=True), query=("status", "venue", "mine"))
+    @endpoint(*CASE_READERS, response=CaseSchema(many=True), query=("status", "venue", "mine"))
     def list_cases(self, request, principal):
         """Cases the caller may read: staff all (mine=true: those they registered); a member those
         given to them or registered by them; a department those it was asked to commit on."""
@@ -68,7 +69,7 @@ class ConsultationRoutes:
         return 200, self.assignment.list_cases(principal, query)
 
     @http("GET", "/api/consultations/<string:number>")
-    @endpoint(response=CaseSchema)
+    @endpoint(*CASE_READERS, response=CaseSchema)
     def get_case(self, request, principal, number):
         """One case with its meetings, commitments, follow-ups and history (a department: its own
         commitment only, the resident's name masked)."""
@@ -122,7 +123,7 @@ class ConsultationRoutes:
 
     # -- the venue directory -----------------------------------------------------------------------
     @http("GET", "/api/venues")
-    @endpoint(response=VenueSchema(many=True), query=("kind", "town"))
+    @endpoint(*EVERYONE, response=VenueSchema(many=True), query=("kind", "town"))
     def list_venues(self, request, principal):
         """Contact points, reception rooms, consultation rooms and sector studios, by kind and by
         a town or street they cover."""
@@ -130,7 +131,7 @@ class ConsultationRoutes:
         return 200, self.assignment.list_venues(query, principal=principal)
 
     @http("GET", "/api/venues/coverage")
-    @endpoint(response=CoverageSchema)
+    @endpoint("member", "staff", "committee", "leader", response=CoverageSchema)
     def venue_coverage(self, request, principal):
         """Per town or street the venues covering it and its cases; towns none covers; cases per venue."""
         return 200, self.assignment.venue_coverage(principal=principal)

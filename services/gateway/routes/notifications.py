@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from marshmallow import Schema, fields
-from nameko.web.handlers import http
+
 
 from .. import notifications
-from ..http import endpoint
+from ..http import EVERYONE, endpoint, http
 
 
 class NotificationSchema(Schema):
@@ -27,14 +27,14 @@ class NotificationRoutes:
     The inbox is the gateway's own data, so these routes call no other service."""
 
     @http("GET", "/api/notifications")
-    @endpoint(response=NotificationSchema(many=True), query=("unread",))
+    @endpoint(*EVERYONE, response=NotificationSchema(many=True), query=("unread",))
     def list_notifications(self, request, principal):
         """The caller's notifications, newest first (unread=true: only those not yet read)."""
         unread = request.args.get("unread", "false").lower() in ("1", "true", "yes")
         return 200, notifications.inbox(self.db.session, principal, unread)
 
-    @http("POST", "/api/notifications/<int:notification_id>/read")
-    @endpoint(response=NotificationSchema)
+    @http("POST", "/api/notifications/<id:notification_id>/read")
+    @endpoint(*EVERYONE, response=NotificationSchema)
     def read_notification(self, request, principal, notification_id):
         """Mark one of the caller's notifications read."""
         result = notifications.mark_read(self.db.session, notification_id, principal)

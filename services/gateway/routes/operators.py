@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 from nameko.dependency_providers import Config
-from nameko.web.handlers import http
+
 
 from shared import metrics
 from shared.messaging import deadletter, management
 
 from .. import schemas
-from ..http import endpoint
+from ..http import EVERYONE, endpoint, http
 
 
 # -- shapes -------------------------------------------------------------------------------------------
@@ -131,13 +131,13 @@ class OperatorRoutes:
         """Incidents (open by default; status= for others, empty for all)."""
         return 200, self.engine.incidents(request.args.get("status", "open") or None)
 
-    @http("POST", "/api/incidents/<int:incident_id>/retry")
+    @http("POST", "/api/incidents/<id:incident_id>/retry")
     @endpoint("operator", response=schemas.Incident)
     def retry_incident(self, request, principal, incident_id):
         """Send an incident's job again."""
         return 200, self.engine.retry_incident(incident_id, principal)
 
-    @http("POST", "/api/incidents/<int:incident_id>/resolve")
+    @http("POST", "/api/incidents/<id:incident_id>/resolve")
     @endpoint("operator", body=schemas.ResolveRequest, response=schemas.Incident)
     def resolve_incident(self, request, principal, incident_id, body):
         """Close an incident without retrying, saying why."""

@@ -10,17 +10,18 @@ intake, which authorises the caller again and tells the process.
 from __future__ import annotations
 
 from marshmallow import Schema, fields
-from nameko.web.handlers import http
+
 
 from shared.contracts.rpc.opinions import (AdoptionRequest, AnswerRequest, InstructionRequest, OpinionDraftSchema,
                                           OpinionSchema, ToProposalRequest)
 from shared.forms import OpinionEditForm, OpinionForwardForm, OpinionSignOffForm
 
 from .. import schemas
-from ..http import complete_open_task, endpoint
+from ..http import EVERYONE, complete_open_task, endpoint, http
 
 PROCESS_ID = "opinion"
 STAFF_ROLES = ("staff", "committee", "leader")
+OPINION_READERS = ("member", "informant", *STAFF_ROLES, "unit")
 
 
 class OpinionTask(schemas.Task):
@@ -78,7 +79,7 @@ class OpinionRoutes:
         return 200, self.intake.submit_saved_opinion(number, principal)
 
     @http("GET", "/api/opinions")
-    @endpoint(response=OpinionSchema(many=True), query=("mine", "status"))
+    @endpoint(*OPINION_READERS, response=OpinionSchema(many=True), query=("mine", "status"))
     def list_opinions(self, request, principal):
         """Items the caller may read: staff all; members and informants their own (members also
         adopted ones, as published); units those forwarded to them."""
@@ -86,7 +87,7 @@ class OpinionRoutes:
         return 200, self.intake.list_opinions(principal, mine, request.args.get("status"))
 
     @http("GET", "/api/opinions/<string:number>")
-    @endpoint(response=OpinionSchema)
+    @endpoint(*OPINION_READERS, response=OpinionSchema)
     def get_opinion(self, request, principal, number):
         """One item with its checks, reports, adoptions, instructions, forwards and history."""
         return 200, self.intake.get_opinion(number, principal)
@@ -148,7 +149,7 @@ class OpinionRoutes:
         return 201, self.intake.opinion_to_proposal(number, body, principal)
 
     @http("GET", "/api/threads/<string:thread>")
-    @endpoint(response=Thread)
+    @endpoint("member", "informant", *STAFF_ROLES, response=Thread)
     def thread(self, request, principal, thread):
         """Every micro-consultation case, opinion item and proposal of a case thread with their
         states and events, in order."""

@@ -5,9 +5,11 @@ filter. Rules: docs/performance-points.md."""
 from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
-from nameko.web.handlers import http
 
-from ..http import endpoint
+
+from shared.contracts.fields import POINTS, ROW_ID
+
+from ..http import EVERYONE, endpoint, http
 
 OVERSEERS = ("staff", "committee", "leader")
 
@@ -34,20 +36,20 @@ class AttendanceRequest(Schema):
 
 
 class PublishRequest(Schema):
-    period = fields.String(required=True, validate=validate.Regexp(r"^\d{4}(-Q[1-4])?$"),
+    period = fields.String(required=True, validate=validate.Regexp(r"^(19|2[0-9])[0-9]{2}(-Q[1-4])?$"),
                            metadata={"description": "a quarter (2026-Q3) or a year (2026) that has ended"})
 
 
 class CorrectionAskRequest(Schema):
     reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
-    entry_id = fields.Integer(load_default=None, allow_none=True, strict=True)
-    points = fields.Integer(load_default=None, allow_none=True, strict=True)
+    entry_id = fields.Integer(load_default=None, allow_none=True, strict=True, validate=ROW_ID)
+    points = fields.Integer(load_default=None, allow_none=True, strict=True, validate=POINTS)
 
 
 class CorrectionDecisionRequest(Schema):
     action = fields.String(required=True, validate=validate.OneOf(("apply", "reject")))
     reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
-    points = fields.Integer(load_default=None, allow_none=True, strict=True,
+    points = fields.Integer(load_default=None, allow_none=True, strict=True, validate=POINTS,
                             metadata={"description": "for apply: points added (negative: taken away)"})
 
 
@@ -212,9 +214,10 @@ class PerformanceRoutes:
         return 200, self.evaluation.save_member(body, principal=principal)
 
     @http("GET", "/api/performance/terms")
-    @endpoint(response=Term(many=True))
+    @endpoint("staff", "designer", "operator", response=Term(many=True))
     def performance_terms(self, request, principal):
-        """Every term with its dates and its points rulebook (version, hash, rows)."""
+        """Every term with its dates and its points rulebook (version, hash, rows): for staff, designers
+        and operators."""
         return 200, self.evaluation.terms(principal=principal)
 
     @http("POST", "/api/performance/attendance")
@@ -276,7 +279,7 @@ class PerformanceRoutes:
         """Correction requests of a period: a member sees their own, overseers all."""
         return 200, self.evaluation.corrections(period, principal=principal)
 
-    @http("POST", "/api/performance/corrections/<int:correction_id>")
+    @http("POST", "/api/performance/corrections/<id:correction_id>")
     @endpoint("staff", body=CorrectionDecisionRequest, response=Correction)
     def decide_correction(self, request, principal, correction_id, body):
         """Staff apply a correction (a ledger entry with the reason) or reject it, inside the window

@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 from marshmallow import Schema, fields
-from nameko.web.handlers import http
+
 
 from .. import schemas
-from ..http import endpoint
+from ..http import EVERYONE, endpoint, http
 
 
 class _SimilarProposal(Schema):
@@ -30,6 +30,15 @@ class RoutingSuggestions(Schema):
     suggestions = fields.List(fields.Nested(_RoutingSuggestion))
 
 
+OVERSEERS = ("staff", "committee", "leader")
+# Proposals are read by members (their own in full, published ones as published), overseers and the
+# public (published ones only).
+PROPOSAL_READERS = ("member", *OVERSEERS, "public")
+# A proposal's deadlines and supervision log: its proposers, overseers and the units it was given to
+# (the services narrow a member and a unit to their own proposals).
+INVOLVED = ("member", *OVERSEERS, "unit")
+
+
 class ProposalRoutes:
     """Mixed into :class:`~services.gateway.service.GatewayService`, which supplies ``self.engine``,
     ``self.intake``, ``self.assignment``, ``self.supervision`` and ``self.evaluation`` (RPC proxies)."""
@@ -42,16 +51,16 @@ class ProposalRoutes:
         return 201, self.intake.submit(body, principal, key=key)
 
     @http("GET", "/api/proposals")
-    @endpoint(response=schemas.Proposal(many=True), query=("mine",))
+    @endpoint(*PROPOSAL_READERS, response=schemas.Proposal(many=True), query=("mine",))
     def list_proposals(self, request, principal):
         """Proposals the caller may read (mine=true: only the caller's own)."""
         mine = request.args.get("mine", "false").lower() in ("1", "true", "yes")
         return 200, self.intake.list(principal, mine)
 
     @http("GET", "/api/proposals/<string:number>")
-    @endpoint(response=schemas.Proposal)
+    @endpoint(*PROPOSAL_READERS, response=schemas.Proposal)
     def get_proposal(self, request, principal, number):
-        """One proposal; other members see it only once published, with personal data masked."""
+        """One proposal; other members and the public see it only once published, with personal data masked."""
         return 200, self.intake.get(number, principal)
 
     @http("POST", "/api/proposals/<string:number>/cosign")
@@ -75,12 +84,12 @@ class ProposalRoutes:
                                          principal=principal)
 
     @http("GET", "/api/proposals/<string:number>/ratings")
-    @endpoint(response=schemas.Ratings)
+    @endpoint("member", *OVERSEERS, response=schemas.Ratings)
     def ratings(self, request, principal, number):
         """Rating rounds: proposers see their own ratings, staff and leaders all of them."""
         return 200, self.evaluation.ratings(number, principal=principal)
 
-    @http("GET", "/api/assessments/units/<int:year>")
+    @http("GET", "/api/assessments/units/<year:year>")
     @endpoint("staff", "committee", "leader", response=schemas.UnitAssessment)
     def unit_assessment(self, request, principal, year):
         """The units' annual assessment, computed from handling scores and ratings."""
@@ -88,13 +97,14 @@ class ProposalRoutes:
 
     # -- supervision (督) -------------------------------------------------------------------------
     @http("GET", "/api/proposals/<string:number>/deadlines")
-    @endpoint(response=schemas.Deadlines)
+    @endpoint(*INVOLVED, response=schemas.Deadlines)
     def deadlines(self, request, principal, number):
-        """Every deadline of a proposal and why it is what it is: rule, start, calendar, changes."""
+        """Every deadline of a proposal and why it is what it is: rule, start, calendar, changes. For
+        its proposers, staff, the committee, leaders and the units it was given to."""
         return 200, self.supervision.deadlines(number, principal=principal)
 
     @http("GET", "/api/overdue")
-    @endpoint("staff", "leader", "committee")
+    @endpoint(*OVERSEERS)
     def overdue(self, request, principal):
         """The live list of overdue work per unit."""
         return 200, self.supervision.overdue(principal=principal)
@@ -106,9 +116,9 @@ class ProposalRoutes:
         return 201, self.supervision.log_key_supervision(number, body["kind"], body["text"], principal=principal)
 
     @http("GET", "/api/proposals/<string:number>/supervision-log")
-    @endpoint()
+    @endpoint(*INVOLVED)
     def key_supervision_log(self, request, principal, number):
-        """A key proposal's supervision log."""
+        """A key proposal's supervision log: for its proposers, overseers and the units it was given to."""
         return 200, self.supervision.key_supervision_log(number, principal=principal)
 
     @http("GET", "/api/proposals/<string:number>/routing-suggestions")
@@ -130,56 +140,56 @@ class ProposalRoutes:
         """Assignments: a unit sees its own; staff see all."""
         return 200, self.assignment.list_assignments(principal=principal, number=request.args.get("number"))
 
-    @http("GET", "/api/assignments/<int:assignment_id>")
+    @http("GET", "/api/assignments/<id:assignment_id>")
     @endpoint("unit", "staff", "leader", "committee")
     def get_assignment(self, request, principal, assignment_id):
         """One assignment with its replies, co-signatures and events."""
         return 200, self.assignment.get_assignment(assignment_id, principal=principal)
 
-    @http("POST", "/api/assignments/<int:assignment_id>/sign")
+    @http("POST", "/api/assignments/<id:assignment_id>/sign")
     @endpoint("unit")
     def sign_assignment(self, request, principal, assignment_id):
         """签收: the unit signs for the assignment; its clock starts."""
         return 200, self.assignment.sign(assignment_id, principal=principal)
 
-    @http("POST", "/api/assignments/<int:assignment_id>/object")
+    @http("POST", "/api/assignments/<id:assignment_id>/object")
     @endpoint("unit", body=schemas.ObjectionRequest)
     def object_to_assignment(self, request, principal, assignment_id, body):
         """Object to an assignment within the window; staff reassign."""
         return 200, self.assignment.object(assignment_id, body["reason"], principal=principal)
 
-    @http("POST", "/api/assignments/<int:assignment_id>/input")
+    @http("POST", "/api/assignments/<id:assignment_id>/input")
     @endpoint("unit", body=schemas.TextRequest)
     def send_input(self, request, principal, assignment_id, body):
         """A co-unit sends its input to the lead unit."""
         return 200, self.assignment.send_input(assignment_id, body["text"], principal=principal)
 
-    @http("POST", "/api/assignments/<int:assignment_id>/reply-draft")
+    @http("POST", "/api/assignments/<id:assignment_id>/reply-draft")
     @endpoint("unit", body=schemas.ReplyDraftRequest)
     def draft_reply(self, request, principal, assignment_id, body):
         """The answering unit drafts its reply with a category."""
         return 200, self.assignment.draft_reply(assignment_id, body["category"], body["text"], principal=principal)
 
-    @http("POST", "/api/assignments/<int:assignment_id>/cosign-reply")
+    @http("POST", "/api/assignments/<id:assignment_id>/cosign-reply")
     @endpoint("unit")
     def cosign_reply(self, request, principal, assignment_id):
         """会签: a co-unit co-signs the lead's draft."""
         return 200, self.assignment.cosign_reply(assignment_id, principal=principal)
 
-    @http("POST", "/api/assignments/<int:assignment_id>/reply")
+    @http("POST", "/api/assignments/<id:assignment_id>/reply")
     @endpoint("unit")
     def submit_reply(self, request, principal, assignment_id):
         """Submit the reply; refused until every co-unit co-signed."""
         return 200, self.assignment.submit_reply(assignment_id, principal=principal)
 
-    @http("POST", "/api/assignments/<int:assignment_id>/extension")
+    @http("POST", "/api/assignments/<id:assignment_id>/extension")
     @endpoint("unit", body=schemas.ExtensionRequest)
     def request_extension(self, request, principal, assignment_id, body):
         """Ask for a later reply deadline, before the current one."""
         return 200, self.assignment.request_extension(assignment_id, until=body["until"].isoformat(),
                                                       reason=body["reason"], principal=principal)
 
-    @http("POST", "/api/assignments/<int:assignment_id>/followup")
+    @http("POST", "/api/assignments/<id:assignment_id>/followup")
     @endpoint("unit", body=schemas.TextRequest)
     def submit_followup(self, request, principal, assignment_id, body):
         """After a category B reply: report the matter solved (the second reply)."""

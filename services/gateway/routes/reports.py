@@ -2,10 +2,10 @@
 the list of adopted opinion items with leaders' instructions."""
 from __future__ import annotations
 
-from nameko.web.handlers import http
+
 
 from .. import schemas
-from ..http import endpoint
+from ..http import EVERYONE, endpoint, http
 from ..reports import render, wants_html
 
 _READERS = ("staff", "committee", "leader")
@@ -14,7 +14,7 @@ _READERS = ("staff", "committee", "leader")
 class ReportRoutes:
     """Mixed into :class:`~services.gateway.service.GatewayService`."""
 
-    @http("GET", "/api/reports/proposals/<int:year>/notice")
+    @http("GET", "/api/reports/proposals/<year:year>/notice")
     @endpoint(*_READERS, response=schemas.YearReport, query=("format",), html=True)
     def proposal_notice(self, request, principal, year):
         """The year-end public notice of proposal handling (年度提案办理情况通报): proposers' names masked,
@@ -27,7 +27,7 @@ class ReportRoutes:
                            personal_data_note="提案人姓名已遮蔽 Proposers' names masked; "
                                               "phone and identity numbers masked")
 
-    @http("GET", "/api/reports/proposals/<int:year>/bulletin")
+    @http("GET", "/api/reports/proposals/<year:year>/bulletin")
     @endpoint(*_READERS, response=schemas.YearReport, query=("format",), html=True)
     def proposal_bulletin(self, request, principal, year):
         """The written bulletin to all members (书面通报): every proposal of the year with its status,
@@ -40,7 +40,7 @@ class ReportRoutes:
                            heading="政协提案工作书面通报", subheading="Bulletin to all members",
                            personal_data_note="委员内部通报 For members; phone and identity numbers masked")
 
-    @http("GET", "/api/reports/opinions/<int:year>/adopted")
+    @http("GET", "/api/reports/opinions/<year:year>/adopted")
     @endpoint(*_READERS, response=schemas.AdoptedOpinions, query=("audience", "format"), html=True)
     def adopted_opinions(self, request, principal, year):
         """The year's adopted opinion items with leaders' instructions (采用情况通报). ``audience=public``

@@ -42,6 +42,14 @@ class Extend(Schema):
     number = number()
     until = fields.Date(required=True)
     reason = fields.String(load_default="", validate=validate.Length(max=2000))
+    # when the unit asked (the extension_requested message): asked after the deadline is refused
+    requested_at = fields.AwareDateTime(load_default=None, allow_none=True)
+
+
+class Close(Schema):
+    number = number()
+    # when the unit submitted the reply (the reply_submitted message): on time is judged at it
+    replied_at = fields.AwareDateTime(load_default=None, allow_none=True)
 
 
 class Restart(Schema):
@@ -56,8 +64,8 @@ register(
     Operation("supervision.check", NumberRef, "check the proposal's deadlines: remind, escalate, or wait",
               ("no_reply_deadline",)),
     Operation("supervision.extend", Extend, "move the reply deadline on an approved extension",
-              ("extension_too_long", "no_reply_deadline")),
+              ("extension_too_long", "extension_after_deadline", "no_reply_deadline")),
     Operation("supervision.restart", Restart, "restart the reply clock (re-handling, reassignment)",
               ("no_reply_deadline",)),
-    Operation("supervision.close", NumberRef, "close the proposal's deadlines"),
+    Operation("supervision.close", Close, "close the proposal's deadlines; on time judged at the submission"),
 )

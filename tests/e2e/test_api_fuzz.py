@@ -1,0 +1,59 @@
+"""The API fuzzed from its own /openapi.json with schemathesis, against the running system, as a
+member and as staff: valid and invalid requests for every operation, a fixed seed and a bounded
+number of examples (the whole module stays within two minutes). Every answer must be no server
+error, a status the document lists for the operation, a documented content type, and a body that
+fits the documented schema."""
+from __future__ import annotations
+
+import time
+
+import pytest
+import requests
+import schemathesis
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis.errors import Unsatisfiable
+from schemathesis import GenerationMode
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (content_type_conformance, response_schema_conformance,
+                                               status_code_conformance)
+
+from services.gateway import openapi
+from services.gateway.service import GatewayService
+
+CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
+EXAMPLES = 8          # per operation, mode and token: ~86 operations x 2 modes x 2 tokens
+BUDGET_SECONDS = 120  # the whole module
+OPERATIONS = sorted((method.upper(), path) for path, ops in openapi.build(GatewayService)["paths"].items()
+                    for method in ops)
+
+
+@pytest.fixture(scope="module")
+def fuzzing(db_kind, request):
+    """The schema as the running gateway serves it, and when fuzzing began. Fuzzing runs on SQLite
+    only: what it exercises is the HTTP edge, and two minutes once is the bound."""
+    if db_kind != "sqlite":
+        pytest.skip("the API is fuzzed once, on SQLite")
+    base, _ = request.getfixturevalue("running")
+    return {"schema": schemathesis.openapi.from_url(base + "/openapi.json"), "at": time.monotonic()}
+
+
+@pytest.mark.parametrize("who", ["member", "staff"])
+@pytest.mark.parametrize("method, path", OPERATIONS, ids=[f"{m} {p}" for m, p in OPERATIONS])
+def test_the_api_answers_as_documented(fuzzing, running, who, method, path):
+    base, tokens = running
+    assert time.monotonic() - fuzzing["at"] < BUDGET_SECONDS, "the fuzzing is bounded to two minutes"
+    operation = fuzzing["schema"][path][method]
+    session = requests.Session()
+    headers = {"Authorization": f"Bearer {tokens[who]}"}
+    for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
+        @given(case=operation.as_strategy(generation_mode=mode))
+        @settings(max_examples=EXAMPLES, derandomize=True, database=None, deadline=None,
+                  phases=[Phase.explicit, Phase.generate],
+                  suppress_health_check=list(HealthCheck))
+        def fuzz(case):
+            case.call_and_validate(base_url=base, session=session, headers=headers, checks=CHECKS, timeout=30)
+
+        try:
+            fuzz()
+        except Unsatisfiable:
+            assert mode is GenerationMode.NEGATIVE  # an operation with nothing to send wrong (GET /health)

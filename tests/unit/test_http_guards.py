@@ -1,0 +1,224 @@
+"""The gateway's request guards without a running system: the WSGI middleware (request ids, the
+body cap, generic 500s), reading a body (UTF-8, depth, lone surrogates), the generic 5xx of a
+route, tokens that expire and are revoked, and private files."""
+from __future__ import annotations
+
+import io
+import json
+import os
+import stat
+from datetime import timedelta
+
+import pytest
+from nameko.exceptions import RemoteError
+from werkzeug.test import Client, EnvironBuilder
+from werkzeug.wrappers import Request, Response
+
+from services.gateway import http, tokens
+from services.gateway.models import Base
+from shared import config
+from shared.db import dispose_all, get_engine, session_factory
+from shared.errors import InvalidInput, Unauthenticated
+
+
+def echo_app(environ, start_response):
+    body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+    return Response(json.dumps({"read": len(body)}), mimetype="application/json")(environ, start_response)
+
+
+def failing_app(environ, start_response):
+    raise KeyError("a secret detail")
+
+
+def test_every_answer_has_a_request_id_and_a_body_over_the_cap_is_refused_unread():
+    client = Client(http.GuardedApp(echo_app, max_body=100))
+    ok = client.post("/x", data=b"a" * 100)
+    assert ok.status_code == 200 and ok.json == {"read": 100} and len(ok.headers["X-Request-Id"]) == 32
+    big = client.post("/x", data=b"a" * 101)
+    assert big.status_code == 413 and big.json["error"] == "too_large"
+    assert big.headers["X-Request-Id"] == big.json["details"]["request_id"]
+    assert big.headers["Connection"] == "close"
+    environ = EnvironBuilder(method="POST", path="/x").get_environ()
+    environ["CONTENT_LENGTH"] = "many"
+    status = []
+    http.GuardedApp(echo_app, max_body=100)(environ, lambda s, h, e=None: status.append(s))
+    assert status[0].startswith("400")
+
+
+def test_a_chunked_body_is_read_only_up_to_the_cap():
+    class Endless(io.RawIOBase):
+        def readable(self):
+            return True
+
+        def readinto(self, buffer):
+            buffer[:len(buffer)] = b"a" * len(buffer)
+            return len(buffer)
+
+    app = http.GuardedApp(echo_app, max_body=1000)
+    environ = EnvironBuilder(method="POST", path="/x").get_environ()
+    environ.update({"HTTP_TRANSFER_ENCODING": "chunked", "wsgi.input": io.BufferedReader(Endless())})
+    environ.pop("CONTENT_LENGTH", None)
+    status = []
+    app(environ, lambda s, h, e=None: status.append(s))
+    assert status[0].startswith("413")
+
+
+def test_anything_that_escapes_answers_a_generic_500():
+    response = Client(http.GuardedApp(failing_app, max_body=100)).get("/x")
+    assert response.status_code == 500 and response.json["message"] == "internal error"
+    assert "secret" not in response.text and response.json["details"]["request_id"] == response.headers["X-Request-Id"]
+
+
+def request(body: bytes) -> Request:
+    return Request(EnvironBuilder(method="POST", data=body).get_environ())
+
+
+@pytest.mark.parametrize("body, says", [
+    (b"[" * 2000 + b"]" * 2000, "nested"),
+    (json.dumps({"a": json.loads("[" * 40 + "]" * 40)}).encode(), "nested"),
+    (b'{"title": "\\ud800"}', "Unicode"),
+    (b'{"\\udfff": 1}', "Unicode"),
+    (b'{"title": "\xff"}', "UTF-8"),
+    (b"[1, 2]", "object"),
+    (b"{oops", "JSON"),
+])
+def test_bodies_that_are_not_plain_json_objects_are_refused(body, says):
+    with pytest.raises(InvalidInput) as refused:
+        http._body(request(body), max_depth=32)
+    assert says in refused.value.message
+
+
+def test_a_body_within_the_depth_is_read():
+    nested = json.loads("[" * 30 + "]" * 30)
+    assert http._body(request(json.dumps({"a": nested}).encode()), max_depth=32) == {"a": nested}
+
+
+class Route:
+    def __init__(self, error):
+        self.error = error
+
+    def _settings(self):
+        return config.load({})
+
+    def _principal(self, request):
+        return {"user": "u", "roles": ["staff"], "unit": None}
+
+    @http.endpoint("staff")
+    def fails(self, request, principal):
+        raise self.error
+
+
+@pytest.mark.parametrize("error, status", [(RemoteError("OverflowError", "int too big: 99999"), 502),
+                                           (ZeroDivisionError("a detail"), 500)])
+def test_a_failing_route_answers_a_generic_body_with_the_request_id(error, status):
+    req = request(b"")
+    req.environ["ztc.request_id"] = "rid-1"
+    response = Route(error).fails(req)
+    body = json.loads(response.get_data())
+    assert response.status_code == status and body["message"] == "internal error"
+    assert body["details"] == {"request_id": "rid-1"} and "99999" not in response.get_data(as_text=True)
+
+
+def test_a_route_must_name_its_roles():
+    with pytest.raises(TypeError):
+        http.endpoint()
+    with pytest.raises(TypeError):
+        http.endpoint("superuser")
+
+
+@pytest.fixture
+def session(tmp_path):
+    url = f"sqlite:///{tmp_path}/gateway.db"
+    Base.metadata.create_all(get_engine(url))
+    with session_factory(url)() as s:
+        yield s
+    dispose_all()
+
+
+def test_tokens_expire_and_are_revoked(session):
+    settings = config.load({})
+    person = tokens.issue(session, "staff.wang", ["staff"], ttl=tokens.lifetime(settings, "person"))
+    system = tokens.issue(session, "transport.system", ["unit"], "transport", kind="system",
+                          ttl=tokens.lifetime(settings, "system"))
+    old = tokens.issue(session, "staff.old", ["staff"], ttl=timedelta(seconds=-1))
+    session.flush()
+    assert tokens.principal_for(session, f"Bearer {person}")["user"] == "staff.wang"
+    rows = {row["user"]: row for row in tokens.listing(session, everything=True)}
+    assert rows["staff.old"]["state"] == "expired"
+    lives = {u: row["expires_at"] for u, row in rows.items()}
+    assert lives["transport.system"] > lives["staff.wang"]
+    with pytest.raises(Unauthenticated, match="expired"):
+        tokens.principal_for(session, f"Bearer {old}")
+    revoked = tokens.revoke(session, [rows["staff.wang"]["id"]])
+    assert [r["user"] for r in revoked] == ["staff.wang"]
+    with pytest.raises(Unauthenticated, match="revoked"):
+        tokens.principal_for(session, f"Bearer {person}")
+    assert tokens.revoke(session, user="transport.system")[0]["state"] == "revoked"
+    with pytest.raises(Unauthenticated):
+        tokens.principal_for(session, f"Bearer {system}")
+    assert tokens.listing(session) == []
+    assert person not in json.dumps(tokens.listing(session, everything=True))
+
+
+def test_the_default_lifetimes_are_settings():
+    settings = config.load({"ZTC_TOKEN_TTL_HOURS": "2", "ZTC_TOKEN_SYSTEM_TTL_HOURS": "48"})
+    assert tokens.lifetime(settings, "person") == timedelta(hours=2)
+    assert tokens.lifetime(settings, "system") == timedelta(hours=48)
+    assert config.load({}).http_max_body_bytes == 1024 * 1024
+    with pytest.raises(InvalidInput):
+        tokens.lifetime(settings, "person", 0)
+
+
+def test_var_and_its_files_are_made_private(tmp_path):
+    from services.launcher import make_private, write_private
+
+    var = tmp_path / "var"
+    var.mkdir(mode=0o755)
+    (var / "intake.db").write_text("x")
+    os.chmod(var / "intake.db", 0o644)
+    make_private(var)
+    write_private(var / "demo-tokens.json", "{}")
+    assert stat.S_IMODE(var.stat().st_mode) == 0o700
+    assert {p.name: stat.S_IMODE(p.stat().st_mode) for p in var.iterdir()} == \
+        {"intake.db": 0o600, "demo-tokens.json": 0o600}
+
+
+def _integer_fields(schema, path=""):
+    from marshmallow import fields as mf
+
+    schema = schema() if isinstance(schema, type) else schema
+    for name, field in schema.fields.items():
+        yield from _field_integers(field, f"{path}{name}")
+
+
+def _field_integers(field, path):
+    from marshmallow import fields as mf
+
+    if isinstance(field, mf.Integer):
+        yield path, field
+    elif isinstance(field, mf.Nested):
+        yield from _integer_fields(field.nested if not callable(field.nested) else field.nested(), path + ".")
+    elif isinstance(field, mf.List):
+        yield from _field_integers(field.inner, path + "[]")
+    elif isinstance(field, mf.Dict) and field.value_field is not None:
+        yield from _field_integers(field.value_field, path + "{}")
+
+
+def test_every_integer_a_request_body_carries_is_range_checked_within_32_bits():
+    from marshmallow import validate
+
+    from services.gateway import matrix
+    from services.gateway.service import GatewayService
+
+    checked = 0
+    for route in matrix.routes():
+        body = getattr(GatewayService, route["name"]).openapi["body"]
+        if body is None:
+            continue
+        for path, field in _integer_fields(body):
+            ranges = [v for v in field.validators if isinstance(v, validate.Range)]
+            assert ranges, f"{route['method']} {route['path']}: {path} has no Range"
+            low, high = ranges[0].min, ranges[0].max
+            assert low is not None and high is not None and -(2**31) <= low <= high <= 2**31 - 1, (route["path"], path)
+            checked += 1
+    assert checked >= 3
