@@ -30,7 +30,7 @@ from tests.support import (
     wait_for,
 )
 
-from .test_smoke_over_the_bus import DATA, MEMBER, STAFF, completed, count, review_task, waits_for_reply
+from .test_smoke_over_the_bus import DATA, MEMBER, OPERATOR, STAFF, completed, count, review_task, waits_for_reply
 
 
 def job_message(system, operation):
@@ -46,7 +46,7 @@ def job_message(system, operation):
 
 def test_a_job_delivered_twice_has_one_effect(system):
     system.stop_service("intake")
-    inst = system.rpc.engine.start("smoke", "DUP-1", DATA, MEMBER)
+    inst = system.rpc.engine.start("smoke", "DUP-1", DATA, OPERATOR)
     queue = contracts.job_queue("intake")
     wait_for(lambda: ready_count(system.settings.amqp_uri, queue) == 1, message="the job to be queued")
     publish(system.settings.amqp_uri, contracts.JOBS_EXCHANGE, "intake.record_submission",
@@ -107,7 +107,7 @@ def test_a_worker_killed_mid_job_loses_nothing(tmp_path, vhost, database_url_tem
     worker = _service_process(settings, "intake")
     try:
         lock = TableLock(settings.database_url("intake"), "submissions")
-        inst = system.rpc.engine.start("smoke", "KILL-1", DATA, MEMBER)
+        inst = system.rpc.engine.start("smoke", "KILL-1", DATA, OPERATOR)
         queue = contracts.job_queue("intake")
         wait_for(lambda: unacked(system, queue) == 1, timeout=30, message="the worker to hold the job")
         worker.send_signal(signal.SIGKILL)
@@ -132,7 +132,7 @@ def restart_broker():
 
 def test_instances_complete_across_a_broker_restart(system):
     keys = [f"RESTART-{n}" for n in range(4)]
-    ids = [system.rpc.engine.start("smoke", key, DATA, MEMBER)["id"] for key in keys]
+    ids = [system.rpc.engine.start("smoke", key, DATA, OPERATOR)["id"] for key in keys]
     for instance_id in ids[:2]:
         system.rpc.engine.complete_task(review_task(system, instance_id)["task_id"], {"approved": True}, STAFF)
 
@@ -147,7 +147,7 @@ def test_instances_complete_across_a_broker_restart(system):
         wait_for(lambda: system.rpc.engine.get_instance(instance_id)["waiting_messages"], timeout=60,
                  message=f"{key} to wait for the reply")
         system.rpc.engine.send_message({"name": "unit_reply", "correlation_key": key,
-                                        "message_id": f"reply-{key}", "payload": {}}, STAFF)
+                                        "message_id": f"reply-{key}", "payload": {}}, OPERATOR)
     for instance_id in ids:
         wait_for(lambda: system.rpc.engine.get_instance(instance_id)["status"] == "completed", timeout=60,
                  message="completion after the restart")
@@ -165,7 +165,7 @@ def test_a_job_that_keeps_failing_becomes_an_incident_that_a_retry_completes(sys
     eval_url = system.settings.database_url("evaluation")
     with system.session("evaluation") as s:
         s.execute(text("ALTER TABLE outcomes RENAME TO outcomes_away"))
-    inst = system.rpc.engine.start("smoke", "INCIDENT-1", DATA, MEMBER)
+    inst = system.rpc.engine.start("smoke", "INCIDENT-1", DATA, OPERATOR)
     system.rpc.engine.complete_task(review_task(system, inst["id"])["task_id"], {"approved": False}, STAFF)
     instance = wait_for(lambda: (lambda i: i if i["status"] == "incident" else None)(
         system.rpc.engine.get_instance(inst["id"])), timeout=30, message="the incident")
@@ -209,13 +209,13 @@ def test_a_bad_job_message_is_dead_lettered_with_its_reason_and_changes_nothing(
     assert count(system, "intake", Submission) == 0
     assert count(system, "intake", IntakeInbox) == 0
     # The service still works after it.
-    inst = system.rpc.engine.start("smoke", "AFTER-BAD", DATA, MEMBER)
+    inst = system.rpc.engine.start("smoke", "AFTER-BAD", DATA, OPERATOR)
     review_task(system, inst["id"])
 
 
 def test_a_malformed_job_result_is_dead_lettered_and_changes_nothing(system):
     vhost = system.settings.amqp_uri.rsplit("/", 1)[-1]
-    inst = system.rpc.engine.start("smoke", "BAD-RESULT", DATA, MEMBER)
+    inst = system.rpc.engine.start("smoke", "BAD-RESULT", DATA, OPERATOR)
     review_task(system, inst["id"])
     before = system.rpc.engine.get_instance(inst["id"])
     publish(system.settings.amqp_uri, contracts.RESULTS_EXCHANGE, contracts.RESULT_ROUTING_KEY,
@@ -227,11 +227,11 @@ def test_a_malformed_job_result_is_dead_lettered_and_changes_nothing(system):
 
 
 def test_queues_are_drained_after_the_smoke_run(system):
-    inst = system.rpc.engine.start("smoke", "DRAIN-1", DATA, MEMBER)
+    inst = system.rpc.engine.start("smoke", "DRAIN-1", DATA, OPERATOR)
     system.rpc.engine.complete_task(review_task(system, inst["id"])["task_id"], {"approved": True}, STAFF)
     waits_for_reply(system, inst["id"])
     system.rpc.engine.send_message({"name": "unit_reply", "correlation_key": "DRAIN-1",
-                                    "message_id": "r", "payload": {}}, STAFF)
+                                    "message_id": "r", "payload": {}}, OPERATOR)
     completed(system, inst["id"])
     time.sleep(0.5)
     for queue in [*(contracts.job_queue(s) for s in contracts.SERVICES), contracts.ENGINE_RESULTS_QUEUE,
