@@ -115,7 +115,17 @@ class ReviewReplyForm(Form):
 
 
 class GradeQualityForm(Form):
-    grade = fields.String(required=True, validate=validate.OneOf(["excellent", "good", "ordinary"]))
+    """One of the proposal rulebook's ``quality_grades`` (优秀提案 is ``excellent``)."""
+
+    grade = fields.String(required=True)
+
+    @validates("grade")
+    def _a_rulebook_grade(self, value, **kwargs):
+        from shared.rulebook import current_rulebook
+
+        codes = [grade.code for grade in current_rulebook("proposal").quality_grades()]
+        if value not in codes:
+            raise ValidationError(f"not a quality grade of the rulebook; one of: {', '.join(codes)}")
 
 
 class OpinionEditForm(Form):

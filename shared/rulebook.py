@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+from fractions import Fraction
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
@@ -33,7 +34,7 @@ RULES_DIRECTORY = config.load().bpmn_dir / "rules"
 UNITS = ("months", "days", "working_days")
 # The proposal diagram relies on every one of these; a proposal rulebook without one is refused.
 PROPOSAL_DURATIONS = ("cosign_window", "objection_window", "sign_for_limit", "co_unit_input",
-                      "reply_deadline", "max_extension", "rehandling_reply")
+                      "reply_deadline", "max_extension", "rehandling_reply", "rating_window")
 
 
 class RuleNotFound(KeyError):
@@ -162,9 +163,55 @@ class _KeyProposalsSchema(Schema):
             raise ValidationError("share_min is larger than share_max", field_name="share_min")
 
 
+class _Share(fields.Field):
+    """A share from 0 to 1: a number, or a fraction written ``1/4``; loaded as a Fraction."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+            raise ValidationError("Expected a share from 0 to 1: a number or a fraction like 1/4.")
+        try:
+            share = Fraction(str(value).strip())
+        except (ValueError, ZeroDivisionError):
+            raise ValidationError(f"{value!r} is not a number or a fraction like 1/4.") from None
+        if not 0 <= share <= 1:
+            raise ValidationError(f"{value} is not between 0 and 1.")
+        return share
+
+
+def _shares(**kwargs):
+    return fields.Dict(keys=fields.String(validate=validate.Length(min=1)), values=_Share(),
+                       validate=validate.Length(min=1), **kwargs)
+
+
+class _OrganisationRules(Schema):
+    late_signing = _Share(required=True)
+
+
+class _ProcedureRules(Schema):
+    per_rehandling = _Share(required=True)
+
+
+class _TimelinessRules(Schema):
+    per_extension = _Share(required=True)
+    on_time_floor = _Share(required=True)
+
+
+class _ResultRules(Schema):
+    categories = _shares(required=True)
+    levels = _shares(required=True)
+
+
+class _ChecklistRulesSchema(Schema):
+    organisation = fields.Nested(_OrganisationRules, required=True)
+    procedure = fields.Nested(_ProcedureRules, required=True)
+    timeliness = fields.Nested(_TimelinessRules, required=True)
+    result = fields.Nested(_ResultRules, required=True)
+
+
 class _ChecklistSchema(Schema):
     total = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
     items = _labels(_ChecklistItemSchema, required=True)
+    rules = fields.Nested(_ChecklistRulesSchema)
 
     @validates_schema
     def _adds_up(self, data, **kwargs):
@@ -172,6 +219,30 @@ class _ChecklistSchema(Schema):
         if points != data["total"]:
             raise ValidationError(f"points add up to {points}, not the total {data['total']}",
                                   field_name="items")
+
+
+ASSESSMENT_COMPONENTS = ("handling", "on_time", "satisfaction")
+
+
+class _AssessmentSchema(Schema):
+    scale = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=1000))
+    weights = _shares(required=True)
+
+    @validates("weights")
+    def _every_component_adding_up(self, value, **kwargs):
+        if sorted(value) != sorted(ASSESSMENT_COMPONENTS):
+            raise ValidationError(f"give exactly these weights: {', '.join(ASSESSMENT_COMPONENTS)}")
+        if sum(value.values()) != 1:
+            raise ValidationError(f"the weights add up to {float(sum(value.values()))}, not 1")
+
+
+class _FormatSchema(Schema):
+    max_title = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=200))
+    max_total = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=100000))
+
+
+class _DuplicatesSchema(Schema):
+    threshold = fields.Float(required=True, validate=validate.Range(0, 1, min_inclusive=False))
 
 
 class _CosigningSchema(Schema):
@@ -192,6 +263,10 @@ class RulebookSchema(Schema):
     satisfaction = fields.Nested(_SatisfactionSchema)
     key_proposals = fields.Nested(_KeyProposalsSchema)
     handling_checklist = fields.Nested(_ChecklistSchema)
+    format = fields.Nested(_FormatSchema)
+    unit_assessment = fields.Nested(_AssessmentSchema)
+    duplicates = fields.Nested(_DuplicatesSchema)
+    quality_grades = _labels()
     routing = fields.Dict(keys=fields.String())  # checked by services/assignment/routing.py
 
 
@@ -205,6 +280,33 @@ class ProposalRulebookSchema(RulebookSchema):
     satisfaction = fields.Nested(_SatisfactionSchema, required=True)
     key_proposals = fields.Nested(_KeyProposalsSchema, required=True)
     handling_checklist = fields.Nested(_ChecklistSchema, required=True)
+    format = fields.Nested(_FormatSchema, required=True)
+    unit_assessment = fields.Nested(_AssessmentSchema, required=True)
+    duplicates = fields.Nested(_DuplicatesSchema, required=True)
+    quality_grades = _labels(required=True)
+
+    @validates("handling_checklist")
+    def _checklist_has_rules(self, value, **kwargs):
+        if value.get("rules") is None:
+            raise ValidationError({"rules": ["Missing data for required field."]})
+
+    @validates("quality_grades")
+    def _has_excellent(self, value, **kwargs):
+        if "excellent" not in [grade.code for grade in value]:
+            raise ValidationError("a grade 'excellent' (优秀提案) is needed: excellent proposals earn points")
+
+    def load(self, data, **kwargs):
+        loaded = super().load(data, **kwargs)
+        result = loaded["handling_checklist"]["rules"]["result"]
+        missing = [c.code for c in loaded["reply_categories"] if c.code not in result["categories"]]
+        if missing:
+            raise ValidationError({"handling_checklist": {"rules": {"result": {"categories": [
+                f"no share for reply categories: {', '.join(missing)}"]}}}})
+        missing = [level.code for level in loaded["satisfaction"]["levels"] if level.code not in result["levels"]]
+        if missing:
+            raise ValidationError({"handling_checklist": {"rules": {"result": {"levels": [
+                f"no share for satisfaction levels: {', '.join(missing)}"]}}}})
+        return loaded
 
     @validates("durations")
     def _has_every_duration(self, value, **kwargs):
@@ -326,6 +428,27 @@ class Rulebook:
 
     def handling_checklist_total(self) -> int:
         return self._section("handling_checklist")["total"]
+
+    def handling_checklist_rules(self) -> dict:
+        """The shares each checklist item's rule gives (Fractions), by item."""
+        rules = self._section("handling_checklist").get("rules")
+        if rules is None:
+            raise RuleNotFound(f"rulebook {self.name} {self.version} has no handling_checklist.rules")
+        return rules
+
+    def format_limits(self) -> dict:
+        """``{max_title, max_total}``: what one proposal may hold (一事一案)."""
+        return dict(self._section("format"))
+
+    def unit_assessment(self) -> dict:
+        """``{scale, weights: {handling, on_time, satisfaction}}`` of the units' 目标考核 score."""
+        return self._section("unit_assessment")
+
+    def duplicate_threshold(self) -> float:
+        return self._section("duplicates")["threshold"]
+
+    def quality_grades(self) -> list[Label]:
+        return list(self._section("quality_grades"))
 
 
 def load_rulebook(name: str, path: str | Path | None = None) -> Rulebook:

@@ -34,7 +34,24 @@ SENT_BACK = "assignment.sent_back"
 REHANDLING = "assignment.rehandling"
 INPUT_RECEIVED = "assignment.input_received"
 REPLY_DRAFTED = "assignment.reply_drafted"
-UNIT_EVENTS = (CREATED, CANCELLED, SENT_BACK, REHANDLING, INPUT_RECEIVED, REPLY_DRAFTED)
+# Staff's decisions on the unit's work:
+OBJECTION_OVERRULED = "assignment.objection_overruled"  # kept: the same assignment id, work on
+EXTENSION_APPROVED = "assignment.extension_approved"
+EXTENSION_REFUSED = "assignment.extension_refused"
+REPLY_ACCEPTED = "assignment.reply_accepted"            # staff accepted it; the proposers rate it
+FOLLOWUP_EXPECTED = "assignment.followup_expected"      # category B: report again when solved
+UNIT_EVENTS = (CREATED, CANCELLED, SENT_BACK, REHANDLING, INPUT_RECEIVED, REPLY_DRAFTED, OBJECTION_OVERRULED,
+               EXTENSION_APPROVED, EXTENSION_REFUSED, REPLY_ACCEPTED, FOLLOWUP_EXPECTED)
+# The inbox notice (notify.<kind>, to unit:<code>) that goes with each decision event.
+NOTICE_TEXT = {
+    CANCELLED: "提案 {number} 的交办已撤销（{reason}），请勿再办理此件。",
+    OBJECTION_OVERRULED: "提案 {number} 的异议未获同意，仍由本单位办理（交办号 {id} 不变）。",
+    EXTENSION_APPROVED: "提案 {number} 的延期申请已同意，答复期限延至 {until}。",
+    EXTENSION_REFUSED: "提案 {number} 的延期申请未获同意。{comment}",
+    SENT_BACK: "提案 {number} 的答复被退回：{comment}",
+    REPLY_ACCEPTED: "提案 {number} 的答复（第 {round} 轮）已审核通过，请提案人评价。",
+    FOLLOWUP_EXPECTED: "提案 {number} 答复为 B 类（正在解决或列入计划），问题解决后请报送后续办理情况。",
+}
 
 # BPMN messages sent to the engine (correlation key: the proposal number).
 from shared.contracts.messages import (EXTENSION_REQUESTED, FOLLOWUP_REPLY, OBJECTION_RAISED,  # noqa: E402,F401

@@ -33,7 +33,8 @@ from shared.errors import BusinessError, InvalidInput
 from shared.validation import load
 
 from .models import Assignment, AssignmentEvent, ExtensionRequest
-from .records import iso, record
+from . import contracts
+from .records import active_assignments, current_reply, iso, record, tell_unit
 
 
 def objection_decided(session, row: Assignment, outcome: str, by: str, at: datetime, units: list[str]) -> None:
@@ -74,11 +75,14 @@ def hear_extension(session, body) -> dict | None:
     request.status = "approved"
     row = session.get(Assignment, request.assignment_id)
     decided_at = event["occurred_at"]
-    record(session, row, data["by"], "extension_decided",
-           {"request_id": request.id, "outcome": "approved", "decided_by": data["by"],
-            "decided_at": iso(decided_at), "until": data["until"].isoformat(),
-            "previous_due": data["previous_due"].isoformat() if data["previous_due"] else None,
-            "event_id": event["event_id"]})
+    because = record(session, row, data["by"], "extension_decided",
+                     {"request_id": request.id, "outcome": "approved", "decided_by": data["by"],
+                      "decided_at": iso(decided_at), "until": data["until"].isoformat(),
+                      "previous_due": data["previous_due"].isoformat() if data["previous_due"] else None,
+                      "event_id": event["event_id"]})
+    tell_unit(session, row, contracts.EXTENSION_APPROVED, because,
+              {"request_id": request.id, "until": data["until"].isoformat(), "decided_by": data["by"],
+               "decided_at": iso(decided_at)})
     return {"request_id": request.id, "status": request.status}
 
 
@@ -101,7 +105,40 @@ def record_extension_refusal(session, params: dict, principal: dict | None) -> d
     if request.status == "requested":
         request.status = "refused"
         by, now = (principal or {}).get("user") or "system", clock.now()
-        record(session, row, by, "extension_decided",
-               {"request_id": request.id, "outcome": "refused", "decided_by": by, "decided_at": iso(now),
-                "comment": data["comment"] or ""})
+        because = record(session, row, by, "extension_decided",
+                         {"request_id": request.id, "outcome": "refused", "decided_by": by,
+                          "decided_at": iso(now), "comment": data["comment"] or ""})
+        tell_unit(session, row, contracts.EXTENSION_REFUSED, because,
+                  {"request_id": request.id, "comment": data["comment"] or "", "decided_by": by,
+                   "decided_at": iso(now)})
     return {"request_id": request.id, "status": request.status}
+
+
+RATING_OPENED = "handling.rating_opened"
+
+
+def hear_acceptance(session, body) -> list[int]:
+    """``handling.rating_opened`` (evaluation): staff accepted the round's reply and the proposers
+    rate it. Each answering unit hears ``assignment.reply_accepted``; one whose reply is category B
+    also ``assignment.followup_expected`` (report again when the matter is solved). Heard twice,
+    it tells nothing twice. Returns the assignments told."""
+    event = load(shared_contracts.EventSchema, body, "the event")
+    if event["name"] != RATING_OPENED:
+        raise InvalidInput("the assignment service hears no such event", {"name": [f"expected {RATING_OPENED}"]})
+    number, round_ = event["subject"], int(event["payload"].get("round") or 0)
+    told = []
+    for row in active_assignments(session, number, lock=True):
+        reply = current_reply(session, row)
+        if row.role not in contracts.ANSWERING_ROLES or reply is None or reply.status != "submitted" \
+                or row.round != round_:
+            continue
+        if any((e or {}).get("event_id") == event["event_id"] for e in decisions_of(session, row.id, "reply_accepted")):
+            continue
+        because = record(session, row, "system", "reply_accepted",
+                         {"round": row.round, "category": reply.category, "event_id": event["event_id"]})
+        tell_unit(session, row, contracts.REPLY_ACCEPTED, because, {"round": row.round, "category": reply.category})
+        if reply.category == "B":
+            expected = record(session, row, "system", "followup_expected", {"round": row.round})
+            tell_unit(session, row, contracts.FOLLOWUP_EXPECTED, expected, {"round": row.round, "category": "B"})
+        told.append(row.id)
+    return told

@@ -17,7 +17,7 @@ from shared.contracts.jobs.assignment import AssignUnit as AssignUnitParams
 from . import contracts, decisions
 from .contracts import ANSWERING_ROLES, AssignParams, RehandlingParams, SendBackParams
 from .models import Assignment, Unit
-from .records import active_assignments, current_reply, describe, iso, notify_unit, record
+from .records import active_assignments, current_reply, describe, handling_event, iso, notify_unit, record, tell_unit
 
 
 def _actor(principal) -> str:
@@ -68,15 +68,32 @@ def assign(session, params: dict, principal: dict | None) -> dict:
                                        "in the directory")
     actor, now = _actor(principal), clock.now()
     new_units = [code for code, _ in roles]
+    kept = []
     for old in active_assignments(session, data["number"], lock=True):
+        stays = (old.unit, old.role) in roles and old.round == data["round"]
         if old.status == "objected":  # staff decided on the objection with this assignment
             decisions.objection_decided(session, old, "kept" if old.unit in new_units else "reassigned",
                                         actor, now, new_units)
+        if stays:  # the same unit in the same role: its assignment (and id) goes on
+            kept.append(old)
+            continue
         old.status, old.cancelled_at = "cancelled", now
         because = record(session, old, actor, "cancelled", {"reason": "reassigned"})
-        notify_unit(session, old, contracts.CANCELLED, because, {"reason": "reassigned"})
+        tell_unit(session, old, contracts.CANCELLED, because, {"reason": "reassigned"})
     created = []
+    for row in kept:
+        objected = row.status == "objected"
+        if objected:
+            row.status = "signed" if row.signed_at is not None else "assigned"
+        because = record(session, row, actor, "kept", {"mode": data["mode"], "round": data["round"],
+                                                        "objection_overruled": objected})
+        created.append((row, because))
+        if objected:
+            tell_unit(session, row, contracts.OBJECTION_OVERRULED, because,
+                      {"decided_by": actor, "decided_at": iso(now)})
     for code, role in roles:
+        if any(row.unit == code and row.role == role for row in kept):
+            continue
         row = Assignment(number=data["number"], proposal_id=data["proposal_id"], round=data["round"],
                          unit=code, role=role, status="assigned", assigned_by=actor, created_at=now)
         session.add(row)
@@ -85,7 +102,10 @@ def assign(session, params: dict, principal: dict | None) -> dict:
                                     {"mode": data["mode"], "round": data["round"]})))
     together = [{"id": row.id, "unit": row.unit, "role": row.role} for row, _ in created]
     for row, because in created:
-        notify_unit(session, row, contracts.CREATED, because, {"mode": data["mode"], "assignments": together})
+        if row not in kept:
+            notify_unit(session, row, contracts.CREATED, because, {"mode": data["mode"], "assignments": together})
+    handling_event(session, "handling.assigned", data["number"], created[0][1],
+                   {"round": data["round"], "mode": data["mode"], "units": new_units})
     return {"number": data["number"], "round": data["round"], "assignments": together,
             "answering_units": [row.unit for row, _ in created if row.role in ANSWERING_ROLES]}
 
@@ -109,6 +129,8 @@ def request_rehandling(session, params: dict, principal: dict | None) -> dict:
         because = record(session, row, actor, "rehandling", {"round": row.round, "previous_round": previous})
         notify_unit(session, row, contracts.REHANDLING, because,
                     {"round": row.round, "previous_round": previous})
+    handling_event(session, "handling.rehandling", data["number"], because,
+                   {"round": data["round"], "units": [row.unit for row in rows]})
     return {"number": data["number"], "round": data["round"], "units": [row.unit for row in rows]}
 
 
@@ -139,8 +161,10 @@ def send_back(session, params: dict, principal: dict | None) -> dict:
         if row.status == "replied":
             row.status = "signed"
         because = record(session, row, actor, "sent_back", {"comment": data["comment"], "round": row.round})
-        notify_unit(session, row, contracts.SENT_BACK, because,
+        tell_unit(session, row, contracts.SENT_BACK, because,
                     {"comment": data["comment"], "round": row.round, "sent_back_at": iso(now)})
+    handling_event(session, "handling.sent_back", data["number"], because,
+                   {"round": max(row.round for row, _ in replies), "units": [row.unit for row, _ in replies]})
     return {"number": data["number"], "round": max(row.round for row, _ in replies),
             "sent_back": [row.unit for row, _ in replies]}
 

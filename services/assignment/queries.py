@@ -77,3 +77,32 @@ def get_assignment(session, assignment_id: int, principal) -> dict:
                                 "decision": _decision(decided.get(e.id))} for e in extensions],
         "events": [{"at": iso(e.at), "actor": e.actor, "action": e.action, "data": e.data} for e in events],
     }
+
+
+def proposal_reply(session, access: dict) -> dict:
+    """The answer to a proposal as its proposers read it (``access`` is intake's answer to
+    ``reply_access``: which proposal answers, and which rounds staff accepted): each round's
+    submitted replies (unit, role, category, text), the co-units' input to the lead, and the units
+    the proposal was given to. Drafts and replies sent back are never shown."""
+    number = access["answered_by"]
+    rows = list(session.scalars(select(Assignment).where(Assignment.number == number).order_by(Assignment.id)))
+    by_id = {row.id: row for row in rows}
+    replies = list(session.scalars(select(Reply).where(Reply.assignment_id.in_(list(by_id) or [0]),
+                                                       Reply.status == "submitted").order_by(Reply.round, Reply.id)))
+    inputs = list(session.scalars(select(CoUnitInput).where(CoUnitInput.assignment_id.in_(list(by_id) or [0]))
+                                  .order_by(CoUnitInput.round, CoUnitInput.id)))
+    wanted = None if access.get("all_rounds") else set(access.get("rounds") or ())
+    rounds = sorted({r.round for r in replies} if wanted is None else wanted & {r.round for r in replies})
+    active = [row for row in rows if row.status != "cancelled"]
+    return {
+        "number": access["number"], "answered_by": number,
+        "units": [{"unit": row.unit, "role": row.role} for row in active],
+        "rounds": [{
+            "round": n,
+            "replies": [{"unit": by_id[r.assignment_id].unit, "role": by_id[r.assignment_id].role,
+                         "category": r.category, "text": r.text, "submitted_at": iso(r.submitted_at)}
+                        for r in replies if r.round == n],
+            "co_unit_input": [{"unit": by_id[i.assignment_id].unit, "text": i.text, "sent_at": iso(i.sent_at)}
+                              for i in inputs if i.round == n],
+        } for n in rounds],
+    }

@@ -97,6 +97,19 @@ def notify_unit(session, assignment: Assignment, event: str, because: Assignment
                        created_at=now, attempts=0))
 
 
+def tell_unit(session, assignment: Assignment, event: str, because: AssignmentEvent, data: dict) -> None:
+    """A decision about the unit's work: the event on its own queue (``notify_unit``) and a notice
+    in its handlers' inbox (``notify.<event>`` to ``unit:<code>``), in the same transaction."""
+    from shared.messaging.outbox import notify
+
+    notify_unit(session, assignment, event, because, data)
+    text = contracts.NOTICE_TEXT[event].format_map(
+        {"number": assignment.number, "id": assignment.id, "round": assignment.round, "reason": "",
+         "comment": "", "until": "", **{k: v if v is not None else "" for k, v in data.items()}})
+    notify(session, Outbox, event, f"{event}:{because.id}", assignment.number, [f"unit:{assignment.unit}"],
+           title=f"提案 {assignment.number}（交办号 {assignment.id}）", text=text)
+
+
 def unit_acted(session, name: str, assignment: Assignment, because: AssignmentEvent, at: datetime,
                by: str) -> None:
     """A domain event (``ztc.events``) saying the unit did something others keep time on:
@@ -107,8 +120,26 @@ def unit_acted(session, name: str, assignment: Assignment, because: AssignmentEv
 
 
 def tell_engine(session, name: str, number: str, because: AssignmentEvent, payload: dict) -> None:
-    """A BPMN message for the proposal's instance; its id is the event's, so it is sent once."""
+    """A BPMN message for the proposal's instance; its id is the event's, so it is sent once.
+    A reply or a follow-up the units sent is also a ``handling.*`` event (intake keeps the
+    proposal's status and tells its proposers)."""
     send_message(session, Outbox, name, number, f"assignment-event-{because.id}", payload)
+    progress = HANDLING_ON_MESSAGE.get(name)
+    if progress is not None:
+        handling_event(session, progress, number, because,
+                       {key: payload.get(key) for key in ("round", "category", "unit", "text")
+                        if payload.get(key) is not None})
+
+
+HANDLING_ON_MESSAGE = {contracts.REPLY_SUBMITTED: "handling.reply_submitted",
+                       contracts.FOLLOWUP_REPLY: "handling.followup_received"}
+
+
+def handling_event(session, name: str, number: str, because: AssignmentEvent, payload: dict) -> None:
+    """A ``handling.*`` domain event on ``ztc.events``: how the proposal's handling moved on
+    (assigned, reply submitted, sent back, re-handling, follow-up). Intake hears it."""
+    publish_event(session, Outbox, name, f"{name}:{because.id}", number,
+                  payload={"number": number, **payload})
 
 
 def aware(value: datetime | None) -> datetime | None:

@@ -13,7 +13,7 @@ from nameko.extensions import DependencyProvider
 from shared.calendar import files_fingerprint
 from shared.messaging.database import Database
 from shared.contracts import DEADLINE_EXTENDED
-from shared.messaging.entrypoints import Pingable, api, job, listen
+from shared.messaging.entrypoints import Pingable, ServiceRpc, api, job, listen
 from shared.messaging.topology import events_queue
 
 from . import commands, decisions, operations, queries, routing
@@ -55,6 +55,7 @@ class AssignmentService(Pingable, ConsultationEntrypoints):
     rules = Rules()
     unit_queues = UnitQueues()
     business_key = BusinessKey()
+    intake = ServiceRpc("intake")  # knows who proposed what: proposers read their proposal's reply
 
     # -- jobs for the engine --------------------------------------------------------------------
     @job("assignment.assign_unit")
@@ -136,11 +137,21 @@ class AssignmentService(Pingable, ConsultationEntrypoints):
     def get_assignment(self, assignment_id, principal=None):
         return queries.get_assignment(self.db.session, assignment_id, principal)
 
+    @api
+    def proposal_reply(self, number, principal=None):
+        """The answer to proposal ``number`` for its proposers (and overseers): intake, which knows
+        who proposed what, says whether the caller may read it and which rounds."""
+        return queries.proposal_reply(self.db.session, self.intake.reply_access(str(number), principal))
+
     # -- domain events ---------------------------------------------------------------------------
-    @listen(events_queue("assignment", [DEADLINE_EXTENDED]))
+    @listen(events_queue("assignment", [DEADLINE_EXTENDED, decisions.RATING_OPENED]))
     def on_deadline_extended(self, body):
-        """Staff approved an extension (supervision moved the deadline): record it on the request."""
-        decisions.hear_extension(self.db.session, body)
+        """Staff approved an extension (supervision moved the deadline): record it on the request.
+        Staff accepted a reply (a rating round opened): its units are told (B: a follow-up is due)."""
+        if isinstance(body, dict) and body.get("name") == decisions.RATING_OPENED:
+            decisions.hear_acceptance(self.db.session, body)
+        else:
+            decisions.hear_extension(self.db.session, body)
         self.db.commit()
 
     # -- commands from department systems over AMQP -----------------------------------------------

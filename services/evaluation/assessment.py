@@ -4,21 +4,33 @@ For each unit with handling scores in the year: the proposals it handled, their 
 score, the share replied on time (a fact of each score), and the proposers' satisfaction with the
 handling work and with the result, counted over the final rating round of each of its proposals
 (the newest round that closed with every proposer's rating; a superseded round does not count).
+
+Each unit's 目标考核 score weighs three components by the rulebook's ``unit_assessment``: the
+average checklist score as a share of the checklist's total, the on-time share, and the ratings
+(both scores of every rating given, each level at its share in the checklist's result rules). A
+component without data (a unit nobody rated) is left out and the others count in proportion.
+Units are ranked by score, equal scores sharing a rank (1, 2, 2, 4). ``export`` writes the ranked
+table as CSV or XLSX.
 """
 from __future__ import annotations
 
+import base64
+import csv
+import io
 from collections import defaultdict
+from fractions import Fraction
 
 from marshmallow import Schema, fields, validate
 from sqlalchemy import select
 
+from shared.errors import InvalidInput
 from shared.rulebook import load_rulebook
 from shared.validation import load
 
 from .access import principal_of, require_overseer
 from .checklist import points
 from .models import HandlingScore, RatingRound
-from .ratings import SCORES
+from .ratings import NOT_GIVEN, SCORES, given
 
 FINAL_OUTCOMES = ("accepted", "rehandle")
 
@@ -39,10 +51,14 @@ def _final_ratings(session, numbers) -> dict:
     return {number: list(r.ratings) for number, r in final.items()}
 
 
-def _satisfaction(ratings, levels) -> dict:
+def _satisfaction(all_ratings, levels) -> dict:
+    """Shares of each level among the ratings given; ``not_given`` counts the proposers silent
+    when their round's rating window ended, who are in no share."""
+    ratings = given(all_ratings)
     shares = {score: {level: _rate(sum(getattr(r, score) == level for r in ratings), len(ratings))
                       for level in levels} for score in SCORES}
-    return {"ratings": len(ratings), **shares}
+    return {"ratings": len(ratings), "not_given": sum(r.handling == NOT_GIVEN for r in all_ratings),
+            **shares}
 
 
 def unit_assessment(session, year, principal, rulebook=None) -> dict:
@@ -51,7 +67,8 @@ def unit_assessment(session, year, principal, rulebook=None) -> dict:
     caller = principal_of(principal)
     require_overseer(caller, "the units' assessment")
     data = load(AssessmentInput, {"year": year}, "the assessment year")
-    levels = [level.code for level in (rulebook or load_rulebook("proposal")).satisfaction_levels()]
+    rulebook = rulebook or load_rulebook("proposal")
+    levels = [level.code for level in rulebook.satisfaction_levels()]
     scores = session.scalars(select(HandlingScore).where(HandlingScore.year == data["year"])
                              .order_by(HandlingScore.unit, HandlingScore.number)).all()
     ratings = _final_ratings(session, sorted({s.number for s in scores}))
@@ -61,11 +78,96 @@ def unit_assessment(session, year, principal, rulebook=None) -> dict:
     units = []
     for unit, rows in by_unit.items():
         rated = [r for row in rows for r in ratings.get(row.number, [])]
-        units.append({
+        entry = {
             "unit": unit,
             "proposals_handled": len(rows),
             "average_handling_score": points(sum(row.total for row in rows) / len(rows)),
             "on_time_rate": _rate(sum(bool(row.facts.get("replied_on_time")) for row in rows), len(rows)),
             "satisfaction": _satisfaction(rated, levels),
-        })
-    return {"year": data["year"], "units": units}
+        }
+        entry["score"] = _score(rows, given(rated), rulebook)
+        units.append(entry)
+    _rank(units)
+    setting = rulebook.unit_assessment()
+    return {"year": data["year"], "units": units, "scale": setting["scale"],
+            "weights": {name: float(weight) for name, weight in setting["weights"].items()},
+            "rulebook_version": rulebook.version}
+
+
+def _score(rows, ratings, rulebook) -> float:
+    setting = rulebook.unit_assessment()
+    level_shares = rulebook.handling_checklist_rules()["result"]["levels"]
+    total = rulebook.handling_checklist_total()
+    components = {
+        "handling": Fraction(sum(Fraction(str(row.total)) for row in rows), len(rows) * total),
+        "on_time": Fraction(sum(bool(row.facts.get("replied_on_time")) for row in rows), len(rows)),
+    }
+    if ratings:
+        shares = [level_shares[getattr(r, score)] for r in ratings for score in SCORES]
+        components["satisfaction"] = sum(shares, Fraction(0)) / len(shares)
+    weights = setting["weights"]
+    weighed = sum(weights[name] * value for name, value in components.items())
+    return points(setting["scale"] * weighed / sum(weights[name] for name in components))
+
+
+def _rank(units) -> None:
+    """Set each unit's ``rank``: by score, highest first; equal scores share a rank."""
+    ordered = sorted(units, key=lambda u: -u["score"])
+    for place, unit in enumerate(ordered, start=1):
+        same = [u for u in ordered[:place - 1] if u["score"] == unit["score"]]
+        unit["rank"] = same[0]["rank"] if same else place
+
+
+EXPORT_FORMATS = {"csv": "text/csv; charset=utf-8",
+                  "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
+COLUMNS = (("rank", "排名 Rank"), ("unit", "承办单位 Unit"), ("proposals_handled", "办理件数 Proposals"),
+           ("average_handling_score", "办理评分 Handling score"), ("on_time_rate", "按时率 On time"),
+           ("satisfied_rate", "满意率 Satisfied"), ("not_given", "未评价 Not rated"), ("score", "考核得分 Score"))
+
+
+def ranking(session, year, principal, rulebook=None) -> dict:
+    """The assessment with the units in rank order (RPC ``unit_ranking``)."""
+    table = unit_assessment(session, year, principal, rulebook)
+    table["units"].sort(key=lambda u: (u["rank"], u["unit"]))
+    return table
+
+
+def _rows(table):
+    for u in table["units"]:
+        result = u["satisfaction"]["result"]
+        yield {"rank": u["rank"], "unit": u["unit"], "proposals_handled": u["proposals_handled"],
+               "average_handling_score": u["average_handling_score"], "on_time_rate": u["on_time_rate"],
+               "satisfied_rate": result.get("satisfied"), "not_given": u["satisfaction"]["not_given"],
+               "score": u["score"]}
+
+
+def export(session, year, fmt, principal, rulebook=None) -> dict:
+    """The ranked assessment as a file (RPC ``export_unit_assessment``): ``{filename, content_type,
+    content_base64}``; ``fmt`` is ``csv`` or ``xlsx``."""
+    if fmt not in EXPORT_FORMATS:
+        raise InvalidInput("the export format", {"format": [f"one of: {', '.join(EXPORT_FORMATS)}"]})
+    table = ranking(session, year, principal, rulebook)
+    rows = list(_rows(table))
+    if fmt == "csv":
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow([title for _, title in COLUMNS])
+        writer.writerows([["" if row[key] is None else row[key] for key, _ in COLUMNS] for row in rows])
+        content = ("\ufeff" + out.getvalue()).encode("utf-8")  # the BOM lets spreadsheet programs read UTF-8
+    else:
+        from openpyxl import Workbook
+
+        book = Workbook()
+        sheet = book.active
+        sheet.title = f"{table['year']} 目标考核"
+        sheet.append([title for _, title in COLUMNS])
+        for row in rows:
+            sheet.append([row[key] for key, _ in COLUMNS])
+        sheet.append([])
+        weights = ", ".join(f"{name} {weight:g}" for name, weight in table["weights"].items())
+        sheet.append([f"rulebook proposal {table['rulebook_version']}: scale {table['scale']}, weights {weights}"])
+        buffer = io.BytesIO()
+        book.save(buffer)
+        content = buffer.getvalue()
+    return {"filename": f"unit-assessment-{table['year']}.{fmt}", "content_type": EXPORT_FORMATS[fmt],
+            "content_base64": base64.b64encode(content).decode("ascii")}

@@ -12,8 +12,8 @@ from sqlalchemy import select
 
 from shared import clock
 from shared.calendar import local_date
+from shared.errors import InvalidInput
 from shared.rulebook import load_rulebook
-from shared.contracts.jobs.evaluation import QUALITY_GRADES  # noqa: F401
 from shared.contracts.jobs.evaluation import GradeQuality as GradeQualityParams
 from shared.contracts.jobs.evaluation import RecordFollowup as RecordFollowupParams
 from shared.contracts.jobs.evaluation import RecordOutcome as RecordOutcomeParams
@@ -43,9 +43,14 @@ def record_followup(session, params: dict, principal: dict | None) -> dict:
     return {"followup_id": row.id}
 
 
-def grade_quality(session, params: dict, principal: dict | None) -> dict:
-    """The committee's grade of a proposal; grading again replaces the grade."""
+def grade_quality(session, params: dict, principal: dict | None, rulebook=None) -> dict:
+    """The committee's grade of a proposal, one of the rulebook's ``quality_grades``; grading
+    again replaces the grade."""
     data = load(GradeQualityParams, params, "evaluation.grade_quality parameters")
+    grades = [grade.code for grade in (rulebook or load_rulebook("proposal")).quality_grades()]
+    if data["grade"] not in grades:
+        raise InvalidInput("evaluation.grade_quality parameters are not valid",
+                           {"grade": [f"not a quality grade of the rulebook; one of: {', '.join(grades)}"]})
     row = session.scalars(select(QualityGrade).where(QualityGrade.number == data["number"])).first()
     if row is None:
         row = QualityGrade(number=data["number"])

@@ -5,8 +5,17 @@ principal, never a parameter, so nobody (staff included) rates on a member's beh
 proposer has rated, the round closes and ``ratings_complete`` goes to the engine through the outbox
 in the same transaction: one message per round, however the raters' calls interleave (the round
 row is locked while a rating is added, and only the transaction that closes it sends).
+
+A round is open for the rulebook's ``rating_window``: ``open_rating`` answers when it ends (``due``)
+and the diagram's timer then asks ``evaluation.close_rating`` to close the round. Each proposer who
+has not rated by then is recorded as ``not_given`` (a rating row with that code in both scores,
+never counted as a level), the round closes on the ratings given, and the same single
+``ratings_complete`` message goes out, naming the proposers who gave none. If the last rating won
+the race, closing finds the round closed and sends nothing more.
 """
 from __future__ import annotations
+
+from datetime import timezone
 
 from marshmallow import Schema, fields, validate
 from sqlalchemy import select, update
@@ -14,9 +23,12 @@ from sqlalchemy.exc import IntegrityError
 
 from shared import clock
 from shared.errors import BusinessError, Conflict, Forbidden, NotFound
-from shared.messaging.outbox import send_message
+from shared.messaging.outbox import publish_event, send_message
 from shared.rulebook import RuleNotFound, load_rulebook
+from shared.calendar import WorkingCalendar
+from shared.contracts.jobs.evaluation import CloseRating as CloseRatingParams
 from shared.contracts.jobs.evaluation import OpenRating as OpenRatingParams
+from shared.rulebook import deadline
 from shared.validation import load
 
 from .access import oversees, principal_of
@@ -24,7 +36,20 @@ from .models import Outbox, Rating, RatingRound
 
 from shared.contracts.messages import RATINGS_COMPLETE  # noqa: E402
 UNSATISFIED = "unsatisfied"          # the level that sends a reply back for re-handling
+NOT_GIVEN = "not_given"              # recorded for a proposer silent when the rating window ends
 SCORES = ("handling", "result")
+
+
+def given(ratings) -> list:
+    """The ratings proposers gave, without the ``not_given`` records of the silent ones."""
+    return [r for r in ratings if r.handling != NOT_GIVEN]
+
+
+def window_ends(opened_at, rulebook) -> str:
+    """When a round opened at ``opened_at`` stops taking ratings (rule ``rating_window``)."""
+    if opened_at.tzinfo is None:  # SQLite gives back the stored UTC time without its zone
+        opened_at = opened_at.replace(tzinfo=timezone.utc)
+    return deadline(rulebook, "rating_window", opened_at, WorkingCalendar()).ends_at.isoformat()
 
 
 def level_codes(rulebook) -> list[str]:
@@ -62,13 +87,14 @@ def _close(session, rating_round, outcome) -> bool:
     return closed.rowcount == 1
 
 
-def open_round(session, params: dict, principal: dict | None = None) -> dict:
+def open_round(session, params: dict, principal: dict | None = None, rulebook=None) -> dict:
     """Open a rating round for the proposal's proposers (job ``evaluation.open_rating``).
 
     ``round`` defaults to the next one. Opening a round that exists with the same proposers is a
     repeat and changes nothing. A round still open when a newer one opens is closed as superseded
     (its proposers did not all rate before the process moved on); it sends no message."""
     data = load(OpenRatingParams, params, "evaluation.open_rating parameters")
+    rulebook = rulebook or load_rulebook("proposal")
     number, proposers = data["number"], list(dict.fromkeys(data["proposers"]))
     latest = _latest_round(session, number, lock=True)
     wanted = data["round"] or (latest.round + 1 if latest else 1)
@@ -78,14 +104,18 @@ def open_round(session, params: dict, principal: dict | None = None) -> dict:
         if existing.proposers != proposers:
             raise BusinessError("rating_round_exists",
                                 f"round {wanted} of {number} exists for {existing.proposers}")
-        return {"round": existing.round}
+        return {"round": existing.round, "due": window_ends(existing.opened_at, rulebook)}
     if latest is not None and latest.round > wanted:
         raise BusinessError("rating_round_outdated", f"{number} is already in round {latest.round}")
     if latest is not None and latest.closed_at is None:
         _close(session, latest, "superseded")
-    session.add(RatingRound(number=number, round=wanted, proposers=proposers, opened_at=clock.now()))
+    opened_at = clock.now()
+    session.add(RatingRound(number=number, round=wanted, proposers=proposers, opened_at=opened_at))
     session.flush()
-    return {"round": wanted}
+    # Staff accepted the reply and the proposers are asked to rate it: intake tells them.
+    publish_event(session, Outbox, "handling.rating_opened", f"handling.rating_opened:{number}:{wanted}", number,
+                  payload={"number": number, "round": wanted, "proposers": proposers})
+    return {"round": wanted, "due": window_ends(opened_at, rulebook)}
 
 
 def _rating_view(rating: Rating) -> dict:
@@ -128,14 +158,50 @@ def _close_when_everyone_rated(session, rating_round) -> bool:
     ratings = [r for r in rating_round.ratings if r.rater in rating_round.proposers]
     if {r.rater for r in ratings} != set(rating_round.proposers):
         return False
+    return _close_and_report(session, rating_round, ratings, [])
+
+
+def _close_and_report(session, rating_round, ratings, not_given) -> bool:
     rehandle = any(getattr(r, score) == UNSATISFIED for r in ratings for score in SCORES)
     if not _close(session, rating_round, "rehandle" if rehandle else "accepted"):
         return False
+    publish_event(session, Outbox, "handling.rated", f"handling.rated:{rating_round.number}:{rating_round.round}",
+                  rating_round.number, payload={"number": rating_round.number, "round": rating_round.round,
+                                                "outcome": "rehandle" if rehandle else "accepted"})
     send_message(session, Outbox, RATINGS_COMPLETE, rating_round.number,
                  f"ratings-{rating_round.number}-{rating_round.round}",
                  {"round": rating_round.round, "rehandle": rehandle,
-                  "ratings": [_rating_view(r) for r in ratings]})
+                  "ratings": [_rating_view(r) for r in ratings], "not_given": list(not_given)})
     return True
+
+
+def close_window(session, params: dict, principal: dict | None = None) -> dict:
+    """The rating window of a round ended (job ``evaluation.close_rating``): record a ``not_given``
+    rating for each proposer who did not rate, close the round on the ratings given and send
+    ``ratings_complete``. A round already closed (the last rating came first, or a newer round
+    superseded it) is left as it is: ``closed`` is false and nothing is sent again."""
+    data = load(CloseRatingParams, params, "evaluation.close_rating parameters")
+    rating_round = session.scalars(
+        select(RatingRound).where(RatingRound.number == data["number"], RatingRound.round == data["round"])
+        .with_for_update().execution_options(populate_existing=True)).first()
+    if rating_round is None:
+        raise NotFound(f"{data['number']} has no rating round {data['round']}")
+    if rating_round.closed_at is not None:
+        return {"round": rating_round.round, "closed": False, "outcome": rating_round.outcome,
+                "not_given": [r.rater for r in rating_round.ratings if r.handling == NOT_GIVEN]}
+    rated = {r.rater for r in rating_round.ratings}
+    silent = [p for p in rating_round.proposers if p not in rated]
+    now = clock.now()
+    for rater in silent:
+        session.add(Rating(rating_round=rating_round, rater=rater, handling=NOT_GIVEN, result=NOT_GIVEN,
+                           comment=None, rated_at=now))
+    session.flush()
+    session.refresh(rating_round, ["ratings"])
+    ratings = [r for r in given(rating_round.ratings) if r.rater in rating_round.proposers]
+    closed = _close_and_report(session, rating_round, ratings, silent)
+    session.refresh(rating_round)
+    return {"round": rating_round.round, "closed": closed, "outcome": rating_round.outcome,
+            "not_given": silent}
 
 
 def ratings_of(session, number, principal) -> dict:

@@ -30,6 +30,10 @@ class EvaluationService(PerformanceMixin, Pingable):
     def open_rating(self, params, principal):
         return rating_rounds.open_round(self.db.session, params, principal)
 
+    @job("evaluation.close_rating")
+    def close_rating(self, params, principal):
+        return rating_rounds.close_window(self.db.session, params, principal)
+
     @job("evaluation.record_followup")
     def record_followup(self, params, principal):
         return operations.record_followup(self.db.session, params, principal)
@@ -58,3 +62,11 @@ class EvaluationService(PerformanceMixin, Pingable):
     @api
     def unit_assessment(self, year, principal=None):
         return assessment.unit_assessment(self.db.session, year, principal)
+
+    @api
+    def unit_ranking(self, year, principal=None):
+        return assessment.ranking(self.db.session, year, principal)
+
+    @api
+    def export_unit_assessment(self, year, format="xlsx", principal=None):
+        return assessment.export(self.db.session, year, format, principal)

@@ -3,7 +3,7 @@ calls a service (the services validate again: they trust no caller), and the Ope
 generated from them."""
 from __future__ import annotations
 
-from marshmallow import RAISE, Schema, fields, validate
+from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from shared.contracts import MessageSchema, PrincipalSchema  # noqa: F401 - part of the API
 
@@ -213,8 +213,16 @@ class ReplyDraftRequest(Body):
 
 
 class ExtensionRequest(Body):
-    until = fields.Date(required=True)
+    """Until a date, or for a number of months: exactly one, as over AMQP (``request_extension``)."""
+
+    until = fields.Date(load_default=None, allow_none=True)
+    months = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=1, max=12))
     reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+
+    @validates_schema
+    def _until_or_months(self, data, **kwargs):
+        if (data.get("until") is None) == (data.get("months") is None):
+            raise ValidationError("give exactly one of 'until' (a date) and 'months'", field_name="until")
 
 
 class _Counted(Schema):
@@ -274,3 +282,38 @@ class AdoptedOpinions(Schema):
     instructed = fields.Integer()
     items = fields.List(fields.Nested(_AdoptedItem))
     personal_data = fields.String()
+
+
+class _ReplyText(Schema):
+    unit = fields.String()
+    role = fields.String(metadata={"description": "single | several | lead"})
+    category = fields.String(metadata={"description": "A | B | C (D where the rulebook enables it)"})
+    text = fields.String()
+    submitted_at = fields.String()
+
+
+class _CoUnitInput(Schema):
+    unit = fields.String()
+    text = fields.String()
+    sent_at = fields.String()
+
+
+class _ReplyRound(Schema):
+    round = fields.Integer()
+    replies = fields.List(fields.Nested(_ReplyText))
+    co_unit_input = fields.List(fields.Nested(_CoUnitInput))
+
+
+class _ReplyUnit(Schema):
+    unit = fields.String()
+    role = fields.String()
+
+
+class ProposalReply(Schema):
+    number = fields.String()
+    answered_by = fields.String(metadata={"description": "the proposal whose answer this is: the number "
+                                                         "itself, or the one it was merged into"})
+    units = fields.List(fields.Nested(_ReplyUnit))
+    rounds = fields.List(fields.Nested(_ReplyRound),
+                         metadata={"description": "proposers: the rounds staff accepted; overseers: every "
+                                                  "submitted round"})

@@ -23,7 +23,7 @@ from .access import MEMBER, acting_user, not_found, proposes, reads_all, require
 from .models import Cosigner, Outbox, Proposal, Publication
 from .numbering import format_number, next_sequence
 from .records import aware, by_number, notify, proposers, record_event
-from .schemas import ContentSchema, DraftSchema, ProposalSchema, PublicationSchema
+from .schemas import CONTENT, ContentSchema, DraftSchema, ProposalSchema, PublicationSchema
 
 PROCESS_ID = "proposal"
 
@@ -49,6 +49,21 @@ def check_cosigners(cosigners: list[str], directory) -> None:
     if unknown:
         raise InvalidInput("every co-signer must be a committee member",
                            {"cosigners": [f"not in the members directory: {', '.join(sorted(unknown))}"]})
+
+
+def check_format(data: dict, what: str, rulebook=None) -> None:
+    """One matter, one proposal: the title and the whole text within the rulebook's ``format``."""
+    limits = (rulebook or load_rulebook("proposal")).format_limits()
+    problems = {}
+    if len(data["title"]) > limits["max_title"]:
+        problems["title"] = [f"the title has {len(data['title'])} characters; at most "
+                             f"{limits['max_title']} are allowed"]
+    total = sum(len(data.get(part) or "") for part in CONTENT)
+    if total > limits["max_total"]:
+        problems["_schema"] = [f"title, situation, analysis and suggestions have {total} characters "
+                               f"together; at most {limits['max_total']} are allowed"]
+    if problems:
+        raise InvalidInput(f"{what} is not valid", problems)
 
 
 def is_proposer_of(session, number: str, principal: dict) -> bool:
@@ -86,6 +101,7 @@ def submit(session, draft: dict, principal: dict, thread: str | None = None, key
         if existing is not None:
             return dump(existing)
     data = load(DraftSchema(initiator=initiator), draft, "the proposal")
+    check_format(data, "the proposal")
     check_cosigners(data["cosigners"], directory)
     now = clock.now()
     year = data["session_year"] or local_date(now).year
@@ -216,6 +232,7 @@ def resubmit(session, number: str, draft: dict, principal: dict) -> dict:
     if proposal.status != "returned":
         raise Conflict(f"proposal {number} is {proposal.status}; only a returned proposal is resubmitted")
     data = load(ContentSchema, draft, "the revised proposal")
+    check_format(data, "the revised proposal")
     changed = [key for key, value in data.items() if getattr(proposal, key) != value]
     for key, value in data.items():
         setattr(proposal, key, value)

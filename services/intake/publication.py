@@ -11,10 +11,12 @@ from shared.contracts import messages
 
 from .masking import mask_name, mask_text
 from .models import Proposal, Publication
-from .records import by_id, proposers, record_event
+from .records import by_id, notify, proposers, record_event
 from .schemas import PublishParams
 
-ANSWERED = ("filed", "merged")  # a merged proposal is answered too
+from .progress import IN_HANDLING
+
+ANSWERED = (*IN_HANDLING, "merged")  # a merged proposal is answered too
 
 
 def _mask(proposal: Proposal, data: dict) -> dict:
@@ -58,6 +60,8 @@ def publish(session, params: dict, principal: dict | None) -> dict:
     proposal.status = "published"
     record_event(session, proposal, actor, "published",
                  {"units": data["units"], "reply_category": data["reply_category"]})
+    notify(session, proposal, proposers(proposal),
+           f"您的提案 {proposal.number}《{proposal.title}》及其办理答复已公开（个人信息已隐去）。", kind="published")
     session.flush()
     return {"published": True, "reason": None}
 
@@ -80,5 +84,8 @@ def answer_merged(session, params: dict, principal: dict | None) -> dict:
                       "summary": data["reply_summary"]})
         record_event(session, other, (principal or {}).get("user") or "system", "answered_by_merge",
                      {"main": proposal.number, "category": data["reply_category"]})
+        notify(session, other, proposers(other),
+               f"与您的提案 {other.number}《{other.title}》并案办理的提案 {proposal.number} 已答复，"
+               f"答复类别 {data['reply_category']}，可在提案的“答复”中查看。", kind="merged_answered")
     session.flush()
     return {"answered": [other.number for other in merged]}

@@ -17,7 +17,8 @@ from shared.validation import load
 from .models import Conversion, Outbox, Proposal
 from .records import by_id, by_number, notify, proposers, record_event
 from .schemas import FilingParams, ProposalRef
-from .similarity import DUPLICATE_THRESHOLD, bigrams, jaccard
+from .progress import IN_HANDLING
+from .similarity import bigrams, jaccard
 
 IN_REVIEW = ("submitted", "pre_review")
 NOT_COMPARED = ("merged", "not_filed")  # out of the running: nothing is merged into them
@@ -47,25 +48,27 @@ def settle_cosigners(session, params: dict, principal: dict | None) -> dict:
     return {"proposers": proposers(proposal), "dropped": dropped}
 
 
-def find_duplicates(session, params: dict, principal: dict | None) -> dict:
-    """Proposals of the same year whose title and suggestions are near this one's, best first.
+def find_duplicates(session, params: dict, principal: dict | None, rulebook=None) -> dict:
+    """Proposals of the same year whose title and suggestions are near this one's, best first:
+    those scoring at least the rulebook's ``duplicates.threshold``.
 
     Opens the pre-review of a submitted proposal (status ``pre_review``), recording what was found.
     """
     proposal = by_id(session, load(ProposalRef, params, "intake.find_duplicates parameters")["proposal_id"])
+    threshold = (rulebook or load_rulebook("proposal")).duplicate_threshold()
     own = bigrams(proposal.title, proposal.suggestions)
     others = session.execute(select(Proposal.number, Proposal.title, Proposal.suggestions).where(
         Proposal.year == proposal.year, Proposal.id != proposal.id, Proposal.status.not_in(NOT_COMPARED)))
     candidates = []
     for number, title, suggestions in others:
         score = round(jaccard(own, bigrams(title, suggestions)), 3)
-        if score >= DUPLICATE_THRESHOLD:
+        if score >= threshold:
             candidates.append({"number": number, "title": title, "score": score})
     candidates.sort(key=lambda c: (-c["score"], c["number"]))
     if proposal.status == "submitted":
         proposal.status = "pre_review"
         record_event(session, proposal, _actor(principal), "pre_review_opened",
-                     {"duplicates": candidates, "threshold": DUPLICATE_THRESHOLD})
+                     {"duplicates": candidates, "threshold": threshold})
     return {"candidates": candidates}
 
 
@@ -74,7 +77,7 @@ def _merge_target(session, proposal: Proposal, number: str) -> Proposal:
     problem = ("does not exist" if target is None
                else "is this proposal itself" if target.id == proposal.id
                else f"is of {target.year}, not {proposal.year}" if target.year != proposal.year
-               else f"is {target.status}, not filed" if target.status != "filed" else None)
+               else f"is {target.status}, not filed" if target.status not in IN_HANDLING else None)
     if problem:
         raise BusinessError("merge_target_invalid", f"cannot merge {proposal.number} into {number}: "
                                                     f"that proposal {problem}")

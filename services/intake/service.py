@@ -7,9 +7,10 @@ result through the ``@job`` entrypoint.
 from __future__ import annotations
 
 from shared.messaging.database import Database
-from shared.messaging.entrypoints import Pingable, ServiceRpc, api, job
+from shared.messaging.entrypoints import Pingable, ServiceRpc, api, job, listen
+from shared.messaging.topology import events_queue
 
-from . import operations
+from . import operations, progress
 from .models import Inbox, Outbox
 from .opinion_service import OpinionEntrypoints
 
@@ -36,6 +37,17 @@ class IntakeService(Pingable, OpinionEntrypoints):
     def is_proposer(self, number, principal):
         """Whether the caller (a member) is a proposer of ``number``: asked by supervision."""
         return operations.is_proposer_of(self.db.session, number, principal)
+
+    @api
+    def reply_access(self, number, principal):
+        """Whose reply, and which rounds of it, the caller may read (asked by assignment)."""
+        return progress.reply_access(self.db.session, number, principal)
+
+    @listen(events_queue("intake", progress.HEARD))
+    def on_handling(self, body):
+        """The proposal's handling moved on: its status follows, its proposers are told."""
+        progress.hear(self.db.session, body)
+        self.db.commit()
 
     @api
     def cosign(self, number, principal):

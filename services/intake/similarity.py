@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import unicodedata
 
-# At or above this score two proposals are shown to the pre-reviewer as possible duplicates.
-# Reworded copies of one proposal score about 0.6-0.9; proposals on different matters below 0.1.
-DUPLICATE_THRESHOLD = 0.5
+# At or above the proposal rulebook's ``duplicates.threshold`` two proposals are shown to the
+# pre-reviewer as possible duplicates.
 
 
 def _characters(text: str) -> str:

@@ -34,7 +34,7 @@ MESSAGES = _declare(
     BpmnMessage("extension_requested", ("assignment",), "proposal number", "a unit asked for more time"),
     BpmnMessage("followup_reply", ("assignment",), "proposal number", "a unit's follow-up on a category B reply"),
     BpmnMessage("commitments_made", ("assignment",), "case number", "departments committed to actions on a case"),
-    BpmnMessage("ratings_complete", ("evaluation",), "proposal number", "every proposer rated the reply"),
+    BpmnMessage("ratings_complete", ("evaluation",), "proposal number", "every proposer rated the reply, or the rating window ended (the silent ones named as not given)"),
     BpmnMessage("unit_reply", ("operator",), "submission business key", "the smoke diagram's reply, sent over HTTP"),
 )
 

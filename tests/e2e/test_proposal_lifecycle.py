@@ -140,3 +140,57 @@ def test_malformed_input_is_refused_field_by_field(running):
     details = response.json()["details"]
     assert {"kind", "situation", "analysis", "suggestions"} <= set(details)
     assert api("member", "GET", "/api/proposals?mine=true", expect=200).json() == before
+
+
+def notices(api, who, number):
+    return {n["kind"] for n in api(who, "GET", "/api/notifications", expect=200).json() if n["subject"] == number}
+
+
+def test_proposers_follow_their_proposal_read_the_reply_they_rate_and_are_told_each_step(running):
+    api = Api(*running)
+    number = submit(api, cosigners=["member.zhou"])
+    api("cosigner", "POST", f"/api/proposals/{number}/cosign", expect=200)
+    file_it(api, number)
+    api.complete("staff", "assign", number, {"mode": "lead_co", "lead": "transport", "co_units": ["education"]})
+    wait_for(lambda: api.status(number) == "assigned", timeout=60, message="status assigned")
+    wait_for(lambda: "proposal_assigned" in notices(api, "member", number), timeout=60, message="assigned notice")
+
+    lead, co = api.assignment("unit", number), api.assignment("co_unit", number)
+    api("unit", "POST", f"/api/assignments/{lead['id']}/sign", expect=200)
+    api("co_unit", "POST", f"/api/assignments/{co['id']}/sign", expect=200)
+    api("co_unit", "POST", f"/api/assignments/{co['id']}/input", {"text": "教育局将配合开展安全教育"}, expect=200)
+    api("unit", "POST", f"/api/assignments/{lead['id']}/reply-draft",
+        {"category": "A", "text": "已在三所小学门前增设信号灯并安排协管。"}, expect=200)
+    # Before staff accept it, the proposer reads no reply (a draft is never shown).
+    assert api("member", "GET", f"/api/proposals/{number}/reply", expect=200).json()["rounds"] == []
+    api("co_unit", "POST", f"/api/assignments/{co['id']}/cosign-reply", expect=200)
+    api("unit", "POST", f"/api/assignments/{lead['id']}/reply", expect=200)
+    wait_for(lambda: api.status(number) == "replied", timeout=60, message="status replied")
+    assert api("member", "GET", f"/api/proposals/{number}/reply", expect=200).json()["rounds"] == []
+
+    api.complete("staff", "review_reply", number, {"action": "accept"})
+    wait_for(lambda: api.status(number) == "rating", timeout=60, message="status rating")
+    for who in ("member", "cosigner"):
+        wait_for(lambda: {"reply_accepted", "rating_opened"} <= notices(api, who, number), timeout=60,
+                 message=f"{who}'s notices of the accepted reply and the rating")
+        reply = api(who, "GET", f"/api/proposals/{number}/reply", expect=200).json()
+        assert reply["answered_by"] == number
+        assert {(u["unit"], u["role"]) for u in reply["units"]} == {("transport", "lead"), ("education", "co")}
+        (first,) = reply["rounds"]
+        assert first["replies"] == [{"unit": "transport", "role": "lead", "category": "A",
+                                     "text": "已在三所小学门前增设信号灯并安排协管。",
+                                     "submitted_at": first["replies"][0]["submitted_at"]}]
+        assert [i["text"] for i in first["co_unit_input"]] == ["教育局将配合开展安全教育"]
+    # Nobody else reads it: another member, a unit, the public.
+    assert api("role:member", "GET", f"/api/proposals/{number}/reply").status_code == 404
+    assert api("unit", "GET", f"/api/proposals/{number}/reply").status_code == 403
+    assert api("public", "GET", f"/api/proposals/{number}/reply").status_code == 403
+    assert api("staff", "GET", f"/api/proposals/{number}/reply", expect=200).json()["rounds"]
+
+    for who in ("member", "cosigner"):
+        wait_for(lambda: api(who, "POST", f"/api/proposals/{number}/ratings",
+                             {"handling": "satisfied", "result": "satisfied"}).status_code == 201,
+                 timeout=60, message=f"{who}'s rating to be accepted")
+    api.complete("committee", "grade_quality", number, {"grade": "good"})
+    wait_for(lambda: api.status(number) == "published", timeout=60, message="publication")
+    wait_for(lambda: "published" in notices(api, "member", number), timeout=60, message="published notice")

@@ -176,7 +176,9 @@ def test_ztc_demo_leaves_proposals_at_every_stage(running, e2e_settings):
     assert len(stories) == 6
     api = Api(*running)
     statuses = {api.status(line.split(":")[0]) for line in stories}
-    assert {"published", "not_filed", "filed", "pre_review"} <= statuses
+    assert {"published", "not_filed", "pre_review"} <= statuses
+    # Filed ones in handling show where they are: assigned, replied, in rating...
+    assert statuses & {"assigned", "replied", "rating", "rated", "rehandling"}
 
 
 def test_a_refused_extension_shows_on_the_units_request_and_the_reply_is_still_awaited(running):
@@ -228,3 +230,42 @@ def test_an_invited_cosigner_finds_the_invitation_in_their_notifications(running
     assert api("member", "POST", f"/api/notifications/{note['id']}/read").status_code == 404
     api("cosigner", "POST", f"/api/notifications/{note['id']}/read", expect=200)
     assert not invitation()
+
+
+def unit_notices(api, who, number):
+    return {n["kind"] for n in api(who, "GET", "/api/notifications", expect=200).json() if n["subject"] == number}
+
+
+def test_units_hear_every_decision_about_their_work_and_an_overruled_objection_keeps_the_assignment(running):
+    api = Api(*running)
+    number = submit(api)
+    file_it(api, number)
+    api.complete("staff", "assign", number, {"mode": "single", "units": ["transport"]})
+    mine = api.assignment("unit", number)
+    api("unit", "POST", f"/api/assignments/{mine['id']}/sign", expect=200)
+    api("unit", "POST", f"/api/assignments/{mine['id']}/object", {"reason": "不属本单位职责"}, expect=200)
+    api.complete("staff", "reassign", number, {"mode": "single", "units": ["transport"]})
+
+    def overruled():
+        row = api("unit", "GET", f"/api/assignments/{mine['id']}", expect=200).json()
+        return row if row["status"] == "signed" else None
+    row = wait_for(overruled, timeout=60, message="the objection overruled on the same assignment")
+    assert row["objection"]["decision"]["outcome"] == "kept"
+    assert [a["id"] for a in api("unit", "GET", f"/api/assignments?number={number}", expect=200).json()] == [mine["id"]]
+    wait_for(lambda: "assignment.objection_overruled" in unit_notices(api, "unit", number), timeout=60,
+             message="the unit's notice of the overruled objection")
+
+    # An extension asked in months over HTTP, as over AMQP.
+    asked = api("unit", "POST", f"/api/assignments/{mine['id']}/extension", {"months": 2, "reason": "等待预算批复"},
+                expect=200).json()
+    assert asked["months"] == 2 and asked["until"] is None
+    assert api("unit", "POST", f"/api/assignments/{mine['id']}/extension", {"reason": "x"}).status_code == 400
+    api.complete("staff", "approve_extension", number, {"approved": False, "extension_comment": "理由不充分"})
+    wait_for(lambda: "assignment.extension_refused" in unit_notices(api, "unit", number), timeout=60,
+             message="the unit's notice of the refused extension")
+
+    reply(api, number, category="B")
+    api.complete("staff", "review_reply", number, {"action": "accept"})
+    expected = {"assignment.reply_accepted", "assignment.followup_expected"}
+    wait_for(lambda: expected <= unit_notices(api, "unit", number), timeout=60,
+             message="the unit's notices of the accepted reply")

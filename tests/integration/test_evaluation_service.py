@@ -16,7 +16,7 @@ from services.evaluation.models import Outbox, Rating
 from services.evaluation.service import EvaluationService
 from shared import contracts
 from shared.db import dispose_all, migrate, session_factory, transaction
-from shared.errors import Forbidden
+from shared.errors import Conflict, Forbidden
 from shared.messaging import topology
 from tests.support import sealed_job, SigningRpc, get_messages, publish, wait_for
 
@@ -91,7 +91,7 @@ def evaluation(settings, vhost):
 def test_the_last_proposer_rating_over_rpc_closes_the_round_and_tells_the_engine(evaluation):
     opened = evaluation.run_job("evaluation.open_rating",
                                 {"number": NUMBER, "proposers": ["member.li", "member.zhao"]})
-    assert opened == {"round": 1}
+    assert opened["round"] == 1 and opened["due"]
 
     first = evaluation.rpc.evaluation.rate(NUMBER, "satisfied", "satisfied", "thank you", principal=LI)
     last = evaluation.rpc.evaluation.rate(NUMBER, "basically_satisfied", "unsatisfied", "not yet solved",
@@ -136,3 +136,18 @@ def test_proposers_rating_at_the_same_time_close_the_round_once(evaluation):
     assert closed.count(True) == 1
     [message] = evaluation.engine_messages(at_least=1)
     assert sorted(r["rater"] for r in message["payload"]["ratings"]) == [p["user"] for p in proposers]
+
+
+def test_when_the_rating_window_ends_the_silent_proposer_is_not_given_and_the_engine_is_told(evaluation):
+    evaluation.run_job("evaluation.open_rating", {"number": NUMBER, "proposers": ["member.li", "member.zhao"]})
+    evaluation.rpc.evaluation.rate(NUMBER, "satisfied", "basically_satisfied", None, principal=LI)
+
+    closed = evaluation.run_job("evaluation.close_rating", {"number": NUMBER, "round": 1})
+
+    assert (closed["closed"], closed["outcome"], closed["not_given"]) == (True, "accepted", ["member.zhao"])
+    [message] = evaluation.engine_messages(at_least=1)
+    assert (message["name"], message["message_id"]) == ("ratings_complete", f"ratings-{NUMBER}-1")
+    assert message["payload"]["not_given"] == ["member.zhao"]
+    assert [r["rater"] for r in message["payload"]["ratings"]] == ["member.li"]
+    with pytest.raises(Conflict):
+        evaluation.rpc.evaluation.rate(NUMBER, "satisfied", "satisfied", None, principal=ZHAO)

@@ -12,7 +12,7 @@ from shared.contracts import jobs as job_contracts
 from tests.integration.test_engine_rules import SMOKE_TEXT
 from tests.support import get_messages, publish, wait_for
 
-from .test_smoke_over_the_bus import DATA, MEMBER, count
+from .test_smoke_over_the_bus import DATA, MEMBER, OPERATOR, count
 
 
 def test_an_operation_no_service_handles_becomes_an_incident_on_its_instance(system, monkeypatch):
@@ -21,7 +21,7 @@ def test_an_operation_no_service_handles_becomes_an_incident_on_its_instance(sys
     monkeypatch.setitem(job_contracts.OPERATIONS, "intake.not_yet_built", declared)
     system.engine.deploy({"smoke.bpmn": SMOKE_TEXT.replace('id="intake.record_submission"',
                                                            'id="intake.not_yet_built"').encode()})
-    inst = system.rpc.engine.start("smoke", "UNHANDLED-1", DATA, MEMBER)
+    inst = system.rpc.engine.start("smoke", "UNHANDLED-1", DATA, OPERATOR)
     stuck = wait_for(lambda: (lambda i: i if i["status"] == "incident" else None)(
         system.rpc.engine.get_instance(inst["id"])), timeout=30, message="the incident")
     [incident] = stuck["incidents"]

@@ -2,13 +2,18 @@
 quality grades and the units' annual assessment."""
 from __future__ import annotations
 
+import base64
+import csv
+import io
 from datetime import datetime, timezone
+
+import openpyxl
 
 import pytest
 from sqlalchemy import create_engine, func, select
 from sqlalchemy.orm import sessionmaker
 
-from services.evaluation import operations, ratings
+from services.evaluation import assessment, operations, ratings
 from services.evaluation.assessment import unit_assessment
 from services.evaluation.models import (
     Base,
@@ -23,6 +28,7 @@ from services.evaluation.models import (
 from services.evaluation.ratings import open_round, rate, ratings_of
 from shared import contracts
 from shared.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthenticated
+from shared.calendar import DataFileError
 from shared.rulebook import RULES_DIRECTORY, load_rulebook
 
 NUMBER = "2027-0001"
@@ -161,7 +167,7 @@ def test_after_rehandling_a_second_round_is_rated_and_reported_on_its_own(sessio
     rate(session, NUMBER, "basically_satisfied", "unsatisfied", "not solved", LI)
     skipping_clock.advance(days=30)
 
-    assert open_round(session, {"number": NUMBER, "proposers": ["member.li"]}) == {"round": 2}
+    assert open_round(session, {"number": NUMBER, "proposers": ["member.li"]})["round"] == 2
     rate(session, NUMBER, "satisfied", "satisfied", "solved now", LI)
 
     first, second = ratings_complete_messages(session)
@@ -171,9 +177,10 @@ def test_after_rehandling_a_second_round_is_rated_and_reported_on_its_own(sessio
 
 
 def test_opening_the_same_round_again_is_a_repeat(session):
-    assert open_first_round(session, LI, ZHAO) == {"round": 1}
+    first = open_first_round(session, LI, ZHAO)
+    assert first["round"] == 1
     assert open_round(session, {"number": NUMBER, "proposers": ["member.li", "member.zhao"], "round": 1}) \
-        == {"round": 1}
+        == first
     assert count(session, RatingRound) == 1
 
 
@@ -190,6 +197,72 @@ def test_a_round_needs_proposers(session):
     with pytest.raises(InvalidInput) as refused:
         open_round(session, {"number": NUMBER, "proposers": []})
     assert "proposers" in refused.value.details
+
+
+# -- the rating window ----------------------------------------------------------------------------
+
+def test_a_round_is_open_for_the_rulebooks_rating_window(session, skipping_clock, tmp_path):
+    opened = open_first_round(session, LI)
+    start = skipping_clock.now()
+    due = datetime.fromisoformat(opened["due"])
+    assert 28 <= (due - start).days <= 32              # one month by default
+    text = (RULES_DIRECTORY / "proposal.yaml").read_text(encoding="utf-8").replace(
+        "rating_window: {amount: 1, unit: months}", "rating_window: {amount: 10, unit: days}")
+    path = tmp_path / "proposal.yaml"
+    path.write_text(text, encoding="utf-8")
+    shorter = open_round(session, {"number": "2027-0002", "proposers": ["member.li"]},
+                         rulebook=load_rulebook("proposal", path))
+    assert 10 <= (datetime.fromisoformat(shorter["due"]) - start).days <= 11
+
+
+def test_when_the_window_ends_silent_proposers_are_recorded_as_not_given_and_the_round_closes(session):
+    open_first_round(session, LI, ZHAO, WU)
+    rate(session, NUMBER, "basically_satisfied", "satisfied", None, ZHAO)
+
+    closed = ratings.close_window(session, {"number": NUMBER, "round": 1})
+
+    assert (closed["closed"], closed["outcome"], closed["not_given"]) == (True, "accepted",
+                                                                        ["member.li", "member.wu"])
+    [message] = ratings_complete_messages(session)
+    assert message["message_id"] == f"ratings-{NUMBER}-1"
+    assert message["payload"]["rehandle"] is False
+    assert [r["rater"] for r in message["payload"]["ratings"]] == ["member.zhao"]
+    assert message["payload"]["not_given"] == ["member.li", "member.wu"]
+    recorded = {r.rater: (r.handling, r.result) for r in session.scalars(select(Rating))}
+    assert recorded["member.li"] == recorded["member.wu"] == ("not_given", "not_given")
+    with pytest.raises(Conflict, match="is closed"):
+        rate(session, NUMBER, "satisfied", "satisfied", None, LI)
+    [seen] = ratings_of(session, NUMBER, STAFF)["rounds"]
+    assert sorted(r["handling"] for r in seen["ratings"]) == ["basically_satisfied", "not_given", "not_given"]
+
+
+def test_an_unsatisfied_rating_given_before_the_window_ended_still_sends_the_reply_back(session):
+    open_first_round(session, LI, ZHAO)
+    rate(session, NUMBER, "satisfied", "unsatisfied", None, LI)
+    closed = ratings.close_window(session, {"number": NUMBER, "round": 1})
+    assert (closed["outcome"], closed["not_given"]) == ("rehandle", ["member.zhao"])
+    assert ratings_complete_messages(session)[0]["payload"]["rehandle"] is True
+
+
+def test_nobody_rating_closes_the_round_as_accepted_with_every_proposer_not_given(session):
+    open_first_round(session, LI)
+    closed = ratings.close_window(session, {"number": NUMBER, "round": 1})
+    assert (closed["outcome"], closed["not_given"]) == ("accepted", ["member.li"])
+    assert ratings_complete_messages(session)[0]["payload"]["ratings"] == []
+
+
+def test_closing_a_round_the_last_rating_already_closed_sends_nothing_more(session):
+    open_first_round(session, LI)
+    rate(session, NUMBER, "satisfied", "satisfied", None, LI)
+    closed = ratings.close_window(session, {"number": NUMBER, "round": 1})
+    assert (closed["closed"], closed["outcome"], closed["not_given"]) == (False, "accepted", [])
+    assert len(ratings_complete_messages(session)) == 1
+    assert ratings.close_window(session, {"number": NUMBER, "round": 1})["closed"] is False
+
+
+def test_closing_an_unknown_round_is_not_found(session):
+    with pytest.raises(NotFound):
+        ratings.close_window(session, {"number": NUMBER, "round": 1})
 
 
 # -- who sees ratings ------------------------------------------------------------------------------
@@ -348,7 +421,7 @@ def test_the_unit_assessment_aggregates_scores_and_final_ratings(session):
     assert transport["satisfaction"]["result"] == {
         "satisfied": 0.6667, "basically_satisfied": 0, "unsatisfied": 0.3333}
     education = table["units"][0]
-    assert education["satisfaction"] == {"ratings": 0, "handling": {
+    assert education["satisfaction"] == {"ratings": 0, "not_given": 0, "handling": {
         "satisfied": None, "basically_satisfied": None, "unsatisfied": None}, "result": {
         "satisfied": None, "basically_satisfied": None, "unsatisfied": None}}
 
@@ -357,3 +430,73 @@ def test_the_unit_assessment_aggregates_scores_and_final_ratings(session):
 def test_only_staff_committee_and_leaders_see_the_unit_assessment(session, who):
     with pytest.raises(Forbidden):
         unit_assessment(session, 2027, who)
+
+
+# -- the units' 目标考核 scores, ranking and export ------------------------------------------------
+
+def assessed_year(session):
+    score(session, EXEMPLARY, unit="transport", number="2027-0001")
+    score(session, {**EXEMPLARY, "replied_on_time": False, "face_to_face": False}, unit="transport",
+          number="2027-0002")
+    score(session, EXEMPLARY, unit="education", number="2027-0003")
+    rated_round(session, "2027-0001", ("satisfied", "satisfied"))
+    rated_round(session, "2027-0002", ("basically_satisfied", "satisfied"), ("satisfied", "unsatisfied"))
+
+
+def test_each_unit_gets_a_weighted_score_and_a_rank(session):
+    assessed_year(session)
+    table = assessment.ranking(session, 2027, STAFF)
+    # transport: 0.6 x 200/240 + 0.2 x 1/2 + 0.2 x (1+1+1/2+1+1+0)/6 = 0.75; education was not
+    # rated, so handling and on time count alone: (0.6 x 1 + 0.2 x 1) / 0.8 = 1
+    assert [(u["rank"], u["unit"], u["score"]) for u in table["units"]] == [
+        (1, "education", 100), (2, "transport", 75)]
+    assert table["weights"] == {"handling": 0.6, "on_time": 0.2, "satisfaction": 0.2}
+
+
+def test_the_weights_are_the_rulebooks_and_equal_scores_share_a_rank(session, tmp_path):
+    assessed_year(session)
+    text = (RULES_DIRECTORY / "proposal.yaml").read_text(encoding="utf-8").replace(
+        "handling: 0.6 ", "handling: 0 ").replace("on_time: 0.2 ", "on_time: 0.8 ")
+    path = tmp_path / "proposal.yaml"
+    path.write_text(text, encoding="utf-8")
+    table = assessment.ranking(session, 2027, STAFF, rulebook=load_rulebook("proposal", path))
+    # transport: 0.8 x 1/2 + 0.2 x 3/4 = 0.55
+    assert [(u["rank"], u["unit"], u["score"]) for u in table["units"]] == [
+        (1, "education", 100), (2, "transport", 55)]
+    score(session, EXEMPLARY, unit="health", number="2027-0004")
+    ranked = assessment.ranking(session, 2027, STAFF, rulebook=load_rulebook("proposal", path))
+    assert [(u["rank"], u["unit"]) for u in ranked["units"]] == [(1, "education"), (1, "health"),
+                                                                  (3, "transport")]
+
+
+def test_weights_that_do_not_add_up_to_one_are_refused_naming_the_field(tmp_path):
+    text = (RULES_DIRECTORY / "proposal.yaml").read_text(encoding="utf-8").replace("handling: 0.6 ", "handling: 0.7 ")
+    path = tmp_path / "proposal.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(DataFileError, match=r"unit_assessment\.weights: the weights add up to 1.1"):
+        load_rulebook("proposal", path)
+
+
+def test_the_ranked_assessment_exports_as_xlsx_with_the_expected_figures(session):
+    assessed_year(session)
+    exported = assessment.export(session, 2027, "xlsx", STAFF)
+    assert exported["filename"] == "unit-assessment-2027.xlsx"
+    book = openpyxl.load_workbook(io.BytesIO(base64.b64decode(exported["content_base64"])))
+    rows = list(book.active.iter_rows(values_only=True))
+    assert rows[0][:2] == ("排名 Rank", "承办单位 Unit") and rows[0][-1] == "考核得分 Score"
+    assert rows[1] == (1, "education", 1, 120, 1, None, 0, 100)
+    assert rows[2] == (2, "transport", 2, 100, 0.5, 0.6667, 0, 75)
+    assert "weights handling 0.6, on_time 0.2, satisfaction 0.2" in rows[4][0]
+
+
+def test_the_ranked_assessment_exports_as_csv(session):
+    assessed_year(session)
+    exported = assessment.export(session, 2027, "csv", STAFF)
+    text = base64.b64decode(exported["content_base64"]).decode("utf-8-sig")
+    rows = list(csv.reader(io.StringIO(text)))
+    assert rows[1] == ["1", "education", "1", "120.0", "1.0", "", "0", "100.0"]
+    assert rows[2][-1] == "75.0"
+    with pytest.raises(InvalidInput):
+        assessment.export(session, 2027, "pdf", STAFF)
+    with pytest.raises(Forbidden):
+        assessment.export(session, 2027, "csv", LI)

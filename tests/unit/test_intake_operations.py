@@ -10,11 +10,12 @@ from services.intake import operations
 from services.intake.models import (Base, Conversion, Cosigner, Notification, Outbox, Proposal,
                                     ProposalCounter, ProposalEvent, Publication, Submission)
 from services.intake.masking import mask_name, mask_text
-from services.intake.similarity import DUPLICATE_THRESHOLD
 from shared import contracts
 from shared.db import dispose_all, get_engine, session_factory
 from shared.errors import BusinessError, Conflict, Forbidden, InvalidInput, NotFound, Unauthenticated
 from shared.rulebook import load_rulebook
+
+DUPLICATE_THRESHOLD = load_rulebook("proposal").duplicate_threshold()
 
 LI = {"user": "李明", "roles": ["member"]}
 ZHANG = {"user": "张伟", "roles": ["member"]}

@@ -1,7 +1,10 @@
 """Proposals (提案): intake, assignment (交, 办), supervision (督), evaluation (评)."""
 from __future__ import annotations
 
+import base64
+
 from marshmallow import Schema, fields
+from werkzeug.wrappers import Response
 
 
 from .. import schemas
@@ -75,6 +78,14 @@ class ProposalRoutes:
         """The initiator resubmits a proposal returned for revision."""
         return 200, self.intake.resubmit(number, body, principal)
 
+    @http("GET", "/api/proposals/<string:number>/reply")
+    @endpoint("member", *OVERSEERS, response=schemas.ProposalReply)
+    def proposal_reply(self, request, principal, number):
+        """The answer to a proposal: each accepted round's replies (category, text, units) and the
+        co-units' input. For its proposers (of a merged proposal too: the answer of the one it was
+        merged into), staff, the committee and leaders; not found for anyone else."""
+        return 200, self.assignment.proposal_reply(number, principal=principal)
+
     # -- evaluation (评) -------------------------------------------------------------------------
     @http("POST", "/api/proposals/<string:number>/ratings")
     @endpoint("member", body=schemas.RatingRequest, response=schemas.Rating, status=201)
@@ -94,6 +105,16 @@ class ProposalRoutes:
     def unit_assessment(self, request, principal, year):
         """The units' annual assessment, computed from handling scores and ratings."""
         return 200, self.evaluation.unit_assessment(year, principal=principal)
+
+    @http("GET", "/api/assessments/units/<year:year>/export")
+    @endpoint("staff", "committee", "leader", query=("format",))
+    def export_unit_assessment(self, request, principal, year):
+        """The units' 目标考核 scores in rank order as a file: ``?format=xlsx`` (default) or ``csv``."""
+        exported = self.evaluation.export_unit_assessment(year, request.args.get("format", "xlsx"),
+                                                          principal=principal)
+        return 200, Response(base64.b64decode(exported["content_base64"]), status=200,
+                             content_type=exported["content_type"],
+                             headers={"Content-Disposition": f'attachment; filename="{exported["filename"]}"'})
 
     # -- supervision (督) -------------------------------------------------------------------------
     @http("GET", "/api/proposals/<string:number>/deadlines")
@@ -185,8 +206,9 @@ class ProposalRoutes:
     @http("POST", "/api/assignments/<id:assignment_id>/extension")
     @endpoint("unit", body=schemas.ExtensionRequest)
     def request_extension(self, request, principal, assignment_id, body):
-        """Ask for a later reply deadline, before the current one."""
-        return 200, self.assignment.request_extension(assignment_id, until=body["until"].isoformat(),
+        """Ask for a later reply deadline, before the current one: until a date or for some months."""
+        until = body["until"].isoformat() if body["until"] is not None else None
+        return 200, self.assignment.request_extension(assignment_id, until=until, months=body["months"],
                                                       reason=body["reason"], principal=principal)
 
     @http("POST", "/api/assignments/<id:assignment_id>/followup")

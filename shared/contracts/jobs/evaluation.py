@@ -6,9 +6,6 @@ from marshmallow import Schema, fields, validate
 from ..fields import number
 from . import Operation, register
 
-# Proposal quality grades the committee gives (优秀提案 is "excellent").
-QUALITY_GRADES = ("excellent", "good", "ordinary")
-
 
 class RecordOutcome(Schema):
     submission_id = fields.Integer(required=True)
@@ -20,6 +17,11 @@ class OpenRating(Schema):
     proposers = fields.List(fields.String(validate=validate.Length(min=1, max=100)), required=True,
                             validate=validate.Length(min=1))
     round = fields.Integer(strict=True, allow_none=True, load_default=None, validate=validate.Range(min=1))
+
+
+class CloseRating(Schema):
+    number = number()
+    round = fields.Integer(strict=True, required=True, validate=validate.Range(min=1))
 
 
 class RecordFollowup(Schema):
@@ -39,8 +41,10 @@ class ScoreHandling(Schema):
 
 
 class GradeQuality(Schema):
+    """The grade is one of the proposal rulebook's ``quality_grades``: evaluation checks it."""
+
     number = number()
-    grade = fields.String(required=True, validate=validate.OneOf(QUALITY_GRADES))
+    grade = fields.String(required=True, validate=validate.Length(min=1, max=20))
     graded_by = fields.String(required=True, validate=validate.Length(min=1, max=100))
 
 
@@ -48,6 +52,8 @@ register(
     Operation("evaluation.record_outcome", RecordOutcome, "record a submission's outcome (the smoke diagram)"),
     Operation("evaluation.open_rating", OpenRating, "open a rating round for the proposers",
               ("rating_round_exists", "rating_round_outdated")),
+    Operation("evaluation.close_rating", CloseRating, "the rating window ended: record the silent "
+              "proposers' ratings as not given and close the round"),
     Operation("evaluation.record_followup", RecordFollowup, "a unit's further reply on a category B answer"),
     Operation("evaluation.score_handling", ScoreHandling, "score a unit's handling on the checklist"),
     Operation("evaluation.grade_quality", GradeQuality, "the committee's quality grade of a proposal"),

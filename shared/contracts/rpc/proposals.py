@@ -9,10 +9,9 @@ from ..fields import Text, UtcDateTime, not_blank
 
 KINDS = ("plenary", "between_sessions")
 CONTENT = ("title", "situation", "analysis", "suggestions")
-# Format rules of a proposal (one matter, one proposal): a short title, and the whole text short
-# enough to be read as one matter.
+# The longest title the proposals table holds. The format rules of one matter, one proposal (the
+# title's and the whole text's limits) are the proposal rulebook's ``format``, checked by intake.
 MAX_TITLE = 200
-MAX_TOTAL = 5000
 
 # -- input -------------------------------------------------------------------------------------
 
@@ -27,13 +26,6 @@ class ContentSchema(Schema):
     sector = Text(allow_none=True, load_default=None, validate=validate.Length(max=100))
     publish_consent = fields.Boolean(required=True)
     no_publish_reason = Text(allow_none=True, load_default=None, validate=validate.Length(max=1000))
-
-    @validates_schema(skip_on_field_errors=False)
-    def _one_matter_in_bounds(self, data, **kwargs):
-        total = sum(len(data.get(part) or "") for part in CONTENT)
-        if total > MAX_TOTAL:
-            raise ValidationError(f"title, situation, analysis and suggestions have {total} "
-                                  f"characters together; at most {MAX_TOTAL} are allowed")
 
     @validates_schema(skip_on_field_errors=False)
     def _refusal_gives_a_reason(self, data, **kwargs):

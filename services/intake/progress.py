@@ -1,0 +1,109 @@
+"""A filed proposal's status follows its handling, from the ``handling.*`` domain events the
+assignment and evaluation services publish; the proposers are told what concerns them.
+
+| event (publisher) | status | proposers told (``notify.<kind>``) |
+|---|---|---|
+| ``handling.assigned`` (assignment: ``assignment.assign``) | ``assigned`` | ``proposal_assigned`` |
+| ``handling.reply_submitted`` (assignment: every answering unit submitted) | ``replied`` | — |
+| ``handling.sent_back`` (assignment: staff sent the reply back) | ``assigned`` | — |
+| ``handling.rating_opened`` (evaluation: staff accepted the reply, a rating round opened) | ``rating`` | ``reply_accepted``, ``rating_opened`` |
+| ``handling.rated`` (evaluation: every proposer rated) | ``rated`` | — |
+| ``handling.rehandling`` (assignment: a new round after 不满意) | ``rehandling`` | ``rehandling`` |
+| ``handling.followup_received`` (assignment: the unit's second reply on a B answer) | unchanged | ``followup_received`` |
+
+Only a proposal in handling moves (``filed`` or one of the statuses above); a published, merged
+or not filed one keeps its status. An event older than the last one applied (events can arrive
+out of order, or twice) changes no status; one heard before changes nothing at all.
+"""
+from __future__ import annotations
+
+from datetime import timezone
+
+from sqlalchemy import select
+
+from shared import contracts
+from shared.errors import InvalidInput
+from shared.validation import load
+
+from .models import ProposalEvent
+from .records import by_number, notify, proposers, record_event
+
+IN_HANDLING = ("filed", "assigned", "replied", "rating", "rated", "rehandling")
+HEARD = ("handling.assigned", "handling.reply_submitted", "handling.sent_back", "handling.rating_opened",
+         "handling.rated", "handling.rehandling", "handling.followup_received")
+STATUS = {"handling.assigned": "assigned", "handling.reply_submitted": "replied",
+          "handling.sent_back": "assigned", "handling.rating_opened": "rating", "handling.rated": "rated",
+          "handling.rehandling": "rehandling"}
+CATEGORY_ZH = {"A": "已解决或采纳", "B": "正在解决或列入计划", "C": "留作参考", "D": "其他"}
+
+
+def _notices(name: str, payload: dict, title: str) -> list[tuple[str, str]]:
+    if name == "handling.assigned":
+        return [("proposal_assigned", f"您的提案 {title}已交办，承办单位：{'、'.join(payload.get('units') or [])}。")]
+    if name == "handling.rating_opened":
+        return [("reply_accepted", f"您的提案 {title}的办理答复已经审核通过，可在提案的“答复”中查看。"),
+                ("rating_opened", f"请对提案 {title}的办理答复作出评价（办理工作、办理结果两项）。")]
+    if name == "handling.rehandling":
+        return [("rehandling", f"根据评价意见，提案 {title}已交承办单位重新办理（第 {payload.get('round')} 轮）。")]
+    if name == "handling.followup_received":
+        return [("followup_received", f"提案 {title}的承办单位报送了后续办理情况：{payload.get('text') or ''}")]
+    return []
+
+
+def hear(session, body) -> dict:
+    """Apply one ``handling.*`` event to its proposal (see the module docstring)."""
+    event = load(contracts.EventSchema, body, "the event")
+    name = event["name"]
+    if name not in HEARD:
+        raise InvalidInput("intake hears no such event", {"name": [f"one of {', '.join(HEARD)}"]})
+    proposal = by_number(session, event["subject"], lock=True)
+    if proposal is None:  # a smoke diagram's submission, or a proposal of another installation
+        return {"applied": False, "reason": "no such proposal"}
+    heard = [row.data or {} for row in session.scalars(select(ProposalEvent).where(
+        ProposalEvent.proposal_id == proposal.id, ProposalEvent.action == "handling"))]
+    if any(data.get("event_id") == event["event_id"] for data in heard):
+        return {"applied": False, "reason": "heard before"}
+    at = event["occurred_at"].astimezone(timezone.utc).isoformat()
+    newest = max((data.get("occurred_at") or "" for data in heard if data.get("status")), default="")
+    status = STATUS.get(name)
+    applied = status is not None and proposal.status in IN_HANDLING and at >= newest
+    if applied:
+        proposal.status = status
+    record_event(session, proposal, "system", "handling",
+                 {"event_id": event["event_id"], "event": name, "occurred_at": at,
+                  "status": status if applied else None, **event["payload"]})
+    title = f"{proposal.number}《{proposal.title}》"
+    for kind, text in _notices(name, event["payload"], title):
+        notify(session, proposal, proposers(proposal), text, kind=kind)
+    session.flush()
+    return {"applied": applied, "status": proposal.status}
+
+
+def rated_rounds(session, proposal) -> list[int]:
+    """The rounds whose reply staff accepted (a rating round opened on it), oldest first."""
+    rows = session.scalars(select(ProposalEvent).where(ProposalEvent.proposal_id == proposal.id,
+                                                       ProposalEvent.action == "handling"))
+    return sorted({int((r.data or {}).get("round") or 0) for r in rows
+                   if (r.data or {}).get("event") == "handling.rating_opened"} - {0})
+
+
+def reply_access(session, number: str, principal: dict) -> dict:
+    """Whose reply the caller may read for proposal ``number``, and which rounds of it.
+
+    Staff, the committee and leaders: every round. A proposer (initiator or a co-signer who
+    stayed): the rounds staff accepted; the proposer of a proposal merged into another reads the
+    answer of that one (``answered_by``) once it was accepted. Anyone else: not found."""
+    from .access import acting_user, not_found, proposes, reads_all
+
+    user, roles = acting_user(principal)
+    proposal = by_number(session, str(number))
+    if proposal is None:
+        raise not_found(str(number))
+    overseer = reads_all(roles)
+    if not overseer and not proposes(proposal, user, roles):
+        raise not_found(str(number))
+    answering = proposal
+    if proposal.status == "merged" and proposal.merged_into:
+        answering = by_number(session, proposal.merged_into) or proposal
+    return {"number": proposal.number, "answered_by": answering.number, "all_rounds": overseer,
+            "rounds": rated_rounds(session, answering), "status": proposal.status}
