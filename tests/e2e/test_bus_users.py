@@ -53,7 +53,7 @@ def test_a_department_gets_credentials_and_the_example_client_works_with_them_on
                            capture_output=True, text=True, timeout=60)
     assert again.returncode != 0 and "rotate" in again.stderr
 
-    started = call(base, tokens["staff"], "POST", "/api/processes/smoke/instances",
+    started = call(base, tokens["operator"], "POST", "/api/processes/smoke/instances",
                    {"business_key": "BUS-1", "data": {"title": "Lights", "unit": "transport", "reply_within": "P30D"}})
     assert started.status_code == 201, started.text
     client = [sys.executable, str(ROOT / "examples" / "unit_client.py"), "--amqp", creds["amqp_uri"]]
