@@ -2,19 +2,24 @@
 """A department's system talking to Zhitongche over AMQP: listen for assignments, sign, reply.
 
 Needs only kombu (``pip install kombu``). It declares nothing: the assignment service declares
-the exchanges and the unit's queue, and a department's broker user may only read its own queue
-and publish with its own unit's routing keys. See docs/unit-integration.md and docs/asyncapi.yaml.
+the exchanges and the unit's queue, and a department's broker user (``ztc units credentials issue
+UNIT`` gives one) may only read its own queue and publish with its own unit's routing keys. Every
+command carries the AMQP ``user_id`` of that user: the broker checks it, and the committee's side
+takes the acting unit from it. See docs/unit-integration.md and docs/asyncapi.yaml.
 
-    python examples/unit_client.py --unit transport listen --auto-sign
-    python examples/unit_client.py --unit transport draft-reply 17 --category B --text "已列入计划"
-    python examples/unit_client.py --unit transport submit-reply 17
+    python examples/unit_client.py --amqp amqps://ztc-unit-transport:SECRET@mq.example.gov.cn:5671/ \
+        --ca-file committee-ca.pem --unit transport listen --auto-sign
+    python examples/unit_client.py --amqp ... --unit transport draft-reply 17 --category B --text "已列入计划"
+    python examples/unit_client.py --amqp ... --unit transport submit-reply 17
 """
 from __future__ import annotations
 
 import argparse
 import json
 import socket
+import ssl
 import sys
+from urllib.parse import unquote, urlsplit
 
 from kombu import Connection, Queue
 
@@ -25,14 +30,21 @@ COMMANDS_EXCHANGE = "ztc.unit-commands"      # routing key "<unit>.<command>"
 DEFAULT_AMQP = "amqp://guest:guest@127.0.0.1:5672/"
 
 
-def send(producer, unit: str, command: str, body: dict) -> None:
-    """Publish one command, persistent, and wait for the broker's confirm."""
-    producer.publish(body, exchange=COMMANDS_EXCHANGE, routing_key=f"{unit}.{command}",
+def user_of(amqp_uri: str) -> str:
+    """The broker user the URI connects as: every command says it in its user_id."""
+    return unquote(urlsplit(amqp_uri).username or "guest")
+
+
+def send(producer, unit: str, command: str, body: dict, user: str) -> None:
+    """Publish one command, persistent, as ``user`` (the AMQP user_id the broker checks), and wait
+    for the broker's confirm."""
+    producer.publish(body, exchange=COMMANDS_EXCHANGE, routing_key=f"{unit}.{command}", user_id=user,
                      delivery_mode=2, retry=True, retry_policy={"max_retries": 3})
     print(json.dumps({"sent": f"{unit}.{command}", "body": body}, ensure_ascii=False), flush=True)
 
 
-def listen(conn: Connection, unit: str, auto_sign: bool, count: int | None, timeout: float | None) -> int:
+def listen(conn: Connection, unit: str, user: str, auto_sign: bool, count: int | None,
+           timeout: float | None) -> int:
     """Print each event on the unit's queue as one JSON line; ack it once handled.
 
     One event at a time (prefetch 1): nothing new arrives while a command waits for its confirm.
@@ -45,7 +57,7 @@ def listen(conn: Connection, unit: str, auto_sign: bool, count: int | None, time
         print(json.dumps({"routing_key": message.delivery_info.get("routing_key"), "event": body},
                          ensure_ascii=False), flush=True)
         if auto_sign and body.get("event") == "assignment.created":
-            send(producer, unit, "sign", {"assignment_id": body["assignment"]["id"]})
+            send(producer, unit, "sign", {"assignment_id": body["assignment"]["id"]}, user)
         message.ack()  # after handling: an unacked event comes back if this client dies
         seen += 1
 
@@ -63,6 +75,8 @@ def listen(conn: Connection, unit: str, auto_sign: bool, count: int | None, time
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description="A department system's AMQP client for Zhitongche assignments.")
     p.add_argument("--amqp", default=DEFAULT_AMQP, help=f"broker URI with the unit's own user (default {DEFAULT_AMQP})")
+    p.add_argument("--ca-file", help="for amqps://: the CA certificate that signed the broker's (default: the "
+                                     "system's CAs)")
     p.add_argument("--unit", required=True, help="your unit's code, e.g. transport")
     sub = p.add_subparsers(dest="command", required=True)
 
@@ -101,12 +115,28 @@ def body_of(args) -> dict:
     return body
 
 
+def tls(args):
+    """TLS options for an amqps:// URI: the broker's certificate is always checked."""
+    if not args.amqp.startswith("amqps://"):
+        return None
+    options = {"cert_reqs": ssl.CERT_REQUIRED}
+    if args.ca_file:
+        options["ca_certs"] = args.ca_file
+    return options
+
+
 def main(argv=None) -> int:
     args = parser().parse_args(argv)
-    with Connection(args.amqp, transport_options={"confirm_publish": True}, connect_timeout=5) as conn:
-        if args.command == "listen":
-            return listen(conn, args.unit, args.auto_sign, args.count, args.timeout)
-        send(conn.Producer(serializer="json"), args.unit, args.command.replace("-", "_"), body_of(args))
+    user = user_of(args.amqp)
+    try:
+        with Connection(args.amqp, transport_options={"confirm_publish": True}, connect_timeout=5,
+                        ssl=tls(args)) as conn:
+            if args.command == "listen":
+                return listen(conn, args.unit, user, args.auto_sign, args.count, args.timeout)
+            send(conn.Producer(serializer="json"), args.unit, args.command.replace("-", "_"), body_of(args), user)
+    except Exception as exc:  # a refusal by the broker (ACCESS_REFUSED...): say it plainly
+        print(json.dumps({"error": f"{type(exc).__name__}: {exc}"}, ensure_ascii=False), file=sys.stderr)
+        return 2
     return 0
 
 

@@ -1,8 +1,12 @@
 """``make run``: everything on one machine, on the embedded defaults.
 
 Checks the broker, migrates every service's database, declares the bus topology, deploys the
-diagrams in ``bpmn/``, seeds an empty installation, starts each service as its own process plus
-the gateway, and says where to go next. Ctrl-C stops them all.
+diagrams in ``bpmn/``, seeds an empty installation, gives every service, the operator and each
+unit its own broker user with its permissions (through the management API, with the admin of
+``ZTC_RABBIT_MANAGEMENT_URL``; passwords generated into ``var/bus-credentials.json``, mode 600,
+unless ``ZTC_BUS_PASSWORD_<NAME>`` gives them; the deployment key into ``var/bus.key``), starts
+each service as its own process on its own user plus the gateway, and says where to go next.
+Ctrl-C stops them all.
 
 Demo tokens (one per role, operator included) are issued only with ``--demo`` (``make run``
 passes it): fresh ones at each start, the earlier demo tokens revoked, written to
@@ -39,6 +43,10 @@ DEMO_USERS = {
 }
 
 
+# Each service's own environment on top of ours (its broker user): filled by set_up_bus.
+SERVICE_ENV: dict[str, dict[str, str]] = {}
+
+
 def say(message: str) -> None:
     print(f"[ztc] {message}", flush=True)
 
@@ -47,7 +55,7 @@ def check_broker(settings) -> bool:
     from kombu import Connection
 
     try:
-        with Connection(settings.amqp_uri, connect_timeout=3) as conn:
+        with Connection(settings.amqp_uri, connect_timeout=3, ssl=settings.amqp_ssl()) as conn:
             conn.ensure_connection(max_retries=1)
         return True
     except Exception as exc:  # any failure to connect: say how to get a broker
@@ -148,10 +156,66 @@ def prepare(settings, demo: bool = False) -> dict:
     return issued
 
 
+def directory_units(settings) -> list[str]:
+    from sqlalchemy import select
+
+    from services.assignment.models import Unit
+    from shared.db import session_factory, transaction
+
+    with transaction(session_factory(settings.database_url("assignment"))) as s:
+        return sorted(s.scalars(select(Unit.code)))
+
+
+def set_up_bus(settings) -> dict[str, dict[str, str]]:
+    """Per-service broker users: install every user of ``shared.messaging.access`` (the services,
+    the operator, each unit of the directory) on the broker, and return each service's environment
+    (its own ``ZTC_AMQP_URI``; the gateway also the operator's, for its operator routes). Units'
+    users get no password here: ``ztc units credentials issue UNIT`` gives one. With
+    ``ZTC_BUS_USERS=shared``, or no management API to install them with, every process uses
+    ``ZTC_AMQP_URI`` (and the bus cannot tell them apart: said loudly)."""
+    from shared import principal as signing
+    from shared.messaging import access, identity
+
+    if not settings.bus_key:
+        signing.ensure_key_file(settings.bus_key_file)
+        say(f"deployment key (signs principals and jobs): {settings.bus_key_file} (mode 600)")
+    if settings.bus_users == "shared":
+        say("ZTC_BUS_USERS=shared: every service uses ZTC_AMQP_URI's user")
+        return {}
+    try:
+        units = directory_units(settings)
+        grant_list = access.grants(settings, units)
+        users = [identity.service_user(settings, s) for s in config.SERVICES] + [identity.operator_user(settings)]
+        passwords = access.local_passwords(settings, users)
+        access.install(settings, grant_list, passwords)
+    except Exception as exc:  # no management API (or no admin): the run still works, on one user
+        say("=" * 100)
+        say(f"WARNING: could not give each service its own broker user ({exc}).")
+        say("Every service uses ZTC_AMQP_URI's user, so the bus cannot tell them apart. Enable the "
+            "management API ('rabbitmq-plugins enable rabbitmq_management') and give "
+            "ZTC_RABBIT_MANAGEMENT_URL an administrator.")
+        say("=" * 100)
+        return {}
+    operator = identity.operator_user(settings)
+    operator_uri = identity.with_user(settings.amqp_uri, operator, passwords[operator])
+    management = identity.with_user(settings.management_url, operator, passwords[operator])
+    bare_management = identity.without_user(settings.management_url)
+    env = {}
+    for service in SERVICE_CLASSES:
+        user = identity.service_user(settings, service)
+        env[service] = {"ZTC_AMQP_URI": identity.with_user(settings.amqp_uri, user, passwords[user]),
+                        "ZTC_RABBIT_MANAGEMENT_URL": bare_management, "ZTC_OPERATOR_AMQP_URI": ""}
+    env["gateway"].update({"ZTC_OPERATOR_AMQP_URI": operator_uri, "ZTC_RABBIT_MANAGEMENT_URL": management})
+    say(f"broker users: {', '.join(users)} and {len(units)} units' "
+        f"({identity.unit_user(settings, '<code>')}: 'ztc units credentials issue CODE' gives one its "
+        f"password); passwords in {settings.var_dir / identity.CREDENTIALS_FILE} (mode 600)")
+    return env
+
+
 def start_all(settings, services) -> dict:
     procs = {}
-    env = dict(os.environ)
     for name in services:
+        env = dict(os.environ, **SERVICE_ENV.get(name, {}))
         procs[name] = subprocess.Popen([sys.executable, "-m", "services.runner", name], env=env)
     return procs
 
@@ -271,6 +335,7 @@ def main(argv=None) -> int:
     if not check_broker(settings):
         return 2
     demo = prepare(settings, demo=args.demo)
+    SERVICE_ENV.update(set_up_bus(settings))
     if args.prepare_only:
         return 0
     procs = start_all(settings, list(SERVICE_CLASSES))

@@ -35,7 +35,7 @@ def main(argv=None) -> int:
     import os
 
     os.umask(0o077)  # the SQLite files (personal data) and anything else written: the owner's only
-    settings = config.load()
+    settings = config.load().for_service(args.service)   # its own broker user, when its password is given
     from shared import logs
 
     logs.configure(args.service, settings)  # ZTC_LOG_FORMAT=json: JSON lines with the ids

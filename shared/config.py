@@ -71,6 +71,25 @@ class Settings:
     # API tokens expire: a person's after this many hours, a department system's after the second.
     token_ttl_hours: float = 12.0
     token_system_ttl_hours: float = 90 * 24.0
+    # Who is who on the bus (docs/security.md). Broker users are named from this prefix: the
+    # services' ``<prefix><service>``, the operator's ``<prefix>operator``, a unit's
+    # ``<prefix>unit-<code>``, a member's or informant's app ``<prefix>member-<user>`` /
+    # ``<prefix>informant-<user>`` (shared/messaging/identity.py).
+    bus_user_prefix: str = "ztc-"
+    # The deployment key that signs principals and jobs (shared/principal.py): ZTC_BUS_KEY, or the
+    # file ZTC_BUS_KEY_FILE (default var/bus.key, made with mode 600 when first needed).
+    bus_key: str | None = None
+    bus_key_file: Path | None = None
+    principal_ttl_seconds: float = 300.0     # how long a principal signed for an RPC call is good for
+    operator_amqp_uri: str | None = None     # the operator's broker user (dead letters, replays, ztc)
+    bus_passwords: dict = field(default_factory=dict)   # ZTC_BUS_PASSWORD_<NAME>: make run's users
+    bus_users: str = "per-service"           # make run: per-service | shared (every process on ZTC_AMQP_URI)
+    # TLS to the broker: an amqps:// URI turns it on; the CA that signed the broker's certificate,
+    # and a client certificate where the broker asks for one. The management API (https) takes
+    # the same CA.
+    amqp_ca_file: str | None = None
+    amqp_cert_file: str | None = None
+    amqp_key_file: str | None = None
 
     def metrics_port(self, service: str) -> int | None:
         """Where ``service`` serves /metrics: ``ZTC_METRICS_PORT_<SERVICE>``, else
@@ -88,6 +107,37 @@ class Settings:
             return normalize_database_url(self.database_url_template.replace("{service}", service))
         return f"sqlite:///{self.var_dir / (service + '.db')}"
 
+    def amqp_ssl(self, amqp_uri: str | None = None):
+        """kombu's ``ssl`` option for ``amqp_uri`` (default ZTC_AMQP_URI): None for ``amqp://``;
+        for ``amqps://`` the CA (and client certificate) files, the broker's certificate checked."""
+        return amqp_ssl(amqp_uri or self.amqp_uri, self)
+
+    @property
+    def operator_uri(self) -> str:
+        """The operator's broker connection (dead letters, replays, ``ztc``'s RPC): the setting, else
+        ZTC_AMQP_URI's broker as the operator's user when ``ZTC_BUS_PASSWORD_OPERATOR`` is given,
+        else the operator's password ``make run`` generated under var/, else ZTC_AMQP_URI."""
+        if self.operator_amqp_uri:
+            return self.operator_amqp_uri
+        from shared.messaging import identity
+
+        if self.bus_passwords.get(OPERATOR):
+            return identity.with_user(self.amqp_uri, identity.operator_user(self), self.bus_passwords[OPERATOR])
+        return identity.local_operator_uri(self) or self.amqp_uri
+
+    def for_service(self, service: str) -> "Settings":
+        """These settings as ``service`` runs with them: with ``ZTC_BUS_PASSWORD_<SERVICE>`` given, it
+        connects to ZTC_AMQP_URI's broker as its own user ``<prefix><service>`` (compose and
+        Kubernetes give each container its own password and the broker's address only)."""
+        password = self.bus_passwords.get(service)
+        if not password:
+            return self
+        from dataclasses import replace
+
+        from shared.messaging import identity
+
+        return replace(self, amqp_uri=identity.with_user(self.amqp_uri, identity.service_user(self, service), password))
+
     def nameko_config(self, **extra) -> dict:
         cfg = {
             "AMQP_URI": self.amqp_uri,
@@ -97,10 +147,40 @@ class Settings:
             "ZTC_SETTINGS": self,
         }
         cfg.update(extra)
+        ssl = amqp_ssl(cfg["AMQP_URI"], self)
+        if ssl:
+            cfg["AMQP_SSL"] = ssl
         return cfg
 
 
+def amqp_ssl(amqp_uri: str, settings=None):
+    """kombu's ``ssl`` connection option for ``amqp_uri``: None unless it is ``amqps://``; then
+    the certificate is checked against ``ZTC_AMQP_CA_FILE`` (the system's CAs without one)."""
+    if not (amqp_uri or "").startswith("amqps://"):
+        return None
+    import ssl as _ssl
+
+    settings = settings or load()
+    options = {"cert_reqs": _ssl.CERT_REQUIRED}
+    if settings.amqp_ca_file:
+        options["ca_certs"] = settings.amqp_ca_file
+    if settings.amqp_cert_file:
+        options["certfile"] = settings.amqp_cert_file
+    if settings.amqp_key_file:
+        options["keyfile"] = settings.amqp_key_file
+    return options
+
+
 QUEUE_TYPES = ("classic", "quorum")
+BUS_USER_MODES = ("per-service", "shared")
+# The broker users make run creates besides the services' (shared/messaging/access.py).
+OPERATOR = "operator"
+
+
+def _bus_users(value: str) -> str:
+    if value not in BUS_USER_MODES:
+        raise ValueError(f"ZTC_BUS_USERS must be one of {', '.join(BUS_USER_MODES)}, not {value!r}")
+    return value
 
 
 def _queue_type(value: str) -> str:
@@ -155,4 +235,15 @@ def load(env=None) -> Settings:
         http_max_json_depth=max(2, int(_env(env, "ZTC_HTTP_MAX_JSON_DEPTH", "32"))),
         token_ttl_hours=float(_env(env, "ZTC_TOKEN_TTL_HOURS", "12")),
         token_system_ttl_hours=float(_env(env, "ZTC_TOKEN_SYSTEM_TTL_HOURS", str(90 * 24))),
+        bus_user_prefix=_env(env, "ZTC_BUS_USER_PREFIX", "ztc-"),
+        bus_key=env.get("ZTC_BUS_KEY") or None,
+        bus_key_file=Path(_env(env, "ZTC_BUS_KEY_FILE", str(var_dir / "bus.key"))),
+        principal_ttl_seconds=float(_env(env, "ZTC_PRINCIPAL_TTL_SECONDS", "300")),
+        operator_amqp_uri=env.get("ZTC_OPERATOR_AMQP_URI") or None,
+        bus_passwords={name: env[f"ZTC_BUS_PASSWORD_{name.upper()}"] for name in (*SERVICES, OPERATOR)
+                       if env.get(f"ZTC_BUS_PASSWORD_{name.upper()}")},
+        bus_users=_bus_users(_env(env, "ZTC_BUS_USERS", "per-service")),
+        amqp_ca_file=env.get("ZTC_AMQP_CA_FILE") or None,
+        amqp_cert_file=env.get("ZTC_AMQP_CERT_FILE") or None,
+        amqp_key_file=env.get("ZTC_AMQP_KEY_FILE") or None,
     )

@@ -12,6 +12,8 @@ from shared import config
 
 RABBIT_API = "http://127.0.0.1:15672/api"
 RABBIT_AUTH = ("guest", "guest")
+# The deployment key the tests sign principals and jobs with (shared/principal.py).
+TEST_BUS_KEY = "tests-only-deployment-key-0123456789abcdefghijklmnop"
 POSTGRES_ADMIN_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
 
 
@@ -71,6 +73,9 @@ def make_settings(tmp_path, vhost: str, database_url_template: str, **env):
         "ZTC_JOB_MAX_ATTEMPTS": "3",
         "ZTC_MESSAGE_RETRY_PAUSE_SECONDS": "0.05",
         "ZTC_MESSAGE_RETRY_PAUSE_MAX_SECONDS": "0.5",
+        "ZTC_BUS_KEY": TEST_BUS_KEY,
+        # Broker users are global, not per vhost: each test names its own (and deletes them after).
+        "ZTC_BUS_USER_PREFIX": f"t{uuid.uuid4().hex[:8]}-",
     }
     values.update(env)
     return config.load(values)
@@ -93,6 +98,8 @@ def settings_env(settings) -> dict:
         "ZTC_GATEWAY_PORT": str(settings.gateway_port),
         "ZTC_CLOCK_OFFSET_FILE": settings.clock_offset_file or "",
         "ZTC_BPMN_DIR": str(settings.bpmn_dir),
+        "ZTC_BUS_KEY": settings.bus_key or "",
+        "ZTC_BUS_USER_PREFIX": settings.bus_user_prefix,
     }
 
 
@@ -113,9 +120,18 @@ def read_bpmn(name: str) -> dict:
     return {path.name: path.read_bytes()}
 
 
+AS_CONNECTED = object()
+
+
 def publish(amqp_uri: str, exchange: str, routing_key: str, body, content_type="application/json",
-            headers=None) -> None:
-    """Publish one persistent message, with confirms, as a department system or a bug would."""
+            headers=None, user_id=AS_CONNECTED) -> None:
+    """Publish one persistent message, with confirms, as a department system or a bug would.
+    ``user_id``: the AMQP property the broker checks against the connection's user; by default
+    the URI's user (as every process of ours sends), None for a message without one."""
+    if user_id is AS_CONNECTED:
+        from shared.messaging.identity import user_of
+
+        user_id = user_of(amqp_uri)
     from kombu import Connection, Exchange
 
     import json
@@ -128,7 +144,8 @@ def publish(amqp_uri: str, exchange: str, routing_key: str, body, content_type="
         producer = conn.Producer()
         producer.publish(body, exchange=Exchange(exchange, "topic", durable=True, passive=True),
                          routing_key=routing_key, content_type=content_type,
-                         content_encoding="utf-8", headers=headers or {}, delivery_mode=2)
+                         content_encoding="utf-8", headers=headers or {}, delivery_mode=2,
+                         **({"user_id": user_id} if user_id else {}))
 
 
 def ready_count(amqp_uri: str, queue: str) -> int:
@@ -138,3 +155,101 @@ def ready_count(amqp_uri: str, queue: str) -> int:
     with Connection(amqp_uri) as conn:
         _, count, _ = conn.default_channel.queue_declare(queue=queue, passive=True)
         return count
+
+
+# -- who is acting: signed principals, sealed jobs, broker users ----------------------------------
+def signed(principal: dict, settings) -> dict:
+    """``principal`` signed with the deployment key, as the gateway signs each caller's."""
+    from shared import principal as signing
+
+    return signing.sign(principal, signing.key_of(settings), settings.principal_ttl_seconds)
+
+
+def sealed_job(job: dict, settings) -> dict:
+    """A job sealed as the engine seals each one."""
+    from shared import principal as signing
+
+    return signing.seal(job, signing.key_of(settings), signing.JOB)
+
+
+def _is_principal(value) -> bool:
+    from shared import principal as signing
+
+    return isinstance(value, dict) and "user" in value and "roles" in value and signing.PROOF not in value
+
+
+class SigningRpc:
+    """A started ``ClusterRpcProxy`` whose calls sign every principal they pass (a dict with a user
+    and roles), as the gateway does: the tests act as the gateway would for that person."""
+
+    def __init__(self, rpc, settings):
+        self._rpc, self._settings = rpc, settings
+
+    def __getattr__(self, service):
+        return _SigningService(getattr(self._rpc, service), self._settings)
+
+
+class _SigningService:
+    def __init__(self, proxy, settings):
+        self._proxy, self._settings = proxy, settings
+
+    def __getattr__(self, method):
+        return _SigningMethod(getattr(self._proxy, method), self._settings)
+
+
+class _SigningMethod:
+    def __init__(self, target, settings):
+        self._target, self._settings = target, settings
+
+    def _signed(self, args, kwargs):
+        sign = lambda v: signed(v, self._settings) if _is_principal(v) else v  # noqa: E731
+        return [sign(a) for a in args], {k: sign(v) for k, v in kwargs.items()}
+
+    def __call__(self, *args, **kwargs):
+        args, kwargs = self._signed(args, kwargs)
+        return self._target(*args, **kwargs)
+
+    def call_async(self, *args, **kwargs):
+        args, kwargs = self._signed(args, kwargs)
+        return self._target.call_async(*args, **kwargs)
+
+
+@contextlib.contextmanager
+def signing_rpc(settings, **options):
+    """``with signing_rpc(settings) as rpc: rpc.intake.list(STAFF)``."""
+    from nameko.standalone.rpc import ClusterRpcProxy
+
+    with ClusterRpcProxy(settings.nameko_config(), **options) as rpc:
+        yield SigningRpc(rpc, settings)
+
+
+def vhost_of_settings(settings) -> str:
+    from shared.messaging.management import vhost_of
+
+    return vhost_of(settings.amqp_uri)
+
+
+@contextlib.contextmanager
+def broker_users(settings, grants):
+    """The users of ``grants`` (shared.messaging.access) on the test's vhost with fresh passwords;
+    yields {user: amqp URI}; deletes them afterwards."""
+    from shared.messaging import access, identity
+
+    passwords = {g.user: access.new_password() for g in grants}
+    access.install(settings, grants, passwords)
+    try:
+        yield {g.user: identity.with_user(settings.amqp_uri, g.user, passwords[g.user]) for g in grants}
+    finally:
+        delete_users([g.user for g in grants])
+
+
+def delete_users(names) -> None:
+    for name in names:
+        requests.delete(f"{RABBIT_API}/users/{requests.utils.quote(name, safe='')}", auth=RABBIT_AUTH, timeout=10)
+
+
+def delete_users_with_prefix(prefix: str) -> None:
+    """Every broker user whose name starts with ``prefix`` (a test's own), gone."""
+    resp = requests.get(f"{RABBIT_API}/users", auth=RABBIT_AUTH, timeout=10)
+    resp.raise_for_status()
+    delete_users([u["name"] for u in resp.json() if u["name"].startswith(prefix)])

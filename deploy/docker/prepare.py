@@ -7,7 +7,11 @@ idempotent:
 3. load the broker definitions (``shared.messaging.topology``, queues of ``ZTC_QUEUE_TYPE``) into
    the vhost of ``ZTC_AMQP_URI`` through ``ZTC_RABBIT_MANAGEMENT_URL``;
 4. deploy every diagram in ``ZTC_BPMN_DIR`` (an unchanged file keeps its version);
-5. seed the unit and members directories from ``deploy/seed`` when they are empty.
+5. seed the unit and members directories from ``deploy/seed`` when they are empty;
+6. install the broker users (each service's, the operator's, each unit's of the directory) with
+   their permissions and topic permissions (``shared/messaging/access.py``), the services' and the
+   operator's passwords from ``ZTC_BUS_PASSWORD_<NAME>`` (secrets); a unit's user gets no password
+   here (``ztc units credentials issue UNIT``). ``ZTC_BUS_USERS=shared`` skips this step.
 
 ``--wait-for SERVICE`` does none of this: it waits until that service's database is at the newest
 migration (a Kubernetes init container, so a service never starts on a schema older than its code).
@@ -92,6 +96,8 @@ def main(argv=None) -> int:
     from shared.db import migrate, session_factory, transaction
     from shared.messaging import topology
 
+    if settings.bus_users != "shared":
+        require_bus_passwords(settings)        # before anything changes
     for service in DATABASES:
         _retry(f"the {service} database", lambda s=service: migrate(s, settings.database_url(s)), args.wait)
         say(f"{service}: database migrated")
@@ -121,8 +127,44 @@ def main(argv=None) -> int:
         members = yaml.safe_load((seed / "members.yaml").read_text(encoding="utf-8"))["members"]
         with transaction(session_factory(settings.database_url("evaluation"))) as s:
             say(f"members directory: {ensure_members(s, members)} members added")
+
+    if settings.bus_users == "shared":
+        say("ZTC_BUS_USERS=shared: no broker users installed; every service uses ZTC_AMQP_URI's user")
+    else:
+        install_bus_users(settings, args.wait)
     say("ready for the services")
     return 0
+
+
+def require_bus_passwords(settings) -> None:
+    missing = [f"ZTC_BUS_PASSWORD_{n.upper()}" for n in (*config.SERVICES, config.OPERATOR)
+               if not settings.bus_passwords.get(n)]
+    if missing:
+        raise SystemExit(f"[prepare] the broker users need their passwords: set {', '.join(missing)} "
+                         "(or ZTC_BUS_USERS=shared to run every service on ZTC_AMQP_URI's user)")
+
+
+def install_bus_users(settings, wait: float) -> None:
+    """Every broker user with its permissions; the services' and the operator's passwords from the
+    environment (a missing one is an error: a service without one could not connect)."""
+    from sqlalchemy import select
+
+    from services.assignment.models import Unit
+    from shared.db import session_factory, transaction
+    from shared.messaging import access, identity
+
+    names = (*config.SERVICES, config.OPERATOR)
+    require_bus_passwords(settings)
+    if not settings.bus_key:
+        say("WARNING: ZTC_BUS_KEY is not set: give every service the same deployment key (a secret)")
+    with transaction(session_factory(settings.database_url("assignment"))) as s:
+        units = sorted(s.scalars(select(Unit.code)))
+    grant_list = access.grants(settings, units)
+    passwords = {identity.service_user(settings, n) if n != config.OPERATOR else identity.operator_user(settings):
+                 settings.bus_passwords[n] for n in names}
+    _retry("RabbitMQ's management API", lambda: access.install(settings, grant_list, passwords), wait)
+    say(f"broker users: {len(config.SERVICES)} services, the operator and {len(units)} units "
+        f"({identity.unit_user(settings, '<code>')}, no password until 'ztc units credentials issue')")
 
 
 if __name__ == "__main__":

@@ -11,7 +11,9 @@ so ``topology.declare`` covers them):
   rather than dropped by the broker. Both queues dead-letter to ``ztc.dead``.
 
 Who may publish which key and read which queue is the broker's job (per-unit users with topic
-permissions, see ``docs/unit-integration.md``); the service checks the key's unit all the same.
+permissions, ``shared/messaging/access.py``, ``docs/unit-integration.md``); the service takes the
+acting unit from the broker-validated AMQP ``user_id`` of each command and refuses one whose
+routing key names another unit.
 """
 from __future__ import annotations
 
@@ -35,8 +37,9 @@ def commands_queue():
 
 
 def declare(amqp_uri: str, units=()) -> None:
-    """Declare the bus with the queues of ``units`` (idempotent)."""
-    topology.declare(amqp_uri, units=units)
+    """Declare the units' exchange and the queues of ``units`` (idempotent): what the service's
+    own broker user may declare."""
+    topology.declare_units(amqp_uri, units)
 
 
 class UnitQueuesWrapper:
@@ -70,5 +73,6 @@ class UnitQueues(DependencyProvider):
 
 
 def listen_to_units(queue):
-    """``@listen`` that also hands the handler the routing key, which names the acting unit."""
-    return listen(queue, with_routing_key=True)
+    """``@listen`` that also hands the handler the routing key (``<unit>.<command>``) and the
+    broker-validated sender (``sender=``), which says which unit is acting."""
+    return listen(queue, with_routing_key=True, with_sender=True)

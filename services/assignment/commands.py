@@ -287,15 +287,25 @@ def unit_system_principal(unit: str) -> dict:
     return {"user": f"system:{unit}", "roles": ["unit"], "unit": unit}
 
 
-def from_unit_system(session, rules: AssignmentRules, routing_key: str, body) -> dict:
+def from_unit_system(session, rules: AssignmentRules, routing_key: str, body, sender) -> dict:
     """A command from a department's system: routing key ``<unit>.<command>``, body per the command's
-    schema. The unit comes from the routing key only (the broker lets each department publish
-    with its own unit's prefix), so a body can never make one unit act for another."""
+    schema. The acting unit is the one whose broker user sent it (``sender``, the AMQP ``user_id``
+    RabbitMQ validated), never the body: a command without a ``user_id``, from a user that is no
+    unit's, or whose key names another unit than the sender's is refused. (The broker already
+    lets each department publish only with its own unit's prefix.)"""
     unit, _, command = (routing_key or "").partition(".")
+    if getattr(sender, "kind", None) != "unit":
+        who = sender.describe() if sender is not None else "an unknown sender"
+        raise Forbidden(f"a unit command from {who}: commands are sent with the unit's own broker "
+                        "user and its user_id", {"user_id": [f"expected a unit's broker user, got {who}"]})
+    if sender.name != unit:
+        raise Forbidden(f"routing key {routing_key!r} names unit {unit!r}, but the command was sent by "
+                        f"unit {sender.name!r} ({sender.user}); a unit acts for itself only",
+                        {"user_id": [f"{sender.user} acts for {sender.name}"]})
     if command not in COMMANDS:
         raise InvalidInput(f"routing key {routing_key!r} names no command",
                            {"routing_key": ["expected <unit>.<command>, command one of: "
                                             + ", ".join(COMMANDS)]})
     if session.get(Unit, unit) is None:
-        raise Forbidden(f"routing key {routing_key!r} names no unit in the directory")
+        raise Forbidden(f"unit {unit!r} of broker user {sender.user} is not in the directory")
     return run(session, rules, command, body, unit_system_principal(unit))

@@ -156,9 +156,10 @@ class AssignmentService(Pingable, ConsultationEntrypoints):
 
     # -- commands from department systems over AMQP -----------------------------------------------
     @listen_to_units(commands_queue())
-    def on_unit_command(self, body, routing_key):
-        """A refusal (invalid body, another unit's assignment, wrong state) is dead-lettered with
-        its reason by the entrypoint, and nothing changes: the worker's transaction rolls back."""
-        result = commands.from_unit_system(self.db.session, self.rules, routing_key, body)
+    def on_unit_command(self, body, routing_key, sender):
+        """A refusal (a sender that is not the key's unit, invalid body, another unit's assignment,
+        wrong state) is dead-lettered with its reason by the entrypoint, and nothing changes: the
+        worker's transaction rolls back."""
+        result = commands.from_unit_system(self.db.session, self.rules, routing_key, body, sender)
         self.db.commit()
         log.info("unit command %s done: assignment %s", routing_key, result.get("id") or result)

@@ -11,6 +11,7 @@ from marshmallow import ValidationError
 from sqlalchemy import select
 
 from shared import clock, contracts
+from shared import principal as signing
 from shared.contracts import jobs as job_contracts
 from shared.db import transaction
 from shared.errors import InvalidInput
@@ -66,14 +67,15 @@ class Jobs:
         self.store.history(s, inst.id, principal, "job_sent", request.task_name,
                            {"job_id": job_id, "operation": request.operation})
 
-    @staticmethod
-    def send(s, inst, job_id, task_id, operation, params, attempt, principal, available_at) -> None:
-        """The job message, to the outbox (the relay publishes it after commit)."""
+    def send(self, s, inst, job_id, task_id, operation, params, attempt, principal, available_at) -> None:
+        """The job message, sealed with the deployment key (the service refuses a job that is not:
+        shared/principal.py), to the outbox (the relay publishes it after commit)."""
         payload = contracts.JobSchema().dump({
             "job_id": job_id, "instance_id": inst.id if hasattr(inst, "id") else inst,
             "task_id": task_id, "operation": operation, "params": params, "attempt": attempt,
             "business_key": getattr(inst, "business_key", None), "principal": principal,
         })
+        payload = signing.seal(payload, signing.key_of(self.store.settings), signing.JOB)
         s.add(Outbox(exchange=contracts.JOBS_EXCHANGE, routing_key=operation, payload=payload,
                      headers={}, available_at=available_at, created_at=clock.now(), attempts=0))
 

@@ -7,6 +7,8 @@ import logging
 from nameko.timer import timer
 
 from shared import logs, metrics
+from shared.contracts import messages
+from shared.contracts.messages import START_SENDERS
 from shared.errors import Forbidden
 from shared.messaging.database import Database
 from shared.messaging.entrypoints import Pingable, api, listen
@@ -36,32 +38,60 @@ class EngineStore(Database):
         return self.engine
 
 
+def require_result_sender(body, sender) -> None:
+    """A job result comes from the service whose operation it answers."""
+    operation = body.get("operation") if isinstance(body, dict) else None
+    service = operation.split(".", 1)[0] if isinstance(operation, str) and "." in operation else None
+    allowed = sender.is_service(service) if service else sender.is_service()
+    if not allowed:
+        raise Forbidden(f"a result for {operation!r} from {sender.describe()}; results come from the "
+                        f"service that did the job ({service or 'a service'})")
+
+
+def require_message_sender(body, sender) -> None:
+    """A BPMN message comes from a sender ``shared/contracts/messages.py`` declares for it."""
+    name = body.get("name") if isinstance(body, dict) else None
+    if not isinstance(name, str) or messages.get(name) is None:
+        if not sender.is_service():
+            raise Forbidden(f"a message {name!r} from {sender.describe()}; BPMN messages come from the services")
+        return   # malformed or undeclared: the engine answers it as it always did
+    if not sender.may_send_message(name):
+        raise Forbidden(f"the BPMN message {name!r} from {sender.describe()}; it is sent only by "
+                        f"{', '.join(messages.get(name).senders)}")
+
+
 class EngineService(Pingable):
     name = "engine"
     metrics_gauges = staticmethod(engine_gauges)
     engine = EngineStore("engine", Outbox, Inbox)
 
-    # -- the bus ----------------------------------------------------------------------------
-    @listen(engine_results_queue())
-    def on_job_result(self, body):
+    # -- the bus: each message is taken only from the senders the contracts name (the broker-
+    # validated AMQP user_id); any other is refused (dead-lettered with the reason), changing nothing.
+    @listen(engine_results_queue(), with_sender=True)
+    def on_job_result(self, body, sender):
         if isinstance(body, dict):
             logs.bind(job_id=body.get("job_id"), instance_id=body.get("instance_id"))
+        require_result_sender(body, sender)
         outcome = self.engine.accept_result(body)
         if isinstance(body, dict):
             metrics.JOB_RESULTS.labels(str(body.get("operation") or "?"), outcome).inc()
         log.info("job %s: %s", body.get("job_id") if isinstance(body, dict) else "?", outcome)
 
-    @listen(engine_messages_queue())
-    def on_message(self, body):
+    @listen(engine_messages_queue(), with_sender=True)
+    def on_message(self, body, sender):
         if isinstance(body, dict):
             logs.bind(business_key=body.get("correlation_key"))
+        require_message_sender(body, sender)
         outcome = self.engine.send_message(body)
         log.info("message %s: %s", body.get("message_id") if isinstance(body, dict) else "?", outcome["status"])
 
-    @listen(engine_starts_queue())
-    def on_start(self, body):
+    @listen(engine_starts_queue(), with_sender=True)
+    def on_start(self, body, sender):
         if isinstance(body, dict):
             logs.bind(business_key=body.get("business_key"))
+        if not any(sender.is_service(s) for s in START_SENDERS):
+            raise Forbidden(f"a start command from {sender.describe()}; processes are started by command "
+                            f"only by {', '.join(START_SENDERS)}")
         instance = self.engine.start_command(body)
         log.info("started %s %s", instance["process_id"], instance["id"])
 
@@ -124,10 +154,16 @@ class EngineService(Pingable):
         return self.engine.complete_task(task_id, data, principal)
 
     @api
-    def send_message(self, message, principal=None):
-        """A BPMN message from outside, for operators: services send theirs through their outboxes,
-        units act through the assignment service, which checks the assignment is theirs."""
+    def send_message(self, message, principal):
+        """A BPMN message from outside, for operators: services send theirs through their outboxes
+        (taken from them only: ``on_message``), units act through the assignment service, which
+        checks the assignment is theirs; and only the messages ``shared/contracts/messages.py`` lets
+        the operator send."""
         _require_operator(principal, "send a BPMN message directly")
+        name = message.get("name") if isinstance(message, dict) else None
+        if isinstance(name, str) and messages.get(name) is not None and not messages.may_send(name, "operator"):
+            raise Forbidden(f"the message {name!r} is sent by {', '.join(messages.get(name).senders)}, "
+                            "not over the API", {"name": [f"{name} is not sent over the API"]})
         return self.engine.send_message(message, principal)
 
     @api

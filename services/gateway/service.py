@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from shared import config, contracts
 from shared.messaging.database import Database
-from shared.messaging.entrypoints import ServiceRpc, listen
+from shared.errors import Forbidden
+from shared.messaging.entrypoints import PrincipalSigner, ServiceRpc, listen
 from shared.messaging.topology import events_queue
 
 from . import notifications, openapi, schemas, tokens
@@ -35,17 +36,23 @@ class GatewayService(ProcessRoutes, OperatorRoutes, ProposalRoutes, ReportRoutes
     evaluation = ServiceRpc("evaluation")
     supervision = ServiceRpc("supervision")
     assignment = ServiceRpc("assignment")
+    sign = PrincipalSigner()
 
     def _settings(self):
         return self.ops_config.get("ZTC_SETTINGS") or config.load()
 
     def _principal(self, request) -> dict:
-        return tokens.principal_for(self.db.session, request.headers.get("Authorization"))
+        """The caller, signed with the deployment key for the RPC calls made for it: services
+        act only for a signed principal (shared/principal.py)."""
+        return self.sign(tokens.principal_for(self.db.session, request.headers.get("Authorization")))
 
-    @listen(events_queue("gateway", [contracts.NOTIFY_PREFIX + "#"]))
-    def deliver_notification(self, body):
-        """A ``notify.<kind>`` event: one inbox row per recipient (a redelivery adds nothing; a
-        malformed event is dead-lettered with its reason)."""
+    @listen(events_queue("gateway", [contracts.NOTIFY_PREFIX + "#"]), with_sender=True)
+    def deliver_notification(self, body, sender):
+        """A ``notify.<kind>`` event from a service (the broker-validated AMQP user_id; any other
+        sender is refused): one inbox row per recipient (a redelivery adds nothing; a malformed
+        event is dead-lettered with its reason)."""
+        if not sender.is_service():
+            raise Forbidden(f"a notification from {sender.describe()}; notifications come from the services")
         notifications.store(self.db.session, body)
         self.db.commit()
 
@@ -76,4 +83,4 @@ class GatewayService(ProcessRoutes, OperatorRoutes, ProposalRoutes, ReportRoutes
     @endpoint(*EVERYONE, response=schemas.PrincipalSchema)
     def me(self, request, principal):
         """Who the token belongs to."""
-        return 200, principal
+        return 200, {key: principal[key] for key in ("user", "roles", "unit")}

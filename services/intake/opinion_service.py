@@ -109,10 +109,11 @@ class OpinionEntrypoints:
         return threads.open_proposal_from_case(self.db.session, params, principal)
 
     # -- AMQP: items submitted by apps ------------------------------------------------------------
-    @listen(opinion_submissions_queue())
-    def on_opinion_submission(self, body):
-        """A refusal (malformed item, a caller who may not submit) is dead-lettered with its
-        reason by the entrypoint, and nothing changes: the worker's transaction rolls back."""
-        item = opinions.submit_command(self.db.session, body)
+    @listen(opinion_submissions_queue(), with_sender=True)
+    def on_opinion_submission(self, body, sender):
+        """The submitter is the app's broker user (AMQP ``user_id``). A refusal (malformed item, a
+        sender who may not submit) is dead-lettered with its reason by the entrypoint, and nothing
+        changes: the worker's transaction rolls back."""
+        item = opinions.submit_command(self.db.session, body, sender)
         self.db.commit()
         log.info("opinion item %s submitted over AMQP", item["number"])

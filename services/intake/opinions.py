@@ -136,17 +136,36 @@ def submit_saved(session, number: str, principal: dict) -> dict:
     return dump(session, item)
 
 
-def submit_command(session, body, routing_key: str | None = None) -> dict:
-    """An item submitted over AMQP. A repeated ``reference`` of the same submitter is answered
-    with the item it made; a refusal raises (and the message is dead-lettered with the reason)."""
+def app_principal(sender) -> dict:
+    """The member or informant whose app sent a submission: its broker user (``<prefix>member-<user>``
+    or ``<prefix>informant-<user>``), as RabbitMQ validated it in the AMQP ``user_id``."""
+    if getattr(sender, "kind", None) not in SUBMITTERS:
+        who = sender.describe() if sender is not None else "an unknown sender"
+        raise Forbidden(f"an opinion item from {who}: apps submit with the member's or informant's own "
+                        "broker user and its user_id", {"user_id": [f"expected a member's or informant's "
+                                                                    f"broker user, got {who}"]})
+    return {"user": sender.name, "roles": [sender.kind], "unit": None}
+
+
+def submit_command(session, body, sender) -> dict:
+    """An item submitted over AMQP by the app of the member or informant ``sender`` (the broker-
+    validated AMQP ``user_id``). A repeated ``reference`` of the same submitter is answered with the
+    item it made; a refusal raises (and the message is dead-lettered with the reason)."""
+    principal = app_principal(sender)
     command = load(OpinionSubmissionCommand, body if isinstance(body, dict) else {"_": body},
                    "the opinion submission command")
-    user, _ = submitter_role(command["principal"])
+    claimed = command.get("principal")
+    if claimed is not None and (not isinstance(claimed, dict) or claimed.get("user") != principal["user"]):
+        named = claimed.get("user") if isinstance(claimed, dict) else claimed
+        raise Forbidden(f"the body names {named}, but "
+                        f"the item was sent by {principal['user']} ({sender.user}); an app submits for its own "
+                        "member or informant only", {"principal": ["must be the sender's, or left out"]})
+    user, _ = submitter_role(principal)
     existing = session.scalar(select(OpinionItem).where(OpinionItem.submitter == user,
                                                         OpinionItem.client_reference == command["reference"]))
     if existing is not None:
         return dump(session, existing)
-    return submit(session, command["item"], command["principal"], reference=command["reference"])
+    return submit(session, command["item"], principal, reference=command["reference"])
 
 
 def _forwarded_to(session, item: OpinionItem, unit: str | None) -> bool:

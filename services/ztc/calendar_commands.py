@@ -60,8 +60,13 @@ def _recompute(settings, year: int) -> dict:
     warnings.filterwarnings("ignore", message=".*Eventlet is deprecated.*")
     from nameko.standalone.rpc import ClusterRpcProxy
 
-    with ClusterRpcProxy(settings.nameko_config(), timeout=RPC_TIMEOUT_SECONDS) as rpc:
-        return rpc.supervision.recompute_provisional(year, principal=_operator())
+    from shared import principal as signing
+
+    # As the operator's broker user, for a principal signed with the deployment key.
+    signed = signing.sign(_operator(), signing.key_of(settings), settings.principal_ttl_seconds)
+    with ClusterRpcProxy(settings.nameko_config(AMQP_URI=settings.operator_uri),
+                         timeout=RPC_TIMEOUT_SECONDS) as rpc:
+        return rpc.supervision.recompute_provisional(year, principal=signed)
 
 
 def _print_recomputed(result: dict):

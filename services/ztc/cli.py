@@ -640,6 +640,11 @@ from .calendar_commands import register as _register_calendar  # noqa: E402
 
 _register_calendar(main, {"settings": _settings, "out": _out, "fail": _fail})
 
+# -- broker credentials of units and apps (services/ztc/bus_commands.py) -----------------------------
+from .bus_commands import register as _register_bus  # noqa: E402
+
+_register_bus(main, {"settings": _settings, "out": _out, "fail": _fail})
+
 
 if __name__ == "__main__":
     main()

@@ -38,6 +38,10 @@ MESSAGES = _declare(
     BpmnMessage("unit_reply", ("operator",), "submission business key", "the smoke diagram's reply, sent over HTTP"),
 )
 
+# The services that start a process by command (exchange ztc.messages, key engine.start): the owner
+# of the business object the process is about. The engine refuses a start command from any other.
+START_SENDERS = ("intake", "assignment")
+
 COSIGN_SETTLED = "cosign_settled"
 RESUBMITTED = "resubmitted"
 MERGED_ANSWERED = "merged_answered"

@@ -19,17 +19,22 @@ from nameko.extensions import SharedExtension
 
 from shared import clock, contracts
 
-from . import poison
+from . import identity, poison
 from .topology import DEAD, connect
 
 log = logging.getLogger(__name__)
 
 
 def publish_dead_letter(producer, message, reason: str, source_queue: str, kind: str = poison.REFUSED,
-                        attempts: int | None = None) -> None:
+                        attempts: int | None = None, sender: str | None = None) -> None:
+    """``sender``: the broker user that first sent ``message`` (kept in ``x-ztc-sender``, so a
+    replay by the operator still acts for it)."""
     exchange, routing_key = poison.origin(message)
     headers = dict(message.headers) if isinstance(message.headers, dict) else {}
     headers.pop(poison.DELIVERY_COUNT_HEADER, None)
+    headers.pop(identity.SENDER_HEADER, None)
+    if sender:
+        headers[identity.SENDER_HEADER] = sender
     headers.update({
         contracts.REASON_HEADER: reason[:2000],
         poison.REASON_KIND_HEADER: kind,
@@ -53,7 +58,8 @@ def _raw(message) -> bytes:
 
 
 # The properties a message sent back to its queue, dead-lettered or replayed keeps (user_id is left
-# out: the broker checks it against the connection's user, and ours is not the publisher's).
+# out: the broker checks it against the connection's user, and ours is not the publisher's; the
+# first sender goes into the x-ztc-sender header instead, see identity.py).
 _KEPT_PROPERTIES = ("correlation_id", "reply_to", "message_id", "timestamp", "type", "app_id", "priority")
 
 
@@ -70,24 +76,37 @@ def kept_properties(message, expiration: bool = False) -> dict:
     return kept
 
 
-def publish_again(producer, message, source_queue: str, attempts: int) -> None:
+def publish_again(producer, message, source_queue: str, attempts: int, sender: str | None = None,
+                  own_user: str | None = None) -> None:
     """``message`` again at the tail of ``source_queue`` (through the default exchange), unchanged but
-    for ``x-ztc-attempts`` = ``attempts`` and, the first time, where it was first published."""
+    for ``x-ztc-attempts`` = ``attempts`` and, the first time, where it was first published. Sent as
+    ``own_user`` (the consuming service) with its first ``sender`` in ``x-ztc-sender``, so the
+    service still knows who sent it."""
     exchange, routing_key = poison.origin(message)
     headers = dict(message.headers) if isinstance(message.headers, dict) else {}
     headers.pop(poison.DELIVERY_COUNT_HEADER, None)
+    headers.pop(identity.SENDER_HEADER, None)
     headers.update({poison.ATTEMPTS_HEADER: attempts, poison.ORIGINAL_EXCHANGE_HEADER: exchange,
                     poison.ORIGINAL_ROUTING_KEY_HEADER: routing_key})
+    properties = kept_properties(message, expiration=True)
+    if sender:
+        headers[identity.SENDER_HEADER] = sender
+    if own_user:
+        properties["user_id"] = own_user
     producer.publish(_raw(message), exchange="", routing_key=source_queue, headers=headers,
                      content_type=message.content_type, content_encoding=message.content_encoding,
-                     delivery_mode=2, retry=False, **kept_properties(message, expiration=True))
+                     delivery_mode=2, retry=False, **properties)
 
 
 class DeadLetters(SharedExtension):
     """Publishes dead letters for every consumer of a container, on a connection of its own."""
 
     def setup(self):
+        from shared import config
+
         self.amqp_uri = self.container.config["AMQP_URI"]
+        self.own_user = identity.user_of(self.amqp_uri)
+        self.settings = self.container.config.get("ZTC_SETTINGS") or config.load()
         self._lock = threading.Lock()
         self._connection = None
         self._producer = None
@@ -97,6 +116,13 @@ class DeadLetters(SharedExtension):
             self._connection = connect(self.amqp_uri)
             self._producer = self._connection.Producer()
         return self._producer
+
+    def _sender(self, message) -> str | None:
+        try:
+            return identity.first_sender_user(message, self.settings, self.own_user)
+        except Exception:  # never let the bookkeeping stop a dead letter
+            log.exception("could not tell who sent a message")
+            return None
 
     def _reset(self):
         try:
@@ -126,7 +152,7 @@ class DeadLetters(SharedExtension):
         """Dead-letter ``message`` and ack it. False (message left unacked) if the copy failed."""
         if not self._publish(f"dead-letter a message from {source_queue} ({reason})",
                              lambda producer: publish_dead_letter(producer, message, reason, source_queue,
-                                                                  kind, attempts)):
+                                                                  kind, attempts, self._sender(message))):
             return False
         log.warning("dead-lettered a message from %s (%s%s): %s", source_queue, kind,
                     f", {attempts} attempt(s)" if attempts else "", reason)
@@ -143,7 +169,8 @@ class DeadLetters(SharedExtension):
         """Put ``message`` back at the tail of ``source_queue`` with its attempts counted, then ack
         this delivery. False (message left unacked) if the copy failed."""
         if not self._publish(f"send a message back to {source_queue}",
-                             lambda producer: publish_again(producer, message, source_queue, attempts)):
+                             lambda producer: publish_again(producer, message, source_queue, attempts,
+                                                            self._sender(message), self.own_user)):
             return False
         try:
             message.ack()
@@ -246,7 +273,9 @@ class DeadLetterBox:
 
         from .topology import dead_letter_queue
 
-        with Connection(self.amqp_uri, connect_timeout=5) as conn:
+        from shared import config
+
+        with Connection(self.amqp_uri, connect_timeout=5, ssl=config.amqp_ssl(self.amqp_uri)) as conn:
             channel = conn.channel()
             queue = dead_letter_queue(self.queue_type)(channel)
             queue.declare()
@@ -319,6 +348,9 @@ class DeadLetterBox:
                     if not exchange and letter["original_queue"]:
                         key = letter["original_queue"]   # sent straight to a queue: send it there again
                     headers = dict(letter["headers"])
+                    first = (message.properties or {}).get("user_id")
+                    if identity.SENDER_HEADER not in headers and first:
+                        headers[identity.SENDER_HEADER] = first   # a letter the broker dead-lettered
                     headers.update({"x-ztc-replayed-at": clock.now().isoformat(), "x-ztc-replayed-by": actor,
                                     "x-ztc-replayed-from": letter["id"],
                                     "x-ztc-replay-count": int(headers.get("x-ztc-replay-count") or 0) + 1})
@@ -326,7 +358,8 @@ class DeadLetterBox:
                         producer.publish(message.body, exchange=exchange, routing_key=key, headers=headers,
                                          content_type=message.content_type,
                                          content_encoding=message.content_encoding, delivery_mode=2,
-                                         retry=False, **kept_properties(message))
+                                         retry=False, user_id=identity.user_of(self.amqp_uri),
+                                         **kept_properties(message))
                     except Exception as exc:  # left in the dead-letter queue; say why
                         failed.append({**_summary(letter), "error": f"{type(exc).__name__}: {exc}"})
                         publisher.release()
@@ -397,6 +430,7 @@ def _require_selection(ids, queue, routing_key, everything):
 
 
 def box(settings) -> DeadLetterBox:
-    """The dead-letter box of these settings; discards are recorded under the var directory."""
-    return DeadLetterBox(settings.amqp_uri, settings.var_dir / "dead-letters-discarded.jsonl",
+    """The dead-letter box of these settings, read and replayed as the operator's broker user
+    (``ZTC_OPERATOR_AMQP_URI``); discards are recorded under the var directory."""
+    return DeadLetterBox(settings.operator_uri, settings.var_dir / "dead-letters-discarded.jsonl",
                          getattr(settings, "queue_type", "classic"))

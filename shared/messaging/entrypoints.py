@@ -24,9 +24,17 @@ service process: every path from delivery to ack, retry or dead letter catches e
   ``unknown_operation`` (the engine opens an incident on its instance at once), not left to wait.
 - A message that is not a readable job, cannot be decoded or is larger than
   ``ZTC_MESSAGE_MAX_BYTES`` is dead-lettered with the reason and changes nothing.
+
+Who is acting (docs/security.md): an ``@api`` method with a ``principal`` parameter runs only for a
+principal signed with the deployment key (the gateway signs each caller's; see
+:mod:`shared.principal`) — an unsigned, badly signed or expired one is answered ``Forbidden`` and
+the method does not run; a job runs only if the engine sealed it and the engine sent it; a
+``@listen(..., with_sender=True)`` handler gets the broker-validated sender of each message
+(:mod:`shared.messaging.identity`).
 """
 from __future__ import annotations
 
+import inspect
 import logging
 import time
 from functools import partial
@@ -36,16 +44,17 @@ from amqp.exceptions import ConnectionError as AmqpConnectionError
 from marshmallow import ValidationError
 from kombu.exceptions import OperationalError as KombuOperationalError
 from nameko.exceptions import ContainerBeingKilled, MalformedRequest, serialize
-from nameko.extensions import Entrypoint, ProviderCollector, SharedExtension
+from nameko.extensions import DependencyProvider, Entrypoint, ProviderCollector, SharedExtension
 from nameko.messaging import QueueConsumer
 from nameko.rpc import ReplyListener, Responder, Rpc, RpcConsumer, RpcProxy, get_rpc_exchange
 
 from shared import clock, config, contracts, metrics
+from shared import principal as signing
 from shared.contracts import jobs
 from shared.logs import LogContext
-from shared.errors import BusinessError, InvalidInput, ZtcError
+from shared.errors import BusinessError, Forbidden, InvalidInput, ZtcError
 
-from . import poison
+from . import identity, poison
 from .deadletter import DeadLetters
 from .topology import RESULTS, engine_results_queue, job_queue
 
@@ -57,6 +66,16 @@ UNKNOWN_OPERATION = "unknown_operation"
 
 def _settings(container):
     return container.config.get("ZTC_SETTINGS") or config.load()
+
+
+def own_user(container) -> str:
+    """The broker user this service connects as."""
+    return identity.user_of(container.config["AMQP_URI"])
+
+
+def sender_of(container, message) -> identity.Sender:
+    """Who sent ``message`` to this service, as the broker vouches for it."""
+    return identity.sender_of(message, _settings(container), container.service_name, own_user(container))
 
 
 class RobustQueueConsumer(QueueConsumer):
@@ -201,11 +220,14 @@ class Listen(Entrypoint):
     queue_consumer = RobustQueueConsumer()
     dead_letters = DeadLetters()
 
-    def __init__(self, queue, with_routing_key=False, **kwargs):
+    def __init__(self, queue, with_routing_key=False, with_sender=False, **kwargs):
         """``with_routing_key``: the handler also gets the message's routing key (for queues where
-        the key carries meaning, such as a unit's commands, ``<unit>.<command>``)."""
+        the key carries meaning, such as a unit's commands, ``<unit>.<command>``).
+        ``with_sender``: the handler also gets ``sender=``, the :class:`~shared.messaging.identity.Sender`
+        the broker vouches for (its AMQP ``user_id``), never anything the body says."""
         self.queue = queue
         self.with_routing_key = with_routing_key
+        self.with_sender = with_sender
         super().__init__(**kwargs)
 
     def setup(self):
@@ -219,7 +241,8 @@ class Listen(Entrypoint):
             args = (body,)
             if self.with_routing_key:
                 args = (body, poison.origin(message)[1])
-            self.container.spawn_worker(self, args, {}, context_data={},
+            kwargs = {"sender": sender_of(self.container, message)} if self.with_sender else {}
+            self.container.spawn_worker(self, args, kwargs, context_data={},
                                         handle_result=partial(self.handle_result, message))
         except ContainerBeingKilled:
             self.queue_consumer.requeue_message(message)
@@ -274,6 +297,21 @@ class JobDispatcher(SharedExtension, ProviderCollector):
         try:
             if not isinstance(body, dict):
                 raise ValidationError({"_schema": [f"a job must be a JSON object, not a JSON {type(body).__name__}"]})
+        except ValidationError as exc:
+            self._refuse(message, f"malformed job: {exc.messages}")
+            return
+        # Only the engine sends jobs, sealed with the deployment key: anything else changes nothing.
+        sender = sender_of(self.container, message)
+        if not sender.is_service("engine"):
+            self._refuse(message, f"forbidden: a job from {sender.describe()}; only the engine sends jobs",
+                         poison.REFUSED)
+            return
+        try:
+            body = signing.unseal(body, signing.key_of(_settings(self.container)), signing.JOB)
+        except signing.BadSignature as exc:
+            self._refuse(message, f"forbidden: {exc}", poison.REFUSED)
+            return
+        try:
             job = contracts.JobSchema().load(body)
         except ValidationError as exc:
             self._refuse(message, f"malformed job: {exc.messages}")
@@ -314,8 +352,9 @@ class JobDispatcher(SharedExtension, ProviderCollector):
         db.wake()
         return True
 
-    def _refuse(self, message, reason):
-        if not self.dead_letters.dead_letter(message, reason, self.queue.name, poison.MALFORMED):
+    def _refuse(self, message, reason, kind=poison.MALFORMED):
+        log.warning("refused a job on %s: %s", self.queue.name, reason)
+        if not self.dead_letters.dead_letter(message, reason, self.queue.name, kind):
             _requeue_later(message, _settings(self.container).message_retry_pause_max_seconds)
 
 
@@ -363,8 +402,11 @@ class JobEntrypoint(Entrypoint):
         context = {"job_id": job["job_id"], "instance_id": job["instance_id"],
                    "business_key": job.get("business_key")}
         try:
+            principal = job.get("principal")
+            if isinstance(principal, dict):   # sealed by the engine: this service may pass it on
+                principal = signing.Principal(principal)
             self.container.spawn_worker(
-                self, (job["params"], job.get("principal")), {}, context_data=context,
+                self, (job["params"], principal), {}, context_data=context,
                 handle_result=partial(self.handle_result, message, job, started=time.monotonic()))
         except ContainerBeingKilled:
             requeue(message)
@@ -571,19 +613,98 @@ class RobustReplyListener(ReplyListener):
 
 
 class ServiceRpc(RpcProxy):
-    """``RpcProxy`` whose reply queue survives any message (:class:`RobustReplyListener`)."""
+    """``RpcProxy`` whose reply queue survives any message (:class:`RobustReplyListener`), and which
+    signs again, with the deployment key, each principal this service verified or took from a
+    sealed job (:class:`shared.principal.Principal`) that it passes on: the service it calls checks
+    the signature as it checks the gateway's."""
 
     rpc_reply_listener = RobustReplyListener()
 
+    def setup(self):
+        super().setup()
+        settings = _settings(self.container)
+        self.key = signing.key_of(settings)
+        self.ttl = settings.principal_ttl_seconds
+
+    def get_dependency(self, worker_ctx):
+        return _SigningProxy(super().get_dependency(worker_ctx), self.key, self.ttl)
+
+
+class _SigningProxy:
+    def __init__(self, proxy, key, ttl):
+        self._proxy, self._key, self._ttl = proxy, key, ttl
+
+    def __getattr__(self, name):
+        return _SigningMethod(getattr(self._proxy, name), self._key, self._ttl)
+
+
+class _SigningMethod:
+    def __init__(self, method, key, ttl):
+        self._method, self._key, self._ttl = method, key, ttl
+
+    def _signed(self, value):
+        if isinstance(value, signing.Principal):
+            return signing.sign(value, self._key, self._ttl)
+        return value
+
+    def __call__(self, *args, **kwargs):
+        return self._method(*map(self._signed, args), **{k: self._signed(v) for k, v in kwargs.items()})
+
+    def call_async(self, *args, **kwargs):
+        return self._method.call_async(*map(self._signed, args), **{k: self._signed(v) for k, v in kwargs.items()})
+
 
 class Api(Rpc):
+    """nameko's RPC entrypoint; a method with a ``principal`` parameter runs only for a principal
+    signed with the deployment key, which it gets verified (``{user, roles, unit}``). An unsigned,
+    badly signed or expired principal is answered ``Forbidden`` and nothing runs."""
+
     rpc_consumer = RobustRpcConsumer()
+
+    def setup(self):
+        super().setup()
+        method = getattr(self.container.service_cls, self.method_name)
+        self.signature = inspect.signature(method)
+        self.takes_principal = "principal" in self.signature.parameters
+
+    def handle_message(self, body, message):
+        if self.takes_principal and isinstance(body, dict) and isinstance(body.get("args"), list) \
+                and isinstance(body.get("kwargs"), dict):
+            self.check_signature(body["args"], body["kwargs"])
+            body = self.with_verified_principal(body["args"], body["kwargs"])
+        super().handle_message(body, message)
+
+    def with_verified_principal(self, args, kwargs) -> dict:
+        bound = self.signature.bind(None, *args, **kwargs)
+        given = bound.arguments.get("principal")
+        settings = _settings(self.container)
+        try:
+            bound.arguments["principal"] = signing.verify(given, signing.key_of(settings))
+        except signing.BadSignature as exc:
+            where = f"{self.container.service_name}.{self.method_name}"
+            log.warning("refused an RPC call to %s: %s", where, exc)
+            raise Forbidden(f"{exc}: {where} acts only for a principal signed by the gateway",
+                            {"principal": [str(exc)]}) from None
+        return {"args": list(bound.args[1:]), "kwargs": dict(bound.kwargs)}
 
 
 # RPC for commands and queries: refusals (not found, forbidden, invalid input...) are answers to
 # the caller, not failures of the service, so nameko does not log them as errors.
 api = Api.decorator(expected_exceptions=ZtcError)
 
+
+
+class PrincipalSigner(DependencyProvider):
+    """``self.sign(principal)``: the principal signed with the deployment key for the RPC calls it
+    makes (the gateway signs each HTTP caller's)."""
+
+    def setup(self):
+        settings = _settings(self.container)
+        self.key = signing.key_of(settings)
+        self.ttl = settings.principal_ttl_seconds
+
+    def get_dependency(self, worker_ctx):
+        return partial(signing.sign, key=self.key, ttl=self.ttl)
 
 
 class Pingable:
@@ -599,4 +720,5 @@ class Pingable:
         return {"service": self.name, "status": "ok"}
 
 
-__all__ = ["api", "job", "listen", "Pingable", "ServiceRpc", "engine_results_queue", "settle_failure"]
+__all__ = ["api", "job", "listen", "Pingable", "PrincipalSigner", "ServiceRpc", "engine_results_queue",
+           "sender_of", "settle_failure"]

@@ -1,7 +1,8 @@
 """RabbitMQ's management API, as operators need it: the ``ztc.*`` queues of our vhost.
 
 Settings: ``ZTC_RABBIT_MANAGEMENT_URL`` (default ``http://guest:guest@127.0.0.1:15672``, the
-credentials in the URL); the vhost is the one in ``ZTC_AMQP_URI``.
+credentials in the URL: for the services the operator's, tagged ``monitoring``); the vhost is the
+one in ``ZTC_AMQP_URI``; ``https://`` is checked against ``ZTC_AMQP_CA_FILE``.
 """
 from __future__ import annotations
 
@@ -27,9 +28,15 @@ def vhost_of(amqp_uri: str) -> str:
 
 
 def _api(settings):
-    """(base URL without credentials, (user, password))."""
+    """(base URL without credentials, (user, password)): the URL's credentials; without any, the
+    operator's (``ZTC_BUS_PASSWORD_OPERATOR``, a user tagged monitoring), else none."""
     parts = urlsplit(settings.management_url)
-    auth = (unquote(parts.username or "guest"), unquote(parts.password or "guest"))
+    auth = (unquote(parts.username), unquote(parts.password or "")) if parts.username else None
+    passwords = getattr(settings, "bus_passwords", {}) or {}
+    if auth is None and passwords.get("operator"):
+        from .identity import operator_user
+
+        auth = (operator_user(settings), passwords["operator"])
     netloc = parts.hostname + (f":{parts.port}" if parts.port else "")
     return urlunsplit((parts.scheme, netloc, parts.path.rstrip("/") + "/api", "", "")), auth
 
@@ -37,7 +44,8 @@ def _api(settings):
 def _call(settings, method, path, **kwargs):
     base, auth = _api(settings)
     try:
-        resp = requests.request(method, base + path, auth=auth, timeout=TIMEOUT, **kwargs)
+        resp = requests.request(method, base + path, auth=auth, timeout=TIMEOUT,
+                                verify=getattr(settings, "amqp_ca_file", None) or True, **kwargs)
     except requests.RequestException as exc:
         raise ManagementUnavailable(f"RabbitMQ's management API at {base} did not answer: {exc}") from None
     if resp.status_code >= 400:
@@ -76,7 +84,9 @@ def _exact_counts(amqp_uri: str, names) -> dict:
 
     out = {}
     try:
-        with Connection(amqp_uri, connect_timeout=5) as conn:
+        from shared import config
+
+        with Connection(amqp_uri, connect_timeout=5, ssl=config.amqp_ssl(amqp_uri)) as conn:
             for name in names:
                 channel = conn.channel()
                 try:
@@ -104,7 +114,7 @@ def queues(settings, peek=True) -> list[dict]:
         now = now.replace(tzinfo=timezone.utc)
     out = []
     rows = [q for q in sorted(rows, key=lambda r: r["name"]) if q["name"].startswith("ztc.")]
-    exact = _exact_counts(settings.amqp_uri, [q["name"] for q in rows])
+    exact = _exact_counts(settings.operator_uri, [q["name"] for q in rows])
     for q in rows:
         # The management API's figures are sampled every few seconds; ready and consumers are
         # asked of the queue itself (a passive declare), unacked only the API knows.

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from shared import clock
 from shared.db import transaction
 
+from . import identity
 from .topology import connect
 
 log = logging.getLogger(__name__)
@@ -25,6 +26,7 @@ class OutboxRelay:
         self.sessions = sessions
         self.Outbox = outbox_model
         self.amqp_uri = amqp_uri
+        self.user = identity.user_of(amqp_uri)   # every message names its sender (identity.py)
         self.batch = batch
         self._lock = threading.Lock()
         self._connection = None
@@ -75,7 +77,7 @@ class OutboxRelay:
                 producer = self._get_producer()
                 for row in rows:
                     producer.publish(row.payload, exchange=row.exchange, routing_key=row.routing_key,
-                                     headers=row.headers or {}, delivery_mode=2, retry=False,
+                                     headers=row.headers or {}, delivery_mode=2, retry=False, user_id=self.user,
                                      timestamp=int(time.time()))  # wall time: operators see a message's age
             except Exception:
                 self.reset()

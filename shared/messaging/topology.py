@@ -4,7 +4,8 @@ Every work queue is durable and dead-letters to ``ztc.dead``; messages are publi
 with publisher confirms. ``ZTC_QUEUE_TYPE`` (classic, the default, or quorum on a cluster) is the
 ``x-queue-type`` of every durable queue here. ``deploy/rabbitmq/definitions.json`` describes the same
 topology for a broker set up ahead of time; it is generated from this module, never edited by hand:
-``python -m shared.messaging.topology definitions --queue-type quorum > deploy/rabbitmq/definitions.json``.
+``python -m shared.messaging.topology definitions --queue-type quorum > deploy/rabbitmq/definitions.json``
+(with the broker users and their permissions, without passwords: :mod:`shared.messaging.access`).
 """
 from __future__ import annotations
 
@@ -111,7 +112,7 @@ def declare(amqp_uri: str, services=contracts.SERVICES, units=(), queue_type: st
     if listeners:
         declared = {q.name for q in queues}
         queues += [_with_type(q, queue_type) for q in listened_queues() if q.name not in declared]
-    with Connection(amqp_uri) as conn:
+    with Connection(amqp_uri, ssl=config.amqp_ssl(amqp_uri)) as conn:
         channel = conn.channel()
         for exchange in EXCHANGES:
             exchange(channel).declare()
@@ -119,9 +120,21 @@ def declare(amqp_uri: str, services=contracts.SERVICES, units=(), queue_type: st
             queue(channel).declare()
 
 
+def declare_units(amqp_uri: str, units=(), queue_type: str | None = None) -> None:
+    """Declare the units' exchange and the queues of ``units`` (what the assignment service may
+    declare with its own broker user; the rest of the bus is declared by ``make run`` or the
+    deployment's preparation)."""
+    with Connection(amqp_uri, ssl=config.amqp_ssl(amqp_uri)) as conn:
+        channel = conn.channel()
+        UNITS(channel).declare()
+        for unit in units:
+            unit_queue(unit, queue_type)(channel).declare()
+
+
 def connect(amqp_uri: str) -> Connection:
-    """A connection whose publishes wait for the broker's confirm."""
-    return Connection(amqp_uri, transport_options={"confirm_publish": True}, connect_timeout=5)
+    """A connection whose publishes wait for the broker's confirm (TLS for ``amqps://``)."""
+    return Connection(amqp_uri, transport_options={"confirm_publish": True}, connect_timeout=5,
+                      ssl=config.amqp_ssl(amqp_uri))
 
 
 # -- the broker set up ahead of time: deploy/rabbitmq/definitions.json ---------------------------
@@ -178,11 +191,17 @@ def _bindings_of(queue: Queue) -> list[tuple[str, str]]:
     return [(queue.exchange.name, queue.routing_key)]
 
 
-def definitions(vhost: str = "/", queue_type: str = "quorum", units=None) -> dict:
+def definitions(vhost: str = "/", queue_type: str = "quorum", units=None, users: bool = True) -> dict:
     """RabbitMQ's definitions document (``POST /api/definitions/<vhost>``, or ``load_definitions``
     at boot) for every exchange, queue and binding the product declares. With quorum queues it
     adds one policy: at-least-once dead-lettering (the broker's own dead letters, for a rejected
-    or expired message, are otherwise at-most-once from a quorum queue)."""
+    or expired message, are otherwise at-most-once from a quorum queue).
+
+    ``users``: also the broker users (the services, the operator, each unit) with their
+    permissions and topic permissions (:mod:`shared.messaging.access`), without passwords — a user
+    in the file cannot log in until its password is set (``make run``, ``prepare.py`` or
+    ``ztc units credentials issue``); importing it over a broker that has the users would clear
+    their passwords, so ``load_definitions`` is given the document without them."""
     config._queue_type(queue_type)
     queues = product_queues(queue_type, units)
     doc = {
@@ -197,6 +216,11 @@ def definitions(vhost: str = "/", queue_type: str = "quorum", units=None) -> dic
                      for q in queues for source, key in _bindings_of(q)],
         "policies": [],
     }
+    if users:
+        from . import access
+
+        doc.update(access.definitions_part(config.load({}), vhost,
+                                           seeded_units() if units is None else units))
     if queue_type == "quorum":
         # A message delivered QUORUM_DELIVERY_LIMIT times without being settled (one that ends its
         # consumer's process before the consumer can count it, see poison.py) is dead-lettered by
@@ -213,23 +237,26 @@ def definitions(vhost: str = "/", queue_type: str = "quorum", units=None) -> dic
     return doc
 
 
-def definitions_json(vhost: str = "/", queue_type: str = "quorum", units=None) -> str:
-    return json.dumps(definitions(vhost, queue_type, units), indent=2, ensure_ascii=False) + "\n"
+def definitions_json(vhost: str = "/", queue_type: str = "quorum", units=None, users: bool = True) -> str:
+    return json.dumps(definitions(vhost, queue_type, units, users), indent=2, ensure_ascii=False) + "\n"
 
 
 def load_definitions(settings, document: dict) -> None:
     """Import ``document`` into the vhost of ``ZTC_AMQP_URI`` through the management API
-    (``ZTC_RABBIT_MANAGEMENT_URL``); idempotent for queues declared with the same arguments."""
+    (``ZTC_RABBIT_MANAGEMENT_URL``); idempotent for queues declared with the same arguments.
+    Users and permissions in the document are left out (they would lose their passwords):
+    ``shared.messaging.access.install`` sets them."""
     from urllib.parse import quote
 
     import requests
 
     from shared.messaging import management
 
+    document = {k: v for k, v in document.items() if k not in ("users", "permissions", "topic_permissions")}
     base, auth = management._api(settings)
     url = f"{base}/definitions/{quote(management.vhost_of(settings.amqp_uri), safe='')}"
     try:
-        resp = requests.post(url, json=document, auth=auth, timeout=60)
+        resp = requests.post(url, json=document, auth=auth, timeout=60, verify=settings.amqp_ca_file or True)
     except requests.RequestException as exc:
         raise management.ManagementUnavailable(f"RabbitMQ's management API at {base} did not answer: {exc}") from None
     if resp.status_code >= 400:   # 204 when imported
@@ -250,6 +277,8 @@ def main(argv=None) -> int:
     gen.add_argument("--queue-type", choices=config.QUEUE_TYPES, default="quorum",
                      help="x-queue-type of the durable queues (default quorum, for a cluster); the "
                           "services must run with the same ZTC_QUEUE_TYPE")
+    gen.add_argument("--no-users", action="store_true",
+                     help="leave out the broker users and their permissions")
     load = sub.add_parser("load", help="import the definitions into the broker of ZTC_AMQP_URI",
                           description="Import the definitions into the vhost of ZTC_AMQP_URI through "
                                       "the management API (ZTC_RABBIT_MANAGEMENT_URL), with "
@@ -258,7 +287,7 @@ def main(argv=None) -> int:
                       help="a definitions file (default: generated now with ZTC_QUEUE_TYPE)")
     args = parser.parse_args(argv)
     if args.command == "definitions":
-        sys.stdout.write(definitions_json(args.vhost, args.queue_type))
+        sys.stdout.write(definitions_json(args.vhost, args.queue_type, users=not args.no_users))
         return 0
     settings = config.load()
     document = json.load(args.file) if args.file else definitions(queue_type=settings.queue_type)

@@ -38,8 +38,11 @@ def e2e_settings(tmp_path_factory, db_kind):
         # The repository's calendar as deployed: 2027 has no official schedule yet, so deadlines
         # the tests skip into 2027 are counted on the provisional rule (bpmn/calendar/README.md).
         shutil.copytree(ROOT / "bpmn", bpmn)
-        yield make_settings(tmp, vhost, template, ZTC_GATEWAY_PORT=str(free_port()),
-                            ZTC_CLOCK_OFFSET_FILE=str(tmp / "clock-offset"), ZTC_BPMN_DIR=str(bpmn))
+        settings = make_settings(tmp, vhost, template, ZTC_GATEWAY_PORT=str(free_port()),
+                                 ZTC_CLOCK_OFFSET_FILE=str(tmp / "clock-offset"), ZTC_BPMN_DIR=str(bpmn))
+        # The launcher gives each service its own broker user, named with this run's prefix.
+        stack.callback(support.delete_users_with_prefix, settings.bus_user_prefix)
+        yield settings
 
 
 # Tests make their own tokens (no demo tokens are issued without --demo): one per role of the

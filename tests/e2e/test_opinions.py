@@ -127,23 +127,30 @@ def test_forbidden_actions_and_malformed_input_are_refused(running, e2e_settings
     bad_edit = api("staff", "POST", f"/api/opinions/{number}/editing", {"decision": "report", "political_ok": True})
     assert bad_edit.status_code == 400 and {"facts_ok", "content_ok", "wording_ok"} <= set(bad_edit.json()["details"])
 
-    uri, vhost = e2e_settings.amqp_uri, e2e_settings.amqp_uri.rsplit("/", 1)[-1]
-    principal = {"user": "member.li", "roles": ["member"], "unit": None}
-    publish(uri, contracts.MESSAGES_EXCHANGE, contracts.OPINION_SUBMIT_ROUTING_KEY,
-            {"reference": "app-1", "principal": principal, "item": MALFORMED})
-    publish(uri, contracts.MESSAGES_EXCHANGE, contracts.OPINION_SUBMIT_ROUTING_KEY,
-            {"reference": "app-2", "principal": {"user": "staff.wang", "roles": ["staff"]}, "item": ITEM})
-    dead = []
+    # Member Li's app, on its own broker user (the submitter is that user, never the body).
+    from shared.messaging import access
+    from tests.support import broker_users
 
-    def two_dead_letters():
-        dead.extend(m for m in get_messages(vhost, contracts.DEAD_QUEUE)
-                    if m["routing_key"] == contracts.OPINION_SUBMIT_ROUTING_KEY)
-        return len(dead) >= 2
-    wait_for(two_dead_letters, timeout=60, message="two dead-lettered submissions")
-    reasons = [m["properties"]["headers"][contracts.REASON_HEADER] for m in dead]
-    assert any(r.startswith("invalid_input") and "suggestion" in r and "title" in r for r in reasons), reasons
-    assert any(r.startswith("forbidden") for r in reasons), reasons
-    publish(uri, contracts.MESSAGES_EXCHANGE, contracts.OPINION_SUBMIT_ROUTING_KEY,
-            {"reference": "app-3", "principal": principal, "item": {**ITEM, "title": "关于夜市管理的建议"}})
+    vhost = e2e_settings.amqp_uri.rsplit("/", 1)[-1]
+    app = access.submitter_grant(e2e_settings, "member", "member.li")
+    with broker_users(e2e_settings, [app]) as uris:
+        uri = uris[app.user]
+        publish(uri, contracts.MESSAGES_EXCHANGE, contracts.OPINION_SUBMIT_ROUTING_KEY,
+                {"reference": "app-1", "item": MALFORMED}, user_id=app.user)
+        publish(uri, contracts.MESSAGES_EXCHANGE, contracts.OPINION_SUBMIT_ROUTING_KEY,
+                {"reference": "app-2", "principal": {"user": "staff.wang", "roles": ["staff"]}, "item": ITEM},
+                user_id=app.user)
+        dead = []
+
+        def two_dead_letters():
+            dead.extend(m for m in get_messages(vhost, contracts.DEAD_QUEUE)
+                        if m["routing_key"] == contracts.OPINION_SUBMIT_ROUTING_KEY)
+            return len(dead) >= 2
+        wait_for(two_dead_letters, timeout=60, message="two dead-lettered submissions")
+        reasons = [m["properties"]["headers"][contracts.REASON_HEADER] for m in dead]
+        assert any(r.startswith("invalid_input") and "suggestion" in r and "title" in r for r in reasons), reasons
+        assert any(r.startswith("forbidden") and "staff.wang" in r for r in reasons), reasons
+        publish(uri, contracts.MESSAGES_EXCHANGE, contracts.OPINION_SUBMIT_ROUTING_KEY,
+                {"reference": "app-3", "item": {**ITEM, "title": "关于夜市管理的建议"}}, user_id=app.user)
     wait_for(lambda: len(api("member", "GET", "/api/opinions?mine=true", expect=200).json()) == before + 1,
              timeout=60, message="the good AMQP submission")

@@ -132,16 +132,23 @@ def test_a_bad_command_from_a_unit_system_is_dead_lettered_and_changes_nothing(r
     file_it(api, number)
     api.complete("staff", "assign", number, {"mode": "single", "units": ["transport"]})
     mine = api.assignment("unit", number)
-    uri = e2e_settings.amqp_uri
-    publish(uri, "ztc.unit-commands", "transport.object", {"assignment_id": mine["id"]})  # no reason
-    publish(uri, "ztc.unit-commands", "education.sign", {"assignment_id": mine["id"]})    # not its own
-    vhost, dead = uri.rsplit("/", 1)[-1], []
+    # Each department's system on its own broker user, as `ztc units credentials issue` gives it.
+    from shared.messaging import access
+    from tests.support import broker_users
 
-    def two_dead_letters():
-        dead.extend(get_messages(vhost, contracts.DEAD_QUEUE))
-        return len(dead) >= 2
+    transport, education = access.unit_grant(e2e_settings, "transport"), access.unit_grant(e2e_settings, "education")
+    with broker_users(e2e_settings, [transport, education]) as uris:
+        publish(uris[transport.user], "ztc.unit-commands", "transport.object", {"assignment_id": mine["id"]},
+                user_id=transport.user)                                                   # no reason
+        publish(uris[education.user], "ztc.unit-commands", "education.sign", {"assignment_id": mine["id"]},
+                user_id=education.user)                                                   # not its own
+        vhost, dead = e2e_settings.amqp_uri.rsplit("/", 1)[-1], []
 
-    wait_for(two_dead_letters, timeout=60, message="two dead letters")
+        def two_dead_letters():
+            dead.extend(get_messages(vhost, contracts.DEAD_QUEUE))
+            return len(dead) >= 2
+
+        wait_for(two_dead_letters, timeout=60, message="two dead letters")
     reasons = [m["properties"]["headers"][contracts.REASON_HEADER] for m in dead]
     assert any(r.startswith("invalid_input") and "reason" in r for r in reasons), reasons
     assert any(r.startswith("forbidden") for r in reasons), reasons

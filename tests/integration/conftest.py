@@ -10,7 +10,7 @@ from services.engine.engine import Engine
 from services.registry import service_class
 from shared.db import dispose_all, migrate, session_factory, transaction
 from shared.messaging import topology
-from tests.support import read_bpmn
+from tests.support import SigningRpc, read_bpmn
 
 DOMAIN_SERVICES = ("intake", "assignment", "supervision", "evaluation")
 
@@ -43,7 +43,7 @@ class System:
         for name in services:
             self.start_service(name)
         self._rpc = ClusterRpcProxy(settings.nameko_config())
-        self.rpc = self._rpc.start()
+        self.rpc = SigningRpc(self._rpc.start(), settings)   # acts as the gateway: principals signed
 
     def start_service(self, name):
         runner = ServiceRunner(self.settings.nameko_config())
@@ -61,7 +61,7 @@ class System:
         except Exception:  # its connection died with the broker
             pass
         self._rpc = ClusterRpcProxy(self.settings.nameko_config())
-        self.rpc = self._rpc.start()
+        self.rpc = SigningRpc(self._rpc.start(), self.settings)
 
     def stop(self):
         import eventlet

@@ -7,8 +7,8 @@ import sys
 import uuid
 
 import pytest
+from amqp.exceptions import AccessRefused, PreconditionFailed
 from nameko.runners import ServiceRunner
-from nameko.standalone.rpc import ClusterRpcProxy
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import OperationalError
 
@@ -21,25 +21,35 @@ from shared import contracts as shared_contracts
 from shared.config import ROOT
 from shared.db import dispose_all, migrate, session_factory, transaction
 from shared.errors import Forbidden
-from shared.messaging import topology
-from tests.support import get_messages, publish, ready_count, wait_for
+from shared.messaging import access, topology
+from tests.support import (broker_users, get_messages, publish, ready_count, sealed_job, signing_rpc,
+                           wait_for)
 
 STAFF = {"user": "staff.wang", "roles": ["staff"], "unit": None}
 TRANSPORT = {"user": "handler.zhao", "roles": ["unit"], "unit": "transport"}
 
 
+# Each unit's broker user in the running test: settings.amqp_uri -> {unit: (amqp URI, user)}.
+UNIT_USERS: dict = {}
+
+
 @pytest.fixture
 def assignment_service(settings, skipping_clock):
-    """AssignmentService running in this process, on a fresh database and a throwaway vhost."""
+    """AssignmentService running in this process, on a fresh database and a throwaway vhost, and
+    the two units' own broker users (their departments' systems send commands with them)."""
     migrate("assignment", settings.database_url("assignment"))
     with transaction(session_factory(settings.database_url("assignment"))) as s:
         ensure_units(s, {"transport": "Municipal Transport Bureau", "education": "Municipal Education Bureau"})
     topology.declare(settings.amqp_uri)
-    runner = ServiceRunner(settings.nameko_config())
-    runner.add_service(AssignmentService)
-    runner.start()
-    yield settings
-    runner.stop()
+    grants = {unit: access.unit_grant(settings, unit) for unit in ("transport", "education")}
+    with broker_users(settings, list(grants.values())) as uris:
+        UNIT_USERS[settings.amqp_uri] = {unit: (uris[g.user], g.user) for unit, g in grants.items()}
+        runner = ServiceRunner(settings.nameko_config())
+        runner.add_service(AssignmentService)
+        runner.start()
+        yield settings
+        runner.stop()
+        UNIT_USERS.pop(settings.amqp_uri, None)
     dispose_all()
 
 
@@ -49,14 +59,17 @@ def vhost_of(settings) -> str:
 
 def send_job(settings, operation: str, params: dict) -> str:
     job_id = uuid.uuid4().hex
-    publish(settings.amqp_uri, shared_contracts.JOBS_EXCHANGE, operation, {
+    publish(settings.amqp_uri, shared_contracts.JOBS_EXCHANGE, operation, sealed_job({
         "job_id": job_id, "instance_id": "instance-1", "task_id": "task-1", "operation": operation,
-        "params": params, "attempt": 1, "business_key": params.get("number"), "principal": STAFF})
+        "params": params, "attempt": 1, "business_key": params.get("number"), "principal": STAFF}, settings))
     return job_id
 
 
-def unit_command(settings, routing_key: str, body) -> None:
-    publish(settings.amqp_uri, contracts.UNIT_COMMANDS_EXCHANGE, routing_key, body)
+def unit_command(settings, routing_key: str, body, as_unit: str | None = None) -> None:
+    """A command from a department's system, on its unit's own broker user (by default the unit
+    the routing key names), with its user_id."""
+    uri, user = UNIT_USERS[settings.amqp_uri][as_unit or routing_key.split(".", 1)[0]]
+    publish(uri, contracts.UNIT_COMMANDS_EXCHANGE, routing_key, body, user_id=user)
 
 
 def taken(settings, queue: str, count: int = 1) -> list[dict]:
@@ -112,6 +125,56 @@ def test_a_unit_system_signs_over_amqp_with_its_own_routing_key(assignment_servi
     assert assignment(settings, ids["education"]).status == "assigned"
 
 
+def refused_command(settings, reason_start: str) -> dict:
+    [dead] = taken(settings, shared_contracts.DEAD_QUEUE)
+    headers = dead["properties"]["headers"]
+    assert headers[shared_contracts.REASON_HEADER].startswith(reason_start), headers[shared_contracts.REASON_HEADER]
+    assert headers["x-ztc-original-queue"] == contracts.COMMANDS_QUEUE
+    return headers
+
+
+def test_a_command_without_a_user_id_or_from_a_user_that_is_no_unit_is_refused_and_changes_nothing(
+        assignment_service):
+    settings = assignment_service
+    ids = assign_several(settings)
+    uri, _ = UNIT_USERS[settings.amqp_uri]["transport"]
+    publish(uri, contracts.UNIT_COMMANDS_EXCHANGE, "transport.sign", {"assignment_id": ids["transport"]},
+            user_id=None)
+    assert "without a user_id" in refused_command(settings, "forbidden: ")[shared_contracts.REASON_HEADER]
+    # The services' own (here shared) user is no unit: it cannot act for one either.
+    publish(settings.amqp_uri, contracts.UNIT_COMMANDS_EXCHANGE, "transport.sign",
+            {"assignment_id": ids["transport"]}, user_id="guest")
+    assert "broker user 'guest'" in refused_command(settings, "forbidden: ")[shared_contracts.REASON_HEADER]
+    assert assignment(settings, ids["transport"]).status == "assigned"
+    assert ready_count(settings.amqp_uri, shared_contracts.ENGINE_MESSAGES_QUEUE) == 0
+
+
+def test_a_command_whose_user_id_is_another_units_is_refused_by_the_broker_and_by_the_service(
+        assignment_service):
+    settings = assignment_service
+    ids = assign_several(settings)
+    # The broker: education's user may publish only education.<command>, and only as itself.
+    with pytest.raises(AccessRefused):
+        unit_command(settings, "transport.sign", {"assignment_id": ids["transport"]}, as_unit="education")
+    uri, user = UNIT_USERS[settings.amqp_uri]["education"]
+    with pytest.raises(PreconditionFailed):
+        publish(uri, contracts.UNIT_COMMANDS_EXCHANGE, "education.sign", {"assignment_id": ids["education"]},
+                user_id=UNIT_USERS[settings.amqp_uri]["transport"][1])
+    # The service, should a broker let it through (a user given too wide a topic permission):
+    # the key names transport, the user is education's.
+    wide = access.unit_grant(settings, "education")
+    wide.user = wide.user + "-wide"
+    wide.topic_write[contracts.UNIT_COMMANDS_EXCHANGE] = {".*"}
+    with broker_users(settings, [wide]) as uris:
+        publish(uris[wide.user], contracts.UNIT_COMMANDS_EXCHANGE, "transport.sign",
+                {"assignment_id": ids["transport"]}, user_id=wide.user)
+        headers = refused_command(settings, "forbidden: ")
+    assert "names no unit" in headers[shared_contracts.REASON_HEADER] or \
+        "acts for itself only" in headers[shared_contracts.REASON_HEADER]
+    assert assignment(settings, ids["transport"]).status == "assigned"
+    assert ready_count(settings.amqp_uri, shared_contracts.ENGINE_MESSAGES_QUEUE) == 0
+
+
 def test_a_command_forged_for_another_units_assignment_is_dead_lettered_and_changes_nothing(assignment_service):
     settings = assignment_service
     ids = assign_several(settings)
@@ -153,7 +216,7 @@ def test_an_objection_over_amqp_reaches_the_engine_as_a_bpmn_message(assignment_
 def test_a_units_handler_over_rpc_sees_and_acts_on_its_own_assignments_only(assignment_service):
     settings = assignment_service
     ids = assign_several(settings)
-    with ClusterRpcProxy(settings.nameko_config()) as rpc:
+    with signing_rpc(settings) as rpc:
         assert [a["unit"] for a in rpc.assignment.list_assignments(TRANSPORT)] == ["transport"]
         assert rpc.assignment.sign(ids["transport"], principal=TRANSPORT)["status"] == "signed"
         with pytest.raises(Forbidden):
@@ -165,7 +228,7 @@ def test_a_units_handler_over_rpc_sees_and_acts_on_its_own_assignments_only(assi
 def test_two_units_submitting_at_the_same_moment_tell_the_engine_exactly_once(assignment_service):
     settings = assignment_service
     ids = assign_several(settings)
-    with ClusterRpcProxy(settings.nameko_config()) as rpc:
+    with signing_rpc(settings) as rpc:
         for unit, category in (("transport", "A"), ("education", "B")):
             handler = {"user": f"handler.{unit}", "roles": ["unit"], "unit": unit}
             rpc.assignment.sign(ids[unit], principal=handler)
@@ -225,9 +288,11 @@ def test_a_second_submitter_waits_for_the_first_on_postgresql(database_url_templ
     dispose_all()
 
 
-def run_example_client(settings, *args, timeout=30) -> subprocess.CompletedProcess:
+def run_example_client(settings, *args, unit="transport", timeout=30) -> subprocess.CompletedProcess:
+    """The example client on ``unit``'s own broker credentials, as a department runs it."""
     client = ROOT / "examples" / "unit_client.py"
-    return subprocess.run([sys.executable, str(client), "--amqp", settings.amqp_uri, *args],
+    uri, _ = UNIT_USERS[settings.amqp_uri][unit]
+    return subprocess.run([sys.executable, str(client), "--amqp", uri, *args],
                           capture_output=True, text=True, timeout=timeout)
 
 
@@ -251,6 +316,16 @@ def test_the_example_client_listens_signs_and_replies_for_its_unit(assignment_se
     [message] = taken(settings, shared_contracts.ENGINE_MESSAGES_QUEUE)
     assert json.loads(message["payload"])["payload"]["replies"] == [
         {"unit": "transport", "category": "B", "text": "已列入2027年改造计划"}]
+
+
+def test_the_example_client_cannot_act_for_another_unit_or_read_its_queue(assignment_service):
+    settings = assignment_service
+    ids = assign_several(settings)
+    sneaky = run_example_client(settings, "--unit", "education", "sign", str(ids["education"]))
+    assert sneaky.returncode != 0 and "ACCESS_REFUSED" in sneaky.stderr
+    peeking = run_example_client(settings, "--unit", "education", "listen", "--count", "1", "--timeout", "5")
+    assert peeking.returncode != 0 and "ACCESS_REFUSED" in peeking.stderr
+    assert assignment(settings, ids["education"]).status == "assigned"
 
 
 def test_the_example_client_explains_itself():

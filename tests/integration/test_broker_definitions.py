@@ -142,7 +142,23 @@ def test_prepare_readies_databases_broker_diagrams_and_seed_twice_over(tmp_path,
     """deploy/docker/prepare.py, what the compose `migrate` service and the Kubernetes Job run."""
     settings = support.make_settings(tmp_path, vhost, database_url_template, ZTC_QUEUE_TYPE="quorum")
     env = _env(settings, "quorum")
+    passwords = {n: f"{n}-secret" for n in (*config.SERVICES, config.OPERATOR)}
+    env.update({f"ZTC_BUS_PASSWORD_{n.upper()}": p for n, p in passwords.items()})
     script = str(config.ROOT / "deploy" / "docker" / "prepare.py")
+    missing = subprocess.run([sys.executable, "-W", "ignore", script, "--wait", "10"], cwd=config.ROOT,
+                             env={**env, "ZTC_BUS_PASSWORD_ENGINE": ""}, capture_output=True, text=True, timeout=280)
+    assert missing.returncode != 0 and "ZTC_BUS_PASSWORD_ENGINE" in missing.stderr
+    try:
+        _prepare_twice(settings, env, script, passwords, vhost)
+    finally:
+        support.delete_users_with_prefix(settings.bus_user_prefix)
+
+
+def _prepare_twice(settings, env, script, passwords, vhost):
+    from kombu import Connection
+
+    from shared.messaging import identity
+
     first = subprocess.run([sys.executable, "-W", "ignore", script, "--wait", "10"], cwd=config.ROOT, env=env,
                            capture_output=True, text=True, timeout=280)
     assert first.returncode == 0, first.stdout[-2000:] + first.stderr[-3000:]
@@ -158,6 +174,19 @@ def test_prepare_readies_databases_broker_diagrams_and_seed_twice_over(tmp_path,
     assert again.returncode == 0, again.stderr[-3000:]
     assert "(new)" not in again.stdout and "unit directory: 0 units added" in again.stdout
     assert "members directory: 0 members added" in again.stdout
+    # Every service's broker user works with its password (twice installed, still the same); a
+    # unit's exists, with its permissions, but cannot log in until its credentials are issued.
+    for service in config.SERVICES:
+        own = settings.__class__(**{**settings.__dict__, "bus_passwords": passwords}).for_service(service)
+        with Connection(own.amqp_uri, connect_timeout=5) as conn:
+            conn.connect()
+    resp = requests.get(f"{support.RABBIT_API}/permissions/{vhost}/{identity.unit_user(settings, 'transport')}",
+                        auth=support.RABBIT_AUTH, timeout=10)
+    assert resp.json()["read"] == r"^(ztc\.unit\.transport)$"
+    with pytest.raises(Exception):
+        with Connection(identity.with_user(settings.amqp_uri, identity.unit_user(settings, "transport"), ""),
+                        connect_timeout=5) as conn:
+            conn.connect()
 
 
 def test_wait_for_holds_a_service_until_its_database_is_migrated(tmp_path, vhost, database_url_template):

@@ -23,7 +23,7 @@ from shared.config import ROOT
 from shared.db import dispose_all, migrate, session_factory, transaction
 from shared.errors import BusinessError, Conflict, Forbidden, InvalidInput, NotFound
 from shared.messaging import topology
-from tests.support import get_messages, publish, wait_for
+from tests.support import sealed_job, signing_rpc, get_messages, publish, wait_for
 
 STAFF = {"user": "staff.wang", "roles": ["staff"], "unit": None}
 LI = {"user": "member.li", "roles": ["member"], "unit": None}
@@ -290,7 +290,7 @@ def assignment_service(settings, skipping_clock):
 
 def test_the_service_registers_over_rpc_and_runs_a_job_of_the_diagram(assignment_service):
     settings = assignment_service
-    with ClusterRpcProxy(settings.nameko_config()) as rpc:
+    with signing_rpc(settings) as rpc:
         case = rpc.assignment.register_case(ISSUE, principal=STAFF)
         assert rpc.assignment.get_case(case["number"], principal=STAFF)["status"] == "registered"
         assert len(rpc.assignment.list_venues({"kind": "sector_studio"}, principal=LI)) == 13
@@ -299,10 +299,10 @@ def test_the_service_registers_over_rpc_and_runs_a_job_of_the_diagram(assignment
         assert "title" in refused.value.details
     vhost = settings.amqp_uri.rsplit("/", 1)[1]
     job_id = uuid.uuid4().hex
-    publish(settings.amqp_uri, contracts.JOBS_EXCHANGE, "assignment.dispatch_case", {
+    publish(settings.amqp_uri, contracts.JOBS_EXCHANGE, "assignment.dispatch_case", sealed_job({
         "job_id": job_id, "instance_id": "instance-1", "task_id": "task-1", "operation": "assignment.dispatch_case",
         "params": {"case_id": 1, "member": "member.li", "dispatched_by": "staff.wang"}, "attempt": 1,
-        "business_key": case["number"], "principal": STAFF})
+        "business_key": case["number"], "principal": STAFF}, settings))
     got = []
 
     def answered():
@@ -311,5 +311,5 @@ def test_the_service_registers_over_rpc_and_runs_a_job_of_the_diagram(assignment
     wait_for(answered, message="the job's result")
     result = json.loads(got[0]["payload"])
     assert result["status"] == "ok" and result["result"]["member"] == "member.li"
-    with ClusterRpcProxy(settings.nameko_config()) as rpc:
+    with signing_rpc(settings) as rpc:
         assert rpc.assignment.get_case(case["number"], principal=LI)["status"] == "dispatched"

@@ -22,6 +22,7 @@ from shared import contracts
 from shared.config import ROOT
 from tests.support import (
     get_messages,
+    sealed_job,
     publish,
     queue_info,
     ready_count,
@@ -37,10 +38,10 @@ def job_message(system, operation):
     with system.session("engine") as s:
         job = s.scalar(select(Job).where(Job.operation == operation))
         instance_key = system.engine.get_instance(job.instance_id)["business_key"]
-        return contracts.JobSchema().dump({
+        return sealed_job(contracts.JobSchema().dump({
             "job_id": job.job_id, "instance_id": job.instance_id, "task_id": job.task_id,
             "operation": job.operation, "params": job.params, "attempt": job.attempt,
-            "business_key": instance_key, "principal": MEMBER})
+            "business_key": instance_key, "principal": MEMBER}), system.settings)
 
 
 def test_a_job_delivered_twice_has_one_effect(system):
@@ -197,6 +198,8 @@ def test_a_job_that_keeps_failing_becomes_an_incident_that_a_retry_completes(sys
 def test_a_bad_job_message_is_dead_lettered_with_its_reason_and_changes_nothing(
         system, body, content_type, routing_key, reason):
     vhost = system.settings.amqp_uri.rsplit("/", 1)[-1]
+    if isinstance(body, dict):
+        body = sealed_job(body, system.settings)     # what is wrong is inside, not the seal
     publish(system.settings.amqp_uri, contracts.JOBS_EXCHANGE, routing_key, body, content_type=content_type)
     dead = wait_for(lambda: get_messages(vhost, contracts.DEAD_QUEUE), message="the dead letter")
     assert len(dead) == 1

@@ -18,7 +18,7 @@ from shared import contracts
 from shared.db import dispose_all, migrate, session_factory, transaction
 from shared.errors import Conflict, Forbidden
 from shared.messaging import topology
-from tests.support import get_messages, publish, wait_for
+from tests.support import sealed_job, SigningRpc, get_messages, publish, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -40,7 +40,7 @@ class Evaluation:
         self.runner.add_service(EvaluationService)
         self.runner.start()
         self._rpc = ClusterRpcProxy(settings.nameko_config())
-        self.rpc = self._rpc.start()
+        self.rpc = SigningRpc(self._rpc.start(), settings)
 
     def stop(self):
         try:
@@ -52,9 +52,9 @@ class Evaluation:
     def run_job(self, operation, params):
         """Send a job as the engine does and wait for its result on the engine's results queue."""
         job_id = uuid.uuid4().hex
-        publish(self.settings.amqp_uri, contracts.JOBS_EXCHANGE, operation, {
+        publish(self.settings.amqp_uri, contracts.JOBS_EXCHANGE, operation, sealed_job({
             "job_id": job_id, "instance_id": "instance-1", "task_id": "task-1", "operation": operation,
-            "params": params, "attempt": 1, "business_key": params.get("number")})
+            "params": params, "attempt": 1, "business_key": params.get("number")}, self.settings))
         results = wait_for(lambda: get_messages(self.vhost, contracts.ENGINE_RESULTS_QUEUE),
                            message=f"the result of {operation}")
         [result] = [json.loads(m["payload"]) for m in results]

@@ -84,8 +84,10 @@ def test_a_repeated_opinion_submission_over_rpc_uses_the_same_reference_as_amqp(
     assert opinions.submit(s, {**OPINION, "title": "另一条"}, LI, reference="op-1")["number"] == first["number"]
     s.commit()
     # The AMQP command with that reference is the same submission too.
-    assert opinions.submit_command(s, {"reference": "op-1", "item": OPINION, "principal": LI})["number"] \
-        == first["number"]
+    from shared.messaging.identity import Sender
+
+    app = Sender(f"ztc-member-{LI['user']}", "member", LI["user"])    # Li's app, as the broker vouches
+    assert opinions.submit_command(s, {"reference": "op-1", "item": OPINION}, app)["number"] == first["number"]
     s.commit()
     assert count(s, OpinionItem) == 1
     assert starts(s, IntakeOutbox) == [f"opinion-{first['number']}"]

@@ -14,7 +14,7 @@ from shared import contracts
 from shared.db import dispose_all, migrate, session_factory, transaction
 from shared.errors import Forbidden, InvalidInput
 from shared.messaging import topology
-from tests.support import get_messages, wait_for
+from tests.support import SigningRpc, get_messages, wait_for
 
 LI = {"user": "李明", "roles": ["member"]}
 STAFF = {"user": "staff.zhao", "roles": ["staff"]}
@@ -37,7 +37,7 @@ def intake(settings):
     runner.start()
     proxy = ClusterRpcProxy(settings.nameko_config())
     try:
-        yield proxy.start()
+        yield SigningRpc(proxy.start(), settings)
     finally:
         proxy.stop()
         runner.stop()

@@ -274,9 +274,11 @@ def intake(settings):
     runner = ServiceRunner(settings.nameko_config())
     runner.add_service(IntakeService)
     runner.start()
+    from tests.support import SigningRpc
+
     proxy = ClusterRpcProxy(settings.nameko_config())
     try:
-        yield proxy.start().intake
+        yield SigningRpc(proxy.start(), settings).intake
     finally:
         proxy.stop()
         runner.stop()
@@ -284,7 +286,7 @@ def intake(settings):
 
 
 def test_the_service_takes_items_over_rpc_and_amqp_and_dead_letters_refusals(intake, settings, vhost):
-    from tests.support import get_messages, publish, wait_for
+    from tests.support import get_messages, publish, wait_for  # noqa: F401
 
     made = intake.submit_opinion(ITEM, INFORMANT)
     assert made["status"] == "submitted" and made["submitter_role"] == "informant"
@@ -294,19 +296,32 @@ def test_the_service_takes_items_over_rpc_and_amqp_and_dead_letters_refusals(int
         intake.submit_opinion({**ITEM, "title": " "}, LI)
     assert set(refused.value.details) == {"title"}
 
-    command = {"reference": "app-1", "principal": LI, "item": {**ITEM, "title": "关于夜市管理的建议"}}
-    for body in (command, command,                                     # twice: one item
-                 {"reference": "app-2", "principal": LI, "item": {**ITEM, "suggestion": ""}},
-                 {"reference": "app-3", "principal": STAFF, "item": ITEM}):
-        publish(settings.amqp_uri, contracts.MESSAGES_EXCHANGE, contracts.OPINION_SUBMIT_ROUTING_KEY, body)
-    dead = []
+    # Member Li's app on its own broker user: the submitter is that user (its user_id), not the body.
+    from shared.messaging import access
+    from tests.support import broker_users
 
-    def two_dead_letters():
-        dead.extend(get_messages(vhost, contracts.DEAD_QUEUE))
-        return len(dead) >= 2
-    wait_for(two_dead_letters, timeout=30, message="two dead letters")
+    app = access.submitter_grant(settings, "member", "member.li")
+    with broker_users(settings, [app]) as uris:
+        command = {"reference": "app-1", "item": {**ITEM, "title": "关于夜市管理的建议"}}
+        for body in (command, {**command, "principal": LI},                    # twice: one item
+                     {"reference": "app-2", "item": {**ITEM, "suggestion": ""}},
+                     {"reference": "app-3", "principal": STAFF, "item": ITEM}):   # in someone else's name
+            publish(uris[app.user], contracts.MESSAGES_EXCHANGE, contracts.OPINION_SUBMIT_ROUTING_KEY, body,
+                    user_id=app.user)
+        # Not from an app's user (here the services' own): refused whatever the body says.
+        publish(settings.amqp_uri, contracts.MESSAGES_EXCHANGE, contracts.OPINION_SUBMIT_ROUTING_KEY,
+                {"reference": "app-4", "principal": LI, "item": ITEM})
+        dead = []
+
+        def three_dead_letters():
+            dead.extend(get_messages(vhost, contracts.DEAD_QUEUE))
+            return len(dead) >= 3
+        wait_for(three_dead_letters, timeout=30, message="three dead letters")
     reasons = sorted(m["properties"]["headers"][contracts.REASON_HEADER] for m in dead)
-    assert reasons[0].startswith("forbidden") and reasons[1].startswith("invalid_input") and "suggestion" in reasons[1]
+    assert [r.split(":")[0] for r in reasons] == ["forbidden", "forbidden", "invalid_input"], reasons
+    assert "suggestion" in reasons[2]
+    assert any("the body names staff.wang" in r for r in reasons), reasons
+    assert any("broker user 'guest'" in r for r in reasons)
     wait_for(lambda: len(intake.list_opinions(LI, True)) == 1, message="the item submitted over AMQP")
     [item] = intake.list_opinions(LI, True)
     assert item["title"] == "关于夜市管理的建议"

@@ -20,7 +20,7 @@ from shared import clock, contracts
 from shared.db import dispose_all, migrate, session_factory, transaction
 from shared.errors import Forbidden
 from shared.messaging import topology
-from tests.support import get_messages, publish, ready_count, wait_for
+from tests.support import SigningRpc, get_messages, publish, ready_count, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -41,7 +41,7 @@ def evaluation(settings):
     runner.add_service(EvaluationService)
     runner.start()
     rpc_cluster = ClusterRpcProxy(settings.nameko_config())
-    rpc = rpc_cluster.start()
+    rpc = SigningRpc(rpc_cluster.start(), settings)
     wait_for(lambda: _consuming(settings.amqp_uri), message="evaluation consuming its events queue")
     try:
         yield sessions, rpc

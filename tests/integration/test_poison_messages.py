@@ -24,7 +24,7 @@ from shared.db import migrate
 from shared.messaging import poison
 from tests import support
 from tests.integration.conftest import DOMAIN_SERVICES, System
-from tests.support import get_messages, wait_for
+from tests.support import SigningRpc, get_messages, wait_for
 
 from .test_smoke_over_the_bus import DATA
 
@@ -55,15 +55,25 @@ def running(db_kind, tmp_path_factory):
         migrate("gateway", settings.database_url("gateway"))
         system = System(settings, ("engine", *DOMAIN_SERVICES, "gateway"))
         stack.callback(system.stop)
+        # A department's system and a member's app, each on its own broker user (its user_id).
+        from shared.messaging import access
+
+        unit, app = access.unit_grant(settings, "transport"), access.submitter_grant(settings, "member", "member.li")
+        uris = stack.enter_context(support.broker_users(settings, [unit, app]))
         proxy = ClusterRpcProxy(settings.nameko_config(), timeout=15)   # a dead service fails, not hangs
-        rpc = proxy.start()
+        rpc = SigningRpc(proxy.start(), settings)
         stack.callback(proxy.stop)
         yield SimpleNamespace(settings=settings, vhost=vhost, system=system, rpc=rpc, db_kind=db_kind,
-                              gateway=f"http://127.0.0.1:{settings.gateway_port}")
+                              gateway=f"http://127.0.0.1:{settings.gateway_port}",
+                              senders={"assignment": (uris[unit.user], unit.user), "intake": (uris[app.user], app.user)})
 
 
 def send(amqp_uri, exchange, routing_key, body, content_type="application/json", headers=None, **properties):
-    """One persistent message, published with confirms, exactly as given (bytes)."""
+    """One persistent message, published with confirms, exactly as given (bytes), with the user_id
+    of the connection's user unless told otherwise (as every process of ours sends)."""
+    from shared.messaging.identity import user_of
+
+    properties.setdefault("user_id", user_of(amqp_uri))
     if not isinstance(body, bytes):
         body = json.dumps(body).encode()
     with Connection(amqp_uri, transport_options={"confirm_publish": True}) as conn:
@@ -143,14 +153,22 @@ REPLIES = ("nameko-rpc", None, None, "gateway")    # the gateway's reply queue, 
 JOB = {"job_id": "poison-1", "instance_id": "i-1", "task_id": "t-1", "operation": "intake.record_submission",
        "params": {}, "attempt": 1}
 
+
+def sealed(job):
+    """A job as the engine seals it (what a bad job that got past the seal would be)."""
+    from shared import principal as signing
+
+    return signing.seal(job, support.TEST_BUS_KEY.encode(), signing.JOB)
+
 ROWS = [
     # queue, what is wrong, body, content type, reason (any of), kind
     (JOBS, "not JSON", NOT_JSON, "application/json", ["undecodable message"], poison.UNDECODABLE),
     (JOBS, "wrong type", [1, 2], "application/json", ["malformed job", "JSON object"], poison.MALFORMED),
-    (JOBS, "integer out of range", {**JOB, "attempt": 10**30}, "application/json", ["malformed job", "attempt"],
-     poison.MALFORMED),
-    (JOBS, "lone surrogate", {**JOB, "job_id": LONE_SURROGATE}, "application/json", ["the database cannot hold it"],
-     poison.REFUSED),
+    (JOBS, "integer out of range", sealed({**JOB, "attempt": 10**30}), "application/json",
+     ["malformed job", "attempt"], poison.MALFORMED),
+    (JOBS, "lone surrogate", sealed({**JOB, "job_id": LONE_SURROGATE}), "application/json",
+     ["the database cannot hold it"], poison.REFUSED),
+    (JOBS, "not sealed by the engine", JOB, "application/json", ["forbidden: an unsealed job"], poison.REFUSED),
     (RESULTS, "not JSON", NOT_JSON, "application/json", ["undecodable message"], poison.UNDECODABLE),
     (RESULTS, "wrong type", "done", "application/json", ["malformed job result"], poison.REFUSED),
     (RESULTS, "integer out of range", {**JOB, "status": "ok", "attempt": 10**30}, "application/json",
@@ -202,7 +220,11 @@ def test_a_malformed_message_is_dead_lettered_with_its_reason_and_the_service_st
         queue = reply_queue(running)
         routing_key = queue.split("rpc.reply-gateway-", 1)[1]
     take_dead_letters(running)
-    send(running.settings.amqp_uri, exchange, routing_key, body, content_type)
+    if (exchange, owner) in ((contracts.UNIT_COMMANDS_EXCHANGE, "assignment"), (contracts.MESSAGES_EXCHANGE, "intake")):
+        uri, user = running.senders[owner]        # a department's system, a member's app: their own user
+        send(uri, exchange, routing_key, body, content_type, user_id=user)
+    else:
+        send(running.settings.amqp_uri, exchange, routing_key, body, content_type)
 
     headers = one_dead_letter(running)
     reason = headers[contracts.REASON_HEADER]
@@ -282,18 +304,19 @@ def test_a_handler_that_keeps_failing_gives_up_after_the_bounded_attempts_and_th
 
     real, calls = opinions.submit_command, []
 
-    def breaks_on_poison(session, body, routing_key=None):
-        calls.append(body.get("reference"))
+    def breaks_on_poison(session, body, sender):
+        calls.append((body.get("reference"), sender.kind, sender.name))
         if body.get("reference") == "poison":
             raise RuntimeError("the handler broke")
-        return real(session, body, routing_key)
+        return real(session, body, sender)
     monkeypatch.setattr(opinions, "submit_command", breaks_on_poison)
     take_dead_letters(running)
     uri = running.settings.amqp_uri
-    send(uri, contracts.MESSAGES_EXCHANGE, contracts.OPINION_SUBMIT_ROUTING_KEY,
-         {"reference": "poison", "principal": LI, "item": ITEM}, headers={"x-trace": "keep-me"})
-    send(uri, contracts.MESSAGES_EXCHANGE, contracts.OPINION_SUBMIT_ROUTING_KEY,
-         {"reference": "good-after-poison", "principal": LI, "item": {**ITEM, "title": "关于夜市管理的建议"}})
+    app_uri, app_user = running.senders["intake"]
+    send(app_uri, contracts.MESSAGES_EXCHANGE, contracts.OPINION_SUBMIT_ROUTING_KEY,
+         {"reference": "poison", "item": ITEM}, headers={"x-trace": "keep-me"}, user_id=app_user)
+    send(app_uri, contracts.MESSAGES_EXCHANGE, contracts.OPINION_SUBMIT_ROUTING_KEY,
+         {"reference": "good-after-poison", "item": {**ITEM, "title": "关于夜市管理的建议"}}, user_id=app_user)
 
     # (The good item's start command finds no opinion process deployed here: a dead letter of its own.)
     dead = one_dead_letter(running, queue=contracts.OPINION_SUBMISSIONS_QUEUE)
@@ -305,10 +328,12 @@ def test_a_handler_that_keeps_failing_gives_up_after_the_bounded_attempts_and_th
     assert dead["x-ztc-original-exchange"] == contracts.MESSAGES_EXCHANGE       # where it was first sent,
     assert dead["x-ztc-original-routing-key"] == contracts.OPINION_SUBMIT_ROUTING_KEY   # for a replay
     assert dead["x-trace"] == "keep-me"
-    assert calls.count("poison") == limit
+    assert dead["x-ztc-sender"] == app_user      # a replay still acts for the app's member
+    # Every attempt (each a copy sent back by intake itself) still knew who had sent it.
+    assert calls.count(("poison", "member", "member.li")) == limit
     titles = wait_for(lambda: [i["title"] for i in running.rpc.intake.list_opinions(LI, True)
                                if i["title"] == "关于夜市管理的建议"], message="the good message handled")
-    assert titles == ["关于夜市管理的建议"] and calls.count("good-after-poison") == 1
+    assert titles == ["关于夜市管理的建议"] and calls.count(("good-after-poison", "member", "member.li")) == 1
     assert support.ready_count(uri, contracts.OPINION_SUBMISSIONS_QUEUE) == 0
 
 
@@ -317,15 +342,17 @@ def test_a_failure_that_passes_is_tried_again_and_the_message_handled_once(runni
 
     real, calls = commands.from_unit_system, []
 
-    def fails_twice(session, rules, routing_key, body):
+    def fails_twice(session, rules, routing_key, body, sender):
         calls.append(routing_key)
         if len(calls) <= 2:
             raise ConnectionResetError(104, "the database went away")
-        return real(session, rules, routing_key, body)
+        return real(session, rules, routing_key, body, sender)
     monkeypatch.setattr(commands, "from_unit_system", fails_twice)
     take_dead_letters(running)
-    send(running.settings.amqp_uri, contracts.UNIT_COMMANDS_EXCHANGE, "transport.sign", {"assignment_id": 424242},
-         message_id="cmd-424242", expiration=600, timestamp=1_700_000_000, app_id="transport-system")
+    unit_uri, unit_user = running.senders["assignment"]
+    send(unit_uri, contracts.UNIT_COMMANDS_EXCHANGE, "transport.sign", {"assignment_id": 424242},
+         message_id="cmd-424242", expiration=600, timestamp=1_700_000_000, app_id="transport-system",
+         user_id=unit_user)
 
     # The third attempt runs the command, with the routing key it was first sent with; it is refused
     # (no such assignment) and dead-lettered, which shows it got there and after how many attempts.
@@ -336,6 +363,7 @@ def test_a_failure_that_passes_is_tried_again_and_the_message_handled_once(runni
     assert dead[poison.ATTEMPTS_HEADER] == 3
     assert dead["x-ztc-original-routing-key"] == "transport.sign"
     assert (dead_properties["message_id"], dead_properties["app_id"]) == ("cmd-424242", "transport-system")
+    assert dead["x-ztc-sender"] == unit_user
 
 
 def test_a_job_whose_effects_the_database_refuses_at_commit_answers_failed_and_becomes_an_incident(

@@ -24,7 +24,7 @@ from shared.db import dispose_all, migrate
 from shared.errors import Forbidden, NotFound
 from shared.messaging import topology
 from shared.rulebook import load_rulebook
-from tests.support import get_messages, publish, settings_env, wait_for
+from tests.support import sealed_job, SigningRpc, get_messages, publish, settings_env, wait_for
 
 STAFF = {"user": "staff.wang", "roles": ["staff"]}
 LEADER = {"user": "vice.chair.chen", "roles": ["leader"]}
@@ -42,7 +42,7 @@ def supervision(settings, skipping_clock):
     runner.start()
     rpc = ClusterRpcProxy(settings.nameko_config())
     try:
-        yield rpc.start()
+        yield SigningRpc(rpc.start(), settings)
     finally:
         rpc.stop()
         runner.stop()
@@ -53,7 +53,7 @@ def send_job(settings, operation, params, principal=STAFF, business_key=None) ->
     job = contracts.JobSchema().load({
         "job_id": uuid.uuid4().hex, "instance_id": "instance-1", "task_id": "task-1", "operation": operation,
         "params": params, "attempt": 1, "business_key": business_key, "principal": principal})
-    publish(settings.amqp_uri, contracts.JOBS_EXCHANGE, operation, job)
+    publish(settings.amqp_uri, contracts.JOBS_EXCHANGE, operation, sealed_job(job, settings))
     return job["job_id"]
 
 

@@ -10,7 +10,7 @@ from services.intake.models import Inbox as IntakeInbox
 from shared import contracts
 from shared.contracts import jobs as job_contracts
 from tests.integration.test_engine_rules import SMOKE_TEXT
-from tests.support import get_messages, publish, wait_for
+from tests.support import get_messages, publish, sealed_job, wait_for
 
 from .test_smoke_over_the_bus import DATA, MEMBER, OPERATOR, count
 
@@ -35,9 +35,10 @@ def test_an_operation_no_service_handles_becomes_an_incident_on_its_instance(sys
     assert count(system, "intake", IntakeInbox) == 0
 
     # A stray job naming an unknown operation, for no instance: answered, dropped by the engine.
-    publish(system.settings.amqp_uri, contracts.JOBS_EXCHANGE, "intake.drop_tables",
+    # (Sealed as the engine seals its jobs: an unsealed one is refused before its operation is read.)
+    publish(system.settings.amqp_uri, contracts.JOBS_EXCHANGE, "intake.drop_tables", sealed_job(
             {"job_id": "j-2", "instance_id": "i", "task_id": "t", "operation": "intake.drop_tables",
-             "params": {}, "attempt": 1})
+             "params": {}, "attempt": 1}, system.settings))
     import time
 
     time.sleep(1.0)

@@ -424,20 +424,33 @@ def test_a_rehandling_round_reopens_the_answering_units_and_keeps_the_first_repl
 
 # -- a department's system over AMQP ----------------------------------------------------------
 
-def test_a_unit_system_acts_as_the_unit_in_its_routing_key(session, rules):
+def test_a_unit_system_acts_as_the_unit_whose_broker_user_sent_the_command(session, rules):
+    from shared.messaging.identity import Sender
+
+    transport = Sender("ztc-unit-transport", "unit", "transport")     # as the broker vouches (user_id)
+    education = Sender("ztc-unit-education", "unit", "education")
     result = assign(session, "single", units=["transport"])
     unit_id = id_of(result, "transport")
-    with pytest.raises(Forbidden):
-        commands.from_unit_system(session, rules, "education.sign", {"assignment_id": unit_id})
+    with pytest.raises(Forbidden):       # education's own command, on transport's assignment
+        commands.from_unit_system(session, rules, "education.sign", {"assignment_id": unit_id}, education)
+    with pytest.raises(Forbidden) as other:   # a key naming transport, from education's user
+        commands.from_unit_system(session, rules, "transport.sign", {"assignment_id": unit_id}, education)
+    assert "acts for itself only" in other.value.message
+    for nobody in (Sender(None, "nobody"), Sender("guest", "unknown"), Sender("ztc-intake", "service", "intake"),
+                   None):
+        with pytest.raises(Forbidden):
+            commands.from_unit_system(session, rules, "transport.sign", {"assignment_id": unit_id}, nobody)
     with pytest.raises(InvalidInput) as forged:
-        commands.from_unit_system(session, rules, "transport.sign", {"assignment_id": unit_id, "unit": "education"})
+        commands.from_unit_system(session, rules, "transport.sign", {"assignment_id": unit_id, "unit": "education"},
+                                  transport)
     assert "unit" in forged.value.details
     with pytest.raises(InvalidInput):
-        commands.from_unit_system(session, rules, "transport.delete_everything", {"assignment_id": unit_id})
+        commands.from_unit_system(session, rules, "transport.delete_everything", {"assignment_id": unit_id}, transport)
     with pytest.raises(Forbidden):
-        commands.from_unit_system(session, rules, "nobody.sign", {"assignment_id": unit_id})
+        commands.from_unit_system(session, rules, "nobody.sign", {"assignment_id": unit_id},
+                                  Sender("ztc-unit-nobody", "unit", "nobody"))
     assert status_of(session, unit_id) == "assigned"
-    signed = commands.from_unit_system(session, rules, "transport.sign", {"assignment_id": unit_id})
+    signed = commands.from_unit_system(session, rules, "transport.sign", {"assignment_id": unit_id}, transport)
     assert signed["status"] == "signed"
     assert session.get(Assignment, unit_id).signed_by == "system:transport"
 

@@ -27,6 +27,8 @@ def known_settings() -> set[str]:
             names.add(f"ZTC_DB_{service.upper()}")
         if 'f"ZTC_METRICS_PORT_{s.upper()}"' in CONFIG_SOURCE:
             names.add(f"ZTC_METRICS_PORT_{service.upper()}")
+    if 'f"ZTC_BUS_PASSWORD_{name.upper()}"' in CONFIG_SOURCE:
+        names |= {f"ZTC_BUS_PASSWORD_{name.upper()}" for name in (*config.SERVICES, config.OPERATOR)}
     return names
 
 
@@ -79,6 +81,21 @@ def test_each_service_gets_its_own_database_and_its_metrics_port(compose):
     assert services["gateway"]["environment"]["ZTC_GATEWAY_HOST"] == "0.0.0.0"
 
 
+def test_each_service_connects_as_its_own_broker_user_with_only_its_own_password(compose):
+    services = compose["services"]
+    for name in SERVICE_CLASSES:
+        env = {k: str(v) for k, v in services[name]["environment"].items()}
+        passwords = {k for k in env if k.startswith("ZTC_BUS_PASSWORD_")}
+        expected = {f"ZTC_BUS_PASSWORD_{name.upper()}"} | ({"ZTC_BUS_PASSWORD_OPERATOR"} if name == "gateway" else set())
+        assert passwords == expected, name
+        assert "@" not in env["ZTC_AMQP_URI"] and "@" not in env["ZTC_RABBIT_MANAGEMENT_URL"], name  # no admin
+        settings = config.load(env).for_service(name)
+        assert settings.amqp_uri.startswith(f"amqp://ztc-{name}:") and settings.bus_key
+    migrate = {k: str(v) for k, v in services["migrate"]["environment"].items()}
+    assert {f"ZTC_BUS_PASSWORD_{n.upper()}" for n in (*config.SERVICES, config.OPERATOR)} <= set(migrate)
+    assert "ztc:" in migrate["ZTC_AMQP_URI"] and "ztc:" in migrate["ZTC_RABBIT_MANAGEMENT_URL"]
+
+
 def test_the_database_init_script_creates_a_database_per_service():
     script = (config.ROOT / "deploy" / "compose" / "postgres-init.sh").read_text(encoding="utf-8")
     listed = re.search(r"for service in ([a-z ]+); do", script).group(1).split()
@@ -116,8 +133,11 @@ def test_prepare_script_explains_itself():
 def test_compose_refuses_to_start_without_its_secrets_and_keeps_metrics_private():
     text = COMPOSE.read_text(encoding="utf-8")
     secrets = re.findall(r"\$\{(\w*PASSWORD\w*)([^}]*)\}", text)
-    assert {name for name, _ in secrets} == {"DB_PASSWORD", "SERVICE_DB_PASSWORD", "RABBITMQ_PASSWORD"}
+    bus = {f"ZTC_BUS_PASSWORD_{n.upper()}" for n in (*config.SERVICES, config.OPERATOR)}
+    assert {name for name, _ in secrets} == {"DB_PASSWORD", "SERVICE_DB_PASSWORD", "RABBITMQ_PASSWORD"} | bus
     assert all(rest.startswith(":?") for _, rest in secrets), "a secret must not fall back to a default"
+    assert re.findall(r"\$\{ZTC_BUS_KEY([^}]*)\}", text) and \
+        all(rest.startswith(":?") for rest in re.findall(r"\$\{ZTC_BUS_KEY([^}]*)\}", text))
     document = yaml.safe_load(text)
     for name, service in document["services"].items():
         env = service.get("environment") or {}

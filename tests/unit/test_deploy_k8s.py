@@ -100,9 +100,26 @@ def test_the_migrate_job_gets_every_database_and_the_broker(manifests):
     assert {r.get("secretRef", r.get("configMapRef"))["name"] for r in container["envFrom"]} == {"ztc-secrets",
                                                                                                  "ztc-config"}
     secret = index[("Secret", "ztc-secrets")]["stringData"]
-    assert {f"ZTC_DB_{db.upper()}" for db in DATABASES} | {"ZTC_AMQP_URI", "ZTC_RABBIT_MANAGEMENT_URL"} == set(secret)
+    bus = {f"ZTC_BUS_PASSWORD_{n.upper()}" for n in (*config.SERVICES, config.OPERATOR)} | {"ZTC_BUS_KEY"}
+    assert {f"ZTC_DB_{db.upper()}" for db in DATABASES} | {"ZTC_AMQP_URI", "ZTC_RABBIT_MANAGEMENT_URL"} | bus \
+        == set(secret)
     assert all(config.normalize_database_url(secret[f"ZTC_DB_{db.upper()}"]).startswith("postgresql+psycopg2://")
                for db in DATABASES)
+
+
+def test_each_service_connects_as_its_own_broker_user_and_holds_the_deployment_key(manifests):
+    _, index = manifests
+    for service in SERVICE_CLASSES:
+        [container] = index[("Deployment", f"ztc-{service}")]["spec"]["template"]["spec"]["containers"]
+        env = {e["name"]: e for e in container["env"]}
+        passwords = {n for n in env if n.startswith("ZTC_BUS_PASSWORD_")}
+        assert passwords == {f"ZTC_BUS_PASSWORD_{service.upper()}"} | (
+            {"ZTC_BUS_PASSWORD_OPERATOR"} if service == "gateway" else set()), service
+        assert "@" not in env["ZTC_AMQP_URI"]["value"]           # never the administrator's credentials
+        assert env["ZTC_BUS_KEY"]["valueFrom"]["secretKeyRef"]["key"] == "ZTC_BUS_KEY"
+        settings = config.load({"ZTC_AMQP_URI": env["ZTC_AMQP_URI"]["value"],
+                                f"ZTC_BUS_PASSWORD_{service.upper()}": "p"}).for_service(service)
+        assert settings.amqp_uri == f"amqp://ztc-{service}:p@ztc-rabbitmq:5672/ztc"
 
 
 def test_every_setting_named_is_one_the_code_reads_and_every_secret_key_exists(manifests):

@@ -27,4 +27,4 @@ def test_every_route_names_its_roles_and_the_side_doors_are_for_operators():
 
 
 def test_the_amqp_half_has_its_place():
-    assert "## AMQP permission matrix" in DOC.read_text(encoding="utf-8")
+    assert "## AMQP permissions" in DOC.read_text(encoding="utf-8")   # generated: tests/unit/test_amqp_access.py

@@ -37,10 +37,12 @@ class OpinionDraftSchema(OpinionContentSchema):
 
 class OpinionSubmissionCommand(_Strict):
     """An item submitted over AMQP (queue ``ztc.intake.opinions``) by a member's or informant's app:
-    ``reference`` makes a repeated delivery a no-op."""
+    ``reference`` makes a repeated delivery a no-op. The submitter is the app's broker user (the
+    AMQP ``user_id``), never the body: a ``principal`` in the body is refused unless it names that
+    same person."""
 
     reference = fields.String(required=True, validate=validate.Length(min=1, max=100))
-    principal = fields.Dict(required=True)
+    principal = fields.Dict(load_default=None)
     item = fields.Dict(required=True)
 
 

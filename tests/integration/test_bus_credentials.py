@@ -1,0 +1,73 @@
+"""``ztc units credentials`` and ``ztc apps credentials`` on the real broker: issued once (printed,
+kept nowhere), refused a second time, rotated (the old password stops working), and the user
+gets exactly the permissions of shared/messaging/access.py."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from amqp.exceptions import AccessRefused
+from kombu import Connection
+
+from services.assignment.operations import ensure_units
+from shared import contracts
+from shared.config import ROOT
+from shared.db import dispose_all, migrate, session_factory, transaction
+from shared.messaging import access, identity
+from tests import support
+from tests.support import publish, settings_env
+
+
+def ztc(settings, *args):
+    env = dict(os.environ, **settings_env(settings))
+    return subprocess.run([sys.executable, "-W", "ignore", "-m", "services.ztc.cli", *args], env=env, cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+
+
+@pytest.fixture
+def broker(settings):
+    migrate("assignment", settings.database_url("assignment"))
+    with transaction(session_factory(settings.database_url("assignment"))) as s:
+        ensure_units(s, {"transport": "Municipal Transport Bureau"})
+    from shared.messaging import topology
+
+    topology.declare(settings.amqp_uri)
+    yield settings
+    support.delete_users_with_prefix(settings.bus_user_prefix)
+    dispose_all()
+
+
+def test_an_apps_credentials_are_issued_once_rotated_and_allow_only_submitting(broker):
+    settings = broker
+    issued = ztc(settings, "apps", "credentials", "issue", "member.li", "--role", "member", "--json")
+    assert issued.returncode == 0, issued.stderr
+    creds = json.loads(issued.stdout)
+    assert creds["user"] == identity.submitter_user(settings, "member", "member.li")
+    assert creds["permissions"] == access.submitter_grant(settings, "member", "member.li").permission()
+    assert ztc(settings, "apps", "credentials", "issue", "member.li", "--role", "member").returncode != 0
+    publish(creds["amqp_uri"], contracts.MESSAGES_EXCHANGE, contracts.OPINION_SUBMIT_ROUTING_KEY,
+            {"reference": "r-1", "item": {}}, user_id=creds["user"])
+    with pytest.raises(AccessRefused):
+        publish(creds["amqp_uri"], contracts.MESSAGES_EXCHANGE, contracts.MESSAGE_ROUTING_KEY, {}, user_id=creds["user"])
+    rotated = json.loads(ztc(settings, "apps", "credentials", "rotate", "member.li", "--role", "member", "--json").stdout)
+    assert rotated["password"] != creds["password"]
+    with pytest.raises(Exception):
+        with Connection(creds["amqp_uri"], connect_timeout=5) as conn:
+            conn.connect()
+    publish(rotated["amqp_uri"], contracts.MESSAGES_EXCHANGE, contracts.OPINION_SUBMIT_ROUTING_KEY,
+            {"reference": "r-2", "item": {}}, user_id=rotated["user"])
+
+
+def test_a_units_credentials_need_the_unit_in_the_directory_and_come_with_its_queue(broker):
+    settings = broker
+    unknown = ztc(settings, "units", "credentials", "issue", "nowhere")
+    assert unknown.returncode != 0 and "no unit 'nowhere'" in unknown.stderr
+    assert ztc(settings, "units", "credentials", "rotate", "transport").returncode != 0   # nothing to rotate yet
+    creds = json.loads(ztc(settings, "units", "credentials", "issue", "transport", "--json").stdout)
+    with Connection(creds["amqp_uri"], connect_timeout=5) as conn:
+        assert conn.default_channel.queue_declare(queue=contracts.unit_queue("transport"), passive=True)
+        with pytest.raises(AccessRefused):
+            conn.default_channel.basic_get(contracts.DEAD_QUEUE)
