@@ -4,9 +4,14 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta, timezone
 
+import pytest
+
 from tests.support import wait_for
 
 from .test_proposal_lifecycle import Api, file_it, submit
+
+# The services' clock is moved months ahead: a system of its own.
+pytestmark = pytest.mark.own_system
 
 
 def _deadline(api, number, rule):

@@ -1,6 +1,7 @@
 """The smoke diagram across the engine and the four services, over the real RabbitMQ."""
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import func, select
 
 from services.assignment.models import Assignment
@@ -81,6 +82,7 @@ def test_unknown_unit_is_a_business_error_the_diagram_catches(system):
     assert "bpmn_error" in [h["action"] for h in system.rpc.engine.history(inst["id"])]
 
 
+@pytest.mark.both_databases
 def test_a_start_command_over_the_bus_starts_one_instance_however_often_it_arrives(system):
     from shared import contracts
     from tests.support import publish
