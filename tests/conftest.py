@@ -29,8 +29,8 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "both_databases: an integration test of database behaviour (locking, "
                                        "concurrency, transactions, constraints, migrations, error classes): "
                                        "runs on SQLite and PostgreSQL; other integration tests run on SQLite")
-    config.addinivalue_line("markers", "own_system: an end-to-end module that moves the services' clock or counts "
-                                       "everything recorded: it runs its own system instead of the shared one")
+    config.addinivalue_line("markers", "system(name, first=False): the running system an end-to-end module uses "
+                                       "(default: the shared one); first: before the system's other modules")
     config.addinivalue_line("markers", "chaos: the chaos harness's short form (bench/chaos.py --short); "
                                        "part of `make test`, left out with -m 'not chaos'")
 

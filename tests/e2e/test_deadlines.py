@@ -10,8 +10,9 @@ from tests.support import wait_for
 
 from .test_proposal_lifecycle import Api, file_it, submit
 
-# The services' clock is moved months ahead: a system of its own.
-pytestmark = pytest.mark.own_system
+# The services' clock is moved months ahead, relative to the proposals made here: after
+# test_performance.py, on its system.
+pytestmark = pytest.mark.system("clock")
 
 
 def _deadline(api, number, rule):
