@@ -26,6 +26,8 @@ def pytest_addoption(parser):
 
 def pytest_configure(config):
     config.option.suppress_eventlet_notification = True
+    config.addinivalue_line("markers", "restarts_broker: restarts RabbitMQ (every vhost): `make test` runs it "
+                                       "after the other tests, alone")
     config.addinivalue_line("markers", "both_databases: an integration test of database behaviour (locking, "
                                        "concurrency, transactions, constraints, migrations, error classes): "
                                        "runs on SQLite and PostgreSQL; other integration tests run on SQLite")

@@ -131,6 +131,7 @@ def restart_broker():
     subprocess.run(["rabbitmqctl", "await_startup"], check=True, capture_output=True, timeout=120)
 
 
+@pytest.mark.restarts_broker
 def test_instances_complete_across_a_broker_restart(system):
     keys = [f"RESTART-{n}" for n in range(4)]
     ids = [system.rpc.engine.start("smoke", key, DATA, MEMBER)["id"] for key in keys]
