@@ -43,8 +43,10 @@ class Killer(threading.Thread):
     def __init__(self, system: System, interval: float, kills: int, seed: int, broker: bool,
                  targets=SERVICES, spread_over: int = 0):
         """``spread_over``: the number of proposals; kill ``i`` then waits until ``i`` twelfths
-        (for 12 kills) of 80 % of them are done, so the kills fall all along the load, at every
-        stage of the proposals in flight, not only at its start."""
+        (for 12 kills) of 60 % of them are done, so the kills fall along the load, at every stage
+        of the proposals in flight, not only at its start, and before its last proposals (kills
+        three or more behind, say after the broker restart, follow each other half a second
+        apart)."""
         super().__init__(daemon=True)
         self.spread_over = spread_over
         self.done = 0                      # proposals done so far (set by the load's progress)
@@ -60,6 +62,7 @@ class Killer(threading.Thread):
         self.lock = threading.Lock()
 
     def run(self):
+        next_kill = 0.0
         while not self.stopping.is_set():
             if self.broker_now.is_set() and self.broker_wanted and not self.broker_restarts:
                 say("restarting the broker (rabbitmqctl stop_app / start_app)")
@@ -68,17 +71,20 @@ class Killer(threading.Thread):
                 say(f"broker back after {self.broker_restarts[-1]:.1f}s")
                 self.consumers_back = self._consumers_back()
                 say(f"every service queue had a consumer again {self.consumers_back}s after the broker was up")
-            if len(self.system.kills) < self.kills_wanted and self.done >= self._due(len(self.system.kills)):
+            n = len(self.system.kills)
+            if n < self.kills_wanted and self.done >= self._due(n) and (
+                    time.time() >= next_kill or self.done >= self._due(n + 3)):
                 # Every target once first (in a random order), then at random: a short run still
                 # kills each service, the gateway included.
                 name = self.first_round.pop() if self.first_round else self.rng.choice(self.targets)
                 self.system.kill(name)
                 say(f"SIGKILLed {name} (kill {len(self.system.kills)}) and started it again")
-            self.stopping.wait(self.interval * self.rng.uniform(0.5, 1.5))
+                next_kill = time.time() + self.interval * self.rng.uniform(0.5, 1.5)
+            self.stopping.wait(0.5 if self.spread_over else self.interval * self.rng.uniform(0.5, 1.5))
 
     def _due(self, kill: int) -> int:
         """Proposals that must be done before kill number ``kill`` (from 0)."""
-        return int(kill * 0.8 * self.spread_over / self.kills_wanted) if self.spread_over else 0
+        return int(kill * 0.6 * self.spread_over / self.kills_wanted) if self.spread_over else 0
 
     def _consumers_back(self, timeout=120):
         """Seconds until every job, result, message, start and RPC queue has a consumer again."""
