@@ -4,18 +4,31 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 PYTEST := $(PY) -m pytest -p no:cacheprovider
+# The code linter `make check` runs; none is chosen yet. Set it here or on the command line,
+# e.g. make check LINT='$(PY) -m ruff check services shared tests'.
+LINT ?= @echo "lint: no linter configured (set LINT in the Makefile)"
 
-.PHONY: help venv run serve prepare test test-unit test-bpmn test-integration test-e2e bench bench-e2e chaos chaos-short services clean
+# `make test` runs three lanes at once, each its own pytest (every test has its own vhost and
+# databases, and every e2e system its own), then alone the tests that restart the broker, which
+# every vhost on it feels. The integration tests are split by file name into two lanes of
+# about equal time.
+SERIAL := chaos or restarts_broker
+INTEGRATION_1 := $(sort $(wildcard tests/integration/test_[a-f]*.py))
+INTEGRATION_2 := $(filter-out $(INTEGRATION_1),$(sort $(wildcard tests/integration/test_*.py)))
+LANES := test-lane-checks-e2e test-lane-integration-1 test-lane-integration-2
+
+.PHONY: help venv run serve prepare check lint test $(LANES) test-serial test-unit test-bpmn test-contract test-integration test-e2e bench bench-e2e chaos chaos-short services clean
 
 help:
 	@echo "make run               start every service and the gateway with demo tokens (Ctrl-C stops them)"
 	@echo "make serve             the same without demo tokens (issue them: ztc token ...)"
-	@echo "make test              the whole test suite (unit, bpmn, integration, e2e)"
-	@echo "make test-unit|test-bpmn|test-integration|test-e2e   one tier"
+	@echo "make check             the fast checks: unit, bpmn and contract tests, and \$$(LINT)"
+	@echo "make test              the whole test suite (unit, bpmn, contract, integration, e2e, chaos short form)"
+	@echo "make test-unit|test-bpmn|test-contract|test-integration|test-e2e   one tier"
 	@echo "make bench             bench/engine.py: runtime vs bare SpiffWorkflow, SQLite and PostgreSQL"
 	@echo "make bench-e2e         bench/e2e.py: whole lifecycles through every service, beside bare Spiff and bare kombu"
 	@echo "make chaos             bench/chaos.py long form: 1000 proposals, 40 SIGKILLs, a broker restart (PostgreSQL)"
-	@echo "make chaos-short       the short form CI runs (200 proposals, 12 SIGKILLs, a broker restart)"
+	@echo "make chaos-short       the short form CI runs (80 proposals, 12 SIGKILLs of every service, a broker restart)"
 	@echo "make services          check (and where possible start) RabbitMQ and PostgreSQL"
 
 $(VENV)/.installed: pyproject.toml
@@ -39,14 +52,39 @@ serve: venv
 prepare: venv
 	$(PY) -m services.launcher --prepare-only
 
+check: venv
+	$(PYTEST) tests/unit tests/bpmn tests/contract
+	$(MAKE) --no-print-directory lint
+
+lint:
+	$(LINT)
+
 test: venv services
-	$(PYTEST) tests
+	@status=0; \
+	$(MAKE) --no-print-directory -k -j3 --output-sync=target $(LANES) || status=1; \
+	$(MAKE) --no-print-directory test-serial || status=1; \
+	exit $$status
+
+test-lane-checks-e2e:
+	$(PYTEST) -m "not ($(SERIAL))" tests/unit tests/bpmn tests/contract tests/e2e
+
+test-lane-integration-1:
+	$(PYTEST) -m "not ($(SERIAL))" $(INTEGRATION_1)
+
+test-lane-integration-2:
+	$(PYTEST) -m "not ($(SERIAL))" $(INTEGRATION_2)
+
+test-serial:
+	$(PYTEST) -m "$(SERIAL)" tests/integration tests/e2e
 
 test-unit: venv
 	$(PYTEST) tests/unit
 
 test-bpmn: venv
 	$(PYTEST) tests/bpmn
+
+test-contract: venv
+	$(PYTEST) tests/contract
 
 test-integration: venv services
 	$(PYTEST) tests/integration

@@ -6,7 +6,8 @@ the broker is restarted; then a checker proves nothing was lost and nothing happ
     .venv/bin/python bench/chaos.py --short                           # what CI runs (tests/e2e/test_chaos.py)
 
 Every service runs as its own process on a throwaway vhost and databases. A killer SIGKILLs a
-random service (the gateway included) every few seconds and starts it again; once, about half way,
+service every few seconds and starts it again (each service once first, the gateway included, in
+a random order, then random ones); once, about half way,
 the RabbitMQ application is stopped and started (``rabbitmqctl stop_app`` / ``start_app``, which
 touches every vhost on the broker). The people's HTTP calls never repeat a POST blindly: a call
 that got no answer is followed by a look (is the proposal there by its unique title, is the task
@@ -40,11 +41,19 @@ class Killer(threading.Thread):
     once when ``broker_at`` of the proposals are done (driven by :meth:`progress`)."""
 
     def __init__(self, system: System, interval: float, kills: int, seed: int, broker: bool,
-                 targets=SERVICES):
+                 targets=SERVICES, spread_over: int = 0):
+        """``spread_over``: the number of proposals; kill ``i`` then waits until ``i`` twelfths
+        (for 12 kills) of 60 % of them are done, so the kills fall along the load, at every stage
+        of the proposals in flight, not only at its start, and before its last proposals (kills
+        three or more behind, say after the broker restart, follow each other half a second
+        apart)."""
         super().__init__(daemon=True)
+        self.spread_over = spread_over
+        self.done = 0                      # proposals done so far (set by the load's progress)
         self.system, self.interval, self.kills_wanted = system, interval, kills
         self.rng = random.Random(seed)
         self.targets = list(targets)
+        self.first_round = self.rng.sample(self.targets, len(self.targets))
         self.stopping = threading.Event()
         self.broker_wanted = broker
         self.broker_now = threading.Event()
@@ -53,6 +62,7 @@ class Killer(threading.Thread):
         self.lock = threading.Lock()
 
     def run(self):
+        next_kill = 0.0
         while not self.stopping.is_set():
             if self.broker_now.is_set() and self.broker_wanted and not self.broker_restarts:
                 say("restarting the broker (rabbitmqctl stop_app / start_app)")
@@ -61,11 +71,20 @@ class Killer(threading.Thread):
                 say(f"broker back after {self.broker_restarts[-1]:.1f}s")
                 self.consumers_back = self._consumers_back()
                 say(f"every service queue had a consumer again {self.consumers_back}s after the broker was up")
-            if len(self.system.kills) < self.kills_wanted:
-                name = self.rng.choice(self.targets)
+            n = len(self.system.kills)
+            if n < self.kills_wanted and self.done >= self._due(n) and (
+                    time.time() >= next_kill or self.done >= self._due(n + 3)):
+                # Every target once first (in a random order), then at random: a short run still
+                # kills each service, the gateway included.
+                name = self.first_round.pop() if self.first_round else self.rng.choice(self.targets)
                 self.system.kill(name)
                 say(f"SIGKILLed {name} (kill {len(self.system.kills)}) and started it again")
-            self.stopping.wait(self.interval * self.rng.uniform(0.5, 1.5))
+                next_kill = time.time() + self.interval * self.rng.uniform(0.5, 1.5)
+            self.stopping.wait(0.5 if self.spread_over else self.interval * self.rng.uniform(0.5, 1.5))
+
+    def _due(self, kill: int) -> int:
+        """Proposals that must be done before kill number ``kill`` (from 0)."""
+        return int(kill * 0.6 * self.spread_over / self.kills_wanted) if self.spread_over else 0
 
     def _consumers_back(self, timeout=120):
         """Seconds until every job, result, message, start and RPC queue has a consumer again."""
@@ -208,6 +227,8 @@ def main(argv=None) -> int:
     parser.add_argument("--kills", type=int, default=40, help="SIGKILLs of random services")
     parser.add_argument("--kill-interval", type=float, default=6.0, help="mean seconds between kills")
     parser.add_argument("--no-broker-restart", action="store_true")
+    parser.add_argument("--spread-kills", action="store_true",
+                        help="pace the kills by the proposals done, so they fall all along the load")
     parser.add_argument("--spare-gateway", action="store_true", help="never kill the gateway")
     parser.add_argument("--not-filed-every", type=int, default=5,
                         help="every Nth proposal is refused at filing instead of published (0: none)")
@@ -215,11 +236,15 @@ def main(argv=None) -> int:
     parser.add_argument("--step-timeout", type=float, default=180,
                         help="seconds one step of one proposal may wait before the run is failed")
     parser.add_argument("--short", action="store_true",
-                        help="CI's short form: 200 proposals, 12 kills, one broker restart, PostgreSQL")
+                        help="CI's short form: 80 proposals, 12 kills (every service at least once), one broker restart, PostgreSQL")
     parser.add_argument("--json", help="write the report to this file")
     args = parser.parse_args(argv)
     if args.short:
-        args.proposals, args.kills, args.kill_interval, args.concurrency = 200, 12, 5.0, 24
+        # 24 proposals in flight at every stage; the 12 kills (every service at least once) are
+        # spread along the load by the proposals done, at least 2 s apart on average, and all
+        # fall while proposals are in flight (the report lists any that did not).
+        args.proposals, args.kills, args.kill_interval, args.concurrency = 80, 12, 2.0, 24
+        args.spread_kills = True
     seed = args.seed if args.seed is not None else random.randrange(1 << 30)
     tag = f"CHAOS{uuid.uuid4().hex[:6]}"
     say(f"chaos: {args.proposals} proposals on {args.db}, {args.kills} kills, "
@@ -229,10 +254,12 @@ def main(argv=None) -> int:
     with System(args.db) as system:
         say(f"system up in {time.time() - began:.0f}s (vhost {system.vhost}, logs {system.tmp})")
         targets = [s for s in SERVICES if not (args.spare_gateway and s == "gateway")]
-        killer = Killer(system, args.kill_interval, args.kills, seed, not args.no_broker_restart, targets)
+        killer = Killer(system, args.kill_interval, args.kills, seed, not args.no_broker_restart, targets,
+                        spread_over=args.proposals if args.spread_kills else 0)
         killer.start()
 
         def progress(done, failed):
+            killer.done = done
             if done >= args.proposals // 2:
                 killer.broker_now.set()
             if done % 20 == 0 or done == args.proposals:
@@ -242,6 +269,7 @@ def main(argv=None) -> int:
         lifecycles, failures, http = harness.drive(system, args.proposals, args.concurrency, tag,
                                                    args.not_filed_every, on_progress=progress,
                                                    step_timeout=args.step_timeout)
+        load_ended = time.time()
         # The kills and the broker restart are part of the run even if the load ended first.
         killer.broker_now.set()
         while killer.is_alive() and (len(system.kills) < args.kills
@@ -275,6 +303,8 @@ def main(argv=None) -> int:
             # nothing) may be the client's doing; one whose client sent it once is the system's.
             "submissions_sent_again": {lc.title: lc.resubmitted for lc in lifecycles if lc.resubmitted},
             "kills": [name for _, name in system.kills], "broker_restarts": killer.broker_restarts,
+            "kills_after_the_load": [name for at, name in system.kills if at > load_ended],
+            "services_never_killed": sorted(set(targets) - {name for _, name in system.kills}),
             "consumers_back_seconds_after_broker_restart": killer.consumers_back,
             "queues_not_drained": busy_queues, "http_calls_unanswered": http.gone,
             "exited_by_themselves": [{k: e[k] for k in ("service", "code", "log")} for e in system.exits],
@@ -285,6 +315,7 @@ def main(argv=None) -> int:
                 say(f"  not finished: {n} intake={statuses.get(n)} engine={settled['instances'].get(n)}")
     ok = (not report["lost"] and not report["unaccounted"] and not report["duplicates"]
           and not report["queues_not_drained"] and not report["lifecycles_stopped"]
+          and (args.kills < len(targets) or not report["services_never_killed"])
           and report["accepted"] == args.proposals and len(report["kills"]) >= args.kills
           and (args.no_broker_restart or len(report["broker_restarts"]) == 1))
     report["ok"] = ok

@@ -11,6 +11,8 @@ from psycogreen.eventlet import patch_psycopg  # noqa: E402
 
 patch_psycopg()
 
+from pathlib import Path  # noqa: E402
+
 import pytest  # noqa: E402
 
 from shared import clock  # noqa: E402
@@ -24,6 +26,13 @@ def pytest_addoption(parser):
 
 def pytest_configure(config):
     config.option.suppress_eventlet_notification = True
+    config.addinivalue_line("markers", "restarts_broker: restarts RabbitMQ (every vhost): `make test` runs it "
+                                       "after the other tests, alone")
+    config.addinivalue_line("markers", "both_databases: an integration test of database behaviour (locking, "
+                                       "concurrency, transactions, constraints, migrations, error classes): "
+                                       "runs on SQLite and PostgreSQL; other integration tests run on SQLite")
+    config.addinivalue_line("markers", "system(name, first=False): the running system an end-to-end module uses "
+                                       "(default: the shared one); first: before the system's other modules")
     config.addinivalue_line("markers", "chaos: the chaos harness's short form (bench/chaos.py --short); "
                                        "part of `make test`, left out with -m 'not chaos'")
 
@@ -37,14 +46,30 @@ def skipping_clock():
     clock.install(previous)
 
 
-def _db_kinds(config):
-    return ["sqlite"] if config.getoption("--no-postgres") else ["sqlite", "postgresql"]
+INTEGRATION = Path(__file__).resolve().parent / "integration"
+E2E = Path(__file__).resolve().parent / "e2e"
+
+
+def _db_kinds(metafunc):
+    """Unit and end-to-end tests that take ``db_kind`` run on both databases. Integration tests
+    run on SQLite unless marked ``both_databases``: most of them test the services over the bus,
+    and PostgreSQL is covered where its behaviour differs (locking, concurrency, transactions,
+    constraints, migrations, the errors it raises), by the end-to-end tier and the chaos run."""
+    if metafunc.config.getoption("--no-postgres"):
+        return ["sqlite"]
+    if (INTEGRATION in Path(metafunc.definition.path).parents
+            and not metafunc.definition.get_closest_marker("both_databases")):
+        return ["sqlite"]
+    return ["sqlite", "postgresql"]
 
 
 def pytest_generate_tests(metafunc):
     if "db_kind" in metafunc.fixturenames:
-        # Module scope, so the end-to-end tests can share one running system per database kind.
-        metafunc.parametrize("db_kind", _db_kinds(metafunc.config), scope="module")
+        # The end-to-end tests share one running system per database kind across modules (session
+        # scope: pytest runs every module on SQLite, then every module on PostgreSQL); elsewhere a
+        # module's tests may share what they set up for one kind.
+        scope = "session" if E2E in Path(metafunc.definition.path).parents else "module"
+        metafunc.parametrize("db_kind", _db_kinds(metafunc), scope=scope)
 
 
 @pytest.fixture

@@ -4,9 +4,15 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta, timezone
 
+import pytest
+
 from tests.support import wait_for
 
 from .test_proposal_lifecycle import Api, file_it, submit
+
+# The services' clock is moved months ahead, relative to the proposals made here: after
+# test_performance.py, on its system.
+pytestmark = pytest.mark.system("clock")
 
 
 def _deadline(api, number, rule):

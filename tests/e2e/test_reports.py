@@ -3,9 +3,14 @@ year-end public notice (names masked, only published proposals listed) and the b
 members (every proposal, the units' assessment)."""
 from __future__ import annotations
 
+import pytest
+
 from tests.support import wait_for
 
 from .test_proposal_lifecycle import Api, file_it, submit
+
+# The year's documents list everything the system recorded: first on the shared system.
+pytestmark = pytest.mark.system("shared", first=True)
 
 
 def _publish_one(api) -> str:

@@ -1,6 +1,8 @@
 """Integration fixtures: the engine on a real database, and the services on the real broker."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from nameko.runners import ServiceRunner
 from nameko.standalone.rpc import ClusterRpcProxy
@@ -8,11 +10,59 @@ from nameko.standalone.rpc import ClusterRpcProxy
 from services.assignment.operations import ensure_units
 from services.engine.engine import Engine
 from services.registry import service_class
-from shared.db import dispose_all, migrate, session_factory, transaction
+from shared.db import alembic_config, dispose_all, migrate, session_factory, transaction
 from shared.messaging import topology
 from tests.support import SigningRpc, read_bpmn
 
 DOMAIN_SERVICES = ("intake", "assignment", "supervision", "evaluation")
+
+
+def _consumers_notice_a_stop_sooner(interval=0.1):
+    """The services in this process consume through kombu's ``ConsumerMixin``, which looks whether
+    it should stop once per ``safety_interval`` (a second): stopping a service gracefully took up
+    to three of them (cancel each consumer, then end the loop), most of a bus test's time. A tenth
+    of a second gives the same graceful stop (running workers still finish and ack first) sooner.
+    Service processes (the launcher's, the harness's) keep kombu's second."""
+    from kombu.mixins import ConsumerMixin
+
+    limit, timeout, _ = ConsumerMixin.consume.__defaults__
+    ConsumerMixin.consume.__defaults__ = (limit, timeout, interval)
+
+
+_consumers_notice_a_stop_sooner()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def migrated_sqlite_copies(tmp_path_factory):
+    """Alembic takes most of a second to migrate a fresh SQLite database of one service, and the
+    tests make hundreds. Each test still gets databases of its own: a migration to head of a
+    service's new SQLite file in this process copies a file migrated once in this session (the
+    same schema and alembic version). Everything else migrates as it does in production: other
+    revisions, existing files, PostgreSQL, and every other process (the launcher, ``ztc``,
+    ``deploy/docker/prepare.py``)."""
+    import shutil
+
+    from alembic import command
+    from sqlalchemy.engine import make_url
+
+    real_upgrade = command.upgrade
+    made = tmp_path_factory.mktemp("migrated")
+
+    def upgrade(cfg, revision, *args, **kwargs):
+        url = make_url(cfg.get_main_option("sqlalchemy.url"))
+        service = cfg.attributes.get("service")
+        path = url.database if url.get_backend_name() == "sqlite" else None
+        if revision != "head" or args or kwargs or not service or not path or path == ":memory:" \
+                or Path(path).exists():
+            return real_upgrade(cfg, revision, *args, **kwargs)
+        template = made / f"{service}.db"
+        if not template.exists():
+            real_upgrade(alembic_config(service, f"sqlite:///{template}"), "head")
+        shutil.copyfile(template, path)
+
+    command.upgrade = upgrade
+    yield
+    command.upgrade = real_upgrade
 
 
 def prepare_databases(settings, services=("engine", *DOMAIN_SERVICES)):

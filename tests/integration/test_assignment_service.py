@@ -225,6 +225,7 @@ def test_a_units_handler_over_rpc_sees_and_acts_on_its_own_assignments_only(assi
     assert {a.status for a in (assignment(settings, i) for i in ids.values())} == {"signed", "assigned"}
 
 
+@pytest.mark.both_databases
 def test_two_units_submitting_at_the_same_moment_tell_the_engine_exactly_once(assignment_service):
     settings = assignment_service
     ids = assign_several(settings)
@@ -245,6 +246,7 @@ def test_two_units_submitting_at_the_same_moment_tell_the_engine_exactly_once(as
     assert ready_count(settings.amqp_uri, shared_contracts.ENGINE_MESSAGES_QUEUE) == 0
 
 
+@pytest.mark.both_databases
 def test_a_second_submitter_waits_for_the_first_on_postgresql(database_url_template, db_kind, skipping_clock):
     """The race the row lock closes: without it, two units submitting together could each miss the
     other's reply, and reply_submitted would never be sent."""

@@ -138,6 +138,7 @@ def test_a_service_consumes_and_dead_letters_on_quorum_queues(tmp_path, vhost):
             proc.wait()
 
 
+@pytest.mark.both_databases
 def test_prepare_readies_databases_broker_diagrams_and_seed_twice_over(tmp_path, vhost, database_url_template):
     """deploy/docker/prepare.py, what the compose `migrate` service and the Kubernetes Job run."""
     settings = support.make_settings(tmp_path, vhost, database_url_template, ZTC_QUEUE_TYPE="quorum")
@@ -189,6 +190,7 @@ def _prepare_twice(settings, env, script, passwords, vhost):
             conn.connect()
 
 
+@pytest.mark.both_databases
 def test_wait_for_holds_a_service_until_its_database_is_migrated(tmp_path, vhost, database_url_template):
     """The Kubernetes init container: it waits (and fails after --wait) until `prepare` migrated."""
     settings = support.make_settings(tmp_path, vhost, database_url_template)

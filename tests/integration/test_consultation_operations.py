@@ -25,6 +25,9 @@ from shared.errors import BusinessError, Conflict, Forbidden, InvalidInput, NotF
 from shared.messaging import topology
 from tests.support import sealed_job, signing_rpc, get_messages, publish, wait_for
 
+# The operations on a migrated database of each kind (JSON columns, numbering, constraints).
+pytestmark = pytest.mark.both_databases
+
 STAFF = {"user": "staff.wang", "roles": ["staff"], "unit": None}
 LI = {"user": "member.li", "roles": ["member"], "unit": None}
 ZHOU = {"user": "member.zhou", "roles": ["member"], "unit": None}

@@ -44,6 +44,7 @@ def job_message(system, operation):
             "business_key": instance_key, "principal": MEMBER}), system.settings)
 
 
+@pytest.mark.both_databases
 def test_a_job_delivered_twice_has_one_effect(system):
     system.stop_service("intake")
     inst = system.rpc.engine.start("smoke", "DUP-1", DATA, OPERATOR)
@@ -95,6 +96,7 @@ def unacked(system, queue):
     return queue_info(system.settings.amqp_uri.rsplit("/", 1)[-1], queue).get("messages_unacknowledged", 0)
 
 
+@pytest.mark.both_databases
 def test_a_worker_killed_mid_job_loses_nothing(tmp_path, vhost, database_url_template):
     from tests.integration.conftest import System
     from tests.support import make_settings
@@ -130,6 +132,7 @@ def restart_broker():
     subprocess.run(["rabbitmqctl", "await_startup"], check=True, capture_output=True, timeout=120)
 
 
+@pytest.mark.restarts_broker
 def test_instances_complete_across_a_broker_restart(system):
     keys = [f"RESTART-{n}" for n in range(4)]
     ids = [system.rpc.engine.start("smoke", key, DATA, OPERATOR)["id"] for key in keys]
@@ -161,6 +164,7 @@ def ztc(settings, *args):
                           capture_output=True, text=True, timeout=120)
 
 
+@pytest.mark.both_databases
 def test_a_job_that_keeps_failing_becomes_an_incident_that_a_retry_completes(system):
     eval_url = system.settings.database_url("evaluation")
     with system.session("evaluation") as s:

@@ -61,6 +61,7 @@ def quick_process() -> dict:
 """, process_id="quick", name="Quick").encode()}
 
 
+@pytest.mark.both_databases
 def test_a_start_that_runs_away_is_refused_while_other_instances_complete(engine):
     engine.deploy({"runaway.bpmn": script_process("while True: pass", process_id="runaway").encode()})
     engine.deploy(quick_process())
@@ -92,6 +93,7 @@ def test_a_start_that_runs_away_is_refused_while_other_instances_complete(engine
     ("x = sum(range(10**15))", "time limit of 1 s"),
     ("x = 'a' * 10**10", "memory limit of 128 MB"),
 ])
+@pytest.mark.both_databases
 def test_a_step_that_runs_away_becomes_an_incident_naming_the_element(engine, script, limit):
     engine.deploy({"reviewed.bpmn": reviewed_then(script).encode()})
     inst = engine.start("reviewed", "REV-1", {})
@@ -105,6 +107,7 @@ def test_a_step_that_runs_away_becomes_an_incident_naming_the_element(engine, sc
     assert incident["task"] == "act" and limit in incident["error"]
 
 
+@pytest.mark.both_databases
 def test_a_candidate_expression_that_runs_away_becomes_an_incident(engine):
     engine.deploy({"reviewed.bpmn": reviewed_then(candidate_unit="10**10**10").encode()})
     started = time.monotonic()

@@ -20,6 +20,9 @@ from shared.db import session_factory, transaction
 from shared.errors import Conflict, DiagramRefused, Forbidden, InvalidInput, NotFound
 from tests.support import read_bpmn
 
+# The engine's state on each database: optimistic saves, JSON columns, READ COMMITTED races.
+pytestmark = pytest.mark.both_databases
+
 STAFF = {"user": "staff.wang", "roles": ["staff"]}
 OTHER_STAFF = {"user": "staff.zhao", "roles": ["staff"]}
 MEMBER = {"user": "member.li", "roles": ["member"]}

@@ -124,6 +124,7 @@ def test_rating_as_someone_else_is_forbidden_and_sends_nothing(evaluation, someo
     assert [r["rater"] for r in message["payload"]["ratings"]] == ["member.li"]
 
 
+@pytest.mark.both_databases
 def test_proposers_rating_at_the_same_time_close_the_round_once(evaluation):
     proposers = [{"user": f"member.{i}", "roles": ["member"]} for i in range(6)]
     evaluation.run_job("evaluation.open_rating",

@@ -95,6 +95,7 @@ def test_a_notification_reaches_the_user_the_units_handlers_and_the_roles_holder
     assert call("GET", "/api/notifications", "education").json() == []
 
 
+@pytest.mark.both_databases
 def test_a_redelivered_event_adds_nothing(gateway):
     settings, sessions, call = gateway
     body = event("escalation", ["staff.wang", "role:leader"])

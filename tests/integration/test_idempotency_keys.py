@@ -18,6 +18,9 @@ from shared.db import dispose_all, migrate, session_factory
 from shared.errors import InvalidInput
 from tests.integration.test_consultation_operations import ISSUE, seed as seed_venues
 
+# Unique keys and the rows they guard, on each database.
+pytestmark = pytest.mark.both_databases
+
 LI = {"user": "李明", "roles": ["member"]}
 ZHANG = {"user": "张伟", "roles": ["member"]}
 STAFF = {"user": "staff.wang", "roles": ["staff"], "unit": None}

@@ -66,6 +66,7 @@ def body(message):
     return json.loads(message["payload"])
 
 
+@pytest.mark.both_databases
 def test_submit_commits_the_proposal_and_publishes_one_start_command_per_submission(intake, settings, vhost):
     commands = StartCommands(vhost)
     first = intake.intake.submit(DRAFT, LI)
@@ -102,6 +103,7 @@ def test_an_invalid_draft_is_refused_field_by_field_and_publishes_nothing(intake
     assert [body(m)["business_key"] for m in StartCommands(vhost).wait_for(1)] == ["2027-0001"]
 
 
+@pytest.mark.both_databases
 def test_concurrent_submissions_are_numbered_without_gaps(intake, settings, vhost):
     replies = [intake.intake.submit.call_async({**DRAFT, "title": f"建议 {i}"}, LI) for i in range(12)]
     numbers = sorted(reply.result()["number"] for reply in replies)
@@ -112,6 +114,7 @@ def test_concurrent_submissions_are_numbered_without_gaps(intake, settings, vhos
     assert sorted(body(m)["business_key"] for m in commands) == numbers
 
 
+@pytest.mark.both_databases
 def test_a_redelivered_submit_with_the_same_key_answers_the_first_proposal_and_starts_once(intake, settings, vhost):
     """The broker redelivers an RPC request whose worker died after committing: same key, same call."""
     first = intake.intake.submit(DRAFT, LI, key="retry-1")

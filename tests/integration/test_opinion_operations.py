@@ -13,6 +13,9 @@ from shared.calendar import local_date
 from shared.db import dispose_all, migrate, session_factory
 from shared.errors import BusinessError, Conflict, Forbidden, InvalidInput, NotFound
 
+# The operations on a migrated database of each kind (JSON columns, numbering, constraints).
+pytestmark = pytest.mark.both_databases
+
 LI = {"user": "member.li", "roles": ["member"], "unit": None}
 ZHOU = {"user": "member.zhou", "roles": ["member"], "unit": None}
 INFORMANT = {"user": "informant.he", "roles": ["informant"], "unit": None}

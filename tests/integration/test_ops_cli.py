@@ -3,8 +3,13 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from tests.integration.test_engine_rules import DATA, MEMBER, SMOKE
 from tests.integration.test_ops_dead_letters import ztc
+
+# The batch commands select by prefix (LIKE differs between the two) and act in transactions.
+pytestmark = pytest.mark.both_databases
 
 
 def test_suspend_where_resume_and_a_batch_cancel_with_a_dry_run(engine, settings):

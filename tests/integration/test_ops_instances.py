@@ -17,6 +17,9 @@ from tests.integration.test_engine_rules import (
     review_task, take_job, waiting_for_reply,
 )
 
+# Held results, timers and batch queries on each database.
+pytestmark = pytest.mark.both_databases
+
 OPERATOR = {"user": "ops.sun", "roles": ["operator"], "unit": None}
 
 

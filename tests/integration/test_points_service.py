@@ -83,6 +83,7 @@ def heard(sessions):
         return {h.event_id for h in s.scalars(select(HeardEvent))}
 
 
+@pytest.mark.both_databases
 def test_a_thread_of_real_events_counts_its_authorship_once_and_a_redelivery_nothing(settings, evaluation):
     sessions, rpc = evaluation
     thread = "WX-2026-0001"
@@ -116,6 +117,7 @@ def test_a_thread_of_real_events_counts_its_authorship_once_and_a_redelivery_not
     assert ready_count(settings.amqp_uri, contracts.DEAD_QUEUE) == 0
 
 
+@pytest.mark.both_databases
 def test_events_of_one_thread_arriving_together_still_count_its_authorship_once(settings, evaluation):
     """The listener works on several messages at once: bookings for one member must not interleave."""
     sessions, rpc = evaluation

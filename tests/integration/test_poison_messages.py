@@ -209,6 +209,7 @@ ROWS = [
 ]
 
 
+@pytest.mark.both_databases
 @pytest.mark.parametrize("where, wrong, body, content_type, reasons, kind", ROWS,
                          ids=[f"{row[0][2] or 'rpc.reply-gateway'}: {row[1]}" for row in ROWS])
 def test_a_malformed_message_is_dead_lettered_with_its_reason_and_the_service_stays_up(
@@ -366,6 +367,7 @@ def test_a_failure_that_passes_is_tried_again_and_the_message_handled_once(runni
     assert dead["x-ztc-sender"] == unit_user
 
 
+@pytest.mark.both_databases
 def test_a_job_whose_effects_the_database_refuses_at_commit_answers_failed_and_becomes_an_incident(
         running, monkeypatch):
     """Not a dead letter and not a retry of the message: the engine hears that the job failed, retries

@@ -90,6 +90,7 @@ def test_unknown_unit_is_a_business_error_the_diagram_catches(system):
     assert "bpmn_error" in [h["action"] for h in system.rpc.engine.history(inst["id"])]
 
 
+@pytest.mark.both_databases
 def test_a_start_command_over_the_bus_starts_one_instance_however_often_it_arrives(system):
     from shared import contracts
     from tests.support import publish

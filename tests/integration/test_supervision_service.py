@@ -186,6 +186,7 @@ def _objection(supervision, number):
                 if d["rule"] == "objection_window")
 
 
+@pytest.mark.both_databases
 def test_a_key_proposal_is_told_once_to_the_points_ledger_with_its_proposers(supervision, settings, vhost):
     from kombu import Connection, Queue
 
