@@ -4,9 +4,9 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 PYTEST := $(PY) -m pytest -p no:cacheprovider
-# The code linter `make check` runs; none is chosen yet. Set it here or on the command line,
-# e.g. make check LINT='$(PY) -m ruff check services shared tests'.
-LINT ?= @echo "lint: no linter configured (set LINT in the Makefile)"
+# What `make check` lints with: ruff (rules in pyproject.toml) and the import rules
+# (import-linter, contracts in pyproject.toml: shared imports no service, services are independent).
+LINT ?= $(VENV)/bin/ruff check shared services tests bench examples && $(VENV)/bin/lint-imports
 
 # `make test` runs three lanes at once, each its own pytest (every test has its own vhost and
 # databases, and every e2e system its own), then alone the tests that restart the broker, which

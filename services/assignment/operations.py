@@ -6,7 +6,6 @@ What units do with their assignments is in :mod:`.commands`.
 """
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
 
 from shared import clock
 from shared.errors import BusinessError, InvalidInput

@@ -126,8 +126,8 @@ class ResolveRequest(Body):
 
 
 # Proposals: the contracts' shapes (intake validates again).
-from shared.contracts.rpc.proposals import ContentSchema as ProposalRevision  # noqa: E402
-from shared.contracts.rpc.proposals import DraftSchema as ProposalDraft  # noqa: E402
+from shared.contracts.rpc.proposals import ContentSchema as ProposalRevision  # noqa: E402, F401
+from shared.contracts.rpc.proposals import DraftSchema as ProposalDraft  # noqa: E402, F401
 from shared.contracts.rpc.proposals import ProposalSchema as Proposal  # noqa: E402, F401
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import Schema, fields, validate
 from sqlalchemy import select
 
 from shared.calendar import CHINA_TZ
@@ -31,7 +31,7 @@ from shared.contracts.jobs.supervision import OpenDeadlines as OpenDeadlinesPara
 from shared.contracts.jobs.supervision import Restart as RestartParams
 from shared.validation import load
 
-from . import key_proposals, notices, reply_clock, unit_facts
+from . import key_proposals, notices, reply_clock, unit_facts  # noqa: F401 - reply_clock named in docs
 
 from .access import actor, principal_of, require_calendar_keeper, require_pauser
 from .models import Deadline, Escalation, Outbox, Reminder

@@ -21,7 +21,7 @@ from shared.calendar import CHINA_TZ, WorkingCalendar, local_date
 from shared.rulebook import Deadline, Duration, Rulebook, deadline, load_rulebook
 
 # Reply deadlines: the clocks the diagram waits on, reminded before and escalated after.
-from shared.contracts.jobs.supervision import REPLY_RULES  # noqa: E402
+from shared.contracts.jobs.supervision import REPLY_RULES  # noqa: E402, F401 - re-exported
 # Per-unit clocks opened for every assigned unit.
 SIGN_FOR_RULE = "sign_for_limit"
 OBJECTION_RULE = "objection_window"

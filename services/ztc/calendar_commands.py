@@ -10,7 +10,6 @@ the calendar files afresh for each call, so it counts on the file just written, 
 from __future__ import annotations
 
 import getpass
-import json
 import os
 import shutil
 import sys

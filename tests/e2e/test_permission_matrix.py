@@ -13,7 +13,6 @@ import re
 import pytest
 
 from services.gateway import matrix
-from shared.config import ROOT
 
 from .conftest import ONE_ROLE_USERS, call
 

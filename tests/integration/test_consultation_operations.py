@@ -10,7 +10,6 @@ import uuid
 import pytest
 import yaml
 from nameko.runners import ServiceRunner
-from nameko.standalone.rpc import ClusterRpcProxy
 from sqlalchemy import select
 
 from services.assignment.consultation import cases, directory, steps

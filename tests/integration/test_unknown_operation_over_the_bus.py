@@ -12,7 +12,7 @@ from shared.contracts import jobs as job_contracts
 from tests.integration.test_engine_rules import SMOKE_TEXT
 from tests.support import get_messages, publish, sealed_job, wait_for
 
-from .test_smoke_over_the_bus import DATA, MEMBER, OPERATOR, count
+from .test_smoke_over_the_bus import DATA, OPERATOR, count
 
 
 def test_an_operation_no_service_handles_becomes_an_incident_on_its_instance(system, monkeypatch):

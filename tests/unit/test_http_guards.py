@@ -184,7 +184,6 @@ def test_var_and_its_files_are_made_private(tmp_path):
 
 
 def _integer_fields(schema, path=""):
-    from marshmallow import fields as mf
 
     schema = schema() if isinstance(schema, type) else schema
     for name, field in schema.fields.items():

@@ -8,13 +8,11 @@ case's deadlines with provenance. No time limit of the process lives in code.
 from __future__ import annotations
 
 import functools
-import hashlib
 from datetime import timezone
 from pathlib import Path
 
-from marshmallow import Schema, ValidationError, fields, validate
 
-from shared.calendar import DataFileError, WorkingCalendar, load_yaml
+from shared.calendar import WorkingCalendar
 from shared.errors import BusinessError, InvalidInput
 from shared.rulebook import RULES_DIRECTORY, Rulebook, deadline  # noqa: F401
 

@@ -15,7 +15,7 @@ from shared import metrics
 from shared.messaging import deadletter, management
 
 from .. import schemas
-from ..http import EVERYONE, endpoint, http
+from ..http import endpoint, http
 
 
 # -- shapes -------------------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from shared.contracts.rpc.opinions import (AdoptionRequest, AnswerRequest, Instr
 from shared.forms import OpinionEditForm, OpinionForwardForm, OpinionSignOffForm
 
 from .. import schemas
-from ..http import EVERYONE, complete_open_task, endpoint, http
+from ..http import complete_open_task, endpoint, http
 
 PROCESS_ID = "opinion"
 STAFF_ROLES = ("staff", "committee", "leader")

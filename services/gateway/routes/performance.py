@@ -9,7 +9,7 @@ from marshmallow import Schema, fields, validate
 
 from shared.contracts.fields import POINTS, ROW_ID
 
-from ..http import EVERYONE, endpoint, http
+from ..http import endpoint, http
 
 OVERSEERS = ("staff", "committee", "leader")
 

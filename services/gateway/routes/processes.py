@@ -4,7 +4,7 @@ from __future__ import annotations
 
 
 from .. import schemas
-from ..http import EVERYONE, endpoint, http
+from ..http import endpoint, http
 
 
 # Whoever may be a candidate for a user task (the engine lists and completes only a caller's own).

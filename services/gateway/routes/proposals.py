@@ -8,7 +8,7 @@ from werkzeug.wrappers import Response
 
 
 from .. import schemas
-from ..http import EVERYONE, endpoint, http
+from ..http import endpoint, http
 
 
 class _SimilarProposal(Schema):

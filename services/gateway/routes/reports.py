@@ -5,7 +5,7 @@ from __future__ import annotations
 
 
 from .. import schemas
-from ..http import EVERYONE, endpoint, http
+from ..http import endpoint, http
 from ..reports import render, wants_html
 
 _READERS = ("staff", "committee", "leader")
