@@ -106,3 +106,22 @@ def test_the_services_send_only_declared_messages():
         sent |= set(re.findall(r"send_message\(session, Outbox, (?:name=)?\"([a-z_]+)\"", text))
         sent |= {getattr(messages, c) for c in re.findall(r"messages\.([A-Z_]+)", text)}
     assert sent and sent <= set(messages.MESSAGES), sent - set(messages.MESSAGES)
+
+
+def test_four_everyday_mistakes_are_refused_in_one_deploy_each_with_line_and_label():
+    """An operation typo, a bad timer literal, an unknown message and a dangling flow, all at once."""
+    document = ((ROOT / "bpmn" / "proposal.bpmn").read_text(encoding="utf-8")
+                .replace('serviceTaskOperator id="intake.find_duplicates"',
+                         'serviceTaskOperator id="intake.find_duplicats"')
+                .replace("<bpmn:timeDate>cosign_due</bpmn:timeDate>",
+                         "<bpmn:timeDuration>'P3 days'</bpmn:timeDuration>")
+                .replace('name="reply_submitted"', 'name="unit_reply_submitted"')
+                .replace('sourceRef="gw_joint" targetRef="sole_proposer"',
+                         'sourceRef="gw_joint" targetRef="sole_proposr"'))
+    problems = _deploy_problems(document)
+    expected = ("intake.find_duplicats", "'P3 days'", "unit_reply_submitted", "sole_proposr")
+    for fragment in expected:
+        [problem] = [p for p in problems if fragment in p]
+        line = problem.split(":")[1]
+        assert problem.startswith("typo.bpmn:") and line.isdigit(), problem
+        assert '"' in problem, f"no label in: {problem}"
