@@ -4,9 +4,9 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 PYTEST := $(PY) -m pytest -p no:cacheprovider
-# The code linter `make check` runs; none is chosen yet. Set it here or on the command line,
-# e.g. make check LINT='$(PY) -m ruff check services shared tests'.
-LINT ?= @echo "lint: no linter configured (set LINT in the Makefile)"
+# The code linter `make check` runs; none is chosen yet. Set it here or on the command line (GNU make already defines LINT),
+# e.g. make check LINT_COMMAND='$(PY) -m ruff check services shared tests'.
+LINT_COMMAND ?= echo "lint: no linter configured yet (set LINT in the Makefile)"
 
 # `make test` runs three lanes at once, each its own pytest (every test has its own vhost and
 # databases, and every e2e system its own), then alone the tests that restart the broker, which
@@ -21,7 +21,7 @@ LANES := test-lane-checks-e2e test-lane-integration-1 test-lane-integration-2
 
 help:
 	@echo "make run               start every service and the gateway (Ctrl-C stops them)"
-	@echo "make check             the fast checks: unit, bpmn and contract tests, and \$$(LINT)"
+	@echo "make check             the fast checks: unit, bpmn and contract tests, and \$$(LINT_COMMAND)"
 	@echo "make test              the whole test suite (unit, bpmn, contract, integration, e2e, chaos short form)"
 	@echo "make test-unit|test-bpmn|test-contract|test-integration|test-e2e   one tier"
 	@echo "make bench             bench/engine.py: runtime vs bare SpiffWorkflow, SQLite and PostgreSQL"
@@ -52,7 +52,7 @@ check: venv
 	$(MAKE) --no-print-directory lint
 
 lint:
-	$(LINT)
+	$(LINT_COMMAND)
 
 test: venv services
 	@status=0; \
