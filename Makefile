@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 PYTEST := $(PY) -m pytest -p no:cacheprovider
 # The code linter `make check` runs; none is chosen yet. Set it here or on the command line (GNU make already defines LINT),
 # e.g. make check LINT_COMMAND='$(PY) -m ruff check services shared tests'.
-LINT_COMMAND ?= echo "lint: no linter configured yet (set LINT in the Makefile)"
+LINT_COMMAND ?= echo "lint: no linter configured yet (set LINT_COMMAND in the Makefile)"
 
 # `make test` runs three lanes at once, each its own pytest (every test has its own vhost and
 # databases, and every e2e system its own), then alone the tests that restart the broker, which
