@@ -4,9 +4,9 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 PYTEST := $(PY) -m pytest -p no:cacheprovider
-# What `make check` lints with: ruff (rules in pyproject.toml) and the import rules
-# (import-linter, contracts in pyproject.toml: shared imports no service, services are independent).
-LINT ?= $(VENV)/bin/ruff check shared services tests bench examples && $(VENV)/bin/lint-imports
+# What `make check` lints with: ruff (rules in pyproject.toml) and the import rules (import-linter,
+# contracts in pyproject.toml). GNU make already defines LINT, hence the longer name.
+LINT_COMMAND ?= $(VENV)/bin/ruff check shared services tests bench examples && $(VENV)/bin/lint-imports
 
 # `make test` runs three lanes at once, each its own pytest (every test has its own vhost and
 # databases, and every e2e system its own), then alone the tests that restart the broker, which
@@ -22,7 +22,7 @@ LANES := test-lane-checks-e2e test-lane-integration-1 test-lane-integration-2
 help:
 	@echo "make run               start every service and the gateway with demo tokens (Ctrl-C stops them)"
 	@echo "make serve             the same without demo tokens (issue them: ztc token ...)"
-	@echo "make check             the fast checks: unit, bpmn and contract tests, and \$$(LINT)"
+	@echo "make check             the fast checks: unit, bpmn and contract tests, and \$$(LINT_COMMAND)"
 	@echo "make test              the whole test suite (unit, bpmn, contract, integration, e2e, chaos short form)"
 	@echo "make test-unit|test-bpmn|test-contract|test-integration|test-e2e   one tier"
 	@echo "make bench             bench/engine.py: runtime vs bare SpiffWorkflow, SQLite and PostgreSQL"
@@ -57,7 +57,7 @@ check: venv
 	$(MAKE) --no-print-directory lint
 
 lint:
-	$(LINT)
+	$(LINT_COMMAND)
 
 test: venv services
 	@status=0; \
