@@ -1,11 +1,11 @@
 """The API fuzzed from its own /openapi.json with schemathesis, against the running system, as a
 member and as staff: valid and invalid requests for every operation, a fixed seed and a bounded
-number of examples (the whole module stays within two minutes). Every answer must be no server
+number of examples: a fixed amount of work (about two minutes on an idle machine here; the bound
+is the number of examples, not a clock, so a busy machine takes longer but runs the same cases). Every
+answer must be no server
 error, a status the document lists for the operation, a documented content type, and a body that
 fits the documented schema."""
 from __future__ import annotations
-
-import time
 
 import pytest
 import requests
@@ -22,26 +22,24 @@ from services.gateway.service import GatewayService
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 EXAMPLES = 8          # per operation, mode and token: ~86 operations x 2 modes x 2 tokens
-BUDGET_SECONDS = 120  # the whole module
 OPERATIONS = sorted((method.upper(), path) for path, ops in openapi.build(GatewayService)["paths"].items()
                     for method in ops)
 
 
 @pytest.fixture(scope="module")
 def fuzzing(db_kind, request):
-    """The schema as the running gateway serves it, and when fuzzing began. Fuzzing runs on SQLite
-    only: what it exercises is the HTTP edge, and two minutes once is the bound."""
+    """The schema as the running gateway serves it. Fuzzing runs on SQLite only: what it exercises
+    is the HTTP edge, and once is enough."""
     if db_kind != "sqlite":
         pytest.skip("the API is fuzzed once, on SQLite")
     base, _ = request.getfixturevalue("running")
-    return {"schema": schemathesis.openapi.from_url(base + "/openapi.json"), "at": time.monotonic()}
+    return {"schema": schemathesis.openapi.from_url(base + "/openapi.json")}
 
 
 @pytest.mark.parametrize("who", ["member", "staff"])
 @pytest.mark.parametrize("method, path", OPERATIONS, ids=[f"{m} {p}" for m, p in OPERATIONS])
 def test_the_api_answers_as_documented(fuzzing, running, who, method, path):
     base, tokens = running
-    assert time.monotonic() - fuzzing["at"] < BUDGET_SECONDS, "the fuzzing is bounded to two minutes"
     operation = fuzzing["schema"][path][method]
     session = requests.Session()
     headers = {"Authorization": f"Bearer {tokens[who]}"}
