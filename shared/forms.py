@@ -7,6 +7,7 @@ diagram reads has a default, so an expression never meets an undefined name.
 from __future__ import annotations
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates, validates_schema
+from shared.contracts.jobs.intake import FourChecksDecide
 
 
 class Form(Schema):
@@ -128,7 +129,7 @@ class GradeQualityForm(Form):
             raise ValidationError(f"not a quality grade of the rulebook; one of: {', '.join(codes)}")
 
 
-class OpinionEditForm(Form):
+class OpinionEditForm(FourChecksDecide, Form):
     """编: the four checks (四关), each passed or not with a note, and the decision. Only an item
     that passed all four is reported; one not adopted says why (the submitter is told)."""
 
@@ -144,13 +145,6 @@ class OpinionEditForm(Form):
     not_adopted_reason = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=2000))
     edited_title = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=200))
 
-    @validates_schema
-    def _decision_fits_checks(self, data, **kwargs):
-        failed = [c for c in ("political", "facts", "content", "wording") if not data[f"{c}_ok"]]
-        if data["decision"] == "report" and failed:
-            raise ValidationError(f"an item that failed {', '.join(failed)} is not reported", "decision")
-        if data["decision"] == "not_adopted" and not data.get("not_adopted_reason"):
-            raise ValidationError("the submitter is told why: give the reason", "not_adopted_reason")
 
 
 class OpinionSignOffForm(Form):

@@ -54,7 +54,20 @@ class ItemRef(Schema):
     item_id = fields.Integer(required=True, strict=True)
 
 
-class RecordEditing(ItemRef):
+class FourChecksDecide:
+    """The editing decision fits the four checks (四关): an item that failed one is not reported, and
+    one not adopted says why. Mixed into the editing job's parameters and the editing task's form."""
+
+    @validates_schema
+    def _decision_fits_checks(self, data, **kwargs):
+        failed = [c for c in ("political", "facts", "content", "wording") if not data[f"{c}_ok"]]
+        if data["decision"] == "report" and failed:
+            raise ValidationError(f"an item that failed {', '.join(failed)} is not reported", "decision")
+        if data["decision"] == "not_adopted" and not data.get("not_adopted_reason"):
+            raise ValidationError("the submitter is told why: give the reason", "not_adopted_reason")
+
+
+class RecordEditing(FourChecksDecide, ItemRef):
     """The four checks (四关), each passed or not with a note, and the decision."""
 
     political_ok = fields.Boolean(required=True)
@@ -70,13 +83,6 @@ class RecordEditing(ItemRef):
     edited_title = fields.String(load_default=None, allow_none=True)
     edited_by = fields.String(required=True, validate=validate.Length(min=1, max=100))
 
-    @validates_schema
-    def _decision_fits_checks(self, data, **kwargs):
-        failed = [c for c in ("political", "facts", "content", "wording") if not data[f"{c}_ok"]]
-        if data["decision"] == "report" and failed:
-            raise ValidationError(f"an item that failed {', '.join(failed)} is not reported", "decision")
-        if data["decision"] == "not_adopted" and not data.get("not_adopted_reason"):
-            raise ValidationError("the submitter is told why: give the reason", "not_adopted_reason")
 
 
 class ReportOpinion(ItemRef):
