@@ -129,7 +129,9 @@ class EventSchema(Schema):
 
 
 class OpinionSchema(Schema):
-    """An item as its submitter, staff, the committee and leaders see it."""
+    """An item as its submitter, staff, the committee and leaders see it. A list of items also
+    holds other members' adopted items as they may see them (``PublicOpinionSchema``: the submitter
+    masked, no working notes, with ``adopted_by`` and ``instruction_levels``)."""
 
     number = fields.String()
     thread = fields.String()
@@ -151,6 +153,8 @@ class OpinionSchema(Schema):
     reports = fields.List(fields.Nested(ReportSchema))
     instructions = fields.List(fields.Nested(InstructionSchema))
     forwards = fields.List(fields.Nested(ForwardSchema))
+    adopted_by = fields.List(fields.String(), metadata={"description": "in another member's adopted item"})
+    instruction_levels = fields.List(fields.String(), metadata={"description": "in another member's adopted item"})
 
 
 class PublicOpinionSchema(Schema):
