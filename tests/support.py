@@ -15,7 +15,7 @@ RABBIT_AUTH = ("guest", "guest")
 POSTGRES_ADMIN_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
 
 
-def _management(method: str, url: str, patience: float = 90, **kwargs):
+def management(method: str, url: str, patience: float = 90, **kwargs):
     """A call to the management API that waits while the broker is away: the broker is shared,
     and a test that restarts it (here, or another checkout's) leaves the API refusing for a few
     seconds. Setting up and removing a vhost is not what any test is about."""
@@ -32,13 +32,13 @@ def _management(method: str, url: str, patience: float = 90, **kwargs):
 @contextlib.contextmanager
 def rabbit_vhost():
     name = f"ztc-test-{uuid.uuid4().hex[:10]}"
-    _management("PUT", f"{RABBIT_API}/vhosts/{name}", timeout=10).raise_for_status()
-    _management("PUT", f"{RABBIT_API}/permissions/{name}/guest", timeout=10,
+    management("PUT", f"{RABBIT_API}/vhosts/{name}", timeout=10).raise_for_status()
+    management("PUT", f"{RABBIT_API}/permissions/{name}/guest", timeout=10,
                 json={"configure": ".*", "write": ".*", "read": ".*"}).raise_for_status()
     try:
         yield name
     finally:
-        _management("DELETE", f"{RABBIT_API}/vhosts/{name}", timeout=30)
+        management("DELETE", f"{RABBIT_API}/vhosts/{name}", timeout=30)
 
 
 def queue_info(vhost: str, queue: str) -> dict:
