@@ -193,9 +193,11 @@ def restart_broker() -> float:
 
 
 def queues(vhost: str) -> list[dict]:
-    resp = requests.get(f"{RABBIT_API}/queues/{requests.utils.quote(vhost, safe='')}", auth=RABBIT_AUTH,
-                        timeout=10, params={"columns": "name,messages,messages_ready,"
-                                            "messages_unacknowledged,consumers"})
+    """The vhost's queues from the management API, waiting while the broker is away (a restart,
+    ours or another run's on the same broker, leaves the API refusing for a few seconds)."""
+    resp = support.management("GET", f"{RABBIT_API}/queues/{requests.utils.quote(vhost, safe='')}",
+                               timeout=10, params={"columns": "name,messages,messages_ready,"
+                                                   "messages_unacknowledged,consumers"})
     resp.raise_for_status()
     return resp.json()
 

@@ -17,16 +17,30 @@ TEST_BUS_KEY = "tests-only-deployment-key-0123456789abcdefghijklmnop"
 POSTGRES_ADMIN_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
 
 
+def management(method: str, url: str, patience: float = 90, **kwargs):
+    """A call to the management API that waits while the broker is away: the broker is shared,
+    and a test that restarts it (here, or another checkout's) leaves the API refusing for a few
+    seconds. Setting up and removing a vhost is not what any test is about."""
+    deadline = time.time() + patience
+    while True:
+        try:
+            return requests.request(method, url, auth=RABBIT_AUTH, **kwargs)
+        except requests.ConnectionError:
+            if time.time() > deadline:
+                raise
+            time.sleep(1)
+
+
 @contextlib.contextmanager
 def rabbit_vhost():
     name = f"ztc-test-{uuid.uuid4().hex[:10]}"
-    requests.put(f"{RABBIT_API}/vhosts/{name}", auth=RABBIT_AUTH, timeout=10).raise_for_status()
-    requests.put(f"{RABBIT_API}/permissions/{name}/guest", auth=RABBIT_AUTH, timeout=10,
-                 json={"configure": ".*", "write": ".*", "read": ".*"}).raise_for_status()
+    management("PUT", f"{RABBIT_API}/vhosts/{name}", timeout=10).raise_for_status()
+    management("PUT", f"{RABBIT_API}/permissions/{name}/guest", timeout=10,
+                json={"configure": ".*", "write": ".*", "read": ".*"}).raise_for_status()
     try:
         yield name
     finally:
-        requests.delete(f"{RABBIT_API}/vhosts/{name}", auth=RABBIT_AUTH, timeout=30)
+        management("DELETE", f"{RABBIT_API}/vhosts/{name}", timeout=30)
 
 
 def queue_info(vhost: str, queue: str) -> dict:

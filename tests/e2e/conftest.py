@@ -147,22 +147,25 @@ def system_of(item):
 
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config, items):
-    """Run the end-to-end tests system by system (each database kind in turn, the modules that
-    must come first on theirs first), then those that start their own processes (the chaos run)."""
+    """Run the end-to-end tests system by system, the modules that must come first on theirs
+    first, then those that start their own processes (the chaos run). The kinds alternate
+    (a system on SQLite, the same on PostgreSQL, the next on SQLite...): the next system starts
+    while the tests on one run, and two on PostgreSQL at once would hold twice the connections
+    of a server the whole machine shares."""
     slots = [i for i, item in enumerate(items) if E2E in Path(item.path).parents]
     ours = [items[i] for i in slots]
     first_seen = {}
     for n, item in enumerate(ours):
         key = system_of(item)
         if key:
-            first_seen.setdefault(key[:2], n)
+            first_seen.setdefault(key[1], n)
 
     def order(pair):
         n, item = pair
         key = system_of(item)
         if key is None:
-            return (len(KINDS), 0, 0, n)
-        return (KINDS.index(key[0]), first_seen[key[:2]], 0 if key[2] else 1, n)
+            return (len(ours), 0, 0, n)
+        return (first_seen[key[1]], KINDS.index(key[0]), 0 if key[2] else 1, n)
 
     ours = [item for _, item in sorted(enumerate(ours), key=order)]
     for slot, item in zip(slots, ours):
