@@ -31,6 +31,7 @@ from shared import contracts as shared_contracts
 from shared.contracts.jobs.assignment import RecordExtensionRefusal as RefusalParams
 from shared.errors import BusinessError, InvalidInput
 from shared.validation import load
+from shared.principal import acting_user
 
 from .models import Assignment, AssignmentEvent, ExtensionRequest
 from . import contracts
@@ -104,7 +105,7 @@ def record_extension_refusal(session, params: dict, principal: dict | None) -> d
                             f"proposal {data['number']} has no extension request {data['request_id']}")
     if request.status == "requested":
         request.status = "refused"
-        by, now = (principal or {}).get("user") or "system", clock.now()
+        by, now = acting_user(principal), clock.now()
         because = record(session, row, by, "extension_decided",
                          {"request_id": request.id, "outcome": "refused", "decided_by": by,
                           "decided_at": iso(now), "comment": data["comment"] or ""})

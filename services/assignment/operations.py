@@ -12,6 +12,7 @@ from shared.errors import BusinessError, InvalidInput
 from shared.validation import load
 
 from shared.contracts.jobs.assignment import AssignUnit as AssignUnitParams
+from shared.principal import acting_user
 
 from . import contracts, decisions
 from .contracts import ANSWERING_ROLES, AssignParams, RehandlingParams, SendBackParams
@@ -20,7 +21,7 @@ from .records import active_assignments, current_reply, describe, handling_event
 
 
 def _actor(principal) -> str:
-    return (principal or {}).get("user") or "system"
+    return acting_user(principal)
 
 
 def assign_unit(session, params: dict, principal: dict | None, number: str | None = None) -> dict:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from shared import clock
 from shared.contracts.jobs.intake import RecordSubmission as RecordSubmissionParams
 from shared.validation import load
+from shared.principal import acting_user
 
 from .models import Submission
 from .proposals import cosign, get, is_proposer_of, list_proposals, resubmit, submit
@@ -22,7 +23,7 @@ __all__ = ["record_submission", "submit", "cosign", "get", "is_proposer_of", "li
 def record_submission(session, params: dict, principal: dict | None) -> dict:
     data = load(RecordSubmissionParams, params, "intake.record_submission parameters")
     row = Submission(title=data["title"], business_key=data["business_key"],
-                     submitted_by=(principal or {}).get("user") or "system", created_at=clock.now())
+                     submitted_by=acting_user(principal), created_at=clock.now())
     session.add(row)
     session.flush()
     return {"id": row.id, "title": row.title}

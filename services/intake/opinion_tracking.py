@@ -19,6 +19,7 @@ from shared.messaging.outbox import send_message
 from shared.rulebook import deadline
 from shared.validation import load
 from shared.contracts import messages
+from shared.principal import acting_user as recorded_user
 
 from .access import acting_user
 from .models import OpinionCheck, OpinionForward, OpinionInstruction, OpinionIssue, OpinionReport
@@ -34,7 +35,7 @@ CHANNEL_NAMES = {}
 
 
 def _actor(principal):
-    return (principal or {}).get("user") or "system"
+    return recorded_user(principal)
 
 
 def _utc(moment):

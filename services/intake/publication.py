@@ -8,6 +8,7 @@ from shared.errors import BusinessError
 from shared.rulebook import load_rulebook
 from shared.validation import load
 from shared.contracts import messages
+from shared.principal import acting_user
 
 from .masking import mask_name, mask_text
 from .models import Proposal, Publication
@@ -38,7 +39,7 @@ def publish(session, params: dict, principal: dict | None) -> dict:
     """
     data = load(PublishParams, params, "intake.publish parameters")
     proposal = by_id(session, data["proposal_id"])
-    actor = (principal or {}).get("user") or "system"
+    actor = acting_user(principal)
     if proposal.status == "published":
         return {"published": True, "reason": None}
     if proposal.status not in ANSWERED:
@@ -82,7 +83,7 @@ def answer_merged(session, params: dict, principal: dict | None) -> dict:
         send_message(session, Outbox, messages.MERGED_ANSWERED, other.number, f"merged-answered-{other.number}",
                      {"main": proposal.number, "category": data["reply_category"],
                       "summary": data["reply_summary"]})
-        record_event(session, other, (principal or {}).get("user") or "system", "answered_by_merge",
+        record_event(session, other, acting_user(principal), "answered_by_merge",
                      {"main": proposal.number, "category": data["reply_category"]})
         notify(session, other, proposers(other),
                f"与您的提案 {other.number}《{other.title}》并案办理的提案 {proposal.number} 已答复，"

@@ -13,6 +13,7 @@ from shared.errors import BusinessError
 from shared.messaging.outbox import publish_event
 from shared.rulebook import load_rulebook
 from shared.validation import load
+from shared.principal import acting_user
 
 from .models import Conversion, Outbox, Proposal
 from .records import by_id, by_number, notify, proposers, record_event
@@ -26,7 +27,7 @@ CONVERTED_AS = {"opinion": "社情民意信息", "letter": "来信"}
 
 
 def _actor(principal: dict | None) -> str:
-    return (principal or {}).get("user") or "system"
+    return acting_user(principal)
 
 
 def settle_cosigners(session, params: dict, principal: dict | None) -> dict:

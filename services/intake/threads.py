@@ -18,6 +18,7 @@ from shared.errors import Conflict, Forbidden, InvalidInput
 from shared.messaging.outbox import send_message
 from shared.validation import load
 from shared.contracts import messages
+from shared.principal import acting_user as recorded_user
 
 from . import proposals as proposal_rules
 from .access import acting_user, is_proposer, reads_all, require_member
@@ -84,7 +85,7 @@ def open_proposal_from_case(session, params: dict, principal: dict | None) -> di
         made = proposal_rules.submit(session, draft, {"user": data["member"], "roles": ["member"], "unit": None},
                                      thread=data["thread"])
         proposal = proposal_rules.by_number(session, made["number"])
-        record_event(session, proposal, (principal or {}).get("user") or "system", "opened_from_case",
+        record_event(session, proposal, recorded_user(principal), "opened_from_case",
                      {"case_number": data["case_number"], "thread": data["thread"]})
         session.flush()
     return {"proposal_id": proposal.id, "number": proposal.number, "thread": proposal.thread,

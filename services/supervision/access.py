@@ -20,6 +20,7 @@ from __future__ import annotations
 from shared.contracts import PrincipalSchema
 from shared.errors import Forbidden, InvalidInput, Unauthenticated
 from shared.validation import load
+from shared.principal import acting_user
 
 OVERSEERS = frozenset({"staff", "committee", "leader"})
 OVERDUE_READERS = OVERSEERS
@@ -39,7 +40,7 @@ def principal_of(principal) -> dict:
 
 def actor(principal) -> str:
     """Who a job acts for, as recorded in a change: the user, or ``system`` for the engine's own."""
-    return (principal or {}).get("user") or "system"
+    return acting_user(principal)
 
 
 def oversees(principal: dict) -> bool:

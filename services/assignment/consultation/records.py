@@ -12,6 +12,7 @@ from sqlalchemy import select
 from shared import clock
 from shared.errors import NotFound
 from shared.messaging.outbox import notify, publish_event
+from shared.principal import acting_user
 
 from ..models import Outbox
 from .models import Case, CaseEvent
@@ -25,7 +26,7 @@ def iso(value: datetime | None) -> str | None:
 
 
 def actor_of(principal: dict | None, given: str | None = None) -> str:
-    return given or (principal or {}).get("user") or "system"
+    return given or acting_user(principal)
 
 
 def case_by_id(session, case_id: int, lock: bool = True) -> Case:
