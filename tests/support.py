@@ -267,3 +267,12 @@ def delete_users_with_prefix(prefix: str) -> None:
     resp = requests.get(f"{RABBIT_API}/users", auth=RABBIT_AUTH, timeout=10)
     resp.raise_for_status()
     delete_users([u["name"] for u in resp.json() if u["name"].startswith(prefix)])
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]

@@ -5,7 +5,6 @@ import collections
 import contextlib
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import threading
@@ -15,13 +14,7 @@ import pytest
 import requests
 
 from shared.config import ROOT
-from tests.support import make_settings, settings_env
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.support import free_port, make_settings, settings_env
 
 
 # Tests make their own tokens (no demo tokens are issued without --demo): one per role of the

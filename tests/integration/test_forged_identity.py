@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
-import socket
 import time
 import uuid
 
@@ -37,7 +36,7 @@ from shared.errors import Forbidden
 from shared.messaging import access, topology
 from tests import support
 from tests.integration.conftest import prepare_databases
-from tests.support import get_messages, publish, wait_for
+from tests.support import free_port, get_messages, publish, wait_for
 
 LI = {"user": "member.li", "roles": ["member"], "unit": None}
 STAFF = {"user": "staff.wang", "roles": ["staff"], "unit": None}
@@ -48,17 +47,11 @@ DRAFT = {"kind": "between_sessions", "session_year": 2027, "publish_consent": Tr
 RUNNING = ("engine", "intake", "assignment", "gateway")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def bus(tmp_path, vhost, database_url_template):
     """The engine, intake, assignment and the gateway, each on its own broker user; the users of the
     other services, the operator, a unit and a member's app exist too (to publish as them)."""
-    settings = support.make_settings(tmp_path, vhost, database_url_template, ZTC_GATEWAY_PORT=str(_free_port()))
+    settings = support.make_settings(tmp_path, vhost, database_url_template, ZTC_GATEWAY_PORT=str(free_port()))
     prepare_databases(settings)
     migrate("gateway", settings.database_url("gateway"))
     topology.declare(settings.amqp_uri)                   # as make run does, with the admin

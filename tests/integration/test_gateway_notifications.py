@@ -4,7 +4,6 @@ every handler of an addressed unit, by everyone holding an addressed role."""
 from __future__ import annotations
 
 import json
-import socket
 import uuid
 
 import pytest
@@ -17,18 +16,12 @@ from services.gateway.service import GatewayService
 from shared import clock, contracts
 from shared.db import dispose_all, migrate, session_factory, transaction
 from shared.messaging import topology
-from tests.support import get_messages, make_settings, publish, ready_count, wait_for
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.support import free_port, get_messages, make_settings, publish, ready_count, wait_for
 
 
 @pytest.fixture
 def gateway(tmp_path, vhost, database_url_template):
-    settings = make_settings(tmp_path, vhost, database_url_template, ZTC_GATEWAY_PORT=str(_free_port()))
+    settings = make_settings(tmp_path, vhost, database_url_template, ZTC_GATEWAY_PORT=str(free_port()))
     migrate("gateway", settings.database_url("gateway"))
     topology.declare(settings.amqp_uri)
     sessions = session_factory(settings.database_url("gateway"))

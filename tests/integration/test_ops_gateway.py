@@ -3,7 +3,6 @@ running on the real broker: every /api/ops route is refused to anyone but an ope
 for an operator what ``ztc`` does."""
 from __future__ import annotations
 
-import socket
 
 import pytest
 import requests
@@ -12,22 +11,16 @@ from services.gateway import tokens
 from shared import contracts
 from shared.db import migrate, session_factory, transaction
 from tests.integration.conftest import System
-from tests.support import make_settings, publish, ready_count, wait_for
+from tests.support import free_port, make_settings, publish, ready_count, wait_for
 
 DATA = {"title": "Repair the bus shelter", "unit": "transport", "reply_within": "P30D"}
 MEMBER = {"user": "member.li", "roles": ["member"], "unit": None}
 OPERATOR = {"user": "ops.sun", "roles": ["operator"], "unit": None}  # raw starts are for operators
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def ops(tmp_path, vhost, database_url_template):
-    ports = {"gateway": _free_port(), "engine": _free_port(), "gateway_metrics": _free_port()}
+    ports = {"gateway": free_port(), "engine": free_port(), "gateway_metrics": free_port()}
     settings = make_settings(tmp_path, vhost, database_url_template, ZTC_GATEWAY_PORT=str(ports["gateway"]),
                              ZTC_METRICS_PORT_ENGINE=str(ports["engine"]),
                              ZTC_METRICS_PORT_GATEWAY=str(ports["gateway_metrics"]))

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import socket
 import time
 import uuid
 from types import SimpleNamespace
@@ -24,7 +23,7 @@ from shared.db import migrate
 from shared.messaging import poison
 from tests import support
 from tests.integration.conftest import DOMAIN_SERVICES, System
-from tests.support import SigningRpc, get_messages, wait_for
+from tests.support import SigningRpc, free_port, get_messages, wait_for
 
 from .test_smoke_over_the_bus import DATA
 
@@ -37,12 +36,6 @@ ITEM = {"title": "关于老旧小区加装电梯的建议", "situation": "老旧
 LONE_SURROGATE = "\ud800"          # JSON can carry it ("\ud800"); no database encoding can
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def running(db_kind, tmp_path_factory):
     tmp = tmp_path_factory.mktemp(f"poison-{db_kind}")
@@ -50,7 +43,7 @@ def running(db_kind, tmp_path_factory):
         vhost = stack.enter_context(support.rabbit_vhost())
         template = (f"sqlite:///{tmp}/{{service}}.db" if db_kind == "sqlite"
                     else stack.enter_context(support.postgres_databases()))
-        settings = support.make_settings(tmp, vhost, template, ZTC_GATEWAY_PORT=str(_free_port()),
+        settings = support.make_settings(tmp, vhost, template, ZTC_GATEWAY_PORT=str(free_port()),
                                          ZTC_MESSAGE_MAX_BYTES=str(MAX_BYTES))
         migrate("gateway", settings.database_url("gateway"))
         system = System(settings, ("engine", *DOMAIN_SERVICES, "gateway"))
