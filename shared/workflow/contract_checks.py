@@ -12,11 +12,12 @@ import difflib
 
 from lxml import etree
 
-from shared.contracts import jobs, messages
+from shared.contracts import bus, jobs, messages
 
 from .problems import Document, is_executable
 
-SERVICES_WITH_JOBS = ("intake", "assignment", "supervision", "evaluation", "engine")
+# The services a diagram may name in an operation: those with job queues, and the engine.
+SERVICES_WITH_JOBS = (*bus.SERVICES, "engine")
 
 
 def operations(doc: Document, process, strip):
