@@ -38,14 +38,15 @@ from harness import SERVICES, System, say  # noqa: E402
 
 class Killer(threading.Thread):
     """Every ``interval`` seconds SIGKILLs a random service and restarts it; restarts the broker
-    once when ``broker_at`` of the proposals are done (driven by :meth:`progress`)."""
+    once when half the proposals are done (``broker_now``, set by the load's progress) and, when the
+    kills are paced by the load, its kills are all done."""
 
     def __init__(self, system: System, interval: float, kills: int, seed: int, broker: bool,
                  targets=SERVICES, spread_over: int = 0):
         """``spread_over``: the number of proposals; kill ``i`` then waits until ``i`` twelfths
-        (for 12 kills) of 60 % of them are done, so the kills fall along the load, at every stage
+        (for 12 kills) of half of them are done, so the kills fall along the load, at every stage
         of the proposals in flight, not only at its start, and before its last proposals (kills
-        three or more behind, say after the broker restart, follow each other half a second
+        three or more behind follow each other half a second
         apart)."""
         super().__init__(daemon=True)
         self.spread_over = spread_over
@@ -64,14 +65,18 @@ class Killer(threading.Thread):
     def run(self):
         next_kill = 0.0
         while not self.stopping.is_set():
-            if self.broker_now.is_set() and self.broker_wanted and not self.broker_restarts:
+            n = len(self.system.kills)
+            # Paced by the load, the broker restart comes after the last kill: the restart and the
+            # wait for consumers hold this thread for 20 s or more, and kills still due behind it
+            # would otherwise fall after the load has ended.
+            kills_done = not self.spread_over or n >= self.kills_wanted
+            if self.broker_now.is_set() and self.broker_wanted and not self.broker_restarts and kills_done:
                 say("restarting the broker (rabbitmqctl stop_app / start_app)")
                 with self.lock:
                     self.broker_restarts.append(harness.restart_broker())
                 say(f"broker back after {self.broker_restarts[-1]:.1f}s")
                 self.consumers_back = self._consumers_back()
                 say(f"every service queue had a consumer again {self.consumers_back}s after the broker was up")
-            n = len(self.system.kills)
             if n < self.kills_wanted and self.done >= self._due(n) and (
                     time.time() >= next_kill or self.done >= self._due(n + 3)):
                 # Every target once first (in a random order), then at random: a short run still
@@ -84,7 +89,7 @@ class Killer(threading.Thread):
 
     def _due(self, kill: int) -> int:
         """Proposals that must be done before kill number ``kill`` (from 0)."""
-        return int(kill * 0.6 * self.spread_over / self.kills_wanted) if self.spread_over else 0
+        return int(kill * 0.5 * self.spread_over / self.kills_wanted) if self.spread_over else 0
 
     def _consumers_back(self, timeout=120):
         """Seconds until every job, result, message, start and RPC queue has a consumer again."""
