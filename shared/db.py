@@ -6,12 +6,13 @@ they get a :class:`UnitOfWork` from the :class:`Database` dependency.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import JSON, create_engine, event
+from sqlalchemy import JSON, create_engine, event, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
@@ -118,6 +119,17 @@ def transaction(factory: sessionmaker):
         session.close()
 
 
+def lock_subject(session, subject: str) -> None:
+    """Serialise this transaction with every other that locks ``subject`` (say a proposal's number)
+    until it ends. On PostgreSQL a transaction-scoped advisory lock, so that two transactions that
+    each read what the other has not yet committed (a fact heard while the clocks it fulfils are
+    being opened) cannot both miss each other; SQLite lets one writer in at a time anyway."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    key = int.from_bytes(hashlib.blake2b(subject.encode(), digest_size=8).digest(), "big", signed=True)
+    session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+
+
 # -- migrations ---------------------------------------------------------------------------------
 
 def migrations_dir(service: str) -> Path:
@@ -152,7 +164,7 @@ def ensure_postgres_database(url: str) -> None:
     from sqlalchemy import text
     from sqlalchemy.engine import make_url
 
-    target = make_url(url)
+    target = make_url(config_module.normalize_database_url(url))
     admin = create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as conn:

@@ -21,6 +21,7 @@ from sqlalchemy import select
 
 from shared.calendar import CHINA_TZ
 from shared.contracts import DEADLINE_EXTENDED
+from shared.db import lock_subject
 from shared.messaging.outbox import publish_event
 from shared.errors import BusinessError, Conflict, InvalidInput, NotFound
 from shared.contracts.jobs.supervision import Escalate as EscalateParams
@@ -90,6 +91,7 @@ def open_deadlines(session, rules: SupervisionRules, params: dict, principal: di
     """
     data = load(OpenDeadlinesParams, params, "supervision.open_deadlines parameters")
     number, now, by = data["number"], utc_now(), actor(principal)
+    lock_subject(session, f"supervision:{number}")   # a unit's signing heard meanwhile waits for us
     units = _unique(data["units"])
     answering = _unique(data["answering_units"] or units)
     earlier = deadlines_of(session, number)

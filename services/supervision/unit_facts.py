@@ -8,7 +8,8 @@ due day, ``missed`` if after. So ``supervision.close`` answers ``signed_on_time`
 
 Each event is kept once (:class:`~services.supervision.models.UnitFact`, by event id): a redelivery
 changes nothing. An event can outrun the job that opens the clocks (a department's system may sign
-the moment its assignment arrives); such a fact waits, unapplied, and ``open_deadlines`` applies it.
+the moment its assignment arrives); such a fact waits, unapplied, and ``open_deadlines`` applies it. The two take the proposal's lock
+(:func:`shared.db.lock_subject`), so neither can miss the other's uncommitted work.
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from marshmallow import Schema, fields, validate
 from sqlalchemy import select
 
 from shared import contracts
+from shared.db import lock_subject
 from shared.errors import InvalidInput
 from shared.validation import load
 
@@ -46,6 +48,7 @@ def hear(session, body, rules=None) -> dict:
         raise InvalidInput("supervision hears no such event",
                            {"name": [f"expected one of: {', '.join(FULFILS)}"]})
     payload = load(UnitActedPayload, event["payload"], f"the payload of {event['name']}")
+    lock_subject(session, f"supervision:{event['subject']}")   # not beside an open_deadlines of it
     fact = session.get(UnitFact, event["event_id"])
     if fact is None:
         fact = UnitFact(event_id=event["event_id"], name=event["name"], number=event["subject"],
