@@ -16,8 +16,13 @@ SERIAL := chaos or restarts_broker
 INTEGRATION_1 := $(sort $(wildcard tests/integration/test_[a-f]*.py))
 INTEGRATION_2 := $(filter-out $(INTEGRATION_1),$(sort $(wildcard tests/integration/test_*.py)))
 LANES := test-lane-checks-e2e test-lane-integration-1 test-lane-integration-2
+# `make check` runs its tests in two lanes (unit tests split by file name into about equal halves,
+# the bpmn and contract tiers with the second) beside the linters.
+CHECK_1 := $(sort $(wildcard tests/unit/test_[a-i]*.py))
+CHECK_2 := $(filter-out $(CHECK_1),$(sort $(wildcard tests/unit/test_*.py))) tests/bpmn tests/contract
+CHECK_LANES := check-lane-1 check-lane-2 lint
 
-.PHONY: help venv run serve prepare check lint test $(LANES) test-serial test-unit test-bpmn test-contract test-integration test-e2e bench bench-e2e chaos chaos-short services clean
+.PHONY: help venv run serve prepare check $(CHECK_LANES) test $(LANES) test-serial test-unit test-bpmn test-contract test-integration test-e2e bench bench-e2e chaos chaos-short services clean
 
 help:
 	@echo "make run               start every service and the gateway with demo tokens (Ctrl-C stops them)"
@@ -53,8 +58,13 @@ prepare: venv
 	$(PY) -m services.launcher --prepare-only
 
 check: venv
-	$(PYTEST) tests/unit tests/bpmn tests/contract
-	$(MAKE) --no-print-directory lint
+	@$(MAKE) --no-print-directory -k -j3 --output-sync=target $(CHECK_LANES)
+
+check-lane-1:
+	$(PYTEST) -q $(CHECK_1)
+
+check-lane-2:
+	$(PYTEST) -q $(CHECK_2)
 
 lint:
 	$(LINT_COMMAND)
