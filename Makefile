@@ -4,9 +4,10 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 PYTEST := $(PY) -m pytest -p no:cacheprovider
-# What `make check` lints with: ruff (rules in pyproject.toml) and the import rules (import-linter,
-# contracts in pyproject.toml). GNU make already defines LINT, hence the longer name.
-LINT_COMMAND ?= $(VENV)/bin/ruff check shared services tests bench examples && $(VENV)/bin/lint-imports
+# What `make check` lints with: ruff (rules in pyproject.toml), the import rules (import-linter,
+# contracts in pyproject.toml) and mypy (its scope in pyproject.toml).
+# GNU make already defines LINT, hence the longer name.
+LINT_COMMAND ?= $(VENV)/bin/ruff check shared services tests bench examples && $(VENV)/bin/lint-imports && $(VENV)/bin/mypy
 
 # `make test` runs three lanes at once, each its own pytest (every test has its own vhost and
 # databases, and every e2e system its own), then alone the tests that restart the broker, which

@@ -147,7 +147,7 @@ class Settings:
             "ZTC_SETTINGS": self,
         }
         cfg.update(extra)
-        ssl = amqp_ssl(cfg["AMQP_URI"], self)
+        ssl = amqp_ssl(self.amqp_uri, self)
         if ssl:
             cfg["AMQP_SSL"] = ssl
         return cfg

@@ -182,6 +182,8 @@ def run_migrations_env(metadata) -> None:
 
     cfg = context.config
     url = cfg.get_main_option("sqlalchemy.url")
+    if not url:
+        raise RuntimeError("the migration has no sqlalchemy.url (run it through shared.db.migrate)")
     engine = create_engine(url)
     with engine.connect() as connection:
         context.configure(connection=connection, target_metadata=metadata,

@@ -12,7 +12,7 @@ class ZtcError(Exception):
     status = 500
     code = "error"
 
-    def __init__(self, message: str = "", details: dict | None = None):
+    def __init__(self, message: str = "", details: dict | list | None = None):
         super().__init__(message, details or {})
         self.message = message
         self.details = details or {}

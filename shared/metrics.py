@@ -23,6 +23,7 @@ service; the engine adds ``ztc_instances{process,state}``, ``ztc_incidents_open{
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from nameko.extensions import DependencyProvider
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest
@@ -85,7 +86,7 @@ class MetricsExporter(DependencyProvider):
     """Serves ``/metrics`` for its service on ``settings.metrics_port(service)``."""
 
     def setup(self):
-        self.registry = None
+        self.registry: Any = None
         self.socket = None
         settings = self.container.config.get("ZTC_SETTINGS")
         self.port = settings.metrics_port(self.container.service_name) if settings else None

@@ -14,6 +14,7 @@ from __future__ import annotations
 import ast
 import datetime as _dt
 from functools import lru_cache
+from typing import Literal
 
 from RestrictedPython import compile_restricted, limited_builtins, safe_builtins, utility_builtins
 from RestrictedPython.Eval import default_guarded_getitem, default_guarded_getiter
@@ -91,7 +92,7 @@ class _Checker(ast.NodeVisitor):
 
 
 @lru_cache(maxsize=4096)
-def _compile(source: str, mode: str):
+def _compile(source: str, mode: Literal["exec", "eval", "single"]):
     try:
         tree = ast.parse(source, mode=mode)
     except SyntaxError as exc:
@@ -109,7 +110,7 @@ def _compile(source: str, mode: str):
         raise UnsafeScript(str(errors)) from None
 
 
-def check(source: str, mode: str = "exec") -> None:
+def check(source: str, mode: Literal["exec", "eval", "single"] = "exec") -> None:
     """Raise :class:`UnsafeScript` if ``source`` would be refused at run time."""
     _compile(source, mode)
 

@@ -290,7 +290,9 @@ class _Worker:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "shared.sandbox"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
             bufsize=0, close_fds=True, cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-        self.out_fd = self.proc.stdout.fileno()
+        assert self.proc.stdin is not None and self.proc.stdout is not None   # both PIPE
+        self.stdin, self.stdout = self.proc.stdin, self.proc.stdout
+        self.out_fd = self.stdout.fileno()
         # The time limit counts the evaluation, not the worker's start: wait for it to say it is
         # ready (a loaded machine can take seconds to start a Python process).
         try:
@@ -313,15 +315,15 @@ class _Worker:
             self.proc.wait(timeout=5)
         except Exception:  # noqa: BLE001 - a worker that will not die is left to the OS
             pass
-        for stream in (self.proc.stdin, self.proc.stdout):
+        for stream in (self.stdin, self.stdout):
             try:
                 stream.close()
             except OSError:
                 pass
 
     def send(self, payload: bytes) -> None:
-        self.proc.stdin.write(_HEADER.pack(len(payload)) + payload)
-        self.proc.stdin.flush()
+        self.stdin.write(_HEADER.pack(len(payload)) + payload)
+        self.stdin.flush()
 
     def receive(self, deadline: float) -> bytes | None:
         """The answer's bytes, or None if the deadline passed first; EOFError if the worker died."""
@@ -491,6 +493,7 @@ def _serve() -> None:  # pragma: no cover - runs in the worker process
         usage = resource.getrusage(resource.RUSAGE_SELF)
         resource.setrlimit(resource.RLIMIT_CPU, (int(usage.ru_utime + usage.ru_stime + seconds) + 2,
                                                  resource.RLIM_INFINITY))
+        answer: tuple
         try:
             if mode == "eval":
                 answer = ("ok", restricted.evaluate(source, context, extra), None)

@@ -306,7 +306,7 @@ class Management:
 
         parts = urlsplit(management_url)
         self.auth = (unquote(parts.username or ""), unquote(parts.password or ""))
-        netloc = parts.hostname + (f":{parts.port}" if parts.port else "")
+        netloc = (parts.hostname or "") + (f":{parts.port}" if parts.port else "")
         self.base = urlunsplit((parts.scheme, netloc, parts.path.rstrip("/") + "/api", "", ""))
         self.verify = verify
         self.timeout = timeout

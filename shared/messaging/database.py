@@ -7,6 +7,7 @@ the outbox rows just committed (and, every ``relay_interval_seconds``, any left 
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import eventlet
 from eventlet.event import Event
@@ -51,9 +52,9 @@ class Database(DependencyProvider):
         self.service = service
         self.Outbox = outbox_model
         self.Inbox = inbox_model
-        self.sessions = None
-        self.relay = None
-        self._wake = None
+        self.sessions: Any = None      # a sessionmaker once set up
+        self.relay: Any = None
+        self._wake: Any = None
         self._running = False
         self._thread = None
 

@@ -282,7 +282,7 @@ class DeadLetterBox:
             # Only the letters there now: on a quorum queue the copies put back join the tail.
             _, present, _ = channel.queue_declare(queue=queue.name, passive=True)
             limit = min(limit, present)
-            held = []
+            held: list = []
             try:
                 while len(held) < limit:
                     message = queue.get(no_ack=False, accept=["application/json", "text/plain",

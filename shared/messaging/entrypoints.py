@@ -238,7 +238,7 @@ class Listen(Entrypoint):
 
     def handle_message(self, body, message):
         try:
-            args = (body,)
+            args: tuple = (body,)
             if self.with_routing_key:
                 args = (body, poison.origin(message)[1])
             kwargs = {"sender": sender_of(self.container, message)} if self.with_sender else {}
@@ -334,6 +334,7 @@ class JobDispatcher(SharedExtension, ProviderCollector):
         db = next((d for d in self.container.dependencies if isinstance(d, Database)), None)
         if db is None or db.Outbox is None:
             return False
+        outbox = db.Outbox
         payload = contracts.JobResultSchema().dump({
             "job_id": job["job_id"], "instance_id": job["instance_id"], "task_id": job["task_id"],
             "operation": job["operation"], "attempt": job["attempt"], "status": "failed", "result": None,
@@ -342,8 +343,8 @@ class JobDispatcher(SharedExtension, ProviderCollector):
         now = clock.now()
         try:
             with db.sessions() as s:
-                s.add(db.Outbox(exchange=RESULTS.name, routing_key=contracts.RESULT_ROUTING_KEY,
-                                payload=payload, headers={}, available_at=now, created_at=now, attempts=0))
+                s.add(outbox(exchange=RESULTS.name, routing_key=contracts.RESULT_ROUTING_KEY,
+                             payload=payload, headers={}, available_at=now, created_at=now, attempts=0))
                 s.commit()
         except Exception as exc:
             log.error("could not answer job %s (%s): %s", job["job_id"], reason, exc)
@@ -712,6 +713,7 @@ class Pingable:
     how the gateway's readiness check and the launcher know the service is up. Every service
     also serves its metrics (when a port is configured) and binds its workers' ids for the logs."""
 
+    name: str    # each service class names itself
     metrics_exporter = metrics.MetricsExporter()
     log_context = LogContext()
 

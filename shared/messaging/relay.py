@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from typing import Any
 
 from sqlalchemy import select
 
@@ -29,8 +30,8 @@ class OutboxRelay:
         self.user = identity.user_of(amqp_uri)   # every message names its sender (identity.py)
         self.batch = batch
         self._lock = threading.Lock()
-        self._connection = None
-        self._producer = None
+        self._connection: Any = None
+        self._producer: Any = None
         self.published = 0
 
     def _get_producer(self):

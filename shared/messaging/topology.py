@@ -157,7 +157,7 @@ def listened_queues() -> list[Queue]:
 
     from services.registry import SERVICE_CLASSES, service_class
 
-    found = {}
+    found: dict[str, Queue] = {}
     for name in SERVICE_CLASSES:
         for _, member in inspect.getmembers(service_class(name), inspect.isfunction):
             for entrypoint in getattr(member, "nameko_entrypoints", ()):
@@ -204,13 +204,13 @@ def definitions(vhost: str = "/", queue_type: str = "quorum", units=None, users:
     their passwords, so ``load_definitions`` is given the document without them."""
     config._queue_type(queue_type)
     queues = product_queues(queue_type, units)
-    doc = {
+    doc: dict[str, list] = {
         "vhosts": [{"name": vhost}],
         "exchanges": [{"name": e.name, "vhost": vhost, "type": e.type, "durable": e.durable,
-                       "auto_delete": e.auto_delete, "internal": False, "arguments": dict(e.arguments or {})}
+                       "auto_delete": e.auto_delete, "internal": False, "arguments": dict(getattr(e, "arguments", None) or {})}
                       for e in sorted(EXCHANGES, key=lambda e: e.name)],
         "queues": [{"name": q.name, "vhost": vhost, "durable": True, "auto_delete": False,
-                    "arguments": dict(q.queue_arguments or {})} for q in queues],
+                    "arguments": dict(getattr(q, "queue_arguments", None) or {})} for q in queues],
         "bindings": [{"source": source, "vhost": vhost, "destination": q.name, "destination_type": "queue",
                       "routing_key": key, "arguments": {}}
                      for q in queues for source, key in _bindings_of(q)],

@@ -53,7 +53,7 @@ class Checked:
 def check_document(doc: Document, data_store_classes=(), validator=None) -> Checked:
     checked = Checked()
     processes = doc.xpath(".//bpmn:process")
-    strip = []
+    strip: list = []
     for process in processes:
         if not is_executable(process):
             label = doc.label(process)
@@ -387,8 +387,8 @@ def _data(doc, process, strip, data_store_classes):
     """Data associations SpiffWorkflow could not resolve: it reads data objects of the task's own
     process or sub-process (or the one around it) and data stores it has an implementation for.
     One problem per task and kind, naming every association of that kind."""
-    found = {}   # (task, verb, kind) -> [names], in document order
-    nodes = {}
+    found: dict[tuple, list] = {}   # (task, verb, kind) -> [names], in document order
+    nodes: dict = {}
     for association, ref_tag, verb in (("dataInputAssociation", "sourceRef", "reads"),
                                        ("dataOutputAssociation", "targetRef", "writes")):
         for node in doc.xpath(f".//bpmn:{association}/bpmn:{ref_tag}", process):
@@ -445,7 +445,7 @@ def _schema(doc, validator):
     if validator.validator.validate(duplicate):
         return []
     problems = []
-    by_line = {}
+    by_line: dict = {}
     for el in doc.root.iter():
         if isinstance(el.tag, str):
             by_line.setdefault(el.sourceline, el)

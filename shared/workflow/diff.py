@@ -82,13 +82,13 @@ def _elements(root, process_id: str) -> dict:
 
 def _signature(element) -> dict:
     tag = local(element.tag)
-    aspects = {"type": tag, "label": clean(element.get("name")) or ""}
+    aspects: dict[str, object] = {"type": tag, "label": clean(element.get("name")) or ""}
     for key, value in element.attrib.items():
         name = local(key)
         if name in ("id", "name"):
             continue
         aspects[_ATTRIBUTES.get(name, name)] = value
-    nested = {}
+    nested: dict[str, list] = {}
     for child in element:
         if not isinstance(child.tag, str):
             continue

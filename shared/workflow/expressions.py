@@ -69,7 +69,8 @@ def _join_spaced_names(code):
     def join(m):
         nonlocal changed
         words = m.group(0).split()
-        runs, run = [], []
+        runs: list[list[str]] = []
+        run: list[str] = []
         for word in words:
             if word in _KEYWORDS:
                 if run:

@@ -204,7 +204,7 @@ def _merge(ours, theirs):
             continue
         seen.add(key)
         merged.append(problem)
-    order = {}
+    order: dict = {}
     for p in merged:
         order.setdefault(p.file, len(order))
     return sorted(merged, key=lambda p: (order[p.file], p.line or 0))
@@ -265,14 +265,14 @@ def check(files: dict):
                                    code="no-executable-process"))
     for process_id in process_ids:
         proc_parser = parser.get_process_parser(process_id)
-        doc = docs.get(proc_parser.filename if proc_parser else "")
-        if doc is None:
+        found = docs.get(proc_parser.filename if proc_parser else "")
+        if found is None:
             continue
         try:
             parser.get_spec(process_id)
             parser.get_subprocess_specs(process_id)
         except Exception as exc:  # noqa: BLE001 - SpiffWorkflow raises plain exceptions for some input
-            theirs.append(_spiff_problem(exc, doc, doc.by_id.get(process_id)))
+            theirs.append(_spiff_problem(exc, found, found.by_id.get(process_id)))
     return _merge(ours, theirs), notes, parser, docs, process_ids
 
 

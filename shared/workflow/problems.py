@@ -117,7 +117,7 @@ class Document:
         if isinstance(source, bytes):
             source = source.decode("utf-8", "replace")
         self._lines = source.splitlines() if source else []
-        self.by_id = {}
+        self.by_id: dict = {}
         for el in root.iter():
             if isinstance(el.tag, str) and el.get("id") and el.get("id") not in self.by_id:
                 self.by_id[el.get("id")] = el

@@ -219,7 +219,8 @@ def run(suite: Suite, scenario: dict, runtime=None) -> Result:
     started = time.monotonic()
     fake = clock_module.SkippingClock(suite.start)
     previous = clock_module.install(fake)
-    instance, index = None, 0
+    instance = None
+    index: int | None = 0
     try:
         given = scenario.get("given") or {}
         actor = given.get("actor") or suite.actor
@@ -247,7 +248,7 @@ def run(suite: Suite, scenario: dict, runtime=None) -> Result:
                       seconds=time.monotonic() - started)
     except (ScenarioFailure, StepFailed, ValidationError, ScenarioFileError, KeyError, TypeError, ValueError) as exc:
         where = "then" if index is None else (f"step {index}" if index else "the start")
-        message = exc.messages if isinstance(exc, ValidationError) else exc
+        message: object = exc.messages if isinstance(exc, ValidationError) else exc
         if isinstance(exc, ValidationError):
             message = f"the form refused the data: {message}"
         return Result(name, False, f"{where}: {message}", step=index,

@@ -37,13 +37,13 @@ def _describe(field: fields.Field, required: bool) -> str:
 
 def template(op: jobs.Operation) -> dict:
     short = op.name.split(".", 1)[1]
-    properties = [{
+    properties: list[dict] = [{
         "type": "Hidden", "value": op.name,
         "binding": {"type": "zeebe:taskDefinition", "property": "type"},
     }]
     for name, field in op.params._declared_fields.items():
         required = bool(field.required)
-        prop = {"label": name, "description": _describe(field, required), "type": "String",
+        prop: dict[str, object] = {"label": name, "description": _describe(field, required), "type": "String",
                 "group": "parameters", "binding": {"type": "zeebe:input", "name": name}}
         if required:
             prop["constraints"] = {"notEmpty": True}

@@ -26,7 +26,7 @@ class Instance:
         self.clock, self.diagram, self.version_key = clock, diagram, version_key
         self.runtime = runtime or WorkflowRuntime()
         self.workflow = self.runtime.create(diagram.spec, data, version_key=version_key)
-        self.operations = []
+        self.operations: list = []
         self.reached: set[str] = set()       # elements entered (coverage)
         self.state = self.runtime.run(self.workflow)
         self.record()
@@ -50,7 +50,7 @@ class Instance:
     @property
     def reached_flows(self) -> set:
         if not hasattr(self, "_flows"):
-            self._flows = set()
+            self._flows: set = set()
         return self._flows
 
     # -- inputs ------------------------------------------------------------------------------------
