@@ -139,11 +139,13 @@ def deliver_due(session, channels, settings, limit: int = 100) -> int:
 
 
 def to_dict(row: Delivery) -> dict:
-    """A delivery as operators see it: the address masked."""
-    return {"id": row.id, "user": row.user, "channel": row.channel, "address": preferences.mask_address(row.address),
+    """A delivery as operators see it: the address masked, also where a server's answer repeats it."""
+    masked = preferences.mask_address(row.address)
+    error = row.last_error.replace(row.address, masked) if row.last_error and row.address else row.last_error
+    return {"id": row.id, "user": row.user, "channel": row.channel, "address": masked,
             "kind": row.kind, "subject": row.subject, "status": row.status, "attempts": row.attempts,
             "available_at": utc(row.available_at).isoformat(), "created_at": utc(row.created_at).isoformat(),
-            "sent_at": utc(row.sent_at).isoformat() if row.sent_at else None, "last_error": row.last_error}
+            "sent_at": utc(row.sent_at).isoformat() if row.sent_at else None, "last_error": error}
 
 
 def listing(session, status: str | None = FAILED, user: str | None = None, limit: int = 500) -> list[dict]:

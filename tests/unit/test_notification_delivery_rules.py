@@ -34,7 +34,9 @@ class FakeChannel(Channel):
     def send(self, address, subject, body, message_id):
         if self.failures:
             self.failures -= 1
-            raise ChannelError("the server is away", permanent=self.permanent)
+            if self.permanent:
+                raise ChannelError(f"550 <{address}>: recipient address rejected", permanent=True)
+            raise ChannelError("the server is away")
         self.sent.append((address, subject, body, message_id))
 
 
@@ -149,6 +151,7 @@ def test_a_refusal_fails_at_once_and_an_operator_retry_sends_it(session):
     deliveries.deliver_due(session, Fakes(email=channel), SETTINGS)
     [failed] = deliveries.listing(session)
     assert failed["attempts"] == 1 and failed["address"] == "m***@example.cn"
+    assert failed["last_error"] == "550 <m***@example.cn>: recipient address rejected"
     assert [r["status"] for r in deliveries.retry(session, [failed["id"]])] == ["pending"]
     session.commit()
     assert deliveries.deliver_due(session, Fakes(email=channel), SETTINGS) == 1
