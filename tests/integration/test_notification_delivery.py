@@ -14,6 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import requests
+from click.testing import CliRunner
 from kombu import Connection
 from nameko.runners import ServiceRunner
 
@@ -22,6 +23,7 @@ from services.gateway.channels import ChannelError, HttpSmsChannel
 from services.gateway.deliveries import Delivery
 from services.gateway.notifications import Notification
 from services.gateway.service import GatewayService
+from services.ztc.cli import main as ztc
 from shared import clock, config, contracts
 from shared.db import dispose_all, migrate, session_factory, transaction
 from shared.messaging import topology
@@ -183,6 +185,10 @@ def test_failed_deliveries_are_listed_to_operators_and_sent_again_on_retry(start
     assert [(d["user"], d["status"], d["attempts"], d["address"]) for d in failed] == \
         [("staff.wang", "failed", 2, "w***@zx.example.cn")]
     assert call("GET", "/api/ops/notifications/deliveries", "staff").status_code == 403
+    env = {"ZTC_VAR_DIR": str(settings.var_dir), "ZTC_DATABASE_URL": settings.database_url_template}
+    listed = CliRunner().invoke(ztc, ["notifications", "list", "--json"], env=env)
+    assert listed.exit_code == 0, listed.output
+    assert [(d["id"], d["address"]) for d in json.loads(listed.stdout)] == [(failed[0]["id"], "w***@zx.example.cn")]
 
     mailbox = tmp_path / "mail.jsonl"
     with smtp_sink.running(smtp_port, mailbox):
@@ -190,6 +196,8 @@ def test_failed_deliveries_are_listed_to_operators_and_sent_again_on_retry(start
         assert retried.status_code == 200 and retried.json()[0]["status"] == "pending"
         wait_for(lambda: smtp_sink.received(mailbox), message="the retried e-mail")
     assert call("GET", "/api/ops/notifications/deliveries", "operator").json() == []
+    again = CliRunner().invoke(ztc, ["notifications", "retry", "--all"], env=env)
+    assert again.exit_code == 0 and "no failed delivery" in again.stdout
 
 
 @pytest.mark.both_databases
