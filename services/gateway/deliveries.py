@@ -107,26 +107,30 @@ def pause(attempts: int, settings) -> float:
 
 
 def deliver_due(session, channels, settings, limit: int = 100) -> int:
-    """Send the deliveries that are due, one transaction each (committed here: a sent message is
-    recorded before the next is tried). Returns how many were sent."""
-    due = session.scalars(select(Delivery.id).where(Delivery.status == PENDING, Delivery.available_at <= clock.now())
-                          .order_by(Delivery.id).limit(limit)).all()
+    """Send the deliveries that are due by the configured channels, one transaction each
+    (committed here: a sent message is recorded before the next is tried). A channel that fails
+    for a reason other than a refusal is not tried again in this call: the rest of its rows wait
+    for their next turn without spending an attempt. Returns how many were sent."""
+    due = session.scalars(select(Delivery.id).where(
+        Delivery.status == PENDING, Delivery.available_at <= clock.now(), Delivery.channel.in_(channels.enabled))
+        .order_by(Delivery.id).limit(limit)).all()
     session.commit()
-    sent = 0
+    sent, away = 0, set()
     for delivery_id in due:
         query = select(Delivery).where(Delivery.id == delivery_id, Delivery.status == PENDING)
         if session.bind.dialect.name == "postgresql":
             query = query.with_for_update(skip_locked=True)
         row = session.scalars(query).first()
-        channel = channels.get(row.channel) if row is not None else None
-        if channel is None:   # sent by another gateway meanwhile, or its channel was switched off
+        if row is None or row.channel in away:   # sent by another gateway meanwhile, or its server is away
             session.commit()
             continue
         row.attempts += 1
         try:
-            channel.send(row.address, row.subject, row.body, f"ztc-delivery-{row.id}")
+            channels.get(row.channel).send(row.address, row.subject, row.body, f"ztc-delivery-{row.id}")
         except ChannelError as exc:
             row.last_error = str(exc)[:2000]
+            if not exc.permanent:
+                away.add(row.channel)
             if exc.permanent or row.attempts >= settings.notify_max_attempts:
                 row.status = FAILED
             else:

@@ -207,12 +207,12 @@ def test_the_daily_digest_gathers_a_days_notices_into_one_message(skipping_clock
     assert call("PUT", "/api/notifications/preferences", "member",
                 {"channels": ["email"], "email": "li.ming@example.cn", "mode": "digest"}).status_code == 200
     titles = ["联名邀请：关于老城区停车的建议", "提案 2026-0001 已立案", "提案 2026-0001 已交办交通局"]
-    for title in titles:
+    for number, title in enumerate(titles, 1):
         notify(settings, ["member.li"], kind="proposal_progress", title=title, text="")
-        skipping_clock.advance(minutes=10)
+        wait_for(lambda: inbox_rows(sessions) == number, message=f"notice {number} in the inbox")
+        skipping_clock.advance(minutes=10)   # each notice stored at its own time: the digest's order
     mailbox = tmp_path / "mail.jsonl"
     with smtp_sink.running(smtp_port, mailbox):
-        wait_for(lambda: inbox_rows(sessions) == 3, message="three notices in the inbox")
         time.sleep(1.5)   # several ticks: a digest reader gets nothing before the hour
         assert smtp_sink.received(mailbox) == [] and deliveries(sessions) == []
         skipping_clock.set(datetime(2026, 3, 3, 0, 0, tzinfo=timezone.utc))    # 08:00 the next day

@@ -254,3 +254,23 @@ def test_queue_digest_window_defaults_to_the_day_before(session, skipping_clock)
     [digest] = session.scalars(select(digests.Digest)).all()
     assert digest.notices == 0
     assert deliveries.utc(digest.window_end) - deliveries.utc(digest.window_start) == timedelta(days=1)
+
+
+def test_while_a_server_is_away_the_other_messages_wait_without_spending_attempts(session):
+    for person in (LI, WANG):
+        register(session, person, channels=["email", "sms"], mobile="13800138000")
+    notice(session, ["member.li", "staff.wang"])
+    email, text = FakeChannel(failures=10), FakeChannel("sms")
+    assert deliveries.deliver_due(session, Fakes(email=email, sms=text), SETTINGS) == 2
+    attempts = {(d.user, d.channel): (d.status, d.attempts) for d in session.scalars(select(deliveries.Delivery))}
+    assert attempts == {("member.li", "email"): ("pending", 1), ("member.li", "sms"): ("sent", 1),
+                        ("staff.wang", "email"): ("pending", 0), ("staff.wang", "sms"): ("sent", 1)}
+
+
+def test_a_channel_switched_off_keeps_its_messages_and_holds_up_no_other(session):
+    register(session, LI, channels=["sms", "email"], mobile="13800138000")   # the text message is queued first
+    notice(session, ["member.li"])
+    email = FakeChannel()
+    assert deliveries.deliver_due(session, Fakes(email=email), SETTINGS, limit=1) == 1
+    assert [d.status for d in session.scalars(select(deliveries.Delivery).order_by(deliveries.Delivery.channel))] == \
+        ["sent", "pending"]
