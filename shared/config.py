@@ -90,6 +90,24 @@ class Settings:
     amqp_ca_file: str | None = None
     amqp_cert_file: str | None = None
     amqp_key_file: str | None = None
+    # Notifications that leave the system (services/gateway/channels.py). Both channels are off
+    # until configured: e-mail with ZTC_SMTP_HOST, SMS with ZTC_SMS_GATEWAY_URL.
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_sender: str = "zhitongche@localhost"
+    smtp_security: str = "none"              # none | starttls | ssl
+    smtp_user: str | None = None
+    smtp_password: str | None = None
+    smtp_timeout_seconds: float = 10.0
+    sms_gateway_url: str | None = None       # POST {"to", "text", "message_id"} (docs/notifications.md)
+    sms_gateway_token: str | None = None     # sent as "Authorization: Bearer <token>" when set
+    sms_timeout_seconds: float = 10.0
+    # A delivery that fails is tried again after a pause doubling from the first to at most the
+    # second; after notify_max_attempts attempts it is marked failed for operators to retry.
+    notify_max_attempts: int = 12
+    notify_retry_pause_seconds: float = 30.0
+    notify_retry_pause_max_seconds: float = 3600.0
+    notify_digest_hour: int = 8              # China time: when the daily digests go out
 
     def metrics_port(self, service: str) -> int | None:
         """Where ``service`` serves /metrics: ``ZTC_METRICS_PORT_<SERVICE>``, else
@@ -192,6 +210,22 @@ def _queue_type(value: str) -> str:
     return value
 
 
+SMTP_SECURITY = ("none", "starttls", "ssl")
+
+
+def _choice(key: str, value: str, choices: tuple) -> str:
+    if value not in choices:
+        raise ValueError(f"{key} must be one of {', '.join(choices)}, not {value!r}")
+    return value
+
+
+def _hour(value: str) -> int:
+    hour = int(value)
+    if not 0 <= hour <= 23:
+        raise ValueError(f"ZTC_NOTIFY_DIGEST_HOUR must be an hour from 0 to 23, not {value!r}")
+    return hour
+
+
 def load(env=None) -> Settings:
     env = os.environ if env is None else env
     var_dir = Path(_env(env, "ZTC_VAR_DIR", str(ROOT / "var")))
@@ -246,4 +280,18 @@ def load(env=None) -> Settings:
         amqp_ca_file=env.get("ZTC_AMQP_CA_FILE") or None,
         amqp_cert_file=env.get("ZTC_AMQP_CERT_FILE") or None,
         amqp_key_file=env.get("ZTC_AMQP_KEY_FILE") or None,
+        smtp_host=env.get("ZTC_SMTP_HOST") or None,
+        smtp_port=int(_env(env, "ZTC_SMTP_PORT", "25")),
+        smtp_sender=_env(env, "ZTC_SMTP_SENDER", "zhitongche@localhost"),
+        smtp_security=_choice("ZTC_SMTP_SECURITY", _env(env, "ZTC_SMTP_SECURITY", "none"), SMTP_SECURITY),
+        smtp_user=env.get("ZTC_SMTP_USER") or None,
+        smtp_password=env.get("ZTC_SMTP_PASSWORD") or None,
+        smtp_timeout_seconds=float(_env(env, "ZTC_SMTP_TIMEOUT_SECONDS", "10")),
+        sms_gateway_url=env.get("ZTC_SMS_GATEWAY_URL") or None,
+        sms_gateway_token=env.get("ZTC_SMS_GATEWAY_TOKEN") or None,
+        sms_timeout_seconds=float(_env(env, "ZTC_SMS_TIMEOUT_SECONDS", "10")),
+        notify_max_attempts=max(1, int(_env(env, "ZTC_NOTIFY_MAX_ATTEMPTS", "12"))),
+        notify_retry_pause_seconds=float(_env(env, "ZTC_NOTIFY_RETRY_PAUSE_SECONDS", "30")),
+        notify_retry_pause_max_seconds=float(_env(env, "ZTC_NOTIFY_RETRY_PAUSE_MAX_SECONDS", "3600")),
+        notify_digest_hour=_hour(_env(env, "ZTC_NOTIFY_DIGEST_HOUR", "8")),
     )

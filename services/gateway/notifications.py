@@ -43,13 +43,22 @@ class Notification(Base):
     read_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
-def store(session, body) -> int:
-    """Keep a ``notify.<kind>`` event: one row per recipient not already holding it. Returns how
-    many rows were added. A malformed event is refused (``InvalidInput``) and nothing is kept."""
+def parse(body) -> tuple[dict, dict]:
+    """The event and its payload, loaded; a malformed event is refused (``InvalidInput``)."""
     event = load(contracts.EventSchema, body, "the notification event")
     if not event["name"].startswith(contracts.NOTIFY_PREFIX):
         raise InvalidInput("not a notification event", {"name": [f"must start with '{contracts.NOTIFY_PREFIX}'"]})
-    payload = load(contracts.NotificationPayloadSchema, event["payload"], "the notification's payload")
+    return event, load(contracts.NotificationPayloadSchema, event["payload"], "the notification's payload")
+
+
+def kind_of(event: dict) -> str:
+    return event["name"][len(contracts.NOTIFY_PREFIX):]
+
+
+def store(session, body) -> int:
+    """Keep a ``notify.<kind>`` event: one row per recipient not already holding it. Returns how
+    many rows were added. A malformed event is refused (``InvalidInput``) and nothing is kept."""
+    event, payload = parse(body)
     recipients = list(dict.fromkeys(payload["recipients"]))
     held = set(session.scalars(select(Notification.recipient).where(
         Notification.event_id == event["event_id"], Notification.recipient.in_(recipients))))
@@ -58,7 +67,7 @@ def store(session, body) -> int:
         if recipient in held:
             continue
         session.add(Notification(
-            event_id=event["event_id"], recipient=recipient, kind=event["name"][len(contracts.NOTIFY_PREFIX):],
+            event_id=event["event_id"], recipient=recipient, kind=kind_of(event),
             subject=event["subject"], thread=event["thread"], title=payload["title"], text=payload["text"],
             created_at=clock.now()))
         added += 1

@@ -7,6 +7,7 @@ error mapping) is in :mod:`services.gateway.http`.
 from __future__ import annotations
 
 
+from nameko.timer import timer
 
 from shared import config, contracts
 from shared.messaging.database import Database
@@ -14,10 +15,12 @@ from shared.errors import Forbidden
 from shared.messaging.entrypoints import PrincipalSigner, ServiceRpc, listen
 from shared.messaging.topology import events_queue
 
-from . import notifications, openapi, schemas, tokens
+from . import deliveries, digests, notifications, openapi, schemas, tokens
+from .channels import Channels
 from .http import EVERYONE, _json, endpoint, http
 from .models import Inbox, Outbox
 from .routes.consultations import ConsultationRoutes
+from .routes.deliveries import DeliveryRoutes
 from .routes.notifications import NotificationRoutes
 from .routes.operators import OperatorRoutes
 from .routes.opinions import OpinionRoutes
@@ -28,7 +31,7 @@ from .routes.reports import ReportRoutes
 
 
 class GatewayService(ProcessRoutes, OperatorRoutes, ProposalRoutes, ReportRoutes, NotificationRoutes,
-                     OpinionRoutes, PerformanceRoutes, ConsultationRoutes):
+                     DeliveryRoutes, OpinionRoutes, PerformanceRoutes, ConsultationRoutes):
     name = "gateway"
     db = Database("gateway", Outbox, Inbox)
     engine = ServiceRpc("engine")
@@ -37,6 +40,7 @@ class GatewayService(ProcessRoutes, OperatorRoutes, ProposalRoutes, ReportRoutes
     supervision = ServiceRpc("supervision")
     assignment = ServiceRpc("assignment")
     sign = PrincipalSigner()
+    channels = Channels()
 
     def _settings(self):
         return self.ops_config.get("ZTC_SETTINGS") or config.load()
@@ -54,7 +58,18 @@ class GatewayService(ProcessRoutes, OperatorRoutes, ProposalRoutes, ReportRoutes
         if not sender.is_service():
             raise Forbidden(f"a notification from {sender.describe()}; notifications come from the services")
         notifications.store(self.db.session, body)
+        deliveries.enqueue(self.db.session, body, self.channels.enabled)
         self.db.commit()
+
+    @timer(interval=1)
+    def deliver_notifications(self):
+        """Queue the daily digests whose hour has come, then send the deliveries that are due
+        (nothing to do while no channel is configured). The next tick waits for this one."""
+        if not self.channels.enabled:
+            return
+        digests.queue_digests(self.db.session, self.channels.enabled, self._settings().notify_digest_hour)
+        self.db.commit()
+        deliveries.deliver_due(self.db.session, self.channels, self._settings())
 
     @http("GET", "/health")
     def health(self, request):

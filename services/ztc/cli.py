@@ -645,6 +645,11 @@ from .bus_commands import register as _register_bus  # noqa: E402
 
 _register_bus(main, {"settings": _settings, "out": _out, "fail": _fail})
 
+# -- e-mail and SMS deliveries of notifications (services/ztc/notification_commands.py) -------------
+from .notification_commands import register as _register_notifications  # noqa: E402
+
+_register_notifications(main, {"gateway_sessions": _gateway_sessions, "out": _out, "fail": _fail})
+
 
 if __name__ == "__main__":
     main()

@@ -50,6 +50,8 @@ BODIES = {
     "publish_period": {"period": "2999"}, "ask_correction": {"reason": "matrix"},
     "start": {"data": {}}, "submit_proposal": DRAFT, "resubmit_proposal": DRAFT,
     "rate": {"handling": "satisfied", "result": "satisfied"},
+    "set_notification_preferences": {"channels": [], "kinds": ["matrix"], "mode": "digest"},
+    "ops_retry_deliveries": {"ids": [NONE_ID]},
     "log_key_supervision": {"kind": "note", "text": "matrix"}, "complete": {"data": {}},
 }
 # What staff and an operator can list: none of it may change while refused rows are tried.
@@ -94,7 +96,7 @@ def test_the_matrix_covers_every_role_of_every_route():
 def test_a_refused_row_answers_403(running, before, row):
     base, tokens = running
     response = call(base, tokens[f"role:{row['role']}"], row["method"], url_of(row, ONE_ROLE_USERS[f"role:{row['role']}"]["user"]),
-                    BODIES.get(row["name"], {}) if row["method"] == "POST" else None)
+                    BODIES.get(row["name"], {}) if row["method"] in ("POST", "PUT") else None)
     assert response.status_code == 403, response.text
     assert response.json()["error"] == "forbidden"
 
@@ -106,7 +108,7 @@ def test_refused_rows_changed_nothing(running, before):
 @pytest.mark.parametrize("row", ALLOWED, ids=row_id)
 def test_an_allowed_row_is_let_through(running, row):
     base, tokens = running
-    body = BODIES.get(row["name"], {}) if row["method"] == "POST" else None
+    body = BODIES.get(row["name"], {}) if row["method"] in ("POST", "PUT") else None
     response = call(base, tokens[f"role:{row['role']}"], row["method"], url_of(row, ONE_ROLE_USERS[f"role:{row['role']}"]["user"]), body)
     assert response.status_code not in (401, 403), response.text
     assert response.status_code < 500, response.text

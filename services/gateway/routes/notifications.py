@@ -1,12 +1,17 @@
 """Notifications: the caller's inbox of ``notify.<kind>`` events (see
-:mod:`services.gateway.notifications`), addressed to their user, their unit or their roles."""
+:mod:`services.gateway.notifications`), addressed to their user, their unit or their roles, and
+the caller's preferences for the notices that leave the system by e-mail or SMS (see
+:mod:`services.gateway.preferences`)."""
 from __future__ import annotations
 
 from marshmallow import Schema, fields
 
 
-from .. import notifications
+from .. import notifications, preferences
 from ..http import EVERYONE, endpoint, http
+
+# A public token is a resident's, often shared: it has an inbox but no delivery of its own.
+PEOPLE = tuple(role for role in EVERYONE if role != "public")
 
 
 class NotificationSchema(Schema):
@@ -38,5 +43,21 @@ class NotificationRoutes:
     def read_notification(self, request, principal, notification_id):
         """Mark one of the caller's notifications read."""
         result = notifications.mark_read(self.db.session, notification_id, principal)
+        self.db.commit()
+        return 200, result
+
+    @http("GET", "/api/notifications/preferences")
+    @endpoint(*PEOPLE, response=preferences.PreferencesSchema)
+    def get_notification_preferences(self, request, principal):
+        """The caller's delivery preferences (the inbox only until they save some)."""
+        return 200, preferences.read(self.db.session, principal, self.channels.enabled)
+
+    @http("PUT", "/api/notifications/preferences")
+    @endpoint(*PEOPLE, body=preferences.PreferencesBody, response=preferences.PreferencesSchema)
+    def set_notification_preferences(self, request, principal, body):
+        """Set the caller's channels (email, sms), e-mail address, mobile number, the kinds wanted
+        (empty: all) and immediate or daily digest delivery. The caller's unit and roles are kept
+        with them: notices to that unit or those roles reach the caller too."""
+        result = preferences.save(self.db.session, principal, body, self.channels.enabled)
         self.db.commit()
         return 200, result
