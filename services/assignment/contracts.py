@@ -40,8 +40,9 @@ EXTENSION_APPROVED = "assignment.extension_approved"
 EXTENSION_REFUSED = "assignment.extension_refused"
 REPLY_ACCEPTED = "assignment.reply_accepted"            # staff accepted it; the proposers rate it
 FOLLOWUP_EXPECTED = "assignment.followup_expected"      # category B: report again when solved
+COMMAND_REFUSED = _shared.UNIT_COMMAND_REFUSED        # a command the unit sent was refused (refusals.py)
 UNIT_EVENTS = (CREATED, CANCELLED, SENT_BACK, REHANDLING, INPUT_RECEIVED, REPLY_DRAFTED, OBJECTION_OVERRULED,
-               EXTENSION_APPROVED, EXTENSION_REFUSED, REPLY_ACCEPTED, FOLLOWUP_EXPECTED)
+               EXTENSION_APPROVED, EXTENSION_REFUSED, REPLY_ACCEPTED, FOLLOWUP_EXPECTED, COMMAND_REFUSED)
 # The inbox notice (notify.<kind>, to unit:<code>) that goes with each decision event.
 NOTICE_TEXT = {
     CANCELLED: "提案 {number} 的交办已撤销（{reason}），请勿再办理此件。",
