@@ -6,9 +6,10 @@ AMQP (from a department's own system); ``docs/asyncapi.yaml`` describes them for
 """
 from __future__ import annotations
 
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import Schema, fields, validate
 
 from shared import contracts as _shared
+from shared.contracts.rpc.assignments import ExtensionAsked
 from shared.contracts.fields import UNIT_CODE  # noqa: F401 - the assignment service's spelling
 from shared.contracts.jobs.assignment import MODES  # noqa: F401
 from shared.contracts.jobs.assignment import Assign as AssignParams  # noqa: F401
@@ -81,17 +82,9 @@ class DraftReplyCommand(AssignmentCommand):
     text = fields.String(required=True, validate=validate.Length(min=1, max=100000))
 
 
-class ExtensionCommand(AssignmentCommand):
-    """Until a date, or for a number of months: exactly one of ``until`` and ``months``."""
-
-    until = fields.Date(load_default=None, allow_none=True)
-    months = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=1, max=12))
-    reason = fields.String(required=True, validate=validate.Length(min=1, max=5000))
-
-    @validates_schema
-    def _until_or_months(self, data, **kwargs):
-        if (data["until"] is None) == (data["months"] is None):
-            raise ValidationError("give exactly one of 'until' (a date) and 'months'", field_name="until")
+class ExtensionCommand(AssignmentCommand, ExtensionAsked):
+    """Until a date, or for a number of months: exactly one of ``until`` and ``months``, the same
+    schema as over HTTP (``shared.contracts.rpc.assignments.ExtensionAsked``)."""
 
 
 COMMAND_SCHEMAS = {
