@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import func, select
 
 from services.intake import operations
-from services.intake.models import (Base, Conversion, Cosigner, Notification, Outbox, Proposal,
+from services.intake.models import (Base, Conversion, Cosigner, Notification, OpinionItem, Outbox, Proposal,
                                     ProposalCounter, ProposalEvent, Publication, Submission)
 from services.intake.masking import mask_name, mask_text
 from shared import contracts
@@ -443,12 +443,24 @@ def test_a_filed_proposal_is_filed_and_its_proposers_are_told(session):
 def test_a_proposal_not_filed_carries_the_rulebook_reason_and_may_become_an_opinion_item(session):
     proposal = submitted(session)
     result = decide(session, proposal, "not_filed", reason_code="personal_or_family", convert_to="opinion")
+    item = session.scalar(select(OpinionItem))
     assert result == {"status": "not_filed", "reason_code": "personal_or_family", "reason_text": "属于个人或家庭问题的",
-                      "converted_to": {"kind": "opinion", "reference": "opinion:2026-0001"}, "merged_into": None}
+                      "converted_to": {"kind": "opinion", "reference": item.number}, "merged_into": None}
     conversion = session.scalar(select(Conversion))
-    assert (conversion.kind, conversion.reference) == ("opinion", "opinion:2026-0001")
+    assert (conversion.kind, conversion.reference) == ("opinion", item.number)
     told = notifications(session, "李明")[-1]
-    assert "属于个人或家庭问题的" in told and "opinion:2026-0001" in told
+    assert "属于个人或家庭问题的" in told and item.number in told
+
+
+def test_a_proposal_converted_to_an_opinion_item_starts_its_process_in_the_same_thread(session):
+    proposal = submitted(session)
+    decide(session, proposal, "not_filed", reason_code="personal_or_family", convert_to="opinion")
+    item = session.scalar(select(OpinionItem))
+    own = session.scalar(select(Proposal).where(Proposal.number == proposal["number"]))
+    assert (item.thread, item.submitter, item.status) == (own.thread or own.number, own.initiator, "submitted")
+    assert (item.title, item.suggestion) == (own.title, own.suggestions)
+    [start] = [s for s in outbox(session, contracts.START_ROUTING_KEY) if s["process_id"] == "opinion"]
+    assert start["business_key"] == item.number and start["data"]["thread"] == item.thread
 
 
 def test_a_proposal_not_filed_may_be_forwarded_as_a_letter_or_not_at_all(session):
