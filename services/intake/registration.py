@@ -144,17 +144,20 @@ def record_filing(session, params: dict, principal: dict | None) -> dict:
                  {**result, **({"rulebook": details["rulebook"], "rulebook_hash": details["rulebook_hash"]}
                                if details else {})})
     notify(session, proposal, proposers(proposal), text, kind="filing_decision")
-    if decision == "filed":
+    if decision in ("filed", "merged"):   # merged (并案): filed with another, its proposers keep their due
         _filed_event(session, proposal)
     session.flush()
     return result
 
 
 def _filed_event(session, proposal: Proposal) -> None:
-    """``proposal.filed`` for points: the initiator (lead) and the co-signers who confirmed (co)."""
+    """``proposal.filed`` for points: the initiator (lead) and the co-signers who confirmed (co). For a
+    proposal merged into another, ``merged_into`` names that one: evaluation lets its proposers rate
+    the answer they share."""
     lead, *co = proposers(proposal)
     publish_event(session, Outbox, "proposal.filed", f"proposal.filed:{proposal.number}", proposal.number,
                   thread=proposal.thread or proposal.number,
                   members=[{"member": lead, "role": "lead"}, *({"member": m, "role": "co"} for m in co)],
                   payload={"number": proposal.number, "year": proposal.year, "kind": proposal.kind,
-                           "title": proposal.title})
+                           "title": proposal.title,
+                           **({"merged_into": proposal.merged_into} if proposal.merged_into else {})})

@@ -533,6 +533,15 @@ def test_a_near_duplicate_is_merged_into_a_filed_proposal_of_the_same_year(sessi
     assert "仍将单独得到答复" in notifications(session, "王芳")[-1]
 
 
+def test_a_merged_proposal_counts_as_filed_for_its_proposers_points_and_names_the_one_it_joined(session):
+    filed(session)
+    copy = submitted(session, WANG, text=BUS_SHELTERS_REWORDED)
+    decide(session, copy, "merged", merge_into="2026-0001")
+    [event] = [e for e in outbox(session, "proposal.filed") if e["subject"] == copy["number"]]
+    assert event["payload"]["merged_into"] == "2026-0001"
+    assert event["members"] == [{"member": WANG["user"], "role": "lead"}]
+
+
 @pytest.mark.parametrize("target, why", [("2026-0099", "does not exist"), ("twenty-six", "does not exist"),
                                          ("2026-0001", "not filed"),
                                          ("2025-0001", "2025"), ("2026-0002", "itself")])
