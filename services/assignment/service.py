@@ -169,8 +169,8 @@ class AssignmentService(Pingable, ConsultationEntrypoints):
             if told is None:
                 raise
             self.db.rollback()
-            refusals.tell(self.db.session, told)
-            # If this commit fails, that failure is what the entrypoint sees: tried again, refusal and all.
-            self.db.commit()
+            if refusals.tell(self.db.session, told):
+                # If this commit fails, that failure is what the entrypoint sees: tried again, refusal and all.
+                self.db.commit()
             raise
         log.info("unit command %s done: assignment %s", routing_key, result.get("id") or result)

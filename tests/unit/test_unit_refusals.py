@@ -73,7 +73,7 @@ def test_the_refusal_of_a_real_command_leaves_by_the_units_own_routing_key(sessi
         refused = exc
     told = refusals.refusal_of(refused, "transport.sign", TRANSPORT, IDS)
     assert told["kind"] == "invalid_input" and "assignment_id" in told["details"]
-    refusals.tell(session, told)
+    assert refusals.tell(session, told)
     session.flush()
     [row] = session.scalars(select(Outbox)).all()
     assert (row.exchange, row.routing_key) == (contracts.UNITS_EXCHANGE, "transport.command.refused")
@@ -93,3 +93,11 @@ def test_the_asyncapi_document_describes_the_refusal_as_the_service_sends_it():
     assert documented["properties"]["kind"]["enum"] == list(contracts.REFUSAL_KINDS)
     for example in doc["components"]["messages"]["commandRefused"]["examples"]:
         contracts.UnitRefusalSchema().load(example["payload"])
+
+
+def test_a_unit_outside_the_directory_has_no_queue_and_is_told_nothing(session):
+    stranger = Sender("ztc-unit-nowhere", "unit", "nowhere")
+    told = refusals.refusal_of(Forbidden("unit 'nowhere' is not in the directory"), "nowhere.sign", stranger, IDS)
+    assert not refusals.tell(session, told)
+    session.flush()
+    assert session.scalars(select(Outbox)).all() == []
