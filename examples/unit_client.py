@@ -19,6 +19,7 @@ import json
 import socket
 import ssl
 import sys
+import uuid
 from urllib.parse import unquote, urlsplit
 
 from kombu import Connection, Queue
@@ -37,10 +38,13 @@ def user_of(amqp_uri: str) -> str:
 
 def send(producer, unit: str, command: str, body: dict, user: str) -> None:
     """Publish one command, persistent, as ``user`` (the AMQP user_id the broker checks), and wait
-    for the broker's confirm."""
+    for the broker's confirm. Its ``correlation_id`` comes back in a ``command.refused`` event on the
+    unit's queue if the service refuses the command."""
+    correlation_id = str(uuid.uuid4())
     producer.publish(body, exchange=COMMANDS_EXCHANGE, routing_key=f"{unit}.{command}", user_id=user,
-                     delivery_mode=2, retry=True, retry_policy={"max_retries": 3})
-    print(json.dumps({"sent": f"{unit}.{command}", "body": body}, ensure_ascii=False), flush=True)
+                     correlation_id=correlation_id, delivery_mode=2, retry=True, retry_policy={"max_retries": 3})
+    print(json.dumps({"sent": f"{unit}.{command}", "correlation_id": correlation_id, "body": body},
+                     ensure_ascii=False), flush=True)
 
 
 def listen(conn: Connection, unit: str, user: str, auto_sign: bool, count: int | None,

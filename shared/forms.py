@@ -76,14 +76,12 @@ class AssignForm(Form):
 
 
 class ApproveExtensionForm(Form):
+    """Staff decide on a unit's extension request. Approved without ``until``: as the unit asked
+    (its date, or its months counted by supervision from the current reply deadline)."""
+
     approved = fields.Boolean(required=True)
     until = fields.Date(load_default=None, allow_none=True)
     extension_comment = fields.String(load_default="")
-
-    @validates_schema
-    def _approval_needs_a_date(self, data, **kwargs):
-        if data["approved"] and data.get("until") is None:
-            raise ValidationError("an approved extension says until when", "until")
 
     def load(self, data, **kwargs):
         loaded = super().load(data, **kwargs)

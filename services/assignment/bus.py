@@ -73,6 +73,7 @@ class UnitQueues(DependencyProvider):
 
 
 def listen_to_units(queue):
-    """``@listen`` that also hands the handler the routing key (``<unit>.<command>``) and the
-    broker-validated sender (``sender=``), which says which unit is acting."""
-    return listen(queue, with_routing_key=True, with_sender=True)
+    """``@listen`` that also hands the handler the routing key (``<unit>.<command>``), the
+    broker-validated sender (``sender=``), which says which unit is acting, and the command's AMQP
+    ``correlation_id`` and ``message_id`` (``ids=``), which a refusal told back to the unit names."""
+    return listen(queue, with_routing_key=True, with_sender=True, with_ids=True)

@@ -6,9 +6,10 @@ AMQP (from a department's own system); ``docs/asyncapi.yaml`` describes them for
 """
 from __future__ import annotations
 
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import Schema, fields, validate
 
 from shared import contracts as _shared
+from shared.contracts.rpc.assignments import ExtensionAsked
 from shared.contracts.fields import UNIT_CODE  # noqa: F401 - the assignment service's spelling
 from shared.contracts.jobs.assignment import MODES  # noqa: F401
 from shared.contracts.jobs.assignment import Assign as AssignParams  # noqa: F401
@@ -40,8 +41,9 @@ EXTENSION_APPROVED = "assignment.extension_approved"
 EXTENSION_REFUSED = "assignment.extension_refused"
 REPLY_ACCEPTED = "assignment.reply_accepted"            # staff accepted it; the proposers rate it
 FOLLOWUP_EXPECTED = "assignment.followup_expected"      # category B: report again when solved
+COMMAND_REFUSED = _shared.UNIT_COMMAND_REFUSED        # a command the unit sent was refused (refusals.py)
 UNIT_EVENTS = (CREATED, CANCELLED, SENT_BACK, REHANDLING, INPUT_RECEIVED, REPLY_DRAFTED, OBJECTION_OVERRULED,
-               EXTENSION_APPROVED, EXTENSION_REFUSED, REPLY_ACCEPTED, FOLLOWUP_EXPECTED)
+               EXTENSION_APPROVED, EXTENSION_REFUSED, REPLY_ACCEPTED, FOLLOWUP_EXPECTED, COMMAND_REFUSED)
 # The inbox notice (notify.<kind>, to unit:<code>) that goes with each decision event.
 NOTICE_TEXT = {
     CANCELLED: "提案 {number} 的交办已撤销（{reason}），请勿再办理此件。",
@@ -80,17 +82,9 @@ class DraftReplyCommand(AssignmentCommand):
     text = fields.String(required=True, validate=validate.Length(min=1, max=100000))
 
 
-class ExtensionCommand(AssignmentCommand):
-    """Until a date, or for a number of months: exactly one of ``until`` and ``months``."""
-
-    until = fields.Date(load_default=None, allow_none=True)
-    months = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=1, max=12))
-    reason = fields.String(required=True, validate=validate.Length(min=1, max=5000))
-
-    @validates_schema
-    def _until_or_months(self, data, **kwargs):
-        if (data["until"] is None) == (data["months"] is None):
-            raise ValidationError("give exactly one of 'until' (a date) and 'months'", field_name="until")
+class ExtensionCommand(AssignmentCommand, ExtensionAsked):
+    """Until a date, or for a number of months: exactly one of ``until`` and ``months``, the same
+    schema as over HTTP (``shared.contracts.rpc.assignments.ExtensionAsked``)."""
 
 
 COMMAND_SCHEMAS = {

@@ -16,7 +16,7 @@ from shared.contracts import DEADLINE_EXTENDED
 from shared.messaging.entrypoints import Pingable, ServiceRpc, api, job, listen
 from shared.messaging.topology import events_queue
 
-from . import commands, decisions, operations, queries, routing
+from . import commands, decisions, operations, queries, refusals, routing
 from .bus import UnitQueues, commands_queue, listen_to_units
 from .consultation.service import ConsultationEntrypoints
 from .models import Inbox, Outbox
@@ -156,10 +156,21 @@ class AssignmentService(Pingable, ConsultationEntrypoints):
 
     # -- commands from department systems over AMQP -----------------------------------------------
     @listen_to_units(commands_queue())
-    def on_unit_command(self, body, routing_key, sender):
+    def on_unit_command(self, body, routing_key, sender, ids):
         """A refusal (a sender that is not the key's unit, invalid body, another unit's assignment,
-        wrong state) is dead-lettered with its reason by the entrypoint, and nothing changes: the
-        worker's transaction rolls back."""
-        result = commands.from_unit_system(self.db.session, self.rules, routing_key, body, sender)
-        self.db.commit()
+        wrong state) changes nothing (the command's transaction rolls back); it is told back to the
+        sending unit on its own queue (``refusals``) and then dead-lettered with its reason by the
+        entrypoint, the operators' copy."""
+        try:
+            result = commands.from_unit_system(self.db.session, self.rules, routing_key, body, sender)
+            self.db.commit()
+        except Exception as exc:
+            told = refusals.refusal_of(exc, routing_key, sender, ids)
+            if told is None:
+                raise
+            self.db.rollback()
+            if refusals.tell(self.db.session, told):
+                # If this commit fails, that failure is what the entrypoint sees: tried again, refusal and all.
+                self.db.commit()
+            raise
         log.info("unit command %s done: assignment %s", routing_key, result.get("id") or result)

@@ -104,3 +104,15 @@ class HandlingScore(Base):
     rulebook_version: Mapped[str] = mapped_column(String(50))
     rulebook_hash: Mapped[str] = mapped_column(String(80))
     scored_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class MergedProposal(Base):
+    """A proposal merged into another (并案), as intake's ``proposal.filed`` event told it: its
+    proposers rate the answer of the proposal it joined (``into``), in that one's rating rounds."""
+
+    __tablename__ = "merged_proposals"
+
+    number: Mapped[str] = mapped_column(String(50), primary_key=True)
+    into: Mapped[str] = mapped_column(String(50), index=True)
+    proposers: Mapped[list] = mapped_column()
+    heard_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

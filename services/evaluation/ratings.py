@@ -31,6 +31,7 @@ from shared.contracts.jobs.evaluation import OpenRating as OpenRatingParams
 from shared.rulebook import deadline
 from shared.validation import load
 
+from . import merged
 from .access import oversees, principal_of
 from .models import Outbox, Rating, RatingRound
 
@@ -95,13 +96,15 @@ def open_round(session, params: dict, principal: dict | None = None, rulebook=No
     (its proposers did not all rate before the process moved on); it sends no message."""
     data = load(OpenRatingParams, params, "evaluation.open_rating parameters")
     rulebook = rulebook or load_rulebook("proposal")
-    number, proposers = data["number"], list(dict.fromkeys(data["proposers"]))
+    number = data["number"]
+    # The proposers of proposals merged into this one rate its answer too (merged.py).
+    proposers = list(dict.fromkeys([*data["proposers"], *merged.proposers_merged_into(session, number)]))
     latest = _latest_round(session, number, lock=True)
     wanted = data["round"] or (latest.round + 1 if latest else 1)
     existing = session.scalars(select(RatingRound).where(RatingRound.number == number,
                                                          RatingRound.round == wanted)).first()
     if existing is not None:
-        if existing.proposers != proposers:
+        if not set(data["proposers"]) <= set(existing.proposers):
             raise BusinessError("rating_round_exists",
                                 f"round {wanted} of {number} exists for {existing.proposers}")
         return {"round": existing.round, "due": window_ends(existing.opened_at, rulebook)}
@@ -130,7 +133,8 @@ def rate(session, number, handling, result, comment, principal, rulebook=None) -
     data = load(_rating_schema(level_codes(rulebook)),
                 {"number": number, "handling": handling, "result": result, "comment": comment},
                 "the rating")
-    rating_round = _latest_round(session, data["number"], lock=True)
+    # A merged proposal's proposers rate the answer of the one it joined, through their own number.
+    rating_round = _latest_round(session, merged.answering(session, data["number"]), lock=True)
     if rating_round is None:
         raise NotFound(f"no rating round is open for {data['number']}")
     if caller["user"] not in rating_round.proposers or "member" not in caller["roles"]:

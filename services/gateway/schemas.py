@@ -3,9 +3,10 @@ calls a service (the services validate again: they trust no caller), and the Ope
 generated from them."""
 from __future__ import annotations
 
-from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import RAISE, Schema, fields, validate
 
 from shared.contracts import MessageSchema, PrincipalSchema  # noqa: F401 - part of the API
+from shared.contracts.rpc.assignments import ExtensionAsked
 
 
 class Body(Schema):
@@ -216,17 +217,9 @@ class ReplyDraftRequest(Body):
     text = fields.String(required=True, validate=validate.Length(min=1, max=20000))
 
 
-class ExtensionRequest(Body):
-    """Until a date, or for a number of months: exactly one, as over AMQP (``request_extension``)."""
-
-    until = fields.Date(load_default=None, allow_none=True)
-    months = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=1, max=12))
-    reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
-
-    @validates_schema
-    def _until_or_months(self, data, **kwargs):
-        if (data.get("until") is None) == (data.get("months") is None):
-            raise ValidationError("give exactly one of 'until' (a date) and 'months'", field_name="until")
+class ExtensionRequest(Body, ExtensionAsked):
+    """Until a date, or for a number of months: the one schema of ``shared.contracts.rpc.assignments``,
+    as over AMQP (``request_extension``)."""
 
 
 class _Counted(Schema):

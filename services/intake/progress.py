@@ -25,7 +25,7 @@ from shared import contracts
 from shared.errors import InvalidInput
 from shared.validation import load
 
-from .models import ProposalEvent
+from .models import Proposal, ProposalEvent
 from .records import by_number, notify, proposers, record_event
 
 IN_HANDLING = ("filed", "assigned", "replied", "rating", "rated", "rehandling")
@@ -75,6 +75,11 @@ def hear(session, body) -> dict:
     title = f"{proposal.number}《{proposal.title}》"
     for kind, text in _notices(name, event["payload"], title):
         notify(session, proposal, proposers(proposal), text, kind=kind)
+    if name == "handling.rating_opened":   # proposals merged into this one share its answer and rate it
+        for other in session.scalars(select(Proposal).where(Proposal.merged_into == proposal.number)):
+            notify(session, other, proposers(other),
+                   f"您的提案 {other.number}《{other.title}》与提案 {proposal.number} 并案办理，其办理答复已经审核通过，"
+                   "可在您的提案的“答复”中查看，并请作出评价（办理工作、办理结果两项）。", kind="rating_opened")
     session.flush()
     return {"applied": applied, "status": proposal.status}
 

@@ -15,6 +15,7 @@ from shared.rulebook import load_rulebook
 from shared.validation import load
 from shared.principal import acting_user
 
+from .conversion import opinion_from_proposal
 from .models import Conversion, Outbox, Proposal
 from .records import by_id, by_number, notify, proposers, record_event
 from .schemas import FilingParams, ProposalRef
@@ -97,7 +98,10 @@ def _not_filed(session, proposal: Proposal, data: dict) -> tuple[str, dict | Non
     text = f"您的提案 {proposal.number}《{proposal.title}》不予立案，理由：{reason.zh}。"
     converted = None
     if data["convert_to"] in CONVERTED_AS:
-        reference = f"{data['convert_to']}:{proposal.number}"  # one case keeps one identity
+        if data["convert_to"] == "opinion":   # an item of its own, in the proposal's thread, its process started
+            reference = opinion_from_proposal(session, proposal, data["decided_by"]).number
+        else:
+            reference = f"{data['convert_to']}:{proposal.number}"  # one case keeps one identity
         session.add(Conversion(proposal_id=proposal.id, kind=data["convert_to"], reference=reference,
                                created_at=clock.now()))
         proposal.converted_kind, proposal.converted_reference = data["convert_to"], reference
@@ -140,17 +144,20 @@ def record_filing(session, params: dict, principal: dict | None) -> dict:
                  {**result, **({"rulebook": details["rulebook"], "rulebook_hash": details["rulebook_hash"]}
                                if details else {})})
     notify(session, proposal, proposers(proposal), text, kind="filing_decision")
-    if decision == "filed":
+    if decision in ("filed", "merged"):   # merged (并案): filed with another, its proposers keep their due
         _filed_event(session, proposal)
     session.flush()
     return result
 
 
 def _filed_event(session, proposal: Proposal) -> None:
-    """``proposal.filed`` for points: the initiator (lead) and the co-signers who confirmed (co)."""
+    """``proposal.filed`` for points: the initiator (lead) and the co-signers who confirmed (co). For a
+    proposal merged into another, ``merged_into`` names that one: evaluation lets its proposers rate
+    the answer they share."""
     lead, *co = proposers(proposal)
     publish_event(session, Outbox, "proposal.filed", f"proposal.filed:{proposal.number}", proposal.number,
                   thread=proposal.thread or proposal.number,
                   members=[{"member": lead, "role": "lead"}, *({"member": m, "role": "co"} for m in co)],
                   payload={"number": proposal.number, "year": proposal.year, "kind": proposal.kind,
-                           "title": proposal.title})
+                           "title": proposal.title,
+                           **({"merged_into": proposal.merged_into} if proposal.merged_into else {})})

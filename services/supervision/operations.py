@@ -226,8 +226,23 @@ def check(session, rules: SupervisionRules, params: dict, principal: dict | None
 
 # -- extend ---------------------------------------------------------------------------------------
 
+def extended_until(rules: SupervisionRules, due: date, data: dict) -> date:
+    """The new reply deadline an approval sets: staff's own date; else the date the unit asked for;
+    else the months it asked for, counted from the current deadline ``due`` as the rulebook counts
+    month deadlines (calendar months, clamped at month end). InvalidInput when none is given."""
+    if data.get("until") is not None:
+        return data["until"]
+    if data.get("asked_until") is not None:
+        return data["asked_until"]
+    if data.get("asked_months") is not None:
+        return rules.calendar.add_months(due, data["asked_months"])
+    raise InvalidInput("supervision.extend parameters is not valid", {"until": [
+        "an approved extension says until when, or the unit's request does (a date or months)"]})
+
+
 def extend(session, rules: SupervisionRules, params: dict, principal: dict | None) -> dict:
-    """``supervision.extend {number, until[, reason]}``: the reply deadline moves to ``until``.
+    """``supervision.extend {number, until | asked_until | asked_months[, reason]}``: the reply deadline
+    moves to :func:`extended_until` (approved as asked when staff give no date).
 
     An extension is asked and approved before the deadline: ``BusinessError("extension_after_deadline")``
     when the request (``requested_at``, the unit's request) or the approval (now) comes at or after
@@ -237,10 +252,11 @@ def extend(session, rules: SupervisionRules, params: dict, principal: dict | Non
     Records an ``extension`` change (who: the job's principal). Returns ``{reply_due, next_check}``.
     """
     data = load(ExtendParams, params, "supervision.extend parameters")
-    number, until, now = data["number"], data["until"], utc_now()
+    number, now = data["number"], utc_now()
     row = live_reply(session, number)
     if row is None:
         raise _no_reply_deadline(number)
+    until = extended_until(rules, row.due, data)
     end = ends_at(row.due)
     asked = data.get("requested_at")
     for what, moment in (("asked", asked), ("approved", now)):

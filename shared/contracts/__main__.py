@@ -57,6 +57,17 @@ def document() -> str:
         if op.errors:
             out += ["", "BPMN errors: " + ", ".join(f"`{e}`" for e in op.errors)]
         out.append("")
+    out += ["## Refusals told back to a unit", "",
+            f"A command a department sent over `{bus.UNIT_COMMANDS_EXCHANGE}` that the assignment service refuses "
+            f"changes nothing; the refusal is published to `{bus.UNITS_EXCHANGE}` with routing key "
+            f"`<unit>.{bus.UNIT_COMMAND_REFUSED}`, read from the sending unit's own queue `{bus.unit_queue('<unit>')}` "
+            "(the unit the command's broker-validated `user_id` belongs to), and the command itself is still "
+            f"dead-lettered to `{bus.DEAD_EXCHANGE}` for the operators. A message from no unit's user has "
+            "nobody to tell. Body:", "",
+            "| field | type | required |", "|---|---|---|"]
+    for name, field in bus.UnitRefusalSchema._declared_fields.items():
+        out.append(f"| `{name}` | {_type(field)}{_choices(field)} | {'yes' if field.required else 'no'} |")
+    out.append("")
     out += ["## BPMN messages", "",
             "| message | sent by | correlates on | what |", "|---|---|---|---|"]
     for m in sorted(messages.MESSAGES.values(), key=lambda m: m.name):

@@ -31,6 +31,12 @@ UNITS_EXCHANGE = "ztc.units"                   # topic; alternate exchange ztc.d
 UNIT_COMMANDS_EXCHANGE = "ztc.unit-commands"   # topic
 UNIT_COMMANDS_QUEUE = "ztc.assignment.commands"
 UNIT_EVENT_HEADER = "x-ztc-event"              # the event's name, also in the routing key
+# A command the assignment service refused is told back to the unit that sent it, on the unit's own
+# queue (routing key "<unit>.command.refused", exchange UNITS_EXCHANGE); the dead-letter copy stays
+# for the committee's operators.
+UNIT_COMMAND_REFUSED = "command.refused"
+# Why: the code of the refusal (shared/errors.py); the message says it in words.
+REFUSAL_KINDS = ("invalid_input", "forbidden", "not_found", "conflict")
 
 
 def unit_queue(unit: str) -> str:
@@ -155,3 +161,24 @@ class NotificationPayloadSchema(Schema):
     title = fields.String(required=True, validate=validate.Length(min=1, max=200))
     text = fields.String(load_default="", validate=validate.Length(max=4000))
 
+
+
+class UnitRefusalSchema(Schema):
+    """A unit's command refused, told back to the unit on its own queue (``<unit>.command.refused``).
+
+    ``correlation_id`` and ``message_id`` are the refused command's own AMQP properties (null when it
+    carried none): a department's system matches the refusal to what it sent by them. ``kind`` is one of
+    :data:`REFUSAL_KINDS`; ``message`` says why in words and ``details`` per field where there are any.
+    Nothing changed: the command's transaction rolled back. A refusal can arrive twice (at least once),
+    with the same ``event_id``."""
+
+    event = fields.String(required=True, validate=validate.OneOf([UNIT_COMMAND_REFUSED]))
+    event_id = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    at = fields.DateTime(required=True)
+    unit = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    command = fields.String(required=True, metadata={"description": "the refused command's routing key"})
+    correlation_id = fields.String(allow_none=True, load_default=None)
+    message_id = fields.String(allow_none=True, load_default=None)
+    kind = fields.String(required=True, validate=validate.OneOf(REFUSAL_KINDS))
+    message = fields.String(required=True)
+    details = fields.Dict(keys=fields.String(), load_default=dict)

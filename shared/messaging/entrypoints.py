@@ -78,6 +78,18 @@ def sender_of(container, message) -> identity.Sender:
     return identity.sender_of(message, _settings(container), container.service_name, own_user(container))
 
 
+def message_ids(message) -> dict:
+    """The AMQP ``correlation_id`` and ``message_id`` of ``message``, as strings or None."""
+    properties = message.properties if isinstance(getattr(message, "properties", None), dict) else {}
+    ids = {}
+    for name in ("correlation_id", "message_id"):
+        value = properties.get(name)
+        if isinstance(value, bytes):
+            value = value.decode("utf-8", "replace")
+        ids[name] = str(value)[:200] if value not in (None, "") else None
+    return ids
+
+
 class RobustQueueConsumer(QueueConsumer):
     """nameko's queue consumer, but a message too large or undecodable is dead-lettered, not fatal,
     and nothing a message does escapes into the consumer's thread (which would end the service)."""
@@ -220,14 +232,17 @@ class Listen(Entrypoint):
     queue_consumer = RobustQueueConsumer()
     dead_letters = DeadLetters()
 
-    def __init__(self, queue, with_routing_key=False, with_sender=False, **kwargs):
+    def __init__(self, queue, with_routing_key=False, with_sender=False, with_ids=False, **kwargs):
         """``with_routing_key``: the handler also gets the message's routing key (for queues where
         the key carries meaning, such as a unit's commands, ``<unit>.<command>``).
         ``with_sender``: the handler also gets ``sender=``, the :class:`~shared.messaging.identity.Sender`
-        the broker vouches for (its AMQP ``user_id``), never anything the body says."""
+        the broker vouches for (its AMQP ``user_id``), never anything the body says.
+        ``with_ids``: the handler also gets ``ids=``, the message's AMQP ``correlation_id`` and
+        ``message_id`` (None when absent), so an answer can name what it answers."""
         self.queue = queue
         self.with_routing_key = with_routing_key
         self.with_sender = with_sender
+        self.with_ids = with_ids
         super().__init__(**kwargs)
 
     def setup(self):
@@ -242,6 +257,8 @@ class Listen(Entrypoint):
             if self.with_routing_key:
                 args = (body, poison.origin(message)[1])
             kwargs = {"sender": sender_of(self.container, message)} if self.with_sender else {}
+            if self.with_ids:
+                kwargs["ids"] = message_ids(message)
             self.container.spawn_worker(self, args, kwargs, context_data={},
                                         handle_result=partial(self.handle_result, message))
         except ContainerBeingKilled:

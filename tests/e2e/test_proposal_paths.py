@@ -99,10 +99,27 @@ def test_near_duplicates_are_found_merged_and_each_answered(running):
     api.complete("staff", "pre_review", second, {"eligible": True, "content_ok": True, "format_ok": True})
     api.complete("committee", "filing_decision", second, {"decision": "merged", "merge_into": first})
 
+    # Merged (并案) counts as filed for the merged proposer: the rulebook's authorship points.
+    authorship = wait_for(lambda: [e for e in api("cosigner", "GET", "/api/performance/members/member.zhou/file",
+                                                  expect=200).json()["entries"]
+                                   if (e["event"] or {}).get("subject") == second],
+                          timeout=60, message="the merged proposer's points")
+    assert [(e["activity"], e["points"]) for e in authorship] == [("proposal_lead", 15)]
+
     api.complete("staff", "assign", first, {"mode": "single", "units": ["transport"]})
-    reply(api, first)
+    reply(api, first, text="并案答复：已办理。")
     api.complete("staff", "review_reply", first, {"action": "accept"})
+    # The merged proposer reads the shared answer and rates it through their own proposal.
+    answer = wait_for(lambda: (lambda r: r.json() if r.status_code == 200 and r.json().get("rounds") else None)(
+        api("cosigner", "GET", f"/api/proposals/{second}/reply")), timeout=60, message="the shared answer")
+    assert "并案答复" in str(answer)
+    wait_for(lambda: any("并案办理" in n["text"] and "评价" in n["text"]
+                         for n in api("cosigner", "GET", "/api/notifications", expect=200).json()),
+             timeout=60, message="the merged proposer asked to rate")
+    rate(api, second, who="cosigner")
     rate(api, first)
+    rounds = api("staff", "GET", f"/api/proposals/{first}/ratings", expect=200).json()
+    assert {r["rater"] for r in rounds["rounds"][0]["ratings"]} == {"member.li", "member.zhou"}
     finish(api, first)
     merged = wait_for(lambda: (lambda i: i if i["status"] == "completed" else None)(
         api("staff", "GET", f"/api/instances/{task['instance_id']}", expect=200).json()),

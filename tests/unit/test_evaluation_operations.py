@@ -72,6 +72,39 @@ def test_a_proposer_of_the_open_round_rates_the_reply(session):
     assert count(session, Rating) == 1
 
 
+def merged_into_number(session, merged_number, *proposers):
+    from services.evaluation import merged
+
+    members = [{"member": p["user"], "role": "lead" if i == 0 else "co"} for i, p in enumerate(proposers)]
+    return merged.hear(session, {"event_id": f"proposal.filed:{merged_number}", "name": "proposal.filed",
+                                 "occurred_at": "2027-03-01T00:00:00+00:00", "subject": merged_number,
+                                 "members": members, "payload": {"number": merged_number, "merged_into": NUMBER}})
+
+
+def test_a_merged_proposals_proposers_rate_the_answer_they_share_through_their_own_number(session):
+    assert merged_into_number(session, "2027-0002", WU)
+    assert merged_into_number(session, "2027-0002", WU)                  # heard twice: remembered once
+    opened = open_first_round(session, LI)
+    assert opened["round"] == 1
+    assert session.scalars(select(RatingRound)).one().proposers == ["member.li", "member.wu"]
+    rating = rate(session, "2027-0002", "satisfied", "satisfied", "", WU)
+    assert (rating["number"], rating["rater"], rating["round_closed"]) == (NUMBER, "member.wu", False)
+    assert rate(session, NUMBER, "satisfied", "satisfied", "", LI)["round_closed"]
+    again = open_round(session, {"number": NUMBER, "proposers": ["member.li"], "round": 1})   # the job again
+    assert again["round"] == 1 and count(session, RatingRound) == 1
+
+
+def test_a_filed_proposal_that_joined_nothing_is_no_merge(session):
+    from services.evaluation import merged
+
+    assert not merged.hear(session, {"event_id": "proposal.filed:2027-0003", "name": "proposal.filed",
+                                     "occurred_at": "2027-03-01T00:00:00+00:00", "subject": "2027-0003",
+                                     "members": [{"member": "member.li", "role": "lead"}], "payload": {}})
+    open_first_round(session, LI)
+    with pytest.raises(Forbidden):
+        rate(session, NUMBER, "satisfied", "satisfied", "", WU)
+
+
 @pytest.mark.parametrize("outsider", [STAFF, LEADER, HANDLER, WU], ids=["staff", "leader", "unit", "other_member"])
 def test_nobody_but_a_proposer_may_rate(session, outsider):
     open_first_round(session, LI)

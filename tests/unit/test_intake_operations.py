@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import func, select
 
 from services.intake import operations
-from services.intake.models import (Base, Conversion, Cosigner, Notification, Outbox, Proposal,
+from services.intake.models import (Base, Conversion, Cosigner, Notification, OpinionItem, Outbox, Proposal,
                                     ProposalCounter, ProposalEvent, Publication, Submission)
 from services.intake.masking import mask_name, mask_text
 from shared import contracts
@@ -443,12 +443,24 @@ def test_a_filed_proposal_is_filed_and_its_proposers_are_told(session):
 def test_a_proposal_not_filed_carries_the_rulebook_reason_and_may_become_an_opinion_item(session):
     proposal = submitted(session)
     result = decide(session, proposal, "not_filed", reason_code="personal_or_family", convert_to="opinion")
+    item = session.scalar(select(OpinionItem))
     assert result == {"status": "not_filed", "reason_code": "personal_or_family", "reason_text": "属于个人或家庭问题的",
-                      "converted_to": {"kind": "opinion", "reference": "opinion:2026-0001"}, "merged_into": None}
+                      "converted_to": {"kind": "opinion", "reference": item.number}, "merged_into": None}
     conversion = session.scalar(select(Conversion))
-    assert (conversion.kind, conversion.reference) == ("opinion", "opinion:2026-0001")
+    assert (conversion.kind, conversion.reference) == ("opinion", item.number)
     told = notifications(session, "李明")[-1]
-    assert "属于个人或家庭问题的" in told and "opinion:2026-0001" in told
+    assert "属于个人或家庭问题的" in told and item.number in told
+
+
+def test_a_proposal_converted_to_an_opinion_item_starts_its_process_in_the_same_thread(session):
+    proposal = submitted(session)
+    decide(session, proposal, "not_filed", reason_code="personal_or_family", convert_to="opinion")
+    item = session.scalar(select(OpinionItem))
+    own = session.scalar(select(Proposal).where(Proposal.number == proposal["number"]))
+    assert (item.thread, item.submitter, item.status) == (own.thread or own.number, own.initiator, "submitted")
+    assert (item.title, item.suggestion) == (own.title, own.suggestions)
+    [start] = [s for s in outbox(session, contracts.START_ROUTING_KEY) if s["process_id"] == "opinion"]
+    assert start["business_key"] == item.number and start["data"]["thread"] == item.thread
 
 
 def test_a_proposal_not_filed_may_be_forwarded_as_a_letter_or_not_at_all(session):
@@ -519,6 +531,15 @@ def test_a_near_duplicate_is_merged_into_a_filed_proposal_of_the_same_year(sessi
     assert operations.get(session, "2026-0002", WANG)["status"] == "merged"
     assert "merged_in" in actions(session, main["number"])
     assert "仍将单独得到答复" in notifications(session, "王芳")[-1]
+
+
+def test_a_merged_proposal_counts_as_filed_for_its_proposers_points_and_names_the_one_it_joined(session):
+    filed(session)
+    copy = submitted(session, WANG, text=BUS_SHELTERS_REWORDED)
+    decide(session, copy, "merged", merge_into="2026-0001")
+    [event] = [e for e in outbox(session, "proposal.filed") if e["subject"] == copy["number"]]
+    assert event["payload"]["merged_into"] == "2026-0001"
+    assert event["members"] == [{"member": WANG["user"], "role": "lead"}]
 
 
 @pytest.mark.parametrize("target, why", [("2026-0099", "does not exist"), ("twenty-six", "does not exist"),

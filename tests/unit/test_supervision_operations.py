@@ -371,6 +371,40 @@ def test_an_extension_within_the_cap_moves_the_due_date_and_is_recorded(session,
     assert change.reason.startswith("budget cycle; approved within the cap 2026-09-02")
 
 
+def test_an_extension_asked_in_months_approved_as_asked_counts_from_the_current_deadline(session, rules):
+    assign(session, rules)
+    result = operations.extend(session, rules, {"number": NUMBER, "asked_months": 2}, STAFF)
+    assert result["reply_due"] == "2026-08-02"          # 2026-06-02 + two calendar months
+    assert reply_deadline(session).due == date(2026, 8, 2)
+
+
+def test_an_extension_asked_until_a_date_approved_as_asked_takes_that_date(session, rules):
+    assign(session, rules)
+    assert operations.extend(session, rules, {"number": NUMBER, "asked_until": "2026-07-15"},
+                             STAFF)["reply_due"] == "2026-07-15"
+
+
+def test_staffs_own_date_overrides_what_the_unit_asked(session, rules):
+    assign(session, rules)
+    params = {"number": NUMBER, "until": "2026-07-01", "asked_months": 3}
+    assert operations.extend(session, rules, params, STAFF)["reply_due"] == "2026-07-01"
+
+
+def test_months_asked_beyond_the_cap_are_refused_as_too_long(session, rules):
+    assign(session, rules)
+    with pytest.raises(BusinessError) as refused:   # 2026-06-02 + 4 months is past the cap 2026-09-02
+        operations.extend(session, rules, {"number": NUMBER, "asked_months": 4}, STAFF)
+    assert refused.value.code == "extension_too_long"
+    assert reply_deadline(session).due == date(2026, 6, 2)
+
+
+def test_an_approval_with_no_date_and_no_request_is_refused(session, rules):
+    assign(session, rules)
+    with pytest.raises(InvalidInput) as refused:
+        operations.extend(session, rules, {"number": NUMBER}, STAFF)
+    assert "until" in refused.value.details
+
+
 def test_an_extension_beyond_six_months_from_the_assignment_is_refused(session, rules):
     assign(session, rules)
     with pytest.raises(BusinessError) as refused:

@@ -8,6 +8,7 @@ from eventlet.semaphore import Semaphore
 from shared.messaging.entrypoints import api, listen
 from shared.messaging.topology import events_queue
 
+from .. import merged
 from . import attendance, directory, files, ledger, periods
 
 # The events the ledger hears: every row of every term names one of these (an event with no row
@@ -27,6 +28,7 @@ class PerformanceMixin:
         or one dated outside every term, is dead-lettered with its reason."""
         with BOOKING:
             ledger.book_event(self.db.session, body)
+            merged.hear(self.db.session, body)   # a merged proposal's proposers rate the answer it joined
             self.db.commit()
 
     # -- directory and terms -----------------------------------------------------------------

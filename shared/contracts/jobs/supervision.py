@@ -39,8 +39,13 @@ class NumberRef(Schema):
 
 
 class Extend(Schema):
+    """The new reply deadline: staff's ``until``; without it, as the unit asked (``asked_until``, or
+    ``asked_months`` calendar months after the current deadline)."""
+
     number = number()
-    until = fields.Date(required=True)
+    until = fields.Date(load_default=None, allow_none=True)
+    asked_until = fields.Date(load_default=None, allow_none=True)
+    asked_months = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=1, max=12))
     reason = fields.String(load_default="", validate=validate.Length(max=2000))
     # when the unit asked (the extension_requested message): asked after the deadline is refused
     requested_at = fields.AwareDateTime(load_default=None, allow_none=True)

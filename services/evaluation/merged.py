@@ -1,0 +1,49 @@
+"""Merged proposals (并案) in rating: "merged proposals keep their own proposers and each still gets
+an answer" — so each merged proposal's proposers rate the answer of the proposal it joined, in that
+proposal's rating rounds, as its own proposers do.
+
+Intake tells who was merged where in the ``proposal.filed`` event of the merged proposal (payload
+``merged_into``, members its proposers), the same event that books their authorship points. A
+merged proposer rates through their own proposal's number, which answers to the one it joined.
+"""
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from shared import clock, contracts
+from shared.validation import load
+
+from .models import MergedProposal
+
+FILED = "proposal.filed"
+
+
+def hear(session, body) -> bool:
+    """Remember a merge told by ``body`` (any domain event; others are ignored). Hearing it again
+    changes nothing. True when it was a merge."""
+    if not isinstance(body, dict) or body.get("name") != FILED:
+        return False
+    event = load(contracts.EventSchema, body, "the event")
+    into = (event["payload"] or {}).get("merged_into")
+    if not into:
+        return False
+    if session.get(MergedProposal, event["subject"]) is None:
+        proposers = [m["member"] for m in event["members"] if m.get("member")]
+        session.add(MergedProposal(number=event["subject"], into=str(into), proposers=proposers,
+                                   heard_at=clock.now()))
+        session.flush()
+    return True
+
+
+def proposers_merged_into(session, number: str) -> list[str]:
+    """The proposers of every proposal merged into ``number``, in the order the merges were heard."""
+    rows = session.scalars(select(MergedProposal).where(MergedProposal.into == number)
+                           .order_by(MergedProposal.heard_at, MergedProposal.number))
+    return [p for row in rows for p in row.proposers]
+
+
+def answering(session, number: str) -> str:
+    """The proposal whose rating rounds ``number``'s proposers rate in: the one it was merged into,
+    or itself."""
+    row = session.get(MergedProposal, number)
+    return row.into if row is not None else number

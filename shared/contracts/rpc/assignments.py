@@ -1,0 +1,27 @@
+"""What a unit sends about its assignment, the same through either door: over HTTP (the gateway's
+``POST /api/assignments/{id}/extension``) and over AMQP (a department's ``<unit>.request_extension``)."""
+from __future__ import annotations
+
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+# The longest extension one request may ask for in months; the rulebook's cap on all extensions
+# together (``max_extension``) is supervision's to enforce when staff approve.
+MAX_EXTENSION_MONTHS = 12
+
+
+class ExtensionAsked(Schema):
+    """延期申请: more time until a date, or for a number of months after the current reply deadline —
+    exactly one of ``until`` and ``months``. Staff may approve it as asked (supervision then counts
+    the months from the deadline on the rulebook's calendar) or until a date of their own."""
+
+    until = fields.Date(load_default=None, allow_none=True,
+                        metadata={"description": "the new reply deadline asked for (a date after today)"})
+    months = fields.Integer(load_default=None, allow_none=True,
+                            validate=validate.Range(min=1, max=MAX_EXTENSION_MONTHS),
+                            metadata={"description": "calendar months after the current reply deadline"})
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+
+    @validates_schema
+    def _until_or_months(self, data, **kwargs):
+        if (data.get("until") is None) == (data.get("months") is None):
+            raise ValidationError("give exactly one of 'until' (a date) and 'months'", field_name="until")
