@@ -15,7 +15,7 @@ from shared.messaging.entrypoints import PrincipalSigner, ServiceRpc, listen
 from shared.messaging.topology import events_queue
 
 from . import notifications, openapi, schemas, tokens
-from .http import EVERYONE, _json, endpoint, http
+from .http import EVERYONE, PUBLIC_USER, _json, endpoint, http
 from .models import Inbox, Outbox
 from .routes.consultations import ConsultationRoutes
 from .routes.notifications import NotificationRoutes
@@ -24,11 +24,12 @@ from .routes.opinions import OpinionRoutes
 from .routes.performance import PerformanceRoutes
 from .routes.processes import ProcessRoutes
 from .routes.proposals import ProposalRoutes
+from .routes.public import PublicRoutes
 from .routes.reports import ReportRoutes
 
 
 class GatewayService(ProcessRoutes, OperatorRoutes, ProposalRoutes, ReportRoutes, NotificationRoutes,
-                     OpinionRoutes, PerformanceRoutes, ConsultationRoutes):
+                     OpinionRoutes, PerformanceRoutes, ConsultationRoutes, PublicRoutes):
     name = "gateway"
     db = Database("gateway", Outbox, Inbox)
     engine = ServiceRpc("engine")
@@ -45,6 +46,10 @@ class GatewayService(ProcessRoutes, OperatorRoutes, ProposalRoutes, ReportRoutes
         """The caller, signed with the deployment key for the RPC calls made for it: services
         act only for a signed principal (shared/principal.py)."""
         return self.sign(tokens.principal_for(self.db.session, request.headers.get("Authorization")))
+
+    def _anonymous(self) -> dict:
+        """The caller of a public route: the ``public`` role, signed like any caller."""
+        return self.sign({"user": PUBLIC_USER, "roles": ["public"], "unit": None})
 
     @listen(events_queue("gateway", [contracts.NOTIFY_PREFIX + "#"]), with_sender=True)
     def deliver_notification(self, body, sender):

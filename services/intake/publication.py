@@ -10,7 +10,7 @@ from shared.validation import load
 from shared.contracts import messages
 from shared.principal import acting_user
 
-from .masking import mask_name, mask_text
+from shared.masking import mask_name, mask_text
 from .models import Proposal, Publication
 from .records import by_id, notify, proposers, record_event
 from .schemas import PublishParams

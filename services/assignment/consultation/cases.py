@@ -9,6 +9,8 @@ it was asked to commit, with its own commitment only and the resident's name mas
 """
 from __future__ import annotations
 
+import secrets
+
 from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -26,7 +28,7 @@ from .records import case_by_number, event, events_of, iso, record, tell
 from .schemas import CaseQuery, CaseRegistration, CaseSchema, CommitmentRequest
 
 PROCESS_ID = "micro_consultation"
-REGISTRARS = ("staff", "member")
+REGISTRARS = ("staff", "member", "public")  # public: a resident through the public API
 READ_ALL = ("staff", "committee", "leader", "operator")
 
 
@@ -68,7 +70,9 @@ def register(session, request: dict, principal: dict | None, key: str | None = N
     user, roles, _ = acting(principal)
     role = next((r for r in REGISTRARS if r in roles), None)
     if role is None:
-        raise Forbidden("cases are registered by staff of a venue or by members")
+        raise Forbidden("cases are registered by staff of a venue, by members or by residents")
+    if role == "public":
+        key = None  # every resident acts as the one public user: a key would match another's case
     if key is not None:
         if not isinstance(key, str) or not 1 <= len(key) <= 100:
             raise InvalidInput("the idempotency key", {"key": ["1 to 100 characters"]})
@@ -91,7 +95,8 @@ def register(session, request: dict, principal: dict | None, key: str | None = N
                 title=data["title"].strip(), description=data["description"].strip(),
                 resident_name=data["resident_name"].strip(), resident_phone=data["resident_phone"],
                 registered_by=user, registered_role=role, status="registered", reopened=0,
-                rulebook_version=rulebook.version, created_at=now, client_reference=key)
+                rulebook_version=rulebook.version, created_at=now, client_reference=key,
+                public_reference=secrets.token_urlsafe(18))
     session.add(case)
     session.flush()
     covered = session.scalar(select(VenueCoverage).where(VenueCoverage.venue == venue.code,
@@ -106,6 +111,10 @@ def register(session, request: dict, principal: dict | None, key: str | None = N
     tell(session, case, "registered", "staff", ["role:staff"], f"新的微协商诉求 {number}：{case.title}",
          "请派单给委员")
     session.flush()
+    if role == "public":  # a resident reads only the public view, by the reference it carries
+        from .public import view
+
+        return view(session, case)
     return dump(session, case, principal)
 
 
