@@ -1,8 +1,8 @@
 """The public API end to end, without a token, every service its own process on the real broker:
 it serves only what is published (a draft, a proposal filed but not published, a proposal whose
 proposer declined, an opinion item not adopted are all absent), names a proposer only with
-consent, and a resident raises a case, follows it by its reference to its return visit, and is
-refused with 429 beyond the spam limit."""
+consent, and a resident raises a case that reaches the member serving its contact point, follows
+it by its reference to its return visit, and is refused with 429 beyond the spam limit."""
 from __future__ import annotations
 
 import pytest
@@ -122,6 +122,11 @@ def test_a_resident_raises_a_case_and_follows_it_to_its_return_visit(running):
     assert "王秀英" not in raised.text and "13800001111" not in raised.text
 
     assert api("staff", "GET", f"/api/consultations/{number}", expect=200).json()["registered_by"] == "public"
+    # member.li serves the contact point (deploy/seed/venues.yaml): the case reaches them at once.
+    wait_for(lambda: [n for n in api("member", "GET", "/api/notifications", expect=200).json()
+                      if n["subject"] == number and n["kind"] == "consultation.raised_at_venue"],
+             timeout=60, message="the venue's member told")
+    assert api("member", "GET", f"/api/consultations/{number}", expect=200).json()["venue_members"] == ["member.li"]
     case_step(api, "staff", number, "dispatch", {"dispatch_action": "dispatch", "member": "member.li"})
     case_step(api, "member", number, "take", {"accepted": True})
     case_step(api, "member", number, "decision", {"outcome": "answered", "answer": "已联系物业，本周内修复"})

@@ -50,6 +50,17 @@ class VenueCoverage(Base):
                                       primary_key=True, index=True)
 
 
+class VenueMember(Base):
+    """A member who serves at a venue (a contact point's members, 联络站委员): a resident's case raised
+    there reaches them, and they read the venue's cases."""
+
+    __tablename__ = "venue_members"
+
+    venue: Mapped[str] = mapped_column(String(50), ForeignKey("venues.code", name="fk_venue_members_venue_venues"),
+                                       primary_key=True)
+    member: Mapped[str] = mapped_column(String(100), primary_key=True, index=True)
+
+
 class CaseCounter(Base):
     """The last case number of a year (numbers without gaps; see ``services/intake/numbering.py``)."""
 

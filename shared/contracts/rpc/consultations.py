@@ -110,6 +110,8 @@ class CaseSchema(Schema):
     registered_by = fields.String()
     status = fields.String()
     member = fields.String(allow_none=True)
+    venue_members = fields.List(fields.String(), metadata={
+        "description": "the members who serve at the case's venue: it reached them when it was raised"})
     outcome = fields.String(allow_none=True)
     answer = fields.String(allow_none=True)
     converted_kind = fields.String(allow_none=True)
@@ -136,6 +138,7 @@ class VenueSchema(Schema):
     address = fields.String()
     sector = fields.String(allow_none=True)
     covers = fields.List(fields.String())
+    members = fields.List(fields.String(), metadata={"description": "the members who serve there (user ids)"})
 
 
 class TownCoverage(Schema):
