@@ -143,13 +143,38 @@ def test_a_resident_raises_a_case_and_follows_it_to_its_return_visit(running):
     assert anonymous(base, "POST", "/api/public/consultations", {**ISSUE, "venue": "nowhere"}).status_code == 400
 
 
+def test_a_case_turned_into_a_proposal_waits_for_its_answer_then_gets_its_return_visit(running):
+    base, _ = running
+    api = Api(*running)
+    raised = anonymous(base, "POST", "/api/public/consultations", {**ISSUE, "title": "社区缺少老年食堂"})
+    assert raised.status_code == 201, raised.text
+    reference, number = raised.json()["reference"], raised.json()["number"]
+    case_step(api, "staff", number, "dispatch", {"dispatch_action": "dispatch", "member": "member.li"})
+    case_step(api, "member", number, "take", {"accepted": True})
+    case_step(api, "member", number, "decision", {"outcome": "proposal", "analysis": "辖区老年人口占比高，就餐难。",
+                                                  "suggestion": "由民政部门统筹建设社区老年食堂。"})
+
+    def public_view():
+        return anonymous(base, "GET", f"/api/public/consultations/{reference}").json()
+    wait_for(lambda: public_view()["status"] == "converted", timeout=60, message="the conversion")
+    proposal = public_view()["converted_number"]
+    assert public_view()["converted_kind"] == "proposal" and not public_view()["return_visit_done"]
+    answered(api, proposal)
+    wait_for(lambda: public_view()["status"] == "return_visit", timeout=90, message="the proposal's outcome reaching the case")
+    case_step(api, "member", number, "return-visit", {"reached": True, "satisfaction": "basically_satisfied"})
+    wait_for(lambda: public_view()["status"] == "closed", timeout=60, message="the case closed")
+    assert public_view()["return_visit_done"] and public_view()["satisfaction"] == "basically_satisfied"
+    history = [h["action"] for h in api("staff", "GET", f"/api/consultations/{number}", expect=200).json()["history"]]
+    assert history[-4:] == ["converted", "converted_outcome", "return_visit", "closed"], history
+
+
 def test_the_spam_limit_refuses_a_client_address_with_429_and_a_message(running, e2e_settings):
     base, _ = running
     limit = e2e_settings.public_cases_per_address
     answers = [anonymous(base, "POST", "/api/public/consultations", {**ISSUE, "title": f"噪声扰民 {i}"})
                for i in range(limit + 1)]
     codes = [a.status_code for a in answers]
-    # An earlier test of this module raised a case from the same address: it counts too.
+    # Earlier tests of this module raised cases from the same address: they count too.
     assert set(codes) == {201, 429} and codes.index(429) == codes.count(201) <= limit, codes
     refused = answers[-1]
     assert refused.status_code == 429, codes

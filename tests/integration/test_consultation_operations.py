@@ -272,21 +272,28 @@ def test_the_return_visit_reopens_an_unsatisfied_case_once_then_closes_with_the_
     assert event["payload"]["satisfaction"] == "unsatisfied" and event["thread"] == number
 
 
-def test_a_converted_case_records_the_new_number_and_closes_with_the_reason(session):
+def test_a_converted_case_waits_for_the_outcome_of_its_item_then_goes_to_the_return_visit(session):
     number = registered(session)["number"]
     cid = taken_by_li(session, number)
     decided = steps.record_decision(session, {"case_id": cid, "outcome": "opinion", "analysis": "年久失修",
                                               "suggestion": "纳入改造计划", "by": "member.li"}, None)
     assert decided["content"]["situation"].startswith("解放街道") and decided["member"] == "member.li"
-    steps.record_conversion(session, {"case_id": cid, "kind": "opinion",
+    converted = steps.record_conversion(session, {"case_id": cid, "kind": "opinion",
+                                                  "converted": {"number": "SQ-2027-0009", "thread": number}}, None)
+    steps.record_conversion(session, {"case_id": cid, "kind": "opinion",            # delivered twice
                                       "converted": {"number": "SQ-2027-0009", "thread": number}}, None)
     session.commit()
+    assert converted["status"] == "converted" and converted["outcome_due"]
     case = cases.get(session, number, LI)
-    assert (case["status"], case["close_reason"], case["converted_number"]) == ("closed", "converted", "SQ-2027-0009")
+    assert (case["status"], case["close_reason"], case["converted_number"]) == ("converted", None, "SQ-2027-0009")
     [event] = outbox(session, "consultation.converted")
     assert event["payload"]["to"] == "opinion" and event["payload"]["converted_number"] == "SQ-2027-0009"
+    outcome = {"kind": "opinion", "number": "SQ-2027-0009", "outcome": "adopted"}
+    assert steps.record_converted_outcome(session, {"case_id": cid, "outcome": outcome}, None) == {"status": "return_visit"}
+    session.commit()
+    assert cases.get(session, number, LI)["status"] == "return_visit"
     entry = cases.thread_entry(session, number, LI)
-    assert entry["kind"] == "case" and [e["action"] for e in entry["events"]][-2:] == ["converted", "closed"]
+    assert entry["kind"] == "case" and [e["action"] for e in entry["events"]][-2:] == ["converted", "converted_outcome"]
     assert cases.thread_entry(session, "SQ-2027-0001", LI) is None
     with pytest.raises(Forbidden):
         cases.thread_entry(session, number, ZHOU)

@@ -260,6 +260,24 @@ def test_a_case_becomes_a_proposal_through_normal_submission_and_filing_tells_po
     fresh = operations.submit(session, {"kind": "plenary", "publish_consent": True, "title": "t",
                                         "situation": "s", "analysis": "a", "suggestions": "x"}, ZHOU)
     assert fresh["thread"] == fresh["number"]
+    operations.publish(session, {"proposal_id": proposal.id, "units": ["transport"], "reply_category": "A",
+                                 "reply_summary": "已办"}, None)
+    session.commit()
+    [told] = [m for m in outbox(session, contracts.MESSAGE_ROUTING_KEY) if m["name"] == "converted_outcome"]
+    assert told["correlation_key"] == "WX-2026-0002", "the case waits for its proposal's outcome"
+    assert told["payload"] == {"kind": "proposal", "number": made["number"], "outcome": "published",
+                               "reply_category": "A"}
+
+
+def test_an_opinion_item_opened_from_a_case_tells_the_case_when_it_is_not_adopted(session):
+    opened = threads.open_opinion_from_case(session, {"thread": "WX-2026-0003", "member": "member.li",
+                                                      "content": ITEM, "case_number": "WX-2026-0003"}, None)
+    session.commit()
+    edit(session, opened["number"], decision="not_adopted", not_adopted_reason="已有部门在办")
+    session.commit()
+    [told] = [m for m in outbox(session, contracts.MESSAGE_ROUTING_KEY) if m["name"] == "converted_outcome"]
+    assert told["correlation_key"] == "WX-2026-0003"
+    assert told["payload"] == {"kind": "opinion", "number": opened["number"], "outcome": "not_adopted"}
 
 
 # -- the service on the real broker --------------------------------------------------------------

@@ -70,6 +70,10 @@ class ConsultationEntrypoints:
     def record_conversion(self, params, principal):
         return steps.record_conversion(self.db.session, params, principal)
 
+    @job("assignment.record_converted_outcome")
+    def record_converted_outcome(self, params, principal):
+        return steps.record_converted_outcome(self.db.session, params, principal)
+
     @job("assignment.record_meeting")
     def record_meeting(self, params, principal):
         return steps.record_meeting(self.db.session, params, principal)
