@@ -248,6 +248,8 @@ class OpinionReport(Base):
     adoption_note: Mapped[str | None] = mapped_column(Text, nullable=True)
     adoption_recorded_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
     adoption_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # The adoption may be published (公开): only such adoptions are in the public list.
+    publishable: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     issue: Mapped[OpinionIssue] = relationship()
 

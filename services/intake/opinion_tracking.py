@@ -165,9 +165,11 @@ def record_adoption(session, number: str, request: dict, principal: dict) -> dic
             return dump(session, item)
         raise Conflict(f"{data['channel']} is already recorded as {row.adoption} for opinion item {number}")
     row.adoption, row.adoption_note = outcome, data["note"]
+    row.publishable = data["adopted"] and data["publishable"]
     row.adoption_recorded_by, row.adoption_at = user, clock.now()
     record(session, item, user, "adoption_recorded", {"channel": row.channel, "issue": row.issue.number,
-                                                      "adoption": outcome, "note": data["note"]})
+                                                      "adoption": outcome, "note": data["note"],
+                                                      "publishable": row.publishable})
     zh = _channel_zh(rulebook, row.channel)
     if data["adopted"]:
         if item.status == "sent":

@@ -105,14 +105,16 @@ def year_figures(session, year: int, audience: str, principal: dict | None, memb
 
 def adopted_opinions(session, year: int, audience: str, principal: dict | None) -> dict:
     """The year's opinion items adopted by at least one recipient, with the issues they were
-    reported in and the leaders' instructions. In the public list submitters are masked; in the
+    reported in and the leaders' instructions; for the public only adoptions marked publishable. In the public list submitters are masked; in the
     members' list members are named and informants (who are not committee members) stay masked."""
     from .models import OpinionInstruction, OpinionItem, OpinionReport
 
     user = _check_reader(principal, audience)
-    adopted = session.scalars(select(OpinionReport).join(OpinionItem, OpinionItem.id == OpinionReport.item_id)
-                              .where(OpinionItem.year == year, OpinionReport.adoption == "adopted")
-                              .order_by(OpinionItem.sequence, OpinionReport.channel)).all()
+    query = (select(OpinionReport).join(OpinionItem, OpinionItem.id == OpinionReport.item_id)
+             .where(OpinionItem.year == year, OpinionReport.adoption == "adopted"))
+    if audience == "public":  # the public sees only adoptions marked publishable when recorded
+        query = query.where(OpinionReport.publishable.is_(True))
+    adopted = session.scalars(query.order_by(OpinionItem.sequence, OpinionReport.channel)).all()
     ids = sorted({r.item_id for r in adopted})
     items = {i.id: i for i in session.scalars(select(OpinionItem).where(OpinionItem.id.in_(ids))).all()} if ids else {}
     instructions = session.scalars(select(OpinionInstruction).where(OpinionInstruction.item_id.in_(ids))

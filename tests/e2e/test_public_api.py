@@ -1,6 +1,6 @@
 """The public API end to end, without a token, every service its own process on the real broker:
 it serves only what is published (a draft, a proposal filed but not published, a proposal whose
-proposer declined, an opinion item not adopted are all absent), names a proposer only with
+proposer declined, an opinion item not adopted or not marked publishable are all absent), names a proposer only with
 consent, and a resident raises a case that reaches the member serving its contact point, follows
 it by its reference to its return visit, and is refused with 429 beyond the spam limit."""
 from __future__ import annotations
@@ -90,26 +90,31 @@ def test_the_public_api_serves_only_what_is_published_and_names_only_with_consen
     assert html.headers["Content-Type"].startswith("text/html") and named in html.text and declined not in html.text
 
 
-def test_only_adopted_opinion_items_are_public(running):
+def test_only_adopted_opinion_items_marked_publishable_are_public(running):
     base, _ = running
     api = Api(*running)
     adopted = api("member", "POST", "/api/opinions", ITEM, expect=201).json()["number"]
     rejected = api("member", "POST", "/api/opinions", {**ITEM, "title": "关于夜市噪声扰民的情况"},
                    expect=201).json()["number"]
-    for number in (adopted, rejected):
+    kept = api("member", "POST", "/api/opinions", {**ITEM, "title": "关于河道清淤的情况"}, expect=201).json()["number"]
+    for number in (adopted, rejected, kept):
         opinion_step(api, "staff", number, "editing", {**PASSED, "decision": "report"})
         opinion_until(api, number, "reviewed")
         opinion_step(api, "leader", number, "sign-off", {"approved": True, "channels": ["city_government"]})
         opinion_until(api, number, "sent")
-    api("staff", "POST", f"/api/opinions/{adopted}/adoptions", {"channel": "city_government", "adopted": True},
-        expect=200)
-    api("staff", "POST", f"/api/opinions/{rejected}/adoptions", {"channel": "city_government", "adopted": False},
-        expect=200)
+    api("staff", "POST", f"/api/opinions/{adopted}/adoptions",
+        {"channel": "city_government", "adopted": True, "publishable": True}, expect=200)
+    api("staff", "POST", f"/api/opinions/{rejected}/adoptions",
+        {"channel": "city_government", "adopted": False, "publishable": True}, expect=200)
+    api("staff", "POST", f"/api/opinions/{kept}/adoptions", {"channel": "city_government", "adopted": True},
+        expect=200)   # adopted, not marked publishable
     year = int(adopted.split("-")[1])
     public = anonymous(base, "GET", f"/api/public/opinions/{year}/adopted")
     assert public.status_code == 200, public.text
     assert [i["number"] for i in public.json()["items"]] == [adopted]
     assert public.json()["items"][0]["submitter"] == "m***"
+    members = api("staff", "GET", f"/api/reports/opinions/{year}/adopted?format=json&audience=members", expect=200)
+    assert [i["number"] for i in members.json()["items"]] == [adopted, kept], "members see every adoption"
 
 
 def test_a_resident_raises_a_case_and_follows_it_to_its_return_visit(running):

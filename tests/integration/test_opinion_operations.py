@@ -186,6 +186,22 @@ def test_adoption_per_recipient_instruction_forwarding_and_the_answer(session):
                      "notify.opinion.forwarded", "notify.opinion.answered", "notify.opinion.handled"]
 
 
+def test_the_public_list_of_adopted_items_holds_only_adoptions_marked_publishable(session):
+    from services.intake import reports
+
+    shown, _ = reported(session, channels=["city_government"])
+    kept, _ = reported(session, ZHOU, channels=["city_government"])
+    tracking.record_adoption(session, shown, {"channel": "city_government", "adopted": True, "publishable": True},
+                             STAFF)
+    tracking.record_adoption(session, kept, {"channel": "city_government", "adopted": True}, STAFF)
+    session.commit()
+    year, resident = int(shown.split("-")[1]), {"user": "public", "roles": ["public"]}
+    assert [i["number"] for i in reports.adopted_opinions(session, year, "public", resident)["items"]] == [shown]
+    assert [i["number"] for i in reports.adopted_opinions(session, year, "members", STAFF)["items"]] == [shown, kept]
+    with pytest.raises(Forbidden):
+        reports.adopted_opinions(session, year, "members", resident)
+
+
 def test_silent_recipients_count_as_not_adopting_and_late_answers_are_chased(session, skipping_clock):
     number, _ = reported(session, channels=["city_government"])
     result = tracking.close_reporting(session, {"item_id": item_id(session, number)}, None)
