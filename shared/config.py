@@ -68,6 +68,13 @@ class Settings:
     # nested deeper than this is refused (400).
     http_max_body_bytes: int = 1024 * 1024
     http_max_json_depth: int = 32
+    # The public API's spam limit on residents' cases: at most so many per client address and per
+    # venue (contact point) in each window; the client address is the connection's, or with
+    # proxy hops set the entry of X-Forwarded-For that many from the right (the trusted proxies).
+    public_cases_per_address: int = 5
+    public_cases_per_venue: int = 50
+    public_cases_window_seconds: int = 3600
+    http_trusted_proxy_hops: int = 0
     # API tokens expire: a person's after this many hours, a department system's after the second.
     token_ttl_hours: float = 12.0
     token_system_ttl_hours: float = 90 * 24.0
@@ -267,6 +274,10 @@ def load(env=None) -> Settings:
         script_memory_limit_mb=int(_env(env, "ZTC_SCRIPT_MEMORY_LIMIT_MB", "128")),
         http_max_body_bytes=max(1, int(_env(env, "ZTC_HTTP_MAX_BODY_BYTES", str(1024 * 1024)))),
         http_max_json_depth=max(2, int(_env(env, "ZTC_HTTP_MAX_JSON_DEPTH", "32"))),
+        public_cases_per_address=max(1, int(_env(env, "ZTC_PUBLIC_CASES_PER_ADDRESS", "5"))),
+        public_cases_per_venue=max(1, int(_env(env, "ZTC_PUBLIC_CASES_PER_VENUE", "50"))),
+        public_cases_window_seconds=max(1, int(_env(env, "ZTC_PUBLIC_CASES_WINDOW_SECONDS", "3600"))),
+        http_trusted_proxy_hops=max(0, int(_env(env, "ZTC_HTTP_TRUSTED_PROXY_HOPS", "0"))),
         token_ttl_hours=float(_env(env, "ZTC_TOKEN_TTL_HOURS", "12")),
         token_system_ttl_hours=float(_env(env, "ZTC_TOKEN_SYSTEM_TTL_HOURS", str(90 * 24))),
         bus_user_prefix=_env(env, "ZTC_BUS_USER_PREFIX", "ztc-"),

@@ -50,6 +50,12 @@ class Conflict(ZtcError):
     status, code = 409, "conflict"
 
 
+class TooManyRequests(ZtcError):
+    """A client or a venue over its limit of public submissions; ``details['retry_after_seconds']``
+    says when the next one is taken. Raised by the gateway only: it never crosses the bus."""
+    status, code = 429, "too_many_requests"
+
+
 @deserialize_to_instance
 class DiagramRefused(ZtcError):
     """A diagram was refused; ``details['problems']`` lists each problem."""

@@ -317,7 +317,7 @@ class ProposalRulebookSchema(RulebookSchema):
 
 # -- the micro-consultation rulebook ----------------------------------------------------------------
 CONSULTATION_DURATIONS = ("take_case", "commitment", "commitment_reminder", "follow_up", "follow_up_again",
-                          "follow_up_reminder")
+                          "follow_up_reminder", "conversion_outcome")
 
 
 class _Numbering(Schema):

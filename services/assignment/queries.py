@@ -1,13 +1,16 @@
 """What people and department systems may read: a unit its own assignments, staff all of them."""
 from __future__ import annotations
 
+from marshmallow import Schema, fields, validate
 from sqlalchemy import select
 
 from shared.errors import Forbidden
+from shared.validation import load
 
 from .commands import describe_reply
 from .decisions import decisions_of
-from .models import Assignment, AssignmentEvent, CoUnitInput, ExtensionRequest, Reply
+from .consultation.cases import acting
+from .models import Assignment, AssignmentEvent, CoUnitInput, ExtensionRequest, Reply, Unit
 from .records import (acting_unit, active_assignments, current_reply, describe, iso, oversees,
                       principal_of, visible_assignment)
 
@@ -106,3 +109,17 @@ def proposal_reply(session, access: dict) -> dict:
                               for i in inputs if i.round == n],
         } for n in rounds],
     }
+
+
+class _Codes(Schema):
+    codes = fields.List(fields.String(validate=validate.Length(min=1, max=100)), required=True,
+                        validate=validate.Length(max=200))
+
+
+def unit_names(session, codes, principal) -> dict[str, str]:
+    """``{code: name}`` for the known ones of ``codes`` (at most 200): the departments that answer
+    proposals are public bodies, named wherever a proposal is published (公开提办双方)."""
+    acting(principal)
+    wanted = load(_Codes, {"codes": list(codes or ())}, "the unit codes")["codes"]
+    rows = session.scalars(select(Unit).where(Unit.code.in_(wanted))) if wanted else ()
+    return {row.code: row.name for row in rows}

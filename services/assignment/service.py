@@ -130,6 +130,11 @@ class AssignmentService(Pingable, ConsultationEntrypoints):
         return routing.suggest(self.db.session, self.rules.routing(), proposal, principal)
 
     @api
+    def unit_names(self, codes, principal=None):
+        """``{code: name}`` of the known ones of ``codes`` (published proposals name their units)."""
+        return queries.unit_names(self.db.session, codes, principal)
+
+    @api
     def list_assignments(self, principal=None, number=None):
         return queries.list_assignments(self.db.session, principal, number)
 

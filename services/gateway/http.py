@@ -249,8 +249,11 @@ def request_key(request) -> str:
     return key
 
 
+PUBLIC_USER = "public"  # who an unauthenticated caller of a public route acts as
+
+
 def endpoint(*roles, body=None, response=None, status=200, query=(), html=False, idempotent=False,
-             statuses=(), files=()):
+             statuses=(), files=(), anonymous=False):
     """Authenticate, check the caller holds one of ``roles``, validate the body with the ``body``
     schema (the handler gets it as ``body=``), map errors. Every route names its roles (``EVERYONE``
     for any signed-in role): they are the HTTP permission matrix (docs/security.md).
@@ -259,7 +262,12 @@ def endpoint(*roles, body=None, response=None, status=200, query=(), html=False,
     document (the handler returns a ``Response`` for it); ``statuses`` adds answers particular to
     the route (e.g. 422). ``files``: the content types of a file the route answers instead of JSON
     (an export). ``idempotent``: a creating route; the handler gets the request's
-    idempotency key as ``key=`` (see :func:`request_key`) and passes it to the service."""
+    idempotency key as ``key=`` (see :func:`request_key`) and passes it to the service.
+    ``anonymous``: a public route (``/api/public/...``) that needs no token; every role is let through
+    and the caller acts as the ``public`` role (user ``public``), whatever token it may send, so the
+    answer never depends on who asks."""
+    if anonymous:
+        roles = roles or ROLES
     if not roles:
         raise TypeError("endpoint() needs the roles allowed (EVERYONE for any signed-in role)")
     unknown = set(roles) - set(ROLES)
@@ -271,7 +279,7 @@ def endpoint(*roles, body=None, response=None, status=200, query=(), html=False,
         def wrapper(self, request, **kwargs):
             rid = request_id(request)
             try:
-                principal = self._principal(request)
+                principal = self._anonymous() if anonymous else self._principal(request)
                 if not set(roles) & set(principal["roles"]):
                     raise Forbidden(f"this needs one of the roles: {', '.join(roles)}",
                                     {"roles": list(roles)})
@@ -299,7 +307,7 @@ def endpoint(*roles, body=None, response=None, status=200, query=(), html=False,
 
         wrapper.openapi = {"roles": roles, "body": body, "response": response, "status": status,
                            "query": query, "html": html, "idempotent": idempotent, "statuses": statuses,
-                           "files": tuple(files)}
+                           "files": tuple(files), "anonymous": anonymous}
         return wrapper
 
     return decorate

@@ -35,7 +35,7 @@ def routes(service_cls=None) -> list[dict]:
             if isinstance(entrypoint, HttpRequestHandler) and meta is not None:
                 found.append({"method": entrypoint.method, "url": entrypoint.url,
                               "path": _PARAM.sub(r"{\1}", entrypoint.url), "name": method.__name__,
-                              "roles": tuple(meta["roles"])})
+                              "roles": tuple(meta["roles"]), "anonymous": bool(meta.get("anonymous"))})
     return sorted(found, key=lambda r: (r["path"], r["method"]))
 
 
@@ -50,11 +50,13 @@ def markdown(service_cls=None) -> str:
     lines = [header, "|---|" + "---|" * len(ROLES)]
     for route in routes(service_cls):
         cells = ["✓" if role in route["roles"] else "403" for role in ROLES]
-        lines.append(f"| `{route['method']} {route['path']}` | " + " | ".join(cells) + " |")
+        public = " (public: no token)" if route["anonymous"] else ""
+        lines.append(f"| `{route['method']} {route['path']}`{public} | " + " | ".join(cells) + " |")
     lines.append("")
     lines.append(f"{len(routes(service_cls))} routes × {len(ROLES)} roles. ✓: the gateway lets the role "
                  "through (the service then decides for each object); 403: refused before any service "
-                 "is called. `GET /health`, `GET /ready` and `GET /openapi.json` need no token.")
+                 "is called. `GET /health`, `GET /ready` and `GET /openapi.json` need no token, nor do the public "
+                 "routes marked so, which every caller reaches as the public role (with a token or none).")
     return "\n".join(lines)
 
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, DateTime, String
+from sqlalchemy import JSON, BigInteger, DateTime, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.db import make_base
@@ -27,3 +27,15 @@ class ApiToken(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class PublicLimitCount(Base):
+    """How many public submissions one client address or one venue made in one window (a fixed
+    window of ``ZTC_PUBLIC_CASES_WINDOW_SECONDS``, starting at ``window_start`` in epoch seconds)."""
+
+    __tablename__ = "public_limit_counts"
+
+    scope: Mapped[str] = mapped_column(String(20), primary_key=True)     # address | venue
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    window_start: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)

@@ -70,6 +70,9 @@ def build(service_cls, title="Zhitongche API", version="1") -> dict:
                     for q in meta["query"])
             roles = ", ".join(meta["roles"]) if set(meta["roles"]) != set(ROLES) else "any signed-in role"
             operation["description"] = "Roles: " + roles
+            if meta.get("anonymous"):
+                operation["security"] = []
+                operation["description"] = "Public: no token needed; every caller acts as the public role"
             if meta.get("idempotent"):
                 from .http import IDEMPOTENCY_DOC, IDEMPOTENCY_HEADER
 
@@ -97,6 +100,8 @@ def build(service_cls, title="Zhitongche API", version="1") -> dict:
                 "502": {"description": "a service failed (the body names only the request id)", **error},
                 "503": {"description": "a service is not running", **error},
             }
+            if meta.get("anonymous"):  # no token is read, so none is refused
+                del operation["responses"]["401"], operation["responses"]["403"]
             for code, description in meta.get("statuses", ()):
                 operation["responses"][str(code)] = {"description": description, **error}
         paths.setdefault(path, {})[http_method.lower()] = operation

@@ -17,7 +17,7 @@ from shared.messaging.topology import events_queue
 
 from . import deliveries, digests, notifications, openapi, schemas, tokens
 from .channels import Channels
-from .http import EVERYONE, _json, endpoint, http
+from .http import EVERYONE, PUBLIC_USER, _json, endpoint, http
 from .models import Inbox, Outbox
 from .routes.consultations import ConsultationRoutes
 from .routes.deliveries import DeliveryRoutes
@@ -27,11 +27,12 @@ from .routes.opinions import OpinionRoutes
 from .routes.performance import PerformanceRoutes
 from .routes.processes import ProcessRoutes
 from .routes.proposals import ProposalRoutes
+from .routes.public import PublicRoutes
 from .routes.reports import ReportRoutes
 
 
 class GatewayService(ProcessRoutes, OperatorRoutes, ProposalRoutes, ReportRoutes, NotificationRoutes,
-                     DeliveryRoutes, OpinionRoutes, PerformanceRoutes, ConsultationRoutes):
+                     DeliveryRoutes, OpinionRoutes, PerformanceRoutes, ConsultationRoutes, PublicRoutes):
     name = "gateway"
     db = Database("gateway", Outbox, Inbox)
     engine = ServiceRpc("engine")
@@ -49,6 +50,10 @@ class GatewayService(ProcessRoutes, OperatorRoutes, ProposalRoutes, ReportRoutes
         """The caller, signed with the deployment key for the RPC calls made for it: services
         act only for a signed principal (shared/principal.py)."""
         return self.sign(tokens.principal_for(self.db.session, request.headers.get("Authorization")))
+
+    def _anonymous(self) -> dict:
+        """The caller of a public route: the ``public`` role, signed like any caller."""
+        return self.sign({"user": PUBLIC_USER, "roles": ["public"], "unit": None})
 
     @listen(events_queue("gateway", [contracts.NOTIFY_PREFIX + "#"]), with_sender=True)
     def deliver_notification(self, body, sender):

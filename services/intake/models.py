@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import (JSON, Boolean, DateTime, ForeignKey, Integer, String, Text,
-                        UniqueConstraint)
+                        UniqueConstraint, false)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from shared.db import make_base
@@ -58,6 +58,8 @@ class Proposal(Base):
     sector: Mapped[str | None] = mapped_column(String(100), nullable=True)
     publish_consent: Mapped[bool] = mapped_column(Boolean)
     no_publish_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # The initiator consents to being named where the proposal is published; else masked there.
+    publish_name: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     status: Mapped[str] = mapped_column(String(20), index=True)
     revision: Mapped[int] = mapped_column(Integer, default=1)            # raised by each resubmission
     cosign_due: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
@@ -246,6 +248,8 @@ class OpinionReport(Base):
     adoption_note: Mapped[str | None] = mapped_column(Text, nullable=True)
     adoption_recorded_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
     adoption_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # The adoption may be published (公开): only such adoptions are in the public list.
+    publishable: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     issue: Mapped[OpinionIssue] = relationship()
 

@@ -21,6 +21,7 @@ from shared.validation import load
 from shared.contracts import messages
 from shared.principal import acting_user as recorded_user
 
+from . import case_outcome
 from .access import acting_user
 from .models import OpinionCheck, OpinionForward, OpinionInstruction, OpinionIssue, OpinionReport
 from .opinion_records import by_id, by_number, event, next_issue_number, not_found, record, tell
@@ -71,6 +72,7 @@ def record_editing(session, params: dict, principal: dict | None) -> dict:
              "已通过政治、事实、内容、文字四关审核，待领导签发。")
     else:
         item.status, item.not_adopted_reason = "not_adopted", data["not_adopted_reason"]
+        case_outcome.opinion_settled(session, item)
         tell(session, item, "not_adopted", f"round-{round_}", f"社情民意信息 {item.number} 未予采用",
              f"理由：{data['not_adopted_reason']}")
     record(session, item, data["edited_by"], "edited",
@@ -163,9 +165,11 @@ def record_adoption(session, number: str, request: dict, principal: dict) -> dic
             return dump(session, item)
         raise Conflict(f"{data['channel']} is already recorded as {row.adoption} for opinion item {number}")
     row.adoption, row.adoption_note = outcome, data["note"]
+    row.publishable = data["adopted"] and data["publishable"]
     row.adoption_recorded_by, row.adoption_at = user, clock.now()
     record(session, item, user, "adoption_recorded", {"channel": row.channel, "issue": row.issue.number,
-                                                      "adoption": outcome, "note": data["note"]})
+                                                      "adoption": outcome, "note": data["note"],
+                                                      "publishable": row.publishable})
     zh = _channel_zh(rulebook, row.channel)
     if data["adopted"]:
         if item.status == "sent":
@@ -198,6 +202,7 @@ def close_reporting(session, params: dict, principal: dict | None) -> dict:
             item.status = "adopted"
         else:
             item.status, item.not_adopted_reason = "not_adopted", "报送单位均未采用"
+            case_outcome.opinion_settled(session, item)
             tell(session, item, "not_adopted", "reporting", f"社情民意信息 {item.number} 未被采用",
                  "报送单位均未采用。感谢您反映情况。")
     record(session, item, _actor(principal), "reporting_closed", {"adopted": adopted, "no_answer": silent})
@@ -337,5 +342,6 @@ def close(session, params: dict, principal: dict | None) -> dict:
         tell(session, item, "closed", "closed", f"社情民意信息 {item.number} 跟踪结束",
              "已被采用，无需转办。")
     record(session, item, _actor(principal), "closed", {"status": item.status})
+    case_outcome.opinion_settled(session, item)
     session.flush()
     return {"status": item.status}

@@ -19,7 +19,7 @@ from shared.messaging.outbox import start_process
 from shared.validation import load
 
 from .access import acting_user, reads_all
-from .masking import mask_name, mask_text
+from shared.masking import mask_name, mask_text
 from .models import OpinionForward, OpinionItem, OpinionReport, Outbox
 from .opinion_records import (by_number, details, event, events_of, next_item_number, not_found,
                               record, tell)

@@ -18,7 +18,7 @@ from shared.rulebook import deadline, load_rulebook
 from shared.validation import load
 from shared.contracts import messages
 
-from .masking import mask_text
+from shared.masking import mask_text
 from .access import MEMBER, acting_user, not_found, proposes, reads_all, require_member, require_reader
 from .models import Cosigner, Outbox, Proposal, Publication
 from .numbering import format_number, next_sequence
@@ -114,7 +114,7 @@ def submit(session, draft: dict, principal: dict, thread: str | None = None, key
         number=number, thread=thread or number, year=year, sequence=sequence, kind=data["kind"], title=data["title"],
         situation=data["situation"], analysis=data["analysis"], suggestions=data["suggestions"],
         initiator=initiator, sector=data["sector"], publish_consent=data["publish_consent"],
-        no_publish_reason=data["no_publish_reason"],
+        no_publish_reason=data["no_publish_reason"], publish_name=data["publish_name"],
         status="cosigning" if cosigning else "submitted", revision=1,
         cosign_due=cosign_due, created_at=now, client_reference=key,
         cosigners=[Cosigner(user=user, order=i, status="invited")

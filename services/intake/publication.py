@@ -10,7 +10,8 @@ from shared.validation import load
 from shared.contracts import messages
 from shared.principal import acting_user
 
-from .masking import mask_name, mask_text
+from shared.masking import mask_name, mask_text
+from . import case_outcome
 from .models import Proposal, Publication
 from .records import by_id, notify, proposers, record_event
 from .schemas import PublishParams
@@ -54,6 +55,7 @@ def publish(session, params: dict, principal: dict | None) -> dict:
         record_event(session, proposal, actor, "publication_declined",
                      {"reason": proposal.no_publish_reason, "units": data["units"],
                       "reply_category": data["reply_category"]})
+        case_outcome.proposal_answered(session, proposal, "answered", data["reply_category"])
         return {"published": False, "reason": proposal.no_publish_reason}
     exists = session.scalar(select(Publication.id).where(Publication.proposal_id == proposal.id))
     if exists is None:
@@ -61,6 +63,7 @@ def publish(session, params: dict, principal: dict | None) -> dict:
     proposal.status = "published"
     record_event(session, proposal, actor, "published",
                  {"units": data["units"], "reply_category": data["reply_category"]})
+    case_outcome.proposal_answered(session, proposal, "published", data["reply_category"])
     notify(session, proposal, proposers(proposal),
            f"您的提案 {proposal.number}《{proposal.title}》及其办理答复已公开（个人信息已隐去）。", kind="published")
     session.flush()

@@ -16,9 +16,10 @@ from sqlalchemy import select
 from shared.errors import Forbidden, InvalidInput
 from shared.rulebook import load_rulebook
 
-from .access import acting_user, reads_all
-from .masking import mask_name, mask_text
+from .access import PUBLIC, acting_user, reads_all
+from shared.masking import mask_name, mask_text
 from .models import Conversion, Proposal, ProposalEvent, Publication
+from .public import named_proposers
 from .records import proposers
 
 AUDIENCES = ("public", "members")
@@ -38,13 +39,22 @@ def _answers(session, ids: list[int]) -> dict[int, dict]:
     return answers
 
 
-def year_figures(session, year: int, audience: str, principal: dict | None) -> dict:
-    """Counts and lists for ``year``'s report to ``audience`` (public | members)."""
+def _check_reader(principal: dict | None, audience: str) -> str:
+    """Staff, the committee and leaders prepare both reports; the public reads the public one."""
     user, roles = acting_user(principal)
-    if not reads_all(roles):
-        raise Forbidden("the year's reports are prepared by staff, the committee and leaders")
     if audience not in AUDIENCES:
         raise InvalidInput("unknown audience", {"audience": [f"one of: {', '.join(AUDIENCES)}"]})
+    if not reads_all(roles) and not (audience == "public" and PUBLIC in roles):
+        raise Forbidden("the year's reports are prepared by staff, the committee and leaders")
+    return user
+
+
+def year_figures(session, year: int, audience: str, principal: dict | None, member_names=None) -> dict:
+    """Counts and lists for ``year``'s report to ``audience`` (public | members). In the public
+    notice a proposer who consented to being named is named (``member_names``: users -> the members
+    directory's names), any other masked."""
+    user = _check_reader(principal, audience)
+    member_names = member_names or (lambda users: {})
     rulebook = load_rulebook("proposal")
     proposals = session.scalars(select(Proposal).where(Proposal.year == year, Proposal.status != "dropped")
                                 .order_by(Proposal.sequence)).all()
@@ -64,7 +74,8 @@ def year_figures(session, year: int, audience: str, principal: dict | None) -> d
         if audience == "public":
             row = published[p.id]
             # Masked again: a row published before masking learned a form of number is masked today.
-            return {"number": p.number, "title": mask_text(row.title, names), "proposers": row.proposers,
+            shown_names = [who["name"] for who in named_proposers(p, member_names)]
+            return {"number": p.number, "title": mask_text(row.title, names), "proposers": shown_names,
                     "units": row.units, "category": row.reply_category,
                     "reply_summary": mask_text(row.reply_summary, names)}
         answer = answers.get(p.id, {})
@@ -94,18 +105,16 @@ def year_figures(session, year: int, audience: str, principal: dict | None) -> d
 
 def adopted_opinions(session, year: int, audience: str, principal: dict | None) -> dict:
     """The year's opinion items adopted by at least one recipient, with the issues they were
-    reported in and the leaders' instructions. In the public list submitters are masked; in the
+    reported in and the leaders' instructions; for the public only adoptions marked publishable. In the public list submitters are masked; in the
     members' list members are named and informants (who are not committee members) stay masked."""
     from .models import OpinionInstruction, OpinionItem, OpinionReport
 
-    user, roles = acting_user(principal)
-    if not reads_all(roles):
-        raise Forbidden("the year's reports are prepared by staff, the committee and leaders")
-    if audience not in AUDIENCES:
-        raise InvalidInput("unknown audience", {"audience": [f"one of: {', '.join(AUDIENCES)}"]})
-    adopted = session.scalars(select(OpinionReport).join(OpinionItem, OpinionItem.id == OpinionReport.item_id)
-                              .where(OpinionItem.year == year, OpinionReport.adoption == "adopted")
-                              .order_by(OpinionItem.sequence, OpinionReport.channel)).all()
+    user = _check_reader(principal, audience)
+    query = (select(OpinionReport).join(OpinionItem, OpinionItem.id == OpinionReport.item_id)
+             .where(OpinionItem.year == year, OpinionReport.adoption == "adopted"))
+    if audience == "public":  # the public sees only adoptions marked publishable when recorded
+        query = query.where(OpinionReport.publishable.is_(True))
+    adopted = session.scalars(query.order_by(OpinionItem.sequence, OpinionReport.channel)).all()
     ids = sorted({r.item_id for r in adopted})
     items = {i.id: i for i in session.scalars(select(OpinionItem).where(OpinionItem.id.in_(ids))).all()} if ids else {}
     instructions = session.scalars(select(OpinionInstruction).where(OpinionInstruction.item_id.in_(ids))

@@ -24,6 +24,10 @@ class IntakeService(Pingable, OpinionEntrypoints):
         """``users -> those the members directory does not know``, asked of the evaluation service."""
         return lambda users: self.evaluation.unknown_members(users, principal=principal)
 
+    def _member_names(self, principal):
+        """``users -> {user: name}`` from the members directory (for those consenting to be named)."""
+        return lambda users: self.evaluation.member_names(users, principal=principal)
+
     # -- RPC: members, staff, the committee, leaders -------------------------------------------
     @api
     def submit(self, draft, principal, key=None):
@@ -68,7 +72,21 @@ class IntakeService(Pingable, OpinionEntrypoints):
         """The year's counts and lists for the notice (public) or the bulletin (members)."""
         from .reports import year_figures
 
-        return year_figures(self.db.session, year, audience, principal)
+        return year_figures(self.db.session, year, audience, principal, self._member_names(principal))
+
+    @api
+    def public_proposals(self, query, principal):
+        """A page of published proposals for the public API (``{items, page, per_page, total}``)."""
+        from .public import list_published
+
+        return list_published(self.db.session, query, principal, self._member_names(principal))
+
+    @api
+    def public_proposal(self, number, principal):
+        """One published proposal for the public API; anything else is not found."""
+        from .public import get_published
+
+        return get_published(self.db.session, number, principal, self._member_names(principal))
 
     @api
     def adopted_opinions(self, year, audience, principal):

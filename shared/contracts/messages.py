@@ -34,6 +34,8 @@ MESSAGES = _declare(
     BpmnMessage("extension_requested", ("assignment",), "proposal number", "a unit asked for more time"),
     BpmnMessage("followup_reply", ("assignment",), "proposal number", "a unit's follow-up on a category B reply"),
     BpmnMessage("commitments_made", ("assignment",), "case number", "departments committed to actions on a case"),
+    BpmnMessage("converted_outcome", ("intake",), "case number",
+                "the opinion item or proposal a case became has its outcome: the return visit may follow"),
     BpmnMessage("ratings_complete", ("evaluation",), "proposal number", "every proposer rated the reply, or the rating window ended (the silent ones named as not given)"),
     BpmnMessage("unit_reply", ("operator",), "submission business key", "the smoke diagram's reply, sent over HTTP"),
 )
@@ -53,6 +55,7 @@ REPLY_SUBMITTED = "reply_submitted"
 EXTENSION_REQUESTED = "extension_requested"
 FOLLOWUP_REPLY = "followup_reply"
 COMMITMENTS_MADE = "commitments_made"
+CONVERTED_OUTCOME = "converted_outcome"
 RATINGS_COMPLETE = "ratings_complete"
 
 

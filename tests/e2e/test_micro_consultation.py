@@ -94,9 +94,9 @@ def test_a_case_becomes_an_opinion_item_and_then_a_proposal_in_one_thread(runnin
     number = taken_by_member(api, "社区缺少老年食堂")
     step(api, "member", number, "decision", {"outcome": "opinion", "analysis": "辖区老年人口占比高，就餐难。",
                                              "suggestion": "由民政部门统筹建设社区老年食堂。"})
-    closed = until_status(api, number, "closed")
-    assert closed["close_reason"] == "converted" and closed["converted_kind"] == "opinion"
-    item = closed["converted_number"]
+    waiting = until_status(api, number, "converted")   # it waits for the outcome, then the return visit
+    assert waiting["close_reason"] is None and waiting["converted_kind"] == "opinion"
+    item = waiting["converted_number"]
     opinion = api("member", "GET", f"/api/opinions/{item}", expect=200).json()
     assert opinion["thread"] == number and opinion["origin_case"] == number
     wait_for(lambda: api("member", "GET", f"/api/opinions/{item}", expect=200).json()["status"] == "submitted",

@@ -20,7 +20,7 @@ NONE_ID = 2147483000
 PATH_VALUES = {"number": "1999-9999", "thread": "MATRIX-NONE", "process_id": "matrix-none",
                "instance_id": "matrix-none", "task_id": "matrix-none", "letter_id": "matrix-none",
                "incident_id": NONE_ID, "assignment_id": NONE_ID, "correction_id": NONE_ID,
-               "notification_id": NONE_ID, "year": 2026, "period": "2999"}
+               "notification_id": NONE_ID, "year": 2026, "period": "2999", "reference": "matrix-none"}
 DRAFT = {"kind": "between_sessions", "title": "矩阵测试提案", "situation": "情况", "analysis": "分析",
          "suggestions": "建议", "publish_consent": True}
 BODIES = {
@@ -63,6 +63,7 @@ SNAPSHOT = [("staff", p) for p in ("/api/proposals", "/api/opinions", "/api/cons
 ROWS = matrix.rows()
 REFUSED = [row for row in ROWS if not row["allowed"]]
 ALLOWED = [row for row in ROWS if row["allowed"]]
+ANONYMOUS = [route for route in matrix.routes() if route["anonymous"]]  # the public API: no token
 
 
 def row_id(row):
@@ -89,7 +90,7 @@ def before(running):
 
 
 def test_the_matrix_covers_every_role_of_every_route():
-    assert len(ROWS) == len(matrix.routes()) * 9 and REFUSED and ALLOWED
+    assert len(ROWS) == len(matrix.routes()) * 9 and REFUSED and ALLOWED and ANONYMOUS
 
 
 @pytest.mark.parametrize("row", REFUSED, ids=row_id)
@@ -110,5 +111,14 @@ def test_an_allowed_row_is_let_through(running, row):
     base, tokens = running
     body = BODIES.get(row["name"], {}) if row["method"] in ("POST", "PUT") else None
     response = call(base, tokens[f"role:{row['role']}"], row["method"], url_of(row, ONE_ROLE_USERS[f"role:{row['role']}"]["user"]), body)
+    assert response.status_code not in (401, 403), response.text
+    assert response.status_code < 500, response.text
+
+
+@pytest.mark.parametrize("route", ANONYMOUS, ids=lambda r: f"{r['method']} {r['path']} without a token")
+def test_a_public_route_answers_without_a_token(running, route):
+    base, _ = running
+    body = BODIES.get(route["name"], {}) if route["method"] == "POST" else None
+    response = call(base, None, route["method"], url_of(route, "matrix-none"), body)
     assert response.status_code not in (401, 403), response.text
     assert response.status_code < 500, response.text

@@ -83,12 +83,14 @@ def test_adopted_opinion_items_are_listed_with_instructions_and_submitters_maske
         until_status(api, number, "reviewed")
         step(api, "leader", number, "sign-off", {"approved": True, "channels": ["city_government"]})
         until_status(api, number, "sent")
-    api("staff", "POST", f"/api/opinions/{adopted}/adoptions", {"channel": "city_government", "adopted": True},
+    api("staff", "POST", f"/api/opinions/{adopted}/adoptions", {"channel": "city_government", "adopted": True,
+                                                                  "publishable": True},
         expect=200)
     api("leader", "POST", f"/api/opinions/{adopted}/instructions",
         {"channel": "city_government", "level": "city", "leader": "某副市长", "text": "请住建局牵头研究，电话 13812345678"},
         expect=201)
-    api("staff", "POST", f"/api/opinions/{by_informant}/adoptions", {"channel": "city_government", "adopted": True},
+    api("staff", "POST", f"/api/opinions/{by_informant}/adoptions", {"channel": "city_government", "adopted": True,
+                                                                  "publishable": True},
         expect=200)
     year = int(adopted.split("-")[1])
 

@@ -12,7 +12,7 @@ import yaml
 from nameko.runners import ServiceRunner
 from sqlalchemy import select
 
-from services.assignment.consultation import cases, directory, steps
+from services.assignment.consultation import cases, directory, public, steps
 from services.assignment.consultation.models import Case, CaseEvent
 from services.assignment.models import Outbox
 from services.assignment.operations import ensure_units
@@ -115,6 +115,31 @@ def test_a_registered_case_is_numbered_as_its_own_thread_and_starts_its_process(
     assert all(s["process_id"] == "micro_consultation" for s in starts)
 
 
+def test_a_case_raised_at_a_contact_point_reaches_the_members_who_serve_there(session):
+    assert next(v for v in directory.list_venues(session, {"kind": "contact_point"})
+                if v["code"] == "cp_renmin")["members"] == ["member.zhou"]
+    number = registered(session, venue="cp_renmin", title="小区垃圾清运不及时")["number"]
+    told = [n for n in outbox(session, "notify.consultation.raised_at_venue") if n["subject"] == number]
+    assert [n["payload"]["recipients"] for n in told] == [["member.zhou"]]
+    assert cases.get(session, number, ZHOU)["venue_members"] == ["member.zhou"]
+    assert [c["number"] for c in cases.list_cases(session, ZHOU)] == [number]
+    with pytest.raises(Forbidden):
+        cases.get(session, number, LI)     # li serves another contact point
+    assert directory.ensure_venues(session, SEED) == 0 and directory.venue_members(session, "cp_renmin") == ["member.zhou"]
+
+
+def test_a_resident_raises_a_case_through_the_public_api_and_follows_it_by_its_reference(session):
+    resident = {"user": "public", "roles": ["public"], "unit": None}
+    raised = registered(session, principal=resident)
+    assert set(raised) >= {"reference", "status"} and "resident_name" not in raised
+    assert public.status(session, raised["reference"], resident)["number"] == raised["number"]
+    with pytest.raises(NotFound):
+        public.status(session, raised["number"], resident)
+    with pytest.raises(Forbidden):
+        public.status(session, raised["reference"], STAFF)
+    assert cases.get(session, raised["number"], STAFF)["registered_by"] == "public"
+
+
 def test_registering_refuses_the_wrong_people_and_malformed_input_and_changes_nothing(session):
     with pytest.raises(Forbidden):
         cases.register(session, ISSUE, TRANSPORT)
@@ -130,7 +155,7 @@ def test_registering_refuses_the_wrong_people_and_malformed_input_and_changes_no
 
 def test_a_member_sees_the_cases_given_to_them_and_staff_see_all(session):
     number = registered(session)["number"]
-    other = registered(session, title="菜市场占道经营")["number"]
+    other = registered(session, title="菜市场占道经营", venue="st_education")["number"]   # a venue li does not serve
     taken_by_li(session, number)
     assert [c["number"] for c in cases.list_cases(session, LI)] == [number]
     assert [c["number"] for c in cases.list_cases(session, STAFF)] == [number, other]
@@ -247,21 +272,28 @@ def test_the_return_visit_reopens_an_unsatisfied_case_once_then_closes_with_the_
     assert event["payload"]["satisfaction"] == "unsatisfied" and event["thread"] == number
 
 
-def test_a_converted_case_records_the_new_number_and_closes_with_the_reason(session):
+def test_a_converted_case_waits_for_the_outcome_of_its_item_then_goes_to_the_return_visit(session):
     number = registered(session)["number"]
     cid = taken_by_li(session, number)
     decided = steps.record_decision(session, {"case_id": cid, "outcome": "opinion", "analysis": "年久失修",
                                               "suggestion": "纳入改造计划", "by": "member.li"}, None)
     assert decided["content"]["situation"].startswith("解放街道") and decided["member"] == "member.li"
-    steps.record_conversion(session, {"case_id": cid, "kind": "opinion",
+    converted = steps.record_conversion(session, {"case_id": cid, "kind": "opinion",
+                                                  "converted": {"number": "SQ-2027-0009", "thread": number}}, None)
+    steps.record_conversion(session, {"case_id": cid, "kind": "opinion",            # delivered twice
                                       "converted": {"number": "SQ-2027-0009", "thread": number}}, None)
     session.commit()
+    assert converted["status"] == "converted" and converted["outcome_due"]
     case = cases.get(session, number, LI)
-    assert (case["status"], case["close_reason"], case["converted_number"]) == ("closed", "converted", "SQ-2027-0009")
+    assert (case["status"], case["close_reason"], case["converted_number"]) == ("converted", None, "SQ-2027-0009")
     [event] = outbox(session, "consultation.converted")
     assert event["payload"]["to"] == "opinion" and event["payload"]["converted_number"] == "SQ-2027-0009"
+    outcome = {"kind": "opinion", "number": "SQ-2027-0009", "outcome": "adopted"}
+    assert steps.record_converted_outcome(session, {"case_id": cid, "outcome": outcome}, None) == {"status": "return_visit"}
+    session.commit()
+    assert cases.get(session, number, LI)["status"] == "return_visit"
     entry = cases.thread_entry(session, number, LI)
-    assert entry["kind"] == "case" and [e["action"] for e in entry["events"]][-2:] == ["converted", "closed"]
+    assert entry["kind"] == "case" and [e["action"] for e in entry["events"]][-2:] == ["converted", "converted_outcome"]
     assert cases.thread_entry(session, "SQ-2027-0001", LI) is None
     with pytest.raises(Forbidden):
         cases.thread_entry(session, number, ZHOU)

@@ -186,6 +186,22 @@ def test_adoption_per_recipient_instruction_forwarding_and_the_answer(session):
                      "notify.opinion.forwarded", "notify.opinion.answered", "notify.opinion.handled"]
 
 
+def test_the_public_list_of_adopted_items_holds_only_adoptions_marked_publishable(session):
+    from services.intake import reports
+
+    shown, _ = reported(session, channels=["city_government"])
+    kept, _ = reported(session, ZHOU, channels=["city_government"])
+    tracking.record_adoption(session, shown, {"channel": "city_government", "adopted": True, "publishable": True},
+                             STAFF)
+    tracking.record_adoption(session, kept, {"channel": "city_government", "adopted": True}, STAFF)
+    session.commit()
+    year, resident = int(shown.split("-")[1]), {"user": "public", "roles": ["public"]}
+    assert [i["number"] for i in reports.adopted_opinions(session, year, "public", resident)["items"]] == [shown]
+    assert [i["number"] for i in reports.adopted_opinions(session, year, "members", STAFF)["items"]] == [shown, kept]
+    with pytest.raises(Forbidden):
+        reports.adopted_opinions(session, year, "members", resident)
+
+
 def test_silent_recipients_count_as_not_adopting_and_late_answers_are_chased(session, skipping_clock):
     number, _ = reported(session, channels=["city_government"])
     result = tracking.close_reporting(session, {"item_id": item_id(session, number)}, None)
@@ -260,6 +276,24 @@ def test_a_case_becomes_a_proposal_through_normal_submission_and_filing_tells_po
     fresh = operations.submit(session, {"kind": "plenary", "publish_consent": True, "title": "t",
                                         "situation": "s", "analysis": "a", "suggestions": "x"}, ZHOU)
     assert fresh["thread"] == fresh["number"]
+    operations.publish(session, {"proposal_id": proposal.id, "units": ["transport"], "reply_category": "A",
+                                 "reply_summary": "已办"}, None)
+    session.commit()
+    [told] = [m for m in outbox(session, contracts.MESSAGE_ROUTING_KEY) if m["name"] == "converted_outcome"]
+    assert told["correlation_key"] == "WX-2026-0002", "the case waits for its proposal's outcome"
+    assert told["payload"] == {"kind": "proposal", "number": made["number"], "outcome": "published",
+                               "reply_category": "A"}
+
+
+def test_an_opinion_item_opened_from_a_case_tells_the_case_when_it_is_not_adopted(session):
+    opened = threads.open_opinion_from_case(session, {"thread": "WX-2026-0003", "member": "member.li",
+                                                      "content": ITEM, "case_number": "WX-2026-0003"}, None)
+    session.commit()
+    edit(session, opened["number"], decision="not_adopted", not_adopted_reason="已有部门在办")
+    session.commit()
+    [told] = [m for m in outbox(session, contracts.MESSAGE_ROUTING_KEY) if m["name"] == "converted_outcome"]
+    assert told["correlation_key"] == "WX-2026-0003"
+    assert told["payload"] == {"kind": "opinion", "number": opened["number"], "outcome": "not_adopted"}
 
 
 # -- the service on the real broker --------------------------------------------------------------

@@ -24,7 +24,7 @@ def test_a_deadline_records_the_rule_and_the_rulebook_it_came_from():
     due, provenance = rules.due(rules.load_consultation_rules(), "follow_up",
                                 datetime(2026, 11, 2, 3, 0, tzinfo=timezone.utc))
     assert provenance["rule"] == "follow_up" and provenance["due"] == "2026-12-02"
-    assert provenance["rulebook"] == "micro_consultation" and provenance["rulebook_version"] == "2027.1"
+    assert provenance["rulebook"] == "micro_consultation" and provenance["rulebook_version"] == "2027.2"
     assert due == "2026-12-02T16:00:00+00:00", "the end of the due day, Chinese time"
 
 

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from services.intake import operations
 from services.intake.models import (Base, Conversion, Cosigner, Notification, OpinionItem, Outbox, Proposal,
                                     ProposalCounter, ProposalEvent, Publication, Submission)
-from services.intake.masking import mask_name, mask_text
+from shared.masking import mask_name, mask_text
 from shared import contracts
 from shared.db import dispose_all, get_engine, session_factory
 from shared.errors import BusinessError, Conflict, Forbidden, InvalidInput, NotFound, Unauthenticated

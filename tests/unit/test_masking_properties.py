@@ -11,7 +11,7 @@ import unicodedata
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from services.intake import operations
-from services.intake.masking import mask_text
+from shared.masking import mask_text
 from services.intake.models import Base, Publication
 from services.intake.reports import year_figures
 from shared.db import dispose_all, get_engine, session_factory

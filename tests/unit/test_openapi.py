@@ -39,3 +39,19 @@ def test_public_routes_need_no_token():
     document = openapi.build(GatewayService)
     assert "security" not in document["paths"]["/health"]["get"]
     assert document["openapi"].startswith("3.")
+
+
+def test_the_public_api_is_documented_without_a_token_and_with_its_spam_limit():
+    paths = openapi.build(GatewayService)["paths"]
+    public = {(path, method): op for path, ops in paths.items() if path.startswith("/api/public/")
+              for method, op in ops.items()}
+    assert {("/api/public/proposals", "get"), ("/api/public/proposals/{number}", "get"),
+            ("/api/public/reports/proposals/{year}/notice", "get"), ("/api/public/opinions/{year}/adopted", "get"),
+            ("/api/public/consultations", "post"), ("/api/public/consultations/{reference}", "get")} == set(public)
+    for op in public.values():
+        assert op["security"] == [] and "401" not in op["responses"] and "403" not in op["responses"]
+    page = public[("/api/public/proposals", "get")]
+    assert {p["name"] for p in page["parameters"]} == {"page", "per_page", "year"}
+    raised = public[("/api/public/consultations", "post")]
+    assert "429" in raised["responses"] and "201" in raised["responses"]
+    assert raised["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith("/CaseRegistration")

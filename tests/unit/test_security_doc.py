@@ -18,7 +18,10 @@ def test_every_route_names_its_roles_and_the_side_doors_are_for_operators():
     assert routes[("POST", "/api/processes/{process_id}/instances")] == ("operator",)
     assert set(routes[("GET", "/api/processes")]) == {"staff", "designer", "operator"}
     assert set(routes[("GET", "/api/performance/terms")]) == {"staff", "designer", "operator"}
-    public = {path for (method, path), roles in routes.items() if "public" in roles}
+    anonymous = {(r["method"], r["path"]) for r in matrix.routes() if r["anonymous"]}
+    assert anonymous and all(path.startswith("/api/public/") for _, path in anonymous)
+    assert all(r["anonymous"] for r in matrix.routes() if r["path"].startswith("/api/public/"))
+    public = {path for (method, path), roles in routes.items() if "public" in roles and (method, path) not in anonymous}
     assert public <= {"/api/me", "/api/proposals", "/api/proposals/{number}", "/api/venues", "/api/notifications",
                       "/api/notifications/{notification_id}/read"}, public
     unit_writes = [path for (method, path), roles in routes.items()

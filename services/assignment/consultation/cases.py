@@ -4,10 +4,12 @@ committing to the caller: the case, its log, its events and the start of its pro
 transaction.
 
 Who reads what: staff (and the committee, leaders, operators) every case; a member the cases
-assigned to them and those they registered; a department (role ``unit``) only the cases on which
+assigned to them, those they registered and those raised at a venue they serve; a department (role ``unit``) only the cases on which
 it was asked to commit, with its own commitment only and the resident's name masked, no phone.
 """
 from __future__ import annotations
+
+import secrets
 
 from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
@@ -20,13 +22,14 @@ from shared.validation import load
 from shared.contracts import messages
 
 from ..models import Outbox
-from . import rules
-from .models import Case, CaseCommitment, CaseCounter, CaseFollowUp, CaseMeeting, Town, Venue, VenueCoverage
+from . import directory, rules
+from .models import (Case, CaseCommitment, CaseCounter, CaseFollowUp, CaseMeeting, Town, Venue, VenueCoverage,
+                     VenueMember)
 from .records import case_by_number, event, events_of, iso, record, tell
 from .schemas import CaseQuery, CaseRegistration, CaseSchema, CommitmentRequest
 
 PROCESS_ID = "micro_consultation"
-REGISTRARS = ("staff", "member")
+REGISTRARS = ("staff", "member", "public")  # public: a resident through the public API
 READ_ALL = ("staff", "committee", "leader", "operator")
 
 
@@ -68,7 +71,9 @@ def register(session, request: dict, principal: dict | None, key: str | None = N
     user, roles, _ = acting(principal)
     role = next((r for r in REGISTRARS if r in roles), None)
     if role is None:
-        raise Forbidden("cases are registered by staff of a venue or by members")
+        raise Forbidden("cases are registered by staff of a venue, by members or by residents")
+    if role == "public":
+        key = None  # every resident acts as the one public user: a key would match another's case
     if key is not None:
         if not isinstance(key, str) or not 1 <= len(key) <= 100:
             raise InvalidInput("the idempotency key", {"key": ["1 to 100 characters"]})
@@ -91,13 +96,16 @@ def register(session, request: dict, principal: dict | None, key: str | None = N
                 title=data["title"].strip(), description=data["description"].strip(),
                 resident_name=data["resident_name"].strip(), resident_phone=data["resident_phone"],
                 registered_by=user, registered_role=role, status="registered", reopened=0,
-                rulebook_version=rulebook.version, created_at=now, client_reference=key)
+                rulebook_version=rulebook.version, created_at=now, client_reference=key,
+                public_reference=secrets.token_urlsafe(18))
     session.add(case)
     session.flush()
     covered = session.scalar(select(VenueCoverage).where(VenueCoverage.venue == venue.code,
                                                          VenueCoverage.town == town)) is not None
+    serving = directory.venue_members(session, venue.code)
     record(session, case, user, "registered", {"venue": venue.code, "town": town, "role": role,
-                                               "venue_covers_town": covered, "rulebook": rulebook.version})
+                                               "venue_covers_town": covered, "rulebook": rulebook.version,
+                                               "venue_members": serving})
     event(session, case, "consultation.case_registered", "", {"registered_by": user, "role": role,
                                                               "title": case.title})
     start_process(session, Outbox, f"start-{number}", PROCESS_ID, number,
@@ -105,7 +113,14 @@ def register(session, request: dict, principal: dict | None, key: str | None = N
                   principal)
     tell(session, case, "registered", "staff", ["role:staff"], f"新的微协商诉求 {number}：{case.title}",
          "请派单给委员")
+    if serving:  # the members of the venue hear of it at once (staff still dispatch it)
+        tell(session, case, "raised_at_venue", "members", serving,
+             f"{venue.name} 收到新的微协商诉求 {number}：{case.title}", "可与工作人员联系接单")
     session.flush()
+    if role == "public":  # a resident reads only the public view, by the reference it carries
+        from .public import view
+
+        return view(session, case)
     return dump(session, case, principal)
 
 
@@ -121,7 +136,8 @@ def may_read(session, case: Case, principal: dict | None) -> str:
     user, roles, unit = acting(principal)
     if roles & set(READ_ALL):
         return "all"
-    if "member" in roles and user in (case.member, case.registered_by):
+    if "member" in roles and (user in (case.member, case.registered_by)
+                              or user in directory.venue_members(session, case.venue)):
         return "member"
     if "unit" in roles and unit and _commitments(session, case, unit):
         return "unit"
@@ -141,6 +157,7 @@ def dump(session, case: Case, principal: dict | None, view: str | None = None) -
         "registered_by", "status", "member", "outcome", "answer", "converted_kind", "converted_number",
         "satisfaction", "close_reason", "close_note", "rulebook_version")}
     data.update(venue_name=venue.name if venue else case.venue, created_at=iso(case.created_at),
+                venue_members=directory.venue_members(session, case.venue),
                 closed_at=iso(case.closed_at), follow_up_due=iso(case.follow_up_due),
                 meetings=[{"id": m.id, "form": m.form, "venue": m.venue, "held_on": m.held_on.isoformat(),
                            "attendees": m.attendees, "units": m.units if view != "unit" else [unit],
@@ -171,7 +188,8 @@ def list_cases(session, principal: dict | None, query: dict | None = None) -> li
         view = "all"
     elif roles & set(READ_ALL) or "member" in roles:
         view = "all" if roles & set(READ_ALL) else "member"
-        stmt = stmt.where(or_(Case.member == user, Case.registered_by == user))
+        stmt = stmt.where(or_(Case.member == user, Case.registered_by == user,
+                              Case.venue.in_(select(VenueMember.venue).where(VenueMember.member == user))))
     elif "unit" in roles and unit:
         view = "unit"
         stmt = stmt.where(Case.id.in_(select(CaseCommitment.case_id).where(CaseCommitment.unit == unit)))

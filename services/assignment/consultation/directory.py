@@ -1,5 +1,6 @@
 """The venue directory (履职阵地): towns and streets, venues, the towns each covers, and coverage
-statistics. Read by anyone signed in; changed only by seeding (``deploy/seed/venues.yaml``)."""
+statistics, and the members who serve at each venue. Read by anyone signed in; changed only by
+seeding (``deploy/seed/venues.yaml``)."""
 from __future__ import annotations
 
 from collections import Counter, defaultdict
@@ -11,7 +12,7 @@ from shared.errors import InvalidInput
 from shared.validation import load
 
 from . import rules
-from .models import Case, Town, Venue, VenueCoverage
+from .models import Case, Town, Venue, VenueCoverage, VenueMember
 from .schemas import VenueQuery
 
 
@@ -30,6 +31,8 @@ class _SeedVenue(Schema):
     address = fields.String(required=True)
     sector = fields.String(load_default=None)
     covers = fields.List(fields.String(), required=True, validate=validate.Length(min=1))
+    members = fields.List(fields.String(validate=validate.Length(min=1, max=100)), load_default=list,
+                          metadata={"description": "the members who serve there"})
 
 
 class VenueSeed(Schema):
@@ -51,14 +54,31 @@ def ensure_venues(session, seed: dict) -> int:
         unknown = [t for t in [venue["town"], *venue["covers"]] if t not in known]
         if unknown:
             raise InvalidInput("the venue seed", {venue["code"]: [f"unknown towns: {', '.join(unknown)}"]})
+        members = venue.pop("members")
         if session.get(Venue, venue["code"]) is None:
             covers = venue.pop("covers")
             session.add(Venue(**venue))
             session.flush()
             session.add_all(VenueCoverage(venue=venue["code"], town=t) for t in dict.fromkeys(covers))
             added += 1
+        # Links the seed names are added to a venue seeded before them too; none is removed.
+        linked = set(session.scalars(select(VenueMember.member).where(VenueMember.venue == venue["code"])))
+        session.add_all(VenueMember(venue=venue["code"], member=m) for m in dict.fromkeys(members) if m not in linked)
     session.flush()
     return added
+
+
+def venue_members(session, venue: str) -> list[str]:
+    """The members who serve at ``venue``, by user."""
+    return list(session.scalars(select(VenueMember.member).where(VenueMember.venue == venue)
+                                .order_by(VenueMember.member)))
+
+
+def _members_map(session) -> dict[str, list[str]]:
+    members = defaultdict(list)
+    for row in session.scalars(select(VenueMember).order_by(VenueMember.venue, VenueMember.member)):
+        members[row.venue].append(row.member)
+    return members
 
 
 def _coverage_map(session) -> dict[str, list[str]]:
@@ -72,7 +92,7 @@ def list_venues(session, query: dict | None = None) -> list[dict]:
     """Venues, filtered by ``kind`` and by a ``town`` they cover."""
     data = load(VenueQuery, query or {}, "the venue filter")
     rulebook = rules.current()
-    covers = _coverage_map(session)
+    covers, members = _coverage_map(session), _members_map(session)
     stmt = select(Venue).order_by(Venue.kind, Venue.code)
     if data["kind"]:
         stmt = stmt.where(Venue.kind == data["kind"])
@@ -83,7 +103,7 @@ def list_venues(session, query: dict | None = None) -> list[dict]:
         kind = rules.label(rulebook, "venue_kinds", venue.kind)
         found.append({"code": venue.code, "name": venue.name, "kind": venue.kind,
                       "kind_zh": kind.zh if kind else venue.kind, "town": venue.town, "address": venue.address,
-                      "sector": venue.sector, "covers": covers[venue.code]})
+                      "sector": venue.sector, "covers": covers[venue.code], "members": members[venue.code]})
     return found
 
 

@@ -50,6 +50,17 @@ class VenueCoverage(Base):
                                       primary_key=True, index=True)
 
 
+class VenueMember(Base):
+    """A member who serves at a venue (a contact point's members, 联络站委员): a resident's case raised
+    there reaches them, and they read the venue's cases."""
+
+    __tablename__ = "venue_members"
+
+    venue: Mapped[str] = mapped_column(String(50), ForeignKey("venues.code", name="fk_venue_members_venue_venues"),
+                                       primary_key=True)
+    member: Mapped[str] = mapped_column(String(100), primary_key=True, index=True)
+
+
 class CaseCounter(Base):
     """The last case number of a year (numbers without gaps; see ``services/intake/numbering.py``)."""
 
@@ -70,7 +81,8 @@ class Case(Base):
     __tablename__ = "cases"
     __table_args__ = (UniqueConstraint("year", "sequence", name="uq_cases_year_sequence"),
                       UniqueConstraint("registered_by", "client_reference",
-                                       name="uq_cases_registered_by_client_reference"))
+                                       name="uq_cases_registered_by_client_reference"),
+                      UniqueConstraint("public_reference", name="uq_cases_public_reference"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     number: Mapped[str] = mapped_column(String(50), unique=True)
@@ -101,6 +113,8 @@ class Case(Base):
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     # The registration's idempotency key: the same registrar with the same key gets this case back.
     client_reference: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    # What a resident follows the case by: random, because numbers are sequential and guessable.
+    public_reference: Mapped[str | None] = mapped_column(String(40), nullable=True)
 
 
 class CaseMeeting(Base):

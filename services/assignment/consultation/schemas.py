@@ -7,6 +7,7 @@ from shared.contracts.jobs.assignment import CaseRef  # noqa: F401
 from shared.contracts.jobs.assignment import CloseCase as CloseParams  # noqa: F401
 from shared.contracts.jobs.assignment import DispatchCase as DispatchParams  # noqa: F401
 from shared.contracts.jobs.assignment import RecordConversion as ConversionParams  # noqa: F401
+from shared.contracts.jobs.assignment import RecordConvertedOutcome as ConvertedOutcomeParams  # noqa: F401
 from shared.contracts.jobs.assignment import RecordDecision as DecisionParams  # noqa: F401
 from shared.contracts.jobs.assignment import RecordFollowUp as FollowUpParams  # noqa: F401
 from shared.contracts.jobs.assignment import RecordMeeting as MeetingParams  # noqa: F401

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from shared.messaging.entrypoints import api, job
 
-from . import cases, directory, steps
+from . import cases, directory, public, steps
 
 
 class ConsultationEntrypoints:
@@ -17,6 +17,11 @@ class ConsultationEntrypoints:
     @api
     def register_case(self, request, principal=None, key=None):
         return self._committed(cases.register(self.db.session, request, principal, key=key))
+
+    @api
+    def public_case(self, reference, principal=None):
+        """A case as a resident follows it by its public reference (no name, no phone)."""
+        return public.status(self.db.session, reference, principal)
 
     @api
     def get_case(self, number, principal=None):
@@ -64,6 +69,10 @@ class ConsultationEntrypoints:
     @job("assignment.record_conversion")
     def record_conversion(self, params, principal):
         return steps.record_conversion(self.db.session, params, principal)
+
+    @job("assignment.record_converted_outcome")
+    def record_converted_outcome(self, params, principal):
+        return steps.record_converted_outcome(self.db.session, params, principal)
 
     @job("assignment.record_meeting")
     def record_meeting(self, params, principal):

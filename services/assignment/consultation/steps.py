@@ -20,8 +20,8 @@ from ..models import Unit
 from . import rules
 from .models import Case, CaseCommitment, CaseEvent, CaseFollowUp, CaseMeeting, Venue
 from .records import actor_of, case_by_id, event, record, tell
-from .schemas import (CaseRef, CloseParams, ConversionParams, DecisionParams, DispatchParams, FollowUpParams,
-                      MeetingParams, NotTakenParams, ReturnVisitParams, TakeParams)
+from .schemas import (CaseRef, CloseParams, ConversionParams, ConvertedOutcomeParams, DecisionParams, DispatchParams,
+                      FollowUpParams, MeetingParams, NotTakenParams, ReturnVisitParams, TakeParams)
 
 
 def _due(rule: str, start: datetime | None = None) -> tuple[str, dict]:
@@ -104,20 +104,40 @@ def record_decision(session, params: dict, principal: dict | None) -> dict:
 
 
 def record_conversion(session, params: dict, principal: dict | None) -> dict:
-    """The case goes on as an opinion item or a proposal in its own thread: recorded, announced
-    (``consultation.converted``) and the case closed with the reason ``converted``."""
+    """The case goes on as an opinion item or a proposal in its own thread: recorded and announced
+    (``consultation.converted``). The case stays open (``converted``) until that item or proposal
+    has its outcome (intake's ``converted_outcome`` message) or the rulebook's ``conversion_outcome``
+    time passes (``outcome_due``); then the resident gets the return visit."""
     data = load(ConversionParams, params, "assignment.record_conversion parameters")
     case = case_by_id(session, data["case_id"])
     number = data["converted"].get("number")
-    if case.status != "closed":
-        case.converted_kind, case.converted_number = data["kind"], number
-        record(session, case, actor_of(principal), "converted", {"to": data["kind"], "number": number})
+    if case.status not in ("converted", "closed"):
+        due, provenance = _due("conversion_outcome")
+        case.status, case.converted_kind, case.converted_number = "converted", data["kind"], number
+        case.follow_up_due = _dt(due)
+        record(session, case, actor_of(principal), "converted", {"to": data["kind"], "number": number,
+                                                                  "outcome_deadline": provenance})
         event(session, case, "consultation.converted", "", {"to": data["kind"], "converted_number": number,
                                                            "member": case.member},
               members=[{"member": case.member, "role": "taker"}] if case.member else [])
-        _close(session, case, "converted", f"{'社情民意信息' if data['kind'] == 'opinion' else '提案'} {number}",
-               actor_of(principal))
-    return {"status": case.status, "converted_number": case.converted_number}
+    due = case.follow_up_due.isoformat() if case.follow_up_due else None
+    return {"status": case.status, "converted_number": case.converted_number, "outcome_due": due}
+
+
+def record_converted_outcome(session, params: dict, principal: dict | None) -> dict:
+    """The opinion item or proposal the case became has its outcome (``outcome``), or none came
+    before ``outcome_due`` (``outcome`` null): recorded, and the member is asked for the return visit."""
+    data = load(ConvertedOutcomeParams, params, "assignment.record_converted_outcome parameters")
+    case = case_by_id(session, data["case_id"])
+    if case.status == "converted":
+        case.status, case.follow_up_due = "return_visit", None
+        record(session, case, actor_of(principal), "converted_outcome",
+               data["outcome"] if data["outcome"] is not None else {"timed_out": True})
+        what = (f"{case.converted_number} 已有结果" if data["outcome"] is not None
+                else f"{case.converted_number} 在期限内尚无结果")
+        tell(session, case, "return_visit_due", "converted", [case.member] if case.member else ["role:staff"],
+             f"请回访微协商 {case.number} 的群众", what)
+    return {"status": case.status}
 
 
 def record_meeting(session, params: dict, principal: dict | None) -> dict:

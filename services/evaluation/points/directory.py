@@ -62,6 +62,17 @@ def unknown_members(session, users, principal) -> list[str]:
     return [user for user in wanted if user not in known]
 
 
+def member_names(session, users, principal) -> dict[str, str]:
+    """``{user: name}`` for those of ``users`` the directory knows. Asked by intake for the
+    proposers who consented to being named where their proposal is published, so any signed caller
+    (the public role included) may ask: the committee's membership is public; which proposal a
+    member wrote is what stays masked without their consent, and intake decides that."""
+    principal_of(principal)
+    wanted = load(_Users, {"users": users}, "the users")["users"]
+    rows = session.scalars(select(Member).where(Member.user.in_(wanted))) if wanted else ()
+    return {row.user: row.name for row in rows}
+
+
 def list_members(session, principal, sector: str | None = None) -> list[dict]:
     """Anyone signed in who is a member or overseer sees the directory (names and sectors are public
     within the committee)."""

@@ -42,6 +42,11 @@ class PerformanceMixin:
         return directory.unknown_members(self.db.session, users, principal)
 
     @api
+    def member_names(self, users, principal=None):
+        """``{user: name}`` for the known ones of ``users`` (intake names consenting proposers)."""
+        return directory.member_names(self.db.session, users, principal)
+
+    @api
     def save_member(self, data, principal=None):
         result = directory.save_member(self.db.session, data, principal)
         self.db.commit()

@@ -113,6 +113,11 @@ class RecordConversion(CaseRef):
     converted = fields.Dict(required=True, metadata={"description": "intake's answer: number, thread, status"})
 
 
+class RecordConvertedOutcome(CaseRef):
+    outcome = fields.Dict(load_default=None, allow_none=True, metadata={
+        "description": "intake's converted_outcome message (kind, number, outcome); null: none came in time"})
+
+
 class RecordMeeting(CaseRef):
     form = fields.String(required=True)
     venue = fields.String(load_default=None, allow_none=True)
@@ -156,6 +161,8 @@ register(
     Operation("assignment.take_case", TakeCase, "the member takes the case or declines it (接单)"),
     Operation("assignment.record_decision", RecordDecision, "what the consultation decided (解单)"),
     Operation("assignment.record_conversion", RecordConversion, "the case became an opinion item or a proposal"),
+    Operation("assignment.record_converted_outcome", RecordConvertedOutcome,
+              "the opinion item or proposal a case became has its outcome (or none came in time): the return visit is next"),
     Operation("assignment.record_meeting", RecordMeeting, "a consultation meeting was held",
               ("unknown_meeting_detail",)),
     Operation("assignment.remind_commitments", CaseRef, "remind departments of their commitments"),

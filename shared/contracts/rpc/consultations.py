@@ -110,6 +110,8 @@ class CaseSchema(Schema):
     registered_by = fields.String()
     status = fields.String()
     member = fields.String(allow_none=True)
+    venue_members = fields.List(fields.String(), metadata={
+        "description": "the members who serve at the case's venue: it reached them when it was raised"})
     outcome = fields.String(allow_none=True)
     answer = fields.String(allow_none=True)
     converted_kind = fields.String(allow_none=True)
@@ -136,6 +138,7 @@ class VenueSchema(Schema):
     address = fields.String()
     sector = fields.String(allow_none=True)
     covers = fields.List(fields.String())
+    members = fields.List(fields.String(), metadata={"description": "the members who serve there (user ids)"})
 
 
 class TownCoverage(Schema):
@@ -164,3 +167,46 @@ class ThreadCaseEntry(Schema):
     created_at = fields.String()
     events = fields.List(fields.Nested(EventSchema))
 
+
+
+# -- the public view (群众查单): what a resident sees by the case's public reference ----------------------
+class _PublicMeeting(Schema):
+    form = fields.String(metadata={"description": "in_person | on_site | online"})
+    held_on = fields.String()
+
+
+class _PublicCommitment(Schema):
+    unit = fields.String()
+    actions = fields.String(metadata={"description": "phone and identity numbers masked"})
+    done_by = fields.String(allow_none=True)
+
+
+class _PublicFollowUp(Schema):
+    actions_done = fields.Boolean()
+    checked_at = fields.String()
+
+
+class PublicCaseSchema(Schema):
+    """A case as the resident who raised it follows it: the state of the work and what was decided,
+    never who raised it (no name, no phone); texts masked of phone and identity numbers."""
+
+    reference = fields.String(metadata={"description": "the case's public reference (keep it to follow the case)"})
+    number = fields.String()
+    title = fields.String()
+    venue = fields.String()
+    venue_name = fields.String()
+    town = fields.String()
+    status = fields.String(metadata={"description": "registered | dispatched | taken | answered | converted | "
+                                                   "meeting | committed | following_up | return_visit | closed"})
+    member_assigned = fields.Boolean(metadata={"description": "a member has the case"})
+    outcome = fields.String(allow_none=True)
+    answer = fields.String(allow_none=True)
+    converted_kind = fields.String(allow_none=True, metadata={"description": "opinion | proposal"})
+    converted_number = fields.String(allow_none=True)
+    created_at = fields.String()
+    closed_at = fields.String(allow_none=True)
+    satisfaction = fields.String(allow_none=True)
+    meetings = fields.List(fields.Nested(_PublicMeeting))
+    commitments = fields.List(fields.Nested(_PublicCommitment))
+    follow_ups = fields.List(fields.Nested(_PublicFollowUp))
+    return_visit_done = fields.Boolean()

@@ -67,6 +67,8 @@ class AdoptionRequest(_Strict):
     channel = fields.String(required=True, validate=not_blank)
     adopted = fields.Boolean(required=True)
     note = Text(load_default="", validate=validate.Length(max=2000))
+    publishable = fields.Boolean(load_default=False, metadata={
+        "description": "an adoption that may be published: only such are in the public list of adopted items"})
 
 
 class InstructionRequest(_Strict):

@@ -26,6 +26,9 @@ class ContentSchema(Schema):
     sector = Text(allow_none=True, load_default=None, validate=validate.Length(max=100))
     publish_consent = fields.Boolean(required=True)
     no_publish_reason = Text(allow_none=True, load_default=None, validate=validate.Length(max=1000))
+    publish_name = fields.Boolean(load_default=False, metadata={
+        "description": "the initiator consents to being named where the proposal is published "
+                       "(公开提办双方); otherwise the name is masked there"})
 
     @validates_schema(skip_on_field_errors=False)
     def _refusal_gives_a_reason(self, data, **kwargs):
@@ -86,6 +89,7 @@ class ProposalSchema(Schema):
     sector = fields.String(allow_none=True)
     publish_consent = fields.Boolean()
     no_publish_reason = fields.String(allow_none=True)
+    publish_name = fields.Boolean()
     status = fields.String()
     revision = fields.Integer()
     cosigners = fields.List(fields.Nested(CosignerSchema))
@@ -120,3 +124,16 @@ class PublicationSchema(Schema):
     reply_summary = fields.String()
     published_at = UtcDateTime()
     status = fields.Constant("published")
+
+
+class PublicProposerSchema(Schema):
+    name = fields.String(metadata={"description": "the members directory's name if they consented to "
+                                                 "being named, else masked"})
+    named = fields.Boolean()
+
+
+class PublicProposalSchema(PublicationSchema):
+    """A published proposal and its reply as the public API serves it (intake's ``public_proposals``)."""
+
+    year = fields.Integer()
+    proposers = fields.List(fields.Nested(PublicProposerSchema))

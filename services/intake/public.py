@@ -1,0 +1,77 @@
+"""What anyone may read of proposals without signing in (公开): published proposals with their
+replies, a page at a time.
+
+Only a proposal whose status is ``published`` is listed (a draft, a proposal filed but not yet
+answered, one whose proposer declined publication: never). Texts are masked of phone, identity
+numbers and e-mail addresses again on the way out. A proposer is named only if they consented to
+being named (``publish_name``, the initiator's choice; co-signers give no such consent yet, so
+they stay masked); the name is the members directory's, asked through ``names``.
+"""
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+from sqlalchemy import func, select
+
+from shared.errors import Forbidden
+from shared.masking import mask_name
+from shared.validation import load
+
+from .access import PUBLIC, acting_user, not_found
+from .models import Proposal, Publication
+from .proposals import published
+from .records import by_number, proposers
+
+MAX_PER_PAGE = 50
+
+
+class PublicQuery(Schema):
+    page = fields.Integer(load_default=1, validate=validate.Range(1, 10_000))
+    per_page = fields.Integer(load_default=20, validate=validate.Range(1, MAX_PER_PAGE))
+    year = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(1900, 2999))
+
+
+def _require_public(principal: dict | None) -> None:
+    _, roles = acting_user(principal)
+    if PUBLIC not in roles:
+        raise Forbidden("the public reading of proposals is for the public API")
+
+
+def named_proposers(proposal: Proposal, names) -> list[dict]:
+    """Each proposer as the public sees them: ``{"name", "named"}``, the directory's name where
+    they consented to being named, else their masked name."""
+    everyone = proposers(proposal)
+    consented = [proposal.initiator] if proposal.publish_name else []
+    known = names(consented) if consented else {}
+    return [{"name": known.get(user) or user, "named": True} if user in consented
+            else {"name": mask_name(user), "named": False} for user in everyone]
+
+
+def item(row: Publication, proposal: Proposal, names) -> dict:
+    return {**published(row), "year": proposal.year, "proposers": named_proposers(proposal, names)}
+
+
+def list_published(session, query: dict | None, principal: dict | None, names) -> dict:
+    """A page of published proposals, by year and number: ``{items, page, per_page, total}``."""
+    _require_public(principal)
+    data = load(PublicQuery, query or {}, "the query")
+    where = [Proposal.status == "published"]
+    if data["year"] is not None:
+        where.append(Proposal.year == data["year"])
+    joined = select(Publication, Proposal).join(Proposal, Publication.proposal_id == Proposal.id).where(*where)
+    total = session.scalar(select(func.count()).select_from(joined.subquery()))
+    rows = session.execute(joined.order_by(Proposal.year, Proposal.sequence)
+                           .offset((data["page"] - 1) * data["per_page"]).limit(data["per_page"])).all()
+    return {"items": [item(row, proposal, names) for row, proposal in rows], "page": data["page"],
+            "per_page": data["per_page"], "total": total}
+
+
+def get_published(session, number: str, principal: dict | None, names) -> dict:
+    """One published proposal; any other (a draft, unpublished, unknown) is not found."""
+    _require_public(principal)
+    proposal = by_number(session, number)
+    if proposal is None or proposal.status != "published":
+        raise not_found(number)
+    row = session.scalar(select(Publication).where(Publication.proposal_id == proposal.id))
+    if row is None:
+        raise not_found(number)
+    return item(row, proposal, names)
