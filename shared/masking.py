@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Sequence
 
 # Separators that may stand between the digits of one number.
 _SEPARATORS = frozenset(" \t\u00a0\u2002\u2003\u2009\u200a\u202f\u205f\u3000"       # spaces
@@ -106,7 +107,7 @@ def mask_emails(text: str) -> str:
     return _EMAIL.sub(lambda m: f"{m.group(1)[0]}***@{m.group(2)}", text)
 
 
-def mask_text(text: str, names: list[str] = ()) -> str:
+def mask_text(text: str, names: Sequence[str] = ()) -> str:
     """``text`` with e-mail addresses, identity and phone numbers and the given names masked."""
     text = unicodedata.normalize("NFC", text or "")
     text = mask_numbers(mask_emails(text))

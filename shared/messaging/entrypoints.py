@@ -256,7 +256,7 @@ class Listen(Entrypoint):
             args: tuple = (body,)
             if self.with_routing_key:
                 args = (body, poison.origin(message)[1])
-            kwargs = {"sender": sender_of(self.container, message)} if self.with_sender else {}
+            kwargs: dict = {"sender": sender_of(self.container, message)} if self.with_sender else {}
             if self.with_ids:
                 kwargs["ids"] = message_ids(message)
             self.container.spawn_worker(self, args, kwargs, context_data={},
