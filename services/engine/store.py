@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import func, select, update
+from sqlalchemy import event, func, insert, select, update
 from sqlalchemy.orm import defer
 
 from shared import clock
@@ -27,6 +27,7 @@ HALTED = ("suspended", "cancelled")
 ENDED = ("completed", "cancelled")
 UNCHANGED = object()   # a change that returns this saves nothing
 INCIDENT_OPENED = "ztc_incident_opened"   # session.info: an incident was opened in this transaction
+HISTORY_ROWS = "ztc_history_rows"         # session.info: history rows written when it commits
 
 
 class StaleRevision(Exception):
@@ -43,6 +44,15 @@ def iso(value: datetime | None) -> str | None:
     return utc(value).isoformat() if value else None
 
 
+def write_history(s) -> None:
+    """Before a commit: the transaction's history rows in one Core insert. History is append-only
+    and no step reads its rows back, so the ORM's unit of work would be pure cost on every step;
+    and written at commit, no row holds SQLite's write lock while a diagram's script runs."""
+    rows = s.info.pop(HISTORY_ROWS, None)
+    if rows:
+        s.connection().execute(insert(History.__table__), rows)
+
+
 class InstanceStore:
     def __init__(self, sessions, settings, runtime: WorkflowRuntime | None = None, on_commit=None):
         self.sessions = sessions
@@ -57,6 +67,8 @@ class InstanceStore:
         self.before_wait: list = []     # f(session, instance, workflow)
         self.after_wait: list = []      # f(session, instance, workflow, wait, principal)
         self.on_step_failed = None      # f(session, instance, StepFailed, principal) -> outcome
+        if sessions is not None:
+            event.listen(sessions, "before_commit", write_history)
 
     # -- versions -------------------------------------------------------------------------------
     def spec(self, s, version_id: int) -> tuple[str, dict]:
@@ -85,8 +97,10 @@ class InstanceStore:
         }
 
     def history(self, s, instance_id, principal, action, task, data) -> None:
-        s.add(History(instance_id=instance_id, at=clock.now(), actor=acting_user(principal),
-                      action=action, task=task, data=data))
+        """Record an entry; it is written, in order, when the transaction commits."""
+        s.info.setdefault(HISTORY_ROWS, []).append({
+            "instance_id": instance_id, "at": clock.now(), "actor": acting_user(principal),
+            "action": action, "task": task, "data": data})
 
     # -- the one way an instance changes ----------------------------------------------------------
     def mutate(self, instance_id: str, change, principal=None, refuse_failed_step=False, guard=None):
