@@ -64,7 +64,7 @@ class InstanceStore:
         self.workflows = WorkflowCache(settings.workflow_cache_size if settings is not None else 0)
         # What a save does besides writing the instance, in order: before the wait state is
         # computed (deliver buffered messages) and with it (emit jobs, sync the task list).
-        self.before_wait: list = []     # f(session, instance, workflow)
+        self.before_wait: list = []     # f(session, instance, workflow, wait) -> the wait state after it
         self.after_wait: list = []      # f(session, instance, workflow, wait, principal)
         self.on_step_failed = None      # f(session, instance, StepFailed, principal) -> outcome
         if sessions is not None:
@@ -151,9 +151,10 @@ class InstanceStore:
         """Write the instance as ``workflow`` left it and what its wait state asks for; returns
         the revision saved. StaleRevision (after a rollback) if another save came first."""
         now = clock.now()
-        for step in self.before_wait:
-            step(s, inst, workflow)
+        # Computing the wait state walks every task: once here, again only if a step moved the workflow.
         wait = self.runtime.wait_state(workflow)
+        for step in self.before_wait:
+            wait = step(s, inst, workflow, wait)
         for step in self.after_wait:
             step(s, inst, workflow, wait, principal)
         # Incidents are opened only inside their instance's own transaction, which then saves it
