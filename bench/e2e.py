@@ -22,7 +22,8 @@ over HTTP. Printed:
   engine makes between steps;
 * baseline (b): persistent messages with publisher confirms published to and consumed (acked)
   from a durable queue on the same broker, throughput and one-at-a-time round trip, and how many
-  messages one lifecycle publishes on the vhost;
+  messages one lifecycle publishes on the vhost, and those messages by exchange and routing key
+  (a counting queue bound to every topic and fanout exchange: ``bench/tap.py``);
 * unless ``--profile-proposals 0``, a second, smaller pass with the engine process under cProfile
   (stdlib; py-spy is not installed here), whose top functions by cumulative and own time are
   printed. cProfile slows the process, so that pass's throughput is not reported.
@@ -45,6 +46,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import harness  # noqa: E402
 from harness import System, percentile, say  # noqa: E402
+from tap import MessageTap  # noqa: E402
 
 STEP_ACTIONS = ("started", "job_completed", "bpmn_error", "task_completed", "message_delivered", "timer_fired")
 
@@ -72,6 +74,7 @@ def run_load(db_kind: str, proposals: int, concurrency: int, profile: bool = Fal
         # Warm up: a few lifecycles not counted, so imports, caches and pools are ready.
         harness.drive(system, min(4, proposals), min(4, concurrency), tag + "w")
         time.sleep(1)
+        tap = MessageTap(system.vhost).__enter__()
         published_before = vhost_published(system.vhost)
         pids = {name: proc.pid for name, proc in system.procs.items()}
         cpu_all_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
@@ -84,6 +87,8 @@ def run_load(db_kind: str, proposals: int, concurrency: int, profile: bool = Fal
         cpu_all = {name: round(cpu_seconds(pid) - cpu_all_before[name], 2) for name, pid in pids.items()}
         time.sleep(2)   # the management API's message counts lag a little
         published = vhost_published(system.vhost) - published_before
+        by_kind = tap.counts()
+        tap.__exit__(None, None, None)
         steps = count_steps(system) - steps_before
         out = {
             "db": db_kind, "proposals": proposals, "concurrency": concurrency,
@@ -98,6 +103,10 @@ def run_load(db_kind: str, proposals: int, concurrency: int, profile: bool = Fal
             "service_cpu_seconds_per_lifecycle": round(sum(cpu_all.values()) / proposals, 3),
             "engine_cpu_ms_per_step": round(cpu * 1000 / steps, 3) if steps else None,
             "messages_published_per_lifecycle": round(published / proposals, 1) if published else None,
+            # Copies the tap counted, per lifecycle, by exchange and routing key (bench/tap.py).
+            "messages_per_lifecycle_by_kind": {f"{exchange} {key}": round(n / proposals, 2)
+                                               for (exchange, key), n in sorted(by_kind.items())},
+            "messages_not_tapped_per_lifecycle": round((published - sum(by_kind.values())) / proposals, 2),
         }
         if not profile:
             out["replay"] = replay(system, tag)
@@ -311,6 +320,11 @@ def print_report(report):
             per = run["messages_published_per_lifecycle"]
             print(f"bus: {per} messages published per lifecycle; at bare kombu's publish rate that is "
                   f"{kombu['publish_per_second'] / per:.1f} lifecycles/s of pure messaging")
+            print("messages per lifecycle by exchange and routing key (copies counted by bench/tap.py):")
+            for kind, n in sorted(run["messages_per_lifecycle_by_kind"].items(), key=lambda kv: -kv[1]):
+                print(f"  {n:>7.2f}  {kind}")
+            print(f"  {run['messages_not_tapped_per_lifecycle']:>7.2f}  published to the default or a "
+                  "direct exchange (not copied)")
     for run in report.get("profiles", []):
         print(f"\n== profile of the engine process ({run['db']}, {run['proposals']} lifecycles, cProfile) ==")
         profile = run["profile"]

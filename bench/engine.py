@@ -143,9 +143,9 @@ def engine_lifecycle(engine: Engine, i: int, run_id: str) -> str:
     return instance_id
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, cache_size: int) -> Engine:
     db.migrate("engine", url)
-    settings = config.load({"ZTC_DB_ENGINE": url})
+    settings = config.load({"ZTC_DB_ENGINE": url, "ZTC_WORKFLOW_CACHE_SIZE": str(cache_size)})
     engine = Engine(db.session_factory(url), settings)
     engine.deploy({BPMN.name: BPMN.read_text()}, actor="bench")
     return engine
@@ -163,14 +163,16 @@ def timed(name: str, n: int, warmup: int, lifecycle, check) -> dict:
         lifecycle(-1 - i)
     gc.collect()
     outputs = []
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     for i in range(n):
         outputs.append(lifecycle(i))
     seconds = time.perf_counter() - started
+    cpu = time.process_time() - cpu_started
     done = sum(1 for status in check(outputs) if status == "completed")
     steps = n * STEPS_PER_LIFECYCLE
     return {"variant": name, "lifecycles": n, "completed": done, "steps": steps,
-            "seconds": seconds, "steps_per_s": steps / seconds}
+            "seconds": seconds, "steps_per_s": steps / seconds, "cpu_seconds": cpu,
+            "cpu_ms_per_step": cpu * 1000 / steps}
 
 
 def postgres_database(admin_url: str):
@@ -200,6 +202,9 @@ def main(argv=None) -> int:
     ap.add_argument("--postgres-url", default="postgresql+psycopg2://postgres@127.0.0.1:5432/postgres",
                     help="an admin URL (psycopg2 is the installed driver); a throwaway database "
                          "ztc_bench_<random> is made there and dropped at the end (default %(default)s)")
+    ap.add_argument("--workflow-cache-size", type=int, default=1000,
+                    help="the engine's cache of restored workflows (ZTC_WORKFLOW_CACHE_SIZE; 0 restores "
+                         "every instance from its JSON on every step, as before the cache; default 1000)")
     ap.add_argument("--json", action="store_true", help="print JSON instead of a table")
     args = ap.parse_args(argv)
     if args.lifecycles < 1 or args.warmup < 0:
@@ -224,32 +229,41 @@ def main(argv=None) -> int:
             rows.append(timed(name, n, w, lambda i: spiff_lifecycle(rt, spec, key, i, roundtrip),
                               lambda out: out))
         with tempfile.TemporaryDirectory(prefix="ztc-bench-") as tmp:
-            engine = make_engine(config.load({"ZTC_VAR_DIR": tmp}).database_url("engine"))
+            engine = make_engine(config.load({"ZTC_VAR_DIR": tmp}).database_url("engine"),
+                                 args.workflow_cache_size)
             rows.append(timed("engine sqlite", n, w, lambda i: engine_lifecycle(engine, i, run_id),
                               lambda ids: statuses(engine, ids)))
             db.dispose_all()
         if drop_postgres:
-            engine = make_engine(pg_url)
+            engine = make_engine(pg_url, args.workflow_cache_size)
             rows.append(timed("engine postgresql", n, w, lambda i: engine_lifecycle(engine, i, run_id),
                               lambda ids: statuses(engine, ids)))
     finally:
         if drop_postgres:
             drop_postgres()
 
-    base = rows[0]["seconds"] / rows[0]["steps"]
+    base, cpu_base, json_base = (rows[0]["seconds"] / rows[0]["steps"], rows[0]["cpu_ms_per_step"],
+                                 rows[1]["cpu_ms_per_step"])
     for row in rows:
         row["per_step_vs_spiff"] = (row["seconds"] / row["steps"]) / base
+        row["cpu_vs_spiff"] = row["cpu_ms_per_step"] / cpu_base
+        row["cpu_vs_spiff_json"] = row["cpu_ms_per_step"] / json_base
     incomplete = sum(r["lifecycles"] - r["completed"] for r in rows)
     if args.json:
         print(json.dumps({"steps_per_lifecycle": STEPS_PER_LIFECYCLE, "warmup": w,
+                          "workflow_cache_size": args.workflow_cache_size,
                           "python": platform.python_version(), "rows": rows}, indent=2))
     else:
         print(f"{'variant':<18} {'lifecycles':>10} {'completed':>9} {'steps':>6} {'seconds':>8} "
-              f"{'steps/s':>9} {'x spiff':>8}")
+              f"{'steps/s':>9} {'x spiff':>8} {'cpu ms/step':>12} {'cpu x spiff':>12} {'cpu x s+json':>12}")
         for r in rows:
             print(f"{r['variant']:<18} {r['lifecycles']:>10} {r['completed']:>9} {r['steps']:>6} "
-                  f"{r['seconds']:>8.3f} {r['steps_per_s']:>9.1f} {r['per_step_vs_spiff']:>8.2f}")
-        print("x spiff: cost of one step relative to 'spiff in memory' (higher is slower).")
+                  f"{r['seconds']:>8.3f} {r['steps_per_s']:>9.1f} {r['per_step_vs_spiff']:>8.2f} "
+                  f"{r['cpu_ms_per_step']:>12.3f} {r['cpu_vs_spiff']:>12.2f} {r['cpu_vs_spiff_json']:>12.2f}")
+        print("x spiff: wall time of one step relative to 'spiff in memory' (higher is slower).\n"
+              "cpu ms/step: this process's CPU time per step (time.process_time; the database server's\n"
+              "CPU is not in it), steadier than wall time on a shared machine; cpu x spiff and\n"
+              "cpu x s+json: that relative to 'spiff in memory' and to 'spiff + json'.")
     if incomplete:
         print(f"FAILED: {incomplete} lifecycle(s) did not reach status completed", file=sys.stderr)
         return 1

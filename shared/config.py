@@ -43,6 +43,7 @@ class Settings:
     job_backoff_seconds: float = 1.0
     job_backoff_max_seconds: float = 300.0
     message_ttl_seconds: float = 7 * 24 * 3600
+    workflow_cache_size: int = 1000
     relay_interval_seconds: float = 0.2
     timer_interval_seconds: float = 1.0
     max_workers: int = 10
@@ -254,6 +255,7 @@ def load(env=None) -> Settings:
         job_backoff_seconds=float(_env(env, "ZTC_JOB_BACKOFF_SECONDS", "1.0")),
         job_backoff_max_seconds=float(_env(env, "ZTC_JOB_BACKOFF_MAX_SECONDS", "300")),
         message_ttl_seconds=float(_env(env, "ZTC_MESSAGE_TTL_SECONDS", str(7 * 24 * 3600))),
+        workflow_cache_size=int(_env(env, "ZTC_WORKFLOW_CACHE_SIZE", "1000")),
         relay_interval_seconds=float(_env(env, "ZTC_RELAY_INTERVAL_SECONDS", "0.2")),
         timer_interval_seconds=float(_env(env, "ZTC_TIMER_INTERVAL_SECONDS", "1.0")),
         max_workers=int(_env(env, "ZTC_MAX_WORKERS", "10")),

@@ -11,7 +11,7 @@ from shared.workflow.runtime import StepFailed
 
 from .jobs import undeclared
 from .models import Incident, Job
-from .store import UNCHANGED, iso
+from .store import INCIDENT_OPENED, UNCHANGED, iso
 
 
 def incident_dict(i) -> dict:
@@ -33,6 +33,7 @@ class Incidents:
                             error=exc.message, status="open", created_at=clock.now())
         s.add(incident)
         s.flush()
+        s.info[INCIDENT_OPENED] = True
         self.store.history(s, inst.id, principal, "incident", exc.task_name,
                            {"incident_id": incident.id, "error": exc.message})
         return "incident"
@@ -72,6 +73,7 @@ class Incidents:
         incident.status = "open"
         incident.error = error
         s.flush()
+        s.info[INCIDENT_OPENED] = True
         self.store.history(s, job.instance_id, None, "incident", job.task_name,
                            {"job_id": job.job_id, "incident_id": incident.id, "error": error})
 

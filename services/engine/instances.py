@@ -75,6 +75,7 @@ class Instances:
                 s.flush()
                 store.on_step_failed(s, inst, exc, principal)
             store.save(s, inst, workflow, principal, new=True)
+        store.workflows.put(instance_id, 1, version.id, workflow)
         store.on_commit()
         return self.get(instance_id)
 

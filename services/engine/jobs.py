@@ -8,7 +8,7 @@ import uuid
 from datetime import timedelta
 
 from marshmallow import ValidationError
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
 from shared import clock, contracts
 from shared import principal as signing
@@ -51,12 +51,16 @@ class Jobs:
         self.store.runtime.mark_job_sent(workflow, request.task_id, job_id)
         now = clock.now()
         max_attempts = request.retries if request.retries else self.store.settings.job_max_attempts
-        job = Job(job_id=job_id, instance_id=inst.id, task_id=request.task_id, task_name=request.task_name,
-                  operation=request.operation, params=request.params, principal=principal, attempt=1,
-                  max_attempts=max_attempts, status="pending", created_at=now, updated_at=now)
-        s.add(job)
+        row = dict(job_id=job_id, instance_id=inst.id, task_id=request.task_id, task_name=request.task_name,
+                   operation=request.operation, params=request.params, principal=principal, attempt=1,
+                   max_attempts=max_attempts, status="pending", created_at=now, updated_at=now)
         unknown = undeclared(request.operation)
-        if unknown:
+        if not unknown:
+            # The everyday path writes the job with a Core insert (no ORM object is needed after it).
+            s.connection().execute(insert(Job.__table__), row)
+        else:
+            job = Job(**row)
+            s.add(job)
             # No service could take it (a version deployed before the operation was renamed or
             # removed): an incident on the instance now, instead of a job nobody answers.
             self.store.history(s, inst.id, principal, "job_not_sent", request.task_name,
@@ -76,8 +80,9 @@ class Jobs:
             "business_key": getattr(inst, "business_key", None), "principal": principal,
         })
         payload = signing.seal(payload, signing.key_of(self.store.settings), signing.JOB)
-        s.add(Outbox(exchange=contracts.JOBS_EXCHANGE, routing_key=operation, payload=payload,
-                     headers={}, available_at=available_at, created_at=clock.now(), attempts=0))
+        s.connection().execute(insert(Outbox.__table__), {
+            "exchange": contracts.JOBS_EXCHANGE, "routing_key": operation, "payload": payload,
+            "headers": {}, "available_at": available_at, "created_at": clock.now(), "attempts": 0})
 
     # -- in: results ------------------------------------------------------------------------------
     def handle_result(self, raw: dict) -> str:

@@ -63,25 +63,26 @@ class Messages:
             row = s.get(BufferedMessage, message["message_id"])
             return {"status": row.status, "message_id": row.message_id, "delivered_to": row.instance_id}
 
-    def deliver_buffered(self, s, inst, workflow) -> None:
-        """A save step: deliver the buffered messages the instance waits for, oldest first."""
+    def deliver_buffered(self, s, inst, workflow, wait):
+        """A save step: deliver the buffered messages the instance waits for, oldest first.
+        Returns the wait state after them (``wait`` itself if none was delivered)."""
         if not inst.business_key:
-            return
+            return wait
         runtime = self.store.runtime
-        while True:
-            waiting = runtime.wait_state(workflow).waiting_messages
-            if not waiting:
-                return
+        while wait.waiting_messages:
             message = s.scalar(select(BufferedMessage).where(
-                BufferedMessage.name.in_(waiting), BufferedMessage.correlation_key == inst.business_key,
+                BufferedMessage.name.in_(wait.waiting_messages),
+                BufferedMessage.correlation_key == inst.business_key,
                 BufferedMessage.status == "buffered")   # its own instance: kept past the TTL for it
                 .order_by(BufferedMessage.received_at).limit(1))
             if message is None or not runtime.deliver_message(workflow, message.name, message.payload):
-                return
+                return wait
             message.status = "delivered"
             message.instance_id = inst.id
             self.store.history(s, inst.id, None, "message_delivered", message.name,
                                {"message_id": message.message_id, "payload": message.payload})
+            wait = runtime.wait_state(workflow)
+        return wait
 
     def deliver_waiting(self, limit: int = 100) -> int:
         """Deliver buffered messages whose instance waits for them now.

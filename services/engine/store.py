@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import func, select, update
+from sqlalchemy import event, func, insert, select, update
+from sqlalchemy.orm import defer
 
 from shared import clock
 from shared.db import transaction
@@ -18,12 +19,15 @@ from shared.errors import Conflict, InvalidInput, NotFound
 from shared.principal import acting_user
 from shared.workflow.runtime import StepFailed, WorkflowRuntime
 
+from .cache import WorkflowCache
 from .models import History, Incident, Instance, ProcessVersion
 
 MAX_SAVE_ATTEMPTS = 20
 HALTED = ("suspended", "cancelled")
 ENDED = ("completed", "cancelled")
 UNCHANGED = object()   # a change that returns this saves nothing
+INCIDENT_OPENED = "ztc_incident_opened"   # session.info: an incident was opened in this transaction
+HISTORY_ROWS = "ztc_history_rows"         # session.info: history rows written when it commits
 
 
 class StaleRevision(Exception):
@@ -40,6 +44,15 @@ def iso(value: datetime | None) -> str | None:
     return utc(value).isoformat() if value else None
 
 
+def write_history(s) -> None:
+    """Before a commit: the transaction's history rows in one Core insert. History is append-only
+    and no step reads its rows back, so the ORM's unit of work would be pure cost on every step;
+    and written at commit, no row holds SQLite's write lock while a diagram's script runs."""
+    rows = s.info.pop(HISTORY_ROWS, None)
+    if rows:
+        s.connection().execute(insert(History.__table__), rows)
+
+
 class InstanceStore:
     def __init__(self, sessions, settings, runtime: WorkflowRuntime | None = None, on_commit=None):
         self.sessions = sessions
@@ -47,11 +60,15 @@ class InstanceStore:
         self.runtime = runtime or WorkflowRuntime()
         self.on_commit = on_commit or (lambda: None)
         self._spec_cache: dict[int, tuple[str, dict]] = {}
+        # An engine made only to validate diagrams has no settings, and steps nothing.
+        self.workflows = WorkflowCache(settings.workflow_cache_size if settings is not None else 0)
         # What a save does besides writing the instance, in order: before the wait state is
         # computed (deliver buffered messages) and with it (emit jobs, sync the task list).
-        self.before_wait: list = []     # f(session, instance, workflow)
+        self.before_wait: list = []     # f(session, instance, workflow, wait) -> the wait state after it
         self.after_wait: list = []      # f(session, instance, workflow, wait, principal)
         self.on_step_failed = None      # f(session, instance, StepFailed, principal) -> outcome
+        if sessions is not None:
+            event.listen(sessions, "before_commit", write_history)
 
     # -- versions -------------------------------------------------------------------------------
     def spec(self, s, version_id: int) -> tuple[str, dict]:
@@ -80,8 +97,10 @@ class InstanceStore:
         }
 
     def history(self, s, instance_id, principal, action, task, data) -> None:
-        s.add(History(instance_id=instance_id, at=clock.now(), actor=acting_user(principal),
-                      action=action, task=task, data=data))
+        """Record an entry; it is written, in order, when the transaction commits."""
+        s.info.setdefault(HISTORY_ROWS, []).append({
+            "instance_id": instance_id, "at": clock.now(), "actor": acting_user(principal),
+            "action": action, "task": task, "data": data})
 
     # -- the one way an instance changes ----------------------------------------------------------
     def mutate(self, instance_id: str, change, principal=None, refuse_failed_step=False, guard=None):
@@ -99,14 +118,17 @@ class InstanceStore:
                 with transaction(self.sessions) as s:
                     if guard is not None and not guard(s):
                         return None
-                    inst = s.get(Instance, instance_id)
+                    # The state column is read only when the workflow is not cached for this revision.
+                    inst = s.get(Instance, instance_id, options=[defer(Instance.state)])
                     if inst is None:
                         raise NotFound(f"no instance {instance_id}")
                     if inst.status in HALTED and not getattr(change, "ztc_resumes", False):
                         raise Conflict(f"instance {instance_id} is {inst.status}")
-                    key, spec = self.spec(s, inst.version_id)
-                    # The loaded JSON is this session's own copy, and the runtime may consume it.
-                    workflow = self.runtime.loads(inst.state, spec, version_key=key)
+                    workflow = self.workflows.take(instance_id, inst.revision, inst.version_id)
+                    if workflow is None:
+                        key, spec = self.spec(s, inst.version_id)
+                        # The loaded JSON is this session's own copy, and the runtime may consume it.
+                        workflow = self.runtime.loads(inst.state, spec, version_key=key)
                     try:
                         outcome = change(s, inst, workflow)
                     except StepFailed as exc:
@@ -115,22 +137,32 @@ class InstanceStore:
                         outcome = self.on_step_failed(s, inst, exc, principal)
                     if outcome is UNCHANGED:
                         return None
-                    self.save(s, inst, workflow, principal)
+                    revision = self.save(s, inst, workflow, principal)
+                    version_id = inst.version_id
+                # Only a committed step goes back into the cache (see cache.py).
+                self.workflows.put(instance_id, revision, version_id, workflow)
                 self.on_commit()
                 return outcome
             except StaleRevision:
                 continue
         raise Conflict(f"instance {instance_id} is changing too often; try again")
 
-    def save(self, s, inst, workflow, principal, new=False) -> None:
+    def save(self, s, inst, workflow, principal, new=False) -> int:
+        """Write the instance as ``workflow`` left it and what its wait state asks for; returns
+        the revision saved. StaleRevision (after a rollback) if another save came first."""
         now = clock.now()
-        for step in self.before_wait:
-            step(s, inst, workflow)
+        # Computing the wait state walks every task: once here, again only if a step moved the workflow.
         wait = self.runtime.wait_state(workflow)
+        for step in self.before_wait:
+            wait = step(s, inst, workflow, wait)
         for step in self.after_wait:
             step(s, inst, workflow, wait, principal)
-        open_incidents = s.scalar(select(func.count()).select_from(Incident).where(
-            Incident.instance_id == inst.id, Incident.status == "open"))
+        # Incidents are opened only inside their instance's own transaction, which then saves it
+        # as "incident": a waiting instance that opened none in this step has none to count.
+        could_have = inst.status != "waiting" or s.info.get(INCIDENT_OPENED)
+        open_incidents = could_have and s.scalar(
+            select(func.count()).select_from(Incident).where(
+                Incident.instance_id == inst.id, Incident.status == "open"))
         if wait.status == "completed":
             status = "completed"
         elif open_incidents:
@@ -150,7 +182,7 @@ class InstanceStore:
                 setattr(inst, key, value)
             inst.revision = 1
             s.flush()
-            return
+            return 1
         old = inst.revision
         s.expunge(inst)
         result = s.execute(update(Instance).where(Instance.id == inst.id, Instance.revision == old)
@@ -158,6 +190,7 @@ class InstanceStore:
         if result.rowcount != 1:
             s.rollback()
             raise StaleRevision()
+        return old + 1
 
     def set_status(self, instance_id, status, allowed, change, principal):
         """Set ``status`` (suspend, cancel) with the same optimistic revision check, so a change in

@@ -39,6 +39,24 @@ def work_item_dict(w) -> dict:
             "claimed_by": w.claimed_by, "status": w.status, "created_at": iso(w.created_at)}
 
 
+def _left_user_tasks(workflow, inst) -> bool:
+    """Whether the instance's last save may have left a user task waiting, so an open work item.
+
+    Work items are opened only by :meth:`TaskList.sync` in a save, for the user tasks of that save's
+    wait state, whose names the save stores in ``waiting_tasks``; each later save cancels those no
+    longer ready. A name no spec of the workflow knows (a migration renamed it) counts as one."""
+    names = set(inst.waiting_tasks or ())
+    if not names:
+        return False
+    specs = [workflow.spec, *workflow.subprocess_specs.values()]
+    kinds = {}
+    for spec in specs:
+        for task_spec in spec.task_specs.values():
+            name = task_spec.bpmn_id or task_spec.name
+            kinds[name] = kinds.get(name, False) or bool(task_spec.manual)
+    return any(kinds.get(name, True) for name in names)
+
+
 class TaskList:
     def __init__(self, store, incidents):
         self.store = store
@@ -47,6 +65,8 @@ class TaskList:
     # -- a save step ------------------------------------------------------------------------------
     def sync(self, s, inst, workflow, wait, principal) -> None:
         """Open a work item for each user task that became ready; cancel those that are gone."""
+        if not wait.user_tasks and not _left_user_tasks(workflow, inst):
+            return      # no task is ready, and the last save left none whose item could be open
         ready = {u.task_id: u for u in wait.user_tasks}
         existing = {w.task_id: w for w in s.scalars(select(WorkItem).where(
             WorkItem.instance_id == inst.id, WorkItem.status == "open"))}

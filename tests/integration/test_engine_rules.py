@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import func, select
 
 from services.engine.engine import Engine, utc
-from services.engine.models import BufferedMessage, History, Incident, Instance, Job, Outbox
+from services.engine.models import BufferedMessage, History, Incident, Instance, Job, Outbox, WorkItem
 from shared.db import session_factory, transaction
 from shared.errors import Conflict, DiagramRefused, Forbidden, InvalidInput, NotFound
 from tests.support import read_bpmn
@@ -383,6 +383,48 @@ def test_an_unknown_or_finished_task_is_not_found(engine):
     with pytest.raises(NotFound):
         engine.complete_task(task["task_id"], {"approved": False}, STAFF)
     assert engine.get_instance(inst["id"])["revision"] == revision
+
+
+# A review that a unit's reply makes moot while it waits: the message ends the review task.
+WITHDRAWABLE_REVIEW = {"withdrawable_review.bpmn": b"""<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+                  xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core"
+                  id="Definitions_withdraw" targetNamespace="http://zhitongche.example/bpmn">
+  <bpmn:message id="Message_withdrawn" name="unit_reply"/>
+  <bpmn:process id="withdrawable_review" name="Withdrawable review" isExecutable="true">
+    <bpmn:startEvent id="start"><bpmn:outgoing>f_start_review</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:userTask id="review" name="Review the proposal">
+      <bpmn:extensionElements>
+        <spiffworkflow:properties><spiffworkflow:property name="candidateRole" value="staff"/></spiffworkflow:properties>
+      </bpmn:extensionElements>
+      <bpmn:incoming>f_start_review</bpmn:incoming>
+      <bpmn:outgoing>f_review_end</bpmn:outgoing>
+    </bpmn:userTask>
+    <bpmn:boundaryEvent id="withdrawn" name="Withdrawn" attachedToRef="review">
+      <bpmn:outgoing>f_withdrawn_end</bpmn:outgoing>
+      <bpmn:messageEventDefinition id="MessageDef_withdrawn" messageRef="Message_withdrawn"/>
+    </bpmn:boundaryEvent>
+    <bpmn:endEvent id="reviewed"><bpmn:incoming>f_review_end</bpmn:incoming></bpmn:endEvent>
+    <bpmn:endEvent id="ended_withdrawn"><bpmn:incoming>f_withdrawn_end</bpmn:incoming></bpmn:endEvent>
+    <bpmn:sequenceFlow id="f_start_review" sourceRef="start" targetRef="review"/>
+    <bpmn:sequenceFlow id="f_review_end" sourceRef="review" targetRef="reviewed"/>
+    <bpmn:sequenceFlow id="f_withdrawn_end" sourceRef="withdrawn" targetRef="ended_withdrawn"/>
+  </bpmn:process>
+</bpmn:definitions>
+"""}
+
+
+def test_a_review_left_by_a_boundary_message_takes_its_work_item_off_the_task_list(engine):
+    engine.deploy(WITHDRAWABLE_REVIEW)
+    inst = engine.start("withdrawable_review", "WITHDRAW-1", {"title": "Fix the lamp"}, MEMBER)
+    [task] = engine.list_tasks(STAFF, inst["id"])
+    assert task["task"] == "review"
+    sent = engine.send_message({"name": "unit_reply", "correlation_key": "WITHDRAW-1",
+                                "message_id": "withdraw-1", "payload": {"text": "Already repaired"}})
+    assert sent["status"] == "delivered"
+    assert engine.get_instance(inst["id"])["status"] == "completed"
+    assert engine.list_tasks(STAFF, inst["id"]) == []
+    assert count_rows(engine, WorkItem, instance_id=inst["id"], status="cancelled") == 1
 
 
 # -- 4. optimistic saves ---------------------------------------------------------------------------------
