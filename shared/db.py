@@ -193,11 +193,17 @@ def run_migrations_env(metadata) -> None:
     engine.dispose()
 
 
+# How every service maps its ``Mapped[dict]`` and ``Mapped[list]`` columns.
+TYPE_ANNOTATION_MAP: dict = {dict: JSON, list: JSON}
+
+
 def make_base():
-    """A declarative base of its own for one service: its tables, its metadata, its database."""
+    """A declarative base of its own for one service: its tables, its metadata, its database.
+    (A service whose models are type-checked declares ``class Base(DeclarativeBase)`` itself, with
+    :data:`TYPE_ANNOTATION_MAP`: a base made by a function is beyond what mypy can check.)"""
 
     class Base(DeclarativeBase):
-        type_annotation_map = {dict: JSON, list: JSON}
+        type_annotation_map = TYPE_ANNOTATION_MAP
 
     return Base
 

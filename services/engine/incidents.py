@@ -2,6 +2,8 @@
 step that failed (a script, an expression, a limit). An operator retries or resolves them."""
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import func, select
 
 from shared import clock
@@ -24,7 +26,7 @@ def incident_dict(i) -> dict:
 class Incidents:
     def __init__(self, store):
         self.store = store
-        self.send_job = None   # Jobs.send: a retried job goes out again
+        self.send_job: Any = None   # Jobs.send: a retried job goes out again
 
     # -- opening --------------------------------------------------------------------------------
     def for_step(self, s, inst, exc: StepFailed, principal) -> str:

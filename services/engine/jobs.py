@@ -57,7 +57,7 @@ class Jobs:
         unknown = undeclared(request.operation)
         if not unknown:
             # The everyday path writes the job with a Core insert (no ORM object is needed after it).
-            s.connection().execute(insert(Job.__table__), row)
+            s.connection().execute(insert(Job), row)
         else:
             job = Job(**row)
             s.add(job)

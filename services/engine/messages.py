@@ -125,7 +125,7 @@ class Messages:
                 query = query.where(BufferedMessage.name == name)
             rows = list(s.scalars(query))
             keys = {r.correlation_key for r in rows}
-            instances = {}
+            instances: dict = {}
             if keys:
                 for inst in s.execute(select(Instance.id, Instance.business_key, Instance.status,
                                              Instance.process_id, Instance.waiting_messages).where(
@@ -155,7 +155,7 @@ def buffered_counts(s) -> list[tuple[str, str, int]]:
     keys = {key for _, key, _ in rows}
     live = set(s.scalars(select(Instance.business_key).where(
         Instance.business_key.in_(keys), Instance.status.not_in(ENDED)))) if keys else set()
-    counts = {}
+    counts: dict = {}
     for name, key, n in rows:
         label = (name, "yes" if key in live else "no")
         counts[label] = counts.get(label, 0) + n

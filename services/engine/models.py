@@ -4,12 +4,18 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from shared.db import make_base
+from shared.db import TYPE_ANNOTATION_MAP
 from shared.messaging.models import messaging_models
 
-Base = make_base()
+
+class Base(DeclarativeBase):
+    """The engine's own tables, metadata and database."""
+
+    type_annotation_map = TYPE_ANNOTATION_MAP
+
+
 Outbox, Inbox = messaging_models(Base)
 
 

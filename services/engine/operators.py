@@ -98,7 +98,7 @@ class Operators:
             self.store.history(s, instance_id, principal, "resumed", None, {"held_results_released": len(held)})
             return "resumed"
 
-        change.ztc_resumes = True
+        setattr(change, "ztc_resumes", True)
         # Saving recomputes what the instance waits for, delivers buffered messages it waits for,
         # and the next timer tick fires what fell due meanwhile.
         self.store.mutate(instance_id, change, principal)
@@ -109,7 +109,7 @@ class Operators:
         if not (reason or "").strip():
             raise InvalidInput("a reason is required to cancel an instance",
                                {"reason": ["Missing data for required field."]})
-        closed = {}
+        closed: dict = {}
 
         def change(s, inst):
             now = clock.now()

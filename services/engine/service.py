@@ -56,14 +56,16 @@ def require_message_sender(body, sender) -> None:
             raise Forbidden(f"a message {name!r} from {sender.describe()}; BPMN messages come from the services")
         return   # malformed or undeclared: the engine answers it as it always did
     if not sender.may_send_message(name):
+        declared = messages.get(name)
         raise Forbidden(f"the BPMN message {name!r} from {sender.describe()}; it is sent only by "
-                        f"{', '.join(messages.get(name).senders)}")
+                        f"{', '.join(declared.senders) if declared else 'the services'}")
 
 
 class EngineService(Pingable):
     name = "engine"
     metrics_gauges = staticmethod(engine_gauges)
-    engine = EngineStore("engine", Outbox, Inbox)
+    # The provider gives each worker the Engine (EngineStore.get_dependency).
+    engine: Engine = EngineStore("engine", Outbox, Inbox)
 
     # -- the bus: each message is taken only from the senders the contracts name (the broker-
     # validated AMQP user_id); any other is refused (dead-lettered with the reason), changing nothing.
@@ -161,8 +163,9 @@ class EngineService(Pingable):
         the operator send."""
         _require_operator(principal, "send a BPMN message directly")
         name = message.get("name") if isinstance(message, dict) else None
-        if isinstance(name, str) and messages.get(name) is not None and not messages.may_send(name, "operator"):
-            raise Forbidden(f"the message {name!r} is sent by {', '.join(messages.get(name).senders)}, "
+        declared = messages.get(name) if isinstance(name, str) else None
+        if declared is not None and not messages.may_send(declared.name, "operator"):
+            raise Forbidden(f"the message {name!r} is sent by {', '.join(declared.senders)}, "
                             "not over the API", {"name": [f"{name} is not sent over the API"]})
         return self.engine.send_message(message, principal)
 

@@ -9,6 +9,7 @@ reloads and tries again. The other engine modules plug into the save (``before_w
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from typing import Any
 
 from sqlalchemy import event, func, insert, select, update
 from sqlalchemy.orm import defer
@@ -41,7 +42,8 @@ def utc(value: datetime | None) -> datetime | None:
 
 
 def iso(value: datetime | None) -> str | None:
-    return utc(value).isoformat() if value else None
+    moment = utc(value)
+    return moment.isoformat() if moment else None
 
 
 def write_history(s) -> None:
@@ -50,7 +52,7 @@ def write_history(s) -> None:
     and written at commit, no row holds SQLite's write lock while a diagram's script runs."""
     rows = s.info.pop(HISTORY_ROWS, None)
     if rows:
-        s.connection().execute(insert(History.__table__), rows)
+        s.connection().execute(insert(History), rows)
 
 
 class InstanceStore:
@@ -66,7 +68,7 @@ class InstanceStore:
         # computed (deliver buffered messages) and with it (emit jobs, sync the task list).
         self.before_wait: list = []     # f(session, instance, workflow, wait) -> the wait state after it
         self.after_wait: list = []      # f(session, instance, workflow, wait, principal)
-        self.on_step_failed = None      # f(session, instance, StepFailed, principal) -> outcome
+        self.on_step_failed: Any = None      # f(session, instance, StepFailed, principal) -> outcome
         if sessions is not None:
             event.listen(sessions, "before_commit", write_history)
 

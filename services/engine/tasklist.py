@@ -49,7 +49,7 @@ def _left_user_tasks(workflow, inst) -> bool:
     if not names:
         return False
     specs = [workflow.spec, *workflow.subprocess_specs.values()]
-    kinds = {}
+    kinds: dict = {}
     for spec in specs:
         for task_spec in spec.task_specs.values():
             name = task_spec.bpmn_id or task_spec.name
