@@ -27,3 +27,16 @@ class ApiToken(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class ConsoleAccount(Base):
+    """A person who signs in to the web console with a password. Only an Argon2id hash of the
+    password is stored (argon2-cffi); ``roles`` and ``unit`` are what the session's API token carries."""
+
+    __tablename__ = "console_accounts"
+
+    user: Mapped[str] = mapped_column(String(100), primary_key=True)
+    password_hash: Mapped[str] = mapped_column(String(200))
+    roles: Mapped[list] = mapped_column(JSON)
+    unit: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -17,6 +17,9 @@ from shared.messaging.topology import events_queue
 from . import notifications, openapi, schemas, tokens
 from .http import EVERYONE, _json, endpoint, http
 from .models import Inbox, Outbox
+from .console.auth import ConsoleAuthRoutes
+from .console.member import ConsoleMemberRoutes
+from .console.work import ConsoleWorkRoutes
 from .routes.consultations import ConsultationRoutes
 from .routes.notifications import NotificationRoutes
 from .routes.operators import OperatorRoutes
@@ -28,7 +31,8 @@ from .routes.reports import ReportRoutes
 
 
 class GatewayService(ProcessRoutes, OperatorRoutes, ProposalRoutes, ReportRoutes, NotificationRoutes,
-                     OpinionRoutes, PerformanceRoutes, ConsultationRoutes):
+                     OpinionRoutes, PerformanceRoutes, ConsultationRoutes, ConsoleAuthRoutes, ConsoleMemberRoutes,
+                     ConsoleWorkRoutes):
     name = "gateway"
     db = Database("gateway", Outbox, Inbox)
     engine = ServiceRpc("engine")
