@@ -63,22 +63,26 @@ class Camera:
         docs = os.environ.get("ZTC_SCREENSHOTS")
         self.docs = Path(docs) if docs else None
 
-    def check(self, name: str, doc: str | None = None) -> None:
+    def check(self, name: str, doc: str | None = None, doc_on_phone: bool = False) -> None:
+        """Scan and photograph the page; ``doc``: also write it as ``<doc>.png`` into
+        ``ZTC_SCREENSHOTS`` (at phone width with ``doc_on_phone``)."""
         self.count += 1
         stem = f"{self.count:02d}-{name}"
         violations = axe_violations(self.driver)
         assert not violations, f"{name}: accessibility violations {violations}"
+        self.driver.execute_script("window.scrollTo(0, 0)")
         self.driver.save_screenshot(str(self.folder / f"{stem}-desktop.png"))
         self.driver.set_window_size(*PHONE)
         try:
             overflow = self.driver.execute_script(
                 "return document.documentElement.scrollWidth - document.documentElement.clientWidth")
             self.driver.save_screenshot(str(self.folder / f"{stem}-phone.png"))
-            if doc and self.docs:
+            if doc and self.docs and doc_on_phone:
                 self.docs.mkdir(parents=True, exist_ok=True)
-                self.driver.save_screenshot(str(self.docs / f"{doc}-phone.png"))
+                self.driver.save_screenshot(str(self.docs / f"{doc}.png"))
             assert overflow <= 0, f"{name}: the page scrolls sideways by {overflow} px at 375 px"
         finally:
             self.driver.set_window_size(*DESKTOP)
-        if doc and self.docs:
+        if doc and self.docs and not doc_on_phone:
+            self.docs.mkdir(parents=True, exist_ok=True)
             self.driver.save_screenshot(str(self.docs / f"{doc}.png"))

@@ -100,7 +100,7 @@ def test_member_submits_cosigner_confirms_staff_file_and_assign_unit_replies_mem
     driver.find_element(By.ID, "suggestions").send_keys("一、提高补贴标准；二、简化审批；三、设立协商调解机制。")
     driver.find_element(By.ID, "member-filter").send_keys("周雅琴")
     driver.find_element(By.CSS_SELECTOR, 'input[name="cosigners"][value="member.zhou"]').click()
-    camera.check("submit-form", doc="submit")
+    camera.check("submit-form", doc="submit-phone", doc_on_phone=True)
     driver.find_element(By.ID, "proposal-form").submit()
     heading = wait_for(lambda: re.match(r"(\d{4}-\d+)", driver.title), timeout=15, message="the proposal page")
     number = heading.group(1)

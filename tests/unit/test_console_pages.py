@@ -135,3 +135,25 @@ def test_every_page_renders_in_both_languages_with_nothing_untranslated(template
     assert not re.findall(r"\b[a-z_]{3,}\.[A-Za-z_0-9]+\b", text), "a text shown by its key"
     if template != "login.html":
         assert session.csrf_for("token") in html  # every form of a signed-in page carries the CSRF token
+
+
+def test_an_operator_sets_a_console_password_with_ztc_and_a_short_one_is_refused(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from services.ztc.cli import main
+
+    monkeypatch.setenv("ZTC_VAR_DIR", str(tmp_path))
+    monkeypatch.delenv("ZTC_DATABASE_URL", raising=False)
+    monkeypatch.delenv("ZTC_DB_GATEWAY", raising=False)
+    runner = CliRunner()
+    done = runner.invoke(main, ["console-user", "set", "--user", "handler.zhao", "--role", "unit", "--unit", "transport",
+                                "--password-stdin"], input="a long password\n")
+    assert done.exit_code == 0, done.output
+    refused = runner.invoke(main, ["console-user", "set", "--user", "member.li", "--role", "member",
+                                   "--password-stdin"], input="short\n")
+    assert refused.exit_code != 0 and "at least 8" in refused.output
+    with session_factory(f"sqlite:///{tmp_path}/gateway.db")() as db:
+        assert accounts.check(db, "handler.zhao", "a long password").unit == "transport"
+        with pytest.raises(Unauthenticated):
+            accounts.check(db, "member.li", "short")
+    dispose_all()

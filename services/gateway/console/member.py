@@ -52,8 +52,10 @@ class ConsoleMemberRoutes:
     def console_submit_proposal(self, visit):
         draft = _draft(visit.request.form)
         answer = visit.api("submit_proposal", method="POST", body=draft)
-        if not answer.ok:  # shown again with every field as typed, and what is wrong with each
+        if answer.status == 400:  # shown again with every field as typed, and what is wrong with each
             return self._proposal_form(visit, draft, answer.details or {"_": [answer.message]}, answer.status)
+        if not answer.ok:
+            return visit.refusal(answer)
         return redirect(f"/console/proposals/{answer.body['number']}")
 
     @http("GET", "/console/proposals/<string:number>")
