@@ -53,8 +53,8 @@ def axe_violations(driver) -> list[dict]:
 
 
 class Camera:
-    """Checks and photographs each page a test visits: axe at desktop width, then at 375 px no
-    sideways scrolling, a screenshot at each width."""
+    """Checks and photographs each page a test visits: axe at desktop width, then at 375 px axe
+    again and no sideways scrolling, a screenshot at each width."""
 
     def __init__(self, driver, test_name: str):
         self.driver, self.count = driver, 0
@@ -76,6 +76,9 @@ class Camera:
         try:
             overflow = self.driver.execute_script(
                 "return document.documentElement.scrollWidth - document.documentElement.clientWidth")
+            narrow = axe_violations(self.driver)
+            assert not narrow, f"{name} at 375 px: accessibility violations {narrow}"
+            self.driver.execute_script("window.scrollTo(0, 0)")
             self.driver.save_screenshot(str(self.folder / f"{stem}-phone.png"))
             if doc and self.docs and doc_on_phone:
                 self.docs.mkdir(parents=True, exist_ok=True)

@@ -109,7 +109,8 @@ PAGES = {
     "tasks.html": {"tasks": [{"task": name, "task_id": f"t{i}", "business_key": "2026-7"} for i, name in enumerate(
         ("pre_review", "filing_decision", "assign", "review_reply", "grade_quality", "approve_extension"))],
         "forms": ("pre_review", "filing_decision", "assign", "review_reply", "grade_quality"),
-        "reasons": current_rulebook("proposal").reasons(), "grades": current_rulebook("proposal").quality_grades()},
+        "reasons": current_rulebook("proposal").reasons(), "grades": current_rulebook("proposal").quality_grades(),
+        "suggestions": {"2026-7": [{"unit": "transport", "name": "交通运输局", "reasons": ["keyword 公交"]}]}},
     "assignments.html": {"rows": [{"id": 3, "number": "2026-7", "role": "lead", "status": "assigned"}]},
     "assignment.html": {"a": {"id": 3, "number": "2026-7", "unit": "transport", "role": "single", "status": "signed",
                               "signed_at": "2026-11-29", "replies": [{"status": "draft", "category": "A", "text": "稿"}]},

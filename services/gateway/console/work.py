@@ -48,8 +48,15 @@ class ConsoleWorkRoutes:
         if not answer.ok:
             return visit.refusal(answer)
         rules = current_rulebook("proposal")
+        # The units each proposal to assign might go to, with reasons (staff decide; a caller the
+        # route refuses simply gets no suggestions).
+        suggestions = {}
+        for task in answer.body:
+            if task["task"] == "assign" and "staff" in visit.roles:
+                found = visit.api("routing_suggestions", number=task["business_key"])
+                suggestions[task["business_key"]] = found.body["suggestions"] if found.ok else []
         return visit.render("tasks.html", tasks=answer.body, forms=FORMS, reasons=rules.reasons(),
-                            grades=rules.quality_grades())
+                            grades=rules.quality_grades(), suggestions=suggestions)
 
     @http("POST", "/console/tasks/<string:task_id>")
     @page
