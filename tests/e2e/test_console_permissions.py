@@ -31,6 +31,8 @@ CONSOLE = [
     ("POST", f"/console/assignments/{NONE}/sign", "sign_assignment"),
     ("POST", f"/console/assignments/{NONE}/reply-draft", "draft_reply"),
     ("POST", f"/console/assignments/{NONE}/reply", "submit_reply"),
+    ("POST", f"/console/assignments/{NONE}/input", "send_input"),
+    ("POST", f"/console/assignments/{NONE}/cosign-reply", "cosign_reply"),
     ("GET", "/console/published", "list_proposals"),
     ("GET", "/console/notifications", "list_notifications"),
     ("POST", f"/console/notifications/{NONE}/read", "read_notification"),
@@ -38,7 +40,7 @@ CONSOLE = [
 FORMS = {"submit_proposal": {"kind": "between_sessions", "title": "矩阵", "situation": "情况", "analysis": "分析",
                              "suggestions": "建议", "publish_consent": "yes"},
          "rate": {"handling": "satisfied", "result": "satisfied"}, "complete": {"task": "pre_review"},
-         "draft_reply": {"category": "A", "text": "matrix"}}
+         "draft_reply": {"category": "A", "text": "matrix"}, "send_input": {"text": "matrix"}}
 ALLOWED = {row["name"]: set(row["roles"]) for row in matrix.routes()}
 
 

@@ -111,6 +111,8 @@ PAGES = {
         "forms": ("pre_review", "filing_decision", "assign", "review_reply", "grade_quality"),
         "reasons": current_rulebook("proposal").reasons(), "grades": current_rulebook("proposal").quality_grades(),
         "suggestions": {"2026-7": [{"unit": "transport", "name": "交通运输局", "reasons": ["keyword 公交"]}]}},
+    "assignment_co.html": {"a": {"id": 4, "number": "2026-7", "unit": "education", "role": "co", "status": "signed",
+                                 "signed_at": "2026-11-29", "replies": []}, "deadlines": [], "categories": []},
     "assignments.html": {"rows": [{"id": 3, "number": "2026-7", "role": "lead", "status": "assigned"}]},
     "assignment.html": {"a": {"id": 3, "number": "2026-7", "unit": "transport", "role": "single", "status": "signed",
                               "signed_at": "2026-11-29", "replies": [{"status": "draft", "category": "A", "text": "稿"}]},
@@ -127,7 +129,7 @@ PAGES = {
 def test_every_page_renders_in_both_languages_with_nothing_untranslated(template, lang):
     request = Request(EnvironBuilder(path="/console/x").get_environ())
     principal = {"user": "member.li", "roles": ["member", "staff", "unit", "committee"], "unit": "transport"}
-    response = Visit(None, request, "token", principal, lang).render(template, **PAGES[template])
+    response = Visit(None, request, "token", principal, lang).render(template.replace("_co", ""), **PAGES[template])
     html = response.get_data(as_text=True)
     assert response.headers["Content-Security-Policy"].startswith("default-src 'self'")
     assert f'<html lang="{lang}">' in html
@@ -158,3 +160,18 @@ def test_an_operator_sets_a_console_password_with_ztc_and_a_short_one_is_refused
         with pytest.raises(Unauthenticated):
             accounts.check(db, "member.li", "short")
     dispose_all()
+
+
+@pytest.mark.parametrize("roles,buttons", [(["unit"], True), (["staff"], False), (["committee", "leader"], False)])
+def test_only_a_unit_handler_sees_the_buttons_to_sign_and_reply(roles, buttons):
+    request = Request(EnvironBuilder(path="/console/assignments/3").get_environ())
+    unsigned = {"id": 3, "number": "2026-7", "unit": "transport", "role": "single", "status": "assigned",
+                "signed_at": None, "replies": []}
+    html = Visit(None, request, "token", {"user": "x", "roles": roles, "unit": "transport"}, "zh-CN").render(
+        "assignment.html", a=unsigned, deadlines=[], categories=[]).get_data(as_text=True)
+    assert ('id="sign"' in html) is buttons
+    signed = dict(unsigned, signed_at="2026-11-29", status="signed")
+    html = Visit(None, request, "token", {"user": "x", "roles": roles, "unit": "transport"}, "zh-CN").render(
+        "assignment.html", a=signed, deadlines=[], categories=current_rulebook("proposal").reply_categories()
+    ).get_data(as_text=True)
+    assert ('id="save-draft"' in html) is buttons

@@ -85,7 +85,8 @@ class ConsoleWorkRoutes:
     @http("POST", "/console/assignments/<id:assignment_id>/<string:action>")
     @page
     def console_assignment_action(self, visit, assignment_id, action):
-        """sign, reply-draft (category and text) or reply (submit the draft)."""
+        """sign, reply-draft (category and text), reply (submit the draft); a co-unit's input (text)
+        and cosign-reply (会签 the lead's draft)."""
         form = visit.request.form
         if action == "sign":
             answer = visit.api("sign_assignment", method="POST", assignment_id=assignment_id)
@@ -94,6 +95,11 @@ class ConsoleWorkRoutes:
                                body={"category": form.get("category", ""), "text": form.get("text", "")})
         elif action == "reply":
             answer = visit.api("submit_reply", method="POST", assignment_id=assignment_id)
+        elif action == "input":
+            answer = visit.api("send_input", method="POST", assignment_id=assignment_id,
+                               body={"text": form.get("text", "")})
+        elif action == "cosign-reply":
+            answer = visit.api("cosign_reply", method="POST", assignment_id=assignment_id)
         else:
             return visit.render("refused.html", status=404, answer=None)
         return redirect(f"/console/assignments/{assignment_id}") if answer.ok else visit.refusal(answer)
