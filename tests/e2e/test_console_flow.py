@@ -206,10 +206,18 @@ def test_login_sets_an_httponly_samesite_cookie_and_a_wrong_password_is_refused(
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Path=/console" in cookie
     home = http.get(console, timeout=10)
     assert home.status_code == 200 and "member.li" in home.text
-    logout = http.post(console + "/logout", data={"csrf": _csrf(http, console)}, allow_redirects=False, timeout=10)
+    csrf = _csrf(http, console)
+    logout = http.post(console + "/logout", data={"csrf": csrf}, allow_redirects=False, timeout=10)
     assert logout.status_code == 303
     again = http.get(console, allow_redirects=False, timeout=10)
     assert again.status_code == 303 and "/console/login" in again.headers["Location"]
+    # A form posted after the session ended: the login form again, ready to use, and nothing done.
+    late = http.post(console + "/proposals", data={"csrf": csrf, "title": "迟到的提交"}, timeout=10)
+    assert late.status_code == 401 and 'name="csrf"' in late.text and 'id="password"' in late.text
+    # A login posted without the login page's own cookie (from another site, say) is refused.
+    forged = requests.post(console + "/login", data={"user": "member.li", "password": PASSWORD, "csrf": "x"},
+                           allow_redirects=False, timeout=10)
+    assert forged.status_code == 403 and "ztc_console=" not in forged.headers.get("Set-Cookie", "")
 
 
 def test_a_form_without_the_sessions_csrf_token_is_refused_and_changes_nothing(console):

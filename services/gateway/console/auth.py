@@ -10,7 +10,7 @@ from shared.errors import Unauthenticated
 
 from ..http import http
 from . import accounts, i18n, session
-from .views import Visit, page, redirect
+from .views import Visit, login_page, page, redirect
 
 STATIC = Path(__file__).resolve().parent / "static"
 STATIC_TYPES = {".css": "text/css", ".js": "text/javascript", ".json": "application/json"}
@@ -28,11 +28,7 @@ class ConsoleAuthRoutes:
     @http("GET", "/console/login")
     def console_login_page(self, request):
         visit = Visit(self, request, None, None, i18n.choose(request))
-        secret = session.new_login_secret()
-        response = visit.render("login.html", user="", error=None, login_csrf=session.csrf_for(secret),
-                                next=_safe_next(request.args.get("next")))
-        session.set_cookie(response, session.LOGIN_COOKIE, secret, self._settings(), max_age=3600)
-        return response
+        return login_page(self, visit, "", _safe_next(request.args.get("next")), None)
 
     @http("POST", "/console/login")
     def console_login(self, request):
@@ -41,24 +37,17 @@ class ConsoleAuthRoutes:
         target = _safe_next(request.form.get("next"))
         secret = request.cookies.get(session.LOGIN_COOKIE, "")
         if not secret or not hmac.compare_digest(request.form.get("csrf", ""), session.csrf_for(secret)):
-            return self._login_again(visit, user, target, visit.t("login.stale"), 403)
+            return login_page(self, visit, user, target, visit.t("login.stale"), 403)
         try:
             account = accounts.check(self.db.session, user, password)
             token = session.start(self.db.session, self._settings(), account)
             self.db.commit()
         except Unauthenticated:
             self.db.session.rollback()
-            return self._login_again(visit, user, target, visit.t("login.wrong"), 401)
+            return login_page(self, visit, user, target, visit.t("login.wrong"), 401)
         response = redirect(target)
         session.set_cookie(response, session.COOKIE, token, self._settings())
         response.delete_cookie(session.LOGIN_COOKIE, path="/console")
-        return response
-
-    def _login_again(self, visit, user, target, error, status):
-        secret = session.new_login_secret()
-        response = visit.render("login.html", status=status, user=user, error=error,
-                                login_csrf=session.csrf_for(secret), next=target)
-        session.set_cookie(response, session.LOGIN_COOKIE, secret, self._settings(), max_age=3600)
         return response
 
     @http("POST", "/console/logout")

@@ -66,6 +66,15 @@ class Visit:
         return self.render("refused.html", status=answer.status, answer=answer)
 
 
+def login_page(service, visit: Visit, user: str, target: str, error: str | None, status: int = 200) -> Response:
+    """The login form, with a fresh login CSRF secret in its own cookie (double submit)."""
+    secret = session.new_login_secret()
+    response = visit.render("login.html", status=status, user=user, error=error,
+                            login_csrf=session.csrf_for(secret), next=target)
+    session.set_cookie(response, session.LOGIN_COOKIE, secret, service._settings(), max_age=3600)
+    return response
+
+
 def redirect(location: str, status: int = 303) -> Response:
     return Response("", status=status, headers={"Location": location, **HEADERS})
 
@@ -83,8 +92,7 @@ def page(method):
             visit.principal = None
         if visit.principal is None:
             if request.method == "POST":
-                return visit.render("login.html", status=401, error=visit.t("login.expired"), user="",
-                                    login_csrf=None, next=request.path)
+                return login_page(self, visit, "", "/console", visit.t("login.expired"), 401)
             return redirect(f"/console/login?next={quote(request.full_path.rstrip('?'))}")
         try:
             if request.method == "POST":
