@@ -44,6 +44,25 @@ def text_of(driver, element_id) -> str:
         return ""
 
 
+def shown(driver, css: str, timeout: float = 15):
+    """The element matching ``css`` once it can be clicked (a page may still be loading)."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as EC
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    return WebDriverWait(driver, timeout).until(EC.element_to_be_clickable((By.CSS_SELECTOR, css)))
+
+
+def press(driver, element, timeout: float = 15):
+    """Click a button that posts a form, and wait until the page it leads to has replaced this one
+    (the next step must not race the post)."""
+    from selenium.webdriver.support import expected_conditions as EC
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    element.click()
+    WebDriverWait(driver, timeout).until(EC.staleness_of(element))
+
+
 def log_in(driver, console, user):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
@@ -77,8 +96,8 @@ def complete_task(driver, console, task, number, fields=None):
         else:
             element.clear()
             element.send_keys(value)
-    form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-    wait_for(lambda: driver.current_url.endswith("/console/tasks"), timeout=15, message=f"{task} done")
+    press(driver, form.find_element(By.CSS_SELECTOR, "button[type=submit]"))
+    assert driver.current_url.endswith("/console/tasks"), f"{task} refused: {text_of(driver, 'refusal')}"
 
 
 @pytest.mark.browser
@@ -147,13 +166,13 @@ def test_member_submits_cosigner_confirms_staff_file_and_assign_unit_replies_mem
     row = open_until(driver, console + "/assignments", 'a[href^="/console/assignments/"]')
     camera.check("unit-inbox")
     assert row.text == number
-    row.click()
-    driver.find_element(By.ID, "sign").click()
-    driver.find_element(By.CSS_SELECTOR, 'input[name="category"][value="A"]').click()
+    press(driver, row)
+    press(driver, shown(driver, "#sign"))
+    shown(driver, 'input[name="category"][value="A"]').click()
     driver.find_element(By.ID, "reply-text").send_keys("已制定新的加装电梯补贴办法，补贴标准提高一倍。")
     camera.check("reply-draft", doc="unit-reply")
-    driver.find_element(By.ID, "save-draft").click()
-    driver.find_element(By.ID, "submit-reply").click()
+    press(driver, driver.find_element(By.ID, "save-draft"))
+    press(driver, shown(driver, "#submit-reply"))
     wait_for(lambda: "已提交" in text_of(driver, "replies"), timeout=10, message="the reply submitted")
 
     # Staff accept the reply; the proposers read it and rate it; the committee grades it.
@@ -166,7 +185,7 @@ def test_member_submits_cosigner_confirms_staff_file_and_assign_unit_replies_mem
             camera.check("reply-and-rating", doc="rating")
         for score in ("handling", "result"):
             driver.find_element(By.CSS_SELECTOR, f'input[name="{score}"][value="satisfied"]').click()
-        driver.find_element(By.ID, "rate").click()
+        press(driver, driver.find_element(By.ID, "rate"))
         wait_for(lambda: who in text_of(driver, "ratings"), timeout=15, message=f"{who}'s rating")
     log_in(driver, console, "committee.liu")
     complete_task(driver, console, "grade_quality", number, {"grade": "good"})
