@@ -23,7 +23,7 @@ CHECK_1 := $(sort $(wildcard tests/unit/test_[a-i]*.py))
 CHECK_2 := $(filter-out $(CHECK_1),$(sort $(wildcard tests/unit/test_*.py))) tests/bpmn tests/contract
 CHECK_LANES := check-lane-1 check-lane-2 lint
 
-.PHONY: help venv run serve prepare check $(CHECK_LANES) test $(LANES) test-serial test-unit test-bpmn test-contract test-integration test-e2e bench bench-e2e chaos chaos-short services clean
+.PHONY: help venv browser run serve prepare check $(CHECK_LANES) test $(LANES) test-serial test-unit test-bpmn test-contract test-integration test-e2e bench bench-e2e chaos chaos-short services clean
 
 help:
 	@echo "make run               start every service and the gateway with demo tokens (Ctrl-C stops them)"
@@ -36,6 +36,7 @@ help:
 	@echo "make chaos             bench/chaos.py long form: 1000 proposals, 40 SIGKILLs, a broker restart (PostgreSQL)"
 	@echo "make chaos-short       the short form CI runs (80 proposals, 12 SIGKILLs of every service, a broker restart)"
 	@echo "make services          check (and where possible start) RabbitMQ and PostgreSQL"
+	@echo "make browser           install what the console's browser tests need (Debian's chromium, axe-core)"
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +48,9 @@ venv: $(VENV)/.installed
 
 services:
 	@bash deploy/local/ensure-services.sh
+
+browser:
+	@bash deploy/local/ensure-browser.sh
 
 # A laptop's demonstration: demo tokens (one per role) are issued. `make serve` runs without them.
 run: venv
@@ -70,7 +74,7 @@ check-lane-2:
 lint:
 	$(LINT_COMMAND)
 
-test: venv services
+test: venv services browser
 	@status=0; \
 	$(MAKE) --no-print-directory -k -j3 --output-sync=target $(LANES) || status=1; \
 	$(MAKE) --no-print-directory test-serial || status=1; \
@@ -100,7 +104,7 @@ test-contract: venv
 test-integration: venv services
 	$(PYTEST) tests/integration
 
-test-e2e: venv services
+test-e2e: venv services browser
 	$(PYTEST) tests/e2e
 
 bench: venv services

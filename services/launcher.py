@@ -108,6 +108,21 @@ def issue_tokens(settings, users: dict, label: str, hours: float | None = None, 
     return issued
 
 
+# The demo users' console password (``make run`` only; a real installation sets each person's with
+# ``ztc console-user set``).
+DEMO_PASSWORD = "zhitongche-demo"
+
+
+def seed_console_accounts(settings, users: dict, password: str) -> None:
+    """A console account for each of ``users`` (``{name: {user, roles, unit}}``) with ``password``."""
+    from services.gateway.console import accounts
+    from shared.db import session_factory, transaction
+
+    with transaction(session_factory(settings.database_url("gateway"))) as s:
+        for who in users.values():
+            accounts.set_password(s, who["user"], password, who["roles"], who["unit"])
+
+
 def prepare(settings, demo: bool = False) -> dict:
     """Migrate, declare, deploy, seed. Returns the demo tokens (none unless ``demo``)."""
     from services.assignment.operations import ensure_units
@@ -151,6 +166,7 @@ def prepare(settings, demo: bool = False) -> dict:
             token_file.unlink()
         return {}
     issued = issue_tokens(settings, DEMO_USERS, "demo", revoke_label="demo ")
+    seed_console_accounts(settings, DEMO_USERS, DEMO_PASSWORD)
     write_private(token_file, json.dumps(issued, indent=2))
     make_private(settings.var_dir)
     return issued
@@ -354,6 +370,8 @@ def main(argv=None) -> int:
             "whatever exits. Ctrl-C stops everything.")
     say(f"running: {', '.join(procs)} (one process each)")
     say(f"HTTP API: {base}   health: {base}/health")
+    say(f"web console: {base}/console" + (f"   (demo users log in with the password {DEMO_PASSWORD})"
+                                          if demo else ""))
     if demo:
         say(f"demo tokens, valid {settings.token_ttl_hours:g} h (also in var/demo-tokens.json, "
             "readable by you only):")

@@ -79,6 +79,9 @@ class Settings:
     # API tokens expire: a person's after this many hours, a department system's after the second.
     token_ttl_hours: float = 12.0
     token_system_ttl_hours: float = 90 * 24.0
+    # The web console's session cookie carries the Secure flag (sent over HTTPS only) when true:
+    # set it wherever the console is served over HTTPS; a laptop's http://127.0.0.1 needs it off.
+    console_secure_cookie: bool = False
     # Who is who on the bus (docs/security.md). Broker users are named from this prefix: the
     # services' ``<prefix><service>``, the operator's ``<prefix>operator``, a unit's
     # ``<prefix>unit-<code>``, a member's or informant's app ``<prefix>member-<user>`` /
@@ -282,6 +285,7 @@ def load(env=None) -> Settings:
         http_trusted_proxy_hops=max(0, int(_env(env, "ZTC_HTTP_TRUSTED_PROXY_HOPS", "0"))),
         token_ttl_hours=float(_env(env, "ZTC_TOKEN_TTL_HOURS", "12")),
         token_system_ttl_hours=float(_env(env, "ZTC_TOKEN_SYSTEM_TTL_HOURS", str(90 * 24))),
+        console_secure_cookie=_env(env, "ZTC_CONSOLE_SECURE_COOKIE", "false").lower() in ("1", "true", "yes"),
         bus_user_prefix=_env(env, "ZTC_BUS_USER_PREFIX", "ztc-"),
         bus_key=env.get("ZTC_BUS_KEY") or None,
         bus_key_file=Path(_env(env, "ZTC_BUS_KEY_FILE", str(var_dir / "bus.key"))),

@@ -36,6 +36,8 @@ def pytest_configure(config):
                                        "runs on SQLite and PostgreSQL; other integration tests run on SQLite")
     config.addinivalue_line("markers", "system(name, first=False): the running system an end-to-end module uses "
                                        "(default: the shared one); first: before the system's other modules")
+    config.addinivalue_line("markers", "browser: drives Debian's chromium through the web console (`make browser` "
+                                       "installs it); left out with -m 'not browser'")
     config.addinivalue_line("markers", "chaos: the chaos harness's short form (bench/chaos.py --short); "
                                        "part of `make test`, left out with -m 'not chaos'")
 

@@ -39,3 +39,16 @@ class PublicLimitCount(Base):
     key: Mapped[str] = mapped_column(String(100), primary_key=True)
     window_start: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ConsoleAccount(Base):
+    """A person who signs in to the web console with a password. Only an Argon2id hash of the
+    password is stored (argon2-cffi); ``roles`` and ``unit`` are what the session's API token carries."""
+
+    __tablename__ = "console_accounts"
+
+    user: Mapped[str] = mapped_column(String(100), primary_key=True)
+    password_hash: Mapped[str] = mapped_column(String(200))
+    roles: Mapped[list] = mapped_column(JSON)
+    unit: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -19,6 +19,9 @@ from . import deliveries, digests, notifications, openapi, schemas, tokens
 from .channels import Channels
 from .http import EVERYONE, PUBLIC_USER, _json, endpoint, http
 from .models import Inbox, Outbox
+from .console.auth import ConsoleAuthRoutes
+from .console.member import ConsoleMemberRoutes
+from .console.work import ConsoleWorkRoutes
 from .routes.consultations import ConsultationRoutes
 from .routes.deliveries import DeliveryRoutes
 from .routes.notifications import NotificationRoutes
@@ -32,7 +35,8 @@ from .routes.reports import ReportRoutes
 
 
 class GatewayService(ProcessRoutes, OperatorRoutes, ProposalRoutes, ReportRoutes, NotificationRoutes,
-                     DeliveryRoutes, OpinionRoutes, PerformanceRoutes, ConsultationRoutes, PublicRoutes):
+                     DeliveryRoutes, OpinionRoutes, PerformanceRoutes, ConsultationRoutes, PublicRoutes,
+                     ConsoleAuthRoutes, ConsoleMemberRoutes, ConsoleWorkRoutes):
     name = "gateway"
     db = Database("gateway", Outbox, Inbox)
     engine = ServiceRpc("engine")

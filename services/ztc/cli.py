@@ -624,6 +624,33 @@ def tokens_revoke(ids, user, as_json):
 
 
 
+@main.group("console-user", help="Web console accounts: a person's password (stored as an Argon2id hash).")
+def console_user():
+    pass
+
+
+@console_user.command("set", help="Make or change a console account: its roles, unit and password "
+                                  "(asked for twice, never echoed; or one line on standard input with "
+                                  "--password-stdin).")
+@click.option("--user", required=True)
+@click.option("--role", "roles", multiple=True, required=True, help="Repeat for several roles.")
+@click.option("--unit", default=None, help="The unit a unit handler acts for.")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+def console_user_set(user, roles, unit, password_stdin):
+    from services.gateway.console import accounts
+    from shared.db import transaction
+
+    password = (sys.stdin.readline().rstrip("\n") if password_stdin
+                else click.prompt("password", hide_input=True, confirmation_prompt=True))
+    _, sessions = _gateway_sessions()
+    try:
+        with transaction(sessions) as s:
+            accounts.set_password(s, user, password, list(roles), unit)
+    except ZtcError as exc:
+        _fail(exc)
+    click.echo(f"console account {user} set ({', '.join(roles)})")
+
+
 # -- the operator's commands (services/ztc/ops.py) -------------------------------------------------
 from .ops import register as _register_ops  # noqa: E402
 

@@ -1,0 +1,103 @@
+"""What every console page shares: who is signed in, their language, rendering, refusals.
+
+A page handler gets a :class:`Visit` (the session's token and principal, the words of the
+chosen language, the CSRF token) or, without a valid session, a redirect to the login page."""
+from __future__ import annotations
+
+import functools
+import logging
+from dataclasses import dataclass
+from urllib.parse import quote
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+from werkzeug.wrappers import Response
+
+from shared.errors import Unauthenticated, ZtcError
+
+from .. import tokens
+from . import api, i18n, session
+
+log = logging.getLogger(__name__)
+
+_env = Environment(loader=PackageLoader("services.gateway", "templates"),
+                   autoescape=select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True)
+
+# Served with every console page: no framing, scripts and styles from the console only.
+HEADERS = {"Content-Security-Policy": "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; "
+                                      "form-action 'self'; base-uri 'none'",
+           "X-Content-Type-Options": "nosniff", "Referrer-Policy": "same-origin", "Cache-Control": "no-store"}
+
+
+@dataclass
+class Visit:
+    service: object
+    request: object
+    token: str | None
+    principal: dict | None
+    lang: str
+
+    @property
+    def t(self):
+        return i18n.translator(self.lang)
+
+    @property
+    def roles(self) -> set:
+        return set(self.principal["roles"]) if self.principal else set()
+
+    @property
+    def csrf(self) -> str | None:
+        return session.csrf_for(self.token) if self.token else None
+
+    def api(self, route: str, **kwargs) -> api.Answer:
+        return api.call(self.service, self.token, route, **kwargs)
+
+    def check_csrf(self) -> None:
+        session.check_csrf(self.request, self.token)
+
+    def render(self, template: str, status: int = 200, **context) -> Response:
+        html = _env.get_template(f"console/{template}").render(
+            t=self.t, lang=self.lang, languages=i18n.LANGUAGES, principal=self.principal, roles=self.roles,
+            any_role=lambda *names: bool(self.roles & set(names)),
+            csrf=self.csrf, path=self.request.path, **context)
+        return Response(html, status=status, mimetype="text/html", headers=HEADERS)
+
+    def refusal(self, answer: api.Answer) -> Response:
+        """The API's refusal as a page: its status, its message and the fields it names."""
+        return self.render("refused.html", status=answer.status, answer=answer)
+
+
+def login_page(service, visit: Visit, user: str, target: str, error: str | None, status: int = 200) -> Response:
+    """The login form, with a fresh login CSRF secret in its own cookie (double submit)."""
+    secret = session.new_login_secret()
+    response = visit.render("login.html", status=status, user=user, error=error,
+                            login_csrf=session.csrf_for(secret), next=target)
+    session.set_cookie(response, session.LOGIN_COOKIE, secret, service._settings(), max_age=3600)
+    return response
+
+
+def redirect(location: str, status: int = 303) -> Response:
+    return Response("", status=status, headers={"Location": location, **HEADERS})
+
+
+def page(method):
+    """A console page or action: a :class:`Visit` for the signed-in person, or a redirect to the
+    login page (which comes back here). A POST must carry the session's CSRF token (else 403)."""
+    @functools.wraps(method)
+    def wrapper(self, request, **kwargs):
+        token = session.token_of(request)
+        visit = Visit(self, request, token, None, i18n.choose(request))
+        try:
+            visit.principal = tokens.principal_for(self.db.session, f"Bearer {token}") if token else None
+        except Unauthenticated:
+            visit.principal = None
+        if visit.principal is None:
+            if request.method == "POST":
+                return login_page(self, visit, "", "/console", visit.t("login.expired"), 401)
+            return redirect(f"/console/login?next={quote(request.full_path.rstrip('?'))}")
+        try:
+            if request.method == "POST":
+                visit.check_csrf()
+            return method(self, visit, **kwargs)
+        except ZtcError as exc:
+            return visit.refusal(api.Answer(exc.status, exc.to_dict()))
+    return wrapper

@@ -1,0 +1,116 @@
+"""The work pages: the task list of staff and the committee (pre-review, filing with a reason code,
+assigning to units, reviewing replies, grading), a unit's inbox (sign, draft and submit the reply),
+and published proposals for everyone."""
+from __future__ import annotations
+
+from shared.rulebook import current_rulebook
+
+from ..http import http
+from .views import page, redirect
+
+# The proposal tasks the console has forms for; other tasks are listed and done through the API.
+FORMS = ("pre_review", "filing_decision", "assign", "review_reply", "grade_quality")
+
+
+def _codes(text: str) -> list[str]:
+    """Unit codes typed in one field, separated by commas, spaces or 、."""
+    return [code for code in text.replace("、", ",").replace(" ", ",").split(",") if code]
+
+
+def task_data(name: str, form) -> dict:
+    """A task form's fields as the task's data (the engine checks them with the diagram's schema)."""
+    if name == "pre_review":
+        return {key: form.get(key) == "yes" for key in ("eligible", "content_ok", "format_ok")} | {
+            "pre_review_notes": form.get("pre_review_notes", "")}
+    if name == "filing_decision":
+        return {"decision": form.get("decision", ""), "reason_code": form.get("reason_code") or None,
+                "convert_to": form.get("convert_to") or "none", "merge_into": form.get("merge_into") or None,
+                "filing_notes": form.get("filing_notes", "")}
+    if name == "assign":
+        data = {"mode": form.get("mode", ""), "units": _codes(form.get("units", ""))}
+        if data["mode"] == "lead_co":
+            data.update(units=[], lead=form.get("lead") or None, co_units=_codes(form.get("co_units", "")))
+        return data
+    if name == "review_reply":
+        return {"action": form.get("action", ""), "comment": form.get("comment", "")}
+    if name == "grade_quality":
+        return {"grade": form.get("grade", "")}
+    return {}
+
+
+class ConsoleWorkRoutes:
+    """Mixed into :class:`~services.gateway.service.GatewayService`."""
+
+    @http("GET", "/console/tasks")
+    @page
+    def console_tasks(self, visit):
+        answer = visit.api("tasks")
+        if not answer.ok:
+            return visit.refusal(answer)
+        rules = current_rulebook("proposal")
+        # The units each proposal to assign might go to, with reasons (staff decide; a caller the
+        # route refuses simply gets no suggestions).
+        suggestions = {}
+        for task in answer.body:
+            if task["task"] == "assign" and "staff" in visit.roles:
+                found = visit.api("routing_suggestions", number=task["business_key"])
+                suggestions[task["business_key"]] = found.body["suggestions"] if found.ok else []
+        return visit.render("tasks.html", tasks=answer.body, forms=FORMS, reasons=rules.reasons(),
+                            grades=rules.quality_grades(), suggestions=suggestions)
+
+    @http("POST", "/console/tasks/<string:task_id>")
+    @page
+    def console_complete_task(self, visit, task_id):
+        data = task_data(visit.request.form.get("task", ""), visit.request.form)
+        answer = visit.api("complete", method="POST", body={"data": data}, task_id=task_id)
+        return redirect("/console/tasks") if answer.ok else visit.refusal(answer)
+
+    @http("GET", "/console/assignments")
+    @page
+    def console_assignments(self, visit):
+        answer = visit.api("list_assignments")
+        return visit.render("assignments.html", rows=answer.body) if answer.ok else visit.refusal(answer)
+
+    @http("GET", "/console/assignments/<id:assignment_id>")
+    @page
+    def console_assignment(self, visit, assignment_id):
+        answer = visit.api("get_assignment", assignment_id=assignment_id)
+        if not answer.ok:
+            return visit.refusal(answer)
+        deadlines = visit.api("deadlines", number=answer.body["number"])
+        return visit.render("assignment.html", a=answer.body,
+                            deadlines=deadlines.body["deadlines"] if deadlines.ok else [],
+                            categories=current_rulebook("proposal").reply_categories())
+
+    @http("POST", "/console/assignments/<id:assignment_id>/<string:action>")
+    @page
+    def console_assignment_action(self, visit, assignment_id, action):
+        """sign, reply-draft (category and text), reply (submit the draft); a co-unit's input (text)
+        and cosign-reply (会签 the lead's draft)."""
+        form = visit.request.form
+        if action == "sign":
+            answer = visit.api("sign_assignment", method="POST", assignment_id=assignment_id)
+        elif action == "reply-draft":
+            answer = visit.api("draft_reply", method="POST", assignment_id=assignment_id,
+                               body={"category": form.get("category", ""), "text": form.get("text", "")})
+        elif action == "reply":
+            answer = visit.api("submit_reply", method="POST", assignment_id=assignment_id)
+        elif action == "input":
+            answer = visit.api("send_input", method="POST", assignment_id=assignment_id,
+                               body={"text": form.get("text", "")})
+        elif action == "cosign-reply":
+            answer = visit.api("cosign_reply", method="POST", assignment_id=assignment_id)
+        else:
+            return visit.render("refused.html", status=404, answer=None)
+        return redirect(f"/console/assignments/{assignment_id}") if answer.ok else visit.refusal(answer)
+
+    @http("GET", "/console/published")
+    @page
+    def console_published(self, visit):
+        """Published proposals: what the API lets the caller read that is published (the public
+        and other members get them masked)."""
+        answer = visit.api("list_proposals")
+        if not answer.ok:
+            return visit.refusal(answer)
+        rows = [p for p in answer.body if p.get("status", "published") == "published"]
+        return visit.render("published.html", rows=rows)

@@ -1,0 +1,82 @@
+"""The console's permission matrix: every console page and action, for a person of each role,
+is allowed or refused exactly as the API route it calls (docs/security.md's matrix): refused is
+an HTTP 403 page saying so, and nothing changes; allowed is never 401 or 403. The console calls
+the API's own route functions, so this is the matrix seen through the console."""
+from __future__ import annotations
+
+import re
+
+import pytest
+import requests
+
+from services.gateway import matrix
+from services.gateway.tokens import ROLES
+
+from .conftest import ONE_ROLE_USERS
+
+PASSWORD = "console-matrix-pw"
+NONE = "2147483000"
+# Console route (method, path) -> the API route function it calls first (its roles decide).
+CONSOLE = [
+    ("GET", "/console/proposals", "list_proposals"),
+    ("GET", "/console/proposals/new", "performance_members"),
+    ("POST", "/console/proposals", "submit_proposal"),
+    ("GET", "/console/proposals/1999-9999", "get_proposal"),
+    ("POST", "/console/proposals/1999-9999/cosign", "cosign_proposal"),
+    ("POST", "/console/proposals/1999-9999/ratings", "rate"),
+    ("GET", "/console/tasks", "tasks"),
+    ("POST", "/console/tasks/matrix-none", "complete"),
+    ("GET", "/console/assignments", "list_assignments"),
+    ("GET", f"/console/assignments/{NONE}", "get_assignment"),
+    ("POST", f"/console/assignments/{NONE}/sign", "sign_assignment"),
+    ("POST", f"/console/assignments/{NONE}/reply-draft", "draft_reply"),
+    ("POST", f"/console/assignments/{NONE}/reply", "submit_reply"),
+    ("POST", f"/console/assignments/{NONE}/input", "send_input"),
+    ("POST", f"/console/assignments/{NONE}/cosign-reply", "cosign_reply"),
+    ("GET", "/console/published", "list_proposals"),
+    ("GET", "/console/notifications", "list_notifications"),
+    ("POST", f"/console/notifications/{NONE}/read", "read_notification"),
+]
+FORMS = {"submit_proposal": {"kind": "between_sessions", "title": "矩阵", "situation": "情况", "analysis": "分析",
+                             "suggestions": "建议", "publish_consent": "yes"},
+         "rate": {"handling": "satisfied", "result": "satisfied"}, "complete": {"task": "pre_review"},
+         "draft_reply": {"category": "A", "text": "matrix"}, "send_input": {"text": "matrix"}}
+ALLOWED = {row["name"]: set(row["roles"]) for row in matrix.routes()}
+
+
+@pytest.fixture(scope="module")
+def sessions(system):
+    """A logged-in console session per role (the one-role users of the permission matrix)."""
+    from services.launcher import seed_console_accounts
+
+    users = {f"role:{role}": ONE_ROLE_USERS[f"role:{role}"] for role in ROLES}
+    seed_console_accounts(system.settings, users, PASSWORD)
+    console, found = system.base + "/console", {}
+    for role in ROLES:
+        http = requests.Session()
+        token = re.search(r'name="csrf" value="([^"]+)"', http.get(console + "/login", timeout=10).text).group(1)
+        answer = http.post(console + "/login", allow_redirects=False, timeout=10, data={
+            "user": users[f"role:{role}"]["user"], "password": PASSWORD, "csrf": token})
+        assert answer.status_code == 303, answer.text
+        found[role] = (http, re.search(r'name="csrf" value="([^"]+)"', http.get(console, timeout=10).text).group(1))
+    return system.base, found
+
+
+def test_every_console_route_names_an_api_route_of_the_matrix():
+    assert {name for _, _, name in CONSOLE} <= set(ALLOWED)
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("method,path,route", CONSOLE, ids=[f"{m} {p}" for m, p, _ in CONSOLE])
+def test_a_console_route_lets_through_or_refuses_each_role_as_its_api_route_does(sessions, method, path, route, role):
+    base, by_role = sessions
+    http, csrf = by_role[role]
+    if method == "POST":
+        answer = http.post(base + path, data={**FORMS.get(route, {}), "csrf": csrf}, allow_redirects=False, timeout=30)
+    else:
+        answer = http.get(base + path, allow_redirects=False, timeout=30)
+    if role in ALLOWED[route]:
+        assert answer.status_code not in (401, 403) and answer.status_code < 500, answer.text[-600:]
+    else:
+        assert answer.status_code == 403, answer.text[-600:]
+        assert "this needs one of the roles" in answer.text
