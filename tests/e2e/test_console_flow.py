@@ -15,6 +15,15 @@ from . import browser
 PASSWORD = "console-test-pw"
 
 
+
+@pytest.fixture(autouse=True)
+def _once(db_kind):
+    """The console holds no data and no rule of its own: it calls the API's route functions,
+    the same whatever the database (the end-to-end scenarios over the API run on PostgreSQL too)."""
+    if db_kind != "sqlite":
+        pytest.skip("the console is driven in a browser once, on SQLite")
+
+
 @pytest.fixture(scope="module")
 def console(system):
     """The running system's console URL, with the demo users' console accounts."""
