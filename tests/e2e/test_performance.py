@@ -77,7 +77,8 @@ def test_a_case_that_becomes_an_opinion_item_and_a_proposal_counts_each_achievem
     number = consultation.taken_by_member(api, "社区缺少老年食堂")
     consultation.step(api, "member", number, "decision", {"outcome": "opinion", "analysis": "辖区老年人口占比高。",
                                                           "suggestion": "由民政部门统筹建设社区老年食堂。"})
-    item = consultation.until_status(api, number, "closed")["converted_number"]
+    # Converted, the case waits for what becomes of the item before its return visit.
+    item = consultation.until_status(api, number, "converted")["converted_number"]
     wait_for(lambda: api("member", "GET", f"/api/opinions/{item}", expect=200).json()["status"] == "submitted",
              timeout=60, message="the item in editing")
     proposal = api("member", "POST", f"/api/opinions/{item}/to-proposal", {"publish_consent": True},
@@ -94,7 +95,7 @@ def test_a_case_that_becomes_an_opinion_item_and_a_proposal_counts_each_achievem
         ("opinion.submitted", "earned", "opinion_submitted", 5),
         ("proposal.filed", "adjustment", "opinion_submitted", -5),
         ("proposal.filed", "earned", "proposal_lead", 15),
-    ], "the case closed by conversion earns nothing itself; authorship counts once, at the proposal's value"
+    ], "the case converted earns nothing itself; authorship counts once, at the proposal's value"
     assert sum(e["points"] for e in rows) == 17
 
 
