@@ -9,14 +9,19 @@ PYTEST := $(PY) -m pytest -p no:cacheprovider
 # GNU make already defines LINT, hence the longer name.
 LINT_COMMAND ?= $(VENV)/bin/ruff check shared services tests bench examples && $(VENV)/bin/lint-imports && $(VENV)/bin/mypy
 
-# `make test` runs three lanes at once, each its own pytest (every test has its own vhost and
+# `make test` runs four lanes at once, each its own pytest (every test has its own vhost and
 # databases, and every e2e system its own), then alone the tests that restart the broker, which
-# every vhost on it feels. The integration tests are split by file name into two lanes of
-# about equal time.
+# every vhost on it feels. The integration tests are split by file name into two lanes, the
+# fast tiers riding with the first; the e2e modules into those on the shared system and those
+# with a system of their own (a moved clock, a calendar, the public API's limits) plus the
+# console's, so no lane waits long for another.
 SERIAL := chaos or restarts_broker
 INTEGRATION_1 := $(sort $(wildcard tests/integration/test_[a-f]*.py))
 INTEGRATION_2 := $(filter-out $(INTEGRATION_1),$(sort $(wildcard tests/integration/test_*.py)))
-LANES := test-lane-checks-e2e test-lane-integration-1 test-lane-integration-2
+E2E_2 := $(sort $(wildcard tests/e2e/test_console_*.py)) tests/e2e/test_performance.py tests/e2e/test_deadlines.py \
+	tests/e2e/test_calendar_schedule.py tests/e2e/test_public_api.py
+E2E_1 := $(filter-out $(E2E_2),$(sort $(wildcard tests/e2e/test_*.py)))
+LANES := test-lane-checks-integration-1 test-lane-integration-2 test-lane-e2e-1 test-lane-e2e-2
 # `make check` runs its tests in two lanes (unit tests split by file name into about equal halves,
 # the bpmn and contract tiers with the second) beside the linters.
 CHECK_1 := $(sort $(wildcard tests/unit/test_[a-i]*.py))
@@ -76,18 +81,21 @@ lint:
 
 test: venv services browser
 	@status=0; \
-	$(MAKE) --no-print-directory -k -j3 --output-sync=target $(LANES) || status=1; \
+	$(MAKE) --no-print-directory -k -j4 --output-sync=target $(LANES) || status=1; \
 	$(MAKE) --no-print-directory test-serial || status=1; \
 	exit $$status
 
-test-lane-checks-e2e:
-	$(PYTEST) -m "not ($(SERIAL))" tests/unit tests/bpmn tests/contract tests/e2e
-
-test-lane-integration-1:
-	$(PYTEST) -m "not ($(SERIAL))" $(INTEGRATION_1)
+test-lane-checks-integration-1:
+	$(PYTEST) -m "not ($(SERIAL))" tests/unit tests/bpmn tests/contract $(INTEGRATION_1)
 
 test-lane-integration-2:
 	$(PYTEST) -m "not ($(SERIAL))" $(INTEGRATION_2)
+
+test-lane-e2e-1:
+	$(PYTEST) -m "not ($(SERIAL))" $(E2E_1)
+
+test-lane-e2e-2:
+	$(PYTEST) -m "not ($(SERIAL))" $(E2E_2)
 
 test-serial:
 	$(PYTEST) -m "$(SERIAL)" tests/integration tests/e2e

@@ -18,11 +18,17 @@ from .tokens import ROLES
 _PARAM = re.compile(r"<(?:(\w+):)?(\w+)>")
 
 
+CONSOLE_PREFIX = "/console"
+
+
 def _routes(service_cls):
+    """The API's routes. The web console's pages (under ``/console``) are HTML for a browser, not
+    part of the API the document describes: each calls an API route that is."""
     for name in dir(service_cls):
         method = getattr(service_cls, name)
         for entrypoint in getattr(method, "nameko_entrypoints", ()):
-            if isinstance(entrypoint, HttpRequestHandler):
+            if isinstance(entrypoint, HttpRequestHandler) and not (
+                    entrypoint.url == CONSOLE_PREFIX or entrypoint.url.startswith(CONSOLE_PREFIX + "/")):
                 yield entrypoint.method, entrypoint.url, method
 
 
