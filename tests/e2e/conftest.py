@@ -267,6 +267,16 @@ def pytest_runtest_teardown(item, nextitem):
         systems.close()
 
 
+def once_on_sqlite(why: str):
+    """An autouse fixture for a module whose tests run once, on SQLite: assign it in the module
+    (``_once = once_on_sqlite("...")``); ``why`` is the reason the PostgreSQL run is skipped."""
+    @pytest.fixture(autouse=True)
+    def _once(db_kind):
+        if db_kind != "sqlite":
+            pytest.skip(why)
+    return _once
+
+
 @pytest.fixture(scope="module")
 def system(db_kind, request, e2e_systems):
     """The running system of this module's tests (see :func:`system_of`)."""

@@ -11,17 +11,14 @@ import requests
 from tests.support import wait_for
 
 from . import browser
+from .conftest import once_on_sqlite
 
 PASSWORD = "console-test-pw"
 
 
-
-@pytest.fixture(autouse=True)
-def _once(db_kind):
-    """The console holds no data and no rule of its own: it calls the API's route functions,
-    the same whatever the database (the end-to-end scenarios over the API run on PostgreSQL too)."""
-    if db_kind != "sqlite":
-        pytest.skip("the console is driven in a browser once, on SQLite")
+# The console holds no data and no rule of its own: it calls the API's route functions, the
+# same whatever the database (the end-to-end scenarios over the API run on PostgreSQL too).
+_once = once_on_sqlite("the console is driven in a browser once, on SQLite")
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ import requests
 from services.gateway import matrix
 from services.gateway.tokens import ROLES
 
-from .conftest import ONE_ROLE_USERS
+from .conftest import ONE_ROLE_USERS, once_on_sqlite
 
 PASSWORD = "console-matrix-pw"
 NONE = "2147483000"
@@ -44,13 +44,9 @@ FORMS = {"submit_proposal": {"kind": "between_sessions", "title": "矩阵", "sit
 ALLOWED = {row["name"]: set(row["roles"]) for row in matrix.routes()}
 
 
-
-@pytest.fixture(autouse=True)
-def _once(db_kind):
-    """The console holds no data and no rule of its own: it calls the API's route functions,
-    the same whatever the database (the end-to-end scenarios over the API run on PostgreSQL too)."""
-    if db_kind != "sqlite":
-        pytest.skip("the console's permissions are checked once, on SQLite")
+# The console holds no data and no rule of its own: it calls the API's route functions, the
+# same whatever the database (the end-to-end scenarios over the API run on PostgreSQL too).
+_once = once_on_sqlite("the console's permissions are checked once, on SQLite")
 
 
 @pytest.fixture(scope="module")

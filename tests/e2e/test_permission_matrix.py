@@ -18,7 +18,7 @@ import pytest
 
 from services.gateway import matrix
 
-from .conftest import ONE_ROLE_USERS, call
+from .conftest import ONE_ROLE_USERS, call, once_on_sqlite
 
 NONE_ID = 2147483000
 PATH_VALUES = {"number": "1999-9999", "thread": "MATRIX-NONE", "process_id": "matrix-none",
@@ -88,10 +88,7 @@ def snapshot(base, tokens):
     return seen
 
 
-@pytest.fixture(autouse=True)
-def _once(db_kind):
-    if db_kind != "sqlite":
-        pytest.skip("the permission matrix is checked once, on SQLite")
+_once = once_on_sqlite("the permission matrix is checked once, on SQLite")
 
 
 @pytest.fixture(scope="module")

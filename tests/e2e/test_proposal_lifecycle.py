@@ -56,6 +56,23 @@ def file_it(api, number):
     api.complete("committee", "filing_decision", number, {"decision": "filed"})
 
 
+def answered_and_graded(api, number, result="satisfied"):
+    """Filed, answered A by transport, accepted, rated (handling satisfied, ``result`` as given)
+    and graded: the proposal diagram then publishes it."""
+    file_it(api, number)
+    api.complete("staff", "assign", number, {"mode": "single", "units": ["transport"]})
+    lead = api.assignment("unit", number)
+    api("unit", "POST", f"/api/assignments/{lead['id']}/sign", expect=200)
+    api("unit", "POST", f"/api/assignments/{lead['id']}/reply-draft",
+        {"category": "A", "text": "已增设信号灯，联系电话 13812345678。"}, expect=200)
+    api("unit", "POST", f"/api/assignments/{lead['id']}/reply", expect=200)
+    api.complete("staff", "review_reply", number, {"action": "accept"})
+    wait_for(lambda: api("member", "POST", f"/api/proposals/{number}/ratings",
+                         {"handling": "satisfied", "result": result}).status_code == 201,
+             timeout=60, message="the rating to be accepted")
+    api.complete("committee", "grade_quality", number, {"grade": "good"})
+
+
 def test_joint_proposal_filed_assigned_lead_and_co_unit_answered_a_rated_and_published(running):
     api = Api(*running)
     number = submit(api, cosigners=["member.zhou"])

@@ -12,7 +12,7 @@ from tests.support import wait_for
 
 from .test_micro_consultation import step as case_step
 from .test_opinions import ITEM, PASSED, step as opinion_step, until_status as opinion_until
-from .test_proposal_lifecycle import DRAFT, Api, file_it
+from .test_proposal_lifecycle import DRAFT, Api, answered_and_graded, file_it
 
 # The spam limit counts every case raised from the test's address: a system of its own, so no
 # other module's cases use up the allowance (and this module's cases disturb no other count).
@@ -31,20 +31,9 @@ def submitted(api, **draft):
     return api("member", "POST", "/api/proposals", {**DRAFT, **draft}, expect=201).json()["number"]
 
 
-def answered(api, number, **draft):
+def answered(api, number):
     """Filed, answered by transport, accepted and rated: the proposal diagram then publishes it."""
-    file_it(api, number)
-    api.complete("staff", "assign", number, {"mode": "single", "units": ["transport"]})
-    lead = api.assignment("unit", number)
-    api("unit", "POST", f"/api/assignments/{lead['id']}/sign", expect=200)
-    api("unit", "POST", f"/api/assignments/{lead['id']}/reply-draft",
-        {"category": "A", "text": "已增设信号灯，联系电话 13812345678。"}, expect=200)
-    api("unit", "POST", f"/api/assignments/{lead['id']}/reply", expect=200)
-    api.complete("staff", "review_reply", number, {"action": "accept"})
-    wait_for(lambda: api("member", "POST", f"/api/proposals/{number}/ratings",
-                         {"handling": "satisfied", "result": "satisfied"}).status_code == 201,
-             timeout=60, message="the rating to be accepted")
-    api.complete("committee", "grade_quality", number, {"grade": "good"})
+    answered_and_graded(api, number)
 
 
 def test_the_public_api_serves_only_what_is_published_and_names_only_with_consent(running):

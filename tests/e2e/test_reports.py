@@ -7,7 +7,7 @@ import pytest
 
 from tests.support import wait_for
 
-from .test_proposal_lifecycle import Api, file_it, submit
+from .test_proposal_lifecycle import Api, answered_and_graded, submit
 
 # The year's documents list everything the system recorded: first on the shared system.
 pytestmark = pytest.mark.system("shared", first=True)
@@ -15,18 +15,7 @@ pytestmark = pytest.mark.system("shared", first=True)
 
 def _publish_one(api) -> str:
     number = submit(api)
-    file_it(api, number)
-    api.complete("staff", "assign", number, {"mode": "single", "units": ["transport"]})
-    lead = api.assignment("unit", number)
-    api("unit", "POST", f"/api/assignments/{lead['id']}/sign", expect=200)
-    api("unit", "POST", f"/api/assignments/{lead['id']}/reply-draft",
-        {"category": "A", "text": "已增设信号灯，联系电话 13812345678。"}, expect=200)
-    api("unit", "POST", f"/api/assignments/{lead['id']}/reply", expect=200)
-    api.complete("staff", "review_reply", number, {"action": "accept"})
-    wait_for(lambda: api("member", "POST", f"/api/proposals/{number}/ratings",
-                         {"handling": "satisfied", "result": "basically_satisfied"}).status_code == 201,
-             timeout=60, message="the rating to be accepted")
-    api.complete("committee", "grade_quality", number, {"grade": "good"})
+    answered_and_graded(api, number, result="basically_satisfied")
     return number
 
 
