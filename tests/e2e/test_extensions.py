@@ -10,7 +10,7 @@ from shared.calendar import WorkingCalendar
 from shared.messaging import access
 from tests.support import broker_users, wait_for
 
-from .test_proposal_lifecycle import Api, file_it, submit
+from .test_proposal_lifecycle import Api, assigned_to_transport, submit
 from .test_unit_refusals import publish_with_id
 
 
@@ -23,9 +23,7 @@ def reply_deadline(api, number):
 
 
 def signed_and_clocked(api, number):
-    api.complete("staff", "assign", number, {"mode": "single", "units": ["transport"]})
-    mine = api.assignment("unit", number)
-    api("unit", "POST", f"/api/assignments/{mine['id']}/sign", expect=200)
+    mine = assigned_to_transport(api, number, sign=True)
     due = wait_for(lambda: reply_deadline(api, number), timeout=60, message="the reply clock from the signing")
     return mine, date.fromisoformat(due["due"])
 
@@ -42,7 +40,6 @@ def approved_as_asked(api, number, due, months=2):
 def test_an_extension_asked_in_months_over_http_is_approved_as_asked(running):
     api = Api(*running)
     number = submit(api)
-    file_it(api, number)
     mine, due = signed_and_clocked(api, number)
     asked = api("unit", "POST", f"/api/assignments/{mine['id']}/extension", {"months": 2, "reason": "等待预算批复"},
                 expect=200).json()
@@ -57,7 +54,6 @@ def test_an_extension_asked_in_months_over_http_is_approved_as_asked(running):
 def test_an_extension_asked_in_months_over_amqp_is_approved_as_asked(running, e2e_settings):
     api = Api(*running)
     number = submit(api)
-    file_it(api, number)
     mine, due = signed_and_clocked(api, number)
     transport = access.unit_grant(e2e_settings, "transport")
     with broker_users(e2e_settings, [transport]) as uris:
@@ -70,10 +66,7 @@ def test_an_extension_asked_in_months_over_amqp_is_approved_as_asked(running, e2
 def test_an_extension_with_both_a_date_and_months_is_refused_over_http(running):
     api = Api(*running)
     number = submit(api)
-    file_it(api, number)
-    api.complete("staff", "assign", number, {"mode": "single", "units": ["transport"]})
-    mine = api.assignment("unit", number)
-    api("unit", "POST", f"/api/assignments/{mine['id']}/sign", expect=200)
+    mine = assigned_to_transport(api, number, sign=True)
     refused = api("unit", "POST", f"/api/assignments/{mine['id']}/extension",
                   {"months": 2, "until": "2099-01-01", "reason": "x"}, expect=400).json()
     assert "exactly one" in str(refused["details"])

@@ -56,13 +56,20 @@ def file_it(api, number):
     api.complete("committee", "filing_decision", number, {"decision": "filed"})
 
 
+def assigned_to_transport(api, number, sign=False):
+    """Filed and assigned to transport alone: transport's assignment (signed for, with ``sign``)."""
+    file_it(api, number)
+    api.complete("staff", "assign", number, {"mode": "single", "units": ["transport"]})
+    mine = api.assignment("unit", number)
+    if sign:
+        api("unit", "POST", f"/api/assignments/{mine['id']}/sign", expect=200)
+    return mine
+
+
 def answered_and_graded(api, number, result="satisfied"):
     """Filed, answered A by transport, accepted, rated (handling satisfied, ``result`` as given)
     and graded: the proposal diagram then publishes it."""
-    file_it(api, number)
-    api.complete("staff", "assign", number, {"mode": "single", "units": ["transport"]})
-    lead = api.assignment("unit", number)
-    api("unit", "POST", f"/api/assignments/{lead['id']}/sign", expect=200)
+    lead = assigned_to_transport(api, number, sign=True)
     api("unit", "POST", f"/api/assignments/{lead['id']}/reply-draft",
         {"category": "A", "text": "已增设信号灯，联系电话 13812345678。"}, expect=200)
     api("unit", "POST", f"/api/assignments/{lead['id']}/reply", expect=200)

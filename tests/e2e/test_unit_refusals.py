@@ -13,7 +13,7 @@ from shared import contracts
 from shared.messaging import access
 from tests.support import broker_users, wait_for
 
-from .test_proposal_lifecycle import Api, file_it, submit
+from .test_proposal_lifecycle import Api, assigned_to_transport, submit
 
 
 def publish_with_id(uri, user, routing_key, body, correlation_id):
@@ -50,9 +50,7 @@ def refusals_heard(uri, unit, correlation_ids, timeout=60.0) -> dict:
 def test_a_refused_unit_command_comes_back_on_the_units_own_queue_with_its_reason(running, e2e_settings):
     api = Api(*running)
     number = submit(api)
-    file_it(api, number)
-    api.complete("staff", "assign", number, {"mode": "single", "units": ["transport"]})
-    mine = api.assignment("unit", number)
+    mine = assigned_to_transport(api, number)
     run = uuid.uuid4().hex[:8]
     sent = {  # correlation id: (routing key, body, the refusal's kind)
         f"{run}-draft": ("transport.draft_reply", {"assignment_id": mine["id"], "category": "A", "text": "已办"},
@@ -87,9 +85,7 @@ def test_a_refused_unit_command_comes_back_on_the_units_own_queue_with_its_reaso
 def test_a_command_that_is_not_refused_sends_no_refusal(running, e2e_settings):
     api = Api(*running)
     number = submit(api)
-    file_it(api, number)
-    api.complete("staff", "assign", number, {"mode": "single", "units": ["transport"]})
-    mine = api.assignment("unit", number)
+    mine = assigned_to_transport(api, number)
     correlation_id = f"{uuid.uuid4().hex[:8]}-sign"
     transport = access.unit_grant(e2e_settings, "transport")
     with broker_users(e2e_settings, [transport]) as uris:
