@@ -16,7 +16,7 @@ from shared.contracts.rpc.proposals import PublicProposalSchema
 
 from .. import limits, schemas
 from ..http import endpoint, http
-from ..reports import render
+from ..reports import public_notice
 
 
 class _NamedUnit(Schema):
@@ -72,10 +72,7 @@ class PublicRoutes:
         figures = self.intake.year_figures(year, "public", principal)
         if request.args.get("format", "json").lower() != "html":
             return 200, figures
-        return 200, render("proposal_report.html", f=figures, assessment=None,
-                           heading="政协提案办理情况通报", subheading="Public notice of proposal handling",
-                           personal_data_note="提案人经同意方署名，否则遮蔽 Proposers named only with their "
-                                              "consent; phone and identity numbers masked")
+        return 200, public_notice(figures)
 
     @http("GET", "/api/public/opinions/<year:year>/adopted")
     @endpoint(anonymous=True, response=schemas.AdoptedOpinions)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from .. import schemas
 from ..http import endpoint, http
-from ..reports import render, wants_html
+from ..reports import public_notice, render, wants_html
 
 _READERS = ("staff", "committee", "leader")
 
@@ -17,15 +17,13 @@ class ReportRoutes:
     @http("GET", "/api/reports/proposals/<year:year>/notice")
     @endpoint(*_READERS, response=schemas.YearReport, query=("format",), html=True)
     def proposal_notice(self, request, principal, year):
-        """The year-end public notice of proposal handling (年度提案办理情况通报): proposers' names masked,
-        only published proposals listed. Printable HTML, or ``?format=json``."""
+        """The year-end public notice of proposal handling (年度提案办理情况通报): proposers named only
+        with their consent, only published proposals listed. Printable HTML, or ``?format=json``
+        (the same as ``/api/public/…/notice``, which needs no token)."""
         figures = self.intake.year_figures(year, "public", principal)
         if not wants_html(request):
             return 200, figures
-        return 200, render("proposal_report.html", f=figures, assessment=None,
-                           heading="政协提案办理情况通报", subheading="Public notice of proposal handling",
-                           personal_data_note="提案人姓名已遮蔽 Proposers' names masked; "
-                                              "phone and identity numbers masked")
+        return 200, public_notice(figures)
 
     @http("GET", "/api/reports/proposals/<year:year>/bulletin")
     @endpoint(*_READERS, response=schemas.YearReport, query=("format",), html=True)
