@@ -16,6 +16,7 @@ from sqlalchemy import JSON, DateTime, String, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared import clock
+from shared.masking import mask_text
 
 from .channels import CHANNELS, EMAIL, SMS
 from .models import Base
@@ -132,13 +133,10 @@ def address_for(row: Preference, channel: str) -> str | None:
 
 
 def mask_address(address: str | None) -> str | None:
-    """An address as operators see it: ``z***@example.com``, ``138****8000`` (the masking of
-    published text, docs/security.md)."""
+    """An address as operators see it: ``z***@example.com``, ``138****8000``, the masking of
+    published text (:mod:`shared.masking`, docs/security.md); anything it would not recognise is
+    hidden whole."""
     if not address:
         return address
-    if "@" in address:
-        local, _, domain = address.rpartition("@")
-        return f"{local[:1]}***@{domain}"
-    if len(address) > 7:
-        return address[:3] + "*" * (len(address) - 7) + address[-4:]
-    return "*" * len(address)
+    masked = mask_text(address)
+    return masked if masked != address else "*" * len(address)
