@@ -28,7 +28,7 @@ CHECK_1 := $(sort $(wildcard tests/unit/test_[a-i]*.py))
 CHECK_2 := $(filter-out $(CHECK_1),$(sort $(wildcard tests/unit/test_*.py))) tests/bpmn tests/contract
 CHECK_LANES := check-lane-1 check-lane-2 lint
 
-.PHONY: help venv browser run serve prepare check $(CHECK_LANES) test $(LANES) test-serial test-unit test-bpmn test-contract test-integration test-e2e bench bench-e2e chaos chaos-short services clean
+.PHONY: help venv browser assets run serve prepare check $(CHECK_LANES) test $(LANES) test-serial test-unit test-bpmn test-contract test-integration test-e2e bench bench-e2e chaos chaos-short services clean
 
 help:
 	@echo "make run               start every service and the gateway with demo tokens (Ctrl-C stops them)"
@@ -42,6 +42,7 @@ help:
 	@echo "make chaos-short       the short form CI runs (80 proposals, 12 SIGKILLs of every service, a broker restart)"
 	@echo "make services          check (and where possible start) RabbitMQ and PostgreSQL"
 	@echo "make browser           install what the console's browser tests need (Debian's chromium, axe-core)"
+	@echo "make assets            build the console's diagram viewer (bpmn-js, bundled from package-lock.json)"
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -57,11 +58,16 @@ services:
 browser:
 	@bash deploy/local/ensure-browser.sh
 
+# The console's diagram viewer (bpmn-js bundled by esbuild from package-lock.json). A machine with
+# no npm still runs everything else: the console's diagram pages then say the viewer is not built.
+assets:
+	@bash deploy/local/ensure-assets.sh || echo "[assets] continuing without the diagram viewer"
+
 # A laptop's demonstration: demo tokens (one per role) are issued. `make serve` runs without them.
-run: venv
+run: venv assets
 	$(PY) -m services.launcher --demo
 
-serve: venv
+serve: venv assets
 	$(PY) -m services.launcher
 
 prepare: venv

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # What the console's browser tests (tests/e2e/test_console_*.py) need: Debian's chromium and its
 # chromedriver (apt-get; a browser is never downloaded by a test tool), a CJK font (without one the
-# screenshots show boxes for every Chinese character), and axe-core from npm,
-# installed exactly as package-lock.json pins it. Used by `make browser`, which `make test` runs.
+# screenshots show boxes for every Chinese character), and the console's npm packages (axe-core,
+# the diagram viewer) installed exactly as package-lock.json pins them (deploy/local/ensure-assets.sh). Used by `make browser`, which `make test` runs.
 set -eu
 
 say() { printf '[browser] %s\n' "$*"; }
@@ -19,10 +19,5 @@ if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ] || ! fc-list :la
   fi
 fi
 
-if [ ! -f node_modules/axe-core/axe.min.js ] || [ package-lock.json -nt node_modules/axe-core/axe.min.js ]; then
-  command -v npm >/dev/null || { say "npm is needed for axe-core: apt-get install npm"; exit 1; }
-  say "installing axe-core from package-lock.json"
-  npm ci --no-audit --no-fund --loglevel=error
-  touch node_modules/axe-core/axe.min.js
-fi
+bash deploy/local/ensure-assets.sh
 say "chromium $(/usr/bin/chromium --version 2>/dev/null | awk '{print $2}'), chromedriver and axe-core are ready"

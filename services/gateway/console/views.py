@@ -23,7 +23,7 @@ _env = Environment(loader=PackageLoader("services.gateway", "templates"),
                    autoescape=select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True)
 
 # Served with every console page: no framing, scripts and styles from the console only.
-HEADERS = {"Content-Security-Policy": "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; "
+HEADERS = {"Content-Security-Policy": "default-src 'self'; img-src 'self' data:; font-src 'self' data:; frame-ancestors 'none'; "
                                       "form-action 'self'; base-uri 'none'",
            "X-Content-Type-Options": "nosniff", "Referrer-Policy": "same-origin", "Cache-Control": "no-store"}
 
