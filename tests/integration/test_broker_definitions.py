@@ -14,7 +14,7 @@ import sys
 
 import pytest
 import requests
-from amqp.exceptions import PreconditionFailed
+from amqp.exceptions import AccessRefused, PreconditionFailed
 from kombu import Connection
 
 from shared import config, contracts
@@ -184,7 +184,7 @@ def _prepare_twice(settings, env, script, passwords, vhost):
     resp = requests.get(f"{support.RABBIT_API}/permissions/{vhost}/{identity.unit_user(settings, 'transport')}",
                         auth=support.RABBIT_AUTH, timeout=10)
     assert resp.json()["read"] == r"^(ztc\.unit\.transport)$"
-    with pytest.raises(Exception):
+    with pytest.raises(AccessRefused):
         with Connection(identity.with_user(settings.amqp_uri, identity.unit_user(settings, "transport"), ""),
                         connect_timeout=5) as conn:
             conn.connect()
