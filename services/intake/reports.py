@@ -108,8 +108,10 @@ def adopted_opinions(session, year: int, audience: str, principal: dict | None) 
     reported in and the leaders' instructions; for the public only adoptions marked publishable. In the public list submitters are masked; in the
     members' list members are named and informants (who are not committee members) stay masked."""
     from .models import OpinionInstruction, OpinionItem, OpinionReport
+    from .opinion_rules import load_opinion_rules
 
     user = _check_reader(principal, audience)
+    channel_names = {c.code: {"zh": c.zh, "en": c.en} for c in load_opinion_rules().rules["channels"]}
     query = (select(OpinionReport).join(OpinionItem, OpinionItem.id == OpinionReport.item_id)
              .where(OpinionItem.year == year, OpinionReport.adoption == "adopted"))
     if audience == "public":  # the public sees only adoptions marked publishable when recorded
@@ -127,7 +129,9 @@ def adopted_opinions(session, year: int, audience: str, principal: dict | None) 
         listed.append({
             "number": item.number, "thread": item.thread, "title": mask_text(item.title, names),
             "submitter": item.submitter if named else mask_name(item.submitter),
-            "adopted_by": [{"channel": r.channel, "issue": r.issue.number} for r in adopted if r.item_id == item_id],
+            "adopted_by": [{"channel": r.channel, "channel_name": channel_names.get(r.channel, {}).get("zh", r.channel),
+                            "channel_name_en": channel_names.get(r.channel, {}).get("en", r.channel),
+                            "issue": r.issue.number} for r in adopted if r.item_id == item_id],
             "instructions": [{"level": i.level, "leader": i.leader, "channel": i.channel,
                               "text": mask_text(i.text, names)} for i in instructions if i.item_id == item_id],
         })

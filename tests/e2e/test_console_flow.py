@@ -132,7 +132,8 @@ def test_member_submits_cosigner_confirms_staff_file_and_assign_unit_replies_mem
     log_in(driver, console, "member.li")
     camera.check("member-home")
     driver.get(console + "/proposals/new")
-    driver.find_element(By.ID, "title").send_keys("在老旧小区加装电梯的补贴办法")
+    title = "在老旧小区加装电梯的补贴办法"
+    driver.find_element(By.ID, "title").send_keys(title)
     driver.find_element(By.ID, "situation").send_keys("全市仍有大量无电梯的老旧住宅，老年住户上下楼困难。")
     driver.find_element(By.ID, "analysis").send_keys("现有补贴标准低、审批环节多，居民协商成本高。")
     driver.find_element(By.ID, "suggestions").send_keys("一、提高补贴标准；二、简化审批；三、设立协商调解机制。")
@@ -216,6 +217,13 @@ def test_member_submits_cosigner_confirms_staff_file_and_assign_unit_replies_mem
     camera.check("published")
     driver.get(console + "/notifications")
     camera.check("notifications")
+
+    # The public, signed in as nobody, reads it with its reply among the published proposals.
+    driver.delete_all_cookies()
+    open_until(driver, f"{console}/public/proposals/{number}", "#public-title")
+    assert driver.find_element(By.ID, "public-title").text == f"{number} {title}"
+    assert "A" in driver.find_element(By.ID, "public-reply").text
+    camera.check("public-proposal", doc="public-proposal")
 
 
 def _session(console, user, password=PASSWORD):

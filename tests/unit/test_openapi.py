@@ -53,7 +53,8 @@ def test_the_public_api_is_documented_without_a_token_and_with_its_spam_limit():
               for method, op in ops.items()}
     assert {("/api/public/proposals", "get"), ("/api/public/proposals/{number}", "get"),
             ("/api/public/reports/proposals/{year}/notice", "get"), ("/api/public/opinions/{year}/adopted", "get"),
-            ("/api/public/consultations", "post"), ("/api/public/consultations/{reference}", "get")} == set(public)
+            ("/api/public/consultations", "post"), ("/api/public/consultations/{reference}", "get"),
+            ("/api/public/venues", "get")} == set(public)
     for op in public.values():
         assert op["security"] == [] and "401" not in op["responses"] and "403" not in op["responses"]
     page = public[("/api/public/proposals", "get")]

@@ -28,11 +28,19 @@ class Answer:
         return self.body.get("details", {}) if isinstance(self.body, dict) else {}
 
 
-def call(service, token: str, route: str, *, method: str = "GET", body: dict | None = None,
-         query: dict | None = None, request_id: str | None = None, **path) -> Answer:
-    """Call the gateway route function named ``route`` as an HTTP request would, with ``token``."""
-    builder = EnvironBuilder(method=method, query_string=query, json=body,
-                             headers={"Authorization": f"Bearer {token}"})
+def call(service, token: str | None, route: str, *, method: str = "GET", body: dict | None = None,
+         query: dict | None = None, request_id: str | None = None, client=None, **path) -> Answer:
+    """Call the gateway route function named ``route`` as an HTTP request would, with ``token``
+    (None: no token, for the public routes). ``client``: the visitor's own request, whose address
+    (and ``X-Forwarded-For``) the route sees, so a per-address limit counts each visitor."""
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    environ_base = None
+    if client is not None:
+        environ_base = {"REMOTE_ADDR": client.remote_addr or ""}
+        if client.headers.get("X-Forwarded-For"):
+            headers["X-Forwarded-For"] = client.headers["X-Forwarded-For"]
+    builder = EnvironBuilder(method=method, query_string=query, json=body, headers=headers,
+                             environ_base=environ_base)
     environ = builder.get_environ()
     if request_id:
         environ["ztc.request_id"] = request_id

@@ -51,6 +51,10 @@ class Visit:
     def api(self, route: str, **kwargs) -> api.Answer:
         return api.call(self.service, self.token, route, **kwargs)
 
+    def public_api(self, route: str, **kwargs) -> api.Answer:
+        """A public route (``/api/public/...``) as an anonymous visitor from this visitor's address."""
+        return api.call(self.service, None, route, client=self.request, **kwargs)
+
     def check_csrf(self) -> None:
         session.check_csrf(self.request, self.token)
 
@@ -77,6 +81,30 @@ def login_page(service, visit: Visit, user: str, target: str, error: str | None,
 
 def redirect(location: str, status: int = 303) -> Response:
     return Response("", status=status, headers={"Location": location, **HEADERS})
+
+
+PUBLIC_COOKIE = "ztc_console_public"
+
+
+def public_page(method):
+    """A public page (公开): no sign-in needed; a signed-in person keeps their header. Its forms
+    carry a double-submit secret (its own cookie) in place of the session's CSRF token; the API
+    route called is the anonymous one, which is what decides."""
+    @functools.wraps(method)
+    def wrapper(self, request, **kwargs):
+        token = session.token_of(request)
+        visit = Visit(self, request, token, None, i18n.choose(request))
+        try:
+            visit.principal = tokens.principal_for(self.db.session, f"Bearer {token}") if token else None
+        except Unauthenticated:
+            visit.principal = None
+        try:
+            if request.method == "POST":
+                session.check_csrf(request, request.cookies.get(PUBLIC_COOKIE))
+            return method(self, visit, **kwargs)
+        except ZtcError as exc:
+            return visit.refusal(api.Answer(exc.status, exc.to_dict()))
+    return wrapper
 
 
 def page(method):

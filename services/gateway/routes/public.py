@@ -28,6 +28,17 @@ class PublicProposal(PublicProposalSchema):
     units = fields.List(fields.Nested(_NamedUnit), metadata={"description": "the units that answered"})
 
 
+class PublicVenue(Schema):
+    """A venue where residents raise issues, as anyone may see it (no member or staff names)."""
+
+    code = fields.String()
+    name = fields.String()
+    kind = fields.String(metadata={"description": "contact_point | reception_room | consultation_room | sector_studio"})
+    kind_zh = fields.String()
+    town = fields.String()
+    address = fields.String()
+
+
 class PublicProposalPage(Schema):
     items = fields.List(fields.Nested(PublicProposal))
     page = fields.Integer()
@@ -80,6 +91,14 @@ class PublicRoutes:
         """The year's adopted opinion items with leaders' instructions, submitters masked (no token
         needed)."""
         return 200, self.intake.adopted_opinions(year, "public", principal)
+
+    @http("GET", "/api/public/venues")
+    @endpoint(anonymous=True, response=PublicVenue(many=True), query=("kind", "town"))
+    def public_venues(self, request, principal):
+        """The venues where a resident may raise an issue (contact points, reception rooms,
+        consultation rooms, sector studios), by kind and by a town or street (no token needed)."""
+        query = {k: request.args[k] for k in ("kind", "town") if request.args.get(k)}
+        return 200, self.assignment.list_venues(query, principal=principal)
 
     @http("POST", "/api/public/consultations")
     @endpoint(anonymous=True, body=CaseRegistration, response=PublicCaseSchema, status=201, statuses=_TOO_MANY)
