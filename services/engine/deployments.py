@@ -210,6 +210,15 @@ class Deployments:
                                {"version": ["ambiguous"]})
         return found[0]
 
+    def diagram(self, process_id: str, ref: str) -> dict:
+        """The BPMN file a version of ``process_id`` was deployed from (the one holding the
+        process), as stored: what a viewer draws. ``ref`` names the version as :meth:`resolve` does."""
+        with transaction(self.store.sessions) as s:
+            row = self.resolve(s, ref, process_id)
+            name = diagram_diff.file_of(row.files, row.process_id)
+            return {"process_id": row.process_id, "version": row.version, "number": row.number,
+                    "file": name, "xml": row.files[name]}
+
     def diff(self, ref_a: str, ref_b: str, process_id: str | None = None) -> dict:
         """Elements added, removed and changed from version A to version B of one process."""
         with transaction(self.store.sessions) as s:

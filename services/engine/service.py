@@ -125,6 +125,10 @@ class EngineService(Pingable):
         return self.engine.diff_versions(version_a, version_b, process_id)
 
     @api
+    def version_diagram(self, process_id, version):
+        return self.engine.version_diagram(process_id, version)
+
+    @api
     def start(self, process_id, business_key=None, data=None, principal=None):
         """A raw start, for operators: a proposal, an opinion item or a case is started by the
         service that owns it (its start command on the bus), after checking the caller."""
