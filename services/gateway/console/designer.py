@@ -134,9 +134,8 @@ class ConsoleDesignerRoutes:
         if answer.status != 422:
             return visit.refusal(answer)
         problems = answer.details.get("problem_details", [])
-        named = {p.get("file") for p in problems if p.get("element_id")}
         diagrams = [{"file": name, "xml": text, "marks": problem_marks(problems, name)}
                     for name, text in files.items() if name.lower().endswith(".bpmn")]
         return visit.render("deploy.html", status=422, limit=limit, problems=problems, diagrams=diagrams,
-                            general=[p for p in problems if not p.get("element_id")], named_files=named,
+                            general=[p for p in problems if not p.get("element_id")],
                             notes=answer.details.get("notes", []), message=answer.message)
