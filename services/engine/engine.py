@@ -81,6 +81,9 @@ class Engine:
     def version_diagram(self, process_id: str, version: str) -> dict:
         return self.deployments.diagram(process_id, version)
 
+    def version_coverage(self, process_id: str, version: str) -> dict:
+        return self.deployments.coverage(process_id, version)
+
     def migrate_instances(self, from_version: str, to_version: str, mapping: dict | None = None,
                           dry_run: bool = False, instance_ids=None, process_id: str | None = None,
                           principal=None) -> dict:

@@ -2,7 +2,7 @@
 diagram with problems on two elements and sees each problem marked on its element and listed,
 then uploads the fixed diagram, which deploys, and sees the diff against the version before; the
 pages are scanned by axe-core, checked at 375 px and photographed; the diagram renders under the
-console's Content-Security-Policy. A person who is not a designer sees no designer navigation and
+console's Content-Security-Policy; the scenario coverage of a version is drawn on its diagram. A person who is not a designer sees no designer navigation and
 is refused the pages and the upload."""
 from __future__ import annotations
 
@@ -224,6 +224,20 @@ def test_a_designer_sees_each_problem_of_an_upload_on_its_element_then_deploys_t
     assert "approved and title" in items["f_yes"].text
     camera.check("diff")
 
+    # Scenario coverage: the smoke diagram's scenario file covers every element of its active
+    # version; this process has no scenario file, and the page says so.
+    driver.get(f"{console}/designs/smoke/versions/active/coverage")
+    covered = drawn(driver, "diagram", timeout=60)
+    no_csp_violation(driver, "the coverage")
+    for element_id in ("start", "review", "decide", "f_decide_assign", "end"):
+        assert "covered" in marked(covered, element_id), element_id
+    assert not driver.find_elements(By.CSS_SELECTOR, "#missed li[data-element-id]")
+    assert "smoke.scenarios.yaml" in text_of(driver, "coverage-figures")
+    assert "通过" in text_of(driver, "scenarios") and "未通过" not in text_of(driver, "scenarios")
+    camera.check("coverage")
+    driver.get(f"{console}/designs/{PROCESS}/versions/2/coverage")
+    assert f"{PROCESS}.bpmn" in text_of(driver, "coverage-none")
+
 
 def _session(console, user):
     http = requests.Session()
@@ -239,7 +253,8 @@ def test_a_member_sees_no_designer_navigation_and_is_refused_the_pages_and_the_u
     http, csrf = _session(console, "member.li")
     assert 'id="nav-designs"' not in http.get(console, timeout=10).text
     for path in ("/designs", "/designs/deploy", f"/designs/{PROCESS}/versions/1",
-                 f"/designs/{PROCESS}/versions/1/diagram.xml", f"/designs/{PROCESS}/diff?from=1&to=1"):
+                 f"/designs/{PROCESS}/versions/1/diagram.xml", f"/designs/{PROCESS}/diff?from=1&to=1",
+                 f"/designs/{PROCESS}/versions/1/coverage"):
         refused = http.get(console + path, timeout=10)
         assert refused.status_code == 403 and "this needs one of the roles" in refused.text, path
         assert 'id="nav-designs"' not in refused.text and "<bpmn:" not in refused.text

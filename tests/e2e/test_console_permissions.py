@@ -40,6 +40,7 @@ CONSOLE = [
     ("GET", "/console/designs/smoke/versions/1", "version_diagram"),
     ("GET", "/console/designs/smoke/versions/1/diagram.xml", "version_diagram"),
     ("GET", "/console/designs/smoke/diff?from=1&to=1", "version_diff"),
+    ("GET", "/console/designs/smoke/versions/1/coverage", "version_coverage"),
     ("GET", "/console/designs/deploy", "deploy"),
     ("POST", "/console/designs/deploy", "deploy"),
 ]

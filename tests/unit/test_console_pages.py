@@ -139,6 +139,16 @@ PAGES = {
     "design_version.html": {"process_id": "smoke", "shown": {"version": "ab" * 32, "number": 2, "file": "smoke.bpmn"},
                             "row": VERSION, "previous": 1, "deployed": "deployed"},
     "design_diff.html": {"process_id": "smoke", "diff": DIFF, "marks": diagram_diff.markers(DIFF)},
+    "design_coverage.html": {"process_id": "smoke", "marks": {"markers": {"start": ["covered"]}}, "cov": {
+        "process_id": "smoke", "number": 2, "diagram": "smoke.bpmn", "scenario_file": "smoke.scenarios.yaml",
+        "error": None, "results": [{"scenario": "approved", "passed": True}, {"scenario": "late", "passed": False,
+                                                                             "message": "waits at review"}],
+        "elements": {"total": 2, "covered": 1, "percent": 50.0, "missed": [{"id": "end", "label": "Done", "type": "endEvent"}]},
+        "flows": {"total": 1, "covered": 0, "percent": 0.0, "missed": [{"id": "f", "label": "", "source": "start",
+                                                                          "target": "end"}]},
+        "reached": ["start"], "taken": []}},
+    "design_coverage_none.html": {"process_id": "trial", "marks": {}, "cov": {
+        "process_id": "trial", "number": 1, "diagram": "trial.bpmn", "scenario_file": None, "error": None, "results": []}},
     "deploy.html": {"limit": 524288, "problems": PROBLEMS, "general": [PROBLEMS[2]],
                     "diagrams": [{"file": "bad.bpmn", "xml": "<x/>", "marks": problem_marks(PROBLEMS, "bad.bpmn")}],
                     "upload_errors": [("deploy.too_large", "big.bpmn")]},
@@ -152,7 +162,8 @@ PAGES = {
 def test_every_page_renders_in_both_languages_with_nothing_untranslated(template, lang):
     request = Request(EnvironBuilder(path="/console/x").get_environ())
     principal = {"user": "member.li", "roles": ["member", "staff", "unit", "committee"], "unit": "transport"}
-    response = Visit(None, request, "token", principal, lang).render(template.replace("_co", ""), **PAGES[template])
+    name = re.sub(r"_(co|none)\.html$", ".html", template)   # a second case of one page
+    response = Visit(None, request, "token", principal, lang).render(name, **PAGES[template])
     html = response.get_data(as_text=True)
     assert response.headers["Content-Security-Policy"].startswith("default-src 'self'")
     assert f'<html lang="{lang}">' in html

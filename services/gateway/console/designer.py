@@ -97,6 +97,17 @@ class ConsoleDesignerRoutes:
             return visit.refusal(answer)
         return Response(answer.body["xml"], mimetype="application/xml", headers=HEADERS)
 
+    @http("GET", "/console/designs/<string:process_id>/versions/<string:version>/coverage")
+    @page
+    def console_design_coverage(self, visit, process_id, version):
+        """The version's diagram with what its scenarios cover marked ``covered``, the rest listed."""
+        answer = visit.api("version_coverage", process_id=process_id, version=version)
+        if not answer.ok:
+            return visit.refusal(answer)
+        covered = [*answer.body.get("reached", []), *answer.body.get("taken", [])]
+        return visit.render("design_coverage.html", process_id=process_id, cov=answer.body,
+                            marks={"markers": {e: ["covered"] for e in covered}})
+
     @http("GET", "/console/designs/<string:process_id>/diff")
     @page
     def console_design_diff(self, visit, process_id):

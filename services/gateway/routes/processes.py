@@ -38,6 +38,14 @@ class ProcessRoutes:
         number, its content hash or a prefix of it, or ``active``)."""
         return 200, self.engine.version_diagram(process_id, version)
 
+    @http("GET", "/api/processes/<string:process_id>/versions/<string:version>/coverage")
+    @endpoint("staff", "designer", "operator", response=schemas.VersionCoverage)
+    def version_coverage(self, request, principal, process_id, version):
+        """What the designers' scenario file of the version's diagram (``bpmn/<diagram>.scenarios.yaml``,
+        as ``ztc test`` runs it) covers of that deployed version: each scenario's outcome, the
+        elements entered and flows taken, and those missed (seconds the first time for a version)."""
+        return 200, self.engine.version_coverage(process_id, version)
+
     @http("GET", "/api/processes/<string:process_id>/diff")
     @endpoint("staff", "designer", "operator", response=schemas.VersionDiff, query=("from", "to"))
     def version_diff(self, request, principal, process_id):
