@@ -87,6 +87,7 @@ BROKEN = (_nodes("intake.no_such_operation"), _flows(""), None)
 FIXED = (_nodes("intake.record_submission", "登记并编号", ("end_done", "办结")),
          _flows(condition("approved and title"), "end_done"), "f_no")
 
+PROBLEM_RED = "rgb(164, 22, 26)"   # console.css: #a4161a
 CSP_WATCH = ("window.__csp = [];"
              "document.addEventListener('securitypolicyviolation', e => window.__csp.push("
              "e.violatedDirective + ' ' + (e.blockedURI || e.sourceFile || '')));")
@@ -139,6 +140,14 @@ def marked(diagram, element_id: str) -> set[str]:
     return set(found[0].get_attribute("class").split())
 
 
+def stroke(driver, diagram, element_id: str) -> str:
+    """The colour the element's line is drawn in (a flow's line follows its arrowhead's defs)."""
+    return driver.execute_script(
+        "const g = arguments[0].querySelector(`g.djs-element[data-element-id='${arguments[1]}']`);"
+        "const line = g.querySelector('.djs-visual > path') || g.querySelector('.djs-visual > :first-child');"
+        "return getComputedStyle(line).stroke;", diagram, element_id)
+
+
 def no_csp_violation(driver, page: str) -> None:
     blocked = driver.execute_script("return window.__csp")
     assert blocked is not None, f"{page}: the CSP watch is not installed"
@@ -186,6 +195,7 @@ def test_a_designer_sees_each_problem_of_an_upload_on_its_element_then_deploys_t
     no_csp_violation(driver, "the refused upload")
     for element_id in ("record", "f_yes", "f_no"):
         assert "problem" in marked(diagram, element_id), element_id
+        assert stroke(driver, diagram, element_id) == PROBLEM_RED, element_id   # drawn so, not only classed
     assert "problem" not in marked(diagram, "start")
     badges = [b.text for b in diagram.find_elements(By.CSS_SELECTOR, ".diagram-badge.problem")]
     assert sorted(badges) == ["1", "2", "3"]
