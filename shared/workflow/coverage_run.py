@@ -10,11 +10,13 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import cast
 
 import yaml
 
 from . import coverage as cov_module
 from . import scenarios
+from .parser import ProcessDefinition
 
 
 def scenario_file_for(bpmn_dir: Path, diagram: str) -> Path | None:
@@ -38,8 +40,9 @@ def measure(scenario_path, files: dict, process_id: str, diagram: str) -> dict:
         suite = scenarios.load(scenario_path, files=files)
     except scenarios.ScenarioFileError as exc:
         return {"error": str(exc), "results": []}
-    if suite.definition.process_id != process_id:
-        return {"error": f"{Path(scenario_path).name} tests process '{suite.definition.process_id}', "
+    tested = cast(ProcessDefinition, suite.definition).process_id
+    if tested != process_id:
+        return {"error": f"{Path(scenario_path).name} tests process '{tested}', "
                          f"not '{process_id}'", "results": []}
     content = files[diagram]
     cov = cov_module.for_diagram(diagram, content if isinstance(content, bytes) else content.encode(), process_id)
