@@ -144,7 +144,8 @@ def stroke(driver, diagram, element_id: str) -> str:
     """The colour the element's line is drawn in (a flow's line follows its arrowhead's defs)."""
     return driver.execute_script(
         "const g = arguments[0].querySelector(`g.djs-element[data-element-id='${arguments[1]}']`);"
-        "const line = g.querySelector('.djs-visual > path') || g.querySelector('.djs-visual > :first-child');"
+        "const line = g.classList.contains('djs-connection') ? g.querySelector('.djs-visual > path')"
+        " : g.querySelector('.djs-visual > :first-child');"
         "return getComputedStyle(line).stroke;", diagram, element_id)
 
 
