@@ -82,6 +82,9 @@ class Settings:
     # The web console's session cookie carries the Secure flag (sent over HTTPS only) when true:
     # set it wherever the console is served over HTTPS; a laptop's http://127.0.0.1 needs it off.
     console_secure_cookie: bool = False
+    # A diagram uploaded in the console's deploy form larger than this is refused on the form (the
+    # whole request is still bounded by http_max_body_bytes, refused before it is read).
+    console_max_diagram_bytes: int = 512 * 1024
     # Who is who on the bus (docs/security.md). Broker users are named from this prefix: the
     # services' ``<prefix><service>``, the operator's ``<prefix>operator``, a unit's
     # ``<prefix>unit-<code>``, a member's or informant's app ``<prefix>member-<user>`` /
@@ -260,6 +263,7 @@ def load(env=None) -> Settings:
         token_ttl_hours=float(_env(env, "ZTC_TOKEN_TTL_HOURS", "12")),
         token_system_ttl_hours=float(_env(env, "ZTC_TOKEN_SYSTEM_TTL_HOURS", str(90 * 24))),
         console_secure_cookie=_env(env, "ZTC_CONSOLE_SECURE_COOKIE", "false").lower() in ("1", "true", "yes"),
+        console_max_diagram_bytes=max(1, int(_env(env, "ZTC_CONSOLE_MAX_DIAGRAM_BYTES", str(512 * 1024)))),
         bus_user_prefix=_env(env, "ZTC_BUS_USER_PREFIX", "ztc-"),
         bus_key=env.get("ZTC_BUS_KEY") or None,
         bus_key_file=Path(_env(env, "ZTC_BUS_KEY_FILE", str(var_dir / "bus.key"))),

@@ -16,11 +16,17 @@ Running instances stay on their version whatever is activated; ``ztc instances m
 """
 from __future__ import annotations
 
+import hashlib
+import json
+import subprocess
+import sys
+
 from sqlalchemy import func, select
 
 from shared import clock
 from shared.db import transaction
 from shared.errors import DiagramRefused, InvalidInput, NotFound
+from shared.workflow import coverage_run
 from shared.workflow import diff as diagram_diff
 from shared.workflow import parser as diagram_parser
 
@@ -32,9 +38,15 @@ def version_label(v: ProcessVersion) -> str:
     return f"{v.process_id} version {v.number} ({v.version})"
 
 
+# How long a version's scenarios may run in their child process (the proposal's take seconds).
+COVERAGE_TIMEOUT_SECONDS = 300
+
+
 class Deployments:
     def __init__(self, store):
         self.store = store
+        # A version's coverage is fixed by its content and its scenario file's: kept once measured.
+        self._coverages: dict[tuple, dict] = {}
 
     def validate(self, files: dict):
         """Parse ``files``; raise DiagramRefused naming every problem, or return definitions.
@@ -209,6 +221,40 @@ class Deployments:
             raise InvalidInput(f"'{ref}' names several versions ({names}): say which, PROCESS@VERSION",
                                {"version": ["ambiguous"]})
         return found[0]
+
+    def diagram(self, process_id: str, ref: str) -> dict:
+        """The BPMN file a version of ``process_id`` was deployed from (the one holding the
+        process), as stored: what a viewer draws. ``ref`` names the version as :meth:`resolve` does."""
+        with transaction(self.store.sessions) as s:
+            row = self.resolve(s, ref, process_id)
+            name = diagram_diff.file_of(row.files, row.process_id)
+            return {"process_id": row.process_id, "version": row.version, "number": row.number,
+                    "file": name, "xml": row.files[name]}
+
+    def coverage(self, process_id: str, ref: str) -> dict:
+        """What the designers' scenario file of the version's diagram (``<diagram>.scenarios.yaml``
+        in the bpmn directory, as ``ztc test`` runs it) covers of that version: each scenario's
+        outcome, the elements entered and the flows taken, and those missed. Run in a child
+        process (seconds of CPU), kept per version and scenario file content."""
+        with transaction(self.store.sessions) as s:
+            row = self.resolve(s, ref, process_id)
+            name = diagram_diff.file_of(row.files, row.process_id)
+            files, version, number = dict(row.files), row.version, row.number
+        head = {"process_id": process_id, "version": version, "number": number, "diagram": name}
+        path = coverage_run.scenario_file_for(self.store.settings.bpmn_dir, name)
+        if path is None:
+            return {**head, "scenario_file": None, "error": None, "results": []}
+        key = (version, hashlib.sha256(path.read_bytes()).hexdigest())
+        if key not in self._coverages:
+            request = json.dumps({"scenario_file": str(path), "files": files, "process_id": process_id,
+                                  "diagram": name}).encode()
+            done = subprocess.run([sys.executable, "-m", "shared.workflow.coverage_run"], input=request,
+                                  capture_output=True, timeout=COVERAGE_TIMEOUT_SECONDS, check=False)
+            if done.returncode != 0:
+                raise RuntimeError(f"measuring the coverage of {process_id}@{number} failed: "
+                                   f"{done.stderr.decode(errors='replace')[-2000:]}")
+            self._coverages[key] = json.loads(done.stdout)
+        return {**head, "scenario_file": path.name, **self._coverages[key]}
 
     def diff(self, ref_a: str, ref_b: str, process_id: str | None = None) -> dict:
         """Elements added, removed and changed from version A to version B of one process."""

@@ -125,6 +125,15 @@ class EngineService(Pingable):
         return self.engine.diff_versions(version_a, version_b, process_id)
 
     @api
+    def version_diagram(self, process_id, version):
+        return self.engine.version_diagram(process_id, version)
+
+    @api
+    def version_coverage(self, process_id, version):
+        """The scenarios run in a child process: the engine's event loop keeps serving meanwhile."""
+        return self.engine.version_coverage(process_id, version)
+
+    @api
     def start(self, process_id, business_key=None, data=None, principal=None):
         """A raw start, for operators: a proposal, an opinion item or a case is started by the
         service that owns it (its start command on the bus), after checking the caller."""

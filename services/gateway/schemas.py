@@ -53,6 +53,57 @@ class ProcessVersion(Schema):
     live_instances = fields.Integer(metadata={"description": "instances of this version not ended"})
 
 
+class VersionDiagram(Schema):
+    process_id = fields.String()
+    version = fields.String()
+    number = fields.Integer()
+    file = fields.String(metadata={"description": "the deployed file that holds the process"})
+    xml = fields.String(metadata={"description": "the BPMN XML as deployed (drawing included)"})
+
+
+class DiffElement(Schema):
+    id = fields.String()
+    type = fields.String()
+    label = fields.String()
+
+
+class ChangedElement(DiffElement):
+    old_label = fields.String(metadata={"description": "the label before, when it changed"})
+    changes = fields.List(fields.String(), metadata={"description": "what changed: name, type, condition, "
+                                                                    "operation, form, timer…, old → new"})
+
+
+class VersionDiff(Schema):
+    process_id = fields.String()
+    added = fields.List(fields.Nested(DiffElement))
+    removed = fields.List(fields.Nested(DiffElement))
+    changed = fields.List(fields.Nested(ChangedElement))
+    from_ = fields.Dict(data_key="from", metadata={"description": "version A: version, number"})
+    to = fields.Dict(metadata={"description": "version B: version, number"})
+
+
+class CoverageCount(Schema):
+    total = fields.Integer()
+    covered = fields.Integer()
+    percent = fields.Float()
+    missed = fields.List(fields.Dict(), metadata={"description": "each element or flow no scenario reached: id, label…"})
+
+
+class VersionCoverage(Schema):
+    process_id = fields.String()
+    version = fields.String()
+    number = fields.Integer()
+    diagram = fields.String(metadata={"description": "the deployed file that holds the process"})
+    scenario_file = fields.String(allow_none=True, metadata={
+        "description": "the scenario file of that diagram in the bpmn directory; null when there is none"})
+    error = fields.String(allow_none=True, metadata={"description": "why the scenarios cannot run on this version"})
+    results = fields.List(fields.Dict(), metadata={"description": "each scenario: scenario, passed, message, step"})
+    elements = fields.Nested(CoverageCount)
+    flows = fields.Nested(CoverageCount)
+    reached = fields.List(fields.String(), metadata={"description": "ids of the elements some scenario entered"})
+    taken = fields.List(fields.String(), metadata={"description": "ids of the sequence flows some scenario took"})
+
+
 class StartRequest(Body):
     business_key = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=200))
     data = fields.Dict(keys=fields.String(), load_default=dict)

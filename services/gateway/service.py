@@ -20,6 +20,7 @@ from .channels import Channels
 from .http import EVERYONE, PUBLIC_USER, _json, endpoint, http
 from .models import Inbox, Outbox
 from .console.auth import ConsoleAuthRoutes
+from .console.designer import ConsoleDesignerRoutes
 from .console.member import ConsoleMemberRoutes
 from .console.public import ConsolePublicRoutes
 from .console.work import ConsoleWorkRoutes
@@ -37,7 +38,8 @@ from .routes.reports import ReportRoutes
 
 class GatewayService(ProcessRoutes, OperatorRoutes, ProposalRoutes, ReportRoutes, NotificationRoutes,
                      DeliveryRoutes, OpinionRoutes, PerformanceRoutes, ConsultationRoutes, PublicRoutes,
-                     ConsoleAuthRoutes, ConsoleMemberRoutes, ConsoleWorkRoutes, ConsolePublicRoutes):
+                     ConsoleAuthRoutes, ConsoleMemberRoutes, ConsoleWorkRoutes, ConsolePublicRoutes,
+                     ConsoleDesignerRoutes):
     name = "gateway"
     db = Database("gateway", Outbox, Inbox)
     engine = ServiceRpc("engine")

@@ -45,9 +45,12 @@ _CONTAINERS = {"process", "subProcess", "transaction", "adHocSubProcess"}
 
 
 def _canonical(element) -> tuple:
-    """A comparable form of ``element``'s content: tags, attributes (ids left out: a modeler
-    renumbers event definitions freely) and whitespace-normalised text, recursively."""
-    attrs = tuple(sorted((local(k), v) for k, v in element.attrib.items() if local(k) != "id"))
+    """A comparable form of ``element``'s content: tags, attributes (the ids of BPMN elements left
+    out: a modeler renumbers event definitions freely; an extension's ``id`` is kept, it can be
+    what runs, as ``spiffworkflow:serviceTaskOperator id="<service>.<operation>"``) and
+    whitespace-normalised text, recursively."""
+    bpmn = etree.QName(element).namespace == NS["bpmn"]
+    attrs = tuple(sorted((local(k), v) for k, v in element.attrib.items() if not (bpmn and local(k) == "id")))
     text = " ".join((element.text or "").split())
     children = tuple(_canonical(c) for c in element if isinstance(c.tag, str))
     return local(element.tag), attrs, text, children
@@ -173,6 +176,31 @@ def diff(files_a: dict, files_b: dict, process_id: str) -> dict:
             row["old_label"] = old["label"]
         changed.append({**row, "changes": changes})
     return {"process_id": process_id, "added": added, "removed": removed, "changed": changed}
+
+
+def file_of(files: dict, process_id: str) -> str:
+    """The name of the BPMN file among ``files`` (deployed together) that holds ``process_id``."""
+    for name in sorted(files):
+        if not name.endswith(".bpmn"):
+            continue
+        content = files[name]
+        root = etree.fromstring(content if isinstance(content, bytes) else content.encode())
+        if root.find(f".//bpmn:process[@id='{process_id}']", NS) is not None:
+            return name
+    raise LookupError(f"no file of the version holds process '{process_id}'")
+
+
+def markers(result: dict) -> dict:
+    """Where a viewer marks a diff: on the old diagram (``old``) what was removed or changed, on the
+    new one (``new``) what was added or changed, each ``{element id: [marker class]}``. A removed
+    element cannot be drawn on the new diagram: it is marked on the old one only."""
+    old = {r["id"]: ["removed"] for r in result["removed"]}
+    new = {r["id"]: ["added"] for r in result["added"]}
+    for r in result["changed"]:
+        old[r["id"]] = new[r["id"]] = ["changed"]
+    old.pop(result["process_id"], None)
+    new.pop(result["process_id"], None)
+    return {"old": old, "new": new}
 
 
 def render(result: dict) -> list[str]:

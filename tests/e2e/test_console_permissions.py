@@ -36,6 +36,13 @@ CONSOLE = [
     ("GET", "/console/published", "list_proposals"),
     ("GET", "/console/notifications", "list_notifications"),
     ("POST", f"/console/notifications/{NONE}/read", "read_notification"),
+    ("GET", "/console/designs", "versions"),
+    ("GET", "/console/designs/smoke/versions/1", "version_diagram"),
+    ("GET", "/console/designs/smoke/versions/1/diagram.xml", "version_diagram"),
+    ("GET", "/console/designs/smoke/diff?from=1&to=1", "version_diff"),
+    ("GET", "/console/designs/smoke/versions/1/coverage", "version_coverage"),
+    ("GET", "/console/designs/deploy", "deploy"),
+    ("POST", "/console/designs/deploy", "deploy"),
 ]
 FORMS = {"submit_proposal": {"kind": "between_sessions", "title": "矩阵", "situation": "情况", "analysis": "分析",
                              "suggestions": "建议", "publish_consent": "yes"},

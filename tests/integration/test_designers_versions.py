@@ -128,6 +128,35 @@ def test_diff_shows_a_gateway_that_lost_its_default_flow(engine):
     assert changed["f_decide_reject"][0].startswith("condition")
 
 
+# -- what the designers' console draws ---------------------------------------------------------------
+
+def test_a_versions_diagram_is_the_file_it_was_deployed_from(engine):
+    engine.deploy(SMOKE)
+    engine.deploy(REVISED_SMOKE)
+    first, active = engine.version_diagram("smoke", "1"), engine.version_diagram("smoke", "active")
+    assert (first["file"], first["number"], active["number"]) == ("smoke.bpmn", 1, 2)
+    assert first["xml"] == SMOKE_TEXT and 'name="Smoke test, revised"' in active["xml"]
+    with pytest.raises(NotFound):
+        engine.version_diagram("smoke", "9")
+
+
+def test_a_versions_coverage_is_what_its_diagrams_scenario_file_reaches_on_it(engine):
+    engine.deploy(SMOKE)
+    engine.deploy(RENAMED_REVIEW)
+    full = engine.version_coverage("smoke", "1")
+    assert full["scenario_file"] == "smoke.scenarios.yaml" and full["error"] is None
+    assert full["results"] and all(r["passed"] for r in full["results"])
+    assert full["elements"]["percent"] == 100.0 and "review" in full["reached"] and "f_decide_assign" in full["taken"]
+    # Version 2 renamed 'review' to 'check': the scenarios that complete 'review' stop there, and
+    # everything after it is listed as missed.
+    renamed = engine.version_coverage("smoke", "2")
+    assert [r["passed"] for r in renamed["results"]].count(False) == 5
+    assert "check" in renamed["reached"] and "decide" not in renamed["reached"]
+    missed = {e["id"] for e in renamed["elements"]["missed"]}
+    assert {"decide", "assign_unit", "end"} <= missed and "check" not in missed
+    assert engine.version_coverage("smoke", "1") == full   # kept, not run again
+
+
 # -- migration ----------------------------------------------------------------------------------------
 
 def test_a_dry_run_refuses_a_waiting_task_that_is_not_in_b_and_not_mapped(engine):

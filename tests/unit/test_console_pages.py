@@ -10,6 +10,7 @@ from werkzeug.wrappers import Request
 
 from services.gateway import tokens
 from services.gateway.console import accounts, api, i18n, session
+from services.gateway.console.designer import by_process, problem_marks, read_uploads
 from services.gateway.console.views import Visit
 from services.gateway.console.work import task_data
 from services.gateway.models import Base
@@ -17,6 +18,7 @@ from shared import config
 from shared.db import dispose_all, get_engine, session_factory
 from shared.errors import Forbidden, InvalidInput, Unauthenticated
 from shared.rulebook import current_rulebook
+from shared.workflow import diff as diagram_diff
 
 
 @pytest.fixture
@@ -92,6 +94,19 @@ PROPOSAL = {"number": "2026-7", "title": "学校周边过街设施", "status": "
 DEADLINE = {"rule": "reply_deadline", "unit": "transport", "due": "2027-03-01", "provisional": True,
             "start": {"event": "signed", "date": "2026-12-01"}, "duration": {"amount": 3, "unit": "months"},
             "rulebook": {"version": "2026.3"}, "explanation": "3 months from signing"}
+VERSION = {"id": 2, "process_id": "smoke", "name": "Smoke test", "version": "ab" * 32, "number": 2, "status": "active",
+           "deployed_at": "2026-11-29T10:00:00+00:00", "deployed_by": "designer.lin",
+           "activated_at": "2026-11-29T10:00:00+00:00", "activated_by": "designer.lin", "live_instances": 3}
+DIFF = {"process_id": "smoke", "from": {"version": "cd" * 32, "number": 1}, "to": {"version": "ab" * 32, "number": 2},
+        "added": [{"id": "late", "type": "scriptTask", "label": "Late"}],
+        "removed": [{"id": "overdue", "type": "scriptTask", "label": "Overdue"}],
+        "changed": [{"id": "f_1", "type": "sequenceFlow", "label": "", "changes": ["to: 'overdue' → 'late'"]}]}
+PROBLEMS = [{"file": "bad.bpmn", "element_id": "record", "element_type": "bpmn:serviceTask", "label": "Record",
+             "message": "operation 'nowhere' is not declared", "hint": "", "line": 10, "code": "operation"},
+            {"file": "bad.bpmn", "element_id": "decide", "element_type": "bpmn:exclusiveGateway", "label": "OK?",
+             "message": "flow 'f_no' has no condition and is not the default", "hint": "add one", "line": 14, "code": "flow"},
+            {"file": "bad.bpmn", "element_id": "", "element_type": "", "label": "", "message": "no DI", "hint": "",
+             "line": None, "code": "xml"}]
 PAGES = {
     "login.html": {"user": "", "error": "wrong", "login_csrf": "x", "next": "/console"},
     "home.html": {"unread": 2},
@@ -119,6 +134,24 @@ PAGES = {
                         "deadlines": [DEADLINE], "categories": current_rulebook("proposal").reply_categories()},
     "published.html": {"rows": [{"number": "2026-7", "title": "t", "units": ["transport"], "reply_category": "A",
                                  "reply_summary": "s"}]},
+    "designs.html": {"processes": [{"process_id": "smoke", "name": "Smoke test", "versions": [VERSION, dict(
+        VERSION, number=1, status="inactive", activated_at=None, activated_by=None)]}]},
+    "design_version.html": {"process_id": "smoke", "shown": {"version": "ab" * 32, "number": 2, "file": "smoke.bpmn"},
+                            "row": VERSION, "previous": 1, "deployed": "deployed"},
+    "design_diff.html": {"process_id": "smoke", "diff": DIFF, "marks": diagram_diff.markers(DIFF)},
+    "design_coverage.html": {"process_id": "smoke", "marks": {"markers": {"start": ["covered"]}}, "cov": {
+        "process_id": "smoke", "number": 2, "diagram": "smoke.bpmn", "scenario_file": "smoke.scenarios.yaml",
+        "error": None, "results": [{"scenario": "approved", "passed": True}, {"scenario": "late", "passed": False,
+                                                                             "message": "waits at review"}],
+        "elements": {"total": 2, "covered": 1, "percent": 50.0, "missed": [{"id": "end", "label": "Done", "type": "endEvent"}]},
+        "flows": {"total": 1, "covered": 0, "percent": 0.0, "missed": [{"id": "f", "label": "", "source": "start",
+                                                                          "target": "end"}]},
+        "reached": ["start"], "taken": []}},
+    "design_coverage_none.html": {"process_id": "trial", "marks": {}, "cov": {
+        "process_id": "trial", "number": 1, "diagram": "trial.bpmn", "scenario_file": None, "error": None, "results": []}},
+    "deploy.html": {"limit": 524288, "problems": PROBLEMS, "general": [PROBLEMS[2]],
+                    "diagrams": [{"file": "bad.bpmn", "xml": "<x/>", "marks": problem_marks(PROBLEMS, "bad.bpmn")}],
+                    "upload_errors": [("deploy.too_large", "big.bpmn")]},
     "refused.html": {"answer": api.Answer(403, {"message": "this needs one of the roles: staff",
                                                 "details": {"roles": ["staff"], "request_id": "r"}})},
 }
@@ -129,12 +162,15 @@ PAGES = {
 def test_every_page_renders_in_both_languages_with_nothing_untranslated(template, lang):
     request = Request(EnvironBuilder(path="/console/x").get_environ())
     principal = {"user": "member.li", "roles": ["member", "staff", "unit", "committee"], "unit": "transport"}
-    response = Visit(None, request, "token", principal, lang).render(template.replace("_co", ""), **PAGES[template])
+    name = re.sub(r"_(co|none)\.html$", ".html", template)   # a second case of one page
+    response = Visit(None, request, "token", principal, lang).render(name, **PAGES[template])
     html = response.get_data(as_text=True)
     assert response.headers["Content-Security-Policy"].startswith("default-src 'self'")
     assert f'<html lang="{lang}">' in html
     # What a reader sees holds no catalogue key (a text missing from both catalogues shows its key).
-    text = re.sub(r"<script.*?</script>|<[^>]+>", " ", html, flags=re.S).replace("member.li", "").replace("member.zhou", "")
+    # (Identifiers shown as data — file names, user ids, element ids — are set in <code>.)
+    text = re.sub(r"<script.*?</script>|<code[^>]*>.*?</code>|<[^>]+>", " ", html, flags=re.S).replace(
+        "member.li", "").replace("member.zhou", "")
     assert not re.findall(r"\b[a-z_]{3,}\.[A-Za-z_0-9]+\b", text), "a text shown by its key"
     if template != "login.html":
         assert session.csrf_for("token") in html  # every form of a signed-in page carries the CSRF token
@@ -175,3 +211,47 @@ def test_only_a_unit_handler_sees_the_buttons_to_sign_and_reply(roles, buttons):
         "assignment.html", a=signed, deadlines=[], categories=current_rulebook("proposal").reply_categories()
     ).get_data(as_text=True)
     assert ('id="save-draft"' in html) is buttons
+
+
+def test_each_problem_is_marked_on_its_element_with_its_number_and_those_without_an_element_are_not():
+    marks = problem_marks(PROBLEMS + [dict(PROBLEMS[0], message="a second one")], "bad.bpmn")
+    assert marks["markers"] == {"record": ["problem"], "decide": ["problem"]}
+    badges = {o["element"]: o for o in marks["overlays"]}
+    assert badges["record"]["text"] == "1,4" and badges["decide"]["text"] == "2"
+    assert "a second one" in badges["record"]["title"]
+    assert problem_marks(PROBLEMS, "other.bpmn") == {"markers": {}, "overlays": []}
+
+
+def test_an_upload_that_is_no_diagram_too_large_or_not_utf8_is_refused_naming_the_file():
+    from io import BytesIO
+
+    from werkzeug.datastructures import FileStorage
+
+    def upload(name, data):
+        return FileStorage(BytesIO(data), filename=name)
+
+    files, errors = read_uploads([upload("ok.bpmn", "<定义/>".encode()), upload("C:\\x\\rules.dmn", b"<d/>")], 100)
+    assert (files, errors) == ({"ok.bpmn": "<定义/>", "rules.dmn": "<d/>"}, [])
+    files, errors = read_uploads([upload("a.txt", b"x"), upload("big.bpmn", b"x" * 101),
+                                  upload("latin.bpmn", "é".encode("latin-1"))], 100)
+    assert files == {} and errors == [("deploy.not_diagram", "a.txt"), ("deploy.too_large", "big.bpmn"),
+                                      ("deploy.not_utf8", "latin.bpmn")]
+    assert read_uploads([upload("", b"")], 100) == ({}, [("deploy.no_file", "")])
+
+
+def test_versions_are_grouped_per_process_newest_first():
+    rows = [dict(VERSION, number=1), dict(VERSION, process_id="a", name=None, number=1), dict(VERSION, number=2)]
+    grouped = by_process(rows)
+    assert [(g["process_id"], [v["number"] for v in g["versions"]]) for g in grouped] == [("a", [1]), ("smoke", [2, 1])]
+
+
+@pytest.mark.parametrize("roles,designer", [(["designer"], True), (["operator"], True), (["staff"], False),
+                                            (["member"], False)])
+def test_only_designers_and_operators_see_the_designers_navigation_and_the_deploy_button(roles, designer):
+    from services.gateway.service import GatewayService
+
+    request = Request(EnvironBuilder(path="/console/designs").get_environ())
+    visit = Visit(object.__new__(GatewayService), request, "token", {"user": "x", "roles": roles, "unit": None}, "zh-CN")
+    html = visit.render("designs.html", processes=[]).get_data(as_text=True)
+    assert ('id="nav-designs"' in html) is designer
+    assert ('id="deploy-link"' in html) is designer

@@ -48,6 +48,20 @@ class Visit:
     def csrf(self) -> str | None:
         return session.csrf_for(self.token) if self.token else None
 
+    def may(self, route: str) -> bool:
+        """Whether the signed-in person holds a role the API route ``route`` lets through (its own
+        declared roles, those of the permission matrix): a button shows only for them."""
+        return bool(self.roles & set(self._route_roles(route)))
+
+    def _route_roles(self, route: str) -> tuple:
+        return getattr(getattr(type(self.service), route, None), "openapi", {}).get("roles", ())
+
+    def forbidden(self, route: str) -> Response:
+        """The refusal the API route ``route`` would give this person (403, naming its roles)."""
+        roles = self._route_roles(route)
+        return self.refusal(api.Answer(403, {"error": "forbidden", "message": f"this needs one of the roles: "
+                                                 f"{', '.join(roles)}", "details": {"roles": list(roles)}}))
+
     def api(self, route: str, **kwargs) -> api.Answer:
         return api.call(self.service, self.token, route, **kwargs)
 
@@ -61,7 +75,7 @@ class Visit:
     def render(self, template: str, status: int = 200, **context) -> Response:
         html = _env.get_template(f"console/{template}").render(
             t=self.t, lang=self.lang, languages=i18n.LANGUAGES, principal=self.principal, roles=self.roles,
-            any_role=lambda *names: bool(self.roles & set(names)),
+            any_role=lambda *names: bool(self.roles & set(names)), may=self.may,
             csrf=self.csrf, path=self.request.path, **context)
         return Response(html, status=status, mimetype="text/html", headers=HEADERS)
 

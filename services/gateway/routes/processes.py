@@ -3,6 +3,8 @@ from __future__ import annotations
 
 
 
+from shared.errors import InvalidInput
+
 from .. import schemas
 from ..http import endpoint, http
 
@@ -28,6 +30,32 @@ class ProcessRoutes:
     def versions(self, request, principal):
         """Deployed process versions."""
         return 200, self.engine.versions()
+
+    @http("GET", "/api/processes/<string:process_id>/versions/<string:version>/diagram")
+    @endpoint("staff", "designer", "operator", response=schemas.VersionDiagram)
+    def version_diagram(self, request, principal, process_id, version):
+        """The BPMN file a deployed version was made from, as the engine stored it (``version``: its
+        number, its content hash or a prefix of it, or ``active``)."""
+        return 200, self.engine.version_diagram(process_id, version)
+
+    @http("GET", "/api/processes/<string:process_id>/versions/<string:version>/coverage")
+    @endpoint("staff", "designer", "operator", response=schemas.VersionCoverage)
+    def version_coverage(self, request, principal, process_id, version):
+        """What the designers' scenario file of the version's diagram (``bpmn/<diagram>.scenarios.yaml``,
+        as ``ztc test`` runs it) covers of that deployed version: each scenario's outcome, the
+        elements entered and flows taken, and those missed (seconds the first time for a version)."""
+        return 200, self.engine.version_coverage(process_id, version)
+
+    @http("GET", "/api/processes/<string:process_id>/diff")
+    @endpoint("staff", "designer", "operator", response=schemas.VersionDiff, query=("from", "to"))
+    def version_diff(self, request, principal, process_id):
+        """Elements added, removed and changed (label, type, condition, operation, form, timer…) from
+        version ``from`` to version ``to`` of a process (each a number, a hash or ``active``)."""
+        missing = [name for name in ("from", "to") if not request.args.get(name)]
+        if missing:
+            raise InvalidInput("name the two versions to compare: ?from=A&to=B",
+                               {name: ["required"] for name in missing})
+        return 200, self.engine.diff_versions(request.args["from"], request.args["to"], process_id)
 
     # -- instances --------------------------------------------------------------------------
     @http("POST", "/api/processes/<string:process_id>/instances")

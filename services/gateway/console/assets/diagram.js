@@ -4,6 +4,7 @@
 //
 // A page asks for a diagram with an element such as
 //   <div class="diagram" data-diagram-src="/console/…/diagram.xml" data-diagram-marks="marks-id"></div>
+// (or data-diagram-xml="xml-id" naming a <script type="application/json"> holding the XML string)
 //   <script type="application/json" id="marks-id">{"markers": {"Task_1": ["token"]},
 //     "overlays": [{"element": "Task_1", "text": "2", "class": "count", "position": "top-right"}]}</script>
 // (JSON data, never executed: the console's Content-Security-Policy allows scripts from itself only).
@@ -65,11 +66,19 @@ export async function show(container, xml, marks) {
   return viewer;
 }
 
+// The XML from the page itself (data-diagram-xml: the id of a JSON string, for a diagram that is
+// not stored, e.g. an upload the deploy refused) or from the console (data-diagram-src).
+async function readXml(container) {
+  const inline = container.dataset.diagramXml && document.getElementById(container.dataset.diagramXml);
+  if (inline) return JSON.parse(inline.textContent);
+  const response = await fetch(container.dataset.diagramSrc, { credentials: "same-origin" });
+  if (!response.ok) throw new Error(response.status + " " + response.statusText);
+  return response.text();
+}
+
 async function load(container) {
   try {
-    const response = await fetch(container.dataset.diagramSrc, { credentials: "same-origin" });
-    if (!response.ok) throw new Error(response.status + " " + response.statusText);
-    await show(container, await response.text(), readMarks(container));
+    await show(container, await readXml(container), readMarks(container));
   } catch (error) {
     container.dataset.diagramReady = "error";
     report(container, container.dataset.diagramFailed || String(error));
@@ -78,5 +87,5 @@ async function load(container) {
 
 window.ztcDiagram = { show };
 document.addEventListener("DOMContentLoaded", () => {
-  for (const container of document.querySelectorAll("[data-diagram-src]")) load(container);
+  for (const container of document.querySelectorAll("[data-diagram-src], [data-diagram-xml]")) load(container);
 });
