@@ -16,6 +16,7 @@ Running instances stay on their version whatever is activated; ``ztc instances m
 """
 from __future__ import annotations
 
+from lxml import etree
 from sqlalchemy import func, select
 
 from shared import clock
@@ -23,6 +24,7 @@ from shared.db import transaction
 from shared.errors import DiagramRefused, InvalidInput, NotFound
 from shared.workflow import diff as diagram_diff
 from shared.workflow import parser as diagram_parser
+from shared.workflow.problems import BPMN_NS
 
 from .models import Activation, Instance, ProcessVersion
 from .store import ENDED, iso
@@ -221,3 +223,20 @@ class Deployments:
             result = diagram_diff.diff(a.files, b.files, a.process_id)
             return {**result, "from": {"version": a.version, "number": a.number},
                     "to": {"version": b.version, "number": b.number}}
+
+    def diagram(self, process_id: str, ref: str) -> dict:
+        """The BPMN file a version of ``process_id`` was deployed from, as stored at its deploy (the
+        console draws an instance on it): ``{process_id, version, number, file, xml}``. ``ref`` names
+        the version as :meth:`resolve` does."""
+        with transaction(self.store.sessions) as s:
+            v = self.resolve(s, ref, process_id)
+            for name in sorted(v.files):
+                if not name.endswith(".bpmn"):
+                    continue
+                content = v.files[name]
+                data = content if isinstance(content, bytes) else content.encode()
+                root = etree.fromstring(data, etree.XMLParser(resolve_entities=False, no_network=True))
+                if root.find(f"{{{BPMN_NS}}}process[@id='{v.process_id}']") is not None:
+                    return {"process_id": v.process_id, "version": v.version, "number": v.number,
+                            "file": name, "xml": data.decode()}
+            raise NotFound(f"no BPMN file of {version_label(v)} holds the process")

@@ -78,6 +78,9 @@ class Engine:
     def diff_versions(self, version_a: str, version_b: str, process_id: str | None = None) -> dict:
         return self.deployments.diff(version_a, version_b, process_id)
 
+    def diagram(self, process_id: str, version: str) -> dict:
+        return self.deployments.diagram(process_id, version)
+
     def migrate_instances(self, from_version: str, to_version: str, mapping: dict | None = None,
                           dry_run: bool = False, instance_ids=None, process_id: str | None = None,
                           principal=None) -> dict:

@@ -125,6 +125,11 @@ class EngineService(Pingable):
         return self.engine.diff_versions(version_a, version_b, process_id)
 
     @api
+    def diagram(self, process_id, version):
+        """The BPMN file a deployed version was made from (the console draws instances on it)."""
+        return self.engine.diagram(process_id, version)
+
+    @api
     def start(self, process_id, business_key=None, data=None, principal=None):
         """A raw start, for operators: a proposal, an opinion item or a case is started by the
         service that owns it (its start command on the bus), after checking the caller."""

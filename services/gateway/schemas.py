@@ -53,6 +53,14 @@ class ProcessVersion(Schema):
     live_instances = fields.Integer(metadata={"description": "instances of this version not ended"})
 
 
+class ProcessDiagram(Schema):
+    process_id = fields.String()
+    version = fields.String()
+    number = fields.Integer()
+    file = fields.String(metadata={"description": "the name of the BPMN file as deployed"})
+    xml = fields.String(metadata={"description": "the BPMN file's text as deployed"})
+
+
 class StartRequest(Body):
     business_key = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=200))
     data = fields.Dict(keys=fields.String(), load_default=dict)

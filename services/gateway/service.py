@@ -21,6 +21,7 @@ from .http import EVERYONE, PUBLIC_USER, _json, endpoint, http
 from .models import Inbox, Outbox
 from .console.auth import ConsoleAuthRoutes
 from .console.member import ConsoleMemberRoutes
+from .console.operator import ConsoleOperatorRoutes
 from .console.work import ConsoleWorkRoutes
 from .routes.consultations import ConsultationRoutes
 from .routes.deliveries import DeliveryRoutes
@@ -36,7 +37,7 @@ from .routes.reports import ReportRoutes
 
 class GatewayService(ProcessRoutes, OperatorRoutes, ProposalRoutes, ReportRoutes, NotificationRoutes,
                      DeliveryRoutes, OpinionRoutes, PerformanceRoutes, ConsultationRoutes, PublicRoutes,
-                     ConsoleAuthRoutes, ConsoleMemberRoutes, ConsoleWorkRoutes):
+                     ConsoleAuthRoutes, ConsoleMemberRoutes, ConsoleWorkRoutes, ConsoleOperatorRoutes):
     name = "gateway"
     db = Database("gateway", Outbox, Inbox)
     engine = ServiceRpc("engine")

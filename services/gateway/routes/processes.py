@@ -29,6 +29,12 @@ class ProcessRoutes:
         """Deployed process versions."""
         return 200, self.engine.versions()
 
+    @http("GET", "/api/processes/<string:process_id>/versions/<string:version>/diagram")
+    @endpoint("staff", "designer", "operator", response=schemas.ProcessDiagram)
+    def process_diagram(self, request, principal, process_id, version):
+        """The BPMN file a deployed version was made from (version: its number, hash or ``active``)."""
+        return 200, self.engine.diagram(process_id, version)
+
     # -- instances --------------------------------------------------------------------------
     @http("POST", "/api/processes/<string:process_id>/instances")
     @endpoint("operator", body=schemas.StartRequest, response=schemas.Instance, status=201)
