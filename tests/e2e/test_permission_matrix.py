@@ -24,7 +24,8 @@ NONE_ID = 2147483000
 PATH_VALUES = {"number": "1999-9999", "thread": "MATRIX-NONE", "process_id": "matrix-none",
                "instance_id": "matrix-none", "task_id": "matrix-none", "letter_id": "matrix-none",
                "incident_id": NONE_ID, "assignment_id": NONE_ID, "correction_id": NONE_ID,
-               "notification_id": NONE_ID, "year": 2026, "period": "2999", "reference": "matrix-none"}
+               "notification_id": NONE_ID, "year": 2026, "period": "2999", "reference": "matrix-none",
+               "version": "matrix-none"}
 DRAFT = {"kind": "between_sessions", "title": "矩阵测试提案", "situation": "情况", "analysis": "分析",
          "suggestions": "建议", "publish_consent": True}
 BODIES = {
