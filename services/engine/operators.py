@@ -139,7 +139,7 @@ class Operators:
     def where(self, instance_id: str) -> dict:
         """Where the instance is now: each user task (for whom, claimed by), each job (operation,
         attempt, last error), each message it waits for (and whether one is buffered), its next
-        timer, open incidents and results held while suspended."""
+        timer, open incidents, results held while suspended, and the elements it has completed."""
         with transaction(self.store.sessions) as s:
             inst = s.get(Instance, instance_id)
             if inst is None:
@@ -160,10 +160,12 @@ class Operators:
                                "status": j.status, "attempt": j.attempt, "max_attempts": j.max_attempts,
                                "last_error": j.last_error, "since": iso(j.updated_at)})
             waiting_messages, next_timer = [], None
+            key, spec = self.store.spec(s, inst.version_id)
+            runtime = self.store.runtime
+            workflow = runtime.loads(copy.deepcopy(inst.state), spec, version_key=key)
+            completed = runtime.completed_elements(workflow)
             if inst.status not in ENDED:
-                key, spec = self.store.spec(s, inst.version_id)
-                runtime = self.store.runtime
-                wait = runtime.wait_state(runtime.loads(copy.deepcopy(inst.state), spec, version_key=key))
+                wait = runtime.wait_state(workflow)
                 waiting_messages, next_timer = wait.waiting_messages, wait.next_timer
             for name in waiting_messages:
                 buffered = s.scalar(select(func.count()).select_from(BufferedMessage).where(
@@ -175,7 +177,7 @@ class Operators:
                 tokens.append({"kind": "timer", "due": iso(next_timer)})
             held = s.scalar(select(func.count()).select_from(HeldResult).where(
                 HeldResult.instance_id == instance_id))
-        return {"instance": description, "tokens": tokens, "held_results": held}
+        return {"instance": description, "tokens": tokens, "held_results": held, "completed": completed}
 
     # -- batches -----------------------------------------------------------------------------
     def select_instances(self, business_key_prefix=None, process_id=None, status=None, limit=1000) -> list[dict]:

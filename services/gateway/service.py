@@ -22,6 +22,7 @@ from .models import Inbox, Outbox
 from .console.auth import ConsoleAuthRoutes
 from .console.designer import ConsoleDesignerRoutes
 from .console.member import ConsoleMemberRoutes
+from .console.operator import ConsoleOperatorRoutes
 from .console.public import ConsolePublicRoutes
 from .console.work import ConsoleWorkRoutes
 from .routes.consultations import ConsultationRoutes
@@ -39,7 +40,7 @@ from .routes.reports import ReportRoutes
 class GatewayService(ProcessRoutes, OperatorRoutes, ProposalRoutes, ReportRoutes, NotificationRoutes,
                      DeliveryRoutes, OpinionRoutes, PerformanceRoutes, ConsultationRoutes, PublicRoutes,
                      ConsoleAuthRoutes, ConsoleMemberRoutes, ConsoleWorkRoutes, ConsolePublicRoutes,
-                     ConsoleDesignerRoutes):
+                     ConsoleDesignerRoutes, ConsoleOperatorRoutes):
     name = "gateway"
     db = Database("gateway", Outbox, Inbox)
     engine = ServiceRpc("engine")

@@ -8,7 +8,10 @@ service process: every path from delivery to ack, retry or dead letter catches e
 
 - ``@job``: a job for this service. The worker's domain changes, its inbox row and its result
   (outbox) commit in one transaction, and the message is acked after that commit. A job already in
-  the inbox is acked with no second effect. A :class:`BusinessError` answers ``error`` (the diagram
+  the inbox is acked with no second effect — except a job that answered ``error`` and was sent again
+  with a higher attempt (an operator retried the incident its uncaught business error opened, having
+  fixed its cause): it runs again, and its inbox row is replaced in the same commit, at most once per
+  retry (see :meth:`JobEntrypoint._record`). A :class:`BusinessError` answers ``error`` (the diagram
   may catch it), :class:`InvalidInput` answers ``error`` with code ``invalid_input``, anything else
   answers ``failed`` (the engine retries, then raises an incident); so does a job whose effects the
   database refuses at commit (a value too long, a constraint broken).
@@ -47,6 +50,7 @@ from nameko.exceptions import ContainerBeingKilled, MalformedRequest, serialize
 from nameko.extensions import DependencyProvider, Entrypoint, ProviderCollector, SharedExtension
 from nameko.messaging import QueueConsumer
 from nameko.rpc import ReplyListener, Responder, Rpc, RpcConsumer, RpcProxy, get_rpc_exchange
+from sqlalchemy import update
 
 from shared import clock, config, contracts, metrics
 from shared import principal as signing
@@ -412,7 +416,7 @@ class JobEntrypoint(Entrypoint):
             log.error("inbox check for job %s failed: %s", job["job_id"], exc)
             _settle_quietly(self.container, self.dispatcher.dead_letters, message, queue, exc)
             return
-        if seen is not None:
+        if seen is not None and not _retried_after_error(seen, job):
             # Done before: its result was committed with it and the relay sends it. No second effect.
             log.info("job %s (%s) was done before; acked without running", job["job_id"], self.operation)
             ack(message)
@@ -517,21 +521,49 @@ class JobEntrypoint(Entrypoint):
             return False
         try:
             with db.sessions() as s:
-                return s.get(db.Inbox, job["job_id"]) is not None
+                row = s.get(db.Inbox, job["job_id"])
+                return row is not None and not _retried_after_error(row, job)
         except Exception:
             return False
 
     def _record(self, db, session, job, status, payload):
         now = clock.now()
         if status != "failed":
-            session.add(db.Inbox(job_id=job["job_id"], operation=job["operation"], status=status,
-                                 result=payload, processed_at=now))
+            earlier = session.get(db.Inbox, job["job_id"])
+            if earlier is None:
+                session.add(db.Inbox(job_id=job["job_id"], operation=job["operation"], status=status,
+                                     result=payload, processed_at=now))
+            elif _retried_after_error(earlier, job):
+                # A retry after a business error: the row it answered is replaced, conditionally, so
+                # of two deliveries of the retry only one commits (the other finds it done before).
+                replaced = session.execute(
+                    update(db.Inbox).where(db.Inbox.job_id == job["job_id"], db.Inbox.status == "error",
+                                           db.Inbox.processed_at == earlier.processed_at)
+                    .values(status=status, result=payload, processed_at=now)
+                    .execution_options(synchronize_session=False)).rowcount
+                if replaced != 1:
+                    raise AlreadyDone(job["job_id"])
+            else:
+                raise AlreadyDone(job["job_id"])
         session.add(db.Outbox(exchange=RESULTS.name, routing_key=contracts.RESULT_ROUTING_KEY,
                               payload=payload, headers={}, available_at=now, created_at=now, attempts=0))
         session.flush()
 
 
 job = JobEntrypoint.decorator
+
+
+class AlreadyDone(Exception):
+    """Another delivery of the same job (or of the same retry) committed first."""
+
+
+def _retried_after_error(row, job) -> bool:
+    """Whether ``job`` is an operator's retry of a job whose inbox ``row`` answered ``error``: a
+    business error no boundary event caught, which opened an incident; retried, it must run again
+    (its cause may be fixed), where a second delivery of the same attempt must not."""
+    answered = (row.result or {}).get("attempt") if isinstance(row.result, dict) else None
+    return row.status == "error" and isinstance(answered, int) and isinstance(job.get("attempt"), int) \
+        and job["attempt"] > answered
 
 def _quietly(fn):
     try:

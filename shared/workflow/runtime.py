@@ -165,6 +165,17 @@ class WorkflowRuntime:
         state.waiting_messages = sorted(set(state.waiting_messages))
         return state
 
+    def completed_elements(self, workflow) -> list[str]:
+        """The diagram elements the instance has passed (tasks, events, gateways it completed),
+        each id once, in the order first completed; SpiffWorkflow's own bookkeeping tasks (no BPMN
+        id) are left out."""
+        seen: dict[str, None] = {}
+        for task in workflow.get_tasks(state=TaskState.COMPLETED):
+            element = getattr(task.task_spec, "bpmn_id", None)
+            if element:
+                seen.setdefault(element, None)
+        return list(seen)
+
     def current_data(self, workflow) -> dict:
         """The instance's data as of its latest step: the data of the last task that ran."""
         task = workflow.last_task

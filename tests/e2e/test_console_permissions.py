@@ -34,6 +34,20 @@ CONSOLE = [
     ("POST", f"/console/assignments/{NONE}/input", "send_input"),
     ("POST", f"/console/assignments/{NONE}/cosign-reply", "cosign_reply"),
     ("GET", "/console/published", "list_proposals"),
+    ("GET", "/console/ops/queues", "ops_queues"),
+    ("GET", "/console/ops/dead-letters", "ops_dead_letters"),
+    ("GET", "/console/ops/dead-letters/matrixnone", "ops_dead_letter"),
+    ("POST", "/console/ops/dead-letters/matrixnone/replay", "ops_replay_dead_letters"),
+    ("POST", "/console/ops/dead-letters/matrixnone/discard", "ops_discard_dead_letters"),
+    ("GET", "/console/ops/incidents", "incidents"),
+    ("POST", f"/console/ops/incidents/{NONE}/retry", "retry_incident"),
+    ("POST", f"/console/ops/incidents/{NONE}/resolve", "resolve_incident"),
+    ("GET", "/console/ops/instances?business_key=matrix-none", "ops_instances"),
+    ("GET", "/console/ops/instances/matrix-none", "ops_where"),
+    ("GET", "/console/ops/instances/matrix-none/diagram.xml", "ops_where"),
+    ("POST", "/console/ops/instances/matrix-none/suspend", "ops_suspend"),
+    ("POST", "/console/ops/instances/matrix-none/resume", "ops_resume"),
+    ("POST", "/console/ops/instances/matrix-none/cancel", "ops_cancel"),
     ("GET", "/console/notifications", "list_notifications"),
     ("POST", f"/console/notifications/{NONE}/read", "read_notification"),
     ("GET", "/console/designs", "versions"),
@@ -47,7 +61,9 @@ CONSOLE = [
 FORMS = {"submit_proposal": {"kind": "between_sessions", "title": "矩阵", "situation": "情况", "analysis": "分析",
                              "suggestions": "建议", "publish_consent": "yes"},
          "rate": {"handling": "satisfied", "result": "satisfied"}, "complete": {"task": "pre_review"},
-         "draft_reply": {"category": "A", "text": "matrix"}, "send_input": {"text": "matrix"}}
+         "draft_reply": {"category": "A", "text": "matrix"}, "send_input": {"text": "matrix"},
+         "ops_discard_dead_letters": {"reason": "matrix"}, "resolve_incident": {"resolution": "matrix"},
+         "ops_cancel": {"reason": "matrix"}}
 ALLOWED = {row["name"]: set(row["roles"]) for row in matrix.routes()}
 
 

@@ -187,3 +187,18 @@ def test_only_operators_may_suspend_resume_or_cancel(engine):
     assert engine.get_instance(inst["id"])["status"] == "waiting"
     with pytest.raises(NotFound):
         engine.suspend("no-such-instance", None, OPERATOR)
+
+
+def test_where_names_the_elements_passed_and_the_diagram_is_the_file_its_version_was_deployed_from(engine):
+    engine.deploy(SMOKE)
+    review = at_review(engine, "DONE-1")
+    where = engine.where(review["id"])
+    assert {"start", "record_submission"} <= set(where["completed"])
+    assert "review" not in where["completed"] and "end" not in where["completed"]
+    drawn = engine.version_diagram("smoke", review["version"])
+    assert drawn["file"] == "smoke.bpmn" and drawn["xml"] == SMOKE["smoke.bpmn"].decode()
+    assert engine.version_diagram("smoke", "active")["version"] == review["version"]
+    with pytest.raises(NotFound):
+        engine.version_diagram("smoke", "999")
+    engine.cancel(review["id"], "checking where", OPERATOR)
+    assert {"start", "record_submission"} <= set(engine.where(review["id"])["completed"])

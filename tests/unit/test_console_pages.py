@@ -107,6 +107,23 @@ PROBLEMS = [{"file": "bad.bpmn", "element_id": "record", "element_type": "bpmn:s
              "message": "flow 'f_no' has no condition and is not the default", "hint": "add one", "line": 14, "code": "flow"},
             {"file": "bad.bpmn", "element_id": "", "element_type": "", "label": "", "message": "no DI", "hint": "",
              "line": None, "code": "xml"}]
+DEAD_LETTER = {"id": "ab12", "reason": "not JSON", "reason_kind": "undecodable", "attempts": 1,
+               "original_exchange": "ztc.jobs", "original_routing_key": "intake.record_submission",
+               "original_queue": "ztc.jobs.intake", "dead_at": "2026-11-29T10:00:00+00:00", "size": 12,
+               "content_type": "application/json"}
+INCIDENT = {"id": 5, "instance_id": "i-1", "task": "assign", "operation": "assignment.assign", "error": "no unit",
+            "status": "open", "created_at": "2026-11-29T10:00:00+00:00"}
+INSTANCE = {"id": "i-1", "process_id": "proposal", "version": "abc123", "business_key": "2026-7",
+            "status": "incident", "waiting_tasks": ["assign"], "incidents": [INCIDENT],
+            "updated_at": "2026-11-29T10:00:00+00:00"}
+PUBLIC_PROPOSAL = {"number": "2026-7", "title": "t", "year": 2026, "situation": "s", "analysis": "a",
+                   "suggestions": "g", "proposers": [{"name": "李*", "named": False}],
+                   "units": [{"code": "transport", "name": "交通局"}], "reply_category": "B", "reply_summary": "r",
+                   "published_at": "2026-11-29T10:00:00+00:00"}
+PUBLIC_CASE = {"reference": "r" * 24, "number": "2026-W-1", "title": "路灯", "venue": "cp_jiefang", "venue_name": "解放路联系点",
+               "town": "解放路街道", "status": "committed", "member_assigned": True, "answer": "a", "converted_kind": "opinion",
+               "converted_number": "2026-S-2", "closed_at": None, "return_visit_done": False,
+               "commitments": [{"unit": "交通局", "actions": "修灯", "done_by": "2026-12-20"}]}
 PAGES = {
     "login.html": {"user": "", "error": "wrong", "login_csrf": "x", "next": "/console"},
     "home.html": {"unread": 2},
@@ -152,6 +169,47 @@ PAGES = {
     "deploy.html": {"limit": 524288, "problems": PROBLEMS, "general": [PROBLEMS[2]],
                     "diagrams": [{"file": "bad.bpmn", "xml": "<x/>", "marks": problem_marks(PROBLEMS, "bad.bpmn")}],
                     "upload_errors": [("deploy.too_large", "big.bpmn")]},
+    "public_home.html": {"year": 2026},
+    "public_proposals.html": {"page": {"items": [PUBLIC_PROPOSAL], "page": 1, "per_page": 20, "total": 21},
+                              "pages": 2, "year": "2026"},
+    "public_proposal.html": {"p": PUBLIC_PROPOSAL},
+    "public_notice.html": {"year": 2026, "report": {
+        "year": 2026, "prepared_by": "public", "received": 3, "filed": 2, "merged": 0, "not_filed": 1, "undecided": 0,
+        "answered": 2, "categories": [{"code": "A", "label": "A 类", "count": 2}],
+        "proposals": [{"number": "2026-7", "title": "t", "reply_category": "A"}], "personal_data": "masked"}},
+    "public_opinions.html": {"year": 2026, "report": {"adopted": 1, "instructed": 1, "personal_data": "masked", "items": [
+        {"number": "2026-S-1", "title": "t", "submitter": "李*", "instructions": [{"level": "city"}],
+         "adopted_by": [{"channel": "city_government", "channel_name": "市政府", "channel_name_en": "City government",
+                         "issue": "3"}]}]}},
+    "public_case_new.html": {"typed": {"venue": "cp_jiefang", "title": "路灯"}, "form_csrf": "x",
+                             "venues": [{"code": "cp_jiefang", "name": "解放路联系点", "kind": "contact_point",
+                                         "kind_zh": "委员联系点", "town": "解放路街道"}],
+                             "refused": api.Answer(400, {"message": "bad", "details": {"title": ["blank"]}})},
+    "public_case.html": {"raised": True, "case": PUBLIC_CASE},
+    "ops_queues.html": {"overview": {"vhost": "ztc", "dead_letters_total": 1}, "queues": [
+        {"name": "ztc.dead", "messages": 1, "ready": 1, "unacked": 0, "consumers": 0, "oldest_age_seconds": 40.0,
+         "dead_letters": 0, "problems": ["ops.queue.problem.dead_queue"]},
+        {"name": "ztc.jobs.intake", "messages": 0, "ready": 0, "unacked": 0, "consumers": 1,
+         "oldest_age_seconds": None, "dead_letters": 0, "problems": []}]},
+    "ops_dead_letters.html": {"letters": [DEAD_LETTER], "done": "discarded", "done_id": "ab12"},
+    "ops_dead_letter.html": {"letter": DEAD_LETTER, "body": "{}", "letter_headers": "{}"},
+    "ops_incidents.html": {"incidents": [INCIDENT]},
+    "ops_instances.html": {"query": {"business_key": "2026-7", "process_id": "", "status": ""},
+                           "rows": [INSTANCE], "errors": {"status": ["Must be one of: running."]}},
+    "ops_instance.html": {"inst": INSTANCE, "version": {"number": 2}, "queues_unavailable": "503",
+                          "where": {"held_results": 1, "tokens": [
+                              {"kind": "user_task", "task": "review", "candidate_role": "staff"},
+                              {"kind": "message", "name": "unit_reply", "buffered": 0},
+                              {"kind": "timer", "due": "2026-12-01T00:00:00+00:00"}]},
+                          "view": {"marks": {"markers": {"assign": ["incident"]}, "overlays": []}, "elements": [
+                              {"id": "assign", "name": "分配", "state": "incident", "incidents": [INCIDENT],
+                               "jobs": [{"operation": "assignment.assign", "attempt": 1, "max_attempts": 3,
+                                         "status": "incident", "last_error": "no unit"}],
+                               "queue": {"name": "ztc.jobs.assignment", "messages": 0, "consumers": 1}},
+                              {"id": "start", "name": "start", "state": "done", "incidents": [], "jobs": [],
+                               "queue": None}]},
+                          "history": [{"at": "2026-11-29", "actor": "ops.sun", "action": "started", "task": None}],
+                          "variables": [("unit", '"transport"')]},
     "refused.html": {"answer": api.Answer(403, {"message": "this needs one of the roles: staff",
                                                 "details": {"roles": ["staff"], "request_id": "r"}})},
 }
@@ -161,7 +219,7 @@ PAGES = {
 @pytest.mark.parametrize("template", sorted(PAGES))
 def test_every_page_renders_in_both_languages_with_nothing_untranslated(template, lang):
     request = Request(EnvironBuilder(path="/console/x").get_environ())
-    principal = {"user": "member.li", "roles": ["member", "staff", "unit", "committee"], "unit": "transport"}
+    principal = {"user": "member.li", "roles": ["member", "staff", "unit", "committee", "operator"], "unit": "transport"}
     name = re.sub(r"_(co|none)\.html$", ".html", template)   # a second case of one page
     response = Visit(None, request, "token", principal, lang).render(name, **PAGES[template])
     html = response.get_data(as_text=True)

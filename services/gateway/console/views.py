@@ -72,12 +72,12 @@ class Visit:
     def check_csrf(self) -> None:
         session.check_csrf(self.request, self.token)
 
-    def render(self, template: str, status: int = 200, **context) -> Response:
+    def render(self, template: str, status: int = 200, headers: dict | None = None, **context) -> Response:
         html = _env.get_template(f"console/{template}").render(
             t=self.t, lang=self.lang, languages=i18n.LANGUAGES, principal=self.principal, roles=self.roles,
             any_role=lambda *names: bool(self.roles & set(names)), may=self.may,
             csrf=self.csrf, path=self.request.path, **context)
-        return Response(html, status=status, mimetype="text/html", headers=HEADERS)
+        return Response(html, status=status, mimetype="text/html", headers=headers or HEADERS)
 
     def refusal(self, answer: api.Answer) -> Response:
         """The API's refusal as a page: its status, its message and the fields it names."""

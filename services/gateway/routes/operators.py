@@ -13,6 +13,7 @@ from nameko.dependency_providers import Config
 
 from shared import metrics
 from shared.messaging import deadletter, management
+from shared.validation import load
 
 from .. import schemas
 from ..http import endpoint, http
@@ -112,6 +113,18 @@ class OpsWhere(Schema):
     instance = fields.Nested(OpsInstance)
     tokens = fields.List(fields.Dict(), metadata={"description": "user_task, job, message and timer tokens"})
     held_results = fields.Integer()
+    completed = fields.List(fields.String(), metadata={"description": "the elements the instance has completed"})
+
+
+INSTANCE_STATUSES = ("running", "waiting", "incident", "suspended", "completed", "cancelled")
+
+
+class OpsInstanceSearch(Schema):
+    """The query of ``GET /api/ops/instances``: any of the three, or none (the newest instances)."""
+    business_key = fields.String(load_default=None, validate=validate.Length(min=1, max=200),
+                                 metadata={"description": "exactly: a proposal's number, an item's, a case's"})
+    process_id = fields.String(load_default=None, validate=validate.Length(min=1, max=200))
+    status = fields.String(load_default=None, validate=validate.OneOf(INSTANCE_STATUSES))
 
 
 class OperatorRoutes:
@@ -203,6 +216,13 @@ class OperatorRoutes:
     def ops_cancel(self, request, principal, instance_id, body):
         """End an instance as cancelled, closing its open tasks, jobs and incidents."""
         return 200, self.engine.cancel(instance_id, body["reason"], principal)
+
+    @http("GET", "/api/ops/instances")
+    @endpoint("operator", response=schemas.Instance(many=True), query=("business_key", "process_id", "status"))
+    def ops_instances(self, request, principal):
+        """Instances by business key, process or status, the newest first (at most 100)."""
+        query = load(OpsInstanceSearch, {k: v for k, v in request.args.items() if v != ""}, "the query")
+        return 200, self.engine.find_instances(query["business_key"], query["process_id"], query["status"])
 
     @http("GET", "/api/ops/instances/<string:instance_id>/where")
     @endpoint("operator", response=OpsWhere)
