@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import (JSON, Date, DateTime, ForeignKey, Index, Integer, String, Text,
+from sqlalchemy import (JSON, Date, ForeignKey, Index, Integer, String, Text,
                         UniqueConstraint, event)
 from sqlalchemy.orm import Mapped, mapped_column
 
-from shared.db import make_base
+from shared.db import make_base, UtcDateTime
 from shared.messaging.models import messaging_models
 
 Base = make_base()
@@ -48,12 +48,12 @@ class Assignment(Base):
     role: Mapped[str] = mapped_column(String(10))
     status: Mapped[str] = mapped_column(String(20))
     assigned_by: Mapped[str] = mapped_column(String(100))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    signed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    signed_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     signed_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
     objection_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
-    objected_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    cancelled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    objected_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
 
 
 class CoUnitInput(Base):
@@ -66,7 +66,7 @@ class CoUnitInput(Base):
     lead_assignment_id: Mapped[int] = mapped_column(ForeignKey("assignments.id"), index=True)
     round: Mapped[int] = mapped_column(Integer)
     text: Mapped[str] = mapped_column(Text)
-    sent_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    sent_at: Mapped[datetime] = mapped_column(UtcDateTime())
     sent_by: Mapped[str] = mapped_column(String(100))
 
 
@@ -86,11 +86,11 @@ class Reply(Base):
     text: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(20))
     revision: Mapped[int] = mapped_column(Integer, default=1)
-    drafted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    drafted_at: Mapped[datetime] = mapped_column(UtcDateTime())
     drafted_by: Mapped[str] = mapped_column(String(100))
-    submitted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    submitted_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     submitted_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
-    sent_back_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    sent_back_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     sent_back_comment: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
@@ -105,7 +105,7 @@ class ReplyCosignature(Base):
     reply_id: Mapped[int] = mapped_column(ForeignKey("replies.id"), index=True)
     assignment_id: Mapped[int] = mapped_column(ForeignKey("assignments.id"))
     revision: Mapped[int] = mapped_column(Integer)
-    signed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    signed_at: Mapped[datetime] = mapped_column(UtcDateTime())
     signed_by: Mapped[str] = mapped_column(String(100))
 
 
@@ -121,7 +121,7 @@ class ExtensionRequest(Base):
     months: Mapped[int | None] = mapped_column(Integer, nullable=True)
     reason: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(20))
-    requested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    requested_at: Mapped[datetime] = mapped_column(UtcDateTime())
     requested_by: Mapped[str] = mapped_column(String(100))
 
 
@@ -133,7 +133,7 @@ class AssignmentEvent(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     assignment_id: Mapped[int] = mapped_column(ForeignKey("assignments.id"), index=True)
     number: Mapped[str] = mapped_column(String(50), index=True)
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    at: Mapped[datetime] = mapped_column(UtcDateTime())
     actor: Mapped[str] = mapped_column(String(100))
     action: Mapped[str] = mapped_column(String(50))
     data: Mapped[dict] = mapped_column(JSON, default=dict)

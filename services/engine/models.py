@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from shared.db import TYPE_ANNOTATION_MAP
+from shared.db import TYPE_ANNOTATION_MAP, UtcDateTime
 from shared.messaging.models import messaging_models
 
 
@@ -29,7 +29,7 @@ class ProcessVersion(Base):
     version: Mapped[str] = mapped_column(String(32))
     spec: Mapped[dict] = mapped_column(JSON)
     files: Mapped[dict] = mapped_column(JSON)
-    deployed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    deployed_at: Mapped[datetime] = mapped_column(UtcDateTime())
     deployed_by: Mapped[str] = mapped_column(String(100))
     # The process's versions counted 1, 2, 3… in the order they were deployed (what designers say).
     number: Mapped[int] = mapped_column(Integer, default=1)
@@ -49,7 +49,7 @@ class Activation(Base):
     version_id: Mapped[int] = mapped_column(ForeignKey("process_versions.id"))
     previous_version_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     how: Mapped[str] = mapped_column(String(20))
-    activated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    activated_at: Mapped[datetime] = mapped_column(UtcDateTime())
     activated_by: Mapped[str] = mapped_column(String(100))
 
 
@@ -67,12 +67,12 @@ class Instance(Base):
     status: Mapped[str] = mapped_column(String(20))
     waiting_tasks: Mapped[list] = mapped_column(JSON, default=list)
     waiting_messages: Mapped[str] = mapped_column(String(1000), default="")
-    next_timer: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    next_timer: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     revision: Mapped[int] = mapped_column(Integer, default=0)
     state: Mapped[dict] = mapped_column(JSON)
     data: Mapped[dict | None] = mapped_column(JSON, nullable=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
 class History(Base):
@@ -82,7 +82,7 @@ class History(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     instance_id: Mapped[str] = mapped_column(String(36), index=True)
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    at: Mapped[datetime] = mapped_column(UtcDateTime())
     actor: Mapped[str] = mapped_column(String(100))
     action: Mapped[str] = mapped_column(String(50))
     task: Mapped[str | None] = mapped_column(String(200), nullable=True)
@@ -103,8 +103,8 @@ class Job(Base):
     max_attempts: Mapped[int] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(20))      # pending | done | incident
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
 class Incident(Base):
@@ -117,8 +117,8 @@ class Incident(Base):
     operation: Mapped[str | None] = mapped_column(String(200), nullable=True)
     error: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(20), index=True)   # open | retrying | resolved
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    resolved_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     resolution: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
@@ -140,8 +140,8 @@ class WorkItem(Base):
     form_schema: Mapped[str | None] = mapped_column(String(200), nullable=True)
     claimed_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
     status: Mapped[str] = mapped_column(String(20))    # open | completed | cancelled
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    completed_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     completed_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
 
 
@@ -157,8 +157,8 @@ class BufferedMessage(Base):
     payload: Mapped[dict] = mapped_column(JSON)
     status: Mapped[str] = mapped_column(String(20))     # buffered | delivered | expired
     instance_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
-    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
 class HeldResult(Base):
@@ -170,4 +170,4 @@ class HeldResult(Base):
     instance_id: Mapped[str] = mapped_column(String(36), index=True)
     job_id: Mapped[str] = mapped_column(String(64))
     payload: Mapped[dict] = mapped_column(JSON)
-    held_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    held_at: Mapped[datetime] = mapped_column(UtcDateTime())

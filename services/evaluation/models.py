@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from shared.db import UtcDateTime
+from sqlalchemy import Float, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from shared.messaging.models import messaging_models
@@ -20,7 +21,7 @@ class Outcome(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     submission_id: Mapped[int] = mapped_column(Integer, index=True)
     outcome: Mapped[str] = mapped_column(String(50))
-    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    recorded_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
 class RatingRound(Base):
@@ -36,8 +37,8 @@ class RatingRound(Base):
     number: Mapped[str] = mapped_column(String(50), index=True)
     round: Mapped[int] = mapped_column(Integer)
     proposers: Mapped[list] = mapped_column()
-    opened_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    opened_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     outcome: Mapped[str | None] = mapped_column(String(20), nullable=True)
 
     ratings: Mapped[list[Rating]] = relationship(back_populates="rating_round", order_by="Rating.id")
@@ -55,7 +56,7 @@ class Rating(Base):
     handling: Mapped[str] = mapped_column(String(30))
     result: Mapped[str] = mapped_column(String(30))
     comment: Mapped[str | None] = mapped_column(Text, nullable=True)
-    rated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    rated_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
     rating_round: Mapped[RatingRound] = relationship(back_populates="ratings")
 
@@ -68,9 +69,9 @@ class FollowUp(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     number: Mapped[str] = mapped_column(String(50), index=True)
     milestone: Mapped[str | None] = mapped_column(Text, nullable=True)
-    due: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    due: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     reply: Mapped[str] = mapped_column(Text)
-    replied_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    replied_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
 class QualityGrade(Base):
@@ -82,7 +83,7 @@ class QualityGrade(Base):
     number: Mapped[str] = mapped_column(String(50), unique=True)
     grade: Mapped[str] = mapped_column(String(20))
     graded_by: Mapped[str] = mapped_column(String(100))
-    graded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    graded_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
 class HandlingScore(Base):
@@ -103,7 +104,7 @@ class HandlingScore(Base):
     facts: Mapped[dict] = mapped_column()
     rulebook_version: Mapped[str] = mapped_column(String(50))
     rulebook_hash: Mapped[str] = mapped_column(String(80))
-    scored_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    scored_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
 class MergedProposal(Base):
@@ -115,4 +116,4 @@ class MergedProposal(Base):
     number: Mapped[str] = mapped_column(String(50), primary_key=True)
     into: Mapped[str] = mapped_column(String(50), index=True)
     proposers: Mapped[list] = mapped_column()
-    heard_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    heard_at: Mapped[datetime] = mapped_column(UtcDateTime())

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from datetime import datetime, time, timedelta, timezone
 
-from sqlalchemy import DateTime, Integer, String, func, select
+from shared.db import UtcDateTime
+from sqlalchemy import Integer, String, func, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared import clock
@@ -32,10 +33,10 @@ class Digest(Base):
 
     user: Mapped[str] = mapped_column(String(100), primary_key=True)
     day: Mapped[str] = mapped_column(String(10), primary_key=True)   # the local date, 2026-03-02
-    window_start: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    window_end: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    window_start: Mapped[datetime] = mapped_column(UtcDateTime())
+    window_end: Mapped[datetime] = mapped_column(UtcDateTime())
     notices: Mapped[int] = mapped_column(Integer)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
 def due_time(now: datetime, hour: int) -> datetime | None:

@@ -12,7 +12,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
-from sqlalchemy import JSON, DateTime, String, select
+from shared.db import UtcDateTime
+from sqlalchemy import JSON, String, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared import clock
@@ -38,7 +39,7 @@ class Preference(Base):
     mobile: Mapped[str | None] = mapped_column(String(20), nullable=True)
     kinds: Mapped[list] = mapped_column(JSON)
     mode: Mapped[str] = mapped_column(String(20))
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
 class PreferencesBody(Schema):

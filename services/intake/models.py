@@ -3,11 +3,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import (JSON, Boolean, DateTime, ForeignKey, Integer, String, Text,
+from sqlalchemy import (JSON, Boolean, ForeignKey, Integer, String, Text,
                         UniqueConstraint, false)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from shared.db import make_base
+from shared.db import make_base, UtcDateTime
 from shared.messaging.models import messaging_models
 
 Base = make_base()
@@ -23,7 +23,7 @@ class Submission(Base):
     title: Mapped[str] = mapped_column(String(300))
     business_key: Mapped[str | None] = mapped_column(String(200), nullable=True, index=True)
     submitted_by: Mapped[str] = mapped_column(String(100))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
 class ProposalCounter(Base):
@@ -62,7 +62,7 @@ class Proposal(Base):
     publish_name: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     status: Mapped[str] = mapped_column(String(20), index=True)
     revision: Mapped[int] = mapped_column(Integer, default=1)            # raised by each resubmission
-    cosign_due: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    cosign_due: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     # 立 register: the committee's filing decision
     decision: Mapped[str | None] = mapped_column(String(20), nullable=True)
     reason_code: Mapped[str | None] = mapped_column(String(50), nullable=True)
@@ -71,8 +71,8 @@ class Proposal(Base):
     converted_reference: Mapped[str | None] = mapped_column(String(100), nullable=True)
     merged_into: Mapped[str | None] = mapped_column(String(20), nullable=True, index=True)
     decided_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
-    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    decided_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     # The submission's idempotency key (the HTTP Idempotency-Key, or one per HTTP request): the
     # same initiator submitting with the same key gets this proposal back, never a second one.
     client_reference: Mapped[str | None] = mapped_column(String(100), nullable=True)
@@ -90,7 +90,7 @@ class Cosigner(Base):
     user: Mapped[str] = mapped_column(String(100), index=True)
     order: Mapped[int] = mapped_column(Integer)                          # 1 = signs right after the initiator
     status: Mapped[str] = mapped_column(String(20))                      # invited | confirmed | dropped
-    confirmed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    confirmed_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
 
     proposal: Mapped[Proposal] = relationship(back_populates="cosigners")
 
@@ -102,7 +102,7 @@ class ProposalEvent(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     proposal_id: Mapped[int] = mapped_column(ForeignKey("proposals.id"), index=True)
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    at: Mapped[datetime] = mapped_column(UtcDateTime())
     actor: Mapped[str] = mapped_column(String(100))
     action: Mapped[str] = mapped_column(String(50))
     data: Mapped[dict | None] = mapped_column(JSON, nullable=True)
@@ -118,7 +118,7 @@ class Conversion(Base):
     proposal_id: Mapped[int] = mapped_column(ForeignKey("proposals.id"), index=True)
     kind: Mapped[str] = mapped_column(String(20))                        # opinion | letter
     reference: Mapped[str] = mapped_column(String(100), unique=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
 class Notification(Base):
@@ -130,8 +130,8 @@ class Notification(Base):
     recipient: Mapped[str] = mapped_column(String(100), index=True)
     proposal_id: Mapped[int] = mapped_column(ForeignKey("proposals.id"), index=True)
     text: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    delivered_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
 
 
 class Publication(Base):
@@ -151,7 +151,7 @@ class Publication(Base):
     units: Mapped[list] = mapped_column(JSON)
     reply_category: Mapped[str] = mapped_column(String(10))
     reply_summary: Mapped[str] = mapped_column(Text)
-    published_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    published_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
 # -- opinion information (社情民意信息): 征 → 编 → 报 → 踪 → 馈 ----------------------------------------
@@ -190,8 +190,8 @@ class OpinionItem(Base):
     converted_to: Mapped[str | None] = mapped_column(String(20), nullable=True)  # a proposal number
     client_reference: Mapped[str | None] = mapped_column(String(100), nullable=True)  # AMQP idempotency
     rulebook_version: Mapped[str] = mapped_column(String(50))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    submitted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    submitted_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
 
 
 class OpinionCheck(Base):
@@ -207,7 +207,7 @@ class OpinionCheck(Base):
     passed: Mapped[bool] = mapped_column(Boolean)
     note: Mapped[str] = mapped_column(Text, default="")
     checked_by: Mapped[str] = mapped_column(String(100))
-    checked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    checked_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
 class OpinionIssueCounter(Base):
@@ -229,7 +229,7 @@ class OpinionIssue(Base):
     year: Mapped[int] = mapped_column(Integer)
     sequence: Mapped[int] = mapped_column(Integer)
     number: Mapped[str] = mapped_column(String(50), unique=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
 class OpinionReport(Base):
@@ -243,11 +243,11 @@ class OpinionReport(Base):
     issue_id: Mapped[int] = mapped_column(ForeignKey("opinion_issues.id"), index=True)
     channel: Mapped[str] = mapped_column(String(50))
     signed_off_by: Mapped[str] = mapped_column(String(100))
-    reported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    reported_at: Mapped[datetime] = mapped_column(UtcDateTime())
     adoption: Mapped[str | None] = mapped_column(String(20), nullable=True)   # adopted | not_adopted
     adoption_note: Mapped[str | None] = mapped_column(Text, nullable=True)
     adoption_recorded_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
-    adoption_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    adoption_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     # The adoption may be published (公开): only such adoptions are in the public list.
     publishable: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
@@ -266,7 +266,7 @@ class OpinionInstruction(Base):
     leader: Mapped[str] = mapped_column(String(100))
     text: Mapped[str] = mapped_column(Text)
     recorded_by: Mapped[str] = mapped_column(String(100))
-    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    recorded_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
 class OpinionForward(Base):
@@ -279,13 +279,13 @@ class OpinionForward(Base):
     item_id: Mapped[int] = mapped_column(ForeignKey("opinion_items.id"), index=True)
     unit: Mapped[str] = mapped_column(String(100), index=True)
     request: Mapped[str] = mapped_column(Text, default="")
-    due: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    due: Mapped[datetime] = mapped_column(UtcDateTime())
     status: Mapped[str] = mapped_column(String(20))                      # forwarded | overdue | answered
     forwarded_by: Mapped[str] = mapped_column(String(100))
-    forwarded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    forwarded_at: Mapped[datetime] = mapped_column(UtcDateTime())
     answer: Mapped[str | None] = mapped_column(Text, nullable=True)
     answered_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
-    answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    answered_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
 
 
 class OpinionEvent(Base):
@@ -295,7 +295,7 @@ class OpinionEvent(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     item_id: Mapped[int] = mapped_column(ForeignKey("opinion_items.id"), index=True)
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    at: Mapped[datetime] = mapped_column(UtcDateTime())
     actor: Mapped[str] = mapped_column(String(100))
     action: Mapped[str] = mapped_column(String(50))
     data: Mapped[dict | None] = mapped_column(JSON, nullable=True)

@@ -14,11 +14,11 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import (JSON, Date, DateTime, ForeignKey, Index, Integer, String, Text,
+from sqlalchemy import (JSON, Date, ForeignKey, Index, Integer, String, Text,
                         UniqueConstraint)
 from sqlalchemy.orm import Mapped, mapped_column
 
-from shared.db import make_base
+from shared.db import make_base, UtcDateTime
 from shared.messaging.models import messaging_models
 
 Base = make_base()
@@ -50,7 +50,7 @@ class Deadline(Base):
     unit: Mapped[str | None] = mapped_column(String(100), nullable=True)
     units: Mapped[list] = mapped_column(JSON, default=list)
     start_event: Mapped[str] = mapped_column(String(50))
-    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime())
     start_date: Mapped[date] = mapped_column(Date)
     rulebook: Mapped[str] = mapped_column(String(50))
     rulebook_version: Mapped[str] = mapped_column(String(50))
@@ -64,11 +64,11 @@ class Deadline(Base):
     replaces_id: Mapped[int | None] = mapped_column(
         Integer, ForeignKey("deadlines.id", name="fk_deadlines_replaces_id_deadlines"), nullable=True)
     opened_by: Mapped[str] = mapped_column(String(100))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     # When and by whom a per-unit deadline was fulfilled: the unit signed (sign_for_limit) or sent
     # its input (co_unit_input); the :class:`UnitFact` that said so points back here.
-    fulfilled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    fulfilled_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     fulfilled_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
 
 
@@ -81,7 +81,7 @@ class DeadlineChange(Base):
     deadline_id: Mapped[int] = mapped_column(
         Integer, ForeignKey("deadlines.id", name="fk_deadline_changes_deadline_id_deadlines"), index=True)
     kind: Mapped[str] = mapped_column(String(20))
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    at: Mapped[datetime] = mapped_column(UtcDateTime())
     by: Mapped[str] = mapped_column(String(100))
     reason: Mapped[str] = mapped_column(Text, default="")
     old_due: Mapped[date | None] = mapped_column(Date, nullable=True)
@@ -105,8 +105,8 @@ class Reminder(Base):
     lead_amount: Mapped[int] = mapped_column(Integer)
     lead_unit: Mapped[str] = mapped_column(String(20))
     for_due: Mapped[date] = mapped_column(Date)
-    due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    sent_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    due_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    sent_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
 class Escalation(Base):
@@ -126,7 +126,7 @@ class Escalation(Base):
         Integer, ForeignKey("deadlines.id", name="fk_escalations_deadline_id_deadlines"), nullable=True)
     due: Mapped[date | None] = mapped_column(Date, nullable=True)
     unit: Mapped[str] = mapped_column(String(100))
-    escalated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    escalated_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
 class KeyProposal(Base):
@@ -137,7 +137,7 @@ class KeyProposal(Base):
     number: Mapped[str] = mapped_column(String(50), primary_key=True)
     supervising_leader: Mapped[str] = mapped_column(String(100))
     registered_by: Mapped[str] = mapped_column(String(100))
-    registered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    registered_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
 class SupervisionLogEntry(Base):
@@ -150,7 +150,7 @@ class SupervisionLogEntry(Base):
         String(50), ForeignKey("key_proposals.number", name="fk_supervision_log_number_key_proposals"),
         index=True)
     leader: Mapped[str] = mapped_column(String(100))
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    at: Mapped[datetime] = mapped_column(UtcDateTime())
     kind: Mapped[str] = mapped_column(String(20))
     text: Mapped[str] = mapped_column(Text)
 
@@ -168,8 +168,8 @@ class UnitFact(Base):
     number: Mapped[str] = mapped_column(String(50), index=True)
     unit: Mapped[str] = mapped_column(String(100))
     rule: Mapped[str] = mapped_column(String(50))
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    at: Mapped[datetime] = mapped_column(UtcDateTime())
     by: Mapped[str] = mapped_column(String(100))
-    heard_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    heard_at: Mapped[datetime] = mapped_column(UtcDateTime())
     deadline_id: Mapped[int | None] = mapped_column(
         Integer, ForeignKey("deadlines.id", name="fk_unit_facts_deadline_id_deadlines"), nullable=True)

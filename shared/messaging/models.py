@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, DateTime, Index, Integer, String, Text
+from shared.db import UtcDateTime
+from sqlalchemy import JSON, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 
@@ -24,8 +25,8 @@ def messaging_models(Base):
         routing_key: Mapped[str] = mapped_column(String(200))
         payload: Mapped[dict] = mapped_column(JSON)
         headers: Mapped[dict] = mapped_column(JSON, default=dict)
-        available_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-        created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+        available_at: Mapped[datetime] = mapped_column(UtcDateTime())
+        created_at: Mapped[datetime] = mapped_column(UtcDateTime())
         attempts: Mapped[int] = mapped_column(Integer, default=0)
         last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
 
@@ -36,6 +37,6 @@ def messaging_models(Base):
         operation: Mapped[str] = mapped_column(String(200))
         status: Mapped[str] = mapped_column(String(20))
         result: Mapped[dict | None] = mapped_column(JSON, nullable=True)
-        processed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+        processed_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
     return Outbox, Inbox

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import (JSON, Boolean, Date, DateTime, ForeignKey, Integer, String, Text,
+from shared.db import UtcDateTime
+from sqlalchemy import (JSON, Boolean, Date, ForeignKey, Integer, String, Text,
                         UniqueConstraint, event)
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -107,10 +108,10 @@ class Case(Base):
     close_reason: Mapped[str | None] = mapped_column(String(30), nullable=True)
     close_note: Mapped[str | None] = mapped_column(Text, nullable=True)
     reopened: Mapped[int] = mapped_column(Integer, default=0)
-    follow_up_due: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    follow_up_due: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     rulebook_version: Mapped[str] = mapped_column(String(50))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     # The registration's idempotency key: the same registrar with the same key gets this case back.
     client_reference: Mapped[str | None] = mapped_column(String(100), nullable=True)
     # What a resident follows the case by: random, because numbers are sequential and guessable.
@@ -132,7 +133,7 @@ class CaseMeeting(Base):
     units: Mapped[list] = mapped_column(JSON, default=list)
     summary: Mapped[str] = mapped_column(Text)
     recorded_by: Mapped[str] = mapped_column(String(100))
-    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    recorded_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
 class CaseCommitment(Base):
@@ -147,11 +148,11 @@ class CaseCommitment(Base):
     unit: Mapped[str] = mapped_column(String(100), ForeignKey("units.code", name="fk_case_commitments_unit_units"),
                                       index=True)
     status: Mapped[str] = mapped_column(String(20))
-    due: Mapped[datetime] = mapped_column(DateTime(timezone=True))   # when the department must commit (rulebook)
+    due: Mapped[datetime] = mapped_column(UtcDateTime())   # when the department must commit (rulebook)
     actions: Mapped[str | None] = mapped_column(Text, nullable=True)
     done_by: Mapped[date | None] = mapped_column(Date, nullable=True)  # the date the department promises
     contact: Mapped[str | None] = mapped_column(String(100), nullable=True)
-    committed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    committed_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     committed_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
 
 
@@ -165,7 +166,7 @@ class CaseFollowUp(Base):
     actions_done: Mapped[bool] = mapped_column(Boolean)
     note: Mapped[str] = mapped_column(Text)
     checked_by: Mapped[str] = mapped_column(String(100))
-    checked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    checked_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
 class CaseEvent(Base):
@@ -175,7 +176,7 @@ class CaseEvent(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    at: Mapped[datetime] = mapped_column(UtcDateTime())
     actor: Mapped[str] = mapped_column(String(100))
     action: Mapped[str] = mapped_column(String(50))
     data: Mapped[dict] = mapped_column(JSON, default=dict)

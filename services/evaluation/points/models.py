@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Boolean, Date, DateTime, Integer, String, Text, UniqueConstraint
+from shared.db import UtcDateTime
+from sqlalchemy import Boolean, Date, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..base import Base
@@ -23,7 +24,7 @@ class Member(Base):
     name: Mapped[str] = mapped_column(String(100))
     sector: Mapped[str] = mapped_column(String(200), index=True)
     terms: Mapped[list] = mapped_column()
-    added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    added_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
 class HeardEvent(Base):
@@ -35,11 +36,11 @@ class HeardEvent(Base):
     name: Mapped[str] = mapped_column(String(100), index=True)
     subject: Mapped[str] = mapped_column(String(100))
     thread: Mapped[str | None] = mapped_column(String(100), nullable=True)
-    occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    occurred_at: Mapped[datetime] = mapped_column(UtcDateTime())
     counts_on: Mapped[date] = mapped_column(Date)
     term: Mapped[str] = mapped_column(String(20))
     outcome: Mapped[list] = mapped_column()      # per member: the entry booked or why none was
-    heard_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    heard_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
 class LedgerEntry(Base):
@@ -72,7 +73,7 @@ class LedgerEntry(Base):
     rulebook_hash: Mapped[str] = mapped_column(String(80))
     reason: Mapped[str] = mapped_column(Text, default="")
     after_close: Mapped[bool] = mapped_column(Boolean, default=False)
-    booked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    booked_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
 class Attendance(Base):
@@ -90,7 +91,7 @@ class Attendance(Base):
     organiser: Mapped[str] = mapped_column(String(100))
     office: Mapped[str | None] = mapped_column(String(100), nullable=True)
     attendees: Mapped[list] = mapped_column()   # [{member, role: present|absent_excused|absent_unexcused}]
-    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    recorded_at: Mapped[datetime] = mapped_column(UtcDateTime())
     # The recording's idempotency key: the same organiser with the same key gets this record back.
     client_reference: Mapped[str | None] = mapped_column(String(100), nullable=True)
 
@@ -109,10 +110,10 @@ class Period(Base):
     rulebook_version: Mapped[str] = mapped_column(String(50))
     rulebook_hash: Mapped[str] = mapped_column(String(80))
     published_by: Mapped[str] = mapped_column(String(100))
-    published_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    window_ends: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    published_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    window_ends: Mapped[datetime] = mapped_column(UtcDateTime())
     published: Mapped[list] = mapped_column()                  # standings at publication
-    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     final: Mapped[list | None] = mapped_column(nullable=True)  # standings at closing
 
 
@@ -128,8 +129,8 @@ class CorrectionRequest(Base):
     reason: Mapped[str] = mapped_column(Text)
     points_asked: Mapped[int | None] = mapped_column(Integer, nullable=True)
     status: Mapped[str] = mapped_column(String(20))   # open | applied | rejected
-    requested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    requested_at: Mapped[datetime] = mapped_column(UtcDateTime())
     decided_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
-    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    decided_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     decision: Mapped[str | None] = mapped_column(Text, nullable=True)
     applied_entry: Mapped[int | None] = mapped_column(Integer, nullable=True)
