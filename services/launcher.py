@@ -135,7 +135,7 @@ def prepare(settings, demo: bool = False) -> dict:
     for service in DATABASES:
         migrate(service, settings.database_url(service))
     say(f"databases migrated ({settings.database_url('engine').split(':')[0]})")
-    topology.declare(settings.amqp_uri)
+    topology.declare(settings.amqp_uri, queue_type=settings.queue_type)
     say("bus topology declared")
     engine = Engine(session_factory(settings.database_url("engine")), settings)
     for path in sorted(settings.bpmn_dir.glob("*.bpmn")):
