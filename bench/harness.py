@@ -39,8 +39,10 @@ class Broker:
     cluster. ``restart`` is what the chaos harness calls for its broker fault (default: stop and
     start the RabbitMQ application of the local node); it returns the seconds it was down."""
 
-    def __init__(self, amqp: str = "127.0.0.1:5672", api: str = RABBIT_API, restart=None, name: str = "local"):
-        self.amqp, self.api, self.name = amqp, api, name
+    def __init__(self, amqp: str = "127.0.0.1:5672", management: str = "127.0.0.1:15672", restart=None,
+                 name: str = "the local broker"):
+        self.amqp, self.management, self.name = amqp, management, name
+        self.api = f"http://{management}/api"
         self.restart = restart or restart_broker
 
     def uri(self, vhost: str) -> str:
@@ -95,7 +97,8 @@ class System:
         self.names = replica_names(self.replicas)
         self.queue_type = queue_type
         self.broker = broker or Broker()
-        self.extra_env = dict(env or {}, ZTC_QUEUE_TYPE=queue_type)
+        self.extra_env = dict(env or {}, ZTC_QUEUE_TYPE=queue_type,
+                              ZTC_RABBIT_MANAGEMENT_URL=f"http://guest:guest@{self.broker.management}")
         self._stack = contextlib.ExitStack()
         self.procs: dict[str, subprocess.Popen] = {}
         self.kills: list[tuple[float, str]] = []
@@ -132,7 +135,8 @@ class System:
         self.settings = support.make_settings(
             self.tmp, self.vhost, template, ZTC_GATEWAY_PORT=str(free_port()), ZTC_BPMN_DIR=str(bpmn),
             ZTC_JOB_MAX_ATTEMPTS="5", ZTC_JOB_BACKOFF_SECONDS="0.2", ZTC_JOB_BACKOFF_MAX_SECONDS="2",
-            ZTC_AMQP_URI=self.broker.uri(self.vhost), ZTC_QUEUE_TYPE=self.queue_type)
+            ZTC_AMQP_URI=self.broker.uri(self.vhost), ZTC_QUEUE_TYPE=self.queue_type,
+            ZTC_RABBIT_MANAGEMENT_URL=self.extra_env["ZTC_RABBIT_MANAGEMENT_URL"])
         self.env = dict(os.environ, **support.settings_env(self.settings), **self.extra_env)
         self.tokens = prepare(self.settings, demo=True)
         dispose_all()
