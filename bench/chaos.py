@@ -259,6 +259,10 @@ def parser() -> argparse.ArgumentParser:
                         help="processes of every other service, the gateway included (default 1)")
     parser.add_argument("--queue-type", choices=("classic", "quorum"), default=None,
                         help="x-queue-type of the durable queues (default: quorum with replicas, else classic)")
+    parser.add_argument("--max-workers", type=int, default=None,
+                        help="ZTC_MAX_WORKERS of every process (default 10 for one of each; with replicas "
+                             "10 divided by the most replicas of a service, at least 3, so that the "
+                             "database connections stay within PostgreSQL's max_connections)")
     parser.add_argument("--baseline", action="store_true",
                         help="first run the same load with one process of each service, then compare")
     parser.add_argument("--json", help="write the report to this file")
@@ -299,6 +303,7 @@ def compare(reports) -> None:
     rows = [("lifecycles completed", lambda r: r["completed"]),
             ("load seconds", lambda r: r["load_seconds"]),
             ("lifecycles per second", lambda r: r["lifecycles_per_second"]),
+            ("processes x workers each", lambda r: f"{r['processes']} x {r['max_workers']}"),
             ("kills", lambda r: len(r["kills"])),
             ("revision conflicts (retried)", lambda r: r["revision_conflicts"]),
             ("conflicts given up", lambda r: r["revision_conflicts_given_up"]),
@@ -317,12 +322,18 @@ def run(args, seed: int, engines: int, replicas: int, queue_type: str, broker: B
     counts = {name: replicas for name in SERVICES if name != "engine"}
     counts["engine"] = engines
     say(f"chaos: {args.proposals} proposals on {args.db}, {engines} engine(s), {replicas} of each other "
-        f"service, {queue_type} queues on {broker.name}, {args.kills} kills, "
+        f"service, {args.max_workers or max(3, 10 // max(engines, replicas))} workers each, {queue_type} queues on {broker.name}, {args.kills} kills, "
         f"{'no' if args.no_broker_restart else 'one'} broker fault, seed {seed}")
     report = {"db": args.db, "proposals": args.proposals, "seed": seed, "tag": tag, "engines": engines,
               "replicas": replicas, "queue_type": queue_type, "broker": broker.name}
     began = time.time()
-    with System(args.db, replicas=counts, queue_type=queue_type, broker=broker) as system:
+    # Each process holds up to a connection per worker (and its relay's) to its database: with
+    # replicas, fewer workers each keep the total about that of one of each.
+    workers = args.max_workers or max(3, 10 // max(engines, replicas))
+    report["max_workers"] = workers
+    with System(args.db, replicas=counts, queue_type=queue_type, broker=broker,
+                env={"ZTC_MAX_WORKERS": str(workers)}) as system:
+        report["processes"] = len(system.names)
         say(f"system up in {time.time() - began:.0f}s (vhost {system.vhost}, logs {system.tmp}, "
             f"{len(system.names)} processes)")
         targets = [p for p in system.names if not (args.spare_gateway and service_of(p) == "gateway")]

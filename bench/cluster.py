@@ -115,21 +115,27 @@ class Node:
                                      cwd=self.dir, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         log.close()
 
-    def ctl(self, *args, timeout: float = 120, check: bool = True) -> subprocess.CompletedProcess:
-        done = subprocess.run([str(self.cluster.bin / "rabbitmqctl"), "-n", self.name, *args], env=self.env(),
-                              capture_output=True, text=True, timeout=timeout)
+    def ctl(self, *args, timeout: float = 180, check: bool = True) -> subprocess.CompletedProcess:
+        """``rabbitmqctl -n <this node> ARGS`` with the cluster's cookie. The CLI itself starts an
+        Erlang VM: on a loaded machine a call takes tens of seconds. A call that runs past
+        ``timeout`` is a failure (returncode None), not an exception, unless ``check``."""
+        command = [str(self.cluster.bin / "rabbitmqctl"), "-n", self.name, *args]
+        try:
+            done = subprocess.run(command, env=self.env(), capture_output=True, text=True, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            done = subprocess.CompletedProcess(command, None, "", f"no answer in {timeout:.0f}s")
         if check and done.returncode != 0:
             raise ClusterError(f"rabbitmqctl -n {self.name} {' '.join(args)} failed ({done.returncode}): "
                                f"{(done.stderr or done.stdout).strip()[-1500:]}")
         return done
 
-    def await_startup(self, timeout: float = 120) -> None:
+    def await_startup(self, timeout: float = 300) -> None:
         deadline = time.time() + timeout
         while time.time() < deadline:
             if self.proc is not None and self.proc.poll() is not None:
                 raise ClusterError(f"{self.name} exited with {self.proc.returncode} while starting; "
                                    f"its output:\n{self.output()}")
-            if self.ctl("await_startup", "--timeout", "10", timeout=30, check=False).returncode == 0:
+            if self.ctl("await_startup", "--timeout", "30", timeout=90, check=False).returncode == 0:
                 return
             time.sleep(1)
         raise ClusterError(f"{self.name} did not start in {timeout:.0f}s; its output:\n{self.output()}")
@@ -145,19 +151,20 @@ class Node:
             self.proc.wait(timeout=30)
 
     def stop(self) -> None:
+        """``rabbitmqctl stop``, then SIGKILL of the node's process group whatever that did."""
         if self.proc is None:
             return
-        if self.proc.poll() is None:
-            self.ctl("stop", timeout=60, check=False)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                pass
         try:
-            os.killpg(self.proc.pid, signal.SIGKILL)   # anything of its group still there
-        except ProcessLookupError:
+            if self.proc.poll() is None:
+                self.ctl("stop", timeout=60, check=False)
+                self.proc.wait(timeout=30)
+        except (subprocess.TimeoutExpired, OSError):
             pass
-        if self.proc.poll() is None:
+        finally:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)   # anything of its group still there
+            except ProcessLookupError:
+                pass
             self.proc.wait(timeout=30)
 
 
