@@ -63,7 +63,12 @@ class Killer(threading.Thread):
         self.system, self.interval, self.kills_wanted = system, interval, kills
         self.rng = random.Random(seed)
         self.targets = list(targets)
-        self.first_round = self.rng.sample(self.targets, len(self.targets))
+        # The first round kills every service once, a random one of its replicas; it is popped
+        # from the end.
+        by_service: dict[str, list[str]] = collections.defaultdict(list)
+        for target in self.targets:
+            by_service[service_of(target)].append(target)
+        self.first_round = [self.rng.choice(by_service[s]) for s in self.rng.sample(sorted(by_service), len(by_service))]
         self.stopping = threading.Event()
         self.broker_wanted = broker
         self.broker_now = threading.Event()
@@ -88,8 +93,8 @@ class Killer(threading.Thread):
                 say(f"every service queue had a consumer again {self.consumers_back}s after the broker was up")
             if n < self.kills_wanted and self.done >= self._due(n) and (
                     time.time() >= next_kill or self.done >= self._due(n + 3)):
-                # Every target once first (in a random order), then at random: a short run still
-                # kills each service, the gateway included.
+                # Every service once first (in a random order, a random replica of each), then any
+                # process at random: a short run still kills each service, the gateway included.
                 name = self.first_round.pop() if self.first_round else self.rng.choice(self.targets)
                 self.system.kill(name)
                 say(f"SIGKILLed {name} (kill {len(self.system.kills)}) and started it again")
@@ -395,7 +400,8 @@ def run(args, seed: int, engines: int, replicas: int, queue_type: str, broker: B
             "submissions_sent_again": {lc.title: lc.resubmitted for lc in lifecycles if lc.resubmitted},
             "kills": [name for _, name in system.kills], "broker_restarts": killer.broker_restarts,
             "kills_after_the_load": [name for at, name in system.kills if at > load_ended],
-            "services_never_killed": sorted(set(targets) - {name for _, name in system.kills}),
+            "services_never_killed": sorted({service_of(t) for t in targets}
+                                            - {service_of(name) for _, name in system.kills}),
             "consumers_back_seconds_after_broker_restart": killer.consumers_back,
             "queues_not_drained": busy_queues, "http_calls_unanswered": http.gone,
             "exited_by_themselves": [{k: e[k] for k in ("service", "code", "log")} for e in system.exits],
@@ -407,7 +413,7 @@ def run(args, seed: int, engines: int, replicas: int, queue_type: str, broker: B
     ok = (not report["lost"] and not report["unaccounted"] and not report["duplicates"]
           and not report["queues_not_drained"] and not report["lifecycles_stopped"]
           and not report["revision_conflicts_given_up"]
-          and (args.kills < len(targets) or not report["services_never_killed"])
+          and (args.kills < len({service_of(t) for t in targets}) or not report["services_never_killed"])
           and report["accepted"] == args.proposals and len(report["kills"]) >= args.kills
           and (args.no_broker_restart or len(report["broker_restarts"]) == 1))
     report["ok"] = ok
