@@ -73,6 +73,7 @@ class Killer(threading.Thread):
         self.broker_wanted = broker
         self.broker_now = threading.Event()
         self.broker_restarts: list[float] = []
+        self.broker_errors: list[str] = []
         self.consumers_back = None
         self.lock = threading.Lock()
 
@@ -87,7 +88,12 @@ class Killer(threading.Thread):
             if self.broker_now.is_set() and self.broker_wanted and not self.broker_restarts and kills_done:
                 say(f"broker fault on {self.system.broker.name}")
                 with self.lock:
-                    self.broker_restarts.append(self.system.broker.restart())
+                    try:
+                        self.broker_restarts.append(self.system.broker.restart())
+                    except Exception as exc:  # said and reported (the run then fails), the load goes on
+                        say(f"the broker fault went wrong: {type(exc).__name__}: {exc}")
+                        self.broker_errors.append(f"{type(exc).__name__}: {exc}"[:2000])
+                        self.broker_wanted = False
                 say(f"broker back after {self.broker_restarts[-1]:.1f}s")
                 self.consumers_back = self._consumers_back()
                 say(f"every service queue had a consumer again {self.consumers_back}s after the broker was up")
@@ -403,6 +409,7 @@ def run(args, seed: int, engines: int, replicas: int, queue_type: str, broker: B
             "services_never_killed": sorted({service_of(t) for t in targets}
                                             - {service_of(name) for _, name in system.kills}),
             "consumers_back_seconds_after_broker_restart": killer.consumers_back,
+            "broker_fault_errors": killer.broker_errors,
             "queues_not_drained": busy_queues, "http_calls_unanswered": http.gone,
             "exited_by_themselves": [{k: e[k] for k in ("service", "code", "log")} for e in system.exits],
             "queues_checked": sorted(q["name"] for q in settled["queues"]),
