@@ -33,6 +33,34 @@ RABBIT_API = support.RABBIT_API
 RABBIT_AUTH = support.RABBIT_AUTH
 
 
+class Broker:
+    """Where the harness's vhost lives: the AMQP address and the management API. The default is the
+    machine's broker (127.0.0.1:5672, API on 15672); ``bench/cluster.py`` passes a node of its own
+    cluster. ``restart`` is what the chaos harness calls for its broker fault (default: stop and
+    start the RabbitMQ application of the local node); it returns the seconds it was down."""
+
+    def __init__(self, amqp: str = "127.0.0.1:5672", management: str = "127.0.0.1:15672", restart=None,
+                 name: str = "the local broker"):
+        self.amqp, self.management, self.name = amqp, management, name
+        self.api = f"http://{management}/api"
+        self.restart = restart or restart_broker
+
+    def uri(self, vhost: str) -> str:
+        return f"amqp://guest:guest@{self.amqp}/{vhost}"
+
+
+def replica_names(replicas: dict[str, int] | None = None) -> list[str]:
+    """The process names of every service's replicas: the first is the service's own name, the
+    next ``engine#2``, ``engine#3``... (``replicas`` maps a service to its count, default 1)."""
+    replicas = replicas or {}
+    return [name if i == 1 else f"{name}#{i}" for name in SERVICES for i in range(1, replicas.get(name, 1) + 1)]
+
+
+def service_of(process: str) -> str:
+    """``engine#2`` -> ``engine``."""
+    return process.split("#", 1)[0]
+
+
 def say(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
 
@@ -53,12 +81,24 @@ class System:
 
     Unlike the launcher, a service that dies is not a reason to stop the others: :meth:`kill`
     SIGKILLs one and :meth:`restart` starts it again. ``profile`` names services to run under
-    cProfile; their profiles are written when they stop gracefully."""
+    cProfile; their profiles are written when they stop gracefully.
 
-    def __init__(self, db_kind: str, workdir: Path | None = None, profile=(), env=None):
+    ``replicas`` ({service: count}) runs several processes of a service, all consuming the same
+    queues and the engine's all stepping the same instances (named as :func:`replica_names`; every
+    gateway replica listens on the one HTTP port, which the kernel shares out with SO_REUSEPORT).
+    ``queue_type`` is ``ZTC_QUEUE_TYPE`` of every process (``quorum`` as on a cluster);
+    ``broker`` where the vhost is made (:class:`Broker`)."""
+
+    def __init__(self, db_kind: str, workdir: Path | None = None, profile=(), env=None,
+                 replicas: dict[str, int] | None = None, queue_type: str = "classic", broker: Broker | None = None):
         self.db_kind = db_kind
         self.profile = set(profile)
-        self.extra_env = dict(env or {})
+        self.replicas = dict(replicas or {})
+        self.names = replica_names(self.replicas)
+        self.queue_type = queue_type
+        self.broker = broker or Broker()
+        self.extra_env = dict(env or {}, ZTC_QUEUE_TYPE=queue_type,
+                              ZTC_RABBIT_MANAGEMENT_URL=f"http://guest:guest@{self.broker.management}")
         self._stack = contextlib.ExitStack()
         self.procs: dict[str, subprocess.Popen] = {}
         self.kills: list[tuple[float, str]] = []
@@ -86,7 +126,7 @@ class System:
         from services.launcher import prepare
         from shared.db import dispose_all
 
-        self.vhost = self._stack.enter_context(support.rabbit_vhost())
+        self.vhost = self._stack.enter_context(support.rabbit_vhost(self.broker.api))
         template = (f"sqlite:///{self.tmp}/{{service}}.db" if self.db_kind == "sqlite"
                     else self._stack.enter_context(support.postgres_databases()))
         bpmn = self.tmp / "bpmn"
@@ -94,12 +134,14 @@ class System:
             shutil.copytree(ROOT / "bpmn", bpmn)
         self.settings = support.make_settings(
             self.tmp, self.vhost, template, ZTC_GATEWAY_PORT=str(free_port()), ZTC_BPMN_DIR=str(bpmn),
-            ZTC_JOB_MAX_ATTEMPTS="5", ZTC_JOB_BACKOFF_SECONDS="0.2", ZTC_JOB_BACKOFF_MAX_SECONDS="2")
+            ZTC_JOB_MAX_ATTEMPTS="5", ZTC_JOB_BACKOFF_SECONDS="0.2", ZTC_JOB_BACKOFF_MAX_SECONDS="2",
+            ZTC_AMQP_URI=self.broker.uri(self.vhost), ZTC_QUEUE_TYPE=self.queue_type,
+            ZTC_RABBIT_MANAGEMENT_URL=self.extra_env["ZTC_RABBIT_MANAGEMENT_URL"])
         self.env = dict(os.environ, **support.settings_env(self.settings), **self.extra_env)
         self.tokens = prepare(self.settings, demo=True)
         dispose_all()
         self.base = f"http://127.0.0.1:{self.settings.gateway_port}"
-        for name in SERVICES:
+        for name in self.names:
             self.start(name)
         self.wait_ready()
         threading.Thread(target=self._watch, daemon=True).start()
@@ -118,11 +160,12 @@ class System:
                     self.start(name)
 
     def start(self, name: str) -> None:
+        """Start the process ``name`` (a service, or one of its replicas: ``engine#2``)."""
         log = open(self.tmp / f"{name}.log", "ab")
         command = [sys.executable]
         if name in self.profile:
             command += ["-m", "cProfile", "-o", str(self.tmp / f"{name}.prof")]
-        command += ["-m", "services.runner", name]
+        command += ["-m", "services.runner", service_of(name)]
         self.procs[name] = subprocess.Popen(command, env=self.env, cwd=ROOT, stdout=log,
                                             stderr=subprocess.STDOUT)
         log.close()
@@ -182,6 +225,19 @@ class System:
         path = self.tmp / f"{name}.log"
         return "".join(path.read_text(errors="replace").splitlines(True)[-lines:]) if path.exists() else ""
 
+    def log_count(self, service: str, text: str) -> dict[str, int]:
+        """Lines containing ``text`` in the logs of every process of ``service`` (a log survives
+        its process's kills: each start appends to it), by process name."""
+        counts = {}
+        for name in self.names:
+            path = self.tmp / f"{name}.log"
+            if service_of(name) == service and path.exists():
+                counts[name] = sum(text in line for line in path.read_text(errors="replace").splitlines())
+        return counts
+
+    def queues(self) -> list[dict]:
+        return queues(self.vhost, self.broker.api)
+
 
 def restart_broker() -> float:
     """Stop and start the RabbitMQ application (every vhost on it). Returns seconds it was down."""
@@ -192,10 +248,10 @@ def restart_broker() -> float:
     return time.time() - began
 
 
-def queues(vhost: str) -> list[dict]:
+def queues(vhost: str, api: str = RABBIT_API) -> list[dict]:
     """The vhost's queues from the management API, waiting while the broker is away (a restart,
     ours or another run's on the same broker, leaves the API refusing for a few seconds)."""
-    resp = support.management("GET", f"{RABBIT_API}/queues/{requests.utils.quote(vhost, safe='')}",
+    resp = support.management("GET", f"{api}/queues/{requests.utils.quote(vhost, safe='')}",
                                timeout=10, params={"columns": "name,messages,messages_ready,"
                                                    "messages_unacknowledged,consumers"})
     resp.raise_for_status()
@@ -225,6 +281,7 @@ class Http:
         self.timings: list[tuple[str, float]] = []
         self.gone = 0
         self.vhost = None          # set by drive(): lets a client wait for requests still in flight
+        self.api, self.amqp_uri = RABBIT_API, None
 
     def _session(self):
         if not hasattr(self.local, "session"):
@@ -440,8 +497,8 @@ class Lifecycle:
         deadline = time.time() + timeout
         while time.time() < deadline:
             try:
-                info = support.queue_info(self.http.vhost, queue)
-                with Connection(f"amqp://guest:guest@127.0.0.1:5672/{self.http.vhost}", connect_timeout=5) as conn:
+                info = support.queue_info(self.http.vhost, queue, self.http.api)
+                with Connection(self.http.amqp_uri, connect_timeout=5) as conn:
                     _, ready, consumers = conn.default_channel.queue_declare(queue=queue, passive=True)
                 if ready == 0 and consumers > 0 and info.get("messages_unacknowledged", 0) == 0:
                     time.sleep(1.0)     # the management API's counts lag a little
@@ -556,7 +613,7 @@ def drive(system: System, count: int, concurrency: int, tag: str, not_filed_ever
     from concurrent.futures import ThreadPoolExecutor, as_completed
 
     http = Http(system.base, system.tokens)
-    http.vhost = system.vhost
+    http.vhost, http.api, http.amqp_uri = system.vhost, system.broker.api, system.settings.amqp_uri
     board = Board(http).start()
     lifecycles = [Lifecycle(http, board, tag, n,
                             "not_filed" if not_filed_every and n % not_filed_every == not_filed_every - 1

@@ -135,7 +135,7 @@ def prepare(settings, demo: bool = False) -> dict:
     for service in DATABASES:
         migrate(service, settings.database_url(service))
     say(f"databases migrated ({settings.database_url('engine').split(':')[0]})")
-    topology.declare(settings.amqp_uri)
+    topology.declare(settings.amqp_uri, queue_type=settings.queue_type)
     say("bus topology declared")
     engine = Engine(session_factory(settings.database_url("engine")), settings)
     for path in sorted(settings.bpmn_dir.glob("*.bpmn")):
@@ -228,11 +228,52 @@ def set_up_bus(settings) -> dict[str, dict[str, str]]:
     return env
 
 
-def start_all(settings, services) -> dict:
+# A replica's metrics port: its service's plus this, times the replica's number after the first.
+REPLICA_METRICS_PORT_STEP = 100
+
+
+def service_of(process: str) -> str:
+    """The service a process runs: ``engine#2`` (the engine's second replica) -> ``engine``."""
+    return process.split("#", 1)[0]
+
+
+def process_names(replicas: dict[str, int]) -> list[str]:
+    """Every process to run: each service once, or ``replicas[service]`` times (``engine``,
+    ``engine#2``, ``engine#3``...)."""
+    return [name if i == 1 else f"{name}#{i}" for name in SERVICE_CLASSES
+            for i in range(1, replicas.get(name, 1) + 1)]
+
+
+def parse_replicas(values) -> dict[str, int]:
+    """``["engine=3", "intake=2"]`` -> {"engine": 3, "intake": 2}; a bad entry is refused by name."""
+    counts = {}
+    for value in values or ():
+        service, _, count = value.partition("=")
+        if service not in SERVICE_CLASSES or not count.isdigit() or not 1 <= int(count) <= 16:
+            raise argparse.ArgumentTypeError(
+                f"--replicas {value!r}: say SERVICE=N, N from 1 to 16, SERVICE one of {', '.join(SERVICE_CLASSES)}")
+        counts[service] = int(count)
+    return counts
+
+
+def replica_env(settings, process: str) -> dict[str, str]:
+    """What sets a replica apart: its own metrics port (the service's + 100 per replica after the
+    first). Every gateway replica listens on the same HTTP port (SO_REUSEPORT: the kernel shares
+    out the connections)."""
+    service, _, number = process.partition("#")
+    port = settings.metrics_port(service)
+    if not number or port is None:
+        return {}
+    return {f"ZTC_METRICS_PORT_{service.upper()}": str(port + REPLICA_METRICS_PORT_STEP * (int(number) - 1))}
+
+
+def start_all(settings, processes) -> dict:
+    """Start each of ``processes`` (services, or their replicas: ``engine#2``)."""
     procs = {}
-    for name in services:
-        env = dict(os.environ, **SERVICE_ENV.get(name, {}))
-        procs[name] = subprocess.Popen([sys.executable, "-m", "services.runner", name], env=env)
+    for name in processes:
+        service = service_of(name)
+        env = dict(os.environ, **SERVICE_ENV.get(service, {}), **replica_env(settings, name))
+        procs[name] = subprocess.Popen([sys.executable, "-m", "services.runner", service], env=env)
     return procs
 
 
@@ -345,7 +386,14 @@ def main(argv=None) -> int:
     parser.add_argument("--demo", action="store_true",
                         help="issue demo tokens, one per role (operator included), and print them; "
                              "without it none are issued and earlier demo tokens are revoked")
+    parser.add_argument("--replicas", action="append", metavar="SERVICE=N", default=[],
+                        help="run N processes of SERVICE (repeatable: --replicas engine=3 --replicas intake=2); "
+                             "they share its queues and database (PostgreSQL; on SQLite they take turns)")
     args = parser.parse_args(argv)
+    try:
+        replicas = parse_replicas(args.replicas)
+    except argparse.ArgumentTypeError as exc:
+        parser.error(str(exc))
     os.umask(PRIVATE_UMASK)  # the databases and token files this run and its services write
     settings = config.load()
     if not check_broker(settings):
@@ -354,7 +402,7 @@ def main(argv=None) -> int:
     SERVICE_ENV.update(set_up_bus(settings))
     if args.prepare_only:
         return 0
-    procs = start_all(settings, list(SERVICE_CLASSES))
+    procs = start_all(settings, process_names(replicas))
     stopping = {"now": False}
 
     def on_signal(signum, frame):
@@ -368,7 +416,7 @@ def main(argv=None) -> int:
                       stopping=lambda: stopping["now"]) and not stopping["now"]:
         say(f"not every service is ready yet ({base}/ready says which); carrying on, starting again "
             "whatever exits. Ctrl-C stops everything.")
-    say(f"running: {', '.join(procs)} (one process each)")
+    say(f"running: {', '.join(procs)}" + (" (one process each)" if len(procs) == len(SERVICE_CLASSES) else ""))
     say(f"HTTP API: {base}   health: {base}/health")
     say(f"web console: {base}/console" + (f"   (demo users log in with the password {DEMO_PASSWORD})"
                                           if demo else ""))
@@ -381,7 +429,8 @@ def main(argv=None) -> int:
     else:
         say("no demo tokens (make run, or --demo, issues them); issue one: "
             "ztc token --user NAME --role staff")
-    ports = {name: settings.metrics_port(name) for name in procs}
+    ports = {name: int(replica_env(settings, name).get(f"ZTC_METRICS_PORT_{service_of(name).upper()}", 0))
+             or settings.metrics_port(service_of(name)) for name in procs}
     if any(ports.values()):
         say("metrics: " + "  ".join(f"{name} http://{settings.metrics_host}:{port}/metrics"
                                     for name, port in ports.items() if port))

@@ -6,6 +6,9 @@ What is counted as it happens (process-wide, labelled with the service):
   jobs a worker service ran (outcome ok, error, failed);
 - ``ztc_job_results_total{operation,outcome}``: job results the engine applied (completed, caught,
   retry, incident, dropped, held);
+- ``ztc_revision_conflicts_total{outcome}``: saves of an instance that found another save of it
+  committed first (another worker or engine replica stepped it): retried on the fresh state, or
+  given up after the store's attempts (the caller then gets a Conflict);
 - ``ztc_messages_total{service,queue,outcome}``: messages ``@listen`` handled (ok, dead_lettered,
   retried: sent back to their queue for another attempt, requeued: given back as they were);
   ``ztc_dead_letters_total{service,queue,kind}``: every dead letter written, by the queue it came
@@ -38,6 +41,8 @@ JOB_SECONDS = Histogram("ztc_job_duration_seconds", "Time a service took for one
                         buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30))
 JOB_RESULTS = Counter("ztc_job_results", "Job results the engine handled, by operation and outcome.",
                       ["operation", "outcome"])
+REVISION_CONFLICTS = Counter("ztc_revision_conflicts", "Instance saves that met a newer revision saved by "
+                             "another worker or engine replica, by outcome (retried, gave_up).", ["outcome"])
 MESSAGES = Counter("ztc_messages", "Messages handled by @listen entrypoints, by queue and outcome.",
                    ["service", "queue", "outcome"])
 DEAD_LETTERED = Counter("ztc_dead_letters", "Messages dead-lettered, by the queue they came from and "

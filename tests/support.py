@@ -32,19 +32,20 @@ def management(method: str, url: str, patience: float = 90, **kwargs):
 
 
 @contextlib.contextmanager
-def rabbit_vhost():
+def rabbit_vhost(api: str = RABBIT_API):
+    """A throwaway vhost on the broker whose management API is ``api`` (default: the local one)."""
     name = f"ztc-test-{uuid.uuid4().hex[:10]}"
-    management("PUT", f"{RABBIT_API}/vhosts/{name}", timeout=10).raise_for_status()
-    management("PUT", f"{RABBIT_API}/permissions/{name}/guest", timeout=10,
-                json={"configure": ".*", "write": ".*", "read": ".*"}).raise_for_status()
+    management("PUT", f"{api}/vhosts/{name}", timeout=10).raise_for_status()
+    management("PUT", f"{api}/permissions/{name}/guest", timeout=10,
+               json={"configure": ".*", "write": ".*", "read": ".*"}).raise_for_status()
     try:
         yield name
     finally:
-        management("DELETE", f"{RABBIT_API}/vhosts/{name}", timeout=30)
+        management("DELETE", f"{api}/vhosts/{name}", timeout=30)
 
 
-def queue_info(vhost: str, queue: str) -> dict:
-    resp = requests.get(f"{RABBIT_API}/queues/{vhost}/{queue}", auth=RABBIT_AUTH, timeout=10)
+def queue_info(vhost: str, queue: str, api: str = RABBIT_API) -> dict:
+    resp = requests.get(f"{api}/queues/{vhost}/{queue}", auth=RABBIT_AUTH, timeout=10)
     resp.raise_for_status()
     return resp.json()
 

@@ -3,18 +3,24 @@
 Every change goes through :meth:`InstanceStore.mutate`: load, change, save with an optimistic
 revision check, all in one transaction that also writes what the change produced (jobs to the
 outbox, work items, delivered messages, history). A save that finds another revision rolls back,
-reloads and tries again. The other engine modules plug into the save (``before_wait`` and
+reloads and tries again: another worker of this process or another engine replica stepped the
+instance first. Each such conflict is counted (``ztc_revision_conflicts_total``, and
+:attr:`InstanceStore.conflicts`) and logged as ``revision conflict``; only after
+``MAX_SAVE_ATTEMPTS`` in a row does the caller get a Conflict. The other engine modules plug into the save (``before_wait`` and
 ``after_wait``) instead of re-implementing it.
 """
 from __future__ import annotations
 
+import logging
+import random
+import time
 from datetime import datetime, timezone
 from typing import Any
 
 from sqlalchemy import event, func, insert, select, update
 from sqlalchemy.orm import defer
 
-from shared import clock
+from shared import clock, metrics
 from shared.db import transaction
 from shared.errors import Conflict, InvalidInput, NotFound
 from shared.principal import acting_user
@@ -29,6 +35,11 @@ ENDED = ("completed", "cancelled")
 UNCHANGED = object()   # a change that returns this saves nothing
 INCIDENT_OPENED = "ztc_incident_opened"   # session.info: an incident was opened in this transaction
 HISTORY_ROWS = "ztc_history_rows"         # session.info: history rows written when it commits
+# The most a retry after a conflict waits, times its attempt (a random share of it): two replicas
+# that met on one instance do not meet again at once.
+CONFLICT_PAUSE_SECONDS = 0.005
+
+log = logging.getLogger(__name__)
 
 
 class StaleRevision(Exception):
@@ -69,6 +80,7 @@ class InstanceStore:
         self.before_wait: list = []     # f(session, instance, workflow, wait) -> the wait state after it
         self.after_wait: list = []      # f(session, instance, workflow, wait, principal)
         self.on_step_failed: Any = None      # f(session, instance, StepFailed, principal) -> outcome
+        self.conflicts = 0                   # saves that met a newer revision, since this store was made
         if sessions is not None:
             event.listen(sessions, "before_commit", write_history)
 
@@ -115,7 +127,7 @@ class InstanceStore:
         ``guard(session)``, if given, runs first in the same transaction: when it answers false
         nothing is loaded or saved and None is returned (a job result that no longer applies).
         """
-        for _ in range(MAX_SAVE_ATTEMPTS):
+        for attempt in range(1, MAX_SAVE_ATTEMPTS + 1):
             try:
                 with transaction(self.sessions) as s:
                     if guard is not None and not guard(s):
@@ -146,8 +158,8 @@ class InstanceStore:
                 self.on_commit()
                 return outcome
             except StaleRevision:
-                continue
-        raise Conflict(f"instance {instance_id} is changing too often; try again")
+                self._conflict(instance_id, attempt)
+        return self._give_up(instance_id)
 
     def save(self, s, inst, workflow, principal, new=False) -> int:
         """Write the instance as ``workflow`` left it and what its wait state asks for; returns
@@ -198,7 +210,7 @@ class InstanceStore:
         """Set ``status`` (suspend, cancel) with the same optimistic revision check, so a change in
         flight either commits first or finds the new status and stops. ``change(session, instance)``
         runs in the same transaction."""
-        for _ in range(MAX_SAVE_ATTEMPTS):
+        for attempt in range(1, MAX_SAVE_ATTEMPTS + 1):
             try:
                 with transaction(self.sessions) as s:
                     inst = s.get(Instance, instance_id)
@@ -214,7 +226,23 @@ class InstanceStore:
                         raise StaleRevision()
                     outcome = change(s, inst)
             except StaleRevision:
+                self._conflict(instance_id, attempt)
                 continue
             self.on_commit()
             return outcome
+        return self._give_up(instance_id)
+
+    def _conflict(self, instance_id: str, attempt: int) -> None:
+        """Another save of the instance committed first: count it, say so, pause a little."""
+        self.conflicts += 1
+        if attempt >= MAX_SAVE_ATTEMPTS:
+            return        # the caller gives up (_give_up counts it)
+        metrics.REVISION_CONFLICTS.labels("retried").inc()
+        log.info("revision conflict on instance %s (attempt %d of %d): another save came first; "
+                 "trying again on its state", instance_id, attempt, MAX_SAVE_ATTEMPTS)
+        time.sleep(random.uniform(0, CONFLICT_PAUSE_SECONDS * attempt))
+
+    def _give_up(self, instance_id: str):
+        metrics.REVISION_CONFLICTS.labels("gave_up").inc()
+        log.warning("revision conflict on instance %s: gave up after %d attempts", instance_id, MAX_SAVE_ATTEMPTS)
         raise Conflict(f"instance {instance_id} is changing too often; try again")

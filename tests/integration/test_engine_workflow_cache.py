@@ -153,6 +153,7 @@ def test_two_engines_stepping_one_instance_keep_both_changes_and_the_revision_ch
     assert outcomes == ["completed"]
     assert len(calls) == 2, "the save that lost the race was not tried again"
     assert len(restores) == 1, "the retry did not restore the revision the other engine saved"
+    assert (engine.store.conflicts, other.store.conflicts) == (1, 0), "the conflict was not counted once"
     final = engine.get_instance(inst["id"])
     assert final["status"] == "completed" and final["revision"] == 3
     assert final["data"]["submission"] == SUBMISSION and final["data"]["assignment"] == ASSIGNMENT
