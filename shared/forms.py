@@ -56,8 +56,6 @@ class AssignForm(Form):
     units = fields.List(fields.String(validate=validate.Length(min=1)), load_default=list)
     lead = fields.String(load_default=None, allow_none=True)
     co_units = fields.List(fields.String(validate=validate.Length(min=1)), load_default=list)
-    key_proposal = fields.Boolean(load_default=False)
-    supervising_leader = fields.String(load_default=None, allow_none=True)
 
     @validates_schema
     def _units_fit_the_mode(self, data, **kwargs):
@@ -71,8 +69,15 @@ class AssignForm(Form):
                 raise ValidationError("a lead unit is required", "lead")
             if not co or lead in co:
                 raise ValidationError("at least one co-unit, other than the lead", "co_units")
-        if data["key_proposal"] and not data.get("supervising_leader"):
-            raise ValidationError("a key proposal names its supervising leader", "supervising_leader")
+
+    def load(self, data, **kwargs):
+        loaded = super().load(data, **kwargs)
+        # Key proposals are chosen at the chair's meeting (services/supervision/key_selection.py),
+        # not here. Instances of proposal diagrams deployed before that still read these two names
+        # when they open the clocks; False there leaves a key proposal already registered as it is.
+        loaded.setdefault("key_proposal", False)
+        loaded.setdefault("supervising_leader", None)
+        return loaded
 
 
 class ApproveExtensionForm(Form):

@@ -24,6 +24,7 @@ from .console.member import ConsoleMemberRoutes
 from .console.work import ConsoleWorkRoutes
 from .routes.consultations import ConsultationRoutes
 from .routes.deliveries import DeliveryRoutes
+from .routes.key_proposals import KeyProposalRoutes
 from .routes.notifications import NotificationRoutes
 from .routes.operators import OperatorRoutes
 from .routes.opinions import OpinionRoutes
@@ -36,7 +37,7 @@ from .routes.reports import ReportRoutes
 
 class GatewayService(ProcessRoutes, OperatorRoutes, ProposalRoutes, ReportRoutes, NotificationRoutes,
                      DeliveryRoutes, OpinionRoutes, PerformanceRoutes, ConsultationRoutes, PublicRoutes,
-                     ConsoleAuthRoutes, ConsoleMemberRoutes, ConsoleWorkRoutes):
+                     KeyProposalRoutes, ConsoleAuthRoutes, ConsoleMemberRoutes, ConsoleWorkRoutes):
     name = "gateway"
     db = Database("gateway", Outbox, Inbox)
     engine = ServiceRpc("engine")
