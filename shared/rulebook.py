@@ -221,10 +221,12 @@ class _ChecklistSchema(Schema):
                                   field_name="items")
 
 
-class _StandardSchema(_LabelSchema):
+class _StandardSchema(Schema):
     """One standard of the quality checklist, with its items (each with points)."""
 
-    made = dict
+    code = fields.String(required=True, validate=validate.Length(min=1))
+    zh = fields.String(required=True, validate=validate.Length(min=1))
+    en = fields.String(required=True, validate=validate.Length(min=1))
     items = _labels(_ChecklistItemSchema, required=True)
 
     @post_load

@@ -25,6 +25,7 @@ from .console.work import ConsoleWorkRoutes
 from .routes.consultations import ConsultationRoutes
 from .routes.deliveries import DeliveryRoutes
 from .routes.key_proposals import KeyProposalRoutes
+from .routes.model_1533 import Model1533Routes
 from .routes.notifications import NotificationRoutes
 from .routes.operators import OperatorRoutes
 from .routes.opinions import OpinionRoutes
@@ -37,7 +38,7 @@ from .routes.reports import ReportRoutes
 
 class GatewayService(ProcessRoutes, OperatorRoutes, ProposalRoutes, ReportRoutes, NotificationRoutes,
                      DeliveryRoutes, OpinionRoutes, PerformanceRoutes, ConsultationRoutes, PublicRoutes,
-                     KeyProposalRoutes, ConsoleAuthRoutes, ConsoleMemberRoutes, ConsoleWorkRoutes):
+                     KeyProposalRoutes, Model1533Routes, ConsoleAuthRoutes, ConsoleMemberRoutes, ConsoleWorkRoutes):
     name = "gateway"
     db = Database("gateway", Outbox, Inbox)
     engine = ServiceRpc("engine")
