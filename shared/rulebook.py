@@ -191,9 +191,14 @@ class _ProcedureRules(Schema):
     per_rehandling = _Share(required=True)
 
 
+class _FaceToFaceRules(Schema):
+    no_meeting = _Share(required=True)
+
+
 class _TimelinessRules(Schema):
     per_extension = _Share(required=True)
     on_time_floor = _Share(required=True)
+    late_reply = _Share(required=True)
 
 
 class _ResultRules(Schema):
@@ -204,6 +209,7 @@ class _ResultRules(Schema):
 class _ChecklistRulesSchema(Schema):
     organisation = fields.Nested(_OrganisationRules, required=True)
     procedure = fields.Nested(_ProcedureRules, required=True)
+    face_to_face = fields.Nested(_FaceToFaceRules, required=True)
     timeliness = fields.Nested(_TimelinessRules, required=True)
     result = fields.Nested(_ResultRules, required=True)
 
