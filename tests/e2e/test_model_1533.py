@@ -53,6 +53,8 @@ def test_areas_are_given_at_submission_set_by_staff_and_counted_by_area(running)
     bulletin = api("staff", "GET", f"/api/reports/proposals/{year}/bulletin?format=json", expect=200).json()
     assert {a["code"]: a["filed"] for a in bulletin["areas"]["areas"]} == \
         {a["code"]: a["filed"] for a in report["areas"]}
+    printed = api("staff", "GET", f"/api/reports/proposals/{year}/bulletin", expect=200).text
+    assert "领域 Area (1533)" in printed and "生态文明" in printed
 
 
 def test_the_committee_grades_on_the_checklist_and_the_grade_is_computed_and_shown(running):
