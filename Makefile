@@ -28,7 +28,7 @@ CHECK_1 := $(sort $(wildcard tests/unit/test_[a-i]*.py))
 CHECK_2 := $(filter-out $(CHECK_1),$(sort $(wildcard tests/unit/test_*.py))) tests/bpmn tests/contract
 CHECK_LANES := check-lane-1 check-lane-2 lint
 
-.PHONY: help venv browser assets run serve prepare check $(CHECK_LANES) test $(LANES) test-serial test-unit test-bpmn test-contract test-integration test-e2e bench bench-e2e chaos chaos-short services clean
+.PHONY: help venv browser assets run serve prepare check $(CHECK_LANES) test $(LANES) test-serial test-unit test-bpmn test-contract test-integration test-e2e bench bench-e2e fuzz chaos chaos-short services clean
 
 help:
 	@echo "make run               start every service and the gateway with demo tokens (Ctrl-C stops them)"
@@ -39,6 +39,7 @@ help:
 	@echo "make bench             bench/engine.py: runtime vs bare SpiffWorkflow, SQLite and PostgreSQL"
 	@echo "make bench-e2e         bench/e2e.py: whole lifecycles through every service, beside bare Spiff and bare kombu"
 	@echo "make chaos             bench/chaos.py long form: 1000 proposals, 40 SIGKILLs, a broker restart (PostgreSQL)"
+	@echo "make fuzz              the API fuzzed deeper than make test does (50 examples per operation; ZTC_FUZZ_EXAMPLES=N)"
 	@echo "make chaos-short       the short form CI runs (80 proposals, 12 SIGKILLs of every service, a broker restart)"
 	@echo "make services          check (and where possible start) RabbitMQ and PostgreSQL"
 	@echo "make browser           install what the console's browser tests need (Debian's chromium, axe-core)"
@@ -129,6 +130,9 @@ bench-e2e: venv services
 
 chaos: venv services
 	$(PY) bench/chaos.py
+
+fuzz: venv services
+	ZTC_FUZZ_EXAMPLES=$${ZTC_FUZZ_EXAMPLES:-50} $(PYTEST) tests/e2e/test_api_fuzz.py
 
 chaos-short: venv services
 	$(PY) bench/chaos.py --short

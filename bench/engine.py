@@ -226,7 +226,7 @@ def main(argv=None) -> int:
     try:
         for name, roundtrip in (("spiff in memory", False), ("spiff + json", True)):
             rt = WorkflowRuntime()
-            rows.append(timed(name, n, w, lambda i: spiff_lifecycle(rt, spec, key, i, roundtrip),
+            rows.append(timed(name, n, w, lambda i, rt=rt, roundtrip=roundtrip: spiff_lifecycle(rt, spec, key, i, roundtrip),
                               lambda out: out))
         with tempfile.TemporaryDirectory(prefix="ztc-bench-") as tmp:
             engine = make_engine(config.load({"ZTC_VAR_DIR": tmp}).database_url("engine"),

@@ -16,6 +16,7 @@ from nameko.runners import ServiceRunner  # noqa: E402
 
 from services.registry import SERVICE_CLASSES, service_class  # noqa: E402
 from shared import config  # noqa: E402
+from shared.messaging import identity  # noqa: E402
 
 log = logging.getLogger("ztc.runner")
 
@@ -35,7 +36,7 @@ def main(argv=None) -> int:
     import os
 
     os.umask(0o077)  # the SQLite files (personal data) and anything else written: the owner's only
-    settings = config.load().for_service(args.service)   # its own broker user, when its password is given
+    settings = identity.for_service(config.load(), args.service)   # its own broker user, when its password is given
     from shared import logs
 
     logs.configure(args.service, settings)  # ZTC_LOG_FORMAT=json: JSON lines with the ids

@@ -141,32 +141,6 @@ class Settings:
         for ``amqps://`` the CA (and client certificate) files, the broker's certificate checked."""
         return amqp_ssl(amqp_uri or self.amqp_uri, self)
 
-    @property
-    def operator_uri(self) -> str:
-        """The operator's broker connection (dead letters, replays, ``ztc``'s RPC): the setting, else
-        ZTC_AMQP_URI's broker as the operator's user when ``ZTC_BUS_PASSWORD_OPERATOR`` is given,
-        else the operator's password ``make run`` generated under var/, else ZTC_AMQP_URI."""
-        if self.operator_amqp_uri:
-            return self.operator_amqp_uri
-        from shared.messaging import identity
-
-        if self.bus_passwords.get(OPERATOR):
-            return identity.with_user(self.amqp_uri, identity.operator_user(self), self.bus_passwords[OPERATOR])
-        return identity.local_operator_uri(self) or self.amqp_uri
-
-    def for_service(self, service: str) -> "Settings":
-        """These settings as ``service`` runs with them: with ``ZTC_BUS_PASSWORD_<SERVICE>`` given, it
-        connects to ZTC_AMQP_URI's broker as its own user ``<prefix><service>`` (compose and
-        Kubernetes give each container its own password and the broker's address only)."""
-        password = self.bus_passwords.get(service)
-        if not password:
-            return self
-        from dataclasses import replace
-
-        from shared.messaging import identity
-
-        return replace(self, amqp_uri=identity.with_user(self.amqp_uri, identity.service_user(self, service), password))
-
     def nameko_config(self, **extra) -> dict:
         cfg = {
             "AMQP_URI": self.amqp_uri,

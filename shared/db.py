@@ -9,10 +9,12 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+from datetime import timezone
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import JSON, create_engine, event, text
+from sqlalchemy import JSON, DateTime, create_engine, event, text
+from sqlalchemy.types import TypeDecorator
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
@@ -193,6 +195,27 @@ def run_migrations_env(metadata) -> None:
     engine.dispose()
 
 
+class UtcDateTime(TypeDecorator):
+    """A moment, stored and read back as an aware UTC datetime on both databases.
+
+    PostgreSQL keeps the offset (``timestamptz``); SQLite keeps text without one and hands back a
+    naive datetime. Every time the product stores is UTC, so a naive value (read back from SQLite,
+    or written by code that took one from there) is UTC; an aware one is converted to UTC."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
 # How every service maps its ``Mapped[dict]`` and ``Mapped[list]`` columns.
 TYPE_ANNOTATION_MAP: dict = {dict: JSON, list: JSON}
 
@@ -208,4 +231,4 @@ def make_base():
     return Base
 
 
-__all__ = ["make_base", "Session", "get_engine", "session_factory", "transaction", "migrate"]
+__all__ = ["UtcDateTime", "make_base", "Session", "get_engine", "session_factory", "transaction", "migrate"]

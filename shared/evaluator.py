@@ -108,15 +108,15 @@ class ContainedScriptEngine(PythonScriptEngine):
             return self.environment.evaluate(expression, task.data, external_context, limits_for(task))
         except SpiffWorkflowException as se:
             se.add_note(f"Error evaluating expression '{expression}'")
-            raise se
+            raise
         except Exception as e:
-            raise WorkflowTaskException(f"Error evaluating expression '{expression}'", task=task, exception=e)
+            raise WorkflowTaskException(f"Error evaluating expression '{expression}'", task=task, exception=e) from e
 
     def execute(self, task, script, external_context=None):
         try:
             return self.environment.execute(script, task.data, external_context or {}, limits_for(task))
         except Exception as err:
-            raise self.create_task_exec_exception(task, script, err)
+            raise self.create_task_exec_exception(task, script, err) from err
 
 
 def script_engine(extra: dict | None = None) -> PythonScriptEngine:

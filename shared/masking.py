@@ -115,5 +115,5 @@ def mask_text(text: str, names: Sequence[str] = ()) -> str:
         # A Latin name only as a whole word: "li" must not mask the "li" in "public".
         pattern = re.escape(name) if _is_cjk(name[0]) else rf"(?<!\w){re.escape(name)}(?!\w)"
         masked = mask_name(name)
-        text = re.sub(pattern, lambda _match: masked, text)
+        text = re.sub(pattern, masked.replace("\\", "\\\\"), text)  # the mask as written, no group references
     return text

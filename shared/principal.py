@@ -36,6 +36,8 @@ import secrets
 import threading
 import time
 
+from shared.errors import Unauthenticated
+
 SYSTEM = "system"
 PROOF = "proof"            # the key of a signed principal's signature
 SEAL = "seal"              # the key of a sealed envelope's signature
@@ -48,6 +50,14 @@ def acting_user(principal: dict | None) -> str:
     """The user a change is recorded for: the principal's user, or ``system`` for the engine's and
     the services' own work (a job or a timer acting for no person)."""
     return (principal or {}).get("user") or SYSTEM
+
+
+def acting(principal: dict | None) -> tuple[str, set[str], str | None]:
+    """``(user, roles, unit)`` of a principal that must name a person (or a unit's user); no user is
+    ``Unauthenticated``."""
+    if not isinstance(principal, dict) or not principal.get("user"):
+        raise Unauthenticated("a principal with a user is required")
+    return str(principal["user"]), set(principal.get("roles") or ()), principal.get("unit")
 
 
 class BadSignature(Exception):

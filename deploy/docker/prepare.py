@@ -4,7 +4,7 @@ idempotent:
 
 1. wait for PostgreSQL and RabbitMQ's management API (``--wait`` seconds);
 2. migrate every service's database (``ZTC_DB_<SERVICE>`` / ``ZTC_DATABASE_URL``);
-3. load the broker definitions (``shared.messaging.topology``, queues of ``ZTC_QUEUE_TYPE``) into
+3. load the broker definitions (``shared.messaging.definitions``, queues of ``ZTC_QUEUE_TYPE``) into
    the vhost of ``ZTC_AMQP_URI`` through ``ZTC_RABBIT_MANAGEMENT_URL``;
 4. deploy every diagram in ``ZTC_BPMN_DIR`` (an unchanged file keeps its version);
 5. seed the unit and members directories from ``deploy/seed`` when they are empty;
@@ -94,7 +94,7 @@ def main(argv=None) -> int:
         return wait_for_migration(args.wait_for, settings.database_url(args.wait_for), args.wait)
 
     from shared.db import migrate, session_factory, transaction
-    from shared.messaging import topology
+    from shared.messaging import definitions
 
     if settings.bus_users != "shared":
         require_bus_passwords(settings)        # before anything changes
@@ -102,8 +102,8 @@ def main(argv=None) -> int:
         _retry(f"the {service} database", lambda s=service: migrate(s, settings.database_url(s)), args.wait)
         say(f"{service}: database migrated")
 
-    document = topology.definitions(queue_type=settings.queue_type)
-    _retry("RabbitMQ's management API", lambda: topology.load_definitions(settings, document), args.wait)
+    document = definitions.definitions(queue_type=settings.queue_type)
+    _retry("RabbitMQ's management API", lambda: definitions.load_definitions(settings, document), args.wait)
     say(f"broker definitions loaded: {len(document['exchanges'])} exchanges, {len(document['queues'])} "
         f"{settings.queue_type} queues, {len(document['bindings'])} bindings")
 

@@ -115,7 +115,7 @@ def record_extension_refusal(session, params: dict, principal: dict | None) -> d
     return {"request_id": request.id, "status": request.status}
 
 
-RATING_OPENED = "handling.rating_opened"
+RATING_OPENED = shared_contracts.subscriptions.RATING_OPENED
 
 
 def hear_acceptance(session, body) -> list[int]:

@@ -5,11 +5,11 @@ from marshmallow import Schema, fields, validate
 from sqlalchemy import select
 
 from shared.errors import Forbidden
+from shared.principal import acting
 from shared.validation import load
 
 from .commands import describe_reply
 from .decisions import decisions_of
-from .consultation.cases import acting
 from .models import Assignment, AssignmentEvent, CoUnitInput, ExtensionRequest, Reply, Unit
 from .records import (acting_unit, active_assignments, current_reply, describe, iso, oversees,
                       principal_of, visible_assignment)

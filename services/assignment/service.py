@@ -12,7 +12,6 @@ from nameko.extensions import DependencyProvider
 
 from shared.calendar import files_fingerprint
 from shared.messaging.database import Database
-from shared.contracts import DEADLINE_EXTENDED
 from shared.messaging.entrypoints import Pingable, ServiceRpc, api, job, listen
 from shared.messaging.topology import events_queue
 
@@ -149,7 +148,7 @@ class AssignmentService(Pingable, ConsultationEntrypoints):
         return queries.proposal_reply(self.db.session, self.intake.reply_access(str(number), principal))
 
     # -- domain events ---------------------------------------------------------------------------
-    @listen(events_queue("assignment", [DEADLINE_EXTENDED, decisions.RATING_OPENED]))
+    @listen(events_queue("assignment"))
     def on_deadline_extended(self, body):
         """Staff approved an extension (supervision moved the deadline): record it on the request.
         Staff accepted a reply (a rating round opened): its units are told (B: a follow-up is due)."""

@@ -98,7 +98,7 @@ class Operators:
             self.store.history(s, instance_id, principal, "resumed", None, {"held_results_released": len(held)})
             return "resumed"
 
-        setattr(change, "ztc_resumes", True)
+        setattr(change, "ztc_resumes", True)  # noqa: B010 (a mark on a function object, unknown to its type)
         # Saving recomputes what the instance waits for, delivers buffered messages it waits for,
         # and the next timer tick fires what fell due meanwhile.
         self.store.mutate(instance_id, change, principal)

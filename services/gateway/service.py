@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from nameko.timer import timer
 
-from shared import config, contracts
+from shared import config
 from shared.messaging.database import Database
 from shared.errors import Forbidden
 from shared.messaging.entrypoints import PrincipalSigner, ServiceRpc, listen
@@ -61,7 +61,7 @@ class GatewayService(ProcessRoutes, OperatorRoutes, ProposalRoutes, ReportRoutes
         """The caller of a public route: the ``public`` role, signed like any caller."""
         return self.sign({"user": PUBLIC_USER, "roles": ["public"], "unit": None})
 
-    @listen(events_queue("gateway", [contracts.NOTIFY_PREFIX + "#"]), with_sender=True)
+    @listen(events_queue("gateway"), with_sender=True)
     def deliver_notification(self, body, sender):
         """A ``notify.<kind>`` event from a service (the broker-validated AMQP user_id; any other
         sender is refused): one inbox row per recipient (a redelivery adds nothing; a malformed

@@ -29,8 +29,7 @@ from .models import Proposal, ProposalEvent
 from .records import by_number, notify, proposers, record_event
 
 IN_HANDLING = ("filed", "assigned", "replied", "rating", "rated", "rehandling")
-HEARD = ("handling.assigned", "handling.reply_submitted", "handling.sent_back", "handling.rating_opened",
-         "handling.rated", "handling.rehandling", "handling.followup_received")
+HEARD = contracts.subscriptions.INTAKE_HEARS
 STATUS = {"handling.assigned": "assigned", "handling.reply_submitted": "replied",
           "handling.sent_back": "assigned", "handling.rating_opened": "rating", "handling.rated": "rated",
           "handling.rehandling": "rehandling"}

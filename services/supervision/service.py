@@ -63,7 +63,7 @@ class SupervisionService(Pingable):
         return operations.close(self.db.session, self.rules, params, principal)
 
     # -- domain events ---------------------------------------------------------------------------
-    @listen(events_queue("supervision", sorted(unit_facts.FULFILS)))
+    @listen(events_queue("supervision"))
     def on_unit_acted(self, body):
         """A unit signed or a co-unit sent its input: fulfil its deadline (once per event)."""
         unit_facts.hear(self.db.session, body, self.rules)

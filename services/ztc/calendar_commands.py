@@ -60,10 +60,11 @@ def _recompute(settings, year: int) -> dict:
     from nameko.standalone.rpc import ClusterRpcProxy
 
     from shared import principal as signing
+    from shared.messaging import identity
 
     # As the operator's broker user, for a principal signed with the deployment key.
     signed = signing.sign(_operator(), signing.key_of(settings), settings.principal_ttl_seconds)
-    with ClusterRpcProxy(settings.nameko_config(AMQP_URI=settings.operator_uri),
+    with ClusterRpcProxy(settings.nameko_config(AMQP_URI=identity.operator_uri(settings)),
                          timeout=RPC_TIMEOUT_SECONDS) as rpc:
         return rpc.supervision.recompute_provisional(year, principal=signed)
 

@@ -8,7 +8,7 @@ import sys
 
 from marshmallow import fields
 
-from . import bus, jobs, messages
+from . import bus, jobs, messages, subscriptions
 
 
 _TYPES = ((fields.Integer, "integer"), (fields.Boolean, "boolean"), (fields.AwareDateTime, "date-time"),
@@ -45,6 +45,14 @@ def document() -> str:
              ("DEAD_EXCHANGE", "dead letters, with `x-ztc-reason`")]
     for constant, what in names:
         out.append(f"| `{getattr(bus, constant)}` | {what} |")
+    out += ["", "## Who consumes and calls what", "",
+            "Each service's use of the bus (`shared/contracts/subscriptions.py`): the broker's definitions and "
+            "each service's broker permissions are built from it, and a test holds every service class to it.", "",
+            "| service | consumes (queue: binding keys) | job queue | answers RPC | calls RPC of |", "|---|---|---|---|---|"]
+    for service, use in subscriptions.BUS_USE.items():
+        queues = "<br>".join(f"`{item.queue}`: " + ", ".join(f"`{key}`" for key in item.keys) for item in use.listens)
+        out.append(f"| {service} | {queues or '—'} | {'`' + bus.job_queue(service) + '`' if use.jobs else '—'} | "
+                   f"{'yes' if use.rpc_server else 'no'} | {', '.join(use.rpc_targets) or '—'} |")
     out += ["", "## Job operations", "",
             "A diagram's service task names one of these (`spiffworkflow:serviceTaskOperator id=...`) "
             "and passes its parameters; a deploy refuses any other operation, a missing required "

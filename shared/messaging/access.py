@@ -1,8 +1,8 @@
 """Who may do what on the bus: one broker user per service, the operator, each unit and each
 member's or informant's app, with the vhost permissions (configure, write, read regular
 expressions) and topic permissions (per topic exchange: the routing keys a user may publish and
-bind) RabbitMQ enforces. Generated from the service classes (the queues each consumes, whether it
-answers or makes RPC calls), the contracts (who sends which BPMN message, who starts processes)
+bind) RabbitMQ enforces. Generated from the contracts (the queues each service consumes, whether it
+answers or makes RPC calls: shared.contracts.subscriptions; who sends which BPMN message, who starts processes)
 and the unit directory; nothing here is written by hand per user.
 
 The same grants are
@@ -139,7 +139,7 @@ class Grant:
                 and self._topic(self.topic_read, exchange, key))
 
 
-# -- what each service does on the bus, read from its class ----------------------------------------
+# -- what each service does on the bus, as the contracts declare it ----------------------------------------
 @dataclass
 class ServiceUse:
     service: str
@@ -149,29 +149,15 @@ class ServiceUse:
 
 
 def service_use(service: str) -> ServiceUse:
-    import inspect
-
-    from kombu import Queue
-
-    from services.registry import service_class
-
-    from .entrypoints import Api, JobEntrypoint, Listen, ServiceRpc
+    """What ``service`` consumes and calls, as ``shared.contracts.subscriptions`` declares it."""
     from .topology import _bindings_of, job_queue
 
-    cls = service_class(service)
-    queues, rpc_server, targets = {}, False, set()
-    for _, member in inspect.getmembers(cls):
-        for entrypoint in getattr(member, "nameko_entrypoints", ()):
-            if isinstance(entrypoint, Listen) and isinstance(entrypoint.queue, Queue):
-                queues[entrypoint.queue.name] = _bindings_of(entrypoint.queue)
-            elif isinstance(entrypoint, JobEntrypoint):
-                queue = job_queue(service, "classic")
-                queues[queue.name] = _bindings_of(queue)
-            elif isinstance(entrypoint, Api):
-                rpc_server = True
-        if isinstance(member, ServiceRpc):
-            targets.add(member.target_service)
-    return ServiceUse(service, queues, rpc_server, tuple(sorted(targets)))
+    use = contracts.subscriptions.BUS_USE[service]
+    queues = {listened.queue: sorted((listened.exchange, key) for key in listened.keys) for listened in use.listens}
+    if use.jobs:
+        queue = job_queue(service, "classic")
+        queues[queue.name] = _bindings_of(queue)
+    return ServiceUse(service, queues, use.rpc_server, tuple(sorted(use.rpc_targets)))
 
 
 def _rpc(grant: Grant, owner: str, server: bool, targets) -> None:

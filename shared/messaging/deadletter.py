@@ -432,5 +432,5 @@ def _require_selection(ids, queue, routing_key, everything):
 def box(settings) -> DeadLetterBox:
     """The dead-letter box of these settings, read and replayed as the operator's broker user
     (``ZTC_OPERATOR_AMQP_URI``); discards are recorded under the var directory."""
-    return DeadLetterBox(settings.operator_uri, settings.var_dir / "dead-letters-discarded.jsonl",
+    return DeadLetterBox(identity.operator_uri(settings), settings.var_dir / "dead-letters-discarded.jsonl",
                          getattr(settings, "queue_type", "classic"))

@@ -23,7 +23,7 @@ service, or the operator). ``make run`` and the deployments give each service it
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 from shared import config
@@ -81,6 +81,27 @@ def local_operator_uri(settings) -> str | None:
         return None
     password = settings.bus_passwords.get(config.OPERATOR) or stored.get(operator_user(settings))
     return with_user(settings.amqp_uri, operator_user(settings), password) if password else None
+
+
+def operator_uri(settings) -> str:
+    """The operator's broker connection (dead letters, replays, ``ztc``'s RPC): the setting, else
+    ZTC_AMQP_URI's broker as the operator's user when ``ZTC_BUS_PASSWORD_OPERATOR`` is given,
+    else the operator's password ``make run`` generated under var/, else ZTC_AMQP_URI."""
+    if settings.operator_amqp_uri:
+        return settings.operator_amqp_uri
+    if settings.bus_passwords.get(config.OPERATOR):
+        return with_user(settings.amqp_uri, operator_user(settings), settings.bus_passwords[config.OPERATOR])
+    return local_operator_uri(settings) or settings.amqp_uri
+
+
+def for_service(settings, service: str):
+    """``settings`` as ``service`` runs with them: with ``ZTC_BUS_PASSWORD_<SERVICE>`` given, it
+    connects to ZTC_AMQP_URI's broker as its own user ``<prefix><service>`` (compose and
+    Kubernetes give each container its own password and the broker's address only)."""
+    password = settings.bus_passwords.get(service)
+    if not password:
+        return settings
+    return replace(settings, amqp_uri=with_user(settings.amqp_uri, service_user(settings, service), password))
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,8 @@ import requests
 from shared import clock, contracts
 from shared.errors import ZtcError
 
+from . import identity
+
 TIMEOUT = 10
 
 
@@ -114,7 +116,7 @@ def queues(settings, peek=True) -> list[dict]:
         now = now.replace(tzinfo=timezone.utc)
     out = []
     rows = [q for q in sorted(rows, key=lambda r: r["name"]) if q["name"].startswith("ztc.")]
-    exact = _exact_counts(settings.operator_uri, [q["name"] for q in rows])
+    exact = _exact_counts(identity.operator_uri(settings), [q["name"] for q in rows])
     for q in rows:
         # The management API's figures are sampled every few seconds; ready and consumers are
         # asked of the queue itself (a passive declare), unacked only the API knows.

@@ -240,7 +240,7 @@ def run(suite: Suite, scenario: dict, runtime=None) -> Result:
         if expected_failure:
             raise ScenarioFailure(f"the start was expected to fail at '{expected_failure.get('element')}', "
                                   "but it did not")
-        for index, step in enumerate(_expand(scenario.get("when"), suite), 1):
+        for index, step in enumerate(_expand(scenario.get("when"), suite), 1):  # noqa: B007 (read by the except clause)
             _step(instance, step, fake)
         index = None
         check(instance, render(scenario.get("then") or {}, fake.now()))

@@ -161,7 +161,7 @@ def pytest_collection_modifyitems(config, items):
         return (first_seen[key[1]], KINDS.index(key[0]), 0 if key[2] else 1, n)
 
     ours = [item for _, item in sorted(enumerate(ours), key=order)]
-    for slot, item in zip(slots, ours):
+    for slot, item in zip(slots, ours, strict=True):
         items[slot] = item
     schedule, last = [], {}
     for item in ours:

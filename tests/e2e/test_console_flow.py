@@ -205,7 +205,7 @@ def test_member_submits_cosigner_confirms_staff_file_and_assign_unit_replies_mem
         for score in ("handling", "result"):
             driver.find_element(By.CSS_SELECTOR, f'input[name="{score}"][value="satisfied"]').click()
         press(driver, driver.find_element(By.ID, "rate"))
-        wait_for(lambda: who in text_of(driver, "ratings"), timeout=15, message=f"{who}'s rating")
+        wait_for(lambda who=who: who in text_of(driver, "ratings"), timeout=15, message=f"{who}'s rating")
     log_in(driver, console, "committee.liu")
     # on the quality checklist's three standards: the grade is computed from the ticked items
     complete_task(driver, console, "grade_quality", number,

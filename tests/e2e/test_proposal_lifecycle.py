@@ -102,7 +102,7 @@ def test_joint_proposal_filed_assigned_lead_and_co_unit_answered_a_rated_and_pub
 
     api.complete("staff", "review_reply", number, {"action": "accept"})
     for who in ("member", "cosigner"):
-        wait_for(lambda: api(who, "POST", f"/api/proposals/{number}/ratings",
+        wait_for(lambda who=who: api(who, "POST", f"/api/proposals/{number}/ratings",
                              {"handling": "satisfied", "result": "satisfied"}).status_code == 201,
                  timeout=60, message=f"{who}'s rating to be accepted")
     api.complete("committee", "grade_quality", number, {"grade": "good"})
@@ -195,7 +195,7 @@ def test_proposers_follow_their_proposal_read_the_reply_they_rate_and_are_told_e
     api.complete("staff", "review_reply", number, {"action": "accept"})
     wait_for(lambda: api.status(number) == "rating", timeout=60, message="status rating")
     for who in ("member", "cosigner"):
-        wait_for(lambda: {"reply_accepted", "rating_opened"} <= notices(api, who, number), timeout=60,
+        wait_for(lambda who=who: {"reply_accepted", "rating_opened"} <= notices(api, who, number), timeout=60,
                  message=f"{who}'s notices of the accepted reply and the rating")
         reply = api(who, "GET", f"/api/proposals/{number}/reply", expect=200).json()
         assert reply["answered_by"] == number
@@ -212,7 +212,7 @@ def test_proposers_follow_their_proposal_read_the_reply_they_rate_and_are_told_e
     assert api("staff", "GET", f"/api/proposals/{number}/reply", expect=200).json()["rounds"]
 
     for who in ("member", "cosigner"):
-        wait_for(lambda: api(who, "POST", f"/api/proposals/{number}/ratings",
+        wait_for(lambda who=who: api(who, "POST", f"/api/proposals/{number}/ratings",
                              {"handling": "satisfied", "result": "satisfied"}).status_code == 201,
                  timeout=60, message=f"{who}'s rating to be accepted")
     api.complete("committee", "grade_quality", number, {"grade": "good"})

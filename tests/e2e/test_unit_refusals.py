@@ -65,7 +65,7 @@ def test_a_refused_unit_command_comes_back_on_the_units_own_queue_with_its_reaso
             publish_with_id(uri, transport.user, key, body, correlation_id)
         heard = refusals_heard(uri, "transport", set(sent))
     assert set(heard) == set(sent), f"refusals heard: {sorted(heard)}"
-    for correlation_id, (key, body, kind) in sent.items():
+    for correlation_id, (key, _body, kind) in sent.items():
         routing_key, refusal = heard[correlation_id]
         assert routing_key == "transport.command.refused"
         assert refusal["command"] == key and refusal["unit"] == "transport"

@@ -14,12 +14,12 @@ import sys
 
 import pytest
 import requests
-from amqp.exceptions import PreconditionFailed
+from amqp.exceptions import AccessRefused, PreconditionFailed
 from kombu import Connection
 
 from shared import config, contracts
 from shared.db import migrate
-from shared.messaging import topology
+from shared.messaging import definitions, topology
 from tests import support
 
 DECLARE_EVERYTHING = """
@@ -62,8 +62,8 @@ def _broker_queues(vhost):
 
 def test_committed_quorum_definitions_load_and_match_the_services(tmp_path, vhost):
     settings = _settings(tmp_path, vhost, ZTC_QUEUE_TYPE="quorum")
-    document = json.loads(topology.DEFINITIONS_FILE.read_text(encoding="utf-8"))
-    topology.load_definitions(settings, document)
+    document = json.loads(definitions.DEFINITIONS_FILE.read_text(encoding="utf-8"))
+    definitions.load_definitions(settings, document)
 
     queues = _broker_queues(vhost)
     assert set(queues) == {q["name"] for q in document["queues"]}
@@ -83,7 +83,7 @@ def test_committed_quorum_definitions_load_and_match_the_services(tmp_path, vhos
 def test_a_process_with_the_other_queue_type_is_refused(tmp_path, vhost):
     """The check has teeth: a service left on classic queues cannot declare against the cluster's."""
     settings = _settings(tmp_path, vhost)
-    topology.load_definitions(settings, topology.definitions(queue_type="quorum"))
+    definitions.load_definitions(settings, definitions.definitions(queue_type="quorum"))
     with Connection(settings.amqp_uri) as conn:
         with pytest.raises(PreconditionFailed, match="x-queue-type"):
             topology.job_queue("intake", "classic")(conn.channel()).declare()
@@ -93,7 +93,7 @@ def test_a_process_with_the_other_queue_type_is_refused(tmp_path, vhost):
 
 def test_classic_definitions_match_the_default_services(tmp_path, vhost):
     settings = _settings(tmp_path, vhost)
-    topology.load_definitions(settings, topology.definitions(queue_type="classic"))
+    definitions.load_definitions(settings, definitions.definitions(queue_type="classic"))
     assert {q["type"] for q in _broker_queues(vhost).values()} == {"classic"}
     done = _declare_as_the_services(settings, "classic")
     assert done.returncode == 0, done.stderr[-3000:]
@@ -101,7 +101,7 @@ def test_classic_definitions_match_the_default_services(tmp_path, vhost):
 
 def test_load_command_imports_into_the_vhost_of_the_amqp_uri(tmp_path, vhost):
     settings = _settings(tmp_path, vhost, ZTC_QUEUE_TYPE="quorum")
-    done = subprocess.run([sys.executable, "-W", "ignore", "-m", "shared.messaging.topology", "load"],
+    done = subprocess.run([sys.executable, "-W", "ignore", "-m", "shared.messaging.definitions", "load"],
                           cwd=config.ROOT, env=_env(settings, "quorum"), capture_output=True, text=True,
                           timeout=120)
     assert done.returncode == 0, done.stderr[-3000:]
@@ -112,7 +112,7 @@ def test_a_service_consumes_and_dead_letters_on_quorum_queues(tmp_path, vhost):
     """A real service process (the runner the containers run) on the cluster's definitions: it
     consumes its quorum queue and dead-letters a refused message with its reason."""
     settings = _settings(tmp_path, vhost, ZTC_QUEUE_TYPE="quorum")
-    topology.load_definitions(settings, json.loads(topology.DEFINITIONS_FILE.read_text(encoding="utf-8")))
+    definitions.load_definitions(settings, json.loads(definitions.DEFINITIONS_FILE.read_text(encoding="utf-8")))
     migrate("intake", settings.database_url("intake"))
     proc = subprocess.Popen([sys.executable, "-W", "ignore", "-m", "services.runner", "intake"],
                             cwd=config.ROOT, env=_env(settings, "quorum"),
@@ -178,13 +178,13 @@ def _prepare_twice(settings, env, script, passwords, vhost):
     # Every service's broker user works with its password (twice installed, still the same); a
     # unit's exists, with its permissions, but cannot log in until its credentials are issued.
     for service in config.SERVICES:
-        own = settings.__class__(**{**settings.__dict__, "bus_passwords": passwords}).for_service(service)
+        own = identity.for_service(settings.__class__(**{**settings.__dict__, "bus_passwords": passwords}), service)
         with Connection(own.amqp_uri, connect_timeout=5) as conn:
             conn.connect()
     resp = requests.get(f"{support.RABBIT_API}/permissions/{vhost}/{identity.unit_user(settings, 'transport')}",
                         auth=support.RABBIT_AUTH, timeout=10)
     assert resp.json()["read"] == r"^(ztc\.unit\.transport)$"
-    with pytest.raises(Exception):
+    with pytest.raises(AccessRefused):
         with Connection(identity.with_user(settings.amqp_uri, identity.unit_user(settings, "transport"), ""),
                         connect_timeout=5) as conn:
             conn.connect()

@@ -54,7 +54,7 @@ def test_an_apps_credentials_are_issued_once_rotated_and_allow_only_submitting(b
         publish(creds["amqp_uri"], contracts.MESSAGES_EXCHANGE, contracts.MESSAGE_ROUTING_KEY, {}, user_id=creds["user"])
     rotated = json.loads(ztc(settings, "apps", "credentials", "rotate", "member.li", "--role", "member", "--json").stdout)
     assert rotated["password"] != creds["password"]
-    with pytest.raises(Exception):
+    with pytest.raises(AccessRefused):
         with Connection(creds["amqp_uri"], connect_timeout=5) as conn:
             conn.connect()
     publish(rotated["amqp_uri"], contracts.MESSAGES_EXCHANGE, contracts.OPINION_SUBMIT_ROUTING_KEY,

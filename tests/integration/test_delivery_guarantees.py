@@ -143,16 +143,16 @@ def test_instances_complete_across_a_broker_restart(system):
     system.reconnect_rpc()
 
     for instance_id in ids[2:]:
-        task = wait_for(lambda: system.rpc.engine.list_tasks(STAFF, instance_id), timeout=60,
+        task = wait_for(lambda instance_id=instance_id: system.rpc.engine.list_tasks(STAFF, instance_id), timeout=60,
                         message="the review task after the restart")[0]
         system.rpc.engine.complete_task(task["task_id"], {"approved": True}, STAFF)
-    for key, instance_id in zip(keys, ids):
-        wait_for(lambda: system.rpc.engine.get_instance(instance_id)["waiting_messages"], timeout=60,
+    for key, instance_id in zip(keys, ids, strict=True):
+        wait_for(lambda instance_id=instance_id: system.rpc.engine.get_instance(instance_id)["waiting_messages"], timeout=60,
                  message=f"{key} to wait for the reply")
         system.rpc.engine.send_message({"name": "unit_reply", "correlation_key": key,
                                         "message_id": f"reply-{key}", "payload": {}}, OPERATOR)
     for instance_id in ids:
-        wait_for(lambda: system.rpc.engine.get_instance(instance_id)["status"] == "completed", timeout=60,
+        wait_for(lambda instance_id=instance_id: system.rpc.engine.get_instance(instance_id)["status"] == "completed", timeout=60,
                  message="completion after the restart")
     assert count(system, "intake", Submission) == 4
     assert count(system, "evaluation", Outcome, outcome="answered") == 4

@@ -209,7 +209,7 @@ def test_the_daily_digest_gathers_a_days_notices_into_one_message(skipping_clock
     titles = ["联名邀请：关于老城区停车的建议", "提案 2026-0001 已立案", "提案 2026-0001 已交办交通局"]
     for number, title in enumerate(titles, 1):
         notify(settings, ["member.li"], kind="proposal_progress", title=title, text="")
-        wait_for(lambda: inbox_rows(sessions) == number, message=f"notice {number} in the inbox")
+        wait_for(lambda number=number: inbox_rows(sessions) == number, message=f"notice {number} in the inbox")
         skipping_clock.advance(minutes=10)   # each notice stored at its own time: the digest's order
     mailbox = tmp_path / "mail.jsonl"
     with smtp_sink.running(smtp_port, mailbox):

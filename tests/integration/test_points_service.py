@@ -93,7 +93,7 @@ def test_a_thread_of_real_events_counts_its_authorship_once_and_a_redelivery_not
                   "2026-0001", thread, number="2026-0001")
     for body in (taken, submitted, filed):      # in the order they happened
         send(settings, body)
-        wait_for(lambda: body["event_id"] in heard(sessions), message=f"{body['name']} heard")
+        wait_for(lambda body=body: body["event_id"] in heard(sessions), message=f"{body['name']} heard")
     for body in (filed, submitted):             # redeliveries
         send(settings, body)
     marker = event("opinion.adopted", [{"member": "member.zhou", "role": "author"}], "SQ-2026-0099")

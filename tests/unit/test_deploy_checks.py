@@ -241,7 +241,7 @@ def test_a_timer_literal_that_is_not_iso_8601_is_refused_with_a_valid_one(kind, 
 def test_timer_literals_are_checked_with_spiffworkflows_own_parsers():
     # SpiffWorkflow's duration parser refuses what ours refuses, and the same runs the timers.
     from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
-    with pytest.raises(Exception):
+    with pytest.raises(Exception, match="Invalid duration"):
         TimerEventDefinition.parse_iso_duration("P3 days")
     assert expressions.timer_value_problem("timeDuration", "P3 days")
     assert expressions.timer_value_problem("timeDuration", "P3D") is None

@@ -13,6 +13,7 @@ import yaml
 
 from services.registry import DATABASES, SERVICE_CLASSES
 from shared import config
+from shared.messaging import identity
 
 COMPOSE = config.ROOT / "deploy" / "compose" / "docker-compose.yml"
 DOCKERFILE = config.ROOT / "deploy" / "docker" / "Dockerfile"
@@ -89,7 +90,7 @@ def test_each_service_connects_as_its_own_broker_user_with_only_its_own_password
         expected = {f"ZTC_BUS_PASSWORD_{name.upper()}"} | ({"ZTC_BUS_PASSWORD_OPERATOR"} if name == "gateway" else set())
         assert passwords == expected, name
         assert "@" not in env["ZTC_AMQP_URI"] and "@" not in env["ZTC_RABBIT_MANAGEMENT_URL"], name  # no admin
-        settings = config.load(env).for_service(name)
+        settings = identity.for_service(config.load(env), name)
         assert settings.amqp_uri.startswith(f"amqp://ztc-{name}:") and settings.bus_key
     migrate = {k: str(v) for k, v in services["migrate"]["environment"].items()}
     assert {f"ZTC_BUS_PASSWORD_{n.upper()}" for n in (*config.SERVICES, config.OPERATOR)} <= set(migrate)

@@ -11,15 +11,15 @@ import sys
 import pytest
 
 from shared import config, contracts
-from shared.messaging import poison, topology
+from shared.messaging import definitions, poison, topology
 
-REGENERATE = ("python -m shared.messaging.topology definitions --queue-type quorum "
+REGENERATE = ("python -m shared.messaging.definitions generate --queue-type quorum "
               "> deploy/rabbitmq/definitions.json")
 
 
 @pytest.fixture(scope="module")
 def quorum():
-    return topology.definitions(queue_type="quorum")
+    return definitions.definitions(queue_type="quorum")
 
 
 def by_name(items):
@@ -27,8 +27,8 @@ def by_name(items):
 
 
 def test_committed_definitions_are_what_the_code_generates():
-    committed = topology.DEFINITIONS_FILE.read_text(encoding="utf-8")
-    assert committed == topology.definitions_json(queue_type="quorum"), \
+    committed = definitions.DEFINITIONS_FILE.read_text(encoding="utf-8")
+    assert committed == definitions.definitions_json(queue_type="quorum"), \
         f"deploy/rabbitmq/definitions.json is stale: regenerate it with `{REGENERATE}`"
 
 
@@ -99,7 +99,7 @@ def test_every_listener_of_every_service_is_covered(quorum):
 
 
 def test_classic_definitions_carry_no_queue_type_and_no_policy():
-    classic = topology.definitions(vhost="ztc", queue_type="classic")
+    classic = definitions.definitions(vhost="ztc", queue_type="classic")
     assert all("x-queue-type" not in q["arguments"] for q in classic["queues"])
     assert classic["policies"] == []
     assert {item["vhost"] for key in ("exchanges", "queues", "bindings") for item in classic[key]} == {"ztc"}
@@ -125,11 +125,11 @@ def test_queue_type_follows_the_environment(monkeypatch):
 
 
 def test_command_line_prints_the_same_document():
-    out = subprocess.run([sys.executable, "-W", "ignore", "-m", "shared.messaging.topology", "definitions",
+    out = subprocess.run([sys.executable, "-W", "ignore", "-m", "shared.messaging.definitions", "generate",
                           "--vhost", "ztc", "--queue-type", "classic"],
                          cwd=config.ROOT, capture_output=True, text=True, timeout=120, check=True).stdout
-    assert json.loads(out) == topology.definitions(vhost="ztc", queue_type="classic")
-    refused = subprocess.run([sys.executable, "-W", "ignore", "-m", "shared.messaging.topology", "definitions",
+    assert json.loads(out) == definitions.definitions(vhost="ztc", queue_type="classic")
+    refused = subprocess.run([sys.executable, "-W", "ignore", "-m", "shared.messaging.definitions", "generate",
                               "--queue-type", "mirrored"], cwd=config.ROOT, capture_output=True, text=True,
                              timeout=120)
     assert refused.returncode == 2 and "invalid choice" in refused.stderr

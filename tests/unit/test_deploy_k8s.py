@@ -11,6 +11,7 @@ import yaml
 
 from services.registry import DATABASES, SERVICE_CLASSES
 from shared import config
+from shared.messaging import identity
 from tests.unit.test_deploy_compose import known_settings
 
 K8S = config.ROOT / "deploy" / "k8s"
@@ -117,8 +118,8 @@ def test_each_service_connects_as_its_own_broker_user_and_holds_the_deployment_k
             {"ZTC_BUS_PASSWORD_OPERATOR"} if service == "gateway" else set()), service
         assert "@" not in env["ZTC_AMQP_URI"]["value"]           # never the administrator's credentials
         assert env["ZTC_BUS_KEY"]["valueFrom"]["secretKeyRef"]["key"] == "ZTC_BUS_KEY"
-        settings = config.load({"ZTC_AMQP_URI": env["ZTC_AMQP_URI"]["value"],
-                                f"ZTC_BUS_PASSWORD_{service.upper()}": "p"}).for_service(service)
+        settings = identity.for_service(config.load({"ZTC_AMQP_URI": env["ZTC_AMQP_URI"]["value"],
+                                f"ZTC_BUS_PASSWORD_{service.upper()}": "p"}), service)
         assert settings.amqp_uri == f"amqp://ztc-{service}:p@ztc-rabbitmq:5672/ztc"
 
 

@@ -428,7 +428,7 @@ def rated_round(session, number, *scores):
     """Open a round for one proposer per (handling, result) pair and let each rate."""
     raters = [f"member.{number}.{i}" for i in range(len(scores))]
     open_round(session, {"number": number, "proposers": raters})
-    for rater, (handling, result) in zip(raters, scores):
+    for rater, (handling, result) in zip(raters, scores, strict=True):
         rate(session, number, handling, result, None, {"user": rater, "roles": ["member"]})
 
 

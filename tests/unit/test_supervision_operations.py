@@ -620,7 +620,7 @@ def test_only_the_supervising_leader_logs_key_supervision(session, rules):
     for reader, proposed in ((MEMBER, False), ({"user": "p", "roles": ["public"], "unit": None}, True),
                              ({"user": "i", "roles": ["informant"], "unit": None}, True)):
         with pytest.raises(Forbidden):
-            key_proposals.key_supervision_log(session, NUMBER, reader, is_proposer=lambda: proposed)
+            key_proposals.key_supervision_log(session, NUMBER, reader, is_proposer=lambda proposed=proposed: proposed)
 
 
 def test_a_proposal_that_is_not_key_has_no_supervision_log(session, rules):

@@ -16,8 +16,9 @@ from sqlalchemy.exc import IntegrityError
 
 from shared import clock
 from shared.calendar import local_date
-from shared.errors import Conflict, Forbidden, InvalidInput, Unauthenticated
+from shared.errors import Conflict, Forbidden, InvalidInput
 from shared.messaging.outbox import send_message, start_process
+from shared.principal import acting
 from shared.validation import load
 from shared.contracts import messages
 
@@ -31,12 +32,6 @@ from .schemas import CaseQuery, CaseRegistration, CaseSchema, CommitmentRequest
 PROCESS_ID = "micro_consultation"
 REGISTRARS = ("staff", "member", "public")  # public: a resident through the public API
 READ_ALL = ("staff", "committee", "leader", "operator")
-
-
-def acting(principal: dict | None) -> tuple[str, set[str], str | None]:
-    if not isinstance(principal, dict) or not principal.get("user"):
-        raise Unauthenticated("a principal with a user is required")
-    return str(principal["user"]), set(principal.get("roles") or ()), principal.get("unit")
 
 
 def mask(name: str) -> str:

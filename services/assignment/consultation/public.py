@@ -11,8 +11,8 @@ from sqlalchemy import select
 
 from shared.errors import Forbidden, NotFound
 from shared.masking import mask_text
+from shared.principal import acting
 
-from .cases import acting
 from .models import Case, CaseCommitment, CaseFollowUp, CaseMeeting, Venue
 from .records import iso
 

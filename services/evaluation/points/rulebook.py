@@ -12,6 +12,7 @@ rulebook is a new term's file and applies to that term's dates only. Terms must 
 from __future__ import annotations
 
 import hashlib
+import itertools
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -196,7 +197,7 @@ def all_terms(folder: Path | None = None) -> list[PointsRulebook]:
     stamp = tuple((p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in files)
     if _cache.get(folder, (None,))[0] != stamp:
         books = sorted((load(p) for p in files), key=lambda b: b.starts)
-        for earlier, later in zip(books, books[1:]):
+        for earlier, later in itertools.pairwise(books):
             if later.starts <= earlier.ends:
                 raise DataFileError(later.path, {"starts": [f"overlaps term {earlier.term} ({earlier.path.name}), "
                                                             f"which ends {earlier.ends}"]})

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from eventlet.semaphore import Semaphore
 
+from shared import contracts
 from shared.messaging.entrypoints import api, listen
 from shared.messaging.topology import events_queue
 
@@ -13,7 +14,7 @@ from . import attendance, directory, files, ledger, periods
 
 # The events the ledger hears: every row of every term names one of these (an event with no row
 # for it is kept as heard, with no points). attendance.recorded comes from this service's outbox.
-POINTS_EVENTS = ("proposal.#", "opinion.#", "consultation.#", "attendance.#")
+POINTS_EVENTS = contracts.subscriptions.EVALUATION_HEARS
 # One event booked at a time in this process (a green lock: the workers are greenlets): SQLite has no row locks, and
 # a member's next entry depends on what they hold. PostgreSQL also locks the members' rows.
 BOOKING = Semaphore(1)
@@ -22,7 +23,7 @@ BOOKING = Semaphore(1)
 class PerformanceMixin:
     """Mixed into :class:`~services.evaluation.service.EvaluationService`, which supplies ``self.db``."""
 
-    @listen(events_queue("evaluation", POINTS_EVENTS))
+    @listen(events_queue("evaluation"))
     def book_points(self, body):
         """A domain event: its points booked once (a redelivery books nothing); a malformed event,
         or one dated outside every term, is dead-lettered with its reason."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from ..fields import UNIT_CODE, Strict, unit_code
-from . import Operation, register
+from .base import Operation, register
 
 MODES = ("single", "several", "lead_co")
 # What a micro-consultation decided; the diagram branches on these.

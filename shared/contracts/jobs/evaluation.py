@@ -4,7 +4,7 @@ from __future__ import annotations
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from ..fields import number
-from . import Operation, register
+from .base import Operation, register
 
 
 class RecordOutcome(Schema):

@@ -4,7 +4,7 @@ from __future__ import annotations
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from ..fields import Strict, Text
-from . import Operation, register
+from .base import Operation, register
 
 DECISIONS = ("filed", "not_filed", "returned", "merged")
 CONVERSIONS = ("opinion", "letter", "none")
