@@ -76,7 +76,7 @@ def test_staff_propose_the_chairs_meeting_decides_and_the_chosen_are_supervised_
 
     # leader, proposer and unit are told, once each
     for who in ("leader", "member", "unit"):
-        notices = wait_for(lambda: told(api, who, chosen), timeout=60, message=f"{who} told")
+        notices = wait_for(lambda who=who: told(api, who, chosen), timeout=60, message=f"{who} told")
         assert len(notices) == 1
     assert told(api, "unit", added) == []                   # not assigned yet: no unit to tell
     assert told(api, "member", struck) == []

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 import yaml
+from marshmallow import ValidationError
 from sqlalchemy import create_engine, select
 from sqlalchemy.orm import sessionmaker
 
@@ -93,7 +94,7 @@ def test_staff_set_the_area_at_filing_and_change_it_later_recorded_in_the_histor
 def test_the_filing_form_takes_only_a_rulebook_area():
     assert FilingDecisionForm().load({"decision": "filed", "area": "culture"})["area"] == "culture"
     assert FilingDecisionForm().load({"decision": "filed"})["area"] is None
-    with pytest.raises(Exception, match="not an area"):
+    with pytest.raises(ValidationError, match="not an area"):
         FilingDecisionForm().load({"decision": "filed", "area": "sports"})
 
 
@@ -177,7 +178,7 @@ def test_the_grading_form_takes_the_checklist_or_a_grade_and_puts_the_computed_g
     assert GradeQualityForm().load({"grade": "good"}) == {"grade": "good", "quality_checklist": None}
     for refused in ({}, {"grade": "good", "quality_checklist": []}, {"quality_checklist": ["charisma"]},
                     {"quality_checklist": ["consensus", "consensus"]}):
-        with pytest.raises(Exception):
+        with pytest.raises(ValidationError):
             GradeQualityForm().load(refused)
 
 
