@@ -35,6 +35,18 @@ class FilingDecisionForm(Form):
     convert_to = fields.String(load_default="none", validate=validate.OneOf(["opinion", "letter", "none"]))
     merge_into = fields.String(load_default=None, allow_none=True)
     filing_notes = fields.String(load_default="", validate=validate.Length(max=2000))
+    # the 1533 model's area: staff set or change it when the proposal is filed (none: as it is)
+    area = fields.String(load_default=None, allow_none=True)
+
+    @validates("area")
+    def _a_rulebook_area(self, value, **kwargs):
+        if value is None:
+            return
+        from shared.rulebook import current_rulebook
+
+        codes = [area.code for area in current_rulebook("proposal").areas()]
+        if value not in codes:
+            raise ValidationError(f"not an area of the rulebook; one of: {', '.join(codes)}")
 
     @validates_schema
     def _decision_needs(self, data, **kwargs):
@@ -56,8 +68,6 @@ class AssignForm(Form):
     units = fields.List(fields.String(validate=validate.Length(min=1)), load_default=list)
     lead = fields.String(load_default=None, allow_none=True)
     co_units = fields.List(fields.String(validate=validate.Length(min=1)), load_default=list)
-    key_proposal = fields.Boolean(load_default=False)
-    supervising_leader = fields.String(load_default=None, allow_none=True)
 
     @validates_schema
     def _units_fit_the_mode(self, data, **kwargs):
@@ -71,8 +81,15 @@ class AssignForm(Form):
                 raise ValidationError("a lead unit is required", "lead")
             if not co or lead in co:
                 raise ValidationError("at least one co-unit, other than the lead", "co_units")
-        if data["key_proposal"] and not data.get("supervising_leader"):
-            raise ValidationError("a key proposal names its supervising leader", "supervising_leader")
+
+    def load(self, data, **kwargs):
+        loaded = super().load(data, **kwargs)
+        # Key proposals are chosen at the chair's meeting (services/supervision/key_selection.py),
+        # not here. Instances of proposal diagrams deployed before that still read these two names
+        # when they open the clocks; False there leaves a key proposal already registered as it is.
+        loaded.setdefault("key_proposal", False)
+        loaded.setdefault("supervising_leader", None)
+        return loaded
 
 
 class ApproveExtensionForm(Form):
@@ -114,17 +131,59 @@ class ReviewReplyForm(Form):
 
 
 class GradeQualityForm(Form):
-    """One of the proposal rulebook's ``quality_grades`` (优秀提案 is ``excellent``)."""
+    """The items of the proposal rulebook's ``quality_checklist`` the proposal meets (the 1533
+    model's three standards): evaluation computes the grade from their points. A ``grade`` given
+    directly (one of ``quality_grades``; 优秀提案 is ``excellent``), the input before the checklist,
+    is still taken, with no checklist; one or the other."""
 
-    grade = fields.String(required=True)
+    quality_checklist = fields.List(fields.String(validate=validate.Length(min=1, max=50)), load_default=None,
+                                    allow_none=True)
+    grade = fields.String(load_default=None, allow_none=True)
 
     @validates("grade")
     def _a_rulebook_grade(self, value, **kwargs):
+        if value is None:
+            return
         from shared.rulebook import current_rulebook
 
         codes = [grade.code for grade in current_rulebook("proposal").quality_grades()]
         if value not in codes:
             raise ValidationError(f"not a quality grade of the rulebook; one of: {', '.join(codes)}")
+
+    @validates("quality_checklist")
+    def _rulebook_items(self, value, **kwargs):
+        if value is None:
+            return
+        from shared.rulebook import current_rulebook
+
+        codes = [item.code for standard in current_rulebook("proposal").quality_standards()
+                 for item in standard["items"]]
+        unknown = sorted(set(value) - set(codes))
+        if unknown:
+            raise ValidationError(f"not items of the quality checklist: {', '.join(unknown)}; "
+                                  f"the items are: {', '.join(codes)}")
+        if len(set(value)) != len(value):
+            raise ValidationError("each item once")
+
+    @validates_schema
+    def _checklist_or_grade(self, data, **kwargs):
+        if (data.get("grade") is None) == (data.get("quality_checklist") is None):
+            raise ValidationError("tick the quality checklist's items the proposal meets (or give a grade)",
+                                  "quality_checklist")
+
+    def load(self, data, **kwargs):
+        loaded = super().load(data, **kwargs)
+        if loaded["quality_checklist"] is not None:
+            # The grade the checklist comes to, in the task data: instances of proposal diagrams
+            # deployed before the checklist pass only the grade. evaluation.grade_quality computes
+            # it again from the checklist and keeps its own.
+            from shared.rulebook import current_rulebook
+
+            rulebook = current_rulebook("proposal")
+            points = sum(item.points for standard in rulebook.quality_standards() for item in standard["items"]
+                         if item.code in loaded["quality_checklist"])
+            loaded["grade"] = rulebook.quality_grade_for(points)
+        return loaded
 
 
 class OpinionEditForm(FourChecksDecide, Form):

@@ -191,9 +191,14 @@ class _ProcedureRules(Schema):
     per_rehandling = _Share(required=True)
 
 
+class _FaceToFaceRules(Schema):
+    no_meeting = _Share(required=True)
+
+
 class _TimelinessRules(Schema):
     per_extension = _Share(required=True)
     on_time_floor = _Share(required=True)
+    late_reply = _Share(required=True)
 
 
 class _ResultRules(Schema):
@@ -204,6 +209,7 @@ class _ResultRules(Schema):
 class _ChecklistRulesSchema(Schema):
     organisation = fields.Nested(_OrganisationRules, required=True)
     procedure = fields.Nested(_ProcedureRules, required=True)
+    face_to_face = fields.Nested(_FaceToFaceRules, required=True)
     timeliness = fields.Nested(_TimelinessRules, required=True)
     result = fields.Nested(_ResultRules, required=True)
 
@@ -219,6 +225,43 @@ class _ChecklistSchema(Schema):
         if points != data["total"]:
             raise ValidationError(f"points add up to {points}, not the total {data['total']}",
                                   field_name="items")
+
+
+class _StandardSchema(Schema):
+    """One standard of the quality checklist, with its items (each with points)."""
+
+    code = fields.String(required=True, validate=validate.Length(min=1))
+    zh = fields.String(required=True, validate=validate.Length(min=1))
+    en = fields.String(required=True, validate=validate.Length(min=1))
+    items = _labels(_ChecklistItemSchema, required=True)
+
+    @post_load
+    def _make(self, data, **kwargs):
+        return {"label": Label(data["code"], data["zh"], data["en"]), "items": data["items"]}
+
+
+class _GradeThresholdSchema(Schema):
+    grade = fields.String(required=True, validate=validate.Length(min=1))
+    min = fields.Integer(required=True, strict=True, validate=validate.Range(min=0))
+
+
+class _QualityChecklistSchema(Schema):
+    total = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
+    standards = fields.List(fields.Nested(_StandardSchema), required=True, validate=validate.Length(min=1))
+    grades = fields.List(fields.Nested(_GradeThresholdSchema), required=True, validate=validate.Length(min=1))
+
+    @validates_schema
+    def _adds_up_and_grades_fall(self, data, **kwargs):
+        items = [item for standard in data["standards"] for item in standard["items"]]
+        codes = [item.code for item in items]
+        if len(set(codes)) != len(codes):
+            raise ValidationError("each item code once across the standards", field_name="standards")
+        points = sum(item.points for item in items)
+        if points != data["total"]:
+            raise ValidationError(f"points add up to {points}, not the total {data['total']}", field_name="standards")
+        minimums = [row["min"] for row in data["grades"]]
+        if minimums != sorted(minimums, reverse=True) or len(set(minimums)) != len(minimums) or minimums[-1] != 0:
+            raise ValidationError("the grades' minimums fall strictly, highest first, down to 0", field_name="grades")
 
 
 ASSESSMENT_COMPONENTS = ("handling", "on_time", "satisfaction")
@@ -267,6 +310,8 @@ class RulebookSchema(Schema):
     unit_assessment = fields.Nested(_AssessmentSchema)
     duplicates = fields.Nested(_DuplicatesSchema)
     quality_grades = _labels()
+    quality_checklist = fields.Nested(_QualityChecklistSchema)
+    areas = _labels()
     routing = fields.Dict(keys=fields.String())  # checked by services/assignment/routing.py
 
 
@@ -284,6 +329,18 @@ class ProposalRulebookSchema(RulebookSchema):
     unit_assessment = fields.Nested(_AssessmentSchema, required=True)
     duplicates = fields.Nested(_DuplicatesSchema, required=True)
     quality_grades = _labels(required=True)
+    quality_checklist = fields.Nested(_QualityChecklistSchema, required=True)
+    areas = _labels(required=True)
+
+    @validates_schema
+    def _checklist_grades_are_quality_grades(self, data, **kwargs):
+        if "quality_checklist" not in data or "quality_grades" not in data:
+            return
+        codes = {grade.code for grade in data["quality_grades"]}
+        unknown = [row["grade"] for row in data["quality_checklist"]["grades"] if row["grade"] not in codes]
+        if unknown:
+            raise ValidationError({"grades": [f"not among quality_grades: {', '.join(unknown)}"]},
+                                  field_name="quality_checklist")
 
     @validates("handling_checklist")
     def _checklist_has_rules(self, value, **kwargs):
@@ -449,6 +506,27 @@ class Rulebook:
 
     def quality_grades(self) -> list[Label]:
         return list(self._section("quality_grades"))
+
+    def quality_standards(self) -> list[dict]:
+        """The quality checklist's standards: ``[{label: Label, items: [ChecklistItem]}]``."""
+        return list(self._section("quality_checklist")["standards"])
+
+    def quality_checklist_total(self) -> int:
+        return self._section("quality_checklist")["total"]
+
+    def quality_grade_for(self, points: int) -> str:
+        """The grade a checklist's ``points`` earn: the first threshold (highest first) they reach."""
+        for row in self._section("quality_checklist")["grades"]:
+            if points >= row["min"]:
+                return row["grade"]
+        raise RuleNotFound(f"rulebook {self.name} {self.version}: no grade for {points} points")
+
+    def areas(self) -> list[Label]:
+        """The 1533 model's five areas (经济, 政治, 文化, 社会, 生态文明) classifying proposals and opinion items."""
+        return list(self._section("areas"))
+
+    def area(self, code: str) -> Label:
+        return self._pick("areas", code, "area")
 
 
 def load_rulebook(name: str, path: str | Path | None = None) -> Rulebook:

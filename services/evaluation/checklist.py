@@ -22,6 +22,10 @@ def _share(value: Fraction) -> str:
     return str(value) if value.denominator != 1 else str(value.numerator)
 
 
+def _points(share: Fraction) -> str:
+    return "no points" if share == 0 else f"{_share(share)} of the points"
+
+
 def _rule(table: dict, code: str, what: str) -> Fraction:
     if code not in table:
         raise RuleNotFound(f"no share of the result is set for {what} {code!r}; known: {', '.join(table)}")
@@ -52,14 +56,16 @@ def procedure(facts, rules):
 def face_to_face(facts, rules):
     if facts["face_to_face"]:
         return Fraction(1), "the unit met the proposer face to face: all points"
-    return Fraction(0), "no face-to-face meeting with the proposer: no points"
+    share = rules["face_to_face"]["no_meeting"]
+    return share, f"no face-to-face meeting with the proposer: {_points(share)}"
 
 
 def timeliness(facts, rules):
     deduction, floor = rules["timeliness"]["per_extension"], rules["timeliness"]["on_time_floor"]
     extensions = facts["extensions"]
     if not facts["replied_on_time"]:
-        return Fraction(0), "replied after the deadline: no points"
+        late = rules["timeliness"]["late_reply"]
+        return late, f"replied after the deadline: {_points(late)}"
     if extensions == 0:
         return Fraction(1), "replied on time without an extension: all points"
     share = max(floor, 1 - deduction * extensions)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from shared.db import UtcDateTime
-from sqlalchemy import Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Float, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from shared.messaging.models import messaging_models
@@ -84,6 +84,10 @@ class QualityGrade(Base):
     grade: Mapped[str] = mapped_column(String(20))
     graded_by: Mapped[str] = mapped_column(String(100))
     graded_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    # the quality checklist the grade was computed from (services/evaluation/quality.py), with its
+    # points; none for a grade given directly
+    points: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    checklist: Mapped[dict | None] = mapped_column(JSON, nullable=True)
 
 
 class HandlingScore(Base):

@@ -20,6 +20,7 @@ from shared.contracts.jobs.evaluation import RecordOutcome as RecordOutcomeParam
 from shared.validation import load
 
 from . import checklist
+from .quality import score_checklist
 from .models import FollowUp, HandlingScore, Outcome, QualityGrade
 
 _NUMBER = fields.String(required=True, validate=validate.Length(min=1, max=50))
@@ -47,7 +48,12 @@ def grade_quality(session, params: dict, principal: dict | None, rulebook=None) 
     """The committee's grade of a proposal, one of the rulebook's ``quality_grades``; grading
     again replaces the grade."""
     data = load(GradeQualityParams, params, "evaluation.grade_quality parameters")
-    grades = [grade.code for grade in (rulebook or load_rulebook("proposal")).quality_grades()]
+    rulebook = rulebook or load_rulebook("proposal")
+    checklist = None
+    if data["quality_checklist"] is not None:
+        checklist = score_checklist(rulebook, data["quality_checklist"])
+        data["grade"] = checklist["grade"]
+    grades = [grade.code for grade in rulebook.quality_grades()]
     if data["grade"] not in grades:
         raise InvalidInput("evaluation.grade_quality parameters are not valid",
                            {"grade": [f"not a quality grade of the rulebook; one of: {', '.join(grades)}"]})
@@ -56,8 +62,9 @@ def grade_quality(session, params: dict, principal: dict | None, rulebook=None) 
         row = QualityGrade(number=data["number"])
         session.add(row)
     row.grade, row.graded_by, row.graded_at = data["grade"], data["graded_by"], clock.now()
+    row.points, row.checklist = (checklist["points"], checklist) if checklist else (None, None)
     session.flush()
-    return {"grade": row.grade}
+    return {"grade": row.grade, "points": row.points}
 
 
 def _count():

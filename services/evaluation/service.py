@@ -10,7 +10,7 @@ from __future__ import annotations
 from shared.messaging.database import Database
 from shared.messaging.entrypoints import Pingable, api, job
 
-from . import assessment, operations
+from . import assessment, operations, quality
 from . import ratings as rating_rounds
 from .models import Inbox, Outbox
 from .points import excellence
@@ -58,6 +58,13 @@ class EvaluationService(PerformanceMixin, Pingable):
     @api
     def ratings(self, number, principal=None):
         return rating_rounds.ratings_of(self.db.session, number, principal)
+
+    @api
+    def quality_grade(self, number, principal=None):
+        """A proposal's quality grade with the checklist it was computed from (``quality``)."""
+        from shared.rulebook import load_rulebook
+
+        return quality.grade_of(self.db.session, number, principal, load_rulebook("proposal"))
 
     @api
     def unit_assessment(self, year, principal=None):

@@ -181,6 +181,7 @@ class ResolveRequest(Body):
 from shared.contracts.rpc.proposals import ContentSchema as ProposalRevision  # noqa: E402, F401
 from shared.contracts.rpc.proposals import DraftSchema as ProposalDraft  # noqa: E402, F401
 from shared.contracts.rpc.proposals import ProposalSchema as Proposal  # noqa: E402, F401
+from shared.contracts.rpc.proposals import AreaInput, AreaReportSchema  # noqa: E402, F401
 
 
 LEVELS = ["satisfied", "basically_satisfied", "unsatisfied"]
@@ -306,6 +307,7 @@ class YearReport(Schema):
     answered = fields.Integer()
     categories = fields.List(fields.Nested(_Counted))
     lead_units = fields.List(fields.Dict())
+    areas = fields.Nested(AreaReportSchema, metadata={"description": "proposals and opinion items by the 1533 model's areas"})
     proposals = fields.List(fields.Nested(_ReportedProposal))
     personal_data = fields.String()
     assessment = fields.Dict(metadata={"description": "the bulletin only: the units' assessment"})

@@ -27,6 +27,8 @@ from .console.public import ConsolePublicRoutes
 from .console.work import ConsoleWorkRoutes
 from .routes.consultations import ConsultationRoutes
 from .routes.deliveries import DeliveryRoutes
+from .routes.key_proposals import KeyProposalRoutes
+from .routes.model_1533 import Model1533Routes
 from .routes.notifications import NotificationRoutes
 from .routes.operators import OperatorRoutes
 from .routes.opinions import OpinionRoutes
@@ -39,8 +41,8 @@ from .routes.reports import ReportRoutes
 
 class GatewayService(ProcessRoutes, OperatorRoutes, ProposalRoutes, ReportRoutes, NotificationRoutes,
                      DeliveryRoutes, OpinionRoutes, PerformanceRoutes, ConsultationRoutes, PublicRoutes,
-                     ConsoleAuthRoutes, ConsoleMemberRoutes, ConsoleWorkRoutes, ConsolePublicRoutes,
-                     ConsoleDesignerRoutes, ConsoleOperatorRoutes):
+                     KeyProposalRoutes, Model1533Routes, ConsoleAuthRoutes, ConsoleMemberRoutes, ConsoleWorkRoutes,
+                     ConsolePublicRoutes, ConsoleDesignerRoutes, ConsoleOperatorRoutes):
     name = "gateway"
     db = Database("gateway", Outbox, Inbox)
     engine = ServiceRpc("engine")

@@ -24,7 +24,7 @@ def opinion_from_proposal(session, proposal: Proposal, actor: str) -> OpinionIte
     if item is not None:
         return item
     content = {"title": proposal.title, "situation": proposal.situation, "analysis": proposal.analysis,
-               "suggestion": proposal.suggestions}
+               "suggestion": proposal.suggestions, "area": proposal.area}
     item = create(session, load_opinion_rules(), submitter=proposal.initiator, role=MEMBER, content=content,
                   urgent=False, thread=proposal.thread or proposal.number, reference=reference)
     send_in(session, item, actor, {"user": proposal.initiator, "roles": [MEMBER], "unit": None})

@@ -56,6 +56,9 @@ class Proposal(Base):
     suggestions: Mapped[str] = mapped_column(Text)
     initiator: Mapped[str] = mapped_column(String(100), index=True)
     sector: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    # The 1533 model's area (a code of the proposal rulebook's ``areas``); the member may give it,
+    # staff set or change it.
+    area: Mapped[str | None] = mapped_column(String(30), nullable=True, index=True)
     publish_consent: Mapped[bool] = mapped_column(Boolean)
     no_publish_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     # The initiator consents to being named where the proposal is published; else masked there.
@@ -182,6 +185,7 @@ class OpinionItem(Base):
     analysis: Mapped[str] = mapped_column(Text)
     suggestion: Mapped[str] = mapped_column(Text)
     urgent: Mapped[bool] = mapped_column(Boolean, default=False)         # 急事急报
+    area: Mapped[str | None] = mapped_column(String(30), nullable=True, index=True)   # as a proposal's
     submitter: Mapped[str] = mapped_column(String(100), index=True)
     submitter_role: Mapped[str] = mapped_column(String(20))              # member | informant
     status: Mapped[str] = mapped_column(String(20), index=True)

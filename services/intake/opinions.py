@@ -19,6 +19,7 @@ from shared.messaging.outbox import start_process
 from shared.validation import load
 
 from .access import acting_user, reads_all
+from .areas import check_area
 from shared.masking import mask_name, mask_text
 from .models import OpinionForward, OpinionItem, OpinionReport, Outbox
 from .opinion_records import (by_number, details, event, events_of, next_item_number, not_found,
@@ -40,7 +41,7 @@ def submitter_role(principal: dict | None) -> tuple[str, str]:
     raise Forbidden("opinion items are submitted by members and informants (信息员)")
 
 
-ITEM_FIELDS = ("number", "thread", "title", "situation", "analysis", "suggestion", "urgent", "submitter",
+ITEM_FIELDS = ("number", "thread", "title", "situation", "analysis", "suggestion", "urgent", "area", "submitter",
                "submitter_role", "status", "not_adopted_reason", "origin_case", "converted_to",
                "created_at", "submitted_at")
 
@@ -78,7 +79,7 @@ def create(session, rulebook, *, submitter: str, role: str, content: dict, urgen
     sequence, number = next_item_number(session, rulebook, year)
     item = OpinionItem(number=number, thread=thread or number, year=year, sequence=sequence,
                        title=content["title"], situation=content["situation"], analysis=content["analysis"],
-                       suggestion=content["suggestion"], urgent=urgent, submitter=submitter,
+                       suggestion=content["suggestion"], urgent=urgent, area=content.get("area"), submitter=submitter,
                        submitter_role=role, status="saved", origin_case=origin_case,
                        client_reference=reference, rulebook_version=rulebook.version, created_at=now)
     session.add(item)
@@ -115,6 +116,7 @@ def submit(session, draft: dict, principal: dict, reference: str | None = None) 
         if existing is not None:
             return dump(session, existing)
     data = load(OpinionDraftSchema, draft, "the opinion item")
+    check_area(data["area"], "the opinion item")
     rulebook = load_opinion_rules()
     item = create(session, rulebook, submitter=user, role=role, content=data, urgent=data["urgent"],
                   thread=None, reference=reference)

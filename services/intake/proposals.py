@@ -20,6 +20,7 @@ from shared.contracts import messages
 
 from shared.masking import mask_text
 from .access import MEMBER, acting_user, not_found, proposes, reads_all, require_member, require_reader
+from .areas import check_area
 from .models import Cosigner, Outbox, Proposal, Publication
 from .numbering import format_number, next_sequence
 from .records import aware, by_number, notify, proposers, record_event
@@ -102,6 +103,7 @@ def submit(session, draft: dict, principal: dict, thread: str | None = None, key
             return dump(existing)
     data = load(DraftSchema(initiator=initiator), draft, "the proposal")
     check_format(data, "the proposal")
+    check_area(data["area"], "the proposal")
     check_cosigners(data["cosigners"], directory)
     now = clock.now()
     year = data["session_year"] or local_date(now).year
@@ -113,7 +115,7 @@ def submit(session, draft: dict, principal: dict, thread: str | None = None, key
     proposal = Proposal(
         number=number, thread=thread or number, year=year, sequence=sequence, kind=data["kind"], title=data["title"],
         situation=data["situation"], analysis=data["analysis"], suggestions=data["suggestions"],
-        initiator=initiator, sector=data["sector"], publish_consent=data["publish_consent"],
+        initiator=initiator, sector=data["sector"], area=data["area"], publish_consent=data["publish_consent"],
         no_publish_reason=data["no_publish_reason"], publish_name=data["publish_name"],
         status="cosigning" if cosigning else "submitted", revision=1,
         cosign_due=cosign_due, created_at=now, client_reference=key,
@@ -233,6 +235,9 @@ def resubmit(session, number: str, draft: dict, principal: dict) -> dict:
         raise Conflict(f"proposal {number} is {proposal.status}; only a returned proposal is resubmitted")
     data = load(ContentSchema, draft, "the revised proposal")
     check_format(data, "the revised proposal")
+    check_area(data["area"], "the revised proposal")
+    if data["area"] is None:
+        data.pop("area")   # a revision without an area keeps the one staff or the member gave
     changed = [key for key, value in data.items() if getattr(proposal, key) != value]
     for key, value in data.items():
         setattr(proposal, key, value)

@@ -16,6 +16,7 @@ from shared.validation import load
 from shared.principal import acting_user
 
 from .conversion import opinion_from_proposal
+from .areas import check_area
 from .models import Conversion, Outbox, Proposal
 from .records import by_id, by_number, notify, proposers, record_event
 from .schemas import FilingParams, ProposalRef
@@ -120,7 +121,11 @@ def record_filing(session, params: dict, principal: dict | None) -> dict:
         code = "not_in_review" if proposal.status in ("cosigning", "returned") else "already_decided"
         raise BusinessError(code, f"proposal {proposal.number} is {proposal.status}; "
                                   "a filing decision needs one in review")
+    check_area(data["area"], "intake.record_filing parameters")
     decision, title = data["decision"], f"{proposal.number}《{proposal.title}》"
+    if data["area"] is not None and data["area"] != proposal.area:
+        record_event(session, proposal, data["decided_by"], "area_set", {"area": data["area"], "was": proposal.area})
+        proposal.area = data["area"]
     details: dict | None = None
     if decision == "filed":
         text = f"您的提案 {title}已立案。"

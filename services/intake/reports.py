@@ -17,6 +17,7 @@ from shared.errors import Forbidden, InvalidInput
 from shared.rulebook import load_rulebook
 
 from .access import PUBLIC, acting_user, reads_all
+from .areas import count_areas
 from shared.masking import mask_name, mask_text
 from .models import Conversion, Proposal, ProposalEvent, Publication
 from .public import named_proposers
@@ -98,6 +99,7 @@ def year_figures(session, year: int, audience: str, principal: dict | None, memb
         "categories": [{"code": c.code, "label": c.zh, "count": categories.get(c.code, 0)}
                        for c in rulebook.reply_categories()],
         "lead_units": [{"unit": u, "count": n} for u, n in sorted(units.items())],
+        "areas": count_areas(session, year),
         "proposals": [listed(p) for p in shown],
         "personal_data": "masked" if audience == "public" else "names shown; phone and identity numbers masked",
     }

@@ -75,6 +75,30 @@ class IntakeService(Pingable, OpinionEntrypoints):
         return year_figures(self.db.session, year, audience, principal, self._member_names(principal))
 
     @api
+    def set_area(self, kind, number, body, principal):
+        """Staff set or change the 1533 area of a proposal or an opinion item (``areas``)."""
+        from .areas import set_area
+
+        result = set_area(self.db.session, kind, number, body, principal)
+        self.db.commit()
+        return result
+
+    @api
+    def area_figures(self, year, principal):
+        """The year's proposals and opinion items by area (``areas``)."""
+        from .areas import area_figures
+
+        return area_figures(self.db.session, year, principal)
+
+    @api
+    def key_proposal_facts(self, year, numbers, principal):
+        """The year's filed proposals and the proposers of ``numbers``: asked by supervision, which
+        chooses key proposals among them (``key_facts``)."""
+        from .key_facts import key_proposal_facts
+
+        return key_proposal_facts(self.db.session, year, numbers, principal)
+
+    @api
     def public_proposals(self, query, principal):
         """A page of published proposals for the public API (``{items, page, per_page, total}``)."""
         from .public import list_published

@@ -140,6 +140,29 @@ class KeyProposal(Base):
     registered_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
+class KeyProposalList(Base):
+    """A list of key proposals staff put to the chair's meeting for ``year``, and the meeting's
+    decision on it (``services.supervision.key_selection``).
+
+    ``items`` is what staff proposed (``[{number, title, reason, leader}]``); ``outcome`` is the
+    decision, each item with ``decision`` accepted, struck or added. A list is ``proposed`` until
+    decided; a newer list for the same year ``replaced`` an undecided one."""
+
+    __tablename__ = "key_proposal_lists"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    year: Mapped[int] = mapped_column(Integer, index=True)
+    status: Mapped[str] = mapped_column(String(20))
+    items: Mapped[list] = mapped_column(JSON)
+    comment: Mapped[str | None] = mapped_column(Text, nullable=True)
+    proposed_by: Mapped[str] = mapped_column(String(100))
+    proposed_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    outcome: Mapped[list | None] = mapped_column(JSON, nullable=True)
+    decision_comment: Mapped[str | None] = mapped_column(Text, nullable=True)
+    decided_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    decided_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+
+
 class SupervisionLogEntry(Base):
     """What the supervising leader did on a key proposal: a visit, a meeting, an instruction, a note."""
 

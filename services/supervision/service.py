@@ -12,7 +12,7 @@ from shared.messaging.database import Database
 from shared.messaging.entrypoints import Pingable, ServiceRpc, api, job, listen
 from shared.messaging.topology import events_queue
 
-from . import key_proposals, operations, queries, unit_facts
+from . import key_proposals, key_selection, operations, queries, unit_facts
 from .models import Inbox, Outbox
 from .rules import RulebookRules
 from .gauges import supervision_gauges
@@ -110,6 +110,32 @@ class SupervisionService(Pingable):
         result = operations.resume(self.db.session, self.rules, {"number": number, "reason": reason}, principal)
         self.db.commit()
         return result
+
+    # -- key proposals chosen at the chair's meeting (key_selection) ----------------------------
+    def _filing_facts(self, principal):
+        """``(year, numbers) -> YearFilingFacts``, asked of intake, which knows what was filed."""
+        return lambda year, numbers: self.intake.key_proposal_facts(year, numbers, principal)
+
+    @api
+    def propose_key_proposals(self, year, body, principal=None):
+        """Staff put a list of key proposals to the chair's meeting."""
+        result = key_selection.propose_list(self.db.session, self.rules.rulebook, year, body, principal,
+                                            self._filing_facts(principal))
+        self.db.commit()
+        return result
+
+    @api
+    def decide_key_proposals(self, list_id, body, principal=None):
+        """The chair's meeting decides on a list: the chosen proposals become key proposals."""
+        result = key_selection.decide_list(self.db.session, self.rules.rulebook, list_id, body, principal,
+                                           self._filing_facts(principal))
+        self.db.commit()
+        return result
+
+    @api
+    def key_proposals_of_year(self, year, principal=None):
+        return key_selection.year_view(self.db.session, self.rules.rulebook, year, principal,
+                                       self._filing_facts(principal))
 
     @api
     def key_supervision_log(self, number, principal=None):

@@ -135,13 +135,17 @@ def objected_and_reassigned(c, n):
 def key_proposal_under_supervision(c, n):
     number = _submit(c, n)
     _file(c, number)
-    c.complete("staff", "assign", number, {"mode": "single", "units": ["transport"], "key_proposal": True,
-                                           "supervising_leader": "leader.chen"})
+    c.complete("staff", "assign", number, {"mode": "single", "units": ["transport"]})
     c.assignment("unit", number)
+    year = int(number.split("-")[0])   # the session year the number starts with
+    listed = c.call("staff", "POST", f"/api/key-proposals/{year}/list", {"items": [
+        {"number": number, "reason": "群众关注度高，涉及多个部门", "leader": "leader.chen"}]})
+    c.call("committee", "POST", f"/api/key-proposals/lists/{listed['id']}/decision", {})
     c.wait("the key proposal's registration", lambda: requests.post(
         f"{c.base}/api/proposals/{number}/supervision-log", json={"kind": "visit", "text": "实地察看现场"},
         timeout=30, headers={"Authorization": f"Bearer {c.tokens['leader']}"}).status_code == 201)
-    return number, "key proposal supervised by leader.chen, with a visit in the log; waiting for the reply"
+    return number, ("chosen as a key proposal at the chair's meeting, supervised by leader.chen, with a visit "
+                    "in the log; waiting for the reply")
 
 
 def b_reply_awaiting_follow_up(c, n):

@@ -101,11 +101,14 @@ def link_until(driver, url, css, text, timeout=60):
     return wait_for(shown, timeout=timeout, message=f"{css} reading {text} on {url}")[0]
 
 
-def complete_task(driver, console, task, number, fields=None):
+def complete_task(driver, console, task, number, fields=None, ticks=()):
+    """Fill a task's form in the task list and complete it; ``ticks``: ``(name, value)`` checkboxes to tick."""
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select
 
     form = open_until(driver, console + "/tasks", f'form[data-task="{task}"][data-key="{number}"]')
+    for name, value in ticks:
+        form.find_element(By.CSS_SELECTOR, f'input[name="{name}"][value="{value}"]').click()
     for name, value in (fields or {}).items():
         element = form.find_element(By.NAME, name)
         if element.tag_name == "select":
@@ -205,7 +208,9 @@ def test_member_submits_cosigner_confirms_staff_file_and_assign_unit_replies_mem
         press(driver, driver.find_element(By.ID, "rate"))
         wait_for(lambda who=who: who in text_of(driver, "ratings"), timeout=15, message=f"{who}'s rating")
     log_in(driver, console, "committee.liu")
-    complete_task(driver, console, "grade_quality", number, {"grade": "good"})
+    # on the quality checklist's three standards: the grade is computed from the ticked items
+    complete_task(driver, console, "grade_quality", number,
+                  ticks=[("quality_checklist", code) for code in ("public_concern", "feasible_suggestions", "adopted")])
 
     # Published: the member sees it so, and it is listed among published proposals.
     log_in(driver, console, "member.li")

@@ -24,7 +24,7 @@ NONE_ID = 2147483000
 PATH_VALUES = {"number": "1999-9999", "thread": "MATRIX-NONE", "process_id": "matrix-none",
                "instance_id": "matrix-none", "task_id": "matrix-none", "letter_id": "matrix-none",
                "incident_id": NONE_ID, "assignment_id": NONE_ID, "correction_id": NONE_ID,
-               "notification_id": NONE_ID, "year": 2026, "period": "2999", "reference": "matrix-none",
+               "notification_id": NONE_ID, "list_id": NONE_ID, "year": 2026, "period": "2999", "reference": "matrix-none",
                "version": "1"}
 DRAFT = {"kind": "between_sessions", "title": "矩阵测试提案", "situation": "情况", "analysis": "分析",
          "suggestions": "建议", "publish_consent": True}
@@ -58,6 +58,9 @@ BODIES = {
     "set_notification_preferences": {"channels": [], "kinds": ["matrix"], "mode": "digest"},
     "ops_retry_deliveries": {"ids": [NONE_ID]},
     "log_key_supervision": {"kind": "note", "text": "matrix"}, "complete": {"data": {}},
+    "propose_key_proposals": {"items": [{"number": "1999-9999", "reason": "matrix", "leader": "matrix"}]},
+    "decide_key_proposals": {"strike": [], "add": []},
+    "set_proposal_area": {"area": "economy"}, "set_opinion_area": {"area": "economy"},
 }
 # What staff and an operator can list: none of it may change while refused rows are tried.
 SNAPSHOT = [("staff", p) for p in ("/api/proposals", "/api/opinions", "/api/consultations", "/api/tasks",

@@ -1,5 +1,5 @@
 """The proposal's other paths end to end: objection and reassignment, re-handling after 不满意,
-B follow-up, merged near-duplicates, key proposals, and bad unit commands over AMQP — every
+B follow-up, merged near-duplicates, and bad unit commands over AMQP (key proposals: test_key_proposals.py) — every
 service its own process. Deadlines are in test_deadlines.py."""
 from __future__ import annotations
 
@@ -125,23 +125,6 @@ def test_near_duplicates_are_found_merged_and_each_answered(running):
         api("staff", "GET", f"/api/instances/{task['instance_id']}", expect=200).json()),
         timeout=60, message="the merged proposal's answer")
     assert merged["data"]["merged_answer"]["main"] == first
-
-
-def test_key_proposal_is_supervised_by_its_leader(running):
-    api = Api(*running)
-    number = submit(api)
-    file_it(api, number)
-    api.complete("staff", "assign", number, {"mode": "single", "units": ["transport"], "key_proposal": True,
-                                             "supervising_leader": "leader.chen"})
-    api.assignment("unit", number)
-    wait_for(lambda: api("leader", "POST", f"/api/proposals/{number}/supervision-log",
-                         {"kind": "visit", "text": "实地察看学校门前路口"}).status_code == 201,
-             timeout=60, message="the key proposal's registration")
-    assert api("staff", "POST", f"/api/proposals/{number}/supervision-log",
-               {"kind": "note", "text": "x"}).status_code == 403
-    log = api("staff", "GET", f"/api/proposals/{number}/supervision-log", expect=200).json()
-    assert log["supervising_leader"] == "leader.chen"
-    assert [e["text"] for e in log["entries"]] == ["实地察看学校门前路口"]
 
 
 def test_a_bad_command_from_a_unit_system_is_dead_lettered_and_changes_nothing(running, e2e_settings):

@@ -142,6 +142,7 @@ PAGES = {
         ("pre_review", "filing_decision", "assign", "review_reply", "grade_quality", "approve_extension"))],
         "forms": ("pre_review", "filing_decision", "assign", "review_reply", "grade_quality"),
         "reasons": current_rulebook("proposal").reasons(), "grades": current_rulebook("proposal").quality_grades(),
+        "standards": current_rulebook("proposal").quality_standards(), "areas": current_rulebook("proposal").areas(),
         "suggestions": {"2026-7": [{"unit": "transport", "name": "交通运输局", "reasons": ["keyword 公交"]}]}},
     "assignment_co.html": {"a": {"id": 4, "number": "2026-7", "unit": "education", "role": "co", "status": "signed",
                                  "signed_at": "2026-11-29", "replies": []}, "deadlines": [], "categories": []},

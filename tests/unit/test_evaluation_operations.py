@@ -409,7 +409,7 @@ def test_a_followup_reply_is_recorded_with_its_milestone(session):
 
 def test_the_committee_grades_proposal_quality_and_may_regrade(session):
     assert operations.grade_quality(session, {"number": NUMBER, "grade": "good", "graded_by": "committee"},
-                                    None) == {"grade": "good"}
+                                    None) == {"grade": "good", "points": None}
     operations.grade_quality(session, {"number": NUMBER, "grade": "excellent", "graded_by": "chair"}, None)
     row = session.scalars(select(QualityGrade)).one()
     assert (row.grade, row.graded_by) == ("excellent", "chair")

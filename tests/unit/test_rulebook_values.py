@@ -137,6 +137,24 @@ def test_the_checklist_shares_are_the_rulebooks(rules):
     assert "basically satisfied 0" in changed["result"]["why"]
 
 
+def test_a_late_reply_and_no_face_to_face_meeting_earn_the_rulebooks_shares(rules):
+    facts = {**EXEMPLARY, "face_to_face": False, "replied_on_time": False}
+    shipped = by_item(checklist.score(facts, load_rulebook("proposal")))
+    assert (shipped["face_to_face"]["points"], shipped["timeliness"]["points"]) == (0, 0)
+    assert shipped["timeliness"]["why"] == "replied after the deadline: no points"
+
+    def change(data):
+        shares = data["handling_checklist"]["rules"]
+        shares["face_to_face"]["no_meeting"] = "1/4"
+        shares["timeliness"]["late_reply"] = "1/2"
+    changed = by_item(checklist.score(facts, load_rulebook("proposal", rules(change))))
+    assert (changed["face_to_face"]["points"], changed["timeliness"]["points"]) == (5, 10)
+    assert changed["face_to_face"]["why"] == "no face-to-face meeting with the proposer: 1/4 of the points"
+    path = rules(lambda data: data["handling_checklist"]["rules"]["timeliness"].pop("late_reply"))
+    with pytest.raises(DataFileError, match=r"handling_checklist\.rules\.timeliness\.late_reply"):
+        load_rulebook("proposal", path)
+
+
 def test_a_checklist_share_that_is_not_a_share_is_refused_naming_the_field(rules):
     path = rules(lambda data: data["handling_checklist"]["rules"]["organisation"].update(late_signing="3/2"))
     with pytest.raises(DataFileError, match=r"handling_checklist\.rules\.organisation\.late_signing"):
@@ -161,7 +179,8 @@ def test_the_quality_grades_are_the_rulebooks(evaluation_session, rules):
                                                          "graded_by": "committee"}, None)["grade"] == "good"
     rules(lambda data: data.update(quality_grades=[
         {"code": "excellent", "zh": "优秀提案", "en": "Excellent"},
-        {"code": "commended", "zh": "表扬提案", "en": "Commended"}]))
+        {"code": "commended", "zh": "表扬提案", "en": "Commended"}]) or data["quality_checklist"].update(
+        grades=[{"grade": "excellent", "min": 85}, {"grade": "commended", "min": 0}]))
     with pytest.raises(InvalidInput) as refused:
         evaluation.grade_quality(evaluation_session, {"number": "2027-0001", "grade": "good",
                                                       "graded_by": "committee"}, None)

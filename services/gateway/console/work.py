@@ -25,7 +25,7 @@ def task_data(name: str, form) -> dict:
     if name == "filing_decision":
         return {"decision": form.get("decision", ""), "reason_code": form.get("reason_code") or None,
                 "convert_to": form.get("convert_to") or "none", "merge_into": form.get("merge_into") or None,
-                "filing_notes": form.get("filing_notes", "")}
+                "filing_notes": form.get("filing_notes", ""), "area": form.get("area") or None}
     if name == "assign":
         data = {"mode": form.get("mode", ""), "units": _codes(form.get("units", ""))}
         if data["mode"] == "lead_co":
@@ -34,7 +34,10 @@ def task_data(name: str, form) -> dict:
     if name == "review_reply":
         return {"action": form.get("action", ""), "comment": form.get("comment", "")}
     if name == "grade_quality":
-        return {"grade": form.get("grade", "")}
+        # the ticked items of the quality checklist, unless a grade is chosen directly
+        if form.get("grade"):
+            return {"grade": form.get("grade")}
+        return {"quality_checklist": form.getlist("quality_checklist")}
     return {}
 
 
@@ -56,7 +59,8 @@ class ConsoleWorkRoutes:
                 found = visit.api("routing_suggestions", number=task["business_key"])
                 suggestions[task["business_key"]] = found.body["suggestions"] if found.ok else []
         return visit.render("tasks.html", tasks=answer.body, forms=FORMS, reasons=rules.reasons(),
-                            grades=rules.quality_grades(), suggestions=suggestions)
+                            grades=rules.quality_grades(), standards=rules.quality_standards(),
+                            areas=rules.areas(), suggestions=suggestions)
 
     @http("POST", "/console/tasks/<string:task_id>")
     @page

@@ -1,7 +1,7 @@
 """Jobs of the evaluation service: outcomes, rating rounds, follow-ups, scores and grades (评)."""
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from ..fields import number
 from .base import Operation, register
@@ -41,11 +41,20 @@ class ScoreHandling(Schema):
 
 
 class GradeQuality(Schema):
-    """The grade is one of the proposal rulebook's ``quality_grades``: evaluation checks it."""
+    """The items of the proposal rulebook's ``quality_checklist`` the proposal meets (the grade is
+    computed from them; a ``grade`` sent with them is not used) or, as before the checklist, only a
+    grade among its ``quality_grades``: evaluation checks both."""
 
     number = number()
-    grade = fields.String(required=True, validate=validate.Length(min=1, max=20))
+    grade = fields.String(load_default=None, allow_none=True, validate=validate.Length(min=1, max=20))
+    quality_checklist = fields.List(fields.String(validate=validate.Length(min=1, max=50)), load_default=None,
+                                    allow_none=True, validate=validate.Length(max=200))
     graded_by = fields.String(required=True, validate=validate.Length(min=1, max=100))
+
+    @validates_schema
+    def _one_of_grade_or_checklist(self, data, **kwargs):
+        if data.get("grade") is None and data.get("quality_checklist") is None:
+            raise ValidationError("give the quality checklist or a grade", "quality_checklist")
 
 
 register(

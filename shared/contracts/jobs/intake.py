@@ -27,6 +27,9 @@ class RecordFiling(ProposalRef):
     merge_into = fields.String(allow_none=True, load_default=None)
     note = Text(allow_none=True, load_default=None, validate=validate.Length(max=2000))
     decided_by = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    # the 1533 model's area staff set at filing (a code of the proposal rulebook's areas, checked by
+    # intake); none leaves the area as it is
+    area = fields.String(allow_none=True, load_default=None, validate=validate.Length(min=1, max=30))
 
     @validates_schema
     def _decision_needs(self, data, **kwargs):

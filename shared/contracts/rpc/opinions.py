@@ -32,6 +32,9 @@ class OpinionDraftSchema(OpinionContentSchema):
     """A new item as a member or an informant submits it (``submit: false`` saves it unsubmitted)."""
 
     urgent = fields.Boolean(load_default=False, metadata={"description": "急事急报: edited first"})
+    area = fields.String(allow_none=True, load_default=None, validate=validate.Length(min=1, max=30), metadata={
+        "description": "the 1533 model's area (one of the proposal rulebook's areas); optional, staff "
+                       "set or change it"})
     submit = fields.Boolean(load_default=True, metadata={"description": "false: save it, submit later"})
 
 
@@ -142,6 +145,7 @@ class OpinionSchema(Schema):
     analysis = fields.String()
     suggestion = fields.String()
     urgent = fields.Boolean()
+    area = fields.String(allow_none=True)
     submitter = fields.String()
     submitter_role = fields.String()
     status = fields.String()

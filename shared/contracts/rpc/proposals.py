@@ -26,6 +26,9 @@ class ContentSchema(Schema):
     sector = Text(allow_none=True, load_default=None, validate=validate.Length(max=100))
     publish_consent = fields.Boolean(required=True)
     no_publish_reason = Text(allow_none=True, load_default=None, validate=validate.Length(max=1000))
+    area = fields.String(allow_none=True, load_default=None, validate=validate.Length(min=1, max=30), metadata={
+        "description": "the 1533 model's area (one of the proposal rulebook's areas: economy, politics, "
+                       "culture, society, ecology); optional, staff set or change it at filing"})
     publish_name = fields.Boolean(load_default=False, metadata={
         "description": "the initiator consents to being named where the proposal is published "
                        "(公开提办双方); otherwise the name is masked there"})
@@ -87,6 +90,7 @@ class ProposalSchema(Schema):
     suggestions = fields.String()
     initiator = fields.String()
     sector = fields.String(allow_none=True)
+    area = fields.String(allow_none=True)
     publish_consent = fields.Boolean()
     no_publish_reason = fields.String(allow_none=True)
     publish_name = fields.Boolean()
@@ -137,3 +141,27 @@ class PublicProposalSchema(PublicationSchema):
 
     year = fields.Integer()
     proposers = fields.List(fields.Nested(PublicProposerSchema))
+
+
+class AreaInput(Schema):
+    """Staff set or change the area of a proposal or an opinion item (``PUT …/area``); null clears it."""
+
+    area = fields.String(required=True, allow_none=True, validate=validate.Length(min=1, max=30))
+
+
+class AreaFigureSchema(Schema):
+    code = fields.String(allow_none=True)
+    label = fields.String()
+    en = fields.String()
+    proposals = fields.Integer()
+    filed = fields.Integer()
+    opinions = fields.Integer()
+    adopted = fields.Integer()
+
+
+class AreaReportSchema(Schema):
+    """The year's proposals and opinion items by the 1533 model's areas (``unclassified``: no area)."""
+
+    year = fields.Integer()
+    areas = fields.List(fields.Nested(AreaFigureSchema))
+    unclassified = fields.Nested(AreaFigureSchema)
