@@ -1,4 +1,4 @@
-"""Evaluation's tables: outcomes, rating rounds and ratings, follow-ups, quality grades, handling
+"""Evaluation's tables: outcomes, rating rounds and ratings, follow-ups, appeals, quality grades, handling
 scores. The units' annual assessment is computed from these (``assessment.py``), never stored."""
 from __future__ import annotations
 
@@ -39,6 +39,8 @@ class RatingRound(Base):
     opened_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     outcome: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    # A re-handled reply rated 不满意: no automatic re-handling, the proposers may appeal until then.
+    appeal_due: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
     ratings: Mapped[list[Rating]] = relationship(back_populates="rating_round", order_by="Rating.id")
 
@@ -116,3 +118,22 @@ class MergedProposal(Base):
     into: Mapped[str] = mapped_column(String(50), index=True)
     proposers: Mapped[list] = mapped_column()
     heard_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Appeal(Base):
+    """申诉: a proposer still 不满意 after a re-handled reply asks the committee to look again. One per
+    reply (rating round); the committee upholds the handling or orders another re-handling."""
+
+    __tablename__ = "appeals"
+    __table_args__ = (UniqueConstraint("number", "round", name="uq_appeals_number_round"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    number: Mapped[str] = mapped_column(String(50), index=True)
+    round: Mapped[int] = mapped_column(Integer)
+    appellant: Mapped[str] = mapped_column(String(100))
+    reason: Mapped[str] = mapped_column(Text)
+    lodged_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    decision: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    decision_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    decided_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
