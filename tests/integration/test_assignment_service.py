@@ -310,14 +310,16 @@ def test_the_example_client_listens_signs_and_replies_for_its_unit(assignment_se
     assignment_id = event["event"]["assignment"]["id"]
     wait_for(lambda: assignment(settings, assignment_id).status == "signed", message="signed by the client")
     drafted = run_example_client(settings, "--unit", "transport", "draft-reply", str(assignment_id),
-                                 "--category", "B", "--text", "已列入2027年改造计划")
+                                 "--category", "B", "--text", "已列入2027年改造计划",
+                                 "--milestone", "完成设计招标@2099-03-31")
     assert drafted.returncode == 0, drafted.stderr
     submitted = run_example_client(settings, "--unit", "transport", "submit-reply", str(assignment_id))
     assert submitted.returncode == 0, submitted.stderr
     wait_for(lambda: assignment(settings, assignment_id).status == "replied", message="replied by the client")
     [message] = taken(settings, shared_contracts.ENGINE_MESSAGES_QUEUE)
     assert json.loads(message["payload"])["payload"]["replies"] == [
-        {"unit": "transport", "category": "B", "text": "已列入2027年改造计划"}]
+        {"unit": "transport", "category": "B", "text": "已列入2027年改造计划",
+         "milestones": [{"milestone": 1, "what": "完成设计招标", "due": "2099-03-31"}]}]
 
 
 def test_the_example_client_cannot_act_for_another_unit_or_read_its_queue(assignment_service):

@@ -5,7 +5,7 @@ appeal of a re-handled reply. The clock starts on 2026-03-02 09:00 UTC (a Monday
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 
 import pytest
 from sqlalchemy import create_engine, event, select
@@ -434,3 +434,12 @@ def test_a_b_reply_is_published_with_its_follow_up_pending_then_received(tmp_pat
             assert "信号灯已于9月建成" in received["followup_text"]
     finally:
         dispose_all()
+
+
+def test_the_consoles_milestone_lines_become_the_apis_milestones():
+    from services.gateway.console.work import milestone_lines
+
+    assert milestone_lines("2026-04-30 完成设计招标\n\n  2026-09-30   完成改造 \n") == [
+        {"due": "2026-04-30", "what": "完成设计招标"}, {"due": "2026-09-30", "what": "完成改造"}]
+    assert milestone_lines("2026-04-30") == [{"due": "2026-04-30", "what": ""}]   # the API refuses it, naming the field
+    assert milestone_lines("") == []
