@@ -15,6 +15,7 @@ from shared.messaging.database import Database
 from shared.contracts import DEADLINE_EXTENDED
 from shared.messaging.entrypoints import Pingable, ServiceRpc, api, job, listen
 from shared.messaging.topology import events_queue
+from shared.principal import Principal
 
 from . import commands, decisions, operations, queries, refusals, routing
 from .bus import UnitQueues, commands_queue, listen_to_units
@@ -178,7 +179,9 @@ class AssignmentService(Pingable, ConsultationEntrypoints):
         sending unit on its own queue (``refusals``) and then dead-lettered with its reason by the
         entrypoint, the operators' copy."""
         try:
-            clocks = SupervisionClock(self.supervision, commands.unit_system_principal(sender.name)) \
+            # The unit's broker user is vouched for by RabbitMQ (its user_id): a principal this process
+            # took from a verified source, so the proxy signs it on for supervision.
+            clocks = SupervisionClock(self.supervision, Principal(commands.unit_system_principal(sender.name))) \
                 if getattr(sender, "kind", None) == "unit" else None
             result = commands.from_unit_system(self.db.session, self.rules, routing_key, body, sender, clocks)
             self.db.commit()

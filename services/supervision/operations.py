@@ -240,11 +240,14 @@ def close_milestones(session, rules: SupervisionRules, params: dict, principal: 
 
 def reply_due(session, number: str, principal) -> dict | None:
     """The live reply deadline of ``number`` for a unit about to ask for an extension:
-    ``{number, rule, due, ends_at, paused}``, or None when none is live. Seen by the proposal's
-    units and its overseers (``queries.require_sight_of``)."""
+    ``{number, rule, due, ends_at, paused}``, or None when none is live (or the clocks are not
+    opened yet). Seen by the proposal's units and its overseers (``queries.require_sight_of``)."""
     from .queries import require_sight_of
 
-    require_sight_of(session, str(number), principal_of(principal))
+    principal = principal_of(principal)
+    if not deadlines_of(session, str(number)):   # not opened yet: nothing has passed
+        return None
+    require_sight_of(session, str(number), principal)
     row = live_reply(session, str(number))
     if row is None:
         return None

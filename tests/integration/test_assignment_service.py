@@ -233,7 +233,9 @@ def test_two_units_submitting_at_the_same_moment_tell_the_engine_exactly_once(as
         for unit, category in (("transport", "A"), ("education", "B")):
             handler = {"user": f"handler.{unit}", "roles": ["unit"], "unit": unit}
             rpc.assignment.sign(ids[unit], principal=handler)
-            rpc.assignment.draft_reply(ids[unit], category, f"{unit} answers", principal=handler)
+            promised = [{"what": "完成改造", "due": "2099-06-30"}] if category == "B" else None
+            rpc.assignment.draft_reply(ids[unit], category, f"{unit} answers", principal=handler,
+                                       milestones=promised)
     for unit in ("transport", "education"):
         unit_command(settings, f"{unit}.submit_reply", {"assignment_id": ids[unit]})
     wait_for(lambda: {assignment(settings, i).status for i in ids.values()} == {"replied"},

@@ -301,6 +301,7 @@ def test_a_milestone_reported_before_its_deadline_opened_is_applied_when_it_open
 
 
 def test_the_reply_deadline_is_told_to_the_proposals_units_only(supervision, supervision_rules):
+    assert supervision_ops.reply_due(supervision, NUMBER, TRANSPORT) is None   # no clock opened yet
     supervision_ops.open_deadlines(supervision, supervision_rules,
                                    {"number": NUMBER, "units": ["transport"]}, None)
     due = supervision_ops.reply_due(supervision, NUMBER, TRANSPORT)
