@@ -51,6 +51,6 @@ class MilestoneReported(Schema):
     """The unit reports one milestone of its category B reply done (``milestone``: its number,
     from 1, in the order the reply listed them)."""
 
-    milestone = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
+    milestone = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=100))
     note = fields.String(required=True, validate=validate.Length(min=1, max=5000),
                          metadata={"description": "what was done"})
