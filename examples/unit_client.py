@@ -9,8 +9,10 @@ takes the acting unit from it. See docs/unit-integration.md and docs/asyncapi.ya
 
     python examples/unit_client.py --amqp amqps://ztc-unit-transport:SECRET@mq.example.gov.cn:5671/ \
         --ca-file committee-ca.pem --unit transport listen --auto-sign
-    python examples/unit_client.py --amqp ... --unit transport draft-reply 17 --category B --text "已列入计划"
+    python examples/unit_client.py --amqp ... --unit transport draft-reply 17 --category B --text "已列入计划" \
+        --milestone "完成设计招标@2027-03-31" --milestone "完成改造@2027-09-30"
     python examples/unit_client.py --amqp ... --unit transport submit-reply 17
+    python examples/unit_client.py --amqp ... --unit transport report-milestone 17 1 --note "设计招标已完成"
 """
 from __future__ import annotations
 
@@ -102,6 +104,12 @@ def parser() -> argparse.ArgumentParser:
     draft.add_argument("assignment_id", type=int)
     draft.add_argument("--category", required=True, help="A, B or C (D where your committee enables it)")
     draft.add_argument("--text", required=True)
+    draft.add_argument("--milestone", action="append", dest="milestones", metavar="WHAT@YYYY-MM-DD",
+                       help="category B: a promised step and its date; repeat for each (at least one)")
+    milestone = sub.add_parser("report-milestone", help="report a milestone of your B reply done")
+    milestone.add_argument("assignment_id", type=int)
+    milestone.add_argument("milestone", type=int, help="its number in the reply, from 1")
+    milestone.add_argument("--note", required=True, help="what was done")
     extension = sub.add_parser("request-extension", help="ask for more time (延期)")
     extension.add_argument("assignment_id", type=int)
     when = extension.add_mutually_exclusive_group(required=True)
@@ -113,9 +121,11 @@ def parser() -> argparse.ArgumentParser:
 
 def body_of(args) -> dict:
     body = {"assignment_id": args.assignment_id}
-    for key in ("reason", "text", "category", "until", "months"):
+    for key in ("reason", "text", "category", "until", "months", "milestone", "note"):
         if getattr(args, key, None) is not None:
             body[key] = getattr(args, key)
+    if getattr(args, "milestones", None):
+        body["milestones"] = [dict(zip(("what", "due"), item.rsplit("@", 1), strict=False)) for item in args.milestones]
     return body
 
 

@@ -50,6 +50,13 @@ class Conflict(ZtcError):
     status, code = 409, "conflict"
 
 
+@deserialize_to_instance
+class TooLate(ZtcError):
+    """A request that had to come before a deadline and came after it (an extension asked after the
+    reply was due, an appeal after its window): 422, ``details`` name the deadline and when it ended."""
+    status, code = 422, "too_late"
+
+
 class TooManyRequests(ZtcError):
     """A client or a venue over its limit of public submissions; ``details['retry_after_seconds']``
     says when the next one is taken. Raised by the gateway only: it never crosses the bus."""

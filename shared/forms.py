@@ -186,6 +186,14 @@ class GradeQualityForm(Form):
         return loaded
 
 
+class DecideAppealForm(Form):
+    """The committee decides a proposer's appeal of a re-handled reply, with its reasons: uphold the
+    handling as it stands (the rating stays) or order another re-handling."""
+
+    appeal_decision = fields.String(required=True, validate=validate.OneOf(["upheld", "rehandle"]))
+    appeal_reason = fields.String(required=True, validate=validate.Length(min=1, max=4000))
+
+
 class OpinionEditForm(FourChecksDecide, Form):
     """编: the four checks (四关), each passed or not with a note, and the decision. Only an item
     that passed all four is reported; one not adopted says why (the submitter is told)."""
@@ -338,6 +346,7 @@ FORMS: dict[str, type[Schema]] = {
     "proposal.approve_extension": ApproveExtensionForm,
     "proposal.review_reply": ReviewReplyForm,
     "proposal.grade_quality": GradeQualityForm,
+    "proposal.decide_appeal": DecideAppealForm,
     "opinion.edit": OpinionEditForm,
     "opinion.sign_off": OpinionSignOffForm,
     "opinion.forward": OpinionForwardForm,

@@ -34,7 +34,7 @@ RULES_DIRECTORY = config.load().bpmn_dir / "rules"
 UNITS = ("months", "days", "working_days")
 # The proposal diagram relies on every one of these; a proposal rulebook without one is refused.
 PROPOSAL_DURATIONS = ("cosign_window", "objection_window", "sign_for_limit", "co_unit_input",
-                      "reply_deadline", "max_extension", "rehandling_reply", "rating_window")
+                      "reply_deadline", "max_extension", "rehandling_reply", "rating_window", "appeal_window")
 
 
 class RuleNotFound(KeyError):
@@ -292,6 +292,10 @@ class _CosigningSchema(Schema):
     max_cosigners = fields.Integer(required=True, strict=True, validate=validate.Range(min=0, max=1000))
 
 
+class _FollowupSchema(Schema):
+    max_milestones = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=100))
+
+
 class RulebookSchema(Schema):
     """Any rulebook: a name, a version and durations; the other sections where they apply."""
 
@@ -301,6 +305,7 @@ class RulebookSchema(Schema):
     durations = _Durations(required=True)
     reminders = fields.Nested(_RemindersSchema)
     cosigning = fields.Nested(_CosigningSchema)
+    followup = fields.Nested(_FollowupSchema)
     reply_categories = _labels(_CategorySchema)
     not_filed_reasons = _labels()
     satisfaction = fields.Nested(_SatisfactionSchema)
@@ -320,6 +325,7 @@ class ProposalRulebookSchema(RulebookSchema):
 
     reminders = fields.Nested(_RemindersSchema, required=True)
     cosigning = fields.Nested(_CosigningSchema, required=True)
+    followup = fields.Nested(_FollowupSchema, required=True)
     reply_categories = _labels(_CategorySchema, required=True)
     not_filed_reasons = _labels(required=True)
     satisfaction = fields.Nested(_SatisfactionSchema, required=True)
@@ -452,6 +458,10 @@ class Rulebook:
     def max_cosigners(self) -> int:
         """The most co-signers a joint proposal may name."""
         return self._section("cosigning")["max_cosigners"]
+
+    def max_milestones(self) -> int:
+        """The most milestones a category B reply may promise (B follow-ups)."""
+        return self._section("followup")["max_milestones"]
 
     def reply_categories(self, include_disabled: bool = False) -> list[ReplyCategory]:
         return [c for c in self._section("reply_categories") if c.enabled or include_disabled]

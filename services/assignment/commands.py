@@ -12,15 +12,17 @@ from sqlalchemy import select
 
 from shared import clock
 from shared.calendar import local_date
-from shared.contracts import ASSIGNMENT_INPUT_SENT, ASSIGNMENT_SIGNED
-from shared.errors import Conflict, Forbidden, InvalidInput
+from shared.contracts import ASSIGNMENT_INPUT_SENT, ASSIGNMENT_MILESTONE_DONE, ASSIGNMENT_SIGNED
+from shared.errors import Conflict, Forbidden, InvalidInput, TooLate
 from shared.validation import load
 
 from . import contracts
 from .contracts import ANSWERING_ROLES, COMMAND_SCHEMAS
 from .models import (Assignment, CoUnitInput, ExtensionRequest, Reply, ReplyCosignature, Unit)
-from .records import (active_assignments, aware, current_reply, describe, iso, notify_unit,
-                      own_assignment, principal_of, record, tell_engine, unit_acted)
+from .clocks import ReplyClock
+from .decisions import decisions_of
+from .records import (active_assignments, aware, current_reply, describe, handling_event, iso,
+                      notify_unit, own_assignment, principal_of, record, tell_engine, unit_acted)
 from .rules import AssignmentRules
 
 
@@ -75,7 +77,7 @@ def describe_reply(session, reply: Reply) -> dict:
             "category": reply.category, "text": reply.text, "status": reply.status,
             "revision": reply.revision, "drafted_at": iso(reply.drafted_at),
             "submitted_at": iso(reply.submitted_at), "sent_back_at": iso(reply.sent_back_at),
-            "sent_back_comment": reply.sent_back_comment,
+            "sent_back_comment": reply.sent_back_comment, "milestones": list(reply.milestones or []),
             "cosigned_by": sorted(session.get(Assignment, s.assignment_id).unit for s in signed)}
 
 
@@ -146,6 +148,7 @@ def draft_reply(session, rules: AssignmentRules, params, principal) -> dict:
     if data["category"] not in enabled:
         raise InvalidInput(f"reply category {data['category']!r} is not enabled in the rulebook",
                            {"category": [f"must be one of: {', '.join(enabled)}"]})
+    milestones = _promised(rules, data["category"], data["milestones"])
     now, reply = clock.now(), current_reply(session, row)
     if reply is None:
         reply = Reply(assignment_id=row.id, round=row.round, revision=1, drafted_at=now,
@@ -156,15 +159,53 @@ def draft_reply(session, rules: AssignmentRules, params, principal) -> dict:
     else:
         reply.revision += 1
     reply.category, reply.text, reply.status = data["category"], data["text"], "draft"
+    reply.milestones = milestones
     reply.drafted_at, reply.drafted_by = now, principal["user"]
     session.flush()
     because = record(session, row, principal["user"], "reply_drafted",
                      {"reply_id": reply.id, "revision": reply.revision, "category": reply.category,
-                      "text": reply.text})
+                      "text": reply.text, "milestones": milestones})
     shown = describe_reply(session, reply)
     for co in (c for c in active_assignments(session, row.number) if c.role == "co"):
         notify_unit(session, co, contracts.REPLY_DRAFTED, because, {"lead_unit": row.unit, "reply": shown})
     return shown
+
+
+FOLLOWUP_CATEGORY = "B"   # 正在解决或列入计划: the category whose reply promises milestones
+
+
+def _promised(rules: AssignmentRules, category: str, milestones: list[dict]) -> list[dict] | None:
+    """The milestones a reply of ``category`` promises, numbered from 1 in the order given: a
+    category B reply names at least one and at most the rulebook's ``followup.max_milestones``,
+    each due after today; another category names none. InvalidInput (per field) otherwise."""
+    if category != FOLLOWUP_CATEGORY:
+        if milestones:
+            raise InvalidInput("only a category B reply (正在解决或列入计划) promises milestones",
+                               {"milestones": [f"leave them out for category {category}"]})
+        return None
+    most, today = rules.max_milestones(), local_date(clock.now())
+    if not milestones:
+        raise InvalidInput("a category B reply says what will be done by when: at least one milestone",
+                           {"milestones": ["give at least one milestone {what, due}"]})
+    if len(milestones) > most:
+        raise InvalidInput(f"a category B reply names at most {most} milestones (rulebook followup.max_milestones)",
+                           {"milestones": [f"{len(milestones)} given, at most {most}"]})
+    past = {str(i): {"due": [f"must be after {today.isoformat()}"]}
+            for i, item in enumerate(milestones) if item["due"] <= today}
+    if past:
+        raise InvalidInput("a milestone is due after today", {"milestones": past})
+    return [{"milestone": i, "what": item["what"], "due": item["due"].isoformat(), "done_at": None,
+             "done_by": None, "note": None} for i, item in enumerate(milestones, start=1)]
+
+
+def _still_ahead(reply: Reply) -> None:
+    """A draft may wait: at submission every milestone it promises must still be ahead."""
+    today = local_date(clock.now()).isoformat()
+    past = [m for m in reply.milestones or [] if m["due"] <= today]
+    if past:
+        raise Conflict("a milestone of the draft is no longer ahead; redraft the reply with new dates",
+                       {"milestones": {str(m["milestone"] - 1): {"due": [f"{m['due']} is not after {today}"]}
+                                       for m in past}})
 
 
 def cosign_reply(session, rules: AssignmentRules, params, principal) -> dict:
@@ -200,6 +241,7 @@ def submit_reply(session, rules: AssignmentRules, params, principal) -> dict:
     reply = current_reply(session, row)
     if reply is None:
         raise Conflict(f"draft the reply for round {row.round} before submitting it")
+    _still_ahead(reply)
     co_units = [other for other in active if other.role == "co"]
     signed = {s.assignment_id for s in _cosignatures(session, reply)}
     missing = [co.unit for co in co_units if co.id not in signed]
@@ -219,7 +261,9 @@ def submit_reply(session, rules: AssignmentRules, params, principal) -> dict:
         categories = [r.category for _, r in replies]
         tell_engine(session, contracts.REPLY_SUBMITTED, row.number, because, {
             "round": row.round,
-            "replies": [{"unit": other.unit, "category": r.category, "text": r.text} for other, r in replies],
+            "replies": [{"unit": other.unit, "category": r.category, "text": r.text,
+                         "milestones": [{"milestone": m["milestone"], "what": m["what"], "due": m["due"]}
+                                        for m in r.milestones or []]} for other, r in replies],
             "category": _least_favourable(categories, rules.reply_categories()),
             # on time is judged at the submission (supervision.close), not at staff's acceptance
             "submitted_at": iso(now),
@@ -227,11 +271,27 @@ def submit_reply(session, rules: AssignmentRules, params, principal) -> dict:
     return {**describe_reply(session, reply), "all_units_replied": complete}
 
 
-def request_extension(session, rules: AssignmentRules, params, principal) -> dict:
-    """延期: an answering unit asks for more time before it replies; staff decide."""
+def _before_the_deadline(clocks: ReplyClock | None, number: str) -> None:
+    """An extension is asked before the reply deadline ends (supervision keeps it): TooLate (422)
+    when the end of its due day has passed, naming it. A paused deadline is not counting, so it
+    has not passed. Without a clock (a test of the other rules) nothing is checked here; staff's
+    approval checks again (``supervision.extend``)."""
+    due = clocks.reply_due(number) if clocks is not None else None
+    if due is None or due["paused"] or clock.now() < due["ends_at"]:
+        return
+    raise TooLate(f"an extension is asked before the deadline; the reply to proposal {number} was due "
+                  f"on {due['due'].isoformat()} ({due['rule']}), so it is too late to ask",
+                  {"reply_due": due["due"].isoformat(), "rule": due["rule"],
+                   "ended_at": due["ends_at"].isoformat(), "asked_at": clock.now().isoformat()})
+
+
+def request_extension(session, rules: AssignmentRules, params, principal, clocks: ReplyClock | None = None) -> dict:
+    """延期: an answering unit asks for more time before it replies and before the reply deadline
+    ends (refused with TooLate after it); staff decide."""
     data, principal, row = _begin(session, "request_extension", params, principal)
     _role(row, ANSWERING_ROLES, "only an answering unit asks for an extension")
     _handling(row, "ask for an extension")
+    _before_the_deadline(clocks, row.number)
     today = local_date(clock.now())
     if data["until"] is not None and data["until"] <= today:
         raise InvalidInput("an extension ends after today", {"until": [f"must be after {today.isoformat()}"]})
@@ -256,14 +316,49 @@ def submit_followup(session, rules: AssignmentRules, params, principal) -> dict:
     done, with what was achieved. The engine hears ``followup_reply``."""
     data, principal, row = _begin(session, "submit_followup", params, principal)
     _role(row, ANSWERING_ROLES, "the answering unit reports the follow-up")
-    reply = current_reply(session, row)
-    if row.status != "replied" or reply is None or reply.category != "B":
-        raise Conflict(f"a follow-up reply comes after a submitted category B reply; assignment {row.id} "
-                       f"is {row.status}" + (f" with category {reply.category}" if reply else ""))
+    _accepted_b_reply(session, row, "a follow-up reply")
     shown = {"assignment_id": row.id, "round": row.round, "text": data["text"], "unit": row.unit}
     because = record(session, row, principal["user"], "followup_submitted", shown)
     tell_engine(session, contracts.FOLLOWUP_REPLY, row.number, because,
                 {"unit": row.unit, "text": data["text"], "assignment_id": row.id})
+    return shown
+
+
+def _accepted_b_reply(session, row: Assignment, doing: str) -> Reply:
+    reply = current_reply(session, row)
+    if row.status != "replied" or reply is None or reply.category != FOLLOWUP_CATEGORY:
+        raise Conflict(f"{doing} comes after a submitted category B reply; assignment {row.id} "
+                       f"is {row.status}" + (f" with category {reply.category}" if reply else ""))
+    return reply
+
+
+def report_milestone(session, rules: AssignmentRules, params, principal) -> dict:
+    """后续办理: the answering unit reports one milestone of its category B reply done, once staff
+    accepted the reply. Supervision closes the milestone's deadline (``assignment.milestone_done``)
+    and the proposers are told (``handling.milestone_done``, heard by intake). Reporting one twice
+    is a Conflict."""
+    data, principal, row = _begin(session, "report_milestone", params, principal)
+    _role(row, ANSWERING_ROLES, "the answering unit reports its milestones")
+    reply = _accepted_b_reply(session, row, "a milestone report")
+    if not any((e or {}).get("round") == row.round for e in decisions_of(session, row.id, "reply_accepted")):
+        raise Conflict(f"staff have not accepted the reply to proposal {row.number} yet; report its milestones after")
+    milestones = [dict(m) for m in reply.milestones or []]
+    item = next((m for m in milestones if m["milestone"] == data["milestone"]), None)
+    if item is None:
+        raise InvalidInput(f"the reply to proposal {row.number} promises milestones 1 to {len(milestones)}",
+                           {"milestone": [f"no milestone {data['milestone']}"]})
+    if item["done_at"] is not None:
+        raise Conflict(f"milestone {item['milestone']} ({item['what']}) was reported done on {item['done_at']}")
+    now = clock.now()
+    item.update(done_at=iso(now), done_by=principal["user"], note=data["note"])
+    reply.milestones = milestones   # a new list, so the JSON column is written
+    shown = {"assignment_id": row.id, "round": row.round, "unit": row.unit, **item}
+    because = record(session, row, principal["user"], "milestone_done", shown)
+    unit_acted(session, ASSIGNMENT_MILESTONE_DONE, row, because, now, principal["user"],
+               milestone=item["milestone"])
+    handling_event(session, "handling.milestone_done", row.number, because,
+                   {"unit": row.unit, "milestone": item["milestone"], "what": item["what"],
+                    "due": item["due"], "note": data["note"]})
     return shown
 
 
@@ -276,10 +371,14 @@ COMMANDS = {
     "submit_reply": submit_reply,
     "request_extension": request_extension,
     "submit_followup": submit_followup,
+    "report_milestone": report_milestone,
 }
 
 
-def run(session, rules: AssignmentRules, command: str, params, principal) -> dict:
+def run(session, rules: AssignmentRules, command: str, params, principal, clocks: ReplyClock | None = None) -> dict:
+    """Run ``command``; ``clocks`` answers the reply deadline (supervision's) where a rule needs it."""
+    if command == "request_extension":
+        return request_extension(session, rules, params, principal, clocks)
     return COMMANDS[command](session, rules, params, principal)
 
 
@@ -287,7 +386,8 @@ def unit_system_principal(unit: str) -> dict:
     return {"user": f"system:{unit}", "roles": ["unit"], "unit": unit}
 
 
-def from_unit_system(session, rules: AssignmentRules, routing_key: str, body, sender) -> dict:
+def from_unit_system(session, rules: AssignmentRules, routing_key: str, body, sender,
+                     clocks: ReplyClock | None = None) -> dict:
     """A command from a department's system: routing key ``<unit>.<command>``, body per the command's
     schema. The acting unit is the one whose broker user sent it (``sender``, the AMQP ``user_id``
     RabbitMQ validated), never the body: a command without a ``user_id``, from a user that is no
@@ -308,4 +408,4 @@ def from_unit_system(session, rules: AssignmentRules, routing_key: str, body, se
                                             + ", ".join(COMMANDS)]})
     if session.get(Unit, unit) is None:
         raise Forbidden(f"unit {unit!r} of broker user {sender.user} is not in the directory")
-    return run(session, rules, command, body, unit_system_principal(unit))
+    return run(session, rules, command, body, unit_system_principal(unit), clocks)

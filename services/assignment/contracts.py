@@ -9,7 +9,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from shared import contracts as _shared
-from shared.contracts.rpc.assignments import ExtensionAsked
+from shared.contracts.rpc.assignments import ExtensionAsked, MilestoneReported, ReplyDrafted
 from shared.contracts.fields import UNIT_CODE  # noqa: F401 - the assignment service's spelling
 from shared.contracts.jobs.assignment import MODES  # noqa: F401
 from shared.contracts.jobs.assignment import Assign as AssignParams  # noqa: F401
@@ -41,9 +41,11 @@ EXTENSION_APPROVED = "assignment.extension_approved"
 EXTENSION_REFUSED = "assignment.extension_refused"
 REPLY_ACCEPTED = "assignment.reply_accepted"            # staff accepted it; the proposers rate it
 FOLLOWUP_EXPECTED = "assignment.followup_expected"      # category B: report again when solved
+APPEAL_DECIDED = "assignment.appeal_decided"            # the committee decided a proposer's appeal
 COMMAND_REFUSED = _shared.UNIT_COMMAND_REFUSED        # a command the unit sent was refused (refusals.py)
 UNIT_EVENTS = (CREATED, CANCELLED, SENT_BACK, REHANDLING, INPUT_RECEIVED, REPLY_DRAFTED, OBJECTION_OVERRULED,
-               EXTENSION_APPROVED, EXTENSION_REFUSED, REPLY_ACCEPTED, FOLLOWUP_EXPECTED, COMMAND_REFUSED)
+               EXTENSION_APPROVED, EXTENSION_REFUSED, REPLY_ACCEPTED, FOLLOWUP_EXPECTED, APPEAL_DECIDED,
+               COMMAND_REFUSED)
 # The inbox notice (notify.<kind>, to unit:<code>) that goes with each decision event.
 NOTICE_TEXT = {
     CANCELLED: "提案 {number} 的交办已撤销（{reason}），请勿再办理此件。",
@@ -52,7 +54,8 @@ NOTICE_TEXT = {
     EXTENSION_REFUSED: "提案 {number} 的延期申请未获同意。{comment}",
     SENT_BACK: "提案 {number} 的答复被退回：{comment}",
     REPLY_ACCEPTED: "提案 {number} 的答复（第 {round} 轮）已审核通过，请提案人评价。",
-    FOLLOWUP_EXPECTED: "提案 {number} 答复为 B 类（正在解决或列入计划），问题解决后请报送后续办理情况。",
+    FOLLOWUP_EXPECTED: "提案 {number} 答复为 B 类（正在解决或列入计划），请按承诺的办理节点报告进展，问题解决后报送后续办理情况。",
+    APPEAL_DECIDED: "提案人对提案 {number} 第 {round} 轮答复的申诉已由提案委员会决定：{decision_zh}。理由：{reason}",
 }
 
 # BPMN messages sent to the engine (correlation key: the proposal number).
@@ -77,9 +80,12 @@ class SendInputCommand(AssignmentCommand):
     text = fields.String(required=True, validate=validate.Length(min=1, max=50000))
 
 
-class DraftReplyCommand(AssignmentCommand):
-    category = fields.String(required=True, validate=validate.Length(min=1, max=10))
-    text = fields.String(required=True, validate=validate.Length(min=1, max=100000))
+class DraftReplyCommand(AssignmentCommand, ReplyDrafted):
+    """A category, the text and, for category B, the milestones (``shared.contracts.rpc.assignments``)."""
+
+
+class ReportMilestoneCommand(AssignmentCommand, MilestoneReported):
+    """One milestone of the unit's category B reply is done."""
 
 
 class ExtensionCommand(AssignmentCommand, ExtensionAsked):
@@ -96,4 +102,5 @@ COMMAND_SCHEMAS = {
     "submit_reply": AssignmentCommand,
     "request_extension": ExtensionCommand,
     "submit_followup": SendInputCommand,
+    "report_milestone": ReportMilestoneCommand,
 }

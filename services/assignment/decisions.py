@@ -143,3 +143,35 @@ def hear_acceptance(session, body) -> list[int]:
             tell_unit(session, row, contracts.FOLLOWUP_EXPECTED, expected, {"round": row.round, "category": "B"})
         told.append(row.id)
     return told
+
+
+APPEAL_DECIDED = shared_contracts.subscriptions.APPEAL_DECIDED
+DECISION_ZH = {"upheld": "维持办理结果", "rehandle": "再次重新办理"}
+
+
+def hear_appeal_decision(session, body) -> list[int]:
+    """``handling.appeal_decided`` (evaluation): the committee decided a proposer's appeal of the
+    round's reply. Each answering unit of that round hears ``assignment.appeal_decided`` on its
+    queue, with the decision and its reasons (a ``rehandle`` decision is followed by
+    ``assignment.rehandling`` when the diagram sends the proposal back). Heard twice, it tells
+    nothing twice. Returns the assignments told."""
+    event = load(shared_contracts.EventSchema, body, "the event")
+    if event["name"] != APPEAL_DECIDED:
+        raise InvalidInput("the assignment service hears no such event", {"name": [f"expected {APPEAL_DECIDED}"]})
+    payload = event["payload"]
+    number, round_ = event["subject"], int(payload.get("round") or 0)
+    told = []
+    for row in active_assignments(session, number, lock=True):
+        if row.role not in contracts.ANSWERING_ROLES or row.round != round_:
+            continue
+        if any((e or {}).get("event_id") == event["event_id"] for e in decisions_of(session, row.id, "appeal_decided")):
+            continue
+        decision = payload.get("decision")
+        because = record(session, row, "system", "appeal_decided",
+                         {"round": round_, "decision": decision, "reason": payload.get("reason"),
+                          "decided_by": payload.get("decided_by"), "event_id": event["event_id"]})
+        tell_unit(session, row, contracts.APPEAL_DECIDED, because,
+                  {"round": round_, "decision": decision, "decision_zh": DECISION_ZH.get(decision, decision),
+                   "reason": payload.get("reason") or ""})
+        told.append(row.id)
+    return told

@@ -92,6 +92,9 @@ class Reply(Base):
     submitted_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
     sent_back_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     sent_back_comment: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # Category B only (正在解决或列入计划): the promised steps, in order, each
+    # ``{milestone, what, due, done_at, done_by, note}``; ``milestone`` numbers them from 1.
+    milestones: Mapped[list | None] = mapped_column(JSON, nullable=True)
 
 
 class ReplyCosignature(Base):

@@ -111,12 +111,13 @@ def tell_unit(session, assignment: Assignment, event: str, because: AssignmentEv
 
 
 def unit_acted(session, name: str, assignment: Assignment, because: AssignmentEvent, at: datetime,
-               by: str) -> None:
+               by: str, **extra) -> None:
     """A domain event (``ztc.events``) saying the unit did something others keep time on:
-    ``assignment.signed`` or ``assignment.input_sent`` (supervision fulfils the unit's deadline)."""
+    ``assignment.signed``, ``assignment.input_sent`` or ``assignment.milestone_done`` (with
+    ``milestone``): supervision fulfils the unit's deadline."""
     publish_event(session, Outbox, name, f"{name}:{because.id}", assignment.number,
                   payload={"unit": assignment.unit, "assignment_id": assignment.id, "at": iso(at),
-                           "by": by, "round": assignment.round})
+                           "by": by, "round": assignment.round, **extra})
 
 
 def tell_engine(session, name: str, number: str, because: AssignmentEvent, payload: dict) -> None:

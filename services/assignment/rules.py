@@ -25,6 +25,10 @@ class AssignmentRules(abc.ABC):
         """The enabled reply categories, the most favourable first (A before B before C)."""
 
     @abc.abstractmethod
+    def max_milestones(self) -> int:
+        """The most milestones a category B reply may promise (``followup.max_milestones``)."""
+
+    @abc.abstractmethod
     def routing(self) -> dict:
         """The rulebook's routing section (keywords, similar titles), checked, with its provenance."""
 
@@ -41,6 +45,9 @@ class RulebookRules(AssignmentRules):
 
     def reply_categories(self) -> list[str]:
         return [category.code for category in self.rulebook.reply_categories()]
+
+    def max_milestones(self) -> int:
+        return self.rulebook.max_milestones()
 
     def routing(self) -> dict:
         return routing_rules(self.rulebook)

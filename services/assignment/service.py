@@ -14,9 +14,11 @@ from shared.calendar import files_fingerprint
 from shared.messaging.database import Database
 from shared.messaging.entrypoints import Pingable, ServiceRpc, api, job, listen
 from shared.messaging.topology import events_queue
+from shared.principal import Principal
 
 from . import commands, decisions, operations, queries, refusals, routing
 from .bus import UnitQueues, commands_queue, listen_to_units
+from .clocks import SupervisionClock
 from .consultation.service import ConsultationEntrypoints
 from .models import Inbox, Outbox
 from .rules import RulebookRules
@@ -55,6 +57,7 @@ class AssignmentService(Pingable, ConsultationEntrypoints):
     unit_queues = UnitQueues()
     business_key = BusinessKey()
     intake = ServiceRpc("intake")  # knows who proposed what: proposers read their proposal's reply
+    supervision = ServiceRpc("supervision")  # keeps the reply deadline an extension is asked before
 
     # -- jobs for the engine --------------------------------------------------------------------
     @job("assignment.assign_unit")
@@ -82,7 +85,8 @@ class AssignmentService(Pingable, ConsultationEntrypoints):
 
     # -- commands from units over RPC ---------------------------------------------------------
     def _command(self, command, params, principal):
-        result = commands.run(self.db.session, self.rules, command, params, principal)
+        result = commands.run(self.db.session, self.rules, command, params, principal,
+                              SupervisionClock(self.supervision, principal))
         self.db.commit()
         return result
 
@@ -99,13 +103,18 @@ class AssignmentService(Pingable, ConsultationEntrypoints):
         return self._command("submit_followup", {"assignment_id": assignment_id, "text": text}, principal)
 
     @api
+    def report_milestone(self, assignment_id, milestone, note, principal=None):
+        return self._command("report_milestone", {"assignment_id": assignment_id, "milestone": milestone,
+                                                  "note": note}, principal)
+
+    @api
     def send_input(self, assignment_id, text, principal=None):
         return self._command("send_input", {"assignment_id": assignment_id, "text": text}, principal)
 
     @api
-    def draft_reply(self, assignment_id, category, text, principal=None):
+    def draft_reply(self, assignment_id, category, text, principal=None, milestones=None):
         return self._command("draft_reply", {"assignment_id": assignment_id, "category": category,
-                                             "text": text}, principal)
+                                             "text": text, "milestones": milestones or []}, principal)
 
     @api
     def cosign_reply(self, assignment_id, principal=None):
@@ -151,9 +160,12 @@ class AssignmentService(Pingable, ConsultationEntrypoints):
     @listen(events_queue("assignment"))
     def on_deadline_extended(self, body):
         """Staff approved an extension (supervision moved the deadline): record it on the request.
-        Staff accepted a reply (a rating round opened): its units are told (B: a follow-up is due)."""
+        Staff accepted a reply (a rating round opened): its units are told (B: a follow-up is due).
+        The committee decided an appeal: the answering units are told."""
         if isinstance(body, dict) and body.get("name") == decisions.RATING_OPENED:
             decisions.hear_acceptance(self.db.session, body)
+        elif isinstance(body, dict) and body.get("name") == decisions.APPEAL_DECIDED:
+            decisions.hear_appeal_decision(self.db.session, body)
         else:
             decisions.hear_extension(self.db.session, body)
         self.db.commit()
@@ -166,7 +178,11 @@ class AssignmentService(Pingable, ConsultationEntrypoints):
         sending unit on its own queue (``refusals``) and then dead-lettered with its reason by the
         entrypoint, the operators' copy."""
         try:
-            result = commands.from_unit_system(self.db.session, self.rules, routing_key, body, sender)
+            # The unit's broker user is vouched for by RabbitMQ (its user_id): a principal this process
+            # took from a verified source, so the proxy signs it on for supervision.
+            clocks = SupervisionClock(self.supervision, Principal(commands.unit_system_principal(sender.name))) \
+                if getattr(sender, "kind", None) == "unit" else None
+            result = commands.from_unit_system(self.db.session, self.rules, routing_key, body, sender, clocks)
             self.db.commit()
         except Exception as exc:
             told = refusals.refusal_of(exc, routing_key, sender, ids)

@@ -32,7 +32,8 @@ from .checklist import points
 from .models import HandlingScore, RatingRound
 from .ratings import NOT_GIVEN, SCORES, given
 
-FINAL_OUTCOMES = ("accepted", "rehandle")
+# appealable: a re-handled reply rated 不满意; upheld: its appeal decided for the handling (the rating stays).
+FINAL_OUTCOMES = ("accepted", "rehandle", "appealable", "upheld")
 
 
 class AssessmentInput(Schema):

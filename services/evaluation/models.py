@@ -1,4 +1,4 @@
-"""Evaluation's tables: outcomes, rating rounds and ratings, follow-ups, quality grades, handling
+"""Evaluation's tables: outcomes, rating rounds and ratings, follow-ups, appeals, quality grades, handling
 scores. The units' annual assessment is computed from these (``assessment.py``), never stored."""
 from __future__ import annotations
 
@@ -40,6 +40,8 @@ class RatingRound(Base):
     opened_at: Mapped[datetime] = mapped_column(UtcDateTime())
     closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     outcome: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    # A re-handled reply rated 不满意: no automatic re-handling, the proposers may appeal until then.
+    appeal_due: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
 
     ratings: Mapped[list[Rating]] = relationship(back_populates="rating_round", order_by="Rating.id")
 
@@ -121,3 +123,22 @@ class MergedProposal(Base):
     into: Mapped[str] = mapped_column(String(50), index=True)
     proposers: Mapped[list] = mapped_column()
     heard_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class Appeal(Base):
+    """申诉: a proposer still 不满意 after a re-handled reply asks the committee to look again. One per
+    reply (rating round); the committee upholds the handling or orders another re-handling."""
+
+    __tablename__ = "appeals"
+    __table_args__ = (UniqueConstraint("number", "round", name="uq_appeals_number_round"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    number: Mapped[str] = mapped_column(String(50), index=True)
+    round: Mapped[int] = mapped_column(Integer)
+    appellant: Mapped[str] = mapped_column(String(100))
+    reason: Mapped[str] = mapped_column(Text)
+    lodged_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    decision: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    decision_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    decided_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    decided_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)

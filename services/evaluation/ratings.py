@@ -6,6 +6,9 @@ proposer has rated, the round closes and ``ratings_complete`` goes to the engine
 in the same transaction: one message per round, however the raters' calls interleave (the round
 row is locked while a rating is added, and only the transaction that closes it sends).
 
+A re-handled reply (round 2 on) rated 不满意 is not sent back again by itself: the round closes
+``appealable`` and its proposers may appeal within the rulebook's ``appeal_window`` (``appeals.py``).
+
 A round is open for the rulebook's ``rating_window``: ``open_rating`` answers when it ends (``due``)
 and the diagram's timer then asks ``evaluation.close_rating`` to close the round. Each proposer who
 has not rated by then is recorded as ``not_given`` (a rating row with that code in both scores,
@@ -33,7 +36,7 @@ from shared.validation import load
 
 from . import merged
 from .access import oversees, principal_of
-from .models import Outbox, Rating, RatingRound
+from .models import Appeal, Outbox, Rating, RatingRound
 
 from shared.contracts.messages import RATINGS_COMPLETE  # noqa: E402
 UNSATISFIED = "unsatisfied"          # the level that sends a reply back for re-handling
@@ -44,6 +47,11 @@ SCORES = ("handling", "result")
 def given(ratings) -> list:
     """The ratings proposers gave, without the ``not_given`` records of the silent ones."""
     return [r for r in ratings if r.handling != NOT_GIVEN]
+
+
+def aware(moment):
+    """A stored time as an aware UTC time (SQLite gives it back without its zone)."""
+    return moment.replace(tzinfo=timezone.utc) if moment is not None and moment.tzinfo is None else moment
 
 
 def window_ends(opened_at, rulebook) -> str:
@@ -165,16 +173,35 @@ def _close_when_everyone_rated(session, rating_round) -> bool:
     return _close_and_report(session, rating_round, ratings, [])
 
 
+def appeal_window_ends(closed_at, rulebook=None):
+    """Until when a round closed at ``closed_at`` may be appealed (rule ``appeal_window``)."""
+    rulebook = rulebook or load_rulebook("proposal")
+    return deadline(rulebook, "appeal_window", closed_at, WorkingCalendar()).ends_at
+
+
 def _close_and_report(session, rating_round, ratings, not_given) -> bool:
-    rehandle = any(getattr(r, score) == UNSATISFIED for r in ratings for score in SCORES)
-    if not _close(session, rating_round, "rehandle" if rehandle else "accepted"):
+    """Close the round and send its one ``ratings_complete``. Any 不满意 sends a first reply back for
+    re-handling (``rehandle``); a re-handled reply (round 2 on) rated 不满意 is not sent back by
+    itself: the round closes ``appealable`` and the proposers may appeal (``appeals``) until
+    ``appeal_due`` (rule ``appeal_window``), the committee deciding whether it is handled again."""
+    unsatisfied = any(getattr(r, score) == UNSATISFIED for r in ratings for score in SCORES)
+    appealable = unsatisfied and rating_round.round >= 2
+    rehandle = unsatisfied and not appealable
+    outcome = "rehandle" if rehandle else "appealable" if appealable else "accepted"
+    if not _close(session, rating_round, outcome):
         return False
+    appeal_due = None
+    if appealable:
+        appeal_due = appeal_window_ends(clock.now())
+        rating_round.appeal_due = appeal_due
+        session.flush()
+    due = appeal_due.isoformat() if appeal_due is not None else None
     publish_event(session, Outbox, "handling.rated", f"handling.rated:{rating_round.number}:{rating_round.round}",
                   rating_round.number, payload={"number": rating_round.number, "round": rating_round.round,
-                                                "outcome": "rehandle" if rehandle else "accepted"})
+                                                "outcome": outcome, "appeal_due": due})
     send_message(session, Outbox, RATINGS_COMPLETE, rating_round.number,
                  f"ratings-{rating_round.number}-{rating_round.round}",
-                 {"round": rating_round.round, "rehandle": rehandle,
+                 {"round": rating_round.round, "rehandle": rehandle, "appeal_due": due,
                   "ratings": [_rating_view(r) for r in ratings], "not_given": list(not_given)})
     return True
 
@@ -224,5 +251,18 @@ def ratings_of(session, number, principal) -> dict:
     return {"number": str(number), "rounds": [{
         "round": r.round, "proposers": list(r.proposers), "opened_at": r.opened_at.isoformat(),
         "closed_at": r.closed_at.isoformat() if r.closed_at else None, "outcome": r.outcome,
+        "appeal_due": aware(r.appeal_due).isoformat() if r.appeal_due else None,
+        "appeal": appeal_view(session, r),
         "ratings": [_rating_view(x) for x in r.ratings if everything or x.rater == caller["user"]],
     } for r in rounds]}
+
+
+def appeal_view(session, rating_round: RatingRound) -> dict | None:
+    row = session.scalars(select(Appeal).where(Appeal.number == rating_round.number,
+                                               Appeal.round == rating_round.round)).first()
+    if row is None:
+        return None
+    return {"id": row.id, "round": row.round, "appellant": row.appellant, "reason": row.reason,
+            "lodged_at": aware(row.lodged_at).isoformat(), "decision": row.decision,
+            "decision_reason": row.decision_reason, "decided_by": row.decided_by,
+            "decided_at": aware(row.decided_at).isoformat() if row.decided_at else None}

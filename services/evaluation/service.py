@@ -10,7 +10,7 @@ from __future__ import annotations
 from shared.messaging.database import Database
 from shared.messaging.entrypoints import Pingable, api, job
 
-from . import assessment, operations, quality
+from . import appeals, assessment, operations, quality
 from . import ratings as rating_rounds
 from .models import Inbox, Outbox
 from .points import excellence
@@ -48,7 +48,18 @@ class EvaluationService(PerformanceMixin, Pingable):
         excellence.announce(self.db.session, params["number"], result["grade"])  # points: proposal.excellent
         return result
 
+    @job("evaluation.decide_appeal")
+    def decide_appeal(self, params, principal):
+        return appeals.decide(self.db.session, params, principal)
+
     # -- RPC for people, through the gateway ---------------------------------------------------
+    @api
+    def appeal(self, number, reason, principal=None):
+        """A proposer still 不满意 after a re-handled reply appeals, within the window (``appeals``)."""
+        lodged = appeals.appeal(self.db.session, number, reason, principal)
+        self.db.commit()
+        return lodged
+
     @api
     def rate(self, number, handling, result, comment=None, principal=None):
         rating = rating_rounds.rate(self.db.session, number, handling, result, comment, principal)

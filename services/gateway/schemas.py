@@ -6,7 +6,7 @@ from __future__ import annotations
 from marshmallow import RAISE, Schema, fields, validate
 
 from shared.contracts import MessageSchema, PrincipalSchema  # noqa: F401 - part of the API
-from shared.contracts.rpc.assignments import ExtensionAsked
+from shared.contracts.rpc.assignments import ExtensionAsked, MilestoneReported, ReplyDrafted
 
 
 class Body(Schema):
@@ -206,12 +206,33 @@ class Rating(Schema):
     round_closed = fields.Boolean()
 
 
+class AppealRequest(Body):
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=4000),
+                           metadata={"description": "why the re-handled reply should be looked at again"})
+
+
+class Appeal(Schema):
+    id = fields.Integer()
+    round = fields.Integer()
+    appellant = fields.String()
+    reason = fields.String()
+    lodged_at = fields.String()
+    decision = fields.String(allow_none=True, metadata={"description": "upheld or rehandle, once the committee decided"})
+    decision_reason = fields.String(allow_none=True)
+    decided_by = fields.String(allow_none=True)
+    decided_at = fields.String(allow_none=True)
+
+
 class RatingRound(Schema):
     round = fields.Integer()
     proposers = fields.List(fields.String())
     opened_at = fields.String()
     closed_at = fields.String(allow_none=True)
-    outcome = fields.String(allow_none=True)
+    outcome = fields.String(allow_none=True, metadata={
+        "description": "accepted, rehandle, appealable (a re-handled reply rated 不满意: may be appealed "
+                       "until appeal_due), upheld (appealed, the handling upheld), superseded"})
+    appeal_due = fields.String(allow_none=True)
+    appeal = fields.Nested(Appeal, allow_none=True)
     ratings = fields.List(fields.Nested(Rating))
 
 
@@ -264,9 +285,13 @@ class TextRequest(Body):
     text = fields.String(required=True, validate=validate.Length(min=1, max=10000))
 
 
-class ReplyDraftRequest(Body):
-    category = fields.String(required=True, metadata={"description": "A, B or C (D if the rulebook enables it)"})
-    text = fields.String(required=True, validate=validate.Length(min=1, max=20000))
+class ReplyDraftRequest(Body, ReplyDrafted):
+    """A, B or C (D if the rulebook enables it); category B with its milestones: the one schema of
+    ``shared.contracts.rpc.assignments``, as over AMQP (``draft_reply``)."""
+
+
+class MilestoneRequest(Body, MilestoneReported):
+    """The one schema of ``shared.contracts.rpc.assignments``, as over AMQP (``report_milestone``)."""
 
 
 class ExtensionRequest(Body, ExtensionAsked):

@@ -154,6 +154,10 @@ class Publication(Base):
     units: Mapped[list] = mapped_column(JSON)
     reply_category: Mapped[str] = mapped_column(String(10))
     reply_summary: Mapped[str] = mapped_column(Text)
+    # A category B reply is published before its follow-up: ``pending``, then ``received`` with it.
+    followup_status: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    followup_text: Mapped[str | None] = mapped_column(Text, nullable=True)
+    followup_received_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     published_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 

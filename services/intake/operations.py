@@ -13,11 +13,12 @@ from shared.principal import acting_user
 
 from .models import Submission
 from .proposals import cosign, get, is_proposer_of, list_proposals, resubmit, submit
-from .publication import answer_merged, publish
+from .publication import answer_merged, publish, publish_followup
 from .registration import find_duplicates, record_filing, settle_cosigners
 
 __all__ = ["record_submission", "submit", "cosign", "get", "is_proposer_of", "list_proposals", "resubmit",
-           "settle_cosigners", "find_duplicates", "record_filing", "publish", "answer_merged"]
+           "settle_cosigners", "find_duplicates", "record_filing", "publish", "publish_followup",
+           "answer_merged"]
 
 
 def record_submission(session, params: dict, principal: dict | None) -> dict:

@@ -10,6 +10,13 @@ assignment and evaluation services publish; the proposers are told what concerns
 | ``handling.rated`` (evaluation: every proposer rated) | ``rated`` | — |
 | ``handling.rehandling`` (assignment: a new round after 不满意) | ``rehandling`` | ``rehandling`` |
 | ``handling.followup_received`` (assignment: the unit's second reply on a B answer) | unchanged | ``followup_received`` |
+| ``handling.milestone_done`` (assignment: the unit reports a milestone of its B answer done) | unchanged | ``milestone_done`` |
+| ``handling.rated`` with outcome ``appealable`` (a re-handled reply rated 不满意) | ``rated`` | ``appeal_open`` |
+| ``handling.appealed`` (evaluation: a proposer appealed) | unchanged | ``appeal_lodged`` |
+| ``handling.appeal_decided`` (evaluation: the committee upheld the handling or ordered re-handling) | unchanged | ``appeal_decided`` |
+
+Each is kept in the proposal's history (``handling`` events with their payload: an appeal's and its
+decision's reasons among them), which the case thread shows.
 
 Only a proposal in handling moves (``filed`` or one of the statuses above); a published, merged
 or not filed one keeps its status. An event older than the last one applied (events can arrive
@@ -46,6 +53,18 @@ def _notices(name: str, payload: dict, title: str) -> list[tuple[str, str]]:
         return [("rehandling", f"根据评价意见，提案 {title}已交承办单位重新办理（第 {payload.get('round')} 轮）。")]
     if name == "handling.followup_received":
         return [("followup_received", f"提案 {title}的承办单位报送了后续办理情况：{payload.get('text') or ''}")]
+    if name == "handling.milestone_done":
+        return [("milestone_done", f"提案 {title}的承办单位报告：第 {payload.get('milestone')} 项办理节点"
+                                   f"“{payload.get('what') or ''}”（原定 {payload.get('due') or ''}）已完成。"
+                                   f"{payload.get('note') or ''}")]
+    if name == "handling.rated" and payload.get("outcome") == "appealable":
+        return [("appeal_open", f"提案 {title}重新办理后的答复仍被评为不满意。如仍不满意，可在 "
+                                f"{payload.get('appeal_due') or ''} 前提出申诉，由提案委员会决定。")]
+    if name == "handling.appealed":
+        return [("appeal_lodged", f"提案 {title}第 {payload.get('round')} 轮答复的申诉已受理，待提案委员会决定。")]
+    if name == "handling.appeal_decided":
+        decided = "维持办理结果" if payload.get("decision") == "upheld" else "交承办单位再次重新办理"
+        return [("appeal_decided", f"提案 {title}的申诉已有决定：{decided}。理由：{payload.get('reason') or ''}")]
     return []
 
 

@@ -183,7 +183,8 @@ def published(row: Publication) -> dict:
     """A publication as anyone reads it, masked again on the way out (a row published before the
     masking learned a form of number is masked by today's rules too)."""
     data = PublicationSchema().dump(row)
-    return {**data, **{key: mask_text(data.get(key) or "") for key in PUBLISHED_TEXT}}
+    followup = {"followup_text": mask_text(data["followup_text"])} if data.get("followup_text") else {}
+    return {**data, **{key: mask_text(data.get(key) or "") for key in PUBLISHED_TEXT}, **followup}
 
 
 def _publication(session, proposal: Proposal) -> dict:

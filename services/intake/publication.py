@@ -29,13 +29,16 @@ def _mask(proposal: Proposal, data: dict) -> dict:
             "suggestions": mask_text(proposal.suggestions, names),
             "proposers": [mask_name(name) for name in names], "units": data["units"],
             "reply_category": data["reply_category"],
-            "reply_summary": mask_text(data["reply_summary"], names)}
+            "reply_summary": mask_text(data["reply_summary"], names),
+            "followup_status": "pending" if data["followup_pending"] else None}
 
 
 def publish(session, params: dict, principal: dict | None) -> dict:
     """Publish an answered proposal whose proposer consented; otherwise record why it is not.
 
-    Publishing again changes nothing. An unknown or disabled reply category is
+    A category B reply is published at once with ``followup_status: pending`` (``followup_pending``);
+    :func:`publish_followup` adds the follow-up reply when it arrives. Publishing again changes
+    nothing. An unknown or disabled reply category is
     ``BusinessError("unknown_reply_category")``; a proposal not answered is ``not_publishable``.
     """
     data = load(PublishParams, params, "intake.publish parameters")
@@ -62,12 +65,34 @@ def publish(session, params: dict, principal: dict | None) -> dict:
         session.add(Publication(proposal_id=proposal.id, published_at=clock.now(), **_mask(proposal, data)))
     proposal.status = "published"
     record_event(session, proposal, actor, "published",
-                 {"units": data["units"], "reply_category": data["reply_category"]})
+                 {"units": data["units"], "reply_category": data["reply_category"],
+                  "followup_pending": data["followup_pending"]})
     case_outcome.proposal_answered(session, proposal, "published", data["reply_category"])
     notify(session, proposal, proposers(proposal),
            f"您的提案 {proposal.number}《{proposal.title}》及其办理答复已公开（个人信息已隐去）。", kind="published")
     session.flush()
     return {"published": True, "reason": None}
+
+
+def publish_followup(session, params: dict, principal: dict | None) -> dict:
+    """The follow-up reply of a category B answer arrived (job ``intake.publish_followup``): the
+    published record says ``received``, with the reply masked and when. A proposal not published
+    (its proposer declined) only records the follow-up in its history. Doing it again changes
+    nothing. Returns ``{published, followup_status}``."""
+    from .schemas import PublishFollowupParams
+
+    data = load(PublishFollowupParams, params, "intake.publish_followup parameters")
+    proposal = by_id(session, data["proposal_id"])
+    row = session.scalar(select(Publication).where(Publication.proposal_id == proposal.id))
+    if row is None:
+        record_event(session, proposal, acting_user(principal), "followup_received", {"published": False})
+        return {"published": False, "followup_status": None}
+    if row.followup_status != "received":
+        row.followup_status, row.followup_received_at = "received", clock.now()
+        row.followup_text = mask_text(data["text"], proposers(proposal))
+        record_event(session, proposal, acting_user(principal), "followup_published", {"text": row.followup_text})
+        session.flush()
+    return {"published": True, "followup_status": row.followup_status}
 
 
 def answer_merged(session, params: dict, principal: dict | None) -> dict:

@@ -7,5 +7,6 @@ from shared.contracts.jobs.intake import CONVERSIONS, DECISIONS  # noqa: F401
 from shared.contracts.jobs.intake import AnswerMerged as AnswerMergedParams  # noqa: F401
 from shared.contracts.jobs.intake import ProposalRef  # noqa: F401
 from shared.contracts.jobs.intake import Publish as PublishParams  # noqa: F401
+from shared.contracts.jobs.intake import PublishFollowup as PublishFollowupParams  # noqa: F401
 from shared.contracts.jobs.intake import RecordFiling as FilingParams  # noqa: F401
 from shared.contracts.rpc.proposals import *  # noqa: F401,F403

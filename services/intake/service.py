@@ -146,6 +146,10 @@ class IntakeService(Pingable, OpinionEntrypoints):
     def publish(self, params, principal):
         return operations.publish(self.db.session, params, principal)
 
+    @job("intake.publish_followup")
+    def publish_followup(self, params, principal):
+        return operations.publish_followup(self.db.session, params, principal)
+
     @job("intake.answer_merged")
     def answer_merged(self, params, principal):
         return operations.answer_merged(self.db.session, params, principal)

@@ -70,6 +70,10 @@ class Deadline(Base):
     # its input (co_unit_input); the :class:`UnitFact` that said so points back here.
     fulfilled_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     fulfilled_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    # A milestone a category B reply promised (rule followup_milestone): its number in the reply
+    # and what it promises; the due date is the unit's own, not a rulebook duration.
+    milestone: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    label: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class DeadlineChange(Base):
@@ -196,3 +200,4 @@ class UnitFact(Base):
     heard_at: Mapped[datetime] = mapped_column(UtcDateTime())
     deadline_id: Mapped[int | None] = mapped_column(
         Integer, ForeignKey("deadlines.id", name="fk_unit_facts_deadline_id_deadlines"), nullable=True)
+    milestone: Mapped[int | None] = mapped_column(Integer, nullable=True)   # assignment.milestone_done

@@ -15,7 +15,8 @@ from shared.messaging import outbox
 from .models import Deadline, DeadlineChange, KeyProposal, Outbox, Reminder
 
 RULE_NAMES = {"reply_deadline": "答复期限", "rehandling_reply": "重新办理答复期限",
-              "co_unit_input": "协办意见期限", "sign_for_limit": "签收期限", "objection_window": "异议期限"}
+              "co_unit_input": "协办意见期限", "sign_for_limit": "签收期限", "objection_window": "异议期限",
+              "followup_milestone": "后续办理节点"}
 
 
 def _units(row: Deadline) -> list[str]:
@@ -23,7 +24,8 @@ def _units(row: Deadline) -> list[str]:
 
 
 def _what(row: Deadline) -> str:
-    return RULE_NAMES.get(row.rule, row.rule)
+    what = RULE_NAMES.get(row.rule, row.rule)
+    return f"{what}（{row.milestone}. {row.label}）" if row.milestone is not None else what
 
 
 def reminded(session, row: Deadline, reminder: Reminder, kind: str = "deadline_reminder") -> None:
@@ -52,6 +54,8 @@ def escalated(session, row: Deadline, kind: str = "deadline_escalation") -> None
 def _missing(row: Deadline) -> str:
     if row.rule in ("reply_deadline", "rehandling_reply"):
         return "a reply"
+    if row.rule == "followup_milestone":
+        return f"milestone {row.milestone} ({row.label}) being reported done"
     if row.rule == "sign_for_limit":
         return "being signed for (it now counts as signed, and the reply clock runs from the limit's end)"
     return "the input"

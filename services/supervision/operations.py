@@ -32,7 +32,7 @@ from shared.contracts.jobs.supervision import OpenDeadlines as OpenDeadlinesPara
 from shared.contracts.jobs.supervision import Restart as RestartParams
 from shared.validation import load
 
-from . import key_proposals, notices, reply_clock, unit_facts  # noqa: F401 - reply_clock named in docs
+from . import key_proposals, milestones, notices, reply_clock, unit_facts  # noqa: F401 - reply_clock named in docs
 
 from .access import actor, principal_of, require_calendar_keeper, require_pauser
 from .models import Deadline, Escalation, Outbox, Reminder
@@ -222,6 +222,37 @@ def check(session, rules: SupervisionRules, params: dict, principal: dict | None
     if signing:
         result["signing"] = signing
     return result
+
+
+# -- B follow-ups: a deadline per milestone (milestones.py) --------------------------------------
+
+def open_milestones(session, rules: SupervisionRules, params: dict, principal: dict | None) -> dict:
+    return milestones.open_milestones(session, rules, params, principal)
+
+
+def check_milestones(session, rules: SupervisionRules, params: dict, principal: dict | None) -> dict:
+    return milestones.check_milestones(session, rules, params, principal, _remind_or_escalate)
+
+
+def close_milestones(session, rules: SupervisionRules, params: dict, principal: dict | None) -> dict:
+    return milestones.close_milestones(session, rules, params, principal)
+
+
+def reply_due(session, number: str, principal) -> dict | None:
+    """The live reply deadline of ``number`` for a unit about to ask for an extension:
+    ``{number, rule, due, ends_at, paused}``, or None when none is live (or the clocks are not
+    opened yet). Seen by the proposal's units and its overseers (``queries.require_sight_of``)."""
+    from .queries import require_sight_of
+
+    principal = principal_of(principal)
+    if not deadlines_of(session, str(number)):   # not opened yet: nothing has passed
+        return None
+    require_sight_of(session, str(number), principal)
+    row = live_reply(session, str(number))
+    if row is None:
+        return None
+    return {"number": row.number, "rule": row.rule, "due": row.due.isoformat(),
+            "ends_at": ends_at(row.due).isoformat(), "paused": paused_since(session, row) is not None}
 
 
 # -- extend ---------------------------------------------------------------------------------------

@@ -85,9 +85,14 @@ def _calendar_sentence(account: dict | None) -> str:
 
 def _sentence(row: Deadline, changes: list[DeadlineChange]) -> str:
     owner = f" for {row.unit}" if row.unit else f" for {', '.join(row.units)}"
-    text = (f"{row.rule}{owner}: {row.amount} {row.amount_unit.replace('_', ' ')} from "
-            f"{row.start_event.replace('_', ' ')} on {row.start_date.isoformat()} (rulebook {row.rulebook} "
-            f"{row.rulebook_version}, {row.rulebook_hash}), due {row.original_due.isoformat()}.")
+    if row.milestone is not None:   # the unit's own date, reminded by the rulebook's lead times
+        text = (f"{row.rule}{owner}: milestone {row.milestone} \"{row.label}\", promised in its category B "
+                f"reply, accepted on {row.start_date.isoformat()}, due {row.original_due.isoformat()} (the "
+                f"unit's date; reminders from rulebook {row.rulebook} {row.rulebook_version}, {row.rulebook_hash}).")
+    else:
+        text = (f"{row.rule}{owner}: {row.amount} {row.amount_unit.replace('_', ' ')} from "
+                f"{row.start_event.replace('_', ' ')} on {row.start_date.isoformat()} (rulebook {row.rulebook} "
+                f"{row.rulebook_version}, {row.rulebook_hash}), due {row.original_due.isoformat()}.")
     text += _calendar_sentence(row.calendar)
     for change in changes:
         moved = f" {iso(change.old_due)} -> {iso(change.new_due) or 'stopped'}"
@@ -129,6 +134,8 @@ def _view(row, changes, reminders, escalations, replaced_by, cap, now) -> dict:
                       if row.fulfilled_at is not None else None),
         "explanation": _sentence(row, changes),
     }
+    if row.milestone is not None:
+        view["milestone"] = {"number": row.milestone, "what": row.label}
     if row.rule in REPLY_RULES:
         view["extension_cap"] = cap
     return view

@@ -28,6 +28,8 @@ OBJECTION_RULE = "objection_window"
 # Opened for each co-unit (协办单位): its input to the lead unit, reminded and escalated like a reply.
 CO_INPUT_RULE = "co_unit_input"
 CAP_RULE = "max_extension"
+# A milestone a category B reply promised: due on the unit's own date (services/supervision/milestones.py).
+MILESTONE_RULE = "followup_milestone"
 # When a check after an escalation comes back: the start of office hours on the next working day.
 # An office hour, not a deadline rule, so it is not in the rulebook.
 MORNING = time(9, 0)
@@ -56,6 +58,10 @@ class SupervisionRules(abc.ABC):
         """How long before a deadline of ``rule`` each reminder comes."""
 
     @abc.abstractmethod
+    def rulebook_identity(self) -> dict:
+        """``{name, version, hash}`` of the rulebook in force (a milestone's reminders come from it)."""
+
+    @abc.abstractmethod
     def before(self, due: date, lead: Duration) -> datetime:
         """The moment ``lead`` before the end of a deadline due on ``due``."""
 
@@ -80,6 +86,9 @@ class RulebookRules(SupervisionRules):
 
     def reminder_lead_times(self, rule: str | None = None) -> list[Duration]:
         return self.rulebook.reminder_lead_times(rule)
+
+    def rulebook_identity(self) -> dict:
+        return {"name": self.rulebook.name, "version": self.rulebook.version, "hash": self.rulebook.content_hash}
 
     def before(self, due: date, lead: Duration) -> datetime:
         """``days``: calendar days before the end; ``months``: calendar months before it, clamped;

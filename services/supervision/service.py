@@ -62,10 +62,23 @@ class SupervisionService(Pingable):
     def close(self, params, principal):
         return operations.close(self.db.session, self.rules, params, principal)
 
+    @job("supervision.open_milestones")
+    def open_milestones(self, params, principal):
+        return operations.open_milestones(self.db.session, self.rules, params, principal)
+
+    @job("supervision.check_milestones")
+    def check_milestones(self, params, principal):
+        return operations.check_milestones(self.db.session, self.rules, params, principal)
+
+    @job("supervision.close_milestones")
+    def close_milestones(self, params, principal):
+        return operations.close_milestones(self.db.session, self.rules, params, principal)
+
     # -- domain events ---------------------------------------------------------------------------
     @listen(events_queue("supervision"))
     def on_unit_acted(self, body):
-        """A unit signed or a co-unit sent its input: fulfil its deadline (once per event)."""
+        """A unit signed, a co-unit sent its input or a unit reported a milestone done: fulfil its
+        deadline (once per event)."""
         unit_facts.hear(self.db.session, body, self.rules)
         self.db.commit()
 
@@ -78,6 +91,11 @@ class SupervisionService(Pingable):
     def deadlines(self, number, principal=None):
         return queries.deadlines(self.db.session, self.rules, number, principal,
                                  self._is_proposer(number, principal))
+
+    @api
+    def reply_due(self, number, principal=None):
+        """The live reply deadline (a unit asks for an extension before it ends)."""
+        return operations.reply_due(self.db.session, number, principal)
 
     @api
     def overdue(self, principal=None):

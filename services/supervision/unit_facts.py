@@ -1,9 +1,10 @@
 """What units did, as the assignment service tells it, recorded against their deadlines.
 
-The assignment service publishes ``assignment.signed`` when a unit signs for its assignment (签收)
-and ``assignment.input_sent`` when a co-unit sends its input to the lead (协办意见), each in the
+The assignment service publishes ``assignment.signed`` when a unit signs for its assignment (签收),
+``assignment.input_sent`` when a co-unit sends its input to the lead (协办意见) and
+``assignment.milestone_done`` when a unit reports a milestone of its B reply done, each in the
 transaction of the change. Supervision hears them on its events queue and fulfils the unit's live
-``sign_for_limit`` or ``co_unit_input`` deadline: ``met`` if the unit acted before the end of the
+``sign_for_limit``, ``co_unit_input`` or ``followup_milestone`` deadline: ``met`` if the unit acted before the end of the
 due day, ``missed`` if after. So ``supervision.close`` answers ``signed_on_time`` on facts.
 
 Each event is kept once (:class:`~services.supervision.models.UnitFact`, by event id): a redelivery
@@ -24,9 +25,10 @@ from shared.validation import load
 from .models import Deadline, UnitFact
 from .records import aware, live_deadlines, utc, utc_now
 from . import reply_clock
-from .rules import CO_INPUT_RULE, SIGN_FOR_RULE, RulebookRules, ends_at
+from .rules import CO_INPUT_RULE, MILESTONE_RULE, SIGN_FOR_RULE, RulebookRules, ends_at
 
-FULFILS = {contracts.ASSIGNMENT_SIGNED: SIGN_FOR_RULE, contracts.ASSIGNMENT_INPUT_SENT: CO_INPUT_RULE}
+FULFILS = {contracts.ASSIGNMENT_SIGNED: SIGN_FOR_RULE, contracts.ASSIGNMENT_INPUT_SENT: CO_INPUT_RULE,
+           contracts.ASSIGNMENT_MILESTONE_DONE: MILESTONE_RULE}
 
 
 class UnitActedPayload(Schema):
@@ -37,6 +39,7 @@ class UnitActedPayload(Schema):
     at = fields.AwareDateTime(required=True)
     by = fields.String(required=True, validate=validate.Length(min=1, max=100))
     round = fields.Integer(load_default=1)
+    milestone = fields.Integer(load_default=None, allow_none=True)   # assignment.milestone_done only
 
 
 def hear(session, body, rules=None) -> dict:
@@ -53,7 +56,7 @@ def hear(session, body, rules=None) -> dict:
     if fact is None:
         fact = UnitFact(event_id=event["event_id"], name=event["name"], number=event["subject"],
                         unit=payload["unit"], rule=FULFILS[event["name"]], at=utc(payload["at"]),
-                        by=payload["by"], heard_at=utc_now())
+                        by=payload["by"], heard_at=utc_now(), milestone=payload["milestone"])
         session.add(fact)
         session.flush()
         apply(session, fact, rules)
@@ -67,7 +70,7 @@ def apply(session, fact: UnitFact, rules=None) -> Deadline | None:
     if fact.deadline_id is not None:
         return None
     row = next((d for d in live_deadlines(session, fact.number)
-                if d.rule == fact.rule and d.unit == fact.unit), None)
+                if d.rule == fact.rule and d.unit == fact.unit and d.milestone == fact.milestone), None)
     if row is None:
         return None
     at = aware(fact.at)

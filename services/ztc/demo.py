@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import date, timedelta
 
 import requests
 
@@ -79,11 +80,12 @@ def _file(c, number):
     c.complete("committee", "filing_decision", number, {"decision": "filed"})
 
 
-def _reply(c, number, who="unit", category="A", text="已办理。", round_=1):
+def _reply(c, number, who="unit", category="A", text="已办理。", round_=1, milestones=None):
     mine = c.assignment(who, number, round_)
     if mine["status"] == "assigned":
         c.call(who, "POST", f"/api/assignments/{mine['id']}/sign")
-    c.call(who, "POST", f"/api/assignments/{mine['id']}/reply-draft", {"category": category, "text": text})
+    draft = {"category": category, "text": text, **({"milestones": milestones} if milestones else {})}
+    c.call(who, "POST", f"/api/assignments/{mine['id']}/reply-draft", draft)
     return mine
 
 
@@ -152,11 +154,14 @@ def b_reply_awaiting_follow_up(c, n):
     number = _submit(c, n)
     _file(c, number)
     c.complete("staff", "assign", number, {"mode": "single", "units": ["transport"]})
-    mine = _reply(c, number, category="B", text="已列入明年改造计划。")
+    soon = date.today() + timedelta(days=90)
+    mine = _reply(c, number, category="B", text="已列入明年改造计划。",
+                  milestones=[{"what": "完成设计招标", "due": soon.isoformat()},
+                              {"what": "完成改造", "due": (soon + timedelta(days=180)).isoformat()}])
     c.call("unit", "POST", f"/api/assignments/{mine['id']}/reply")
     c.complete("staff", "review_reply", number, {"action": "accept"})
     _rate(c, number, handling="satisfied", result="basically_satisfied")
-    return number, "answered B (planned); rated; waiting for the unit's follow-up reply"
+    return number, "answered B (planned, two milestones); rated; once graded it is published with its follow-up pending"
 
 
 def awaiting_pre_review(c, n):

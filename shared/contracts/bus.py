@@ -36,7 +36,7 @@ UNIT_EVENT_HEADER = "x-ztc-event"              # the event's name, also in the r
 # for the committee's operators.
 UNIT_COMMAND_REFUSED = "command.refused"
 # Why: the code of the refusal (shared/errors.py); the message says it in words.
-REFUSAL_KINDS = ("invalid_input", "forbidden", "not_found", "conflict")
+REFUSAL_KINDS = ("invalid_input", "forbidden", "not_found", "conflict", "too_late")
 
 
 def unit_queue(unit: str) -> str:
@@ -145,6 +145,7 @@ class EventSchema(Schema):
 # at, by, round); see services/supervision/unit_facts.py.
 ASSIGNMENT_SIGNED = "assignment.signed"          # a unit signed for its assignment (签收)
 ASSIGNMENT_INPUT_SENT = "assignment.input_sent"  # a co-unit sent its input to the lead unit (协办意见)
+ASSIGNMENT_MILESTONE_DONE = "assignment.milestone_done"  # a milestone of a B reply is done (+ milestone)
 # Supervision moved a reply deadline on an approved extension (payload: number, until, previous_due,
 # by, reason); the assignment service records the decision on the unit's extension request.
 DEADLINE_EXTENDED = "deadline.extended"

@@ -37,6 +37,7 @@ MESSAGES = _declare(
     BpmnMessage("converted_outcome", ("intake",), "case number",
                 "the opinion item or proposal a case became has its outcome: the return visit may follow"),
     BpmnMessage("ratings_complete", ("evaluation",), "proposal number", "every proposer rated the reply, or the rating window ended (the silent ones named as not given)"),
+    BpmnMessage("appeal_lodged", ("evaluation",), "proposal number", "a proposer still unsatisfied after a re-handled reply appealed within the window"),
     BpmnMessage("unit_reply", ("operator",), "submission business key", "the smoke diagram's reply, sent over HTTP"),
 )
 
@@ -57,6 +58,7 @@ FOLLOWUP_REPLY = "followup_reply"
 COMMITMENTS_MADE = "commitments_made"
 CONVERTED_OUTCOME = "converted_outcome"
 RATINGS_COMPLETE = "ratings_complete"
+APPEAL_LODGED = "appeal_lodged"
 
 
 def get(name: str) -> BpmnMessage | None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .bus import (ASSIGNMENT_INPUT_SENT, ASSIGNMENT_SIGNED, DEADLINE_EXTENDED, ENGINE_MESSAGES_QUEUE,
+from .bus import (ASSIGNMENT_INPUT_SENT, ASSIGNMENT_MILESTONE_DONE, ASSIGNMENT_SIGNED, DEADLINE_EXTENDED, ENGINE_MESSAGES_QUEUE,
                   ENGINE_RESULTS_QUEUE, ENGINE_STARTS_QUEUE, EVENTS_EXCHANGE, MESSAGE_ROUTING_KEY, MESSAGES_EXCHANGE,
                   NOTIFY_PREFIX, OPINION_SUBMISSIONS_QUEUE, OPINION_SUBMIT_ROUTING_KEY, RESULT_ROUTING_KEY,
                   RESULTS_EXCHANGE, START_ROUTING_KEY, UNIT_COMMANDS_EXCHANGE, UNIT_COMMANDS_QUEUE, events_queue)
@@ -20,12 +20,15 @@ from .bus import (ASSIGNMENT_INPUT_SENT, ASSIGNMENT_SIGNED, DEADLINE_EXTENDED, E
 # The assignment service's events about a proposal's handling that intake turns into the proposal's
 # status and its proposers' notices (services/intake/progress.py).
 RATING_OPENED = "handling.rating_opened"
+APPEAL_DECIDED = "handling.appeal_decided"
 INTAKE_HEARS = ("handling.assigned", "handling.reply_submitted", "handling.sent_back", RATING_OPENED,
-                "handling.rated", "handling.rehandling", "handling.followup_received")
-# A deadline moved on an approved extension; rating opened (the units are told the reply was accepted).
-ASSIGNMENT_HEARS = (DEADLINE_EXTENDED, RATING_OPENED)
+                "handling.rated", "handling.rehandling", "handling.followup_received", "handling.milestone_done",
+                "handling.appealed", APPEAL_DECIDED)
+# A deadline moved on an approved extension; rating opened (the units are told the reply was accepted);
+# the committee decided an appeal (the answering units are told).
+ASSIGNMENT_HEARS = (DEADLINE_EXTENDED, RATING_OPENED, APPEAL_DECIDED)
 # The units' facts that fulfil a supervision deadline (services/supervision/unit_facts.py).
-SUPERVISION_HEARS = (ASSIGNMENT_INPUT_SENT, ASSIGNMENT_SIGNED)
+SUPERVISION_HEARS = (ASSIGNMENT_INPUT_SENT, ASSIGNMENT_MILESTONE_DONE, ASSIGNMENT_SIGNED)
 # Everything that earns or costs a member points (services/evaluation/points/).
 EVALUATION_HEARS = ("proposal.#", "opinion.#", "consultation.#", "attendance.#")
 # Notifications for people, delivered by the gateway.
@@ -71,7 +74,7 @@ BUS_USE: dict[str, BusUse] = {
     # The departments' commands: every key ("#"), so a bad key is refused with a reason, not dropped.
     "assignment": BusUse(listens=(hears("assignment", ASSIGNMENT_HEARS),
                                   Listened(UNIT_COMMANDS_QUEUE, UNIT_COMMANDS_EXCHANGE, ("#",))),
-                         jobs=True, rpc_server=True, rpc_targets=("intake",)),
+                         jobs=True, rpc_server=True, rpc_targets=("intake", "supervision")),
     "supervision": BusUse(listens=(hears("supervision", SUPERVISION_HEARS),), jobs=True, rpc_server=True,
                           rpc_targets=("intake",)),
     "evaluation": BusUse(listens=(hears("evaluation", EVALUATION_HEARS),), jobs=True, rpc_server=True),

@@ -73,3 +73,15 @@ def test_declared_exchanges_exist():
     exchanges = {exchange.name for exchange in topology.EXCHANGES}
     assert all(isinstance(item, Listened) and item.exchange in exchanges and item.keys
                for use in BUS_USE.values() for item in use.listens)
+
+
+def test_each_service_hears_every_event_its_handler_acts_on():
+    # A handler that acts on an event its queue is not bound to would never be called with it.
+    from services.assignment import decisions
+    from services.intake import progress
+    from services.supervision import unit_facts
+
+    assert set(unit_facts.FULFILS) == set(contracts.subscriptions.SUPERVISION_HEARS)
+    assert set(progress.HEARD) == set(contracts.subscriptions.INTAKE_HEARS)
+    assert {decisions.RATING_OPENED, decisions.APPEAL_DECIDED, contracts.DEADLINE_EXTENDED} == set(
+        contracts.subscriptions.ASSIGNMENT_HEARS)

@@ -31,6 +31,7 @@ DRAFT = {"kind": "between_sessions", "title": "矩阵测试提案", "situation":
 BODIES = {
     "request_extension": {"until": "2099-01-01", "reason": "matrix"},
     "submit_followup": {"text": "matrix"}, "send_input": {"text": "matrix"},
+    "report_milestone": {"milestone": 1, "note": "matrix"}, "appeal": {"reason": "matrix"},
     "object_to_assignment": {"reason": "matrix"}, "draft_reply": {"category": "A", "text": "matrix"},
     "take_case": {"accepted": True}, "decide_case": {"outcome": "answered", "answer": "matrix"},
     "dispatch_case": {"dispatch_action": "dispatch", "member": "member.li"},

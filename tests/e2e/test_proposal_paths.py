@@ -14,11 +14,15 @@ from .test_proposal_lifecycle import DRAFT, Api, file_it, submit
 RATE_OK = {"handling": "satisfied", "result": "satisfied"}
 
 
+PROMISE = [{"what": "完成改造", "due": (date.today() + timedelta(days=120)).isoformat()}]
+
+
 def reply(api, number, who="unit", category="A", text="已办理完毕。"):
     mine = api.assignment(who, number)
     if mine["status"] == "assigned":
         api(who, "POST", f"/api/assignments/{mine['id']}/sign", expect=200)
-    api(who, "POST", f"/api/assignments/{mine['id']}/reply-draft", {"category": category, "text": text}, expect=200)
+    draft = {"category": category, "text": text, **({"milestones": PROMISE} if category == "B" else {})}
+    api(who, "POST", f"/api/assignments/{mine['id']}/reply-draft", draft, expect=200)
     api(who, "POST", f"/api/assignments/{mine['id']}/reply", expect=200)
     return mine
 
@@ -85,7 +89,9 @@ def test_b_reply_is_followed_up_with_a_second_reply(running):
     assert early.status_code == 200  # the reply is submitted: the unit may report as soon as it is solved
     api.complete("staff", "review_reply", number, {"action": "accept"})
     rate(api, number)
-    finish(api, number)
+    finish(api, number)   # published without waiting: the early follow-up waited for the diagram
+    wait_for(lambda: (api("public", "GET", f"/api/public/proposals/{number}").json() or {}).get("followup_status")
+             == "received", timeout=60, message="the follow-up in the published record")
 
 
 def test_near_duplicates_are_found_merged_and_each_answered(running):

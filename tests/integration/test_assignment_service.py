@@ -233,7 +233,9 @@ def test_two_units_submitting_at_the_same_moment_tell_the_engine_exactly_once(as
         for unit, category in (("transport", "A"), ("education", "B")):
             handler = {"user": f"handler.{unit}", "roles": ["unit"], "unit": unit}
             rpc.assignment.sign(ids[unit], principal=handler)
-            rpc.assignment.draft_reply(ids[unit], category, f"{unit} answers", principal=handler)
+            promised = [{"what": "完成改造", "due": "2099-06-30"}] if category == "B" else None
+            rpc.assignment.draft_reply(ids[unit], category, f"{unit} answers", principal=handler,
+                                       milestones=promised)
     for unit in ("transport", "education"):
         unit_command(settings, f"{unit}.submit_reply", {"assignment_id": ids[unit]})
     wait_for(lambda: {assignment(settings, i).status for i in ids.values()} == {"replied"},
@@ -310,14 +312,16 @@ def test_the_example_client_listens_signs_and_replies_for_its_unit(assignment_se
     assignment_id = event["event"]["assignment"]["id"]
     wait_for(lambda: assignment(settings, assignment_id).status == "signed", message="signed by the client")
     drafted = run_example_client(settings, "--unit", "transport", "draft-reply", str(assignment_id),
-                                 "--category", "B", "--text", "已列入2027年改造计划")
+                                 "--category", "B", "--text", "已列入2027年改造计划",
+                                 "--milestone", "完成设计招标@2099-03-31")
     assert drafted.returncode == 0, drafted.stderr
     submitted = run_example_client(settings, "--unit", "transport", "submit-reply", str(assignment_id))
     assert submitted.returncode == 0, submitted.stderr
     wait_for(lambda: assignment(settings, assignment_id).status == "replied", message="replied by the client")
     [message] = taken(settings, shared_contracts.ENGINE_MESSAGES_QUEUE)
     assert json.loads(message["payload"])["payload"]["replies"] == [
-        {"unit": "transport", "category": "B", "text": "已列入2027年改造计划"}]
+        {"unit": "transport", "category": "B", "text": "已列入2027年改造计划",
+         "milestones": [{"milestone": 1, "what": "完成设计招标", "due": "2099-03-31"}]}]
 
 
 def test_the_example_client_cannot_act_for_another_unit_or_read_its_queue(assignment_service):

@@ -22,6 +22,11 @@ UNITS = {"transport": "Transport Bureau", "education": "Education Bureau", "heal
          "housing": "Housing Bureau"}
 
 
+PLAN = [{"what": "Design approved", "due": "2099-03-31"}, {"what": "Crossings built", "due": "2099-09-30"}]
+PROMISED = [{"milestone": 1, "what": "Design approved", "due": "2099-03-31"},
+            {"milestone": 2, "what": "Crossings built", "due": "2099-09-30"}]
+
+
 def handler(unit: str) -> dict:
     return {"user": f"handler.{unit}", "roles": ["unit"], "unit": unit}
 
@@ -301,7 +306,7 @@ def test_submitting_is_refused_until_every_co_unit_cosigned(session, rules):
     result = assign(session, "lead_co", lead="transport", co_units=["education", "health"])
     signed_by_all(session, rules, result)
     lead = id_of(result, "transport")
-    act(session, rules, "draft_reply", "transport", lead, category="B", text="Planned for 2027")
+    act(session, rules, "draft_reply", "transport", lead, category="B", text="Planned for 2027", milestones=PLAN)
     with pytest.raises(Conflict) as refused:
         act(session, rules, "submit_reply", "transport", lead)
     assert refused.value.details == {"missing_cosignatures": ["education", "health"]}
@@ -317,7 +322,7 @@ def test_submitting_is_refused_until_every_co_unit_cosigned(session, rules):
     submitted_at = message["payload"].pop("submitted_at")   # supervision judges on time at it
     assert datetime.fromisoformat(submitted_at).tzinfo is not None
     assert message["payload"] == {"round": 1, "category": "B", "replies": [
-        {"unit": "transport", "category": "B", "text": "Planned for 2027"}]}
+        {"unit": "transport", "category": "B", "text": "Planned for 2027", "milestones": PROMISED}]}
     assert {status_of(session, a["id"]) for a in result["assignments"]} == {"replied"}
 
 
@@ -325,7 +330,7 @@ def test_a_redrafted_reply_needs_new_cosignatures(session, rules):
     result = assign(session, "lead_co", lead="transport", co_units=["education"])
     signed_by_all(session, rules, result)
     lead = id_of(result, "transport")
-    act(session, rules, "draft_reply", "transport", lead, category="B", text="First draft")
+    act(session, rules, "draft_reply", "transport", lead, category="B", text="First draft", milestones=PLAN)
     act(session, rules, "cosign_reply", "education", id_of(result, "education"))
     act(session, rules, "draft_reply", "transport", lead, category="A", text="Second draft")
     with pytest.raises(Conflict, match="not yet: education"):
@@ -345,8 +350,9 @@ def test_several_units_reply_reaches_the_engine_only_when_all_submitted(session,
     assert last["all_units_replied"] is True
     [message] = engine_messages(session, "reply_submitted")
     assert message["payload"]["category"] == "C"  # the least favourable of A and C
-    assert message["payload"]["replies"] == [{"unit": "transport", "category": "A", "text": "Solved"},
-                                             {"unit": "education", "category": "C", "text": "Later"}]
+    assert message["payload"]["replies"] == [
+        {"unit": "transport", "category": "A", "text": "Solved", "milestones": []},
+        {"unit": "education", "category": "C", "text": "Later", "milestones": []}]
 
 
 def test_an_extension_request_tells_the_engine_and_comes_before_the_reply(session, rules):
@@ -409,7 +415,7 @@ def test_a_rehandling_round_reopens_the_answering_units_and_keeps_the_first_repl
     assert operations.request_rehandling(session, {"number": "2026-0001", "round": 2}, STAFF)["round"] == 2
     assert (status_of(session, lead), session.get(Assignment, lead).round) == ("signed", 2)
     assert unit_events(session, "transport")[-1][0] == "transport.assignment.rehandling"
-    act(session, rules, "draft_reply", "transport", lead, category="B", text="Planned after all")
+    act(session, rules, "draft_reply", "transport", lead, category="B", text="Planned after all", milestones=PLAN)
     with pytest.raises(Conflict, match="not yet: education"):  # round 2 needs its own co-signature
         act(session, rules, "submit_reply", "transport", lead)
     act(session, rules, "cosign_reply", "education", co)

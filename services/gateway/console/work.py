@@ -17,6 +17,12 @@ def _codes(text: str) -> list[str]:
     return [code for code in text.replace("、", ",").replace(" ", ",").split(",") if code]
 
 
+def milestone_lines(text: str) -> list[dict]:
+    """The B reply's milestones typed one a line, ``YYYY-MM-DD what``; blank lines are skipped."""
+    lines = [line.strip() for line in (text or "").splitlines() if line.strip()]
+    return [dict(zip(("due", "what"), (line.split(None, 1) + [""])[:2], strict=True)) for line in lines]
+
+
 def task_data(name: str, form) -> dict:
     """A task form's fields as the task's data (the engine checks them with the diagram's schema)."""
     if name == "pre_review":
@@ -95,8 +101,11 @@ class ConsoleWorkRoutes:
         if action == "sign":
             answer = visit.api("sign_assignment", method="POST", assignment_id=assignment_id)
         elif action == "reply-draft":
-            answer = visit.api("draft_reply", method="POST", assignment_id=assignment_id,
-                               body={"category": form.get("category", ""), "text": form.get("text", "")})
+            body = {"category": form.get("category", ""), "text": form.get("text", "")}
+            milestones = milestone_lines(form.get("milestones", ""))
+            if milestones:   # the API says what is wrong with a line (a date it cannot read, a date past)
+                body["milestones"] = milestones
+            answer = visit.api("draft_reply", method="POST", assignment_id=assignment_id, body=body)
         elif action == "reply":
             answer = visit.api("submit_reply", method="POST", assignment_id=assignment_id)
         elif action == "input":

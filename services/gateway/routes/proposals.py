@@ -94,6 +94,15 @@ class ProposalRoutes:
         return 201, self.evaluation.rate(number, body["handling"], body["result"], body["comment"],
                                          principal=principal)
 
+    @http("POST", "/api/proposals/<string:number>/appeal")
+    @endpoint("member", body=schemas.AppealRequest, response=schemas.Appeal, status=201,
+              statuses=((409, "not appealable: a first reply, not rated 不满意 by the caller, or appealed already"),
+                        (422, "the appeal window has ended")))
+    def appeal(self, request, principal, number, body):
+        """申诉: a proposer still 不满意 after a re-handled reply appeals within the window; the
+        committee decides (uphold the handling, or order another re-handling)."""
+        return 201, self.evaluation.appeal(number, body["reason"], principal=principal)
+
     @http("GET", "/api/proposals/<string:number>/ratings")
     @endpoint("member", *OVERSEERS, response=schemas.Ratings)
     def ratings(self, request, principal, number):
@@ -189,8 +198,10 @@ class ProposalRoutes:
     @http("POST", "/api/assignments/<id:assignment_id>/reply-draft")
     @endpoint("unit", body=schemas.ReplyDraftRequest)
     def draft_reply(self, request, principal, assignment_id, body):
-        """The answering unit drafts its reply with a category."""
-        return 200, self.assignment.draft_reply(assignment_id, body["category"], body["text"], principal=principal)
+        """The answering unit drafts its reply with a category; category B with its milestones."""
+        milestones = [{"what": m["what"], "due": m["due"].isoformat()} for m in body["milestones"]]
+        return 200, self.assignment.draft_reply(assignment_id, body["category"], body["text"],
+                                                principal=principal, milestones=milestones)
 
     @http("POST", "/api/assignments/<id:assignment_id>/cosign-reply")
     @endpoint("unit")
@@ -205,12 +216,19 @@ class ProposalRoutes:
         return 200, self.assignment.submit_reply(assignment_id, principal=principal)
 
     @http("POST", "/api/assignments/<id:assignment_id>/extension")
-    @endpoint("unit", body=schemas.ExtensionRequest)
+    @endpoint("unit", body=schemas.ExtensionRequest, statuses=((422, "asked after the reply deadline ended"),))
     def request_extension(self, request, principal, assignment_id, body):
         """Ask for a later reply deadline, before the current one: until a date or for some months."""
         until = body["until"].isoformat() if body["until"] is not None else None
         return 200, self.assignment.request_extension(assignment_id, until=until, months=body["months"],
                                                       reason=body["reason"], principal=principal)
+
+    @http("POST", "/api/assignments/<id:assignment_id>/milestone")
+    @endpoint("unit", body=schemas.MilestoneRequest)
+    def report_milestone(self, request, principal, assignment_id, body):
+        """After a category B reply was accepted: report one of its milestones done."""
+        return 200, self.assignment.report_milestone(assignment_id, body["milestone"], body["note"],
+                                                     principal=principal)
 
     @http("POST", "/api/assignments/<id:assignment_id>/followup")
     @endpoint("unit", body=schemas.TextRequest)

@@ -57,6 +57,20 @@ class GradeQuality(Schema):
             raise ValidationError("give the quality checklist or a grade", "quality_checklist")
 
 
+APPEAL_DECISIONS = ("upheld", "rehandle")
+
+
+class DecideAppeal(Schema):
+    """The committee's decision on an appeal: ``upheld`` (the handling stands, the rating stays) or
+    ``rehandle`` (another round of re-handling), with its reasons."""
+
+    number = number()
+    round = fields.Integer(required=True, validate=validate.Range(min=1))
+    decision = fields.String(required=True, validate=validate.OneOf(APPEAL_DECISIONS))
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=4000))
+    decided_by = fields.String(load_default="system", validate=validate.Length(min=1, max=100))
+
+
 register(
     Operation("evaluation.record_outcome", RecordOutcome, "record a submission's outcome (the smoke diagram)"),
     Operation("evaluation.open_rating", OpenRating, "open a rating round for the proposers",
@@ -66,4 +80,6 @@ register(
     Operation("evaluation.record_followup", RecordFollowup, "a unit's further reply on a category B answer"),
     Operation("evaluation.score_handling", ScoreHandling, "score a unit's handling on the checklist"),
     Operation("evaluation.grade_quality", GradeQuality, "the committee's quality grade of a proposal"),
+    Operation("evaluation.decide_appeal", DecideAppeal, "record the decision on a proposer's appeal",
+              ("no_appeal",)),
 )

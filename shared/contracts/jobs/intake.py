@@ -46,6 +46,12 @@ class Publish(ProposalRef):
     units = fields.List(fields.String(validate=validate.Length(min=1)), load_default=list)
     reply_category = fields.String(required=True, validate=validate.Length(min=1, max=10))
     reply_summary = Text(required=True, validate=validate.Length(min=1))
+    followup_pending = fields.Boolean(load_default=False, metadata={
+        "description": "a category B reply: published now, its follow-up reply still to come"})
+
+
+class PublishFollowup(ProposalRef):
+    text = Text(required=True, validate=validate.Length(min=1))
 
 
 class AnswerMerged(ProposalRef):
@@ -136,6 +142,8 @@ register(
               ("merge_target_invalid", "unknown_reason")),
     Operation("intake.publish", Publish, "publish the proposal and its reply, personal data masked",
               ("not_publishable", "unknown_reply_category")),
+    Operation("intake.publish_followup", PublishFollowup,
+              "the follow-up reply of a category B answer: the published record says it was received"),
     Operation("intake.answer_merged", AnswerMerged, "give each merged proposal the answer of the one it joined"),
     Operation("intake.record_editing", RecordEditing, "the four checks of an opinion item and the decision",
               ("not_in_editing",)),

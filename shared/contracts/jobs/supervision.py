@@ -63,6 +63,20 @@ class Restart(Schema):
     reason = fields.String(load_default="", validate=validate.Length(max=2000))
 
 
+class PromisedMilestone(Schema):
+    """One milestone of an accepted category B reply, as the reply carried it."""
+
+    unit = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    milestone = fields.Integer(required=True, validate=validate.Range(min=1))
+    what = fields.String(required=True, validate=validate.Length(min=1, max=500))
+    due = fields.Date(required=True)
+
+
+class OpenMilestones(Schema):
+    number = number()
+    milestones = fields.List(fields.Nested(PromisedMilestone), load_default=list)
+
+
 register(
     Operation("supervision.escalate", Escalate, "escalate an overdue submission (the smoke diagram)"),
     Operation("supervision.open_deadlines", OpenDeadlines, "open the deadlines of an assigned proposal"),
@@ -73,4 +87,10 @@ register(
     Operation("supervision.restart", Restart, "restart the reply clock (re-handling, reassignment)",
               ("no_reply_deadline",)),
     Operation("supervision.close", Close, "close the proposal's deadlines; on time judged at the submission"),
+    Operation("supervision.open_milestones", OpenMilestones,
+              "open a deadline per milestone of an accepted category B reply"),
+    Operation("supervision.check_milestones", NumberRef,
+              "check the milestone deadlines of a B follow-up: remind, escalate, or wait"),
+    Operation("supervision.close_milestones", NumberRef,
+              "the follow-up reply arrived: close the milestone deadlines still open"),
 )

@@ -25,3 +25,32 @@ class ExtensionAsked(Schema):
     def _until_or_months(self, data, **kwargs):
         if (data.get("until") is None) == (data.get("months") is None):
             raise ValidationError("give exactly one of 'until' (a date) and 'months'", field_name="until")
+
+
+class Milestone(Schema):
+    """后续办理节点: one step a category B reply promises, what and by when. The rulebook limits how
+    many one reply may name (``followup.max_milestones``) and the unit's service checks that each
+    due date is still to come."""
+
+    what = fields.String(required=True, validate=validate.Length(min=1, max=500),
+                         metadata={"description": "what will be done"})
+    due = fields.Date(required=True, metadata={"description": "by when (a date after today)"})
+
+
+class ReplyDrafted(Schema):
+    """A reply drafted with its category (A/B/C, D where enabled) and, for category B, its
+    milestones (at least one)."""
+
+    category = fields.String(required=True, validate=validate.Length(min=1, max=10))
+    text = fields.String(required=True, validate=validate.Length(min=1, max=100000))
+    milestones = fields.List(fields.Nested(Milestone), load_default=list,
+                             metadata={"description": "category B only: the promised steps, at least one"})
+
+
+class MilestoneReported(Schema):
+    """The unit reports one milestone of its category B reply done (``milestone``: its number,
+    from 1, in the order the reply listed them)."""
+
+    milestone = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=100))
+    note = fields.String(required=True, validate=validate.Length(min=1, max=5000),
+                         metadata={"description": "what was done"})

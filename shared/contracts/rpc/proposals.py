@@ -126,6 +126,11 @@ class PublicationSchema(Schema):
     units = fields.List(fields.String())
     reply_category = fields.String()
     reply_summary = fields.String()
+    followup_status = fields.String(allow_none=True, metadata={
+        "description": "category B only: pending (published before the unit's follow-up reply) or "
+                       "received (the follow-up reply is in followup_text); null otherwise"})
+    followup_text = fields.String(allow_none=True, metadata={"description": "the follow-up reply, masked"})
+    followup_received_at = UtcDateTime(allow_none=True)
     published_at = UtcDateTime()
     status = fields.Constant("published")
 
