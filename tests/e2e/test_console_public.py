@@ -114,3 +114,6 @@ def test_what_is_not_published_is_not_found_on_the_public_pages(console, system)
     assert notice.status_code == 200 and 'id="public-notice"' in notice.text
     opinions = requests.get(console + "/public/opinions/2026", timeout=10)
     assert opinions.status_code == 200 and 'id="public-opinions"' in opinions.text
+    # The venues a resident chooses from: where they are, never who serves there.
+    venues = requests.get(system.base + "/api/public/venues", timeout=10).json()
+    assert venues and all(set(v) == {"code", "name", "kind", "kind_zh", "town", "address"} for v in venues), venues[0]

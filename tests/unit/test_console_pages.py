@@ -174,6 +174,8 @@ PAGES = {
     "public_proposals.html": {"page": {"items": [PUBLIC_PROPOSAL], "page": 1, "per_page": 20, "total": 21},
                               "pages": 2, "year": "2026"},
     "public_proposal.html": {"p": PUBLIC_PROPOSAL},
+    "public_proposal_followup.html": {"p": dict(PUBLIC_PROPOSAL, followup_status="received", followup_text="done",
+                                                followup_received_at="2027-03-01T00:00:00+00:00")},
     "public_notice.html": {"year": 2026, "report": {
         "year": 2026, "prepared_by": "public", "received": 3, "filed": 2, "merged": 0, "not_filed": 1, "undecided": 0,
         "answered": 2, "categories": [{"code": "A", "label": "A 类", "count": 2}],
@@ -221,7 +223,7 @@ PAGES = {
 def test_every_page_renders_in_both_languages_with_nothing_untranslated(template, lang):
     request = Request(EnvironBuilder(path="/console/x").get_environ())
     principal = {"user": "member.li", "roles": ["member", "staff", "unit", "committee", "operator"], "unit": "transport"}
-    name = re.sub(r"_(co|none)\.html$", ".html", template)   # a second case of one page
+    name = re.sub(r"_(co|none|followup)\.html$", ".html", template)   # a second case of one page
     response = Visit(None, request, "token", principal, lang).render(name, **PAGES[template])
     html = response.get_data(as_text=True)
     assert response.headers["Content-Security-Policy"].startswith("default-src 'self'")

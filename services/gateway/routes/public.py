@@ -98,7 +98,8 @@ class PublicRoutes:
         """The venues where a resident may raise an issue (contact points, reception rooms,
         consultation rooms, sector studios), by kind and by a town or street (no token needed)."""
         query = {k: request.args[k] for k in ("kind", "town") if request.args.get(k)}
-        return 200, self.assignment.list_venues(query, principal=principal)
+        # Only the public fields: the directory also names the members who serve at each venue.
+        return 200, PublicVenue(many=True).dump(self.assignment.list_venues(query, principal=principal))
 
     @http("POST", "/api/public/consultations")
     @endpoint(anonymous=True, body=CaseRegistration, response=PublicCaseSchema, status=201, statuses=_TOO_MANY)
