@@ -101,10 +101,19 @@ MATTERS = [
     ("耕地保护与国土空间规划", "严守耕地红线并推进全域土地综合整治", "natural_resources"),
     ("政府债务风险防范", "健全债务限额管理并加强绩效评价", "finance"),
 ]
-VERBS = ["加快", "推进", "进一步做好", "加强", "完善", "统筹推进", "着力解决", "优化"]
-DETAILS = ["加强部门协同配合", "完善考核评价机制", "引导社会资本参与", "开展群众满意度调查", "建立长效维护机制",
-           "纳入年度民生实事项目", "加大财政投入力度", "总结推广试点经验", "强化信息化平台支撑", "明确责任分工和时间表",
-           "加强专业人才队伍建设", "畅通群众意见反映渠道", "落实属地管理责任", "鼓励志愿服务力量参与"]
+VERBS = ["加快", "推进", "进一步做好", "加强", "完善", "统筹推进", "着力解决", "优化", "切实抓好", "全面提升"]
+# A suggestion's points: a verb and an object, drawn apart (24 × 40 phrases), so that proposals on
+# one matter share its words but not their whole text, as proposals written by different members do.
+POINT_VERBS = ["加快", "健全", "落实", "探索", "推动", "强化", "规范", "加大", "优化", "提升", "完善", "拓展",
+               "深化", "创新", "统筹", "严格", "鼓励", "支持", "保障", "简化", "整合", "细化", "压实", "扩大"]
+POINT_OBJECTS = ["部门协同配合机制", "考核评价办法", "社会资本参与渠道", "群众满意度调查", "长效维护机制",
+                 "年度民生实事清单", "财政投入力度", "试点经验推广", "信息化平台建设", "责任分工和时间表",
+                 "专业人才队伍", "群众意见反映渠道", "属地管理责任", "志愿服务力量", "资金使用监管",
+                 "标准规范体系", "数据共享机制", "督查通报制度", "宣传引导工作", "应急处置预案", "用地保障政策",
+                 "审批服务流程", "第三方评估机制", "社区网格管理", "公益岗位开发", "财政奖补政策", "信用监管手段",
+                 "村企结对帮扶", "跨区域合作机制", "联席会议制度", "项目储备库", "绩效目标管理", "示范点创建",
+                 "执法检查力度", "技术服务支撑", "专项债券使用", "惠企政策兑现", "培训教育体系", "设施运营管护",
+                 "群众参与机制"]
 FACTS = ["群众反映强烈", "历史欠账较多", "资金缺口较大", "管理主体不明确", "设施老化严重", "供需矛盾突出"]
 
 
@@ -114,7 +123,7 @@ def proposal_text(rng: random.Random) -> tuple[dict, str]:
     """A proposal's title and texts on a random matter in a random place, and its answering unit."""
     matter, action, unit = rng.choice(MATTERS)
     place, verb = rng.choice(PLACES), rng.choice(VERBS)
-    details = rng.sample(DETAILS, 3)
+    details = [rng.choice(POINT_VERBS) + rng.choice(POINT_OBJECTS) for _ in range(3)]
     return ({"title": f"关于{verb}{place}{matter}的建议",
              "situation": f"{place}{matter}工作{rng.choice(FACTS)}，近{rng.randint(2, 9)}年来"
                           f"涉及约{rng.randint(2, 90)}个小区、{rng.randint(1, 40)}万群众。",

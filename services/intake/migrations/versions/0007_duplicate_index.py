@@ -1,12 +1,15 @@
 """the near-duplicate search from an index: proposals.match_text (the bigrams of title and
-suggestions, services/intake/similarity.py), filled for existing rows; on PostgreSQL a pg_trgm
-GIN index over it, on SQLite an FTS5 table kept in step with it by triggers.
+suggestions, services/intake/similarity.py), filled for existing rows; on PostgreSQL a GIN index
+over (year, match_text) with pg_trgm's operator class (btree_gin for the year: the search asks for
+one year, and a separate year index would tempt the planner to score the whole year), on SQLite an
+FTS5 table kept in step with it by triggers.
 
-PostgreSQL: ``CREATE EXTENSION pg_trgm`` needs a role that may create it (a superuser, or the
-database's owner on PostgreSQL 13+, pg_trgm being trusted). If it may not, the migration says so
-and goes on without the index: the search then scores every proposal of the year, as before,
-until an administrator runs ``CREATE EXTENSION pg_trgm`` and ``ztc``'s migrate again (this
-revision is re-run by downgrading to 0006 and upgrading).
+PostgreSQL: ``CREATE EXTENSION`` needs a role that may create it (a superuser, or the database's
+owner on PostgreSQL 13+: pg_trgm and btree_gin are trusted extensions). Without btree_gin the index
+is over match_text alone. Without pg_trgm the migration says so and goes on without the index: the
+search then scores every proposal of the year, as before, until an administrator runs
+``CREATE EXTENSION pg_trgm`` (and ``btree_gin``) in the database and intake is migrated again
+from 0006 (``alembic downgrade 0006``, then ``upgrade head``).
 
 Revision ID: 0007_duplicate_index
 Revises: 0006
@@ -52,18 +55,19 @@ def _fill(bind) -> None:
                      [{'pid': pid, 'text': match_text(title, suggestions)} for pid, title, suggestions in rows])
 
 
-def _trigram_extension(bind) -> bool:
-    if bind.execute(sa.text("SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm'")).scalar():
+def _extension(bind, name: str) -> bool:
+    if bind.execute(sa.text("SELECT 1 FROM pg_extension WHERE extname = :n"), {"n": name}).scalar():
         return True
     try:
         with bind.begin_nested():
-            bind.execute(sa.text("CREATE EXTENSION IF NOT EXISTS pg_trgm"))
+            bind.execute(sa.text(f"CREATE EXTENSION IF NOT EXISTS {name}"))
         return True
     except sa.exc.DBAPIError as exc:
-        log.error("pg_trgm could not be created (%s): the near-duplicate search will score every "
-                  "proposal of the year without an index. As a database administrator run "
-                  "'CREATE EXTENSION pg_trgm' in this database, then migrate intake again from 0006.",
-                  str(exc.orig).strip())
+        log.error("the extension %s could not be created (%s): the near-duplicate search will %s. "
+                  "As a database administrator run 'CREATE EXTENSION %s' in this database, then "
+                  "migrate intake again from 0006.", name, str(exc.orig).strip(),
+                  "score every proposal of the year without an index" if name == "pg_trgm"
+                  else "use an index over the text alone", name)
         return False
 
 
@@ -73,9 +77,10 @@ def upgrade() -> None:
     bind = op.get_bind()
     _fill(bind)
     if bind.dialect.name == 'postgresql':
-        if _trigram_extension(bind):
+        if _extension(bind, 'pg_trgm'):
+            year = "year, " if _extension(bind, 'btree_gin') else ""
             op.execute("CREATE INDEX ix_proposals_match_text_trgm ON proposals "
-                       "USING gin (match_text gin_trgm_ops)")
+                       f"USING gin ({year}match_text gin_trgm_ops)")
     elif bind.dialect.name == 'sqlite':
         op.execute("CREATE VIRTUAL TABLE proposal_match USING fts5("
                    "match_text, content='proposals', content_rowid='id')")
