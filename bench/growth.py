@@ -525,9 +525,10 @@ def main(argv=None) -> int:
         description="The hot queries (engine step, task lists, overdue board, near-duplicate search, the "
                     "year's report) on an empty database and on one loaded with years of proposals, on "
                     "SQLite and PostgreSQL, empty vs loaded and the ratio (target 1.5×). Needs no broker. "
-                    "The default (2,000 finished proposals) takes about a minute per database; "
-                    "--proposals 100000 --open 10000 takes about 10 minutes on SQLite and 20 on "
-                    "PostgreSQL on a 2-CPU machine and several GB of disk. See bench/README.md.",
+                    "The default (2,000 finished proposals) took about a minute per database on a "
+                    "2-CPU machine; --proposals 100000 --open 10000 took 37 minutes for both (loads of "
+                    "17 minutes on SQLite and 15 on PostgreSQL, under a load average of 25) and about "
+                    "1 GB of disk per database. See bench/README.md.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     ap.add_argument("--db", nargs="+", choices=("sqlite", "postgresql"), default=["sqlite", "postgresql"],
                     help="database kinds, each measured with databases of its own")
