@@ -7,7 +7,8 @@ bigram Jaccard index can reach the threshold; ``registration.find_duplicates`` s
 exactly, so it finds what scoring every proposal of the year finds:
 
 - **PostgreSQL, pg_trgm** (GIN index ``ix_proposals_match_text_trgm`` over the year and the
-  text, btree_gin for the year): each bigram word ``ab``
+  text, btree_gin for the year; the migration raises the planner's cost of ``%`` so that the
+  index, not the year's btree, is chosen): each bigram word ``ab``
   gives the trigrams ``"  a"``, ``" ab"``, ``"ab "``, so two texts with bigram Jaccard ``J`` have
   trigram similarity at least ``2J/3``; ``%`` with ``pg_trgm.similarity_threshold`` at two thirds
   of the threshold misses none of them (hash collisions of multibyte trigrams only raise it).
