@@ -540,9 +540,16 @@ class Rulebook:
 
 
 def load_rulebook(name: str, path: str | Path | None = None) -> Rulebook:
-    """Load and check ``bpmn/rules/<name>.yaml`` (or ``path``); its ``rulebook`` must be ``name``."""
+    """Load and check ``bpmn/rules/<name>.yaml`` (or ``path``); its ``rulebook`` must be ``name``.
+
+    The file is read on every call, so a changed rulebook counts at once; the same bytes are parsed
+    only once (parsing and checking took most of a job such as ``intake.find_duplicates``)."""
     path = Path(path) if path is not None else RULES_DIRECTORY / f"{name}.yaml"
-    raw = path.read_bytes()  # hash and parse the same bytes
+    return _parsed(name, path, path.read_bytes())  # hash and parse the same bytes
+
+
+@functools.lru_cache(maxsize=32)
+def _parsed(name: str, path: Path, raw: bytes) -> Rulebook:
     rules = load_yaml(path, SCHEMAS.get(name, RulebookSchema)(), raw)
     if rules["rulebook"] != name:
         raise DataFileError(path, {"rulebook": [f"is {rules['rulebook']!r}, but the file was "

@@ -126,7 +126,10 @@ class WorkItem(Base):
     """A user task waiting for a person: the task list."""
 
     __tablename__ = "work_items"
-    __table_args__ = (Index("ix_work_items_open", "status", "candidate_role"),)
+    # The task list filters open items by role, unit and user in SQL (tasklist.visible_to).
+    __table_args__ = (Index("ix_work_items_open", "status", "candidate_role"),
+                      Index("ix_work_items_open_unit", "status", "candidate_unit", "candidate_role"),
+                      Index("ix_work_items_open_user", "status", "candidate_user"))
 
     task_id: Mapped[str] = mapped_column(String(36), primary_key=True)
     instance_id: Mapped[str] = mapped_column(String(36), index=True)

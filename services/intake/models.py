@@ -4,11 +4,13 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import (JSON, Boolean, ForeignKey, Integer, String, Text,
-                        UniqueConstraint, false)
+                        UniqueConstraint, event, false)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from shared.db import make_base, UtcDateTime
 from shared.messaging.models import messaging_models
+
+from .similarity import match_text
 
 Base = make_base()
 Outbox, Inbox = messaging_models(Base)
@@ -79,9 +81,20 @@ class Proposal(Base):
     # The submission's idempotency key (the HTTP Idempotency-Key, or one per HTTP request): the
     # same initiator submitting with the same key gets this proposal back, never a second one.
     client_reference: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    # The bigrams of title and suggestions (similarity.match_text), kept in step on every insert and
+    # update below: what the duplicate index (pg_trgm GIN index, SQLite FTS5 table) is built on.
+    match_text: Mapped[str | None] = mapped_column(Text, nullable=True)
 
     cosigners: Mapped[list[Cosigner]] = relationship(
         back_populates="proposal", order_by="Cosigner.order", cascade="all, delete-orphan")
+
+
+@event.listens_for(Proposal, "before_insert")
+@event.listens_for(Proposal, "before_update")
+def _keep_match_text(mapper, connection, proposal: Proposal) -> None:
+    text = match_text(proposal.title, proposal.suggestions)
+    if proposal.match_text != text:
+        proposal.match_text = text
 
 
 class Cosigner(Base):

@@ -15,6 +15,7 @@ from shared.rulebook import load_rulebook
 from shared.validation import load
 from shared.principal import acting_user
 
+from . import duplicate_index
 from .conversion import opinion_from_proposal
 from .areas import check_area
 from .models import Conversion, Outbox, Proposal
@@ -60,8 +61,11 @@ def find_duplicates(session, params: dict, principal: dict | None, rulebook=None
     proposal = by_id(session, load(ProposalRef, params, "intake.find_duplicates parameters")["proposal_id"])
     threshold = (rulebook or load_rulebook("proposal")).duplicate_threshold()
     own = bigrams(proposal.title, proposal.suggestions)
-    others = session.execute(select(Proposal.number, Proposal.title, Proposal.suggestions).where(
-        Proposal.year == proposal.year, Proposal.id != proposal.id, Proposal.status.not_in(NOT_COMPARED)))
+    where = (Proposal.year == proposal.year, Proposal.id != proposal.id, Proposal.status.not_in(NOT_COMPARED))
+    # The index answers those that may reach the threshold; without one, the whole year is scored.
+    others = duplicate_index.candidates(session, sorted(own), threshold, where)
+    if others is None:
+        others = session.execute(select(Proposal.number, Proposal.title, Proposal.suggestions).where(*where))
     candidates = []
     for number, title, suggestions in others:
         score = round(jaccard(own, bigrams(title, suggestions)), 3)

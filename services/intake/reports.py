@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections import Counter
 
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from shared.errors import Forbidden, InvalidInput
 from shared.rulebook import load_rulebook
@@ -27,11 +28,18 @@ AUDIENCES = ("public", "members")
 _ANSWER_ACTIONS = ("published", "publication_declined")
 
 
-def _answers(session, ids: list[int]) -> dict[int, dict]:
-    """The reply category and units of each answered proposal, from the last publication event."""
-    rows = session.scalars(select(ProposalEvent).where(ProposalEvent.proposal_id.in_(ids),
-                                                       ProposalEvent.action.in_(_ANSWER_ACTIONS))
-                           .order_by(ProposalEvent.id)).all() if ids else []
+def _of_year(year: int) -> tuple:
+    """The proposals a year's report counts, as conditions on ``Proposal``."""
+    return (Proposal.year == year, Proposal.status != "dropped")
+
+
+def _answers(session, year: int) -> dict[int, dict]:
+    """The reply category and units of each answered proposal of ``year``, from the last
+    publication event. Joined on the year (proposals' year index, then each proposal's events by
+    ``ix_proposal_events_proposal_id``), not an IN list of every id of the year."""
+    rows = session.scalars(select(ProposalEvent).join(Proposal, Proposal.id == ProposalEvent.proposal_id)
+                           .where(*_of_year(year), ProposalEvent.action.in_(_ANSWER_ACTIONS))
+                           .order_by(ProposalEvent.id)).all()
     answers = {}
     for row in rows:
         data = row.data or {}
@@ -57,18 +65,18 @@ def year_figures(session, year: int, audience: str, principal: dict | None, memb
     user = _check_reader(principal, audience)
     member_names = member_names or (lambda users: {})
     rulebook = load_rulebook("proposal")
-    proposals = session.scalars(select(Proposal).where(Proposal.year == year, Proposal.status != "dropped")
+    proposals = session.scalars(select(Proposal).where(*_of_year(year))
+                                .options(selectinload(Proposal.cosigners))   # not one query per proposal
                                 .order_by(Proposal.sequence)).all()
-    ids = [p.id for p in proposals]
-    answers = _answers(session, ids)
-    conversions = Counter(c.kind for c in session.scalars(
-        select(Conversion).where(Conversion.proposal_id.in_(ids))).all()) if ids else Counter()
+    answers = _answers(session, year)
+    conversions = Counter(session.scalars(select(Conversion.kind).join(
+        Proposal, Proposal.id == Conversion.proposal_id).where(*_of_year(year))).all())
     decisions = Counter(p.decision or "undecided" for p in proposals)
     reasons = Counter(p.reason_code for p in proposals if p.decision == "not_filed" and p.reason_code)
     categories = Counter(a["category"] for a in answers.values())
     units = Counter(a["units"][0] for a in answers.values() if a["units"])
     published = {row.proposal_id: row for row in session.scalars(
-        select(Publication).where(Publication.proposal_id.in_(ids))).all()} if ids else {}
+        select(Publication).join(Proposal, Proposal.id == Publication.proposal_id).where(*_of_year(year))).all()}
 
     def listed(p: Proposal) -> dict:
         names = proposers(p)

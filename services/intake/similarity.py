@@ -4,6 +4,10 @@ Each text is reduced to its letters and digits (Chinese characters included, pun
 space dropped, case folded); its *bigrams* are the pairs of neighbouring characters. Two proposals
 are compared by the Jaccard index of their bigram sets: shared bigrams / all distinct bigrams.
 Character bigrams need no word segmentation, so Chinese and mixed text work alike.
+
+The search does not score every proposal of the year: ``duplicate_index`` asks a database index
+for the proposals that *could* reach the threshold (PostgreSQL ``pg_trgm``, SQLite FTS5, both over
+``Proposal.match_text``, the bigrams written out as words) and only those are scored here.
 """
 from __future__ import annotations
 
@@ -27,6 +31,13 @@ def bigrams(*texts: str) -> frozenset[str]:
         if len(chars) == 1:
             grams.add(chars)
     return frozenset(grams)
+
+
+def match_text(title: str, suggestions: str) -> str:
+    """The bigrams of a proposal's title and suggestions as space-separated words, sorted: what the
+    duplicate index holds (``Proposal.match_text``). Each word is one bigram, so the index's own
+    measure (pg_trgm's trigrams of the words, FTS5's tokens) is taken over the same bigrams."""
+    return " ".join(sorted(bigrams(title, suggestions)))
 
 
 def jaccard(a: frozenset[str], b: frozenset[str]) -> float:

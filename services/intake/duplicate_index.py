@@ -1,0 +1,82 @@
+"""Which proposals of a year could be near-duplicates of a text: asked of a database index, so
+that the search reads a handful of rows however many proposals the years hold.
+
+Both indexes are over ``Proposal.match_text`` (the bigrams of title and suggestions written out as
+words, ``similarity.match_text``), and both are asked for a superset of the proposals whose
+bigram Jaccard index can reach the threshold; ``registration.find_duplicates`` scores those
+exactly, so it finds what scoring every proposal of the year finds:
+
+- **PostgreSQL, pg_trgm** (GIN index ``ix_proposals_match_text_trgm`` over the year and the
+  text, btree_gin for the year; the migration raises the planner's cost of ``%`` so that the
+  index, not the year's btree, is chosen): each bigram word ``ab``
+  gives the trigrams ``"  a"``, ``" ab"``, ``"ab "``, so two texts with bigram Jaccard ``J`` have
+  trigram similarity at least ``2J/3``; ``%`` with ``pg_trgm.similarity_threshold`` at two thirds
+  of the threshold misses none of them (hash collisions of multibyte trigrams only raise it).
+- **SQLite, FTS5** (table ``proposal_match``, kept in step by triggers): a proposal sharing at
+  least ``J·|A|`` of this text's ``|A|`` bigrams must contain one of the ``|A| − ⌈J·|A|⌉ + 1``
+  rarest of them (prefix filtering), so only those are looked up, the common ones never.
+
+Without the index (a database migrated by ``create_all``, or PostgreSQL where pg_trgm could not
+be created) :func:`candidates` answers ``None`` and the caller scores the whole year.
+"""
+from __future__ import annotations
+
+import math
+
+from sqlalchemy import Engine, bindparam, literal_column, select, text
+
+from .models import Proposal
+
+_present: dict[tuple[int, str], bool] = {}
+
+
+def _has_index(session) -> bool:
+    bind = session.get_bind()
+    engine = bind.engine if not isinstance(bind, Engine) else bind
+    key = (id(engine), str(engine.url))
+    if key not in _present:
+        if engine.dialect.name == "postgresql":
+            found = session.execute(text("SELECT 1 FROM pg_indexes WHERE indexname = "
+                                         "'ix_proposals_match_text_trgm'")).scalar()
+        elif engine.dialect.name == "sqlite":
+            found = session.execute(text("SELECT 1 FROM sqlite_master WHERE name = 'proposal_match'")).scalar()
+        else:
+            found = None
+        _present[key] = bool(found)
+    return _present[key]
+
+
+def _postgresql(session, words: list[str], threshold: float, where):
+    session.execute(text("SELECT set_config('pg_trgm.similarity_threshold', :t, true)"),
+                    {"t": str(threshold * 2 / 3)})
+    return session.execute(select(Proposal.number, Proposal.title, Proposal.suggestions).where(
+        Proposal.match_text.op("%")(" ".join(words)), *where))
+
+
+def _sqlite(session, words: list[str], threshold: float, where):
+    counts = dict(session.execute(
+        text("SELECT term, doc FROM proposal_match_terms WHERE term IN :terms")
+        .bindparams(bindparam("terms", expanding=True)), {"terms": words}).all())
+    present = sorted((counts.get(w, 0), w) for w in words)
+    needed = math.ceil(threshold * len(words) - 1e-9)   # bigrams a duplicate must share, at least
+    rarest = [w for n, w in present[:len(words) - needed + 1] if n]
+    if not rarest:
+        return []
+    query = " OR ".join(f'"{w}"' for w in rarest)          # words are letters and digits only
+    ids = (select(literal_column("rowid")).select_from(text("proposal_match"))
+           .where(text("proposal_match MATCH :q")))
+    return session.execute(select(Proposal.number, Proposal.title, Proposal.suggestions).where(
+        Proposal.id.in_(ids), *where), {"q": query})
+
+
+def candidates(session, words: list[str], threshold: float, where) -> list | None:
+    """``(number, title, suggestions)`` of the proposals meeting ``where`` that may score at least
+    ``threshold`` against the bigrams ``words``; None if this database has no duplicate index."""
+    if not _has_index(session):
+        return None
+    if not words or threshold <= 0:
+        return None       # everything qualifies: the whole year is the answer
+    dialect = session.get_bind().dialect.name
+    rows = _postgresql if dialect == "postgresql" else _sqlite
+    return list(rows(session, words, threshold, where))
+

@@ -1,0 +1,128 @@
+"""The near-duplicate search through its index (pg_trgm on PostgreSQL, FTS5 on SQLite), on a
+database of each kind migrated as in production: it finds what scoring the whole year finds, and
+it reads only the proposals that could reach the threshold."""
+from __future__ import annotations
+
+import random
+
+import pytest
+from sqlalchemy import func, select
+
+from services.intake import duplicate_index, operations
+from services.intake.models import Proposal
+from shared.db import dispose_all, migrate, session_factory
+from shared.rulebook import load_rulebook
+
+pytestmark = pytest.mark.both_databases
+
+RULEBOOK = load_rulebook("proposal")
+MEMBERS = [{"user": f"member.{i}", "roles": ["member"]} for i in range(8)]
+PLACES = ["老城区", "高新区", "滨江新区", "北部山区", "东湖街道", "西城片区", "南郊镇", "开发区"]
+MATTERS = [
+    ("公交候车亭改造", "增设夜间照明和实时到站信息屏", "交通局"),
+    ("普惠性幼儿园学位", "督促开发商按期移交配套园并给予生均补助", "教育局"),
+    ("老旧小区加装电梯", "简化审批流程并设立专项补贴资金", "住建局"),
+    ("农村生活污水治理", "统筹建设污水管网和分散式处理设施", "生态环境局"),
+    ("社区养老服务中心", "推行助餐助浴上门服务并培训护理人员", "民政局"),
+    ("中小学课后服务", "引入体育艺术社团并保障教师课时补贴", "教育局"),
+    ("停车难问题治理", "挖掘错时共享车位并建设立体停车库", "城管局"),
+    ("夜间经济发展", "延长公共交通运营时间并规范摊点管理", "商务局"),
+]
+DETAILS = ["加强部门协同", "完善考核机制", "引导社会资本参与", "开展群众满意度调查", "建立长效维护机制",
+           "纳入年度民生实事", "加大财政投入力度", "推广试点经验"]
+
+
+def corpus(seed=7):
+    """Proposals on eight matters in eight places: distinct texts that share the usual phrases."""
+    rng = random.Random(seed)
+    drafts = []
+    for matter, action, unit in MATTERS:
+        for place in PLACES:
+            extra = "；".join(rng.sample(DETAILS, 3))
+            drafts.append({"title": f"关于推进{place}{matter}的建议",
+                           "situation": f"{place}{matter}工作推进缓慢，群众反映强烈。",
+                           "analysis": "职责分散，资金不足。",
+                           "suggestions": f"一、由{unit}牵头{action}；二、{extra}。"})
+    return drafts
+
+
+def draft(text):
+    return {"kind": "between_sessions", "publish_consent": True, **text}
+
+
+@pytest.fixture
+def sessions(database_url_template, skipping_clock):
+    url = database_url_template.format(service="intake")
+    migrate("intake", url)
+    yield session_factory(url)
+    dispose_all()
+
+
+def submit_all(sessions, drafts):
+    with sessions() as s:
+        made = [operations.submit(s, draft(text), MEMBERS[i % len(MEMBERS)], directory=lambda users: [])
+                for i, text in enumerate(drafts)]
+        s.commit()
+    return made
+
+
+def both_ways(sessions, proposal_id, monkeypatch):
+    """The candidates through the index, the rows the index handed over, and those of scoring the
+    whole year (the index switched off), each in a transaction rolled back after."""
+    seen = []
+    real = duplicate_index.candidates
+
+    def counting(*args):
+        rows = real(*args)
+        seen.append(rows)
+        return rows
+
+    monkeypatch.setattr(duplicate_index, "candidates", counting)
+    with sessions() as s:
+        indexed = operations.find_duplicates(s, {"proposal_id": proposal_id}, None, RULEBOOK)["candidates"]
+        s.rollback()
+    monkeypatch.setattr(duplicate_index, "candidates", lambda *args: None)
+    with sessions() as s:
+        scanned = operations.find_duplicates(s, {"proposal_id": proposal_id}, None, RULEBOOK)["candidates"]
+        s.rollback()
+    monkeypatch.setattr(duplicate_index, "candidates", real)
+    return indexed, seen[0], scanned
+
+
+def test_the_index_finds_the_same_duplicates_as_scoring_the_whole_year(sessions, monkeypatch):
+    drafts = corpus()
+    submit_all(sessions, drafts)
+    original = drafts[10]
+    reworded = {**original, "title": original["title"].replace("的建议", "的提案"),
+                "suggestions": original["suggestions"].replace("；二、", "；二是")}
+    copies = submit_all(sessions, [dict(original), reworded])
+    with sessions() as s:
+        year_size = s.scalar(select(func.count()).select_from(Proposal))
+    for copy in copies:
+        indexed, handed_over, scanned = both_ways(sessions, copy["id"], monkeypatch)
+        assert handed_over is not None, "the migrated database has its duplicate index"
+        assert indexed == scanned
+        assert "2026-0011" in [c["number"] for c in indexed]        # the original, and the other copy
+        assert len(indexed) >= 2 and indexed[0]["score"] >= indexed[-1]["score"]
+        assert len(handed_over) < year_size / 2                      # the index narrowed the year down
+
+
+def test_every_proposal_of_the_corpus_gets_the_same_candidates_either_way(sessions, monkeypatch):
+    made = submit_all(sessions, corpus(seed=11))
+    for proposal in made[::8]:
+        indexed, handed_over, scanned = both_ways(sessions, proposal["id"], monkeypatch)
+        assert handed_over is not None and indexed == scanned
+
+
+def test_a_changed_text_is_found_by_its_new_words(sessions, monkeypatch):
+    made = submit_all(sessions, corpus()[:16])
+    newcomer = submit_all(sessions, [{"title": "关于建设城市绿道网络的建议", "situation": "绿道断点多。",
+                                      "analysis": "规划不统一。", "suggestions": "统一规划绿道网络，打通断点。"}])[0]
+    assert both_ways(sessions, newcomer["id"], monkeypatch)[0] == []
+    with sessions() as s:                                              # a proposal rewritten (resubmitted)
+        row = s.get(Proposal, made[3]["id"])
+        row.title, row.suggestions = "关于建设城市绿道网络的提案", "统一规划绿道网络，打通各区断点。"
+        s.commit()
+    indexed, handed_over, scanned = both_ways(sessions, newcomer["id"], monkeypatch)
+    assert [c["number"] for c in indexed] == [made[3]["number"]] and indexed == scanned
+    assert handed_over is not None and len(handed_over) == 1
