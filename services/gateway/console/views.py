@@ -100,18 +100,24 @@ def redirect(location: str, status: int = 303) -> Response:
 PUBLIC_COOKIE = "ztc_console_public"
 
 
+def _visit(service, request) -> Visit:
+    """The visit of ``request``: its session's principal, or None without a valid session."""
+    token = session.token_of(request)
+    visit = Visit(service, request, token, None, i18n.choose(request))
+    try:
+        visit.principal = tokens.principal_for(service.db.session, f"Bearer {token}") if token else None
+    except Unauthenticated:
+        visit.principal = None
+    return visit
+
+
 def public_page(method):
     """A public page (公开): no sign-in needed; a signed-in person keeps their header. Its forms
     carry a double-submit secret (its own cookie) in place of the session's CSRF token; the API
     route called is the anonymous one, which is what decides."""
     @functools.wraps(method)
     def wrapper(self, request, **kwargs):
-        token = session.token_of(request)
-        visit = Visit(self, request, token, None, i18n.choose(request))
-        try:
-            visit.principal = tokens.principal_for(self.db.session, f"Bearer {token}") if token else None
-        except Unauthenticated:
-            visit.principal = None
+        visit = _visit(self, request)
         try:
             if request.method == "POST":
                 session.check_csrf(request, request.cookies.get(PUBLIC_COOKIE))
@@ -126,12 +132,7 @@ def page(method):
     login page (which comes back here). A POST must carry the session's CSRF token (else 403)."""
     @functools.wraps(method)
     def wrapper(self, request, **kwargs):
-        token = session.token_of(request)
-        visit = Visit(self, request, token, None, i18n.choose(request))
-        try:
-            visit.principal = tokens.principal_for(self.db.session, f"Bearer {token}") if token else None
-        except Unauthenticated:
-            visit.principal = None
+        visit = _visit(self, request)
         if visit.principal is None:
             if request.method == "POST":
                 return login_page(self, visit, "", "/console", visit.t("login.expired"), 401)

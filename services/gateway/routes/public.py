@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields
 
-from shared.contracts.rpc.consultations import CaseRegistration, PublicCaseSchema
+from shared.contracts.rpc.consultations import CaseRegistration, PublicCaseSchema, VenueSchema
 from shared.contracts.rpc.proposals import PublicProposalSchema
 
 from .. import limits, schemas
@@ -28,15 +28,11 @@ class PublicProposal(PublicProposalSchema):
     units = fields.List(fields.Nested(_NamedUnit), metadata={"description": "the units that answered"})
 
 
-class PublicVenue(Schema):
+class PublicVenue(VenueSchema):
     """A venue where residents raise issues, as anyone may see it (no member or staff names)."""
 
-    code = fields.String()
-    name = fields.String()
-    kind = fields.String(metadata={"description": "contact_point | reception_room | consultation_room | sector_studio"})
-    kind_zh = fields.String()
-    town = fields.String()
-    address = fields.String()
+    class Meta:
+        exclude = ("sector", "covers", "members")
 
 
 class PublicProposalPage(Schema):
