@@ -11,9 +11,8 @@ import pytest
 
 from tests.support import publish, wait_for
 
-from . import browser
 from .conftest import call, once_on_sqlite
-from .test_console_flow import PASSWORD, log_in, open_until, press, shown, text_of
+from .test_console_flow import chrome, console, log_in, open_until, press, shown, text_of  # noqa: F401 - fixtures
 
 _once = once_on_sqlite("the console is driven in a browser once, on SQLite")
 
@@ -64,23 +63,6 @@ STUCK_BPMN = f"""<?xml version="1.0" encoding="UTF-8"?>
   </bpmndi:BPMNDiagram>
 </bpmn:definitions>
 """
-
-
-@pytest.fixture(scope="module")
-def console(system):
-    from services.launcher import DEMO_USERS, seed_console_accounts
-
-    seed_console_accounts(system.settings, DEMO_USERS, PASSWORD)
-    return system.base + "/console"
-
-
-@pytest.fixture
-def chrome(request):
-    if browser.missing():  # failed, not skipped: leave these out with -m "not browser" instead
-        pytest.fail(browser.missing())
-    driver = browser.chromium()
-    yield driver, browser.Camera(driver, request.node.name)
-    driver.quit()
 
 
 def stuck_instance(system) -> tuple[dict, str]:
