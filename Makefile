@@ -4,10 +4,11 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 PYTEST := $(PY) -m pytest -p no:cacheprovider
-# What `make check` lints with: ruff (rules in pyproject.toml), the import rules (import-linter,
+# What `make check` lints with: ruff (rules in pyproject.toml; the code as `ruff format` lays it out), the import rules (import-linter,
 # contracts in pyproject.toml) and mypy (its scope in pyproject.toml).
 # GNU make already defines LINT, hence the longer name.
-LINT_COMMAND ?= $(VENV)/bin/ruff check shared services tests bench examples && $(VENV)/bin/lint-imports && $(VENV)/bin/mypy
+LINT_COMMAND ?= $(VENV)/bin/ruff check shared services tests bench examples \
+	&& $(VENV)/bin/ruff format --check shared services tests bench examples && $(VENV)/bin/lint-imports && $(VENV)/bin/mypy
 
 # `make test` runs four lanes at once, each its own pytest (every test has its own vhost and
 # databases, and every e2e system its own), then alone the tests that restart the broker, which

@@ -27,6 +27,7 @@ what ``ztc incidents retry`` runs) completes; no side effect may be recorded twi
 service's database); every queue the services consume, and the dead-letter queue, must be empty.
 Exit status 0 when every check holds, 1 otherwise; ``--json FILE`` writes the report.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -50,8 +51,16 @@ class Killer(threading.Thread):
     once when half the proposals are done (``broker_now``, set by the load's progress) and, when the
     kills are paced by the load, its kills are all done."""
 
-    def __init__(self, system: System, interval: float, kills: int, seed: int, broker: bool,
-                 targets=SERVICES, spread_over: int = 0):
+    def __init__(
+        self,
+        system: System,
+        interval: float,
+        kills: int,
+        seed: int,
+        broker: bool,
+        targets=SERVICES,
+        spread_over: int = 0,
+    ):
         """``spread_over``: the number of proposals; kill ``i`` then waits until ``i`` twelfths
         (for 12 kills) of half of them are done, so the kills fall along the load, at every stage
         of the proposals in flight, not only at its start, and before its last proposals (kills
@@ -59,7 +68,7 @@ class Killer(threading.Thread):
         apart)."""
         super().__init__(daemon=True)
         self.spread_over = spread_over
-        self.done = 0                      # proposals done so far (set by the load's progress)
+        self.done = 0  # proposals done so far (set by the load's progress)
         self.system, self.interval, self.kills_wanted = system, interval, kills
         self.rng = random.Random(seed)
         self.targets = list(targets)
@@ -68,7 +77,9 @@ class Killer(threading.Thread):
         by_service: dict[str, list[str]] = collections.defaultdict(list)
         for target in self.targets:
             by_service[service_of(target)].append(target)
-        self.first_round = [self.rng.choice(by_service[s]) for s in self.rng.sample(sorted(by_service), len(by_service))]
+        self.first_round = [
+            self.rng.choice(by_service[s]) for s in self.rng.sample(sorted(by_service), len(by_service))
+        ]
         self.stopping = threading.Event()
         self.broker_wanted = broker
         self.broker_now = threading.Event()
@@ -97,8 +108,11 @@ class Killer(threading.Thread):
                 say(f"broker back after {self.broker_restarts[-1]:.1f}s")
                 self.consumers_back = self._consumers_back()
                 say(f"every service queue had a consumer again {self.consumers_back}s after the broker was up")
-            if n < self.kills_wanted and self.done >= self._due(n) and (
-                    time.time() >= next_kill or self.done >= self._due(n + 3)):
+            if (
+                n < self.kills_wanted
+                and self.done >= self._due(n)
+                and (time.time() >= next_kill or self.done >= self._due(n + 3))
+            ):
                 # Every service once first (in a random order, a random replica of each), then any
                 # process at random: a short run still kills each service, the gateway included.
                 name = self.first_round.pop() if self.first_round else self.rng.choice(self.targets)
@@ -116,8 +130,7 @@ class Killer(threading.Thread):
         began = time.time()
         while time.time() - began < timeout:
             try:
-                qs = [q for q in self.system.queues()
-                      if q["name"].startswith(("ztc.jobs.", "ztc.engine.", "rpc-"))]
+                qs = [q for q in self.system.queues() if q["name"].startswith(("ztc.jobs.", "ztc.engine.", "rpc-"))]
                 if qs and all(q.get("consumers", 0) > 0 for q in qs):
                     return round(time.time() - began, 1)
             except Exception:  # the management API is coming back too
@@ -131,6 +144,7 @@ class Killer(threading.Thread):
 
 
 # -- the checker ---------------------------------------------------------------------------------
+
 
 def _dupes(rows):
     counts = collections.Counter(rows)
@@ -153,26 +167,31 @@ def duplicates(system: System, tag: str) -> dict:
         found["publications per proposal"] = _dupes(s.scalars(select(Publication.number)))
     with system.session("engine") as s:
         found["instances per business key"] = _dupes(
-            s.execute(select(Instance.process_id, Instance.business_key)).all())
+            s.execute(select(Instance.process_id, Instance.business_key)).all()
+        )
         found["job completions per job"] = _dupes(
-            (h.data or {}).get("job_id") for h in s.scalars(select(History).where(History.action == "job_completed")))
+            (h.data or {}).get("job_id") for h in s.scalars(select(History).where(History.action == "job_completed"))
+        )
         found["task completions per instance and task"] = _dupes(
-            s.execute(select(History.instance_id, History.task).where(History.action == "task_completed")).all())
+            s.execute(select(History.instance_id, History.task).where(History.action == "task_completed")).all()
+        )
     with system.session("assignment") as s:
         found["assignments per proposal, round and unit"] = _dupes(
-            s.execute(select(Assignment.number, Assignment.round, Assignment.unit)
-                      .where(Assignment.status != "cancelled")).all())
-        found["replies per assignment and round"] = _dupes(
-            s.execute(select(Reply.assignment_id, Reply.round)).all())
+            s.execute(
+                select(Assignment.number, Assignment.round, Assignment.unit).where(Assignment.status != "cancelled")
+            ).all()
+        )
+        found["replies per assignment and round"] = _dupes(s.execute(select(Reply.assignment_id, Reply.round)).all())
     with system.session("evaluation") as s:
         found["rating rounds per proposal and round"] = _dupes(
-            s.execute(select(RatingRound.number, RatingRound.round)).all())
+            s.execute(select(RatingRound.number, RatingRound.round)).all()
+        )
         found["ratings per round and rater"] = _dupes(s.execute(select(Rating.round_id, Rating.rater)).all())
         found["quality grades per proposal"] = _dupes(s.scalars(select(QualityGrade.number)))
     with system.session("supervision") as s:
         found["first deadlines per proposal, rule and unit"] = _dupes(
-            s.execute(select(Deadline.number, Deadline.rule, Deadline.unit)
-                      .where(Deadline.replaces_id.is_(None))).all())
+            s.execute(select(Deadline.number, Deadline.rule, Deadline.unit).where(Deadline.replaces_id.is_(None))).all()
+        )
     return found
 
 
@@ -182,8 +201,10 @@ def instances_by_number(system: System) -> dict:
     from services.engine.models import Instance
 
     with system.session("engine") as s:
-        return {i.business_key: (i.id, i.status) for i in s.scalars(
-            select(Instance).where(Instance.process_id == "proposal"))}
+        return {
+            i.business_key: (i.id, i.status)
+            for i in s.scalars(select(Instance).where(Instance.process_id == "proposal"))
+        }
 
 
 def proposal_statuses(system: System, tag: str) -> dict:
@@ -192,7 +213,9 @@ def proposal_statuses(system: System, tag: str) -> dict:
     from services.intake.models import Proposal
 
     with system.session("intake") as s:
-        return {p.number: (p.title, p.status) for p in s.scalars(select(Proposal).where(Proposal.title.like(f"{tag}-%")))}
+        return {
+            p.number: (p.title, p.status) for p in s.scalars(select(Proposal).where(Proposal.title.like(f"{tag}-%")))
+        }
 
 
 def retry_incidents(system: System) -> list[dict]:
@@ -210,21 +233,27 @@ def retry_incidents(system: System) -> list[dict]:
 def service_queues(system: System) -> list[dict]:
     """Every queue a ztc service consumes, and the dead-letter queue. A unit's own queue
     (``ztc.unit.<code>``) is read by that department's system, which this harness does not run."""
-    return [q for q in system.queues()
-            if q["name"].startswith("ztc.") and not q["name"].startswith("ztc.unit.")
-            or q["name"].startswith("rpc-")]
+    return [
+        q
+        for q in system.queues()
+        if q["name"].startswith("ztc.") and not q["name"].startswith("ztc.unit.") or q["name"].startswith("rpc-")
+    ]
 
 
 def settle(system: System, lifecycles, tag: str, timeout: float) -> dict:
     """Wait for every accepted proposal to end; retry incidents; report."""
-    expected_end = {lc.number: ("not_filed" if lc.path == "not_filed" else "published")
-                    for lc in lifecycles if lc.number}
+    expected_end = {
+        lc.number: ("not_filed" if lc.path == "not_filed" else "published") for lc in lifecycles if lc.number
+    }
     retried, deadline = [], time.time() + timeout
     while True:
         statuses = proposal_statuses(system, tag)
         instances = instances_by_number(system)
-        pending = [n for n, end in expected_end.items()
-                   if statuses.get(n, (None, None))[1] != end or instances.get(n, (None, None))[1] != "completed"]
+        pending = [
+            n
+            for n, end in expected_end.items()
+            if statuses.get(n, (None, None))[1] != end or instances.get(n, (None, None))[1] != "completed"
+        ]
         incidents = [n for n in pending if instances.get(n, (None, None))[1] == "incident"]
         if incidents:
             say(f"{len(incidents)} proposal(s) in incident: retrying")
@@ -239,43 +268,74 @@ def settle(system: System, lifecycles, tag: str, timeout: float) -> dict:
         if not busy or time.time() > drained_at:
             break
         time.sleep(1)
-    return {"statuses": statuses, "instances": instances, "pending": pending, "retried": retried,
-            "queues": queues, "expected_end": expected_end}
+    return {
+        "statuses": statuses,
+        "instances": instances,
+        "pending": pending,
+        "retried": retried,
+        "queues": queues,
+        "expected_end": expected_end,
+    }
 
 
 CONFLICT_LINE = "revision conflict on instance"
 
 
 def parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="bench/chaos.py", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="bench/chaos.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--db", choices=("sqlite", "postgresql"), default="postgresql")
     parser.add_argument("--proposals", type=int, default=1000)
     parser.add_argument("--concurrency", type=int, default=24, help="lifecycles in flight at once")
     parser.add_argument("--kills", type=int, default=40, help="SIGKILLs of random services")
     parser.add_argument("--kill-interval", type=float, default=6.0, help="mean seconds between kills")
     parser.add_argument("--no-broker-restart", action="store_true")
-    parser.add_argument("--spread-kills", action="store_true",
-                        help="pace the kills by the proposals done, so they fall all along the load")
+    parser.add_argument(
+        "--spread-kills",
+        action="store_true",
+        help="pace the kills by the proposals done, so they fall all along the load",
+    )
     parser.add_argument("--spare-gateway", action="store_true", help="never kill the gateway")
-    parser.add_argument("--not-filed-every", type=int, default=5,
-                        help="every Nth proposal is refused at filing instead of published (0: none)")
+    parser.add_argument(
+        "--not-filed-every",
+        type=int,
+        default=5,
+        help="every Nth proposal is refused at filing instead of published (0: none)",
+    )
     parser.add_argument("--seed", type=int, default=None)
-    parser.add_argument("--step-timeout", type=float, default=180,
-                        help="seconds one step of one proposal may wait before the run is failed")
-    parser.add_argument("--short", action="store_true",
-                        help="CI's short form: 80 proposals, 12 kills (every service at least once), one broker restart, PostgreSQL")
+    parser.add_argument(
+        "--step-timeout",
+        type=float,
+        default=180,
+        help="seconds one step of one proposal may wait before the run is failed",
+    )
+    parser.add_argument(
+        "--short",
+        action="store_true",
+        help="CI's short form: 80 proposals, 12 kills (every service at least once), one broker restart, PostgreSQL",
+    )
     parser.add_argument("--engines", type=int, default=1, help="engine processes (replicas), default 1")
-    parser.add_argument("--replicas", type=int, default=1,
-                        help="processes of every other service, the gateway included (default 1)")
-    parser.add_argument("--queue-type", choices=("classic", "quorum"), default=None,
-                        help="x-queue-type of the durable queues (default: quorum with replicas, else classic)")
-    parser.add_argument("--max-workers", type=int, default=None,
-                        help="ZTC_MAX_WORKERS of every process (default 10 for one of each; with replicas "
-                             "10 divided by the most replicas of a service, at least 3, so that the "
-                             "database connections stay within PostgreSQL's max_connections)")
-    parser.add_argument("--baseline", action="store_true",
-                        help="first run the same load with one process of each service, then compare")
+    parser.add_argument(
+        "--replicas", type=int, default=1, help="processes of every other service, the gateway included (default 1)"
+    )
+    parser.add_argument(
+        "--queue-type",
+        choices=("classic", "quorum"),
+        default=None,
+        help="x-queue-type of the durable queues (default: quorum with replicas, else classic)",
+    )
+    parser.add_argument(
+        "--max-workers",
+        type=int,
+        default=None,
+        help="ZTC_MAX_WORKERS of every process (default 10 for one of each; with replicas "
+        "10 divided by the most replicas of a service, at least 3, so that the "
+        "database connections stay within PostgreSQL's max_connections)",
+    )
+    parser.add_argument(
+        "--baseline", action="store_true", help="first run the same load with one process of each service, then compare"
+    )
     parser.add_argument("--json", help="write the report to this file")
     return parser
 
@@ -295,8 +355,13 @@ def main(argv=None, broker: Broker | None = None) -> int:
     runs = []
     if args.baseline and scaled:
         runs.append(("one of each", 1, 1))
-    runs.append((f"{args.engines} engine(s), {args.replicas} of each other service" if scaled else "one of each",
-                 args.engines, args.replicas))
+    runs.append(
+        (
+            f"{args.engines} engine(s), {args.replicas} of each other service" if scaled else "one of each",
+            args.engines,
+            args.replicas,
+        )
+    )
     reports = []
     for label, engines, replicas in runs:
         report = run(args, seed, engines, replicas, queue_type, broker or Broker())
@@ -311,17 +376,19 @@ def main(argv=None, broker: Broker | None = None) -> int:
 
 def compare(reports) -> None:
     """The runs side by side: throughput, conflicts and the checks."""
-    rows = [("lifecycles completed", lambda r: r["completed"]),
-            ("load seconds", lambda r: r["load_seconds"]),
-            ("lifecycles per second", lambda r: r["lifecycles_per_second"]),
-            ("processes x workers each", lambda r: f"{r['processes']} x {r['max_workers']}"),
-            ("kills", lambda r: len(r["kills"])),
-            ("revision conflicts (retried)", lambda r: r["revision_conflicts"]),
-            ("conflicts given up", lambda r: r["revision_conflicts_given_up"]),
-            ("lost / duplicates", lambda r: f"{len(r['lost'])} / {sum(len(v) for v in r['duplicates'].values())}"),
-            ("queues not drained", lambda r: len(r["queues_not_drained"])),
-            ("load average (1 min) at the end", lambda r: r["load_average"]),
-            ("checks", lambda r: "OK" if r["ok"] else "FAILED")]
+    rows = [
+        ("lifecycles completed", lambda r: r["completed"]),
+        ("load seconds", lambda r: r["load_seconds"]),
+        ("lifecycles per second", lambda r: r["lifecycles_per_second"]),
+        ("processes x workers each", lambda r: f"{r['processes']} x {r['max_workers']}"),
+        ("kills", lambda r: len(r["kills"])),
+        ("revision conflicts (retried)", lambda r: r["revision_conflicts"]),
+        ("conflicts given up", lambda r: r["revision_conflicts_given_up"]),
+        ("lost / duplicates", lambda r: f"{len(r['lost'])} / {sum(len(v) for v in r['duplicates'].values())}"),
+        ("queues not drained", lambda r: len(r["queues_not_drained"])),
+        ("load average (1 min) at the end", lambda r: r["load_average"]),
+        ("checks", lambda r: "OK" if r["ok"] else "FAILED"),
+    ]
     width = max(len(r["label"]) for r in reports) + 2
     say("".ljust(34) + "".join(r["label"].ljust(width) for r in reports))
     for title, value in rows:
@@ -332,24 +399,44 @@ def run(args, seed: int, engines: int, replicas: int, queue_type: str, broker: B
     tag = f"CHAOS{uuid.uuid4().hex[:6]}"
     counts = {name: replicas for name in SERVICES if name != "engine"}
     counts["engine"] = engines
-    say(f"chaos: {args.proposals} proposals on {args.db}, {engines} engine(s), {replicas} of each other "
+    say(
+        f"chaos: {args.proposals} proposals on {args.db}, {engines} engine(s), {replicas} of each other "
         f"service, {args.max_workers or max(3, 10 // max(engines, replicas))} workers each, {queue_type} queues on {broker.name}, {args.kills} kills, "
-        f"{'no' if args.no_broker_restart else 'one'} broker fault, seed {seed}")
-    report = {"db": args.db, "proposals": args.proposals, "seed": seed, "tag": tag, "engines": engines,
-              "replicas": replicas, "queue_type": queue_type, "broker": broker.name}
+        f"{'no' if args.no_broker_restart else 'one'} broker fault, seed {seed}"
+    )
+    report = {
+        "db": args.db,
+        "proposals": args.proposals,
+        "seed": seed,
+        "tag": tag,
+        "engines": engines,
+        "replicas": replicas,
+        "queue_type": queue_type,
+        "broker": broker.name,
+    }
     began = time.time()
     # Each process holds up to a connection per worker (and its relay's) to its database: with
     # replicas, fewer workers each keep the total about that of one of each.
     workers = args.max_workers or max(3, 10 // max(engines, replicas))
     report["max_workers"] = workers
-    with System(args.db, replicas=counts, queue_type=queue_type, broker=broker,
-                env={"ZTC_MAX_WORKERS": str(workers)}) as system:
+    with System(
+        args.db, replicas=counts, queue_type=queue_type, broker=broker, env={"ZTC_MAX_WORKERS": str(workers)}
+    ) as system:
         report["processes"] = len(system.names)
-        say(f"system up in {time.time() - began:.0f}s (vhost {system.vhost}, logs {system.tmp}, "
-            f"{len(system.names)} processes)")
+        say(
+            f"system up in {time.time() - began:.0f}s (vhost {system.vhost}, logs {system.tmp}, "
+            f"{len(system.names)} processes)"
+        )
         targets = [p for p in system.names if not (args.spare_gateway and service_of(p) == "gateway")]
-        killer = Killer(system, args.kill_interval, args.kills, seed, not args.no_broker_restart, targets,
-                        spread_over=args.proposals if args.spread_kills else 0)
+        killer = Killer(
+            system,
+            args.kill_interval,
+            args.kills,
+            seed,
+            not args.no_broker_restart,
+            targets,
+            spread_over=args.proposals if args.spread_kills else 0,
+        )
         killer.start()
 
         def progress(done, failed):
@@ -360,14 +447,21 @@ def run(args, seed: int, engines: int, replicas: int, queue_type: str, broker: B
                 say(f"{done}/{args.proposals} lifecycles done ({failed} failed)")
 
         load_began = time.time()
-        lifecycles, failures, http = harness.drive(system, args.proposals, args.concurrency, tag,
-                                                   args.not_filed_every, on_progress=progress,
-                                                   step_timeout=args.step_timeout)
+        lifecycles, failures, http = harness.drive(
+            system,
+            args.proposals,
+            args.concurrency,
+            tag,
+            args.not_filed_every,
+            on_progress=progress,
+            step_timeout=args.step_timeout,
+        )
         load_ended = time.time()
         # The kills and the broker restart are part of the run even if the load ended first.
         killer.broker_now.set()
-        while killer.is_alive() and (len(system.kills) < args.kills
-                                     or (killer.broker_wanted and not killer.broker_restarts)):
+        while killer.is_alive() and (
+            len(system.kills) < args.kills or (killer.broker_wanted and not killer.broker_restarts)
+        ):
             time.sleep(0.5)
         killer.stop()
         load_seconds = time.time() - load_began
@@ -381,61 +475,81 @@ def run(args, seed: int, engines: int, replicas: int, queue_type: str, broker: B
         accepted = [lc.number for lc in lifecycles if lc.number]
         ours = set(statuses)
         lost = sorted(n for n in settled["pending"])
-        unaccounted = sorted(ours - set(accepted))     # recorded but the people never learnt its number
+        unaccounted = sorted(ours - set(accepted))  # recorded but the people never learnt its number
         busy_queues = {q["name"]: q["messages"] for q in settled["queues"] if q.get("messages", 0)}
         completed = [n for n in accepted if n not in lost]
         conflicts = system.log_count("engine", CONFLICT_LINE)
         given_up = system.log_count("engine", "gave up after")
-        report.update({
-            "seconds": round(time.time() - began, 1), "load_seconds": round(load_seconds, 1),
-            "accepted": len(accepted), "completed": len(completed),
-            # the load's wall time, first submission to the last kill or lifecycle
-            "lifecycles_per_second": round(len(completed) / (load_ended - load_began), 2),
-            "revision_conflicts": sum(conflicts.values()) - sum(given_up.values()),
-            "revision_conflicts_by_engine": conflicts,
-            "revision_conflicts_given_up": sum(given_up.values()),
-            "load_average": round(os.getloadavg()[0], 1),
-            "incidents_retried": len(settled["retried"]),
-            "completed_after_retry": len({r["instance_id"] for r in settled["retried"]}
-                                         & {settled["instances"][n][0] for n in completed if n in settled["instances"]}),
-            "lost": lost, "unaccounted": unaccounted,
-            "lifecycles_stopped": [f"{lc.title}: {exc}" for lc, exc in failures],
-            "duplicates": {k: v for k, v in dupes.items() if v},
-            # A duplicate proposal whose client sent it again (after a look that found nothing)
-            # may be the client's doing; one whose client sent it once is the system's.
-            "submissions_sent_again": {lc.title: lc.resubmitted for lc in lifecycles if lc.resubmitted},
-            "kills": [name for _, name in system.kills], "broker_restarts": killer.broker_restarts,
-            "kills_after_the_load": [name for at, name in system.kills if at > load_ended],
-            "services_never_killed": sorted({service_of(t) for t in targets}
-                                            - {service_of(name) for _, name in system.kills}),
-            "consumers_back_seconds_after_broker_restart": killer.consumers_back,
-            "broker_fault_errors": killer.broker_errors,
-            "queues_not_drained": busy_queues, "http_calls_unanswered": http.gone,
-            "exited_by_themselves": [{k: e[k] for k in ("service", "code", "log")} for e in system.exits],
-            "queues_checked": sorted(q["name"] for q in settled["queues"]),
-        })
+        report.update(
+            {
+                "seconds": round(time.time() - began, 1),
+                "load_seconds": round(load_seconds, 1),
+                "accepted": len(accepted),
+                "completed": len(completed),
+                # the load's wall time, first submission to the last kill or lifecycle
+                "lifecycles_per_second": round(len(completed) / (load_ended - load_began), 2),
+                "revision_conflicts": sum(conflicts.values()) - sum(given_up.values()),
+                "revision_conflicts_by_engine": conflicts,
+                "revision_conflicts_given_up": sum(given_up.values()),
+                "load_average": round(os.getloadavg()[0], 1),
+                "incidents_retried": len(settled["retried"]),
+                "completed_after_retry": len(
+                    {r["instance_id"] for r in settled["retried"]}
+                    & {settled["instances"][n][0] for n in completed if n in settled["instances"]}
+                ),
+                "lost": lost,
+                "unaccounted": unaccounted,
+                "lifecycles_stopped": [f"{lc.title}: {exc}" for lc, exc in failures],
+                "duplicates": {k: v for k, v in dupes.items() if v},
+                # A duplicate proposal whose client sent it again (after a look that found nothing)
+                # may be the client's doing; one whose client sent it once is the system's.
+                "submissions_sent_again": {lc.title: lc.resubmitted for lc in lifecycles if lc.resubmitted},
+                "kills": [name for _, name in system.kills],
+                "broker_restarts": killer.broker_restarts,
+                "kills_after_the_load": [name for at, name in system.kills if at > load_ended],
+                "services_never_killed": sorted(
+                    {service_of(t) for t in targets} - {service_of(name) for _, name in system.kills}
+                ),
+                "consumers_back_seconds_after_broker_restart": killer.consumers_back,
+                "broker_fault_errors": killer.broker_errors,
+                "queues_not_drained": busy_queues,
+                "http_calls_unanswered": http.gone,
+                "exited_by_themselves": [{k: e[k] for k in ("service", "code", "log")} for e in system.exits],
+                "queues_checked": sorted(q["name"] for q in settled["queues"]),
+            }
+        )
         if lost:
             for n in lost[:5]:
                 say(f"  not finished: {n} intake={statuses.get(n)} engine={settled['instances'].get(n)}")
-    ok = (not report["lost"] and not report["unaccounted"] and not report["duplicates"]
-          and not report["queues_not_drained"] and not report["lifecycles_stopped"]
-          and not report["revision_conflicts_given_up"]
-          and (args.kills < len({service_of(t) for t in targets}) or not report["services_never_killed"])
-          and report["accepted"] == args.proposals and len(report["kills"]) >= args.kills
-          and (args.no_broker_restart or len(report["broker_restarts"]) == 1))
+    ok = (
+        not report["lost"]
+        and not report["unaccounted"]
+        and not report["duplicates"]
+        and not report["queues_not_drained"]
+        and not report["lifecycles_stopped"]
+        and not report["revision_conflicts_given_up"]
+        and (args.kills < len({service_of(t) for t in targets}) or not report["services_never_killed"])
+        and report["accepted"] == args.proposals
+        and len(report["kills"]) >= args.kills
+        and (args.no_broker_restart or len(report["broker_restarts"]) == 1)
+    )
     report["ok"] = ok
-    say(f"accepted {report['accepted']}, completed {report['completed']} "
+    say(
+        f"accepted {report['accepted']}, completed {report['completed']} "
         f"({report['completed_after_retry']} after an incident retry), lost {len(report['lost'])}, "
         f"duplicates {sum(len(v) for v in report['duplicates'].values())}, "
         f"kills {len(report['kills'])} ({', '.join(report['kills'])}), broker faults {len(report['broker_restarts'])}, "
         f"queues not drained {report['queues_not_drained'] or 'none'}, "
         f"{report['lifecycles_per_second']} lifecycles/s, revision conflicts {report['revision_conflicts']} "
         f"(given up {report['revision_conflicts_given_up']}), in {report['seconds']:.0f}s: "
-        f"{'OK' if ok else 'FAILED'}")
+        f"{'OK' if ok else 'FAILED'}"
+    )
     if report["exited_by_themselves"]:
-        say(f"{len(report['exited_by_themselves'])} service process(es) exited by themselves and were "
+        say(
+            f"{len(report['exited_by_themselves'])} service process(es) exited by themselves and were "
             f"started again: {', '.join(e['service'] for e in report['exited_by_themselves'])} "
-            "(see 'exited_by_themselves' in the report)")
+            "(see 'exited_by_themselves' in the report)"
+        )
     if report["duplicates"]:
         say(f"duplicates: {harness.dump(report['duplicates'])}")
     return report

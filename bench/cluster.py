@@ -28,6 +28,7 @@ ports it uses are refused, every process started is in a process group of its ow
 SIGTERM; the temporary directory is removed. Exit status: the harness's (0 when every check
 holds), 2 when the cluster could not be made (the error is printed).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -89,15 +90,22 @@ class Node:
 
     def env(self) -> dict:
         c = self.cluster
-        return dict(os.environ, HOME=str(c.tmp), RABBITMQ_NODENAME=self.name,
-                    RABBITMQ_NODE_IP_ADDRESS="127.0.0.1", RABBITMQ_NODE_PORT=str(self.amqp_port),
-                    RABBITMQ_DIST_PORT=str(self.dist_port), RABBITMQ_CONF_ENV_FILE=str(c.tmp / "rabbitmq-env.conf"),
-                    RABBITMQ_CONFIG_FILE=str(self.dir / "rabbitmq.conf"),
-                    RABBITMQ_ADVANCED_CONFIG_FILE=str(self.dir / "advanced.config"),
-                    RABBITMQ_MNESIA_BASE=str(self.dir / "mnesia"), RABBITMQ_LOG_BASE=str(self.dir / "log"),
-                    RABBITMQ_PID_FILE=str(self.dir / "pid"),
-                    RABBITMQ_ENABLED_PLUGINS_FILE=str(c.tmp / "enabled_plugins"),
-                    ERL_EPMD_ADDRESS="127.0.0.1")
+        return dict(
+            os.environ,
+            HOME=str(c.tmp),
+            RABBITMQ_NODENAME=self.name,
+            RABBITMQ_NODE_IP_ADDRESS="127.0.0.1",
+            RABBITMQ_NODE_PORT=str(self.amqp_port),
+            RABBITMQ_DIST_PORT=str(self.dist_port),
+            RABBITMQ_CONF_ENV_FILE=str(c.tmp / "rabbitmq-env.conf"),
+            RABBITMQ_CONFIG_FILE=str(self.dir / "rabbitmq.conf"),
+            RABBITMQ_ADVANCED_CONFIG_FILE=str(self.dir / "advanced.config"),
+            RABBITMQ_MNESIA_BASE=str(self.dir / "mnesia"),
+            RABBITMQ_LOG_BASE=str(self.dir / "log"),
+            RABBITMQ_PID_FILE=str(self.dir / "pid"),
+            RABBITMQ_ENABLED_PLUGINS_FILE=str(c.tmp / "enabled_plugins"),
+            ERL_EPMD_ADDRESS="127.0.0.1",
+        )
 
     def prepare(self) -> None:
         (self.dir / "mnesia").mkdir(parents=True)
@@ -106,13 +114,20 @@ class Node:
             f"listeners.tcp.1 = 127.0.0.1:{self.amqp_port}\n"
             f"management.tcp.ip = 127.0.0.1\nmanagement.tcp.port = {self.management_port}\n"
             "queue_leader_locator = balanced\n"
-            "cluster_partition_handling = pause_minority\n")
+            "cluster_partition_handling = pause_minority\n"
+        )
 
     def start(self) -> None:
         log = open(self.dir / "server.out", "ab")
         # A process group of its own: the node (and any child it spawns) is stopped by this id.
-        self.proc = subprocess.Popen([str(self.cluster.bin / "rabbitmq-server")], env=self.env(),
-                                     cwd=self.dir, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        self.proc = subprocess.Popen(
+            [str(self.cluster.bin / "rabbitmq-server")],
+            env=self.env(),
+            cwd=self.dir,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         log.close()
 
     def ctl(self, *args, timeout: float = 180, check: bool = True) -> subprocess.CompletedProcess:
@@ -125,8 +140,10 @@ class Node:
         except subprocess.TimeoutExpired:
             done = subprocess.CompletedProcess(command, None, "", f"no answer in {timeout:.0f}s")
         if check and done.returncode != 0:
-            raise ClusterError(f"rabbitmqctl -n {self.name} {' '.join(args)} failed ({done.returncode}): "
-                               f"{(done.stderr or done.stdout).strip()[-1500:]}")
+            raise ClusterError(
+                f"rabbitmqctl -n {self.name} {' '.join(args)} failed ({done.returncode}): "
+                f"{(done.stderr or done.stdout).strip()[-1500:]}"
+            )
         return done
 
     def await_startup(self, timeout: float = 300) -> None:
@@ -138,13 +155,17 @@ class Node:
         deadline = time.time() + timeout
         while time.time() < deadline:
             if self.proc is not None and self.proc.poll() is not None:
-                raise ClusterError(f"{self.name} exited with {self.proc.returncode} while starting; "
-                                   f"its output:\n{self.output()}")
+                raise ClusterError(
+                    f"{self.name} exited with {self.proc.returncode} while starting; its output:\n{self.output()}"
+                )
             try:
                 with socket.create_connection(("127.0.0.1", self.amqp_port), timeout=5):
                     pass
-                answer = requests.get(f"http://127.0.0.1:{self.management_port}/api/health/checks/alarms",
-                                      auth=("guest", "guest"), timeout=10)
+                answer = requests.get(
+                    f"http://127.0.0.1:{self.management_port}/api/health/checks/alarms",
+                    auth=("guest", "guest"),
+                    timeout=10,
+                )
                 if answer.status_code == 200:
                     return
             except (OSError, requests.RequestException):
@@ -174,7 +195,7 @@ class Node:
             pass
         finally:
             try:
-                os.killpg(self.proc.pid, signal.SIGKILL)   # anything of its group still there
+                os.killpg(self.proc.pid, signal.SIGKILL)  # anything of its group still there
             except ProcessLookupError:
                 pass
             self.proc.wait(timeout=30)
@@ -246,8 +267,12 @@ class Cluster:
             say(f"{node.name} back in the cluster")
             return time.time() - began
 
-        return Broker(f"127.0.0.1:{first.amqp_port}", f"127.0.0.1:{first.management_port}", kill_a_node,
-                      name=f"a cluster of {len(self.nodes)} nodes ({node.name} killed mid-run)")
+        return Broker(
+            f"127.0.0.1:{first.amqp_port}",
+            f"127.0.0.1:{first.management_port}",
+            kill_a_node,
+            name=f"a cluster of {len(self.nodes)} nodes ({node.name} killed mid-run)",
+        )
 
     def close(self) -> None:
         for node in reversed(self.nodes):
@@ -267,20 +292,37 @@ def _terminate(signum, frame):
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="bench/cluster.py", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="bench/cluster.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--nodes", type=int, default=3)
-    parser.add_argument("--base-port", type=int, default=5681,
-                        help="ztc1's AMQP port; node i uses base+i-1, its management API +10000, distribution +20000")
+    parser.add_argument(
+        "--base-port",
+        type=int,
+        default=5681,
+        help="ztc1's AMQP port; node i uses base+i-1, its management API +10000, distribution +20000",
+    )
     parser.add_argument("--victim", type=int, default=2, help="the node killed mid-run (default 2: ztc2)")
     parser.add_argument("--node-down", type=float, default=10.0, help="seconds the killed node stays down")
     parser.add_argument("--keep-up", action="store_true", help="start the cluster and wait for Ctrl-C")
-    parser.add_argument("chaos", nargs=argparse.REMAINDER,
-                        help="after --: arguments for bench/chaos.py (default: --proposals 60 --kills 8 "
-                             "--engines 2 --replicas 2 --spread-kills)")
+    parser.add_argument(
+        "chaos",
+        nargs=argparse.REMAINDER,
+        help="after --: arguments for bench/chaos.py (default: --proposals 60 --kills 8 "
+        "--engines 2 --replicas 2 --spread-kills)",
+    )
     args = parser.parse_args(argv)
     chaos_args = [a for a in args.chaos if a != "--"] or [
-        "--proposals", "60", "--kills", "8", "--engines", "2", "--replicas", "2", "--spread-kills"]
+        "--proposals",
+        "60",
+        "--kills",
+        "8",
+        "--engines",
+        "2",
+        "--replicas",
+        "2",
+        "--spread-kills",
+    ]
     if "--no-broker-restart" in chaos_args:
         parser.error("the node kill is this run's broker fault: leave out --no-broker-restart")
     if not 1 < args.victim <= args.nodes:
@@ -290,14 +332,17 @@ def main(argv=None) -> int:
         with Cluster(args.nodes, args.base_port) as cluster:
             if args.keep_up:
                 first = cluster.nodes[0]
-                say(f"AMQP amqp://guest:guest@127.0.0.1:{first.amqp_port}/, management "
-                    f"http://127.0.0.1:{first.management_port}/ ; Ctrl-C stops the cluster")
+                say(
+                    f"AMQP amqp://guest:guest@127.0.0.1:{first.amqp_port}/, management "
+                    f"http://127.0.0.1:{first.management_port}/ ; Ctrl-C stops the cluster"
+                )
                 while True:
                     time.sleep(3600)
             import chaos
 
-            return chaos.main([*chaos_args, "--queue-type", "quorum"],
-                              broker=cluster.broker(args.victim, args.node_down))
+            return chaos.main(
+                [*chaos_args, "--queue-type", "quorum"], broker=cluster.broker(args.victim, args.node_down)
+            )
     except ClusterError as exc:
         say(f"could not run a RabbitMQ cluster here: {exc}")
         return 2

@@ -28,6 +28,7 @@ over HTTP. Printed:
   (stdlib; py-spy is not installed here), whose top functions by cumulative and own time are
   printed. cProfile slows the process, so that pass's throughput is not reported.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -59,13 +60,15 @@ def cpu_seconds(pid: int) -> float:
 def vhost_published(vhost: str) -> int:
     import requests
 
-    resp = requests.get(f"{harness.RABBIT_API}/vhosts/{requests.utils.quote(vhost, safe='')}",
-                        auth=harness.RABBIT_AUTH, timeout=10)
+    resp = requests.get(
+        f"{harness.RABBIT_API}/vhosts/{requests.utils.quote(vhost, safe='')}", auth=harness.RABBIT_AUTH, timeout=10
+    )
     resp.raise_for_status()
     return (resp.json().get("message_stats") or {}).get("publish", 0)
 
 
 # -- the system under load -------------------------------------------------------------------------
+
 
 def run_load(db_kind: str, proposals: int, concurrency: int, profile: bool = False) -> dict:
     tag = f"LOAD{uuid.uuid4().hex[:6]}"
@@ -85,33 +88,37 @@ def run_load(db_kind: str, proposals: int, concurrency: int, profile: bool = Fal
         seconds = time.time() - began
         cpu = cpu_seconds(engine_pid) - cpu_before
         cpu_all = {name: round(cpu_seconds(pid) - cpu_all_before[name], 2) for name, pid in pids.items()}
-        time.sleep(2)   # the management API's message counts lag a little
+        time.sleep(2)  # the management API's message counts lag a little
         published = vhost_published(system.vhost) - published_before
         by_kind = tap.counts()
         tap.__exit__(None, None, None)
         steps = count_steps(system) - steps_before
         out = {
-            "db": db_kind, "proposals": proposals, "concurrency": concurrency,
+            "db": db_kind,
+            "proposals": proposals,
+            "concurrency": concurrency,
             "completed": sum(1 for lc in lifecycles if lc.marks and lc.marks[-1][0] == "published"),
             "failed": [f"{lc.title}: {exc}" for lc, exc in failures][:10],
             "seconds": round(seconds, 2),
             "lifecycles_per_second": round(proposals / seconds, 3),
             "http_steps": harness.step_table(http.timings),
             "job_round_trips": harness.step_table(harness.job_round_trips(system)),
-            "engine_steps": steps, "engine_cpu_seconds": round(cpu, 2),
+            "engine_steps": steps,
+            "engine_cpu_seconds": round(cpu, 2),
             "service_cpu_seconds": cpu_all,
             "service_cpu_seconds_per_lifecycle": round(sum(cpu_all.values()) / proposals, 3),
             "engine_cpu_ms_per_step": round(cpu * 1000 / steps, 3) if steps else None,
             "messages_published_per_lifecycle": round(published / proposals, 1) if published else None,
             # Copies the tap counted, per lifecycle, by exchange and routing key (bench/tap.py).
-            "messages_per_lifecycle_by_kind": {f"{exchange} {key}": round(n / proposals, 2)
-                                               for (exchange, key), n in sorted(by_kind.items())},
+            "messages_per_lifecycle_by_kind": {
+                f"{exchange} {key}": round(n / proposals, 2) for (exchange, key), n in sorted(by_kind.items())
+            },
             "messages_not_tapped_per_lifecycle": round((published - sum(by_kind.values())) / proposals, 2),
         }
         if not profile:
             out["replay"] = replay(system, tag)
         if profile:
-            system.stop()   # a graceful stop writes the profile
+            system.stop()  # a graceful stop writes the profile
             prof = system.tmp / "engine.prof"
             out["profile"] = profile_summary(prof) if prof.exists() else "no profile written"
         return out
@@ -126,12 +133,21 @@ def count_steps(system) -> int:
         return s.scalar(select(func.count()).select_from(History).where(History.action.in_(STEP_ACTIONS)))
 
 
-PROFILE_GROUPS = [            # (label, substring of the file path); the first that matches wins
-    ("SpiffWorkflow", "SpiffWorkflow"), ("SQLAlchemy", "sqlalchemy"), ("psycopg2", "psycopg"),
-    ("sqlite3", "sqlite3"), ("json", "/json/"), ("marshmallow", "marshmallow"),
-    ("kombu/amqp", "kombu"), ("kombu/amqp", "/amqp/"), ("nameko", "nameko"), ("eventlet (incl. waiting)", "eventlet"),
-    ("logging", "logging"), ("engine (services/engine)", "services/engine"),
-    ("shared/", "/shared/"), ("copy/deepcopy", "copy.py"),
+PROFILE_GROUPS = [  # (label, substring of the file path); the first that matches wins
+    ("SpiffWorkflow", "SpiffWorkflow"),
+    ("SQLAlchemy", "sqlalchemy"),
+    ("psycopg2", "psycopg"),
+    ("sqlite3", "sqlite3"),
+    ("json", "/json/"),
+    ("marshmallow", "marshmallow"),
+    ("kombu/amqp", "kombu"),
+    ("kombu/amqp", "/amqp/"),
+    ("nameko", "nameko"),
+    ("eventlet (incl. waiting)", "eventlet"),
+    ("logging", "logging"),
+    ("engine (services/engine)", "services/engine"),
+    ("shared/", "/shared/"),
+    ("copy/deepcopy", "copy.py"),
 ]
 
 
@@ -149,19 +165,24 @@ def profile_summary(path: Path, top: int = 25) -> dict:
             label = "select/poll (idle)" if "poll" in function else "other"
         groups[label] += tt
     busy = sum(v for k, v in groups.items() if k != "select/poll (idle)")
-    result = {"total_seconds": round(stats.total_tt, 2), "busy_seconds": round(busy, 2),
-              "own_time_by_group": {k: round(v, 2) for k, v in groups.most_common()}}
+    result = {
+        "total_seconds": round(stats.total_tt, 2),
+        "busy_seconds": round(busy, 2),
+        "own_time_by_group": {k: round(v, 2) for k, v in groups.most_common()},
+    }
     buffer = io.StringIO()
     pstats.Stats(str(path), stream=buffer).sort_stats("tottime").print_stats(top)
     result["tottime"] = buffer.getvalue().split("ncalls", 1)[-1]
     buffer = io.StringIO()
     pstats.Stats(str(path), stream=buffer).sort_stats("cumulative").print_stats(
-        r"services/engine|shared/(db|workflow|messaging)|SpiffWorkflow/bpmn/serializer|sqlalchemy/orm/session", top)
+        r"services/engine|shared/(db|workflow|messaging)|SpiffWorkflow/bpmn/serializer|sqlalchemy/orm/session", top
+    )
     result["cumulative"] = buffer.getvalue().split("ncalls", 1)[-1]
     return result
 
 
 # -- baseline (a): the same steps on bare SpiffWorkflow --------------------------------------------
+
 
 def recorded_instances(system, tag):
     """For each of this run's completed proposal instances: its start data and its steps, in order."""
@@ -172,14 +193,17 @@ def recorded_instances(system, tag):
     with system.session("engine") as s:
         spec = {}
         out = []
-        for inst in s.scalars(select(Instance).where(Instance.process_id == "proposal",
-                                                     Instance.status == "completed")):
+        for inst in s.scalars(
+            select(Instance).where(Instance.process_id == "proposal", Instance.status == "completed")
+        ):
             version = s.get(ProcessVersion, inst.version_id)
             spec.setdefault(version.id, (f"{version.process_id}@{version.version}", version.spec))
             start = next(t for t in inst.state["tasks"].values() if t["task_spec"] == "Start")
-            steps = [(h.action, h.task, h.data) for h in s.scalars(
-                select(History).where(History.instance_id == inst.id).order_by(History.id))
-                if h.action in STEP_ACTIONS[1:]]
+            steps = [
+                (h.action, h.task, h.data)
+                for h in s.scalars(select(History).where(History.instance_id == inst.id).order_by(History.id))
+                if h.action in STEP_ACTIONS[1:]
+            ]
             out.append((spec[version.id], copy.deepcopy(start["data"]), steps))
     return out
 
@@ -195,8 +219,12 @@ def replay(system, tag) -> dict:
         for (key, spec), data, events in recorded:
             steps += replay_one(runtime, key, spec, data, events, variant == "spiff + json")
         wall, cpu = time.perf_counter() - began, time.process_time() - began_cpu
-        result[variant] = {"instances": len(recorded), "steps": steps, "seconds": round(wall, 3),
-                           "cpu_ms_per_step": round(cpu * 1000 / steps, 3) if steps else None}
+        result[variant] = {
+            "instances": len(recorded),
+            "steps": steps,
+            "seconds": round(wall, 3),
+            "cpu_ms_per_step": round(cpu * 1000 / steps, 3) if steps else None,
+        }
     return result
 
 
@@ -213,8 +241,9 @@ def replay_one(runtime, key, spec, data, events, with_json) -> int:
     note(wait)
     for action, task, payload in events:
         if with_json:
-            workflow = runtime.loads(json.loads(json.dumps(runtime.dumps(workflow), default=str)), spec,
-                                     version_key=key)
+            workflow = runtime.loads(
+                json.loads(json.dumps(runtime.dumps(workflow), default=str)), spec, version_key=key
+            )
         if action == "job_completed":
             task_id = jobs.pop(task)
             wait = runtime.complete_job(workflow, task_id, "j" + task_id, payload.get("result"))
@@ -239,14 +268,23 @@ def replay_one(runtime, key, spec, data, events, with_json) -> int:
 
 # -- baseline (b): bare kombu on the same broker ---------------------------------------------------
 
+
 def kombu_baseline(messages: int = 2000, round_trips: int = 300) -> dict:
     from kombu import Connection, Exchange, Queue
 
     from tests import support
 
-    body = json.dumps({"job_id": "x" * 32, "instance_id": str(uuid.uuid4()), "task_id": str(uuid.uuid4()),
-                       "operation": "intake.record_submission", "params": {"title": "在学校周边设置安全过街设施"},
-                       "attempt": 1, "principal": {"user": "member.li"}})
+    body = json.dumps(
+        {
+            "job_id": "x" * 32,
+            "instance_id": str(uuid.uuid4()),
+            "task_id": str(uuid.uuid4()),
+            "operation": "intake.record_submission",
+            "params": {"title": "在学校周边设置安全过街设施"},
+            "attempt": 1,
+            "principal": {"user": "member.li"},
+        }
+    )
     with support.rabbit_vhost() as vhost:
         uri = f"amqp://guest:guest@127.0.0.1:5672/{vhost}"
         exchange = Exchange("bench", "topic", durable=True)
@@ -257,8 +295,13 @@ def kombu_baseline(messages: int = 2000, round_trips: int = 300) -> dict:
             producer = conn.Producer(channel)
             began = time.perf_counter()
             for _ in range(messages):
-                producer.publish(body, exchange=exchange, routing_key="intake.record_submission",
-                                 delivery_mode=2, content_type="application/json")
+                producer.publish(
+                    body,
+                    exchange=exchange,
+                    routing_key="intake.record_submission",
+                    delivery_mode=2,
+                    content_type="application/json",
+                )
             published = time.perf_counter() - began
             got = []
             with conn.Consumer(queue, callbacks=[lambda b, m: (got.append(1), m.ack())], prefetch_count=50):
@@ -272,31 +315,46 @@ def kombu_baseline(messages: int = 2000, round_trips: int = 300) -> dict:
                 for _ in range(round_trips):
                     before = len(done)
                     t0 = time.perf_counter()
-                    producer.publish(body, exchange=exchange, routing_key="intake.record_submission",
-                                     delivery_mode=2, content_type="application/json")
+                    producer.publish(
+                        body,
+                        exchange=exchange,
+                        routing_key="intake.record_submission",
+                        delivery_mode=2,
+                        content_type="application/json",
+                    )
                     while len(done) == before:
                         conn.drain_events(timeout=10)
                     latencies.append((time.perf_counter() - t0) * 1000)
-    return {"messages": messages, "publish_per_second": round(messages / published),
-            "consume_per_second": round(messages / consumed),
-            "round_trip_ms_p50": round(percentile(latencies, 50), 2),
-            "round_trip_ms_p99": round(percentile(latencies, 99), 2)}
+    return {
+        "messages": messages,
+        "publish_per_second": round(messages / published),
+        "consume_per_second": round(messages / consumed),
+        "round_trip_ms_p50": round(percentile(latencies, 50), 2),
+        "round_trip_ms_p99": round(percentile(latencies, 99), 2),
+    }
 
 
 # -- report ----------------------------------------------------------------------------------------
 
+
 def print_report(report):
     print()
-    print(f"bench/e2e.py  {report['when']}  python {report['python']}  {report['cpus']} CPUs  "
-          f"(shared machine: other work was running)")
+    print(
+        f"bench/e2e.py  {report['when']}  python {report['python']}  {report['cpus']} CPUs  "
+        f"(shared machine: other work was running)"
+    )
     kombu = report["kombu"]
-    print(f"\n(b) bare kombu, persistent + confirms, same broker: publish {kombu['publish_per_second']}/s, "
-          f"consume {kombu['consume_per_second']}/s, round trip p50 {kombu['round_trip_ms_p50']} ms "
-          f"p99 {kombu['round_trip_ms_p99']} ms")
+    print(
+        f"\n(b) bare kombu, persistent + confirms, same broker: publish {kombu['publish_per_second']}/s, "
+        f"consume {kombu['consume_per_second']}/s, round trip p50 {kombu['round_trip_ms_p50']} ms "
+        f"p99 {kombu['round_trip_ms_p99']} ms"
+    )
     for run in report["runs"]:
         print(f"\n== {run['db']}: {run['proposals']} lifecycles, {run['concurrency']} in flight ==")
-        print(f"completed {run['completed']}/{run['proposals']} in {run['seconds']} s: "
-              f"{run['lifecycles_per_second']} lifecycles/s")
+        print(
+            f"completed {run['completed']}/{run['proposals']} in {run['seconds']} s: "
+            f"{run['lifecycles_per_second']} lifecycles/s"
+        )
         if run["failed"]:
             print("failed:", *run["failed"], sep="\n  ")
         print(f"{'HTTP step':<18}{'n':>6}{'p50 ms':>10}{'p99 ms':>10}")
@@ -305,32 +363,46 @@ def print_report(report):
         print(f"{'job (sent->applied)':<34}{'n':>6}{'p50 ms':>10}{'p99 ms':>10}")
         for step, (n, p50, p99) in sorted(run["job_round_trips"].items()):
             print(f"{step:<34}{n:>6}{p50:>10.1f}{p99:>10.1f}")
-        print(f"engine: {run['engine_steps']} instance steps, {run['engine_cpu_seconds']} CPU s, "
-              f"{run['engine_cpu_ms_per_step']} CPU ms/step")
-        print("CPU seconds of each service process during the load: "
-              + ", ".join(f"{k} {v}" for k, v in run["service_cpu_seconds"].items())
-              + f"; {run['service_cpu_seconds_per_lifecycle']} CPU s per lifecycle in all "
-              f"(the machine has {os.cpu_count()} CPUs, shared with PostgreSQL, RabbitMQ and this load generator)")
+        print(
+            f"engine: {run['engine_steps']} instance steps, {run['engine_cpu_seconds']} CPU s, "
+            f"{run['engine_cpu_ms_per_step']} CPU ms/step"
+        )
+        print(
+            "CPU seconds of each service process during the load: "
+            + ", ".join(f"{k} {v}" for k, v in run["service_cpu_seconds"].items())
+            + f"; {run['service_cpu_seconds_per_lifecycle']} CPU s per lifecycle in all "
+            f"(the machine has {os.cpu_count()} CPUs, shared with PostgreSQL, RabbitMQ and this load generator)"
+        )
         for variant, r in (run.get("replay") or {}).items():
             ratio = (run["engine_cpu_ms_per_step"] / r["cpu_ms_per_step"]) if r["cpu_ms_per_step"] else None
-            print(f"(a) {variant:<16} {r['steps']} steps of {r['instances']} instances: "
-                  f"{r['cpu_ms_per_step']} CPU ms/step; engine process / this = "
-                  f"{ratio:.1f}x" if ratio else "")
+            print(
+                f"(a) {variant:<16} {r['steps']} steps of {r['instances']} instances: "
+                f"{r['cpu_ms_per_step']} CPU ms/step; engine process / this = "
+                f"{ratio:.1f}x"
+                if ratio
+                else ""
+            )
         if run.get("messages_published_per_lifecycle"):
             per = run["messages_published_per_lifecycle"]
-            print(f"bus: {per} messages published per lifecycle; at bare kombu's publish rate that is "
-                  f"{kombu['publish_per_second'] / per:.1f} lifecycles/s of pure messaging")
+            print(
+                f"bus: {per} messages published per lifecycle; at bare kombu's publish rate that is "
+                f"{kombu['publish_per_second'] / per:.1f} lifecycles/s of pure messaging"
+            )
             print("messages per lifecycle by exchange and routing key (copies counted by bench/tap.py):")
             for kind, n in sorted(run["messages_per_lifecycle_by_kind"].items(), key=lambda kv: -kv[1]):
                 print(f"  {n:>7.2f}  {kind}")
-            print(f"  {run['messages_not_tapped_per_lifecycle']:>7.2f}  published to the default or a "
-                  "direct exchange (not copied)")
+            print(
+                f"  {run['messages_not_tapped_per_lifecycle']:>7.2f}  published to the default or a "
+                "direct exchange (not copied)"
+            )
     for run in report.get("profiles", []):
         print(f"\n== profile of the engine process ({run['db']}, {run['proposals']} lifecycles, cProfile) ==")
         profile = run["profile"]
         if isinstance(profile, dict):
-            print(f"profiled {profile['total_seconds']} s, of which busy (not waiting in epoll) "
-                  f"{profile['busy_seconds']} s; own time by group:")
+            print(
+                f"profiled {profile['total_seconds']} s, of which busy (not waiting in epoll) "
+                f"{profile['busy_seconds']} s; own time by group:"
+            )
             for group, seconds in profile["own_time_by_group"].items():
                 print(f"  {group:<28}{seconds:>8.2f} s")
             print("top functions by own time:\n   ncalls" + profile["tottime"])
@@ -340,18 +412,29 @@ def print_report(report):
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="bench/e2e.py", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="bench/e2e.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--db", nargs="+", choices=("sqlite", "postgresql"), default=["sqlite", "postgresql"])
     parser.add_argument("--proposals", type=int, default=100)
     parser.add_argument("--concurrency", type=int, default=16)
-    parser.add_argument("--profile-proposals", type=int, default=30,
-                        help="lifecycles of the profiled pass on the first --db (0: no profile)")
+    parser.add_argument(
+        "--profile-proposals",
+        type=int,
+        default=30,
+        help="lifecycles of the profiled pass on the first --db (0: no profile)",
+    )
     parser.add_argument("--kombu-messages", type=int, default=2000)
     parser.add_argument("--json", help="also write the report to this file")
     args = parser.parse_args(argv)
-    report = {"when": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()), "python": platform.python_version(),
-              "cpus": os.cpu_count(), "args": vars(args), "runs": [], "profiles": []}
+    report = {
+        "when": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
+        "python": platform.python_version(),
+        "cpus": os.cpu_count(),
+        "args": vars(args),
+        "runs": [],
+        "profiles": [],
+    }
     say("baseline (b): bare kombu")
     report["kombu"] = kombu_baseline(args.kombu_messages)
     for db_kind in args.db:
@@ -359,8 +442,9 @@ def main(argv=None) -> int:
         report["runs"].append(run_load(db_kind, args.proposals, args.concurrency))
     if args.profile_proposals:
         say(f"profiled pass on {args.db[0]}: {args.profile_proposals} lifecycles")
-        report["profiles"].append(run_load(args.db[0], args.profile_proposals,
-                                           min(args.concurrency, args.profile_proposals), profile=True))
+        report["profiles"].append(
+            run_load(args.db[0], args.profile_proposals, min(args.concurrency, args.profile_proposals), profile=True)
+        )
     print_report(report)
     if args.json:
         Path(args.json).write_text(harness.dump(report))

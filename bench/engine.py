@@ -26,6 +26,7 @@ status is checked; the script exits 1 if any did not reach ``completed``.
 
 Run from the repository root:  .venv/bin/python bench/engine.py --lifecycles 200
 """
+
 from __future__ import annotations
 
 import argparse
@@ -61,14 +62,18 @@ class BenchError(Exception):
 
 
 def _results(i: int) -> dict:
-    return {"intake.record_submission": {"id": abs(i) + 1}, "assignment.assign_unit": {"unit": "transport"},
-            "evaluation.record_outcome": {"id": abs(i) + 1}}
+    return {
+        "intake.record_submission": {"id": abs(i) + 1},
+        "assignment.assign_unit": {"unit": "transport"},
+        "evaluation.record_outcome": {"id": abs(i) + 1},
+    }
 
 
 # -- bare SpiffWorkflow ------------------------------------------------------------------------
 
+
 def spiff_lifecycle(rt: WorkflowRuntime, spec: dict, key: str, i: int, roundtrip: bool) -> str:
-    jobs = {}                                       # operation -> (task_id, job_id)
+    jobs = {}  # operation -> (task_id, job_id)
 
     def settle(wf):
         """Hand out new jobs as the engine would; optionally serialise and restore the instance."""
@@ -106,6 +111,7 @@ def spiff_lifecycle(rt: WorkflowRuntime, spec: dict, key: str, i: int, roundtrip
 
 # -- the engine --------------------------------------------------------------------------------
 
+
 def take_job(engine: Engine, instance_id: str, operation: str) -> dict:
     """Read and delete the outbox rows as the relay would; expect exactly the one job named."""
     with db.transaction(engine.sessions) as s:
@@ -135,8 +141,9 @@ def engine_lifecycle(engine: Engine, i: int, run_id: str) -> str:
         raise BenchError(f"expected the review task, found {tasks}")
     engine.complete_task(tasks[0]["task_id"], {"approved": True}, STAFF)
     job(instance_id, "assignment.assign_unit")
-    sent = engine.send_message({"name": "unit_reply", "correlation_key": business_key,
-                                "message_id": uuid.uuid4().hex, "payload": dict(REPLY)})
+    sent = engine.send_message(
+        {"name": "unit_reply", "correlation_key": business_key, "message_id": uuid.uuid4().hex, "payload": dict(REPLY)}
+    )
     if sent["status"] != "delivered":
         raise BenchError(f"unit_reply was {sent['status']}")
     job(instance_id, "evaluation.record_outcome")
@@ -158,6 +165,7 @@ def statuses(engine: Engine, ids: list) -> list:
 
 # -- timing --------------------------------------------------------------------------------------
 
+
 def timed(name: str, n: int, warmup: int, lifecycle, check) -> dict:
     for i in range(warmup):
         lifecycle(-1 - i)
@@ -170,9 +178,16 @@ def timed(name: str, n: int, warmup: int, lifecycle, check) -> dict:
     cpu = time.process_time() - cpu_started
     done = sum(1 for status in check(outputs) if status == "completed")
     steps = n * STEPS_PER_LIFECYCLE
-    return {"variant": name, "lifecycles": n, "completed": done, "steps": steps,
-            "seconds": seconds, "steps_per_s": steps / seconds, "cpu_seconds": cpu,
-            "cpu_ms_per_step": cpu * 1000 / steps}
+    return {
+        "variant": name,
+        "lifecycles": n,
+        "completed": done,
+        "steps": steps,
+        "seconds": seconds,
+        "steps_per_s": steps / seconds,
+        "cpu_seconds": cpu,
+        "cpu_ms_per_step": cpu * 1000 / steps,
+    }
 
 
 def postgres_database(admin_url: str):
@@ -195,16 +210,24 @@ def postgres_database(admin_url: str):
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(
         description="Instance steps per second of the engine (SQLite, PostgreSQL) beside bare "
-                    "SpiffWorkflow on bpmn/smoke.bpmn; 6 steps per lifecycle. See bench/README.md.")
+        "SpiffWorkflow on bpmn/smoke.bpmn; 6 steps per lifecycle. See bench/README.md."
+    )
     ap.add_argument("--lifecycles", type=int, default=200, help="timed lifecycles per variant (default 200)")
     ap.add_argument("--warmup", type=int, default=20, help="untimed lifecycles run first (default 20)")
     ap.add_argument("--no-postgres", action="store_true", help="skip the PostgreSQL variant")
-    ap.add_argument("--postgres-url", default="postgresql+psycopg2://postgres@127.0.0.1:5432/postgres",
-                    help="an admin URL (psycopg2 is the installed driver); a throwaway database "
-                         "ztc_bench_<random> is made there and dropped at the end (default %(default)s)")
-    ap.add_argument("--workflow-cache-size", type=int, default=1000,
-                    help="the engine's cache of restored workflows (ZTC_WORKFLOW_CACHE_SIZE; 0 restores "
-                         "every instance from its JSON on every step, as before the cache; default 1000)")
+    ap.add_argument(
+        "--postgres-url",
+        default="postgresql+psycopg2://postgres@127.0.0.1:5432/postgres",
+        help="an admin URL (psycopg2 is the installed driver); a throwaway database "
+        "ztc_bench_<random> is made there and dropped at the end (default %(default)s)",
+    )
+    ap.add_argument(
+        "--workflow-cache-size",
+        type=int,
+        default=1000,
+        help="the engine's cache of restored workflows (ZTC_WORKFLOW_CACHE_SIZE; 0 restores "
+        "every instance from its JSON on every step, as before the cache; default 1000)",
+    )
     ap.add_argument("--json", action="store_true", help="print JSON instead of a table")
     args = ap.parse_args(argv)
     if args.lifecycles < 1 or args.warmup < 0:
@@ -216,8 +239,11 @@ def main(argv=None) -> int:
         try:
             pg_url, drop_postgres = postgres_database(args.postgres_url)
         except Exception as exc:
-            print(f"cannot use PostgreSQL at {args.postgres_url}: {str(exc).strip()}\n"
-                  f"Start it, pass --postgres-url, or skip it with --no-postgres.", file=sys.stderr)
+            print(
+                f"cannot use PostgreSQL at {args.postgres_url}: {str(exc).strip()}\n"
+                f"Start it, pass --postgres-url, or skip it with --no-postgres.",
+                file=sys.stderr,
+            )
             return 2
 
     definition = next(d for d in parse_paths([BPMN]) if d.process_id == "smoke")
@@ -226,44 +252,82 @@ def main(argv=None) -> int:
     try:
         for name, roundtrip in (("spiff in memory", False), ("spiff + json", True)):
             rt = WorkflowRuntime()
-            rows.append(timed(name, n, w, lambda i, rt=rt, roundtrip=roundtrip: spiff_lifecycle(rt, spec, key, i, roundtrip),
-                              lambda out: out))
+            rows.append(
+                timed(
+                    name,
+                    n,
+                    w,
+                    lambda i, rt=rt, roundtrip=roundtrip: spiff_lifecycle(rt, spec, key, i, roundtrip),
+                    lambda out: out,
+                )
+            )
         with tempfile.TemporaryDirectory(prefix="ztc-bench-") as tmp:
-            engine = make_engine(config.load({"ZTC_VAR_DIR": tmp}).database_url("engine"),
-                                 args.workflow_cache_size)
-            rows.append(timed("engine sqlite", n, w, lambda i: engine_lifecycle(engine, i, run_id),
-                              lambda ids: statuses(engine, ids)))
+            engine = make_engine(config.load({"ZTC_VAR_DIR": tmp}).database_url("engine"), args.workflow_cache_size)
+            rows.append(
+                timed(
+                    "engine sqlite",
+                    n,
+                    w,
+                    lambda i: engine_lifecycle(engine, i, run_id),
+                    lambda ids: statuses(engine, ids),
+                )
+            )
             db.dispose_all()
         if drop_postgres:
             engine = make_engine(pg_url, args.workflow_cache_size)
-            rows.append(timed("engine postgresql", n, w, lambda i: engine_lifecycle(engine, i, run_id),
-                              lambda ids: statuses(engine, ids)))
+            rows.append(
+                timed(
+                    "engine postgresql",
+                    n,
+                    w,
+                    lambda i: engine_lifecycle(engine, i, run_id),
+                    lambda ids: statuses(engine, ids),
+                )
+            )
     finally:
         if drop_postgres:
             drop_postgres()
 
-    base, cpu_base, json_base = (rows[0]["seconds"] / rows[0]["steps"], rows[0]["cpu_ms_per_step"],
-                                 rows[1]["cpu_ms_per_step"])
+    base, cpu_base, json_base = (
+        rows[0]["seconds"] / rows[0]["steps"],
+        rows[0]["cpu_ms_per_step"],
+        rows[1]["cpu_ms_per_step"],
+    )
     for row in rows:
         row["per_step_vs_spiff"] = (row["seconds"] / row["steps"]) / base
         row["cpu_vs_spiff"] = row["cpu_ms_per_step"] / cpu_base
         row["cpu_vs_spiff_json"] = row["cpu_ms_per_step"] / json_base
     incomplete = sum(r["lifecycles"] - r["completed"] for r in rows)
     if args.json:
-        print(json.dumps({"steps_per_lifecycle": STEPS_PER_LIFECYCLE, "warmup": w,
-                          "workflow_cache_size": args.workflow_cache_size,
-                          "python": platform.python_version(), "rows": rows}, indent=2))
+        print(
+            json.dumps(
+                {
+                    "steps_per_lifecycle": STEPS_PER_LIFECYCLE,
+                    "warmup": w,
+                    "workflow_cache_size": args.workflow_cache_size,
+                    "python": platform.python_version(),
+                    "rows": rows,
+                },
+                indent=2,
+            )
+        )
     else:
-        print(f"{'variant':<18} {'lifecycles':>10} {'completed':>9} {'steps':>6} {'seconds':>8} "
-              f"{'steps/s':>9} {'x spiff':>8} {'cpu ms/step':>12} {'cpu x spiff':>12} {'cpu x s+json':>12}")
+        print(
+            f"{'variant':<18} {'lifecycles':>10} {'completed':>9} {'steps':>6} {'seconds':>8} "
+            f"{'steps/s':>9} {'x spiff':>8} {'cpu ms/step':>12} {'cpu x spiff':>12} {'cpu x s+json':>12}"
+        )
         for r in rows:
-            print(f"{r['variant']:<18} {r['lifecycles']:>10} {r['completed']:>9} {r['steps']:>6} "
-                  f"{r['seconds']:>8.3f} {r['steps_per_s']:>9.1f} {r['per_step_vs_spiff']:>8.2f} "
-                  f"{r['cpu_ms_per_step']:>12.3f} {r['cpu_vs_spiff']:>12.2f} {r['cpu_vs_spiff_json']:>12.2f}")
-        print("x spiff: wall time of one step relative to 'spiff in memory' (higher is slower).\n"
-              "cpu ms/step: this process's CPU time per step (time.process_time; the database server's\n"
-              "CPU is not in it), steadier than wall time on a shared machine; cpu x spiff and\n"
-              "cpu x s+json: that relative to 'spiff in memory' and to 'spiff + json'.")
+            print(
+                f"{r['variant']:<18} {r['lifecycles']:>10} {r['completed']:>9} {r['steps']:>6} "
+                f"{r['seconds']:>8.3f} {r['steps_per_s']:>9.1f} {r['per_step_vs_spiff']:>8.2f} "
+                f"{r['cpu_ms_per_step']:>12.3f} {r['cpu_vs_spiff']:>12.2f} {r['cpu_vs_spiff_json']:>12.2f}"
+            )
+        print(
+            "x spiff: wall time of one step relative to 'spiff in memory' (higher is slower).\n"
+            "cpu ms/step: this process's CPU time per step (time.process_time; the database server's\n"
+            "CPU is not in it), steadier than wall time on a shared machine; cpu x spiff and\n"
+            "cpu x s+json: that relative to 'spiff in memory' and to 'spiff + json'."
+        )
     if incomplete:
         print(f"FAILED: {incomplete} lifecycle(s) did not reach status completed", file=sys.stderr)
         return 1

@@ -31,6 +31,7 @@ database server's CPU is not in the CPU column.
 
 Run from the repository root:  .venv/bin/python bench/growth.py --help
 """
+
 from __future__ import annotations
 
 import argparse
@@ -69,18 +70,64 @@ HANDLER = {"user": "handler.chen", "roles": ["unit"], "unit": "transport"}
 CHUNK = 5000
 TARGET = 1.5
 
-UNITS = ["transport", "education", "health", "housing", "ecology", "civil_affairs", "human_resources",
-         "finance", "natural_resources", "agriculture", "commerce", "culture_tourism", "market_regulation",
-         "public_security", "water", "urban_management", "emergency"]
-UNIT_NAMES = {"transport": "市交通运输局", "education": "市教育局", "health": "市卫生健康委员会",
-              "housing": "市住房和城乡建设局", "ecology": "市生态环境局", "civil_affairs": "市民政局",
-              "human_resources": "市人力资源和社会保障局", "finance": "市财政局",
-              "natural_resources": "市自然资源和规划局", "agriculture": "市农业农村局", "commerce": "市商务局",
-              "culture_tourism": "市文化广电旅游局", "market_regulation": "市市场监督管理局",
-              "public_security": "市公安局", "water": "市水利局", "urban_management": "市城市管理局",
-              "emergency": "市应急管理局"}
-PLACES = ["老城区", "高新区", "滨江新区", "北部山区", "东湖街道", "西城片区", "南郊镇", "经济开发区", "城东街道",
-          "临港新城", "大学城", "古镇片区", "工业园区", "城南新区", "湖滨街道", "北站片区", "西山镇", "河西街道"]
+UNITS = [
+    "transport",
+    "education",
+    "health",
+    "housing",
+    "ecology",
+    "civil_affairs",
+    "human_resources",
+    "finance",
+    "natural_resources",
+    "agriculture",
+    "commerce",
+    "culture_tourism",
+    "market_regulation",
+    "public_security",
+    "water",
+    "urban_management",
+    "emergency",
+]
+UNIT_NAMES = {
+    "transport": "市交通运输局",
+    "education": "市教育局",
+    "health": "市卫生健康委员会",
+    "housing": "市住房和城乡建设局",
+    "ecology": "市生态环境局",
+    "civil_affairs": "市民政局",
+    "human_resources": "市人力资源和社会保障局",
+    "finance": "市财政局",
+    "natural_resources": "市自然资源和规划局",
+    "agriculture": "市农业农村局",
+    "commerce": "市商务局",
+    "culture_tourism": "市文化广电旅游局",
+    "market_regulation": "市市场监督管理局",
+    "public_security": "市公安局",
+    "water": "市水利局",
+    "urban_management": "市城市管理局",
+    "emergency": "市应急管理局",
+}
+PLACES = [
+    "老城区",
+    "高新区",
+    "滨江新区",
+    "北部山区",
+    "东湖街道",
+    "西城片区",
+    "南郊镇",
+    "经济开发区",
+    "城东街道",
+    "临港新城",
+    "大学城",
+    "古镇片区",
+    "工业园区",
+    "城南新区",
+    "湖滨街道",
+    "北站片区",
+    "西山镇",
+    "河西街道",
+]
 MATTERS = [
     ("公交候车亭改造", "增设夜间照明和实时到站信息屏", "transport"),
     ("普惠性幼儿园学位供给", "督促开发商按期移交配套园并给予生均补助", "education"),
@@ -104,35 +151,99 @@ MATTERS = [
 VERBS = ["加快", "推进", "进一步做好", "加强", "完善", "统筹推进", "着力解决", "优化", "切实抓好", "全面提升"]
 # A suggestion's points: a verb and an object, drawn apart (24 × 40 phrases), so that proposals on
 # one matter share its words but not their whole text, as proposals written by different members do.
-POINT_VERBS = ["加快", "健全", "落实", "探索", "推动", "强化", "规范", "加大", "优化", "提升", "完善", "拓展",
-               "深化", "创新", "统筹", "严格", "鼓励", "支持", "保障", "简化", "整合", "细化", "压实", "扩大"]
-POINT_OBJECTS = ["部门协同配合机制", "考核评价办法", "社会资本参与渠道", "群众满意度调查", "长效维护机制",
-                 "年度民生实事清单", "财政投入力度", "试点经验推广", "信息化平台建设", "责任分工和时间表",
-                 "专业人才队伍", "群众意见反映渠道", "属地管理责任", "志愿服务力量", "资金使用监管",
-                 "标准规范体系", "数据共享机制", "督查通报制度", "宣传引导工作", "应急处置预案", "用地保障政策",
-                 "审批服务流程", "第三方评估机制", "社区网格管理", "公益岗位开发", "财政奖补政策", "信用监管手段",
-                 "村企结对帮扶", "跨区域合作机制", "联席会议制度", "项目储备库", "绩效目标管理", "示范点创建",
-                 "执法检查力度", "技术服务支撑", "专项债券使用", "惠企政策兑现", "培训教育体系", "设施运营管护",
-                 "群众参与机制"]
+POINT_VERBS = [
+    "加快",
+    "健全",
+    "落实",
+    "探索",
+    "推动",
+    "强化",
+    "规范",
+    "加大",
+    "优化",
+    "提升",
+    "完善",
+    "拓展",
+    "深化",
+    "创新",
+    "统筹",
+    "严格",
+    "鼓励",
+    "支持",
+    "保障",
+    "简化",
+    "整合",
+    "细化",
+    "压实",
+    "扩大",
+]
+POINT_OBJECTS = [
+    "部门协同配合机制",
+    "考核评价办法",
+    "社会资本参与渠道",
+    "群众满意度调查",
+    "长效维护机制",
+    "年度民生实事清单",
+    "财政投入力度",
+    "试点经验推广",
+    "信息化平台建设",
+    "责任分工和时间表",
+    "专业人才队伍",
+    "群众意见反映渠道",
+    "属地管理责任",
+    "志愿服务力量",
+    "资金使用监管",
+    "标准规范体系",
+    "数据共享机制",
+    "督查通报制度",
+    "宣传引导工作",
+    "应急处置预案",
+    "用地保障政策",
+    "审批服务流程",
+    "第三方评估机制",
+    "社区网格管理",
+    "公益岗位开发",
+    "财政奖补政策",
+    "信用监管手段",
+    "村企结对帮扶",
+    "跨区域合作机制",
+    "联席会议制度",
+    "项目储备库",
+    "绩效目标管理",
+    "示范点创建",
+    "执法检查力度",
+    "技术服务支撑",
+    "专项债券使用",
+    "惠企政策兑现",
+    "培训教育体系",
+    "设施运营管护",
+    "群众参与机制",
+]
 FACTS = ["群众反映强烈", "历史欠账较多", "资金缺口较大", "管理主体不明确", "设施老化严重", "供需矛盾突出"]
 
 
 # -- the corpus ---------------------------------------------------------------------------------
+
 
 def proposal_text(rng: random.Random) -> tuple[dict, str]:
     """A proposal's title and texts on a random matter in a random place, and its answering unit."""
     matter, action, unit = rng.choice(MATTERS)
     place, verb = rng.choice(PLACES), rng.choice(VERBS)
     details = [rng.choice(POINT_VERBS) + rng.choice(POINT_OBJECTS) for _ in range(3)]
-    return ({"title": f"关于{verb}{place}{matter}的建议",
-             "situation": f"{place}{matter}工作{rng.choice(FACTS)}，近{rng.randint(2, 9)}年来"
-                          f"涉及约{rng.randint(2, 90)}个小区、{rng.randint(1, 40)}万群众。",
-             "analysis": f"{rng.choice(FACTS)}；{rng.choice(FACTS)}。",
-             "suggestions": f"一、由{UNIT_NAMES[unit]}牵头{action}；二、{details[0]}；三、{details[1]}；四、{details[2]}。"},
-            unit)
+    return (
+        {
+            "title": f"关于{verb}{place}{matter}的建议",
+            "situation": f"{place}{matter}工作{rng.choice(FACTS)}，近{rng.randint(2, 9)}年来"
+            f"涉及约{rng.randint(2, 90)}个小区、{rng.randint(1, 40)}万群众。",
+            "analysis": f"{rng.choice(FACTS)}；{rng.choice(FACTS)}。",
+            "suggestions": f"一、由{UNIT_NAMES[unit]}牵头{action}；二、{details[0]}；三、{details[1]}；四、{details[2]}。",
+        },
+        unit,
+    )
 
 
 # -- databases ----------------------------------------------------------------------------------
+
 
 @contextlib.contextmanager
 def databases(kind: str, postgres_url: str, keep: bool):
@@ -149,11 +260,12 @@ def databases(kind: str, postgres_url: str, keep: bool):
 
     admin = create_engine(postgres_url, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 5})
     prefix = f"ztc_growth_{uuid.uuid4().hex[:8]}"
-    urls = {s: make_url(postgres_url).set(database=f"{prefix}_{s}").render_as_string(hide_password=False)
-            for s in SERVICES}
+    urls = {
+        s: make_url(postgres_url).set(database=f"{prefix}_{s}").render_as_string(hide_password=False) for s in SERVICES
+    }
     try:
         for service, url in urls.items():
-            db.migrate(service, url)            # creates the database first
+            db.migrate(service, url)  # creates the database first
         yield urls
     finally:
         db.dispose_all()
@@ -172,6 +284,7 @@ def sessions(url: str):
 
 # -- the probe: the same small set in both states, made through the services' code ---------------
 
+
 def make_probe(urls: dict, year: int, rng: random.Random) -> dict:
     engine = engine_bench.make_engine(urls["engine"], 1000)
     directory = lambda users: []  # noqa: E731 - everyone is a member
@@ -179,31 +292,71 @@ def make_probe(urls: dict, year: int, rng: random.Random) -> dict:
         made = []
         for i in range(12):
             text_, _ = proposal_text(rng)
-            made.append(intake_ops.submit(s, {"kind": "between_sessions", "publish_consent": True, **text_},
-                                          {"user": f"member.{i}", "roles": ["member"]}, directory=directory))
+            made.append(
+                intake_ops.submit(
+                    s,
+                    {"kind": "between_sessions", "publish_consent": True, **text_},
+                    {"user": f"member.{i}", "roles": ["member"]},
+                    directory=directory,
+                )
+            )
         original = s.get(Proposal, made[3]["id"])
-        copy = {"title": original.title.replace("的建议", "的提案"), "situation": original.situation,
-                "analysis": original.analysis, "suggestions": original.suggestions.replace("；三、", "；三是")}
-        copy = intake_ops.submit(s, {"kind": "between_sessions", "publish_consent": True, **copy},
-                                 {"user": "member.99", "roles": ["member"]}, directory=directory)
+        copy = {
+            "title": original.title.replace("的建议", "的提案"),
+            "situation": original.situation,
+            "analysis": original.analysis,
+            "suggestions": original.suggestions.replace("；三、", "；三是"),
+        }
+        copy = intake_ops.submit(
+            s,
+            {"kind": "between_sessions", "publish_consent": True, **copy},
+            {"user": "member.99", "roles": ["member"]},
+            directory=directory,
+        )
     today = clock.now().date()
     with db.transaction(sessions(urls["supervision"])) as s:
-        s.execute(insert(Deadline), [deadline_row(f"{year}-{i + 1:04d}", "transport", today - timedelta(days=60),
-                                                  today + timedelta(days=(i - 3) * 7), live=True)
-                                     for i in range(6)])
+        s.execute(
+            insert(Deadline),
+            [
+                deadline_row(
+                    f"{year}-{i + 1:04d}",
+                    "transport",
+                    today - timedelta(days=60),
+                    today + timedelta(days=(i - 3) * 7),
+                    live=True,
+                )
+                for i in range(6)
+            ],
+        )
     return {"engine": engine, "copy_id": copy["id"], "original": made[3]["number"]}
 
 
 def deadline_row(number: str, unit: str, start: date, due: date, live: bool, rule="reply_deadline") -> dict:
     started = datetime.combine(start, datetime.min.time(), timezone.utc)
-    return {"number": number, "rule": rule, "unit": unit, "units": [unit], "start_event": "assigned",
-            "started_at": started, "start_date": start, "rulebook": "proposal", "rulebook_version": "bench",
-            "rulebook_hash": "bench", "amount": 3, "amount_unit": "months", "original_due": due, "due": due,
-            "calendar": {"provisional": False}, "status": "open" if live else "fulfilled", "replaces_id": None,
-            "opened_by": "supervision", "created_at": started,
-            "closed_at": None if live else started + timedelta(days=50),
-            "fulfilled_at": None if live else started + timedelta(days=50),
-            "fulfilled_by": None if live else unit}
+    return {
+        "number": number,
+        "rule": rule,
+        "unit": unit,
+        "units": [unit],
+        "start_event": "assigned",
+        "started_at": started,
+        "start_date": start,
+        "rulebook": "proposal",
+        "rulebook_version": "bench",
+        "rulebook_hash": "bench",
+        "amount": 3,
+        "amount_unit": "months",
+        "original_due": due,
+        "due": due,
+        "calendar": {"provisional": False},
+        "status": "open" if live else "fulfilled",
+        "replaces_id": None,
+        "opened_by": "supervision",
+        "created_at": started,
+        "closed_at": None if live else started + timedelta(days=50),
+        "fulfilled_at": None if live else started + timedelta(days=50),
+        "fulfilled_by": None if live else unit,
+    }
 
 
 # -- the load -----------------------------------------------------------------------------------
@@ -231,7 +384,7 @@ class Loader:
         rows = self.buffers.setdefault((service, table), [])
         rows.append(row)
         if len(rows) >= CHUNK:
-            self.flush_all()      # every table, parents (first added) first: no row before its parent
+            self.flush_all()  # every table, parents (first added) first: no row before its parent
 
     def flush(self, service: str, table) -> None:
         rows = self.buffers.get((service, table))
@@ -246,8 +399,7 @@ class Loader:
             self.flush(service, table)
 
 
-def load(urls: dict, probe: dict, year: int, finished: int, open_: int, years: int, seed: int,
-         quiet: bool) -> dict:
+def load(urls: dict, probe: dict, year: int, finished: int, open_: int, years: int, seed: int, quiet: bool) -> dict:
     rng = random.Random(seed)
     loader = Loader(urls, quiet)
     with db.transaction(sessions(urls["engine"])) as s:
@@ -272,7 +424,8 @@ def load(urls: dict, probe: dict, year: int, finished: int, open_: int, years: i
         created = datetime(y, 1, 10, tzinfo=timezone.utc) + timedelta(minutes=rng.randint(0, 60 * 24 * 300))
         if is_open:
             created = datetime.combine(today, datetime.min.time(), timezone.utc) - timedelta(
-                minutes=rng.randint(60, 60 * 24 * 200))
+                minutes=rng.randint(60, 60 * 24 * 200)
+            )
             roll, acc = rng.random(), 0.0
             for status, share, item in OPEN_STAGES:  # noqa: B007 (the chosen stage is read after the loop)
                 acc += share
@@ -284,70 +437,172 @@ def load(urls: dict, probe: dict, year: int, finished: int, open_: int, years: i
             status = "published" if roll < 0.85 else "not_filed" if roll < 0.95 else "merged"
             decision = {"published": "filed"}.get(status, status)
         pid = next_id + n
-        loader.add("intake", P, {
-            "id": pid, "number": number, "thread": None, "year": y, "sequence": sequences[y],
-            "kind": rng.choice(["plenary", "between_sessions"]), **text_, "initiator": initiator,
-            "sector": None, "publish_consent": True, "no_publish_reason": None, "publish_name": False,
-            "status": status, "revision": 1, "cosign_due": None, "decision": decision,
-            "reason_code": "no_concrete_suggestion" if status == "not_filed" else None, "reason_text": None,
-            "converted_kind": None, "converted_reference": None,
-            "merged_into": f"{y}-0001" if status == "merged" else None,
-            "decided_by": "committee.he" if decision else None, "decided_at": created if decision else None,
-            "created_at": created, "client_reference": None,
-            "match_text": match_text(text_["title"], text_["suggestions"])})
+        loader.add(
+            "intake",
+            P,
+            {
+                "id": pid,
+                "number": number,
+                "thread": None,
+                "year": y,
+                "sequence": sequences[y],
+                "kind": rng.choice(["plenary", "between_sessions"]),
+                **text_,
+                "initiator": initiator,
+                "sector": None,
+                "publish_consent": True,
+                "no_publish_reason": None,
+                "publish_name": False,
+                "status": status,
+                "revision": 1,
+                "cosign_due": None,
+                "decision": decision,
+                "reason_code": "no_concrete_suggestion" if status == "not_filed" else None,
+                "reason_text": None,
+                "converted_kind": None,
+                "converted_reference": None,
+                "merged_into": f"{y}-0001" if status == "merged" else None,
+                "decided_by": "committee.he" if decision else None,
+                "decided_at": created if decision else None,
+                "created_at": created,
+                "client_reference": None,
+                "match_text": match_text(text_["title"], text_["suggestions"]),
+            },
+        )
         if rng.random() < 0.3:
-            loader.add("intake", C, {"proposal_id": pid, "user": f"member.{rng.randint(601, 900)}", "order": 1,
-                                     "status": "confirmed", "confirmed_at": created})
+            loader.add(
+                "intake",
+                C,
+                {
+                    "proposal_id": pid,
+                    "user": f"member.{rng.randint(601, 900)}",
+                    "order": 1,
+                    "status": "confirmed",
+                    "confirmed_at": created,
+                },
+            )
         actions = ["submitted", "pre_review_opened"] + (["filed"] if decision == "filed" else [])
         actions += ["not_filed"] if status == "not_filed" else []
         actions += ["published"] if status == "published" else []
         for k, action in enumerate(actions):
-            data = ({"reply_category": rng.choice("ABC"), "units": [unit]} if action == "published" else None)
-            loader.add("intake", E, {"proposal_id": pid, "at": created + timedelta(days=k * 9), "actor": "bench",
-                                     "action": action, "data": data})
+            data = {"reply_category": rng.choice("ABC"), "units": [unit]} if action == "published" else None
+            loader.add(
+                "intake",
+                E,
+                {
+                    "proposal_id": pid,
+                    "at": created + timedelta(days=k * 9),
+                    "actor": "bench",
+                    "action": action,
+                    "data": data,
+                },
+            )
         if status == "published":
-            loader.add("intake", PUB, {
-                "proposal_id": pid, "number": number, "kind": "between_sessions", "title": text_["title"],
-                "situation": text_["situation"], "analysis": text_["analysis"],
-                "suggestions": text_["suggestions"], "proposers": ["m***"], "units": [unit],
-                "reply_category": "A", "reply_summary": "已采纳，正在落实。", "published_at": created + timedelta(days=90)})
+            loader.add(
+                "intake",
+                PUB,
+                {
+                    "proposal_id": pid,
+                    "number": number,
+                    "kind": "between_sessions",
+                    "title": text_["title"],
+                    "situation": text_["situation"],
+                    "analysis": text_["analysis"],
+                    "suggestions": text_["suggestions"],
+                    "proposers": ["m***"],
+                    "units": [unit],
+                    "reply_category": "A",
+                    "reply_summary": "已采纳，正在落实。",
+                    "published_at": created + timedelta(days=90),
+                },
+            )
         instance_id = str(uuid.uuid4())
-        loader.add("engine", I, {
-            "id": instance_id, "process_id": "smoke", "version_id": version_id, "business_key": number,
-            "status": "waiting" if is_open else "completed", "waiting_tasks": [item[0]] if is_open else [],
-            "waiting_messages": "", "next_timer": None, "revision": 8, "state": {}, "data": {},
-            "created_at": created, "updated_at": created})
+        loader.add(
+            "engine",
+            I,
+            {
+                "id": instance_id,
+                "process_id": "smoke",
+                "version_id": version_id,
+                "business_key": number,
+                "status": "waiting" if is_open else "completed",
+                "waiting_tasks": [item[0]] if is_open else [],
+                "waiting_messages": "",
+                "next_timer": None,
+                "revision": 8,
+                "state": {},
+                "data": {},
+                "created_at": created,
+                "updated_at": created,
+            },
+        )
         for k, action in enumerate(("started", "job_completed", "task_completed", "job_completed")):
-            loader.add("engine", H, {"instance_id": instance_id, "at": created + timedelta(days=k),
-                                     "actor": "bench", "action": action, "task": None, "data": None})
+            loader.add(
+                "engine",
+                H,
+                {
+                    "instance_id": instance_id,
+                    "at": created + timedelta(days=k),
+                    "actor": "bench",
+                    "action": action,
+                    "task": None,
+                    "data": None,
+                },
+            )
         done_tasks = [("pre_review", "staff", None), ("filing", "committee", None), ("reply", "unit", unit)]
-        for task, role, task_unit in (done_tasks if not is_open else done_tasks[:1]):
-            loader.add("engine", W, work_item(instance_id, number, task, role, task_unit, None, "completed",
-                                              created))
+        for task, role, task_unit in done_tasks if not is_open else done_tasks[:1]:
+            loader.add("engine", W, work_item(instance_id, number, task, role, task_unit, None, "completed", created))
         if is_open:
             task, role, for_unit, for_proposer = item
-            loader.add("engine", W, work_item(instance_id, number, task, role, unit if for_unit else None,
-                                              initiator if for_proposer else None, "open", created))
+            loader.add(
+                "engine",
+                W,
+                work_item(
+                    instance_id,
+                    number,
+                    task,
+                    role,
+                    unit if for_unit else None,
+                    initiator if for_proposer else None,
+                    "open",
+                    created,
+                ),
+            )
         if decision == "filed":
             start = created.date() + timedelta(days=20)
             live = is_open and status in ("filed", "assigned")
-            due = (today - timedelta(days=rng.randint(1, 40)) if live and rng.random() < 0.15
-                   else today + timedelta(days=rng.randint(5, 90)) if live else start + timedelta(days=90))
+            due = (
+                today - timedelta(days=rng.randint(1, 40))
+                if live and rng.random() < 0.15
+                else today + timedelta(days=rng.randint(5, 90))
+                if live
+                else start + timedelta(days=90)
+            )
             loader.add("supervision", D, deadline_row(number, unit, start, due, live))
-            loader.add("supervision", D, deadline_row(number, unit, start, start + timedelta(days=7), False,
-                                                      rule="sign_for_limit"))
+            loader.add(
+                "supervision",
+                D,
+                deadline_row(number, unit, start, start + timedelta(days=7), False, rule="sign_for_limit"),
+            )
         if not quiet and (n + 1) % 10000 == 0:
             rate = (n + 1) / (time.monotonic() - started_at)
             print(f"  loaded {n + 1:>7}/{total} proposals ({rate:,.0f}/s)", file=sys.stderr, flush=True)
     loader.flush_all()
     with db.transaction(sessions(urls["intake"])) as s:
         s.execute(update(ProposalCounter).where(ProposalCounter.year == year).values(last=sequences[year]))
-    with db.get_engine(urls["supervision"]).begin() as conn:   # escalations of half the overdue ones
-        overdue = conn.execute(select(D.c.id, D.c.unit, D.c.due).where(
-            D.c.closed_at.is_(None), D.c.due < today)).all()
-        rows = [{"deadline_id": i, "number": None, "unit": u, "due": due,
-                 "escalated_at": datetime.combine(due + timedelta(days=1), datetime.min.time(), timezone.utc)}
-                for k, (i, u, due) in enumerate(overdue) if k % 2 == 0]
+    with db.get_engine(urls["supervision"]).begin() as conn:  # escalations of half the overdue ones
+        overdue = conn.execute(select(D.c.id, D.c.unit, D.c.due).where(D.c.closed_at.is_(None), D.c.due < today)).all()
+        rows = [
+            {
+                "deadline_id": i,
+                "number": None,
+                "unit": u,
+                "due": due,
+                "escalated_at": datetime.combine(due + timedelta(days=1), datetime.min.time(), timezone.utc),
+            }
+            for k, (i, u, due) in enumerate(overdue)
+            if k % 2 == 0
+        ]
         if rows:
             conn.execute(insert(X), rows)
         loader.counts["escalations"] = len(rows)
@@ -355,8 +610,9 @@ def load(urls: dict, probe: dict, year: int, finished: int, open_: int, years: i
         eng = db.get_engine(url)
         with eng.begin() as conn:
             if eng.dialect.name == "postgresql" and service == "intake":
-                conn.execute(text("SELECT setval(pg_get_serial_sequence('proposals', 'id'), "
-                                  "(SELECT max(id) FROM proposals))"))
+                conn.execute(
+                    text("SELECT setval(pg_get_serial_sequence('proposals', 'id'), (SELECT max(id) FROM proposals))")
+                )
         if eng.dialect.name == "postgresql":
             with eng.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
                 conn.execute(text("VACUUM ANALYZE"))
@@ -368,14 +624,27 @@ def load(urls: dict, probe: dict, year: int, finished: int, open_: int, years: i
 
 
 def work_item(instance_id, number, task, role, unit, user, status, created) -> dict:
-    return {"task_id": str(uuid.uuid4()), "instance_id": instance_id, "process_id": "smoke",
-            "business_key": number, "task_name": task, "title": f"{number} {task}", "candidate_role": role,
-            "candidate_unit": unit, "candidate_user": user, "form_schema": None, "claimed_by": None,
-            "status": status, "created_at": created, "completed_at": None if status == "open" else created,
-            "completed_by": None if status == "open" else "bench"}
+    return {
+        "task_id": str(uuid.uuid4()),
+        "instance_id": instance_id,
+        "process_id": "smoke",
+        "business_key": number,
+        "task_name": task,
+        "title": f"{number} {task}",
+        "candidate_role": role,
+        "candidate_unit": unit,
+        "candidate_user": user,
+        "form_schema": None,
+        "claimed_by": None,
+        "status": status,
+        "created_at": created,
+        "completed_at": None if status == "open" else created,
+        "completed_by": None if status == "open" else "bench",
+    }
 
 
 # -- the measurements ---------------------------------------------------------------------------
+
 
 def hot_calls(urls: dict, probe: dict, year: int) -> dict:
     """name -> a function doing the call once and answering how many rows it returned."""
@@ -397,26 +666,31 @@ def hot_calls(urls: dict, probe: dict, year: int) -> dict:
         with db.transaction(sessions(urls["intake"])) as s:
             return len(year_figures(s, year, "members", STAFF)["proposals"])
 
-    return {"task list, staff": lambda: len(engine.list_tasks(STAFF)),
-            "task list, unit handler": lambda: len(engine.list_tasks(HANDLER)),
-            "overdue board": overdue,
-            "near-duplicate search": duplicates,
-            "year's report (members)": report}
+    return {
+        "task list, staff": lambda: len(engine.list_tasks(STAFF)),
+        "task list, unit handler": lambda: len(engine.list_tasks(HANDLER)),
+        "overdue board": overdue,
+        "near-duplicate search": duplicates,
+        "year's report (members)": report,
+    }
 
 
 def measure(urls: dict, probe: dict, year: int, repeat: int, lifecycles: int, run: str) -> dict:
     results = {}
     engine = probe["engine"]
-    for i in range(3):                                      # warm: caches, statement cache, pool
+    for i in range(3):  # warm: caches, statement cache, pool
         engine_bench.engine_lifecycle(engine, -1 - i, run)
     cpu0, wall0 = time.process_time(), time.perf_counter()
     for i in range(lifecycles):
         engine_bench.engine_lifecycle(engine, i, run)
     steps = lifecycles * engine_bench.STEPS_PER_LIFECYCLE
-    results["engine step"] = {"ms": (time.perf_counter() - wall0) * 1000 / steps,
-                              "cpu_ms": (time.process_time() - cpu0) * 1000 / steps, "rows": 1}
+    results["engine step"] = {
+        "ms": (time.perf_counter() - wall0) * 1000 / steps,
+        "cpu_ms": (time.process_time() - cpu0) * 1000 / steps,
+        "rows": 1,
+    }
     for name, call in hot_calls(urls, probe, year).items():
-        rows = call()                                       # warm
+        rows = call()  # warm
         walls, cpus = [], []
         for _ in range(repeat):
             cpu0, wall0 = time.process_time(), time.perf_counter()
@@ -432,20 +706,32 @@ def spiff_baselines(lifecycles: int) -> dict:
     out = {}
     for name, roundtrip in (("spiff in memory", False), ("spiff + json", True)):
         rt = WorkflowRuntime()
-        row = engine_bench.timed(name, lifecycles, 5, lambda i, rt=rt, roundtrip=roundtrip: engine_bench.spiff_lifecycle(
-            rt, definition.spec, f"smoke@{definition.version}", i, roundtrip), lambda out: out)
+        row = engine_bench.timed(
+            name,
+            lifecycles,
+            5,
+            lambda i, rt=rt, roundtrip=roundtrip: engine_bench.spiff_lifecycle(
+                rt, definition.spec, f"smoke@{definition.version}", i, roundtrip
+            ),
+            lambda out: out,
+        )
         out[name] = row["seconds"] * 1000 / row["steps"]
     return out
 
 
 # -- the plans ----------------------------------------------------------------------------------
 
+
 def explain(urls: dict, probe: dict, year: int) -> list[tuple[str, str, str]]:
     """(call, statement, plan) of every SELECT the measured calls ran, on the loaded database."""
     plans = []
-    service_of = {"task list, staff": "engine", "task list, unit handler": "engine",
-                  "overdue board": "supervision", "near-duplicate search": "intake",
-                  "year's report (members)": "intake"}
+    service_of = {
+        "task list, staff": "engine",
+        "task list, unit handler": "engine",
+        "overdue board": "supervision",
+        "near-duplicate search": "intake",
+        "year's report (members)": "intake",
+    }
     for name, call in hot_calls(urls, probe, year).items():
         eng = db.get_engine(urls[service_of[name]])
         seen: list = []
@@ -478,6 +764,7 @@ def explain(urls: dict, probe: dict, year: int) -> list[tuple[str, str, str]]:
 
 # -- the run ------------------------------------------------------------------------------------
 
+
 def run_kind(kind: str, args, year: int) -> dict:
     print(f"[{kind}] migrating throwaway databases …", file=sys.stderr, flush=True)
     with databases(kind, args.postgres_url, args.keep) as urls:
@@ -485,11 +772,18 @@ def run_kind(kind: str, args, year: int) -> dict:
         run = uuid.uuid4().hex[:8]
         print(f"[{kind}] measuring, empty …", file=sys.stderr, flush=True)
         empty = measure(urls, probe, year, args.repeat, args.lifecycles, run + "e")
-        print(f"[{kind}] loading {args.proposals} finished and {args.open} open proposals "
-              f"over {args.years + 1} years …", file=sys.stderr, flush=True)
+        print(
+            f"[{kind}] loading {args.proposals} finished and {args.open} open proposals over {args.years + 1} years …",
+            file=sys.stderr,
+            flush=True,
+        )
         counts = load(urls, probe, year, args.proposals, args.open, args.years, args.seed, args.quiet)
-        print(f"[{kind}] loaded in {counts['seconds']} s: "
-              + ", ".join(f"{k} {v}" for k, v in counts.items() if k != "seconds"), file=sys.stderr, flush=True)
+        print(
+            f"[{kind}] loaded in {counts['seconds']} s: "
+            + ", ".join(f"{k} {v}" for k, v in counts.items() if k != "seconds"),
+            file=sys.stderr,
+            flush=True,
+        )
         print(f"[{kind}] measuring, loaded …", file=sys.stderr, flush=True)
         loaded = measure(urls, probe, year, args.repeat, args.lifecycles, run + "l")
         plans = explain(urls, probe, year) if args.explain else []
@@ -497,25 +791,33 @@ def run_kind(kind: str, args, year: int) -> dict:
 
 
 def print_report(runs: list, baselines: dict, args, load_average) -> None:
-    print(f"\nFlat with the data: {args.proposals} finished + {args.open} open proposals, "
-          f"median of {args.repeat} (engine step: {args.lifecycles} lifecycles × 6 steps); "
-          f"load average at the start {load_average[0]:.2f} {load_average[1]:.2f} {load_average[2]:.2f}, "
-          f"at the end {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
-    print(f"baselines (bench/engine.py): bare Spiff {baselines['spiff in memory']:.3f} ms/step, "
-          f"Spiff + JSON {baselines['spiff + json']:.3f} ms/step")
+    print(
+        f"\nFlat with the data: {args.proposals} finished + {args.open} open proposals, "
+        f"median of {args.repeat} (engine step: {args.lifecycles} lifecycles × 6 steps); "
+        f"load average at the start {load_average[0]:.2f} {load_average[1]:.2f} {load_average[2]:.2f}, "
+        f"at the end {' '.join(f'{x:.2f}' for x in os.getloadavg())}"
+    )
+    print(
+        f"baselines (bench/engine.py): bare Spiff {baselines['spiff in memory']:.3f} ms/step, "
+        f"Spiff + JSON {baselines['spiff + json']:.3f} ms/step"
+    )
     for r in runs:
         print(f"\n{r['kind']} (loaded in {r['load']['seconds']} s)")
-        print(f"{'call':<26} {'empty ms':>9} {'loaded ms':>10} {'ratio':>6} {'≤1.5×':>6} "
-              f"{'cpu ms e/l':>14} {'rows e/l':>13}")
+        print(
+            f"{'call':<26} {'empty ms':>9} {'loaded ms':>10} {'ratio':>6} {'≤1.5×':>6} "
+            f"{'cpu ms e/l':>14} {'rows e/l':>13}"
+        )
         for name, e in r["empty"].items():
             loaded = r["loaded"][name]
             ratio = loaded["ms"] / e["ms"] if e["ms"] else float("inf")
             extra = ""
             if name == "engine step":
                 extra = f"  ({loaded['ms'] / baselines['spiff in memory']:.1f}× bare Spiff loaded)"
-            print(f"{name:<26} {e['ms']:>9.2f} {loaded['ms']:>10.2f} {ratio:>6.2f} "
-                  f"{'yes' if ratio <= TARGET else 'NO':>6} {e['cpu_ms']:>6.1f}/{loaded['cpu_ms']:<7.1f} "
-                  f"{e['rows']:>6}/{loaded['rows']:<6}{extra}")
+            print(
+                f"{name:<26} {e['ms']:>9.2f} {loaded['ms']:>10.2f} {ratio:>6.2f} "
+                f"{'yes' if ratio <= TARGET else 'NO':>6} {e['cpu_ms']:>6.1f}/{loaded['cpu_ms']:<7.1f} "
+                f"{e['rows']:>6}/{loaded['rows']:<6}{extra}"
+            )
         for name, statement, plan in r["plans"]:
             print(f"\n-- {r['kind']}: {name}\n{statement}\n{plan}")
 
@@ -523,27 +825,44 @@ def print_report(runs: list, baselines: dict, args, load_average) -> None:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(
         description="The hot queries (engine step, task lists, overdue board, near-duplicate search, the "
-                    "year's report) on an empty database and on one loaded with years of proposals, on "
-                    "SQLite and PostgreSQL, empty vs loaded and the ratio (target 1.5×). Needs no broker. "
-                    "The default (2,000 finished proposals) took about a minute per database on a "
-                    "2-CPU machine; --proposals 100000 --open 10000 took 37 minutes for both (loads of "
-                    "17 minutes on SQLite and 15 on PostgreSQL, under a load average of 25) and about "
-                    "1 GB of disk per database. See bench/README.md.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    ap.add_argument("--db", nargs="+", choices=("sqlite", "postgresql"), default=["sqlite", "postgresql"],
-                    help="database kinds, each measured with databases of its own")
+        "year's report) on an empty database and on one loaded with years of proposals, on "
+        "SQLite and PostgreSQL, empty vs loaded and the ratio (target 1.5×). Needs no broker. "
+        "The default (2,000 finished proposals) took about a minute per database on a "
+        "2-CPU machine; --proposals 100000 --open 10000 took 37 minutes for both (loads of "
+        "17 minutes on SQLite and 15 on PostgreSQL, under a load average of 25) and about "
+        "1 GB of disk per database. See bench/README.md.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    ap.add_argument(
+        "--db",
+        nargs="+",
+        choices=("sqlite", "postgresql"),
+        default=["sqlite", "postgresql"],
+        help="database kinds, each measured with databases of its own",
+    )
     ap.add_argument("--proposals", type=int, default=2000, help="finished proposals loaded (the full test: 100000)")
-    ap.add_argument("--open", type=int, default=None,
-                    help="open proposals of this year loaded, with their open work (default: a tenth of --proposals)")
+    ap.add_argument(
+        "--open",
+        type=int,
+        default=None,
+        help="open proposals of this year loaded, with their open work (default: a tenth of --proposals)",
+    )
     ap.add_argument("--years", type=int, default=10, help="past years the finished proposals spread over")
     ap.add_argument("--repeat", type=int, default=5, help="timed calls per measurement (the median is shown)")
-    ap.add_argument("--lifecycles", type=int, default=10,
-                    help="smoke.bpmn lifecycles timed for the engine step (6 steps each)")
-    ap.add_argument("--explain", action="store_true",
-                    help="print the plan of every SELECT the calls ran on the loaded database "
-                         "(PostgreSQL EXPLAIN ANALYZE, SQLite EXPLAIN QUERY PLAN)")
-    ap.add_argument("--postgres-url", default="postgresql+psycopg2://postgres@127.0.0.1:5432/postgres",
-                    help="an admin URL; databases ztc_growth_<random>_<service> are made there and dropped")
+    ap.add_argument(
+        "--lifecycles", type=int, default=10, help="smoke.bpmn lifecycles timed for the engine step (6 steps each)"
+    )
+    ap.add_argument(
+        "--explain",
+        action="store_true",
+        help="print the plan of every SELECT the calls ran on the loaded database "
+        "(PostgreSQL EXPLAIN ANALYZE, SQLite EXPLAIN QUERY PLAN)",
+    )
+    ap.add_argument(
+        "--postgres-url",
+        default="postgresql+psycopg2://postgres@127.0.0.1:5432/postgres",
+        help="an admin URL; databases ztc_growth_<random>_<service> are made there and dropped",
+    )
     ap.add_argument("--keep", action="store_true", help="keep the PostgreSQL databases (to explore them)")
     ap.add_argument("--seed", type=int, default=2026, help="random seed of the generated data")
     ap.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
@@ -565,17 +884,33 @@ def main(argv=None) -> int:
             return 1
         except Exception as exc:
             if kind == "postgresql" and "connect" in str(exc).lower():
-                print(f"cannot use PostgreSQL at {args.postgres_url}: {str(exc).strip()}\n"
-                      "Start it, pass --postgres-url, or leave it out with --db sqlite.", file=sys.stderr)
+                print(
+                    f"cannot use PostgreSQL at {args.postgres_url}: {str(exc).strip()}\n"
+                    "Start it, pass --postgres-url, or leave it out with --db sqlite.",
+                    file=sys.stderr,
+                )
                 return 2
             raise
     print_report(runs, baselines, args, load_average)
     if args.json:
-        Path(args.json).write_text(json.dumps({
-            "proposals": args.proposals, "open": args.open, "years": args.years, "repeat": args.repeat,
-            "load_average": {"start": load_average, "end": os.getloadavg()}, "baselines_ms": baselines,
-            "runs": [{**r, "plans": [{"call": c, "statement": s, "plan": p} for c, s, p in r["plans"]]}
-                     for r in runs]}, ensure_ascii=False, indent=2, default=str))
+        Path(args.json).write_text(
+            json.dumps(
+                {
+                    "proposals": args.proposals,
+                    "open": args.open,
+                    "years": args.years,
+                    "repeat": args.repeat,
+                    "load_average": {"start": load_average, "end": os.getloadavg()},
+                    "baselines_ms": baselines,
+                    "runs": [
+                        {**r, "plans": [{"call": c, "statement": s, "plan": p} for c, s, p in r["plans"]]} for r in runs
+                    ],
+                },
+                ensure_ascii=False,
+                indent=2,
+                default=str,
+            )
+        )
     return 0
 
 

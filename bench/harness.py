@@ -4,6 +4,7 @@ proposals over HTTP; and a checker that reads each service's database.
 
 Run from the repository root (``bench/chaos.py`` and ``bench/e2e.py`` put it on ``sys.path``).
 """
+
 from __future__ import annotations
 
 import collections
@@ -28,7 +29,7 @@ if str(ROOT) not in sys.path:
 from services.registry import SERVICE_CLASSES  # noqa: E402
 from tests import support  # noqa: E402
 
-SERVICES = list(SERVICE_CLASSES)          # engine, intake, assignment, supervision, evaluation, gateway
+SERVICES = list(SERVICE_CLASSES)  # engine, intake, assignment, supervision, evaluation, gateway
 RABBIT_API = support.RABBIT_API
 RABBIT_AUTH = support.RABBIT_AUTH
 
@@ -39,8 +40,13 @@ class Broker:
     cluster. ``restart`` is what the chaos harness calls for its broker fault (default: stop and
     start the RabbitMQ application of the local node); it returns the seconds it was down."""
 
-    def __init__(self, amqp: str = "127.0.0.1:5672", management: str = "127.0.0.1:15672", restart=None,
-                 name: str = "the local broker"):
+    def __init__(
+        self,
+        amqp: str = "127.0.0.1:5672",
+        management: str = "127.0.0.1:15672",
+        restart=None,
+        name: str = "the local broker",
+    ):
         self.amqp, self.management, self.name = amqp, management, name
         self.api = f"http://{management}/api"
         self.restart = restart or restart_broker
@@ -75,6 +81,7 @@ def free_port() -> int:
 
 # -- the system ------------------------------------------------------------------------------------
 
+
 class System:
     """Every service as its own process (``python -m services.runner NAME``) on a throwaway vhost
     and throwaway databases, prepared as ``make run`` prepares them (migrate, declare, deploy, seed).
@@ -89,20 +96,31 @@ class System:
     ``queue_type`` is ``ZTC_QUEUE_TYPE`` of every process (``quorum`` as on a cluster);
     ``broker`` where the vhost is made (:class:`Broker`)."""
 
-    def __init__(self, db_kind: str, workdir: Path | None = None, profile=(), env=None,
-                 replicas: dict[str, int] | None = None, queue_type: str = "classic", broker: Broker | None = None):
+    def __init__(
+        self,
+        db_kind: str,
+        workdir: Path | None = None,
+        profile=(),
+        env=None,
+        replicas: dict[str, int] | None = None,
+        queue_type: str = "classic",
+        broker: Broker | None = None,
+    ):
         self.db_kind = db_kind
         self.profile = set(profile)
         self.replicas = dict(replicas or {})
         self.names = replica_names(self.replicas)
         self.queue_type = queue_type
         self.broker = broker or Broker()
-        self.extra_env = dict(env or {}, ZTC_QUEUE_TYPE=queue_type,
-                              ZTC_RABBIT_MANAGEMENT_URL=f"http://guest:guest@{self.broker.management}")
+        self.extra_env = dict(
+            env or {},
+            ZTC_QUEUE_TYPE=queue_type,
+            ZTC_RABBIT_MANAGEMENT_URL=f"http://guest:guest@{self.broker.management}",
+        )
         self._stack = contextlib.ExitStack()
         self.procs: dict[str, subprocess.Popen] = {}
         self.kills: list[tuple[float, str]] = []
-        self.exits: list[dict] = []               # services that died without being killed
+        self.exits: list[dict] = []  # services that died without being killed
         self.lock = threading.RLock()
         self._watching = threading.Event()
         self._own_tmp = workdir is None
@@ -127,16 +145,27 @@ class System:
         from shared.db import dispose_all
 
         self.vhost = self._stack.enter_context(support.rabbit_vhost(self.broker.api))
-        template = (f"sqlite:///{self.tmp}/{{service}}.db" if self.db_kind == "sqlite"
-                    else self._stack.enter_context(support.postgres_databases()))
+        template = (
+            f"sqlite:///{self.tmp}/{{service}}.db"
+            if self.db_kind == "sqlite"
+            else self._stack.enter_context(support.postgres_databases())
+        )
         bpmn = self.tmp / "bpmn"
         if not bpmn.exists():
             shutil.copytree(ROOT / "bpmn", bpmn)
         self.settings = support.make_settings(
-            self.tmp, self.vhost, template, ZTC_GATEWAY_PORT=str(free_port()), ZTC_BPMN_DIR=str(bpmn),
-            ZTC_JOB_MAX_ATTEMPTS="5", ZTC_JOB_BACKOFF_SECONDS="0.2", ZTC_JOB_BACKOFF_MAX_SECONDS="2",
-            ZTC_AMQP_URI=self.broker.uri(self.vhost), ZTC_QUEUE_TYPE=self.queue_type,
-            ZTC_RABBIT_MANAGEMENT_URL=self.extra_env["ZTC_RABBIT_MANAGEMENT_URL"])
+            self.tmp,
+            self.vhost,
+            template,
+            ZTC_GATEWAY_PORT=str(free_port()),
+            ZTC_BPMN_DIR=str(bpmn),
+            ZTC_JOB_MAX_ATTEMPTS="5",
+            ZTC_JOB_BACKOFF_SECONDS="0.2",
+            ZTC_JOB_BACKOFF_MAX_SECONDS="2",
+            ZTC_AMQP_URI=self.broker.uri(self.vhost),
+            ZTC_QUEUE_TYPE=self.queue_type,
+            ZTC_RABBIT_MANAGEMENT_URL=self.extra_env["ZTC_RABBIT_MANAGEMENT_URL"],
+        )
         self.env = dict(os.environ, **support.settings_env(self.settings), **self.extra_env)
         self.tokens = prepare(self.settings, demo=True)
         dispose_all()
@@ -154,8 +183,9 @@ class System:
                 for name, proc in list(self.procs.items()):
                     if self._watching.is_set() or proc.poll() is None:
                         continue
-                    self.exits.append({"at": time.time(), "service": name, "code": proc.returncode,
-                                       "log": self.log_tail(name, 12)})
+                    self.exits.append(
+                        {"at": time.time(), "service": name, "code": proc.returncode, "log": self.log_tail(name, 12)}
+                    )
                     say(f"{name} exited by itself (code {proc.returncode}); starting it again")
                     self.start(name)
 
@@ -166,8 +196,7 @@ class System:
         if name in self.profile:
             command += ["-m", "cProfile", "-o", str(self.tmp / f"{name}.prof")]
         command += ["-m", "services.runner", service_of(name)]
-        self.procs[name] = subprocess.Popen(command, env=self.env, cwd=ROOT, stdout=log,
-                                            stderr=subprocess.STDOUT)
+        self.procs[name] = subprocess.Popen(command, env=self.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
         log.close()
 
     def wait_ready(self, timeout: float = 120) -> None:
@@ -242,8 +271,7 @@ class System:
 def restart_broker() -> float:
     """Stop and start the RabbitMQ application (every vhost on it). Returns seconds it was down."""
     began = time.time()
-    for command in (["rabbitmqctl", "stop_app"], ["rabbitmqctl", "start_app"],
-                    ["rabbitmqctl", "await_startup"]):
+    for command in (["rabbitmqctl", "stop_app"], ["rabbitmqctl", "start_app"], ["rabbitmqctl", "await_startup"]):
         subprocess.run(command, check=True, capture_output=True, timeout=180)
     return time.time() - began
 
@@ -251,14 +279,18 @@ def restart_broker() -> float:
 def queues(vhost: str, api: str = RABBIT_API) -> list[dict]:
     """The vhost's queues from the management API, waiting while the broker is away (a restart,
     ours or another run's on the same broker, leaves the API refusing for a few seconds)."""
-    resp = support.management("GET", f"{api}/queues/{requests.utils.quote(vhost, safe='')}",
-                               timeout=10, params={"columns": "name,messages,messages_ready,"
-                                                   "messages_unacknowledged,consumers"})
+    resp = support.management(
+        "GET",
+        f"{api}/queues/{requests.utils.quote(vhost, safe='')}",
+        timeout=10,
+        params={"columns": "name,messages,messages_ready,messages_unacknowledged,consumers"},
+    )
     resp.raise_for_status()
     return resp.json()
 
 
 # -- people acting over HTTP -------------------------------------------------------------------------
+
 
 class Gone(Exception):
     """The gateway did not answer (connection refused or reset, timeout, 5xx while restarting)."""
@@ -280,7 +312,7 @@ class Http:
         self.local = threading.local()
         self.timings: list[tuple[str, float]] = []
         self.gone = 0
-        self.vhost = None          # set by drive(): lets a client wait for requests still in flight
+        self.vhost = None  # set by drive(): lets a client wait for requests still in flight
         self.api, self.amqp_uri = RABBIT_API, None
 
     def _session(self):
@@ -295,8 +327,9 @@ class Http:
         if key:
             headers["Idempotency-Key"] = key
         try:
-            response = self._session().request(method, self.base + path, json=body, timeout=self.timeout,
-                                               headers=headers)
+            response = self._session().request(
+                method, self.base + path, json=body, timeout=self.timeout, headers=headers
+            )
         except requests.RequestException as exc:
             self.gone += 1
             self.local.session = requests.Session()
@@ -310,7 +343,7 @@ class Http:
             raise Refused(response.status_code, response.text)
         try:
             return response.json()
-        except ValueError:   # a half-written answer from a process that was just killed
+        except ValueError:  # a half-written answer from a process that was just killed
             self.gone += 1
             raise Gone(f"{response.status_code}: not JSON: {response.text[:200]}") from None
 
@@ -332,12 +365,13 @@ class Board:
 
     def __init__(self, http: Http, interval: float = 0.3):
         self.http, self.interval = http, interval
-        self.tasks: dict[str, dict] = {}          # (role) -> {(business_key, task): task}
-        self.assignments: dict[str, dict] = {}    # number -> [assignment]
+        self.tasks: dict[str, dict] = {}  # (role) -> {(business_key, task): task}
+        self.assignments: dict[str, dict] = {}  # number -> [assignment]
         self.changed = threading.Condition()
         self.stopping = threading.Event()
-        self.threads = [threading.Thread(target=self._poll, args=(role,), daemon=True)
-                        for role in ("staff", "committee", "unit")]
+        self.threads = [
+            threading.Thread(target=self._poll, args=(role,), daemon=True) for role in ("staff", "committee", "unit")
+        ]
 
     def start(self):
         for t in self.threads:
@@ -384,13 +418,16 @@ class Board:
                 self.changed.wait(min(left, 1.0))
 
     def task(self, role, number, name, timeout):
-        return self.wait(f"{role}'s task {name} of {number}",
-                         lambda: self.tasks.get(role, {}).get((number, name)), timeout)
+        return self.wait(
+            f"{role}'s task {name} of {number}", lambda: self.tasks.get(role, {}).get((number, name)), timeout
+        )
 
     def assignment(self, number, timeout):
-        return self.wait(f"the unit's assignment of {number}",
-                         lambda: next((a for a in self.assignments.get(number, [])
-                                       if a["status"] != "cancelled"), None), timeout)
+        return self.wait(
+            f"the unit's assignment of {number}",
+            lambda: next((a for a in self.assignments.get(number, []) if a["status"] != "cancelled"), None),
+            timeout,
+        )
 
 
 DRAFT = {
@@ -403,8 +440,18 @@ DRAFT = {
 
 
 PLACES = ["城东", "城西", "南湖", "北山", "高新区", "老城区", "滨江", "开发区", "西郊", "新城"]
-TOPICS = ["学校周边交通安全", "老旧小区加装电梯", "社区养老服务", "河道黑臭水体治理", "公交线网覆盖",
-          "菜市场改造", "停车难问题", "垃圾分类", "夜间噪声治理", "便民服务中心建设"]
+TOPICS = [
+    "学校周边交通安全",
+    "老旧小区加装电梯",
+    "社区养老服务",
+    "河道黑臭水体治理",
+    "公交线网覆盖",
+    "菜市场改造",
+    "停车难问题",
+    "垃圾分类",
+    "夜间噪声治理",
+    "便民服务中心建设",
+]
 
 
 def draft_title(n: int) -> str:
@@ -427,21 +474,23 @@ class Lifecycle:
     ``path`` is ``published`` (filed, assigned to transport, signed, replied A, accepted, rated
     satisfied, graded, published) or ``not_filed`` (refused at filing, converted to a letter)."""
 
-    def __init__(self, http: Http, board: Board, tag: str, n: int, path: str = "published",
-                 step_timeout: float = 240):
+    def __init__(self, http: Http, board: Board, tag: str, n: int, path: str = "published", step_timeout: float = 240):
         self.http, self.board, self.n, self.path = http, board, n, path
         self.title = f"{tag}-{n:05d} {draft_title(n)}"
         self.step_timeout = step_timeout
         self.number = None
         self.marks: list[tuple[str, float]] = []
-        self.resubmitted = 0      # times this client sent its submission again after looking
+        self.resubmitted = 0  # times this client sent its submission again after looking
 
     def run(self):
         self.submit()
         self.complete("staff", "pre_review", {"eligible": True, "content_ok": True, "format_ok": True})
         if self.path == "not_filed":
-            self.complete("committee", "filing_decision",
-                          {"decision": "not_filed", "reason_code": "personal_or_family", "convert_to": "letter"})
+            self.complete(
+                "committee",
+                "filing_decision",
+                {"decision": "not_filed", "reason_code": "personal_or_family", "convert_to": "letter"},
+            )
             self.until_status("not_filed")
             return self.number
         self.complete("committee", "filing_decision", {"decision": "filed"})
@@ -476,8 +525,9 @@ class Lifecycle:
                     break
                 self.resubmitted += 1
             try:
-                self.number = self.http.call("member", "POST", "/api/proposals", body, step="submit",
-                                             key=self.title.split()[0])["number"]
+                self.number = self.http.call(
+                    "member", "POST", "/api/proposals", body, step="submit", key=self.title.split()[0]
+                )["number"]
                 break
             except Gone:
                 unsure = True
@@ -501,7 +551,7 @@ class Lifecycle:
                 with Connection(self.http.amqp_uri, connect_timeout=5) as conn:
                     _, ready, consumers = conn.default_channel.queue_declare(queue=queue, passive=True)
                 if ready == 0 and consumers > 0 and info.get("messages_unacknowledged", 0) == 0:
-                    time.sleep(1.0)     # the management API's counts lag a little
+                    time.sleep(1.0)  # the management API's counts lag a little
                     return
             except Exception:  # the broker or a service is restarting: look again
                 pass
@@ -514,7 +564,7 @@ class Lifecycle:
             if not sent:
                 task = self.board.task(role, self.number, name, max(1, deadline - time.time()))
             elif not self._still_open(role, task):
-                break            # our own unanswered call completed it (the board may not show it any more)
+                break  # our own unanswered call completed it (the board may not show it any more)
             try:
                 self.http.call(role, "POST", f"/api/tasks/{task['task_id']}/complete", {"data": data}, step=name)
                 break
@@ -523,7 +573,7 @@ class Lifecycle:
                 time.sleep(0.5)
             except Refused as exc:
                 if exc.status == 404 and (sent or not self._still_open(role, task)):
-                    break            # taken by our own unanswered call
+                    break  # taken by our own unanswered call
                 if exc.status in (404, 409):
                     time.sleep(0.3)  # the board showed a task that was just closed, or a busy instance
                     continue
@@ -563,8 +613,11 @@ class Lifecycle:
     def reply(self):
         self._assignment_op("sign", None, lambda a: a["status"] != "assigned")
         self._mark("sign")
-        self._assignment_op("reply-draft", {"category": "A", "text": "已在学校门前增设信号灯并安排协管。"},
-                            lambda a: bool(a.get("replies")) or a["status"] == "replied")
+        self._assignment_op(
+            "reply-draft",
+            {"category": "A", "text": "已在学校门前增设信号灯并安排协管。"},
+            lambda a: bool(a.get("replies")) or a["status"] == "replied",
+        )
         self._assignment_op("reply", None, lambda a: a["status"] == "replied")
         self._mark("reply")
 
@@ -572,8 +625,13 @@ class Lifecycle:
         deadline = time.time() + self.step_timeout
         while time.time() < deadline:
             try:
-                self.http.call("member", "POST", f"/api/proposals/{self.number}/ratings",
-                               {"handling": "satisfied", "result": "satisfied"}, step="rate")
+                self.http.call(
+                    "member",
+                    "POST",
+                    f"/api/proposals/{self.number}/ratings",
+                    {"handling": "satisfied", "result": "satisfied"},
+                    step="rate",
+                )
                 break
             except Gone:
                 time.sleep(0.5)
@@ -607,18 +665,32 @@ class Lifecycle:
         raise TimeoutError(f"{self.number} did not become {status}")
 
 
-def drive(system: System, count: int, concurrency: int, tag: str, not_filed_every: int = 0,
-          on_progress=None, step_timeout: float = 240):
+def drive(
+    system: System,
+    count: int,
+    concurrency: int,
+    tag: str,
+    not_filed_every: int = 0,
+    on_progress=None,
+    step_timeout: float = 240,
+):
     """Run ``count`` lifecycles, ``concurrency`` at a time. Returns (lifecycles, failures, http)."""
     from concurrent.futures import ThreadPoolExecutor, as_completed
 
     http = Http(system.base, system.tokens)
     http.vhost, http.api, http.amqp_uri = system.vhost, system.broker.api, system.settings.amqp_uri
     board = Board(http).start()
-    lifecycles = [Lifecycle(http, board, tag, n,
-                            "not_filed" if not_filed_every and n % not_filed_every == not_filed_every - 1
-                            else "published", step_timeout=step_timeout)
-                  for n in range(count)]
+    lifecycles = [
+        Lifecycle(
+            http,
+            board,
+            tag,
+            n,
+            "not_filed" if not_filed_every and n % not_filed_every == not_filed_every - 1 else "published",
+            step_timeout=step_timeout,
+        )
+        for n in range(count)
+    ]
     failures = []
     try:
         with ThreadPoolExecutor(max_workers=concurrency) as pool:
@@ -658,8 +730,9 @@ def job_round_trips(system: System):
 
     sent, pairs = {}, []
     with system.session("engine") as s:
-        for h in s.scalars(select(History).where(History.action.in_(("job_sent", "job_completed")))
-                           .order_by(History.id)):
+        for h in s.scalars(
+            select(History).where(History.action.in_(("job_sent", "job_completed"))).order_by(History.id)
+        ):
             job_id = (h.data or {}).get("job_id")
             if h.action == "job_sent":
                 sent[job_id] = (h.data.get("operation"), h.at)

@@ -9,6 +9,7 @@ It drives ``bpmn/smoke.bpmn`` lifecycles through ``Engine`` (``bench/engine.py``
 counts during the ``handle_result`` calls only. Pings are counted as statements ``SELECT 1`` sent
 outside a transaction by the pool (``pool_pre_ping``), seen through the DBAPI cursor.
 """
+
 from __future__ import annotations
 
 import collections
@@ -74,9 +75,11 @@ def main() -> int:
             bench_engine.engine_lifecycle(eng, i, run)
         seconds = time.perf_counter() - began
         n = counts["results"]
-        print(f"{n} job results: per result {counts['commits'] / n:.2f} transactions, "
-              f"{counts['checkouts'] / n:.2f} connection checkouts, {counts['pings'] / n:.2f} pings, "
-              f"{counts['statements'] / n:.2f} statements  (30 lifecycles in {seconds:.2f} s)")
+        print(
+            f"{n} job results: per result {counts['commits'] / n:.2f} transactions, "
+            f"{counts['checkouts'] / n:.2f} connection checkouts, {counts['pings'] / n:.2f} pings, "
+            f"{counts['statements'] / n:.2f} statements  (30 lifecycles in {seconds:.2f} s)"
+        )
     finally:
         drop()
     return 0

@@ -13,6 +13,7 @@ Binding a queue changes one thing for publishers: a message published with ``man
 other queue would take is now taken (by the tap) instead of being returned. A proposal lifecycle
 publishes none such; do not use the tap to measure a run that relies on returns.
 """
+
 from __future__ import annotations
 
 import collections
@@ -28,8 +29,9 @@ UUID_KEY = re.compile(r"^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-
 
 
 def exchanges(vhost: str) -> list[dict]:
-    resp = requests.get(f"{support.RABBIT_API}/exchanges/{requests.utils.quote(vhost, safe='')}",
-                        auth=support.RABBIT_AUTH, timeout=10)
+    resp = requests.get(
+        f"{support.RABBIT_API}/exchanges/{requests.utils.quote(vhost, safe='')}", auth=support.RABBIT_AUTH, timeout=10
+    )
     resp.raise_for_status()
     return [x for x in resp.json() if x["name"] and not x["name"].startswith("amq.")]
 

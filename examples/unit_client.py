@@ -14,6 +14,7 @@ takes the acting unit from it. See docs/unit-integration.md and docs/asyncapi.ya
     python examples/unit_client.py --amqp ... --unit transport submit-reply 17
     python examples/unit_client.py --amqp ... --unit transport report-milestone 17 1 --note "设计招标已完成"
 """
+
 from __future__ import annotations
 
 import argparse
@@ -28,8 +29,8 @@ from kombu import Connection, Queue
 
 # The committee's names (shared/contracts.py: unit_queue, UNIT_COMMANDS_EXCHANGE), written out
 # here because a department's system does not import the committee's code.
-UNITS_QUEUE = "ztc.unit.{unit}"              # the unit's own event queue
-COMMANDS_EXCHANGE = "ztc.unit-commands"      # routing key "<unit>.<command>"
+UNITS_QUEUE = "ztc.unit.{unit}"  # the unit's own event queue
+COMMANDS_EXCHANGE = "ztc.unit-commands"  # routing key "<unit>.<command>"
 DEFAULT_AMQP = "amqp://guest:guest@127.0.0.1:5672/"
 
 
@@ -43,14 +44,23 @@ def send(producer, unit: str, command: str, body: dict, user: str) -> None:
     for the broker's confirm. Its ``correlation_id`` comes back in a ``command.refused`` event on the
     unit's queue if the service refuses the command."""
     correlation_id = str(uuid.uuid4())
-    producer.publish(body, exchange=COMMANDS_EXCHANGE, routing_key=f"{unit}.{command}", user_id=user,
-                     correlation_id=correlation_id, delivery_mode=2, retry=True, retry_policy={"max_retries": 3})
-    print(json.dumps({"sent": f"{unit}.{command}", "correlation_id": correlation_id, "body": body},
-                     ensure_ascii=False), flush=True)
+    producer.publish(
+        body,
+        exchange=COMMANDS_EXCHANGE,
+        routing_key=f"{unit}.{command}",
+        user_id=user,
+        correlation_id=correlation_id,
+        delivery_mode=2,
+        retry=True,
+        retry_policy={"max_retries": 3},
+    )
+    print(
+        json.dumps({"sent": f"{unit}.{command}", "correlation_id": correlation_id, "body": body}, ensure_ascii=False),
+        flush=True,
+    )
 
 
-def listen(conn: Connection, unit: str, user: str, auto_sign: bool, count: int | None,
-           timeout: float | None) -> int:
+def listen(conn: Connection, unit: str, user: str, auto_sign: bool, count: int | None, timeout: float | None) -> int:
     """Print each event on the unit's queue as one JSON line; ack it once handled.
 
     One event at a time (prefetch 1): nothing new arrives while a command waits for its confirm.
@@ -60,8 +70,10 @@ def listen(conn: Connection, unit: str, user: str, auto_sign: bool, count: int |
 
     def on_event(body, message):
         nonlocal seen
-        print(json.dumps({"routing_key": message.delivery_info.get("routing_key"), "event": body},
-                         ensure_ascii=False), flush=True)
+        print(
+            json.dumps({"routing_key": message.delivery_info.get("routing_key"), "event": body}, ensure_ascii=False),
+            flush=True,
+        )
         if auto_sign and body.get("event") == "assignment.created":
             send(producer, unit, "sign", {"assignment_id": body["assignment"]["id"]}, user)
         message.ack()  # after handling: an unacked event comes back if this client dies
@@ -81,8 +93,9 @@ def listen(conn: Connection, unit: str, user: str, auto_sign: bool, count: int |
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description="A department system's AMQP client for Zhitongche assignments.")
     p.add_argument("--amqp", default=DEFAULT_AMQP, help=f"broker URI with the unit's own user (default {DEFAULT_AMQP})")
-    p.add_argument("--ca-file", help="for amqps://: the CA certificate that signed the broker's (default: the "
-                                     "system's CAs)")
+    p.add_argument(
+        "--ca-file", help="for amqps://: the CA certificate that signed the broker's (default: the system's CAs)"
+    )
     p.add_argument("--unit", required=True, help="your unit's code, e.g. transport")
     sub = p.add_subparsers(dest="command", required=True)
 
@@ -91,8 +104,11 @@ def parser() -> argparse.ArgumentParser:
     events.add_argument("--count", type=int, help="stop after this many events")
     events.add_argument("--timeout", type=float, help="give up after this many seconds without an event")
 
-    for name, text in (("sign", "sign for an assignment (签收)"), ("cosign-reply", "co-sign the lead's reply (会签)"),
-                       ("submit-reply", "submit your drafted reply")):
+    for name, text in (
+        ("sign", "sign for an assignment (签收)"),
+        ("cosign-reply", "co-sign the lead's reply (会签)"),
+        ("submit-reply", "submit your drafted reply"),
+    ):
         sub.add_parser(name, help=text).add_argument("assignment_id", type=int)
     objection = sub.add_parser("object", help="object to an assignment (异议)")
     objection.add_argument("assignment_id", type=int)
@@ -104,8 +120,13 @@ def parser() -> argparse.ArgumentParser:
     draft.add_argument("assignment_id", type=int)
     draft.add_argument("--category", required=True, help="A, B or C (D where your committee enables it)")
     draft.add_argument("--text", required=True)
-    draft.add_argument("--milestone", action="append", dest="milestones", metavar="WHAT@YYYY-MM-DD",
-                       help="category B: a promised step and its date; repeat for each (at least one)")
+    draft.add_argument(
+        "--milestone",
+        action="append",
+        dest="milestones",
+        metavar="WHAT@YYYY-MM-DD",
+        help="category B: a promised step and its date; repeat for each (at least one)",
+    )
     milestone = sub.add_parser("report-milestone", help="report a milestone of your B reply done")
     milestone.add_argument("assignment_id", type=int)
     milestone.add_argument("milestone", type=int, help="its number in the reply, from 1")
@@ -143,8 +164,9 @@ def main(argv=None) -> int:
     args = parser().parse_args(argv)
     user = user_of(args.amqp)
     try:
-        with Connection(args.amqp, transport_options={"confirm_publish": True}, connect_timeout=5,
-                        ssl=tls(args)) as conn:
+        with Connection(
+            args.amqp, transport_options={"confirm_publish": True}, connect_timeout=5, ssl=tls(args)
+        ) as conn:
             if args.command == "listen":
                 return listen(conn, args.unit, user, args.auto_sign, args.count, args.timeout)
             send(conn.Producer(serializer="json"), args.unit, args.command.replace("-", "_"), body_of(args), user)

@@ -14,6 +14,7 @@ passes it): fresh ones at each start, the earlier demo tokens revoked, written t
 write is private to the user running them (umask 077: ``var/`` 700, the SQLite files and token
 files 600), and a ``var/`` left more open by an older version is closed at start.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -38,7 +39,7 @@ DEMO_USERS = {
     "unit": {"user": "handler.zhao", "roles": ["unit"], "unit": "transport"},
     "co_unit": {"user": "handler.ma", "roles": ["unit"], "unit": "education"},
     "leader": {"user": "leader.chen", "roles": ["leader"], "unit": None},
-    "informant": {"user": "informant.he", "roles": ["informant"], "unit": None},   # 信息员: opinion items
+    "informant": {"user": "informant.he", "roles": ["informant"], "unit": None},  # 信息员: opinion items
     "operator": {"user": "ops.sun", "roles": ["operator", "designer"], "unit": None},
 }
 
@@ -60,8 +61,10 @@ def check_broker(settings) -> bool:
         return True
     except Exception as exc:  # any failure to connect: say how to get a broker
         say(f"RabbitMQ is not reachable at {settings.amqp_uri.split('@')[-1]}: {exc}")
-        say("Start it with 'rabbitmq-server -detached' (Debian: 'apt-get install rabbitmq-server'), "
-            "or point ZTC_AMQP_URI at one.")
+        say(
+            "Start it with 'rabbitmq-server -detached' (Debian: 'apt-get install rabbitmq-server'), "
+            "or point ZTC_AMQP_URI at one."
+        )
         return False
 
 
@@ -86,7 +89,9 @@ def write_private(path, text: str) -> None:
     os.chmod(path, 0o600)
 
 
-def issue_tokens(settings, users: dict, label: str, hours: float | None = None, revoke_label: str | None = None) -> dict:
+def issue_tokens(
+    settings, users: dict, label: str, hours: float | None = None, revoke_label: str | None = None
+) -> dict:
     """A token per entry of ``users`` (``{name: {user, roles, unit}}``), labelled ``label <name>``,
     living ``hours`` (default: a person's lifetime); with ``revoke_label``, tokens labelled so
     before are revoked first."""
@@ -99,9 +104,12 @@ def issue_tokens(settings, users: dict, label: str, hours: float | None = None, 
     issued = {}
     with transaction(session_factory(settings.database_url("gateway"))) as s:
         if revoke_label:
-            old = s.scalars(select(ApiToken.token_hash).where(ApiToken.label.startswith(revoke_label),
-                                                              ApiToken.revoked_at.is_(None))).all()
-            tokens.revoke(s, [h[:tokens.ID_LENGTH] for h in old])
+            old = s.scalars(
+                select(ApiToken.token_hash).where(
+                    ApiToken.label.startswith(revoke_label), ApiToken.revoked_at.is_(None)
+                )
+            ).all()
+            tokens.revoke(s, [h[: tokens.ID_LENGTH] for h in old])
         ttl = tokens.lifetime(settings, "person", hours)
         for name, who in users.items():
             issued[name] = tokens.issue(s, who["user"], who["roles"], who["unit"], f"{label} {name}", ttl=ttl)
@@ -140,8 +148,7 @@ def prepare(settings, demo: bool = False) -> dict:
     engine = Engine(session_factory(settings.database_url("engine")), settings)
     for path in sorted(settings.bpmn_dir.glob("*.bpmn")):
         for row in engine.deploy({path.name: path.read_bytes()}, "make run"):
-            say(f"diagram {path.name}: {row['process_id']} version {row['version']}"
-                f"{' (new)' if row['new'] else ''}")
+            say(f"diagram {path.name}: {row['process_id']} version {row['version']}{' (new)' if row['new'] else ''}")
     seed = yaml.safe_load((config.ROOT / "deploy" / "seed" / "units.yaml").read_text(encoding="utf-8"))
     with transaction(session_factory(settings.database_url("assignment"))) as s:
         added = ensure_units(s, seed["units"])
@@ -207,9 +214,11 @@ def set_up_bus(settings) -> dict[str, dict[str, str]]:
     except Exception as exc:  # no management API (or no admin): the run still works, on one user
         say("=" * 100)
         say(f"WARNING: could not give each service its own broker user ({exc}).")
-        say("Every service uses ZTC_AMQP_URI's user, so the bus cannot tell them apart. Enable the "
+        say(
+            "Every service uses ZTC_AMQP_URI's user, so the bus cannot tell them apart. Enable the "
             "management API ('rabbitmq-plugins enable rabbitmq_management') and give "
-            "ZTC_RABBIT_MANAGEMENT_URL an administrator.")
+            "ZTC_RABBIT_MANAGEMENT_URL an administrator."
+        )
         say("=" * 100)
         return {}
     operator = identity.operator_user(settings)
@@ -219,12 +228,17 @@ def set_up_bus(settings) -> dict[str, dict[str, str]]:
     env = {}
     for service in SERVICE_CLASSES:
         user = identity.service_user(settings, service)
-        env[service] = {"ZTC_AMQP_URI": identity.with_user(settings.amqp_uri, user, passwords[user]),
-                        "ZTC_RABBIT_MANAGEMENT_URL": bare_management, "ZTC_OPERATOR_AMQP_URI": ""}
+        env[service] = {
+            "ZTC_AMQP_URI": identity.with_user(settings.amqp_uri, user, passwords[user]),
+            "ZTC_RABBIT_MANAGEMENT_URL": bare_management,
+            "ZTC_OPERATOR_AMQP_URI": "",
+        }
     env["gateway"].update({"ZTC_OPERATOR_AMQP_URI": operator_uri, "ZTC_RABBIT_MANAGEMENT_URL": management})
-    say(f"broker users: {', '.join(users)} and {len(units)} units' "
+    say(
+        f"broker users: {', '.join(users)} and {len(units)} units' "
         f"({identity.unit_user(settings, '<code>')}: 'ztc units credentials issue CODE' gives one its "
-        f"password); passwords in {settings.var_dir / identity.CREDENTIALS_FILE} (mode 600)")
+        f"password); passwords in {settings.var_dir / identity.CREDENTIALS_FILE} (mode 600)"
+    )
     return env
 
 
@@ -240,8 +254,7 @@ def service_of(process: str) -> str:
 def process_names(replicas: dict[str, int]) -> list[str]:
     """Every process to run: each service once, or ``replicas[service]`` times (``engine``,
     ``engine#2``, ``engine#3``...)."""
-    return [name if i == 1 else f"{name}#{i}" for name in SERVICE_CLASSES
-            for i in range(1, replicas.get(name, 1) + 1)]
+    return [name if i == 1 else f"{name}#{i}" for name in SERVICE_CLASSES for i in range(1, replicas.get(name, 1) + 1)]
 
 
 def parse_replicas(values) -> dict[str, int]:
@@ -251,7 +264,8 @@ def parse_replicas(values) -> dict[str, int]:
         service, _, count = value.partition("=")
         if service not in SERVICE_CLASSES or not count.isdigit() or not 1 <= int(count) <= 16:
             raise argparse.ArgumentTypeError(
-                f"--replicas {value!r}: say SERVICE=N, N from 1 to 16, SERVICE one of {', '.join(SERVICE_CLASSES)}")
+                f"--replicas {value!r}: say SERVICE=N, N from 1 to 16, SERVICE one of {', '.join(SERVICE_CLASSES)}"
+            )
         counts[service] = int(count)
     return counts
 
@@ -356,13 +370,17 @@ def tend(settings, procs, supervisor, due, now) -> None:
         status = describe_status(proc.returncode)
         if supervisor.keeps_exiting(name):
             say("=" * 100)
-            say(f"WARNING: {name} KEEPS EXITING: {supervisor.exits_in_a_row(name)} times in a row, the last "
+            say(
+                f"WARNING: {name} KEEPS EXITING: {supervisor.exits_in_a_row(name)} times in a row, the last "
                 f"with {status}. Starting it again in {delay:.0f}s; the other services keep running. "
-                f"Its own log lines above say why.")
+                f"Its own log lines above say why."
+            )
             say("=" * 100)
         else:
-            say(f"{name} exited with {status}; starting it again in {delay:.0f}s "
-                "(nothing is lost: its unacknowledged messages go back to its queue)")
+            say(
+                f"{name} exited with {status}; starting it again in {delay:.0f}s "
+                "(nothing is lost: its unacknowledged messages go back to its queue)"
+            )
         due[name] = now + delay
 
 
@@ -381,14 +399,25 @@ def stop_all(procs, grace=15) -> None:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="make run", description=__doc__)
-    parser.add_argument("--prepare-only", action="store_true",
-                        help="migrate, declare, deploy and seed, then exit without starting services")
-    parser.add_argument("--demo", action="store_true",
-                        help="issue demo tokens, one per role (operator included), and print them; "
-                             "without it none are issued and earlier demo tokens are revoked")
-    parser.add_argument("--replicas", action="append", metavar="SERVICE=N", default=[],
-                        help="run N processes of SERVICE (repeatable: --replicas engine=3 --replicas intake=2); "
-                             "they share its queues and database (PostgreSQL; on SQLite they take turns)")
+    parser.add_argument(
+        "--prepare-only",
+        action="store_true",
+        help="migrate, declare, deploy and seed, then exit without starting services",
+    )
+    parser.add_argument(
+        "--demo",
+        action="store_true",
+        help="issue demo tokens, one per role (operator included), and print them; "
+        "without it none are issued and earlier demo tokens are revoked",
+    )
+    parser.add_argument(
+        "--replicas",
+        action="append",
+        metavar="SERVICE=N",
+        default=[],
+        help="run N processes of SERVICE (repeatable: --replicas engine=3 --replicas intake=2); "
+        "they share its queues and database (PostgreSQL; on SQLite they take turns)",
+    )
     args = parser.parse_args(argv)
     try:
         replicas = parse_replicas(args.replicas)
@@ -412,28 +441,39 @@ def main(argv=None) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     supervisor, due = Restarts(), {}
     base = f"http://{settings.gateway_host}:{settings.gateway_port}"
-    if not wait_ready(settings, procs, lambda: tend(settings, procs, supervisor, due, time.time()),
-                      stopping=lambda: stopping["now"]) and not stopping["now"]:
-        say(f"not every service is ready yet ({base}/ready says which); carrying on, starting again "
-            "whatever exits. Ctrl-C stops everything.")
+    if (
+        not wait_ready(
+            settings,
+            procs,
+            lambda: tend(settings, procs, supervisor, due, time.time()),
+            stopping=lambda: stopping["now"],
+        )
+        and not stopping["now"]
+    ):
+        say(
+            f"not every service is ready yet ({base}/ready says which); carrying on, starting again "
+            "whatever exits. Ctrl-C stops everything."
+        )
     say(f"running: {', '.join(procs)}" + (" (one process each)" if len(procs) == len(SERVICE_CLASSES) else ""))
     say(f"HTTP API: {base}   health: {base}/health")
-    say(f"web console: {base}/console" + (f"   (demo users log in with the password {DEMO_PASSWORD})"
-                                          if demo else ""))
+    say(f"web console: {base}/console" + (f"   (demo users log in with the password {DEMO_PASSWORD})" if demo else ""))
     if demo:
-        say(f"demo tokens, valid {settings.token_ttl_hours:g} h (also in var/demo-tokens.json, "
-            "readable by you only):")
+        say(f"demo tokens, valid {settings.token_ttl_hours:g} h (also in var/demo-tokens.json, readable by you only):")
         for role, token in demo.items():
             say(f"  {role:>8}: {token}")
         say(f"try: curl -s -H 'Authorization: Bearer {demo['staff']}' {base}/api/processes")
     else:
-        say("no demo tokens (make run, or --demo, issues them); issue one: "
-            "ztc token --user NAME --role staff")
-    ports = {name: int(replica_env(settings, name).get(f"ZTC_METRICS_PORT_{service_of(name).upper()}", 0))
-             or settings.metrics_port(service_of(name)) for name in procs}
+        say("no demo tokens (make run, or --demo, issues them); issue one: ztc token --user NAME --role staff")
+    ports = {
+        name: int(replica_env(settings, name).get(f"ZTC_METRICS_PORT_{service_of(name).upper()}", 0))
+        or settings.metrics_port(service_of(name))
+        for name in procs
+    }
     if any(ports.values()):
-        say("metrics: " + "  ".join(f"{name} http://{settings.metrics_host}:{port}/metrics"
-                                    for name, port in ports.items() if port))
+        say(
+            "metrics: "
+            + "  ".join(f"{name} http://{settings.metrics_host}:{port}/metrics" for name, port in ports.items() if port)
+        )
     else:
         say("metrics: off (set ZTC_METRICS_PORT_BASE, e.g. 9100, to serve /metrics from every service)")
     say("operators: 'ztc --help' (queues, dead-letters, incidents, instances, deploy). Ctrl-C stops everything.")

@@ -1,4 +1,5 @@
 """Which class runs each service. Imported lazily so a command loads only what it runs."""
+
 from __future__ import annotations
 
 import importlib

@@ -3,6 +3,7 @@
 eventlet is patched before anything else is imported; with PostgreSQL, psycopg2 is made
 cooperative (psycogreen) so a query waits without blocking the service's other greenlets.
 """
+
 import eventlet
 
 eventlet.monkey_patch()
@@ -29,14 +30,15 @@ def make_cooperative(settings) -> None:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m services.runner",
-                                     description="Run one Zhitongche service until SIGTERM or Ctrl-C.")
+    parser = argparse.ArgumentParser(
+        prog="python -m services.runner", description="Run one Zhitongche service until SIGTERM or Ctrl-C."
+    )
     parser.add_argument("service", choices=sorted(SERVICE_CLASSES))
     args = parser.parse_args(argv)
     import os
 
     os.umask(0o077)  # the SQLite files (personal data) and anything else written: the owner's only
-    settings = identity.for_service(config.load(), args.service)   # its own broker user, when its password is given
+    settings = identity.for_service(config.load(), args.service)  # its own broker user, when its password is given
     from shared import logs
 
     logs.configure(args.service, settings)  # ZTC_LOG_FORMAT=json: JSON lines with the ids

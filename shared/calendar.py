@@ -24,6 +24,7 @@ Contracts:
   silence. A date of a year that neither the package nor a complete file knows is provisional,
   listed in an incomplete file or not.
 """
+
 from __future__ import annotations
 
 from calendar import monthrange
@@ -49,18 +50,19 @@ PACKAGE = "package"
 # The package's own rule for the years it supports (chinese_calendar.utils._validate_date).
 PACKAGE_YEARS = range(min(chinese_calendar.holidays).year, max(chinese_calendar.holidays).year + 1)
 PACKAGE_LABEL = f"chinesecalendar {metadata.version('chinesecalendar')}"
-COUNTING_RULE = ("the start day is not counted; the deadline ends at the end of the "
-                 "count-th working day after the start")
+COUNTING_RULE = "the start day is not counted; the deadline ends at the end of the count-th working day after the start"
 # The provisional rule: the statutory holidays of 全国年节及纪念日放假办法 as revised by State
 # Council Decree No. 798 (in force from 2025-01-01), the lunar dates and solar terms from tyme4py.
 PROVISIONAL = "provisional"
 STATUTORY_RULES = "全国年节及纪念日放假办法 (State Council Decree No. 798, in force from 2025-01-01)"
 STATUTORY_RULES_FROM = 2025
 LUNAR_LABEL = f"tyme4py {metadata.version('tyme4py')}"
-PROVISIONAL_LABEL = (f"provisional rule, until the State Council's notice for the year is entered: "
-                     f"weekends and the statutory holidays of {STATUTORY_RULES}, lunar dates and "
-                     f"solar terms from {LUNAR_LABEL}; no make-up working days (调休), bridge days or "
-                     f"compensatory days off, which only the notice sets")
+PROVISIONAL_LABEL = (
+    f"provisional rule, until the State Council's notice for the year is entered: "
+    f"weekends and the statutory holidays of {STATUTORY_RULES}, lunar dates and "
+    f"solar terms from {LUNAR_LABEL}; no make-up working days (调休), bridge days or "
+    f"compensatory days off, which only the notice sets"
+)
 
 
 class UnknownCalendarDate(ValueError):
@@ -100,16 +102,22 @@ def statutory_holidays(year: int) -> dict[date, str]:
     refuses. The names are chinesecalendar's, so a provisional day reads like a package day.
     """
     if year < STATUTORY_RULES_FROM:
-        raise UnknownCalendarDate(None, (
-            f"the provisional rule does not apply to {year}: it follows the holiday rules in force "
-            f"from {STATUTORY_RULES_FROM} ({STATUTORY_RULES})"), year)
+        raise UnknownCalendarDate(
+            None,
+            (
+                f"the provisional rule does not apply to {year}: it follows the holiday rules in force "
+                f"from {STATUTORY_RULES_FROM} ({STATUTORY_RULES})"
+            ),
+            year,
+        )
     try:
         new_year = _lunar(year, 1, 1)
         qingming = _solar(SolarTerm.from_name(year, "清明").get_julian_day().get_solar_day())
         dragon_boat, mid_autumn = _lunar(year, 5, 5), _lunar(year, 8, 15)
     except ValueError as exc:  # tyme4py refuses a year outside its range so
-        raise UnknownCalendarDate(None, f"{LUNAR_LABEL} cannot compute the lunar holidays of {year}: "
-                                        f"{exc}", year) from None
+        raise UnknownCalendarDate(
+            None, f"{LUNAR_LABEL} cannot compute the lunar holidays of {year}: {exc}", year
+        ) from None
     days: dict[date, str] = {}
 
     def add(day: date, holiday: Holiday):
@@ -195,8 +203,10 @@ def local_date(value: date | datetime) -> date:
     """The Chinese local date of a date or an aware datetime."""
     if isinstance(value, datetime):
         if value.utcoffset() is None:
-            raise TypeError(f"naive datetime {value.isoformat()}: give a date, or an aware "
-                            "datetime whose Chinese local date will be used")
+            raise TypeError(
+                f"naive datetime {value.isoformat()}: give a date, or an aware "
+                "datetime whose Chinese local date will be used"
+            )
         return value.astimezone(CHINA_TZ).date()
     if isinstance(value, date):
         return value
@@ -278,9 +288,11 @@ def files_fingerprint(directory: str | Path | None = None) -> tuple:
     """Name, size and modification time of every yearly file in ``directory``: a process that keeps
     a :class:`WorkingCalendar` compares it to know when to read the files again."""
     directory = Path(directory) if directory is not None else DEFAULT_DIRECTORY
-    return tuple((path.name, stat.st_size, stat.st_mtime_ns)
-                 for path in sorted([*directory.glob("*.yaml"), *directory.glob("*.yml")])
-                 for stat in [path.stat()])
+    return tuple(
+        (path.name, stat.st_size, stat.st_mtime_ns)
+        for path in sorted([*directory.glob("*.yaml"), *directory.glob("*.yml")])
+        for stat in [path.stat()]
+    )
 
 
 def check_year_file(path: str | Path, year: int, raw: bytes | None = None) -> tuple[dict, list[str]]:
@@ -310,14 +322,19 @@ def check_year_file(path: str | Path, year: int, raw: bytes | None = None) -> tu
             f"holidays does not list {len(missing)} of the {len(statutory)} statutory holidays of {year} "
             f"({STATUTORY_RULES}): {', '.join(missing)}"
             + (f"; it even lists as working days: {', '.join(worked)}" if worked else "")
-            + ". Check the file against the State Council's notice.")
+            + ". Check the file against the State Council's notice."
+        )
     weekday_work = sorted(day.isoformat() for day in workdays if day.weekday() < 5)
     if weekday_work:
-        warnings.append(f"workdays lists weekdays, which are working days anyway (a make-up working "
-                        f"day is a Saturday or Sunday): {', '.join(weekday_work)}")
+        warnings.append(
+            f"workdays lists weekdays, which are working days anyway (a make-up working "
+            f"day is a Saturday or Sunday): {', '.join(weekday_work)}"
+        )
     if not data["complete"]:
-        warnings.append(f"complete: false: only the listed dates are facts; every other date of {year} "
-                        "stays provisional until a file with complete: true is entered")
+        warnings.append(
+            f"complete: false: only the listed dates are facts; every other date of {year} "
+            "stays provisional until a file with complete: true is entered"
+        )
     if year in PACKAGE_YEARS:
         warnings.append(f"{PACKAGE_LABEL} already knows {year}: the dates this file lists override it")
     return data, warnings
@@ -340,8 +357,9 @@ class WorkingCalendar:
             data = load_yaml(path, OverrideSchema())
             year = data["year"]
             if year in self.files:  # two files for one year would make the answer depend on order
-                raise DataFileError(path, {"year": [
-                    f"{year} is already given by {self.files[year]}; keep one file per year"]})
+                raise DataFileError(
+                    path, {"year": [f"{year} is already given by {self.files[year]}; keep one file per year"]}
+                )
             self.files[year] = path.name
             self.sources[path.name] = data["source"]
             for day, name in data["holidays"]:
@@ -391,11 +409,18 @@ class WorkingCalendar:
                 status = PROVISIONAL
             except UnknownCalendarDate:
                 status = "unknown"
-        sources = ([PACKAGE] if year in PACKAGE_YEARS else []) + ([file] if file else []) + (
-            [PROVISIONAL] if status == PROVISIONAL else [])
-        return {"year": year, "status": status, "file": file,
-                "complete": year in self._complete if file else None,
-                "sources": {name: self.sources[name] for name in sources}}
+        sources = (
+            ([PACKAGE] if year in PACKAGE_YEARS else [])
+            + ([file] if file else [])
+            + ([PROVISIONAL] if status == PROVISIONAL else [])
+        )
+        return {
+            "year": year,
+            "status": status,
+            "file": file,
+            "complete": year in self._complete if file else None,
+            "sources": {name: self.sources[name] for name in sources},
+        }
 
     def special_days(self, year: int) -> list[Day]:
         """Every date of ``year`` that is not plain: holidays, and weekend days that are worked.
@@ -412,10 +437,12 @@ class WorkingCalendar:
         file = self.files.get(day.year)
         where = f"{self.directory}/{file or f'{day.year}.yaml'}"
         partial = f"; {file} is marked complete: false and does not list this date" if file else ""
-        return (f"The working-day calendar does not know {day.isoformat()}: {PACKAGE_LABEL} covers "
-                f"{PACKAGE_YEARS[0]}-{PACKAGE_YEARS[-1]}, no complete file covers {day.year}{partial}, "
-                f"and {why}. Add the State Council's holiday schedule for {day.year} to {where} with "
-                f"complete: true (ztc calendar add {day.year} FILE; format: bpmn/calendar/README.md).")
+        return (
+            f"The working-day calendar does not know {day.isoformat()}: {PACKAGE_LABEL} covers "
+            f"{PACKAGE_YEARS[0]}-{PACKAGE_YEARS[-1]}, no complete file covers {day.year}{partial}, "
+            f"and {why}. Add the State Council's holiday schedule for {day.year} to {where} with "
+            f"complete: true (ztc calendar add {day.year} FILE; format: bpmn/calendar/README.md)."
+        )
 
     def is_working_day(self, value: date | datetime) -> bool:
         return self.day(value).working

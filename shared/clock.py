@@ -8,6 +8,7 @@ SpiffWorkflow's timer events call ``datetime.now(timezone.utc)`` on their own mo
 clock, so the diagrams' timers and our scheduler agree on the time. That is the only place the
 runtime reaches into SpiffWorkflow's module globals.
 """
+
 from __future__ import annotations
 
 import threading

@@ -5,6 +5,7 @@ SQLite database per service under ``var/``. PostgreSQL is chosen by URL, either 
 (``ZTC_DB_ENGINE=postgresql://...``) or for all services at once with a ``{service}`` placeholder
 (``ZTC_DATABASE_URL=postgresql://127.0.0.1/ztc_{service}``).
 """
+
 from __future__ import annotations
 
 import os
@@ -20,7 +21,7 @@ def normalize_database_url(url: str) -> str:
     (SQLAlchemy would otherwise pick psycopg 3 for a bare ``postgresql://``)."""
     for prefix in ("postgresql://", "postgres://"):
         if url.startswith(prefix):
-            return "postgresql+psycopg2://" + url[len(prefix):]
+            return "postgresql+psycopg2://" + url[len(prefix) :]
     return url
 
 
@@ -49,17 +50,17 @@ class Settings:
     max_workers: int = 10
     log_level: str = "INFO"
     clock_offset_file: str | None = None
-    log_format: str = "text"                 # text | json (JSON lines)
+    log_format: str = "text"  # text | json (JSON lines)
     metrics_host: str = "127.0.0.1"
-    metrics_port_base: int | None = None     # each service serves /metrics on base + its index
+    metrics_port_base: int | None = None  # each service serves /metrics on base + its index
     metrics_ports: dict = field(default_factory=dict)
-    queue_type: str = "classic"              # classic | quorum: the durable work queues' x-queue-type
+    queue_type: str = "classic"  # classic | quorum: the durable work queues' x-queue-type
     # A consumed message that fails unexpectedly is tried this many times in all, pausing between
     # attempts (doubling from the first pause, at most the last), then dead-lettered with the reason.
     message_max_attempts: int = 5
     message_retry_pause_seconds: float = 1.0
     message_retry_pause_max_seconds: float = 10.0
-    message_max_bytes: int = 16 * 1024 * 1024   # a bigger message is dead-lettered unread
+    message_max_bytes: int = 16 * 1024 * 1024  # a bigger message is dead-lettered unread
     # Diagram scripts and expressions (shared/sandbox.py): the default time limit, the most an
     # element may ask for with its timeLimit property, and the memory limit.
     script_time_limit_seconds: float = 1.0
@@ -94,10 +95,10 @@ class Settings:
     # file ZTC_BUS_KEY_FILE (default var/bus.key, made with mode 600 when first needed).
     bus_key: str | None = None
     bus_key_file: Path | None = None
-    principal_ttl_seconds: float = 300.0     # how long a principal signed for an RPC call is good for
-    operator_amqp_uri: str | None = None     # the operator's broker user (dead letters, replays, ztc)
-    bus_passwords: dict = field(default_factory=dict)   # ZTC_BUS_PASSWORD_<NAME>: make run's users
-    bus_users: str = "per-service"           # make run: per-service | shared (every process on ZTC_AMQP_URI)
+    principal_ttl_seconds: float = 300.0  # how long a principal signed for an RPC call is good for
+    operator_amqp_uri: str | None = None  # the operator's broker user (dead letters, replays, ztc)
+    bus_passwords: dict = field(default_factory=dict)  # ZTC_BUS_PASSWORD_<NAME>: make run's users
+    bus_users: str = "per-service"  # make run: per-service | shared (every process on ZTC_AMQP_URI)
     # TLS to the broker: an amqps:// URI turns it on; the CA that signed the broker's certificate,
     # and a client certificate where the broker asks for one. The management API (https) takes
     # the same CA.
@@ -109,19 +110,19 @@ class Settings:
     smtp_host: str | None = None
     smtp_port: int = 25
     smtp_sender: str = "zhitongche@localhost"
-    smtp_security: str = "none"              # none | starttls | ssl
+    smtp_security: str = "none"  # none | starttls | ssl
     smtp_user: str | None = None
     smtp_password: str | None = None
     smtp_timeout_seconds: float = 10.0
-    sms_gateway_url: str | None = None       # POST {"to", "text", "message_id"} (docs/notifications.md)
-    sms_gateway_token: str | None = None     # sent as "Authorization: Bearer <token>" when set
+    sms_gateway_url: str | None = None  # POST {"to", "text", "message_id"} (docs/notifications.md)
+    sms_gateway_token: str | None = None  # sent as "Authorization: Bearer <token>" when set
     sms_timeout_seconds: float = 10.0
     # A delivery that fails is tried again after a pause doubling from the first to at most the
     # second; after notify_max_attempts attempts it is marked failed for operators to retry.
     notify_max_attempts: int = 12
     notify_retry_pause_seconds: float = 30.0
     notify_retry_pause_max_seconds: float = 3600.0
-    notify_digest_hour: int = 8              # China time: when the daily digests go out
+    notify_digest_hour: int = 8  # China time: when the daily digests go out
 
     def metrics_port(self, service: str) -> int | None:
         """Where ``service`` serves /metrics: ``ZTC_METRICS_PORT_<SERVICE>``, else
@@ -244,8 +245,9 @@ def load(env=None) -> Settings:
         log_format=_env(env, "ZTC_LOG_FORMAT", "text"),
         metrics_host=_env(env, "ZTC_METRICS_HOST", "127.0.0.1"),
         metrics_port_base=int(env["ZTC_METRICS_PORT_BASE"]) if env.get("ZTC_METRICS_PORT_BASE") else None,
-        metrics_ports={s: int(env[f"ZTC_METRICS_PORT_{s.upper()}"]) for s in SERVICES
-                       if env.get(f"ZTC_METRICS_PORT_{s.upper()}")},
+        metrics_ports={
+            s: int(env[f"ZTC_METRICS_PORT_{s.upper()}"]) for s in SERVICES if env.get(f"ZTC_METRICS_PORT_{s.upper()}")
+        },
         queue_type=_queue_type(_env(env, "ZTC_QUEUE_TYPE", "classic")),
         message_max_attempts=max(1, int(_env(env, "ZTC_MESSAGE_MAX_ATTEMPTS", "5"))),
         message_retry_pause_seconds=float(_env(env, "ZTC_MESSAGE_RETRY_PAUSE_SECONDS", "1.0")),
@@ -269,8 +271,11 @@ def load(env=None) -> Settings:
         bus_key_file=Path(_env(env, "ZTC_BUS_KEY_FILE", str(var_dir / "bus.key"))),
         principal_ttl_seconds=float(_env(env, "ZTC_PRINCIPAL_TTL_SECONDS", "300")),
         operator_amqp_uri=env.get("ZTC_OPERATOR_AMQP_URI") or None,
-        bus_passwords={name: env[f"ZTC_BUS_PASSWORD_{name.upper()}"] for name in (*SERVICES, OPERATOR)
-                       if env.get(f"ZTC_BUS_PASSWORD_{name.upper()}")},
+        bus_passwords={
+            name: env[f"ZTC_BUS_PASSWORD_{name.upper()}"]
+            for name in (*SERVICES, OPERATOR)
+            if env.get(f"ZTC_BUS_PASSWORD_{name.upper()}")
+        },
         bus_users=_bus_users(_env(env, "ZTC_BUS_USERS", "per-service")),
         amqp_ca_file=env.get("ZTC_AMQP_CA_FILE") or None,
         amqp_cert_file=env.get("ZTC_AMQP_CERT_FILE") or None,

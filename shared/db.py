@@ -4,6 +4,7 @@ Each service owns one database (SQLite under var/ by default, PostgreSQL by URL)
 Alembic migrations in ``services/<name>/migrations``. Services never open connections themselves:
 they get a :class:`UnitOfWork` from the :class:`Database` dependency.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -49,8 +50,9 @@ def _sqlite_directory(url: str) -> None:
 def _make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         _sqlite_directory(url)
-        engine = create_engine(url, json_serializer=_json_dumps,
-                               connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(
+            url, json_serializer=_json_dumps, connect_args={"check_same_thread": False, "timeout": 30}
+        )
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection, _record):
@@ -61,8 +63,9 @@ def _make_engine(url: str) -> Engine:
             cursor.close()
 
         return engine
-    engine = create_engine(url, json_serializer=_json_dumps, pool_size=10, max_overflow=10,
-                           pool_recycle=POOL_RECYCLE_SECONDS)
+    engine = create_engine(
+        url, json_serializer=_json_dumps, pool_size=10, max_overflow=10, pool_recycle=POOL_RECYCLE_SECONDS
+    )
     _ping_when_idle(engine)
     return engine
 
@@ -134,6 +137,7 @@ def lock_subject(session, subject: str) -> None:
 
 # -- migrations ---------------------------------------------------------------------------------
 
+
 def migrations_dir(service: str) -> Path:
     return config_module.ROOT / "services" / service / "migrations"
 
@@ -170,8 +174,7 @@ def ensure_postgres_database(url: str) -> None:
     admin = create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as conn:
-            exists = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"),
-                                  {"n": target.database}).scalar()
+            exists = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": target.database}).scalar()
             if not exists:
                 conn.execute(text(f'CREATE DATABASE "{target.database}"'))
     finally:
@@ -188,8 +191,7 @@ def run_migrations_env(metadata) -> None:
         raise RuntimeError("the migration has no sqlalchemy.url (run it through shared.db.migrate)")
     engine = create_engine(url)
     with engine.connect() as connection:
-        context.configure(connection=connection, target_metadata=metadata,
-                          render_as_batch=url.startswith("sqlite"))
+        context.configure(connection=connection, target_metadata=metadata, render_as_batch=url.startswith("sqlite"))
         with context.begin_transaction():
             context.run_migrations()
     engine.dispose()

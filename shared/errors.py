@@ -3,6 +3,7 @@
 They cross nameko RPC as themselves (``deserialize_to_instance``), so the gateway can map each to
 an HTTP status without parsing messages. Arguments stay JSON-friendly: a message and a dict.
 """
+
 from __future__ import annotations
 
 from nameko.exceptions import deserialize_to_instance
@@ -27,6 +28,7 @@ class ZtcError(Exception):
 @deserialize_to_instance
 class InvalidInput(ZtcError):
     """Input that does not fit its schema; ``details`` maps each field to its messages."""
+
     status, code = 400, "invalid_input"
 
 
@@ -54,18 +56,21 @@ class Conflict(ZtcError):
 class TooLate(ZtcError):
     """A request that had to come before a deadline and came after it (an extension asked after the
     reply was due, an appeal after its window): 422, ``details`` name the deadline and when it ended."""
+
     status, code = 422, "too_late"
 
 
 class TooManyRequests(ZtcError):
     """A client or a venue over its limit of public submissions; ``details['retry_after_seconds']``
     says when the next one is taken. Raised by the gateway only: it never crosses the bus."""
+
     status, code = 429, "too_many_requests"
 
 
 @deserialize_to_instance
 class DiagramRefused(ZtcError):
     """A diagram was refused; ``details['problems']`` lists each problem."""
+
     status, code = 422, "diagram_refused"
 
 

@@ -8,6 +8,7 @@ an element may ask for more with the ``timeLimit`` property, in seconds, up to a
 limit (default 128 MB). Past a limit the evaluation raises :class:`LimitExceeded`, which the
 runtime turns into a failed step naming the element — an incident, never a frozen engine.
 """
+
 from __future__ import annotations
 
 from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
@@ -27,8 +28,10 @@ def default_limits() -> tuple[Limits, float]:
     global _DEFAULTS
     if _DEFAULTS is None:
         settings = config.load()
-        _DEFAULTS = (Limits(settings.script_time_limit_seconds, settings.script_memory_limit_mb),
-                     settings.script_time_limit_max_seconds)
+        _DEFAULTS = (
+            Limits(settings.script_time_limit_seconds, settings.script_memory_limit_mb),
+            settings.script_time_limit_max_seconds,
+        )
     return _DEFAULTS
 
 
@@ -53,7 +56,7 @@ def limits_for(task) -> Limits:
     try:
         asked = requested_time_limit(properties)
     except (TypeError, ValueError):
-        asked = None   # refused at deploy; an older version runs with the defaults
+        asked = None  # refused at deploy; an older version runs with the defaults
     if asked is None:
         return limits
     return Limits(min(asked, cap), limits.memory_mb)

@@ -4,6 +4,7 @@ A task completed with data that does not fit its schema is refused with field-le
 nothing changes. Diagrams naming a schema that is not here are refused at deploy. Every field a
 diagram reads has a default, so an expression never meets an undefined name.
 """
+
 from __future__ import annotations
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates, validates_schema
@@ -55,8 +56,9 @@ class FilingDecisionForm(Form):
 
             codes = [reason.code for reason in load_rulebook("proposal").reasons()]
             if data.get("reason_code") not in codes:
-                raise ValidationError(f"a not-filed decision needs one of the reason codes: {', '.join(codes)}",
-                                      "reason_code")
+                raise ValidationError(
+                    f"a not-filed decision needs one of the reason codes: {', '.join(codes)}", "reason_code"
+                )
         if data["decision"] == "merged" and not data.get("merge_into"):
             raise ValidationError("a merge needs the number of the proposal to merge into", "merge_into")
         if data["decision"] != "not_filed" and data.get("convert_to", "none") != "none":
@@ -103,7 +105,7 @@ class ApproveExtensionForm(Form):
     def load(self, data, **kwargs):
         loaded = super().load(data, **kwargs)
         if loaded.get("until") is not None:
-            loaded["until"] = loaded["until"].isoformat()   # task data stays JSON
+            loaded["until"] = loaded["until"].isoformat()  # task data stays JSON
         return loaded
 
 
@@ -136,8 +138,9 @@ class GradeQualityForm(Form):
     directly (one of ``quality_grades``; 优秀提案 is ``excellent``), the input before the checklist,
     is still taken, with no checklist; one or the other."""
 
-    quality_checklist = fields.List(fields.String(validate=validate.Length(min=1, max=50)), load_default=None,
-                                    allow_none=True)
+    quality_checklist = fields.List(
+        fields.String(validate=validate.Length(min=1, max=50)), load_default=None, allow_none=True
+    )
     grade = fields.String(load_default=None, allow_none=True)
 
     @validates("grade")
@@ -156,20 +159,23 @@ class GradeQualityForm(Form):
             return
         from shared.rulebook import current_rulebook
 
-        codes = [item.code for standard in current_rulebook("proposal").quality_standards()
-                 for item in standard["items"]]
+        codes = [
+            item.code for standard in current_rulebook("proposal").quality_standards() for item in standard["items"]
+        ]
         unknown = sorted(set(value) - set(codes))
         if unknown:
-            raise ValidationError(f"not items of the quality checklist: {', '.join(unknown)}; "
-                                  f"the items are: {', '.join(codes)}")
+            raise ValidationError(
+                f"not items of the quality checklist: {', '.join(unknown)}; the items are: {', '.join(codes)}"
+            )
         if len(set(value)) != len(value):
             raise ValidationError("each item once")
 
     @validates_schema
     def _checklist_or_grade(self, data, **kwargs):
         if (data.get("grade") is None) == (data.get("quality_checklist") is None):
-            raise ValidationError("tick the quality checklist's items the proposal meets (or give a grade)",
-                                  "quality_checklist")
+            raise ValidationError(
+                "tick the quality checklist's items the proposal meets (or give a grade)", "quality_checklist"
+            )
 
     def load(self, data, **kwargs):
         loaded = super().load(data, **kwargs)
@@ -180,8 +186,12 @@ class GradeQualityForm(Form):
             from shared.rulebook import current_rulebook
 
             rulebook = current_rulebook("proposal")
-            points = sum(item.points for standard in rulebook.quality_standards() for item in standard["items"]
-                         if item.code in loaded["quality_checklist"])
+            points = sum(
+                item.points
+                for standard in rulebook.quality_standards()
+                for item in standard["items"]
+                if item.code in loaded["quality_checklist"]
+            )
             loaded["grade"] = rulebook.quality_grade_for(points)
         return loaded
 
@@ -211,7 +221,6 @@ class OpinionEditForm(FourChecksDecide, Form):
     edited_title = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=200))
 
 
-
 class OpinionSignOffForm(Form):
     """签发: a leader signs the item off to the chosen recipient channels (codes of
     bpmn/rules/opinion.yaml; an unknown one sends the task back with the reason) or returns it."""
@@ -237,7 +246,6 @@ class OpinionForwardForm(Form):
     def _forwarding_names_units(self, data, **kwargs):
         if data["forward"] and not data["units"]:
             raise ValidationError("name the departments it is forwarded to", "units")
-
 
 
 def _consultation_codes(section: str) -> list[str]:
@@ -312,7 +320,7 @@ class ConsultationMeetingForm(Form):
 
     def load(self, data, **kwargs):
         loaded = super().load(data, **kwargs)
-        loaded["held_on"] = loaded["held_on"].isoformat()   # task data stays JSON
+        loaded["held_on"] = loaded["held_on"].isoformat()  # task data stays JSON
         return loaded
 
 
@@ -337,6 +345,7 @@ class ConsultationReturnVisitForm(Form):
             raise ValidationError(f"one of: {', '.join(levels)}", "satisfaction")
         if not data["reached"] and not data.get("visit_comment"):
             raise ValidationError("say why the resident could not be reached", "visit_comment")
+
 
 FORMS: dict[str, type[Schema]] = {
     "smoke.review": SmokeReviewForm,

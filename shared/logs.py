@@ -8,6 +8,7 @@ instance, job and business key it concerns.
 - ``configure(service, settings)`` installs the handler: ``ZTC_LOG_FORMAT=json`` writes one JSON
   object per line; otherwise a line of text with the ids appended as ``key=value``.
 """
+
 from __future__ import annotations
 
 import json
@@ -54,8 +55,10 @@ class JsonFormatter(logging.Formatter):
     def format(self, record):
         entry = {
             "ts": datetime.fromtimestamp(record.created, tz=timezone.utc).isoformat(timespec="milliseconds"),
-            "level": record.levelname, "service": getattr(record, "service", _service["name"]),
-            "logger": record.name, "message": record.getMessage(),
+            "level": record.levelname,
+            "service": getattr(record, "service", _service["name"]),
+            "logger": record.name,
+            "message": record.getMessage(),
         }
         for name in FIELDS:
             value = getattr(record, name, None)

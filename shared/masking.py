@@ -10,6 +10,7 @@ identity number), or is a landline with its area code (10 to 12 digits starting 
 amounts and counts (shorter runs) are left alone. Masking keeps the first three and the last four
 digits: ``138****8000``.
 """
+
 from __future__ import annotations
 
 import re
@@ -17,14 +18,18 @@ import unicodedata
 from collections.abc import Sequence
 
 # Separators that may stand between the digits of one number.
-_SEPARATORS = frozenset(" \t\u00a0\u2002\u2003\u2009\u200a\u202f\u205f\u3000"       # spaces
-                        "-\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe58\ufe63\uff0d"  # hyphens, dashes
-                        ".\u00b7\u2027\u30fb\uff0e\uff65")                            # dots
-_MAX_GAP = 3          # at most this many separators together inside one number
+_SEPARATORS = frozenset(
+    " \t\u00a0\u2002\u2003\u2009\u200a\u202f\u205f\u3000"  # spaces
+    "-\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe58\ufe63\uff0d"  # hyphens, dashes
+    ".\u00b7\u2027\u30fb\uff0e\uff65"
+)  # dots
+_MAX_GAP = 3  # at most this many separators together inside one number
 _X = frozenset("Xx\uff38\uff58")
 _MOBILE = re.compile(r"1[3-9]\d{9}")
-_EMAIL = re.compile(r"(?<![A-Za-z0-9._%+-])([A-Za-z0-9._%+-]{1,64})[@\uff20]"
-                    r"([A-Za-z0-9-]{1,63}(?:[.\uff0e][A-Za-z0-9-]{1,63})+)")
+_EMAIL = re.compile(
+    r"(?<![A-Za-z0-9._%+-])([A-Za-z0-9._%+-]{1,64})[@\uff20]"
+    r"([A-Za-z0-9-]{1,63}(?:[.\uff0e][A-Za-z0-9-]{1,63})+)"
+)
 
 
 def _is_cjk(ch: str) -> bool:
@@ -56,8 +61,9 @@ def _keep_ends(text: str, head: int, tail: int) -> str:
 def _personal(digits: str, ends_in_x: bool) -> bool:
     if ends_in_x:
         return len(digits) + 1 >= 15
-    return (len(digits) >= 15 or _MOBILE.search(digits) is not None
-            or (digits.startswith("0") and 10 <= len(digits) <= 12))
+    return (
+        len(digits) >= 15 or _MOBILE.search(digits) is not None or (digits.startswith("0") and 10 <= len(digits) <= 12)
+    )
 
 
 def _runs(text: str):
@@ -82,8 +88,9 @@ def _runs(text: str):
                 j = gap
                 continue
             break
-        ends_in_x = end < n and text[end] in _X and not (end + 1 < n and text[end + 1].isascii()
-                                                          and text[end + 1].isalnum())
+        ends_in_x = (
+            end < n and text[end] in _X and not (end + 1 < n and text[end + 1].isascii() and text[end + 1].isalnum())
+        )
         yield start, end + (1 if ends_in_x else 0), "".join(digits), ends_in_x
         i = max(end, i + 1)
 

@@ -23,6 +23,7 @@ service; the engine adds ``ztc_instances{process,state}``, ``ztc_incidents_open{
 ``MetricsExporter`` (a nameko dependency every service has) serves ``/metrics`` on
 ``settings.metrics_port(service)`` (off when that is None), plus ``/health``.
 """
+
 from __future__ import annotations
 
 import logging
@@ -34,20 +35,35 @@ from prometheus_client.core import GaugeMetricFamily
 
 log = logging.getLogger(__name__)
 
-JOBS = Counter("ztc_jobs", "Jobs run by a service, by operation and outcome (ok, error, failed).",
-               ["service", "operation", "outcome"])
-JOB_SECONDS = Histogram("ztc_job_duration_seconds", "Time a service took for one job, receipt to ack.",
-                        ["service", "operation"],
-                        buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30))
-JOB_RESULTS = Counter("ztc_job_results", "Job results the engine handled, by operation and outcome.",
-                      ["operation", "outcome"])
-REVISION_CONFLICTS = Counter("ztc_revision_conflicts", "Instance saves that met a newer revision saved by "
-                             "another worker or engine replica, by outcome (retried, gave_up).", ["outcome"])
-MESSAGES = Counter("ztc_messages", "Messages handled by @listen entrypoints, by queue and outcome.",
-                   ["service", "queue", "outcome"])
-DEAD_LETTERED = Counter("ztc_dead_letters", "Messages dead-lettered, by the queue they came from and "
-                        "the kind of death (undecodable, too_large, malformed, refused, exhausted).",
-                        ["service", "queue", "kind"])
+JOBS = Counter(
+    "ztc_jobs",
+    "Jobs run by a service, by operation and outcome (ok, error, failed).",
+    ["service", "operation", "outcome"],
+)
+JOB_SECONDS = Histogram(
+    "ztc_job_duration_seconds",
+    "Time a service took for one job, receipt to ack.",
+    ["service", "operation"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
+JOB_RESULTS = Counter(
+    "ztc_job_results", "Job results the engine handled, by operation and outcome.", ["operation", "outcome"]
+)
+REVISION_CONFLICTS = Counter(
+    "ztc_revision_conflicts",
+    "Instance saves that met a newer revision saved by "
+    "another worker or engine replica, by outcome (retried, gave_up).",
+    ["outcome"],
+)
+MESSAGES = Counter(
+    "ztc_messages", "Messages handled by @listen entrypoints, by queue and outcome.", ["service", "queue", "outcome"]
+)
+DEAD_LETTERED = Counter(
+    "ztc_dead_letters",
+    "Messages dead-lettered, by the queue they came from and "
+    "the kind of death (undecodable, too_large, malformed, refused, exhausted).",
+    ["service", "queue", "kind"],
+)
 
 
 class ServiceCollector:
@@ -63,8 +79,7 @@ class ServiceCollector:
         if self.database is None or self.database.sessions is None:
             return
         try:
-            backlog = GaugeMetricFamily("ztc_outbox_backlog", "Outbox rows not yet published.",
-                                        labels=["service"])
+            backlog = GaugeMetricFamily("ztc_outbox_backlog", "Outbox rows not yet published.", labels=["service"])
             backlog.add_metric([self.service], self.database.relay.pending())
             yield backlog
             if self.gauges is not None:
@@ -108,8 +123,9 @@ class MetricsExporter(DependencyProvider):
         import eventlet
         import eventlet.wsgi
 
-        self.registry = registry_for(self.container.service_name, self._database(),
-                                     getattr(self.container.service_cls, "metrics_gauges", None))
+        self.registry = registry_for(
+            self.container.service_name, self._database(), getattr(self.container.service_cls, "metrics_gauges", None)
+        )
         self.socket = eventlet.listen((self.host, self.port))
         self._thread = self.container.spawn_managed_thread(self._serve)
         log.info("%s serves metrics on http://%s:%s/metrics", self.container.service_name, self.host, self.port)

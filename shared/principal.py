@@ -25,6 +25,7 @@ The key is ``ZTC_BUS_KEY`` (a secret in compose and Kubernetes) or the file ``ZT
 (default ``var/bus.key``), made with mode 600 by ``make run`` — or by the first process that needs
 it — when absent. Every process of a deployment must hold the same key.
 """
+
 from __future__ import annotations
 
 import base64
@@ -39,10 +40,10 @@ import time
 from shared.errors import Unauthenticated
 
 SYSTEM = "system"
-PROOF = "proof"            # the key of a signed principal's signature
-SEAL = "seal"              # the key of a sealed envelope's signature
+PROOF = "proof"  # the key of a signed principal's signature
+SEAL = "seal"  # the key of a sealed envelope's signature
 VERSION = 1
-JOB = "job"          # what a seal is for
+JOB = "job"  # what a seal is for
 FIELDS = ("user", "roles", "unit")
 
 
@@ -99,7 +100,7 @@ def ensure_key_file(path) -> bytes:
         try:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         except FileExistsError:
-            pass   # another process made it first: read theirs
+            pass  # another process made it first: read theirs
         else:
             with os.fdopen(fd, "w", encoding="ascii") as out:
                 out.write(secrets.token_urlsafe(48) + "\n")
@@ -107,7 +108,9 @@ def ensure_key_file(path) -> bytes:
 
             logging.getLogger(__name__).warning(
                 "made a new deployment key in %s (mode 600); every process of a deployment must hold the "
-                "same key: on more than one machine give each ZTC_BUS_KEY", path)
+                "same key: on more than one machine give each ZTC_BUS_KEY",
+                path,
+            )
     key = path.read_text(encoding="ascii").strip()
     if len(key) < 32:
         raise ValueError(f"the deployment key in {path} is too short (at least 32 characters)")
@@ -116,8 +119,7 @@ def ensure_key_file(path) -> bytes:
 
 # -- signing ---------------------------------------------------------------------------------------
 def canonical(value) -> bytes:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True,
-                      allow_nan=True).encode("ascii")
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=True).encode("ascii")
 
 
 def _mac(key: bytes, purpose: str, value) -> str:
@@ -126,8 +128,7 @@ def _mac(key: bytes, purpose: str, value) -> str:
 
 
 def _plain(principal: dict) -> dict:
-    return {"user": principal.get("user"), "roles": list(principal.get("roles") or []),
-            "unit": principal.get("unit")}
+    return {"user": principal.get("user"), "roles": list(principal.get("roles") or []), "unit": principal.get("unit")}
 
 
 def sign(principal: dict, key: bytes, ttl: float = 300.0, now: float | None = None) -> dict:

@@ -9,6 +9,7 @@ diagram that breaks them is refused before it can run.
 This module imports nothing of SpiffWorkflow: the sandbox's worker processes
 (:mod:`shared.sandbox`) import it alone, so they start quickly and small.
 """
+
 from __future__ import annotations
 
 import ast
@@ -26,10 +27,27 @@ from RestrictedPython.Guards import (
     safer_getattr,
 )
 
-FORBIDDEN_CALLS = frozenset({
-    "open", "eval", "exec", "compile", "globals", "locals", "vars", "getattr", "setattr",
-    "delattr", "input", "breakpoint", "help", "memoryview", "__import__", "exit", "quit",
-})
+FORBIDDEN_CALLS = frozenset(
+    {
+        "open",
+        "eval",
+        "exec",
+        "compile",
+        "globals",
+        "locals",
+        "vars",
+        "getattr",
+        "setattr",
+        "delattr",
+        "input",
+        "breakpoint",
+        "help",
+        "memoryview",
+        "__import__",
+        "exit",
+        "quit",
+    }
+)
 
 
 class UnsafeScript(ValueError):
@@ -37,9 +55,16 @@ class UnsafeScript(ValueError):
 
 
 def _inplacevar(op, x, y):
-    ops = {"+=": lambda a, b: a + b, "-=": lambda a, b: a - b, "*=": lambda a, b: a * b,
-           "/=": lambda a, b: a / b, "//=": lambda a, b: a // b, "%=": lambda a, b: a % b,
-           "|=": lambda a, b: a | b, "&=": lambda a, b: a & b}
+    ops = {
+        "+=": lambda a, b: a + b,
+        "-=": lambda a, b: a - b,
+        "*=": lambda a, b: a * b,
+        "/=": lambda a, b: a / b,
+        "//=": lambda a, b: a // b,
+        "%=": lambda a, b: a % b,
+        "|=": lambda a, b: a | b,
+        "&=": lambda a, b: a & b,
+    }
     if op not in ops:
         raise UnsafeScript(f"operator {op} is not allowed")
     return ops[op](x, y)
@@ -48,8 +73,23 @@ def _inplacevar(op, x, y):
 _BUILTINS = dict(safe_builtins)
 _BUILTINS.update(limited_builtins)
 _BUILTINS.update(utility_builtins)
-for _name in ("dict", "list", "set", "sum", "min", "max", "any", "all", "enumerate", "sorted",
-              "reversed", "map", "filter", "zip", "range"):
+for _name in (
+    "dict",
+    "list",
+    "set",
+    "sum",
+    "min",
+    "max",
+    "any",
+    "all",
+    "enumerate",
+    "sorted",
+    "reversed",
+    "map",
+    "filter",
+    "zip",
+    "range",
+):
     _BUILTINS[_name] = __builtins__[_name] if isinstance(__builtins__, dict) else getattr(__builtins__, _name)
 for _name in list(_BUILTINS):
     if _name in FORBIDDEN_CALLS:
@@ -68,8 +108,8 @@ GLOBALS = {
     "_unpack_sequence_": guarded_unpack_sequence,
     "_write_": full_write_guard,
     "_inplacevar_": _inplacevar,
-    "_print_": PrintCollector,      # print() works; its output goes nowhere
-    "__metaclass__": type,          # lets a script define a small class
+    "_print_": PrintCollector,  # print() works; its output goes nowhere
+    "__metaclass__": type,  # lets a script define a small class
     "__name__": "diagram",
     "datetime": _dt.datetime,
     "date": _dt.date,

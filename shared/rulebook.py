@@ -12,6 +12,7 @@ calendar's day-by-day explanation. These are the deadlines anyone can audit.
 A deadline's ``due`` date is the last day on which the work is on time; the deadline passes at
 the end of that day, Chinese local time (:attr:`Deadline.ends_at`).
 """
+
 from __future__ import annotations
 
 import functools
@@ -21,8 +22,7 @@ from dataclasses import asdict, dataclass
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
-from marshmallow import (Schema, ValidationError, fields, post_load, validate, validates,
-                         validates_schema)
+from marshmallow import Schema, ValidationError, fields, post_load, validate, validates, validates_schema
 
 from shared.calendar import CHINA_TZ, DataFileError, WorkingCalendar, load_yaml, local_date
 from shared import config
@@ -33,8 +33,17 @@ from shared.contracts.rpc.consultations import VENUE_KINDS
 RULES_DIRECTORY = config.load().bpmn_dir / "rules"
 UNITS = ("months", "days", "working_days")
 # The proposal diagram relies on every one of these; a proposal rulebook without one is refused.
-PROPOSAL_DURATIONS = ("cosign_window", "objection_window", "sign_for_limit", "co_unit_input",
-                      "reply_deadline", "max_extension", "rehandling_reply", "rating_window", "appeal_window")
+PROPOSAL_DURATIONS = (
+    "cosign_window",
+    "objection_window",
+    "sign_for_limit",
+    "co_unit_input",
+    "reply_deadline",
+    "max_extension",
+    "rehandling_reply",
+    "rating_window",
+    "appeal_window",
+)
 
 
 class RuleNotFound(KeyError):
@@ -122,8 +131,7 @@ class _ChecklistItemSchema(_LabelSchema):
 
 
 def _labels(schema=_LabelSchema, **kwargs):
-    return fields.List(fields.Nested(schema), validate=[validate.Length(min=1), _unique_codes],
-                       **kwargs)
+    return fields.List(fields.Nested(schema), validate=[validate.Length(min=1), _unique_codes], **kwargs)
 
 
 class _LeadTimes(fields.Field):
@@ -179,8 +187,9 @@ class _Share(fields.Field):
 
 
 def _shares(**kwargs):
-    return fields.Dict(keys=fields.String(validate=validate.Length(min=1)), values=_Share(),
-                       validate=validate.Length(min=1), **kwargs)
+    return fields.Dict(
+        keys=fields.String(validate=validate.Length(min=1)), values=_Share(), validate=validate.Length(min=1), **kwargs
+    )
 
 
 class _OrganisationRules(Schema):
@@ -223,8 +232,7 @@ class _ChecklistSchema(Schema):
     def _adds_up(self, data, **kwargs):
         points = sum(item.points for item in data["items"])
         if points != data["total"]:
-            raise ValidationError(f"points add up to {points}, not the total {data['total']}",
-                                  field_name="items")
+            raise ValidationError(f"points add up to {points}, not the total {data['total']}", field_name="items")
 
 
 class _StandardSchema(Schema):
@@ -345,8 +353,9 @@ class ProposalRulebookSchema(RulebookSchema):
         codes = {grade.code for grade in data["quality_grades"]}
         unknown = [row["grade"] for row in data["quality_checklist"]["grades"] if row["grade"] not in codes]
         if unknown:
-            raise ValidationError({"grades": [f"not among quality_grades: {', '.join(unknown)}"]},
-                                  field_name="quality_checklist")
+            raise ValidationError(
+                {"grades": [f"not among quality_grades: {', '.join(unknown)}"]}, field_name="quality_checklist"
+            )
 
     @validates("handling_checklist")
     def _checklist_has_rules(self, value, **kwargs):
@@ -363,12 +372,22 @@ class ProposalRulebookSchema(RulebookSchema):
         result = loaded["handling_checklist"]["rules"]["result"]
         missing = [c.code for c in loaded["reply_categories"] if c.code not in result["categories"]]
         if missing:
-            raise ValidationError({"handling_checklist": {"rules": {"result": {"categories": [
-                f"no share for reply categories: {', '.join(missing)}"]}}}})
+            raise ValidationError(
+                {
+                    "handling_checklist": {
+                        "rules": {"result": {"categories": [f"no share for reply categories: {', '.join(missing)}"]}}
+                    }
+                }
+            )
         missing = [level.code for level in loaded["satisfaction"]["levels"] if level.code not in result["levels"]]
         if missing:
-            raise ValidationError({"handling_checklist": {"rules": {"result": {"levels": [
-                f"no share for satisfaction levels: {', '.join(missing)}"]}}}})
+            raise ValidationError(
+                {
+                    "handling_checklist": {
+                        "rules": {"result": {"levels": [f"no share for satisfaction levels: {', '.join(missing)}"]}}
+                    }
+                }
+            )
         return loaded
 
     @validates("durations")
@@ -379,8 +398,15 @@ class ProposalRulebookSchema(RulebookSchema):
 
 
 # -- the micro-consultation rulebook ----------------------------------------------------------------
-CONSULTATION_DURATIONS = ("take_case", "commitment", "commitment_reminder", "follow_up", "follow_up_again",
-                          "follow_up_reminder", "conversion_outcome")
+CONSULTATION_DURATIONS = (
+    "take_case",
+    "commitment",
+    "commitment_reminder",
+    "follow_up",
+    "follow_up_again",
+    "follow_up_reminder",
+    "conversion_outcome",
+)
 
 
 class _Numbering(Schema):
@@ -410,10 +436,10 @@ class ConsultationRulebookSchema(RulebookSchema):
         if unknown:
             raise ValidationError({"reopen_on": [f"not satisfaction levels: {', '.join(unknown)}"]})
         if "converted" not in [item.code for item in loaded["close_reasons"]]:
-            raise ValidationError({"close_reasons": ["a close reason 'converted' is needed for cases carried "
-                                                     "on in their thread"]})
+            raise ValidationError(
+                {"close_reasons": ["a close reason 'converted' is needed for cases carried on in their thread"]}
+            )
         return loaded
-
 
 
 SCHEMAS = {"proposal": ProposalRulebookSchema, "micro_consultation": ConsultationRulebookSchema}
@@ -435,15 +461,17 @@ class Rulebook:
     def _pick(self, key: str, code: str, what: str):
         found = {item.code: item for item in self._section(key)}
         if code not in found:
-            raise RuleNotFound(f"rulebook {self.name} {self.version} has no {what} {code!r}; "
-                               f"it has: {', '.join(found)}")
+            raise RuleNotFound(
+                f"rulebook {self.name} {self.version} has no {what} {code!r}; it has: {', '.join(found)}"
+            )
         return found[code]
 
     def duration(self, name: str) -> Duration:
         durations = self.rules["durations"]
         if name not in durations:
-            raise RuleNotFound(f"rulebook {self.name} {self.version} has no duration rule "
-                               f"{name!r}; it has: {', '.join(durations)}")
+            raise RuleNotFound(
+                f"rulebook {self.name} {self.version} has no duration rule {name!r}; it has: {', '.join(durations)}"
+            )
         return durations[name]
 
     def reminder_lead_times(self, rule: str | None = None) -> list[Duration]:
@@ -470,8 +498,7 @@ class Rulebook:
         """An enabled reply category; a disabled one (D by default) is refused as unknown."""
         category = self._pick("reply_categories", code, "reply category")
         if not category.enabled:
-            raise RuleNotFound(f"reply category {code!r} is disabled in rulebook {self.name} "
-                               f"{self.version}")
+            raise RuleNotFound(f"reply category {code!r} is disabled in rulebook {self.name} {self.version}")
         return category
 
     def reasons(self) -> list[Label]:
@@ -552,8 +579,9 @@ def load_rulebook(name: str, path: str | Path | None = None) -> Rulebook:
 def _parsed(name: str, path: Path, raw: bytes) -> Rulebook:
     rules = load_yaml(path, SCHEMAS.get(name, RulebookSchema)(), raw)
     if rules["rulebook"] != name:
-        raise DataFileError(path, {"rulebook": [f"is {rules['rulebook']!r}, but the file was "
-                                                f"loaded as rulebook {name!r}"]})
+        raise DataFileError(
+            path, {"rulebook": [f"is {rules['rulebook']!r}, but the file was loaded as rulebook {name!r}"]}
+        )
     content_hash = "sha256:" + hashlib.sha256(raw).hexdigest()
     return Rulebook(name, rules["version"], content_hash, path, rules)
 
@@ -578,12 +606,15 @@ class Deadline:
         return datetime.combine(self.due + timedelta(days=1), time(0), CHINA_TZ)
 
     def as_dict(self) -> dict:
-        return {**asdict(self), "start": self.start.isoformat(), "due": self.due.isoformat(),
-                "ends_at": self.ends_at.isoformat()}
+        return {
+            **asdict(self),
+            "start": self.start.isoformat(),
+            "due": self.due.isoformat(),
+            "ends_at": self.ends_at.isoformat(),
+        }
 
 
-def deadline(rulebook: Rulebook, rule_name: str, start: date | datetime,
-             calendar: WorkingCalendar) -> Deadline:
+def deadline(rulebook: Rulebook, rule_name: str, start: date | datetime, calendar: WorkingCalendar) -> Deadline:
     """The deadline of ``rule_name`` for an event at ``start`` (a date or an aware datetime).
 
     months: calendar months, clamped at month end; days: calendar days; working_days: counted on
@@ -599,8 +630,9 @@ def deadline(rulebook: Rulebook, rule_name: str, start: date | datetime,
     else:
         explanation = calendar.explain(day, rule.amount)
         due = date.fromisoformat(explanation["end"])
-    return Deadline(rule_name, rulebook.name, rulebook.version, rulebook.content_hash, day,
-                    rule.amount, rule.unit, due, explanation)
+    return Deadline(
+        rule_name, rulebook.name, rulebook.version, rulebook.content_hash, day, rule.amount, rule.unit, due, explanation
+    )
 
 
 @functools.lru_cache(maxsize=8)

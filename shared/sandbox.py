@@ -18,6 +18,7 @@ one of two ways:
 Values cross the pipe pickled; what comes back is unpickled with a whitelist of plain data types
 (the worker ran untrusted code, so its answer is data, never objects to construct).
 """
+
 from __future__ import annotations
 
 import ast
@@ -37,7 +38,7 @@ from functools import lru_cache
 
 from shared import restricted
 
-MAX_RESULT_BYTES = 16 * 1024 * 1024   # an answer larger than this is no task data
+MAX_RESULT_BYTES = 16 * 1024 * 1024  # an answer larger than this is no task data
 MAX_WORKERS = 4
 _HEADER = struct.Struct(">Q")
 _READY = b"ready\n"
@@ -75,15 +76,56 @@ class SandboxError(Exception):
 # -- what may run inline -------------------------------------------------------------------------
 # Builtins whose cost is at most linear (or n log n) in the size of their arguments, and which
 # cannot make a value much larger than their arguments.
-SAFE_FUNCTIONS = frozenset({
-    "len", "str", "int", "float", "bool", "abs", "min", "max", "sum", "any", "all", "sorted", "list",
-    "tuple", "set", "dict", "date", "datetime", "timedelta", "isinstance",
-})
-SAFE_METHODS = frozenset({
-    "get", "keys", "values", "items", "lower", "upper", "strip", "lstrip", "rstrip", "startswith",
-    "endswith", "isoformat", "date", "split", "count", "index", "isdigit", "weekday", "title",
-    "capitalize", "copy", "casefold",
-})
+SAFE_FUNCTIONS = frozenset(
+    {
+        "len",
+        "str",
+        "int",
+        "float",
+        "bool",
+        "abs",
+        "min",
+        "max",
+        "sum",
+        "any",
+        "all",
+        "sorted",
+        "list",
+        "tuple",
+        "set",
+        "dict",
+        "date",
+        "datetime",
+        "timedelta",
+        "isinstance",
+    }
+)
+SAFE_METHODS = frozenset(
+    {
+        "get",
+        "keys",
+        "values",
+        "items",
+        "lower",
+        "upper",
+        "strip",
+        "lstrip",
+        "rstrip",
+        "startswith",
+        "endswith",
+        "isoformat",
+        "date",
+        "split",
+        "count",
+        "index",
+        "isdigit",
+        "weekday",
+        "title",
+        "capitalize",
+        "copy",
+        "casefold",
+    }
+)
 _SAFE_BINOPS = (ast.Add, ast.Sub, ast.Div, ast.FloorDiv, ast.BitAnd, ast.BitOr, ast.BitXor, ast.RShift)
 _MAX_INLINE_STATEMENTS = 50
 # A straight-line script can double a value with every ``s = s + s``: a few additions are harmless,
@@ -203,7 +245,7 @@ class _Bounded(ast.NodeVisitor):
 
     def visit_FormattedValue(self, node):
         if node.format_spec is not None:
-            raise _Unbounded("format spec")   # f"{x:>999999999}" allocates at will
+            raise _Unbounded("format spec")  # f"{x:>999999999}" allocates at will
         self.visit(node.value)
 
     def visit_Call(self, node):
@@ -266,12 +308,17 @@ def is_bounded(source: str, mode: str) -> bool:
 
 
 # -- the worker pool -------------------------------------------------------------------------------
-_SAFE_CLASSES = {
-    ("builtins", name) for name in ("set", "frozenset", "complex", "bytearray", "slice", "range")
-} | {
-    ("datetime", name) for name in ("datetime", "date", "time", "timedelta", "timezone")
-} | {("decimal", "Decimal"), ("collections", "OrderedDict"), ("uuid", "UUID"), ("zoneinfo", "ZoneInfo"),
-     ("copyreg", "_reconstructor")}
+_SAFE_CLASSES = (
+    {("builtins", name) for name in ("set", "frozenset", "complex", "bytearray", "slice", "range")}
+    | {("datetime", name) for name in ("datetime", "date", "time", "timedelta", "timezone")}
+    | {
+        ("decimal", "Decimal"),
+        ("collections", "OrderedDict"),
+        ("uuid", "UUID"),
+        ("zoneinfo", "ZoneInfo"),
+        ("copyreg", "_reconstructor"),
+    }
+)
 
 
 class _DataUnpickler(pickle.Unpickler):
@@ -288,9 +335,14 @@ def _loads_data(payload: bytes):
 class _Worker:
     def __init__(self):
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "shared.sandbox"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            bufsize=0, close_fds=True, cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-        assert self.proc.stdin is not None and self.proc.stdout is not None   # both PIPE
+            [sys.executable, "-m", "shared.sandbox"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            bufsize=0,
+            close_fds=True,
+            cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+        )
+        assert self.proc.stdin is not None and self.proc.stdout is not None  # both PIPE
         self.stdin, self.stdout = self.proc.stdin, self.proc.stdout
         self.out_fd = self.stdout.fileno()
         # The time limit counts the evaluation, not the worker's start: wait for it to say it is
@@ -389,8 +441,9 @@ class Sandbox:
     def run(self, mode: str, source: str, context: dict, extra: dict | None, limits: Limits):
         """Run ``source`` (``eval`` or ``exec``) on ``context``; returns (value, new context)."""
         try:
-            request = pickle.dumps((mode, source, context, extra or {}, limits.memory_mb, limits.seconds),
-                                   protocol=pickle.HIGHEST_PROTOCOL)
+            request = pickle.dumps(
+                (mode, source, context, extra or {}, limits.memory_mb, limits.seconds), protocol=pickle.HIGHEST_PROTOCOL
+            )
         except Exception as exc:  # noqa: BLE001 - whatever cannot cross is named
             raise SandboxError(f"the task data cannot be handed to the sandbox: {exc}") from None
         with self._slots:
@@ -467,7 +520,7 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the worker process
         import ctypes
         import signal
 
-        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL))   # PR_SET_PDEATHSIG
+        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL))  # PR_SET_PDEATHSIG
     except Exception:  # noqa: BLE001 - elsewhere, the CPU limit and EOF on stdin end it
         pass
 
@@ -476,7 +529,7 @@ def _serve() -> None:  # pragma: no cover - runs in the worker process
     import resource
 
     inp, out = sys.stdin.buffer, sys.stdout.buffer
-    sys.stdout = sys.stderr     # nothing the code prints may reach the answer pipe
+    sys.stdout = sys.stderr  # nothing the code prints may reach the answer pipe
     _die_with_parent()
     baseline = _address_space()
     out.write(_READY)
@@ -491,8 +544,9 @@ def _serve() -> None:  # pragma: no cover - runs in the worker process
         # A backstop should the caller be gone and not kill us: the kernel ends a worker that
         # spends much more CPU than this evaluation may.
         usage = resource.getrusage(resource.RUSAGE_SELF)
-        resource.setrlimit(resource.RLIMIT_CPU, (int(usage.ru_utime + usage.ru_stime + seconds) + 2,
-                                                 resource.RLIM_INFINITY))
+        resource.setrlimit(
+            resource.RLIMIT_CPU, (int(usage.ru_utime + usage.ru_stime + seconds) + 2, resource.RLIM_INFINITY)
+        )
         answer: tuple
         try:
             if mode == "eval":

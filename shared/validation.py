@@ -1,4 +1,5 @@
 """Loading input through marshmallow schemas with one kind of refusal everywhere."""
+
 from __future__ import annotations
 
 from marshmallow import Schema, ValidationError

@@ -3,6 +3,7 @@
 The services run on eventlet, so the whole test process is monkey-patched first, as a service
 process is; psycopg2 is made cooperative for the same reason.
 """
+
 import eventlet
 
 eventlet.monkey_patch()
@@ -23,23 +24,37 @@ from tests import support  # noqa: E402
 
 
 def pytest_addoption(parser):
-    parser.addoption("--no-postgres", action="store_true", default=False,
-                     help="run the database-backed tests on SQLite only")
+    parser.addoption(
+        "--no-postgres", action="store_true", default=False, help="run the database-backed tests on SQLite only"
+    )
 
 
 def pytest_configure(config):
     config.option.suppress_eventlet_notification = True
-    config.addinivalue_line("markers", "restarts_broker: restarts RabbitMQ (every vhost): `make test` runs it "
-                                       "after the other tests, alone")
-    config.addinivalue_line("markers", "both_databases: an integration test of database behaviour (locking, "
-                                       "concurrency, transactions, constraints, migrations, error classes): "
-                                       "runs on SQLite and PostgreSQL; other integration tests run on SQLite")
-    config.addinivalue_line("markers", "system(name, first=False): the running system an end-to-end module uses "
-                                       "(default: the shared one); first: before the system's other modules")
-    config.addinivalue_line("markers", "browser: drives Debian's chromium through the web console (`make browser` "
-                                       "installs it); left out with -m 'not browser'")
-    config.addinivalue_line("markers", "chaos: the chaos harness's short form (bench/chaos.py --short); "
-                                       "part of `make test`, left out with -m 'not chaos'")
+    config.addinivalue_line(
+        "markers", "restarts_broker: restarts RabbitMQ (every vhost): `make test` runs it after the other tests, alone"
+    )
+    config.addinivalue_line(
+        "markers",
+        "both_databases: an integration test of database behaviour (locking, "
+        "concurrency, transactions, constraints, migrations, error classes): "
+        "runs on SQLite and PostgreSQL; other integration tests run on SQLite",
+    )
+    config.addinivalue_line(
+        "markers",
+        "system(name, first=False): the running system an end-to-end module uses "
+        "(default: the shared one); first: before the system's other modules",
+    )
+    config.addinivalue_line(
+        "markers",
+        "browser: drives Debian's chromium through the web console (`make browser` "
+        "installs it); left out with -m 'not browser'",
+    )
+    config.addinivalue_line(
+        "markers",
+        "chaos: the chaos harness's short form (bench/chaos.py --short); "
+        "part of `make test`, left out with -m 'not chaos'",
+    )
 
 
 @pytest.fixture
@@ -72,8 +87,9 @@ def _db_kinds(metafunc):
     constraints, migrations, the errors it raises), by the end-to-end tier and the chaos run."""
     if metafunc.config.getoption("--no-postgres"):
         return ["sqlite"]
-    if (INTEGRATION in Path(metafunc.definition.path).parents
-            and not metafunc.definition.get_closest_marker("both_databases")):
+    if INTEGRATION in Path(metafunc.definition.path).parents and not metafunc.definition.get_closest_marker(
+        "both_databases"
+    ):
         return ["sqlite"]
     return ["sqlite", "postgresql"]
 

@@ -4,6 +4,7 @@ as one JSON line ``{"mail_from", "rcpt_tos", "data"}`` (``data`` base64: the mes
 
 It runs outside the test process because that process is monkey-patched by eventlet, which does
 not mix with asyncio's event loop."""
+
 from __future__ import annotations
 
 import base64
@@ -26,8 +27,11 @@ class Recorder:
         self.path = path
 
     async def handle_DATA(self, server, session, envelope):
-        line = {"mail_from": envelope.mail_from, "rcpt_tos": list(envelope.rcpt_tos),
-                "data": base64.b64encode(envelope.original_content or envelope.content).decode()}
+        line = {
+            "mail_from": envelope.mail_from,
+            "rcpt_tos": list(envelope.rcpt_tos),
+            "data": base64.b64encode(envelope.original_content or envelope.content).decode(),
+        }
         with open(self.path, "a", encoding="utf-8") as out:
             out.write(json.dumps(line) + "\n")
         return "250 Message accepted for delivery"
@@ -40,7 +44,7 @@ def main(port: int, path: str) -> None:
     controller.start()
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    while not stop.wait(0.5):   # a timed wait lets the signal handler run
+    while not stop.wait(0.5):  # a timed wait lets the signal handler run
         pass
     controller.stop()
 
@@ -77,8 +81,13 @@ def received(path) -> list[dict]:
     found = []
     for line in path.read_text(encoding="utf-8").splitlines():
         item = json.loads(line)
-        found.append({"mail_from": item["mail_from"], "rcpt_tos": item["rcpt_tos"],
-                      "message": message_from_bytes(base64.b64decode(item["data"]), policy=policy.default)})
+        found.append(
+            {
+                "mail_from": item["mail_from"],
+                "rcpt_tos": item["rcpt_tos"],
+                "message": message_from_bytes(base64.b64decode(item["data"]), policy=policy.default),
+            }
+        )
     return found
 
 

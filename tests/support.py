@@ -1,4 +1,5 @@
 """Helpers the test tiers share: throwaway vhosts and databases, waiting, settings."""
+
 from __future__ import annotations
 
 import contextlib
@@ -36,8 +37,9 @@ def rabbit_vhost(api: str = RABBIT_API):
     """A throwaway vhost on the broker whose management API is ``api`` (default: the local one)."""
     name = f"ztc-test-{uuid.uuid4().hex[:10]}"
     management("PUT", f"{api}/vhosts/{name}", timeout=10).raise_for_status()
-    management("PUT", f"{api}/permissions/{name}/guest", timeout=10,
-               json={"configure": ".*", "write": ".*", "read": ".*"}).raise_for_status()
+    management(
+        "PUT", f"{api}/permissions/{name}/guest", timeout=10, json={"configure": ".*", "write": ".*", "read": ".*"}
+    ).raise_for_status()
     try:
         yield name
     finally:
@@ -52,8 +54,12 @@ def queue_info(vhost: str, queue: str, api: str = RABBIT_API) -> dict:
 
 def get_messages(vhost: str, queue: str, count: int = 50) -> list[dict]:
     """Take messages off a queue through the management API (they are not requeued)."""
-    resp = requests.post(f"{RABBIT_API}/queues/{vhost}/{queue}/get", auth=RABBIT_AUTH, timeout=10,
-                         json={"count": count, "ackmode": "ack_requeue_false", "encoding": "auto"})
+    resp = requests.post(
+        f"{RABBIT_API}/queues/{vhost}/{queue}/get",
+        auth=RABBIT_AUTH,
+        timeout=10,
+        json={"count": count, "ackmode": "ack_requeue_false", "encoding": "auto"},
+    )
     resp.raise_for_status()
     return resp.json()
 
@@ -70,8 +76,11 @@ def postgres_databases():
         dispose_all()
         admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
         with admin.connect() as conn:
-            names = conn.execute(text("SELECT datname FROM pg_database WHERE datname LIKE :p"),
-                                 {"p": f"{prefix}_%"}).scalars().all()
+            names = (
+                conn.execute(text("SELECT datname FROM pg_database WHERE datname LIKE :p"), {"p": f"{prefix}_%"})
+                .scalars()
+                .all()
+            )
             for name in names:
                 conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
@@ -138,8 +147,15 @@ def read_bpmn(name: str) -> dict:
 AS_CONNECTED = object()
 
 
-def publish(amqp_uri: str, exchange: str, routing_key: str, body, content_type="application/json",
-            headers=None, user_id=AS_CONNECTED) -> None:
+def publish(
+    amqp_uri: str,
+    exchange: str,
+    routing_key: str,
+    body,
+    content_type="application/json",
+    headers=None,
+    user_id=AS_CONNECTED,
+) -> None:
     """Publish one persistent message, with confirms, as a department system or a bug would.
     ``user_id``: the AMQP property the broker checks against the connection's user; by default
     the URI's user (as every process of ours sends), None for a message without one."""
@@ -157,10 +173,16 @@ def publish(amqp_uri: str, exchange: str, routing_key: str, body, content_type="
         body = body.encode()
     with Connection(amqp_uri, transport_options={"confirm_publish": True}) as conn:
         producer = conn.Producer()
-        producer.publish(body, exchange=Exchange(exchange, "topic", durable=True, passive=True),
-                         routing_key=routing_key, content_type=content_type,
-                         content_encoding="utf-8", headers=headers or {}, delivery_mode=2,
-                         **({"user_id": user_id} if user_id else {}))
+        producer.publish(
+            body,
+            exchange=Exchange(exchange, "topic", durable=True, passive=True),
+            routing_key=routing_key,
+            content_type=content_type,
+            content_encoding="utf-8",
+            headers=headers or {},
+            delivery_mode=2,
+            **({"user_id": user_id} if user_id else {}),
+        )
 
 
 def ready_count(amqp_uri: str, queue: str) -> int:

@@ -15,6 +15,7 @@ permissions, ``shared/messaging/access.py``, ``docs/unit-integration.md``); the 
 acting unit from the broker-validated AMQP ``user_id`` of each command and refuses one whose
 routing key names another unit.
 """
+
 from __future__ import annotations
 
 from nameko.extensions import DependencyProvider
@@ -27,8 +28,7 @@ from shared.messaging.topology import UNIT_COMMANDS, UNITS, unit_commands_queue,
 
 from .models import Unit
 
-__all__ = ["UNITS", "UNIT_COMMANDS", "unit_queue", "commands_queue", "declare", "UnitQueues",
-           "listen_to_units"]
+__all__ = ["UNITS", "UNIT_COMMANDS", "unit_queue", "commands_queue", "declare", "UnitQueues", "listen_to_units"]
 
 
 def commands_queue():

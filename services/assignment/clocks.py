@@ -1,6 +1,7 @@
 """The reply deadline, as supervision keeps it: the one clock a unit's command is checked against
 (an extension is asked before the reply is due). Supervision owns deadlines; the assignment service
 asks it (RPC ``reply_due``) and keeps no copy that could go stale."""
+
 from __future__ import annotations
 
 import abc
@@ -24,5 +25,9 @@ class SupervisionClock(ReplyClock):
         answer = self.supervision.reply_due(number, principal=self.principal)
         if answer is None:
             return None
-        return {"rule": answer["rule"], "due": date.fromisoformat(answer["due"]),
-                "ends_at": datetime.fromisoformat(answer["ends_at"]), "paused": bool(answer["paused"])}
+        return {
+            "rule": answer["rule"],
+            "due": date.fromisoformat(answer["due"]),
+            "ends_at": datetime.fromisoformat(answer["ends_at"]),
+            "paused": bool(answer["paused"]),
+        }

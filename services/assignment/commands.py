@@ -6,6 +6,7 @@ Each takes ``(session, rules, params, principal)``; the principal acts on its ow
 assignments only (Forbidden otherwise). A command that does not fit the assignment's state is a
 Conflict whose message says why; input that does not fit the schema is InvalidInput.
 """
+
 from __future__ import annotations
 
 from sqlalchemy import select
@@ -18,11 +19,23 @@ from shared.validation import load
 
 from . import contracts
 from .contracts import ANSWERING_ROLES, COMMAND_SCHEMAS
-from .models import (Assignment, CoUnitInput, ExtensionRequest, Reply, ReplyCosignature, Unit)
+from .models import Assignment, CoUnitInput, ExtensionRequest, Reply, ReplyCosignature, Unit
 from .clocks import ReplyClock
 from .decisions import decisions_of
-from .records import (active_assignments, aware, current_reply, describe, handling_event, iso,
-                      notify_unit, own_assignment, principal_of, record, tell_engine, unit_acted)
+from .records import (
+    active_assignments,
+    aware,
+    current_reply,
+    describe,
+    handling_event,
+    iso,
+    notify_unit,
+    own_assignment,
+    principal_of,
+    record,
+    tell_engine,
+    unit_acted,
+)
 from .rules import AssignmentRules
 
 
@@ -45,12 +58,15 @@ def _handling(row: Assignment, doing: str) -> None:
     if row.status == "assigned":
         raise Conflict(f"sign for assignment {row.id} (签收) before you {doing}")
     if row.status == "replied":
-        raise Conflict(f"the reply to proposal {row.number} for round {row.round} is submitted; "
-                       f"you cannot {doing} now")
+        raise Conflict(f"the reply to proposal {row.number} for round {row.round} is submitted; you cannot {doing} now")
 
 
-ROLE_NAMES = {"single": "the single unit", "several": "one of several answering units",
-              "lead": "the lead unit", "co": "a co-unit"}
+ROLE_NAMES = {
+    "single": "the single unit",
+    "several": "one of several answering units",
+    "lead": "the lead unit",
+    "co": "a co-unit",
+}
 
 
 def _role(row: Assignment, roles: tuple[str, ...], rule: str) -> None:
@@ -67,18 +83,32 @@ def _lead_of(session, row: Assignment) -> Assignment:
 
 def _cosignatures(session, reply: Reply) -> list[ReplyCosignature]:
     """The co-signatures of the reply's current revision (a redraft needs new ones)."""
-    return list(session.scalars(select(ReplyCosignature).where(
-        ReplyCosignature.reply_id == reply.id, ReplyCosignature.revision == reply.revision)))
+    return list(
+        session.scalars(
+            select(ReplyCosignature).where(
+                ReplyCosignature.reply_id == reply.id, ReplyCosignature.revision == reply.revision
+            )
+        )
+    )
 
 
 def describe_reply(session, reply: Reply) -> dict:
     signed = _cosignatures(session, reply)
-    return {"id": reply.id, "assignment_id": reply.assignment_id, "round": reply.round,
-            "category": reply.category, "text": reply.text, "status": reply.status,
-            "revision": reply.revision, "drafted_at": iso(reply.drafted_at),
-            "submitted_at": iso(reply.submitted_at), "sent_back_at": iso(reply.sent_back_at),
-            "sent_back_comment": reply.sent_back_comment, "milestones": list(reply.milestones or []),
-            "cosigned_by": sorted(session.get(Assignment, s.assignment_id).unit for s in signed)}
+    return {
+        "id": reply.id,
+        "assignment_id": reply.assignment_id,
+        "round": reply.round,
+        "category": reply.category,
+        "text": reply.text,
+        "status": reply.status,
+        "revision": reply.revision,
+        "drafted_at": iso(reply.drafted_at),
+        "submitted_at": iso(reply.submitted_at),
+        "sent_back_at": iso(reply.sent_back_at),
+        "sent_back_comment": reply.sent_back_comment,
+        "milestones": list(reply.milestones or []),
+        "cosigned_by": sorted(session.get(Assignment, s.assignment_id).unit for s in signed),
+    }
 
 
 def sign(session, rules: AssignmentRules, params, principal) -> dict:
@@ -107,15 +137,29 @@ def object_to_assignment(session, rules: AssignmentRules, params, principal) -> 
             f"({window.amount} {window.unit.replace('_', ' ')} after the assignment on "
             f"{window.start.isoformat()}, rulebook {window.rulebook} {window.rulebook_version}); "
             "ask the committee office if the assignment is wrong",
-            {"objection_window": {"due": window.due.isoformat(), "start": window.start.isoformat(),
-                                  "amount": window.amount, "unit": window.unit,
-                                  "rulebook_version": window.rulebook_version, "today": today.isoformat()}})
+            {
+                "objection_window": {
+                    "due": window.due.isoformat(),
+                    "start": window.start.isoformat(),
+                    "amount": window.amount,
+                    "unit": window.unit,
+                    "rulebook_version": window.rulebook_version,
+                    "today": today.isoformat(),
+                }
+            },
+        )
     now = clock.now()
     row.status, row.objection_reason, row.objected_at = "objected", data["reason"], now
-    because = record(session, row, principal["user"], "objected",
-                     {"reason": data["reason"], "window_due": window.due.isoformat()})
-    tell_engine(session, contracts.OBJECTION_RAISED, row.number, because,
-                {"unit": row.unit, "reason": data["reason"], "assignment_id": row.id})
+    because = record(
+        session, row, principal["user"], "objected", {"reason": data["reason"], "window_due": window.due.isoformat()}
+    )
+    tell_engine(
+        session,
+        contracts.OBJECTION_RAISED,
+        row.number,
+        because,
+        {"unit": row.unit, "reason": data["reason"], "assignment_id": row.id},
+    )
     return describe(row)
 
 
@@ -126,16 +170,35 @@ def send_input(session, rules: AssignmentRules, params, principal) -> dict:
     _handling(row, "send input")
     lead = _lead_of(session, row)
     now = clock.now()
-    item = CoUnitInput(assignment_id=row.id, lead_assignment_id=lead.id, round=row.round,
-                       text=data["text"], sent_at=now, sent_by=principal["user"])
+    item = CoUnitInput(
+        assignment_id=row.id,
+        lead_assignment_id=lead.id,
+        round=row.round,
+        text=data["text"],
+        sent_at=now,
+        sent_by=principal["user"],
+    )
     session.add(item)
     session.flush()
-    because = record(session, row, principal["user"], "input_sent",
-                     {"input_id": item.id, "to": lead.unit, "text": data["text"]})
+    because = record(
+        session, row, principal["user"], "input_sent", {"input_id": item.id, "to": lead.unit, "text": data["text"]}
+    )
     unit_acted(session, ASSIGNMENT_INPUT_SENT, row, because, now, principal["user"])
-    notify_unit(session, lead, contracts.INPUT_RECEIVED, because,
-                {"input": {"id": item.id, "from_unit": row.unit, "round": row.round,
-                           "text": data["text"], "sent_at": iso(now)}})
+    notify_unit(
+        session,
+        lead,
+        contracts.INPUT_RECEIVED,
+        because,
+        {
+            "input": {
+                "id": item.id,
+                "from_unit": row.unit,
+                "round": row.round,
+                "text": data["text"],
+                "sent_at": iso(now),
+            }
+        },
+    )
     return {"input_id": item.id, "to": lead.unit, "round": row.round, "sent_at": iso(now)}
 
 
@@ -146,13 +209,23 @@ def draft_reply(session, rules: AssignmentRules, params, principal) -> dict:
     _handling(row, "draft a reply")
     enabled = rules.reply_categories()
     if data["category"] not in enabled:
-        raise InvalidInput(f"reply category {data['category']!r} is not enabled in the rulebook",
-                           {"category": [f"must be one of: {', '.join(enabled)}"]})
+        raise InvalidInput(
+            f"reply category {data['category']!r} is not enabled in the rulebook",
+            {"category": [f"must be one of: {', '.join(enabled)}"]},
+        )
     milestones = _promised(rules, data["category"], data["milestones"])
     now, reply = clock.now(), current_reply(session, row)
     if reply is None:
-        reply = Reply(assignment_id=row.id, round=row.round, revision=1, drafted_at=now,
-                      drafted_by=principal["user"], status="draft", category="", text="")
+        reply = Reply(
+            assignment_id=row.id,
+            round=row.round,
+            revision=1,
+            drafted_at=now,
+            drafted_by=principal["user"],
+            status="draft",
+            category="",
+            text="",
+        )
         session.add(reply)
     elif reply.status == "submitted":
         raise Conflict(f"the reply for round {row.round} is submitted; it cannot be redrafted")
@@ -162,16 +235,26 @@ def draft_reply(session, rules: AssignmentRules, params, principal) -> dict:
     reply.milestones = milestones
     reply.drafted_at, reply.drafted_by = now, principal["user"]
     session.flush()
-    because = record(session, row, principal["user"], "reply_drafted",
-                     {"reply_id": reply.id, "revision": reply.revision, "category": reply.category,
-                      "text": reply.text, "milestones": milestones})
+    because = record(
+        session,
+        row,
+        principal["user"],
+        "reply_drafted",
+        {
+            "reply_id": reply.id,
+            "revision": reply.revision,
+            "category": reply.category,
+            "text": reply.text,
+            "milestones": milestones,
+        },
+    )
     shown = describe_reply(session, reply)
     for co in (c for c in active_assignments(session, row.number) if c.role == "co"):
         notify_unit(session, co, contracts.REPLY_DRAFTED, because, {"lead_unit": row.unit, "reply": shown})
     return shown
 
 
-FOLLOWUP_CATEGORY = "B"   # 正在解决或列入计划: the category whose reply promises milestones
+FOLLOWUP_CATEGORY = "B"  # 正在解决或列入计划: the category whose reply promises milestones
 
 
 def _promised(rules: AssignmentRules, category: str, milestones: list[dict]) -> list[dict] | None:
@@ -180,22 +263,40 @@ def _promised(rules: AssignmentRules, category: str, milestones: list[dict]) -> 
     each due after today; another category names none. InvalidInput (per field) otherwise."""
     if category != FOLLOWUP_CATEGORY:
         if milestones:
-            raise InvalidInput("only a category B reply (正在解决或列入计划) promises milestones",
-                               {"milestones": [f"leave them out for category {category}"]})
+            raise InvalidInput(
+                "only a category B reply (正在解决或列入计划) promises milestones",
+                {"milestones": [f"leave them out for category {category}"]},
+            )
         return None
     most, today = rules.max_milestones(), local_date(clock.now())
     if not milestones:
-        raise InvalidInput("a category B reply says what will be done by when: at least one milestone",
-                           {"milestones": ["give at least one milestone {what, due}"]})
+        raise InvalidInput(
+            "a category B reply says what will be done by when: at least one milestone",
+            {"milestones": ["give at least one milestone {what, due}"]},
+        )
     if len(milestones) > most:
-        raise InvalidInput(f"a category B reply names at most {most} milestones (rulebook followup.max_milestones)",
-                           {"milestones": [f"{len(milestones)} given, at most {most}"]})
-    past = {str(i): {"due": [f"must be after {today.isoformat()}"]}
-            for i, item in enumerate(milestones) if item["due"] <= today}
+        raise InvalidInput(
+            f"a category B reply names at most {most} milestones (rulebook followup.max_milestones)",
+            {"milestones": [f"{len(milestones)} given, at most {most}"]},
+        )
+    past = {
+        str(i): {"due": [f"must be after {today.isoformat()}"]}
+        for i, item in enumerate(milestones)
+        if item["due"] <= today
+    }
     if past:
         raise InvalidInput("a milestone is due after today", {"milestones": past})
-    return [{"milestone": i, "what": item["what"], "due": item["due"].isoformat(), "done_at": None,
-             "done_by": None, "note": None} for i, item in enumerate(milestones, start=1)]
+    return [
+        {
+            "milestone": i,
+            "what": item["what"],
+            "due": item["due"].isoformat(),
+            "done_at": None,
+            "done_by": None,
+            "note": None,
+        }
+        for i, item in enumerate(milestones, start=1)
+    ]
 
 
 def _still_ahead(reply: Reply) -> None:
@@ -203,9 +304,10 @@ def _still_ahead(reply: Reply) -> None:
     today = local_date(clock.now()).isoformat()
     past = [m for m in reply.milestones or [] if m["due"] <= today]
     if past:
-        raise Conflict("a milestone of the draft is no longer ahead; redraft the reply with new dates",
-                       {"milestones": {str(m["milestone"] - 1): {"due": [f"{m['due']} is not after {today}"]}
-                                       for m in past}})
+        raise Conflict(
+            "a milestone of the draft is no longer ahead; redraft the reply with new dates",
+            {"milestones": {str(m["milestone"] - 1): {"due": [f"{m['due']} is not after {today}"]} for m in past}},
+        )
 
 
 def cosign_reply(session, rules: AssignmentRules, params, principal) -> dict:
@@ -218,11 +320,17 @@ def cosign_reply(session, rules: AssignmentRules, params, principal) -> dict:
     if reply is None or reply.status == "submitted":
         raise Conflict(f"the lead unit {lead.unit} has no draft reply for round {row.round} to co-sign")
     if row.id not in {s.assignment_id for s in _cosignatures(session, reply)}:
-        session.add(ReplyCosignature(reply_id=reply.id, assignment_id=row.id, revision=reply.revision,
-                                     signed_at=clock.now(), signed_by=principal["user"]))
+        session.add(
+            ReplyCosignature(
+                reply_id=reply.id,
+                assignment_id=row.id,
+                revision=reply.revision,
+                signed_at=clock.now(),
+                signed_by=principal["user"],
+            )
+        )
         session.flush()
-        record(session, row, principal["user"], "reply_cosigned",
-               {"reply_id": reply.id, "revision": reply.revision})
+        record(session, row, principal["user"], "reply_cosigned", {"reply_id": reply.id, "revision": reply.revision})
     return describe_reply(session, reply)
 
 
@@ -246,28 +354,50 @@ def submit_reply(session, rules: AssignmentRules, params, principal) -> dict:
     signed = {s.assignment_id for s in _cosignatures(session, reply)}
     missing = [co.unit for co in co_units if co.id not in signed]
     if missing:
-        raise Conflict(f"every co-unit must co-sign the reply (会签) before it is submitted; not yet: "
-                       f"{', '.join(missing)}", {"missing_cosignatures": missing})
+        raise Conflict(
+            f"every co-unit must co-sign the reply (会签) before it is submitted; not yet: {', '.join(missing)}",
+            {"missing_cosignatures": missing},
+        )
     now = clock.now()
     reply.status, reply.submitted_at, reply.submitted_by = "submitted", now, principal["user"]
     for done in (row, *(co for co in co_units if co.status == "signed")):
         done.status = "replied"
-    because = record(session, row, principal["user"], "reply_submitted",
-                     {"reply_id": reply.id, "revision": reply.revision, "category": reply.category})
+    because = record(
+        session,
+        row,
+        principal["user"],
+        "reply_submitted",
+        {"reply_id": reply.id, "revision": reply.revision, "category": reply.category},
+    )
     answering = [other for other in active if other.role in ANSWERING_ROLES]
     complete = all(other.status == "replied" for other in answering)
     if complete:
         replies = [(other, current_reply(session, other)) for other in answering]
         categories = [r.category for _, r in replies]
-        tell_engine(session, contracts.REPLY_SUBMITTED, row.number, because, {
-            "round": row.round,
-            "replies": [{"unit": other.unit, "category": r.category, "text": r.text,
-                         "milestones": [{"milestone": m["milestone"], "what": m["what"], "due": m["due"]}
-                                        for m in r.milestones or []]} for other, r in replies],
-            "category": _least_favourable(categories, rules.reply_categories()),
-            # on time is judged at the submission (supervision.close), not at staff's acceptance
-            "submitted_at": iso(now),
-        })
+        tell_engine(
+            session,
+            contracts.REPLY_SUBMITTED,
+            row.number,
+            because,
+            {
+                "round": row.round,
+                "replies": [
+                    {
+                        "unit": other.unit,
+                        "category": r.category,
+                        "text": r.text,
+                        "milestones": [
+                            {"milestone": m["milestone"], "what": m["what"], "due": m["due"]}
+                            for m in r.milestones or []
+                        ],
+                    }
+                    for other, r in replies
+                ],
+                "category": _least_favourable(categories, rules.reply_categories()),
+                # on time is judged at the submission (supervision.close), not at staff's acceptance
+                "submitted_at": iso(now),
+            },
+        )
     return {**describe_reply(session, reply), "all_units_replied": complete}
 
 
@@ -279,10 +409,16 @@ def _before_the_deadline(clocks: ReplyClock | None, number: str) -> None:
     due = clocks.reply_due(number) if clocks is not None else None
     if due is None or due["paused"] or clock.now() < due["ends_at"]:
         return
-    raise TooLate(f"an extension is asked before the deadline; the reply to proposal {number} was due "
-                  f"on {due['due'].isoformat()} ({due['rule']}), so it is too late to ask",
-                  {"reply_due": due["due"].isoformat(), "rule": due["rule"],
-                   "ended_at": due["ends_at"].isoformat(), "asked_at": clock.now().isoformat()})
+    raise TooLate(
+        f"an extension is asked before the deadline; the reply to proposal {number} was due "
+        f"on {due['due'].isoformat()} ({due['rule']}), so it is too late to ask",
+        {
+            "reply_due": due["due"].isoformat(),
+            "rule": due["rule"],
+            "ended_at": due["ends_at"].isoformat(),
+            "asked_at": clock.now().isoformat(),
+        },
+    )
 
 
 def request_extension(session, rules: AssignmentRules, params, principal, clocks: ReplyClock | None = None) -> dict:
@@ -295,19 +431,44 @@ def request_extension(session, rules: AssignmentRules, params, principal, clocks
     today = local_date(clock.now())
     if data["until"] is not None and data["until"] <= today:
         raise InvalidInput("an extension ends after today", {"until": [f"must be after {today.isoformat()}"]})
-    item = ExtensionRequest(assignment_id=row.id, round=row.round, requested_until=data["until"],
-                            months=data["months"], reason=data["reason"], status="requested",
-                            requested_at=clock.now(), requested_by=principal["user"])
+    item = ExtensionRequest(
+        assignment_id=row.id,
+        round=row.round,
+        requested_until=data["until"],
+        months=data["months"],
+        reason=data["reason"],
+        status="requested",
+        requested_at=clock.now(),
+        requested_by=principal["user"],
+    )
     session.add(item)
     session.flush()
-    shown = {"id": item.id, "assignment_id": row.id, "round": row.round, "until": iso(item.requested_until),
-             "months": item.months, "reason": item.reason, "status": item.status,
-             "requested_at": iso(item.requested_at)}
+    shown = {
+        "id": item.id,
+        "assignment_id": row.id,
+        "round": row.round,
+        "until": iso(item.requested_until),
+        "months": item.months,
+        "reason": item.reason,
+        "status": item.status,
+        "requested_at": iso(item.requested_at),
+    }
     because = record(session, row, principal["user"], "extension_requested", shown)
-    tell_engine(session, contracts.EXTENSION_REQUESTED, row.number, because, {
-        "unit": row.unit, "until": shown["until"], "months": item.months, "reason": item.reason,
-        "assignment_id": row.id, "request_id": item.id,
-        "requested_at": shown["requested_at"]})  # an extension is asked before the deadline
+    tell_engine(
+        session,
+        contracts.EXTENSION_REQUESTED,
+        row.number,
+        because,
+        {
+            "unit": row.unit,
+            "until": shown["until"],
+            "months": item.months,
+            "reason": item.reason,
+            "assignment_id": row.id,
+            "request_id": item.id,
+            "requested_at": shown["requested_at"],
+        },
+    )  # an extension is asked before the deadline
     return shown
 
 
@@ -319,16 +480,23 @@ def submit_followup(session, rules: AssignmentRules, params, principal) -> dict:
     _accepted_b_reply(session, row, "a follow-up reply")
     shown = {"assignment_id": row.id, "round": row.round, "text": data["text"], "unit": row.unit}
     because = record(session, row, principal["user"], "followup_submitted", shown)
-    tell_engine(session, contracts.FOLLOWUP_REPLY, row.number, because,
-                {"unit": row.unit, "text": data["text"], "assignment_id": row.id})
+    tell_engine(
+        session,
+        contracts.FOLLOWUP_REPLY,
+        row.number,
+        because,
+        {"unit": row.unit, "text": data["text"], "assignment_id": row.id},
+    )
     return shown
 
 
 def _accepted_b_reply(session, row: Assignment, doing: str) -> Reply:
     reply = current_reply(session, row)
     if row.status != "replied" or reply is None or reply.category != FOLLOWUP_CATEGORY:
-        raise Conflict(f"{doing} comes after a submitted category B reply; assignment {row.id} "
-                       f"is {row.status}" + (f" with category {reply.category}" if reply else ""))
+        raise Conflict(
+            f"{doing} comes after a submitted category B reply; assignment {row.id} "
+            f"is {row.status}" + (f" with category {reply.category}" if reply else "")
+        )
     return reply
 
 
@@ -345,20 +513,31 @@ def report_milestone(session, rules: AssignmentRules, params, principal) -> dict
     milestones = [dict(m) for m in reply.milestones or []]
     item = next((m for m in milestones if m["milestone"] == data["milestone"]), None)
     if item is None:
-        raise InvalidInput(f"the reply to proposal {row.number} promises milestones 1 to {len(milestones)}",
-                           {"milestone": [f"no milestone {data['milestone']}"]})
+        raise InvalidInput(
+            f"the reply to proposal {row.number} promises milestones 1 to {len(milestones)}",
+            {"milestone": [f"no milestone {data['milestone']}"]},
+        )
     if item["done_at"] is not None:
         raise Conflict(f"milestone {item['milestone']} ({item['what']}) was reported done on {item['done_at']}")
     now = clock.now()
     item.update(done_at=iso(now), done_by=principal["user"], note=data["note"])
-    reply.milestones = milestones   # a new list, so the JSON column is written
+    reply.milestones = milestones  # a new list, so the JSON column is written
     shown = {"assignment_id": row.id, "round": row.round, "unit": row.unit, **item}
     because = record(session, row, principal["user"], "milestone_done", shown)
-    unit_acted(session, ASSIGNMENT_MILESTONE_DONE, row, because, now, principal["user"],
-               milestone=item["milestone"])
-    handling_event(session, "handling.milestone_done", row.number, because,
-                   {"unit": row.unit, "milestone": item["milestone"], "what": item["what"],
-                    "due": item["due"], "note": data["note"]})
+    unit_acted(session, ASSIGNMENT_MILESTONE_DONE, row, because, now, principal["user"], milestone=item["milestone"])
+    handling_event(
+        session,
+        "handling.milestone_done",
+        row.number,
+        because,
+        {
+            "unit": row.unit,
+            "milestone": item["milestone"],
+            "what": item["what"],
+            "due": item["due"],
+            "note": data["note"],
+        },
+    )
     return shown
 
 
@@ -386,8 +565,9 @@ def unit_system_principal(unit: str) -> dict:
     return {"user": f"system:{unit}", "roles": ["unit"], "unit": unit}
 
 
-def from_unit_system(session, rules: AssignmentRules, routing_key: str, body, sender,
-                     clocks: ReplyClock | None = None) -> dict:
+def from_unit_system(
+    session, rules: AssignmentRules, routing_key: str, body, sender, clocks: ReplyClock | None = None
+) -> dict:
     """A command from a department's system: routing key ``<unit>.<command>``, body per the command's
     schema. The acting unit is the one whose broker user sent it (``sender``, the AMQP ``user_id``
     RabbitMQ validated), never the body: a command without a ``user_id``, from a user that is no
@@ -396,16 +576,21 @@ def from_unit_system(session, rules: AssignmentRules, routing_key: str, body, se
     unit, _, command = (routing_key or "").partition(".")
     if getattr(sender, "kind", None) != "unit":
         who = sender.describe() if sender is not None else "an unknown sender"
-        raise Forbidden(f"a unit command from {who}: commands are sent with the unit's own broker "
-                        "user and its user_id", {"user_id": [f"expected a unit's broker user, got {who}"]})
+        raise Forbidden(
+            f"a unit command from {who}: commands are sent with the unit's own broker user and its user_id",
+            {"user_id": [f"expected a unit's broker user, got {who}"]},
+        )
     if sender.name != unit:
-        raise Forbidden(f"routing key {routing_key!r} names unit {unit!r}, but the command was sent by "
-                        f"unit {sender.name!r} ({sender.user}); a unit acts for itself only",
-                        {"user_id": [f"{sender.user} acts for {sender.name}"]})
+        raise Forbidden(
+            f"routing key {routing_key!r} names unit {unit!r}, but the command was sent by "
+            f"unit {sender.name!r} ({sender.user}); a unit acts for itself only",
+            {"user_id": [f"{sender.user} acts for {sender.name}"]},
+        )
     if command not in COMMANDS:
-        raise InvalidInput(f"routing key {routing_key!r} names no command",
-                           {"routing_key": ["expected <unit>.<command>, command one of: "
-                                            + ", ".join(COMMANDS)]})
+        raise InvalidInput(
+            f"routing key {routing_key!r} names no command",
+            {"routing_key": ["expected <unit>.<command>, command one of: " + ", ".join(COMMANDS)]},
+        )
     if session.get(Unit, unit) is None:
         raise Forbidden(f"unit {unit!r} of broker user {sender.user} is not in the directory")
     return run(session, rules, command, body, unit_system_principal(unit), clocks)

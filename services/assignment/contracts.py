@@ -4,6 +4,7 @@ are in :mod:`shared.contracts`).
 The same command schemas check a command whether it arrives over RPC (from the gateway) or over
 AMQP (from a department's own system); ``docs/asyncapi.yaml`` describes them for departments.
 """
+
 from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
@@ -18,7 +19,7 @@ from shared.contracts.jobs.assignment import SendBack as SendBackParams  # noqa:
 
 # The units' AMQP names live in shared/contracts.py (declared by shared/messaging/topology.py);
 # these aliases keep the service's own spelling.
-UNITS_EXCHANGE = _shared.UNITS_EXCHANGE                  # topic; routing key "<unit>.<event>"
+UNITS_EXCHANGE = _shared.UNITS_EXCHANGE  # topic; routing key "<unit>.<event>"
 UNIT_COMMANDS_EXCHANGE = _shared.UNIT_COMMANDS_EXCHANGE  # topic; routing key "<unit>.<command>"
 COMMANDS_QUEUE = _shared.UNIT_COMMANDS_QUEUE
 EVENT_HEADER = _shared.UNIT_EVENT_HEADER
@@ -39,13 +40,25 @@ REPLY_DRAFTED = "assignment.reply_drafted"
 OBJECTION_OVERRULED = "assignment.objection_overruled"  # kept: the same assignment id, work on
 EXTENSION_APPROVED = "assignment.extension_approved"
 EXTENSION_REFUSED = "assignment.extension_refused"
-REPLY_ACCEPTED = "assignment.reply_accepted"            # staff accepted it; the proposers rate it
-FOLLOWUP_EXPECTED = "assignment.followup_expected"      # category B: report again when solved
-APPEAL_DECIDED = "assignment.appeal_decided"            # the committee decided a proposer's appeal
-COMMAND_REFUSED = _shared.UNIT_COMMAND_REFUSED        # a command the unit sent was refused (refusals.py)
-UNIT_EVENTS = (CREATED, CANCELLED, SENT_BACK, REHANDLING, INPUT_RECEIVED, REPLY_DRAFTED, OBJECTION_OVERRULED,
-               EXTENSION_APPROVED, EXTENSION_REFUSED, REPLY_ACCEPTED, FOLLOWUP_EXPECTED, APPEAL_DECIDED,
-               COMMAND_REFUSED)
+REPLY_ACCEPTED = "assignment.reply_accepted"  # staff accepted it; the proposers rate it
+FOLLOWUP_EXPECTED = "assignment.followup_expected"  # category B: report again when solved
+APPEAL_DECIDED = "assignment.appeal_decided"  # the committee decided a proposer's appeal
+COMMAND_REFUSED = _shared.UNIT_COMMAND_REFUSED  # a command the unit sent was refused (refusals.py)
+UNIT_EVENTS = (
+    CREATED,
+    CANCELLED,
+    SENT_BACK,
+    REHANDLING,
+    INPUT_RECEIVED,
+    REPLY_DRAFTED,
+    OBJECTION_OVERRULED,
+    EXTENSION_APPROVED,
+    EXTENSION_REFUSED,
+    REPLY_ACCEPTED,
+    FOLLOWUP_EXPECTED,
+    APPEAL_DECIDED,
+    COMMAND_REFUSED,
+)
 # The inbox notice (notify.<kind>, to unit:<code>) that goes with each decision event.
 NOTICE_TEXT = {
     CANCELLED: "提案 {number} 的交办已撤销（{reason}），请勿再办理此件。",
@@ -59,12 +72,16 @@ NOTICE_TEXT = {
 }
 
 # BPMN messages sent to the engine (correlation key: the proposal number).
-from shared.contracts.messages import (EXTENSION_REQUESTED, FOLLOWUP_REPLY, OBJECTION_RAISED,  # noqa: E402,F401
-                                       REPLY_SUBMITTED)
-
+from shared.contracts.messages import (  # noqa: E402,F401
+    EXTENSION_REQUESTED,
+    FOLLOWUP_REPLY,
+    OBJECTION_RAISED,
+    REPLY_SUBMITTED,
+)
 
 
 # -- commands from units ------------------------------------------------------------------------
+
 
 class AssignmentCommand(Schema):
     """A command about one assignment: ``sign``, ``cosign_reply``, ``submit_reply``."""

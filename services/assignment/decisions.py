@@ -19,6 +19,7 @@ Each decision is an entry of the assignment event log (``objection_decided``,
 ``extension_decided``: who, when, outcome), and the request's status changes with it; the
 queries show both. A redelivered event changes nothing (its event id is kept in the entry).
 """
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -39,8 +40,13 @@ from .records import active_assignments, current_reply, iso, record, tell_unit
 
 
 def objection_decided(session, row: Assignment, outcome: str, by: str, at: datetime, units: list[str]) -> None:
-    record(session, row, by, "objection_decided",
-           {"outcome": outcome, "decided_by": by, "decided_at": iso(at), "assigned_to": list(units)})
+    record(
+        session,
+        row,
+        by,
+        "objection_decided",
+        {"outcome": outcome, "decided_by": by, "decided_at": iso(at), "assigned_to": list(units)},
+    )
 
 
 class ExtendedPayload(Schema):
@@ -59,38 +65,68 @@ def hear_extension(session, body) -> dict | None:
     without a unit asking) or the event was heard before."""
     event = load(shared_contracts.EventSchema, body, "the event")
     if event["name"] != shared_contracts.DEADLINE_EXTENDED:
-        raise InvalidInput("the assignment service hears no such event",
-                           {"name": [f"expected {shared_contracts.DEADLINE_EXTENDED}"]})
+        raise InvalidInput(
+            "the assignment service hears no such event", {"name": [f"expected {shared_contracts.DEADLINE_EXTENDED}"]}
+        )
     data = load(ExtendedPayload, event["payload"], f"the payload of {event['name']}")
-    heard = session.scalars(select(AssignmentEvent.id).where(
-        AssignmentEvent.number == data["number"], AssignmentEvent.action == "extension_decided")).all()
+    heard = session.scalars(
+        select(AssignmentEvent.id).where(
+            AssignmentEvent.number == data["number"], AssignmentEvent.action == "extension_decided"
+        )
+    ).all()
     for entry_id in heard:
         if (session.get(AssignmentEvent, entry_id).data or {}).get("event_id") == event["event_id"]:
             return None
     request = session.scalars(
-        select(ExtensionRequest).join(Assignment, ExtensionRequest.assignment_id == Assignment.id)
+        select(ExtensionRequest)
+        .join(Assignment, ExtensionRequest.assignment_id == Assignment.id)
         .where(Assignment.number == data["number"], ExtensionRequest.status == "requested")
-        .order_by(ExtensionRequest.id.desc())).first()
+        .order_by(ExtensionRequest.id.desc())
+    ).first()
     if request is None:
         return None
     request.status = "approved"
     row = session.get(Assignment, request.assignment_id)
     decided_at = event["occurred_at"]
-    because = record(session, row, data["by"], "extension_decided",
-                     {"request_id": request.id, "outcome": "approved", "decided_by": data["by"],
-                      "decided_at": iso(decided_at), "until": data["until"].isoformat(),
-                      "previous_due": data["previous_due"].isoformat() if data["previous_due"] else None,
-                      "event_id": event["event_id"]})
-    tell_unit(session, row, contracts.EXTENSION_APPROVED, because,
-              {"request_id": request.id, "until": data["until"].isoformat(), "decided_by": data["by"],
-               "decided_at": iso(decided_at)})
+    because = record(
+        session,
+        row,
+        data["by"],
+        "extension_decided",
+        {
+            "request_id": request.id,
+            "outcome": "approved",
+            "decided_by": data["by"],
+            "decided_at": iso(decided_at),
+            "until": data["until"].isoformat(),
+            "previous_due": data["previous_due"].isoformat() if data["previous_due"] else None,
+            "event_id": event["event_id"],
+        },
+    )
+    tell_unit(
+        session,
+        row,
+        contracts.EXTENSION_APPROVED,
+        because,
+        {
+            "request_id": request.id,
+            "until": data["until"].isoformat(),
+            "decided_by": data["by"],
+            "decided_at": iso(decided_at),
+        },
+    )
     return {"request_id": request.id, "status": request.status}
 
 
 def decisions_of(session, assignment_id: int, action: str) -> list[dict]:
-    return [e.data for e in session.scalars(select(AssignmentEvent).where(
-        AssignmentEvent.assignment_id == assignment_id, AssignmentEvent.action == action)
-        .order_by(AssignmentEvent.id))]
+    return [
+        e.data
+        for e in session.scalars(
+            select(AssignmentEvent)
+            .where(AssignmentEvent.assignment_id == assignment_id, AssignmentEvent.action == action)
+            .order_by(AssignmentEvent.id)
+        )
+    ]
 
 
 def record_extension_refusal(session, params: dict, principal: dict | None) -> dict:
@@ -101,17 +137,32 @@ def record_extension_refusal(session, params: dict, principal: dict | None) -> d
     request = session.get(ExtensionRequest, data["request_id"])
     row = session.get(Assignment, request.assignment_id) if request is not None else None
     if row is None or row.number != data["number"]:
-        raise BusinessError("no_extension_request",
-                            f"proposal {data['number']} has no extension request {data['request_id']}")
+        raise BusinessError(
+            "no_extension_request", f"proposal {data['number']} has no extension request {data['request_id']}"
+        )
     if request.status == "requested":
         request.status = "refused"
         by, now = acting_user(principal), clock.now()
-        because = record(session, row, by, "extension_decided",
-                         {"request_id": request.id, "outcome": "refused", "decided_by": by,
-                          "decided_at": iso(now), "comment": data["comment"] or ""})
-        tell_unit(session, row, contracts.EXTENSION_REFUSED, because,
-                  {"request_id": request.id, "comment": data["comment"] or "", "decided_by": by,
-                   "decided_at": iso(now)})
+        because = record(
+            session,
+            row,
+            by,
+            "extension_decided",
+            {
+                "request_id": request.id,
+                "outcome": "refused",
+                "decided_by": by,
+                "decided_at": iso(now),
+                "comment": data["comment"] or "",
+            },
+        )
+        tell_unit(
+            session,
+            row,
+            contracts.EXTENSION_REFUSED,
+            because,
+            {"request_id": request.id, "comment": data["comment"] or "", "decided_by": by, "decided_at": iso(now)},
+        )
     return {"request_id": request.id, "status": request.status}
 
 
@@ -130,13 +181,22 @@ def hear_acceptance(session, body) -> list[int]:
     told = []
     for row in active_assignments(session, number, lock=True):
         reply = current_reply(session, row)
-        if row.role not in contracts.ANSWERING_ROLES or reply is None or reply.status != "submitted" \
-                or row.round != round_:
+        if (
+            row.role not in contracts.ANSWERING_ROLES
+            or reply is None
+            or reply.status != "submitted"
+            or row.round != round_
+        ):
             continue
         if any((e or {}).get("event_id") == event["event_id"] for e in decisions_of(session, row.id, "reply_accepted")):
             continue
-        because = record(session, row, "system", "reply_accepted",
-                         {"round": row.round, "category": reply.category, "event_id": event["event_id"]})
+        because = record(
+            session,
+            row,
+            "system",
+            "reply_accepted",
+            {"round": row.round, "category": reply.category, "event_id": event["event_id"]},
+        )
         tell_unit(session, row, contracts.REPLY_ACCEPTED, because, {"round": row.round, "category": reply.category})
         if reply.category == "B":
             expected = record(session, row, "system", "followup_expected", {"round": row.round})
@@ -167,11 +227,30 @@ def hear_appeal_decision(session, body) -> list[int]:
         if any((e or {}).get("event_id") == event["event_id"] for e in decisions_of(session, row.id, "appeal_decided")):
             continue
         decision = payload.get("decision")
-        because = record(session, row, "system", "appeal_decided",
-                         {"round": round_, "decision": decision, "reason": payload.get("reason"),
-                          "decided_by": payload.get("decided_by"), "event_id": event["event_id"]})
-        tell_unit(session, row, contracts.APPEAL_DECIDED, because,
-                  {"round": round_, "decision": decision, "decision_zh": DECISION_ZH.get(decision, decision),
-                   "reason": payload.get("reason") or ""})
+        because = record(
+            session,
+            row,
+            "system",
+            "appeal_decided",
+            {
+                "round": round_,
+                "decision": decision,
+                "reason": payload.get("reason"),
+                "decided_by": payload.get("decided_by"),
+                "event_id": event["event_id"],
+            },
+        )
+        tell_unit(
+            session,
+            row,
+            contracts.APPEAL_DECIDED,
+            because,
+            {
+                "round": round_,
+                "decision": decision,
+                "decision_zh": DECISION_ZH.get(decision, decision),
+                "reason": payload.get("reason") or "",
+            },
+        )
         told.append(row.id)
     return told

@@ -5,12 +5,12 @@ proposal is sent back for re-handling; replies, co-unit inputs and co-signatures
 they belong to, so earlier rounds stay in the record. :class:`AssignmentEvent` is the audit log:
 rows are added, never changed or deleted (the mapper refuses it).
 """
+
 from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import (JSON, Date, ForeignKey, Index, Integer, String, Text,
-                        UniqueConstraint, event)
+from sqlalchemy import JSON, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint, event
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.db import make_base, UtcDateTime
@@ -43,8 +43,9 @@ class Assignment(Base):
     number: Mapped[str] = mapped_column(String(50))
     proposal_id: Mapped[int] = mapped_column(Integer, index=True)
     round: Mapped[int] = mapped_column(Integer, default=1)
-    unit: Mapped[str] = mapped_column(String(100), ForeignKey("units.code", name="fk_assignments_unit_units"),
-                                      index=True)
+    unit: Mapped[str] = mapped_column(
+        String(100), ForeignKey("units.code", name="fk_assignments_unit_units"), index=True
+    )
     role: Mapped[str] = mapped_column(String(10))
     status: Mapped[str] = mapped_column(String(20))
     assigned_by: Mapped[str] = mapped_column(String(100))
@@ -101,8 +102,7 @@ class ReplyCosignature(Base):
     """A co-unit's co-signature (会签) of one revision of the lead's reply."""
 
     __tablename__ = "reply_cosignatures"
-    __table_args__ = (UniqueConstraint("reply_id", "assignment_id", "revision",
-                                       name="uq_reply_cosignatures_once"),)
+    __table_args__ = (UniqueConstraint("reply_id", "assignment_id", "revision", name="uq_reply_cosignatures_once"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     reply_id: Mapped[int] = mapped_column(ForeignKey("replies.id"), index=True)

@@ -4,6 +4,7 @@ Staff decide (user tasks in the diagram); these functions carry the decision out
 proposal to units (交办), re-open their work for a new round (重新办理), send a reply back.
 What units do with their assignments is in :mod:`.commands`.
 """
+
 from __future__ import annotations
 
 
@@ -29,9 +30,16 @@ def assign_unit(session, params: dict, principal: dict | None, number: str | Non
     data = load(AssignUnitParams, params, "assignment.assign_unit parameters")
     if session.get(Unit, data["unit"]) is None:
         raise BusinessError("no_unit", f"there is no unit '{data['unit']}' in the directory")
-    row = Assignment(number=number or f"submission-{data['submission_id']}",
-                     proposal_id=data["submission_id"], round=1, unit=data["unit"], role="single",
-                     status="assigned", assigned_by=_actor(principal), created_at=clock.now())
+    row = Assignment(
+        number=number or f"submission-{data['submission_id']}",
+        proposal_id=data["submission_id"],
+        round=1,
+        unit=data["unit"],
+        role="single",
+        status="assigned",
+        assigned_by=_actor(principal),
+        created_at=clock.now(),
+    )
     session.add(row)
     session.flush()
     record(session, row, _actor(principal), "assigned", {"mode": "single", "round": 1})
@@ -64,16 +72,16 @@ def assign(session, params: dict, principal: dict | None) -> dict:
     roles = _roles(data)
     unknown = [code for code, _ in roles if session.get(Unit, code) is None]
     if unknown:
-        raise BusinessError("no_unit", f"there is no unit {', '.join(repr(c) for c in unknown)} "
-                                       "in the directory")
+        raise BusinessError("no_unit", f"there is no unit {', '.join(repr(c) for c in unknown)} in the directory")
     actor, now = _actor(principal), clock.now()
     new_units = [code for code, _ in roles]
     kept = []
     for old in active_assignments(session, data["number"], lock=True):
         stays = (old.unit, old.role) in roles and old.round == data["round"]
         if old.status == "objected":  # staff decided on the objection with this assignment
-            decisions.objection_decided(session, old, "kept" if old.unit in new_units else "reassigned",
-                                        actor, now, new_units)
+            decisions.objection_decided(
+                session, old, "kept" if old.unit in new_units else "reassigned", actor, now, new_units
+            )
         if stays:  # the same unit in the same role: its assignment (and id) goes on
             kept.append(old)
             continue
@@ -85,29 +93,47 @@ def assign(session, params: dict, principal: dict | None) -> dict:
         objected = row.status == "objected"
         if objected:
             row.status = "signed" if row.signed_at is not None else "assigned"
-        because = record(session, row, actor, "kept", {"mode": data["mode"], "round": data["round"],
-                                                        "objection_overruled": objected})
+        because = record(
+            session, row, actor, "kept", {"mode": data["mode"], "round": data["round"], "objection_overruled": objected}
+        )
         created.append((row, because))
         if objected:
-            tell_unit(session, row, contracts.OBJECTION_OVERRULED, because,
-                      {"decided_by": actor, "decided_at": iso(now)})
+            tell_unit(
+                session, row, contracts.OBJECTION_OVERRULED, because, {"decided_by": actor, "decided_at": iso(now)}
+            )
     for code, role in roles:
         if any(row.unit == code and row.role == role for row in kept):
             continue
-        row = Assignment(number=data["number"], proposal_id=data["proposal_id"], round=data["round"],
-                         unit=code, role=role, status="assigned", assigned_by=actor, created_at=now)
+        row = Assignment(
+            number=data["number"],
+            proposal_id=data["proposal_id"],
+            round=data["round"],
+            unit=code,
+            role=role,
+            status="assigned",
+            assigned_by=actor,
+            created_at=now,
+        )
         session.add(row)
         session.flush()
-        created.append((row, record(session, row, actor, "assigned",
-                                    {"mode": data["mode"], "round": data["round"]})))
+        created.append((row, record(session, row, actor, "assigned", {"mode": data["mode"], "round": data["round"]})))
     together = [{"id": row.id, "unit": row.unit, "role": row.role} for row, _ in created]
     for row, because in created:
         if row not in kept:
             notify_unit(session, row, contracts.CREATED, because, {"mode": data["mode"], "assignments": together})
-    handling_event(session, "handling.assigned", data["number"], created[0][1],
-                   {"round": data["round"], "mode": data["mode"], "units": new_units})
-    return {"number": data["number"], "round": data["round"], "assignments": together,
-            "answering_units": [row.unit for row, _ in created if row.role in ANSWERING_ROLES]}
+    handling_event(
+        session,
+        "handling.assigned",
+        data["number"],
+        created[0][1],
+        {"round": data["round"], "mode": data["mode"], "units": new_units},
+    )
+    return {
+        "number": data["number"],
+        "round": data["round"],
+        "assignments": together,
+        "answering_units": [row.unit for row, _ in created if row.role in ANSWERING_ROLES],
+    }
 
 
 def request_rehandling(session, params: dict, principal: dict | None) -> dict:
@@ -119,18 +145,24 @@ def request_rehandling(session, params: dict, principal: dict | None) -> dict:
         raise BusinessError("no_assignment", f"proposal {data['number']} has no active assignment")
     current = max(row.round for row in rows)
     if data["round"] <= current:
-        raise InvalidInput("a re-handling round comes after the current one",
-                           {"round": [f"must be greater than the current round {current}"]})
+        raise InvalidInput(
+            "a re-handling round comes after the current one",
+            {"round": [f"must be greater than the current round {current}"]},
+        )
     actor = _actor(principal)
     for row in rows:
         previous, row.round = row.round, data["round"]
         if row.status == "replied":
             row.status = "signed"
         because = record(session, row, actor, "rehandling", {"round": row.round, "previous_round": previous})
-        notify_unit(session, row, contracts.REHANDLING, because,
-                    {"round": row.round, "previous_round": previous})
-    handling_event(session, "handling.rehandling", data["number"], because,
-                   {"round": data["round"], "units": [row.unit for row in rows]})
+        notify_unit(session, row, contracts.REHANDLING, because, {"round": row.round, "previous_round": previous})
+    handling_event(
+        session,
+        "handling.rehandling",
+        data["number"],
+        because,
+        {"round": data["round"], "units": [row.unit for row in rows]},
+    )
     return {"number": data["number"], "round": data["round"], "units": [row.unit for row in rows]}
 
 
@@ -142,14 +174,15 @@ def send_back(session, params: dict, principal: dict | None) -> dict:
     answering = [row for row in rows if row.role in ANSWERING_ROLES]
     strangers = sorted(set(data["units"]) - {row.unit for row in answering})
     if strangers:
-        raise InvalidInput("only an answering unit's reply can be sent back",
-                           {"units": [f"not answering proposal {data['number']}: {', '.join(strangers)}"]})
+        raise InvalidInput(
+            "only an answering unit's reply can be sent back",
+            {"units": [f"not answering proposal {data['number']}: {', '.join(strangers)}"]},
+        )
     chosen = [row for row in answering if not data["units"] or row.unit in data["units"]]
     replies = [(row, current_reply(session, row)) for row in chosen]
     replies = [(row, reply) for row, reply in replies if reply is not None and reply.status == "submitted"]
     if not replies:
-        raise BusinessError("no_submitted_reply", f"proposal {data['number']} has no submitted reply "
-                                                  "to send back")
+        raise BusinessError("no_submitted_reply", f"proposal {data['number']} has no submitted reply to send back")
     actor, now = _actor(principal), clock.now()
     reopened = []
     for row, reply in replies:
@@ -161,12 +194,25 @@ def send_back(session, params: dict, principal: dict | None) -> dict:
         if row.status == "replied":
             row.status = "signed"
         because = record(session, row, actor, "sent_back", {"comment": data["comment"], "round": row.round})
-        tell_unit(session, row, contracts.SENT_BACK, because,
-                    {"comment": data["comment"], "round": row.round, "sent_back_at": iso(now)})
-    handling_event(session, "handling.sent_back", data["number"], because,
-                   {"round": max(row.round for row, _ in replies), "units": [row.unit for row, _ in replies]})
-    return {"number": data["number"], "round": max(row.round for row, _ in replies),
-            "sent_back": [row.unit for row, _ in replies]}
+        tell_unit(
+            session,
+            row,
+            contracts.SENT_BACK,
+            because,
+            {"comment": data["comment"], "round": row.round, "sent_back_at": iso(now)},
+        )
+    handling_event(
+        session,
+        "handling.sent_back",
+        data["number"],
+        because,
+        {"round": max(row.round for row, _ in replies), "units": [row.unit for row, _ in replies]},
+    )
+    return {
+        "number": data["number"],
+        "round": max(row.round for row, _ in replies),
+        "sent_back": [row.unit for row, _ in replies],
+    }
 
 
 __all__ = ["assign", "assign_unit", "ensure_units", "request_rehandling", "send_back", "describe"]

@@ -1,4 +1,5 @@
 """What people and department systems may read: a unit its own assignments, staff all of them."""
+
 from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
@@ -11,8 +12,16 @@ from shared.validation import load
 from .commands import describe_reply
 from .decisions import decisions_of
 from .models import Assignment, AssignmentEvent, CoUnitInput, ExtensionRequest, Reply, Unit
-from .records import (acting_unit, active_assignments, current_reply, describe, iso, oversees,
-                      principal_of, visible_assignment)
+from .records import (
+    acting_unit,
+    active_assignments,
+    current_reply,
+    describe,
+    iso,
+    oversees,
+    principal_of,
+    visible_assignment,
+)
 
 
 def list_assignments(session, principal, number: str | None = None) -> list[dict]:
@@ -30,8 +39,13 @@ def list_assignments(session, principal, number: str | None = None) -> list[dict
 
 
 def _input(item: CoUnitInput, session) -> dict:
-    return {"id": item.id, "from_unit": session.get(Assignment, item.assignment_id).unit,
-            "round": item.round, "text": item.text, "sent_at": iso(item.sent_at)}
+    return {
+        "id": item.id,
+        "from_unit": session.get(Assignment, item.assignment_id).unit,
+        "round": item.round,
+        "text": item.text,
+        "sent_at": iso(item.sent_at),
+    }
 
 
 def _decision(data: dict | None) -> dict | None:
@@ -54,13 +68,17 @@ def get_assignment(session, assignment_id: int, principal) -> dict:
     row = visible_assignment(session, assignment_id, principal_of(principal))
     others = [o for o in active_assignments(session, row.number) if o.id != row.id]
     replies = session.scalars(select(Reply).where(Reply.assignment_id == row.id).order_by(Reply.round))
-    inputs = session.scalars(select(CoUnitInput).where(
-        (CoUnitInput.assignment_id == row.id) | (CoUnitInput.lead_assignment_id == row.id))
-        .order_by(CoUnitInput.id))
-    extensions = session.scalars(select(ExtensionRequest).where(ExtensionRequest.assignment_id == row.id)
-                                 .order_by(ExtensionRequest.id))
-    events = session.scalars(select(AssignmentEvent).where(AssignmentEvent.assignment_id == row.id)
-                             .order_by(AssignmentEvent.id))
+    inputs = session.scalars(
+        select(CoUnitInput)
+        .where((CoUnitInput.assignment_id == row.id) | (CoUnitInput.lead_assignment_id == row.id))
+        .order_by(CoUnitInput.id)
+    )
+    extensions = session.scalars(
+        select(ExtensionRequest).where(ExtensionRequest.assignment_id == row.id).order_by(ExtensionRequest.id)
+    )
+    events = session.scalars(
+        select(AssignmentEvent).where(AssignmentEvent.assignment_id == row.id).order_by(AssignmentEvent.id)
+    )
     decided = {d["request_id"]: d for d in decisions_of(session, row.id, "extension_decided")}
     objection_decisions = decisions_of(session, row.id, "objection_decided")
     lead = next((o for o in others if o.role == "lead"), None)
@@ -74,10 +92,19 @@ def get_assignment(session, assignment_id: int, principal) -> dict:
         "replies": [describe_reply(session, reply) for reply in replies],
         "lead_reply": describe_reply(session, lead_reply) if lead_reply is not None else None,
         "inputs": [_input(item, session) for item in inputs],
-        "extension_requests": [{"id": e.id, "round": e.round, "until": iso(e.requested_until),
-                                "months": e.months, "reason": e.reason, "status": e.status,
-                                "requested_at": iso(e.requested_at),
-                                "decision": _decision(decided.get(e.id))} for e in extensions],
+        "extension_requests": [
+            {
+                "id": e.id,
+                "round": e.round,
+                "until": iso(e.requested_until),
+                "months": e.months,
+                "reason": e.reason,
+                "status": e.status,
+                "requested_at": iso(e.requested_at),
+                "decision": _decision(decided.get(e.id)),
+            }
+            for e in extensions
+        ],
         "events": [{"at": iso(e.at), "actor": e.actor, "action": e.action, "data": e.data} for e in events],
     }
 
@@ -90,30 +117,56 @@ def proposal_reply(session, access: dict) -> dict:
     number = access["answered_by"]
     rows = list(session.scalars(select(Assignment).where(Assignment.number == number).order_by(Assignment.id)))
     by_id = {row.id: row for row in rows}
-    replies = list(session.scalars(select(Reply).where(Reply.assignment_id.in_(list(by_id) or [0]),
-                                                       Reply.status == "submitted").order_by(Reply.round, Reply.id)))
-    inputs = list(session.scalars(select(CoUnitInput).where(CoUnitInput.assignment_id.in_(list(by_id) or [0]))
-                                  .order_by(CoUnitInput.round, CoUnitInput.id)))
+    replies = list(
+        session.scalars(
+            select(Reply)
+            .where(Reply.assignment_id.in_(list(by_id) or [0]), Reply.status == "submitted")
+            .order_by(Reply.round, Reply.id)
+        )
+    )
+    inputs = list(
+        session.scalars(
+            select(CoUnitInput)
+            .where(CoUnitInput.assignment_id.in_(list(by_id) or [0]))
+            .order_by(CoUnitInput.round, CoUnitInput.id)
+        )
+    )
     wanted = None if access.get("all_rounds") else set(access.get("rounds") or ())
     rounds = sorted({r.round for r in replies} if wanted is None else wanted & {r.round for r in replies})
     active = [row for row in rows if row.status != "cancelled"]
     return {
-        "number": access["number"], "answered_by": number,
+        "number": access["number"],
+        "answered_by": number,
         "units": [{"unit": row.unit, "role": row.role} for row in active],
-        "rounds": [{
-            "round": n,
-            "replies": [{"unit": by_id[r.assignment_id].unit, "role": by_id[r.assignment_id].role,
-                         "category": r.category, "text": r.text, "submitted_at": iso(r.submitted_at)}
-                        for r in replies if r.round == n],
-            "co_unit_input": [{"unit": by_id[i.assignment_id].unit, "text": i.text, "sent_at": iso(i.sent_at)}
-                              for i in inputs if i.round == n],
-        } for n in rounds],
+        "rounds": [
+            {
+                "round": n,
+                "replies": [
+                    {
+                        "unit": by_id[r.assignment_id].unit,
+                        "role": by_id[r.assignment_id].role,
+                        "category": r.category,
+                        "text": r.text,
+                        "submitted_at": iso(r.submitted_at),
+                    }
+                    for r in replies
+                    if r.round == n
+                ],
+                "co_unit_input": [
+                    {"unit": by_id[i.assignment_id].unit, "text": i.text, "sent_at": iso(i.sent_at)}
+                    for i in inputs
+                    if i.round == n
+                ],
+            }
+            for n in rounds
+        ],
     }
 
 
 class _Codes(Schema):
-    codes = fields.List(fields.String(validate=validate.Length(min=1, max=100)), required=True,
-                        validate=validate.Length(max=200))
+    codes = fields.List(
+        fields.String(validate=validate.Length(min=1, max=100)), required=True, validate=validate.Length(max=200)
+    )
 
 
 def unit_names(session, codes, principal) -> dict[str, str]:

@@ -3,6 +3,7 @@
 Messages leave through the service's outbox, in the transaction of the change they describe:
 unit events to exchange ``ztc.units`` (routing key ``<unit>.<event>``), BPMN messages to the engine.
 """
+
 from __future__ import annotations
 
 from datetime import datetime, timezone
@@ -34,8 +35,10 @@ def oversees(principal: dict) -> bool:
 
 def acting_unit(principal: dict) -> str:
     if "unit" not in principal["roles"] or not principal["unit"]:
-        raise Forbidden("only a unit's handler or system acts on an assignment",
-                        {"principal": [f"{principal['user']} acts for no unit"]})
+        raise Forbidden(
+            "only a unit's handler or system acts on an assignment",
+            {"principal": [f"{principal['user']} acts for no unit"]},
+        )
     return principal["unit"]
 
 
@@ -46,8 +49,7 @@ def own_assignment(session, assignment_id: int, principal: dict) -> Assignment:
     if row is None:
         raise NotFound(f"there is no assignment {assignment_id}")
     if row.unit != unit:
-        raise Forbidden(f"assignment {assignment_id} belongs to another unit; {unit} acts on its own "
-                        "assignments only")
+        raise Forbidden(f"assignment {assignment_id} belongs to another unit; {unit} acts on its own assignments only")
     return row
 
 
@@ -66,8 +68,9 @@ def active_assignments(session, number: str, lock: bool = False) -> list[Assignm
     ``lock`` takes them FOR UPDATE (PostgreSQL; SQLite lets one writer in at a time anyway) and
     reloads them, so two units submitting at once cannot both miss that the other has replied.
     """
-    query = (select(Assignment).where(Assignment.number == number, Assignment.status != "cancelled")
-             .order_by(Assignment.id))
+    query = (
+        select(Assignment).where(Assignment.number == number, Assignment.status != "cancelled").order_by(Assignment.id)
+    )
     if lock:
         query = query.with_for_update().execution_options(populate_existing=True)
     return list(session.scalars(query))
@@ -78,10 +81,15 @@ def current_reply(session, row: Assignment) -> Reply | None:
     return session.scalar(select(Reply).where(Reply.assignment_id == row.id, Reply.round == row.round))
 
 
-def record(session, assignment: Assignment, actor: str, action: str, data: dict | None = None
-           ) -> AssignmentEvent:
-    row = AssignmentEvent(assignment_id=assignment.id, number=assignment.number, at=clock.now(),
-                          actor=actor, action=action, data=data or {})
+def record(session, assignment: Assignment, actor: str, action: str, data: dict | None = None) -> AssignmentEvent:
+    row = AssignmentEvent(
+        assignment_id=assignment.id,
+        number=assignment.number,
+        at=clock.now(),
+        actor=actor,
+        action=action,
+        data=data or {},
+    )
     session.add(row)
     session.flush()
     return row
@@ -90,11 +98,25 @@ def record(session, assignment: Assignment, actor: str, action: str, data: dict 
 def notify_unit(session, assignment: Assignment, event: str, because: AssignmentEvent, data: dict) -> None:
     """Publish ``event`` to the assignment's unit (after commit, through the outbox)."""
     now = clock.now()
-    payload = {"event": event, "event_id": f"assignment-event-{because.id}", "at": iso(now),
-               "unit": assignment.unit, "assignment": describe(assignment), **data}
-    session.add(Outbox(exchange=contracts.UNITS_EXCHANGE, routing_key=f"{assignment.unit}.{event}",
-                       payload=payload, headers={contracts.EVENT_HEADER: event}, available_at=now,
-                       created_at=now, attempts=0))
+    payload = {
+        "event": event,
+        "event_id": f"assignment-event-{because.id}",
+        "at": iso(now),
+        "unit": assignment.unit,
+        "assignment": describe(assignment),
+        **data,
+    }
+    session.add(
+        Outbox(
+            exchange=contracts.UNITS_EXCHANGE,
+            routing_key=f"{assignment.unit}.{event}",
+            payload=payload,
+            headers={contracts.EVENT_HEADER: event},
+            available_at=now,
+            created_at=now,
+            attempts=0,
+        )
+    )
 
 
 def tell_unit(session, assignment: Assignment, event: str, because: AssignmentEvent, data: dict) -> None:
@@ -104,20 +126,49 @@ def tell_unit(session, assignment: Assignment, event: str, because: AssignmentEv
 
     notify_unit(session, assignment, event, because, data)
     text = contracts.NOTICE_TEXT[event].format_map(
-        {"number": assignment.number, "id": assignment.id, "round": assignment.round, "reason": "",
-         "comment": "", "until": "", **{k: v if v is not None else "" for k, v in data.items()}})
-    notify(session, Outbox, event, f"{event}:{because.id}", assignment.number, [f"unit:{assignment.unit}"],
-           title=f"提案 {assignment.number}（交办号 {assignment.id}）", text=text)
+        {
+            "number": assignment.number,
+            "id": assignment.id,
+            "round": assignment.round,
+            "reason": "",
+            "comment": "",
+            "until": "",
+            **{k: v if v is not None else "" for k, v in data.items()},
+        }
+    )
+    notify(
+        session,
+        Outbox,
+        event,
+        f"{event}:{because.id}",
+        assignment.number,
+        [f"unit:{assignment.unit}"],
+        title=f"提案 {assignment.number}（交办号 {assignment.id}）",
+        text=text,
+    )
 
 
-def unit_acted(session, name: str, assignment: Assignment, because: AssignmentEvent, at: datetime,
-               by: str, **extra) -> None:
+def unit_acted(
+    session, name: str, assignment: Assignment, because: AssignmentEvent, at: datetime, by: str, **extra
+) -> None:
     """A domain event (``ztc.events``) saying the unit did something others keep time on:
     ``assignment.signed``, ``assignment.input_sent`` or ``assignment.milestone_done`` (with
     ``milestone``): supervision fulfils the unit's deadline."""
-    publish_event(session, Outbox, name, f"{name}:{because.id}", assignment.number,
-                  payload={"unit": assignment.unit, "assignment_id": assignment.id, "at": iso(at),
-                           "by": by, "round": assignment.round, **extra})
+    publish_event(
+        session,
+        Outbox,
+        name,
+        f"{name}:{because.id}",
+        assignment.number,
+        payload={
+            "unit": assignment.unit,
+            "assignment_id": assignment.id,
+            "at": iso(at),
+            "by": by,
+            "round": assignment.round,
+            **extra,
+        },
+    )
 
 
 def tell_engine(session, name: str, number: str, because: AssignmentEvent, payload: dict) -> None:
@@ -127,20 +178,25 @@ def tell_engine(session, name: str, number: str, because: AssignmentEvent, paylo
     send_message(session, Outbox, name, number, f"assignment-event-{because.id}", payload)
     progress = HANDLING_ON_MESSAGE.get(name)
     if progress is not None:
-        handling_event(session, progress, number, because,
-                       {key: payload.get(key) for key in ("round", "category", "unit", "text")
-                        if payload.get(key) is not None})
+        handling_event(
+            session,
+            progress,
+            number,
+            because,
+            {key: payload.get(key) for key in ("round", "category", "unit", "text") if payload.get(key) is not None},
+        )
 
 
-HANDLING_ON_MESSAGE = {contracts.REPLY_SUBMITTED: "handling.reply_submitted",
-                       contracts.FOLLOWUP_REPLY: "handling.followup_received"}
+HANDLING_ON_MESSAGE = {
+    contracts.REPLY_SUBMITTED: "handling.reply_submitted",
+    contracts.FOLLOWUP_REPLY: "handling.followup_received",
+}
 
 
 def handling_event(session, name: str, number: str, because: AssignmentEvent, payload: dict) -> None:
     """A ``handling.*`` domain event on ``ztc.events``: how the proposal's handling moved on
     (assigned, reply submitted, sent back, re-handling, follow-up). Intake hears it."""
-    publish_event(session, Outbox, name, f"{name}:{because.id}", number,
-                  payload={"number": number, **payload})
+    publish_event(session, Outbox, name, f"{name}:{because.id}", number, payload={"number": number, **payload})
 
 
 def aware(value: datetime | None) -> datetime | None:
@@ -158,10 +214,18 @@ def iso(value) -> str | None:
 
 def describe(row: Assignment) -> dict:
     return {
-        "id": row.id, "number": row.number, "proposal_id": row.proposal_id, "round": row.round,
-        "unit": row.unit, "role": row.role, "status": row.status, "assigned_at": iso(row.created_at),
-        "assigned_by": row.assigned_by, "signed_at": iso(row.signed_at),
-        "objection": ({"reason": row.objection_reason, "at": iso(row.objected_at)}
-                      if row.objected_at is not None else None),
+        "id": row.id,
+        "number": row.number,
+        "proposal_id": row.proposal_id,
+        "round": row.round,
+        "unit": row.unit,
+        "role": row.role,
+        "status": row.status,
+        "assigned_at": iso(row.created_at),
+        "assigned_by": row.assigned_by,
+        "signed_at": iso(row.signed_at),
+        "objection": (
+            {"reason": row.objection_reason, "at": iso(row.objected_at)} if row.objected_at is not None else None
+        ),
         "cancelled_at": iso(row.cancelled_at),
     }

@@ -9,6 +9,7 @@ Only the unit the broker vouches for hears it (the AMQP ``user_id``'s unit, neve
 or the body's): a command sent under another unit's key is refused, and told to its sender, not to
 the unit it named. A message from no unit's user (or none) has nobody to tell; the dead letter is all.
 """
+
 from __future__ import annotations
 
 import uuid
@@ -32,17 +33,26 @@ def refusal_of(exc: BaseException, routing_key: str, sender, ids: dict | None) -
         return None
     kind, message, details = _explain(exc)
     ids = ids or {}
-    return contracts.UnitRefusalSchema().load({
-        "event": contracts.UNIT_COMMAND_REFUSED, "event_id": f"refused-{uuid.uuid4()}",
-        "at": clock.now().isoformat(), "unit": sender.name, "command": routing_key or "",
-        "correlation_id": ids.get("correlation_id"), "message_id": ids.get("message_id"),
-        "kind": kind, "message": message, "details": details})
+    return contracts.UnitRefusalSchema().load(
+        {
+            "event": contracts.UNIT_COMMAND_REFUSED,
+            "event_id": f"refused-{uuid.uuid4()}",
+            "at": clock.now().isoformat(),
+            "unit": sender.name,
+            "command": routing_key or "",
+            "correlation_id": ids.get("correlation_id"),
+            "message_id": ids.get("message_id"),
+            "kind": kind,
+            "message": message,
+            "details": details,
+        }
+    )
 
 
 def _explain(exc: BaseException) -> tuple[str, str, dict]:
     from marshmallow import ValidationError
 
-    inner = getattr(exc, "orig", None) or exc   # SQLAlchemy wraps what the driver raised
+    inner = getattr(exc, "orig", None) or exc  # SQLAlchemy wraps what the driver raised
     if isinstance(inner, ZtcError):
         kind = inner.code if inner.code in contracts.REFUSAL_KINDS else _NEAREST_KIND.get(inner.code, "invalid_input")
         return kind, inner.message, _jsonable(inner.details)
@@ -68,8 +78,15 @@ def tell(session, refusal: dict) -> bool:
         return False
     now = clock.now()
     body = contracts.UnitRefusalSchema().dump(refusal)
-    session.add(Outbox(exchange=contracts.UNITS_EXCHANGE,
-                       routing_key=f"{refusal['unit']}.{contracts.UNIT_COMMAND_REFUSED}", payload=body,
-                       headers={contracts.UNIT_EVENT_HEADER: contracts.UNIT_COMMAND_REFUSED},
-                       available_at=now, created_at=now, attempts=0))
+    session.add(
+        Outbox(
+            exchange=contracts.UNITS_EXCHANGE,
+            routing_key=f"{refusal['unit']}.{contracts.UNIT_COMMAND_REFUSED}",
+            payload=body,
+            headers={contracts.UNIT_EVENT_HEADER: contracts.UNIT_COMMAND_REFUSED},
+            available_at=now,
+            created_at=now,
+            attempts=0,
+        )
+    )
     return True

@@ -14,6 +14,7 @@ Two sources, both shown with their reasons; staff decide (the ``assign`` user ta
 
 A unit's score is its keyword matches plus its similar past proposals; highest first.
 """
+
 from __future__ import annotations
 
 import unicodedata
@@ -32,8 +33,7 @@ from .records import oversees, principal_of
 
 class _Keyword(Schema):
     keyword = fields.String(required=True, validate=validate.Length(min=1))
-    units = fields.List(fields.String(validate=validate.Length(min=1)), required=True,
-                        validate=validate.Length(min=1))
+    units = fields.List(fields.String(validate=validate.Length(min=1)), required=True, validate=validate.Length(min=1))
 
 
 class _SimilarTitles(Schema):
@@ -55,8 +55,7 @@ def routing_rules(rulebook) -> dict:
         section = RoutingSection().load(rulebook.rules.get("routing") or {})
     except ValidationError as exc:
         raise ValueError(f"rulebook {rulebook.name} {rulebook.version}: section routing: {exc.messages}") from None
-    return {**section, "rulebook": {"name": rulebook.name, "version": rulebook.version,
-                                    "hash": rulebook.content_hash}}
+    return {**section, "rulebook": {"name": rulebook.name, "version": rulebook.version, "hash": rulebook.content_hash}}
 
 
 class _Titled(Schema):
@@ -66,8 +65,11 @@ class _Titled(Schema):
 
 class ProposalForRouting(_Titled):
     text = fields.String(load_default="", validate=validate.Length(max=200000))
-    others = fields.List(fields.Nested(_Titled), load_default=list,
-                         metadata={"description": "other proposals (number, title) to compare titles with"})
+    others = fields.List(
+        fields.Nested(_Titled),
+        load_default=list,
+        metadata={"description": "other proposals (number, title) to compare titles with"},
+    )
 
 
 def _characters(text: str, ignore=()) -> str:
@@ -79,7 +81,7 @@ def _characters(text: str, ignore=()) -> str:
 
 def bigrams(text: str, ignore=()) -> frozenset[str]:
     chars = _characters(text, ignore)
-    return frozenset(chars[i:i + 2] for i in range(len(chars) - 1)) or frozenset(chars and {chars})
+    return frozenset(chars[i : i + 2] for i in range(len(chars) - 1)) or frozenset(chars and {chars})
 
 
 def similarity(a: str, b: str, ignore=()) -> float:
@@ -91,8 +93,9 @@ def _went_to(session, numbers) -> dict[str, set[str]]:
     """The units that answered each proposal in the end (not cancelled by a reassignment)."""
     units = defaultdict(set)
     if numbers:
-        for row in session.scalars(select(Assignment).where(Assignment.number.in_(list(numbers)),
-                                                            Assignment.status != "cancelled")):
+        for row in session.scalars(
+            select(Assignment).where(Assignment.number.in_(list(numbers)), Assignment.status != "cancelled")
+        ):
             if row.role in ANSWERING_ROLES:
                 units[row.number].add(row.unit)
     return units
@@ -113,9 +116,11 @@ def suggest(session, rules: dict, proposal, principal) -> dict:
             for unit in item["units"]:
                 found[unit]["keywords"].append(item["keyword"])
     similar = rules["similar_titles"]
-    alike = {number: round(similarity(data["title"], title, similar["ignore"]), 3)
-             for number, title in ((o["number"], o["title"]) for o in data["others"])
-             if number != data["number"]}
+    alike = {
+        number: round(similarity(data["title"], title, similar["ignore"]), 3)
+        for number, title in ((o["number"], o["title"]) for o in data["others"])
+        if number != data["number"]
+    }
     alike = {number: score for number, score in alike.items() if score >= similar["threshold"]}
     for number, units in _went_to(session, alike).items():
         for unit in units:
@@ -130,11 +135,23 @@ def suggest(session, rules: dict, proposal, principal) -> dict:
         if past:
             count = len(past)
             reasons.append(f"{count} past proposal{'s' if count > 1 else ''} with similar titles went to {unit}")
-        suggestions.append({"unit": unit, "name": directory[unit], "score": len(why["keywords"]) + len(past),
-                            "reasons": reasons, "keywords": why["keywords"], "similar_proposals": past})
+        suggestions.append(
+            {
+                "unit": unit,
+                "name": directory[unit],
+                "score": len(why["keywords"]) + len(past),
+                "reasons": reasons,
+                "keywords": why["keywords"],
+                "similar_proposals": past,
+            }
+        )
     suggestions.sort(key=lambda s: (-s["score"], s["unit"]))
-    return {"number": data["number"], "routing_version": rules["version"], "rulebook": rules["rulebook"],
-            "suggestions": suggestions}
+    return {
+        "number": data["number"],
+        "routing_version": rules["version"],
+        "rulebook": rules["rulebook"],
+        "suggestions": suggestions,
+    }
 
 
 __all__ = ["suggest", "routing_rules", "similarity"]

@@ -4,6 +4,7 @@
 and counts working days on :class:`~shared.calendar.WorkingCalendar`. Tests may pass a rulebook
 of their own (say, one that enables category D).
 """
+
 from __future__ import annotations
 
 import abc

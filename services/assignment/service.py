@@ -3,6 +3,7 @@
 Jobs come from the engine; commands come over RPC (the gateway, for a unit's handlers) and over
 AMQP (a department's own system, routing key ``<unit>.<command>``) into the same functions.
 """
+
 from __future__ import annotations
 
 import logging
@@ -85,8 +86,9 @@ class AssignmentService(Pingable, ConsultationEntrypoints):
 
     # -- commands from units over RPC ---------------------------------------------------------
     def _command(self, command, params, principal):
-        result = commands.run(self.db.session, self.rules, command, params, principal,
-                              SupervisionClock(self.supervision, principal))
+        result = commands.run(
+            self.db.session, self.rules, command, params, principal, SupervisionClock(self.supervision, principal)
+        )
         self.db.commit()
         return result
 
@@ -104,8 +106,9 @@ class AssignmentService(Pingable, ConsultationEntrypoints):
 
     @api
     def report_milestone(self, assignment_id, milestone, note, principal=None):
-        return self._command("report_milestone", {"assignment_id": assignment_id, "milestone": milestone,
-                                                  "note": note}, principal)
+        return self._command(
+            "report_milestone", {"assignment_id": assignment_id, "milestone": milestone, "note": note}, principal
+        )
 
     @api
     def send_input(self, assignment_id, text, principal=None):
@@ -113,8 +116,11 @@ class AssignmentService(Pingable, ConsultationEntrypoints):
 
     @api
     def draft_reply(self, assignment_id, category, text, principal=None, milestones=None):
-        return self._command("draft_reply", {"assignment_id": assignment_id, "category": category,
-                                             "text": text, "milestones": milestones or []}, principal)
+        return self._command(
+            "draft_reply",
+            {"assignment_id": assignment_id, "category": category, "text": text, "milestones": milestones or []},
+            principal,
+        )
 
     @api
     def cosign_reply(self, assignment_id, principal=None):
@@ -127,8 +133,7 @@ class AssignmentService(Pingable, ConsultationEntrypoints):
     @api
     def request_extension(self, assignment_id, until=None, reason=None, principal=None, months=None):
         params = {"assignment_id": assignment_id, "until": until, "months": months, "reason": reason}
-        return self._command("request_extension", {k: v for k, v in params.items() if v is not None},
-                             principal)
+        return self._command("request_extension", {k: v for k, v in params.items() if v is not None}, principal)
 
     # -- queries ----------------------------------------------------------------------------------
     @api
@@ -180,8 +185,11 @@ class AssignmentService(Pingable, ConsultationEntrypoints):
         try:
             # The unit's broker user is vouched for by RabbitMQ (its user_id): a principal this process
             # took from a verified source, so the proxy signs it on for supervision.
-            clocks = SupervisionClock(self.supervision, Principal(commands.unit_system_principal(sender.name))) \
-                if getattr(sender, "kind", None) == "unit" else None
+            clocks = (
+                SupervisionClock(self.supervision, Principal(commands.unit_system_principal(sender.name)))
+                if getattr(sender, "kind", None) == "unit"
+                else None
+            )
             result = commands.from_unit_system(self.db.session, self.rules, routing_key, body, sender, clocks)
             self.db.commit()
         except Exception as exc:

@@ -12,6 +12,7 @@ of :meth:`InstanceStore.save`; the cache only spares the restore.
 A plain :class:`collections.OrderedDict` is enough for a least-recently-used bound by count with
 these take-out/put-back semantics; no library is needed for it.
 """
+
 from __future__ import annotations
 
 from collections import OrderedDict
@@ -20,7 +21,7 @@ from collections import OrderedDict
 class WorkflowCache:
     def __init__(self, size: int):
         self.size = max(0, size)
-        self._entries: OrderedDict = OrderedDict()   # instance id -> (revision, version id, workflow)
+        self._entries: OrderedDict = OrderedDict()  # instance id -> (revision, version id, workflow)
 
     def __len__(self) -> int:
         return len(self._entries)

@@ -14,6 +14,7 @@ when, in the append-only ``activations`` log:
 
 Running instances stay on their version whatever is activated; ``ztc instances migrate`` moves them.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -59,9 +60,12 @@ class Deployments:
         except diagram_parser.DiagramError as exc:
             raise DiagramRefused(
                 f"{len(exc.problems)} problem(s) in {', '.join(sorted(files))}",
-                {"problems": [str(p) for p in exc.problems],
-                 "problem_details": [p.to_dict() for p in exc.problems],
-                 "notes": exc.notes}) from None
+                {
+                    "problems": [str(p) for p in exc.problems],
+                    "problem_details": [p.to_dict() for p in exc.problems],
+                    "notes": exc.notes,
+                },
+            ) from None
 
     def deploy(self, files: dict, actor: str = "designer", draft: bool = False) -> list[dict]:
         """Validate and store ``files``; returns, per process, what became of it (``state``):
@@ -75,17 +79,31 @@ class Deployments:
         out = []
         with transaction(self.store.sessions) as s:
             for definition in definitions:
-                row = s.scalar(select(ProcessVersion).where(
-                    ProcessVersion.process_id == definition.process_id,
-                    ProcessVersion.version == definition.version))
+                row = s.scalar(
+                    select(ProcessVersion).where(
+                        ProcessVersion.process_id == definition.process_id, ProcessVersion.version == definition.version
+                    )
+                )
                 new = row is None
                 if new:
-                    number = (s.scalar(select(func.max(ProcessVersion.number)).where(
-                        ProcessVersion.process_id == definition.process_id)) or 0) + 1
+                    number = (
+                        s.scalar(
+                            select(func.max(ProcessVersion.number)).where(
+                                ProcessVersion.process_id == definition.process_id
+                            )
+                        )
+                        or 0
+                    ) + 1
                     row = ProcessVersion(
-                        process_id=definition.process_id, name=definition.name, version=definition.version,
-                        spec=definition.spec, files=definition.files, deployed_at=clock.now(),
-                        deployed_by=actor, number=number)
+                        process_id=definition.process_id,
+                        name=definition.name,
+                        version=definition.version,
+                        spec=definition.spec,
+                        files=definition.files,
+                        deployed_at=clock.now(),
+                        deployed_by=actor,
+                        number=number,
+                    )
                     s.add(row)
                     s.flush()
                 active = before = self.active_row(s, definition.process_id)
@@ -97,18 +115,27 @@ class Deployments:
                     self._activate(s, row, active, "deploy" if new else "redeploy", actor)
                     state = "deployed" if new else "activated"
                 active = self.active_row(s, definition.process_id)
-                out.append({"process_id": definition.process_id, "version": definition.version,
-                            "number": row.number, "id": row.id, "new": new, "state": state,
-                            "active": active is not None and active.id == row.id,
-                            "previous": self._ref(s, before) if state in ("deployed", "activated") else None,
-                            "notes": definition.notes})
+                out.append(
+                    {
+                        "process_id": definition.process_id,
+                        "version": definition.version,
+                        "number": row.number,
+                        "id": row.id,
+                        "new": new,
+                        "state": state,
+                        "active": active is not None and active.id == row.id,
+                        "previous": self._ref(s, before) if state in ("deployed", "activated") else None,
+                        "notes": definition.notes,
+                    }
+                )
         return out
 
     # -- the active version ---------------------------------------------------------------------------
     @staticmethod
     def active_row(s, process_id: str) -> ProcessVersion | None:
-        activation = s.scalar(select(Activation).where(Activation.process_id == process_id)
-                              .order_by(Activation.id.desc()).limit(1))
+        activation = s.scalar(
+            select(Activation).where(Activation.process_id == process_id).order_by(Activation.id.desc()).limit(1)
+        )
         return s.get(ProcessVersion, activation.version_id) if activation is not None else None
 
     def active(self, s, process_id: str) -> ProcessVersion:
@@ -116,16 +143,24 @@ class Deployments:
         version = self.active_row(s, process_id)
         if version is not None:
             return version
-        if s.scalar(select(func.count()).select_from(ProcessVersion)
-                    .where(ProcessVersion.process_id == process_id)):
-            raise NotFound(f"process '{process_id}' has no active version: every version is a draft; "
-                           f"choose one with 'ztc versions activate {process_id} VERSION'")
+        if s.scalar(select(func.count()).select_from(ProcessVersion).where(ProcessVersion.process_id == process_id)):
+            raise NotFound(
+                f"process '{process_id}' has no active version: every version is a draft; "
+                f"choose one with 'ztc versions activate {process_id} VERSION'"
+            )
         raise NotFound(f"no process '{process_id}' is deployed")
 
     def _activate(self, s, row: ProcessVersion, previous: ProcessVersion | None, how: str, actor: str):
-        s.add(Activation(process_id=row.process_id, version_id=row.id,
-                         previous_version_id=previous.id if previous is not None else None,
-                         how=how, activated_at=clock.now(), activated_by=actor or "unknown"))
+        s.add(
+            Activation(
+                process_id=row.process_id,
+                version_id=row.id,
+                previous_version_id=previous.id if previous is not None else None,
+                how=how,
+                activated_at=clock.now(),
+                activated_by=actor or "unknown",
+            )
+        )
         s.flush()
 
     def activate(self, process_id: str, ref: str, actor: str = "designer") -> dict:
@@ -138,8 +173,14 @@ class Deployments:
             else:
                 self._activate(s, row, previous, "activate", actor)
                 state = "activated"
-            return {"process_id": process_id, "version": row.version, "number": row.number,
-                    "state": state, "previous": self._ref(s, previous), "activated_by": actor}
+            return {
+                "process_id": process_id,
+                "version": row.version,
+                "number": row.number,
+                "state": state,
+                "previous": self._ref(s, previous),
+                "activated_by": actor,
+            }
 
     # -- reading -----------------------------------------------------------------------------------
     @staticmethod
@@ -156,32 +197,60 @@ class Deployments:
                 query = query.where(ProcessVersion.process_id == process_id)
             rows = list(s.scalars(query))
             ever = set(s.scalars(select(Activation.version_id)).all())
-            live = dict(s.execute(select(Instance.version_id, func.count()).where(
-                Instance.status.not_in(ENDED)).group_by(Instance.version_id)).all())
+            live = dict(
+                s.execute(
+                    select(Instance.version_id, func.count())
+                    .where(Instance.status.not_in(ENDED))
+                    .group_by(Instance.version_id)
+                ).all()
+            )
             actives, out = {}, []
             for v in rows:
                 if v.process_id not in actives:
-                    actives[v.process_id] = s.scalar(select(Activation).where(
-                        Activation.process_id == v.process_id).order_by(Activation.id.desc()).limit(1))
+                    actives[v.process_id] = s.scalar(
+                        select(Activation)
+                        .where(Activation.process_id == v.process_id)
+                        .order_by(Activation.id.desc())
+                        .limit(1)
+                    )
                 activation = actives[v.process_id]
                 is_active = activation is not None and activation.version_id == v.id
-                out.append({"id": v.id, "process_id": v.process_id, "name": v.name, "version": v.version,
-                            "number": v.number,
-                            "status": "active" if is_active else ("inactive" if v.id in ever else "draft"),
-                            "deployed_at": iso(v.deployed_at), "deployed_by": v.deployed_by,
-                            "activated_at": iso(activation.activated_at) if is_active else None,
-                            "activated_by": activation.activated_by if is_active else None,
-                            "live_instances": live.get(v.id, 0)})
+                out.append(
+                    {
+                        "id": v.id,
+                        "process_id": v.process_id,
+                        "name": v.name,
+                        "version": v.version,
+                        "number": v.number,
+                        "status": "active" if is_active else ("inactive" if v.id in ever else "draft"),
+                        "deployed_at": iso(v.deployed_at),
+                        "deployed_by": v.deployed_by,
+                        "activated_at": iso(activation.activated_at) if is_active else None,
+                        "activated_by": activation.activated_by if is_active else None,
+                        "live_instances": live.get(v.id, 0),
+                    }
+                )
             return out
 
     def activations(self, process_id: str) -> list[dict]:
         """The log of which version was active from when, oldest first."""
         with transaction(self.store.sessions) as s:
-            rows = s.execute(select(Activation, ProcessVersion).join(
-                ProcessVersion, ProcessVersion.id == Activation.version_id)
-                .where(Activation.process_id == process_id).order_by(Activation.id)).all()
-            return [{"version": v.version, "number": v.number, "how": a.how, "at": iso(a.activated_at),
-                     "by": a.activated_by} for a, v in rows]
+            rows = s.execute(
+                select(Activation, ProcessVersion)
+                .join(ProcessVersion, ProcessVersion.id == Activation.version_id)
+                .where(Activation.process_id == process_id)
+                .order_by(Activation.id)
+            ).all()
+            return [
+                {
+                    "version": v.version,
+                    "number": v.number,
+                    "how": a.how,
+                    "at": iso(a.activated_at),
+                    "by": a.activated_by,
+                }
+                for a, v in rows
+            ]
 
     def resolve(self, s, ref: str, process_id: str | None = None) -> ProcessVersion:
         """A version named as designers name it: ``PROCESS@REF`` or ``REF`` (with ``process_id``),
@@ -191,8 +260,9 @@ class Deployments:
         if "@" in ref:
             named, ref = ref.split("@", 1)
             if process_id and named != process_id:
-                raise InvalidInput(f"version '{named}@{ref}' is not of process '{process_id}'",
-                                   {"version": ["another process"]})
+                raise InvalidInput(
+                    f"version '{named}@{ref}' is not of process '{process_id}'", {"version": ["another process"]}
+                )
             process_id = named
         if not ref:
             raise InvalidInput("name a version: its number, its hash or 'active'", {"version": ["empty"]})
@@ -205,21 +275,23 @@ class Deployments:
             return self.active(s, process_id)
         if ref.isdigit() and len(ref) < 8:
             if not process_id:
-                raise InvalidInput(f"version number {ref} needs a process: PROCESS@{ref}",
-                                   {"version": ["no process"]})
+                raise InvalidInput(f"version number {ref} needs a process: PROCESS@{ref}", {"version": ["no process"]})
             found = list(s.scalars(query.where(ProcessVersion.number == int(ref))))
         elif len(ref) >= 4:
             found = list(s.scalars(query.where(ProcessVersion.version.like(ref + "%"))))
         else:
-            raise InvalidInput(f"'{ref}' is too short for a version hash (4 characters at least)",
-                               {"version": ["too short"]})
+            raise InvalidInput(
+                f"'{ref}' is too short for a version hash (4 characters at least)", {"version": ["too short"]}
+            )
         if not found:
-            raise NotFound(f"no version '{ref}'" + (f" of process '{process_id}'" if process_id else "")
-                           + " (see 'ztc versions')")
+            raise NotFound(
+                f"no version '{ref}'" + (f" of process '{process_id}'" if process_id else "") + " (see 'ztc versions')"
+            )
         if len(found) > 1:
             names = ", ".join(f"{v.process_id}@{v.number}" for v in found)
-            raise InvalidInput(f"'{ref}' names several versions ({names}): say which, PROCESS@VERSION",
-                               {"version": ["ambiguous"]})
+            raise InvalidInput(
+                f"'{ref}' names several versions ({names}): say which, PROCESS@VERSION", {"version": ["ambiguous"]}
+            )
         return found[0]
 
     def diagram(self, process_id: str, ref: str) -> dict:
@@ -228,8 +300,13 @@ class Deployments:
         with transaction(self.store.sessions) as s:
             row = self.resolve(s, ref, process_id)
             name = diagram_diff.file_of(row.files, row.process_id)
-            return {"process_id": row.process_id, "version": row.version, "number": row.number,
-                    "file": name, "xml": row.files[name]}
+            return {
+                "process_id": row.process_id,
+                "version": row.version,
+                "number": row.number,
+                "file": name,
+                "xml": row.files[name],
+            }
 
     def coverage(self, process_id: str, ref: str) -> dict:
         """What the designers' scenario file of the version's diagram (``<diagram>.scenarios.yaml``
@@ -246,13 +323,21 @@ class Deployments:
             return {**head, "scenario_file": None, "error": None, "results": []}
         key = (version, hashlib.sha256(path.read_bytes()).hexdigest())
         if key not in self._coverages:
-            request = json.dumps({"scenario_file": str(path), "files": files, "process_id": process_id,
-                                  "diagram": name}).encode()
-            done = subprocess.run([sys.executable, "-m", "shared.workflow.coverage_run"], input=request,
-                                  capture_output=True, timeout=COVERAGE_TIMEOUT_SECONDS, check=False)
+            request = json.dumps(
+                {"scenario_file": str(path), "files": files, "process_id": process_id, "diagram": name}
+            ).encode()
+            done = subprocess.run(
+                [sys.executable, "-m", "shared.workflow.coverage_run"],
+                input=request,
+                capture_output=True,
+                timeout=COVERAGE_TIMEOUT_SECONDS,
+                check=False,
+            )
             if done.returncode != 0:
-                raise RuntimeError(f"measuring the coverage of {process_id}@{number} failed: "
-                                   f"{done.stderr.decode(errors='replace')[-2000:]}")
+                raise RuntimeError(
+                    f"measuring the coverage of {process_id}@{number} failed: "
+                    f"{done.stderr.decode(errors='replace')[-2000:]}"
+                )
             self._coverages[key] = json.loads(done.stdout)
         return {**head, "scenario_file": path.name, **self._coverages[key]}
 
@@ -262,8 +347,12 @@ class Deployments:
             a = self.resolve(s, ref_a, process_id)
             b = self.resolve(s, ref_b, process_id or a.process_id)
             if a.process_id != b.process_id:
-                raise InvalidInput(f"{ref_a} and {ref_b} are versions of different processes",
-                                   {"version": ["another process"]})
+                raise InvalidInput(
+                    f"{ref_a} and {ref_b} are versions of different processes", {"version": ["another process"]}
+                )
             result = diagram_diff.diff(a.files, b.files, a.process_id)
-            return {**result, "from": {"version": a.version, "number": a.number},
-                    "to": {"version": b.version, "number": b.number}}
+            return {
+                **result,
+                "from": {"version": a.version, "number": a.number},
+                "to": {"version": b.version, "number": b.number},
+            }

@@ -14,6 +14,7 @@
 
 The nameko service (``service.py``) and the ``ztc`` command are thin shells around :class:`Engine`.
 """
+
 from __future__ import annotations
 
 from shared.workflow.runtime import WorkflowRuntime
@@ -84,15 +85,27 @@ class Engine:
     def version_coverage(self, process_id: str, version: str) -> dict:
         return self.deployments.coverage(process_id, version)
 
-    def migrate_instances(self, from_version: str, to_version: str, mapping: dict | None = None,
-                          dry_run: bool = False, instance_ids=None, process_id: str | None = None,
-                          principal=None) -> dict:
-        return self.migrations.migrate(from_version, to_version, mapping, dry_run, instance_ids,
-                                       process_id, principal)
+    def migrate_instances(
+        self,
+        from_version: str,
+        to_version: str,
+        mapping: dict | None = None,
+        dry_run: bool = False,
+        instance_ids=None,
+        process_id: str | None = None,
+        principal=None,
+    ) -> dict:
+        return self.migrations.migrate(from_version, to_version, mapping, dry_run, instance_ids, process_id, principal)
 
     # -- instances ------------------------------------------------------------------------------
-    def start(self, process_id: str, business_key: str | None = None, data: dict | None = None,
-              principal: dict | None = None, instance_id: str | None = None) -> dict:
+    def start(
+        self,
+        process_id: str,
+        business_key: str | None = None,
+        data: dict | None = None,
+        principal: dict | None = None,
+        instance_id: str | None = None,
+    ) -> dict:
         return self.instances.start(process_id, business_key, data, principal, instance_id)
 
     def start_command(self, raw: dict) -> dict:
@@ -143,8 +156,9 @@ class Engine:
     def send_message(self, raw: dict, principal=None) -> dict:
         return self.messages.send(raw, principal)
 
-    def waiting_messages(self, status: str | None = "buffered", name: str | None = None,
-                         limit: int = 500) -> list[dict]:
+    def waiting_messages(
+        self, status: str | None = "buffered", name: str | None = None, limit: int = 500
+    ) -> list[dict]:
         return self.messages.list(status, name, limit)
 
     def deliver_waiting_messages(self, limit: int = 100) -> int:
@@ -172,8 +186,9 @@ class Engine:
     def select_instances(self, business_key_prefix=None, process_id=None, status=None, limit=1000) -> list[dict]:
         return self.operators.select_instances(business_key_prefix, process_id, status, limit)
 
-    def cancel_instances(self, reason: str, business_key_prefix=None, process_id=None, status=None,
-                         dry_run=False, principal=None) -> dict:
+    def cancel_instances(
+        self, reason: str, business_key_prefix=None, process_id=None, status=None, dry_run=False, principal=None
+    ) -> dict:
         return self.operators.cancel_instances(reason, business_key_prefix, process_id, status, dry_run, principal)
 
     def retry_incidents(self, operation=None, process_id=None, dry_run=False, principal=None) -> dict:

@@ -1,5 +1,6 @@
 """Incidents: a job that failed its last attempt, a business error no boundary event catches, or a
 step that failed (a script, an expression, a limit). An operator retries or resolves them."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -17,35 +18,58 @@ from .store import INCIDENT_OPENED, UNCHANGED, iso
 
 
 def incident_dict(i) -> dict:
-    return {"id": i.id, "instance_id": i.instance_id, "job_id": i.job_id, "task": i.task_name,
-            "operation": i.operation, "error": i.error, "status": i.status,
-            "created_at": iso(i.created_at), "resolved_at": iso(i.resolved_at),
-            "resolution": i.resolution}
+    return {
+        "id": i.id,
+        "instance_id": i.instance_id,
+        "job_id": i.job_id,
+        "task": i.task_name,
+        "operation": i.operation,
+        "error": i.error,
+        "status": i.status,
+        "created_at": iso(i.created_at),
+        "resolved_at": iso(i.resolved_at),
+        "resolution": i.resolution,
+    }
 
 
 class Incidents:
     def __init__(self, store):
         self.store = store
-        self.send_job: Any = None   # Jobs.send: a retried job goes out again
+        self.send_job: Any = None  # Jobs.send: a retried job goes out again
 
     # -- opening --------------------------------------------------------------------------------
     def for_step(self, s, inst, exc: StepFailed, principal) -> str:
         """A failed step: the state reached is saved with an open incident naming the element."""
-        incident = Incident(instance_id=inst.id, job_id=None, task_name=exc.task_name, operation=None,
-                            error=exc.message, status="open", created_at=clock.now())
+        incident = Incident(
+            instance_id=inst.id,
+            job_id=None,
+            task_name=exc.task_name,
+            operation=None,
+            error=exc.message,
+            status="open",
+            created_at=clock.now(),
+        )
         s.add(incident)
         s.flush()
         s.info[INCIDENT_OPENED] = True
-        self.store.history(s, inst.id, principal, "incident", exc.task_name,
-                           {"incident_id": incident.id, "error": exc.message})
+        self.store.history(
+            s, inst.id, principal, "incident", exc.task_name, {"incident_id": incident.id, "error": exc.message}
+        )
         return "incident"
 
     def open_for_step_once(self, s, inst, exc: StepFailed) -> None:
         """An incident for a step, unless one is open for that element already (however often the
         instance is saved meanwhile)."""
-        already = s.scalar(select(func.count()).select_from(Incident).where(
-            Incident.instance_id == inst.id, Incident.status == "open",
-            Incident.job_id.is_(None), Incident.task_name == exc.task_name))
+        already = s.scalar(
+            select(func.count())
+            .select_from(Incident)
+            .where(
+                Incident.instance_id == inst.id,
+                Incident.status == "open",
+                Incident.job_id.is_(None),
+                Incident.task_name == exc.task_name,
+            )
+        )
         if not already:
             self.for_step(s, inst, exc, None)
 
@@ -66,18 +90,30 @@ class Incidents:
         job.status = "incident"
         job.last_error = error
         job.updated_at = clock.now()
-        incident = s.scalar(select(Incident).where(Incident.job_id == job.job_id,
-                                                   Incident.status == "retrying"))
+        incident = s.scalar(select(Incident).where(Incident.job_id == job.job_id, Incident.status == "retrying"))
         if incident is None:
-            incident = Incident(instance_id=job.instance_id, job_id=job.job_id, task_name=job.task_name,
-                                operation=job.operation, created_at=clock.now(), error=error, status="open")
+            incident = Incident(
+                instance_id=job.instance_id,
+                job_id=job.job_id,
+                task_name=job.task_name,
+                operation=job.operation,
+                created_at=clock.now(),
+                error=error,
+                status="open",
+            )
             s.add(incident)
         incident.status = "open"
         incident.error = error
         s.flush()
         s.info[INCIDENT_OPENED] = True
-        self.store.history(s, job.instance_id, None, "incident", job.task_name,
-                           {"job_id": job.job_id, "incident_id": incident.id, "error": error})
+        self.store.history(
+            s,
+            job.instance_id,
+            None,
+            "incident",
+            job.task_name,
+            {"job_id": job.job_id, "incident_id": incident.id, "error": error},
+        )
 
     # -- reading ----------------------------------------------------------------------------------
     def list(self, status: str | None = "open") -> list[dict]:
@@ -112,8 +148,7 @@ class Incidents:
                 raise Conflict(f"incident {incident_id} is {incident.status}, not open")
             if incident.job_id is None:
                 # A failed step: run it again; if it fails again the incident stays open.
-                store.history(s, inst.id, principal, "incident_retry", incident.task_name,
-                              {"incident_id": incident_id})
+                store.history(s, inst.id, principal, "incident_retry", incident.task_name, {"incident_id": incident_id})
                 try:
                     store.runtime.retry_failed(workflow)
                 except StepFailed as exc:
@@ -126,19 +161,28 @@ class Incidents:
             job = s.get(Job, incident.job_id)
             unknown = undeclared(job.operation)
             if unknown:
-                raise Conflict(f"element '{job.task_name}': {unknown}; sending it again cannot help — "
-                               "deploy a version that names an existing operation and move the instance "
-                               "to it with 'ztc instances migrate'")
+                raise Conflict(
+                    f"element '{job.task_name}': {unknown}; sending it again cannot help — "
+                    "deploy a version that names an existing operation and move the instance "
+                    "to it with 'ztc instances migrate'"
+                )
             job.attempt += 1
             job.max_attempts = job.attempt + store.settings.job_max_attempts - 1
             job.status = "pending"
             job.updated_at = clock.now()
             incident.status = "retrying"
             # The job acts for whoever it was first sent for; the operator's retry is in the history.
-            self.send_job(s, inst, job.job_id, job.task_id, job.operation, job.params, job.attempt,
-                          job.principal, clock.now())
-            store.history(s, inst.id, principal, "incident_retry", job.task_name,
-                          {"incident_id": incident_id, "job_id": job.job_id, "attempt": job.attempt})
+            self.send_job(
+                s, inst, job.job_id, job.task_id, job.operation, job.params, job.attempt, job.principal, clock.now()
+            )
+            store.history(
+                s,
+                inst.id,
+                principal,
+                "incident_retry",
+                job.task_name,
+                {"incident_id": incident_id, "job_id": job.job_id, "attempt": job.attempt},
+            )
             return "retrying"
 
         store.mutate(instance_id, change, principal)
@@ -161,8 +205,14 @@ class Incidents:
             incident.status = "resolved"
             incident.resolved_at = clock.now()
             incident.resolution = resolution
-            self.store.history(s, inst.id, principal, "incident_resolved", incident.task_name,
-                               {"incident_id": incident_id, "resolution": resolution})
+            self.store.history(
+                s,
+                inst.id,
+                principal,
+                "incident_resolved",
+                incident.task_name,
+                {"incident_id": incident_id, "resolution": resolution},
+            )
             return "resolved"
 
         self.store.mutate(instance_id, change, principal)

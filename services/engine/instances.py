@@ -1,5 +1,6 @@
 """Instances: start one (by a caller, or idempotently from a start command on the bus) and read
 them (one, a search, the history, counts by status)."""
+
 from __future__ import annotations
 
 import uuid
@@ -23,9 +24,15 @@ class Instances:
         self.deployments = deployments
         self.incident_dict = incident_dict
 
-    def start(self, process_id: str, business_key: str | None = None, data: dict | None = None,
-              principal: dict | None = None, instance_id: str | None = None,
-              incident_on_failure: bool = False) -> dict:
+    def start(
+        self,
+        process_id: str,
+        business_key: str | None = None,
+        data: dict | None = None,
+        principal: dict | None = None,
+        instance_id: str | None = None,
+        incident_on_failure: bool = False,
+    ) -> dict:
         """Start an instance on its process's active version. With ``instance_id`` the start is
         idempotent: an instance that already has that id is returned as it is.
 
@@ -50,8 +57,14 @@ class Instances:
         except ValidationError as exc:
             raise InvalidInput("malformed start command", exc.messages) from None
         instance_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"ztc-start:{command['command_id']}"))
-        return self.start(command["process_id"], command["business_key"], command["data"],
-                          command["principal"], instance_id=instance_id, incident_on_failure=True)
+        return self.start(
+            command["process_id"],
+            command["business_key"],
+            command["data"],
+            command["principal"],
+            instance_id=instance_id,
+            incident_on_failure=True,
+        )
 
     def _start(self, instance_id, process_id, business_key, data, principal, incident_on_failure) -> dict:
         store = self.store
@@ -60,18 +73,31 @@ class Instances:
             key, spec = store.spec(s, version.id)
             workflow = store.runtime.create(spec, data or {}, version_key=key)
             now = clock.now()
-            inst = Instance(id=instance_id, process_id=process_id, version_id=version.id,
-                            business_key=business_key, status="running", waiting_tasks=[],
-                            waiting_messages="", revision=0, state={}, created_at=now, updated_at=now)
+            inst = Instance(
+                id=instance_id,
+                process_id=process_id,
+                version_id=version.id,
+                business_key=business_key,
+                status="running",
+                waiting_tasks=[],
+                waiting_messages="",
+                revision=0,
+                state={},
+                created_at=now,
+                updated_at=now,
+            )
             s.add(inst)
-            store.history(s, instance_id, principal, "started", None,
-                          {"version": version.version, "business_key": business_key})
+            store.history(
+                s, instance_id, principal, "started", None, {"version": version.version, "business_key": business_key}
+            )
             try:
                 store.runtime.run(workflow)
             except StepFailed as exc:
                 if not incident_on_failure:
-                    raise InvalidInput(f"the process '{process_id}' could not start: {exc}",
-                                       {"data": [str(exc)], "element": exc.task_name}) from None
+                    raise InvalidInput(
+                        f"the process '{process_id}' could not start: {exc}",
+                        {"data": [str(exc)], "element": exc.task_name},
+                    ) from None
                 s.flush()
                 store.on_step_failed(s, inst, exc, principal)
             store.save(s, inst, workflow, principal, new=True)
@@ -103,8 +129,9 @@ class Instances:
     def history(self, instance_id: str) -> list[dict]:
         with transaction(self.store.sessions) as s:
             rows = s.scalars(select(History).where(History.instance_id == instance_id).order_by(History.id))
-            return [{"at": iso(h.at), "actor": h.actor, "action": h.action, "task": h.task,
-                     "data": h.data} for h in rows]
+            return [
+                {"at": iso(h.at), "actor": h.actor, "action": h.action, "task": h.task, "data": h.data} for h in rows
+            ]
 
     def counts(self) -> dict:
         with transaction(self.store.sessions) as s:

@@ -1,6 +1,7 @@
 """Jobs: a service task's work sent to the owning service (written to the outbox in the same
 transaction as the instance), and the results that come back — completed, a BPMN error the
 diagram catches, a retry with backoff, or, after the last attempt, an incident."""
+
 from __future__ import annotations
 
 import difflib
@@ -21,7 +22,7 @@ from .models import Incident, Instance, Job, Outbox
 from .store import UNCHANGED
 
 
-UNKNOWN_OPERATION = "unknown_operation"   # shared.messaging.entrypoints answers it for no handler
+UNKNOWN_OPERATION = "unknown_operation"  # shared.messaging.entrypoints answers it for no handler
 
 
 def undeclared(operation: str) -> str | None:
@@ -30,8 +31,9 @@ def undeclared(operation: str) -> str | None:
         return None
     known = sorted(job_contracts.OPERATIONS)
     close = difflib.get_close_matches(operation, known, n=1)
-    return (f"operation '{operation}' is not declared in shared/contracts/jobs, so no service handles it"
-            + (f" (did you mean '{close[0]}'?)" if close else ""))
+    return f"operation '{operation}' is not declared in shared/contracts/jobs, so no service handles it" + (
+        f" (did you mean '{close[0]}'?)" if close else ""
+    )
 
 
 class Jobs:
@@ -51,9 +53,20 @@ class Jobs:
         self.store.runtime.mark_job_sent(workflow, request.task_id, job_id)
         now = clock.now()
         max_attempts = request.retries if request.retries else self.store.settings.job_max_attempts
-        row = dict(job_id=job_id, instance_id=inst.id, task_id=request.task_id, task_name=request.task_name,
-                   operation=request.operation, params=request.params, principal=principal, attempt=1,
-                   max_attempts=max_attempts, status="pending", created_at=now, updated_at=now)
+        row = dict(
+            job_id=job_id,
+            instance_id=inst.id,
+            task_id=request.task_id,
+            task_name=request.task_name,
+            operation=request.operation,
+            params=request.params,
+            principal=principal,
+            attempt=1,
+            max_attempts=max_attempts,
+            status="pending",
+            created_at=now,
+            updated_at=now,
+        )
         unknown = undeclared(request.operation)
         if not unknown:
             # The everyday path writes the job with a Core insert (no ORM object is needed after it).
@@ -63,26 +76,49 @@ class Jobs:
             s.add(job)
             # No service could take it (a version deployed before the operation was renamed or
             # removed): an incident on the instance now, instead of a job nobody answers.
-            self.store.history(s, inst.id, principal, "job_not_sent", request.task_name,
-                               {"job_id": job_id, "operation": request.operation, "error": unknown})
+            self.store.history(
+                s,
+                inst.id,
+                principal,
+                "job_not_sent",
+                request.task_name,
+                {"job_id": job_id, "operation": request.operation, "error": unknown},
+            )
             self.incidents.open_for_job(s, job, f"element '{request.task_name}': {unknown}")
             return
         self.send(s, inst, job_id, request.task_id, request.operation, request.params, 1, principal, now)
-        self.store.history(s, inst.id, principal, "job_sent", request.task_name,
-                           {"job_id": job_id, "operation": request.operation})
+        self.store.history(
+            s, inst.id, principal, "job_sent", request.task_name, {"job_id": job_id, "operation": request.operation}
+        )
 
     def send(self, s, inst, job_id, task_id, operation, params, attempt, principal, available_at) -> None:
         """The job message, sealed with the deployment key (the service refuses a job that is not:
         shared/principal.py), to the outbox (the relay publishes it after commit)."""
-        payload = contracts.JobSchema().dump({
-            "job_id": job_id, "instance_id": inst.id if hasattr(inst, "id") else inst,
-            "task_id": task_id, "operation": operation, "params": params, "attempt": attempt,
-            "business_key": getattr(inst, "business_key", None), "principal": principal,
-        })
+        payload = contracts.JobSchema().dump(
+            {
+                "job_id": job_id,
+                "instance_id": inst.id if hasattr(inst, "id") else inst,
+                "task_id": task_id,
+                "operation": operation,
+                "params": params,
+                "attempt": attempt,
+                "business_key": getattr(inst, "business_key", None),
+                "principal": principal,
+            }
+        )
         payload = signing.seal(payload, signing.key_of(self.store.settings), signing.JOB)
-        s.connection().execute(insert(Outbox.__table__), {
-            "exchange": contracts.JOBS_EXCHANGE, "routing_key": operation, "payload": payload,
-            "headers": {}, "available_at": available_at, "created_at": clock.now(), "attempts": 0})
+        s.connection().execute(
+            insert(Outbox.__table__),
+            {
+                "exchange": contracts.JOBS_EXCHANGE,
+                "routing_key": operation,
+                "payload": payload,
+                "headers": {},
+                "available_at": available_at,
+                "created_at": clock.now(),
+                "attempts": 0,
+            },
+        )
 
     # -- in: results ------------------------------------------------------------------------------
     def handle_result(self, raw: dict) -> str:
@@ -109,22 +145,37 @@ class Jobs:
             instance_id = job.instance_id
             if code == UNKNOWN_OPERATION:
                 # No handler takes it: trying again cannot help until the service is deployed.
-                error = (f"element '{job.task_name}': {error} — deploy a service that handles "
-                         f"'{job.operation}' and retry the incident, or migrate the instance to a "
-                         "version that names an existing operation")
+                error = (
+                    f"element '{job.task_name}': {error} — deploy a service that handles "
+                    f"'{job.operation}' and retry the incident, or migrate the instance to a "
+                    "version that names an existing operation"
+                )
                 outcome = "incident"
             elif job.attempt < job.max_attempts:
-                delay = min(settings.job_backoff_seconds * 2 ** (job.attempt - 1),
-                            settings.job_backoff_max_seconds)
+                delay = min(settings.job_backoff_seconds * 2 ** (job.attempt - 1), settings.job_backoff_max_seconds)
                 job.attempt += 1
                 job.last_error = error
                 job.updated_at = clock.now()
                 inst = s.get(Instance, job.instance_id)
-                self.send(s, inst, job.job_id, job.task_id, job.operation, job.params,
-                          job.attempt, job.principal, clock.now() + timedelta(seconds=delay))
-                self.store.history(s, job.instance_id, None, "job_retry", job.task_name,
-                                   {"job_id": job.job_id, "attempt": job.attempt, "error": error,
-                                    "delay_seconds": delay})
+                self.send(
+                    s,
+                    inst,
+                    job.job_id,
+                    job.task_id,
+                    job.operation,
+                    job.params,
+                    job.attempt,
+                    job.principal,
+                    clock.now() + timedelta(seconds=delay),
+                )
+                self.store.history(
+                    s,
+                    job.instance_id,
+                    None,
+                    "job_retry",
+                    job.task_name,
+                    {"job_id": job.job_id, "attempt": job.attempt, "error": error, "delay_seconds": delay},
+                )
                 outcome = "retry"
             else:
                 outcome = "incident"
@@ -138,8 +189,13 @@ class Jobs:
     def applies(job, result) -> bool:
         """A result applies to a job that is not done, for the attempt it answers, and to the
         instance and task the job belongs to; any other (a duplicate, a stale attempt) is dropped."""
-        return (job is not None and job.status != "done" and job.attempt == result["attempt"]
-                and job.instance_id == result["instance_id"] and job.task_id == result["task_id"])
+        return (
+            job is not None
+            and job.status != "done"
+            and job.attempt == result["attempt"]
+            and job.instance_id == result["instance_id"]
+            and job.task_id == result["task_id"]
+        )
 
     def _guard(self, result):
         return lambda s: self.applies(s.get(Job, result["job_id"]), result)
@@ -166,16 +222,22 @@ class Jobs:
             if job.status == "done":
                 return UNCHANGED
             try:
-                caught = self.store.runtime.throw_job_error(workflow, result["task_id"], result["job_id"],
-                                                            error["code"], error.get("message", ""))
+                caught = self.store.runtime.throw_job_error(
+                    workflow, result["task_id"], result["job_id"], error["code"], error.get("message", "")
+                )
             except TaskNotWaiting:
                 return UNCHANGED
             if caught:
-                self._finish(s, job, "bpmn_error", {"job_id": job.job_id, "code": error["code"],
-                                                    "message": error.get("message", "")})
+                self._finish(
+                    s,
+                    job,
+                    "bpmn_error",
+                    {"job_id": job.job_id, "code": error["code"], "message": error.get("message", "")},
+                )
                 return "caught"
-            self.incidents.open_for_job(s, job, f"business error '{error['code']}' is not caught by the "
-                                                f"diagram: {error.get('message', '')}")
+            self.incidents.open_for_job(
+                s, job, f"business error '{error['code']}' is not caught by the diagram: {error.get('message', '')}"
+            )
             return "incident"
 
         return self.store.mutate(result["instance_id"], change, guard=self._guard(result)) or "dropped"
@@ -184,8 +246,7 @@ class Jobs:
         job.status = "done"
         job.updated_at = clock.now()
         self.store.history(s, job.instance_id, None, action, job.task_name, data)
-        for incident in s.scalars(select(Incident).where(Incident.job_id == job.job_id,
-                                                         Incident.status == "retrying")):
+        for incident in s.scalars(select(Incident).where(Incident.job_id == job.job_id, Incident.status == "retrying")):
             incident.status = "resolved"
             incident.resolved_at = clock.now()
             incident.resolution = "retried to completion"

@@ -7,6 +7,7 @@ key: a message for an instance that exists (suspended, blocked by an incident, o
 elsewhere for now) is kept for it however long that takes, and delivered when it waits for it
 (on resume, after a migration…). Every message still waiting is listed by :meth:`Messages.list`
 (``ztc messages``), with the instance it is for, if any."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -42,20 +43,33 @@ class Messages:
         now = clock.now()
         try:
             with transaction(store.sessions) as s:
-                s.add(BufferedMessage(
-                    message_id=message["message_id"], name=message["name"],
-                    correlation_key=message["correlation_key"], payload=message["payload"],
-                    status="buffered", received_at=now,
-                    expires_at=now + timedelta(seconds=store.settings.message_ttl_seconds)))
+                s.add(
+                    BufferedMessage(
+                        message_id=message["message_id"],
+                        name=message["name"],
+                        correlation_key=message["correlation_key"],
+                        payload=message["payload"],
+                        status="buffered",
+                        received_at=now,
+                        expires_at=now + timedelta(seconds=store.settings.message_ttl_seconds),
+                    )
+                )
         except IntegrityError:
             with transaction(store.sessions) as s:
                 seen = s.get(BufferedMessage, message["message_id"])
-                return {"status": "duplicate", "message_id": seen.message_id,
-                        "delivered_to": seen.instance_id, "state": seen.status}
+                return {
+                    "status": "duplicate",
+                    "message_id": seen.message_id,
+                    "delivered_to": seen.instance_id,
+                    "state": seen.status,
+                }
         with transaction(store.sessions) as s:
-            candidates = s.scalars(select(Instance.id).where(
-                Instance.business_key == message["correlation_key"],
-                Instance.waiting_messages.like(f"%|{message['name']}|%"))).all()
+            candidates = s.scalars(
+                select(Instance.id).where(
+                    Instance.business_key == message["correlation_key"],
+                    Instance.waiting_messages.like(f"%|{message['name']}|%"),
+                )
+            ).all()
         for instance_id in candidates:
             # Saving the instance delivers buffered messages it waits for (see deliver_buffered).
             store.mutate(instance_id, lambda s, inst, wf: "checked", principal)
@@ -70,17 +84,28 @@ class Messages:
             return wait
         runtime = self.store.runtime
         while wait.waiting_messages:
-            message = s.scalar(select(BufferedMessage).where(
-                BufferedMessage.name.in_(wait.waiting_messages),
-                BufferedMessage.correlation_key == inst.business_key,
-                BufferedMessage.status == "buffered")   # its own instance: kept past the TTL for it
-                .order_by(BufferedMessage.received_at).limit(1))
+            message = s.scalar(
+                select(BufferedMessage)
+                .where(
+                    BufferedMessage.name.in_(wait.waiting_messages),
+                    BufferedMessage.correlation_key == inst.business_key,
+                    BufferedMessage.status == "buffered",
+                )  # its own instance: kept past the TTL for it
+                .order_by(BufferedMessage.received_at)
+                .limit(1)
+            )
             if message is None or not runtime.deliver_message(workflow, message.name, message.payload):
                 return wait
             message.status = "delivered"
             message.instance_id = inst.id
-            self.store.history(s, inst.id, None, "message_delivered", message.name,
-                               {"message_id": message.message_id, "payload": message.payload})
+            self.store.history(
+                s,
+                inst.id,
+                None,
+                "message_delivered",
+                message.name,
+                {"message_id": message.message_id, "payload": message.payload},
+            )
             wait = runtime.wait_state(workflow)
         return wait
 
@@ -94,9 +119,12 @@ class Messages:
         pattern = literal("%|") + BufferedMessage.name + literal("|%")
         with transaction(self.store.sessions) as s:
             instance_ids = s.scalars(
-                select(Instance.id).join(BufferedMessage, BufferedMessage.correlation_key == Instance.business_key)
+                select(Instance.id)
+                .join(BufferedMessage, BufferedMessage.correlation_key == Instance.business_key)
                 .where(BufferedMessage.status == "buffered", Instance.waiting_messages.like(pattern))
-                .distinct().limit(limit)).all()
+                .distinct()
+                .limit(limit)
+            ).all()
         for instance_id in instance_ids:
             # Saving the instance delivers what it waits for (see deliver_buffered).
             self.store.mutate(instance_id, lambda s, inst, wf: "checked")
@@ -105,10 +133,16 @@ class Messages:
     def expire(self) -> int:
         """Expire buffered messages past their time to live that no live instance could take."""
         with transaction(self.store.sessions) as s:
-            result = s.execute(update(BufferedMessage).where(
-                BufferedMessage.status == "buffered", BufferedMessage.expires_at <= clock.now(),
-                ~_live_instance_for(BufferedMessage.correlation_key))
-                .values(status="expired").execution_options(synchronize_session=False))
+            result = s.execute(
+                update(BufferedMessage)
+                .where(
+                    BufferedMessage.status == "buffered",
+                    BufferedMessage.expires_at <= clock.now(),
+                    ~_live_instance_for(BufferedMessage.correlation_key),
+                )
+                .values(status="expired")
+                .execution_options(synchronize_session=False)
+            )
             return result.rowcount
 
     def list(self, status: str | None = "buffered", name: str | None = None, limit: int = 500) -> list[dict]:
@@ -127,34 +161,62 @@ class Messages:
             keys = {r.correlation_key for r in rows}
             instances: dict = {}
             if keys:
-                for inst in s.execute(select(Instance.id, Instance.business_key, Instance.status,
-                                             Instance.process_id, Instance.waiting_messages).where(
-                        Instance.business_key.in_(keys), Instance.status.not_in(ENDED))):
+                for inst in s.execute(
+                    select(
+                        Instance.id,
+                        Instance.business_key,
+                        Instance.status,
+                        Instance.process_id,
+                        Instance.waiting_messages,
+                    ).where(Instance.business_key.in_(keys), Instance.status.not_in(ENDED))
+                ):
                     instances.setdefault(inst.business_key, []).append(inst)
             out = []
             for r in rows:
                 live = instances.get(r.correlation_key, [])
-                out.append({
-                    "message_id": r.message_id, "name": r.name, "correlation_key": r.correlation_key,
-                    "status": r.status, "received_at": iso(r.received_at), "expires_at": iso(r.expires_at),
-                    "delivered_to": r.instance_id, "payload": r.payload,
-                    "kept_past_ttl": r.status == "buffered" and bool(live) and _utc(r.expires_at) <= now,
-                    "instances": [{"id": i.id, "process_id": i.process_id, "status": i.status,
-                                   "waiting_for_it": f"|{r.name}|" in (i.waiting_messages or "")}
-                                  for i in live],
-                })
+                out.append(
+                    {
+                        "message_id": r.message_id,
+                        "name": r.name,
+                        "correlation_key": r.correlation_key,
+                        "status": r.status,
+                        "received_at": iso(r.received_at),
+                        "expires_at": iso(r.expires_at),
+                        "delivered_to": r.instance_id,
+                        "payload": r.payload,
+                        "kept_past_ttl": r.status == "buffered" and bool(live) and _utc(r.expires_at) <= now,
+                        "instances": [
+                            {
+                                "id": i.id,
+                                "process_id": i.process_id,
+                                "status": i.status,
+                                "waiting_for_it": f"|{r.name}|" in (i.waiting_messages or ""),
+                            }
+                            for i in live
+                        ],
+                    }
+                )
             return out
 
 
 def buffered_counts(s) -> list[tuple[str, str, int]]:
     """``(name, "yes"|"no", n)``: buffered messages by name and whether a live instance has their
     correlation key (for the metrics)."""
-    rows = s.execute(select(BufferedMessage.name, BufferedMessage.correlation_key, func.count())
-                     .where(BufferedMessage.status == "buffered")
-                     .group_by(BufferedMessage.name, BufferedMessage.correlation_key)).all()
+    rows = s.execute(
+        select(BufferedMessage.name, BufferedMessage.correlation_key, func.count())
+        .where(BufferedMessage.status == "buffered")
+        .group_by(BufferedMessage.name, BufferedMessage.correlation_key)
+    ).all()
     keys = {key for _, key, _ in rows}
-    live = set(s.scalars(select(Instance.business_key).where(
-        Instance.business_key.in_(keys), Instance.status.not_in(ENDED)))) if keys else set()
+    live = (
+        set(
+            s.scalars(
+                select(Instance.business_key).where(Instance.business_key.in_(keys), Instance.status.not_in(ENDED))
+            )
+        )
+        if keys
+        else set()
+    )
     counts: dict = {}
     for name, key, n in rows:
         label = (name, "yes" if key in live else "no")

@@ -10,6 +10,7 @@ had become an incident on a task B changed is sent again as B draws it, and its 
 a step that had failed on a changed element runs again. Nothing is moved when any instance is
 refused.
 """
+
 from __future__ import annotations
 
 import copy
@@ -36,8 +37,9 @@ def parse_mapping(items) -> dict:
     for item in items or ():
         old, sep, new = str(item).partition("=")
         if not sep or not old.strip() or not new.strip():
-            raise InvalidInput(f"--map '{item}' is not OLD=NEW (element ids of A and B)",
-                               {"map": [f"'{item}' is not OLD=NEW"]})
+            raise InvalidInput(
+                f"--map '{item}' is not OLD=NEW (element ids of A and B)", {"map": [f"'{item}' is not OLD=NEW"]}
+            )
         mapping[old.strip()] = new.strip()
     return mapping
 
@@ -49,8 +51,16 @@ class Migrations:
         self.instances = instances
         self.incidents = incidents
 
-    def migrate(self, from_ref: str, to_ref: str, mapping=None, dry_run: bool = False, instance_ids=None,
-                process_id: str | None = None, principal=None) -> dict:
+    def migrate(
+        self,
+        from_ref: str,
+        to_ref: str,
+        mapping=None,
+        dry_run: bool = False,
+        instance_ids=None,
+        process_id: str | None = None,
+        principal=None,
+    ) -> dict:
         require_operator(principal)
         mapping = parse_mapping(mapping)
         store = self.store
@@ -58,28 +68,46 @@ class Migrations:
             a = self.deployments.resolve(s, from_ref, process_id)
             b = self.deployments.resolve(s, to_ref, process_id or a.process_id)
             if a.process_id != b.process_id:
-                raise InvalidInput(f"{from_ref} and {to_ref} are versions of different processes",
-                                   {"to": ["another process"]})
+                raise InvalidInput(
+                    f"{from_ref} and {to_ref} are versions of different processes", {"to": ["another process"]}
+                )
             if a.id == b.id:
                 raise InvalidInput("--from and --to name the same version", {"to": ["the same version"]})
-            query = select(Instance).where(Instance.version_id == a.id, Instance.status.not_in(ENDED)) \
+            query = (
+                select(Instance)
+                .where(Instance.version_id == a.id, Instance.status.not_in(ENDED))
                 .order_by(Instance.created_at)
+            )
             if instance_ids:
                 query = query.where(Instance.id.in_(list(instance_ids)))
             selected = list(s.scalars(query))
-            versions = {"from": {"version": a.version, "number": a.number, "id": a.id},
-                        "to": {"version": b.version, "number": b.number, "id": b.id}}
+            versions = {
+                "from": {"version": a.version, "number": a.number, "id": a.id},
+                "to": {"version": b.version, "number": b.number, "id": b.id},
+            }
             b_key, b_spec = store.spec(s, b.id)
             checked = [self._check(s, inst, b_key, b_spec, mapping) for inst in selected]
         if instance_ids:
             found = {c["id"] for c in checked}
             for missing in [i for i in instance_ids if i not in found]:
-                checked.append({"id": missing, "ok": False, "problems": [
-                    f"is not a live instance of {a.process_id} version {a.number}"]})
+                checked.append(
+                    {
+                        "id": missing,
+                        "ok": False,
+                        "problems": [f"is not a live instance of {a.process_id} version {a.number}"],
+                    }
+                )
         refused = [c for c in checked if not c["ok"]]
-        result = {"process_id": a.process_id, **versions, "mapping": mapping, "dry_run": dry_run,
-                  "instances": checked, "ready": len(checked) - len(refused), "refused": len(refused),
-                  "migrated": []}
+        result = {
+            "process_id": a.process_id,
+            **versions,
+            "mapping": mapping,
+            "dry_run": dry_run,
+            "instances": checked,
+            "ready": len(checked) - len(refused),
+            "refused": len(refused),
+            "migrated": [],
+        }
         if dry_run or refused:
             return result
         for row in checked:
@@ -92,8 +120,12 @@ class Migrations:
         return set(s.scalars(select(Job.task_id).where(Job.instance_id == instance_id, Job.status == "incident")))
 
     def _check(self, s, inst, b_key, b_spec, mapping) -> dict:
-        row = {"id": inst.id, "business_key": inst.business_key, "status": inst.status,
-               "waiting_tasks": list(inst.waiting_tasks or [])}
+        row = {
+            "id": inst.id,
+            "business_key": inst.business_key,
+            "status": inst.status,
+            "waiting_tasks": list(inst.waiting_tasks or []),
+        }
         if inst.status not in MOVABLE:
             return {**row, "ok": False, "problems": [f"is {inst.status}: resume it first, then migrate it"]}
         runtime = self.store.runtime
@@ -116,44 +148,66 @@ class Migrations:
 
         def change(s, inst, workflow):
             if inst.version_id != a.id:
-                return UNCHANGED     # moved meanwhile (another migration)
+                return UNCHANGED  # moved meanwhile (another migration)
             b_key, b_spec = store.spec(s, b.id)
             new_spec, new_subs = store.runtime._specs(b_key, b_spec)
             rerun = self._rerun_ids(s, inst.id)
             plan = migration.migrate(workflow, new_spec, new_subs, mapping, rerun)
             if not plan.ok:
-                raise InvalidInput(f"instance {inst.id} cannot move: {'; '.join(plan.problems)}",
-                                   {"problems": plan.problems})
+                raise InvalidInput(
+                    f"instance {inst.id} cannot move: {'; '.join(plan.problems)}", {"problems": plan.problems}
+                )
             now = clock.now()
             renamed = {w["task"]: w["to"] for w in plan.waiting if w["task"] != w["to"]}
             reset = {w["task"] for w in plan.waiting if w["reset"]}
-            for job in s.scalars(select(Job).where(Job.instance_id == inst.id,
-                                                   Job.status.in_(("pending", "incident")))):
+            for job in s.scalars(
+                select(Job).where(Job.instance_id == inst.id, Job.status.in_(("pending", "incident")))
+            ):
                 if job.status == "incident" and job.task_name in reset:
                     job.status, job.updated_at = "cancelled", now
-                    self._resolve(s, Incident.job_id == job.job_id, inst,
-                                  f"instance migrated to version {b.number}: the job is sent again as it draws it")
+                    self._resolve(
+                        s,
+                        Incident.job_id == job.job_id,
+                        inst,
+                        f"instance migrated to version {b.number}: the job is sent again as it draws it",
+                    )
                 elif job.task_name in renamed:
                     job.task_name = renamed[job.task_name]
-            self._resolve(s, Incident.job_id.is_(None) & Incident.task_name.in_(reset), inst,
-                          f"instance migrated to version {b.number}: the step runs again as it draws it")
-            for item in s.scalars(select(WorkItem).where(WorkItem.instance_id == inst.id,
-                                                         WorkItem.status == "open")):
+            self._resolve(
+                s,
+                Incident.job_id.is_(None) & Incident.task_name.in_(reset),
+                inst,
+                f"instance migrated to version {b.number}: the step runs again as it draws it",
+            )
+            for item in s.scalars(select(WorkItem).where(WorkItem.instance_id == inst.id, WorkItem.status == "open")):
                 if item.task_name in reset:
-                    s.delete(item)       # opened again, as B draws the task, when the instance is saved
+                    s.delete(item)  # opened again, as B draws the task, when the instance is saved
             s.flush()
             inst.version_id = b.id
-            store.history(s, inst.id, principal, "migrated", None, {
-                "from": {"version": a.version, "number": a.number},
-                "to": {"version": b.version, "number": b.number},
-                "mapping": mapping, "waiting": plan.waiting, "history_only": plan.history_only,
-                "rerun": plan.rerun})
+            store.history(
+                s,
+                inst.id,
+                principal,
+                "migrated",
+                None,
+                {
+                    "from": {"version": a.version, "number": a.number},
+                    "to": {"version": b.version, "number": b.number},
+                    "mapping": mapping,
+                    "waiting": plan.waiting,
+                    "history_only": plan.history_only,
+                    "rerun": plan.rerun,
+                },
+            )
             store.runtime.run(workflow)
             return "migrated"
 
         return store.mutate(instance_id, change, principal)
 
     def _resolve(self, s, condition, inst, resolution):
-        for incident in s.scalars(select(Incident).where(Incident.instance_id == inst.id,
-                                                         Incident.status.in_(("open", "retrying")), condition)):
+        for incident in s.scalars(
+            select(Incident).where(
+                Incident.instance_id == inst.id, Incident.status.in_(("open", "retrying")), condition
+            )
+        ):
             incident.status, incident.resolved_at, incident.resolution = "resolved", clock.now(), resolution

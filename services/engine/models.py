@@ -1,4 +1,5 @@
 """The engine's tables. Instance state is SpiffWorkflow's JSON plus the columns people query."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -101,7 +102,7 @@ class Job(Base):
     principal: Mapped[dict | None] = mapped_column(JSON, nullable=True)
     attempt: Mapped[int] = mapped_column(Integer)
     max_attempts: Mapped[int] = mapped_column(Integer)
-    status: Mapped[str] = mapped_column(String(20))      # pending | done | incident
+    status: Mapped[str] = mapped_column(String(20))  # pending | done | incident
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
@@ -116,7 +117,7 @@ class Incident(Base):
     task_name: Mapped[str] = mapped_column(String(200))
     operation: Mapped[str | None] = mapped_column(String(200), nullable=True)
     error: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(20), index=True)   # open | retrying | resolved
+    status: Mapped[str] = mapped_column(String(20), index=True)  # open | retrying | resolved
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     resolved_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     resolution: Mapped[str | None] = mapped_column(Text, nullable=True)
@@ -127,9 +128,11 @@ class WorkItem(Base):
 
     __tablename__ = "work_items"
     # The task list filters open items by role, unit and user in SQL (tasklist.visible_to).
-    __table_args__ = (Index("ix_work_items_open", "status", "candidate_role"),
-                      Index("ix_work_items_open_unit", "status", "candidate_unit", "candidate_role"),
-                      Index("ix_work_items_open_user", "status", "candidate_user"))
+    __table_args__ = (
+        Index("ix_work_items_open", "status", "candidate_role"),
+        Index("ix_work_items_open_unit", "status", "candidate_unit", "candidate_role"),
+        Index("ix_work_items_open_user", "status", "candidate_user"),
+    )
 
     task_id: Mapped[str] = mapped_column(String(36), primary_key=True)
     instance_id: Mapped[str] = mapped_column(String(36), index=True)
@@ -142,7 +145,7 @@ class WorkItem(Base):
     candidate_user: Mapped[str | None] = mapped_column(String(100), nullable=True)
     form_schema: Mapped[str | None] = mapped_column(String(200), nullable=True)
     claimed_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
-    status: Mapped[str] = mapped_column(String(20))    # open | completed | cancelled
+    status: Mapped[str] = mapped_column(String(20))  # open | completed | cancelled
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     completed_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     completed_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
@@ -158,7 +161,7 @@ class BufferedMessage(Base):
     name: Mapped[str] = mapped_column(String(200))
     correlation_key: Mapped[str] = mapped_column(String(200))
     payload: Mapped[dict] = mapped_column(JSON)
-    status: Mapped[str] = mapped_column(String(20))     # buffered | delivered | expired
+    status: Mapped[str] = mapped_column(String(20))  # buffered | delivered | expired
     instance_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
     received_at: Mapped[datetime] = mapped_column(UtcDateTime())
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime())

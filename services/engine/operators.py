@@ -7,6 +7,7 @@ messages or timers until it is resumed, and loses none of them: job results wait
 tasks are hidden from the task list. A *cancelled* instance ends: its open tasks are cancelled,
 its pending jobs closed (late results are dropped), its open incidents resolved.
 """
+
 from __future__ import annotations
 
 import copy
@@ -60,13 +61,16 @@ class Operators:
     # -- suspend, resume, cancel -------------------------------------------------------------
     def suspend(self, instance_id: str, reason: str | None = None, principal=None) -> dict:
         require_operator(principal)
+
         def change(s, inst):
-            items = s.scalars(select(WorkItem).where(WorkItem.instance_id == instance_id,
-                                                     WorkItem.status == "open")).all()
+            items = s.scalars(
+                select(WorkItem).where(WorkItem.instance_id == instance_id, WorkItem.status == "open")
+            ).all()
             for item in items:
                 item.status = "suspended"
-            self.store.history(s, instance_id, principal, "suspended", None,
-                          {"reason": reason, "tasks_hidden": len(items)})
+            self.store.history(
+                s, instance_id, principal, "suspended", None, {"reason": reason, "tasks_hidden": len(items)}
+            )
 
         self.store.set_status(instance_id, "suspended", ("running", "waiting", "incident"), change, principal)
         return self.instances.get(instance_id)
@@ -83,16 +87,27 @@ class Operators:
         def change(s, inst, workflow):
             if inst.status != "suspended":
                 raise Conflict(f"instance {instance_id} is {inst.status}, not suspended")
-            for item in s.scalars(select(WorkItem).where(WorkItem.instance_id == instance_id,
-                                                         WorkItem.status == "suspended")):
+            for item in s.scalars(
+                select(WorkItem).where(WorkItem.instance_id == instance_id, WorkItem.status == "suspended")
+            ):
                 item.status = "open"
-            held = s.scalars(select(HeldResult).where(HeldResult.instance_id == instance_id)
-                             .order_by(HeldResult.id)).all()
+            held = s.scalars(
+                select(HeldResult).where(HeldResult.instance_id == instance_id).order_by(HeldResult.id)
+            ).all()
             now = clock.now()
             for row in held:
                 # Through the outbox to the results queue: applied as if it had just arrived.
-                s.add(Outbox(exchange=contracts.RESULTS_EXCHANGE, routing_key=contracts.RESULT_ROUTING_KEY,
-                             payload=row.payload, headers={}, available_at=now, created_at=now, attempts=0))
+                s.add(
+                    Outbox(
+                        exchange=contracts.RESULTS_EXCHANGE,
+                        routing_key=contracts.RESULT_ROUTING_KEY,
+                        payload=row.payload,
+                        headers={},
+                        available_at=now,
+                        created_at=now,
+                        attempts=0,
+                    )
+                )
                 s.delete(row)
             s.flush()
             self.store.history(s, instance_id, principal, "resumed", None, {"held_results_released": len(held)})
@@ -107,22 +122,26 @@ class Operators:
     def cancel(self, instance_id: str, reason: str, principal=None) -> dict:
         require_operator(principal)
         if not (reason or "").strip():
-            raise InvalidInput("a reason is required to cancel an instance",
-                               {"reason": ["Missing data for required field."]})
+            raise InvalidInput(
+                "a reason is required to cancel an instance", {"reason": ["Missing data for required field."]}
+            )
         closed: dict = {}
 
         def change(s, inst):
             now = clock.now()
-            items = s.scalars(select(WorkItem).where(WorkItem.instance_id == instance_id,
-                                                     WorkItem.status.in_(("open", "suspended")))).all()
+            items = s.scalars(
+                select(WorkItem).where(WorkItem.instance_id == instance_id, WorkItem.status.in_(("open", "suspended")))
+            ).all()
             for item in items:
                 item.status, item.completed_at = "cancelled", now
-            jobs = s.scalars(select(Job).where(Job.instance_id == instance_id,
-                                               Job.status.in_(("pending", "incident")))).all()
+            jobs = s.scalars(
+                select(Job).where(Job.instance_id == instance_id, Job.status.in_(("pending", "incident")))
+            ).all()
             for job in jobs:
                 job.status, job.updated_at = "cancelled", now
-            incidents = s.scalars(select(Incident).where(Incident.instance_id == instance_id,
-                                                         Incident.status.in_(("open", "retrying")))).all()
+            incidents = s.scalars(
+                select(Incident).where(Incident.instance_id == instance_id, Incident.status.in_(("open", "retrying")))
+            ).all()
             for incident in incidents:
                 incident.status, incident.resolved_at = "resolved", now
                 incident.resolution = f"instance cancelled: {reason}"
@@ -132,7 +151,9 @@ class Operators:
             closed.update(tasks=len(items), jobs=len(jobs), incidents=len(incidents), held_results=len(held))
             self.store.history(s, instance_id, principal, "cancelled", None, {"reason": reason, "closed": dict(closed)})
 
-        self.store.set_status(instance_id, "cancelled", ("running", "waiting", "incident", "suspended"), change, principal)
+        self.store.set_status(
+            instance_id, "cancelled", ("running", "waiting", "incident", "suspended"), change, principal
+        )
         return {**self.instances.get(instance_id), "closed": closed}
 
     # -- where the tokens are ------------------------------------------------------------------
@@ -146,19 +167,43 @@ class Operators:
                 raise NotFound(f"no instance {instance_id}")
             description = self.instances.describe(s, inst)
             tokens = []
-            for w in s.scalars(select(WorkItem).where(WorkItem.instance_id == instance_id,
-                                                      WorkItem.status.in_(("open", "suspended")))
-                               .order_by(WorkItem.created_at)):
-                tokens.append({"kind": "user_task", "task": w.task_name, "title": w.title, "task_id": w.task_id,
-                               "status": w.status, "candidate_role": w.candidate_role,
-                               "candidate_unit": w.candidate_unit, "candidate_user": w.candidate_user,
-                               "claimed_by": w.claimed_by, "since": iso(w.created_at)})
-            for j in s.scalars(select(Job).where(Job.instance_id == instance_id,
-                                                 Job.status.in_(("pending", "incident")))
-                               .order_by(Job.created_at)):
-                tokens.append({"kind": "job", "task": j.task_name, "operation": j.operation, "job_id": j.job_id,
-                               "status": j.status, "attempt": j.attempt, "max_attempts": j.max_attempts,
-                               "last_error": j.last_error, "since": iso(j.updated_at)})
+            for w in s.scalars(
+                select(WorkItem)
+                .where(WorkItem.instance_id == instance_id, WorkItem.status.in_(("open", "suspended")))
+                .order_by(WorkItem.created_at)
+            ):
+                tokens.append(
+                    {
+                        "kind": "user_task",
+                        "task": w.task_name,
+                        "title": w.title,
+                        "task_id": w.task_id,
+                        "status": w.status,
+                        "candidate_role": w.candidate_role,
+                        "candidate_unit": w.candidate_unit,
+                        "candidate_user": w.candidate_user,
+                        "claimed_by": w.claimed_by,
+                        "since": iso(w.created_at),
+                    }
+                )
+            for j in s.scalars(
+                select(Job)
+                .where(Job.instance_id == instance_id, Job.status.in_(("pending", "incident")))
+                .order_by(Job.created_at)
+            ):
+                tokens.append(
+                    {
+                        "kind": "job",
+                        "task": j.task_name,
+                        "operation": j.operation,
+                        "job_id": j.job_id,
+                        "status": j.status,
+                        "attempt": j.attempt,
+                        "max_attempts": j.max_attempts,
+                        "last_error": j.last_error,
+                        "since": iso(j.updated_at),
+                    }
+                )
             waiting_messages, next_timer = [], None
             key, spec = self.store.spec(s, inst.version_id)
             runtime = self.store.runtime
@@ -168,25 +213,40 @@ class Operators:
                 wait = runtime.wait_state(workflow)
                 waiting_messages, next_timer = wait.waiting_messages, wait.next_timer
             for name in waiting_messages:
-                buffered = s.scalar(select(func.count()).select_from(BufferedMessage).where(
-                    BufferedMessage.name == name, BufferedMessage.correlation_key == inst.business_key,
-                    BufferedMessage.status == "buffered")) if inst.business_key else 0
-                tokens.append({"kind": "message", "name": name, "correlation_key": inst.business_key,
-                               "buffered": buffered})
+                buffered = (
+                    s.scalar(
+                        select(func.count())
+                        .select_from(BufferedMessage)
+                        .where(
+                            BufferedMessage.name == name,
+                            BufferedMessage.correlation_key == inst.business_key,
+                            BufferedMessage.status == "buffered",
+                        )
+                    )
+                    if inst.business_key
+                    else 0
+                )
+                tokens.append(
+                    {"kind": "message", "name": name, "correlation_key": inst.business_key, "buffered": buffered}
+                )
             if next_timer is not None:
                 tokens.append({"kind": "timer", "due": iso(next_timer)})
-            held = s.scalar(select(func.count()).select_from(HeldResult).where(
-                HeldResult.instance_id == instance_id))
+            held = s.scalar(select(func.count()).select_from(HeldResult).where(HeldResult.instance_id == instance_id))
         return {"instance": description, "tokens": tokens, "held_results": held, "completed": completed}
 
     # -- batches -----------------------------------------------------------------------------
     def select_instances(self, business_key_prefix=None, process_id=None, status=None, limit=1000) -> list[dict]:
         if not (business_key_prefix or process_id or status):
-            raise InvalidInput("say which instances: a business key prefix, a process or a status",
-                               {"business_key_prefix": ["Give at least one filter."]})
+            raise InvalidInput(
+                "say which instances: a business key prefix, a process or a status",
+                {"business_key_prefix": ["Give at least one filter."]},
+            )
         with transaction(self.store.sessions) as s:
-            query = select(Instance.id, Instance.process_id, Instance.business_key, Instance.status) \
-                .order_by(Instance.created_at).limit(limit)
+            query = (
+                select(Instance.id, Instance.process_id, Instance.business_key, Instance.status)
+                .order_by(Instance.created_at)
+                .limit(limit)
+            )
             if business_key_prefix:
                 escaped = business_key_prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
                 query = query.where(Instance.business_key.like(escaped + "%", escape="\\"))
@@ -196,15 +256,18 @@ class Operators:
                 query = query.where(Instance.status == status)
             return [{"id": i, "process_id": p, "business_key": k, "status": st} for i, p, k, st in s.execute(query)]
 
-    def cancel_instances(self, reason: str, business_key_prefix=None, process_id=None, status=None,
-                         dry_run=False, principal=None) -> dict:
+    def cancel_instances(
+        self, reason: str, business_key_prefix=None, process_id=None, status=None, dry_run=False, principal=None
+    ) -> dict:
         """Cancel every instance that matches (not those already ended); ``dry_run`` only lists them."""
         require_operator(principal)
         if not (reason or "").strip():
-            raise InvalidInput("a reason is required to cancel instances",
-                               {"reason": ["Missing data for required field."]})
-        matched = [i for i in self.select_instances(business_key_prefix, process_id, status)
-                   if i["status"] not in ENDED]
+            raise InvalidInput(
+                "a reason is required to cancel instances", {"reason": ["Missing data for required field."]}
+            )
+        matched = [
+            i for i in self.select_instances(business_key_prefix, process_id, status) if i["status"] not in ENDED
+        ]
         if dry_run:
             return {"dry_run": True, "matched": matched, "done": [], "failed": []}
         done, failed = [], []
@@ -220,14 +283,17 @@ class Operators:
         """Retry every open incident (of ``operation`` / ``process_id`` if given)."""
         require_operator(principal)
         with transaction(self.store.sessions) as s:
-            query = select(Incident, Instance.process_id, Instance.status).join(
-                Instance, Instance.id == Incident.instance_id).where(Incident.status == "open").order_by(Incident.id)
+            query = (
+                select(Incident, Instance.process_id, Instance.status)
+                .join(Instance, Instance.id == Incident.instance_id)
+                .where(Incident.status == "open")
+                .order_by(Incident.id)
+            )
             if operation:
                 query = query.where(Incident.operation == operation)
             if process_id:
                 query = query.where(Instance.process_id == process_id)
-            matched = [{**incident_dict(i), "process_id": p, "instance_status": st}
-                       for i, p, st in s.execute(query)]
+            matched = [{**incident_dict(i), "process_id": p, "instance_status": st} for i, p, st in s.execute(query)]
         if dry_run:
             return {"dry_run": True, "matched": matched, "done": [], "failed": []}
         done, failed = [], []
@@ -246,14 +312,34 @@ def operator_counts(sessions) -> dict:
     """Figures for the metrics: instances by process and state, open incidents by operation,
     pending jobs, held results."""
     with transaction(sessions) as s:
-        instances = [(p, st, n) for p, st, n in s.execute(
-            select(Instance.process_id, Instance.status, func.count()).group_by(Instance.process_id, Instance.status))]
-        incidents = [(op or "", n) for op, n in s.execute(
-            select(Incident.operation, func.count()).where(Incident.status == "open").group_by(Incident.operation))]
-        pending = [(op, n) for op, n in s.execute(
-            select(Job.operation, func.count()).where(Job.status == "pending").group_by(Job.operation))]
+        instances = [
+            (p, st, n)
+            for p, st, n in s.execute(
+                select(Instance.process_id, Instance.status, func.count()).group_by(
+                    Instance.process_id, Instance.status
+                )
+            )
+        ]
+        incidents = [
+            (op or "", n)
+            for op, n in s.execute(
+                select(Incident.operation, func.count()).where(Incident.status == "open").group_by(Incident.operation)
+            )
+        ]
+        pending = [
+            (op, n)
+            for op, n in s.execute(
+                select(Job.operation, func.count()).where(Job.status == "pending").group_by(Job.operation)
+            )
+        ]
         held = s.scalar(select(func.count()).select_from(HeldResult))
         work = s.scalar(select(func.count()).select_from(WorkItem).where(WorkItem.status == "open"))
         messages = buffered_counts(s)
-    return {"instances": instances, "incidents": incidents, "pending_jobs": pending,
-            "held_results": held, "open_work_items": work, "buffered_messages": messages}
+    return {
+        "instances": instances,
+        "incidents": incidents,
+        "pending_jobs": pending,
+        "held_results": held,
+        "open_work_items": work,
+        "buffered_messages": messages,
+    }

@@ -1,5 +1,6 @@
 """The engine service: nameko RPC for people-facing commands and queries, the job-result
 listener, and the timer tick. Every method hands straight to :class:`Engine`."""
+
 from __future__ import annotations
 
 import logging
@@ -44,8 +45,10 @@ def require_result_sender(body, sender) -> None:
     service = operation.split(".", 1)[0] if isinstance(operation, str) and "." in operation else None
     allowed = sender.is_service(service) if service else sender.is_service()
     if not allowed:
-        raise Forbidden(f"a result for {operation!r} from {sender.describe()}; results come from the "
-                        f"service that did the job ({service or 'a service'})")
+        raise Forbidden(
+            f"a result for {operation!r} from {sender.describe()}; results come from the "
+            f"service that did the job ({service or 'a service'})"
+        )
 
 
 def require_message_sender(body, sender) -> None:
@@ -54,11 +57,13 @@ def require_message_sender(body, sender) -> None:
     if not isinstance(name, str) or messages.get(name) is None:
         if not sender.is_service():
             raise Forbidden(f"a message {name!r} from {sender.describe()}; BPMN messages come from the services")
-        return   # malformed or undeclared: the engine answers it as it always did
+        return  # malformed or undeclared: the engine answers it as it always did
     if not sender.may_send_message(name):
         declared = messages.get(name)
-        raise Forbidden(f"the BPMN message {name!r} from {sender.describe()}; it is sent only by "
-                        f"{', '.join(declared.senders) if declared else 'the services'}")
+        raise Forbidden(
+            f"the BPMN message {name!r} from {sender.describe()}; it is sent only by "
+            f"{', '.join(declared.senders) if declared else 'the services'}"
+        )
 
 
 class EngineService(Pingable):
@@ -92,8 +97,10 @@ class EngineService(Pingable):
         if isinstance(body, dict):
             logs.bind(business_key=body.get("business_key"))
         if not any(sender.is_service(s) for s in START_SENDERS):
-            raise Forbidden(f"a start command from {sender.describe()}; processes are started by command "
-                            f"only by {', '.join(START_SENDERS)}")
+            raise Forbidden(
+                f"a start command from {sender.describe()}; processes are started by command "
+                f"only by {', '.join(START_SENDERS)}"
+            )
         instance = self.engine.start_command(body)
         log.info("started %s %s", instance["process_id"], instance["id"])
 
@@ -174,8 +181,10 @@ class EngineService(Pingable):
         name = message.get("name") if isinstance(message, dict) else None
         declared = messages.get(name) if isinstance(name, str) else None
         if declared is not None and not messages.may_send(declared.name, "operator"):
-            raise Forbidden(f"the message {name!r} is sent by {', '.join(declared.senders)}, "
-                            "not over the API", {"name": [f"{name} is not sent over the API"]})
+            raise Forbidden(
+                f"the message {name!r} is sent by {', '.join(declared.senders)}, not over the API",
+                {"name": [f"{name} is not sent over the API"]},
+            )
         return self.engine.send_message(message, principal)
 
     @api
@@ -212,8 +221,9 @@ class EngineService(Pingable):
         return self.engine.where(instance_id)
 
     @api
-    def cancel_instances(self, reason, business_key_prefix=None, process_id=None, status=None,
-                         dry_run=False, principal=None):
+    def cancel_instances(
+        self, reason, business_key_prefix=None, process_id=None, status=None, dry_run=False, principal=None
+    ):
         return self.engine.cancel_instances(reason, business_key_prefix, process_id, status, dry_run, principal)
 
     @api
@@ -221,10 +231,12 @@ class EngineService(Pingable):
         return self.engine.retry_incidents(operation, process_id, dry_run, principal)
 
     @api
-    def migrate_instances(self, from_version, to_version, mapping=None, dry_run=False, instance_ids=None,
-                          process_id=None, principal=None):
-        return self.engine.migrate_instances(from_version, to_version, mapping, dry_run, instance_ids,
-                                             process_id, principal)
+    def migrate_instances(
+        self, from_version, to_version, mapping=None, dry_run=False, instance_ids=None, process_id=None, principal=None
+    ):
+        return self.engine.migrate_instances(
+            from_version, to_version, mapping, dry_run, instance_ids, process_id, principal
+        )
 
     @api
     def waiting_messages(self, status="buffered", name=None):

@@ -9,6 +9,7 @@ instance first. Each such conflict is counted (``ztc_revision_conflicts_total``,
 ``MAX_SAVE_ATTEMPTS`` in a row does the caller get a Conflict. The other engine modules plug into the save (``before_wait`` and
 ``after_wait``) instead of re-implementing it.
 """
+
 from __future__ import annotations
 
 import logging
@@ -32,9 +33,9 @@ from .models import History, Incident, Instance, ProcessVersion
 MAX_SAVE_ATTEMPTS = 20
 HALTED = ("suspended", "cancelled")
 ENDED = ("completed", "cancelled")
-UNCHANGED = object()   # a change that returns this saves nothing
-INCIDENT_OPENED = "ztc_incident_opened"   # session.info: an incident was opened in this transaction
-HISTORY_ROWS = "ztc_history_rows"         # session.info: history rows written when it commits
+UNCHANGED = object()  # a change that returns this saves nothing
+INCIDENT_OPENED = "ztc_incident_opened"  # session.info: an incident was opened in this transaction
+HISTORY_ROWS = "ztc_history_rows"  # session.info: history rows written when it commits
 # The most a retry after a conflict waits, times its attempt (a random share of it): two replicas
 # that met on one instance do not meet again at once.
 CONFLICT_PAUSE_SECONDS = 0.005
@@ -77,10 +78,10 @@ class InstanceStore:
         self.workflows = WorkflowCache(settings.workflow_cache_size if settings is not None else 0)
         # What a save does besides writing the instance, in order: before the wait state is
         # computed (deliver buffered messages) and with it (emit jobs, sync the task list).
-        self.before_wait: list = []     # f(session, instance, workflow, wait) -> the wait state after it
-        self.after_wait: list = []      # f(session, instance, workflow, wait, principal)
-        self.on_step_failed: Any = None      # f(session, instance, StepFailed, principal) -> outcome
-        self.conflicts = 0                   # saves that met a newer revision, since this store was made
+        self.before_wait: list = []  # f(session, instance, workflow, wait) -> the wait state after it
+        self.after_wait: list = []  # f(session, instance, workflow, wait, principal)
+        self.on_step_failed: Any = None  # f(session, instance, StepFailed, principal) -> outcome
+        self.conflicts = 0  # saves that met a newer revision, since this store was made
         if sessions is not None:
             event.listen(sessions, "before_commit", write_history)
 
@@ -97,24 +98,37 @@ class InstanceStore:
     # -- reading --------------------------------------------------------------------------------
     def describe(self, s, inst, incident_dict) -> dict:
         version = s.get(ProcessVersion, inst.version_id)
-        incidents = s.scalars(select(Incident).where(Incident.instance_id == inst.id,
-                                                      Incident.status != "resolved")).all()
+        incidents = s.scalars(
+            select(Incident).where(Incident.instance_id == inst.id, Incident.status != "resolved")
+        ).all()
         return {
-            "id": inst.id, "process_id": inst.process_id, "version": version.version,
-            "business_key": inst.business_key, "status": inst.status,
+            "id": inst.id,
+            "process_id": inst.process_id,
+            "version": version.version,
+            "business_key": inst.business_key,
+            "status": inst.status,
             "waiting_tasks": inst.waiting_tasks,
             "waiting_messages": [m for m in inst.waiting_messages.split("|") if m],
             "next_timer": iso(inst.next_timer),
-            "revision": inst.revision, "data": inst.data or {},
+            "revision": inst.revision,
+            "data": inst.data or {},
             "incidents": [incident_dict(i) for i in incidents],
-            "created_at": iso(inst.created_at), "updated_at": iso(inst.updated_at),
+            "created_at": iso(inst.created_at),
+            "updated_at": iso(inst.updated_at),
         }
 
     def history(self, s, instance_id, principal, action, task, data) -> None:
         """Record an entry; it is written, in order, when the transaction commits."""
-        s.info.setdefault(HISTORY_ROWS, []).append({
-            "instance_id": instance_id, "at": clock.now(), "actor": acting_user(principal),
-            "action": action, "task": task, "data": data})
+        s.info.setdefault(HISTORY_ROWS, []).append(
+            {
+                "instance_id": instance_id,
+                "at": clock.now(),
+                "actor": acting_user(principal),
+                "action": action,
+                "task": task,
+                "data": data,
+            }
+        )
 
     # -- the one way an instance changes ----------------------------------------------------------
     def mutate(self, instance_id: str, change, principal=None, refuse_failed_step=False, guard=None):
@@ -175,8 +189,8 @@ class InstanceStore:
         # as "incident": a waiting instance that opened none in this step has none to count.
         could_have = inst.status != "waiting" or s.info.get(INCIDENT_OPENED)
         open_incidents = could_have and s.scalar(
-            select(func.count()).select_from(Incident).where(
-                Incident.instance_id == inst.id, Incident.status == "open"))
+            select(func.count()).select_from(Incident).where(Incident.instance_id == inst.id, Incident.status == "open")
+        )
         if wait.status == "completed":
             status = "completed"
         elif open_incidents:
@@ -186,10 +200,14 @@ class InstanceStore:
         if status == "completed" and inst.status != "completed":
             self.history(s, inst.id, principal, "completed", None, None)
         values = dict(
-            status=status, waiting_tasks=wait.waiting_tasks,
+            status=status,
+            waiting_tasks=wait.waiting_tasks,
             waiting_messages="|" + "|".join(wait.waiting_messages) + "|" if wait.waiting_messages else "",
-            next_timer=wait.next_timer, state=self.runtime.dumps(workflow), updated_at=now,
-            data=self.runtime.current_data(workflow), version_id=inst.version_id,
+            next_timer=wait.next_timer,
+            state=self.runtime.dumps(workflow),
+            updated_at=now,
+            data=self.runtime.current_data(workflow),
+            version_id=inst.version_id,
         )
         if new:
             for key, value in values.items():
@@ -199,8 +217,9 @@ class InstanceStore:
             return 1
         old = inst.revision
         s.expunge(inst)
-        result = s.execute(update(Instance).where(Instance.id == inst.id, Instance.revision == old)
-                           .values(revision=old + 1, **values))
+        result = s.execute(
+            update(Instance).where(Instance.id == inst.id, Instance.revision == old).values(revision=old + 1, **values)
+        )
         if result.rowcount != 1:
             s.rollback()
             raise StaleRevision()
@@ -218,10 +237,17 @@ class InstanceStore:
                         raise NotFound(f"no instance {instance_id}")
                     if inst.status not in allowed:
                         raise Conflict(f"instance {instance_id} is {inst.status}; it cannot be {status}")
-                    done = s.execute(update(Instance).where(
-                        Instance.id == instance_id, Instance.revision == inst.revision).values(
-                        status=status, waiting_messages="", next_timer=None,
-                        revision=inst.revision + 1, updated_at=clock.now()))
+                    done = s.execute(
+                        update(Instance)
+                        .where(Instance.id == instance_id, Instance.revision == inst.revision)
+                        .values(
+                            status=status,
+                            waiting_messages="",
+                            next_timer=None,
+                            revision=inst.revision + 1,
+                            updated_at=clock.now(),
+                        )
+                    )
                     if done.rowcount != 1:
                         raise StaleRevision()
                     outcome = change(s, inst)
@@ -236,10 +262,14 @@ class InstanceStore:
         """Another save of the instance committed first: count it, say so, pause a little."""
         self.conflicts += 1
         if attempt >= MAX_SAVE_ATTEMPTS:
-            return        # the caller gives up (_give_up counts it)
+            return  # the caller gives up (_give_up counts it)
         metrics.REVISION_CONFLICTS.labels("retried").inc()
-        log.info("revision conflict on instance %s (attempt %d of %d): another save came first; "
-                 "trying again on its state", instance_id, attempt, MAX_SAVE_ATTEMPTS)
+        log.info(
+            "revision conflict on instance %s (attempt %d of %d): another save came first; trying again on its state",
+            instance_id,
+            attempt,
+            MAX_SAVE_ATTEMPTS,
+        )
         time.sleep(random.uniform(0, CONFLICT_PAUSE_SECONDS * attempt))
 
     def _give_up(self, instance_id: str):

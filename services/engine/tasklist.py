@@ -1,5 +1,6 @@
 """The task list: user tasks as work items for a candidate role, unit or user; claiming and
 completing them (with the task's form checked first)."""
+
 from __future__ import annotations
 
 import uuid
@@ -42,20 +43,35 @@ def visible_to(principal):
         return or_(column.is_(None), column == "", condition)
 
     user, unit = principal.get("user"), principal.get("unit")
-    return (open_or(WorkItem.candidate_user, WorkItem.candidate_user == user) if user
-            else or_(WorkItem.candidate_user.is_(None), WorkItem.candidate_user == ""),
-            open_or(WorkItem.candidate_role, WorkItem.candidate_role.in_(roles)) if roles
-            else or_(WorkItem.candidate_role.is_(None), WorkItem.candidate_role == ""),
-            open_or(WorkItem.candidate_unit, WorkItem.candidate_unit == unit) if unit
-            else or_(WorkItem.candidate_unit.is_(None), WorkItem.candidate_unit == ""))
+    return (
+        open_or(WorkItem.candidate_user, WorkItem.candidate_user == user)
+        if user
+        else or_(WorkItem.candidate_user.is_(None), WorkItem.candidate_user == ""),
+        open_or(WorkItem.candidate_role, WorkItem.candidate_role.in_(roles))
+        if roles
+        else or_(WorkItem.candidate_role.is_(None), WorkItem.candidate_role == ""),
+        open_or(WorkItem.candidate_unit, WorkItem.candidate_unit == unit)
+        if unit
+        else or_(WorkItem.candidate_unit.is_(None), WorkItem.candidate_unit == ""),
+    )
 
 
 def work_item_dict(w) -> dict:
-    return {"task_id": w.task_id, "instance_id": w.instance_id, "process_id": w.process_id,
-            "business_key": w.business_key, "task": w.task_name, "title": w.title,
-            "candidate_role": w.candidate_role, "candidate_unit": w.candidate_unit,
-            "candidate_user": w.candidate_user, "form_schema": w.form_schema,
-            "claimed_by": w.claimed_by, "status": w.status, "created_at": iso(w.created_at)}
+    return {
+        "task_id": w.task_id,
+        "instance_id": w.instance_id,
+        "process_id": w.process_id,
+        "business_key": w.business_key,
+        "task": w.task_name,
+        "title": w.title,
+        "candidate_role": w.candidate_role,
+        "candidate_unit": w.candidate_unit,
+        "candidate_user": w.candidate_user,
+        "form_schema": w.form_schema,
+        "claimed_by": w.claimed_by,
+        "status": w.status,
+        "created_at": iso(w.created_at),
+    }
 
 
 def _left_user_tasks(workflow, inst) -> bool:
@@ -85,10 +101,12 @@ class TaskList:
     def sync(self, s, inst, workflow, wait, principal) -> None:
         """Open a work item for each user task that became ready; cancel those that are gone."""
         if not wait.user_tasks and not _left_user_tasks(workflow, inst):
-            return      # no task is ready, and the last save left none whose item could be open
+            return  # no task is ready, and the last save left none whose item could be open
         ready = {u.task_id: u for u in wait.user_tasks}
-        existing = {w.task_id: w for w in s.scalars(select(WorkItem).where(
-            WorkItem.instance_id == inst.id, WorkItem.status == "open"))}
+        existing = {
+            w.task_id: w
+            for w in s.scalars(select(WorkItem).where(WorkItem.instance_id == inst.id, WorkItem.status == "open"))
+        }
         for task_id, item in existing.items():
             if task_id not in ready:
                 item.status = "cancelled"
@@ -104,12 +122,22 @@ class TaskList:
                 # No work item that nobody could be sure to see: an incident names the element instead.
                 self.incidents.open_for_step_once(s, inst, exc)
                 continue
-            s.add(WorkItem(
-                task_id=task_id, instance_id=inst.id, process_id=inst.process_id,
-                business_key=inst.business_key, task_name=info.task_name, title=info.title,
-                candidate_role=props.get("candidateRole") or info.lane,
-                candidate_unit=candidate_unit, candidate_user=candidate_user,
-                form_schema=props.get("formSchema"), status="open", created_at=clock.now()))
+            s.add(
+                WorkItem(
+                    task_id=task_id,
+                    instance_id=inst.id,
+                    process_id=inst.process_id,
+                    business_key=inst.business_key,
+                    task_name=info.task_name,
+                    title=info.title,
+                    candidate_role=props.get("candidateRole") or info.lane,
+                    candidate_unit=candidate_unit,
+                    candidate_user=candidate_user,
+                    form_schema=props.get("formSchema"),
+                    status="open",
+                    created_at=clock.now(),
+                )
+            )
 
     @staticmethod
     def _expression(workflow, task_id, info, expression):
@@ -121,9 +149,11 @@ class TaskList:
             value = workflow.script_engine.evaluate(task, expression)
         except Exception as exc:  # noqa: BLE001 - whatever the expression did, the element is named
             cause = root_cause(exc)
-            raise StepFailed(info.task_name, f"candidate expression '{expression}': "
-                                             f"{type(cause).__name__}: {cause}",
-                             limit_exceeded=isinstance(cause, LimitExceeded)) from exc
+            raise StepFailed(
+                info.task_name,
+                f"candidate expression '{expression}': {type(cause).__name__}: {cause}",
+                limit_exceeded=isinstance(cause, LimitExceeded),
+            ) from exc
         return None if value is None else str(value)
 
     # -- people ----------------------------------------------------------------------------------
@@ -131,8 +161,11 @@ class TaskList:
         """The open tasks this principal may act on, oldest first, filtered in the database (the
         indexes ``ix_work_items_open_*`` serve the role, unit and user conditions)."""
         with transaction(self.store.sessions) as s:
-            query = (select(WorkItem).where(WorkItem.status == "open", *visible_to(principal))
-                     .order_by(WorkItem.created_at, WorkItem.task_id))
+            query = (
+                select(WorkItem)
+                .where(WorkItem.status == "open", *visible_to(principal))
+                .order_by(WorkItem.created_at, WorkItem.task_id)
+            )
             if instance_id:
                 query = query.where(WorkItem.instance_id == instance_id)
             return [work_item_dict(w) for w in s.scalars(query)]
@@ -143,9 +176,11 @@ class TaskList:
         if item is None or item.status != "open":
             raise NotFound(f"no open task {task_id}")
         if not may_act(item, principal):
-            raise Forbidden(f"{acting_user(principal)} may not act on task {task_id} "
-                            f"(it is for role={item.candidate_role}, unit={item.candidate_unit}, "
-                            f"user={item.candidate_user})")
+            raise Forbidden(
+                f"{acting_user(principal)} may not act on task {task_id} "
+                f"(it is for role={item.candidate_role}, unit={item.candidate_unit}, "
+                f"user={item.candidate_user})"
+            )
         if item.claimed_by and item.claimed_by != acting_user(principal):
             raise Conflict(f"task {task_id} is claimed by {item.claimed_by}")
         return item

@@ -1,4 +1,5 @@
 """Timers: fired from each instance's persisted ``next_timer`` by the engine's tick."""
+
 from __future__ import annotations
 
 import logging
@@ -21,11 +22,19 @@ class Timers:
         """Fire the timers that are due by the clock; returns how many instances moved."""
         store = self.store
         with transaction(store.sessions) as s:
-            due = s.scalars(select(Instance.id).where(
-                Instance.status.in_(("waiting", "incident")), Instance.next_timer.is_not(None),
-                Instance.next_timer <= clock.now()).order_by(Instance.next_timer).limit(limit)).all()
+            due = s.scalars(
+                select(Instance.id)
+                .where(
+                    Instance.status.in_(("waiting", "incident")),
+                    Instance.next_timer.is_not(None),
+                    Instance.next_timer <= clock.now(),
+                )
+                .order_by(Instance.next_timer)
+                .limit(limit)
+            ).all()
         fired = 0
         for instance_id in due:
+
             def change(s, inst, workflow):
                 before = list(inst.waiting_tasks)
                 store.runtime.fire_timers(workflow)

@@ -1,5 +1,6 @@
 """Who may do what in evaluation. The service decides for itself; the gateway's checks are a first
 filter, not the authority (a caller on the bus reaches the service without the gateway)."""
+
 from __future__ import annotations
 
 from marshmallow import ValidationError

@@ -15,6 +15,7 @@ Both steps are ``handling.*`` events: intake keeps them in the proposal's histor
 and tells the proposers; the assignment service tells the answering units of a decision on their
 queues. A lodged appeal is also a notice to the committee and its staff.
 """
+
 from __future__ import annotations
 
 from sqlalchemy import select
@@ -40,8 +41,9 @@ def appeal(session, number, reason, principal) -> dict:
     caller = principal_of(principal)
     text = (reason or "").strip() if isinstance(reason, str) else ""
     if not text or len(text) > 4000:
-        raise InvalidInput("an appeal says why the handling should be looked at again",
-                           {"reason": ["1 to 4000 characters"]})
+        raise InvalidInput(
+            "an appeal says why the handling should be looked at again", {"reason": ["1 to 4000 characters"]}
+        )
     answering = merged.answering(session, str(number))
     rating_round = _latest_round(session, answering, lock=True)
     if rating_round is None:
@@ -49,42 +51,69 @@ def appeal(session, number, reason, principal) -> dict:
     if caller["user"] not in rating_round.proposers or "member" not in caller["roles"]:
         raise Forbidden(f"only a proposer of {number} appeals the rating of its reply")
     if rating_round.appeal_due is None:
-        raise Conflict(f"round {rating_round.round} of {answering} cannot be appealed: an appeal comes after a "
-                       "re-handled reply rated 不满意 (a first reply rated 不满意 goes back to the unit by itself)",
-                       {"round": rating_round.round, "outcome": rating_round.outcome})
+        raise Conflict(
+            f"round {rating_round.round} of {answering} cannot be appealed: an appeal comes after a "
+            "re-handled reply rated 不满意 (a first reply rated 不满意 goes back to the unit by itself)",
+            {"round": rating_round.round, "outcome": rating_round.outcome},
+        )
     own = [r for r in rating_round.ratings if r.rater == caller["user"]]
     if not any(getattr(r, score) == UNSATISFIED for r in own for score in SCORES):
-        raise Conflict(f"{caller['user']} did not rate round {rating_round.round} of {answering} 不满意; "
-                       "only a proposer still not satisfied appeals")
+        raise Conflict(
+            f"{caller['user']} did not rate round {rating_round.round} of {answering} 不满意; "
+            "only a proposer still not satisfied appeals"
+        )
     due, now = aware(rating_round.appeal_due), clock.now()
     if now >= due:
-        raise TooLate(f"the appeal window of round {rating_round.round} of {answering} ended at {due.isoformat()}",
-                      {"appeal_due": due.isoformat(), "asked_at": now.isoformat()})
+        raise TooLate(
+            f"the appeal window of round {rating_round.round} of {answering} ended at {due.isoformat()}",
+            {"appeal_due": due.isoformat(), "asked_at": now.isoformat()},
+        )
     if _existing(session, answering, rating_round.round) is not None:
-        raise Conflict(f"the reply of round {rating_round.round} of {answering} has been appealed already; "
-                       "one appeal per reply")
+        raise Conflict(
+            f"the reply of round {rating_round.round} of {answering} has been appealed already; one appeal per reply"
+        )
     row = Appeal(number=answering, round=rating_round.round, appellant=caller["user"], reason=text, lodged_at=now)
     session.add(row)
     try:
         session.flush()
-    except IntegrityError:   # another proposer's appeal committed first
-        raise Conflict(f"the reply of round {rating_round.round} of {answering} has been appealed already; "
-                       "one appeal per reply") from None
+    except IntegrityError:  # another proposer's appeal committed first
+        raise Conflict(
+            f"the reply of round {rating_round.round} of {answering} has been appealed already; one appeal per reply"
+        ) from None
     shown = appeal_view(session, rating_round)
-    send_message(session, Outbox, APPEAL_LODGED, answering, f"appeal-{answering}-{rating_round.round}",
-                 {"round": row.round, "appellant": row.appellant, "reason": row.reason,
-                  "lodged_at": shown["lodged_at"]})
-    publish_event(session, Outbox, APPEALED, f"{APPEALED}:{answering}:{row.round}", answering,
-                  payload={"number": answering, "round": row.round, "appellant": row.appellant, "reason": row.reason})
-    notify(session, Outbox, "appeal_lodged", f"evaluation.appeal:{row.id}", answering, ["role:committee", "role:staff"],
-           title=f"提案 {answering} 的提案人对第 {row.round} 轮办理结果提出申诉",
-           text=f"Proposal {answering}: {row.appellant} appeals the re-handled reply of round {row.round}: {row.reason}")
+    send_message(
+        session,
+        Outbox,
+        APPEAL_LODGED,
+        answering,
+        f"appeal-{answering}-{rating_round.round}",
+        {"round": row.round, "appellant": row.appellant, "reason": row.reason, "lodged_at": shown["lodged_at"]},
+    )
+    publish_event(
+        session,
+        Outbox,
+        APPEALED,
+        f"{APPEALED}:{answering}:{row.round}",
+        answering,
+        payload={"number": answering, "round": row.round, "appellant": row.appellant, "reason": row.reason},
+    )
+    notify(
+        session,
+        Outbox,
+        "appeal_lodged",
+        f"evaluation.appeal:{row.id}",
+        answering,
+        ["role:committee", "role:staff"],
+        title=f"提案 {answering} 的提案人对第 {row.round} 轮办理结果提出申诉",
+        text=f"Proposal {answering}: {row.appellant} appeals the re-handled reply of round {row.round}: {row.reason}",
+    )
     return shown
 
 
 def _existing(session, number: str, round_: int) -> Appeal | None:
-    return session.scalars(select(Appeal).where(Appeal.number == number, Appeal.round == round_)
-                           .with_for_update()).first()
+    return session.scalars(
+        select(Appeal).where(Appeal.number == number, Appeal.round == round_).with_for_update()
+    ).first()
 
 
 def decide(session, params: dict, principal: dict | None) -> dict:
@@ -98,12 +127,24 @@ def decide(session, params: dict, principal: dict | None) -> dict:
     if row.decision is None:
         row.decision, row.decision_reason = data["decision"], data["reason"]
         row.decided_by, row.decided_at = data["decided_by"], clock.now()
-        rating_round = session.scalars(select(RatingRound).where(RatingRound.number == row.number,
-                                                                 RatingRound.round == row.round)).first()
+        rating_round = session.scalars(
+            select(RatingRound).where(RatingRound.number == row.number, RatingRound.round == row.round)
+        ).first()
         rating_round.outcome = "upheld" if row.decision == "upheld" else "rehandle"
         session.flush()
-        publish_event(session, Outbox, DECIDED, f"{DECIDED}:{row.number}:{row.round}", row.number,
-                      payload={"number": row.number, "round": row.round, "decision": row.decision,
-                               "reason": row.decision_reason, "decided_by": row.decided_by,
-                               "appellant": row.appellant})
+        publish_event(
+            session,
+            Outbox,
+            DECIDED,
+            f"{DECIDED}:{row.number}:{row.round}",
+            row.number,
+            payload={
+                "number": row.number,
+                "round": row.round,
+                "decision": row.decision,
+                "reason": row.decision_reason,
+                "decided_by": row.decided_by,
+                "appellant": row.appellant,
+            },
+        )
     return {"round": row.round, "decision": row.decision, "reason": row.decision_reason}

@@ -12,6 +12,7 @@ component without data (a unit nobody rated) is left out and the others count in
 Units are ranked by score, equal scores sharing a rank (1, 2, 2, 4). ``export`` writes the ranked
 table as CSV or XLSX.
 """
+
 from __future__ import annotations
 
 import base64
@@ -45,9 +46,11 @@ def _rate(part: int, whole: int) -> float | None:
 
 
 def _final_ratings(session, numbers) -> dict:
-    rounds = session.scalars(select(RatingRound).where(RatingRound.number.in_(numbers),
-                                                       RatingRound.outcome.in_(FINAL_OUTCOMES))
-                             .order_by(RatingRound.round)).all()
+    rounds = session.scalars(
+        select(RatingRound)
+        .where(RatingRound.number.in_(numbers), RatingRound.outcome.in_(FINAL_OUTCOMES))
+        .order_by(RatingRound.round)
+    ).all()
     final = {r.number: r for r in rounds}  # ordered by round: the newest wins
     return {number: list(r.ratings) for number, r in final.items()}
 
@@ -56,10 +59,11 @@ def _satisfaction(all_ratings, levels) -> dict:
     """Shares of each level among the ratings given; ``not_given`` counts the proposers silent
     when their round's rating window ended, who are in no share."""
     ratings = given(all_ratings)
-    shares = {score: {level: _rate(sum(getattr(r, score) == level for r in ratings), len(ratings))
-                      for level in levels} for score in SCORES}
-    return {"ratings": len(ratings), "not_given": sum(r.handling == NOT_GIVEN for r in all_ratings),
-            **shares}
+    shares = {
+        score: {level: _rate(sum(getattr(r, score) == level for r in ratings), len(ratings)) for level in levels}
+        for score in SCORES
+    }
+    return {"ratings": len(ratings), "not_given": sum(r.handling == NOT_GIVEN for r in all_ratings), **shares}
 
 
 def unit_assessment(session, year, principal, rulebook=None) -> dict:
@@ -70,8 +74,11 @@ def unit_assessment(session, year, principal, rulebook=None) -> dict:
     data = load(AssessmentInput, {"year": year}, "the assessment year")
     rulebook = rulebook or load_rulebook("proposal")
     levels = [level.code for level in rulebook.satisfaction_levels()]
-    scores = session.scalars(select(HandlingScore).where(HandlingScore.year == data["year"])
-                             .order_by(HandlingScore.unit, HandlingScore.number)).all()
+    scores = session.scalars(
+        select(HandlingScore)
+        .where(HandlingScore.year == data["year"])
+        .order_by(HandlingScore.unit, HandlingScore.number)
+    ).all()
     ratings = _final_ratings(session, sorted({s.number for s in scores}))
     by_unit = defaultdict(list)
     for row in scores:
@@ -90,9 +97,13 @@ def unit_assessment(session, year, principal, rulebook=None) -> dict:
         units.append(entry)
     _rank(units)
     setting = rulebook.unit_assessment()
-    return {"year": data["year"], "units": units, "scale": setting["scale"],
-            "weights": {name: float(weight) for name, weight in setting["weights"].items()},
-            "rulebook_version": rulebook.version}
+    return {
+        "year": data["year"],
+        "units": units,
+        "scale": setting["scale"],
+        "weights": {name: float(weight) for name, weight in setting["weights"].items()},
+        "rulebook_version": rulebook.version,
+    }
 
 
 def _score(rows, ratings, rulebook) -> float:
@@ -115,15 +126,24 @@ def _rank(units) -> None:
     """Set each unit's ``rank``: by score, highest first; equal scores share a rank."""
     ordered = sorted(units, key=lambda u: -u["score"])
     for place, unit in enumerate(ordered, start=1):
-        same = [u for u in ordered[:place - 1] if u["score"] == unit["score"]]
+        same = [u for u in ordered[: place - 1] if u["score"] == unit["score"]]
         unit["rank"] = same[0]["rank"] if same else place
 
 
-EXPORT_FORMATS = {"csv": "text/csv; charset=utf-8",
-                  "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
-COLUMNS = (("rank", "排名 Rank"), ("unit", "承办单位 Unit"), ("proposals_handled", "办理件数 Proposals"),
-           ("average_handling_score", "办理评分 Handling score"), ("on_time_rate", "按时率 On time"),
-           ("satisfied_rate", "满意率 Satisfied"), ("not_given", "未评价 Not rated"), ("score", "考核得分 Score"))
+EXPORT_FORMATS = {
+    "csv": "text/csv; charset=utf-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+COLUMNS = (
+    ("rank", "排名 Rank"),
+    ("unit", "承办单位 Unit"),
+    ("proposals_handled", "办理件数 Proposals"),
+    ("average_handling_score", "办理评分 Handling score"),
+    ("on_time_rate", "按时率 On time"),
+    ("satisfied_rate", "满意率 Satisfied"),
+    ("not_given", "未评价 Not rated"),
+    ("score", "考核得分 Score"),
+)
 
 
 def ranking(session, year, principal, rulebook=None) -> dict:
@@ -136,10 +156,16 @@ def ranking(session, year, principal, rulebook=None) -> dict:
 def _rows(table):
     for u in table["units"]:
         result = u["satisfaction"]["result"]
-        yield {"rank": u["rank"], "unit": u["unit"], "proposals_handled": u["proposals_handled"],
-               "average_handling_score": u["average_handling_score"], "on_time_rate": u["on_time_rate"],
-               "satisfied_rate": result.get("satisfied"), "not_given": u["satisfaction"]["not_given"],
-               "score": u["score"]}
+        yield {
+            "rank": u["rank"],
+            "unit": u["unit"],
+            "proposals_handled": u["proposals_handled"],
+            "average_handling_score": u["average_handling_score"],
+            "on_time_rate": u["on_time_rate"],
+            "satisfied_rate": result.get("satisfied"),
+            "not_given": u["satisfaction"]["not_given"],
+            "score": u["score"],
+        }
 
 
 def export(session, year, fmt, principal, rulebook=None) -> dict:
@@ -170,5 +196,8 @@ def export(session, year, fmt, principal, rulebook=None) -> dict:
         buffer = io.BytesIO()
         book.save(buffer)
         content = buffer.getvalue()
-    return {"filename": f"unit-assessment-{table['year']}.{fmt}", "content_type": EXPORT_FORMATS[fmt],
-            "content_base64": base64.b64encode(content).decode("ascii")}
+    return {
+        "filename": f"unit-assessment-{table['year']}.{fmt}",
+        "content_type": EXPORT_FORMATS[fmt],
+        "content_base64": base64.b64encode(content).decode("ascii"),
+    }

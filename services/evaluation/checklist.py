@@ -10,6 +10,7 @@ The shares each rule gives (a late signing's share, what a round of re-handling 
 takes off, the floor of an on-time reply, each reply category's and satisfaction level's share of
 the result) are the rulebook's too: ``handling_checklist.rules``.
 """
+
 from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal
@@ -49,8 +50,10 @@ def procedure(facts, rules):
     if rounds == 0:
         return Fraction(1), "the first reply was accepted, no re-handling: all points"
     share = max(Fraction(0), 1 - deduction * rounds)
-    return share, (f"{_plural(rounds, 'round')} of re-handling, {_share(deduction)} of the "
-                   f"points off each: {_share(share)} of the points")
+    return share, (
+        f"{_plural(rounds, 'round')} of re-handling, {_share(deduction)} of the "
+        f"points off each: {_share(share)} of the points"
+    )
 
 
 def face_to_face(facts, rules):
@@ -69,9 +72,11 @@ def timeliness(facts, rules):
     if extensions == 0:
         return Fraction(1), "replied on time without an extension: all points"
     share = max(floor, 1 - deduction * extensions)
-    return share, (f"replied on time after {_plural(extensions, 'extension')}, "
-                   f"{_share(deduction)} of the points off each, at least "
-                   f"{_share(floor)} for an on-time reply: {_share(share)} of the points")
+    return share, (
+        f"replied on time after {_plural(extensions, 'extension')}, "
+        f"{_share(deduction)} of the points off each, at least "
+        f"{_share(floor)} for an on-time reply: {_share(share)} of the points"
+    )
 
 
 def result(facts, rules):
@@ -81,16 +86,25 @@ def result(facts, rules):
     said = f"category {facts['category']} earns {_share(category)}"
     if not levels:
         return category, f"{said}; no ratings, so the category alone counts: {_share(category)} of the points"
-    satisfaction = sum((_rule(level_shares, level, "satisfaction level") for level in levels), Fraction(0)) / len(levels)
+    satisfaction = sum((_rule(level_shares, level, "satisfaction level") for level in levels), Fraction(0)) / len(
+        levels
+    )
     counts = ", ".join(f"{levels.count(code)} {code}" for code in level_shares if code in levels)
     scale = ", ".join(f"{code.replace('_', ' ')} {_share(value)}" for code, value in level_shares.items())
     share = (category + satisfaction) / 2
-    return share, (f"{said}; the ratings ({counts}) earn {_share(satisfaction)} on average "
-                   f"({scale}); half each: {_share(share)} of the points")
+    return share, (
+        f"{said}; the ratings ({counts}) earn {_share(satisfaction)} on average "
+        f"({scale}); half each: {_share(share)} of the points"
+    )
 
 
-RULES = {"organisation": organisation, "procedure": procedure, "face_to_face": face_to_face,
-         "timeliness": timeliness, "result": result}
+RULES = {
+    "organisation": organisation,
+    "procedure": procedure,
+    "face_to_face": face_to_face,
+    "timeliness": timeliness,
+    "result": result,
+}
 
 
 def points(value) -> float:
@@ -107,10 +121,11 @@ def score(facts: dict, rulebook) -> dict:
     for item in rulebook.handling_checklist():
         rule = RULES.get(item.code)
         if rule is None:
-            raise RuleNotFound(f"checklist item {item.code!r} of rulebook {rulebook.name} "
-                               f"{rulebook.version} has no scoring rule; known: {', '.join(RULES)}")
+            raise RuleNotFound(
+                f"checklist item {item.code!r} of rulebook {rulebook.name} "
+                f"{rulebook.version} has no scoring rule; known: {', '.join(RULES)}"
+            )
         share, why = rule(facts, rules)
-        items.append({"item": item.code, "points": points(item.points * share), "max": item.points,
-                      "why": why})
+        items.append({"item": item.code, "points": points(item.points * share), "max": item.points, "why": why})
     total = points(sum(Decimal(str(i["points"])) for i in items))
     return {"total": total, "max": rulebook.handling_checklist_total(), "items": items}

@@ -6,6 +6,7 @@ Intake tells who was merged where in the ``proposal.filed`` event of the merged 
 ``merged_into``, members its proposers), the same event that books their authorship points. A
 merged proposer rates through their own proposal's number, which answers to the one it joined.
 """
+
 from __future__ import annotations
 
 from sqlalchemy import select
@@ -29,16 +30,18 @@ def hear(session, body) -> bool:
         return False
     if session.get(MergedProposal, event["subject"]) is None:
         proposers = [m["member"] for m in event["members"] if m.get("member")]
-        session.add(MergedProposal(number=event["subject"], into=str(into), proposers=proposers,
-                                   heard_at=clock.now()))
+        session.add(MergedProposal(number=event["subject"], into=str(into), proposers=proposers, heard_at=clock.now()))
         session.flush()
     return True
 
 
 def proposers_merged_into(session, number: str) -> list[str]:
     """The proposers of every proposal merged into ``number``, in the order the merges were heard."""
-    rows = session.scalars(select(MergedProposal).where(MergedProposal.into == number)
-                           .order_by(MergedProposal.heard_at, MergedProposal.number))
+    rows = session.scalars(
+        select(MergedProposal)
+        .where(MergedProposal.into == number)
+        .order_by(MergedProposal.heard_at, MergedProposal.number)
+    )
     return [p for row in rows for p in row.proposers]
 
 

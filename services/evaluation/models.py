@@ -1,5 +1,6 @@
 """Evaluation's tables: outcomes, rating rounds and ratings, follow-ups, appeals, quality grades, handling
 scores. The units' annual assessment is computed from these (``assessment.py``), never stored."""
+
 from __future__ import annotations
 
 from datetime import datetime

@@ -3,6 +3,7 @@
 Rating rounds are in ``ratings.py``, the checklist rules in ``checklist.py`` and the units' annual
 assessment in ``assessment.py``; this module holds the remaining jobs the engine sends.
 """
+
 from __future__ import annotations
 
 import re
@@ -37,8 +38,9 @@ def record_outcome(session, params: dict, principal: dict | None) -> dict:
 def record_followup(session, params: dict, principal: dict | None) -> dict:
     """A unit's further reply on a B-category answer, perhaps reaching a milestone."""
     data = load(RecordFollowupParams, params, "evaluation.record_followup parameters")
-    row = FollowUp(number=data["number"], milestone=data["milestone"], due=data["due"],
-                   reply=data["text"], replied_at=clock.now())
+    row = FollowUp(
+        number=data["number"], milestone=data["milestone"], due=data["due"], reply=data["text"], replied_at=clock.now()
+    )
     session.add(row)
     session.flush()
     return {"followup_id": row.id}
@@ -55,8 +57,10 @@ def grade_quality(session, params: dict, principal: dict | None, rulebook=None) 
         data["grade"] = checklist["grade"]
     grades = [grade.code for grade in rulebook.quality_grades()]
     if data["grade"] not in grades:
-        raise InvalidInput("evaluation.grade_quality parameters are not valid",
-                           {"grade": [f"not a quality grade of the rulebook; one of: {', '.join(grades)}"]})
+        raise InvalidInput(
+            "evaluation.grade_quality parameters are not valid",
+            {"grade": [f"not a quality grade of the rulebook; one of: {', '.join(grades)}"]},
+        )
     row = session.scalars(select(QualityGrade).where(QualityGrade.number == data["number"])).first()
     if row is None:
         row = QualityGrade(number=data["number"])
@@ -74,20 +78,26 @@ def _count():
 def _score_params(rulebook):
     categories = [c.code for c in rulebook.reply_categories()]  # enabled ones only
     levels = [level.code for level in rulebook.satisfaction_levels()]
-    facts = Schema.from_dict({
-        "signed_on_time": fields.Boolean(required=True),
-        "face_to_face": fields.Boolean(required=True),
-        "replied_on_time": fields.Boolean(required=True),
-        "extensions": _count(),
-        "rehandling_rounds": _count(),
-        "category": fields.String(required=True, validate=validate.OneOf(categories)),
-        "satisfaction": fields.List(fields.String(validate=validate.OneOf(levels)), load_default=list),
-    }, name="HandlingFacts")
-    return Schema.from_dict({
-        "number": _NUMBER,
-        "unit": fields.String(required=True, validate=validate.Length(min=1, max=100)),
-        "facts": fields.Nested(facts, required=True),
-    }, name="ScoreHandlingParams")
+    facts = Schema.from_dict(
+        {
+            "signed_on_time": fields.Boolean(required=True),
+            "face_to_face": fields.Boolean(required=True),
+            "replied_on_time": fields.Boolean(required=True),
+            "extensions": _count(),
+            "rehandling_rounds": _count(),
+            "category": fields.String(required=True, validate=validate.OneOf(categories)),
+            "satisfaction": fields.List(fields.String(validate=validate.OneOf(levels)), load_default=list),
+        },
+        name="HandlingFacts",
+    )
+    return Schema.from_dict(
+        {
+            "number": _NUMBER,
+            "unit": fields.String(required=True, validate=validate.Length(min=1, max=100)),
+            "facts": fields.Nested(facts, required=True),
+        },
+        name="ScoreHandlingParams",
+    )
 
 
 def assessment_year(number: str) -> int:
@@ -101,8 +111,9 @@ def score_handling(session, params: dict, principal: dict | None, rulebook=None)
     rulebook = rulebook or load_rulebook("proposal")
     data = load(_score_params(rulebook), params, "evaluation.score_handling parameters")
     scored = checklist.score(data["facts"], rulebook)
-    row = session.scalars(select(HandlingScore).where(HandlingScore.number == data["number"],
-                                                      HandlingScore.unit == data["unit"])).first()
+    row = session.scalars(
+        select(HandlingScore).where(HandlingScore.number == data["number"], HandlingScore.unit == data["unit"])
+    ).first()
     if row is None:
         row = HandlingScore(number=data["number"], unit=data["unit"])
         session.add(row)

@@ -5,6 +5,7 @@ earns its points, and the grade is the first of ``quality_checklist.grades`` (hi
 minimum the points reach. The checklist is stored with the grade, each standard with its points.
 A grade given directly (the input before the checklist, kept for tasks and clients that send it) is
 stored with no checklist."""
+
 from __future__ import annotations
 
 from sqlalchemy import select
@@ -28,20 +29,41 @@ def score_checklist(rulebook, ticked: list[str]) -> dict:
     known = {item.code for standard in rulebook.quality_standards() for item in standard["items"]}
     unknown = sorted(set(ticked) - known)
     if unknown or len(set(ticked)) != len(ticked):
-        problem = (f"not items of the rulebook's quality checklist: {', '.join(unknown)}" if unknown
-                   else "each item once")
+        problem = (
+            f"not items of the rulebook's quality checklist: {', '.join(unknown)}" if unknown else "each item once"
+        )
         raise InvalidInput("the quality checklist is not valid", {"quality_checklist": [problem]})
     standards = []
     for standard in rulebook.quality_standards():
         label = standard["label"]
-        items = [{"code": item.code, "zh": item.zh, "en": item.en, "met": item.code in ticked,
-                  "points": item.points if item.code in ticked else 0, "max": item.points}
-                 for item in standard["items"]]
-        standards.append({"code": label.code, "zh": label.zh, "en": label.en, "items": items,
-                          "points": sum(i["points"] for i in items), "max": sum(i["max"] for i in items)})
+        items = [
+            {
+                "code": item.code,
+                "zh": item.zh,
+                "en": item.en,
+                "met": item.code in ticked,
+                "points": item.points if item.code in ticked else 0,
+                "max": item.points,
+            }
+            for item in standard["items"]
+        ]
+        standards.append(
+            {
+                "code": label.code,
+                "zh": label.zh,
+                "en": label.en,
+                "items": items,
+                "points": sum(i["points"] for i in items),
+                "max": sum(i["max"] for i in items),
+            }
+        )
     points = sum(s["points"] for s in standards)
-    return {"grade": rulebook.quality_grade_for(points), "points": points,
-            "total": rulebook.quality_checklist_total(), "standards": standards}
+    return {
+        "grade": rulebook.quality_grade_for(points),
+        "points": points,
+        "total": rulebook.quality_checklist_total(),
+        "standards": standards,
+    }
 
 
 def grade_of(session, number: str, principal, rulebook) -> dict:
@@ -52,6 +74,12 @@ def grade_of(session, number: str, principal, rulebook) -> dict:
         raise NotFound(f"proposal {number} has no quality grade yet")
     labels = {grade.code: grade for grade in rulebook.quality_grades()}
     label = labels.get(row.grade)
-    return {"number": row.number, "grade": row.grade, "grade_zh": label.zh if label else row.grade,
-            "graded_by": row.graded_by, "graded_at": iso(row.graded_at),
-            "points": row.points, "checklist": row.checklist}
+    return {
+        "number": row.number,
+        "grade": row.grade,
+        "grade_zh": label.zh if label else row.grade,
+        "graded_by": row.graded_by,
+        "graded_at": iso(row.graded_at),
+        "points": row.points,
+        "checklist": row.checklist,
+    }

@@ -16,6 +16,7 @@ never counted as a level), the round closes on the ratings given, and the same s
 ``ratings_complete`` message goes out, naming the proposers who gave none. If the last rating won
 the race, closing finds the round closed and sends nothing more.
 """
+
 from __future__ import annotations
 
 from datetime import timezone
@@ -39,8 +40,9 @@ from .access import oversees, principal_of
 from .models import Appeal, Outbox, Rating, RatingRound
 
 from shared.contracts.messages import RATINGS_COMPLETE  # noqa: E402
-UNSATISFIED = "unsatisfied"          # the level that sends a reply back for re-handling
-NOT_GIVEN = "not_given"              # recorded for a proposer silent when the rating window ends
+
+UNSATISFIED = "unsatisfied"  # the level that sends a reply back for re-handling
+NOT_GIVEN = "not_given"  # recorded for a proposer silent when the rating window ends
 SCORES = ("handling", "result")
 
 
@@ -64,23 +66,27 @@ def window_ends(opened_at, rulebook) -> str:
 def level_codes(rulebook) -> list[str]:
     codes = [level.code for level in rulebook.satisfaction_levels()]
     if UNSATISFIED not in codes:
-        raise RuleNotFound(f"rulebook {rulebook.name} {rulebook.version} has no satisfaction level "
-                           f"{UNSATISFIED!r}, which sends a reply back; it has: {', '.join(codes)}")
+        raise RuleNotFound(
+            f"rulebook {rulebook.name} {rulebook.version} has no satisfaction level "
+            f"{UNSATISFIED!r}, which sends a reply back; it has: {', '.join(codes)}"
+        )
     return codes
 
 
 def _rating_schema(levels):
-    return Schema.from_dict({
-        "number": fields.String(required=True, validate=validate.Length(min=1, max=50)),
-        "handling": fields.String(required=True, validate=validate.OneOf(levels)),
-        "result": fields.String(required=True, validate=validate.OneOf(levels)),
-        "comment": fields.String(allow_none=True, load_default=None, validate=validate.Length(max=4000)),
-    }, name="RatingInput")
+    return Schema.from_dict(
+        {
+            "number": fields.String(required=True, validate=validate.Length(min=1, max=50)),
+            "handling": fields.String(required=True, validate=validate.OneOf(levels)),
+            "result": fields.String(required=True, validate=validate.OneOf(levels)),
+            "comment": fields.String(allow_none=True, load_default=None, validate=validate.Length(max=4000)),
+        },
+        name="RatingInput",
+    )
 
 
 def _latest_round(session, number, lock=False):
-    query = (select(RatingRound).where(RatingRound.number == number)
-             .order_by(RatingRound.round.desc()).limit(1))
+    query = select(RatingRound).where(RatingRound.number == number).order_by(RatingRound.round.desc()).limit(1)
     if lock:  # wait for other raters of the round, then read it as they left it
         query = query.with_for_update().execution_options(populate_existing=True)
     return session.scalars(query).first()
@@ -92,7 +98,8 @@ def _close(session, rating_round, outcome) -> bool:
         update(RatingRound)
         .where(RatingRound.id == rating_round.id, RatingRound.closed_at.is_(None))
         .values(closed_at=clock.now(), outcome=outcome)
-        .execution_options(synchronize_session="fetch"))
+        .execution_options(synchronize_session="fetch")
+    )
     return closed.rowcount == 1
 
 
@@ -109,12 +116,12 @@ def open_round(session, params: dict, principal: dict | None = None, rulebook=No
     proposers = list(dict.fromkeys([*data["proposers"], *merged.proposers_merged_into(session, number)]))
     latest = _latest_round(session, number, lock=True)
     wanted = data["round"] or (latest.round + 1 if latest else 1)
-    existing = session.scalars(select(RatingRound).where(RatingRound.number == number,
-                                                         RatingRound.round == wanted)).first()
+    existing = session.scalars(
+        select(RatingRound).where(RatingRound.number == number, RatingRound.round == wanted)
+    ).first()
     if existing is not None:
         if not set(data["proposers"]) <= set(existing.proposers):
-            raise BusinessError("rating_round_exists",
-                                f"round {wanted} of {number} exists for {existing.proposers}")
+            raise BusinessError("rating_round_exists", f"round {wanted} of {number} exists for {existing.proposers}")
         return {"round": existing.round, "due": window_ends(existing.opened_at, rulebook)}
     if latest is not None and latest.round > wanted:
         raise BusinessError("rating_round_outdated", f"{number} is already in round {latest.round}")
@@ -124,23 +131,36 @@ def open_round(session, params: dict, principal: dict | None = None, rulebook=No
     session.add(RatingRound(number=number, round=wanted, proposers=proposers, opened_at=opened_at))
     session.flush()
     # Staff accepted the reply and the proposers are asked to rate it: intake tells them.
-    publish_event(session, Outbox, "handling.rating_opened", f"handling.rating_opened:{number}:{wanted}", number,
-                  payload={"number": number, "round": wanted, "proposers": proposers})
+    publish_event(
+        session,
+        Outbox,
+        "handling.rating_opened",
+        f"handling.rating_opened:{number}:{wanted}",
+        number,
+        payload={"number": number, "round": wanted, "proposers": proposers},
+    )
     return {"round": wanted, "due": window_ends(opened_at, rulebook)}
 
 
 def _rating_view(rating: Rating) -> dict:
-    return {"rater": rating.rater, "handling": rating.handling, "result": rating.result,
-            "comment": rating.comment, "rated_at": rating.rated_at.isoformat()}
+    return {
+        "rater": rating.rater,
+        "handling": rating.handling,
+        "result": rating.result,
+        "comment": rating.comment,
+        "rated_at": rating.rated_at.isoformat(),
+    }
 
 
 def rate(session, number, handling, result, comment, principal, rulebook=None) -> dict:
     """The caller rates the reply of ``number`` in its open round (RPC ``rate``)."""
     caller = principal_of(principal)
     rulebook = rulebook or load_rulebook("proposal")
-    data = load(_rating_schema(level_codes(rulebook)),
-                {"number": number, "handling": handling, "result": result, "comment": comment},
-                "the rating")
+    data = load(
+        _rating_schema(level_codes(rulebook)),
+        {"number": number, "handling": handling, "result": result, "comment": comment},
+        "the rating",
+    )
     # A merged proposal's proposers rate the answer of the one it joined, through their own number.
     rating_round = _latest_round(session, merged.answering(session, data["number"]), lock=True)
     if rating_round is None:
@@ -150,19 +170,22 @@ def rate(session, number, handling, result, comment, principal, rulebook=None) -
     if rating_round.closed_at is not None:
         raise Conflict(f"round {rating_round.round} of {data['number']} is closed")
     if any(r.rater == caller["user"] for r in rating_round.ratings):
-        raise Conflict(f"{caller['user']} has already rated round {rating_round.round} "
-                       f"of {data['number']}")
-    rating = Rating(rating_round=rating_round, rater=caller["user"], handling=data["handling"],
-                    result=data["result"], comment=data["comment"], rated_at=clock.now())
+        raise Conflict(f"{caller['user']} has already rated round {rating_round.round} of {data['number']}")
+    rating = Rating(
+        rating_round=rating_round,
+        rater=caller["user"],
+        handling=data["handling"],
+        result=data["result"],
+        comment=data["comment"],
+        rated_at=clock.now(),
+    )
     session.add(rating)
     try:
         session.flush()
     except IntegrityError:  # the same rater's other call committed first
-        raise Conflict(f"{caller['user']} has already rated round {rating_round.round} "
-                       f"of {data['number']}") from None
+        raise Conflict(f"{caller['user']} has already rated round {rating_round.round} of {data['number']}") from None
     closed = _close_when_everyone_rated(session, rating_round)
-    return {"number": rating_round.number, "round": rating_round.round, **_rating_view(rating),
-            "round_closed": closed}
+    return {"number": rating_round.number, "round": rating_round.round, **_rating_view(rating), "round_closed": closed}
 
 
 def _close_when_everyone_rated(session, rating_round) -> bool:
@@ -196,13 +219,28 @@ def _close_and_report(session, rating_round, ratings, not_given) -> bool:
         rating_round.appeal_due = appeal_due
         session.flush()
     due = appeal_due.isoformat() if appeal_due is not None else None
-    publish_event(session, Outbox, "handling.rated", f"handling.rated:{rating_round.number}:{rating_round.round}",
-                  rating_round.number, payload={"number": rating_round.number, "round": rating_round.round,
-                                                "outcome": outcome, "appeal_due": due})
-    send_message(session, Outbox, RATINGS_COMPLETE, rating_round.number,
-                 f"ratings-{rating_round.number}-{rating_round.round}",
-                 {"round": rating_round.round, "rehandle": rehandle, "appeal_due": due,
-                  "ratings": [_rating_view(r) for r in ratings], "not_given": list(not_given)})
+    publish_event(
+        session,
+        Outbox,
+        "handling.rated",
+        f"handling.rated:{rating_round.number}:{rating_round.round}",
+        rating_round.number,
+        payload={"number": rating_round.number, "round": rating_round.round, "outcome": outcome, "appeal_due": due},
+    )
+    send_message(
+        session,
+        Outbox,
+        RATINGS_COMPLETE,
+        rating_round.number,
+        f"ratings-{rating_round.number}-{rating_round.round}",
+        {
+            "round": rating_round.round,
+            "rehandle": rehandle,
+            "appeal_due": due,
+            "ratings": [_rating_view(r) for r in ratings],
+            "not_given": list(not_given),
+        },
+    )
     return True
 
 
@@ -213,56 +251,82 @@ def close_window(session, params: dict, principal: dict | None = None) -> dict:
     superseded it) is left as it is: ``closed`` is false and nothing is sent again."""
     data = load(CloseRatingParams, params, "evaluation.close_rating parameters")
     rating_round = session.scalars(
-        select(RatingRound).where(RatingRound.number == data["number"], RatingRound.round == data["round"])
-        .with_for_update().execution_options(populate_existing=True)).first()
+        select(RatingRound)
+        .where(RatingRound.number == data["number"], RatingRound.round == data["round"])
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).first()
     if rating_round is None:
         raise NotFound(f"{data['number']} has no rating round {data['round']}")
     if rating_round.closed_at is not None:
-        return {"round": rating_round.round, "closed": False, "outcome": rating_round.outcome,
-                "not_given": [r.rater for r in rating_round.ratings if r.handling == NOT_GIVEN]}
+        return {
+            "round": rating_round.round,
+            "closed": False,
+            "outcome": rating_round.outcome,
+            "not_given": [r.rater for r in rating_round.ratings if r.handling == NOT_GIVEN],
+        }
     rated = {r.rater for r in rating_round.ratings}
     silent = [p for p in rating_round.proposers if p not in rated]
     now = clock.now()
     for rater in silent:
-        session.add(Rating(rating_round=rating_round, rater=rater, handling=NOT_GIVEN, result=NOT_GIVEN,
-                           comment=None, rated_at=now))
+        session.add(
+            Rating(
+                rating_round=rating_round, rater=rater, handling=NOT_GIVEN, result=NOT_GIVEN, comment=None, rated_at=now
+            )
+        )
     session.flush()
     session.refresh(rating_round, ["ratings"])
     ratings = [r for r in given(rating_round.ratings) if r.rater in rating_round.proposers]
     closed = _close_and_report(session, rating_round, ratings, silent)
     session.refresh(rating_round)
-    return {"round": rating_round.round, "closed": closed, "outcome": rating_round.outcome,
-            "not_given": silent}
+    return {"round": rating_round.round, "closed": closed, "outcome": rating_round.outcome, "not_given": silent}
 
 
 def ratings_of(session, number, principal) -> dict:
     """Every rating round of ``number``: all ratings for overseers, a proposer's own otherwise."""
     caller = principal_of(principal)
-    rounds = session.scalars(select(RatingRound).where(RatingRound.number == str(number))
-                             .order_by(RatingRound.round)).all()
+    rounds = session.scalars(
+        select(RatingRound).where(RatingRound.number == str(number)).order_by(RatingRound.round)
+    ).all()
     if not rounds:
         raise NotFound(f"{number} has no rating rounds")
     everything = oversees(caller)
     if not everything:
         rounds = [r for r in rounds if caller["user"] in r.proposers]
         if not rounds:
-            raise Forbidden(f"only the proposers of {number}, staff, the committee and leaders "
-                            f"see its ratings")
-    return {"number": str(number), "rounds": [{
-        "round": r.round, "proposers": list(r.proposers), "opened_at": r.opened_at.isoformat(),
-        "closed_at": r.closed_at.isoformat() if r.closed_at else None, "outcome": r.outcome,
-        "appeal_due": aware(r.appeal_due).isoformat() if r.appeal_due else None,
-        "appeal": appeal_view(session, r),
-        "ratings": [_rating_view(x) for x in r.ratings if everything or x.rater == caller["user"]],
-    } for r in rounds]}
+            raise Forbidden(f"only the proposers of {number}, staff, the committee and leaders see its ratings")
+    return {
+        "number": str(number),
+        "rounds": [
+            {
+                "round": r.round,
+                "proposers": list(r.proposers),
+                "opened_at": r.opened_at.isoformat(),
+                "closed_at": r.closed_at.isoformat() if r.closed_at else None,
+                "outcome": r.outcome,
+                "appeal_due": aware(r.appeal_due).isoformat() if r.appeal_due else None,
+                "appeal": appeal_view(session, r),
+                "ratings": [_rating_view(x) for x in r.ratings if everything or x.rater == caller["user"]],
+            }
+            for r in rounds
+        ],
+    }
 
 
 def appeal_view(session, rating_round: RatingRound) -> dict | None:
-    row = session.scalars(select(Appeal).where(Appeal.number == rating_round.number,
-                                               Appeal.round == rating_round.round)).first()
+    row = session.scalars(
+        select(Appeal).where(Appeal.number == rating_round.number, Appeal.round == rating_round.round)
+    ).first()
     if row is None:
         return None
-    return {"id": row.id, "round": row.round, "appellant": row.appellant, "reason": row.reason,
-            "lodged_at": aware(row.lodged_at).isoformat(), "decision": row.decision,
-            "decision_reason": row.decision_reason, "decided_by": row.decided_by,
-            "decided_at": aware(row.decided_at).isoformat() if row.decided_at else None}
+    return {
+        "id": row.id,
+        "round": row.round,
+        "appellant": row.appellant,
+        "reason": row.reason,
+        "lodged_at": aware(row.lodged_at).isoformat(),
+        "decision": row.decision,
+        "decision_reason": row.decision_reason,
+        "decided_by": row.decided_by,
+        "decided_at": aware(row.decided_at).isoformat() if row.decided_at else None,
+    }

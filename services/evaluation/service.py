@@ -5,6 +5,7 @@ Jobs commit through the ``@job`` entrypoint (effects, inbox row and result in on
 RPC commands commit here, so a rating and the ``ratings_complete`` message it may send leave
 together or not at all.
 """
+
 from __future__ import annotations
 
 from shared.messaging.database import Database

@@ -8,6 +8,7 @@ subclassing it. A channel is on only when it is configured (``ZTC_SMTP_HOST``,
 An adapter raises :class:`ChannelError` when a message did not go: ``permanent`` when sending it
 again cannot help (the server refused the recipient), else it is tried again later.
 """
+
 from __future__ import annotations
 
 import smtplib
@@ -65,8 +66,9 @@ class SmtpChannel(Channel):
         s = self.settings
         try:
             if s.smtp_security == "ssl":
-                smtp = smtplib.SMTP_SSL(s.smtp_host, s.smtp_port, timeout=s.smtp_timeout_seconds,
-                                        context=ssl.create_default_context())
+                smtp = smtplib.SMTP_SSL(
+                    s.smtp_host, s.smtp_port, timeout=s.smtp_timeout_seconds, context=ssl.create_default_context()
+                )
             else:
                 smtp = smtplib.SMTP(s.smtp_host, s.smtp_port, timeout=s.smtp_timeout_seconds)
             with smtp:
@@ -79,8 +81,9 @@ class SmtpChannel(Channel):
             raise ChannelError(f"the SMTP server refused the recipient: {_codes(exc)}", permanent=True) from None
         except smtplib.SMTPResponseException as exc:
             # 5xx is the server's final answer; 4xx (busy, greylisted) may pass later.
-            raise ChannelError(f"SMTP {exc.smtp_code}: {_text(exc.smtp_error)}",
-                               permanent=exc.smtp_code >= 500) from None
+            raise ChannelError(
+                f"SMTP {exc.smtp_code}: {_text(exc.smtp_error)}", permanent=exc.smtp_code >= 500
+            ) from None
         except (smtplib.SMTPException, OSError) as exc:
             raise ChannelError(f"SMTP server {s.smtp_host}:{s.smtp_port}: {type(exc).__name__}: {exc}") from None
 
@@ -116,8 +119,12 @@ class HttpSmsChannel(SmsChannel):
         if s.sms_gateway_token:
             headers["Authorization"] = f"Bearer {s.sms_gateway_token}"
         try:
-            answer = requests.post(s.sms_gateway_url, json={"to": address, "text": body, "message_id": message_id},
-                                   headers=headers, timeout=s.sms_timeout_seconds)
+            answer = requests.post(
+                s.sms_gateway_url,
+                json={"to": address, "text": body, "message_id": message_id},
+                headers=headers,
+                timeout=s.sms_timeout_seconds,
+            )
         except requests.RequestException as exc:
             raise ChannelError(f"SMS gateway: {type(exc).__name__}: {exc}") from None
         if 200 <= answer.status_code < 300:

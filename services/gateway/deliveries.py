@@ -14,6 +14,7 @@ redelivered event adds nothing and a person reached through two addresses gets o
 one repeat left is a crash after the server took a message and before its row said so; every
 attempt carries the same message id for the receiver to recognise it.
 """
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
@@ -31,7 +32,7 @@ from .models import Base
 
 PENDING, SENT, FAILED = "pending", "sent", "failed"
 STATUSES = (PENDING, SENT, FAILED)
-SMS_MAX = 300   # characters: a long SMS is split by the operator's gateway; a digest's is cut
+SMS_MAX = 300  # characters: a long SMS is split by the operator's gateway; a digest's is cut
 
 
 class Delivery(Base):
@@ -42,7 +43,7 @@ class Delivery(Base):
     user: Mapped[str] = mapped_column(String(100), index=True)
     channel: Mapped[str] = mapped_column(String(20))
     address: Mapped[str] = mapped_column(String(254))
-    kind: Mapped[str] = mapped_column(String(100))   # the notice's kind, or "digest"
+    kind: Mapped[str] = mapped_column(String(100))  # the notice's kind, or "digest"
     subject: Mapped[str] = mapped_column(String(300))
     body: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(20), index=True)
@@ -64,10 +65,22 @@ def add(session, key: str, person, channel: str, kind: str, subject: str, body: 
         return False
     now = clock.now()
     if channel == SMS:
-        body = body if len(body) <= SMS_MAX else body[:SMS_MAX - 1] + "…"
-    session.add(Delivery(key=key, user=person.user, channel=channel, address=preferences.address_for(person, channel),
-                         kind=kind, subject=subject[:300], body=body, status=PENDING, attempts=0,
-                         available_at=now, created_at=now))
+        body = body if len(body) <= SMS_MAX else body[: SMS_MAX - 1] + "…"
+    session.add(
+        Delivery(
+            key=key,
+            user=person.user,
+            channel=channel,
+            address=preferences.address_for(person, channel),
+            kind=kind,
+            subject=subject[:300],
+            body=body,
+            status=PENDING,
+            attempts=0,
+            available_at=now,
+            created_at=now,
+        )
+    )
     return True
 
 
@@ -75,8 +88,10 @@ def notice_text(channel: str, kind: str, subject: str, title: str, text: str) ->
     """The subject line and body of one notice."""
     if channel == SMS:
         return title, f"【直通车】{title}（{subject}）" + (f"：{text}" if text else "")
-    body = f"{title}\n\n" + (f"{text}\n\n" if text else "") + f"事项：{subject}\n类别：{kind}\n\n" \
+    body = (
+        f"{title}\n\n" + (f"{text}\n\n" if text else "") + f"事项：{subject}\n类别：{kind}\n\n"
         "此邮件由直通车系统发出，详情请登录系统查看。"
+    )
     return f"【直通车】{title}", body
 
 
@@ -95,8 +110,9 @@ def enqueue(session, body, enabled) -> int:
         for channel in person.channels:
             if channel in enabled:
                 subject, text = notice_text(channel, kind, event["subject"], payload["title"], payload["text"])
-                added += add(session, f"event:{event['event_id']}:{person.user}:{channel}", person, channel,
-                             kind, subject, text)
+                added += add(
+                    session, f"event:{event['event_id']}:{person.user}:{channel}", person, channel, kind, subject, text
+                )
     session.flush()
     return added
 
@@ -112,9 +128,12 @@ def deliver_due(session, channels, settings, limit: int = 100) -> int:
     (committed here: a sent message is recorded before the next is tried). A channel that fails
     for a reason other than a refusal is not tried again in this call: the rest of its rows wait
     for their next turn without spending an attempt. Returns how many were sent."""
-    due = session.scalars(select(Delivery.id).where(
-        Delivery.status == PENDING, Delivery.available_at <= clock.now(), Delivery.channel.in_(channels.enabled))
-        .order_by(Delivery.id).limit(limit)).all()
+    due = session.scalars(
+        select(Delivery.id)
+        .where(Delivery.status == PENDING, Delivery.available_at <= clock.now(), Delivery.channel.in_(channels.enabled))
+        .order_by(Delivery.id)
+        .limit(limit)
+    ).all()
     session.commit()
     sent, away = 0, set()
     for delivery_id in due:
@@ -122,7 +141,7 @@ def deliver_due(session, channels, settings, limit: int = 100) -> int:
         if session.bind.dialect.name == "postgresql":
             query = query.with_for_update(skip_locked=True)
         row = session.scalars(query).first()
-        if row is None or row.channel in away:   # sent by another gateway meanwhile, or its server is away
+        if row is None or row.channel in away:  # sent by another gateway meanwhile, or its server is away
             session.commit()
             continue
         row.attempts += 1
@@ -147,10 +166,20 @@ def to_dict(row: Delivery) -> dict:
     """A delivery as operators see it: the address masked, also where a server's answer repeats it."""
     masked = preferences.mask_address(row.address)
     error = row.last_error.replace(row.address, masked) if row.last_error and row.address else row.last_error
-    return {"id": row.id, "user": row.user, "channel": row.channel, "address": masked,
-            "kind": row.kind, "subject": row.subject, "status": row.status, "attempts": row.attempts,
-            "available_at": utc(row.available_at).isoformat(), "created_at": utc(row.created_at).isoformat(),
-            "sent_at": utc(row.sent_at).isoformat() if row.sent_at else None, "last_error": error}
+    return {
+        "id": row.id,
+        "user": row.user,
+        "channel": row.channel,
+        "address": masked,
+        "kind": row.kind,
+        "subject": row.subject,
+        "status": row.status,
+        "attempts": row.attempts,
+        "available_at": utc(row.available_at).isoformat(),
+        "created_at": utc(row.created_at).isoformat(),
+        "sent_at": utc(row.sent_at).isoformat() if row.sent_at else None,
+        "last_error": error,
+    }
 
 
 def listing(session, status: str | None = FAILED, user: str | None = None, limit: int = 500) -> list[dict]:

@@ -9,6 +9,7 @@ sends nothing. One ``notification_digests`` row per person and day (its primary 
 digest from being made twice; its deliveries are queued in the same transaction and sent like
 any other (:mod:`services.gateway.deliveries`).
 """
+
 from __future__ import annotations
 
 from datetime import datetime, time, timedelta, timezone
@@ -32,7 +33,7 @@ class Digest(Base):
     __tablename__ = "notification_digests"
 
     user: Mapped[str] = mapped_column(String(100), primary_key=True)
-    day: Mapped[str] = mapped_column(String(10), primary_key=True)   # the local date, 2026-03-02
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)  # the local date, 2026-03-02
     window_start: Mapped[datetime] = mapped_column(UtcDateTime())
     window_end: Mapped[datetime] = mapped_column(UtcDateTime())
     notices: Mapped[int] = mapped_column(Integer)
@@ -64,9 +65,15 @@ def compose(channel: str, day: str, notices: list[Notification]) -> tuple[str, s
 
 def gather(session, person, start: datetime, end: datetime) -> list[Notification]:
     """The notices for ``person`` stored in [start, end), one per event, of the kinds they want."""
-    rows = session.scalars(select(Notification).where(
-        Notification.recipient.in_(preferences.addresses_of(person)), Notification.created_at >= start,
-        Notification.created_at < end).order_by(Notification.created_at, Notification.id))
+    rows = session.scalars(
+        select(Notification)
+        .where(
+            Notification.recipient.in_(preferences.addresses_of(person)),
+            Notification.created_at >= start,
+            Notification.created_at < end,
+        )
+        .order_by(Notification.created_at, Notification.id)
+    )
     seen, found = set(), []
     for row in rows:
         if row.event_id not in seen and preferences.wants(person, row.kind):
@@ -84,19 +91,31 @@ def queue_digests(session, enabled, hour: int) -> int:
     day = end.astimezone(CHINA_TZ).date().isoformat()
     made = set(session.scalars(select(Digest.user).where(Digest.day == day)))
     queued = 0
-    for person in session.scalars(select(preferences.Preference).where(
-            preferences.Preference.mode == preferences.DIGEST).order_by(preferences.Preference.user)):
+    for person in session.scalars(
+        select(preferences.Preference)
+        .where(preferences.Preference.mode == preferences.DIGEST)
+        .order_by(preferences.Preference.user)
+    ):
         if person.user in made or not person.channels:
             continue
         last = session.scalar(select(func.max(Digest.window_end)).where(Digest.user == person.user))
         start = deliveries.utc(last) if last is not None else end - timedelta(days=1)
         notices = gather(session, person, start, end)
-        session.add(Digest(user=person.user, day=day, window_start=start, window_end=end, notices=len(notices),
-                           created_at=clock.now()))
+        session.add(
+            Digest(
+                user=person.user,
+                day=day,
+                window_start=start,
+                window_end=end,
+                notices=len(notices),
+                created_at=clock.now(),
+            )
+        )
         for channel in person.channels:
             if notices and channel in enabled:
                 subject, body = compose(channel, day, notices)
-                queued += deliveries.add(session, f"digest:{person.user}:{day}:{channel}", person, channel,
-                                         DIGEST_KIND, subject, body)
+                queued += deliveries.add(
+                    session, f"digest:{person.user}:{day}:{channel}", person, channel, DIGEST_KIND, subject, body
+                )
     session.flush()
     return queued

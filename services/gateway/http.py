@@ -8,6 +8,7 @@ nested deeper than ``ZTC_HTTP_MAX_JSON_DEPTH`` or holding a lone surrogate is re
 other failure answers a generic 5xx body that names only the request id; the log line with the
 same id carries the details. Every answer has an ``X-Request-Id`` header.
 """
+
 from __future__ import annotations
 
 import functools
@@ -73,17 +74,24 @@ class GuardedApp:
         if refusal is not None:
             status, code, message = refusal
             body = _error_body(int(status.split()[0]), code, message, request_id)
-            with_id(status, [("Content-Type", "application/json"), ("Content-Length", str(len(body))),
-                             ("Connection", "close")])
+            with_id(
+                status,
+                [("Content-Type", "application/json"), ("Content-Length", str(len(body))), ("Connection", "close")],
+            )
             return [body]
         try:
             return self.app(environ, with_id)
         except Exception:  # the last resort: nothing escapes with its internals
-            log.exception("request %s %s failed [request_id=%s]", environ.get("REQUEST_METHOD"),
-                          environ.get("PATH_INFO"), request_id)
+            log.exception(
+                "request %s %s failed [request_id=%s]",
+                environ.get("REQUEST_METHOD"),
+                environ.get("PATH_INFO"),
+                request_id,
+            )
             body = _error_body(500, "internal_error", "internal error", request_id)
-            with_id("500 Internal Server Error", [("Content-Type", "application/json"),
-                                                  ("Content-Length", str(len(body)))])
+            with_id(
+                "500 Internal Server Error", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
+            )
             return [body]
 
     def _check_body(self, environ):
@@ -97,13 +105,19 @@ class GuardedApp:
             if size < 0:
                 return "400 Bad Request", "invalid_input", "the Content-Length header is negative"
             if size > self.max_body:
-                return ("413 Request Entity Too Large", "too_large",
-                        f"the request body has {size} bytes; at most {self.max_body} are taken")
+                return (
+                    "413 Request Entity Too Large",
+                    "too_large",
+                    f"the request body has {size} bytes; at most {self.max_body} are taken",
+                )
         elif chunked:
             data = environ["wsgi.input"].read(self.max_body + 1)
             if len(data) > self.max_body:
-                return ("413 Request Entity Too Large", "too_large",
-                        f"the request body is larger than the {self.max_body} bytes taken")
+                return (
+                    "413 Request Entity Too Large",
+                    "too_large",
+                    f"the request body is larger than the {self.max_body} bytes taken",
+                )
             environ["wsgi.input"] = io.BytesIO(data)
             environ["CONTENT_LENGTH"] = str(len(data))
             environ.pop("HTTP_TRANSFER_ENCODING", None)
@@ -126,9 +140,12 @@ class YearConverter(IntegerConverter):
 
 
 # The OpenAPI document's schema of each path converter.
-PATH_SCHEMAS = {"id": {"type": "integer", "minimum": 1, "maximum": INT32_MAX},
-                "year": {"type": "integer", "minimum": 1900, "maximum": 2999},
-                "int": {"type": "integer"}, "string": {"type": "string"}}
+PATH_SCHEMAS = {
+    "id": {"type": "integer", "minimum": 1, "maximum": INT32_MAX},
+    "year": {"type": "integer", "minimum": 1900, "maximum": 2999},
+    "int": {"type": "integer"},
+    "string": {"type": "string"},
+}
 
 
 class JsonWsgiApp(WsgiApp):
@@ -143,8 +160,11 @@ class JsonWsgiApp(WsgiApp):
         except HTTPException as exc:
             code = exc.code or 404
             kind = {404: "not_found", 405: "method_not_allowed"}.get(code, "invalid_input")
-            response = Response(_error_body(code, kind, exc.name.lower(), environ.get(_REQUEST_ID)),
-                                status=code, mimetype="application/json")
+            response = Response(
+                _error_body(code, kind, exc.name.lower(), environ.get(_REQUEST_ID)),
+                status=code,
+                mimetype="application/json",
+            )
             if code == 405 and getattr(exc, "valid_methods", None):
                 response.headers["Allow"] = ", ".join(exc.valid_methods)
             return response(environ, start_response)
@@ -170,8 +190,9 @@ class GuardedHttpHandler(HttpRequestHandler):
 
     def response_from_exception(self, exc):
         log.error("an HTTP handler failed: %s: %s", type(exc).__name__, exc)
-        return Response(_error_body(500, "internal_error", "internal error", None), status=500,
-                        mimetype="application/json")
+        return Response(
+            _error_body(500, "internal_error", "internal error", None), status=500, mimetype="application/json"
+        )
 
 
 http = GuardedHttpHandler.decorator
@@ -182,8 +203,7 @@ def request_id(request) -> str | None:
 
 
 def _json(status: int, body) -> Response:
-    return Response(json.dumps(body, ensure_ascii=False, default=str), status=status,
-                    mimetype="application/json")
+    return Response(json.dumps(body, ensure_ascii=False, default=str), status=status, mimetype="application/json")
 
 
 def _check_json(value, max_depth: int) -> None:
@@ -194,8 +214,10 @@ def _check_json(value, max_depth: int) -> None:
         item, depth = stack.pop()
         if isinstance(item, (dict, list)):
             if depth > max_depth:
-                raise InvalidInput(f"the request body is nested deeper than {max_depth} levels",
-                                   {"_body": [f"at most {max_depth} levels of objects and arrays"]})
+                raise InvalidInput(
+                    f"the request body is nested deeper than {max_depth} levels",
+                    {"_body": [f"at most {max_depth} levels of objects and arrays"]},
+                )
             children = item.items() if isinstance(item, dict) else ((None, v) for v in item)
             for key, child in children:
                 if key is not None:
@@ -205,8 +227,10 @@ def _check_json(value, max_depth: int) -> None:
             try:
                 item.encode("utf-8")
             except UnicodeEncodeError:
-                raise InvalidInput("the request body holds a string that is not valid Unicode",
-                                   {"_body": ["a lone surrogate (\\ud800-\\udfff) is not a character"]}) from None
+                raise InvalidInput(
+                    "the request body holds a string that is not valid Unicode",
+                    {"_body": ["a lone surrogate (\\ud800-\\udfff) is not a character"]},
+                ) from None
 
 
 def _body(request, max_depth: int = 32) -> dict:
@@ -220,8 +244,10 @@ def _body(request, max_depth: int = 32) -> dict:
     try:
         data = json.loads(text)
     except RecursionError:
-        raise InvalidInput(f"the request body is nested deeper than {max_depth} levels",
-                           {"_body": [f"at most {max_depth} levels of objects and arrays"]}) from None
+        raise InvalidInput(
+            f"the request body is nested deeper than {max_depth} levels",
+            {"_body": [f"at most {max_depth} levels of objects and arrays"]},
+        ) from None
     except ValueError as exc:
         raise InvalidInput("the request body is not valid JSON", {"_body": [str(exc)]}) from None
     if not isinstance(data, dict):
@@ -231,10 +257,12 @@ def _body(request, max_depth: int = 32) -> dict:
 
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
-IDEMPOTENCY_DOC = ("Makes the request safe to repeat: a repeat by the same caller with the same key answers "
-                   "what the first made (the first body wins; a repeat's body is not compared) and creates "
-                   "nothing. 1-100 printable characters. Without it each HTTP request gets a key of its own, "
-                   "so a request the broker redelivers to a restarted service is still recorded once.")
+IDEMPOTENCY_DOC = (
+    "Makes the request safe to repeat: a repeat by the same caller with the same key answers "
+    "what the first made (the first body wins; a repeat's body is not compared) and creates "
+    "nothing. 1-100 printable characters. Without it each HTTP request gets a key of its own, "
+    "so a request the broker redelivers to a restarted service is still recorded once."
+)
 
 
 def request_key(request) -> str:
@@ -244,16 +272,27 @@ def request_key(request) -> str:
     if key is None:
         return str(uuid.uuid4())
     if not 1 <= len(key) <= 100 or not key.isprintable():
-        raise InvalidInput(f"the {IDEMPOTENCY_HEADER} header is invalid",
-                           {IDEMPOTENCY_HEADER: ["1 to 100 printable characters"]})
+        raise InvalidInput(
+            f"the {IDEMPOTENCY_HEADER} header is invalid", {IDEMPOTENCY_HEADER: ["1 to 100 printable characters"]}
+        )
     return key
 
 
 PUBLIC_USER = "public"  # who an unauthenticated caller of a public route acts as
 
 
-def endpoint(*roles, body=None, response=None, status=200, query=(), html=False, idempotent=False,
-             statuses=(), files=(), anonymous=False):
+def endpoint(
+    *roles,
+    body=None,
+    response=None,
+    status=200,
+    query=(),
+    html=False,
+    idempotent=False,
+    statuses=(),
+    files=(),
+    anonymous=False,
+):
     """Authenticate, check the caller holds one of ``roles``, validate the body with the ``body``
     schema (the handler gets it as ``body=``), map errors. Every route names its roles (``EVERYONE``
     for any signed-in role): they are the HTTP permission matrix (docs/security.md).
@@ -281,8 +320,7 @@ def endpoint(*roles, body=None, response=None, status=200, query=(), html=False,
             try:
                 principal = self._anonymous() if anonymous else self._principal(request)
                 if not set(roles) & set(principal["roles"]):
-                    raise Forbidden(f"this needs one of the roles: {', '.join(roles)}",
-                                    {"roles": list(roles)})
+                    raise Forbidden(f"this needs one of the roles: {', '.join(roles)}", {"roles": list(roles)})
                 if idempotent:
                     kwargs["key"] = request_key(request)
                 if body is not None:
@@ -294,31 +332,50 @@ def endpoint(*roles, body=None, response=None, status=200, query=(), html=False,
                 return _json(exc.status, exc.to_dict())
             except RemoteError as exc:
                 log.error("a service failed [request_id=%s]: %s", rid, exc)
-                return _json(502, {"error": "service_failed", "message": "internal error",
-                                   "details": {"request_id": rid}})
+                return _json(
+                    502, {"error": "service_failed", "message": "internal error", "details": {"request_id": rid}}
+                )
             except UnknownService as exc:
                 log.error("a service is not running [request_id=%s]: %s", rid, exc)
-                return _json(503, {"error": "service_unavailable", "message": "a service is not running",
-                                   "details": {"request_id": rid}})
+                return _json(
+                    503,
+                    {
+                        "error": "service_unavailable",
+                        "message": "a service is not running",
+                        "details": {"request_id": rid},
+                    },
+                )
             except Exception:  # a bug of ours: logged with the request id, answered without internals
                 log.exception("%s failed [request_id=%s]", method.__name__, rid)
-                return _json(500, {"error": "internal_error", "message": "internal error",
-                                   "details": {"request_id": rid}})
+                return _json(
+                    500, {"error": "internal_error", "message": "internal error", "details": {"request_id": rid}}
+                )
 
-        wrapper.openapi = {"roles": roles, "body": body, "response": response, "status": status,
-                           "query": query, "html": html, "idempotent": idempotent, "statuses": statuses,
-                           "files": tuple(files), "anonymous": anonymous}
+        wrapper.openapi = {
+            "roles": roles,
+            "body": body,
+            "response": response,
+            "status": status,
+            "query": query,
+            "html": html,
+            "idempotent": idempotent,
+            "statuses": statuses,
+            "files": tuple(files),
+            "anonymous": anonymous,
+        }
         return wrapper
 
     return decorate
 
 
-def complete_open_task(engine, principal, process_id: str, business_key: str, task: str, data: dict,
-                       what: str) -> None:
+def complete_open_task(engine, principal, process_id: str, business_key: str, task: str, data: dict, what: str) -> None:
     """Complete the caller's open ``task`` of the ``process_id`` instance keyed ``business_key``
     with ``data`` (the engine checks the caller and the form); 409 naming ``what`` if none waits."""
-    mine = [t for t in engine.list_tasks(principal)
-            if t["process_id"] == process_id and t["business_key"] == business_key and t["task"] == task]
+    mine = [
+        t
+        for t in engine.list_tasks(principal)
+        if t["process_id"] == process_id and t["business_key"] == business_key and t["task"] == task
+    ]
     if not mine:
         raise Conflict(f"{what} is not waiting for {task.replace('_', ' ')} by you")
     engine.complete_task(mine[0]["task_id"], data, principal)

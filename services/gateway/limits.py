@@ -7,6 +7,7 @@ not reset it, and none of the stores the well-kept ``limits`` package offers (me
 Memcached, MongoDB, etcd) is part of the deployment. A fixed window is counted with one upsert;
 counts of windows that have passed are deleted as new ones are taken.
 """
+
 from __future__ import annotations
 
 from sqlalchemy import delete, insert, update
@@ -22,8 +23,7 @@ def client_address(request, trusted_hops: int) -> str:
     """The client's address: the connection's, or behind ``trusted_hops`` proxies the entry of
     ``X-Forwarded-For`` that many from the right (entries further left are the client's to forge)."""
     if trusted_hops > 0:
-        forwarded = [part.strip() for part in (request.headers.get("X-Forwarded-For") or "").split(",")
-                     if part.strip()]
+        forwarded = [part.strip() for part in (request.headers.get("X-Forwarded-For") or "").split(",") if part.strip()]
         if len(forwarded) >= trusted_hops:
             return forwarded[-trusted_hops][:100]
     return (request.remote_addr or "unknown")[:100]
@@ -31,10 +31,17 @@ def client_address(request, trusted_hops: int) -> str:
 
 def _take(session, scope: str, key: str, window_start: int) -> int:
     """Count one more for ``scope``/``key`` in the window; the count after it."""
-    where = (PublicLimitCount.scope == scope, PublicLimitCount.key == key,
-             PublicLimitCount.window_start == window_start)
-    counted = session.execute(update(PublicLimitCount).where(*where).values(count=PublicLimitCount.count + 1)
-                              .returning(PublicLimitCount.count)).scalar_one_or_none()
+    where = (
+        PublicLimitCount.scope == scope,
+        PublicLimitCount.key == key,
+        PublicLimitCount.window_start == window_start,
+    )
+    counted = session.execute(
+        update(PublicLimitCount)
+        .where(*where)
+        .values(count=PublicLimitCount.count + 1)
+        .returning(PublicLimitCount.count)
+    ).scalar_one_or_none()
     if counted is not None:
         return counted
     try:
@@ -42,8 +49,12 @@ def _take(session, scope: str, key: str, window_start: int) -> int:
             session.execute(insert(PublicLimitCount).values(scope=scope, key=key, window_start=window_start, count=1))
         return 1
     except IntegrityError:  # another request took the window's first count meanwhile
-        return session.scalar(update(PublicLimitCount).where(*where).values(count=PublicLimitCount.count + 1)
-                              .returning(PublicLimitCount.count))
+        return session.scalar(
+            update(PublicLimitCount)
+            .where(*where)
+            .values(count=PublicLimitCount.count + 1)
+            .returning(PublicLimitCount.count)
+        )
 
 
 def take(session, limits: list[tuple[str, str, int]], window_seconds: int) -> None:
@@ -59,5 +70,6 @@ def take(session, limits: list[tuple[str, str, int]], window_seconds: int) -> No
             raise TooManyRequests(
                 f"too many cases raised from this {'address' if scope == 'address' else 'venue'}: at most "
                 f"{limit} in {window_seconds // 60 or 1} minutes; try again in {retry} seconds, or raise it at "
-                "the venue in person", {"scope": scope, "limit": limit, "retry_after_seconds": retry})
-
+                "the venue in person",
+                {"scope": scope, "limit": limit, "retry_after_seconds": retry},
+            )

@@ -7,6 +7,7 @@ running system.
 "Allowed" is the gateway's first filter: the service behind the route decides again what the
 caller may see or do of each object (a member's own proposals, a unit's own assignments).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -33,16 +34,24 @@ def routes(service_cls=None) -> list[dict]:
         meta = getattr(method, "openapi", None)
         for entrypoint in getattr(method, "nameko_entrypoints", ()):
             if isinstance(entrypoint, HttpRequestHandler) and meta is not None:
-                found.append({"method": entrypoint.method, "url": entrypoint.url,
-                              "path": _PARAM.sub(r"{\1}", entrypoint.url), "name": method.__name__,
-                              "roles": tuple(meta["roles"]), "anonymous": bool(meta.get("anonymous"))})
+                found.append(
+                    {
+                        "method": entrypoint.method,
+                        "url": entrypoint.url,
+                        "path": _PARAM.sub(r"{\1}", entrypoint.url),
+                        "name": method.__name__,
+                        "roles": tuple(meta["roles"]),
+                        "anonymous": bool(meta.get("anonymous")),
+                    }
+                )
     return sorted(found, key=lambda r: (r["path"], r["method"]))
 
 
 def rows(service_cls=None) -> list[dict]:
     """One row per route and role: ``{method, path, url, name, role, allowed}``."""
-    return [{**route, "role": role, "allowed": role in route["roles"]}
-            for route in routes(service_cls) for role in ROLES]
+    return [
+        {**route, "role": role, "allowed": role in route["roles"]} for route in routes(service_cls) for role in ROLES
+    ]
 
 
 def markdown(service_cls=None) -> str:
@@ -53,10 +62,12 @@ def markdown(service_cls=None) -> str:
         public = " (public: no token)" if route["anonymous"] else ""
         lines.append(f"| `{route['method']} {route['path']}`{public} | " + " | ".join(cells) + " |")
     lines.append("")
-    lines.append(f"{len(routes(service_cls))} routes × {len(ROLES)} roles. ✓: the gateway lets the role "
-                 "through (the service then decides for each object); 403: refused before any service "
-                 "is called. `GET /health`, `GET /ready` and `GET /openapi.json` need no token, nor do the public "
-                 "routes marked so, which every caller reaches as the public role (with a token or none).")
+    lines.append(
+        f"{len(routes(service_cls))} routes × {len(ROLES)} roles. ✓: the gateway lets the role "
+        "through (the service then decides for each object); 403: refused before any service "
+        "is called. `GET /health`, `GET /ready` and `GET /openapi.json` need no token, nor do the public "
+        "routes marked so, which every caller reaches as the public role (with a token or none)."
+    )
     return "\n".join(lines)
 
 

@@ -35,7 +35,7 @@ class PublicLimitCount(Base):
 
     __tablename__ = "public_limit_counts"
 
-    scope: Mapped[str] = mapped_column(String(20), primary_key=True)     # address | venue
+    scope: Mapped[str] = mapped_column(String(20), primary_key=True)  # address | venue
     key: Mapped[str] = mapped_column(String(100), primary_key=True)
     window_start: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     count: Mapped[int] = mapped_column(Integer, default=0)

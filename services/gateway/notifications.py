@@ -8,6 +8,7 @@ message for all of them: when one reads it, it is read for all.
 An event can arrive twice (the relay publishes at least once): ``(event_id, recipient)`` is
 unique, so a redelivery adds nothing.
 """
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -53,7 +54,7 @@ def parse(body) -> tuple[dict, dict]:
 
 
 def kind_of(event: dict) -> str:
-    return event["name"][len(contracts.NOTIFY_PREFIX):]
+    return event["name"][len(contracts.NOTIFY_PREFIX) :]
 
 
 def store(session, body) -> int:
@@ -61,16 +62,29 @@ def store(session, body) -> int:
     many rows were added. A malformed event is refused (``InvalidInput``) and nothing is kept."""
     event, payload = parse(body)
     recipients = list(dict.fromkeys(payload["recipients"]))
-    held = set(session.scalars(select(Notification.recipient).where(
-        Notification.event_id == event["event_id"], Notification.recipient.in_(recipients))))
+    held = set(
+        session.scalars(
+            select(Notification.recipient).where(
+                Notification.event_id == event["event_id"], Notification.recipient.in_(recipients)
+            )
+        )
+    )
     added = 0
     for recipient in recipients:
         if recipient in held:
             continue
-        session.add(Notification(
-            event_id=event["event_id"], recipient=recipient, kind=kind_of(event),
-            subject=event["subject"], thread=event["thread"], title=payload["title"], text=payload["text"],
-            created_at=clock.now()))
+        session.add(
+            Notification(
+                event_id=event["event_id"],
+                recipient=recipient,
+                kind=kind_of(event),
+                subject=event["subject"],
+                thread=event["thread"],
+                title=payload["title"],
+                text=payload["text"],
+                created_at=clock.now(),
+            )
+        )
         added += 1
     session.flush()
     return added
@@ -86,9 +100,18 @@ def addresses(principal: dict) -> list[str]:
 
 
 def _to_dict(row: Notification) -> dict:
-    return {"id": row.id, "event_id": row.event_id, "recipient": row.recipient, "kind": row.kind,
-            "subject": row.subject, "thread": row.thread, "title": row.title, "text": row.text,
-            "created_at": row.created_at.isoformat(), "read_at": row.read_at.isoformat() if row.read_at else None}
+    return {
+        "id": row.id,
+        "event_id": row.event_id,
+        "recipient": row.recipient,
+        "kind": row.kind,
+        "subject": row.subject,
+        "thread": row.thread,
+        "title": row.title,
+        "text": row.text,
+        "created_at": row.created_at.isoformat(),
+        "read_at": row.read_at.isoformat() if row.read_at else None,
+    }
 
 
 def inbox(session, principal: dict, unread_only: bool = False) -> list[dict]:
@@ -101,13 +124,12 @@ def inbox(session, principal: dict, unread_only: bool = False) -> list[dict]:
 
 def mark_read(session, notification_id: int, principal: dict) -> dict:
     """Mark one of the caller's notifications read (again: no change). Someone else's is not found."""
-    row = session.scalars(select(Notification).where(
-        Notification.id == notification_id, Notification.recipient.in_(addresses(principal)))).first()
+    row = session.scalars(
+        select(Notification).where(Notification.id == notification_id, Notification.recipient.in_(addresses(principal)))
+    ).first()
     if row is None:
         raise NotFound(f"no notification {notification_id} for you")
     if row.read_at is None:
         row.read_at = clock.now()
         session.flush()
     return _to_dict(row)
-
-

@@ -3,6 +3,7 @@
 Every HTTP route of the gateway is found from its nameko ``@http`` entrypoint; what ``@endpoint``
 recorded (roles, body and response schemas, summary) describes it. Nothing is written by hand.
 """
+
 from __future__ import annotations
 
 import re
@@ -28,7 +29,8 @@ def _routes(service_cls):
         method = getattr(service_cls, name)
         for entrypoint in getattr(method, "nameko_entrypoints", ()):
             if isinstance(entrypoint, HttpRequestHandler) and not (
-                    entrypoint.url == CONSOLE_PREFIX or entrypoint.url.startswith(CONSOLE_PREFIX + "/")):
+                entrypoint.url == CONSOLE_PREFIX or entrypoint.url.startswith(CONSOLE_PREFIX + "/")
+            ):
                 yield entrypoint.method, entrypoint.url, method
 
 
@@ -37,43 +39,62 @@ def _path(url):
 
     def replace(match):
         converter, name = match.group(1) or "string", match.group(2)
-        params.append({"name": name, "in": "path", "required": True,
-                       "schema": dict(PATH_SCHEMAS.get(converter, {"type": "string"}))})
+        params.append(
+            {
+                "name": name,
+                "in": "path",
+                "required": True,
+                "schema": dict(PATH_SCHEMAS.get(converter, {"type": "string"})),
+            }
+        )
         return "{" + name + "}"
 
     return _PARAM.sub(replace, url), params
 
 
 def build(service_cls, title="Zhitongche API", version="1") -> dict:
-    spec = APISpec(title=title, version=version, openapi_version="3.0.3", plugins=[MarshmallowPlugin()],
-                   info={"description": "Proposals and consultation workflows. Every call but /health, "
-                                        "/ready and /openapi.json needs `Authorization: Bearer <token>`."})
+    spec = APISpec(
+        title=title,
+        version=version,
+        openapi_version="3.0.3",
+        plugins=[MarshmallowPlugin()],
+        info={
+            "description": "Proposals and consultation workflows. Every call but /health, "
+            "/ready and /openapi.json needs `Authorization: Bearer <token>`."
+        },
+    )
     spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
     spec.components.schema("Error", schema=schemas.Error)
     error = {"content": {"application/json": {"schema": "Error"}}}
     # Any request may be refused before a route sees it (a body too large or unreadable) or fail.
-    edge = {"400": {"description": "the request cannot be read (e.g. a Content-Length that is no number)", **error},
-            "413": {"description": "the request body is larger than ZTC_HTTP_MAX_BODY_BYTES", **error},
-            "500": {"description": "internal error (the body names only the request id)", **error}}
+    edge = {
+        "400": {"description": "the request cannot be read (e.g. a Content-Length that is no number)", **error},
+        "413": {"description": "the request body is larger than ZTC_HTTP_MAX_BODY_BYTES", **error},
+        "500": {"description": "internal error (the body names only the request id)", **error},
+    }
     paths: dict = {}
     for http_method, url, method in sorted(_routes(service_cls), key=lambda r: (r[1], r[0])):
         path, params = _path(url)
         meta = getattr(method, "openapi", None)
-        operation = {"operationId": method.__name__, "summary": (method.__doc__ or method.__name__).strip().split("\n")[0]}
+        operation = {
+            "operationId": method.__name__,
+            "summary": (method.__doc__ or method.__name__).strip().split("\n")[0],
+        }
         if params:
             operation["parameters"] = params
         if meta is None:  # public: health and documents
-            operation["responses"] = {"200": {"description": "OK", "content": {"application/json": {}}},
-                                      **edge}
+            operation["responses"] = {"200": {"description": "OK", "content": {"application/json": {}}}, **edge}
             if url == "/ready":
-                operation["responses"]["503"] = {"description": "a service behind the gateway does not answer",
-                                                 "content": {"application/json": {}}}
+                operation["responses"]["503"] = {
+                    "description": "a service behind the gateway does not answer",
+                    "content": {"application/json": {}},
+                }
         else:
             operation["security"] = [{"bearer": []}]
             if meta["query"]:
                 operation.setdefault("parameters", []).extend(
-                    {"name": q, "in": "query", "required": False, "schema": {"type": "string"}}
-                    for q in meta["query"])
+                    {"name": q, "in": "query", "required": False, "schema": {"type": "string"}} for q in meta["query"]
+                )
             roles = ", ".join(meta["roles"]) if set(meta["roles"]) != set(ROLES) else "any signed-in role"
             operation["description"] = "Roles: " + roles
             if meta.get("anonymous"):
@@ -83,11 +104,16 @@ def build(service_cls, title="Zhitongche API", version="1") -> dict:
                 from .http import IDEMPOTENCY_DOC, IDEMPOTENCY_HEADER
 
                 operation.setdefault("parameters", []).append(
-                    {"name": IDEMPOTENCY_HEADER, "in": "header", "required": False, "description": IDEMPOTENCY_DOC,
-                     "schema": {"type": "string", "minLength": 1, "maxLength": 100}})
+                    {
+                        "name": IDEMPOTENCY_HEADER,
+                        "in": "header",
+                        "required": False,
+                        "description": IDEMPOTENCY_DOC,
+                        "schema": {"type": "string", "minLength": 1, "maxLength": 100},
+                    }
+                )
             if meta["body"] is not None:
-                operation["requestBody"] = {"required": True,
-                                            "content": {"application/json": {"schema": meta["body"]}}}
+                operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": meta["body"]}}}
             ok = {"description": "OK", "content": {"application/json": {"schema": {}}}}
             if meta["response"] is not None:
                 ok["content"] = {"application/json": {"schema": meta["response"]}}

@@ -7,6 +7,7 @@ a notice addressed to ``unit:<id>`` goes to every registered person of that unit
 ``role:<role>`` to every registered person holding the role. Nobody gets one event twice through
 two of their addresses. A person who never saved preferences keeps the inbox only.
 """
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -24,7 +25,7 @@ from .models import Base
 from .notifications import ROLE_PREFIX, UNIT_PREFIX
 
 IMMEDIATE, DIGEST = "immediate", "digest"
-MOBILE = r"^1[3-9][0-9]{9}$"     # a mainland mobile number, 11 digits
+MOBILE = r"^1[3-9][0-9]{9}$"  # a mainland mobile number, 11 digits
 KIND = r"^[a-z][a-z0-9_.-]{0,99}$"
 
 
@@ -48,18 +49,30 @@ class PreferencesBody(Schema):
     class Meta:
         unknown = "raise"
 
-    channels = fields.List(fields.String(validate=validate.OneOf(CHANNELS)), load_default=list,
-                           validate=validate.Length(max=len(CHANNELS)),
-                           metadata={"description": "email and/or sms; empty: the inbox only"})
+    channels = fields.List(
+        fields.String(validate=validate.OneOf(CHANNELS)),
+        load_default=list,
+        validate=validate.Length(max=len(CHANNELS)),
+        metadata={"description": "email and/or sms; empty: the inbox only"},
+    )
     email = fields.Email(load_default=None, allow_none=True, validate=validate.Length(max=254))
-    mobile = fields.String(load_default=None, allow_none=True,
-                           validate=validate.Regexp(MOBILE, error="not a mobile number: 11 digits starting 13-19"),
-                           metadata={"description": "a mainland mobile number, 11 digits"})
-    kinds = fields.List(fields.String(validate=validate.Regexp(KIND, error="not a notification kind")),
-                        load_default=list, validate=validate.Length(max=50),
-                        metadata={"description": "the kinds wanted (reminder, escalation...); empty: every kind"})
-    mode = fields.String(load_default=IMMEDIATE, validate=validate.OneOf((IMMEDIATE, DIGEST)),
-                         metadata={"description": "immediate: each notice as it comes; digest: one message a day"})
+    mobile = fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Regexp(MOBILE, error="not a mobile number: 11 digits starting 13-19"),
+        metadata={"description": "a mainland mobile number, 11 digits"},
+    )
+    kinds = fields.List(
+        fields.String(validate=validate.Regexp(KIND, error="not a notification kind")),
+        load_default=list,
+        validate=validate.Length(max=50),
+        metadata={"description": "the kinds wanted (reminder, escalation...); empty: every kind"},
+    )
+    mode = fields.String(
+        load_default=IMMEDIATE,
+        validate=validate.OneOf((IMMEDIATE, DIGEST)),
+        metadata={"description": "immediate: each notice as it comes; digest: one message a day"},
+    )
 
     @validates_schema
     def _addresses_for_channels(self, data, **kwargs):
@@ -79,12 +92,30 @@ class PreferencesSchema(PreferencesBody):
 
 def _to_dict(row: Preference | None, principal: dict, available) -> dict:
     if row is None:
-        return {"user": principal["user"], "unit": principal.get("unit"), "roles": list(principal.get("roles") or ()),
-                "channels": [], "email": None, "mobile": None, "kinds": [], "mode": IMMEDIATE,
-                "available_channels": list(available), "updated_at": None}
-    return {"user": row.user, "unit": row.unit, "roles": list(row.roles), "channels": list(row.channels),
-            "email": row.email, "mobile": row.mobile, "kinds": list(row.kinds), "mode": row.mode,
-            "available_channels": list(available), "updated_at": row.updated_at.isoformat()}
+        return {
+            "user": principal["user"],
+            "unit": principal.get("unit"),
+            "roles": list(principal.get("roles") or ()),
+            "channels": [],
+            "email": None,
+            "mobile": None,
+            "kinds": [],
+            "mode": IMMEDIATE,
+            "available_channels": list(available),
+            "updated_at": None,
+        }
+    return {
+        "user": row.user,
+        "unit": row.unit,
+        "roles": list(row.roles),
+        "channels": list(row.channels),
+        "email": row.email,
+        "mobile": row.mobile,
+        "kinds": list(row.kinds),
+        "mode": row.mode,
+        "available_channels": list(available),
+        "updated_at": row.updated_at.isoformat(),
+    }
 
 
 def read(session, principal: dict, available=()) -> dict:

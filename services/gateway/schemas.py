@@ -1,6 +1,7 @@
 """The HTTP API's request and response shapes. The gateway validates bodies with these before it
 calls a service (the services validate again: they trust no caller), and the OpenAPI document is
 generated from them."""
+
 from __future__ import annotations
 
 from marshmallow import RAISE, Schema, fields, validate
@@ -21,9 +22,13 @@ class Error(Schema):
 
 
 class DeploymentRequest(Body):
-    files = fields.Dict(keys=fields.String(), values=fields.String(), required=True,
-                        validate=validate.Length(min=1),
-                        metadata={"description": "file name → BPMN or DMN XML"})
+    files = fields.Dict(
+        keys=fields.String(),
+        values=fields.String(),
+        required=True,
+        validate=validate.Length(min=1),
+        metadata={"description": "file name → BPMN or DMN XML"},
+    )
 
 
 class DeployedVersion(Schema):
@@ -35,8 +40,10 @@ class DeployedVersion(Schema):
     state = fields.String(metadata={"description": "deployed, activated, draft or unchanged"})
     active = fields.Boolean()
     previous = fields.Dict(allow_none=True, metadata={"description": "the version active before: id, version, number"})
-    notes = fields.List(fields.String(), metadata={
-        "description": "what was set aside, e.g. a process that is not executable, kept as documentation"})
+    notes = fields.List(
+        fields.String(),
+        metadata={"description": "what was set aside, e.g. a process that is not executable, kept as documentation"},
+    )
 
 
 class ProcessVersion(Schema):
@@ -69,8 +76,10 @@ class DiffElement(Schema):
 
 class ChangedElement(DiffElement):
     old_label = fields.String(metadata={"description": "the label before, when it changed"})
-    changes = fields.List(fields.String(), metadata={"description": "what changed: name, type, condition, "
-                                                                    "operation, form, timer…, old → new"})
+    changes = fields.List(
+        fields.String(),
+        metadata={"description": "what changed: name, type, condition, operation, form, timer…, old → new"},
+    )
 
 
 class VersionDiff(Schema):
@@ -86,7 +95,9 @@ class CoverageCount(Schema):
     total = fields.Integer()
     covered = fields.Integer()
     percent = fields.Float()
-    missed = fields.List(fields.Dict(), metadata={"description": "each element or flow no scenario reached: id, label…"})
+    missed = fields.List(
+        fields.Dict(), metadata={"description": "each element or flow no scenario reached: id, label…"}
+    )
 
 
 class VersionCoverage(Schema):
@@ -94,8 +105,10 @@ class VersionCoverage(Schema):
     version = fields.String()
     number = fields.Integer()
     diagram = fields.String(metadata={"description": "the deployed file that holds the process"})
-    scenario_file = fields.String(allow_none=True, metadata={
-        "description": "the scenario file of that diagram in the bpmn directory; null when there is none"})
+    scenario_file = fields.String(
+        allow_none=True,
+        metadata={"description": "the scenario file of that diagram in the bpmn directory; null when there is none"},
+    )
     error = fields.String(allow_none=True, metadata={"description": "why the scenarios cannot run on this version"})
     results = fields.List(fields.Dict(), metadata={"description": "each scenario: scenario, passed, message, step"})
     elements = fields.Nested(CoverageCount)
@@ -163,8 +176,9 @@ class Task(Schema):
 
 
 class CompleteTaskRequest(Body):
-    data = fields.Dict(keys=fields.String(), load_default=dict,
-                       metadata={"description": "the form named by the task's form_schema"})
+    data = fields.Dict(
+        keys=fields.String(), load_default=dict, metadata={"description": "the form named by the task's form_schema"}
+    )
 
 
 class MessageAccepted(Schema):
@@ -188,10 +202,12 @@ LEVELS = ["satisfied", "basically_satisfied", "unsatisfied"]
 
 
 class RatingRequest(Body):
-    handling = fields.String(required=True, validate=validate.OneOf(LEVELS),
-                             metadata={"description": "办理 the handling: 满意 / 基本满意 / 不满意"})
-    result = fields.String(required=True, validate=validate.OneOf(LEVELS),
-                           metadata={"description": "结果 the result"})
+    handling = fields.String(
+        required=True,
+        validate=validate.OneOf(LEVELS),
+        metadata={"description": "办理 the handling: 满意 / 基本满意 / 不满意"},
+    )
+    result = fields.String(required=True, validate=validate.OneOf(LEVELS), metadata={"description": "结果 the result"})
     comment = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=2000))
 
 
@@ -207,8 +223,11 @@ class Rating(Schema):
 
 
 class AppealRequest(Body):
-    reason = fields.String(required=True, validate=validate.Length(min=1, max=4000),
-                           metadata={"description": "why the re-handled reply should be looked at again"})
+    reason = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=4000),
+        metadata={"description": "why the re-handled reply should be looked at again"},
+    )
 
 
 class Appeal(Schema):
@@ -217,7 +236,9 @@ class Appeal(Schema):
     appellant = fields.String()
     reason = fields.String()
     lodged_at = fields.String()
-    decision = fields.String(allow_none=True, metadata={"description": "upheld or rehandle, once the committee decided"})
+    decision = fields.String(
+        allow_none=True, metadata={"description": "upheld or rehandle, once the committee decided"}
+    )
     decision_reason = fields.String(allow_none=True)
     decided_by = fields.String(allow_none=True)
     decided_at = fields.String(allow_none=True)
@@ -228,9 +249,13 @@ class RatingRound(Schema):
     proposers = fields.List(fields.String())
     opened_at = fields.String()
     closed_at = fields.String(allow_none=True)
-    outcome = fields.String(allow_none=True, metadata={
-        "description": "accepted, rehandle, appealable (a re-handled reply rated 不满意: may be appealed "
-                       "until appeal_due), upheld (appealed, the handling upheld), superseded"})
+    outcome = fields.String(
+        allow_none=True,
+        metadata={
+            "description": "accepted, rehandle, appealable (a re-handled reply rated 不满意: may be appealed "
+            "until appeal_due), upheld (appealed, the handling upheld), superseded"
+        },
+    )
     appeal_due = fields.String(allow_none=True)
     appeal = fields.Nested(Appeal, allow_none=True)
     ratings = fields.List(fields.Nested(Rating))
@@ -245,8 +270,11 @@ class UnitAssessment(Schema):
     year = fields.Integer()
     units = fields.List(fields.Dict(), metadata={"description": "each unit's figures, 目标考核 score and rank"})
     scale = fields.Float(metadata={"description": "the score's scale (the rulebook's unit_assessment.scale)"})
-    weights = fields.Dict(keys=fields.String(), values=fields.Float(),
-                          metadata={"description": "the rulebook's weights: handling, on_time, satisfaction"})
+    weights = fields.Dict(
+        keys=fields.String(),
+        values=fields.Float(),
+        metadata={"description": "the rulebook's weights: handling, on_time, satisfaction"},
+    )
     rulebook_version = fields.String()
 
 
@@ -267,9 +295,13 @@ class Deadline(Schema):
 class Deadlines(Schema):
     number = fields.String()
     as_of = fields.String()
-    deadlines = fields.List(fields.Dict(), metadata={
-        "description": "each with rule, rulebook version and hash, start event, amount and unit, the "
-                       "calendar's account, original and current due, status, and every change"})
+    deadlines = fields.List(
+        fields.Dict(),
+        metadata={
+            "description": "each with rule, rulebook version and hash, start event, amount and unit, the "
+            "calendar's account, original and current due, status, and every change"
+        },
+    )
 
 
 class SupervisionLogRequest(Body):
@@ -332,7 +364,9 @@ class YearReport(Schema):
     answered = fields.Integer()
     categories = fields.List(fields.Nested(_Counted))
     lead_units = fields.List(fields.Dict())
-    areas = fields.Nested(AreaReportSchema, metadata={"description": "proposals and opinion items by the 1533 model's areas"})
+    areas = fields.Nested(
+        AreaReportSchema, metadata={"description": "proposals and opinion items by the 1533 model's areas"}
+    )
     proposals = fields.List(fields.Nested(_ReportedProposal))
     personal_data = fields.String()
     assessment = fields.Dict(metadata={"description": "the bulletin only: the units' assessment"})
@@ -386,9 +420,11 @@ class _ReplyUnit(Schema):
 
 class ProposalReply(Schema):
     number = fields.String()
-    answered_by = fields.String(metadata={"description": "the proposal whose answer this is: the number "
-                                                         "itself, or the one it was merged into"})
+    answered_by = fields.String(
+        metadata={"description": "the proposal whose answer this is: the number itself, or the one it was merged into"}
+    )
     units = fields.List(fields.Nested(_ReplyUnit))
-    rounds = fields.List(fields.Nested(_ReplyRound),
-                         metadata={"description": "proposers: the rounds staff accepted; overseers: every "
-                                                  "submitted round"})
+    rounds = fields.List(
+        fields.Nested(_ReplyRound),
+        metadata={"description": "proposers: the rounds staff accepted; overseers: every submitted round"},
+    )

@@ -4,6 +4,7 @@ The routes live in :mod:`services.gateway.routes`, one mixin per area; this clas
 dependencies (RPC proxies, the token database) and the public endpoints. Plumbing (``endpoint``,
 error mapping) is in :mod:`services.gateway.http`.
 """
+
 from __future__ import annotations
 
 
@@ -39,10 +40,26 @@ from .routes.public import PublicRoutes
 from .routes.reports import ReportRoutes
 
 
-class GatewayService(ProcessRoutes, OperatorRoutes, ProposalRoutes, ReportRoutes, NotificationRoutes,
-                     DeliveryRoutes, OpinionRoutes, PerformanceRoutes, ConsultationRoutes, PublicRoutes,
-                     KeyProposalRoutes, Model1533Routes, ConsoleAuthRoutes, ConsoleMemberRoutes, ConsoleWorkRoutes,
-                     ConsolePublicRoutes, ConsoleDesignerRoutes, ConsoleOperatorRoutes):
+class GatewayService(
+    ProcessRoutes,
+    OperatorRoutes,
+    ProposalRoutes,
+    ReportRoutes,
+    NotificationRoutes,
+    DeliveryRoutes,
+    OpinionRoutes,
+    PerformanceRoutes,
+    ConsultationRoutes,
+    PublicRoutes,
+    KeyProposalRoutes,
+    Model1533Routes,
+    ConsoleAuthRoutes,
+    ConsoleMemberRoutes,
+    ConsoleWorkRoutes,
+    ConsolePublicRoutes,
+    ConsoleDesignerRoutes,
+    ConsoleOperatorRoutes,
+):
     name = "gateway"
     db = Database("gateway", Outbox, Inbox)
     engine = ServiceRpc("engine")

@@ -6,6 +6,7 @@ person's after ``ZTC_TOKEN_TTL_HOURS`` (12 h by default), a department system's 
 or revoked token answers 401. A token is named in listings by its id, the first 12 hex digits of
 its hash (which do not give the token away).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -43,15 +44,27 @@ def lifetime(settings, kind: str = "person", hours: float | None = None) -> time
     return timedelta(hours=hours)
 
 
-def issue(session, user: str, roles: list[str], unit: str | None = None, label: str = "",
-          token: str | None = None, *, ttl: timedelta | None = None, kind: str = "person") -> str:
+def issue(
+    session,
+    user: str,
+    roles: list[str],
+    unit: str | None = None,
+    label: str = "",
+    token: str | None = None,
+    *,
+    ttl: timedelta | None = None,
+    kind: str = "person",
+) -> str:
     """A new token for ``user`` with ``roles`` that expires after ``ttl`` (default: the
     configured lifetime of ``kind``)."""
     unknown = [r for r in roles if r not in ROLES]
     if not user or not roles or unknown:
-        raise InvalidInput("a token needs a user and known roles",
-                           {"roles": [f"unknown role(s): {', '.join(unknown)}; known: {', '.join(ROLES)}"]}
-                           if unknown else {"user": ["required"], "roles": ["at least one"]})
+        raise InvalidInput(
+            "a token needs a user and known roles",
+            {"roles": [f"unknown role(s): {', '.join(unknown)}; known: {', '.join(ROLES)}"]}
+            if unknown
+            else {"user": ["required"], "roles": ["at least one"]},
+        )
     if "unit" in roles and not unit:
         raise InvalidInput("a unit handler's token names its unit", {"unit": ["required for role 'unit'"]})
     if kind not in KINDS:
@@ -64,15 +77,25 @@ def issue(session, user: str, roles: list[str], unit: str | None = None, label: 
     existing = session.get(ApiToken, _hash(token))
     now = clock.now()
     if existing is None:
-        session.add(ApiToken(token_hash=_hash(token), user=user, roles=list(roles), unit=unit,
-                             label=label, kind=kind, created_at=now, expires_at=now + ttl))
+        session.add(
+            ApiToken(
+                token_hash=_hash(token),
+                user=user,
+                roles=list(roles),
+                unit=unit,
+                label=label,
+                kind=kind,
+                created_at=now,
+                expires_at=now + ttl,
+            )
+        )
     return token
 
 
 def principal_for(session, authorization: str | None) -> dict:
     if not authorization or not authorization.startswith("Bearer "):
         raise Unauthenticated("send 'Authorization: Bearer <token>'")
-    row = session.get(ApiToken, _hash(authorization[len("Bearer "):].strip()))
+    row = session.get(ApiToken, _hash(authorization[len("Bearer ") :].strip()))
     if row is None or row.revoked_at is not None:
         raise Unauthenticated("unknown or revoked token")
     if row.expires_at is None or _aware(row.expires_at) <= clock.now():
@@ -83,12 +106,19 @@ def principal_for(session, authorization: str | None) -> dict:
 def describe(row: ApiToken) -> dict:
     now = clock.now()
     expires = _aware(row.expires_at)
-    state = ("revoked" if row.revoked_at is not None
-             else "expired" if expires is None or expires <= now else "active")
-    return {"id": row.token_hash[:ID_LENGTH], "user": row.user, "roles": list(row.roles), "unit": row.unit,
-            "kind": row.kind, "label": row.label, "created_at": _aware(row.created_at).isoformat(),
-            "expires_at": expires.isoformat() if expires else None,
-            "revoked_at": _aware(row.revoked_at).isoformat() if row.revoked_at else None, "state": state}
+    state = "revoked" if row.revoked_at is not None else "expired" if expires is None or expires <= now else "active"
+    return {
+        "id": row.token_hash[:ID_LENGTH],
+        "user": row.user,
+        "roles": list(row.roles),
+        "unit": row.unit,
+        "kind": row.kind,
+        "label": row.label,
+        "created_at": _aware(row.created_at).isoformat(),
+        "expires_at": expires.isoformat() if expires else None,
+        "revoked_at": _aware(row.revoked_at).isoformat() if row.revoked_at else None,
+        "state": state,
+    }
 
 
 def listing(session, user: str | None = None, everything: bool = False) -> list[dict]:

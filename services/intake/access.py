@@ -1,4 +1,5 @@
 """Who may do what with a proposal. The gateway checks roles too; these rules hold for every caller."""
+
 from __future__ import annotations
 
 from shared.errors import Forbidden, NotFound, Unauthenticated
@@ -35,8 +36,7 @@ def require_reader(principal: dict | None) -> tuple[str, set[str]]:
     (published ones only)."""
     user, roles = acting_user(principal)
     if not reads_all(roles) and MEMBER not in roles and PUBLIC not in roles:
-        raise Forbidden("proposals are read by members, staff, the committee, leaders and, once "
-                        "published, the public")
+        raise Forbidden("proposals are read by members, staff, the committee, leaders and, once published, the public")
     return user, roles
 
 
@@ -48,8 +48,7 @@ def proposes(proposal: Proposal, user: str, roles: set[str]) -> bool:
 
 def is_proposer(proposal: Proposal, user: str) -> bool:
     """The initiator, or a co-signer who has not dropped off."""
-    return proposal.initiator == user or any(
-        c.user == user and c.status != "dropped" for c in proposal.cosigners)
+    return proposal.initiator == user or any(c.user == user and c.status != "dropped" for c in proposal.cosigners)
 
 
 def not_found(number: str) -> NotFound:

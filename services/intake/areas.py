@@ -2,6 +2,7 @@
 items: the codes are the proposal rulebook's ``areas``, one list for both. The member may give the
 area at submission; staff set or change it (at filing, or later with :func:`set_area`). The year's
 figures by area (:func:`area_figures`) are in ``GET /api/reports/areas`` and the year-end reports."""
+
 from __future__ import annotations
 
 from collections import Counter
@@ -27,7 +28,9 @@ def check_area(code: str | None, what: str, rulebook=None) -> None:
         return
     codes = [area.code for area in (rulebook or load_rulebook("proposal")).areas()]
     if code not in codes:
-        raise InvalidInput(f"{what} is not valid", {"area": [f"not an area of the rulebook; one of: {', '.join(codes)}"]})
+        raise InvalidInput(
+            f"{what} is not valid", {"area": [f"not an area of the rulebook; one of: {', '.join(codes)}"]}
+        )
 
 
 def set_area(session, kind: str, number: str, body: dict, principal: dict | None) -> dict:
@@ -65,19 +68,41 @@ def area_figures(session, year: int, principal: dict | None) -> dict:
 
 def count_areas(session, year: int) -> dict:
     """:func:`area_figures` without asking who reads them (counts only: for the year-end reports)."""
-    proposals = session.execute(select(Proposal.area, Proposal.decision)
-                                .where(Proposal.year == int(year), Proposal.status != "dropped")).all()
-    items = session.execute(select(OpinionItem.id, OpinionItem.area)
-                            .where(OpinionItem.year == int(year), OpinionItem.submitted_at.is_not(None))).all()
-    adopted_ids = set(session.scalars(select(OpinionReport.item_id).where(
-        OpinionReport.adoption == "adopted", OpinionReport.item_id.in_([i.id for i in items])))) if items else set()
+    proposals = session.execute(
+        select(Proposal.area, Proposal.decision).where(Proposal.year == int(year), Proposal.status != "dropped")
+    ).all()
+    items = session.execute(
+        select(OpinionItem.id, OpinionItem.area).where(
+            OpinionItem.year == int(year), OpinionItem.submitted_at.is_not(None)
+        )
+    ).all()
+    adopted_ids = (
+        set(
+            session.scalars(
+                select(OpinionReport.item_id).where(
+                    OpinionReport.adoption == "adopted", OpinionReport.item_id.in_([i.id for i in items])
+                )
+            )
+        )
+        if items
+        else set()
+    )
     received, filed = Counter(a for a, _ in proposals), Counter(a for a, d in proposals if d == "filed")
     opinions, adopted = Counter(i.area for i in items), Counter(i.area for i in items if i.id in adopted_ids)
 
     def figure(code, label, en):
-        return {"code": code, "label": label, "en": en, "proposals": received.get(code, 0),
-                "filed": filed.get(code, 0), "opinions": opinions.get(code, 0), "adopted": adopted.get(code, 0)}
+        return {
+            "code": code,
+            "label": label,
+            "en": en,
+            "proposals": received.get(code, 0),
+            "filed": filed.get(code, 0),
+            "opinions": opinions.get(code, 0),
+            "adopted": adopted.get(code, 0),
+        }
 
-    return {"year": int(year),
-            "areas": [figure(a.code, a.zh, a.en) for a in load_rulebook("proposal").areas()],
-            "unclassified": figure(None, "未分类", "Not classified")}
+    return {
+        "year": int(year),
+        "areas": [figure(a.code, a.zh, a.en) for a in load_rulebook("proposal").areas()],
+        "unclassified": figure(None, "未分类", "Not classified"),
+    }

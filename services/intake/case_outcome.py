@@ -13,6 +13,7 @@ Sent once per item or proposal (the message id names it). Outcomes reached other
 filed, merged) send nothing: the case's own wait (the rulebook's ``conversion_outcome``) then
 lets the return visit go ahead without it.
 """
+
 from __future__ import annotations
 
 from sqlalchemy import select
@@ -24,15 +25,23 @@ from .models import OpinionItem, Outbox, Proposal, ProposalEvent
 
 
 def _tell(session, case_number: str, kind: str, number: str, outcome: str, **details) -> None:
-    send_message(session, Outbox, messages.CONVERTED_OUTCOME, case_number,
-                 f"converted-outcome-{case_number}-{number}",
-                 {"kind": kind, "number": number, "outcome": outcome, **details})
+    send_message(
+        session,
+        Outbox,
+        messages.CONVERTED_OUTCOME,
+        case_number,
+        f"converted-outcome-{case_number}-{number}",
+        {"kind": kind, "number": number, "outcome": outcome, **details},
+    )
 
 
 def proposal_answered(session, proposal: Proposal, outcome: str, reply_category: str) -> None:
     """``proposal`` was published or its publication declined: tell the case it came from, if any."""
-    opened = session.scalar(select(ProposalEvent).where(ProposalEvent.proposal_id == proposal.id,
-                                                        ProposalEvent.action == "opened_from_case"))
+    opened = session.scalar(
+        select(ProposalEvent).where(
+            ProposalEvent.proposal_id == proposal.id, ProposalEvent.action == "opened_from_case"
+        )
+    )
     case_number = (opened.data or {}).get("case_number") if opened is not None else None
     if not case_number:  # a case turned into an opinion item, and the item into this proposal
         item = session.scalar(select(OpinionItem).where(OpinionItem.converted_to == proposal.number))

@@ -5,6 +5,7 @@ a reference only: no process here handles letters.
 
 One proposal is converted once: the item's idempotency key is ``proposal:<number>``, so doing it
 again answers the item made the first time."""
+
 from __future__ import annotations
 
 from sqlalchemy import select
@@ -19,13 +20,29 @@ MEMBER = "member"
 def opinion_from_proposal(session, proposal: Proposal, actor: str) -> OpinionItem:
     """The opinion item ``proposal`` became, made and sent in (its process started) if new."""
     reference = f"proposal:{proposal.number}"
-    item = session.scalar(select(OpinionItem).where(OpinionItem.submitter == proposal.initiator,
-                                                    OpinionItem.client_reference == reference))
+    item = session.scalar(
+        select(OpinionItem).where(
+            OpinionItem.submitter == proposal.initiator, OpinionItem.client_reference == reference
+        )
+    )
     if item is not None:
         return item
-    content = {"title": proposal.title, "situation": proposal.situation, "analysis": proposal.analysis,
-               "suggestion": proposal.suggestions, "area": proposal.area}
-    item = create(session, load_opinion_rules(), submitter=proposal.initiator, role=MEMBER, content=content,
-                  urgent=False, thread=proposal.thread or proposal.number, reference=reference)
+    content = {
+        "title": proposal.title,
+        "situation": proposal.situation,
+        "analysis": proposal.analysis,
+        "suggestion": proposal.suggestions,
+        "area": proposal.area,
+    }
+    item = create(
+        session,
+        load_opinion_rules(),
+        submitter=proposal.initiator,
+        role=MEMBER,
+        content=content,
+        urgent=False,
+        thread=proposal.thread or proposal.number,
+        reference=reference,
+    )
     send_in(session, item, actor, {"user": proposal.initiator, "roles": [MEMBER], "unit": None})
     return item

@@ -19,6 +19,7 @@ exactly, so it finds what scoring every proposal of the year finds:
 Without the index (a database migrated by ``create_all``, or PostgreSQL where pg_trgm could not
 be created) :func:`candidates` answers ``None`` and the caller scores the whole year.
 """
+
 from __future__ import annotations
 
 import math
@@ -36,8 +37,9 @@ def _has_index(session) -> bool:
     key = (id(engine), str(engine.url))
     if key not in _present:
         if engine.dialect.name == "postgresql":
-            found = session.execute(text("SELECT 1 FROM pg_indexes WHERE indexname = "
-                                         "'ix_proposals_match_text_trgm'")).scalar()
+            found = session.execute(
+                text("SELECT 1 FROM pg_indexes WHERE indexname = 'ix_proposals_match_text_trgm'")
+            ).scalar()
         elif engine.dialect.name == "sqlite":
             found = session.execute(text("SELECT 1 FROM sqlite_master WHERE name = 'proposal_match'")).scalar()
         else:
@@ -47,26 +49,33 @@ def _has_index(session) -> bool:
 
 
 def _postgresql(session, words: list[str], threshold: float, where):
-    session.execute(text("SELECT set_config('pg_trgm.similarity_threshold', :t, true)"),
-                    {"t": str(threshold * 2 / 3)})
-    return session.execute(select(Proposal.number, Proposal.title, Proposal.suggestions).where(
-        Proposal.match_text.op("%")(" ".join(words)), *where))
+    session.execute(text("SELECT set_config('pg_trgm.similarity_threshold', :t, true)"), {"t": str(threshold * 2 / 3)})
+    return session.execute(
+        select(Proposal.number, Proposal.title, Proposal.suggestions).where(
+            Proposal.match_text.op("%")(" ".join(words)), *where
+        )
+    )
 
 
 def _sqlite(session, words: list[str], threshold: float, where):
-    counts = dict(session.execute(
-        text("SELECT term, doc FROM proposal_match_terms WHERE term IN :terms")
-        .bindparams(bindparam("terms", expanding=True)), {"terms": words}).all())
+    counts = dict(
+        session.execute(
+            text("SELECT term, doc FROM proposal_match_terms WHERE term IN :terms").bindparams(
+                bindparam("terms", expanding=True)
+            ),
+            {"terms": words},
+        ).all()
+    )
     present = sorted((counts.get(w, 0), w) for w in words)
-    needed = math.ceil(threshold * len(words) - 1e-9)   # bigrams a duplicate must share, at least
-    rarest = [w for n, w in present[:len(words) - needed + 1] if n]
+    needed = math.ceil(threshold * len(words) - 1e-9)  # bigrams a duplicate must share, at least
+    rarest = [w for n, w in present[: len(words) - needed + 1] if n]
     if not rarest:
         return []
-    query = " OR ".join(f'"{w}"' for w in rarest)          # words are letters and digits only
-    ids = (select(literal_column("rowid")).select_from(text("proposal_match"))
-           .where(text("proposal_match MATCH :q")))
-    return session.execute(select(Proposal.number, Proposal.title, Proposal.suggestions).where(
-        Proposal.id.in_(ids), *where), {"q": query})
+    query = " OR ".join(f'"{w}"' for w in rarest)  # words are letters and digits only
+    ids = select(literal_column("rowid")).select_from(text("proposal_match")).where(text("proposal_match MATCH :q"))
+    return session.execute(
+        select(Proposal.number, Proposal.title, Proposal.suggestions).where(Proposal.id.in_(ids), *where), {"q": query}
+    )
 
 
 def candidates(session, words: list[str], threshold: float, where) -> list | None:
@@ -75,8 +84,7 @@ def candidates(session, words: list[str], threshold: float, where) -> list | Non
     if not _has_index(session):
         return None
     if not words or threshold <= 0:
-        return None       # everything qualifies: the whole year is the answer
+        return None  # everything qualifies: the whole year is the answer
     dialect = session.get_bind().dialect.name
     rows = _postgresql if dialect == "postgresql" else _sqlite
     return list(rows(session, words, threshold, where))
-

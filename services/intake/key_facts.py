@@ -1,5 +1,6 @@
 """What supervision needs of intake to choose key proposals: the year's filed proposals and who
 proposed each (``shared.contracts.rpc.key_proposals.YearFilingFacts``)."""
+
 from __future__ import annotations
 
 from sqlalchemy import select
@@ -21,10 +22,19 @@ def key_proposal_facts(session, year: int, numbers: list[str], principal: dict |
     _, roles = acting_user(principal)
     if not reads_all(roles):
         raise Forbidden("the year's filing facts are for staff, the committee and leaders")
-    filed = session.scalars(select(Proposal).where(Proposal.year == int(year), Proposal.decision == FILED)
-                            .order_by(Proposal.sequence)).all()
+    filed = session.scalars(
+        select(Proposal).where(Proposal.year == int(year), Proposal.decision == FILED).order_by(Proposal.sequence)
+    ).all()
     wanted = set(numbers or [])
-    return YearFilingFacts().dump({
-        "year": int(year), "filed": len(filed), "filed_numbers": [p.number for p in filed],
-        "proposals": {p.number: {"number": p.number, "title": p.title, "proposers": proposers(p)}
-                      for p in filed if p.number in wanted}})
+    return YearFilingFacts().dump(
+        {
+            "year": int(year),
+            "filed": len(filed),
+            "filed_numbers": [p.number for p in filed],
+            "proposals": {
+                p.number: {"number": p.number, "title": p.title, "proposers": proposers(p)}
+                for p in filed
+                if p.number in wanted
+            },
+        }
+    )

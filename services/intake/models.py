@@ -1,10 +1,10 @@
 """Intake: submissions and proposals (提案), their numbering, co-signers, filing and publication."""
+
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import (JSON, Boolean, ForeignKey, Integer, String, Text,
-                        UniqueConstraint, event, false)
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint, event, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from shared.db import make_base, UtcDateTime
@@ -40,18 +40,19 @@ class ProposalCounter(Base):
 
 class Proposal(Base):
     __tablename__ = "proposals"
-    __table_args__ = (UniqueConstraint("year", "sequence"),
-                      UniqueConstraint("initiator", "client_reference",
-                                       name="uq_proposals_initiator_client_reference"))
+    __table_args__ = (
+        UniqueConstraint("year", "sequence"),
+        UniqueConstraint("initiator", "client_reference", name="uq_proposals_initiator_client_reference"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    number: Mapped[str] = mapped_column(String(20), unique=True)         # "2027-0001"
+    number: Mapped[str] = mapped_column(String(20), unique=True)  # "2027-0001"
     # The identity a case keeps across channels (micro-consultation → opinion item → proposal);
     # a proposal submitted fresh is its own thread (its number).
     thread: Mapped[str | None] = mapped_column(String(100), nullable=True, index=True)
-    year: Mapped[int] = mapped_column(Integer, index=True)               # the session year
+    year: Mapped[int] = mapped_column(Integer, index=True)  # the session year
     sequence: Mapped[int] = mapped_column(Integer)
-    kind: Mapped[str] = mapped_column(String(20))                        # plenary | between_sessions
+    kind: Mapped[str] = mapped_column(String(20))  # plenary | between_sessions
     title: Mapped[str] = mapped_column(String(200))
     situation: Mapped[str] = mapped_column(Text)
     analysis: Mapped[str] = mapped_column(Text)
@@ -66,7 +67,7 @@ class Proposal(Base):
     # The initiator consents to being named where the proposal is published; else masked there.
     publish_name: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     status: Mapped[str] = mapped_column(String(20), index=True)
-    revision: Mapped[int] = mapped_column(Integer, default=1)            # raised by each resubmission
+    revision: Mapped[int] = mapped_column(Integer, default=1)  # raised by each resubmission
     cosign_due: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     # 立 register: the committee's filing decision
     decision: Mapped[str | None] = mapped_column(String(20), nullable=True)
@@ -86,7 +87,8 @@ class Proposal(Base):
     match_text: Mapped[str | None] = mapped_column(Text, nullable=True)
 
     cosigners: Mapped[list[Cosigner]] = relationship(
-        back_populates="proposal", order_by="Cosigner.order", cascade="all, delete-orphan")
+        back_populates="proposal", order_by="Cosigner.order", cascade="all, delete-orphan"
+    )
 
 
 @event.listens_for(Proposal, "before_insert")
@@ -104,8 +106,8 @@ class Cosigner(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     proposal_id: Mapped[int] = mapped_column(ForeignKey("proposals.id"), index=True)
     user: Mapped[str] = mapped_column(String(100), index=True)
-    order: Mapped[int] = mapped_column(Integer)                          # 1 = signs right after the initiator
-    status: Mapped[str] = mapped_column(String(20))                      # invited | confirmed | dropped
+    order: Mapped[int] = mapped_column(Integer)  # 1 = signs right after the initiator
+    status: Mapped[str] = mapped_column(String(20))  # invited | confirmed | dropped
     confirmed_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
 
     proposal: Mapped[Proposal] = relationship(back_populates="cosigners")
@@ -132,7 +134,7 @@ class Conversion(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     proposal_id: Mapped[int] = mapped_column(ForeignKey("proposals.id"), index=True)
-    kind: Mapped[str] = mapped_column(String(20))                        # opinion | letter
+    kind: Mapped[str] = mapped_column(String(20))  # opinion | letter
     reference: Mapped[str] = mapped_column(String(100), unique=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
@@ -163,7 +165,7 @@ class Publication(Base):
     situation: Mapped[str] = mapped_column(Text)
     analysis: Mapped[str] = mapped_column(Text)
     suggestions: Mapped[str] = mapped_column(Text)
-    proposers: Mapped[list] = mapped_column(JSON)                        # masked names
+    proposers: Mapped[list] = mapped_column(JSON)  # masked names
     units: Mapped[list] = mapped_column(JSON)
     reply_category: Mapped[str] = mapped_column(String(10))
     reply_summary: Mapped[str] = mapped_column(Text)
@@ -175,6 +177,7 @@ class Publication(Base):
 
 
 # -- opinion information (社情民意信息): 征 → 编 → 报 → 踪 → 馈 ----------------------------------------
+
 
 class OpinionCounter(Base):
     """The last item number given in a year (as ProposalCounter)."""
@@ -189,11 +192,10 @@ class OpinionItem(Base):
     """One matter reported by a member or an informant (信息员)."""
 
     __tablename__ = "opinion_items"
-    __table_args__ = (UniqueConstraint("year", "sequence"),
-                      UniqueConstraint("submitter", "client_reference"))
+    __table_args__ = (UniqueConstraint("year", "sequence"), UniqueConstraint("submitter", "client_reference"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    number: Mapped[str] = mapped_column(String(20), unique=True)         # "SQ-2027-0001"
+    number: Mapped[str] = mapped_column(String(20), unique=True)  # "SQ-2027-0001"
     thread: Mapped[str] = mapped_column(String(100), index=True)
     year: Mapped[int] = mapped_column(Integer, index=True)
     sequence: Mapped[int] = mapped_column(Integer)
@@ -201,13 +203,13 @@ class OpinionItem(Base):
     situation: Mapped[str] = mapped_column(Text)
     analysis: Mapped[str] = mapped_column(Text)
     suggestion: Mapped[str] = mapped_column(Text)
-    urgent: Mapped[bool] = mapped_column(Boolean, default=False)         # 急事急报
-    area: Mapped[str | None] = mapped_column(String(30), nullable=True, index=True)   # as a proposal's
+    urgent: Mapped[bool] = mapped_column(Boolean, default=False)  # 急事急报
+    area: Mapped[str | None] = mapped_column(String(30), nullable=True, index=True)  # as a proposal's
     submitter: Mapped[str] = mapped_column(String(100), index=True)
-    submitter_role: Mapped[str] = mapped_column(String(20))              # member | informant
+    submitter_role: Mapped[str] = mapped_column(String(20))  # member | informant
     status: Mapped[str] = mapped_column(String(20), index=True)
     not_adopted_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
-    origin_case: Mapped[str | None] = mapped_column(String(100), nullable=True)   # a micro-consultation case
+    origin_case: Mapped[str | None] = mapped_column(String(100), nullable=True)  # a micro-consultation case
     converted_to: Mapped[str | None] = mapped_column(String(20), nullable=True)  # a proposal number
     client_reference: Mapped[str | None] = mapped_column(String(100), nullable=True)  # AMQP idempotency
     rulebook_version: Mapped[str] = mapped_column(String(50))
@@ -224,7 +226,7 @@ class OpinionCheck(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     item_id: Mapped[int] = mapped_column(ForeignKey("opinion_items.id"), index=True)
     round: Mapped[int] = mapped_column(Integer)
-    check: Mapped[str] = mapped_column(String(20))                       # political | facts | content | wording
+    check: Mapped[str] = mapped_column(String(20))  # political | facts | content | wording
     passed: Mapped[bool] = mapped_column(Boolean)
     note: Mapped[str] = mapped_column(Text, default="")
     checked_by: Mapped[str] = mapped_column(String(100))
@@ -265,7 +267,7 @@ class OpinionReport(Base):
     channel: Mapped[str] = mapped_column(String(50))
     signed_off_by: Mapped[str] = mapped_column(String(100))
     reported_at: Mapped[datetime] = mapped_column(UtcDateTime())
-    adoption: Mapped[str | None] = mapped_column(String(20), nullable=True)   # adopted | not_adopted
+    adoption: Mapped[str | None] = mapped_column(String(20), nullable=True)  # adopted | not_adopted
     adoption_note: Mapped[str | None] = mapped_column(Text, nullable=True)
     adoption_recorded_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
     adoption_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
@@ -283,7 +285,7 @@ class OpinionInstruction(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     item_id: Mapped[int] = mapped_column(ForeignKey("opinion_items.id"), index=True)
     channel: Mapped[str] = mapped_column(String(50))
-    level: Mapped[str] = mapped_column(String(20))                       # city | province | national
+    level: Mapped[str] = mapped_column(String(20))  # city | province | national
     leader: Mapped[str] = mapped_column(String(100))
     text: Mapped[str] = mapped_column(Text)
     recorded_by: Mapped[str] = mapped_column(String(100))
@@ -301,7 +303,7 @@ class OpinionForward(Base):
     unit: Mapped[str] = mapped_column(String(100), index=True)
     request: Mapped[str] = mapped_column(Text, default="")
     due: Mapped[datetime] = mapped_column(UtcDateTime())
-    status: Mapped[str] = mapped_column(String(20))                      # forwarded | overdue | answered
+    status: Mapped[str] = mapped_column(String(20))  # forwarded | overdue | answered
     forwarded_by: Mapped[str] = mapped_column(String(100))
     forwarded_at: Mapped[datetime] = mapped_column(UtcDateTime())
     answer: Mapped[str | None] = mapped_column(Text, nullable=True)

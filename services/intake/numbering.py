@@ -4,6 +4,7 @@ The counter row of the year is incremented in the submitting transaction. A subm
 back gives its number back; concurrent submissions wait for each other on the row (PostgreSQL's row
 lock, SQLite's write lock) instead of reading the same ``max()``.
 """
+
 from __future__ import annotations
 
 from sqlalchemy import insert, update
@@ -13,9 +14,12 @@ from .models import ProposalCounter
 
 
 def _increment(session, year: int) -> int | None:
-    return session.execute(update(ProposalCounter).where(ProposalCounter.year == year)
-                           .values(last=ProposalCounter.last + 1)
-                           .returning(ProposalCounter.last)).scalar_one_or_none()
+    return session.execute(
+        update(ProposalCounter)
+        .where(ProposalCounter.year == year)
+        .values(last=ProposalCounter.last + 1)
+        .returning(ProposalCounter.last)
+    ).scalar_one_or_none()
 
 
 def next_sequence(session, year: int) -> int:

@@ -4,6 +4,7 @@ The service calls these and commits; tests call them with a session of their own
 in ``proposals`` (提: submit, co-sign, read, resubmit), ``registration`` (立: settle co-signers,
 find duplicates, record the filing decision) and ``publication`` (公开).
 """
+
 from __future__ import annotations
 
 from shared import clock
@@ -16,15 +17,31 @@ from .proposals import cosign, get, is_proposer_of, list_proposals, resubmit, su
 from .publication import answer_merged, publish, publish_followup
 from .registration import find_duplicates, record_filing, settle_cosigners
 
-__all__ = ["record_submission", "submit", "cosign", "get", "is_proposer_of", "list_proposals", "resubmit",
-           "settle_cosigners", "find_duplicates", "record_filing", "publish", "publish_followup",
-           "answer_merged"]
+__all__ = [
+    "record_submission",
+    "submit",
+    "cosign",
+    "get",
+    "is_proposer_of",
+    "list_proposals",
+    "resubmit",
+    "settle_cosigners",
+    "find_duplicates",
+    "record_filing",
+    "publish",
+    "publish_followup",
+    "answer_merged",
+]
 
 
 def record_submission(session, params: dict, principal: dict | None) -> dict:
     data = load(RecordSubmissionParams, params, "intake.record_submission parameters")
-    row = Submission(title=data["title"], business_key=data["business_key"],
-                     submitted_by=acting_user(principal), created_at=clock.now())
+    row = Submission(
+        title=data["title"],
+        business_key=data["business_key"],
+        submitted_by=acting_user(principal),
+        created_at=clock.now(),
+    )
     session.add(row)
     session.flush()
     return {"id": row.id, "title": row.title}

@@ -1,4 +1,5 @@
 """Finding opinion items, numbering them and their issues, and appending to what happened to them."""
+
 from __future__ import annotations
 
 from sqlalchemy import and_, insert, select, update
@@ -8,8 +9,17 @@ from shared import clock
 from shared.errors import NotFound
 from shared.messaging.outbox import notify as notify_people, publish_event
 
-from .models import (OpinionCheck, OpinionCounter, OpinionEvent, OpinionForward, OpinionInstruction,
-                     OpinionIssueCounter, OpinionItem, OpinionReport, Outbox)
+from .models import (
+    OpinionCheck,
+    OpinionCounter,
+    OpinionEvent,
+    OpinionForward,
+    OpinionInstruction,
+    OpinionIssueCounter,
+    OpinionItem,
+    OpinionReport,
+    Outbox,
+)
 
 
 def next_in(session, counter, keys: dict) -> int:
@@ -18,8 +28,9 @@ def next_in(session, counter, keys: dict) -> int:
     where = and_(*(getattr(counter, k) == v for k, v in keys.items()))
 
     def increment():
-        return session.execute(update(counter).where(where).values(last=counter.last + 1)
-                               .returning(counter.last)).scalar_one_or_none()
+        return session.execute(
+            update(counter).where(where).values(last=counter.last + 1).returning(counter.last)
+        ).scalar_one_or_none()
 
     taken = increment()
     if taken is not None:
@@ -71,32 +82,54 @@ def members_of(item: OpinionItem) -> list[dict]:
 
 def event(session, item: OpinionItem, name: str, key: str, payload: dict) -> None:
     """A domain event (``docs/events.md``), sent if the caller's transaction commits."""
-    publish_event(session, Outbox, name, f"{name}:{item.number}{':' + key if key else ''}", item.number,
-                  thread=item.thread, members=members_of(item),
-                  payload={"number": item.number, "submitter": item.submitter,
-                           "submitter_role": item.submitter_role, "origin_case": item.origin_case,
-                           **payload})
+    publish_event(
+        session,
+        Outbox,
+        name,
+        f"{name}:{item.number}{':' + key if key else ''}",
+        item.number,
+        thread=item.thread,
+        members=members_of(item),
+        payload={
+            "number": item.number,
+            "submitter": item.submitter,
+            "submitter_role": item.submitter_role,
+            "origin_case": item.origin_case,
+            **payload,
+        },
+    )
 
 
-def tell(session, item: OpinionItem, step: str, key: str, title: str, text: str = "",
-         recipients: list[str] | None = None) -> None:
+def tell(
+    session, item: OpinionItem, step: str, key: str, title: str, text: str = "", recipients: list[str] | None = None
+) -> None:
     """Feedback (馈): ``notify.opinion.<step>`` to the submitter (or ``recipients``)."""
-    notify_people(session, Outbox, f"opinion.{step}", f"notify.opinion.{step}:{item.number}:{key}",
-                  item.number, recipients=recipients or [item.submitter], title=title, text=text,
-                  thread=item.thread)
+    notify_people(
+        session,
+        Outbox,
+        f"opinion.{step}",
+        f"notify.opinion.{step}:{item.number}:{key}",
+        item.number,
+        recipients=recipients or [item.submitter],
+        title=title,
+        text=text,
+        thread=item.thread,
+    )
 
 
 def details(session, item: OpinionItem) -> dict:
     """The item's checks, reports, instructions and forwards, for :class:`OpinionSchema`."""
+
     def rows(model, *order):
         return list(session.scalars(select(model).where(model.item_id == item.id).order_by(*order)))
 
-    return {"checks": rows(OpinionCheck, OpinionCheck.round, OpinionCheck.id),
-            "reports": rows(OpinionReport, OpinionReport.id),
-            "instructions": rows(OpinionInstruction, OpinionInstruction.id),
-            "forwards": rows(OpinionForward, OpinionForward.id)}
+    return {
+        "checks": rows(OpinionCheck, OpinionCheck.round, OpinionCheck.id),
+        "reports": rows(OpinionReport, OpinionReport.id),
+        "instructions": rows(OpinionInstruction, OpinionInstruction.id),
+        "forwards": rows(OpinionForward, OpinionForward.id),
+    }
 
 
 def events_of(session, item: OpinionItem) -> list[OpinionEvent]:
-    return list(session.scalars(select(OpinionEvent).where(OpinionEvent.item_id == item.id)
-                                .order_by(OpinionEvent.id)))
+    return list(session.scalars(select(OpinionEvent).where(OpinionEvent.item_id == item.id).order_by(OpinionEvent.id)))

@@ -4,6 +4,7 @@ Loaded and checked like the proposal rulebook (``shared.rulebook``), with its ow
 answered as a :class:`shared.rulebook.Rulebook` so :func:`shared.rulebook.deadline` computes its
 deadlines with provenance.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -69,8 +70,11 @@ def label(rulebook: Rulebook, section: str, code: str, error: str):
     for item in rulebook.rules[section]:
         if item.code == code:
             return item
-    raise BusinessError(error, f"{code!r} is not in {section} of rulebook opinion {rulebook.version}; "
-                               f"it has: {', '.join(codes(rulebook, section))}")
+    raise BusinessError(
+        error,
+        f"{code!r} is not in {section} of rulebook opinion {rulebook.version}; "
+        f"it has: {', '.join(codes(rulebook, section))}",
+    )
 
 
 def provenance(rulebook: Rulebook) -> dict:

@@ -1,5 +1,6 @@
 """Intake's opinion-item schemas: the contracts' shapes (``shared/contracts/rpc/opinions.py``) with
 the rulebook's length limits (``bpmn/rules/opinion.yaml``) checked on top, and the job parameters."""
+
 from __future__ import annotations
 
 from marshmallow import ValidationError, fields, validates_schema
@@ -27,8 +28,10 @@ class _WithinLimits:
             errors["title"] = [f"at most {limits['max_title']} characters"]
         total = sum(len(data.get(part) or "") for part in CONTENT)
         if total > limits["max_characters"]:
-            errors["_schema"] = [f"situation, analysis and suggestion have {total} characters together; "
-                                 f"one matter takes at most {limits['max_characters']}"]
+            errors["_schema"] = [
+                f"situation, analysis and suggestion have {total} characters together; "
+                f"one matter takes at most {limits['max_characters']}"
+            ]
         if errors:
             raise ValidationError(errors)
 

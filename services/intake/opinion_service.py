@@ -1,6 +1,7 @@
 """The intake service's entrypoints for opinion information (社情民意), mixed into
 :class:`~services.intake.service.IntakeService`: RPC for the gateway, jobs for the opinion and
 micro-consultation diagrams, and the AMQP queue on which apps submit items."""
+
 from __future__ import annotations
 
 import logging
@@ -56,8 +57,9 @@ class OpinionEntrypoints:
 
     @api
     def opinion_to_proposal(self, number, request, principal):
-        return self._commit(threads.to_proposal(self.db.session, number, request, principal,
-                                                directory=self._directory(principal)))
+        return self._commit(
+            threads.to_proposal(self.db.session, number, request, principal, directory=self._directory(principal))
+        )
 
     @api
     def thread(self, thread_id, principal):

@@ -6,6 +6,7 @@ diagram catches is a :class:`BusinessError` (``not_in_editing``, ``unknown_chann
 ``unknown_unit``). Commands (RPC) authorise the caller and refuse with ``shared.errors``.
 Every step tells the submitter (``notify.opinion.<step>``) in the same transaction.
 """
+
 from __future__ import annotations
 
 from datetime import timezone
@@ -26,8 +27,16 @@ from .access import acting_user
 from .models import OpinionCheck, OpinionForward, OpinionInstruction, OpinionIssue, OpinionReport
 from .opinion_records import by_id, by_number, event, next_issue_number, not_found, record, tell
 from .opinion_rules import CHECKS, codes, label, load_opinion_rules, provenance
-from .opinion_schemas import (AdoptionRequest, AnswerRequest, EditingParams, ForwardParams,
-                              InstructionRequest, ItemRef, ReportParams, ReturnParams)
+from .opinion_schemas import (
+    AdoptionRequest,
+    AnswerRequest,
+    EditingParams,
+    ForwardParams,
+    InstructionRequest,
+    ItemRef,
+    ReportParams,
+    ReturnParams,
+)
 from .models import Outbox
 from .opinions import dump
 
@@ -49,6 +58,7 @@ def _channel_zh(rulebook, code):
 
 # -- 编 edit -----------------------------------------------------------------------------------
 
+
 def record_editing(session, params: dict, principal: dict | None) -> dict:
     """The four checks (四关), each recorded with its result and note, and the editors' decision:
     reported (waits for sign-off) or not adopted (the submitter is told why)."""
@@ -60,24 +70,55 @@ def record_editing(session, params: dict, principal: dict | None) -> dict:
     now = clock.now()
     round_ = (session.scalar(select(func.max(OpinionCheck.round)).where(OpinionCheck.item_id == item.id)) or 0) + 1
     for check in CHECKS:
-        session.add(OpinionCheck(item_id=item.id, round=round_, check=check, passed=data[f"{check}_ok"],
-                                 note=data[f"{check}_note"] or "", checked_by=data["edited_by"], checked_at=now))
+        session.add(
+            OpinionCheck(
+                item_id=item.id,
+                round=round_,
+                check=check,
+                passed=data[f"{check}_ok"],
+                note=data[f"{check}_note"] or "",
+                checked_by=data["edited_by"],
+                checked_at=now,
+            )
+        )
     if data["edited_title"] and data["edited_title"] != item.title:
         record(session, item, data["edited_by"], "title_edited", {"from": item.title, "to": data["edited_title"]})
         item.title = data["edited_title"]
     checks = {c: {"passed": data[f"{c}_ok"], "note": data[f"{c}_note"]} for c in CHECKS}
     if data["decision"] == "report":
         item.status = "reviewed"
-        tell(session, item, "edited", f"round-{round_}", f"社情民意信息 {item.number} 已通过编辑审核",
-             "已通过政治、事实、内容、文字四关审核，待领导签发。")
+        tell(
+            session,
+            item,
+            "edited",
+            f"round-{round_}",
+            f"社情民意信息 {item.number} 已通过编辑审核",
+            "已通过政治、事实、内容、文字四关审核，待领导签发。",
+        )
     else:
         item.status, item.not_adopted_reason = "not_adopted", data["not_adopted_reason"]
         case_outcome.opinion_settled(session, item)
-        tell(session, item, "not_adopted", f"round-{round_}", f"社情民意信息 {item.number} 未予采用",
-             f"理由：{data['not_adopted_reason']}")
-    record(session, item, data["edited_by"], "edited",
-           {"round": round_, "checks": checks, "decision": data["decision"],
-            "not_adopted_reason": data["not_adopted_reason"], **provenance(rulebook)})
+        tell(
+            session,
+            item,
+            "not_adopted",
+            f"round-{round_}",
+            f"社情民意信息 {item.number} 未予采用",
+            f"理由：{data['not_adopted_reason']}",
+        )
+    record(
+        session,
+        item,
+        data["edited_by"],
+        "edited",
+        {
+            "round": round_,
+            "checks": checks,
+            "decision": data["decision"],
+            "not_adopted_reason": data["not_adopted_reason"],
+            **provenance(rulebook),
+        },
+    )
     session.flush()
     return {"status": item.status, "round": round_}
 
@@ -94,6 +135,7 @@ def return_to_editing(session, params: dict, principal: dict | None) -> dict:
 
 # -- 报 report ---------------------------------------------------------------------------------
 
+
 def report(session, params: dict, principal: dict | None) -> dict:
     """Signed off (签发) and reported (报送) to each chosen channel in its next issue (期).
     Recipients answer whether they adopt it until the rulebook's ``adoption_wait`` has passed."""
@@ -102,7 +144,9 @@ def report(session, params: dict, principal: dict | None) -> dict:
     rulebook = load_opinion_rules()
     channels = [label(rulebook, "channels", code, "unknown_channel") for code in dict.fromkeys(data["channels"])]
     if item.status != "reviewed":
-        raise BusinessError("not_reviewed", f"opinion item {item.number} is {item.status}; only a reviewed item is signed off")
+        raise BusinessError(
+            "not_reviewed", f"opinion item {item.number} is {item.status}; only a reviewed item is signed off"
+        )
     now = clock.now()
     year = local_date(now).year
     due = deadline(rulebook, "adoption_wait", now, WorkingCalendar())
@@ -113,18 +157,32 @@ def report(session, params: dict, principal: dict | None) -> dict:
         issue = OpinionIssue(channel=channel.code, year=year, sequence=sequence, number=number, created_at=now)
         session.add(issue)
         session.flush()
-        session.add(OpinionReport(item_id=item.id, issue_id=issue.id, channel=channel.code,
-                                  signed_off_by=data["signed_off_by"], reported_at=now))
+        session.add(
+            OpinionReport(
+                item_id=item.id,
+                issue_id=issue.id,
+                channel=channel.code,
+                signed_off_by=data["signed_off_by"],
+                reported_at=now,
+            )
+        )
         issues.append({"channel": channel.code, "issue": number})
     item.status = "sent"
     record(session, item, data["signed_off_by"], "sent", {"reports": issues, "adoption_wait": due.as_dict()})
-    tell(session, item, "reported", "sent", f"社情民意信息 {item.number} 已签发报送",
-         "报送：" + "、".join(f"{_channel_zh(rulebook, i['channel'])}（{i['issue']}）" for i in issues))
+    tell(
+        session,
+        item,
+        "reported",
+        "sent",
+        f"社情民意信息 {item.number} 已签发报送",
+        "报送：" + "、".join(f"{_channel_zh(rulebook, i['channel'])}（{i['issue']}）" for i in issues),
+    )
     session.flush()
     return {"reports": issues, "adoption_due": _utc(due.ends_at).isoformat()}
 
 
 # -- 踪 track: adoption, instructions ------------------------------------------------------------
+
 
 def _require_staff(principal, *also):
     user, roles = acting_user(principal)
@@ -134,15 +192,22 @@ def _require_staff(principal, *also):
 
 
 def _reports(session, item):
-    return list(session.scalars(select(OpinionReport).where(OpinionReport.item_id == item.id).order_by(OpinionReport.id)))
+    return list(
+        session.scalars(select(OpinionReport).where(OpinionReport.item_id == item.id).order_by(OpinionReport.id))
+    )
 
 
 def _settle_if_complete(session, item) -> None:
     reports = _reports(session, item)
     if reports and all(r.adoption for r in reports):
-        send_message(session, Outbox, name=messages.ADOPTIONS_SETTLED, correlation_key=item.number,
-                     message_id=f"adoptions-settled-{item.number}",
-                     payload={"adopted": [r.channel for r in reports if r.adoption == "adopted"]})
+        send_message(
+            session,
+            Outbox,
+            name=messages.ADOPTIONS_SETTLED,
+            correlation_key=item.number,
+            message_id=f"adoptions-settled-{item.number}",
+            payload={"adopted": [r.channel for r in reports if r.adoption == "adopted"]},
+        )
 
 
 def record_adoption(session, number: str, request: dict, principal: dict) -> dict:
@@ -167,19 +232,36 @@ def record_adoption(session, number: str, request: dict, principal: dict) -> dic
     row.adoption, row.adoption_note = outcome, data["note"]
     row.publishable = data["adopted"] and data["publishable"]
     row.adoption_recorded_by, row.adoption_at = user, clock.now()
-    record(session, item, user, "adoption_recorded", {"channel": row.channel, "issue": row.issue.number,
-                                                      "adoption": outcome, "note": data["note"],
-                                                      "publishable": row.publishable})
+    record(
+        session,
+        item,
+        user,
+        "adoption_recorded",
+        {
+            "channel": row.channel,
+            "issue": row.issue.number,
+            "adoption": outcome,
+            "note": data["note"],
+            "publishable": row.publishable,
+        },
+    )
     zh = _channel_zh(rulebook, row.channel)
     if data["adopted"]:
         if item.status == "sent":
             item.status = "adopted"
         event(session, item, "opinion.adopted", row.channel, {"channel": row.channel, "issue": row.issue.number})
-        tell(session, item, "adopted", row.channel, f"社情民意信息 {item.number} 被{zh}采用",
-             f"刊发于 {row.issue.number}。")
+        tell(
+            session,
+            item,
+            "adopted",
+            row.channel,
+            f"社情民意信息 {item.number} 被{zh}采用",
+            f"刊发于 {row.issue.number}。",
+        )
     else:
-        tell(session, item, "not_adopted_by", row.channel, f"社情民意信息 {item.number} 未被{zh}采用",
-             data["note"] or "")
+        tell(
+            session, item, "not_adopted_by", row.channel, f"社情民意信息 {item.number} 未被{zh}采用", data["note"] or ""
+        )
     session.flush()
     _settle_if_complete(session, item)
     return dump(session, item)
@@ -193,8 +275,12 @@ def close_reporting(session, params: dict, principal: dict | None) -> dict:
     silent = []
     for row in _reports(session, item):
         if row.adoption is None:
-            row.adoption, row.adoption_note, row.adoption_recorded_by, row.adoption_at = \
-                "not_adopted", "未在期限内反馈采用情况", "system", now
+            row.adoption, row.adoption_note, row.adoption_recorded_by, row.adoption_at = (
+                "not_adopted",
+                "未在期限内反馈采用情况",
+                "system",
+                now,
+            )
             silent.append(row.channel)
     adopted = [r.channel for r in _reports(session, item) if r.adoption == "adopted"]
     if item.status == "sent":
@@ -203,8 +289,14 @@ def close_reporting(session, params: dict, principal: dict | None) -> dict:
         else:
             item.status, item.not_adopted_reason = "not_adopted", "报送单位均未采用"
             case_outcome.opinion_settled(session, item)
-            tell(session, item, "not_adopted", "reporting", f"社情民意信息 {item.number} 未被采用",
-                 "报送单位均未采用。感谢您反映情况。")
+            tell(
+                session,
+                item,
+                "not_adopted",
+                "reporting",
+                f"社情民意信息 {item.number} 未被采用",
+                "报送单位均未采用。感谢您反映情况。",
+            )
     record(session, item, _actor(principal), "reporting_closed", {"adopted": adopted, "no_answer": silent})
     session.flush()
     return {"adopted": adopted, "no_answer": silent, "status": item.status}
@@ -228,23 +320,46 @@ def record_instruction(session, number: str, request: dict, principal: dict) -> 
     row = next((r for r in _reports(session, item) if r.channel == data["channel"]), None)
     if row is None or row.adoption != "adopted":
         raise Conflict(f"opinion item {number} has no adopted report to {data['channel']} to be instructed on")
-    instruction = OpinionInstruction(item_id=item.id, channel=data["channel"], level=data["level"],
-                                     leader=data["leader"], text=data["text"], recorded_by=user,
-                                     recorded_at=clock.now())
+    instruction = OpinionInstruction(
+        item_id=item.id,
+        channel=data["channel"],
+        level=data["level"],
+        leader=data["leader"],
+        text=data["text"],
+        recorded_by=user,
+        recorded_at=clock.now(),
+    )
     session.add(instruction)
     session.flush()
-    record(session, item, user, "instructed", {"channel": data["channel"], "level": data["level"],
-                                               "leader": data["leader"], "text": data["text"]})
-    event(session, item, "opinion.instructed", str(instruction.id),
-          {"level": data["level"], "channel": data["channel"], "leader": data["leader"]})
+    record(
+        session,
+        item,
+        user,
+        "instructed",
+        {"channel": data["channel"], "level": data["level"], "leader": data["leader"], "text": data["text"]},
+    )
+    event(
+        session,
+        item,
+        "opinion.instructed",
+        str(instruction.id),
+        {"level": data["level"], "channel": data["channel"], "leader": data["leader"]},
+    )
     level = label(rulebook, "instruction_levels", data["level"], "unknown_level").zh
-    tell(session, item, "instructed", str(instruction.id), f"社情民意信息 {item.number} 获{level}",
-         f"{data['leader']}批示：{data['text']}")
+    tell(
+        session,
+        item,
+        "instructed",
+        str(instruction.id),
+        f"社情民意信息 {item.number} 获{level}",
+        f"{data['leader']}批示：{data['text']}",
+    )
     session.flush()
     return dump(session, item)
 
 
 # -- 踪 track: forwarding to departments (转办) and their answers ---------------------------------
+
 
 def known_units() -> set[str]:
     """The unit codes of the directory seed (``deploy/seed/units.yaml``); the assignment service
@@ -265,20 +380,42 @@ def forward(session, params: dict, principal: dict | None) -> dict:
     if unknown:
         raise BusinessError("unknown_unit", f"no such units: {', '.join(unknown)}")
     if item.status not in ("adopted", "forwarded", "not_handled"):
-        raise BusinessError("not_adopted", f"opinion item {item.number} is {item.status}; only adopted items are forwarded")
+        raise BusinessError(
+            "not_adopted", f"opinion item {item.number} is {item.status}; only adopted items are forwarded"
+        )
     rulebook = load_opinion_rules()
     now = clock.now()
     due = deadline(rulebook, "forward_answer", now, WorkingCalendar())
     existing = {f.unit for f in session.scalars(select(OpinionForward).where(OpinionForward.item_id == item.id))}
     for unit in dict.fromkeys(data["units"]):
         if unit not in existing:
-            session.add(OpinionForward(item_id=item.id, unit=unit, request=data["request"], due=_utc(due.ends_at),
-                                       status="forwarded", forwarded_by=data["forwarded_by"], forwarded_at=now))
+            session.add(
+                OpinionForward(
+                    item_id=item.id,
+                    unit=unit,
+                    request=data["request"],
+                    due=_utc(due.ends_at),
+                    status="forwarded",
+                    forwarded_by=data["forwarded_by"],
+                    forwarded_at=now,
+                )
+            )
     item.status = "forwarded"
-    record(session, item, data["forwarded_by"], "forwarded",
-           {"units": data["units"], "request": data["request"], "answer_due": due.as_dict()})
-    tell(session, item, "forwarded", "forwarded", f"社情民意信息 {item.number} 已转有关部门办理",
-         "转办：" + "、".join(data["units"]) + f"，答复期限 {due.due.isoformat()}。")
+    record(
+        session,
+        item,
+        data["forwarded_by"],
+        "forwarded",
+        {"units": data["units"], "request": data["request"], "answer_due": due.as_dict()},
+    )
+    tell(
+        session,
+        item,
+        "forwarded",
+        "forwarded",
+        f"社情民意信息 {item.number} 已转有关部门办理",
+        "转办：" + "、".join(data["units"]) + f"，答复期限 {due.due.isoformat()}。",
+    )
     session.flush()
     return {"units": data["units"], "answer_due": _utc(due.ends_at).isoformat()}
 
@@ -305,8 +442,14 @@ def answer_forward(session, number: str, request: dict, principal: dict) -> dict
     tell(session, item, "answered", unit, f"社情民意信息 {item.number} 收到 {unit} 的办理答复", data["text"])
     session.flush()
     if all(f.status == "answered" for f in rows):
-        send_message(session, Outbox, name=messages.FORWARDS_ANSWERED, correlation_key=item.number,
-                     message_id=f"forwards-answered-{item.number}", payload={"units": [f.unit for f in rows]})
+        send_message(
+            session,
+            Outbox,
+            name=messages.FORWARDS_ANSWERED,
+            correlation_key=item.number,
+            message_id=f"forwards-answered-{item.number}",
+            payload={"units": [f.unit for f in rows]},
+        )
     return {"number": item.number, "unit": unit, "status": mine.status, "answered_at": mine.answered_at.isoformat()}
 
 
@@ -323,8 +466,15 @@ def mark_overdue(session, params: dict, principal: dict | None) -> dict:
         item.status = "not_handled"
     if late:
         record(session, item, _actor(principal), "answers_overdue", {"units": [f.unit for f in late]})
-        tell(session, item, "answers_overdue", now.isoformat(), f"社情民意信息 {item.number} 转办答复逾期",
-             "逾期未答复：" + "、".join(f.unit for f in late), recipients=sorted({f.forwarded_by for f in late}))
+        tell(
+            session,
+            item,
+            "answers_overdue",
+            now.isoformat(),
+            f"社情民意信息 {item.number} 转办答复逾期",
+            "逾期未答复：" + "、".join(f.unit for f in late),
+            recipients=sorted({f.forwarded_by for f in late}),
+        )
     rulebook = load_opinion_rules()
     following = deadline(rulebook, "overdue_reminder", now, WorkingCalendar())
     return {"overdue": [f.unit for f in late], "next_check": _utc(following.ends_at).isoformat()}
@@ -336,11 +486,9 @@ def close(session, params: dict, principal: dict | None) -> dict:
     rows = list(session.scalars(select(OpinionForward).where(OpinionForward.item_id == item.id)))
     if rows and all(f.status == "answered" for f in rows) and item.status in ("forwarded", "not_handled"):
         item.status = "handled"
-        tell(session, item, "handled", "closed", f"社情民意信息 {item.number} 已办结",
-             "有关部门均已答复。")
+        tell(session, item, "handled", "closed", f"社情民意信息 {item.number} 已办结", "有关部门均已答复。")
     elif not rows and item.status == "adopted":
-        tell(session, item, "closed", "closed", f"社情民意信息 {item.number} 跟踪结束",
-             "已被采用，无需转办。")
+        tell(session, item, "closed", "closed", f"社情民意信息 {item.number} 跟踪结束", "已被采用，无需转办。")
     record(session, item, _actor(principal), "closed", {"status": item.status})
     case_outcome.opinion_settled(session, item)
     session.flush()

@@ -8,6 +8,7 @@ Who reads what: staff, the committee and leaders read every item; a member or an
 their own; another member's item only once a recipient adopted it (as published: the submitter
 masked) — before that, 403; a department (role ``unit``) reads only the items forwarded to it.
 """
+
 from __future__ import annotations
 
 from sqlalchemy import select
@@ -22,15 +23,21 @@ from .access import acting_user, reads_all
 from .areas import check_area
 from shared.masking import mask_name, mask_text
 from .models import OpinionForward, OpinionItem, OpinionReport, Outbox
-from .opinion_records import (by_number, details, event, events_of, next_item_number, not_found,
-                              record, tell)
+from .opinion_records import by_number, details, event, events_of, next_item_number, not_found, record, tell
 from .opinion_rules import load_opinion_rules
-from .opinion_schemas import (STATUS_ZH, EventSchema, OpinionDraftSchema, OpinionSchema,
-                              OpinionSubmissionCommand, PublicOpinionSchema, UnitOpinionSchema)
+from .opinion_schemas import (
+    STATUS_ZH,
+    EventSchema,
+    OpinionDraftSchema,
+    OpinionSchema,
+    OpinionSubmissionCommand,
+    PublicOpinionSchema,
+    UnitOpinionSchema,
+)
 
 PROCESS_ID = "opinion"
 SUBMITTERS = ("member", "informant")
-PUBLISHED = ("adopted", "forwarded", "not_handled", "handled")   # adopted by a recipient
+PUBLISHED = ("adopted", "forwarded", "not_handled", "handled")  # adopted by a recipient
 
 
 def submitter_role(principal: dict | None) -> tuple[str, str]:
@@ -41,15 +48,34 @@ def submitter_role(principal: dict | None) -> tuple[str, str]:
     raise Forbidden("opinion items are submitted by members and informants (信息员)")
 
 
-ITEM_FIELDS = ("number", "thread", "title", "situation", "analysis", "suggestion", "urgent", "area", "submitter",
-               "submitter_role", "status", "not_adopted_reason", "origin_case", "converted_to",
-               "created_at", "submitted_at")
+ITEM_FIELDS = (
+    "number",
+    "thread",
+    "title",
+    "situation",
+    "analysis",
+    "suggestion",
+    "urgent",
+    "area",
+    "submitter",
+    "submitter_role",
+    "status",
+    "not_adopted_reason",
+    "origin_case",
+    "converted_to",
+    "created_at",
+    "submitted_at",
+)
 
 
 def dump(session, item: OpinionItem, with_history: bool = False) -> dict:
-    result = OpinionSchema().dump({**{c: getattr(item, c) for c in ITEM_FIELDS},
-                                   "status_zh": STATUS_ZH.get(item.status, item.status),
-                                   **details(session, item)})
+    result = OpinionSchema().dump(
+        {
+            **{c: getattr(item, c) for c in ITEM_FIELDS},
+            "status_zh": STATUS_ZH.get(item.status, item.status),
+            **details(session, item),
+        }
+    )
     if with_history:
         result["history"] = EventSchema(many=True).dump(events_of(session, item))
     return result
@@ -57,35 +83,74 @@ def dump(session, item: OpinionItem, with_history: bool = False) -> dict:
 
 def public(session, item: OpinionItem) -> dict:
     reports = details(session, item)
-    return PublicOpinionSchema().dump({
-        "number": item.number, "title": mask_text(item.title, [item.submitter]), "status": item.status,
-        "status_zh": STATUS_ZH.get(item.status, item.status), "submitter": mask_name(item.submitter),
-        "adopted_by": [r.channel for r in reports["reports"] if r.adoption == "adopted"],
-        "instruction_levels": sorted({i.level for i in reports["instructions"]})})
+    return PublicOpinionSchema().dump(
+        {
+            "number": item.number,
+            "title": mask_text(item.title, [item.submitter]),
+            "status": item.status,
+            "status_zh": STATUS_ZH.get(item.status, item.status),
+            "submitter": mask_name(item.submitter),
+            "adopted_by": [r.channel for r in reports["reports"] if r.adoption == "adopted"],
+            "instruction_levels": sorted({i.level for i in reports["instructions"]}),
+        }
+    )
 
 
 def for_unit(session, item: OpinionItem, unit: str) -> dict:
-    forward = session.scalar(select(OpinionForward).where(OpinionForward.item_id == item.id,
-                                                          OpinionForward.unit == unit))
-    return UnitOpinionSchema().dump({**{k: getattr(item, k) for k in
-                                        ("number", "title", "situation", "analysis", "suggestion", "status")},
-                                     "forward": forward})
+    forward = session.scalar(
+        select(OpinionForward).where(OpinionForward.item_id == item.id, OpinionForward.unit == unit)
+    )
+    return UnitOpinionSchema().dump(
+        {
+            **{k: getattr(item, k) for k in ("number", "title", "situation", "analysis", "suggestion", "status")},
+            "forward": forward,
+        }
+    )
 
 
-def create(session, rulebook, *, submitter: str, role: str, content: dict, urgent: bool, thread: str | None,
-           origin_case: str | None = None, reference: str | None = None) -> OpinionItem:
+def create(
+    session,
+    rulebook,
+    *,
+    submitter: str,
+    role: str,
+    content: dict,
+    urgent: bool,
+    thread: str | None,
+    origin_case: str | None = None,
+    reference: str | None = None,
+) -> OpinionItem:
     now = clock.now()
     year = local_date(now).year
     sequence, number = next_item_number(session, rulebook, year)
-    item = OpinionItem(number=number, thread=thread or number, year=year, sequence=sequence,
-                       title=content["title"], situation=content["situation"], analysis=content["analysis"],
-                       suggestion=content["suggestion"], urgent=urgent, area=content.get("area"), submitter=submitter,
-                       submitter_role=role, status="saved", origin_case=origin_case,
-                       client_reference=reference, rulebook_version=rulebook.version, created_at=now)
+    item = OpinionItem(
+        number=number,
+        thread=thread or number,
+        year=year,
+        sequence=sequence,
+        title=content["title"],
+        situation=content["situation"],
+        analysis=content["analysis"],
+        suggestion=content["suggestion"],
+        urgent=urgent,
+        area=content.get("area"),
+        submitter=submitter,
+        submitter_role=role,
+        status="saved",
+        origin_case=origin_case,
+        client_reference=reference,
+        rulebook_version=rulebook.version,
+        created_at=now,
+    )
     session.add(item)
     session.flush()
-    record(session, item, submitter, "saved", {"rulebook": rulebook.version, "thread": item.thread,
-                                               "origin_case": origin_case})
+    record(
+        session,
+        item,
+        submitter,
+        "saved",
+        {"rulebook": rulebook.version, "thread": item.thread, "origin_case": origin_case},
+    )
     return item
 
 
@@ -94,12 +159,30 @@ def send_in(session, item: OpinionItem, actor: str, principal: dict | None) -> N
     item.status, item.submitted_at = "submitted", clock.now()
     record(session, item, actor, "submitted", {"urgent": item.urgent})
     event(session, item, "opinion.submitted", "", {"urgent": item.urgent})
-    tell(session, item, "received", "submitted", f"社情民意信息 {item.number}《{item.title}》已收到",
-         "编辑审核后将告知您结果。" + ("已按急事急报优先处理。" if item.urgent else ""))
-    start_process(session, Outbox, command_id=f"opinion-{item.number}", process_id=PROCESS_ID,
-                  business_key=item.number, principal=principal,
-                  data={"item_id": item.id, "number": item.number, "thread": item.thread,
-                        "title": item.title, "urgent": item.urgent, "submitter": item.submitter})
+    tell(
+        session,
+        item,
+        "received",
+        "submitted",
+        f"社情民意信息 {item.number}《{item.title}》已收到",
+        "编辑审核后将告知您结果。" + ("已按急事急报优先处理。" if item.urgent else ""),
+    )
+    start_process(
+        session,
+        Outbox,
+        command_id=f"opinion-{item.number}",
+        process_id=PROCESS_ID,
+        business_key=item.number,
+        principal=principal,
+        data={
+            "item_id": item.id,
+            "number": item.number,
+            "thread": item.thread,
+            "title": item.title,
+            "urgent": item.urgent,
+            "submitter": item.submitter,
+        },
+    )
     session.flush()
 
 
@@ -111,15 +194,24 @@ def submit(session, draft: dict, principal: dict, reference: str | None = None) 
     now; the repeat's body is not compared (the first wins)."""
     user, role = submitter_role(principal)
     if reference is not None:
-        existing = session.scalar(select(OpinionItem).where(OpinionItem.submitter == user,
-                                                            OpinionItem.client_reference == reference))
+        existing = session.scalar(
+            select(OpinionItem).where(OpinionItem.submitter == user, OpinionItem.client_reference == reference)
+        )
         if existing is not None:
             return dump(session, existing)
     data = load(OpinionDraftSchema, draft, "the opinion item")
     check_area(data["area"], "the opinion item")
     rulebook = load_opinion_rules()
-    item = create(session, rulebook, submitter=user, role=role, content=data, urgent=data["urgent"],
-                  thread=None, reference=reference)
+    item = create(
+        session,
+        rulebook,
+        submitter=user,
+        role=role,
+        content=data,
+        urgent=data["urgent"],
+        thread=None,
+        reference=reference,
+    )
     if data["submit"]:
         send_in(session, item, user, principal)
     return dump(session, item)
@@ -143,9 +235,10 @@ def app_principal(sender) -> dict:
     or ``<prefix>informant-<user>``), as RabbitMQ validated it in the AMQP ``user_id``."""
     if getattr(sender, "kind", None) not in SUBMITTERS:
         who = sender.describe() if sender is not None else "an unknown sender"
-        raise Forbidden(f"an opinion item from {who}: apps submit with the member's or informant's own "
-                        "broker user and its user_id", {"user_id": [f"expected a member's or informant's "
-                                                                    f"broker user, got {who}"]})
+        raise Forbidden(
+            f"an opinion item from {who}: apps submit with the member's or informant's own broker user and its user_id",
+            {"user_id": [f"expected a member's or informant's broker user, got {who}"]},
+        )
     return {"user": sender.name, "roles": [sender.kind], "unit": None}
 
 
@@ -154,25 +247,35 @@ def submit_command(session, body, sender) -> dict:
     validated AMQP ``user_id``). A repeated ``reference`` of the same submitter is answered with the
     item it made; a refusal raises (and the message is dead-lettered with the reason)."""
     principal = app_principal(sender)
-    command = load(OpinionSubmissionCommand, body if isinstance(body, dict) else {"_": body},
-                   "the opinion submission command")
+    command = load(
+        OpinionSubmissionCommand, body if isinstance(body, dict) else {"_": body}, "the opinion submission command"
+    )
     claimed = command.get("principal")
     if claimed is not None and (not isinstance(claimed, dict) or claimed.get("user") != principal["user"]):
         named = claimed.get("user") if isinstance(claimed, dict) else claimed
-        raise Forbidden(f"the body names {named}, but "
-                        f"the item was sent by {principal['user']} ({sender.user}); an app submits for its own "
-                        "member or informant only", {"principal": ["must be the sender's, or left out"]})
+        raise Forbidden(
+            f"the body names {named}, but "
+            f"the item was sent by {principal['user']} ({sender.user}); an app submits for its own "
+            "member or informant only",
+            {"principal": ["must be the sender's, or left out"]},
+        )
     user, _ = submitter_role(principal)
-    existing = session.scalar(select(OpinionItem).where(OpinionItem.submitter == user,
-                                                        OpinionItem.client_reference == command["reference"]))
+    existing = session.scalar(
+        select(OpinionItem).where(OpinionItem.submitter == user, OpinionItem.client_reference == command["reference"])
+    )
     if existing is not None:
         return dump(session, existing)
     return submit(session, command["item"], principal, reference=command["reference"])
 
 
 def _forwarded_to(session, item: OpinionItem, unit: str | None) -> bool:
-    return unit is not None and session.scalar(select(OpinionForward.id).where(
-        OpinionForward.item_id == item.id, OpinionForward.unit == unit)) is not None
+    return (
+        unit is not None
+        and session.scalar(
+            select(OpinionForward.id).where(OpinionForward.item_id == item.id, OpinionForward.unit == unit)
+        )
+        is not None
+    )
 
 
 def get(session, number: str, principal: dict) -> dict:
@@ -201,7 +304,9 @@ def list_items(session, principal: dict, mine: bool = False, status: str | None 
         query = query.where(OpinionItem.status == status)
     if "unit" in roles and not reads_all(roles):
         forwarded = select(OpinionForward.item_id).where(OpinionForward.unit == principal.get("unit"))
-        return [for_unit(session, i, principal["unit"]) for i in session.scalars(query.where(OpinionItem.id.in_(forwarded)))]
+        return [
+            for_unit(session, i, principal["unit"]) for i in session.scalars(query.where(OpinionItem.id.in_(forwarded)))
+        ]
     if reads_all(roles) and not mine:
         return [dump(session, i) for i in session.scalars(query)]
     if not set(SUBMITTERS) & roles and not reads_all(roles):
@@ -220,11 +325,16 @@ def editing_flags(session, numbers: list[str], principal: dict) -> dict:
     _, roles = acting_user(principal)
     if not reads_all(roles):
         raise Forbidden("the editors' task list is for staff, the committee and leaders")
-    rows = session.execute(select(OpinionItem.number, OpinionItem.urgent, OpinionItem.submitted_at)
-                           .where(OpinionItem.number.in_(list(numbers) or [""])))
+    rows = session.execute(
+        select(OpinionItem.number, OpinionItem.urgent, OpinionItem.submitted_at).where(
+            OpinionItem.number.in_(list(numbers) or [""])
+        )
+    )
     urgent_first = load_opinion_rules().rules["urgent_first"]
-    return {"urgent_first": urgent_first,
-            "items": {n: {"urgent": bool(u), "submitted_at": s.isoformat() if s else None} for n, u, s in rows}}
+    return {
+        "urgent_first": urgent_first,
+        "items": {n: {"urgent": bool(u), "submitted_at": s.isoformat() if s else None} for n, u, s in rows},
+    }
 
 
 def reports_of(session, item: OpinionItem) -> list[OpinionReport]:

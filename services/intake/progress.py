@@ -22,6 +22,7 @@ Only a proposal in handling moves (``filed`` or one of the statuses above); a pu
 or not filed one keeps its status. An event older than the last one applied (events can arrive
 out of order, or twice) changes no status; one heard before changes nothing at all.
 """
+
 from __future__ import annotations
 
 from datetime import timezone
@@ -37,9 +38,14 @@ from .records import by_number, notify, proposers, record_event
 
 IN_HANDLING = ("filed", "assigned", "replied", "rating", "rated", "rehandling")
 HEARD = contracts.subscriptions.INTAKE_HEARS
-STATUS = {"handling.assigned": "assigned", "handling.reply_submitted": "replied",
-          "handling.sent_back": "assigned", "handling.rating_opened": "rating", "handling.rated": "rated",
-          "handling.rehandling": "rehandling"}
+STATUS = {
+    "handling.assigned": "assigned",
+    "handling.reply_submitted": "replied",
+    "handling.sent_back": "assigned",
+    "handling.rating_opened": "rating",
+    "handling.rated": "rated",
+    "handling.rehandling": "rehandling",
+}
 CATEGORY_ZH = {"A": "已解决或采纳", "B": "正在解决或列入计划", "C": "留作参考", "D": "其他"}
 
 
@@ -47,19 +53,31 @@ def _notices(name: str, payload: dict, title: str) -> list[tuple[str, str]]:
     if name == "handling.assigned":
         return [("proposal_assigned", f"您的提案 {title}已交办，承办单位：{'、'.join(payload.get('units') or [])}。")]
     if name == "handling.rating_opened":
-        return [("reply_accepted", f"您的提案 {title}的办理答复已经审核通过，可在提案的“答复”中查看。"),
-                ("rating_opened", f"请对提案 {title}的办理答复作出评价（办理工作、办理结果两项）。")]
+        return [
+            ("reply_accepted", f"您的提案 {title}的办理答复已经审核通过，可在提案的“答复”中查看。"),
+            ("rating_opened", f"请对提案 {title}的办理答复作出评价（办理工作、办理结果两项）。"),
+        ]
     if name == "handling.rehandling":
         return [("rehandling", f"根据评价意见，提案 {title}已交承办单位重新办理（第 {payload.get('round')} 轮）。")]
     if name == "handling.followup_received":
         return [("followup_received", f"提案 {title}的承办单位报送了后续办理情况：{payload.get('text') or ''}")]
     if name == "handling.milestone_done":
-        return [("milestone_done", f"提案 {title}的承办单位报告：第 {payload.get('milestone')} 项办理节点"
-                                   f"“{payload.get('what') or ''}”（原定 {payload.get('due') or ''}）已完成。"
-                                   f"{payload.get('note') or ''}")]
+        return [
+            (
+                "milestone_done",
+                f"提案 {title}的承办单位报告：第 {payload.get('milestone')} 项办理节点"
+                f"“{payload.get('what') or ''}”（原定 {payload.get('due') or ''}）已完成。"
+                f"{payload.get('note') or ''}",
+            )
+        ]
     if name == "handling.rated" and payload.get("outcome") == "appealable":
-        return [("appeal_open", f"提案 {title}重新办理后的答复仍被评为不满意。如仍不满意，可在 "
-                                f"{payload.get('appeal_due') or ''} 前提出申诉，由提案委员会决定。")]
+        return [
+            (
+                "appeal_open",
+                f"提案 {title}重新办理后的答复仍被评为不满意。如仍不满意，可在 "
+                f"{payload.get('appeal_due') or ''} 前提出申诉，由提案委员会决定。",
+            )
+        ]
     if name == "handling.appealed":
         return [("appeal_lodged", f"提案 {title}第 {payload.get('round')} 轮答复的申诉已受理，待提案委员会决定。")]
     if name == "handling.appeal_decided":
@@ -77,8 +95,12 @@ def hear(session, body) -> dict:
     proposal = by_number(session, event["subject"], lock=True)
     if proposal is None:  # a smoke diagram's submission, or a proposal of another installation
         return {"applied": False, "reason": "no such proposal"}
-    heard = [row.data or {} for row in session.scalars(select(ProposalEvent).where(
-        ProposalEvent.proposal_id == proposal.id, ProposalEvent.action == "handling"))]
+    heard = [
+        row.data or {}
+        for row in session.scalars(
+            select(ProposalEvent).where(ProposalEvent.proposal_id == proposal.id, ProposalEvent.action == "handling")
+        )
+    ]
     if any(data.get("event_id") == event["event_id"] for data in heard):
         return {"applied": False, "reason": "heard before"}
     at = event["occurred_at"].astimezone(timezone.utc).isoformat()
@@ -87,27 +109,45 @@ def hear(session, body) -> dict:
     applied = status is not None and proposal.status in IN_HANDLING and at >= newest
     if applied:
         proposal.status = status
-    record_event(session, proposal, "system", "handling",
-                 {"event_id": event["event_id"], "event": name, "occurred_at": at,
-                  "status": status if applied else None, **event["payload"]})
+    record_event(
+        session,
+        proposal,
+        "system",
+        "handling",
+        {
+            "event_id": event["event_id"],
+            "event": name,
+            "occurred_at": at,
+            "status": status if applied else None,
+            **event["payload"],
+        },
+    )
     title = f"{proposal.number}《{proposal.title}》"
     for kind, text in _notices(name, event["payload"], title):
         notify(session, proposal, proposers(proposal), text, kind=kind)
-    if name == "handling.rating_opened":   # proposals merged into this one share its answer and rate it
+    if name == "handling.rating_opened":  # proposals merged into this one share its answer and rate it
         for other in session.scalars(select(Proposal).where(Proposal.merged_into == proposal.number)):
-            notify(session, other, proposers(other),
-                   f"您的提案 {other.number}《{other.title}》与提案 {proposal.number} 并案办理，其办理答复已经审核通过，"
-                   "可在您的提案的“答复”中查看，并请作出评价（办理工作、办理结果两项）。", kind="rating_opened")
+            notify(
+                session,
+                other,
+                proposers(other),
+                f"您的提案 {other.number}《{other.title}》与提案 {proposal.number} 并案办理，其办理答复已经审核通过，"
+                "可在您的提案的“答复”中查看，并请作出评价（办理工作、办理结果两项）。",
+                kind="rating_opened",
+            )
     session.flush()
     return {"applied": applied, "status": proposal.status}
 
 
 def rated_rounds(session, proposal) -> list[int]:
     """The rounds whose reply staff accepted (a rating round opened on it), oldest first."""
-    rows = session.scalars(select(ProposalEvent).where(ProposalEvent.proposal_id == proposal.id,
-                                                       ProposalEvent.action == "handling"))
-    return sorted({int((r.data or {}).get("round") or 0) for r in rows
-                   if (r.data or {}).get("event") == "handling.rating_opened"} - {0})
+    rows = session.scalars(
+        select(ProposalEvent).where(ProposalEvent.proposal_id == proposal.id, ProposalEvent.action == "handling")
+    )
+    return sorted(
+        {int((r.data or {}).get("round") or 0) for r in rows if (r.data or {}).get("event") == "handling.rating_opened"}
+        - {0}
+    )
 
 
 def reply_access(session, number: str, principal: dict) -> dict:
@@ -128,5 +168,10 @@ def reply_access(session, number: str, principal: dict) -> dict:
     answering = proposal
     if proposal.status == "merged" and proposal.merged_into:
         answering = by_number(session, proposal.merged_into) or proposal
-    return {"number": proposal.number, "answered_by": answering.number, "all_rounds": overseer,
-            "rounds": rated_rounds(session, answering), "status": proposal.status}
+    return {
+        "number": proposal.number,
+        "answered_by": answering.number,
+        "all_rounds": overseer,
+        "rounds": rated_rounds(session, answering),
+        "status": proposal.status,
+    }

@@ -4,6 +4,7 @@ Each function takes the session and the caller's principal, authorises the calle
 leaves committing to the caller: the proposal, its history and its messages to the engine are one
 transaction.
 """
+
 from __future__ import annotations
 
 from datetime import timezone
@@ -39,17 +40,22 @@ def check_cosigners(cosigners: list[str], directory) -> None:
     evaluation service keeps the directory). A list that cannot be checked is refused."""
     cap = load_rulebook("proposal").max_cosigners()
     if len(cosigners) > cap:
-        raise InvalidInput("too many co-signers", {"cosigners": [f"at most {cap} co-signers (the proposal "
-                                                                 f"rulebook's cosigning.max_cosigners)"]})
+        raise InvalidInput(
+            "too many co-signers",
+            {"cosigners": [f"at most {cap} co-signers (the proposal rulebook's cosigning.max_cosigners)"]},
+        )
     if not cosigners:
         return
     if directory is None:
-        raise InvalidInput("co-signers cannot be checked against the members directory here",
-                           {"cosigners": ["not taken on this path"]})
+        raise InvalidInput(
+            "co-signers cannot be checked against the members directory here", {"cosigners": ["not taken on this path"]}
+        )
     unknown = list(directory(list(cosigners)) or [])
     if unknown:
-        raise InvalidInput("every co-signer must be a committee member",
-                           {"cosigners": [f"not in the members directory: {', '.join(sorted(unknown))}"]})
+        raise InvalidInput(
+            "every co-signer must be a committee member",
+            {"cosigners": [f"not in the members directory: {', '.join(sorted(unknown))}"]},
+        )
 
 
 def check_format(data: dict, what: str, rulebook=None) -> None:
@@ -57,12 +63,15 @@ def check_format(data: dict, what: str, rulebook=None) -> None:
     limits = (rulebook or load_rulebook("proposal")).format_limits()
     problems = {}
     if len(data["title"]) > limits["max_title"]:
-        problems["title"] = [f"the title has {len(data['title'])} characters; at most "
-                             f"{limits['max_title']} are allowed"]
+        problems["title"] = [
+            f"the title has {len(data['title'])} characters; at most {limits['max_title']} are allowed"
+        ]
     total = sum(len(data.get(part) or "") for part in CONTENT)
     if total > limits["max_total"]:
-        problems["_schema"] = [f"title, situation, analysis and suggestions have {total} characters "
-                               f"together; at most {limits['max_total']} are allowed"]
+        problems["_schema"] = [
+            f"title, situation, analysis and suggestions have {total} characters "
+            f"together; at most {limits['max_total']} are allowed"
+        ]
     if problems:
         raise InvalidInput(f"{what} is not valid", problems)
 
@@ -75,8 +84,9 @@ def is_proposer_of(session, number: str, principal: dict) -> bool:
     return proposal is not None and proposes(proposal, user, roles)
 
 
-def submit(session, draft: dict, principal: dict, thread: str | None = None, key: str | None = None,
-           directory=None) -> dict:
+def submit(
+    session, draft: dict, principal: dict, thread: str | None = None, key: str | None = None, directory=None
+) -> dict:
     """Record a member's proposal, number it and start its process.
 
     ``key``: the submission's idempotency key (stored as ``client_reference``). A second submit by
@@ -97,8 +107,9 @@ def submit(session, draft: dict, principal: dict, thread: str | None = None, key
     if key is not None:
         if not isinstance(key, str) or not 1 <= len(key) <= 100:
             raise InvalidInput("the idempotency key", {"key": ["1 to 100 characters"]})
-        existing = session.scalar(select(Proposal).where(Proposal.initiator == initiator,
-                                                         Proposal.client_reference == key))
+        existing = session.scalar(
+            select(Proposal).where(Proposal.initiator == initiator, Proposal.client_reference == key)
+        )
         if existing is not None:
             return dump(existing)
     data = load(DraftSchema(initiator=initiator), draft, "the proposal")
@@ -108,35 +119,75 @@ def submit(session, draft: dict, principal: dict, thread: str | None = None, key
     now = clock.now()
     year = data["session_year"] or local_date(now).year
     number = format_number(year, sequence := next_sequence(session, year))
-    cosigning = (deadline(load_rulebook("proposal"), "cosign_window", now, WorkingCalendar())
-                 if data["cosigners"] else None)
+    cosigning = (
+        deadline(load_rulebook("proposal"), "cosign_window", now, WorkingCalendar()) if data["cosigners"] else None
+    )
     # Stored in UTC: SQLite keeps no zone, and every stored time is read back as UTC.
     cosign_due = cosigning.ends_at.astimezone(timezone.utc) if cosigning else None
     proposal = Proposal(
-        number=number, thread=thread or number, year=year, sequence=sequence, kind=data["kind"], title=data["title"],
-        situation=data["situation"], analysis=data["analysis"], suggestions=data["suggestions"],
-        initiator=initiator, sector=data["sector"], area=data["area"], publish_consent=data["publish_consent"],
-        no_publish_reason=data["no_publish_reason"], publish_name=data["publish_name"],
-        status="cosigning" if cosigning else "submitted", revision=1,
-        cosign_due=cosign_due, created_at=now, client_reference=key,
-        cosigners=[Cosigner(user=user, order=i, status="invited")
-                   for i, user in enumerate(data["cosigners"], start=1)])
+        number=number,
+        thread=thread or number,
+        year=year,
+        sequence=sequence,
+        kind=data["kind"],
+        title=data["title"],
+        situation=data["situation"],
+        analysis=data["analysis"],
+        suggestions=data["suggestions"],
+        initiator=initiator,
+        sector=data["sector"],
+        area=data["area"],
+        publish_consent=data["publish_consent"],
+        no_publish_reason=data["no_publish_reason"],
+        publish_name=data["publish_name"],
+        status="cosigning" if cosigning else "submitted",
+        revision=1,
+        cosign_due=cosign_due,
+        created_at=now,
+        client_reference=key,
+        cosigners=[Cosigner(user=user, order=i, status="invited") for i, user in enumerate(data["cosigners"], start=1)],
+    )
     session.add(proposal)
     session.flush()
-    record_event(session, proposal, initiator, "submitted",
-                 {"number": number, "thread": proposal.thread, "cosigners": data["cosigners"],
-                  "cosign_deadline": cosigning.as_dict() if cosigning else None})
+    record_event(
+        session,
+        proposal,
+        initiator,
+        "submitted",
+        {
+            "number": number,
+            "thread": proposal.thread,
+            "cosigners": data["cosigners"],
+            "cosign_deadline": cosigning.as_dict() if cosigning else None,
+        },
+    )
     if cosigning:
-        notify(session, proposal, data["cosigners"],
-               f"{initiator} 邀请您联名提案 {number}《{proposal.title}》，"
-               f"请在 {cosigning.due.isoformat()} 前确认。", kind="cosign_invited")
+        notify(
+            session,
+            proposal,
+            data["cosigners"],
+            f"{initiator} 邀请您联名提案 {number}《{proposal.title}》，请在 {cosigning.due.isoformat()} 前确认。",
+            kind="cosign_invited",
+        )
     # The command id derives from the stored proposal: a repeat of this transaction cannot start twice.
-    start_process(session, Outbox, command_id=f"proposal-{number}", process_id=PROCESS_ID,
-                  business_key=number, principal=principal,
-                  data={"proposal_id": proposal.id, "number": number, "title": proposal.title,
-                        "kind": proposal.kind, "proposer": initiator, "cosigners": data["cosigners"],
-                        "publish_consent": proposal.publish_consent,
-                        "cosign_due": cosign_due.isoformat() if cosign_due else None})
+    start_process(
+        session,
+        Outbox,
+        command_id=f"proposal-{number}",
+        process_id=PROCESS_ID,
+        business_key=number,
+        principal=principal,
+        data={
+            "proposal_id": proposal.id,
+            "number": number,
+            "title": proposal.title,
+            "kind": proposal.kind,
+            "proposer": initiator,
+            "cosigners": data["cosigners"],
+            "publish_consent": proposal.publish_consent,
+            "cosign_due": cosign_due.isoformat() if cosign_due else None,
+        },
+    )
     return dump(proposal)
 
 
@@ -163,16 +214,27 @@ def cosign(session, number: str, principal: dict) -> dict:
     if proposal.status != "cosigning" or signer.status != "invited":
         raise Conflict(f"co-signing of proposal {number} is settled; confirmations are no longer accepted")
     if due is not None and clock.now() >= due:
-        raise Conflict(f"the co-signing deadline of proposal {number} passed at {due.isoformat()}; "
-                       "confirmations are no longer accepted")
+        raise Conflict(
+            f"the co-signing deadline of proposal {number} passed at {due.isoformat()}; "
+            "confirmations are no longer accepted"
+        )
     signer.status, signer.confirmed_at = "confirmed", clock.now()
     session.flush()
     record_event(session, proposal, user, "cosign_confirmed", {"order": signer.order})
-    waiting = session.scalar(select(func.count()).select_from(Cosigner).where(
-        Cosigner.proposal_id == proposal.id, Cosigner.status != "confirmed"))
+    waiting = session.scalar(
+        select(func.count())
+        .select_from(Cosigner)
+        .where(Cosigner.proposal_id == proposal.id, Cosigner.status != "confirmed")
+    )
     if waiting == 0:
-        send_message(session, Outbox, name=messages.COSIGN_SETTLED, correlation_key=number,
-                     message_id=f"cosign-settled-{number}", payload={"proposers": proposers(proposal)})
+        send_message(
+            session,
+            Outbox,
+            name=messages.COSIGN_SETTLED,
+            correlation_key=number,
+            message_id=f"cosign-settled-{number}",
+            payload={"proposers": proposers(proposal)},
+        )
     return dump(proposal)
 
 
@@ -208,16 +270,21 @@ def list_proposals(session, principal: dict, mine: bool = True) -> list[dict]:
     Otherwise every proposal the caller may read: all of them for staff, the committee and leaders;
     for a member their own in full and the published ones as published."""
     user, roles = require_reader(principal)
-    own = or_(Proposal.initiator == user, Proposal.cosigners.any(
-        (Cosigner.user == user) & (Cosigner.status != "dropped")))
+    own = or_(
+        Proposal.initiator == user, Proposal.cosigners.any((Cosigner.user == user) & (Cosigner.status != "dropped"))
+    )
     ordered = (Proposal.year, Proposal.sequence)
     if MEMBER not in roles:
         own = false()  # the public: published proposals only
     if mine or not reads_all(roles):
         result = [dump(p) for p in session.scalars(select(Proposal).where(own).order_by(*ordered))]
         if not mine:
-            visible = select(Publication).join(Proposal, Publication.proposal_id == Proposal.id) \
-                .where(Proposal.status == "published", ~own).order_by(*ordered)
+            visible = (
+                select(Publication)
+                .join(Proposal, Publication.proposal_id == Proposal.id)
+                .where(Proposal.status == "published", ~own)
+                .order_by(*ordered)
+            )
             result += [published(row) for row in session.scalars(visible)]
             result.sort(key=lambda item: tuple(map(int, item["number"].split("-"))))
         return result
@@ -238,7 +305,7 @@ def resubmit(session, number: str, draft: dict, principal: dict) -> dict:
     check_format(data, "the revised proposal")
     check_area(data["area"], "the revised proposal")
     if data["area"] is None:
-        data.pop("area")   # a revision without an area keeps the one staff or the member gave
+        data.pop("area")  # a revision without an area keeps the one staff or the member gave
     changed = [key for key, value in data.items() if getattr(proposal, key) != value]
     for key, value in data.items():
         setattr(proposal, key, value)
@@ -246,10 +313,20 @@ def resubmit(session, number: str, draft: dict, principal: dict) -> dict:
     proposal.status, proposal.revision = "pre_review", proposal.revision + 1
     proposal.decision = proposal.reason_code = proposal.reason_text = None
     proposal.decided_by = proposal.decided_at = None
-    record_event(session, proposal, user, "resubmitted",
-                 {"revision": proposal.revision, "changed": changed, "returned_because": returned_because})
-    send_message(session, Outbox, name=messages.RESUBMITTED, correlation_key=number,
-                 message_id=f"resubmitted-{number}-{proposal.revision}",
-                 payload={"revision": proposal.revision})
+    record_event(
+        session,
+        proposal,
+        user,
+        "resubmitted",
+        {"revision": proposal.revision, "changed": changed, "returned_because": returned_because},
+    )
+    send_message(
+        session,
+        Outbox,
+        name=messages.RESUBMITTED,
+        correlation_key=number,
+        message_id=f"resubmitted-{number}-{proposal.revision}",
+        payload={"revision": proposal.revision},
+    )
     session.flush()
     return dump(proposal)

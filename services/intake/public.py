@@ -7,6 +7,7 @@ numbers and e-mail addresses again on the way out. A proposer is named only if t
 being named (``publish_name``, the initiator's choice; co-signers give no such consent yet, so
 they stay masked); the name is the members directory's, asked through ``names``.
 """
+
 from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
@@ -42,8 +43,12 @@ def named_proposers(proposal: Proposal, names) -> list[dict]:
     everyone = proposers(proposal)
     consented = [proposal.initiator] if proposal.publish_name else []
     known = names(consented) if consented else {}
-    return [{"name": known.get(user) or user, "named": True} if user in consented
-            else {"name": mask_name(user), "named": False} for user in everyone]
+    return [
+        {"name": known.get(user) or user, "named": True}
+        if user in consented
+        else {"name": mask_name(user), "named": False}
+        for user in everyone
+    ]
 
 
 def item(row: Publication, proposal: Proposal, names) -> dict:
@@ -59,10 +64,17 @@ def list_published(session, query: dict | None, principal: dict | None, names) -
         where.append(Proposal.year == data["year"])
     joined = select(Publication, Proposal).join(Proposal, Publication.proposal_id == Proposal.id).where(*where)
     total = session.scalar(select(func.count()).select_from(joined.subquery()))
-    rows = session.execute(joined.order_by(Proposal.year, Proposal.sequence)
-                           .offset((data["page"] - 1) * data["per_page"]).limit(data["per_page"])).all()
-    return {"items": [item(row, proposal, names) for row, proposal in rows], "page": data["page"],
-            "per_page": data["per_page"], "total": total}
+    rows = session.execute(
+        joined.order_by(Proposal.year, Proposal.sequence)
+        .offset((data["page"] - 1) * data["per_page"])
+        .limit(data["per_page"])
+    ).all()
+    return {
+        "items": [item(row, proposal, names) for row, proposal in rows],
+        "page": data["page"],
+        "per_page": data["per_page"],
+        "total": total,
+    }
 
 
 def get_published(session, number: str, principal: dict | None, names) -> dict:

@@ -1,4 +1,5 @@
 """公开 publish: a proposal, its units and its reply, if the proposer consented; personal data masked."""
+
 from __future__ import annotations
 
 from sqlalchemy import select
@@ -23,14 +24,19 @@ ANSWERED = (*IN_HANDLING, "merged")  # a merged proposal is answered too
 
 def _mask(proposal: Proposal, data: dict) -> dict:
     names = proposers(proposal)
-    return {"number": proposal.number, "kind": proposal.kind, "title": mask_text(proposal.title, names),
-            "situation": mask_text(proposal.situation, names),
-            "analysis": mask_text(proposal.analysis, names),
-            "suggestions": mask_text(proposal.suggestions, names),
-            "proposers": [mask_name(name) for name in names], "units": data["units"],
-            "reply_category": data["reply_category"],
-            "reply_summary": mask_text(data["reply_summary"], names),
-            "followup_status": "pending" if data["followup_pending"] else None}
+    return {
+        "number": proposal.number,
+        "kind": proposal.kind,
+        "title": mask_text(proposal.title, names),
+        "situation": mask_text(proposal.situation, names),
+        "analysis": mask_text(proposal.analysis, names),
+        "suggestions": mask_text(proposal.suggestions, names),
+        "proposers": [mask_name(name) for name in names],
+        "units": data["units"],
+        "reply_category": data["reply_category"],
+        "reply_summary": mask_text(data["reply_summary"], names),
+        "followup_status": "pending" if data["followup_pending"] else None,
+    }
 
 
 def publish(session, params: dict, principal: dict | None) -> dict:
@@ -47,29 +53,48 @@ def publish(session, params: dict, principal: dict | None) -> dict:
     if proposal.status == "published":
         return {"published": True, "reason": None}
     if proposal.status not in ANSWERED:
-        raise BusinessError("not_publishable", f"proposal {proposal.number} is {proposal.status}; "
-                                               "only a filed or merged proposal is published")
+        raise BusinessError(
+            "not_publishable",
+            f"proposal {proposal.number} is {proposal.status}; only a filed or merged proposal is published",
+        )
     rulebook = load_rulebook("proposal")
     try:
         rulebook.reply_category(data["reply_category"])
     except KeyError as exc:
         raise BusinessError("unknown_reply_category", str(exc)) from None
     if not proposal.publish_consent:
-        record_event(session, proposal, actor, "publication_declined",
-                     {"reason": proposal.no_publish_reason, "units": data["units"],
-                      "reply_category": data["reply_category"]})
+        record_event(
+            session,
+            proposal,
+            actor,
+            "publication_declined",
+            {"reason": proposal.no_publish_reason, "units": data["units"], "reply_category": data["reply_category"]},
+        )
         case_outcome.proposal_answered(session, proposal, "answered", data["reply_category"])
         return {"published": False, "reason": proposal.no_publish_reason}
     exists = session.scalar(select(Publication.id).where(Publication.proposal_id == proposal.id))
     if exists is None:
         session.add(Publication(proposal_id=proposal.id, published_at=clock.now(), **_mask(proposal, data)))
     proposal.status = "published"
-    record_event(session, proposal, actor, "published",
-                 {"units": data["units"], "reply_category": data["reply_category"],
-                  "followup_pending": data["followup_pending"]})
+    record_event(
+        session,
+        proposal,
+        actor,
+        "published",
+        {
+            "units": data["units"],
+            "reply_category": data["reply_category"],
+            "followup_pending": data["followup_pending"],
+        },
+    )
     case_outcome.proposal_answered(session, proposal, "published", data["reply_category"])
-    notify(session, proposal, proposers(proposal),
-           f"您的提案 {proposal.number}《{proposal.title}》及其办理答复已公开（个人信息已隐去）。", kind="published")
+    notify(
+        session,
+        proposal,
+        proposers(proposal),
+        f"您的提案 {proposal.number}《{proposal.title}》及其办理答复已公开（个人信息已隐去）。",
+        kind="published",
+    )
     session.flush()
     return {"published": True, "reason": None}
 
@@ -105,16 +130,32 @@ def answer_merged(session, params: dict, principal: dict | None) -> dict:
 
     data = load(AnswerMergedParams, params, "intake.answer_merged parameters")
     proposal = by_id(session, data["proposal_id"])
-    merged = session.scalars(select(Proposal).where(Proposal.merged_into == proposal.number)
-                             .order_by(Proposal.id)).all()
+    merged = session.scalars(
+        select(Proposal).where(Proposal.merged_into == proposal.number).order_by(Proposal.id)
+    ).all()
     for other in merged:
-        send_message(session, Outbox, messages.MERGED_ANSWERED, other.number, f"merged-answered-{other.number}",
-                     {"main": proposal.number, "category": data["reply_category"],
-                      "summary": data["reply_summary"]})
-        record_event(session, other, acting_user(principal), "answered_by_merge",
-                     {"main": proposal.number, "category": data["reply_category"]})
-        notify(session, other, proposers(other),
-               f"与您的提案 {other.number}《{other.title}》并案办理的提案 {proposal.number} 已答复，"
-               f"答复类别 {data['reply_category']}，可在提案的“答复”中查看。", kind="merged_answered")
+        send_message(
+            session,
+            Outbox,
+            messages.MERGED_ANSWERED,
+            other.number,
+            f"merged-answered-{other.number}",
+            {"main": proposal.number, "category": data["reply_category"], "summary": data["reply_summary"]},
+        )
+        record_event(
+            session,
+            other,
+            acting_user(principal),
+            "answered_by_merge",
+            {"main": proposal.number, "category": data["reply_category"]},
+        )
+        notify(
+            session,
+            other,
+            proposers(other),
+            f"与您的提案 {other.number}《{other.title}》并案办理的提案 {proposal.number} 已答复，"
+            f"答复类别 {data['reply_category']}，可在提案的“答复”中查看。",
+            kind="merged_answered",
+        )
     session.flush()
     return {"answered": [other.number for other in merged]}

@@ -1,4 +1,5 @@
 """Finding proposals and appending to what happened to them: events and notifications."""
+
 from __future__ import annotations
 
 from datetime import datetime, timezone
@@ -32,8 +33,7 @@ def by_number(session, number: str, lock: bool = False) -> Proposal | None:
 
 
 def record_event(session, proposal: Proposal, actor: str, action: str, data: dict | None = None) -> None:
-    session.add(ProposalEvent(proposal_id=proposal.id, at=clock.now(), actor=actor, action=action,
-                              data=data))
+    session.add(ProposalEvent(proposal_id=proposal.id, at=clock.now(), actor=actor, action=action, data=data))
 
 
 def proposers(proposal: Proposal) -> list[str]:
@@ -45,12 +45,22 @@ def notify(session, proposal: Proposal, recipients: list[str], text: str, kind: 
     """Keep a ``Notification`` row per recipient and, in the same transaction, publish
     ``notify.<kind>`` so the gateway delivers it to their inbox."""
     now = clock.now()
-    rows = [Notification(recipient=recipient, proposal_id=proposal.id, text=text, created_at=now)
-            for recipient in dict.fromkeys(recipients)]
+    rows = [
+        Notification(recipient=recipient, proposal_id=proposal.id, text=text, created_at=now)
+        for recipient in dict.fromkeys(recipients)
+    ]
     if not rows:
         return
     session.add_all(rows)
     session.flush()
-    outbox.notify(session, Outbox, kind, f"intake.notification:{rows[0].id}", proposal.number,
-                  [row.recipient for row in rows], title=f"提案 {proposal.number}《{proposal.title}》"[:200],
-                  text=text, thread=getattr(proposal, "thread", None))
+    outbox.notify(
+        session,
+        Outbox,
+        kind,
+        f"intake.notification:{rows[0].id}",
+        proposal.number,
+        [row.recipient for row in rows],
+        title=f"提案 {proposal.number}《{proposal.title}》"[:200],
+        text=text,
+        thread=getattr(proposal, "thread", None),
+    )

@@ -4,6 +4,7 @@ Each takes validated parameters and returns a JSON-ready result for the diagram.
 diagram may catch is a :class:`BusinessError` with a code (``unknown_reason``,
 ``merge_target_invalid``, ``already_decided``, ``not_in_review``).
 """
+
 from __future__ import annotations
 
 from sqlalchemy import select
@@ -43,10 +44,20 @@ def settle_cosigners(session, params: dict, principal: dict | None) -> dict:
             if signer.status == "invited":
                 signer.status = "dropped"
         proposal.status = "submitted"
-        record_event(session, proposal, _actor(principal), "cosigning_settled",
-                     {"proposers": proposers(proposal), "dropped": dropped})
-        notify(session, proposal, dropped, f"您未在期限内确认联名提案 {proposal.number}"
-                                           f"《{proposal.title}》，已不再列为联名人。", kind="cosign_dropped")
+        record_event(
+            session,
+            proposal,
+            _actor(principal),
+            "cosigning_settled",
+            {"proposers": proposers(proposal), "dropped": dropped},
+        )
+        notify(
+            session,
+            proposal,
+            dropped,
+            f"您未在期限内确认联名提案 {proposal.number}《{proposal.title}》，已不再列为联名人。",
+            kind="cosign_dropped",
+        )
     else:
         dropped = [c.user for c in proposal.cosigners if c.status == "dropped"]
     return {"proposers": proposers(proposal), "dropped": dropped}
@@ -74,20 +85,33 @@ def find_duplicates(session, params: dict, principal: dict | None, rulebook=None
     candidates.sort(key=lambda c: (-c["score"], c["number"]))
     if proposal.status == "submitted":
         proposal.status = "pre_review"
-        record_event(session, proposal, _actor(principal), "pre_review_opened",
-                     {"duplicates": candidates, "threshold": threshold})
+        record_event(
+            session,
+            proposal,
+            _actor(principal),
+            "pre_review_opened",
+            {"duplicates": candidates, "threshold": threshold},
+        )
     return {"candidates": candidates}
 
 
 def _merge_target(session, proposal: Proposal, number: str) -> Proposal:
     target = by_number(session, number)
-    problem = ("does not exist" if target is None
-               else "is this proposal itself" if target.id == proposal.id
-               else f"is of {target.year}, not {proposal.year}" if target.year != proposal.year
-               else f"is {target.status}, not filed" if target.status not in IN_HANDLING else None)
+    problem = (
+        "does not exist"
+        if target is None
+        else "is this proposal itself"
+        if target.id == proposal.id
+        else f"is of {target.year}, not {proposal.year}"
+        if target.year != proposal.year
+        else f"is {target.status}, not filed"
+        if target.status not in IN_HANDLING
+        else None
+    )
     if problem:
-        raise BusinessError("merge_target_invalid", f"cannot merge {proposal.number} into {number}: "
-                                                    f"that proposal {problem}")
+        raise BusinessError(
+            "merge_target_invalid", f"cannot merge {proposal.number} into {number}: that proposal {problem}"
+        )
     return target
 
 
@@ -97,23 +121,26 @@ def _not_filed(session, proposal: Proposal, data: dict) -> tuple[str, dict | Non
         reason = rulebook.reason(data["reason_code"])
     except KeyError:
         known = ", ".join(r.code for r in rulebook.reasons())
-        raise BusinessError("unknown_reason", f"{data['reason_code']!r} is not a not-filed reason of "
-                                              f"rulebook proposal {rulebook.version}; it has: {known}") from None
+        raise BusinessError(
+            "unknown_reason",
+            f"{data['reason_code']!r} is not a not-filed reason of "
+            f"rulebook proposal {rulebook.version}; it has: {known}",
+        ) from None
     proposal.reason_code, proposal.reason_text = reason.code, reason.zh
     text = f"您的提案 {proposal.number}《{proposal.title}》不予立案，理由：{reason.zh}。"
     converted = None
     if data["convert_to"] in CONVERTED_AS:
-        if data["convert_to"] == "opinion":   # an item of its own, in the proposal's thread, its process started
+        if data["convert_to"] == "opinion":  # an item of its own, in the proposal's thread, its process started
             reference = opinion_from_proposal(session, proposal, data["decided_by"]).number
         else:
             reference = f"{data['convert_to']}:{proposal.number}"  # one case keeps one identity
-        session.add(Conversion(proposal_id=proposal.id, kind=data["convert_to"], reference=reference,
-                               created_at=clock.now()))
+        session.add(
+            Conversion(proposal_id=proposal.id, kind=data["convert_to"], reference=reference, created_at=clock.now())
+        )
         proposal.converted_kind, proposal.converted_reference = data["convert_to"], reference
         converted = {"kind": data["convert_to"], "reference": reference}
         text += f"已转为{CONVERTED_AS[data['convert_to']]}（{reference}）转送有关方面。"
-    return text, {"rulebook": rulebook.version, "rulebook_hash": rulebook.content_hash,
-                  "converted_to": converted}
+    return text, {"rulebook": rulebook.version, "rulebook_hash": rulebook.content_hash, "converted_to": converted}
 
 
 def record_filing(session, params: dict, principal: dict | None) -> dict:
@@ -123,8 +150,9 @@ def record_filing(session, params: dict, principal: dict | None) -> dict:
     proposal = by_id(session, data["proposal_id"], lock=True)
     if proposal.status not in IN_REVIEW:
         code = "not_in_review" if proposal.status in ("cosigning", "returned") else "already_decided"
-        raise BusinessError(code, f"proposal {proposal.number} is {proposal.status}; "
-                                  "a filing decision needs one in review")
+        raise BusinessError(
+            code, f"proposal {proposal.number} is {proposal.status}; a filing decision needs one in review"
+        )
     check_area(data["area"], "intake.record_filing parameters")
     decision, title = data["decision"], f"{proposal.number}《{proposal.title}》"
     if data["area"] is not None and data["area"] != proposal.area:
@@ -137,8 +165,9 @@ def record_filing(session, params: dict, principal: dict | None) -> dict:
         text, details = _not_filed(session, proposal, data)
     elif decision == "returned":
         proposal.reason_text = data["note"]
-        text = f"您的提案 {title}已退回修改" + (f"，意见：{data['note']}" if data["note"] else "") + \
-               "。请修改后重新提交。"
+        text = (
+            f"您的提案 {title}已退回修改" + (f"，意见：{data['note']}" if data["note"] else "") + "。请修改后重新提交。"
+        )
     else:
         target = _merge_target(session, proposal, data["merge_into"])
         proposal.merged_into = target.number
@@ -146,14 +175,22 @@ def record_filing(session, params: dict, principal: dict | None) -> dict:
         text = f"您的提案 {title}与提案 {target.number} 并案办理，仍将单独得到答复。"
     proposal.status = proposal.decision = decision
     proposal.decided_by, proposal.decided_at = data["decided_by"], clock.now()
-    result = {"status": proposal.status, "reason_code": proposal.reason_code,
-              "reason_text": proposal.reason_text,
-              "converted_to": (details or {}).get("converted_to"), "merged_into": proposal.merged_into}
-    record_event(session, proposal, data["decided_by"], decision,
-                 {**result, **({"rulebook": details["rulebook"], "rulebook_hash": details["rulebook_hash"]}
-                               if details else {})})
+    result = {
+        "status": proposal.status,
+        "reason_code": proposal.reason_code,
+        "reason_text": proposal.reason_text,
+        "converted_to": (details or {}).get("converted_to"),
+        "merged_into": proposal.merged_into,
+    }
+    record_event(
+        session,
+        proposal,
+        data["decided_by"],
+        decision,
+        {**result, **({"rulebook": details["rulebook"], "rulebook_hash": details["rulebook_hash"]} if details else {})},
+    )
     notify(session, proposal, proposers(proposal), text, kind="filing_decision")
-    if decision in ("filed", "merged"):   # merged (并案): filed with another, its proposers keep their due
+    if decision in ("filed", "merged"):  # merged (并案): filed with another, its proposers keep their due
         _filed_event(session, proposal)
     session.flush()
     return result
@@ -164,9 +201,19 @@ def _filed_event(session, proposal: Proposal) -> None:
     proposal merged into another, ``merged_into`` names that one: evaluation lets its proposers rate
     the answer they share."""
     lead, *co = proposers(proposal)
-    publish_event(session, Outbox, "proposal.filed", f"proposal.filed:{proposal.number}", proposal.number,
-                  thread=proposal.thread or proposal.number,
-                  members=[{"member": lead, "role": "lead"}, *({"member": m, "role": "co"} for m in co)],
-                  payload={"number": proposal.number, "year": proposal.year, "kind": proposal.kind,
-                           "title": proposal.title,
-                           **({"merged_into": proposal.merged_into} if proposal.merged_into else {})})
+    publish_event(
+        session,
+        Outbox,
+        "proposal.filed",
+        f"proposal.filed:{proposal.number}",
+        proposal.number,
+        thread=proposal.thread or proposal.number,
+        members=[{"member": lead, "role": "lead"}, *({"member": m, "role": "co"} for m in co)],
+        payload={
+            "number": proposal.number,
+            "year": proposal.year,
+            "kind": proposal.kind,
+            "title": proposal.title,
+            **({"merged_into": proposal.merged_into} if proposal.merged_into else {}),
+        },
+    )

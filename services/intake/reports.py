@@ -7,6 +7,7 @@ Both are counted here from intake's own records (proposals, filing decisions, co
 the audit events of publication); the gateway renders them. Replies the proposer did not consent to
 publish are counted (their category is recorded with the declined publication) but not listed.
 """
+
 from __future__ import annotations
 
 from collections import Counter
@@ -37,9 +38,12 @@ def _answers(session, year: int) -> dict[int, dict]:
     """The reply category and units of each answered proposal of ``year``, from the last
     publication event. Joined on the year (proposals' year index, then each proposal's events by
     ``ix_proposal_events_proposal_id``), not an IN list of every id of the year."""
-    rows = session.scalars(select(ProposalEvent).join(Proposal, Proposal.id == ProposalEvent.proposal_id)
-                           .where(*_of_year(year), ProposalEvent.action.in_(_ANSWER_ACTIONS))
-                           .order_by(ProposalEvent.id)).all()
+    rows = session.scalars(
+        select(ProposalEvent)
+        .join(Proposal, Proposal.id == ProposalEvent.proposal_id)
+        .where(*_of_year(year), ProposalEvent.action.in_(_ANSWER_ACTIONS))
+        .order_by(ProposalEvent.id)
+    ).all()
     answers = {}
     for row in rows:
         data = row.data or {}
@@ -65,18 +69,28 @@ def year_figures(session, year: int, audience: str, principal: dict | None, memb
     user = _check_reader(principal, audience)
     member_names = member_names or (lambda users: {})
     rulebook = load_rulebook("proposal")
-    proposals = session.scalars(select(Proposal).where(*_of_year(year))
-                                .options(selectinload(Proposal.cosigners))   # not one query per proposal
-                                .order_by(Proposal.sequence)).all()
+    proposals = session.scalars(
+        select(Proposal)
+        .where(*_of_year(year))
+        .options(selectinload(Proposal.cosigners))  # not one query per proposal
+        .order_by(Proposal.sequence)
+    ).all()
     answers = _answers(session, year)
-    conversions = Counter(session.scalars(select(Conversion.kind).join(
-        Proposal, Proposal.id == Conversion.proposal_id).where(*_of_year(year))).all())
+    conversions = Counter(
+        session.scalars(
+            select(Conversion.kind).join(Proposal, Proposal.id == Conversion.proposal_id).where(*_of_year(year))
+        ).all()
+    )
     decisions = Counter(p.decision or "undecided" for p in proposals)
     reasons = Counter(p.reason_code for p in proposals if p.decision == "not_filed" and p.reason_code)
     categories = Counter(a["category"] for a in answers.values())
     units = Counter(a["units"][0] for a in answers.values() if a["units"])
-    published = {row.proposal_id: row for row in session.scalars(
-        select(Publication).join(Proposal, Proposal.id == Publication.proposal_id).where(*_of_year(year))).all()}
+    published = {
+        row.proposal_id: row
+        for row in session.scalars(
+            select(Publication).join(Proposal, Proposal.id == Publication.proposal_id).where(*_of_year(year))
+        ).all()
+    }
 
     def listed(p: Proposal) -> dict:
         names = proposers(p)
@@ -84,28 +98,43 @@ def year_figures(session, year: int, audience: str, principal: dict | None, memb
             row = published[p.id]
             # Masked again: a row published before masking learned a form of number is masked today.
             shown_names = [who["name"] for who in named_proposers(p, member_names)]
-            return {"number": p.number, "title": mask_text(row.title, names), "proposers": shown_names,
-                    "units": row.units, "category": row.reply_category,
-                    "reply_summary": mask_text(row.reply_summary, names)}
+            return {
+                "number": p.number,
+                "title": mask_text(row.title, names),
+                "proposers": shown_names,
+                "units": row.units,
+                "category": row.reply_category,
+                "reply_summary": mask_text(row.reply_summary, names),
+            }
         answer = answers.get(p.id, {})
-        return {"number": p.number, "title": mask_text(p.title), "proposers": names,
-                "units": answer.get("units", []), "category": answer.get("category"),
-                "status": p.status, "published": p.id in published}
+        return {
+            "number": p.number,
+            "title": mask_text(p.title),
+            "proposers": names,
+            "units": answer.get("units", []),
+            "category": answer.get("category"),
+            "status": p.status,
+            "published": p.id in published,
+        }
 
     shown = [p for p in proposals if (p.id in published if audience == "public" else True)]
     return {
-        "year": year, "audience": audience, "prepared_by": user,
+        "year": year,
+        "audience": audience,
+        "prepared_by": user,
         "received": len(proposals),
         "filed": decisions.get("filed", 0),
         "merged": sum(1 for p in proposals if p.merged_into),
         "not_filed": decisions.get("not_filed", 0),
-        "not_filed_reasons": [{"code": code, "label": rulebook.reason(code).zh, "count": n}
-                              for code, n in sorted(reasons.items())],
+        "not_filed_reasons": [
+            {"code": code, "label": rulebook.reason(code).zh, "count": n} for code, n in sorted(reasons.items())
+        ],
         "converted": {"opinion": conversions.get("opinion", 0), "letter": conversions.get("letter", 0)},
         "undecided": sum(n for d, n in decisions.items() if d not in ("filed", "not_filed")),
         "answered": len(answers),
-        "categories": [{"code": c.code, "label": c.zh, "count": categories.get(c.code, 0)}
-                       for c in rulebook.reply_categories()],
+        "categories": [
+            {"code": c.code, "label": c.zh, "count": categories.get(c.code, 0)} for c in rulebook.reply_categories()
+        ],
         "lead_units": [{"unit": u, "count": n} for u, n in sorted(units.items())],
         "areas": count_areas(session, year),
         "proposals": [listed(p) for p in shown],
@@ -122,30 +151,59 @@ def adopted_opinions(session, year: int, audience: str, principal: dict | None) 
 
     user = _check_reader(principal, audience)
     channel_names = {c.code: {"zh": c.zh, "en": c.en} for c in load_opinion_rules().rules["channels"]}
-    query = (select(OpinionReport).join(OpinionItem, OpinionItem.id == OpinionReport.item_id)
-             .where(OpinionItem.year == year, OpinionReport.adoption == "adopted"))
+    query = (
+        select(OpinionReport)
+        .join(OpinionItem, OpinionItem.id == OpinionReport.item_id)
+        .where(OpinionItem.year == year, OpinionReport.adoption == "adopted")
+    )
     if audience == "public":  # the public sees only adoptions marked publishable when recorded
         query = query.where(OpinionReport.publishable.is_(True))
     adopted = session.scalars(query.order_by(OpinionItem.sequence, OpinionReport.channel)).all()
     ids = sorted({r.item_id for r in adopted})
     items = {i.id: i for i in session.scalars(select(OpinionItem).where(OpinionItem.id.in_(ids))).all()} if ids else {}
-    instructions = session.scalars(select(OpinionInstruction).where(OpinionInstruction.item_id.in_(ids))
-                                   .order_by(OpinionInstruction.id)).all() if ids else []
+    instructions = (
+        session.scalars(
+            select(OpinionInstruction).where(OpinionInstruction.item_id.in_(ids)).order_by(OpinionInstruction.id)
+        ).all()
+        if ids
+        else []
+    )
     listed = []
     for item_id in sorted(ids, key=lambda i: items[i].sequence):
         item = items[item_id]
         named = audience == "members" and item.submitter_role == "member"
         names = [item.submitter]
-        listed.append({
-            "number": item.number, "thread": item.thread, "title": mask_text(item.title, names),
-            "submitter": item.submitter if named else mask_name(item.submitter),
-            "adopted_by": [{"channel": r.channel, "channel_name": channel_names.get(r.channel, {}).get("zh", r.channel),
-                            "channel_name_en": channel_names.get(r.channel, {}).get("en", r.channel),
-                            "issue": r.issue.number} for r in adopted if r.item_id == item_id],
-            "instructions": [{"level": i.level, "leader": i.leader, "channel": i.channel,
-                              "text": mask_text(i.text, names)} for i in instructions if i.item_id == item_id],
-        })
-    return {"year": year, "audience": audience, "prepared_by": user, "adopted": len(listed),
-            "instructed": sum(1 for row in listed if row["instructions"]), "items": listed,
-            "personal_data": "submitters masked" if audience == "public"
-                             else "members named; informants masked; phone and identity numbers masked"}
+        listed.append(
+            {
+                "number": item.number,
+                "thread": item.thread,
+                "title": mask_text(item.title, names),
+                "submitter": item.submitter if named else mask_name(item.submitter),
+                "adopted_by": [
+                    {
+                        "channel": r.channel,
+                        "channel_name": channel_names.get(r.channel, {}).get("zh", r.channel),
+                        "channel_name_en": channel_names.get(r.channel, {}).get("en", r.channel),
+                        "issue": r.issue.number,
+                    }
+                    for r in adopted
+                    if r.item_id == item_id
+                ],
+                "instructions": [
+                    {"level": i.level, "leader": i.leader, "channel": i.channel, "text": mask_text(i.text, names)}
+                    for i in instructions
+                    if i.item_id == item_id
+                ],
+            }
+        )
+    return {
+        "year": year,
+        "audience": audience,
+        "prepared_by": user,
+        "adopted": len(listed),
+        "instructed": sum(1 for row in listed if row["instructions"]),
+        "items": listed,
+        "personal_data": "submitters masked"
+        if audience == "public"
+        else "members named; informants masked; phone and identity numbers masked",
+    }

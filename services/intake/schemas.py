@@ -1,5 +1,6 @@
 """Intake's schemas: the proposal shapes of the contracts (``shared/contracts/rpc/proposals.py``)
 and the job parameters (``shared/contracts/jobs/intake.py``), under the names intake's modules use."""
+
 from __future__ import annotations
 
 from shared.contracts.fields import Text, UtcDateTime, not_blank  # noqa: F401

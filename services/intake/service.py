@@ -4,6 +4,7 @@ RPC methods (for the gateway) take the caller's principal, commit, and answer a 
 refusals travel back as ``shared.errors`` exceptions. Jobs (for the engine) commit with their
 result through the ``@job`` entrypoint.
 """
+
 from __future__ import annotations
 
 from shared.messaging.database import Database
@@ -32,8 +33,7 @@ class IntakeService(Pingable, OpinionEntrypoints):
     @api
     def submit(self, draft, principal, key=None):
         """``key``: the idempotency key; a repeat with the same key answers the first proposal."""
-        proposal = operations.submit(self.db.session, draft, principal, key=key,
-                                     directory=self._directory(principal))
+        proposal = operations.submit(self.db.session, draft, principal, key=key, directory=self._directory(principal))
         self.db.commit()
         return proposal
 

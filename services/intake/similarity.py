@@ -9,6 +9,7 @@ The search does not score every proposal of the year: ``duplicate_index`` asks a
 for the proposals that *could* reach the threshold (PostgreSQL ``pg_trgm``, SQLite FTS5, both over
 ``Proposal.match_text``, the bigrams written out as words) and only those are scored here.
 """
+
 from __future__ import annotations
 
 import unicodedata
@@ -27,7 +28,7 @@ def bigrams(*texts: str) -> frozenset[str]:
     grams = set()
     for text in texts:
         chars = _characters(text)
-        grams.update(chars[i:i + 2] for i in range(len(chars) - 1))
+        grams.update(chars[i : i + 2] for i in range(len(chars) - 1))
         if len(chars) == 1:
             grams.add(chars)
     return frozenset(grams)

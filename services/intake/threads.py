@@ -10,6 +10,7 @@ whole thread in order.
   message ``converted_to_proposal``); an item the editors did not adopt is converted too.
 - ``thread``: every item and proposal of a thread with its states and events, oldest first.
 """
+
 from __future__ import annotations
 
 from sqlalchemy import select
@@ -25,8 +26,14 @@ from .access import acting_user, is_proposer, reads_all, require_member
 from .models import OpinionItem, Outbox, Proposal, ProposalEvent
 from .opinion_records import by_number, events_of, not_found, record
 from .opinion_rules import load_opinion_rules
-from .opinion_schemas import (STATUS_ZH, CaseContent, CaseOpinionParams, CaseProposalParams,
-                              EventSchema, ToProposalRequest)
+from .opinion_schemas import (
+    STATUS_ZH,
+    CaseContent,
+    CaseOpinionParams,
+    CaseProposalParams,
+    EventSchema,
+    ToProposalRequest,
+)
 from .opinions import create, dump, send_in
 from .records import record_event
 from .schemas import UtcDateTime
@@ -49,28 +56,44 @@ def _content(value, title, suggestion_key: str) -> dict:
     if isinstance(value, str) and value.strip():
         text = value.strip()
         return {"title": title or text[:30], "situation": text, "analysis": text, suggestion_key: text}
-    raise InvalidInput("the case content", {"content": ["an object {title, situation, analysis, suggestion} or a text"]})
+    raise InvalidInput(
+        "the case content", {"content": ["an object {title, situation, analysis, suggestion} or a text"]}
+    )
 
 
 def open_opinion_from_case(session, params: dict, principal: dict | None) -> dict:
     data = load(CaseOpinionParams, params, "intake.open_opinion_from_case parameters")
-    existing = session.scalar(select(OpinionItem).where(OpinionItem.thread == data["thread"],
-                                                        OpinionItem.origin_case == data["case_number"]))
+    existing = session.scalar(
+        select(OpinionItem).where(OpinionItem.thread == data["thread"], OpinionItem.origin_case == data["case_number"])
+    )
     if existing is None:
         content = load(CaseContent, _content(data["content"], data["title"], "suggestion"), "the case content")
-        existing = create(session, load_opinion_rules(), submitter=data["member"], role="member",
-                          content=content, urgent=data["urgent"], thread=data["thread"],
-                          origin_case=data["case_number"])
-        send_in(session, existing, (principal or {}).get("user") or data["member"],
-                {"user": data["member"], "roles": ["member"], "unit": None})
-    return {"item_id": existing.id, "number": existing.number, "thread": existing.thread,
-            "status": existing.status}
+        existing = create(
+            session,
+            load_opinion_rules(),
+            submitter=data["member"],
+            role="member",
+            content=content,
+            urgent=data["urgent"],
+            thread=data["thread"],
+            origin_case=data["case_number"],
+        )
+        send_in(
+            session,
+            existing,
+            (principal or {}).get("user") or data["member"],
+            {"user": data["member"], "roles": ["member"], "unit": None},
+        )
+    return {"item_id": existing.id, "number": existing.number, "thread": existing.thread, "status": existing.status}
 
 
 def _proposal_from_case(session, thread: str, member: str, case_number: str) -> Proposal | None:
     for proposal in session.scalars(select(Proposal).where(Proposal.thread == thread, Proposal.initiator == member)):
-        opened = session.scalar(select(ProposalEvent).where(ProposalEvent.proposal_id == proposal.id,
-                                                            ProposalEvent.action == "opened_from_case"))
+        opened = session.scalar(
+            select(ProposalEvent).where(
+                ProposalEvent.proposal_id == proposal.id, ProposalEvent.action == "opened_from_case"
+            )
+        )
         if opened is not None and (opened.data or {}).get("case_number") == case_number:
             return proposal
     return None
@@ -80,16 +103,24 @@ def open_proposal_from_case(session, params: dict, principal: dict | None) -> di
     data = load(CaseProposalParams, params, "intake.open_proposal_from_case parameters")
     proposal = _proposal_from_case(session, data["thread"], data["member"], data["case_number"])
     if proposal is None:
-        draft = {"kind": data["kind"], "publish_consent": data["publish_consent"],
-                 **_content(data["content"], data["title"], "suggestions")}
-        made = proposal_rules.submit(session, draft, {"user": data["member"], "roles": ["member"], "unit": None},
-                                     thread=data["thread"])
+        draft = {
+            "kind": data["kind"],
+            "publish_consent": data["publish_consent"],
+            **_content(data["content"], data["title"], "suggestions"),
+        }
+        made = proposal_rules.submit(
+            session, draft, {"user": data["member"], "roles": ["member"], "unit": None}, thread=data["thread"]
+        )
         proposal = proposal_rules.by_number(session, made["number"])
-        record_event(session, proposal, recorded_user(principal), "opened_from_case",
-                     {"case_number": data["case_number"], "thread": data["thread"]})
+        record_event(
+            session,
+            proposal,
+            recorded_user(principal),
+            "opened_from_case",
+            {"case_number": data["case_number"], "thread": data["thread"]},
+        )
         session.flush()
-    return {"proposal_id": proposal.id, "number": proposal.number, "thread": proposal.thread,
-            "status": proposal.status}
+    return {"proposal_id": proposal.id, "number": proposal.number, "thread": proposal.thread, "status": proposal.status}
 
 
 def to_proposal(session, number: str, request: dict, principal: dict, directory=None) -> dict:
@@ -104,12 +135,19 @@ def to_proposal(session, number: str, request: dict, principal: dict, directory=
     if item.converted_to:
         raise Conflict(f"opinion item {number} is already proposal {item.converted_to}")
     if item.status not in CONVERTIBLE:
-        raise Conflict(f"opinion item {number} is {item.status}; only an item in editing or not adopted "
-                       "becomes a proposal")
-    draft = {"kind": data["kind"], "title": data["title"] or item.title,
-             "situation": data["situation"] or item.situation, "analysis": data["analysis"] or item.analysis,
-             "suggestions": data["suggestions"] or item.suggestion, "publish_consent": data["publish_consent"],
-             "no_publish_reason": data["no_publish_reason"], "cosigners": data["cosigners"]}
+        raise Conflict(
+            f"opinion item {number} is {item.status}; only an item in editing or not adopted becomes a proposal"
+        )
+    draft = {
+        "kind": data["kind"],
+        "title": data["title"] or item.title,
+        "situation": data["situation"] or item.situation,
+        "analysis": data["analysis"] or item.analysis,
+        "suggestions": data["suggestions"] or item.suggestion,
+        "publish_consent": data["publish_consent"],
+        "no_publish_reason": data["no_publish_reason"],
+        "cosigners": data["cosigners"],
+    }
     made = proposal_rules.submit(session, draft, principal, thread=item.thread, directory=directory)
     proposal = proposal_rules.by_number(session, made["number"])
     record_event(session, proposal, user, "converted_from_opinion", {"opinion": item.number, "thread": item.thread})
@@ -117,8 +155,14 @@ def to_proposal(session, number: str, request: dict, principal: dict, directory=
     item.converted_to, item.status = made["number"], "converted"
     record(session, item, user, "converted_to_proposal", {"proposal": made["number"], "was": was})
     if was == "submitted":
-        send_message(session, Outbox, name=messages.CONVERTED_TO_PROPOSAL, correlation_key=item.number,
-                     message_id=f"converted-{item.number}", payload={"proposal": made["number"]})
+        send_message(
+            session,
+            Outbox,
+            name=messages.CONVERTED_TO_PROPOSAL,
+            correlation_key=item.number,
+            message_id=f"converted-{item.number}",
+            payload={"proposal": made["number"]},
+        )
     session.flush()
     return {"opinion": dump(session, item), "proposal": made}
 
@@ -129,29 +173,54 @@ def thread(session, thread_id: str, principal: dict) -> dict:
     thread; a member or informant one they took part in (403 otherwise). A thread intake has
     nothing of answers empty entries (the consultation service may hold its case)."""
     user, roles = acting_user(principal)
-    items = list(session.scalars(select(OpinionItem).where(OpinionItem.thread == thread_id)
-                                 .order_by(OpinionItem.created_at, OpinionItem.id)))
-    props = list(session.scalars(select(Proposal).where(Proposal.thread == thread_id)
-                                 .order_by(Proposal.created_at, Proposal.id)))
-    if (items or props) and not reads_all(roles) and not (
-            any(i.submitter == user for i in items) or any(is_proposer(p, user) for p in props)):
+    items = list(
+        session.scalars(
+            select(OpinionItem).where(OpinionItem.thread == thread_id).order_by(OpinionItem.created_at, OpinionItem.id)
+        )
+    )
+    props = list(
+        session.scalars(select(Proposal).where(Proposal.thread == thread_id).order_by(Proposal.created_at, Proposal.id))
+    )
+    if (
+        (items or props)
+        and not reads_all(roles)
+        and not (any(i.submitter == user for i in items) or any(is_proposer(p, user) for p in props))
+    ):
         raise Forbidden(f"thread {thread_id} is not yours")
     stamp = UtcDateTime()
     entries = []
     for item in items:
-        entries.append({"kind": "opinion", "number": item.number, "title": item.title, "status": item.status,
-                        "status_zh": STATUS_ZH.get(item.status, item.status), "submitter": item.submitter,
-                        "origin_case": item.origin_case, "converted_to": item.converted_to,
-                        "created_at": stamp._serialize(item.created_at, "created_at", item),
-                        "events": EventSchema(many=True).dump(events_of(session, item))})
+        entries.append(
+            {
+                "kind": "opinion",
+                "number": item.number,
+                "title": item.title,
+                "status": item.status,
+                "status_zh": STATUS_ZH.get(item.status, item.status),
+                "submitter": item.submitter,
+                "origin_case": item.origin_case,
+                "converted_to": item.converted_to,
+                "created_at": stamp._serialize(item.created_at, "created_at", item),
+                "events": EventSchema(many=True).dump(events_of(session, item)),
+            }
+        )
     for proposal in props:
-        rows = session.scalars(select(ProposalEvent).where(ProposalEvent.proposal_id == proposal.id)
-                               .order_by(ProposalEvent.id))
-        entries.append({"kind": "proposal", "number": proposal.number, "title": proposal.title,
-                        "status": proposal.status, "submitter": proposal.initiator,
-                        "created_at": stamp._serialize(proposal.created_at, "created_at", proposal),
-                        "events": EventSchema(many=True).dump(rows)})
+        rows = session.scalars(
+            select(ProposalEvent).where(ProposalEvent.proposal_id == proposal.id).order_by(ProposalEvent.id)
+        )
+        entries.append(
+            {
+                "kind": "proposal",
+                "number": proposal.number,
+                "title": proposal.title,
+                "status": proposal.status,
+                "submitter": proposal.initiator,
+                "created_at": stamp._serialize(proposal.created_at, "created_at", proposal),
+                "events": EventSchema(many=True).dump(rows),
+            }
+        )
     entries.sort(key=lambda e: e["created_at"])
-    history = sorted(({"kind": e["kind"], "number": e["number"], **ev} for e in entries for ev in e["events"]),
-                     key=lambda h: h["at"])
+    history = sorted(
+        ({"kind": e["kind"], "number": e["number"], **ev} for e in entries for ev in e["events"]), key=lambda h: h["at"]
+    )
     return {"thread": thread_id, "entries": entries, "history": history}

@@ -15,6 +15,7 @@ first filter, not the authority (a caller on the bus reaches the service without
 - recomputing the deadlines counted on a provisional calendar (after ``ztc calendar add``) is for
   operators and staff.
 """
+
 from __future__ import annotations
 
 from shared.contracts import PrincipalSchema
@@ -63,8 +64,7 @@ def require_overdue_reader(principal: dict) -> None:
 
 def require_calendar_keeper(principal: dict) -> None:
     if not CALENDAR_KEEPERS & set(principal["roles"]):
-        raise Forbidden(f"only {' and '.join(sorted(CALENDAR_KEEPERS))} recompute deadlines after a "
-                        "calendar change")
+        raise Forbidden(f"only {' and '.join(sorted(CALENDAR_KEEPERS))} recompute deadlines after a calendar change")
 
 
 def require_pauser(principal: dict) -> None:

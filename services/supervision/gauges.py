@@ -1,4 +1,5 @@
 """Supervision's gauges, read from its database when /metrics is scraped."""
+
 from __future__ import annotations
 
 from prometheus_client.core import GaugeMetricFamily
@@ -11,8 +12,7 @@ from .queries import overdue
 def supervision_gauges(sessions):
     with transaction(sessions) as s:
         units = overdue(s, {"user": "metrics", "roles": ["staff"], "unit": None})["units"]
-    family = GaugeMetricFamily("ztc_overdue_work_items", "Overdue reply deadlines per unit (live).",
-                               labels=["unit"])
+    family = GaugeMetricFamily("ztc_overdue_work_items", "Overdue reply deadlines per unit (live).", labels=["unit"])
     for row in units:
         family.add_metric([row["unit"]], row["count"])
     yield family

@@ -1,5 +1,6 @@
 """Key proposals (重点提案): the leader named to supervise each, and that leader's log of visits,
 meetings, instructions and notes."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -40,8 +41,14 @@ class LogEntryInput(Schema):
 
 
 def _entry(row: SupervisionLogEntry) -> dict:
-    return {"id": row.id, "number": row.number, "leader": row.leader, "at": iso(row.at),
-            "kind": row.kind, "text": row.text}
+    return {
+        "id": row.id,
+        "number": row.number,
+        "leader": row.leader,
+        "at": iso(row.at),
+        "kind": row.kind,
+        "text": row.text,
+    }
 
 
 def log_key_supervision(session, number, kind, text, principal) -> dict:
@@ -54,10 +61,13 @@ def log_key_supervision(session, number, kind, text, principal) -> dict:
     data = load(LogEntryInput, {"number": number, "kind": kind, "text": text}, "supervision log entry")
     key = _key_proposal(session, data["number"])
     if "leader" not in principal["roles"] or principal["user"] != key.supervising_leader:
-        raise Forbidden(f"only {key.supervising_leader}, the leader supervising key proposal "
-                        f"{key.number}, writes its supervision log")
-    row = SupervisionLogEntry(number=key.number, leader=principal["user"], at=utc_now(),
-                              kind=data["kind"], text=data["text"])
+        raise Forbidden(
+            f"only {key.supervising_leader}, the leader supervising key proposal "
+            f"{key.number}, writes its supervision log"
+        )
+    row = SupervisionLogEntry(
+        number=key.number, leader=principal["user"], at=utc_now(), kind=data["kind"], text=data["text"]
+    )
     session.add(row)
     session.flush()
     return _entry(row)
@@ -69,7 +79,13 @@ def key_supervision_log(session, number, principal, is_proposer=None) -> dict:
     principal = principal_of(principal)
     key = _key_proposal(session, number)
     require_sight_of(session, number, principal, is_proposer)
-    entries = session.scalars(select(SupervisionLogEntry).where(SupervisionLogEntry.number == number)
-                              .order_by(SupervisionLogEntry.at, SupervisionLogEntry.id))
-    return {"number": key.number, "supervising_leader": key.supervising_leader,
-            "entries": [_entry(row) for row in entries]}
+    entries = session.scalars(
+        select(SupervisionLogEntry)
+        .where(SupervisionLogEntry.number == number)
+        .order_by(SupervisionLogEntry.at, SupervisionLogEntry.id)
+    )
+    return {
+        "number": key.number,
+        "supervising_leader": key.supervising_leader,
+        "entries": [_entry(row) for row in entries],
+    }

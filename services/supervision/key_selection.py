@@ -14,14 +14,14 @@ a warning outside it. The share is guidance for the meeting, never a refusal.
 Which proposals were filed in the year, and who proposed them, intake knows: ``facts(year,
 numbers)`` asks it (the ``YearFilingFacts`` shape of ``shared.contracts.rpc.key_proposals``).
 """
+
 from __future__ import annotations
 
 from typing import Callable
 
 from sqlalchemy import select
 
-from shared.contracts.rpc.key_proposals import (KeyProposalDecisionInput, KeyProposalListInput,
-                                                YearFilingFacts)
+from shared.contracts.rpc.key_proposals import KeyProposalDecisionInput, KeyProposalListInput, YearFilingFacts
 from shared.errors import Conflict, Forbidden, InvalidInput, NotFound
 from shared.messaging.outbox import notify, publish_event
 from shared.validation import load
@@ -60,11 +60,20 @@ def guidance(rulebook, filed: int, key_count: int) -> dict:
     within = share is not None and low <= share <= high
     warning = None
     if not within:
-        warning = (f"{key_count} key proposals of {filed} filed" +
-                   (f" are {share:.1%}" if share is not None else "") +
-                   f"; the guidance is {low:.0%}–{high:.0%} of the year's filed proposals")
-    return {"share_min": low, "share_max": high, "filed": filed, "key_proposals": key_count,
-            "share": None if share is None else round(share, 4), "within": within, "warning": warning}
+        warning = (
+            f"{key_count} key proposals of {filed} filed"
+            + (f" are {share:.1%}" if share is not None else "")
+            + f"; the guidance is {low:.0%}–{high:.0%} of the year's filed proposals"
+        )
+    return {
+        "share_min": low,
+        "share_max": high,
+        "filed": filed,
+        "key_proposals": key_count,
+        "share": None if share is None else round(share, 4),
+        "within": within,
+        "warning": warning,
+    }
 
 
 def _check_items(session, items: list[dict], facts: dict, field: str) -> None:
@@ -84,11 +93,19 @@ def _view(row: KeyProposalList, rulebook, facts: dict, key_now: set[str]) -> dic
     items = row.outcome if row.outcome is not None else row.items
     chosen = {item["number"] for item in items if item.get("decision") != STRUCK}
     counted = key_now | (chosen if row.status == "proposed" else set())
-    return {"id": row.id, "year": row.year, "status": row.status, "proposed_by": row.proposed_by,
-            "proposed_at": iso(row.proposed_at), "comment": row.comment, "items": items,
-            "decided_by": row.decided_by, "decided_at": iso(row.decided_at),
-            "decision_comment": row.decision_comment,
-            "guidance": guidance(rulebook, facts["filed"], len(counted & set(facts["filed_numbers"])))}
+    return {
+        "id": row.id,
+        "year": row.year,
+        "status": row.status,
+        "proposed_by": row.proposed_by,
+        "proposed_at": iso(row.proposed_at),
+        "comment": row.comment,
+        "items": items,
+        "decided_by": row.decided_by,
+        "decided_at": iso(row.decided_at),
+        "decision_comment": row.decision_comment,
+        "guidance": guidance(rulebook, facts["filed"], len(counted & set(facts["filed_numbers"]))),
+    }
 
 
 def propose_list(session, rulebook, year: int, body: dict, principal, facts: Facts) -> dict:
@@ -99,19 +116,33 @@ def propose_list(session, rulebook, year: int, body: dict, principal, facts: Fac
     data = load(KeyProposalListInput, body, "key proposal list")
     known = _facts(facts, year, [item["number"] for item in data["items"]])
     _check_items(session, data["items"], known, "items")
-    for older in session.scalars(select(KeyProposalList).where(KeyProposalList.year == year,
-                                                               KeyProposalList.status == "proposed")):
+    for older in session.scalars(
+        select(KeyProposalList).where(KeyProposalList.year == year, KeyProposalList.status == "proposed")
+    ):
         older.status = "replaced"
-    items = [{**item, "title": known["proposals"][item["number"]]["title"], "decision": None}
-             for item in data["items"]]
-    row = KeyProposalList(year=year, status="proposed", items=items, comment=data["comment"] or None,
-                          proposed_by=principal["user"], proposed_at=utc_now())
+    items = [{**item, "title": known["proposals"][item["number"]]["title"], "decision": None} for item in data["items"]]
+    row = KeyProposalList(
+        year=year,
+        status="proposed",
+        items=items,
+        comment=data["comment"] or None,
+        proposed_by=principal["user"],
+        proposed_at=utc_now(),
+    )
     session.add(row)
     session.flush()
     view = _view(row, rulebook, known, _key_numbers(session, known["filed_numbers"]))
-    notify(session, Outbox, "key_proposals_proposed", f"supervision.key_list:{row.id}", f"key-proposals-{year}",
-           ["role:committee"], f"{year} 年度重点提案建议名单待主席会议研究 / Key proposals of {year} "
-           f"proposed for the chair's meeting ({len(items)})", view["guidance"]["warning"] or "")
+    notify(
+        session,
+        Outbox,
+        "key_proposals_proposed",
+        f"supervision.key_list:{row.id}",
+        f"key-proposals-{year}",
+        ["role:committee"],
+        f"{year} 年度重点提案建议名单待主席会议研究 / Key proposals of {year} "
+        f"proposed for the chair's meeting ({len(items)})",
+        view["guidance"]["warning"] or "",
+    )
     return view
 
 
@@ -132,16 +163,18 @@ def decide_list(session, rulebook, list_id: int, body: dict, principal, facts: F
         raise InvalidInput("only listed proposals are struck", {"strike": [f"not on the list: {', '.join(unknown)}"]})
     doubles = [item["number"] for item in data["add"] if item["number"] in listed]
     if doubles:
-        raise InvalidInput("a listed proposal is accepted by not striking it",
-                           {"add": [f"on the list already: {', '.join(doubles)}"]})
+        raise InvalidInput(
+            "a listed proposal is accepted by not striking it", {"add": [f"on the list already: {', '.join(doubles)}"]}
+        )
     known = _facts(facts, row.year, [item["number"] for item in row.items + data["add"]])
     _check_items(session, data["add"], known, "add")
     chosen = [item for item in row.items if item["number"] not in data["strike"]]
-    _check_items(session, chosen, known, "items")   # filed then, still filed and not key meanwhile
+    _check_items(session, chosen, known, "items")  # filed then, still filed and not key meanwhile
     now, by = utc_now(), principal["user"]
     outcome = [{**item, "decision": STRUCK if item["number"] in data["strike"] else ACCEPTED} for item in row.items]
-    outcome += [{**item, "title": known["proposals"][item["number"]]["title"], "decision": ADDED}
-                for item in data["add"]]
+    outcome += [
+        {**item, "title": known["proposals"][item["number"]]["title"], "decision": ADDED} for item in data["add"]
+    ]
     row.outcome, row.status, row.decided_by, row.decided_at = outcome, "decided", by, now
     row.decision_comment = data["comment"] or None
     for item in outcome:
@@ -154,27 +187,46 @@ def decide_list(session, rulebook, list_id: int, body: dict, principal, facts: F
 def _make_key(session, item: dict, proposers: list[str], by: str, now) -> None:
     number, leader = item["number"], item["leader"]
     key_proposals.register(session, number, leader, by, now)
-    publish_event(session, Outbox, "proposal.key_selected", f"proposal.key_selected:{number}", number,
-                  members=[{"member": m, "role": "lead" if i == 0 else "co"} for i, m in enumerate(proposers)],
-                  payload={"supervising_leader": leader})
+    publish_event(
+        session,
+        Outbox,
+        "proposal.key_selected",
+        f"proposal.key_selected:{number}",
+        number,
+        members=[{"member": m, "role": "lead" if i == 0 else "co"} for i, m in enumerate(proposers)],
+        payload={"supervising_leader": leader},
+    )
     units = sorted({unit for row in live_deadlines(session, number) for unit in (row.units or [])})
-    notify(session, Outbox, "key_proposal_selected", f"supervision.key_selected:{number}", number,
-           [leader, *proposers, *(f"unit:{unit}" for unit in units)],
-           f"提案 {number} 经主席会议确定为重点提案，由 {leader} 领衔督办 / Proposal {number} is a key "
-           f"proposal, supervised by {leader}", f"{item.get('title') or ''}\n{item['reason']}".strip())
+    notify(
+        session,
+        Outbox,
+        "key_proposal_selected",
+        f"supervision.key_selected:{number}",
+        number,
+        [leader, *proposers, *(f"unit:{unit}" for unit in units)],
+        f"提案 {number} 经主席会议确定为重点提案，由 {leader} 领衔督办 / Proposal {number} is a key "
+        f"proposal, supervised by {leader}",
+        f"{item.get('title') or ''}\n{item['reason']}".strip(),
+    )
 
 
 def year_view(session, rulebook, year: int, principal, facts: Facts) -> dict:
     """The year's key proposals, its lists (newest first) and the guidance share now."""
     principal = principal_of(principal)
     _require(principal, OVERSEERS, "the key proposal lists")
-    rows = list(session.scalars(select(KeyProposalList).where(KeyProposalList.year == year)
-                                .order_by(KeyProposalList.id.desc())))
+    rows = list(
+        session.scalars(select(KeyProposalList).where(KeyProposalList.year == year).order_by(KeyProposalList.id.desc()))
+    )
     known = _facts(facts, year, [])
     key_now = _key_numbers(session, known["filed_numbers"])
-    keys = session.scalars(select(KeyProposal).where(KeyProposal.number.in_(sorted(key_now)))
-                           .order_by(KeyProposal.number)) if key_now else []
-    return {"year": year,
-            "key_proposals": [{"number": k.number, "supervising_leader": k.supervising_leader} for k in keys],
-            "lists": [_view(row, rulebook, known, key_now) for row in rows],
-            "guidance": guidance(rulebook, known["filed"], len(key_now))}
+    keys = (
+        session.scalars(select(KeyProposal).where(KeyProposal.number.in_(sorted(key_now))).order_by(KeyProposal.number))
+        if key_now
+        else []
+    )
+    return {
+        "year": year,
+        "key_proposals": [{"number": k.number, "supervising_leader": k.supervising_leader} for k in keys],
+        "lists": [_view(row, rulebook, known, key_now) for row in rows],
+        "guidance": guidance(rulebook, known["filed"], len(key_now)),
+    }

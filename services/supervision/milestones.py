@@ -10,6 +10,7 @@ passes, with the machinery of the reply deadline (``operations``' reminders and 
 ``notices``). The unit reporting a milestone done (``assignment.milestone_done``) fulfils it:
 :mod:`~services.supervision.unit_facts`.
 """
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -26,7 +27,7 @@ from .models import Deadline
 from .records import escalated, live_deadlines, pending_reminders, replace, utc_now
 from .rules import MILESTONE_RULE, SupervisionRules, ends_at
 
-ACCEPTED = "reply_accepted"    # the start event of a milestone's deadline
+ACCEPTED = "reply_accepted"  # the start event of a milestone's deadline
 
 
 def _at(moment: datetime) -> str:
@@ -63,13 +64,31 @@ def open_milestones(session, rules: SupervisionRules, params: dict, principal: d
     lock_subject(session, f"supervision:{number}")
     today = now.astimezone(CHINA_TZ).date()
     book = rules.rulebook_identity()
-    fresh = [Deadline(number=number, rule=MILESTONE_RULE, unit=item["unit"], units=[item["unit"]],
-                      start_event=ACCEPTED, started_at=now, start_date=today, rulebook=book["name"],
-                      rulebook_version=book["version"], rulebook_hash=book["hash"],
-                      amount=(item["due"] - today).days, amount_unit="days", original_due=item["due"],
-                      due=item["due"], calendar=None, status="open", opened_by=by, created_at=now,
-                      milestone=item["milestone"], label=item["what"])
-             for item in data["milestones"]]
+    fresh = [
+        Deadline(
+            number=number,
+            rule=MILESTONE_RULE,
+            unit=item["unit"],
+            units=[item["unit"]],
+            start_event=ACCEPTED,
+            started_at=now,
+            start_date=today,
+            rulebook=book["name"],
+            rulebook_version=book["version"],
+            rulebook_hash=book["hash"],
+            amount=(item["due"] - today).days,
+            amount_unit="days",
+            original_due=item["due"],
+            due=item["due"],
+            calendar=None,
+            status="open",
+            opened_by=by,
+            created_at=now,
+            milestone=item["milestone"],
+            label=item["what"],
+        )
+        for item in data["milestones"]
+    ]
     earlier = live_milestones(session, number)
     session.add_all(fresh)
     session.flush()
@@ -77,23 +96,32 @@ def open_milestones(session, rules: SupervisionRules, params: dict, principal: d
         replace(session, old, None, now, by, "a newer category B reply promises its own milestones")
     session.flush()
     unit_facts.apply_pending(session, number, rules)
-    return {"milestones": [{"id": row.id, "unit": row.unit, "milestone": row.milestone,
-                            "due": row.due.isoformat()} for row in fresh],
-            "next_check": _at(next_milestone_check(session, rules, number, now))}
+    return {
+        "milestones": [
+            {"id": row.id, "unit": row.unit, "milestone": row.milestone, "due": row.due.isoformat()} for row in fresh
+        ],
+        "next_check": _at(next_milestone_check(session, rules, number, now)),
+    }
 
 
-def check_milestones(session, rules: SupervisionRules, params: dict, principal: dict | None,
-                     remind_or_escalate) -> dict:
+def check_milestones(
+    session, rules: SupervisionRules, params: dict, principal: dict | None, remind_or_escalate
+) -> dict:
     """``supervision.check_milestones {number}``: each live milestone is reminded or escalated as
     the reply deadline is (``remind_or_escalate``: ``operations``' one check of one deadline).
     Returns ``{milestones: {"<unit>#<n>": action}, open, next_check}``."""
     data = load(NumberParams, params, "supervision.check_milestones parameters")
     number, now = data["number"], utc_now()
-    actions = {f"{row.unit}#{row.milestone}": remind_or_escalate(session, rules, row, now)
-               for row in live_milestones(session, number)}
+    actions = {
+        f"{row.unit}#{row.milestone}": remind_or_escalate(session, rules, row, now)
+        for row in live_milestones(session, number)
+    }
     session.flush()
-    return {"milestones": actions, "open": len(live_milestones(session, number)),
-            "next_check": _at(next_milestone_check(session, rules, number, now))}
+    return {
+        "milestones": actions,
+        "open": len(live_milestones(session, number)),
+        "next_check": _at(next_milestone_check(session, rules, number, now)),
+    }
 
 
 def close_milestones(session, rules: SupervisionRules, params: dict, principal: dict | None) -> dict:

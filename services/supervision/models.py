@@ -10,12 +10,12 @@ escalated); ``met``, ``missed``, ``superseded`` and ``closed`` with ``closed_at`
 Times are stored in UTC (SQLite keeps no offset; :func:`services.supervision.records.aware`
 reads them back as UTC). Due dates are Chinese local dates.
 """
+
 from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import (JSON, Date, ForeignKey, Index, Integer, String, Text,
-                        UniqueConstraint)
+from sqlalchemy import JSON, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.db import make_base, UtcDateTime
@@ -41,8 +41,10 @@ class Deadline(Base):
     """
 
     __tablename__ = "deadlines"
-    __table_args__ = (Index("ix_deadlines_number_rule", "number", "rule"),
-                      Index("ix_deadlines_closed_due", "closed_at", "due"))
+    __table_args__ = (
+        Index("ix_deadlines_number_rule", "number", "rule"),
+        Index("ix_deadlines_closed_due", "closed_at", "due"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     number: Mapped[str] = mapped_column(String(50))
@@ -62,7 +64,8 @@ class Deadline(Base):
     calendar: Mapped[dict | None] = mapped_column(JSON, nullable=True)
     status: Mapped[str] = mapped_column(String(20), default="open")
     replaces_id: Mapped[int | None] = mapped_column(
-        Integer, ForeignKey("deadlines.id", name="fk_deadlines_replaces_id_deadlines"), nullable=True)
+        Integer, ForeignKey("deadlines.id", name="fk_deadlines_replaces_id_deadlines"), nullable=True
+    )
     opened_by: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
@@ -83,7 +86,8 @@ class DeadlineChange(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     deadline_id: Mapped[int] = mapped_column(
-        Integer, ForeignKey("deadlines.id", name="fk_deadline_changes_deadline_id_deadlines"), index=True)
+        Integer, ForeignKey("deadlines.id", name="fk_deadline_changes_deadline_id_deadlines"), index=True
+    )
     kind: Mapped[str] = mapped_column(String(20))
     at: Mapped[datetime] = mapped_column(UtcDateTime())
     by: Mapped[str] = mapped_column(String(100))
@@ -100,12 +104,14 @@ class Reminder(Base):
     """
 
     __tablename__ = "reminders"
-    __table_args__ = (UniqueConstraint("deadline_id", "lead_amount", "lead_unit", "for_due",
-                                       name="uq_reminders_once_per_lead_time"),)
+    __table_args__ = (
+        UniqueConstraint("deadline_id", "lead_amount", "lead_unit", "for_due", name="uq_reminders_once_per_lead_time"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     deadline_id: Mapped[int] = mapped_column(
-        Integer, ForeignKey("deadlines.id", name="fk_reminders_deadline_id_deadlines"), index=True)
+        Integer, ForeignKey("deadlines.id", name="fk_reminders_deadline_id_deadlines"), index=True
+    )
     lead_amount: Mapped[int] = mapped_column(Integer)
     lead_unit: Mapped[str] = mapped_column(String(20))
     for_due: Mapped[date] = mapped_column(Date)
@@ -127,7 +133,8 @@ class Escalation(Base):
     submission_id: Mapped[int | None] = mapped_column(Integer, index=True, nullable=True)
     number: Mapped[str | None] = mapped_column(String(50), index=True, nullable=True)
     deadline_id: Mapped[int | None] = mapped_column(
-        Integer, ForeignKey("deadlines.id", name="fk_escalations_deadline_id_deadlines"), nullable=True)
+        Integer, ForeignKey("deadlines.id", name="fk_escalations_deadline_id_deadlines"), nullable=True
+    )
     due: Mapped[date | None] = mapped_column(Date, nullable=True)
     unit: Mapped[str] = mapped_column(String(100))
     escalated_at: Mapped[datetime] = mapped_column(UtcDateTime())
@@ -174,8 +181,8 @@ class SupervisionLogEntry(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     number: Mapped[str] = mapped_column(
-        String(50), ForeignKey("key_proposals.number", name="fk_supervision_log_number_key_proposals"),
-        index=True)
+        String(50), ForeignKey("key_proposals.number", name="fk_supervision_log_number_key_proposals"), index=True
+    )
     leader: Mapped[str] = mapped_column(String(100))
     at: Mapped[datetime] = mapped_column(UtcDateTime())
     kind: Mapped[str] = mapped_column(String(20))
@@ -199,5 +206,6 @@ class UnitFact(Base):
     by: Mapped[str] = mapped_column(String(100))
     heard_at: Mapped[datetime] = mapped_column(UtcDateTime())
     deadline_id: Mapped[int | None] = mapped_column(
-        Integer, ForeignKey("deadlines.id", name="fk_unit_facts_deadline_id_deadlines"), nullable=True)
-    milestone: Mapped[int | None] = mapped_column(Integer, nullable=True)   # assignment.milestone_done
+        Integer, ForeignKey("deadlines.id", name="fk_unit_facts_deadline_id_deadlines"), nullable=True
+    )
+    milestone: Mapped[int | None] = mapped_column(Integer, nullable=True)  # assignment.milestone_done

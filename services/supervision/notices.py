@@ -8,15 +8,21 @@ for a key proposal, to its supervising leader; a recalculation (a provisional du
 the year's official holiday schedule was entered) goes to those units and the staff. Event ids name the recorded row, so a job's result
 delivered twice tells people once.
 """
+
 from __future__ import annotations
 
 from shared.messaging import outbox
 
 from .models import Deadline, DeadlineChange, KeyProposal, Outbox, Reminder
 
-RULE_NAMES = {"reply_deadline": "答复期限", "rehandling_reply": "重新办理答复期限",
-              "co_unit_input": "协办意见期限", "sign_for_limit": "签收期限", "objection_window": "异议期限",
-              "followup_milestone": "后续办理节点"}
+RULE_NAMES = {
+    "reply_deadline": "答复期限",
+    "rehandling_reply": "重新办理答复期限",
+    "co_unit_input": "协办意见期限",
+    "sign_for_limit": "签收期限",
+    "objection_window": "异议期限",
+    "followup_milestone": "后续办理节点",
+}
 
 
 def _units(row: Deadline) -> list[str]:
@@ -33,10 +39,16 @@ def reminded(session, row: Deadline, reminder: Reminder, kind: str = "deadline_r
     if not recipients:
         return
     lead = f"{reminder.lead_amount} {reminder.lead_unit}"
-    outbox.notify(session, Outbox, kind, f"supervision.reminder:{reminder.id}", row.number, recipients,
-                  title=f"提案 {row.number}：{_what(row)} {row.due.isoformat()} 将至",
-                  text=f"Proposal {row.number}: the {row.rule} is due on {row.due.isoformat()} "
-                       f"(reminder {lead} before).")
+    outbox.notify(
+        session,
+        Outbox,
+        kind,
+        f"supervision.reminder:{reminder.id}",
+        row.number,
+        recipients,
+        title=f"提案 {row.number}：{_what(row)} {row.due.isoformat()} 将至",
+        text=f"Proposal {row.number}: the {row.rule} is due on {row.due.isoformat()} (reminder {lead} before).",
+    )
 
 
 def escalated(session, row: Deadline, kind: str = "deadline_escalation") -> None:
@@ -44,11 +56,17 @@ def escalated(session, row: Deadline, kind: str = "deadline_escalation") -> None
     key = session.get(KeyProposal, row.number)
     if key is not None:
         recipients.append(key.supervising_leader)
-    outbox.notify(session, Outbox, kind, f"supervision.escalation:{row.id}:{row.due.isoformat()}", row.number,
-                  list(dict.fromkeys(recipients)),
-                  title=f"提案 {row.number}：{_what(row)} {row.due.isoformat()} 已逾期",
-                  text=f"Proposal {row.number}: the {row.rule} due on {row.due.isoformat()} has passed "
-                       f"without {_missing(row)}; escalated to supervision.")
+    outbox.notify(
+        session,
+        Outbox,
+        kind,
+        f"supervision.escalation:{row.id}:{row.due.isoformat()}",
+        row.number,
+        list(dict.fromkeys(recipients)),
+        title=f"提案 {row.number}：{_what(row)} {row.due.isoformat()} 已逾期",
+        text=f"Proposal {row.number}: the {row.rule} due on {row.due.isoformat()} has passed "
+        f"without {_missing(row)}; escalated to supervision.",
+    )
 
 
 def _missing(row: Deadline) -> str:
@@ -61,13 +79,20 @@ def _missing(row: Deadline) -> str:
     return "the input"
 
 
-def recalculated(session, row: Deadline, change: DeadlineChange, year: int,
-                 kind: str = "deadline_recalculated") -> None:
+def recalculated(
+    session, row: Deadline, change: DeadlineChange, year: int, kind: str = "deadline_recalculated"
+) -> None:
     recipients = [*_units(row), "role:staff"]
     old, new = change.old_due.isoformat(), change.new_due.isoformat()
-    outbox.notify(session, Outbox, kind, f"supervision.recalculation:{change.id}", row.number,
-                  list(dict.fromkeys(recipients)),
-                  title=f"提案 {row.number}：{_what(row)} 由 {old} 改为 {new}（{year}年放假安排已公布）",
-                  text=f"Proposal {row.number}: the {row.rule} was counted on the provisional {year} "
-                       f"calendar and was due on {old}; counted on the official {year} holiday "
-                       f"schedule it is due on {new}.")
+    outbox.notify(
+        session,
+        Outbox,
+        kind,
+        f"supervision.recalculation:{change.id}",
+        row.number,
+        list(dict.fromkeys(recipients)),
+        title=f"提案 {row.number}：{_what(row)} 由 {old} 改为 {new}（{year}年放假安排已公布）",
+        text=f"Proposal {row.number}: the {row.rule} was counted on the provisional {year} "
+        f"calendar and was due on {old}; counted on the official {year} holiday "
+        f"schedule it is due on {new}.",
+    )

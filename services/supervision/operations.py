@@ -12,6 +12,7 @@ schedule is entered (``ztc calendar add``). A date no source knows raises
 plain weekday in silence, so the engine retries and then raises an incident whose message names the
 calendar file to add; nothing of the job is kept.
 """
+
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
@@ -36,12 +37,29 @@ from . import key_proposals, milestones, notices, reply_clock, unit_facts  # noq
 
 from .access import actor, principal_of, require_calendar_keeper, require_pauser
 from .models import Deadline, Escalation, Outbox, Reminder
-from .records import (ASSIGNED, REASSIGNED, REHANDLING, SIGN_LIMIT_END, aware, clock_started_at,
-                      deadlines_of, escalated, iso, latest_reply, live_deadlines, live_reply,
-                      new_deadline, next_check, paused_since, pending_reminders, record_change,
-                      replace, utc, utc_now)
-from .rules import (CAP_RULE, CO_INPUT_RULE, OBJECTION_RULE, REPLY_RULES, SIGN_FOR_RULE, SupervisionRules,
-                    ends_at)
+from .records import (
+    ASSIGNED,
+    REASSIGNED,
+    REHANDLING,
+    SIGN_LIMIT_END,
+    aware,
+    clock_started_at,
+    deadlines_of,
+    escalated,
+    iso,
+    latest_reply,
+    live_deadlines,
+    live_reply,
+    new_deadline,
+    next_check,
+    paused_since,
+    pending_reminders,
+    record_change,
+    replace,
+    utc,
+    utc_now,
+)
+from .rules import CAP_RULE, CO_INPUT_RULE, OBJECTION_RULE, REPLY_RULES, SIGN_FOR_RULE, SupervisionRules, ends_at
 
 _NUMBER = fields.String(required=True, validate=validate.Length(min=1, max=50))
 _UNIT = fields.String(validate=validate.Length(min=1, max=100))
@@ -52,11 +70,14 @@ def _at(moment: datetime) -> str:
 
 
 def _no_reply_deadline(number: str) -> BusinessError:
-    return BusinessError("no_reply_deadline", f"proposal {number} has no open reply deadline; "
-                                              "supervision.open_deadlines opens it after the assignment")
+    return BusinessError(
+        "no_reply_deadline",
+        f"proposal {number} has no open reply deadline; supervision.open_deadlines opens it after the assignment",
+    )
 
 
 # -- the smoke diagram's escalation (kept as it was) ---------------------------------------------------
+
 
 def escalate(session, params: dict, principal: dict | None) -> dict:
     data = load(EscalateParams, params, "supervision.escalate parameters")
@@ -67,6 +88,7 @@ def escalate(session, params: dict, principal: dict | None) -> dict:
 
 
 # -- open_deadlines -------------------------------------------------------------------------------
+
 
 def _unique(items):
     return list(dict.fromkeys(items))
@@ -91,44 +113,62 @@ def open_deadlines(session, rules: SupervisionRules, params: dict, principal: di
     """
     data = load(OpenDeadlinesParams, params, "supervision.open_deadlines parameters")
     number, now, by = data["number"], utc_now(), actor(principal)
-    lock_subject(session, f"supervision:{number}")   # a unit's signing heard meanwhile waits for us
+    lock_subject(session, f"supervision:{number}")  # a unit's signing heard meanwhile waits for us
     units = _unique(data["units"])
     answering = _unique(data["answering_units"] or units)
     earlier = deadlines_of(session, number)
     start_event = REASSIGNED if earlier else ASSIGNED
     # Compute every due date before changing anything: an unknown calendar date fails the job whole.
-    computed = [(rules.deadline(rule, now), unit, [unit]) for unit in units
-                for rule in (SIGN_FOR_RULE, OBJECTION_RULE)]
+    computed = [(rules.deadline(rule, now), unit, [unit]) for unit in units for rule in (SIGN_FOR_RULE, OBJECTION_RULE)]
     # A unit assigned but not answering is a co-unit (主办 + 协办): its input to the lead is due.
     computed += [(rules.deadline(CO_INPUT_RULE, now), unit, [unit]) for unit in units if unit not in answering]
     # The reply clock counts from signing; until the answering units sign, from the end of their
     # sign-for limit (reply_clock: signing moves it earlier, with a clock_start change).
     signing_ends = max(ends_at(d.due) for d, unit, _ in computed if d.rule == SIGN_FOR_RULE and unit in answering)
     reply = rules.deadline("reply_deadline", signing_ends)
-    fresh = [new_deadline(number, d, unit=unit, units=owners, start_event=start_event, started_at=now,
-                          by=by) for d, unit, owners in computed]
-    fresh.append(new_deadline(number, reply, unit=None, units=answering, start_event=SIGN_LIMIT_END,
-                              started_at=utc(signing_ends), by=by))
+    fresh = [
+        new_deadline(number, d, unit=unit, units=owners, start_event=start_event, started_at=now, by=by)
+        for d, unit, owners in computed
+    ]
+    fresh.append(
+        new_deadline(
+            number, reply, unit=None, units=answering, start_event=SIGN_LIMIT_END, started_at=utc(signing_ends), by=by
+        )
+    )
     fresh[-1].created_at = now
     session.add_all(fresh)
     session.flush()
     reason = f"reassigned on {now.astimezone(CHINA_TZ).date().isoformat()}: the clocks start again"
     for old in (row for row in earlier if row.closed_at is None):
-        counterpart = next((new for new in fresh if new.unit == old.unit and (
-            new.rule == old.rule or (new.rule in REPLY_RULES and old.rule in REPLY_RULES))), None)
+        counterpart = next(
+            (
+                new
+                for new in fresh
+                if new.unit == old.unit
+                and (new.rule == old.rule or (new.rule in REPLY_RULES and old.rule in REPLY_RULES))
+            ),
+            None,
+        )
         replace(session, old, counterpart, now, by, reason)
     if data.get("key_proposal"):
         key_proposals.register(session, number, data["supervising_leader"], by, now)
         proposers = _unique(data.get("proposers") or [])
-        publish_event(session, Outbox, "proposal.key_selected", f"proposal.key_selected:{number}", number,
-                      members=[{"member": m, "role": "lead" if i == 0 else "co"} for i, m in enumerate(proposers)],
-                      payload={"supervising_leader": data["supervising_leader"]})
+        publish_event(
+            session,
+            Outbox,
+            "proposal.key_selected",
+            f"proposal.key_selected:{number}",
+            number,
+            members=[{"member": m, "role": "lead" if i == 0 else "co"} for i, m in enumerate(proposers)],
+            payload={"supervising_leader": data["supervising_leader"]},
+        )
     session.flush()
     unit_facts.apply_pending(session, number, rules)
     reply = fresh[-1]
-    return {"deadlines": [{"id": row.id, "rule": row.rule, "unit": row.unit, "due": row.due.isoformat()}
-                          for row in fresh],
-            "next_check": _at(_next_check(session, rules, reply, now))}
+    return {
+        "deadlines": [{"id": row.id, "rule": row.rule, "unit": row.unit, "due": row.due.isoformat()} for row in fresh],
+        "next_check": _at(_next_check(session, rules, reply, now)),
+    }
 
 
 def _co_input_deadlines(session, number: str):
@@ -159,8 +199,12 @@ def _remind_or_escalate(session, rules: SupervisionRules, row, now: datetime) ->
     if now >= ends_at(row.due):
         if escalated(session, row):
             return "none"
-        session.add_all([Escalation(number=row.number, deadline_id=row.id, due=row.due, unit=unit,
-                                    escalated_at=now) for unit in row.units])
+        session.add_all(
+            [
+                Escalation(number=row.number, deadline_id=row.id, due=row.due, unit=unit, escalated_at=now)
+                for unit in row.units
+            ]
+        )
         row.status = "missed"
         notices.escalated(session, row)
         return "escalate"
@@ -168,8 +212,14 @@ def _remind_or_escalate(session, rules: SupervisionRules, row, now: datetime) ->
     if not due_now:
         return "none"
     lead, moment = due_now[-1]
-    reminder = Reminder(deadline_id=row.id, lead_amount=lead.amount, lead_unit=lead.unit,
-                        for_due=row.due, due_at=utc(moment), sent_at=now)
+    reminder = Reminder(
+        deadline_id=row.id,
+        lead_amount=lead.amount,
+        lead_unit=lead.unit,
+        for_due=row.due,
+        due_at=utc(moment),
+        sent_at=now,
+    )
     session.add(reminder)
     session.flush()
     notices.reminded(session, row, reminder)
@@ -177,6 +227,7 @@ def _remind_or_escalate(session, rules: SupervisionRules, row, now: datetime) ->
 
 
 # -- check ----------------------------------------------------------------------------------------
+
 
 def check(session, rules: SupervisionRules, params: dict, principal: dict | None) -> dict:
     """``supervision.check {number}``: remind, escalate or nothing, for the live reply deadline.
@@ -213,8 +264,11 @@ def check(session, rules: SupervisionRules, params: dict, principal: dict | None
         raise _no_reply_deadline(number)
     action = _remind_or_escalate(session, rules, row, now)
     co_units = {co.unit: _remind_or_escalate(session, rules, co, now) for co in _co_input_deadlines(session, number)}
-    signing = {d.unit: _remind_or_escalate(session, rules, d, now) for d in _sign_for_deadlines(session, number)
-               if not escalated(session, d)}
+    signing = {
+        d.unit: _remind_or_escalate(session, rules, d, now)
+        for d in _sign_for_deadlines(session, number)
+        if not escalated(session, d)
+    }
     session.flush()
     result = {"action": action, "next_check": _at(_next_check(session, rules, row, now))}
     if co_units:
@@ -225,6 +279,7 @@ def check(session, rules: SupervisionRules, params: dict, principal: dict | None
 
 
 # -- B follow-ups: a deadline per milestone (milestones.py) --------------------------------------
+
 
 def open_milestones(session, rules: SupervisionRules, params: dict, principal: dict | None) -> dict:
     return milestones.open_milestones(session, rules, params, principal)
@@ -245,17 +300,23 @@ def reply_due(session, number: str, principal) -> dict | None:
     from .queries import require_sight_of
 
     principal = principal_of(principal)
-    if not deadlines_of(session, str(number)):   # not opened yet: nothing has passed
+    if not deadlines_of(session, str(number)):  # not opened yet: nothing has passed
         return None
     require_sight_of(session, str(number), principal)
     row = live_reply(session, str(number))
     if row is None:
         return None
-    return {"number": row.number, "rule": row.rule, "due": row.due.isoformat(),
-            "ends_at": ends_at(row.due).isoformat(), "paused": paused_since(session, row) is not None}
+    return {
+        "number": row.number,
+        "rule": row.rule,
+        "due": row.due.isoformat(),
+        "ends_at": ends_at(row.due).isoformat(),
+        "paused": paused_since(session, row) is not None,
+    }
 
 
 # -- extend ---------------------------------------------------------------------------------------
+
 
 def extended_until(rules: SupervisionRules, due: date, data: dict) -> date:
     """The new reply deadline an approval sets: staff's own date; else the date the unit asked for;
@@ -267,8 +328,10 @@ def extended_until(rules: SupervisionRules, due: date, data: dict) -> date:
         return data["asked_until"]
     if data.get("asked_months") is not None:
         return rules.calendar.add_months(due, data["asked_months"])
-    raise InvalidInput("supervision.extend parameters is not valid", {"until": [
-        "an approved extension says until when, or the unit's request does (a date or months)"]})
+    raise InvalidInput(
+        "supervision.extend parameters is not valid",
+        {"until": ["an approved extension says until when, or the unit's request does (a date or months)"]},
+    )
 
 
 def extend(session, rules: SupervisionRules, params: dict, principal: dict | None) -> dict:
@@ -292,27 +355,45 @@ def extend(session, rules: SupervisionRules, params: dict, principal: dict | Non
     asked = data.get("requested_at")
     for what, moment in (("asked", asked), ("approved", now)):
         if moment is not None and moment >= end:
-            raise BusinessError("extension_after_deadline",
-                                f"an extension is asked and approved before the deadline; this one was {what} "
-                                f"on {moment.astimezone(CHINA_TZ).date().isoformat()}, after the reply was due "
-                                f"on {row.due.isoformat()}")
+            raise BusinessError(
+                "extension_after_deadline",
+                f"an extension is asked and approved before the deadline; this one was {what} "
+                f"on {moment.astimezone(CHINA_TZ).date().isoformat()}, after the reply was due "
+                f"on {row.due.isoformat()}",
+            )
     if until <= row.due:
-        raise InvalidInput("supervision.extend parameters is not valid", {"until": [
-            f"an extension must end after the current due date {row.due.isoformat()}"]})
+        raise InvalidInput(
+            "supervision.extend parameters is not valid",
+            {"until": [f"an extension must end after the current due date {row.due.isoformat()}"]},
+        )
     cap = rules.deadline(CAP_RULE, clock_started_at(session, number) or aware(row.started_at))
     if until > cap.due:
-        raise BusinessError("extension_too_long",
-                            f"{until.isoformat()} is after {cap.due.isoformat()}, the latest reply date: "
-                            f"rule {CAP_RULE} ({cap.amount} {cap.unit}) from signing on "
-                            f"{cap.start.isoformat()}, rulebook {cap.rulebook} {cap.rulebook_version}")
+        raise BusinessError(
+            "extension_too_long",
+            f"{until.isoformat()} is after {cap.due.isoformat()}, the latest reply date: "
+            f"rule {CAP_RULE} ({cap.amount} {cap.unit}) from signing on "
+            f"{cap.start.isoformat()}, rulebook {cap.rulebook} {cap.rulebook_version}",
+        )
     reason = (data["reason"] + "; " if data["reason"] else "") + (
         f"approved within the cap {cap.due.isoformat()} ({CAP_RULE}: {cap.amount} {cap.unit} from "
-        f"{cap.start.isoformat()}, rulebook {cap.rulebook} {cap.rulebook_version})")
+        f"{cap.start.isoformat()}, rulebook {cap.rulebook} {cap.rulebook_version})"
+    )
     record_change(session, row, "extension", now, actor(principal), reason, row.due, until)
     # Tell whoever keeps the unit's request (the assignment service) that staff approved it.
-    publish_event(session, Outbox, DEADLINE_EXTENDED, f"{DEADLINE_EXTENDED}:{row.id}:{until.isoformat()}",
-                  number, payload={"number": number, "until": until.isoformat(), "previous_due": row.due.isoformat(),
-                                   "by": actor(principal), "reason": data["reason"]})
+    publish_event(
+        session,
+        Outbox,
+        DEADLINE_EXTENDED,
+        f"{DEADLINE_EXTENDED}:{row.id}:{until.isoformat()}",
+        number,
+        payload={
+            "number": number,
+            "until": until.isoformat(),
+            "previous_due": row.due.isoformat(),
+            "by": actor(principal),
+            "reason": data["reason"],
+        },
+    )
     row.due = until
     if row.status == "missed":
         row.status = "open"
@@ -321,6 +402,7 @@ def extend(session, rules: SupervisionRules, params: dict, principal: dict | Non
 
 
 # -- pause and resume ----------------------------------------------------------------------------
+
 
 class PauseParams(Schema):
     number = _NUMBER
@@ -361,9 +443,17 @@ def resume(session, rules: SupervisionRules, params: dict, principal) -> dict:
     days = (now.astimezone(CHINA_TZ).date() - since.astimezone(CHINA_TZ).date()).days
     old_due = row.due
     row.due = old_due + timedelta(days=days)
-    record_change(session, row, "resume", now, actor(principal),
-                  f"{data['reason']}; paused {days} day(s) since {since.astimezone(CHINA_TZ).date().isoformat()}, "
-                  "added to the due date", old_due, row.due)
+    record_change(
+        session,
+        row,
+        "resume",
+        now,
+        actor(principal),
+        f"{data['reason']}; paused {days} day(s) since {since.astimezone(CHINA_TZ).date().isoformat()}, "
+        "added to the due date",
+        old_due,
+        row.due,
+    )
     if row.status == "missed" and now < ends_at(row.due):
         row.status = "open"
     session.flush()
@@ -371,6 +461,7 @@ def resume(session, rules: SupervisionRules, params: dict, principal) -> dict:
 
 
 # -- restart --------------------------------------------------------------------------------------
+
 
 def restart(session, rules: SupervisionRules, params: dict, principal: dict | None) -> dict:
     """``supervision.restart {number, rule}``: a new reply deadline from now by ``rule`` (re-handling
@@ -383,8 +474,15 @@ def restart(session, rules: SupervisionRules, params: dict, principal: dict | No
     previous = latest_reply(session, number)
     if previous is None:
         raise _no_reply_deadline(number)
-    row = new_deadline(number, rules.deadline(data["rule"], now), unit=None, units=previous.units,
-                       start_event=REHANDLING, started_at=now, by=by)
+    row = new_deadline(
+        number,
+        rules.deadline(data["rule"], now),
+        unit=None,
+        units=previous.units,
+        start_event=REHANDLING,
+        started_at=now,
+        by=by,
+    )
     session.add(row)
     session.flush()
     reason = data["reason"] or "re-handling requested: the reply clock starts again"
@@ -394,6 +492,7 @@ def restart(session, rules: SupervisionRules, params: dict, principal: dict | No
 
 
 # -- close ----------------------------------------------------------------------------------------
+
 
 def close(session, rules: SupervisionRules, params: dict, principal: dict | None) -> dict:
     """``supervision.close {number[, replied_at]}``: the reply is accepted; every live deadline closes.
@@ -428,13 +527,15 @@ def close(session, rules: SupervisionRules, params: dict, principal: dict | None
             row.status = "closed"
         row.closed_at = now
     session.flush()
-    signing = [row for row in deadlines_of(session, number)
-               if row.rule == SIGN_FOR_RULE and row.status != "superseded"]
-    return {"replied_on_time": latest_reply(session, number).status == "met",
-            "signed_on_time": all(row.status == "met" for row in signing)}
+    signing = [row for row in deadlines_of(session, number) if row.rule == SIGN_FOR_RULE and row.status != "superseded"]
+    return {
+        "replied_on_time": latest_reply(session, number).status == "met",
+        "signed_on_time": all(row.status == "met" for row in signing),
+    }
 
 
 # -- recompute_provisional --------------------------------------------------------------------------
+
 
 class RecomputeParams(Schema):
     year = fields.Integer(required=True, strict=True, validate=validate.Range(1949, 2999))
@@ -480,9 +581,11 @@ def recompute_provisional(session, rules: SupervisionRules, params: dict, princi
     year = load(RecomputeParams, params, "recompute_provisional parameters")["year"]
     now, by = utc_now(), actor(principal)
     status = rules.calendar_year(year)
-    rows = session.scalars(select(Deadline).where(Deadline.closed_at.is_(None),
-                                                  Deadline.amount_unit == "working_days")
-                           .order_by(Deadline.id)).all()
+    rows = session.scalars(
+        select(Deadline)
+        .where(Deadline.closed_at.is_(None), Deadline.amount_unit == "working_days")
+        .order_by(Deadline.id)
+    ).all()
     affected = [row for row in rows if year in ((row.calendar or {}).get("provisional_years") or [])]
     moved, still = [], 0
     for row in affected:
@@ -490,24 +593,39 @@ def recompute_provisional(session, rules: SupervisionRules, params: dict, princi
         account = rules.recount(row.start_date, row.amount)
         previous_end, end = date.fromisoformat(before["end"]), date.fromisoformat(account["end"])
         changed = _differences(before, account)
-        account["recomputed"] = {"at": iso(now), "by": by, "year": year, "calendar": status["status"],
-                                 "previous_end": previous_end.isoformat(), "changed_days": changed}
+        account["recomputed"] = {
+            "at": iso(now),
+            "by": by,
+            "year": year,
+            "calendar": status["status"],
+            "previous_end": previous_end.isoformat(),
+            "changed_days": changed,
+        }
         row.calendar = account  # a new dict, so the JSON column is written
         still += bool(account["provisional"])
         if end == previous_end or row.due != previous_end:
             continue
         sources = "; ".join(f"{name}: {text}" for name, text in status["sources"].items())
-        reason = (f"the {year} holiday calendar is now {status['status']} ({sources}); counted again, "
-                  f"{row.amount} working days from {row.start_date.isoformat()} end on {end.isoformat()}"
-                  + (f": {', '.join(changed)}" if changed else ""))
+        reason = (
+            f"the {year} holiday calendar is now {status['status']} ({sources}); counted again, "
+            f"{row.amount} working days from {row.start_date.isoformat()} end on {end.isoformat()}"
+            + (f": {', '.join(changed)}" if changed else "")
+        )
         change = record_change(session, row, "recalculation", now, by, reason, row.due, end)
         row.due = end
         if row.status == "missed" and now < ends_at(end):
             row.status = "open"
         session.flush()
         notices.recalculated(session, row, change, year)
-        moved.append({"id": row.id, "number": row.number, "rule": row.rule, "unit": row.unit,
-                      "old_due": previous_end.isoformat(), "new_due": end.isoformat()})
+        moved.append(
+            {
+                "id": row.id,
+                "number": row.number,
+                "rule": row.rule,
+                "unit": row.unit,
+                "old_due": previous_end.isoformat(),
+                "new_due": end.isoformat(),
+            }
+        )
     session.flush()
-    return {"year": year, "calendar": status, "recounted": len(affected), "moved": moved,
-            "still_provisional": still}
+    return {"year": year, "calendar": status, "recounted": len(affected), "moved": moved, "still_provisional": still}

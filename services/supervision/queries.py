@@ -7,6 +7,7 @@ counted, and which source decided each date; ``provisional`` when a year without
 holiday schedule was counted), every pause, resume, extension, restart and recalculation with who
 and why, the reminders and escalations, the current due date and status.
 """
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -29,8 +30,7 @@ def require_sight_of(session, number: str, principal: dict, is_proposer=None) ->
     proposed it (intake knows); without it, or for a caller who is neither, Forbidden."""
     unit = restricted_unit(principal)
     if unit is not None:
-        involved = any(row.unit == unit or unit in (row.units or [])
-                       for row in deadlines_of(session, number))
+        involved = any(row.unit == unit or unit in (row.units or []) for row in deadlines_of(session, number))
         if not involved:
             raise Forbidden(f"proposal {number} was not given to {unit}; a unit sees its own proposals only")
         return unit
@@ -38,8 +38,10 @@ def require_sight_of(session, number: str, principal: dict, is_proposer=None) ->
         return None
     if "member" in principal["roles"] and is_proposer is not None and is_proposer():
         return None
-    raise Forbidden(f"proposal {number}'s deadlines and supervision are seen by its proposers, staff, "
-                    "the committee, leaders and the units it was given to")
+    raise Forbidden(
+        f"proposal {number}'s deadlines and supervision are seen by its proposers, staff, "
+        "the committee, leaders and the units it was given to"
+    )
 
 
 def _by_deadline(session, model, ids):
@@ -58,8 +60,14 @@ def _cap(session, rules: SupervisionRules, number: str) -> dict | None:
         cap = rules.deadline(CAP_RULE, start)
     except UnknownCalendarDate as exc:  # a query still answers; the job that needs it fails loudly
         return {"rule": CAP_RULE, "error": str(exc)}
-    return {"rule": CAP_RULE, "amount": cap.amount, "unit": cap.unit, "from": cap.start.isoformat(),
-            "latest_due": cap.due.isoformat(), "rulebook_version": cap.rulebook_version}
+    return {
+        "rule": CAP_RULE,
+        "amount": cap.amount,
+        "unit": cap.unit,
+        "from": cap.start.isoformat(),
+        "latest_due": cap.due.isoformat(),
+        "rulebook_version": cap.rulebook_version,
+    }
 
 
 def _calendar_sentence(account: dict | None) -> str:
@@ -71,67 +79,106 @@ def _calendar_sentence(account: dict | None) -> str:
     recomputed = account.get("recomputed")
     if recomputed:
         on = local_date(datetime.fromisoformat(recomputed["at"])).isoformat()
-        sentence += (f" Counted again on {on} when the {recomputed['year']} holiday calendar became "
-                     f"{recomputed['calendar']} (it had ended on {recomputed['previous_end']}).")
+        sentence += (
+            f" Counted again on {on} when the {recomputed['year']} holiday calendar became "
+            f"{recomputed['calendar']} (it had ended on {recomputed['previous_end']})."
+        )
     sentence += f" Days not counted: {skipped}."
     sentence += f" Make-up working days counted: {made_up}." if made_up else ""
     if account.get("provisional"):
         years = ", ".join(str(year) for year in account.get("provisional_years", []))
-        sentence += (f" PROVISIONAL: {years} has no official holiday schedule yet, so its dates were "
-                     "counted on weekends and the statutory holidays only (no make-up working days or "
-                     "bridge days); the deadline is counted again when the schedule is entered.")
+        sentence += (
+            f" PROVISIONAL: {years} has no official holiday schedule yet, so its dates were "
+            "counted on weekends and the statutory holidays only (no make-up working days or "
+            "bridge days); the deadline is counted again when the schedule is entered."
+        )
     return sentence
 
 
 def _sentence(row: Deadline, changes: list[DeadlineChange]) -> str:
     owner = f" for {row.unit}" if row.unit else f" for {', '.join(row.units)}"
-    if row.milestone is not None:   # the unit's own date, reminded by the rulebook's lead times
-        text = (f"{row.rule}{owner}: milestone {row.milestone} \"{row.label}\", promised in its category B "
-                f"reply, accepted on {row.start_date.isoformat()}, due {row.original_due.isoformat()} (the "
-                f"unit's date; reminders from rulebook {row.rulebook} {row.rulebook_version}, {row.rulebook_hash}).")
+    if row.milestone is not None:  # the unit's own date, reminded by the rulebook's lead times
+        text = (
+            f'{row.rule}{owner}: milestone {row.milestone} "{row.label}", promised in its category B '
+            f"reply, accepted on {row.start_date.isoformat()}, due {row.original_due.isoformat()} (the "
+            f"unit's date; reminders from rulebook {row.rulebook} {row.rulebook_version}, {row.rulebook_hash})."
+        )
     else:
-        text = (f"{row.rule}{owner}: {row.amount} {row.amount_unit.replace('_', ' ')} from "
-                f"{row.start_event.replace('_', ' ')} on {row.start_date.isoformat()} (rulebook {row.rulebook} "
-                f"{row.rulebook_version}, {row.rulebook_hash}), due {row.original_due.isoformat()}.")
+        text = (
+            f"{row.rule}{owner}: {row.amount} {row.amount_unit.replace('_', ' ')} from "
+            f"{row.start_event.replace('_', ' ')} on {row.start_date.isoformat()} (rulebook {row.rulebook} "
+            f"{row.rulebook_version}, {row.rulebook_hash}), due {row.original_due.isoformat()}."
+        )
     text += _calendar_sentence(row.calendar)
     for change in changes:
         moved = f" {iso(change.old_due)} -> {iso(change.new_due) or 'stopped'}"
-        text += (f" {change.kind.capitalize()} on {local_date(aware(change.at)).isoformat()} by "
-                 f"{change.by}:{moved}" + (f" ({change.reason})" if change.reason else "") + ".")
+        text += (
+            f" {change.kind.capitalize()} on {local_date(aware(change.at)).isoformat()} by "
+            f"{change.by}:{moved}" + (f" ({change.reason})" if change.reason else "") + "."
+        )
     if row.fulfilled_at is not None:
-        text += (f" {'Signed' if row.rule == 'sign_for_limit' else 'Done'} on "
-                 f"{local_date(aware(row.fulfilled_at)).isoformat()} by {row.fulfilled_by}.")
+        text += (
+            f" {'Signed' if row.rule == 'sign_for_limit' else 'Done'} on "
+            f"{local_date(aware(row.fulfilled_at)).isoformat()} by {row.fulfilled_by}."
+        )
     clock = [c for c in changes if c.kind in ("pause", "resume")]
     if clock and clock[-1].kind == "pause":
-        text += (f" PAUSED since {local_date(aware(clock[-1].at)).isoformat()} ({clock[-1].reason}): "
-                 "the days paused are added to the due date when it resumes.")
+        text += (
+            f" PAUSED since {local_date(aware(clock[-1].at)).isoformat()} ({clock[-1].reason}): "
+            "the days paused are added to the due date when it resumes."
+        )
     return text + f" Now due {row.due.isoformat()}, {row.status}."
 
 
 def _view(row, changes, reminders, escalations, replaced_by, cap, now) -> dict:
     view = {
-        "id": row.id, "number": row.number, "rule": row.rule, "unit": row.unit,
+        "id": row.id,
+        "number": row.number,
+        "rule": row.rule,
+        "unit": row.unit,
         "units": list(row.units or []),
-        "status": row.status, "live": row.closed_at is None,
+        "status": row.status,
+        "live": row.closed_at is None,
         "start": {"event": row.start_event, "at": iso(row.started_at), "date": row.start_date.isoformat()},
         "rulebook": {"name": row.rulebook, "version": row.rulebook_version, "hash": row.rulebook_hash},
         "duration": {"amount": row.amount, "unit": row.amount_unit},
         "calendar": row.calendar,
         "provisional": bool((row.calendar or {}).get("provisional")),
-        "original_due": row.original_due.isoformat(), "due": row.due.isoformat(),
-        "ends_at": ends_at(row.due).isoformat(), "passed": now >= ends_at(row.due),
-        "changes": [{"kind": c.kind, "at": iso(c.at), "by": c.by, "reason": c.reason,
-                     "old_due": iso(c.old_due), "new_due": iso(c.new_due)} for c in changes],
-        "replaces": row.replaces_id, "replaced_by": replaced_by,
-        "reminders": [{"lead": {"amount": r.lead_amount, "unit": r.lead_unit}, "for_due": iso(r.for_due),
-                       "due_at": iso(r.due_at), "sent_at": iso(r.sent_at)} for r in reminders],
-        "escalations": [{"unit": e.unit, "due": iso(e.due), "escalated_at": iso(e.escalated_at)}
-                        for e in escalations],
-        "opened_by": row.opened_by, "created_at": iso(row.created_at), "closed_at": iso(row.closed_at),
-        "paused": bool([c for c in changes if c.kind in ("pause", "resume")][-1:]
-                       and [c for c in changes if c.kind in ("pause", "resume")][-1].kind == "pause"),
-        "fulfilled": ({"at": iso(row.fulfilled_at), "by": row.fulfilled_by}
-                      if row.fulfilled_at is not None else None),
+        "original_due": row.original_due.isoformat(),
+        "due": row.due.isoformat(),
+        "ends_at": ends_at(row.due).isoformat(),
+        "passed": now >= ends_at(row.due),
+        "changes": [
+            {
+                "kind": c.kind,
+                "at": iso(c.at),
+                "by": c.by,
+                "reason": c.reason,
+                "old_due": iso(c.old_due),
+                "new_due": iso(c.new_due),
+            }
+            for c in changes
+        ],
+        "replaces": row.replaces_id,
+        "replaced_by": replaced_by,
+        "reminders": [
+            {
+                "lead": {"amount": r.lead_amount, "unit": r.lead_unit},
+                "for_due": iso(r.for_due),
+                "due_at": iso(r.due_at),
+                "sent_at": iso(r.sent_at),
+            }
+            for r in reminders
+        ],
+        "escalations": [{"unit": e.unit, "due": iso(e.due), "escalated_at": iso(e.escalated_at)} for e in escalations],
+        "opened_by": row.opened_by,
+        "created_at": iso(row.created_at),
+        "closed_at": iso(row.closed_at),
+        "paused": bool(
+            [c for c in changes if c.kind in ("pause", "resume")][-1:]
+            and [c for c in changes if c.kind in ("pause", "resume")][-1].kind == "pause"
+        ),
+        "fulfilled": ({"at": iso(row.fulfilled_at), "by": row.fulfilled_by} if row.fulfilled_at is not None else None),
         "explanation": _sentence(row, changes),
     }
     if row.milestone is not None:
@@ -161,12 +208,18 @@ def deadlines(session, rules: SupervisionRules, number, principal, is_proposer=N
     replaced_by = {row.replaces_id: row.id for row in rows if row.replaces_id is not None}
     cap = _cap(session, rules, str(number)) if any(row.rule in REPLY_RULES for row in visible) else None
     now = utc_now()
+
     def raised(row):  # a unit sees the escalations of its own work only
         return [e for e in escalations[row.id] if unit is None or e.unit == unit]
 
-    return {"number": str(number), "as_of": iso(now),
-            "deadlines": [_view(row, changes[row.id], reminders[row.id], raised(row),
-                                replaced_by.get(row.id), cap, now) for row in visible]}
+    return {
+        "number": str(number),
+        "as_of": iso(now),
+        "deadlines": [
+            _view(row, changes[row.id], reminders[row.id], raised(row), replaced_by.get(row.id), cap, now)
+            for row in visible
+        ],
+    }
 
 
 def overdue(session, principal) -> dict:
@@ -187,10 +240,17 @@ def overdue(session, principal) -> dict:
     for row in rows:
         raised = {e.unit: e for e in escalations[row.id] if e.due == row.due}
         for unit in row.units:
-            per_unit[unit].append({
-                "number": row.number, "deadline_id": row.id, "rule": row.rule, "due": row.due.isoformat(),
-                "days_overdue": (today - row.due).days,
-                "escalated_at": iso(raised[unit].escalated_at) if unit in raised else None})
-    return {"as_of": iso(now),
-            "units": [{"unit": unit, "count": len(items), "overdue": items}
-                      for unit, items in sorted(per_unit.items())]}
+            per_unit[unit].append(
+                {
+                    "number": row.number,
+                    "deadline_id": row.id,
+                    "rule": row.rule,
+                    "due": row.due.isoformat(),
+                    "days_overdue": (today - row.due).days,
+                    "escalated_at": iso(raised[unit].escalated_at) if unit in raised else None,
+                }
+            )
+    return {
+        "as_of": iso(now),
+        "units": [{"unit": unit, "count": len(items), "overdue": items} for unit, items in sorted(per_unit.items())],
+    }

@@ -1,4 +1,5 @@
 """What the deadline jobs and queries share: reading deadlines back, opening, replacing and timing them."""
+
 from __future__ import annotations
 
 from datetime import datetime, timezone
@@ -56,8 +57,7 @@ def live_reply(session, number: str) -> Deadline | None:
 
 def latest_reply(session, number: str) -> Deadline | None:
     """The newest reply deadline not superseded: the live one, or the one the last reply closed."""
-    rows = [row for row in deadlines_of(session, number)
-            if row.rule in REPLY_RULES and row.status != "superseded"]
+    rows = [row for row in deadlines_of(session, number) if row.rule in REPLY_RULES and row.status != "superseded"]
     return rows[-1] if rows else None
 
 
@@ -65,33 +65,58 @@ def clock_started_at(session, number: str) -> datetime | None:
     """When the reply clock of the current assignment started: the start of its ``reply_deadline``
     (the answering units' signing, or the end of their sign-for limit), from which the extension
     cap counts."""
-    rows = [row for row in deadlines_of(session, number)
-            if row.rule == "reply_deadline" and row.status != "superseded"]
+    rows = [row for row in deadlines_of(session, number) if row.rule == "reply_deadline" and row.status != "superseded"]
     return aware(rows[-1].started_at) if rows else None
 
 
 def paused_since(session, row: Deadline) -> datetime | None:
     """When a paused deadline was paused (its last ``pause`` not followed by a ``resume``), or None."""
-    changes = session.scalars(select(DeadlineChange).where(DeadlineChange.deadline_id == row.id,
-                                                           DeadlineChange.kind.in_(("pause", "resume")))
-                              .order_by(DeadlineChange.id)).all()
+    changes = session.scalars(
+        select(DeadlineChange)
+        .where(DeadlineChange.deadline_id == row.id, DeadlineChange.kind.in_(("pause", "resume")))
+        .order_by(DeadlineChange.id)
+    ).all()
     return aware(changes[-1].at) if changes and changes[-1].kind == "pause" else None
 
 
-def new_deadline(number: str, computed: rulebooks.Deadline, *, unit: str | None, units: list[str],
-                 start_event: str, started_at: datetime, by: str) -> Deadline:
+def new_deadline(
+    number: str,
+    computed: rulebooks.Deadline,
+    *,
+    unit: str | None,
+    units: list[str],
+    start_event: str,
+    started_at: datetime,
+    by: str,
+) -> Deadline:
     return Deadline(
-        number=number, rule=computed.rule, unit=unit, units=list(units), start_event=start_event,
-        started_at=started_at, start_date=computed.start, rulebook=computed.rulebook,
-        rulebook_version=computed.rulebook_version, rulebook_hash=computed.rulebook_hash,
-        amount=computed.amount, amount_unit=computed.unit, original_due=computed.due, due=computed.due,
-        calendar=computed.explanation, status="open", opened_by=by, created_at=started_at)
+        number=number,
+        rule=computed.rule,
+        unit=unit,
+        units=list(units),
+        start_event=start_event,
+        started_at=started_at,
+        start_date=computed.start,
+        rulebook=computed.rulebook,
+        rulebook_version=computed.rulebook_version,
+        rulebook_hash=computed.rulebook_hash,
+        amount=computed.amount,
+        amount_unit=computed.unit,
+        original_due=computed.due,
+        due=computed.due,
+        calendar=computed.explanation,
+        status="open",
+        opened_by=by,
+        created_at=started_at,
+    )
 
 
-def record_change(session, row: Deadline, kind: str, at: datetime, by: str, reason: str,
-                  old_due, new_due) -> DeadlineChange:
-    change = DeadlineChange(deadline_id=row.id, kind=kind, at=at, by=by, reason=reason,
-                            old_due=old_due, new_due=new_due)
+def record_change(
+    session, row: Deadline, kind: str, at: datetime, by: str, reason: str, old_due, new_due
+) -> DeadlineChange:
+    change = DeadlineChange(
+        deadline_id=row.id, kind=kind, at=at, by=by, reason=reason, old_due=old_due, new_due=new_due
+    )
     session.add(change)
     return change
 
@@ -112,9 +137,9 @@ def replace(session, old: Deadline, new: Deadline | None, at: datetime, by: str,
 
 # -- timing of the reply deadline ------------------------------------------------------------------
 
+
 def reminders_for_due(session, row: Deadline) -> list[Reminder]:
-    return list(session.scalars(select(Reminder).where(Reminder.deadline_id == row.id,
-                                                       Reminder.for_due == row.due)))
+    return list(session.scalars(select(Reminder).where(Reminder.deadline_id == row.id, Reminder.for_due == row.due)))
 
 
 def pending_reminders(session, rules: SupervisionRules, row: Deadline) -> list[tuple]:
@@ -125,14 +150,19 @@ def pending_reminders(session, rules: SupervisionRules, row: Deadline) -> list[t
     """
     given = [aware(r.due_at) for r in reminders_for_due(session, row)]
     moments = [(lead, rules.before(row.due, lead)) for lead in rules.reminder_lead_times(row.rule)]
-    return sorted(((lead, moment) for lead, moment in moments
-                   if not any(at >= moment for at in given)), key=lambda pair: pair[1])
+    return sorted(
+        ((lead, moment) for lead, moment in moments if not any(at >= moment for at in given)), key=lambda pair: pair[1]
+    )
 
 
 def escalated(session, row: Deadline) -> bool:
     """Whether the deadline's current due date has been escalated."""
-    return session.scalars(select(Escalation.id).where(Escalation.deadline_id == row.id,
-                                                       Escalation.due == row.due)).first() is not None
+    return (
+        session.scalars(
+            select(Escalation.id).where(Escalation.deadline_id == row.id, Escalation.due == row.due)
+        ).first()
+        is not None
+    )
 
 
 def next_check(session, rules: SupervisionRules, row: Deadline, now: datetime) -> datetime:

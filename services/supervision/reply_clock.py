@@ -8,6 +8,7 @@ from the signing: from the latest answering unit's signing (each counted no late
 its own limit), recorded as a ``clock_start`` change that says which unit signed when. A due date
 already moved by an extension is kept. Re-handling (``rehandling_reply``) counts from its request.
 """
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -15,8 +16,7 @@ from datetime import datetime
 from shared.calendar import local_date
 
 from .models import Deadline
-from .records import (SIGN_LIMIT_END, SIGNED, aware, deadlines_of, live_reply, record_change, utc,
-                      utc_now)
+from .records import SIGN_LIMIT_END, SIGNED, aware, deadlines_of, live_reply, record_change, utc, utc_now
 from .rules import SIGN_FOR_RULE, SupervisionRules, ends_at
 
 COUNTS_FROM_SIGNING = (SIGNED, SIGN_LIMIT_END)
@@ -42,8 +42,11 @@ def signing_start(session, number: str, units: list[str]) -> tuple[datetime, str
             account.append(f"{unit} signed on {local_date(at).isoformat()}")
         else:
             at, all_in_time = limit_end, False
-            late = (f"signed late on {local_date(aware(row.fulfilled_at)).isoformat()}"
-                    if row.fulfilled_at is not None else "not signed yet")
+            late = (
+                f"signed late on {local_date(aware(row.fulfilled_at)).isoformat()}"
+                if row.fulfilled_at is not None
+                else "not signed yet"
+            )
             account.append(f"{unit} {late}: counted as signed when its limit ran out on {row.due.isoformat()}")
         moments.append(at)
     return max(moments), (SIGNED if all_in_time else SIGN_LIMIT_END), account
@@ -66,8 +69,11 @@ def restart_from_signing(session, rules: SupervisionRules, number: str, by: str)
     row.original_due, row.calendar = computed.due, computed.explanation
     if not extended:
         row.due = computed.due
-    reason = ("the reply clock counts from signing: " + "; ".join(account)
-              + (f"; the due date {old_due.isoformat()} set by an extension is kept" if extended else ""))
+    reason = (
+        "the reply clock counts from signing: "
+        + "; ".join(account)
+        + (f"; the due date {old_due.isoformat()} set by an extension is kept" if extended else "")
+    )
     record_change(session, row, "clock_start", utc_now(), by, reason, old_due, row.due)
     if row.status == "missed" and utc_now() < ends_at(row.due):
         row.status = "open"

@@ -12,6 +12,7 @@ file) raises :class:`~shared.calendar.UnknownCalendarDate`. It is never caught h
 a technical failure, so the engine retries and then raises an incident whose message names the file
 to add (``bpmn/calendar/<year>.yaml``).
 """
+
 from __future__ import annotations
 
 import abc
@@ -22,6 +23,7 @@ from shared.rulebook import Deadline, Duration, Rulebook, deadline, load_ruleboo
 
 # Reply deadlines: the clocks the diagram waits on, reminded before and escalated after.
 from shared.contracts.jobs.supervision import REPLY_RULES  # noqa: E402, F401 - re-exported
+
 # Per-unit clocks opened for every assigned unit.
 SIGN_FOR_RULE = "sign_for_limit"
 OBJECTION_RULE = "objection_window"

@@ -4,6 +4,7 @@ Jobs commit through the ``@job`` entrypoint (effects, inbox row and result in on
 the one RPC command (the supervising leader's log) commits here. Every RPC call carries the
 principal ``{user, roles, unit}``.
 """
+
 from __future__ import annotations
 
 from nameko.extensions import DependencyProvider
@@ -89,8 +90,7 @@ class SupervisionService(Pingable):
 
     @api
     def deadlines(self, number, principal=None):
-        return queries.deadlines(self.db.session, self.rules, number, principal,
-                                 self._is_proposer(number, principal))
+        return queries.deadlines(self.db.session, self.rules, number, principal, self._is_proposer(number, principal))
 
     @api
     def reply_due(self, number, principal=None):
@@ -137,25 +137,29 @@ class SupervisionService(Pingable):
     @api
     def propose_key_proposals(self, year, body, principal=None):
         """Staff put a list of key proposals to the chair's meeting."""
-        result = key_selection.propose_list(self.db.session, self.rules.rulebook, year, body, principal,
-                                            self._filing_facts(principal))
+        result = key_selection.propose_list(
+            self.db.session, self.rules.rulebook, year, body, principal, self._filing_facts(principal)
+        )
         self.db.commit()
         return result
 
     @api
     def decide_key_proposals(self, list_id, body, principal=None):
         """The chair's meeting decides on a list: the chosen proposals become key proposals."""
-        result = key_selection.decide_list(self.db.session, self.rules.rulebook, list_id, body, principal,
-                                           self._filing_facts(principal))
+        result = key_selection.decide_list(
+            self.db.session, self.rules.rulebook, list_id, body, principal, self._filing_facts(principal)
+        )
         self.db.commit()
         return result
 
     @api
     def key_proposals_of_year(self, year, principal=None):
-        return key_selection.year_view(self.db.session, self.rules.rulebook, year, principal,
-                                       self._filing_facts(principal))
+        return key_selection.year_view(
+            self.db.session, self.rules.rulebook, year, principal, self._filing_facts(principal)
+        )
 
     @api
     def key_supervision_log(self, number, principal=None):
-        return key_proposals.key_supervision_log(self.db.session, number, principal,
-                                                 self._is_proposer(number, principal))
+        return key_proposals.key_supervision_log(
+            self.db.session, number, principal, self._is_proposer(number, principal)
+        )

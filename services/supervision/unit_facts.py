@@ -12,6 +12,7 @@ changes nothing. An event can outrun the job that opens the clocks (a department
 the moment its assignment arrives); such a fact waits, unapplied, and ``open_deadlines`` applies it. The two take the proposal's lock
 (:func:`shared.db.lock_subject`), so neither can miss the other's uncommitted work.
 """
+
 from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
@@ -27,8 +28,11 @@ from .records import aware, live_deadlines, utc, utc_now
 from . import reply_clock
 from .rules import CO_INPUT_RULE, MILESTONE_RULE, SIGN_FOR_RULE, RulebookRules, ends_at
 
-FULFILS = {contracts.ASSIGNMENT_SIGNED: SIGN_FOR_RULE, contracts.ASSIGNMENT_INPUT_SENT: CO_INPUT_RULE,
-           contracts.ASSIGNMENT_MILESTONE_DONE: MILESTONE_RULE}
+FULFILS = {
+    contracts.ASSIGNMENT_SIGNED: SIGN_FOR_RULE,
+    contracts.ASSIGNMENT_INPUT_SENT: CO_INPUT_RULE,
+    contracts.ASSIGNMENT_MILESTONE_DONE: MILESTONE_RULE,
+}
 
 
 class UnitActedPayload(Schema):
@@ -39,7 +43,7 @@ class UnitActedPayload(Schema):
     at = fields.AwareDateTime(required=True)
     by = fields.String(required=True, validate=validate.Length(min=1, max=100))
     round = fields.Integer(load_default=1)
-    milestone = fields.Integer(load_default=None, allow_none=True)   # assignment.milestone_done only
+    milestone = fields.Integer(load_default=None, allow_none=True)  # assignment.milestone_done only
 
 
 def hear(session, body, rules=None) -> dict:
@@ -48,15 +52,22 @@ def hear(session, body, rules=None) -> dict:
     (InvalidInput: the listener dead-letters it) and nothing is kept."""
     event = load(contracts.EventSchema, body, "the event")
     if event["name"] not in FULFILS:
-        raise InvalidInput("supervision hears no such event",
-                           {"name": [f"expected one of: {', '.join(FULFILS)}"]})
+        raise InvalidInput("supervision hears no such event", {"name": [f"expected one of: {', '.join(FULFILS)}"]})
     payload = load(UnitActedPayload, event["payload"], f"the payload of {event['name']}")
-    lock_subject(session, f"supervision:{event['subject']}")   # not beside an open_deadlines of it
+    lock_subject(session, f"supervision:{event['subject']}")  # not beside an open_deadlines of it
     fact = session.get(UnitFact, event["event_id"])
     if fact is None:
-        fact = UnitFact(event_id=event["event_id"], name=event["name"], number=event["subject"],
-                        unit=payload["unit"], rule=FULFILS[event["name"]], at=utc(payload["at"]),
-                        by=payload["by"], heard_at=utc_now(), milestone=payload["milestone"])
+        fact = UnitFact(
+            event_id=event["event_id"],
+            name=event["name"],
+            number=event["subject"],
+            unit=payload["unit"],
+            rule=FULFILS[event["name"]],
+            at=utc(payload["at"]),
+            by=payload["by"],
+            heard_at=utc_now(),
+            milestone=payload["milestone"],
+        )
         session.add(fact)
         session.flush()
         apply(session, fact, rules)
@@ -69,8 +80,14 @@ def apply(session, fact: UnitFact, rules=None) -> Deadline | None:
     reply clock again from it (:mod:`~services.supervision.reply_clock`)."""
     if fact.deadline_id is not None:
         return None
-    row = next((d for d in live_deadlines(session, fact.number)
-                if d.rule == fact.rule and d.unit == fact.unit and d.milestone == fact.milestone), None)
+    row = next(
+        (
+            d
+            for d in live_deadlines(session, fact.number)
+            if d.rule == fact.rule and d.unit == fact.unit and d.milestone == fact.milestone
+        ),
+        None,
+    )
     if row is None:
         return None
     at = aware(fact.at)
@@ -86,6 +103,7 @@ def apply(session, fact: UnitFact, rules=None) -> Deadline | None:
 
 def apply_pending(session, number: str, rules=None) -> None:
     """Apply facts heard before their deadlines were opened (see the module docstring)."""
-    for fact in session.scalars(select(UnitFact).where(UnitFact.number == number,
-                                                       UnitFact.deadline_id.is_(None)).order_by(UnitFact.at)):
+    for fact in session.scalars(
+        select(UnitFact).where(UnitFact.number == number, UnitFact.deadline_id.is_(None)).order_by(UnitFact.at)
+    ):
         apply(session, fact, rules)

@@ -3,6 +3,7 @@ and of members' and informants' apps, with the permissions ``shared/messaging/ac
 them, issued and rotated through the management API (``ZTC_RABBIT_MANAGEMENT_URL``, an
 administrator) on the vhost of ``ZTC_AMQP_URI``. A password is printed once and kept nowhere.
 """
+
 from __future__ import annotations
 
 import sys
@@ -29,17 +30,32 @@ def ensure_unit_queue(api, settings, vhost: str, unit: str) -> None:
     from shared.messaging import topology
 
     v = api.q(vhost)
-    api.call("PUT", f"/exchanges/{v}/{api.q(contracts.DEAD_EXCHANGE)}",
-             json={"type": "topic", "durable": True, "auto_delete": False, "arguments": {}})
-    api.call("PUT", f"/exchanges/{v}/{api.q(contracts.UNITS_EXCHANGE)}",
-             json={"type": "topic", "durable": True, "auto_delete": False,
-                   "arguments": dict(topology.UNITS.arguments or {})})
+    api.call(
+        "PUT",
+        f"/exchanges/{v}/{api.q(contracts.DEAD_EXCHANGE)}",
+        json={"type": "topic", "durable": True, "auto_delete": False, "arguments": {}},
+    )
+    api.call(
+        "PUT",
+        f"/exchanges/{v}/{api.q(contracts.UNITS_EXCHANGE)}",
+        json={
+            "type": "topic",
+            "durable": True,
+            "auto_delete": False,
+            "arguments": dict(topology.UNITS.arguments or {}),
+        },
+    )
     queue = contracts.unit_queue(unit)
-    api.call("PUT", f"/queues/{v}/{api.q(queue)}",
-             json={"durable": True, "auto_delete": False,
-                   "arguments": topology.queue_arguments(settings.queue_type)})
-    api.call("POST", f"/bindings/{v}/e/{api.q(contracts.UNITS_EXCHANGE)}/q/{api.q(queue)}",
-             json={"routing_key": f"{unit}.#", "arguments": {}})
+    api.call(
+        "PUT",
+        f"/queues/{v}/{api.q(queue)}",
+        json={"durable": True, "auto_delete": False, "arguments": topology.queue_arguments(settings.queue_type)},
+    )
+    api.call(
+        "POST",
+        f"/bindings/{v}/e/{api.q(contracts.UNITS_EXCHANGE)}/q/{api.q(queue)}",
+        json={"routing_key": f"{unit}.#", "arguments": {}},
+    )
 
 
 def credentials(settings, grant, rotate: bool, prepare=None) -> dict:
@@ -63,11 +79,15 @@ def credentials(settings, grant, rotate: bool, prepare=None) -> dict:
     api.put_user(grant.user, grant.tags, password)
     api.grant(vhost, grant)
     closed = api.close_connections(grant.user) if rotate else 0
-    return {"user": grant.user, "password": password, "vhost": vhost,
-            "amqp_uri": identity.with_user(settings.amqp_uri, grant.user, password),
-            "permissions": grant.permission(),
-            "topic_permissions": [p for p in grant.topic_permissions() if (p["write"], p["read"]) != ("^$", "^$")],
-            "connections_closed": closed}
+    return {
+        "user": grant.user,
+        "password": password,
+        "vhost": vhost,
+        "amqp_uri": identity.with_user(settings.amqp_uri, grant.user, password),
+        "permissions": grant.permission(),
+        "topic_permissions": [p for p in grant.topic_permissions() if (p["write"], p["read"]) != ("^$", "^$")],
+        "connections_closed": closed,
+    }
 
 
 def register(main, helpers):
@@ -88,6 +108,7 @@ def register(main, helpers):
                 click.echo(line)
             if r["connections_closed"]:
                 click.echo(f"closed {r['connections_closed']} open connection(s) on the old password")
+
         _out(result, as_json, render)
 
     # -- departments -------------------------------------------------------------------------------
@@ -95,8 +116,11 @@ def register(main, helpers):
     def units():
         pass
 
-    @units.group("credentials", help="A unit's own broker user: it reads only its queue ztc.unit.<unit> "
-                                     "and publishes only its own commands (<unit>.<command>).")
+    @units.group(
+        "credentials",
+        help="A unit's own broker user: it reads only its queue ztc.unit.<unit> "
+        "and publishes only its own commands (<unit>.<command>).",
+    )
     def unit_credentials():
         pass
 
@@ -107,11 +131,19 @@ def register(main, helpers):
         if not _unit_in_directory(settings, unit):
             _fail(ZtcError(f"there is no unit {unit!r} in the unit directory"))
         grant = access.unit_grant(settings, unit)
-        result = _run(lambda: credentials(settings, grant, rotate,
-                                          prepare=lambda api, vhost: ensure_unit_queue(api, settings, vhost, unit)))
-        _show(result, as_json, lambda r: [
-            f"reads:       queue ztc.unit.{unit}",
-            f"publishes:   exchange ztc.unit-commands, routing keys {unit}.<command>, with user_id={r['user']}"])
+        result = _run(
+            lambda: credentials(
+                settings, grant, rotate, prepare=lambda api, vhost: ensure_unit_queue(api, settings, vhost, unit)
+            )
+        )
+        _show(
+            result,
+            as_json,
+            lambda r: [
+                f"reads:       queue ztc.unit.{unit}",
+                f"publishes:   exchange ztc.unit-commands, routing keys {unit}.<command>, with user_id={r['user']}",
+            ],
+        )
 
     @unit_credentials.command("issue", help="Give UNIT's broker user a password (printed once).")
     @click.argument("unit")
@@ -119,8 +151,10 @@ def register(main, helpers):
     def unit_issue(unit, as_json):
         _unit(unit, False, as_json)
 
-    @unit_credentials.command("rotate", help="Give UNIT's broker user a new password (printed once); "
-                                             "its connections on the old one are closed.")
+    @unit_credentials.command(
+        "rotate",
+        help="Give UNIT's broker user a new password (printed once); its connections on the old one are closed.",
+    )
     @click.argument("unit")
     @click.option("--json", "as_json", is_flag=True)
     def unit_rotate(unit, as_json):
@@ -131,8 +165,11 @@ def register(main, helpers):
     def apps():
         pass
 
-    @apps.group("credentials", help="A member's or informant's own broker user: it publishes only "
-                                    "intake.opinion.submit, and intake takes the submitter from it.")
+    @apps.group(
+        "credentials",
+        help="A member's or informant's own broker user: it publishes only "
+        "intake.opinion.submit, and intake takes the submitter from it.",
+    )
     def app_credentials():
         pass
 
@@ -142,12 +179,20 @@ def register(main, helpers):
         settings = _settings()
         grant = access.submitter_grant(settings, role, user)
         result = _run(lambda: credentials(settings, grant, rotate))
-        _show(result, as_json, lambda r: [
-            f"publishes:   exchange ztc.messages, routing key intake.opinion.submit, with user_id={r['user']}",
-            f"submits as:  {user} ({role})"])
+        _show(
+            result,
+            as_json,
+            lambda r: [
+                f"publishes:   exchange ztc.messages, routing key intake.opinion.submit, with user_id={r['user']}",
+                f"submits as:  {user} ({role})",
+            ],
+        )
 
-    for name, rotate, text in (("issue", False, "Give the app of USER a broker user and password (printed once)."),
-                               ("rotate", True, "Give the app of USER a new password (printed once).")):
+    for name, rotate, text in (
+        ("issue", False, "Give the app of USER a broker user and password (printed once)."),
+        ("rotate", True, "Give the app of USER a new password (printed once)."),
+    ):
+
         @app_credentials.command(name, help=text)
         @click.argument("user")
         @click.option("--role", type=click.Choice(["member", "informant"]), required=True)

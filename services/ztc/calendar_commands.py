@@ -7,6 +7,7 @@ The calendar is read from the yearly files in ``$ZTC_BPMN_DIR/calendar`` (``shar
 RPC to recompute every open deadline counted on a provisional date of that year. Supervision reads
 the calendar files afresh for each call, so it counts on the file just written, with no restart.
 """
+
 from __future__ import annotations
 
 import getpass
@@ -49,7 +50,8 @@ def _other_files_for(directory: Path, year: int, target: Path) -> dict[str, list
         try:
             if load_yaml(path, OverrideSchema())["year"] == year:
                 errors.setdefault("year", []).append(
-                    f"{path} gives {year} already; remove it first (one file per year)")
+                    f"{path} gives {year} already; remove it first (one file per year)"
+                )
         except DataFileError as exc:
             errors.setdefault("(directory)", []).append(f"{exc} (fix or remove it first)")
     return errors
@@ -64,33 +66,40 @@ def _recompute(settings, year: int) -> dict:
 
     # As the operator's broker user, for a principal signed with the deployment key.
     signed = signing.sign(_operator(), signing.key_of(settings), settings.principal_ttl_seconds)
-    with ClusterRpcProxy(settings.nameko_config(AMQP_URI=identity.operator_uri(settings)),
-                         timeout=RPC_TIMEOUT_SECONDS) as rpc:
+    with ClusterRpcProxy(
+        settings.nameko_config(AMQP_URI=identity.operator_uri(settings)), timeout=RPC_TIMEOUT_SECONDS
+    ) as rpc:
         return rpc.supervision.recompute_provisional(year, principal=signed)
 
 
 def _print_recomputed(result: dict):
     status = result["calendar"]["status"]
-    click.echo(f"supervision: {result['year']} is {status}; {result['recounted']} open deadline(s) "
-               f"counted on it provisionally were counted again, {len(result['moved'])} moved "
-               f"(each with a recalculation change and a notice to its units and the staff)")
+    click.echo(
+        f"supervision: {result['year']} is {status}; {result['recounted']} open deadline(s) "
+        f"counted on it provisionally were counted again, {len(result['moved'])} moved "
+        f"(each with a recalculation change and a notice to its units and the staff)"
+    )
     for row in result["moved"]:
         owner = f" ({row['unit']})" if row["unit"] else ""
         click.echo(f"  proposal {row['number']} {row['rule']}{owner}: {row['old_due']} -> {row['new_due']}")
     if result["still_provisional"]:
-        click.echo(f"  {result['still_provisional']} of them are still provisional: the calendar does "
-                   f"not have {result['year']}'s whole schedule (complete: true) yet")
+        click.echo(
+            f"  {result['still_provisional']} of them are still provisional: the calendar does "
+            f"not have {result['year']}'s whole schedule (complete: true) yet"
+        )
 
 
 def register(main, helpers):
     """Add the ``calendar`` group to ``main``."""
     _settings, _out, _fail = helpers["settings"], helpers["out"], helpers["fail"]
 
-    @main.group(help="The working-day calendar deadlines are counted on: chinesecalendar, the yearly "
-                     "files in $ZTC_BPMN_DIR/calendar, and for a year without an official schedule "
-                     "the provisional rule (weekends and statutory holidays only; deadlines counted "
-                     "on it are marked provisional). 'add' enters the State Council's schedule for a "
-                     "year and has supervision recompute those deadlines.")
+    @main.group(
+        help="The working-day calendar deadlines are counted on: chinesecalendar, the yearly "
+        "files in $ZTC_BPMN_DIR/calendar, and for a year without an official schedule "
+        "the provisional rule (weekends and statutory holidays only; deadlines counted "
+        "on it are marked provisional). 'add' enters the State Council's schedule for a "
+        "year and has supervision recompute those deadlines."
+    )
     def calendar():
         pass
 
@@ -103,25 +112,34 @@ def register(main, helpers):
             _fail(exc)
         except Exception as exc:  # the broker or the service is not there: say what to do next
             done = f"{written} is written, but " if written else ""
-            click.echo(f"error: {done}supervision did not recompute ({type(exc).__name__}: {exc}). "
-                       f"Once supervision runs: ztc calendar recompute {year}", err=True)
+            click.echo(
+                f"error: {done}supervision did not recompute ({type(exc).__name__}: {exc}). "
+                f"Once supervision runs: ztc calendar recompute {year}",
+                err=True,
+            )
             sys.exit(2)
 
-    @calendar.command("add", help="Enter YEAR's official holiday schedule from FILE (YAML: year, "
-                                  "source, complete, holidays, workdays; see bpmn/calendar/README.md). "
-                                  "The file is checked first: a wrong field, a date outside YEAR or "
-                                  "both holiday and workday, or a file for another year is refused "
-                                  "and nothing is written; a statutory holiday not listed, a weekday "
-                                  "listed as a make-up day or complete: false is warned about. Then it "
-                                  "is written as <dir>/YEAR.yaml (a file it replaces is kept under "
-                                  "<dir>/replaced/) and supervision recomputes every open deadline "
-                                  "counted on a provisional YEAR: a due date that moves gets a "
-                                  "recalculation change and a notice.")
+    @calendar.command(
+        "add",
+        help="Enter YEAR's official holiday schedule from FILE (YAML: year, "
+        "source, complete, holidays, workdays; see bpmn/calendar/README.md). "
+        "The file is checked first: a wrong field, a date outside YEAR or "
+        "both holiday and workday, or a file for another year is refused "
+        "and nothing is written; a statutory holiday not listed, a weekday "
+        "listed as a make-up day or complete: false is warned about. Then it "
+        "is written as <dir>/YEAR.yaml (a file it replaces is kept under "
+        "<dir>/replaced/) and supervision recomputes every open deadline "
+        "counted on a provisional YEAR: a due date that moves gets a "
+        "recalculation change and a notice.",
+    )
     @click.argument("year", type=int)
     @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
     @click.option("--check", is_flag=True, help="Only check the file; write nothing, recompute nothing.")
-    @click.option("--no-recompute", is_flag=True,
-                  help="Write the file but do not call supervision (run 'ztc calendar recompute YEAR' later).")
+    @click.option(
+        "--no-recompute",
+        is_flag=True,
+        help="Write the file but do not call supervision (run 'ztc calendar recompute YEAR' later).",
+    )
     @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
     def calendar_add(year, file, check, no_recompute, as_json):
         from shared.calendar import DataFileError, WorkingCalendar, check_year_file
@@ -153,9 +171,13 @@ def register(main, helpers):
             for warning in problems:
                 click.echo(f"warning: {warning}", err=True)
         if check:
-            _out({"year": year, "file": str(file), "valid": True, "warnings": problems, "would_be": status},
-                 as_json, lambda d: click.echo(f"{file}: valid for {year}; {year} would be "
-                                               f"{d['would_be']['status']}; nothing written"))
+            _out(
+                {"year": year, "file": str(file), "valid": True, "warnings": problems, "would_be": status},
+                as_json,
+                lambda d: click.echo(
+                    f"{file}: valid for {year}; {year} would be {d['would_be']['status']}; nothing written"
+                ),
+            )
             return
         replaced = None
         if target.exists():
@@ -167,11 +189,19 @@ def register(main, helpers):
         partial = directory / f".{year}.yaml.writing"
         partial.write_bytes(raw)
         os.replace(partial, target)  # atomic: a service reading the directory sees old or new
-        written = {"year": year, "written": str(target), "replaced": str(replaced) if replaced else None,
-                   "calendar": status, "warnings": problems, "source": data["source"]}
+        written = {
+            "year": year,
+            "written": str(target),
+            "replaced": str(replaced) if replaced else None,
+            "calendar": status,
+            "warnings": problems,
+            "source": data["source"],
+        }
         if not as_json:
-            click.echo(f"{target} written ({year} is now {status['status']}: {data['source']})"
-                       + (f"; the file it replaces is kept as {replaced}" if replaced else ""))
+            click.echo(
+                f"{target} written ({year} is now {status['status']}: {data['source']})"
+                + (f"; the file it replaces is kept as {replaced}" if replaced else "")
+            )
         if no_recompute:
             if as_json:
                 _out(written, True, None)
@@ -181,18 +211,24 @@ def register(main, helpers):
         result = _recompute_or_exit(year, str(target))
         _out({**written, "recomputed": result}, as_json, lambda d: _print_recomputed(d["recomputed"]))
 
-    @calendar.command("recompute", help="Have supervision count again every open deadline that was "
-                                        "counted on a provisional date of YEAR, on the calendar files as "
-                                        "they are now ('add' does this itself; use this when supervision "
-                                        "was not running then). Safe to repeat.")
+    @calendar.command(
+        "recompute",
+        help="Have supervision count again every open deadline that was "
+        "counted on a provisional date of YEAR, on the calendar files as "
+        "they are now ('add' does this itself; use this when supervision "
+        "was not running then). Safe to repeat.",
+    )
     @click.argument("year", type=int)
     @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
     def calendar_recompute(year, as_json):
         _out(_recompute_or_exit(year), as_json, _print_recomputed)
 
-    @calendar.command("show", help="How YEAR is answered (package, official file, provisional rule, or "
-                                   "unknown) and its holidays and make-up working days, each with the "
-                                   "source that decided it and whether it is provisional.")
+    @calendar.command(
+        "show",
+        help="How YEAR is answered (package, official file, provisional rule, or "
+        "unknown) and its holidays and make-up working days, each with the "
+        "source that decided it and whether it is provisional.",
+    )
     @click.argument("year", type=int)
     @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
     def calendar_show(year, as_json):
@@ -206,18 +242,23 @@ def register(main, helpers):
             days, status = [], {**status, "error": str(exc)}
 
         def render(d):
-            click.echo(f"{year}: {d['status']}" + (f" ({d['file']}, complete: {str(d['complete']).lower()})"
-                                                   if d["file"] else ""))
+            click.echo(
+                f"{year}: {d['status']}"
+                + (f" ({d['file']}, complete: {str(d['complete']).lower()})" if d["file"] else "")
+            )
             for name, text in d["sources"].items():
                 click.echo(f"  {name}: {text}")
             if d["status"] == "provisional":
-                click.echo(f"  PROVISIONAL: no official schedule for {year} yet; make-up working days and "
-                           f"bridge days are unknown. Enter it with: ztc calendar add {year} FILE")
+                click.echo(
+                    f"  PROVISIONAL: no official schedule for {year} yet; make-up working days and "
+                    f"bridge days are unknown. Enter it with: ztc calendar add {year} FILE"
+                )
             if d.get("error"):
                 click.echo(f"  {d['error']}")
             for day in d["days"]:
                 mark = " [provisional]" if day["provisional"] and day["source"] != "provisional" else ""
-                click.echo(f"  {day['date']} {day['weekday']} {day['kind']:<14} {day['name'] or '':<36} "
-                           f"{day['source']}{mark}")
+                click.echo(
+                    f"  {day['date']} {day['weekday']} {day['kind']:<14} {day['name'] or '':<36} {day['source']}{mark}"
+                )
 
         _out({**status, "days": days}, as_json, render)

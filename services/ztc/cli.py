@@ -6,6 +6,7 @@ It works on the services' own databases through the same code the services run (
 diagram that the engine picks up when it runs; ``ztc incidents retry`` writes the retried job to
 the engine's outbox, which the running engine publishes.
 """
+
 from __future__ import annotations
 
 import json
@@ -49,11 +50,13 @@ def _fail(exc: ZtcError):
     sys.exit(1)
 
 
-@click.group(help="Zhitongche's command line for process designers and operators. Instances, "
-                   "incidents and diagrams are handled on the services' databases directly, so those "
-                   "commands work with the services stopped as well as running; 'queues' and "
-                   "'dead-letters' talk to RabbitMQ. Settings come from the ZTC_* environment "
-                   "variables (see README). Every listing command takes --json.")
+@click.group(
+    help="Zhitongche's command line for process designers and operators. Instances, "
+    "incidents and diagrams are handled on the services' databases directly, so those "
+    "commands work with the services stopped as well as running; 'queues' and "
+    "'dead-letters' talk to RabbitMQ. Settings come from the ZTC_* environment "
+    "variables (see README). Every listing command takes --json."
+)
 def main():
     import os
 
@@ -97,21 +100,30 @@ def _deploy_line(path, row) -> str:
     return f"{path}: {row['process_id']} version {row['number']} ({row['version']}) {state}"
 
 
-@main.command(help="Validate diagrams and store each as a version (named by its content, numbered per "
-                   "process) that new instances start on: the active version. A file stored before "
-                   "(the known-good one of a rollback) is made active again. --draft stores a new "
-                   "version without making it active (the first deploy of a process too); 'ztc versions "
-                   "activate' does later. A refused diagram gets every problem at once, each with file, "
-                   "line, element id and label, and a hint; exits 1 if any diagram is refused. A process "
-                   "marked isExecutable=\"false\" is kept as documentation, with a note. Running "
-                   "instances stay on their version ('ztc instances migrate' moves them).")
+@main.command(
+    help="Validate diagrams and store each as a version (named by its content, numbered per "
+    "process) that new instances start on: the active version. A file stored before "
+    "(the known-good one of a rollback) is made active again. --draft stores a new "
+    "version without making it active (the first deploy of a process too); 'ztc versions "
+    "activate' does later. A refused diagram gets every problem at once, each with file, "
+    "line, element id and label, and a hint; exits 1 if any diagram is refused. A process "
+    'marked isExecutable="false" is kept as documentation, with a note. Running '
+    "instances stay on their version ('ztc instances migrate' moves them)."
+)
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @click.option("--check", is_flag=True, help="Only validate; store nothing.")
-@click.option("--draft", is_flag=True, help="Store new versions as drafts: nothing starts on them until "
-                                            "'ztc versions activate PROCESS VERSION'.")
-@click.option("--json", "as_json", is_flag=True,
-              help="Print the result as JSON (a refusal's details carry problem_details: file, line, "
-                   "element_id, element_type, label, message, hint, code).")
+@click.option(
+    "--draft",
+    is_flag=True,
+    help="Store new versions as drafts: nothing starts on them until 'ztc versions activate PROCESS VERSION'.",
+)
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print the result as JSON (a refusal's details carry problem_details: file, line, "
+    "element_id, element_type, label, message, hint, code).",
+)
 def deploy(paths, check, draft, as_json):
     files = _diagram_files(paths)
     if check:
@@ -123,13 +135,22 @@ def deploy(paths, check, draft, as_json):
     results, failed = [], False
     for path, unit in _deploy_units(files):
         try:
-            stored = ([{"process_id": d.process_id, "version": d.version, "checked": True, "notes": d.notes}
-                       for d in engine.validate(unit)] if check else engine.deploy(unit, _actor(), draft))
+            stored = (
+                [
+                    {"process_id": d.process_id, "version": d.version, "checked": True, "notes": d.notes}
+                    for d in engine.validate(unit)
+                ]
+                if check
+                else engine.deploy(unit, _actor(), draft)
+            )
             results.extend(stored)
             if not as_json:
                 for row in stored:
-                    click.echo(f"{path}: {row['process_id']} version {row['version']} valid" if check
-                               else _deploy_line(path, row))
+                    click.echo(
+                        f"{path}: {row['process_id']} version {row['version']} valid"
+                        if check
+                        else _deploy_line(path, row)
+                    )
                 for note in dict.fromkeys(n for row in stored for n in row.get("notes", [])):
                     click.echo(f"  note: {note}")
         except ZtcError as exc:
@@ -158,18 +179,24 @@ def _actor() -> str:
 def _lint_help():
     from shared.workflow.lint import RULES
 
-    return ("Check diagrams for style, beside the deploy checks: every finding names file, line, "
-            "element id and label, the rule (bpmnlint's name for it) and a hint. Findings do not "
-            "refuse a diagram: the exit status is 0 unless a file would be refused at deploy (then 1, "
-            "with its problems). Stores nothing and needs no database.\n\n"
-            "\b\nRules:\n" + "".join(f"  {name}: {what}\n" for name, what in RULES.items()))
+    return (
+        "Check diagrams for style, beside the deploy checks: every finding names file, line, "
+        "element id and label, the rule (bpmnlint's name for it) and a hint. Findings do not "
+        "refuse a diagram: the exit status is 0 unless a file would be refused at deploy (then 1, "
+        "with its problems). Stores nothing and needs no database.\n\n"
+        "\b\nRules:\n" + "".join(f"  {name}: {what}\n" for name, what in RULES.items())
+    )
 
 
 @main.command(help=_lint_help())
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
-@click.option("--json", "as_json", is_flag=True,
-              help="Print one object per BPMN file: file, refused, problems, findings (each with file, "
-                   "line, element_id, element_type, label, message, hint and code, the rule), notes.")
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print one object per BPMN file: file, refused, problems, findings (each with file, "
+    "line, element_id, element_type, label, message, hint and code, the rule), notes.",
+)
 def lint(paths, as_json):
     from shared.workflow.lint import lint as run_lint
 
@@ -177,9 +204,15 @@ def lint(paths, as_json):
     for path, unit in _deploy_units(_diagram_files(paths)):
         result = run_lint(unit)
         refused = refused or bool(result.problems)
-        results.append({"file": str(path), "refused": bool(result.problems),
-                        "problems": [p.to_dict() for p in result.problems],
-                        "findings": [f.to_dict() for f in result.findings], "notes": result.notes})
+        results.append(
+            {
+                "file": str(path),
+                "refused": bool(result.problems),
+                "problems": [p.to_dict() for p in result.problems],
+                "findings": [f.to_dict() for f in result.findings],
+                "notes": result.notes,
+            }
+        )
         if as_json:
             continue
         for problem in result.problems:
@@ -189,8 +222,7 @@ def lint(paths, as_json):
         for note in result.notes:
             click.echo(f"note: {note}")
         verdict = "refused at deploy" if result.problems else "deploys"
-        click.echo(f"{path}: {verdict}; {len(result.problems)} problem(s), "
-                   f"{len(result.findings)} style finding(s)")
+        click.echo(f"{path}: {verdict}; {len(result.problems)} problem(s), {len(result.findings)} style finding(s)")
     if as_json:
         click.echo(json.dumps(results, ensure_ascii=False, indent=2))
     sys.exit(1 if refused else 0)
@@ -205,11 +237,14 @@ class _ListByDefault(click.Group):
         return super().parse_args(ctx, args)
 
 
-@main.group(cls=_ListByDefault, help="Deployed versions of each process: list them (the default: "
-                                      "'ztc versions [PROCESS]'), choose the active one (what new "
-                                      "instances start on), see its log, and compare two. VERSION is a "
-                                      "number (3), a content hash or a prefix of one, or 'active'; "
-                                      "PROCESS@VERSION names one of a given process.")
+@main.group(
+    cls=_ListByDefault,
+    help="Deployed versions of each process: list them (the default: "
+    "'ztc versions [PROCESS]'), choose the active one (what new "
+    "instances start on), see its log, and compare two. VERSION is a "
+    "number (3), a content hash or a prefix of one, or 'active'; "
+    "PROCESS@VERSION names one of a given process.",
+)
 def versions():
     pass
 
@@ -218,8 +253,10 @@ def _print_versions(rows):
     if not rows:
         click.echo("nothing deployed")
     for r in rows:
-        line = (f"{r['process_id']} version {r['number']} ({r['version']}) {r['status'].upper():8} "
-                f"deployed {r['deployed_at']} by {r['deployed_by']}")
+        line = (
+            f"{r['process_id']} version {r['number']} ({r['version']}) {r['status'].upper():8} "
+            f"deployed {r['deployed_at']} by {r['deployed_by']}"
+        )
         if r["status"] == "active":
             line += f"; active since {r['activated_at']} (by {r['activated_by']})"
         if r["live_instances"]:
@@ -227,17 +264,23 @@ def _print_versions(rows):
         click.echo(line)
 
 
-@versions.command("list", help="Every version, oldest first: active, draft (never active) or inactive "
-                                "(active once), who activated the active one and when, live instances.")
+@versions.command(
+    "list",
+    help="Every version, oldest first: active, draft (never active) or inactive "
+    "(active once), who activated the active one and when, live instances.",
+)
 @click.argument("process_id", required=False)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def versions_list(process_id, as_json):
     _out(_engine().versions(process_id), as_json, _print_versions)
 
 
-@versions.command("activate", help="Make VERSION of PROCESS the one new instances start on: a draft going "
-                                    "live, or a rollback to an earlier version. Recorded with who and when "
-                                    "('ztc versions log PROCESS'). Running instances stay where they are.")
+@versions.command(
+    "activate",
+    help="Make VERSION of PROCESS the one new instances start on: a draft going "
+    "live, or a rollback to an earlier version. Recorded with who and when "
+    "('ztc versions log PROCESS'). Running instances stay where they are.",
+)
 @click.argument("process_id")
 @click.argument("version")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
@@ -252,8 +295,9 @@ def versions_activate(process_id, version, as_json):
             click.echo(f"{r['process_id']} version {r['number']} ({r['version']}) was already active")
             return
         was = f" instead of version {r['previous']['number']} ({r['previous']['version']})" if r["previous"] else ""
-        click.echo(f"{r['process_id']} version {r['number']} ({r['version']}) is active: new instances "
-                   f"start on it{was}")
+        click.echo(
+            f"{r['process_id']} version {r['number']} ({r['version']}) is active: new instances start on it{was}"
+        )
 
     _out(result, as_json, render)
 
@@ -262,14 +306,22 @@ def versions_activate(process_id, version, as_json):
 @click.argument("process_id")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def versions_log(process_id, as_json):
-    _out(_engine().activations(process_id), as_json, lambda rows: [click.echo(
-        f"{r['at']} version {r['number']} ({r['version']}) by {r['by']} ({r['how']})") for r in rows]
-        or click.echo("never activated"))
+    _out(
+        _engine().activations(process_id),
+        as_json,
+        lambda rows: (
+            [click.echo(f"{r['at']} version {r['number']} ({r['version']}) by {r['by']} ({r['how']})") for r in rows]
+            or click.echo("never activated")
+        ),
+    )
 
 
-@versions.command("diff", help="Elements added, removed and changed from version A to version B (by id, "
-                                "with labels; the drawing is not compared). A and B: PROCESS@VERSION, or "
-                                "VERSION with --process.")
+@versions.command(
+    "diff",
+    help="Elements added, removed and changed from version A to version B (by id, "
+    "with labels; the drawing is not compared). A and B: PROCESS@VERSION, or "
+    "VERSION with --process.",
+)
 @click.argument("version_a")
 @click.argument("version_b")
 @click.option("--process", "process_id", help="The process, when A and B are not PROCESS@VERSION.")
@@ -283,8 +335,10 @@ def versions_diff(version_a, version_b, process_id, as_json):
         _fail(exc)
 
     def show(r):
-        click.echo(f"{r['process_id']}: version {r['from']['number']} ({r['from']['version']}) → "
-                   f"version {r['to']['number']} ({r['to']['version']})")
+        click.echo(
+            f"{r['process_id']}: version {r['from']['number']} ({r['from']['version']}) → "
+            f"version {r['to']['number']} ({r['to']['version']})"
+        )
         for line in render(r):
             click.echo(line)
 
@@ -292,13 +346,16 @@ def versions_diff(version_a, version_b, process_id, as_json):
 
 
 # -- messages ------------------------------------------------------------------------------------
-@main.command(help="BPMN messages the engine holds: by default those still waiting (buffered), each "
-                   "with the live instance its correlation key names, if any, and whether that instance "
-                   "waits for it now. A message with no instance expires after ZTC_MESSAGE_TTL_SECONDS; "
-                   "one whose instance exists (suspended, blocked by an incident, or waiting elsewhere) "
-                   "is kept for it.")
-@click.option("--status", type=click.Choice(["buffered", "delivered", "expired", "all"]), default="buffered",
-              show_default=True)
+@main.command(
+    help="BPMN messages the engine holds: by default those still waiting (buffered), each "
+    "with the live instance its correlation key names, if any, and whether that instance "
+    "waits for it now. A message with no instance expires after ZTC_MESSAGE_TTL_SECONDS; "
+    "one whose instance exists (suspended, blocked by an incident, or waiting elsewhere) "
+    "is kept for it."
+)
+@click.option(
+    "--status", type=click.Choice(["buffered", "delivered", "expired", "all"]), default="buffered", show_default=True
+)
 @click.option("--name", help="Only messages of this name.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def messages(status, name, as_json):
@@ -309,16 +366,20 @@ def messages(status, name, as_json):
             click.echo(f"no {'' if status == 'all' else status + ' '}messages")
         for m in rows:
             if m["instances"]:
-                whom = "; ".join(f"instance {i['id']} ({i['process_id']}, {i['status']}"
-                                 f"{', waits for it' if i['waiting_for_it'] else ', not waiting for it now'})"
-                                 for i in m["instances"])
+                whom = "; ".join(
+                    f"instance {i['id']} ({i['process_id']}, {i['status']}"
+                    f"{', waits for it' if i['waiting_for_it'] else ', not waiting for it now'})"
+                    for i in m["instances"]
+                )
             elif m["status"] == "buffered":
                 whom = f"NO INSTANCE with this key: expires {m['expires_at']}"
             else:
                 whom = f"delivered to {m['delivered_to']}" if m["delivered_to"] else m["status"]
             kept = " (kept past its time to live for its instance)" if m["kept_past_ttl"] else ""
-            click.echo(f"{m['received_at']} {m['name']} key={m['correlation_key']} id={m['message_id']} "
-                       f"[{m['status']}]: {whom}{kept}")
+            click.echo(
+                f"{m['received_at']} {m['name']} key={m['correlation_key']} id={m['message_id']} "
+                f"[{m['status']}]: {whom}{kept}"
+            )
 
     _out(rows, as_json, render)
 
@@ -333,8 +394,9 @@ def _print_incidents(rows):
     if not rows:
         click.echo("no incidents")
     for i in rows:
-        click.echo(f"#{i['id']} [{i['status']}] instance {i['instance_id']} task {i['task']} "
-                   f"({i['operation']}): {i['error']}")
+        click.echo(
+            f"#{i['id']} [{i['status']}] instance {i['instance_id']} task {i['task']} ({i['operation']}): {i['error']}"
+        )
 
 
 @incidents.command("list", help="List open incidents (--all for every one).")
@@ -344,9 +406,12 @@ def incidents_list(show_all, as_json):
     _out(_engine().incidents(None if show_all else "open"), as_json, _print_incidents)
 
 
-@incidents.command("retry", help="Send the incident's job again with a fresh budget of attempts "
-                                 "(a failed step: run it again). One INCIDENT_ID, or --all open "
-                                 "incidents, narrowed by --operation / --process; --dry-run lists them.")
+@incidents.command(
+    "retry",
+    help="Send the incident's job again with a fresh budget of attempts "
+    "(a failed step: run it again). One INCIDENT_ID, or --all open "
+    "incidents, narrowed by --operation / --process; --dry-run lists them.",
+)
 @click.argument("incident_id", type=int, required=False)
 @click.option("--all", "retry_all", is_flag=True, help="Every open incident (with the filters below).")
 @click.option("--operation", help="With --all: only incidents of this operation, e.g. intake.register.")
@@ -361,8 +426,11 @@ def incidents_retry(incident_id, retry_all, operation, process_id, dry_run, as_j
         _retry_all(operation, process_id, dry_run, as_json)
         return
     try:
-        _out(_engine().retry_incident(incident_id, {"user": "ztc", "roles": ["operator"]}), as_json,
-             lambda i: click.echo(f"incident #{i['id']} is {i['status']}: its job was sent again"))
+        _out(
+            _engine().retry_incident(incident_id, {"user": "ztc", "roles": ["operator"]}),
+            as_json,
+            lambda i: click.echo(f"incident #{i['id']} is {i['status']}: its job was sent again"),
+        )
     except ZtcError as exc:
         _fail(exc)
 
@@ -380,8 +448,10 @@ def incidents_resolve(incident_id, reason, as_json):
 
 
 # -- instances --------------------------------------------------------------------------------
-@main.group(help="Process instances: find, show (state and history), where (the tokens now), "
-                  "suspend, resume and cancel (one, or a batch with --dry-run).")
+@main.group(
+    help="Process instances: find, show (state and history), where (the tokens now), "
+    "suspend, resume and cancel (one, or a batch with --dry-run)."
+)
 def instances():
     pass
 
@@ -393,9 +463,20 @@ def instances():
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def instances_find(business_key, process, status, as_json):
     rows = _engine().find_instances(business_key, process, status)
-    _out(rows, as_json, lambda rs: [click.echo(
-        f"{r['id']} {r['process_id']}@{r['version']} key={r['business_key']} {r['status']} "
-        f"waiting={','.join(r['waiting_tasks'])}") for r in rs] or click.echo("no instances"))
+    _out(
+        rows,
+        as_json,
+        lambda rs: (
+            [
+                click.echo(
+                    f"{r['id']} {r['process_id']}@{r['version']} key={r['business_key']} {r['status']} "
+                    f"waiting={','.join(r['waiting_tasks'])}"
+                )
+                for r in rs
+            ]
+            or click.echo("no instances")
+        ),
+    )
 
 
 @instances.command("show", help="One instance: state, where it waits, and its history.")
@@ -418,18 +499,26 @@ def instances_show(instance_id, as_json):
     _out(data, as_json, render)
 
 
-@instances.command("migrate", help="Move the live instances of version A of a process to version B. "
-                                    "Each is checked first: every task it waits at must exist in B or be "
-                                    "mapped (--map OLD=NEW, element ids), and the instance rebuilt on B must "
-                                    "survive a save and restore. --dry-run only reports; without it nothing "
-                                    "moves unless every selected instance passed. A job that had become an "
-                                    "incident on a task B changed is sent again; the move is in each "
-                                    "instance's history. A and B: PROCESS@VERSION, or VERSION with --process.")
+@instances.command(
+    "migrate",
+    help="Move the live instances of version A of a process to version B. "
+    "Each is checked first: every task it waits at must exist in B or be "
+    "mapped (--map OLD=NEW, element ids), and the instance rebuilt on B must "
+    "survive a save and restore. --dry-run only reports; without it nothing "
+    "moves unless every selected instance passed. A job that had become an "
+    "incident on a task B changed is sent again; the move is in each "
+    "instance's history. A and B: PROCESS@VERSION, or VERSION with --process.",
+)
 @click.option("--from", "from_version", required=True, help="Version A (e.g. proposal@3).")
 @click.option("--to", "to_version", required=True, help="Version B (e.g. proposal@4, or proposal@active).")
 @click.option("--process", "process_id", help="The process, when A and B are not PROCESS@VERSION.")
-@click.option("--map", "mapping", multiple=True, metavar="OLD=NEW",
-              help="A task of A that B has under another id; repeat for several.")
+@click.option(
+    "--map",
+    "mapping",
+    multiple=True,
+    metavar="OLD=NEW",
+    help="A task of A that B has under another id; repeat for several.",
+)
 @click.option("--instance", "instance_ids", multiple=True, help="Only this instance (repeat for several).")
 @click.option("--dry-run", is_flag=True, help="Check every instance; change nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
@@ -437,20 +526,25 @@ def instances_migrate(from_version, to_version, process_id, mapping, instance_id
     from .ops import _operator
 
     try:
-        result = _engine().migrate_instances(from_version, to_version, list(mapping), dry_run,
-                                             list(instance_ids) or None, process_id, _operator())
+        result = _engine().migrate_instances(
+            from_version, to_version, list(mapping), dry_run, list(instance_ids) or None, process_id, _operator()
+        )
     except ZtcError as exc:
         _fail(exc)
 
     def render(r):
-        click.echo(f"{r['process_id']}: version {r['from']['number']} ({r['from']['version']}) → "
-                   f"version {r['to']['number']} ({r['to']['version']})"
-                   + (f", mapping {', '.join(f'{k}={v}' for k, v in r['mapping'].items())}" if r["mapping"] else ""))
+        click.echo(
+            f"{r['process_id']}: version {r['from']['number']} ({r['from']['version']}) → "
+            f"version {r['to']['number']} ({r['to']['version']})"
+            + (f", mapping {', '.join(f'{k}={v}' for k, v in r['mapping'].items())}" if r["mapping"] else "")
+        )
         for i in r["instances"]:
             verdict = "ok" if i["ok"] else "REFUSED"
-            click.echo(f"  {i['id']} key={i.get('business_key')} [{i.get('status')}] {verdict}: waits at "
-                       f"{', '.join(i.get('waiting_tasks') or []) or '-'}"
-                       + (f" → {', '.join(i['waiting_on_b'])}" if i.get("waiting_on_b") else ""))
+            click.echo(
+                f"  {i['id']} key={i.get('business_key')} [{i.get('status')}] {verdict}: waits at "
+                f"{', '.join(i.get('waiting_tasks') or []) or '-'}"
+                + (f" → {', '.join(i['waiting_on_b'])}" if i.get("waiting_on_b") else "")
+            )
             for problem in i.get("problems", []):
                 click.echo(f"      - {problem}")
             if i.get("history_only"):
@@ -462,8 +556,10 @@ def instances_migrate(from_version, to_version, process_id, mapping, instance_id
         if r["dry_run"]:
             click.echo(f"dry run: {r['ready']} would move, {r['refused']} refused; nothing changed")
         elif r["refused"]:
-            click.echo(f"nothing moved: {r['refused']} instance(s) refused (map their tasks, or leave them "
-                       "out with --instance)")
+            click.echo(
+                f"nothing moved: {r['refused']} instance(s) refused (map their tasks, or leave them "
+                "out with --instance)"
+            )
         else:
             click.echo(f"moved {len(r['migrated'])} instance(s) to version {r['to']['number']}")
 
@@ -471,8 +567,10 @@ def instances_migrate(from_version, to_version, process_id, mapping, instance_id
     sys.exit(1 if result["refused"] else 0)
 
 
-@main.group(help="Move the clock of every service ahead together (demonstrations and tests only; "
-                  "needs ZTC_CLOCK_OFFSET_FILE set for the services).")
+@main.group(
+    help="Move the clock of every service ahead together (demonstrations and tests only; "
+    "needs ZTC_CLOCK_OFFSET_FILE set for the services)."
+)
 def clock():
     pass
 
@@ -497,8 +595,10 @@ def clock_advance(duration):
     click.echo(f"the clock is now {offset_clock.now().isoformat()} ({total / 86400:.2f} days ahead)")
 
 
-@main.command(help="Drive several proposals down different paths on the running system (started by "
-                   "'make run'), through the HTTP API with the demo tokens, so every stage has examples.")
+@main.command(
+    help="Drive several proposals down different paths on the running system (started by "
+    "'make run'), through the HTTP API with the demo tokens, so every stage has examples."
+)
 @click.option("--url", default=None, help="The gateway (default: from ZTC_GATEWAY_HOST/PORT).")
 def demo(url):
     from .demo import run
@@ -537,8 +637,9 @@ def _issue(user, roles, unit, label, system, hours):
     kind = "system" if system else "person"
     try:
         with transaction(sessions) as s:
-            click.echo(tokens.issue(s, user, list(roles), unit, label, kind=kind,
-                                    ttl=tokens.lifetime(settings, kind, hours)))
+            click.echo(
+                tokens.issue(s, user, list(roles), unit, label, kind=kind, ttl=tokens.lifetime(settings, kind, hours))
+            )
     except ZtcError as exc:
         _fail(exc)
 
@@ -548,8 +649,11 @@ _ISSUE_OPTIONS = [
     click.option("--role", "roles", multiple=True, required=True, help="Repeat for several roles."),
     click.option("--unit", default=None, help="The unit a unit handler acts for."),
     click.option("--label", default=""),
-    click.option("--system", is_flag=True, help="A department system's token: it lives "
-                                                "ZTC_TOKEN_SYSTEM_TTL_HOURS (90 days), not a person's 12 hours."),
+    click.option(
+        "--system",
+        is_flag=True,
+        help="A department system's token: it lives ZTC_TOKEN_SYSTEM_TTL_HOURS (90 days), not a person's 12 hours.",
+    ),
     click.option("--hours", type=float, default=None, help="Expire after this many hours instead."),
 ]
 
@@ -560,9 +664,11 @@ def _issue_options(command):
     return command
 
 
-@main.command(help="Issue an API token for a user (shown once). It expires: a person's after "
-                   "ZTC_TOKEN_TTL_HOURS (12), a department system's (--system) after "
-                   "ZTC_TOKEN_SYSTEM_TTL_HOURS (2160), or after --hours.")
+@main.command(
+    help="Issue an API token for a user (shown once). It expires: a person's after "
+    "ZTC_TOKEN_TTL_HOURS (12), a department system's (--system) after "
+    "ZTC_TOKEN_SYSTEM_TTL_HOURS (2160), or after --hours."
+)
 @_issue_options
 def token(user, roles, unit, label, system, hours):
     _issue(user, roles, unit, label, system, hours)
@@ -596,12 +702,16 @@ def tokens_list(user, everything, as_json):
     if not rows:
         click.echo("no tokens")
     for row in rows:
-        click.echo(f"{row['id']}  {row['state']:<7}  {row['user']:<20} {','.join(row['roles']):<20} "
-                   f"{row['unit'] or '-':<14} {row['kind']:<6} expires {row['expires_at']}  {row['label']}")
+        click.echo(
+            f"{row['id']}  {row['state']:<7}  {row['user']:<20} {','.join(row['roles']):<20} "
+            f"{row['unit'] or '-':<14} {row['kind']:<6} expires {row['expires_at']}  {row['label']}"
+        )
 
 
-@tokens.command("revoke", help="Revoke tokens by id (from 'ztc tokens list'), or every token of --user; "
-                               "a revoked token answers 401 at once.")
+@tokens.command(
+    "revoke",
+    help="Revoke tokens by id (from 'ztc tokens list'), or every token of --user; a revoked token answers 401 at once.",
+)
 @click.argument("ids", nargs=-1)
 @click.option("--user", default=None, help="Every token of this user.")
 @click.option("--json", "as_json", is_flag=True)
@@ -623,15 +733,17 @@ def tokens_revoke(ids, user, as_json):
     click.echo(f"revoked {len(revoked)} token(s)" + "".join(f"\n  {r['id']} {r['user']}" for r in revoked))
 
 
-
 @main.group("console-user", help="Web console accounts: a person's password (stored as an Argon2id hash).")
 def console_user():
     pass
 
 
-@console_user.command("set", help="Make or change a console account: its roles, unit and password "
-                                  "(asked for twice, never echoed; or one line on standard input with "
-                                  "--password-stdin).")
+@console_user.command(
+    "set",
+    help="Make or change a console account: its roles, unit and password "
+    "(asked for twice, never echoed; or one line on standard input with "
+    "--password-stdin).",
+)
 @click.option("--user", required=True)
 @click.option("--role", "roles", multiple=True, required=True, help="Repeat for several roles.")
 @click.option("--unit", default=None, help="The unit a unit handler acts for.")
@@ -640,8 +752,11 @@ def console_user_set(user, roles, unit, password_stdin):
     from services.gateway.console import accounts
     from shared.db import transaction
 
-    password = (sys.stdin.readline().rstrip("\n") if password_stdin
-                else click.prompt("password", hide_input=True, confirmation_prompt=True))
+    password = (
+        sys.stdin.readline().rstrip("\n")
+        if password_stdin
+        else click.prompt("password", hide_input=True, confirmation_prompt=True)
+    )
     _, sessions = _gateway_sessions()
     try:
         with transaction(sessions) as s:
@@ -654,8 +769,9 @@ def console_user_set(user, roles, unit, password_stdin):
 # -- the operator's commands (services/ztc/ops.py) -------------------------------------------------
 from .ops import register as _register_ops  # noqa: E402
 
-_retry_all = _register_ops(main, instances, incidents,
-                           {"settings": _settings, "engine": _engine, "out": _out, "fail": _fail})
+_retry_all = _register_ops(
+    main, instances, incidents, {"settings": _settings, "engine": _engine, "out": _out, "fail": _fail}
+)
 
 # -- the designers' commands: test, templates (services/ztc/designer_commands.py) -------------------
 from .designer_commands import register as _register_designers  # noqa: E402

@@ -5,6 +5,7 @@ It acts as the people would — members submit and rate, staff pre-review, assig
 committee decides and grades, unit handlers sign, co-sign and reply, a leader keeps a log — and
 says what it did for each proposal.
 """
+
 from __future__ import annotations
 
 import json
@@ -14,17 +15,37 @@ from datetime import date, timedelta
 import requests
 
 DRAFTS = [
-    ("在学校周边设置安全过街设施", "城区多所小学门前缺少信号灯，上下学高峰人车混行。",
-     "交通流量增加，设施未随学校扩招改造。", "增设信号灯；高峰时段安排协管；设置限速标志。"),
-    ("推进老旧小区加装电梯", "全市老旧小区多为六层以下无电梯住宅，老年住户出行困难。",
-     "审批流程长、费用分摊难、低层住户意见不一。", "简化审批；设立专项补贴；建立费用分摊指引。"),
-    ("加强社区养老服务供给", "社区日间照料中心覆盖不足，服务内容单一。",
-     "运营经费依赖财政，专业护理人员短缺。", "引入社会力量运营；开展护理员培训；完善补贴机制。"),
-    ("整治城区河道黑臭水体", "部分城区河道夏季出现黑臭，群众反映强烈。",
-     "雨污分流不彻底，沿河排口监管不到位。", "实施雨污分流改造；排查整治排口；建立河长巡查制度。"),
+    (
+        "在学校周边设置安全过街设施",
+        "城区多所小学门前缺少信号灯，上下学高峰人车混行。",
+        "交通流量增加，设施未随学校扩招改造。",
+        "增设信号灯；高峰时段安排协管；设置限速标志。",
+    ),
+    (
+        "推进老旧小区加装电梯",
+        "全市老旧小区多为六层以下无电梯住宅，老年住户出行困难。",
+        "审批流程长、费用分摊难、低层住户意见不一。",
+        "简化审批；设立专项补贴；建立费用分摊指引。",
+    ),
+    (
+        "加强社区养老服务供给",
+        "社区日间照料中心覆盖不足，服务内容单一。",
+        "运营经费依赖财政，专业护理人员短缺。",
+        "引入社会力量运营；开展护理员培训；完善补贴机制。",
+    ),
+    (
+        "整治城区河道黑臭水体",
+        "部分城区河道夏季出现黑臭，群众反映强烈。",
+        "雨污分流不彻底，沿河排口监管不到位。",
+        "实施雨污分流改造；排查整治排口；建立河长巡查制度。",
+    ),
     ("关于个人住房纠纷的请求", "本人与邻居因房屋产权发生纠纷。", "多次协商未果。", "请求政协出面调解。"),
-    ("提升公交线网覆盖", "新建小区公交线路不足，居民出行不便。",
-     "线网调整滞后于城市扩张。", "开通社区微循环公交；优化换乘站点。"),
+    (
+        "提升公交线网覆盖",
+        "新建小区公交线路不足，居民出行不便。",
+        "线网调整滞后于城市扩张。",
+        "开通社区微循环公交；优化换乘站点。",
+    ),
 ]
 
 
@@ -37,8 +58,9 @@ class Client:
         self.base, self.tokens, self.timeout = base.rstrip("/"), tokens, timeout
 
     def call(self, who, method, path, body=None, ok=(200, 201, 202)):
-        response = requests.request(method, self.base + path, json=body, timeout=30,
-                                    headers={"Authorization": f"Bearer {self.tokens[who]}"})
+        response = requests.request(
+            method, self.base + path, json=body, timeout=30, headers={"Authorization": f"Bearer {self.tokens[who]}"}
+        )
         if response.status_code not in ok:
             raise DemoError(f"{who} {method} {path}: {response.status_code} {response.text[:300]}")
         return response.json()
@@ -55,13 +77,18 @@ class Client:
     def complete(self, who, task, number, data):
         def find():
             return [t for t in self.call(who, "GET", "/api/tasks") if t["task"] == task and t["business_key"] == number]
+
         found = self.wait(f"task {task} of {number}", find)[0]
         return self.call(who, "POST", f"/api/tasks/{found['task_id']}/complete", {"data": data})
 
     def assignment(self, who, number, round_=1):
         def find():
-            return [a for a in self.call(who, "GET", f"/api/assignments?number={number}")
-                    if a["round"] == round_ and a["status"] != "cancelled"]
+            return [
+                a
+                for a in self.call(who, "GET", f"/api/assignments?number={number}")
+                if a["round"] == round_ and a["status"] != "cancelled"
+            ]
+
         return self.wait(f"{who}'s assignment of {number}", find)[0]
 
     def status(self, number):
@@ -70,9 +97,20 @@ class Client:
 
 def _submit(c, n, cosigners=()):
     title, situation, analysis, suggestions = DRAFTS[n % len(DRAFTS)]
-    return c.call("member", "POST", "/api/proposals", {
-        "kind": "between_sessions", "title": title, "situation": situation, "analysis": analysis,
-        "suggestions": suggestions, "publish_consent": True, "cosigners": list(cosigners)})["number"]
+    return c.call(
+        "member",
+        "POST",
+        "/api/proposals",
+        {
+            "kind": "between_sessions",
+            "title": title,
+            "situation": situation,
+            "analysis": analysis,
+            "suggestions": suggestions,
+            "publish_consent": True,
+            "cosigners": list(cosigners),
+        },
+    )["number"]
 
 
 def _file(c, number):
@@ -90,9 +128,18 @@ def _reply(c, number, who="unit", category="A", text="已办理。", round_=1, m
 
 
 def _rate(c, number, who="member", handling="satisfied", result="satisfied"):
-    c.wait(f"the rating round of {number}", lambda: requests.post(
-        f"{c.base}/api/proposals/{number}/ratings", json={"handling": handling, "result": result}, timeout=30,
-        headers={"Authorization": f"Bearer {c.tokens[who]}"}).status_code == 201)
+    c.wait(
+        f"the rating round of {number}",
+        lambda: (
+            requests.post(
+                f"{c.base}/api/proposals/{number}/ratings",
+                json={"handling": handling, "result": result},
+                timeout=30,
+                headers={"Authorization": f"Bearer {c.tokens[who]}"},
+            ).status_code
+            == 201
+        ),
+    )
 
 
 def published_joint_proposal(c, n):
@@ -116,8 +163,12 @@ def published_joint_proposal(c, n):
 def not_filed(c, n):
     number = _submit(c, n)
     c.complete("staff", "pre_review", number, {"eligible": False, "content_ok": False, "format_ok": True})
-    c.complete("committee", "filing_decision", number,
-               {"decision": "not_filed", "reason_code": "personal_or_family", "convert_to": "letter"})
+    c.complete(
+        "committee",
+        "filing_decision",
+        number,
+        {"decision": "not_filed", "reason_code": "personal_or_family", "convert_to": "letter"},
+    )
     c.wait(f"{number}'s filing record", lambda: c.status(number) == "not_filed")
     return number, "not filed (a personal matter), converted into a letter; the proposer was told why"
 
@@ -139,15 +190,30 @@ def key_proposal_under_supervision(c, n):
     _file(c, number)
     c.complete("staff", "assign", number, {"mode": "single", "units": ["transport"]})
     c.assignment("unit", number)
-    year = int(number.split("-")[0])   # the session year the number starts with
-    listed = c.call("staff", "POST", f"/api/key-proposals/{year}/list", {"items": [
-        {"number": number, "reason": "群众关注度高，涉及多个部门", "leader": "leader.chen"}]})
+    year = int(number.split("-")[0])  # the session year the number starts with
+    listed = c.call(
+        "staff",
+        "POST",
+        f"/api/key-proposals/{year}/list",
+        {"items": [{"number": number, "reason": "群众关注度高，涉及多个部门", "leader": "leader.chen"}]},
+    )
     c.call("committee", "POST", f"/api/key-proposals/lists/{listed['id']}/decision", {})
-    c.wait("the key proposal's registration", lambda: requests.post(
-        f"{c.base}/api/proposals/{number}/supervision-log", json={"kind": "visit", "text": "实地察看现场"},
-        timeout=30, headers={"Authorization": f"Bearer {c.tokens['leader']}"}).status_code == 201)
-    return number, ("chosen as a key proposal at the chair's meeting, supervised by leader.chen, with a visit "
-                    "in the log; waiting for the reply")
+    c.wait(
+        "the key proposal's registration",
+        lambda: (
+            requests.post(
+                f"{c.base}/api/proposals/{number}/supervision-log",
+                json={"kind": "visit", "text": "实地察看现场"},
+                timeout=30,
+                headers={"Authorization": f"Bearer {c.tokens['leader']}"},
+            ).status_code
+            == 201
+        ),
+    )
+    return number, (
+        "chosen as a key proposal at the chair's meeting, supervised by leader.chen, with a visit "
+        "in the log; waiting for the reply"
+    )
 
 
 def b_reply_awaiting_follow_up(c, n):
@@ -155,9 +221,16 @@ def b_reply_awaiting_follow_up(c, n):
     _file(c, number)
     c.complete("staff", "assign", number, {"mode": "single", "units": ["transport"]})
     soon = date.today() + timedelta(days=90)
-    mine = _reply(c, number, category="B", text="已列入明年改造计划。",
-                  milestones=[{"what": "完成设计招标", "due": soon.isoformat()},
-                              {"what": "完成改造", "due": (soon + timedelta(days=180)).isoformat()}])
+    mine = _reply(
+        c,
+        number,
+        category="B",
+        text="已列入明年改造计划。",
+        milestones=[
+            {"what": "完成设计招标", "due": soon.isoformat()},
+            {"what": "完成改造", "due": (soon + timedelta(days=180)).isoformat()},
+        ],
+    )
     c.call("unit", "POST", f"/api/assignments/{mine['id']}/reply")
     c.complete("staff", "review_reply", number, {"action": "accept"})
     _rate(c, number, handling="satisfied", result="basically_satisfied")
@@ -169,8 +242,14 @@ def awaiting_pre_review(c, n):
     return number, "submitted; waiting for staff's pre-review"
 
 
-PATHS = [published_joint_proposal, not_filed, objected_and_reassigned, key_proposal_under_supervision,
-         b_reply_awaiting_follow_up, awaiting_pre_review]
+PATHS = [
+    published_joint_proposal,
+    not_filed,
+    objected_and_reassigned,
+    key_proposal_under_supervision,
+    b_reply_awaiting_follow_up,
+    awaiting_pre_review,
+]
 
 
 def run(base: str, token_file, echo=print) -> int:

@@ -5,6 +5,7 @@ incidents one at a time or in batches (every batch has ``--dry-run``).
 instance and incident commands work on the engine's database through :class:`Engine`, like the
 rest of ``ztc``, so they work with the services stopped too.
 """
+
 from __future__ import annotations
 
 import getpass
@@ -30,8 +31,7 @@ def _age(seconds) -> str:
 
 def register(main, instances, incidents, helpers):
     """Add the operator's commands to ``main`` and its ``instances`` and ``incidents`` groups."""
-    _settings, _engine, _out, _fail = (helpers["settings"], helpers["engine"], helpers["out"],
-                                       helpers["fail"])
+    _settings, _engine, _out, _fail = (helpers["settings"], helpers["engine"], helpers["out"], helpers["fail"])
 
     def _run(action):
         try:
@@ -43,37 +43,48 @@ def register(main, instances, incidents, helpers):
         sys.exit(1 if result.get("failed") else 0)
 
     # -- queues -------------------------------------------------------------------------------
-    @main.command(help="Every ztc.* queue of the vhost in ZTC_AMQP_URI: messages (ready, unacked), "
-                       "consumers, age of the oldest message and how many dead letters came from "
-                       "it. Read from RabbitMQ's management API (ZTC_RABBIT_MANAGEMENT_URL). The age "
-                       "is the head's timestamp; a message without one is peeked at and given "
-                       "straight back (--no-peek to skip).")
+    @main.command(
+        help="Every ztc.* queue of the vhost in ZTC_AMQP_URI: messages (ready, unacked), "
+        "consumers, age of the oldest message and how many dead letters came from "
+        "it. Read from RabbitMQ's management API (ZTC_RABBIT_MANAGEMENT_URL). The age "
+        "is the head's timestamp; a message without one is peeked at and given "
+        "straight back (--no-peek to skip)."
+    )
     @click.option("--no-peek", is_flag=True, help="Do not peek at queue heads for the oldest age.")
     @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
     def queues(no_peek, as_json):
         from shared.messaging import management
 
         settings = _settings()
-        data = _run(lambda: {"vhost": management.vhost_of(settings.amqp_uri),
-                             "queues": management.queues(settings, peek=not no_peek)})
+        data = _run(
+            lambda: {
+                "vhost": management.vhost_of(settings.amqp_uri),
+                "queues": management.queues(settings, peek=not no_peek),
+            }
+        )
 
         def render(d):
             click.echo(f"vhost {d['vhost']}")
             click.echo(f"{'queue':<34} {'msgs':>6} {'ready':>6} {'unack':>6} {'cons':>5} {'oldest':>8} {'dead':>5}")
             for q in d["queues"]:
-                click.echo(f"{q['name']:<34} {q['messages']:>6} {q['ready']:>6} {q['unacked']:>6} "
-                           f"{q['consumers']:>5} {_age(q['oldest_age_seconds']):>8} {q['dead_letters']:>5}")
+                click.echo(
+                    f"{q['name']:<34} {q['messages']:>6} {q['ready']:>6} {q['unacked']:>6} "
+                    f"{q['consumers']:>5} {_age(q['oldest_age_seconds']):>8} {q['dead_letters']:>5}"
+                )
             if not d["queues"]:
                 click.echo("no ztc.* queues (has 'make run' or 'ztc' declared the topology?)")
 
         _out(data, as_json, render)
 
     # -- dead letters -------------------------------------------------------------------------
-    @main.group("dead-letters", help="Messages no service could handle, in the queue ztc.dead, each "
-                                     "with the reason it died (header x-ztc-reason) and where it came "
-                                     "from. Inspecting takes nothing away; replay sends letters back "
-                                     "where they came from; discard removes them for good, recording "
-                                     "each with your reason in var/dead-letters-discarded.jsonl.")
+    @main.group(
+        "dead-letters",
+        help="Messages no service could handle, in the queue ztc.dead, each "
+        "with the reason it died (header x-ztc-reason) and where it came "
+        "from. Inspecting takes nothing away; replay sends letters back "
+        "where they came from; discard removes them for good, recording "
+        "each with your reason in var/dead-letters-discarded.jsonl.",
+    )
     def dead_letters():
         pass
 
@@ -86,13 +97,18 @@ def register(main, instances, incidents, helpers):
         if not rows:
             click.echo("no dead letters")
         for d in rows:
-            click.echo(f"{d['id']}  {d['dead_at'] or '-'}  from {d['original_queue'] or '?'} "
-                       f"({d['original_exchange'] or '(default)'} / {d['original_routing_key']})")
+            click.echo(
+                f"{d['id']}  {d['dead_at'] or '-'}  from {d['original_queue'] or '?'} "
+                f"({d['original_exchange'] or '(default)'} / {d['original_routing_key']})"
+            )
             tried = f", {d['attempts']} attempt(s)" if d.get("attempts") else ""
             click.echo(f"    [{d.get('reason_kind') or 'unknown'}{tried}] {d['reason']}")
 
-    @dead_letters.command("list", help="List dead letters (optionally from one queue or with routing "
-                                       "keys matching a pattern such as 'intake.*').")
+    @dead_letters.command(
+        "list",
+        help="List dead letters (optionally from one queue or with routing "
+        "keys matching a pattern such as 'intake.*').",
+    )
     @click.option("--queue", help="Only letters that died in this queue.")
     @click.option("--routing-key", help="Only letters whose original routing key matches (shell-style pattern).")
     @click.option("--json", "as_json", is_flag=True, help="Print the letters as JSON, bodies included.")
@@ -111,8 +127,9 @@ def register(main, instances, incidents, helpers):
                 click.echo(f"    x-death: {json.dumps(d['x_death'], default=str, ensure_ascii=False)}")
             click.echo(f"    headers: {json.dumps(d['headers'], default=str, ensure_ascii=False)}")
             click.echo(f"    content-type: {d['content_type']}, {d['size']} bytes")
-            click.echo(json.dumps(d["body"], indent=2, ensure_ascii=False) if not isinstance(d["body"], str)
-                       else d["body"])
+            click.echo(
+                json.dumps(d["body"], indent=2, ensure_ascii=False) if not isinstance(d["body"], str) else d["body"]
+            )
 
         _out(_run(lambda: _box().show(letter_id)), as_json, render)
 
@@ -121,8 +138,9 @@ def register(main, instances, incidents, helpers):
         f = click.option("--dry-run", is_flag=True, help="Only say which letters would be affected.")(f)
         f = click.option("--routing-key", help="Letters whose original routing key matches this pattern.")(f)
         f = click.option("--queue", help="Letters that died in this queue.")(f)
-        f = click.option("--all", "everything", is_flag=True, help="Every letter (with --queue/--routing-key: "
-                                                                   "every matching one).")(f)
+        f = click.option(
+            "--all", "everything", is_flag=True, help="Every letter (with --queue/--routing-key: every matching one)."
+        )(f)
         return click.argument("letter_ids", nargs=-1)(f)
 
     def _print_batch(verb):
@@ -132,55 +150,90 @@ def register(main, instances, incidents, helpers):
             rows = r[key]
             click.echo(f"{len(rows)} dead letter(s) {label}")
             for d in rows:
-                click.echo(f"  {d['id']} -> {d['original_exchange'] or '(default)'} / {d['original_routing_key']}"
-                           f"  ({d['reason'][:100]})")
+                click.echo(
+                    f"  {d['id']} -> {d['original_exchange'] or '(default)'} / {d['original_routing_key']}"
+                    f"  ({d['reason'][:100]})"
+                )
             for d in r.get("failed", []):
                 click.echo(f"  FAILED {d['id']}: {d['error']}", err=True)
+
         return render
 
-    @dead_letters.command("replay", help="Send letters back to the exchange and routing key they were "
-                                         "first sent to (after fixing what made them fail). Name them by "
-                                         "id, or choose with --queue / --routing-key / --all.")
+    @dead_letters.command(
+        "replay",
+        help="Send letters back to the exchange and routing key they were "
+        "first sent to (after fixing what made them fail). Name them by "
+        "id, or choose with --queue / --routing-key / --all.",
+    )
     @_selection
     def dl_replay(letter_ids, everything, queue, routing_key, dry_run, as_json):
-        result = _run(lambda: _box().replay(ids=list(letter_ids), queue=queue, routing_key=routing_key,
-                                            everything=everything, dry_run=dry_run, actor=_operator()["user"]))
+        result = _run(
+            lambda: _box().replay(
+                ids=list(letter_ids),
+                queue=queue,
+                routing_key=routing_key,
+                everything=everything,
+                dry_run=dry_run,
+                actor=_operator()["user"],
+            )
+        )
         _out(result, as_json, _print_batch("replayed"))
         _batch_exit(result)
 
-    @dead_letters.command("discard", help="Remove letters for good. --reason is required and is recorded "
-                                          "with each whole letter in var/dead-letters-discarded.jsonl.")
+    @dead_letters.command(
+        "discard",
+        help="Remove letters for good. --reason is required and is recorded "
+        "with each whole letter in var/dead-letters-discarded.jsonl.",
+    )
     @_selection
     @click.option("--reason", required=True, help="Why these letters can go (recorded).")
     def dl_discard(letter_ids, everything, queue, routing_key, dry_run, as_json, reason):
-        result = _run(lambda: _box().discard(reason, ids=list(letter_ids), queue=queue, routing_key=routing_key,
-                                             everything=everything, dry_run=dry_run, actor=_operator()["user"]))
+        result = _run(
+            lambda: _box().discard(
+                reason,
+                ids=list(letter_ids),
+                queue=queue,
+                routing_key=routing_key,
+                everything=everything,
+                dry_run=dry_run,
+                actor=_operator()["user"],
+            )
+        )
         _out(result, as_json, _print_batch("discarded"))
 
     # -- instances ------------------------------------------------------------------------------
     def _print_instance(i):
         click.echo(f"{i['id']} {i['process_id']}@{i['version']} key={i['business_key']} status={i['status']}")
 
-    @instances.command("suspend", help="Hold an instance: it takes no job results, messages or timers "
-                                       "until resumed (none are lost: results are held, messages stay "
-                                       "buffered, due timers fire on resume) and its tasks leave the task list.")
+    @instances.command(
+        "suspend",
+        help="Hold an instance: it takes no job results, messages or timers "
+        "until resumed (none are lost: results are held, messages stay "
+        "buffered, due timers fire on resume) and its tasks leave the task list.",
+    )
     @click.argument("instance_id")
     @click.option("--reason", help="Why (kept in the instance's history).")
     @click.option("--json", "as_json", is_flag=True, help="Print the instance as JSON.")
     def suspend(instance_id, reason, as_json):
         _out(_run(lambda: _engine().suspend(instance_id, reason, _operator())), as_json, _print_instance)
 
-    @instances.command("resume", help="Let a suspended instance go on: held job results are applied, "
-                                      "buffered messages delivered, its tasks return to the task list.")
+    @instances.command(
+        "resume",
+        help="Let a suspended instance go on: held job results are applied, "
+        "buffered messages delivered, its tasks return to the task list.",
+    )
     @click.argument("instance_id")
     @click.option("--json", "as_json", is_flag=True, help="Print the instance as JSON.")
     def resume(instance_id, as_json):
         _out(_run(lambda: _engine().resume(instance_id, _operator())), as_json, _print_instance)
 
-    @instances.command("cancel", help="End an instance with status cancelled: its open tasks are "
-                                      "cancelled, pending jobs closed (late results are dropped), open "
-                                      "incidents resolved. Give one INSTANCE_ID, or choose a batch with "
-                                      "--business-key-prefix / --process / --status (try --dry-run first).")
+    @instances.command(
+        "cancel",
+        help="End an instance with status cancelled: its open tasks are "
+        "cancelled, pending jobs closed (late results are dropped), open "
+        "incidents resolved. Give one INSTANCE_ID, or choose a batch with "
+        "--business-key-prefix / --process / --status (try --dry-run first).",
+    )
     @click.argument("instance_id", required=False)
     @click.option("--reason", required=True, help="Why (kept in the history; required).")
     @click.option("--business-key-prefix", help="Batch: every instance whose business key starts so.")
@@ -191,19 +244,25 @@ def register(main, instances, incidents, helpers):
     def cancel(instance_id, reason, business_key_prefix, process_id, status, dry_run, as_json):
         batch = business_key_prefix or process_id or status
         if bool(instance_id) == bool(batch):
-            click.echo("error: give either one INSTANCE_ID or batch filters "
-                       "(--business-key-prefix, --process, --status)", err=True)
+            click.echo(
+                "error: give either one INSTANCE_ID or batch filters (--business-key-prefix, --process, --status)",
+                err=True,
+            )
             sys.exit(2)
         if instance_id:
             if dry_run:
-                _out(_run(lambda: _engine().get_instance(instance_id)), as_json,
-                     lambda i: click.echo(f"would cancel {i['id']} ({i['status']})"))
+                _out(
+                    _run(lambda: _engine().get_instance(instance_id)),
+                    as_json,
+                    lambda i: click.echo(f"would cancel {i['id']} ({i['status']})"),
+                )
                 return
             data = _run(lambda: _engine().cancel(instance_id, reason, _operator()))
             _out(data, as_json, lambda i: (_print_instance(i), click.echo(f"  closed: {i['closed']}")))
             return
-        result = _run(lambda: _engine().cancel_instances(reason, business_key_prefix, process_id, status,
-                                                         dry_run, _operator()))
+        result = _run(
+            lambda: _engine().cancel_instances(reason, business_key_prefix, process_id, status, dry_run, _operator())
+        )
 
         def render(r):
             rows = r["matched"] if r["dry_run"] else r["done"]
@@ -216,9 +275,12 @@ def register(main, instances, incidents, helpers):
         _out(result, as_json, render)
         _batch_exit(result)
 
-    @instances.command("where", help="Where an instance's tokens are now: each user task (for whom, "
-                                     "claimed by), each job (operation, attempt, last error), each "
-                                     "message it waits for, its next timer, results held while suspended.")
+    @instances.command(
+        "where",
+        help="Where an instance's tokens are now: each user task (for whom, "
+        "claimed by), each job (operation, attempt, last error), each "
+        "message it waits for, its next timer, results held while suspended.",
+    )
     @click.argument("instance_id")
     @click.option("--json", "as_json", is_flag=True, help="Print the answer as JSON.")
     def where(instance_id, as_json):
@@ -229,12 +291,16 @@ def register(main, instances, incidents, helpers):
             for t in d["tokens"]:
                 if t["kind"] == "user_task":
                     who = t["candidate_user"] or t["candidate_unit"] or t["candidate_role"] or "anyone"
-                    click.echo(f"  user task {t['task']} ({t['status']}) for {who}"
-                               f"{', claimed by ' + t['claimed_by'] if t['claimed_by'] else ''} since {t['since']}")
+                    click.echo(
+                        f"  user task {t['task']} ({t['status']}) for {who}"
+                        f"{', claimed by ' + t['claimed_by'] if t['claimed_by'] else ''} since {t['since']}"
+                    )
                 elif t["kind"] == "job":
-                    click.echo(f"  job {t['task']} -> {t['operation']} ({t['status']}, attempt "
-                               f"{t['attempt']}/{t['max_attempts']}) since {t['since']}"
-                               f"{': ' + t['last_error'] if t['last_error'] else ''}")
+                    click.echo(
+                        f"  job {t['task']} -> {t['operation']} ({t['status']}, attempt "
+                        f"{t['attempt']}/{t['max_attempts']}) since {t['since']}"
+                        f"{': ' + t['last_error'] if t['last_error'] else ''}"
+                    )
                 elif t["kind"] == "message":
                     click.echo(f"  message '{t['name']}' keyed {t['correlation_key']} ({t['buffered']} buffered)")
                 else:

@@ -12,5 +12,6 @@
 Services, the engine and the gateway import these and never each other. ``docs/contracts.md`` is
 generated from them (``python -m shared.contracts``) and a test keeps it in step.
 """
+
 from . import jobs, messages, subscriptions  # noqa: F401 - contracts.jobs, .messages, .subscriptions
 from .bus import *  # noqa: F401,F403 - the envelopes and names, as ``contracts.JOBS_EXCHANGE`` etc.

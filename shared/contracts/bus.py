@@ -1,14 +1,15 @@
 """The bus: exchange, queue and routing-key names, and the envelopes of every message that crosses
 it, as marshmallow schemas. Both sides import them from here and nowhere else."""
+
 from __future__ import annotations
 
 from marshmallow import EXCLUDE, Schema, fields, validate
 
-JOBS_EXCHANGE = "ztc.jobs"            # topic; routing key = "<service>.<operation>"
-RESULTS_EXCHANGE = "ztc.results"      # topic; routing key = "engine.result"
-DEAD_EXCHANGE = "ztc.dead"            # topic; dead letters keep their original routing key
-MESSAGES_EXCHANGE = "ztc.messages"    # topic; commands and BPMN messages for the engine
-EVENTS_EXCHANGE = "ztc.events"        # topic; domain events, routing key = the event name ("opinion.adopted")
+JOBS_EXCHANGE = "ztc.jobs"  # topic; routing key = "<service>.<operation>"
+RESULTS_EXCHANGE = "ztc.results"  # topic; routing key = "engine.result"
+DEAD_EXCHANGE = "ztc.dead"  # topic; dead letters keep their original routing key
+MESSAGES_EXCHANGE = "ztc.messages"  # topic; commands and BPMN messages for the engine
+EVENTS_EXCHANGE = "ztc.events"  # topic; domain events, routing key = the event name ("opinion.adopted")
 ENGINE_MESSAGES_QUEUE = "ztc.engine.messages"
 ENGINE_STARTS_QUEUE = "ztc.engine.starts"
 MESSAGE_ROUTING_KEY = "engine.message"
@@ -27,10 +28,10 @@ SERVICES = ("intake", "assignment", "supervision", "evaluation")
 # The units' side of the bus (see docs/unit-integration.md, docs/asyncapi.yaml): the assignment
 # service publishes "<unit>.<event>" to UNITS_EXCHANGE, read from each unit's own queue; departments
 # publish "<unit>.<command>" to UNIT_COMMANDS_EXCHANGE, read by the assignment service.
-UNITS_EXCHANGE = "ztc.units"                   # topic; alternate exchange ztc.dead
-UNIT_COMMANDS_EXCHANGE = "ztc.unit-commands"   # topic
+UNITS_EXCHANGE = "ztc.units"  # topic; alternate exchange ztc.dead
+UNIT_COMMANDS_EXCHANGE = "ztc.unit-commands"  # topic
 UNIT_COMMANDS_QUEUE = "ztc.assignment.commands"
-UNIT_EVENT_HEADER = "x-ztc-event"              # the event's name, also in the routing key
+UNIT_EVENT_HEADER = "x-ztc-event"  # the event's name, also in the routing key
 # A command the assignment service refused is told back to the unit that sent it, on the unit's own
 # queue (routing key "<unit>.command.refused", exchange UNITS_EXCHANGE); the dead-letter copy stays
 # for the committee's operators.
@@ -143,25 +144,25 @@ class EventSchema(Schema):
 
 # Domain events of the assignment service that supervision acts on (payload: unit, assignment_id,
 # at, by, round); see services/supervision/unit_facts.py.
-ASSIGNMENT_SIGNED = "assignment.signed"          # a unit signed for its assignment (签收)
+ASSIGNMENT_SIGNED = "assignment.signed"  # a unit signed for its assignment (签收)
 ASSIGNMENT_INPUT_SENT = "assignment.input_sent"  # a co-unit sent its input to the lead unit (协办意见)
 ASSIGNMENT_MILESTONE_DONE = "assignment.milestone_done"  # a milestone of a B reply is done (+ milestone)
 # Supervision moved a reply deadline on an approved extension (payload: number, until, previous_due,
 # by, reason); the assignment service records the decision on the unit's extension request.
 DEADLINE_EXTENDED = "deadline.extended"
 
-NOTIFY_PREFIX = "notify."   # domain events named notify.<kind> are delivered to people by the gateway
+NOTIFY_PREFIX = "notify."  # domain events named notify.<kind> are delivered to people by the gateway
 
 
 class NotificationPayloadSchema(Schema):
     """The payload of a ``notify.<kind>`` event: who is told what. The gateway keeps one row per
     recipient, read with ``GET /api/notifications``."""
 
-    recipients = fields.List(fields.String(validate=validate.Length(min=1, max=100)), required=True,
-                             validate=validate.Length(min=1))
+    recipients = fields.List(
+        fields.String(validate=validate.Length(min=1, max=100)), required=True, validate=validate.Length(min=1)
+    )
     title = fields.String(required=True, validate=validate.Length(min=1, max=200))
     text = fields.String(load_default="", validate=validate.Length(max=4000))
-
 
 
 class UnitRefusalSchema(Schema):

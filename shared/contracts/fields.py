@@ -1,4 +1,5 @@
 """Field types the contracts share."""
+
 from __future__ import annotations
 
 from datetime import timezone
@@ -10,8 +11,8 @@ not_blank = validate.Length(min=1, error="must not be empty")
 # Integers a database column holds: every integer a request carries is range-checked, so a number
 # past the column is a 400 at the edge, not an overflow deep in a database call.
 INT32_MAX = 2**31 - 1
-ROW_ID = validate.Range(min=1, max=INT32_MAX)          # a row's id
-POINTS = validate.Range(min=-10_000, max=10_000)        # points added or taken away in one correction
+ROW_ID = validate.Range(min=1, max=INT32_MAX)  # a row's id
+POINTS = validate.Range(min=-10_000, max=10_000)  # points added or taken away in one correction
 
 
 class Text(fields.String):
@@ -42,8 +43,9 @@ def number() -> fields.String:
     return fields.String(required=True, validate=validate.Length(min=1, max=50))
 
 
-UNIT_CODE = validate.Regexp(r"^[a-z0-9][a-z0-9_-]{0,99}$",
-                            error="a unit code is lower-case letters, digits, '_' or '-'")
+UNIT_CODE = validate.Regexp(
+    r"^[a-z0-9][a-z0-9_-]{0,99}$", error="a unit code is lower-case letters, digits, '_' or '-'"
+)
 
 
 def unit_code(**kwargs) -> fields.String:

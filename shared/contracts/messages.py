@@ -5,6 +5,7 @@ name no diagram knows would be buffered and dropped: a deploy refuses a diagram 
 not declared, naming the closest declared one (a renamed ``reply_submitted`` is caught at deploy).
 ``senders`` are services (their bus identity) or ``operator`` (``POST /api/messages``).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 class BpmnMessage:
     name: str
     senders: tuple[str, ...]
-    correlation: str               # what the correlation key is
+    correlation: str  # what the correlation key is
     summary: str
 
 
@@ -26,7 +27,9 @@ MESSAGES = _declare(
     BpmnMessage("cosign_settled", ("intake",), "proposal number", "co-signing closed: every co-signer answered"),
     BpmnMessage("resubmitted", ("intake",), "proposal number", "a returned proposal was resubmitted"),
     BpmnMessage("merged_answered", ("intake",), "proposal number", "the proposal it was merged into was answered"),
-    BpmnMessage("adoptions_settled", ("intake",), "opinion item number", "every channel said whether it adopted the item"),
+    BpmnMessage(
+        "adoptions_settled", ("intake",), "opinion item number", "every channel said whether it adopted the item"
+    ),
     BpmnMessage("forwards_answered", ("intake",), "opinion item number", "every department answered a forwarded item"),
     BpmnMessage("converted_to_proposal", ("intake",), "opinion item number", "the item became a proposal"),
     BpmnMessage("objection_raised", ("assignment",), "proposal number", "a unit objected to its assignment"),
@@ -34,10 +37,24 @@ MESSAGES = _declare(
     BpmnMessage("extension_requested", ("assignment",), "proposal number", "a unit asked for more time"),
     BpmnMessage("followup_reply", ("assignment",), "proposal number", "a unit's follow-up on a category B reply"),
     BpmnMessage("commitments_made", ("assignment",), "case number", "departments committed to actions on a case"),
-    BpmnMessage("converted_outcome", ("intake",), "case number",
-                "the opinion item or proposal a case became has its outcome: the return visit may follow"),
-    BpmnMessage("ratings_complete", ("evaluation",), "proposal number", "every proposer rated the reply, or the rating window ended (the silent ones named as not given)"),
-    BpmnMessage("appeal_lodged", ("evaluation",), "proposal number", "a proposer still unsatisfied after a re-handled reply appealed within the window"),
+    BpmnMessage(
+        "converted_outcome",
+        ("intake",),
+        "case number",
+        "the opinion item or proposal a case became has its outcome: the return visit may follow",
+    ),
+    BpmnMessage(
+        "ratings_complete",
+        ("evaluation",),
+        "proposal number",
+        "every proposer rated the reply, or the rating window ended (the silent ones named as not given)",
+    ),
+    BpmnMessage(
+        "appeal_lodged",
+        ("evaluation",),
+        "proposal number",
+        "a proposer still unsatisfied after a re-handled reply appealed within the window",
+    ),
     BpmnMessage("unit_reply", ("operator",), "submission business key", "the smoke diagram's reply, sent over HTTP"),
 )
 

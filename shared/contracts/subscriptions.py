@@ -7,23 +7,50 @@ each service's ``@listen`` entrypoints take their queues from here too, and
 ``tests/contract/test_bus_use.py`` checks every service class against this table (a listener,
 job entrypoint or RPC proxy not declared here fails it, naming the service).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .bus import (ASSIGNMENT_INPUT_SENT, ASSIGNMENT_MILESTONE_DONE, ASSIGNMENT_SIGNED, DEADLINE_EXTENDED, ENGINE_MESSAGES_QUEUE,
-                  ENGINE_RESULTS_QUEUE, ENGINE_STARTS_QUEUE, EVENTS_EXCHANGE, MESSAGE_ROUTING_KEY, MESSAGES_EXCHANGE,
-                  NOTIFY_PREFIX, OPINION_SUBMISSIONS_QUEUE, OPINION_SUBMIT_ROUTING_KEY, RESULT_ROUTING_KEY,
-                  RESULTS_EXCHANGE, START_ROUTING_KEY, UNIT_COMMANDS_EXCHANGE, UNIT_COMMANDS_QUEUE, events_queue)
+from .bus import (
+    ASSIGNMENT_INPUT_SENT,
+    ASSIGNMENT_MILESTONE_DONE,
+    ASSIGNMENT_SIGNED,
+    DEADLINE_EXTENDED,
+    ENGINE_MESSAGES_QUEUE,
+    ENGINE_RESULTS_QUEUE,
+    ENGINE_STARTS_QUEUE,
+    EVENTS_EXCHANGE,
+    MESSAGE_ROUTING_KEY,
+    MESSAGES_EXCHANGE,
+    NOTIFY_PREFIX,
+    OPINION_SUBMISSIONS_QUEUE,
+    OPINION_SUBMIT_ROUTING_KEY,
+    RESULT_ROUTING_KEY,
+    RESULTS_EXCHANGE,
+    START_ROUTING_KEY,
+    UNIT_COMMANDS_EXCHANGE,
+    UNIT_COMMANDS_QUEUE,
+    events_queue,
+)
 
 # -- the domain events each service hears (routing keys on ztc.events; "#" patterns allowed) ------
 # The assignment service's events about a proposal's handling that intake turns into the proposal's
 # status and its proposers' notices (services/intake/progress.py).
 RATING_OPENED = "handling.rating_opened"
 APPEAL_DECIDED = "handling.appeal_decided"
-INTAKE_HEARS = ("handling.assigned", "handling.reply_submitted", "handling.sent_back", RATING_OPENED,
-                "handling.rated", "handling.rehandling", "handling.followup_received", "handling.milestone_done",
-                "handling.appealed", APPEAL_DECIDED)
+INTAKE_HEARS = (
+    "handling.assigned",
+    "handling.reply_submitted",
+    "handling.sent_back",
+    RATING_OPENED,
+    "handling.rated",
+    "handling.rehandling",
+    "handling.followup_received",
+    "handling.milestone_done",
+    "handling.appealed",
+    APPEAL_DECIDED,
+)
 # A deadline moved on an approved extension; rating opened (the units are told the reply was accepted);
 # the committee decided an appeal (the answering units are told).
 ASSIGNMENT_HEARS = (DEADLINE_EXTENDED, RATING_OPENED, APPEAL_DECIDED)
@@ -47,9 +74,9 @@ class Listened:
 @dataclass(frozen=True)
 class BusUse:
     listens: tuple[Listened, ...] = ()
-    jobs: bool = False              # consumes ztc.jobs.<service> (its job operations)
-    rpc_server: bool = False        # answers RPC on rpc-<service>
-    rpc_targets: tuple[str, ...] = ()   # the services whose RPC it calls
+    jobs: bool = False  # consumes ztc.jobs.<service> (its job operations)
+    rpc_server: bool = False  # answers RPC on rpc-<service>
+    rpc_targets: tuple[str, ...] = ()  # the services whose RPC it calls
 
     def listened(self, queue: str) -> Listened:
         for item in self.listens:
@@ -64,20 +91,36 @@ def hears(service: str, keys) -> Listened:
 
 
 BUS_USE: dict[str, BusUse] = {
-    "engine": BusUse(listens=(Listened(ENGINE_RESULTS_QUEUE, RESULTS_EXCHANGE, (RESULT_ROUTING_KEY,)),
-                              Listened(ENGINE_MESSAGES_QUEUE, MESSAGES_EXCHANGE, (MESSAGE_ROUTING_KEY,)),
-                              Listened(ENGINE_STARTS_QUEUE, MESSAGES_EXCHANGE, (START_ROUTING_KEY,))),
-                     rpc_server=True),
-    "intake": BusUse(listens=(hears("intake", INTAKE_HEARS),
-                              Listened(OPINION_SUBMISSIONS_QUEUE, MESSAGES_EXCHANGE, (OPINION_SUBMIT_ROUTING_KEY,))),
-                     jobs=True, rpc_server=True, rpc_targets=("evaluation",)),
+    "engine": BusUse(
+        listens=(
+            Listened(ENGINE_RESULTS_QUEUE, RESULTS_EXCHANGE, (RESULT_ROUTING_KEY,)),
+            Listened(ENGINE_MESSAGES_QUEUE, MESSAGES_EXCHANGE, (MESSAGE_ROUTING_KEY,)),
+            Listened(ENGINE_STARTS_QUEUE, MESSAGES_EXCHANGE, (START_ROUTING_KEY,)),
+        ),
+        rpc_server=True,
+    ),
+    "intake": BusUse(
+        listens=(
+            hears("intake", INTAKE_HEARS),
+            Listened(OPINION_SUBMISSIONS_QUEUE, MESSAGES_EXCHANGE, (OPINION_SUBMIT_ROUTING_KEY,)),
+        ),
+        jobs=True,
+        rpc_server=True,
+        rpc_targets=("evaluation",),
+    ),
     # The departments' commands: every key ("#"), so a bad key is refused with a reason, not dropped.
-    "assignment": BusUse(listens=(hears("assignment", ASSIGNMENT_HEARS),
-                                  Listened(UNIT_COMMANDS_QUEUE, UNIT_COMMANDS_EXCHANGE, ("#",))),
-                         jobs=True, rpc_server=True, rpc_targets=("intake", "supervision")),
-    "supervision": BusUse(listens=(hears("supervision", SUPERVISION_HEARS),), jobs=True, rpc_server=True,
-                          rpc_targets=("intake",)),
+    "assignment": BusUse(
+        listens=(hears("assignment", ASSIGNMENT_HEARS), Listened(UNIT_COMMANDS_QUEUE, UNIT_COMMANDS_EXCHANGE, ("#",))),
+        jobs=True,
+        rpc_server=True,
+        rpc_targets=("intake", "supervision"),
+    ),
+    "supervision": BusUse(
+        listens=(hears("supervision", SUPERVISION_HEARS),), jobs=True, rpc_server=True, rpc_targets=("intake",)
+    ),
     "evaluation": BusUse(listens=(hears("evaluation", EVALUATION_HEARS),), jobs=True, rpc_server=True),
-    "gateway": BusUse(listens=(hears("gateway", GATEWAY_HEARS),),
-                      rpc_targets=("assignment", "engine", "evaluation", "intake", "supervision")),
+    "gateway": BusUse(
+        listens=(hears("gateway", GATEWAY_HEARS),),
+        rpc_targets=("assignment", "engine", "evaluation", "intake", "supervision"),
+    ),
 }

@@ -29,6 +29,7 @@ What the grants say, in short:
 - the operator reads and re-publishes dead letters (a replay goes back where it first went) and
   calls services over RPC.
 """
+
 from __future__ import annotations
 
 import base64
@@ -45,13 +46,20 @@ from shared.contracts.messages import START_SENDERS
 from . import identity
 
 RPC_EXCHANGE = "nameko-rpc"
-DEFAULT_EXCHANGE = "amq.default"          # publishing straight to a queue (exchange "")
+DEFAULT_EXCHANGE = "amq.default"  # publishing straight to a queue (exchange "")
 UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 METHOD = r"[A-Za-z_][A-Za-z0-9_]*"
 ANY = r".*"
-TOPIC_EXCHANGES = (contracts.JOBS_EXCHANGE, contracts.RESULTS_EXCHANGE, contracts.MESSAGES_EXCHANGE,
-                   contracts.EVENTS_EXCHANGE, contracts.UNITS_EXCHANGE, contracts.UNIT_COMMANDS_EXCHANGE,
-                   contracts.DEAD_EXCHANGE, RPC_EXCHANGE)
+TOPIC_EXCHANGES = (
+    contracts.JOBS_EXCHANGE,
+    contracts.RESULTS_EXCHANGE,
+    contracts.MESSAGES_EXCHANGE,
+    contracts.EVENTS_EXCHANGE,
+    contracts.UNITS_EXCHANGE,
+    contracts.UNIT_COMMANDS_EXCHANGE,
+    contracts.DEAD_EXCHANGE,
+    RPC_EXCHANGE,
+)
 UNIT_QUEUES = re.escape("ztc.unit.") + r"[A-Za-z0-9_-]+"
 
 
@@ -80,13 +88,13 @@ class Grant:
     or routing keys) that the installed permission joins into one anchored expression."""
 
     user: str
-    kind: str            # service, operator, unit, member, informant
-    name: str            # the service, unit code or person
+    kind: str  # service, operator, unit, member, informant
+    name: str  # the service, unit code or person
     tags: str = ""
     configure: set = field(default_factory=set)
     write: set = field(default_factory=set)
     read: set = field(default_factory=set)
-    topic_write: dict = field(default_factory=dict)   # exchange -> set of key expressions
+    topic_write: dict = field(default_factory=dict)  # exchange -> set of key expressions
     topic_read: dict = field(default_factory=dict)
 
     def publishes(self, exchange: str, *keys: str) -> None:
@@ -99,13 +107,13 @@ class Grant:
         reads it."""
         if declares:
             self.configure.add(esc(queue))
-            self.write.add(esc(queue))        # binding writes to the queue
+            self.write.add(esc(queue))  # binding writes to the queue
         self.read.add(esc(queue))
         for exchange, key in bindings:
             self.binds(exchange, esc(key))
 
     def binds(self, exchange: str, *keys: str) -> None:
-        self.configure.add(esc(exchange))     # a consumer declares the exchange it binds to
+        self.configure.add(esc(exchange))  # a consumer declares the exchange it binds to
         self.read.add(esc(exchange))
         if exchange in TOPIC_EXCHANGES:
             self.topic_read.setdefault(exchange, set()).update(keys)
@@ -116,8 +124,14 @@ class Grant:
     def topic_permissions(self) -> list[dict]:
         """A topic permission for every topic exchange (``^$`` where nothing is allowed): a user
         without one for an exchange could publish or bind any key there."""
-        return [{"exchange": exchange, "write": regex(self.topic_write.get(exchange, ())),
-                 "read": regex(self.topic_read.get(exchange, ()))} for exchange in TOPIC_EXCHANGES]
+        return [
+            {
+                "exchange": exchange,
+                "write": regex(self.topic_write.get(exchange, ())),
+                "read": regex(self.topic_read.get(exchange, ())),
+            }
+            for exchange in TOPIC_EXCHANGES
+        ]
 
     # -- what the broker will say (the same checks as RabbitMQ's, for the matrix) --------------------
     def _allowed(self, what: set, name: str) -> bool:
@@ -135,15 +149,18 @@ class Grant:
         return self._allowed(self.read, queue)
 
     def may_bind(self, queue: str, exchange: str, key: str) -> bool:
-        return (self._allowed(self.write, queue) and self._allowed(self.read, exchange)
-                and self._topic(self.topic_read, exchange, key))
+        return (
+            self._allowed(self.write, queue)
+            and self._allowed(self.read, exchange)
+            and self._topic(self.topic_read, exchange, key)
+        )
 
 
 # -- what each service does on the bus, as the contracts declare it ----------------------------------------
 @dataclass
 class ServiceUse:
     service: str
-    queues: dict            # queue name -> [(exchange, binding key)]: what it consumes
+    queues: dict  # queue name -> [(exchange, binding key)]: what it consumes
     rpc_server: bool
     rpc_targets: tuple
 
@@ -163,7 +180,7 @@ def service_use(service: str) -> ServiceUse:
 def _rpc(grant: Grant, owner: str, server: bool, targets) -> None:
     if server:
         grant.consumes(f"rpc-{owner}", [(RPC_EXCHANGE, f"{owner}.*")])
-        grant.publishes(RPC_EXCHANGE, UUID)                        # replies
+        grant.publishes(RPC_EXCHANGE, UUID)  # replies
     if targets:
         reply = esc(f"rpc.reply-{owner}-") + UUID
         grant.configure.add(reply)
@@ -198,7 +215,7 @@ def service_grant(settings, service: str) -> Grant:
         # Each unit's queue: declared and bound here (its department only reads it), its events published.
         grant.configure.update({esc(contracts.UNITS_EXCHANGE), UNIT_QUEUES})
         grant.write.add(UNIT_QUEUES)
-        grant.read.add(UNIT_QUEUES)         # declaring a queue with a dead-letter exchange needs it
+        grant.read.add(UNIT_QUEUES)  # declaring a queue with a dead-letter exchange needs it
         grant.binds(contracts.UNITS_EXCHANGE, r"[A-Za-z0-9_-]+\.#")
         grant.publishes(contracts.UNITS_EXCHANGE, r"[A-Za-z0-9_-]+\..+")
     return grant
@@ -237,9 +254,12 @@ def submitter_grant(settings, role: str, user: str) -> Grant:
 def grants(settings, units=(), submitters=()) -> list[Grant]:
     """Every broker user of a deployment: the services, the operator, the ``units`` and the
     ``submitters`` (``(role, user)``)."""
-    return ([service_grant(settings, s) for s in config.SERVICES] + [operator_grant(settings)]
-            + [unit_grant(settings, u) for u in sorted(units)]
-            + [submitter_grant(settings, r, u) for r, u in sorted(submitters)])
+    return (
+        [service_grant(settings, s) for s in config.SERVICES]
+        + [operator_grant(settings)]
+        + [unit_grant(settings, u) for u in sorted(units)]
+        + [submitter_grant(settings, r, u) for r, u in sorted(submitters)]
+    )
 
 
 # -- passwords -----------------------------------------------------------------------------------
@@ -267,7 +287,7 @@ def local_passwords(settings, names) -> dict:
     passwords, changed = {}, False
     prefix = settings.bus_user_prefix
     for user in names:
-        short = user[len(prefix):] if user.startswith(prefix) else user
+        short = user[len(prefix) :] if user.startswith(prefix) else user
         if settings.bus_passwords.get(short):
             passwords[user] = settings.bus_passwords[short]
             continue
@@ -307,15 +327,17 @@ class Management:
         from .management import ManagementUnavailable
 
         try:
-            resp = requests.request(method, self.base + path, auth=self.auth, timeout=self.timeout,
-                                    verify=self.verify, **kwargs)
+            resp = requests.request(
+                method, self.base + path, auth=self.auth, timeout=self.timeout, verify=self.verify, **kwargs
+            )
         except requests.RequestException as exc:
             raise ManagementUnavailable(f"RabbitMQ's management API at {self.base} did not answer: {exc}") from None
         if resp.status_code == 404 and 404 in expect:
             return None
         if resp.status_code not in expect:
-            raise ManagementUnavailable(f"RabbitMQ's management API answered {resp.status_code} to "
-                                        f"{method} {path}: {resp.text[:300]}")
+            raise ManagementUnavailable(
+                f"RabbitMQ's management API answered {resp.status_code} to {method} {path}: {resp.text[:300]}"
+            )
         return resp.json() if resp.content else None
 
     @staticmethod
@@ -349,7 +371,7 @@ class Management:
         wanted = grant.topic_permissions()
         have = self.call("GET", f"/topic-permissions/{v}/{u}", expect=(200, 404)) or []
         if {p["exchange"] for p in have} - {p["exchange"] for p in wanted}:
-            self.call("DELETE", f"/topic-permissions/{v}/{u}", expect=(204, 404))   # a stale exchange
+            self.call("DELETE", f"/topic-permissions/{v}/{u}", expect=(204, 404))  # a stale exchange
         for permission in wanted:
             self.call("PUT", f"/topic-permissions/{v}/{u}", json=permission)
 
@@ -358,14 +380,19 @@ class Management:
         closed = 0
         for conn in self.call("GET", "/connections", expect=(200,)) or []:
             if conn.get("user") == user:
-                self.call("DELETE", f"/connections/{self.q(conn['name'])}", expect=(204, 404),
-                          headers={"X-Reason": "credentials rotated"})
+                self.call(
+                    "DELETE",
+                    f"/connections/{self.q(conn['name'])}",
+                    expect=(204, 404),
+                    headers={"X-Reason": "credentials rotated"},
+                )
                 closed += 1
         return closed
 
 
-def install(settings, grant_list, passwords: dict | None = None, management_url: str | None = None,
-            vhost: str | None = None) -> None:
+def install(
+    settings, grant_list, passwords: dict | None = None, management_url: str | None = None, vhost: str | None = None
+) -> None:
     """Create or update each user of ``grant_list`` with its permissions on the vhost of
     ``ZTC_AMQP_URI``. ``passwords``: user -> password to set; a user without one keeps the
     password it has (or gets none: it cannot log in until its credentials are issued)."""
@@ -385,8 +412,16 @@ def definitions_part(settings, vhost: str, units=()) -> dict:
     """Users (without passwords), permissions and topic permissions for RabbitMQ's definitions."""
     found = grants(settings, units)
     return {
-        "users": [{"name": g.user, "password_hash": "", "hashing_algorithm": "rabbit_password_hashing_sha256",
-                   "tags": g.tags, "limits": {}} for g in found],
+        "users": [
+            {
+                "name": g.user,
+                "password_hash": "",
+                "hashing_algorithm": "rabbit_password_hashing_sha256",
+                "tags": g.tags,
+                "limits": {},
+            }
+            for g in found
+        ],
         "permissions": [{"user": g.user, "vhost": vhost, **g.permission()} for g in found],
         "topic_permissions": [{"user": g.user, "vhost": vhost, **p} for g in found for p in g.topic_permissions()],
     }
@@ -397,11 +432,11 @@ def definitions_part(settings, vhost: str, units=()) -> dict:
 class Row:
     """One probe: ``user`` tries ``action`` (publish, bind, consume) on ``target``."""
 
-    user: str            # the grant's short label, e.g. "unit transport"
+    user: str  # the grant's short label, e.g. "unit transport"
     action: str
-    exchange: str = ""   # publish, bind
-    key: str = ""        # publish, bind
-    queue: str = ""      # bind (the queue bound), consume
+    exchange: str = ""  # publish, bind
+    key: str = ""  # publish, bind
+    queue: str = ""  # bind (the queue bound), consume
     allowed: bool = False
     why: str = ""
 
@@ -425,9 +460,12 @@ def _own_queue(grant: Grant) -> str:
     """A queue the user would bind, to probe what it may bind: one of its own, or (having none)
     the queue it reads or the one its messages go to."""
     own = {
-        "engine": contracts.ENGINE_RESULTS_QUEUE, "intake": contracts.job_queue("intake"),
-        "assignment": contracts.job_queue("assignment"), "supervision": contracts.job_queue("supervision"),
-        "evaluation": contracts.job_queue("evaluation"), "gateway": contracts.events_queue("gateway"),
+        "engine": contracts.ENGINE_RESULTS_QUEUE,
+        "intake": contracts.job_queue("intake"),
+        "assignment": contracts.job_queue("assignment"),
+        "supervision": contracts.job_queue("supervision"),
+        "evaluation": contracts.job_queue("evaluation"),
+        "gateway": contracts.events_queue("gateway"),
         config.OPERATOR: contracts.DEAD_QUEUE,
     }
     if grant.kind == identity.UNIT:
@@ -453,14 +491,27 @@ PUBLISH_PROBES = (
     ("", contracts.job_queue("intake"), "straight into a queue"),
 )
 CONSUME_PROBES = (
-    contracts.job_queue("intake"), contracts.job_queue("assignment"), contracts.ENGINE_RESULTS_QUEUE,
-    contracts.ENGINE_MESSAGES_QUEUE, contracts.ENGINE_STARTS_QUEUE, contracts.UNIT_COMMANDS_QUEUE,
-    contracts.OPINION_SUBMISSIONS_QUEUE, contracts.events_queue("gateway"), contracts.events_queue("evaluation"),
-    contracts.unit_queue("transport"), contracts.unit_queue("education"), contracts.DEAD_QUEUE, "rpc-intake",
+    contracts.job_queue("intake"),
+    contracts.job_queue("assignment"),
+    contracts.ENGINE_RESULTS_QUEUE,
+    contracts.ENGINE_MESSAGES_QUEUE,
+    contracts.ENGINE_STARTS_QUEUE,
+    contracts.UNIT_COMMANDS_QUEUE,
+    contracts.OPINION_SUBMISSIONS_QUEUE,
+    contracts.events_queue("gateway"),
+    contracts.events_queue("evaluation"),
+    contracts.unit_queue("transport"),
+    contracts.unit_queue("education"),
+    contracts.DEAD_QUEUE,
+    "rpc-intake",
 )
 BIND_PROBES = (
-    (contracts.JOBS_EXCHANGE, "#"), (contracts.UNITS_EXCHANGE, "#"), (contracts.EVENTS_EXCHANGE, "#"),
-    (contracts.UNIT_COMMANDS_EXCHANGE, "#"), (contracts.MESSAGES_EXCHANGE, "#"), (RPC_EXCHANGE, "#"),
+    (contracts.JOBS_EXCHANGE, "#"),
+    (contracts.UNITS_EXCHANGE, "#"),
+    (contracts.EVENTS_EXCHANGE, "#"),
+    (contracts.UNIT_COMMANDS_EXCHANGE, "#"),
+    (contracts.MESSAGES_EXCHANGE, "#"),
+    (RPC_EXCHANGE, "#"),
 )
 
 
@@ -478,8 +529,11 @@ def matrix(settings) -> list[Row]:
         for exchange, key in BIND_PROBES:
             rows.append(Row(label, "bind", exchange, key, own, allowed=grant.may_bind(own, exchange, key)))
         for exchange, key in _own_bindings(grant):
-            rows.append(Row(label, "bind", exchange, key, own, allowed=grant.may_bind(own, exchange, key),
-                            why="its own binding"))
+            rows.append(
+                Row(
+                    label, "bind", exchange, key, own, allowed=grant.may_bind(own, exchange, key), why="its own binding"
+                )
+            )
     return rows
 
 
@@ -501,35 +555,57 @@ def grant_for_label(settings, label: str) -> Grant:
 # -- docs/security.md -----------------------------------------------------------------------------
 SECTION_START = "<!-- AMQP permissions: generated by `python -m shared.messaging.access docs`; do not edit by hand -->"
 SECTION_END = "<!-- end of the generated AMQP permissions -->"
-PLACEHOLDER = "## AMQP permission matrix\n"     # reserved for this section in docs/security.md
+PLACEHOLDER = "## AMQP permission matrix\n"  # reserved for this section in docs/security.md
 
 
 def security_section(settings=None) -> str:
     """The "AMQP permissions" section of docs/security.md (markdown)."""
     settings = settings or config.load({})
     found = grants(settings, SAMPLE_UNITS, SAMPLE_SUBMITTERS)
-    out = [SECTION_START, "", "## AMQP permissions", "", PROSE.strip(), "",
-           "### Each user's permissions on the vhost", "",
-           "| user | configure | write | read |", "|---|---|---|---|"]
+    out = [
+        SECTION_START,
+        "",
+        "## AMQP permissions",
+        "",
+        PROSE.strip(),
+        "",
+        "### Each user's permissions on the vhost",
+        "",
+        "| user | configure | write | read |",
+        "|---|---|---|---|",
+    ]
     for g in found:
         p = g.permission()
         out.append(f"| `{g.user}` | `{_cell(p['configure'])}` | `{_cell(p['write'])}` | `{_cell(p['read'])}` |")
-    out += ["", "### Topic permissions (routing keys each user may publish / bind; `^$`: none)", "",
-            "| user | exchange | write (publish) | read (bind) |", "|---|---|---|---|"]
+    out += [
+        "",
+        "### Topic permissions (routing keys each user may publish / bind; `^$`: none)",
+        "",
+        "| user | exchange | write (publish) | read (bind) |",
+        "|---|---|---|---|",
+    ]
     for g in found:
         for p in g.topic_permissions():
             if p["write"] == "^$" and p["read"] == "^$":
                 continue
             out.append(f"| `{g.user}` | `{p['exchange']}` | `{_cell(p['write'])}` | `{_cell(p['read'])}` |")
-    out += ["", "Every other (user, topic exchange) pair is `^$` both ways: without a topic permission",
-            "RabbitMQ would let a user with write on an exchange publish any key.", "",
-            "### The matrix", "",
-            "Each row is one attempt; *allowed* means the broker accepts it, *refused* that it answers",
-            "`ACCESS_REFUSED`. *bind* binds the user's own queue (or, without one, the queue it reads).", "",
-            "| user | action | on | allowed | what |", "|---|---|---|---|---|"]
+    out += [
+        "",
+        "Every other (user, topic exchange) pair is `^$` both ways: without a topic permission",
+        "RabbitMQ would let a user with write on an exchange publish any key.",
+        "",
+        "### The matrix",
+        "",
+        "Each row is one attempt; *allowed* means the broker accepts it, *refused* that it answers",
+        "`ACCESS_REFUSED`. *bind* binds the user's own queue (or, without one, the queue it reads).",
+        "",
+        "| user | action | on | allowed | what |",
+        "|---|---|---|---|---|",
+    ]
     for row in matrix(settings):
-        out.append(f"| {row.user} | {row.action} | {row.target()} | {'allowed' if row.allowed else 'refused'} "
-                   f"| {row.why} |")
+        out.append(
+            f"| {row.user} | {row.action} | {row.target()} | {'allowed' if row.allowed else 'refused'} | {row.why} |"
+        )
     out += ["", SECTION_END]
     return "\n".join(out) + "\n"
 
@@ -625,7 +701,7 @@ def write_security_section(path=None, settings=None) -> bool:
     elif PLACEHOLDER in text:
         # The section the HTTP half of the document reserved for this one, up to the next heading.
         before, rest = text.split(PLACEHOLDER, 1)
-        after = rest[rest.index("\n## "):].lstrip("\n") if "\n## " in rest else ""
+        after = rest[rest.index("\n## ") :].lstrip("\n") if "\n## " in rest else ""
         updated = before + section + ("\n" + after if after else "")
     else:
         updated = text.rstrip("\n") + "\n\n" + section
@@ -639,8 +715,9 @@ def main(argv=None) -> int:
     import argparse
     import sys
 
-    parser = argparse.ArgumentParser(prog="python -m shared.messaging.access",
-                                     description="The broker users and their permissions.")
+    parser = argparse.ArgumentParser(
+        prog="python -m shared.messaging.access", description="The broker users and their permissions."
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("docs", help="write the AMQP permissions section of docs/security.md")
     sub.add_parser("show", help="print every user's permissions (JSON)")
@@ -651,8 +728,12 @@ def main(argv=None) -> int:
         print("docs/security.md " + ("updated" if changed else "already up to date"), file=sys.stderr)
         return 0
     found = grants(settings, SAMPLE_UNITS, SAMPLE_SUBMITTERS)
-    print(json.dumps([{"user": g.user, "tags": g.tags, **g.permission(), "topic": g.topic_permissions()}
-                      for g in found], indent=2))
+    print(
+        json.dumps(
+            [{"user": g.user, "tags": g.tags, **g.permission(), "topic": g.topic_permissions()} for g in found],
+            indent=2,
+        )
+    )
     return 0
 
 

@@ -4,6 +4,7 @@ A service declares ``db = Database("intake", Outbox, Inbox)``. Within a worker `
 session for the whole worker; ``self.db.commit()`` commits it and wakes the relay, which publishes
 the outbox rows just committed (and, every ``relay_interval_seconds``, any left behind).
 """
+
 from __future__ import annotations
 
 import logging
@@ -52,7 +53,7 @@ class Database(DependencyProvider):
         self.service = service
         self.Outbox = outbox_model
         self.Inbox = inbox_model
-        self.sessions: Any = None      # a sessionmaker once set up
+        self.sessions: Any = None  # a sessionmaker once set up
         self.relay: Any = None
         self._wake: Any = None
         self._running = False

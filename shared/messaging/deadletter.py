@@ -4,6 +4,7 @@ RabbitMQ's own dead-lettering records where a message died, not why. We publish 
 dead-letter exchange ourselves, with the reason in a header, and ack the original only after the
 broker confirmed the copy: a message is never dropped without a trace.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -25,8 +26,15 @@ from .topology import DEAD, connect
 log = logging.getLogger(__name__)
 
 
-def publish_dead_letter(producer, message, reason: str, source_queue: str, kind: str = poison.REFUSED,
-                        attempts: int | None = None, sender: str | None = None) -> None:
+def publish_dead_letter(
+    producer,
+    message,
+    reason: str,
+    source_queue: str,
+    kind: str = poison.REFUSED,
+    attempts: int | None = None,
+    sender: str | None = None,
+) -> None:
     """``sender``: the broker user that first sent ``message`` (kept in ``x-ztc-sender``, so a
     replay by the operator still acts for it)."""
     exchange, routing_key = poison.origin(message)
@@ -35,21 +43,30 @@ def publish_dead_letter(producer, message, reason: str, source_queue: str, kind:
     headers.pop(identity.SENDER_HEADER, None)
     if sender:
         headers[identity.SENDER_HEADER] = sender
-    headers.update({
-        contracts.REASON_HEADER: reason[:2000],
-        poison.REASON_KIND_HEADER: kind,
-        "x-ztc-original-exchange": exchange,
-        "x-ztc-original-routing-key": routing_key,
-        "x-ztc-original-queue": source_queue,
-        "x-ztc-dead-at": clock.now().isoformat(),
-        DEAD_ID_HEADER: uuid.uuid4().hex[:12],
-    })
+    headers.update(
+        {
+            contracts.REASON_HEADER: reason[:2000],
+            poison.REASON_KIND_HEADER: kind,
+            "x-ztc-original-exchange": exchange,
+            "x-ztc-original-routing-key": routing_key,
+            "x-ztc-original-queue": source_queue,
+            "x-ztc-dead-at": clock.now().isoformat(),
+            DEAD_ID_HEADER: uuid.uuid4().hex[:12],
+        }
+    )
     if attempts is not None:
         headers[poison.ATTEMPTS_HEADER] = attempts
-    producer.publish(_raw(message), exchange=DEAD, routing_key=routing_key or "unknown",
-                     headers=headers, content_type=message.content_type,
-                     content_encoding=message.content_encoding, delivery_mode=2, retry=False,
-                     **kept_properties(message))
+    producer.publish(
+        _raw(message),
+        exchange=DEAD,
+        routing_key=routing_key or "unknown",
+        headers=headers,
+        content_type=message.content_type,
+        content_encoding=message.content_encoding,
+        delivery_mode=2,
+        retry=False,
+        **kept_properties(message),
+    )
 
 
 def _raw(message) -> bytes:
@@ -69,15 +86,16 @@ def kept_properties(message, expiration: bool = False) -> dict:
     props = message.properties if isinstance(message.properties, dict) else {}
     kept = {name: props[name] for name in _KEPT_PROPERTIES if props.get(name) is not None}
     if expiration and props.get("expiration") is not None:
-        try:   # milliseconds on the wire; kombu takes seconds
+        try:  # milliseconds on the wire; kombu takes seconds
             kept["expiration"] = int(props["expiration"]) / 1000
         except (TypeError, ValueError):
             pass
     return kept
 
 
-def publish_again(producer, message, source_queue: str, attempts: int, sender: str | None = None,
-                  own_user: str | None = None) -> None:
+def publish_again(
+    producer, message, source_queue: str, attempts: int, sender: str | None = None, own_user: str | None = None
+) -> None:
     """``message`` again at the tail of ``source_queue`` (through the default exchange), unchanged but
     for ``x-ztc-attempts`` = ``attempts`` and, the first time, where it was first published. Sent as
     ``own_user`` (the consuming service) with its first ``sender`` in ``x-ztc-sender``, so the
@@ -86,16 +104,29 @@ def publish_again(producer, message, source_queue: str, attempts: int, sender: s
     headers = dict(message.headers) if isinstance(message.headers, dict) else {}
     headers.pop(poison.DELIVERY_COUNT_HEADER, None)
     headers.pop(identity.SENDER_HEADER, None)
-    headers.update({poison.ATTEMPTS_HEADER: attempts, poison.ORIGINAL_EXCHANGE_HEADER: exchange,
-                    poison.ORIGINAL_ROUTING_KEY_HEADER: routing_key})
+    headers.update(
+        {
+            poison.ATTEMPTS_HEADER: attempts,
+            poison.ORIGINAL_EXCHANGE_HEADER: exchange,
+            poison.ORIGINAL_ROUTING_KEY_HEADER: routing_key,
+        }
+    )
     properties = kept_properties(message, expiration=True)
     if sender:
         headers[identity.SENDER_HEADER] = sender
     if own_user:
         properties["user_id"] = own_user
-    producer.publish(_raw(message), exchange="", routing_key=source_queue, headers=headers,
-                     content_type=message.content_type, content_encoding=message.content_encoding,
-                     delivery_mode=2, retry=False, **properties)
+    producer.publish(
+        _raw(message),
+        exchange="",
+        routing_key=source_queue,
+        headers=headers,
+        content_type=message.content_type,
+        content_encoding=message.content_encoding,
+        delivery_mode=2,
+        retry=False,
+        **properties,
+    )
 
 
 class DeadLetters(SharedExtension):
@@ -147,15 +178,24 @@ class DeadLetters(SharedExtension):
                 self._reset()
                 return False
 
-    def dead_letter(self, message, reason: str, source_queue: str, kind: str = poison.REFUSED,
-                    attempts: int | None = None) -> bool:
+    def dead_letter(
+        self, message, reason: str, source_queue: str, kind: str = poison.REFUSED, attempts: int | None = None
+    ) -> bool:
         """Dead-letter ``message`` and ack it. False (message left unacked) if the copy failed."""
-        if not self._publish(f"dead-letter a message from {source_queue} ({reason})",
-                             lambda producer: publish_dead_letter(producer, message, reason, source_queue,
-                                                                  kind, attempts, self._sender(message))):
+        if not self._publish(
+            f"dead-letter a message from {source_queue} ({reason})",
+            lambda producer: publish_dead_letter(
+                producer, message, reason, source_queue, kind, attempts, self._sender(message)
+            ),
+        ):
             return False
-        log.warning("dead-lettered a message from %s (%s%s): %s", source_queue, kind,
-                    f", {attempts} attempt(s)" if attempts else "", reason)
+        log.warning(
+            "dead-lettered a message from %s (%s%s): %s",
+            source_queue,
+            kind,
+            f", {attempts} attempt(s)" if attempts else "",
+            reason,
+        )
         from shared import metrics
 
         metrics.DEAD_LETTERED.labels(self.container.service_name, source_queue, kind).inc()
@@ -168,9 +208,12 @@ class DeadLetters(SharedExtension):
     def send_back(self, message, source_queue: str, attempts: int) -> bool:
         """Put ``message`` back at the tail of ``source_queue`` with its attempts counted, then ack
         this delivery. False (message left unacked) if the copy failed."""
-        if not self._publish(f"send a message back to {source_queue}",
-                             lambda producer: publish_again(producer, message, source_queue, attempts,
-                                                            self._sender(message), self.own_user)):
+        if not self._publish(
+            f"send a message back to {source_queue}",
+            lambda producer: publish_again(
+                producer, message, source_queue, attempts, self._sender(message), self.own_user
+            ),
+        ):
             return False
         try:
             message.ack()
@@ -181,10 +224,24 @@ class DeadLetters(SharedExtension):
 
 # -- the operators' view: inspect, replay, discard ------------------------------------------------
 DEAD_ID_HEADER = "x-ztc-dead-id"
-_OURS = (contracts.REASON_HEADER, poison.REASON_KIND_HEADER, poison.ATTEMPTS_HEADER, "x-ztc-original-exchange", "x-ztc-original-routing-key",
-         "x-ztc-original-queue", "x-ztc-dead-at", DEAD_ID_HEADER, "x-death", "x-first-death-exchange",
-         "x-first-death-queue", "x-first-death-reason", "x-last-death-exchange", "x-last-death-queue",
-         "x-last-death-reason", "x-delivery-count")
+_OURS = (
+    contracts.REASON_HEADER,
+    poison.REASON_KIND_HEADER,
+    poison.ATTEMPTS_HEADER,
+    "x-ztc-original-exchange",
+    "x-ztc-original-routing-key",
+    "x-ztc-original-queue",
+    "x-ztc-dead-at",
+    DEAD_ID_HEADER,
+    "x-death",
+    "x-first-death-exchange",
+    "x-first-death-queue",
+    "x-first-death-reason",
+    "x-last-death-exchange",
+    "x-last-death-queue",
+    "x-last-death-reason",
+    "x-delivery-count",
+)
 BROWSE_LIMIT = 10000
 
 
@@ -212,8 +269,10 @@ def describe(message) -> dict:
     routing_keys = first.get("routing-keys") or []
     raw = message.body if isinstance(message.body, bytes) else str(message.body).encode()
     stable = {k: v for k, v in headers.items() if k != "x-delivery-count"}
-    ident = headers.get(DEAD_ID_HEADER) or hashlib.sha1(
-        raw + json.dumps(stable, sort_keys=True, default=str).encode()).hexdigest()[:12]
+    ident = (
+        headers.get(DEAD_ID_HEADER)
+        or hashlib.sha1(raw + json.dumps(stable, sort_keys=True, default=str).encode()).hexdigest()[:12]
+    )
     try:
         body = json.loads(raw)
     except ValueError:
@@ -224,8 +283,9 @@ def describe(message) -> dict:
         "reason_kind": headers.get(poison.REASON_KIND_HEADER) or ("rabbitmq" if first else "unknown"),
         "attempts": headers.get(poison.ATTEMPTS_HEADER),
         "original_exchange": headers.get("x-ztc-original-exchange", first.get("exchange", "")),
-        "original_routing_key": headers.get("x-ztc-original-routing-key",
-                                            routing_keys[0] if routing_keys else delivery.get("routing_key", "")),
+        "original_routing_key": headers.get(
+            "x-ztc-original-routing-key", routing_keys[0] if routing_keys else delivery.get("routing_key", "")
+        ),
         "original_queue": headers.get("x-ztc-original-queue", first.get("queue", "")),
         "dead_at": headers.get("x-ztc-dead-at") or _text(first.get("time")),
         "x_death": deaths,
@@ -285,8 +345,10 @@ class DeadLetterBox:
             held: list = []
             try:
                 while len(held) < limit:
-                    message = queue.get(no_ack=False, accept=["application/json", "text/plain",
-                                                               "application/octet-stream", "application/data"])
+                    message = queue.get(
+                        no_ack=False,
+                        accept=["application/json", "text/plain", "application/octet-stream", "application/data"],
+                    )
                     if message is None:
                         break
                     held.append((message, describe(message)))
@@ -310,9 +372,17 @@ class DeadLetterBox:
             producer = publisher.Producer()
             for message in messages:
                 headers = {k: v for k, v in (message.headers or {}).items() if k != "x-delivery-count"}
-                producer.publish(message.body, exchange="", routing_key=contracts.DEAD_QUEUE, headers=headers,
-                                 content_type=message.content_type, content_encoding=message.content_encoding,
-                                 delivery_mode=2, retry=False, **kept_properties(message))
+                producer.publish(
+                    message.body,
+                    exchange="",
+                    routing_key=contracts.DEAD_QUEUE,
+                    headers=headers,
+                    content_type=message.content_type,
+                    content_encoding=message.content_encoding,
+                    delivery_mode=2,
+                    retry=False,
+                    **kept_properties(message),
+                )
                 message.ack()
         except Exception as exc:  # the rest are requeued as usual
             log.warning("putting dead letters back as fresh copies failed; requeued instead: %s", exc)
@@ -331,8 +401,7 @@ class DeadLetterBox:
             raise NotFound(f"no dead letter {letter_id} in {contracts.DEAD_QUEUE}")
         return found[0]
 
-    def replay(self, ids=None, queue=None, routing_key=None, everything=False, dry_run=False,
-               actor="operator") -> dict:
+    def replay(self, ids=None, queue=None, routing_key=None, everything=False, dry_run=False, actor="operator") -> dict:
         """Send matching letters back where they came from. Returns what was (or would be) sent."""
         _require_selection(ids, queue, routing_key, everything)
         done, failed = [], []
@@ -346,20 +415,32 @@ class DeadLetterBox:
                 for message, letter in chosen:
                     exchange, key = letter["original_exchange"], letter["original_routing_key"]
                     if not exchange and letter["original_queue"]:
-                        key = letter["original_queue"]   # sent straight to a queue: send it there again
+                        key = letter["original_queue"]  # sent straight to a queue: send it there again
                     headers = dict(letter["headers"])
                     first = (message.properties or {}).get("user_id")
                     if identity.SENDER_HEADER not in headers and first:
-                        headers[identity.SENDER_HEADER] = first   # a letter the broker dead-lettered
-                    headers.update({"x-ztc-replayed-at": clock.now().isoformat(), "x-ztc-replayed-by": actor,
-                                    "x-ztc-replayed-from": letter["id"],
-                                    "x-ztc-replay-count": int(headers.get("x-ztc-replay-count") or 0) + 1})
+                        headers[identity.SENDER_HEADER] = first  # a letter the broker dead-lettered
+                    headers.update(
+                        {
+                            "x-ztc-replayed-at": clock.now().isoformat(),
+                            "x-ztc-replayed-by": actor,
+                            "x-ztc-replayed-from": letter["id"],
+                            "x-ztc-replay-count": int(headers.get("x-ztc-replay-count") or 0) + 1,
+                        }
+                    )
                     try:
-                        producer.publish(message.body, exchange=exchange, routing_key=key, headers=headers,
-                                         content_type=message.content_type,
-                                         content_encoding=message.content_encoding, delivery_mode=2,
-                                         retry=False, user_id=identity.user_of(self.amqp_uri),
-                                         **kept_properties(message))
+                        producer.publish(
+                            message.body,
+                            exchange=exchange,
+                            routing_key=key,
+                            headers=headers,
+                            content_type=message.content_type,
+                            content_encoding=message.content_encoding,
+                            delivery_mode=2,
+                            retry=False,
+                            user_id=identity.user_of(self.amqp_uri),
+                            **kept_properties(message),
+                        )
                     except Exception as exc:  # left in the dead-letter queue; say why
                         failed.append({**_summary(letter), "error": f"{type(exc).__name__}: {exc}"})
                         publisher.release()
@@ -367,21 +448,29 @@ class DeadLetterBox:
                         producer = publisher.Producer()
                         continue
                     message.ack()
-                    log.warning("dead letter %s replayed to %s/%s by %s (it died: %s)", letter["id"],
-                                exchange or "(default)", key, actor, letter["reason"])
+                    log.warning(
+                        "dead letter %s replayed to %s/%s by %s (it died: %s)",
+                        letter["id"],
+                        exchange or "(default)",
+                        key,
+                        actor,
+                        letter["reason"],
+                    )
                     done.append(_summary(letter))
             finally:
                 publisher.release()
         return {"dry_run": False, "matched": done + failed, "replayed": done, "failed": failed}
 
-    def discard(self, reason: str, ids=None, queue=None, routing_key=None, everything=False,
-                dry_run=False, actor="operator") -> dict:
+    def discard(
+        self, reason: str, ids=None, queue=None, routing_key=None, everything=False, dry_run=False, actor="operator"
+    ) -> dict:
         """Remove matching letters for good, recording each with ``reason`` first."""
         from shared.errors import InvalidInput
 
         if not (reason or "").strip():
-            raise InvalidInput("a reason is required to discard dead letters",
-                               {"reason": ["Missing data for required field."]})
+            raise InvalidInput(
+                "a reason is required to discard dead letters", {"reason": ["Missing data for required field."]}
+            )
         _require_selection(ids, queue, routing_key, everything)
         with self._browse() as (_, held):
             chosen = [(m, letter) for m, letter in held if _matches(letter, ids, queue, routing_key)]
@@ -389,11 +478,11 @@ class DeadLetterBox:
                 return {"dry_run": True, "matched": [_summary(l) for _, l in chosen], "discarded": []}
             done = []
             for message, letter in chosen:
-                self._record({"discarded_at": clock.now().isoformat(), "by": actor, "reason": reason,
-                              "letter": letter})
+                self._record({"discarded_at": clock.now().isoformat(), "by": actor, "reason": reason, "letter": letter})
                 message.ack()
-                log.warning("dead letter %s discarded by %s: %s (it died: %s)", letter["id"], actor,
-                            reason, letter["reason"])
+                log.warning(
+                    "dead letter %s discarded by %s: %s (it died: %s)", letter["id"], actor, reason, letter["reason"]
+                )
                 done.append(_summary(letter))
         return {"dry_run": False, "matched": done, "discarded": done, "reason": reason}
 
@@ -417,20 +506,26 @@ class DeadLetterBox:
 
 
 def _summary(letter: dict) -> dict:
-    return {k: letter[k] for k in ("id", "reason", "original_exchange", "original_routing_key",
-                                   "original_queue", "dead_at")}
+    return {
+        k: letter[k] for k in ("id", "reason", "original_exchange", "original_routing_key", "original_queue", "dead_at")
+    }
 
 
 def _require_selection(ids, queue, routing_key, everything):
     from shared.errors import InvalidInput
 
     if not (ids or queue or routing_key or everything):
-        raise InvalidInput("say which dead letters: ids, a queue, a routing key, or all",
-                           {"ids": ["Give ids, queue, routing_key or all."]})
+        raise InvalidInput(
+            "say which dead letters: ids, a queue, a routing key, or all",
+            {"ids": ["Give ids, queue, routing_key or all."]},
+        )
 
 
 def box(settings) -> DeadLetterBox:
     """The dead-letter box of these settings, read and replayed as the operator's broker user
     (``ZTC_OPERATOR_AMQP_URI``); discards are recorded under the var directory."""
-    return DeadLetterBox(identity.operator_uri(settings), settings.var_dir / "dead-letters-discarded.jsonl",
-                         getattr(settings, "queue_type", "classic"))
+    return DeadLetterBox(
+        identity.operator_uri(settings),
+        settings.var_dir / "dead-letters-discarded.jsonl",
+        getattr(settings, "queue_type", "classic"),
+    )

@@ -35,6 +35,7 @@ the method does not run; a job runs only if the engine sealed it and the engine 
 ``@listen(..., with_sender=True)`` handler gets the broker-validated sender of each message
 (:mod:`shared.messaging.identity`).
 """
+
 from __future__ import annotations
 
 import inspect
@@ -114,8 +115,12 @@ class RobustQueueConsumer(QueueConsumer):
             limit = _settings(self.container).message_max_bytes
             size = len(message.body or b"")
             if limit and size > limit:
-                self._dead_letter_or_hold(message, f"too large: {size} bytes, more than the {limit} "
-                                                   "allowed (ZTC_MESSAGE_MAX_BYTES)", queue_name, poison.TOO_LARGE)
+                self._dead_letter_or_hold(
+                    message,
+                    f"too large: {size} bytes, more than the {limit} allowed (ZTC_MESSAGE_MAX_BYTES)",
+                    queue_name,
+                    poison.TOO_LARGE,
+                )
                 return
             try:
                 body = message.decode()
@@ -137,8 +142,9 @@ class RobustQueueConsumer(QueueConsumer):
 
     def _on_decode_error(self, queue_name, message, exc):
         try:
-            self._dead_letter_or_hold(message, f"undecodable message: {type(exc).__name__}: {exc}",
-                                      queue_name, poison.UNDECODABLE)
+            self._dead_letter_or_hold(
+                message, f"undecodable message: {type(exc).__name__}: {exc}", queue_name, poison.UNDECODABLE
+            )
         except Exception:
             log.exception("an undecodable message from %s could not be dead-lettered", queue_name)
 
@@ -205,17 +211,23 @@ def settle_failure(container, dead_letters, message, queue_name: str, exc: BaseE
         kind, reason = poison.dead_reason(verdict, attempt)
         if dead_letters.dead_letter(message, reason, queue_name, kind, attempt):
             return "dead_lettered"
-        _requeue_later(message, poison.retry_pause(attempt, first, longest))   # the broker is away
+        _requeue_later(message, poison.retry_pause(attempt, first, longest))  # the broker is away
         return "requeued"
     pause = poison.retry_pause(attempt, first, longest)
-    log.warning("a message from %s failed (attempt %d of %d), trying again in %.1fs: %s", queue_name,
-                attempt, settings.message_max_attempts, pause, verdict.reason)
+    log.warning(
+        "a message from %s failed (attempt %d of %d), trying again in %.1fs: %s",
+        queue_name,
+        attempt,
+        settings.message_max_attempts,
+        pause,
+        verdict.reason,
+    )
     eventlet.sleep(pause)
-    if not message.channel.connection:      # its connection went meanwhile: the broker has it back
+    if not message.channel.connection:  # its connection went meanwhile: the broker has it back
         return "requeued"
     if dead_letters.send_back(message, queue_name, attempt):
         return "retried"
-    requeue(message)   # the broker refused the copy: give this one back, uncounted
+    requeue(message)  # the broker refused the copy: give this one back, uncounted
     return "requeued"
 
 
@@ -263,8 +275,9 @@ class Listen(Entrypoint):
             kwargs: dict = {"sender": sender_of(self.container, message)} if self.with_sender else {}
             if self.with_ids:
                 kwargs["ids"] = message_ids(message)
-            self.container.spawn_worker(self, args, kwargs, context_data={},
-                                        handle_result=partial(self.handle_result, message))
+            self.container.spawn_worker(
+                self, args, kwargs, context_data={}, handle_result=partial(self.handle_result, message)
+            )
         except ContainerBeingKilled:
             self.queue_consumer.requeue_message(message)
         except Exception as exc:
@@ -324,8 +337,9 @@ class JobDispatcher(SharedExtension, ProviderCollector):
         # Only the engine sends jobs, sealed with the deployment key: anything else changes nothing.
         sender = sender_of(self.container, message)
         if not sender.is_service("engine"):
-            self._refuse(message, f"forbidden: a job from {sender.describe()}; only the engine sends jobs",
-                         poison.REFUSED)
+            self._refuse(
+                message, f"forbidden: a job from {sender.describe()}; only the engine sends jobs", poison.REFUSED
+            )
             return
         try:
             body = signing.unseal(body, signing.key_of(_settings(self.container)), signing.JOB)
@@ -356,16 +370,33 @@ class JobDispatcher(SharedExtension, ProviderCollector):
         if db is None or db.Outbox is None:
             return False
         outbox = db.Outbox
-        payload = contracts.JobResultSchema().dump({
-            "job_id": job["job_id"], "instance_id": job["instance_id"], "task_id": job["task_id"],
-            "operation": job["operation"], "attempt": job["attempt"], "status": "failed", "result": None,
-            "error": {"code": UNKNOWN_OPERATION, "message": f"{reason}: no handler in the running service"},
-            "service": self.container.service_name})
+        payload = contracts.JobResultSchema().dump(
+            {
+                "job_id": job["job_id"],
+                "instance_id": job["instance_id"],
+                "task_id": job["task_id"],
+                "operation": job["operation"],
+                "attempt": job["attempt"],
+                "status": "failed",
+                "result": None,
+                "error": {"code": UNKNOWN_OPERATION, "message": f"{reason}: no handler in the running service"},
+                "service": self.container.service_name,
+            }
+        )
         now = clock.now()
         try:
             with db.sessions() as s:
-                s.add(outbox(exchange=RESULTS.name, routing_key=contracts.RESULT_ROUTING_KEY,
-                             payload=payload, headers={}, available_at=now, created_at=now, attempts=0))
+                s.add(
+                    outbox(
+                        exchange=RESULTS.name,
+                        routing_key=contracts.RESULT_ROUTING_KEY,
+                        payload=payload,
+                        headers={},
+                        available_at=now,
+                        created_at=now,
+                        attempts=0,
+                    )
+                )
                 s.commit()
         except Exception as exc:
             log.error("could not answer job %s (%s): %s", job["job_id"], reason, exc)
@@ -421,28 +452,40 @@ class JobEntrypoint(Entrypoint):
             log.info("job %s (%s) was done before; acked without running", job["job_id"], self.operation)
             ack(message)
             return
-        context = {"job_id": job["job_id"], "instance_id": job["instance_id"],
-                   "business_key": job.get("business_key")}
+        context = {"job_id": job["job_id"], "instance_id": job["instance_id"], "business_key": job.get("business_key")}
         try:
             principal = job.get("principal")
-            if isinstance(principal, dict):   # sealed by the engine: this service may pass it on
+            if isinstance(principal, dict):  # sealed by the engine: this service may pass it on
                 principal = signing.Principal(principal)
             self.container.spawn_worker(
-                self, (job["params"], principal), {}, context_data=context,
-                handle_result=partial(self.handle_result, message, job, started=time.monotonic()))
+                self,
+                (job["params"], principal),
+                {},
+                context_data=context,
+                handle_result=partial(self.handle_result, message, job, started=time.monotonic()),
+            )
         except ContainerBeingKilled:
             requeue(message)
 
     def _result(self, job, status, result=None, error=None):
-        return contracts.JobResultSchema().dump({
-            "job_id": job["job_id"], "instance_id": job["instance_id"], "task_id": job["task_id"],
-            "operation": job["operation"], "attempt": job["attempt"], "status": status,
-            "result": result, "error": error, "service": self.container.service_name,
-        })
+        return contracts.JobResultSchema().dump(
+            {
+                "job_id": job["job_id"],
+                "instance_id": job["instance_id"],
+                "task_id": job["task_id"],
+                "operation": job["operation"],
+                "attempt": job["attempt"],
+                "status": status,
+                "result": result,
+                "error": error,
+                "service": self.container.service_name,
+            }
+        )
 
     def _failed(self, job, exc):
-        return self._result(job, "failed", error={"code": type(exc).__name__,
-                                                  "message": str(exc) or type(exc).__name__})
+        return self._result(
+            job, "failed", error={"code": type(exc).__name__, "message": str(exc) or type(exc).__name__}
+        )
 
     def handle_result(self, message, job, worker_ctx, result=None, exc_info=None, started=None):
         try:
@@ -461,14 +504,15 @@ class JobEntrypoint(Entrypoint):
         elif isinstance(exc, BusinessError):
             status, payload = "error", self._result(job, "error", error={"code": exc.code, "message": exc.message})
         elif isinstance(exc, InvalidInput):
-            status, payload = "error", self._result(job, "error", error={
-                "code": "invalid_input", "message": f"{exc.message}: {exc.details}"})
+            status, payload = (
+                "error",
+                self._result(job, "error", error={"code": "invalid_input", "message": f"{exc.message}: {exc.details}"}),
+            )
         else:
             status, payload = "failed", self._failed(job, exc)
         metrics.JOBS.labels(self.container.service_name, self.operation, status).inc()
         if started is not None:
-            metrics.JOB_SECONDS.labels(self.container.service_name, self.operation).observe(
-                time.monotonic() - started)
+            metrics.JOB_SECONDS.labels(self.container.service_name, self.operation).observe(time.monotonic() - started)
         try:
             self._commit(db, uow, job, status, payload)
         except Exception as err:
@@ -483,18 +527,22 @@ class JobEntrypoint(Entrypoint):
             if verdict.kind == poison.FAILURE or status == "failed":
                 # The database is away (or recording a failure failed): another attempt, bounded.
                 log.error("could not record job %s (%s): %s", job["job_id"], self.operation, err)
-                _settle_quietly(self.container, self.dispatcher.dead_letters, message,
-                                self.dispatcher.queue.name, err)
+                _settle_quietly(self.container, self.dispatcher.dead_letters, message, self.dispatcher.queue.name, err)
                 return
             # The database refuses what the job did (a value too long, a constraint broken): it can
             # never commit, so the engine hears that the job failed (it retries, then raises an incident).
-            log.error("job %s (%s): the database refused its effects; answering failed: %s",
-                      job["job_id"], self.operation, verdict.reason)
+            log.error(
+                "job %s (%s): the database refused its effects; answering failed: %s",
+                job["job_id"],
+                self.operation,
+                verdict.reason,
+            )
             try:
                 self._commit(db, None, job, "failed", self._failed(job, err))
             except Exception as again:
-                _settle_quietly(self.container, self.dispatcher.dead_letters, message,
-                                self.dispatcher.queue.name, again)
+                _settle_quietly(
+                    self.container, self.dispatcher.dead_letters, message, self.dispatcher.queue.name, again
+                )
                 return
         db.wake()
         ack(message)
@@ -504,7 +552,7 @@ class JobEntrypoint(Entrypoint):
             session = uow.session  # the worker's own transaction: effects, inbox, result at once
         else:
             if uow is not None:
-                uow.rollback()     # a failed or refused job leaves no effect behind
+                uow.rollback()  # a failed or refused job leaves no effect behind
             session = db.sessions()
         try:
             self._record(db, session, job, status, payload)
@@ -531,22 +579,43 @@ class JobEntrypoint(Entrypoint):
         if status != "failed":
             earlier = session.get(db.Inbox, job["job_id"])
             if earlier is None:
-                session.add(db.Inbox(job_id=job["job_id"], operation=job["operation"], status=status,
-                                     result=payload, processed_at=now))
+                session.add(
+                    db.Inbox(
+                        job_id=job["job_id"],
+                        operation=job["operation"],
+                        status=status,
+                        result=payload,
+                        processed_at=now,
+                    )
+                )
             elif _retried_after_error(earlier, job):
                 # A retry after a business error: the row it answered is replaced, conditionally, so
                 # of two deliveries of the retry only one commits (the other finds it done before).
                 replaced = session.execute(
-                    update(db.Inbox).where(db.Inbox.job_id == job["job_id"], db.Inbox.status == "error",
-                                           db.Inbox.processed_at == earlier.processed_at)
+                    update(db.Inbox)
+                    .where(
+                        db.Inbox.job_id == job["job_id"],
+                        db.Inbox.status == "error",
+                        db.Inbox.processed_at == earlier.processed_at,
+                    )
                     .values(status=status, result=payload, processed_at=now)
-                    .execution_options(synchronize_session=False)).rowcount
+                    .execution_options(synchronize_session=False)
+                ).rowcount
                 if replaced != 1:
                     raise AlreadyDone(job["job_id"])
             else:
                 raise AlreadyDone(job["job_id"])
-        session.add(db.Outbox(exchange=RESULTS.name, routing_key=contracts.RESULT_ROUTING_KEY,
-                              payload=payload, headers={}, available_at=now, created_at=now, attempts=0))
+        session.add(
+            db.Outbox(
+                exchange=RESULTS.name,
+                routing_key=contracts.RESULT_ROUTING_KEY,
+                payload=payload,
+                headers={},
+                available_at=now,
+                created_at=now,
+                attempts=0,
+            )
+        )
         session.flush()
 
 
@@ -562,8 +631,13 @@ def _retried_after_error(row, job) -> bool:
     business error no boundary event caught, which opened an incident; retried, it must run again
     (its cause may be fixed), where a second delivery of the same attempt must not."""
     answered = (row.result or {}).get("attempt") if isinstance(row.result, dict) else None
-    return row.status == "error" and isinstance(answered, int) and isinstance(job.get("attempt"), int) \
+    return (
+        row.status == "error"
+        and isinstance(answered, int)
+        and isinstance(job.get("attempt"), int)
         and job["attempt"] > answered
+    )
+
 
 def _quietly(fn):
     try:
@@ -611,8 +685,9 @@ class RobustRpcConsumer(RpcConsumer):
         """The caller waits for an answer: tell it the request was malformed (best effort)."""
         try:
             config = self.container.config
-            responder = Responder(config["AMQP_URI"], get_rpc_exchange(config), config.get("serializer", "json"),
-                                  message)
+            responder = Responder(
+                config["AMQP_URI"], get_rpc_exchange(config), config.get("serializer", "json"), message
+            )
             responder.send_response(None, (MalformedRequest, MalformedRequest(reason), None))
         except Exception as exc:
             log.warning("could not answer a malformed RPC request on %s: %r", self.queue.name, exc)
@@ -642,8 +717,11 @@ class RobustReplyListener(ReplyListener):
     def handle_message(self, body, message):
         try:
             correlation_id = message.properties.get("correlation_id")
-            if isinstance(body, dict) and set(body) >= {"result", "error"} and \
-                    (body["error"] is None or isinstance(body["error"], dict)):
+            if (
+                isinstance(body, dict)
+                and set(body) >= {"result", "error"}
+                and (body["error"] is None or isinstance(body["error"], dict))
+            ):
                 self.queue_consumer.ack_message(message)
                 event = self._reply_events.pop(correlation_id, None)
                 if event is not None:
@@ -718,8 +796,12 @@ class Api(Rpc):
         self.takes_principal = "principal" in self.signature.parameters
 
     def handle_message(self, body, message):
-        if self.takes_principal and isinstance(body, dict) and isinstance(body.get("args"), list) \
-                and isinstance(body.get("kwargs"), dict):
+        if (
+            self.takes_principal
+            and isinstance(body, dict)
+            and isinstance(body.get("args"), list)
+            and isinstance(body.get("kwargs"), dict)
+        ):
             self.check_signature(body["args"], body["kwargs"])
             body = self.with_verified_principal(body["args"], body["kwargs"])
         super().handle_message(body, message)
@@ -733,15 +815,15 @@ class Api(Rpc):
         except signing.BadSignature as exc:
             where = f"{self.container.service_name}.{self.method_name}"
             log.warning("refused an RPC call to %s: %s", where, exc)
-            raise Forbidden(f"{exc}: {where} acts only for a principal signed by the gateway",
-                            {"principal": [str(exc)]}) from None
+            raise Forbidden(
+                f"{exc}: {where} acts only for a principal signed by the gateway", {"principal": [str(exc)]}
+            ) from None
         return {"args": list(bound.args[1:]), "kwargs": dict(bound.kwargs)}
 
 
 # RPC for commands and queries: refusals (not found, forbidden, invalid input...) are answers to
 # the caller, not failures of the service, so nameko does not log them as errors.
 api = Api.decorator(expected_exceptions=ZtcError)
-
 
 
 class PrincipalSigner(DependencyProvider):
@@ -762,7 +844,7 @@ class Pingable:
     how the gateway's readiness check and the launcher know the service is up. Every service
     also serves its metrics (when a port is configured) and binds its workers' ids for the logs."""
 
-    name: str    # each service class names itself
+    name: str  # each service class names itself
     metrics_exporter = metrics.MetricsExporter()
     log_context = LogContext()
 
@@ -771,5 +853,14 @@ class Pingable:
         return {"service": self.name, "status": "ok"}
 
 
-__all__ = ["api", "job", "listen", "Pingable", "PrincipalSigner", "ServiceRpc", "engine_results_queue",
-           "sender_of", "settle_failure"]
+__all__ = [
+    "api",
+    "job",
+    "listen",
+    "Pingable",
+    "PrincipalSigner",
+    "ServiceRpc",
+    "engine_results_queue",
+    "sender_of",
+    "settle_failure",
+]

@@ -20,6 +20,7 @@ When every process shares one broker user (the tests' ``guest``, or ``ZTC_BUS_US
 bus cannot tell the services apart: a message from that user counts as from the system (any
 service, or the operator). ``make run`` and the deployments give each service its own user.
 """
+
 from __future__ import annotations
 
 import json
@@ -31,8 +32,8 @@ from shared import config
 SENDER_HEADER = "x-ztc-sender"
 
 SERVICE, OPERATOR, UNIT, SYSTEM, UNKNOWN, NOBODY = "service", "operator", "unit", "system", "unknown", "nobody"
-SUBMITTER_ROLES = ("member", "informant")   # the people who submit opinion items from apps
-CREDENTIALS_FILE = "bus-credentials.json"   # make run's generated passwords, under ZTC_VAR_DIR (mode 600)
+SUBMITTER_ROLES = ("member", "informant")  # the people who submit opinion items from apps
+CREDENTIALS_FILE = "bus-credentials.json"  # make run's generated passwords, under ZTC_VAR_DIR (mode 600)
 
 
 def service_user(settings, service: str) -> str:
@@ -154,7 +155,7 @@ def classify(user: str | None, settings, shared_user: str | None = None) -> Send
         return Sender(user, SYSTEM)
     prefix = settings.bus_user_prefix
     if user.startswith(prefix):
-        rest = user[len(prefix):]
+        rest = user[len(prefix) :]
         if rest in config.SERVICES:
             return Sender(user, SERVICE, rest)
         if rest == config.OPERATOR:
@@ -201,5 +202,16 @@ def sender_of(message, settings, own_service: str, own_user: str) -> Sender:
     return sender
 
 
-__all__ = ["SENDER_HEADER", "Sender", "classify", "first_sender_user", "operator_user", "sender_of",
-           "service_user", "submitter_user", "unit_user", "user_of", "with_user"]
+__all__ = [
+    "SENDER_HEADER",
+    "Sender",
+    "classify",
+    "first_sender_user",
+    "operator_user",
+    "sender_of",
+    "service_user",
+    "submitter_user",
+    "unit_user",
+    "user_of",
+    "with_user",
+]

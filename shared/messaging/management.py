@@ -4,6 +4,7 @@ Settings: ``ZTC_RABBIT_MANAGEMENT_URL`` (default ``http://guest:guest@127.0.0.1:
 credentials in the URL: for the services the operator's, tagged ``monitoring``); the vhost is the
 one in ``ZTC_AMQP_URI``; ``https://`` is checked against ``ZTC_AMQP_CA_FILE``.
 """
+
 from __future__ import annotations
 
 from datetime import datetime, timezone
@@ -46,13 +47,20 @@ def _api(settings):
 def _call(settings, method, path, **kwargs):
     base, auth = _api(settings)
     try:
-        resp = requests.request(method, base + path, auth=auth, timeout=TIMEOUT,
-                                verify=getattr(settings, "amqp_ca_file", None) or True, **kwargs)
+        resp = requests.request(
+            method,
+            base + path,
+            auth=auth,
+            timeout=TIMEOUT,
+            verify=getattr(settings, "amqp_ca_file", None) or True,
+            **kwargs,
+        )
     except requests.RequestException as exc:
         raise ManagementUnavailable(f"RabbitMQ's management API at {base} did not answer: {exc}") from None
     if resp.status_code >= 400:
-        raise ManagementUnavailable(f"RabbitMQ's management API answered {resp.status_code} for {path}: "
-                                    f"{resp.text[:300]}")
+        raise ManagementUnavailable(
+            f"RabbitMQ's management API answered {resp.status_code} for {path}: {resp.text[:300]}"
+        )
     return resp.json()
 
 
@@ -75,8 +83,12 @@ def peek_head(settings, queue: str) -> dict | None:
     """The message at the head of ``queue``, given straight back (``ack_requeue_true``): it keeps
     its place, only its redelivered flag is set."""
     vhost = quote(vhost_of(settings.amqp_uri), safe="")
-    got = _call(settings, "POST", f"/queues/{vhost}/{quote(queue, safe='')}/get",
-                json={"count": 1, "ackmode": "ack_requeue_true", "encoding": "auto", "truncate": 2000})
+    got = _call(
+        settings,
+        "POST",
+        f"/queues/{vhost}/{quote(queue, safe='')}/get",
+        json={"count": 1, "ackmode": "ack_requeue_true", "encoding": "auto", "truncate": 2000},
+    )
     return got[0] if got else None
 
 
@@ -128,12 +140,18 @@ def queues(settings, peek=True) -> list[dict]:
             props = (head or {}).get("properties") or {}
             stamp = props.get("timestamp") or (props.get("headers") or {}).get("x-ztc-dead-at")
             age, age_from = _age_seconds(stamp, now), "peek"
-        out.append({
-            "name": q["name"], "messages": q.get("messages", 0) or 0, "ready": ready,
-            "unacked": q.get("messages_unacknowledged", 0) or 0, "consumers": q.get("consumers", 0) or 0,
-            "oldest_age_seconds": age, "oldest_age_from": age_from if age is not None else None,
-            "dead_letters": 0,
-        })
+        out.append(
+            {
+                "name": q["name"],
+                "messages": q.get("messages", 0) or 0,
+                "ready": ready,
+                "unacked": q.get("messages_unacknowledged", 0) or 0,
+                "consumers": q.get("consumers", 0) or 0,
+                "oldest_age_seconds": age,
+                "oldest_age_from": age_from if age is not None else None,
+                "dead_letters": 0,
+            }
+        )
     dead = next((q for q in out if q["name"] == contracts.DEAD_QUEUE), None)
     if dead and dead["messages"]:
         from .deadletter import box
@@ -147,8 +165,7 @@ def queues(settings, peek=True) -> list[dict]:
 def overview(settings) -> dict:
     rows = queues(settings)
     dead = next((q for q in rows if q["name"] == contracts.DEAD_QUEUE), None)
-    return {"vhost": vhost_of(settings.amqp_uri), "queues": rows,
-            "dead_letters_total": dead["messages"] if dead else 0}
+    return {"vhost": vhost_of(settings.amqp_uri), "queues": rows, "dead_letters_total": dead["messages"] if dead else 0}
 
 
 __all__ = ["ManagementUnavailable", "overview", "peek_head", "queues", "vhost_of"]

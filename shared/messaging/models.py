@@ -4,6 +4,7 @@ The outbox holds messages written in the same transaction as the state they desc
 publishes them after commit. The inbox records each job a worker has finished, so a second
 delivery of the same job has no second effect.
 """
+
 from __future__ import annotations
 
 from datetime import datetime

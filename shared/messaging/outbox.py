@@ -1,5 +1,6 @@
 """What a service sends the engine, written to the service's own outbox so it leaves only if the
 service's transaction commits (publish after commit)."""
+
 from __future__ import annotations
 
 from shared import clock, contracts
@@ -7,41 +8,94 @@ from shared import clock, contracts
 
 def _add(session, outbox_model, routing_key, payload, exchange=contracts.MESSAGES_EXCHANGE):
     now = clock.now()
-    session.add(outbox_model(exchange=exchange, routing_key=routing_key,
-                             payload=payload, headers={}, available_at=now, created_at=now, attempts=0))
+    session.add(
+        outbox_model(
+            exchange=exchange,
+            routing_key=routing_key,
+            payload=payload,
+            headers={},
+            available_at=now,
+            created_at=now,
+            attempts=0,
+        )
+    )
 
 
-def send_message(session, outbox_model, name: str, correlation_key: str, message_id: str,
-                 payload: dict | None = None) -> None:
+def send_message(
+    session, outbox_model, name: str, correlation_key: str, message_id: str, payload: dict | None = None
+) -> None:
     """A BPMN message for the instance whose business key is ``correlation_key``."""
-    body = contracts.MessageSchema().load({"name": name, "correlation_key": correlation_key,
-                                           "message_id": message_id, "payload": payload or {}})
+    body = contracts.MessageSchema().load(
+        {"name": name, "correlation_key": correlation_key, "message_id": message_id, "payload": payload or {}}
+    )
     _add(session, outbox_model, contracts.MESSAGE_ROUTING_KEY, body)
 
 
-def start_process(session, outbox_model, command_id: str, process_id: str, business_key: str | None,
-                  data: dict, principal: dict | None) -> None:
+def start_process(
+    session,
+    outbox_model,
+    command_id: str,
+    process_id: str,
+    business_key: str | None,
+    data: dict,
+    principal: dict | None,
+) -> None:
     """Start ``process_id`` once, however often the command is delivered."""
-    body = contracts.StartSchema().dump({"command_id": command_id, "process_id": process_id,
-                                         "business_key": business_key, "data": data,
-                                         "principal": principal})
+    body = contracts.StartSchema().dump(
+        {
+            "command_id": command_id,
+            "process_id": process_id,
+            "business_key": business_key,
+            "data": data,
+            "principal": principal,
+        }
+    )
     _add(session, outbox_model, contracts.START_ROUTING_KEY, body)
 
 
-def publish_event(session, outbox_model, name: str, event_id: str, subject: str, *, thread: str | None = None,
-                  members: list[dict] | None = None, payload: dict | None = None) -> None:
+def publish_event(
+    session,
+    outbox_model,
+    name: str,
+    event_id: str,
+    subject: str,
+    *,
+    thread: str | None = None,
+    members: list[dict] | None = None,
+    payload: dict | None = None,
+) -> None:
     """A domain event on ``ztc.events`` (routing key ``name``), sent only if the caller's
     transaction commits. ``members``: ``[{"member": id, "role": "lead"|"co"|...}]`` it concerns."""
-    body = contracts.EventSchema().dump(contracts.EventSchema().load({
-        "event_id": event_id, "name": name, "occurred_at": clock.now().isoformat(), "subject": subject,
-        "thread": thread, "members": members or [], "payload": payload or {}}))
+    body = contracts.EventSchema().dump(
+        contracts.EventSchema().load(
+            {
+                "event_id": event_id,
+                "name": name,
+                "occurred_at": clock.now().isoformat(),
+                "subject": subject,
+                "thread": thread,
+                "members": members or [],
+                "payload": payload or {},
+            }
+        )
+    )
     _add(session, outbox_model, name, body, exchange=contracts.EVENTS_EXCHANGE)
 
 
-def notify(session, outbox_model, kind: str, event_id: str, subject: str, recipients: list[str], title: str,
-           text: str = "", thread: str | None = None) -> None:
+def notify(
+    session,
+    outbox_model,
+    kind: str,
+    event_id: str,
+    subject: str,
+    recipients: list[str],
+    title: str,
+    text: str = "",
+    thread: str | None = None,
+) -> None:
     """Tell people something (delivered by the gateway's notification inbox), if the caller's
     transaction commits. ``kind`` names the occasion: ``notify.<kind>``."""
     payload = contracts.NotificationPayloadSchema().load({"recipients": recipients, "title": title, "text": text})
-    publish_event(session, outbox_model, contracts.NOTIFY_PREFIX + kind, event_id, subject, thread=thread,
-                  payload=payload)
+    publish_event(
+        session, outbox_model, contracts.NOTIFY_PREFIX + kind, event_id, subject, thread=thread, payload=payload
+    )

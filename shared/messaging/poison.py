@@ -17,13 +17,14 @@ and republishing):
 A dead letter says why (``x-ztc-reason``), what kind of death it was (``x-ztc-reason-kind``, one of
 :data:`KINDS`) and after how many attempts (``x-ztc-attempts``).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 ATTEMPTS_HEADER = "x-ztc-attempts"
 REASON_KIND_HEADER = "x-ztc-reason-kind"
-DELIVERY_COUNT_HEADER = "x-delivery-count"       # set by RabbitMQ on a quorum queue's redeliveries
+DELIVERY_COUNT_HEADER = "x-delivery-count"  # set by RabbitMQ on a quorum queue's redeliveries
 ORIGINAL_EXCHANGE_HEADER = "x-ztc-original-exchange"
 ORIGINAL_ROUTING_KEY_HEADER = "x-ztc-original-routing-key"
 # A quorum queue's own limit (the ``delivery-limit`` policy): a message delivered this often without being
@@ -32,11 +33,11 @@ ORIGINAL_ROUTING_KEY_HEADER = "x-ztc-original-routing-key"
 QUORUM_DELIVERY_LIMIT = 20
 
 # Why a message died.
-UNDECODABLE = "undecodable"   # not readable in its content type (not JSON, a type we do not accept)
-TOO_LARGE = "too_large"       # over ZTC_MESSAGE_MAX_BYTES, dead-lettered unread
-MALFORMED = "malformed"       # readable, but not a message this queue takes (no reply_to, not a job...)
-REFUSED = "refused"           # its handler refused it (invalid input, not found, a value the database cannot hold)
-EXHAUSTED = "exhausted"       # failed every attempt
+UNDECODABLE = "undecodable"  # not readable in its content type (not JSON, a type we do not accept)
+TOO_LARGE = "too_large"  # over ZTC_MESSAGE_MAX_BYTES, dead-lettered unread
+MALFORMED = "malformed"  # readable, but not a message this queue takes (no reply_to, not a job...)
+REFUSED = "refused"  # its handler refused it (invalid input, not found, a value the database cannot hold)
+EXHAUSTED = "exhausted"  # failed every attempt
 KINDS = (UNDECODABLE, TOO_LARGE, MALFORMED, REFUSED, EXHAUSTED)
 
 # What a failure is.
@@ -51,8 +52,8 @@ RETRY = "retry"
 
 @dataclass(frozen=True)
 class Verdict:
-    kind: str      # REFUSAL, CONFLICT or FAILURE
-    reason: str    # for the dead letter's x-ztc-reason and the log
+    kind: str  # REFUSAL, CONFLICT or FAILURE
+    reason: str  # for the dead letter's x-ztc-reason and the log
 
 
 def describe_exception(exc: BaseException) -> str:
@@ -92,8 +93,17 @@ def classify(exc: BaseException) -> Verdict:
     if isinstance(inner, (UnicodeError, OverflowError)):
         # A lone surrogate no database encoding takes; an integer past the column's (SQLite's) range.
         return Verdict(REFUSAL, f"the database cannot hold it: {describe_exception(inner)}")
-    if isinstance(inner, (sa.OperationalError, sa.InterfaceError, sa.DisconnectionError, sa.TimeoutError,
-                          KombuOperationalError, OSError)):
+    if isinstance(
+        inner,
+        (
+            sa.OperationalError,
+            sa.InterfaceError,
+            sa.DisconnectionError,
+            sa.TimeoutError,
+            KombuOperationalError,
+            OSError,
+        ),
+    ):
         return Verdict(FAILURE, f"transient: {describe_exception(inner)}")
     return Verdict(FAILURE, describe_exception(inner))
 

@@ -4,6 +4,7 @@ A crash between commit and publish loses nothing: the rows stay until a publish 
 crash between publish and delete publishes a row twice; receivers are idempotent (the workers'
 inbox, the engine's check that a task still waits for its job).
 """
+
 from __future__ import annotations
 
 import logging
@@ -27,7 +28,7 @@ class OutboxRelay:
         self.sessions = sessions
         self.Outbox = outbox_model
         self.amqp_uri = amqp_uri
-        self.user = identity.user_of(amqp_uri)   # every message names its sender (identity.py)
+        self.user = identity.user_of(amqp_uri)  # every message names its sender (identity.py)
         self.batch = batch
         self._lock = threading.Lock()
         self._connection: Any = None
@@ -67,8 +68,12 @@ class OutboxRelay:
 
     def _flush_batch(self) -> int:
         with transaction(self.sessions) as s:
-            query = (select(self.Outbox).where(self.Outbox.available_at <= clock.now())
-                     .order_by(self.Outbox.id).limit(self.batch))
+            query = (
+                select(self.Outbox)
+                .where(self.Outbox.available_at <= clock.now())
+                .order_by(self.Outbox.id)
+                .limit(self.batch)
+            )
             if s.bind.dialect.name == "postgresql":
                 query = query.with_for_update(skip_locked=True)
             rows = s.scalars(query).all()
@@ -77,9 +82,16 @@ class OutboxRelay:
             try:
                 producer = self._get_producer()
                 for row in rows:
-                    producer.publish(row.payload, exchange=row.exchange, routing_key=row.routing_key,
-                                     headers=row.headers or {}, delivery_mode=2, retry=False, user_id=self.user,
-                                     timestamp=int(time.time()))  # wall time: operators see a message's age
+                    producer.publish(
+                        row.payload,
+                        exchange=row.exchange,
+                        routing_key=row.routing_key,
+                        headers=row.headers or {},
+                        delivery_mode=2,
+                        retry=False,
+                        user_id=self.user,
+                        timestamp=int(time.time()),
+                    )  # wall time: operators see a message's age
             except Exception:
                 self.reset()
                 raise

@@ -6,6 +6,7 @@ with publisher confirms. ``ZTC_QUEUE_TYPE`` (classic, the default, or quorum on 
 topology for a broker set up ahead of time; :mod:`shared.messaging.definitions` (operators' and
 deployment tooling, not the services' runtime) generates it from this module.
 """
+
 from __future__ import annotations
 
 
@@ -20,8 +21,9 @@ DEAD = Exchange(contracts.DEAD_EXCHANGE, "topic", durable=True)
 MESSAGES = Exchange(contracts.MESSAGES_EXCHANGE, "topic", durable=True)
 EVENTS = Exchange(contracts.EVENTS_EXCHANGE, "topic", durable=True)
 # An event for a unit no queue takes goes to ztc.dead instead of vanishing.
-UNITS = Exchange(contracts.UNITS_EXCHANGE, "topic", durable=True,
-                 arguments={"alternate-exchange": contracts.DEAD_EXCHANGE})
+UNITS = Exchange(
+    contracts.UNITS_EXCHANGE, "topic", durable=True, arguments={"alternate-exchange": contracts.DEAD_EXCHANGE}
+)
 UNIT_COMMANDS = Exchange(contracts.UNIT_COMMANDS_EXCHANGE, "topic", durable=True)
 EXCHANGES = (JOBS, RESULTS, DEAD, MESSAGES, EVENTS, UNITS, UNIT_COMMANDS)
 _DLX = {"x-dead-letter-exchange": contracts.DEAD_EXCHANGE}
@@ -40,23 +42,43 @@ def queue_arguments(queue_type: str | None = None, dead_letters: bool = True) ->
 
 
 def job_queue(service: str, queue_type: str | None = None) -> Queue:
-    return Queue(contracts.job_queue(service), JOBS, routing_key=f"{service}.#", durable=True,
-                 queue_arguments=queue_arguments(queue_type))
+    return Queue(
+        contracts.job_queue(service),
+        JOBS,
+        routing_key=f"{service}.#",
+        durable=True,
+        queue_arguments=queue_arguments(queue_type),
+    )
 
 
 def engine_results_queue(queue_type: str | None = None) -> Queue:
-    return Queue(contracts.ENGINE_RESULTS_QUEUE, RESULTS, routing_key=contracts.RESULT_ROUTING_KEY,
-                 durable=True, queue_arguments=queue_arguments(queue_type))
+    return Queue(
+        contracts.ENGINE_RESULTS_QUEUE,
+        RESULTS,
+        routing_key=contracts.RESULT_ROUTING_KEY,
+        durable=True,
+        queue_arguments=queue_arguments(queue_type),
+    )
 
 
 def engine_messages_queue(queue_type: str | None = None) -> Queue:
-    return Queue(contracts.ENGINE_MESSAGES_QUEUE, MESSAGES, routing_key=contracts.MESSAGE_ROUTING_KEY,
-                 durable=True, queue_arguments=queue_arguments(queue_type))
+    return Queue(
+        contracts.ENGINE_MESSAGES_QUEUE,
+        MESSAGES,
+        routing_key=contracts.MESSAGE_ROUTING_KEY,
+        durable=True,
+        queue_arguments=queue_arguments(queue_type),
+    )
 
 
 def engine_starts_queue(queue_type: str | None = None) -> Queue:
-    return Queue(contracts.ENGINE_STARTS_QUEUE, MESSAGES, routing_key=contracts.START_ROUTING_KEY,
-                 durable=True, queue_arguments=queue_arguments(queue_type))
+    return Queue(
+        contracts.ENGINE_STARTS_QUEUE,
+        MESSAGES,
+        routing_key=contracts.START_ROUTING_KEY,
+        durable=True,
+        queue_arguments=queue_arguments(queue_type),
+    )
 
 
 def events_queue(service: str, names=None, queue_type: str | None = None) -> Queue:
@@ -65,44 +87,74 @@ def events_queue(service: str, names=None, queue_type: str | None = None) -> Que
     ``@listen``: the queue and its bindings are declared when the service consumes."""
     if names is None:
         names = contracts.subscriptions.BUS_USE[service].listened(contracts.events_queue(service)).keys
-    return Queue(contracts.events_queue(service), EVENTS, durable=True,
-                 queue_arguments=queue_arguments(queue_type),
-                 bindings=[binding(EVENTS, routing_key=name) for name in names])
+    return Queue(
+        contracts.events_queue(service),
+        EVENTS,
+        durable=True,
+        queue_arguments=queue_arguments(queue_type),
+        bindings=[binding(EVENTS, routing_key=name) for name in names],
+    )
 
 
 def unit_queue(unit: str, queue_type: str | None = None) -> Queue:
     """A unit's own queue of events, bound with ``<unit>.#``; its department's system reads it."""
-    return Queue(contracts.unit_queue(unit), UNITS, routing_key=f"{unit}.#", durable=True,
-                 queue_arguments=queue_arguments(queue_type))
+    return Queue(
+        contracts.unit_queue(unit),
+        UNITS,
+        routing_key=f"{unit}.#",
+        durable=True,
+        queue_arguments=queue_arguments(queue_type),
+    )
 
 
 def unit_commands_queue(queue_type: str | None = None) -> Queue:
     """Every department's commands (``<unit>.<command>``) for the assignment service. It takes every
     key (``#``), so a bad key is refused with a reason rather than dropped by the broker."""
-    return Queue(contracts.UNIT_COMMANDS_QUEUE, UNIT_COMMANDS, routing_key="#", durable=True,
-                 queue_arguments=queue_arguments(queue_type))
+    return Queue(
+        contracts.UNIT_COMMANDS_QUEUE,
+        UNIT_COMMANDS,
+        routing_key="#",
+        durable=True,
+        queue_arguments=queue_arguments(queue_type),
+    )
 
 
 def opinion_submissions_queue(queue_type: str | None = None) -> Queue:
     """Opinion items (社情民意) submitted by members' and informants' apps, for the intake service."""
-    return Queue(contracts.OPINION_SUBMISSIONS_QUEUE, MESSAGES, routing_key=contracts.OPINION_SUBMIT_ROUTING_KEY,
-                 durable=True, queue_arguments=queue_arguments(queue_type))
+    return Queue(
+        contracts.OPINION_SUBMISSIONS_QUEUE,
+        MESSAGES,
+        routing_key=contracts.OPINION_SUBMIT_ROUTING_KEY,
+        durable=True,
+        queue_arguments=queue_arguments(queue_type),
+    )
 
 
 def dead_letter_queue(queue_type: str | None = None) -> Queue:
-    return Queue(contracts.DEAD_QUEUE, DEAD, routing_key="#", durable=True,
-                 queue_arguments=queue_arguments(queue_type, dead_letters=False))
+    return Queue(
+        contracts.DEAD_QUEUE,
+        DEAD,
+        routing_key="#",
+        durable=True,
+        queue_arguments=queue_arguments(queue_type, dead_letters=False),
+    )
 
 
 def all_queues(services=contracts.SERVICES, units=(), queue_type: str | None = None) -> list[Queue]:
-    return [*(job_queue(s, queue_type) for s in services), engine_results_queue(queue_type),
-            engine_messages_queue(queue_type), engine_starts_queue(queue_type),
-            unit_commands_queue(queue_type), *(unit_queue(u, queue_type) for u in units),
-            dead_letter_queue(queue_type)]
+    return [
+        *(job_queue(s, queue_type) for s in services),
+        engine_results_queue(queue_type),
+        engine_messages_queue(queue_type),
+        engine_starts_queue(queue_type),
+        unit_commands_queue(queue_type),
+        *(unit_queue(u, queue_type) for u in units),
+        dead_letter_queue(queue_type),
+    ]
 
 
-def declare(amqp_uri: str, services=contracts.SERVICES, units=(), queue_type: str | None = None,
-            listeners: bool = True) -> None:
+def declare(
+    amqp_uri: str, services=contracts.SERVICES, units=(), queue_type: str | None = None, listeners: bool = True
+) -> None:
     """Declare every exchange and queue (idempotent), with the queues of ``units`` (the unit
     directory's codes; the assignment service declares a new unit's queue when it first assigns)
     and, with ``listeners``, every ``@listen`` queue with its bindings — so a domain event published
@@ -132,8 +184,9 @@ def declare_units(amqp_uri: str, units=(), queue_type: str | None = None) -> Non
 
 def connect(amqp_uri: str) -> Connection:
     """A connection whose publishes wait for the broker's confirm (TLS for ``amqps://``)."""
-    return Connection(amqp_uri, transport_options={"confirm_publish": True}, connect_timeout=5,
-                      ssl=config.amqp_ssl(amqp_uri))
+    return Connection(
+        amqp_uri, transport_options={"confirm_publish": True}, connect_timeout=5, ssl=config.amqp_ssl(amqp_uri)
+    )
 
 
 # -- the broker set up ahead of time: deploy/rabbitmq/definitions.json ---------------------------
@@ -153,8 +206,13 @@ _EXCHANGES_BY_NAME = {exchange.name: exchange for exchange in EXCHANGES}
 def listened_queue(listened: contracts.subscriptions.Listened, queue_type: str | None = None) -> Queue:
     """The durable queue of a ``@listen`` entrypoint as the contracts declare it (its bindings)."""
     exchange = _EXCHANGES_BY_NAME[listened.exchange]
-    return Queue(listened.queue, exchange, durable=True, queue_arguments=queue_arguments(queue_type),
-                 bindings=[binding(exchange, routing_key=key) for key in listened.keys])
+    return Queue(
+        listened.queue,
+        exchange,
+        durable=True,
+        queue_arguments=queue_arguments(queue_type),
+        bindings=[binding(exchange, routing_key=key) for key in listened.keys],
+    )
 
 
 def listened_queues(queue_type: str | None = None) -> list[Queue]:
@@ -172,8 +230,7 @@ def product_queues(queue_type: str, units=None) -> list[Queue]:
     """Every durable queue the product declares, built with ``queue_type``: the job, engine, units'
     and dead-letter queues, the units' own queues (``units``, default the seeded ones) and each
     ``@listen`` queue (built here with ``queue_type``, whatever this process's setting)."""
-    queues = {q.name: q for q in all_queues(contracts.SERVICES, seeded_units() if units is None else units,
-                                            queue_type)}
+    queues = {q.name: q for q in all_queues(contracts.SERVICES, seeded_units() if units is None else units, queue_type)}
     for queue in listened_queues(queue_type):
         queues.setdefault(queue.name, queue)
     return [queues[name] for name in sorted(queues)]

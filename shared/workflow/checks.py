@@ -9,6 +9,7 @@ and keeps whatever it finds that these checks did not.
 Only executable processes are checked: a process marked ``isExecutable="false"`` (a
 documentation pool of a collaboration, say) is kept as documentation, and a note says so.
 """
+
 from __future__ import annotations
 
 import copy
@@ -34,7 +35,8 @@ from . import contract_checks
 from .problems import is_executable  # noqa: F401 - the checks' reading of a process
 
 from .contract_checks import SERVICES_WITH_JOBS  # noqa: E402
-TIMER_KINDS = ("timeDate", "timeDuration", "timeCycle")     # the order SpiffWorkflow looks for them
+
+TIMER_KINDS = ("timeDate", "timeDuration", "timeCycle")  # the order SpiffWorkflow looks for them
 GATEWAYS = ("exclusiveGateway", "inclusiveGateway", "parallelGateway", "eventBasedGateway", "complexGateway")
 
 
@@ -45,9 +47,7 @@ class Checked:
     problems: list = field(default_factory=list)
     notes: list = field(default_factory=list)
     for_spiff: object = None
-    executable: list = field(default_factory=list)   # process elements that run
-
-
+    executable: list = field(default_factory=list)  # process elements that run
 
 
 def check_document(doc: Document, data_store_classes=(), validator=None) -> Checked:
@@ -59,7 +59,9 @@ def check_document(doc: Document, data_store_classes=(), validator=None) -> Chec
             label = doc.label(process)
             checked.notes.append(
                 f"{doc.filename}:{doc.line(process)}: process '{process.get('id')}'"
-                + (f' "{label}"' if label else "") + " is not executable: kept as documentation")
+                + (f' "{label}"' if label else "")
+                + " is not executable: kept as documentation"
+            )
             continue
         checked.executable.append(process)
         for check in _PROCESS_CHECKS:
@@ -68,8 +70,7 @@ def check_document(doc: Document, data_store_classes=(), validator=None) -> Chec
     checked.for_spiff = _copy_for_spiff(doc, strip, data_store_classes)
     if validator is not None:
         reported = {(p.element_id, p.code) for p in checked.problems}
-        checked.problems.extend(p for p in _schema(doc, validator)
-                                if (p.element_id, p.code) not in reported)
+        checked.problems.extend(p for p in _schema(doc, validator) if (p.element_id, p.code) not in reported)
     return checked
 
 
@@ -106,6 +107,7 @@ def _position(node) -> tuple:
 
 # -- code and expressions ----------------------------------------------------------------------------
 
+
 def _restricted_hint(reason: str) -> str:
     if "import" in reason:
         return "a script has the task data and a few builtins; reach anything else through a service task"
@@ -137,9 +139,12 @@ def expression_problem(doc, node, what: str, text: str | None = None):
     except evaluator.UnsafeScript as exc:
         joined = spaced_names(source)
         if joined:
-            return doc.problem(node, f"{what} '{source}' is not Python: a name cannot contain spaces",
-                               f"write it in Python: {joined} (use the name your task data carries)",
-                               "expression-names")
+            return doc.problem(
+                node,
+                f"{what} '{source}' is not Python: a name cannot contain spaces",
+                f"write it in Python: {joined} (use the name your task data carries)",
+                "expression-names",
+            )
         return _refused(doc, node, what, source, exc)
     return None
 
@@ -157,12 +162,14 @@ def _scripts(doc, process, strip):
 
 
 def _expressions(doc, process, strip):
-    for path, what in ((".//bpmn:sequenceFlow/bpmn:conditionExpression", "condition"),
-                       (".//bpmn:conditionalEventDefinition/bpmn:condition", "condition"),
-                       (".//bpmn:completionCondition", "completionCondition"),
-                       (".//bpmn:loopCardinality", "loopCardinality"),
-                       (".//bpmn:loopCondition", "loopCondition"),
-                       (".//spiffworkflow:messagePayload", "messagePayload")):
+    for path, what in (
+        (".//bpmn:sequenceFlow/bpmn:conditionExpression", "condition"),
+        (".//bpmn:conditionalEventDefinition/bpmn:condition", "condition"),
+        (".//bpmn:completionCondition", "completionCondition"),
+        (".//bpmn:loopCardinality", "loopCardinality"),
+        (".//bpmn:loopCondition", "loopCondition"),
+        (".//spiffworkflow:messagePayload", "messagePayload"),
+    ):
         for node in doc.xpath(path, process):
             problem = expression_problem(doc, node, what)
             if problem:
@@ -179,22 +186,29 @@ def _time_limits(doc, process, strip):
             asked = -1
         if asked is not None and not 0 < asked <= cap:
             yield doc.problem(
-                node, f"{name} '{node.get('value')}' must be a number of seconds above 0 and at most "
-                      f"{cap:g} (the deployment's cap)",
+                node,
+                f"{name} '{node.get('value')}' must be a number of seconds above 0 and at most "
+                f"{cap:g} (the deployment's cap)",
                 f"leave it out for the default of {evaluator.default_limits()[0].seconds:g} s, or ask for "
-                f"at most {cap:g}", "time-limit")
+                f"at most {cap:g}",
+                "time-limit",
+            )
 
 
 # -- timers --------------------------------------------------------------------------------------------
+
 
 def _timers(doc, process, strip):
     for definition in doc.xpath(".//bpmn:timerEventDefinition", process):
         parts = [c for c in definition if is_bpmn(c, *TIMER_KINDS)]
         if not parts:
             yield doc.problem(
-                definition, "timer has no time: no timeDuration, timeDate or timeCycle",
+                definition,
+                "timer has no time: no timeDuration, timeDate or timeCycle",
                 "give it a timeDuration such as 'P3D', a timeDate such as '2026-05-01T09:00:00+08:00' "
-                "or a timeCycle such as 'R3/PT1H'", "timer-missing")
+                "or a timeCycle such as 'R3/PT1H'",
+                "timer-missing",
+            )
             continue
         for part in parts:
             problem = _timer_part(doc, part)
@@ -209,8 +223,12 @@ def _timer_part(doc, node):
         return doc.problem(node, f"timer's {kind} is empty", timer_hint(kind), "timer")
     if bare_iso(text):
         return doc.problem(
-            node, f"{kind} {text} is not quoted, so it would be read as Python (a name, or arithmetic) "
-                  f"and fail when the timer starts", f"write it as a string: '{text}'", "timer")
+            node,
+            f"{kind} {text} is not quoted, so it would be read as Python (a name, or arithmetic) "
+            f"and fail when the timer starts",
+            f"write it as a string: '{text}'",
+            "timer",
+        )
     value = string_literal(text)
     if value is not None:
         why = timer_value_problem(kind, value)
@@ -218,32 +236,42 @@ def _timer_part(doc, node):
     problem = expression_problem(doc, node, kind)
     if problem is not None and problem.code in ("code", "expression-names") and re.match(r"^([PR]\d|\d{4}-)", text):
         # An ISO 8601 value gone wrong, without quotes: 'P3 days', '2026-05-01 9:00'.
-        return doc.problem(node, f"{kind} {text} is neither a quoted ISO 8601 value nor an expression",
-                           f"write it as a string: {timer_hint(kind, text)}", "timer")
+        return doc.problem(
+            node,
+            f"{kind} {text} is neither a quoted ISO 8601 value nor an expression",
+            f"write it as a string: {timer_hint(kind, text)}",
+            "timer",
+        )
     return problem
 
 
 # -- tasks ---------------------------------------------------------------------------------------------
+
 
 def _service_tasks(doc, process, strip):
     services = ", ".join(SERVICES_WITH_JOBS)
     for task in doc.xpath(".//bpmn:serviceTask", process):
         if not doc.xpath("./bpmn:extensionElements/spiffworkflow:serviceTaskOperator", task):
             yield doc.problem(
-                task, "has no operation: a service task is a job for one of our services",
+                task,
+                "has no operation: a service task is a job for one of our services",
                 f'add spiffworkflow:serviceTaskOperator id="<service>.<operation>" (services: {services})',
-                "service-operation")
+                "service-operation",
+            )
     for node in doc.xpath(".//spiffworkflow:serviceTaskOperator", process):
         operation = node.get("id", "")
         service = operation.split(".", 1)[0]
         if "." not in operation or service not in SERVICES_WITH_JOBS:
             yield doc.problem(
-                node, f"service task operation '{operation}' must be '<service>.<operation>' with a "
-                      f"service among {services}",
-                "e.g. intake.record_submission", "service-operation-name")
+                node,
+                f"service task operation '{operation}' must be '<service>.<operation>' with a service among {services}",
+                "e.g. intake.record_submission",
+                "service-operation-name",
+            )
         for param in doc.xpath(".//spiffworkflow:parameter", node):
-            problem = expression_problem(doc, node, f"parameter '{param.get('id')}' of '{operation}'",
-                                         (param.get("value") or "None"))
+            problem = expression_problem(
+                doc, node, f"parameter '{param.get('id')}' of '{operation}'", (param.get("value") or "None")
+            )
             if problem:
                 yield problem
 
@@ -256,8 +284,12 @@ def _user_tasks(doc, process, strip):
             if problem:
                 yield problem
         elif name == "formSchema" and value and value not in FORMS:
-            yield doc.problem(node, f"names form schema '{value}', which does not exist",
-                              f"use one of {', '.join(sorted(FORMS))} (shared/forms.py)", "form-schema")
+            yield doc.problem(
+                node,
+                f"names form schema '{value}', which does not exist",
+                f"use one of {', '.join(sorted(FORMS))} (shared/forms.py)",
+                "form-schema",
+            )
 
 
 def _loops(doc, process, strip):
@@ -266,26 +298,41 @@ def _loops(doc, process, strip):
         inputs = doc.xpath("./bpmn:loopDataInputRef", mi)
         if not cardinality and not inputs:
             yield doc.problem(
-                mi, "multi-instance has neither a loopCardinality nor a loopDataInputRef, so it cannot "
-                    "know how many instances to run",
+                mi,
+                "multi-instance has neither a loopCardinality nor a loopDataInputRef, so it cannot "
+                "know how many instances to run",
                 "set loopCardinality (an expression such as 3 or len(reviewers)) or loopDataInputRef "
-                "(the name of a list in the task data)", "multi-instance")
+                "(the name of a list in the task data)",
+                "multi-instance",
+            )
         elif cardinality and inputs:
-            yield doc.problem(mi, "multi-instance has both a loopCardinality and a loopDataInputRef",
-                              "keep one of them", "multi-instance")
+            yield doc.problem(
+                mi,
+                "multi-instance has both a loopCardinality and a loopDataInputRef",
+                "keep one of them",
+                "multi-instance",
+            )
         for ref in doc.xpath("./bpmn:loopDataInputRef | ./bpmn:loopDataOutputRef", mi):
             name = (ref.text or "").strip()
             if not name.isidentifier() or name.startswith("_") or keyword.iskeyword(name):
-                yield doc.problem(ref, f"{local(ref)} '{name}' is not the name of a variable of the task data",
-                                  "write a name such as reviewers (no spaces, not starting with _)",
-                                  "multi-instance")
+                yield doc.problem(
+                    ref,
+                    f"{local(ref)} '{name}' is not the name of a variable of the task data",
+                    "write a name such as reviewers (no spaces, not starting with _)",
+                    "multi-instance",
+                )
     for loop in doc.xpath(".//bpmn:standardLoopCharacteristics", process):
         if loop.get("loopMaximum") is None and not doc.xpath("./bpmn:loopCondition", loop):
-            yield doc.problem(loop, "loop has neither a loopMaximum nor a loopCondition, so it would never stop",
-                              "set loopCondition (an expression such as done) or loopMaximum", "standard-loop")
+            yield doc.problem(
+                loop,
+                "loop has neither a loopMaximum nor a loopCondition, so it would never stop",
+                "set loopCondition (an expression such as done) or loopMaximum",
+                "standard-loop",
+            )
 
 
 # -- the flow ------------------------------------------------------------------------------------------
+
 
 def _has_condition(flow) -> bool:
     return any((c.text or "").strip() for c in flow if is_bpmn(c, "conditionExpression"))
@@ -302,9 +349,11 @@ def _gateways(doc, process, strip):
             for flow in flows:
                 if flow.get("id") != default and not _has_condition(flow):
                     yield doc.problem(
-                        flow, f"leaves {tag} '{gid}' (\"{doc.name_of(gid)}\") without a condition",
+                        flow,
+                        f"leaves {tag} '{gid}' (\"{doc.name_of(gid)}\") without a condition",
                         "add a condition expression, or make it the gateway's default flow",
-                        "gateway-condition")
+                        "gateway-condition",
+                    )
 
 
 def _ids_in(process) -> set:
@@ -321,15 +370,20 @@ def _flows(doc, process, strip):
             ref = flow.get(attr)
             if not ref:
                 dangling = True
-                yield doc.problem(flow, f"has no {attr}", "connect both ends of the flow in the modeler, "
-                                                         "or delete it", "dangling-flow")
+                yield doc.problem(
+                    flow,
+                    f"has no {attr}",
+                    "connect both ends of the flow in the modeler, or delete it",
+                    "dangling-flow",
+                )
             elif ref not in ids:
                 dangling = True
                 elsewhere = doc.by_id.get(ref)
                 other = doc.process_of(elsewhere) if elsewhere is not None else None
                 if other is not None:
-                    message = (f"{role} '{ref}' (\"{doc.name_of(ref)}\"), which is in another process "
-                               f"('{other.get('id')}')")
+                    message = (
+                        f"{role} '{ref}' (\"{doc.name_of(ref)}\"), which is in another process ('{other.get('id')}')"
+                    )
                     hint = "a sequence flow stays inside its pool: use a message flow between pools"
                 else:
                     message = f"{role} '{ref}', which is not an element of its process"
@@ -345,10 +399,12 @@ def _flows(doc, process, strip):
             continue
         targets = ", ".join(f'"{doc.name_of(f.get("targetRef"))}"' for f in flows)
         yield doc.problem(
-            element, f"has {len(flows)} outgoing flows (to {targets}), but a {short_tag(element)} can "
-                     f"leave by one flow only",
+            element,
+            f"has {len(flows)} outgoing flows (to {targets}), but a {short_tag(element)} can leave by one flow only",
             "add a parallel gateway after it to take all of them, or an exclusive gateway with "
-            "conditions to choose one", "implicit-split")
+            "conditions to choose one",
+            "implicit-split",
+        )
 
 
 def _structure(doc, process, strip):
@@ -357,24 +413,34 @@ def _structure(doc, process, strip):
     for sub in doc.xpath(".//bpmn:subProcess | .//bpmn:transaction", process):
         starts, ends = doc.xpath("./bpmn:startEvent", sub), doc.xpath("./bpmn:endEvent", sub)
         if not starts and not ends:
-            yield doc.problem(sub, "is empty: a sub-process needs one start event and an end event inside it",
-                              "draw its start and end events (expand it in the modeler), or make it a "
-                              "call activity", "subprocess-start")
+            yield doc.problem(
+                sub,
+                "is empty: a sub-process needs one start event and an end event inside it",
+                "draw its start and end events (expand it in the modeler), or make it a call activity",
+                "subprocess-start",
+            )
             continue
         if len(starts) != 1:
-            yield doc.problem(sub, f"has {len(starts)} start events; a sub-process needs exactly one",
-                              "give the sub-process one start event inside it", "subprocess-start")
+            yield doc.problem(
+                sub,
+                f"has {len(starts)} start events; a sub-process needs exactly one",
+                "give the sub-process one start event inside it",
+                "subprocess-start",
+            )
         if not ends:
-            yield doc.problem(sub, "has no end event", "add an end event inside the sub-process",
-                              "subprocess-end")
+            yield doc.problem(sub, "has no end event", "add an end event inside the sub-process", "subprocess-end")
     for call in doc.xpath(".//bpmn:callActivity", process):
         if not (call.get("calledElement") or "").strip():
-            yield doc.problem(call, "calls no process: its calledElement is not set",
-                              "set calledElement to the id of the process to call, and deploy its file "
-                              "together with this one", "call-element")
+            yield doc.problem(
+                call,
+                "calls no process: its calledElement is not set",
+                "set calledElement to the id of the process to call, and deploy its file together with this one",
+                "call-element",
+            )
 
 
 # -- data ----------------------------------------------------------------------------------------------
+
 
 def _container(node):
     node = node.getparent()
@@ -387,10 +453,12 @@ def _data(doc, process, strip, data_store_classes):
     """Data associations SpiffWorkflow could not resolve: it reads data objects of the task's own
     process or sub-process (or the one around it) and data stores it has an implementation for.
     One problem per task and kind, naming every association of that kind."""
-    found: dict[tuple, list] = {}   # (task, verb, kind) -> [names], in document order
+    found: dict[tuple, list] = {}  # (task, verb, kind) -> [names], in document order
     nodes: dict = {}
-    for association, ref_tag, verb in (("dataInputAssociation", "sourceRef", "reads"),
-                                       ("dataOutputAssociation", "targetRef", "writes")):
+    for association, ref_tag, verb in (
+        ("dataInputAssociation", "sourceRef", "reads"),
+        ("dataOutputAssociation", "targetRef", "writes"),
+    ):
         for node in doc.xpath(f".//bpmn:{association}/bpmn:{ref_tag}", process):
             ref = (node.text or "").strip()
             target = doc.by_id.get(ref)
@@ -428,7 +496,7 @@ def _data(doc, process, strip, data_store_classes):
             message = f"{verb} data store {listed}, which the engine has no implementation for"
             hint = "keep the data in the task data, or read and write it through a service task"
         elif kind == "object":
-            message = (f"{verb} data object {listed}, defined outside the task's process or sub-process")
+            message = f"{verb} data object {listed}, defined outside the task's process or sub-process"
             hint = "draw the data object in the same pool or sub-process as the task"
         else:
             message = f"{verb} {listed}, which {'are' if plural else 'is'} neither a data object nor a data store"
@@ -438,9 +506,10 @@ def _data(doc, process, strip, data_store_classes):
 
 # -- the file against the BPMN schema --------------------------------------------------------------
 
+
 def _schema(doc, validator):
     """Every place the file breaks the BPMN 2.0 schema (SpiffWorkflow's own check stops at one)."""
-    duplicate = copy.deepcopy(doc.root)     # the validator rewrites some tags; positions stay
+    duplicate = copy.deepcopy(doc.root)  # the validator rewrites some tags; positions stay
     validator.preprocess(duplicate)
     if validator.validator.validate(duplicate):
         return []
@@ -465,12 +534,33 @@ def _schema(doc, validator):
             continue
         message = error.message.replace("{" + BPMN_NS + "}", "bpmn:").replace("{" + SPIFF_NS + "}", "spiffworkflow:")
         # A loop reference that is not a name is reported by the multi-instance check already.
-        code = "multi-instance" if node is not None and local(node) in ("loopDataInputRef", "loopDataOutputRef") \
+        code = (
+            "multi-instance"
+            if node is not None and local(node) in ("loopDataInputRef", "loopDataOutputRef")
             else "schema"
-        problems.append(doc.problem(node, f"does not follow the BPMN 2.0 schema: {message}",
-                                    "open and save the file in the modeler, or correct the element", code))
+        )
+        problems.append(
+            doc.problem(
+                node,
+                f"does not follow the BPMN 2.0 schema: {message}",
+                "open and save the file in the modeler, or correct the element",
+                code,
+            )
+        )
     return problems
 
 
-_PROCESS_CHECKS = (_scripts, _expressions, _timers, _time_limits, _service_tasks, contract_checks.operations,
-                   contract_checks.bpmn_messages, _user_tasks, _loops, _gateways, _flows, _structure)
+_PROCESS_CHECKS = (
+    _scripts,
+    _expressions,
+    _timers,
+    _time_limits,
+    _service_tasks,
+    contract_checks.operations,
+    contract_checks.bpmn_messages,
+    _user_tasks,
+    _loops,
+    _gateways,
+    _flows,
+    _structure,
+)

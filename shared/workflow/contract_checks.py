@@ -6,6 +6,7 @@ throws is declared in :mod:`shared.contracts.messages` (something sends it). A t
 ``intake.find_duplicats`` or a renamed ``reply_submitted`` is refused at deploy, with the closest
 declared name, instead of waiting for ever at run time.
 """
+
 from __future__ import annotations
 
 import difflib
@@ -24,47 +25,66 @@ def operations(doc: Document, process, strip):
     for node in doc.xpath(".//spiffworkflow:serviceTaskOperator", process):
         name = node.get("id") or ""
         if "." not in name or name.split(".", 1)[0] not in SERVICES_WITH_JOBS:
-            continue   # refused by the name check
+            continue  # refused by the name check
         operation = jobs.get(name)
         if operation is None:
             close = difflib.get_close_matches(name, list(jobs.OPERATIONS), n=1)
             service = name.split(".", 1)[0]
-            hint = (f"did you mean '{close[0]}'?" if close else
-                    f"the operations of '{service}' are: "
-                    + (", ".join(op.name for op in jobs.of_service(service)) or "none"))
-            yield doc.problem(node, f"operation '{name}' is not declared in the contracts", hint,
-                              "unknown-operation")
+            hint = (
+                f"did you mean '{close[0]}'?"
+                if close
+                else f"the operations of '{service}' are: "
+                + (", ".join(op.name for op in jobs.of_service(service)) or "none")
+            )
+            yield doc.problem(node, f"operation '{name}' is not declared in the contracts", hint, "unknown-operation")
             continue
         given = [p.get("id") for p in doc.xpath(".//spiffworkflow:parameter", node)]
         declared = operation.parameters()
         missing = sorted(operation.required() - set(given))
         if missing:
-            yield doc.problem(node, f"operation '{name}' needs the parameter(s) {', '.join(missing)}",
-                              "add them under the task's parameters (spiffworkflow:parameter)",
-                              "missing-parameter")
+            yield doc.problem(
+                node,
+                f"operation '{name}' needs the parameter(s) {', '.join(missing)}",
+                "add them under the task's parameters (spiffworkflow:parameter)",
+                "missing-parameter",
+            )
         unknown = sorted(set(given) - set(declared))
         if unknown:
-            yield doc.problem(node, f"operation '{name}' takes no parameter(s) {', '.join(unknown)}",
-                              f"its parameters are: {', '.join(sorted(declared))}", "unknown-parameter")
+            yield doc.problem(
+                node,
+                f"operation '{name}' takes no parameter(s) {', '.join(unknown)}",
+                f"its parameters are: {', '.join(sorted(declared))}",
+                "unknown-parameter",
+            )
 
 
 def bpmn_messages(doc: Document, process, strip):
     declared = {m.get("id"): m for m in doc.xpath(".//bpmn:message")}
-    refs = doc.xpath(".//bpmn:messageEventDefinition[@messageRef] | .//bpmn:receiveTask[@messageRef]"
-                     " | .//bpmn:sendTask[@messageRef]", process)
+    refs = doc.xpath(
+        ".//bpmn:messageEventDefinition[@messageRef] | .//bpmn:receiveTask[@messageRef]"
+        " | .//bpmn:sendTask[@messageRef]",
+        process,
+    )
     for ref in refs:
         message = declared.get(ref.get("messageRef"))
         if message is None:
-            continue   # a dangling reference: the structure checks name it
+            continue  # a dangling reference: the structure checks name it
         name = message.get("name") or message.get("id")
         if messages.get(name) is not None:
             continue
         close = difflib.get_close_matches(name, list(messages.MESSAGES), n=1)
-        hint = (f"did you mean '{close[0]}'?" if close else
-                "declare it in shared/contracts/messages.py with the service that sends it")
+        hint = (
+            f"did you mean '{close[0]}'?"
+            if close
+            else "declare it in shared/contracts/messages.py with the service that sends it"
+        )
         element = ref.getparent() if etree.QName(ref).localname == "messageEventDefinition" else ref
-        yield doc.problem(element, f"message '{name}' is not declared: nothing sends it, so the instance "
-                                   "would wait for ever", hint, "unknown-message")
+        yield doc.problem(
+            element,
+            f"message '{name}' is not declared: nothing sends it, so the instance would wait for ever",
+            hint,
+            "unknown-message",
+        )
 
 
 def _problems(files: dict, check) -> list:

@@ -3,6 +3,7 @@ taken, as text, as an annotated copy of the BPMN file (the modeler shows covered
 flows green, the rest red: bpmn-js colours, ``bioc:stroke``/``bioc:fill`` and the OMG
 ``color:`` attributes) and as an SVG drawn from the diagram's own DI, for a browser.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -14,14 +15,35 @@ from .problems import NS, clean
 
 BIOC = "http://bpmn.io/schema/bpmn/biocolor/1.0"
 COLOR = "http://www.omg.org/spec/BPMN/non-normative/color/1.0"
-DI = {"bpmndi": "http://www.omg.org/spec/BPMN/20100524/DI", "dc": "http://www.omg.org/spec/DD/20100524/DC",
-      "di": "http://www.omg.org/spec/DD/20100524/DI"}
+DI = {
+    "bpmndi": "http://www.omg.org/spec/BPMN/20100524/DI",
+    "dc": "http://www.omg.org/spec/DD/20100524/DC",
+    "di": "http://www.omg.org/spec/DD/20100524/DI",
+}
 GREEN, GREEN_FILL, RED, RED_FILL = "#1b7f3b", "#dff3e4", "#c0392b", "#fdecea"
 # What a scenario can enter: flow nodes (not lanes, data, or the sequence flows themselves).
-NODE_TAGS = {"task", "userTask", "serviceTask", "scriptTask", "manualTask", "businessRuleTask", "sendTask",
-             "receiveTask", "callActivity", "subProcess", "startEvent", "endEvent", "intermediateCatchEvent",
-             "intermediateThrowEvent", "boundaryEvent", "exclusiveGateway", "inclusiveGateway",
-             "parallelGateway", "eventBasedGateway", "complexGateway"}
+NODE_TAGS = {
+    "task",
+    "userTask",
+    "serviceTask",
+    "scriptTask",
+    "manualTask",
+    "businessRuleTask",
+    "sendTask",
+    "receiveTask",
+    "callActivity",
+    "subProcess",
+    "startEvent",
+    "endEvent",
+    "intermediateCatchEvent",
+    "intermediateThrowEvent",
+    "boundaryEvent",
+    "exclusiveGateway",
+    "inclusiveGateway",
+    "parallelGateway",
+    "eventBasedGateway",
+    "complexGateway",
+}
 
 
 def _local(element) -> str:
@@ -32,10 +54,10 @@ def _local(element) -> str:
 class Coverage:
     diagram: str
     process_id: str
-    elements: dict = field(default_factory=dict)     # id -> {"label", "type"}
-    flows: dict = field(default_factory=dict)        # id -> {"label", "source", "target"}
+    elements: dict = field(default_factory=dict)  # id -> {"label", "type"}
+    flows: dict = field(default_factory=dict)  # id -> {"label", "source", "target"}
     reached: set = field(default_factory=set)
-    taken: set = field(default_factory=set)          # flow ids
+    taken: set = field(default_factory=set)  # flow ids
 
     def add(self, reached: set, pairs: set) -> None:
         self.reached |= reached & set(self.elements)
@@ -58,25 +80,42 @@ class Coverage:
 
     def to_dict(self) -> dict:
         e, f = self.percent()
-        return {"diagram": self.diagram, "process_id": self.process_id,
-                "elements": {"total": len(self.elements), "covered": len(self.reached), "percent": round(e, 1),
-                             "missed": [{"id": i, **self.elements[i]} for i in self.missed_elements]},
-                "flows": {"total": len(self.flows), "covered": len(self.taken), "percent": round(f, 1),
-                          "missed": [{"id": i, **self.flows[i]} for i in self.missed_flows]}}
+        return {
+            "diagram": self.diagram,
+            "process_id": self.process_id,
+            "elements": {
+                "total": len(self.elements),
+                "covered": len(self.reached),
+                "percent": round(e, 1),
+                "missed": [{"id": i, **self.elements[i]} for i in self.missed_elements],
+            },
+            "flows": {
+                "total": len(self.flows),
+                "covered": len(self.taken),
+                "percent": round(f, 1),
+                "missed": [{"id": i, **self.flows[i]} for i in self.missed_flows],
+            },
+        }
 
     def lines(self) -> list[str]:
         e, f = self.percent()
-        out = [f"{self.diagram}: elements {len(self.reached)}/{len(self.elements)} ({e:.0f}%), "
-               f"flows {len(self.taken)}/{len(self.flows)} ({f:.0f}%)"]
+        out = [
+            f"{self.diagram}: elements {len(self.reached)}/{len(self.elements)} ({e:.0f}%), "
+            f"flows {len(self.taken)}/{len(self.flows)} ({f:.0f}%)"
+        ]
         for i in self.missed_elements:
             el = self.elements[i]
-            out.append(f"  not covered: element '{i}'" + (f" \"{el['label']}\"" if el["label"] else "")
-                       + f" ({el['type']})")
+            out.append(
+                f"  not covered: element '{i}'" + (f' "{el["label"]}"' if el["label"] else "") + f" ({el['type']})"
+            )
         for i in self.missed_flows:
             fl = self.flows[i]
             src, tgt = self.elements.get(fl["source"], {}), self.elements.get(fl["target"], {})
-            out.append(f"  not covered: flow '{i}'" + (f" \"{fl['label']}\"" if fl["label"] else "")
-                       + f" ({src.get('label') or fl['source']} → {tgt.get('label') or fl['target']})")
+            out.append(
+                f"  not covered: flow '{i}'"
+                + (f' "{fl["label"]}"' if fl["label"] else "")
+                + f" ({src.get('label') or fl['source']} → {tgt.get('label') or fl['target']})"
+            )
         return out
 
 
@@ -94,8 +133,11 @@ def for_diagram(name: str, content: bytes, process_id: str) -> Coverage:
         if tag in NODE_TAGS and element.get("id"):
             cov.elements[element.get("id")] = {"label": clean(element.get("name")), "type": tag}
         elif tag == "sequenceFlow":
-            cov.flows[element.get("id")] = {"label": clean(element.get("name")),
-                                            "source": element.get("sourceRef"), "target": element.get("targetRef")}
+            cov.flows[element.get("id")] = {
+                "label": clean(element.get("name")),
+                "source": element.get("sourceRef"),
+                "target": element.get("targetRef"),
+            }
     return cov
 
 
@@ -148,17 +190,21 @@ def svg(content: bytes, cov: Coverage) -> str:
         ys += [p[1] for p in points]
         edges.append((edge.get("bpmnElement"), points))
     if not xs:
-        return ('<svg xmlns="http://www.w3.org/2000/svg" width="400" height="40"><text x="10" y="25">'
-                f"{escape(cov.diagram)} has no drawing (DI)</text></svg>")
+        return (
+            '<svg xmlns="http://www.w3.org/2000/svg" width="400" height="40"><text x="10" y="25">'
+            f"{escape(cov.diagram)} has no drawing (DI)</text></svg>"
+        )
     left, top = min(xs) - 20, min(ys) - 40
     width, height = max(xs) - left + 20, max(ys) - top + 20
     e_pct, f_pct = cov.percent()
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="{left} {top} {width} {height}" '
-           f'width="{width:.0f}" height="{height:.0f}" font-family="sans-serif" font-size="11">',
-           '<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" '
-           'orient="auto-start-reverse"><path d="M 0 0 L 10 5 L 0 10 z" fill="context-stroke"/></marker></defs>',
-           f'<text x="{left + 10}" y="{top + 22}" font-size="14">{escape(cov.diagram)} — elements {e_pct:.0f}%, '
-           f'flows {f_pct:.0f}% covered (green: covered, red: not)</text>']
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="{left} {top} {width} {height}" '
+        f'width="{width:.0f}" height="{height:.0f}" font-family="sans-serif" font-size="11">',
+        '<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" '
+        'orient="auto-start-reverse"><path d="M 0 0 L 10 5 L 0 10 z" fill="context-stroke"/></marker></defs>',
+        f'<text x="{left + 10}" y="{top + 22}" font-size="14">{escape(cov.diagram)} — elements {e_pct:.0f}%, '
+        f"flows {f_pct:.0f}% covered (green: covered, red: not)</text>",
+    ]
     for element_id, x, y, w, h in shapes:
         element = by_id.get(element_id)
         tag = _local(element) if element is not None else ""
@@ -168,28 +214,37 @@ def svg(content: bytes, cov: Coverage) -> str:
         else:
             stroke, fill = "#888", "none"
         if tag in ("participant", "lane"):
-            out.append(f'<rect x="{x}" y="{y}" width="{w}" height="{h}" fill="none" stroke="#bbb"/>'
-                       f'<text x="{x + 4}" y="{y + 14}" fill="#777">{label}</text>')
+            out.append(
+                f'<rect x="{x}" y="{y}" width="{w}" height="{h}" fill="none" stroke="#bbb"/>'
+                f'<text x="{x + 4}" y="{y + 14}" fill="#777">{label}</text>'
+            )
             continue
         cx, cy = x + w / 2, y + h / 2
         if tag.endswith("Event"):
             width_ = 3 if tag == "endEvent" else 1.5
-            out.append(f'<circle cx="{cx}" cy="{cy}" r="{min(w, h) / 2}" fill="{fill}" stroke="{stroke}" '
-                       f'stroke-width="{width_}"/><text x="{cx}" y="{y + h + 13}" text-anchor="middle">{label}</text>')
+            out.append(
+                f'<circle cx="{cx}" cy="{cy}" r="{min(w, h) / 2}" fill="{fill}" stroke="{stroke}" '
+                f'stroke-width="{width_}"/><text x="{cx}" y="{y + h + 13}" text-anchor="middle">{label}</text>'
+            )
         elif tag.endswith("Gateway"):
-            out.append(f'<polygon points="{cx},{y} {x + w},{cy} {cx},{y + h} {x},{cy}" fill="{fill}" '
-                       f'stroke="{stroke}" stroke-width="1.5"/><text x="{cx}" y="{y - 5}" '
-                       f'text-anchor="middle">{label}</text>')
+            out.append(
+                f'<polygon points="{cx},{y} {x + w},{cy} {cx},{y + h} {x},{cy}" fill="{fill}" '
+                f'stroke="{stroke}" stroke-width="1.5"/><text x="{cx}" y="{y - 5}" '
+                f'text-anchor="middle">{label}</text>'
+            )
         else:
-            out.append(f'<rect x="{x}" y="{y}" width="{w}" height="{h}" rx="8" fill="{fill}" stroke="{stroke}" '
-                       f'stroke-width="1.5"/>' + _wrapped(label, cx, y, w, h))
+            out.append(
+                f'<rect x="{x}" y="{y}" width="{w}" height="{h}" rx="8" fill="{fill}" stroke="{stroke}" '
+                f'stroke-width="1.5"/>' + _wrapped(label, cx, y, w, h)
+            )
     for flow_id, points in edges:
         if not points:
             continue
         stroke = (GREEN if flow_id in cov.taken else RED) if flow_id in cov.flows else "#888"
         path = " ".join(f"{px},{py}" for px, py in points)
-        out.append(f'<polyline points="{path}" fill="none" stroke="{stroke}" stroke-width="1.5" '
-                   f'marker-end="url(#arrow)"/>')
+        out.append(
+            f'<polyline points="{path}" fill="none" stroke="{stroke}" stroke-width="1.5" marker-end="url(#arrow)"/>'
+        )
         element = by_id.get(flow_id)
         label = clean(element.get("name")) if element is not None else ""
         if label:

@@ -5,6 +5,7 @@ Running a diagram's scenarios takes seconds of CPU (the proposal's: about seven)
 this module in a child process (``python -m shared.workflow.coverage_run``, the request as JSON on
 stdin, the answer as JSON on stdout) so that its event loop keeps serving while they run.
 """
+
 from __future__ import annotations
 
 import json
@@ -42,21 +43,28 @@ def measure(scenario_path, files: dict, process_id: str, diagram: str) -> dict:
         return {"error": str(exc), "results": []}
     tested = cast(ProcessDefinition, suite.definition).process_id
     if tested != process_id:
-        return {"error": f"{Path(scenario_path).name} tests process '{tested}', "
-                         f"not '{process_id}'", "results": []}
+        return {"error": f"{Path(scenario_path).name} tests process '{tested}', not '{process_id}'", "results": []}
     content = files[diagram]
     cov = cov_module.for_diagram(diagram, content if isinstance(content, bytes) else content.encode(), process_id)
     results = scenarios.run_suite(suite)
     for r in results:
         cov.add(r.reached, r.flows)
-    return {"error": None, "results": [r.to_dict() for r in results], **cov.to_dict(),
-            "reached": sorted(cov.reached), "taken": sorted(cov.taken)}
+    return {
+        "error": None,
+        "results": [r.to_dict() for r in results],
+        **cov.to_dict(),
+        "reached": sorted(cov.reached),
+        "taken": sorted(cov.taken),
+    }
 
 
 def main() -> None:
     request = json.load(sys.stdin)
-    json.dump(measure(request["scenario_file"], request["files"], request["process_id"], request["diagram"]),
-              sys.stdout, ensure_ascii=False)
+    json.dump(
+        measure(request["scenario_file"], request["files"], request["process_id"], request["diagram"]),
+        sys.stdout,
+        ensure_ascii=False,
+    )
 
 
 if __name__ == "__main__":

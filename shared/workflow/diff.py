@@ -7,6 +7,7 @@ a flow's source or target, a boundary event's host…) or the content a modeler 
 properties panel (operation and parameters, form, condition, script, timer, message…) differ.
 The diagram's drawing (DI) is not compared: moving a shape changes nothing that runs.
 """
+
 from __future__ import annotations
 
 from lxml import etree
@@ -19,6 +20,7 @@ def local(name) -> str:
     if not isinstance(name, str):
         name = name.tag
     return etree.QName(name).localname
+
 
 # Children that restate what sequence flows say already.
 _REDUNDANT = {"incoming", "outgoing", "flowNodeRef"}
@@ -38,9 +40,15 @@ _ASPECTS = {
     "dataInputAssociation": "data inputs",
     "dataOutputAssociation": "data outputs",
 }
-_ATTRIBUTES = {"default": "default flow", "sourceRef": "from", "targetRef": "to",
-               "attachedToRef": "attached to", "calledElement": "called process",
-               "cancelActivity": "interrupting", "isForCompensation": "compensation"}
+_ATTRIBUTES = {
+    "default": "default flow",
+    "sourceRef": "from",
+    "targetRef": "to",
+    "attachedToRef": "attached to",
+    "calledElement": "called process",
+    "cancelActivity": "interrupting",
+    "isForCompensation": "compensation",
+}
 _CONTAINERS = {"process", "subProcess", "transaction", "adHocSubProcess"}
 
 
@@ -99,7 +107,7 @@ def _signature(element) -> dict:
         if ctag in _REDUNDANT:
             continue
         if tag in _CONTAINERS and child.get("id") and ctag not in _ASPECTS:
-            continue   # a nested element: compared on its own
+            continue  # a nested element: compared on its own
         nested.setdefault(_ASPECTS.get(ctag, ctag), []).append(_canonical(child))
     for aspect, value in nested.items():
         aspects[aspect] = tuple(value)
@@ -110,8 +118,11 @@ def _describe_change(aspect, old, new) -> str:
     if isinstance(old, tuple) or isinstance(new, tuple):
         detail = _detail(aspect, old, new)
         return f"{aspect} changed" + (f": {detail}" if detail else "")
-    return f"{aspect}: {old!r} → {new!r}" if old is not None and new is not None else \
-        (f"{aspect} {new!r} added" if old is None else f"{aspect} {old!r} removed")
+    return (
+        f"{aspect}: {old!r} → {new!r}"
+        if old is not None and new is not None
+        else (f"{aspect} {new!r} added" if old is None else f"{aspect} {old!r} removed")
+    )
 
 
 def _flatten(value) -> list[str]:
@@ -150,6 +161,7 @@ def _row(element_id, element) -> dict:
 
 def diff(files_a: dict, files_b: dict, process_id: str) -> dict:
     """Elements of ``process_id`` added, removed and changed from the files of A to those of B."""
+
     def elements(files):
         found = {}
         for name, content in files.items():
@@ -169,8 +181,9 @@ def diff(files_a: dict, files_b: dict, process_id: str) -> dict:
         old, new = _signature(a[element_id]), _signature(b[element_id])
         if old == new:
             continue
-        changes = [_describe_change(k, old.get(k), new.get(k))
-                   for k in dict.fromkeys([*old, *new]) if old.get(k) != new.get(k)]
+        changes = [
+            _describe_change(k, old.get(k), new.get(k)) for k in dict.fromkeys([*old, *new]) if old.get(k) != new.get(k)
+        ]
         row = _row(element_id, b[element_id])
         if old["label"] != new["label"]:
             row["old_label"] = old["label"]
@@ -205,8 +218,9 @@ def markers(result: dict) -> dict:
 
 def render(result: dict) -> list[str]:
     """The diff as lines for a terminal."""
+
     def name(r):
-        return f"{r['id']} \"{r['label']}\" ({r['type']})" if r["label"] else f"{r['id']} ({r['type']})"
+        return f'{r["id"]} "{r["label"]}" ({r["type"]})' if r["label"] else f"{r['id']} ({r['type']})"
 
     lines = []
     for r in result["added"]:

@@ -7,6 +7,7 @@ node, boundary event, sequence flow and lane of each process has a shape or an e
 two waypoints at least). Overlap is two shapes' bounds intersecting, except a boundary event on its
 host's border, and a container (pool, lane, sub-process) around what it holds.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -26,7 +27,7 @@ class DrawingProblem:
     message: str
 
     def __str__(self):
-        return f"element '{self.element_id}'" + (f" \"{self.label}\"" if self.label else "") + f": {self.message}"
+        return f"element '{self.element_id}'" + (f' "{self.label}"' if self.label else "") + f": {self.message}"
 
 
 def _local(element) -> str:
@@ -59,15 +60,23 @@ def problems(content: bytes) -> list[DrawingProblem]:
                     found.append(DrawingProblem(element_id, label(element_id), f"{tag} has no shape in the diagram"))
             elif tag == "sequenceFlow":
                 if edges.get(element_id, 0) < 2:
-                    found.append(DrawingProblem(element_id, label(element_id),
-                                                "sequence flow has no edge (with two waypoints) in the diagram"))
+                    found.append(
+                        DrawingProblem(
+                            element_id,
+                            label(element_id),
+                            "sequence flow has no edge (with two waypoints) in the diagram",
+                        )
+                    )
     drawn = [(i, b) for i, b in shapes.items() if i in by_id]
     for n, (a, box_a) in enumerate(drawn):
-        for b, box_b in drawn[n + 1:]:
+        for b, box_b in drawn[n + 1 :]:
             if _allowed(by_id[a], by_id[b]) or not _intersect(box_a, box_b):
                 continue
-            found.append(DrawingProblem(a, label(a), f"its shape overlaps that of '{b}'"
-                                        + (f" \"{label(b)}\"" if label(b) else "")))
+            found.append(
+                DrawingProblem(
+                    a, label(a), f"its shape overlaps that of '{b}'" + (f' "{label(b)}"' if label(b) else "")
+                )
+            )
     return found
 
 

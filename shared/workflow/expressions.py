@@ -7,6 +7,7 @@ recognises them and translates the simple cases into the Python to write instead
 
 Timer values are checked with SpiffWorkflow's own parsers, which are the ones that run them.
 """
+
 from __future__ import annotations
 
 import ast
@@ -27,9 +28,9 @@ _KEYWORDS = {"and", "or", "not", "in", "is", "if", "else", "None", "True", "Fals
 
 @dataclass(frozen=True)
 class Foreign:
-    language: str           # FEEL, JUEL or XPath
-    python: str | None      # the same condition in Python, when it could be translated exactly
-    renamed: bool = False   # names with spaces were joined into one Python name
+    language: str  # FEEL, JUEL or XPath
+    python: str | None  # the same condition in Python, when it could be translated exactly
+    renamed: bool = False  # names with spaces were joined into one Python name
 
 
 def _segments(text):
@@ -37,7 +38,7 @@ def _segments(text):
     pos = 0
     for m in _STRING.finditer(text):
         if m.start() > pos:
-            yield False, text[pos:m.start()]
+            yield False, text[pos : m.start()]
         yield True, m.group(0)
         pos = m.end()
     if pos < len(text):
@@ -120,10 +121,25 @@ def juel_to_python(inner: str) -> str | None:
     def change(code):
         code = code.replace("&&", " and ").replace("||", " or ")
         code = re.sub(r"!(?!=)", " not ", code)
-        code = _words(code, {"eq": "==", "ne": "!=", "lt": "<", "gt": ">", "le": "<=", "ge": ">=",
-                             "div": "/", "mod": "%", "null": "None", "true": "True", "false": "False",
-                             "empty": "not"})
+        code = _words(
+            code,
+            {
+                "eq": "==",
+                "ne": "!=",
+                "lt": "<",
+                "gt": ">",
+                "le": "<=",
+                "ge": ">=",
+                "div": "/",
+                "mod": "%",
+                "null": "None",
+                "true": "True",
+                "false": "False",
+                "empty": "not",
+            },
+        )
         return code
+
     return _valid(_tidy(_code_only(inner, change)))
 
 
@@ -142,7 +158,7 @@ def feel_to_python(text: str) -> tuple[str | None, bool]:
         python = _valid(f"{'any' if which == 'some' else 'all'}({inner} for {item} in {items})")
         return python, renamed and python is not None
     if any(_FEEL_ONLY.search(code) for is_string, code in _segments(text) if not is_string):
-        return None, False    # if-then-else, between, for-return...: no exact translation
+        return None, False  # if-then-else, between, for-return...: no exact translation
     renamed = False
 
     def change(code):
@@ -153,6 +169,7 @@ def feel_to_python(text: str) -> tuple[str | None, bool]:
         code, joined = _join_spaced_names(code)
         renamed = renamed or joined
         return code
+
     python = _valid(_simplify_not(_tidy(_code_only(text, change))))
     return python, renamed and python is not None
 
@@ -168,6 +185,7 @@ def xpath_to_python(text: str) -> tuple[str | None, bool]:
         code, joined = _join_spaced_names(_single_equals(code))
         renamed = renamed or joined
         return code
+
     data = re.sub(r"(?:bpmn:)?getDataObject\(\s*(['\"])([A-Za-z_]\w*)\1\s*\)", r"\2", text)
     python = _valid(_simplify_not(_tidy(_code_only(data, change))))
     return python, renamed and python is not None
@@ -234,15 +252,19 @@ def spaced_names(text: str) -> str | None:
 
 def foreign_advice(what: str, text: str, found: Foreign) -> tuple[str, str]:
     """(message, hint) for an expression written in another language."""
-    message = (f"{what} '{text.strip()}' is written in {found.language}; expressions here are Python "
-               f"(FEEL, JUEL and XPath are not run)")
+    message = (
+        f"{what} '{text.strip()}' is written in {found.language}; expressions here are Python "
+        f"(FEEL, JUEL and XPath are not run)"
+    )
     if found.python:
         hint = f"write it in Python: {found.python}"
         if found.renamed:
             hint += " (names with spaces were joined into one name: use the name your task data carries)"
     else:
-        hint = ("write it as a Python expression over the task data, e.g. approved, not approved, "
-                "amount > 1000 and region == 'north'")
+        hint = (
+            "write it as a Python expression over the task data, e.g. approved, not approved, "
+            "amount > 1000 and region == 'north'"
+        )
     return message, hint
 
 
@@ -257,8 +279,17 @@ TIMER_EXAMPLES = {
     "timeDate": "'2026-05-01T09:00:00+08:00'",
     "timeCycle": "'R3/PT1H' (3 times, an hour apart) or 'R/P1D' (every day)",
 }
-_UNITS = {"year": "Y", "month": "M", "week": "W", "day": "D", "hour": "H", "minute": "M", "min": "M",
-          "second": "S", "sec": "S"}
+_UNITS = {
+    "year": "Y",
+    "month": "M",
+    "week": "W",
+    "day": "D",
+    "hour": "H",
+    "minute": "M",
+    "min": "M",
+    "second": "S",
+    "sec": "S",
+}
 
 
 def bare_iso(text: str) -> bool:
@@ -306,8 +337,11 @@ def timer_value_problem(kind: str, value: str) -> str | None:
                 raise ValueError
             TimerEventDefinition.parse_iso_recurring_interval(value)
     except Exception:  # noqa: BLE001 - SpiffWorkflow's parsers raise plain exceptions
-        what = {"timeDuration": "an ISO 8601 duration", "timeDate": "an ISO 8601 date and time",
-                "timeCycle": "an ISO 8601 repeating interval"}[kind]
+        what = {
+            "timeDuration": "an ISO 8601 duration",
+            "timeDate": "an ISO 8601 date and time",
+            "timeCycle": "an ISO 8601 repeating interval",
+        }[kind]
         return f"'{value}' is not {what}"
     return None
 

@@ -6,6 +6,7 @@ Modeler run), so designers recognise it: ``label-required``, ``conditional-flows
 ``no-disconnected``, ``no-implicit-split``, ``single-blank-start-event``, ``end-event-required``
 and ``superfluous-gateway``. Like the deploy checks, only executable processes are linted.
 """
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -26,8 +27,20 @@ RULES = {
     "no-overlapping-shapes": "no shape lies on another (a boundary event on its host's border is fine)",
 }
 
-ACTIVITIES = ("task", "userTask", "serviceTask", "scriptTask", "manualTask", "businessRuleTask", "sendTask",
-              "receiveTask", "callActivity", "subProcess", "transaction", "adHocSubProcess")
+ACTIVITIES = (
+    "task",
+    "userTask",
+    "serviceTask",
+    "scriptTask",
+    "manualTask",
+    "businessRuleTask",
+    "sendTask",
+    "receiveTask",
+    "callActivity",
+    "subProcess",
+    "transaction",
+    "adHocSubProcess",
+)
 EVENTS = ("startEvent", "endEvent", "intermediateCatchEvent", "intermediateThrowEvent", "boundaryEvent")
 FLOW_NODES = ACTIVITIES + EVENTS + checks.GATEWAYS
 CONTAINERS = ("process", "subProcess", "transaction", "adHocSubProcess")
@@ -35,8 +48,8 @@ CONTAINERS = ("process", "subProcess", "transaction", "adHocSubProcess")
 
 @dataclass
 class LintResult:
-    problems: list = field(default_factory=list)   # refusals: the diagram would not deploy
-    findings: list = field(default_factory=list)   # style: it deploys, but...
+    problems: list = field(default_factory=list)  # refusals: the diagram would not deploy
+    findings: list = field(default_factory=list)  # style: it deploys, but...
     notes: list = field(default_factory=list)
 
 
@@ -58,10 +71,16 @@ def _drawing(doc: Document, content) -> list:
     found = []
     for problem in drawing.problems(content if isinstance(content, bytes) else content.encode()):
         overlap = "overlaps" in problem.message
-        found.append(doc.problem_at(problem.element_id, problem.message,
-                                    "move one of the shapes in the modeler" if overlap else
-                                    "open the file in the modeler and place the element (or re-export it)",
-                                    "no-overlapping-shapes" if overlap else "di-complete"))
+        found.append(
+            doc.problem_at(
+                problem.element_id,
+                problem.message,
+                "move one of the shapes in the modeler"
+                if overlap
+                else "open the file in the modeler and place the element (or re-export it)",
+                "no-overlapping-shapes" if overlap else "di-complete",
+            )
+        )
     return found
 
 
@@ -87,34 +106,57 @@ def _lint_process(doc: Document, process):
     for gateway in doc.xpath(" | ".join(f".//bpmn:{g}" for g in checks.GATEWAYS), process):
         gid = gateway.get("id")
         if len(incoming[gid]) == 1 and len(outgoing[gid]) == 1:
-            yield _finding(doc, gateway, "superfluous-gateway",
-                           "neither splits nor joins (one flow in, one flow out)",
-                           "remove the gateway and connect its flows directly")
+            yield _finding(
+                doc,
+                gateway,
+                "superfluous-gateway",
+                "neither splits nor joins (one flow in, one flow out)",
+                "remove the gateway and connect its flows directly",
+            )
 
 
 def _labels(doc, process, outgoing):
     for node in doc.xpath(" | ".join(f".//bpmn:{t}" for t in ACTIVITIES + EVENTS), process):
         if not clean(node.get("name")):
-            yield _finding(doc, node, "label-required", f"has no label (a {local(node)} without a name)",
-                           "name it in the modeler for what it does, e.g. 'Review the proposal'")
+            yield _finding(
+                doc,
+                node,
+                "label-required",
+                f"has no label (a {local(node)} without a name)",
+                "name it in the modeler for what it does, e.g. 'Review the proposal'",
+            )
     for tag in ("exclusiveGateway", "inclusiveGateway", "eventBasedGateway", "complexGateway"):
         for gateway in doc.xpath(f".//bpmn:{tag}", process):
             if len(outgoing[gateway.get("id")]) > 1 and not clean(gateway.get("name")):
-                yield _finding(doc, gateway, "label-required", "decides which way to go but has no label",
-                               "name it for the question it asks, e.g. 'Approved?'")
+                yield _finding(
+                    doc,
+                    gateway,
+                    "label-required",
+                    "decides which way to go but has no label",
+                    "name it for the question it asks, e.g. 'Approved?'",
+                )
     for flow in doc.xpath(".//bpmn:sequenceFlow[bpmn:conditionExpression]", process):
         if not clean(flow.get("name")):
-            yield _finding(doc, flow, "label-required", "has a condition but no label",
-                           "label it with the answer it stands for, e.g. 'yes' or 'over budget'")
+            yield _finding(
+                doc,
+                flow,
+                "label-required",
+                "has a condition but no label",
+                "label it with the answer it stands for, e.g. 'yes' or 'over budget'",
+            )
 
 
 def _defaults(doc, process, outgoing):
     for tag in ("exclusiveGateway", "inclusiveGateway"):
         for gateway in doc.xpath(f".//bpmn:{tag}", process):
             if len(outgoing[gateway.get("id")]) > 1 and not gateway.get("default"):
-                yield _finding(doc, gateway, "conditional-flows",
-                               "splits without a default flow: when no condition holds, the instance "
-                               "stops with an error", "make one of its outgoing flows the default flow")
+                yield _finding(
+                    doc,
+                    gateway,
+                    "conditional-flows",
+                    "splits without a default flow: when no condition holds, the instance stops with an error",
+                    "make one of its outgoing flows the default flow",
+                )
 
 
 def _reachable(doc, process, outgoing):
@@ -141,23 +183,35 @@ def _reachable(doc, process, outgoing):
                 todo.extend(_flow_nodes(doc, node))
     for node in doc.xpath(" | ".join(f".//bpmn:{t}" for t in FLOW_NODES), process):
         if node.get("id") not in reached:
-            yield _finding(doc, node, "no-disconnected", "cannot be reached from a start event",
-                           "connect it with a sequence flow, or delete it")
+            yield _finding(
+                doc,
+                node,
+                "no-disconnected",
+                "cannot be reached from a start event",
+                "connect it with a sequence flow, or delete it",
+            )
 
 
 def _start_and_end(doc, container, outgoing):
     starts = doc.xpath("./bpmn:startEvent", container)
     blank = [s for s in starts if not any(local(c).endswith("EventDefinition") for c in s)]
     if len(blank) > 1:
-        yield _finding(doc, blank[1], "single-blank-start-event",
-                       f"is one of {len(blank)} blank start events of '{container.get('id')}'",
-                       "keep one blank start event; give the others a trigger (message, timer...)")
+        yield _finding(
+            doc,
+            blank[1],
+            "single-blank-start-event",
+            f"is one of {len(blank)} blank start events of '{container.get('id')}'",
+            "keep one blank start event; give the others a trigger (message, timer...)",
+        )
     for start in starts:
         if len(outgoing[start.get("id")]) > 1:
-            yield _finding(doc, start, "no-implicit-split",
-                           f"leaves by {len(outgoing[start.get('id')])} flows at once",
-                           "leave by one flow into a parallel gateway, which makes the split visible")
+            yield _finding(
+                doc,
+                start,
+                "no-implicit-split",
+                f"leaves by {len(outgoing[start.get('id')])} flows at once",
+                "leave by one flow into a parallel gateway, which makes the split visible",
+            )
     # (a sub-process without an end event is refused at deploy)
     if local(container) == "process" and not doc.xpath("./bpmn:endEvent", container):
-        yield _finding(doc, container, "end-event-required", "has no end event",
-                       "end every path with an end event")
+        yield _finding(doc, container, "end-event-required", "has no end event", "end every path with an end event")

@@ -19,6 +19,7 @@ the designer's ``mapping``), so nothing moves to an element the designer did not
 4. the result is serialised and restored on B's spec before anything is stored: an instance that
    does not survive that is refused.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -38,19 +39,25 @@ DISPOSABLE = TaskState.PREDICTED_MASK | TaskState.FUTURE
 class MigrationPlan:
     """What moving one instance to B means (or why it cannot)."""
 
-    problems: list = field(default_factory=list)       # why it cannot move
-    waiting: list = field(default_factory=list)        # {"task", "to", "state", "kind", "reset"}
-    history_only: list = field(default_factory=list)   # finished elements B no longer has
-    suggestions: dict = field(default_factory=dict)    # old id -> a likely id in B
-    rerun: list = field(default_factory=list)          # job tasks that will be sent again
+    problems: list = field(default_factory=list)  # why it cannot move
+    waiting: list = field(default_factory=list)  # {"task", "to", "state", "kind", "reset"}
+    history_only: list = field(default_factory=list)  # finished elements B no longer has
+    suggestions: dict = field(default_factory=dict)  # old id -> a likely id in B
+    rerun: list = field(default_factory=list)  # job tasks that will be sent again
 
     @property
     def ok(self) -> bool:
         return not self.problems
 
     def to_dict(self) -> dict:
-        return {"ok": self.ok, "problems": self.problems, "waiting": self.waiting,
-                "history_only": self.history_only, "suggestions": self.suggestions, "rerun": self.rerun}
+        return {
+            "ok": self.ok,
+            "problems": self.problems,
+            "waiting": self.waiting,
+            "history_only": self.history_only,
+            "suggestions": self.suggestions,
+            "rerun": self.rerun,
+        }
 
 
 def _kind(task) -> str:
@@ -87,7 +94,7 @@ def _plan_one(workflow, new_spec, mapping, plan, rerun_ids, registry):
             plan.problems.append(f"--map {old_name}={new_name}: B has no element '{new_name}'")
     try:
         structural = SpecDiff(registry, old_spec, new_spec).alignment
-    except Exception:   # noqa: BLE001 - suggestions only
+    except Exception:  # noqa: BLE001 - suggestions only
         structural = {}
     resets = []
     for task in workflow.get_tasks(skip_subprocesses=True):
@@ -99,8 +106,11 @@ def _plan_one(workflow, new_spec, mapping, plan, rerun_ids, registry):
         if task.has_state(LIVE):
             if target is None:
                 guess = structural.get(spec)
-                hint = f" (it looks like '{_element(guess)}': --map {name}={_element(guess)})" \
-                    if guess is not None else f" (map it: --map {name}=<an element of B>)"
+                hint = (
+                    f" (it looks like '{_element(guess)}': --map {name}={_element(guess)})"
+                    if guess is not None
+                    else f" (map it: --map {name}=<an element of B>)"
+                )
                 if guess is not None:
                     plan.suggestions[name] = _element(guess)
                 plan.problems.append(f"waits at '{name}' ({_kind(task)}), which B does not have{hint}")
@@ -109,8 +119,16 @@ def _plan_one(workflow, new_spec, mapping, plan, rerun_ids, registry):
             reset = changed and (task.state != TaskState.STARTED or str(task.id) in rerun_ids)
             if task.state == TaskState.STARTED and str(task.id) in rerun_ids:
                 plan.rerun.append(name)
-            plan.waiting.append({"task": name, "to": _element(target), "kind": _kind(task),
-                                 "state": TaskState.get_name(task.state), "changed": changed, "reset": reset})
+            plan.waiting.append(
+                {
+                    "task": name,
+                    "to": _element(target),
+                    "kind": _kind(task),
+                    "state": TaskState.get_name(task.state),
+                    "changed": changed,
+                    "reset": reset,
+                }
+            )
             if reset:
                 resets.append(task)
         elif target is None and name not in plan.history_only:
@@ -121,15 +139,19 @@ def _plan_one(workflow, new_spec, mapping, plan, rerun_ids, registry):
 def _apply(workflow, new_spec, alignment, resets):
     # Predicted tasks follow the old version's flows: drop them (B's are predicted again below).
     for task in list(workflow.get_tasks(skip_subprocesses=True)):
-        if task.id in workflow.tasks and task.has_state(DISPOSABLE) and task.parent is not None \
-                and not task.parent.has_state(DISPOSABLE):
+        if (
+            task.id in workflow.tasks
+            and task.has_state(DISPOSABLE)
+            and task.parent is not None
+            and not task.parent.has_state(DISPOSABLE)
+        ):
             workflow._remove_task(task.id)
     # Finished tasks whose element is gone leave the tree; their children move up to their parent.
     for task in list(workflow.get_tasks(skip_subprocesses=True)):
         if alignment.get(task.task_spec) is None and task.parent is not None:
             parent = task.parent
             index = parent._children.index(task.id)
-            parent._children[index:index + 1] = list(task._children)
+            parent._children[index : index + 1] = list(task._children)
             for child in task.children:
                 child._parent = parent.id
             workflow.tasks.pop(task.id)
@@ -175,8 +197,12 @@ def plan(workflow, new_spec, new_subprocess_specs, mapping=None, rerun_ids=()):
     result = MigrationPlan()
     registry = serializer.SERIALIZER.registry
     mapping = dict(mapping or {})
-    unknown = [old for old in mapping if old not in workflow.spec.task_specs
-               and not any(old in sp.spec.task_specs for sp in workflow.subprocesses.values())]
+    unknown = [
+        old
+        for old in mapping
+        if old not in workflow.spec.task_specs
+        and not any(old in sp.spec.task_specs for sp in workflow.subprocesses.values())
+    ]
     for old in unknown:
         result.problems.append(f"--map {old}={mapping[old]}: version A has no element '{old}'")
     _plan_one(workflow, new_spec, mapping, result, set(rerun_ids), registry)
@@ -198,10 +224,10 @@ def migrate(workflow, new_spec, new_subprocess_specs, mapping=None, rerun_ids=()
     if not result.ok:
         return result
     scratch = MigrationPlan()
-    work = [(workflow, new_spec)] + [(sub, new_subprocess_specs[sub.spec.name])
-                                     for sub in workflow.subprocesses.values()]
-    prepared = [(wf, spec, *_plan_one(wf, spec, mapping, scratch, set(rerun_ids), registry))
-                for wf, spec in work]
+    work = [(workflow, new_spec)] + [
+        (sub, new_subprocess_specs[sub.spec.name]) for sub in workflow.subprocesses.values()
+    ]
+    prepared = [(wf, spec, *_plan_one(wf, spec, mapping, scratch, set(rerun_ids), registry)) for wf, spec in work]
     workflow.subprocess_specs = new_subprocess_specs
     for wf, spec, alignment, resets in prepared:
         _apply(wf, spec, alignment, resets)

@@ -6,6 +6,7 @@ parse both run, whatever the other found; where both report the same element for
 ours is kept. Nothing here touches a database: ``ztc deploy`` validates the same way whether or
 not the services run.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -60,81 +61,170 @@ def _split(doc, exc, m):
     kind = short_tag(element) if element is not None else (exc.tag or "task")
     flows = _outgoing(doc, exc.id)
     targets = ", ".join(f'"{doc.name_of(f.get("targetRef"))}"' for f in flows)
-    return exc.id, (f"has {len(flows)} outgoing flows (to {targets}), but a {kind} can leave by one "
-                    f"flow only"), ("add a parallel gateway after it to take all of them, or an exclusive "
-                                   "gateway with conditions to choose one")
+    return (
+        exc.id,
+        (f"has {len(flows)} outgoing flows (to {targets}), but a {kind} can leave by one flow only"),
+        ("add a parallel gateway after it to take all of them, or an exclusive gateway with conditions to choose one"),
+    )
 
 
 def _dangling(doc, exc, m):
     target = m.group(1)
     flows = doc.xpath(f".//bpmn:sequenceFlow[@sourceRef='{exc.id}'][@targetRef='{target}']")
-    return (flows[0].get("id") if flows else exc.id), f"leads to '{target}', which is not an element of its process", \
-        "reconnect the flow to an element in the modeler, or delete it"
+    return (
+        (flows[0].get("id") if flows else exc.id),
+        f"leads to '{target}', which is not an element of its process",
+        "reconnect the flow to an element in the modeler, or delete it",
+    )
 
 
 def _data_store(doc, exc, m):
     wanted = clean(m.group(1))
     stores = [s for s in doc.xpath(".//bpmn:dataStore") if clean(s.get("name")) == wanted]
-    return (stores[0].get("id") if stores else None), f"data store '{wanted}' has no implementation in the engine", \
-        "keep the data in the task data, or read and write it through a service task"
+    return (
+        (stores[0].get("id") if stores else None),
+        f"data store '{wanted}' has no implementation in the engine",
+        "keep the data in the task data, or read and write it through a service task",
+    )
 
 
 # (pattern, code, render): render(doc, exc, match) -> (element id, message, hint)
 _SPIFF_MESSAGES = (
-    (r"A Service Task must have an operator", "service-operation",
-     lambda d, e, m: (e.id, "has no operation: a service task is a job for one of our services",
-                      'add spiffworkflow:serviceTaskOperator id="<service>.<operation>" (services: '
-                      + ", ".join(SERVICES_WITH_JOBS) + ")")),
-    (r"Unknown Time Specification", "timer-missing",
-     lambda d, e, m: (e.id, "timer has no time: no timeDuration, timeDate or timeCycle",
-                      f"give it a timeDuration such as {TIMER_EXAMPLES['timeDuration']}")),
-    (r"Time Specification Error\.\s*(.*)", "timer",
-     lambda d, e, m: (e.id, f"timer refused: {m.group(1).strip() or 'its time is not ISO 8601'}",
-                      f"e.g. {TIMER_EXAMPLES['timeDuration']}")),
+    (
+        r"A Service Task must have an operator",
+        "service-operation",
+        lambda d, e, m: (
+            e.id,
+            "has no operation: a service task is a job for one of our services",
+            'add spiffworkflow:serviceTaskOperator id="<service>.<operation>" (services: '
+            + ", ".join(SERVICES_WITH_JOBS)
+            + ")",
+        ),
+    ),
+    (
+        r"Unknown Time Specification",
+        "timer-missing",
+        lambda d, e, m: (
+            e.id,
+            "timer has no time: no timeDuration, timeDate or timeCycle",
+            f"give it a timeDuration such as {TIMER_EXAMPLES['timeDuration']}",
+        ),
+    ),
+    (
+        r"Time Specification Error\.\s*(.*)",
+        "timer",
+        lambda d, e, m: (
+            e.id,
+            f"timer refused: {m.group(1).strip() or 'its time is not ISO 8601'}",
+            f"e.g. {TIMER_EXAMPLES['timeDuration']}",
+        ),
+    ),
     (r"Multiple outgoing flows are not supported", "implicit-split", _split),
     (r"perhaps a form has the same ID\? \((.*)\)", "dangling-flow", _dangling),
-    (r"Non-default exclusive outgoing sequence flow without condition", "gateway-condition",
-     lambda d, e, m: (e.id, "leaves a gateway without a condition",
-                      "add a condition expression, or make it the gateway's default flow")),
-    (r"Exactly one start event is required in a SubWorkflow Task; found (\d+)", "subprocess-start",
-     lambda d, e, m: (e.id, f"has {m.group(1)} start events; a sub-process needs exactly one",
-                      "give the sub-process one start event inside it")),
-    (r"A SubWorkflow Must contain an End event", "subprocess-end",
-     lambda d, e, m: (e.id, "has no end event", "add an end event inside the sub-process")),
-    (r"No start event found", "process-start",
-     lambda d, e, m: (e.id, "has no start event", "add a start event to the process")),
-    (r"must specify a cardinality or a loop input", "multi-instance",
-     lambda d, e, m: (e.id, "multi-instance has neither a loopCardinality nor a loopDataInputRef",
-                      "set loopCardinality or loopDataInputRef")),
-    (r"must specify exactly one of cardinality or loop input", "multi-instance",
-     lambda d, e, m: (e.id, "multi-instance has both a loopCardinality and a loopDataInputRef",
-                      "keep one of them")),
-    (r"loop (input|output) data reference is missing from the IO specification", "multi-instance",
-     lambda d, e, m: (e.id, f"the loop {m.group(1)} names no {'dataInput' if m.group(1) == 'input' else 'dataOutput'} "
-                            "of the task's ioSpecification", "name a data input or output of the task")),
-    (r"A loopMaximum or loopCondition must be specified", "standard-loop",
-     lambda d, e, m: (e.id, "loop has neither a loopMaximum nor a loopCondition",
-                      "set loopCondition or loopMaximum")),
-    (r"Cannot resolve data(Input|Output)Association", "data-association",
-     lambda d, e, m: (e.id, f"{'reads' if m.group(1) == 'Input' else 'writes'} data that is neither a data "
-                            "object of its process nor a data store the engine implements",
-                      "connect the data association to a data object reference of the same pool")),
+    (
+        r"Non-default exclusive outgoing sequence flow without condition",
+        "gateway-condition",
+        lambda d, e, m: (
+            e.id,
+            "leaves a gateway without a condition",
+            "add a condition expression, or make it the gateway's default flow",
+        ),
+    ),
+    (
+        r"Exactly one start event is required in a SubWorkflow Task; found (\d+)",
+        "subprocess-start",
+        lambda d, e, m: (
+            e.id,
+            f"has {m.group(1)} start events; a sub-process needs exactly one",
+            "give the sub-process one start event inside it",
+        ),
+    ),
+    (
+        r"A SubWorkflow Must contain an End event",
+        "subprocess-end",
+        lambda d, e, m: (e.id, "has no end event", "add an end event inside the sub-process"),
+    ),
+    (
+        r"No start event found",
+        "process-start",
+        lambda d, e, m: (e.id, "has no start event", "add a start event to the process"),
+    ),
+    (
+        r"must specify a cardinality or a loop input",
+        "multi-instance",
+        lambda d, e, m: (
+            e.id,
+            "multi-instance has neither a loopCardinality nor a loopDataInputRef",
+            "set loopCardinality or loopDataInputRef",
+        ),
+    ),
+    (
+        r"must specify exactly one of cardinality or loop input",
+        "multi-instance",
+        lambda d, e, m: (e.id, "multi-instance has both a loopCardinality and a loopDataInputRef", "keep one of them"),
+    ),
+    (
+        r"loop (input|output) data reference is missing from the IO specification",
+        "multi-instance",
+        lambda d, e, m: (
+            e.id,
+            f"the loop {m.group(1)} names no {'dataInput' if m.group(1) == 'input' else 'dataOutput'} "
+            "of the task's ioSpecification",
+            "name a data input or output of the task",
+        ),
+    ),
+    (
+        r"A loopMaximum or loopCondition must be specified",
+        "standard-loop",
+        lambda d, e, m: (
+            e.id,
+            "loop has neither a loopMaximum nor a loopCondition",
+            "set loopCondition or loopMaximum",
+        ),
+    ),
+    (
+        r"Cannot resolve data(Input|Output)Association",
+        "data-association",
+        lambda d, e, m: (
+            e.id,
+            f"{'reads' if m.group(1) == 'Input' else 'writes'} data that is neither a data "
+            "object of its process nor a data store the engine implements",
+            "connect the data association to a data object reference of the same pool",
+        ),
+    ),
     (r"Data Store with name (.*) has no implementation", "data-store", _data_store),
-    (r"Process (\S+?)\.? is not executable", "call-not-executable",
-     lambda d, e, m: (_called_by(d, m.group(1)) or m.group(1),
-                      f"calls process '{m.group(1)}', which is not executable",
-                      'mark the called process isExecutable="true"')),
-    (r"The process '(.*?)' was not found", "call-missing",
-     lambda d, e, m: (_called_by(d, m.group(1)),
-                      f"calls process '{m.group(1)}', which none of the files deployed together holds",
-                      "deploy the file that holds it together with this one, or correct calledElement")),
-    (r'No "calledElement" attribute', "call-element",
-     lambda d, e, m: (e.id, "calls no process: its calledElement is not set",
-                      "set calledElement to the id of the process to call, and deploy its file together "
-                      "with this one")),
-    (r"Duplicate process ID: (\S+)", "duplicate-process",
-     lambda d, e, m: (m.group(1), f"process id '{m.group(1)}' is used twice",
-                      "give each process an id of its own")),
+    (
+        r"Process (\S+?)\.? is not executable",
+        "call-not-executable",
+        lambda d, e, m: (
+            _called_by(d, m.group(1)) or m.group(1),
+            f"calls process '{m.group(1)}', which is not executable",
+            'mark the called process isExecutable="true"',
+        ),
+    ),
+    (
+        r"The process '(.*?)' was not found",
+        "call-missing",
+        lambda d, e, m: (
+            _called_by(d, m.group(1)),
+            f"calls process '{m.group(1)}', which none of the files deployed together holds",
+            "deploy the file that holds it together with this one, or correct calledElement",
+        ),
+    ),
+    (
+        r'No "calledElement" attribute',
+        "call-element",
+        lambda d, e, m: (
+            e.id,
+            "calls no process: its calledElement is not set",
+            "set calledElement to the id of the process to call, and deploy its file together with this one",
+        ),
+    ),
+    (
+        r"Duplicate process ID: (\S+)",
+        "duplicate-process",
+        lambda d, e, m: (m.group(1), f"process id '{m.group(1)}' is used twice", "give each process an id of its own"),
+    ),
 )
 
 
@@ -160,12 +250,20 @@ def _no_executable_process(docs) -> list[DiagramProblem]:
     for doc in docs:
         processes = doc.xpath(".//bpmn:process")
         for process in processes:
-            problems.append(doc.problem(process, 'no executable process: this one is isExecutable="false"',
-                                        hint, "no-executable-process"))
+            problems.append(
+                doc.problem(
+                    process, 'no executable process: this one is isExecutable="false"', hint, "no-executable-process"
+                )
+            )
         if not processes:
-            problems.append(doc.problem_at(None, "no executable process: the file holds no process",
-                                           "draw a process (a pool) and mark it isExecutable=\"true\"",
-                                           "no-executable-process"))
+            problems.append(
+                doc.problem_at(
+                    None,
+                    "no executable process: the file holds no process",
+                    'draw a process (a pool) and mark it isExecutable="true"',
+                    "no-executable-process",
+                )
+            )
     return problems
 
 
@@ -183,14 +281,23 @@ def _calls(docs) -> list[DiagramProblem]:
                 if not called:
                     continue
                 if called not in processes:
-                    problems.append(doc.problem(
-                        call, f"calls process '{called}', which none of the files deployed together holds",
-                        "deploy the file that holds it together with this one, or correct calledElement",
-                        "call-missing"))
+                    problems.append(
+                        doc.problem(
+                            call,
+                            f"calls process '{called}', which none of the files deployed together holds",
+                            "deploy the file that holds it together with this one, or correct calledElement",
+                            "call-missing",
+                        )
+                    )
                 elif not checks.is_executable(processes[called]):
-                    problems.append(doc.problem(
-                        call, f"calls process '{called}', which is not executable",
-                        'mark the called process isExecutable="true"', "call-not-executable"))
+                    problems.append(
+                        doc.problem(
+                            call,
+                            f"calls process '{called}', which is not executable",
+                            'mark the called process isExecutable="true"',
+                            "call-not-executable",
+                        )
+                    )
     return problems
 
 
@@ -212,6 +319,7 @@ def _merge(ours, theirs):
 
 # -- parsing -------------------------------------------------------------------------------------------
 
+
 def version_of(files: dict) -> str:
     digest = hashlib.sha256()
     for name in sorted(files):
@@ -226,18 +334,26 @@ def check(files: dict):
 
     ``parser`` holds every file SpiffWorkflow could read; the problems are ours and SpiffWorkflow's
     together, each with a line."""
-    parser = ZtcBpmnParser(validator=None)    # the schema is checked in checks, every error of it
+    parser = ZtcBpmnParser(validator=None)  # the schema is checked in checks, every error of it
     ours, theirs, notes, docs = [], [], [], {}
     for name, content in files.items():
         data = content if isinstance(content, bytes) else content.encode()
         try:
             root = etree.fromstring(data)
         except etree.XMLSyntaxError as exc:
-            ours.append(DiagramProblem(name, "", "", f"not well-formed XML: {exc.msg}", exc.lineno or 1,
-                                       hint="the file is not XML a modeler wrote: export it again",
-                                       code="xml"))
+            ours.append(
+                DiagramProblem(
+                    name,
+                    "",
+                    "",
+                    f"not well-formed XML: {exc.msg}",
+                    exc.lineno or 1,
+                    hint="the file is not XML a modeler wrote: export it again",
+                    code="xml",
+                )
+            )
             continue
-        zeebe.normalize(root)      # a job drawn with Camunda Modeler's templates reads as ours
+        zeebe.normalize(root)  # a job drawn with Camunda Modeler's templates reads as ours
         doc = Document(name, root, data)
         if name.endswith(".dmn"):
             try:
@@ -260,9 +376,17 @@ def check(files: dict):
         ours.extend(_no_executable_process(docs.values()))
         process_ids = []
     elif not docs and not ours and not theirs:
-        ours.append(DiagramProblem(", ".join(files), "", "", "no executable process: no BPMN file was given",
-                                   1, hint="deploy a .bpmn file (DMN files go beside it)",
-                                   code="no-executable-process"))
+        ours.append(
+            DiagramProblem(
+                ", ".join(files),
+                "",
+                "",
+                "no executable process: no BPMN file was given",
+                1,
+                hint="deploy a .bpmn file (DMN files go beside it)",
+                code="no-executable-process",
+            )
+        )
     for process_id in process_ids:
         proc_parser = parser.get_process_parser(process_id)
         found = docs.get(proc_parser.filename if proc_parser else "")
@@ -293,14 +417,16 @@ def parse(files: dict) -> list[ProcessDefinition]:
         proc_parser = parser.get_process_parser(process_id)
         spec = parser.get_spec(process_id)
         subprocesses = parser.get_subprocess_specs(process_id)
-        definitions.append(ProcessDefinition(
-            process_id=process_id,
-            name=proc_parser.get_name(),
-            version=version,
-            spec=spec_to_dict(spec, subprocesses),
-            files={k: (v.decode() if isinstance(v, bytes) else v) for k, v in files.items()},
-            notes=list(notes),
-        ))
+        definitions.append(
+            ProcessDefinition(
+                process_id=process_id,
+                name=proc_parser.get_name(),
+                version=version,
+                spec=spec_to_dict(spec, subprocesses),
+                files={k: (v.decode() if isinstance(v, bytes) else v) for k, v in files.items()},
+                notes=list(notes),
+            )
+        )
     return definitions
 
 

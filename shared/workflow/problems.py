@@ -4,6 +4,7 @@ Every problem names the file, the line, the element (its id and the label the mo
 says how to fix it. :class:`Document` indexes one parsed file so that any check, ours or
 SpiffWorkflow's, can point at the element a designer looks for in the modeler.
 """
+
 from __future__ import annotations
 
 import re
@@ -79,12 +80,33 @@ def is_bpmn(node, *names) -> bool:
 
 
 # Elements that carry an id of their own but are parts of the element a designer looks for.
-_PARTS = {"conditionExpression", "condition", "timeDuration", "timeDate", "timeCycle", "script",
-          "completionCondition", "loopCardinality", "loopCondition", "formalExpression",
-          "extensionElements", "multiInstanceLoopCharacteristics", "standardLoopCharacteristics",
-          "ioSpecification", "dataInput", "dataOutput", "inputSet", "outputSet",
-          "dataInputAssociation", "dataOutputAssociation", "loopDataInputRef", "loopDataOutputRef",
-          "inputDataItem", "outputDataItem", "property"}
+_PARTS = {
+    "conditionExpression",
+    "condition",
+    "timeDuration",
+    "timeDate",
+    "timeCycle",
+    "script",
+    "completionCondition",
+    "loopCardinality",
+    "loopCondition",
+    "formalExpression",
+    "extensionElements",
+    "multiInstanceLoopCharacteristics",
+    "standardLoopCharacteristics",
+    "ioSpecification",
+    "dataInput",
+    "dataOutput",
+    "inputSet",
+    "outputSet",
+    "dataInputAssociation",
+    "dataOutputAssociation",
+    "loopDataInputRef",
+    "loopDataOutputRef",
+    "inputDataItem",
+    "outputDataItem",
+    "property",
+}
 
 CONTAINERS = ("process", "subProcess", "transaction", "adHocSubProcess")
 
@@ -164,8 +186,10 @@ class Document:
         for candidate in range(min(line, len(self._lines)), max(line - 50, 0), -1):
             text = self._lines[candidate - 1]
             at = text.find(opening)
-            if at >= 0 and (len(text) == at + len(opening) or not (text[at + len(opening)].isalnum()
-                                                                    or text[at + len(opening)] in ":_-")):
+            if at >= 0 and (
+                len(text) == at + len(opening)
+                or not (text[at + len(opening)].isalnum() or text[at + len(opening)] in ":_-")
+            ):
                 return candidate
         return line
 
@@ -176,11 +200,20 @@ class Document:
         if element is None:
             line = self.line(node) if node is not None else self.line(self.root)
             return DiagramProblem(self.filename, "", "", message, line, "", hint, code)
-        return DiagramProblem(self.filename, element.get("id"), short_tag(element), message,
-                              self.line(element), self.label(element), hint, code)
+        return DiagramProblem(
+            self.filename,
+            element.get("id"),
+            short_tag(element),
+            message,
+            self.line(element),
+            self.label(element),
+            hint,
+            code,
+        )
 
-    def problem_at(self, element_id: str | None, message: str, hint: str = "", code: str = "",
-                   fallback=None) -> DiagramProblem:
+    def problem_at(
+        self, element_id: str | None, message: str, hint: str = "", code: str = "", fallback=None
+    ) -> DiagramProblem:
         """A problem about the element with ``element_id``; else about ``fallback`` (a process or
         participant); else about the file, at the line of its root element."""
         node = self.by_id.get(element_id) if element_id else None

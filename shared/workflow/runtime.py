@@ -4,6 +4,7 @@ The runtime is pure: it takes and returns workflow objects and plain description
 ask for (jobs, user tasks, timers, messages). The engine service persists them; the BPMN test tier
 and the benchmark drive the runtime alone.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -68,7 +69,7 @@ class UserTaskInfo:
 class WaitState:
     """What an instance waits for after a step."""
 
-    status: str                       # running | waiting | completed
+    status: str  # running | waiting | completed
     new_jobs: list = field(default_factory=list)
     user_tasks: list = field(default_factory=list)
     waiting_messages: list = field(default_factory=list)
@@ -133,20 +134,28 @@ class WorkflowRuntime:
             if isinstance(spec, JobServiceTask):
                 state.waiting_tasks.append(spec.bpmn_id or spec.name)
                 if task._get_internal_data("job_id") is None:
-                    state.new_jobs.append(JobRequest(
-                        task_id=str(task.id), task_name=spec.bpmn_id or spec.name,
-                        operation=spec.operation_name,
-                        params=task._get_internal_data("job_params") or {},
-                        retries=spec.retries))
+                    state.new_jobs.append(
+                        JobRequest(
+                            task_id=str(task.id),
+                            task_name=spec.bpmn_id or spec.name,
+                            operation=spec.operation_name,
+                            params=task._get_internal_data("job_params") or {},
+                            retries=spec.retries,
+                        )
+                    )
         for task in workflow.get_tasks(state=TaskState.READY):
             spec = task.task_spec
             if spec.manual:
                 state.waiting_tasks.append(spec.bpmn_id or spec.name)
-                state.user_tasks.append(UserTaskInfo(
-                    task_id=str(task.id), task_name=spec.bpmn_id or spec.name,
-                    title=spec.bpmn_name or spec.bpmn_id or spec.name,
-                    lane=getattr(spec, "lane", None),
-                    properties=dict((getattr(spec, "extensions", None) or {}).get("properties", {}))))
+                state.user_tasks.append(
+                    UserTaskInfo(
+                        task_id=str(task.id),
+                        task_name=spec.bpmn_id or spec.name,
+                        title=spec.bpmn_name or spec.bpmn_id or spec.name,
+                        lane=getattr(spec, "lane", None),
+                        properties=dict((getattr(spec, "extensions", None) or {}).get("properties", {})),
+                    )
+                )
         timers = []
         for task in workflow.get_tasks(state=TaskState.WAITING):
             spec = task.task_spec
@@ -204,8 +213,9 @@ class WorkflowRuntime:
     def throw_job_error(self, workflow, task_id: str, job_id: str, code: str, message: str) -> bool:
         """Raise a BPMN error on a job's task. True if a boundary event caught it."""
         task = self._job_task(workflow, task_id, job_id)
-        event = BpmnEvent(ErrorEventDefinition(code, code=code),
-                          payload={"code": code, "message": message}, target=task.workflow)
+        event = BpmnEvent(
+            ErrorEventDefinition(code, code=code), payload={"code": code, "message": message}, target=task.workflow
+        )
         with _steps_fail_clearly(workflow):
             workflow.catch(event)
             # A catching boundary event cancels the task when the engine next steps.
@@ -262,8 +272,9 @@ def _steps_fail_clearly(workflow=None, task=None):
         cause = getattr(exc, "exception", None) or exc.__cause__ or exc.__context__
         if cause is not None and str(cause) not in detail:
             detail += f" ({type(cause).__name__}: {cause})"
-        raise StepFailed(name, " ".join([detail, *notes]).strip(),
-                         limit_exceeded=_caused_by(exc, evaluator.LimitExceeded)) from exc
+        raise StepFailed(
+            name, " ".join([detail, *notes]).strip(), limit_exceeded=_caused_by(exc, evaluator.LimitExceeded)
+        ) from exc
 
 
 def _spec_name(spec) -> str:

@@ -32,6 +32,7 @@ the file, and a save and restore at every wait. See docs/designing.md for the wh
 
 Values may say ``${now}``, ``${now + P60D}`` or ``${now - PT1H}``: the scenario clock's time then.
 """
+
 from __future__ import annotations
 
 import re
@@ -52,8 +53,19 @@ from .testing import Instance, ScenarioFailure
 
 SUFFIX = ".scenarios.yaml"
 ACTIONS = ("task", "job", "error", "message", "wait", "use", "then")
-CHECKS = ("waits_at", "waits_only_at", "user_tasks", "roles", "users", "jobs", "messages", "variables",
-          "completed", "ended_at", "next_timer")
+CHECKS = (
+    "waits_at",
+    "waits_only_at",
+    "user_tasks",
+    "roles",
+    "users",
+    "jobs",
+    "messages",
+    "variables",
+    "completed",
+    "ended_at",
+    "next_timer",
+)
 _NOW = re.compile(r"\$\{\s*now\s*(?:([+-])\s*(P[0-9A-Z.,]+))?\s*\}")
 DEFAULT_START = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
 
@@ -68,7 +80,7 @@ class Suite:
 
     path: Path
     diagram_path: Path
-    definition: object            # shared.workflow.parser.ProcessDefinition
+    definition: object  # shared.workflow.parser.ProcessDefinition
     actor: str
     data: dict
     steps: dict
@@ -85,17 +97,23 @@ class Result:
     scenario: str
     passed: bool
     message: str = ""
-    step: int | None = None        # 1-based index of the failing step ("when"), 0 for the start
+    step: int | None = None  # 1-based index of the failing step ("when"), 0 for the start
     reached: set = field(default_factory=set)
     flows: set = field(default_factory=set)
     seconds: float = 0.0
 
     def to_dict(self) -> dict:
-        return {"scenario": self.scenario, "passed": self.passed, "message": self.message, "step": self.step,
-                "seconds": round(self.seconds, 3)}
+        return {
+            "scenario": self.scenario,
+            "passed": self.passed,
+            "message": self.message,
+            "step": self.step,
+            "seconds": round(self.seconds, 3),
+        }
 
 
 # -- loading ------------------------------------------------------------------------------------------
+
 
 def scenario_files(paths) -> list[Path]:
     """The scenario files named by ``paths``: a scenario file, a diagram (its ``.scenarios.yaml``
@@ -134,8 +152,9 @@ def load(path, files: dict | None = None) -> Suite:
     try:
         definitions = diagram_parser.parse(files)
     except diagram_parser.DiagramError as exc:
-        raise ScenarioFileError(f"{diagram_path.name} would be refused at deploy:\n  - "
-                                + "\n  - ".join(str(p) for p in exc.problems)) from None
+        raise ScenarioFileError(
+            f"{diagram_path.name} would be refused at deploy:\n  - " + "\n  - ".join(str(p) for p in exc.problems)
+        ) from None
     wanted = raw.get("process")
     chosen = [d for d in definitions if wanted in (None, d.process_id)]
     if not chosen:
@@ -143,16 +162,25 @@ def load(path, files: dict | None = None) -> Suite:
     if len(chosen) > 1:
         raise ScenarioFileError(f"{path}: {diagram_path.name} has several processes; say which: process: ID")
     start = raw.get("clock")
-    suite = Suite(path=path, diagram_path=diagram_path, definition=chosen[0], actor=raw.get("actor") or "designer",
-                  data=dict(raw.get("data") or {}), steps=dict(raw.get("steps") or {}),
-                  scenarios=raw["scenarios"], start=_datetime(start) if start else DEFAULT_START)
+    suite = Suite(
+        path=path,
+        diagram_path=diagram_path,
+        definition=chosen[0],
+        actor=raw.get("actor") or "designer",
+        data=dict(raw.get("data") or {}),
+        steps=dict(raw.get("steps") or {}),
+        scenarios=raw["scenarios"],
+        start=_datetime(start) if start else DEFAULT_START,
+    )
     for n, scenario in enumerate(suite.scenarios, 1):
         if not isinstance(scenario, dict) or not scenario.get("name"):
             raise ScenarioFileError(f"{path}: scenario {n} needs a name")
         unknown = set(scenario) - {"name", "given", "when", "then"}
         if unknown:
-            raise ScenarioFileError(f"{path}: scenario '{scenario['name']}': unknown keys {sorted(unknown)} "
-                                    "(a scenario has name, given, when, then)")
+            raise ScenarioFileError(
+                f"{path}: scenario '{scenario['name']}': unknown keys {sorted(unknown)} "
+                "(a scenario has name, given, when, then)"
+            )
     return suite
 
 
@@ -164,6 +192,7 @@ def _datetime(value) -> datetime:
 
 # -- values -----------------------------------------------------------------------------------------------
 
+
 def _duration(now: datetime, text: str):
     parsed = TimerEventDefinition.parse_iso_duration(text)
     return TimerEventDefinition.get_timedelta_from_start(parsed, now)
@@ -172,12 +201,14 @@ def _duration(now: datetime, text: str):
 def render(value, now: datetime):
     """``value`` with every ``${now ± duration}`` replaced by that time (ISO 8601)."""
     if isinstance(value, str):
+
         def one(m):
             when = now
             if m.group(2):
                 delta = _duration(now, m.group(2))
                 when = now + delta if m.group(1) == "+" else now - delta
             return when.isoformat()
+
         return _NOW.sub(one, value)
     if isinstance(value, dict):
         return {k: render(v, now) for k, v in value.items()}
@@ -187,6 +218,7 @@ def render(value, now: datetime):
 
 
 # -- running ----------------------------------------------------------------------------------------------
+
 
 def _expand(steps, suite: Suite, seen=()) -> list:
     """Steps with ``use`` replaced by the named steps, and nested lists (YAML anchors) flattened."""
@@ -238,22 +270,30 @@ def run(suite: Suite, scenario: dict, runtime=None) -> Result:
                 return Result(name, True, seconds=time.monotonic() - started)
             raise
         if expected_failure:
-            raise ScenarioFailure(f"the start was expected to fail at '{expected_failure.get('element')}', "
-                                  "but it did not")
+            raise ScenarioFailure(
+                f"the start was expected to fail at '{expected_failure.get('element')}', but it did not"
+            )
         for index, step in enumerate(_expand(scenario.get("when"), suite), 1):  # noqa: B007 (read by the except clause)
             _step(instance, step, fake)
         index = None
         check(instance, render(scenario.get("then") or {}, fake.now()))
-        return Result(name, True, reached=instance.reached, flows=instance.reached_flows,
-                      seconds=time.monotonic() - started)
+        return Result(
+            name, True, reached=instance.reached, flows=instance.reached_flows, seconds=time.monotonic() - started
+        )
     except (ScenarioFailure, StepFailed, ValidationError, ScenarioFileError, KeyError, TypeError, ValueError) as exc:
         where = "then" if index is None else (f"step {index}" if index else "the start")
         message: object = exc.messages if isinstance(exc, ValidationError) else exc
         if isinstance(exc, ValidationError):
             message = f"the form refused the data: {message}"
-        return Result(name, False, f"{where}: {message}", step=index,
-                      reached=instance.reached if instance else set(),
-                      flows=instance.reached_flows if instance else set(), seconds=time.monotonic() - started)
+        return Result(
+            name,
+            False,
+            f"{where}: {message}",
+            step=index,
+            reached=instance.reached if instance else set(),
+            flows=instance.reached_flows if instance else set(),
+            seconds=time.monotonic() - started,
+        )
     finally:
         clock_module.install(previous)
 
@@ -273,8 +313,7 @@ def _step(instance: Instance, step, clock) -> None:
     step = render(step, clock.now())
     kinds = [k for k in ACTIONS if k in step]
     if len(kinds) != 1:
-        raise ScenarioFileError(f"a step names one of {', '.join(ACTIONS)}; this one names "
-                                f"{kinds or 'none'}: {step}")
+        raise ScenarioFileError(f"a step names one of {', '.join(ACTIONS)}; this one names {kinds or 'none'}: {step}")
     kind = kinds[0]
     expected_failure = step.get("fails")
     try:
@@ -283,8 +322,12 @@ def _step(instance: Instance, step, clock) -> None:
         elif kind == "job":
             _params(step, instance.job(step["job"], step.get("result")))
         elif kind == "error":
-            _params(step, instance.error(step["error"], step.get("code") or step["error"], step.get("reason"),
-                                         step.get("caught", True)))
+            _params(
+                step,
+                instance.error(
+                    step["error"], step.get("code") or step["error"], step.get("reason"), step.get("caught", True)
+                ),
+            )
         elif kind == "message":
             instance.message(step["message"], step.get("payload"))
         elif kind == "wait":
@@ -297,8 +340,9 @@ def _step(instance: Instance, step, clock) -> None:
         _check_failure(exc, expected_failure)
         return
     if expected_failure:
-        raise ScenarioFailure(f"'{_describe(step)}' was expected to fail at "
-                              f"'{expected_failure.get('element')}', but it did not")
+        raise ScenarioFailure(
+            f"'{_describe(step)}' was expected to fail at '{expected_failure.get('element')}', but it did not"
+        )
 
 
 def _params(step, params) -> None:
@@ -307,8 +351,10 @@ def _params(step, params) -> None:
         return
     wrong = {k: _lookup(params, k) for k, v in expected.items() if _lookup(params, k) != v}
     if wrong:
-        raise ScenarioFailure(f"the job '{step.get('job') or step.get('error')}' was sent with "
-                              + ", ".join(f"{k}={v!r} (expected {expected[k]!r})" for k, v in wrong.items()))
+        raise ScenarioFailure(
+            f"the job '{step.get('job') or step.get('error')}' was sent with "
+            + ", ".join(f"{k}={v!r} (expected {expected[k]!r})" for k, v in wrong.items())
+        )
 
 
 def check(instance: Instance, then: dict) -> None:
@@ -347,10 +393,15 @@ def check(instance: Instance, then: dict) -> None:
             if found != value:
                 problems.append(f"variable {key} is {found!r}, expected {value!r}")
     if "completed" in then and bool(then["completed"]) != instance.done:
-        problems.append("the instance completed" if instance.done else
-                        f"the instance has not completed: it waits at {sorted(waiting) or 'nothing'}")
+        problems.append(
+            "the instance completed"
+            if instance.done
+            else f"the instance has not completed: it waits at {sorted(waiting) or 'nothing'}"
+        )
     if "ended_at" in then and instance.ended_at() != set(then["ended_at"]):
-        problems.append(f"ended at {sorted(instance.ended_at()) or 'no end event'}, expected {sorted(then['ended_at'])}")
+        problems.append(
+            f"ended at {sorted(instance.ended_at()) or 'no end event'}, expected {sorted(then['ended_at'])}"
+        )
     if "next_timer" in then:
         due = wait.next_timer.isoformat() if wait.next_timer else None
         expected = then["next_timer"]

@@ -3,6 +3,7 @@
 Instance state is stored without its spec (the spec is stored once, with the deployed version),
 so a saved instance is its tasks and data only.
 """
+
 from __future__ import annotations
 
 import copy

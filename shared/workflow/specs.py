@@ -4,6 +4,7 @@ A service task does not call anything. Its run hook evaluates the operation's pa
 them on the task and returns ``None``, which leaves the task STARTED: the engine then writes the job
 to its outbox in the same transaction that saves the instance (design.md, the job protocol).
 """
+
 from __future__ import annotations
 
 from SpiffWorkflow.spiff.specs.defaults import ServiceTask

@@ -12,6 +12,7 @@ and the parser (:mod:`shared.workflow.zeebe`) reads a service task written so ex
 A parameter's value is a Python expression on the task data (as in ``spiffworkflow:parameter``), not
 FEEL: the templates do not mark inputs as FEEL, so the modeler writes the text as it is typed.
 """
+
 from __future__ import annotations
 
 from marshmallow import fields
@@ -37,29 +38,41 @@ def _describe(field: fields.Field, required: bool) -> str:
 
 def template(op: jobs.Operation) -> dict:
     short = op.name.split(".", 1)[1]
-    properties: list[dict] = [{
-        "type": "Hidden", "value": op.name,
-        "binding": {"type": "zeebe:taskDefinition", "property": "type"},
-    }]
+    properties: list[dict] = [
+        {
+            "type": "Hidden",
+            "value": op.name,
+            "binding": {"type": "zeebe:taskDefinition", "property": "type"},
+        }
+    ]
     for name, field in op.params._declared_fields.items():
         required = bool(field.required)
-        prop: dict[str, object] = {"label": name, "description": _describe(field, required), "type": "String",
-                "group": "parameters", "binding": {"type": "zeebe:input", "name": name}}
+        prop: dict[str, object] = {
+            "label": name,
+            "description": _describe(field, required),
+            "type": "String",
+            "group": "parameters",
+            "binding": {"type": "zeebe:input", "name": name},
+        }
         if required:
             prop["constraints"] = {"notEmpty": True}
         else:
             prop["optional"] = True
         properties.append(prop)
-    properties.append({
-        "label": "Result variable", "description": "The task data variable the job's result is stored in.",
-        "type": "String", "value": short, "group": "result",
-        "binding": {"type": "zeebe:taskHeader", "key": "resultVariable"},
-        "constraints": {"notEmpty": True},
-    })
+    properties.append(
+        {
+            "label": "Result variable",
+            "description": "The task data variable the job's result is stored in.",
+            "type": "String",
+            "value": short,
+            "group": "result",
+            "binding": {"type": "zeebe:taskHeader", "key": "resultVariable"},
+            "constraints": {"notEmpty": True},
+        }
+    )
     description = op.summary
     if op.errors:
-        description += " — BPMN errors it may answer (catch them with an error boundary event): " + \
-            ", ".join(op.errors)
+        description += " — BPMN errors it may answer (catch them with an error boundary event): " + ", ".join(op.errors)
     return {
         "$schema": SCHEMA,
         "name": f"{op.name}",

@@ -3,6 +3,7 @@ BPMN test tier: every input goes through a save/restore first (so every wait sta
 survives serialization), jobs are answered with the results a scenario gives, user tasks are
 completed through their forms, timers fire on a skipping clock. No database, no broker, no service.
 """
+
 from __future__ import annotations
 
 import uuid
@@ -27,19 +28,21 @@ class Instance:
         self.runtime = runtime or WorkflowRuntime()
         self.workflow = self.runtime.create(diagram.spec, data, version_key=version_key)
         self.operations: list = []
-        self.reached: set[str] = set()       # elements entered (coverage)
+        self.reached: set[str] = set()  # elements entered (coverage)
         self.state = self.runtime.run(self.workflow)
         self.record()
 
     # -- save and restore at every wait ---------------------------------------------------------
     def _restore(self):
-        self.workflow = self.runtime.loads(self.runtime.dumps(self.workflow), self.diagram.spec,
-                                           version_key=self.version_key)
+        self.workflow = self.runtime.loads(
+            self.runtime.dumps(self.workflow), self.diagram.spec, version_key=self.version_key
+        )
 
     def record(self) -> None:
         """Note the elements this instance has entered so far (for coverage)."""
-        for task in self.workflow.get_tasks(state=TaskState.COMPLETED | TaskState.STARTED | TaskState.READY
-                                            | TaskState.ERROR):
+        for task in self.workflow.get_tasks(
+            state=TaskState.COMPLETED | TaskState.STARTED | TaskState.READY | TaskState.ERROR
+        ):
             spec = task.task_spec
             if task.state == TaskState.READY and not spec.manual:
                 continue
@@ -62,8 +65,9 @@ class Instance:
         jobs = self.pending_jobs()
         matching = [j for j in jobs if j.operation == operation]
         if not matching:
-            raise ScenarioFailure(f"no job '{operation}' is waiting; waiting for "
-                                  f"{[j.operation for j in jobs] or 'no job'}")
+            raise ScenarioFailure(
+                f"no job '{operation}' is waiting; waiting for {[j.operation for j in jobs] or 'no job'}"
+            )
         job = matching[0]
         self.runtime.mark_job_sent(self.workflow, job.task_id, "job-" + job.task_id)
         return job
@@ -79,11 +83,13 @@ class Instance:
     def error(self, operation, code, message=None, caught=True):
         """Answer the pending job ``operation`` with the BPMN error ``code``; returns its parameters."""
         job = self._pending(operation)
-        was_caught = self.runtime.throw_job_error(self.workflow, job.task_id, "job-" + job.task_id, code,
-                                                  message or code)
+        was_caught = self.runtime.throw_job_error(
+            self.workflow, job.task_id, "job-" + job.task_id, code, message or code
+        )
         if was_caught != caught:
-            raise ScenarioFailure(f"the error '{code}' of '{operation}' was "
-                                  f"{'caught' if was_caught else 'not caught'} by the diagram")
+            raise ScenarioFailure(
+                f"the error '{code}' of '{operation}' was {'caught' if was_caught else 'not caught'} by the diagram"
+            )
         self.state = self.runtime.wait_state(self.workflow)
         self.record()
         return job.params
@@ -100,8 +106,9 @@ class Instance:
             raise ScenarioFailure(f"no user task '{name}' is open; open: {[t.task_name for t in tasks] or 'none'}")
         form = matching[0].properties.get("formSchema")
         loaded = FORMS[form]().load(data or {}) if form else dict(data or {})
-        self.state = self.runtime.complete_user_task(self.workflow, matching[0].task_id, loaded,
-                                                     actor=actor or self.default_actor)
+        self.state = self.runtime.complete_user_task(
+            self.workflow, matching[0].task_id, loaded, actor=actor or self.default_actor
+        )
         self.record()
 
     def message(self, name, payload=None):
@@ -145,16 +152,20 @@ class Instance:
         return self.workflow.completed
 
     def ended_at(self):
-        return {t.task_spec.bpmn_id for t in self.workflow.get_tasks(state=TaskState.COMPLETED)
-                if isinstance(t.task_spec, EndEvent) and t.task_spec.bpmn_id}
+        return {
+            t.task_spec.bpmn_id
+            for t in self.workflow.get_tasks(state=TaskState.COMPLETED)
+            if isinstance(t.task_spec, EndEvent) and t.task_spec.bpmn_id
+        }
 
 
 def taken_pairs(workflow) -> set[tuple[str, str]]:
     """``(source, target)`` element ids of each step the instance took from one element to the next
     (the task tree follows execution: a task's nearest ancestor with an element is where it came from)."""
     pairs = set()
-    for task in workflow.get_tasks(state=TaskState.COMPLETED | TaskState.STARTED | TaskState.READY
-                                   | TaskState.WAITING | TaskState.ERROR):
+    for task in workflow.get_tasks(
+        state=TaskState.COMPLETED | TaskState.STARTED | TaskState.READY | TaskState.WAITING | TaskState.ERROR
+    ):
         target = getattr(task.task_spec, "bpmn_id", None)
         if not target:
             continue

@@ -18,6 +18,7 @@ checks, the job, the engine — is the same whichever modeler drew it. A source 
 ``=`` (the modeler's FEEL marker): it is left out, and what follows is read as the Python
 expression every parameter is. The file stored is the designer's, untouched.
 """
+
 from __future__ import annotations
 
 from lxml import etree
@@ -41,8 +42,7 @@ def normalize(root) -> int:
         operation = (definition.get("type") or "").strip()
         headers = {h.get("key"): h.get("value") for h in ext.iterfind("zeebe:taskHeaders/zeebe:header", _Z)}
         result = headers.get("resultVariable") or operation.rsplit(".", 1)[-1] or "result"
-        operator = etree.SubElement(ext, f"{{{SPIFF_NS}}}serviceTaskOperator", id=operation,
-                                    resultVariable=result)
+        operator = etree.SubElement(ext, f"{{{SPIFF_NS}}}serviceTaskOperator", id=operation, resultVariable=result)
         operator.sourceline = definition.sourceline
         params = etree.SubElement(operator, f"{{{SPIFF_NS}}}parameters")
         params.sourceline = definition.sourceline
@@ -50,8 +50,9 @@ def normalize(root) -> int:
             value = (source.get("source") or "").strip()
             if value.startswith("="):
                 value = value[1:].strip()
-            param = etree.SubElement(params, f"{{{SPIFF_NS}}}parameter", id=source.get("target") or "",
-                                     type="any", value=value)
+            param = etree.SubElement(
+                params, f"{{{SPIFF_NS}}}parameter", id=source.get("target") or "", type="any", value=value
+            )
             param.sourceline = source.sourceline
         retries = (definition.get("retries") or "").strip()
         if retries.isdigit():

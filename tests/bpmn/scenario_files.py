@@ -1,4 +1,5 @@
 """The product's diagram scenarios, read from the scenario files beside the diagrams."""
+
 from __future__ import annotations
 
 import pytest

@@ -2,6 +2,7 @@
 and a save/restore at every wait state: every scenario of bpmn/micro_consultation.scenarios.yaml
 (what `ztc test` runs). Job results stand in for the assignment and intake services; their rules
 are tested in their own tiers."""
+
 from __future__ import annotations
 
 import pytest

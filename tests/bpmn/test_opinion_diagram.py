@@ -1,6 +1,7 @@
 """opinion.bpmn driven through every path by the runtime alone, with a skipping clock and a
 save/restore at every wait state: every scenario of bpmn/opinion.scenarios.yaml (what `ztc test`
 runs). Job results stand in for intake; its rules are tested in their tiers."""
+
 from __future__ import annotations
 
 from shared.config import ROOT

@@ -1,4 +1,5 @@
 """docs/contracts.md is what ``python -m shared.contracts`` generates from the code."""
+
 from shared.config import ROOT
 from shared.contracts.__main__ import document
 

@@ -1,4 +1,5 @@
 """The contracts, the diagrams and the services agree on every job operation."""
+
 from __future__ import annotations
 
 import inspect
@@ -39,7 +40,8 @@ def test_every_declared_operation_has_one_handler_in_the_service_it_names():
     handled = _handled_operations()
     assert set(handled) == set(jobs.OPERATIONS), (
         f"declared but not handled: {sorted(set(jobs.OPERATIONS) - set(handled))}; "
-        f"handled but not declared: {sorted(set(handled) - set(jobs.OPERATIONS))}")
+        f"handled but not declared: {sorted(set(handled) - set(jobs.OPERATIONS))}"
+    )
     for operation, service in handled.items():
         assert jobs.get(operation).service == service
 
@@ -67,10 +69,14 @@ def test_an_operation_typo_is_refused_at_deploy_with_line_label_and_the_right_na
 
 
 def test_a_missing_and_an_unknown_parameter_are_refused_at_deploy():
-    document = service_process("intake.record_filing", "proposal_id").replace(
-        '<spiffworkflow:parameter id="title"', '<spiffworkflow:parameter id="proposal_id"').replace(
-        "</spiffworkflow:parameters>", '<spiffworkflow:parameter id="colour" type="str" value="\'red\'"/>'
-                                       "</spiffworkflow:parameters>")
+    document = (
+        service_process("intake.record_filing", "proposal_id")
+        .replace('<spiffworkflow:parameter id="title"', '<spiffworkflow:parameter id="proposal_id"')
+        .replace(
+            "</spiffworkflow:parameters>",
+            '<spiffworkflow:parameter id="colour" type="str" value="\'red\'"/></spiffworkflow:parameters>',
+        )
+    )
     problems = _deploy_problems(document)
     assert any("needs the parameter(s) decided_by, decision" in p for p in problems), problems
     assert any("takes no parameter(s) colour" in p for p in problems), problems
@@ -87,11 +93,18 @@ def test_every_message_of_a_product_diagram_is_declared_with_a_sender(path: Path
 
 
 def test_a_renamed_message_is_refused_at_deploy_naming_the_declared_one():
-    document = (ROOT / "bpmn" / "proposal.bpmn").read_text(encoding="utf-8").replace(
-        'name="reply_submitted"', 'name="unit_reply_submitted"')
+    document = (
+        (ROOT / "bpmn" / "proposal.bpmn")
+        .read_text(encoding="utf-8")
+        .replace('name="reply_submitted"', 'name="unit_reply_submitted"')
+    )
     problems = _deploy_problems(document)
-    assert any("message 'unit_reply_submitted' is not declared" in p and "did you mean 'reply_submitted'?" in p
-               and "typo.bpmn:" in p for p in problems), problems
+    assert any(
+        "message 'unit_reply_submitted' is not declared" in p
+        and "did you mean 'reply_submitted'?" in p
+        and "typo.bpmn:" in p
+        for p in problems
+    ), problems
 
 
 def test_the_services_send_only_declared_messages():
@@ -110,14 +123,14 @@ def test_the_services_send_only_declared_messages():
 
 def test_four_everyday_mistakes_are_refused_in_one_deploy_each_with_line_and_label():
     """An operation typo, a bad timer literal, an unknown message and a dangling flow, all at once."""
-    document = ((ROOT / "bpmn" / "proposal.bpmn").read_text(encoding="utf-8")
-                .replace('serviceTaskOperator id="intake.find_duplicates"',
-                         'serviceTaskOperator id="intake.find_duplicats"')
-                .replace("<bpmn:timeDate>cosign_due</bpmn:timeDate>",
-                         "<bpmn:timeDuration>'P3 days'</bpmn:timeDuration>")
-                .replace('name="reply_submitted"', 'name="unit_reply_submitted"')
-                .replace('sourceRef="gw_joint" targetRef="sole_proposer"',
-                         'sourceRef="gw_joint" targetRef="sole_proposr"'))
+    document = (
+        (ROOT / "bpmn" / "proposal.bpmn")
+        .read_text(encoding="utf-8")
+        .replace('serviceTaskOperator id="intake.find_duplicates"', 'serviceTaskOperator id="intake.find_duplicats"')
+        .replace("<bpmn:timeDate>cosign_due</bpmn:timeDate>", "<bpmn:timeDuration>'P3 days'</bpmn:timeDuration>")
+        .replace('name="reply_submitted"', 'name="unit_reply_submitted"')
+        .replace('sourceRef="gw_joint" targetRef="sole_proposer"', 'sourceRef="gw_joint" targetRef="sole_proposr"')
+    )
     problems = _deploy_problems(document)
     expected = ("intake.find_duplicats", "'P3 days'", "unit_reply_submitted", "sole_proposr")
     for fragment in expected:

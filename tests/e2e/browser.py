@@ -3,6 +3,7 @@ downloaded browser), axe-core's scan of each page, screenshots at desktop and ph
 
 Screenshots go to ``test-artifacts/console/`` (git-ignored; CI keeps the folder) and, with
 ``ZTC_SCREENSHOTS=docs/screenshots``, the few the README shows are written there too."""
+
 from __future__ import annotations
 
 import os
@@ -32,8 +33,14 @@ def chromium():
 
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
-    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
-                f"--window-size={DESKTOP[0]},{DESKTOP[1]}", "--lang=zh-CN"):
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-dev-shm-usage",
+        "--disable-gpu",
+        f"--window-size={DESKTOP[0]},{DESKTOP[1]}",
+        "--lang=zh-CN",
+    ):
         options.add_argument(arg)
     # The page's console messages (a Content-Security-Policy violation among them) for driver.get_log.
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
@@ -50,7 +57,8 @@ def axe_violations(driver) -> list[dict]:
         "const done = arguments[arguments.length - 1];"
         "axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}})"
         ".then(r => done(r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,"
-        " nodes: v.nodes.map(n => n.target.join(' ')).slice(0, 5)}))), e => done([{id: 'axe-error', impact: 'critical', help: String(e), nodes: []}]));")
+        " nodes: v.nodes.map(n => n.target.join(' ')).slice(0, 5)}))), e => done([{id: 'axe-error', impact: 'critical', help: String(e), nodes: []}]));"
+    )
     return [v for v in result if v["impact"] in BLOCKING]
 
 
@@ -77,7 +85,8 @@ class Camera:
         self.driver.set_window_size(*PHONE)
         try:
             overflow = self.driver.execute_script(
-                "return document.documentElement.scrollWidth - document.documentElement.clientWidth")
+                "return document.documentElement.scrollWidth - document.documentElement.clientWidth"
+            )
             narrow = axe_violations(self.driver)
             assert not narrow, f"{name} at 375 px: accessibility violations {narrow}"
             self.driver.execute_script("window.scrollTo(0, 0)")

@@ -1,4 +1,5 @@
 """E2E fixtures: every service as its own process, started by the launcher as ``make run`` does."""
+
 from __future__ import annotations
 
 import collections
@@ -25,11 +26,20 @@ TEST_TOKEN_HOURS = 10 * 365 * 24
 ONE_ROLE_USERS = {
     "public": {"user": "resident.gao", "roles": ["public"], "unit": None},
     "designer": {"user": "designer.lin", "roles": ["designer"], "unit": None},
-    **{f"role:{role}": {"user": user, "roles": [role], "unit": "transport" if role == "unit" else None}
-       for role, user in (("member", "member.qian"), ("informant", "matrix.informant"), ("staff", "matrix.staff"),
-                          ("committee", "matrix.committee"), ("leader", "matrix.leader"), ("unit", "matrix.unit"),
-                          ("public", "matrix.public"), ("operator", "matrix.operator"),
-                          ("designer", "matrix.designer"))},
+    **{
+        f"role:{role}": {"user": user, "roles": [role], "unit": "transport" if role == "unit" else None}
+        for role, user in (
+            ("member", "member.qian"),
+            ("informant", "matrix.informant"),
+            ("staff", "matrix.staff"),
+            ("committee", "matrix.committee"),
+            ("leader", "matrix.leader"),
+            ("unit", "matrix.unit"),
+            ("public", "matrix.public"),
+            ("operator", "matrix.operator"),
+            ("designer", "matrix.designer"),
+        )
+    },
 }
 
 
@@ -76,20 +86,35 @@ class RunningSystem:
 
         tmp, stack = self.tmp, self.stack
         vhost = stack.enter_context(support.rabbit_vhost())
-        template = (f"sqlite:///{tmp}/{{service}}.db" if self.db_kind == "sqlite"
-                    else stack.enter_context(support.postgres_databases()))
+        template = (
+            f"sqlite:///{tmp}/{{service}}.db"
+            if self.db_kind == "sqlite"
+            else stack.enter_context(support.postgres_databases())
+        )
         bpmn = tmp / "bpmn"
         # The repository's calendar as deployed: 2027 has no official schedule yet, so deadlines
         # the tests skip into 2027 are counted on the provisional rule (bpmn/calendar/README.md).
         shutil.copytree(ROOT / "bpmn", bpmn)
-        self.settings = make_settings(tmp, vhost, template, ZTC_GATEWAY_PORT=str(free_port()),
-                                      ZTC_CLOCK_OFFSET_FILE=str(tmp / "clock-offset"), ZTC_BPMN_DIR=str(bpmn))
+        self.settings = make_settings(
+            tmp,
+            vhost,
+            template,
+            ZTC_GATEWAY_PORT=str(free_port()),
+            ZTC_CLOCK_OFFSET_FILE=str(tmp / "clock-offset"),
+            ZTC_BPMN_DIR=str(bpmn),
+        )
         # The launcher gives each service its own broker user, named with this run's prefix.
         stack.callback(support.delete_users_with_prefix, self.settings.bus_user_prefix)
         self.tokens = make_test_tokens(self.settings)
         env = dict(os.environ, **settings_env(self.settings))
-        self.launcher = subprocess.Popen([sys.executable, "-m", "services.launcher"], env=env, cwd=ROOT,
-                                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.launcher = subprocess.Popen(
+            [sys.executable, "-m", "services.launcher"],
+            env=env,
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
         started = threading.Event()
 
         def drain():
@@ -214,7 +239,7 @@ class Systems:
                 self.running[key] = result["system"]
             else:
                 self.running[key] = self._start(key)
-            later = self.schedule[self.schedule.index(key) + 1:] if key in self.schedule else []
+            later = self.schedule[self.schedule.index(key) + 1 :] if key in self.schedule else []
             if later and later[0] not in self.running and later[0] not in self.starting:
                 self._start_soon(later[0])
         return self.running[key]
@@ -270,10 +295,12 @@ def pytest_runtest_teardown(item, nextitem):
 def once_on_sqlite(why: str):
     """An autouse fixture for a module whose tests run once, on SQLite: assign it in the module
     (``_once = once_on_sqlite("...")``); ``why`` is the reason the PostgreSQL run is skipped."""
+
     @pytest.fixture(autouse=True)
     def _once(db_kind):
         if db_kind != "sqlite":
             pytest.skip(why)
+
     return _once
 
 
@@ -298,8 +325,6 @@ def running(system):
 def call(base, token, method, path, body=None):
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     return requests.request(method, base + path, json=body, headers=headers, timeout=30)
-
-
 
 
 @pytest.fixture(scope="module")

@@ -6,6 +6,7 @@ mode and token; ``make fuzz`` (``ZTC_FUZZ_EXAMPLES=50``) the deep form. Every
 answer must be no server
 error, a status the document lists for the operation, a documented content type, and a body that
 fits the documented schema."""
+
 from __future__ import annotations
 
 import os
@@ -17,8 +18,11 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
-from schemathesis.specs.openapi.checks import (content_type_conformance, response_schema_conformance,
-                                               status_code_conformance)
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 from services.gateway import openapi
 from services.gateway.service import GatewayService
@@ -26,8 +30,9 @@ from services.gateway.service import GatewayService
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 # per operation, mode and token (~90 operations x 2 modes x 2 tokens)
 EXAMPLES = int(os.environ.get("ZTC_FUZZ_EXAMPLES", "4"))
-OPERATIONS = sorted((method.upper(), path) for path, ops in openapi.build(GatewayService)["paths"].items()
-                    for method in ops)
+OPERATIONS = sorted(
+    (method.upper(), path) for path, ops in openapi.build(GatewayService)["paths"].items() for method in ops
+)
 
 
 @pytest.fixture(scope="module")
@@ -48,10 +53,16 @@ def test_the_api_answers_as_documented(fuzzing, running, who, method, path):
     session = requests.Session()
     headers = {"Authorization": f"Bearer {tokens[who]}"}
     for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
+
         @given(case=operation.as_strategy(generation_mode=mode))
-        @settings(max_examples=EXAMPLES, derandomize=True, database=None, deadline=None,
-                  phases=[Phase.explicit, Phase.generate],
-                  suppress_health_check=list(HealthCheck))
+        @settings(
+            max_examples=EXAMPLES,
+            derandomize=True,
+            database=None,
+            deadline=None,
+            phases=[Phase.explicit, Phase.generate],
+            suppress_health_check=list(HealthCheck),
+        )
         def fuzz(case):
             case.call_and_validate(base_url=base, session=session, headers=headers, checks=CHECKS, timeout=30)
 

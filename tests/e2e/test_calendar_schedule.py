@@ -3,6 +3,7 @@ counted provisionally (no incident), and when an operator enters the schedule wi
 ``ztc calendar add`` the running supervision service counts it again, records the change and tells
 the unit and the staff. The services' shared clock is set to 2027-02-01, so this module runs its
 own system. The schedule entered is the stand-in in tests/data, not the State Council's notice."""
+
 from __future__ import annotations
 
 import os
@@ -36,12 +37,14 @@ def _objection(api, number):
 
 
 def _notices(api, who, number):
-    return [n for n in api(who, "GET", "/api/notifications", expect=200).json()
-            if n["subject"] == number and n["kind"] == "deadline_recalculated"]
+    return [
+        n
+        for n in api(who, "GET", "/api/notifications", expect=200).json()
+        if n["subject"] == number and n["kind"] == "deadline_recalculated"
+    ]
 
 
-def test_a_provisional_2027_deadline_is_recomputed_when_the_schedule_is_entered(running, service_clock,
-                                                                                e2e_settings):
+def test_a_provisional_2027_deadline_is_recomputed_when_the_schedule_is_entered(running, service_clock, e2e_settings):
     api = Api(*running)
     # Monday 2027-02-01, four days before the Spring Festival, in every service.
     service_clock.advance((datetime(2027, 2, 1, 10, tzinfo=CHINA_TZ) - service_clock.now()).total_seconds())
@@ -57,21 +60,33 @@ def test_a_provisional_2027_deadline_is_recomputed_when_the_schedule_is_entered(
 
     service_clock.advance(3600)
     env = dict(os.environ, **settings_env(e2e_settings))
-    entered = subprocess.run([sys.executable, "-m", "services.ztc.cli", "calendar", "add", "2027",
-                              str(STAND_IN_2027)], env=env, cwd=ROOT, capture_output=True, text=True,
-                             timeout=180)
+    entered = subprocess.run(
+        [sys.executable, "-m", "services.ztc.cli", "calendar", "add", "2027", str(STAND_IN_2027)],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert entered.returncode == 0, entered.stdout + entered.stderr
     assert f"proposal {number} objection_window (transport): 2027-02-10 -> 2027-02-15" in entered.stdout
 
     moved = _objection(api, number)
     assert (moved["due"], moved["original_due"], moved["provisional"]) == ("2027-02-15", "2027-02-10", False)
     assert [(c["kind"], c["old_due"], c["new_due"]) for c in moved["changes"]] == [
-        ("recalculation", "2027-02-10", "2027-02-15")]
+        ("recalculation", "2027-02-10", "2027-02-15")
+    ]
     assert "Recalculation on 2027-02-01" in moved["explanation"]
 
     [told] = wait_for(lambda: _notices(api, "unit", number), timeout=60, message="the unit's notice")
     assert told["recipient"] == "unit:transport" and "2027-02-15" in told["title"]
     assert wait_for(lambda: _notices(api, "staff", number), timeout=60, message="the staff's notice")
-    shown = subprocess.run([sys.executable, "-m", "services.ztc.cli", "calendar", "show", "2027"], env=env,
-                           cwd=ROOT, capture_output=True, text=True, timeout=120)
+    shown = subprocess.run(
+        [sys.executable, "-m", "services.ztc.cli", "calendar", "show", "2027"],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert shown.returncode == 0 and shown.stdout.startswith("2027: official (2027.yaml, complete: true)")

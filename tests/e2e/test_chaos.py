@@ -7,6 +7,7 @@ the end.
 It runs the harness as its own process (it starts and kills the services itself) and reads its
 JSON report. ``-m "not chaos"`` leaves it out; ``--no-postgres`` skips it (it needs PostgreSQL).
 """
+
 from __future__ import annotations
 
 import json
@@ -26,8 +27,14 @@ def test_nothing_is_lost_or_done_twice_while_services_and_the_broker_die(tmp_pat
         pytest.skip("the chaos short form runs on PostgreSQL")
     report_file = tmp_path / "chaos.json"
     env = {k: v for k, v in os.environ.items() if not k.startswith("ZTC_")}
-    run = subprocess.run([sys.executable, str(ROOT / "bench" / "chaos.py"), "--short", "--json", str(report_file)],
-                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+    run = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "chaos.py"), "--short", "--json", str(report_file)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     output = run.stdout[-6000:] + run.stderr[-4000:]
     assert report_file.exists(), output
     report = json.loads(report_file.read_text())

@@ -4,6 +4,7 @@ then uploads the fixed diagram, which deploys, and sees the diff against the ver
 pages are scanned by axe-core, checked at 375 px and photographed; the diagram renders under the
 console's Content-Security-Policy; the scenario coverage of a version is drawn on its diagram. A person who is not a designer sees no designer navigation and
 is refused the pages and the upload."""
+
 from __future__ import annotations
 
 import re
@@ -25,9 +26,11 @@ SIZES = {"startEvent": (36, 36), "endEvent": (36, 36), "exclusiveGateway": (50, 
 
 
 def operation(name: str, title: str = "title") -> str:
-    return ('<bpmn:extensionElements><spiffworkflow:serviceTaskOperator id="%s" resultVariable="submission">'
-            '<spiffworkflow:parameters><spiffworkflow:parameter id="title" type="str" value="%s"/>'
-            '</spiffworkflow:parameters></spiffworkflow:serviceTaskOperator></bpmn:extensionElements>' % (name, title))
+    return (
+        '<bpmn:extensionElements><spiffworkflow:serviceTaskOperator id="%s" resultVariable="submission">'
+        '<spiffworkflow:parameters><spiffworkflow:parameter id="title" type="str" value="%s"/>'
+        "</spiffworkflow:parameters></spiffworkflow:serviceTaskOperator></bpmn:extensionElements>" % (name, title)
+    )
 
 
 def condition(text: str) -> str:
@@ -41,15 +44,21 @@ def diagram_xml(nodes, flows, default=None) -> str:
         centre[node_id] = (x + w / 2, y + h / 2)
         extra = f' default="{default}"' if tag == "exclusiveGateway" and default else ""
         body.append(f'<bpmn:{tag} id="{node_id}" name="{name}"{extra}>{inner}</bpmn:{tag}>')
-        shapes.append(f'<bpmndi:BPMNShape id="{node_id}_di" bpmnElement="{node_id}"><dc:Bounds x="{x}" y="{y}" '
-                      f'width="{w}" height="{h}"/></bpmndi:BPMNShape>')
+        shapes.append(
+            f'<bpmndi:BPMNShape id="{node_id}_di" bpmnElement="{node_id}"><dc:Bounds x="{x}" y="{y}" '
+            f'width="{w}" height="{h}"/></bpmndi:BPMNShape>'
+        )
     for flow_id, source, target, name, inner in flows:
         label = f' name="{name}"' if name else ""
-        body.append(f'<bpmn:sequenceFlow id="{flow_id}" sourceRef="{source}" targetRef="{target}"{label}>{inner}'
-                    f'</bpmn:sequenceFlow>')
+        body.append(
+            f'<bpmn:sequenceFlow id="{flow_id}" sourceRef="{source}" targetRef="{target}"{label}>{inner}'
+            f"</bpmn:sequenceFlow>"
+        )
         (x1, y1), (x2, y2) = centre[source], centre[target]
-        edges.append(f'<bpmndi:BPMNEdge id="{flow_id}_di" bpmnElement="{flow_id}"><di:waypoint x="{x1}" y="{y1}"/>'
-                     f'<di:waypoint x="{x2}" y="{y2}"/></bpmndi:BPMNEdge>')
+        edges.append(
+            f'<bpmndi:BPMNEdge id="{flow_id}_di" bpmnElement="{flow_id}"><di:waypoint x="{x1}" y="{y1}"/>'
+            f'<di:waypoint x="{x2}" y="{y2}"/></bpmndi:BPMNEdge>'
+        )
     return f"""<?xml version="1.0" encoding="UTF-8"?>
 <bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
   xmlns:bpmndi="http://www.omg.org/spec/BPMN/20100524/DI" xmlns:dc="http://www.omg.org/spec/DD/20100524/DC"
@@ -66,16 +75,22 @@ def diagram_xml(nodes, flows, default=None) -> str:
 
 
 def _nodes(record_op, record_name="登记提交", last=("end_yes", "已通过")):
-    return [("start", "startEvent", "提交", 100, 222, ""),
-            ("record", "serviceTask", record_name, 200, 200, operation(record_op)),
-            ("decide", "exclusiveGateway", "是否通过？", 370, 215, ""),
-            (last[0], "endEvent", last[1], 500, 122, ""),
-            ("end_no", "endEvent", "未通过", 500, 322, "")]
+    return [
+        ("start", "startEvent", "提交", 100, 222, ""),
+        ("record", "serviceTask", record_name, 200, 200, operation(record_op)),
+        ("decide", "exclusiveGateway", "是否通过？", 370, 215, ""),
+        (last[0], "endEvent", last[1], 500, 122, ""),
+        ("end_no", "endEvent", "未通过", 500, 322, ""),
+    ]
 
 
 def _flows(yes_condition, last="end_yes"):
-    return [("f_start", "start", "record", "", ""), ("f_record", "record", "decide", "", ""),
-            ("f_yes", "decide", last, "通过", yes_condition), ("f_no", "decide", "end_no", "", "")]
+    return [
+        ("f_start", "start", "record", "", ""),
+        ("f_record", "record", "decide", "", ""),
+        ("f_yes", "decide", last, "通过", yes_condition),
+        ("f_no", "decide", "end_no", "", ""),
+    ]
 
 
 V1 = (_nodes("intake.record_submission"), _flows(condition("approved")), "f_no")
@@ -84,13 +99,18 @@ V1 = (_nodes("intake.record_submission"), _flows(condition("approved")), "f_no")
 BROKEN = (_nodes("intake.no_such_operation"), _flows(""), None)
 # Fixed: the operation declared again, the condition back (another one), the task renamed, and
 # the 'yes' end replaced by another.
-FIXED = (_nodes("intake.record_submission", "登记并编号", ("end_done", "办结")),
-         _flows(condition("approved and title"), "end_done"), "f_no")
+FIXED = (
+    _nodes("intake.record_submission", "登记并编号", ("end_done", "办结")),
+    _flows(condition("approved and title"), "end_done"),
+    "f_no",
+)
 
-PROBLEM_RED = "rgb(164, 22, 26)"   # console.css: #a4161a
-CSP_WATCH = ("window.__csp = [];"
-             "document.addEventListener('securitypolicyviolation', e => window.__csp.push("
-             "e.violatedDirective + ' ' + (e.blockedURI || e.sourceFile || '')));")
+PROBLEM_RED = "rgb(164, 22, 26)"  # console.css: #a4161a
+CSP_WATCH = (
+    "window.__csp = [];"
+    "document.addEventListener('securitypolicyviolation', e => window.__csp.push("
+    "e.violatedDirective + ' ' + (e.blockedURI || e.sourceFile || '')));"
+)
 
 
 @pytest.fixture(scope="module")
@@ -101,10 +121,16 @@ def console(system):
 
     from .conftest import ONE_ROLE_USERS
 
-    seed_console_accounts(system.settings, {"designer": ONE_ROLE_USERS["designer"], "member": DEMO_USERS["member"]},
-                          PASSWORD)
-    answer = call(system.base, system.tokens["designer"], "POST", "/api/deployments",
-                  {"files": {f"{PROCESS}.bpmn": diagram_xml(*V1)}})
+    seed_console_accounts(
+        system.settings, {"designer": ONE_ROLE_USERS["designer"], "member": DEMO_USERS["member"]}, PASSWORD
+    )
+    answer = call(
+        system.base,
+        system.tokens["designer"],
+        "POST",
+        "/api/deployments",
+        {"files": {f"{PROCESS}.bpmn": diagram_xml(*V1)}},
+    )
     assert answer.status_code == 201, answer.text
     return system.base + "/console"
 
@@ -124,8 +150,11 @@ def drawn(driver, container: str, timeout: float = 20):
     """The diagram in ``container`` once bpmn-js has drawn it and put the page's marks on it."""
     from selenium.webdriver.common.by import By
 
-    wait_for(lambda: driver.find_element(By.ID, container).get_attribute("data-diagram-ready") in ("true", "error"),
-             timeout=timeout, message=f"the diagram {container} drawn")
+    wait_for(
+        lambda: driver.find_element(By.ID, container).get_attribute("data-diagram-ready") in ("true", "error"),
+        timeout=timeout,
+        message=f"the diagram {container} drawn",
+    )
     element = driver.find_element(By.ID, container)
     assert element.get_attribute("data-diagram-ready") == "true", element.text
     return element
@@ -146,7 +175,10 @@ def stroke(driver, diagram, element_id: str) -> str:
         "const g = arguments[0].querySelector(`g.djs-element[data-element-id='${arguments[1]}']`);"
         "const line = g.classList.contains('djs-connection') ? g.querySelector('.djs-visual > path')"
         " : g.querySelector('.djs-visual > :first-child');"
-        "return getComputedStyle(line).stroke;", diagram, element_id)
+        "return getComputedStyle(line).stroke;",
+        diagram,
+        element_id,
+    )
 
 
 def no_csp_violation(driver, page: str) -> None:
@@ -170,7 +202,8 @@ def tab_to(driver, css: str):
 
 @pytest.mark.browser
 def test_a_designer_sees_each_problem_of_an_upload_on_its_element_then_deploys_the_fix_and_sees_the_diff(
-        console, chrome, system, tmp_path):
+    console, chrome, system, tmp_path
+):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
 
@@ -182,8 +215,11 @@ def test_a_designer_sees_each_problem_of_an_upload_on_its_element_then_deploys_t
 
     log_in(driver, console, "designer.lin")
     driver.find_element(By.ID, "nav-designs").click()
-    row = wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, f"#process-{PROCESS} tr[data-version]"),
-                   timeout=10, message="the process's versions")
+    row = wait_for(
+        lambda: driver.find_elements(By.CSS_SELECTOR, f"#process-{PROCESS} tr[data-version]"),
+        timeout=10,
+        message="the process's versions",
+    )
     assert len(row) == 1 and "designer.lin" in row[0].text
     camera.check("versions")
 
@@ -196,24 +232,27 @@ def test_a_designer_sees_each_problem_of_an_upload_on_its_element_then_deploys_t
     no_csp_violation(driver, "the refused upload")
     for element_id in ("record", "f_yes", "f_no"):
         assert "problem" in marked(diagram, element_id), element_id
-        assert stroke(driver, diagram, element_id) == PROBLEM_RED, element_id   # drawn so, not only classed
+        assert stroke(driver, diagram, element_id) == PROBLEM_RED, element_id  # drawn so, not only classed
     assert "problem" not in marked(diagram, "start")
     badges = [b.text for b in diagram.find_elements(By.CSS_SELECTOR, ".diagram-badge.problem")]
     assert sorted(badges) == ["1", "2", "3"]
-    listed = {li.get_attribute("data-element-id"): li.text
-              for li in driver.find_elements(By.CSS_SELECTOR, "#problems > li")}
+    listed = {
+        li.get_attribute("data-element-id"): li.text for li in driver.find_elements(By.CSS_SELECTOR, "#problems > li")
+    }
     assert set(listed) == {"record", "f_yes", "f_no"}
     assert "intake.no_such_operation" in listed["record"] and "登记提交" in listed["record"]
     assert all("without a condition" in listed[f] for f in ("f_yes", "f_no"))
     assert "3" in text_of(driver, "refusal")
     camera.check("problems-on-diagram", doc="designer-problems")
     versions = call(system.base, system.tokens["designer"], "GET", "/api/processes").json()
-    assert [v["number"] for v in versions if v["process_id"] == PROCESS] == [1]   # nothing deployed
+    assert [v["number"] for v in versions if v["process_id"] == PROCESS] == [1]  # nothing deployed
 
     # The fixed upload deploys: the new version's page, its diagram drawn.
     driver.find_element(By.ID, "files").send_keys(str(fixed))
     press(driver, driver.find_element(By.ID, "deploy"))
-    assert re.search(rf"/console/designs/{PROCESS}/versions/2\?deployed=deployed$", driver.current_url), driver.current_url
+    assert re.search(rf"/console/designs/{PROCESS}/versions/2\?deployed=deployed$", driver.current_url), (
+        driver.current_url
+    )
     assert text_of(driver, "version-status") == "生效中（新实例用此版）"
     drawn(driver, "diagram")
     no_csp_violation(driver, "the version")
@@ -224,11 +263,16 @@ def test_a_designer_sees_each_problem_of_an_upload_on_its_element_then_deploys_t
     wait_for(lambda: "/diff?from=1&to=2" in driver.current_url, timeout=10, message="the diff page")
     new, old = drawn(driver, "diagram-new"), drawn(driver, "diagram-old")
     no_csp_violation(driver, "the diff")
-    assert "added" in marked(new, "end_done") and "changed" in marked(new, "record") and "changed" in marked(new, "f_yes")
+    assert (
+        "added" in marked(new, "end_done") and "changed" in marked(new, "record") and "changed" in marked(new, "f_yes")
+    )
     assert "removed" in marked(old, "end_yes") and "changed" in marked(old, "record")
     assert not new.find_elements(By.CSS_SELECTOR, 'g.djs-element[data-element-id="end_yes"]')
     assert "changed" not in marked(new, "start") and "added" not in marked(new, "start")
-    items = {li.get_attribute("data-element-id"): li for li in driver.find_elements(By.CSS_SELECTOR, "#diff-list li[data-element-id]")}
+    items = {
+        li.get_attribute("data-element-id"): li
+        for li in driver.find_elements(By.CSS_SELECTOR, "#diff-list li[data-element-id]")
+    }
     assert "diff-removed" in items["end_yes"].get_attribute("class")
     assert "diff-added" in items["end_done"].get_attribute("class")
     assert "登记提交" in items["record"].text and "登记并编号" in items["record"].text
@@ -254,8 +298,12 @@ def _session(console, user):
     http = requests.Session()
     page = http.get(console + "/login", timeout=10)
     token = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
-    answer = http.post(console + "/login", data={"user": user, "password": PASSWORD, "csrf": token, "next": "/console"},
-                       allow_redirects=False, timeout=10)
+    answer = http.post(
+        console + "/login",
+        data={"user": user, "password": PASSWORD, "csrf": token, "next": "/console"},
+        allow_redirects=False,
+        timeout=10,
+    )
     assert answer.status_code == 303, answer.text
     return http, re.search(r'name="csrf" value="([^"]+)"', http.get(console, timeout=10).text).group(1)
 
@@ -263,14 +311,23 @@ def _session(console, user):
 def test_a_member_sees_no_designer_navigation_and_is_refused_the_pages_and_the_upload(console, system):
     http, csrf = _session(console, "member.li")
     assert 'id="nav-designs"' not in http.get(console, timeout=10).text
-    for path in ("/designs", "/designs/deploy", f"/designs/{PROCESS}/versions/1",
-                 f"/designs/{PROCESS}/versions/1/diagram.xml", f"/designs/{PROCESS}/diff?from=1&to=1",
-                 f"/designs/{PROCESS}/versions/1/coverage"):
+    for path in (
+        "/designs",
+        "/designs/deploy",
+        f"/designs/{PROCESS}/versions/1",
+        f"/designs/{PROCESS}/versions/1/diagram.xml",
+        f"/designs/{PROCESS}/diff?from=1&to=1",
+        f"/designs/{PROCESS}/versions/1/coverage",
+    ):
         refused = http.get(console + path, timeout=10)
         assert refused.status_code == 403 and "this needs one of the roles" in refused.text, path
         assert 'id="nav-designs"' not in refused.text and "<bpmn:" not in refused.text
     before = call(system.base, system.tokens["designer"], "GET", "/api/processes").json()
-    posted = http.post(console + "/designs/deploy", data={"csrf": csrf}, timeout=10,
-                       files={"files": ("other.bpmn", diagram_xml(*FIXED).replace(PROCESS, "member_trial"))})
+    posted = http.post(
+        console + "/designs/deploy",
+        data={"csrf": csrf},
+        timeout=10,
+        files={"files": ("other.bpmn", diagram_xml(*FIXED).replace(PROCESS, "member_trial"))},
+    )
     assert posted.status_code == 403 and "designer" in posted.text
     assert call(system.base, system.tokens["designer"], "GET", "/api/processes").json() == before

@@ -1,6 +1,7 @@
 """The web console in Debian's chromium, every service running: a proposal's main flow from the
 member's submission to its publication, each person at their own pages, each page scanned by
 axe-core and checked at a 375-px phone width; the co-signer does their part by keyboard alone."""
+
 from __future__ import annotations
 
 import re
@@ -87,6 +88,7 @@ def open_until(driver, url, css, timeout=60):
     def shown():
         driver.get(url)
         return driver.find_elements(By.CSS_SELECTOR, css)
+
     return wait_for(shown, timeout=timeout, message=f"{css} on {url}")[0]
 
 
@@ -98,6 +100,7 @@ def link_until(driver, url, css, text, timeout=60):
     def shown():
         driver.get(url)
         return [a for a in driver.find_elements(By.CSS_SELECTOR, css) if a.text == text]
+
     return wait_for(shown, timeout=timeout, message=f"{css} reading {text} on {url}")[0]
 
 
@@ -122,13 +125,17 @@ def complete_task(driver, console, task, number, fields=None, ticks=()):
 
 @pytest.mark.browser
 def test_member_submits_cosigner_confirms_staff_file_and_assign_unit_replies_member_rates_and_it_is_published(
-        console, chrome):
+    console, chrome
+):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
 
     driver, camera = chrome
     driver.get(console)
-    assert "/console/login" in driver.current_url and driver.find_element(By.TAG_NAME, "html").get_attribute("lang") == "zh-CN"
+    assert (
+        "/console/login" in driver.current_url
+        and driver.find_element(By.TAG_NAME, "html").get_attribute("lang") == "zh-CN"
+    )
     camera.check("login", doc="login")
 
     # The member submits, picking the co-signer from the members directory.
@@ -154,10 +161,13 @@ def test_member_submits_cosigner_confirms_staff_file_and_assign_unit_replies_mem
     driver.switch_to.active_element.send_keys("member.zhou" + Keys.TAB + PASSWORD + Keys.ENTER)
     wait_for(lambda: driver.current_url.rstrip("/").endswith("/console"), timeout=10, message="keyboard login")
     driver.get(console + "/proposals")
-    link = wait_for(lambda: [a for a in driver.find_elements(By.CSS_SELECTOR, "section a") if number in a.text],
-                    timeout=10, message="the invitation")[0]
+    link = wait_for(
+        lambda: [a for a in driver.find_elements(By.CSS_SELECTOR, "section a") if number in a.text],
+        timeout=10,
+        message="the invitation",
+    )[0]
     camera.check("invitation")
-    for _ in range(200):   # past every other link on a page of a shared system
+    for _ in range(200):  # past every other link on a page of a shared system
         driver.switch_to.active_element.send_keys(Keys.TAB)
         if driver.switch_to.active_element == link:
             break
@@ -169,8 +179,11 @@ def test_member_submits_cosigner_confirms_staff_file_and_assign_unit_replies_mem
         if driver.switch_to.active_element.get_attribute("id") == "cosign":
             break
     driver.switch_to.active_element.send_keys(Keys.ENTER)
-    wait_for(lambda: not driver.find_elements(By.ID, "cosign") and text_of(driver, "status"),
-             timeout=10, message="co-signing confirmed")
+    wait_for(
+        lambda: not driver.find_elements(By.ID, "cosign") and text_of(driver, "status"),
+        timeout=10,
+        message="co-signing confirmed",
+    )
 
     # Staff pre-review, the committee files, staff assign to a unit.
     log_in(driver, console, "staff.wang")
@@ -209,13 +222,21 @@ def test_member_submits_cosigner_confirms_staff_file_and_assign_unit_replies_mem
         wait_for(lambda who=who: who in text_of(driver, "ratings"), timeout=15, message=f"{who}'s rating")
     log_in(driver, console, "committee.liu")
     # on the quality checklist's three standards: the grade is computed from the ticked items
-    complete_task(driver, console, "grade_quality", number,
-                  ticks=[("quality_checklist", code) for code in ("public_concern", "feasible_suggestions", "adopted")])
+    complete_task(
+        driver,
+        console,
+        "grade_quality",
+        number,
+        ticks=[("quality_checklist", code) for code in ("public_concern", "feasible_suggestions", "adopted")],
+    )
 
     # Published: the member sees it so, and it is listed among published proposals.
     log_in(driver, console, "member.li")
-    wait_for(lambda: (driver.get(f"{console}/proposals/{number}") or True) and text_of(driver, "status") == "已公开",
-             timeout=60, message="publication")
+    wait_for(
+        lambda: (driver.get(f"{console}/proposals/{number}") or True) and text_of(driver, "status") == "已公开",
+        timeout=60,
+        message="publication",
+    )
     camera.check("published-proposal", doc="timeline")
     driver.get(console + "/published")
     assert number in driver.find_element(By.ID, "published").text
@@ -236,8 +257,12 @@ def _session(console, user, password=PASSWORD):
     http = requests.Session()
     page = http.get(console + "/login", timeout=10)
     token = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
-    answer = http.post(console + "/login", data={"user": user, "password": password, "csrf": token, "next": "/console"},
-                       allow_redirects=False, timeout=10)
+    answer = http.post(
+        console + "/login",
+        data={"user": user, "password": password, "csrf": token, "next": "/console"},
+        allow_redirects=False,
+        timeout=10,
+    )
     return http, answer
 
 
@@ -263,16 +288,26 @@ def test_login_sets_an_httponly_samesite_cookie_and_a_wrong_password_is_refused(
     late = http.post(console + "/proposals", data={"csrf": csrf, "title": "迟到的提交"}, timeout=10)
     assert late.status_code == 401 and 'name="csrf"' in late.text and 'id="password"' in late.text
     # A login posted without the login page's own cookie (from another site, say) is refused.
-    forged = requests.post(console + "/login", data={"user": "member.li", "password": PASSWORD, "csrf": "x"},
-                           allow_redirects=False, timeout=10)
+    forged = requests.post(
+        console + "/login",
+        data={"user": "member.li", "password": PASSWORD, "csrf": "x"},
+        allow_redirects=False,
+        timeout=10,
+    )
     assert forged.status_code == 403 and "ztc_console=" not in forged.headers.get("Set-Cookie", "")
 
 
 def test_a_form_without_the_sessions_csrf_token_is_refused_and_changes_nothing(console):
     http, _ = _session(console, "member.li")
     before = http.get(console + "/proposals", timeout=10).text.count("/console/proposals/2")
-    draft = {"kind": "between_sessions", "title": "无令牌的提交", "situation": "情况", "analysis": "分析",
-             "suggestions": "建议", "publish_consent": "yes"}
+    draft = {
+        "kind": "between_sessions",
+        "title": "无令牌的提交",
+        "situation": "情况",
+        "analysis": "分析",
+        "suggestions": "建议",
+        "publish_consent": "yes",
+    }
     refused = http.post(console + "/proposals", data=draft, timeout=10)
     assert refused.status_code == 403
     forged = http.post(console + "/proposals", data={**draft, "csrf": "0" * 64}, timeout=10)
@@ -285,25 +320,59 @@ def test_a_member_sees_no_staff_task_and_is_refused_completing_one(console, syst
 
     staff_http, _ = _session(console, "staff.wang")
     member_http, _ = _session(console, "member.li")
-    number = call(system.base, system.tokens["member"], "POST", "/api/proposals", {
-        "kind": "between_sessions", "title": "社区食堂建设", "situation": "老年人用餐难。", "analysis": "缺少场地。",
-        "suggestions": "利用闲置用房建设社区食堂。", "publish_consent": True}).json()["number"]
-    page = wait_for(lambda: (lambda text: f'data-key="{number}"' in text and text)(
-        staff_http.get(console + "/tasks", timeout=10).text), timeout=60, message="the pre-review task")
+    number = call(
+        system.base,
+        system.tokens["member"],
+        "POST",
+        "/api/proposals",
+        {
+            "kind": "between_sessions",
+            "title": "社区食堂建设",
+            "situation": "老年人用餐难。",
+            "analysis": "缺少场地。",
+            "suggestions": "利用闲置用房建设社区食堂。",
+            "publish_consent": True,
+        },
+    ).json()["number"]
+    page = wait_for(
+        lambda: (lambda text: f'data-key="{number}"' in text and text)(
+            staff_http.get(console + "/tasks", timeout=10).text
+        ),
+        timeout=60,
+        message="the pre-review task",
+    )
     task_id = re.search(rf'action="/console/tasks/([^"]+)" data-task="pre_review" data-key="{number}"', page).group(1)
     assert f'data-key="{number}"' not in member_http.get(console + "/tasks", timeout=10).text
-    refused = member_http.post(f"{console}/tasks/{task_id}", timeout=10, data={
-        "csrf": _csrf(member_http, console + "/tasks"), "task": "pre_review", "eligible": "yes",
-        "content_ok": "yes", "format_ok": "yes"})
+    refused = member_http.post(
+        f"{console}/tasks/{task_id}",
+        timeout=10,
+        data={
+            "csrf": _csrf(member_http, console + "/tasks"),
+            "task": "pre_review",
+            "eligible": "yes",
+            "content_ok": "yes",
+            "format_ok": "yes",
+        },
+    )
     assert refused.status_code == 403, refused.text
     assert f'data-key="{number}"' in staff_http.get(console + "/tasks", timeout=10).text
 
 
 def test_a_bad_submission_is_shown_again_with_what_is_wrong_and_everything_typed(console):
     http, _ = _session(console, "member.li")
-    answer = http.post(console + "/proposals", timeout=10, data={
-        "csrf": _csrf(http, console + "/proposals/new"), "kind": "between_sessions", "title": "只有标题的提案",
-        "situation": "", "analysis": "保留的分析文字", "suggestions": "", "publish_consent": "yes"})
+    answer = http.post(
+        console + "/proposals",
+        timeout=10,
+        data={
+            "csrf": _csrf(http, console + "/proposals/new"),
+            "kind": "between_sessions",
+            "title": "只有标题的提案",
+            "situation": "",
+            "analysis": "保留的分析文字",
+            "suggestions": "",
+            "publish_consent": "yes",
+        },
+    )
     assert answer.status_code == 400
     assert 'id="situation-error"' in answer.text and 'id="suggestions-error"' in answer.text
     assert "只有标题的提案" in answer.text and "保留的分析文字" in answer.text

@@ -3,6 +3,7 @@
 by its business key, seen on its diagram with the incident marked, retried once the unit is in the
 directory, and seen moving on — by keyboard alone; the queues, incidents and dead-letter pages
 (a dead letter shown and discarded with a reason); and a non-operator sees no operator page."""
+
 from __future__ import annotations
 
 import uuid
@@ -68,17 +69,22 @@ STUCK_BPMN = f"""<?xml version="1.0" encoding="UTF-8"?>
 def stuck_instance(system) -> tuple[dict, str]:
     """An instance of the stuck process with an open incident on ``assign``, and the unit it lacks."""
     base, operator = system.base, system.tokens["operator"]
-    deployed = call(base, operator, "POST", "/api/deployments",
-                    {"files": {f"{PROCESS}.bpmn": STUCK_BPMN}})
+    deployed = call(base, operator, "POST", "/api/deployments", {"files": {f"{PROCESS}.bpmn": STUCK_BPMN}})
     assert deployed.status_code == 201, deployed.text
     unit, key = f"harbour_{uuid.uuid4().hex[:8]}", f"OPS-{uuid.uuid4().hex[:8].upper()}"
-    started = call(base, operator, "POST", f"/api/processes/{PROCESS}/instances",
-                   {"business_key": key, "data": {"submission_id": 1, "unit": unit}})
+    started = call(
+        base,
+        operator,
+        "POST",
+        f"/api/processes/{PROCESS}/instances",
+        {"business_key": key, "data": {"submission_id": 1, "unit": unit}},
+    )
     assert started.status_code == 201, started.text
 
     def incident():
         inst = call(base, operator, "GET", f"/api/instances/{started.json()['id']}").json()
         return inst if inst["status"] == "incident" else None
+
     return wait_for(incident, timeout=60, message="the instance's incident"), unit
 
 
@@ -109,8 +115,11 @@ def diagram_element(driver, element_id: str):
     """The SVG group bpmn-js drew for ``element_id`` once the diagram is ready."""
     from selenium.webdriver.common.by import By
 
-    ready = wait_for(lambda: driver.find_element(By.ID, "diagram").get_attribute("data-diagram-ready"),
-                     timeout=20, message="the diagram drawn")
+    ready = wait_for(
+        lambda: driver.find_element(By.ID, "diagram").get_attribute("data-diagram-ready"),
+        timeout=20,
+        message="the diagram drawn",
+    )
     assert ready == "true", f"the diagram failed: {text_of(driver, 'diagram')}"
     return driver.find_element(By.CSS_SELECTOR, f'#diagram [data-element-id="{element_id}"]')
 
@@ -181,11 +190,22 @@ def test_an_operator_reads_the_queues_and_incidents_and_discards_a_dead_letter_w
 
     driver, camera = chrome
     settings = system.settings
-    publish(settings.amqp_uri, "ztc.jobs", "intake.record_submission", b"\xff not a job", content_type="application/json")
+    publish(
+        settings.amqp_uri, "ztc.jobs", "intake.record_submission", b"\xff not a job", content_type="application/json"
+    )
     operator = system.tokens["operator"]
-    letter = wait_for(lambda: next((d for d in call(system.base, operator, "GET", "/api/ops/dead-letters").json()
-                                    if d["original_routing_key"] == "intake.record_submission"), None),
-                      timeout=30, message="the dead letter")
+    letter = wait_for(
+        lambda: next(
+            (
+                d
+                for d in call(system.base, operator, "GET", "/api/ops/dead-letters").json()
+                if d["original_routing_key"] == "intake.record_submission"
+            ),
+            None,
+        ),
+        timeout=30,
+        message="the dead letter",
+    )
     try:
         log_in(driver, console, "ops.sun")
         driver.get(console + "/ops/queues")
@@ -208,8 +228,13 @@ def test_an_operator_reads_the_queues_and_incidents_and_discards_a_dead_letter_w
         press(driver, driver.find_element(By.ID, "discard"))
         assert letter["id"] in text_of(driver, "done")
     finally:
-        call(system.base, operator, "POST", "/api/ops/dead-letters/discard",
-             {"ids": [letter["id"]], "reason": "test clean-up"})
+        call(
+            system.base,
+            operator,
+            "POST",
+            "/api/ops/dead-letters/discard",
+            {"ids": [letter["id"]], "reason": "test clean-up"},
+        )
     left = [d["id"] for d in call(system.base, operator, "GET", "/api/ops/dead-letters").json()]
     assert letter["id"] not in left
 
@@ -220,7 +245,9 @@ def test_a_non_operator_sees_no_operator_page_and_is_refused_on_them(console, ch
 
     driver, camera = chrome
     log_in(driver, console, "staff.wang")
-    assert not [a for a in driver.find_elements(By.CSS_SELECTOR, "a") if "/console/ops/" in (a.get_attribute("href") or "")]
+    assert not [
+        a for a in driver.find_elements(By.CSS_SELECTOR, "a") if "/console/ops/" in (a.get_attribute("href") or "")
+    ]
     for page in ("/ops/instances", "/ops/queues", "/ops/incidents", "/ops/dead-letters"):
         driver.get(console + page)
         assert "operator" in text_of(driver, "refusal"), page

@@ -2,6 +2,7 @@
 is allowed or refused exactly as the API route it calls (docs/security.md's matrix): refused is
 an HTTP 403 page saying so, and nothing changes; allowed is never 401 or 403. The console calls
 the API's own route functions, so this is the matrix seen through the console."""
+
 from __future__ import annotations
 
 import re
@@ -58,12 +59,23 @@ CONSOLE = [
     ("GET", "/console/designs/deploy", "deploy"),
     ("POST", "/console/designs/deploy", "deploy"),
 ]
-FORMS = {"submit_proposal": {"kind": "between_sessions", "title": "矩阵", "situation": "情况", "analysis": "分析",
-                             "suggestions": "建议", "publish_consent": "yes"},
-         "rate": {"handling": "satisfied", "result": "satisfied"}, "complete": {"task": "pre_review"},
-         "draft_reply": {"category": "A", "text": "matrix"}, "send_input": {"text": "matrix"},
-         "ops_discard_dead_letters": {"reason": "matrix"}, "resolve_incident": {"resolution": "matrix"},
-         "ops_cancel": {"reason": "matrix"}}
+FORMS = {
+    "submit_proposal": {
+        "kind": "between_sessions",
+        "title": "矩阵",
+        "situation": "情况",
+        "analysis": "分析",
+        "suggestions": "建议",
+        "publish_consent": "yes",
+    },
+    "rate": {"handling": "satisfied", "result": "satisfied"},
+    "complete": {"task": "pre_review"},
+    "draft_reply": {"category": "A", "text": "matrix"},
+    "send_input": {"text": "matrix"},
+    "ops_discard_dead_letters": {"reason": "matrix"},
+    "resolve_incident": {"resolution": "matrix"},
+    "ops_cancel": {"reason": "matrix"},
+}
 ALLOWED = {row["name"]: set(row["roles"]) for row in matrix.routes()}
 
 
@@ -83,8 +95,12 @@ def sessions(system):
     for role in ROLES:
         http = requests.Session()
         token = re.search(r'name="csrf" value="([^"]+)"', http.get(console + "/login", timeout=10).text).group(1)
-        answer = http.post(console + "/login", allow_redirects=False, timeout=10, data={
-            "user": users[f"role:{role}"]["user"], "password": PASSWORD, "csrf": token})
+        answer = http.post(
+            console + "/login",
+            allow_redirects=False,
+            timeout=10,
+            data={"user": users[f"role:{role}"]["user"], "password": PASSWORD, "csrf": token},
+        )
         assert answer.status_code == 303, answer.text
         found[role] = (http, re.search(r'name="csrf" value="([^"]+)"', http.get(console, timeout=10).text).group(1))
     return system.base, found

@@ -2,6 +2,7 @@
 at a contact point through the form and follows it by the reference it was given; what is not
 published is not found; a form without its secret is refused; each page scanned by axe-core and
 checked at 375 px, the case raised by keyboard alone."""
+
 from __future__ import annotations
 
 import re
@@ -42,8 +43,12 @@ def test_a_resident_raises_an_issue_and_follows_it_by_its_reference(console, chr
             break
         venue.send_keys(Keys.DOWN)
     assert Select(venue).first_selected_option.get_attribute("value") == "cp_jiefang"
-    for field, typed in (("title", "小区门口路灯不亮"), ("description", "解放路小区门口两盏路灯已坏了一个月，晚上出行不便。"),
-                         ("resident_name", "赵大妈"), ("resident_phone", "13800001111")):
+    for field, typed in (
+        ("title", "小区门口路灯不亮"),
+        ("description", "解放路小区门口两盏路灯已坏了一个月，晚上出行不便。"),
+        ("resident_name", "赵大妈"),
+        ("resident_phone", "13800001111"),
+    ):
         driver.switch_to.active_element.send_keys(Keys.TAB)
         assert driver.switch_to.active_element.get_attribute("id") == field
         driver.switch_to.active_element.send_keys(typed)
@@ -54,7 +59,7 @@ def test_a_resident_raises_an_issue_and_follows_it_by_its_reference(console, chr
     assert len(reference) >= 20 and not driver.find_elements(By.ID, "case-form"), form
     camera.check("case-raised")
     page = driver.page_source
-    assert "赵大妈" not in page and "13800001111" not in page     # the resident's name and phone never show
+    assert "赵大妈" not in page and "13800001111" not in page  # the resident's name and phone never show
 
     # Followed by the reference, as the resident would later: from the form on the page.
     driver.delete_all_cookies()
@@ -78,9 +83,18 @@ def _form_secret(http, console):
 
 def test_a_bad_issue_is_shown_again_with_what_is_wrong_and_everything_typed(console):  # noqa: F811
     http = requests.Session()
-    answer = http.post(console + "/public/cases", timeout=10, data={
-        "csrf": _form_secret(http, console), "venue": "cp_jiefang", "title": "   ", "description": "保留的说明文字",
-        "resident_name": "钱先生", "resident_phone": "not a phone"})
+    answer = http.post(
+        console + "/public/cases",
+        timeout=10,
+        data={
+            "csrf": _form_secret(http, console),
+            "venue": "cp_jiefang",
+            "title": "   ",
+            "description": "保留的说明文字",
+            "resident_name": "钱先生",
+            "resident_phone": "not a phone",
+        },
+    )
     assert answer.status_code in (400, 422)
     assert 'id="title-error"' in answer.text and 'id="resident_phone-error"' in answer.text
     assert "保留的说明文字" in answer.text and "钱先生" in answer.text
@@ -91,11 +105,16 @@ def test_a_public_form_without_its_secret_is_refused_and_raises_nothing(console,
     refused = requests.post(console + "/public/cases", data=issue, timeout=10)
     assert refused.status_code == 403
     other = requests.Session()
-    _form_secret(other, console)          # a secret of another visitor's cookie does not do
-    forged = requests.post(console + "/public/cases", data={**issue, "csrf": "0" * 64}, timeout=10,
-                           cookies={"ztc_console_public": "someone-elses"})
+    _form_secret(other, console)  # a secret of another visitor's cookie does not do
+    forged = requests.post(
+        console + "/public/cases",
+        data={**issue, "csrf": "0" * 64},
+        timeout=10,
+        cookies={"ztc_console_public": "someone-elses"},
+    )
     assert forged.status_code == 403
     from tests.e2e.conftest import call
+
     cases = call(system.base, system.tokens["staff"], "GET", "/api/consultations").json()
     assert not [c for c in cases if c.get("title") == "无凭证的诉求"]
 
@@ -103,9 +122,20 @@ def test_a_public_form_without_its_secret_is_refused_and_raises_nothing(console,
 def test_what_is_not_published_is_not_found_on_the_public_pages(console, system):  # noqa: F811
     from tests.e2e.conftest import call
 
-    number = call(system.base, system.tokens["member"], "POST", "/api/proposals", {
-        "kind": "between_sessions", "title": "尚未公开的提案", "situation": "情况。", "analysis": "分析。",
-        "suggestions": "建议。", "publish_consent": True}).json()["number"]
+    number = call(
+        system.base,
+        system.tokens["member"],
+        "POST",
+        "/api/proposals",
+        {
+            "kind": "between_sessions",
+            "title": "尚未公开的提案",
+            "situation": "情况。",
+            "analysis": "分析。",
+            "suggestions": "建议。",
+            "publish_consent": True,
+        },
+    ).json()["number"]
     answer = requests.get(f"{console}/public/proposals/{number}", timeout=10)
     assert answer.status_code == 404 and "尚未公开的提案" not in answer.text
     listed = requests.get(console + "/public/proposals", timeout=10)

@@ -1,6 +1,7 @@
 """The commands docs/unit-integration.md gives operators for a department's HTTP tokens, run as
 written against the running gateway: a handler's token and the office system's token act for their
 unit only, the system's lives 90 days, listing shows it by id, revoking it answers 401 at once."""
+
 from __future__ import annotations
 
 import json
@@ -29,8 +30,9 @@ def documented_commands() -> list[list[str]]:
 
 
 def ztc(env, args) -> str:
-    done = subprocess.run([sys.executable, "-m", "services.ztc.cli", *args], env=env, cwd=ROOT,
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-m", "services.ztc.cli", *args], env=env, cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     return done.stdout.strip()
 
@@ -58,7 +60,7 @@ def test_the_documented_token_commands_give_a_department_its_http_access(running
     assert (row["user"], row["unit"], row["kind"]) == ("system:transport", "transport", "system")
     lives = datetime.fromisoformat(row["expires_at"]) - datetime.now(timezone.utc)
     assert timedelta(days=89) < lives <= timedelta(days=90)
-    assert revoke_cmd[-1] == "ID" and system not in ztc(env, list_cmd[1:])   # listed by id, never the token
+    assert revoke_cmd[-1] == "ID" and system not in ztc(env, list_cmd[1:])  # listed by id, never the token
     ztc(env, [*revoke_cmd[1:-1], row["id"]])
     assert call(base, system, "GET", "/api/assignments").status_code == 401
     assert call(base, handler, "GET", "/api/assignments").status_code == 200

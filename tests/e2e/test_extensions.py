@@ -1,6 +1,7 @@
 """An extension asked in months is approved as asked, the same through both doors: a unit's
 handler over HTTP and a department's system over AMQP; supervision counts the months from the
 reply deadline as the rulebook counts month deadlines. Every service its own process."""
+
 from __future__ import annotations
 
 import uuid
@@ -31,8 +32,11 @@ def signed_and_clocked(api, number):
 def approved_as_asked(api, number, due, months=2):
     api.complete("staff", "approve_extension", number, {"approved": True, "extension_comment": "同意"})
     expected = WorkingCalendar.add_months(due, months).isoformat()
-    extended = wait_for(lambda: (lambda d: d if d and d["due"] == expected else None)(reply_deadline(api, number)),
-                        timeout=60, message=f"the deadline moved {months} months to {expected}")
+    extended = wait_for(
+        lambda: (lambda d: d if d and d["due"] == expected else None)(reply_deadline(api, number)),
+        timeout=60,
+        message=f"the deadline moved {months} months to {expected}",
+    )
     assert [c["kind"] for c in extended["changes"]][-1] == "extension"
     return expected
 
@@ -41,13 +45,20 @@ def test_an_extension_asked_in_months_over_http_is_approved_as_asked(running):
     api = Api(*running)
     number = submit(api)
     mine, due = signed_and_clocked(api, number)
-    asked = api("unit", "POST", f"/api/assignments/{mine['id']}/extension", {"months": 2, "reason": "等待预算批复"},
-                expect=200).json()
+    asked = api(
+        "unit", "POST", f"/api/assignments/{mine['id']}/extension", {"months": 2, "reason": "等待预算批复"}, expect=200
+    ).json()
     assert (asked["months"], asked["until"]) == (2, None)
     until = approved_as_asked(api, number, due)
-    [request] = wait_for(lambda: [e for e in api("unit", "GET", f"/api/assignments/{mine['id']}", expect=200)
-                                  .json()["extension_requests"] if e["decision"]],
-                         timeout=60, message="the decision on the unit's request")
+    [request] = wait_for(
+        lambda: [
+            e
+            for e in api("unit", "GET", f"/api/assignments/{mine['id']}", expect=200).json()["extension_requests"]
+            if e["decision"]
+        ],
+        timeout=60,
+        message="the decision on the unit's request",
+    )
     assert request["decision"]["outcome"] == "approved" and request["decision"]["until"] == until
 
 
@@ -57,9 +68,14 @@ def test_an_extension_asked_in_months_over_amqp_is_approved_as_asked(running, e2
     mine, due = signed_and_clocked(api, number)
     transport = access.unit_grant(e2e_settings, "transport")
     with broker_users(e2e_settings, [transport]) as uris:
-        publish_with_id(uris[transport.user], transport.user, "transport.request_extension",
-                        {"assignment_id": mine["id"], "months": 2, "reason": "等待预算批复"}, uuid.uuid4().hex)
-        api.task("staff", "approve_extension", number)       # the engine heard the request
+        publish_with_id(
+            uris[transport.user],
+            transport.user,
+            "transport.request_extension",
+            {"assignment_id": mine["id"], "months": 2, "reason": "等待预算批复"},
+            uuid.uuid4().hex,
+        )
+        api.task("staff", "approve_extension", number)  # the engine heard the request
     approved_as_asked(api, number, due)
 
 
@@ -67,6 +83,11 @@ def test_an_extension_with_both_a_date_and_months_is_refused_over_http(running):
     api = Api(*running)
     number = submit(api)
     mine = assigned_to_transport(api, number, sign=True)
-    refused = api("unit", "POST", f"/api/assignments/{mine['id']}/extension",
-                  {"months": 2, "until": "2099-01-01", "reason": "x"}, expect=400).json()
+    refused = api(
+        "unit",
+        "POST",
+        f"/api/assignments/{mine['id']}/extension",
+        {"months": 2, "until": "2099-01-01", "reason": "x"},
+        expect=400,
+    ).json()
     assert "exactly one" in str(refused["details"])

@@ -2,6 +2,7 @@
 test_deadlines.py): an extension asked after the reply deadline is refused when asked, over HTTP
 (422) and over AMQP (``too_late`` on the unit's queue); a B reply's milestone is reminded before
 its date and escalated after it; an appeal after its window is refused and the process goes on."""
+
 from __future__ import annotations
 
 import uuid
@@ -38,14 +39,16 @@ def move_to(service_clock, day: date, hours: int = 2):
     service_clock.advance((target - service_clock.now()).total_seconds())
 
 
-def test_an_extension_asked_after_the_reply_deadline_is_refused_when_asked(running, service_clock, e2e_settings,
-                                                                            db_kind):
+def test_an_extension_asked_after_the_reply_deadline_is_refused_when_asked(
+    running, service_clock, e2e_settings, db_kind
+):
     sqlite_only(db_kind)
     api = Api(*running)
     number = submit(api)
     mine = assigned_to_transport(api, number, sign=True)
-    due = date.fromisoformat(wait_for(lambda: reply_deadline(api, number), timeout=60,
-                                      message="the reply clock from the signing")["due"])
+    due = date.fromisoformat(
+        wait_for(lambda: reply_deadline(api, number), timeout=60, message="the reply clock from the signing")["due"]
+    )
     move_to(service_clock, due + timedelta(days=2))
     late = api("unit", "POST", f"/api/assignments/{mine['id']}/extension", {"months": 1, "reason": "等待预算批复"})
     assert late.status_code == 422, late.text
@@ -56,15 +59,23 @@ def test_an_extension_asked_after_the_reply_deadline_is_refused_when_asked(runni
     transport = access.unit_grant(e2e_settings, "transport")
     run = uuid.uuid4().hex[:8]
     with broker_users(e2e_settings, [transport]) as uris:
-        publish_with_id(uris[transport.user], transport.user, "transport.request_extension",
-                        {"assignment_id": mine["id"], "months": 1, "reason": "等待预算批复"}, f"{run}-late")
+        publish_with_id(
+            uris[transport.user],
+            transport.user,
+            "transport.request_extension",
+            {"assignment_id": mine["id"], "months": 1, "reason": "等待预算批复"},
+            f"{run}-late",
+        )
         [(key, told)] = refusals_heard(uris[transport.user], "transport", {f"{run}-late"}).values()
     assert key == "transport.command.refused" and told["kind"] == "too_late"
     assert told["details"]["reply_due"] == due.isoformat()
     requests = api("unit", "GET", f"/api/assignments/{mine['id']}", expect=200).json()["extension_requests"]
-    assert requests == []                     # nothing was asked, nothing for staff to decide
-    assert [t for t in api("staff", "GET", "/api/tasks", expect=200).json()
-            if t["task"] == "approve_extension" and t["business_key"] == number] == []
+    assert requests == []  # nothing was asked, nothing for staff to decide
+    assert [
+        t
+        for t in api("staff", "GET", "/api/tasks", expect=200).json()
+        if t["task"] == "approve_extension" and t["business_key"] == number
+    ] == []
 
 
 def test_a_milestone_is_reminded_before_its_date_and_escalated_after_it(running, service_clock, db_kind):
@@ -74,9 +85,13 @@ def test_a_milestone_is_reminded_before_its_date_and_escalated_after_it(running,
     mine = assigned_to_transport(api, number, sign=True)
     today = service_clock.now().astimezone(timezone(timedelta(hours=8))).date()
     due = today + timedelta(days=30)
-    api("unit", "POST", f"/api/assignments/{mine['id']}/reply-draft",
+    api(
+        "unit",
+        "POST",
+        f"/api/assignments/{mine['id']}/reply-draft",
         {"category": "B", "text": "已列入计划。", "milestones": [{"what": "完成设计", "due": due.isoformat()}]},
-        expect=200)
+        expect=200,
+    )
     api("unit", "POST", f"/api/assignments/{mine['id']}/reply", expect=200)
     api.complete("staff", "review_reply", number, {"action": "accept"})
     rate(api, number)
@@ -86,18 +101,30 @@ def test_a_milestone_is_reminded_before_its_date_and_escalated_after_it(running,
     assert opened["due"] == due.isoformat() and opened["reminders"] == []
 
     move_to(service_clock, due - timedelta(days=5))
-    [reminded] = wait_for(lambda: (lambda d: d if d and d[0]["reminders"] else None)(milestone_deadlines(api, number)),
-                          timeout=90, message="the milestone's reminder")
+    [reminded] = wait_for(
+        lambda: (lambda d: d if d and d[0]["reminders"] else None)(milestone_deadlines(api, number)),
+        timeout=90,
+        message="the milestone's reminder",
+    )
     assert reminded["reminders"][0]["lead"] == {"amount": 7, "unit": "days"}
-    wait_for(lambda: "deadline_reminder" in notices(api, "unit", number), timeout=60,
-             message="the reminder in the unit's inbox")
+    wait_for(
+        lambda: "deadline_reminder" in notices(api, "unit", number),
+        timeout=60,
+        message="the reminder in the unit's inbox",
+    )
 
     move_to(service_clock, due + timedelta(days=2))
-    [escalated] = wait_for(lambda: (lambda d: d if d and d[0]["escalations"] else None)(milestone_deadlines(api, number)),
-                           timeout=90, message="the milestone's escalation")
+    [escalated] = wait_for(
+        lambda: (lambda d: d if d and d[0]["escalations"] else None)(milestone_deadlines(api, number)),
+        timeout=90,
+        message="the milestone's escalation",
+    )
     assert escalated["status"] == "missed" and escalated["escalations"][0]["unit"] == "transport"
-    wait_for(lambda: "deadline_escalation" in notices(api, "staff", number), timeout=60,
-             message="the escalation in the staff's inbox")
+    wait_for(
+        lambda: "deadline_escalation" in notices(api, "staff", number),
+        timeout=60,
+        message="the escalation in the staff's inbox",
+    )
 
 
 def test_no_appeal_after_the_window_and_the_process_goes_on(running, service_clock, db_kind):
@@ -109,8 +136,9 @@ def test_no_appeal_after_the_window_and_the_process_goes_on(running, service_clo
     def window():
         rounds = api("member", "GET", f"/api/proposals/{number}/ratings", expect=200).json()["rounds"]
         return rounds[-1]["appeal_due"] if rounds[-1]["round"] == 2 else None
+
     ends = datetime.fromisoformat(wait_for(window, timeout=60, message="the appeal window"))
     service_clock.advance((ends - service_clock.now()).total_seconds() + 3600)
     late = api("member", "POST", f"/api/proposals/{number}/appeal", {"reason": "仍不满意"})
     assert late.status_code == 422 and late.json()["error"] == "too_late"
-    api.task("committee", "grade_quality", number)   # the window's timer moved the process on
+    api.task("committee", "grade_quality", number)  # the window's timer moved the process on

@@ -4,6 +4,7 @@ deadline supervision explains, the unit reports them done over HTTP and AMQP and
 follow-up reply, which the published record takes; and a proposer still 不满意 after a re-handled
 reply appeals, the committee deciding. Moving the clock (reminders, escalations, windows ending)
 is in test_followup_deadlines.py."""
+
 from __future__ import annotations
 
 import uuid
@@ -27,8 +28,11 @@ def sqlite_only(db_kind, why="the database holds nothing here the B follow-up te
 
 
 def rate(api, number, scores=RATE_OK, who="member"):
-    wait_for(lambda: api(who, "POST", f"/api/proposals/{number}/ratings", scores).status_code == 201,
-             timeout=60, message=f"{who}'s rating")
+    wait_for(
+        lambda: api(who, "POST", f"/api/proposals/{number}/ratings", scores).status_code == 201,
+        timeout=60,
+        message=f"{who}'s rating",
+    )
 
 
 def milestone_deadlines(api, number, who="staff"):
@@ -50,12 +54,29 @@ def test_a_b_reply_keeps_its_promises_published_pending_and_followed_up(running,
     draft = f"/api/assignments/{mine['id']}/reply-draft"
     none = api("unit", "POST", draft, {"category": "B", "text": "已列入明年计划。"}, expect=400).json()
     assert "milestones" in none["details"]
-    past = api("unit", "POST", draft, {"category": "B", "text": "已列入明年计划。",
-                                       "milestones": [{"what": "完成设计", "due": "2020-01-01"}]}, expect=400).json()
+    past = api(
+        "unit",
+        "POST",
+        draft,
+        {"category": "B", "text": "已列入明年计划。", "milestones": [{"what": "完成设计", "due": "2020-01-01"}]},
+        expect=400,
+    ).json()
     assert past["details"]["milestones"]["0"]["due"]
     soon, later = date.today() + timedelta(days=60), date.today() + timedelta(days=200)
-    api("unit", "POST", draft, {"category": "B", "text": "已列入明年计划。", "milestones": [
-        {"what": "完成设计招标", "due": soon.isoformat()}, {"what": "完成改造", "due": later.isoformat()}]}, expect=200)
+    api(
+        "unit",
+        "POST",
+        draft,
+        {
+            "category": "B",
+            "text": "已列入明年计划。",
+            "milestones": [
+                {"what": "完成设计招标", "due": soon.isoformat()},
+                {"what": "完成改造", "due": later.isoformat()},
+            ],
+        },
+        expect=200,
+    )
     api("unit", "POST", f"/api/assignments/{mine['id']}/reply", expect=200)
     api.complete("staff", "review_reply", number, {"action": "accept"})
     rate(api, number)
@@ -66,34 +87,57 @@ def test_a_b_reply_keeps_its_promises_published_pending_and_followed_up(running,
     assert (pending["reply_category"], pending["followup_status"], pending["followup_text"]) == ("B", "pending", None)
     deadlines = wait_for(lambda: milestone_deadlines(api, number), timeout=60, message="the milestones' deadlines")
     assert [(d["milestone"]["number"], d["due"], d["unit"]) for d in deadlines] == [
-        (1, soon.isoformat(), "transport"), (2, later.isoformat(), "transport")]
+        (1, soon.isoformat(), "transport"),
+        (2, later.isoformat(), "transport"),
+    ]
     assert "完成设计招标" in deadlines[0]["explanation"] and deadlines[0]["live"]
-    assert [d["milestone"]["what"] for d in milestone_deadlines(api, number, who="member")] == ["完成设计招标", "完成改造"]
+    assert [d["milestone"]["what"] for d in milestone_deadlines(api, number, who="member")] == [
+        "完成设计招标",
+        "完成改造",
+    ]
 
     # The unit reports the first milestone done: its deadline is met, the proposer told.
-    done = api("unit", "POST", f"/api/assignments/{mine['id']}/milestone", {"milestone": 1, "note": "招标已完成"},
-               expect=200).json()
+    done = api(
+        "unit", "POST", f"/api/assignments/{mine['id']}/milestone", {"milestone": 1, "note": "招标已完成"}, expect=200
+    ).json()
     assert done["done_at"] and done["note"] == "招标已完成"
-    assert api("unit", "POST", f"/api/assignments/{mine['id']}/milestone",
-               {"milestone": 1, "note": "again"}).status_code == 409
-    wait_for(lambda: [d["status"] for d in milestone_deadlines(api, number)] == ["met", "open"], timeout=60,
-             message="the first milestone's deadline met")
+    assert (
+        api("unit", "POST", f"/api/assignments/{mine['id']}/milestone", {"milestone": 1, "note": "again"}).status_code
+        == 409
+    )
+    wait_for(
+        lambda: [d["status"] for d in milestone_deadlines(api, number)] == ["met", "open"],
+        timeout=60,
+        message="the first milestone's deadline met",
+    )
     wait_for(lambda: "milestone_done" in notices(api, "member", number), timeout=60, message="the proposer's notice")
 
     # The follow-up reply: the published record takes it, the last milestone closes, the process ends.
-    api("unit", "POST", f"/api/assignments/{mine['id']}/followup", {"text": "改造已于年底完成，联系电话 13812345678。"},
-        expect=200)
-    received = wait_for(lambda: (lambda p: p if p and p["followup_status"] == "received" else None)(public(api, number)),
-                        timeout=60, message="the follow-up in the published record")
+    api(
+        "unit",
+        "POST",
+        f"/api/assignments/{mine['id']}/followup",
+        {"text": "改造已于年底完成，联系电话 13812345678。"},
+        expect=200,
+    )
+    received = wait_for(
+        lambda: (lambda p: p if p and p["followup_status"] == "received" else None)(public(api, number)),
+        timeout=60,
+        message="the follow-up in the published record",
+    )
     assert "改造已于年底完成" in received["followup_text"] and "13812345678" not in received["followup_text"]
-    wait_for(lambda: [d["status"] for d in milestone_deadlines(api, number)] == ["met", "met"], timeout=60,
-             message="the milestones closed by the follow-up reply")
+    wait_for(
+        lambda: [d["status"] for d in milestone_deadlines(api, number)] == ["met", "met"],
+        timeout=60,
+        message="the milestones closed by the follow-up reply",
+    )
     wait_for(lambda: "followup_received" in notices(api, "member", number), timeout=60, message="the proposer's notice")
     assert api.status(number) == "published"
 
 
 def test_a_units_system_reports_its_milestones_over_amqp_and_a_b_draft_without_them_is_refused(
-        running, e2e_settings, db_kind):
+    running, e2e_settings, db_kind
+):
     sqlite_only(db_kind)
     api = Api(*running)
     number = submit(api)
@@ -103,24 +147,53 @@ def test_a_units_system_reports_its_milestones_over_amqp_and_a_b_draft_without_t
     due = (date.today() + timedelta(days=90)).isoformat()
     with broker_users(e2e_settings, [transport]) as uris:
         uri = uris[transport.user]
-        publish_with_id(uri, transport.user, "transport.draft_reply",
-                        {"assignment_id": mine["id"], "category": "B", "text": "已列入计划"}, f"{run}-bare")
+        publish_with_id(
+            uri,
+            transport.user,
+            "transport.draft_reply",
+            {"assignment_id": mine["id"], "category": "B", "text": "已列入计划"},
+            f"{run}-bare",
+        )
         [(key, refusal)] = refusals_heard(uri, "transport", {f"{run}-bare"}).values()
         assert key == "transport.command.refused" and refusal["kind"] == "invalid_input"
         assert "milestones" in refusal["details"]
-        publish_with_id(uri, transport.user, "transport.draft_reply",
-                        {"assignment_id": mine["id"], "category": "B", "text": "已列入计划",
-                         "milestones": [{"what": "完成设计", "due": due}]}, f"{run}-draft")
+        publish_with_id(
+            uri,
+            transport.user,
+            "transport.draft_reply",
+            {
+                "assignment_id": mine["id"],
+                "category": "B",
+                "text": "已列入计划",
+                "milestones": [{"what": "完成设计", "due": due}],
+            },
+            f"{run}-draft",
+        )
         publish_with_id(uri, transport.user, "transport.submit_reply", {"assignment_id": mine["id"]}, f"{run}-submit")
         api.complete("staff", "review_reply", number, {"action": "accept"})
         # Staff accepted it: the milestone may be reported (the assignment service heard the acceptance).
-        wait_for(lambda: any(e["action"] == "reply_accepted" for e in api(
-            "unit", "GET", f"/api/assignments/{mine['id']}", expect=200).json()["events"]),
-            timeout=60, message="the acceptance heard")
-        publish_with_id(uri, transport.user, "transport.report_milestone",
-                        {"assignment_id": mine["id"], "milestone": 1, "note": "设计完成"}, f"{run}-done")
-        publish_with_id(uri, transport.user, "transport.report_milestone",
-                        {"assignment_id": mine["id"], "milestone": 1, "note": "again"}, f"{run}-twice")
+        wait_for(
+            lambda: any(
+                e["action"] == "reply_accepted"
+                for e in api("unit", "GET", f"/api/assignments/{mine['id']}", expect=200).json()["events"]
+            ),
+            timeout=60,
+            message="the acceptance heard",
+        )
+        publish_with_id(
+            uri,
+            transport.user,
+            "transport.report_milestone",
+            {"assignment_id": mine["id"], "milestone": 1, "note": "设计完成"},
+            f"{run}-done",
+        )
+        publish_with_id(
+            uri,
+            transport.user,
+            "transport.report_milestone",
+            {"assignment_id": mine["id"], "milestone": 1, "note": "again"},
+            f"{run}-twice",
+        )
         [(_, twice)] = refusals_heard(uri, "transport", {f"{run}-twice"}).values()
         assert twice["kind"] == "conflict"
     reply = api("unit", "GET", f"/api/assignments/{mine['id']}", expect=200).json()["replies"][-1]
@@ -131,11 +204,20 @@ def re_handled_and_still_unsatisfied(api, number):
     """Answered C, rated 不满意, re-handled, answered C again and rated 不满意 again."""
     mine = assigned_to_transport(api, number, sign=True)
     for round_ in (1, 2):
-        current = wait_for(lambda round_=round_: (lambda a: a if a["round"] == round_ and a["status"] in ("signed", "assigned")
-                                    else None)(api.assignment("unit", number)),
-                           timeout=60, message=f"round {round_} to answer")
-        api("unit", "POST", f"/api/assignments/{current['id']}/reply-draft",
-            {"category": "C", "text": f"第 {round_} 轮：条件不具备。"}, expect=200)
+        current = wait_for(
+            lambda round_=round_: (
+                lambda a: a if a["round"] == round_ and a["status"] in ("signed", "assigned") else None
+            )(api.assignment("unit", number)),
+            timeout=60,
+            message=f"round {round_} to answer",
+        )
+        api(
+            "unit",
+            "POST",
+            f"/api/assignments/{current['id']}/reply-draft",
+            {"category": "C", "text": f"第 {round_} 轮：条件不具备。"},
+            expect=200,
+        )
         api("unit", "POST", f"/api/assignments/{current['id']}/reply", expect=200)
         api.complete("staff", "review_reply", number, {"action": "accept"})
         rate(api, number, UNSATISFIED)
@@ -157,28 +239,46 @@ def test_a_proposer_still_unsatisfied_appeals_and_the_committee_orders_another_r
     wait_for(lambda: "appeal_open" in notices(api, "member", number), timeout=60, message="the proposer told")
     assert api("staff", "POST", f"/api/proposals/{number}/appeal", {"reason": "x"}).status_code == 403
     assert api("member", "POST", f"/api/proposals/{number}/appeal", {"reason": ""}).status_code == 400
-    lodged = api("member", "POST", f"/api/proposals/{number}/appeal", {"reason": "信号灯仍未设置，学生过街依旧危险"},
-                 expect=201).json()
+    lodged = api(
+        "member", "POST", f"/api/proposals/{number}/appeal", {"reason": "信号灯仍未设置，学生过街依旧危险"}, expect=201
+    ).json()
     assert (lodged["round"], lodged["appellant"]) == (2, "member.li")
     twice = api("member", "POST", f"/api/proposals/{number}/appeal", {"reason": "再次申诉"})
     assert twice.status_code == 409 and "appealed already" in twice.json()["message"]
 
-    api.complete("committee", "decide_appeal", number,
-                 {"appeal_decision": "rehandle", "appeal_reason": "第二次答复未回应学校的调查"})
-    third = wait_for(lambda: (lambda a: a if a["round"] == 3 else None)(api.assignment("unit", number)),
-                     timeout=60, message="the third round")
+    api.complete(
+        "committee",
+        "decide_appeal",
+        number,
+        {"appeal_decision": "rehandle", "appeal_reason": "第二次答复未回应学校的调查"},
+    )
+    third = wait_for(
+        lambda: (lambda a: a if a["round"] == 3 else None)(api.assignment("unit", number)),
+        timeout=60,
+        message="the third round",
+    )
     assert third["id"] == file_it_and_more["id"]
-    wait_for(lambda: "assignment.appeal_decided" in notices(api, "unit", number), timeout=60,
-             message="the unit told of the decision")
-    wait_for(lambda: {"appeal_lodged", "appeal_decided"} <= notices(api, "member", number), timeout=60,
-             message="the proposer told of the appeal and the decision")
+    wait_for(
+        lambda: "assignment.appeal_decided" in notices(api, "unit", number),
+        timeout=60,
+        message="the unit told of the decision",
+    )
+    wait_for(
+        lambda: {"appeal_lodged", "appeal_decided"} <= notices(api, "member", number),
+        timeout=60,
+        message="the proposer told of the appeal and the decision",
+    )
     decided = api("member", "GET", f"/api/proposals/{number}/ratings", expect=200).json()["rounds"][1]
     assert decided["outcome"] == "rehandle" and decided["appeal"]["decision"] == "rehandle"
     thread = api("member", "GET", f"/api/proposals/{number}", expect=200).json().get("thread") or number
     history = api("member", "GET", f"/api/threads/{thread}", expect=200).json()["history"]
     handling = [h["data"] for h in history if h["action"] == "handling"]
-    assert any(d["event"] == "handling.appealed" and d["reason"] == "信号灯仍未设置，学生过街依旧危险" for d in handling)
-    assert any(d["event"] == "handling.appeal_decided" and d["reason"] == "第二次答复未回应学校的调查" for d in handling)
+    assert any(
+        d["event"] == "handling.appealed" and d["reason"] == "信号灯仍未设置，学生过街依旧危险" for d in handling
+    )
+    assert any(
+        d["event"] == "handling.appeal_decided" and d["reason"] == "第二次答复未回应学校的调查" for d in handling
+    )
 
 
 def test_an_appeal_the_committee_rejects_keeps_the_rating_and_the_process_goes_on(running, db_kind):
@@ -189,9 +289,12 @@ def test_an_appeal_the_committee_rejects_keeps_the_rating_and_the_process_goes_o
     wait_for(lambda: appeal_open(api, number), timeout=60, message="the appeal window")
     api("member", "POST", f"/api/proposals/{number}/appeal", {"reason": "仍不满意"}, expect=201)
     api.complete("committee", "decide_appeal", number, {"appeal_decision": "upheld", "appeal_reason": "今年条件不具备"})
-    api.task("committee", "grade_quality", number)     # scored on the ratings as they stand
+    api.task("committee", "grade_quality", number)  # scored on the ratings as they stand
     decided = api("staff", "GET", f"/api/proposals/{number}/ratings", expect=200).json()["rounds"][1]
     assert decided["outcome"] == "upheld" and [r["result"] for r in decided["ratings"]] == ["unsatisfied"]
-    wait_for(lambda: "assignment.appeal_decided" in notices(api, "unit", number), timeout=60,
-             message="the unit told of the decision")
+    wait_for(
+        lambda: "assignment.appeal_decided" in notices(api, "unit", number),
+        timeout=60,
+        message="the unit told of the decision",
+    )
     assert api("member", "POST", f"/api/proposals/{number}/appeal", {"reason": "again"}).status_code == 409

@@ -1,6 +1,7 @@
 """The HTTP edge against the running system: no side doors (raw starts and BPMN messages are for
 operators; a unit acts on its own assignments only), bad input answers 4xx without internals,
 reads narrowed to who is involved, tokens that expire or are revoked answer 401, private files."""
+
 from __future__ import annotations
 
 import json
@@ -31,8 +32,16 @@ def assigned_to_transport(api) -> tuple[str, dict]:
 
 def no_internals(response) -> None:
     text = response.text
-    for leak in ("Traceback", "RecursionError", "OverflowError", "UnicodeEncodeError", "ValueError",
-                 "sqlalchemy", "psycopg2", 'File "'):
+    for leak in (
+        "Traceback",
+        "RecursionError",
+        "OverflowError",
+        "UnicodeEncodeError",
+        "ValueError",
+        "sqlalchemy",
+        "psycopg2",
+        'File "',
+    ):
         assert leak not in text, text[:500]
     assert response.headers.get("X-Request-Id"), "every answer carries a request id"
 
@@ -43,8 +52,12 @@ def test_side_doors_answer_403_and_change_nothing(running):
     staff_tasks = {t["task_id"] for t in api("staff", "GET", "/api/tasks", expect=200).json()}
     before = api("staff", "GET", f"/api/proposals/{number}", expect=200).json()
 
-    forged = {"name": "reply_submitted", "correlation_key": number, "message_id": f"forged-{number}",
-              "payload": {"category": "A", "text": "forged reply"}}
+    forged = {
+        "name": "reply_submitted",
+        "correlation_key": number,
+        "message_id": f"forged-{number}",
+        "payload": {"category": "A", "text": "forged reply"},
+    }
     for who in ("co_unit", "unit", "staff", "member"):
         refused = api(who, "POST", "/api/messages", forged)
         assert refused.status_code == 403, (who, refused.text)
@@ -53,9 +66,13 @@ def test_side_doors_answer_403_and_change_nothing(running):
         assert api(who, "POST", "/api/processes/proposal/instances", start).status_code == 403, who
 
     # A unit acts on its own assignments only: every unit route on another unit's is refused.
-    bodies = {"object": {"reason": "not ours"}, "input": {"text": "input"},
-              "reply-draft": {"category": "A", "text": "a reply"}, "extension": {"until": "2099-01-01", "reason": "r"},
-              "followup": {"text": "done"}}
+    bodies = {
+        "object": {"reason": "not ours"},
+        "input": {"text": "input"},
+        "reply-draft": {"category": "A", "text": "a reply"},
+        "extension": {"until": "2099-01-01", "reason": "r"},
+        "followup": {"text": "done"},
+    }
     for action in ("sign", "object", "input", "reply-draft", "cosign-reply", "reply", "extension", "followup"):
         refused = api("co_unit", "POST", f"/api/assignments/{mine['id']}/{action}", bodies.get(action))
         assert refused.status_code == 403, (action, refused.status_code, refused.text)
@@ -72,9 +89,12 @@ def test_side_doors_answer_403_and_change_nothing(running):
 def test_reads_are_for_those_involved(running):
     api = Api(*running)
     number, _ = assigned_to_transport(api)
-    wait_for(lambda: api("staff", "GET", f"/api/proposals/{number}/deadlines").status_code == 200,
-             timeout=60, message="the deadlines")
-    for who in ("member", "staff", "committee", "leader", "unit"):        # the proposer, overseers, its unit
+    wait_for(
+        lambda: api("staff", "GET", f"/api/proposals/{number}/deadlines").status_code == 200,
+        timeout=60,
+        message="the deadlines",
+    )
+    for who in ("member", "staff", "committee", "leader", "unit"):  # the proposer, overseers, its unit
         assert api(who, "GET", f"/api/proposals/{number}/deadlines").status_code == 200, who
     for who in ("cosigner", "co_unit", "informant", "public", "operator"):  # not involved
         refused = api(who, "GET", f"/api/proposals/{number}/deadlines")
@@ -133,8 +153,13 @@ def test_bad_input_answers_4xx_without_internals(running):
     assert response.status_code == 400
     no_internals(response)
 
-    too_big = call(base, tokens["member"], "POST", "/api/performance/periods/2026/corrections",
-                   {"reason": "wrong points", "entry_id": 2**63, "points": 10**30})
+    too_big = call(
+        base,
+        tokens["member"],
+        "POST",
+        "/api/performance/periods/2026/corrections",
+        {"reason": "wrong points", "entry_id": 2**63, "points": 10**30},
+    )
     assert too_big.status_code == 400 and set(too_big.json()["details"]) >= {"entry_id", "points"}
     no_internals(too_big)
     for path in ("/api/assignments/99999999999999999999", "/api/assignments/0", "/api/assessments/units/0"):
@@ -142,31 +167,40 @@ def test_bad_input_answers_4xx_without_internals(running):
         assert response.status_code == 404 and response.headers["Content-Type"].startswith("application/json")
         no_internals(response)
 
-    for who, method, path, body in (("staff", "POST", "/api/performance/periods", {"period": "0000"}),
-                                    ("member", "GET", "/api/performance/periods/0000", None),
-                                    ("member", "GET", "/api/performance/members/member.li/file?period=0000", None),
-                                    ("staff", "GET", "/api/performance/statistics?period=9999-Q4", None)):
+    for who, method, path, body in (
+        ("staff", "POST", "/api/performance/periods", {"period": "0000"}),
+        ("member", "GET", "/api/performance/periods/0000", None),
+        ("member", "GET", "/api/performance/members/member.li/file?period=0000", None),
+        ("staff", "GET", "/api/performance/statistics?period=9999-Q4", None),
+    ):
         response = call(base, tokens[who], method, path, body)
         assert response.status_code == 400, (path, response.status_code, response.text)
         no_internals(response)
 
-    many = call(base, tokens["member"], "POST", "/api/proposals",
-                {**DRAFT, "cosigners": [f"stranger.{i}" for i in range(3000)]})
+    many = call(
+        base, tokens["member"], "POST", "/api/proposals", {**DRAFT, "cosigners": [f"stranger.{i}" for i in range(3000)]}
+    )
     assert many.status_code == 400 and "at most" in many.json()["details"]["cosigners"][0], many.text
-    strangers = call(base, tokens["member"], "POST", "/api/proposals", {**DRAFT, "cosigners": ["member.zhou", "nobody"]})
+    strangers = call(
+        base, tokens["member"], "POST", "/api/proposals", {**DRAFT, "cosigners": ["member.zhou", "nobody"]}
+    )
     assert strangers.status_code == 400 and "nobody" in strangers.json()["details"]["cosigners"][0]
     assert "member.zhou" not in strangers.json()["details"]["cosigners"][0]
 
     # 50 MB announced: refused before it is read, and the connection closed.
-    head = (f"POST /api/proposals HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {tokens['member']}\r\n"
-            f"Content-Type: application/json\r\nContent-Length: {50 * 1024 * 1024}\r\n\r\n")
+    head = (
+        f"POST /api/proposals HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {tokens['member']}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {50 * 1024 * 1024}\r\n\r\n"
+    )
     status, rest = raw_request(base, head, [b"{" + b" " * 65536])
     assert status == 413 and "X-Request-Id" in rest
     # A chunked body is read only up to the limit.
     chunk = b" " * 65536
     parts = [f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n"] * 20 + [b"0\r\n\r\n"]
-    head = (f"POST /api/proposals HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {tokens['member']}\r\n"
-            "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n")
+    head = (
+        f"POST /api/proposals HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {tokens['member']}\r\n"
+        "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+    )
     status, _ = raw_request(base, head, parts)
     assert status == 413
     assert requests.get(base + "/health", timeout=5).headers["X-Request-Id"]
@@ -189,13 +223,20 @@ def test_expired_and_revoked_tokens_answer_401(running, e2e_settings):
 
     env = dict(os.environ, **settings_env(e2e_settings))
     ztc = [sys.executable, "-m", "services.ztc.cli"]
-    listed = subprocess.run(ztc + ["tokens", "list", "--user", "staff.leaving", "--json"], env=env, cwd=ROOT,
-                            capture_output=True, text=True, timeout=60)
+    listed = subprocess.run(
+        ztc + ["tokens", "list", "--user", "staff.leaving", "--json"],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert listed.returncode == 0, listed.stderr
     rows = json.loads(listed.stdout)
     assert len(rows) == 1 and rows[0]["state"] == "active" and doomed not in listed.stdout
-    revoked = subprocess.run(ztc + ["tokens", "revoke", rows[0]["id"]], env=env, cwd=ROOT,
-                             capture_output=True, text=True, timeout=60)
+    revoked = subprocess.run(
+        ztc + ["tokens", "revoke", rows[0]["id"]], env=env, cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
     assert revoked.returncode == 0 and "revoked 1" in revoked.stdout, revoked.stderr
     refused = call(base, doomed, "GET", "/api/me")
     assert refused.status_code == 401 and "revoked" in refused.json()["message"]

@@ -1,5 +1,6 @@
 """Every service as its own process, started the way ``make run`` starts them, driven through the
 HTTP API as people and department systems would."""
+
 from __future__ import annotations
 
 import requests
@@ -18,36 +19,57 @@ def test_a_submission_runs_to_completion_through_the_http_api(running):
     document = requests.get(base + "/openapi.json", timeout=10).json()
     assert "/api/tasks/{task_id}/complete" in document["paths"]
 
-    started = call(base, tokens["operator"], "POST", "/api/processes/smoke/instances",
-                   {"business_key": "E2E-1", "data": DATA})
+    started = call(
+        base, tokens["operator"], "POST", "/api/processes/smoke/instances", {"business_key": "E2E-1", "data": DATA}
+    )
     assert started.status_code == 201, started.text
     instance_id = started.json()["id"]
 
-    task = wait_for(lambda: call(base, tokens["staff"], "GET", f"/api/tasks?instance_id={instance_id}").json(),
-                    message="the review task")[0]
+    task = wait_for(
+        lambda: call(base, tokens["staff"], "GET", f"/api/tasks?instance_id={instance_id}").json(),
+        message="the review task",
+    )[0]
     assert task["task"] == "review"
     assert call(base, tokens["member"], "GET", "/api/tasks").json() == []
 
-    refused = call(base, tokens["member"], "POST", f"/api/tasks/{task['task_id']}/complete",
-                   {"data": {"approved": True}})
+    refused = call(
+        base, tokens["member"], "POST", f"/api/tasks/{task['task_id']}/complete", {"data": {"approved": True}}
+    )
     assert refused.status_code == 403
-    bad = call(base, tokens["staff"], "POST", f"/api/tasks/{task['task_id']}/complete",
-               {"data": {"approved": "perhaps"}})
+    bad = call(
+        base, tokens["staff"], "POST", f"/api/tasks/{task['task_id']}/complete", {"data": {"approved": "perhaps"}}
+    )
     assert bad.status_code == 400 and "approved" in bad.json()["details"]
-    done = call(base, tokens["staff"], "POST", f"/api/tasks/{task['task_id']}/complete",
-                {"data": {"approved": True}})
+    done = call(base, tokens["staff"], "POST", f"/api/tasks/{task['task_id']}/complete", {"data": {"approved": True}})
     assert done.status_code == 200, done.text
 
-    wait_for(lambda: call(base, tokens["staff"], "GET", f"/api/instances/{instance_id}").json()
-             ["waiting_messages"] == ["unit_reply"], message="the wait for the unit's reply")
-    reply = call(base, tokens["operator"], "POST", "/api/messages",
-                 {"name": "unit_reply", "correlation_key": "E2E-1", "message_id": "transport-reply-1",
-                  "payload": {"text": "Repaired on 2 March"}})
+    wait_for(
+        lambda: (
+            call(base, tokens["staff"], "GET", f"/api/instances/{instance_id}").json()["waiting_messages"]
+            == ["unit_reply"]
+        ),
+        message="the wait for the unit's reply",
+    )
+    reply = call(
+        base,
+        tokens["operator"],
+        "POST",
+        "/api/messages",
+        {
+            "name": "unit_reply",
+            "correlation_key": "E2E-1",
+            "message_id": "transport-reply-1",
+            "payload": {"text": "Repaired on 2 March"},
+        },
+    )
     assert reply.status_code == 202 and reply.json()["status"] == "delivered"
 
-    final = wait_for(lambda: (lambda i: i if i["status"] == "completed" else None)(
-        call(base, tokens["staff"], "GET", f"/api/instances/{instance_id}").json()),
-        message="completion")
+    final = wait_for(
+        lambda: (lambda i: i if i["status"] == "completed" else None)(
+            call(base, tokens["staff"], "GET", f"/api/instances/{instance_id}").json()
+        ),
+        message="completion",
+    )
     assert final["data"]["outcome"] == "answered"
     history = call(base, tokens["staff"], "GET", f"/api/instances/{instance_id}/history").json()
     assert [h["action"] for h in history].count("job_completed") == 3
@@ -58,23 +80,38 @@ def test_the_api_refuses_what_it_must(running):
     assert call(base, None, "GET", "/api/tasks").status_code == 401
     assert call(base, "not-a-token", "GET", "/api/tasks").status_code == 401
     assert call(base, tokens["member"], "GET", "/api/incidents").status_code == 403
-    not_json = requests.post(base + "/api/processes/smoke/instances", data="{oops",
-                             headers={"Authorization": f"Bearer {tokens['operator']}"}, timeout=10)
+    not_json = requests.post(
+        base + "/api/processes/smoke/instances",
+        data="{oops",
+        headers={"Authorization": f"Bearer {tokens['operator']}"},
+        timeout=10,
+    )
     assert not_json.status_code == 400 and not_json.json()["error"] == "invalid_input"
     missing = call(base, tokens["operator"], "POST", "/api/processes/smoke/instances", {"data": {}})
     assert missing.status_code == 400 and "title" in missing.json()["message"]
     unknown = call(base, tokens["operator"], "POST", "/api/processes/nope/instances", {"data": {}})
     assert unknown.status_code == 404
-    unknown_field = call(base, tokens["operator"], "POST", "/api/processes/smoke/instances",
-                         {"data": {}, "priority": "high"})
+    unknown_field = call(
+        base, tokens["operator"], "POST", "/api/processes/smoke/instances", {"data": {}, "priority": "high"}
+    )
     assert unknown_field.status_code == 400 and "priority" in unknown_field.json()["details"]
     bad_message = call(base, tokens["operator"], "POST", "/api/messages", {"name": "unit_reply"})
     assert bad_message.status_code == 400
     assert set(bad_message.json()["details"]) >= {"correlation_key", "message_id"}
     deployed = call(base, tokens["staff"], "GET", "/api/processes").json()
-    malicious = call(base, tokens["operator"], "POST", "/api/deployments",
-                     {"files": {"evil.bpmn": (ROOT / "bpmn" / "smoke.bpmn").read_text().replace(
-                         'outcome = "answered"', 'import os; outcome = os.getcwd()')}})
+    malicious = call(
+        base,
+        tokens["operator"],
+        "POST",
+        "/api/deployments",
+        {
+            "files": {
+                "evil.bpmn": (ROOT / "bpmn" / "smoke.bpmn")
+                .read_text()
+                .replace('outcome = "answered"', "import os; outcome = os.getcwd()")
+            }
+        },
+    )
     assert malicious.status_code == 422
     assert any("set_outcome_answered" in p and "import" in p for p in malicious.json()["details"]["problems"])
     assert call(base, tokens["staff"], "GET", "/api/processes").json() == deployed

@@ -1,5 +1,6 @@
 """Idempotency keys over HTTP, every service its own process: a creating POST repeated with the
 same Idempotency-Key answers what the first made, and only one proposal and one process exist."""
+
 from __future__ import annotations
 
 import requests
@@ -28,13 +29,15 @@ def test_a_proposal_posted_twice_with_the_same_key_is_recorded_once_with_one_ins
     assert again.status_code == 201, again.text
     number = first.json()["number"]
     assert again.json()["number"] == number and again.json()["analysis"] == DRAFT["analysis"]
-    mine = [p for p in api("member", "GET", "/api/proposals?mine=true", expect=200).json()
-            if p["title"] == body["title"]]
+    mine = [
+        p for p in api("member", "GET", "/api/proposals?mine=true", expect=200).json() if p["title"] == body["title"]
+    ]
     assert [p["number"] for p in mine] == [number]
     api.task("staff", "pre_review", number)  # the process started (once: see below)
     with session_factory(e2e_settings.database_url("engine"))() as engine_db:
-        instances = engine_db.scalars(select(Instance.id).where(Instance.process_id == "proposal",
-                                                                Instance.business_key == number)).all()
+        instances = engine_db.scalars(
+            select(Instance.id).where(Instance.process_id == "proposal", Instance.business_key == number)
+        ).all()
     assert len(instances) == 1
     # Without a key each request is its own submission; a bad key is refused and changes nothing.
     assert post(base, tokens["member"], "/api/proposals", body).json()["number"] != number
@@ -42,8 +45,16 @@ def test_a_proposal_posted_twice_with_the_same_key_is_recorded_once_with_one_ins
     assert refused.status_code == 400 and "Idempotency-Key" in refused.json()["details"], refused.text
     refused = post(base, tokens["member"], "/api/proposals", body, key="bad\tkey")
     assert refused.status_code == 400, refused.text
-    assert len([p for p in api("member", "GET", "/api/proposals?mine=true", expect=200).json()
-                if p["title"] == body["title"]]) == 2
+    assert (
+        len(
+            [
+                p
+                for p in api("member", "GET", "/api/proposals?mine=true", expect=200).json()
+                if p["title"] == body["title"]
+            ]
+        )
+        == 2
+    )
 
 
 def test_the_openapi_document_names_the_idempotency_key_header_on_creating_routes(running):

@@ -1,5 +1,6 @@
 """Proposals end to end through the HTTP API, every service its own process on the real broker:
 members, staff, the committee and units acting as they would."""
+
 from __future__ import annotations
 
 from tests.support import wait_for
@@ -30,6 +31,7 @@ class Api:
         def find():
             tasks = self(who, "GET", "/api/tasks", expect=200).json()
             return [t for t in tasks if t["task"] == name and t["business_key"] == number]
+
         return wait_for(find, timeout=60, message=f"task {name} for {number}")[0]
 
     def complete(self, who, name, number, data):
@@ -42,6 +44,7 @@ class Api:
     def assignment(self, who, number):
         def find():
             return self(who, "GET", f"/api/assignments?number={number}", expect=200).json()
+
         rows = wait_for(find, timeout=60, message=f"{who}'s assignment for {number}")
         return rows[0]
 
@@ -70,13 +73,25 @@ def answered_and_graded(api, number, result="satisfied"):
     """Filed, answered A by transport, accepted, rated (handling satisfied, ``result`` as given)
     and graded: the proposal diagram then publishes it."""
     lead = assigned_to_transport(api, number, sign=True)
-    api("unit", "POST", f"/api/assignments/{lead['id']}/reply-draft",
-        {"category": "A", "text": "已增设信号灯，联系电话 13812345678。"}, expect=200)
+    api(
+        "unit",
+        "POST",
+        f"/api/assignments/{lead['id']}/reply-draft",
+        {"category": "A", "text": "已增设信号灯，联系电话 13812345678。"},
+        expect=200,
+    )
     api("unit", "POST", f"/api/assignments/{lead['id']}/reply", expect=200)
     api.complete("staff", "review_reply", number, {"action": "accept"})
-    wait_for(lambda: api("member", "POST", f"/api/proposals/{number}/ratings",
-                         {"handling": "satisfied", "result": result}).status_code == 201,
-             timeout=60, message="the rating to be accepted")
+    wait_for(
+        lambda: (
+            api(
+                "member", "POST", f"/api/proposals/{number}/ratings", {"handling": "satisfied", "result": result}
+            ).status_code
+            == 201
+        ),
+        timeout=60,
+        message="the rating to be accepted",
+    )
     api.complete("committee", "grade_quality", number, {"grade": "good"})
 
 
@@ -93,8 +108,13 @@ def test_joint_proposal_filed_assigned_lead_and_co_unit_answered_a_rated_and_pub
     api("unit", "POST", f"/api/assignments/{lead['id']}/sign", expect=200)
     api("co_unit", "POST", f"/api/assignments/{co['id']}/sign", expect=200)
     api("co_unit", "POST", f"/api/assignments/{co['id']}/input", {"text": "教育局将配合开展安全教育"}, expect=200)
-    api("unit", "POST", f"/api/assignments/{lead['id']}/reply-draft",
-        {"category": "A", "text": "已在三所小学门前增设信号灯并安排协管。"}, expect=200)
+    api(
+        "unit",
+        "POST",
+        f"/api/assignments/{lead['id']}/reply-draft",
+        {"category": "A", "text": "已在三所小学门前增设信号灯并安排协管。"},
+        expect=200,
+    )
     refused = api("unit", "POST", f"/api/assignments/{lead['id']}/reply")
     assert refused.status_code == 409, "a reply went out before the co-unit co-signed it"
     api("co_unit", "POST", f"/api/assignments/{co['id']}/cosign-reply", expect=200)
@@ -102,9 +122,16 @@ def test_joint_proposal_filed_assigned_lead_and_co_unit_answered_a_rated_and_pub
 
     api.complete("staff", "review_reply", number, {"action": "accept"})
     for who in ("member", "cosigner"):
-        wait_for(lambda who=who: api(who, "POST", f"/api/proposals/{number}/ratings",
-                             {"handling": "satisfied", "result": "satisfied"}).status_code == 201,
-                 timeout=60, message=f"{who}'s rating to be accepted")
+        wait_for(
+            lambda who=who: (
+                api(
+                    who, "POST", f"/api/proposals/{number}/ratings", {"handling": "satisfied", "result": "satisfied"}
+                ).status_code
+                == 201
+            ),
+            timeout=60,
+            message=f"{who}'s rating to be accepted",
+        )
     api.complete("committee", "grade_quality", number, {"grade": "good"})
     wait_for(lambda: api.status(number) == "published", timeout=60, message="publication")
 
@@ -121,12 +148,20 @@ def test_not_filed_proposal_records_its_reason_and_is_converted_to_an_opinion_it
     bad = api("committee", "GET", "/api/tasks", expect=200).json()
     task = [t for t in bad if t["business_key"] == number and t["task"] == "filing_decision"]
     task = task[0] if task else api.task("committee", "filing_decision", number)
-    unknown = api("committee", "POST", f"/api/tasks/{task['task_id']}/complete",
-                  {"data": {"decision": "not_filed", "reason_code": "too_long"}})
+    unknown = api(
+        "committee",
+        "POST",
+        f"/api/tasks/{task['task_id']}/complete",
+        {"data": {"decision": "not_filed", "reason_code": "too_long"}},
+    )
     assert unknown.status_code == 400 and "reason_code" in unknown.json()["details"]
-    api("committee", "POST", f"/api/tasks/{task['task_id']}/complete",
+    api(
+        "committee",
+        "POST",
+        f"/api/tasks/{task['task_id']}/complete",
         {"data": {"decision": "not_filed", "reason_code": "no_concrete_suggestion", "convert_to": "opinion"}},
-        expect=200)
+        expect=200,
+    )
     wait_for(lambda: api.status(number) == "not_filed", timeout=60, message="the filing record")
     filing = api("member", "GET", f"/api/proposals/{number}", expect=200).json()["filing"]
     assert filing["reason_code"] == "no_concrete_suggestion" and filing["decided_by"] == "committee.liu"
@@ -139,8 +174,15 @@ def test_forbidden_actions_are_refused_and_change_nothing(running):
     number = submit(api)
     # A member cannot take the committee's filing decision.
     file_it_task = api.task("staff", "pre_review", number)
-    assert api("member", "POST", f"/api/tasks/{file_it_task['task_id']}/complete",
-               {"data": {"eligible": True, "content_ok": True, "format_ok": True}}).status_code == 403
+    assert (
+        api(
+            "member",
+            "POST",
+            f"/api/tasks/{file_it_task['task_id']}/complete",
+            {"data": {"eligible": True, "content_ok": True, "format_ok": True}},
+        ).status_code
+        == 403
+    )
     file_it(api, number)
     api.complete("staff", "assign", number, {"mode": "single", "units": ["transport"]})
     mine = api.assignment("unit", number)
@@ -149,8 +191,9 @@ def test_forbidden_actions_are_refused_and_change_nothing(running):
     assert api("co_unit", "POST", f"/api/assignments/{mine['id']}/sign").status_code == 403
     assert api("unit", "GET", f"/api/assignments/{mine['id']}", expect=200).json()["status"] == "assigned"
     # Rating someone else's proposal.
-    assert api("cosigner", "POST", f"/api/proposals/{number}/ratings",
-               {"handling": "unsatisfied", "result": "unsatisfied"}).status_code in (403, 404)
+    assert api(
+        "cosigner", "POST", f"/api/proposals/{number}/ratings", {"handling": "unsatisfied", "result": "unsatisfied"}
+    ).status_code in (403, 404)
     # Staff may not submit proposals; a member may not read another member's unpublished one.
     assert api("staff", "POST", "/api/proposals", DRAFT).status_code == 403
     assert api("cosigner", "GET", f"/api/proposals/{number}").status_code == 404
@@ -183,8 +226,13 @@ def test_proposers_follow_their_proposal_read_the_reply_they_rate_and_are_told_e
     api("unit", "POST", f"/api/assignments/{lead['id']}/sign", expect=200)
     api("co_unit", "POST", f"/api/assignments/{co['id']}/sign", expect=200)
     api("co_unit", "POST", f"/api/assignments/{co['id']}/input", {"text": "教育局将配合开展安全教育"}, expect=200)
-    api("unit", "POST", f"/api/assignments/{lead['id']}/reply-draft",
-        {"category": "A", "text": "已在三所小学门前增设信号灯并安排协管。"}, expect=200)
+    api(
+        "unit",
+        "POST",
+        f"/api/assignments/{lead['id']}/reply-draft",
+        {"category": "A", "text": "已在三所小学门前增设信号灯并安排协管。"},
+        expect=200,
+    )
     # Before staff accept it, the proposer reads no reply (a draft is never shown).
     assert api("member", "GET", f"/api/proposals/{number}/reply", expect=200).json()["rounds"] == []
     api("co_unit", "POST", f"/api/assignments/{co['id']}/cosign-reply", expect=200)
@@ -195,15 +243,24 @@ def test_proposers_follow_their_proposal_read_the_reply_they_rate_and_are_told_e
     api.complete("staff", "review_reply", number, {"action": "accept"})
     wait_for(lambda: api.status(number) == "rating", timeout=60, message="status rating")
     for who in ("member", "cosigner"):
-        wait_for(lambda who=who: {"reply_accepted", "rating_opened"} <= notices(api, who, number), timeout=60,
-                 message=f"{who}'s notices of the accepted reply and the rating")
+        wait_for(
+            lambda who=who: {"reply_accepted", "rating_opened"} <= notices(api, who, number),
+            timeout=60,
+            message=f"{who}'s notices of the accepted reply and the rating",
+        )
         reply = api(who, "GET", f"/api/proposals/{number}/reply", expect=200).json()
         assert reply["answered_by"] == number
         assert {(u["unit"], u["role"]) for u in reply["units"]} == {("transport", "lead"), ("education", "co")}
         (first,) = reply["rounds"]
-        assert first["replies"] == [{"unit": "transport", "role": "lead", "category": "A",
-                                     "text": "已在三所小学门前增设信号灯并安排协管。",
-                                     "submitted_at": first["replies"][0]["submitted_at"]}]
+        assert first["replies"] == [
+            {
+                "unit": "transport",
+                "role": "lead",
+                "category": "A",
+                "text": "已在三所小学门前增设信号灯并安排协管。",
+                "submitted_at": first["replies"][0]["submitted_at"],
+            }
+        ]
         assert [i["text"] for i in first["co_unit_input"]] == ["教育局将配合开展安全教育"]
     # Nobody else reads it: another member, a unit, the public.
     assert api("role:member", "GET", f"/api/proposals/{number}/reply").status_code == 404
@@ -212,9 +269,16 @@ def test_proposers_follow_their_proposal_read_the_reply_they_rate_and_are_told_e
     assert api("staff", "GET", f"/api/proposals/{number}/reply", expect=200).json()["rounds"]
 
     for who in ("member", "cosigner"):
-        wait_for(lambda who=who: api(who, "POST", f"/api/proposals/{number}/ratings",
-                             {"handling": "satisfied", "result": "satisfied"}).status_code == 201,
-                 timeout=60, message=f"{who}'s rating to be accepted")
+        wait_for(
+            lambda who=who: (
+                api(
+                    who, "POST", f"/api/proposals/{number}/ratings", {"handling": "satisfied", "result": "satisfied"}
+                ).status_code
+                == 201
+            ),
+            timeout=60,
+            message=f"{who}'s rating to be accepted",
+        )
     api.complete("committee", "grade_quality", number, {"grade": "good"})
     wait_for(lambda: api.status(number) == "published", timeout=60, message="publication")
     wait_for(lambda: "published" in notices(api, "member", number), timeout=60, message="published notice")

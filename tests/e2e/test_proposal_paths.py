@@ -1,6 +1,7 @@
 """The proposal's other paths end to end: objection and reassignment, re-handling after 不满意,
 B follow-up, merged near-duplicates, and bad unit commands over AMQP (key proposals: test_key_proposals.py) — every
 service its own process. Deadlines are in test_deadlines.py."""
+
 from __future__ import annotations
 
 import json
@@ -28,8 +29,11 @@ def reply(api, number, who="unit", category="A", text="已办理完毕。"):
 
 
 def rate(api, number, who="member", scores=RATE_OK):
-    wait_for(lambda: api(who, "POST", f"/api/proposals/{number}/ratings", scores).status_code == 201,
-             timeout=60, message=f"{who}'s rating")
+    wait_for(
+        lambda: api(who, "POST", f"/api/proposals/{number}/ratings", scores).status_code == 201,
+        timeout=60,
+        message=f"{who}'s rating",
+    )
 
 
 def finish(api, number):
@@ -67,8 +71,11 @@ def test_unsatisfied_proposer_sends_it_back_and_rates_the_second_reply(running):
     api.complete("staff", "review_reply", number, {"action": "accept"})
     rate(api, number, scores={"handling": "basically_satisfied", "result": "unsatisfied"})
 
-    second = wait_for(lambda: (lambda a: a if a["round"] == 2 else None)(api.assignment("unit", number)),
-                      timeout=60, message="the re-handling round")
+    second = wait_for(
+        lambda: (lambda a: a if a["round"] == 2 else None)(api.assignment("unit", number)),
+        timeout=60,
+        message="the re-handling round",
+    )
     assert second["status"] in ("signed", "assigned")
     reply(api, number, category="A", text="重新办理：已增设信号灯。")
     api.complete("staff", "review_reply", number, {"action": "accept"})
@@ -89,9 +96,14 @@ def test_b_reply_is_followed_up_with_a_second_reply(running):
     assert early.status_code == 200  # the reply is submitted: the unit may report as soon as it is solved
     api.complete("staff", "review_reply", number, {"action": "accept"})
     rate(api, number)
-    finish(api, number)   # published without waiting: the early follow-up waited for the diagram
-    wait_for(lambda: (api("public", "GET", f"/api/public/proposals/{number}").json() or {}).get("followup_status")
-             == "received", timeout=60, message="the follow-up in the published record")
+    finish(api, number)  # published without waiting: the early follow-up waited for the diagram
+    wait_for(
+        lambda: (
+            (api("public", "GET", f"/api/public/proposals/{number}").json() or {}).get("followup_status") == "received"
+        ),
+        timeout=60,
+        message="the follow-up in the published record",
+    )
 
 
 def test_near_duplicates_are_found_merged_and_each_answered(running):
@@ -106,30 +118,49 @@ def test_near_duplicates_are_found_merged_and_each_answered(running):
     api.complete("committee", "filing_decision", second, {"decision": "merged", "merge_into": first})
 
     # Merged (并案) counts as filed for the merged proposer: the rulebook's authorship points.
-    authorship = wait_for(lambda: [e for e in api("cosigner", "GET", "/api/performance/members/member.zhou/file",
-                                                  expect=200).json()["entries"]
-                                   if (e["event"] or {}).get("subject") == second],
-                          timeout=60, message="the merged proposer's points")
+    authorship = wait_for(
+        lambda: [
+            e
+            for e in api("cosigner", "GET", "/api/performance/members/member.zhou/file", expect=200).json()["entries"]
+            if (e["event"] or {}).get("subject") == second
+        ],
+        timeout=60,
+        message="the merged proposer's points",
+    )
     assert [(e["activity"], e["points"]) for e in authorship] == [("proposal_lead", 15)]
 
     api.complete("staff", "assign", first, {"mode": "single", "units": ["transport"]})
     reply(api, first, text="并案答复：已办理。")
     api.complete("staff", "review_reply", first, {"action": "accept"})
     # The merged proposer reads the shared answer and rates it through their own proposal.
-    answer = wait_for(lambda: (lambda r: r.json() if r.status_code == 200 and r.json().get("rounds") else None)(
-        api("cosigner", "GET", f"/api/proposals/{second}/reply")), timeout=60, message="the shared answer")
+    answer = wait_for(
+        lambda: (lambda r: r.json() if r.status_code == 200 and r.json().get("rounds") else None)(
+            api("cosigner", "GET", f"/api/proposals/{second}/reply")
+        ),
+        timeout=60,
+        message="the shared answer",
+    )
     assert "并案答复" in str(answer)
-    wait_for(lambda: any("并案办理" in n["text"] and "评价" in n["text"]
-                         for n in api("cosigner", "GET", "/api/notifications", expect=200).json()),
-             timeout=60, message="the merged proposer asked to rate")
+    wait_for(
+        lambda: any(
+            "并案办理" in n["text"] and "评价" in n["text"]
+            for n in api("cosigner", "GET", "/api/notifications", expect=200).json()
+        ),
+        timeout=60,
+        message="the merged proposer asked to rate",
+    )
     rate(api, second, who="cosigner")
     rate(api, first)
     rounds = api("staff", "GET", f"/api/proposals/{first}/ratings", expect=200).json()
     assert {r["rater"] for r in rounds["rounds"][0]["ratings"]} == {"member.li", "member.zhou"}
     finish(api, first)
-    merged = wait_for(lambda: (lambda i: i if i["status"] == "completed" else None)(
-        api("staff", "GET", f"/api/instances/{task['instance_id']}", expect=200).json()),
-        timeout=60, message="the merged proposal's answer")
+    merged = wait_for(
+        lambda: (lambda i: i if i["status"] == "completed" else None)(
+            api("staff", "GET", f"/api/instances/{task['instance_id']}", expect=200).json()
+        ),
+        timeout=60,
+        message="the merged proposal's answer",
+    )
     assert merged["data"]["merged_answer"]["main"] == first
 
 
@@ -145,10 +176,20 @@ def test_a_bad_command_from_a_unit_system_is_dead_lettered_and_changes_nothing(r
 
     transport, education = access.unit_grant(e2e_settings, "transport"), access.unit_grant(e2e_settings, "education")
     with broker_users(e2e_settings, [transport, education]) as uris:
-        publish(uris[transport.user], "ztc.unit-commands", "transport.object", {"assignment_id": mine["id"]},
-                user_id=transport.user)                                                   # no reason
-        publish(uris[education.user], "ztc.unit-commands", "education.sign", {"assignment_id": mine["id"]},
-                user_id=education.user)                                                   # not its own
+        publish(
+            uris[transport.user],
+            "ztc.unit-commands",
+            "transport.object",
+            {"assignment_id": mine["id"]},
+            user_id=transport.user,
+        )  # no reason
+        publish(
+            uris[education.user],
+            "ztc.unit-commands",
+            "education.sign",
+            {"assignment_id": mine["id"]},
+            user_id=education.user,
+        )  # not its own
         vhost, dead = e2e_settings.amqp_uri.rsplit("/", 1)[-1], []
 
         def ours(letter):
@@ -183,8 +224,14 @@ def test_ztc_demo_leaves_proposals_at_every_stage(running, e2e_settings):
     # What `make run` (--demo) writes for `ztc demo`; the tests issue their own tokens instead.
     write_private(e2e_settings.var_dir / "demo-tokens.json", json.dumps(running[1]))
     env = dict(os.environ, **settings_env(e2e_settings))
-    done = subprocess.run([sys.executable, "-m", "services.ztc.cli", "demo"], env=env, cwd=ROOT,
-                          capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        [sys.executable, "-m", "services.ztc.cli", "demo"],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     stories = [line for line in done.stdout.splitlines() if line[:4].isdigit()]
     assert len(stories) == 6
@@ -202,16 +249,25 @@ def test_a_refused_extension_shows_on_the_units_request_and_the_reply_is_still_a
     api.complete("staff", "assign", number, {"mode": "single", "units": ["transport"]})
     mine = api.assignment("unit", number)
     api("unit", "POST", f"/api/assignments/{mine['id']}/sign", expect=200)
-    api("unit", "POST", f"/api/assignments/{mine['id']}/extension", {"until": (date.today() + timedelta(days=60)).isoformat(), "reason": "等待预算批复"},
-        expect=200)
+    api(
+        "unit",
+        "POST",
+        f"/api/assignments/{mine['id']}/extension",
+        {"until": (date.today() + timedelta(days=60)).isoformat(), "reason": "等待预算批复"},
+        expect=200,
+    )
     api.complete("staff", "approve_extension", number, {"approved": False, "extension_comment": "理由不充分"})
 
     def refused():
         [request] = api("unit", "GET", f"/api/assignments/{mine['id']}", expect=200).json()["extension_requests"]
         return request if request["status"] == "refused" else None
+
     request = wait_for(refused, timeout=60, message="the refusal on the unit's request")
-    assert (request["decision"]["outcome"], request["decision"]["by"], request["decision"]["comment"]) == \
-        ("refused", "staff.wang", "理由不充分")
+    assert (request["decision"]["outcome"], request["decision"]["by"], request["decision"]["comment"]) == (
+        "refused",
+        "staff.wang",
+        "理由不充分",
+    )
     reply(api, number)
     api.complete("staff", "review_reply", number, {"action": "accept"})
     rate(api, number)
@@ -236,11 +292,13 @@ def test_an_invited_cosigner_finds_the_invitation_in_their_notifications(running
     def invitation():
         inbox = api("cosigner", "GET", "/api/notifications?unread=true", expect=200).json()
         return [n for n in inbox if n["subject"] == number]
+
     [note] = wait_for(invitation, timeout=60, message="the co-signing invitation in the inbox")
     assert note["recipient"] == "member.zhou" and number in note["title"] and note["read_at"] is None
     assert note["kind"] == "cosign_invited"
-    assert not [n for n in api("member", "GET", "/api/notifications", expect=200).json()
-                if n["id"] == note["id"]], "someone else's notification was shown"
+    assert not [n for n in api("member", "GET", "/api/notifications", expect=200).json() if n["id"] == note["id"]], (
+        "someone else's notification was shown"
+    )
     assert api("member", "POST", f"/api/notifications/{note['id']}/read").status_code == 404
     api("cosigner", "POST", f"/api/notifications/{note['id']}/read", expect=200)
     assert not invitation()
@@ -263,23 +321,34 @@ def test_units_hear_every_decision_about_their_work_and_an_overruled_objection_k
     def overruled():
         row = api("unit", "GET", f"/api/assignments/{mine['id']}", expect=200).json()
         return row if row["status"] == "signed" else None
+
     row = wait_for(overruled, timeout=60, message="the objection overruled on the same assignment")
     assert row["objection"]["decision"]["outcome"] == "kept"
     assert [a["id"] for a in api("unit", "GET", f"/api/assignments?number={number}", expect=200).json()] == [mine["id"]]
-    wait_for(lambda: "assignment.objection_overruled" in unit_notices(api, "unit", number), timeout=60,
-             message="the unit's notice of the overruled objection")
+    wait_for(
+        lambda: "assignment.objection_overruled" in unit_notices(api, "unit", number),
+        timeout=60,
+        message="the unit's notice of the overruled objection",
+    )
 
     # An extension asked in months over HTTP, as over AMQP.
-    asked = api("unit", "POST", f"/api/assignments/{mine['id']}/extension", {"months": 2, "reason": "等待预算批复"},
-                expect=200).json()
+    asked = api(
+        "unit", "POST", f"/api/assignments/{mine['id']}/extension", {"months": 2, "reason": "等待预算批复"}, expect=200
+    ).json()
     assert asked["months"] == 2 and asked["until"] is None
     assert api("unit", "POST", f"/api/assignments/{mine['id']}/extension", {"reason": "x"}).status_code == 400
     api.complete("staff", "approve_extension", number, {"approved": False, "extension_comment": "理由不充分"})
-    wait_for(lambda: "assignment.extension_refused" in unit_notices(api, "unit", number), timeout=60,
-             message="the unit's notice of the refused extension")
+    wait_for(
+        lambda: "assignment.extension_refused" in unit_notices(api, "unit", number),
+        timeout=60,
+        message="the unit's notice of the refused extension",
+    )
 
     reply(api, number, category="B")
     api.complete("staff", "review_reply", number, {"action": "accept"})
     expected = {"assignment.reply_accepted", "assignment.followup_expected"}
-    wait_for(lambda: expected <= unit_notices(api, "unit", number), timeout=60,
-             message="the unit's notices of the accepted reply")
+    wait_for(
+        lambda: expected <= unit_notices(api, "unit", number),
+        timeout=60,
+        message="the unit's notices of the accepted reply",
+    )

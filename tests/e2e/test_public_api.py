@@ -3,6 +3,7 @@ it serves only what is published (a draft, a proposal filed but not published, a
 proposer declined, an opinion item not adopted or not marked publishable are all absent), names a proposer only with
 consent, and a resident raises a case that reaches the member serving its contact point, follows
 it by its reference to its return visit, and is refused with 429 beyond the spam limit."""
+
 from __future__ import annotations
 
 import pytest
@@ -18,9 +19,13 @@ from .test_proposal_lifecycle import DRAFT, Api, answered_and_graded, file_it
 # other module's cases use up the allowance (and this module's cases disturb no other count).
 pytestmark = pytest.mark.system("public")
 
-ISSUE = {"venue": "cp_jiefang", "title": "小区门口路灯不亮",
-         "description": "解放街道建设路路段路灯损坏两个月，夜间出行不便。",
-         "resident_name": "王秀英", "resident_phone": "13800001111"}
+ISSUE = {
+    "venue": "cp_jiefang",
+    "title": "小区门口路灯不亮",
+    "description": "解放街道建设路路段路灯损坏两个月，夜间出行不便。",
+    "resident_name": "王秀英",
+    "resident_phone": "13800001111",
+}
 
 
 def anonymous(base, method, path, body=None):
@@ -41,13 +46,14 @@ def test_the_public_api_serves_only_what_is_published_and_names_only_with_consen
     api = Api(*running)
     named = submitted(api, title="关于增设学校周边过街天桥的建议", publish_name=True)
     unnamed = submitted(api, title="关于延长公交末班车时间的建议")
-    declined = submitted(api, title="关于社区食堂补贴的建议", publish_consent=False,
-                         no_publish_reason="涉及单位内部情况")
+    declined = submitted(
+        api, title="关于社区食堂补贴的建议", publish_consent=False, no_publish_reason="涉及单位内部情况"
+    )
     for number in (named, unnamed, declined):
         answered(api, number)
     filed_only = submitted(api, title="关于口袋公园建设的建议")
     file_it(api, filed_only)
-    draft = submitted(api, title="关于老旧小区停车的建议", cosigners=["member.zhou"])   # waits for its co-signer
+    draft = submitted(api, title="关于老旧小区停车的建议", cosigners=["member.zhou"])  # waits for its co-signer
     for number in (named, unnamed):
         wait_for(lambda n=number: api.status(n) == "published", timeout=90, message=f"{number} published")
     wait_for(lambda: api.status(filed_only) == "filed", timeout=60, message="the filing")
@@ -83,20 +89,32 @@ def test_only_adopted_opinion_items_marked_publishable_are_public(running):
     base, _ = running
     api = Api(*running)
     adopted = api("member", "POST", "/api/opinions", ITEM, expect=201).json()["number"]
-    rejected = api("member", "POST", "/api/opinions", {**ITEM, "title": "关于夜市噪声扰民的情况"},
-                   expect=201).json()["number"]
+    rejected = api("member", "POST", "/api/opinions", {**ITEM, "title": "关于夜市噪声扰民的情况"}, expect=201).json()[
+        "number"
+    ]
     kept = api("member", "POST", "/api/opinions", {**ITEM, "title": "关于河道清淤的情况"}, expect=201).json()["number"]
     for number in (adopted, rejected, kept):
         opinion_step(api, "staff", number, "editing", {**PASSED, "decision": "report"})
         opinion_until(api, number, "reviewed")
         opinion_step(api, "leader", number, "sign-off", {"approved": True, "channels": ["city_government"]})
         opinion_until(api, number, "sent")
-    api("staff", "POST", f"/api/opinions/{adopted}/adoptions",
-        {"channel": "city_government", "adopted": True, "publishable": True}, expect=200)
-    api("staff", "POST", f"/api/opinions/{rejected}/adoptions",
-        {"channel": "city_government", "adopted": False, "publishable": True}, expect=200)
-    api("staff", "POST", f"/api/opinions/{kept}/adoptions", {"channel": "city_government", "adopted": True},
-        expect=200)   # adopted, not marked publishable
+    api(
+        "staff",
+        "POST",
+        f"/api/opinions/{adopted}/adoptions",
+        {"channel": "city_government", "adopted": True, "publishable": True},
+        expect=200,
+    )
+    api(
+        "staff",
+        "POST",
+        f"/api/opinions/{rejected}/adoptions",
+        {"channel": "city_government", "adopted": False, "publishable": True},
+        expect=200,
+    )
+    api(
+        "staff", "POST", f"/api/opinions/{kept}/adoptions", {"channel": "city_government", "adopted": True}, expect=200
+    )  # adopted, not marked publishable
     year = int(adopted.split("-")[1])
     public = anonymous(base, "GET", f"/api/public/opinions/{year}/adopted")
     assert public.status_code == 200, public.text
@@ -117,21 +135,40 @@ def test_a_resident_raises_a_case_and_follows_it_to_its_return_visit(running):
 
     assert api("staff", "GET", f"/api/consultations/{number}", expect=200).json()["registered_by"] == "public"
     # member.li serves the contact point (deploy/seed/venues.yaml): the case reaches them at once.
-    wait_for(lambda: [n for n in api("member", "GET", "/api/notifications", expect=200).json()
-                      if n["subject"] == number and n["kind"] == "consultation.raised_at_venue"],
-             timeout=60, message="the venue's member told")
+    wait_for(
+        lambda: [
+            n
+            for n in api("member", "GET", "/api/notifications", expect=200).json()
+            if n["subject"] == number and n["kind"] == "consultation.raised_at_venue"
+        ],
+        timeout=60,
+        message="the venue's member told",
+    )
     assert api("member", "GET", f"/api/consultations/{number}", expect=200).json()["venue_members"] == ["member.li"]
     case_step(api, "staff", number, "dispatch", {"dispatch_action": "dispatch", "member": "member.li"})
     case_step(api, "member", number, "take", {"accepted": True})
     case_step(api, "member", number, "decision", {"outcome": "answered", "answer": "已联系物业，本周内修复"})
-    wait_for(lambda: anonymous(base, "GET", f"/api/public/consultations/{reference}").json()["status"] == "answered",
-             timeout=60, message="the answer")
-    case_step(api, "member", number, "return-visit", {"reached": True, "satisfaction": "satisfied",
-                                                      "visit_comment": "居民表示满意"})
-    wait_for(lambda: anonymous(base, "GET", f"/api/public/consultations/{reference}").json()["status"] == "closed",
-             timeout=60, message="the case closed")
+    wait_for(
+        lambda: anonymous(base, "GET", f"/api/public/consultations/{reference}").json()["status"] == "answered",
+        timeout=60,
+        message="the answer",
+    )
+    case_step(
+        api,
+        "member",
+        number,
+        "return-visit",
+        {"reached": True, "satisfaction": "satisfied", "visit_comment": "居民表示满意"},
+    )
+    wait_for(
+        lambda: anonymous(base, "GET", f"/api/public/consultations/{reference}").json()["status"] == "closed",
+        timeout=60,
+        message="the case closed",
+    )
     seen = anonymous(base, "GET", f"/api/public/consultations/{reference}").json()
-    assert seen["return_visit_done"] and seen["satisfaction"] == "satisfied" and seen["answer"] == "已联系物业，本周内修复"
+    assert (
+        seen["return_visit_done"] and seen["satisfaction"] == "satisfied" and seen["answer"] == "已联系物业，本周内修复"
+    )
     assert anonymous(base, "GET", f"/api/public/consultations/{number}").status_code == 404, "numbers are guessable"
     assert anonymous(base, "POST", "/api/public/consultations", {**ISSUE, "title": ""}).status_code == 400
     assert anonymous(base, "POST", "/api/public/consultations", {**ISSUE, "venue": "nowhere"}).status_code == 400
@@ -145,16 +182,30 @@ def test_a_case_turned_into_a_proposal_waits_for_its_answer_then_gets_its_return
     reference, number = raised.json()["reference"], raised.json()["number"]
     case_step(api, "staff", number, "dispatch", {"dispatch_action": "dispatch", "member": "member.li"})
     case_step(api, "member", number, "take", {"accepted": True})
-    case_step(api, "member", number, "decision", {"outcome": "proposal", "analysis": "辖区老年人口占比高，就餐难。",
-                                                  "suggestion": "由民政部门统筹建设社区老年食堂。"})
+    case_step(
+        api,
+        "member",
+        number,
+        "decision",
+        {
+            "outcome": "proposal",
+            "analysis": "辖区老年人口占比高，就餐难。",
+            "suggestion": "由民政部门统筹建设社区老年食堂。",
+        },
+    )
 
     def public_view():
         return anonymous(base, "GET", f"/api/public/consultations/{reference}").json()
+
     wait_for(lambda: public_view()["status"] == "converted", timeout=60, message="the conversion")
     proposal = public_view()["converted_number"]
     assert public_view()["converted_kind"] == "proposal" and not public_view()["return_visit_done"]
     answered(api, proposal)
-    wait_for(lambda: public_view()["status"] == "return_visit", timeout=90, message="the proposal's outcome reaching the case")
+    wait_for(
+        lambda: public_view()["status"] == "return_visit",
+        timeout=90,
+        message="the proposal's outcome reaching the case",
+    )
     case_step(api, "member", number, "return-visit", {"reached": True, "satisfaction": "basically_satisfied"})
     wait_for(lambda: public_view()["status"] == "closed", timeout=60, message="the case closed")
     assert public_view()["return_visit_done"] and public_view()["satisfaction"] == "basically_satisfied"
@@ -165,8 +216,10 @@ def test_a_case_turned_into_a_proposal_waits_for_its_answer_then_gets_its_return
 def test_the_spam_limit_refuses_a_client_address_with_429_and_a_message(running, e2e_settings):
     base, _ = running
     limit = e2e_settings.public_cases_per_address
-    answers = [anonymous(base, "POST", "/api/public/consultations", {**ISSUE, "title": f"噪声扰民 {i}"})
-               for i in range(limit + 1)]
+    answers = [
+        anonymous(base, "POST", "/api/public/consultations", {**ISSUE, "title": f"噪声扰民 {i}"})
+        for i in range(limit + 1)
+    ]
     codes = [a.status_code for a in answers]
     # Earlier tests of this module raised cases from the same address: they count too.
     assert set(codes) == {201, 429} and codes.index(429) == codes.count(201) <= limit, codes

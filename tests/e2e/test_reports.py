@@ -1,6 +1,7 @@
 """The documents the committee publishes, generated from what the running system recorded: the
 year-end public notice (names masked, only published proposals listed) and the bulletin to all
 members (every proposal, the units' assessment)."""
+
 from __future__ import annotations
 
 import pytest
@@ -22,8 +23,12 @@ def _publish_one(api) -> str:
 def _not_filed_one(api) -> str:
     number = submit(api)
     api.complete("staff", "pre_review", number, {"eligible": True, "content_ok": False, "format_ok": True})
-    api.complete("committee", "filing_decision", number,
-                 {"decision": "not_filed", "reason_code": "no_concrete_suggestion", "convert_to": "opinion"})
+    api.complete(
+        "committee",
+        "filing_decision",
+        number,
+        {"decision": "not_filed", "reason_code": "no_concrete_suggestion", "convert_to": "opinion"},
+    )
     wait_for(lambda: api.status(number) == "not_filed", timeout=60, message="the filing record")
     return number
 
@@ -65,22 +70,40 @@ def test_adopted_opinion_items_are_listed_with_instructions_and_submitters_maske
 
     api = Api(*running)
     adopted = api("member", "POST", "/api/opinions", ITEM, expect=201).json()["number"]
-    by_informant = api("informant", "POST", "/api/opinions", {**ITEM, "title": "关于夜市噪声扰民的情况"},
-                       expect=201).json()["number"]
+    by_informant = api(
+        "informant", "POST", "/api/opinions", {**ITEM, "title": "关于夜市噪声扰民的情况"}, expect=201
+    ).json()["number"]
     for number in (adopted, by_informant):
         step(api, "staff", number, "editing", {**PASSED, "decision": "report"})
         until_status(api, number, "reviewed")
         step(api, "leader", number, "sign-off", {"approved": True, "channels": ["city_government"]})
         until_status(api, number, "sent")
-    api("staff", "POST", f"/api/opinions/{adopted}/adoptions", {"channel": "city_government", "adopted": True,
-                                                                  "publishable": True},
-        expect=200)
-    api("leader", "POST", f"/api/opinions/{adopted}/instructions",
-        {"channel": "city_government", "level": "city", "leader": "某副市长", "text": "请住建局牵头研究，电话 13812345678"},
-        expect=201)
-    api("staff", "POST", f"/api/opinions/{by_informant}/adoptions", {"channel": "city_government", "adopted": True,
-                                                                  "publishable": True},
-        expect=200)
+    api(
+        "staff",
+        "POST",
+        f"/api/opinions/{adopted}/adoptions",
+        {"channel": "city_government", "adopted": True, "publishable": True},
+        expect=200,
+    )
+    api(
+        "leader",
+        "POST",
+        f"/api/opinions/{adopted}/instructions",
+        {
+            "channel": "city_government",
+            "level": "city",
+            "leader": "某副市长",
+            "text": "请住建局牵头研究，电话 13812345678",
+        },
+        expect=201,
+    )
+    api(
+        "staff",
+        "POST",
+        f"/api/opinions/{by_informant}/adoptions",
+        {"channel": "city_government", "adopted": True, "publishable": True},
+        expect=200,
+    )
     year = int(adopted.split("-")[1])
 
     public = api("staff", "GET", f"/api/reports/opinions/{year}/adopted?format=json", expect=200).json()
@@ -90,8 +113,9 @@ def test_adopted_opinion_items_are_listed_with_instructions_and_submitters_maske
     assert first["submitter"] == "m***" and first["adopted_by"][0]["issue"].startswith("市政府-")
     assert first["instructions"][0]["level"] == "city" and "13812345678" not in first["instructions"][0]["text"]
 
-    members = api("committee", "GET", f"/api/reports/opinions/{year}/adopted?format=json&audience=members",
-                  expect=200).json()
+    members = api(
+        "committee", "GET", f"/api/reports/opinions/{year}/adopted?format=json&audience=members", expect=200
+    ).json()
     assert [i["submitter"] for i in members["items"]] == ["member.li", "i***"], "informants stay masked"
     page = api("leader", "GET", f"/api/reports/opinions/{year}/adopted", expect=200)
     assert page.headers["Content-Type"].startswith("text/html") and "某副市长" in page.text

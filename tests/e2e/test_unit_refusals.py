@@ -1,6 +1,7 @@
 """A department's system hears its refused commands on its own queue, every service its own process:
 each refusal comes back as ``<unit>.command.refused`` with the command's correlation id, the kind of
 refusal and why; the operators keep the dead-letter copy; nothing changed."""
+
 from __future__ import annotations
 
 import socket
@@ -20,9 +21,15 @@ def publish_with_id(uri, user, routing_key, body, correlation_id):
     from kombu import Exchange
 
     with Connection(uri, transport_options={"confirm_publish": True}) as conn:
-        conn.Producer().publish(body, exchange=Exchange(contracts.UNIT_COMMANDS_EXCHANGE, "topic", passive=True),
-                                routing_key=routing_key, user_id=user, correlation_id=correlation_id,
-                                serializer="json", delivery_mode=2)
+        conn.Producer().publish(
+            body,
+            exchange=Exchange(contracts.UNIT_COMMANDS_EXCHANGE, "topic", passive=True),
+            routing_key=routing_key,
+            user_id=user,
+            correlation_id=correlation_id,
+            serializer="json",
+            delivery_mode=2,
+        )
 
 
 def refusals_heard(uri, unit, correlation_ids, timeout=60.0) -> dict:
@@ -53,9 +60,12 @@ def test_a_refused_unit_command_comes_back_on_the_units_own_queue_with_its_reaso
     mine = assigned_to_transport(api, number)
     run = uuid.uuid4().hex[:8]
     sent = {  # correlation id: (routing key, body, the refusal's kind)
-        f"{run}-draft": ("transport.draft_reply", {"assignment_id": mine["id"], "category": "A", "text": "已办"},
-                         "conflict"),                     # not signed for yet
-        f"{run}-object": ("transport.object", {"assignment_id": mine["id"]}, "invalid_input"),   # no reason
+        f"{run}-draft": (
+            "transport.draft_reply",
+            {"assignment_id": mine["id"], "category": "A", "text": "已办"},
+            "conflict",
+        ),  # not signed for yet
+        f"{run}-object": ("transport.object", {"assignment_id": mine["id"]}, "invalid_input"),  # no reason
         f"{run}-missing": ("transport.sign", {"assignment_id": 987654}, "not_found"),
     }
     transport = access.unit_grant(e2e_settings, "transport")
@@ -78,6 +88,7 @@ def test_a_refused_unit_command_comes_back_on_the_units_own_queue_with_its_reaso
     def letters():
         found = api("operator", "GET", "/api/ops/dead-letters?routing_key=transport.draft_reply", expect=200).json()
         return [letter for letter in found if letter["reason"].startswith("conflict")]
+
     wait_for(letters, timeout=30, message="the refused command among the dead letters")
     assert api("unit", "GET", f"/api/assignments/{mine['id']}", expect=200).json()["status"] == "assigned"
 
@@ -89,9 +100,12 @@ def test_a_command_that_is_not_refused_sends_no_refusal(running, e2e_settings):
     correlation_id = f"{uuid.uuid4().hex[:8]}-sign"
     transport = access.unit_grant(e2e_settings, "transport")
     with broker_users(e2e_settings, [transport]) as uris:
-        publish_with_id(uris[transport.user], transport.user, "transport.sign", {"assignment_id": mine["id"]},
-                        correlation_id)
-        wait_for(lambda: api("unit", "GET", f"/api/assignments/{mine['id']}", expect=200).json()["status"] == "signed",
-                 timeout=60, message="the signing")
+        publish_with_id(
+            uris[transport.user], transport.user, "transport.sign", {"assignment_id": mine["id"]}, correlation_id
+        )
+        wait_for(
+            lambda: api("unit", "GET", f"/api/assignments/{mine['id']}", expect=200).json()["status"] == "signed",
+            timeout=60,
+            message="the signing",
+        )
         assert refusals_heard(uris[transport.user], "transport", {correlation_id}, timeout=3) == {}
-

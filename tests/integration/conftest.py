@@ -1,4 +1,5 @@
 """Integration fixtures: the engine on a real database, and the services on the real broker."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -52,8 +53,7 @@ def migrated_sqlite_copies(tmp_path_factory):
         url = make_url(cfg.get_main_option("sqlalchemy.url"))
         service = cfg.attributes.get("service")
         path = url.database if url.get_backend_name() == "sqlite" else None
-        if revision != "head" or args or kwargs or not service or not path or path == ":memory:" \
-                or Path(path).exists():
+        if revision != "head" or args or kwargs or not service or not path or path == ":memory:" or Path(path).exists():
             return real_upgrade(cfg, revision, *args, **kwargs)
         template = made / f"{service}.db"
         if not template.exists():
@@ -93,7 +93,7 @@ class System:
         for name in services:
             self.start_service(name)
         self._rpc = ClusterRpcProxy(settings.nameko_config())
-        self.rpc = SigningRpc(self._rpc.start(), settings)   # acts as the gateway: principals signed
+        self.rpc = SigningRpc(self._rpc.start(), settings)  # acts as the gateway: principals signed
 
     def start_service(self, name):
         runner = ServiceRunner(self.settings.nameko_config())

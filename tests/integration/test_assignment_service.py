@@ -1,4 +1,5 @@
 """The assignment service on the real broker: jobs in, unit events out, unit commands over AMQP."""
+
 from __future__ import annotations
 
 import json
@@ -22,8 +23,7 @@ from shared.config import ROOT
 from shared.db import dispose_all, migrate, session_factory, transaction
 from shared.errors import Forbidden
 from shared.messaging import access, topology
-from tests.support import (broker_users, get_messages, publish, ready_count, sealed_job, signing_rpc,
-                           wait_for)
+from tests.support import broker_users, get_messages, publish, ready_count, sealed_job, signing_rpc, wait_for
 
 STAFF = {"user": "staff.wang", "roles": ["staff"], "unit": None}
 TRANSPORT = {"user": "handler.zhao", "roles": ["unit"], "unit": "transport"}
@@ -59,9 +59,24 @@ def vhost_of(settings) -> str:
 
 def send_job(settings, operation: str, params: dict) -> str:
     job_id = uuid.uuid4().hex
-    publish(settings.amqp_uri, shared_contracts.JOBS_EXCHANGE, operation, sealed_job({
-        "job_id": job_id, "instance_id": "instance-1", "task_id": "task-1", "operation": operation,
-        "params": params, "attempt": 1, "business_key": params.get("number"), "principal": STAFF}, settings))
+    publish(
+        settings.amqp_uri,
+        shared_contracts.JOBS_EXCHANGE,
+        operation,
+        sealed_job(
+            {
+                "job_id": job_id,
+                "instance_id": "instance-1",
+                "task_id": "task-1",
+                "operation": operation,
+                "params": params,
+                "attempt": 1,
+                "business_key": params.get("number"),
+                "principal": STAFF,
+            },
+            settings,
+        ),
+    )
     return job_id
 
 
@@ -79,6 +94,7 @@ def taken(settings, queue: str, count: int = 1) -> list[dict]:
     def enough():
         got.extend(get_messages(vhost_of(settings), queue))
         return len(got) >= count
+
     wait_for(enough, message=f"{count} message(s) on {queue}")
     return got
 
@@ -95,8 +111,11 @@ def outbox_is_empty(settings) -> bool:
 
 def assign_several(settings, number="2026-0001") -> dict:
     """Assign a proposal to transport and education; returns {unit: assignment_id} from their queues."""
-    send_job(settings, "assignment.assign", {"proposal_id": 1, "number": number, "mode": "several",
-                                             "units": ["transport", "education"]})
+    send_job(
+        settings,
+        "assignment.assign",
+        {"proposal_id": 1, "number": number, "mode": "several", "units": ["transport", "education"]},
+    )
     ids = {}
     for unit in ("transport", "education"):
         [event] = taken(settings, contracts.unit_queue(unit))
@@ -133,24 +152,26 @@ def refused_command(settings, reason_start: str) -> dict:
     return headers
 
 
-def test_a_command_without_a_user_id_or_from_a_user_that_is_no_unit_is_refused_and_changes_nothing(
-        assignment_service):
+def test_a_command_without_a_user_id_or_from_a_user_that_is_no_unit_is_refused_and_changes_nothing(assignment_service):
     settings = assignment_service
     ids = assign_several(settings)
     uri, _ = UNIT_USERS[settings.amqp_uri]["transport"]
-    publish(uri, contracts.UNIT_COMMANDS_EXCHANGE, "transport.sign", {"assignment_id": ids["transport"]},
-            user_id=None)
+    publish(uri, contracts.UNIT_COMMANDS_EXCHANGE, "transport.sign", {"assignment_id": ids["transport"]}, user_id=None)
     assert "without a user_id" in refused_command(settings, "forbidden: ")[shared_contracts.REASON_HEADER]
     # The services' own (here shared) user is no unit: it cannot act for one either.
-    publish(settings.amqp_uri, contracts.UNIT_COMMANDS_EXCHANGE, "transport.sign",
-            {"assignment_id": ids["transport"]}, user_id="guest")
+    publish(
+        settings.amqp_uri,
+        contracts.UNIT_COMMANDS_EXCHANGE,
+        "transport.sign",
+        {"assignment_id": ids["transport"]},
+        user_id="guest",
+    )
     assert "broker user 'guest'" in refused_command(settings, "forbidden: ")[shared_contracts.REASON_HEADER]
     assert assignment(settings, ids["transport"]).status == "assigned"
     assert ready_count(settings.amqp_uri, shared_contracts.ENGINE_MESSAGES_QUEUE) == 0
 
 
-def test_a_command_whose_user_id_is_another_units_is_refused_by_the_broker_and_by_the_service(
-        assignment_service):
+def test_a_command_whose_user_id_is_another_units_is_refused_by_the_broker_and_by_the_service(assignment_service):
     settings = assignment_service
     ids = assign_several(settings)
     # The broker: education's user may publish only education.<command>, and only as itself.
@@ -158,19 +179,31 @@ def test_a_command_whose_user_id_is_another_units_is_refused_by_the_broker_and_b
         unit_command(settings, "transport.sign", {"assignment_id": ids["transport"]}, as_unit="education")
     uri, user = UNIT_USERS[settings.amqp_uri]["education"]
     with pytest.raises(PreconditionFailed):
-        publish(uri, contracts.UNIT_COMMANDS_EXCHANGE, "education.sign", {"assignment_id": ids["education"]},
-                user_id=UNIT_USERS[settings.amqp_uri]["transport"][1])
+        publish(
+            uri,
+            contracts.UNIT_COMMANDS_EXCHANGE,
+            "education.sign",
+            {"assignment_id": ids["education"]},
+            user_id=UNIT_USERS[settings.amqp_uri]["transport"][1],
+        )
     # The service, should a broker let it through (a user given too wide a topic permission):
     # the key names transport, the user is education's.
     wide = access.unit_grant(settings, "education")
     wide.user = wide.user + "-wide"
     wide.topic_write[contracts.UNIT_COMMANDS_EXCHANGE] = {".*"}
     with broker_users(settings, [wide]) as uris:
-        publish(uris[wide.user], contracts.UNIT_COMMANDS_EXCHANGE, "transport.sign",
-                {"assignment_id": ids["transport"]}, user_id=wide.user)
+        publish(
+            uris[wide.user],
+            contracts.UNIT_COMMANDS_EXCHANGE,
+            "transport.sign",
+            {"assignment_id": ids["transport"]},
+            user_id=wide.user,
+        )
         headers = refused_command(settings, "forbidden: ")
-    assert "names no unit" in headers[shared_contracts.REASON_HEADER] or \
-        "acts for itself only" in headers[shared_contracts.REASON_HEADER]
+    assert (
+        "names no unit" in headers[shared_contracts.REASON_HEADER]
+        or "acts for itself only" in headers[shared_contracts.REASON_HEADER]
+    )
     assert assignment(settings, ids["transport"]).status == "assigned"
     assert ready_count(settings.amqp_uri, shared_contracts.ENGINE_MESSAGES_QUEUE) == 0
 
@@ -234,12 +267,12 @@ def test_two_units_submitting_at_the_same_moment_tell_the_engine_exactly_once(as
             handler = {"user": f"handler.{unit}", "roles": ["unit"], "unit": unit}
             rpc.assignment.sign(ids[unit], principal=handler)
             promised = [{"what": "完成改造", "due": "2099-06-30"}] if category == "B" else None
-            rpc.assignment.draft_reply(ids[unit], category, f"{unit} answers", principal=handler,
-                                       milestones=promised)
+            rpc.assignment.draft_reply(ids[unit], category, f"{unit} answers", principal=handler, milestones=promised)
     for unit in ("transport", "education"):
         unit_command(settings, f"{unit}.submit_reply", {"assignment_id": ids[unit]})
-    wait_for(lambda: {assignment(settings, i).status for i in ids.values()} == {"replied"},
-             message="both replies submitted")
+    wait_for(
+        lambda: {assignment(settings, i).status for i in ids.values()} == {"replied"}, message="both replies submitted"
+    )
     [message] = taken(settings, shared_contracts.ENGINE_MESSAGES_QUEUE)
     body = json.loads(message["payload"])
     assert body["name"] == "reply_submitted" and body["payload"]["category"] == "B"
@@ -260,34 +293,54 @@ def test_a_second_submitter_waits_for_the_first_on_postgresql(database_url_templ
     with transaction(sessions) as s:
         ensure_units(s, {"transport": "Transport", "education": "Education"})
         s.flush()
-        result = operations.assign(s, {"proposal_id": 1, "number": "2026-0009", "mode": "several",
-                                       "units": ["transport", "education"]}, STAFF)
+        result = operations.assign(
+            s, {"proposal_id": 1, "number": "2026-0009", "mode": "several", "units": ["transport", "education"]}, STAFF
+        )
         ids = {a["unit"]: a["id"] for a in result["assignments"]}
         for unit in ids:
             handler = {"user": f"handler.{unit}", "roles": ["unit"], "unit": unit}
             commands.run(s, rules, "sign", {"assignment_id": ids[unit]}, handler)
-            commands.run(s, rules, "draft_reply", {"assignment_id": ids[unit], "category": "A",
-                                                   "text": "Done"}, handler)
+            commands.run(
+                s, rules, "draft_reply", {"assignment_id": ids[unit], "category": "A", "text": "Done"}, handler
+            )
     first, second = sessions(), sessions()
     try:
-        commands.run(first, rules, "submit_reply", {"assignment_id": ids["transport"]},
-                     {"user": "t", "roles": ["unit"], "unit": "transport"})
+        commands.run(
+            first,
+            rules,
+            "submit_reply",
+            {"assignment_id": ids["transport"]},
+            {"user": "t", "roles": ["unit"], "unit": "transport"},
+        )
         second.execute(text("SET LOCAL lock_timeout = '300ms'"))
         with pytest.raises(OperationalError, match="lock timeout"):
-            commands.run(second, rules, "submit_reply", {"assignment_id": ids["education"]},
-                         {"user": "e", "roles": ["unit"], "unit": "education"})
+            commands.run(
+                second,
+                rules,
+                "submit_reply",
+                {"assignment_id": ids["education"]},
+                {"user": "e", "roles": ["unit"], "unit": "education"},
+            )
         second.rollback()
         first.commit()
-        done = commands.run(second, rules, "submit_reply", {"assignment_id": ids["education"]},
-                            {"user": "e", "roles": ["unit"], "unit": "education"})
+        done = commands.run(
+            second,
+            rules,
+            "submit_reply",
+            {"assignment_id": ids["education"]},
+            {"user": "e", "roles": ["unit"], "unit": "education"},
+        )
         second.commit()
     finally:
         first.close()
         second.close()
     assert done["all_units_replied"] is True
     with transaction(sessions) as s:
-        sent = [row.payload["name"] for row in s.scalars(select(Outbox))
-                if row.exchange == shared_contracts.MESSAGES_EXCHANGE]
+        sent = [
+            row.payload["name"]
+            for row in s.scalars(select(Outbox))
+            if row.exchange == shared_contracts.MESSAGES_EXCHANGE
+        ]
     assert sent == ["reply_submitted"]
     dispose_all()
 
@@ -296,32 +349,52 @@ def run_example_client(settings, *args, unit="transport", timeout=30) -> subproc
     """The example client on ``unit``'s own broker credentials, as a department runs it."""
     client = ROOT / "examples" / "unit_client.py"
     uri, _ = UNIT_USERS[settings.amqp_uri][unit]
-    return subprocess.run([sys.executable, str(client), "--amqp", uri, *args],
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, str(client), "--amqp", uri, *args], capture_output=True, text=True, timeout=timeout
+    )
 
 
 def test_the_example_client_listens_signs_and_replies_for_its_unit(assignment_service):
     settings = assignment_service
-    send_job(settings, "assignment.assign", {"proposal_id": 5, "number": "2026-0005", "mode": "single",
-                                             "units": ["transport"]})
-    heard = run_example_client(settings, "--unit", "transport", "listen", "--auto-sign", "--count", "1",
-                               "--timeout", "20")
+    send_job(
+        settings,
+        "assignment.assign",
+        {"proposal_id": 5, "number": "2026-0005", "mode": "single", "units": ["transport"]},
+    )
+    heard = run_example_client(
+        settings, "--unit", "transport", "listen", "--auto-sign", "--count", "1", "--timeout", "20"
+    )
     assert heard.returncode == 0, heard.stderr
     event = json.loads(heard.stdout.splitlines()[0])
     assert event["routing_key"] == "transport.assignment.created"
     assignment_id = event["event"]["assignment"]["id"]
     wait_for(lambda: assignment(settings, assignment_id).status == "signed", message="signed by the client")
-    drafted = run_example_client(settings, "--unit", "transport", "draft-reply", str(assignment_id),
-                                 "--category", "B", "--text", "已列入2027年改造计划",
-                                 "--milestone", "完成设计招标@2099-03-31")
+    drafted = run_example_client(
+        settings,
+        "--unit",
+        "transport",
+        "draft-reply",
+        str(assignment_id),
+        "--category",
+        "B",
+        "--text",
+        "已列入2027年改造计划",
+        "--milestone",
+        "完成设计招标@2099-03-31",
+    )
     assert drafted.returncode == 0, drafted.stderr
     submitted = run_example_client(settings, "--unit", "transport", "submit-reply", str(assignment_id))
     assert submitted.returncode == 0, submitted.stderr
     wait_for(lambda: assignment(settings, assignment_id).status == "replied", message="replied by the client")
     [message] = taken(settings, shared_contracts.ENGINE_MESSAGES_QUEUE)
     assert json.loads(message["payload"])["payload"]["replies"] == [
-        {"unit": "transport", "category": "B", "text": "已列入2027年改造计划",
-         "milestones": [{"milestone": 1, "what": "完成设计招标", "due": "2099-03-31"}]}]
+        {
+            "unit": "transport",
+            "category": "B",
+            "text": "已列入2027年改造计划",
+            "milestones": [{"milestone": 1, "what": "完成设计招标", "due": "2099-03-31"}],
+        }
+    ]
 
 
 def test_the_example_client_cannot_act_for_another_unit_or_read_its_queue(assignment_service):
@@ -335,6 +408,10 @@ def test_the_example_client_cannot_act_for_another_unit_or_read_its_queue(assign
 
 
 def test_the_example_client_explains_itself():
-    shown = subprocess.run([sys.executable, str(ROOT / "examples" / "unit_client.py"), "--help"],
-                           capture_output=True, text=True, timeout=30)
+    shown = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "unit_client.py"), "--help"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert shown.returncode == 0 and "listen" in shown.stdout and "submit-reply" in shown.stdout

@@ -5,6 +5,7 @@ without error proves the two agree.
 
 The services' declarations are made in a fresh process with ``ZTC_QUEUE_TYPE`` set, so the
 ``@listen`` queues are built at import exactly as in a service process."""
+
 from __future__ import annotations
 
 import json
@@ -49,9 +50,14 @@ def _env(settings, queue_type):
 
 
 def _declare_as_the_services(settings, queue_type):
-    return subprocess.run([sys.executable, "-W", "ignore", "-c", DECLARE_EVERYTHING, settings.amqp_uri],
-                          cwd=config.ROOT, env=_env(settings, queue_type), capture_output=True, text=True,
-                          timeout=120)
+    return subprocess.run(
+        [sys.executable, "-W", "ignore", "-c", DECLARE_EVERYTHING, settings.amqp_uri],
+        cwd=config.ROOT,
+        env=_env(settings, queue_type),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def _broker_queues(vhost):
@@ -76,8 +82,11 @@ def test_committed_quorum_definitions_load_and_match_the_services(tmp_path, vhos
     assert set(_broker_queues(vhost)) == set(queues)
 
     # The broker applies the at-least-once dead-lettering policy to the quorum queues.
-    support.wait_for(lambda: _broker_queues(vhost)[contracts.job_queue("intake")].get("policy")
-                     == "ztc-dead-letters-at-least-once", timeout=30, message="the policy applied")
+    support.wait_for(
+        lambda: _broker_queues(vhost)[contracts.job_queue("intake")].get("policy") == "ztc-dead-letters-at-least-once",
+        timeout=30,
+        message="the policy applied",
+    )
 
 
 def test_a_process_with_the_other_queue_type_is_refused(tmp_path, vhost):
@@ -101,9 +110,14 @@ def test_classic_definitions_match_the_default_services(tmp_path, vhost):
 
 def test_load_command_imports_into_the_vhost_of_the_amqp_uri(tmp_path, vhost):
     settings = _settings(tmp_path, vhost, ZTC_QUEUE_TYPE="quorum")
-    done = subprocess.run([sys.executable, "-W", "ignore", "-m", "shared.messaging.definitions", "load"],
-                          cwd=config.ROOT, env=_env(settings, "quorum"), capture_output=True, text=True,
-                          timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-W", "ignore", "-m", "shared.messaging.definitions", "load"],
+        cwd=config.ROOT,
+        env=_env(settings, "quorum"),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     assert _broker_queues(vhost)[contracts.OPINION_SUBMISSIONS_QUEUE]["type"] == "quorum"
 
@@ -114,18 +128,35 @@ def test_a_service_consumes_and_dead_letters_on_quorum_queues(tmp_path, vhost):
     settings = _settings(tmp_path, vhost, ZTC_QUEUE_TYPE="quorum")
     definitions.load_definitions(settings, json.loads(definitions.DEFINITIONS_FILE.read_text(encoding="utf-8")))
     migrate("intake", settings.database_url("intake"))
-    proc = subprocess.Popen([sys.executable, "-W", "ignore", "-m", "services.runner", "intake"],
-                            cwd=config.ROOT, env=_env(settings, "quorum"),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-W", "ignore", "-m", "services.runner", "intake"],
+        cwd=config.ROOT,
+        env=_env(settings, "quorum"),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
-        support.wait_for(lambda: proc.poll() is not None or _broker_queues(vhost)[
-            contracts.OPINION_SUBMISSIONS_QUEUE].get("consumers", 0) >= 1, timeout=60,
-            message="intake consuming its opinion queue")
+        support.wait_for(
+            lambda: (
+                proc.poll() is not None
+                or _broker_queues(vhost)[contracts.OPINION_SUBMISSIONS_QUEUE].get("consumers", 0) >= 1
+            ),
+            timeout=60,
+            message="intake consuming its opinion queue",
+        )
         assert proc.poll() is None, proc.stderr.read()[-3000:]
-        support.publish(settings.amqp_uri, contracts.MESSAGES_EXCHANGE, contracts.OPINION_SUBMIT_ROUTING_KEY,
-                        {"not": "an opinion item"})
-        support.wait_for(lambda: support.ready_count(settings.amqp_uri, contracts.DEAD_QUEUE) == 1, timeout=30,
-                         message="the refused item in ztc.dead")
+        support.publish(
+            settings.amqp_uri,
+            contracts.MESSAGES_EXCHANGE,
+            contracts.OPINION_SUBMIT_ROUTING_KEY,
+            {"not": "an opinion item"},
+        )
+        support.wait_for(
+            lambda: support.ready_count(settings.amqp_uri, contracts.DEAD_QUEUE) == 1,
+            timeout=30,
+            message="the refused item in ztc.dead",
+        )
         [dead] = support.get_messages(vhost, contracts.DEAD_QUEUE)
         assert dead["properties"]["headers"][contracts.REASON_HEADER]
         assert support.ready_count(settings.amqp_uri, contracts.OPINION_SUBMISSIONS_QUEUE) == 0
@@ -146,8 +177,14 @@ def test_prepare_readies_databases_broker_diagrams_and_seed_twice_over(tmp_path,
     passwords = {n: f"{n}-secret" for n in (*config.SERVICES, config.OPERATOR)}
     env.update({f"ZTC_BUS_PASSWORD_{n.upper()}": p for n, p in passwords.items()})
     script = str(config.ROOT / "deploy" / "docker" / "prepare.py")
-    missing = subprocess.run([sys.executable, "-W", "ignore", script, "--wait", "10"], cwd=config.ROOT,
-                             env={**env, "ZTC_BUS_PASSWORD_ENGINE": ""}, capture_output=True, text=True, timeout=280)
+    missing = subprocess.run(
+        [sys.executable, "-W", "ignore", script, "--wait", "10"],
+        cwd=config.ROOT,
+        env={**env, "ZTC_BUS_PASSWORD_ENGINE": ""},
+        capture_output=True,
+        text=True,
+        timeout=280,
+    )
     assert missing.returncode != 0 and "ZTC_BUS_PASSWORD_ENGINE" in missing.stderr
     try:
         _prepare_twice(settings, env, script, passwords, vhost)
@@ -160,8 +197,14 @@ def _prepare_twice(settings, env, script, passwords, vhost):
 
     from shared.messaging import identity
 
-    first = subprocess.run([sys.executable, "-W", "ignore", script, "--wait", "10"], cwd=config.ROOT, env=env,
-                           capture_output=True, text=True, timeout=280)
+    first = subprocess.run(
+        [sys.executable, "-W", "ignore", script, "--wait", "10"],
+        cwd=config.ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=280,
+    )
     assert first.returncode == 0, first.stdout[-2000:] + first.stderr[-3000:]
     assert "diagram proposal.bpmn" in first.stdout and "(new)" in first.stdout
     assert f"unit directory: {len(topology.seeded_units())} units added" in first.stdout
@@ -170,8 +213,14 @@ def _prepare_twice(settings, env, script, passwords, vhost):
     assert {q["type"] for q in queues.values()} == {"quorum"}
     assert contracts.unit_queue("transport") in queues
 
-    again = subprocess.run([sys.executable, "-W", "ignore", script, "--wait", "10"], cwd=config.ROOT, env=env,
-                           capture_output=True, text=True, timeout=280)
+    again = subprocess.run(
+        [sys.executable, "-W", "ignore", script, "--wait", "10"],
+        cwd=config.ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=280,
+    )
     assert again.returncode == 0, again.stderr[-3000:]
     assert "(new)" not in again.stdout and "unit directory: 0 units added" in again.stdout
     assert "members directory: 0 members added" in again.stdout
@@ -181,12 +230,16 @@ def _prepare_twice(settings, env, script, passwords, vhost):
         own = identity.for_service(settings.__class__(**{**settings.__dict__, "bus_passwords": passwords}), service)
         with Connection(own.amqp_uri, connect_timeout=5) as conn:
             conn.connect()
-    resp = requests.get(f"{support.RABBIT_API}/permissions/{vhost}/{identity.unit_user(settings, 'transport')}",
-                        auth=support.RABBIT_AUTH, timeout=10)
+    resp = requests.get(
+        f"{support.RABBIT_API}/permissions/{vhost}/{identity.unit_user(settings, 'transport')}",
+        auth=support.RABBIT_AUTH,
+        timeout=10,
+    )
     assert resp.json()["read"] == r"^(ztc\.unit\.transport)$"
     with pytest.raises(AccessRefused):
-        with Connection(identity.with_user(settings.amqp_uri, identity.unit_user(settings, "transport"), ""),
-                        connect_timeout=5) as conn:
+        with Connection(
+            identity.with_user(settings.amqp_uri, identity.unit_user(settings, "transport"), ""), connect_timeout=5
+        ) as conn:
             conn.connect()
 
 
@@ -198,8 +251,14 @@ def test_wait_for_holds_a_service_until_its_database_is_migrated(tmp_path, vhost
     env = _env(settings, "classic")
 
     def wait_for(service):
-        return subprocess.run([sys.executable, "-W", "ignore", script, "--wait-for", service, "--wait", "1"],
-                              cwd=config.ROOT, env=env, capture_output=True, text=True, timeout=120)
+        return subprocess.run(
+            [sys.executable, "-W", "ignore", script, "--wait-for", service, "--wait", "1"],
+            cwd=config.ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
 
     waited = wait_for("intake")
     assert waited.returncode == 1 and "gave up" in waited.stdout

@@ -1,6 +1,7 @@
 """``ztc units credentials`` and ``ztc apps credentials`` on the real broker: issued once (printed,
 kept nowhere), refused a second time, rotated (the old password stops working), and the user
 gets exactly the permissions of shared/messaging/access.py."""
+
 from __future__ import annotations
 
 import json
@@ -23,8 +24,14 @@ from tests.support import publish, settings_env
 
 def ztc(settings, *args):
     env = dict(os.environ, **settings_env(settings))
-    return subprocess.run([sys.executable, "-W", "ignore", "-m", "services.ztc.cli", *args], env=env, cwd=ROOT,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-W", "ignore", "-m", "services.ztc.cli", *args],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 @pytest.fixture
@@ -48,24 +55,38 @@ def test_an_apps_credentials_are_issued_once_rotated_and_allow_only_submitting(b
     assert creds["user"] == identity.submitter_user(settings, "member", "member.li")
     assert creds["permissions"] == access.submitter_grant(settings, "member", "member.li").permission()
     assert ztc(settings, "apps", "credentials", "issue", "member.li", "--role", "member").returncode != 0
-    publish(creds["amqp_uri"], contracts.MESSAGES_EXCHANGE, contracts.OPINION_SUBMIT_ROUTING_KEY,
-            {"reference": "r-1", "item": {}}, user_id=creds["user"])
+    publish(
+        creds["amqp_uri"],
+        contracts.MESSAGES_EXCHANGE,
+        contracts.OPINION_SUBMIT_ROUTING_KEY,
+        {"reference": "r-1", "item": {}},
+        user_id=creds["user"],
+    )
     with pytest.raises(AccessRefused):
-        publish(creds["amqp_uri"], contracts.MESSAGES_EXCHANGE, contracts.MESSAGE_ROUTING_KEY, {}, user_id=creds["user"])
-    rotated = json.loads(ztc(settings, "apps", "credentials", "rotate", "member.li", "--role", "member", "--json").stdout)
+        publish(
+            creds["amqp_uri"], contracts.MESSAGES_EXCHANGE, contracts.MESSAGE_ROUTING_KEY, {}, user_id=creds["user"]
+        )
+    rotated = json.loads(
+        ztc(settings, "apps", "credentials", "rotate", "member.li", "--role", "member", "--json").stdout
+    )
     assert rotated["password"] != creds["password"]
     with pytest.raises(AccessRefused):
         with Connection(creds["amqp_uri"], connect_timeout=5) as conn:
             conn.connect()
-    publish(rotated["amqp_uri"], contracts.MESSAGES_EXCHANGE, contracts.OPINION_SUBMIT_ROUTING_KEY,
-            {"reference": "r-2", "item": {}}, user_id=rotated["user"])
+    publish(
+        rotated["amqp_uri"],
+        contracts.MESSAGES_EXCHANGE,
+        contracts.OPINION_SUBMIT_ROUTING_KEY,
+        {"reference": "r-2", "item": {}},
+        user_id=rotated["user"],
+    )
 
 
 def test_a_units_credentials_need_the_unit_in_the_directory_and_come_with_its_queue(broker):
     settings = broker
     unknown = ztc(settings, "units", "credentials", "issue", "nowhere")
     assert unknown.returncode != 0 and "no unit 'nowhere'" in unknown.stderr
-    assert ztc(settings, "units", "credentials", "rotate", "transport").returncode != 0   # nothing to rotate yet
+    assert ztc(settings, "units", "credentials", "rotate", "transport").returncode != 0  # nothing to rotate yet
     creds = json.loads(ztc(settings, "units", "credentials", "issue", "transport", "--json").stdout)
     with Connection(creds["amqp_uri"], connect_timeout=5) as conn:
         assert conn.default_channel.queue_declare(queue=contracts.unit_queue("transport"), passive=True)

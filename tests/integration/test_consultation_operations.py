@@ -2,6 +2,7 @@
 0003: the venue directory and its coverage, registering cases, the diagram's jobs, departments'
 commitments (each its own), the events and notifications they leave in the outbox; and the
 service over the real broker (RPC and a job)."""
+
 from __future__ import annotations
 
 import json
@@ -33,8 +34,13 @@ ZHOU = {"user": "member.zhou", "roles": ["member"], "unit": None}
 TRANSPORT = {"user": "handler.zhao", "roles": ["unit"], "unit": "transport"}
 HOUSING = {"user": "handler.gao", "roles": ["unit"], "unit": "housing"}
 EDUCATION = {"user": "handler.ma", "roles": ["unit"], "unit": "education"}
-ISSUE = {"venue": "cp_jiefang", "title": "小区门口路灯不亮", "description": "解放街道建设路路段路灯损坏两个月，夜间出行不便。",
-         "resident_name": "王秀英", "resident_phone": "13800001111"}
+ISSUE = {
+    "venue": "cp_jiefang",
+    "title": "小区门口路灯不亮",
+    "description": "解放街道建设路路段路灯损坏两个月，夜间出行不便。",
+    "resident_name": "王秀英",
+    "resident_phone": "13800001111",
+}
 SEED = yaml.safe_load((ROOT / "deploy" / "seed" / "venues.yaml").read_text(encoding="utf-8"))
 
 
@@ -55,8 +61,9 @@ def session(database_url_template, skipping_clock):
 
 
 def outbox(session, prefix):
-    return [row.payload for row in session.scalars(select(Outbox).order_by(Outbox.id))
-            if row.routing_key.startswith(prefix)]
+    return [
+        row.payload for row in session.scalars(select(Outbox).order_by(Outbox.id)) if row.routing_key.startswith(prefix)
+    ]
 
 
 def registered(session, principal=STAFF, **overrides):
@@ -79,8 +86,12 @@ def taken_by_li(session, number):
 
 def test_the_seeded_directory_covers_every_town_with_the_venues_of_the_seed_city(session):
     stats = directory.coverage(session)
-    assert stats["venues_by_kind"] == {"contact_point": 53, "reception_room": 14, "consultation_room": 24,
-                                       "sector_studio": 13}
+    assert stats["venues_by_kind"] == {
+        "contact_point": 53,
+        "reception_room": 14,
+        "consultation_room": 24,
+        "sector_studio": 13,
+    }
     assert len(stats["towns"]) == 36 and stats["uncovered"] == []
     assert all("contact_point" in t["venues"] for t in stats["towns"])
     assert directory.ensure_venues(session, SEED) == 0, "seeding twice adds nothing"
@@ -92,8 +103,10 @@ def test_the_seeded_directory_covers_every_town_with_the_venues_of_the_seed_city
 
 
 def test_coverage_names_towns_without_venues_and_counts_cases_per_venue(session):
-    directory.ensure_venues(session, {"towns": [{"code": "xinqu", "name": "新区街道", "kind": "street",
-                                                 "district": "江南区"}], "venues": []})
+    directory.ensure_venues(
+        session,
+        {"towns": [{"code": "xinqu", "name": "新区街道", "kind": "street", "district": "江南区"}], "venues": []},
+    )
     registered(session)
     registered(session, venue="cp_jiefang", title="菜市场占道经营")
     stats = directory.coverage(session)
@@ -116,16 +129,19 @@ def test_a_registered_case_is_numbered_as_its_own_thread_and_starts_its_process(
 
 
 def test_a_case_raised_at_a_contact_point_reaches_the_members_who_serve_there(session):
-    assert next(v for v in directory.list_venues(session, {"kind": "contact_point"})
-                if v["code"] == "cp_renmin")["members"] == ["member.zhou"]
+    assert next(v for v in directory.list_venues(session, {"kind": "contact_point"}) if v["code"] == "cp_renmin")[
+        "members"
+    ] == ["member.zhou"]
     number = registered(session, venue="cp_renmin", title="小区垃圾清运不及时")["number"]
     told = [n for n in outbox(session, "notify.consultation.raised_at_venue") if n["subject"] == number]
     assert [n["payload"]["recipients"] for n in told] == [["member.zhou"]]
     assert cases.get(session, number, ZHOU)["venue_members"] == ["member.zhou"]
     assert [c["number"] for c in cases.list_cases(session, ZHOU)] == [number]
     with pytest.raises(Forbidden):
-        cases.get(session, number, LI)     # li serves another contact point
-    assert directory.ensure_venues(session, SEED) == 0 and directory.venue_members(session, "cp_renmin") == ["member.zhou"]
+        cases.get(session, number, LI)  # li serves another contact point
+    assert directory.ensure_venues(session, SEED) == 0 and directory.venue_members(session, "cp_renmin") == [
+        "member.zhou"
+    ]
 
 
 def test_a_resident_raises_a_case_through_the_public_api_and_follows_it_by_its_reference(session):
@@ -155,7 +171,7 @@ def test_registering_refuses_the_wrong_people_and_malformed_input_and_changes_no
 
 def test_a_member_sees_the_cases_given_to_them_and_staff_see_all(session):
     number = registered(session)["number"]
-    other = registered(session, title="菜市场占道经营", venue="st_education")["number"]   # a venue li does not serve
+    other = registered(session, title="菜市场占道经营", venue="st_education")["number"]  # a venue li does not serve
     taken_by_li(session, number)
     assert [c["number"] for c in cases.list_cases(session, LI)] == [number]
     assert [c["number"] for c in cases.list_cases(session, STAFF)] == [number, other]
@@ -176,7 +192,7 @@ def test_dispatch_and_take_tell_the_member_and_announce_the_taker(session):
     [told] = outbox(session, "notify.consultation.dispatched")
     assert told["payload"]["recipients"] == ["member.li"] and told["thread"] == number
     steps.take_case(session, {"case_id": cid, "accepted": True, "by": "member.li"}, None)
-    steps.take_case(session, {"case_id": cid, "accepted": True, "by": "member.li"}, None)   # delivered twice
+    steps.take_case(session, {"case_id": cid, "accepted": True, "by": "member.li"}, None)  # delivered twice
     [taken] = outbox(session, "consultation.case_taken")
     assert taken["members"] == [{"member": "member.li", "role": "taker"}] and taken["thread"] == number
 
@@ -184,9 +200,20 @@ def test_dispatch_and_take_tell_the_member_and_announce_the_taker(session):
 def meeting_held(session, number, units=("transport", "housing")):
     cid = taken_by_li(session, number)
     steps.record_decision(session, {"case_id": cid, "outcome": "meeting", "by": "member.li"}, None)
-    result = steps.record_meeting(session, {"case_id": cid, "form": "on_site", "venue": "cr_jiefang",
-                                            "held_on": "2027-01-10", "attendees": ["member.zhou"],
-                                            "units": list(units), "summary": "现场协商路灯维修", "by": "member.li"}, None)
+    result = steps.record_meeting(
+        session,
+        {
+            "case_id": cid,
+            "form": "on_site",
+            "venue": "cr_jiefang",
+            "held_on": "2027-01-10",
+            "attendees": ["member.zhou"],
+            "units": list(units),
+            "summary": "现场协商路灯维修",
+            "by": "member.li",
+        },
+        None,
+    )
     session.commit()
     return cid, result
 
@@ -250,8 +277,18 @@ def test_an_unknown_department_at_the_meeting_is_a_bpmn_error_and_records_nothin
     number = registered(session)["number"]
     cid = taken_by_li(session, number)
     with pytest.raises(BusinessError) as error:
-        steps.record_meeting(session, {"case_id": cid, "form": "online", "held_on": "2027-01-10",
-                                       "units": ["nobody"], "summary": "s", "by": "member.li"}, None)
+        steps.record_meeting(
+            session,
+            {
+                "case_id": cid,
+                "form": "online",
+                "held_on": "2027-01-10",
+                "units": ["nobody"],
+                "summary": "s",
+                "by": "member.li",
+            },
+            None,
+        )
     assert error.value.code == "unknown_meeting_detail"
 
 
@@ -266,7 +303,7 @@ def test_the_return_visit_reopens_an_unsatisfied_case_once_then_closes_with_the_
     with pytest.raises(BusinessError):
         steps.record_return_visit(session, {**visit, "satisfaction": "happy"}, None)
     closed = steps.close_case(session, {"case_id": cid}, None)
-    steps.close_case(session, {"case_id": cid}, None)   # delivered twice
+    steps.close_case(session, {"case_id": cid}, None)  # delivered twice
     assert closed == {"status": "closed", "satisfaction": "unsatisfied", "reason": None}
     [event] = outbox(session, "consultation.case_closed")
     assert event["payload"]["satisfaction"] == "unsatisfied" and event["thread"] == number
@@ -275,13 +312,24 @@ def test_the_return_visit_reopens_an_unsatisfied_case_once_then_closes_with_the_
 def test_a_converted_case_waits_for_the_outcome_of_its_item_then_goes_to_the_return_visit(session):
     number = registered(session)["number"]
     cid = taken_by_li(session, number)
-    decided = steps.record_decision(session, {"case_id": cid, "outcome": "opinion", "analysis": "年久失修",
-                                              "suggestion": "纳入改造计划", "by": "member.li"}, None)
+    decided = steps.record_decision(
+        session,
+        {"case_id": cid, "outcome": "opinion", "analysis": "年久失修", "suggestion": "纳入改造计划", "by": "member.li"},
+        None,
+    )
     assert decided["content"]["situation"].startswith("解放街道") and decided["member"] == "member.li"
-    converted = steps.record_conversion(session, {"case_id": cid, "kind": "opinion",
-                                                  "converted": {"number": "SQ-2027-0009", "thread": number}}, None)
-    steps.record_conversion(session, {"case_id": cid, "kind": "opinion",            # delivered twice
-                                      "converted": {"number": "SQ-2027-0009", "thread": number}}, None)
+    converted = steps.record_conversion(
+        session, {"case_id": cid, "kind": "opinion", "converted": {"number": "SQ-2027-0009", "thread": number}}, None
+    )
+    steps.record_conversion(
+        session,
+        {
+            "case_id": cid,
+            "kind": "opinion",  # delivered twice
+            "converted": {"number": "SQ-2027-0009", "thread": number},
+        },
+        None,
+    )
     session.commit()
     assert converted["status"] == "converted" and converted["outcome_due"]
     case = cases.get(session, number, LI)
@@ -289,7 +337,9 @@ def test_a_converted_case_waits_for_the_outcome_of_its_item_then_goes_to_the_ret
     [event] = outbox(session, "consultation.converted")
     assert event["payload"]["to"] == "opinion" and event["payload"]["converted_number"] == "SQ-2027-0009"
     outcome = {"kind": "opinion", "number": "SQ-2027-0009", "outcome": "adopted"}
-    assert steps.record_converted_outcome(session, {"case_id": cid, "outcome": outcome}, None) == {"status": "return_visit"}
+    assert steps.record_converted_outcome(session, {"case_id": cid, "outcome": outcome}, None) == {
+        "status": "return_visit"
+    }
     session.commit()
     assert cases.get(session, number, LI)["status"] == "return_visit"
     entry = cases.thread_entry(session, number, LI)
@@ -333,15 +383,30 @@ def test_the_service_registers_over_rpc_and_runs_a_job_of_the_diagram(assignment
         assert "title" in refused.value.details
     vhost = settings.amqp_uri.rsplit("/", 1)[1]
     job_id = uuid.uuid4().hex
-    publish(settings.amqp_uri, contracts.JOBS_EXCHANGE, "assignment.dispatch_case", sealed_job({
-        "job_id": job_id, "instance_id": "instance-1", "task_id": "task-1", "operation": "assignment.dispatch_case",
-        "params": {"case_id": 1, "member": "member.li", "dispatched_by": "staff.wang"}, "attempt": 1,
-        "business_key": case["number"], "principal": STAFF}, settings))
+    publish(
+        settings.amqp_uri,
+        contracts.JOBS_EXCHANGE,
+        "assignment.dispatch_case",
+        sealed_job(
+            {
+                "job_id": job_id,
+                "instance_id": "instance-1",
+                "task_id": "task-1",
+                "operation": "assignment.dispatch_case",
+                "params": {"case_id": 1, "member": "member.li", "dispatched_by": "staff.wang"},
+                "attempt": 1,
+                "business_key": case["number"],
+                "principal": STAFF,
+            },
+            settings,
+        ),
+    )
     got = []
 
     def answered():
         got.extend(get_messages(vhost, contracts.ENGINE_RESULTS_QUEUE))
         return got
+
     wait_for(answered, message="the job's result")
     result = json.loads(got[0]["payload"])
     assert result["status"] == "ok" and result["result"]["member"] == "member.li"

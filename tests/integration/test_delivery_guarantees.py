@@ -2,6 +2,7 @@
 duplicates have one effect, a killed worker loses nothing, a broker restart loses nothing,
 a job that keeps failing becomes an incident that a retry finishes, and bad messages are
 dead-lettered with their reason and change nothing."""
+
 from __future__ import annotations
 
 import json
@@ -38,10 +39,21 @@ def job_message(system, operation):
     with system.session("engine") as s:
         job = s.scalar(select(Job).where(Job.operation == operation))
         instance_key = system.engine.get_instance(job.instance_id)["business_key"]
-        return sealed_job(contracts.JobSchema().dump({
-            "job_id": job.job_id, "instance_id": job.instance_id, "task_id": job.task_id,
-            "operation": job.operation, "params": job.params, "attempt": job.attempt,
-            "business_key": instance_key, "principal": MEMBER}), system.settings)
+        return sealed_job(
+            contracts.JobSchema().dump(
+                {
+                    "job_id": job.job_id,
+                    "instance_id": job.instance_id,
+                    "task_id": job.task_id,
+                    "operation": job.operation,
+                    "params": job.params,
+                    "attempt": job.attempt,
+                    "business_key": instance_key,
+                    "principal": MEMBER,
+                }
+            ),
+            system.settings,
+        )
 
 
 @pytest.mark.both_databases
@@ -50,8 +62,12 @@ def test_a_job_delivered_twice_has_one_effect(system):
     inst = system.rpc.engine.start("smoke", "DUP-1", DATA, OPERATOR)
     queue = contracts.job_queue("intake")
     wait_for(lambda: ready_count(system.settings.amqp_uri, queue) == 1, message="the job to be queued")
-    publish(system.settings.amqp_uri, contracts.JOBS_EXCHANGE, "intake.record_submission",
-            job_message(system, "intake.record_submission"))
+    publish(
+        system.settings.amqp_uri,
+        contracts.JOBS_EXCHANGE,
+        "intake.record_submission",
+        job_message(system, "intake.record_submission"),
+    )
     assert ready_count(system.settings.amqp_uri, queue) == 2
 
     system.start_service("intake")
@@ -61,15 +77,23 @@ def test_a_job_delivered_twice_has_one_effect(system):
 
     assert count(system, "intake", Submission, business_key=None) == 1
     assert count(system, "intake", IntakeInbox) == 1
-    completions = [h for h in system.rpc.engine.history(inst["id"])
-                   if h["action"] == "job_completed" and h["task"] == "record_submission"]
+    completions = [
+        h
+        for h in system.rpc.engine.history(inst["id"])
+        if h["action"] == "job_completed" and h["task"] == "record_submission"
+    ]
     assert len(completions) == 1
 
 
 def _service_process(settings, name):
     env = dict(os.environ, **settings_env(settings))
-    return subprocess.Popen([sys.executable, "-m", "services.runner", name], env=env, cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return subprocess.Popen(
+        [sys.executable, "-m", "services.runner", name],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 class TableLock:
@@ -103,8 +127,13 @@ def test_a_worker_killed_mid_job_loses_nothing(tmp_path, vhost, database_url_tem
 
     # On SQLite the lock makes the worker's inbox check fail at once; it holds the job through the
     # pause before its next attempt, so the pauses are as long as in production here.
-    settings = make_settings(tmp_path, vhost, database_url_template, ZTC_MESSAGE_RETRY_PAUSE_SECONDS="1",
-                             ZTC_MESSAGE_RETRY_PAUSE_MAX_SECONDS="10")
+    settings = make_settings(
+        tmp_path,
+        vhost,
+        database_url_template,
+        ZTC_MESSAGE_RETRY_PAUSE_SECONDS="1",
+        ZTC_MESSAGE_RETRY_PAUSE_MAX_SECONDS="10",
+    )
     system = System(settings, ("engine", "assignment", "supervision", "evaluation"))
     worker = _service_process(settings, "intake")
     try:
@@ -143,25 +172,41 @@ def test_instances_complete_across_a_broker_restart(system):
     system.reconnect_rpc()
 
     for instance_id in ids[2:]:
-        task = wait_for(lambda instance_id=instance_id: system.rpc.engine.list_tasks(STAFF, instance_id), timeout=60,
-                        message="the review task after the restart")[0]
+        task = wait_for(
+            lambda instance_id=instance_id: system.rpc.engine.list_tasks(STAFF, instance_id),
+            timeout=60,
+            message="the review task after the restart",
+        )[0]
         system.rpc.engine.complete_task(task["task_id"], {"approved": True}, STAFF)
     for key, instance_id in zip(keys, ids, strict=True):
-        wait_for(lambda instance_id=instance_id: system.rpc.engine.get_instance(instance_id)["waiting_messages"], timeout=60,
-                 message=f"{key} to wait for the reply")
-        system.rpc.engine.send_message({"name": "unit_reply", "correlation_key": key,
-                                        "message_id": f"reply-{key}", "payload": {}}, OPERATOR)
+        wait_for(
+            lambda instance_id=instance_id: system.rpc.engine.get_instance(instance_id)["waiting_messages"],
+            timeout=60,
+            message=f"{key} to wait for the reply",
+        )
+        system.rpc.engine.send_message(
+            {"name": "unit_reply", "correlation_key": key, "message_id": f"reply-{key}", "payload": {}}, OPERATOR
+        )
     for instance_id in ids:
-        wait_for(lambda instance_id=instance_id: system.rpc.engine.get_instance(instance_id)["status"] == "completed", timeout=60,
-                 message="completion after the restart")
+        wait_for(
+            lambda instance_id=instance_id: system.rpc.engine.get_instance(instance_id)["status"] == "completed",
+            timeout=60,
+            message="completion after the restart",
+        )
     assert count(system, "intake", Submission) == 4
     assert count(system, "evaluation", Outcome, outcome="answered") == 4
 
 
 def ztc(settings, *args):
     env = dict(os.environ, **settings_env(settings))
-    return subprocess.run([sys.executable, "-m", "services.ztc.cli", *args], env=env, cwd=ROOT,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "services.ztc.cli", *args],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 @pytest.mark.both_databases
@@ -171,8 +216,11 @@ def test_a_job_that_keeps_failing_becomes_an_incident_that_a_retry_completes(sys
         s.execute(text("ALTER TABLE outcomes RENAME TO outcomes_away"))
     inst = system.rpc.engine.start("smoke", "INCIDENT-1", DATA, OPERATOR)
     system.rpc.engine.complete_task(review_task(system, inst["id"])["task_id"], {"approved": False}, STAFF)
-    instance = wait_for(lambda: (lambda i: i if i["status"] == "incident" else None)(
-        system.rpc.engine.get_instance(inst["id"])), timeout=30, message="the incident")
+    instance = wait_for(
+        lambda: (lambda i: i if i["status"] == "incident" else None)(system.rpc.engine.get_instance(inst["id"])),
+        timeout=30,
+        message="the incident",
+    )
     [incident] = instance["incidents"]
     assert incident["operation"] == "evaluation.record_outcome"
     assert "outcomes" in incident["error"]
@@ -194,16 +242,20 @@ def test_a_job_that_keeps_failing_becomes_an_incident_that_a_retry_completes(sys
     del eval_url
 
 
-@pytest.mark.parametrize("body, content_type, routing_key, reason", [
-    ({"job_id": "j-1"}, "application/json", "intake.record_submission", "malformed job"),
-    (b"{not json", "application/json", "intake.record_submission", "undecodable message"),
-    ("just text", "text/plain", "intake.record_submission", "undecodable message"),
-])
+@pytest.mark.parametrize(
+    "body, content_type, routing_key, reason",
+    [
+        ({"job_id": "j-1"}, "application/json", "intake.record_submission", "malformed job"),
+        (b"{not json", "application/json", "intake.record_submission", "undecodable message"),
+        ("just text", "text/plain", "intake.record_submission", "undecodable message"),
+    ],
+)
 def test_a_bad_job_message_is_dead_lettered_with_its_reason_and_changes_nothing(
-        system, body, content_type, routing_key, reason):
+    system, body, content_type, routing_key, reason
+):
     vhost = system.settings.amqp_uri.rsplit("/", 1)[-1]
     if isinstance(body, dict):
-        body = sealed_job(body, system.settings)     # what is wrong is inside, not the seal
+        body = sealed_job(body, system.settings)  # what is wrong is inside, not the seal
     publish(system.settings.amqp_uri, contracts.JOBS_EXCHANGE, routing_key, body, content_type=content_type)
     dead = wait_for(lambda: get_messages(vhost, contracts.DEAD_QUEUE), message="the dead letter")
     assert len(dead) == 1
@@ -222,8 +274,12 @@ def test_a_malformed_job_result_is_dead_lettered_and_changes_nothing(system):
     inst = system.rpc.engine.start("smoke", "BAD-RESULT", DATA, OPERATOR)
     review_task(system, inst["id"])
     before = system.rpc.engine.get_instance(inst["id"])
-    publish(system.settings.amqp_uri, contracts.RESULTS_EXCHANGE, contracts.RESULT_ROUTING_KEY,
-            {"job_id": "x", "status": "maybe"})
+    publish(
+        system.settings.amqp_uri,
+        contracts.RESULTS_EXCHANGE,
+        contracts.RESULT_ROUTING_KEY,
+        {"job_id": "x", "status": "maybe"},
+    )
     dead = wait_for(lambda: get_messages(vhost, contracts.DEAD_QUEUE), message="the dead letter")
     assert "malformed job result" in dead[0]["properties"]["headers"][contracts.REASON_HEADER]
     after = system.rpc.engine.get_instance(inst["id"])
@@ -234,12 +290,16 @@ def test_queues_are_drained_after_the_smoke_run(system):
     inst = system.rpc.engine.start("smoke", "DRAIN-1", DATA, OPERATOR)
     system.rpc.engine.complete_task(review_task(system, inst["id"])["task_id"], {"approved": True}, STAFF)
     waits_for_reply(system, inst["id"])
-    system.rpc.engine.send_message({"name": "unit_reply", "correlation_key": "DRAIN-1",
-                                    "message_id": "r", "payload": {}}, OPERATOR)
+    system.rpc.engine.send_message(
+        {"name": "unit_reply", "correlation_key": "DRAIN-1", "message_id": "r", "payload": {}}, OPERATOR
+    )
     completed(system, inst["id"])
     time.sleep(0.5)
-    for queue in [*(contracts.job_queue(s) for s in contracts.SERVICES), contracts.ENGINE_RESULTS_QUEUE,
-                  contracts.DEAD_QUEUE]:
+    for queue in [
+        *(contracts.job_queue(s) for s in contracts.SERVICES),
+        contracts.ENGINE_RESULTS_QUEUE,
+        contracts.DEAD_QUEUE,
+    ]:
         assert ready_count(system.settings.amqp_uri, queue) == 0, queue
     with system.session("engine") as s:
         assert s.scalar(select(func.count()).select_from(Job).where(Job.status != "done")) == 0

@@ -2,6 +2,7 @@
 active version and rollbacks (by redeploy and by activate), drafts, diffs, and instances migrated
 from a broken version to a fixed one — refused when a waiting task is not in the new version and
 not mapped, and, when it succeeds, completing on the new version."""
+
 from __future__ import annotations
 
 import pytest
@@ -11,19 +12,34 @@ from shared.contracts import jobs as job_contracts
 from shared.db import transaction
 from shared.errors import Forbidden, InvalidInput, NotFound
 from tests.integration.test_engine_rules import (
-    DATA, MEMBER, REVISED_SMOKE, SMOKE, SMOKE_TEXT, STAFF, SUBMISSION, actions, answer, at_review,
-    finish_job, review_task, smoke_variant, take_job, waiting_for_reply,
+    DATA,
+    MEMBER,
+    REVISED_SMOKE,
+    SMOKE,
+    SMOKE_TEXT,
+    STAFF,
+    SUBMISSION,
+    actions,
+    answer,
+    at_review,
+    finish_job,
+    review_task,
+    smoke_variant,
+    take_job,
+    waiting_for_reply,
 )
 
 OPERATOR = {"user": "ops.sun", "roles": ["operator"], "unit": None}
 
 # Version B of a broken diagram: 'review' is now 'check' (a renamed element), the rest as before.
-RENAMED_REVIEW = {"smoke.bpmn": SMOKE_TEXT
-                  .replace('<bpmn:userTask id="review"', '<bpmn:userTask id="check"')
-                  .replace("<bpmn:flowNodeRef>review</bpmn:flowNodeRef>", "<bpmn:flowNodeRef>check</bpmn:flowNodeRef>")
-                  .replace('sourceRef="review"', 'sourceRef="check"').replace('targetRef="review"', 'targetRef="check"')
-                  .replace('<bpmn:script>outcome = "rejected"</bpmn:script>',
-                           '<bpmn:script>outcome = "declined"</bpmn:script>').encode()}
+RENAMED_REVIEW = {
+    "smoke.bpmn": SMOKE_TEXT.replace('<bpmn:userTask id="review"', '<bpmn:userTask id="check"')
+    .replace("<bpmn:flowNodeRef>review</bpmn:flowNodeRef>", "<bpmn:flowNodeRef>check</bpmn:flowNodeRef>")
+    .replace('sourceRef="review"', 'sourceRef="check"')
+    .replace('targetRef="review"', 'targetRef="check"')
+    .replace('<bpmn:script>outcome = "rejected"</bpmn:script>', '<bpmn:script>outcome = "declined"</bpmn:script>')
+    .encode()
+}
 
 
 def started_version(engine, key) -> str:
@@ -36,6 +52,7 @@ def status_of(engine, version) -> str:
 
 
 # -- the active version and rollbacks ----------------------------------------------------------------
+
 
 def test_redeploying_the_known_good_file_is_a_rollback(engine):
     [v1] = engine.deploy(SMOKE, "designer.a")
@@ -55,7 +72,10 @@ def test_redeploying_the_known_good_file_is_a_rollback(engine):
     assert same["state"] == "unchanged" and same["active"] is True
     log = engine.activations("smoke")
     assert [(r["number"], r["how"], r["by"]) for r in log] == [
-        (1, "deploy", "designer.a"), (2, "deploy", "designer.b"), (1, "redeploy", "designer.a")]
+        (1, "deploy", "designer.a"),
+        (2, "deploy", "designer.b"),
+        (1, "redeploy", "designer.a"),
+    ]
 
 
 def test_activating_an_older_version_is_a_rollback_recorded_with_who_and_when(engine):
@@ -121,7 +141,8 @@ def test_diff_shows_a_gateway_that_lost_its_default_flow(engine):
     lost["smoke.bpmn"] = lost["smoke.bpmn"].replace(
         b'<bpmn:sequenceFlow id="f_decide_reject" sourceRef="decide" targetRef="set_outcome_rejected"/>',
         b'<bpmn:sequenceFlow id="f_decide_reject" sourceRef="decide" targetRef="set_outcome_rejected">'
-        b'<bpmn:conditionExpression>approved == False</bpmn:conditionExpression></bpmn:sequenceFlow>')
+        b"<bpmn:conditionExpression>approved == False</bpmn:conditionExpression></bpmn:sequenceFlow>",
+    )
     engine.deploy(lost)
     changed = {c["id"]: c["changes"] for c in engine.diff_versions("smoke@1", "smoke@2")["changed"]}
     assert changed["decide"] == ["default flow 'f_decide_reject' removed"]
@@ -129,6 +150,7 @@ def test_diff_shows_a_gateway_that_lost_its_default_flow(engine):
 
 
 # -- what the designers' console draws ---------------------------------------------------------------
+
 
 def test_a_versions_diagram_is_the_file_it_was_deployed_from(engine):
     engine.deploy(SMOKE)
@@ -154,10 +176,11 @@ def test_a_versions_coverage_is_what_its_diagrams_scenario_file_reaches_on_it(en
     assert "check" in renamed["reached"] and "decide" not in renamed["reached"]
     missed = {e["id"] for e in renamed["elements"]["missed"]}
     assert {"decide", "assign_unit", "end"} <= missed and "check" not in missed
-    assert engine.version_coverage("smoke", "1") == full   # kept, not run again
+    assert engine.version_coverage("smoke", "1") == full  # kept, not run again
 
 
 # -- migration ----------------------------------------------------------------------------------------
+
 
 def test_a_dry_run_refuses_a_waiting_task_that_is_not_in_b_and_not_mapped(engine):
     engine.deploy(SMOKE)
@@ -184,8 +207,9 @@ def test_a_mapped_migration_passes_the_dry_run_then_moves_and_completes_on_b(eng
     dry = engine.migrate_instances("smoke@1", "smoke@2", ["review=check"], dry_run=True, principal=OPERATOR)
     [row] = dry["instances"]
     assert row["ok"] and row["waiting_on_b"] == ["check"] and dry["migrated"] == []
-    assert row["waiting"] == [{"task": "review", "to": "check", "kind": "user task", "state": "READY",
-                               "changed": True, "reset": True}]
+    assert row["waiting"] == [
+        {"task": "review", "to": "check", "kind": "user task", "state": "READY", "changed": True, "reset": True}
+    ]
     assert engine.get_instance(inst["id"])["version"] == v1["version"]
 
     done = engine.migrate_instances("smoke@1", "smoke@2", ["review=check"], principal=OPERATOR)
@@ -208,7 +232,7 @@ def test_a_mapped_migration_passes_the_dry_run_then_moves_and_completes_on_b(eng
 
 def test_an_unchanged_waiting_task_keeps_its_timer_and_job_through_a_migration(engine, skipping_clock):
     engine.deploy(SMOKE)
-    inst = engine.start("smoke", "MIG-3", dict(DATA), MEMBER)      # waits for its first job
+    inst = engine.start("smoke", "MIG-3", dict(DATA), MEMBER)  # waits for its first job
     engine.deploy(REVISED_SMOKE)
     result = engine.migrate_instances("smoke@1", "smoke@2", principal=OPERATOR)
     assert result["migrated"] == [inst["id"]]
@@ -220,8 +244,9 @@ def test_an_unchanged_waiting_task_keeps_its_timer_and_job_through_a_migration(e
     waiting = waiting_for_reply(engine, "MIG-4")
     skipping_clock.advance(days=10)
     engine.activate("smoke", "1")
-    assert engine.migrate_instances("smoke@2", "smoke@1", instance_ids=[waiting["id"]],
-                                    principal=OPERATOR)["migrated"] == [waiting["id"]]
+    assert engine.migrate_instances("smoke@2", "smoke@1", instance_ids=[waiting["id"]], principal=OPERATOR)[
+        "migrated"
+    ] == [waiting["id"]]
     after = engine.get_instance(waiting["id"])
     assert after["next_timer"] == waiting["next_timer"] and after["waiting_messages"] == ["unit_reply"]
 
@@ -238,6 +263,7 @@ def test_only_operators_migrate(engine):
 
 
 # -- nothing fails silently at run time ---------------------------------------------------------------
+
 
 def test_an_operation_no_service_declares_becomes_an_incident_and_a_migration_fixes_it(engine, monkeypatch):
     # Version 1 names 'evaluation.record_result', declared when it was deployed and renamed since:
@@ -259,7 +285,7 @@ def test_an_operation_no_service_declares_becomes_an_incident_and_a_migration_fi
     assert "job_not_sent" in actions(engine, inst["id"])
     with transaction(engine.sessions) as s:
         assert s.query(Job).filter(Job.operation == "evaluation.record_result").one().status == "incident"
-    with pytest.raises(Exception) as refused:      # sending it again cannot help
+    with pytest.raises(Exception) as refused:  # sending it again cannot help
         engine.retry_incident(incident["id"], OPERATOR)
     assert "ztc instances migrate" in str(refused.value)
 
@@ -281,15 +307,19 @@ def test_a_result_saying_no_handler_takes_the_operation_opens_an_incident_at_onc
     inst = engine.start("smoke", "OP-2", dict(DATA), MEMBER)
     job = take_job(engine, "intake.record_submission")
     raw = {key: job.payload[key] for key in ("job_id", "instance_id", "task_id", "operation", "attempt")}
-    raw.update(status="failed", result=None, error={"code": "unknown_operation",
-                                                    "message": "unknown operation 'intake.record_submission'"})
+    raw.update(
+        status="failed",
+        result=None,
+        error={"code": "unknown_operation", "message": "unknown operation 'intake.record_submission'"},
+    )
     assert engine.handle_result(raw) == "incident"
     [incident] = engine.get_instance(inst["id"])["incidents"]
     assert "element 'record_submission'" in incident["error"] and "deploy a service" in incident["error"]
     assert "job_retry" not in actions(engine, inst["id"])
 
 
-WAITER = {"waiter.bpmn": b"""<?xml version="1.0" encoding="UTF-8"?>
+WAITER = {
+    "waiter.bpmn": b"""<?xml version="1.0" encoding="UTF-8"?>
 <bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="D_waiter"
                   targetNamespace="http://zhitongche.example/bpmn">
   <bpmn:process id="waiter" name="Waiter" isExecutable="true">
@@ -303,7 +333,8 @@ WAITER = {"waiter.bpmn": b"""<?xml version="1.0" encoding="UTF-8"?>
     <bpmn:sequenceFlow id="f2" sourceRef="pause" targetRef="end"/>
   </bpmn:process>
 </bpmn:definitions>
-"""}
+"""
+}
 
 
 def test_a_start_with_a_bad_timer_answers_an_error_or_becomes_an_incident_never_a_silent_success(engine):
@@ -313,15 +344,36 @@ def test_a_start_with_a_bad_timer_answers_an_error_or_becomes_an_incident_never_
     assert refused.value.details["element"] == "pause" and "element 'pause'" in refused.value.message
     assert engine.find_instances(business_key="T-1") == []
     # Over the bus the sender has already said yes to its caller: the instance is kept, with an incident.
-    started = engine.start_command({"command_id": "c-1", "process_id": "waiter", "business_key": "T-2",
-                                    "data": {"wait_for": "P3 days"}, "principal": None})
+    started = engine.start_command(
+        {
+            "command_id": "c-1",
+            "process_id": "waiter",
+            "business_key": "T-2",
+            "data": {"wait_for": "P3 days"},
+            "principal": None,
+        }
+    )
     assert started["status"] == "incident"
     [incident] = started["incidents"]
     assert incident["task"] == "pause" and "Invalid duration" in incident["error"]
     # Delivered again, the same command finds the same instance.
-    again = engine.start_command({"command_id": "c-1", "process_id": "waiter", "business_key": "T-2",
-                                  "data": {"wait_for": "P3 days"}, "principal": None})
+    again = engine.start_command(
+        {
+            "command_id": "c-1",
+            "process_id": "waiter",
+            "business_key": "T-2",
+            "data": {"wait_for": "P3 days"},
+            "principal": None,
+        }
+    )
     assert again["id"] == started["id"] and len(engine.find_instances(business_key="T-2")) == 1
-    ok = engine.start_command({"command_id": "c-2", "process_id": "waiter", "business_key": "T-3",
-                               "data": {"wait_for": "P3D"}, "principal": None})
+    ok = engine.start_command(
+        {
+            "command_id": "c-2",
+            "process_id": "waiter",
+            "business_key": "T-3",
+            "data": {"wait_for": "P3D"},
+            "principal": None,
+        }
+    )
     assert ok["status"] == "waiting" and ok["waiting_tasks"] == ["pause"]

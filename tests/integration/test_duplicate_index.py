@@ -1,6 +1,7 @@
 """The near-duplicate search through its index (pg_trgm on PostgreSQL, FTS5 on SQLite), on a
 database of each kind migrated as in production: it finds what scoring the whole year finds, and
 it reads only the proposals that could reach the threshold."""
+
 from __future__ import annotations
 
 import random
@@ -28,8 +29,16 @@ MATTERS = [
     ("停车难问题治理", "挖掘错时共享车位并建设立体停车库", "城管局"),
     ("夜间经济发展", "延长公共交通运营时间并规范摊点管理", "商务局"),
 ]
-DETAILS = ["加强部门协同", "完善考核机制", "引导社会资本参与", "开展群众满意度调查", "建立长效维护机制",
-           "纳入年度民生实事", "加大财政投入力度", "推广试点经验"]
+DETAILS = [
+    "加强部门协同",
+    "完善考核机制",
+    "引导社会资本参与",
+    "开展群众满意度调查",
+    "建立长效维护机制",
+    "纳入年度民生实事",
+    "加大财政投入力度",
+    "推广试点经验",
+]
 
 
 def corpus(seed=7):
@@ -39,10 +48,14 @@ def corpus(seed=7):
     for matter, action, unit in MATTERS:
         for place in PLACES:
             extra = "；".join(rng.sample(DETAILS, 3))
-            drafts.append({"title": f"关于推进{place}{matter}的建议",
-                           "situation": f"{place}{matter}工作推进缓慢，群众反映强烈。",
-                           "analysis": "职责分散，资金不足。",
-                           "suggestions": f"一、由{unit}牵头{action}；二、{extra}。"})
+            drafts.append(
+                {
+                    "title": f"关于推进{place}{matter}的建议",
+                    "situation": f"{place}{matter}工作推进缓慢，群众反映强烈。",
+                    "analysis": "职责分散，资金不足。",
+                    "suggestions": f"一、由{unit}牵头{action}；二、{extra}。",
+                }
+            )
     return drafts
 
 
@@ -60,8 +73,10 @@ def sessions(database_url_template, skipping_clock):
 
 def submit_all(sessions, drafts):
     with sessions() as s:
-        made = [operations.submit(s, draft(text), MEMBERS[i % len(MEMBERS)], directory=lambda users: [])
-                for i, text in enumerate(drafts)]
+        made = [
+            operations.submit(s, draft(text), MEMBERS[i % len(MEMBERS)], directory=lambda users: [])
+            for i, text in enumerate(drafts)
+        ]
         s.commit()
     return made
 
@@ -93,8 +108,11 @@ def test_the_index_finds_the_same_duplicates_as_scoring_the_whole_year(sessions,
     drafts = corpus()
     submit_all(sessions, drafts)
     original = drafts[10]
-    reworded = {**original, "title": original["title"].replace("的建议", "的提案"),
-                "suggestions": original["suggestions"].replace("；二、", "；二是")}
+    reworded = {
+        **original,
+        "title": original["title"].replace("的建议", "的提案"),
+        "suggestions": original["suggestions"].replace("；二、", "；二是"),
+    }
     copies = submit_all(sessions, [dict(original), reworded])
     with sessions() as s:
         year_size = s.scalar(select(func.count()).select_from(Proposal))
@@ -102,9 +120,9 @@ def test_the_index_finds_the_same_duplicates_as_scoring_the_whole_year(sessions,
         indexed, handed_over, scanned = both_ways(sessions, copy["id"], monkeypatch)
         assert handed_over is not None, "the migrated database has its duplicate index"
         assert indexed == scanned
-        assert "2026-0011" in [c["number"] for c in indexed]        # the original, and the other copy
+        assert "2026-0011" in [c["number"] for c in indexed]  # the original, and the other copy
         assert len(indexed) >= 2 and indexed[0]["score"] >= indexed[-1]["score"]
-        assert len(handed_over) < year_size / 2                      # the index narrowed the year down
+        assert len(handed_over) < year_size / 2  # the index narrowed the year down
 
 
 def test_every_proposal_of_the_corpus_gets_the_same_candidates_either_way(sessions, monkeypatch):
@@ -116,10 +134,19 @@ def test_every_proposal_of_the_corpus_gets_the_same_candidates_either_way(sessio
 
 def test_a_changed_text_is_found_by_its_new_words(sessions, monkeypatch):
     made = submit_all(sessions, corpus()[:16])
-    newcomer = submit_all(sessions, [{"title": "关于建设城市绿道网络的建议", "situation": "绿道断点多。",
-                                      "analysis": "规划不统一。", "suggestions": "统一规划绿道网络，打通断点。"}])[0]
+    newcomer = submit_all(
+        sessions,
+        [
+            {
+                "title": "关于建设城市绿道网络的建议",
+                "situation": "绿道断点多。",
+                "analysis": "规划不统一。",
+                "suggestions": "统一规划绿道网络，打通断点。",
+            }
+        ],
+    )[0]
     assert both_ways(sessions, newcomer["id"], monkeypatch)[0] == []
-    with sessions() as s:                                              # a proposal rewritten (resubmitted)
+    with sessions() as s:  # a proposal rewritten (resubmitted)
         row = s.get(Proposal, made[3]["id"])
         row.title, row.suggestions = "关于建设城市绿道网络的提案", "统一规划绿道网络，打通各区断点。"
         s.commit()

@@ -2,6 +2,7 @@
 runs away is refused with the element and the limit; a step that runs away later becomes an
 incident; a candidate expression that runs away becomes an incident; and the engine goes on
 starting and finishing other instances while the runaway code is being stopped."""
+
 from __future__ import annotations
 
 import time
@@ -16,7 +17,7 @@ from shared.sandbox import Limits
 from tests.unit.bpmn_documents import definitions, script_process
 
 STAFF = {"user": "staff.wang", "roles": ["staff"]}
-LIMITS = Limits(seconds=1.0, memory_mb=128)   # the product's defaults
+LIMITS = Limits(seconds=1.0, memory_mb=128)  # the product's defaults
 
 
 @pytest.fixture(autouse=True)
@@ -26,9 +27,13 @@ def default_limits(monkeypatch):
 
 def reviewed_then(script: str = "done = True", candidate_unit: str | None = None) -> str:
     """start -> user task ``review`` (staff; a candidate unit expression if given) -> script ``act`` -> end."""
-    unit = ("" if candidate_unit is None else
-            f'<spiffworkflow:property name="candidateUnit" value="{escape(candidate_unit, {chr(34): "&quot;"})}"/>')
-    return definitions(f"""\
+    unit = (
+        ""
+        if candidate_unit is None
+        else f'<spiffworkflow:property name="candidateUnit" value="{escape(candidate_unit, {chr(34): "&quot;"})}"/>'
+    )
+    return definitions(
+        f"""\
     <bpmn:startEvent id="start"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
     <bpmn:userTask id="review" name="Review the proposal">
       <bpmn:extensionElements><spiffworkflow:properties>
@@ -45,11 +50,16 @@ def reviewed_then(script: str = "done = True", candidate_unit: str | None = None
     <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="review"/>
     <bpmn:sequenceFlow id="f2" sourceRef="review" targetRef="act"/>
     <bpmn:sequenceFlow id="f3" sourceRef="act" targetRef="end"/>
-""", process_id="reviewed", name="Reviewed")
+""",
+        process_id="reviewed",
+        name="Reviewed",
+    )
 
 
 def quick_process() -> dict:
-    return {"quick.bpmn": definitions("""\
+    return {
+        "quick.bpmn": definitions(
+            """\
     <bpmn:startEvent id="start"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
     <bpmn:scriptTask id="calc" name="Compute the total">
       <bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing>
@@ -58,7 +68,11 @@ def quick_process() -> dict:
     <bpmn:endEvent id="end"><bpmn:incoming>f2</bpmn:incoming></bpmn:endEvent>
     <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="calc"/>
     <bpmn:sequenceFlow id="f2" sourceRef="calc" targetRef="end"/>
-""", process_id="quick", name="Quick").encode()}
+""",
+            process_id="quick",
+            name="Quick",
+        ).encode()
+    }
 
 
 @pytest.mark.both_databases
@@ -76,7 +90,7 @@ def test_a_start_that_runs_away_is_refused_while_other_instances_complete(engine
         outcome["seconds"] = time.monotonic() - started
 
     runaway = eventlet.spawn(start_runaway)
-    eventlet.sleep(0)   # the runaway start is under way
+    eventlet.sleep(0)  # the runaway start is under way
     finished = 0
     while not runaway.dead:
         inst = engine.start("quick", f"Q-{finished}", {"price": 2, "quantity": 3})
@@ -84,15 +98,18 @@ def test_a_start_that_runs_away_is_refused_while_other_instances_complete(engine
         finished += 1
     runaway.wait()
     assert "element 'calc' failed" in outcome["refused"] and "time limit of 1 s" in outcome["refused"]
-    assert outcome["seconds"] < 10.0   # stopped: not the limit's precision (machines here are shared)
+    assert outcome["seconds"] < 10.0  # stopped: not the limit's precision (machines here are shared)
     assert finished >= 3, "other instances did not complete while the runaway start was stopped"
-    assert engine.find_instances(process_id="runaway") == []   # refused: nothing half-written
+    assert engine.find_instances(process_id="runaway") == []  # refused: nothing half-written
 
 
-@pytest.mark.parametrize("script, limit", [
-    ("x = sum(range(10**15))", "time limit of 1 s"),
-    ("x = 'a' * 10**10", "memory limit of 128 MB"),
-])
+@pytest.mark.parametrize(
+    "script, limit",
+    [
+        ("x = sum(range(10**15))", "time limit of 1 s"),
+        ("x = 'a' * 10**10", "memory limit of 128 MB"),
+    ],
+)
 @pytest.mark.both_databases
 def test_a_step_that_runs_away_becomes_an_incident_naming_the_element(engine, script, limit):
     engine.deploy({"reviewed.bpmn": reviewed_then(script).encode()})
@@ -133,15 +150,23 @@ def test_a_runaway_start_over_the_bus_becomes_an_incident_and_the_engine_keeps_s
     system = System(settings, ("engine",))
     try:
         system.rpc.engine.deploy({"runaway.bpmn": script_process("while True: pass", process_id="runaway")})
-        command = {"command_id": f"cmd-{uuid.uuid4().hex[:8]}", "process_id": "runaway",
-                   "business_key": "RUN-BUS", "principal": STAFF, "data": {}}
+        command = {
+            "command_id": f"cmd-{uuid.uuid4().hex[:8]}",
+            "process_id": "runaway",
+            "business_key": "RUN-BUS",
+            "principal": STAFF,
+            "data": {},
+        }
         publish(settings.amqp_uri, contracts.MESSAGES_EXCHANGE, contracts.START_ROUTING_KEY, command)
         eventlet.sleep(0.2)
         started = time.monotonic()
-        assert system.rpc.engine.ping()["status"] == "ok"      # answered while the start runs away
+        assert system.rpc.engine.ping()["status"] == "ok"  # answered while the start runs away
         assert time.monotonic() - started < 5.0
-        [inst] = wait_for(lambda: system.rpc.engine.find_instances(process_id="runaway"), timeout=10,
-                          message="the runaway start stored with an incident")
+        [inst] = wait_for(
+            lambda: system.rpc.engine.find_instances(process_id="runaway"),
+            timeout=10,
+            message="the runaway start stored with an incident",
+        )
         assert inst["status"] == "incident" and inst["business_key"] == "RUN-BUS"
         [incident] = inst["incidents"]
         assert incident["task"] == "calc" and "time limit of 1 s" in incident["error"]

@@ -8,6 +8,7 @@ workers, so several results of one instance are applied at the same moment in tw
 worth of workers. On PostgreSQL (psycopg2 made cooperative) their transactions truly overlap;
 SQLite serialises writers, which is why this runs on PostgreSQL only.
 """
+
 from __future__ import annotations
 
 import collections
@@ -60,11 +61,11 @@ FORK = f"""<?xml version="1.0" encoding="UTF-8"?>
     <bpmn:sequenceFlow id="f_start_fork" sourceRef="start" targetRef="fork"/>
     <bpmn:parallelGateway id="fork" name="Fork">
       <bpmn:incoming>f_start_fork</bpmn:incoming>
-      {"".join(f'<bpmn:outgoing>f_fork_{n}</bpmn:outgoing>' for n in BRANCHES)}
+      {"".join(f"<bpmn:outgoing>f_fork_{n}</bpmn:outgoing>" for n in BRANCHES)}
     </bpmn:parallelGateway>
     {"".join(branch(n) for n in BRANCHES)}
     <bpmn:parallelGateway id="join" name="Join">
-      {"".join(f'<bpmn:incoming>f_{n}_join</bpmn:incoming>' for n in BRANCHES)}
+      {"".join(f"<bpmn:incoming>f_{n}_join</bpmn:incoming>" for n in BRANCHES)}
       <bpmn:outgoing>f_join_end</bpmn:outgoing>
     </bpmn:parallelGateway>
     <bpmn:sequenceFlow id="f_join_end" sourceRef="join" targetRef="end"/>
@@ -114,29 +115,45 @@ def test_two_engines_on_the_same_instances_lose_nothing_do_nothing_twice_and_cou
         assert engines[0] is not engines[1]
         with ClusterRpcProxy(settings.nameko_config()) as rpc:
             signed = support.signed(OPERATOR, settings)
-            started = [rpc.engine.start("fork_four", f"FORK-{i:03d}", {"title": f"fork {i}"}, signed)
-                       for i in range(INSTANCES)]
+            started = [
+                rpc.engine.start("fork_four", f"FORK-{i:03d}", {"title": f"fork {i}"}, signed) for i in range(INSTANCES)
+            ]
         # Every job waits in intake's queue before any result exists: the results then come in a burst.
         jobs = contracts.job_queue("intake")
-        support.wait_for(lambda: support.ready_count(settings.amqp_uri, jobs) == INSTANCES * len(BRANCHES),
-                         timeout=30, message="every job of every instance in intake's queue")
+        support.wait_for(
+            lambda: support.ready_count(settings.amqp_uri, jobs) == INSTANCES * len(BRANCHES),
+            timeout=30,
+            message="every job of every instance in intake's queue",
+        )
         run(service_class("intake"))
         ids = [i["id"] for i in started]
         with_sessions = session_factory(settings.database_url("engine"))
 
         def completed():
             with transaction(with_sessions) as s:
-                return s.scalar(select(func.count()).select_from(Instance).where(
-                    Instance.id.in_(ids), Instance.status == "completed")) == INSTANCES
+                return (
+                    s.scalar(
+                        select(func.count())
+                        .select_from(Instance)
+                        .where(Instance.id.in_(ids), Instance.status == "completed")
+                    )
+                    == INSTANCES
+                )
 
         support.wait_for(completed, timeout=40, interval=0.2, message="every instance completed")
-        support.wait_for(lambda: all(support.ready_count(settings.amqp_uri, q) == 0 for q in
-                                     (jobs, contracts.ENGINE_RESULTS_QUEUE, contracts.DEAD_QUEUE)),
-                         timeout=10, message="the job, result and dead-letter queues drained")
+        support.wait_for(
+            lambda: all(
+                support.ready_count(settings.amqp_uri, q) == 0
+                for q in (jobs, contracts.ENGINE_RESULTS_QUEUE, contracts.DEAD_QUEUE)
+            ),
+            timeout=10,
+            message="the job, result and dead-letter queues drained",
+        )
 
         with transaction(with_sessions) as s:
-            history = s.execute(select(History.instance_id, History.action, History.data)
-                                .where(History.instance_id.in_(ids))).all()
+            history = s.execute(
+                select(History.instance_id, History.action, History.data).where(History.instance_id.in_(ids))
+            ).all()
             incidents = s.scalar(select(func.count()).select_from(Incident))
         sent = collections.Counter(h.data["job_id"] for h in history if h.action == "job_sent")
         done = collections.Counter(h.data["job_id"] for h in history if h.action == "job_completed")

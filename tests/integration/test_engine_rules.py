@@ -4,6 +4,7 @@ Jobs are taken from the engine's outbox as the relay would take them, and answer
 every path (versions, refused diagrams, the task list, optimistic saves, messages, timers,
 retries and incidents) is driven step by step and checked in the state the engine stored.
 """
+
 from __future__ import annotations
 
 import uuid
@@ -41,13 +42,15 @@ def smoke_variant(old: str, new: str) -> dict:
 
 
 # A revision of the smoke process: a new name, and rejected submissions are now "declined".
-REVISED_SMOKE = {"smoke.bpmn": SMOKE_TEXT
-                 .replace('name="Smoke test"', 'name="Smoke test, revised"')
-                 .replace('<bpmn:script>outcome = "rejected"</bpmn:script>',
-                          '<bpmn:script>outcome = "declined"</bpmn:script>').encode()}
+REVISED_SMOKE = {
+    "smoke.bpmn": SMOKE_TEXT.replace('name="Smoke test"', 'name="Smoke test, revised"')
+    .replace('<bpmn:script>outcome = "rejected"</bpmn:script>', '<bpmn:script>outcome = "declined"</bpmn:script>')
+    .encode()
+}
 
 # Two checks that run side by side and join: two inputs the same instance waits for at once.
-PAIRED_CHECKS = {"paired_checks.bpmn": b"""<?xml version="1.0" encoding="UTF-8"?>
+PAIRED_CHECKS = {
+    "paired_checks.bpmn": b"""<?xml version="1.0" encoding="UTF-8"?>
 <bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
                   xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core"
                   id="Definitions_paired" targetNamespace="http://zhitongche.example/bpmn">
@@ -95,10 +98,12 @@ PAIRED_CHECKS = {"paired_checks.bpmn": b"""<?xml version="1.0" encoding="UTF-8"?
     <bpmn:sequenceFlow id="f_join_end" sourceRef="join" targetRef="end"/>
   </bpmn:process>
 </bpmn:definitions>
-"""}
+"""
+}
 
 
 # -- answering jobs as the relay and a service would ------------------------------------------------
+
 
 @dataclass
 class SentJob:
@@ -122,8 +127,9 @@ def outbox_count(engine, operation) -> int:
 def take_job(engine, operation) -> SentJob:
     """The newest job sent for ``operation``; its outbox row is deleted, as the relay does."""
     with transaction(engine.sessions) as s:
-        row = s.scalars(select(Outbox).where(Outbox.routing_key == operation)
-                        .order_by(Outbox.id.desc()).limit(1)).first()
+        row = s.scalars(
+            select(Outbox).where(Outbox.routing_key == operation).order_by(Outbox.id.desc()).limit(1)
+        ).first()
         assert row is not None, f"no {operation} job in the outbox"
         sent = SentJob(dict(row.payload), utc(row.available_at))
         s.delete(row)
@@ -133,8 +139,9 @@ def take_job(engine, operation) -> SentJob:
 
 def answer(engine, job: SentJob, status="ok", result=None, code=None, message="") -> str:
     raw = {key: job.payload[key] for key in ("job_id", "instance_id", "task_id", "operation", "attempt")}
-    raw.update(status=status, result=result,
-               error={"code": code or status, "message": message} if status != "ok" else None)
+    raw.update(
+        status=status, result=result, error={"code": code or status, "message": message} if status != "ok" else None
+    )
     return engine.handle_result(raw)
 
 
@@ -153,6 +160,7 @@ def count_rows(engine, model, **where) -> int:
 
 
 # -- driving the smoke process ------------------------------------------------------------------------
+
 
 def at_review(engine, key, data=DATA) -> dict:
     inst = engine.start("smoke", key, dict(data), MEMBER)
@@ -196,14 +204,14 @@ def actions(engine, instance_id) -> list[str]:
 
 # -- 1. versions ----------------------------------------------------------------------------------------
 
+
 def test_redeploying_the_same_diagram_stores_no_second_version(engine):
     [first] = engine.deploy(SMOKE)
     [again] = engine.deploy(SMOKE)
     assert first["new"] is True and again["new"] is False
     assert again["id"] == first["id"] and again["version"] == first["version"]
     versions = engine.versions("smoke")
-    assert [(v["id"], v["version"], v["name"]) for v in versions] == [
-        (first["id"], first["version"], "Smoke test")]
+    assert [(v["id"], v["version"], v["name"]) for v in versions] == [(first["id"], first["version"], "Smoke test")]
 
 
 def test_a_changed_diagram_is_a_new_version_and_running_instances_keep_theirs(engine):
@@ -214,7 +222,9 @@ def test_a_changed_diagram_is_a_new_version_and_running_instances_keep_theirs(en
     [v2] = engine.deploy(REVISED_SMOKE)
     assert v2["new"] is True and v2["version"] != v1["version"]
     assert [(v["version"], v["name"]) for v in engine.versions("smoke")] == [
-        (v1["version"], "Smoke test"), (v2["version"], "Smoke test, revised")]
+        (v1["version"], "Smoke test"),
+        (v2["version"], "Smoke test, revised"),
+    ]
     [again] = engine.deploy(REVISED_SMOKE)
     assert again["new"] is False and len(engine.versions()) == 2
 
@@ -236,12 +246,12 @@ def test_a_changed_diagram_is_a_new_version_and_running_instances_keep_theirs(en
     assert job.payload["params"] == {"submission_id": 41, "outcome": "declined"}
     assert answer(engine, job, "ok", {"outcome_id": 2}) == "completed"
     assert engine.get_instance(new["id"])["status"] == "completed"
-    started = [h["data"]["version"] for i in (old, new) for h in engine.history(i["id"])
-               if h["action"] == "started"]
+    started = [h["data"]["version"] for i in (old, new) for h in engine.history(i["id"]) if h["action"] == "started"]
     assert started == [v1["version"], v2["version"]]
 
 
 # -- 2. refused diagrams ----------------------------------------------------------------------------------
+
 
 def _refused(engine, files) -> list[str]:
     before = engine.versions()
@@ -254,7 +264,8 @@ def _refused(engine, files) -> list[str]:
 
 
 def _script_diagram(task_id, script) -> dict:
-    return {"snoop.bpmn": f"""<?xml version="1.0" encoding="UTF-8"?>
+    return {
+        "snoop.bpmn": f"""<?xml version="1.0" encoding="UTF-8"?>
 <bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
                   id="Definitions_snoop" targetNamespace="http://zhitongche.example/bpmn">
   <bpmn:process id="snoop" name="Snoop" isExecutable="true">
@@ -268,7 +279,8 @@ def _script_diagram(task_id, script) -> dict:
     <bpmn:sequenceFlow id="f2" sourceRef="{task_id}" targetRef="end"/>
   </bpmn:process>
 </bpmn:definitions>
-""".encode()}
+""".encode()
+    }
 
 
 def test_a_diagram_that_is_not_well_formed_is_refused_and_nothing_is_stored(engine):
@@ -279,19 +291,26 @@ def test_a_diagram_that_is_not_well_formed_is_refused_and_nothing_is_stored(engi
     assert [v["name"] for v in engine.versions()] == ["Smoke test"]
 
 
-@pytest.mark.parametrize("script, rule", [
-    ("import os\nos.system('id')", "imports are not allowed"),
-    ("secrets = open('/etc/passwd').read()", "the name open is not allowed"),
-    ("bases = ().__class__.__bases__", "invalid attribute name"),
-])
+@pytest.mark.parametrize(
+    "script, rule",
+    [
+        ("import os\nos.system('id')", "imports are not allowed"),
+        ("secrets = open('/etc/passwd').read()", "the name open is not allowed"),
+        ("bases = ().__class__.__bases__", "invalid attribute name"),
+    ],
+)
 def test_a_diagram_with_a_malicious_script_is_refused_naming_the_script_task(engine, script, rule):
     engine.deploy(SMOKE)
     [problem] = _refused(engine, _script_diagram("look_around", script))
     assert "snoop.bpmn" in problem and "element 'look_around' \"Look around\" (bpmn:scriptTask)" in problem
     assert rule in problem
     # The same script slipped into the smoke process is refused just as well.
-    [problem] = _refused(engine, smoke_variant('<bpmn:script>outcome = "rejected"</bpmn:script>',
-                                               f"<bpmn:script>{escape(script)}</bpmn:script>"))
+    [problem] = _refused(
+        engine,
+        smoke_variant(
+            '<bpmn:script>outcome = "rejected"</bpmn:script>', f"<bpmn:script>{escape(script)}</bpmn:script>"
+        ),
+    )
     assert "element 'set_outcome_rejected'" in problem and rule in problem
     assert engine.versions("snoop") == [] and len(engine.versions("smoke")) == 1
     # A harmless script in the same place deploys: the refusal was about the script.
@@ -308,6 +327,7 @@ def test_a_user_task_naming_an_unknown_form_schema_is_refused(engine):
 
 # -- 3. task list and authorisation -------------------------------------------------------------------
 
+
 def _snapshot(engine, instance_id):
     inst = engine.get_instance(instance_id)
     return inst["revision"], inst["waiting_tasks"], engine.history(instance_id)
@@ -318,7 +338,11 @@ def test_the_review_task_is_offered_to_staff_only_and_members_may_not_complete_i
     inst = at_review(engine, "AUTH-1")
     [task] = engine.list_tasks(STAFF)
     assert (task["instance_id"], task["task"], task["candidate_role"], task["form_schema"]) == (
-        inst["id"], "review", "staff", "smoke.review")
+        inst["id"],
+        "review",
+        "staff",
+        "smoke.review",
+    )
     assert engine.list_tasks(MEMBER) == []
     assert engine.list_tasks(MEMBER, inst["id"]) == []
 
@@ -386,7 +410,8 @@ def test_an_unknown_or_finished_task_is_not_found(engine):
 
 
 # A review that a unit's reply makes moot while it waits: the message ends the review task.
-WITHDRAWABLE_REVIEW = {"withdrawable_review.bpmn": b"""<?xml version="1.0" encoding="UTF-8"?>
+WITHDRAWABLE_REVIEW = {
+    "withdrawable_review.bpmn": b"""<?xml version="1.0" encoding="UTF-8"?>
 <bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
                   xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core"
                   id="Definitions_withdraw" targetNamespace="http://zhitongche.example/bpmn">
@@ -411,7 +436,8 @@ WITHDRAWABLE_REVIEW = {"withdrawable_review.bpmn": b"""<?xml version="1.0" encod
     <bpmn:sequenceFlow id="f_withdrawn_end" sourceRef="withdrawn" targetRef="ended_withdrawn"/>
   </bpmn:process>
 </bpmn:definitions>
-"""}
+"""
+}
 
 
 def test_a_review_left_by_a_boundary_message_takes_its_work_item_off_the_task_list(engine):
@@ -419,8 +445,14 @@ def test_a_review_left_by_a_boundary_message_takes_its_work_item_off_the_task_li
     inst = engine.start("withdrawable_review", "WITHDRAW-1", {"title": "Fix the lamp"}, MEMBER)
     [task] = engine.list_tasks(STAFF, inst["id"])
     assert task["task"] == "review"
-    sent = engine.send_message({"name": "unit_reply", "correlation_key": "WITHDRAW-1",
-                                "message_id": "withdraw-1", "payload": {"text": "Already repaired"}})
+    sent = engine.send_message(
+        {
+            "name": "unit_reply",
+            "correlation_key": "WITHDRAW-1",
+            "message_id": "withdraw-1",
+            "payload": {"text": "Already repaired"},
+        }
+    )
     assert sent["status"] == "delivered"
     assert engine.get_instance(inst["id"])["status"] == "completed"
     assert engine.list_tasks(STAFF, inst["id"]) == []
@@ -428,6 +460,7 @@ def test_a_review_left_by_a_boundary_message_takes_its_work_item_off_the_task_li
 
 
 # -- 4. optimistic saves ---------------------------------------------------------------------------------
+
 
 def _second_engine(settings):
     return Engine(session_factory(settings.database_url("engine")), settings)
@@ -459,7 +492,8 @@ def test_a_save_that_lost_a_race_reloads_and_keeps_both_changes(engine, settings
 
     outcomes = []
     calls = _race_during_first_change(
-        monkeypatch, engine, lambda: outcomes.append(answer(other, unit_job, "ok", ASSIGNMENT)))
+        monkeypatch, engine, lambda: outcomes.append(answer(other, unit_job, "ok", ASSIGNMENT))
+    )
     assert answer(engine, intake_job, "ok", SUBMISSION) == "completed"
 
     assert outcomes == ["completed"], "the other engine's change did not go first"
@@ -480,7 +514,8 @@ def test_the_same_result_applied_by_two_engines_at_once_has_one_effect(engine, s
     intake_job = take_job(engine, "intake.record_submission")
     outcomes = []
     calls = _race_during_first_change(
-        monkeypatch, engine, lambda: outcomes.append(answer(other, intake_job, "ok", SUBMISSION)))
+        monkeypatch, engine, lambda: outcomes.append(answer(other, intake_job, "ok", SUBMISSION))
+    )
     assert answer(engine, intake_job, "ok", SUBMISSION) == "dropped"
     assert outcomes == ["completed"] and len(calls) == 1
     final = engine.get_instance(inst["id"])
@@ -491,8 +526,12 @@ def test_the_same_result_applied_by_two_engines_at_once_has_one_effect(engine, s
 
 # -- 5. messages -------------------------------------------------------------------------------------------
 
-REPLY = {"name": "unit_reply", "correlation_key": "MSG-1", "message_id": "reply-1",
-         "payload": {"text": "Repaired on 3 March"}}
+REPLY = {
+    "name": "unit_reply",
+    "correlation_key": "MSG-1",
+    "message_id": "reply-1",
+    "payload": {"text": "Repaired on 3 March"},
+}
 
 
 def test_an_unclaimed_message_is_buffered_once_and_expires_unseen(engine, settings, skipping_clock):
@@ -516,7 +555,8 @@ def test_an_unclaimed_message_is_buffered_once_and_expires_unseen(engine, settin
 
 
 def test_a_buffered_message_within_its_time_to_live_reaches_the_instance_that_waits_later(
-        engine, settings, skipping_clock):
+    engine, settings, skipping_clock
+):
     engine.deploy(SMOKE)
     reply = dict(REPLY, correlation_key="MSG-2", message_id="reply-2")
     assert engine.send_message(reply)["status"] == "buffered"
@@ -560,6 +600,7 @@ def test_a_malformed_message_is_refused_field_by_field_and_not_kept(engine):
 
 # -- 6. timers -----------------------------------------------------------------------------------------------
 
+
 def test_the_reply_deadline_fires_only_when_due_and_escalates(engine, skipping_clock):
     engine.deploy(SMOKE)
     inst = at_assignment(engine, "TIMER-1")
@@ -597,6 +638,7 @@ def test_the_reply_deadline_fires_only_when_due_and_escalates(engine, skipping_c
 
 # -- 7. retries and incidents -------------------------------------------------------------------------
 
+
 def test_failing_jobs_back_off_then_open_an_incident_that_a_retry_finishes(engine, settings, skipping_clock):
     engine.deploy(SMOKE)
     inst = engine.start("smoke", "RETRY-1", dict(DATA), MEMBER)
@@ -621,7 +663,11 @@ def test_failing_jobs_back_off_then_open_an_incident_that_a_retry_finishes(engin
     [incident] = engine.incidents()
     assert inst["incidents"] == [incident]
     assert (incident["job_id"], incident["operation"], incident["task"], incident["status"]) == (
-        first.job_id, operation, "record_submission", "open")
+        first.job_id,
+        operation,
+        "record_submission",
+        "open",
+    )
     assert "database still down" in incident["error"]
 
     revision = inst["revision"]
@@ -667,7 +713,8 @@ def test_a_retried_job_is_sent_on_behalf_of_the_same_principal_as_its_first_atte
     second = take_job(engine, "intake.record_submission")
     assert second.attempt == 2
     assert second.payload["principal"] == first.payload["principal"], (
-        "the retried job lost the principal it was sent on behalf of")
+        "the retried job lost the principal it was sent on behalf of"
+    )
 
 
 def test_an_incident_resolved_by_hand_leaves_the_job_alone(engine):
@@ -684,6 +731,7 @@ def test_an_incident_resolved_by_hand_leaves_the_job_alone(engine):
 
 
 # -- 8. business errors ------------------------------------------------------------------------------------
+
 
 def test_a_business_error_the_diagram_does_not_catch_opens_an_incident_naming_the_code(engine):
     engine.deploy(SMOKE)
@@ -711,6 +759,7 @@ def test_the_no_unit_error_is_caught_by_the_diagram_and_ends_the_instance(engine
 
 
 # -- 9. a step that fails at start ------------------------------------------------------------------------
+
 
 def test_a_start_whose_first_step_fails_is_refused_and_leaves_no_instance(engine):
     engine.deploy(SMOKE)
@@ -758,9 +807,17 @@ def test_a_message_that_crossed_the_instance_save_is_delivered_by_the_sweep(engi
     inst = waiting_for_reply(engine, "CROSSED-1")
     assert engine.deliver_waiting_messages() == 0
     with transaction(engine.sessions) as s:  # as if it had been buffered just before that save
-        s.add(BufferedMessage(message_id="crossed", name="unit_reply", correlation_key="CROSSED-1",
-                              payload={"text": "done"}, status="buffered", received_at=skipping_clock.now(),
-                              expires_at=skipping_clock.now() + timedelta(days=1)))
+        s.add(
+            BufferedMessage(
+                message_id="crossed",
+                name="unit_reply",
+                correlation_key="CROSSED-1",
+                payload={"text": "done"},
+                status="buffered",
+                received_at=skipping_clock.now(),
+                expires_at=skipping_clock.now() + timedelta(days=1),
+            )
+        )
     assert engine.deliver_waiting_messages() == 1
     assert engine.get_instance(inst["id"])["waiting_messages"] == []
     assert count_rows(engine, BufferedMessage, message_id="crossed", status="delivered") == 1

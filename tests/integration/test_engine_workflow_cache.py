@@ -7,6 +7,7 @@ restored from the database; a step that fails after it moved the workflow leaves
 copy behind; and two engines stepping one instance keep both changes, the revision check deciding
 who saves first.
 """
+
 from __future__ import annotations
 
 import pytest
@@ -14,8 +15,18 @@ import pytest
 from services.engine.engine import Engine
 from shared.db import session_factory
 from tests.integration.test_engine_rules import (
-    ASSIGNMENT, DATA, MEMBER, PAIRED_CHECKS, SMOKE, STAFF, SUBMISSION, _race_during_first_change,
-    actions, answer, review_task, take_job,
+    ASSIGNMENT,
+    DATA,
+    MEMBER,
+    PAIRED_CHECKS,
+    SMOKE,
+    STAFF,
+    SUBMISSION,
+    _race_during_first_change,
+    actions,
+    answer,
+    review_task,
+    take_job,
 )
 
 pytestmark = pytest.mark.both_databases
@@ -40,7 +51,8 @@ def count_restores(monkeypatch, engine) -> list:
 
 
 def test_a_hot_instance_is_stepped_without_restoring_it_and_stored_as_a_restore_would_see_it(
-        engine, settings, monkeypatch):
+    engine, settings, monkeypatch
+):
     engine.deploy(SMOKE)
     restores = count_restores(monkeypatch, engine)
     inst = engine.start("smoke", "CACHE-1", dict(DATA), MEMBER)
@@ -53,8 +65,14 @@ def test_a_hot_instance_is_stepped_without_restoring_it_and_stored_as_a_restore_
     # Another engine, with nothing cached, restores what was stored and carries the lifecycle on.
     other = second_engine(settings)
     assert answer(other, take_job(other, "assignment.assign_unit"), "ok", ASSIGNMENT) == "completed"
-    sent = other.send_message({"name": "unit_reply", "correlation_key": "CACHE-1",
-                               "message_id": "cache-1-reply", "payload": {"text": "Repaired"}})
+    sent = other.send_message(
+        {
+            "name": "unit_reply",
+            "correlation_key": "CACHE-1",
+            "message_id": "cache-1-reply",
+            "payload": {"text": "Repaired"},
+        }
+    )
     assert sent["status"] == "delivered"
     assert answer(other, take_job(other, "evaluation.record_outcome"), "ok", {"id": 1}) == "completed"
     final = other.get_instance(inst["id"])
@@ -64,7 +82,8 @@ def test_a_hot_instance_is_stepped_without_restoring_it_and_stored_as_a_restore_
 
 
 def test_a_revision_saved_by_another_engine_makes_the_cached_workflow_stale_and_it_is_restored(
-        engine, settings, monkeypatch):
+    engine, settings, monkeypatch
+):
     engine.deploy(SMOKE)
     other = second_engine(settings)
     inst = engine.start("smoke", "CACHE-2", dict(DATA), MEMBER)
@@ -82,8 +101,7 @@ def test_a_revision_saved_by_another_engine_makes_the_cached_workflow_stale_and_
     assert "assign_unit" in stored["waiting_tasks"]
 
 
-def test_a_step_that_fails_after_moving_the_workflow_leaves_no_half_moved_copy_cached(
-        engine, monkeypatch):
+def test_a_step_that_fails_after_moving_the_workflow_leaves_no_half_moved_copy_cached(engine, monkeypatch):
     engine.deploy(SMOKE)
     inst = engine.start("smoke", "CACHE-3", dict(DATA), MEMBER)
     job = take_job(engine, "intake.record_submission")
@@ -109,8 +127,7 @@ def test_a_step_that_fails_after_moving_the_workflow_leaves_no_half_moved_copy_c
     assert actions(engine, inst["id"]).count("job_completed") == 1
 
 
-def test_a_refused_step_leaves_the_cached_workflow_out_and_the_next_step_starts_from_the_store(
-        engine, monkeypatch):
+def test_a_refused_step_leaves_the_cached_workflow_out_and_the_next_step_starts_from_the_store(engine, monkeypatch):
     engine.deploy(SMOKE)
     inst = engine.start("smoke", "CACHE-4", dict(DATA), MEMBER)
     assert answer(engine, take_job(engine, "intake.record_submission"), "ok", SUBMISSION) == "completed"
@@ -135,18 +152,20 @@ def test_a_refused_step_leaves_the_cached_workflow_out_and_the_next_step_starts_
 
 
 def test_two_engines_stepping_one_instance_keep_both_changes_and_the_revision_check_decides(
-        engine, settings, monkeypatch):
+    engine, settings, monkeypatch
+):
     engine.deploy(PAIRED_CHECKS)
     other = second_engine(settings)
     inst = engine.start("paired_checks", "CACHE-5", {"title": "Fix the lamp", "unit": "transport"}, MEMBER)
     intake_job = take_job(engine, "intake.record_submission")
     unit_job = take_job(engine, "assignment.assign_unit")
-    assert engine.store.workflows.revision(inst["id"]) == 1   # this engine's copy is warm
+    assert engine.store.workflows.revision(inst["id"]) == 1  # this engine's copy is warm
 
     # While this engine steps its cached copy, the other engine saves revision 2 first.
     outcomes = []
     calls = _race_during_first_change(
-        monkeypatch, engine, lambda: outcomes.append(answer(other, unit_job, "ok", ASSIGNMENT)))
+        monkeypatch, engine, lambda: outcomes.append(answer(other, unit_job, "ok", ASSIGNMENT))
+    )
     restores = count_restores(monkeypatch, engine)
     assert answer(engine, intake_job, "ok", SUBMISSION) == "completed"
 
@@ -158,4 +177,4 @@ def test_two_engines_stepping_one_instance_keep_both_changes_and_the_revision_ch
     assert final["status"] == "completed" and final["revision"] == 3
     assert final["data"]["submission"] == SUBMISSION and final["data"]["assignment"] == ASSIGNMENT
     assert engine.store.workflows.revision(inst["id"]) == 3
-    assert other.store.workflows.revision(inst["id"]) == 2   # stale there: its next step restores
+    assert other.store.workflows.revision(inst["id"]) == 2  # stale there: its next step restores

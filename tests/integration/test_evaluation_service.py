@@ -1,6 +1,7 @@
 """The evaluation service on the real RabbitMQ and a real database: the engine opens a rating round
 with a job, proposers rate over RPC, and the last rating sends ``ratings_complete`` to the engine's
 message queue. Someone who is not a proposer is refused and sends nothing."""
+
 from __future__ import annotations
 
 import json
@@ -52,11 +53,26 @@ class Evaluation:
     def run_job(self, operation, params):
         """Send a job as the engine does and wait for its result on the engine's results queue."""
         job_id = uuid.uuid4().hex
-        publish(self.settings.amqp_uri, contracts.JOBS_EXCHANGE, operation, sealed_job({
-            "job_id": job_id, "instance_id": "instance-1", "task_id": "task-1", "operation": operation,
-            "params": params, "attempt": 1, "business_key": params.get("number")}, self.settings))
-        results = wait_for(lambda: get_messages(self.vhost, contracts.ENGINE_RESULTS_QUEUE),
-                           message=f"the result of {operation}")
+        publish(
+            self.settings.amqp_uri,
+            contracts.JOBS_EXCHANGE,
+            operation,
+            sealed_job(
+                {
+                    "job_id": job_id,
+                    "instance_id": "instance-1",
+                    "task_id": "task-1",
+                    "operation": operation,
+                    "params": params,
+                    "attempt": 1,
+                    "business_key": params.get("number"),
+                },
+                self.settings,
+            ),
+        )
+        results = wait_for(
+            lambda: get_messages(self.vhost, contracts.ENGINE_RESULTS_QUEUE), message=f"the result of {operation}"
+        )
         [result] = [json.loads(m["payload"]) for m in results]
         assert (result["job_id"], result["status"]) == (job_id, "ok"), result
         return result["result"]
@@ -89,18 +105,21 @@ def evaluation(settings, vhost):
 
 
 def test_the_last_proposer_rating_over_rpc_closes_the_round_and_tells_the_engine(evaluation):
-    opened = evaluation.run_job("evaluation.open_rating",
-                                {"number": NUMBER, "proposers": ["member.li", "member.zhao"]})
+    opened = evaluation.run_job("evaluation.open_rating", {"number": NUMBER, "proposers": ["member.li", "member.zhao"]})
     assert opened["round"] == 1 and opened["due"]
 
     first = evaluation.rpc.evaluation.rate(NUMBER, "satisfied", "satisfied", "thank you", principal=LI)
-    last = evaluation.rpc.evaluation.rate(NUMBER, "basically_satisfied", "unsatisfied", "not yet solved",
-                                          principal=ZHAO)
+    last = evaluation.rpc.evaluation.rate(
+        NUMBER, "basically_satisfied", "unsatisfied", "not yet solved", principal=ZHAO
+    )
     assert (first["round_closed"], last["round_closed"]) == (False, True)
 
     [message] = evaluation.engine_messages(at_least=1)
     assert (message["name"], message["correlation_key"], message["message_id"]) == (
-        "ratings_complete", NUMBER, f"ratings-{NUMBER}-1")
+        "ratings_complete",
+        NUMBER,
+        f"ratings-{NUMBER}-1",
+    )
     assert message["payload"]["round"] == 1 and message["payload"]["rehandle"] is True
     assert [r["rater"] for r in message["payload"]["ratings"]] == ["member.li", "member.zhao"]
     [round_seen_by_staff] = evaluation.rpc.evaluation.ratings(NUMBER, principal=STAFF)["rounds"]
@@ -114,8 +133,12 @@ def test_rating_as_someone_else_is_forbidden_and_sends_nothing(evaluation, someo
     with pytest.raises(Forbidden):
         evaluation.rpc.evaluation.rate(NUMBER, "unsatisfied", "unsatisfied", None, principal=someone_else)
     assert evaluation.count(select(func.count()).select_from(Rating)) == 0
-    assert evaluation.count(select(func.count()).select_from(Outbox)
-                            .where(Outbox.routing_key == contracts.MESSAGE_ROUTING_KEY)) == 0
+    assert (
+        evaluation.count(
+            select(func.count()).select_from(Outbox).where(Outbox.routing_key == contracts.MESSAGE_ROUTING_KEY)
+        )
+        == 0
+    )
 
     # The proposer's own rating then closes the round: the only message the engine gets is that one.
     evaluation.rpc.evaluation.rate(NUMBER, "satisfied", "satisfied", None, principal=LI)
@@ -127,11 +150,12 @@ def test_rating_as_someone_else_is_forbidden_and_sends_nothing(evaluation, someo
 @pytest.mark.both_databases
 def test_proposers_rating_at_the_same_time_close_the_round_once(evaluation):
     proposers = [{"user": f"member.{i}", "roles": ["member"]} for i in range(6)]
-    evaluation.run_job("evaluation.open_rating",
-                       {"number": NUMBER, "proposers": [p["user"] for p in proposers]})
+    evaluation.run_job("evaluation.open_rating", {"number": NUMBER, "proposers": [p["user"] for p in proposers]})
 
-    calls = [evaluation.rpc.evaluation.rate.call_async(NUMBER, "satisfied", "satisfied", None, principal=p)
-             for p in proposers]
+    calls = [
+        evaluation.rpc.evaluation.rate.call_async(NUMBER, "satisfied", "satisfied", None, principal=p)
+        for p in proposers
+    ]
     closed = [call.result()["round_closed"] for call in calls]
 
     assert closed.count(True) == 1

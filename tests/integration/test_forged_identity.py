@@ -10,6 +10,7 @@ deployments run them), and what a caller merely says about itself is refused, ch
   intake), a start command or a job result from the wrong service, a ``notify.*`` event from
   anyone but a service — each dead-lettered with the reason.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -40,10 +41,15 @@ from tests.support import free_port, get_messages, publish, wait_for
 
 LI = {"user": "member.li", "roles": ["member"], "unit": None}
 STAFF = {"user": "staff.wang", "roles": ["staff"], "unit": None}
-DRAFT = {"kind": "between_sessions", "session_year": 2027, "publish_consent": True,
-         "title": "关于加快老城区公交候车亭改造的建议", "situation": "老城区现有公交候车亭多建于十年前，遮雨面积小。",
-         "analysis": "候车亭改造分属多个部门，缺少统一规划和维护资金。",
-         "suggestions": "由交通局牵头制定改造计划，增设夜间照明和实时到站信息屏。"}
+DRAFT = {
+    "kind": "between_sessions",
+    "session_year": 2027,
+    "publish_consent": True,
+    "title": "关于加快老城区公交候车亭改造的建议",
+    "situation": "老城区现有公交候车亭多建于十年前，遮雨面积小。",
+    "analysis": "候车亭改造分属多个部门，缺少统一规划和维护资金。",
+    "suggestions": "由交通局牵头制定改造计划，增设夜间照明和实时到站信息屏。",
+}
 RUNNING = ("engine", "intake", "assignment", "gateway")
 
 
@@ -54,7 +60,7 @@ def bus(tmp_path, vhost, database_url_template):
     settings = support.make_settings(tmp_path, vhost, database_url_template, ZTC_GATEWAY_PORT=str(free_port()))
     prepare_databases(settings)
     migrate("gateway", settings.database_url("gateway"))
-    topology.declare(settings.amqp_uri)                   # as make run does, with the admin
+    topology.declare(settings.amqp_uri)  # as make run does, with the admin
     grants = access.grants(settings, ["transport"], [("member", "member.li")])
     with contextlib.ExitStack() as stack:
         uris = stack.enter_context(support.broker_users(settings, grants))
@@ -90,6 +96,7 @@ def dead_letters(bus, count_, timeout=20) -> list[dict]:
     def enough():
         found.extend(get_messages(vhost, contracts.DEAD_QUEUE))
         return len(found) >= count_
+
     wait_for(enough, timeout=timeout, message=f"{count_} dead letter(s)")
     time.sleep(0.3)
     found.extend(get_messages(vhost, contracts.DEAD_QUEUE))
@@ -142,8 +149,12 @@ def test_an_rpc_call_with_an_unsigned_or_forged_principal_is_refused_and_changes
 
 
 def test_the_engine_takes_no_service_message_over_rpc(bus):
-    reply = {"name": "reply_submitted", "correlation_key": "2026-0001", "message_id": "forged-reply",
-             "payload": {"round": 1, "replies": [], "category": "A"}}
+    reply = {
+        "name": "reply_submitted",
+        "correlation_key": "2026-0001",
+        "message_id": "forged-reply",
+        "payload": {"round": 1, "replies": [], "category": "A"},
+    }
     with pytest.raises(Forbidden):
         bus.rpc.engine.send_message(reply, support.signed(STAFF, bus.settings))
     assert count(bus.settings, "engine", BufferedMessage) == 0
@@ -151,28 +162,46 @@ def test_the_engine_takes_no_service_message_over_rpc(bus):
 
 # -- jobs: only what the engine sealed and sent ----------------------------------------------------------
 def job(proposal, **params) -> dict:
-    return {"job_id": uuid.uuid4().hex, "instance_id": "instance-1", "task_id": "pre_review",
-            "operation": "intake.record_filing", "attempt": 1, "business_key": proposal["number"],
-            "principal": STAFF, "params": {"proposal_id": proposal["id"],
-                                           "decision": "returned", "note": "forged", "decided_by": "staff.wang",
-                                           **params}}
+    return {
+        "job_id": uuid.uuid4().hex,
+        "instance_id": "instance-1",
+        "task_id": "pre_review",
+        "operation": "intake.record_filing",
+        "attempt": 1,
+        "business_key": proposal["number"],
+        "principal": STAFF,
+        "params": {
+            "proposal_id": proposal["id"],
+            "decision": "returned",
+            "note": "forged",
+            "decided_by": "staff.wang",
+            **params,
+        },
+    }
 
 
 def test_a_forged_job_is_dead_lettered_and_the_proposal_stays_in_review(bus):
     settings, proposal = bus.settings, submitted_proposal(bus)
     key = signing.key_of(settings)
     forged = [
-        ("engine", job(proposal)),                                                          # unsealed
+        ("engine", job(proposal)),  # unsealed
         ("engine", signing.seal(job(proposal), b"not-the-deployment-key" * 2, signing.JOB)),  # another key
-        ("engine", {**signing.seal(job(proposal, decision="filed"), key, signing.JOB),
-                    "params": job(proposal)["params"]}),                                    # changed after sealing
+        (
+            "engine",
+            {**signing.seal(job(proposal, decision="filed"), key, signing.JOB), "params": job(proposal)["params"]},
+        ),  # changed after sealing
     ]
     for label, body in forged:
         as_user(bus, label, contracts.JOBS_EXCHANGE, "intake.record_filing", body)
     # Another service, with a properly sealed job: the broker refuses it on ztc.jobs...
     with pytest.raises(AccessRefused):
-        as_user(bus, "assignment", contracts.JOBS_EXCHANGE, "intake.record_filing",
-                signing.seal(job(proposal), key, signing.JOB))
+        as_user(
+            bus,
+            "assignment",
+            contracts.JOBS_EXCHANGE,
+            "intake.record_filing",
+            signing.seal(job(proposal), key, signing.JOB),
+        )
     # ...and straight into intake's queue, intake refuses it: only the engine sends jobs.
     as_user(bus, "assignment", "", contracts.job_queue("intake"), signing.seal(job(proposal), key, signing.JOB))
     reasons = sorted(h[contracts.REASON_HEADER] for h in dead_letters(bus, 4))
@@ -182,30 +211,66 @@ def test_a_forged_job_is_dead_lettered_and_the_proposal_stays_in_review(bus):
     assert status_of(bus, proposal["number"]) == "pre_review"
     assert count(settings, "intake", IntakeInbox) == 0
     # What the engine seals and sends is done (so the refusals above were not for want of a service).
-    as_user(bus, "engine", contracts.JOBS_EXCHANGE, "intake.record_filing",
-            signing.seal(job(proposal, decision="filed"), key, signing.JOB))
+    as_user(
+        bus,
+        "engine",
+        contracts.JOBS_EXCHANGE,
+        "intake.record_filing",
+        signing.seal(job(proposal, decision="filed"), key, signing.JOB),
+    )
     wait_for(lambda: status_of(bus, proposal["number"]) == "filed", message="the engine's job done")
 
 
 # -- what services send the engine: only from the senders the contracts name ----------------------------
 def message(name, key="2026-0042") -> dict:
-    return {"name": name, "correlation_key": key, "message_id": uuid.uuid4().hex,
-            "payload": {"round": 1, "replies": [], "category": "A"}}
+    return {
+        "name": name,
+        "correlation_key": key,
+        "message_id": uuid.uuid4().hex,
+        "payload": {"round": 1, "replies": [], "category": "A"},
+    }
 
 
 def test_a_bpmn_message_start_or_result_from_the_wrong_sender_is_refused(bus):
     settings = bus.settings
     as_user(bus, "intake", contracts.MESSAGES_EXCHANGE, contracts.MESSAGE_ROUTING_KEY, message("reply_submitted"))
     as_user(bus, "operator", contracts.MESSAGES_EXCHANGE, contracts.MESSAGE_ROUTING_KEY, message("reply_submitted"))
-    as_user(bus, "evaluation", "", contracts.ENGINE_STARTS_QUEUE,
-            {"command_id": "c-1", "process_id": "smoke", "business_key": "X", "data": {}, "principal": STAFF})
-    as_user(bus, "evaluation", contracts.RESULTS_EXCHANGE, contracts.RESULT_ROUTING_KEY,
-            {"job_id": "j-1", "instance_id": "i-1", "task_id": "t-1", "operation": "intake.record_filing",
-             "attempt": 1, "status": "ok", "result": {}})
-    for label, exchange in (("unit transport", contracts.MESSAGES_EXCHANGE), ("member member.li", contracts.RESULTS_EXCHANGE)):
-        with pytest.raises(AccessRefused):          # the broker: neither may publish there at all
-            as_user(bus, label, exchange, contracts.MESSAGE_ROUTING_KEY if exchange == contracts.MESSAGES_EXCHANGE
-                    else contracts.RESULT_ROUTING_KEY, message("reply_submitted"))
+    as_user(
+        bus,
+        "evaluation",
+        "",
+        contracts.ENGINE_STARTS_QUEUE,
+        {"command_id": "c-1", "process_id": "smoke", "business_key": "X", "data": {}, "principal": STAFF},
+    )
+    as_user(
+        bus,
+        "evaluation",
+        contracts.RESULTS_EXCHANGE,
+        contracts.RESULT_ROUTING_KEY,
+        {
+            "job_id": "j-1",
+            "instance_id": "i-1",
+            "task_id": "t-1",
+            "operation": "intake.record_filing",
+            "attempt": 1,
+            "status": "ok",
+            "result": {},
+        },
+    )
+    for label, exchange in (
+        ("unit transport", contracts.MESSAGES_EXCHANGE),
+        ("member member.li", contracts.RESULTS_EXCHANGE),
+    ):
+        with pytest.raises(AccessRefused):  # the broker: neither may publish there at all
+            as_user(
+                bus,
+                label,
+                exchange,
+                contracts.MESSAGE_ROUTING_KEY
+                if exchange == contracts.MESSAGES_EXCHANGE
+                else contracts.RESULT_ROUTING_KEY,
+                message("reply_submitted"),
+            )
     reasons = sorted(h[contracts.REASON_HEADER] for h in dead_letters(bus, 4))
     assert sum("'reply_submitted'" in r and "sent only by assignment" in r for r in reasons) == 2, reasons
     assert any("started by command only by intake, assignment" in r for r in reasons)
@@ -220,11 +285,17 @@ def test_a_notification_from_anyone_but_a_service_is_refused(bus):
     settings = bus.settings
 
     def notify(recipient):
-        return {"event_id": uuid.uuid4().hex, "name": "notify.reminder", "occurred_at": "2026-03-02T09:00:00+00:00",
-                "subject": "2026-0001", "thread": None, "members": [],
-                "payload": {"recipients": [recipient], "title": "t", "text": ""}}
+        return {
+            "event_id": uuid.uuid4().hex,
+            "name": "notify.reminder",
+            "occurred_at": "2026-03-02T09:00:00+00:00",
+            "subject": "2026-0001",
+            "thread": None,
+            "members": [],
+            "payload": {"recipients": [recipient], "title": "t", "text": ""},
+        }
 
-    with pytest.raises(AccessRefused):              # the broker: a unit publishes no events
+    with pytest.raises(AccessRefused):  # the broker: a unit publishes no events
         as_user(bus, "unit transport", contracts.EVENTS_EXCHANGE, "notify.reminder", notify("role:member"))
     # A broker user given too much (a misconfigured app user) is still refused by the gateway.
     wide = access.submitter_grant(settings, "member", "member.zhou")

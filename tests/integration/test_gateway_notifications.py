@@ -1,6 +1,7 @@
 """The gateway's notification inbox on the real broker and a real database: ``notify.<kind>``
 events published on ``ztc.events`` become one row per recipient, read over HTTP by the user, by
 every handler of an addressed unit, by everyone holding an addressed role."""
+
 from __future__ import annotations
 
 import json
@@ -25,9 +26,13 @@ def gateway(tmp_path, vhost, database_url_template):
     migrate("gateway", settings.database_url("gateway"))
     topology.declare(settings.amqp_uri)
     sessions = session_factory(settings.database_url("gateway"))
-    people = {"member": ("member.li", ["member"], None), "handler": ("handler.zhao", ["unit"], "transport"),
-              "handler2": ("handler.sun", ["unit"], "transport"), "staff": ("staff.wang", ["staff"], None),
-              "education": ("handler.qian", ["unit"], "education")}
+    people = {
+        "member": ("member.li", ["member"], None),
+        "handler": ("handler.zhao", ["unit"], "transport"),
+        "handler2": ("handler.sun", ["unit"], "transport"),
+        "staff": ("staff.wang", ["staff"], None),
+        "education": ("handler.qian", ["unit"], "education"),
+    }
     with transaction(sessions) as s:
         keys = {who: tokens.issue(s, user, roles, unit) for who, (user, roles, unit) in people.items()}
     runner = ServiceRunner(settings.nameko_config())
@@ -36,8 +41,7 @@ def gateway(tmp_path, vhost, database_url_template):
     base = f"http://127.0.0.1:{settings.gateway_port}"
 
     def call(method, path, who):
-        return requests.request(method, base + path, headers={"Authorization": f"Bearer {keys[who]}"},
-                                timeout=10)
+        return requests.request(method, base + path, headers={"Authorization": f"Bearer {keys[who]}"}, timeout=10)
 
     wait_for(lambda: _consuming(settings.amqp_uri), message="the gateway consuming its events queue")
     try:
@@ -52,17 +56,22 @@ def _consuming(amqp_uri):
 
     try:
         with Connection(amqp_uri) as conn:
-            _, _, consumers = conn.default_channel.queue_declare(
-                queue=contracts.events_queue("gateway"), passive=True)
+            _, _, consumers = conn.default_channel.queue_declare(queue=contracts.events_queue("gateway"), passive=True)
             return consumers > 0
     except Exception:  # not declared yet
         return False
 
 
 def event(kind, recipients, event_id=None, subject="2026-0001", title="催办", text=""):
-    return {"event_id": event_id or uuid.uuid4().hex, "name": contracts.NOTIFY_PREFIX + kind,
-            "occurred_at": clock.now().isoformat(), "subject": subject, "thread": None, "members": [],
-            "payload": {"recipients": recipients, "title": title, "text": text}}
+    return {
+        "event_id": event_id or uuid.uuid4().hex,
+        "name": contracts.NOTIFY_PREFIX + kind,
+        "occurred_at": clock.now().isoformat(),
+        "subject": subject,
+        "thread": None,
+        "members": [],
+        "payload": {"recipients": recipients, "title": title, "text": text},
+    }
 
 
 def send(settings, body):
@@ -83,8 +92,9 @@ def test_a_notification_reaches_the_user_the_units_handlers_and_the_roles_holder
     for who in ("member", "handler", "handler2", "staff"):
         inbox = call("GET", "/api/notifications", who)
         assert inbox.status_code == 200
-        assert [(n["kind"], n["subject"], n["title"]) for n in inbox.json()] == \
-            [("reminder", "2026-0001", "提案 2026-0001 临近办理期限")], who
+        assert [(n["kind"], n["subject"], n["title"]) for n in inbox.json()] == [
+            ("reminder", "2026-0001", "提案 2026-0001 临近办理期限")
+        ], who
     assert call("GET", "/api/notifications", "education").json() == []
 
 
@@ -136,8 +146,12 @@ def test_a_malformed_notification_is_dead_lettered_with_its_reason_and_nothing_k
     send(settings, bad)
 
     def dead():
-        return [m for m in get_messages(vhost, contracts.DEAD_QUEUE)
-                if json.loads(m["payload"]).get("event_id") == bad["event_id"]]
+        return [
+            m
+            for m in get_messages(vhost, contracts.DEAD_QUEUE)
+            if json.loads(m["payload"]).get("event_id") == bad["event_id"]
+        ]
+
     letter = wait_for(dead, message="the malformed event in ztc.dead")[0]
     reason = letter["properties"]["headers"][contracts.REASON_HEADER]
     assert "invalid_input" in reason and "recipients" in reason

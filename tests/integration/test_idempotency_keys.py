@@ -1,6 +1,7 @@
 """Idempotency keys on the creating RPCs, on a migrated database of each kind: calling twice with
 the same key -- what the broker does when it redelivers an RPC request whose worker died after
 committing -- records one row, one process start, one event."""
+
 from __future__ import annotations
 
 import pytest
@@ -24,13 +25,21 @@ pytestmark = pytest.mark.both_databases
 LI = {"user": "李明", "roles": ["member"]}
 ZHANG = {"user": "张伟", "roles": ["member"]}
 STAFF = {"user": "staff.wang", "roles": ["staff"], "unit": None}
-DRAFT = {"kind": "between_sessions", "session_year": 2027, "publish_consent": True,
-         "title": "关于加快老城区公交候车亭改造的建议",
-         "situation": "老城区现有公交候车亭多建于十年前，遮雨面积小，夜间照明不足。",
-         "analysis": "候车亭改造分属多个部门，缺少统一规划和维护资金。",
-         "suggestions": "由交通局牵头制定改造计划，增设夜间照明和实时到站信息屏。"}
-OPINION = {"title": "关于规范校外培训收费的建议", "situation": "部分校外培训机构预收费用过高。",
-           "analysis": "预收费监管缺位。", "suggestion": "建立预收费资金监管账户。"}
+DRAFT = {
+    "kind": "between_sessions",
+    "session_year": 2027,
+    "publish_consent": True,
+    "title": "关于加快老城区公交候车亭改造的建议",
+    "situation": "老城区现有公交候车亭多建于十年前，遮雨面积小，夜间照明不足。",
+    "analysis": "候车亭改造分属多个部门，缺少统一规划和维护资金。",
+    "suggestions": "由交通局牵头制定改造计划，增设夜间照明和实时到站信息屏。",
+}
+OPINION = {
+    "title": "关于规范校外培训收费的建议",
+    "situation": "部分校外培训机构预收费用过高。",
+    "analysis": "预收费监管缺位。",
+    "suggestion": "建立预收费资金监管账户。",
+}
 
 
 @pytest.fixture
@@ -55,8 +64,11 @@ def count(session, model, *where):
 
 
 def starts(session, outbox):
-    return [row.payload["command_id"] for row in session.scalars(select(outbox).order_by(outbox.id))
-            if row.payload.get("process_id")]
+    return [
+        row.payload["command_id"]
+        for row in session.scalars(select(outbox).order_by(outbox.id))
+        if row.payload.get("process_id")
+    ]
 
 
 def test_a_repeated_proposal_submission_answers_the_first_and_starts_one_process(db):
@@ -89,7 +101,7 @@ def test_a_repeated_opinion_submission_over_rpc_uses_the_same_reference_as_amqp(
     # The AMQP command with that reference is the same submission too.
     from shared.messaging.identity import Sender
 
-    app = Sender(f"ztc-member-{LI['user']}", "member", LI["user"])    # Li's app, as the broker vouches
+    app = Sender(f"ztc-member-{LI['user']}", "member", LI["user"])  # Li's app, as the broker vouches
     assert opinions.submit_command(s, {"reference": "op-1", "item": OPINION}, app)["number"] == first["number"]
     s.commit()
     assert count(s, OpinionItem) == 1
@@ -122,7 +134,10 @@ def test_a_repeated_attendance_recording_answers_the_first_record_and_publishes_
     assert attendance.record(s, {**data, "half_days": 3}, STAFF, key="att-1") == first
     s.commit()
     assert count(s, Attendance) == 1
-    events = [row.payload["event_id"] for row in s.scalars(select(EvaluationOutbox))
-              if row.routing_key == "attendance.recorded"]
+    events = [
+        row.payload["event_id"]
+        for row in s.scalars(select(EvaluationOutbox))
+        if row.routing_key == "attendance.recorded"
+    ]
     assert events == [first["event_id"]]
     assert attendance.record(s, data, STAFF, key="att-2")["id"] != first["id"]

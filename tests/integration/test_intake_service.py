@@ -1,4 +1,5 @@
 """The intake service over the real broker: a submission and its start command leave together."""
+
 from __future__ import annotations
 
 import json
@@ -19,7 +20,9 @@ from tests.support import SigningRpc, get_messages, wait_for
 LI = {"user": "李明", "roles": ["member"]}
 STAFF = {"user": "staff.zhao", "roles": ["staff"]}
 DRAFT = {
-    "kind": "between_sessions", "session_year": 2027, "publish_consent": True,
+    "kind": "between_sessions",
+    "session_year": 2027,
+    "publish_consent": True,
     "title": "关于加快老城区公交候车亭改造的建议",
     "situation": "老城区现有公交候车亭多建于十年前，遮雨面积小，夜间照明不足。",
     "analysis": "候车亭改造分属多个部门，缺少统一规划和维护资金。",
@@ -58,6 +61,7 @@ class StartCommands:
         def enough():
             self.seen += get_messages(self.vhost, contracts.ENGINE_STARTS_QUEUE)
             return len(self.seen) >= count
+
         wait_for(enough, message=f"{count} start command(s) on {contracts.ENGINE_STARTS_QUEUE}")
         return self.seen
 
@@ -74,11 +78,13 @@ def test_submit_commits_the_proposal_and_publishes_one_start_command_per_submiss
     with intake_db(settings) as s:
         assert s.scalar(select(Proposal.title).where(Proposal.number == "2027-0001")) == DRAFT["title"]
     [message] = commands.wait_for(1)
-    assert (message["exchange"], message["routing_key"]) == (contracts.MESSAGES_EXCHANGE,
-                                                             contracts.START_ROUTING_KEY)
+    assert (message["exchange"], message["routing_key"]) == (contracts.MESSAGES_EXCHANGE, contracts.START_ROUTING_KEY)
     start = body(message)
     assert (start["command_id"], start["process_id"], start["business_key"]) == (
-        "proposal-2027-0001", "proposal", "2027-0001")
+        "proposal-2027-0001",
+        "proposal",
+        "2027-0001",
+    )
     assert start["data"]["proposal_id"] == first["id"] and start["data"]["proposer"] == "李明"
 
     intake.intake.submit({**DRAFT, "title": "关于增加普惠性幼儿园学位的建议"}, LI)

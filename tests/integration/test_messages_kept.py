@@ -2,6 +2,7 @@
 is never dropped by the time to live (a suspended instance takes it on resume, however long that
 took); those with no instance are listed (the engine's ``waiting_messages``, ``ztc messages``) and
 counted in the metrics; only they expire."""
+
 from __future__ import annotations
 
 import json
@@ -15,7 +16,8 @@ OPERATOR = {"user": "ops.sun", "roles": ["operator"], "unit": None}
 
 
 def test_a_message_buffered_for_a_suspended_instance_outlives_its_ttl_and_is_delivered_on_resume(
-        engine, settings, skipping_clock):
+    engine, settings, skipping_clock
+):
     engine.deploy(SMOKE)
     inst = waiting_for_reply(engine, "KEEP-1")
     engine.suspend(inst["id"], "checking the unit", OPERATOR)
@@ -24,12 +26,13 @@ def test_a_message_buffered_for_a_suspended_instance_outlives_its_ttl_and_is_del
     assert engine.send_message(dict(REPLY, correlation_key="NOBODY", message_id="orphan-1"))["status"] == "buffered"
 
     skipping_clock.advance(seconds=settings.message_ttl_seconds + 3600)
-    assert engine.expire_messages() == 1              # the orphan only
+    assert engine.expire_messages() == 1  # the orphan only
     assert count_rows(engine, BufferedMessage, message_id="orphan-1", status="expired") == 1
     [kept] = engine.waiting_messages()
     assert kept["message_id"] == "keep-1" and kept["kept_past_ttl"] is True
-    assert kept["instances"] == [{"id": inst["id"], "process_id": "smoke", "status": "suspended",
-                                  "waiting_for_it": False}]
+    assert kept["instances"] == [
+        {"id": inst["id"], "process_id": "smoke", "status": "suspended", "waiting_for_it": False}
+    ]
 
     engine.resume(inst["id"], OPERATOR)
     after = engine.get_instance(inst["id"])
@@ -40,7 +43,8 @@ def test_a_message_buffered_for_a_suspended_instance_outlives_its_ttl_and_is_del
 
 
 def test_a_message_for_a_blocked_instance_is_kept_and_the_sweep_delivers_it_when_it_waits(
-        engine, settings, skipping_clock):
+    engine, settings, skipping_clock
+):
     engine.deploy(SMOKE)
     # Its instance exists but does not wait for the reply yet (the review is still open).
     from tests.integration.test_engine_rules import at_review

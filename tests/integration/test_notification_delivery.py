@@ -3,6 +3,7 @@ a real SMTP server (aiosmtpd, in its own process: tests/smtp_sink.py) and a real
 standing for the SMS gateway. A ``notify.<kind>`` event published on ``ztc.events`` ends as an
 e-mail and a text message for the people who asked for them, once; a server that is down gets
 it when it is back; a day's notices come as one digest at the digest hour."""
+
 from __future__ import annotations
 
 import json
@@ -30,8 +31,12 @@ from shared.messaging import topology
 from tests import smtp_sink
 from tests.support import free_port, make_settings, publish, wait_for
 
-PEOPLE = {"member": ("member.li", ["member"], None), "handler": ("handler.zhao", ["unit"], "transport"),
-          "operator": ("ops.chen", ["operator"], None), "staff": ("staff.wang", ["staff"], None)}
+PEOPLE = {
+    "member": ("member.li", ["member"], None),
+    "handler": ("handler.zhao", ["unit"], "transport"),
+    "operator": ("ops.chen", ["operator"], None),
+    "staff": ("staff.wang", ["staff"], None),
+}
 
 
 class SmsGateway:
@@ -44,8 +49,13 @@ class SmsGateway:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])).decode("utf-8"))
-                outer.received.append({"body": body, "authorization": self.headers.get("Authorization"),
-                                       "idempotency_key": self.headers.get("Idempotency-Key")})
+                outer.received.append(
+                    {
+                        "body": body,
+                        "authorization": self.headers.get("Authorization"),
+                        "idempotency_key": self.headers.get("Idempotency-Key"),
+                    }
+                )
                 self.send_response(outer.status)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
@@ -77,12 +87,21 @@ def start_gateway(tmp_path, vhost, database_url_template, sms):
 
     def start(**env):
         smtp_port = free_port()
-        settings = make_settings(tmp_path, vhost, database_url_template, ZTC_GATEWAY_PORT=str(free_port()),
-                                 ZTC_SMTP_HOST="127.0.0.1", ZTC_SMTP_PORT=str(smtp_port),
-                                 ZTC_SMTP_SENDER="notice@cppcc.example.cn", ZTC_SMTP_TIMEOUT_SECONDS="2",
-                                 ZTC_SMS_GATEWAY_URL=sms.url, ZTC_SMS_GATEWAY_TOKEN="sms-secret",
-                                 ZTC_NOTIFY_RETRY_PAUSE_SECONDS="0.2", ZTC_NOTIFY_RETRY_PAUSE_MAX_SECONDS="0.5",
-                                 **env)
+        settings = make_settings(
+            tmp_path,
+            vhost,
+            database_url_template,
+            ZTC_GATEWAY_PORT=str(free_port()),
+            ZTC_SMTP_HOST="127.0.0.1",
+            ZTC_SMTP_PORT=str(smtp_port),
+            ZTC_SMTP_SENDER="notice@cppcc.example.cn",
+            ZTC_SMTP_TIMEOUT_SECONDS="2",
+            ZTC_SMS_GATEWAY_URL=sms.url,
+            ZTC_SMS_GATEWAY_TOKEN="sms-secret",
+            ZTC_NOTIFY_RETRY_PAUSE_SECONDS="0.2",
+            ZTC_NOTIFY_RETRY_PAUSE_MAX_SECONDS="0.5",
+            **env,
+        )
         migrate("gateway", settings.database_url("gateway"))
         topology.declare(settings.amqp_uri)
         sessions = session_factory(settings.database_url("gateway"))
@@ -95,8 +114,9 @@ def start_gateway(tmp_path, vhost, database_url_template, sms):
         base = f"http://127.0.0.1:{settings.gateway_port}"
 
         def call(method, path, who, body=None):
-            return requests.request(method, base + path, json=body, timeout=10,
-                                    headers={"Authorization": f"Bearer {keys[who]}"})
+            return requests.request(
+                method, base + path, json=body, timeout=10, headers={"Authorization": f"Bearer {keys[who]}"}
+            )
 
         wait_for(lambda: _consuming(settings.amqp_uri), message="the gateway consuming its events queue")
         return settings, sessions, call, smtp_port
@@ -116,9 +136,15 @@ def _consuming(amqp_uri):
 
 
 def notify(settings, recipients, kind="reminder", title="提案 2026-0001 临近办理期限", text="请于三日内签收并答复。"):
-    body = {"event_id": uuid.uuid4().hex, "name": contracts.NOTIFY_PREFIX + kind, "occurred_at": clock.now().isoformat(),
-            "subject": "2026-0001", "thread": None, "members": [],
-            "payload": {"recipients": recipients, "title": title, "text": text}}
+    body = {
+        "event_id": uuid.uuid4().hex,
+        "name": contracts.NOTIFY_PREFIX + kind,
+        "occurred_at": clock.now().isoformat(),
+        "subject": "2026-0001",
+        "thread": None,
+        "members": [],
+        "payload": {"recipients": recipients, "title": title, "text": text},
+    }
     publish(settings.amqp_uri, contracts.EVENTS_EXCHANGE, body["name"], body)
     return body
 
@@ -133,11 +159,16 @@ def inbox_rows(sessions):
         return s.query(Notification).count()
 
 
-def test_an_email_and_a_text_message_reach_the_member_with_recipient_subject_and_chinese_body(start_gateway, sms,
-                                                                                             tmp_path):
+def test_an_email_and_a_text_message_reach_the_member_with_recipient_subject_and_chinese_body(
+    start_gateway, sms, tmp_path
+):
     settings, sessions, call, smtp_port = start_gateway()
-    saved = call("PUT", "/api/notifications/preferences", "member",
-                 {"channels": ["email", "sms"], "email": "li.ming@example.cn", "mobile": "13800138000"})
+    saved = call(
+        "PUT",
+        "/api/notifications/preferences",
+        "member",
+        {"channels": ["email", "sms"], "email": "li.ming@example.cn", "mobile": "13800138000"},
+    )
     assert saved.status_code == 200, saved.text
     assert saved.json()["available_channels"] == ["email", "sms"]
     mailbox = tmp_path / "mail.jsonl"
@@ -160,8 +191,12 @@ def test_an_email_and_a_text_message_reach_the_member_with_recipient_subject_and
 @pytest.mark.both_databases
 def test_smtp_down_then_up_the_email_is_delivered_once(start_gateway, tmp_path):
     settings, sessions, call, smtp_port = start_gateway(ZTC_NOTIFY_MAX_ATTEMPTS="100")
-    assert call("PUT", "/api/notifications/preferences", "handler",
-                {"channels": ["email"], "email": "zhao@jtj.example.cn"}).status_code == 200
+    assert (
+        call(
+            "PUT", "/api/notifications/preferences", "handler", {"channels": ["email"], "email": "zhao@jtj.example.cn"}
+        ).status_code
+        == 200
+    )
     notify(settings, ["unit:transport"], kind="escalation", title="交通局逾期未签收")
     wait_for(lambda: [d for d in deliveries(sessions) if d[3] >= 2], message="attempts while the server is down")
     pending = call("GET", "/api/ops/notifications/deliveries?status=pending", "operator").json()
@@ -171,7 +206,7 @@ def test_smtp_down_then_up_the_email_is_delivered_once(start_gateway, tmp_path):
     with smtp_sink.running(smtp_port, mailbox):
         wait_for(lambda: smtp_sink.received(mailbox), message="the e-mail once the server is back")
         wait_for(lambda: deliveries(sessions)[0][2] == "sent", message="the delivery recorded as sent")
-        time.sleep(1.5)   # several ticks of the delivery loop: nothing is sent again
+        time.sleep(1.5)  # several ticks of the delivery loop: nothing is sent again
         mails = smtp_sink.received(mailbox)
     assert len(mails) == 1 and mails[0]["message"]["Subject"] == "【直通车】交通局逾期未签收"
 
@@ -180,10 +215,13 @@ def test_failed_deliveries_are_listed_to_operators_and_sent_again_on_retry(start
     settings, sessions, call, smtp_port = start_gateway(ZTC_NOTIFY_MAX_ATTEMPTS="2")
     call("PUT", "/api/notifications/preferences", "staff", {"channels": ["email"], "email": "wang@zx.example.cn"})
     notify(settings, ["staff.wang"])
-    failed = wait_for(lambda: call("GET", "/api/ops/notifications/deliveries", "operator").json(),
-                      message="the failed delivery in the operators' list")
-    assert [(d["user"], d["status"], d["attempts"], d["address"]) for d in failed] == \
-        [("staff.wang", "failed", 2, "w***@zx.example.cn")]
+    failed = wait_for(
+        lambda: call("GET", "/api/ops/notifications/deliveries", "operator").json(),
+        message="the failed delivery in the operators' list",
+    )
+    assert [(d["user"], d["status"], d["attempts"], d["address"]) for d in failed] == [
+        ("staff.wang", "failed", 2, "w***@zx.example.cn")
+    ]
     assert call("GET", "/api/ops/notifications/deliveries", "staff").status_code == 403
     env = {"ZTC_VAR_DIR": str(settings.var_dir), "ZTC_DATABASE_URL": settings.database_url_template}
     listed = CliRunner().invoke(ztc, ["notifications", "list", "--json"], env=env)
@@ -202,20 +240,27 @@ def test_failed_deliveries_are_listed_to_operators_and_sent_again_on_retry(start
 
 @pytest.mark.both_databases
 def test_the_daily_digest_gathers_a_days_notices_into_one_message(skipping_clock, start_gateway, tmp_path):
-    skipping_clock.set(datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc))        # 17:00 in Beijing
+    skipping_clock.set(datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc))  # 17:00 in Beijing
     settings, sessions, call, smtp_port = start_gateway(ZTC_NOTIFY_DIGEST_HOUR="8")
-    assert call("PUT", "/api/notifications/preferences", "member",
-                {"channels": ["email"], "email": "li.ming@example.cn", "mode": "digest"}).status_code == 200
+    assert (
+        call(
+            "PUT",
+            "/api/notifications/preferences",
+            "member",
+            {"channels": ["email"], "email": "li.ming@example.cn", "mode": "digest"},
+        ).status_code
+        == 200
+    )
     titles = ["联名邀请：关于老城区停车的建议", "提案 2026-0001 已立案", "提案 2026-0001 已交办交通局"]
     for number, title in enumerate(titles, 1):
         notify(settings, ["member.li"], kind="proposal_progress", title=title, text="")
         wait_for(lambda number=number: inbox_rows(sessions) == number, message=f"notice {number} in the inbox")
-        skipping_clock.advance(minutes=10)   # each notice stored at its own time: the digest's order
+        skipping_clock.advance(minutes=10)  # each notice stored at its own time: the digest's order
     mailbox = tmp_path / "mail.jsonl"
     with smtp_sink.running(smtp_port, mailbox):
-        time.sleep(1.5)   # several ticks: a digest reader gets nothing before the hour
+        time.sleep(1.5)  # several ticks: a digest reader gets nothing before the hour
         assert smtp_sink.received(mailbox) == [] and deliveries(sessions) == []
-        skipping_clock.set(datetime(2026, 3, 3, 0, 0, tzinfo=timezone.utc))    # 08:00 the next day
+        skipping_clock.set(datetime(2026, 3, 3, 0, 0, tzinfo=timezone.utc))  # 08:00 the next day
         [mail] = wait_for(lambda: smtp_sink.received(mailbox), message="the digest")
         time.sleep(1.5)
         assert len(smtp_sink.received(mailbox)) == 1
@@ -242,9 +287,13 @@ def test_the_sms_adapter_posts_the_documented_json_and_tells_a_refusal_from_an_o
     settings = config.load({"ZTC_SMS_GATEWAY_URL": sms.url, "ZTC_SMS_TIMEOUT_SECONDS": "2"})
     adapter = HttpSmsChannel(settings)
     adapter.send("13900139000", "", "【直通车】您有一条新通知", "ztc-delivery-1")
-    assert sms.received == [{"body": {"to": "13900139000", "text": "【直通车】您有一条新通知",
-                                      "message_id": "ztc-delivery-1"},
-                             "authorization": None, "idempotency_key": "ztc-delivery-1"}]
+    assert sms.received == [
+        {
+            "body": {"to": "13900139000", "text": "【直通车】您有一条新通知", "message_id": "ztc-delivery-1"},
+            "authorization": None,
+            "idempotency_key": "ztc-delivery-1",
+        }
+    ]
     sms.status = 400
     with pytest.raises(ChannelError) as refused:
         adapter.send("13900139000", "", "x", "ztc-delivery-2")

@@ -1,6 +1,7 @@
 """Intake's opinion information (社情民意) on a real database of each kind, migrated to 0003: the
 operations the diagram's jobs and the HTTP commands call, their events and notifications; and the
 intake service over the real broker (RPC, an AMQP submission, a malformed one dead-lettered)."""
+
 from __future__ import annotations
 
 import pytest
@@ -23,10 +24,12 @@ STAFF = {"user": "staff.wang", "roles": ["staff"], "unit": None}
 LEADER = {"user": "leader.chen", "roles": ["leader"], "unit": None}
 HOUSING = {"user": "handler.gao", "roles": ["unit"], "unit": "housing"}
 TRANSPORT = {"user": "handler.zhao", "roles": ["unit"], "unit": "transport"}
-ITEM = {"title": "关于老旧小区加装电梯的建议",
-        "situation": "老旧小区多为六层以下住宅，老年住户上下楼困难。",
-        "analysis": "加装电梯需要全体业主同意，费用分摊和低层住户补偿难以协调。",
-        "suggestion": "出台费用分摊指引，设立加装电梯协调专班，给予财政补贴。"}
+ITEM = {
+    "title": "关于老旧小区加装电梯的建议",
+    "situation": "老旧小区多为六层以下住宅，老年住户上下楼困难。",
+    "analysis": "加装电梯需要全体业主同意，费用分摊和低层住户补偿难以协调。",
+    "suggestion": "出台费用分摊指引，设立加装电梯协调专班，给予财政补贴。",
+}
 PASSED = {"political_ok": True, "facts_ok": True, "content_ok": True, "wording_ok": True}
 
 
@@ -40,8 +43,9 @@ def session(database_url_template, skipping_clock):
 
 
 def outbox(session, prefix):
-    return [row.payload for row in session.scalars(select(Outbox).order_by(Outbox.id))
-            if row.routing_key.startswith(prefix)]
+    return [
+        row.payload for row in session.scalars(select(Outbox).order_by(Outbox.id)) if row.routing_key.startswith(prefix)
+    ]
 
 
 def item_id(session, number):
@@ -55,15 +59,21 @@ def submitted(session, principal=LI, **overrides):
 
 
 def edit(session, number, decision="report", **checks):
-    return tracking.record_editing(session, {"item_id": item_id(session, number), **PASSED, "decision": decision,
-                                             "edited_by": "staff.wang", **checks}, None)
+    return tracking.record_editing(
+        session,
+        {"item_id": item_id(session, number), **PASSED, "decision": decision, "edited_by": "staff.wang", **checks},
+        None,
+    )
 
 
 def reported(session, principal=LI, channels=("city_party_committee", "provincial_committee")):
     item = submitted(session, principal)
     edit(session, item["number"])
-    result = tracking.report(session, {"item_id": item_id(session, item["number"]), "channels": list(channels),
-                                       "signed_off_by": "leader.chen"}, None)
+    result = tracking.report(
+        session,
+        {"item_id": item_id(session, item["number"]), "channels": list(channels), "signed_off_by": "leader.chen"},
+        None,
+    )
     session.commit()
     return item["number"], result
 
@@ -102,13 +112,23 @@ def test_a_draft_too_long_or_incomplete_is_refused_field_by_field_and_nothing_is
 
 def test_the_four_checks_are_recorded_and_an_item_not_adopted_tells_the_submitter_why(session):
     item = submitted(session)
-    result = edit(session, item["number"], decision="not_adopted", facts_ok=False, facts_note="数据无出处",
-                  not_adopted_reason="事实有待核实")
+    result = edit(
+        session,
+        item["number"],
+        decision="not_adopted",
+        facts_ok=False,
+        facts_note="数据无出处",
+        not_adopted_reason="事实有待核实",
+    )
     session.commit()
     assert result == {"status": "not_adopted", "round": 1}
     checks = session.scalars(select(OpinionCheck).order_by(OpinionCheck.id)).all()
     assert [(c.check, c.passed, c.note) for c in checks] == [
-        ("political", True, ""), ("facts", False, "数据无出处"), ("content", True, ""), ("wording", True, "")]
+        ("political", True, ""),
+        ("facts", False, "数据无出处"),
+        ("content", True, ""),
+        ("wording", True, ""),
+    ]
     [told] = outbox(session, "notify.opinion.not_adopted")
     assert "事实有待核实" in told["payload"]["text"]
     with pytest.raises(BusinessError) as again:
@@ -126,15 +146,18 @@ def test_reporting_numbers_an_issue_per_channel_per_year(session, skipping_clock
     with pytest.raises(BusinessError) as unknown:
         item = submitted(session)
         edit(session, item["number"])
-        tracking.report(session, {"item_id": item_id(session, item["number"]), "channels": ["city_council"],
-                                  "signed_off_by": "leader.chen"}, None)
+        tracking.report(
+            session,
+            {"item_id": item_id(session, item["number"]), "channels": ["city_council"], "signed_off_by": "leader.chen"},
+            None,
+        )
     assert unknown.value.code == "unknown_channel"
 
 
 def test_adoption_per_recipient_instruction_forwarding_and_the_answer(session):
     number, _ = reported(session)
     tracking.record_adoption(session, number, {"channel": "city_party_committee", "adopted": False}, STAFF)
-    assert outbox(session, contracts.MESSAGE_ROUTING_KEY) == []     # one recipient still to answer
+    assert outbox(session, contracts.MESSAGE_ROUTING_KEY) == []  # one recipient still to answer
     item = tracking.record_adoption(session, number, {"channel": "provincial_committee", "adopted": True}, STAFF)
     session.commit()
     assert item["status"] == "adopted"
@@ -148,26 +171,43 @@ def test_adoption_per_recipient_instruction_forwarding_and_the_answer(session):
         tracking.record_adoption(session, number, {"channel": "city_party_committee", "adopted": True}, LI)
 
     with pytest.raises(InvalidInput) as bad_level:
-        tracking.record_instruction(session, number, {"channel": "provincial_committee", "level": "county",
-                                                      "leader": "某副省长", "text": "请研究"}, LEADER)
+        tracking.record_instruction(
+            session,
+            number,
+            {"channel": "provincial_committee", "level": "county", "leader": "某副省长", "text": "请研究"},
+            LEADER,
+        )
     assert "level" in bad_level.value.details
-    with pytest.raises(Conflict):   # not adopted there: nothing to instruct on
-        tracking.record_instruction(session, number, {"channel": "city_party_committee", "level": "city",
-                                                      "leader": "某书记", "text": "请研究"}, LEADER)
-    tracking.record_instruction(session, number, {"channel": "provincial_committee", "level": "province",
-                                                  "leader": "某副省长", "text": "请住建部门研究落实"}, LEADER)
+    with pytest.raises(Conflict):  # not adopted there: nothing to instruct on
+        tracking.record_instruction(
+            session,
+            number,
+            {"channel": "city_party_committee", "level": "city", "leader": "某书记", "text": "请研究"},
+            LEADER,
+        )
+    tracking.record_instruction(
+        session,
+        number,
+        {"channel": "provincial_committee", "level": "province", "leader": "某副省长", "text": "请住建部门研究落实"},
+        LEADER,
+    )
     session.commit()
     [instructed] = outbox(session, "opinion.instructed")
     assert instructed["payload"]["level"] == "province"
-    assert tracking.close_reporting(session, {"item_id": item_id(session, number)}, None)["adopted"] == \
-        ["provincial_committee"]
+    assert tracking.close_reporting(session, {"item_id": item_id(session, number)}, None)["adopted"] == [
+        "provincial_committee"
+    ]
 
     with pytest.raises(BusinessError) as unknown:
-        tracking.forward(session, {"item_id": item_id(session, number), "units": ["nowhere"],
-                                   "forwarded_by": "staff.wang"}, None)
+        tracking.forward(
+            session, {"item_id": item_id(session, number), "units": ["nowhere"], "forwarded_by": "staff.wang"}, None
+        )
     assert unknown.value.code == "unknown_unit"
-    tracking.forward(session, {"item_id": item_id(session, number), "units": ["housing"], "request": "请办理",
-                               "forwarded_by": "staff.wang"}, None)
+    tracking.forward(
+        session,
+        {"item_id": item_id(session, number), "units": ["housing"], "request": "请办理", "forwarded_by": "staff.wang"},
+        None,
+    )
     session.commit()
     assert [i["number"] for i in opinions.list_items(session, HOUSING)] == [number]
     assert opinions.list_items(session, TRANSPORT) == []
@@ -181,9 +221,17 @@ def test_adoption_per_recipient_instruction_forwarding_and_the_answer(session):
     assert tracking.close(session, {"item_id": item_id(session, number)}, None) == {"status": "handled"}
     session.commit()
     steps = [m["name"] for m in outbox(session, "notify.opinion.")]
-    assert steps == ["notify.opinion.received", "notify.opinion.edited", "notify.opinion.reported",
-                     "notify.opinion.not_adopted_by", "notify.opinion.adopted", "notify.opinion.instructed",
-                     "notify.opinion.forwarded", "notify.opinion.answered", "notify.opinion.handled"]
+    assert steps == [
+        "notify.opinion.received",
+        "notify.opinion.edited",
+        "notify.opinion.reported",
+        "notify.opinion.not_adopted_by",
+        "notify.opinion.adopted",
+        "notify.opinion.instructed",
+        "notify.opinion.forwarded",
+        "notify.opinion.answered",
+        "notify.opinion.handled",
+    ]
 
 
 def test_the_public_list_of_adopted_items_holds_only_adoptions_marked_publishable(session):
@@ -191,8 +239,9 @@ def test_the_public_list_of_adopted_items_holds_only_adoptions_marked_publishabl
 
     shown, _ = reported(session, channels=["city_government"])
     kept, _ = reported(session, ZHOU, channels=["city_government"])
-    tracking.record_adoption(session, shown, {"channel": "city_government", "adopted": True, "publishable": True},
-                             STAFF)
+    tracking.record_adoption(
+        session, shown, {"channel": "city_government", "adopted": True, "publishable": True}, STAFF
+    )
     tracking.record_adoption(session, kept, {"channel": "city_government", "adopted": True}, STAFF)
     session.commit()
     year, resident = int(shown.split("-")[1]), {"user": "public", "roles": ["public"]}
@@ -208,8 +257,11 @@ def test_silent_recipients_count_as_not_adopting_and_late_answers_are_chased(ses
     assert result == {"adopted": [], "no_answer": ["city_government"], "status": "not_adopted"}
     number, _ = reported(session, ZHOU, channels=["city_government"])
     tracking.record_adoption(session, number, {"channel": "city_government", "adopted": True}, STAFF)
-    tracking.forward(session, {"item_id": item_id(session, number), "units": ["transport", "housing"],
-                               "forwarded_by": "staff.wang"}, None)
+    tracking.forward(
+        session,
+        {"item_id": item_id(session, number), "units": ["transport", "housing"], "forwarded_by": "staff.wang"},
+        None,
+    )
     tracking.answer_forward(session, number, {"text": "已处理"}, TRANSPORT)
     overdue = tracking.mark_overdue(session, {"item_id": item_id(session, number)}, None)
     session.commit()
@@ -221,7 +273,7 @@ def test_silent_recipients_count_as_not_adopting_and_late_answers_are_chased(ses
 def test_who_reads_which_item(session):
     mine = submitted(session)["number"]
     with pytest.raises(Forbidden):
-        opinions.get(session, mine, ZHOU)            # another member's, not published
+        opinions.get(session, mine, ZHOU)  # another member's, not published
     with pytest.raises(Forbidden):
         opinions.get(session, mine, INFORMANT)
     with pytest.raises(NotFound):
@@ -236,10 +288,12 @@ def test_who_reads_which_item(session):
 
 
 def test_a_case_becomes_an_opinion_item_then_a_proposal_in_one_thread(session):
-    opened = threads.open_opinion_from_case(session, {"thread": "WX-2026-0001", "member": "member.li",
-                                                      "content": ITEM, "case_number": "WX-2026-0001"}, None)
-    again = threads.open_opinion_from_case(session, {"thread": "WX-2026-0001", "member": "member.li",
-                                                     "content": ITEM, "case_number": "WX-2026-0001"}, None)
+    opened = threads.open_opinion_from_case(
+        session, {"thread": "WX-2026-0001", "member": "member.li", "content": ITEM, "case_number": "WX-2026-0001"}, None
+    )
+    again = threads.open_opinion_from_case(
+        session, {"thread": "WX-2026-0001", "member": "member.li", "content": ITEM, "case_number": "WX-2026-0001"}, None
+    )
     session.commit()
     assert again["number"] == opened["number"] and opened["thread"] == "WX-2026-0001"
     with pytest.raises(Forbidden):
@@ -252,7 +306,9 @@ def test_a_case_becomes_an_opinion_item_then_a_proposal_in_one_thread(session):
         threads.to_proposal(session, opened["number"], {"publish_consent": True}, LI)
     view = threads.thread(session, "WX-2026-0001", LI)
     assert [(e["kind"], e["number"]) for e in view["entries"]] == [
-        ("opinion", opened["number"]), ("proposal", result["proposal"]["number"])]
+        ("opinion", opened["number"]),
+        ("proposal", result["proposal"]["number"]),
+    ]
     assert [h["action"] for h in view["history"]][:2] == ["saved", "submitted"]
     assert "converted_to_proposal" in [h["action"] for h in view["history"]]
     with pytest.raises(Forbidden):
@@ -261,33 +317,63 @@ def test_a_case_becomes_an_opinion_item_then_a_proposal_in_one_thread(session):
 
 
 def test_a_case_becomes_a_proposal_through_normal_submission_and_filing_tells_points(session):
-    made = threads.open_proposal_from_case(session, {"thread": "WX-2026-0002", "member": "member.li",
-                                                     "content": {"title": "关于社区食堂的建议", "situation": "老人吃饭难",
-                                                                 "analysis": "缺少场地", "suggestion": "利用闲置用房"},
-                                                     "case_number": "WX-2026-0002"}, None)
+    made = threads.open_proposal_from_case(
+        session,
+        {
+            "thread": "WX-2026-0002",
+            "member": "member.li",
+            "content": {
+                "title": "关于社区食堂的建议",
+                "situation": "老人吃饭难",
+                "analysis": "缺少场地",
+                "suggestion": "利用闲置用房",
+            },
+            "case_number": "WX-2026-0002",
+        },
+        None,
+    )
     session.commit()
     proposal = session.scalar(select(Proposal).where(Proposal.number == made["number"]))
     assert proposal.thread == "WX-2026-0002" and proposal.status == "submitted"
-    operations.record_filing(session, {"proposal_id": proposal.id, "decision": "filed",
-                                       "decided_by": "committee.liu"}, None)
+    operations.record_filing(
+        session, {"proposal_id": proposal.id, "decision": "filed", "decided_by": "committee.liu"}, None
+    )
     session.commit()
     [filed] = outbox(session, "proposal.filed")
     assert filed["thread"] == "WX-2026-0002" and filed["members"] == [{"member": "member.li", "role": "lead"}]
-    fresh = operations.submit(session, {"kind": "plenary", "publish_consent": True, "title": "t",
-                                        "situation": "s", "analysis": "a", "suggestions": "x"}, ZHOU)
+    fresh = operations.submit(
+        session,
+        {
+            "kind": "plenary",
+            "publish_consent": True,
+            "title": "t",
+            "situation": "s",
+            "analysis": "a",
+            "suggestions": "x",
+        },
+        ZHOU,
+    )
     assert fresh["thread"] == fresh["number"]
-    operations.publish(session, {"proposal_id": proposal.id, "units": ["transport"], "reply_category": "A",
-                                 "reply_summary": "已办"}, None)
+    operations.publish(
+        session,
+        {"proposal_id": proposal.id, "units": ["transport"], "reply_category": "A", "reply_summary": "已办"},
+        None,
+    )
     session.commit()
     [told] = [m for m in outbox(session, contracts.MESSAGE_ROUTING_KEY) if m["name"] == "converted_outcome"]
     assert told["correlation_key"] == "WX-2026-0002", "the case waits for its proposal's outcome"
-    assert told["payload"] == {"kind": "proposal", "number": made["number"], "outcome": "published",
-                               "reply_category": "A"}
+    assert told["payload"] == {
+        "kind": "proposal",
+        "number": made["number"],
+        "outcome": "published",
+        "reply_category": "A",
+    }
 
 
 def test_an_opinion_item_opened_from_a_case_tells_the_case_when_it_is_not_adopted(session):
-    opened = threads.open_opinion_from_case(session, {"thread": "WX-2026-0003", "member": "member.li",
-                                                      "content": ITEM, "case_number": "WX-2026-0003"}, None)
+    opened = threads.open_opinion_from_case(
+        session, {"thread": "WX-2026-0003", "member": "member.li", "content": ITEM, "case_number": "WX-2026-0003"}, None
+    )
     session.commit()
     edit(session, opened["number"], decision="not_adopted", not_adopted_reason="已有部门在办")
     session.commit()
@@ -297,6 +383,7 @@ def test_an_opinion_item_opened_from_a_case_tells_the_case_when_it_is_not_adopte
 
 
 # -- the service on the real broker --------------------------------------------------------------
+
 
 @pytest.fixture
 def intake(settings):
@@ -340,19 +427,32 @@ def test_the_service_takes_items_over_rpc_and_amqp_and_dead_letters_refusals(int
     app = access.submitter_grant(settings, "member", "member.li")
     with broker_users(settings, [app]) as uris:
         command = {"reference": "app-1", "item": {**ITEM, "title": "关于夜市管理的建议"}}
-        for body in (command, {**command, "principal": LI},                    # twice: one item
-                     {"reference": "app-2", "item": {**ITEM, "suggestion": ""}},
-                     {"reference": "app-3", "principal": STAFF, "item": ITEM}):   # in someone else's name
-            publish(uris[app.user], contracts.MESSAGES_EXCHANGE, contracts.OPINION_SUBMIT_ROUTING_KEY, body,
-                    user_id=app.user)
+        for body in (
+            command,
+            {**command, "principal": LI},  # twice: one item
+            {"reference": "app-2", "item": {**ITEM, "suggestion": ""}},
+            {"reference": "app-3", "principal": STAFF, "item": ITEM},
+        ):  # in someone else's name
+            publish(
+                uris[app.user],
+                contracts.MESSAGES_EXCHANGE,
+                contracts.OPINION_SUBMIT_ROUTING_KEY,
+                body,
+                user_id=app.user,
+            )
         # Not from an app's user (here the services' own): refused whatever the body says.
-        publish(settings.amqp_uri, contracts.MESSAGES_EXCHANGE, contracts.OPINION_SUBMIT_ROUTING_KEY,
-                {"reference": "app-4", "principal": LI, "item": ITEM})
+        publish(
+            settings.amqp_uri,
+            contracts.MESSAGES_EXCHANGE,
+            contracts.OPINION_SUBMIT_ROUTING_KEY,
+            {"reference": "app-4", "principal": LI, "item": ITEM},
+        )
         dead = []
 
         def three_dead_letters():
             dead.extend(get_messages(vhost, contracts.DEAD_QUEUE))
             return len(dead) >= 3
+
         wait_for(three_dead_letters, timeout=30, message="three dead letters")
     reasons = sorted(m["properties"]["headers"][contracts.REASON_HEADER] for m in dead)
     assert [r.split(":")[0] for r in reasons] == ["forbidden", "forbidden", "invalid_input"], reasons

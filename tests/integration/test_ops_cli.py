@@ -1,4 +1,5 @@
 """``ztc instances`` and ``ztc incidents`` as an operator uses them, with the services stopped."""
+
 from __future__ import annotations
 
 import json
@@ -29,8 +30,9 @@ def test_suspend_where_resume_and_a_batch_cancel_with_a_dry_run(engine, settings
 
     both = ztc(settings, "instances", "cancel", first, "--business-key-prefix", "CLI-", "--reason", "x")
     assert both.returncode == 2 and "either one INSTANCE_ID or batch filters" in both.stderr
-    dry = ztc(settings, "instances", "cancel", "--business-key-prefix", "CLI-", "--reason", "test",
-              "--dry-run", "--json")
+    dry = ztc(
+        settings, "instances", "cancel", "--business-key-prefix", "CLI-", "--reason", "test", "--dry-run", "--json"
+    )
     assert dry.returncode == 0, dry.stderr
     assert sorted(i["id"] for i in json.loads(dry.stdout)["matched"]) == sorted([first, second])
     assert engine.get_instance(first)["status"] == "waiting"
@@ -44,7 +46,6 @@ def test_suspend_where_resume_and_a_batch_cancel_with_a_dry_run(engine, settings
 def test_incident_retry_needs_an_id_or_all_and_all_has_a_dry_run(engine, settings):
     neither = ztc(settings, "incidents", "retry")
     assert neither.returncode == 2 and "one INCIDENT_ID or --all" in neither.stderr
-    dry = ztc(settings, "incidents", "retry", "--all", "--operation", "intake.record_submission",
-              "--dry-run", "--json")
+    dry = ztc(settings, "incidents", "retry", "--all", "--operation", "intake.record_submission", "--dry-run", "--json")
     assert dry.returncode == 0, dry.stderr
     assert json.loads(dry.stdout) == {"dry_run": True, "matched": [], "done": [], "failed": []}

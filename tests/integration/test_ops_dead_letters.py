@@ -2,6 +2,7 @@
 the dead-letter queue with its reason, reading it loses nothing, the cause is fixed, and
 ``ztc dead-letters replay`` brings it back to be processed exactly once. Discarding needs a
 reason and records the whole letter."""
+
 from __future__ import annotations
 
 import json
@@ -27,8 +28,14 @@ MEMBER = {"user": "member.li", "roles": ["member"], "unit": None}
 
 def ztc(settings, *args):
     env = dict(os.environ, **settings_env(settings))
-    return subprocess.run([sys.executable, "-W", "ignore", "-m", "services.ztc.cli", *args], env=env,
-                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-W", "ignore", "-m", "services.ztc.cli", *args],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 @pytest.fixture
@@ -45,9 +52,13 @@ def _instances(system, key):
 
 def test_a_poison_start_command_is_dead_lettered_fixed_and_replayed_exactly_once(engine_only):
     system, settings = engine_only, engine_only.settings
-    command = {"command_id": f"cmd-{uuid.uuid4().hex[:8]}", "process_id": "poison_demo",
-               "business_key": "POISON-1", "principal": MEMBER,
-               "data": {"title": "Repair the bus shelter", "unit": "transport", "reply_within": "P30D"}}
+    command = {
+        "command_id": f"cmd-{uuid.uuid4().hex[:8]}",
+        "process_id": "poison_demo",
+        "business_key": "POISON-1",
+        "principal": MEMBER,
+        "data": {"title": "Repair the bus shelter", "unit": "transport", "reply_within": "P30D"},
+    }
     publish(settings.amqp_uri, contracts.MESSAGES_EXCHANGE, contracts.START_ROUTING_KEY, command)
 
     letters = box(settings)
@@ -102,8 +113,12 @@ def test_a_poison_start_command_is_dead_lettered_fixed_and_replayed_exactly_once
 def test_discarding_needs_a_reason_and_records_the_whole_letter(engine_only):
     settings = engine_only.settings
     for n in range(2):
-        publish(settings.amqp_uri, contracts.MESSAGES_EXCHANGE, contracts.START_ROUTING_KEY,
-                {"command_id": f"junk-{n}", "process_id": "nothing_like_it", "business_key": f"JUNK-{n}"})
+        publish(
+            settings.amqp_uri,
+            contracts.MESSAGES_EXCHANGE,
+            contracts.START_ROUTING_KEY,
+            {"command_id": f"junk-{n}", "process_id": "nothing_like_it", "business_key": f"JUNK-{n}"},
+        )
     letters = box(settings)
     wait_for(lambda: len(letters.list()) == 2, message="two dead letters")
 
@@ -111,8 +126,17 @@ def test_discarding_needs_a_reason_and_records_the_whole_letter(engine_only):
     assert no_reason.returncode == 2 and "--reason" in no_reason.stderr
     nothing_chosen = ztc(settings, "dead-letters", "discard", "--reason", "test junk")
     assert nothing_chosen.returncode == 1 and "say which dead letters" in nothing_chosen.stderr
-    dry = ztc(settings, "dead-letters", "discard", "--queue", contracts.ENGINE_STARTS_QUEUE,
-              "--reason", "test junk", "--dry-run", "--json")
+    dry = ztc(
+        settings,
+        "dead-letters",
+        "discard",
+        "--queue",
+        contracts.ENGINE_STARTS_QUEUE,
+        "--reason",
+        "test junk",
+        "--dry-run",
+        "--json",
+    )
     assert dry.returncode == 0 and len(json.loads(dry.stdout)["matched"]) == 2
     assert ready_count(settings.amqp_uri, contracts.DEAD_QUEUE) == 2
 
@@ -120,8 +144,9 @@ def test_discarding_needs_a_reason_and_records_the_whole_letter(engine_only):
     gone = ztc(settings, "dead-letters", "discard", first["id"], "--reason", "sent by a test script")
     assert gone.returncode == 0, gone.stderr
     assert ready_count(settings.amqp_uri, contracts.DEAD_QUEUE) == 1
-    [record] = [json.loads(line) for line in
-                (settings.var_dir / "dead-letters-discarded.jsonl").read_text().splitlines()]
+    [record] = [
+        json.loads(line) for line in (settings.var_dir / "dead-letters-discarded.jsonl").read_text().splitlines()
+    ]
     assert record["reason"] == "sent by a test script" and record["by"].startswith("ztc:")
     assert record["letter"]["id"] == first["id"] and record["letter"]["body"] == first["body"]
 
@@ -133,15 +158,22 @@ def test_reading_dead_letters_on_a_quorum_queue_many_times_loses_none(tmp_path, 
     settings = make_settings(tmp_path, vhost, database_url_template, ZTC_QUEUE_TYPE="quorum")
     topology.declare(settings.amqp_uri, queue_type="quorum")
     for n in range(3):
-        publish(settings.amqp_uri, contracts.DEAD_EXCHANGE, "intake.record_submission", {"n": n},
-                headers={contracts.REASON_HEADER: f"test letter {n}",
-                         "x-ztc-original-queue": contracts.job_queue("intake")})
+        publish(
+            settings.amqp_uri,
+            contracts.DEAD_EXCHANGE,
+            "intake.record_submission",
+            {"n": n},
+            headers={
+                contracts.REASON_HEADER: f"test letter {n}",
+                "x-ztc-original-queue": contracts.job_queue("intake"),
+            },
+        )
     letters = box(settings)
     first = letters.list()
     assert [d["body"]["n"] for d in first] == [0, 1, 2]
-    for _ in range(25):          # more than RabbitMQ 4's default delivery limit of 20
+    for _ in range(25):  # more than RabbitMQ 4's default delivery limit of 20
         again = letters.list()
-    assert [d["id"] for d in again] == [d["id"] for d in first]      # same letters, same order, same ids
+    assert [d["id"] for d in again] == [d["id"] for d in first]  # same letters, same order, same ids
     assert ready_count(settings.amqp_uri, contracts.DEAD_QUEUE) == 3
     letters.discard("test letters", everything=True)
     assert ready_count(settings.amqp_uri, contracts.DEAD_QUEUE) == 0

@@ -1,6 +1,7 @@
 """The operators' HTTP routes and each service's /metrics, with the engine and the gateway
 running on the real broker: every /api/ops route is refused to anyone but an operator, and does
 for an operator what ``ztc`` does."""
+
 from __future__ import annotations
 
 
@@ -21,19 +22,27 @@ OPERATOR = {"user": "ops.sun", "roles": ["operator"], "unit": None}  # raw start
 @pytest.fixture
 def ops(tmp_path, vhost, database_url_template):
     ports = {"gateway": free_port(), "engine": free_port(), "gateway_metrics": free_port()}
-    settings = make_settings(tmp_path, vhost, database_url_template, ZTC_GATEWAY_PORT=str(ports["gateway"]),
-                             ZTC_METRICS_PORT_ENGINE=str(ports["engine"]),
-                             ZTC_METRICS_PORT_GATEWAY=str(ports["gateway_metrics"]))
+    settings = make_settings(
+        tmp_path,
+        vhost,
+        database_url_template,
+        ZTC_GATEWAY_PORT=str(ports["gateway"]),
+        ZTC_METRICS_PORT_ENGINE=str(ports["engine"]),
+        ZTC_METRICS_PORT_GATEWAY=str(ports["gateway_metrics"]),
+    )
     migrate("gateway", settings.database_url("gateway"))
     with transaction(session_factory(settings.database_url("gateway"))) as s:
-        keys = {"operator": tokens.issue(s, "ops.sun", ["operator"], None),
-                "staff": tokens.issue(s, "staff.wang", ["staff"], None)}
+        keys = {
+            "operator": tokens.issue(s, "ops.sun", ["operator"], None),
+            "staff": tokens.issue(s, "staff.wang", ["staff"], None),
+        }
     system = System(settings, ("engine", "gateway"))
     base = f"http://127.0.0.1:{settings.gateway_port}"
 
     def call(method, path, who="operator", json=None):
-        return requests.request(method, base + path, headers={"Authorization": f"Bearer {keys[who]}"},
-                                json=json, timeout=30)
+        return requests.request(
+            method, base + path, headers={"Authorization": f"Bearer {keys[who]}"}, json=json, timeout=30
+        )
 
     try:
         yield system, call, ports
@@ -41,14 +50,19 @@ def ops(tmp_path, vhost, database_url_template):
         system.stop()
 
 
-ROUTES = [("GET", "/api/ops/queues", None), ("GET", "/api/ops/dead-letters", None),
-          ("POST", "/api/ops/dead-letters/replay", {"all": True}),
-          ("POST", "/api/ops/dead-letters/discard", {"all": True, "reason": "x"}),
-          ("POST", "/api/ops/instances/some-id/suspend", {}), ("POST", "/api/ops/instances/some-id/resume", None),
-          ("POST", "/api/ops/instances/some-id/cancel", {"reason": "x"}),
-          ("GET", "/api/ops/instances/some-id/where", None),
-          ("POST", "/api/ops/instances/cancel", {"reason": "x", "business_key_prefix": "A"}),
-          ("POST", "/api/ops/incidents/retry", {"dry_run": True}), ("GET", "/api/ops/services", None)]
+ROUTES = [
+    ("GET", "/api/ops/queues", None),
+    ("GET", "/api/ops/dead-letters", None),
+    ("POST", "/api/ops/dead-letters/replay", {"all": True}),
+    ("POST", "/api/ops/dead-letters/discard", {"all": True, "reason": "x"}),
+    ("POST", "/api/ops/instances/some-id/suspend", {}),
+    ("POST", "/api/ops/instances/some-id/resume", None),
+    ("POST", "/api/ops/instances/some-id/cancel", {"reason": "x"}),
+    ("GET", "/api/ops/instances/some-id/where", None),
+    ("POST", "/api/ops/instances/cancel", {"reason": "x", "business_key_prefix": "A"}),
+    ("POST", "/api/ops/incidents/retry", {"dry_run": True}),
+    ("GET", "/api/ops/services", None),
+]
 
 
 def test_operators_routes_refuse_everyone_else_and_act_for_operators(ops):
@@ -64,7 +78,7 @@ def test_operators_routes_refuse_everyone_else_and_act_for_operators(ops):
     assert {contracts.ENGINE_RESULTS_QUEUE, contracts.DEAD_QUEUE} <= names
     assert call("GET", "/api/ops/services").json()["services"]["engine"] == {"status": "ok"}
     ready = requests.get(f"http://127.0.0.1:{system.settings.gateway_port}/ready", timeout=30)
-    assert ready.status_code == 503          # only the engine runs behind this gateway
+    assert ready.status_code == 503  # only the engine runs behind this gateway
     assert ready.json()["services"]["engine"] == "ok" and "UnknownService" in ready.json()["services"]["intake"]
 
     inst = system.rpc.engine.start("smoke", "OPS-1", DATA, OPERATOR)
@@ -80,8 +94,9 @@ def test_operators_routes_refuse_everyone_else_and_act_for_operators(ops):
     assert call("POST", "/api/ops/instances/missing/cancel", json={"reason": "x"}).status_code == 404
 
     system.rpc.engine.start("smoke", "OPS-2", DATA, OPERATOR)
-    dry = call("POST", "/api/ops/instances/cancel", json={"reason": "test", "business_key_prefix": "OPS-",
-                                                          "dry_run": True}).json()
+    dry = call(
+        "POST", "/api/ops/instances/cancel", json={"reason": "test", "business_key_prefix": "OPS-", "dry_run": True}
+    ).json()
     assert dry["dry_run"] is True and len(dry["matched"]) == 2 and dry["done"] == []
     done = call("POST", "/api/ops/instances/cancel", json={"reason": "test", "business_key_prefix": "OPS-"}).json()
     assert len(done["done"]) == 2
@@ -98,8 +113,12 @@ def test_operators_routes_refuse_everyone_else_and_act_for_operators(ops):
 def test_dead_letters_over_http_are_listed_replayed_and_discarded_with_a_reason(ops):
     system, call, ports = ops
     settings = system.settings
-    publish(settings.amqp_uri, contracts.MESSAGES_EXCHANGE, contracts.START_ROUTING_KEY,
-            {"command_id": "c-http-1", "process_id": "not_deployed", "business_key": "DL-1"})
+    publish(
+        settings.amqp_uri,
+        contracts.MESSAGES_EXCHANGE,
+        contracts.START_ROUTING_KEY,
+        {"command_id": "c-http-1", "process_id": "not_deployed", "business_key": "DL-1"},
+    )
     letters = wait_for(lambda: call("GET", "/api/ops/dead-letters").json(), message="the dead letter")
     [letter] = letters
     assert "no process 'not_deployed'" in letter["reason"]
@@ -110,11 +129,14 @@ def test_dead_letters_over_http_are_listed_replayed_and_discarded_with_a_reason(
     dry = call("POST", "/api/ops/dead-letters/replay", json={"all": True, "dry_run": True}).json()
     assert [d["id"] for d in dry["matched"]] == [letter["id"]] and dry["replayed"] == []
     assert call("POST", "/api/ops/dead-letters/discard", json={"all": True}).status_code == 400
-    gone = call("POST", "/api/ops/dead-letters/discard",
-                json={"ids": [letter["id"]], "reason": "a test command"}).json()
+    gone = call(
+        "POST", "/api/ops/dead-letters/discard", json={"ids": [letter["id"]], "reason": "a test command"}
+    ).json()
     assert [d["id"] for d in gone["discarded"]] == [letter["id"]]
     assert ready_count(settings.amqp_uri, contracts.DEAD_QUEUE) == 0
     assert "a test command" in (settings.var_dir / "dead-letters-discarded.jsonl").read_text()
     engine_metrics = requests.get(f"http://127.0.0.1:{ports['engine']}/metrics", timeout=10).text
-    assert (f'ztc_dead_letters_total{{kind="refused",queue="{contracts.ENGINE_STARTS_QUEUE}",service="engine"}}'
-            in engine_metrics)
+    assert (
+        f'ztc_dead_letters_total{{kind="refused",queue="{contracts.ENGINE_STARTS_QUEUE}",service="engine"}}'
+        in engine_metrics
+    )

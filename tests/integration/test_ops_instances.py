@@ -2,6 +2,7 @@
 suspend holds job results, messages and timers and loses none of them; resume applies them;
 cancel ends an instance and closes what was open; where says where the tokens are; the batch
 forms act on many at once and, with a dry run, only say what they would do."""
+
 from __future__ import annotations
 
 
@@ -13,8 +14,19 @@ from shared import contracts
 from shared.db import transaction
 from shared.errors import Conflict, Forbidden, InvalidInput, NotFound
 from tests.integration.test_engine_rules import (
-    ASSIGNMENT, DATA, MEMBER, REPLY, SMOKE, STAFF, actions, at_assignment, at_review, count_rows,
-    review_task, take_job, waiting_for_reply,
+    ASSIGNMENT,
+    DATA,
+    MEMBER,
+    REPLY,
+    SMOKE,
+    STAFF,
+    actions,
+    at_assignment,
+    at_review,
+    count_rows,
+    review_task,
+    take_job,
+    waiting_for_reply,
 )
 
 # Held results, timers and batch queries on each database.
@@ -25,8 +37,7 @@ OPERATOR = {"user": "ops.sun", "roles": ["operator"], "unit": None}
 
 def result_for(job, status="ok", result=None, message=""):
     raw = {key: job.payload[key] for key in ("job_id", "instance_id", "task_id", "operation", "attempt")}
-    raw.update(status=status, result=result,
-               error={"code": status, "message": message} if status != "ok" else None)
+    raw.update(status=status, result=result, error={"code": status, "message": message} if status != "ok" else None)
     return raw
 
 
@@ -61,7 +72,7 @@ def test_a_suspended_instance_holds_its_job_result_and_a_message_and_takes_both_
     resumed = engine.resume(inst["id"], OPERATOR)
     assert resumed["status"] == "waiting"
     assert count_rows(engine, HeldResult) == 0
-    [held] = released_results(engine)      # sent again through the outbox to the results queue
+    [held] = released_results(engine)  # sent again through the outbox to the results queue
     assert held["job_id"] == job.job_id
     assert engine.accept_result(held) == "completed"
     after = engine.get_instance(inst["id"])
@@ -89,7 +100,7 @@ def test_a_suspended_instance_hides_its_tasks_and_its_timer_waits_until_resume(e
     assert engine.fire_due_timers() == 0
     assert engine.get_instance(waiting["id"])["waiting_tasks"] == ["wait_reply"]
     engine.resume(waiting["id"], OPERATOR)
-    assert engine.fire_due_timers() == 1        # the timer that fell due meanwhile fires now
+    assert engine.fire_due_timers() == 1  # the timer that fell due meanwhile fires now
     assert engine.get_instance(waiting["id"])["waiting_tasks"] == ["escalate"]
 
 
@@ -105,7 +116,7 @@ def test_a_cancelled_instance_ends_with_its_tasks_and_jobs_closed_and_drops_late
     assert count_rows(engine, Job, job_id=job.job_id, status="cancelled") == 1
     assert engine.accept_result(result_for(job, "ok", ASSIGNMENT)) == "dropped"
     assert engine.accept_result(result_for(job, "failed", message="down")) == "dropped"
-    assert count_rows(engine, Outbox) == 0      # no retry was sent for a cancelled instance
+    assert count_rows(engine, Outbox) == 0  # no retry was sent for a cancelled instance
     assert engine.get_instance(inst["id"])["status"] == "cancelled"
     assert engine.where(inst["id"])["tokens"] == []
     with pytest.raises(Conflict):
@@ -145,7 +156,7 @@ def test_batch_cancel_by_business_key_prefix_with_a_dry_run_first(engine):
     assert {engine.get_instance(i)["status"] for i in batch} == {"cancelled"}
     assert engine.get_instance(other)["status"] == "waiting"
     again = engine.cancel_instances("test data", business_key_prefix="BATCH-", dry_run=True, principal=OPERATOR)
-    assert again["matched"] == []     # the ended ones are not matched again
+    assert again["matched"] == []  # the ended ones are not matched again
 
 
 def test_batch_incident_retry_by_operation_with_a_dry_run_first(engine, settings):
@@ -178,10 +189,12 @@ def test_batch_incident_retry_by_operation_with_a_dry_run_first(engine, settings
 def test_only_operators_may_suspend_resume_or_cancel(engine):
     engine.deploy(SMOKE)
     inst = engine.start("smoke", "AUTH-1", dict(DATA), MEMBER)
-    for action in (lambda: engine.suspend(inst["id"], None, STAFF),
-                   lambda: engine.cancel(inst["id"], "no", MEMBER),
-                   lambda: engine.cancel_instances("no", business_key_prefix="AUTH", principal=STAFF),
-                   lambda: engine.retry_incidents(principal=MEMBER)):
+    for action in (
+        lambda: engine.suspend(inst["id"], None, STAFF),
+        lambda: engine.cancel(inst["id"], "no", MEMBER),
+        lambda: engine.cancel_instances("no", business_key_prefix="AUTH", principal=STAFF),
+        lambda: engine.retry_incidents(principal=MEMBER),
+    ):
         with pytest.raises(Forbidden):
             action()
     assert engine.get_instance(inst["id"])["status"] == "waiting"

@@ -2,6 +2,7 @@
 on ``ztc.events`` reach the evaluation service's events queue and become ledger entries once;
 attendance recorded over RPC leaves through the outbox as ``attendance.recorded`` and comes back
 to the ledger as an event; a malformed event is dead-lettered with its reason and books nothing."""
+
 from __future__ import annotations
 
 import json
@@ -35,8 +36,13 @@ def evaluation(settings):
     topology.declare(settings.amqp_uri)
     sessions = session_factory(settings.database_url("evaluation"))
     with transaction(sessions) as s:
-        ensure_members(s, [{"user": "member.li", "name": "李明华", "sector": "中国民主同盟"},
-                           {"user": "member.zhou", "name": "周雅琴", "sector": "教育界"}])
+        ensure_members(
+            s,
+            [
+                {"user": "member.li", "name": "李明华", "sector": "中国民主同盟"},
+                {"user": "member.zhou", "name": "周雅琴", "sector": "教育界"},
+            ],
+        )
     runner = ServiceRunner(settings.nameko_config())
     runner.add_service(EvaluationService)
     runner.start()
@@ -54,18 +60,28 @@ def evaluation(settings):
 def _consuming(amqp_uri):
     try:
         with Connection(amqp_uri) as conn:
-            _, _, consumers = conn.default_channel.queue_declare(queue=contracts.events_queue("evaluation"),
-                                                                 passive=True)
+            _, _, consumers = conn.default_channel.queue_declare(
+                queue=contracts.events_queue("evaluation"), passive=True
+            )
             return consumers > 0
     except Exception:  # not declared yet
         return False
 
 
 def event(name, members, subject, thread=None, **payload):
-    return contracts.EventSchema().dump(contracts.EventSchema().load({
-        "event_id": f"{name}:{subject}:{uuid.uuid4().hex[:8]}", "name": name,
-        "occurred_at": clock.now().isoformat(), "subject": subject, "thread": thread,
-        "members": members, "payload": payload}))
+    return contracts.EventSchema().dump(
+        contracts.EventSchema().load(
+            {
+                "event_id": f"{name}:{subject}:{uuid.uuid4().hex[:8]}",
+                "name": name,
+                "occurred_at": clock.now().isoformat(),
+                "subject": subject,
+                "thread": thread,
+                "members": members,
+                "payload": payload,
+            }
+        )
+    )
 
 
 def send(settings, body):
@@ -74,8 +90,10 @@ def send(settings, body):
 
 def entries(sessions, member="member.li"):
     with transaction(sessions) as s:
-        return [(e.kind, e.activity, e.points, e.event_id) for e in
-                s.scalars(select(LedgerEntry).where(LedgerEntry.member == member).order_by(LedgerEntry.id))]
+        return [
+            (e.kind, e.activity, e.points, e.event_id)
+            for e in s.scalars(select(LedgerEntry).where(LedgerEntry.member == member).order_by(LedgerEntry.id))
+        ]
 
 
 def heard(sessions):
@@ -89,15 +107,20 @@ def test_a_thread_of_real_events_counts_its_authorship_once_and_a_redelivery_not
     thread = "WX-2026-0001"
     taken = event("consultation.case_taken", [{"member": "member.li", "role": "member"}], "WX-2026-0001", thread)
     submitted = event("opinion.submitted", [{"member": "member.li", "role": "author"}], "SQ-2026-0001", thread)
-    filed = event("proposal.filed", [{"member": "member.li", "role": "lead"}, {"member": "member.zhou", "role": "co"}],
-                  "2026-0001", thread, number="2026-0001")
-    for body in (taken, submitted, filed):      # in the order they happened
+    filed = event(
+        "proposal.filed",
+        [{"member": "member.li", "role": "lead"}, {"member": "member.zhou", "role": "co"}],
+        "2026-0001",
+        thread,
+        number="2026-0001",
+    )
+    for body in (taken, submitted, filed):  # in the order they happened
         send(settings, body)
         wait_for(lambda body=body: body["event_id"] in heard(sessions), message=f"{body['name']} heard")
-    for body in (filed, submitted):             # redeliveries
+    for body in (filed, submitted):  # redeliveries
         send(settings, body)
     marker = event("opinion.adopted", [{"member": "member.zhou", "role": "author"}], "SQ-2026-0099")
-    send(settings, marker)      # the queue keeps order: once this one is in, the repeats were handled
+    send(settings, marker)  # the queue keeps order: once this one is in, the repeats were handled
     wait_for(lambda: marker["event_id"] in heard(sessions), message="the marker")
 
     assert entries(sessions) == [
@@ -107,11 +130,16 @@ def test_a_thread_of_real_events_counts_its_authorship_once_and_a_redelivery_not
         ("earned", "proposal_lead", 15, filed["event_id"]),
     ]
     assert [e[:3] for e in entries(sessions, "member.zhou")] == [
-        ("earned", "proposal_co", 3), ("earned", "opinion_adopted", 10)]
+        ("earned", "proposal_co", 3),
+        ("earned", "opinion_adopted", 10),
+    ]
     file = rpc.evaluation.performance_file("member.li", "2026", principal=LI)
     assert file["total"] == 17
-    assert {e["event"]["event_id"] for e in file["entries"]} == {taken["event_id"], submitted["event_id"],
-                                                                filed["event_id"]}
+    assert {e["event"]["event_id"] for e in file["entries"]} == {
+        taken["event_id"],
+        submitted["event_id"],
+        filed["event_id"],
+    }
     with pytest.raises(Forbidden):
         rpc.evaluation.performance_file("member.li", "2026", principal=ZHOU)
     assert ready_count(settings.amqp_uri, contracts.DEAD_QUEUE) == 0
@@ -124,14 +152,17 @@ def test_events_of_one_thread_arriving_together_still_count_its_authorship_once(
     threads = [f"WX-2026-01{n:02d}" for n in range(8)]
     bodies = []
     for thread in threads:
-        bodies += [event("opinion.submitted", [{"member": "member.li", "role": "author"}], f"SQ-{thread}", thread),
-                   event("opinion.submitted", [{"member": "member.li", "role": "author"}], f"SQ2-{thread}", thread),
-                   event("proposal.filed", [{"member": "member.li", "role": "lead"}], f"P-{thread}", thread)]
-    with Connection(settings.amqp_uri) as conn:   # all at once, on one connection
+        bodies += [
+            event("opinion.submitted", [{"member": "member.li", "role": "author"}], f"SQ-{thread}", thread),
+            event("opinion.submitted", [{"member": "member.li", "role": "author"}], f"SQ2-{thread}", thread),
+            event("proposal.filed", [{"member": "member.li", "role": "lead"}], f"P-{thread}", thread),
+        ]
+    with Connection(settings.amqp_uri) as conn:  # all at once, on one connection
         producer = conn.Producer()
         for body in bodies:
-            producer.publish(body, exchange=contracts.EVENTS_EXCHANGE, routing_key=body["name"],
-                             serializer="json", delivery_mode=2)
+            producer.publish(
+                body, exchange=contracts.EVENTS_EXCHANGE, routing_key=body["name"], serializer="json", delivery_mode=2
+            )
     wait_for(lambda: {b["event_id"] for b in bodies} <= heard(sessions), message="every event heard")
     with transaction(sessions) as s:
         rows = list(s.scalars(select(LedgerEntry).where(LedgerEntry.member == "member.li")))
@@ -145,31 +176,48 @@ def test_events_of_one_thread_arriving_together_still_count_its_authorship_once(
 def test_attendance_recorded_over_rpc_reaches_the_ledger_as_an_event(settings, evaluation, vhost):
     sessions, rpc = evaluation
     record = rpc.evaluation.record_attendance(
-        {"kind": "plenary", "title": "市政协全体会议", "held_on": "2026-01-20", "half_days": 4,
-         "present": ["member.li"], "absent": ["member.zhou"]}, principal=STAFF)
+        {
+            "kind": "plenary",
+            "title": "市政协全体会议",
+            "held_on": "2026-01-20",
+            "half_days": 4,
+            "present": ["member.li"],
+            "absent": ["member.zhou"],
+        },
+        principal=STAFF,
+    )
     wait_for(lambda: record["event_id"] in heard(sessions), message="attendance.recorded heard")
     assert entries(sessions) == [("earned", "plenary_attendance", 20, record["event_id"])]
     assert entries(sessions, "member.zhou") == [("earned", "plenary_absence", -10, record["event_id"])]
     with pytest.raises(Forbidden):
-        rpc.evaluation.record_attendance({"kind": "plenary", "title": "x", "held_on": "2026-01-20",
-                                          "present": ["member.li"]}, principal=LI)
+        rpc.evaluation.record_attendance(
+            {"kind": "plenary", "title": "x", "held_on": "2026-01-20", "present": ["member.li"]}, principal=LI
+        )
 
 
-@pytest.mark.parametrize("spoil, reason", [
-    (lambda b: b.pop("subject"), "subject"),
-    (lambda b: b.update(members=[{"role": "lead"}]), "member"),
-    (lambda b: b.update(occurred_at="2019-06-01T00:00:00+00:00"), "outside every term"),
-])
-def test_a_malformed_event_is_dead_lettered_with_its_reason_and_books_nothing(settings, evaluation, vhost,
-                                                                              spoil, reason):
+@pytest.mark.parametrize(
+    "spoil, reason",
+    [
+        (lambda b: b.pop("subject"), "subject"),
+        (lambda b: b.update(members=[{"role": "lead"}]), "member"),
+        (lambda b: b.update(occurred_at="2019-06-01T00:00:00+00:00"), "outside every term"),
+    ],
+)
+def test_a_malformed_event_is_dead_lettered_with_its_reason_and_books_nothing(
+    settings, evaluation, vhost, spoil, reason
+):
     sessions, rpc = evaluation
     bad = event("opinion.submitted", [{"member": "member.li", "role": "author"}], "SQ-BAD")
     spoil(bad)
     send(settings, bad)
 
     def dead():
-        return [m for m in get_messages(vhost, contracts.DEAD_QUEUE)
-                if json.loads(m["payload"]).get("event_id") == bad["event_id"]]
+        return [
+            m
+            for m in get_messages(vhost, contracts.DEAD_QUEUE)
+            if json.loads(m["payload"]).get("event_id") == bad["event_id"]
+        ]
+
     letter = wait_for(dead, message="the malformed event in ztc.dead")[0]
     said = letter["properties"]["headers"][contracts.REASON_HEADER]
     assert "invalid_input" in said and reason in said

@@ -5,6 +5,7 @@ with its reason, and the service that took it keeps working. A handler that keep
 message gives up after exactly ``ZTC_MESSAGE_MAX_ATTEMPTS`` attempts and the next message is handled.
 
 One system per database kind serves every test here (each row only adds one message)."""
+
 from __future__ import annotations
 
 import contextlib
@@ -30,10 +31,13 @@ from .test_smoke_over_the_bus import DATA
 MAX_BYTES = 64 * 1024
 LI = {"user": "member.li", "roles": ["member"], "unit": None}
 OPERATOR = {"user": "ops.sun", "roles": ["operator"], "unit": None}  # raw starts are for operators
-ITEM = {"title": "关于老旧小区加装电梯的建议", "situation": "老旧小区多为六层以下住宅，老年住户上下楼困难。",
-        "analysis": "加装电梯需要全体业主同意，费用分摊和低层住户补偿难以协调。",
-        "suggestion": "出台费用分摊指引，设立加装电梯协调专班，给予财政补贴。"}
-LONE_SURROGATE = "\ud800"          # JSON can carry it ("\ud800"); no database encoding can
+ITEM = {
+    "title": "关于老旧小区加装电梯的建议",
+    "situation": "老旧小区多为六层以下住宅，老年住户上下楼困难。",
+    "analysis": "加装电梯需要全体业主同意，费用分摊和低层住户补偿难以协调。",
+    "suggestion": "出台费用分摊指引，设立加装电梯协调专班，给予财政补贴。",
+}
+LONE_SURROGATE = "\ud800"  # JSON can carry it ("\ud800"); no database encoding can
 
 
 @pytest.fixture(scope="module")
@@ -41,10 +45,14 @@ def running(db_kind, tmp_path_factory):
     tmp = tmp_path_factory.mktemp(f"poison-{db_kind}")
     with contextlib.ExitStack() as stack:
         vhost = stack.enter_context(support.rabbit_vhost())
-        template = (f"sqlite:///{tmp}/{{service}}.db" if db_kind == "sqlite"
-                    else stack.enter_context(support.postgres_databases()))
-        settings = support.make_settings(tmp, vhost, template, ZTC_GATEWAY_PORT=str(free_port()),
-                                         ZTC_MESSAGE_MAX_BYTES=str(MAX_BYTES))
+        template = (
+            f"sqlite:///{tmp}/{{service}}.db"
+            if db_kind == "sqlite"
+            else stack.enter_context(support.postgres_databases())
+        )
+        settings = support.make_settings(
+            tmp, vhost, template, ZTC_GATEWAY_PORT=str(free_port()), ZTC_MESSAGE_MAX_BYTES=str(MAX_BYTES)
+        )
         migrate("gateway", settings.database_url("gateway"))
         system = System(settings, ("engine", *DOMAIN_SERVICES, "gateway"))
         stack.callback(system.stop)
@@ -53,12 +61,18 @@ def running(db_kind, tmp_path_factory):
 
         unit, app = access.unit_grant(settings, "transport"), access.submitter_grant(settings, "member", "member.li")
         uris = stack.enter_context(support.broker_users(settings, [unit, app]))
-        proxy = ClusterRpcProxy(settings.nameko_config(), timeout=15)   # a dead service fails, not hangs
+        proxy = ClusterRpcProxy(settings.nameko_config(), timeout=15)  # a dead service fails, not hangs
         rpc = SigningRpc(proxy.start(), settings)
         stack.callback(proxy.stop)
-        yield SimpleNamespace(settings=settings, vhost=vhost, system=system, rpc=rpc, db_kind=db_kind,
-                              gateway=f"http://127.0.0.1:{settings.gateway_port}",
-                              senders={"assignment": (uris[unit.user], unit.user), "intake": (uris[app.user], app.user)})
+        yield SimpleNamespace(
+            settings=settings,
+            vhost=vhost,
+            system=system,
+            rpc=rpc,
+            db_kind=db_kind,
+            gateway=f"http://127.0.0.1:{settings.gateway_port}",
+            senders={"assignment": (uris[unit.user], unit.user), "intake": (uris[app.user], app.user)},
+        )
 
 
 def send(amqp_uri, exchange, routing_key, body, content_type="application/json", headers=None, **properties):
@@ -71,8 +85,16 @@ def send(amqp_uri, exchange, routing_key, body, content_type="application/json",
         body = json.dumps(body).encode()
     with Connection(amqp_uri, transport_options={"confirm_publish": True}) as conn:
         target = Exchange(exchange, "topic", durable=True, passive=True) if exchange else ""
-        conn.Producer().publish(body, exchange=target, routing_key=routing_key, content_type=content_type,
-                                content_encoding="utf-8", headers=headers or {}, delivery_mode=2, **properties)
+        conn.Producer().publish(
+            body,
+            exchange=target,
+            routing_key=routing_key,
+            content_type=content_type,
+            content_encoding="utf-8",
+            headers=headers or {},
+            delivery_mode=2,
+            **properties,
+        )
 
 
 def take_dead_letters(running):
@@ -85,14 +107,18 @@ def one_dead_letter(running, timeout=20, queue=None, properties=False):
     found = []
 
     def take():
-        found.extend(m for m in take_dead_letters(running)
-                     if queue is None or m["properties"]["headers"].get("x-ztc-original-queue") == queue)
+        found.extend(
+            m
+            for m in take_dead_letters(running)
+            if queue is None or m["properties"]["headers"].get("x-ztc-original-queue") == queue
+        )
 
     def arrived():
         take()
         return found
+
     wait_for(arrived, timeout=timeout, message="the dead letter")
-    time.sleep(0.3)   # a second one would have come by now
+    time.sleep(0.3)  # a second one would have come by now
     take()
     assert len(found) == 1, [m["properties"]["headers"].get(contracts.REASON_HEADER) for m in found]
     return found[0]["properties"] if properties else found[0]["properties"]["headers"]
@@ -108,7 +134,7 @@ def still_up(running, owner, queue):
     assert consumers(running.settings.amqp_uri, queue) >= 1, f"nobody consumes {queue} any more"
     if owner == "gateway":
         assert requests.get(running.gateway + "/health", timeout=10).status_code == 200
-        ready = requests.get(running.gateway + "/ready", timeout=30)   # RPC to every service and back
+        ready = requests.get(running.gateway + "/ready", timeout=30)  # RPC to every service and back
         assert ready.status_code == 200, ready.text
     else:
         assert getattr(running.rpc, owner).ping() == {"service": owner, "status": "ok"}
@@ -123,13 +149,22 @@ def reply_queue(running):
 
 # -- the queue kinds, each with what can be wrong with a message ------------------------------------
 def event(name, payload, subject="2026-0001"):
-    return {"event_id": uuid.uuid4().hex, "name": name, "occurred_at": clock.now().isoformat(),
-            "subject": subject, "thread": None, "members": [], "payload": payload}
+    return {
+        "event_id": uuid.uuid4().hex,
+        "name": name,
+        "occurred_at": clock.now().isoformat(),
+        "subject": subject,
+        "thread": None,
+        "members": [],
+        "payload": payload,
+    }
 
 
 def signed(**payload):
-    return event(contracts.ASSIGNMENT_SIGNED, {"unit": "transport", "assignment_id": 1,
-                                               "at": clock.now().isoformat(), "by": "handler.zhao", **payload})
+    return event(
+        contracts.ASSIGNMENT_SIGNED,
+        {"unit": "transport", "assignment_id": 1, "at": clock.now().isoformat(), "by": "handler.zhao", **payload},
+    )
 
 
 NOT_JSON = b'{"not json'
@@ -139,12 +174,22 @@ MESSAGES = (contracts.MESSAGES_EXCHANGE, contracts.MESSAGE_ROUTING_KEY, contract
 STARTS = (contracts.MESSAGES_EXCHANGE, contracts.START_ROUTING_KEY, contracts.ENGINE_STARTS_QUEUE, "engine")
 EVENTS = (contracts.EVENTS_EXCHANGE, contracts.ASSIGNMENT_SIGNED, contracts.events_queue("supervision"), "supervision")
 UNITS = (contracts.UNIT_COMMANDS_EXCHANGE, "transport.sign", contracts.UNIT_COMMANDS_QUEUE, "assignment")
-OPINIONS = (contracts.MESSAGES_EXCHANGE, contracts.OPINION_SUBMIT_ROUTING_KEY, contracts.OPINION_SUBMISSIONS_QUEUE,
-            "intake")
+OPINIONS = (
+    contracts.MESSAGES_EXCHANGE,
+    contracts.OPINION_SUBMIT_ROUTING_KEY,
+    contracts.OPINION_SUBMISSIONS_QUEUE,
+    "intake",
+)
 NOTIFICATIONS = (contracts.EVENTS_EXCHANGE, "notify.reminder", contracts.events_queue("gateway"), "gateway")
-REPLIES = ("nameko-rpc", None, None, "gateway")    # the gateway's reply queue, found when the test runs
-JOB = {"job_id": "poison-1", "instance_id": "i-1", "task_id": "t-1", "operation": "intake.record_submission",
-       "params": {}, "attempt": 1}
+REPLIES = ("nameko-rpc", None, None, "gateway")  # the gateway's reply queue, found when the test runs
+JOB = {
+    "job_id": "poison-1",
+    "instance_id": "i-1",
+    "task_id": "t-1",
+    "operation": "intake.record_submission",
+    "params": {},
+    "attempt": 1,
+}
 
 
 def sealed(job):
@@ -153,60 +198,137 @@ def sealed(job):
 
     return signing.seal(job, support.TEST_BUS_KEY.encode(), signing.JOB)
 
+
 ROWS = [
     # queue, what is wrong, body, content type, reason (any of), kind
     (JOBS, "not JSON", NOT_JSON, "application/json", ["undecodable message"], poison.UNDECODABLE),
     (JOBS, "wrong type", [1, 2], "application/json", ["malformed job", "JSON object"], poison.MALFORMED),
-    (JOBS, "integer out of range", sealed({**JOB, "attempt": 10**30}), "application/json",
-     ["malformed job", "attempt"], poison.MALFORMED),
-    (JOBS, "lone surrogate", sealed({**JOB, "job_id": LONE_SURROGATE}), "application/json",
-     ["the database cannot hold it"], poison.REFUSED),
+    (
+        JOBS,
+        "integer out of range",
+        sealed({**JOB, "attempt": 10**30}),
+        "application/json",
+        ["malformed job", "attempt"],
+        poison.MALFORMED,
+    ),
+    (
+        JOBS,
+        "lone surrogate",
+        sealed({**JOB, "job_id": LONE_SURROGATE}),
+        "application/json",
+        ["the database cannot hold it"],
+        poison.REFUSED,
+    ),
     (JOBS, "not sealed by the engine", JOB, "application/json", ["forbidden: an unsealed job"], poison.REFUSED),
     (RESULTS, "not JSON", NOT_JSON, "application/json", ["undecodable message"], poison.UNDECODABLE),
     (RESULTS, "wrong type", "done", "application/json", ["malformed job result"], poison.REFUSED),
-    (RESULTS, "integer out of range", {**JOB, "status": "ok", "attempt": 10**30}, "application/json",
-     ["malformed job result", "attempt"], poison.REFUSED),
+    (
+        RESULTS,
+        "integer out of range",
+        {**JOB, "status": "ok", "attempt": 10**30},
+        "application/json",
+        ["malformed job result", "attempt"],
+        poison.REFUSED,
+    ),
     (MESSAGES, "not JSON", NOT_JSON, "application/json", ["undecodable message"], poison.UNDECODABLE),
     (MESSAGES, "wrong type", [1], "application/json", ["malformed message"], poison.REFUSED),
-    (MESSAGES, "lone surrogate", {"name": "unit_reply", "correlation_key": LONE_SURROGATE, "message_id": "m-1"},
-     "application/json", ["the database cannot hold it"], poison.REFUSED),
+    (
+        MESSAGES,
+        "lone surrogate",
+        {"name": "unit_reply", "correlation_key": LONE_SURROGATE, "message_id": "m-1"},
+        "application/json",
+        ["the database cannot hold it"],
+        poison.REFUSED,
+    ),
     (STARTS, "not JSON", NOT_JSON, "application/json", ["undecodable message"], poison.UNDECODABLE),
-    (STARTS, "content type we do not take", b"\x80\x04K\x01.", "application/x-python-serialize",
-     ["undecodable message", "ContentDisallowed"], poison.UNDECODABLE),
+    (
+        STARTS,
+        "content type we do not take",
+        b"\x80\x04K\x01.",
+        "application/x-python-serialize",
+        ["undecodable message", "ContentDisallowed"],
+        poison.UNDECODABLE,
+    ),
     (STARTS, "wrong type", "start", "application/json", ["malformed start command"], poison.REFUSED),
-    (STARTS, "lone surrogate", {"command_id": "c-1", "process_id": "smoke", "business_key": LONE_SURROGATE,
-                                "data": DATA}, "application/json", ["the database cannot hold it"], poison.REFUSED),
+    (
+        STARTS,
+        "lone surrogate",
+        {"command_id": "c-1", "process_id": "smoke", "business_key": LONE_SURROGATE, "data": DATA},
+        "application/json",
+        ["the database cannot hold it"],
+        poison.REFUSED,
+    ),
     (EVENTS, "not JSON", NOT_JSON, "application/json", ["undecodable message"], poison.UNDECODABLE),
     (EVENTS, "wrong type", "signed", "application/json", ["invalid_input"], poison.REFUSED),
-    (EVENTS, "lone surrogate", signed(by=LONE_SURROGATE), "application/json", ["the database cannot hold it"],
-     poison.REFUSED),
-    (EVENTS, "value too long for its column", {**signed(), "subject": "X" * 80}, "application/json",
-     ["the database cannot hold it", "too long"], poison.REFUSED),      # PostgreSQL: SQLite keeps it
+    (
+        EVENTS,
+        "lone surrogate",
+        signed(by=LONE_SURROGATE),
+        "application/json",
+        ["the database cannot hold it"],
+        poison.REFUSED,
+    ),
+    (
+        EVENTS,
+        "value too long for its column",
+        {**signed(), "subject": "X" * 80},
+        "application/json",
+        ["the database cannot hold it", "too long"],
+        poison.REFUSED,
+    ),  # PostgreSQL: SQLite keeps it
     (UNITS, "not JSON", NOT_JSON, "application/json", ["undecodable message"], poison.UNDECODABLE),
     (UNITS, "wrong type", [1], "application/json", ["invalid_input"], poison.REFUSED),
     # SQLite cannot bind it (OverflowError); PostgreSQL finds no such assignment. Either way refused.
-    (UNITS, "integer out of range", {"assignment_id": 10**30}, "application/json",
-     ["the database cannot hold it", "not_found"], poison.REFUSED),
-    (UNITS, "too large", {"assignment_id": 1, "padding": "x" * MAX_BYTES}, "application/json",
-     ["too large"], poison.TOO_LARGE),
+    (
+        UNITS,
+        "integer out of range",
+        {"assignment_id": 10**30},
+        "application/json",
+        ["the database cannot hold it", "not_found"],
+        poison.REFUSED,
+    ),
+    (
+        UNITS,
+        "too large",
+        {"assignment_id": 1, "padding": "x" * MAX_BYTES},
+        "application/json",
+        ["too large"],
+        poison.TOO_LARGE,
+    ),
     (OPINIONS, "not JSON", NOT_JSON, "application/json", ["undecodable message"], poison.UNDECODABLE),
     (OPINIONS, "wrong type", [1], "application/json", ["invalid_input"], poison.REFUSED),
-    (OPINIONS, "lone surrogate", {"reference": LONE_SURROGATE, "principal": LI, "item": ITEM}, "application/json",
-     ["the database cannot hold it"], poison.REFUSED),
+    (
+        OPINIONS,
+        "lone surrogate",
+        {"reference": LONE_SURROGATE, "principal": LI, "item": ITEM},
+        "application/json",
+        ["the database cannot hold it"],
+        poison.REFUSED,
+    ),
     (NOTIFICATIONS, "not JSON", NOT_JSON, "application/json", ["undecodable message"], poison.UNDECODABLE),
     (NOTIFICATIONS, "wrong type", 42, "application/json", ["invalid_input"], poison.REFUSED),
-    (NOTIFICATIONS, "lone surrogate", event("notify.reminder", {"recipients": [LONE_SURROGATE], "title": "t"}),
-     "application/json", ["the database cannot hold it"], poison.REFUSED),
+    (
+        NOTIFICATIONS,
+        "lone surrogate",
+        event("notify.reminder", {"recipients": [LONE_SURROGATE], "title": "t"}),
+        "application/json",
+        ["the database cannot hold it"],
+        poison.REFUSED,
+    ),
     (REPLIES, "not JSON", NOT_JSON, "application/json", ["undecodable message"], poison.UNDECODABLE),
     (REPLIES, "not a reply", [1], "application/json", ["not a nameko RPC reply"], poison.MALFORMED),
 ]
 
 
 @pytest.mark.both_databases
-@pytest.mark.parametrize("where, wrong, body, content_type, reasons, kind", ROWS,
-                         ids=[f"{row[0][2] or 'rpc.reply-gateway'}: {row[1]}" for row in ROWS])
+@pytest.mark.parametrize(
+    "where, wrong, body, content_type, reasons, kind",
+    ROWS,
+    ids=[f"{row[0][2] or 'rpc.reply-gateway'}: {row[1]}" for row in ROWS],
+)
 def test_a_malformed_message_is_dead_lettered_with_its_reason_and_the_service_stays_up(
-        running, where, wrong, body, content_type, reasons, kind):
+    running, where, wrong, body, content_type, reasons, kind
+):
     if wrong == "value too long for its column" and running.db_kind == "sqlite":
         pytest.skip("SQLite does not enforce a column's length")
     exchange, routing_key, queue, owner = where
@@ -215,7 +337,7 @@ def test_a_malformed_message_is_dead_lettered_with_its_reason_and_the_service_st
         routing_key = queue.split("rpc.reply-gateway-", 1)[1]
     take_dead_letters(running)
     if (exchange, owner) in ((contracts.UNIT_COMMANDS_EXCHANGE, "assignment"), (contracts.MESSAGES_EXCHANGE, "intake")):
-        uri, user = running.senders[owner]        # a department's system, a member's app: their own user
+        uri, user = running.senders[owner]  # a department's system, a member's app: their own user
         send(uri, exchange, routing_key, body, content_type, user_id=user)
     else:
         send(running.settings.amqp_uri, exchange, routing_key, body, content_type)
@@ -237,33 +359,70 @@ def reply_to(amqp_uri):
     """A reply queue of our own on nameko's RPC exchange, as a caller would have."""
     key = uuid.uuid4().hex
     with Connection(amqp_uri) as conn:
-        queue = Queue(f"rpc.reply-test-{key}", Exchange("nameko-rpc", "topic", durable=True), routing_key=key,
-                      auto_delete=True)(conn.default_channel)
+        queue = Queue(
+            f"rpc.reply-test-{key}", Exchange("nameko-rpc", "topic", durable=True), routing_key=key, auto_delete=True
+        )(conn.default_channel)
         queue.declare()
         yield key, queue
 
 
 RPC_ROWS = [
     # what is wrong, routing key, body, content type, properties, headers, reason
-    ("no reply_to, sent straight to rpc-engine", "", {"args": [], "kwargs": {}}, "application/json",
-     {"correlation_id": "c-1"}, {}, "without reply_to"),
-    ("no correlation_id", "engine.versions", {"args": [], "kwargs": {}}, "application/json",
-     {"reply_to": "nobody"}, {}, "without correlation_id"),
-    ("not JSON", "engine.ping", NOT_JSON, "application/json", {"reply_to": "nobody", "correlation_id": "c-3"}, {},
-     "undecodable message"),
-    ("JSON but not args and kwargs", "engine.ping", [1, 2, 3], "application/json",
-     {"reply_to": "nobody", "correlation_id": "c-4"}, {}, "not a nameko RPC payload"),
-    ("args not a list", "engine.versions", {"args": 5, "kwargs": {}}, "application/json", {}, {},
-     "without reply_to"),
-    ("a call stack header nameko cannot read", "engine.ping", {"args": [], "kwargs": {}}, "application/json",
-     {"reply_to": "nobody", "correlation_id": "c-6"}, {"nameko.call_id_stack": 7}, "call_id_stack"),
+    (
+        "no reply_to, sent straight to rpc-engine",
+        "",
+        {"args": [], "kwargs": {}},
+        "application/json",
+        {"correlation_id": "c-1"},
+        {},
+        "without reply_to",
+    ),
+    (
+        "no correlation_id",
+        "engine.versions",
+        {"args": [], "kwargs": {}},
+        "application/json",
+        {"reply_to": "nobody"},
+        {},
+        "without correlation_id",
+    ),
+    (
+        "not JSON",
+        "engine.ping",
+        NOT_JSON,
+        "application/json",
+        {"reply_to": "nobody", "correlation_id": "c-3"},
+        {},
+        "undecodable message",
+    ),
+    (
+        "JSON but not args and kwargs",
+        "engine.ping",
+        [1, 2, 3],
+        "application/json",
+        {"reply_to": "nobody", "correlation_id": "c-4"},
+        {},
+        "not a nameko RPC payload",
+    ),
+    ("args not a list", "engine.versions", {"args": 5, "kwargs": {}}, "application/json", {}, {}, "without reply_to"),
+    (
+        "a call stack header nameko cannot read",
+        "engine.ping",
+        {"args": [], "kwargs": {}},
+        "application/json",
+        {"reply_to": "nobody", "correlation_id": "c-6"},
+        {"nameko.call_id_stack": 7},
+        "call_id_stack",
+    ),
 ]
 
 
-@pytest.mark.parametrize("wrong, routing_key, body, content_type, properties, headers, reason", RPC_ROWS,
-                         ids=[row[0] for row in RPC_ROWS])
+@pytest.mark.parametrize(
+    "wrong, routing_key, body, content_type, properties, headers, reason", RPC_ROWS, ids=[row[0] for row in RPC_ROWS]
+)
 def test_an_rpc_request_the_engine_cannot_answer_is_dead_lettered_and_the_engine_answers_on(
-        running, wrong, routing_key, body, content_type, properties, headers, reason):
+    running, wrong, routing_key, body, content_type, properties, headers, reason
+):
     take_dead_letters(running)
     if routing_key:
         send(running.settings.amqp_uri, "nameko-rpc", routing_key, body, content_type, headers, **properties)
@@ -280,8 +439,14 @@ def test_an_rpc_request_the_engine_cannot_answer_is_dead_lettered_and_the_engine
 def test_a_caller_that_sent_a_malformed_request_is_answered_with_an_error_not_left_waiting(running):
     take_dead_letters(running)
     with reply_to(running.settings.amqp_uri) as (key, queue):
-        send(running.settings.amqp_uri, "nameko-rpc", "engine.versions", {"kwargs": {}}, reply_to=key,
-             correlation_id="c-answer")
+        send(
+            running.settings.amqp_uri,
+            "nameko-rpc",
+            "engine.versions",
+            {"kwargs": {}},
+            reply_to=key,
+            correlation_id="c-answer",
+        )
         answer = wait_for(lambda: queue.get(no_ack=True), message="the error reply")
         assert answer.properties["correlation_id"] == "c-answer"
         assert answer.payload["result"] is None
@@ -293,7 +458,8 @@ def test_a_caller_that_sent_a_malformed_request_is_answered_with_an_error_not_le
 
 # -- bounded attempts ------------------------------------------------------------------------------
 def test_a_handler_that_keeps_failing_gives_up_after_the_bounded_attempts_and_the_next_message_is_handled(
-        running, monkeypatch):
+    running, monkeypatch
+):
     from services.intake import opinions
 
     real, calls = opinions.submit_command, []
@@ -303,14 +469,26 @@ def test_a_handler_that_keeps_failing_gives_up_after_the_bounded_attempts_and_th
         if body.get("reference") == "poison":
             raise RuntimeError("the handler broke")
         return real(session, body, sender)
+
     monkeypatch.setattr(opinions, "submit_command", breaks_on_poison)
     take_dead_letters(running)
     uri = running.settings.amqp_uri
     app_uri, app_user = running.senders["intake"]
-    send(app_uri, contracts.MESSAGES_EXCHANGE, contracts.OPINION_SUBMIT_ROUTING_KEY,
-         {"reference": "poison", "item": ITEM}, headers={"x-trace": "keep-me"}, user_id=app_user)
-    send(app_uri, contracts.MESSAGES_EXCHANGE, contracts.OPINION_SUBMIT_ROUTING_KEY,
-         {"reference": "good-after-poison", "item": {**ITEM, "title": "关于夜市管理的建议"}}, user_id=app_user)
+    send(
+        app_uri,
+        contracts.MESSAGES_EXCHANGE,
+        contracts.OPINION_SUBMIT_ROUTING_KEY,
+        {"reference": "poison", "item": ITEM},
+        headers={"x-trace": "keep-me"},
+        user_id=app_user,
+    )
+    send(
+        app_uri,
+        contracts.MESSAGES_EXCHANGE,
+        contracts.OPINION_SUBMIT_ROUTING_KEY,
+        {"reference": "good-after-poison", "item": {**ITEM, "title": "关于夜市管理的建议"}},
+        user_id=app_user,
+    )
 
     # (The good item's start command finds no opinion process deployed here: a dead letter of its own.)
     dead = one_dead_letter(running, queue=contracts.OPINION_SUBMISSIONS_QUEUE)
@@ -319,14 +497,16 @@ def test_a_handler_that_keeps_failing_gives_up_after_the_bounded_attempts_and_th
     assert dead[poison.ATTEMPTS_HEADER] == limit
     assert dead[poison.REASON_KIND_HEADER] == poison.EXHAUSTED
     assert dead[contracts.REASON_HEADER] == f"failed {limit} attempt(s); last: RuntimeError: the handler broke"
-    assert dead["x-ztc-original-exchange"] == contracts.MESSAGES_EXCHANGE       # where it was first sent,
-    assert dead["x-ztc-original-routing-key"] == contracts.OPINION_SUBMIT_ROUTING_KEY   # for a replay
+    assert dead["x-ztc-original-exchange"] == contracts.MESSAGES_EXCHANGE  # where it was first sent,
+    assert dead["x-ztc-original-routing-key"] == contracts.OPINION_SUBMIT_ROUTING_KEY  # for a replay
     assert dead["x-trace"] == "keep-me"
-    assert dead["x-ztc-sender"] == app_user      # a replay still acts for the app's member
+    assert dead["x-ztc-sender"] == app_user  # a replay still acts for the app's member
     # Every attempt (each a copy sent back by intake itself) still knew who had sent it.
     assert calls.count(("poison", "member", "member.li")) == limit
-    titles = wait_for(lambda: [i["title"] for i in running.rpc.intake.list_opinions(LI, True)
-                               if i["title"] == "关于夜市管理的建议"], message="the good message handled")
+    titles = wait_for(
+        lambda: [i["title"] for i in running.rpc.intake.list_opinions(LI, True) if i["title"] == "关于夜市管理的建议"],
+        message="the good message handled",
+    )
     assert titles == ["关于夜市管理的建议"] and calls.count(("good-after-poison", "member", "member.li")) == 1
     assert support.ready_count(uri, contracts.OPINION_SUBMISSIONS_QUEUE) == 0
 
@@ -341,12 +521,21 @@ def test_a_failure_that_passes_is_tried_again_and_the_message_handled_once(runni
         if len(calls) <= 2:
             raise ConnectionResetError(104, "the database went away")
         return real(session, rules, routing_key, body, sender, *args, **kwargs)
+
     monkeypatch.setattr(commands, "from_unit_system", fails_twice)
     take_dead_letters(running)
     unit_uri, unit_user = running.senders["assignment"]
-    send(unit_uri, contracts.UNIT_COMMANDS_EXCHANGE, "transport.sign", {"assignment_id": 424242},
-         message_id="cmd-424242", expiration=600, timestamp=1_700_000_000, app_id="transport-system",
-         user_id=unit_user)
+    send(
+        unit_uri,
+        contracts.UNIT_COMMANDS_EXCHANGE,
+        "transport.sign",
+        {"assignment_id": 424242},
+        message_id="cmd-424242",
+        expiration=600,
+        timestamp=1_700_000_000,
+        app_id="transport-system",
+        user_id=unit_user,
+    )
 
     # The third attempt runs the command, with the routing key it was first sent with; it is refused
     # (no such assignment) and dead-lettered, which shows it got there and after how many attempts.
@@ -362,7 +551,8 @@ def test_a_failure_that_passes_is_tried_again_and_the_message_handled_once(runni
 
 @pytest.mark.both_databases
 def test_a_job_whose_effects_the_database_refuses_at_commit_answers_failed_and_becomes_an_incident(
-        running, monkeypatch):
+    running, monkeypatch
+):
     """Not a dead letter and not a retry of the message: the engine hears that the job failed, retries
     it as it does any failed job, and raises an incident an operator can see."""
     from services.intake import operations
@@ -372,13 +562,17 @@ def test_a_job_whose_effects_the_database_refuses_at_commit_answers_failed_and_b
 
     def refused_at_commit(session, params, principal):
         done = real(session, params, principal)
-        session.get(Submission, done["id"]).title = LONE_SURROGATE   # flushed only by the commit
+        session.get(Submission, done["id"]).title = LONE_SURROGATE  # flushed only by the commit
         return done
+
     monkeypatch.setattr(operations, "record_submission", refused_at_commit)
     take_dead_letters(running)
     inst = running.rpc.engine.start("smoke", "REFUSED-AT-COMMIT", DATA, OPERATOR)
-    instance = wait_for(lambda: (lambda i: i if i["status"] == "incident" else None)(
-        running.rpc.engine.get_instance(inst["id"])), timeout=30, message="the incident")
+    instance = wait_for(
+        lambda: (lambda i: i if i["status"] == "incident" else None)(running.rpc.engine.get_instance(inst["id"])),
+        timeout=30,
+        message="the incident",
+    )
     [incident] = instance["incidents"]
     assert incident["operation"] == "intake.record_submission"
     assert "surrogates not allowed" in incident["error"]

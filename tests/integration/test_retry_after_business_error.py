@@ -1,6 +1,7 @@
 """An incident opened by a business error no boundary event catches can be retried once its cause
 is fixed: the service runs the job sent again (a higher attempt) instead of taking it for a
 duplicate, and a second delivery of that retry still has no second effect."""
+
 from __future__ import annotations
 
 from sqlalchemy import func, select
@@ -48,28 +49,42 @@ UNCAUGHT = b"""<?xml version="1.0" encoding="UTF-8"?>
 
 def test_an_uncaught_business_error_retried_after_its_cause_is_fixed_runs_again_once(system):
     system.engine.deploy({"uncaught.bpmn": UNCAUGHT})
-    inst = system.rpc.engine.start("uncaught_no_unit", "RETRY-BE-1", {"submission_id": 7, "unit": "harbour"},
-                                   OPERATOR)
-    stuck = wait_for(lambda: (lambda i: i if i["status"] == "incident" else None)(
-        system.rpc.engine.get_instance(inst["id"])), timeout=30, message="the incident")
+    inst = system.rpc.engine.start("uncaught_no_unit", "RETRY-BE-1", {"submission_id": 7, "unit": "harbour"}, OPERATOR)
+    stuck = wait_for(
+        lambda: (lambda i: i if i["status"] == "incident" else None)(system.rpc.engine.get_instance(inst["id"])),
+        timeout=30,
+        message="the incident",
+    )
     [incident] = stuck["incidents"]
     assert "no_unit" in incident["error"] and "harbour" in incident["error"]
 
     # Retried before the cause is fixed: the same business error, the incident open again.
     system.rpc.engine.retry_incident(incident["id"], OPERATOR)
-    wait_for(lambda: system.rpc.engine.get_instance(inst["id"])["status"] == "incident", timeout=30,
-             message="the incident again")
+    wait_for(
+        lambda: system.rpc.engine.get_instance(inst["id"])["status"] == "incident",
+        timeout=30,
+        message="the incident again",
+    )
 
     with system.session("assignment") as s:
         ensure_units(s, {"harbour": "港务局"})
     system.rpc.engine.retry_incident(incident["id"], OPERATOR)
-    moved = wait_for(lambda: (lambda i: i if i["waiting_tasks"] == ["confirm"] else None)(
-        system.rpc.engine.get_instance(inst["id"])), timeout=30, message="the instance at confirm")
+    moved = wait_for(
+        lambda: (lambda i: i if i["waiting_tasks"] == ["confirm"] else None)(
+            system.rpc.engine.get_instance(inst["id"])
+        ),
+        timeout=30,
+        message="the instance at confirm",
+    )
     assert moved["status"] == "waiting" and moved["incidents"] == []
 
     # The retried job delivered once more: no second assignment.
-    publish(system.settings.amqp_uri, contracts.JOBS_EXCHANGE, "assignment.assign_unit",
-            job_message(system, "assignment.assign_unit"))
+    publish(
+        system.settings.amqp_uri,
+        contracts.JOBS_EXCHANGE,
+        "assignment.assign_unit",
+        job_message(system, "assignment.assign_unit"),
+    )
     import time
 
     time.sleep(1.5)

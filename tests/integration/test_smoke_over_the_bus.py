@@ -1,4 +1,5 @@
 """The smoke diagram across the engine and the four services, over the real RabbitMQ."""
+
 from __future__ import annotations
 
 import pytest
@@ -31,13 +32,16 @@ def review_task(system, instance_id):
 
 
 def waits_for_reply(system, instance_id):
-    return wait_for(lambda: system.rpc.engine.get_instance(instance_id)["waiting_messages"] == ["unit_reply"],
-                    message="the instance to wait for the unit's reply")
+    return wait_for(
+        lambda: system.rpc.engine.get_instance(instance_id)["waiting_messages"] == ["unit_reply"],
+        message="the instance to wait for the unit's reply",
+    )
 
 
 def completed(system, instance_id):
-    return wait_for(lambda: system.rpc.engine.get_instance(instance_id)["status"] == "completed",
-                    message="the instance to complete")
+    return wait_for(
+        lambda: system.rpc.engine.get_instance(instance_id)["status"] == "completed", message="the instance to complete"
+    )
 
 
 def test_answered_path_runs_one_operation_on_each_service_it_reaches(system):
@@ -50,8 +54,12 @@ def test_answered_path_runs_one_operation_on_each_service_it_reaches(system):
     task = review_task(system, inst["id"])
     system.rpc.engine.complete_task(task["task_id"], {"approved": True}, STAFF)
     waits_for_reply(system, inst["id"])
-    reply = {"name": "unit_reply", "correlation_key": "SMOKE-1", "message_id": "reply-1",
-             "payload": {"text": "repaired"}}
+    reply = {
+        "name": "unit_reply",
+        "correlation_key": "SMOKE-1",
+        "message_id": "reply-1",
+        "payload": {"text": "repaired"},
+    }
     assert system.rpc.engine.send_message(reply, OPERATOR)["status"] == "delivered"
     completed(system, inst["id"])
     assert count(system, "intake", Submission, title=DATA["title"]) == 1
@@ -95,12 +103,18 @@ def test_a_start_command_over_the_bus_starts_one_instance_however_often_it_arriv
     from shared import contracts
     from tests.support import publish
 
-    command = {"command_id": "intake-proposal-2027-0001", "process_id": "smoke",
-               "business_key": "2027-0001", "data": DATA, "principal": MEMBER}
+    command = {
+        "command_id": "intake-proposal-2027-0001",
+        "process_id": "smoke",
+        "business_key": "2027-0001",
+        "data": DATA,
+        "principal": MEMBER,
+    }
     for _ in range(2):
         publish(system.settings.amqp_uri, contracts.MESSAGES_EXCHANGE, contracts.START_ROUTING_KEY, command)
-    [instance] = wait_for(lambda: system.rpc.engine.find_instances(business_key="2027-0001"),
-                          message="the started instance")
+    [instance] = wait_for(
+        lambda: system.rpc.engine.find_instances(business_key="2027-0001"), message="the started instance"
+    )
     review_task(system, instance["id"])
     assert len(system.rpc.engine.find_instances(business_key="2027-0001")) == 1
 
@@ -112,8 +126,12 @@ def test_a_message_over_the_bus_reaches_the_waiting_instance(system):
     inst = system.rpc.engine.start("smoke", "SMOKE-BUS", DATA, OPERATOR)
     system.rpc.engine.complete_task(review_task(system, inst["id"])["task_id"], {"approved": True}, STAFF)
     waits_for_reply(system, inst["id"])
-    publish(system.settings.amqp_uri, contracts.MESSAGES_EXCHANGE, contracts.MESSAGE_ROUTING_KEY,
-            {"name": "unit_reply", "correlation_key": "SMOKE-BUS", "message_id": "bus-1", "payload": {}})
+    publish(
+        system.settings.amqp_uri,
+        contracts.MESSAGES_EXCHANGE,
+        contracts.MESSAGE_ROUTING_KEY,
+        {"name": "unit_reply", "correlation_key": "SMOKE-BUS", "message_id": "bus-1", "payload": {}},
+    )
     completed(system, inst["id"])
 
 
@@ -121,8 +139,12 @@ def test_a_start_command_for_an_unknown_process_is_dead_lettered(system):
     from shared import contracts
     from tests.support import get_messages, publish
 
-    publish(system.settings.amqp_uri, contracts.MESSAGES_EXCHANGE, contracts.START_ROUTING_KEY,
-            {"command_id": "c-1", "process_id": "no_such_process", "data": {}})
+    publish(
+        system.settings.amqp_uri,
+        contracts.MESSAGES_EXCHANGE,
+        contracts.START_ROUTING_KEY,
+        {"command_id": "c-1", "process_id": "no_such_process", "data": {}},
+    )
     vhost = system.settings.amqp_uri.rsplit("/", 1)[-1]
     dead = wait_for(lambda: get_messages(vhost, contracts.DEAD_QUEUE), message="the dead letter")
     assert "no_such_process" in dead[0]["properties"]["headers"][contracts.REASON_HEADER]

@@ -8,6 +8,7 @@ later before the listener has committed its own; both commit, the fact is never 
 reply clock never starts from the signing. SQLite lets one writer in at a time, so the race is
 PostgreSQL's alone (and its writers block the process, which green threads cannot interleave).
 """
+
 from __future__ import annotations
 
 import uuid
@@ -28,10 +29,15 @@ STAFF = {"user": "staff.wang", "roles": ["staff"]}
 
 
 def signed(unit):
-    return {"event_id": f"{contracts.ASSIGNMENT_SIGNED}:{uuid.uuid4().hex}", "name": contracts.ASSIGNMENT_SIGNED,
-            "occurred_at": clock.now().isoformat(), "subject": NUMBER, "thread": None, "members": [],
-            "payload": {"unit": unit, "assignment_id": 7, "at": clock.now().isoformat(), "by": "handler.zhao",
-                        "round": 1}}
+    return {
+        "event_id": f"{contracts.ASSIGNMENT_SIGNED}:{uuid.uuid4().hex}",
+        "name": contracts.ASSIGNMENT_SIGNED,
+        "occurred_at": clock.now().isoformat(),
+        "subject": NUMBER,
+        "thread": None,
+        "members": [],
+        "payload": {"unit": unit, "assignment_id": 7, "at": clock.now().isoformat(), "by": "handler.zhao", "round": 1},
+    }
 
 
 @pytest.fixture
@@ -59,7 +65,7 @@ def test_a_signing_heard_while_the_clocks_are_opened_starts_the_reply_clock(sess
             session.commit()
 
     listener = eventlet.spawn(hear)
-    eventlet.sleep(0.5)            # the listener reads while the clocks are not committed yet
+    eventlet.sleep(0.5)  # the listener reads while the clocks are not committed yet
     opener.commit()
     opener.close()
     listener.wait()
@@ -69,8 +75,9 @@ def test_a_signing_heard_while_the_clocks_are_opened_starts_the_reply_clock(sess
         assert fact.deadline_id is not None, "the signing was kept for later and never applied"
         sign_for = session.get(Deadline, fact.deadline_id)
         assert (sign_for.rule, sign_for.status) == ("sign_for_limit", "met")
-        reply = session.scalars(select(Deadline).where(Deadline.number == NUMBER,
-                                                       Deadline.rule == "reply_deadline")).one()
+        reply = session.scalars(
+            select(Deadline).where(Deadline.number == NUMBER, Deadline.rule == "reply_deadline")
+        ).one()
         assert reply.start_event == "signed"
     assert heard["result"]["status"] == "met"
 
@@ -83,7 +90,7 @@ def test_two_units_signing_at_once_both_count_for_the_reply_clock(sessions):
         operations.open_deadlines(session, rules, {"number": NUMBER, "units": ["transport", "education"]}, STAFF)
         session.commit()
     first = sessions()
-    unit_facts.hear(first, signed("transport"))          # holds the proposal until it commits
+    unit_facts.hear(first, signed("transport"))  # holds the proposal until it commits
 
     def second():
         with sessions() as session:
@@ -99,9 +106,15 @@ def test_two_units_signing_at_once_both_count_for_the_reply_clock(sessions):
     with sessions() as session:
         facts = session.scalars(select(UnitFact).where(UnitFact.number == NUMBER)).all()
         assert sorted(f.unit for f in facts) == ["education", "transport"] and all(f.deadline_id for f in facts)
-        reply = session.scalars(select(Deadline).where(Deadline.number == NUMBER,
-                                                       Deadline.rule == "reply_deadline")).one()
+        reply = session.scalars(
+            select(Deadline).where(Deadline.number == NUMBER, Deadline.rule == "reply_deadline")
+        ).one()
         assert reply.start_event == "signed"
-        reasons = " ".join(session.scalars(select(DeadlineChange.reason).where(
-            DeadlineChange.deadline_id == reply.id, DeadlineChange.kind == "clock_start")))
+        reasons = " ".join(
+            session.scalars(
+                select(DeadlineChange.reason).where(
+                    DeadlineChange.deadline_id == reply.id, DeadlineChange.kind == "clock_start"
+                )
+            )
+        )
         assert "education signed" in reasons and "transport signed" in reasons, reasons

@@ -1,6 +1,7 @@
 """The supervision service on the real broker and a real database (SQLite and PostgreSQL): jobs come
 in on ``ztc.jobs`` as the engine sends them, results go out on ``ztc.engine.results``, and people
 ask over RPC."""
+
 from __future__ import annotations
 
 import getpass
@@ -50,9 +51,18 @@ def supervision(settings, skipping_clock):
 
 
 def send_job(settings, operation, params, principal=STAFF, business_key=None) -> str:
-    job = contracts.JobSchema().load({
-        "job_id": uuid.uuid4().hex, "instance_id": "instance-1", "task_id": "task-1", "operation": operation,
-        "params": params, "attempt": 1, "business_key": business_key, "principal": principal})
+    job = contracts.JobSchema().load(
+        {
+            "job_id": uuid.uuid4().hex,
+            "instance_id": "instance-1",
+            "task_id": "task-1",
+            "operation": operation,
+            "params": params,
+            "attempt": 1,
+            "business_key": business_key,
+            "principal": principal,
+        }
+    )
     publish(settings.amqp_uri, contracts.JOBS_EXCHANGE, operation, sealed_job(job, settings))
     return job["job_id"]
 
@@ -64,6 +74,7 @@ def result_of(vhost, job_id) -> dict:
             if body["job_id"] == job_id:
                 return body
         return None
+
     return wait_for(arrived, message=f"the result of job {job_id} on {contracts.ENGINE_RESULTS_QUEUE}")
 
 
@@ -76,15 +87,20 @@ def test_open_deadlines_over_the_bus_answers_the_engine_with_the_next_check(supe
     job_id = open_clocks(settings, "2026-0001", ["transport"])
     answer = result_of(vhost, job_id)
 
-    assert (answer["status"], answer["operation"], answer["service"]) == \
-        ("ok", "supervision.open_deadlines", "supervision")
+    assert (answer["status"], answer["operation"], answer["service"]) == (
+        "ok",
+        "supervision.open_deadlines",
+        "supervision",
+    )
     next_check = datetime.fromisoformat(answer["result"]["next_check"])
     # Not signed yet: the first check is the sign-for limit's reminder on its last working day, and
     # the reply clock counts from the end of that limit until the unit signs.
     assert next_check.tzinfo is not None and next_check.isoformat() == "2026-03-05T00:00:00+08:00"
-    assert {(d["rule"], d["due"]) for d in answer["result"]["deadlines"]} == \
-        {("sign_for_limit", "2026-03-05"), ("objection_window", "2026-03-09"),
-         ("reply_deadline", "2026-06-06")}
+    assert {(d["rule"], d["due"]) for d in answer["result"]["deadlines"]} == {
+        ("sign_for_limit", "2026-03-05"),
+        ("objection_window", "2026-03-09"),
+        ("reply_deadline", "2026-06-06"),
+    }
 
 
 def test_the_deadlines_rpc_explains_a_deadline_opened_by_a_job(supervision, settings, vhost):
@@ -93,12 +109,13 @@ def test_the_deadlines_rpc_explains_a_deadline_opened_by_a_job(supervision, sett
     explained = supervision.supervision.deadlines("2026-0002", principal=STAFF)
     reply = next(d for d in explained["deadlines"] if d["rule"] == "reply_deadline")
     rulebook = load_rulebook("proposal")
-    assert reply["rulebook"] == \
-        {"name": "proposal", "version": rulebook.version, "hash": rulebook.content_hash}
-    assert (reply["start"]["event"], reply["opened_by"], reply["due"]) == \
-        ("sign_for_limit_end", "staff.wang", "2026-06-06")
-    objection = next(d for d in explained["deadlines"]
-                     if d["rule"] == "objection_window" and d["unit"] == "education")
+    assert reply["rulebook"] == {"name": "proposal", "version": rulebook.version, "hash": rulebook.content_hash}
+    assert (reply["start"]["event"], reply["opened_by"], reply["due"]) == (
+        "sign_for_limit_end",
+        "staff.wang",
+        "2026-06-06",
+    )
+    objection = next(d for d in explained["deadlines"] if d["rule"] == "objection_window" and d["unit"] == "education")
     assert [d["date"] for d in objection["calendar"]["skipped"]] == ["2026-03-07", "2026-03-08"]
     seen = supervision.supervision.deadlines("2026-0002", principal=EDUCATION)["deadlines"]
     assert {d["unit"] for d in seen} == {"education", None}
@@ -111,16 +128,16 @@ def test_a_unit_not_given_the_proposal_is_refused_over_rpc(supervision, settings
 
 
 def test_the_supervising_leader_logs_over_rpc_and_the_entry_is_kept(supervision, settings, vhost):
-    result_of(vhost, open_clocks(settings, "2026-0004", ["transport"], key_proposal=True,
-                                 supervising_leader="vice.chair.chen"))
-    supervision.supervision.log_key_supervision("2026-0004", "meeting", "Met the bureau's director",
-                                                principal=LEADER)
+    result_of(
+        vhost,
+        open_clocks(settings, "2026-0004", ["transport"], key_proposal=True, supervising_leader="vice.chair.chen"),
+    )
+    supervision.supervision.log_key_supervision("2026-0004", "meeting", "Met the bureau's director", principal=LEADER)
     log = supervision.supervision.key_supervision_log("2026-0004", principal=STAFF)
     assert [(e["leader"], e["kind"]) for e in log["entries"]] == [("vice.chair.chen", "meeting")]
 
 
-def test_a_date_no_source_knows_fails_the_job_with_the_fix_in_its_message(
-        supervision, settings, vhost, skipping_clock):
+def test_a_date_no_source_knows_fails_the_job_with_the_fix_in_its_message(supervision, settings, vhost, skipping_clock):
     # 2002: before chinesecalendar and before the holiday rules the provisional rule follows.
     skipping_clock.set(datetime.fromisoformat("2002-12-30T10:00:00+08:00"))
     answer = result_of(vhost, open_clocks(settings, "2002-0005", ["transport"]))
@@ -132,7 +149,8 @@ def test_a_date_no_source_knows_fails_the_job_with_the_fix_in_its_message(
 
 
 def test_a_deadline_into_a_provisional_year_is_recomputed_when_ztc_calendar_add_enters_the_schedule(
-        supervision, settings, vhost, skipping_clock, tmp_path, monkeypatch):
+    supervision, settings, vhost, skipping_clock, tmp_path, monkeypatch
+):
     """The calendar files of a copy of bpmn/: the service reads them afresh for each call, and
     ``ztc calendar add`` writes there and asks the running service to recompute over RPC."""
     from kombu import Connection, Queue
@@ -140,21 +158,25 @@ def test_a_deadline_into_a_provisional_year_is_recomputed_when_ztc_calendar_add_
     bpmn = tmp_path / "bpmn"
     shutil.copytree(ROOT / "bpmn" / "calendar", bpmn / "calendar")
     monkeypatch.setattr(calendar_module, "DEFAULT_DIRECTORY", bpmn / "calendar")
-    with Connection(settings.amqp_uri) as conn:   # a listener of our own, as the gateway's is
-        Queue("test.recalculated", topology.EVENTS, routing_key="notify.deadline_recalculated",
-              durable=True)(conn.default_channel).declare()
+    with Connection(settings.amqp_uri) as conn:  # a listener of our own, as the gateway's is
+        Queue("test.recalculated", topology.EVENTS, routing_key="notify.deadline_recalculated", durable=True)(
+            conn.default_channel
+        ).declare()
 
     skipping_clock.set(datetime.fromisoformat("2027-02-01T10:00:00+08:00"))  # before the Spring Festival
     answer = result_of(vhost, open_clocks(settings, "2027-0007", ["transport"]))
-    assert answer["status"] == "ok"   # no failure, so no incident: counted provisionally
+    assert answer["status"] == "ok"  # no failure, so no incident: counted provisionally
     objection = _objection(supervision, "2027-0007")
     assert (objection["due"], objection["provisional"]) == ("2027-02-10", True)
     assert objection["calendar"]["provisional_years"] == [2027]
     assert "PROVISIONAL" in objection["explanation"]
 
     skipping_clock.advance(days=1)
-    entered = CliRunner().invoke(cli.main, ["calendar", "add", "2027", str(STAND_IN_2027)],
-                                 env={**settings_env(settings), "ZTC_BPMN_DIR": str(bpmn)})
+    entered = CliRunner().invoke(
+        cli.main,
+        ["calendar", "add", "2027", str(STAND_IN_2027)],
+        env={**settings_env(settings), "ZTC_BPMN_DIR": str(bpmn)},
+    )
     assert entered.exit_code == 0, entered.output
     assert "2027 is now official" in entered.output
     assert "proposal 2027-0007 objection_window (transport): 2027-02-10 -> 2027-02-15" in entered.output
@@ -163,44 +185,57 @@ def test_a_deadline_into_a_provisional_year_is_recomputed_when_ztc_calendar_add_
 
     objection = _objection(supervision, "2027-0007")
     assert (objection["due"], objection["original_due"], objection["provisional"]) == (
-        "2027-02-15", "2027-02-10", False)
+        "2027-02-15",
+        "2027-02-10",
+        False,
+    )
     [change] = objection["changes"]
     assert (change["kind"], change["old_due"], change["new_due"], change["by"]) == (
-        "recalculation", "2027-02-10", "2027-02-15", f"ztc:{getpass.getuser()}")
+        "recalculation",
+        "2027-02-10",
+        "2027-02-15",
+        f"ztc:{getpass.getuser()}",
+    )
     assert "2027-02-14 makeup_workday" in change["reason"]
 
     def told():
         return [json.loads(m["payload"]) for m in get_messages(vhost, "test.recalculated")]
+
     [notice] = wait_for(told, message="the notice of the moved deadline")
     assert notice["subject"] == "2027-0007"
     assert notice["payload"]["recipients"] == ["unit:transport", "role:staff"]
 
-    again = CliRunner().invoke(cli.main, ["calendar", "recompute", "2027", "--json"],
-                               env={**settings_env(settings), "ZTC_BPMN_DIR": str(bpmn)})
+    again = CliRunner().invoke(
+        cli.main, ["calendar", "recompute", "2027", "--json"], env={**settings_env(settings), "ZTC_BPMN_DIR": str(bpmn)}
+    )
     assert again.exit_code == 0, again.output
     assert json.loads(again.output)["recounted"] == 0
 
 
 def _objection(supervision, number):
-    return next(d for d in supervision.supervision.deadlines(number, principal=STAFF)["deadlines"]
-                if d["rule"] == "objection_window")
+    return next(
+        d
+        for d in supervision.supervision.deadlines(number, principal=STAFF)["deadlines"]
+        if d["rule"] == "objection_window"
+    )
 
 
 @pytest.mark.both_databases
 def test_a_key_proposal_is_told_once_to_the_points_ledger_with_its_proposers(supervision, settings, vhost):
     from kombu import Connection, Queue
 
-    with Connection(settings.amqp_uri) as conn:   # a listener of our own, as evaluation's is
+    with Connection(settings.amqp_uri) as conn:  # a listener of our own, as evaluation's is
         Queue("test.key_selected", topology.EVENTS, routing_key="proposal.key_selected", durable=True)(
-            conn.default_channel).declare()
-    extra = {"key_proposal": True, "supervising_leader": "vice.chair.chen",
-             "proposers": ["member.li", "member.zhou"]}
+            conn.default_channel
+        ).declare()
+    extra = {"key_proposal": True, "supervising_leader": "vice.chair.chen", "proposers": ["member.li", "member.zhou"]}
     result_of(vhost, open_clocks(settings, "2026-0006", ["transport"], **extra))
-    result_of(vhost, open_clocks(settings, "2026-0006", ["education"], **extra))   # reassigned: same event
+    result_of(vhost, open_clocks(settings, "2026-0006", ["education"], **extra))  # reassigned: same event
 
     def two():
         bodies = [json.loads(m["payload"]) for m in get_messages(vhost, "test.key_selected")]
         return len(bodies) >= 2 and bodies
+
     bodies = wait_for(two, message="both openings' events")
     assert {b["event_id"] for b in bodies} == {"proposal.key_selected:2026-0006"}
     assert bodies[0]["members"] == [{"member": "member.li", "role": "lead"}, {"member": "member.zhou", "role": "co"}]

@@ -1,5 +1,6 @@
 """The units' exchanges and queues are part of the shared topology: ``topology.declare`` declares
 them with the rest of the bus, under the names the department documents and example client use."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -37,7 +38,6 @@ def test_the_documents_and_the_example_client_use_the_shared_names():
     assert client.COMMANDS_EXCHANGE == contracts.UNIT_COMMANDS_EXCHANGE
     assert client.UNITS_QUEUE.format(unit="transport") == contracts.unit_queue("transport")
     asyncapi = yaml.safe_load((ROOT / "docs" / "asyncapi.yaml").read_text())
-    exchanges = {b["exchange"]["name"] for b in asyncapi["components"]["channelBindings"].values()
-                 if "exchange" in b}
+    exchanges = {b["exchange"]["name"] for b in asyncapi["components"]["channelBindings"].values() if "exchange" in b}
     assert {contracts.UNITS_EXCHANGE, contracts.UNIT_COMMANDS_EXCHANGE} <= exchanges
     assert assignment_contracts.COMMANDS_QUEUE == contracts.UNIT_COMMANDS_QUEUE

@@ -2,6 +2,7 @@
 upgraded, a handler removed) no longer waits for ever: the service answers ``failed`` with the code
 ``unknown_operation``, and the engine opens an incident on the instance at once, naming the
 element; a stray job for no engine job is answered and dropped, not dead-lettered."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -16,14 +17,17 @@ from .test_smoke_over_the_bus import DATA, OPERATOR, count
 
 
 def test_an_operation_no_service_handles_becomes_an_incident_on_its_instance(system, monkeypatch):
-    declared = dataclasses.replace(job_contracts.OPERATIONS["intake.record_submission"],
-                                   name="intake.not_yet_built")
+    declared = dataclasses.replace(job_contracts.OPERATIONS["intake.record_submission"], name="intake.not_yet_built")
     monkeypatch.setitem(job_contracts.OPERATIONS, "intake.not_yet_built", declared)
-    system.engine.deploy({"smoke.bpmn": SMOKE_TEXT.replace('id="intake.record_submission"',
-                                                           'id="intake.not_yet_built"').encode()})
+    system.engine.deploy(
+        {"smoke.bpmn": SMOKE_TEXT.replace('id="intake.record_submission"', 'id="intake.not_yet_built"').encode()}
+    )
     inst = system.rpc.engine.start("smoke", "UNHANDLED-1", DATA, OPERATOR)
-    stuck = wait_for(lambda: (lambda i: i if i["status"] == "incident" else None)(
-        system.rpc.engine.get_instance(inst["id"])), timeout=30, message="the incident")
+    stuck = wait_for(
+        lambda: (lambda i: i if i["status"] == "incident" else None)(system.rpc.engine.get_instance(inst["id"])),
+        timeout=30,
+        message="the incident",
+    )
     [incident] = stuck["incidents"]
     assert incident["task"] == "record_submission" and incident["operation"] == "intake.not_yet_built"
     assert "unknown operation 'intake.not_yet_built' for service 'intake'" in incident["error"]
@@ -36,9 +40,22 @@ def test_an_operation_no_service_handles_becomes_an_incident_on_its_instance(sys
 
     # A stray job naming an unknown operation, for no instance: answered, dropped by the engine.
     # (Sealed as the engine seals its jobs: an unsealed one is refused before its operation is read.)
-    publish(system.settings.amqp_uri, contracts.JOBS_EXCHANGE, "intake.drop_tables", sealed_job(
-            {"job_id": "j-2", "instance_id": "i", "task_id": "t", "operation": "intake.drop_tables",
-             "params": {}, "attempt": 1}, system.settings))
+    publish(
+        system.settings.amqp_uri,
+        contracts.JOBS_EXCHANGE,
+        "intake.drop_tables",
+        sealed_job(
+            {
+                "job_id": "j-2",
+                "instance_id": "i",
+                "task_id": "t",
+                "operation": "intake.drop_tables",
+                "params": {},
+                "attempt": 1,
+            },
+            system.settings,
+        ),
+    )
     import time
 
     time.sleep(1.0)

@@ -1,4 +1,5 @@
 """``ztc`` as a designer and an operator use it, with the services stopped."""
+
 from __future__ import annotations
 
 import json
@@ -12,8 +13,14 @@ from tests.support import settings_env
 
 def ztc(settings, *args):
     env = dict(os.environ, **settings_env(settings))
-    return subprocess.run([sys.executable, "-m", "services.ztc.cli", *args], env=env, cwd=ROOT,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "services.ztc.cli", *args],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_deploy_validates_and_stores_with_the_services_stopped(settings, tmp_path):
@@ -60,8 +67,14 @@ def test_deploy_is_the_first_command_on_a_fresh_checkout(tmp_path):
     var = tmp_path / "fresh" / "var"
     env = {k: v for k, v in os.environ.items() if not k.startswith("ZTC_")}
     env["ZTC_VAR_DIR"] = str(var)
-    done = subprocess.run([sys.executable, "-m", "services.ztc.cli", "deploy", str(ROOT / "bpmn" / "smoke.bpmn")],
-                          env=env, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "services.ztc.cli", "deploy", str(ROOT / "bpmn" / "smoke.bpmn")],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     assert "smoke version" in done.stdout and "deployed" in done.stdout
     assert (var / "engine.db").exists()
@@ -108,5 +121,7 @@ def test_the_products_diagrams_deploy_and_lint_without_refusal(settings):
     assert deployed.returncode == 0, deployed.stderr
     linted = ztc(settings, "lint", *diagrams)
     assert linted.returncode == 0, linted.stdout
-    assert all(f"{name.rsplit('/', 1)[-1]}: deploys" in linted.stdout or f"{name}: deploys" in linted.stdout
-               for name in diagrams)
+    assert all(
+        f"{name.rsplit('/', 1)[-1]}: deploys" in linted.stdout or f"{name}: deploys" in linted.stdout
+        for name in diagrams
+    )

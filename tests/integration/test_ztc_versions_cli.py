@@ -1,6 +1,7 @@
 """`ztc` for designers' versions, on the engine's database with the services stopped: deploy as a
 draft, activate (a rollback), the log, a diff, a redeploy that rolls back, and a migration checked
 with --dry-run, refused without a mapping and done with one."""
+
 from __future__ import annotations
 
 import json
@@ -49,11 +50,24 @@ def test_draft_activate_rollback_diff_and_migrate_through_ztc(settings, tmp_path
     refused = ztc(settings, "instances", "migrate", "--from", "smoke@1", "--to", "smoke@2", "--dry-run")
     assert refused.returncode == 1
     assert "REFUSED" in refused.stdout and "--map review=check" in refused.stdout
-    dry = ztc(settings, "instances", "migrate", "--from", "smoke@1", "--to", "smoke@2", "--map", "review=check",
-              "--dry-run")
+    dry = ztc(
+        settings, "instances", "migrate", "--from", "smoke@1", "--to", "smoke@2", "--map", "review=check", "--dry-run"
+    )
     assert dry.returncode == 0 and "dry run: 1 would move, 0 refused; nothing changed" in dry.stdout
-    moved = ztc(settings, "instances", "migrate", "--from", "1", "--to", "2", "--process", "smoke",
-                "--map", "review=check", "--json")
+    moved = ztc(
+        settings,
+        "instances",
+        "migrate",
+        "--from",
+        "1",
+        "--to",
+        "2",
+        "--process",
+        "smoke",
+        "--map",
+        "review=check",
+        "--json",
+    )
     assert moved.returncode == 0, moved.stdout + moved.stderr
     assert json.loads(moved.stdout)["migrated"] == [inst["id"]]
     shown = ztc(settings, "instances", "show", inst["id"], "--json")

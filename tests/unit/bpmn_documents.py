@@ -1,4 +1,5 @@
 """Small inline BPMN documents for the unit tests (namespaces as in ``bpmn/smoke.bpmn``)."""
+
 from __future__ import annotations
 
 HEAD = """<?xml version="1.0" encoding="UTF-8"?>
@@ -11,8 +12,7 @@ HEAD = """<?xml version="1.0" encoding="UTF-8"?>
 """
 
 
-def definitions(body: str, process_id: str = "proposal", name: str = "Proposal",
-                executable: bool = True) -> str:
+def definitions(body: str, process_id: str = "proposal", name: str = "Proposal", executable: bool = True) -> str:
     return (
         HEAD
         + f'  <bpmn:process id="{process_id}" name="{name}" isExecutable="{str(executable).lower()}">\n'
@@ -23,7 +23,8 @@ def definitions(body: str, process_id: str = "proposal", name: str = "Proposal",
 
 def script_process(script: str = "total = price * quantity", **kwargs) -> str:
     """start -> script task ``calc`` -> end."""
-    return definitions(f"""\
+    return definitions(
+        f"""\
     <bpmn:startEvent id="start"><bpmn:outgoing>f_start_calc</bpmn:outgoing></bpmn:startEvent>
     <bpmn:scriptTask id="calc" name="Compute the total">
       <bpmn:incoming>f_start_calc</bpmn:incoming>
@@ -33,11 +34,17 @@ def script_process(script: str = "total = price * quantity", **kwargs) -> str:
     <bpmn:endEvent id="end"><bpmn:incoming>f_calc_end</bpmn:incoming></bpmn:endEvent>
     <bpmn:sequenceFlow id="f_start_calc" sourceRef="start" targetRef="calc"/>
     <bpmn:sequenceFlow id="f_calc_end" sourceRef="calc" targetRef="end"/>
-""", **kwargs)
+""",
+        **kwargs,
+    )
 
 
-def gateway_process(condition: str = "total &gt; 100", default: str | None = "f_small",
-                    condition_id: str | None = None, script: str = "total = price * quantity") -> str:
+def gateway_process(
+    condition: str = "total &gt; 100",
+    default: str | None = "f_small",
+    condition_id: str | None = None,
+    script: str = "total = price * quantity",
+) -> str:
     """start -> script ``calc`` -> exclusive gateway ``decide`` -> ``f_big`` (conditional) / ``f_small``."""
     default_attr = f' default="{default}"' if default else ""
     cond_id_attr = f' id="{condition_id}"' if condition_id else ""

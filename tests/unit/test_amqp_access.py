@@ -1,6 +1,7 @@
 """Who may do what on the bus (shared/messaging/access.py), checked on the generated grants and
 matrix without a broker (tests/integration/test_amqp_permissions.py runs every row on a real one),
 and the signatures of principals and jobs (shared/principal.py)."""
+
 from __future__ import annotations
 
 import json
@@ -26,8 +27,11 @@ def allowed(user, action, exchange="", key="", queue="") -> bool:
 
 
 def who(action, exchange="", key="", queue="") -> set:
-    return {r.user for r in ROWS if (r.action, r.exchange, r.key, r.queue) == (action, exchange, key, queue)
-            and r.allowed} if action == "publish" or action == "consume" else set()
+    return (
+        {r.user for r in ROWS if (r.action, r.exchange, r.key, r.queue) == (action, exchange, key, queue) and r.allowed}
+        if action == "publish" or action == "consume"
+        else set()
+    )
 
 
 def test_a_unit_reads_only_its_own_queue_and_writes_only_its_own_commands():
@@ -39,34 +43,45 @@ def test_a_unit_reads_only_its_own_queue_and_writes_only_its_own_commands():
     mine = {(contracts.UNIT_COMMANDS_EXCHANGE, "transport.sign")}
     for row in ROWS:
         if row.user == "unit transport" and row.action == "publish" and (row.exchange, row.key) not in mine:
-            assert not row.allowed, row      # no job, result, BPMN message, event, dead letter, RPC...
+            assert not row.allowed, row  # no job, result, BPMN message, event, dead letter, RPC...
         if row.user in OUTSIDERS and row.action == "bind":
-            assert not row.allowed, row      # no binding to ztc.jobs, ztc.units, ztc.events...
+            assert not row.allowed, row  # no binding to ztc.jobs, ztc.units, ztc.events...
 
 
 def test_an_app_only_submits_opinion_items():
     for row in ROWS:
         if row.user == "member member.li":
-            expected = (row.action, row.exchange, row.key) == ("publish", contracts.MESSAGES_EXCHANGE,
-                                                               contracts.OPINION_SUBMIT_ROUTING_KEY)
+            expected = (row.action, row.exchange, row.key) == (
+                "publish",
+                contracts.MESSAGES_EXCHANGE,
+                contracts.OPINION_SUBMIT_ROUTING_KEY,
+            )
             assert row.allowed == expected, row
 
 
 def test_only_the_engine_publishes_jobs_and_only_services_publish_results_messages_and_events():
-    operator = {"operator"}      # replays dead letters to where they first went
+    operator = {"operator"}  # replays dead letters to where they first went
     assert who("publish", contracts.JOBS_EXCHANGE, "intake.record_filing") == {"engine"} | operator
-    assert who("publish", contracts.RESULTS_EXCHANGE, contracts.RESULT_ROUTING_KEY) == \
-        {"intake", "assignment", "supervision", "evaluation"} | operator
-    assert who("publish", contracts.MESSAGES_EXCHANGE, contracts.MESSAGE_ROUTING_KEY) == \
-        {"intake", "assignment", "evaluation"} | operator          # the senders of shared/contracts/messages.py
-    assert who("publish", contracts.MESSAGES_EXCHANGE, contracts.START_ROUTING_KEY) == {"intake", "assignment"} | operator
-    assert who("publish", contracts.EVENTS_EXCHANGE, "notify.received") == \
-        {"intake", "assignment", "supervision", "evaluation"} | operator
+    assert (
+        who("publish", contracts.RESULTS_EXCHANGE, contracts.RESULT_ROUTING_KEY)
+        == {"intake", "assignment", "supervision", "evaluation"} | operator
+    )
+    assert (
+        who("publish", contracts.MESSAGES_EXCHANGE, contracts.MESSAGE_ROUTING_KEY)
+        == {"intake", "assignment", "evaluation"} | operator
+    )  # the senders of shared/contracts/messages.py
+    assert (
+        who("publish", contracts.MESSAGES_EXCHANGE, contracts.START_ROUTING_KEY) == {"intake", "assignment"} | operator
+    )
+    assert (
+        who("publish", contracts.EVENTS_EXCHANGE, "notify.received")
+        == {"intake", "assignment", "supervision", "evaluation"} | operator
+    )
     assert who("publish", contracts.UNITS_EXCHANGE, "transport.assignment.created") == {"assignment"} | operator
 
 
 def test_nobody_binds_everything_of_the_jobs_units_events_or_rpc():
-    owners = {contracts.DEAD_EXCHANGE: "operator", contracts.UNIT_COMMANDS_EXCHANGE: "assignment"}   # '#' is theirs
+    owners = {contracts.DEAD_EXCHANGE: "operator", contracts.UNIT_COMMANDS_EXCHANGE: "assignment"}  # '#' is theirs
     for row in ROWS:
         if row.action == "bind" and row.key == "#" and owners.get(row.exchange) != row.user:
             assert not row.allowed, row
@@ -81,8 +96,10 @@ def test_rpc_keeps_working_for_services_and_the_gateway():
         # proposed what; intake asks evaluation about members), and answers on reply keys.
         grant, use = access.grant_for_label(SETTINGS, service), access.service_use(service)
         for target in ("engine", "intake", "assignment", "supervision", "evaluation"):
-            assert grant.may_publish(access.RPC_EXCHANGE, f"{target}.ping") == (target in use.rpc_targets), \
-                (service, target)
+            assert grant.may_publish(access.RPC_EXCHANGE, f"{target}.ping") == (target in use.rpc_targets), (
+                service,
+                target,
+            )
         assert allowed(service, "publish", access.RPC_EXCHANGE, "9b2f4c1e-5d6a-4e8b-9c0d-1a2b3c4d5e6f")  # replies
     assert access.service_use("supervision").rpc_targets == ("intake",)
     assert not access.grant_for_label(SETTINGS, "engine").may_publish(access.RPC_EXCHANGE, "intake.list")
@@ -90,7 +107,9 @@ def test_rpc_keeps_working_for_services_and_the_gateway():
     reply = "rpc.reply-gateway-9b2f4c1e-5d6a-4e8b-9c0d-1a2b3c4d5e6f"
     assert gateway.may_bind(reply, access.RPC_EXCHANGE, "9b2f4c1e-5d6a-4e8b-9c0d-1a2b3c4d5e6f")
     assert not gateway.may_bind(reply, access.RPC_EXCHANGE, "#")
-    assert gateway.may_consume(reply) and not gateway.may_consume("rpc.reply-intake-9b2f4c1e-5d6a-4e8b-9c0d-1a2b3c4d5e6f")
+    assert gateway.may_consume(reply) and not gateway.may_consume(
+        "rpc.reply-intake-9b2f4c1e-5d6a-4e8b-9c0d-1a2b3c4d5e6f"
+    )
     intake = access.grant_for_label(SETTINGS, "intake")
     assert intake.may_bind("rpc-intake", access.RPC_EXCHANGE, "intake.*")
     assert not intake.may_bind("rpc-intake", access.RPC_EXCHANGE, "engine.*")
@@ -105,8 +124,9 @@ def test_the_broker_users_are_named_from_the_prefix_and_classified_back():
     settings = config.load({"ZTC_BUS_USER_PREFIX": "zz-"})
     assert identity.classify("zz-engine", settings) == identity.Sender("zz-engine", "service", "engine")
     assert identity.classify("zz-operator", settings).kind == "operator"
-    assert identity.classify("zz-unit-civil_affairs", settings) == identity.Sender("zz-unit-civil_affairs", "unit",
-                                                                                  "civil_affairs")
+    assert identity.classify("zz-unit-civil_affairs", settings) == identity.Sender(
+        "zz-unit-civil_affairs", "unit", "civil_affairs"
+    )
     assert identity.classify("zz-informant-informant.he", settings).name == "informant.he"
     assert identity.classify("ztc-engine", settings).kind == "unknown"
     assert identity.classify(None, settings).kind == "nobody"
@@ -123,8 +143,9 @@ def test_the_definitions_carry_the_users_without_passwords():
 def test_the_security_document_has_the_generated_matrix():
     text = (config.ROOT / "docs" / "security.md").read_text(encoding="utf-8")
     assert "## AMQP permissions" in text
-    assert access.security_section(config.load({})) in text, \
+    assert access.security_section(config.load({})) in text, (
         "docs/security.md is stale: run `python -m shared.messaging.access docs`"
+    )
 
 
 # -- signatures --------------------------------------------------------------------------------
@@ -135,25 +156,38 @@ STAFF = {"user": "staff.wang", "roles": ["staff"], "unit": None}
 def test_a_signed_principal_verifies_and_anything_else_is_refused():
     good = signing.sign(STAFF, KEY, ttl=60)
     assert signing.verify(good, KEY) == STAFF
-    assert signing.verify(json.loads(json.dumps(good)), KEY) == STAFF          # as it crosses the bus
-    for bad, why in ((STAFF, "unsigned"), (None, "no principal"), ("staff.wang", "object"),
-                     ({**good, "roles": ["staff", "operator"]}, "badly signed"),
-                     ({**good, "unit": "transport"}, "badly signed"),
-                     (signing.sign(STAFF, b"x" * 40), "badly signed"),
-                     (signing.sign(STAFF, KEY, ttl=-1), "expired"),
-                     ({**good, "extra": 1}, "unknown fields")):
+    assert signing.verify(json.loads(json.dumps(good)), KEY) == STAFF  # as it crosses the bus
+    for bad, why in (
+        (STAFF, "unsigned"),
+        (None, "no principal"),
+        ("staff.wang", "object"),
+        ({**good, "roles": ["staff", "operator"]}, "badly signed"),
+        ({**good, "unit": "transport"}, "badly signed"),
+        (signing.sign(STAFF, b"x" * 40), "badly signed"),
+        (signing.sign(STAFF, KEY, ttl=-1), "expired"),
+        ({**good, "extra": 1}, "unknown fields"),
+    ):
         with pytest.raises(signing.BadSignature, match=why):
             signing.verify(bad, KEY)
 
 
 def test_a_sealed_job_unseals_and_a_changed_or_unsealed_one_is_refused():
-    job = {"job_id": "j", "operation": "intake.record_filing", "params": {"decision": "not_filed", "x": 1.5},
-           "principal": STAFF, "attempt": 1}
+    job = {
+        "job_id": "j",
+        "operation": "intake.record_filing",
+        "params": {"decision": "not_filed", "x": 1.5},
+        "principal": STAFF,
+        "attempt": 1,
+    }
     sealed = signing.seal(job, KEY, signing.JOB)
     assert signing.unseal(json.loads(json.dumps(sealed)), KEY, signing.JOB) == job
-    for bad in (job, {**sealed, "params": {"decision": "filed", "x": 1.5}},
-                {**sealed, "principal": {**STAFF, "roles": ["operator"]}},
-                signing.seal(job, b"x" * 40, signing.JOB), signing.seal(job, KEY, "something else")):
+    for bad in (
+        job,
+        {**sealed, "params": {"decision": "filed", "x": 1.5}},
+        {**sealed, "principal": {**STAFF, "roles": ["operator"]}},
+        signing.seal(job, b"x" * 40, signing.JOB),
+        signing.seal(job, KEY, "something else"),
+    ):
         with pytest.raises(signing.BadSignature):
             signing.unseal(bad, KEY, signing.JOB)
 

@@ -1,6 +1,7 @@
 """Staff decisions recorded back on the unit's records: an objection decided by the reassignment
 (``assignment.assign`` after the ``reassign`` task), an extension approved (supervision's
 ``deadline.extended`` event). Who, when, outcome, in the assignment's view and its event log."""
+
 from __future__ import annotations
 
 import uuid
@@ -40,8 +41,7 @@ def session(tmp_path, skipping_clock):
 
 
 def assign(session, unit, actor=STAFF, number="2026-0001"):
-    result = operations.assign(session, {"proposal_id": 1, "number": number, "mode": "single",
-                                         "units": [unit]}, actor)
+    result = operations.assign(session, {"proposal_id": 1, "number": number, "mode": "single", "units": [unit]}, actor)
     return result["assignments"][0]["id"]
 
 
@@ -58,8 +58,12 @@ def test_a_reassignment_after_an_objection_records_the_decision_on_the_objection
 
     view = queries.get_assignment(session, first, handler("education"))
     assert view["objection"]["reason"] == "not ours"
-    assert view["objection"]["decision"] == {"outcome": "reassigned", "by": "staff.li",
-                                             "at": clock.now().isoformat(), "assigned_to": ["transport"]}
+    assert view["objection"]["decision"] == {
+        "outcome": "reassigned",
+        "by": "staff.li",
+        "at": clock.now().isoformat(),
+        "assigned_to": ["transport"],
+    }
     assert "objection_decided" in [e["action"] for e in view["events"]]
 
 
@@ -76,18 +80,26 @@ def test_an_objection_not_yet_decided_shows_no_decision(session, rules):
 
 
 def extended(number="2026-0001", until="2026-08-31", by="staff.li", event_id=None):
-    return {"event_id": event_id or uuid.uuid4().hex, "name": contracts.DEADLINE_EXTENDED,
-            "occurred_at": clock.now().isoformat(), "subject": number, "members": [],
-            "payload": {"number": number, "until": until, "previous_due": "2026-06-02", "by": by,
-                        "reason": "budget cycle"}}
+    return {
+        "event_id": event_id or uuid.uuid4().hex,
+        "name": contracts.DEADLINE_EXTENDED,
+        "occurred_at": clock.now().isoformat(),
+        "subject": number,
+        "members": [],
+        "payload": {"number": number, "until": until, "previous_due": "2026-06-02", "by": by, "reason": "budget cycle"},
+    }
 
 
 def asked(session, rules, unit="transport"):
     assignment = assign(session, unit)
     commands.run(session, rules, "sign", {"assignment_id": assignment}, handler(unit))
-    request = commands.run(session, rules, "request_extension",
-                           {"assignment_id": assignment, "until": "2026-09-30", "reason": "budget cycle"},
-                           handler(unit))
+    request = commands.run(
+        session,
+        rules,
+        "request_extension",
+        {"assignment_id": assignment, "until": "2026-09-30", "reason": "budget cycle"},
+        handler(unit),
+    )
     return assignment, request["id"]
 
 
@@ -98,8 +110,12 @@ def test_an_approved_extension_is_recorded_on_the_units_request(session, rules):
 
     [request] = queries.get_assignment(session, assignment, handler("transport"))["extension_requests"]
     assert request["status"] == "approved"
-    assert request["decision"] == {"outcome": "approved", "by": "staff.li", "at": body["occurred_at"],
-                                   "until": "2026-08-31"}
+    assert request["decision"] == {
+        "outcome": "approved",
+        "by": "staff.li",
+        "at": body["occurred_at"],
+        "until": "2026-08-31",
+    }
 
 
 def test_a_redelivered_extension_event_changes_nothing(session, rules):
@@ -111,8 +127,7 @@ def test_a_redelivered_extension_event_changes_nothing(session, rules):
     assert len(entries) == 1
 
 
-def test_a_request_not_yet_decided_shows_no_decision_and_an_extension_nobody_asked_for_changes_nothing(
-        session, rules):
+def test_a_request_not_yet_decided_shows_no_decision_and_an_extension_nobody_asked_for_changes_nothing(session, rules):
     assignment, _ = asked(session, rules)
     [request] = queries.get_assignment(session, assignment, STAFF)["extension_requests"]
     assert (request["status"], request["decision"]) == ("requested", None)
@@ -131,14 +146,20 @@ def test_a_malformed_extension_event_is_refused(session, rules):
 def test_a_refused_extension_is_recorded_with_who_when_and_why(session, rules):
     assignment, request_id = asked(session, rules)
     params = {"number": "2026-0001", "request_id": request_id, "comment": "the budget cycle is no reason"}
-    assert decisions.record_extension_refusal(session, params, {"user": "staff.li", "roles": ["staff"]}) == \
-        {"request_id": request_id, "status": "refused"}
+    assert decisions.record_extension_refusal(session, params, {"user": "staff.li", "roles": ["staff"]}) == {
+        "request_id": request_id,
+        "status": "refused",
+    }
     assert decisions.record_extension_refusal(session, params, STAFF)["status"] == "refused"  # again: no change
 
     [request] = queries.get_assignment(session, assignment, handler("transport"))["extension_requests"]
     assert request["status"] == "refused"
-    assert request["decision"] == {"outcome": "refused", "by": "staff.li", "at": clock.now().isoformat(),
-                                   "comment": "the budget cycle is no reason"}
+    assert request["decision"] == {
+        "outcome": "refused",
+        "by": "staff.li",
+        "at": clock.now().isoformat(),
+        "comment": "the budget cycle is no reason",
+    }
 
 
 def test_refusing_another_proposals_request_is_a_business_error(session, rules):

@@ -1,4 +1,5 @@
 """The assignment rules (交 assign, 办 handle) on a real SQLite database, with a skipping clock."""
+
 from __future__ import annotations
 
 from datetime import datetime, timezone
@@ -18,13 +19,19 @@ from shared.rulebook import load_rulebook
 
 STAFF = {"user": "staff.wang", "roles": ["staff"], "unit": None}
 MEMBER = {"user": "member.li", "roles": ["member"], "unit": None}
-UNITS = {"transport": "Transport Bureau", "education": "Education Bureau", "health": "Health Commission",
-         "housing": "Housing Bureau"}
+UNITS = {
+    "transport": "Transport Bureau",
+    "education": "Education Bureau",
+    "health": "Health Commission",
+    "housing": "Housing Bureau",
+}
 
 
 PLAN = [{"what": "Design approved", "due": "2099-03-31"}, {"what": "Crossings built", "due": "2099-09-30"}]
-PROMISED = [{"milestone": 1, "what": "Design approved", "due": "2099-03-31"},
-            {"milestone": 2, "what": "Crossings built", "due": "2099-09-30"}]
+PROMISED = [
+    {"milestone": 1, "what": "Design approved", "due": "2099-03-31"},
+    {"milestone": 2, "what": "Crossings built", "due": "2099-09-30"},
+]
 
 
 def handler(unit: str) -> dict:
@@ -53,10 +60,12 @@ def session(tmp_path, skipping_clock):
 
 
 def assign(session, mode="single", number="2026-0001", **params) -> dict:
-    defaults = {"single": {"units": ["transport"]}, "several": {"units": ["transport", "education"]},
-                "lead_co": {"lead": "transport", "co_units": ["education", "health"]}}[mode]
-    return operations.assign(session, {"proposal_id": 1, "number": number, "mode": mode,
-                                       **defaults, **params}, STAFF)
+    defaults = {
+        "single": {"units": ["transport"]},
+        "several": {"units": ["transport", "education"]},
+        "lead_co": {"lead": "transport", "co_units": ["education", "health"]},
+    }[mode]
+    return operations.assign(session, {"proposal_id": 1, "number": number, "mode": mode, **defaults, **params}, STAFF)
 
 
 def id_of(result: dict, unit: str) -> int:
@@ -73,14 +82,18 @@ def signed_by_all(session, rules, result) -> None:
 
 
 def engine_messages(session, name: str | None = None) -> list[dict]:
-    rows = session.scalars(select(Outbox).where(Outbox.exchange == shared_contracts.MESSAGES_EXCHANGE)
-                           .order_by(Outbox.id))
+    rows = session.scalars(
+        select(Outbox).where(Outbox.exchange == shared_contracts.MESSAGES_EXCHANGE).order_by(Outbox.id)
+    )
     return [r.payload for r in rows if name is None or r.payload["name"] == name]
 
 
 def unit_events(session, unit: str) -> list[tuple[str, dict]]:
-    rows = session.scalars(select(Outbox).where(Outbox.exchange == contracts.UNITS_EXCHANGE,
-                                                Outbox.routing_key.startswith(f"{unit}.")).order_by(Outbox.id))
+    rows = session.scalars(
+        select(Outbox)
+        .where(Outbox.exchange == contracts.UNITS_EXCHANGE, Outbox.routing_key.startswith(f"{unit}."))
+        .order_by(Outbox.id)
+    )
     return [(r.routing_key, r.payload) for r in rows]
 
 
@@ -89,6 +102,7 @@ def status_of(session, assignment_id: int) -> str:
 
 
 # -- 交 assign ----------------------------------------------------------------------------------
+
 
 def test_single_unit_assignment_goes_to_that_units_queue(session):
     result = assign(session, "single")
@@ -111,24 +125,30 @@ def test_several_units_each_answer(session):
 def test_lead_and_co_units_only_the_lead_answers(session):
     result = assign(session, "lead_co", lead="transport", co_units=["education", "health"])
     assert [(a["unit"], a["role"]) for a in result["assignments"]] == [
-        ("transport", "lead"), ("education", "co"), ("health", "co")]
+        ("transport", "lead"),
+        ("education", "co"),
+        ("health", "co"),
+    ]
     assert result["answering_units"] == ["transport"]
     _, created = unit_events(session, "health")[0]
     assert {(a["unit"], a["role"]) for a in created["assignments"]} >= {("transport", "lead")}
 
 
-@pytest.mark.parametrize("mode, params, field", [
-    ("single", {"units": ["transport", "education"]}, "units"),
-    ("single", {"units": []}, "units"),
-    ("single", {"units": ["transport"], "lead": "transport"}, "lead"),
-    ("several", {"units": ["transport"]}, "units"),
-    ("several", {"units": ["transport", "transport"]}, "units"),
-    ("several", {"units": ["transport", "education"], "co_units": ["health"]}, "co_units"),
-    ("lead_co", {"lead": None, "co_units": ["education"]}, "lead"),
-    ("lead_co", {"lead": "transport", "co_units": []}, "co_units"),
-    ("lead_co", {"lead": "transport", "co_units": ["transport", "education"]}, "co_units"),
-    ("lead_co", {"lead": "transport", "co_units": ["education"], "units": ["transport", "health"]}, "units"),
-])
+@pytest.mark.parametrize(
+    "mode, params, field",
+    [
+        ("single", {"units": ["transport", "education"]}, "units"),
+        ("single", {"units": []}, "units"),
+        ("single", {"units": ["transport"], "lead": "transport"}, "lead"),
+        ("several", {"units": ["transport"]}, "units"),
+        ("several", {"units": ["transport", "transport"]}, "units"),
+        ("several", {"units": ["transport", "education"], "co_units": ["health"]}, "co_units"),
+        ("lead_co", {"lead": None, "co_units": ["education"]}, "lead"),
+        ("lead_co", {"lead": "transport", "co_units": []}, "co_units"),
+        ("lead_co", {"lead": "transport", "co_units": ["transport", "education"]}, "co_units"),
+        ("lead_co", {"lead": "transport", "co_units": ["education"], "units": ["transport", "health"]}, "units"),
+    ],
+)
 def test_a_mode_that_does_not_fit_its_units_is_refused_as_invalid_input(session, mode, params, field):
     with pytest.raises(InvalidInput) as refused:
         operations.assign(session, {"proposal_id": 1, "number": "2026-0001", "mode": mode, **params}, STAFF)
@@ -150,7 +170,9 @@ def test_reassignment_cancels_the_earlier_assignments_and_tells_their_units(sess
     assert status_of(session, id_of(first, "transport")) == "cancelled"
     assert status_of(session, id_of(second, "housing")) == "assigned"
     assert [key for key, _ in unit_events(session, "transport")] == [
-        "transport.assignment.created", "transport.assignment.cancelled"]
+        "transport.assignment.created",
+        "transport.assignment.cancelled",
+    ]
     with pytest.raises(Conflict, match="cancelled"):
         act(session, rules, "sign", "transport", id_of(first, "transport"))
 
@@ -165,10 +187,17 @@ def test_the_smoke_diagrams_one_unit_assignment_still_works(session):
 
 # -- who may act --------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("command, params", [
-    ("sign", {}), ("object", {"reason": "x"}), ("draft_reply", {"category": "A", "text": "x"}),
-    ("submit_reply", {}), ("request_extension", {"months": 1, "reason": "x"}),
-])
+
+@pytest.mark.parametrize(
+    "command, params",
+    [
+        ("sign", {}),
+        ("object", {"reason": "x"}),
+        ("draft_reply", {"category": "A", "text": "x"}),
+        ("submit_reply", {}),
+        ("request_extension", {"months": 1, "reason": "x"}),
+    ],
+)
 def test_a_unit_cannot_act_on_another_units_assignment(session, rules, command, params):
     result = assign(session, "single", units=["transport"])
     with pytest.raises(Forbidden, match="another unit"):
@@ -201,6 +230,7 @@ def test_a_unit_lists_and_reads_only_its_own_assignments_while_staff_see_all(ses
 
 # -- 签收 sign, 异议 object -------------------------------------------------------------------------
 
+
 def test_signing_records_when_the_unit_signed_and_signing_again_changes_nothing(session, rules, skipping_clock):
     result = assign(session)
     first = act(session, rules, "sign", "transport", id_of(result, "transport"))
@@ -222,8 +252,11 @@ def test_an_objection_inside_the_window_counts_working_days_and_tells_the_engine
     assert answer["status"] == "objected" and answer["objection"]["reason"] == "Housing's remit"
     [message] = engine_messages(session, "objection_raised")
     assert message["correlation_key"] == "2026-0001"
-    assert message["payload"] == {"unit": "transport", "reason": "Housing's remit",
-                                  "assignment_id": id_of(result, "transport")}
+    assert message["payload"] == {
+        "unit": "transport",
+        "reason": "Housing's remit",
+        "assignment_id": id_of(result, "transport"),
+    }
 
 
 def test_an_objection_after_the_window_is_a_conflict_and_tells_no_one(session, rules, skipping_clock):
@@ -257,6 +290,7 @@ def test_an_objecting_unit_waits_for_staff_before_handling(session, rules):
 
 # -- 办 handle ----------------------------------------------------------------------------------
 
+
 def test_handling_starts_with_signing_for_the_assignment(session, rules):
     result = assign(session)
     with pytest.raises(Conflict, match="签收"):
@@ -286,8 +320,12 @@ def test_a_reply_category_must_be_one_the_rulebook_enables(session, rules, tmp_p
         act(session, rules, "draft_reply", "transport", unit_id, category="D", text="Explained")
     assert refused.value.details == {"category": ["must be one of: A, B, C"]}
     with_d = tmp_path / "proposal.yaml"
-    with_d.write_text((ROOT / "bpmn" / "rules" / "proposal.yaml").read_text(encoding="utf-8")
-                      .replace("enabled: false", "enabled: true"), encoding="utf-8")
+    with_d.write_text(
+        (ROOT / "bpmn" / "rules" / "proposal.yaml")
+        .read_text(encoding="utf-8")
+        .replace("enabled: false", "enabled: true"),
+        encoding="utf-8",
+    )
     committee_with_d = RulebookRules(load_rulebook("proposal", with_d))
     draft = act(session, committee_with_d, "draft_reply", "transport", unit_id, category="D", text="Explained")
     assert draft["category"] == "D" and draft["status"] == "draft"
@@ -319,10 +357,13 @@ def test_submitting_is_refused_until_every_co_unit_cosigned(session, rules):
     assert submitted["status"] == "submitted" and submitted["all_units_replied"] is True
     [message] = engine_messages(session, "reply_submitted")
     assert message["correlation_key"] == "2026-0001"
-    submitted_at = message["payload"].pop("submitted_at")   # supervision judges on time at it
+    submitted_at = message["payload"].pop("submitted_at")  # supervision judges on time at it
     assert datetime.fromisoformat(submitted_at).tzinfo is not None
-    assert message["payload"] == {"round": 1, "category": "B", "replies": [
-        {"unit": "transport", "category": "B", "text": "Planned for 2027", "milestones": PROMISED}]}
+    assert message["payload"] == {
+        "round": 1,
+        "category": "B",
+        "replies": [{"unit": "transport", "category": "B", "text": "Planned for 2027", "milestones": PROMISED}],
+    }
     assert {status_of(session, a["id"]) for a in result["assignments"]} == {"replied"}
 
 
@@ -352,7 +393,8 @@ def test_several_units_reply_reaches_the_engine_only_when_all_submitted(session,
     assert message["payload"]["category"] == "C"  # the least favourable of A and C
     assert message["payload"]["replies"] == [
         {"unit": "transport", "category": "A", "text": "Solved", "milestones": []},
-        {"unit": "education", "category": "C", "text": "Later", "milestones": []}]
+        {"unit": "education", "category": "C", "text": "Later", "milestones": []},
+    ]
 
 
 def test_an_extension_request_tells_the_engine_and_comes_before_the_reply(session, rules):
@@ -364,8 +406,9 @@ def test_an_extension_request_tells_the_engine_and_comes_before_the_reply(sessio
     assert "until" in refused.value.details
     with pytest.raises(InvalidInput):
         act(session, rules, "request_extension", "transport", unit_id, until="2026-07-01", months=2, reason="x")
-    asked = act(session, rules, "request_extension", "transport", unit_id, until="2026-07-31",
-                reason="Needs a budget decision")
+    asked = act(
+        session, rules, "request_extension", "transport", unit_id, until="2026-07-31", reason="Needs a budget decision"
+    )
     assert asked["until"] == "2026-07-31" and asked["status"] == "requested"
     [message] = engine_messages(session, "extension_requested")
     assert message["payload"]["unit"] == "transport" and message["payload"]["until"] == "2026-07-31"
@@ -377,6 +420,7 @@ def test_an_extension_request_tells_the_engine_and_comes_before_the_reply(sessio
 
 
 # -- staff send back, the proposer asks for re-handling ----------------------------------------
+
 
 def reply_and_submit(session, rules, result, unit, category="A", text="Done"):
     act(session, rules, "draft_reply", unit, id_of(result, unit), category=category, text=text)
@@ -430,31 +474,33 @@ def test_a_rehandling_round_reopens_the_answering_units_and_keeps_the_first_repl
 
 # -- a department's system over AMQP ----------------------------------------------------------
 
+
 def test_a_unit_system_acts_as_the_unit_whose_broker_user_sent_the_command(session, rules):
     from shared.messaging.identity import Sender
 
-    transport = Sender("ztc-unit-transport", "unit", "transport")     # as the broker vouches (user_id)
+    transport = Sender("ztc-unit-transport", "unit", "transport")  # as the broker vouches (user_id)
     education = Sender("ztc-unit-education", "unit", "education")
     result = assign(session, "single", units=["transport"])
     unit_id = id_of(result, "transport")
-    with pytest.raises(Forbidden):       # education's own command, on transport's assignment
+    with pytest.raises(Forbidden):  # education's own command, on transport's assignment
         commands.from_unit_system(session, rules, "education.sign", {"assignment_id": unit_id}, education)
-    with pytest.raises(Forbidden) as other:   # a key naming transport, from education's user
+    with pytest.raises(Forbidden) as other:  # a key naming transport, from education's user
         commands.from_unit_system(session, rules, "transport.sign", {"assignment_id": unit_id}, education)
     assert "acts for itself only" in other.value.message
-    for nobody in (Sender(None, "nobody"), Sender("guest", "unknown"), Sender("ztc-intake", "service", "intake"),
-                   None):
+    for nobody in (Sender(None, "nobody"), Sender("guest", "unknown"), Sender("ztc-intake", "service", "intake"), None):
         with pytest.raises(Forbidden):
             commands.from_unit_system(session, rules, "transport.sign", {"assignment_id": unit_id}, nobody)
     with pytest.raises(InvalidInput) as forged:
-        commands.from_unit_system(session, rules, "transport.sign", {"assignment_id": unit_id, "unit": "education"},
-                                  transport)
+        commands.from_unit_system(
+            session, rules, "transport.sign", {"assignment_id": unit_id, "unit": "education"}, transport
+        )
     assert "unit" in forged.value.details
     with pytest.raises(InvalidInput):
         commands.from_unit_system(session, rules, "transport.delete_everything", {"assignment_id": unit_id}, transport)
     with pytest.raises(Forbidden):
-        commands.from_unit_system(session, rules, "nobody.sign", {"assignment_id": unit_id},
-                                  Sender("ztc-unit-nobody", "unit", "nobody"))
+        commands.from_unit_system(
+            session, rules, "nobody.sign", {"assignment_id": unit_id}, Sender("ztc-unit-nobody", "unit", "nobody")
+        )
     assert status_of(session, unit_id) == "assigned"
     signed = commands.from_unit_system(session, rules, "transport.sign", {"assignment_id": unit_id}, transport)
     assert signed["status"] == "signed"

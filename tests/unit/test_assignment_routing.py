@@ -1,5 +1,6 @@
 """Routing suggestions (交办建议) from the rulebook's keywords and from where proposals with similar
 titles went before, each with its reason; for staff only."""
+
 from __future__ import annotations
 
 import pytest
@@ -15,8 +16,12 @@ from shared.errors import Forbidden, InvalidInput
 from shared.rulebook import load_rulebook
 
 STAFF = {"user": "staff.wang", "roles": ["staff"], "unit": None}
-UNITS = {"transport": "市交通运输局", "education": "市教育局", "health": "市卫生健康委员会",
-         "urban_management": "市城市管理局"}
+UNITS = {
+    "transport": "市交通运输局",
+    "education": "市教育局",
+    "health": "市卫生健康委员会",
+    "urban_management": "市城市管理局",
+}
 BUS = "关于加快老城区公交候车亭改造的建议"
 
 
@@ -41,8 +46,9 @@ def past(session, number, **how):
 
 
 def suggest(session, rules, title, text="", others=(), principal=STAFF):
-    return routing.suggest(session, rules, {"number": "2026-0100", "title": title, "text": text,
-                                            "others": list(others)}, principal)
+    return routing.suggest(
+        session, rules, {"number": "2026-0100", "title": title, "text": text, "others": list(others)}, principal
+    )
 
 
 def test_a_keyword_in_the_title_suggests_its_unit_with_the_keyword_as_reason(session, rules):
@@ -66,10 +72,12 @@ def test_past_proposals_with_similar_titles_suggest_where_they_went(session, rul
     past(session, "2025-0002", mode="lead_co", lead="education", co_units=["transport"])
     past(session, "2025-0003", mode="single", units=["education"])
     past(session, "2025-0004", mode="single", units=["health"])
-    others = [{"number": "2025-0001", "title": "关于增加普惠性幼儿园学位的建议"},
-              {"number": "2025-0002", "title": "关于增加普惠幼儿园学位供给的提案"},
-              {"number": "2025-0003", "title": "关于增加幼儿园学位的建议"},
-              {"number": "2025-0004", "title": "关于加强社区卫生服务中心建设的建议"}]
+    others = [
+        {"number": "2025-0001", "title": "关于增加普惠性幼儿园学位的建议"},
+        {"number": "2025-0002", "title": "关于增加普惠幼儿园学位供给的提案"},
+        {"number": "2025-0003", "title": "关于增加幼儿园学位的建议"},
+        {"number": "2025-0004", "title": "关于加强社区卫生服务中心建设的建议"},
+    ]
     result = suggest(session, rules, "关于增加城区普惠性幼儿园学位的建议", others=others)
 
     education = next(s for s in result["suggestions"] if s["unit"] == "education")
@@ -82,8 +90,12 @@ def test_past_proposals_with_similar_titles_suggest_where_they_went(session, rul
 def test_a_reassigned_unit_does_not_count_as_where_the_proposal_went(session, rules):
     past(session, "2025-0001", mode="single", units=["health"])
     past(session, "2025-0001", mode="single", units=["transport"])  # staff reassigned it
-    result = suggest(session, rules, "关于优化公交候车亭的建议",
-                     others=[{"number": "2025-0001", "title": "关于优化老城区公交候车亭的建议"}])
+    result = suggest(
+        session,
+        rules,
+        "关于优化公交候车亭的建议",
+        others=[{"number": "2025-0001", "title": "关于优化老城区公交候车亭的建议"}],
+    )
     transport = result["suggestions"][0]
     assert transport["unit"] == "transport"
     assert transport["reasons"] == ["keyword 公交", "1 past proposal with similar titles went to transport"]

@@ -5,6 +5,7 @@ The 2026 facts below are chinesecalendar 1.11's data (the State Council's 2026 s
 Mid-Autumn Festival Fri 09-25 to Sun 09-27 off; National Day Thu 10-01 to Wed 10-07 off;
 make-up working days Sun 09-20 and Sat 10-10; Thu 10-08 is an ordinary working day.
 """
+
 from __future__ import annotations
 
 import textwrap
@@ -14,8 +15,15 @@ import pytest
 
 import chinese_calendar
 
-from shared.calendar import (DEFAULT_DIRECTORY, DataFileError, UnknownCalendarDate, WorkingCalendar,
-                             check_year_file, files_fingerprint, statutory_holidays)
+from shared.calendar import (
+    DEFAULT_DIRECTORY,
+    DataFileError,
+    UnknownCalendarDate,
+    WorkingCalendar,
+    check_year_file,
+    files_fingerprint,
+    statutory_holidays,
+)
 
 
 @pytest.fixture(scope="module")
@@ -31,6 +39,7 @@ def write(directory, name, text):
 
 
 # --- the package's 2026 data -------------------------------------------------------------------
+
 
 def test_the_mid_autumn_and_national_day_holidays_2026_are_not_working_days(calendar):
     for offset in range(3):
@@ -61,6 +70,7 @@ def test_an_ordinary_weekend_is_not_a_working_day(calendar):
 
 
 # --- counting working days ---------------------------------------------------------------------
+
 
 def test_objection_window_of_5_working_days_from_mid_autumn_friday_skips_both_holidays(calendar):
     # Counted: 09-28, 09-29, 09-30, 10-08, 10-09.
@@ -110,6 +120,7 @@ def test_a_naive_datetime_is_refused_because_its_day_is_unknown(calendar):
 
 # --- calendar months ---------------------------------------------------------------------------
 
+
 def test_three_months_from_november_30_is_the_last_day_of_february(calendar):
     assert calendar.add_months(date(2026, 11, 30), 3) == date(2027, 2, 28)
 
@@ -123,10 +134,15 @@ def test_months_keep_the_day_when_it_exists_and_cross_years(calendar):
 
 # --- the audit trail ---------------------------------------------------------------------------
 
+
 def test_explain_lists_every_skipped_day_and_counted_make_up_day_with_its_source(calendar):
     account = calendar.explain(date(2026, 9, 25), 6)
     assert (account["start"], account["unit"], account["count"], account["end"]) == (
-        "2026-09-25", "working_days", 6, "2026-10-10")
+        "2026-09-25",
+        "working_days",
+        6,
+        "2026-10-10",
+    )
     skipped = [entry["date"] for entry in account["skipped"]]
     assert skipped == ["2026-09-26", "2026-09-27"] + [f"2026-10-0{d}" for d in range(1, 8)]
     names = {entry["name"] for entry in account["skipped"]}
@@ -140,11 +156,11 @@ def test_explain_lists_every_skipped_day_and_counted_make_up_day_with_its_source
 def test_explain_counts_each_working_day_in_order(calendar):
     account = calendar.explain(date(2026, 9, 25), 5)
     counted = [(e["date"], e["counted_as"]) for e in account["days"] if e["working"]]
-    assert counted == [("2026-09-28", 1), ("2026-09-29", 2), ("2026-09-30", 3),
-                       ("2026-10-08", 4), ("2026-10-09", 5)]
+    assert counted == [("2026-09-28", 1), ("2026-09-29", 2), ("2026-09-30", 3), ("2026-10-08", 4), ("2026-10-09", 5)]
 
 
 # --- years the package does not know: the provisional rule --------------------------------------
+
 
 def test_the_repository_2027_file_is_partial_and_2027_is_provisional(calendar):
     assert calendar.files[2027] == "2027.yaml"
@@ -160,19 +176,31 @@ def test_the_2027_statutory_holidays_by_the_provisional_rule():
     assert holidays[date(2027, 1, 1)] == "New Year's Day"
     # Lunar New Year 2027 is Saturday 02-06: its eve and lunar 1/1-1/3 are the Spring Festival.
     assert [d for d, name in holidays.items() if name == "Spring Festival"] == [
-        date(2027, 2, 5), date(2027, 2, 6), date(2027, 2, 7), date(2027, 2, 8)]
-    assert holidays[date(2027, 4, 5)] == "Tomb-sweeping Day"      # the solar term 清明
+        date(2027, 2, 5),
+        date(2027, 2, 6),
+        date(2027, 2, 7),
+        date(2027, 2, 8),
+    ]
+    assert holidays[date(2027, 4, 5)] == "Tomb-sweeping Day"  # the solar term 清明
     assert [d for d, name in holidays.items() if name == "Labour Day"] == [date(2027, 5, 1), date(2027, 5, 2)]
-    assert holidays[date(2027, 6, 9)] == "Dragon Boat Festival"   # lunar 5/5
-    assert holidays[date(2027, 9, 15)] == "Mid-autumn Festival"   # lunar 8/15
+    assert holidays[date(2027, 6, 9)] == "Dragon Boat Festival"  # lunar 5/5
+    assert holidays[date(2027, 9, 15)] == "Mid-autumn Festival"  # lunar 8/15
     assert [d for d, name in holidays.items() if name == "National Day"] == [
-        date(2027, 10, 1), date(2027, 10, 2), date(2027, 10, 3)]
+        date(2027, 10, 1),
+        date(2027, 10, 2),
+        date(2027, 10, 3),
+    ]
 
 
 def test_a_2027_holiday_the_file_does_not_list_is_answered_provisionally(calendar):
     eve = calendar.day(date(2027, 2, 5))
     assert (eve.working, eve.kind, eve.name, eve.source, eve.provisional) == (
-        False, "holiday", "Spring Festival", "provisional", True)
+        False,
+        "holiday",
+        "Spring Festival",
+        "provisional",
+        True,
+    )
     qingming = calendar.day(date(2027, 4, 5))
     assert (qingming.working, qingming.kind, qingming.name) == (False, "holiday", "Tomb-sweeping Day")
     assert not calendar.is_working_day(date(2027, 6, 9)) and not calendar.is_working_day(date(2027, 9, 15))
@@ -180,8 +208,7 @@ def test_a_2027_holiday_the_file_does_not_list_is_answered_provisionally(calenda
 
 def test_a_plain_2027_weekday_is_a_provisional_working_day_and_a_weekend_a_rest_day(calendar):
     monday = calendar.day(date(2027, 3, 15))
-    assert (monday.working, monday.kind, monday.source, monday.provisional) == (
-        True, "workday", "provisional", True)
+    assert (monday.working, monday.kind, monday.source, monday.provisional) == (True, "workday", "provisional", True)
     saturday = calendar.day(date(2027, 3, 13))
     assert (saturday.working, saturday.kind, saturday.name) == (False, "weekend", None)
     # No make-up working day is invented: the Saturday after the Spring Festival stays a rest day.
@@ -191,7 +218,11 @@ def test_a_plain_2027_weekday_is_a_provisional_working_day_and_a_weekend_a_rest_
 def test_a_2027_date_listed_in_the_partial_file_is_answered_by_it_but_still_provisional(calendar):
     national_day = calendar.day(date(2027, 10, 1))
     assert (national_day.working, national_day.kind, national_day.source, national_day.provisional) == (
-        False, "holiday", "2027.yaml", True)
+        False,
+        "holiday",
+        "2027.yaml",
+        True,
+    )
 
 
 def test_a_working_day_deadline_running_into_2027_is_counted_and_marked_provisional(calendar):
@@ -199,8 +230,14 @@ def test_a_working_day_deadline_running_into_2027_is_counted_and_marked_provisio
     assert calendar.add_working_days(date(2026, 12, 30), 3) == date(2027, 1, 5)
     account = calendar.explain(date(2026, 12, 30), 3)
     assert (account["provisional"], account["provisional_years"]) == (True, [2027])
-    assert [e["source"] for e in account["days"]] == ["package", "2027.yaml", "provisional", "provisional",
-                                                      "provisional", "provisional"]
+    assert [e["source"] for e in account["days"]] == [
+        "package",
+        "2027.yaml",
+        "provisional",
+        "provisional",
+        "provisional",
+        "provisional",
+    ]
     assert "tyme4py" in account["sources"]["provisional"]
 
 
@@ -222,8 +259,14 @@ def test_the_provisional_rule_matches_the_official_schedule_chinesecalendar_know
         assert official.get(day) == name, (day, name, official.get(day))
     for festival in set(provisional.values()):
         statutory = [day for day, name in provisional.items() if name == festival]
-        extra_weekdays = [day for day, name in official.items() if name == festival and day not in provisional
-                          and day.weekday() < 5 and day not in chinese_calendar.in_lieu_days]
+        extra_weekdays = [
+            day
+            for day, name in official.items()
+            if name == festival
+            and day not in provisional
+            and day.weekday() < 5
+            and day not in chinese_calendar.in_lieu_days
+        ]
         on_weekends = [day for day in statutory if day.weekday() >= 5]
         assert len(extra_weekdays) == len(on_weekends), (festival, extra_weekdays, on_weekends)
 
@@ -245,13 +288,17 @@ def test_a_complete_file_wins_over_the_provisional_rule(tmp_path):
 
 def test_a_partial_file_is_layered_on_the_provisional_rule(tmp_path):
     # Test data: a bridge day and a make-up working day, as a notice might set them.
-    write(tmp_path, "2027.yaml", """\
+    write(
+        tmp_path,
+        "2027.yaml",
+        """\
         year: 2027
         source: test partial
         complete: false
         holidays: [{date: 2027-02-09, name: Spring Festival bridge}]
         workdays: [{date: 2027-02-20, name: Spring Festival make-up}]
-        """)
+        """,
+    )
     calendar = WorkingCalendar(tmp_path)
     assert calendar.day(date(2027, 2, 9)).source == "2027.yaml" and not calendar.is_working_day(date(2027, 2, 9))
     assert calendar.day(date(2027, 2, 20)).kind == "makeup_workday"
@@ -285,13 +332,17 @@ def test_a_year_beyond_the_lunar_library_raises_naming_it():
 
 def test_a_complete_override_makes_its_year_known_and_extends_known_until(tmp_path):
     # Test data, not the real 2027 schedule.
-    write(tmp_path, "2027.yaml", """\
+    write(
+        tmp_path,
+        "2027.yaml",
+        """\
         year: 2027
         source: test notice
         complete: true
         holidays: [2027-01-01, {date: 2027-02-08, name: Spring Festival}]
         workdays: [{date: 2027-02-20, name: Spring Festival make-up}]
-        """)
+        """,
+    )
     calendar = WorkingCalendar(tmp_path)
     assert calendar.known_until() == date(2027, 12, 31)
     assert calendar.day(date(2027, 1, 4)).working  # unlisted Monday: the weekday rule
@@ -305,12 +356,16 @@ def test_a_complete_override_makes_its_year_known_and_extends_known_until(tmp_pa
 
 
 def test_a_listed_date_corrects_the_package(tmp_path):
-    write(tmp_path, "2026.yaml", """\
+    write(
+        tmp_path,
+        "2026.yaml",
+        """\
         year: 2026
         source: test correction
         complete: false
         holidays: [{date: 2026-10-09, name: extra day off}]
-        """)
+        """,
+    )
     calendar = WorkingCalendar(tmp_path)
     assert not calendar.is_working_day(date(2026, 10, 9))
     assert calendar.day(date(2026, 10, 9)).source == "2026.yaml"
@@ -358,13 +413,17 @@ def test_a_file_for_another_year_is_refused(tmp_path):
 
 
 def test_a_file_missing_statutory_holidays_is_warned_about_naming_them(tmp_path):
-    path = write(tmp_path, "in.yaml", """\
+    path = write(
+        tmp_path,
+        "in.yaml",
+        """\
         year: 2027
         source: test
         complete: true
         holidays: [2027-01-01, 2027-10-01, 2027-10-02, 2027-10-03]
         workdays: [2027-02-05, 2027-03-03]
-        """)
+        """,
+    )
     _, warnings = check_year_file(path, 2027)
     assert len(warnings) == 2
     assert "does not list 9 of the 13 statutory holidays of 2027" in warnings[0]
@@ -377,12 +436,16 @@ def test_a_partial_file_is_warned_that_the_year_stays_provisional(tmp_path):
     assert any("complete: false" in w for w in warnings)
 
 
-@pytest.mark.parametrize("text, field", [
-    ("year: 2027\nsource: x\ncomplete: true\nholidays: [2026-12-31]\n", "holidays"),
-    ("year: 2027\nsource: x\ncomplete: true\nholidays: [2027-01-01]\nworkdays: [2027-01-01]\n", "workdays"),
-    ("year: 2027\ncomplete: true\n", "source"),
-    ("year: 2027\nsource: x\ncomplete: true\nholidays: [2027-02-30]\n", "holidays[0]"),
-], ids=["outside_the_year", "both", "missing_source", "no_such_date"])
+@pytest.mark.parametrize(
+    "text, field",
+    [
+        ("year: 2027\nsource: x\ncomplete: true\nholidays: [2026-12-31]\n", "holidays"),
+        ("year: 2027\nsource: x\ncomplete: true\nholidays: [2027-01-01]\nworkdays: [2027-01-01]\n", "workdays"),
+        ("year: 2027\ncomplete: true\n", "source"),
+        ("year: 2027\nsource: x\ncomplete: true\nholidays: [2027-02-30]\n", "holidays[0]"),
+    ],
+    ids=["outside_the_year", "both", "missing_source", "no_such_date"],
+)
 def test_a_bad_file_is_refused_naming_the_field(tmp_path, text, field):
     with pytest.raises(DataFileError) as caught:
         check_year_file(write(tmp_path, "in.yaml", text), 2027)
@@ -390,6 +453,7 @@ def test_a_bad_file_is_refused_naming_the_field(tmp_path, text, field):
 
 
 # --- bad override files ------------------------------------------------------------------------
+
 
 def test_a_missing_year_is_refused_naming_the_file_and_the_field(tmp_path):
     path = write(tmp_path, "2027.yaml", "source: x\ncomplete: false\n")
@@ -406,12 +470,16 @@ def test_a_year_of_the_wrong_type_is_refused_naming_the_field(tmp_path):
 
 
 def test_a_bad_holiday_entry_is_refused_naming_its_position(tmp_path):
-    write(tmp_path, "2027.yaml", """\
+    write(
+        tmp_path,
+        "2027.yaml",
+        """\
         year: 2027
         source: x
         complete: false
         holidays: [2027-01-01, 2027-13-01, 2027-10-01 09:00:00]
-        """)
+        """,
+    )
     with pytest.raises(DataFileError) as caught:
         WorkingCalendar(tmp_path)
     assert set(caught.value.errors) == {"holidays[1]", "holidays[2]"}
@@ -424,13 +492,17 @@ def test_a_date_outside_the_file_year_is_refused(tmp_path):
 
 
 def test_a_date_both_holiday_and_workday_is_refused(tmp_path):
-    write(tmp_path, "2027.yaml", """\
+    write(
+        tmp_path,
+        "2027.yaml",
+        """\
         year: 2027
         source: x
         complete: false
         holidays: [2027-01-01]
         workdays: [2027-01-01]
-        """)
+        """,
+    )
     with pytest.raises(DataFileError, match="both holiday and workday: 2027-01-01"):
         WorkingCalendar(tmp_path)
 

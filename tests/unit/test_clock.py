@@ -1,4 +1,5 @@
 """The injected clock, and SpiffWorkflow's timers seeing skipped time."""
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone

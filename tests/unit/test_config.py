@@ -1,4 +1,5 @@
 """Settings read from the environment, with defaults that work on a fresh machine."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -68,10 +69,12 @@ def test_database_url_template_fills_in_each_service_name():
 
 
 def test_per_service_database_url_overrides_the_template_for_that_service_only():
-    settings = load({
-        "ZTC_DATABASE_URL": "postgresql+psycopg2://127.0.0.1/ztc_{service}",
-        "ZTC_DB_ENGINE": "postgresql+psycopg2://db.example/engine_only",
-    })
+    settings = load(
+        {
+            "ZTC_DATABASE_URL": "postgresql+psycopg2://127.0.0.1/ztc_{service}",
+            "ZTC_DB_ENGINE": "postgresql+psycopg2://db.example/engine_only",
+        }
+    )
     assert settings.database_url("engine") == "postgresql+psycopg2://db.example/engine_only"
     assert settings.database_url("intake") == "postgresql+psycopg2://127.0.0.1/ztc_intake"
 
@@ -84,8 +87,14 @@ def test_per_service_database_url_overrides_the_sqlite_default():
 
 
 def test_numeric_settings_are_converted():
-    settings = load({"ZTC_GATEWAY_PORT": "9090", "ZTC_JOB_MAX_ATTEMPTS": "7",
-                     "ZTC_JOB_BACKOFF_SECONDS": "0.5", "ZTC_MAX_WORKERS": "3"})
+    settings = load(
+        {
+            "ZTC_GATEWAY_PORT": "9090",
+            "ZTC_JOB_MAX_ATTEMPTS": "7",
+            "ZTC_JOB_BACKOFF_SECONDS": "0.5",
+            "ZTC_MAX_WORKERS": "3",
+        }
+    )
     assert settings.gateway_port == 9090
     assert settings.job_max_attempts == 7
     assert settings.job_backoff_seconds == 0.5

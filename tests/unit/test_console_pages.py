@@ -1,5 +1,6 @@
 """The web console without a browser: accounts and sessions, the CSRF check, the catalogues, the
 task forms' data, and every page rendered in both languages from answers shaped like the API's."""
+
 from __future__ import annotations
 
 import re
@@ -46,7 +47,11 @@ def test_a_password_is_kept_only_as_an_argon2_hash_and_a_wrong_one_is_refused(db
 def test_a_console_session_is_an_api_token_that_logout_revokes(db):
     accounts.set_password(db, "handler.zhao", "long enough", ["unit"], "transport")
     token = session.start(db, config.load({}), accounts.check(db, "handler.zhao", "long enough"))
-    assert tokens.principal_for(db, f"Bearer {token}") == {"user": "handler.zhao", "roles": ["unit"], "unit": "transport"}
+    assert tokens.principal_for(db, f"Bearer {token}") == {
+        "user": "handler.zhao",
+        "roles": ["unit"],
+        "unit": "transport",
+    }
     session.end(db, token)
     with pytest.raises(Unauthenticated):
         tokens.principal_for(db, f"Bearer {token}")
@@ -78,143 +83,452 @@ def test_task_forms_become_the_task_data_the_diagram_checks():
     from werkzeug.datastructures import MultiDict
 
     assert task_data("pre_review", MultiDict({"eligible": "yes", "format_ok": "yes"})) == {
-        "eligible": True, "content_ok": False, "format_ok": True, "pre_review_notes": ""}
+        "eligible": True,
+        "content_ok": False,
+        "format_ok": True,
+        "pre_review_notes": "",
+    }
     assert task_data("assign", MultiDict({"mode": "several", "units": "transport, education、health"}))["units"] == [
-        "transport", "education", "health"]
-    lead = task_data("assign", MultiDict({"mode": "lead_co", "units": "x", "lead": "transport", "co_units": "education"}))
+        "transport",
+        "education",
+        "health",
+    ]
+    lead = task_data(
+        "assign", MultiDict({"mode": "lead_co", "units": "x", "lead": "transport", "co_units": "education"})
+    )
     assert lead == {"mode": "lead_co", "units": [], "lead": "transport", "co_units": ["education"]}
-    assert task_data("filing_decision", MultiDict({"decision": "not_filed", "reason_code": "academic_debate"}))[
-        "reason_code"] == "academic_debate"
+    assert (
+        task_data("filing_decision", MultiDict({"decision": "not_filed", "reason_code": "academic_debate"}))[
+            "reason_code"
+        ]
+        == "academic_debate"
+    )
 
 
-PROPOSAL = {"number": "2026-7", "title": "学校周边过街设施", "status": "assigned", "initiator": "member.li",
-            "situation": "情况", "analysis": "分析", "suggestions": "建议", "cosign_due": "2026-11-30T08:00:00+00:00",
-            "cosigners": [{"user": "member.zhou", "order": 1, "status": "invited", "confirmed_at": None}],
-            "filing": None}
-DEADLINE = {"rule": "reply_deadline", "unit": "transport", "due": "2027-03-01", "provisional": True,
-            "start": {"event": "signed", "date": "2026-12-01"}, "duration": {"amount": 3, "unit": "months"},
-            "rulebook": {"version": "2026.3"}, "explanation": "3 months from signing"}
-VERSION = {"id": 2, "process_id": "smoke", "name": "Smoke test", "version": "ab" * 32, "number": 2, "status": "active",
-           "deployed_at": "2026-11-29T10:00:00+00:00", "deployed_by": "designer.lin",
-           "activated_at": "2026-11-29T10:00:00+00:00", "activated_by": "designer.lin", "live_instances": 3}
-DIFF = {"process_id": "smoke", "from": {"version": "cd" * 32, "number": 1}, "to": {"version": "ab" * 32, "number": 2},
-        "added": [{"id": "late", "type": "scriptTask", "label": "Late"}],
-        "removed": [{"id": "overdue", "type": "scriptTask", "label": "Overdue"}],
-        "changed": [{"id": "f_1", "type": "sequenceFlow", "label": "", "changes": ["to: 'overdue' → 'late'"]}]}
-PROBLEMS = [{"file": "bad.bpmn", "element_id": "record", "element_type": "bpmn:serviceTask", "label": "Record",
-             "message": "operation 'nowhere' is not declared", "hint": "", "line": 10, "code": "operation"},
-            {"file": "bad.bpmn", "element_id": "decide", "element_type": "bpmn:exclusiveGateway", "label": "OK?",
-             "message": "flow 'f_no' has no condition and is not the default", "hint": "add one", "line": 14, "code": "flow"},
-            {"file": "bad.bpmn", "element_id": "", "element_type": "", "label": "", "message": "no DI", "hint": "",
-             "line": None, "code": "xml"}]
-DEAD_LETTER = {"id": "ab12", "reason": "not JSON", "reason_kind": "undecodable", "attempts": 1,
-               "original_exchange": "ztc.jobs", "original_routing_key": "intake.record_submission",
-               "original_queue": "ztc.jobs.intake", "dead_at": "2026-11-29T10:00:00+00:00", "size": 12,
-               "content_type": "application/json"}
-INCIDENT = {"id": 5, "instance_id": "i-1", "task": "assign", "operation": "assignment.assign", "error": "no unit",
-            "status": "open", "created_at": "2026-11-29T10:00:00+00:00"}
-INSTANCE = {"id": "i-1", "process_id": "proposal", "version": "abc123", "business_key": "2026-7",
-            "status": "incident", "waiting_tasks": ["assign"], "incidents": [INCIDENT],
-            "updated_at": "2026-11-29T10:00:00+00:00"}
-PUBLIC_PROPOSAL = {"number": "2026-7", "title": "t", "year": 2026, "situation": "s", "analysis": "a",
-                   "suggestions": "g", "proposers": [{"name": "李*", "named": False}],
-                   "units": [{"code": "transport", "name": "交通局"}], "reply_category": "B", "reply_summary": "r",
-                   "published_at": "2026-11-29T10:00:00+00:00"}
-PUBLIC_CASE = {"reference": "r" * 24, "number": "2026-W-1", "title": "路灯", "venue": "cp_jiefang", "venue_name": "解放路联系点",
-               "town": "解放路街道", "status": "committed", "member_assigned": True, "answer": "a", "converted_kind": "opinion",
-               "converted_number": "2026-S-2", "closed_at": None, "return_visit_done": False,
-               "commitments": [{"unit": "交通局", "actions": "修灯", "done_by": "2026-12-20"}]}
+PROPOSAL = {
+    "number": "2026-7",
+    "title": "学校周边过街设施",
+    "status": "assigned",
+    "initiator": "member.li",
+    "situation": "情况",
+    "analysis": "分析",
+    "suggestions": "建议",
+    "cosign_due": "2026-11-30T08:00:00+00:00",
+    "cosigners": [{"user": "member.zhou", "order": 1, "status": "invited", "confirmed_at": None}],
+    "filing": None,
+}
+DEADLINE = {
+    "rule": "reply_deadline",
+    "unit": "transport",
+    "due": "2027-03-01",
+    "provisional": True,
+    "start": {"event": "signed", "date": "2026-12-01"},
+    "duration": {"amount": 3, "unit": "months"},
+    "rulebook": {"version": "2026.3"},
+    "explanation": "3 months from signing",
+}
+VERSION = {
+    "id": 2,
+    "process_id": "smoke",
+    "name": "Smoke test",
+    "version": "ab" * 32,
+    "number": 2,
+    "status": "active",
+    "deployed_at": "2026-11-29T10:00:00+00:00",
+    "deployed_by": "designer.lin",
+    "activated_at": "2026-11-29T10:00:00+00:00",
+    "activated_by": "designer.lin",
+    "live_instances": 3,
+}
+DIFF = {
+    "process_id": "smoke",
+    "from": {"version": "cd" * 32, "number": 1},
+    "to": {"version": "ab" * 32, "number": 2},
+    "added": [{"id": "late", "type": "scriptTask", "label": "Late"}],
+    "removed": [{"id": "overdue", "type": "scriptTask", "label": "Overdue"}],
+    "changed": [{"id": "f_1", "type": "sequenceFlow", "label": "", "changes": ["to: 'overdue' → 'late'"]}],
+}
+PROBLEMS = [
+    {
+        "file": "bad.bpmn",
+        "element_id": "record",
+        "element_type": "bpmn:serviceTask",
+        "label": "Record",
+        "message": "operation 'nowhere' is not declared",
+        "hint": "",
+        "line": 10,
+        "code": "operation",
+    },
+    {
+        "file": "bad.bpmn",
+        "element_id": "decide",
+        "element_type": "bpmn:exclusiveGateway",
+        "label": "OK?",
+        "message": "flow 'f_no' has no condition and is not the default",
+        "hint": "add one",
+        "line": 14,
+        "code": "flow",
+    },
+    {
+        "file": "bad.bpmn",
+        "element_id": "",
+        "element_type": "",
+        "label": "",
+        "message": "no DI",
+        "hint": "",
+        "line": None,
+        "code": "xml",
+    },
+]
+DEAD_LETTER = {
+    "id": "ab12",
+    "reason": "not JSON",
+    "reason_kind": "undecodable",
+    "attempts": 1,
+    "original_exchange": "ztc.jobs",
+    "original_routing_key": "intake.record_submission",
+    "original_queue": "ztc.jobs.intake",
+    "dead_at": "2026-11-29T10:00:00+00:00",
+    "size": 12,
+    "content_type": "application/json",
+}
+INCIDENT = {
+    "id": 5,
+    "instance_id": "i-1",
+    "task": "assign",
+    "operation": "assignment.assign",
+    "error": "no unit",
+    "status": "open",
+    "created_at": "2026-11-29T10:00:00+00:00",
+}
+INSTANCE = {
+    "id": "i-1",
+    "process_id": "proposal",
+    "version": "abc123",
+    "business_key": "2026-7",
+    "status": "incident",
+    "waiting_tasks": ["assign"],
+    "incidents": [INCIDENT],
+    "updated_at": "2026-11-29T10:00:00+00:00",
+}
+PUBLIC_PROPOSAL = {
+    "number": "2026-7",
+    "title": "t",
+    "year": 2026,
+    "situation": "s",
+    "analysis": "a",
+    "suggestions": "g",
+    "proposers": [{"name": "李*", "named": False}],
+    "units": [{"code": "transport", "name": "交通局"}],
+    "reply_category": "B",
+    "reply_summary": "r",
+    "published_at": "2026-11-29T10:00:00+00:00",
+}
+PUBLIC_CASE = {
+    "reference": "r" * 24,
+    "number": "2026-W-1",
+    "title": "路灯",
+    "venue": "cp_jiefang",
+    "venue_name": "解放路联系点",
+    "town": "解放路街道",
+    "status": "committed",
+    "member_assigned": True,
+    "answer": "a",
+    "converted_kind": "opinion",
+    "converted_number": "2026-S-2",
+    "closed_at": None,
+    "return_visit_done": False,
+    "commitments": [{"unit": "交通局", "actions": "修灯", "done_by": "2026-12-20"}],
+}
 PAGES = {
     "login.html": {"user": "", "error": "wrong", "login_csrf": "x", "next": "/console"},
     "home.html": {"unread": 2},
     "proposals.html": {"proposals": [PROPOSAL], "invited": [PROPOSAL]},
-    "proposal_new.html": {"draft": {"kind": "plenary", "publish_consent": False, "cosigners": ["member.zhou"]},
-                          "errors": {"title": ["required"]},
-                          "members": [{"user": "member.zhou", "name": "周雅琴", "sector": "教育界"}]},
-    "proposal.html": {"p": PROPOSAL, "stages": ("cosigning", "submitted", "assigned"), "reached": 2, "invited": True,
-                      "proposer": True, "deadlines": [DEADLINE],
-                      "reply": {"rounds": [{"replies": [{"unit": "transport", "category": "A", "text": "已办"}]}]},
-                      "ratings": {"rounds": [{"ratings": [{"rater": "member.li", "handling": "satisfied",
-                                                           "result": "unsatisfied"}]}]}},
-    "notifications.html": {"notes": [{"id": 1, "title": "已交办", "text": "t", "subject": "2026-7",
-                                      "created_at": "2026-11-29T10:00:00", "read_at": None}]},
-    "tasks.html": {"tasks": [{"task": name, "task_id": f"t{i}", "business_key": "2026-7"} for i, name in enumerate(
-        ("pre_review", "filing_decision", "assign", "review_reply", "grade_quality", "approve_extension"))],
+    "proposal_new.html": {
+        "draft": {"kind": "plenary", "publish_consent": False, "cosigners": ["member.zhou"]},
+        "errors": {"title": ["required"]},
+        "members": [{"user": "member.zhou", "name": "周雅琴", "sector": "教育界"}],
+    },
+    "proposal.html": {
+        "p": PROPOSAL,
+        "stages": ("cosigning", "submitted", "assigned"),
+        "reached": 2,
+        "invited": True,
+        "proposer": True,
+        "deadlines": [DEADLINE],
+        "reply": {"rounds": [{"replies": [{"unit": "transport", "category": "A", "text": "已办"}]}]},
+        "ratings": {
+            "rounds": [{"ratings": [{"rater": "member.li", "handling": "satisfied", "result": "unsatisfied"}]}]
+        },
+    },
+    "notifications.html": {
+        "notes": [
+            {
+                "id": 1,
+                "title": "已交办",
+                "text": "t",
+                "subject": "2026-7",
+                "created_at": "2026-11-29T10:00:00",
+                "read_at": None,
+            }
+        ]
+    },
+    "tasks.html": {
+        "tasks": [
+            {"task": name, "task_id": f"t{i}", "business_key": "2026-7"}
+            for i, name in enumerate(
+                ("pre_review", "filing_decision", "assign", "review_reply", "grade_quality", "approve_extension")
+            )
+        ],
         "forms": ("pre_review", "filing_decision", "assign", "review_reply", "grade_quality"),
-        "reasons": current_rulebook("proposal").reasons(), "grades": current_rulebook("proposal").quality_grades(),
-        "standards": current_rulebook("proposal").quality_standards(), "areas": current_rulebook("proposal").areas(),
-        "suggestions": {"2026-7": [{"unit": "transport", "name": "交通运输局", "reasons": ["keyword 公交"]}]}},
-    "assignment_co.html": {"a": {"id": 4, "number": "2026-7", "unit": "education", "role": "co", "status": "signed",
-                                 "signed_at": "2026-11-29", "replies": []}, "deadlines": [], "categories": []},
+        "reasons": current_rulebook("proposal").reasons(),
+        "grades": current_rulebook("proposal").quality_grades(),
+        "standards": current_rulebook("proposal").quality_standards(),
+        "areas": current_rulebook("proposal").areas(),
+        "suggestions": {"2026-7": [{"unit": "transport", "name": "交通运输局", "reasons": ["keyword 公交"]}]},
+    },
+    "assignment_co.html": {
+        "a": {
+            "id": 4,
+            "number": "2026-7",
+            "unit": "education",
+            "role": "co",
+            "status": "signed",
+            "signed_at": "2026-11-29",
+            "replies": [],
+        },
+        "deadlines": [],
+        "categories": [],
+    },
     "assignments.html": {"rows": [{"id": 3, "number": "2026-7", "role": "lead", "status": "assigned"}]},
-    "assignment.html": {"a": {"id": 3, "number": "2026-7", "unit": "transport", "role": "single", "status": "signed",
-                              "signed_at": "2026-11-29", "replies": [{"status": "draft", "category": "A", "text": "稿"}]},
-                        "deadlines": [DEADLINE], "categories": current_rulebook("proposal").reply_categories()},
-    "published.html": {"rows": [{"number": "2026-7", "title": "t", "units": ["transport"], "reply_category": "A",
-                                 "reply_summary": "s"}]},
-    "designs.html": {"processes": [{"process_id": "smoke", "name": "Smoke test", "versions": [VERSION, dict(
-        VERSION, number=1, status="inactive", activated_at=None, activated_by=None)]}]},
-    "design_version.html": {"process_id": "smoke", "shown": {"version": "ab" * 32, "number": 2, "file": "smoke.bpmn"},
-                            "row": VERSION, "previous": 1, "deployed": "deployed"},
+    "assignment.html": {
+        "a": {
+            "id": 3,
+            "number": "2026-7",
+            "unit": "transport",
+            "role": "single",
+            "status": "signed",
+            "signed_at": "2026-11-29",
+            "replies": [{"status": "draft", "category": "A", "text": "稿"}],
+        },
+        "deadlines": [DEADLINE],
+        "categories": current_rulebook("proposal").reply_categories(),
+    },
+    "published.html": {
+        "rows": [
+            {"number": "2026-7", "title": "t", "units": ["transport"], "reply_category": "A", "reply_summary": "s"}
+        ]
+    },
+    "designs.html": {
+        "processes": [
+            {
+                "process_id": "smoke",
+                "name": "Smoke test",
+                "versions": [VERSION, dict(VERSION, number=1, status="inactive", activated_at=None, activated_by=None)],
+            }
+        ]
+    },
+    "design_version.html": {
+        "process_id": "smoke",
+        "shown": {"version": "ab" * 32, "number": 2, "file": "smoke.bpmn"},
+        "row": VERSION,
+        "previous": 1,
+        "deployed": "deployed",
+    },
     "design_diff.html": {"process_id": "smoke", "diff": DIFF, "marks": diagram_diff.markers(DIFF)},
-    "design_coverage.html": {"process_id": "smoke", "marks": {"markers": {"start": ["covered"]}}, "cov": {
-        "process_id": "smoke", "number": 2, "diagram": "smoke.bpmn", "scenario_file": "smoke.scenarios.yaml",
-        "error": None, "results": [{"scenario": "approved", "passed": True}, {"scenario": "late", "passed": False,
-                                                                             "message": "waits at review"}],
-        "elements": {"total": 2, "covered": 1, "percent": 50.0, "missed": [{"id": "end", "label": "Done", "type": "endEvent"}]},
-        "flows": {"total": 1, "covered": 0, "percent": 0.0, "missed": [{"id": "f", "label": "", "source": "start",
-                                                                          "target": "end"}]},
-        "reached": ["start"], "taken": []}},
-    "design_coverage_none.html": {"process_id": "trial", "marks": {}, "cov": {
-        "process_id": "trial", "number": 1, "diagram": "trial.bpmn", "scenario_file": None, "error": None, "results": []}},
-    "deploy.html": {"limit": 524288, "problems": PROBLEMS, "general": [PROBLEMS[2]],
-                    "diagrams": [{"file": "bad.bpmn", "xml": "<x/>", "marks": problem_marks(PROBLEMS, "bad.bpmn")}],
-                    "upload_errors": [("deploy.too_large", "big.bpmn")]},
+    "design_coverage.html": {
+        "process_id": "smoke",
+        "marks": {"markers": {"start": ["covered"]}},
+        "cov": {
+            "process_id": "smoke",
+            "number": 2,
+            "diagram": "smoke.bpmn",
+            "scenario_file": "smoke.scenarios.yaml",
+            "error": None,
+            "results": [
+                {"scenario": "approved", "passed": True},
+                {"scenario": "late", "passed": False, "message": "waits at review"},
+            ],
+            "elements": {
+                "total": 2,
+                "covered": 1,
+                "percent": 50.0,
+                "missed": [{"id": "end", "label": "Done", "type": "endEvent"}],
+            },
+            "flows": {
+                "total": 1,
+                "covered": 0,
+                "percent": 0.0,
+                "missed": [{"id": "f", "label": "", "source": "start", "target": "end"}],
+            },
+            "reached": ["start"],
+            "taken": [],
+        },
+    },
+    "design_coverage_none.html": {
+        "process_id": "trial",
+        "marks": {},
+        "cov": {
+            "process_id": "trial",
+            "number": 1,
+            "diagram": "trial.bpmn",
+            "scenario_file": None,
+            "error": None,
+            "results": [],
+        },
+    },
+    "deploy.html": {
+        "limit": 524288,
+        "problems": PROBLEMS,
+        "general": [PROBLEMS[2]],
+        "diagrams": [{"file": "bad.bpmn", "xml": "<x/>", "marks": problem_marks(PROBLEMS, "bad.bpmn")}],
+        "upload_errors": [("deploy.too_large", "big.bpmn")],
+    },
     "public_home.html": {"year": 2026},
-    "public_proposals.html": {"page": {"items": [PUBLIC_PROPOSAL], "page": 1, "per_page": 20, "total": 21},
-                              "pages": 2, "year": "2026"},
+    "public_proposals.html": {
+        "page": {"items": [PUBLIC_PROPOSAL], "page": 1, "per_page": 20, "total": 21},
+        "pages": 2,
+        "year": "2026",
+    },
     "public_proposal.html": {"p": PUBLIC_PROPOSAL},
-    "public_proposal_followup.html": {"p": dict(PUBLIC_PROPOSAL, followup_status="received", followup_text="done",
-                                                followup_received_at="2027-03-01T00:00:00+00:00")},
-    "public_notice.html": {"year": 2026, "report": {
-        "year": 2026, "prepared_by": "public", "received": 3, "filed": 2, "merged": 0, "not_filed": 1, "undecided": 0,
-        "answered": 2, "categories": [{"code": "A", "label": "A 类", "count": 2}],
-        "proposals": [{"number": "2026-7", "title": "t", "reply_category": "A"}], "personal_data": "masked"}},
-    "public_opinions.html": {"year": 2026, "report": {"adopted": 1, "instructed": 1, "personal_data": "masked", "items": [
-        {"number": "2026-S-1", "title": "t", "submitter": "李*", "instructions": [{"level": "city"}],
-         "adopted_by": [{"channel": "city_government", "channel_name": "市政府", "channel_name_en": "City government",
-                         "issue": "3"}]}]}},
-    "public_case_new.html": {"typed": {"venue": "cp_jiefang", "title": "路灯"}, "form_csrf": "x",
-                             "venues": [{"code": "cp_jiefang", "name": "解放路联系点", "kind": "contact_point",
-                                         "kind_zh": "委员联系点", "town": "解放路街道"}],
-                             "refused": api.Answer(400, {"message": "bad", "details": {"title": ["blank"]}})},
+    "public_proposal_followup.html": {
+        "p": dict(
+            PUBLIC_PROPOSAL,
+            followup_status="received",
+            followup_text="done",
+            followup_received_at="2027-03-01T00:00:00+00:00",
+        )
+    },
+    "public_notice.html": {
+        "year": 2026,
+        "report": {
+            "year": 2026,
+            "prepared_by": "public",
+            "received": 3,
+            "filed": 2,
+            "merged": 0,
+            "not_filed": 1,
+            "undecided": 0,
+            "answered": 2,
+            "categories": [{"code": "A", "label": "A 类", "count": 2}],
+            "proposals": [{"number": "2026-7", "title": "t", "reply_category": "A"}],
+            "personal_data": "masked",
+        },
+    },
+    "public_opinions.html": {
+        "year": 2026,
+        "report": {
+            "adopted": 1,
+            "instructed": 1,
+            "personal_data": "masked",
+            "items": [
+                {
+                    "number": "2026-S-1",
+                    "title": "t",
+                    "submitter": "李*",
+                    "instructions": [{"level": "city"}],
+                    "adopted_by": [
+                        {
+                            "channel": "city_government",
+                            "channel_name": "市政府",
+                            "channel_name_en": "City government",
+                            "issue": "3",
+                        }
+                    ],
+                }
+            ],
+        },
+    },
+    "public_case_new.html": {
+        "typed": {"venue": "cp_jiefang", "title": "路灯"},
+        "form_csrf": "x",
+        "venues": [
+            {
+                "code": "cp_jiefang",
+                "name": "解放路联系点",
+                "kind": "contact_point",
+                "kind_zh": "委员联系点",
+                "town": "解放路街道",
+            }
+        ],
+        "refused": api.Answer(400, {"message": "bad", "details": {"title": ["blank"]}}),
+    },
     "public_case.html": {"raised": True, "case": PUBLIC_CASE},
-    "ops_queues.html": {"overview": {"vhost": "ztc", "dead_letters_total": 1}, "queues": [
-        {"name": "ztc.dead", "messages": 1, "ready": 1, "unacked": 0, "consumers": 0, "oldest_age_seconds": 40.0,
-         "dead_letters": 0, "problems": ["ops.queue.problem.dead_queue"]},
-        {"name": "ztc.jobs.intake", "messages": 0, "ready": 0, "unacked": 0, "consumers": 1,
-         "oldest_age_seconds": None, "dead_letters": 0, "problems": []}]},
+    "ops_queues.html": {
+        "overview": {"vhost": "ztc", "dead_letters_total": 1},
+        "queues": [
+            {
+                "name": "ztc.dead",
+                "messages": 1,
+                "ready": 1,
+                "unacked": 0,
+                "consumers": 0,
+                "oldest_age_seconds": 40.0,
+                "dead_letters": 0,
+                "problems": ["ops.queue.problem.dead_queue"],
+            },
+            {
+                "name": "ztc.jobs.intake",
+                "messages": 0,
+                "ready": 0,
+                "unacked": 0,
+                "consumers": 1,
+                "oldest_age_seconds": None,
+                "dead_letters": 0,
+                "problems": [],
+            },
+        ],
+    },
     "ops_dead_letters.html": {"letters": [DEAD_LETTER], "done": "discarded", "done_id": "ab12"},
     "ops_dead_letter.html": {"letter": DEAD_LETTER, "body": "{}", "letter_headers": "{}"},
     "ops_incidents.html": {"incidents": [INCIDENT]},
-    "ops_instances.html": {"query": {"business_key": "2026-7", "process_id": "", "status": ""},
-                           "rows": [INSTANCE], "errors": {"status": ["Must be one of: running."]}},
-    "ops_instance.html": {"inst": INSTANCE, "version": {"number": 2}, "queues_unavailable": "503",
-                          "where": {"held_results": 1, "tokens": [
-                              {"kind": "user_task", "task": "review", "candidate_role": "staff"},
-                              {"kind": "message", "name": "unit_reply", "buffered": 0},
-                              {"kind": "timer", "due": "2026-12-01T00:00:00+00:00"}]},
-                          "view": {"marks": {"markers": {"assign": ["incident"]}, "overlays": []}, "elements": [
-                              {"id": "assign", "name": "分配", "state": "incident", "incidents": [INCIDENT],
-                               "jobs": [{"operation": "assignment.assign", "attempt": 1, "max_attempts": 3,
-                                         "status": "incident", "last_error": "no unit"}],
-                               "queue": {"name": "ztc.jobs.assignment", "messages": 0, "consumers": 1}},
-                              {"id": "start", "name": "start", "state": "done", "incidents": [], "jobs": [],
-                               "queue": None}]},
-                          "history": [{"at": "2026-11-29", "actor": "ops.sun", "action": "started", "task": None}],
-                          "variables": [("unit", '"transport"')]},
-    "refused.html": {"answer": api.Answer(403, {"message": "this needs one of the roles: staff",
-                                                "details": {"roles": ["staff"], "request_id": "r"}})},
+    "ops_instances.html": {
+        "query": {"business_key": "2026-7", "process_id": "", "status": ""},
+        "rows": [INSTANCE],
+        "errors": {"status": ["Must be one of: running."]},
+    },
+    "ops_instance.html": {
+        "inst": INSTANCE,
+        "version": {"number": 2},
+        "queues_unavailable": "503",
+        "where": {
+            "held_results": 1,
+            "tokens": [
+                {"kind": "user_task", "task": "review", "candidate_role": "staff"},
+                {"kind": "message", "name": "unit_reply", "buffered": 0},
+                {"kind": "timer", "due": "2026-12-01T00:00:00+00:00"},
+            ],
+        },
+        "view": {
+            "marks": {"markers": {"assign": ["incident"]}, "overlays": []},
+            "elements": [
+                {
+                    "id": "assign",
+                    "name": "分配",
+                    "state": "incident",
+                    "incidents": [INCIDENT],
+                    "jobs": [
+                        {
+                            "operation": "assignment.assign",
+                            "attempt": 1,
+                            "max_attempts": 3,
+                            "status": "incident",
+                            "last_error": "no unit",
+                        }
+                    ],
+                    "queue": {"name": "ztc.jobs.assignment", "messages": 0, "consumers": 1},
+                },
+                {"id": "start", "name": "start", "state": "done", "incidents": [], "jobs": [], "queue": None},
+            ],
+        },
+        "history": [{"at": "2026-11-29", "actor": "ops.sun", "action": "started", "task": None}],
+        "variables": [("unit", '"transport"')],
+    },
+    "refused.html": {
+        "answer": api.Answer(
+            403, {"message": "this needs one of the roles: staff", "details": {"roles": ["staff"], "request_id": "r"}}
+        )
+    },
 }
 
 
@@ -222,16 +536,23 @@ PAGES = {
 @pytest.mark.parametrize("template", sorted(PAGES))
 def test_every_page_renders_in_both_languages_with_nothing_untranslated(template, lang):
     request = Request(EnvironBuilder(path="/console/x").get_environ())
-    principal = {"user": "member.li", "roles": ["member", "staff", "unit", "committee", "operator"], "unit": "transport"}
-    name = re.sub(r"_(co|none|followup)\.html$", ".html", template)   # a second case of one page
+    principal = {
+        "user": "member.li",
+        "roles": ["member", "staff", "unit", "committee", "operator"],
+        "unit": "transport",
+    }
+    name = re.sub(r"_(co|none|followup)\.html$", ".html", template)  # a second case of one page
     response = Visit(None, request, "token", principal, lang).render(name, **PAGES[template])
     html = response.get_data(as_text=True)
     assert response.headers["Content-Security-Policy"].startswith("default-src 'self'")
     assert f'<html lang="{lang}">' in html
     # What a reader sees holds no catalogue key (a text missing from both catalogues shows its key).
     # (Identifiers shown as data — file names, user ids, element ids — are set in <code>.)
-    text = re.sub(r"<script.*?</script>|<code[^>]*>.*?</code>|<[^>]+>", " ", html, flags=re.S).replace(
-        "member.li", "").replace("member.zhou", "")
+    text = (
+        re.sub(r"<script.*?</script>|<code[^>]*>.*?</code>|<[^>]+>", " ", html, flags=re.S)
+        .replace("member.li", "")
+        .replace("member.zhou", "")
+    )
     assert not re.findall(r"\b[a-z_]{3,}\.[A-Za-z_0-9]+\b", text), "a text shown by its key"
     if template != "login.html":
         assert session.csrf_for("token") in html  # every form of a signed-in page carries the CSRF token
@@ -246,11 +567,15 @@ def test_an_operator_sets_a_console_password_with_ztc_and_a_short_one_is_refused
     monkeypatch.delenv("ZTC_DATABASE_URL", raising=False)
     monkeypatch.delenv("ZTC_DB_GATEWAY", raising=False)
     runner = CliRunner()
-    done = runner.invoke(main, ["console-user", "set", "--user", "handler.zhao", "--role", "unit", "--unit", "transport",
-                                "--password-stdin"], input="a long password\n")
+    done = runner.invoke(
+        main,
+        ["console-user", "set", "--user", "handler.zhao", "--role", "unit", "--unit", "transport", "--password-stdin"],
+        input="a long password\n",
+    )
     assert done.exit_code == 0, done.output
-    refused = runner.invoke(main, ["console-user", "set", "--user", "member.li", "--role", "member",
-                                   "--password-stdin"], input="short\n")
+    refused = runner.invoke(
+        main, ["console-user", "set", "--user", "member.li", "--role", "member", "--password-stdin"], input="short\n"
+    )
     assert refused.exit_code != 0 and "at least 8" in refused.output
     with session_factory(f"sqlite:///{tmp_path}/gateway.db")() as db:
         assert accounts.check(db, "handler.zhao", "a long password").unit == "transport"
@@ -262,15 +587,27 @@ def test_an_operator_sets_a_console_password_with_ztc_and_a_short_one_is_refused
 @pytest.mark.parametrize("roles,buttons", [(["unit"], True), (["staff"], False), (["committee", "leader"], False)])
 def test_only_a_unit_handler_sees_the_buttons_to_sign_and_reply(roles, buttons):
     request = Request(EnvironBuilder(path="/console/assignments/3").get_environ())
-    unsigned = {"id": 3, "number": "2026-7", "unit": "transport", "role": "single", "status": "assigned",
-                "signed_at": None, "replies": []}
-    html = Visit(None, request, "token", {"user": "x", "roles": roles, "unit": "transport"}, "zh-CN").render(
-        "assignment.html", a=unsigned, deadlines=[], categories=[]).get_data(as_text=True)
+    unsigned = {
+        "id": 3,
+        "number": "2026-7",
+        "unit": "transport",
+        "role": "single",
+        "status": "assigned",
+        "signed_at": None,
+        "replies": [],
+    }
+    html = (
+        Visit(None, request, "token", {"user": "x", "roles": roles, "unit": "transport"}, "zh-CN")
+        .render("assignment.html", a=unsigned, deadlines=[], categories=[])
+        .get_data(as_text=True)
+    )
     assert ('id="sign"' in html) is buttons
     signed = dict(unsigned, signed_at="2026-11-29", status="signed")
-    html = Visit(None, request, "token", {"user": "x", "roles": roles, "unit": "transport"}, "zh-CN").render(
-        "assignment.html", a=signed, deadlines=[], categories=current_rulebook("proposal").reply_categories()
-    ).get_data(as_text=True)
+    html = (
+        Visit(None, request, "token", {"user": "x", "roles": roles, "unit": "transport"}, "zh-CN")
+        .render("assignment.html", a=signed, deadlines=[], categories=current_rulebook("proposal").reply_categories())
+        .get_data(as_text=True)
+    )
     assert ('id="save-draft"' in html) is buttons
 
 
@@ -293,10 +630,14 @@ def test_an_upload_that_is_no_diagram_too_large_or_not_utf8_is_refused_naming_th
 
     files, errors = read_uploads([upload("ok.bpmn", "<定义/>".encode()), upload("C:\\x\\rules.dmn", b"<d/>")], 100)
     assert (files, errors) == ({"ok.bpmn": "<定义/>", "rules.dmn": "<d/>"}, [])
-    files, errors = read_uploads([upload("a.txt", b"x"), upload("big.bpmn", b"x" * 101),
-                                  upload("latin.bpmn", "é".encode("latin-1"))], 100)
-    assert files == {} and errors == [("deploy.not_diagram", "a.txt"), ("deploy.too_large", "big.bpmn"),
-                                      ("deploy.not_utf8", "latin.bpmn")]
+    files, errors = read_uploads(
+        [upload("a.txt", b"x"), upload("big.bpmn", b"x" * 101), upload("latin.bpmn", "é".encode("latin-1"))], 100
+    )
+    assert files == {} and errors == [
+        ("deploy.not_diagram", "a.txt"),
+        ("deploy.too_large", "big.bpmn"),
+        ("deploy.not_utf8", "latin.bpmn"),
+    ]
     assert read_uploads([upload("", b"")], 100) == ({}, [("deploy.no_file", "")])
 
 
@@ -306,13 +647,16 @@ def test_versions_are_grouped_per_process_newest_first():
     assert [(g["process_id"], [v["number"] for v in g["versions"]]) for g in grouped] == [("a", [1]), ("smoke", [2, 1])]
 
 
-@pytest.mark.parametrize("roles,designer", [(["designer"], True), (["operator"], True), (["staff"], False),
-                                            (["member"], False)])
+@pytest.mark.parametrize(
+    "roles,designer", [(["designer"], True), (["operator"], True), (["staff"], False), (["member"], False)]
+)
 def test_only_designers_and_operators_see_the_designers_navigation_and_the_deploy_button(roles, designer):
     from services.gateway.service import GatewayService
 
     request = Request(EnvironBuilder(path="/console/designs").get_environ())
-    visit = Visit(object.__new__(GatewayService), request, "token", {"user": "x", "roles": roles, "unit": None}, "zh-CN")
+    visit = Visit(
+        object.__new__(GatewayService), request, "token", {"user": "x", "roles": roles, "unit": None}, "zh-CN"
+    )
     html = visit.render("designs.html", processes=[]).get_data(as_text=True)
     assert ('id="nav-designs"' in html) is designer
     assert ('id="deploy-link"' in html) is designer

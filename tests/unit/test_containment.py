@@ -1,5 +1,6 @@
 """Containment: a runaway script or expression of any kind becomes a failed step naming the
 element and the limit, within the limit, while the event loop keeps serving everything else."""
+
 from __future__ import annotations
 
 import itertools
@@ -124,7 +125,8 @@ def _asking(seconds: str) -> str:
         '<bpmn:scriptTask id="calc" name="Compute the total">',
         '<bpmn:scriptTask id="calc" name="Compute the total"><bpmn:extensionElements>'
         f'<spiffworkflow:properties><spiffworkflow:property name="timeLimit" value="{seconds}"/>'
-        '</spiffworkflow:properties></bpmn:extensionElements>')
+        "</spiffworkflow:properties></bpmn:extensionElements>",
+    )
 
 
 def test_a_time_limit_an_element_asks_for_is_used():
@@ -135,7 +137,7 @@ def test_a_time_limit_an_element_asks_for_is_used():
 
 
 def test_a_time_limit_above_todays_cap_is_capped_at_run_time(monkeypatch):
-    (definition,) = parse({"runaway.bpmn": _asking("20")})    # deployed under a cap of 30
+    (definition,) = parse({"runaway.bpmn": _asking("20")})  # deployed under a cap of 30
     monkeypatch.setattr(evaluator, "_DEFAULTS", (TEST_LIMITS, 0.5))
     runtime = WorkflowRuntime()
     started = time.monotonic()
@@ -164,28 +166,47 @@ def test_the_sandbox_gives_back_the_designers_error_as_its_own_type():
 
 
 def test_a_script_that_exits_does_not_take_the_sandbox_down():
-    with pytest.raises(sandbox.SandboxError, match="SystemExit"):   # never a SystemExit here
+    with pytest.raises(sandbox.SandboxError, match="SystemExit"):  # never a SystemExit here
         evaluator.execute("raise SystemExit(3)", {})
     assert evaluator.evaluate("price * 2", {"price": 2}) == 4
 
 
-@pytest.mark.parametrize("source, mode", [
-    ("decision == 'not_filed'", "eval"), ("len(cosigners) > 0", "eval"), ("approved", "eval"),
-    ("proposal_id", "eval"), ("override_category or reply['category']", "eval"),
-    ("any(u == 'transport' for u in units)", "eval"), ("extensions = extensions + 1", "exec"),
-    ("proposers = [proposer]", "exec"), ("round = round + 1\nif round > 2:\n    late = True", "exec"),
-])
+@pytest.mark.parametrize(
+    "source, mode",
+    [
+        ("decision == 'not_filed'", "eval"),
+        ("len(cosigners) > 0", "eval"),
+        ("approved", "eval"),
+        ("proposal_id", "eval"),
+        ("override_category or reply['category']", "eval"),
+        ("any(u == 'transport' for u in units)", "eval"),
+        ("extensions = extensions + 1", "exec"),
+        ("proposers = [proposer]", "exec"),
+        ("round = round + 1\nif round > 2:\n    late = True", "exec"),
+    ],
+)
 def test_the_product_diagrams_everyday_code_runs_inline(source, mode):
     assert is_bounded(source, mode)
 
 
-@pytest.mark.parametrize("source, mode", [
-    ("a * b", "eval"), ("a ** b", "eval"), ("'%0999999999d' % 1", "eval"), ("a << b", "eval"),
-    ("f'{a:>999999999}'", "eval"), ("'x'.ljust(10**10)", "eval"), ("pow(10, 10**10)", "eval"),
-    ("sum(range(n))", "eval"), ("[x for x in items for y in items]", "eval"),
-    ("while True: pass", "exec"), ("for i in items:\n    s += s", "exec"),
-    ("\n".join(["s = s + s"] * 20), "exec"), ("def f():\n    return 1", "exec"),
-])
+@pytest.mark.parametrize(
+    "source, mode",
+    [
+        ("a * b", "eval"),
+        ("a ** b", "eval"),
+        ("'%0999999999d' % 1", "eval"),
+        ("a << b", "eval"),
+        ("f'{a:>999999999}'", "eval"),
+        ("'x'.ljust(10**10)", "eval"),
+        ("pow(10, 10**10)", "eval"),
+        ("sum(range(n))", "eval"),
+        ("[x for x in items for y in items]", "eval"),
+        ("while True: pass", "exec"),
+        ("for i in items:\n    s += s", "exec"),
+        ("\n".join(["s = s + s"] * 20), "exec"),
+        ("def f():\n    return 1", "exec"),
+    ],
+)
 def test_code_that_could_run_away_goes_to_the_sandbox(source, mode):
     assert not is_bounded(source, mode)
 
@@ -205,7 +226,8 @@ def test_a_time_limit_outside_the_cap_is_refused_at_deploy(value):
         '<bpmn:scriptTask id="calc" name="Compute the total">',
         '<bpmn:scriptTask id="calc" name="Compute the total"><bpmn:extensionElements>'
         f'<spiffworkflow:properties><spiffworkflow:property name="timeLimit" value="{value}"/>'
-        '</spiffworkflow:properties></bpmn:extensionElements>')
+        "</spiffworkflow:properties></bpmn:extensionElements>",
+    )
     with pytest.raises(DiagramError) as refused:
         parse({"limits.bpmn": document})
     [problem] = refused.value.problems

@@ -1,4 +1,5 @@
 """The deploy checks: every problem of a diagram in one run, each with line, id, label and a hint."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -84,8 +85,7 @@ def test_a_diagram_with_several_mistakes_is_refused_in_one_run_listing_every_one
         "record": ('<bpmn:serviceTask id="record"', "Record the submission", "bpmn:serviceTask"),
         "f_yes": ('<bpmn:sequenceFlow id="f_yes"', "yes (Approved? → Three days pass)", "bpmn:sequenceFlow"),
         "wait": ('<bpmn:intermediateCatchEvent id="wait"', "Three days pass", "bpmn:intermediateCatchEvent"),
-        "f_lost": ('<bpmn:sequenceFlow id="f_lost"', "escalate (Three days pass → Activity_gone)",
-                   "bpmn:sequenceFlow"),
+        "f_lost": ('<bpmn:sequenceFlow id="f_lost"', "escalate (Three days pass → Activity_gone)", "bpmn:sequenceFlow"),
     }
     for element_id, (fragment, label, kind) in expected.items():
         problem = found[element_id]
@@ -100,10 +100,12 @@ def test_a_diagram_with_several_mistakes_is_refused_in_one_run_listing_every_one
 
 
 def test_a_problem_reads_as_file_line_element_label_type_message_and_hint():
-    problem = DiagramProblem("a.bpmn", "Flow_1", "bpmn:sequenceFlow", "leads nowhere", 12,
-                             "yes (Approved? → Archive)", "reconnect it")
-    assert str(problem) == ("a.bpmn:12: element 'Flow_1' \"yes (Approved? → Archive)\" (bpmn:sequenceFlow) "
-                            "leads nowhere — reconnect it")
+    problem = DiagramProblem(
+        "a.bpmn", "Flow_1", "bpmn:sequenceFlow", "leads nowhere", 12, "yes (Approved? → Archive)", "reconnect it"
+    )
+    assert str(problem) == (
+        "a.bpmn:12: element 'Flow_1' \"yes (Approved? → Archive)\" (bpmn:sequenceFlow) leads nowhere — reconnect it"
+    )
     assert str(DiagramProblem("a.bpmn", "", "", "no executable process")) == "a.bpmn: no executable process"
     assert problem.to_dict()["label"] == "yes (Approved? → Archive)"
     assert problem.to_dict()["hint"] == "reconnect it"
@@ -129,6 +131,7 @@ def test_our_checks_and_spiffworkflow_both_report_without_repeating_the_same_cau
 
 # -- 2. every refusal has a line ----------------------------------------------------------------------
 
+
 def test_a_spiffworkflow_problem_without_a_line_gets_the_line_of_the_element_it_names():
     doc = Document("x.bpmn", _root(FOUR_MISTAKES), FOUR_MISTAKES)
     problem = _spiff_problem(ValidationException("Something odd", id="decide"), doc)
@@ -149,26 +152,31 @@ def test_a_spiffworkflow_problem_naming_no_element_gets_the_line_of_its_process_
 
 def _root(document):
     from lxml import etree
+
     return etree.fromstring(document.encode())
 
 
 # -- 3. FEEL, JUEL and XPath ----------------------------------------------------------------------
 
-@pytest.mark.parametrize("condition, language, python", [
-    ("=approved", "FEEL", "approved"),
-    ("= x > 3", "FEEL", "x > 3"),
-    ("=not(approved)", "FEEL", "not approved"),
-    ('= some risk in risks satisfies risk = "red"', "FEEL", 'any(risk == "red" for risk in risks)'),
-    ("${approved}", "JUEL", "approved"),
-    ("${!approved}", "JUEL", "not approved"),
-    ("#{a == 'x'}", "JUEL", "a == 'x'"),
-    ("${a == 'x' && b}", "JUEL", "a == 'x' and b"),
-    ("${a || !b}", "JUEL", "a or not b"),
-    ("${clarified eq null}", "JUEL", "clarified is None"),
-    ("bpmn:getDataObject('approved')", "XPath", "approved"),
-    ("not(bpmn:getDataObject('approved'))", "XPath", "not approved"),
-    ("bpmn:getDataObject('clarified') = 'no'", "XPath", "clarified == 'no'"),
-])
+
+@pytest.mark.parametrize(
+    "condition, language, python",
+    [
+        ("=approved", "FEEL", "approved"),
+        ("= x > 3", "FEEL", "x > 3"),
+        ("=not(approved)", "FEEL", "not approved"),
+        ('= some risk in risks satisfies risk = "red"', "FEEL", 'any(risk == "red" for risk in risks)'),
+        ("${approved}", "JUEL", "approved"),
+        ("${!approved}", "JUEL", "not approved"),
+        ("#{a == 'x'}", "JUEL", "a == 'x'"),
+        ("${a == 'x' && b}", "JUEL", "a == 'x' and b"),
+        ("${a || !b}", "JUEL", "a or not b"),
+        ("${clarified eq null}", "JUEL", "clarified is None"),
+        ("bpmn:getDataObject('approved')", "XPath", "approved"),
+        ("not(bpmn:getDataObject('approved'))", "XPath", "not approved"),
+        ("bpmn:getDataObject('clarified') = 'no'", "XPath", "clarified == 'no'"),
+    ],
+)
 def test_a_condition_in_another_language_is_answered_with_the_python_to_write(condition, language, python):
     document = gateway_with(condition)
     [problem] = _problems({"lang.bpmn": document})
@@ -182,8 +190,13 @@ def test_a_condition_in_another_language_is_answered_with_the_python_to_write(co
 
 
 def test_a_declared_feel_condition_with_names_with_spaces_gets_a_python_name():
-    [problem] = _problems({"feel.bpmn": gateway_with('Vacation Approval = "Approved"',
-                                                      language="https://www.omg.org/spec/DMN/20191111/FEEL/")})
+    [problem] = _problems(
+        {
+            "feel.bpmn": gateway_with(
+                'Vacation Approval = "Approved"', language="https://www.omg.org/spec/DMN/20191111/FEEL/"
+            )
+        }
+    )
     assert "FEEL" in problem.message
     assert 'vacation_approval == "Approved"' in problem.hint and "one name" in problem.hint
 
@@ -207,28 +220,40 @@ def test_a_plain_python_syntax_error_is_still_refused_with_a_hint():
 
 # -- 4. timers ------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("kind, value", [
-    ("timeDuration", "'P3D'"), ("timeDuration", "'PT1H30M'"), ("timeDuration", '"P1DT12H"'),
-    ("timeDate", "'2026-05-01T09:00:00+08:00'"), ("timeDate", "'2026-05-01'"),
-    ("timeCycle", "'R3/PT1H'"), ("timeCycle", "'R/P1D'"),
-    ("timeDuration", "reply_within"), ("timeDate", "dispatching['take_due']"),
-    ("timeDuration", "'P' + str(days) + 'D'"),
-])
+
+@pytest.mark.parametrize(
+    "kind, value",
+    [
+        ("timeDuration", "'P3D'"),
+        ("timeDuration", "'PT1H30M'"),
+        ("timeDuration", '"P1DT12H"'),
+        ("timeDate", "'2026-05-01T09:00:00+08:00'"),
+        ("timeDate", "'2026-05-01'"),
+        ("timeCycle", "'R3/PT1H'"),
+        ("timeCycle", "'R/P1D'"),
+        ("timeDuration", "reply_within"),
+        ("timeDate", "dispatching['take_due']"),
+        ("timeDuration", "'P' + str(days) + 'D'"),
+    ],
+)
 def test_valid_timer_literals_and_expressions_deploy(kind, value):
     document = timer_process(escape(value)).replace("timeDuration", kind)
     (definition,) = parse({"timer.bpmn": document})
     assert definition.process_id == "proposal"
 
 
-@pytest.mark.parametrize("kind, value, hint", [
-    ("timeDuration", "'P3 days'", "write 'P3D'"),
-    ("timeDuration", "'3 days'", "write 'P3D'"),
-    ("timeDuration", "'PT'", "'PT4H'"),
-    ("timeDate", "'P3D'", "'2026-05-01T09:00:00+08:00'"),
-    ("timeDate", "'tomorrow'", "'2026-05-01T09:00:00+08:00'"),
-    ("timeCycle", "'P1D'", "'R3/PT1H'"),
-    ("timeCycle", "'R3/every hour'", "'R3/PT1H'"),
-])
+@pytest.mark.parametrize(
+    "kind, value, hint",
+    [
+        ("timeDuration", "'P3 days'", "write 'P3D'"),
+        ("timeDuration", "'3 days'", "write 'P3D'"),
+        ("timeDuration", "'PT'", "'PT4H'"),
+        ("timeDate", "'P3D'", "'2026-05-01T09:00:00+08:00'"),
+        ("timeDate", "'tomorrow'", "'2026-05-01T09:00:00+08:00'"),
+        ("timeCycle", "'P1D'", "'R3/PT1H'"),
+        ("timeCycle", "'R3/every hour'", "'R3/PT1H'"),
+    ],
+)
 def test_a_timer_literal_that_is_not_iso_8601_is_refused_with_a_valid_one(kind, value, hint):
     document = timer_process(escape(value)).replace("timeDuration", kind)
     [problem] = _problems({"timer.bpmn": document})
@@ -241,6 +266,7 @@ def test_a_timer_literal_that_is_not_iso_8601_is_refused_with_a_valid_one(kind, 
 def test_timer_literals_are_checked_with_spiffworkflows_own_parsers():
     # SpiffWorkflow's duration parser refuses what ours refuses, and the same runs the timers.
     from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+
     with pytest.raises(Exception, match="Invalid duration"):
         TimerEventDefinition.parse_iso_duration("P3 days")
     assert expressions.timer_value_problem("timeDuration", "P3 days")
@@ -248,8 +274,10 @@ def test_timer_literals_are_checked_with_spiffworkflows_own_parsers():
     assert expressions.timer_value_problem("timeCycle", "R3/PT1H") is None
 
 
-@pytest.mark.parametrize("kind, value", [("timeDuration", "P7D"), ("timeDuration", "PT2H"),
-                                          ("timeCycle", "R6/P1D"), ("timeDate", "2026-05-01T09:00:00")])
+@pytest.mark.parametrize(
+    "kind, value",
+    [("timeDuration", "P7D"), ("timeDuration", "PT2H"), ("timeCycle", "R6/P1D"), ("timeDate", "2026-05-01T09:00:00")],
+)
 def test_an_unquoted_iso_value_is_refused_asking_for_a_string(kind, value):
     document = timer_process(value).replace("timeDuration", kind)
     [problem] = _problems({"timer.bpmn": document})
@@ -276,6 +304,7 @@ def test_a_timer_expression_over_variables_is_compiled_only():
 
 # -- 5. dangling flows and tasks with several ways out ---------------------------------------------
 
+
 def _dangling(source="calc", target="end"):
     return definitions(f"""\
     <bpmn:startEvent id="start" name="Begin"/>
@@ -286,10 +315,13 @@ def _dangling(source="calc", target="end"):
 """)
 
 
-@pytest.mark.parametrize("source, target, missing, role", [
-    ("calc", "Activity_deleted", "Activity_deleted", "leads to"),
-    ("Gateway_deleted", "end", "Gateway_deleted", "comes from"),
-])
+@pytest.mark.parametrize(
+    "source, target, missing, role",
+    [
+        ("calc", "Activity_deleted", "Activity_deleted", "leads to"),
+        ("Gateway_deleted", "end", "Gateway_deleted", "comes from"),
+    ],
+)
 def test_a_dangling_flow_is_refused_naming_the_flow_and_the_missing_element(source, target, missing, role):
     document = _dangling(source, target)
     problems = _problems({"dangling.bpmn": document})
@@ -303,7 +335,9 @@ def test_a_dangling_flow_is_refused_naming_the_flow_and_the_missing_element(sour
 
 
 def test_a_flow_into_another_pool_is_refused_suggesting_a_message_flow():
-    document = (HEAD + """\
+    document = (
+        HEAD
+        + """\
   <bpmn:process id="a" isExecutable="true">
     <bpmn:startEvent id="start"/><bpmn:endEvent id="end"/>
     <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="end"/>
@@ -311,7 +345,8 @@ def test_a_flow_into_another_pool_is_refused_suggesting_a_message_flow():
   </bpmn:process>
   <bpmn:process id="b" isExecutable="false"><bpmn:task id="theirs" name="Their task"/></bpmn:process>
 </bpmn:definitions>
-""")
+"""
+    )
     problems = _problems({"pools.bpmn": document})
     flow = _by_id(problems)["f_out"]
     assert "another process" in flow.message and "message flow" in flow.hint
@@ -319,8 +354,11 @@ def test_a_flow_into_another_pool_is_refused_suggesting_a_message_flow():
 
 def test_spiffworkflows_misleading_dangling_flow_message_is_rewritten():
     doc = Document("d.bpmn", _root(_dangling("calc", "Activity_deleted")), _dangling("calc", "Activity_deleted"))
-    raw = ValidationException("When looking for a task spec, we found two items, perhaps a form has the same ID? "
-                              "(Activity_deleted)", id="calc", tag="bpmn:scriptTask")
+    raw = ValidationException(
+        "When looking for a task spec, we found two items, perhaps a form has the same ID? (Activity_deleted)",
+        id="calc",
+        tag="bpmn:scriptTask",
+    )
     problem = _spiff_problem(raw, doc)
     assert problem.element_id == "Flow_0x7" and "perhaps" not in str(problem)
     assert "'Activity_deleted'" in problem.message and problem.code == "dangling-flow"
@@ -339,15 +377,17 @@ SPLIT = definitions("""\
 def test_a_task_with_several_outgoing_flows_is_refused_in_a_full_sentence_with_the_fix():
     [problem] = _problems({"split.bpmn": SPLIT})
     assert problem.element_id == "review" and problem.label == "Review"
-    assert problem.message == ('has 2 outgoing flows (to "Archived", "Published"), but a bpmn:userTask can '
-                               'leave by one flow only')
+    assert problem.message == (
+        'has 2 outgoing flows (to "Archived", "Published"), but a bpmn:userTask can leave by one flow only'
+    )
     assert "gateway" in problem.hint
 
 
 def test_spiffworkflows_cut_off_multiple_flows_message_is_rewritten():
     doc = Document("split.bpmn", _root(SPLIT), SPLIT)
-    raw = ValidationException("Multiple outgoing flows are not supported for tasks of type", id="review",
-                              tag="bpmn:userTask")
+    raw = ValidationException(
+        "Multiple outgoing flows are not supported for tasks of type", id="review", tag="bpmn:userTask"
+    )
     problem = _spiff_problem(raw, doc)
     assert not problem.message.endswith("of type")
     assert "bpmn:userTask" in problem.message and "parallel gateway" in problem.hint
@@ -355,6 +395,7 @@ def test_spiffworkflows_cut_off_multiple_flows_message_is_rewritten():
 
 
 # -- 6. candidate and multi-instance expressions -------------------------------------------------------
+
 
 def _user_task(properties: str = "", loop: str = "") -> str:
     return definitions(f"""\
@@ -373,52 +414,66 @@ def _user_task(properties: str = "", loop: str = "") -> str:
 def test_candidate_expressions_are_compiled_at_deploy(name):
     (ok,) = parse({"ok.bpmn": _user_task(f'<spiffworkflow:property name="{name}" value="proposal[\'unit\']"/>')})
     assert ok.process_id == "proposal"
-    [problem] = _problems({"bad.bpmn": _user_task(
-        f'<spiffworkflow:property name="{name}" value="unit.__class__"/>')})
+    [problem] = _problems({"bad.bpmn": _user_task(f'<spiffworkflow:property name="{name}" value="unit.__class__"/>')})
     assert problem.element_id == "review" and name in problem.message and "__class__" in problem.message
     [foreign] = _problems({"juel.bpmn": _user_task(f'<spiffworkflow:property name="{name}" value="${{unit}}"/>')})
     assert "JUEL" in foreign.message and foreign.hint == "write it in Python: unit"
 
 
 def test_an_unknown_form_schema_is_refused_with_the_others_and_a_line():
-    document = _user_task('<spiffworkflow:property name="formSchema" value="smoke.appeal"/>'
-                          '<spiffworkflow:property name="candidateUser" value="open(1)"/>')
+    document = _user_task(
+        '<spiffworkflow:property name="formSchema" value="smoke.appeal"/>'
+        '<spiffworkflow:property name="candidateUser" value="open(1)"/>'
+    )
     problems = _problems({"form.bpmn": document})
     assert len(problems) == 2
     form = next(p for p in problems if p.code == "form-schema")
     assert "'smoke.appeal'" in form.message and "smoke.review" in form.hint
 
 
-@pytest.mark.parametrize("loop, named", [
-    ("<bpmn:loopCardinality>open('x')</bpmn:loopCardinality>", "open"),
-    ("<bpmn:loopCardinality>3</bpmn:loopCardinality><bpmn:completionCondition>done.__class__"
-     "</bpmn:completionCondition>", "__class__"),
-    ("<bpmn:loopDataInputRef>my reviewers</bpmn:loopDataInputRef>", "my reviewers"),
-    ("<bpmn:loopCardinality>3</bpmn:loopCardinality><bpmn:loopDataOutputRef>_hidden</bpmn:loopDataOutputRef>",
-     "_hidden"),
-    ("", "neither a loopCardinality nor a loopDataInputRef"),
-    ("<bpmn:loopCardinality>${count}</bpmn:loopCardinality>", "JUEL"),
-])
+@pytest.mark.parametrize(
+    "loop, named",
+    [
+        ("<bpmn:loopCardinality>open('x')</bpmn:loopCardinality>", "open"),
+        (
+            "<bpmn:loopCardinality>3</bpmn:loopCardinality><bpmn:completionCondition>done.__class__"
+            "</bpmn:completionCondition>",
+            "__class__",
+        ),
+        ("<bpmn:loopDataInputRef>my reviewers</bpmn:loopDataInputRef>", "my reviewers"),
+        (
+            "<bpmn:loopCardinality>3</bpmn:loopCardinality><bpmn:loopDataOutputRef>_hidden</bpmn:loopDataOutputRef>",
+            "_hidden",
+        ),
+        ("", "neither a loopCardinality nor a loopDataInputRef"),
+        ("<bpmn:loopCardinality>${count}</bpmn:loopCardinality>", "JUEL"),
+    ],
+)
 def test_multi_instance_expressions_and_names_are_checked_at_deploy(loop, named):
-    document = _user_task(loop=f'<bpmn:multiInstanceLoopCharacteristics>{loop}</bpmn:multiInstanceLoopCharacteristics>')
+    document = _user_task(loop=f"<bpmn:multiInstanceLoopCharacteristics>{loop}</bpmn:multiInstanceLoopCharacteristics>")
     [problem] = _problems({"mi.bpmn": document})
     assert problem.element_id == "review" and named in problem.message
     assert problem.line == line_of(document, '<bpmn:userTask id="review"') and problem.hint
 
 
 def test_a_well_formed_multi_instance_deploys():
-    loop = ("<bpmn:multiInstanceLoopCharacteristics><bpmn:loopDataInputRef>reviewers</bpmn:loopDataInputRef>"
-            "<bpmn:inputDataItem id=\"reviewer\" name=\"reviewer\"/>"
-            "<bpmn:completionCondition>len(opinions) &gt;= 2</bpmn:completionCondition>"
-            "</bpmn:multiInstanceLoopCharacteristics>")
+    loop = (
+        "<bpmn:multiInstanceLoopCharacteristics><bpmn:loopDataInputRef>reviewers</bpmn:loopDataInputRef>"
+        '<bpmn:inputDataItem id="reviewer" name="reviewer"/>'
+        "<bpmn:completionCondition>len(opinions) &gt;= 2</bpmn:completionCondition>"
+        "</bpmn:multiInstanceLoopCharacteristics>"
+    )
     (definition,) = parse({"mi.bpmn": _user_task(loop=loop)})
     assert definition.process_id == "proposal"
 
 
 # -- 7. documentation pools ---------------------------------------------------------------------------
 
+
 def _collaboration(doc_executable="false"):
-    return (HEAD + f"""\
+    return (
+        HEAD
+        + f"""\
   <bpmn:collaboration id="Collaboration_1">
     <bpmn:participant id="Participant_run" name="Committee office" processRef="proposal"/>
     <bpmn:participant id="Participant_doc" name="The unit (for the record)" processRef="unit_side"/>
@@ -442,7 +497,8 @@ def _collaboration(doc_executable="false"):
     <bpmn:sequenceFlow id="u4" sourceRef="u_file" targetRef="Nowhere"/>
   </bpmn:process>
 </bpmn:definitions>
-""")
+"""
+    )
 
 
 def test_a_documentation_pool_is_not_checked_and_the_diagram_deploys_with_a_note():
@@ -464,11 +520,14 @@ def test_a_file_whose_only_processes_are_not_executable_is_refused_at_each_proce
     problems = _problems({"collab.bpmn": document})
     assert {p.element_id for p in problems} == {"proposal", "unit_side"}
     assert all("no executable process" in p.message for p in problems)
-    assert {p.line for p in problems} == {line_of(document, '<bpmn:process id="proposal"'),
-                                          line_of(document, '<bpmn:process id="unit_side"')}
+    assert {p.line for p in problems} == {
+        line_of(document, '<bpmn:process id="proposal"'),
+        line_of(document, '<bpmn:process id="unit_side"'),
+    }
 
 
 # -- 8. run-time errors name the element --------------------------------------------------------------
+
 
 def test_a_timer_value_that_is_not_iso_at_run_time_fails_naming_the_timer():
     (definition,) = parse({"timer.bpmn": timer_process("wait_for")})
@@ -543,6 +602,7 @@ def test_ztc_lint_on_a_product_diagram_finds_no_refusal(name):
     out = CliRunner().invoke(ztc, ["lint", "--json", str(REPO / "bpmn" / name)])
     assert out.exit_code == 0, out.output
     import json
+
     [result] = json.loads(out.output)
     assert result["refused"] is False and result["problems"] == []
     assert all(f["code"] in RULES and f["line"] for f in result["findings"])
@@ -554,6 +614,7 @@ def test_ztc_lint_exits_1_with_the_problems_of_a_refused_file(tmp_path):
     out = CliRunner().invoke(ztc, ["lint", "--json", str(path)])
     assert out.exit_code == 1
     import json
+
     [result] = json.loads(out.output)
     assert result["refused"] is True
     assert {p["element_id"] for p in result["problems"]} == {"record", "f_yes", "wait", "f_lost"}

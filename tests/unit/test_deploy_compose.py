@@ -2,6 +2,7 @@
 run): the file parses, every service of services/registry.py has a container running the same
 runner as `make run`, every ZTC_* name it sets is one shared/config.py reads, and the image holds
 what the containers start."""
+
 from __future__ import annotations
 
 import re
@@ -87,7 +88,9 @@ def test_each_service_connects_as_its_own_broker_user_with_only_its_own_password
     for name in SERVICE_CLASSES:
         env = {k: str(v) for k, v in services[name]["environment"].items()}
         passwords = {k for k in env if k.startswith("ZTC_BUS_PASSWORD_")}
-        expected = {f"ZTC_BUS_PASSWORD_{name.upper()}"} | ({"ZTC_BUS_PASSWORD_OPERATOR"} if name == "gateway" else set())
+        expected = {f"ZTC_BUS_PASSWORD_{name.upper()}"} | (
+            {"ZTC_BUS_PASSWORD_OPERATOR"} if name == "gateway" else set()
+        )
         assert passwords == expected, name
         assert "@" not in env["ZTC_AMQP_URI"] and "@" not in env["ZTC_RABBIT_MANAGEMENT_URL"], name  # no admin
         settings = identity.for_service(config.load(env), name)
@@ -125,8 +128,13 @@ def test_the_image_holds_what_the_containers_start():
 
 
 def test_prepare_script_explains_itself():
-    done = subprocess.run([sys.executable, "-W", "ignore", str(config.ROOT / "deploy" / "docker" / "prepare.py"),
-                           "--help"], capture_output=True, text=True, timeout=120, cwd=config.ROOT)
+    done = subprocess.run(
+        [sys.executable, "-W", "ignore", str(config.ROOT / "deploy" / "docker" / "prepare.py"), "--help"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=config.ROOT,
+    )
     assert done.returncode == 0, done.stderr
     assert "broker definitions" in done.stdout and "--wait" in done.stdout
 
@@ -137,8 +145,9 @@ def test_compose_refuses_to_start_without_its_secrets_and_keeps_metrics_private(
     bus = {f"ZTC_BUS_PASSWORD_{n.upper()}" for n in (*config.SERVICES, config.OPERATOR)}
     assert {name for name, _ in secrets} == {"DB_PASSWORD", "SERVICE_DB_PASSWORD", "RABBITMQ_PASSWORD"} | bus
     assert all(rest.startswith(":?") for _, rest in secrets), "a secret must not fall back to a default"
-    assert re.findall(r"\$\{ZTC_BUS_KEY([^}]*)\}", text) and \
-        all(rest.startswith(":?") for rest in re.findall(r"\$\{ZTC_BUS_KEY([^}]*)\}", text))
+    assert re.findall(r"\$\{ZTC_BUS_KEY([^}]*)\}", text) and all(
+        rest.startswith(":?") for rest in re.findall(r"\$\{ZTC_BUS_KEY([^}]*)\}", text)
+    )
     document = yaml.safe_load(text)
     for name, service in document["services"].items():
         env = service.get("environment") or {}

@@ -1,6 +1,7 @@
 """deploy/k8s, checked without a cluster: `kubectl apply --dry-run=client` needs an API server to
 map kinds, so the manifests are parsed here and checked for what the product needs, and rendered
 with `kubectl kustomize` (offline) when kubectl is installed."""
+
 from __future__ import annotations
 
 import shutil
@@ -47,9 +48,16 @@ def test_every_file_in_the_directory_is_a_resource():
 def test_the_objects_a_deployment_needs(manifests):
     kustomization, index = manifests
     assert kustomization["namespace"] == "zhitongche"
-    for kind, name in [("Namespace", "zhitongche"), ("ConfigMap", "ztc-config"), ("Secret", "ztc-secrets"),
-                       ("Job", "ztc-migrate"), ("Service", "ztc-gateway"), ("Ingress", "ztc-gateway"),
-                       ("Service", "ztc-postgres"), ("Service", "ztc-rabbitmq")]:
+    for kind, name in [
+        ("Namespace", "zhitongche"),
+        ("ConfigMap", "ztc-config"),
+        ("Secret", "ztc-secrets"),
+        ("Job", "ztc-migrate"),
+        ("Service", "ztc-gateway"),
+        ("Ingress", "ztc-gateway"),
+        ("Service", "ztc-postgres"),
+        ("Service", "ztc-rabbitmq"),
+    ]:
         assert (kind, name) in index, (kind, name)
     assert index[("Service", "ztc-postgres")]["spec"]["type"] == "ExternalName"
     assert index[("Service", "ztc-rabbitmq")]["spec"]["type"] == "ExternalName"
@@ -98,14 +106,19 @@ def test_the_migrate_job_gets_every_database_and_the_broker(manifests):
     job = index[("Job", "ztc-migrate")]["spec"]["template"]["spec"]
     [container] = job["containers"]
     assert container["command"][:2] == ["python", "deploy/docker/prepare.py"]
-    assert {r.get("secretRef", r.get("configMapRef"))["name"] for r in container["envFrom"]} == {"ztc-secrets",
-                                                                                                 "ztc-config"}
+    assert {r.get("secretRef", r.get("configMapRef"))["name"] for r in container["envFrom"]} == {
+        "ztc-secrets",
+        "ztc-config",
+    }
     secret = index[("Secret", "ztc-secrets")]["stringData"]
     bus = {f"ZTC_BUS_PASSWORD_{n.upper()}" for n in (*config.SERVICES, config.OPERATOR)} | {"ZTC_BUS_KEY"}
-    assert {f"ZTC_DB_{db.upper()}" for db in DATABASES} | {"ZTC_AMQP_URI", "ZTC_RABBIT_MANAGEMENT_URL"} | bus \
-        == set(secret)
-    assert all(config.normalize_database_url(secret[f"ZTC_DB_{db.upper()}"]).startswith("postgresql+psycopg2://")
-               for db in DATABASES)
+    assert {f"ZTC_DB_{db.upper()}" for db in DATABASES} | {"ZTC_AMQP_URI", "ZTC_RABBIT_MANAGEMENT_URL"} | bus == set(
+        secret
+    )
+    assert all(
+        config.normalize_database_url(secret[f"ZTC_DB_{db.upper()}"]).startswith("postgresql+psycopg2://")
+        for db in DATABASES
+    )
 
 
 def test_each_service_connects_as_its_own_broker_user_and_holds_the_deployment_key(manifests):
@@ -115,11 +128,14 @@ def test_each_service_connects_as_its_own_broker_user_and_holds_the_deployment_k
         env = {e["name"]: e for e in container["env"]}
         passwords = {n for n in env if n.startswith("ZTC_BUS_PASSWORD_")}
         assert passwords == {f"ZTC_BUS_PASSWORD_{service.upper()}"} | (
-            {"ZTC_BUS_PASSWORD_OPERATOR"} if service == "gateway" else set()), service
-        assert "@" not in env["ZTC_AMQP_URI"]["value"]           # never the administrator's credentials
+            {"ZTC_BUS_PASSWORD_OPERATOR"} if service == "gateway" else set()
+        ), service
+        assert "@" not in env["ZTC_AMQP_URI"]["value"]  # never the administrator's credentials
         assert env["ZTC_BUS_KEY"]["valueFrom"]["secretKeyRef"]["key"] == "ZTC_BUS_KEY"
-        settings = identity.for_service(config.load({"ZTC_AMQP_URI": env["ZTC_AMQP_URI"]["value"],
-                                f"ZTC_BUS_PASSWORD_{service.upper()}": "p"}), service)
+        settings = identity.for_service(
+            config.load({"ZTC_AMQP_URI": env["ZTC_AMQP_URI"]["value"], f"ZTC_BUS_PASSWORD_{service.upper()}": "p"}),
+            service,
+        )
         assert settings.amqp_uri == f"amqp://ztc-{service}:p@ztc-rabbitmq:5672/ztc"
 
 
@@ -148,7 +164,8 @@ def test_kustomize_renders_offline_into_the_namespace_with_the_image():
     rendered = [d for d in yaml.safe_load_all(done.stdout) if d]
     assert sorted(d["kind"] for d in rendered) == sorted(
         ["Namespace", "ConfigMap", "Secret", "Service", "Service", "Service", "Ingress", "Job"]
-        + ["Deployment"] * len(SERVICE_CLASSES))
+        + ["Deployment"] * len(SERVICE_CLASSES)
+    )
     for doc in rendered:
         if doc["kind"] != "Namespace":
             assert doc["metadata"]["namespace"] == "zhitongche", doc["metadata"]["name"]

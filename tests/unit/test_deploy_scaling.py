@@ -1,6 +1,7 @@
 """What docs/deployment.md says about running several engine replicas, shown: two engines on one
 database, both ticking at the same moment, fire a due timer once. The second one's save finds a
 newer revision, reloads, finds the timer already fired and sends nothing more."""
+
 from __future__ import annotations
 
 import pytest
@@ -24,7 +25,7 @@ def test_two_engines_ticking_together_fire_a_due_timer_once(two_engines, skippin
     first, second = two_engines
     first.deploy(SMOKE)
     inst = at_assignment(first, "TWO-ENGINES")
-    finish_job(first, "assignment.assign_unit", ASSIGNMENT)   # now waits for the reply, with a deadline timer
+    finish_job(first, "assignment.assign_unit", ASSIGNMENT)  # now waits for the reply, with a deadline timer
     skipping_clock.advance(days=31)
 
     assert first.runtime is not second.runtime

@@ -1,5 +1,6 @@
 """Evaluation's rules on a real SQLite session: rating rounds, the handling checklist, follow-ups,
 quality grades and the units' annual assessment."""
+
 from __future__ import annotations
 
 import base64
@@ -54,8 +55,9 @@ def open_first_round(session, *proposers):
 
 
 def ratings_complete_messages(session):
-    rows = session.scalars(select(Outbox).where(Outbox.routing_key == contracts.MESSAGE_ROUTING_KEY)
-                           .order_by(Outbox.id)).all()
+    rows = session.scalars(
+        select(Outbox).where(Outbox.routing_key == contracts.MESSAGE_ROUTING_KEY).order_by(Outbox.id)
+    ).all()
     return [row.payload for row in rows]
 
 
@@ -64,6 +66,7 @@ def count(session, model):
 
 
 # -- who rates ------------------------------------------------------------------------------------
+
 
 def test_a_proposer_of_the_open_round_rates_the_reply(session):
     open_first_round(session, LI, ZHAO)
@@ -76,30 +79,46 @@ def merged_into_number(session, merged_number, *proposers):
     from services.evaluation import merged
 
     members = [{"member": p["user"], "role": "lead" if i == 0 else "co"} for i, p in enumerate(proposers)]
-    return merged.hear(session, {"event_id": f"proposal.filed:{merged_number}", "name": "proposal.filed",
-                                 "occurred_at": "2027-03-01T00:00:00+00:00", "subject": merged_number,
-                                 "members": members, "payload": {"number": merged_number, "merged_into": NUMBER}})
+    return merged.hear(
+        session,
+        {
+            "event_id": f"proposal.filed:{merged_number}",
+            "name": "proposal.filed",
+            "occurred_at": "2027-03-01T00:00:00+00:00",
+            "subject": merged_number,
+            "members": members,
+            "payload": {"number": merged_number, "merged_into": NUMBER},
+        },
+    )
 
 
 def test_a_merged_proposals_proposers_rate_the_answer_they_share_through_their_own_number(session):
     assert merged_into_number(session, "2027-0002", WU)
-    assert merged_into_number(session, "2027-0002", WU)                  # heard twice: remembered once
+    assert merged_into_number(session, "2027-0002", WU)  # heard twice: remembered once
     opened = open_first_round(session, LI)
     assert opened["round"] == 1
     assert session.scalars(select(RatingRound)).one().proposers == ["member.li", "member.wu"]
     rating = rate(session, "2027-0002", "satisfied", "satisfied", "", WU)
     assert (rating["number"], rating["rater"], rating["round_closed"]) == (NUMBER, "member.wu", False)
     assert rate(session, NUMBER, "satisfied", "satisfied", "", LI)["round_closed"]
-    again = open_round(session, {"number": NUMBER, "proposers": ["member.li"], "round": 1})   # the job again
+    again = open_round(session, {"number": NUMBER, "proposers": ["member.li"], "round": 1})  # the job again
     assert again["round"] == 1 and count(session, RatingRound) == 1
 
 
 def test_a_filed_proposal_that_joined_nothing_is_no_merge(session):
     from services.evaluation import merged
 
-    assert not merged.hear(session, {"event_id": "proposal.filed:2027-0003", "name": "proposal.filed",
-                                     "occurred_at": "2027-03-01T00:00:00+00:00", "subject": "2027-0003",
-                                     "members": [{"member": "member.li", "role": "lead"}], "payload": {}})
+    assert not merged.hear(
+        session,
+        {
+            "event_id": "proposal.filed:2027-0003",
+            "name": "proposal.filed",
+            "occurred_at": "2027-03-01T00:00:00+00:00",
+            "subject": "2027-0003",
+            "members": [{"member": "member.li", "role": "lead"}],
+            "payload": {},
+        },
+    )
     open_first_round(session, LI)
     with pytest.raises(Forbidden):
         rate(session, NUMBER, "satisfied", "satisfied", "", WU)
@@ -156,6 +175,7 @@ def test_levels_outside_the_rulebook_are_refused_field_by_field(session):
 
 # -- closing a round -------------------------------------------------------------------------------
 
+
 def test_the_round_closes_when_every_proposer_has_rated_and_tells_the_engine_once(session):
     open_first_round(session, LI, ZHAO)
     rate(session, NUMBER, "satisfied", "satisfied", None, LI)
@@ -168,10 +188,15 @@ def test_the_round_closes_when_every_proposer_has_rated_and_tells_the_engine_onc
 
     [message] = ratings_complete_messages(session)
     assert (message["name"], message["correlation_key"], message["message_id"]) == (
-        "ratings_complete", NUMBER, f"ratings-{NUMBER}-1")
+        "ratings_complete",
+        NUMBER,
+        f"ratings-{NUMBER}-1",
+    )
     assert message["payload"]["round"] == 1 and message["payload"]["rehandle"] is False
     assert [(r["rater"], r["handling"], r["result"]) for r in message["payload"]["ratings"]] == [
-        ("member.li", "satisfied", "satisfied"), ("member.zhao", "basically_satisfied", "satisfied")]
+        ("member.li", "satisfied", "satisfied"),
+        ("member.zhao", "basically_satisfied", "satisfied"),
+    ]
     closed = session.scalars(select(RatingRound)).one()
     assert closed.closed_at is not None and closed.outcome == "accepted"
 
@@ -212,8 +237,7 @@ def test_after_rehandling_a_second_round_is_rated_and_reported_on_its_own(sessio
 def test_opening_the_same_round_again_is_a_repeat(session):
     first = open_first_round(session, LI, ZHAO)
     assert first["round"] == 1
-    assert open_round(session, {"number": NUMBER, "proposers": ["member.li", "member.zhao"], "round": 1}) \
-        == first
+    assert open_round(session, {"number": NUMBER, "proposers": ["member.li", "member.zhao"], "round": 1}) == first
     assert count(session, RatingRound) == 1
 
 
@@ -234,17 +258,22 @@ def test_a_round_needs_proposers(session):
 
 # -- the rating window ----------------------------------------------------------------------------
 
+
 def test_a_round_is_open_for_the_rulebooks_rating_window(session, skipping_clock, tmp_path):
     opened = open_first_round(session, LI)
     start = skipping_clock.now()
     due = datetime.fromisoformat(opened["due"])
-    assert 28 <= (due - start).days <= 32              # one month by default
-    text = (RULES_DIRECTORY / "proposal.yaml").read_text(encoding="utf-8").replace(
-        "rating_window: {amount: 1, unit: months}", "rating_window: {amount: 10, unit: days}")
+    assert 28 <= (due - start).days <= 32  # one month by default
+    text = (
+        (RULES_DIRECTORY / "proposal.yaml")
+        .read_text(encoding="utf-8")
+        .replace("rating_window: {amount: 1, unit: months}", "rating_window: {amount: 10, unit: days}")
+    )
     path = tmp_path / "proposal.yaml"
     path.write_text(text, encoding="utf-8")
-    shorter = open_round(session, {"number": "2027-0002", "proposers": ["member.li"]},
-                         rulebook=load_rulebook("proposal", path))
+    shorter = open_round(
+        session, {"number": "2027-0002", "proposers": ["member.li"]}, rulebook=load_rulebook("proposal", path)
+    )
     assert 10 <= (datetime.fromisoformat(shorter["due"]) - start).days <= 11
 
 
@@ -254,8 +283,7 @@ def test_when_the_window_ends_silent_proposers_are_recorded_as_not_given_and_the
 
     closed = ratings.close_window(session, {"number": NUMBER, "round": 1})
 
-    assert (closed["closed"], closed["outcome"], closed["not_given"]) == (True, "accepted",
-                                                                        ["member.li", "member.wu"])
+    assert (closed["closed"], closed["outcome"], closed["not_given"]) == (True, "accepted", ["member.li", "member.wu"])
     [message] = ratings_complete_messages(session)
     assert message["message_id"] == f"ratings-{NUMBER}-1"
     assert message["payload"]["rehandle"] is False
@@ -300,6 +328,7 @@ def test_closing_an_unknown_round_is_not_found(session):
 
 # -- who sees ratings ------------------------------------------------------------------------------
 
+
 def test_a_proposer_sees_only_their_own_ratings_and_staff_see_all(session):
     open_first_round(session, LI, ZHAO)
     rate(session, NUMBER, "satisfied", "satisfied", None, LI)
@@ -321,13 +350,19 @@ def test_outsiders_do_not_see_ratings(session, outsider):
 
 # -- the handling checklist -----------------------------------------------------------------------
 
-EXEMPLARY = {"signed_on_time": True, "face_to_face": True, "replied_on_time": True, "extensions": 0,
-             "rehandling_rounds": 0, "category": "A", "satisfaction": ["satisfied", "satisfied"]}
+EXEMPLARY = {
+    "signed_on_time": True,
+    "face_to_face": True,
+    "replied_on_time": True,
+    "extensions": 0,
+    "rehandling_rounds": 0,
+    "category": "A",
+    "satisfaction": ["satisfied", "satisfied"],
+}
 
 
 def score(session, facts, unit="transport", number=NUMBER, rulebook=None):
-    return operations.score_handling(session, {"number": number, "unit": unit, "facts": facts}, None,
-                                     rulebook=rulebook)
+    return operations.score_handling(session, {"number": number, "unit": unit, "facts": facts}, None, rulebook=rulebook)
 
 
 def by_item(scored):
@@ -338,18 +373,33 @@ def test_exemplary_handling_earns_every_point_of_the_checklist(session):
     scored = score(session, EXEMPLARY)
     assert scored["total"] == 120 and scored["max"] == 120
     assert {i["item"]: (i["points"], i["max"]) for i in scored["items"]} == {
-        "organisation": (20, 20), "procedure": (20, 20), "face_to_face": (20, 20),
-        "timeliness": (20, 20), "result": (40, 40)}
+        "organisation": (20, 20),
+        "procedure": (20, 20),
+        "face_to_face": (20, 20),
+        "timeliness": (20, 20),
+        "result": (40, 40),
+    }
 
 
 def test_each_checklist_item_is_scored_by_its_rule_and_says_why(session):
-    facts = {"signed_on_time": False, "face_to_face": False, "replied_on_time": True, "extensions": 1,
-             "rehandling_rounds": 1, "category": "B",
-             "satisfaction": ["satisfied", "basically_satisfied", "unsatisfied"]}
+    facts = {
+        "signed_on_time": False,
+        "face_to_face": False,
+        "replied_on_time": True,
+        "extensions": 1,
+        "rehandling_rounds": 1,
+        "category": "B",
+        "satisfaction": ["satisfied", "basically_satisfied", "unsatisfied"],
+    }
     scored = score(session, facts)
     items = by_item(scored)
     assert {code: item["points"] for code, item in items.items()} == {
-        "organisation": 10, "procedure": 15, "face_to_face": 0, "timeliness": 15, "result": 25}
+        "organisation": 10,
+        "procedure": 15,
+        "face_to_face": 0,
+        "timeliness": 15,
+        "result": 25,
+    }
     assert scored["total"] == 65 == sum(item["points"] for item in scored["items"])
     assert "late" in items["organisation"]["why"]
     assert "1 round of re-handling" in items["procedure"]["why"]
@@ -399,17 +449,23 @@ def test_scoring_again_replaces_the_units_score_and_keeps_the_facts(session):
 
 # -- follow-ups, quality grades, outcomes ---------------------------------------------------------
 
+
 def test_a_followup_reply_is_recorded_with_its_milestone(session):
     due = datetime(2027, 9, 30, tzinfo=timezone.utc)
-    done = operations.record_followup(session, {"number": NUMBER, "text": "the shelter is built",
-                                                "milestone": "construction", "due": due.isoformat()}, None)
+    done = operations.record_followup(
+        session,
+        {"number": NUMBER, "text": "the shelter is built", "milestone": "construction", "due": due.isoformat()},
+        None,
+    )
     row = session.get(FollowUp, done["followup_id"])
     assert (row.reply, row.milestone, row.due.date()) == ("the shelter is built", "construction", due.date())
 
 
 def test_the_committee_grades_proposal_quality_and_may_regrade(session):
-    assert operations.grade_quality(session, {"number": NUMBER, "grade": "good", "graded_by": "committee"},
-                                    None) == {"grade": "good", "points": None}
+    assert operations.grade_quality(session, {"number": NUMBER, "grade": "good", "graded_by": "committee"}, None) == {
+        "grade": "good",
+        "points": None,
+    }
     operations.grade_quality(session, {"number": NUMBER, "grade": "excellent", "graded_by": "chair"}, None)
     row = session.scalars(select(QualityGrade)).one()
     assert (row.grade, row.graded_by) == ("excellent", "chair")
@@ -424,6 +480,7 @@ def test_recording_an_outcome_still_works_for_the_smoke_diagram(session):
 
 # -- the units' annual assessment -----------------------------------------------------------------
 
+
 def rated_round(session, number, *scores):
     """Open a round for one proposer per (handling, result) pair and let each rate."""
     raters = [f"member.{number}.{i}" for i in range(len(scores))]
@@ -434,29 +491,33 @@ def rated_round(session, number, *scores):
 
 def test_the_unit_assessment_aggregates_scores_and_final_ratings(session):
     score(session, EXEMPLARY, unit="transport", number="2027-0001")
-    score(session, {**EXEMPLARY, "replied_on_time": False, "face_to_face": False}, unit="transport",
-          number="2027-0002")
+    score(session, {**EXEMPLARY, "replied_on_time": False, "face_to_face": False}, unit="transport", number="2027-0002")
     score(session, EXEMPLARY, unit="education", number="2027-0003")
     score(session, EXEMPLARY, unit="transport", number="2026-0009")  # another year
     rated_round(session, "2027-0001", ("unsatisfied", "unsatisfied"))  # round 1, sent back
-    rated_round(session, "2027-0001", ("satisfied", "satisfied"))      # round 2 is final
+    rated_round(session, "2027-0001", ("satisfied", "satisfied"))  # round 2 is final
     rated_round(session, "2027-0002", ("basically_satisfied", "satisfied"), ("satisfied", "unsatisfied"))
 
     table = unit_assessment(session, 2027, STAFF)
     assert table["year"] == 2027 and [u["unit"] for u in table["units"]] == ["education", "transport"]
     transport = table["units"][1]
     assert transport["proposals_handled"] == 2
-    assert transport["average_handling_score"] == 100   # (120 + 80) / 2
+    assert transport["average_handling_score"] == 100  # (120 + 80) / 2
     assert transport["on_time_rate"] == 0.5
     assert transport["satisfaction"]["ratings"] == 3
     assert transport["satisfaction"]["handling"] == {
-        "satisfied": 0.6667, "basically_satisfied": 0.3333, "unsatisfied": 0}
-    assert transport["satisfaction"]["result"] == {
-        "satisfied": 0.6667, "basically_satisfied": 0, "unsatisfied": 0.3333}
+        "satisfied": 0.6667,
+        "basically_satisfied": 0.3333,
+        "unsatisfied": 0,
+    }
+    assert transport["satisfaction"]["result"] == {"satisfied": 0.6667, "basically_satisfied": 0, "unsatisfied": 0.3333}
     education = table["units"][0]
-    assert education["satisfaction"] == {"ratings": 0, "not_given": 0, "handling": {
-        "satisfied": None, "basically_satisfied": None, "unsatisfied": None}, "result": {
-        "satisfied": None, "basically_satisfied": None, "unsatisfied": None}}
+    assert education["satisfaction"] == {
+        "ratings": 0,
+        "not_given": 0,
+        "handling": {"satisfied": None, "basically_satisfied": None, "unsatisfied": None},
+        "result": {"satisfied": None, "basically_satisfied": None, "unsatisfied": None},
+    }
 
 
 @pytest.mark.parametrize("who", [LI, HANDLER], ids=["member", "unit"])
@@ -467,10 +528,10 @@ def test_only_staff_committee_and_leaders_see_the_unit_assessment(session, who):
 
 # -- the units' 目标考核 scores, ranking and export ------------------------------------------------
 
+
 def assessed_year(session):
     score(session, EXEMPLARY, unit="transport", number="2027-0001")
-    score(session, {**EXEMPLARY, "replied_on_time": False, "face_to_face": False}, unit="transport",
-          number="2027-0002")
+    score(session, {**EXEMPLARY, "replied_on_time": False, "face_to_face": False}, unit="transport", number="2027-0002")
     score(session, EXEMPLARY, unit="education", number="2027-0003")
     rated_round(session, "2027-0001", ("satisfied", "satisfied"))
     rated_round(session, "2027-0002", ("basically_satisfied", "satisfied"), ("satisfied", "unsatisfied"))
@@ -481,25 +542,26 @@ def test_each_unit_gets_a_weighted_score_and_a_rank(session):
     table = assessment.ranking(session, 2027, STAFF)
     # transport: 0.6 x 200/240 + 0.2 x 1/2 + 0.2 x (1+1+1/2+1+1+0)/6 = 0.75; education was not
     # rated, so handling and on time count alone: (0.6 x 1 + 0.2 x 1) / 0.8 = 1
-    assert [(u["rank"], u["unit"], u["score"]) for u in table["units"]] == [
-        (1, "education", 100), (2, "transport", 75)]
+    assert [(u["rank"], u["unit"], u["score"]) for u in table["units"]] == [(1, "education", 100), (2, "transport", 75)]
     assert table["weights"] == {"handling": 0.6, "on_time": 0.2, "satisfaction": 0.2}
 
 
 def test_the_weights_are_the_rulebooks_and_equal_scores_share_a_rank(session, tmp_path):
     assessed_year(session)
-    text = (RULES_DIRECTORY / "proposal.yaml").read_text(encoding="utf-8").replace(
-        "handling: 0.6 ", "handling: 0 ").replace("on_time: 0.2 ", "on_time: 0.8 ")
+    text = (
+        (RULES_DIRECTORY / "proposal.yaml")
+        .read_text(encoding="utf-8")
+        .replace("handling: 0.6 ", "handling: 0 ")
+        .replace("on_time: 0.2 ", "on_time: 0.8 ")
+    )
     path = tmp_path / "proposal.yaml"
     path.write_text(text, encoding="utf-8")
     table = assessment.ranking(session, 2027, STAFF, rulebook=load_rulebook("proposal", path))
     # transport: 0.8 x 1/2 + 0.2 x 3/4 = 0.55
-    assert [(u["rank"], u["unit"], u["score"]) for u in table["units"]] == [
-        (1, "education", 100), (2, "transport", 55)]
+    assert [(u["rank"], u["unit"], u["score"]) for u in table["units"]] == [(1, "education", 100), (2, "transport", 55)]
     score(session, EXEMPLARY, unit="health", number="2027-0004")
     ranked = assessment.ranking(session, 2027, STAFF, rulebook=load_rulebook("proposal", path))
-    assert [(u["rank"], u["unit"]) for u in ranked["units"]] == [(1, "education"), (1, "health"),
-                                                                  (3, "transport")]
+    assert [(u["rank"], u["unit"]) for u in ranked["units"]] == [(1, "education"), (1, "health"), (3, "transport")]
 
 
 def test_weights_that_do_not_add_up_to_one_are_refused_naming_the_field(tmp_path):

@@ -1,4 +1,5 @@
 """The restricted evaluator that runs designers' scripts and expressions."""
+
 from __future__ import annotations
 
 from datetime import date, datetime
@@ -18,6 +19,7 @@ from .bpmn_documents import gateway_process
 
 
 # -- expressions ------------------------------------------------------------------------------
+
 
 def test_arithmetic_expression_follows_operator_precedence():
     assert evaluate("1 + 2 * 3 - 8 / 4", {}) == 5.0
@@ -72,6 +74,7 @@ def test_expression_with_surrounding_whitespace_is_accepted():
 
 # -- scripts ----------------------------------------------------------------------------------
 
+
 def test_script_writes_new_variables_back_to_the_task_data():
     data = {"price": 12, "quantity": 3}
     execute("total = price * quantity\nlabel = 'big' if total > 30 else 'small'", data)
@@ -104,8 +107,7 @@ def test_script_can_mutate_dicts_and_lists_in_place():
 
 def test_script_comprehension_and_loop_with_tuple_unpacking():
     data = {"pairs": [("a", 1), ("b", 2)]}
-    execute("total = 0\nfor name, value in pairs:\n    total += value\n"
-            "squares = {n: v * v for n, v in pairs}", data)
+    execute("total = 0\nfor name, value in pairs:\n    total += value\nsquares = {n: v * v for n, v in pairs}", data)
     assert data["total"] == 3
     assert data["squares"] == {"a": 1, "b": 4}
     # the loop variables are script variables too
@@ -133,21 +135,25 @@ def test_script_can_update_a_task_variable_named_like_a_date_helper():
 
 # -- refusals by check() ------------------------------------------------------------------------
 
-@pytest.mark.parametrize("source, mode, named", [
-    ("import os", "exec", "imports are not allowed"),
-    ("from os import path", "exec", "imports are not allowed"),
-    ("x = 1\nimport subprocess", "exec", "line 2: imports are not allowed"),
-    ("().__class__.__bases__", "eval", "__class__"),
-    ("().__class__.__bases__", "eval", "__bases__"),
-    ("_secret = 1", "exec", "_secret"),
-    ("_secret", "eval", "_secret"),
-    ("open('/etc/passwd')", "eval", "open"),
-    ("eval('1 + 1')", "eval", "eval"),
-    ("exec('x = 1')", "exec", "exec"),
-    ("getattr(submission, 'id')", "eval", "getattr"),
-    ("__import__('os')", "eval", "__import__"),
-    ("globals()", "eval", "globals"),
-])
+
+@pytest.mark.parametrize(
+    "source, mode, named",
+    [
+        ("import os", "exec", "imports are not allowed"),
+        ("from os import path", "exec", "imports are not allowed"),
+        ("x = 1\nimport subprocess", "exec", "line 2: imports are not allowed"),
+        ("().__class__.__bases__", "eval", "__class__"),
+        ("().__class__.__bases__", "eval", "__bases__"),
+        ("_secret = 1", "exec", "_secret"),
+        ("_secret", "eval", "_secret"),
+        ("open('/etc/passwd')", "eval", "open"),
+        ("eval('1 + 1')", "eval", "eval"),
+        ("exec('x = 1')", "exec", "exec"),
+        ("getattr(submission, 'id')", "eval", "getattr"),
+        ("__import__('os')", "eval", "__import__"),
+        ("globals()", "eval", "globals"),
+    ],
+)
 def test_check_refuses_unsafe_source_naming_the_problem(source, mode, named):
     with pytest.raises(UnsafeScript) as info:
         check(source, mode)
@@ -175,6 +181,7 @@ def test_unsafe_script_is_a_value_error():
 
 
 # -- refusals at run time -------------------------------------------------------------------------
+
 
 def test_evaluating_an_expression_that_opens_a_file_raises():
     with pytest.raises(UnsafeScript, match="open"):
@@ -209,6 +216,7 @@ def test_str_format_is_refused_at_run_time():
 
 
 # -- SpiffWorkflow's script engine interface ------------------------------------------------------
+
 
 def _workflow(document: str, engine: PythonScriptEngine, data: dict) -> BpmnWorkflow:
     (definition,) = parse({"order.bpmn": document})

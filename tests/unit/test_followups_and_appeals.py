@@ -2,6 +2,7 @@
 (assignment checks them, supervision keeps a deadline per milestone), an extension asked after the
 reply deadline (refused when asked), the publication of a B reply before its follow-up, and the
 appeal of a re-handled reply. The clock starts on 2026-03-02 09:00 UTC (a Monday)."""
+
 from __future__ import annotations
 
 import uuid
@@ -18,7 +19,13 @@ from services.assignment.rules import RulebookRules as AssignmentRules
 from services.evaluation import appeals, ratings
 from services.evaluation.models import Base as EvaluationBase, Outbox as EvaluationOutbox, RatingRound
 from services.supervision import operations as supervision_ops, queries, unit_facts
-from services.supervision.models import Base as SupervisionBase, Deadline, Escalation, Outbox as SupervisionOutbox, Reminder
+from services.supervision.models import (
+    Base as SupervisionBase,
+    Deadline,
+    Escalation,
+    Outbox as SupervisionOutbox,
+    Reminder,
+)
 from services.supervision.rules import RulebookRules as SupervisionRules
 from shared import clock, contracts
 from shared.calendar import CHINA_TZ
@@ -43,13 +50,15 @@ def sqlite(tmp_path, base, name):
 
 # -- assignment: the milestones a B reply promises ------------------------------------------------
 
+
 @pytest.fixture
 def assignment(tmp_path, skipping_clock):
     engine = sqlite(tmp_path, AssignmentBase, "assignment")
     with Session(engine) as s:
         assignment_ops.ensure_units(s, {"transport": "Transport Bureau"})
-        result = assignment_ops.assign(s, {"proposal_id": 1, "number": NUMBER, "mode": "single",
-                                           "units": ["transport"]}, STAFF)
+        result = assignment_ops.assign(
+            s, {"proposal_id": 1, "number": NUMBER, "mode": "single", "units": ["transport"]}, STAFF
+        )
         s.flush()
         yield s, result["assignments"][0]["id"]
     engine.dispose()
@@ -69,8 +78,11 @@ def signed(session, rules, assignment_id):
 
 
 def outbox(session, model, routing_key_end):
-    return [row.payload for row in session.scalars(select(model).order_by(model.id))
-            if row.routing_key.endswith(routing_key_end)]
+    return [
+        row.payload
+        for row in session.scalars(select(model).order_by(model.id))
+        if row.routing_key.endswith(routing_key_end)
+    ]
 
 
 def test_a_category_b_reply_names_at_least_one_milestone(assignment, assignment_rules):
@@ -88,8 +100,9 @@ def test_a_category_b_reply_names_no_more_milestones_than_the_rulebook_allows(as
     too_many = [{"what": f"step {i}", "due": "2026-12-31"} for i in range(most + 1)]
     with pytest.raises(InvalidInput, match=f"at most {most}"):
         act(session, assignment_rules, "draft_reply", aid, category="B", text="Planned", milestones=too_many)
-    drafted = act(session, assignment_rules, "draft_reply", aid, category="B", text="Planned",
-                  milestones=too_many[:most])
+    drafted = act(
+        session, assignment_rules, "draft_reply", aid, category="B", text="Planned", milestones=too_many[:most]
+    )
     assert [m["milestone"] for m in drafted["milestones"]] == list(range(1, most + 1))
 
 
@@ -98,8 +111,15 @@ def test_a_milestone_is_due_after_today_and_the_refusal_names_it(assignment, ass
     signed(session, assignment_rules, aid)
     today = clock.now().astimezone(CHINA_TZ).date().isoformat()
     with pytest.raises(InvalidInput) as refused:
-        act(session, assignment_rules, "draft_reply", aid, category="B", text="Planned",
-            milestones=[PLAN[0], {"what": "Already late", "due": today}])
+        act(
+            session,
+            assignment_rules,
+            "draft_reply",
+            aid,
+            category="B",
+            text="Planned",
+            milestones=[PLAN[0], {"what": "Already late", "due": today}],
+        )
     assert refused.value.details == {"milestones": {"1": {"due": [f"must be after {today}"]}}}
 
 
@@ -114,7 +134,7 @@ def test_a_draft_whose_milestone_passed_meanwhile_is_not_submitted(assignment, a
     session, aid = assignment
     signed(session, assignment_rules, aid)
     act(session, assignment_rules, "draft_reply", aid, category="B", text="Planned", milestones=PLAN)
-    skipping_clock.advance(days=70)   # 2026-05-11: the first milestone (04-30) is behind
+    skipping_clock.advance(days=70)  # 2026-05-11: the first milestone (04-30) is behind
     with pytest.raises(Conflict, match="no longer ahead") as refused:
         act(session, assignment_rules, "submit_reply", aid)
     assert list(refused.value.details["milestones"]) == ["0"]
@@ -128,19 +148,28 @@ def submitted_b(session, rules, aid):
 
 
 def accepted(session, round_=1):
-    decisions.hear_acceptance(session, {"event_id": f"handling.rating_opened:{NUMBER}:{round_}",
-                                        "name": "handling.rating_opened", "occurred_at": clock.now().isoformat(),
-                                        "subject": NUMBER, "payload": {"number": NUMBER, "round": round_}})
+    decisions.hear_acceptance(
+        session,
+        {
+            "event_id": f"handling.rating_opened:{NUMBER}:{round_}",
+            "name": "handling.rating_opened",
+            "occurred_at": clock.now().isoformat(),
+            "subject": NUMBER,
+            "payload": {"number": NUMBER, "round": round_},
+        },
+    )
 
 
 def test_the_reply_carries_its_milestones_to_the_engine(assignment, assignment_rules):
     session, aid = assignment
     submitted_b(session, assignment_rules, aid)
-    [message] = [m for m in outbox(session, AssignmentOutbox, contracts.MESSAGE_ROUTING_KEY)
-                 if m["name"] == "reply_submitted"]
+    [message] = [
+        m for m in outbox(session, AssignmentOutbox, contracts.MESSAGE_ROUTING_KEY) if m["name"] == "reply_submitted"
+    ]
     assert message["payload"]["replies"][0]["milestones"] == [
         {"milestone": 1, "what": "Design approved", "due": "2026-04-30"},
-        {"milestone": 2, "what": "Crossings built", "due": "2026-09-30"}]
+        {"milestone": 2, "what": "Crossings built", "due": "2026-09-30"},
+    ]
 
 
 def test_a_milestone_is_reported_done_once_after_staff_accepted_the_reply(assignment, assignment_rules):
@@ -182,10 +211,19 @@ def test_an_extension_asked_after_the_reply_deadline_is_refused_when_asked(assig
     assert outbox(session, AssignmentOutbox, contracts.MESSAGE_ROUTING_KEY) == []
     # before the end of the due day, or while the deadline is paused, it is asked
     today = yesterday + timedelta(days=1)
-    asked = act(session, assignment_rules, "request_extension", aid, clocks=FixedClock(today), months=1, reason="in time")
+    asked = act(
+        session, assignment_rules, "request_extension", aid, clocks=FixedClock(today), months=1, reason="in time"
+    )
     assert asked["status"] == "requested"
-    act(session, assignment_rules, "request_extension", aid, clocks=FixedClock(yesterday, paused=True), months=1,
-        reason="paused")
+    act(
+        session,
+        assignment_rules,
+        "request_extension",
+        aid,
+        clocks=FixedClock(yesterday, paused=True),
+        months=1,
+        reason="paused",
+    )
 
 
 def test_a_late_extension_over_amqp_is_told_back_to_the_unit_as_too_late(assignment, assignment_rules):
@@ -200,9 +238,14 @@ def test_a_late_extension_over_amqp_is_told_back_to_the_unit_as_too_late(assignm
             return self.user
 
     with pytest.raises(TooLate) as refused:
-        commands.from_unit_system(session, assignment_rules, "transport.request_extension",
-                                  {"assignment_id": aid, "months": 1, "reason": "late"}, Sender(),
-                                  FixedClock(yesterday))
+        commands.from_unit_system(
+            session,
+            assignment_rules,
+            "transport.request_extension",
+            {"assignment_id": aid, "months": 1, "reason": "late"},
+            Sender(),
+            FixedClock(yesterday),
+        )
     told = refusals.refusal_of(refused.value, "transport.request_extension", Sender(), {"correlation_id": "c-1"})
     assert (told["kind"], told["correlation_id"]) == ("too_late", "c-1")
     assert "too late to ask" in told["message"]
@@ -212,9 +255,13 @@ def test_the_units_hear_the_committees_decision_on_an_appeal_once(assignment, as
     session, aid = assignment
     signed(session, assignment_rules, aid)
     assignment_ops.request_rehandling(session, {"number": NUMBER, "round": 2}, STAFF)
-    body = {"event_id": f"handling.appeal_decided:{NUMBER}:2", "name": "handling.appeal_decided",
-            "occurred_at": clock.now().isoformat(), "subject": NUMBER,
-            "payload": {"number": NUMBER, "round": 2, "decision": "upheld", "reason": "Conditions do not allow it"}}
+    body = {
+        "event_id": f"handling.appeal_decided:{NUMBER}:2",
+        "name": "handling.appeal_decided",
+        "occurred_at": clock.now().isoformat(),
+        "subject": NUMBER,
+        "payload": {"number": NUMBER, "round": 2, "decision": "upheld", "reason": "Conditions do not allow it"},
+    }
     assert decisions.hear_appeal_decision(session, body) == [aid]
     assert decisions.hear_appeal_decision(session, body) == []
     [heard] = outbox(session, AssignmentOutbox, "transport.assignment.appeal_decided")
@@ -222,6 +269,7 @@ def test_the_units_hear_the_committees_decision_on_an_appeal_once(assignment, as
 
 
 # -- supervision: a deadline per milestone ---------------------------------------------------------
+
 
 @pytest.fixture
 def supervision(tmp_path, skipping_clock):
@@ -236,54 +284,90 @@ def supervision_rules():
     return SupervisionRules()
 
 
-MILESTONES = [{"unit": "transport", "milestone": 1, "what": "Design approved", "due": "2026-04-30"},
-              {"unit": "transport", "milestone": 2, "what": "Crossings built", "due": "2026-09-30"}]
+MILESTONES = [
+    {"unit": "transport", "milestone": 1, "what": "Design approved", "due": "2026-04-30"},
+    {"unit": "transport", "milestone": 2, "what": "Crossings built", "due": "2026-09-30"},
+]
 
 
 def milestone_done(session, rules, milestone, at=None):
-    return unit_facts.hear(session, {
-        "event_id": f"assignment.milestone_done:{uuid.uuid4().hex}", "name": "assignment.milestone_done",
-        "occurred_at": clock.now().isoformat(), "subject": NUMBER, "payload": {
-            "unit": "transport", "assignment_id": 7, "at": (at or clock.now()).isoformat(), "by": "handler.transport",
-            "round": 1, "milestone": milestone}}, rules)
+    return unit_facts.hear(
+        session,
+        {
+            "event_id": f"assignment.milestone_done:{uuid.uuid4().hex}",
+            "name": "assignment.milestone_done",
+            "occurred_at": clock.now().isoformat(),
+            "subject": NUMBER,
+            "payload": {
+                "unit": "transport",
+                "assignment_id": 7,
+                "at": (at or clock.now()).isoformat(),
+                "by": "handler.transport",
+                "round": 1,
+                "milestone": milestone,
+            },
+        },
+        rules,
+    )
 
 
 def test_each_milestone_gets_a_deadline_explained_with_what_it_promises(supervision, supervision_rules):
-    opened = supervision_ops.open_milestones(supervision, supervision_rules,
-                                             {"number": NUMBER, "milestones": MILESTONES}, None)
+    opened = supervision_ops.open_milestones(
+        supervision, supervision_rules, {"number": NUMBER, "milestones": MILESTONES}, None
+    )
     assert [(m["milestone"], m["due"]) for m in opened["milestones"]] == [(1, "2026-04-30"), (2, "2026-09-30")]
     # the first reminder: 7 days (rulebook reminders.by_rule.followup_milestone) before the end of 04-30
     assert opened["next_check"] == "2026-04-24T00:00:00+08:00"
     view = queries.deadlines(supervision, supervision_rules, NUMBER, STAFF)["deadlines"]
     assert [(d["rule"], d["milestone"]) for d in view] == [
         ("followup_milestone", {"number": 1, "what": "Design approved"}),
-        ("followup_milestone", {"number": 2, "what": "Crossings built"})]
-    assert "Design approved" in view[0]["explanation"] and f"rulebook proposal {RULEBOOK.version}" in view[0]["explanation"]
+        ("followup_milestone", {"number": 2, "what": "Crossings built"}),
+    ]
+    assert (
+        "Design approved" in view[0]["explanation"]
+        and f"rulebook proposal {RULEBOOK.version}" in view[0]["explanation"]
+    )
 
 
-def test_a_milestone_is_reminded_before_it_is_due_and_escalated_once_when_it_passes(supervision, supervision_rules,
-                                                                                    skipping_clock):
+def test_a_milestone_is_reminded_before_it_is_due_and_escalated_once_when_it_passes(
+    supervision, supervision_rules, skipping_clock
+):
     supervision_ops.open_milestones(supervision, supervision_rules, {"number": NUMBER, "milestones": MILESTONES}, None)
     skipping_clock.advance(days=10)
     assert supervision_ops.check_milestones(supervision, supervision_rules, {"number": NUMBER}, None)["milestones"] == {
-        "transport#1": "none", "transport#2": "none"}
+        "transport#1": "none",
+        "transport#2": "none",
+    }
     skipping_clock._now = datetime(2026, 4, 24, 1, 0, tzinfo=CHINA_TZ)
     checked = supervision_ops.check_milestones(supervision, supervision_rules, {"number": NUMBER}, None)
     assert checked["milestones"]["transport#1"] == "remind"
     [reminder] = supervision.scalars(select(Reminder)).all()
     assert (reminder.lead_amount, reminder.lead_unit) == (7, "days")
     skipping_clock._now = datetime(2026, 5, 1, 0, 0, tzinfo=CHINA_TZ)
-    assert supervision_ops.check_milestones(supervision, supervision_rules, {"number": NUMBER},
-                                            None)["milestones"]["transport#1"] == "escalate"
-    assert supervision_ops.check_milestones(supervision, supervision_rules, {"number": NUMBER},
-                                            None)["milestones"]["transport#1"] == "none"
+    assert (
+        supervision_ops.check_milestones(supervision, supervision_rules, {"number": NUMBER}, None)["milestones"][
+            "transport#1"
+        ]
+        == "escalate"
+    )
+    assert (
+        supervision_ops.check_milestones(supervision, supervision_rules, {"number": NUMBER}, None)["milestones"][
+            "transport#1"
+        ]
+        == "none"
+    )
     assert supervision.scalars(select(Escalation)).one().unit == "transport"
-    notices = [row.payload for row in supervision.scalars(select(SupervisionOutbox))
-               if row.routing_key == "notify.deadline_escalation"]
+    notices = [
+        row.payload
+        for row in supervision.scalars(select(SupervisionOutbox))
+        if row.routing_key == "notify.deadline_escalation"
+    ]
     assert "Design approved" in notices[0]["payload"]["title"] and "role:staff" in notices[0]["payload"]["recipients"]
 
 
-def test_a_milestone_reported_done_closes_its_deadline_and_the_follow_up_closes_the_rest(supervision, supervision_rules):
+def test_a_milestone_reported_done_closes_its_deadline_and_the_follow_up_closes_the_rest(
+    supervision, supervision_rules
+):
     supervision_ops.open_milestones(supervision, supervision_rules, {"number": NUMBER, "milestones": MILESTONES}, None)
     heard = milestone_done(supervision, supervision_rules, 1)
     first = supervision.get(Deadline, heard["deadline_id"])
@@ -301,9 +385,8 @@ def test_a_milestone_reported_before_its_deadline_opened_is_applied_when_it_open
 
 
 def test_the_reply_deadline_is_told_to_the_proposals_units_only(supervision, supervision_rules):
-    assert supervision_ops.reply_due(supervision, NUMBER, TRANSPORT) is None   # no clock opened yet
-    supervision_ops.open_deadlines(supervision, supervision_rules,
-                                   {"number": NUMBER, "units": ["transport"]}, None)
+    assert supervision_ops.reply_due(supervision, NUMBER, TRANSPORT) is None  # no clock opened yet
+    supervision_ops.open_deadlines(supervision, supervision_rules, {"number": NUMBER, "units": ["transport"]}, None)
     due = supervision_ops.reply_due(supervision, NUMBER, TRANSPORT)
     assert (due["rule"], due["paused"]) == ("reply_deadline", False)
     with pytest.raises(Forbidden):
@@ -311,6 +394,7 @@ def test_the_reply_deadline_is_told_to_the_proposals_units_only(supervision, sup
 
 
 # -- evaluation: appeals after a re-handled reply ------------------------------------------------
+
 
 @pytest.fixture
 def evaluation(tmp_path, skipping_clock):
@@ -321,15 +405,19 @@ def evaluation(tmp_path, skipping_clock):
 
 
 def rated(session, round_, *levels_by_rater):
-    ratings.open_round(session, {"number": NUMBER, "proposers": [p["user"] for p, _ in levels_by_rater],
-                                 "round": round_})
+    ratings.open_round(
+        session, {"number": NUMBER, "proposers": [p["user"] for p, _ in levels_by_rater], "round": round_}
+    )
     for principal, level in levels_by_rater:
         ratings.rate(session, NUMBER, level, level, None, principal)
 
 
 def sent(session, name):
-    return [row.payload for row in session.scalars(select(EvaluationOutbox).order_by(EvaluationOutbox.id))
-            if (row.payload.get("name") == name)]
+    return [
+        row.payload
+        for row in session.scalars(select(EvaluationOutbox).order_by(EvaluationOutbox.id))
+        if (row.payload.get("name") == name)
+    ]
 
 
 def test_a_first_reply_rated_unsatisfied_goes_back_but_a_re_handled_one_opens_the_appeal_window(evaluation):
@@ -340,14 +428,14 @@ def test_a_first_reply_rated_unsatisfied_goes_back_but_a_re_handled_one_opens_th
     assert second["rehandle"] is False
     window = load_rulebook("proposal").duration("appeal_window")
     closed = evaluation.scalars(select(RatingRound).where(RatingRound.round == 2)).one()
-    expected_end = (clock.now().astimezone(CHINA_TZ).date() + timedelta(days=window.amount + 1))
+    expected_end = clock.now().astimezone(CHINA_TZ).date() + timedelta(days=window.amount + 1)
     assert datetime.fromisoformat(second["appeal_due"]).astimezone(CHINA_TZ).date() == expected_end
     assert closed.outcome == "appealable"
 
 
 def test_a_proposer_still_unsatisfied_appeals_once_and_the_committee_is_told(evaluation):
     rated(evaluation, 1, (LI, "unsatisfied"))
-    with pytest.raises(Conflict, match="cannot be appealed"):   # a first reply goes back by itself
+    with pytest.raises(Conflict, match="cannot be appealed"):  # a first reply goes back by itself
         appeals.appeal(evaluation, NUMBER, "Still unsafe", LI)
     rated(evaluation, 2, (LI, "unsatisfied"), (ZHAO, "satisfied"))
     with pytest.raises(Forbidden):
@@ -360,8 +448,11 @@ def test_a_proposer_still_unsatisfied_appeals_once_and_the_committee_is_told(eva
     assert (lodged["round"], lodged["appellant"], lodged["decision"]) == (2, "member.li", None)
     [message] = sent(evaluation, "appeal_lodged")
     assert message["correlation_key"] == NUMBER and message["payload"]["reason"] == "The crossing is still unsafe"
-    told = [row.payload for row in evaluation.scalars(select(EvaluationOutbox))
-            if row.routing_key in ("notify.appeal_lodged", "handling.appealed")]
+    told = [
+        row.payload
+        for row in evaluation.scalars(select(EvaluationOutbox))
+        if row.routing_key in ("notify.appeal_lodged", "handling.appealed")
+    ]
     assert {t["name"] for t in told} == {"notify.appeal_lodged", "handling.appealed"}
     with pytest.raises(Conflict, match="appealed already"):
         appeals.appeal(evaluation, NUMBER, "Again", LI)
@@ -384,15 +475,27 @@ def test_the_committee_upholds_the_handling_and_the_rating_stays(evaluation):
     with pytest.raises(BusinessError, match="no_appeal"):
         appeals.decide(evaluation, {"number": NUMBER, "round": 2, "decision": "upheld", "reason": "x"}, None)
     appeals.appeal(evaluation, NUMBER, "Still unsafe", LI)
-    decided = appeals.decide(evaluation, {"number": NUMBER, "round": 2, "decision": "upheld",
-                                          "reason": "Conditions do not allow it this year", "decided_by": "committee.liu"}, None)
+    decided = appeals.decide(
+        evaluation,
+        {
+            "number": NUMBER,
+            "round": 2,
+            "decision": "upheld",
+            "reason": "Conditions do not allow it this year",
+            "decided_by": "committee.liu",
+        },
+        None,
+    )
     again = appeals.decide(evaluation, {"number": NUMBER, "round": 2, "decision": "rehandle", "reason": "y"}, None)
     assert decided == again == {"round": 2, "decision": "upheld", "reason": "Conditions do not allow it this year"}
     view = ratings.ratings_of(evaluation, NUMBER, STAFF)["rounds"][1]
     assert view["outcome"] == "upheld" and view["appeal"]["decided_by"] == "committee.liu"
     assert [r["result"] for r in view["ratings"]] == ["unsatisfied"]
-    [event_] = [row.payload for row in evaluation.scalars(select(EvaluationOutbox))
-                if row.routing_key == "handling.appeal_decided"]
+    [event_] = [
+        row.payload
+        for row in evaluation.scalars(select(EvaluationOutbox))
+        if row.routing_key == "handling.appeal_decided"
+    ]
     assert event_["payload"]["reason"] == "Conditions do not allow it this year"
 
 
@@ -403,6 +506,7 @@ def test_an_appeal_of_an_unknown_proposal_is_not_found(evaluation):
 
 # -- intake: a B reply is published before its follow-up ------------------------------------------
 
+
 def test_a_b_reply_is_published_with_its_follow_up_pending_then_received(tmp_path, skipping_clock):
     from shared.db import dispose_all, get_engine, session_factory
     from services.intake import operations as intake
@@ -412,22 +516,42 @@ def test_a_b_reply_is_published_with_its_follow_up_pending_then_received(tmp_pat
     IntakeBase.metadata.create_all(get_engine(url))
     try:
         with session_factory(url)() as session:
-            proposal = intake.submit(session, {"kind": "between_sessions", "publish_consent": True,
-                                               "title": "关于学校门口过街设施的建议", "situation": "路口车多。",
-                                               "analysis": "缺少信号灯。", "suggestions": "增设信号灯。"},
-                                     {"user": "李明", "roles": ["member"]}, directory=lambda users: [])
-            intake.record_filing(session, {"proposal_id": proposal["id"], "decision": "filed",
-                                           "decided_by": "committee.he"}, None)
-            intake.publish(session, {"proposal_id": proposal["id"], "units": ["transport"], "reply_category": "B",
-                                     "reply_summary": "已列入计划", "followup_pending": True}, None)
+            proposal = intake.submit(
+                session,
+                {
+                    "kind": "between_sessions",
+                    "publish_consent": True,
+                    "title": "关于学校门口过街设施的建议",
+                    "situation": "路口车多。",
+                    "analysis": "缺少信号灯。",
+                    "suggestions": "增设信号灯。",
+                },
+                {"user": "李明", "roles": ["member"]},
+                directory=lambda users: [],
+            )
+            intake.record_filing(
+                session, {"proposal_id": proposal["id"], "decision": "filed", "decided_by": "committee.he"}, None
+            )
+            intake.publish(
+                session,
+                {
+                    "proposal_id": proposal["id"],
+                    "units": ["transport"],
+                    "reply_category": "B",
+                    "reply_summary": "已列入计划",
+                    "followup_pending": True,
+                },
+                None,
+            )
             session.commit()
             public = {"user": "public", "roles": ["public"]}
             from services.intake.public import get_published
 
             pending = get_published(session, proposal["number"], public, lambda users: {})
             assert (pending["followup_status"], pending["followup_text"]) == ("pending", None)
-            intake.publish_followup(session, {"proposal_id": proposal["id"],
-                                              "text": "李明提出的信号灯已于9月建成，电话13800138000"}, None)
+            intake.publish_followup(
+                session, {"proposal_id": proposal["id"], "text": "李明提出的信号灯已于9月建成，电话13800138000"}, None
+            )
             session.commit()
             received = get_published(session, proposal["number"], public, lambda users: {})
             assert received["followup_status"] == "received" and received["followup_received_at"]
@@ -441,6 +565,8 @@ def test_the_consoles_milestone_lines_become_the_apis_milestones():
     from services.gateway.console.work import milestone_lines
 
     assert milestone_lines("2026-04-30 完成设计招标\n\n  2026-09-30   完成改造 \n") == [
-        {"due": "2026-04-30", "what": "完成设计招标"}, {"due": "2026-09-30", "what": "完成改造"}]
-    assert milestone_lines("2026-04-30") == [{"due": "2026-04-30", "what": ""}]   # the API refuses it, naming the field
+        {"due": "2026-04-30", "what": "完成设计招标"},
+        {"due": "2026-09-30", "what": "完成改造"},
+    ]
+    assert milestone_lines("2026-04-30") == [{"due": "2026-04-30", "what": ""}]  # the API refuses it, naming the field
     assert milestone_lines("") == []

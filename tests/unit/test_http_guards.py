@@ -1,6 +1,7 @@
 """The gateway's request guards without a running system: the WSGI middleware (request ids, the
 body cap, generic 500s), reading a body (UTF-8, depth, lone surrogates), the generic 5xx of a
 route, tokens that expire and are revoked, and private files."""
+
 from __future__ import annotations
 
 import io
@@ -51,7 +52,7 @@ def test_a_chunked_body_is_read_only_up_to_the_cap():
             return True
 
         def readinto(self, buffer):
-            buffer[:len(buffer)] = b"a" * len(buffer)
+            buffer[: len(buffer)] = b"a" * len(buffer)
             return len(buffer)
 
     app = http.GuardedApp(echo_app, max_body=1000)
@@ -73,15 +74,18 @@ def request(body: bytes) -> Request:
     return Request(EnvironBuilder(method="POST", data=body).get_environ())
 
 
-@pytest.mark.parametrize("body, says", [
-    (b"[" * 2000 + b"]" * 2000, "nested"),
-    (json.dumps({"a": json.loads("[" * 40 + "]" * 40)}).encode(), "nested"),
-    (b'{"title": "\\ud800"}', "Unicode"),
-    (b'{"\\udfff": 1}', "Unicode"),
-    (b'{"title": "\xff"}', "UTF-8"),
-    (b"[1, 2]", "object"),
-    (b"{oops", "JSON"),
-])
+@pytest.mark.parametrize(
+    "body, says",
+    [
+        (b"[" * 2000 + b"]" * 2000, "nested"),
+        (json.dumps({"a": json.loads("[" * 40 + "]" * 40)}).encode(), "nested"),
+        (b'{"title": "\\ud800"}', "Unicode"),
+        (b'{"\\udfff": 1}', "Unicode"),
+        (b'{"title": "\xff"}', "UTF-8"),
+        (b"[1, 2]", "object"),
+        (b"{oops", "JSON"),
+    ],
+)
 def test_bodies_that_are_not_plain_json_objects_are_refused(body, says):
     with pytest.raises(InvalidInput) as refused:
         http._body(request(body), max_depth=32)
@@ -108,8 +112,9 @@ class Route:
         raise self.error
 
 
-@pytest.mark.parametrize("error, status", [(RemoteError("OverflowError", "int too big: 99999"), 502),
-                                           (ZeroDivisionError("a detail"), 500)])
+@pytest.mark.parametrize(
+    "error, status", [(RemoteError("OverflowError", "int too big: 99999"), 502), (ZeroDivisionError("a detail"), 500)]
+)
 def test_a_failing_route_answers_a_generic_body_with_the_request_id(error, status):
     req = request(b"")
     req.environ["ztc.request_id"] = "rid-1"
@@ -138,8 +143,9 @@ def session(tmp_path):
 def test_tokens_expire_and_are_revoked(session):
     settings = config.load({})
     person = tokens.issue(session, "staff.wang", ["staff"], ttl=tokens.lifetime(settings, "person"))
-    system = tokens.issue(session, "transport.system", ["unit"], "transport", kind="system",
-                          ttl=tokens.lifetime(settings, "system"))
+    system = tokens.issue(
+        session, "transport.system", ["unit"], "transport", kind="system", ttl=tokens.lifetime(settings, "system")
+    )
     old = tokens.issue(session, "staff.old", ["staff"], ttl=timedelta(seconds=-1))
     session.flush()
     assert tokens.principal_for(session, f"Bearer {person}")["user"] == "staff.wang"
@@ -179,8 +185,10 @@ def test_var_and_its_files_are_made_private(tmp_path):
     make_private(var)
     write_private(var / "demo-tokens.json", "{}")
     assert stat.S_IMODE(var.stat().st_mode) == 0o700
-    assert {p.name: stat.S_IMODE(p.stat().st_mode) for p in var.iterdir()} == \
-        {"intake.db": 0o600, "demo-tokens.json": 0o600}
+    assert {p.name: stat.S_IMODE(p.stat().st_mode) for p in var.iterdir()} == {
+        "intake.db": 0o600,
+        "demo-tokens.json": 0o600,
+    }
 
 
 def _integer_fields(schema, path=""):

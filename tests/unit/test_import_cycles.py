@@ -1,6 +1,7 @@
 """No import cycles in ``shared`` or ``services``: every module can be read (and changed) without
 the modules that import it. Imports inside functions count too — a lazy import only hides a cycle.
 The graph is grimp's (the library import-linter builds its contracts on)."""
+
 from __future__ import annotations
 
 import sys

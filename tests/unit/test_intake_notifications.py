@@ -1,5 +1,6 @@
 """Intake's notifications are kept as rows and, in the same transaction, published as
 ``notify.<kind>`` events for the gateway's inbox."""
+
 from __future__ import annotations
 
 import pytest
@@ -11,8 +12,14 @@ from shared import contracts
 from shared.db import dispose_all, get_engine, session_factory
 
 LI = {"user": "李明", "roles": ["member"]}
-DRAFT = {"kind": "between_sessions", "publish_consent": True, "title": "关于加快老城区公交候车亭改造的建议",
-         "situation": "候车亭遮雨面积小。", "analysis": "缺少统一规划。", "suggestions": "制定改造计划。"}
+DRAFT = {
+    "kind": "between_sessions",
+    "publish_consent": True,
+    "title": "关于加快老城区公交候车亭改造的建议",
+    "situation": "候车亭遮雨面积小。",
+    "analysis": "缺少统一规划。",
+    "suggestions": "制定改造计划。",
+}
 
 
 @pytest.fixture
@@ -24,8 +31,11 @@ def sessions(tmp_path, skipping_clock):
 
 
 def notify_events(session):
-    return [row.payload for row in session.scalars(select(Outbox).order_by(Outbox.id))
-            if row.routing_key.startswith(contracts.NOTIFY_PREFIX)]
+    return [
+        row.payload
+        for row in session.scalars(select(Outbox).order_by(Outbox.id))
+        if row.routing_key.startswith(contracts.NOTIFY_PREFIX)
+    ]
 
 
 def test_inviting_cosigners_keeps_their_rows_and_publishes_one_notification_for_them(sessions):

@@ -2,6 +2,7 @@
 SQLite session: staff's list with the guidance share and its warning, the committee's decision
 (strike, accept, add), the key-proposal registration with its leader, the points event published
 once per proposal, and the notices to the leader, the proposers and the units."""
+
 from __future__ import annotations
 
 import json
@@ -19,15 +20,22 @@ from shared.rulebook import load_rulebook
 STAFF = {"user": "staff.wang", "roles": ["staff"]}
 COMMITTEE = {"user": "committee.liu", "roles": ["committee"]}
 LEADER = {"user": "vice.chair.chen", "roles": ["leader"]}
-FILED = [f"2026-{i:04d}" for i in range(1, 21)]          # 20 filed proposals: 1 is 5%, 2 are 10%
+FILED = [f"2026-{i:04d}" for i in range(1, 21)]  # 20 filed proposals: 1 is 5%, 2 are 10%
 
 
 def facts(year, numbers):
     """What intake answers: 20 filed proposals in 2026, each with its initiator and one co-signer."""
     filed = FILED if year == 2026 else []
-    return {"year": year, "filed": len(filed), "filed_numbers": filed,
-            "proposals": {n: {"number": n, "title": f"关于{n}的建议", "proposers": [f"member.{n[-2:]}", "member.co"]}
-                          for n in numbers if n in filed}}
+    return {
+        "year": year,
+        "filed": len(filed),
+        "filed_numbers": filed,
+        "proposals": {
+            n: {"number": n, "title": f"关于{n}的建议", "proposers": [f"member.{n[-2:]}", "member.co"]}
+            for n in numbers
+            if n in filed
+        },
+    }
 
 
 @pytest.fixture
@@ -49,8 +57,11 @@ def item(number, leader="vice.chair.chen", reason="涉及面广，群众关注")
 
 
 def events(session, routing_key):
-    return [json.loads(row.payload) if isinstance(row.payload, str) else row.payload
-            for row in session.scalars(select(Outbox).order_by(Outbox.id)) if row.routing_key == routing_key]
+    return [
+        json.loads(row.payload) if isinstance(row.payload, str) else row.payload
+        for row in session.scalars(select(Outbox).order_by(Outbox.id))
+        if row.routing_key == routing_key
+    ]
 
 
 def test_the_guidance_share_comes_from_the_rulebook_and_warns_outside_it(rulebook):
@@ -65,28 +76,31 @@ def test_the_guidance_share_comes_from_the_rulebook_and_warns_outside_it(ruleboo
 
 
 def test_staff_propose_a_list_with_the_share_it_comes_to_and_the_committee_is_told(session, rulebook):
-    listed = key_selection.propose_list(session, rulebook, 2026, {"items": [item(FILED[0]), item(FILED[1]),
-                                                                            item(FILED[2])]}, STAFF, facts)
+    listed = key_selection.propose_list(
+        session, rulebook, 2026, {"items": [item(FILED[0]), item(FILED[1]), item(FILED[2])]}, STAFF, facts
+    )
     assert listed["status"] == "proposed" and [i["title"] for i in listed["items"]][0] == "关于2026-0001的建议"
     # 3 of 20 is 15%: shown with a warning, not refused
     assert listed["guidance"]["key_proposals"] == 3 and listed["guidance"]["within"] is False
     assert "15.0%" in listed["guidance"]["warning"]
     [told] = events(session, "notify.key_proposals_proposed")
     assert told["payload"]["recipients"] == ["role:committee"]
-    assert session.scalars(select(KeyProposal)).all() == []          # nothing is key before the decision
+    assert session.scalars(select(KeyProposal)).all() == []  # nothing is key before the decision
 
 
 def test_a_list_names_only_filed_proposals_of_the_year_each_once(session, rulebook):
     with pytest.raises(InvalidInput) as refused:
-        key_selection.propose_list(session, rulebook, 2026, {"items": [item(FILED[0]), item("2025-0003")]},
-                                   STAFF, facts)
+        key_selection.propose_list(
+            session, rulebook, 2026, {"items": [item(FILED[0]), item("2025-0003")]}, STAFF, facts
+        )
     assert "not a proposal filed in 2026" in str(refused.value.details["items"]["1"]["number"])
     with pytest.raises(InvalidInput, match="key proposal list"):
         key_selection.propose_list(session, rulebook, 2026, {"items": [item(FILED[0]), item(FILED[0])]}, STAFF, facts)
     with pytest.raises(InvalidInput):
-        key_selection.propose_list(session, rulebook, 2026, {"items": [{"number": FILED[0], "reason": " ",
-                                                                         "leader": "x"}]}, STAFF, facts)
-    assert session.scalars(select(KeyProposalList)).all() == []       # a refused list keeps nothing
+        key_selection.propose_list(
+            session, rulebook, 2026, {"items": [{"number": FILED[0], "reason": " ", "leader": "x"}]}, STAFF, facts
+        )
+    assert session.scalars(select(KeyProposalList)).all() == []  # a refused list keeps nothing
 
 
 def test_only_staff_propose_and_only_the_committee_decides(session, rulebook):
@@ -99,28 +113,45 @@ def test_only_staff_propose_and_only_the_committee_decides(session, rulebook):
 
 
 def test_the_decision_strikes_accepts_and_adds_and_marks_them_key_with_their_leaders(session, rulebook):
-    operations.open_deadlines(session, RulebookRules(), {"number": FILED[1], "units": ["transport", "education"],
-                                                         "answering_units": ["transport"]}, STAFF)
-    listed = key_selection.propose_list(session, rulebook, 2026, {"items": [item(FILED[0]), item(FILED[1])]},
-                                        STAFF, facts)
-    decided = key_selection.decide_list(session, rulebook, listed["id"], {
-        "strike": [FILED[0]], "add": [item(FILED[5], leader="vice.chair.liu", reason="主席会议增补")]},
-        COMMITTEE, facts)
+    operations.open_deadlines(
+        session,
+        RulebookRules(),
+        {"number": FILED[1], "units": ["transport", "education"], "answering_units": ["transport"]},
+        STAFF,
+    )
+    listed = key_selection.propose_list(
+        session, rulebook, 2026, {"items": [item(FILED[0]), item(FILED[1])]}, STAFF, facts
+    )
+    decided = key_selection.decide_list(
+        session,
+        rulebook,
+        listed["id"],
+        {"strike": [FILED[0]], "add": [item(FILED[5], leader="vice.chair.liu", reason="主席会议增补")]},
+        COMMITTEE,
+        facts,
+    )
     assert decided["status"] == "decided" and decided["decided_by"] == "committee.liu"
     assert {i["number"]: i["decision"] for i in decided["items"]} == {
-        FILED[0]: "struck", FILED[1]: "accepted", FILED[5]: "added"}
+        FILED[0]: "struck",
+        FILED[1]: "accepted",
+        FILED[5]: "added",
+    }
     assert decided["guidance"]["key_proposals"] == 2 and decided["guidance"]["within"] is True
     assert {k.number: k.supervising_leader for k in session.scalars(select(KeyProposal))} == {
-        FILED[1]: "vice.chair.chen", FILED[5]: "vice.chair.liu"}
+        FILED[1]: "vice.chair.chen",
+        FILED[5]: "vice.chair.liu",
+    }
     # the leader keeps the log of the chosen proposal, not of the struck one
     key_proposals.log_key_supervision(session, FILED[1], "visit", "实地察看", LEADER)
     selected = {e["subject"]: e for e in events(session, "proposal.key_selected")}
     assert sorted(selected) == [FILED[1], FILED[5]]
-    assert selected[FILED[1]]["members"] == [{"member": "member.02", "role": "lead"},
-                                             {"member": "member.co", "role": "co"}]
+    assert selected[FILED[1]]["members"] == [
+        {"member": "member.02", "role": "lead"},
+        {"member": "member.co", "role": "co"},
+    ]
     told = {e["subject"]: e["payload"]["recipients"] for e in events(session, "notify.key_proposal_selected")}
     assert told[FILED[1]] == ["vice.chair.chen", "member.02", "member.co", "unit:education", "unit:transport"]
-    assert told[FILED[5]] == ["vice.chair.liu", "member.06", "member.co"]    # not assigned yet: no unit
+    assert told[FILED[5]] == ["vice.chair.liu", "member.06", "member.co"]  # not assigned yet: no unit
 
 
 def test_a_decided_list_is_not_decided_again_and_a_key_proposal_is_not_chosen_twice(session, rulebook):
@@ -144,19 +175,23 @@ def test_a_new_list_replaces_an_undecided_one_and_the_decision_checks_what_it_st
         key_selection.decide_list(session, rulebook, second["id"], {"strike": [FILED[0]]}, COMMITTEE, facts)
     with pytest.raises(InvalidInput, match="filed proposals"):
         key_selection.decide_list(session, rulebook, second["id"], {"add": [item("2026-9999")]}, COMMITTEE, facts)
-    assert session.get(KeyProposalList, second["id"]).status == "proposed"   # a refused decision changes nothing
+    assert session.get(KeyProposalList, second["id"]).status == "proposed"  # a refused decision changes nothing
     year = key_selection.year_view(session, rulebook, 2026, LEADER, facts)
     assert [row["status"] for row in year["lists"]] == ["proposed", "replaced"]
     assert year["guidance"]["key_proposals"] == 0 and year["guidance"]["warning"]
 
 
 def test_a_key_flag_set_at_assignment_by_an_older_diagram_stays_and_counts(session, rulebook):
-    operations.open_deadlines(session, RulebookRules(), {"number": FILED[3], "units": ["transport"],
-                                                         "key_proposal": True, "supervising_leader": "vice.chair.chen"},
-                              STAFF)
+    operations.open_deadlines(
+        session,
+        RulebookRules(),
+        {"number": FILED[3], "units": ["transport"], "key_proposal": True, "supervising_leader": "vice.chair.chen"},
+        STAFF,
+    )
     # the reassignment form of today passes False: the registration stays
-    operations.open_deadlines(session, RulebookRules(), {"number": FILED[3], "units": ["health"],
-                                                         "key_proposal": False}, STAFF)
+    operations.open_deadlines(
+        session, RulebookRules(), {"number": FILED[3], "units": ["health"], "key_proposal": False}, STAFF
+    )
     assert session.get(KeyProposal, FILED[3]).supervising_leader == "vice.chair.chen"
     year = key_selection.year_view(session, rulebook, 2026, STAFF, facts)
     assert year["key_proposals"] == [{"number": FILED[3], "supervising_leader": "vice.chair.chen"}]

@@ -1,5 +1,6 @@
 """``make run --replicas engine=3``: several processes of a service, each started as that service,
 each replica with a metrics port of its own; a bad ``--replicas`` is refused by name."""
+
 import argparse
 
 import pytest
@@ -27,7 +28,7 @@ def test_a_replica_gets_a_metrics_port_of_its_own_and_the_first_keeps_the_servic
     assert launcher.replica_env(settings, "engine") == {}
     first = settings.metrics_port("engine")
     assert launcher.replica_env(settings, "engine#3") == {"ZTC_METRICS_PORT_ENGINE": str(first + 200)}
-    assert launcher.replica_env(config.load({}), "engine#2") == {}    # metrics off: nothing to set apart
+    assert launcher.replica_env(config.load({}), "engine#2") == {}  # metrics off: nothing to set apart
 
 
 def test_start_all_starts_each_replica_as_its_service(monkeypatch):

@@ -1,5 +1,6 @@
 """``make run`` starts an exited service again, backing off up to a cap, and never stops the whole
 run because one process keeps dying: it says loudly which one, and how it last exited."""
+
 import signal
 from types import SimpleNamespace
 
@@ -18,7 +19,7 @@ def test_a_service_that_keeps_exiting_is_never_given_up_on_and_waits_at_most_the
     for _ in range(50):
         delay = r.after_exit("intake", now)
         delays.append(delay)
-        now += delay + 0.1           # it dies again right after each start
+        now += delay + 0.1  # it dies again right after each start
     assert None not in delays
     assert max(delays) == Restarts.MAX_DELAY_SECONDS == 30.0
     assert delays[-10:] == [30.0] * 10
@@ -57,8 +58,9 @@ class Running(Exited):
 
 def test_tending_restarts_the_one_that_died_and_says_loudly_when_it_keeps_dying(monkeypatch, capsys):
     started = []
-    monkeypatch.setattr(launcher, "start_all", lambda settings, names: started.extend(names) or
-                        {name: Exited(3) for name in names})
+    monkeypatch.setattr(
+        launcher, "start_all", lambda settings, names: started.extend(names) or {name: Exited(3) for name in names}
+    )
     procs = {"engine": Exited(3), "intake": Running()}
     supervisor, due, now = Restarts(), {}, 0.0
     for _ in range(Restarts.LOUD_AFTER * 2):

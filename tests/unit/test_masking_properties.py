@@ -2,6 +2,7 @@
 separators (spaces, hyphens, dots) and full-width digits, embedded in Chinese text, never survive
 masking -- in the masking itself, in a published proposal (its row, what other members and the
 public read, the year-end notice). E-mail addresses are masked too."""
+
 from __future__ import annotations
 
 import re
@@ -33,10 +34,16 @@ def written(draw, digits: str) -> str:
     return "".join(out)
 
 
-MOBILES = st.builds(lambda second, rest: "1" + second + rest, st.sampled_from("3456789"),
-                    st.text(alphabet="0123456789", min_size=9, max_size=9))
-ID_NUMBERS = st.builds(lambda body, check: body + check, st.text(alphabet="0123456789", min_size=17, max_size=17),
-                       st.sampled_from("0123456789Xx"))
+MOBILES = st.builds(
+    lambda second, rest: "1" + second + rest,
+    st.sampled_from("3456789"),
+    st.text(alphabet="0123456789", min_size=9, max_size=9),
+)
+ID_NUMBERS = st.builds(
+    lambda body, check: body + check,
+    st.text(alphabet="0123456789", min_size=17, max_size=17),
+    st.sampled_from("0123456789Xx"),
+)
 
 
 @st.composite
@@ -78,8 +85,12 @@ def test_no_mobile_or_identity_number_survives_masking(case):
     assert not survivors(masked, numbers), (text, masked)
 
 
-@given(st.from_regex(r"[a-z][a-z0-9._]{0,20}", fullmatch=True), st.sampled_from(["example.com", "qq.com", "gov.cn"]),
-       CHINESE, CHINESE)
+@given(
+    st.from_regex(r"[a-z][a-z0-9._]{0,20}", fullmatch=True),
+    st.sampled_from(["example.com", "qq.com", "gov.cn"]),
+    CHINESE,
+    CHINESE,
+)
 @settings(max_examples=100, deadline=None, derandomize=True)
 def test_no_email_address_survives_masking(local, domain, before, after):
     address = f"{local}@{domain}"
@@ -103,21 +114,39 @@ def test_no_mobile_or_identity_number_survives_publication(situation, reply):
         Base.metadata.create_all(get_engine(url))
         try:
             with session_factory(url)() as s:
-                draft = {"kind": "between_sessions", "publish_consent": True, "title": "关于候车亭的建议",
-                         "situation": situation[0], "analysis": "分析", "suggestions": "建议"}
+                draft = {
+                    "kind": "between_sessions",
+                    "publish_consent": True,
+                    "title": "关于候车亭的建议",
+                    "situation": situation[0],
+                    "analysis": "分析",
+                    "suggestions": "建议",
+                }
                 proposal = operations.submit(s, draft, LI)
-                operations.record_filing(s, {"proposal_id": proposal["id"], "decision": "filed",
-                                             "decided_by": "committee.he"}, None)
-                operations.publish(s, {"proposal_id": proposal["id"], "units": ["transport"],
-                                       "reply_category": "A", "reply_summary": reply[0]}, None)
+                operations.record_filing(
+                    s, {"proposal_id": proposal["id"], "decision": "filed", "decided_by": "committee.he"}, None
+                )
+                operations.publish(
+                    s,
+                    {
+                        "proposal_id": proposal["id"],
+                        "units": ["transport"],
+                        "reply_category": "A",
+                        "reply_summary": reply[0],
+                    },
+                    None,
+                )
                 s.commit()
                 row = s.query(Publication).one()
                 numbers = situation[1] + reply[1]
-                seen = [row.situation, row.reply_summary,
-                        str(operations.get(s, proposal["number"], OTHER)),
-                        str(operations.get(s, proposal["number"], PUBLIC)),
-                        str(operations.list_proposals(s, PUBLIC, False)),
-                        str(year_figures(s, proposal["year"], "public", STAFF))]
+                seen = [
+                    row.situation,
+                    row.reply_summary,
+                    str(operations.get(s, proposal["number"], OTHER)),
+                    str(operations.get(s, proposal["number"], PUBLIC)),
+                    str(operations.list_proposals(s, PUBLIC, False)),
+                    str(year_figures(s, proposal["year"], "public", STAFF)),
+                ]
                 for text in seen:
                     assert not survivors(text, numbers), text
         finally:

@@ -1,4 +1,5 @@
 """Every file of the BPMN MIWG test corpus either deploys or is refused with usable problems."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -67,8 +68,12 @@ def test_conditions_in_other_languages_are_answered_with_the_python_to_write():
     """The corpus carries conditions in JUEL (C.1.0), XPath (C.1.1) and FEEL (C.8, C.9): each is
     named as such, with the Python to write, never as a bare syntax error. (One, in C.3.0, is in no
     language but has a name with a space: it is answered with the Python name.)"""
-    conditions = [p for path in FILES for p in _parse(path)[1]
-                  if p.element_type == "bpmn:sequenceFlow" and p.message.startswith("condition ")]
+    conditions = [
+        p
+        for path in FILES
+        for p in _parse(path)[1]
+        if p.element_type == "bpmn:sequenceFlow" and p.message.startswith("condition ")
+    ]
     assert conditions
     languages = set()
     for problem in conditions:

@@ -1,6 +1,7 @@
 """The 1533 model: the five areas classifying proposals and opinion items (intake, on a real SQLite
 session) and the quality checklist on three standards a proposal's grade is computed from
 (evaluation), both from the proposal rulebook."""
+
 from __future__ import annotations
 
 import pytest
@@ -25,8 +26,12 @@ from shared.rulebook import RULES_DIRECTORY, load_rulebook
 LI = {"user": "李明", "roles": ["member"]}
 STAFF = {"user": "staff.zhao", "roles": ["staff"]}
 LEADER = {"user": "leader.sun", "roles": ["leader"]}
-TEXT = {"title": "关于加快老城区公交候车亭改造的建议", "situation": "候车亭遮雨面积小。", "analysis": "缺少统一规划。",
-        "suggestions": "由交通局牵头制定改造计划。"}
+TEXT = {
+    "title": "关于加快老城区公交候车亭改造的建议",
+    "situation": "候车亭遮雨面积小。",
+    "analysis": "缺少统一规划。",
+    "suggestions": "由交通局牵头制定改造计划。",
+}
 RULEBOOK = load_rulebook("proposal")
 ALL_ITEMS = [item.code for standard in RULEBOOK.quality_standards() for item in standard["items"]]
 
@@ -50,22 +55,29 @@ def evaluation_session(tmp_path):
 
 
 def submit(session, **extra):
-    proposal = operations.submit(session, {"kind": "between_sessions", "publish_consent": True, **TEXT, **extra},
-                                 LI, directory=lambda users: [])
+    proposal = operations.submit(
+        session, {"kind": "between_sessions", "publish_consent": True, **TEXT, **extra}, LI, directory=lambda users: []
+    )
     session.commit()
     return proposal
 
 
 # -- the five areas --------------------------------------------------------------------------------
 
+
 def test_the_five_areas_are_the_rulebooks():
     assert [(a.code, a.zh) for a in RULEBOOK.areas()] == [
-        ("economy", "经济"), ("politics", "政治"), ("culture", "文化"), ("society", "社会"), ("ecology", "生态文明")]
+        ("economy", "经济"),
+        ("politics", "政治"),
+        ("culture", "文化"),
+        ("society", "社会"),
+        ("ecology", "生态文明"),
+    ]
 
 
 def test_a_member_may_give_the_area_at_submission_and_an_unknown_one_is_refused(session):
     assert submit(session, area="society")["area"] == "society"
-    assert submit(session)["area"] is None                         # optional for the member
+    assert submit(session)["area"] is None  # optional for the member
     with pytest.raises(InvalidInput) as refused:
         submit(session, area="sports")
     assert "not an area of the rulebook" in refused.value.details["area"][0]
@@ -73,22 +85,30 @@ def test_a_member_may_give_the_area_at_submission_and_an_unknown_one_is_refused(
 
 def test_staff_set_the_area_at_filing_and_change_it_later_recorded_in_the_history(session):
     proposal = submit(session, area="economy")
-    operations.record_filing(session, {"proposal_id": proposal["id"], "decision": "filed", "decided_by": "committee.he",
-                                       "area": "ecology"}, None)
+    operations.record_filing(
+        session,
+        {"proposal_id": proposal["id"], "decision": "filed", "decided_by": "committee.he", "area": "ecology"},
+        None,
+    )
     assert operations.get(session, proposal["number"], STAFF)["area"] == "ecology"
     changed = areas.set_area(session, "proposal", proposal["number"], {"area": "society"}, STAFF)
     assert changed == {"number": proposal["number"], "area": "society", "was": "ecology"}
-    history = [(e.action, e.data) for e in session.scalars(select(ProposalEvent).order_by(ProposalEvent.id))
-               if e.action == "area_set"]
-    assert history == [("area_set", {"area": "ecology", "was": "economy"}),
-                       ("area_set", {"area": "society", "was": "ecology"})]
+    history = [
+        (e.action, e.data)
+        for e in session.scalars(select(ProposalEvent).order_by(ProposalEvent.id))
+        if e.action == "area_set"
+    ]
+    assert history == [
+        ("area_set", {"area": "ecology", "was": "economy"}),
+        ("area_set", {"area": "society", "was": "ecology"}),
+    ]
     with pytest.raises(Forbidden):
         areas.set_area(session, "proposal", proposal["number"], {"area": "culture"}, LI)
     with pytest.raises(InvalidInput):
         areas.set_area(session, "proposal", proposal["number"], {"area": "sports"}, STAFF)
     with pytest.raises(NotFound):
         areas.set_area(session, "opinion", "SQ-2026-9999", {"area": "culture"}, STAFF)
-    assert operations.get(session, proposal["number"], STAFF)["area"] == "society"   # refusals changed nothing
+    assert operations.get(session, proposal["number"], STAFF)["area"] == "society"  # refusals changed nothing
 
 
 def test_the_filing_form_takes_only_a_rulebook_area():
@@ -103,15 +123,27 @@ def test_the_years_figures_count_proposals_and_opinion_items_by_area(session):
     submit(session, area="society")
     submit(session)
     operations.record_filing(session, {"proposal_id": first["id"], "decision": "filed", "decided_by": "c"}, None)
-    item = submit_opinion(session, {"title": "菜市场周边停车难", "situation": "s", "analysis": "a", "suggestion": "g",
-                                    "area": "economy"}, LI)
+    item = submit_opinion(
+        session,
+        {"title": "菜市场周边停车难", "situation": "s", "analysis": "a", "suggestion": "g", "area": "economy"},
+        LI,
+    )
     row = session.scalar(select(OpinionItem).where(OpinionItem.number == item["number"]))
-    issue = OpinionIssue(channel="city_government", year=2026, sequence=1, number="市政府-2026-001",
-                         created_at=row.created_at)
+    issue = OpinionIssue(
+        channel="city_government", year=2026, sequence=1, number="市政府-2026-001", created_at=row.created_at
+    )
     session.add(issue)
     session.flush()
-    session.add(OpinionReport(item_id=row.id, issue_id=issue.id, channel="city_government", signed_off_by="staff.zhao",
-                              reported_at=row.created_at, adoption="adopted"))
+    session.add(
+        OpinionReport(
+            item_id=row.id,
+            issue_id=issue.id,
+            channel="city_government",
+            signed_off_by="staff.zhao",
+            reported_at=row.created_at,
+            adoption="adopted",
+        )
+    )
     session.flush()
     figures = areas.area_figures(session, 2026, LEADER)
     by_code = {a["code"]: a for a in figures["areas"]}
@@ -125,10 +157,13 @@ def test_the_years_figures_count_proposals_and_opinion_items_by_area(session):
 
 # -- the quality checklist on three standards ------------------------------------------------------
 
+
 def test_the_checklist_has_three_standards_adding_up_to_its_total():
     assert [s["label"].zh for s in RULEBOOK.quality_standards()] == ["服务中心有为", "建言资政有力", "凝聚共识有效"]
-    assert sum(item.points for s in RULEBOOK.quality_standards() for item in s["items"]) == \
-        RULEBOOK.quality_checklist_total()
+    assert (
+        sum(item.points for s in RULEBOOK.quality_standards() for item in s["items"])
+        == RULEBOOK.quality_checklist_total()
+    )
 
 
 def test_the_grade_is_computed_from_the_ticked_items_with_the_rulebooks_thresholds():
@@ -136,37 +171,47 @@ def test_the_grade_is_computed_from_the_ticked_items_with_the_rulebooks_threshol
     assert (everything["grade"], everything["points"]) == ("excellent", 100)
     # 100 less the 15-point items of the first two standards: 70, the good grade's minimum
     fewer = [c for c in ALL_ITEMS if c not in ("central_task", "feasible_suggestions")]
-    assert (quality.score_checklist(RULEBOOK, fewer)["grade"], quality.score_checklist(RULEBOOK, fewer)["points"]) \
-        == ("good", 70)
-    one_less = fewer[1:]                                                   # public_concern (10) off as well
+    assert (quality.score_checklist(RULEBOOK, fewer)["grade"], quality.score_checklist(RULEBOOK, fewer)["points"]) == (
+        "good",
+        70,
+    )
+    one_less = fewer[1:]  # public_concern (10) off as well
     assert quality.score_checklist(RULEBOOK, one_less)["grade"] == "ordinary"
     assert quality.score_checklist(RULEBOOK, [])["points"] == 0
     standards = quality.score_checklist(RULEBOOK, ["central_task"])["standards"]
     assert [(s["code"], s["points"], s["max"]) for s in standards] == [
-        ("serves_the_centre", 15, 35), ("advice_effective", 0, 35), ("builds_consensus", 0, 30)]
+        ("serves_the_centre", 15, 35),
+        ("advice_effective", 0, 35),
+        ("builds_consensus", 0, 30),
+    ]
     with pytest.raises(InvalidInput, match="checklist"):
         quality.score_checklist(RULEBOOK, ["charisma"])
 
 
 def test_the_committee_grades_on_the_checklist_and_the_checklist_is_kept_and_shown(evaluation_session):
-    result = evaluation.grade_quality(evaluation_session, {"number": "2026-0001", "quality_checklist": ALL_ITEMS,
-                                                           "graded_by": "committee.liu"}, None)
+    result = evaluation.grade_quality(
+        evaluation_session, {"number": "2026-0001", "quality_checklist": ALL_ITEMS, "graded_by": "committee.liu"}, None
+    )
     assert result == {"grade": "excellent", "points": 100}
     row = evaluation_session.scalars(select(QualityGrade)).one()
     assert row.checklist["standards"][0]["items"][0]["met"] is True
     shown = quality.grade_of(evaluation_session, "2026-0001", LEADER, RULEBOOK)
     assert (shown["grade"], shown["grade_zh"], shown["points"]) == ("excellent", "优秀提案", 100)
     # a grade sent with the checklist is not the one kept: the checklist decides
-    evaluation.grade_quality(evaluation_session, {"number": "2026-0001", "quality_checklist": [], "grade": "excellent",
-                                                  "graded_by": "committee.liu"}, None)
+    evaluation.grade_quality(
+        evaluation_session,
+        {"number": "2026-0001", "quality_checklist": [], "grade": "excellent", "graded_by": "committee.liu"},
+        None,
+    )
     assert quality.grade_of(evaluation_session, "2026-0001", LEADER, RULEBOOK)["grade"] == "ordinary"
     with pytest.raises(Forbidden):
         quality.grade_of(evaluation_session, "2026-0001", LI, RULEBOOK)
 
 
 def test_a_grade_given_directly_still_works_with_no_checklist(evaluation_session):
-    assert evaluation.grade_quality(evaluation_session, {"number": "2026-0002", "grade": "good", "graded_by": "c"},
-                                    None) == {"grade": "good", "points": None}
+    assert evaluation.grade_quality(
+        evaluation_session, {"number": "2026-0002", "grade": "good", "graded_by": "c"}, None
+    ) == {"grade": "good", "points": None}
     assert quality.grade_of(evaluation_session, "2026-0002", LEADER, RULEBOOK)["checklist"] is None
     with pytest.raises(InvalidInput):
         evaluation.grade_quality(evaluation_session, {"number": "2026-0002", "graded_by": "c"}, None)
@@ -174,10 +219,14 @@ def test_a_grade_given_directly_still_works_with_no_checklist(evaluation_session
 
 def test_the_grading_form_takes_the_checklist_or_a_grade_and_puts_the_computed_grade_in_the_task_data():
     loaded = GradeQualityForm().load({"quality_checklist": ALL_ITEMS})
-    assert loaded["grade"] == "excellent"           # diagrams deployed before the checklist read it
+    assert loaded["grade"] == "excellent"  # diagrams deployed before the checklist read it
     assert GradeQualityForm().load({"grade": "good"}) == {"grade": "good", "quality_checklist": None}
-    for refused in ({}, {"grade": "good", "quality_checklist": []}, {"quality_checklist": ["charisma"]},
-                    {"quality_checklist": ["consensus", "consensus"]}):
+    for refused in (
+        {},
+        {"grade": "good", "quality_checklist": []},
+        {"quality_checklist": ["charisma"]},
+        {"quality_checklist": ["consensus", "consensus"]},
+    ):
         with pytest.raises(ValidationError):
             GradeQualityForm().load(refused)
 
@@ -190,12 +239,18 @@ def _rules_with(tmp_path, change):
     return path
 
 
-@pytest.mark.parametrize("change, message", [
-    (lambda d: d["quality_checklist"].update(total=99), "points add up to 100, not the total 99"),
-    (lambda d: d["quality_checklist"]["grades"].insert(0, {"grade": "superb", "min": 95}), "not among quality_grades"),
-    (lambda d: d["quality_checklist"]["grades"].reverse(), "highest first"),
-    (lambda d: d.pop("areas"), "areas"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda d: d["quality_checklist"].update(total=99), "points add up to 100, not the total 99"),
+        (
+            lambda d: d["quality_checklist"]["grades"].insert(0, {"grade": "superb", "min": 95}),
+            "not among quality_grades",
+        ),
+        (lambda d: d["quality_checklist"]["grades"].reverse(), "highest first"),
+        (lambda d: d.pop("areas"), "areas"),
+    ],
+)
 def test_a_bad_checklist_or_missing_areas_is_refused_naming_the_field(tmp_path, change, message):
     with pytest.raises(DataFileError, match=message):
         load_rulebook("proposal", _rules_with(tmp_path, change))

@@ -1,6 +1,7 @@
 """The rules of notifications that leave the system, without a broker or a mail server: who is
 reached, when a failed delivery is tried again, what a digest gathers, how addresses are masked.
 The channel is a fake that subclasses the real port."""
+
 from __future__ import annotations
 
 import uuid
@@ -18,8 +19,13 @@ from shared.db import dispose_all, get_engine, session_factory
 from shared.errors import InvalidInput
 from shared.validation import load
 
-SETTINGS = config.load({"ZTC_NOTIFY_RETRY_PAUSE_SECONDS": "30", "ZTC_NOTIFY_RETRY_PAUSE_MAX_SECONDS": "300",
-                        "ZTC_NOTIFY_MAX_ATTEMPTS": "4"})
+SETTINGS = config.load(
+    {
+        "ZTC_NOTIFY_RETRY_PAUSE_SECONDS": "30",
+        "ZTC_NOTIFY_RETRY_PAUSE_MAX_SECONDS": "300",
+        "ZTC_NOTIFY_MAX_ATTEMPTS": "4",
+    }
+)
 LI = {"user": "member.li", "roles": ["member"], "unit": None}
 ZHAO = {"user": "handler.zhao", "roles": ["unit"], "unit": "transport"}
 WANG = {"user": "staff.wang", "roles": ["staff"], "unit": None}
@@ -62,16 +68,25 @@ def session(tmp_path, skipping_clock):
 
 
 def register(session, principal, **body):
-    loaded = load(preferences.PreferencesBody, {"channels": ["email"], "email": f"{principal['user']}@example.cn", **body},
-                  "preferences")
+    loaded = load(
+        preferences.PreferencesBody,
+        {"channels": ["email"], "email": f"{principal['user']}@example.cn", **body},
+        "preferences",
+    )
     preferences.save(session, principal, loaded)
     session.commit()
 
 
 def notice(session, recipients, kind="reminder", title="提案 2026-0001 临近办理期限", text="请于三日内答复。"):
-    body = {"event_id": uuid.uuid4().hex, "name": contracts.NOTIFY_PREFIX + kind, "occurred_at": clock.now().isoformat(),
-            "subject": "2026-0001", "thread": None, "members": [],
-            "payload": {"recipients": recipients, "title": title, "text": text}}
+    body = {
+        "event_id": uuid.uuid4().hex,
+        "name": contracts.NOTIFY_PREFIX + kind,
+        "occurred_at": clock.now().isoformat(),
+        "subject": "2026-0001",
+        "thread": None,
+        "members": [],
+        "payload": {"recipients": recipients, "title": title, "text": text},
+    }
     notifications.store(session, body)
     deliveries.enqueue(session, body, ("email", "sms"))
     session.commit()
@@ -79,7 +94,10 @@ def notice(session, recipients, kind="reminder", title="提案 2026-0001 临近�
 
 
 def queued(session):
-    return [(d.user, d.channel, d.address) for d in session.scalars(select(deliveries.Delivery).order_by(deliveries.Delivery.id))]
+    return [
+        (d.user, d.channel, d.address)
+        for d in session.scalars(select(deliveries.Delivery).order_by(deliveries.Delivery.id))
+    ]
 
 
 def test_a_person_reached_by_name_and_by_role_gets_one_message_per_channel(session):
@@ -136,7 +154,7 @@ def test_a_delivery_comes_through_when_the_channel_is_back_and_only_once(session
     notice(session, ["member.li"])
     channel = FakeChannel(failures=1)
     assert deliveries.deliver_due(session, Fakes(email=channel), SETTINGS) == 0
-    assert deliveries.deliver_due(session, Fakes(email=channel), SETTINGS) == 0   # not due yet
+    assert deliveries.deliver_due(session, Fakes(email=channel), SETTINGS) == 0  # not due yet
     skipping_clock.advance(seconds=30)
     assert deliveries.deliver_due(session, Fakes(email=channel), SETTINGS) == 1
     skipping_clock.advance(days=1)
@@ -162,7 +180,7 @@ def test_a_refusal_fails_at_once_and_an_operator_retry_sends_it(session):
 
 
 def test_the_digest_waits_for_its_hour_and_gathers_the_days_notices_once(session, skipping_clock):
-    skipping_clock.set(datetime(2026, 3, 2, 1, 0, tzinfo=timezone.utc))     # 09:00 in Beijing
+    skipping_clock.set(datetime(2026, 3, 2, 1, 0, tzinfo=timezone.utc))  # 09:00 in Beijing
     register(session, LI, mode="digest")
     first = notice(session, ["member.li", "role:member"], title="联名邀请")
     skipping_clock.advance(hours=5)
@@ -180,13 +198,13 @@ def test_the_digest_waits_for_its_hour_and_gathers_the_days_notices_once(session
 
 
 def test_the_next_digest_starts_where_the_last_ended_and_an_empty_day_sends_nothing(session, skipping_clock):
-    skipping_clock.set(datetime(2026, 3, 1, 23, 30, tzinfo=timezone.utc))   # 07:30 in Beijing
+    skipping_clock.set(datetime(2026, 3, 1, 23, 30, tzinfo=timezone.utc))  # 07:30 in Beijing
     register(session, LI, mode="digest")
     notice(session, ["member.li"])
     skipping_clock.advance(minutes=31)
     assert digests.queue_digests(session, ("email",), 8) == 1
     skipping_clock.advance(minutes=1)
-    notice(session, ["member.li"], title="明天的摘要")    # after 08:00: tomorrow's digest
+    notice(session, ["member.li"], title="明天的摘要")  # after 08:00: tomorrow's digest
     skipping_clock.advance(days=1)
     assert digests.queue_digests(session, ("email",), 8) == 1
     skipping_clock.advance(days=1)
@@ -196,24 +214,28 @@ def test_the_next_digest_starts_where_the_last_ended_and_an_empty_day_sends_noth
 
 def test_the_digest_hour_is_china_time():
     assert digests.due_time(datetime(2026, 3, 2, 23, 59, tzinfo=timezone.utc), 8) is None
-    assert digests.due_time(datetime(2026, 3, 3, 0, 0, tzinfo=timezone.utc), 8) == \
-        datetime(2026, 3, 3, 0, 0, tzinfo=timezone.utc)
+    assert digests.due_time(datetime(2026, 3, 3, 0, 0, tzinfo=timezone.utc), 8) == datetime(
+        2026, 3, 3, 0, 0, tzinfo=timezone.utc
+    )
 
 
 def test_pauses_double_up_to_their_bound():
     assert [deliveries.pause(n, SETTINGS) for n in range(1, 6)] == [30, 60, 120, 240, 300]
 
 
-@pytest.mark.parametrize("body, field", [
-    ({"channels": ["email"], "email": "不是地址"}, "email"),
-    ({"channels": ["email"]}, "email"),
-    ({"channels": ["sms"], "mobile": "12345"}, "mobile"),
-    ({"channels": ["sms"]}, "mobile"),
-    ({"channels": ["fax"]}, "channels"),
-    ({"mode": "weekly"}, "mode"),
-    ({"kinds": ["Reminder!"]}, "kinds"),
-    ({"channels": [], "pager": "1"}, "pager"),
-])
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ({"channels": ["email"], "email": "不是地址"}, "email"),
+        ({"channels": ["email"]}, "email"),
+        ({"channels": ["sms"], "mobile": "12345"}, "mobile"),
+        ({"channels": ["sms"]}, "mobile"),
+        ({"channels": ["fax"]}, "channels"),
+        ({"mode": "weekly"}, "mode"),
+        ({"kinds": ["Reminder!"]}, "kinds"),
+        ({"channels": [], "pager": "1"}, "pager"),
+    ],
+)
 def test_preferences_that_cannot_be_delivered_are_refused_naming_the_field(body, field):
     with pytest.raises(InvalidInput) as refused:
         load(preferences.PreferencesBody, body, "the request body")
@@ -248,7 +270,7 @@ def test_queue_digest_window_defaults_to_the_day_before(session, skipping_clock)
     skipping_clock.set(datetime(2026, 3, 2, 0, 30, tzinfo=timezone.utc))
     register(session, LI, mode="digest")
     skipping_clock.advance(hours=-30)
-    notice(session, ["member.li"], title="太早")      # before the first window
+    notice(session, ["member.li"], title="太早")  # before the first window
     skipping_clock.set(datetime(2026, 3, 2, 0, 30, tzinfo=timezone.utc))
     digests.queue_digests(session, ("email",), 8)
     [digest] = session.scalars(select(digests.Digest)).all()
@@ -263,14 +285,20 @@ def test_while_a_server_is_away_the_other_messages_wait_without_spending_attempt
     email, text = FakeChannel(failures=10), FakeChannel("sms")
     assert deliveries.deliver_due(session, Fakes(email=email, sms=text), SETTINGS) == 2
     attempts = {(d.user, d.channel): (d.status, d.attempts) for d in session.scalars(select(deliveries.Delivery))}
-    assert attempts == {("member.li", "email"): ("pending", 1), ("member.li", "sms"): ("sent", 1),
-                        ("staff.wang", "email"): ("pending", 0), ("staff.wang", "sms"): ("sent", 1)}
+    assert attempts == {
+        ("member.li", "email"): ("pending", 1),
+        ("member.li", "sms"): ("sent", 1),
+        ("staff.wang", "email"): ("pending", 0),
+        ("staff.wang", "sms"): ("sent", 1),
+    }
 
 
 def test_a_channel_switched_off_keeps_its_messages_and_holds_up_no_other(session):
-    register(session, LI, channels=["sms", "email"], mobile="13800138000")   # the text message is queued first
+    register(session, LI, channels=["sms", "email"], mobile="13800138000")  # the text message is queued first
     notice(session, ["member.li"])
     email = FakeChannel()
     assert deliveries.deliver_due(session, Fakes(email=email), SETTINGS, limit=1) == 1
-    assert [d.status for d in session.scalars(select(deliveries.Delivery).order_by(deliveries.Delivery.channel))] == \
-        ["sent", "pending"]
+    assert [d.status for d in session.scalars(select(deliveries.Delivery).order_by(deliveries.Delivery.channel))] == [
+        "sent",
+        "pending",
+    ]

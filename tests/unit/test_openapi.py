@@ -1,4 +1,5 @@
 """The OpenAPI document is generated from the gateway's routes and schemas, so it cannot drift."""
+
 import re
 
 from nameko.web.handlers import HttpRequestHandler
@@ -21,7 +22,7 @@ def test_every_route_of_the_gateway_is_in_the_document_and_no_console_page():
     for method, url in gateway_routes():
         path = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", url)
         if url == "/console" or url.startswith("/console/"):
-            console += 1     # HTML for a browser; each page calls a documented API route
+            console += 1  # HTML for a browser; each page calls a documented API route
             assert (method, path) not in documented, f"the console page {method.upper()} {url} is documented"
         else:
             assert (method, path) in documented, f"{method.upper()} {url} is not documented"
@@ -49,12 +50,21 @@ def test_public_routes_need_no_token():
 
 def test_the_public_api_is_documented_without_a_token_and_with_its_spam_limit():
     paths = openapi.build(GatewayService)["paths"]
-    public = {(path, method): op for path, ops in paths.items() if path.startswith("/api/public/")
-              for method, op in ops.items()}
-    assert {("/api/public/proposals", "get"), ("/api/public/proposals/{number}", "get"),
-            ("/api/public/reports/proposals/{year}/notice", "get"), ("/api/public/opinions/{year}/adopted", "get"),
-            ("/api/public/consultations", "post"), ("/api/public/consultations/{reference}", "get"),
-            ("/api/public/venues", "get")} == set(public)
+    public = {
+        (path, method): op
+        for path, ops in paths.items()
+        if path.startswith("/api/public/")
+        for method, op in ops.items()
+    }
+    assert {
+        ("/api/public/proposals", "get"),
+        ("/api/public/proposals/{number}", "get"),
+        ("/api/public/reports/proposals/{year}/notice", "get"),
+        ("/api/public/opinions/{year}/adopted", "get"),
+        ("/api/public/consultations", "post"),
+        ("/api/public/consultations/{reference}", "get"),
+        ("/api/public/venues", "get"),
+    } == set(public)
     for op in public.values():
         assert op["security"] == [] and "401" not in op["responses"] and "403" not in op["responses"]
     page = public[("/api/public/proposals", "get")]

@@ -1,4 +1,5 @@
 """Structured logs and the metrics' settings, without a broker."""
+
 from __future__ import annotations
 
 import io
@@ -48,6 +49,7 @@ def test_json_lines_carry_the_service_and_the_ids_bound_for_the_worker():
 def test_text_lines_append_the_ids_and_each_greenlet_has_its_own():
     stream, saved = _logger("text")
     try:
+
         def worker(n):
             logs.bind(job_id=f"job-{n}")
             eventlet.sleep(0)
@@ -82,5 +84,7 @@ def test_a_service_registry_serves_the_counters_and_survives_a_database_that_is_
                 raise ConnectionError("database restarting")
 
     text = generate_latest(metrics.registry_for("intake", Away())).decode()
-    assert 'ztc_jobs_total{operation="intake.register",outcome="ok",service="intake"}' in text \
+    assert (
+        'ztc_jobs_total{operation="intake.register",outcome="ok",service="intake"}' in text
         or 'ztc_jobs_total{service="intake",operation="intake.register",outcome="ok"}' in text
+    )

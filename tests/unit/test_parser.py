@@ -1,4 +1,5 @@
 """Deploy-time parsing and validation of designers' diagrams."""
+
 from __future__ import annotations
 
 import re
@@ -35,6 +36,7 @@ def _only_problem(files: dict) -> DiagramProblem:
 
 
 # -- a diagram that deploys ------------------------------------------------------------------------
+
 
 def test_minimal_valid_process_deploys_as_one_definition():
     document = script_process()
@@ -95,9 +97,12 @@ def test_smoke_diagram_parses_into_the_smoke_definition():
 
 # -- refusals ------------------------------------------------------------------------------------
 
+
 def test_not_well_formed_xml_is_refused_with_its_line_number():
-    document = HEAD + '  <bpmn:process id="p" isExecutable="true">\n    <bpmn:startEvent id="start">\n' \
-        '  </bpmn:process>\n</bpmn:definitions>\n'
+    document = (
+        HEAD + '  <bpmn:process id="p" isExecutable="true">\n    <bpmn:startEvent id="start">\n'
+        "  </bpmn:process>\n</bpmn:definitions>\n"
+    )
     problem = _only_problem({"broken.bpmn": document})
     assert problem.file == "broken.bpmn"
     assert "not well-formed XML" in problem.message
@@ -184,11 +189,14 @@ def test_service_operation_not_naming_a_known_service_is_refused_naming_the_serv
     assert problem.element_type == "bpmn:serviceTask"
 
 
-@pytest.mark.parametrize("value, named", [
-    ("open('/etc/passwd').read()", "open"),
-    ("title.__class__", "__class__"),
-    ("getattr(submission, 'id')", "getattr"),
-])
+@pytest.mark.parametrize(
+    "value, named",
+    [
+        ("open('/etc/passwd').read()", "open"),
+        ("title.__class__", "__class__"),
+        ("getattr(submission, 'id')", "getattr"),
+    ],
+)
 def test_service_parameter_with_unsafe_value_is_refused_naming_the_parameter(value, named):
     problem = _only_problem({"intake.bpmn": service_process("intake.record_submission", value)})
     assert "parameter 'title'" in problem.message

@@ -1,6 +1,7 @@
 """Poison messages, the pure parts: which failures are refusals (dead-lettered at once) and which
 are worth another attempt, how attempts are counted on classic and quorum queues, when to give up,
 and what a message sent back or dead-lettered carries."""
+
 from __future__ import annotations
 
 from types import SimpleNamespace
@@ -22,14 +23,21 @@ def db_error(cls, text="boom"):
     return cls("INSERT ...", {}, Exception(text))
 
 
-@pytest.mark.parametrize("exc", [
-    InvalidInput("bad", {"x": ["Not a valid integer."]}), NotFound("no assignment 7"), Forbidden("not yours"),
-    Conflict("already signed"), ValidationError({"id": ["Missing data for required field."]}),
-    db_error(sa.DataError, "integer out of range"), db_error(sa.DataError, "value too long for type character varying(64)"),
-    OverflowError("Python int too large to convert to SQLite INTEGER"),
-    UnicodeEncodeError("utf-8", "\ud800", 0, 1, "surrogates not allowed"),
-    sa.StatementError("wrapped", "SELECT", {}, OverflowError("too large")),
-])
+@pytest.mark.parametrize(
+    "exc",
+    [
+        InvalidInput("bad", {"x": ["Not a valid integer."]}),
+        NotFound("no assignment 7"),
+        Forbidden("not yours"),
+        Conflict("already signed"),
+        ValidationError({"id": ["Missing data for required field."]}),
+        db_error(sa.DataError, "integer out of range"),
+        db_error(sa.DataError, "value too long for type character varying(64)"),
+        OverflowError("Python int too large to convert to SQLite INTEGER"),
+        UnicodeEncodeError("utf-8", "\ud800", 0, 1, "surrogates not allowed"),
+        sa.StatementError("wrapped", "SELECT", {}, OverflowError("too large")),
+    ],
+)
 def test_what_can_never_succeed_is_a_refusal(exc):
     verdict = poison.classify(exc)
     assert verdict.kind == poison.REFUSAL
@@ -42,17 +50,30 @@ def test_a_refusal_says_why():
     assert "integer out of range" in poison.classify(db_error(sa.DataError, "integer out of range")).reason
 
 
-@pytest.mark.parametrize("exc", [
-    db_error(sa.OperationalError, "server closed the connection unexpectedly"), db_error(sa.InterfaceError),
-    sa.TimeoutError("QueuePool limit"), ConnectionResetError(104, "reset"), KombuOperationalError("refused"),
-    RuntimeError("a bug"), KeyError("x"), TypeError("'int' object is not subscriptable"),
-    ZtcError("an internal error"), db_error(sa.ProgrammingError, 'relation "outcomes" does not exist'),
-])
+@pytest.mark.parametrize(
+    "exc",
+    [
+        db_error(sa.OperationalError, "server closed the connection unexpectedly"),
+        db_error(sa.InterfaceError),
+        sa.TimeoutError("QueuePool limit"),
+        ConnectionResetError(104, "reset"),
+        KombuOperationalError("refused"),
+        RuntimeError("a bug"),
+        KeyError("x"),
+        TypeError("'int' object is not subscriptable"),
+        ZtcError("an internal error"),
+        db_error(sa.ProgrammingError, 'relation "outcomes" does not exist'),
+    ],
+)
 def test_other_failures_are_tried_again_up_to_the_limit(exc):
     verdict = poison.classify(exc)
     assert verdict.kind == poison.FAILURE
     assert [poison.decide(verdict, n, 3) for n in (1, 2, 3, 4)] == [
-        poison.RETRY, poison.RETRY, poison.DEAD_LETTER, poison.DEAD_LETTER]
+        poison.RETRY,
+        poison.RETRY,
+        poison.DEAD_LETTER,
+        poison.DEAD_LETTER,
+    ]
     kind, reason = poison.dead_reason(verdict, 3)
     assert kind == poison.EXHAUSTED and reason.startswith("failed 3 attempt(s); last: ")
     assert type(exc).__name__ in reason
@@ -72,33 +93,46 @@ def test_an_integrity_error_gets_one_more_attempt_then_is_refused():
     assert poison.dead_reason(verdict, 2)[0] == poison.REFUSED
 
 
-@pytest.mark.parametrize("headers, attempt", [
-    ({}, 1), (None, 1),
-    ({poison.ATTEMPTS_HEADER: 2}, 3),
-    ({poison.DELIVERY_COUNT_HEADER: 4}, 5),                              # quorum: the broker's count
-    ({poison.ATTEMPTS_HEADER: 2, poison.DELIVERY_COUNT_HEADER: 1}, 4),   # ours plus the broker's since
-    ({poison.ATTEMPTS_HEADER: "3"}, 4), ({poison.ATTEMPTS_HEADER: b"3"}, 4),
-    ({poison.ATTEMPTS_HEADER: "lots"}, 1), ({poison.ATTEMPTS_HEADER: -7}, 1), ({poison.ATTEMPTS_HEADER: [1]}, 1),
-    ({poison.ATTEMPTS_HEADER: 10 ** 30}, 1_000_001),
-])
+@pytest.mark.parametrize(
+    "headers, attempt",
+    [
+        ({}, 1),
+        (None, 1),
+        ({poison.ATTEMPTS_HEADER: 2}, 3),
+        ({poison.DELIVERY_COUNT_HEADER: 4}, 5),  # quorum: the broker's count
+        ({poison.ATTEMPTS_HEADER: 2, poison.DELIVERY_COUNT_HEADER: 1}, 4),  # ours plus the broker's since
+        ({poison.ATTEMPTS_HEADER: "3"}, 4),
+        ({poison.ATTEMPTS_HEADER: b"3"}, 4),
+        ({poison.ATTEMPTS_HEADER: "lots"}, 1),
+        ({poison.ATTEMPTS_HEADER: -7}, 1),
+        ({poison.ATTEMPTS_HEADER: [1]}, 1),
+        ({poison.ATTEMPTS_HEADER: 10**30}, 1_000_001),
+    ],
+)
 def test_attempts_are_counted_from_our_header_and_the_brokers(headers, attempt):
     assert poison.attempt_of(headers) == attempt
 
 
 def test_the_pause_grows_and_is_bounded():
     assert [poison.retry_pause(n, 1.0, 10.0) for n in range(1, 7)] == [1.0, 2.0, 4.0, 8.0, 10.0, 10.0]
-    assert poison.retry_pause(10 ** 9, 1.0, 10.0) == 10.0
+    assert poison.retry_pause(10**9, 1.0, 10.0) == 10.0
     assert poison.retry_pause(3, 0, 10.0) == 0.0
 
 
-def message(body=b'{"a": 1}', headers=None, exchange="ztc.unit-commands", routing_key="transport.sign",
-            **properties):
+def message(body=b'{"a": 1}', headers=None, exchange="ztc.unit-commands", routing_key="transport.sign", **properties):
     channel = SimpleNamespace(connection=object(), no_ack_consumers=None, acked=[], rejected=[])
     channel.basic_ack = lambda tag, multiple=False: channel.acked.append(tag)
     channel.basic_reject = lambda tag, requeue=False: channel.rejected.append(tag)
-    return Message(body=body, channel=channel, delivery_tag=1, content_type="application/json",
-                   content_encoding="utf-8", headers=headers or {}, properties=properties,
-                   delivery_info={"exchange": exchange, "routing_key": routing_key})
+    return Message(
+        body=body,
+        channel=channel,
+        delivery_tag=1,
+        content_type="application/json",
+        content_encoding="utf-8",
+        headers=headers or {},
+        properties=properties,
+        delivery_info={"exchange": exchange, "routing_key": routing_key},
+    )
 
 
 class Producer:
@@ -110,19 +144,23 @@ class Producer:
 
 
 def test_a_message_sent_back_keeps_body_properties_headers_and_where_it_was_first_published():
-    original = message(headers={"x-trace": "t1"}, correlation_id="c-1", message_id="m-1", user_id="unit-transport",
-                       expiration="60000")
+    original = message(
+        headers={"x-trace": "t1"}, correlation_id="c-1", message_id="m-1", user_id="unit-transport", expiration="60000"
+    )
     producer = Producer()
     publish_again(producer, original, contracts.UNIT_COMMANDS_QUEUE, attempts=1)
     [(body, sent)] = producer.sent
     assert body == b'{"a": 1}'
     assert (sent["exchange"], sent["routing_key"]) == ("", contracts.UNIT_COMMANDS_QUEUE)
-    assert sent["headers"] == {"x-trace": "t1", poison.ATTEMPTS_HEADER: 1,
-                               poison.ORIGINAL_EXCHANGE_HEADER: "ztc.unit-commands",
-                               poison.ORIGINAL_ROUTING_KEY_HEADER: "transport.sign"}
+    assert sent["headers"] == {
+        "x-trace": "t1",
+        poison.ATTEMPTS_HEADER: 1,
+        poison.ORIGINAL_EXCHANGE_HEADER: "ztc.unit-commands",
+        poison.ORIGINAL_ROUTING_KEY_HEADER: "transport.sign",
+    }
     assert (sent["correlation_id"], sent["message_id"], sent["delivery_mode"]) == ("c-1", "m-1", 2)
-    assert "user_id" not in sent     # the broker would refuse another user's id on our connection
-    assert sent["expiration"] == 60.0   # kombu takes seconds (and sends milliseconds again)
+    assert "user_id" not in sent  # the broker would refuse another user's id on our connection
+    assert sent["expiration"] == 60.0  # kombu takes seconds (and sends milliseconds again)
 
     # Its second time round, it still knows where it came from, and its handler gets that key.
     again = message(headers=sent["headers"], exchange="", routing_key=contracts.UNIT_COMMANDS_QUEUE)
@@ -140,13 +178,25 @@ def test_origin_headers_are_trusted_only_on_a_message_we_sent_back():
 
 
 def test_a_dead_letter_names_its_reason_kind_attempts_and_first_origin():
-    sent_back = message(headers={poison.ATTEMPTS_HEADER: 4, poison.DELIVERY_COUNT_HEADER: 1,
-                                 poison.ORIGINAL_EXCHANGE_HEADER: "ztc.unit-commands",
-                                 poison.ORIGINAL_ROUTING_KEY_HEADER: "transport.sign"},
-                        exchange="", routing_key=contracts.UNIT_COMMANDS_QUEUE)
+    sent_back = message(
+        headers={
+            poison.ATTEMPTS_HEADER: 4,
+            poison.DELIVERY_COUNT_HEADER: 1,
+            poison.ORIGINAL_EXCHANGE_HEADER: "ztc.unit-commands",
+            poison.ORIGINAL_ROUTING_KEY_HEADER: "transport.sign",
+        },
+        exchange="",
+        routing_key=contracts.UNIT_COMMANDS_QUEUE,
+    )
     producer = Producer()
-    publish_dead_letter(producer, sent_back, "failed 5 attempt(s); last: RuntimeError: x",
-                        contracts.UNIT_COMMANDS_QUEUE, poison.EXHAUSTED, 5)
+    publish_dead_letter(
+        producer,
+        sent_back,
+        "failed 5 attempt(s); last: RuntimeError: x",
+        contracts.UNIT_COMMANDS_QUEUE,
+        poison.EXHAUSTED,
+        5,
+    )
     [(_, sent)] = producer.sent
     headers = sent["headers"]
     assert sent["routing_key"] == "transport.sign"
@@ -162,26 +212,38 @@ def test_a_dead_letter_names_its_reason_kind_attempts_and_first_origin():
 GOOD_RPC = {"reply_to": "rpc.reply-gateway-1", "correlation_id": "c", "content_type": "application/json"}
 
 
-@pytest.mark.parametrize("body, properties, headers, problem", [
-    ({"args": [], "kwargs": {}}, {**GOOD_RPC, "reply_to": None}, {}, "without reply_to"),
-    ({"args": [], "kwargs": {}}, {k: v for k, v in GOOD_RPC.items() if k != "reply_to"}, {}, "without reply_to"),
-    ({"args": [], "kwargs": {}}, {k: v for k, v in GOOD_RPC.items() if k != "correlation_id"}, {}, "without correlation_id"),
-    ({"args": [], "kwargs": {}}, {**GOOD_RPC, "content_type": "text/x-nothing"}, {}, "cannot be answered"),
-    ([1, 2], GOOD_RPC, {}, "not a nameko RPC payload: a JSON list"),
-    ("ping", GOOD_RPC, {}, "not a nameko RPC payload: a JSON str"),
-    ({"args": []}, GOOD_RPC, {}, "args or kwargs missing"),
-    ({"args": 5, "kwargs": {}}, GOOD_RPC, {}, "args must be a list"),
-    ({"args": [], "kwargs": [1]}, GOOD_RPC, {}, "kwargs an object"),
-    ({"args": [], "kwargs": {}}, GOOD_RPC, {"nameko.call_id_stack": 7}, "call_id_stack"),
-    ({"args": [], "kwargs": {}}, GOOD_RPC, {"nameko.call_id_stack": [1]}, "call_id_stack"),
-])
+@pytest.mark.parametrize(
+    "body, properties, headers, problem",
+    [
+        ({"args": [], "kwargs": {}}, {**GOOD_RPC, "reply_to": None}, {}, "without reply_to"),
+        ({"args": [], "kwargs": {}}, {k: v for k, v in GOOD_RPC.items() if k != "reply_to"}, {}, "without reply_to"),
+        (
+            {"args": [], "kwargs": {}},
+            {k: v for k, v in GOOD_RPC.items() if k != "correlation_id"},
+            {},
+            "without correlation_id",
+        ),
+        ({"args": [], "kwargs": {}}, {**GOOD_RPC, "content_type": "text/x-nothing"}, {}, "cannot be answered"),
+        ([1, 2], GOOD_RPC, {}, "not a nameko RPC payload: a JSON list"),
+        ("ping", GOOD_RPC, {}, "not a nameko RPC payload: a JSON str"),
+        ({"args": []}, GOOD_RPC, {}, "args or kwargs missing"),
+        ({"args": 5, "kwargs": {}}, GOOD_RPC, {}, "args must be a list"),
+        ({"args": [], "kwargs": [1]}, GOOD_RPC, {}, "kwargs an object"),
+        ({"args": [], "kwargs": {}}, GOOD_RPC, {"nameko.call_id_stack": 7}, "call_id_stack"),
+        ({"args": [], "kwargs": {}}, GOOD_RPC, {"nameko.call_id_stack": [1]}, "call_id_stack"),
+    ],
+)
 def test_an_rpc_request_nameko_cannot_answer_is_named(body, properties, headers, problem):
     assert problem in poison.rpc_request_problem(body, properties, headers)
 
 
 def test_a_good_rpc_request_has_no_problem():
-    assert poison.rpc_request_problem({"args": [1], "kwargs": {"a": 2}}, GOOD_RPC,
-                                      {"nameko.call_id_stack": ["gateway.x.1"]}) is None
+    assert (
+        poison.rpc_request_problem(
+            {"args": [1], "kwargs": {"a": 2}}, GOOD_RPC, {"nameko.call_id_stack": ["gateway.x.1"]}
+        )
+        is None
+    )
 
 
 class DeadLetters:
@@ -215,7 +277,10 @@ def test_settling_a_failure_sends_it_back_counted_until_the_last_attempt():
     c = container(ZTC_MESSAGE_MAX_ATTEMPTS="3")
     assert settle_failure(c, letters, message(), "q", RuntimeError("x")) == "retried"
     assert settle_failure(c, letters, message(headers={poison.ATTEMPTS_HEADER: 1}), "q", RuntimeError("x")) == "retried"
-    assert settle_failure(c, letters, message(headers={poison.ATTEMPTS_HEADER: 2}), "q", RuntimeError("x")) == "dead_lettered"
+    assert (
+        settle_failure(c, letters, message(headers={poison.ATTEMPTS_HEADER: 2}), "q", RuntimeError("x"))
+        == "dead_lettered"
+    )
     assert letters.sent_back == [("q", 1), ("q", 2)]
     assert letters.letters == [("failed 3 attempt(s); last: RuntimeError: x", "q", poison.EXHAUSTED, 3)]
 
@@ -228,10 +293,24 @@ def test_when_the_broker_refuses_the_copy_the_message_is_given_back_as_it_was():
 
 def test_message_settings_have_defaults_and_come_from_the_environment():
     defaults = config.load({})
-    assert (defaults.message_max_attempts, defaults.message_retry_pause_seconds,
-            defaults.message_retry_pause_max_seconds, defaults.message_max_bytes) == (5, 1.0, 10.0, 16 * 1024 * 1024)
-    set_ = config.load({"ZTC_MESSAGE_MAX_ATTEMPTS": "3", "ZTC_MESSAGE_RETRY_PAUSE_SECONDS": "0.1",
-                        "ZTC_MESSAGE_RETRY_PAUSE_MAX_SECONDS": "2", "ZTC_MESSAGE_MAX_BYTES": "1000"})
-    assert (set_.message_max_attempts, set_.message_retry_pause_seconds,
-            set_.message_retry_pause_max_seconds, set_.message_max_bytes) == (3, 0.1, 2.0, 1000)
+    assert (
+        defaults.message_max_attempts,
+        defaults.message_retry_pause_seconds,
+        defaults.message_retry_pause_max_seconds,
+        defaults.message_max_bytes,
+    ) == (5, 1.0, 10.0, 16 * 1024 * 1024)
+    set_ = config.load(
+        {
+            "ZTC_MESSAGE_MAX_ATTEMPTS": "3",
+            "ZTC_MESSAGE_RETRY_PAUSE_SECONDS": "0.1",
+            "ZTC_MESSAGE_RETRY_PAUSE_MAX_SECONDS": "2",
+            "ZTC_MESSAGE_MAX_BYTES": "1000",
+        }
+    )
+    assert (
+        set_.message_max_attempts,
+        set_.message_retry_pause_seconds,
+        set_.message_retry_pause_max_seconds,
+        set_.message_max_bytes,
+    ) == (3, 0.1, 2.0, 1000)
     assert config.load({"ZTC_MESSAGE_MAX_ATTEMPTS": "0"}).message_max_attempts == 1

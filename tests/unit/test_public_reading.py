@@ -1,5 +1,6 @@
 """What the public API reads of proposals (intake) and its spam limit (the gateway's table), on real
 SQLite sessions: only published proposals, a page at a time; a proposer named only with consent."""
+
 from __future__ import annotations
 
 import pytest
@@ -10,8 +11,17 @@ from services.intake import operations, public
 from shared.db import dispose_all, get_engine, session_factory
 from shared.errors import Forbidden, InvalidInput, NotFound, TooManyRequests
 
-from .test_intake_operations import (PRESCHOOLS, SMITH, ZHANG, decide, filed, publish, session,  # noqa: F401
-                                     sessions, submitted)
+from .test_intake_operations import (
+    PRESCHOOLS,
+    SMITH,
+    ZHANG,
+    decide,
+    filed,
+    publish,
+    session,  # noqa: F401
+    sessions,  # noqa: F401
+    submitted,
+)
 
 PUBLIC = {"user": "public", "roles": ["public"]}
 DIRECTORY = {"李明": "李明委员", "张伟": "张伟委员"}
@@ -22,10 +32,14 @@ def names(users):
 
 
 def test_only_published_proposals_are_listed_and_unpublished_ones_are_not_found(session):
-    draft = submitted(session)                                   # still with its proposer
-    waiting = filed(session, text=PRESCHOOLS, principal=ZHANG)   # filed, not answered or published
-    declined = filed(session, text={**PRESCHOOLS, "title": "关于社区食堂的建议"}, publish_consent=False,
-                     no_publish_reason="涉及单位内部情况")
+    draft = submitted(session)  # still with its proposer
+    waiting = filed(session, text=PRESCHOOLS, principal=ZHANG)  # filed, not answered or published
+    declined = filed(
+        session,
+        text={**PRESCHOOLS, "title": "关于社区食堂的建议"},
+        publish_consent=False,
+        no_publish_reason="涉及单位内部情况",
+    )
     shown = filed(session, text={**PRESCHOOLS, "title": "关于口袋公园的建议"}, publish_name=True)
     publish(session, declined)
     publish(session, shown)
@@ -47,8 +61,7 @@ def test_a_proposer_is_named_only_with_consent_and_co_signers_stay_masked(sessio
     publish(session, named)
     publish(session, unnamed)
     items = {i["number"]: i for i in public.list_published(session, {}, PUBLIC, names)["items"]}
-    assert items[named["number"]]["proposers"] == [{"name": "李明委员", "named": True},
-                                                   {"name": "张*", "named": False}]
+    assert items[named["number"]]["proposers"] == [{"name": "李明委员", "named": True}, {"name": "张*", "named": False}]
     assert items[unnamed["number"]]["proposers"] == [{"name": "s***", "named": False}]
     assert "smith" not in str(items)
 
@@ -85,13 +98,13 @@ def test_the_spam_limit_refuses_an_address_over_its_limit_until_the_window_passe
         raise_one("10.0.0.1")
     assert refused.value.status == 429 and refused.value.details["scope"] == "address"
     assert 0 < refused.value.details["retry_after_seconds"] <= 3600
-    raise_one("10.0.0.2")                      # the address refused did not use up the venue
+    raise_one("10.0.0.2")  # the address refused did not use up the venue
     with pytest.raises(TooManyRequests) as venue_full:
         raise_one("10.0.0.3")
     assert venue_full.value.details["scope"] == "venue" and "venue" in venue_full.value.message
-    raise_one("10.0.0.3", venue="cp_other")    # another venue is counted apart
+    raise_one("10.0.0.3", venue="cp_other")  # another venue is counted apart
     skipping_clock.advance(hours=1)
-    raise_one("10.0.0.1")                      # a new window
+    raise_one("10.0.0.1")  # a new window
 
 
 class _Request:

@@ -1,4 +1,5 @@
 """The proposal rulebook as data, and deadlines that say which rule and rulebook set them."""
+
 from __future__ import annotations
 
 import hashlib
@@ -26,16 +27,19 @@ def calendar():
 @pytest.fixture
 def edited(tmp_path):
     """Write a changed copy of the proposal rulebook; returns the path of the copy."""
+
     def edit(change):
         data = yaml.safe_load(PROPOSAL_FILE.read_text(encoding="utf-8"))
         change(data)
         path = tmp_path / "proposal.yaml"
         path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
         return path
+
     return edit
 
 
 # --- the rulebook as shipped -------------------------------------------------------------------
+
 
 def test_the_proposal_rulebook_is_versioned_and_hashed_from_its_bytes(rulebook):
     assert rulebook.name == "proposal"
@@ -91,7 +95,10 @@ def test_an_unknown_duration_rule_raises_key_error(rulebook):
 
 def test_satisfaction_has_three_levels_and_two_scores(rulebook):
     assert [(l.code, l.zh) for l in rulebook.satisfaction_levels()] == [
-        ("satisfied", "满意"), ("basically_satisfied", "基本满意"), ("unsatisfied", "不满意")]
+        ("satisfied", "满意"),
+        ("basically_satisfied", "基本满意"),
+        ("unsatisfied", "不满意"),
+    ]
     assert [s.code for s in rulebook.satisfaction_scores()] == ["handling", "result"]
 
 
@@ -101,13 +108,13 @@ def test_key_proposals_are_guided_at_5_to_10_percent_of_filed_ones(rulebook):
 
 def test_the_handling_checklist_sums_to_120_points(rulebook):
     items = rulebook.handling_checklist()
-    assert [item.code for item in items] == [
-        "organisation", "procedure", "face_to_face", "timeliness", "result"]
+    assert [item.code for item in items] == ["organisation", "procedure", "face_to_face", "timeliness", "result"]
     assert rulebook.handling_checklist_total() == 120
     assert sum(item.points for item in items) == 120
 
 
 # --- deadlines with provenance -----------------------------------------------------------------
+
 
 def test_the_reply_deadline_is_three_calendar_months_clamped_at_month_end(rulebook, calendar):
     due = deadline(rulebook, "reply_deadline", date(2026, 11, 30), calendar)
@@ -118,16 +125,22 @@ def test_the_reply_deadline_is_three_calendar_months_clamped_at_month_end(rulebo
 def test_a_deadline_records_the_rule_and_the_rulebook_version_and_hash(rulebook, calendar):
     due = deadline(rulebook, "reply_deadline", date(2026, 11, 30), calendar)
     assert (due.rule, due.rulebook, due.rulebook_version, due.rulebook_hash) == (
-        "reply_deadline", "proposal", "2027.7", rulebook.content_hash)
+        "reply_deadline",
+        "proposal",
+        "2027.7",
+        rulebook.content_hash,
+    )
     assert (due.start, due.amount, due.unit) == (date(2026, 11, 30), 3, "months")
     record = due.as_dict()
     assert record["rulebook_hash"].startswith("sha256:")
     assert (record["start"], record["due"], record["ends_at"]) == (
-        "2026-11-30", "2027-02-28", "2027-03-01T00:00:00+08:00")
+        "2026-11-30",
+        "2027-02-28",
+        "2027-03-01T00:00:00+08:00",
+    )
 
 
-def test_the_objection_window_counts_working_days_and_carries_the_calendar_account(rulebook,
-                                                                                     calendar):
+def test_the_objection_window_counts_working_days_and_carries_the_calendar_account(rulebook, calendar):
     due = deadline(rulebook, "objection_window", date(2026, 9, 25), calendar)
     assert due.due == date(2026, 10, 9)
     assert due.explanation["end"] == "2026-10-09"
@@ -168,13 +181,13 @@ def test_a_changed_file_gets_a_different_hash(edited):
 
 # --- bad rulebooks -----------------------------------------------------------------------------
 
+
 def test_a_checklist_that_does_not_add_up_is_refused_naming_file_and_field(edited):
     path = edited(lambda data: data["handling_checklist"]["items"][0].update(points=25))
     with pytest.raises(DataFileError) as caught:
         load_rulebook("proposal", path)
     assert str(path) in str(caught.value)
-    assert caught.value.errors == {
-        "handling_checklist.items": ["points add up to 125, not the total 120"]}
+    assert caught.value.errors == {"handling_checklist.items": ["points add up to 125, not the total 120"]}
 
 
 def test_an_unknown_duration_unit_is_refused_naming_the_rule(edited):
@@ -209,8 +222,11 @@ def test_a_file_loaded_under_another_rulebook_name_is_refused(edited):
 
 def test_another_rulebook_needs_only_a_version_and_durations(tmp_path):
     path = tmp_path / "opinion.yaml"
-    path.write_text(yaml.safe_dump({"rulebook": "opinion", "version": "1",
-                                    "durations": {"edit": {"amount": 2, "unit": "working_days"}}}))
+    path.write_text(
+        yaml.safe_dump(
+            {"rulebook": "opinion", "version": "1", "durations": {"edit": {"amount": 2, "unit": "working_days"}}}
+        )
+    )
     opinion = load_rulebook("opinion", path)
     assert opinion.duration("edit") == Duration(2, "working_days")
     with pytest.raises(KeyError, match="no section 'not_filed_reasons'"):

@@ -2,6 +2,7 @@
 the duplicate threshold, the handling checklist's shares and the quality grades. Each test changes
 the value in a copy of the rulebook and sees the behaviour change; a bad value is refused naming
 its field."""
+
 from __future__ import annotations
 
 from fractions import Fraction
@@ -25,18 +26,34 @@ from shared.rulebook import RULES_DIRECTORY, load_rulebook
 PROPOSAL_FILE = RULES_DIRECTORY / "proposal.yaml"
 LI = {"user": "member.li", "roles": ["member"]}
 WANG = {"user": "member.wang", "roles": ["member"]}
-TEXT = {"kind": "between_sessions", "publish_consent": True, "title": "关于加快老城区公交候车亭改造的建议",
-        "situation": "老城区现有公交候车亭多建于十年前。", "analysis": "缺少统一规划。",
-        "suggestions": "由交通局牵头制定老城区公交候车亭改造计划，增设夜间照明。"}
-NEAR = {**TEXT, "title": "关于老城区公交候车亭改造的提案",
-        "suggestions": "交通局牵头制定公交候车亭改造计划，落实维护资金和夜间照明。"}
-EXEMPLARY = {"signed_on_time": True, "face_to_face": True, "replied_on_time": True, "extensions": 0,
-             "rehandling_rounds": 0, "category": "A", "satisfaction": ["satisfied"]}
+TEXT = {
+    "kind": "between_sessions",
+    "publish_consent": True,
+    "title": "关于加快老城区公交候车亭改造的建议",
+    "situation": "老城区现有公交候车亭多建于十年前。",
+    "analysis": "缺少统一规划。",
+    "suggestions": "由交通局牵头制定老城区公交候车亭改造计划，增设夜间照明。",
+}
+NEAR = {
+    **TEXT,
+    "title": "关于老城区公交候车亭改造的提案",
+    "suggestions": "交通局牵头制定公交候车亭改造计划，落实维护资金和夜间照明。",
+}
+EXEMPLARY = {
+    "signed_on_time": True,
+    "face_to_face": True,
+    "replied_on_time": True,
+    "extensions": 0,
+    "rehandling_rounds": 0,
+    "category": "A",
+    "satisfaction": ["satisfied"],
+}
 
 
 @pytest.fixture
 def rules(tmp_path, monkeypatch):
     """``rules(change)`` writes a changed copy of the proposal rulebook and makes it the one loaded."""
+
     def change(edit):
         data = yaml.safe_load(PROPOSAL_FILE.read_text(encoding="utf-8"))
         edit(data)
@@ -45,6 +62,7 @@ def rules(tmp_path, monkeypatch):
         path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
         monkeypatch.setattr(rulebook_module, "RULES_DIRECTORY", path.parent)
         return path
+
     return change
 
 
@@ -72,6 +90,7 @@ def submit(session, principal=LI, **overrides):
 
 # -- format (一事一案) ---------------------------------------------------------------------------
 
+
 def test_the_title_limit_is_the_rulebooks(intake_session, rules):
     submit(intake_session, title="候" * 40)
     rules(lambda data: data["format"].update(max_title=30))
@@ -96,6 +115,7 @@ def test_a_title_limit_beyond_what_the_table_holds_is_refused_naming_the_field(r
 
 # -- duplicates (并案) ---------------------------------------------------------------------------
 
+
 def test_the_duplicate_threshold_is_the_rulebooks(intake_session, rules):
     submit(intake_session)
     near = submit(intake_session, WANG, **NEAR)
@@ -113,16 +133,27 @@ def test_a_duplicate_threshold_outside_0_to_1_is_refused_naming_the_field(rules)
 
 # -- the checklist's shares ----------------------------------------------------------------------
 
+
 def by_item(scored):
     return {item["item"]: item for item in scored["items"]}
 
 
 def test_the_checklist_shares_are_the_rulebooks(rules):
-    facts = {**EXEMPLARY, "signed_on_time": False, "rehandling_rounds": 1, "extensions": 1,
-             "category": "B", "satisfaction": ["basically_satisfied"]}
+    facts = {
+        **EXEMPLARY,
+        "signed_on_time": False,
+        "rehandling_rounds": 1,
+        "extensions": 1,
+        "category": "B",
+        "satisfaction": ["basically_satisfied"],
+    }
     shipped = by_item(checklist.score(facts, load_rulebook("proposal")))
     assert [shipped[i]["points"] for i in ("organisation", "procedure", "timeliness", "result")] == [
-        10, 15, 15, 25]                                    # 1/2, 3/4, 3/4, (3/4 + 1/2) / 2
+        10,
+        15,
+        15,
+        25,
+    ]  # 1/2, 3/4, 3/4, (3/4 + 1/2) / 2
 
     def change(data):
         shares = data["handling_checklist"]["rules"]
@@ -131,9 +162,9 @@ def test_the_checklist_shares_are_the_rulebooks(rules):
         shares["timeliness"].update(per_extension="1/2", on_time_floor="1/4")
         shares["result"]["categories"]["B"] = "1/2"
         shares["result"]["levels"]["basically_satisfied"] = 0
+
     changed = by_item(checklist.score(facts, load_rulebook("proposal", rules(change))))
-    assert [changed[i]["points"] for i in ("organisation", "procedure", "timeliness", "result")] == [
-        5, 10, 10, 10]
+    assert [changed[i]["points"] for i in ("organisation", "procedure", "timeliness", "result")] == [5, 10, 10, 10]
     assert "basically satisfied 0" in changed["result"]["why"]
 
 
@@ -147,6 +178,7 @@ def test_a_late_reply_and_no_face_to_face_meeting_earn_the_rulebooks_shares(rule
         shares = data["handling_checklist"]["rules"]
         shares["face_to_face"]["no_meeting"] = "1/4"
         shares["timeliness"]["late_reply"] = "1/2"
+
     changed = by_item(checklist.score(facts, load_rulebook("proposal", rules(change))))
     assert (changed["face_to_face"]["points"], changed["timeliness"]["points"]) == (5, 10)
     assert changed["face_to_face"]["why"] == "no face-to-face meeting with the proposer: 1/4 of the points"
@@ -174,21 +206,41 @@ def test_shares_load_as_exact_fractions():
 
 # -- quality grades ------------------------------------------------------------------------------
 
+
 def test_the_quality_grades_are_the_rulebooks(evaluation_session, rules):
-    assert evaluation.grade_quality(evaluation_session, {"number": "2027-0001", "grade": "good",
-                                                         "graded_by": "committee"}, None)["grade"] == "good"
-    rules(lambda data: data.update(quality_grades=[
-        {"code": "excellent", "zh": "优秀提案", "en": "Excellent"},
-        {"code": "commended", "zh": "表扬提案", "en": "Commended"}]) or data["quality_checklist"].update(
-        grades=[{"grade": "excellent", "min": 85}, {"grade": "commended", "min": 0}]))
+    assert (
+        evaluation.grade_quality(
+            evaluation_session, {"number": "2027-0001", "grade": "good", "graded_by": "committee"}, None
+        )["grade"]
+        == "good"
+    )
+    rules(
+        lambda data: (
+            data.update(
+                quality_grades=[
+                    {"code": "excellent", "zh": "优秀提案", "en": "Excellent"},
+                    {"code": "commended", "zh": "表扬提案", "en": "Commended"},
+                ]
+            )
+            or data["quality_checklist"].update(
+                grades=[{"grade": "excellent", "min": 85}, {"grade": "commended", "min": 0}]
+            )
+        )
+    )
     with pytest.raises(InvalidInput) as refused:
-        evaluation.grade_quality(evaluation_session, {"number": "2027-0001", "grade": "good",
-                                                      "graded_by": "committee"}, None)
+        evaluation.grade_quality(
+            evaluation_session, {"number": "2027-0001", "grade": "good", "graded_by": "committee"}, None
+        )
     assert "commended" in refused.value.details["grade"][0]
-    assert evaluation.grade_quality(evaluation_session, {"number": "2027-0001", "grade": "commended",
-                                                         "graded_by": "committee"}, None)["grade"] == "commended"
+    assert (
+        evaluation.grade_quality(
+            evaluation_session, {"number": "2027-0001", "grade": "commended", "graded_by": "committee"}, None
+        )["grade"]
+        == "commended"
+    )
     assert GradeQualityForm().validate({"grade": "good"}) == {
-        "grade": ["not a quality grade of the rulebook; one of: excellent, commended"]}
+        "grade": ["not a quality grade of the rulebook; one of: excellent, commended"]
+    }
     assert GradeQualityForm().validate({"grade": "commended"}) == {}
 
 

@@ -1,4 +1,5 @@
 """docs/security.md holds the HTTP permission matrix generated from the routes' declarations."""
+
 from services.gateway import matrix
 from services.gateway.tokens import ROLES
 from shared.config import ROOT
@@ -22,12 +23,19 @@ def test_every_route_names_its_roles_and_the_side_doors_are_for_operators():
     assert anonymous and all(path.startswith("/api/public/") for _, path in anonymous)
     assert all(r["anonymous"] for r in matrix.routes() if r["path"].startswith("/api/public/"))
     public = {path for (method, path), roles in routes.items() if "public" in roles and (method, path) not in anonymous}
-    assert public <= {"/api/me", "/api/proposals", "/api/proposals/{number}", "/api/venues", "/api/notifications",
-                      "/api/notifications/{notification_id}/read"}, public
-    unit_writes = [path for (method, path), roles in routes.items()
-                   if method == "POST" and path.startswith("/api/assignments/")]
+    assert public <= {
+        "/api/me",
+        "/api/proposals",
+        "/api/proposals/{number}",
+        "/api/venues",
+        "/api/notifications",
+        "/api/notifications/{notification_id}/read",
+    }, public
+    unit_writes = [
+        path for (method, path), roles in routes.items() if method == "POST" and path.startswith("/api/assignments/")
+    ]
     assert unit_writes and all(routes[("POST", p)] == ("unit",) for p in unit_writes)
 
 
 def test_the_amqp_half_has_its_place():
-    assert "## AMQP permissions" in DOC.read_text(encoding="utf-8")   # generated: tests/unit/test_amqp_access.py
+    assert "## AMQP permissions" in DOC.read_text(encoding="utf-8")  # generated: tests/unit/test_amqp_access.py

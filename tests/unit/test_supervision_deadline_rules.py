@@ -2,6 +2,7 @@
 assignment not signed within its limit counts as signed when the limit runs out (reminded and
 escalated first); on time is judged at the unit's submission, not at staff's acceptance; pauses are
 recorded with a reason and shown in the explanation. The clock starts on 2026-03-02 (a Monday)."""
+
 from __future__ import annotations
 
 from datetime import date
@@ -12,14 +13,28 @@ from services.supervision import operations, queries
 from services.supervision.models import Deadline, DeadlineChange, Escalation, Reminder
 from shared.errors import Conflict, Forbidden
 
-from .test_supervision_operations import (NUMBER, STAFF, TRANSPORT, assign, check, china, reply_deadline,  # noqa: F401
-                                          rows, rules, session, sign)
+from .test_supervision_operations import (
+    NUMBER,
+    STAFF,
+    TRANSPORT,
+    assign,
+    check,
+    china,
+    reply_deadline,  # noqa: F401
+    rows,
+    rules,  # noqa: F401
+    session,  # noqa: F401
+    sign,
+)
 
 
 def test_the_reply_clock_counts_from_the_signing_not_the_assignment(session, rules, skipping_clock):
     assign(session, rules, signed=False)
     # Unsigned: counted from the end of the sign-for limit (2026-03-05), so due 2026-06-06.
-    assert (reply_deadline(session).start_event, reply_deadline(session).due) == ("sign_for_limit_end", date(2026, 6, 6))
+    assert (reply_deadline(session).start_event, reply_deadline(session).due) == (
+        "sign_for_limit_end",
+        date(2026, 6, 6),
+    )
     skipping_clock.set(china(2026, 3, 4, 10))
     sign(session, "transport")
     reply = reply_deadline(session)
@@ -42,19 +57,20 @@ def test_several_units_start_the_clock_when_the_last_one_signs(session, rules, s
 
 def test_the_sign_for_limit_is_reminded_escalated_and_then_counts_as_signed(session, rules, skipping_clock):
     assign(session, rules, signed=False)
-    skipping_clock.set(china(2026, 3, 5, 8))    # the last working day of the limit
+    skipping_clock.set(china(2026, 3, 5, 8))  # the last working day of the limit
     assert check(session, rules)["signing"] == {"transport": "remind"}
     sign_for = rows(session, Deadline, rule="sign_for_limit")[0]
     assert [r.for_due for r in rows(session, Reminder, deadline_id=sign_for.id)] == [date(2026, 3, 5)]
     skipping_clock.set(china(2026, 3, 6, 0, 5))
     assert check(session, rules)["signing"] == {"transport": "escalate"}
-    assert [(e.unit, e.due) for e in rows(session, Escalation, deadline_id=sign_for.id)] == \
-        [("transport", date(2026, 3, 5))]
-    assert "signing" not in check(session, rules)   # escalated once; nothing more to do for it
+    assert [(e.unit, e.due) for e in rows(session, Escalation, deadline_id=sign_for.id)] == [
+        ("transport", date(2026, 3, 5))
+    ]
+    assert "signing" not in check(session, rules)  # escalated once; nothing more to do for it
     # It counts as signed when the limit ran out: the reply is due 3 months from 2026-03-06.
     assert reply_deadline(session).due == date(2026, 6, 6)
     skipping_clock.set(china(2026, 3, 10, 10))
-    sign(session, "transport")                       # a late signing does not move the clock later
+    sign(session, "transport")  # a late signing does not move the clock later
     reply = reply_deadline(session)
     assert (reply.start_event, reply.due) == ("sign_for_limit_end", date(2026, 6, 6))
     assert sign_for.status == "missed"
@@ -64,7 +80,7 @@ def test_the_sign_for_limit_is_reminded_escalated_and_then_counts_as_signed(sess
 
 def test_on_time_is_judged_at_the_submission_not_the_acceptance(session, rules, skipping_clock):
     assign(session, rules)
-    skipping_clock.set(china(2026, 6, 5, 10))   # staff accept three days after the due date
+    skipping_clock.set(china(2026, 6, 5, 10))  # staff accept three days after the due date
     result = operations.close(session, rules, {"number": NUMBER, "replied_at": "2026-06-02T16:00:00+08:00"}, None)
     assert result["replied_on_time"] is True
     assert reply_deadline(session).status == "met"
@@ -82,17 +98,22 @@ def test_the_extension_cap_counts_from_signing(session, rules, skipping_clock):
     skipping_clock.set(china(2026, 3, 4, 10))
     sign(session, "transport")
     # 6 months from signing on 2026-03-04: 2026-09-04 is allowed (from the assignment it would not be).
-    assert operations.extend(session, rules, {"number": NUMBER, "until": "2026-09-04"}, STAFF)["reply_due"] == "2026-09-04"
+    assert (
+        operations.extend(session, rules, {"number": NUMBER, "until": "2026-09-04"}, STAFF)["reply_due"] == "2026-09-04"
+    )
 
 
 def test_a_pause_is_recorded_with_its_reason_stops_checks_and_moves_the_due_date_on_resume(
-        session, rules, skipping_clock):
+    session, rules, skipping_clock
+):
     assign(session, rules)
     skipping_clock.set(china(2026, 5, 10, 10))
-    operations.pause(session, rules, {"number": NUMBER, "reason": "the proposer asked to wait for the court ruling"}, STAFF)
+    operations.pause(
+        session, rules, {"number": NUMBER, "reason": "the proposer asked to wait for the court ruling"}, STAFF
+    )
     with pytest.raises(Conflict):
         operations.pause(session, rules, {"number": NUMBER, "reason": "again"}, STAFF)
-    skipping_clock.set(china(2026, 6, 5, 10))   # past the old due date: no escalation while paused
+    skipping_clock.set(china(2026, 6, 5, 10))  # past the old due date: no escalation while paused
     assert check(session, rules)["action"] == "paused"
     assert rows(session, Escalation) == []
     view = next(d for d in queries.deadlines(session, rules, NUMBER, STAFF)["deadlines"] if d["unit"] is None)
@@ -100,8 +121,11 @@ def test_a_pause_is_recorded_with_its_reason_stops_checks_and_moves_the_due_date
 
     result = operations.resume(session, rules, {"number": NUMBER, "reason": "the ruling is out"}, STAFF)
     assert result == {"number": NUMBER, "due": "2026-06-28", "paused_days": 26}
-    changes = [(c.kind, c.old_due, c.new_due) for c in rows(session, DeadlineChange, deadline_id=reply_deadline(session).id)
-               if c.kind in ("pause", "resume")]
+    changes = [
+        (c.kind, c.old_due, c.new_due)
+        for c in rows(session, DeadlineChange, deadline_id=reply_deadline(session).id)
+        if c.kind in ("pause", "resume")
+    ]
     assert changes == [("pause", date(2026, 6, 2), date(2026, 6, 2)), ("resume", date(2026, 6, 2), date(2026, 6, 28))]
     view = next(d for d in queries.deadlines(session, rules, NUMBER, STAFF)["deadlines"] if d["unit"] is None)
     assert view["paused"] is False and "Pause on 2026-05-10 by staff.wang" in view["explanation"]

@@ -2,6 +2,7 @@
 escalation and the overdue list, extensions within and beyond the cap, re-handling, closing, the
 supervising leader's log, and who sees which deadline. The clock starts on 2026-03-02 (a Monday),
 so every working-day rule stays within the years the calendar knows."""
+
 from __future__ import annotations
 
 import shutil
@@ -14,8 +15,16 @@ from sqlalchemy import create_engine, select
 from sqlalchemy.orm import sessionmaker
 
 from services.supervision import key_proposals, operations, queries, unit_facts
-from services.supervision.models import (Base, Deadline, DeadlineChange, Escalation, KeyProposal, Outbox,
-                                         Reminder, SupervisionLogEntry)
+from services.supervision.models import (
+    Base,
+    Deadline,
+    DeadlineChange,
+    Escalation,
+    KeyProposal,
+    Outbox,
+    Reminder,
+    SupervisionLogEntry,
+)
 from services.supervision.rules import RulebookRules
 from shared.calendar import CHINA_TZ, UnknownCalendarDate, WorkingCalendar
 from shared.errors import BusinessError, Forbidden, InvalidInput, NotFound, Unauthenticated
@@ -54,18 +63,31 @@ def rules():
 def sign(session, unit, number=NUMBER, at=None):
     """The assignment service says ``unit`` signed for its assignment (签收)."""
     from shared import clock
-    return unit_facts.hear(session, {
-        "event_id": f"assignment.signed:{uuid.uuid4().hex}", "name": "assignment.signed",
-        "occurred_at": clock.now().isoformat(), "subject": number, "thread": None, "members": [],
-        "payload": {"unit": unit, "assignment_id": 7, "at": (at or clock.now()).isoformat(),
-                    "by": f"handler.{unit}", "round": 1}})
+
+    return unit_facts.hear(
+        session,
+        {
+            "event_id": f"assignment.signed:{uuid.uuid4().hex}",
+            "name": "assignment.signed",
+            "occurred_at": clock.now().isoformat(),
+            "subject": number,
+            "thread": None,
+            "members": [],
+            "payload": {
+                "unit": unit,
+                "assignment_id": 7,
+                "at": (at or clock.now()).isoformat(),
+                "by": f"handler.{unit}",
+                "round": 1,
+            },
+        },
+    )
 
 
 def assign(session, rules, units=("transport",), number=NUMBER, signed=True, **extra):
     """Open the clocks; with ``signed`` the units sign for the assignment at once, so the reply
     clock counts from now (most tests are about what comes after signing)."""
-    params = {"number": number, "key_proposal": False, "supervising_leader": None, "units": list(units),
-              **extra}
+    params = {"number": number, "key_proposal": False, "supervising_leader": None, "units": list(units), **extra}
     opened = operations.open_deadlines(session, rules, params, STAFF)
     if signed:
         for unit in units:
@@ -102,21 +124,31 @@ def reply_deadline(session, number=NUMBER):
 
 # -- opening the clocks ---------------------------------------------------------------------------
 
+
 def test_assignment_opens_sign_for_objection_and_reply_deadlines_with_their_provenance(session, rules):
     result = assign(session, rules, units=["transport", "education"])
 
     opened = {(d["rule"], d["unit"]): d["due"] for d in result["deadlines"]}
-    assert opened == {("sign_for_limit", "transport"): "2026-03-05",
-                      ("objection_window", "transport"): "2026-03-09",
-                      ("sign_for_limit", "education"): "2026-03-05",
-                      ("objection_window", "education"): "2026-03-09",
-                      ("reply_deadline", None): "2026-06-02"}
+    assert opened == {
+        ("sign_for_limit", "transport"): "2026-03-05",
+        ("objection_window", "transport"): "2026-03-09",
+        ("sign_for_limit", "education"): "2026-03-05",
+        ("objection_window", "education"): "2026-03-09",
+        ("reply_deadline", None): "2026-06-02",
+    }
     rulebook = load_rulebook("proposal")
     reply = reply_deadline(session)
-    assert (reply.rulebook, reply.rulebook_version, reply.rulebook_hash) == \
-        ("proposal", rulebook.version, rulebook.content_hash)
-    assert (reply.start_event, reply.start_date, reply.amount, reply.amount_unit) == \
-        ("signed", date(2026, 3, 2), 3, "months")
+    assert (reply.rulebook, reply.rulebook_version, reply.rulebook_hash) == (
+        "proposal",
+        rulebook.version,
+        rulebook.content_hash,
+    )
+    assert (reply.start_event, reply.start_date, reply.amount, reply.amount_unit) == (
+        "signed",
+        date(2026, 3, 2),
+        3,
+        "months",
+    )
     assert reply.units == ["transport", "education"] and reply.opened_by == "staff.wang"
     objection = rows(session, Deadline, rule="objection_window", unit="transport")[0]
     assert [d["date"] for d in objection.calendar["skipped"]] == ["2026-03-07", "2026-03-08"]
@@ -136,11 +168,15 @@ def test_a_key_proposal_is_registered_with_its_supervising_leader(session, rules
     assert session.get(KeyProposal, NUMBER).supervising_leader == "vice.chair.chen"
 
 
-@pytest.mark.parametrize("params, field", [
-    ({"number": NUMBER, "units": []}, "units"),
-    ({"number": NUMBER, "units": ["transport"], "key_proposal": True}, "supervising_leader"),
-    ({"units": ["transport"]}, "number"),
-], ids=["no_unit", "key_proposal_without_leader", "no_number"])
+@pytest.mark.parametrize(
+    "params, field",
+    [
+        ({"number": NUMBER, "units": []}, "units"),
+        ({"number": NUMBER, "units": ["transport"], "key_proposal": True}, "supervising_leader"),
+        ({"units": ["transport"]}, "number"),
+    ],
+    ids=["no_unit", "key_proposal_without_leader", "no_number"],
+)
 def test_opening_refuses_parameters_that_do_not_fit(session, rules, params, field):
     with pytest.raises(InvalidInput) as refused:
         operations.open_deadlines(session, rules, params, STAFF)
@@ -158,8 +194,12 @@ def test_reassignment_supersedes_the_open_deadlines_and_records_why(session, rul
     assert new_reply.replaces_id == old_reply.id and new_reply.due == date(2026, 6, 5)
     restart = rows(session, DeadlineChange, deadline_id=old_reply.id, kind="restart")[0]
     # Restarted from the end of the new sign-for limit (2026-03-10); the signing then moved it.
-    assert (restart.kind, restart.old_due, restart.new_due, restart.by) == \
-        ("restart", date(2026, 6, 6), date(2026, 6, 11), "staff.wang")
+    assert (restart.kind, restart.old_due, restart.new_due, restart.by) == (
+        "restart",
+        date(2026, 6, 6),
+        date(2026, 6, 11),
+        "staff.wang",
+    )
     education = rows(session, Deadline, unit="education")
     assert {row.status for row in education} == {"superseded"}
     assert [change.new_due for change in rows(session, DeadlineChange, deadline_id=education[0].id)] == [None]
@@ -171,19 +211,18 @@ def test_a_deadline_into_a_year_without_a_schedule_opens_provisionally(session, 
     # 5 working days from 2026-12-28 reach into 2027, which has no official schedule yet.
     skipping_clock.set(china(2026, 12, 28, 10))
     opened = {(d["rule"]): d["due"] for d in assign(session, rules)["deadlines"]}
-    assert opened == {"sign_for_limit": "2026-12-31", "objection_window": "2027-01-05",
-                      "reply_deadline": "2027-03-28"}
+    assert opened == {"sign_for_limit": "2026-12-31", "objection_window": "2027-01-05", "reply_deadline": "2027-03-28"}
     objection = rows(session, Deadline, rule="objection_window")[0]
     assert objection.calendar["provisional"] and objection.calendar["provisional_years"] == [2027]
     assert not rows(session, Deadline, rule="sign_for_limit")[0].calendar["provisional"]
-    view = next(d for d in queries.deadlines(session, rules, NUMBER, STAFF)["deadlines"]
-                if d["rule"] == "objection_window")
+    view = next(
+        d for d in queries.deadlines(session, rules, NUMBER, STAFF)["deadlines"] if d["rule"] == "objection_window"
+    )
     assert view["provisional"] is True
     assert "PROVISIONAL: 2027 has no official holiday schedule yet" in view["explanation"]
 
 
-def test_a_date_no_source_knows_still_fails_the_opening_loudly_and_keeps_nothing(session, tmp_path,
-                                                                                skipping_clock):
+def test_a_date_no_source_knows_still_fails_the_opening_loudly_and_keeps_nothing(session, tmp_path, skipping_clock):
     # A calendar directory of its own, asked about 2002: before the package and before the
     # holiday rules the provisional rule follows.
     skipping_clock.set(china(2002, 12, 30, 10))
@@ -194,6 +233,7 @@ def test_a_date_no_source_knows_still_fails_the_opening_loudly_and_keeps_nothing
 
 
 # -- the official schedule arrives ------------------------------------------------------------------
+
 
 @pytest.fixture
 def official_2027(tmp_path):
@@ -209,8 +249,9 @@ def recompute(session, rules, year=2027, principal=None):
 
 
 def test_the_official_schedule_moves_a_provisional_due_date_with_a_change_and_a_notice(
-        session, rules, official_2027, skipping_clock):
-    skipping_clock.set(china(2027, 2, 1, 10))   # a Monday, four days before the Spring Festival
+    session, rules, official_2027, skipping_clock
+):
+    skipping_clock.set(china(2027, 2, 1, 10))  # a Monday, four days before the Spring Festival
     assign(session, rules, units=["transport"], signed=False)
     objection = rows(session, Deadline, rule="objection_window")[0]
     sign_for = rows(session, Deadline, rule="sign_for_limit")[0]
@@ -222,13 +263,25 @@ def test_the_official_schedule_moves_a_provisional_due_date_with_a_change_and_a_
     result = recompute(session, official_2027)
 
     assert (result["recounted"], result["still_provisional"], result["calendar"]["status"]) == (2, 0, "official")
-    assert result["moved"] == [{"id": objection.id, "number": NUMBER, "rule": "objection_window",
-                                "unit": "transport", "old_due": "2027-02-10", "new_due": "2027-02-15"}]
+    assert result["moved"] == [
+        {
+            "id": objection.id,
+            "number": NUMBER,
+            "rule": "objection_window",
+            "unit": "transport",
+            "old_due": "2027-02-10",
+            "new_due": "2027-02-15",
+        }
+    ]
     # The stand-in's Spring Festival runs to 02-13 and Sunday 02-14 is worked.
     assert (objection.due, objection.original_due, objection.status) == (date(2027, 2, 15), date(2027, 2, 10), "open")
     [change] = rows(session, DeadlineChange, deadline_id=objection.id)
     assert (change.kind, change.old_due, change.new_due, change.by) == (
-        "recalculation", date(2027, 2, 10), date(2027, 2, 15), "ztc:operator")
+        "recalculation",
+        date(2027, 2, 10),
+        date(2027, 2, 15),
+        "ztc:operator",
+    )
     assert "now official" in change.reason and "2027-02-09 holiday (Spring Festival, 2027.yaml" in change.reason
     assert objection.calendar["provisional"] is False
     assert objection.calendar["recomputed"]["previous_end"] == "2027-02-10"
@@ -241,13 +294,16 @@ def test_the_official_schedule_moves_a_provisional_due_date_with_a_change_and_a_
     assert notice.payload["payload"]["recipients"] == ["unit:transport", "role:staff"]
     assert "2027-02-10" in notice.payload["payload"]["text"] and "2027-02-15" in notice.payload["payload"]["text"]
 
-    view = next(d for d in queries.deadlines(session, official_2027, NUMBER, STAFF)["deadlines"]
-                if d["rule"] == "objection_window")
+    view = next(
+        d
+        for d in queries.deadlines(session, official_2027, NUMBER, STAFF)["deadlines"]
+        if d["rule"] == "objection_window"
+    )
     assert view["provisional"] is False and view["due"] == "2027-02-15"
     assert [c["kind"] for c in view["changes"]] == ["recalculation"]
     assert "Recalculation on 2027-02-02 by ztc:operator: 2027-02-10 -> 2027-02-15" in view["explanation"]
 
-    again = recompute(session, official_2027)   # nothing provisional is left for 2027
+    again = recompute(session, official_2027)  # nothing provisional is left for 2027
     assert (again["recounted"], again["moved"]) == (0, [])
     assert count(session, DeadlineChange) == 1
 
@@ -281,6 +337,7 @@ def test_only_operators_and_staff_recompute(session, rules):
 
 # -- reminders and escalation ---------------------------------------------------------------------
 
+
 def test_nothing_to_do_before_the_first_reminder(session, rules):
     assign(session, rules)
     assert check(session, rules) == {"action": "none", "next_check": "2026-05-19T00:00:00+08:00"}
@@ -297,8 +354,10 @@ def test_each_reminder_lead_time_reminds_exactly_once(session, rules, skipping_c
     assert check(session, rules)["action"] == "none"
 
     sent = [(r.lead_amount, r.lead_unit, r.for_due, r.due_at.date()) for r in rows(session, Reminder)]
-    assert sent == [(15, "days", date(2026, 6, 2), date(2026, 5, 18)),  # 2026-05-19 00:00 China is 05-18 UTC
-                    (5, "days", date(2026, 6, 2), date(2026, 5, 28))]
+    assert sent == [
+        (15, "days", date(2026, 6, 2), date(2026, 5, 18)),  # 2026-05-19 00:00 China is 05-18 UTC
+        (5, "days", date(2026, 6, 2), date(2026, 5, 28)),
+    ]
 
 
 def test_a_late_check_gives_only_the_most_urgent_reminder(session, rules, skipping_clock):
@@ -321,12 +380,15 @@ def test_an_overdue_reply_is_escalated_exactly_once_and_listed_for_its_unit(sess
     assert first == {"action": "escalate", "next_check": "2026-06-03T09:00:00+08:00"}
     assert again["action"] == "none"
     escalations = rows(session, Escalation, number=NUMBER)
-    assert [(e.unit, e.due, e.deadline_id) for e in escalations] == \
-        [("transport", date(2026, 6, 2), reply_deadline(session).id)]
+    assert [(e.unit, e.due, e.deadline_id) for e in escalations] == [
+        ("transport", date(2026, 6, 2), reply_deadline(session).id)
+    ]
     assert reply_deadline(session).status == "missed"
     overdue = queries.overdue(session, STAFF)
-    assert [(u["unit"], [item["number"] for item in u["overdue"]]) for u in overdue["units"]] == \
-        [("education", ["2026-0002"]), ("transport", [NUMBER])]
+    assert [(u["unit"], [item["number"] for item in u["overdue"]]) for u in overdue["units"]] == [
+        ("education", ["2026-0002"]),
+        ("transport", [NUMBER]),
+    ]
     transport = overdue["units"][1]["overdue"][0]
     assert transport["days_overdue"] == 1 and transport["escalated_at"] is not None
     assert overdue["units"][0]["overdue"][0]["escalated_at"] is None  # listed before its check ran
@@ -336,8 +398,7 @@ def test_the_check_after_an_escalation_waits_for_the_next_working_morning(sessio
     assign(session, rules, number="2026-0003")
     operations.extend(session, rules, {"number": "2026-0003", "until": "2026-06-05"}, STAFF)
     skipping_clock.set(china(2026, 6, 6, 10))  # a Saturday
-    assert check(session, rules, "2026-0003") == \
-        {"action": "escalate", "next_check": "2026-06-08T09:00:00+08:00"}
+    assert check(session, rules, "2026-0003") == {"action": "escalate", "next_check": "2026-06-08T09:00:00+08:00"}
 
 
 def test_the_overdue_list_is_for_overseers(session, rules):
@@ -357,6 +418,7 @@ def test_a_check_on_a_proposal_without_a_reply_deadline_is_a_business_error(sess
 
 # -- extensions -----------------------------------------------------------------------------------
 
+
 def test_an_extension_within_the_cap_moves_the_due_date_and_is_recorded(session, rules):
     assign(session, rules)
     params = {"number": NUMBER, "until": "2026-09-02", "reason": "budget cycle"}
@@ -366,22 +428,28 @@ def test_an_extension_within_the_cap_moves_the_due_date_and_is_recorded(session,
     reply = reply_deadline(session)
     assert (reply.original_due, reply.due) == (date(2026, 6, 2), date(2026, 9, 2))
     change = rows(session, DeadlineChange, deadline_id=reply.id, kind="extension")[0]
-    assert (change.kind, change.by, change.old_due, change.new_due) == \
-        ("extension", "staff.wang", date(2026, 6, 2), date(2026, 9, 2))
+    assert (change.kind, change.by, change.old_due, change.new_due) == (
+        "extension",
+        "staff.wang",
+        date(2026, 6, 2),
+        date(2026, 9, 2),
+    )
     assert change.reason.startswith("budget cycle; approved within the cap 2026-09-02")
 
 
 def test_an_extension_asked_in_months_approved_as_asked_counts_from_the_current_deadline(session, rules):
     assign(session, rules)
     result = operations.extend(session, rules, {"number": NUMBER, "asked_months": 2}, STAFF)
-    assert result["reply_due"] == "2026-08-02"          # 2026-06-02 + two calendar months
+    assert result["reply_due"] == "2026-08-02"  # 2026-06-02 + two calendar months
     assert reply_deadline(session).due == date(2026, 8, 2)
 
 
 def test_an_extension_asked_until_a_date_approved_as_asked_takes_that_date(session, rules):
     assign(session, rules)
-    assert operations.extend(session, rules, {"number": NUMBER, "asked_until": "2026-07-15"},
-                             STAFF)["reply_due"] == "2026-07-15"
+    assert (
+        operations.extend(session, rules, {"number": NUMBER, "asked_until": "2026-07-15"}, STAFF)["reply_due"]
+        == "2026-07-15"
+    )
 
 
 def test_staffs_own_date_overrides_what_the_unit_asked(session, rules):
@@ -392,7 +460,7 @@ def test_staffs_own_date_overrides_what_the_unit_asked(session, rules):
 
 def test_months_asked_beyond_the_cap_are_refused_as_too_long(session, rules):
     assign(session, rules)
-    with pytest.raises(BusinessError) as refused:   # 2026-06-02 + 4 months is past the cap 2026-09-02
+    with pytest.raises(BusinessError) as refused:  # 2026-06-02 + 4 months is past the cap 2026-09-02
         operations.extend(session, rules, {"number": NUMBER, "asked_months": 4}, STAFF)
     assert refused.value.code == "extension_too_long"
     assert reply_deadline(session).due == date(2026, 6, 2)
@@ -461,6 +529,7 @@ def test_a_working_day_reminder_counts_back_over_the_national_day_holidays(rules
 
 # -- re-handling and closing ----------------------------------------------------------------------
 
+
 def test_rehandling_restarts_the_reply_clock_and_supersedes_the_old_one(session, rules, skipping_clock):
     assign(session, rules)
     skipping_clock.set(china(2026, 4, 10, 10))
@@ -468,10 +537,15 @@ def test_rehandling_restarts_the_reply_clock_and_supersedes_the_old_one(session,
 
     assert result == {"reply_due": "2026-05-10", "next_check": "2026-04-26T00:00:00+08:00"}
     old, new = [row for row in rows(session, Deadline) if row.unit is None]
-    assert (old.status, new.rule, new.start_event, new.replaces_id) == \
-        ("superseded", "rehandling_reply", "rehandling_requested", old.id)
-    assert [(c.kind, c.old_due, c.new_due) for c in rows(session, DeadlineChange, deadline_id=new.id)] == \
-        [("restart", date(2026, 6, 2), date(2026, 5, 10))]
+    assert (old.status, new.rule, new.start_event, new.replaces_id) == (
+        "superseded",
+        "rehandling_reply",
+        "rehandling_requested",
+        old.id,
+    )
+    assert [(c.kind, c.old_due, c.new_due) for c in rows(session, DeadlineChange, deadline_id=new.id)] == [
+        ("restart", date(2026, 6, 2), date(2026, 5, 10))
+    ]
     assert check(session, rules)["next_check"] == "2026-04-26T00:00:00+08:00"
 
 
@@ -481,8 +555,10 @@ def test_rehandling_after_a_reply_keeps_the_first_reply_deadline_met(session, ru
     assert operations.close(session, rules, {"number": NUMBER}, None)["replied_on_time"] is True
     operations.restart(session, rules, {"number": NUMBER, "rule": "rehandling_reply"}, STAFF)
     skipping_clock.set(china(2026, 6, 25, 10))  # the re-handling reply was due 2026-06-20
-    assert operations.close(session, rules, {"number": NUMBER}, None) == \
-        {"replied_on_time": False, "signed_on_time": True}
+    assert operations.close(session, rules, {"number": NUMBER}, None) == {
+        "replied_on_time": False,
+        "signed_on_time": True,
+    }
     assert [row.status for row in rows(session, Deadline) if row.unit is None] == ["met", "missed"]
 
 
@@ -495,10 +571,15 @@ def test_restart_refuses_a_rule_that_is_not_a_reply_rule(session, rules):
 def test_closing_on_time_marks_the_deadlines_met_and_the_window_closed(session, rules, skipping_clock):
     assign(session, rules)
     skipping_clock.set(china(2026, 6, 2, 23, 59))
-    assert operations.close(session, rules, {"number": NUMBER}, None) == \
-        {"replied_on_time": True, "signed_on_time": True}
-    assert {row.rule: row.status for row in rows(session, Deadline)} == \
-        {"sign_for_limit": "met", "objection_window": "closed", "reply_deadline": "met"}
+    assert operations.close(session, rules, {"number": NUMBER}, None) == {
+        "replied_on_time": True,
+        "signed_on_time": True,
+    }
+    assert {row.rule: row.status for row in rows(session, Deadline)} == {
+        "sign_for_limit": "met",
+        "objection_window": "closed",
+        "reply_deadline": "met",
+    }
     assert all(row.closed_at is not None for row in rows(session, Deadline))
 
 
@@ -511,15 +592,22 @@ def test_a_reply_after_the_due_day_is_not_on_time(session, rules, skipping_clock
 def test_an_escalated_sign_for_limit_is_not_signed_on_time(session, rules, skipping_clock):
     assign(session, rules, signed=False)
     sign_for = rows(session, Deadline, rule="sign_for_limit")[0]
-    session.add(Escalation(number=NUMBER, deadline_id=sign_for.id, due=sign_for.due, unit="transport",
-                           escalated_at=skipping_clock.now()))
+    session.add(
+        Escalation(
+            number=NUMBER,
+            deadline_id=sign_for.id,
+            due=sign_for.due,
+            unit="transport",
+            escalated_at=skipping_clock.now(),
+        )
+    )
     assert operations.close(session, rules, {"number": NUMBER}, None)["signed_on_time"] is False
 
 
 # -- one call explains any deadline ---------------------------------------------------------------
 
-def test_the_objection_window_across_national_day_2026_shows_the_holidays_skipped(session, rules,
-                                                                                  skipping_clock):
+
+def test_the_objection_window_across_national_day_2026_shows_the_holidays_skipped(session, rules, skipping_clock):
     skipping_clock.set(china(2026, 9, 30, 10))
     assign(session, rules)
     view = queries.deadlines(session, rules, NUMBER, MEMBER, is_proposer=lambda: True)
@@ -527,8 +615,7 @@ def test_the_objection_window_across_national_day_2026_shows_the_holidays_skippe
 
     assert objection["due"] == "2026-10-13"
     skipped = {d["date"]: d["name"] for d in objection["calendar"]["skipped"]}
-    assert [day for day, name in skipped.items() if name == "National Day"] == \
-        [f"2026-10-0{n}" for n in range(1, 8)]
+    assert [day for day, name in skipped.items() if name == "National Day"] == [f"2026-10-0{n}" for n in range(1, 8)]
     assert "2026-10-11" in skipped  # an ordinary Sunday
     assert [d["date"] for d in objection["calendar"]["makeup_workdays"]] == ["2026-10-10"]
     assert "2026-10-01 (National Day)" in objection["explanation"]
@@ -542,25 +629,31 @@ def test_the_reply_deadline_explains_its_rule_rulebook_extension_and_cap(session
     explained = queries.deadlines(session, rules, NUMBER, STAFF)
     reply = next(d for d in explained["deadlines"] if d["unit"] is None)
 
-    assert reply["rulebook"] == {"name": "proposal", "version": load_rulebook("proposal").version,
-                                 "hash": load_rulebook("proposal").content_hash}
+    assert reply["rulebook"] == {
+        "name": "proposal",
+        "version": load_rulebook("proposal").version,
+        "hash": load_rulebook("proposal").content_hash,
+    }
     assert (reply["start"]["event"], reply["duration"]) == ("signed", {"amount": 3, "unit": "months"})
     assert (reply["original_due"], reply["due"], reply["status"]) == ("2026-06-02", "2026-07-31", "open")
-    assert [(c["kind"], c["by"], c["old_due"], c["new_due"]) for c in reply["changes"]] == \
-        [("clock_start", "handler.transport", "2026-06-06", "2026-06-02"),
-         ("extension", "staff.wang", "2026-06-02", "2026-07-31")]
+    assert [(c["kind"], c["by"], c["old_due"], c["new_due"]) for c in reply["changes"]] == [
+        ("clock_start", "handler.transport", "2026-06-06", "2026-06-02"),
+        ("extension", "staff.wang", "2026-06-02", "2026-07-31"),
+    ]
     assert "transport signed on 2026-03-02" in reply["explanation"]
     assert reply["extension_cap"]["latest_due"] == "2026-09-02"
-    assert "Extension on 2026-03-02 by staff.wang: 2026-06-02 -> 2026-07-31 (budget cycle" \
-        in reply["explanation"]
+    assert "Extension on 2026-03-02 by staff.wang: 2026-06-02 -> 2026-07-31 (budget cycle" in reply["explanation"]
 
 
 def test_units_see_their_own_deadlines_and_the_reply_deadline_only(session, rules):
     assign(session, rules, units=["transport", "education"])
 
     seen = queries.deadlines(session, rules, NUMBER, TRANSPORT)["deadlines"]
-    assert {(d["rule"], d["unit"]) for d in seen} == \
-        {("sign_for_limit", "transport"), ("objection_window", "transport"), ("reply_deadline", None)}
+    assert {(d["rule"], d["unit"]) for d in seen} == {
+        ("sign_for_limit", "transport"),
+        ("objection_window", "transport"),
+        ("reply_deadline", None),
+    }
     assert len(queries.deadlines(session, rules, NUMBER, STAFF)["deadlines"]) == 5
     assert len(queries.deadlines(session, rules, NUMBER, MEMBER, is_proposer=lambda: True)["deadlines"]) == 5
     with pytest.raises(Forbidden):
@@ -575,8 +668,9 @@ def test_only_proposers_overseers_and_involved_units_see_deadlines(session, rule
         queries.deadlines(session, rules, NUMBER, MEMBER)
     for outsider in ("public", "informant", "operator", "designer"):
         with pytest.raises(Forbidden):
-            queries.deadlines(session, rules, NUMBER, {"user": "x", "roles": [outsider], "unit": None},
-                              is_proposer=lambda: True)
+            queries.deadlines(
+                session, rules, NUMBER, {"user": "x", "roles": [outsider], "unit": None}, is_proposer=lambda: True
+            )
     for overseer in ("staff", "committee", "leader"):
         assert queries.deadlines(session, rules, NUMBER, {"user": "x", "roles": [overseer], "unit": None})
 
@@ -604,6 +698,7 @@ def test_deadlines_need_a_principal_and_a_proposal_with_deadlines(session, rules
 
 # -- key proposals --------------------------------------------------------------------------------
 
+
 def test_only_the_supervising_leader_logs_key_supervision(session, rules):
     assign(session, rules, key_proposal=True, supervising_leader="vice.chair.chen")
 
@@ -614,11 +709,16 @@ def test_only_the_supervising_leader_logs_key_supervision(session, rules):
             key_proposals.log_key_supervision(session, NUMBER, "note", "not mine to write", outsider)
     assert count(session, SupervisionLogEntry) == 1
     log = key_proposals.key_supervision_log(session, NUMBER, TRANSPORT)
-    assert (log["supervising_leader"], [e["text"] for e in log["entries"]]) == \
-        ("vice.chair.chen", ["Visited the bureau"])
+    assert (log["supervising_leader"], [e["text"] for e in log["entries"]]) == (
+        "vice.chair.chen",
+        ["Visited the bureau"],
+    )
     assert key_proposals.key_supervision_log(session, NUMBER, MEMBER, is_proposer=lambda: True)["entries"]
-    for reader, proposed in ((MEMBER, False), ({"user": "p", "roles": ["public"], "unit": None}, True),
-                             ({"user": "i", "roles": ["informant"], "unit": None}, True)):
+    for reader, proposed in (
+        (MEMBER, False),
+        ({"user": "p", "roles": ["public"], "unit": None}, True),
+        ({"user": "i", "roles": ["informant"], "unit": None}, True),
+    ):
         with pytest.raises(Forbidden):
             key_proposals.key_supervision_log(session, NUMBER, reader, is_proposer=lambda proposed=proposed: proposed)
 
@@ -636,6 +736,7 @@ def test_a_log_entry_has_a_known_kind(session, rules):
 
 
 # -- the smoke diagram's escalation ---------------------------------------------------------------
+
 
 def test_the_smoke_escalation_still_records_a_submission(session):
     result = operations.escalate(session, {"submission_id": 7, "unit": "transport"}, None)

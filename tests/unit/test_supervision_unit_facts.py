@@ -3,6 +3,7 @@ time on it: sign-for limits met or missed on facts, co-units' input deadlines op
 assignment, reminded, escalated and closed by the input; reminders and escalations are published
 as ``notify.<kind>`` for the gateway's inbox. The clock starts on 2026-03-02 (a Monday), 17:00 in
 Beijing."""
+
 from __future__ import annotations
 
 import uuid
@@ -43,8 +44,9 @@ def rules():
 
 def lead_co(session, rules, number=NUMBER):
     """Lead + co-unit, both signing at once (the co-unit tests are about what follows)."""
-    opened = operations.open_deadlines(session, rules, {
-        "number": number, "units": ["transport", "education"], "answering_units": ["transport"]}, STAFF)
+    opened = operations.open_deadlines(
+        session, rules, {"number": number, "units": ["transport", "education"], "answering_units": ["transport"]}, STAFF
+    )
     for unit in ("transport", "education"):
         unit_facts.hear(session, event(contracts.ASSIGNMENT_SIGNED, unit, number=number))
     return operations.check(session, rules, {"number": number}, None) | {"deadlines": opened["deadlines"]}
@@ -58,20 +60,31 @@ def single(session, rules, number=NUMBER, unit="transport", signed=False):
 
 
 def event(name, unit, at=None, number=NUMBER, event_id=None, by="handler.zhao"):
-    return {"event_id": event_id or f"{name}:{uuid.uuid4().hex}", "name": name,
-            "occurred_at": clock.now().isoformat(), "subject": number, "thread": None, "members": [],
-            "payload": {"unit": unit, "assignment_id": 7, "at": (at or clock.now()).isoformat(), "by": by,
-                        "round": 1}}
+    return {
+        "event_id": event_id or f"{name}:{uuid.uuid4().hex}",
+        "name": name,
+        "occurred_at": clock.now().isoformat(),
+        "subject": number,
+        "thread": None,
+        "members": [],
+        "payload": {"unit": unit, "assignment_id": 7, "at": (at or clock.now()).isoformat(), "by": by, "round": 1},
+    }
 
 
 def deadline(session, rule, unit, number=NUMBER):
-    return session.scalars(select(Deadline).where(Deadline.number == number, Deadline.rule == rule,
-                                                  Deadline.unit == unit).order_by(Deadline.id)).all()[-1]
+    return session.scalars(
+        select(Deadline)
+        .where(Deadline.number == number, Deadline.rule == rule, Deadline.unit == unit)
+        .order_by(Deadline.id)
+    ).all()[-1]
 
 
 def notify_events(session):
-    return [row.payload for row in session.scalars(select(Outbox).order_by(Outbox.id))
-            if row.routing_key.startswith(contracts.NOTIFY_PREFIX)]
+    return [
+        row.payload
+        for row in session.scalars(select(Outbox).order_by(Outbox.id))
+        if row.routing_key.startswith(contracts.NOTIFY_PREFIX)
+    ]
 
 
 def close(session, rules, number=NUMBER):
@@ -79,6 +92,7 @@ def close(session, rules, number=NUMBER):
 
 
 # -- signing -------------------------------------------------------------------------------------
+
 
 def test_signing_within_the_limit_is_met_and_signed_on_time(session, rules, skipping_clock):
     single(session, rules)
@@ -133,11 +147,15 @@ def test_a_signing_heard_before_the_clocks_open_is_applied_when_they_do(session,
     assert row.status == "met" and session.get(UnitFact, heard["event_id"]).deadline_id == row.id
 
 
-@pytest.mark.parametrize("change, field", [
-    (lambda e: e.update(name="assignment.created"), "name"),
-    (lambda e: e["payload"].pop("unit"), "unit"),
-    (lambda e: e["payload"].update(at="yesterday"), "at"),
-], ids=["unknown_event", "no_unit", "bad_time"])
+@pytest.mark.parametrize(
+    "change, field",
+    [
+        (lambda e: e.update(name="assignment.created"), "name"),
+        (lambda e: e["payload"].pop("unit"), "unit"),
+        (lambda e: e["payload"].update(at="yesterday"), "at"),
+    ],
+    ids=["unknown_event", "no_unit", "bad_time"],
+)
 def test_a_malformed_event_is_refused_and_nothing_kept(session, rules, change, field):
     single(session, rules)
     body = event(contracts.ASSIGNMENT_SIGNED, "transport")
@@ -150,6 +168,7 @@ def test_a_malformed_event_is_refused_and_nothing_kept(session, rules, change, f
 
 
 # -- co-units' input ----------------------------------------------------------------------------------
+
 
 def test_a_co_unit_gets_an_input_deadline_with_its_provenance_the_lead_does_not(session, rules):
     opened = lead_co(session, rules)["deadlines"]
@@ -168,37 +187,44 @@ def test_the_co_units_input_closes_its_deadline(session, rules, skipping_clock):
     row = deadline(session, "co_unit_input", "education")
     assert (row.status, row.fulfilled_by) == ("met", "handler.qian") and row.closed_at is not None
     # No more checks for it: the next one is the reply deadline's first reminder.
-    assert datetime.fromisoformat(operations.check(session, rules, {"number": NUMBER}, None)["next_check"]) \
-        == china(2026, 5, 19)
+    assert datetime.fromisoformat(operations.check(session, rules, {"number": NUMBER}, None)["next_check"]) == china(
+        2026, 5, 19
+    )
 
 
-def test_a_co_units_input_deadline_is_reminded_then_escalated_and_people_are_told(session, rules,
-                                                                                     skipping_clock):
+def test_a_co_units_input_deadline_is_reminded_then_escalated_and_people_are_told(session, rules, skipping_clock):
     lead_co(session, rules)
     skipping_clock.set(china(2026, 3, 19, 0, 5))
     reminded = operations.check(session, rules, {"number": NUMBER}, None)
     assert (reminded["action"], reminded["co_units"]) == ("none", {"education": "remind"})
     row = deadline(session, "co_unit_input", "education")
-    assert [r.for_due for r in session.scalars(select(Reminder).where(Reminder.deadline_id == row.id))] == \
-        [date(2026, 4, 2)]
+    assert [r.for_due for r in session.scalars(select(Reminder).where(Reminder.deadline_id == row.id))] == [
+        date(2026, 4, 2)
+    ]
 
     skipping_clock.set(china(2026, 4, 3, 0, 5))
     escalated = operations.check(session, rules, {"number": NUMBER}, None)
     assert escalated["co_units"] == {"education": "escalate"}
-    assert [(e.unit, e.due) for e in session.scalars(select(Escalation).where(Escalation.deadline_id == row.id))] \
-        == [("education", date(2026, 4, 2))]
+    assert [(e.unit, e.due) for e in session.scalars(select(Escalation).where(Escalation.deadline_id == row.id))] == [
+        ("education", date(2026, 4, 2))
+    ]
     assert operations.check(session, rules, {"number": NUMBER}, None)["co_units"] == {"education": "none"}
 
     told = [contracts.EventSchema().load(e) for e in notify_events(session)]
     assert [(e["name"], e["payload"]["recipients"]) for e in told] == [
         ("notify.deadline_reminder", ["unit:education"]),
-        ("notify.deadline_escalation", ["unit:education", "role:staff"])]
+        ("notify.deadline_escalation", ["unit:education", "role:staff"]),
+    ]
     assert all(e["subject"] == NUMBER for e in told)
 
 
 def test_reply_reminders_and_escalations_are_published_once_each(session, rules, skipping_clock):
-    operations.open_deadlines(session, rules, {"number": NUMBER, "units": ["transport"], "key_proposal": True,
-                                               "supervising_leader": "vice.chair.chen"}, STAFF)
+    operations.open_deadlines(
+        session,
+        rules,
+        {"number": NUMBER, "units": ["transport"], "key_proposal": True, "supervising_leader": "vice.chair.chen"},
+        STAFF,
+    )
     unit_facts.hear(session, event(contracts.ASSIGNMENT_SIGNED, "transport"))
     skipping_clock.set(china(2026, 5, 19, 8))
     assert operations.check(session, rules, {"number": NUMBER}, None)["action"] == "remind"
@@ -210,16 +236,29 @@ def test_reply_reminders_and_escalations_are_published_once_each(session, rules,
     told = [contracts.EventSchema().load(e) for e in notify_events(session)]
     assert [(e["name"], e["payload"]["recipients"]) for e in told] == [
         ("notify.deadline_reminder", ["unit:transport"]),
-        ("notify.deadline_escalation", ["unit:transport", "role:staff", "vice.chair.chen"])]
+        ("notify.deadline_escalation", ["unit:transport", "role:staff", "vice.chair.chen"]),
+    ]
     assert len({e["event_id"] for e in told}) == 2
 
 
 def test_an_approved_extension_is_published_for_the_units_record(session, rules, skipping_clock):
     single(session, rules, signed=True)
-    operations.extend(session, rules, {"number": NUMBER, "until": "2026-08-31", "reason": "budget"},
-                      {"user": "staff.li", "roles": ["staff"]})
-    [event] = [contracts.EventSchema().load(row.payload) for row in session.scalars(select(Outbox))
-               if row.routing_key == contracts.DEADLINE_EXTENDED]
+    operations.extend(
+        session,
+        rules,
+        {"number": NUMBER, "until": "2026-08-31", "reason": "budget"},
+        {"user": "staff.li", "roles": ["staff"]},
+    )
+    [event] = [
+        contracts.EventSchema().load(row.payload)
+        for row in session.scalars(select(Outbox))
+        if row.routing_key == contracts.DEADLINE_EXTENDED
+    ]
     assert event["subject"] == NUMBER
-    assert event["payload"] == {"number": NUMBER, "until": "2026-08-31", "previous_due": "2026-06-02",
-                                "by": "staff.li", "reason": "budget"}
+    assert event["payload"] == {
+        "number": NUMBER,
+        "until": "2026-08-31",
+        "previous_due": "2026-06-02",
+        "by": "staff.li",
+        "reason": "budget",
+    }

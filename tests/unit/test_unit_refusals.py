@@ -1,4 +1,5 @@
 """A department's refused command is told back to the unit that sent it (services/assignment/refusals.py)."""
+
 from __future__ import annotations
 
 import pytest
@@ -28,13 +29,18 @@ def session(tmp_path):
     engine.dispose()
 
 
-@pytest.mark.parametrize("error, kind", [
-    (InvalidInput("command sign is not valid", {"assignment_id": ["Missing data for required field."]}),
-     "invalid_input"),
-    (Forbidden("assignment 18 belongs to another unit"), "forbidden"),
-    (NotFound("there is no assignment 99"), "not_found"),
-    (Conflict("sign for assignment 3 (签收) before you draft a reply"), "conflict"),
-])
+@pytest.mark.parametrize(
+    "error, kind",
+    [
+        (
+            InvalidInput("command sign is not valid", {"assignment_id": ["Missing data for required field."]}),
+            "invalid_input",
+        ),
+        (Forbidden("assignment 18 belongs to another unit"), "forbidden"),
+        (NotFound("there is no assignment 99"), "not_found"),
+        (Conflict("sign for assignment 3 (签收) before you draft a reply"), "conflict"),
+    ],
+)
 def test_a_refused_command_is_told_to_its_unit_with_its_kind_message_and_correlation_id(error, kind):
     told = refusals.refusal_of(error, "transport.sign", TRANSPORT, IDS)
     assert told["unit"] == "transport" and told["command"] == "transport.sign"
@@ -48,8 +54,9 @@ def test_a_refusal_goes_to_the_sending_unit_never_to_the_unit_its_key_names():
     assert told["unit"] == "transport"
 
 
-@pytest.mark.parametrize("sender", [None, Sender(None, "nobody"), Sender("guest", "unknown"),
-                                    Sender("ztc-intake", "service", "intake")])
+@pytest.mark.parametrize(
+    "sender", [None, Sender(None, "nobody"), Sender("guest", "unknown"), Sender("ztc-intake", "service", "intake")]
+)
 def test_a_command_from_no_units_user_has_nobody_to_tell(sender):
     assert refusals.refusal_of(Forbidden("no user_id"), "transport.sign", sender, IDS) is None
 

@@ -1,5 +1,6 @@
 """The one datetime column type: a moment goes in with any offset and comes back the same instant,
 aware and in UTC, on SQLite too (which keeps no offset)."""
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
@@ -45,8 +46,12 @@ def test_comparisons_in_sql_use_utc():
     engine = create_engine("sqlite://")
     Base.metadata.create_all(engine)
     with Session(engine) as session:
-        session.add_all([Moment(id=1, at=datetime(2027, 1, 4, 9, 0, tzinfo=timezone(timedelta(hours=8)))),
-                         Moment(id=2, at=datetime(2027, 1, 4, 2, 0, tzinfo=timezone.utc))])
+        session.add_all(
+            [
+                Moment(id=1, at=datetime(2027, 1, 4, 9, 0, tzinfo=timezone(timedelta(hours=8)))),
+                Moment(id=2, at=datetime(2027, 1, 4, 2, 0, tzinfo=timezone.utc)),
+            ]
+        )
         session.commit()
         later = session.scalars(select(Moment.id).where(Moment.at > datetime(2027, 1, 4, 1, 30, tzinfo=timezone.utc)))
         assert list(later) == [2]

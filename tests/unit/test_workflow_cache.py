@@ -1,5 +1,6 @@
 """The engine's cache of restored workflows (services/engine/cache.py): one revision per entry,
 taken out while a step runs, bounded by count with the least recently used going first."""
+
 from __future__ import annotations
 
 from services.engine.cache import WorkflowCache
@@ -8,10 +9,10 @@ from services.engine.cache import WorkflowCache
 def test_a_workflow_is_given_back_only_for_the_revision_and_version_it_was_saved_at():
     cache = WorkflowCache(10)
     cache.put("inst-1", 3, 1, "workflow at 3")
-    assert cache.take("inst-1", 4, 1) is None          # another process saved revision 4
-    assert cache.take("inst-1", 3, 1) is None          # and the stale copy was dropped
+    assert cache.take("inst-1", 4, 1) is None  # another process saved revision 4
+    assert cache.take("inst-1", 3, 1) is None  # and the stale copy was dropped
     cache.put("inst-1", 3, 1, "workflow at 3")
-    assert cache.take("inst-1", 3, 2) is None          # migrated to another version meanwhile
+    assert cache.take("inst-1", 3, 2) is None  # migrated to another version meanwhile
     cache.put("inst-1", 3, 1, "workflow at 3")
     assert cache.take("inst-1", 3, 1) == "workflow at 3"
 
@@ -28,7 +29,7 @@ def test_the_least_recently_used_instance_goes_first_when_the_cache_is_full():
     cache = WorkflowCache(2)
     cache.put("a", 1, 1, "a1")
     cache.put("b", 1, 1, "b1")
-    cache.put("a", 2, 1, "a2")                          # a is used again: b is now the oldest
+    cache.put("a", 2, 1, "a2")  # a is used again: b is now the oldest
     cache.put("c", 1, 1, "c1")
     assert len(cache) == 2
     assert cache.revision("b") is None

@@ -7,6 +7,7 @@ Who reads what: staff (and the committee, leaders, operators) every case; a memb
 assigned to them, those they registered and those raised at a venue they serve; a department (role ``unit``) only the cases on which
 it was asked to commit, with its own commitment only and the resident's name masked, no phone.
 """
+
 from __future__ import annotations
 
 import secrets
@@ -24,8 +25,17 @@ from shared.contracts import messages
 
 from ..models import Outbox
 from . import directory, rules
-from .models import (Case, CaseCommitment, CaseCounter, CaseFollowUp, CaseMeeting, Town, Venue, VenueCoverage,
-                     VenueMember)
+from .models import (
+    Case,
+    CaseCommitment,
+    CaseCounter,
+    CaseFollowUp,
+    CaseMeeting,
+    Town,
+    Venue,
+    VenueCoverage,
+    VenueMember,
+)
 from .records import case_by_number, event, events_of, iso, record, tell
 from .schemas import CaseQuery, CaseRegistration, CaseSchema, CommitmentRequest
 
@@ -41,9 +51,14 @@ def mask(name: str) -> str:
 
 def _next_sequence(session, year: int) -> int:
     """The year's next case number, taken in this transaction (concurrent ones queue on the row)."""
+
     def increment():
-        return session.execute(update(CaseCounter).where(CaseCounter.year == year)
-                               .values(last=CaseCounter.last + 1).returning(CaseCounter.last)).scalar_one_or_none()
+        return session.execute(
+            update(CaseCounter)
+            .where(CaseCounter.year == year)
+            .values(last=CaseCounter.last + 1)
+            .returning(CaseCounter.last)
+        ).scalar_one_or_none()
 
     taken = increment()
     if taken is not None:
@@ -87,30 +102,68 @@ def register(session, request: dict, principal: dict | None, key: str | None = N
     year = local_date(now).year
     sequence = _next_sequence(session, year)
     number = f"{rulebook.rules['numbering']['prefix']}-{year}-{sequence:04d}"
-    case = Case(number=number, thread=number, year=year, sequence=sequence, venue=venue.code, town=town,
-                title=data["title"].strip(), description=data["description"].strip(),
-                resident_name=data["resident_name"].strip(), resident_phone=data["resident_phone"],
-                registered_by=user, registered_role=role, status="registered", reopened=0,
-                rulebook_version=rulebook.version, created_at=now, client_reference=key,
-                public_reference=secrets.token_urlsafe(18))
+    case = Case(
+        number=number,
+        thread=number,
+        year=year,
+        sequence=sequence,
+        venue=venue.code,
+        town=town,
+        title=data["title"].strip(),
+        description=data["description"].strip(),
+        resident_name=data["resident_name"].strip(),
+        resident_phone=data["resident_phone"],
+        registered_by=user,
+        registered_role=role,
+        status="registered",
+        reopened=0,
+        rulebook_version=rulebook.version,
+        created_at=now,
+        client_reference=key,
+        public_reference=secrets.token_urlsafe(18),
+    )
     session.add(case)
     session.flush()
-    covered = session.scalar(select(VenueCoverage).where(VenueCoverage.venue == venue.code,
-                                                         VenueCoverage.town == town)) is not None
+    covered = (
+        session.scalar(select(VenueCoverage).where(VenueCoverage.venue == venue.code, VenueCoverage.town == town))
+        is not None
+    )
     serving = directory.venue_members(session, venue.code)
-    record(session, case, user, "registered", {"venue": venue.code, "town": town, "role": role,
-                                               "venue_covers_town": covered, "rulebook": rulebook.version,
-                                               "venue_members": serving})
-    event(session, case, "consultation.case_registered", "", {"registered_by": user, "role": role,
-                                                              "title": case.title})
-    start_process(session, Outbox, f"start-{number}", PROCESS_ID, number,
-                  {"case_id": case.id, "number": number, "thread": case.thread, "title": case.title},
-                  principal)
-    tell(session, case, "registered", "staff", ["role:staff"], f"新的微协商诉求 {number}：{case.title}",
-         "请派单给委员")
+    record(
+        session,
+        case,
+        user,
+        "registered",
+        {
+            "venue": venue.code,
+            "town": town,
+            "role": role,
+            "venue_covers_town": covered,
+            "rulebook": rulebook.version,
+            "venue_members": serving,
+        },
+    )
+    event(session, case, "consultation.case_registered", "", {"registered_by": user, "role": role, "title": case.title})
+    start_process(
+        session,
+        Outbox,
+        f"start-{number}",
+        PROCESS_ID,
+        number,
+        {"case_id": case.id, "number": number, "thread": case.thread, "title": case.title},
+        principal,
+    )
+    tell(session, case, "registered", "staff", ["role:staff"], f"新的微协商诉求 {number}：{case.title}", "请派单给委员")
     if serving:  # the members of the venue hear of it at once (staff still dispatch it)
-        tell(session, case, "raised_at_venue", "members", serving,
-             f"{venue.name} 收到新的微协商诉求 {number}：{case.title}", "可与工作人员联系接单")
+        tell(
+            session,
+            case,
+            "raised_at_venue",
+            "members",
+            serving,
+            f"{venue.name} 收到新的微协商诉求 {number}：{case.title}",
+            "可与工作人员联系接单",
+        )
     session.flush()
     if role == "public":  # a resident reads only the public view, by the reference it carries
         from .public import view
@@ -131,8 +184,9 @@ def may_read(session, case: Case, principal: dict | None) -> str:
     user, roles, unit = acting(principal)
     if roles & set(READ_ALL):
         return "all"
-    if "member" in roles and (user in (case.member, case.registered_by)
-                              or user in directory.venue_members(session, case.venue)):
+    if "member" in roles and (
+        user in (case.member, case.registered_by) or user in directory.venue_members(session, case.venue)
+    ):
         return "member"
     if "unit" in roles and unit and _commitments(session, case, unit):
         return "unit"
@@ -145,25 +199,77 @@ def dump(session, case: Case, principal: dict | None, view: str | None = None) -
     _, _, unit = acting(principal)
     commitments = _commitments(session, case, unit if view == "unit" else None)
     meetings = list(session.scalars(select(CaseMeeting).where(CaseMeeting.case_id == case.id).order_by(CaseMeeting.id)))
-    follow_ups = list(session.scalars(select(CaseFollowUp).where(CaseFollowUp.case_id == case.id)
-                                      .order_by(CaseFollowUp.id)))
-    data = {c: getattr(case, c) for c in (
-        "number", "thread", "venue", "town", "title", "description", "resident_name", "resident_phone",
-        "registered_by", "status", "member", "outcome", "answer", "converted_kind", "converted_number",
-        "satisfaction", "close_reason", "close_note", "rulebook_version")}
-    data.update(venue_name=venue.name if venue else case.venue, created_at=iso(case.created_at),
-                venue_members=directory.venue_members(session, case.venue),
-                closed_at=iso(case.closed_at), follow_up_due=iso(case.follow_up_due),
-                meetings=[{"id": m.id, "form": m.form, "venue": m.venue, "held_on": m.held_on.isoformat(),
-                           "attendees": m.attendees, "units": m.units if view != "unit" else [unit],
-                           "summary": m.summary, "recorded_by": m.recorded_by} for m in meetings],
-                commitments=[{"id": c.id, "unit": c.unit, "status": c.status, "due": iso(c.due),
-                              "actions": c.actions, "done_by": c.done_by.isoformat() if c.done_by else None,
-                              "contact": c.contact, "committed_at": iso(c.committed_at),
-                              "committed_by": c.committed_by} for c in commitments],
-                follow_ups=[{"actions_done": f.actions_done, "note": f.note, "checked_by": f.checked_by,
-                             "checked_at": iso(f.checked_at)} for f in follow_ups],
-                history=events_of(session, case) if view != "unit" else [])
+    follow_ups = list(
+        session.scalars(select(CaseFollowUp).where(CaseFollowUp.case_id == case.id).order_by(CaseFollowUp.id))
+    )
+    data = {
+        c: getattr(case, c)
+        for c in (
+            "number",
+            "thread",
+            "venue",
+            "town",
+            "title",
+            "description",
+            "resident_name",
+            "resident_phone",
+            "registered_by",
+            "status",
+            "member",
+            "outcome",
+            "answer",
+            "converted_kind",
+            "converted_number",
+            "satisfaction",
+            "close_reason",
+            "close_note",
+            "rulebook_version",
+        )
+    }
+    data.update(
+        venue_name=venue.name if venue else case.venue,
+        created_at=iso(case.created_at),
+        venue_members=directory.venue_members(session, case.venue),
+        closed_at=iso(case.closed_at),
+        follow_up_due=iso(case.follow_up_due),
+        meetings=[
+            {
+                "id": m.id,
+                "form": m.form,
+                "venue": m.venue,
+                "held_on": m.held_on.isoformat(),
+                "attendees": m.attendees,
+                "units": m.units if view != "unit" else [unit],
+                "summary": m.summary,
+                "recorded_by": m.recorded_by,
+            }
+            for m in meetings
+        ],
+        commitments=[
+            {
+                "id": c.id,
+                "unit": c.unit,
+                "status": c.status,
+                "due": iso(c.due),
+                "actions": c.actions,
+                "done_by": c.done_by.isoformat() if c.done_by else None,
+                "contact": c.contact,
+                "committed_at": iso(c.committed_at),
+                "committed_by": c.committed_by,
+            }
+            for c in commitments
+        ],
+        follow_ups=[
+            {
+                "actions_done": f.actions_done,
+                "note": f.note,
+                "checked_by": f.checked_by,
+                "checked_at": iso(f.checked_at),
+            }
+            for f in follow_ups
+        ],
+        history=events_of(session, case) if view != "unit" else [],
+    )
     if view == "unit":
         data.update(resident_name=mask(case.resident_name), resident_phone=None)
     return CaseSchema().dump(data)
@@ -183,8 +289,13 @@ def list_cases(session, principal: dict | None, query: dict | None = None) -> li
         view = "all"
     elif roles & set(READ_ALL) or "member" in roles:
         view = "all" if roles & set(READ_ALL) else "member"
-        stmt = stmt.where(or_(Case.member == user, Case.registered_by == user,
-                              Case.venue.in_(select(VenueMember.venue).where(VenueMember.member == user))))
+        stmt = stmt.where(
+            or_(
+                Case.member == user,
+                Case.registered_by == user,
+                Case.venue.in_(select(VenueMember.venue).where(VenueMember.member == user)),
+            )
+        )
     elif "unit" in roles and unit:
         view = "unit"
         stmt = stmt.where(Case.id.in_(select(CaseCommitment.case_id).where(CaseCommitment.unit == unit)))
@@ -205,10 +316,16 @@ def record_commitment(session, number: str, request: dict, principal: dict | Non
         raise Forbidden("only a department's handler records its commitment")
     data = load(CommitmentRequest, request, "the commitment")
     case = case_by_number(session, number, lock=True)
-    meeting = session.scalar(select(CaseMeeting).where(CaseMeeting.case_id == case.id)
-                             .order_by(CaseMeeting.id.desc()).limit(1))
-    mine = None if meeting is None else session.scalar(select(CaseCommitment).where(
-        and_(CaseCommitment.meeting_id == meeting.id, CaseCommitment.unit == unit)))
+    meeting = session.scalar(
+        select(CaseMeeting).where(CaseMeeting.case_id == case.id).order_by(CaseMeeting.id.desc()).limit(1)
+    )
+    mine = (
+        None
+        if meeting is None
+        else session.scalar(
+            select(CaseCommitment).where(and_(CaseCommitment.meeting_id == meeting.id, CaseCommitment.unit == unit))
+        )
+    )
     if mine is None:
         raise Forbidden(f"{unit} was not asked to commit on case {number}")
     if mine.status == "committed":
@@ -216,20 +333,41 @@ def record_commitment(session, number: str, request: dict, principal: dict | Non
     if case.status != "meeting":
         raise Conflict(f"case {number} is {case.status}; commitments are recorded after its meeting")
     now = clock.now()
-    mine.status, mine.actions, mine.done_by, mine.contact = ("committed", data["actions"], data["done_by"],
-                                                             data["contact"])
+    mine.status, mine.actions, mine.done_by, mine.contact = (
+        "committed",
+        data["actions"],
+        data["done_by"],
+        data["contact"],
+    )
     mine.committed_at, mine.committed_by = now, user
-    record(session, case, user, "committed", {"unit": unit, "actions": data["actions"],
-                                              "done_by": data["done_by"].isoformat()})
-    tell(session, case, "committed", unit, [case.member] if case.member else ["role:staff"],
-         f"{unit} 已就微协商 {number} 作出承诺", data["actions"])
+    record(
+        session,
+        case,
+        user,
+        "committed",
+        {"unit": unit, "actions": data["actions"], "done_by": data["done_by"].isoformat()},
+    )
+    tell(
+        session,
+        case,
+        "committed",
+        unit,
+        [case.member] if case.member else ["role:staff"],
+        f"{unit} 已就微协商 {number} 作出承诺",
+        data["actions"],
+    )
     pending = [c.unit for c in _commitments(session, case) if c.meeting_id == meeting.id and c.status != "committed"]
     if not pending:
         case.status = "committed"
         record(session, case, "system", "all_committed", {"meeting_id": meeting.id})
-        send_message(session, Outbox, name=messages.COMMITMENTS_MADE, correlation_key=number,
-                     message_id=f"commitments-{number}-{meeting.id}",
-                     payload={"units": [c.unit for c in _commitments(session, case) if c.meeting_id == meeting.id]})
+        send_message(
+            session,
+            Outbox,
+            name=messages.COMMITMENTS_MADE,
+            correlation_key=number,
+            message_id=f"commitments-{number}-{meeting.id}",
+            payload={"units": [c.unit for c in _commitments(session, case) if c.meeting_id == meeting.id]},
+        )
     session.flush()
     return dump(session, case, principal, "unit")
 
@@ -241,7 +379,15 @@ def thread_entry(session, thread_id: str, principal: dict | None) -> dict | None
     if case is None:
         return None
     view = may_read(session, case, principal)
-    return {"kind": "case", "number": case.number, "title": case.title, "status": case.status,
-            "submitter": case.registered_by, "member": case.member, "created_at": iso(case.created_at),
-            "converted_kind": case.converted_kind, "converted_number": case.converted_number,
-            "events": events_of(session, case) if view != "unit" else []}
+    return {
+        "kind": "case",
+        "number": case.number,
+        "title": case.title,
+        "status": case.status,
+        "submitter": case.registered_by,
+        "member": case.member,
+        "created_at": iso(case.created_at),
+        "converted_kind": case.converted_kind,
+        "converted_number": case.converted_number,
+        "events": events_of(session, case) if view != "unit" else [],
+    }

@@ -1,6 +1,7 @@
 """The venue directory (履职阵地): towns and streets, venues, the towns each covers, and coverage
 statistics, and the members who serve at each venue. Read by anyone signed in; changed only by
 seeding (``deploy/seed/venues.yaml``)."""
+
 from __future__ import annotations
 
 from collections import Counter, defaultdict
@@ -31,8 +32,11 @@ class _SeedVenue(Schema):
     address = fields.String(required=True)
     sector = fields.String(load_default=None)
     covers = fields.List(fields.String(), required=True, validate=validate.Length(min=1))
-    members = fields.List(fields.String(validate=validate.Length(min=1, max=100)), load_default=list,
-                          metadata={"description": "the members who serve there"})
+    members = fields.List(
+        fields.String(validate=validate.Length(min=1, max=100)),
+        load_default=list,
+        metadata={"description": "the members who serve there"},
+    )
 
 
 class VenueSeed(Schema):
@@ -70,8 +74,9 @@ def ensure_venues(session, seed: dict) -> int:
 
 def venue_members(session, venue: str) -> list[str]:
     """The members who serve at ``venue``, by user."""
-    return list(session.scalars(select(VenueMember.member).where(VenueMember.venue == venue)
-                                .order_by(VenueMember.member)))
+    return list(
+        session.scalars(select(VenueMember.member).where(VenueMember.venue == venue).order_by(VenueMember.member))
+    )
 
 
 def _members_map(session) -> dict[str, list[str]]:
@@ -101,9 +106,19 @@ def list_venues(session, query: dict | None = None) -> list[dict]:
         if data["town"] and data["town"] not in covers[venue.code]:
             continue
         kind = rules.label(rulebook, "venue_kinds", venue.kind)
-        found.append({"code": venue.code, "name": venue.name, "kind": venue.kind,
-                      "kind_zh": kind.zh if kind else venue.kind, "town": venue.town, "address": venue.address,
-                      "sector": venue.sector, "covers": covers[venue.code], "members": members[venue.code]})
+        found.append(
+            {
+                "code": venue.code,
+                "name": venue.name,
+                "kind": venue.kind,
+                "kind_zh": kind.zh if kind else venue.kind,
+                "town": venue.town,
+                "address": venue.address,
+                "sector": venue.sector,
+                "covers": covers[venue.code],
+                "members": members[venue.code],
+            }
+        )
     return found
 
 
@@ -118,9 +133,19 @@ def coverage(session) -> dict:
     cases_by_venue = dict(session.execute(select(Case.venue, func.count()).group_by(Case.venue)).all())
     towns = []
     for town in session.scalars(select(Town).order_by(Town.district, Town.code)):
-        towns.append({"code": town.code, "name": town.name, "kind": town.kind, "district": town.district,
-                      "venues": {kind: codes for kind, codes in by_town[town.code].items()},
-                      "cases": cases_by_town.get(town.code, 0)})
-    return {"towns": towns, "uncovered": [t["code"] for t in towns if not t["venues"]],
-            "venues_by_kind": dict(Counter(v.kind for v in venues.values())),
-            "cases_per_venue": {code: cases_by_venue.get(code, 0) for code in sorted(venues)}}
+        towns.append(
+            {
+                "code": town.code,
+                "name": town.name,
+                "kind": town.kind,
+                "district": town.district,
+                "venues": {kind: codes for kind, codes in by_town[town.code].items()},
+                "cases": cases_by_town.get(town.code, 0),
+            }
+        )
+    return {
+        "towns": towns,
+        "uncovered": [t["code"] for t in towns if not t["venues"]],
+        "venues_by_kind": dict(Counter(v.kind for v in venues.values())),
+        "cases_per_venue": {code: cases_by_venue.get(code, 0) for code in sorted(venues)},
+    }

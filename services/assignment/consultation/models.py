@@ -6,13 +6,13 @@ venue serves). A :class:`Case` is a resident's issue; its ``number`` (``WX-2027-
 ``thread``, which the opinion item or proposal it becomes carries on. :class:`CaseEvent` is the
 case's audit log: rows are added, never changed or deleted (the mapper refuses it).
 """
+
 from __future__ import annotations
 
 from datetime import date, datetime
 
 from shared.db import UtcDateTime
-from sqlalchemy import (JSON, Boolean, Date, ForeignKey, Integer, String, Text,
-                        UniqueConstraint, event)
+from sqlalchemy import JSON, Boolean, Date, ForeignKey, Integer, String, Text, UniqueConstraint, event
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..models import Base
@@ -25,7 +25,7 @@ class Town(Base):
 
     code: Mapped[str] = mapped_column(String(50), primary_key=True)
     name: Mapped[str] = mapped_column(String(100))
-    kind: Mapped[str] = mapped_column(String(10))          # town | street
+    kind: Mapped[str] = mapped_column(String(10))  # town | street
     district: Mapped[str] = mapped_column(String(100))
 
 
@@ -39,16 +39,18 @@ class Venue(Base):
     kind: Mapped[str] = mapped_column(String(30), index=True)
     town: Mapped[str] = mapped_column(String(50), ForeignKey("towns.code", name="fk_venues_town_towns"))
     address: Mapped[str] = mapped_column(String(300))
-    sector: Mapped[str | None] = mapped_column(String(100), nullable=True)   # sector studios: the 界别
+    sector: Mapped[str | None] = mapped_column(String(100), nullable=True)  # sector studios: the 界别
 
 
 class VenueCoverage(Base):
     __tablename__ = "venue_coverage"
 
-    venue: Mapped[str] = mapped_column(String(50), ForeignKey("venues.code", name="fk_venue_coverage_venue_venues"),
-                                       primary_key=True)
-    town: Mapped[str] = mapped_column(String(50), ForeignKey("towns.code", name="fk_venue_coverage_town_towns"),
-                                      primary_key=True, index=True)
+    venue: Mapped[str] = mapped_column(
+        String(50), ForeignKey("venues.code", name="fk_venue_coverage_venue_venues"), primary_key=True
+    )
+    town: Mapped[str] = mapped_column(
+        String(50), ForeignKey("towns.code", name="fk_venue_coverage_town_towns"), primary_key=True, index=True
+    )
 
 
 class VenueMember(Base):
@@ -57,8 +59,9 @@ class VenueMember(Base):
 
     __tablename__ = "venue_members"
 
-    venue: Mapped[str] = mapped_column(String(50), ForeignKey("venues.code", name="fk_venue_members_venue_venues"),
-                                       primary_key=True)
+    venue: Mapped[str] = mapped_column(
+        String(50), ForeignKey("venues.code", name="fk_venue_members_venue_venues"), primary_key=True
+    )
     member: Mapped[str] = mapped_column(String(100), primary_key=True, index=True)
 
 
@@ -80,10 +83,11 @@ class Case(Base):
     """
 
     __tablename__ = "cases"
-    __table_args__ = (UniqueConstraint("year", "sequence", name="uq_cases_year_sequence"),
-                      UniqueConstraint("registered_by", "client_reference",
-                                       name="uq_cases_registered_by_client_reference"),
-                      UniqueConstraint("public_reference", name="uq_cases_public_reference"))
+    __table_args__ = (
+        UniqueConstraint("year", "sequence", name="uq_cases_year_sequence"),
+        UniqueConstraint("registered_by", "client_reference", name="uq_cases_registered_by_client_reference"),
+        UniqueConstraint("public_reference", name="uq_cases_public_reference"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     number: Mapped[str] = mapped_column(String(50), unique=True)
@@ -127,9 +131,10 @@ class CaseMeeting(Base):
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
     form: Mapped[str] = mapped_column(String(20))
     venue: Mapped[str | None] = mapped_column(
-        String(50), ForeignKey("venues.code", name="fk_case_meetings_venue_venues"), nullable=True)
+        String(50), ForeignKey("venues.code", name="fk_case_meetings_venue_venues"), nullable=True
+    )
     held_on: Mapped[date] = mapped_column(Date)
-    attendees: Mapped[list] = mapped_column(JSON, default=list)   # member user ids
+    attendees: Mapped[list] = mapped_column(JSON, default=list)  # member user ids
     units: Mapped[list] = mapped_column(JSON, default=list)
     summary: Mapped[str] = mapped_column(Text)
     recorded_by: Mapped[str] = mapped_column(String(100))
@@ -145,10 +150,11 @@ class CaseCommitment(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
     meeting_id: Mapped[int] = mapped_column(ForeignKey("case_meetings.id"))
-    unit: Mapped[str] = mapped_column(String(100), ForeignKey("units.code", name="fk_case_commitments_unit_units"),
-                                      index=True)
+    unit: Mapped[str] = mapped_column(
+        String(100), ForeignKey("units.code", name="fk_case_commitments_unit_units"), index=True
+    )
     status: Mapped[str] = mapped_column(String(20))
-    due: Mapped[datetime] = mapped_column(UtcDateTime())   # when the department must commit (rulebook)
+    due: Mapped[datetime] = mapped_column(UtcDateTime())  # when the department must commit (rulebook)
     actions: Mapped[str | None] = mapped_column(Text, nullable=True)
     done_by: Mapped[date | None] = mapped_column(Date, nullable=True)  # the date the department promises
     contact: Mapped[str | None] = mapped_column(String(100), nullable=True)

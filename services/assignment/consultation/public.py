@@ -5,6 +5,7 @@ random string given once, to whoever raised the case. What shows is the state of
 what was decided on it, never who raised it (no name, no phone) nor the departments' contacts;
 the answer and notes are masked of phone and identity numbers on the way out.
 """
+
 from __future__ import annotations
 
 from sqlalchemy import select
@@ -17,8 +18,18 @@ from .models import Case, CaseCommitment, CaseFollowUp, CaseMeeting, Venue
 from .records import iso
 
 PUBLIC = "public"
-STAGES = ("registered", "dispatched", "taken", "answered", "converted", "meeting", "committed",
-          "following_up", "return_visit", "closed")
+STAGES = (
+    "registered",
+    "dispatched",
+    "taken",
+    "answered",
+    "converted",
+    "meeting",
+    "committed",
+    "following_up",
+    "return_visit",
+    "closed",
+)
 
 
 def _masked(text: str | None) -> str | None:
@@ -29,22 +40,36 @@ def view(session, case: Case) -> dict:
     """The public view of ``case`` (see the module's docstring)."""
     venue = session.get(Venue, case.venue)
     meetings = session.scalars(select(CaseMeeting).where(CaseMeeting.case_id == case.id).order_by(CaseMeeting.id))
-    commitments = session.scalars(select(CaseCommitment).where(CaseCommitment.case_id == case.id,
-                                                               CaseCommitment.status == "committed")
-                                  .order_by(CaseCommitment.id))
-    follow_ups = session.scalars(select(CaseFollowUp).where(CaseFollowUp.case_id == case.id)
-                                 .order_by(CaseFollowUp.id))
-    return {"reference": case.public_reference, "number": case.number, "title": case.title,
-            "venue": case.venue, "venue_name": venue.name if venue else case.venue, "town": case.town,
-            "status": case.status, "member_assigned": case.member is not None, "outcome": case.outcome,
-            "answer": _masked(case.answer), "converted_kind": case.converted_kind,
-            "converted_number": case.converted_number, "created_at": iso(case.created_at),
-            "closed_at": iso(case.closed_at), "satisfaction": case.satisfaction,
-            "meetings": [{"form": m.form, "held_on": m.held_on.isoformat()} for m in meetings],
-            "commitments": [{"unit": c.unit, "actions": _masked(c.actions),
-                             "done_by": c.done_by.isoformat() if c.done_by else None} for c in commitments],
-            "follow_ups": [{"actions_done": f.actions_done, "checked_at": iso(f.checked_at)} for f in follow_ups],
-            "return_visit_done": case.satisfaction is not None or case.status == "closed"}
+    commitments = session.scalars(
+        select(CaseCommitment)
+        .where(CaseCommitment.case_id == case.id, CaseCommitment.status == "committed")
+        .order_by(CaseCommitment.id)
+    )
+    follow_ups = session.scalars(select(CaseFollowUp).where(CaseFollowUp.case_id == case.id).order_by(CaseFollowUp.id))
+    return {
+        "reference": case.public_reference,
+        "number": case.number,
+        "title": case.title,
+        "venue": case.venue,
+        "venue_name": venue.name if venue else case.venue,
+        "town": case.town,
+        "status": case.status,
+        "member_assigned": case.member is not None,
+        "outcome": case.outcome,
+        "answer": _masked(case.answer),
+        "converted_kind": case.converted_kind,
+        "converted_number": case.converted_number,
+        "created_at": iso(case.created_at),
+        "closed_at": iso(case.closed_at),
+        "satisfaction": case.satisfaction,
+        "meetings": [{"form": m.form, "held_on": m.held_on.isoformat()} for m in meetings],
+        "commitments": [
+            {"unit": c.unit, "actions": _masked(c.actions), "done_by": c.done_by.isoformat() if c.done_by else None}
+            for c in commitments
+        ],
+        "follow_ups": [{"actions_done": f.actions_done, "checked_at": iso(f.checked_at)} for f in follow_ups],
+        "return_visit_done": case.satisfaction is not None or case.status == "closed",
+    }
 
 
 def status(session, reference: str, principal: dict | None) -> dict:

@@ -3,6 +3,7 @@
 Events and notifications go to the assignment outbox in the caller's transaction (publish after
 commit); each has a stable ``event_id`` so a job run twice never tells anyone twice.
 """
+
 from __future__ import annotations
 
 from datetime import datetime, timezone
@@ -58,12 +59,28 @@ def events_of(session, case: Case) -> list[dict]:
 
 def event(session, case: Case, name: str, key: str, payload: dict, members: list[dict] | None = None) -> None:
     """A domain event ``consultation.<...>`` (docs/events.md), carrying the case's thread."""
-    publish_event(session, Outbox, name, f"{name}:{case.number}{':' + key if key else ''}", case.number,
-                  thread=case.thread, members=members or [],
-                  payload={"number": case.number, "venue": case.venue, "town": case.town, **payload})
+    publish_event(
+        session,
+        Outbox,
+        name,
+        f"{name}:{case.number}{':' + key if key else ''}",
+        case.number,
+        thread=case.thread,
+        members=members or [],
+        payload={"number": case.number, "venue": case.venue, "town": case.town, **payload},
+    )
 
 
 def tell(session, case: Case, kind: str, key: str, recipients: list[str], title: str, text: str = "") -> None:
     """``notify.consultation.<kind>`` to users, ``unit:<code>`` or ``role:<role>``."""
-    notify(session, Outbox, f"consultation.{kind}", f"notify.consultation.{kind}:{case.number}:{key}", case.number,
-           recipients=recipients, title=title, text=text, thread=case.thread)
+    notify(
+        session,
+        Outbox,
+        f"consultation.{kind}",
+        f"notify.consultation.{kind}:{case.number}:{key}",
+        case.number,
+        recipients=recipients,
+        title=title,
+        text=text,
+        thread=case.thread,
+    )

@@ -5,6 +5,7 @@ Loaded and checked like the other rulebooks (``shared.rulebook``), with its own 
 answered as a :class:`shared.rulebook.Rulebook` so :func:`shared.rulebook.deadline` computes each
 case's deadlines with provenance. No time limit of the process lives in code.
 """
+
 from __future__ import annotations
 
 import functools
@@ -54,8 +55,10 @@ def require(rulebook: Rulebook, section: str, code: str, field: str):
     """The label ``code`` of ``section``; one the rulebook lacks is refused naming ``field``."""
     found = label(rulebook, section, code)
     if found is None:
-        raise InvalidInput(f"{code!r} is not in {section} of rulebook {NAME} {rulebook.version}",
-                           {field: [f"one of: {', '.join(codes(rulebook, section))}"]})
+        raise InvalidInput(
+            f"{code!r} is not in {section} of rulebook {NAME} {rulebook.version}",
+            {field: [f"one of: {', '.join(codes(rulebook, section))}"]},
+        )
     return found
 
 
@@ -63,8 +66,11 @@ def require_for_job(rulebook: Rulebook, section: str, code: str, error: str):
     """Like :func:`require` inside a job: the BPMN error ``error`` sends the task back."""
     found = label(rulebook, section, code)
     if found is None:
-        raise BusinessError(error, f"{code!r} is not in {section} of rulebook {NAME} {rulebook.version}; "
-                                   f"it has: {', '.join(codes(rulebook, section))}")
+        raise BusinessError(
+            error,
+            f"{code!r} is not in {section} of rulebook {NAME} {rulebook.version}; "
+            f"it has: {', '.join(codes(rulebook, section))}",
+        )
     return found
 
 

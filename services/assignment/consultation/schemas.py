@@ -1,5 +1,6 @@
 """Micro-consultation schemas: the contracts' shapes (``shared/contracts/rpc/consultations.py``) and
 job parameters (``shared/contracts/jobs/assignment.py``), under the names the case modules use."""
+
 from __future__ import annotations
 
 from shared.contracts.jobs.assignment import CaseNotTaken as NotTakenParams  # noqa: F401

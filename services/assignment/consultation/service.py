@@ -1,6 +1,7 @@
 """Micro-consultation's entrypoints, mixed into :class:`~services.assignment.service.AssignmentService`:
 jobs for ``bpmn/micro_consultation.bpmn`` and RPC for the gateway (which the service authorises
 again: see :mod:`.cases`). Needs ``self.db`` (the assignment ``Database``)."""
+
 from __future__ import annotations
 
 from shared.messaging.entrypoints import api, job

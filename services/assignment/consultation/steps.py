@@ -6,6 +6,7 @@ Each is a plain function of a session, the job's parameters and the principal; a
 twice finds the case already moved and answers the same without a second effect (events and
 notifications carry stable ids, so a retried job tells nobody twice).
 """
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -20,8 +21,19 @@ from ..models import Unit
 from . import rules
 from .models import Case, CaseCommitment, CaseEvent, CaseFollowUp, CaseMeeting, Venue
 from .records import actor_of, case_by_id, event, record, tell
-from .schemas import (CaseRef, CloseParams, ConversionParams, ConvertedOutcomeParams, DecisionParams, DispatchParams,
-                      FollowUpParams, MeetingParams, NotTakenParams, ReturnVisitParams, TakeParams)
+from .schemas import (
+    CaseRef,
+    CloseParams,
+    ConversionParams,
+    ConvertedOutcomeParams,
+    DecisionParams,
+    DispatchParams,
+    FollowUpParams,
+    MeetingParams,
+    NotTakenParams,
+    ReturnVisitParams,
+    TakeParams,
+)
 
 
 def _due(rule: str, start: datetime | None = None) -> tuple[str, dict]:
@@ -39,17 +51,29 @@ def dispatch_case(session, params: dict, principal: dict | None) -> dict:
     take_due, provenance = _due("take_case")
     if case.status != "dispatched" or case.member != data["member"]:
         case.status, case.member = "dispatched", data["member"]
-        record(session, case, actor_of(principal, data["dispatched_by"]), "dispatched",
-               {"member": data["member"], "note": data["note"] or "", "take_due": provenance})
-        tell(session, case, "dispatched", f"{data['member']}:{_count(session, case, 'dispatched')}",
-             [data["member"]], f"请接单：微协商 {case.number} {case.title}",
-             f"请在 {provenance['due']} 前接单")
+        record(
+            session,
+            case,
+            actor_of(principal, data["dispatched_by"]),
+            "dispatched",
+            {"member": data["member"], "note": data["note"] or "", "take_due": provenance},
+        )
+        tell(
+            session,
+            case,
+            "dispatched",
+            f"{data['member']}:{_count(session, case, 'dispatched')}",
+            [data["member"]],
+            f"请接单：微协商 {case.number} {case.title}",
+            f"请在 {provenance['due']} 前接单",
+        )
     return {"member": case.member, "take_due": take_due, "deadline": provenance}
 
 
 def _count(session, case: Case, action: str) -> int:
-    return len(list(session.scalars(select(CaseEvent.id).where(CaseEvent.case_id == case.id,
-                                                               CaseEvent.action == action))))
+    return len(
+        list(session.scalars(select(CaseEvent.id).where(CaseEvent.case_id == case.id, CaseEvent.action == action)))
+    )
 
 
 def case_not_taken(session, params: dict, principal: dict | None) -> dict:
@@ -58,8 +82,15 @@ def case_not_taken(session, params: dict, principal: dict | None) -> dict:
     case = case_by_id(session, data["case_id"])
     if case.status == "dispatched":
         record(session, case, "system", "not_taken", {"member": case.member})
-        tell(session, case, "not_taken", f"{case.member}:{_count(session, case, 'not_taken')}", ["role:staff"],
-             f"微协商 {case.number} 未按时接单", f"{case.member} 未在时限内接单，请重新派单")
+        tell(
+            session,
+            case,
+            "not_taken",
+            f"{case.member}:{_count(session, case, 'not_taken')}",
+            ["role:staff"],
+            f"微协商 {case.number} 未按时接单",
+            f"{case.member} 未在时限内接单，请重新派单",
+        )
         case.status = "registered"
     return {"status": case.status}
 
@@ -72,13 +103,26 @@ def take_case(session, params: dict, principal: dict | None) -> dict:
         if case.status == "dispatched":
             case.status, case.member = "taken", data["by"]
             record(session, case, data["by"], "taken", {})
-            event(session, case, "consultation.case_taken", f"{data['by']}:{_count(session, case, 'taken')}",
-                  {"member": data["by"], "title": case.title}, members=[{"member": data["by"], "role": "taker"}])
+            event(
+                session,
+                case,
+                "consultation.case_taken",
+                f"{data['by']}:{_count(session, case, 'taken')}",
+                {"member": data["by"], "title": case.title},
+                members=[{"member": data["by"], "role": "taker"}],
+            )
     elif case.status == "dispatched":
         case.status = "registered"
         record(session, case, data["by"], "declined", {"reason": data["reason"] or ""})
-        tell(session, case, "declined", f"{data['by']}:{_count(session, case, 'declined')}", ["role:staff"],
-             f"微协商 {case.number} 被委员退回", data["reason"] or "")
+        tell(
+            session,
+            case,
+            "declined",
+            f"{data['by']}:{_count(session, case, 'declined')}",
+            ["role:staff"],
+            f"微协商 {case.number} 被委员退回",
+            data["reason"] or "",
+        )
     return {"accepted": data["accepted"], "member": case.member, "status": case.status}
 
 
@@ -98,8 +142,12 @@ def record_decision(session, params: dict, principal: dict | None) -> dict:
             case.status = "converting"
         record(session, case, data["by"], "decided", {"outcome": outcome, "answer": data["answer"]})
     title = data["title"] or case.title
-    content = {"title": title, "situation": case.description,
-               "analysis": data["analysis"] or case.description, "suggestion": data["suggestion"] or case.description}
+    content = {
+        "title": title,
+        "situation": case.description,
+        "analysis": data["analysis"] or case.description,
+        "suggestion": data["suggestion"] or case.description,
+    }
     return {"outcome": outcome, "member": case.member, "title": title, "content": content}
 
 
@@ -115,11 +163,21 @@ def record_conversion(session, params: dict, principal: dict | None) -> dict:
         due, provenance = _due("conversion_outcome")
         case.status, case.converted_kind, case.converted_number = "converted", data["kind"], number
         case.follow_up_due = _dt(due)
-        record(session, case, actor_of(principal), "converted", {"to": data["kind"], "number": number,
-                                                                  "outcome_deadline": provenance})
-        event(session, case, "consultation.converted", "", {"to": data["kind"], "converted_number": number,
-                                                           "member": case.member},
-              members=[{"member": case.member, "role": "taker"}] if case.member else [])
+        record(
+            session,
+            case,
+            actor_of(principal),
+            "converted",
+            {"to": data["kind"], "number": number, "outcome_deadline": provenance},
+        )
+        event(
+            session,
+            case,
+            "consultation.converted",
+            "",
+            {"to": data["kind"], "converted_number": number, "member": case.member},
+            members=[{"member": case.member, "role": "taker"}] if case.member else [],
+        )
     due = case.follow_up_due.isoformat() if case.follow_up_due else None
     return {"status": case.status, "converted_number": case.converted_number, "outcome_due": due}
 
@@ -131,12 +189,27 @@ def record_converted_outcome(session, params: dict, principal: dict | None) -> d
     case = case_by_id(session, data["case_id"])
     if case.status == "converted":
         case.status, case.follow_up_due = "return_visit", None
-        record(session, case, actor_of(principal), "converted_outcome",
-               data["outcome"] if data["outcome"] is not None else {"timed_out": True})
-        what = (f"{case.converted_number} 已有结果" if data["outcome"] is not None
-                else f"{case.converted_number} 在期限内尚无结果")
-        tell(session, case, "return_visit_due", "converted", [case.member] if case.member else ["role:staff"],
-             f"请回访微协商 {case.number} 的群众", what)
+        record(
+            session,
+            case,
+            actor_of(principal),
+            "converted_outcome",
+            data["outcome"] if data["outcome"] is not None else {"timed_out": True},
+        )
+        what = (
+            f"{case.converted_number} 已有结果"
+            if data["outcome"] is not None
+            else f"{case.converted_number} 在期限内尚无结果"
+        )
+        tell(
+            session,
+            case,
+            "return_visit_due",
+            "converted",
+            [case.member] if case.member else ["role:staff"],
+            f"请回访微协商 {case.number} 的群众",
+            what,
+        )
     return {"status": case.status}
 
 
@@ -156,30 +229,72 @@ def record_meeting(session, params: dict, principal: dict | None) -> dict:
     units = list(dict.fromkeys(data["units"]))
     attendees = list(dict.fromkeys([case.member, *data["attendees"]] if case.member else data["attendees"]))
     commitment_due, provenance = _due("commitment")
-    meeting = session.scalar(select(CaseMeeting).where(CaseMeeting.case_id == case.id,
-                                                       CaseMeeting.held_on == data["held_on"],
-                                                       CaseMeeting.summary == data["summary"]))
+    meeting = session.scalar(
+        select(CaseMeeting).where(
+            CaseMeeting.case_id == case.id,
+            CaseMeeting.held_on == data["held_on"],
+            CaseMeeting.summary == data["summary"],
+        )
+    )
     if meeting is None:
-        meeting = CaseMeeting(case_id=case.id, form=data["form"], venue=data["venue"], held_on=data["held_on"],
-                              attendees=attendees, units=units, summary=data["summary"], recorded_by=data["by"],
-                              recorded_at=clock.now())
+        meeting = CaseMeeting(
+            case_id=case.id,
+            form=data["form"],
+            venue=data["venue"],
+            held_on=data["held_on"],
+            attendees=attendees,
+            units=units,
+            summary=data["summary"],
+            recorded_by=data["by"],
+            recorded_at=clock.now(),
+        )
         session.add(meeting)
         session.flush()
         for unit in units:
-            session.add(CaseCommitment(case_id=case.id, meeting_id=meeting.id, unit=unit, status="pending",
-                                       due=_dt(commitment_due)))
-            tell(session, case, "commitment_requested", f"{meeting.id}:{unit}", [f"unit:{unit}"],
-                 f"请就微协商 {case.number} 作出承诺", f"协商议事：{data['summary']}；请在 {provenance['due']} 前承诺")
+            session.add(
+                CaseCommitment(
+                    case_id=case.id, meeting_id=meeting.id, unit=unit, status="pending", due=_dt(commitment_due)
+                )
+            )
+            tell(
+                session,
+                case,
+                "commitment_requested",
+                f"{meeting.id}:{unit}",
+                [f"unit:{unit}"],
+                f"请就微协商 {case.number} 作出承诺",
+                f"协商议事：{data['summary']}；请在 {provenance['due']} 前承诺",
+            )
         case.status = "meeting" if units else "return_visit"
-        record(session, case, data["by"], "meeting_held", {"meeting_id": meeting.id, "form": data["form"],
-                                                           "venue": data["venue"], "units": units,
-                                                           "attendees": attendees, "commitment_due": provenance})
-        event(session, case, "consultation.meeting_held", str(meeting.id),
-              {"form": data["form"], "meeting_venue": data["venue"], "held_on": data["held_on"].isoformat(),
-               "units": units}, members=[{"member": m, "role": "attendee"} for m in attendees])
+        record(
+            session,
+            case,
+            data["by"],
+            "meeting_held",
+            {
+                "meeting_id": meeting.id,
+                "form": data["form"],
+                "venue": data["venue"],
+                "units": units,
+                "attendees": attendees,
+                "commitment_due": provenance,
+            },
+        )
+        event(
+            session,
+            case,
+            "consultation.meeting_held",
+            str(meeting.id),
+            {
+                "form": data["form"],
+                "meeting_venue": data["venue"],
+                "held_on": data["held_on"].isoformat(),
+                "units": units,
+            },
+            members=[{"member": m, "role": "attendee"} for m in attendees],
+        )
         session.flush()
-    return {"meeting_id": meeting.id, "units": meeting.units, "commitment_due": commitment_due,
-            "deadline": provenance}
+    return {"meeting_id": meeting.id, "units": meeting.units, "commitment_due": commitment_due, "deadline": provenance}
 
 
 def remind_commitments(session, params: dict, principal: dict | None) -> dict:
@@ -187,16 +302,34 @@ def remind_commitments(session, params: dict, principal: dict | None) -> dict:
     process checks again after the rulebook's ``commitment_reminder``."""
     data = load(CaseRef, params, "assignment.remind_commitments parameters")
     case = case_by_id(session, data["case_id"])
-    meeting = session.scalar(select(CaseMeeting).where(CaseMeeting.case_id == case.id)
-                             .order_by(CaseMeeting.id.desc()).limit(1))
-    pending = [c.unit for c in session.scalars(select(CaseCommitment).where(
-        CaseCommitment.meeting_id == meeting.id, CaseCommitment.status == "pending"))] if meeting else []
+    meeting = session.scalar(
+        select(CaseMeeting).where(CaseMeeting.case_id == case.id).order_by(CaseMeeting.id.desc()).limit(1)
+    )
+    pending = (
+        [
+            c.unit
+            for c in session.scalars(
+                select(CaseCommitment).where(
+                    CaseCommitment.meeting_id == meeting.id, CaseCommitment.status == "pending"
+                )
+            )
+        ]
+        if meeting
+        else []
+    )
     next_check, provenance = _due("commitment_reminder")
     round_ = _count(session, case, "commitments_overdue") + 1
     if pending:
         record(session, case, "system", "commitments_overdue", {"units": pending, "next_check": provenance})
-        tell(session, case, "commitment_overdue", str(round_), [f"unit:{u}" for u in pending] + ["role:staff"],
-             f"微协商 {case.number} 的承诺已逾期", f"尚未承诺：{', '.join(pending)}")
+        tell(
+            session,
+            case,
+            "commitment_overdue",
+            str(round_),
+            [f"unit:{u}" for u in pending] + ["role:staff"],
+            f"微协商 {case.number} 的承诺已逾期",
+            f"尚未承诺：{', '.join(pending)}",
+        )
     return {"pending": pending, "next_check": next_check}
 
 
@@ -208,8 +341,15 @@ def schedule_follow_up(session, params: dict, principal: dict | None) -> dict:
         due, provenance = _due("follow_up")
         case.status, case.follow_up_due = "following_up", _dt(due)
         record(session, case, "system", "follow_up_scheduled", {"deadline": provenance})
-        tell(session, case, "follow_up_due", "first", [case.member] if case.member else ["role:staff"],
-             f"请跟进微协商 {case.number} 的落实情况", f"跟进期限 {provenance['due']}")
+        tell(
+            session,
+            case,
+            "follow_up_due",
+            "first",
+            [case.member] if case.member else ["role:staff"],
+            f"请跟进微协商 {case.number} 的落实情况",
+            f"跟进期限 {provenance['due']}",
+        )
     return {"follow_up_due": case.follow_up_due.isoformat() if case.follow_up_due else None}
 
 
@@ -219,16 +359,28 @@ def record_follow_up(session, params: dict, principal: dict | None) -> dict:
     data = load(FollowUpParams, params, "assignment.record_follow_up parameters")
     case = case_by_id(session, data["case_id"])
     now = clock.now()
-    session.add(CaseFollowUp(case_id=case.id, actions_done=data["actions_done"], note=data["note"] or "",
-                             checked_by=data["by"], checked_at=now))
+    session.add(
+        CaseFollowUp(
+            case_id=case.id,
+            actions_done=data["actions_done"],
+            note=data["note"] or "",
+            checked_by=data["by"],
+            checked_at=now,
+        )
+    )
     if data["actions_done"]:
         case.status = "return_visit"
         record(session, case, data["by"], "followed_up", {"actions_done": True, "note": data["note"] or ""})
         return {"actions_done": True, "follow_up_due": case.follow_up_due.isoformat() if case.follow_up_due else None}
     due, provenance = _due("follow_up_again")
     case.follow_up_due = _dt(due)
-    record(session, case, data["by"], "followed_up", {"actions_done": False, "note": data["note"] or "",
-                                                       "next": provenance})
+    record(
+        session,
+        case,
+        data["by"],
+        "followed_up",
+        {"actions_done": False, "note": data["note"] or "", "next": provenance},
+    )
     return {"actions_done": False, "follow_up_due": due}
 
 
@@ -241,8 +393,15 @@ def follow_up_overdue(session, params: dict, principal: dict | None) -> dict:
     round_ = _count(session, case, "follow_up_overdue") + 1
     case.follow_up_due = _dt(due)
     record(session, case, "system", "follow_up_overdue", {"next": provenance})
-    tell(session, case, "follow_up_overdue", str(round_), [m for m in [case.member] if m] + ["role:staff"],
-         f"微协商 {case.number} 跟进已逾期", f"请尽快跟进，下次提醒 {provenance['due']}")
+    tell(
+        session,
+        case,
+        "follow_up_overdue",
+        str(round_),
+        [m for m in [case.member] if m] + ["role:staff"],
+        f"微协商 {case.number} 跟进已逾期",
+        f"请尽快跟进，下次提醒 {provenance['due']}",
+    )
     return {"actions_done": False, "follow_up_due": due}
 
 
@@ -259,13 +418,25 @@ def record_return_visit(session, params: dict, principal: dict | None) -> dict:
     level = rules.require_for_job(rulebook, "satisfaction", data["satisfaction"] or "", "unknown_satisfaction")
     reopen = level.code in rulebook.rules["reopen_on"] and (case.reopened or 0) < rulebook.rules["max_reopen"]
     case.satisfaction = level.code
-    record(session, case, data["by"], "return_visit", {"reached": True, "satisfaction": level.code,
-                                                       "comment": data["comment"] or "", "reopened": reopen})
+    record(
+        session,
+        case,
+        data["by"],
+        "return_visit",
+        {"reached": True, "satisfaction": level.code, "comment": data["comment"] or "", "reopened": reopen},
+    )
     if reopen:
         case.reopened = (case.reopened or 0) + 1
         case.status = "taken"
-        tell(session, case, "reopened", str(case.reopened), [case.member] if case.member else ["role:staff"],
-             f"群众对微协商 {case.number} 不满意，请重新协商", data["comment"] or "")
+        tell(
+            session,
+            case,
+            "reopened",
+            str(case.reopened),
+            [case.member] if case.member else ["role:staff"],
+            f"群众对微协商 {case.number} 不满意，请重新协商",
+            data["comment"] or "",
+        )
     return {"reopen": reopen, "close_reason": None, "note": data["comment"] or ""}
 
 
@@ -273,12 +444,24 @@ def _close(session, case: Case, reason: str | None, note: str | None, actor: str
     case.status, case.closed_at = "closed", clock.now()
     case.close_reason, case.close_note = reason, note
     record(session, case, actor, "closed", {"reason": reason, "note": note, "satisfaction": case.satisfaction})
-    event(session, case, "consultation.case_closed", "", {"satisfaction": case.satisfaction, "reason": reason,
-                                                         "member": case.member, "outcome": case.outcome},
-          members=[{"member": case.member, "role": "taker"}] if case.member else [])
+    event(
+        session,
+        case,
+        "consultation.case_closed",
+        "",
+        {"satisfaction": case.satisfaction, "reason": reason, "member": case.member, "outcome": case.outcome},
+        members=[{"member": case.member, "role": "taker"}] if case.member else [],
+    )
     recipients = [m for m in [case.member, case.registered_by] if m]
-    tell(session, case, "closed", "", list(dict.fromkeys(recipients)), f"微协商 {case.number} 已办结",
-         f"满意度：{case.satisfaction}" if case.satisfaction else f"原因：{reason}")
+    tell(
+        session,
+        case,
+        "closed",
+        "",
+        list(dict.fromkeys(recipients)),
+        f"微协商 {case.number} 已办结",
+        f"满意度：{case.satisfaction}" if case.satisfaction else f"原因：{reason}",
+    )
 
 
 def close_case(session, params: dict, principal: dict | None) -> dict:

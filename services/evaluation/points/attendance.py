@@ -4,6 +4,7 @@ Recording writes the attendance row and publishes ``attendance.recorded`` in the
 the ledger books points when it hears that event, as it does for every other event — attendance
 is never typed into the ledger directly.
 """
+
 from __future__ import annotations
 
 from marshmallow import Schema, fields, validate, validates_schema, ValidationError
@@ -31,8 +32,11 @@ class _People(fields.List):
 
 
 class AttendanceInput(Schema):
-    kind = fields.String(required=True, validate=validate.Regexp(r"^[a-z][a-z0-9_]*$"),
-                         metadata={"description": "the activity's kind, one of the term rulebook's activity kinds"})
+    kind = fields.String(
+        required=True,
+        validate=validate.Regexp(r"^[a-z][a-z0-9_]*$"),
+        metadata={"description": "the activity's kind, one of the term rulebook's activity kinds"},
+    )
     title = fields.String(required=True, validate=validate.Length(min=1, max=200))
     held_on = fields.Date(required=True)
     half_days = fields.Integer(load_default=1, strict=True, validate=validate.Range(min=1, max=20))
@@ -51,10 +55,18 @@ class AttendanceInput(Schema):
 
 
 def as_dict(row: Attendance) -> dict:
-    return {"id": row.id, "kind": row.kind, "title": row.title, "held_on": row.held_on.isoformat(),
-            "half_days": row.half_days, "organiser": row.organiser, "office": row.office,
-            "attendees": row.attendees, "recorded_at": iso(row.recorded_at),
-            "event_id": f"{EVENT}:{row.id}"}
+    return {
+        "id": row.id,
+        "kind": row.kind,
+        "title": row.title,
+        "held_on": row.held_on.isoformat(),
+        "half_days": row.half_days,
+        "organiser": row.organiser,
+        "office": row.office,
+        "attendees": row.attendees,
+        "recorded_at": iso(row.recorded_at),
+        "event_id": f"{EVENT}:{row.id}",
+    }
 
 
 def record(session, data, principal, key: str | None = None) -> dict:
@@ -69,24 +81,31 @@ def record(session, data, principal, key: str | None = None) -> dict:
     if key is not None:
         if not isinstance(key, str) or not 1 <= len(key) <= 100:
             raise InvalidInput("the idempotency key", {"key": ["1 to 100 characters"]})
-        existing = session.scalar(select(Attendance).where(Attendance.organiser == who["user"],
-                                                           Attendance.client_reference == key))
+        existing = session.scalar(
+            select(Attendance).where(Attendance.organiser == who["user"], Attendance.client_reference == key)
+        )
         if existing is not None:
             return as_dict(existing)
     data = load(AttendanceInput, data, "the attendance record")
     if data["held_on"] > spans.today():
-        raise InvalidInput("attendance is recorded after the activity",
-                           {"held_on": [f"{data['held_on'].isoformat()} is in the future"]})
+        raise InvalidInput(
+            "attendance is recorded after the activity",
+            {"held_on": [f"{data['held_on'].isoformat()} is in the future"]},
+        )
     try:
         book = rulebooks.term_for(data["held_on"])
     except InvalidInput as exc:
         raise InvalidInput(exc.message, {"held_on": exc.details["date"]}) from None
     if data["kind"] not in book.activity_kinds:
-        raise InvalidInput("unknown kind of activity", {"kind": [
-            f"'{data['kind']}' is not one of term {book.term}'s: {', '.join(book.activity_kinds)}"]})
+        raise InvalidInput(
+            "unknown kind of activity",
+            {"kind": [f"'{data['kind']}' is not one of term {book.term}'s: {', '.join(book.activity_kinds)}"]},
+        )
     if data["kind"] not in book.activity_kinds:
-        raise InvalidInput("unknown kind of activity", {"kind": [
-            f"'{data['kind']}' is not one of term {book.term}'s: {', '.join(book.activity_kinds)}"]})
+        raise InvalidInput(
+            "unknown kind of activity",
+            {"kind": [f"'{data['kind']}' is not one of term {book.term}'s: {', '.join(book.activity_kinds)}"]},
+        )
     people = [u for key in ROLES for u in data[key]]
     known = set(session.scalars(select(Member.user).where(Member.user.in_(people))))
     unknown = [u for u in people if u not in known]
@@ -96,18 +115,40 @@ def record(session, data, principal, key: str | None = None) -> dict:
 
     closed = closed_period_covering(session, data["held_on"])
     if closed:
-        raise Conflict(f"period {closed} is closed: attendance on {data['held_on'].isoformat()} "
-                       "can no longer be recorded")
+        raise Conflict(
+            f"period {closed} is closed: attendance on {data['held_on'].isoformat()} can no longer be recorded"
+        )
     attendees = [{"member": u, "role": role} for key, role in ROLES.items() for u in data[key]]
-    row = Attendance(kind=data["kind"], title=data["title"], held_on=data["held_on"], half_days=data["half_days"],
-                     organiser=who["user"], office=who.get("unit"), attendees=attendees, recorded_at=clock.now(),
-                     client_reference=key)
+    row = Attendance(
+        kind=data["kind"],
+        title=data["title"],
+        held_on=data["held_on"],
+        half_days=data["half_days"],
+        organiser=who["user"],
+        office=who.get("unit"),
+        attendees=attendees,
+        recorded_at=clock.now(),
+        client_reference=key,
+    )
     session.add(row)
     session.flush()
-    publish_event(session, Outbox, EVENT, f"{EVENT}:{row.id}", f"attendance:{row.id}", members=attendees,
-                  payload={"kind": row.kind, "title": row.title, "held_on": row.held_on.isoformat(),
-                           "half_days": row.half_days, "organiser": row.organiser, "office": row.office,
-                           "term": book.term})
+    publish_event(
+        session,
+        Outbox,
+        EVENT,
+        f"{EVENT}:{row.id}",
+        f"attendance:{row.id}",
+        members=attendees,
+        payload={
+            "kind": row.kind,
+            "title": row.title,
+            "held_on": row.held_on.isoformat(),
+            "half_days": row.half_days,
+            "organiser": row.organiser,
+            "office": row.office,
+            "term": book.term,
+        },
+    )
     return as_dict(row)
 
 

@@ -1,4 +1,5 @@
 """The members directory: who earns points, their sector (界别) and the terms (届) they serve."""
+
 from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
@@ -30,8 +31,9 @@ def _terms(data: dict) -> list[str]:
         return known
     unknown = [t for t in data["terms"] if t not in known]
     if unknown:
-        raise InvalidInput("unknown terms", {"terms": [f"no rulebook for term(s) {', '.join(unknown)}; "
-                                                        f"known: {', '.join(known)}"]})
+        raise InvalidInput(
+            "unknown terms", {"terms": [f"no rulebook for term(s) {', '.join(unknown)}; known: {', '.join(known)}"]}
+        )
     return data["terms"]
 
 
@@ -43,15 +45,19 @@ def ensure_members(session, rows: list[dict]) -> int:
         return 0
     for i, row in enumerate(rows):
         data = load(MemberInput, row, f"members[{i}]")
-        session.add(Member(user=data["user"], name=data["name"], sector=data["sector"],
-                           terms=_terms(data), added_at=clock.now()))
+        session.add(
+            Member(
+                user=data["user"], name=data["name"], sector=data["sector"], terms=_terms(data), added_at=clock.now()
+            )
+        )
     session.flush()
     return len(rows)
 
 
 class _Users(Schema):
-    users = fields.List(fields.String(validate=validate.Length(min=1, max=100)), required=True,
-                        validate=validate.Length(max=1000))
+    users = fields.List(
+        fields.String(validate=validate.Length(min=1, max=100)), required=True, validate=validate.Length(max=1000)
+    )
 
 
 def unknown_members(session, users, principal) -> list[str]:

@@ -4,6 +4,7 @@ The grade is evaluation's own fact (``operations.grade_quality``); the proposers
 proposal's newest rating round, the initiator first (lead), then the co-signers who confirmed (co).
 Grading the same proposal excellent again publishes the same event id, which the ledger books once;
 a grade lowered afterwards takes no points back (a correction in the period's window does)."""
+
 from __future__ import annotations
 
 from sqlalchemy import select
@@ -19,13 +20,20 @@ def announce(session, number: str, grade: str) -> bool:
     """Publish ``proposal.excellent`` for an excellent grade; returns whether it did."""
     if grade != "excellent":
         return False
-    newest = session.scalars(select(RatingRound).where(RatingRound.number == number)
-                             .order_by(RatingRound.round.desc())).first()
+    newest = session.scalars(
+        select(RatingRound).where(RatingRound.number == number).order_by(RatingRound.round.desc())
+    ).first()
     proposers = list(newest.proposers) if newest is not None else []
     if not proposers:
         return False
     lead, *co = proposers
-    publish_event(session, Outbox, EVENT, f"{EVENT}:{number}", number,
-                  members=[{"member": lead, "role": "lead"}, *({"member": m, "role": "co"} for m in co)],
-                  payload={"number": number, "grade": grade})
+    publish_event(
+        session,
+        Outbox,
+        EVENT,
+        f"{EVENT}:{number}",
+        number,
+        members=[{"member": lead, "role": "lead"}, *({"member": m, "role": "co"} for m in co)],
+        payload={"number": number, "grade": grade},
+    )
     return True

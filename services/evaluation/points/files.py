@@ -5,6 +5,7 @@ the event behind it, its rule row and rulebook version; its total; and the 100-p
 grade by the rulebook of the term the period starts in (``grading`` in the rulebook: points ×
 100 ÷ the full marks for that kind of period, cut to 0–100; grades by their minimum).
 """
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -36,17 +37,33 @@ def iso(moment) -> str | None:
 
 
 def entry_dict(row: LedgerEntry, heard: HeardEvent | None = None) -> dict:
-    return {"id": row.id, "kind": row.kind, "activity": row.activity,
-            "activity_zh": (row.rule or {}).get("zh"), "points": row.points,
-            "counts_on": row.counts_on.isoformat(), "period": spans.quarter_of(row.counts_on), "role": row.role,
-            "event": None if row.event_id is None else {
-                "event_id": row.event_id, "name": row.event_name, "subject": row.subject, "thread": row.thread,
-                "occurred_at": iso(heard.occurred_at) if heard else None},
-            "rule": row.rule, "rulebook": {"term": row.term, "version": row.rulebook_version,
-                                           "hash": row.rulebook_hash},
-            "reason": row.reason, "replaces": row.replaces, "superseded_by": row.superseded_by,
-            "correction_id": row.correction_id, "after_close": row.after_close,
-            "booked_at": iso(row.booked_at)}
+    return {
+        "id": row.id,
+        "kind": row.kind,
+        "activity": row.activity,
+        "activity_zh": (row.rule or {}).get("zh"),
+        "points": row.points,
+        "counts_on": row.counts_on.isoformat(),
+        "period": spans.quarter_of(row.counts_on),
+        "role": row.role,
+        "event": None
+        if row.event_id is None
+        else {
+            "event_id": row.event_id,
+            "name": row.event_name,
+            "subject": row.subject,
+            "thread": row.thread,
+            "occurred_at": iso(heard.occurred_at) if heard else None,
+        },
+        "rule": row.rule,
+        "rulebook": {"term": row.term, "version": row.rulebook_version, "hash": row.rulebook_hash},
+        "reason": row.reason,
+        "replaces": row.replaces,
+        "superseded_by": row.superseded_by,
+        "correction_id": row.correction_id,
+        "after_close": row.after_close,
+        "booked_at": iso(row.booked_at),
+    }
 
 
 def _may_read(who: dict, member: str) -> None:
@@ -62,28 +79,46 @@ def member_file(session, member: str, principal, period: str | None = None, term
     if row is None:
         raise NotFound(f"{member} is not in the members directory")
     key, kind, starts, ends, book = span(period, term)
-    entries = list(session.scalars(select(LedgerEntry).where(
-        LedgerEntry.member == member, LedgerEntry.counts_on >= starts, LedgerEntry.counts_on <= ends)
-        .order_by(LedgerEntry.counts_on, LedgerEntry.id)))
-    heard = {h.event_id: h for h in session.scalars(select(HeardEvent).where(
-        HeardEvent.event_id.in_({e.event_id for e in entries if e.event_id})))}
+    entries = list(
+        session.scalars(
+            select(LedgerEntry)
+            .where(LedgerEntry.member == member, LedgerEntry.counts_on >= starts, LedgerEntry.counts_on <= ends)
+            .order_by(LedgerEntry.counts_on, LedgerEntry.id)
+        )
+    )
+    heard = {
+        h.event_id: h
+        for h in session.scalars(
+            select(HeardEvent).where(HeardEvent.event_id.in_({e.event_id for e in entries if e.event_id}))
+        )
+    }
     total = sum(e.points for e in entries)
     view, grade = book.grade(total, kind)
     by_activity, by_period = defaultdict(int), defaultdict(int)
     for e in entries:
         by_activity[e.activity or "correction"] += e.points
         by_period[spans.quarter_of(e.counts_on)] += e.points
-    return {"member": {"user": row.user, "name": row.name, "sector": row.sector, "terms": list(row.terms)},
-            "period": {"key": key, "kind": kind, "starts": starts.isoformat(), "ends": ends.isoformat()},
-            "rulebook": {"term": book.term, "version": book.version, "hash": book.content_hash},
-            "entries": [entry_dict(e, heard.get(e.event_id)) for e in entries],
-            "total": total, "view100": view, "grade": grade,
-            "by_activity": dict(by_activity), "by_period": dict(sorted(by_period.items()))}
+    return {
+        "member": {"user": row.user, "name": row.name, "sector": row.sector, "terms": list(row.terms)},
+        "period": {"key": key, "kind": kind, "starts": starts.isoformat(), "ends": ends.isoformat()},
+        "rulebook": {"term": book.term, "version": book.version, "hash": book.content_hash},
+        "entries": [entry_dict(e, heard.get(e.event_id)) for e in entries],
+        "total": total,
+        "view100": view,
+        "grade": grade,
+        "by_activity": dict(by_activity),
+        "by_period": dict(sorted(by_period.items())),
+    }
 
 
 def _totals(session, starts, ends) -> dict:
-    return dict(session.execute(select(LedgerEntry.member, func.sum(LedgerEntry.points)).where(
-        LedgerEntry.counts_on >= starts, LedgerEntry.counts_on <= ends).group_by(LedgerEntry.member)).all())
+    return dict(
+        session.execute(
+            select(LedgerEntry.member, func.sum(LedgerEntry.points))
+            .where(LedgerEntry.counts_on >= starts, LedgerEntry.counts_on <= ends)
+            .group_by(LedgerEntry.member)
+        ).all()
+    )
 
 
 def standings(session, kind, starts, ends, book) -> list[dict]:
@@ -95,8 +130,9 @@ def standings(session, kind, starts, ends, book) -> list[dict]:
             continue
         total = int(totals.get(m.user) or 0)
         view, grade = book.grade(total, kind)
-        rows.append({"member": m.user, "name": m.name, "sector": m.sector, "total": total,
-                     "view100": view, "grade": grade})
+        rows.append(
+            {"member": m.user, "name": m.name, "sector": m.sector, "total": total, "view100": view, "grade": grade}
+        )
     return sorted(rows, key=lambda r: (-r["total"], r["member"]))
 
 
@@ -114,17 +150,34 @@ def statistics(session, principal, period: str | None = None, term: str | None =
         s["members"] += 1
         s["total"] += m["total"]
         s["grades"][m["grade"]["code"]] += 1
-    by_sector = [{"sector": name, "members": s["members"], "total": s["total"],
-                  "average": round(s["total"] / s["members"], 2), "grades": dict(s["grades"])}
-                 for name, s in sorted(sectors.items())]
+    by_sector = [
+        {
+            "sector": name,
+            "members": s["members"],
+            "total": s["total"],
+            "average": round(s["total"] / s["members"], 2),
+            "grades": dict(s["grades"]),
+        }
+        for name, s in sorted(sectors.items())
+    ]
     in_span = (LedgerEntry.counts_on >= starts, LedgerEntry.counts_on <= ends)
-    by_activity = [{"activity": a or "correction", "entries": n, "points": int(p or 0)} for a, n, p in session.execute(
-        select(LedgerEntry.activity, func.count(), func.sum(LedgerEntry.points)).where(*in_span)
-        .group_by(LedgerEntry.activity).order_by(LedgerEntry.activity)).all()]
+    by_activity = [
+        {"activity": a or "correction", "entries": n, "points": int(p or 0)}
+        for a, n, p in session.execute(
+            select(LedgerEntry.activity, func.count(), func.sum(LedgerEntry.points))
+            .where(*in_span)
+            .group_by(LedgerEntry.activity)
+            .order_by(LedgerEntry.activity)
+        ).all()
+    ]
     by_period = defaultdict(int)
     for day, points in session.execute(select(LedgerEntry.counts_on, LedgerEntry.points).where(*in_span)).all():
         by_period[spans.quarter_of(day)] += points
-    return {"period": {"key": key, "kind": kind, "starts": starts.isoformat(), "ends": ends.isoformat()},
-            "rulebook": {"term": book.term, "version": book.version, "hash": book.content_hash},
-            "by_member": members, "by_sector": by_sector, "by_activity": by_activity,
-            "by_period": [{"period": k, "points": v} for k, v in sorted(by_period.items())]}
+    return {
+        "period": {"key": key, "kind": kind, "starts": starts.isoformat(), "ends": ends.isoformat()},
+        "rulebook": {"term": book.term, "version": book.version, "hash": book.content_hash},
+        "by_member": members,
+        "by_sector": by_sector,
+        "by_activity": by_activity,
+        "by_period": [{"period": k, "points": v} for k, v in sorted(by_period.items())],
+    }

@@ -17,6 +17,7 @@ For each member the event names (``members: [{member, role}]``), in this order:
 Every entry records the event (id, name, subject, thread), the rule row and the rulebook's term,
 version and hash. An event already heard (same ``event_id``) changes nothing.
 """
+
 from __future__ import annotations
 
 from datetime import date, timezone
@@ -46,8 +47,9 @@ def counts_on(event: dict) -> date:
         try:
             return date.fromisoformat(str(held_on))
         except ValueError:
-            raise InvalidInput("the event's held_on is not a date",
-                               {"payload": {"held_on": [f"'{held_on}' is not YYYY-MM-DD"]}}) from None
+            raise InvalidInput(
+                "the event's held_on is not a date", {"payload": {"held_on": [f"'{held_on}' is not YYYY-MM-DD"]}}
+            ) from None
     occurred = event["occurred_at"]
     if occurred.tzinfo is None:
         occurred = occurred.replace(tzinfo=timezone.utc)
@@ -59,8 +61,10 @@ def _quantity(rule: rulebooks.Rule, payload: dict) -> int:
         return 1
     value = payload.get("half_days")
     if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 20:
-        raise InvalidInput(f"rule {rule.activity} counts half days: the event needs payload.half_days",
-                           {"payload": {"half_days": ["a whole number from 1 to 20"]}})
+        raise InvalidInput(
+            f"rule {rule.activity} counts half days: the event needs payload.half_days",
+            {"payload": {"half_days": ["a whole number from 1 to 20"]}},
+        )
     return value
 
 
@@ -69,17 +73,35 @@ def _earned_in_cap_period(session, member: str, activity: str, day: date, book) 
         starts, ends = book.starts, book.ends
     else:
         starts, ends = date(day.year, 1, 1), date(day.year, 12, 31)
-    return session.scalar(select(func.coalesce(func.sum(LedgerEntry.points), 0)).where(
-        LedgerEntry.member == member, LedgerEntry.activity == activity,
-        LedgerEntry.kind.in_(("earned", "adjustment")),
-        LedgerEntry.counts_on >= starts, LedgerEntry.counts_on <= ends)) or 0
+    return (
+        session.scalar(
+            select(func.coalesce(func.sum(LedgerEntry.points), 0)).where(
+                LedgerEntry.member == member,
+                LedgerEntry.activity == activity,
+                LedgerEntry.kind.in_(("earned", "adjustment")),
+                LedgerEntry.counts_on >= starts,
+                LedgerEntry.counts_on <= ends,
+            )
+        )
+        or 0
+    )
 
 
 def _entry(event, day, book, member, role, **values) -> LedgerEntry:
-    return LedgerEntry(member=member, term=book.term, counts_on=day, role=role, event_id=event["event_id"],
-                       event_name=event["name"], subject=event["subject"], thread=event["thread"],
-                       rulebook_version=book.version, rulebook_hash=book.content_hash,
-                       booked_at=clock.now(), **values)
+    return LedgerEntry(
+        member=member,
+        term=book.term,
+        counts_on=day,
+        role=role,
+        event_id=event["event_id"],
+        event_name=event["name"],
+        subject=event["subject"],
+        thread=event["thread"],
+        rulebook_version=book.version,
+        rulebook_hash=book.content_hash,
+        booked_at=clock.now(),
+        **values,
+    )
 
 
 def _book_member(session, event, day, book, member: str, role: str | None, after_close: str | None) -> dict:
@@ -88,19 +110,31 @@ def _book_member(session, event, day, book, member: str, role: str | None, after
         return {**said, "why": "not in the members directory"}
     rule = book.rule_for(event["name"], role, event["payload"])
     if rule is None:
-        return {**said, "why": f"no row of the term {book.term} rulebook (version {book.version}) "
-                               f"for {event['name']} with role {role}"}
+        return {
+            **said,
+            "why": f"no row of the term {book.term} rulebook (version {book.version}) "
+            f"for {event['name']} with role {role}",
+        }
     quantity = _quantity(rule, event["payload"])
     points = rule.points * quantity
     reasons = [f"{rule.points} × {quantity} half days" if rule.unit == "half_day" else f"{rule.points} ({rule.zh})"]
     if rule.unit == "item":
-        earlier = session.scalars(select(LedgerEntry).where(
-            LedgerEntry.member == member, LedgerEntry.activity == rule.activity, LedgerEntry.kind == "earned",
-            LedgerEntry.subject == event["subject"]).order_by(LedgerEntry.id)).first()
+        earlier = session.scalars(
+            select(LedgerEntry)
+            .where(
+                LedgerEntry.member == member,
+                LedgerEntry.activity == rule.activity,
+                LedgerEntry.kind == "earned",
+                LedgerEntry.subject == event["subject"],
+            )
+            .order_by(LedgerEntry.id)
+        ).first()
         if earlier is not None:
             points = 0
-            reasons = [f"{event['subject']} already counted for {rule.activity} by entry #{earlier.id} "
-                       f"({earlier.event_name}); counted once per item"]
+            reasons = [
+                f"{event['subject']} already counted for {rule.activity} by entry #{earlier.id} "
+                f"({earlier.event_name}); counted once per item"
+            ]
     if points > 0 and rule.cap is not None:
         room = max(0, rule.cap - _earned_in_cap_period(session, member, rule.activity, day, book))
         if points > room:
@@ -109,35 +143,65 @@ def _book_member(session, event, day, book, member: str, role: str | None, after
     holder = None
     key = f"{rule.group}:{event['thread'] or event['subject']}" if rule.group else None
     if key and points > 0:
-        holder = session.scalars(select(LedgerEntry).where(
-            LedgerEntry.member == member, LedgerEntry.exclusive_key == key,
-            LedgerEntry.superseded_by.is_(None)).order_by(LedgerEntry.id.desc())).first()
+        holder = session.scalars(
+            select(LedgerEntry)
+            .where(LedgerEntry.member == member, LedgerEntry.exclusive_key == key, LedgerEntry.superseded_by.is_(None))
+            .order_by(LedgerEntry.id.desc())
+        ).first()
         if holder is not None and points <= holder.points:
-            reasons = [f"the thread already counts for {rule.group} by entry #{holder.id} "
-                       f"({holder.activity}, {holder.points} points, {holder.event_name} {holder.subject}); "
-                       f"a thread counts once, at its highest value"]
+            reasons = [
+                f"the thread already counts for {rule.group} by entry #{holder.id} "
+                f"({holder.activity}, {holder.points} points, {holder.event_name} {holder.subject}); "
+                f"a thread counts once, at its highest value"
+            ]
             points, key, holder = 0, None, None
     if after_close:
         reasons.append(f"counted after period {after_close} closed")
     entries = []
     if holder is not None:
-        adjustment = _entry(event, day, book, member, role, kind="adjustment", activity=holder.activity,
-                            points=-holder.points, rule=holder.rule, replaces=holder.id, after_close=bool(after_close),
-                            reason=f"replaces entry #{holder.id} ({holder.activity}, {holder.points} points, "
-                                   f"{holder.event_name} {holder.subject}): the thread counts once for "
-                                   f"{rule.group}, now as {rule.activity}")
+        adjustment = _entry(
+            event,
+            day,
+            book,
+            member,
+            role,
+            kind="adjustment",
+            activity=holder.activity,
+            points=-holder.points,
+            rule=holder.rule,
+            replaces=holder.id,
+            after_close=bool(after_close),
+            reason=f"replaces entry #{holder.id} ({holder.activity}, {holder.points} points, "
+            f"{holder.event_name} {holder.subject}): the thread counts once for "
+            f"{rule.group}, now as {rule.activity}",
+        )
         session.add(adjustment)
         entries.append(adjustment)
-    earned = _entry(event, day, book, member, role, kind="earned", activity=rule.activity, points=points,
-                    rule={**rule.as_dict(), "quantity": quantity}, exclusive_key=key if points > 0 else None,
-                    reason="; ".join(reasons), after_close=bool(after_close))
+    earned = _entry(
+        event,
+        day,
+        book,
+        member,
+        role,
+        kind="earned",
+        activity=rule.activity,
+        points=points,
+        rule={**rule.as_dict(), "quantity": quantity},
+        exclusive_key=key if points > 0 else None,
+        reason="; ".join(reasons),
+        after_close=bool(after_close),
+    )
     session.add(earned)
     session.flush()
     entries.append(earned)
     if holder is not None:
         holder.superseded_by = earned.id
-    return {**said, "entries": [e.id for e in entries], "points": sum(e.points for e in entries),
-            "activity": rule.activity}
+    return {
+        **said,
+        "entries": [e.id for e in entries],
+        "points": sum(e.points for e in entries),
+        "activity": rule.activity,
+    }
 
 
 def book_event(session, body, folder=None) -> dict:
@@ -165,9 +229,24 @@ def book_event(session, body, folder=None) -> dict:
     outcome = [_book_member(session, event, day, book, m["member"], m["role"], closed) for m in members]
     occurred = event["occurred_at"]
     occurred = occurred if occurred.tzinfo else occurred.replace(tzinfo=timezone.utc)
-    session.add(HeardEvent(event_id=event["event_id"], name=event["name"], subject=event["subject"],
-                           thread=event["thread"], occurred_at=occurred, counts_on=day, term=book.term,
-                           outcome=outcome, heard_at=clock.now()))
+    session.add(
+        HeardEvent(
+            event_id=event["event_id"],
+            name=event["name"],
+            subject=event["subject"],
+            thread=event["thread"],
+            occurred_at=occurred,
+            counts_on=day,
+            term=book.term,
+            outcome=outcome,
+            heard_at=clock.now(),
+        )
+    )
     session.flush()
-    return {"event_id": event["event_id"], "duplicate": False, "term": book.term, "counts_on": day.isoformat(),
-            "outcome": outcome}
+    return {
+        "event_id": event["event_id"],
+        "duplicate": False,
+        "term": book.term,
+        "counts_on": day.isoformat(),
+        "outcome": outcome,
+    }

@@ -4,6 +4,7 @@ heard, the ledger, attendance records, published periods and correction requests
 The ledger is append-only: an entry is never edited or deleted. A replaced entry is answered by an
 adjustment entry (and marked ``superseded_by``, the one column written after insert), a correction
 is an entry with its reason."""
+
 from __future__ import annotations
 
 from datetime import date, datetime
@@ -39,7 +40,7 @@ class HeardEvent(Base):
     occurred_at: Mapped[datetime] = mapped_column(UtcDateTime())
     counts_on: Mapped[date] = mapped_column(Date)
     term: Mapped[str] = mapped_column(String(20))
-    outcome: Mapped[list] = mapped_column()      # per member: the entry booked or why none was
+    outcome: Mapped[list] = mapped_column()  # per member: the entry booked or why none was
     heard_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
@@ -80,8 +81,9 @@ class Attendance(Base):
     """Attendance at one activity, recorded by the office that organised it (谁组织谁记录)."""
 
     __tablename__ = "attendance_records"
-    __table_args__ = (UniqueConstraint("organiser", "client_reference",
-                                       name="uq_attendance_records_organiser_client_reference"),)
+    __table_args__ = (
+        UniqueConstraint("organiser", "client_reference", name="uq_attendance_records_organiser_client_reference"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     kind: Mapped[str] = mapped_column(String(40))
@@ -90,7 +92,7 @@ class Attendance(Base):
     half_days: Mapped[int] = mapped_column(Integer)
     organiser: Mapped[str] = mapped_column(String(100))
     office: Mapped[str | None] = mapped_column(String(100), nullable=True)
-    attendees: Mapped[list] = mapped_column()   # [{member, role: present|absent_excused|absent_unexcused}]
+    attendees: Mapped[list] = mapped_column()  # [{member, role: present|absent_excused|absent_unexcused}]
     recorded_at: Mapped[datetime] = mapped_column(UtcDateTime())
     # The recording's idempotency key: the same organiser with the same key gets this record back.
     client_reference: Mapped[str | None] = mapped_column(String(100), nullable=True)
@@ -112,7 +114,7 @@ class Period(Base):
     published_by: Mapped[str] = mapped_column(String(100))
     published_at: Mapped[datetime] = mapped_column(UtcDateTime())
     window_ends: Mapped[datetime] = mapped_column(UtcDateTime())
-    published: Mapped[list] = mapped_column()                  # standings at publication
+    published: Mapped[list] = mapped_column()  # standings at publication
     closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     final: Mapped[list | None] = mapped_column(nullable=True)  # standings at closing
 
@@ -128,7 +130,7 @@ class CorrectionRequest(Base):
     entry_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     reason: Mapped[str] = mapped_column(Text)
     points_asked: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    status: Mapped[str] = mapped_column(String(20))   # open | applied | rejected
+    status: Mapped[str] = mapped_column(String(20))  # open | applied | rejected
     requested_at: Mapped[datetime] = mapped_column(UtcDateTime())
     decided_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
     decided_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)

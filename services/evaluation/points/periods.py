@@ -7,6 +7,7 @@ apply them (a ``correction`` entry with its reason, dated the period's last day)
 When the window has passed the period is closed: its final standings are kept, and requests,
 corrections and attendance for its dates are refused (409) — a closed period is final.
 """
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -35,15 +36,25 @@ class PublishInput(Schema):
 class CorrectionAsk(Schema):
     reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
     entry_id = fields.Integer(load_default=None, allow_none=True, strict=True, validate=ROW_ID)
-    points = fields.Integer(load_default=None, allow_none=True, strict=True, validate=POINTS,
-                            metadata={"description": "the change the member asks for, if they know it"})
+    points = fields.Integer(
+        load_default=None,
+        allow_none=True,
+        strict=True,
+        validate=POINTS,
+        metadata={"description": "the change the member asks for, if they know it"},
+    )
 
 
 class CorrectionDecision(Schema):
     action = fields.String(required=True, validate=validate.OneOf(("apply", "reject")))
     reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
-    points = fields.Integer(load_default=None, allow_none=True, strict=True, validate=POINTS,
-                            metadata={"description": "points to add (negative: to take away); for apply"})
+    points = fields.Integer(
+        load_default=None,
+        allow_none=True,
+        strict=True,
+        validate=POINTS,
+        metadata={"description": "points to add (negative: to take away); for apply"},
+    )
 
     @validates_schema
     def _points_to_apply(self, data, **kwargs):
@@ -80,15 +91,23 @@ def closed_period_covering(session, day) -> str | None:
 
 def as_dict(session, row: Period, with_standings: bool = True) -> dict:
     closed = is_closed(session, row)
-    result = {"period": row.key, "kind": row.kind, "starts": row.starts.isoformat(), "ends": row.ends.isoformat(),
-              "status": "closed" if closed else "published", "term": row.term,
-              "rulebook": {"term": row.term, "version": row.rulebook_version, "hash": row.rulebook_hash},
-              "published_by": row.published_by, "published_at": iso(row.published_at),
-              "window_ends": iso(row.window_ends),
-              "closed_at": iso(row.closed_at)}
+    result = {
+        "period": row.key,
+        "kind": row.kind,
+        "starts": row.starts.isoformat(),
+        "ends": row.ends.isoformat(),
+        "status": "closed" if closed else "published",
+        "term": row.term,
+        "rulebook": {"term": row.term, "version": row.rulebook_version, "hash": row.rulebook_hash},
+        "published_by": row.published_by,
+        "published_at": iso(row.published_at),
+        "window_ends": iso(row.window_ends),
+        "closed_at": iso(row.closed_at),
+    }
     if with_standings:
-        result["standings"] = row.final if closed else standings(
-            session, row.kind, row.starts, row.ends, rulebooks.term(row.term))
+        result["standings"] = (
+            row.final if closed else standings(session, row.kind, row.starts, row.ends, rulebooks.term(row.term))
+        )
     return result
 
 
@@ -111,24 +130,42 @@ def publish(session, data, principal) -> dict:
         raise Conflict(f"period {key} is already published")
     book = rulebooks.term_for(starts)
     now = clock.now()
-    row = Period(key=key, kind=kind, starts=starts, ends=ends, term=book.term, rulebook_version=book.version,
-                 rulebook_hash=book.content_hash, published_by=who["user"], published_at=now,
-                 window_ends=now + timedelta(days=book.correction_window_days),
-                 published=standings(session, kind, starts, ends, book))
+    row = Period(
+        key=key,
+        kind=kind,
+        starts=starts,
+        ends=ends,
+        term=book.term,
+        rulebook_version=book.version,
+        rulebook_hash=book.content_hash,
+        published_by=who["user"],
+        published_at=now,
+        window_ends=now + timedelta(days=book.correction_window_days),
+        published=standings(session, kind, starts, ends, book),
+    )
     session.add(row)
     session.flush()
     members = [m["member"] for m in row.published]
     if members:
-        notify(session, Outbox, "performance.published", f"notify.performance.published:{key}", f"points:{key}",
-               recipients=members, title=f"{key} 履职积分公示 / performance points published",
-               text=f"请核对您的履职积分，如有异议请于 {row.window_ends.date().isoformat()} 前申请更正。")
+        notify(
+            session,
+            Outbox,
+            "performance.published",
+            f"notify.performance.published:{key}",
+            f"points:{key}",
+            recipients=members,
+            title=f"{key} 履职积分公示 / performance points published",
+            text=f"请核对您的履职积分，如有异议请于 {row.window_ends.date().isoformat()} 前申请更正。",
+        )
     return as_dict(session, row)
 
 
 def list_periods(session, principal) -> list[dict]:
     principal_of(principal)
-    return [as_dict(session, row, with_standings=False)
-            for row in session.scalars(select(Period).order_by(Period.starts, Period.key))]
+    return [
+        as_dict(session, row, with_standings=False)
+        for row in session.scalars(select(Period).order_by(Period.starts, Period.key))
+    ]
 
 
 def period(session, key: str, principal) -> dict:
@@ -141,16 +178,26 @@ def period(session, key: str, principal) -> dict:
 
 def _refuse_when_closed(session, row: Period, what: str) -> None:
     if is_closed(session, row):
-        raise Conflict(f"period {row.key} closed at {iso(row.closed_at)} when its correction window "
-                       f"ended: {what} are refused")
+        raise Conflict(
+            f"period {row.key} closed at {iso(row.closed_at)} when its correction window ended: {what} are refused"
+        )
 
 
 def correction_dict(row: CorrectionRequest) -> dict:
-    return {"id": row.id, "period": row.period, "member": row.member, "entry_id": row.entry_id,
-            "reason": row.reason, "points_asked": row.points_asked, "status": row.status,
-            "requested_at": iso(row.requested_at), "decided_by": row.decided_by,
-            "decided_at": iso(row.decided_at), "decision": row.decision,
-            "applied_entry": row.applied_entry}
+    return {
+        "id": row.id,
+        "period": row.period,
+        "member": row.member,
+        "entry_id": row.entry_id,
+        "reason": row.reason,
+        "points_asked": row.points_asked,
+        "status": row.status,
+        "requested_at": iso(row.requested_at),
+        "decided_by": row.decided_by,
+        "decided_at": iso(row.decided_at),
+        "decision": row.decision,
+        "applied_entry": row.applied_entry,
+    }
 
 
 def ask_correction(session, key: str, data, principal) -> dict:
@@ -166,11 +213,19 @@ def ask_correction(session, key: str, data, principal) -> dict:
         if entry is None or entry.member != who["user"]:
             raise InvalidInput("not one of your entries", {"entry_id": [f"you have no entry {data['entry_id']}"]})
         if not row.starts <= entry.counts_on <= row.ends:
-            raise InvalidInput("the entry is not in this period",
-                               {"entry_id": [f"entry {entry.id} counts on {entry.counts_on.isoformat()}, "
-                                             f"outside {key}"]})
-    ask = CorrectionRequest(period=key, member=who["user"], entry_id=data["entry_id"], reason=data["reason"],
-                            points_asked=data["points"], status="open", requested_at=clock.now())
+            raise InvalidInput(
+                "the entry is not in this period",
+                {"entry_id": [f"entry {entry.id} counts on {entry.counts_on.isoformat()}, outside {key}"]},
+            )
+    ask = CorrectionRequest(
+        period=key,
+        member=who["user"],
+        entry_id=data["entry_id"],
+        reason=data["reason"],
+        points_asked=data["points"],
+        status="open",
+        requested_at=clock.now(),
+    )
     session.add(ask)
     session.flush()
     return correction_dict(ask)
@@ -203,13 +258,24 @@ def decide(session, correction_id: int, data, principal) -> dict:
     ask.decided_by, ask.decided_at, ask.decision = who["user"], now, data["reason"]
     if data["action"] == "apply":
         book = rulebooks.term(row.term)
-        entry = LedgerEntry(member=ask.member, term=book.term, counts_on=row.ends, kind="correction", activity=None,
-                            points=data["points"], rule=None, role=None, correction_id=ask.id,
-                            rulebook_version=book.version, rulebook_hash=book.content_hash,
-                            reason=f"correction #{ask.id} by {who['user']}: {data['reason']} "
-                                   f"(asked: {ask.reason}"
-                                   f"{f'; about entry #{ask.entry_id}' if ask.entry_id else ''})",
-                            after_close=False, booked_at=now)
+        entry = LedgerEntry(
+            member=ask.member,
+            term=book.term,
+            counts_on=row.ends,
+            kind="correction",
+            activity=None,
+            points=data["points"],
+            rule=None,
+            role=None,
+            correction_id=ask.id,
+            rulebook_version=book.version,
+            rulebook_hash=book.content_hash,
+            reason=f"correction #{ask.id} by {who['user']}: {data['reason']} "
+            f"(asked: {ask.reason}"
+            f"{f'; about entry #{ask.entry_id}' if ask.entry_id else ''})",
+            after_close=False,
+            booked_at=now,
+        )
         session.add(entry)
         session.flush()
         ask.applied_entry = entry.id
@@ -223,6 +289,8 @@ def close(session, key: str, principal) -> dict:
     _require_staff(who, "close a period")
     row = _get(session, key)
     if not is_closed(session, row):
-        raise Conflict(f"period {key}'s correction window is open until {iso(row.window_ends)}: "
-                       f"members may still ask for corrections")
+        raise Conflict(
+            f"period {key}'s correction window is open until {iso(row.window_ends)}: "
+            f"members may still ask for corrections"
+        )
     return as_dict(session, row)

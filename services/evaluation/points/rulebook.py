@@ -9,6 +9,7 @@ It is identified exactly by ``content_hash`` (SHA-256 of the file's bytes), reco
 Which rulebook applies is decided by the date an event counts for (:func:`term_for`): a changed
 rulebook is a new term's file and applies to that term's dates only. Terms must not overlap.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -23,7 +24,7 @@ from shared import config
 from shared.calendar import DataFileError, load_yaml
 from shared.errors import InvalidInput
 
-UNITS = ("event", "item", "half_day")     # unit of count: each event / once per item / per half day
+UNITS = ("event", "item", "half_day")  # unit of count: each event / once per item / per half day
 CAP_PERIODS = ("year", "term")
 PERIOD_KINDS = ("quarter", "year", "term")
 
@@ -54,8 +55,11 @@ class _GradeSchema(Schema):
 
 
 class _GradingSchema(Schema):
-    full_marks = fields.Dict(keys=fields.String(validate=validate.OneOf(PERIOD_KINDS)),
-                             values=fields.Integer(strict=True, validate=validate.Range(min=1)), required=True)
+    full_marks = fields.Dict(
+        keys=fields.String(validate=validate.OneOf(PERIOD_KINDS)),
+        values=fields.Integer(strict=True, validate=validate.Range(min=1)),
+        required=True,
+    )
     grades = fields.List(fields.Nested(_GradeSchema), required=True, validate=validate.Length(min=1))
 
     @validates_schema
@@ -82,8 +86,9 @@ class PointsRulebookSchema(Schema):
     version = fields.String(required=True, validate=validate.Length(min=1))
     title = fields.String()
     caps_per = fields.String(required=True, validate=validate.OneOf(CAP_PERIODS))
-    activity_kinds = fields.List(fields.String(validate=validate.Regexp(r"^[a-z][a-z0-9_]*$")), required=True,
-                                 validate=validate.Length(min=1))
+    activity_kinds = fields.List(
+        fields.String(validate=validate.Regexp(r"^[a-z][a-z0-9_]*$")), required=True, validate=validate.Length(min=1)
+    )
     correction_window = fields.Nested(_WindowSchema, required=True)
     grading = fields.Nested(_GradingSchema, required=True)
     rows = fields.List(fields.Nested(_RowSchema), required=True, validate=validate.Length(min=1))
@@ -125,9 +130,18 @@ class Rule:
         return True
 
     def as_dict(self) -> dict:
-        return {"activity": self.activity, "zh": self.zh, "event": self.event, "role": self.role,
-                "when": self.when, "unless": self.unless, "points": self.points, "unit": self.unit,
-                "cap": self.cap, "group": self.group}
+        return {
+            "activity": self.activity,
+            "zh": self.zh,
+            "event": self.event,
+            "role": self.role,
+            "when": self.when,
+            "unless": self.unless,
+            "points": self.points,
+            "unit": self.unit,
+            "cap": self.cap,
+            "group": self.group,
+        }
 
 
 @dataclass(frozen=True)
@@ -163,12 +177,21 @@ class PointsRulebook:
         return view, {"code": grade["code"], "zh": grade["zh"]}
 
     def describe(self) -> dict:
-        return {"term": self.term, "name": self.name, "starts": self.starts.isoformat(),
-                "ends": self.ends.isoformat(), "version": self.version, "hash": self.content_hash,
-                "file": self.path.name, "caps_per": self.caps_per, "activity_kinds": self.activity_kinds,
-                "correction_window_days": self.correction_window_days,
-                "full_marks": self.full_marks, "grades": self.grades,
-                "rows": [r.as_dict() for r in self.rules]}
+        return {
+            "term": self.term,
+            "name": self.name,
+            "starts": self.starts.isoformat(),
+            "ends": self.ends.isoformat(),
+            "version": self.version,
+            "hash": self.content_hash,
+            "file": self.path.name,
+            "caps_per": self.caps_per,
+            "activity_kinds": self.activity_kinds,
+            "correction_window_days": self.correction_window_days,
+            "full_marks": self.full_marks,
+            "grades": self.grades,
+            "rows": [r.as_dict() for r in self.rules],
+        }
 
 
 def directory() -> Path:
@@ -180,11 +203,20 @@ def load(path: Path) -> PointsRulebook:
     raw = path.read_bytes()
     data = load_yaml(path, PointsRulebookSchema(), raw=raw)
     return PointsRulebook(
-        term=data["term"], name=data["name"], starts=data["starts"], ends=data["ends"], version=data["version"],
-        content_hash="sha256:" + hashlib.sha256(raw).hexdigest(), path=path, caps_per=data["caps_per"],
+        term=data["term"],
+        name=data["name"],
+        starts=data["starts"],
+        ends=data["ends"],
+        version=data["version"],
+        content_hash="sha256:" + hashlib.sha256(raw).hexdigest(),
+        path=path,
+        caps_per=data["caps_per"],
         activity_kinds=data["activity_kinds"],
-        correction_window_days=data["correction_window"]["amount"], full_marks=data["grading"]["full_marks"],
-        grades=data["grading"]["grades"], rules=[Rule(**row) for row in data["rows"]])
+        correction_window_days=data["correction_window"]["amount"],
+        full_marks=data["grading"]["full_marks"],
+        grades=data["grading"]["grades"],
+        rules=[Rule(**row) for row in data["rows"]],
+    )
 
 
 _cache: dict = {}
@@ -199,8 +231,10 @@ def all_terms(folder: Path | None = None) -> list[PointsRulebook]:
         books = sorted((load(p) for p in files), key=lambda b: b.starts)
         for earlier, later in itertools.pairwise(books):
             if later.starts <= earlier.ends:
-                raise DataFileError(later.path, {"starts": [f"overlaps term {earlier.term} ({earlier.path.name}), "
-                                                            f"which ends {earlier.ends}"]})
+                raise DataFileError(
+                    later.path,
+                    {"starts": [f"overlaps term {earlier.term} ({earlier.path.name}), which ends {earlier.ends}"]},
+                )
         terms = [b.term for b in books]
         if len(set(terms)) != len(terms):
             raise DataFileError(folder, {"term": ["two files name the same term"]})
@@ -213,8 +247,10 @@ def term_for(day: date, folder: Path | None = None) -> PointsRulebook:
     for book in all_terms(folder):
         if book.covers(day):
             return book
-    raise InvalidInput(f"no term's points rulebook covers {day.isoformat()}",
-                       {"date": [f"{day.isoformat()} is outside every term in bpmn/rules/points"]})
+    raise InvalidInput(
+        f"no term's points rulebook covers {day.isoformat()}",
+        {"date": [f"{day.isoformat()} is outside every term in bpmn/rules/points"]},
+    )
 
 
 def term(term_id: str, folder: Path | None = None) -> PointsRulebook:

@@ -1,6 +1,7 @@
 """The performance side of the evaluation service: a mixin of RPC for people (through the
 gateway) and the listener that feeds the ledger from domain events. Each handler calls one
 function of this package and commits; the functions authorise the caller themselves."""
+
 from __future__ import annotations
 
 from eventlet.semaphore import Semaphore
@@ -29,7 +30,7 @@ class PerformanceMixin:
         or one dated outside every term, is dead-lettered with its reason."""
         with BOOKING:
             ledger.book_event(self.db.session, body)
-            merged.hear(self.db.session, body)   # a merged proposal's proposers rate the answer it joined
+            merged.hear(self.db.session, body)  # a merged proposal's proposers rate the answer it joined
             self.db.commit()
 
     # -- directory and terms -----------------------------------------------------------------

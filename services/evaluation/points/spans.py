@@ -1,4 +1,5 @@
 """Periods by name: ``2026-Q3`` (a quarter) and ``2026`` (a year); a term is named by its rulebook."""
+
 from __future__ import annotations
 
 import re
@@ -24,8 +25,10 @@ def parse(key: str) -> tuple[str, date, date]:
     if match := _YEAR.match(key):
         year = int(match[1])
         return "year", date(year, 1, 1), date(year, 12, 31)
-    raise InvalidInput("a period is a quarter like 2026-Q3 or a year like 2026 (1900-2999)",
-                       {"period": [f"'{key[:20]}' is neither YYYY-Qn nor YYYY"]})
+    raise InvalidInput(
+        "a period is a quarter like 2026-Q3 or a year like 2026 (1900-2999)",
+        {"period": [f"'{key[:20]}' is neither YYYY-Qn nor YYYY"]},
+    )
 
 
 def quarter_of(day: date) -> str:

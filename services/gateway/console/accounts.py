@@ -1,6 +1,7 @@
 """Console accounts: a person's password, stored only as an Argon2id hash (argon2-cffi, the
 reference implementation's bindings), with the roles and unit a console session carries.
 ``ztc console-user set`` makes or changes one; ``make run``'s demo set-up seeds the demo users'."""
+
 from __future__ import annotations
 
 from argon2 import PasswordHasher
@@ -20,8 +21,7 @@ def set_password(session, user: str, password: str, roles: list[str], unit: str 
     """Make or change ``user``'s account. A password shorter than ``MIN_PASSWORD`` is refused."""
     unknown = [r for r in roles if r not in ROLES]
     if not user or not roles or unknown:
-        raise InvalidInput("an account needs a user and known roles",
-                           {"roles": [f"known: {', '.join(ROLES)}"]})
+        raise InvalidInput("an account needs a user and known roles", {"roles": [f"known: {', '.join(ROLES)}"]})
     if "unit" in roles and not unit:
         raise InvalidInput("a unit handler's account names its unit", {"unit": ["required for role 'unit'"]})
     if len(password or "") < MIN_PASSWORD:

@@ -1,4 +1,5 @@
 """Signing in and out, the language switch, the home page and the console's static files."""
+
 from __future__ import annotations
 
 import hmac
@@ -64,8 +65,14 @@ class ConsoleAuthRoutes:
         """Switch the console's language (a preference cookie only) and go back."""
         response = redirect(_safe_next(request.args.get("next")))
         if lang in i18n.LANGUAGES:
-            response.set_cookie(session.LANG_COOKIE, lang, max_age=365 * 24 * 3600, path="/console",
-                                samesite="Lax", secure=self._settings().console_secure_cookie)
+            response.set_cookie(
+                session.LANG_COOKIE,
+                lang,
+                max_age=365 * 24 * 3600,
+                path="/console",
+                samesite="Lax",
+                secure=self._settings().console_secure_cookie,
+            )
         return response
 
     @http("GET", "/console")
@@ -79,5 +86,8 @@ class ConsoleAuthRoutes:
         path = STATIC / name
         if path.suffix not in STATIC_TYPES or path.parent != STATIC or not path.is_file():
             return Response("not found", status=404, mimetype="text/plain")
-        return Response(path.read_bytes(), mimetype=STATIC_TYPES[path.suffix],
-                        headers={"Cache-Control": "max-age=3600", "X-Content-Type-Options": "nosniff"})
+        return Response(
+            path.read_bytes(),
+            mimetype=STATIC_TYPES[path.suffix],
+            headers={"Cache-Control": "max-age=3600", "X-Content-Type-Options": "nosniff"},
+        )

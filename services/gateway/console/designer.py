@@ -4,6 +4,7 @@ marked on its element.
 
 Each page calls the HTTP API's own routes (``versions``, ``version_diagram``, ``version_diff``,
 ``deploy``), so a person the API refuses is refused here, with the same 403."""
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -23,9 +24,14 @@ def by_process(rows: list[dict]) -> list[dict]:
     grouped = defaultdict(list)
     for row in rows:
         grouped[row["process_id"]].append(row)
-    return [{"process_id": pid, "name": next((v["name"] for v in reversed(vs) if v.get("name")), ""),
-             "versions": sorted(vs, key=lambda v: v["number"], reverse=True)}
-            for pid, vs in sorted(grouped.items())]
+    return [
+        {
+            "process_id": pid,
+            "name": next((v["name"] for v in reversed(vs) if v.get("name")), ""),
+            "versions": sorted(vs, key=lambda v: v["number"], reverse=True),
+        }
+        for pid, vs in sorted(grouped.items())
+    ]
 
 
 def problem_marks(problems: list[dict], file: str) -> dict:
@@ -35,9 +41,19 @@ def problem_marks(problems: list[dict], file: str) -> dict:
     for n, p in enumerate(problems, 1):
         if p.get("element_id") and p.get("file") in (file, None, ""):
             numbers[p["element_id"]].append(n)
-    return {"markers": {e: ["problem"] for e in numbers},
-            "overlays": [{"element": e, "text": ",".join(map(str, ns)), "class": "problem", "position": "top-left",
-                          "title": "; ".join(problems[n - 1]["message"] for n in ns)} for e, ns in numbers.items()]}
+    return {
+        "markers": {e: ["problem"] for e in numbers},
+        "overlays": [
+            {
+                "element": e,
+                "text": ",".join(map(str, ns)),
+                "class": "problem",
+                "position": "top-left",
+                "title": "; ".join(problems[n - 1]["message"] for n in ns),
+            }
+            for e, ns in numbers.items()
+        ],
+    }
 
 
 def read_uploads(files, limit: int) -> tuple[dict, list[str]]:
@@ -84,9 +100,14 @@ class ConsoleDesignerRoutes:
         rows = [v for v in (found.body if found.ok else []) if v["process_id"] == process_id]
         row = next((v for v in rows if v["version"] == answer.body["version"]), None)
         older = [v["number"] for v in rows if v["number"] < answer.body["number"]]
-        return visit.render("design_version.html", process_id=process_id, shown=answer.body, row=row,
-                            previous=max(older) if older else None,
-                            deployed=visit.request.args.get("deployed"))
+        return visit.render(
+            "design_version.html",
+            process_id=process_id,
+            shown=answer.body,
+            row=row,
+            previous=max(older) if older else None,
+            deployed=visit.request.args.get("deployed"),
+        )
 
     @http("GET", "/console/designs/<string:process_id>/versions/<string:version>/diagram.xml")
     @page
@@ -105,19 +126,25 @@ class ConsoleDesignerRoutes:
         if not answer.ok:
             return visit.refusal(answer)
         covered = [*answer.body.get("reached", []), *answer.body.get("taken", [])]
-        return visit.render("design_coverage.html", process_id=process_id, cov=answer.body,
-                            marks={"markers": {e: ["covered"] for e in covered}})
+        return visit.render(
+            "design_coverage.html",
+            process_id=process_id,
+            cov=answer.body,
+            marks={"markers": {e: ["covered"] for e in covered}},
+        )
 
     @http("GET", "/console/designs/<string:process_id>/diff")
     @page
     def console_design_diff(self, visit, process_id):
         args = visit.request.args
-        answer = visit.api("version_diff", process_id=process_id,
-                           query={"from": args.get("from", ""), "to": args.get("to", "")})
+        answer = visit.api(
+            "version_diff", process_id=process_id, query={"from": args.get("from", ""), "to": args.get("to", "")}
+        )
         if not answer.ok:
             return visit.refusal(answer)
-        return visit.render("design_diff.html", process_id=process_id, diff=answer.body,
-                            marks=diagram_diff.markers(answer.body))
+        return visit.render(
+            "design_diff.html", process_id=process_id, diff=answer.body, marks=diagram_diff.markers(answer.body)
+        )
 
     @http("GET", "/console/designs/deploy")
     @page
@@ -140,13 +167,24 @@ class ConsoleDesignerRoutes:
         answer = visit.api("deploy", method="POST", body={"files": files})
         if answer.ok:
             first = answer.body[0]
-            return redirect(f"/console/designs/{first['process_id']}/versions/{first['number']}"
-                            f"?deployed={first['state']}")
+            return redirect(
+                f"/console/designs/{first['process_id']}/versions/{first['number']}?deployed={first['state']}"
+            )
         if answer.status != 422:
             return visit.refusal(answer)
         problems = answer.details.get("problem_details", [])
-        diagrams = [{"file": name, "xml": text, "marks": problem_marks(problems, name)}
-                    for name, text in files.items() if name.lower().endswith(".bpmn")]
-        return visit.render("deploy.html", status=422, limit=limit, problems=problems, diagrams=diagrams,
-                            general=[p for p in problems if not p.get("element_id")],
-                            notes=answer.details.get("notes", []), message=answer.message)
+        diagrams = [
+            {"file": name, "xml": text, "marks": problem_marks(problems, name)}
+            for name, text in files.items()
+            if name.lower().endswith(".bpmn")
+        ]
+        return visit.render(
+            "deploy.html",
+            status=422,
+            limit=limit,
+            problems=problems,
+            diagrams=diagrams,
+            general=[p for p in problems if not p.get("element_id")],
+            notes=answer.details.get("notes", []),
+            message=answer.message,
+        )

@@ -5,6 +5,7 @@ translators edit them as plain text beside the code, and nothing needs compiling
 step in the build). Chinese (zh-CN) is the default; a key missing from another language falls
 back to Chinese, and a key missing from both shows itself, so a gap is seen, never blank.
 """
+
 from __future__ import annotations
 
 from functools import lru_cache

@@ -1,6 +1,7 @@
 """A member's pages: my proposals (status timeline, deadlines explained), submitting with
 co-signers from the members directory, co-signing, reading the reply and rating it, notifications.
 Published proposals are on :mod:`.work` (everyone's)."""
+
 from __future__ import annotations
 
 from ..http import http
@@ -30,8 +31,11 @@ class ConsoleMemberRoutes:
         if not answer.ok:
             return visit.refusal(answer)
         me = visit.principal["user"]
-        invited = [p for p in answer.body if any(c["user"] == me and c["status"] == "invited"
-                                                 for c in p.get("cosigners") or ())]
+        invited = [
+            p
+            for p in answer.body
+            if any(c["user"] == me and c["status"] == "invited" for c in p.get("cosigners") or ())
+        ]
         return visit.render("proposals.html", proposals=answer.body, invited=invited)
 
     @http("GET", "/console/proposals/new")
@@ -44,8 +48,7 @@ class ConsoleMemberRoutes:
         if not members.ok:
             return visit.refusal(members)
         others = [m for m in members.body if m.get("user") != visit.principal["user"]]
-        return visit.render("proposal_new.html", status=status, draft=draft, errors=errors or {},
-                            members=others)
+        return visit.render("proposal_new.html", status=status, draft=draft, errors=errors or {}, members=others)
 
     @http("POST", "/console/proposals")
     @page
@@ -67,19 +70,30 @@ class ConsoleMemberRoutes:
         p, roles = proposal.body, visit.roles
         involved = roles & {"member", "staff", "committee", "leader", "unit"}
         deadlines = visit.api("deadlines", number=number) if involved else None
-        reply = visit.api("proposal_reply", number=number) if roles & {"member", "staff", "committee", "leader"} else None
-        ratings = visit.api("ratings", number=number) if reply is not None and reply.ok and reply.body.get("rounds") else None
+        reply = (
+            visit.api("proposal_reply", number=number) if roles & {"member", "staff", "committee", "leader"} else None
+        )
+        ratings = (
+            visit.api("ratings", number=number) if reply is not None and reply.ok and reply.body.get("rounds") else None
+        )
         me = visit.principal["user"]
         invited = any(c["user"] == me and c["status"] == "invited" for c in p.get("cosigners") or ())
-        proposer = me == p.get("initiator") or any(c["user"] == me and c["status"] == "confirmed"
-                                                   for c in p.get("cosigners") or ())
+        proposer = me == p.get("initiator") or any(
+            c["user"] == me and c["status"] == "confirmed" for c in p.get("cosigners") or ()
+        )
         status = p.get("status", "published")
         reached = STAGES.index(status) if status in STAGES else -1
-        return visit.render("proposal.html", p=p, stages=STAGES, reached=reached, invited=invited,
-                            proposer=proposer and "member" in roles,
-                            deadlines=deadlines.body["deadlines"] if deadlines is not None and deadlines.ok else [],
-                            reply=reply.body if reply is not None and reply.ok else None,
-                            ratings=ratings.body if ratings is not None and ratings.ok else None)
+        return visit.render(
+            "proposal.html",
+            p=p,
+            stages=STAGES,
+            reached=reached,
+            invited=invited,
+            proposer=proposer and "member" in roles,
+            deadlines=deadlines.body["deadlines"] if deadlines is not None and deadlines.ok else [],
+            reply=reply.body if reply is not None and reply.ok else None,
+            ratings=ratings.body if ratings is not None and ratings.ok else None,
+        )
 
     @http("POST", "/console/proposals/<string:number>/cosign")
     @page
@@ -91,8 +105,11 @@ class ConsoleMemberRoutes:
     @page
     def console_rate(self, visit, number):
         form = visit.request.form
-        body = {"handling": form.get("handling", ""), "result": form.get("result", ""),
-                "comment": form.get("comment", "")}
+        body = {
+            "handling": form.get("handling", ""),
+            "result": form.get("result", ""),
+            "comment": form.get("comment", ""),
+        }
         answer = visit.api("rate", method="POST", body=body, number=number)
         return redirect(f"/console/proposals/{number}") if answer.ok else visit.refusal(answer)
 

@@ -4,6 +4,7 @@ resume, cancel with a reason) and one instance drawn on the diagram of its deplo
 
 Every page and action calls the operators' API routes (``routes/operators.py``), so it is refused
 as the API refuses: a person without the operator role gets the refusal page, on a post too."""
+
 from __future__ import annotations
 
 import json
@@ -43,15 +44,20 @@ def queue_problems(queue: dict) -> list[str]:
 def ordered_queues(queues: list[dict]) -> list[dict]:
     """The queues with their problems, problem queues first, then the oldest message, then depth."""
     rows = [dict(q, problems=queue_problems(q)) for q in queues]
-    return sorted(rows, key=lambda q: (not q["problems"], -(q.get("oldest_age_seconds") or 0),
-                                       -(q.get("messages") or 0), q["name"]))
+    return sorted(
+        rows,
+        key=lambda q: (not q["problems"], -(q.get("oldest_age_seconds") or 0), -(q.get("messages") or 0), q["name"]),
+    )
 
 
 def element_names(xml: str) -> dict:
     """Each element's label in a BPMN file (its name, else its id)."""
     root = etree.fromstring(xml.encode(), etree.XMLParser(resolve_entities=False, no_network=True))
-    return {el.get("id"): el.get("name") or el.get("id")
-            for el in root.iter() if isinstance(el.tag, str) and el.tag.startswith(f"{{{BPMN_NS}}}") and el.get("id")}
+    return {
+        el.get("id"): el.get("name") or el.get("id")
+        for el in root.iter()
+        if isinstance(el.tag, str) and el.tag.startswith(f"{{{BPMN_NS}}}") and el.get("id")
+    }
 
 
 def job_queue_of(operation: str | None) -> str | None:
@@ -67,8 +73,17 @@ def instance_view(where: dict, queues: list[dict] | None, names: dict, t) -> dic
     elements: dict[str, dict] = {}
 
     def element(element_id):
-        return elements.setdefault(element_id, {"id": element_id, "name": names.get(element_id, element_id),
-                                                "state": "done", "incidents": [], "jobs": [], "queue": None})
+        return elements.setdefault(
+            element_id,
+            {
+                "id": element_id,
+                "name": names.get(element_id, element_id),
+                "state": "done",
+                "incidents": [],
+                "jobs": [],
+                "queue": None,
+            },
+        )
 
     for element_id in where.get("completed") or ():
         element(element_id)
@@ -90,13 +105,24 @@ def instance_view(where: dict, queues: list[dict] | None, names: dict, t) -> dic
     for row in elements.values():
         markers[row["id"]] = [row["state"]]
         if row["incidents"]:
-            overlays.append({"element": row["id"], "text": t("ops.badge.incident"), "class": "incident",
-                             "position": "top-right", "title": row["incidents"][0]["error"][:200]})
+            overlays.append(
+                {
+                    "element": row["id"],
+                    "text": t("ops.badge.incident"),
+                    "class": "incident",
+                    "position": "top-right",
+                    "title": row["incidents"][0]["error"][:200],
+                }
+            )
         queue = row["queue"]
         if queue and not queue.get("missing") and row["state"] != "done":
-            overlays.append({"element": row["id"], "position": "bottom-right",
-                             "text": t("ops.badge.queue", depth=queue.get("messages", 0),
-                                       consumers=queue.get("consumers", 0))})
+            overlays.append(
+                {
+                    "element": row["id"],
+                    "position": "bottom-right",
+                    "text": t("ops.badge.queue", depth=queue.get("messages", 0), consumers=queue.get("consumers", 0)),
+                }
+            )
     order = {"incident": 0, "token": 1, "done": 2}
     rows = sorted(elements.values(), key=lambda r: order[r["state"]])
     return {"elements": rows, "marks": {"markers": markers, "overlays": overlays}}
@@ -125,8 +151,12 @@ class ConsoleOperatorRoutes:
         answer = visit.api("ops_dead_letters")
         if not answer.ok:
             return visit.refusal(answer)
-        return visit.render("ops_dead_letters.html", letters=answer.body,
-                            done=visit.request.args.get("done"), done_id=visit.request.args.get("id"))
+        return visit.render(
+            "ops_dead_letters.html",
+            letters=answer.body,
+            done=visit.request.args.get("done"),
+            done_id=visit.request.args.get("id"),
+        )
 
     @http("GET", "/console/ops/dead-letters/<string:letter_id>")
     @page
@@ -135,10 +165,17 @@ class ConsoleOperatorRoutes:
         if not answer.ok:
             return visit.refusal(answer)
         letter = answer.body
-        body = letter["body"] if isinstance(letter["body"], str) else json.dumps(
-            letter["body"], ensure_ascii=False, indent=2, default=str)
-        return visit.render("ops_dead_letter.html", letter=letter, body=body,
-                            letter_headers=json.dumps(letter.get("headers") or {}, ensure_ascii=False, indent=2, default=str))
+        body = (
+            letter["body"]
+            if isinstance(letter["body"], str)
+            else json.dumps(letter["body"], ensure_ascii=False, indent=2, default=str)
+        )
+        return visit.render(
+            "ops_dead_letter.html",
+            letter=letter,
+            body=body,
+            letter_headers=json.dumps(letter.get("headers") or {}, ensure_ascii=False, indent=2, default=str),
+        )
 
     @http("POST", "/console/ops/dead-letters/<string:letter_id>/<string:action>")
     @page
@@ -148,8 +185,11 @@ class ConsoleOperatorRoutes:
             answer = visit.api("ops_replay_dead_letters", method="POST", body={"ids": [letter_id]})
             done = "replayed"
         elif action == "discard":
-            answer = visit.api("ops_discard_dead_letters", method="POST",
-                               body={"ids": [letter_id], "reason": visit.request.form.get("reason", "")})
+            answer = visit.api(
+                "ops_discard_dead_letters",
+                method="POST",
+                body={"ids": [letter_id], "reason": visit.request.form.get("reason", "")},
+            )
             done = "discarded"
         else:
             return visit.render("refused.html", status=404, answer=None)
@@ -178,8 +218,12 @@ class ConsoleOperatorRoutes:
         if action == "retry":
             answer = visit.api("retry_incident", method="POST", incident_id=incident_id)
         elif action == "resolve":
-            answer = visit.api("resolve_incident", method="POST", incident_id=incident_id,
-                               body={"resolution": visit.request.form.get("resolution", "")})
+            answer = visit.api(
+                "resolve_incident",
+                method="POST",
+                incident_id=incident_id,
+                body={"resolution": visit.request.form.get("resolution", "")},
+            )
         else:
             return visit.render("refused.html", status=404, answer=None)
         if not answer.ok:
@@ -213,11 +257,16 @@ class ConsoleOperatorRoutes:
         names = element_names(diagram.body["xml"]) if diagram.ok else {}
         view = instance_view(where.body, queues.body["queues"] if queues.ok else None, names, visit.t)
         data = full.body.get("data") if full.ok else {}
-        return visit.render("ops_instance.html", inst=inst, where=where.body, view=view,
-                            history=history.body if history.ok else [],
-                            variables=[(k, shown_value(v)) for k, v in sorted((data or {}).items())],
-                            queues_unavailable=None if queues.ok else queues.message,
-                            version=diagram.body if diagram.ok else None)
+        return visit.render(
+            "ops_instance.html",
+            inst=inst,
+            where=where.body,
+            view=view,
+            history=history.body if history.ok else [],
+            variables=[(k, shown_value(v)) for k, v in sorted((data or {}).items())],
+            queues_unavailable=None if queues.ok else queues.message,
+            version=diagram.body if diagram.ok else None,
+        )
 
     @http("GET", "/console/ops/instances/<string:instance_id>/diagram.xml")
     @page

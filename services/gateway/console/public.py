@@ -4,6 +4,7 @@ a resident raises an issue at a venue (群众点单) and follows it by the refer
 
 Each page calls the public API's own route (``/api/public/...``) as an anonymous caller from the
 visitor's address, so it shows exactly what the public API serves and the same limits apply."""
+
 from __future__ import annotations
 
 import secrets
@@ -114,15 +115,21 @@ class ConsolePublicRoutes:
             return visit.render("public_case.html", case=None, raised=False)
         answer = visit.public_api("follow_case", reference=reference)
         if not answer.ok:
-            return visit.render("public_case.html", case=None, raised=False, reference=reference,
-                                answer=answer, status=answer.status)
+            return visit.render(
+                "public_case.html", case=None, raised=False, reference=reference, answer=answer, status=answer.status
+            )
         return visit.render("public_case.html", case=answer.body, raised=False)
 
     def _case_form(self, visit, typed: dict, refused, status: int = 200):
         venues = visit.public_api("public_venues")
         secret = visit.request.cookies.get(PUBLIC_COOKIE) or secrets.token_urlsafe(24)
-        response = visit.render("public_case_new.html", status=status, typed=typed, refused=refused,
-                                venues=venues.body if venues.ok else [], form_csrf=session.csrf_for(secret))
+        response = visit.render(
+            "public_case_new.html",
+            status=status,
+            typed=typed,
+            refused=refused,
+            venues=venues.body if venues.ok else [],
+            form_csrf=session.csrf_for(secret),
+        )
         session.set_cookie(response, PUBLIC_COOKIE, secret, self._settings(), max_age=3600)
         return response
-

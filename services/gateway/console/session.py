@@ -5,6 +5,7 @@ ending it) labelled ``console``; logout revokes it. The CSRF token is an HMAC of
 token, so it is per session, needs no storage and cannot be made without the cookie. Before login
 a random ``ztc_console_login`` cookie plays the same part for the login form (double submit).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -41,8 +42,9 @@ def new_login_secret() -> str:
 
 def start(db_session, settings, account) -> str:
     """A new session token for the account (an API token labelled ``console``)."""
-    return tokens.issue(db_session, account.user, list(account.roles), account.unit, "console",
-                        ttl=tokens.lifetime(settings, "person"))
+    return tokens.issue(
+        db_session, account.user, list(account.roles), account.unit, "console", ttl=tokens.lifetime(settings, "person")
+    )
 
 
 def end(db_session, token: str) -> None:
@@ -53,5 +55,12 @@ def end(db_session, token: str) -> None:
 
 
 def set_cookie(response, name: str, value: str, settings, max_age: int | None = None) -> None:
-    response.set_cookie(name, value, max_age=max_age, path="/console", httponly=True, samesite="Lax",
-                        secure=settings.console_secure_cookie)
+    response.set_cookie(
+        name,
+        value,
+        max_age=max_age,
+        path="/console",
+        httponly=True,
+        samesite="Lax",
+        secure=settings.console_secure_cookie,
+    )

@@ -2,6 +2,7 @@
 
 A page handler gets a :class:`Visit` (the session's token and principal, the words of the
 chosen language, the CSRF token) or, without a valid session, a redirect to the login page."""
+
 from __future__ import annotations
 
 import functools
@@ -19,13 +20,21 @@ from . import api, i18n, session
 
 log = logging.getLogger(__name__)
 
-_env = Environment(loader=PackageLoader("services.gateway", "templates"),
-                   autoescape=select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True)
+_env = Environment(
+    loader=PackageLoader("services.gateway", "templates"),
+    autoescape=select_autoescape(["html"]),
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
 
 # Served with every console page: no framing, scripts and styles from the console only.
-HEADERS = {"Content-Security-Policy": "default-src 'self'; img-src 'self' data:; font-src 'self' data:; frame-ancestors 'none'; "
-                                      "form-action 'self'; base-uri 'none'",
-           "X-Content-Type-Options": "nosniff", "Referrer-Policy": "same-origin", "Cache-Control": "no-store"}
+HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; font-src 'self' data:; frame-ancestors 'none'; "
+    "form-action 'self'; base-uri 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
 
 
 @dataclass
@@ -59,8 +68,16 @@ class Visit:
     def forbidden(self, route: str) -> Response:
         """The refusal the API route ``route`` would give this person (403, naming its roles)."""
         roles = self._route_roles(route)
-        return self.refusal(api.Answer(403, {"error": "forbidden", "message": f"this needs one of the roles: "
-                                                 f"{', '.join(roles)}", "details": {"roles": list(roles)}}))
+        return self.refusal(
+            api.Answer(
+                403,
+                {
+                    "error": "forbidden",
+                    "message": f"this needs one of the roles: {', '.join(roles)}",
+                    "details": {"roles": list(roles)},
+                },
+            )
+        )
 
     def api(self, route: str, **kwargs) -> api.Answer:
         return api.call(self.service, self.token, route, **kwargs)
@@ -74,9 +91,17 @@ class Visit:
 
     def render(self, template: str, status: int = 200, headers: dict | None = None, **context) -> Response:
         html = _env.get_template(f"console/{template}").render(
-            t=self.t, lang=self.lang, languages=i18n.LANGUAGES, principal=self.principal, roles=self.roles,
-            any_role=lambda *names: bool(self.roles & set(names)), may=self.may,
-            csrf=self.csrf, path=self.request.path, **context)
+            t=self.t,
+            lang=self.lang,
+            languages=i18n.LANGUAGES,
+            principal=self.principal,
+            roles=self.roles,
+            any_role=lambda *names: bool(self.roles & set(names)),
+            may=self.may,
+            csrf=self.csrf,
+            path=self.request.path,
+            **context,
+        )
         return Response(html, status=status, mimetype="text/html", headers=headers or HEADERS)
 
     def refusal(self, answer: api.Answer) -> Response:
@@ -87,8 +112,9 @@ class Visit:
 def login_page(service, visit: Visit, user: str, target: str, error: str | None, status: int = 200) -> Response:
     """The login form, with a fresh login CSRF secret in its own cookie (double submit)."""
     secret = session.new_login_secret()
-    response = visit.render("login.html", status=status, user=user, error=error,
-                            login_csrf=session.csrf_for(secret), next=target)
+    response = visit.render(
+        "login.html", status=status, user=user, error=error, login_csrf=session.csrf_for(secret), next=target
+    )
     session.set_cookie(response, session.LOGIN_COOKIE, secret, service._settings(), max_age=3600)
     return response
 
@@ -115,6 +141,7 @@ def public_page(method):
     """A public page (公开): no sign-in needed; a signed-in person keeps their header. Its forms
     carry a double-submit secret (its own cookie) in place of the session's CSRF token; the API
     route called is the anonymous one, which is what decides."""
+
     @functools.wraps(method)
     def wrapper(self, request, **kwargs):
         visit = _visit(self, request)
@@ -124,12 +151,14 @@ def public_page(method):
             return method(self, visit, **kwargs)
         except ZtcError as exc:
             return visit.refusal(api.Answer(exc.status, exc.to_dict()))
+
     return wrapper
 
 
 def page(method):
     """A console page or action: a :class:`Visit` for the signed-in person, or a redirect to the
     login page (which comes back here). A POST must carry the session's CSRF token (else 403)."""
+
     @functools.wraps(method)
     def wrapper(self, request, **kwargs):
         visit = _visit(self, request)
@@ -143,4 +172,5 @@ def page(method):
             return method(self, visit, **kwargs)
         except ZtcError as exc:
             return visit.refusal(api.Answer(exc.status, exc.to_dict()))
+
     return wrapper

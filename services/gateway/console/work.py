@@ -1,6 +1,7 @@
 """The work pages: the task list of staff and the committee (pre-review, filing with a reason code,
 assigning to units, reviewing replies, grading), a unit's inbox (sign, draft and submit the reply),
 and published proposals for everyone."""
+
 from __future__ import annotations
 
 from shared.rulebook import current_rulebook
@@ -27,11 +28,17 @@ def task_data(name: str, form) -> dict:
     """A task form's fields as the task's data (the engine checks them with the diagram's schema)."""
     if name == "pre_review":
         return {key: form.get(key) == "yes" for key in ("eligible", "content_ok", "format_ok")} | {
-            "pre_review_notes": form.get("pre_review_notes", "")}
+            "pre_review_notes": form.get("pre_review_notes", "")
+        }
     if name == "filing_decision":
-        return {"decision": form.get("decision", ""), "reason_code": form.get("reason_code") or None,
-                "convert_to": form.get("convert_to") or "none", "merge_into": form.get("merge_into") or None,
-                "filing_notes": form.get("filing_notes", ""), "area": form.get("area") or None}
+        return {
+            "decision": form.get("decision", ""),
+            "reason_code": form.get("reason_code") or None,
+            "convert_to": form.get("convert_to") or "none",
+            "merge_into": form.get("merge_into") or None,
+            "filing_notes": form.get("filing_notes", ""),
+            "area": form.get("area") or None,
+        }
     if name == "assign":
         data = {"mode": form.get("mode", ""), "units": _codes(form.get("units", ""))}
         if data["mode"] == "lead_co":
@@ -64,9 +71,16 @@ class ConsoleWorkRoutes:
             if task["task"] == "assign" and "staff" in visit.roles:
                 found = visit.api("routing_suggestions", number=task["business_key"])
                 suggestions[task["business_key"]] = found.body["suggestions"] if found.ok else []
-        return visit.render("tasks.html", tasks=answer.body, forms=FORMS, reasons=rules.reasons(),
-                            grades=rules.quality_grades(), standards=rules.quality_standards(),
-                            areas=rules.areas(), suggestions=suggestions)
+        return visit.render(
+            "tasks.html",
+            tasks=answer.body,
+            forms=FORMS,
+            reasons=rules.reasons(),
+            grades=rules.quality_grades(),
+            standards=rules.quality_standards(),
+            areas=rules.areas(),
+            suggestions=suggestions,
+        )
 
     @http("POST", "/console/tasks/<string:task_id>")
     @page
@@ -88,9 +102,12 @@ class ConsoleWorkRoutes:
         if not answer.ok:
             return visit.refusal(answer)
         deadlines = visit.api("deadlines", number=answer.body["number"])
-        return visit.render("assignment.html", a=answer.body,
-                            deadlines=deadlines.body["deadlines"] if deadlines.ok else [],
-                            categories=current_rulebook("proposal").reply_categories())
+        return visit.render(
+            "assignment.html",
+            a=answer.body,
+            deadlines=deadlines.body["deadlines"] if deadlines.ok else [],
+            categories=current_rulebook("proposal").reply_categories(),
+        )
 
     @http("POST", "/console/assignments/<id:assignment_id>/<string:action>")
     @page
@@ -103,14 +120,15 @@ class ConsoleWorkRoutes:
         elif action == "reply-draft":
             body = {"category": form.get("category", ""), "text": form.get("text", "")}
             milestones = milestone_lines(form.get("milestones", ""))
-            if milestones:   # the API says what is wrong with a line (a date it cannot read, a date past)
+            if milestones:  # the API says what is wrong with a line (a date it cannot read, a date past)
                 body["milestones"] = milestones
             answer = visit.api("draft_reply", method="POST", assignment_id=assignment_id, body=body)
         elif action == "reply":
             answer = visit.api("submit_reply", method="POST", assignment_id=assignment_id)
         elif action == "input":
-            answer = visit.api("send_input", method="POST", assignment_id=assignment_id,
-                               body={"text": form.get("text", "")})
+            answer = visit.api(
+                "send_input", method="POST", assignment_id=assignment_id, body={"text": form.get("text", "")}
+            )
         elif action == "cosign-reply":
             answer = visit.api("cosign_reply", method="POST", assignment_id=assignment_id)
         else:

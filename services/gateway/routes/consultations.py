@@ -7,15 +7,27 @@ on it (role and, for the member's steps, the member the case was given to) and t
 from outside (a department's commitment) go to the assignment service, which authorises the
 caller again and tells the process.
 """
+
 from __future__ import annotations
 
 from marshmallow import Schema, fields
 
 
-from shared.contracts.rpc.consultations import (CaseRegistration, CaseSchema, CommitmentRequest, CoverageSchema,
-                                               VenueSchema)
-from shared.forms import (ConsultationDecideForm, ConsultationDispatchForm, ConsultationFollowUpForm,
-                          ConsultationMeetingForm, ConsultationReturnVisitForm, ConsultationTakeForm)
+from shared.contracts.rpc.consultations import (
+    CaseRegistration,
+    CaseSchema,
+    CommitmentRequest,
+    CoverageSchema,
+    VenueSchema,
+)
+from shared.forms import (
+    ConsultationDecideForm,
+    ConsultationDispatchForm,
+    ConsultationFollowUpForm,
+    ConsultationMeetingForm,
+    ConsultationReturnVisitForm,
+    ConsultationTakeForm,
+)
 
 from ..http import EVERYONE, complete_open_task, endpoint, http
 
@@ -47,8 +59,10 @@ class ConsultationRoutes:
         if case is None:
             return found
         entries = [case, *found.get("entries", [])]
-        history = [*({"kind": "case", "number": case["number"], **e} for e in case["events"]),
-                   *found.get("history", [])]
+        history = [
+            *({"kind": "case", "number": case["number"], **e} for e in case["events"]),
+            *found.get("history", []),
+        ]
         history.sort(key=lambda h: h.get("at") or "")
         return {**found, "thread": thread, "entries": entries, "history": history}
 

@@ -1,5 +1,6 @@
 """Operators' view of the notifications that leave the system: deliveries by status (failed ones
 first of all, with the last error) and sending failed ones again. Addresses are masked."""
+
 from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
@@ -26,8 +27,7 @@ class OpsDelivery(Schema):
 
 
 class OpsDeliveryRetry(schemas.Body):
-    ids = fields.List(fields.Integer(validate=ROW_ID), load_default=list,
-                      validate=validate.Length(max=1000))
+    ids = fields.List(fields.Integer(validate=ROW_ID), load_default=list, validate=validate.Length(max=1000))
     all = fields.Boolean(load_default=False, metadata={"description": "every failed delivery"})
 
 
@@ -39,8 +39,9 @@ class DeliveryRoutes:
     @endpoint("operator", response=OpsDelivery(many=True), query=("status", "user"))
     def ops_list_deliveries(self, request, principal):
         """Deliveries, newest first: status=failed (the default), pending, sent, or empty for all."""
-        return 200, deliveries.listing(self.db.session, request.args.get("status", deliveries.FAILED),
-                                       request.args.get("user") or None)
+        return 200, deliveries.listing(
+            self.db.session, request.args.get("status", deliveries.FAILED), request.args.get("user") or None
+        )
 
     @http("POST", "/api/ops/notifications/deliveries/retry")
     @endpoint("operator", body=OpsDeliveryRetry, response=OpsDelivery(many=True))

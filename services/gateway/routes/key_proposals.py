@@ -1,9 +1,14 @@
 """Key proposals (重点提案) chosen at the chair's meeting: staff propose a list, the committee
 decides on it; supervision keeps the lists and the key proposals (``services.supervision.key_selection``)."""
+
 from __future__ import annotations
 
-from shared.contracts.rpc.key_proposals import (KeyProposalDecisionInput, KeyProposalListInput,
-                                                KeyProposalListSchema, KeyProposalYearSchema)
+from shared.contracts.rpc.key_proposals import (
+    KeyProposalDecisionInput,
+    KeyProposalListInput,
+    KeyProposalListSchema,
+    KeyProposalYearSchema,
+)
 
 from ..http import endpoint, http
 

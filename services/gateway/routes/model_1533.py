@@ -2,6 +2,7 @@
 items, and the year's figures by area (intake keeps and counts them: ``services.intake.areas``) — and
 the quality checklist on its three standards a proposal's grade was computed from (evaluation:
 ``services.evaluation.quality``)."""
+
 from __future__ import annotations
 
 from marshmallow import Schema, fields, validate

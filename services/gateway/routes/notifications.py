@@ -2,6 +2,7 @@
 :mod:`services.gateway.notifications`), addressed to their user, their unit or their roles, and
 the caller's preferences for the notices that leave the system by e-mail or SMS (see
 :mod:`services.gateway.preferences`)."""
+
 from __future__ import annotations
 
 from marshmallow import Schema, fields

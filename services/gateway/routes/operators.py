@@ -5,6 +5,7 @@ other); the engine checks the role again for what it changes.
 Queues and dead letters are read from RabbitMQ by the gateway itself (the management API and the
 dead-letter queue); instances and incidents are the engine's, over RPC.
 """
+
 from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
@@ -27,8 +28,7 @@ class OpsQueue(Schema):
     unacked = fields.Integer()
     consumers = fields.Integer()
     oldest_age_seconds = fields.Float(allow_none=True)
-    oldest_age_from = fields.String(allow_none=True,
-                                    metadata={"description": "head_message_timestamp or peek"})
+    oldest_age_from = fields.String(allow_none=True, metadata={"description": "head_message_timestamp or peek"})
     dead_letters = fields.Integer(metadata={"description": "dead letters that came from this queue"})
 
 
@@ -41,8 +41,11 @@ class OpsQueues(Schema):
 class OpsDeadLetter(Schema):
     id = fields.String()
     reason = fields.String(metadata={"description": "the x-ztc-reason header, or RabbitMQ's x-death reason"})
-    reason_kind = fields.String(metadata={"description": "x-ztc-reason-kind: undecodable, too_large, malformed, "
-                                                         "refused, exhausted (or rabbitmq)"})
+    reason_kind = fields.String(
+        metadata={
+            "description": "x-ztc-reason-kind: undecodable, too_large, malformed, refused, exhausted (or rabbitmq)"
+        }
+    )
     attempts = fields.Integer(allow_none=True, metadata={"description": "x-ztc-attempts: how often it was tried"})
     original_exchange = fields.String()
     original_routing_key = fields.String()
@@ -121,8 +124,12 @@ INSTANCE_STATUSES = ("running", "waiting", "incident", "suspended", "completed",
 
 class OpsInstanceSearch(Schema):
     """The query of ``GET /api/ops/instances``: any of the three, or none (the newest instances)."""
-    business_key = fields.String(load_default=None, validate=validate.Length(min=1, max=200),
-                                 metadata={"description": "exactly: a proposal's number, an item's, a case's"})
+
+    business_key = fields.String(
+        load_default=None,
+        validate=validate.Length(min=1, max=200),
+        metadata={"description": "exactly: a proposal's number, an item's, a case's"},
+    )
     process_id = fields.String(load_default=None, validate=validate.Length(min=1, max=200))
     status = fields.String(load_default=None, validate=validate.OneOf(INSTANCE_STATUSES))
 
@@ -174,7 +181,8 @@ class OperatorRoutes:
     def ops_dead_letters(self, request, principal):
         """The dead letters (nothing is taken away by reading them)."""
         return 200, deadletter.box(self._ops_settings()).list(
-            queue=request.args.get("queue") or None, routing_key=request.args.get("routing_key") or None)
+            queue=request.args.get("queue") or None, routing_key=request.args.get("routing_key") or None
+        )
 
     @http("GET", "/api/ops/dead-letters/<string:letter_id>")
     @endpoint("operator", response=OpsDeadLetter)
@@ -187,16 +195,27 @@ class OperatorRoutes:
     def ops_replay_dead_letters(self, request, principal, body):
         """Send dead letters back where they came from (by ids, queue, routing key, or all)."""
         return 200, deadletter.box(self._ops_settings()).replay(
-            ids=body["ids"], queue=body["queue"], routing_key=body["routing_key"], everything=body["all"],
-            dry_run=body["dry_run"], actor=principal["user"])
+            ids=body["ids"],
+            queue=body["queue"],
+            routing_key=body["routing_key"],
+            everything=body["all"],
+            dry_run=body["dry_run"],
+            actor=principal["user"],
+        )
 
     @http("POST", "/api/ops/dead-letters/discard")
     @endpoint("operator", body=OpsDeadLetterDiscard, response=OpsBatchResult)
     def ops_discard_dead_letters(self, request, principal, body):
         """Remove dead letters for good; the reason is recorded with each whole letter."""
         return 200, deadletter.box(self._ops_settings()).discard(
-            body["reason"], ids=body["ids"], queue=body["queue"], routing_key=body["routing_key"],
-            everything=body["all"], dry_run=body["dry_run"], actor=principal["user"])
+            body["reason"],
+            ids=body["ids"],
+            queue=body["queue"],
+            routing_key=body["routing_key"],
+            everything=body["all"],
+            dry_run=body["dry_run"],
+            actor=principal["user"],
+        )
 
     # -- instances -----------------------------------------------------------------------------
     @http("POST", "/api/ops/instances/<string:instance_id>/suspend")
@@ -234,8 +253,9 @@ class OperatorRoutes:
     @endpoint("operator", body=OpsBatchCancel, response=OpsBatchResult)
     def ops_cancel_many(self, request, principal, body):
         """Cancel every instance matching a business key prefix, process or status; dry_run lists them."""
-        return 200, self.engine.cancel_instances(body["reason"], body["business_key_prefix"], body["process_id"],
-                                                 body["status"], body["dry_run"], principal)
+        return 200, self.engine.cancel_instances(
+            body["reason"], body["business_key_prefix"], body["process_id"], body["status"], body["dry_run"], principal
+        )
 
     @http("GET", "/api/ops/services")
     @endpoint("operator")

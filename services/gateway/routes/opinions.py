@@ -7,13 +7,20 @@ item's open task in the engine, which checks the caller may act on it and the fo
 arrive from outside (a recipient adopted it, a leader's instruction, a department's answer) go to
 intake, which authorises the caller again and tells the process.
 """
+
 from __future__ import annotations
 
 from marshmallow import Schema, fields
 
 
-from shared.contracts.rpc.opinions import (AdoptionRequest, AnswerRequest, InstructionRequest, OpinionDraftSchema,
-                                          OpinionSchema, ToProposalRequest)
+from shared.contracts.rpc.opinions import (
+    AdoptionRequest,
+    AnswerRequest,
+    InstructionRequest,
+    OpinionDraftSchema,
+    OpinionSchema,
+    ToProposalRequest,
+)
 from shared.forms import OpinionEditForm, OpinionForwardForm, OpinionSignOffForm
 
 from .. import schemas
@@ -101,7 +108,9 @@ class OpinionRoutes:
         flags = self.intake.opinion_editing_flags([t["business_key"] for t in tasks], principal)
         for task in tasks:
             task.update(flags["items"].get(task["business_key"], {"urgent": False, "submitted_at": None}))
-        tasks.sort(key=lambda t: (not (flags["urgent_first"] and t["urgent"]), t["submitted_at"] or "", t["created_at"]))
+        tasks.sort(
+            key=lambda t: (not (flags["urgent_first"] and t["urgent"]), t["submitted_at"] or "", t["created_at"])
+        )
         return 200, tasks
 
     @http("POST", "/api/opinions/<string:number>/editing")

@@ -2,6 +2,7 @@
 organising office, a member's performance file, statistics, and periods published with a
 correction window. The evaluation service authorises every call again; the roles here are a first
 filter. Rules: docs/performance-points.md."""
+
 from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
@@ -18,15 +19,21 @@ OVERSEERS = ("staff", "committee", "leader")
 class MemberRequest(Schema):
     user = fields.String(required=True, validate=validate.Length(min=1, max=100))
     name = fields.String(required=True, validate=validate.Length(min=1, max=100))
-    sector = fields.String(required=True, validate=validate.Length(min=1, max=200),
-                           metadata={"description": "界别, the member's sector"})
-    terms = fields.List(fields.String(), load_default=None,
-                        metadata={"description": "terms (届) served; omitted: every term with a rulebook"})
+    sector = fields.String(
+        required=True, validate=validate.Length(min=1, max=200), metadata={"description": "界别, the member's sector"}
+    )
+    terms = fields.List(
+        fields.String(),
+        load_default=None,
+        metadata={"description": "terms (届) served; omitted: every term with a rulebook"},
+    )
 
 
 class AttendanceRequest(Schema):
-    kind = fields.String(required=True, metadata={"description": "plenary, standing_committee, inspection... "
-                                                                 "(the term rulebook's activity_kinds)"})
+    kind = fields.String(
+        required=True,
+        metadata={"description": "plenary, standing_committee, inspection... (the term rulebook's activity_kinds)"},
+    )
     title = fields.String(required=True, validate=validate.Length(min=1, max=200))
     held_on = fields.Date(required=True, metadata={"description": "the activity's date; its term's rulebook applies"})
     half_days = fields.Integer(load_default=1, strict=True, validate=validate.Range(min=1, max=20))
@@ -36,8 +43,11 @@ class AttendanceRequest(Schema):
 
 
 class PublishRequest(Schema):
-    period = fields.String(required=True, validate=validate.Regexp(r"^(19|2[0-9])[0-9]{2}(-Q[1-4])?$"),
-                           metadata={"description": "a quarter (2026-Q3) or a year (2026) that has ended"})
+    period = fields.String(
+        required=True,
+        validate=validate.Regexp(r"^(19|2[0-9])[0-9]{2}(-Q[1-4])?$"),
+        metadata={"description": "a quarter (2026-Q3) or a year (2026) that has ended"},
+    )
 
 
 class CorrectionAskRequest(Schema):
@@ -49,8 +59,13 @@ class CorrectionAskRequest(Schema):
 class CorrectionDecisionRequest(Schema):
     action = fields.String(required=True, validate=validate.OneOf(("apply", "reject")))
     reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
-    points = fields.Integer(load_default=None, allow_none=True, strict=True, validate=POINTS,
-                            metadata={"description": "for apply: points added (negative: taken away)"})
+    points = fields.Integer(
+        load_default=None,
+        allow_none=True,
+        strict=True,
+        validate=POINTS,
+        metadata={"description": "for apply: points added (negative: taken away)"},
+    )
 
 
 # -- answers ------------------------------------------------------------------------------------
@@ -80,8 +95,9 @@ class Term(Schema):
     correction_window_days = fields.Integer()
     full_marks = fields.Dict()
     grades = fields.List(fields.Dict())
-    rows = fields.List(fields.Dict(), metadata={
-        "description": "(activity, event, role, when, unless, points, unit, cap, group)"})
+    rows = fields.List(
+        fields.Dict(), metadata={"description": "(activity, event, role, when, unless, points, unit, cap, group)"}
+    )
 
 
 class Attendance(Schema):
@@ -92,8 +108,9 @@ class Attendance(Schema):
     half_days = fields.Integer()
     organiser = fields.String()
     office = fields.String(allow_none=True)
-    attendees = fields.List(fields.Dict(), metadata={
-        "description": "[{member, role: present|absent_excused|absent_unexcused}]"})
+    attendees = fields.List(
+        fields.Dict(), metadata={"description": "[{member, role: present|absent_excused|absent_unexcused}]"}
+    )
     recorded_at = fields.String()
     event_id = fields.String(metadata={"description": "the attendance.recorded event the ledger books"})
 
@@ -239,15 +256,17 @@ class PerformanceRoutes:
         """A member's performance file (履职档案): every point with the event behind it, total and
         grade, for a period (2026-Q3, 2026) or a term (default: the current term). A member reads
         their own; staff, committee and leaders read every file."""
-        return 200, self.evaluation.performance_file(member, request.args.get("period"), request.args.get("term"),
-                                                     principal=principal)
+        return 200, self.evaluation.performance_file(
+            member, request.args.get("period"), request.args.get("term"), principal=principal
+        )
 
     @http("GET", "/api/performance/statistics")
     @endpoint(*OVERSEERS, response=Statistics, query=("period", "term"))
     def performance_statistics(self, request, principal):
         """Points by member, sector, activity and quarter for a period or a term."""
-        return 200, self.evaluation.performance_statistics(request.args.get("period"), request.args.get("term"),
-                                                           principal=principal)
+        return 200, self.evaluation.performance_statistics(
+            request.args.get("period"), request.args.get("term"), principal=principal
+        )
 
     @http("GET", "/api/performance/periods")
     @endpoint("member", *OVERSEERS, response=PeriodAnswer(many=True))

@@ -1,6 +1,6 @@
 """Diagrams, instances, the task list and BPMN messages."""
-from __future__ import annotations
 
+from __future__ import annotations
 
 
 from shared.errors import InvalidInput
@@ -19,8 +19,14 @@ class ProcessRoutes:
 
     # -- designers --------------------------------------------------------------------------
     @http("POST", "/api/deployments")
-    @endpoint("designer", "operator", body=schemas.DeploymentRequest, response=schemas.DeployedVersion(many=True),
-              status=201, statuses=((422, "the diagram is refused: every problem in details.problems"),))
+    @endpoint(
+        "designer",
+        "operator",
+        body=schemas.DeploymentRequest,
+        response=schemas.DeployedVersion(many=True),
+        status=201,
+        statuses=((422, "the diagram is refused: every problem in details.problems"),),
+    )
     def deploy(self, request, principal, body):
         """Validate and deploy diagrams; a refused diagram answers 422 with every problem."""
         return 201, self.engine.deploy(body["files"], principal["user"])
@@ -53,8 +59,9 @@ class ProcessRoutes:
         version ``from`` to version ``to`` of a process (each a number, a hash or ``active``)."""
         missing = [name for name in ("from", "to") if not request.args.get(name)]
         if missing:
-            raise InvalidInput("name the two versions to compare: ?from=A&to=B",
-                               {name: ["required"] for name in missing})
+            raise InvalidInput(
+                "name the two versions to compare: ?from=A&to=B", {name: ["required"] for name in missing}
+            )
         return 200, self.engine.diff_versions(request.args["from"], request.args["to"], process_id)
 
     # -- instances --------------------------------------------------------------------------

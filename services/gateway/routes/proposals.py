@@ -1,4 +1,5 @@
 """Proposals (提案): intake, assignment (交, 办), supervision (督), evaluation (评)."""
+
 from __future__ import annotations
 
 import base64
@@ -20,8 +21,10 @@ class _RoutingSuggestion(Schema):
     unit = fields.String()
     name = fields.String()
     score = fields.Integer(metadata={"description": "keyword matches plus similar past proposals"})
-    reasons = fields.List(fields.String(), metadata={"description": "e.g. 'keyword 公交', '3 past proposals "
-                                                                    "with similar titles went to transport'"})
+    reasons = fields.List(
+        fields.String(),
+        metadata={"description": "e.g. 'keyword 公交', '3 past proposals with similar titles went to transport'"},
+    )
     keywords = fields.List(fields.String())
     similar_proposals = fields.List(fields.Nested(_SimilarProposal))
 
@@ -91,13 +94,19 @@ class ProposalRoutes:
     @endpoint("member", body=schemas.RatingRequest, response=schemas.Rating, status=201)
     def rate(self, request, principal, number, body):
         """A proposer rates the reply: two scores (handling, result), only for themselves."""
-        return 201, self.evaluation.rate(number, body["handling"], body["result"], body["comment"],
-                                         principal=principal)
+        return 201, self.evaluation.rate(number, body["handling"], body["result"], body["comment"], principal=principal)
 
     @http("POST", "/api/proposals/<string:number>/appeal")
-    @endpoint("member", body=schemas.AppealRequest, response=schemas.Appeal, status=201,
-              statuses=((409, "not appealable: a first reply, not rated 不满意 by the caller, or appealed already"),
-                        (422, "the appeal window has ended")))
+    @endpoint(
+        "member",
+        body=schemas.AppealRequest,
+        response=schemas.Appeal,
+        status=201,
+        statuses=(
+            (409, "not appealable: a first reply, not rated 不满意 by the caller, or appealed already"),
+            (422, "the appeal window has ended"),
+        ),
+    )
     def appeal(self, request, principal, number, body):
         """申诉: a proposer still 不满意 after a re-handled reply appeals within the window; the
         committee decides (uphold the handling, or order another re-handling)."""
@@ -116,15 +125,22 @@ class ProposalRoutes:
         return 200, self.evaluation.unit_assessment(year, principal=principal)
 
     @http("GET", "/api/assessments/units/<year:year>/export")
-    @endpoint("staff", "committee", "leader", query=("format",),
-              files=("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "text/csv"))
+    @endpoint(
+        "staff",
+        "committee",
+        "leader",
+        query=("format",),
+        files=("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "text/csv"),
+    )
     def export_unit_assessment(self, request, principal, year):
         """The units' 目标考核 scores in rank order as a file: ``?format=xlsx`` (default) or ``csv``."""
-        exported = self.evaluation.export_unit_assessment(year, request.args.get("format", "xlsx"),
-                                                          principal=principal)
-        return 200, Response(base64.b64decode(exported["content_base64"]), status=200,
-                             content_type=exported["content_type"],
-                             headers={"Content-Disposition": f'attachment; filename="{exported["filename"]}"'})
+        exported = self.evaluation.export_unit_assessment(year, request.args.get("format", "xlsx"), principal=principal)
+        return 200, Response(
+            base64.b64decode(exported["content_base64"]),
+            status=200,
+            content_type=exported["content_type"],
+            headers={"Content-Disposition": f'attachment; filename="{exported["filename"]}"'},
+        )
 
     # -- supervision (督) -------------------------------------------------------------------------
     @http("GET", "/api/proposals/<string:number>/deadlines")
@@ -158,11 +174,15 @@ class ProposalRoutes:
         """Units the proposal might go to, each with its reasons: rulebook keywords, and the units
         that answered past proposals with similar titles. Staff decide."""
         proposal = self.intake.get(number, principal)
-        others = [{"number": p["number"], "title": p["title"]} for p in self.intake.list(principal, False)
-                  if p.get("number") and p.get("title") and p["number"] != number]
+        others = [
+            {"number": p["number"], "title": p["title"]}
+            for p in self.intake.list(principal, False)
+            if p.get("number") and p.get("title") and p["number"] != number
+        ]
         text = "\n".join(proposal.get(key) or "" for key in ("situation", "analysis", "suggestions"))
         return 200, self.assignment.routing_suggestions(
-            {"number": number, "title": proposal["title"], "text": text, "others": others}, principal=principal)
+            {"number": number, "title": proposal["title"], "text": text, "others": others}, principal=principal
+        )
 
     # -- units (交, 办): a unit handler acts on its own unit's assignments only ---------------------
     @http("GET", "/api/assignments")
@@ -200,8 +220,9 @@ class ProposalRoutes:
     def draft_reply(self, request, principal, assignment_id, body):
         """The answering unit drafts its reply with a category; category B with its milestones."""
         milestones = [{"what": m["what"], "due": m["due"].isoformat()} for m in body["milestones"]]
-        return 200, self.assignment.draft_reply(assignment_id, body["category"], body["text"],
-                                                principal=principal, milestones=milestones)
+        return 200, self.assignment.draft_reply(
+            assignment_id, body["category"], body["text"], principal=principal, milestones=milestones
+        )
 
     @http("POST", "/api/assignments/<id:assignment_id>/cosign-reply")
     @endpoint("unit")
@@ -220,15 +241,17 @@ class ProposalRoutes:
     def request_extension(self, request, principal, assignment_id, body):
         """Ask for a later reply deadline, before the current one: until a date or for some months."""
         until = body["until"].isoformat() if body["until"] is not None else None
-        return 200, self.assignment.request_extension(assignment_id, until=until, months=body["months"],
-                                                      reason=body["reason"], principal=principal)
+        return 200, self.assignment.request_extension(
+            assignment_id, until=until, months=body["months"], reason=body["reason"], principal=principal
+        )
 
     @http("POST", "/api/assignments/<id:assignment_id>/milestone")
     @endpoint("unit", body=schemas.MilestoneRequest)
     def report_milestone(self, request, principal, assignment_id, body):
         """After a category B reply was accepted: report one of its milestones done."""
-        return 200, self.assignment.report_milestone(assignment_id, body["milestone"], body["note"],
-                                                     principal=principal)
+        return 200, self.assignment.report_milestone(
+            assignment_id, body["milestone"], body["note"], principal=principal
+        )
 
     @http("POST", "/api/assignments/<id:assignment_id>/followup")
     @endpoint("unit", body=schemas.TextRequest)

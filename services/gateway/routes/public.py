@@ -7,6 +7,7 @@ proposals only, names only where their bearer consented; assignment: a case only
 reference, without the resident's name or phone). Lists are a page at a time; a resident's case
 is bounded field by field and limited per client address and per venue (:mod:`..limits`).
 """
+
 from __future__ import annotations
 
 from marshmallow import Schema, fields
@@ -43,8 +44,13 @@ class PublicProposalPage(Schema):
 
 
 _PAGE = ("page", "per_page", "year")
-_TOO_MANY = ((429, "too many cases from this client address or venue in the window; "
-                   "details.retry_after_seconds says when to try again"),)
+_TOO_MANY = (
+    (
+        429,
+        "too many cases from this client address or venue in the window; "
+        "details.retry_after_seconds says when to try again",
+    ),
+)
 
 
 class PublicRoutes:
@@ -54,8 +60,9 @@ class PublicRoutes:
     def _named_units(self, principal, items: list[dict]) -> list[dict]:
         codes = sorted({code for item in items for code in item.get("units") or ()})
         names = self.assignment.unit_names(codes, principal) if codes else {}
-        return [{**item, "units": [{"code": c, "name": names.get(c, c)} for c in item.get("units") or ()]}
-                for item in items]
+        return [
+            {**item, "units": [{"code": c, "name": names.get(c, c)} for c in item.get("units") or ()]} for item in items
+        ]
 
     @http("GET", "/api/public/proposals")
     @endpoint(anonymous=True, response=PublicProposalPage, query=_PAGE)
@@ -105,10 +112,18 @@ class PublicRoutes:
         ``ZTC_PUBLIC_CASES_PER_VENUE`` per venue in each window (429 beyond)."""
         settings = self._settings()
         try:
-            limits.take(self.db.session, [
-                ("address", limits.client_address(request, settings.http_trusted_proxy_hops),
-                 settings.public_cases_per_address),
-                ("venue", body["venue"], settings.public_cases_per_venue)], settings.public_cases_window_seconds)
+            limits.take(
+                self.db.session,
+                [
+                    (
+                        "address",
+                        limits.client_address(request, settings.http_trusted_proxy_hops),
+                        settings.public_cases_per_address,
+                    ),
+                    ("venue", body["venue"], settings.public_cases_per_venue),
+                ],
+                settings.public_cases_window_seconds,
+            )
         finally:
             self.db.commit()  # a refused attempt counts too
         return 201, self.assignment.register_case(body, principal)

@@ -1,7 +1,7 @@
 """The documents the committee publishes: the year-end notice (public), the bulletin to all members,
 the list of adopted opinion items with leaders' instructions."""
-from __future__ import annotations
 
+from __future__ import annotations
 
 
 from .. import schemas
@@ -34,9 +34,14 @@ class ReportRoutes:
         figures["assessment"] = self.evaluation.unit_assessment(year, principal=principal)
         if not wants_html(request):
             return 200, figures
-        return 200, render("proposal_report.html", f=figures, assessment=figures["assessment"],
-                           heading="政协提案工作书面通报", subheading="Bulletin to all members",
-                           personal_data_note="委员内部通报 For members; phone and identity numbers masked")
+        return 200, render(
+            "proposal_report.html",
+            f=figures,
+            assessment=figures["assessment"],
+            heading="政协提案工作书面通报",
+            subheading="Bulletin to all members",
+            personal_data_note="委员内部通报 For members; phone and identity numbers masked",
+        )
 
     @http("GET", "/api/reports/opinions/<year:year>/adopted")
     @endpoint(*_READERS, response=schemas.AdoptedOpinions, query=("audience", "format"), html=True)
@@ -47,5 +52,9 @@ class ReportRoutes:
         figures = self.intake.adopted_opinions(year, audience, principal)
         if not wants_html(request):
             return 200, figures
-        return 200, render("adopted_opinions.html", f=figures, heading="社情民意信息采用情况通报",
-                           personal_data_note=figures["personal_data"])
+        return 200, render(
+            "adopted_opinions.html",
+            f=figures,
+            heading="社情民意信息采用情况通报",
+            personal_data_note=figures["personal_data"],
+        )

@@ -7,6 +7,7 @@ and a service refuses to declare a ``@job`` that is not here. The schemas are sh
 depends on a rulebook (a category code, a satisfaction level) stays in the owning service, which
 re-validates.
 """
+
 from __future__ import annotations
 
 from . import assignment, evaluation, intake, supervision  # noqa: F401 - each registers its operations

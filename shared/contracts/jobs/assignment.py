@@ -1,4 +1,5 @@
 """Jobs of the assignment service: assignments to units (交办) and micro-consultation cases (微协商)."""
+
 from __future__ import annotations
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
@@ -114,8 +115,11 @@ class RecordConversion(CaseRef):
 
 
 class RecordConvertedOutcome(CaseRef):
-    outcome = fields.Dict(load_default=None, allow_none=True, metadata={
-        "description": "intake's converted_outcome message (kind, number, outcome); null: none came in time"})
+    outcome = fields.Dict(
+        load_default=None,
+        allow_none=True,
+        metadata={"description": "intake's converted_outcome message (kind, number, outcome); null: none came in time"},
+    )
 
 
 class RecordMeeting(CaseRef):
@@ -148,23 +152,41 @@ class CloseCase(CaseRef):
 
 
 register(
-    Operation("assignment.assign_unit", AssignUnit, "assign a submission to one unit (the smoke diagram)", ("no_unit",)),
-    Operation("assignment.assign", Assign, "assign a proposal: one unit, several, or a lead with co-units (交办)",
-              ("no_unit",)),
-    Operation("assignment.request_rehandling", RequestRehandling, "re-open the answering units' work (re-handling)",
-              ("no_assignment",)),
+    Operation(
+        "assignment.assign_unit", AssignUnit, "assign a submission to one unit (the smoke diagram)", ("no_unit",)
+    ),
+    Operation(
+        "assignment.assign",
+        Assign,
+        "assign a proposal: one unit, several, or a lead with co-units (交办)",
+        ("no_unit",),
+    ),
+    Operation(
+        "assignment.request_rehandling",
+        RequestRehandling,
+        "re-open the answering units' work (re-handling)",
+        ("no_assignment",),
+    ),
     Operation("assignment.send_back", SendBack, "send a submitted reply back to its units", ("no_submitted_reply",)),
-    Operation("assignment.record_extension_refusal", RecordExtensionRefusal,
-              "record that staff refused a unit's extension request", ("no_extension_request",)),
+    Operation(
+        "assignment.record_extension_refusal",
+        RecordExtensionRefusal,
+        "record that staff refused a unit's extension request",
+        ("no_extension_request",),
+    ),
     Operation("assignment.dispatch_case", DispatchCase, "give a case to a member (派单)"),
     Operation("assignment.case_not_taken", CaseNotTaken, "the member did not take the case in time"),
     Operation("assignment.take_case", TakeCase, "the member takes the case or declines it (接单)"),
     Operation("assignment.record_decision", RecordDecision, "what the consultation decided (解单)"),
     Operation("assignment.record_conversion", RecordConversion, "the case became an opinion item or a proposal"),
-    Operation("assignment.record_converted_outcome", RecordConvertedOutcome,
-              "the opinion item or proposal a case became has its outcome (or none came in time): the return visit is next"),
-    Operation("assignment.record_meeting", RecordMeeting, "a consultation meeting was held",
-              ("unknown_meeting_detail",)),
+    Operation(
+        "assignment.record_converted_outcome",
+        RecordConvertedOutcome,
+        "the opinion item or proposal a case became has its outcome (or none came in time): the return visit is next",
+    ),
+    Operation(
+        "assignment.record_meeting", RecordMeeting, "a consultation meeting was held", ("unknown_meeting_detail",)
+    ),
     Operation("assignment.remind_commitments", CaseRef, "remind departments of their commitments"),
     Operation("assignment.schedule_follow_up", CaseRef, "schedule the follow-up of a case"),
     Operation("assignment.record_follow_up", RecordFollowUp, "record the follow-up of a case"),

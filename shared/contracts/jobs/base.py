@@ -1,4 +1,5 @@
 """The registry of job operations (see the package): what an operation is, and how one is declared."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -8,10 +9,10 @@ from marshmallow import Schema
 
 @dataclass(frozen=True)
 class Operation:
-    name: str                      # "<service>.<operation>"
-    params: type[Schema]           # the parameters' shape
+    name: str  # "<service>.<operation>"
+    params: type[Schema]  # the parameters' shape
     summary: str
-    errors: tuple[str, ...] = ()   # BPMN error codes the operation may answer with
+    errors: tuple[str, ...] = ()  # BPMN error codes the operation may answer with
 
     @property
     def service(self) -> str:

@@ -1,4 +1,5 @@
 """Jobs of the evaluation service: outcomes, rating rounds, follow-ups, scores and grades (评)."""
+
 from __future__ import annotations
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
@@ -14,8 +15,9 @@ class RecordOutcome(Schema):
 
 class OpenRating(Schema):
     number = number()
-    proposers = fields.List(fields.String(validate=validate.Length(min=1, max=100)), required=True,
-                            validate=validate.Length(min=1))
+    proposers = fields.List(
+        fields.String(validate=validate.Length(min=1, max=100)), required=True, validate=validate.Length(min=1)
+    )
     round = fields.Integer(strict=True, allow_none=True, load_default=None, validate=validate.Range(min=1))
 
 
@@ -36,8 +38,13 @@ class ScoreHandling(Schema):
 
     number = number()
     unit = fields.String(required=True, validate=validate.Length(min=1, max=100))
-    facts = fields.Dict(required=True, metadata={"description": "signed_on_time, face_to_face, replied_on_time, "
-                                                                "extensions, rehandling_rounds, category, satisfaction"})
+    facts = fields.Dict(
+        required=True,
+        metadata={
+            "description": "signed_on_time, face_to_face, replied_on_time, "
+            "extensions, rehandling_rounds, category, satisfaction"
+        },
+    )
 
 
 class GradeQuality(Schema):
@@ -47,8 +54,12 @@ class GradeQuality(Schema):
 
     number = number()
     grade = fields.String(load_default=None, allow_none=True, validate=validate.Length(min=1, max=20))
-    quality_checklist = fields.List(fields.String(validate=validate.Length(min=1, max=50)), load_default=None,
-                                    allow_none=True, validate=validate.Length(max=200))
+    quality_checklist = fields.List(
+        fields.String(validate=validate.Length(min=1, max=50)),
+        load_default=None,
+        allow_none=True,
+        validate=validate.Length(max=200),
+    )
     graded_by = fields.String(required=True, validate=validate.Length(min=1, max=100))
 
     @validates_schema
@@ -73,13 +84,19 @@ class DecideAppeal(Schema):
 
 register(
     Operation("evaluation.record_outcome", RecordOutcome, "record a submission's outcome (the smoke diagram)"),
-    Operation("evaluation.open_rating", OpenRating, "open a rating round for the proposers",
-              ("rating_round_exists", "rating_round_outdated")),
-    Operation("evaluation.close_rating", CloseRating, "the rating window ended: record the silent "
-              "proposers' ratings as not given and close the round"),
+    Operation(
+        "evaluation.open_rating",
+        OpenRating,
+        "open a rating round for the proposers",
+        ("rating_round_exists", "rating_round_outdated"),
+    ),
+    Operation(
+        "evaluation.close_rating",
+        CloseRating,
+        "the rating window ended: record the silent proposers' ratings as not given and close the round",
+    ),
     Operation("evaluation.record_followup", RecordFollowup, "a unit's further reply on a category B answer"),
     Operation("evaluation.score_handling", ScoreHandling, "score a unit's handling on the checklist"),
     Operation("evaluation.grade_quality", GradeQuality, "the committee's quality grade of a proposal"),
-    Operation("evaluation.decide_appeal", DecideAppeal, "record the decision on a proposer's appeal",
-              ("no_appeal",)),
+    Operation("evaluation.decide_appeal", DecideAppeal, "record the decision on a proposer's appeal", ("no_appeal",)),
 )

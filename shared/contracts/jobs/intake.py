@@ -1,4 +1,5 @@
 """Jobs of the intake service: proposals (提 立 公开) and opinion items (社情民意)."""
+
 from __future__ import annotations
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
@@ -36,8 +37,7 @@ class RecordFiling(ProposalRef):
         if data["decision"] == "not_filed" and not data.get("reason_code"):
             raise ValidationError("a not-filed decision needs a reason code", field_name="reason_code")
         if data["decision"] == "merged" and not data.get("merge_into"):
-            raise ValidationError("a merge needs the number of the proposal to merge into",
-                                  field_name="merge_into")
+            raise ValidationError("a merge needs the number of the proposal to merge into", field_name="merge_into")
         if data["decision"] != "not_filed" and (data.get("convert_to") or "none") != "none":
             raise ValidationError("only a proposal that is not filed is converted", field_name="convert_to")
 
@@ -46,8 +46,10 @@ class Publish(ProposalRef):
     units = fields.List(fields.String(validate=validate.Length(min=1)), load_default=list)
     reply_category = fields.String(required=True, validate=validate.Length(min=1, max=10))
     reply_summary = Text(required=True, validate=validate.Length(min=1))
-    followup_pending = fields.Boolean(load_default=False, metadata={
-        "description": "a category B reply: published now, its follow-up reply still to come"})
+    followup_pending = fields.Boolean(
+        load_default=False,
+        metadata={"description": "a category B reply: published now, its follow-up reply still to come"},
+    )
 
 
 class PublishFollowup(ProposalRef):
@@ -91,7 +93,6 @@ class RecordEditing(FourChecksDecide, ItemRef):
     not_adopted_reason = fields.String(load_default=None, allow_none=True)
     edited_title = fields.String(load_default=None, allow_none=True)
     edited_by = fields.String(required=True, validate=validate.Length(min=1, max=100))
-
 
 
 class ReportOpinion(ItemRef):
@@ -138,23 +139,48 @@ register(
     Operation("intake.record_submission", RecordSubmission, "record a submission (the smoke diagram)"),
     Operation("intake.settle_cosigners", ProposalRef, "close co-signing: who signed, who did not"),
     Operation("intake.find_duplicates", ProposalRef, "near-duplicates of the proposal this year"),
-    Operation("intake.record_filing", RecordFiling, "the filing decision (立案): filed, not filed, returned, merged",
-              ("merge_target_invalid", "unknown_reason")),
-    Operation("intake.publish", Publish, "publish the proposal and its reply, personal data masked",
-              ("not_publishable", "unknown_reply_category")),
-    Operation("intake.publish_followup", PublishFollowup,
-              "the follow-up reply of a category B answer: the published record says it was received"),
+    Operation(
+        "intake.record_filing",
+        RecordFiling,
+        "the filing decision (立案): filed, not filed, returned, merged",
+        ("merge_target_invalid", "unknown_reason"),
+    ),
+    Operation(
+        "intake.publish",
+        Publish,
+        "publish the proposal and its reply, personal data masked",
+        ("not_publishable", "unknown_reply_category"),
+    ),
+    Operation(
+        "intake.publish_followup",
+        PublishFollowup,
+        "the follow-up reply of a category B answer: the published record says it was received",
+    ),
     Operation("intake.answer_merged", AnswerMerged, "give each merged proposal the answer of the one it joined"),
-    Operation("intake.record_editing", RecordEditing, "the four checks of an opinion item and the decision",
-              ("not_in_editing",)),
+    Operation(
+        "intake.record_editing",
+        RecordEditing,
+        "the four checks of an opinion item and the decision",
+        ("not_in_editing",),
+    ),
     Operation("intake.return_to_editing", ReturnToEditing, "send an opinion item back to editing"),
-    Operation("intake.report_opinion", ReportOpinion, "report an opinion item through its channels (报)",
-              ("not_reviewed", "unknown_channel")),
+    Operation(
+        "intake.report_opinion",
+        ReportOpinion,
+        "report an opinion item through its channels (报)",
+        ("not_reviewed", "unknown_channel"),
+    ),
     Operation("intake.close_reporting", ItemRef, "close the reporting of an opinion item"),
-    Operation("intake.forward_opinion", ForwardOpinion, "forward an adopted item to departments (转办)",
-              ("not_adopted", "unknown_unit")),
+    Operation(
+        "intake.forward_opinion",
+        ForwardOpinion,
+        "forward an adopted item to departments (转办)",
+        ("not_adopted", "unknown_unit"),
+    ),
     Operation("intake.mark_answers_overdue", ItemRef, "departments' answers to a forwarded item are overdue"),
     Operation("intake.close_opinion", ItemRef, "close an opinion item and tell its submitter (馈)"),
-    Operation("intake.open_opinion_from_case", OpenOpinionFromCase, "a micro-consultation case becomes an opinion item"),
+    Operation(
+        "intake.open_opinion_from_case", OpenOpinionFromCase, "a micro-consultation case becomes an opinion item"
+    ),
     Operation("intake.open_proposal_from_case", OpenProposalFromCase, "a micro-consultation case becomes a proposal"),
 )

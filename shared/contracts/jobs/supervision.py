@@ -1,4 +1,5 @@
 """Jobs of the supervision service: deadlines, reminders, escalations (督)."""
+
 from __future__ import annotations
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
@@ -21,12 +22,12 @@ class Escalate(Schema):
 class OpenDeadlines(Schema):
     number = number()
     key_proposal = fields.Boolean(load_default=False, allow_none=True)
-    supervising_leader = fields.String(load_default=None, allow_none=True,
-                                       validate=validate.Length(min=1, max=100))
+    supervising_leader = fields.String(load_default=None, allow_none=True, validate=validate.Length(min=1, max=100))
     units = fields.List(_unit(), required=True, validate=validate.Length(min=1))
     answering_units = fields.List(_unit(), load_default=None, allow_none=True)
-    proposers = fields.List(fields.String(validate=validate.Length(min=1, max=100)), load_default=list,
-                            allow_none=True)   # the initiator first: told in proposal.key_selected
+    proposers = fields.List(
+        fields.String(validate=validate.Length(min=1, max=100)), load_default=list, allow_none=True
+    )  # the initiator first: told in proposal.key_selected
 
     @validates_schema
     def _key_proposal_names_its_leader(self, data, **kwargs):
@@ -80,17 +81,33 @@ class OpenMilestones(Schema):
 register(
     Operation("supervision.escalate", Escalate, "escalate an overdue submission (the smoke diagram)"),
     Operation("supervision.open_deadlines", OpenDeadlines, "open the deadlines of an assigned proposal"),
-    Operation("supervision.check", NumberRef, "check the proposal's deadlines: remind, escalate, or wait",
-              ("no_reply_deadline",)),
-    Operation("supervision.extend", Extend, "move the reply deadline on an approved extension",
-              ("extension_too_long", "extension_after_deadline", "no_reply_deadline")),
-    Operation("supervision.restart", Restart, "restart the reply clock (re-handling, reassignment)",
-              ("no_reply_deadline",)),
+    Operation(
+        "supervision.check",
+        NumberRef,
+        "check the proposal's deadlines: remind, escalate, or wait",
+        ("no_reply_deadline",),
+    ),
+    Operation(
+        "supervision.extend",
+        Extend,
+        "move the reply deadline on an approved extension",
+        ("extension_too_long", "extension_after_deadline", "no_reply_deadline"),
+    ),
+    Operation(
+        "supervision.restart", Restart, "restart the reply clock (re-handling, reassignment)", ("no_reply_deadline",)
+    ),
     Operation("supervision.close", Close, "close the proposal's deadlines; on time judged at the submission"),
-    Operation("supervision.open_milestones", OpenMilestones,
-              "open a deadline per milestone of an accepted category B reply"),
-    Operation("supervision.check_milestones", NumberRef,
-              "check the milestone deadlines of a B follow-up: remind, escalate, or wait"),
-    Operation("supervision.close_milestones", NumberRef,
-              "the follow-up reply arrived: close the milestone deadlines still open"),
+    Operation(
+        "supervision.open_milestones", OpenMilestones, "open a deadline per milestone of an accepted category B reply"
+    ),
+    Operation(
+        "supervision.check_milestones",
+        NumberRef,
+        "check the milestone deadlines of a B follow-up: remind, escalate, or wait",
+    ),
+    Operation(
+        "supervision.close_milestones",
+        NumberRef,
+        "the follow-up reply arrived: close the milestone deadlines still open",
+    ),
 )

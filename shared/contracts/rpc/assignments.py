@@ -1,5 +1,6 @@
 """What a unit sends about its assignment, the same through either door: over HTTP (the gateway's
 ``POST /api/assignments/{id}/extension``) and over AMQP (a department's ``<unit>.request_extension``)."""
+
 from __future__ import annotations
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
@@ -14,11 +15,17 @@ class ExtensionAsked(Schema):
     exactly one of ``until`` and ``months``. Staff may approve it as asked (supervision then counts
     the months from the deadline on the rulebook's calendar) or until a date of their own."""
 
-    until = fields.Date(load_default=None, allow_none=True,
-                        metadata={"description": "the new reply deadline asked for (a date after today)"})
-    months = fields.Integer(load_default=None, allow_none=True,
-                            validate=validate.Range(min=1, max=MAX_EXTENSION_MONTHS),
-                            metadata={"description": "calendar months after the current reply deadline"})
+    until = fields.Date(
+        load_default=None,
+        allow_none=True,
+        metadata={"description": "the new reply deadline asked for (a date after today)"},
+    )
+    months = fields.Integer(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Range(min=1, max=MAX_EXTENSION_MONTHS),
+        metadata={"description": "calendar months after the current reply deadline"},
+    )
     reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
 
     @validates_schema
@@ -32,8 +39,9 @@ class Milestone(Schema):
     many one reply may name (``followup.max_milestones``) and the unit's service checks that each
     due date is still to come."""
 
-    what = fields.String(required=True, validate=validate.Length(min=1, max=500),
-                         metadata={"description": "what will be done"})
+    what = fields.String(
+        required=True, validate=validate.Length(min=1, max=500), metadata={"description": "what will be done"}
+    )
     due = fields.Date(required=True, metadata={"description": "by when (a date after today)"})
 
 
@@ -43,8 +51,11 @@ class ReplyDrafted(Schema):
 
     category = fields.String(required=True, validate=validate.Length(min=1, max=10))
     text = fields.String(required=True, validate=validate.Length(min=1, max=100000))
-    milestones = fields.List(fields.Nested(Milestone), load_default=list,
-                             metadata={"description": "category B only: the promised steps, at least one"})
+    milestones = fields.List(
+        fields.Nested(Milestone),
+        load_default=list,
+        metadata={"description": "category B only: the promised steps, at least one"},
+    )
 
 
 class MilestoneReported(Schema):
@@ -52,5 +63,6 @@ class MilestoneReported(Schema):
     from 1, in the order the reply listed them)."""
 
     milestone = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=100))
-    note = fields.String(required=True, validate=validate.Length(min=1, max=5000),
-                         metadata={"description": "what was done"})
+    note = fields.String(
+        required=True, validate=validate.Length(min=1, max=5000), metadata={"description": "what was done"}
+    )

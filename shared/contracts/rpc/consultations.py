@@ -3,6 +3,7 @@
 The gateway uses the request and answer schemas for its routes and OpenAPI document; the service
 loads every request and job with them again (authorisation and validation live in the service).
 """
+
 from __future__ import annotations
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
@@ -25,15 +26,23 @@ def _not_blank(value: str):
 class CaseRegistration(_Strict):
     """A resident's issue as staff of the venue or a member register it (群众点单)."""
 
-    venue = fields.String(required=True, validate=validate.Length(min=1, max=50),
-                          metadata={"description": "the venue code where it was raised"})
-    town = fields.String(load_default=None, allow_none=True, validate=validate.Length(min=1, max=50),
-                         metadata={"description": "town or street concerned; default: the venue's own"})
+    venue = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=50),
+        metadata={"description": "the venue code where it was raised"},
+    )
+    town = fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Length(min=1, max=50),
+        metadata={"description": "town or street concerned; default: the venue's own"},
+    )
     title = fields.String(required=True, validate=[validate.Length(min=1, max=100), _not_blank])
     description = fields.String(required=True, validate=[validate.Length(min=1, max=1000), _not_blank])
     resident_name = fields.String(required=True, validate=[validate.Length(min=1, max=50), _not_blank])
-    resident_phone = fields.String(load_default=None, allow_none=True,
-                                   validate=validate.Regexp(r"^[0-9+\- ]{5,20}$", error="a phone number"))
+    resident_phone = fields.String(
+        load_default=None, allow_none=True, validate=validate.Regexp(r"^[0-9+\- ]{5,20}$", error="a phone number")
+    )
 
 
 class CommitmentRequest(_Strict):
@@ -110,8 +119,10 @@ class CaseSchema(Schema):
     registered_by = fields.String()
     status = fields.String()
     member = fields.String(allow_none=True)
-    venue_members = fields.List(fields.String(), metadata={
-        "description": "the members who serve at the case's venue: it reached them when it was raised"})
+    venue_members = fields.List(
+        fields.String(),
+        metadata={"description": "the members who serve at the case's venue: it reached them when it was raised"},
+    )
     outcome = fields.String(allow_none=True)
     answer = fields.String(allow_none=True)
     converted_kind = fields.String(allow_none=True)
@@ -146,8 +157,11 @@ class TownCoverage(Schema):
     name = fields.String()
     kind = fields.String()
     district = fields.String()
-    venues = fields.Dict(keys=fields.String(), values=fields.List(fields.String()),
-                         metadata={"description": "venue codes covering it, by kind"})
+    venues = fields.Dict(
+        keys=fields.String(),
+        values=fields.List(fields.String()),
+        metadata={"description": "venue codes covering it, by kind"},
+    )
     cases = fields.Integer()
 
 
@@ -166,7 +180,6 @@ class ThreadCaseEntry(Schema):
     submitter = fields.String()
     created_at = fields.String()
     events = fields.List(fields.Nested(EventSchema))
-
 
 
 # -- the public view (群众查单): what a resident sees by the case's public reference ----------------------
@@ -196,8 +209,12 @@ class PublicCaseSchema(Schema):
     venue = fields.String()
     venue_name = fields.String()
     town = fields.String()
-    status = fields.String(metadata={"description": "registered | dispatched | taken | answered | converted | "
-                                                   "meeting | committed | following_up | return_visit | closed"})
+    status = fields.String(
+        metadata={
+            "description": "registered | dispatched | taken | answered | converted | "
+            "meeting | committed | following_up | return_visit | closed"
+        }
+    )
     member_assigned = fields.Boolean(metadata={"description": "a member has the case"})
     outcome = fields.String(allow_none=True)
     answer = fields.String(allow_none=True)

@@ -2,13 +2,14 @@
 decision, and the facts supervision asks intake for (which proposals were filed in the year, who
 proposed them). Shapes only: the guidance share comes from the proposal rulebook, read by
 supervision."""
+
 from __future__ import annotations
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from ..fields import Text, not_blank
 
-MAX_ITEMS = 500   # a shape limit of one list, far above any year's key proposals
+MAX_ITEMS = 500  # a shape limit of one list, far above any year's key proposals
 
 
 def _number() -> fields.String:
@@ -33,8 +34,9 @@ def _unique_numbers(items: list[dict], field: str) -> None:
 class KeyProposalListInput(Schema):
     """Staff's list for the chair's meeting (``POST /api/key-proposals/{year}/list``)."""
 
-    items = fields.List(fields.Nested(KeyProposalItemSchema), required=True,
-                        validate=validate.Length(min=1, max=MAX_ITEMS))
+    items = fields.List(
+        fields.Nested(KeyProposalItemSchema), required=True, validate=validate.Length(min=1, max=MAX_ITEMS)
+    )
     comment = Text(load_default="", validate=validate.Length(max=2000))
 
     @validates_schema
@@ -46,10 +48,12 @@ class KeyProposalDecisionInput(Schema):
     """The chair's meeting's decision on a list: every item not struck is accepted; ``add`` names
     proposals the meeting chose beyond the list (``POST /api/key-proposals/lists/{id}/decision``)."""
 
-    strike = fields.List(fields.String(validate=validate.Length(min=1, max=20)), load_default=list,
-                         validate=validate.Length(max=MAX_ITEMS))
-    add = fields.List(fields.Nested(KeyProposalItemSchema), load_default=list,
-                      validate=validate.Length(max=MAX_ITEMS))
+    strike = fields.List(
+        fields.String(validate=validate.Length(min=1, max=20)),
+        load_default=list,
+        validate=validate.Length(max=MAX_ITEMS),
+    )
+    add = fields.List(fields.Nested(KeyProposalItemSchema), load_default=list, validate=validate.Length(max=MAX_ITEMS))
     comment = Text(load_default="", validate=validate.Length(max=2000))
 
     @validates_schema
@@ -62,7 +66,7 @@ class KeyProposalDecisionInput(Schema):
 class FiledProposalSchema(Schema):
     number = fields.String(required=True)
     title = fields.String(required=True)
-    proposers = fields.List(fields.String(), required=True)   # the initiator first
+    proposers = fields.List(fields.String(), required=True)  # the initiator first
 
 
 class YearFilingFacts(Schema):
@@ -88,7 +92,7 @@ class GuidanceSchema(Schema):
 
 class KeyProposalOutcomeSchema(KeyProposalItemSchema):
     title = fields.String(allow_none=True)
-    decision = fields.String(allow_none=True)   # accepted | struck | added; none while undecided
+    decision = fields.String(allow_none=True)  # accepted | struck | added; none while undecided
 
 
 class KeyProposalListSchema(Schema):
@@ -109,6 +113,6 @@ class KeyProposalListSchema(Schema):
 
 class KeyProposalYearSchema(Schema):
     year = fields.Integer(required=True)
-    key_proposals = fields.List(fields.Dict(), required=True)   # [{number, supervising_leader}]
+    key_proposals = fields.List(fields.Dict(), required=True)  # [{number, supervising_leader}]
     lists = fields.List(fields.Nested(KeyProposalListSchema), required=True)
     guidance = fields.Nested(GuidanceSchema, required=True)

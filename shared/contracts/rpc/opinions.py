@@ -1,5 +1,6 @@
 """Opinion information (社情民意信息): what intake accepts and answers. The length limits come from
 the rulebook ``bpmn/rules/opinion.yaml``; intake checks them again (``services/intake/opinion_schemas.py``)."""
+
 from __future__ import annotations
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema  # noqa: F401
@@ -8,9 +9,19 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate, valida
 from ..fields import Text, UtcDateTime, not_blank
 
 CONTENT = ("situation", "analysis", "suggestion")
-STATUS_ZH = {"saved": "已保存", "submitted": "未审核", "not_adopted": "未采用", "reviewed": "已审核",
-             "signed_off": "已签发", "sent": "已报送", "adopted": "已采用", "forwarded": "已转办",
-             "not_handled": "未办理", "handled": "已办理", "converted": "已转为提案"}
+STATUS_ZH = {
+    "saved": "已保存",
+    "submitted": "未审核",
+    "not_adopted": "未采用",
+    "reviewed": "已审核",
+    "signed_off": "已签发",
+    "sent": "已报送",
+    "adopted": "已采用",
+    "forwarded": "已转办",
+    "not_handled": "未办理",
+    "handled": "已办理",
+    "converted": "已转为提案",
+}
 
 
 class _Strict(Schema):
@@ -32,9 +43,15 @@ class OpinionDraftSchema(OpinionContentSchema):
     """A new item as a member or an informant submits it (``submit: false`` saves it unsubmitted)."""
 
     urgent = fields.Boolean(load_default=False, metadata={"description": "急事急报: edited first"})
-    area = fields.String(allow_none=True, load_default=None, validate=validate.Length(min=1, max=30), metadata={
-        "description": "the 1533 model's area (one of the proposal rulebook's areas); optional, staff "
-                       "set or change it"})
+    area = fields.String(
+        allow_none=True,
+        load_default=None,
+        validate=validate.Length(min=1, max=30),
+        metadata={
+            "description": "the 1533 model's area (one of the proposal rulebook's areas); optional, staff "
+            "set or change it"
+        },
+    )
     submit = fields.Boolean(load_default=True, metadata={"description": "false: save it, submit later"})
 
 
@@ -70,8 +87,12 @@ class AdoptionRequest(_Strict):
     channel = fields.String(required=True, validate=not_blank)
     adopted = fields.Boolean(required=True)
     note = Text(load_default="", validate=validate.Length(max=2000))
-    publishable = fields.Boolean(load_default=False, metadata={
-        "description": "an adoption that may be published: only such are in the public list of adopted items"})
+    publishable = fields.Boolean(
+        load_default=False,
+        metadata={
+            "description": "an adoption that may be published: only such are in the public list of adopted items"
+        },
+    )
 
 
 class InstructionRequest(_Strict):
@@ -86,6 +107,7 @@ class AnswerRequest(_Strict):
 
 
 # -- output ------------------------------------------------------------------------------------
+
 
 class CheckSchema(Schema):
     round = fields.Integer()

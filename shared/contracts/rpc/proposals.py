@@ -1,9 +1,9 @@
 """Proposals (提案): what intake accepts (drafts, revisions) and what it answers (proposals,
 publications), over RPC from the gateway."""
+
 from __future__ import annotations
 
-from marshmallow import (Schema, ValidationError, fields, post_load, validate, validates,
-                         validates_schema)
+from marshmallow import Schema, ValidationError, fields, post_load, validate, validates, validates_schema
 
 from ..fields import Text, UtcDateTime, not_blank
 
@@ -14,6 +14,7 @@ CONTENT = ("title", "situation", "analysis", "suggestions")
 MAX_TITLE = 200
 
 # -- input -------------------------------------------------------------------------------------
+
 
 class ContentSchema(Schema):
     """The proposal text and the proposer's choices: what a resubmission may change."""
@@ -26,18 +27,29 @@ class ContentSchema(Schema):
     sector = Text(allow_none=True, load_default=None, validate=validate.Length(max=100))
     publish_consent = fields.Boolean(required=True)
     no_publish_reason = Text(allow_none=True, load_default=None, validate=validate.Length(max=1000))
-    area = fields.String(allow_none=True, load_default=None, validate=validate.Length(min=1, max=30), metadata={
-        "description": "the 1533 model's area (one of the proposal rulebook's areas: economy, politics, "
-                       "culture, society, ecology); optional, staff set or change it at filing"})
-    publish_name = fields.Boolean(load_default=False, metadata={
-        "description": "the initiator consents to being named where the proposal is published "
-                       "(公开提办双方); otherwise the name is masked there"})
+    area = fields.String(
+        allow_none=True,
+        load_default=None,
+        validate=validate.Length(min=1, max=30),
+        metadata={
+            "description": "the 1533 model's area (one of the proposal rulebook's areas: economy, politics, "
+            "culture, society, ecology); optional, staff set or change it at filing"
+        },
+    )
+    publish_name = fields.Boolean(
+        load_default=False,
+        metadata={
+            "description": "the initiator consents to being named where the proposal is published "
+            "(公开提办双方); otherwise the name is masked there"
+        },
+    )
 
     @validates_schema(skip_on_field_errors=False)
     def _refusal_gives_a_reason(self, data, **kwargs):
         if data.get("publish_consent") is False and not data.get("no_publish_reason"):
-            raise ValidationError("give a reason when the proposal is not to be published",
-                                  field_name="no_publish_reason")
+            raise ValidationError(
+                "give a reason when the proposal is not to be published", field_name="no_publish_reason"
+            )
 
     @post_load
     def _tidy(self, data, **kwargs):
@@ -51,8 +63,7 @@ class DraftSchema(ContentSchema):
     """A new proposal as its initiator submits it."""
 
     cosigners = fields.List(Text(validate=[not_blank, validate.Length(max=100)]), load_default=list)
-    session_year = fields.Integer(allow_none=True, load_default=None, strict=True,
-                                  validate=validate.Range(2000, 2999))
+    session_year = fields.Integer(allow_none=True, load_default=None, strict=True, validate=validate.Range(2000, 2999))
 
     def __init__(self, *, initiator: str | None = None, **kwargs):
         super().__init__(**kwargs)
@@ -68,6 +79,7 @@ class DraftSchema(ContentSchema):
 
 
 # -- output ------------------------------------------------------------------------------------
+
 
 class CosignerSchema(Schema):
     user = fields.String()
@@ -104,13 +116,21 @@ class ProposalSchema(Schema):
     def _filing(self, proposal):
         if proposal.decision is None:
             return None
-        converted = ({"kind": proposal.converted_kind, "reference": proposal.converted_reference}
-                     if proposal.converted_kind else None)
+        converted = (
+            {"kind": proposal.converted_kind, "reference": proposal.converted_reference}
+            if proposal.converted_kind
+            else None
+        )
         decided_at = UtcDateTime()._serialize(proposal.decided_at, "decided_at", proposal)
-        return {"decision": proposal.decision, "reason_code": proposal.reason_code,
-                "reason_text": proposal.reason_text, "converted_to": converted,
-                "merged_into": proposal.merged_into, "decided_by": proposal.decided_by,
-                "decided_at": decided_at}
+        return {
+            "decision": proposal.decision,
+            "reason_code": proposal.reason_code,
+            "reason_text": proposal.reason_text,
+            "converted_to": converted,
+            "merged_into": proposal.merged_into,
+            "decided_by": proposal.decided_by,
+            "decided_at": decided_at,
+        }
 
 
 class PublicationSchema(Schema):
@@ -126,9 +146,13 @@ class PublicationSchema(Schema):
     units = fields.List(fields.String())
     reply_category = fields.String()
     reply_summary = fields.String()
-    followup_status = fields.String(allow_none=True, metadata={
-        "description": "category B only: pending (published before the unit's follow-up reply) or "
-                       "received (the follow-up reply is in followup_text); null otherwise"})
+    followup_status = fields.String(
+        allow_none=True,
+        metadata={
+            "description": "category B only: pending (published before the unit's follow-up reply) or "
+            "received (the follow-up reply is in followup_text); null otherwise"
+        },
+    )
     followup_text = fields.String(allow_none=True, metadata={"description": "the follow-up reply, masked"})
     followup_received_at = UtcDateTime(allow_none=True)
     published_at = UtcDateTime()
@@ -136,8 +160,9 @@ class PublicationSchema(Schema):
 
 
 class PublicProposerSchema(Schema):
-    name = fields.String(metadata={"description": "the members directory's name if they consented to "
-                                                 "being named, else masked"})
+    name = fields.String(
+        metadata={"description": "the members directory's name if they consented to being named, else masked"}
+    )
     named = fields.Boolean()
 
 
