@@ -5,9 +5,6 @@ gets exactly the permissions of shared/messaging/access.py."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 from amqp.exceptions import AccessRefused
@@ -15,23 +12,10 @@ from kombu import Connection
 
 from services.assignment.operations import ensure_units
 from shared import contracts
-from shared.config import ROOT
 from shared.db import dispose_all, migrate, session_factory, transaction
 from shared.messaging import access, identity
 from tests import support
-from tests.support import publish, settings_env
-
-
-def ztc(settings, *args):
-    env = dict(os.environ, **settings_env(settings))
-    return subprocess.run(
-        [sys.executable, "-W", "ignore", "-m", "services.ztc.cli", *args],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+from tests.support import publish, ztc
 
 
 @pytest.fixture

@@ -29,6 +29,7 @@ from tests.support import (
     ready_count,
     settings_env,
     wait_for,
+    ztc,
 )
 
 from .test_smoke_over_the_bus import DATA, MEMBER, OPERATOR, STAFF, completed, count, review_task, waits_for_reply
@@ -195,18 +196,6 @@ def test_instances_complete_across_a_broker_restart(system):
         )
     assert count(system, "intake", Submission) == 4
     assert count(system, "evaluation", Outcome, outcome="answered") == 4
-
-
-def ztc(settings, *args):
-    env = dict(os.environ, **settings_env(settings))
-    return subprocess.run(
-        [sys.executable, "-m", "services.ztc.cli", *args],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 @pytest.mark.both_databases

@@ -6,9 +6,6 @@ reason and records the whole letter."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import time
 import uuid
 
@@ -19,23 +16,11 @@ from shared import contracts
 from shared.config import ROOT
 from shared.messaging.deadletter import box
 from tests.integration.conftest import System
-from tests.support import publish, ready_count, settings_env, wait_for
+from tests.support import publish, ready_count, wait_for, ztc
 
 SMOKE_TEXT = (ROOT / "bpmn" / "smoke.bpmn").read_text()
 FIXED = {"poison_demo.bpmn": SMOKE_TEXT.replace('<bpmn:process id="smoke"', '<bpmn:process id="poison_demo"').encode()}
 MEMBER = {"user": "member.li", "roles": ["member"], "unit": None}
-
-
-def ztc(settings, *args):
-    env = dict(os.environ, **settings_env(settings))
-    return subprocess.run(
-        [sys.executable, "-W", "ignore", "-m", "services.ztc.cli", *args],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 @pytest.fixture

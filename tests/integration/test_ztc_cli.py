@@ -8,19 +8,7 @@ import subprocess
 import sys
 
 from shared.config import ROOT
-from tests.support import settings_env
-
-
-def ztc(settings, *args):
-    env = dict(os.environ, **settings_env(settings))
-    return subprocess.run(
-        [sys.executable, "-m", "services.ztc.cli", *args],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+from tests.support import ztc
 
 
 def test_deploy_validates_and_stores_with_the_services_stopped(settings, tmp_path):
