@@ -13,14 +13,16 @@ LINT_COMMAND ?= $(VENV)/bin/ruff check shared services tests bench examples \
 # `make test` runs four lanes at once, each its own pytest (every test has its own vhost and
 # databases, and every e2e system its own), then alone the tests that restart the broker, which
 # every vhost on it feels. The integration tests are split by file name into two lanes, the
-# fast tiers riding with the first; the e2e modules into those on the shared system and those
-# with a system of their own (a moved clock, a calendar, the public API's limits) plus the
-# console's, so no lane waits long for another.
+# fast tiers riding with the first; the e2e modules into those on the shared PostgreSQL system
+# (and the public API's), and those on the console's SQLite system and the moved clock's and
+# calendar's systems: a module runs in the lane of the other modules of its system, so each
+# system starts once.
 SERIAL := chaos or restarts_broker
 INTEGRATION_1 := $(sort $(wildcard tests/integration/test_[a-f]*.py))
 INTEGRATION_2 := $(filter-out $(INTEGRATION_1),$(sort $(wildcard tests/integration/test_*.py)))
-E2E_2 := $(sort $(wildcard tests/e2e/test_console_*.py)) tests/e2e/test_performance.py tests/e2e/test_deadlines.py \
-	tests/e2e/test_calendar_schedule.py tests/e2e/test_public_api.py
+E2E_2 := $(sort $(wildcard tests/e2e/test_console_*.py)) tests/e2e/test_permission_matrix.py \
+	tests/e2e/test_performance.py tests/e2e/test_deadlines.py tests/e2e/test_followup_deadlines.py \
+	tests/e2e/test_calendar_schedule.py
 E2E_1 := $(filter-out $(E2E_2),$(sort $(wildcard tests/e2e/test_*.py)))
 LANES := test-lane-checks-integration-1 test-lane-integration-2 test-lane-e2e-1 test-lane-e2e-2
 # `make check` runs its tests in two lanes (unit tests split by file name into about equal halves,

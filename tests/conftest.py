@@ -36,9 +36,10 @@ def pytest_configure(config):
     )
     config.addinivalue_line(
         "markers",
-        "both_databases: an integration test of database behaviour (locking, "
+        "both_databases: an integration or end-to-end test of database behaviour (locking, "
         "concurrency, transactions, constraints, migrations, error classes): "
-        "runs on SQLite and PostgreSQL; other integration tests run on SQLite",
+        "runs on SQLite and PostgreSQL; other integration tests run on SQLite, other "
+        "end-to-end tests on PostgreSQL",
     )
     config.addinivalue_line(
         "markers",
@@ -81,16 +82,23 @@ E2E = Path(__file__).resolve().parent / "e2e"
 
 
 def _db_kinds(metafunc):
-    """Unit and end-to-end tests that take ``db_kind`` run on both databases. Integration tests
-    run on SQLite unless marked ``both_databases``: most of them test the services over the bus,
-    and PostgreSQL is covered where its behaviour differs (locking, concurrency, transactions,
-    constraints, migrations, the errors it raises), by the end-to-end tier and the chaos run."""
+    """The database kinds a test that takes ``db_kind`` runs on.
+
+    Only tests of database behaviour run on both: unit tests that take ``db_kind`` (they test
+    the database layer), and integration and end-to-end tests marked ``both_databases`` (locking,
+    concurrency, transactions, constraints and idempotency keys, migrations, the errors a database
+    raises). Other integration tests, which test the services over the bus, run on SQLite, the
+    embedded default; other end-to-end scenarios on PostgreSQL, what a deployment runs, except the
+    modules that run once, on SQLite (:func:`tests.e2e.conftest.once_on_sqlite`: the console's
+    browser tests). ``--no-postgres`` runs everything on SQLite."""
     if metafunc.config.getoption("--no-postgres"):
         return ["sqlite"]
-    if INTEGRATION in Path(metafunc.definition.path).parents and not metafunc.definition.get_closest_marker(
-        "both_databases"
-    ):
+    parents = Path(metafunc.definition.path).parents
+    both = bool(metafunc.definition.get_closest_marker("both_databases"))
+    if INTEGRATION in parents and not both:
         return ["sqlite"]
+    if E2E in parents and not both:
+        return ["sqlite"] if "on_sqlite_only" in metafunc.fixturenames else ["postgresql"]
     return ["sqlite", "postgresql"]
 
 

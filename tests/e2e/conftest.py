@@ -53,6 +53,7 @@ def make_test_tokens(settings) -> dict:
 
 
 E2E = Path(__file__).resolve().parent
+SERVICE_LOGS = ROOT / "test-artifacts" / "e2e"
 KINDS = ("sqlite", "postgresql")
 
 
@@ -116,10 +117,16 @@ class RunningSystem:
             text=True,
         )
         started = threading.Event()
+        # Everything the services said, kept beside the screenshots (CI keeps test-artifacts/):
+        # a failure's request id is found there with the service's traceback.
+        SERVICE_LOGS.mkdir(parents=True, exist_ok=True)
+        self.log_path = SERVICE_LOGS / f"{tmp.name}-{os.getpid()}.log"
+        log = stack.enter_context(open(self.log_path, "w", encoding="utf-8"))
 
         def drain():
             for line in self.launcher.stdout:
                 self.lines.append(line)
+                log.write(line)
                 if "Ctrl-C stops everything" in line:
                     started.set()
             started.set()
@@ -141,7 +148,8 @@ class RunningSystem:
                 self.reader.join(timeout=10)
                 output = "".join(self.lines)
                 if self.session.testsfailed > self.failed_before:
-                    print("---- the services' last output ----\n" + "".join(list(self.lines)[-150:]))
+                    print(f"---- the services' last output (all of it: {self.log_path}) ----")
+                    print("".join(list(self.lines)[-150:]))
                 assert self.launcher.returncode == 0, output[-3000:]
                 assert "stopped" in output
         finally:
@@ -293,13 +301,13 @@ def pytest_runtest_teardown(item, nextitem):
 
 
 def once_on_sqlite(why: str):
-    """An autouse fixture for a module whose tests run once, on SQLite: assign it in the module
-    (``_once = once_on_sqlite("...")``); ``why`` is the reason the PostgreSQL run is skipped."""
+    """An autouse fixture for a module whose tests run once, on SQLite, not on PostgreSQL as the
+    other scenarios do: assign it in the module (``_once = once_on_sqlite("...")``); ``why`` says
+    why. Its name puts the module's tests on SQLite alone (``tests/conftest.py``)."""
 
-    @pytest.fixture(autouse=True)
+    @pytest.fixture(autouse=True, name="on_sqlite_only")
     def _once(db_kind):
-        if db_kind != "sqlite":
-            pytest.skip(why)
+        assert db_kind == "sqlite", why
 
     return _once
 

@@ -20,11 +20,6 @@ from .test_unit_refusals import publish_with_id, refusals_heard
 pytestmark = pytest.mark.system("clock")
 
 
-def sqlite_only(db_kind):
-    if db_kind != "sqlite":
-        pytest.skip("the rules checked here hold no database behaviour the SQLite run does not show")
-
-
 def reply_deadline(api, number):
     response = api("staff", "GET", f"/api/proposals/{number}/deadlines")
     if response.status_code != 200:
@@ -42,7 +37,6 @@ def move_to(service_clock, day: date, hours: int = 2):
 def test_an_extension_asked_after_the_reply_deadline_is_refused_when_asked(
     running, service_clock, e2e_settings, db_kind
 ):
-    sqlite_only(db_kind)
     api = Api(*running)
     number = submit(api)
     mine = assigned_to_transport(api, number, sign=True)
@@ -79,7 +73,6 @@ def test_an_extension_asked_after_the_reply_deadline_is_refused_when_asked(
 
 
 def test_a_milestone_is_reminded_before_its_date_and_escalated_after_it(running, service_clock, db_kind):
-    sqlite_only(db_kind)
     api = Api(*running)
     number = submit(api)
     mine = assigned_to_transport(api, number, sign=True)
@@ -128,7 +121,6 @@ def test_a_milestone_is_reminded_before_its_date_and_escalated_after_it(running,
 
 
 def test_no_appeal_after_the_window_and_the_process_goes_on(running, service_clock, db_kind):
-    sqlite_only(db_kind)
     api = Api(*running)
     number = submit(api)
     re_handled_and_still_unsatisfied(api, number)

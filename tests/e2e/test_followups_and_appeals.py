@@ -10,7 +10,6 @@ from __future__ import annotations
 import uuid
 from datetime import date, timedelta
 
-import pytest
 
 from shared.messaging import access
 from tests.support import broker_users, wait_for
@@ -20,11 +19,6 @@ from .test_unit_refusals import publish_with_id, refusals_heard
 
 RATE_OK = {"handling": "satisfied", "result": "satisfied"}
 UNSATISFIED = {"handling": "unsatisfied", "result": "unsatisfied"}
-
-
-def sqlite_only(db_kind, why="the database holds nothing here the B follow-up test does not already cover on both"):
-    if db_kind != "sqlite":
-        pytest.skip(why)
 
 
 def rate(api, number, scores=RATE_OK, who="member"):
@@ -138,7 +132,6 @@ def test_a_b_reply_keeps_its_promises_published_pending_and_followed_up(running,
 def test_a_units_system_reports_its_milestones_over_amqp_and_a_b_draft_without_them_is_refused(
     running, e2e_settings, db_kind
 ):
-    sqlite_only(db_kind)
     api = Api(*running)
     number = submit(api)
     mine = assigned_to_transport(api, number, sign=True)
@@ -230,7 +223,6 @@ def appeal_open(api, number):
 
 
 def test_a_proposer_still_unsatisfied_appeals_and_the_committee_orders_another_round(running, db_kind):
-    sqlite_only(db_kind)
     api = Api(*running)
     number = submit(api)
     file_it_and_more = re_handled_and_still_unsatisfied(api, number)
@@ -282,7 +274,6 @@ def test_a_proposer_still_unsatisfied_appeals_and_the_committee_orders_another_r
 
 
 def test_an_appeal_the_committee_rejects_keeps_the_rating_and_the_process_goes_on(running, db_kind):
-    sqlite_only(db_kind)
     api = Api(*running)
     number = submit(api)
     re_handled_and_still_unsatisfied(api, number)
