@@ -1,7 +1,7 @@
 """The public API end to end, without a token, every service its own process on the real broker:
 it serves only what is published (a draft, a proposal filed but not published, a proposal whose
 proposer declined, an opinion item not adopted or not marked publishable are all absent), names a proposer only with
-consent, and a resident raises a case that reaches the member serving its contact point, follows
+consent (the initiator's at submission, a co-signer's when co-signing), and a resident raises a case that reaches the member serving its contact point, follows
 it by its reference to its return visit, and is refused with 429 beyond the spam limit."""
 
 from __future__ import annotations
@@ -36,9 +36,9 @@ def submitted(api, **draft):
     return api("member", "POST", "/api/proposals", {**DRAFT, **draft}, expect=201).json()["number"]
 
 
-def answered(api, number):
+def answered(api, number, raters=("member",)):
     """Filed, answered by transport, accepted and rated: the proposal diagram then publishes it."""
-    answered_and_graded(api, number)
+    answered_and_graded(api, number, raters=raters)
 
 
 def test_the_public_api_serves_only_what_is_published_and_names_only_with_consent(running):
@@ -49,23 +49,28 @@ def test_the_public_api_serves_only_what_is_published_and_names_only_with_consen
     declined = submitted(
         api, title="关于社区食堂补贴的建议", publish_consent=False, no_publish_reason="涉及单位内部情况"
     )
+    joint = submitted(api, title="关于增设社区图书角的建议", cosigners=["member.zhou"])
+    confirmed = api("cosigner", "POST", f"/api/proposals/{joint}/cosign", {"publish_name": True}, expect=200).json()
+    assert [(c["user"], c["publish_name"]) for c in confirmed["cosigners"]] == [("member.zhou", True)]
     for number in (named, unnamed, declined):
         answered(api, number)
+    answered(api, joint, raters=("member", "cosigner"))
     filed_only = submitted(api, title="关于口袋公园建设的建议")
     file_it(api, filed_only)
     draft = submitted(api, title="关于老旧小区停车的建议", cosigners=["member.zhou"])  # waits for its co-signer
-    for number in (named, unnamed):
+    for number in (named, unnamed, joint):
         wait_for(lambda n=number: api.status(n) == "published", timeout=90, message=f"{number} published")
     wait_for(lambda: api.status(filed_only) == "filed", timeout=60, message="the filing")
 
     page = anonymous(base, "GET", "/api/public/proposals?per_page=50")
     assert page.status_code == 200, page.text
     listed = {item["number"]: item for item in page.json()["items"]}
-    assert set(listed) == {named, unnamed} and page.json()["total"] == 2
+    assert set(listed) == {named, unnamed, joint} and page.json()["total"] == 3
     for hidden in (declined, filed_only, draft):
         assert anonymous(base, "GET", f"/api/public/proposals/{hidden}").status_code == 404
     assert listed[named]["proposers"] == [{"name": "李明华", "named": True}]
     assert listed[unnamed]["proposers"] == [{"name": "m***", "named": False}], "no consent: masked"
+    assert listed[joint]["proposers"] == [{"name": "m***", "named": False}, {"name": "周雅琴", "named": True}]
     one = anonymous(base, "GET", f"/api/public/proposals/{named}").json()
     assert one["units"] == [{"code": "transport", "name": "市交通运输局 Municipal Transport Bureau"}]
     assert one["reply_category"] == "A" and "138****5678" in one["reply_summary"]
@@ -74,13 +79,13 @@ def test_the_public_api_serves_only_what_is_published_and_names_only_with_consen
 
     assert anonymous(base, "GET", "/api/public/proposals?per_page=51").status_code == 400
     second = anonymous(base, "GET", "/api/public/proposals?per_page=1&page=2").json()
-    assert len(second["items"]) == 1 and second["total"] == 2
+    assert len(second["items"]) == 1 and second["total"] == 3
 
     year = int(named.split("-")[0])
     notice = anonymous(base, "GET", f"/api/public/reports/proposals/{year}/notice")
     assert notice.status_code == 200 and notice.headers["Content-Type"].startswith("application/json")
     shown = {p["number"]: p["proposers"] for p in notice.json()["proposals"]}
-    assert shown == {named: ["李明华"], unnamed: ["m***"]}
+    assert shown == {named: ["李明华"], unnamed: ["m***"], joint: ["m***", "周雅琴"]}
     html = anonymous(base, "GET", f"/api/public/reports/proposals/{year}/notice?format=html")
     assert html.headers["Content-Type"].startswith("text/html") and named in html.text and declined not in html.text
 
