@@ -2,7 +2,8 @@
 it serves only what is published (a draft, a proposal filed but not published, a proposal whose
 proposer declined, an opinion item not adopted or not marked publishable are all absent), names a proposer only with
 consent (the initiator's at submission, a co-signer's when co-signing), and a resident raises a case that reaches the member serving its contact point, follows
-it by its reference to its return visit, and is refused with 429 beyond the spam limit."""
+it by its reference to its return visit (a case turned into a proposal learns the proposal's outcome,
+not filed with its reason too), and is refused with 429 beyond the spam limit."""
 
 from __future__ import annotations
 
@@ -216,6 +217,56 @@ def test_a_case_turned_into_a_proposal_waits_for_its_answer_then_gets_its_return
     assert public_view()["return_visit_done"] and public_view()["satisfaction"] == "basically_satisfied"
     history = [h["action"] for h in api("staff", "GET", f"/api/consultations/{number}", expect=200).json()["history"]]
     assert history[-4:] == ["converted", "converted_outcome", "return_visit", "closed"], history
+
+
+def test_a_case_whose_proposal_is_not_filed_learns_it_with_the_reason_instead_of_waiting(running):
+    base, _ = running
+    api = Api(*running)
+    raised = anonymous(base, "POST", "/api/public/consultations", {**ISSUE, "title": "小区广场舞噪音扰民"})
+    assert raised.status_code == 201, raised.text
+    reference, number = raised.json()["reference"], raised.json()["number"]
+    case_step(api, "staff", number, "dispatch", {"dispatch_action": "dispatch", "member": "member.li"})
+    case_step(api, "member", number, "take", {"accepted": True})
+    case_step(
+        api,
+        "member",
+        number,
+        "decision",
+        {"outcome": "proposal", "analysis": "广场紧邻住宅楼。", "suggestion": "划定活动时段。"},
+    )
+
+    def public_view():
+        return anonymous(base, "GET", f"/api/public/consultations/{reference}").json()
+
+    wait_for(lambda: public_view()["status"] == "converted", timeout=60, message="the conversion")
+    proposal = public_view()["converted_number"]
+    assert public_view()["converted_outcome"] is None
+    api.complete("staff", "pre_review", proposal, {"eligible": True, "content_ok": True, "format_ok": True})
+    api.complete(
+        "committee",
+        "filing_decision",
+        proposal,
+        {"decision": "not_filed", "reason_code": "personal_or_family", "convert_to": "none"},
+    )
+    wait_for(
+        lambda: public_view()["status"] == "return_visit",
+        timeout=90,
+        message="the proposal's filing decision reaching the case",
+    )
+    told = {"kind": "proposal", "number": proposal, "status": "not_filed", "reason": "不予立案：属于个人或家庭问题的"}
+    assert public_view()["converted_outcome"] == told
+    seen = api("staff", "GET", f"/api/consultations/{number}", expect=200).json()
+    assert seen["converted_outcome"] == told and seen["status"] == "return_visit"
+    assert [h["action"] for h in seen["history"]][-2:] == ["converted", "converted_outcome"]
+    wait_for(
+        lambda: [
+            n
+            for n in api("member", "GET", "/api/notifications", expect=200).json()
+            if n["subject"] == number and "不予立案：属于个人或家庭问题的" in n["text"]
+        ],
+        timeout=60,
+        message="the member asked for the return visit, told why",
+    )
 
 
 def test_the_spam_limit_refuses_a_client_address_with_429_and_a_message(running, e2e_settings):

@@ -118,7 +118,9 @@ class RecordConvertedOutcome(CaseRef):
     outcome = fields.Dict(
         load_default=None,
         allow_none=True,
-        metadata={"description": "intake's converted_outcome message (kind, number, outcome); null: none came in time"},
+        metadata={
+            "description": "intake's converted_outcome message (kind, number, outcome, reason); null: none came in time"
+        },
     )
 
 
