@@ -245,7 +245,7 @@ def overdue(session, principal) -> dict:
     require_overdue_reader(principal)
     now = utc_now()
     today = local_date(now)
-    live_and_past = (Deadline.closed_at.is_(None), Deadline.rule.in_(OVERDUE_KINDS), Deadline.due < today)
+    live_and_past = (Deadline.closed_at.is_(None), Deadline.rule.in_(list(OVERDUE_KINDS)), Deadline.due < today)
     rows = session.scalars(select(Deadline).where(*live_and_past).order_by(Deadline.due, Deadline.id)).all()
     ids = [row.id for row in rows]
     escalations = _by_deadline(session, Escalation, ids)
