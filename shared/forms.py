@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates, validates_schema
 from shared.contracts.jobs.intake import FourChecksDecide
+from shared.contracts.rpc.assignments import Milestone
+
+FOLLOWUP_CATEGORY = "B"  # 正在解决或列入计划: the category whose reply promises milestones
 
 
 class Form(Schema):
@@ -110,10 +113,20 @@ class ApproveExtensionForm(Form):
 
 
 class ReviewReplyForm(Form):
+    """Staff review the reply: accept it (perhaps in another category) or send it back.
+
+    A reply recategorised to B (正在解决或列入计划) carries the milestones staff settled with the
+    unit at review, ``override_milestones: [{what, due}]``: at least one, at most the rulebook's
+    ``followup.max_milestones``, each due after today, as a unit drafting a B reply gives them.
+    They become the unit's promise (``assignment.recategorise_reply``) and their deadlines open
+    as for a reply submitted as B. Loaded, they are numbered from 1 (``milestone``) and their dates
+    are ISO strings (task data stays JSON). Another category takes none."""
+
     action = fields.String(required=True, validate=validate.OneOf(["accept", "send_back"]))
     # One of the categories the proposal rulebook enables (D only where the committee enabled it),
     # so a recategorisation the scoring would refuse never reaches evaluation.score_handling.
     override_category = fields.String(load_default=None, allow_none=True)
+    override_milestones = fields.List(fields.Nested(Milestone), load_default=list)
     comment = fields.String(load_default="")
 
     @validates("override_category")
@@ -130,6 +143,46 @@ class ReviewReplyForm(Form):
     def _send_back_says_why(self, data, **kwargs):
         if data["action"] == "send_back" and not data.get("comment"):
             raise ValidationError("say why the reply is sent back", "comment")
+
+    @validates_schema(skip_on_field_errors=True)
+    def _b_carries_its_milestones(self, data, **kwargs):
+        milestones = data.get("override_milestones") or []
+        if data.get("override_category") != FOLLOWUP_CATEGORY or data["action"] != "accept":
+            if milestones:
+                raise ValidationError(
+                    "only a reply accepted as recategorised to B carries milestones; leave them out",
+                    "override_milestones",
+                )
+            return
+        from shared import clock
+        from shared.calendar import local_date
+        from shared.rulebook import current_rulebook
+
+        most, today = current_rulebook("proposal").max_milestones(), local_date(clock.now())
+        if not milestones:
+            raise ValidationError(
+                "a reply recategorised to B says what the unit will do by when: give at least one "
+                "milestone {what, due}, as settled with the unit",
+                "override_milestones",
+            )
+        if len(milestones) > most:
+            raise ValidationError(
+                f"{len(milestones)} milestones given, at most {most} (rulebook followup.max_milestones)",
+                "override_milestones",
+            )
+        past = {
+            i: {"due": [f"must be after {today.isoformat()}"]} for i, m in enumerate(milestones) if m["due"] <= today
+        }
+        if past:
+            raise ValidationError({"override_milestones": past})
+
+    def load(self, data, **kwargs):
+        loaded = super().load(data, **kwargs)
+        loaded["override_milestones"] = [
+            {"milestone": i, "what": m["what"], "due": m["due"].isoformat()}
+            for i, m in enumerate(loaded["override_milestones"], start=1)
+        ]
+        return loaded
 
 
 class GradeQualityForm(Form):

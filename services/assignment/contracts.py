@@ -16,6 +16,7 @@ from shared.contracts.jobs.assignment import MODES  # noqa: F401
 from shared.contracts.jobs.assignment import Assign as AssignParams  # noqa: F401
 from shared.contracts.jobs.assignment import RequestRehandling as RehandlingParams  # noqa: F401
 from shared.contracts.jobs.assignment import SendBack as SendBackParams  # noqa: F401
+from shared.contracts.jobs.assignment import RecategoriseReply as RecategoriseParams  # noqa: F401
 
 # The units' AMQP names live in shared/contracts.py (declared by shared/messaging/topology.py);
 # these aliases keep the service's own spelling.

@@ -172,7 +172,8 @@ RATING_OPENED = shared_contracts.subscriptions.RATING_OPENED
 def hear_acceptance(session, body) -> list[int]:
     """``handling.rating_opened`` (evaluation): staff accepted the round's reply and the proposers
     rate it. Each answering unit hears ``assignment.reply_accepted``; one whose reply is category B
-    also ``assignment.followup_expected`` (report again when the matter is solved). Heard twice,
+    (as drafted, or as staff recategorised it) also ``assignment.followup_expected`` with the
+    milestones it owes (report each done, and again when the matter is solved). Heard twice,
     it tells nothing twice. Returns the assignments told."""
     event = load(shared_contracts.EventSchema, body, "the event")
     if event["name"] != RATING_OPENED:
@@ -200,7 +201,14 @@ def hear_acceptance(session, body) -> list[int]:
         tell_unit(session, row, contracts.REPLY_ACCEPTED, because, {"round": row.round, "category": reply.category})
         if reply.category == "B":
             expected = record(session, row, "system", "followup_expected", {"round": row.round})
-            tell_unit(session, row, contracts.FOLLOWUP_EXPECTED, expected, {"round": row.round, "category": "B"})
+            owed = [{"milestone": m["milestone"], "what": m["what"], "due": m["due"]} for m in reply.milestones or []]
+            tell_unit(
+                session,
+                row,
+                contracts.FOLLOWUP_EXPECTED,
+                expected,
+                {"round": row.round, "category": "B", "milestones": owed},
+            )
         told.append(row.id)
     return told
 

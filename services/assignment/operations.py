@@ -16,7 +16,7 @@ from shared.contracts.jobs.assignment import AssignUnit as AssignUnitParams
 from shared.principal import acting_user
 
 from . import contracts, decisions
-from .contracts import ANSWERING_ROLES, AssignParams, RehandlingParams, SendBackParams
+from .contracts import ANSWERING_ROLES, AssignParams, RecategoriseParams, RehandlingParams, SendBackParams
 from .models import Assignment, Unit
 from .records import active_assignments, current_reply, describe, handling_event, iso, notify_unit, record, tell_unit
 
@@ -215,4 +215,56 @@ def send_back(session, params: dict, principal: dict | None) -> dict:
     }
 
 
-__all__ = ["assign", "assign_unit", "ensure_units", "request_rehandling", "send_back", "describe"]
+def recategorise_reply(session, params: dict, principal: dict | None) -> dict:
+    """``assignment.recategorise_reply``: staff accepted the submitted reply in another category
+    (``review_reply``). Each answering unit's submitted reply takes that category; recategorised to
+    B (正在解决或列入计划), a reply that promised no milestones takes the ones staff settled with the
+    unit at review, numbered from 1, which the unit then reports done and follows up as if it had
+    drafted them (a reply drafted B keeps its own). Kept in each assignment's history
+    (``reply_recategorised``: from, to, milestones, who); the unit hears the category with the
+    acceptance (``assignment.reply_accepted``, ``assignment.followup_expected`` with the
+    milestones). Doing it again changes nothing. Returns ``{replies: [{unit, category, milestones}]}``."""
+    data = load(RecategoriseParams, params, "assignment.recategorise_reply parameters")
+    rows = [row for row in active_assignments(session, data["number"], lock=True) if row.role in ANSWERING_ROLES]
+    replies = [(row, current_reply(session, row)) for row in rows]
+    replies = [(row, reply) for row, reply in replies if reply is not None and reply.status == "submitted"]
+    if not replies:
+        raise BusinessError("no_submitted_reply", f"proposal {data['number']} has no submitted reply to recategorise")
+    actor, category = data["by"] or _actor(principal), data["category"]
+    promised = (
+        [
+            {
+                "milestone": m["milestone"],
+                "what": m["what"],
+                "due": m["due"].isoformat(),
+                "done_at": None,
+                "done_by": None,
+                "note": None,
+            }
+            for m in data["milestones"]
+        ]
+        if category == "B"
+        else []
+    )
+    answer = []
+    for row, reply in replies:
+        if reply.category != category:
+            was = reply.category
+            reply.category = category
+            if category == "B" and not reply.milestones:
+                reply.milestones = [dict(m) for m in promised]
+            elif category != "B":
+                reply.milestones = None
+            record(
+                session,
+                row,
+                actor,
+                "reply_recategorised",
+                {"round": row.round, "from": was, "to": category, "milestones": reply.milestones or []},
+            )
+        answer.append({"unit": row.unit, "category": reply.category, "milestones": list(reply.milestones or [])})
+    session.flush()
+    return {"replies": answer}
+
+
+__all__ = ["assign", "assign_unit", "ensure_units", "recategorise_reply", "request_rehandling", "send_back", "describe"]

@@ -80,6 +80,10 @@ class AssignmentService(Pingable, ConsultationEntrypoints):
     def send_back(self, params, principal):
         return operations.send_back(self.db.session, params, principal)
 
+    @job("assignment.recategorise_reply")
+    def recategorise_reply(self, params, principal):
+        return operations.recategorise_reply(self.db.session, params, principal)
+
     @job("assignment.record_extension_refusal")
     def record_extension_refusal(self, params, principal):
         return decisions.record_extension_refusal(self.db.session, params, principal)

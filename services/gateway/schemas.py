@@ -195,7 +195,7 @@ class ResolveRequest(Body):
 from shared.contracts.rpc.proposals import ContentSchema as ProposalRevision  # noqa: E402, F401
 from shared.contracts.rpc.proposals import DraftSchema as ProposalDraft  # noqa: E402, F401
 from shared.contracts.rpc.proposals import ProposalSchema as Proposal  # noqa: E402, F401
-from shared.contracts.rpc.proposals import AreaInput, AreaReportSchema  # noqa: E402, F401
+from shared.contracts.rpc.proposals import AreaInput, AreaReportSchema, CosignRequest  # noqa: E402, F401
 
 
 LEVELS = ["satisfied", "basically_satisfied", "unsatisfied"]

@@ -6,12 +6,15 @@ sends it, in the transaction that records the outcome, when:
 
 - a proposal opened from a case (or from an opinion item opened from one) is published, or its
   publication is declined (the reply is final);
+- such a proposal is not filed (``not_filed``, with the rulebook's reason and what it was converted
+  to, if anything) or merged into another (``merged``, naming that one): the committee's decision is
+  its outcome for the case, which would otherwise wait out the rulebook's ``conversion_outcome``;
 - an opinion item opened from a case is not adopted, or its tracking ends (adopted, handled); an
   item turned into a proposal tells nothing itself: its proposal does.
 
-Sent once per item or proposal (the message id names it). Outcomes reached otherwise (a proposal not
-filed, merged) send nothing: the case's own wait (the rulebook's ``conversion_outcome``) then
-lets the return visit go ahead without it.
+Each message carries ``outcome`` (the status) and ``reason`` (why, in words, or null). Sent once
+per item or proposal (the message id names it): a merged proposal answered later with the one it
+was merged into sends nothing more.
 """
 
 from __future__ import annotations
@@ -35,8 +38,8 @@ def _tell(session, case_number: str, kind: str, number: str, outcome: str, **det
     )
 
 
-def proposal_answered(session, proposal: Proposal, outcome: str, reply_category: str) -> None:
-    """``proposal`` was published or its publication declined: tell the case it came from, if any."""
+def _case_of(session, proposal: Proposal) -> str | None:
+    """The case ``proposal`` was opened from, directly or through an opinion item, if any."""
     opened = session.scalar(
         select(ProposalEvent).where(
             ProposalEvent.proposal_id == proposal.id, ProposalEvent.action == "opened_from_case"
@@ -46,11 +49,45 @@ def proposal_answered(session, proposal: Proposal, outcome: str, reply_category:
     if not case_number:  # a case turned into an opinion item, and the item into this proposal
         item = session.scalar(select(OpinionItem).where(OpinionItem.converted_to == proposal.number))
         case_number = item.origin_case if item is not None else None
+    return case_number or None
+
+
+def proposal_answered(session, proposal: Proposal, outcome: str, reply_category: str) -> None:
+    """``proposal`` was published or its publication declined: tell the case it came from, if any."""
+    case_number = _case_of(session, proposal)
     if case_number:
-        _tell(session, case_number, "proposal", proposal.number, outcome, reply_category=reply_category)
+        _tell(session, case_number, "proposal", proposal.number, outcome, reason=None, reply_category=reply_category)
+
+
+def proposal_decided(session, proposal: Proposal, converted_to: dict | None = None, converted_as: str = "") -> None:
+    """``proposal`` was not filed (its reason; ``converted_to`` ``{kind, reference}`` and its name in
+    words, ``converted_as``, when it was converted) or merged into another: tell the case it came
+    from, if any."""
+    case_number = _case_of(session, proposal)
+    if not case_number:
+        return
+    if proposal.status == "merged":
+        reason = f"与提案 {proposal.merged_into} 并案办理，随其答复"
+        _tell(
+            session, case_number, "proposal", proposal.number, "merged", reason=reason, merged_into=proposal.merged_into
+        )
+    else:
+        reason = f"不予立案：{proposal.reason_text}"
+        if converted_to:
+            reason += f"；已转为{converted_as or converted_to['kind']}（{converted_to['reference']}）"
+        _tell(
+            session,
+            case_number,
+            "proposal",
+            proposal.number,
+            "not_filed",
+            reason=reason,
+            reason_code=proposal.reason_code,
+            converted_to=converted_to,
+        )
 
 
 def opinion_settled(session, item: OpinionItem) -> None:
     """``item`` reached its outcome (its status: not_adopted, adopted, handled): tell its case, if any."""
     if item.origin_case:
-        _tell(session, item.origin_case, "opinion", item.number, item.status)
+        _tell(session, item.origin_case, "opinion", item.number, item.status, reason=None)

@@ -109,6 +109,9 @@ class Cosigner(Base):
     order: Mapped[int] = mapped_column(Integer)  # 1 = signs right after the initiator
     status: Mapped[str] = mapped_column(String(20))  # invited | confirmed | dropped
     confirmed_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    # Consent, given when co-signing, to being named where the proposal is published (as the
+    # initiator's Proposal.publish_name); without it the public sees the name masked.
+    publish_name: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     proposal: Mapped[Proposal] = relationship(back_populates="cosigners")
 

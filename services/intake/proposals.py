@@ -195,8 +195,10 @@ def _visible(proposal: Proposal, user: str, roles: set[str]) -> bool:
     return reads_all(roles) or proposes(proposal, user, roles) or proposal.status == "published"
 
 
-def cosign(session, number: str, principal: dict) -> dict:
-    """An invited co-signer confirms before the deadline; the last confirmation tells the engine."""
+def cosign(session, number: str, principal: dict, publish_name: bool = False) -> dict:
+    """An invited co-signer confirms before the deadline; the last confirmation tells the engine.
+    ``publish_name``: the co-signer consents to being named where the proposal is published
+    (default: not named, masked, as for an initiator who did not consent)."""
     user = require_member(principal)
     proposal = by_number(session, number, lock=True)  # one confirmation at a time decides "all"
     if proposal is None:
@@ -218,9 +220,11 @@ def cosign(session, number: str, principal: dict) -> dict:
             f"the co-signing deadline of proposal {number} passed at {due.isoformat()}; "
             "confirmations are no longer accepted"
         )
-    signer.status, signer.confirmed_at = "confirmed", clock.now()
+    signer.status, signer.confirmed_at, signer.publish_name = "confirmed", clock.now(), bool(publish_name)
     session.flush()
-    record_event(session, proposal, user, "cosign_confirmed", {"order": signer.order})
+    record_event(
+        session, proposal, user, "cosign_confirmed", {"order": signer.order, "publish_name": bool(publish_name)}
+    )
     waiting = session.scalar(
         select(func.count())
         .select_from(Cosigner)

@@ -4,8 +4,9 @@ replies, a page at a time.
 Only a proposal whose status is ``published`` is listed (a draft, a proposal filed but not yet
 answered, one whose proposer declined publication: never). Texts are masked of phone, identity
 numbers and e-mail addresses again on the way out. A proposer is named only if they consented to
-being named (``publish_name``, the initiator's choice; co-signers give no such consent yet, so
-they stay masked); the name is the members directory's, asked through ``names``.
+being named: the initiator by the proposal's ``publish_name``, each co-signer by the consent given
+when co-signing (``Cosigner.publish_name``; a co-signer who gave none, or dropped off, stays
+masked); the name is the members directory's, asked through ``names``.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ def named_proposers(proposal: Proposal, names) -> list[dict]:
     they consented to being named, else their masked name."""
     everyone = proposers(proposal)
     consented = [proposal.initiator] if proposal.publish_name else []
+    consented += [c.user for c in proposal.cosigners if c.status == "confirmed" and c.publish_name]
     known = names(consented) if consented else {}
     return [
         {"name": known.get(user) or user, "named": True}

@@ -16,7 +16,7 @@ from shared.rulebook import load_rulebook
 from shared.validation import load
 from shared.principal import acting_user
 
-from . import duplicate_index
+from . import case_outcome, duplicate_index
 from .conversion import opinion_from_proposal
 from .areas import check_area
 from .models import Conversion, Outbox, Proposal
@@ -190,6 +190,9 @@ def record_filing(session, params: dict, principal: dict | None) -> dict:
         {**result, **({"rulebook": details["rulebook"], "rulebook_hash": details["rulebook_hash"]} if details else {})},
     )
     notify(session, proposal, proposers(proposal), text, kind="filing_decision")
+    if decision in ("not_filed", "merged"):  # the case it came from, if any, learns it now
+        converted = result["converted_to"]
+        case_outcome.proposal_decided(session, proposal, converted, CONVERTED_AS.get((converted or {}).get("kind"), ""))
     if decision in ("filed", "merged"):  # merged (并案): filed with another, its proposers keep their due
         _filed_event(session, proposal)
     session.flush()

@@ -54,8 +54,8 @@ class IntakeService(Pingable, OpinionEntrypoints):
         self.db.commit()
 
     @api
-    def cosign(self, number, principal):
-        proposal = operations.cosign(self.db.session, number, principal)
+    def cosign(self, number, principal, publish_name=False):
+        proposal = operations.cosign(self.db.session, number, principal, publish_name)
         self.db.commit()
         return proposal
 

@@ -12,7 +12,11 @@ from .queries import overdue
 def supervision_gauges(sessions):
     with transaction(sessions) as s:
         units = overdue(s, {"user": "metrics", "roles": ["staff"], "unit": None})["units"]
-    family = GaugeMetricFamily("ztc_overdue_work_items", "Overdue reply deadlines per unit (live).", labels=["unit"])
+    family = GaugeMetricFamily(
+        "ztc_overdue_work_items",
+        "Overdue work per unit (live): replies, signing, co-unit input, B milestones.",
+        labels=["unit"],
+    )
     for row in units:
         family.add_metric([row["unit"]], row["count"])
     yield family

@@ -21,7 +21,7 @@ from shared.errors import Forbidden, NotFound
 from .access import oversees, principal_of, require_overdue_reader, restricted_unit
 from .models import Deadline, DeadlineChange, Escalation, Reminder
 from .records import aware, clock_started_at, deadlines_of, iso, utc_now
-from .rules import CAP_RULE, REPLY_RULES, SupervisionRules, ends_at
+from .rules import CAP_RULE, CO_INPUT_RULE, MILESTONE_RULE, REPLY_RULES, SIGN_FOR_RULE, SupervisionRules, ends_at
 
 
 def require_sight_of(session, number: str, principal: dict, is_proposer=None) -> str | None:
@@ -222,34 +222,51 @@ def deadlines(session, rules: SupervisionRules, number, principal, is_proposer=N
     }
 
 
+# The kind of overdue work each rule is, so a page can tell the rows apart.
+OVERDUE_KINDS = {
+    **{rule: "reply" for rule in REPLY_RULES},
+    SIGN_FOR_RULE: "signing",
+    CO_INPUT_RULE: "co_unit_input",
+    MILESTONE_RULE: "milestone",
+}
+
+
 def overdue(session, principal) -> dict:
     """The live list of overdue work per unit (staff and leaders only).
 
-    Overdue: a live reply deadline whose due day has ended, whether or not a check has escalated
-    it yet, listed under each of its answering units. Sign-for limits are not listed: supervision
-    does not learn when units sign (see ``operations.close``); objection windows are not work.
+    Overdue: a live deadline of work a unit owes whose due day has ended, whether or not a check
+    has escalated it yet, listed under each unit that owes it, oldest due first. Each row says its
+    ``kind`` (:data:`OVERDUE_KINDS`): ``reply`` (the reply deadline or a re-handling reply's),
+    ``signing`` (a sign-for limit not signed), ``co_unit_input`` (a co-unit's input to the lead)
+    and ``milestone`` (a milestone a category B reply promised, with ``milestone: {number, what}``),
+    and its ``explanation``, the sentence ``deadlines`` gives. Objection windows are not work.
     """
     principal = principal_of(principal)
     require_overdue_reader(principal)
     now = utc_now()
     today = local_date(now)
-    live_and_past = (Deadline.closed_at.is_(None), Deadline.rule.in_(REPLY_RULES), Deadline.due < today)
+    live_and_past = (Deadline.closed_at.is_(None), Deadline.rule.in_(list(OVERDUE_KINDS)), Deadline.due < today)
     rows = session.scalars(select(Deadline).where(*live_and_past).order_by(Deadline.due, Deadline.id)).all()
-    escalations = _by_deadline(session, Escalation, [row.id for row in rows])
+    ids = [row.id for row in rows]
+    escalations = _by_deadline(session, Escalation, ids)
+    changes = _by_deadline(session, DeadlineChange, ids)
     per_unit = defaultdict(list)
     for row in rows:
         raised = {e.unit: e for e in escalations[row.id] if e.due == row.due}
         for unit in row.units:
-            per_unit[unit].append(
-                {
-                    "number": row.number,
-                    "deadline_id": row.id,
-                    "rule": row.rule,
-                    "due": row.due.isoformat(),
-                    "days_overdue": (today - row.due).days,
-                    "escalated_at": iso(raised[unit].escalated_at) if unit in raised else None,
-                }
-            )
+            item = {
+                "number": row.number,
+                "deadline_id": row.id,
+                "rule": row.rule,
+                "kind": OVERDUE_KINDS[row.rule],
+                "due": row.due.isoformat(),
+                "days_overdue": (today - row.due).days,
+                "escalated_at": iso(raised[unit].escalated_at) if unit in raised else None,
+                "explanation": _sentence(row, changes[row.id]),
+            }
+            if row.milestone is not None:
+                item["milestone"] = {"number": row.milestone, "what": row.label}
+            per_unit[unit].append(item)
     return {
         "as_of": iso(now),
         "units": [{"unit": unit, "count": len(items), "overdue": items} for unit, items in sorted(per_unit.items())],

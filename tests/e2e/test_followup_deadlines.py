@@ -1,7 +1,7 @@
 """Promises and windows that run out, end to end on a system whose clock the tests move (shared with
 test_deadlines.py): an extension asked after the reply deadline is refused when asked, over HTTP
 (422) and over AMQP (``too_late`` on the unit's queue); a B reply's milestone is reminded before
-its date and escalated after it; an appeal after its window is refused and the process goes on."""
+its date, escalated after it and on the overdue board; an appeal after its window is refused and the process goes on."""
 
 from __future__ import annotations
 
@@ -118,6 +118,11 @@ def test_a_milestone_is_reminded_before_its_date_and_escalated_after_it(running,
         timeout=60,
         message="the escalation in the staff's inbox",
     )
+    board = api("staff", "GET", "/api/overdue", expect=200).json()["units"]
+    [row] = [o for u in board if u["unit"] == "transport" for o in u["overdue"] if o["number"] == number]
+    assert (row["kind"], row["due"], row["days_overdue"]) == ("milestone", due.isoformat(), 2)
+    assert row["milestone"] == {"number": 1, "what": "完成设计"} and row["escalated_at"] is not None
+    assert '"完成设计", promised in its category B reply' in row["explanation"]
 
 
 def test_no_appeal_after_the_window_and_the_process_goes_on(running, service_clock, db_kind):

@@ -1,7 +1,8 @@
 """After the reply, end to end, every service its own process: a category B reply promises milestones
 (refused without them), is published at once with its follow-up pending, each milestone is a
 deadline supervision explains, the unit reports them done over HTTP and AMQP and then sends the
-follow-up reply, which the published record takes; and a proposer still 不满意 after a re-handled
+follow-up reply, which the published record takes; a reply staff recategorise to B carries the
+milestones settled with the unit and is followed up the same way; and a proposer still 不满意 after a re-handled
 reply appeals, the committee deciding. Moving the clock (reminders, escalations, windows ending)
 is in test_followup_deadlines.py."""
 
@@ -127,6 +128,76 @@ def test_a_b_reply_keeps_its_promises_published_pending_and_followed_up(running,
     )
     wait_for(lambda: "followup_received" in notices(api, "member", number), timeout=60, message="the proposer's notice")
     assert api.status(number) == "published"
+
+
+def test_a_reply_staff_recategorise_to_b_carries_the_milestones_settled_with_the_unit_and_is_followed_up(
+    running, db_kind
+):
+    sqlite_only(db_kind)
+    api = Api(*running)
+    number = submit(api)
+    mine = assigned_to_transport(api, number, sign=True)
+    api(
+        "unit",
+        "POST",
+        f"/api/assignments/{mine['id']}/reply-draft",
+        {"category": "A", "text": "已协调解决。"},
+        expect=200,
+    )
+    api("unit", "POST", f"/api/assignments/{mine['id']}/reply", expect=200)
+    review = api.task("staff", "review_reply", number)
+    complete = f"/api/tasks/{review['task_id']}/complete"
+    bare = api("staff", "POST", complete, {"data": {"action": "accept", "override_category": "B"}}, expect=400).json()
+    assert "override_milestones" in str(bare["details"]), bare  # refused, nothing changed: the task waits
+    due = date.today() + timedelta(days=90)
+    settled = {"what": "完成路口改造", "due": due.isoformat()}
+    api(
+        "staff",
+        "POST",
+        complete,
+        {"data": {"action": "accept", "override_category": "B", "override_milestones": [settled]}},
+        expect=200,
+    )
+
+    # The unit's reply is B now, owing the milestone settled at review; the change is in its history.
+    owed = wait_for(
+        lambda: (lambda r: r if r["category"] == "B" else None)(
+            api("unit", "GET", f"/api/assignments/{mine['id']}", expect=200).json()["replies"][-1]
+        ),
+        timeout=60,
+        message="the recategorisation on the unit's reply",
+    )
+    assert [(m["milestone"], m["what"], m["due"]) for m in owed["milestones"]] == [(1, "完成路口改造", due.isoformat())]
+    events = api("unit", "GET", f"/api/assignments/{mine['id']}", expect=200).json()["events"]
+    [changed] = [e for e in events if e["action"] == "reply_recategorised"]
+    assert (changed["data"]["from"], changed["data"]["to"], changed["actor"]) == ("A", "B", "staff.wang")
+    wait_for(
+        lambda: "assignment.followup_expected" in notices(api, "unit", number), timeout=60, message="the unit told"
+    )
+
+    # The follow-up clock runs as for a reply submitted as B: a deadline per milestone, reported done.
+    rate(api, number)
+    api.complete("committee", "grade_quality", number, {"grade": "good"})
+    pending = wait_for(lambda: public(api, number), timeout=60, message="the publication")
+    assert (pending["reply_category"], pending["followup_status"]) == ("B", "pending")
+    [deadline] = wait_for(lambda: milestone_deadlines(api, number), timeout=60, message="the milestone's deadline")
+    assert (deadline["milestone"], deadline["due"], deadline["unit"]) == (
+        {"number": 1, "what": "完成路口改造"},
+        due.isoformat(),
+        "transport",
+    )
+    api("unit", "POST", f"/api/assignments/{mine['id']}/milestone", {"milestone": 1, "note": "改造完成"}, expect=200)
+    wait_for(
+        lambda: [d["status"] for d in milestone_deadlines(api, number)] == ["met"],
+        timeout=60,
+        message="the milestone met",
+    )
+    api("unit", "POST", f"/api/assignments/{mine['id']}/followup", {"text": "路口改造已完成。"}, expect=200)
+    wait_for(
+        lambda: (lambda p: p and p["followup_status"] == "received")(public(api, number)),
+        timeout=60,
+        message="the follow-up in the published record",
+    )
 
 
 def test_a_units_system_reports_its_milestones_over_amqp_and_a_b_draft_without_them_is_refused(

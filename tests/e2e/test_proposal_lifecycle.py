@@ -69,9 +69,9 @@ def assigned_to_transport(api, number, sign=False):
     return mine
 
 
-def answered_and_graded(api, number, result="satisfied"):
-    """Filed, answered A by transport, accepted, rated (handling satisfied, ``result`` as given)
-    and graded: the proposal diagram then publishes it."""
+def answered_and_graded(api, number, result="satisfied", raters=("member",)):
+    """Filed, answered A by transport, accepted, rated by each of ``raters`` (handling satisfied,
+    ``result`` as given) and graded: the proposal diagram then publishes it."""
     lead = assigned_to_transport(api, number, sign=True)
     api(
         "unit",
@@ -82,16 +82,17 @@ def answered_and_graded(api, number, result="satisfied"):
     )
     api("unit", "POST", f"/api/assignments/{lead['id']}/reply", expect=200)
     api.complete("staff", "review_reply", number, {"action": "accept"})
-    wait_for(
-        lambda: (
-            api(
-                "member", "POST", f"/api/proposals/{number}/ratings", {"handling": "satisfied", "result": result}
-            ).status_code
-            == 201
-        ),
-        timeout=60,
-        message="the rating to be accepted",
-    )
+    for rater in raters:
+        wait_for(
+            lambda rater=rater: (
+                api(
+                    rater, "POST", f"/api/proposals/{number}/ratings", {"handling": "satisfied", "result": result}
+                ).status_code
+                == 201
+            ),
+            timeout=60,
+            message=f"the rating of {rater} to be accepted",
+        )
     api.complete("committee", "grade_quality", number, {"grade": "good"})
 
 

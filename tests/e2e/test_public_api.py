@@ -1,8 +1,9 @@
 """The public API end to end, without a token, every service its own process on the real broker:
 it serves only what is published (a draft, a proposal filed but not published, a proposal whose
 proposer declined, an opinion item not adopted or not marked publishable are all absent), names a proposer only with
-consent, and a resident raises a case that reaches the member serving its contact point, follows
-it by its reference to its return visit, and is refused with 429 beyond the spam limit."""
+consent (the initiator's at submission, a co-signer's when co-signing), and a resident raises a case that reaches the member serving its contact point, follows
+it by its reference to its return visit (a case turned into a proposal learns the proposal's outcome,
+not filed with its reason too), and is refused with 429 beyond the spam limit."""
 
 from __future__ import annotations
 
@@ -36,9 +37,9 @@ def submitted(api, **draft):
     return api("member", "POST", "/api/proposals", {**DRAFT, **draft}, expect=201).json()["number"]
 
 
-def answered(api, number):
+def answered(api, number, raters=("member",)):
     """Filed, answered by transport, accepted and rated: the proposal diagram then publishes it."""
-    answered_and_graded(api, number)
+    answered_and_graded(api, number, raters=raters)
 
 
 def test_the_public_api_serves_only_what_is_published_and_names_only_with_consent(running):
@@ -49,23 +50,28 @@ def test_the_public_api_serves_only_what_is_published_and_names_only_with_consen
     declined = submitted(
         api, title="关于社区食堂补贴的建议", publish_consent=False, no_publish_reason="涉及单位内部情况"
     )
+    joint = submitted(api, title="关于增设社区图书角的建议", cosigners=["member.zhou"])
+    confirmed = api("cosigner", "POST", f"/api/proposals/{joint}/cosign", {"publish_name": True}, expect=200).json()
+    assert [(c["user"], c["publish_name"]) for c in confirmed["cosigners"]] == [("member.zhou", True)]
     for number in (named, unnamed, declined):
         answered(api, number)
+    answered(api, joint, raters=("member", "cosigner"))
     filed_only = submitted(api, title="关于口袋公园建设的建议")
     file_it(api, filed_only)
     draft = submitted(api, title="关于老旧小区停车的建议", cosigners=["member.zhou"])  # waits for its co-signer
-    for number in (named, unnamed):
+    for number in (named, unnamed, joint):
         wait_for(lambda n=number: api.status(n) == "published", timeout=90, message=f"{number} published")
     wait_for(lambda: api.status(filed_only) == "filed", timeout=60, message="the filing")
 
     page = anonymous(base, "GET", "/api/public/proposals?per_page=50")
     assert page.status_code == 200, page.text
     listed = {item["number"]: item for item in page.json()["items"]}
-    assert set(listed) == {named, unnamed} and page.json()["total"] == 2
+    assert set(listed) == {named, unnamed, joint} and page.json()["total"] == 3
     for hidden in (declined, filed_only, draft):
         assert anonymous(base, "GET", f"/api/public/proposals/{hidden}").status_code == 404
     assert listed[named]["proposers"] == [{"name": "李明华", "named": True}]
     assert listed[unnamed]["proposers"] == [{"name": "m***", "named": False}], "no consent: masked"
+    assert listed[joint]["proposers"] == [{"name": "m***", "named": False}, {"name": "周雅琴", "named": True}]
     one = anonymous(base, "GET", f"/api/public/proposals/{named}").json()
     assert one["units"] == [{"code": "transport", "name": "市交通运输局 Municipal Transport Bureau"}]
     assert one["reply_category"] == "A" and "138****5678" in one["reply_summary"]
@@ -74,13 +80,13 @@ def test_the_public_api_serves_only_what_is_published_and_names_only_with_consen
 
     assert anonymous(base, "GET", "/api/public/proposals?per_page=51").status_code == 400
     second = anonymous(base, "GET", "/api/public/proposals?per_page=1&page=2").json()
-    assert len(second["items"]) == 1 and second["total"] == 2
+    assert len(second["items"]) == 1 and second["total"] == 3
 
     year = int(named.split("-")[0])
     notice = anonymous(base, "GET", f"/api/public/reports/proposals/{year}/notice")
     assert notice.status_code == 200 and notice.headers["Content-Type"].startswith("application/json")
     shown = {p["number"]: p["proposers"] for p in notice.json()["proposals"]}
-    assert shown == {named: ["李明华"], unnamed: ["m***"]}
+    assert shown == {named: ["李明华"], unnamed: ["m***"], joint: ["m***", "周雅琴"]}
     html = anonymous(base, "GET", f"/api/public/reports/proposals/{year}/notice?format=html")
     assert html.headers["Content-Type"].startswith("text/html") and named in html.text and declined not in html.text
 
@@ -211,6 +217,56 @@ def test_a_case_turned_into_a_proposal_waits_for_its_answer_then_gets_its_return
     assert public_view()["return_visit_done"] and public_view()["satisfaction"] == "basically_satisfied"
     history = [h["action"] for h in api("staff", "GET", f"/api/consultations/{number}", expect=200).json()["history"]]
     assert history[-4:] == ["converted", "converted_outcome", "return_visit", "closed"], history
+
+
+def test_a_case_whose_proposal_is_not_filed_learns_it_with_the_reason_instead_of_waiting(running):
+    base, _ = running
+    api = Api(*running)
+    raised = anonymous(base, "POST", "/api/public/consultations", {**ISSUE, "title": "小区广场舞噪音扰民"})
+    assert raised.status_code == 201, raised.text
+    reference, number = raised.json()["reference"], raised.json()["number"]
+    case_step(api, "staff", number, "dispatch", {"dispatch_action": "dispatch", "member": "member.li"})
+    case_step(api, "member", number, "take", {"accepted": True})
+    case_step(
+        api,
+        "member",
+        number,
+        "decision",
+        {"outcome": "proposal", "analysis": "广场紧邻住宅楼。", "suggestion": "划定活动时段。"},
+    )
+
+    def public_view():
+        return anonymous(base, "GET", f"/api/public/consultations/{reference}").json()
+
+    wait_for(lambda: public_view()["status"] == "converted", timeout=60, message="the conversion")
+    proposal = public_view()["converted_number"]
+    assert public_view()["converted_outcome"] is None
+    api.complete("staff", "pre_review", proposal, {"eligible": True, "content_ok": True, "format_ok": True})
+    api.complete(
+        "committee",
+        "filing_decision",
+        proposal,
+        {"decision": "not_filed", "reason_code": "personal_or_family", "convert_to": "none"},
+    )
+    wait_for(
+        lambda: public_view()["status"] == "return_visit",
+        timeout=90,
+        message="the proposal's filing decision reaching the case",
+    )
+    told = {"kind": "proposal", "number": proposal, "status": "not_filed", "reason": "不予立案：属于个人或家庭问题的"}
+    assert public_view()["converted_outcome"] == told
+    seen = api("staff", "GET", f"/api/consultations/{number}", expect=200).json()
+    assert seen["converted_outcome"] == told and seen["status"] == "return_visit"
+    assert [h["action"] for h in seen["history"]][-2:] == ["converted", "converted_outcome"]
+    wait_for(
+        lambda: [
+            n
+            for n in api("member", "GET", "/api/notifications", expect=200).json()
+            if n["subject"] == number and "不予立案：属于个人或家庭问题的" in n["text"]
+        ],
+        timeout=60,
+        message="the member asked for the return visit, told why",
+    )
 
 
 def test_the_spam_limit_refuses_a_client_address_with_429_and_a_message(running, e2e_settings):

@@ -341,12 +341,46 @@ def test_a_converted_case_waits_for_the_outcome_of_its_item_then_goes_to_the_ret
         "status": "return_visit"
     }
     session.commit()
-    assert cases.get(session, number, LI)["status"] == "return_visit"
+    seen = cases.get(session, number, LI)
+    assert seen["status"] == "return_visit"
+    assert seen["converted_outcome"] == {
+        "kind": "opinion",
+        "number": "SQ-2027-0009",
+        "status": "adopted",
+        "reason": None,
+    }
     entry = cases.thread_entry(session, number, LI)
     assert entry["kind"] == "case" and [e["action"] for e in entry["events"]][-2:] == ["converted", "converted_outcome"]
     assert cases.thread_entry(session, "SQ-2027-0001", LI) is None
     with pytest.raises(Forbidden):
         cases.thread_entry(session, number, ZHOU)
+
+
+def test_a_case_whose_proposal_is_not_filed_shows_the_status_and_reason_on_the_case_and_in_public(session):
+    resident = {"user": "public", "roles": ["public"], "unit": None}
+    raised = registered(session, principal=resident)
+    cid = taken_by_li(session, raised["number"])
+    steps.record_conversion(
+        session,
+        {"case_id": cid, "kind": "proposal", "converted": {"number": "2027-0042", "thread": raised["number"]}},
+        None,
+    )
+    session.commit()
+    assert public.status(session, raised["reference"], resident)["converted_outcome"] is None  # not known yet
+    why = "不予立案：没有具体建议的；已转为社情民意信息（SQ-2027-0010），联系电话 13812345678"
+    told = {"kind": "proposal", "number": "2027-0042", "outcome": "not_filed", "reason": why, "reason_code": "x"}
+    assert steps.record_converted_outcome(session, {"case_id": cid, "outcome": told}, None) == {
+        "status": "return_visit"
+    }
+    session.commit()
+    expected = {"kind": "proposal", "number": "2027-0042", "status": "not_filed"}
+    assert cases.get(session, raised["number"], STAFF)["converted_outcome"] == {**expected, "reason": why}
+    shown = public.status(session, raised["reference"], resident)
+    assert shown["status"] == "return_visit" and shown["converted_outcome"]["status"] == "not_filed"
+    assert shown["converted_outcome"]["reason"].startswith("不予立案：没有具体建议的")
+    assert "13812345678" not in str(shown), "the reason is masked like every text the public reads"
+    [asked] = [n for n in outbox(session, "notify.") if "return_visit" in json.dumps(n)]
+    assert "不予立案：没有具体建议的" in json.dumps(asked, ensure_ascii=False)
 
 
 def test_the_case_event_log_is_append_only(session):

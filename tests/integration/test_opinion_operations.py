@@ -366,6 +366,7 @@ def test_a_case_becomes_a_proposal_through_normal_submission_and_filing_tells_po
         "kind": "proposal",
         "number": made["number"],
         "outcome": "published",
+        "reason": None,
         "reply_category": "A",
     }
 
@@ -379,7 +380,89 @@ def test_an_opinion_item_opened_from_a_case_tells_the_case_when_it_is_not_adopte
     session.commit()
     [told] = [m for m in outbox(session, contracts.MESSAGE_ROUTING_KEY) if m["name"] == "converted_outcome"]
     assert told["correlation_key"] == "WX-2026-0003"
-    assert told["payload"] == {"kind": "opinion", "number": opened["number"], "outcome": "not_adopted"}
+    assert told["payload"] == {"kind": "opinion", "number": opened["number"], "outcome": "not_adopted", "reason": None}
+
+
+def _proposal_from_case(session, case_number, title):
+    made = threads.open_proposal_from_case(
+        session,
+        {
+            "thread": case_number,
+            "member": "member.li",
+            "content": {
+                "title": title,
+                "situation": "老人吃饭难",
+                "analysis": "缺少场地",
+                "suggestion": "利用闲置用房",
+            },
+            "case_number": case_number,
+        },
+        None,
+    )
+    session.commit()
+    return session.scalar(select(Proposal).where(Proposal.number == made["number"]))
+
+
+def test_a_proposal_from_a_case_not_filed_or_merged_tells_the_case_why_at_the_decision(session):
+    refused = _proposal_from_case(session, "WX-2026-0004", "关于社区食堂的建议")
+    operations.record_filing(
+        session,
+        {
+            "proposal_id": refused.id,
+            "decision": "not_filed",
+            "reason_code": "no_concrete_suggestion",
+            "convert_to": "opinion",
+            "decided_by": "committee.liu",
+        },
+        None,
+    )
+    session.commit()
+    main = _proposal_from_case(session, "WX-2026-0005", "关于社区养老助餐点的建议")
+    operations.record_filing(
+        session, {"proposal_id": main.id, "decision": "filed", "decided_by": "committee.liu"}, None
+    )
+    merged = _proposal_from_case(session, "WX-2026-0006", "关于社区老年助餐的建议")
+    operations.record_filing(
+        session,
+        {"proposal_id": merged.id, "decision": "merged", "merge_into": main.number, "decided_by": "committee.liu"},
+        None,
+    )
+    session.commit()
+    told = {
+        m["correlation_key"]: m
+        for m in outbox(session, contracts.MESSAGE_ROUTING_KEY)
+        if m["name"] == "converted_outcome"
+    }
+    assert set(told) == {"WX-2026-0004", "WX-2026-0006"}, "a filed proposal tells its case when it is answered"
+    not_filed = told["WX-2026-0004"]["payload"]
+    converted = not_filed["converted_to"]
+    assert (not_filed["number"], not_filed["outcome"], not_filed["reason_code"]) == (
+        refused.number,
+        "not_filed",
+        "no_concrete_suggestion",
+    )
+    assert converted["kind"] == "opinion" and not_filed["reason"].startswith("不予立案：")
+    assert f"已转为社情民意信息（{converted['reference']}）" in not_filed["reason"]
+    assert told["WX-2026-0006"]["payload"] == {
+        "kind": "proposal",
+        "number": merged.number,
+        "outcome": "merged",
+        "reason": f"与提案 {main.number} 并案办理，随其答复",
+        "merged_into": main.number,
+    }
+    message_id = told["WX-2026-0006"]["message_id"]
+    operations.publish(  # answered later with the one it was merged into: the case heard its outcome already
+        session,
+        {"proposal_id": merged.id, "units": ["transport"], "reply_category": "A", "reply_summary": "已办"},
+        None,
+    )
+    session.commit()
+    again = [
+        m
+        for m in outbox(session, contracts.MESSAGE_ROUTING_KEY)
+        if m["name"] == "converted_outcome" and m["correlation_key"] == "WX-2026-0006"
+    ]
+    assert {m["message_id"] for m in again} == {message_id}, "one outcome per proposal: a repeat is the same message"
 
 
 # -- the service on the real broker --------------------------------------------------------------

@@ -127,6 +127,38 @@ def test_a_unit_not_given_the_proposal_is_refused_over_rpc(supervision, settings
         supervision.supervision.deadlines("2026-0003", principal=EDUCATION)
 
 
+@pytest.mark.both_databases  # the overdue board is one query over every live deadline
+def test_the_overdue_board_lists_a_missed_milestone_beside_the_reply_and_the_signing_each_with_its_kind(
+    supervision, settings, vhost, skipping_clock
+):
+    result_of(vhost, open_clocks(settings, "2026-0004", ["transport"]))
+    promised = {
+        "number": "2026-0004",
+        "milestones": [{"unit": "transport", "milestone": 1, "what": "完成设计", "due": "2026-04-01"}],
+    }
+    result_of(vhost, send_job(settings, "supervision.open_milestones", promised, business_key="2026-0004"))
+    assert supervision.supervision.overdue(principal=STAFF)["units"] == []
+
+    skipping_clock.set(datetime.fromisoformat("2026-06-10T09:00:00+08:00"))
+    result_of(vhost, open_clocks(settings, "2026-0005", ["education"]))  # its clocks are not past yet
+    board = supervision.supervision.overdue(principal=LEADER)
+    [transport] = board["units"]
+    assert (transport["unit"], transport["count"]) == ("transport", 3)
+    rows = {row["kind"]: row for row in transport["overdue"]}
+    assert [row["kind"] for row in transport["overdue"]] == ["signing", "milestone", "reply"]  # oldest due first
+    milestone = rows["milestone"]
+    assert (milestone["rule"], milestone["due"], milestone["days_overdue"]) == ("followup_milestone", "2026-04-01", 70)
+    assert milestone["milestone"] == {"number": 1, "what": "完成设计"} and milestone["escalated_at"] is None
+    assert 'milestone 1 "完成设计", promised in its category B reply' in milestone["explanation"]
+    assert (rows["reply"]["rule"], rows["reply"]["due"]) == ("reply_deadline", "2026-06-06")
+    assert "3 months from sign for limit end" in rows["reply"]["explanation"]
+    assert rows["signing"]["rule"] == "sign_for_limit" and "milestone" not in rows["signing"]
+    for row in transport["overdue"]:  # the fields the board had before it had kinds
+        assert {"number", "deadline_id", "rule", "due", "days_overdue", "escalated_at"} <= row.keys()
+    with pytest.raises(Forbidden):
+        supervision.supervision.overdue(principal=EDUCATION)
+
+
 def test_the_supervising_leader_logs_over_rpc_and_the_entry_is_kept(supervision, settings, vhost):
     result_of(
         vhost,

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from services.assignment import commands, decisions, operations as assignment_ops, refusals
 from services.assignment.clocks import ReplyClock
-from services.assignment.models import Base as AssignmentBase, Outbox as AssignmentOutbox
+from services.assignment.models import AssignmentEvent, Base as AssignmentBase, Outbox as AssignmentOutbox
 from services.assignment.rules import RulebookRules as AssignmentRules
 from services.evaluation import appeals, ratings
 from services.evaluation.models import Base as EvaluationBase, Outbox as EvaluationOutbox, RatingRound
@@ -189,6 +189,34 @@ def test_a_milestone_is_reported_done_once_after_staff_accepted_the_reply(assign
     assert told["payload"]["what"] == "Design approved"
     with pytest.raises(Conflict, match="reported done on"):
         act(session, assignment_rules, "report_milestone", aid, milestone=1, note="again")
+
+
+def test_a_reply_staff_recategorise_to_b_takes_the_milestones_settled_at_review(assignment, assignment_rules):
+    session, aid = assignment
+    signed(session, assignment_rules, aid)
+    act(session, assignment_rules, "draft_reply", aid, category="A", text="Done")
+    act(session, assignment_rules, "submit_reply", aid)
+    settled = [{"milestone": 1, "what": "Crossings built", "due": "2026-09-30"}]
+    params = {"number": NUMBER, "category": "B", "milestones": settled}
+    answer = assignment_ops.recategorise_reply(session, params, STAFF)
+    owed = [{**settled[0], "done_at": None, "done_by": None, "note": None}]
+    assert answer == {"replies": [{"unit": "transport", "category": "B", "milestones": owed}]}
+    assert assignment_ops.recategorise_reply(session, params, STAFF) == answer  # again: nothing changes
+    events = session.scalars(select(AssignmentEvent).where(AssignmentEvent.action == "reply_recategorised")).all()
+    assert [(e.actor, e.data["from"], e.data["to"]) for e in events] == [("staff.wang", "A", "B")]
+    accepted(session)  # the unit hears it owes the milestone, and reports it done as for its own B reply
+    [expected] = outbox(session, AssignmentOutbox, "transport.assignment.followup_expected")
+    assert expected["milestones"] == [{"milestone": 1, "what": "Crossings built", "due": "2026-09-30"}]
+    done = act(session, assignment_rules, "report_milestone", aid, milestone=1, note="Built")
+    assert (done["milestone"], done["what"]) == (1, "Crossings built")
+    act(session, assignment_rules, "submit_followup", aid, text="All built")
+
+
+def test_nothing_submitted_cannot_be_recategorised(assignment):
+    session, _ = assignment
+    with pytest.raises(BusinessError) as refused:
+        assignment_ops.recategorise_reply(session, {"number": NUMBER, "category": "C"}, STAFF)
+    assert refused.value.code == "no_submitted_reply"
 
 
 class FixedClock(ReplyClock):

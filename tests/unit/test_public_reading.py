@@ -66,6 +66,22 @@ def test_a_proposer_is_named_only_with_consent_and_co_signers_stay_masked(sessio
     assert "smith" not in str(items)
 
 
+def test_a_co_signer_is_named_only_with_the_consent_given_when_co_signing(session):
+    joint = submitted(session, cosigners=["张伟", "smith"])  # the initiator does not consent
+    operations.cosign(session, joint["number"], {"user": "张伟", "roles": ["member"]}, publish_name=True)
+    confirmed = operations.cosign(session, joint["number"], SMITH)  # confirmed without consent: not named
+    assert [(c["user"], c["publish_name"]) for c in confirmed["cosigners"]] == [("张伟", True), ("smith", False)]
+    operations.settle_cosigners(session, {"proposal_id": joint["id"]}, None)
+    decide(session, joint, "filed")
+    publish(session, joint)
+    shown = public.get_published(session, joint["number"], PUBLIC, names)
+    assert shown["proposers"] == [
+        {"name": "李*", "named": False},
+        {"name": "张伟委员", "named": True},
+        {"name": "s***", "named": False},
+    ]
+
+
 def test_pages_are_bounded_and_only_the_public_reads_this_way(session):
     for i in range(3):
         publish(session, filed(session, text={**PRESCHOOLS, "title": f"关于第{i}处口袋公园的建议"}))

@@ -1,5 +1,6 @@
 """The reply review form reads the proposal rulebook: a category the rulebook disables (D by
-default) is refused at the form, field by field, so no job ends as an incident for it."""
+default) is refused at the form, field by field, so no job ends as an incident for it; a reply
+recategorised to B carries its milestones (at least one, at most the rulebook's, each ahead)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,30 @@ from shared import rulebook as rulebooks
 from shared.forms import ReviewReplyForm
 
 
+AHEAD = [{"what": "完成设计", "due": "2099-06-30"}]
+
+
 def test_an_enabled_category_is_taken():
-    assert ReviewReplyForm().load({"action": "accept", "override_category": "B"})["override_category"] == "B"
+    loaded = ReviewReplyForm().load({"action": "accept", "override_category": "B", "override_milestones": AHEAD})
+    assert loaded["override_category"] == "B"
+    assert loaded["override_milestones"] == [{"milestone": 1, "what": "完成设计", "due": "2099-06-30"}]
+    assert ReviewReplyForm().load({"action": "accept", "override_category": "C"})["override_milestones"] == []
+
+
+@pytest.mark.parametrize(
+    "data, why",
+    [
+        ({"override_category": "B"}, "at least one"),
+        ({"override_category": "B", "override_milestones": [{"what": "x", "due": "2020-01-01"}]}, "must be after"),
+        ({"override_category": "B", "override_milestones": AHEAD * 11}, "at most 10"),
+        ({"override_category": "A", "override_milestones": AHEAD}, "leave them out"),
+        ({"override_milestones": AHEAD}, "leave them out"),
+    ],
+)
+def test_a_recategorisation_to_b_carries_its_milestones_and_no_other_does(data, why):
+    with pytest.raises(ValidationError) as refused:
+        ReviewReplyForm().load({"action": "accept", **data})
+    assert why in str(refused.value.messages["override_milestones"])
 
 
 def test_a_category_the_rulebook_disables_is_refused_at_the_form():

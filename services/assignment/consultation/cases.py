@@ -220,6 +220,7 @@ def dump(session, case: Case, principal: dict | None, view: str | None = None) -
             "answer",
             "converted_kind",
             "converted_number",
+            "converted_outcome",
             "satisfaction",
             "close_reason",
             "close_note",

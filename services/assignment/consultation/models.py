@@ -108,6 +108,9 @@ class Case(Base):
     answer: Mapped[str | None] = mapped_column(Text, nullable=True)
     converted_kind: Mapped[str | None] = mapped_column(String(20), nullable=True)
     converted_number: Mapped[str | None] = mapped_column(String(50), nullable=True)
+    # What became of that item or proposal (intake's converted_outcome message): {status, reason,
+    # kind, number}; empty until it came, and when none came before the rulebook's time ran out.
+    converted_outcome: Mapped[dict | None] = mapped_column(JSON, nullable=True)
     satisfaction: Mapped[str | None] = mapped_column(String(30), nullable=True)
     close_reason: Mapped[str | None] = mapped_column(String(30), nullable=True)
     close_note: Mapped[str | None] = mapped_column(Text, nullable=True)

@@ -59,6 +59,11 @@ def view(session, case: Case) -> dict:
         "answer": _masked(case.answer),
         "converted_kind": case.converted_kind,
         "converted_number": case.converted_number,
+        "converted_outcome": (
+            {**case.converted_outcome, "reason": _masked(case.converted_outcome.get("reason"))}
+            if case.converted_outcome
+            else None
+        ),
         "created_at": iso(case.created_at),
         "closed_at": iso(case.closed_at),
         "satisfaction": case.satisfaction,

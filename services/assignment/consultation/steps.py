@@ -183,23 +183,36 @@ def record_conversion(session, params: dict, principal: dict | None) -> dict:
 
 
 def record_converted_outcome(session, params: dict, principal: dict | None) -> dict:
-    """The opinion item or proposal the case became has its outcome (``outcome``), or none came
-    before ``outcome_due`` (``outcome`` null): recorded, and the member is asked for the return visit."""
+    """The opinion item or proposal the case became has its outcome (``outcome``, intake's message:
+    a proposal published, not filed with its reason, merged into another; an item adopted or not),
+    or none came before ``outcome_due`` (``outcome`` null): recorded, kept on the case
+    (``converted_outcome: {kind, number, status, reason}``, shown on its public status too), and
+    the member is asked for the return visit."""
     data = load(ConvertedOutcomeParams, params, "assignment.record_converted_outcome parameters")
     case = case_by_id(session, data["case_id"])
     if case.status == "converted":
         case.status, case.follow_up_due = "return_visit", None
+        outcome = data["outcome"]
         record(
             session,
             case,
             actor_of(principal),
             "converted_outcome",
-            data["outcome"] if data["outcome"] is not None else {"timed_out": True},
+            outcome if outcome is not None else {"timed_out": True},
         )
+        if outcome is not None:
+            case.converted_outcome = {
+                "kind": outcome.get("kind") or case.converted_kind,
+                "number": outcome.get("number") or case.converted_number,
+                "status": outcome.get("outcome"),
+                "reason": outcome.get("reason"),
+            }
         what = (
-            f"{case.converted_number} 已有结果"
-            if data["outcome"] is not None
-            else f"{case.converted_number} 在期限内尚无结果"
+            f"{case.converted_number} 在期限内尚无结果"
+            if outcome is None
+            else f"{case.converted_number} 已有结果：{outcome.get('reason')}"
+            if outcome.get("reason")
+            else f"{case.converted_number} 已有结果"
         )
         tell(
             session,

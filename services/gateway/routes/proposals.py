@@ -70,10 +70,11 @@ class ProposalRoutes:
         return 200, self.intake.get(number, principal)
 
     @http("POST", "/api/proposals/<string:number>/cosign")
-    @endpoint("member", response=schemas.Proposal)
-    def cosign_proposal(self, request, principal, number):
-        """An invited co-signer confirms, before the co-signing deadline."""
-        return 200, self.intake.cosign(number, principal)
+    @endpoint("member", body=schemas.CosignRequest, response=schemas.Proposal)
+    def cosign_proposal(self, request, principal, number, body):
+        """An invited co-signer confirms, before the co-signing deadline; named where the proposal
+        is published only with ``publish_name: true`` (without a body: confirmed, not named)."""
+        return 200, self.intake.cosign(number, principal, body["publish_name"])
 
     @http("POST", "/api/proposals/<string:number>/resubmit")
     @endpoint("member", body=schemas.ProposalRevision, response=schemas.Proposal)

@@ -73,6 +73,24 @@ class SendBack(Schema):
     units = fields.List(unit_code(), load_default=list)
 
 
+class PromisedMilestone(Schema):
+    """One milestone of a reply recategorised to B, numbered (as the review form loads them)."""
+
+    milestone = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=100))
+    what = fields.String(required=True, validate=validate.Length(min=1, max=500))
+    due = fields.Date(required=True)
+
+
+class RecategoriseReply(Schema):
+    """Staff accepted the reply in another category (``review_reply``'s ``override_category``);
+    for B, with the milestones settled with the unit (``override_milestones``)."""
+
+    number = fields.String(required=True, validate=validate.Length(min=1, max=50))
+    category = fields.String(required=True, validate=validate.Length(min=1, max=10))
+    milestones = fields.List(fields.Nested(PromisedMilestone), load_default=list)
+    by = fields.String(load_default=None, allow_none=True)
+
+
 class RecordExtensionRefusal(Schema):
     number = fields.String(required=True, validate=validate.Length(min=1, max=50))
     request_id = fields.Integer(required=True, allow_none=False)
@@ -118,7 +136,9 @@ class RecordConvertedOutcome(CaseRef):
     outcome = fields.Dict(
         load_default=None,
         allow_none=True,
-        metadata={"description": "intake's converted_outcome message (kind, number, outcome); null: none came in time"},
+        metadata={
+            "description": "intake's converted_outcome message (kind, number, outcome, reason); null: none came in time"
+        },
     )
 
 
@@ -168,6 +188,12 @@ register(
         ("no_assignment",),
     ),
     Operation("assignment.send_back", SendBack, "send a submitted reply back to its units", ("no_submitted_reply",)),
+    Operation(
+        "assignment.recategorise_reply",
+        RecategoriseReply,
+        "record the category staff settled at review (for B, with its milestones) on the answering units' replies",
+        ("no_submitted_reply",),
+    ),
     Operation(
         "assignment.record_extension_refusal",
         RecordExtensionRefusal,

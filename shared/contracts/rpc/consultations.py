@@ -103,6 +103,22 @@ class FollowUpSchema(Schema):
     checked_at = fields.String()
 
 
+class ConvertedOutcomeSchema(Schema):
+    """What became of the opinion item or proposal a case was turned into."""
+
+    kind = fields.String(metadata={"description": "opinion | proposal"})
+    number = fields.String()
+    status = fields.String(
+        metadata={
+            "description": "a proposal: published | answered (not published) | not_filed | merged; "
+            "an opinion item: adopted | not_adopted | handled"
+        }
+    )
+    reason = fields.String(
+        allow_none=True, metadata={"description": "why, in words (a proposal not filed or merged), else null"}
+    )
+
+
 class CaseSchema(Schema):
     """A case as staff, its member and its registrar see it; a department sees its own commitment
     only, and the resident's name masked and phone left out."""
@@ -127,6 +143,11 @@ class CaseSchema(Schema):
     answer = fields.String(allow_none=True)
     converted_kind = fields.String(allow_none=True)
     converted_number = fields.String(allow_none=True)
+    converted_outcome = fields.Nested(
+        ConvertedOutcomeSchema,
+        allow_none=True,
+        metadata={"description": "what became of the item or proposal; null until intake says"},
+    )
     satisfaction = fields.String(allow_none=True)
     close_reason = fields.String(allow_none=True)
     close_note = fields.String(allow_none=True)
@@ -220,6 +241,11 @@ class PublicCaseSchema(Schema):
     answer = fields.String(allow_none=True)
     converted_kind = fields.String(allow_none=True, metadata={"description": "opinion | proposal"})
     converted_number = fields.String(allow_none=True)
+    converted_outcome = fields.Nested(
+        ConvertedOutcomeSchema,
+        allow_none=True,
+        metadata={"description": "what became of the item or proposal; null until it is known"},
+    )
     created_at = fields.String()
     closed_at = fields.String(allow_none=True)
     satisfaction = fields.String(allow_none=True)

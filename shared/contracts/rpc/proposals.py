@@ -78,6 +78,18 @@ class DraftSchema(ContentSchema):
             raise ValidationError("the initiator signs first and cannot also co-sign")
 
 
+class CosignRequest(Schema):
+    """An invited co-signer confirms (联名确认); consent to being named is theirs to give, here."""
+
+    publish_name = fields.Boolean(
+        load_default=False,
+        metadata={
+            "description": "the co-signer consents to being named where the proposal is published "
+            "(公开提办双方); otherwise (the default) the name is masked there"
+        },
+    )
+
+
 # -- output ------------------------------------------------------------------------------------
 
 
@@ -86,6 +98,7 @@ class CosignerSchema(Schema):
     order = fields.Integer()
     status = fields.String()
     confirmed_at = UtcDateTime(allow_none=True)
+    publish_name = fields.Boolean()
 
 
 class ProposalSchema(Schema):
