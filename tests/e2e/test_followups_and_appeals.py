@@ -133,7 +133,6 @@ def test_a_b_reply_keeps_its_promises_published_pending_and_followed_up(running,
 def test_a_reply_staff_recategorise_to_b_carries_the_milestones_settled_with_the_unit_and_is_followed_up(
     running, db_kind
 ):
-    sqlite_only(db_kind)
     api = Api(*running)
     number = submit(api)
     mine = assigned_to_transport(api, number, sign=True)
