@@ -6,6 +6,7 @@ The proposals are driven to each step through the API, as the API scenarios driv
 
 from __future__ import annotations
 
+import uuid
 from datetime import date, datetime, time, timedelta, timezone
 
 import pytest
@@ -17,7 +18,7 @@ from tests.support import wait_for
 from .conftest import once_on_sqlite
 from .test_console_flow import _session, chrome, console, log_in, open_until, press, text_of  # noqa: F401 - fixtures
 from .test_extensions import reply_deadline
-from .test_proposal_lifecycle import Api, assigned_to_transport, file_it, submit
+from .test_proposal_lifecycle import DRAFT, Api, assigned_to_transport, file_it, submit
 
 _once = once_on_sqlite("the console is driven in a browser once, on SQLite")
 
@@ -97,6 +98,41 @@ def test_staff_move_a_unit_objection_and_approve_its_extension_as_asked_through_
         message="the decision on the extension request",
     )
     assert (request["decision"]["outcome"], request["decision"]["until"]) == ("approved", until)
+
+
+@pytest.mark.browser
+def test_the_committee_sees_a_near_duplicate_beside_the_proposal_it_files_and_merges_it_into_that_one(
+    console, chrome, running
+):
+    from selenium.webdriver.common.by import By
+
+    driver, camera = chrome
+    api = Api(*running)
+    tag = uuid.uuid4().hex[:8]
+    draft = DRAFT | {
+        "title": f"关于{tag}片区农贸市场提升改造的建议",
+        "suggestions": f"一、对{tag}片区农贸市场进行提升改造；二、增设停车位；三、规范摊位管理。",
+    }
+    first = api("member", "POST", "/api/proposals", draft, expect=201).json()["number"]
+    file_it(api, first)
+    second = api("member", "POST", "/api/proposals", draft | {"title": draft["title"] + "（续）"}, expect=201).json()
+    second = second["number"]
+    api.complete("staff", "pre_review", second, {"eligible": True, "content_ok": True, "format_ok": True})
+
+    log_in(driver, console, "committee.liu")
+    card = f'//section[.//form[@data-task="filing_decision"][@data-key="{second}"]]'
+    open_until(driver, console + "/tasks", f'form[data-task="filing_decision"][data-key="{second}"]')
+    pair = driver.find_element(By.XPATH, f'{card}//div[contains(@class, "side-by-side")][.//a[text()="{first}"]]')
+    assert draft["title"] + "（续）" in pair.text and draft["suggestions"] in pair.text
+    camera.check("filing-duplicates")
+    press(driver, pair.find_element(By.CSS_SELECTOR, f'button[name="merge_with"][value="{first}"]'))
+    assert driver.current_url.endswith("/console/tasks"), text_of(driver, "refusal")
+    filing = wait_for(
+        lambda: api("staff", "GET", f"/api/proposals/{second}", expect=200).json()["filing"],
+        timeout=60,
+        message="the filing decision",
+    )
+    assert (filing["decision"], filing["merged_into"], filing["decided_by"]) == ("merged", first, "committee.liu")
 
 
 def backdate_reply_deadline(system, number, days) -> date:
