@@ -218,8 +218,17 @@ def test_a_member_sees_no_overdue_or_report_link_and_is_refused_those_pages(cons
     from selenium.webdriver.common.by import By
 
     driver, camera = chrome
-    log_in(driver, console, "staff.wang")
+    log_in(driver, console, "committee.liu")
     assert driver.find_elements(By.ID, "nav-overdue") and driver.find_elements(By.ID, "nav-reports")
+    # The committee's way to the reports, each page scanned and read at 375 px like the others.
+    driver.find_element(By.ID, "nav-reports").click()
+    wait_for(lambda: driver.find_elements(By.ID, "reports"), timeout=10, message="the reports page")
+    camera.check("reports")
+    for kind, heading in (("notice", "年度提案办理情况通报"), ("opinions", "年度社情民意信息采用情况")):
+        driver.find_element(By.CSS_SELECTOR, f'#reports a[href$="/{kind}/{today().year}"]').click()
+        wait_for(lambda heading=heading: heading in text_of(driver, "report"), timeout=10, message=kind)
+        camera.check(f"report-{kind}")
+        driver.back()
     log_in(driver, console, "member.li")
     assert not driver.find_elements(By.ID, "nav-overdue") and not driver.find_elements(By.ID, "nav-reports")
     assert "/console/overdue" not in driver.page_source and "/console/reports" not in driver.page_source
