@@ -25,6 +25,7 @@ from .console.designer import ConsoleDesignerRoutes
 from .console.member import ConsoleMemberRoutes
 from .console.operator import ConsoleOperatorRoutes
 from .console.public import ConsolePublicRoutes
+from .console.staff import ConsoleStaffRoutes
 from .console.work import ConsoleWorkRoutes
 from .routes.consultations import ConsultationRoutes
 from .routes.deliveries import DeliveryRoutes
@@ -59,6 +60,7 @@ class GatewayService(
     ConsolePublicRoutes,
     ConsoleDesignerRoutes,
     ConsoleOperatorRoutes,
+    ConsoleStaffRoutes,
 ):
     name = "gateway"
     db = Database("gateway", Outbox, Inbox)

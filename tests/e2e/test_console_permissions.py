@@ -58,6 +58,11 @@ CONSOLE = [
     ("GET", "/console/designs/smoke/versions/1/coverage", "version_coverage"),
     ("GET", "/console/designs/deploy", "deploy"),
     ("POST", "/console/designs/deploy", "deploy"),
+    ("GET", "/console/overdue", "overdue"),
+    ("GET", "/console/reports", "proposal_notice"),
+    ("GET", "/console/reports/notice/2026", "proposal_notice"),
+    ("GET", "/console/reports/bulletin/2026", "proposal_bulletin"),
+    ("GET", "/console/reports/opinions/2026", "adopted_opinions"),
 ]
 FORMS = {
     "submit_proposal": {

@@ -12,8 +12,10 @@ from werkzeug.wrappers import Request
 from services.gateway import tokens
 from services.gateway.console import accounts, api, i18n, session
 from services.gateway.console.designer import by_process, problem_marks, read_uploads
+from services.gateway.console import staff
+from services.gateway.console.staff import REPORTS
 from services.gateway.console.views import Visit
-from services.gateway.console.work import task_data
+from services.gateway.console.work import FORMS, task_data
 from services.gateway.models import Base
 from shared import config
 from shared.db import dispose_all, get_engine, session_factory
@@ -103,6 +105,67 @@ def test_task_forms_become_the_task_data_the_diagram_checks():
         ]
         == "academic_debate"
     )
+
+
+def test_the_staff_task_forms_become_the_task_data_their_diagram_schemas_check():
+    from werkzeug.datastructures import MultiDict
+
+    from shared.forms import ApproveExtensionForm, AssignForm, DecideAppealForm, FilingDecisionForm
+
+    kept = {"keep_mode": "lead_co", "keep_units": "", "keep_lead": "transport", "keep_co_units": "education"}
+    keep = task_data("reassign", MultiDict({"choice": "keep", "units": "health", **kept}))
+    assert keep == {"mode": "lead_co", "units": [], "lead": "transport", "co_units": ["education"]}
+    move = task_data("reassign", MultiDict({"choice": "move", "mode": "single", "units": "transport", **kept}))
+    assert move == {"mode": "single", "units": ["transport"]}
+    for data in (keep, move):
+        AssignForm().load(data)
+    assert staff.kept_assignment(
+        [
+            {"unit": "education", "role": "single", "status": "cancelled"},
+            {"unit": "transport", "role": "several", "status": "signed"},
+            {"unit": "health", "role": "several", "status": "assigned"},
+        ]
+    ) == {"mode": "several", "units": "transport, health", "lead": "", "co_units": ""}
+
+    as_asked = task_data(
+        "approve_extension", MultiDict({"decision": "approve", "until": " ", "extension_comment": "同意"})
+    )
+    assert as_asked == {"approved": True, "until": None, "extension_comment": "同意"}
+    own_date = task_data("approve_extension", MultiDict({"decision": "approve", "until": "2027-03-31"}))
+    assert ApproveExtensionForm().load(own_date)["until"] == "2027-03-31"
+    assert task_data("approve_extension", MultiDict({"decision": "refuse"}))["approved"] is False
+    # No choice made: nothing is assumed, the form schema refuses it by name.
+    undecided = task_data("approve_extension", MultiDict({"extension_comment": "?"}))
+    with pytest.raises(Exception, match="approved"):
+        ApproveExtensionForm().load(undecided)
+
+    appeal = task_data("decide_appeal", MultiDict({"appeal_decision": "rehandle", "appeal_reason": "未回应调查"}))
+    assert DecideAppealForm().load(appeal) == {"appeal_decision": "rehandle", "appeal_reason": "未回应调查"}
+    with pytest.raises(Exception, match="appeal_reason"):
+        DecideAppealForm().load(task_data("decide_appeal", MultiDict({"appeal_decision": "upheld"})))
+
+    # The button under a near-duplicate merges into it, whatever the filing form's select says.
+    merged = task_data("filing_decision", MultiDict({"merge_with": "2026-3"}))
+    assert (merged["decision"], merged["merge_into"]) == ("merged", "2026-3")
+    FilingDecisionForm().load(merged)
+
+
+def test_the_overdue_board_explains_each_row_by_its_deadline_and_keeps_rows_of_any_kind():
+    board = OVERDUE_BOARD[0]["overdue"]
+    assert board[0]["deadline"]["duration"] == {"amount": 3, "unit": "months"}
+    assert board[1]["kind"] == "milestone" and board[1]["deadline"] is None
+    given = staff.overdue_board(
+        {"units": [{"unit": "x", "count": 1, "overdue": [{"number": "1", "provenance": {"explanation": "own"}}]}]}, {}
+    )
+    assert given[0]["overdue"][0]["deadline"] == {"explanation": "own"}
+    request = Request(EnvironBuilder(path="/console/overdue").get_environ())
+    html = (
+        Visit(None, request, "token", {"user": "x", "roles": ["staff"]}, "zh-CN")
+        .render("staff_overdue.html", as_of=None, units=OVERDUE_BOARD)
+        .get_data(as_text=True)
+    )
+    assert "办理节点" in html and "a_new_kind" in html and "完成改造" in html
+    assert html.count('class="overdue-row"') == 3 and "3 个月" in html
 
 
 PROPOSAL = {
@@ -240,6 +303,132 @@ PUBLIC_CASE = {
     "return_visit_done": False,
     "commitments": [{"unit": "交通局", "actions": "修灯", "done_by": "2026-12-20"}],
 }
+ASSIGNED = {"id": 8, "number": "2026-7", "unit": "education", "role": "single", "status": "assigned"}
+OBJECTED = ASSIGNED | {"objection": {"reason": "属交通部门职责", "at": "2026-11-29T09:00:00+00:00", "decision": None}}
+TASK_CONTEXT = {
+    "t1": {
+        "duplicates": [
+            {"number": "2026-3", "title": "学校门前信号灯", "score": 0.72, "proposal": PROPOSAL | {"number": "2026-3"}}
+        ],
+        "own": PROPOSAL,
+    },
+    "t5": {"request": {"unit": "transport", "months": 2, "until": None, "reason": "等待预算批复"}},
+    "t6": {"objections": [OBJECTED], "keep": staff.kept_assignment([OBJECTED])},
+    "t7": {
+        "round": {
+            "round": 2,
+            "appeal": {"appellant": "member.li", "reason": "信号灯仍未设置", "lodged_at": "2026-11-29T09:00:00"},
+        }
+    },
+}
+OVERDUE_BOARD = staff.overdue_board(
+    {
+        "units": [
+            {
+                "unit": "transport",
+                "count": 3,
+                "overdue": [
+                    {
+                        "number": "2026-7",
+                        "deadline_id": 4,
+                        "rule": "reply_deadline",
+                        "due": "2026-11-20",
+                        "days_overdue": 10,
+                    },
+                    {
+                        "number": "2026-8",
+                        "deadline_id": 9,
+                        "rule": "followup_milestone",
+                        "kind": "milestone",
+                        "what": "完成改造",
+                        "due": "2026-11-25",
+                        "days_overdue": 5,
+                        "escalated_at": "2026-11-26T01:00:00+00:00",
+                    },
+                    {
+                        "number": "2026-9",
+                        "rule": "a_new_rule",
+                        "kind": "a_new_kind",
+                        "due": "2026-11-28",
+                        "days_overdue": 2,
+                    },
+                ],
+            }
+        ]
+    },
+    {"2026-7": [DEADLINE | {"id": 4}]},
+)
+YEAR_FIGURES = {
+    "year": 2026,
+    "prepared_by": "staff.wang",
+    "received": 12,
+    "filed": 9,
+    "merged": 1,
+    "not_filed": 2,
+    "undecided": 0,
+    "answered": 7,
+    "not_filed_reasons": [{"code": "academic_debate", "label": "学术讨论", "count": 2}],
+    "categories": [{"code": "A", "label": "已解决", "count": 5}, {"code": "B", "label": "列入计划", "count": 2}],
+    "lead_units": [{"unit": "transport", "count": 4}],
+    "areas": {
+        "areas": [
+            {
+                "code": "economy",
+                "label": "经济",
+                "en": "Economy",
+                "proposals": 3,
+                "filed": 2,
+                "opinions": 1,
+                "adopted": 1,
+            }
+        ],
+        "unclassified": {
+            "label": "未分类",
+            "en": "Not classified",
+            "proposals": 9,
+            "filed": 7,
+            "opinions": 0,
+            "adopted": 0,
+        },
+    },
+    "proposals": [
+        {
+            "number": "2026-7",
+            "title": "学校周边过街设施",
+            "proposers": ["李*"],
+            "units": ["transport"],
+            "category": "A",
+            "status": "published",
+        }
+    ],
+    "personal_data": "masked",
+}
+ASSESSMENT = {
+    "year": 2026,
+    "units": [
+        {
+            "unit": "transport",
+            "proposals_handled": 4,
+            "average_handling_score": 91.5,
+            "on_time_rate": 1.0,
+            "satisfaction": {"ratings": 6},
+        }
+    ],
+}
+ADOPTED = {
+    "year": 2026,
+    "adopted": 1,
+    "instructed": 1,
+    "items": [
+        {
+            "number": "2026-S-2",
+            "title": "菜市场改造",
+            "submitter": "member.li",
+            "adopted_by": [{"channel": "city", "channel_name": "市委", "channel_name_en": "City", "issue": "2026-3"}],
+            "instructions": [{"level": "city", "leader": "leader.chen", "text": "请研究"}],
+        }
+    ],
+}
 PAGES = {
     "login.html": {"user": "", "error": "wrong", "login_csrf": "x", "next": "/console"},
     "home.html": {"unread": 2},
@@ -278,15 +467,27 @@ PAGES = {
             {"task": name, "task_id": f"t{i}", "business_key": "2026-7"}
             for i, name in enumerate(
                 ("pre_review", "filing_decision", "assign", "review_reply", "grade_quality", "approve_extension")
+                + ("reassign", "decide_appeal")
             )
         ],
-        "forms": ("pre_review", "filing_decision", "assign", "review_reply", "grade_quality"),
+        "forms": FORMS,
         "reasons": current_rulebook("proposal").reasons(),
         "grades": current_rulebook("proposal").quality_grades(),
         "standards": current_rulebook("proposal").quality_standards(),
         "areas": current_rulebook("proposal").areas(),
         "suggestions": {"2026-7": [{"unit": "transport", "name": "交通运输局", "reasons": ["keyword 公交"]}]},
+        "task_context": TASK_CONTEXT,
     },
+    "staff_overdue.html": {"as_of": "2026-11-30T04:00:00+00:00", "units": OVERDUE_BOARD},
+    "staff_overdue_none.html": {"as_of": "2026-11-30T04:00:00+00:00", "units": []},
+    "staff_reports.html": {"year": 2026, "reports": REPORTS},
+    "staff_report_notice.html": {"report": YEAR_FIGURES, "year": 2026, "kind": "notice"},
+    "staff_report_bulletin.html": {
+        "report": YEAR_FIGURES | {"assessment": ASSESSMENT},
+        "year": 2026,
+        "kind": "bulletin",
+    },
+    "staff_report_opinions.html": {"report": ADOPTED, "year": 2026, "kind": "opinions"},
     "assignment_co.html": {
         "a": {
             "id": 4,

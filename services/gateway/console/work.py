@@ -7,10 +7,11 @@ from __future__ import annotations
 from shared.rulebook import current_rulebook
 
 from ..http import http
+from . import staff
 from .views import page, redirect
 
 # The proposal tasks the console has forms for; other tasks are listed and done through the API.
-FORMS = ("pre_review", "filing_decision", "assign", "review_reply", "grade_quality")
+FORMS = ("pre_review", "filing_decision", "assign", "review_reply", "grade_quality") + staff.FORMS
 
 
 def _codes(text: str) -> list[str]:
@@ -26,16 +27,21 @@ def milestone_lines(text: str) -> list[dict]:
 
 def task_data(name: str, form) -> dict:
     """A task form's fields as the task's data (the engine checks them with the diagram's schema)."""
+    if name == "reassign":
+        return task_data("assign", staff.reassign_fields(form))
+    if name in staff.FORMS:
+        return staff.task_data(name, form)
     if name == "pre_review":
         return {key: form.get(key) == "yes" for key in ("eligible", "content_ok", "format_ok")} | {
             "pre_review_notes": form.get("pre_review_notes", "")
         }
     if name == "filing_decision":
+        merge_with = form.get("merge_with")  # the button under a near-duplicate shown beside it
         return {
-            "decision": form.get("decision", ""),
+            "decision": "merged" if merge_with else form.get("decision", ""),
             "reason_code": form.get("reason_code") or None,
             "convert_to": form.get("convert_to") or "none",
-            "merge_into": form.get("merge_into") or None,
+            "merge_into": merge_with or form.get("merge_into") or None,
             "filing_notes": form.get("filing_notes", ""),
             "area": form.get("area") or None,
         }
@@ -68,7 +74,7 @@ class ConsoleWorkRoutes:
         # route refuses simply gets no suggestions).
         suggestions = {}
         for task in answer.body:
-            if task["task"] == "assign" and "staff" in visit.roles:
+            if task["task"] in ("assign", "reassign") and "staff" in visit.roles:
                 found = visit.api("routing_suggestions", number=task["business_key"])
                 suggestions[task["business_key"]] = found.body["suggestions"] if found.ok else []
         return visit.render(
@@ -80,6 +86,7 @@ class ConsoleWorkRoutes:
             standards=rules.quality_standards(),
             areas=rules.areas(),
             suggestions=suggestions,
+            task_context=staff.task_context(visit, answer.body),
         )
 
     @http("POST", "/console/tasks/<string:task_id>")

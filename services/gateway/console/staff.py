@@ -1,0 +1,193 @@
+"""The pages of staff and the committee beyond the task list's first steps: the forms of the
+proposal's remaining staff tasks (an objection, an extension request, an appeal) with what each
+decides on, the near-duplicates a filing decision weighs, the overdue board per unit, and the
+year's reports as print-ready pages.
+
+Every page calls the API's own route functions (:mod:`.api`): a person the API refuses is refused
+here too, and what the API does not give a page does not show."""
+
+from __future__ import annotations
+
+from werkzeug.datastructures import MultiDict
+
+from shared import clock
+from shared.calendar import local_date
+
+from ..http import http
+from .views import page
+
+# The proposal tasks whose forms live here; they post to /console/tasks/<id> like the others.
+FORMS = ("reassign", "approve_extension", "decide_appeal")
+# The near-duplicates shown side by side with the proposal being filed (the best first).
+DUPLICATES_SHOWN = 3
+# How many proposals' deadlines the overdue board looks up to explain its rows.
+EXPLAINED_MAX = 50
+REPORTS = {
+    "notice": "proposal_notice",
+    "bulletin": "proposal_bulletin",
+    "opinions": "adopted_opinions",
+}
+
+
+def reassign_fields(form) -> MultiDict:
+    """The reassign form as the assign form it is (the diagram's schema is ``proposal.assign``):
+    ``keep`` assigns the units the proposal has now again (the objection is overruled: ``kept``),
+    ``move`` the units typed."""
+    if form.get("choice") != "keep":
+        return form
+    kept = MultiDict({name: form.get(f"keep_{name}", "") for name in ("mode", "units", "lead", "co_units")})
+    return kept
+
+
+def task_data(name: str, form) -> dict:
+    """The data of an objection's, an extension's or an appeal's form (the engine checks it with
+    the diagram's form schema: a choice left out is refused by name, nothing is assumed)."""
+    if name == "approve_extension":
+        choice = form.get("decision")
+        return {
+            "approved": {"approve": True, "refuse": False}.get(choice),
+            "until": (form.get("until") or "").strip() or None,
+            "extension_comment": form.get("extension_comment", ""),
+        }
+    if name == "decide_appeal":
+        return {"appeal_decision": form.get("appeal_decision", ""), "appeal_reason": form.get("appeal_reason", "")}
+    return {}
+
+
+def _live(assignments: list[dict]) -> list[dict]:
+    return [a for a in assignments if a.get("status") != "cancelled"]
+
+
+def kept_assignment(assignments: list[dict]) -> dict:
+    """The assign form's fields that give the proposal to the units it has now (its live
+    assignments: one unit, several, or a lead with co-units)."""
+    live = _live(assignments)
+    lead = next((a["unit"] for a in live if a.get("role") == "lead"), None)
+    if lead:
+        co = [a["unit"] for a in live if a.get("role") == "co"]
+        return {"mode": "lead_co", "units": "", "lead": lead, "co_units": ", ".join(co)}
+    units = [a["unit"] for a in live]
+    return {"mode": "several" if len(units) > 1 else "single", "units": ", ".join(units), "lead": "", "co_units": ""}
+
+
+def _objection(visit, number: str) -> dict:
+    found = visit.api("list_assignments", query={"number": number})
+    rows = found.body if found.ok else []
+    return {
+        "objections": [a for a in rows if a.get("objection") and not (a["objection"].get("decision"))],
+        "keep": kept_assignment(rows),
+    }
+
+
+def _extension(visit, number: str) -> dict:
+    """The unit's request still waiting for a decision (the latest), with its unit."""
+    found = visit.api("list_assignments", query={"number": number})
+    asked = []
+    for row in _live(found.body if found.ok else []):
+        full = visit.api("get_assignment", assignment_id=row["id"])
+        for request in full.body.get("extension_requests", []) if full.ok else []:
+            if not request.get("decision"):
+                asked.append({**request, "unit": row["unit"]})
+    return {"request": asked[-1] if asked else None}
+
+
+def _appeal(visit, number: str) -> dict:
+    found = visit.api("ratings", number=number)
+    rounds = found.body.get("rounds", []) if found.ok else []
+    appealed = [r for r in rounds if r.get("appeal")]
+    return {"round": appealed[-1] if appealed else None}
+
+
+def _duplicates(visit, number: str) -> dict:
+    """The near-duplicates intake found when the pre-review opened (the proposal's history), each
+    with its text, beside the proposal's own."""
+    found = visit.api("thread", thread=number)
+    opened = [
+        h
+        for h in (found.body.get("history", []) if found.ok else [])
+        if h.get("number") == number and h.get("action") == "pre_review_opened"
+    ]
+    candidates = ((opened[-1].get("data") or {}).get("duplicates") or []) if opened else []
+    shown = []
+    for candidate in candidates[:DUPLICATES_SHOWN]:
+        other = visit.api("get_proposal", number=candidate["number"])
+        shown.append({**candidate, "proposal": other.body if other.ok else None})
+    own = visit.api("get_proposal", number=number) if shown else None
+    return {"duplicates": shown, "own": own.body if own is not None and own.ok else None}
+
+
+CONTEXT = {
+    "reassign": _objection,
+    "approve_extension": _extension,
+    "decide_appeal": _appeal,
+    "filing_decision": _duplicates,
+}
+
+
+def task_context(visit, tasks: list[dict]) -> dict:
+    """What each task's form shows beside its fields, by task id: the objection and the units
+    the proposal has now, the unit's extension request, the appeal, the near-duplicates."""
+    return {
+        task["task_id"]: CONTEXT[task["task"]](visit, task["business_key"])
+        for task in tasks
+        if task["task"] in CONTEXT and task.get("business_key")
+    }
+
+
+def overdue_board(answer: dict, deadlines: dict[str, list[dict]]) -> list[dict]:
+    """The API's overdue list per unit, each row with its deadline's provenance when the row
+    carries none itself (looked up by ``deadline_id`` among the proposal's deadlines)."""
+    units = []
+    for unit in answer.get("units", []):
+        rows = []
+        for row in unit.get("overdue", []):
+            by_id = {d.get("id"): d for d in deadlines.get(row.get("number"), [])}
+            rows.append({**row, "deadline": row.get("provenance") or by_id.get(row.get("deadline_id"))})
+        units.append({**unit, "overdue": rows})
+    return units
+
+
+def _this_year() -> int:
+    return local_date(clock.now()).year
+
+
+class ConsoleStaffRoutes:
+    """Mixed into :class:`~services.gateway.service.GatewayService`."""
+
+    @http("GET", "/console/overdue")
+    @page
+    def console_overdue(self, visit):
+        """The overdue board: the live list of overdue work, grouped by unit, each deadline explained."""
+        answer = visit.api("overdue")
+        if not answer.ok:
+            return visit.refusal(answer)
+        numbers = sorted({row["number"] for unit in answer.body.get("units", []) for row in unit.get("overdue", [])})
+        deadlines = {}
+        for number in numbers[:EXPLAINED_MAX]:
+            found = visit.api("deadlines", number=number)
+            deadlines[number] = found.body.get("deadlines", []) if found.ok else []
+        return visit.render(
+            "staff_overdue.html", as_of=answer.body.get("as_of"), units=overdue_board(answer.body, deadlines)
+        )
+
+    @http("GET", "/console/reports")
+    @page
+    def console_reports(self, visit):
+        """The year's reports, to open as print-ready pages."""
+        if not visit.may("proposal_notice"):
+            return visit.forbidden("proposal_notice")
+        return visit.render("staff_reports.html", year=_this_year(), reports=REPORTS)
+
+    @http("GET", "/console/reports/<string:kind>/<year:year>")
+    @page
+    def console_report(self, visit, kind, year):
+        """One report as a print-ready page: the year-end notice, the bulletin to all members, or
+        the adopted opinion items (members named, as the committee reads them)."""
+        route = REPORTS.get(kind)
+        if route is None:
+            return visit.render("refused.html", status=404, answer=None)
+        query = {"format": "json"} | ({"audience": "members"} if kind == "opinions" else {})
+        answer = visit.api(route, year=year, query=query)
+        if not answer.ok:
+            return visit.refusal(answer)
+        return visit.render(f"staff_report_{kind}.html", report=answer.body, year=year, kind=kind)
