@@ -174,11 +174,12 @@ def test_member_submits_cosigner_confirms_staff_file_and_assign_unit_replies_mem
     driver.switch_to.active_element.send_keys(Keys.ENTER)
     wait_for(lambda: driver.find_elements(By.ID, "cosign"), timeout=10, message="the cosign button")
     camera.check("cosign")
-    for _ in range(200):
-        driver.switch_to.active_element.send_keys(Keys.TAB)
-        if driver.switch_to.active_element.get_attribute("id") == "cosign":
-            break
-    driver.switch_to.active_element.send_keys(Keys.ENTER)
+    for target, key in (("publish-name", Keys.SPACE), ("cosign", Keys.ENTER)):  # named where published
+        for _ in range(200):
+            driver.switch_to.active_element.send_keys(Keys.TAB)
+            if driver.switch_to.active_element.get_attribute("id") == target:
+                break
+        driver.switch_to.active_element.send_keys(key)
     wait_for(
         lambda: not driver.find_elements(By.ID, "cosign") and text_of(driver, "status"),
         timeout=10,
@@ -249,6 +250,7 @@ def test_member_submits_cosigner_confirms_staff_file_and_assign_unit_replies_mem
     open_until(driver, f"{console}/public/proposals/{number}", "#public-title")
     assert driver.find_element(By.ID, "public-title").text == f"{number} {title}"
     assert "A" in driver.find_element(By.ID, "public-reply").text
+    assert "周雅琴" in driver.find_element(By.ID, "public-proposers").text  # the co-signer consented
     camera.check("public-proposal", doc="public-proposal")
 
 

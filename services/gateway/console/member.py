@@ -98,7 +98,9 @@ class ConsoleMemberRoutes:
     @http("POST", "/console/proposals/<string:number>/cosign")
     @page
     def console_cosign(self, visit, number):
-        answer = visit.api("cosign_proposal", method="POST", number=number)
+        # named where the proposal is published only if they tick it (the API's default: not named)
+        body = {"publish_name": visit.request.form.get("publish_name") == "yes"}
+        answer = visit.api("cosign_proposal", method="POST", number=number, body=body)
         return redirect(f"/console/proposals/{number}") if answer.ok else visit.refusal(answer)
 
     @http("POST", "/console/proposals/<string:number>/ratings")
