@@ -19,7 +19,7 @@ from collections import OrderedDict
 
 
 class WorkflowCache:
-    def __init__(self, size: int):
+    def __init__(self, size: int) -> None:
         self.size = max(0, size)
         self._entries: OrderedDict = OrderedDict()  # instance id -> (revision, version id, workflow)
 

@@ -44,7 +44,7 @@ COVERAGE_TIMEOUT_SECONDS = 300
 
 
 class Deployments:
-    def __init__(self, store):
+    def __init__(self, store) -> None:
         self.store = store
         # A version's coverage is fixed by its content and its scenario file's: kept once measured.
         self._coverages: dict[tuple, dict] = {}
@@ -85,7 +85,7 @@ class Deployments:
                     )
                 )
                 new = row is None
-                if new:
+                if row is None:
                     number = (
                         s.scalar(
                             select(func.max(ProcessVersion.number)).where(
@@ -150,7 +150,7 @@ class Deployments:
             )
         raise NotFound(f"no process '{process_id}' is deployed")
 
-    def _activate(self, s, row: ProcessVersion, previous: ProcessVersion | None, how: str, actor: str):
+    def _activate(self, s, row: ProcessVersion, previous: ProcessVersion | None, how: str, actor: str) -> None:
         s.add(
             Activation(
                 process_id=row.process_id,
@@ -225,8 +225,8 @@ class Deployments:
                         "status": "active" if is_active else ("inactive" if v.id in ever else "draft"),
                         "deployed_at": iso(v.deployed_at),
                         "deployed_by": v.deployed_by,
-                        "activated_at": iso(activation.activated_at) if is_active else None,
-                        "activated_by": activation.activated_by if is_active else None,
+                        "activated_at": iso(activation.activated_at) if activation is not None and is_active else None,
+                        "activated_by": activation.activated_by if activation is not None and is_active else None,
                         "live_instances": live.get(v.id, 0),
                     }
                 )

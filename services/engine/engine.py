@@ -32,7 +32,7 @@ from .timers import Timers
 
 
 class Engine:
-    def __init__(self, sessions, settings, runtime: WorkflowRuntime | None = None, on_commit=None):
+    def __init__(self, sessions, settings, runtime: WorkflowRuntime | None = None, on_commit=None) -> None:
         self.store = store = InstanceStore(sessions, settings, runtime, on_commit)
         self.deployments = Deployments(store)
         self.incidents_ = Incidents(store)

@@ -33,7 +33,7 @@ def incident_dict(i) -> dict:
 
 
 class Incidents:
-    def __init__(self, store):
+    def __init__(self, store) -> None:
         self.store = store
         self.send_job: Any = None  # Jobs.send: a retried job goes out again
 
@@ -83,7 +83,9 @@ class Incidents:
 
         if instance_id is None:
             with transaction(self.store.sessions) as s:
-                instance_id = s.get(Job, job_id).instance_id
+                job = s.get(Job, job_id)
+                assert job is not None  # an incident's job is never deleted
+                instance_id = job.instance_id
         self.store.mutate(instance_id, change)
 
     def open_for_job(self, s, job, error) -> None:
@@ -142,7 +144,7 @@ class Incidents:
                 raise Conflict(f"incident {incident_id} is {incident.status}, not open")
             instance_id = incident.instance_id
 
-        def change(s, inst, workflow):
+        def change(s, inst, workflow) -> str:
             incident = s.get(Incident, incident_id)
             if incident.status != "open":
                 raise Conflict(f"incident {incident_id} is {incident.status}, not open")
@@ -198,7 +200,7 @@ class Incidents:
                 raise NotFound(f"no incident {incident_id}")
             instance_id = incident.instance_id
 
-        def change(s, inst, workflow):
+        def change(s, inst, workflow) -> str:
             incident = s.get(Incident, incident_id)
             if incident.status == "resolved":
                 raise Conflict(f"incident {incident_id} is already resolved")

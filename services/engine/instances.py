@@ -19,7 +19,7 @@ from .store import iso
 
 
 class Instances:
-    def __init__(self, store, deployments, incident_dict):
+    def __init__(self, store, deployments, incident_dict) -> None:
         self.store = store
         self.deployments = deployments
         self.incident_dict = incident_dict

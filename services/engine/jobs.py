@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import difflib
 import uuid
+from collections.abc import Mapping
 from datetime import timedelta
+from typing import Any, TypeGuard
 
 from marshmallow import ValidationError
 from sqlalchemy import insert, select
@@ -37,7 +39,7 @@ def undeclared(operation: str) -> str | None:
 
 
 class Jobs:
-    def __init__(self, store, incidents):
+    def __init__(self, store, incidents) -> None:
         self.store = store
         self.incidents = incidents
 
@@ -186,7 +188,7 @@ class Jobs:
         return "incident"
 
     @staticmethod
-    def applies(job, result) -> bool:
+    def applies(job: Job | None, result: Mapping[str, Any]) -> TypeGuard[Job]:
         """A result applies to a job that is not done, for the attempt it answers, and to the
         instance and task the job belongs to; any other (a duplicate, a stale attempt) is dropped."""
         return (

@@ -11,9 +11,11 @@ elsewhere for now) is kept for it however long that takes, and delivered when it
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any, cast
 
 from marshmallow import ValidationError
 from sqlalchemy import and_, exists, func, literal, select, update
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError
 
 from shared import clock, contracts
@@ -30,7 +32,7 @@ def _live_instance_for(message_key):
 
 
 class Messages:
-    def __init__(self, store):
+    def __init__(self, store) -> None:
         self.store = store
 
     def send(self, raw: dict, principal=None) -> dict:
@@ -57,6 +59,7 @@ class Messages:
         except IntegrityError:
             with transaction(store.sessions) as s:
                 seen = s.get(BufferedMessage, message["message_id"])
+                assert seen is not None  # the insert that failed found it
                 return {
                     "status": "duplicate",
                     "message_id": seen.message_id,
@@ -75,6 +78,7 @@ class Messages:
             store.mutate(instance_id, lambda s, inst, wf: "checked", principal)
         with transaction(store.sessions) as s:
             row = s.get(BufferedMessage, message["message_id"])
+            assert row is not None  # buffered above
             return {"status": row.status, "message_id": row.message_id, "delivered_to": row.instance_id}
 
     def deliver_buffered(self, s, inst, workflow, wait):
@@ -143,7 +147,7 @@ class Messages:
                 .values(status="expired")
                 .execution_options(synchronize_session=False)
             )
-            return result.rowcount
+            return cast("CursorResult[Any]", result).rowcount
 
     def list(self, status: str | None = "buffered", name: str | None = None, limit: int = 500) -> list[dict]:
         """Messages (by default those still waiting), oldest first, each with the live instances

@@ -45,7 +45,7 @@ def parse_mapping(items) -> dict:
 
 
 class Migrations:
-    def __init__(self, store, deployments, instances, incidents):
+    def __init__(self, store, deployments, instances, incidents) -> None:
         self.store = store
         self.deployments = deployments
         self.instances = instances
@@ -204,7 +204,7 @@ class Migrations:
 
         return store.mutate(instance_id, change, principal)
 
-    def _resolve(self, s, condition, inst, resolution):
+    def _resolve(self, s, condition, inst, resolution) -> None:
         for incident in s.scalars(
             select(Incident).where(
                 Incident.instance_id == inst.id, Incident.status.in_(("open", "retrying")), condition

@@ -33,7 +33,7 @@ def require_operator(principal) -> None:
 
 
 class Operators:
-    def __init__(self, store, instances, incidents, jobs):
+    def __init__(self, store, instances, incidents, jobs) -> None:
         self.store = store
         self.instances = instances
         self.incidents = incidents
@@ -54,6 +54,7 @@ class Operators:
                 if inst is not None and inst.status == "cancelled":
                     return "dropped"
                 if inst is not None and inst.status == "suspended":
+                    assert job is not None  # the instance was found through it
                     s.add(HeldResult(instance_id=inst.id, job_id=job.job_id, payload=raw, held_at=clock.now()))
                     return "held"
         return self.jobs.handle_result(raw)
@@ -62,7 +63,7 @@ class Operators:
     def suspend(self, instance_id: str, reason: str | None = None, principal=None) -> dict:
         require_operator(principal)
 
-        def change(s, inst):
+        def change(s, inst) -> None:
             items = s.scalars(
                 select(WorkItem).where(WorkItem.instance_id == instance_id, WorkItem.status == "open")
             ).all()
@@ -84,7 +85,7 @@ class Operators:
             if inst.status != "suspended":
                 raise Conflict(f"instance {instance_id} is {inst.status}, not suspended")
 
-        def change(s, inst, workflow):
+        def change(s, inst, workflow) -> str:
             if inst.status != "suspended":
                 raise Conflict(f"instance {instance_id} is {inst.status}, not suspended")
             for item in s.scalars(
@@ -127,7 +128,7 @@ class Operators:
             )
         closed: dict = {}
 
-        def change(s, inst):
+        def change(s, inst) -> None:
             now = clock.now()
             items = s.scalars(
                 select(WorkItem).where(WorkItem.instance_id == instance_id, WorkItem.status.in_(("open", "suspended")))
@@ -166,7 +167,7 @@ class Operators:
             if inst is None:
                 raise NotFound(f"no instance {instance_id}")
             description = self.instances.describe(s, inst)
-            tokens = []
+            tokens: list[dict[str, object]] = []
             for w in s.scalars(
                 select(WorkItem)
                 .where(WorkItem.instance_id == instance_id, WorkItem.status.in_(("open", "suspended")))

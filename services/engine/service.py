@@ -31,7 +31,7 @@ def _require_operator(principal, what: str) -> None:
 class EngineStore(Database):
     """The engine's database, relay, and the :class:`Engine` that uses them."""
 
-    def setup(self):
+    def setup(self) -> None:
         super().setup()
         self.engine = Engine(self.sessions, self.settings, on_commit=self.wake)
 
@@ -75,7 +75,7 @@ class EngineService(Pingable):
     # -- the bus: each message is taken only from the senders the contracts name (the broker-
     # validated AMQP user_id); any other is refused (dead-lettered with the reason), changing nothing.
     @listen(engine_results_queue(), with_sender=True)
-    def on_job_result(self, body, sender):
+    def on_job_result(self, body, sender) -> None:
         if isinstance(body, dict):
             logs.bind(job_id=body.get("job_id"), instance_id=body.get("instance_id"))
         require_result_sender(body, sender)
@@ -85,7 +85,7 @@ class EngineService(Pingable):
         log.info("job %s: %s", body.get("job_id") if isinstance(body, dict) else "?", outcome)
 
     @listen(engine_messages_queue(), with_sender=True)
-    def on_message(self, body, sender):
+    def on_message(self, body, sender) -> None:
         if isinstance(body, dict):
             logs.bind(business_key=body.get("correlation_key"))
         require_message_sender(body, sender)
@@ -93,7 +93,7 @@ class EngineService(Pingable):
         log.info("message %s: %s", body.get("message_id") if isinstance(body, dict) else "?", outcome["status"])
 
     @listen(engine_starts_queue(), with_sender=True)
-    def on_start(self, body, sender):
+    def on_start(self, body, sender) -> None:
         if isinstance(body, dict):
             logs.bind(business_key=body.get("business_key"))
         if not any(sender.is_service(s) for s in START_SENDERS):
@@ -105,7 +105,7 @@ class EngineService(Pingable):
         log.info("started %s %s", instance["process_id"], instance["id"])
 
     @timer(interval=1)
-    def tick(self):
+    def tick(self) -> None:
         self.engine.fire_due_timers()
         self.engine.deliver_waiting_messages()
         self.engine.expire_messages()

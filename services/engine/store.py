@@ -16,9 +16,10 @@ import logging
 import random
 import time
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Never, cast
 
 from sqlalchemy import event, func, insert, select, update
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import defer
 
 from shared import clock, metrics
@@ -68,7 +69,7 @@ def write_history(s) -> None:
 
 
 class InstanceStore:
-    def __init__(self, sessions, settings, runtime: WorkflowRuntime | None = None, on_commit=None):
+    def __init__(self, sessions, settings, runtime: WorkflowRuntime | None = None, on_commit=None) -> None:
         self.sessions = sessions
         self.settings = settings
         self.runtime = runtime or WorkflowRuntime()
@@ -248,7 +249,7 @@ class InstanceStore:
                             updated_at=clock.now(),
                         )
                     )
-                    if done.rowcount != 1:
+                    if cast("CursorResult[Any]", done).rowcount != 1:
                         raise StaleRevision()
                     outcome = change(s, inst)
             except StaleRevision:
@@ -272,7 +273,7 @@ class InstanceStore:
         )
         time.sleep(random.uniform(0, CONFLICT_PAUSE_SECONDS * attempt))
 
-    def _give_up(self, instance_id: str):
+    def _give_up(self, instance_id: str) -> Never:
         metrics.REVISION_CONFLICTS.labels("gave_up").inc()
         log.warning("revision conflict on instance %s: gave up after %d attempts", instance_id, MAX_SAVE_ATTEMPTS)
         raise Conflict(f"instance {instance_id} is changing too often; try again")

@@ -93,7 +93,7 @@ def _left_user_tasks(workflow, inst) -> bool:
 
 
 class TaskList:
-    def __init__(self, store, incidents):
+    def __init__(self, store, incidents) -> None:
         self.store = store
         self.incidents = incidents
 
@@ -205,7 +205,7 @@ class TaskList:
             except ValidationError as exc:
                 raise InvalidInput(f"the form '{form}' was not filled in correctly", exc.messages) from None
 
-        def change(s, inst, workflow):
+        def change(s, inst, workflow) -> str:
             item = self._open_item(s, task_id, principal)
             try:
                 store.runtime.complete_user_task(workflow, task_id, data, actor=acting_user(principal))

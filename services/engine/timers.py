@@ -15,7 +15,7 @@ log = logging.getLogger(__name__)
 
 
 class Timers:
-    def __init__(self, store):
+    def __init__(self, store) -> None:
         self.store = store
 
     def fire_due(self, limit: int = 100) -> int:
@@ -35,7 +35,7 @@ class Timers:
         fired = 0
         for instance_id in due:
 
-            def change(s, inst, workflow):
+            def change(s, inst, workflow) -> str:
                 before = list(inst.waiting_tasks)
                 store.runtime.fire_timers(workflow)
                 after = store.runtime.wait_state(workflow).waiting_tasks

@@ -71,7 +71,7 @@ def _elements(root, process_id: str) -> dict:
         return {}
     found = {process_id: process}
 
-    def walk(container):
+    def walk(container) -> None:
         for child in container:
             if not isinstance(child.tag, str):
                 continue
@@ -129,7 +129,7 @@ def _flatten(value) -> list[str]:
     """Readable leaves of a canonical form: ``attr=value`` pairs and texts."""
     out = []
 
-    def walk(node):
+    def walk(node) -> None:
         tag, attrs, text, children = node
         if attrs:
             out.append(f"{tag}(" + ", ".join(f"{k}={v}" for k, v in attrs) + ")")
@@ -219,7 +219,7 @@ def markers(result: dict) -> dict:
 def render(result: dict) -> list[str]:
     """The diff as lines for a terminal."""
 
-    def name(r):
+    def name(r) -> str:
         return f'{r["id"]} "{r["label"]}" ({r["type"]})' if r["label"] else f"{r['id']} ({r['type']})"
 
     lines = []

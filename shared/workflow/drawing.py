@@ -26,7 +26,7 @@ class DrawingProblem:
     label: str
     message: str
 
-    def __str__(self):
+    def __str__(self) -> str:
         return f"element '{self.element_id}'" + (f' "{self.label}"' if self.label else "") + f": {self.message}"
 
 

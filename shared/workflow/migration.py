@@ -136,7 +136,7 @@ def _plan_one(workflow, new_spec, mapping, plan, rerun_ids, registry):
     return alignment, resets
 
 
-def _apply(workflow, new_spec, alignment, resets):
+def _apply(workflow, new_spec, alignment, resets) -> None:
     # Predicted tasks follow the old version's flows: drop them (B's are predicted again below).
     for task in list(workflow.get_tasks(skip_subprocesses=True)):
         if (
@@ -169,7 +169,7 @@ def _apply(workflow, new_spec, alignment, resets):
             task.task_spec._predict(task, mask=TaskState.PREDICTED_MASK | TaskState.FUTURE | task.state)
 
 
-def _enter_as_drawn(workflow, task):
+def _enter_as_drawn(workflow, task) -> None:
     """A waiting task B enters through an element the old version did not have between it and the
     task before — a boundary event now attached to it (SpiffWorkflow's BoundaryEventSplit) — is
     put behind that element, so the boundary events are armed as if the task had been entered on B."""

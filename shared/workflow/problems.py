@@ -36,7 +36,7 @@ class DiagramProblem:
     hint: str = ""
     code: str = ""
 
-    def __str__(self):
+    def __str__(self) -> str:
         where = self.file + (f":{self.line}" if self.line else "") + ":"
         parts = [where]
         if self.element_id:
@@ -56,7 +56,7 @@ class DiagramProblem:
 class DiagramError(Exception):
     """A diagram was refused; ``problems`` lists every reason found, ``notes`` what was set aside."""
 
-    def __init__(self, problems, notes=()):
+    def __init__(self, problems, notes=()) -> None:
         self.problems = list(problems)
         self.notes = list(notes)
         super().__init__("\n".join(str(p) for p in self.problems))
@@ -133,7 +133,7 @@ def clean(text) -> str:
 class Document:
     """One BPMN file, parsed, with its elements indexed by id."""
 
-    def __init__(self, filename: str, root, source: bytes | str | None = None):
+    def __init__(self, filename: str, root, source: bytes | str | None = None) -> None:
         self.filename = filename
         self.root = root
         if isinstance(source, bytes):

@@ -38,7 +38,7 @@ class TaskNotWaiting(RuntimeError_):
 class StepFailed(RuntimeError_):
     """A script, expression or task failed while the instance ran; the task is left in ERROR."""
 
-    def __init__(self, task_name: str, message: str, limit_exceeded: bool = False):
+    def __init__(self, task_name: str, message: str, limit_exceeded: bool = False) -> None:
         super().__init__(f"element '{task_name}' failed: {message}")
         self.task_name = task_name
         self.message = message
@@ -78,7 +78,7 @@ class WaitState:
 
 
 class WorkflowRuntime:
-    def __init__(self, script_globals: dict | None = None):
+    def __init__(self, script_globals: dict | None = None) -> None:
         self.script_engine = evaluator.script_engine(script_globals)
         self._spec_cache: dict = {}
 

@@ -13,7 +13,7 @@ from SpiffWorkflow.spiff.specs.defaults import ServiceTask
 class JobServiceTask(ServiceTask):
     """A service task whose work is done by a service over the bus."""
 
-    def _execute(self, task):
+    def _execute(self, task) -> None:
         params = {name: value["value"] for name, value in self.evaluate_params(task).items()}
         task._set_internal_data(job_params=params)
         return None

@@ -23,7 +23,7 @@ class ScenarioFailure(AssertionError):
 class Instance:
     default_actor = "staff.wang"
 
-    def __init__(self, clock, diagram, data: dict, version_key: str = "scenario", runtime=None):
+    def __init__(self, clock, diagram, data: dict, version_key: str = "scenario", runtime=None) -> None:
         self.clock, self.diagram, self.version_key = clock, diagram, version_key
         self.runtime = runtime or WorkflowRuntime()
         self.workflow = self.runtime.create(diagram.spec, data, version_key=version_key)
@@ -33,7 +33,7 @@ class Instance:
         self.record()
 
     # -- save and restore at every wait ---------------------------------------------------------
-    def _restore(self):
+    def _restore(self) -> None:
         self.workflow = self.runtime.loads(
             self.runtime.dumps(self.workflow), self.diagram.spec, version_key=self.version_key
         )
@@ -98,7 +98,7 @@ class Instance:
         self._restore()
         return self.runtime.wait_state(self.workflow).user_tasks
 
-    def task(self, name, data, actor=None):
+    def task(self, name, data, actor=None) -> None:
         """Complete the open user task ``name`` with ``data``, through its form."""
         tasks = self.waiting()
         matching = [t for t in tasks if t.task_name == name]
@@ -111,7 +111,7 @@ class Instance:
         )
         self.record()
 
-    def message(self, name, payload=None):
+    def message(self, name, payload=None) -> None:
         self._restore()
         waiting = self.runtime.wait_state(self.workflow).waiting_messages
         if name not in waiting:
@@ -120,7 +120,7 @@ class Instance:
         self.state = self.runtime.wait_state(self.workflow)
         self.record()
 
-    def timers(self, **skip):
+    def timers(self, **skip) -> None:
         self._restore()
         self.clock.advance(**skip)
         self.state = self.runtime.fire_timers(self.workflow)
