@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from SpiffWorkflow.bpmn.serializer.helpers.dictionary import DictionaryConverter
 from SpiffWorkflow.bpmn.specs import BpmnProcessSpec
@@ -45,7 +46,7 @@ class MigrationPlan:
     """What moving one instance to B means (or why it cannot)."""
 
     problems: list[str] = field(default_factory=list)  # why it cannot move
-    waiting: list[dict[str, object]] = field(default_factory=list)  # {"task", "to", "state", "kind", "reset"}
+    waiting: list[dict[str, Any]] = field(default_factory=list)  # {"task", "to", "state", "kind", "reset"}
     history_only: list[str] = field(default_factory=list)  # finished elements B no longer has
     suggestions: dict[str, str] = field(default_factory=dict)  # old id -> a likely id in B
     rerun: list[str] = field(default_factory=list)  # job tasks that will be sent again
