@@ -55,7 +55,8 @@ FIELDS = ("user", "roles", "unit")
 def acting_user(principal: Mapping[str, Any] | None) -> str:
     """The user a change is recorded for: the principal's user, or ``system`` for the engine's and
     the services' own work (a job or a timer acting for no person)."""
-    return str((principal or {}).get("user") or SYSTEM)
+    user: str = (principal or {}).get("user") or SYSTEM
+    return user
 
 
 def acting(principal: object) -> tuple[str, set[str], str | None]:

@@ -36,6 +36,7 @@ from .operators import Operators, operator_counts
 from .store import MAX_SAVE_ATTEMPTS, InstanceStore, utc  # noqa: F401 - part of the engine's API
 from .tasklist import TaskList
 from .timers import Timers
+from .views import CancelledInstanceView, IncidentView, InstanceView, WorkItemView
 
 
 class Engine:
@@ -120,13 +121,13 @@ class Engine:
         data: dict[str, Any] | None = None,
         principal: Mapping[str, Any] | None = None,
         instance_id: str | None = None,
-    ) -> dict[str, Any]:
+    ) -> InstanceView:
         return self.instances.start(process_id, business_key, data, principal, instance_id)
 
-    def start_command(self, raw: dict[str, Any]) -> dict[str, Any]:
+    def start_command(self, raw: dict[str, Any]) -> InstanceView:
         return self.instances.start_command(raw)
 
-    def get_instance(self, instance_id: str) -> dict[str, Any]:
+    def get_instance(self, instance_id: str) -> InstanceView:
         return self.instances.get(instance_id)
 
     def find_instances(
@@ -135,7 +136,7 @@ class Engine:
         process_id: str | None = None,
         status: str | None = None,
         limit: int = 100,
-    ) -> list[dict[str, Any]]:
+    ) -> list[InstanceView]:
         return self.instances.find(business_key, process_id, status, limit)
 
     def history(self, instance_id: str) -> list[dict[str, Any]]:
@@ -151,30 +152,30 @@ class Engine:
     def handle_result(self, raw: dict[str, Any]) -> str:
         return self.jobs.handle_result(raw)
 
-    def incidents(self, status: str | None = "open") -> list[dict[str, Any]]:
+    def incidents(self, status: str | None = "open") -> list[IncidentView]:
         return self.incidents_.list(status)
 
-    def incident(self, incident_id: int) -> dict[str, Any]:
+    def incident(self, incident_id: int) -> IncidentView:
         return self.incidents_.get(incident_id)
 
-    def retry_incident(self, incident_id: int, principal: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    def retry_incident(self, incident_id: int, principal: Mapping[str, Any] | None = None) -> IncidentView:
         return self.incidents_.retry(incident_id, principal)
 
     def resolve_incident(
         self, incident_id: int, resolution: str, principal: Mapping[str, Any] | None = None
-    ) -> dict[str, Any]:
+    ) -> IncidentView:
         return self.incidents_.resolve(incident_id, resolution, principal)
 
     # -- user tasks ------------------------------------------------------------------------------
-    def list_tasks(self, principal: Mapping[str, Any] | None, instance_id: str | None = None) -> list[dict[str, Any]]:
+    def list_tasks(self, principal: Mapping[str, Any] | None, instance_id: str | None = None) -> list[WorkItemView]:
         return self.tasks.list(principal, instance_id)
 
-    def claim(self, task_id: str, principal: Mapping[str, Any] | None) -> dict[str, Any]:
+    def claim(self, task_id: str, principal: Mapping[str, Any] | None) -> WorkItemView:
         return self.tasks.claim(task_id, principal)
 
     def complete_task(
         self, task_id: str, data: dict[str, Any] | None, principal: Mapping[str, Any] | None
-    ) -> dict[str, Any]:
+    ) -> InstanceView:
         return self.get_instance(self.tasks.complete(task_id, data, principal))
 
     # -- messages and timers -------------------------------------------------------------------------
@@ -198,13 +199,15 @@ class Engine:
     # -- operators ---------------------------------------------------------------------------------
     def suspend(
         self, instance_id: str, reason: str | None = None, principal: Mapping[str, Any] | None = None
-    ) -> dict[str, Any]:
+    ) -> InstanceView:
         return self.operators.suspend(instance_id, reason, principal)
 
-    def resume(self, instance_id: str, principal: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    def resume(self, instance_id: str, principal: Mapping[str, Any] | None = None) -> InstanceView:
         return self.operators.resume(instance_id, principal)
 
-    def cancel(self, instance_id: str, reason: str, principal: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    def cancel(
+        self, instance_id: str, reason: str, principal: Mapping[str, Any] | None = None
+    ) -> CancelledInstanceView:
         return self.operators.cancel(instance_id, reason, principal)
 
     def where(self, instance_id: str) -> dict[str, Any]:

@@ -18,9 +18,10 @@ from shared.workflow.runtime import StepFailed
 from .jobs import undeclared
 from .models import Incident, Instance, Job
 from .store import INCIDENT_OPENED, UNCHANGED, InstanceStore, iso
+from .views import IncidentView
 
 
-def incident_dict(i: Incident) -> dict[str, Any]:
+def incident_dict(i: Incident) -> IncidentView:
     return {
         "id": i.id,
         "instance_id": i.instance_id,
@@ -122,14 +123,14 @@ class Incidents:
         )
 
     # -- reading ----------------------------------------------------------------------------------
-    def list(self, status: str | None = "open") -> list[dict[str, Any]]:
+    def list(self, status: str | None = "open") -> list[IncidentView]:
         with transaction(self.store.sessions) as s:
             query = select(Incident).order_by(Incident.id)
             if status:
                 query = query.where(Incident.status == status)
             return [incident_dict(i) for i in s.scalars(query)]
 
-    def get(self, incident_id: int) -> dict[str, Any]:
+    def get(self, incident_id: int) -> IncidentView:
         with transaction(self.store.sessions) as s:
             incident = s.get(Incident, incident_id)
             if incident is None:
@@ -137,7 +138,7 @@ class Incidents:
             return incident_dict(incident)
 
     # -- operators' actions -------------------------------------------------------------------------
-    def retry(self, incident_id: int, principal: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    def retry(self, incident_id: int, principal: Mapping[str, Any] | None = None) -> IncidentView:
         """Send the incident's job again with a fresh budget of attempts (or run a failed step again)."""
         store = self.store
         with transaction(store.sessions) as s:
@@ -197,7 +198,7 @@ class Incidents:
         store.mutate(instance_id, change, principal)
         return self.get(incident_id)
 
-    def resolve(self, incident_id: int, resolution: str, principal: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    def resolve(self, incident_id: int, resolution: str, principal: Mapping[str, Any] | None = None) -> IncidentView:
         """Close an incident without retrying (the operator fixed things by other means)."""
         if not resolution:
             raise InvalidInput("a resolution is required", {"resolution": ["Missing data for required field."]})

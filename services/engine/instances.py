@@ -20,11 +20,12 @@ from shared.workflow.runtime import StepFailed
 from .deployments import Deployments
 from .models import History, Incident, Instance
 from .store import InstanceStore, iso
+from .views import IncidentView, InstanceView
 
 
 class Instances:
     def __init__(
-        self, store: InstanceStore, deployments: Deployments, incident_dict: Callable[[Incident], dict[str, Any]]
+        self, store: InstanceStore, deployments: Deployments, incident_dict: Callable[[Incident], IncidentView]
     ) -> None:
         self.store = store
         self.deployments = deployments
@@ -38,7 +39,7 @@ class Instances:
         principal: Mapping[str, Any] | None = None,
         instance_id: str | None = None,
         incident_on_failure: bool = False,
-    ) -> dict[str, Any]:
+    ) -> InstanceView:
         """Start an instance on its process's active version. With ``instance_id`` the start is
         idempotent: an instance that already has that id is returned as it is.
 
@@ -57,7 +58,7 @@ class Instances:
         except IntegrityError:
             return self.get(instance_id)  # a concurrent delivery of the same start won
 
-    def start_command(self, raw: dict[str, Any]) -> dict[str, Any]:
+    def start_command(self, raw: dict[str, Any]) -> InstanceView:
         """Start a process from a start command sent over the bus (idempotent by command id)."""
         try:
             command = contracts.StartSchema().load(raw)
@@ -81,7 +82,7 @@ class Instances:
         data: Mapping[str, Any] | None,
         principal: Mapping[str, Any] | None,
         incident_on_failure: bool,
-    ) -> dict[str, Any]:
+    ) -> InstanceView:
         store = self.store
         with transaction(store.sessions) as s:
             version = self.deployments.active(s, process_id)
@@ -120,10 +121,10 @@ class Instances:
         store.on_commit()
         return self.get(instance_id)
 
-    def describe(self, s: Session, inst: Instance) -> dict[str, Any]:
+    def describe(self, s: Session, inst: Instance) -> InstanceView:
         return self.store.describe(s, inst, self.incident_dict)
 
-    def get(self, instance_id: str) -> dict[str, Any]:
+    def get(self, instance_id: str) -> InstanceView:
         with transaction(self.store.sessions) as s:
             inst = s.get(Instance, instance_id)
             if inst is None:
@@ -136,7 +137,7 @@ class Instances:
         process_id: str | None = None,
         status: str | None = None,
         limit: int = 100,
-    ) -> list[dict[str, Any]]:
+    ) -> list[InstanceView]:
         with transaction(self.store.sessions) as s:
             query = select(Instance).order_by(Instance.created_at.desc()).limit(limit)
             if business_key:

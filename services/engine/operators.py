@@ -27,6 +27,7 @@ from .incidents import incident_dict
 from .messages import buffered_counts
 from .models import BufferedMessage, HeldResult, Incident, Instance, Job, Outbox, WorkItem
 from .store import ENDED, HALTED, InstanceStore, iso  # noqa: F401 - HALTED is part of what operators may see
+from .views import CancelledInstanceView, InstanceView
 
 if TYPE_CHECKING:
     from .incidents import Incidents
@@ -71,7 +72,7 @@ class Operators:
     # -- suspend, resume, cancel -------------------------------------------------------------
     def suspend(
         self, instance_id: str, reason: str | None = None, principal: Mapping[str, Any] | None = None
-    ) -> dict[str, Any]:
+    ) -> InstanceView:
         require_operator(principal)
 
         def change(s: Session, inst: Instance) -> None:
@@ -87,7 +88,7 @@ class Operators:
         self.store.set_status(instance_id, "suspended", ("running", "waiting", "incident"), change, principal)
         return self.instances.get(instance_id)
 
-    def resume(self, instance_id: str, principal: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    def resume(self, instance_id: str, principal: Mapping[str, Any] | None = None) -> InstanceView:
         require_operator(principal)
         with transaction(self.store.sessions) as s:
             inst = s.get(Instance, instance_id)
@@ -131,13 +132,15 @@ class Operators:
         self.store.mutate(instance_id, change, principal)
         return self.instances.get(instance_id)
 
-    def cancel(self, instance_id: str, reason: str, principal: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    def cancel(
+        self, instance_id: str, reason: str, principal: Mapping[str, Any] | None = None
+    ) -> CancelledInstanceView:
         require_operator(principal)
         if not (reason or "").strip():
             raise InvalidInput(
                 "a reason is required to cancel an instance", {"reason": ["Missing data for required field."]}
             )
-        closed: dict[str, Any] = {}
+        closed: dict[str, int] = {}
 
         def change(s: Session, inst: Instance) -> None:
             now = clock.now()
@@ -323,7 +326,9 @@ class Operators:
                 query = query.where(Incident.operation == operation)
             if process_id:
                 query = query.where(Instance.process_id == process_id)
-            matched = [{**incident_dict(i), "process_id": p, "instance_status": st} for i, p, st in s.execute(query)]
+            matched: list[dict[str, Any]] = [
+                {**incident_dict(i), "process_id": p, "instance_status": st} for i, p, st in s.execute(query)
+            ]
         if dry_run:
             return {"dry_run": True, "matched": matched, "done": [], "failed": []}
         done, failed = [], []

@@ -22,6 +22,7 @@ from shared.messaging.topology import engine_messages_queue, engine_results_queu
 from .engine import Engine
 from .gauges import engine_gauges
 from .models import Inbox, Outbox
+from .views import CancelledInstanceView, IncidentView, InstanceView, WorkItemView
 
 log = logging.getLogger(__name__)
 
@@ -153,20 +154,20 @@ class EngineService(Pingable):
         business_key: str | None = None,
         data: dict[str, Any] | None = None,
         principal: Mapping[str, Any] | None = None,
-    ) -> dict[str, Any]:
+    ) -> InstanceView:
         """A raw start, for operators: a proposal, an opinion item or a case is started by the
         service that owns it (its start command on the bus), after checking the caller."""
         _require_operator(principal, "start a process instance directly")
         return self.engine.start(process_id, business_key, data, principal)
 
     @api
-    def get_instance(self, instance_id: str) -> dict[str, Any]:
+    def get_instance(self, instance_id: str) -> InstanceView:
         return self.engine.get_instance(instance_id)
 
     @api
     def find_instances(
         self, business_key: str | None = None, process_id: str | None = None, status: str | None = None
-    ) -> list[dict[str, Any]]:
+    ) -> list[InstanceView]:
         return self.engine.find_instances(business_key, process_id, status)
 
     @api
@@ -174,17 +175,17 @@ class EngineService(Pingable):
         return self.engine.history(instance_id)
 
     @api
-    def list_tasks(self, principal: Mapping[str, Any] | None, instance_id: str | None = None) -> list[dict[str, Any]]:
+    def list_tasks(self, principal: Mapping[str, Any] | None, instance_id: str | None = None) -> list[WorkItemView]:
         return self.engine.list_tasks(principal, instance_id)
 
     @api
-    def claim(self, task_id: str, principal: Mapping[str, Any] | None) -> dict[str, Any]:
+    def claim(self, task_id: str, principal: Mapping[str, Any] | None) -> WorkItemView:
         return self.engine.claim(task_id, principal)
 
     @api
     def complete_task(
         self, task_id: str, data: dict[str, Any] | None, principal: Mapping[str, Any] | None
-    ) -> dict[str, Any]:
+    ) -> InstanceView:
         return self.engine.complete_task(task_id, data, principal)
 
     @api
@@ -204,17 +205,17 @@ class EngineService(Pingable):
         return self.engine.send_message(message, principal)
 
     @api
-    def incidents(self, status: str | None = "open") -> list[dict[str, Any]]:
+    def incidents(self, status: str | None = "open") -> list[IncidentView]:
         return self.engine.incidents(status)
 
     @api
-    def retry_incident(self, incident_id: int, principal: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    def retry_incident(self, incident_id: int, principal: Mapping[str, Any] | None = None) -> IncidentView:
         return self.engine.retry_incident(incident_id, principal)
 
     @api
     def resolve_incident(
         self, incident_id: int, resolution: str, principal: Mapping[str, Any] | None = None
-    ) -> dict[str, Any]:
+    ) -> IncidentView:
         return self.engine.resolve_incident(incident_id, resolution, principal)
 
     @api
@@ -225,15 +226,17 @@ class EngineService(Pingable):
     @api
     def suspend(
         self, instance_id: str, reason: str | None = None, principal: Mapping[str, Any] | None = None
-    ) -> dict[str, Any]:
+    ) -> InstanceView:
         return self.engine.suspend(instance_id, reason, principal)
 
     @api
-    def resume(self, instance_id: str, principal: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    def resume(self, instance_id: str, principal: Mapping[str, Any] | None = None) -> InstanceView:
         return self.engine.resume(instance_id, principal)
 
     @api
-    def cancel(self, instance_id: str, reason: str, principal: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    def cancel(
+        self, instance_id: str, reason: str, principal: Mapping[str, Any] | None = None
+    ) -> CancelledInstanceView:
         return self.engine.cancel(instance_id, reason, principal)
 
     @api

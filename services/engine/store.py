@@ -33,6 +33,7 @@ from shared.workflow.runtime import StepFailed, WaitState, WorkflowRuntime
 
 from .cache import WorkflowCache
 from .models import History, Incident, Instance, ProcessVersion
+from .views import IncidentView, InstanceView
 
 MAX_SAVE_ATTEMPTS = 20
 HALTED = ("suspended", "cancelled")
@@ -119,9 +120,7 @@ class InstanceStore:
         return cached
 
     # -- reading --------------------------------------------------------------------------------
-    def describe(
-        self, s: Session, inst: Instance, incident_dict: Callable[[Incident], dict[str, Any]]
-    ) -> dict[str, Any]:
+    def describe(self, s: Session, inst: Instance, incident_dict: Callable[[Incident], IncidentView]) -> InstanceView:
         version = s.get(ProcessVersion, inst.version_id)
         assert version is not None  # an instance's version is never deleted
         incidents = s.scalars(

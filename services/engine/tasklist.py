@@ -23,6 +23,7 @@ from shared.workflow.runtime import StepFailed, TaskNotWaiting, UserTaskInfo, Wa
 from .incidents import Incidents
 from .models import Instance, WorkItem
 from .store import InstanceStore, iso
+from .views import WorkItemView
 
 
 def may_act(item: WorkItem, principal: Mapping[str, Any] | None) -> bool:
@@ -61,7 +62,7 @@ def visible_to(principal: Mapping[str, Any] | None) -> tuple[ColumnElement[bool]
     )
 
 
-def work_item_dict(w: WorkItem) -> dict[str, Any]:
+def work_item_dict(w: WorkItem) -> WorkItemView:
     return {
         "task_id": w.task_id,
         "instance_id": w.instance_id,
@@ -164,7 +165,7 @@ class TaskList:
         return None if value is None else str(value)
 
     # -- people ----------------------------------------------------------------------------------
-    def list(self, principal: Mapping[str, Any] | None, instance_id: str | None = None) -> list[dict[str, Any]]:
+    def list(self, principal: Mapping[str, Any] | None, instance_id: str | None = None) -> list[WorkItemView]:
         """The open tasks this principal may act on, oldest first, filtered in the database (the
         indexes ``ix_work_items_open_*`` serve the role, unit and user conditions)."""
         with transaction(self.store.sessions) as s:
@@ -192,7 +193,7 @@ class TaskList:
             raise Conflict(f"task {task_id} is claimed by {item.claimed_by}")
         return item
 
-    def claim(self, task_id: str, principal: Mapping[str, Any] | None) -> dict[str, Any]:
+    def claim(self, task_id: str, principal: Mapping[str, Any] | None) -> WorkItemView:
         with transaction(self.store.sessions) as s:
             item = self._open_item(s, task_id, principal)
             item.claimed_by = acting_user(principal)

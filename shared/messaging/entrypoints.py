@@ -44,7 +44,7 @@ import time
 from collections.abc import Callable, Mapping
 from functools import partial
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
 
 import eventlet
 from amqp.exceptions import ConnectionError as AmqpConnectionError
@@ -690,11 +690,18 @@ def job(operation: str) -> Callable[[Handler], Handler]:
     return decorator
 
 
+class Answered(Protocol):
+    """An inbox row: what a job answered (each service's model, made by shared.messaging.models)."""
+
+    status: str
+    result: dict[str, Any] | None
+
+
 class AlreadyDone(Exception):
     """Another delivery of the same job (or of the same retry) committed first."""
 
 
-def _retried_after_error(row: Any, job: dict[str, Any]) -> bool:
+def _retried_after_error(row: Answered, job: dict[str, Any]) -> bool:
     """Whether ``job`` is an operator's retry of a job whose inbox ``row`` answered ``error``: a
     business error no boundary event caught, which opened an incident; retried, it must run again
     (its cause may be fixed), where a second delivery of the same attempt must not."""

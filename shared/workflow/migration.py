@@ -80,7 +80,8 @@ def _kind(task: Task) -> str:
 
 
 def _element(spec: TaskSpec) -> str:
-    return str(getattr(spec, "bpmn_id", None) or spec.name)
+    name: str = getattr(spec, "bpmn_id", None) or spec.name
+    return name
 
 
 def _changed(registry: DictionaryConverter, old_spec: TaskSpec, new_spec: TaskSpec) -> bool:

@@ -287,7 +287,8 @@ def _steps_fail_clearly(workflow: BpmnWorkflow | None = None, task: Task | None 
 
 
 def _spec_name(spec: TaskSpec) -> str:
-    return str(getattr(spec, "bpmn_id", None) or getattr(spec, "name", None) or "?")
+    name: str = getattr(spec, "bpmn_id", None) or getattr(spec, "name", None) or "?"
+    return name
 
 
 def failing_element(exc: BaseException, workflow: BpmnWorkflow | None = None, task: Task | None = None) -> str:

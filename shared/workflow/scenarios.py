@@ -187,7 +187,7 @@ def load(path: str | os.PathLike[str], files: Mapping[str, bytes | str] | None =
     return suite
 
 
-def _datetime(value: Any) -> datetime:
+def _datetime(value: object) -> datetime:
     if isinstance(value, datetime):
         return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
     return datetime.fromisoformat(str(value))
@@ -418,7 +418,7 @@ def check(instance: Instance, then: Mapping[str, Any]) -> None:
 _MISSING = "(not set)"
 
 
-def _lookup(data: Any, dotted: str) -> Any:
+def _lookup(data: object, dotted: str) -> object:
     """``a.b.0.c`` in nested dicts and lists."""
     value = data
     for part in str(dotted).split("."):

@@ -21,4 +21,5 @@ class JobServiceTask(ServiceTask):  # type: ignore[misc]  # SpiffWorkflow ships 
 
     @property
     def service(self) -> str:
-        return str(self.operation_name.split(".", 1)[0])
+        service: str = self.operation_name.split(".", 1)[0]
+        return service

@@ -3,7 +3,8 @@ publications), over RPC from the gateway."""
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import datetime
+from typing import Any, Protocol
 
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates, validates_schema
 
@@ -90,6 +91,35 @@ class CosignerSchema(Schema):
     confirmed_at = UtcDateTime(allow_none=True)
 
 
+class Filed(Protocol):
+    """What :class:`ProposalSchema` reads of a proposal's filing decision (the intake service's model,
+    which shared code does not import)."""
+
+    @property
+    def decision(self) -> str | None: ...
+
+    @property
+    def reason_code(self) -> str | None: ...
+
+    @property
+    def reason_text(self) -> str | None: ...
+
+    @property
+    def converted_kind(self) -> str | None: ...
+
+    @property
+    def converted_reference(self) -> str | None: ...
+
+    @property
+    def merged_into(self) -> str | None: ...
+
+    @property
+    def decided_by(self) -> str | None: ...
+
+    @property
+    def decided_at(self) -> datetime | None: ...
+
+
 class ProposalSchema(Schema):
     """A proposal as its proposers, staff, the committee and leaders see it."""
 
@@ -115,8 +145,7 @@ class ProposalSchema(Schema):
     filing = fields.Method("_filing")
     created_at = UtcDateTime()
 
-    def _filing(self, proposal: Any) -> dict[str, object] | None:
-        # ``proposal`` is the intake service's model, which shared code does not import.
+    def _filing(self, proposal: Filed) -> dict[str, object] | None:
         if proposal.decision is None:
             return None
         converted = (
