@@ -28,17 +28,19 @@ Contracts:
 from __future__ import annotations
 
 from calendar import monthrange
+from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta, timezone
 from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 import chinese_calendar
 import yaml
 from chinese_calendar import Holiday
 from tyme4py.lunar import LunarDay
-from tyme4py.solar import SolarTerm
+from tyme4py.solar import SolarDay, SolarTerm
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from shared import config
@@ -72,13 +74,13 @@ class UnknownCalendarDate(ValueError):
     ``day`` is the date asked about, or None when a whole ``year`` was (:func:`statutory_holidays`).
     """
 
-    def __init__(self, day: date | None, message: str, year: int | None = None):
+    def __init__(self, day: date | None, message: str, year: int | None = None) -> None:
         super().__init__(message)
         self.day = day
         self.year = day.year if day is not None else year
 
 
-def _solar(day) -> date:
+def _solar(day: SolarDay) -> date:
     """A tyme4py ``SolarDay`` as a date."""
     return date(day.get_year(), day.get_month(), day.get_day())
 
@@ -120,7 +122,7 @@ def statutory_holidays(year: int) -> dict[date, str]:
         ) from None
     days: dict[date, str] = {}
 
-    def add(day: date, holiday: Holiday):
+    def add(day: date, holiday: Holiday) -> None:
         days[day] = f"{days[day]} / {holiday.value}" if day in days else holiday.value
 
     add(date(year, 1, 1), Holiday.new_years_day)
@@ -143,14 +145,14 @@ class DataFileError(ValueError):
     messages; the message names the file and every field.
     """
 
-    def __init__(self, path: str | Path, errors: dict[str, list[str]]):
+    def __init__(self, path: str | Path, errors: dict[str, list[str]]) -> None:
         self.path = Path(path)
         self.errors = errors
         detail = "; ".join(f"{field}: {' '.join(messages)}" for field, messages in errors.items())
         super().__init__(f"{self.path}: {detail}")
 
 
-def _flatten(messages, prefix=""):
+def _flatten(messages: object, prefix: str = "") -> Iterator[tuple[str, list[str]]]:
     """marshmallow's nested error messages as (field path, [message]) pairs."""
     if isinstance(messages, dict):
         for key, value in messages.items():
@@ -177,7 +179,7 @@ _Loader.yaml_implicit_resolvers = {
 }
 
 
-def load_yaml(path: str | Path, schema: Schema, raw: bytes | None = None):
+def load_yaml(path: str | Path, schema: Schema, raw: bytes | None = None) -> Any:
     """Parse the YAML file at ``path`` (or its already-read bytes) through ``schema``.
 
     Raises :class:`DataFileError` naming the file and the field for bad YAML and bad values.
@@ -216,7 +218,9 @@ def local_date(value: date | datetime) -> date:
 class _Day(fields.Date):
     """A date, or ``{date, name}``; loads as ``(date, name or None)``."""
 
-    def _deserialize(self, value, attr, data, **kwargs):
+    def _deserialize(  # type: ignore[override]  # loads as (date, name), not a bare date
+        self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any
+    ) -> tuple[date, str | None]:
         name = None
         if isinstance(value, dict):
             if "date" not in value or set(value) - {"date", "name"}:
@@ -240,8 +244,8 @@ class OverrideSchema(Schema):
 
     # Run even when a field is wrong too, so a file is refused with all of its problems at once.
     @validates_schema(skip_on_field_errors=False)
-    def _dates_fit_the_year(self, data, **kwargs):
-        errors = {}
+    def _dates_fit_the_year(self, data: dict[str, Any], **kwargs: object) -> None:
+        errors: dict[str, list[str]] = {}
         if "year" in data:
             for key in ("holidays", "workdays"):
                 outside = [day.isoformat() for day, _ in data.get(key, []) if day.year != data["year"]]
@@ -273,7 +277,7 @@ class Day:
     source: str
     provisional: bool = False
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {**asdict(self), "date": self.date.isoformat(), "weekday": self.date.strftime("%a")}
 
 
@@ -284,7 +288,7 @@ def _kind(day: date, working: bool, named: bool) -> str:
     return "holiday" if named or not weekend else "weekend"
 
 
-def files_fingerprint(directory: str | Path | None = None) -> tuple:
+def files_fingerprint(directory: str | Path | None = None) -> tuple[tuple[str, int, int], ...]:
     """Name, size and modification time of every yearly file in ``directory``: a process that keeps
     a :class:`WorkingCalendar` compares it to know when to read the files again."""
     directory = Path(directory) if directory is not None else DEFAULT_DIRECTORY
@@ -295,7 +299,7 @@ def files_fingerprint(directory: str | Path | None = None) -> tuple:
     )
 
 
-def check_year_file(path: str | Path, year: int, raw: bytes | None = None) -> tuple[dict, list[str]]:
+def check_year_file(path: str | Path, year: int, raw: bytes | None = None) -> tuple[dict[str, Any], list[str]]:
     """Check a yearly file before it is entered as ``year``'s schedule (``ztc calendar add``).
 
     Refused with :class:`DataFileError` naming the field: anything :class:`OverrideSchema` refuses
@@ -344,7 +348,7 @@ class WorkingCalendar:
     """Working days from ``chinesecalendar``, every ``*.yaml`` file in ``directory`` and, for a
     year with no official schedule, the provisional rule (module docstring)."""
 
-    def __init__(self, directory: str | Path | None = None):
+    def __init__(self, directory: str | Path | None = None) -> None:
         self.directory = Path(directory) if directory is not None else DEFAULT_DIRECTORY
         if not self.directory.is_dir():
             raise FileNotFoundError(f"calendar override directory {self.directory} does not exist")
@@ -395,7 +399,7 @@ class WorkingCalendar:
         """Whether ``year`` has an official schedule: the package's, or a ``complete: true`` file."""
         return year in PACKAGE_YEARS or year in self._complete
 
-    def year_status(self, year: int) -> dict:
+    def year_status(self, year: int) -> dict[str, object]:
         """How ``year`` is answered: ``package``, ``official`` (a complete file), ``provisional``
         (the provisional rule, under the dates an incomplete file lists) or ``unknown``."""
         file = self.files.get(year)
@@ -494,7 +498,7 @@ class WorkingCalendar:
         year, month0 = divmod(day.year * 12 + day.month - 1 + n, 12)
         return date(year, month0 + 1, min(day.day, monthrange(year, month0 + 1)[1]))
 
-    def explain(self, start: date | datetime, n: int) -> dict:
+    def explain(self, start: date | datetime, n: int) -> dict[str, object]:
         """A plain, JSON-ready account of ``add_working_days(start, n)`` for anyone to audit.
 
         ``days`` lists every date looked at after the start, counted or skipped, each with its

@@ -11,8 +11,9 @@ runtime reaches into SpiffWorkflow's module globals.
 
 from __future__ import annotations
 
+import os
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone, tzinfo
 
 
 class Clock:
@@ -28,7 +29,7 @@ class SystemClock(Clock):
 class SkippingClock(Clock):
     """A clock that stands still until told to move."""
 
-    def __init__(self, start: datetime | None = None):
+    def __init__(self, start: datetime | None = None) -> None:
         self._now = start or datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
         self._lock = threading.Lock()
 
@@ -36,7 +37,7 @@ class SkippingClock(Clock):
         with self._lock:
             return self._now
 
-    def advance(self, **delta) -> datetime:
+    def advance(self, **delta: float) -> datetime:
         with self._lock:
             self._now = self._now + timedelta(**delta)
             return self._now
@@ -54,11 +55,11 @@ class OffsetClock(Clock):
     is named by ``ZTC_CLOCK_OFFSET_FILE``, unset by default.
     """
 
-    def __init__(self, path):
+    def __init__(self, path: str | os.PathLike[str]) -> None:
         from pathlib import Path
 
         self.path = Path(path)
-        self._stamp = None
+        self._stamp: int | None = None
         self._offset = 0.0
 
     def offset(self) -> float:
@@ -94,7 +95,7 @@ def now() -> datetime:
 
 class _ClockDatetime(datetime):
     @classmethod
-    def now(cls, tz=None):
+    def now(cls, tz: tzinfo | None = None) -> datetime:  # type: ignore[override]  # a plain datetime, as callers use it
         value = _current.now()
         return value.astimezone(tz) if tz is not None else value.replace(tzinfo=None)
 

@@ -9,6 +9,7 @@ SQLite database per service under ``var/``. PostgreSQL is chosen by URL, either 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,7 +26,7 @@ def normalize_database_url(url: str) -> str:
     return url
 
 
-def _env(env, key, default):
+def _env(env: Mapping[str, str], key: str, default: str) -> str:
     value = env.get(key)
     return default if value in (None, "") else value
 
@@ -37,7 +38,7 @@ class Settings:
     var_dir: Path
     bpmn_dir: Path
     database_url_template: str | None
-    database_urls: dict = field(default_factory=dict)
+    database_urls: dict[str, str] = field(default_factory=dict)
     gateway_host: str = "127.0.0.1"
     gateway_port: int = 8080
     job_max_attempts: int = 5
@@ -53,7 +54,7 @@ class Settings:
     log_format: str = "text"  # text | json (JSON lines)
     metrics_host: str = "127.0.0.1"
     metrics_port_base: int | None = None  # each service serves /metrics on base + its index
-    metrics_ports: dict = field(default_factory=dict)
+    metrics_ports: dict[str, int] = field(default_factory=dict)
     queue_type: str = "classic"  # classic | quorum: the durable work queues' x-queue-type
     # A consumed message that fails unexpectedly is tried this many times in all, pausing between
     # attempts (doubling from the first pause, at most the last), then dead-lettered with the reason.
@@ -97,7 +98,7 @@ class Settings:
     bus_key_file: Path | None = None
     principal_ttl_seconds: float = 300.0  # how long a principal signed for an RPC call is good for
     operator_amqp_uri: str | None = None  # the operator's broker user (dead letters, replays, ztc)
-    bus_passwords: dict = field(default_factory=dict)  # ZTC_BUS_PASSWORD_<NAME>: make run's users
+    bus_passwords: dict[str, str] = field(default_factory=dict)  # ZTC_BUS_PASSWORD_<NAME>: make run's users
     bus_users: str = "per-service"  # make run: per-service | shared (every process on ZTC_AMQP_URI)
     # TLS to the broker: an amqps:// URI turns it on; the CA that signed the broker's certificate,
     # and a client certificate where the broker asks for one. The management API (https) takes
@@ -140,13 +141,13 @@ class Settings:
             return normalize_database_url(self.database_url_template.replace("{service}", service))
         return f"sqlite:///{self.var_dir / (service + '.db')}"
 
-    def amqp_ssl(self, amqp_uri: str | None = None):
+    def amqp_ssl(self, amqp_uri: str | None = None) -> dict[str, object] | None:
         """kombu's ``ssl`` option for ``amqp_uri`` (default ZTC_AMQP_URI): None for ``amqp://``;
         for ``amqps://`` the CA (and client certificate) files, the broker's certificate checked."""
         return amqp_ssl(amqp_uri or self.amqp_uri, self)
 
-    def nameko_config(self, **extra) -> dict:
-        cfg = {
+    def nameko_config(self, **extra: object) -> dict[str, object]:
+        cfg: dict[str, object] = {
             "AMQP_URI": self.amqp_uri,
             "WEB_SERVER_ADDRESS": f"{self.gateway_host}:{self.gateway_port}",
             "max_workers": self.max_workers,
@@ -160,7 +161,7 @@ class Settings:
         return cfg
 
 
-def amqp_ssl(amqp_uri: str, settings=None):
+def amqp_ssl(amqp_uri: str, settings: Settings | None = None) -> dict[str, object] | None:
     """kombu's ``ssl`` connection option for ``amqp_uri``: None unless it is ``amqps://``; then
     the certificate is checked against ``ZTC_AMQP_CA_FILE`` (the system's CAs without one)."""
     if not (amqp_uri or "").startswith("amqps://"):
@@ -168,7 +169,7 @@ def amqp_ssl(amqp_uri: str, settings=None):
     import ssl as _ssl
 
     settings = settings or load()
-    options = {"cert_reqs": _ssl.CERT_REQUIRED}
+    options: dict[str, object] = {"cert_reqs": _ssl.CERT_REQUIRED}
     if settings.amqp_ca_file:
         options["ca_certs"] = settings.amqp_ca_file
     if settings.amqp_cert_file:
@@ -202,7 +203,7 @@ def _queue_type(value: str) -> str:
 SMTP_SECURITY = ("none", "starttls", "ssl")
 
 
-def _choice(key: str, value: str, choices: tuple) -> str:
+def _choice(key: str, value: str, choices: tuple[str, ...]) -> str:
     if value not in choices:
         raise ValueError(f"{key} must be one of {', '.join(choices)}, not {value!r}")
     return value
@@ -215,7 +216,7 @@ def _hour(value: str) -> int:
     return hour
 
 
-def load(env=None) -> Settings:
+def load(env: Mapping[str, str] | None = None) -> Settings:
     env = os.environ if env is None else env
     var_dir = Path(_env(env, "ZTC_VAR_DIR", str(ROOT / "var")))
     urls = {}

@@ -10,22 +10,29 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-from datetime import timezone
+from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import JSON, DateTime, create_engine, event, text
-from sqlalchemy.types import TypeDecorator
-from sqlalchemy.engine import Engine
+from sqlalchemy import JSON, DateTime, MetaData, create_engine, event, text
+from sqlalchemy.engine import Dialect, Engine
+from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
+from sqlalchemy.types import TypeDecorator
 
 from shared import config as config_module
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 _engines: dict[str, Engine] = {}
 _lock = threading.Lock()
 
 
-def _json_dumps(value):
+def _json_dumps(value: object) -> str:
     return json.dumps(value, ensure_ascii=False, default=str)
 
 
@@ -55,7 +62,7 @@ def _make_engine(url: str) -> Engine:
         )
 
         @event.listens_for(engine, "connect")
-        def _sqlite_pragmas(dbapi_connection, _record):
+        def _sqlite_pragmas(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
@@ -85,11 +92,13 @@ def _ping_when_idle(engine: Engine) -> None:
     from sqlalchemy import exc
 
     @event.listens_for(engine, "checkin")
-    def _checked_in(dbapi_connection, record):
+    def _checked_in(dbapi_connection: DBAPIConnection, record: ConnectionPoolEntry) -> None:
         record.info["ztc_idle_since"] = time.monotonic()
 
     @event.listens_for(engine, "checkout")
-    def _checked_out(dbapi_connection, record, proxy):
+    def _checked_out(
+        dbapi_connection: DBAPIConnection, record: ConnectionPoolEntry, proxy: PoolProxiedConnection
+    ) -> None:
         idle_since = record.info.get("ztc_idle_since")
         if idle_since is None or time.monotonic() - idle_since < POOL_PING_IDLE_SECONDS:
             return
@@ -106,12 +115,12 @@ def dispose_all() -> None:
         _engines.clear()
 
 
-def session_factory(url: str) -> sessionmaker:
+def session_factory(url: str) -> sessionmaker[Session]:
     return sessionmaker(bind=get_engine(url), expire_on_commit=False)
 
 
 @contextmanager
-def transaction(factory: sessionmaker):
+def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
     """A session that commits when the block ends and rolls back if it raises."""
     session = factory()
     try:
@@ -124,7 +133,7 @@ def transaction(factory: sessionmaker):
         session.close()
 
 
-def lock_subject(session, subject: str) -> None:
+def lock_subject(session: Session, subject: str) -> None:
     """Serialise this transaction with every other that locks ``subject`` (say a proposal's number)
     until it ends. On PostgreSQL a transaction-scoped advisory lock, so that two transactions that
     each read what the other has not yet committed (a fact heard while the clocks it fulfils are
@@ -142,7 +151,7 @@ def migrations_dir(service: str) -> Path:
     return config_module.ROOT / "services" / service / "migrations"
 
 
-def alembic_config(service: str, url: str):
+def alembic_config(service: str, url: str) -> Config:
     from alembic.config import Config
 
     url = config_module.normalize_database_url(url)
@@ -181,7 +190,7 @@ def ensure_postgres_database(url: str) -> None:
         admin.dispose()
 
 
-def run_migrations_env(metadata) -> None:
+def run_migrations_env(metadata: MetaData) -> None:
     """The body of every service's ``migrations/env.py``."""
     from alembic import context
 
@@ -197,7 +206,7 @@ def run_migrations_env(metadata) -> None:
     engine.dispose()
 
 
-class UtcDateTime(TypeDecorator):
+class UtcDateTime(TypeDecorator[datetime]):
     """A moment, stored and read back as an aware UTC datetime on both databases.
 
     PostgreSQL keeps the offset (``timestamptz``); SQLite keeps text without one and hands back a
@@ -207,22 +216,22 @@ class UtcDateTime(TypeDecorator):
     impl = DateTime(timezone=True)
     cache_ok = True
 
-    def process_bind_param(self, value, dialect):
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
         return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
 
-    def process_result_value(self, value, dialect):
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
         return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
 
 
 # How every service maps its ``Mapped[dict]`` and ``Mapped[list]`` columns.
-TYPE_ANNOTATION_MAP: dict = {dict: JSON, list: JSON}
+TYPE_ANNOTATION_MAP: dict[type[Any], type[JSON]] = {dict: JSON, list: JSON}
 
 
-def make_base():
+def make_base() -> type[DeclarativeBase]:
     """A declarative base of its own for one service: its tables, its metadata, its database.
     (A service whose models are type-checked declares ``class Base(DeclarativeBase)`` itself, with
     :data:`TYPE_ANNOTATION_MAP`: a base made by a function is beyond what mypy can check.)"""

@@ -6,6 +6,8 @@ an HTTP status without parsing messages. Arguments stay JSON-friendly: a message
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+
 from nameko.exceptions import deserialize_to_instance
 
 
@@ -13,15 +15,15 @@ class ZtcError(Exception):
     status = 500
     code = "error"
 
-    def __init__(self, message: str = "", details: dict | list | None = None):
+    def __init__(self, message: str = "", details: Mapping[str, object] | Sequence[object] | None = None) -> None:
         super().__init__(message, details or {})
         self.message = message
         self.details = details or {}
 
-    def __str__(self):
+    def __str__(self) -> str:
         return self.message
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, object]:
         return {"error": self.code, "message": self.message, "details": self.details}
 
 
@@ -77,7 +79,7 @@ class DiagramRefused(ZtcError):
 class BusinessError(Exception):
     """Raised by a job operation for an outcome the diagram can catch on an error boundary event."""
 
-    def __init__(self, code: str, message: str = ""):
+    def __init__(self, code: str, message: str = "") -> None:
         super().__init__(code, message)
         self.code = code
         self.message = message

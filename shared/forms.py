@@ -7,6 +7,9 @@ diagram reads has a default, so an expression never meets an undefined name.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from typing import Any
+
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates, validates_schema
 from shared.contracts.jobs.intake import FourChecksDecide
 from shared.contracts.rpc.assignments import Milestone
@@ -43,7 +46,7 @@ class FilingDecisionForm(Form):
     area = fields.String(load_default=None, allow_none=True)
 
     @validates("area")
-    def _a_rulebook_area(self, value, **kwargs):
+    def _a_rulebook_area(self, value: str | None, **kwargs: object) -> None:
         if value is None:
             return
         from shared.rulebook import current_rulebook
@@ -53,7 +56,7 @@ class FilingDecisionForm(Form):
             raise ValidationError(f"not an area of the rulebook; one of: {', '.join(codes)}")
 
     @validates_schema
-    def _decision_needs(self, data, **kwargs):
+    def _decision_needs(self, data: dict[str, Any], **kwargs: object) -> None:
         if data["decision"] == "not_filed":
             from shared.rulebook import load_rulebook
 
@@ -75,7 +78,7 @@ class AssignForm(Form):
     co_units = fields.List(fields.String(validate=validate.Length(min=1)), load_default=list)
 
     @validates_schema
-    def _units_fit_the_mode(self, data, **kwargs):
+    def _units_fit_the_mode(self, data: dict[str, Any], **kwargs: object) -> None:
         mode, units, lead, co = data["mode"], data["units"], data.get("lead"), data["co_units"]
         if mode == "single" and len(units) != 1:
             raise ValidationError("a single assignment names exactly one unit", "units")
@@ -87,8 +90,8 @@ class AssignForm(Form):
             if not co or lead in co:
                 raise ValidationError("at least one co-unit, other than the lead", "co_units")
 
-    def load(self, data, **kwargs):
-        loaded = super().load(data, **kwargs)
+    def load(self, data: Mapping[str, Any] | Sequence[Mapping[str, Any]], **kwargs: Any) -> dict[str, Any]:
+        loaded: dict[str, Any] = super().load(data, **kwargs)
         # Key proposals are chosen at the chair's meeting (services/supervision/key_selection.py),
         # not here. Instances of proposal diagrams deployed before that still read these two names
         # when they open the clocks; False there leaves a key proposal already registered as it is.
@@ -105,8 +108,8 @@ class ApproveExtensionForm(Form):
     until = fields.Date(load_default=None, allow_none=True)
     extension_comment = fields.String(load_default="")
 
-    def load(self, data, **kwargs):
-        loaded = super().load(data, **kwargs)
+    def load(self, data: Mapping[str, Any] | Sequence[Mapping[str, Any]], **kwargs: Any) -> dict[str, Any]:
+        loaded: dict[str, Any] = super().load(data, **kwargs)
         if loaded.get("until") is not None:
             loaded["until"] = loaded["until"].isoformat()  # task data stays JSON
         return loaded
@@ -130,7 +133,7 @@ class ReviewReplyForm(Form):
     comment = fields.String(load_default="")
 
     @validates("override_category")
-    def _an_enabled_category(self, value, **kwargs):
+    def _an_enabled_category(self, value: str | None, **kwargs: object) -> None:
         if value is None:
             return
         from shared.rulebook import current_rulebook
@@ -140,7 +143,7 @@ class ReviewReplyForm(Form):
             raise ValidationError(f"not a reply category the rulebook enables; one of: {', '.join(codes)}")
 
     @validates_schema
-    def _send_back_says_why(self, data, **kwargs):
+    def _send_back_says_why(self, data: dict[str, Any], **kwargs: object) -> None:
         if data["action"] == "send_back" and not data.get("comment"):
             raise ValidationError("say why the reply is sent back", "comment")
 
@@ -197,7 +200,7 @@ class GradeQualityForm(Form):
     grade = fields.String(load_default=None, allow_none=True)
 
     @validates("grade")
-    def _a_rulebook_grade(self, value, **kwargs):
+    def _a_rulebook_grade(self, value: str | None, **kwargs: object) -> None:
         if value is None:
             return
         from shared.rulebook import current_rulebook
@@ -207,7 +210,7 @@ class GradeQualityForm(Form):
             raise ValidationError(f"not a quality grade of the rulebook; one of: {', '.join(codes)}")
 
     @validates("quality_checklist")
-    def _rulebook_items(self, value, **kwargs):
+    def _rulebook_items(self, value: list[str] | None, **kwargs: object) -> None:
         if value is None:
             return
         from shared.rulebook import current_rulebook
@@ -224,14 +227,14 @@ class GradeQualityForm(Form):
             raise ValidationError("each item once")
 
     @validates_schema
-    def _checklist_or_grade(self, data, **kwargs):
+    def _checklist_or_grade(self, data: dict[str, Any], **kwargs: object) -> None:
         if (data.get("grade") is None) == (data.get("quality_checklist") is None):
             raise ValidationError(
                 "tick the quality checklist's items the proposal meets (or give a grade)", "quality_checklist"
             )
 
-    def load(self, data, **kwargs):
-        loaded = super().load(data, **kwargs)
+    def load(self, data: Mapping[str, Any] | Sequence[Mapping[str, Any]], **kwargs: Any) -> dict[str, Any]:
+        loaded: dict[str, Any] = super().load(data, **kwargs)
         if loaded["quality_checklist"] is not None:
             # The grade the checklist comes to, in the task data: instances of proposal diagrams
             # deployed before the checklist pass only the grade. evaluation.grade_quality computes
@@ -283,7 +286,7 @@ class OpinionSignOffForm(Form):
     sign_off_comment = fields.String(load_default="", validate=validate.Length(max=2000))
 
     @validates_schema
-    def _approval_names_channels(self, data, **kwargs):
+    def _approval_names_channels(self, data: dict[str, Any], **kwargs: object) -> None:
         if data["approved"] and not data["channels"]:
             raise ValidationError("a signed-off item goes to at least one recipient channel", "channels")
 
@@ -296,7 +299,7 @@ class OpinionForwardForm(Form):
     forward_request = fields.String(load_default="", validate=validate.Length(max=2000))
 
     @validates_schema
-    def _forwarding_names_units(self, data, **kwargs):
+    def _forwarding_names_units(self, data: dict[str, Any], **kwargs: object) -> None:
         if data["forward"] and not data["units"]:
             raise ValidationError("name the departments it is forwarded to", "units")
 
@@ -317,7 +320,7 @@ class ConsultationDispatchForm(Form):
     dispatch_note = fields.String(load_default="", validate=validate.Length(max=2000))
 
     @validates_schema
-    def _action_needs(self, data, **kwargs):
+    def _action_needs(self, data: dict[str, Any], **kwargs: object) -> None:
         if data["dispatch_action"] == "dispatch" and not data.get("member"):
             raise ValidationError("name the member who takes the case", "member")
         if data["dispatch_action"] == "close" and data.get("close_reason") not in _consultation_codes("close_reasons"):
@@ -331,7 +334,7 @@ class ConsultationTakeForm(Form):
     decline_reason = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=2000))
 
     @validates_schema
-    def _decline_says_why(self, data, **kwargs):
+    def _decline_says_why(self, data: dict[str, Any], **kwargs: object) -> None:
         if not data["accepted"] and not (data.get("decline_reason") or "").strip():
             raise ValidationError("say why the case is declined", "decline_reason")
 
@@ -348,7 +351,7 @@ class ConsultationDecideForm(Form):
     urgent = fields.Boolean(load_default=False)
 
     @validates_schema
-    def _outcome_needs(self, data, **kwargs):
+    def _outcome_needs(self, data: dict[str, Any], **kwargs: object) -> None:
         if data["outcome"] == "answered" and not (data.get("answer") or "").strip():
             raise ValidationError("an answer on the spot says what was answered", "answer")
         if data["outcome"] in ("opinion", "proposal") and not (data.get("suggestion") or "").strip():
@@ -367,12 +370,12 @@ class ConsultationMeetingForm(Form):
     summary = fields.String(required=True, validate=validate.Length(min=1, max=4000))
 
     @validates_schema
-    def _known_form(self, data, **kwargs):
+    def _known_form(self, data: dict[str, Any], **kwargs: object) -> None:
         if data["meeting_form"] not in _consultation_codes("meeting_forms"):
             raise ValidationError(f"one of: {', '.join(_consultation_codes('meeting_forms'))}", "meeting_form")
 
-    def load(self, data, **kwargs):
-        loaded = super().load(data, **kwargs)
+    def load(self, data: Mapping[str, Any] | Sequence[Mapping[str, Any]], **kwargs: Any) -> dict[str, Any]:
+        loaded: dict[str, Any] = super().load(data, **kwargs)
         loaded["held_on"] = loaded["held_on"].isoformat()  # task data stays JSON
         return loaded
 
@@ -392,7 +395,7 @@ class ConsultationReturnVisitForm(Form):
     visit_comment = fields.String(load_default="", validate=validate.Length(max=2000))
 
     @validates_schema
-    def _reached_has_satisfaction(self, data, **kwargs):
+    def _reached_has_satisfaction(self, data: dict[str, Any], **kwargs: object) -> None:
         levels = _consultation_codes("satisfaction")
         if data["reached"] and data.get("satisfaction") not in levels:
             raise ValidationError(f"one of: {', '.join(levels)}", "satisfaction")

@@ -15,16 +15,22 @@ import json
 import logging
 import sys
 import threading
+from collections.abc import Callable
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING, TextIO
 
+from nameko.containers import WorkerContext
 from nameko.extensions import DependencyProvider
+
+if TYPE_CHECKING:
+    from shared.config import Settings
 
 FIELDS = ("instance_id", "job_id", "business_key")
 _context = threading.local()
 _service = {"name": "-"}
 
 
-def bind(**fields) -> None:
+def bind(**fields: object) -> None:
     """Add ``fields`` (None values are ignored) to the current worker's log context."""
     current = dict(getattr(_context, "fields", None) or {})
     current.update({k: str(v) for k, v in fields.items() if v not in (None, "")})
@@ -35,14 +41,14 @@ def clear() -> None:
     _context.fields = {}
 
 
-def current() -> dict:
+def current() -> dict[str, str]:
     return dict(getattr(_context, "fields", None) or {})
 
 
 class ContextFilter(logging.Filter):
     """Puts the service and the bound ids on every record (``record.instance_id`` etc.)."""
 
-    def filter(self, record):
+    def filter(self, record: logging.LogRecord) -> bool:
         fields = current()
         record.service = getattr(record, "service", None) or _service["name"]
         for name in FIELDS:
@@ -52,7 +58,7 @@ class ContextFilter(logging.Filter):
 
 
 class JsonFormatter(logging.Formatter):
-    def format(self, record):
+    def format(self, record: logging.LogRecord) -> str:
         entry = {
             "ts": datetime.fromtimestamp(record.created, tz=timezone.utc).isoformat(timespec="milliseconds"),
             "level": record.levelname,
@@ -70,16 +76,16 @@ class JsonFormatter(logging.Formatter):
 
 
 class TextFormatter(logging.Formatter):
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__("%(asctime)s %(service)s %(levelname)s %(name)s: %(message)s")
 
-    def format(self, record):
+    def format(self, record: logging.LogRecord) -> str:
         line = super().format(record)
         ids = " ".join(f"{name}={getattr(record, name)}" for name in FIELDS if getattr(record, name, None))
         return f"{line} [{ids}]" if ids else line
 
 
-def configure(service: str, settings, stream=None) -> logging.Handler:
+def configure(service: str, settings: Settings, stream: TextIO | None = None) -> logging.Handler:
     """Send the root logger's records to ``stream`` (stderr) in the configured format."""
     _service["name"] = service
     handler = logging.StreamHandler(stream or sys.stderr)
@@ -93,16 +99,16 @@ def configure(service: str, settings, stream=None) -> logging.Handler:
     return handler
 
 
-class LogContext(DependencyProvider):
+class LogContext(DependencyProvider):  # type: ignore[misc]  # nameko ships no types
     """Binds a worker's job, instance and business key (from its context data) for its logs."""
 
-    def worker_setup(self, worker_ctx):
+    def worker_setup(self, worker_ctx: WorkerContext) -> None:
         data = worker_ctx.context_data or {}
         clear()
         bind(**{name: data.get(name) for name in FIELDS})
 
-    def worker_teardown(self, worker_ctx):
+    def worker_teardown(self, worker_ctx: WorkerContext) -> None:
         clear()
 
-    def get_dependency(self, worker_ctx):
+    def get_dependency(self, worker_ctx: WorkerContext) -> Callable[..., None]:
         return bind

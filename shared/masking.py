@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 # Separators that may stand between the digits of one number.
 _SEPARATORS = frozenset(
@@ -66,7 +66,7 @@ def _personal(digits: str, ends_in_x: bool) -> bool:
     )
 
 
-def _runs(text: str):
+def _runs(text: str) -> Iterator[tuple[int, int, str, bool]]:
     """``(start, end, digits, ends_in_x)`` of each run of digits joined by separators; a run may end
     in an X (the check character of an identity number)."""
     i, n = 0, len(text)

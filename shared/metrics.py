@@ -27,11 +27,24 @@ service; the engine adds ``ztc_instances{process,state}``, ``ztc_incidents_open{
 from __future__ import annotations
 
 import logging
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING
 
 from nameko.extensions import DependencyProvider
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.metrics_core import Metric
+from sqlalchemy.orm import Session, sessionmaker
+
+if TYPE_CHECKING:
+    from wsgiref.types import StartResponse, WSGIEnvironment
+
+    from nameko.containers import WorkerContext
+
+    from shared.messaging.database import Database
+
+# A service's own gauges: metric families read from its database at scrape time.
+Gauges = Callable[[sessionmaker[Session]], Iterable[Metric]]
 
 log = logging.getLogger(__name__)
 
@@ -70,12 +83,12 @@ class ServiceCollector:
     """Read at scrape time from the service's own database: the outbox backlog, and the service's
     own gauges (``metrics_gauges(sessions)`` on its class, yielding metric families)."""
 
-    def __init__(self, service: str, database, gauges=None):
+    def __init__(self, service: str, database: Database | None, gauges: Gauges | None = None) -> None:
         self.service = service
         self.database = database
         self.gauges = gauges
 
-    def collect(self):
+    def collect(self) -> Iterator[Metric]:
         if self.database is None or self.database.sessions is None:
             return
         try:
@@ -91,33 +104,33 @@ class ServiceCollector:
 class _Everything:
     """The process-wide counters, served beside one service's own figures."""
 
-    def collect(self):
+    def collect(self) -> Iterator[Metric]:
         yield from REGISTRY.collect()
 
 
-def registry_for(service: str, database, gauges=None) -> CollectorRegistry:
+def registry_for(service: str, database: Database | None, gauges: Gauges | None = None) -> CollectorRegistry:
     registry = CollectorRegistry(auto_describe=False)
     registry.register(_Everything())
     registry.register(ServiceCollector(service, database, gauges))
     return registry
 
 
-class MetricsExporter(DependencyProvider):
+class MetricsExporter(DependencyProvider):  # type: ignore[misc]  # nameko ships no types
     """Serves ``/metrics`` for its service on ``settings.metrics_port(service)``."""
 
-    def setup(self):
-        self.registry: Any = None
+    def setup(self) -> None:
+        self.registry: CollectorRegistry | None = None
         self.socket = None
         settings = self.container.config.get("ZTC_SETTINGS")
         self.port = settings.metrics_port(self.container.service_name) if settings else None
         self.host = settings.metrics_host if settings else "127.0.0.1"
 
-    def _database(self):
+    def _database(self) -> Database | None:
         from shared.messaging.database import Database
 
         return next((d for d in self.container.dependencies if isinstance(d, Database)), None)
 
-    def start(self):
+    def start(self) -> None:
         if self.port is None:
             return
         import eventlet
@@ -130,7 +143,7 @@ class MetricsExporter(DependencyProvider):
         self._thread = self.container.spawn_managed_thread(self._serve)
         log.info("%s serves metrics on http://%s:%s/metrics", self.container.service_name, self.host, self.port)
 
-    def _serve(self):
+    def _serve(self) -> None:
         import eventlet.wsgi
 
         try:
@@ -138,9 +151,10 @@ class MetricsExporter(DependencyProvider):
         except (OSError, ValueError):  # the socket was closed: the service stops
             pass
 
-    def app(self, environ, start_response):
+    def app(self, environ: WSGIEnvironment, start_response: StartResponse) -> list[bytes]:
         path = environ.get("PATH_INFO", "/")
         if path == "/metrics":
+            assert self.registry is not None  # made in start(), before the server serves
             body = generate_latest(self.registry)
             start_response("200 OK", [("Content-Type", "text/plain; version=0.0.4; charset=utf-8")])
             return [body]
@@ -150,7 +164,7 @@ class MetricsExporter(DependencyProvider):
         start_response("404 Not Found", [("Content-Type", "text/plain")])
         return [b"not found: try /metrics\n"]
 
-    def stop(self):
+    def stop(self) -> None:
         thread, self._thread = getattr(self, "_thread", None), None
         if thread is not None:
             thread.kill()
@@ -163,5 +177,5 @@ class MetricsExporter(DependencyProvider):
 
     kill = stop
 
-    def get_dependency(self, worker_ctx):
+    def get_dependency(self, worker_ctx: WorkerContext) -> CollectorRegistry | None:
         return self.registry

@@ -36,8 +36,13 @@ import os
 import secrets
 import threading
 import time
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from shared.errors import Unauthenticated
+
+if TYPE_CHECKING:
+    from shared.config import Settings
 
 SYSTEM = "system"
 PROOF = "proof"  # the key of a signed principal's signature
@@ -47,13 +52,14 @@ JOB = "job"  # what a seal is for
 FIELDS = ("user", "roles", "unit")
 
 
-def acting_user(principal: dict | None) -> str:
+def acting_user(principal: Mapping[str, Any] | None) -> str:
     """The user a change is recorded for: the principal's user, or ``system`` for the engine's and
     the services' own work (a job or a timer acting for no person)."""
-    return (principal or {}).get("user") or SYSTEM
+    user: str = (principal or {}).get("user") or SYSTEM
+    return user
 
 
-def acting(principal: dict | None) -> tuple[str, set[str], str | None]:
+def acting(principal: object) -> tuple[str, set[str], str | None]:
     """``(user, roles, unit)`` of a principal that must name a person (or a unit's user); no user is
     ``Unauthenticated``."""
     if not isinstance(principal, dict) or not principal.get("user"):
@@ -65,20 +71,20 @@ class BadSignature(Exception):
     """A principal or an envelope that is not signed, or not by this deployment's key."""
 
 
-class Principal(dict):
+class Principal(dict[str, Any]):
     """``{user, roles, unit}`` this process verified (a signed principal on an RPC call) or took from
     a job the engine sealed. A service passing it on to another service's RPC signs it again
     (``shared.messaging.entrypoints.ServiceRpc``); a plain dict is never signed on anyone's behalf."""
 
 
 # -- the key ---------------------------------------------------------------------------------------
-_keys: dict = {}
+_keys: dict[str, bytes] = {}
 _lock = threading.Lock()
 
 
-def key_of(settings) -> bytes:
+def key_of(settings: Settings) -> bytes:
     """The deployment key: ``ZTC_BUS_KEY``, else the key file (made, mode 600, when absent)."""
-    if getattr(settings, "bus_key", None):
+    if settings.bus_key:
         return settings.bus_key.encode("utf-8")
     path = settings.bus_key_file or (settings.var_dir / "bus.key")
     with _lock:
@@ -90,7 +96,7 @@ def key_of(settings) -> bytes:
         return key
 
 
-def ensure_key_file(path) -> bytes:
+def ensure_key_file(path: str | os.PathLike[str]) -> bytes:
     """Read the key file, or create it (mode 600, never overwriting one made meanwhile)."""
     from pathlib import Path
 
@@ -118,20 +124,20 @@ def ensure_key_file(path) -> bytes:
 
 
 # -- signing ---------------------------------------------------------------------------------------
-def canonical(value) -> bytes:
+def canonical(value: object) -> bytes:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=True).encode("ascii")
 
 
-def _mac(key: bytes, purpose: str, value) -> str:
+def _mac(key: bytes, purpose: str, value: object) -> str:
     digest = hmac.new(key, purpose.encode("ascii") + b"\0" + canonical(value), hashlib.sha256).digest()
     return base64.urlsafe_b64encode(digest).decode("ascii").rstrip("=")
 
 
-def _plain(principal: dict) -> dict:
+def _plain(principal: Mapping[str, Any]) -> dict[str, Any]:
     return {"user": principal.get("user"), "roles": list(principal.get("roles") or []), "unit": principal.get("unit")}
 
 
-def sign(principal: dict, key: bytes, ttl: float = 300.0, now: float | None = None) -> dict:
+def sign(principal: Mapping[str, Any], key: bytes, ttl: float = 300.0, now: float | None = None) -> dict[str, Any]:
     """``principal`` with a proof good for ``ttl`` seconds (wall time)."""
     plain = _plain(principal)
     expires = int((time.time() if now is None else now) + ttl)
@@ -139,7 +145,7 @@ def sign(principal: dict, key: bytes, ttl: float = 300.0, now: float | None = No
     return {**plain, PROOF: proof}
 
 
-def verify(value, key: bytes, now: float | None = None) -> dict:
+def verify(value: object, key: bytes, now: float | None = None) -> Principal:
     """The principal ``{user, roles, unit}`` that ``value`` signs; :class:`BadSignature` if it is not
     a principal signed by ``key``, or its proof expired."""
     if not isinstance(value, dict):
@@ -162,13 +168,13 @@ def verify(value, key: bytes, now: float | None = None) -> dict:
     return Principal(plain)
 
 
-def seal(envelope: dict, key: bytes, purpose: str) -> dict:
+def seal(envelope: Mapping[str, Any], key: bytes, purpose: str) -> dict[str, Any]:
     """``envelope`` (a job, a start command) with a seal over all its other fields."""
     body = {k: v for k, v in envelope.items() if k != SEAL}
     return {**body, SEAL: {"v": VERSION, "mac": _mac(key, purpose, body)}}
 
 
-def unseal(envelope, key: bytes, purpose: str) -> dict:
+def unseal(envelope: object, key: bytes, purpose: str) -> dict[str, Any]:
     """``envelope`` without its seal, if the seal matches; :class:`BadSignature` otherwise."""
     if not isinstance(envelope, dict):
         raise BadSignature(f"a {purpose} must be a JSON object")

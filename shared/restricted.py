@@ -13,19 +13,24 @@ This module imports nothing of SpiffWorkflow: the sandbox's worker processes
 from __future__ import annotations
 
 import ast
+from collections.abc import Callable, Mapping
 import datetime as _dt
 from functools import lru_cache
-from typing import Literal
+from types import CodeType
+from typing import Any, Literal
 
-from RestrictedPython import compile_restricted, limited_builtins, safe_builtins, utility_builtins
+from RestrictedPython.compile import compile_restricted
 from RestrictedPython.Eval import default_guarded_getitem, default_guarded_getiter
 from RestrictedPython.PrintCollector import PrintCollector
 from RestrictedPython.Guards import (
     full_write_guard,
     guarded_iter_unpack_sequence,
     guarded_unpack_sequence,
+    safe_builtins,
     safer_getattr,
 )
+from RestrictedPython.Limits import limited_builtins
+from RestrictedPython.Utilities import utility_builtins
 
 FORBIDDEN_CALLS = frozenset(
     {
@@ -54,8 +59,9 @@ class UnsafeScript(ValueError):
     """A script or expression breaks the evaluator's rules; ``str()`` says which rule."""
 
 
-def _inplacevar(op, x, y):
-    ops = {
+def _inplacevar(op: str, x: Any, y: Any) -> Any:
+    # a diagram script's values are whatever its task data holds
+    ops: dict[str, Callable[[Any, Any], Any]] = {
         "+=": lambda a, b: a + b,
         "-=": lambda a, b: a - b,
         "*=": lambda a, b: a * b,
@@ -118,21 +124,21 @@ GLOBALS = {
 
 
 class _Checker(ast.NodeVisitor):
-    def __init__(self):
-        self.problems = []
+    def __init__(self) -> None:
+        self.problems: list[str] = []
 
-    def visit_Import(self, node):
+    def visit_Import(self, node: ast.Import | ast.ImportFrom) -> None:
         self.problems.append(f"line {node.lineno}: imports are not allowed")
 
     visit_ImportFrom = visit_Import
 
-    def visit_Name(self, node):
+    def visit_Name(self, node: ast.Name) -> None:
         if node.id in FORBIDDEN_CALLS:
             self.problems.append(f"line {node.lineno}: the name {node.id} is not allowed")
 
 
 @lru_cache(maxsize=4096)
-def _compile(source: str, mode: Literal["exec", "eval", "single"]):
+def _compile(source: str, mode: Literal["exec", "eval", "single"]) -> CodeType:
     try:
         tree = ast.parse(source, mode=mode)
     except SyntaxError as exc:
@@ -155,7 +161,7 @@ def check(source: str, mode: Literal["exec", "eval", "single"] = "exec") -> None
     _compile(source, mode)
 
 
-def evaluate(expression: str, context: dict, extra: dict | None = None):
+def evaluate(expression: str, context: Mapping[str, Any], extra: Mapping[str, Any] | None = None) -> Any:
     code = _compile(expression.strip(), "eval")
     env = dict(GLOBALS)
     env.update(extra or {})
@@ -163,7 +169,7 @@ def evaluate(expression: str, context: dict, extra: dict | None = None):
     return eval(code, env)  # noqa: S307 - compiled by RestrictedPython above
 
 
-def execute(script: str, context: dict, extra: dict | None = None) -> None:
+def execute(script: str, context: dict[str, Any], extra: Mapping[str, Any] | None = None) -> None:
     code = _compile(script, "exec")
     env = dict(GLOBALS)
     env.update(extra or {})

@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import functools
 import hashlib
+from collections.abc import Iterable, Mapping, Sequence
 from fractions import Fraction
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
+from typing import Any, cast
 
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates, validates_schema
 
@@ -49,7 +51,7 @@ PROPOSAL_DURATIONS = (
 class RuleNotFound(KeyError):
     """A rule, code or section the rulebook does not have."""
 
-    def __str__(self):  # KeyError would print the message in quotes
+    def __str__(self) -> str:  # KeyError would print the message in quotes
         return str(self.args[0])
 
 
@@ -76,7 +78,7 @@ class ChecklistItem(Label):
     points: int = 0
 
 
-def _unique_codes(items):
+def _unique_codes(items: Iterable[Label]) -> None:
     codes = [item.code for item in items]
     duplicates = sorted({code for code in codes if codes.count(code) > 1})
     if duplicates:
@@ -88,17 +90,20 @@ class _DurationSchema(Schema):
     unit = fields.String(required=True, validate=validate.OneOf(UNITS))
 
     @post_load
-    def _make(self, data, **kwargs):
+    def _make(self, data: dict[str, Any], **kwargs: object) -> Duration:
         return Duration(**data)
 
 
-class _Durations(fields.Field):
+class _Durations(fields.Field[dict[str, Duration]]):
     """A mapping of rule name to duration (fields.Dict would nest errors under a "value" key)."""
 
-    def _deserialize(self, value, attr, data, **kwargs):
+    def _deserialize(
+        self, value: object, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any
+    ) -> dict[str, Duration]:
         if not isinstance(value, dict):
             raise ValidationError("Expected a mapping of rule name to {amount, unit}.")
-        loaded, errors = {}, {}
+        loaded: dict[str, Duration] = {}
+        errors: dict[str, Any] = {}
         for name, spec in value.items():
             try:
                 loaded[str(name)] = _DurationSchema().load(spec)
@@ -116,7 +121,7 @@ class _LabelSchema(Schema):
     en = fields.String(required=True, validate=validate.Length(min=1))
 
     @post_load
-    def _make(self, data, **kwargs):
+    def _make(self, data: dict[str, Any], **kwargs: object) -> Label:
         return self.made(**data)
 
 
@@ -130,17 +135,20 @@ class _ChecklistItemSchema(_LabelSchema):
     points = fields.Integer(required=True, strict=True, validate=validate.Range(min=0))
 
 
-def _labels(schema=_LabelSchema, **kwargs):
+def _labels(schema: type[_LabelSchema] = _LabelSchema, **kwargs: Any) -> fields.List[Label]:
     return fields.List(fields.Nested(schema), validate=[validate.Length(min=1), _unique_codes], **kwargs)
 
 
-class _LeadTimes(fields.Field):
+class _LeadTimes(fields.Field[dict[str, list[Duration]]]):
     """A mapping of rule name to its own reminder lead times (a short limit needs shorter ones)."""
 
-    def _deserialize(self, value, attr, data, **kwargs):
+    def _deserialize(
+        self, value: object, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any
+    ) -> dict[str, list[Duration]]:
         if not isinstance(value, dict):
             raise ValidationError("Expected a mapping of rule name to a list of {amount, unit}.")
-        loaded, errors = {}, {}
+        loaded: dict[str, list[Duration]] = {}
+        errors: dict[str, Any] = {}
         for name, specs in value.items():
             try:
                 loaded[str(name)] = _DurationSchema(many=True).load(specs)
@@ -166,15 +174,15 @@ class _KeyProposalsSchema(Schema):
     share_max = fields.Float(required=True, validate=validate.Range(0, 1))
 
     @validates_schema
-    def _ordered(self, data, **kwargs):
+    def _ordered(self, data: dict[str, Any], **kwargs: object) -> None:
         if data["share_min"] > data["share_max"]:
             raise ValidationError("share_min is larger than share_max", field_name="share_min")
 
 
-class _Share(fields.Field):
+class _Share(fields.Field[Fraction]):
     """A share from 0 to 1: a number, or a fraction written ``1/4``; loaded as a Fraction."""
 
-    def _deserialize(self, value, attr, data, **kwargs):
+    def _deserialize(self, value: object, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any) -> Fraction:
         if isinstance(value, bool) or not isinstance(value, (int, float, str)):
             raise ValidationError("Expected a share from 0 to 1: a number or a fraction like 1/4.")
         try:
@@ -186,7 +194,7 @@ class _Share(fields.Field):
         return share
 
 
-def _shares(**kwargs):
+def _shares(**kwargs: Any) -> fields.Dict:
     return fields.Dict(
         keys=fields.String(validate=validate.Length(min=1)), values=_Share(), validate=validate.Length(min=1), **kwargs
     )
@@ -229,7 +237,7 @@ class _ChecklistSchema(Schema):
     rules = fields.Nested(_ChecklistRulesSchema)
 
     @validates_schema
-    def _adds_up(self, data, **kwargs):
+    def _adds_up(self, data: dict[str, Any], **kwargs: object) -> None:
         points = sum(item.points for item in data["items"])
         if points != data["total"]:
             raise ValidationError(f"points add up to {points}, not the total {data['total']}", field_name="items")
@@ -244,7 +252,7 @@ class _StandardSchema(Schema):
     items = _labels(_ChecklistItemSchema, required=True)
 
     @post_load
-    def _make(self, data, **kwargs):
+    def _make(self, data: dict[str, Any], **kwargs: object) -> dict[str, Any]:
         return {"label": Label(data["code"], data["zh"], data["en"]), "items": data["items"]}
 
 
@@ -259,7 +267,7 @@ class _QualityChecklistSchema(Schema):
     grades = fields.List(fields.Nested(_GradeThresholdSchema), required=True, validate=validate.Length(min=1))
 
     @validates_schema
-    def _adds_up_and_grades_fall(self, data, **kwargs):
+    def _adds_up_and_grades_fall(self, data: dict[str, Any], **kwargs: object) -> None:
         items = [item for standard in data["standards"] for item in standard["items"]]
         codes = [item.code for item in items]
         if len(set(codes)) != len(codes):
@@ -280,7 +288,7 @@ class _AssessmentSchema(Schema):
     weights = _shares(required=True)
 
     @validates("weights")
-    def _every_component_adding_up(self, value, **kwargs):
+    def _every_component_adding_up(self, value: dict[str, Fraction], **kwargs: object) -> None:
         if sorted(value) != sorted(ASSESSMENT_COMPONENTS):
             raise ValidationError(f"give exactly these weights: {', '.join(ASSESSMENT_COMPONENTS)}")
         if sum(value.values()) != 1:
@@ -347,7 +355,7 @@ class ProposalRulebookSchema(RulebookSchema):
     areas = _labels(required=True)
 
     @validates_schema
-    def _checklist_grades_are_quality_grades(self, data, **kwargs):
+    def _checklist_grades_are_quality_grades(self, data: dict[str, Any], **kwargs: object) -> None:
         if "quality_checklist" not in data or "quality_grades" not in data:
             return
         codes = {grade.code for grade in data["quality_grades"]}
@@ -358,17 +366,17 @@ class ProposalRulebookSchema(RulebookSchema):
             )
 
     @validates("handling_checklist")
-    def _checklist_has_rules(self, value, **kwargs):
+    def _checklist_has_rules(self, value: dict[str, Any], **kwargs: object) -> None:
         if value.get("rules") is None:
             raise ValidationError({"rules": ["Missing data for required field."]})
 
     @validates("quality_grades")
-    def _has_excellent(self, value, **kwargs):
+    def _has_excellent(self, value: list[Label], **kwargs: object) -> None:
         if "excellent" not in [grade.code for grade in value]:
             raise ValidationError("a grade 'excellent' (优秀提案) is needed: excellent proposals earn points")
 
-    def load(self, data, **kwargs):
-        loaded = super().load(data, **kwargs)
+    def load(self, data: Mapping[str, Any] | Sequence[Mapping[str, Any]], **kwargs: Any) -> dict[str, Any]:
+        loaded: dict[str, Any] = super().load(data, **kwargs)
         result = loaded["handling_checklist"]["rules"]["result"]
         missing = [c.code for c in loaded["reply_categories"] if c.code not in result["categories"]]
         if missing:
@@ -391,7 +399,7 @@ class ProposalRulebookSchema(RulebookSchema):
         return loaded
 
     @validates("durations")
-    def _has_every_duration(self, value, **kwargs):
+    def _has_every_duration(self, value: dict[str, Duration], **kwargs: object) -> None:
         missing = [name for name in PROPOSAL_DURATIONS if name not in value]
         if missing:
             raise ValidationError(f"missing rules: {', '.join(missing)}")
@@ -418,13 +426,13 @@ class ConsultationRulebookSchema(RulebookSchema):
     outcomes = _labels(required=True)
     meeting_forms = _labels(required=True)
     venue_kinds = _labels(required=True)
-    satisfaction = _labels(required=True)
+    satisfaction = _labels(required=True)  # type: ignore[assignment]  # levels only, no scores
     reopen_on = fields.List(fields.String(), required=True)
     max_reopen = fields.Integer(required=True, strict=True, validate=validate.Range(min=0))
     close_reasons = _labels(required=True)
 
-    def load(self, data, **kwargs):
-        loaded = super().load(data, **kwargs)
+    def load(self, data: Mapping[str, Any] | Sequence[Mapping[str, Any]], **kwargs: Any) -> dict[str, Any]:
+        loaded: dict[str, Any] = super().load(data, **kwargs)
         missing = [name for name in CONSULTATION_DURATIONS if name not in loaded["durations"]]
         if missing:
             raise ValidationError({"durations": [f"missing rules: {', '.join(missing)}"]})
@@ -451,14 +459,14 @@ class Rulebook:
     version: str
     content_hash: str  # "sha256:<hex>" of the file's bytes
     path: Path
-    rules: dict
+    rules: dict[str, Any]  # as the rulebook's schema loaded them
 
-    def _section(self, key: str):
+    def _section(self, key: str) -> Any:
         if key not in self.rules:
             raise RuleNotFound(f"rulebook {self.name} {self.version} has no section {key!r}")
         return self.rules[key]
 
-    def _pick(self, key: str, code: str, what: str):
+    def _pick(self, key: str, code: str, what: str) -> Any:
         found = {item.code: item for item in self._section(key)}
         if code not in found:
             raise RuleNotFound(
@@ -472,7 +480,7 @@ class Rulebook:
             raise RuleNotFound(
                 f"rulebook {self.name} {self.version} has no duration rule {name!r}; it has: {', '.join(durations)}"
             )
-        return durations[name]
+        return cast(Duration, durations[name])
 
     def reminder_lead_times(self, rule: str | None = None) -> list[Duration]:
         """The reminders before a deadline of ``rule``: its own lead times (``reminders.by_rule``)
@@ -485,11 +493,11 @@ class Rulebook:
 
     def max_cosigners(self) -> int:
         """The most co-signers a joint proposal may name."""
-        return self._section("cosigning")["max_cosigners"]
+        return cast(int, self._section("cosigning")["max_cosigners"])
 
     def max_milestones(self) -> int:
         """The most milestones a category B reply may promise (B follow-ups)."""
-        return self._section("followup")["max_milestones"]
+        return cast(int, self._section("followup")["max_milestones"])
 
     def reply_categories(self, include_disabled: bool = False) -> list[ReplyCategory]:
         return [c for c in self._section("reply_categories") if c.enabled or include_disabled]
@@ -499,13 +507,13 @@ class Rulebook:
         category = self._pick("reply_categories", code, "reply category")
         if not category.enabled:
             raise RuleNotFound(f"reply category {code!r} is disabled in rulebook {self.name} {self.version}")
-        return category
+        return cast(ReplyCategory, category)
 
     def reasons(self) -> list[Label]:
         return list(self._section("not_filed_reasons"))
 
     def reason(self, code: str) -> Label:
-        return self._pick("not_filed_reasons", code, "not-filed reason")
+        return cast(Label, self._pick("not_filed_reasons", code, "not-filed reason"))
 
     def satisfaction_levels(self) -> list[Label]:
         return list(self._section("satisfaction")["levels"])
@@ -521,41 +529,41 @@ class Rulebook:
         return list(self._section("handling_checklist")["items"])
 
     def handling_checklist_total(self) -> int:
-        return self._section("handling_checklist")["total"]
+        return cast(int, self._section("handling_checklist")["total"])
 
-    def handling_checklist_rules(self) -> dict:
+    def handling_checklist_rules(self) -> dict[str, Any]:
         """The shares each checklist item's rule gives (Fractions), by item."""
         rules = self._section("handling_checklist").get("rules")
         if rules is None:
             raise RuleNotFound(f"rulebook {self.name} {self.version} has no handling_checklist.rules")
-        return rules
+        return cast(dict[str, Any], rules)
 
-    def format_limits(self) -> dict:
+    def format_limits(self) -> dict[str, int]:
         """``{max_title, max_total}``: what one proposal may hold (一事一案)."""
         return dict(self._section("format"))
 
-    def unit_assessment(self) -> dict:
+    def unit_assessment(self) -> dict[str, Any]:
         """``{scale, weights: {handling, on_time, satisfaction}}`` of the units' 目标考核 score."""
-        return self._section("unit_assessment")
+        return cast(dict[str, Any], self._section("unit_assessment"))
 
     def duplicate_threshold(self) -> float:
-        return self._section("duplicates")["threshold"]
+        return cast(float, self._section("duplicates")["threshold"])
 
     def quality_grades(self) -> list[Label]:
         return list(self._section("quality_grades"))
 
-    def quality_standards(self) -> list[dict]:
+    def quality_standards(self) -> list[dict[str, Any]]:
         """The quality checklist's standards: ``[{label: Label, items: [ChecklistItem]}]``."""
         return list(self._section("quality_checklist")["standards"])
 
     def quality_checklist_total(self) -> int:
-        return self._section("quality_checklist")["total"]
+        return cast(int, self._section("quality_checklist")["total"])
 
     def quality_grade_for(self, points: int) -> str:
         """The grade a checklist's ``points`` earn: the first threshold (highest first) they reach."""
         for row in self._section("quality_checklist")["grades"]:
             if points >= row["min"]:
-                return row["grade"]
+                return cast(str, row["grade"])
         raise RuleNotFound(f"rulebook {self.name} {self.version}: no grade for {points} points")
 
     def areas(self) -> list[Label]:
@@ -563,7 +571,7 @@ class Rulebook:
         return list(self._section("areas"))
 
     def area(self, code: str) -> Label:
-        return self._pick("areas", code, "area")
+        return cast(Label, self._pick("areas", code, "area"))
 
 
 def load_rulebook(name: str, path: str | Path | None = None) -> Rulebook:
@@ -598,14 +606,14 @@ class Deadline:
     amount: int
     unit: str
     due: date
-    explanation: dict | None = None  # the calendar's account, for working-day rules
+    explanation: dict[str, Any] | None = None  # the calendar's account, for working-day rules
 
     @property
     def ends_at(self) -> datetime:
         """The moment the deadline passes: midnight after ``due``, Chinese local time."""
         return datetime.combine(self.due + timedelta(days=1), time(0), CHINA_TZ)
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {
             **asdict(self),
             "start": self.start.isoformat(),
@@ -629,7 +637,7 @@ def deadline(rulebook: Rulebook, rule_name: str, start: date | datetime, calenda
         due = day + timedelta(days=rule.amount)
     else:
         explanation = calendar.explain(day, rule.amount)
-        due = date.fromisoformat(explanation["end"])
+        due = date.fromisoformat(str(explanation["end"]))
     return Deadline(
         rule_name, rulebook.name, rulebook.version, rulebook.content_hash, day, rule.amount, rule.unit, due, explanation
     )

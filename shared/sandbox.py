@@ -33,8 +33,10 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any, Never
 
 from shared import restricted
 
@@ -59,7 +61,7 @@ class Limits:
 class LimitExceeded(Exception):
     """A script or expression ran past its time or memory limit and was stopped."""
 
-    def __init__(self, kind: str, limits: Limits, detail: str = ""):
+    def __init__(self, kind: str, limits: Limits, detail: str = "") -> None:
         limit = f"{limits.seconds:g} s" if kind == "time" else f"{limits.memory_mb} MB"
         message = f"stopped: it exceeded its {kind} limit of {limit}"
         if detail:
@@ -134,34 +136,34 @@ _MAX_INLINE_ADDITIONS = 8
 
 
 class _Bounded(ast.NodeVisitor):
-    def __init__(self):
+    def __init__(self) -> None:
         self.additions = 0
         self.statements = 0
         self.comprehension_depth = 0
 
-    def generic_visit(self, node):
+    def generic_visit(self, node: ast.AST) -> Never:
         raise _Unbounded(type(node).__name__)
 
-    def _all(self, nodes):
+    def _all(self, nodes: Iterable[ast.AST | None]) -> None:
         for node in nodes:
             if node is not None:
                 self.visit(node)
 
     # statements (exec mode)
-    def visit_Module(self, node):
+    def visit_Module(self, node: ast.Module) -> None:
         self._all(node.body)
 
-    def _statement(self):
+    def _statement(self) -> None:
         self.statements += 1
         if self.statements > _MAX_INLINE_STATEMENTS:
             raise _Unbounded("too many statements")
 
-    def visit_Assign(self, node):
+    def visit_Assign(self, node: ast.Assign) -> None:
         self._statement()
         self._all(node.targets)
         self.visit(node.value)
 
-    def visit_AugAssign(self, node):
+    def visit_AugAssign(self, node: ast.AugAssign) -> None:
         self._statement()
         if not isinstance(node.op, _SAFE_BINOPS):
             raise _Unbounded(type(node.op).__name__)
@@ -170,58 +172,58 @@ class _Bounded(ast.NodeVisitor):
         self.visit(node.target)
         self.visit(node.value)
 
-    def visit_Expr(self, node):
+    def visit_Expr(self, node: ast.Expr) -> None:
         self._statement()
         self.visit(node.value)
 
-    def visit_If(self, node):
+    def visit_If(self, node: ast.If) -> None:
         self._statement()
         self.visit(node.test)
         self._all(node.body)
         self._all(node.orelse)
 
-    def visit_Pass(self, node):
+    def visit_Pass(self, node: ast.Pass) -> None:
         self._statement()
 
     # expressions
-    def visit_Expression(self, node):
+    def visit_Expression(self, node: ast.Expression) -> None:
         self.visit(node.body)
 
-    def visit_Constant(self, node):
+    def visit_Constant(self, node: ast.Constant) -> None:
         pass
 
-    def visit_Name(self, node):
+    def visit_Name(self, node: ast.Name) -> None:
         pass
 
-    def visit_Attribute(self, node):
+    def visit_Attribute(self, node: ast.Attribute) -> None:
         self.visit(node.value)
 
-    def visit_Subscript(self, node):
+    def visit_Subscript(self, node: ast.Subscript) -> None:
         self.visit(node.value)
         self.visit(node.slice)
 
-    def visit_Slice(self, node):
+    def visit_Slice(self, node: ast.Slice) -> None:
         self._all([node.lower, node.upper, node.step])
 
-    def visit_Compare(self, node):
+    def visit_Compare(self, node: ast.Compare) -> None:
         self.visit(node.left)
         self._all(node.comparators)
 
-    def visit_BoolOp(self, node):
+    def visit_BoolOp(self, node: ast.BoolOp) -> None:
         self._all(node.values)
 
-    def visit_UnaryOp(self, node):
+    def visit_UnaryOp(self, node: ast.UnaryOp) -> None:
         self.visit(node.operand)
 
-    def visit_IfExp(self, node):
+    def visit_IfExp(self, node: ast.IfExp) -> None:
         self._all([node.test, node.body, node.orelse])
 
-    def _addition(self):
+    def _addition(self) -> None:
         self.additions += 1
         if self.additions > _MAX_INLINE_ADDITIONS:
             raise _Unbounded("too many additions")
 
-    def visit_BinOp(self, node):
+    def visit_BinOp(self, node: ast.BinOp) -> None:
         if not isinstance(node.op, _SAFE_BINOPS):
             raise _Unbounded(type(node.op).__name__)
         if isinstance(node.op, ast.Add):
@@ -229,26 +231,26 @@ class _Bounded(ast.NodeVisitor):
         self.visit(node.left)
         self.visit(node.right)
 
-    def visit_Tuple(self, node):
+    def visit_Tuple(self, node: ast.Tuple | ast.List | ast.Set) -> None:
         self._all(node.elts)
 
     visit_List = visit_Set = visit_Tuple
 
-    def visit_Dict(self, node):
+    def visit_Dict(self, node: ast.Dict) -> None:
         if any(key is None for key in node.keys):
             raise _Unbounded("dict unpacking")
         self._all(node.keys)
         self._all(node.values)
 
-    def visit_JoinedStr(self, node):
+    def visit_JoinedStr(self, node: ast.JoinedStr) -> None:
         self._all(node.values)
 
-    def visit_FormattedValue(self, node):
+    def visit_FormattedValue(self, node: ast.FormattedValue) -> None:
         if node.format_spec is not None:
             raise _Unbounded("format spec")  # f"{x:>999999999}" allocates at will
         self.visit(node.value)
 
-    def visit_Call(self, node):
+    def visit_Call(self, node: ast.Call) -> None:
         func = node.func
         if isinstance(func, ast.Name):
             if func.id not in SAFE_FUNCTIONS:
@@ -268,7 +270,9 @@ class _Bounded(ast.NodeVisitor):
                 raise _Unbounded("keyword unpacking")
             self.visit(keyword.value)
 
-    def _comprehension(self, node, parts):
+    def _comprehension(
+        self, node: ast.ListComp | ast.SetComp | ast.GeneratorExp | ast.DictComp, parts: list[ast.expr]
+    ) -> None:
         if self.comprehension_depth or len(node.generators) != 1:
             raise _Unbounded("nested comprehension")
         generator = node.generators[0]
@@ -283,12 +287,12 @@ class _Bounded(ast.NodeVisitor):
         finally:
             self.comprehension_depth -= 1
 
-    def visit_ListComp(self, node):
+    def visit_ListComp(self, node: ast.ListComp | ast.SetComp | ast.GeneratorExp) -> None:
         self._comprehension(node, [node.elt])
 
     visit_SetComp = visit_GeneratorExp = visit_ListComp
 
-    def visit_DictComp(self, node):
+    def visit_DictComp(self, node: ast.DictComp) -> None:
         self._comprehension(node, [node.key, node.value])
 
 
@@ -322,18 +326,18 @@ _SAFE_CLASSES = (
 
 
 class _DataUnpickler(pickle.Unpickler):
-    def find_class(self, module, name):
+    def find_class(self, module: str, name: str) -> Any:
         if (module, name) in _SAFE_CLASSES:
             return super().find_class(module, name)
         raise pickle.UnpicklingError(f"the sandbox answered with a {module}.{name}, which is not data")
 
 
-def _loads_data(payload: bytes):
+def _loads_data(payload: bytes) -> Any:
     return _DataUnpickler(io.BytesIO(payload)).load()
 
 
 class _Worker:
-    def __init__(self):
+    def __init__(self) -> None:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "shared.sandbox"],
             stdin=subprocess.PIPE,
@@ -411,7 +415,7 @@ class _TooLarge(Exception):
 class Sandbox:
     """A small pool of worker processes that run restricted code under limits."""
 
-    def __init__(self, max_workers: int = MAX_WORKERS):
+    def __init__(self, max_workers: int = MAX_WORKERS) -> None:
         self._idle: list[_Worker] = []
         self._lock = threading.Lock()
         self._slots = threading.BoundedSemaphore(max_workers)
@@ -438,7 +442,9 @@ class Sandbox:
         with self._lock:
             self._all.discard(worker)
 
-    def run(self, mode: str, source: str, context: dict, extra: dict | None, limits: Limits):
+    def run(
+        self, mode: str, source: str, context: Mapping[str, Any], extra: Mapping[str, Any] | None, limits: Limits
+    ) -> tuple[Any, dict[str, Any] | None]:
         """Run ``source`` (``eval`` or ``exec``) on ``context``; returns (value, new context)."""
         try:
             request = pickle.dumps(
@@ -547,7 +553,7 @@ def _serve() -> None:  # pragma: no cover - runs in the worker process
         resource.setrlimit(
             resource.RLIMIT_CPU, (int(usage.ru_utime + usage.ru_stime + seconds) + 2, resource.RLIM_INFINITY)
         )
-        answer: tuple
+        answer: tuple[object, ...]
         try:
             if mode == "eval":
                 answer = ("ok", restricted.evaluate(source, context, extra), None)

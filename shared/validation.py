@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from marshmallow import Schema, ValidationError
 
 from shared.errors import InvalidInput
 
 
-def load(schema: Schema | type[Schema], data, what: str = "input"):
+def load(schema: Schema | type[Schema], data: object, what: str = "input") -> Any:
     """``schema.load(data)``, or InvalidInput with field-level messages."""
     if isinstance(schema, type):
         schema = schema()

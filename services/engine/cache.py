@@ -17,16 +17,20 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
+from SpiffWorkflow.bpmn import BpmnWorkflow
+
 
 class WorkflowCache:
-    def __init__(self, size: int):
+    def __init__(self, size: int) -> None:
         self.size = max(0, size)
-        self._entries: OrderedDict = OrderedDict()  # instance id -> (revision, version id, workflow)
+        self._entries: OrderedDict[str, tuple[int, int, BpmnWorkflow]] = (
+            OrderedDict()
+        )  # instance id -> (revision, version id, workflow)
 
     def __len__(self) -> int:
         return len(self._entries)
 
-    def take(self, instance_id: str, revision: int, version_id: int):
+    def take(self, instance_id: str, revision: int, version_id: int) -> BpmnWorkflow | None:
         """The workflow saved at ``revision`` on ``version_id``, removed from the cache; None if
         there is none or the one held is of another revision or version (it is dropped)."""
         entry = self._entries.pop(instance_id, None)
@@ -34,7 +38,7 @@ class WorkflowCache:
             return None
         return entry[2]
 
-    def put(self, instance_id: str, revision: int, version_id: int, workflow) -> None:
+    def put(self, instance_id: str, revision: int, version_id: int, workflow: BpmnWorkflow) -> None:
         """Keep ``workflow`` as committed at ``revision``; the least recently used entry goes
         when the cache is full."""
         if self.size == 0:

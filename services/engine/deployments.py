@@ -21,8 +21,11 @@ import hashlib
 import json
 import subprocess
 import sys
+from collections.abc import Mapping
+from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from shared import clock
 from shared.db import transaction
@@ -32,7 +35,7 @@ from shared.workflow import diff as diagram_diff
 from shared.workflow import parser as diagram_parser
 
 from .models import Activation, Instance, ProcessVersion
-from .store import ENDED, iso
+from .store import ENDED, InstanceStore, iso
 
 
 def version_label(v: ProcessVersion) -> str:
@@ -44,12 +47,12 @@ COVERAGE_TIMEOUT_SECONDS = 300
 
 
 class Deployments:
-    def __init__(self, store):
+    def __init__(self, store: InstanceStore) -> None:
         self.store = store
         # A version's coverage is fixed by its content and its scenario file's: kept once measured.
-        self._coverages: dict[tuple, dict] = {}
+        self._coverages: dict[tuple[str, str], dict[str, Any]] = {}
 
-    def validate(self, files: dict):
+    def validate(self, files: Mapping[str, bytes | str]) -> list[diagram_parser.ProcessDefinition]:
         """Parse ``files``; raise DiagramRefused naming every problem, or return definitions.
 
         The refusal's details carry ``problems`` (one line each: file, line, element, label,
@@ -67,7 +70,9 @@ class Deployments:
                 },
             ) from None
 
-    def deploy(self, files: dict, actor: str = "designer", draft: bool = False) -> list[dict]:
+    def deploy(
+        self, files: Mapping[str, bytes | str], actor: str = "designer", draft: bool = False
+    ) -> list[dict[str, Any]]:
         """Validate and store ``files``; returns, per process, what became of it (``state``):
 
         - ``deployed``: a new version, now active;
@@ -85,7 +90,7 @@ class Deployments:
                     )
                 )
                 new = row is None
-                if new:
+                if row is None:
                     number = (
                         s.scalar(
                             select(func.max(ProcessVersion.number)).where(
@@ -132,13 +137,13 @@ class Deployments:
 
     # -- the active version ---------------------------------------------------------------------------
     @staticmethod
-    def active_row(s, process_id: str) -> ProcessVersion | None:
+    def active_row(s: Session, process_id: str) -> ProcessVersion | None:
         activation = s.scalar(
             select(Activation).where(Activation.process_id == process_id).order_by(Activation.id.desc()).limit(1)
         )
         return s.get(ProcessVersion, activation.version_id) if activation is not None else None
 
-    def active(self, s, process_id: str) -> ProcessVersion:
+    def active(self, s: Session, process_id: str) -> ProcessVersion:
         """The version new instances of ``process_id`` start on."""
         version = self.active_row(s, process_id)
         if version is not None:
@@ -150,7 +155,7 @@ class Deployments:
             )
         raise NotFound(f"no process '{process_id}' is deployed")
 
-    def _activate(self, s, row: ProcessVersion, previous: ProcessVersion | None, how: str, actor: str):
+    def _activate(self, s: Session, row: ProcessVersion, previous: ProcessVersion | None, how: str, actor: str) -> None:
         s.add(
             Activation(
                 process_id=row.process_id,
@@ -163,7 +168,7 @@ class Deployments:
         )
         s.flush()
 
-    def activate(self, process_id: str, ref: str, actor: str = "designer") -> dict:
+    def activate(self, process_id: str, ref: str, actor: str = "designer") -> dict[str, Any]:
         """Make a stored version the one new instances start on (a rollback, or a draft going live)."""
         with transaction(self.store.sessions) as s:
             row = self.resolve(s, ref, process_id)
@@ -184,10 +189,10 @@ class Deployments:
 
     # -- reading -----------------------------------------------------------------------------------
     @staticmethod
-    def _ref(s, v: ProcessVersion | None) -> dict | None:
+    def _ref(s: Session, v: ProcessVersion | None) -> dict[str, Any] | None:
         return None if v is None else {"id": v.id, "version": v.version, "number": v.number}
 
-    def versions(self, process_id: str | None = None) -> list[dict]:
+    def versions(self, process_id: str | None = None) -> list[dict[str, Any]]:
         """Every version, oldest first, with its status: ``active`` (new instances start on it),
         ``draft`` (never active) or ``inactive`` (was active once), who activated the active one and
         when, and how many instances are live on it."""
@@ -225,14 +230,14 @@ class Deployments:
                         "status": "active" if is_active else ("inactive" if v.id in ever else "draft"),
                         "deployed_at": iso(v.deployed_at),
                         "deployed_by": v.deployed_by,
-                        "activated_at": iso(activation.activated_at) if is_active else None,
-                        "activated_by": activation.activated_by if is_active else None,
+                        "activated_at": iso(activation.activated_at) if activation is not None and is_active else None,
+                        "activated_by": activation.activated_by if activation is not None and is_active else None,
                         "live_instances": live.get(v.id, 0),
                     }
                 )
             return out
 
-    def activations(self, process_id: str) -> list[dict]:
+    def activations(self, process_id: str) -> list[dict[str, Any]]:
         """The log of which version was active from when, oldest first."""
         with transaction(self.store.sessions) as s:
             rows = s.execute(
@@ -252,7 +257,7 @@ class Deployments:
                 for a, v in rows
             ]
 
-    def resolve(self, s, ref: str, process_id: str | None = None) -> ProcessVersion:
+    def resolve(self, s: Session, ref: str, process_id: str | None = None) -> ProcessVersion:
         """A version named as designers name it: ``PROCESS@REF`` or ``REF`` (with ``process_id``),
         where REF is its number (``3``), its content hash or a prefix of it (at least 4 characters),
         or ``active``."""
@@ -294,7 +299,7 @@ class Deployments:
             )
         return found[0]
 
-    def diagram(self, process_id: str, ref: str) -> dict:
+    def diagram(self, process_id: str, ref: str) -> dict[str, Any]:
         """The BPMN file a version of ``process_id`` was deployed from (the one holding the
         process), as stored: what a viewer draws. ``ref`` names the version as :meth:`resolve` does."""
         with transaction(self.store.sessions) as s:
@@ -308,7 +313,7 @@ class Deployments:
                 "xml": row.files[name],
             }
 
-    def coverage(self, process_id: str, ref: str) -> dict:
+    def coverage(self, process_id: str, ref: str) -> dict[str, Any]:
         """What the designers' scenario file of the version's diagram (``<diagram>.scenarios.yaml``
         in the bpmn directory, as ``ztc test`` runs it) covers of that version: each scenario's
         outcome, the elements entered and the flows taken, and those missed. Run in a child
@@ -318,6 +323,7 @@ class Deployments:
             name = diagram_diff.file_of(row.files, row.process_id)
             files, version, number = dict(row.files), row.version, row.number
         head = {"process_id": process_id, "version": version, "number": number, "diagram": name}
+        assert self.store.settings is not None  # only an engine made to validate diagrams has none
         path = coverage_run.scenario_file_for(self.store.settings.bpmn_dir, name)
         if path is None:
             return {**head, "scenario_file": None, "error": None, "results": []}
@@ -341,7 +347,7 @@ class Deployments:
             self._coverages[key] = json.loads(done.stdout)
         return {**head, "scenario_file": path.name, **self._coverages[key]}
 
-    def diff(self, ref_a: str, ref_b: str, process_id: str | None = None) -> dict:
+    def diff(self, ref_a: str, ref_b: str, process_id: str | None = None) -> dict[str, Any]:
         """Elements added, removed and changed from version A to version B of one process."""
         with transaction(self.store.sessions) as s:
             a = self.resolve(s, ref_a, process_id)

@@ -17,6 +17,13 @@ The nameko service (``service.py``) and the ``ztc`` command are thin shells arou
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from shared.config import Settings
+from shared.workflow.parser import ProcessDefinition
 from shared.workflow.runtime import WorkflowRuntime
 
 from .deployments import Deployments
@@ -29,10 +36,17 @@ from .operators import Operators, operator_counts
 from .store import MAX_SAVE_ATTEMPTS, InstanceStore, utc  # noqa: F401 - part of the engine's API
 from .tasklist import TaskList
 from .timers import Timers
+from .views import CancelledInstanceView, IncidentView, InstanceView, WorkItemView
 
 
 class Engine:
-    def __init__(self, sessions, settings, runtime: WorkflowRuntime | None = None, on_commit=None):
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        settings: Settings | None,
+        runtime: WorkflowRuntime | None = None,
+        on_commit: Callable[[], None] | None = None,
+    ) -> None:
         self.store = store = InstanceStore(sessions, settings, runtime, on_commit)
         self.deployments = Deployments(store)
         self.incidents_ = Incidents(store)
@@ -49,52 +63,54 @@ class Engine:
         store.after_wait.extend([self.jobs.emit_new, self.tasks.sync])
 
     @property
-    def sessions(self):
+    def sessions(self) -> sessionmaker[Session]:
         return self.store.sessions
 
     @property
-    def settings(self):
+    def settings(self) -> Settings | None:
         return self.store.settings
 
     @property
-    def runtime(self):
+    def runtime(self) -> WorkflowRuntime:
         return self.store.runtime
 
     # -- deploy ---------------------------------------------------------------------------------
-    def validate(self, files: dict):
+    def validate(self, files: Mapping[str, bytes | str]) -> list[ProcessDefinition]:
         return self.deployments.validate(files)
 
-    def deploy(self, files: dict, actor: str = "designer", draft: bool = False) -> list[dict]:
+    def deploy(
+        self, files: Mapping[str, bytes | str], actor: str = "designer", draft: bool = False
+    ) -> list[dict[str, Any]]:
         return self.deployments.deploy(files, actor, draft)
 
-    def versions(self, process_id: str | None = None) -> list[dict]:
+    def versions(self, process_id: str | None = None) -> list[dict[str, Any]]:
         return self.deployments.versions(process_id)
 
-    def activate(self, process_id: str, version: str, actor: str = "designer") -> dict:
+    def activate(self, process_id: str, version: str, actor: str = "designer") -> dict[str, Any]:
         return self.deployments.activate(process_id, version, actor)
 
-    def activations(self, process_id: str) -> list[dict]:
+    def activations(self, process_id: str) -> list[dict[str, Any]]:
         return self.deployments.activations(process_id)
 
-    def diff_versions(self, version_a: str, version_b: str, process_id: str | None = None) -> dict:
+    def diff_versions(self, version_a: str, version_b: str, process_id: str | None = None) -> dict[str, Any]:
         return self.deployments.diff(version_a, version_b, process_id)
 
-    def version_diagram(self, process_id: str, version: str) -> dict:
+    def version_diagram(self, process_id: str, version: str) -> dict[str, Any]:
         return self.deployments.diagram(process_id, version)
 
-    def version_coverage(self, process_id: str, version: str) -> dict:
+    def version_coverage(self, process_id: str, version: str) -> dict[str, Any]:
         return self.deployments.coverage(process_id, version)
 
     def migrate_instances(
         self,
         from_version: str,
         to_version: str,
-        mapping: dict | None = None,
+        mapping: dict[str, Any] | None = None,
         dry_run: bool = False,
-        instance_ids=None,
+        instance_ids: list[str] | None = None,
         process_id: str | None = None,
-        principal=None,
-    ) -> dict:
+        principal: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
         return self.migrations.migrate(from_version, to_version, mapping, dry_run, instance_ids, process_id, principal)
 
     # -- instances ------------------------------------------------------------------------------
@@ -102,63 +118,73 @@ class Engine:
         self,
         process_id: str,
         business_key: str | None = None,
-        data: dict | None = None,
-        principal: dict | None = None,
+        data: dict[str, Any] | None = None,
+        principal: Mapping[str, Any] | None = None,
         instance_id: str | None = None,
-    ) -> dict:
+    ) -> InstanceView:
         return self.instances.start(process_id, business_key, data, principal, instance_id)
 
-    def start_command(self, raw: dict) -> dict:
+    def start_command(self, raw: dict[str, Any]) -> InstanceView:
         return self.instances.start_command(raw)
 
-    def get_instance(self, instance_id: str) -> dict:
+    def get_instance(self, instance_id: str) -> InstanceView:
         return self.instances.get(instance_id)
 
-    def find_instances(self, business_key=None, process_id=None, status=None, limit=100) -> list[dict]:
+    def find_instances(
+        self,
+        business_key: str | None = None,
+        process_id: str | None = None,
+        status: str | None = None,
+        limit: int = 100,
+    ) -> list[InstanceView]:
         return self.instances.find(business_key, process_id, status, limit)
 
-    def history(self, instance_id: str) -> list[dict]:
+    def history(self, instance_id: str) -> list[dict[str, Any]]:
         return self.instances.history(instance_id)
 
-    def counts(self) -> dict:
+    def counts(self) -> dict[str, Any]:
         return self.instances.counts()
 
     # -- jobs and incidents -------------------------------------------------------------------------
-    def accept_result(self, raw) -> str:
+    def accept_result(self, raw: Any) -> str:  # a decoded message body, checked by the schema
         return self.operators.accept_result(raw)
 
-    def handle_result(self, raw: dict) -> str:
+    def handle_result(self, raw: dict[str, Any]) -> str:
         return self.jobs.handle_result(raw)
 
-    def incidents(self, status: str | None = "open") -> list[dict]:
+    def incidents(self, status: str | None = "open") -> list[IncidentView]:
         return self.incidents_.list(status)
 
-    def incident(self, incident_id: int) -> dict:
+    def incident(self, incident_id: int) -> IncidentView:
         return self.incidents_.get(incident_id)
 
-    def retry_incident(self, incident_id: int, principal=None) -> dict:
+    def retry_incident(self, incident_id: int, principal: Mapping[str, Any] | None = None) -> IncidentView:
         return self.incidents_.retry(incident_id, principal)
 
-    def resolve_incident(self, incident_id: int, resolution: str, principal=None) -> dict:
+    def resolve_incident(
+        self, incident_id: int, resolution: str, principal: Mapping[str, Any] | None = None
+    ) -> IncidentView:
         return self.incidents_.resolve(incident_id, resolution, principal)
 
     # -- user tasks ------------------------------------------------------------------------------
-    def list_tasks(self, principal, instance_id: str | None = None) -> list[dict]:
+    def list_tasks(self, principal: Mapping[str, Any] | None, instance_id: str | None = None) -> list[WorkItemView]:
         return self.tasks.list(principal, instance_id)
 
-    def claim(self, task_id: str, principal) -> dict:
+    def claim(self, task_id: str, principal: Mapping[str, Any] | None) -> WorkItemView:
         return self.tasks.claim(task_id, principal)
 
-    def complete_task(self, task_id: str, data: dict | None, principal) -> dict:
+    def complete_task(
+        self, task_id: str, data: dict[str, Any] | None, principal: Mapping[str, Any] | None
+    ) -> InstanceView:
         return self.get_instance(self.tasks.complete(task_id, data, principal))
 
     # -- messages and timers -------------------------------------------------------------------------
-    def send_message(self, raw: dict, principal=None) -> dict:
+    def send_message(self, raw: dict[str, Any], principal: Mapping[str, Any] | None = None) -> dict[str, Any]:
         return self.messages.send(raw, principal)
 
     def waiting_messages(
         self, status: str | None = "buffered", name: str | None = None, limit: int = 500
-    ) -> list[dict]:
+    ) -> list[dict[str, Any]]:
         return self.messages.list(status, name, limit)
 
     def deliver_waiting_messages(self, limit: int = 100) -> int:
@@ -171,28 +197,50 @@ class Engine:
         return self.timers.fire_due(limit)
 
     # -- operators ---------------------------------------------------------------------------------
-    def suspend(self, instance_id: str, reason: str | None = None, principal=None) -> dict:
+    def suspend(
+        self, instance_id: str, reason: str | None = None, principal: Mapping[str, Any] | None = None
+    ) -> InstanceView:
         return self.operators.suspend(instance_id, reason, principal)
 
-    def resume(self, instance_id: str, principal=None) -> dict:
+    def resume(self, instance_id: str, principal: Mapping[str, Any] | None = None) -> InstanceView:
         return self.operators.resume(instance_id, principal)
 
-    def cancel(self, instance_id: str, reason: str, principal=None) -> dict:
+    def cancel(
+        self, instance_id: str, reason: str, principal: Mapping[str, Any] | None = None
+    ) -> CancelledInstanceView:
         return self.operators.cancel(instance_id, reason, principal)
 
-    def where(self, instance_id: str) -> dict:
+    def where(self, instance_id: str) -> dict[str, Any]:
         return self.operators.where(instance_id)
 
-    def select_instances(self, business_key_prefix=None, process_id=None, status=None, limit=1000) -> list[dict]:
+    def select_instances(
+        self,
+        business_key_prefix: str | None = None,
+        process_id: str | None = None,
+        status: str | None = None,
+        limit: int = 1000,
+    ) -> list[dict[str, Any]]:
         return self.operators.select_instances(business_key_prefix, process_id, status, limit)
 
     def cancel_instances(
-        self, reason: str, business_key_prefix=None, process_id=None, status=None, dry_run=False, principal=None
-    ) -> dict:
+        self,
+        reason: str,
+        business_key_prefix: str | None = None,
+        process_id: str | None = None,
+        status: str | None = None,
+        dry_run: bool = False,
+        principal: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
         return self.operators.cancel_instances(reason, business_key_prefix, process_id, status, dry_run, principal)
 
-    def retry_incidents(self, operation=None, process_id=None, dry_run=False, principal=None) -> dict:
+    def retry_incidents(
+        self,
+        operation: str | None = None,
+        process_id: str | None = None,
+        dry_run: bool = False,
+        principal: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
         return self.operators.retry_incidents(operation, process_id, dry_run, principal)
 
-    def operator_counts(self) -> dict:
+    def operator_counts(self) -> dict[str, Any]:
         return operator_counts(self.store.sessions)

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.metrics_core import Metric
+from sqlalchemy.orm import Session, sessionmaker
 
 from .operators import operator_counts
 
 
-def engine_gauges(sessions):
+def engine_gauges(sessions: sessionmaker[Session]) -> Iterator[Metric]:
     figures = operator_counts(sessions)
     instances = GaugeMetricFamily(
         "ztc_instances", "Process instances by process and state.", labels=["process", "state"]

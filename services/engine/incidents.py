@@ -3,9 +3,12 @@ step that failed (a script, an expression, a limit). An operator retries or reso
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
+from SpiffWorkflow.bpmn import BpmnWorkflow
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from shared import clock
 from shared.db import transaction
@@ -13,11 +16,12 @@ from shared.errors import Conflict, InvalidInput, NotFound
 from shared.workflow.runtime import StepFailed
 
 from .jobs import undeclared
-from .models import Incident, Job
-from .store import INCIDENT_OPENED, UNCHANGED, iso
+from .models import Incident, Instance, Job
+from .store import INCIDENT_OPENED, UNCHANGED, InstanceStore, iso
+from .views import IncidentView
 
 
-def incident_dict(i) -> dict:
+def incident_dict(i: Incident) -> IncidentView:
     return {
         "id": i.id,
         "instance_id": i.instance_id,
@@ -33,12 +37,12 @@ def incident_dict(i) -> dict:
 
 
 class Incidents:
-    def __init__(self, store):
+    def __init__(self, store: InstanceStore) -> None:
         self.store = store
         self.send_job: Any = None  # Jobs.send: a retried job goes out again
 
     # -- opening --------------------------------------------------------------------------------
-    def for_step(self, s, inst, exc: StepFailed, principal) -> str:
+    def for_step(self, s: Session, inst: Instance, exc: StepFailed, principal: Mapping[str, Any] | None) -> str:
         """A failed step: the state reached is saved with an open incident naming the element."""
         incident = Incident(
             instance_id=inst.id,
@@ -57,7 +61,7 @@ class Incidents:
         )
         return "incident"
 
-    def open_for_step_once(self, s, inst, exc: StepFailed) -> None:
+    def open_for_step_once(self, s: Session, inst: Instance, exc: StepFailed) -> None:
         """An incident for a step, unless one is open for that element already (however often the
         instance is saved meanwhile)."""
         already = s.scalar(
@@ -73,9 +77,10 @@ class Incidents:
         if not already:
             self.for_step(s, inst, exc, None)
 
-    def raise_for_job(self, job_id, error, instance_id=None) -> None:
-        def change(s, inst, workflow):
+    def raise_for_job(self, job_id: str, error: str, instance_id: str | None = None) -> None:
+        def change(s: Session, inst: Instance, workflow: BpmnWorkflow) -> object:
             job = s.get(Job, job_id)
+            assert job is not None  # a job's row is never deleted
             if job.status != "pending":
                 return UNCHANGED
             self.open_for_job(s, job, error)
@@ -83,10 +88,12 @@ class Incidents:
 
         if instance_id is None:
             with transaction(self.store.sessions) as s:
-                instance_id = s.get(Job, job_id).instance_id
+                job = s.get(Job, job_id)
+                assert job is not None  # an incident's job is never deleted
+                instance_id = job.instance_id
         self.store.mutate(instance_id, change)
 
-    def open_for_job(self, s, job, error) -> None:
+    def open_for_job(self, s: Session, job: Job, error: str) -> None:
         job.status = "incident"
         job.last_error = error
         job.updated_at = clock.now()
@@ -116,14 +123,14 @@ class Incidents:
         )
 
     # -- reading ----------------------------------------------------------------------------------
-    def list(self, status: str | None = "open") -> list[dict]:
+    def list(self, status: str | None = "open") -> list[IncidentView]:
         with transaction(self.store.sessions) as s:
             query = select(Incident).order_by(Incident.id)
             if status:
                 query = query.where(Incident.status == status)
             return [incident_dict(i) for i in s.scalars(query)]
 
-    def get(self, incident_id: int) -> dict:
+    def get(self, incident_id: int) -> IncidentView:
         with transaction(self.store.sessions) as s:
             incident = s.get(Incident, incident_id)
             if incident is None:
@@ -131,7 +138,7 @@ class Incidents:
             return incident_dict(incident)
 
     # -- operators' actions -------------------------------------------------------------------------
-    def retry(self, incident_id: int, principal=None) -> dict:
+    def retry(self, incident_id: int, principal: Mapping[str, Any] | None = None) -> IncidentView:
         """Send the incident's job again with a fresh budget of attempts (or run a failed step again)."""
         store = self.store
         with transaction(store.sessions) as s:
@@ -142,8 +149,9 @@ class Incidents:
                 raise Conflict(f"incident {incident_id} is {incident.status}, not open")
             instance_id = incident.instance_id
 
-        def change(s, inst, workflow):
+        def change(s: Session, inst: Instance, workflow: BpmnWorkflow) -> str:
             incident = s.get(Incident, incident_id)
+            assert incident is not None  # an incident's row is never deleted
             if incident.status != "open":
                 raise Conflict(f"incident {incident_id} is {incident.status}, not open")
             if incident.job_id is None:
@@ -159,6 +167,7 @@ class Incidents:
                 incident.resolution = "retried to completion"
                 return "retried"
             job = s.get(Job, incident.job_id)
+            assert job is not None  # a job's row is never deleted
             unknown = undeclared(job.operation)
             if unknown:
                 raise Conflict(
@@ -167,6 +176,7 @@ class Incidents:
                     "to it with 'ztc instances migrate'"
                 )
             job.attempt += 1
+            assert store.settings is not None  # only an engine made to validate diagrams has none
             job.max_attempts = job.attempt + store.settings.job_max_attempts - 1
             job.status = "pending"
             job.updated_at = clock.now()
@@ -188,7 +198,7 @@ class Incidents:
         store.mutate(instance_id, change, principal)
         return self.get(incident_id)
 
-    def resolve(self, incident_id: int, resolution: str, principal=None) -> dict:
+    def resolve(self, incident_id: int, resolution: str, principal: Mapping[str, Any] | None = None) -> IncidentView:
         """Close an incident without retrying (the operator fixed things by other means)."""
         if not resolution:
             raise InvalidInput("a resolution is required", {"resolution": ["Missing data for required field."]})
@@ -198,8 +208,9 @@ class Incidents:
                 raise NotFound(f"no incident {incident_id}")
             instance_id = incident.instance_id
 
-        def change(s, inst, workflow):
+        def change(s: Session, inst: Instance, workflow: BpmnWorkflow) -> str:
             incident = s.get(Incident, incident_id)
+            assert incident is not None  # an incident's row is never deleted
             if incident.status == "resolved":
                 raise Conflict(f"incident {incident_id} is already resolved")
             incident.status = "resolved"

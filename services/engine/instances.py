@@ -4,22 +4,29 @@ them (one, a search, the history, counts by status)."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from marshmallow import ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from shared import clock, contracts
 from shared.db import transaction
 from shared.errors import InvalidInput, NotFound
 from shared.workflow.runtime import StepFailed
 
-from .models import History, Instance
-from .store import iso
+from .deployments import Deployments
+from .models import History, Incident, Instance
+from .store import InstanceStore, iso
+from .views import IncidentView, InstanceView
 
 
 class Instances:
-    def __init__(self, store, deployments, incident_dict):
+    def __init__(
+        self, store: InstanceStore, deployments: Deployments, incident_dict: Callable[[Incident], IncidentView]
+    ) -> None:
         self.store = store
         self.deployments = deployments
         self.incident_dict = incident_dict
@@ -28,11 +35,11 @@ class Instances:
         self,
         process_id: str,
         business_key: str | None = None,
-        data: dict | None = None,
-        principal: dict | None = None,
+        data: Mapping[str, Any] | None = None,
+        principal: Mapping[str, Any] | None = None,
         instance_id: str | None = None,
         incident_on_failure: bool = False,
-    ) -> dict:
+    ) -> InstanceView:
         """Start an instance on its process's active version. With ``instance_id`` the start is
         idempotent: an instance that already has that id is returned as it is.
 
@@ -43,14 +50,15 @@ class Instances:
         element, for an operator to see, fix (a new version, ``ztc instances migrate``) and retry."""
         instance_id = instance_id or str(uuid.uuid4())
         with transaction(self.store.sessions) as s:
-            if s.get(Instance, instance_id) is not None:
-                return self.describe(s, s.get(Instance, instance_id))
+            found = s.get(Instance, instance_id)
+            if found is not None:
+                return self.describe(s, found)
         try:
             return self._start(instance_id, process_id, business_key, data, principal, incident_on_failure)
         except IntegrityError:
             return self.get(instance_id)  # a concurrent delivery of the same start won
 
-    def start_command(self, raw: dict) -> dict:
+    def start_command(self, raw: dict[str, Any]) -> InstanceView:
         """Start a process from a start command sent over the bus (idempotent by command id)."""
         try:
             command = contracts.StartSchema().load(raw)
@@ -66,7 +74,15 @@ class Instances:
             incident_on_failure=True,
         )
 
-    def _start(self, instance_id, process_id, business_key, data, principal, incident_on_failure) -> dict:
+    def _start(
+        self,
+        instance_id: str,
+        process_id: str,
+        business_key: str | None,
+        data: Mapping[str, Any] | None,
+        principal: Mapping[str, Any] | None,
+        incident_on_failure: bool,
+    ) -> InstanceView:
         store = self.store
         with transaction(store.sessions) as s:
             version = self.deployments.active(s, process_id)
@@ -105,17 +121,23 @@ class Instances:
         store.on_commit()
         return self.get(instance_id)
 
-    def describe(self, s, inst) -> dict:
+    def describe(self, s: Session, inst: Instance) -> InstanceView:
         return self.store.describe(s, inst, self.incident_dict)
 
-    def get(self, instance_id: str) -> dict:
+    def get(self, instance_id: str) -> InstanceView:
         with transaction(self.store.sessions) as s:
             inst = s.get(Instance, instance_id)
             if inst is None:
                 raise NotFound(f"no instance {instance_id}")
             return self.describe(s, inst)
 
-    def find(self, business_key=None, process_id=None, status=None, limit=100) -> list[dict]:
+    def find(
+        self,
+        business_key: str | None = None,
+        process_id: str | None = None,
+        status: str | None = None,
+        limit: int = 100,
+    ) -> list[InstanceView]:
         with transaction(self.store.sessions) as s:
             query = select(Instance).order_by(Instance.created_at.desc()).limit(limit)
             if business_key:
@@ -126,14 +148,14 @@ class Instances:
                 query = query.where(Instance.status == status)
             return [self.describe(s, i) for i in s.scalars(query)]
 
-    def history(self, instance_id: str) -> list[dict]:
+    def history(self, instance_id: str) -> list[dict[str, Any]]:
         with transaction(self.store.sessions) as s:
             rows = s.scalars(select(History).where(History.instance_id == instance_id).order_by(History.id))
             return [
                 {"at": iso(h.at), "actor": h.actor, "action": h.action, "task": h.task, "data": h.data} for h in rows
             ]
 
-    def counts(self) -> dict:
+    def counts(self) -> dict[str, Any]:
         with transaction(self.store.sessions) as s:
             rows = s.execute(select(Instance.status, func.count()).group_by(Instance.status)).all()
             return {status: n for status, n in rows}

@@ -6,20 +6,32 @@ from __future__ import annotations
 
 import difflib
 import uuid
-from datetime import timedelta
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
+from typing import Any, Protocol, TypeGuard
 
 from marshmallow import ValidationError
+from SpiffWorkflow.bpmn import BpmnWorkflow
 from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
 
 from shared import clock, contracts
 from shared import principal as signing
 from shared.contracts import jobs as job_contracts
 from shared.db import transaction
 from shared.errors import InvalidInput
-from shared.workflow.runtime import TaskNotWaiting
+from shared.workflow.runtime import JobRequest, TaskNotWaiting, WaitState
 
 from .models import Incident, Instance, Job, Outbox
-from .store import UNCHANGED
+from .store import InstanceStore, UNCHANGED
+
+
+class IncidentsForJobs(Protocol):
+    """What jobs ask of the incidents (:class:`.incidents.Incidents`, which imports this module)."""
+
+    def open_for_job(self, s: Session, job: Job, error: str) -> None: ...
+
+    def raise_for_job(self, job_id: str, error: str, instance_id: str | None = None) -> None: ...
 
 
 UNKNOWN_OPERATION = "unknown_operation"  # shared.messaging.entrypoints answers it for no handler
@@ -37,21 +49,31 @@ def undeclared(operation: str) -> str | None:
 
 
 class Jobs:
-    def __init__(self, store, incidents):
+    def __init__(self, store: InstanceStore, incidents: IncidentsForJobs) -> None:
         self.store = store
         self.incidents = incidents
 
     # -- out: the instance asks for work --------------------------------------------------------
-    def emit_new(self, s, inst, workflow, wait, principal) -> None:
+    def emit_new(
+        self, s: Session, inst: Instance, workflow: BpmnWorkflow, wait: WaitState, principal: Mapping[str, Any] | None
+    ) -> None:
         """A save step: every service task the instance reached becomes a job in the outbox, acting
         for whoever caused the step."""
         for request in wait.new_jobs:
             self.emit(s, inst, workflow, request, principal)
 
-    def emit(self, s, inst, workflow, request, principal) -> None:
+    def emit(
+        self,
+        s: Session,
+        inst: Instance,
+        workflow: BpmnWorkflow,
+        request: JobRequest,
+        principal: Mapping[str, Any] | None,
+    ) -> None:
         job_id = uuid.uuid4().hex
         self.store.runtime.mark_job_sent(workflow, request.task_id, job_id)
         now = clock.now()
+        assert self.store.settings is not None  # only an engine made to validate diagrams has none
         max_attempts = request.retries if request.retries else self.store.settings.job_max_attempts
         row = dict(
             job_id=job_id,
@@ -91,7 +113,18 @@ class Jobs:
             s, inst.id, principal, "job_sent", request.task_name, {"job_id": job_id, "operation": request.operation}
         )
 
-    def send(self, s, inst, job_id, task_id, operation, params, attempt, principal, available_at) -> None:
+    def send(
+        self,
+        s: Session,
+        inst: Instance,
+        job_id: str,
+        task_id: str,
+        operation: str,
+        params: Mapping[str, Any],
+        attempt: int,
+        principal: Mapping[str, Any] | None,
+        available_at: datetime,
+    ) -> None:
         """The job message, sealed with the deployment key (the service refuses a job that is not:
         shared/principal.py), to the outbox (the relay publishes it after commit)."""
         payload = contracts.JobSchema().dump(
@@ -106,6 +139,7 @@ class Jobs:
                 "principal": principal,
             }
         )
+        assert self.store.settings is not None  # only an engine made to validate diagrams has none
         payload = signing.seal(payload, signing.key_of(self.store.settings), signing.JOB)
         s.connection().execute(
             insert(Outbox.__table__),
@@ -121,7 +155,7 @@ class Jobs:
         )
 
     # -- in: results ------------------------------------------------------------------------------
-    def handle_result(self, raw: dict) -> str:
+    def handle_result(self, raw: dict[str, Any]) -> str:
         """Apply a job result. Returns what happened: completed, caught, retry, incident, dropped.
 
         A success or a business error is checked and applied in the one transaction that changes
@@ -138,6 +172,7 @@ class Jobs:
         error = (result.get("error") or {}).get("message") or "failed"
         code = (result.get("error") or {}).get("code")
         settings = self.store.settings
+        assert settings is not None  # only an engine made to validate diagrams has none
         with transaction(self.store.sessions) as s:
             job = s.get(Job, result["job_id"])
             if not self.applies(job, result):
@@ -157,6 +192,7 @@ class Jobs:
                 job.last_error = error
                 job.updated_at = clock.now()
                 inst = s.get(Instance, job.instance_id)
+                assert inst is not None  # a job's instance is never deleted
                 self.send(
                     s,
                     inst,
@@ -186,7 +222,7 @@ class Jobs:
         return "incident"
 
     @staticmethod
-    def applies(job, result) -> bool:
+    def applies(job: Job | None, result: Mapping[str, Any]) -> TypeGuard[Job]:
         """A result applies to a job that is not done, for the attempt it answers, and to the
         instance and task the job belongs to; any other (a duplicate, a stale attempt) is dropped."""
         return (
@@ -197,12 +233,13 @@ class Jobs:
             and job.task_id == result["task_id"]
         )
 
-    def _guard(self, result):
+    def _guard(self, result: Mapping[str, Any]) -> Callable[[Session], bool]:
         return lambda s: self.applies(s.get(Job, result["job_id"]), result)
 
-    def _complete(self, result) -> str:
-        def change(s, inst, workflow):
+    def _complete(self, result: Mapping[str, Any]) -> str:
+        def change(s: Session, inst: Instance, workflow: BpmnWorkflow) -> object:
             job = s.get(Job, result["job_id"])
+            assert job is not None  # the guard found it
             if job.status == "done":
                 return UNCHANGED
             try:
@@ -212,13 +249,15 @@ class Jobs:
             self._finish(s, job, "job_completed", {"job_id": job.job_id, "result": result["result"]})
             return "completed"
 
-        return self.store.mutate(result["instance_id"], change, guard=self._guard(result)) or "dropped"
+        outcome: str = self.store.mutate(result["instance_id"], change, guard=self._guard(result)) or "dropped"
+        return outcome
 
-    def _throw_error(self, result) -> str:
+    def _throw_error(self, result: Mapping[str, Any]) -> str:
         error = result.get("error") or {"code": "error", "message": ""}
 
-        def change(s, inst, workflow):
+        def change(s: Session, inst: Instance, workflow: BpmnWorkflow) -> object:
             job = s.get(Job, result["job_id"])
+            assert job is not None  # the guard found it
             if job.status == "done":
                 return UNCHANGED
             try:
@@ -240,9 +279,10 @@ class Jobs:
             )
             return "incident"
 
-        return self.store.mutate(result["instance_id"], change, guard=self._guard(result)) or "dropped"
+        outcome: str = self.store.mutate(result["instance_id"], change, guard=self._guard(result)) or "dropped"
+        return outcome
 
-    def _finish(self, s, job, action, data) -> None:
+    def _finish(self, s: Session, job: Job, action: str, data: Mapping[str, object]) -> None:
         job.status = "done"
         job.updated_at = clock.now()
         self.store.history(s, job.instance_id, None, action, job.task_name, data)

@@ -10,30 +10,36 @@ elsewhere for now) is kept for it however long that takes, and delivered when it
 
 from __future__ import annotations
 
-from datetime import timedelta
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any, cast
 
 from marshmallow import ValidationError
-from sqlalchemy import and_, exists, func, literal, select, update
+from SpiffWorkflow.bpmn import BpmnWorkflow
+from sqlalchemy import Exists, SQLColumnExpression, and_, exists, func, literal, select, update
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from shared import clock, contracts
 from shared.db import transaction
 from shared.errors import InvalidInput
+from shared.workflow.runtime import WaitState
 
 from .models import BufferedMessage, Instance
-from .store import ENDED, iso
+from .store import ENDED, InstanceStore, iso
 
 
-def _live_instance_for(message_key):
+def _live_instance_for(message_key: SQLColumnExpression[str]) -> Exists:
     """SQL: a live (not ended) instance has this correlation key as its business key."""
     return exists().where(and_(Instance.business_key == message_key, Instance.status.not_in(ENDED)))
 
 
 class Messages:
-    def __init__(self, store):
+    def __init__(self, store: InstanceStore) -> None:
         self.store = store
 
-    def send(self, raw: dict, principal=None) -> dict:
+    def send(self, raw: dict[str, Any], principal: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """Correlate a message by name and correlation key (the instance's business key)."""
         store = self.store
         try:
@@ -41,6 +47,7 @@ class Messages:
         except ValidationError as exc:
             raise InvalidInput("malformed message", exc.messages) from None
         now = clock.now()
+        assert store.settings is not None  # only an engine made to validate diagrams has none
         try:
             with transaction(store.sessions) as s:
                 s.add(
@@ -57,6 +64,7 @@ class Messages:
         except IntegrityError:
             with transaction(store.sessions) as s:
                 seen = s.get(BufferedMessage, message["message_id"])
+                assert seen is not None  # the insert that failed found it
                 return {
                     "status": "duplicate",
                     "message_id": seen.message_id,
@@ -75,9 +83,10 @@ class Messages:
             store.mutate(instance_id, lambda s, inst, wf: "checked", principal)
         with transaction(store.sessions) as s:
             row = s.get(BufferedMessage, message["message_id"])
+            assert row is not None  # buffered above
             return {"status": row.status, "message_id": row.message_id, "delivered_to": row.instance_id}
 
-    def deliver_buffered(self, s, inst, workflow, wait):
+    def deliver_buffered(self, s: Session, inst: Instance, workflow: BpmnWorkflow, wait: WaitState) -> WaitState:
         """A save step: deliver the buffered messages the instance waits for, oldest first.
         Returns the wait state after them (``wait`` itself if none was delivered)."""
         if not inst.business_key:
@@ -143,9 +152,9 @@ class Messages:
                 .values(status="expired")
                 .execution_options(synchronize_session=False)
             )
-            return result.rowcount
+            return cast("CursorResult[Any]", result).rowcount
 
-    def list(self, status: str | None = "buffered", name: str | None = None, limit: int = 500) -> list[dict]:
+    def list(self, status: str | None = "buffered", name: str | None = None, limit: int = 500) -> list[dict[str, Any]]:
         """Messages (by default those still waiting), oldest first, each with the live instances
         its correlation key names: ``instances`` empty means no instance exists for it (it expires
         at ``expires_at``); otherwise whether each waits for it now (``waiting_for_it``) and its
@@ -159,7 +168,7 @@ class Messages:
                 query = query.where(BufferedMessage.name == name)
             rows = list(s.scalars(query))
             keys = {r.correlation_key for r in rows}
-            instances: dict = {}
+            instances: dict[str, Any] = {}
             if keys:
                 for inst in s.execute(
                     select(
@@ -199,7 +208,7 @@ class Messages:
             return out
 
 
-def buffered_counts(s) -> list[tuple[str, str, int]]:
+def buffered_counts(s: Session) -> list[tuple[str, str, int]]:
     """``(name, "yes"|"no", n)``: buffered messages by name and whether a live instance has their
     correlation key (for the metrics)."""
     rows = s.execute(
@@ -217,14 +226,14 @@ def buffered_counts(s) -> list[tuple[str, str, int]]:
         if keys
         else set()
     )
-    counts: dict = {}
+    counts: dict[tuple[str, str], int] = {}
     for name, key, n in rows:
         label = (name, "yes" if key in live else "no")
         counts[label] = counts.get(label, 0) + n
     return [(name, has, n) for (name, has), n in sorted(counts.items())]
 
 
-def _utc(value):
+def _utc(value: datetime) -> datetime:
     from .store import utc
 
     return utc(value)

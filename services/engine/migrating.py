@@ -14,8 +14,12 @@ refused.
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from SpiffWorkflow.bpmn import BpmnWorkflow
+from sqlalchemy import ColumnElement, select
+from sqlalchemy.orm import Session
 
 from shared import clock
 from shared.db import transaction
@@ -24,16 +28,21 @@ from shared.workflow import migration
 
 from .models import Incident, Instance, Job, ProcessVersion, WorkItem
 from .operators import require_operator
-from .store import ENDED, UNCHANGED
+from .store import ENDED, UNCHANGED, InstanceStore
+
+if TYPE_CHECKING:
+    from .deployments import Deployments
+    from .incidents import Incidents
+    from .instances import Instances
 
 MOVABLE = ("running", "waiting", "incident")
 
 
-def parse_mapping(items) -> dict:
+def parse_mapping(items: Mapping[str, object] | Iterable[object] | None) -> dict[str, str]:
     """``["old=new", …]`` (or a dict) as ``{old: new}``."""
     if isinstance(items, dict):
         return {str(k): str(v) for k, v in items.items()}
-    mapping = {}
+    mapping: dict[str, str] = {}
     for item in items or ():
         old, sep, new = str(item).partition("=")
         if not sep or not old.strip() or not new.strip():
@@ -45,7 +54,9 @@ def parse_mapping(items) -> dict:
 
 
 class Migrations:
-    def __init__(self, store, deployments, instances, incidents):
+    def __init__(
+        self, store: InstanceStore, deployments: Deployments, instances: Instances, incidents: Incidents
+    ) -> None:
         self.store = store
         self.deployments = deployments
         self.instances = instances
@@ -55,12 +66,12 @@ class Migrations:
         self,
         from_ref: str,
         to_ref: str,
-        mapping=None,
+        mapping: Mapping[str, str] | None = None,
         dry_run: bool = False,
-        instance_ids=None,
+        instance_ids: Iterable[str] | None = None,
         process_id: str | None = None,
-        principal=None,
-    ) -> dict:
+        principal: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
         require_operator(principal)
         mapping = parse_mapping(mapping)
         store = self.store
@@ -98,7 +109,7 @@ class Migrations:
                     }
                 )
         refused = [c for c in checked if not c["ok"]]
-        result = {
+        result: dict[str, Any] = {
             "process_id": a.process_id,
             **versions,
             "mapping": mapping,
@@ -116,10 +127,12 @@ class Migrations:
         return result
 
     # -- checking --------------------------------------------------------------------------------------
-    def _rerun_ids(self, s, instance_id) -> set[str]:
+    def _rerun_ids(self, s: Session, instance_id: str) -> set[str]:
         return set(s.scalars(select(Job.task_id).where(Job.instance_id == instance_id, Job.status == "incident")))
 
-    def _check(self, s, inst, b_key, b_spec, mapping) -> dict:
+    def _check(
+        self, s: Session, inst: Instance, b_key: str, b_spec: dict[str, Any], mapping: Mapping[str, str] | None
+    ) -> dict[str, Any]:
         row = {
             "id": inst.id,
             "business_key": inst.business_key,
@@ -143,10 +156,17 @@ class Migrations:
         return {**row, **plan.to_dict()}
 
     # -- moving ----------------------------------------------------------------------------------------
-    def _move(self, instance_id, a: ProcessVersion, b: ProcessVersion, mapping, principal):
+    def _move(
+        self,
+        instance_id: str,
+        a: ProcessVersion,
+        b: ProcessVersion,
+        mapping: Mapping[str, str] | None,
+        principal: Mapping[str, Any] | None,
+    ) -> Any:  # the change's outcome
         store = self.store
 
-        def change(s, inst, workflow):
+        def change(s: Session, inst: Instance, workflow: BpmnWorkflow) -> object:
             if inst.version_id != a.id:
                 return UNCHANGED  # moved meanwhile (another migration)
             b_key, b_spec = store.spec(s, b.id)
@@ -204,7 +224,7 @@ class Migrations:
 
         return store.mutate(instance_id, change, principal)
 
-    def _resolve(self, s, condition, inst, resolution):
+    def _resolve(self, s: Session, condition: ColumnElement[bool], inst: Instance, resolution: str) -> None:
         for incident in s.scalars(
             select(Incident).where(
                 Incident.instance_id == inst.id, Incident.status.in_(("open", "retrying")), condition

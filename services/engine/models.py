@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -28,8 +29,8 @@ class ProcessVersion(Base):
     process_id: Mapped[str] = mapped_column(String(200), index=True)
     name: Mapped[str] = mapped_column(String(300))
     version: Mapped[str] = mapped_column(String(32))
-    spec: Mapped[dict] = mapped_column(JSON)
-    files: Mapped[dict] = mapped_column(JSON)
+    spec: Mapped[dict[str, Any]] = mapped_column(JSON)
+    files: Mapped[dict[str, Any]] = mapped_column(JSON)
     deployed_at: Mapped[datetime] = mapped_column(UtcDateTime())
     deployed_by: Mapped[str] = mapped_column(String(100))
     # The process's versions counted 1, 2, 3… in the order they were deployed (what designers say).
@@ -66,12 +67,12 @@ class Instance(Base):
     version_id: Mapped[int] = mapped_column(ForeignKey("process_versions.id"))
     business_key: Mapped[str | None] = mapped_column(String(200), nullable=True)
     status: Mapped[str] = mapped_column(String(20))
-    waiting_tasks: Mapped[list] = mapped_column(JSON, default=list)
+    waiting_tasks: Mapped[list[str]] = mapped_column(JSON, default=list)
     waiting_messages: Mapped[str] = mapped_column(String(1000), default="")
     next_timer: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     revision: Mapped[int] = mapped_column(Integer, default=0)
-    state: Mapped[dict] = mapped_column(JSON)
-    data: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    state: Mapped[dict[str, Any]] = mapped_column(JSON)
+    data: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
@@ -87,7 +88,7 @@ class History(Base):
     actor: Mapped[str] = mapped_column(String(100))
     action: Mapped[str] = mapped_column(String(50))
     task: Mapped[str | None] = mapped_column(String(200), nullable=True)
-    data: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    data: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
 
 
 class Job(Base):
@@ -98,8 +99,8 @@ class Job(Base):
     task_id: Mapped[str] = mapped_column(String(36))
     task_name: Mapped[str] = mapped_column(String(200))
     operation: Mapped[str] = mapped_column(String(200))
-    params: Mapped[dict] = mapped_column(JSON)
-    principal: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    params: Mapped[dict[str, Any]] = mapped_column(JSON)
+    principal: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     attempt: Mapped[int] = mapped_column(Integer)
     max_attempts: Mapped[int] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(20))  # pending | done | incident
@@ -160,7 +161,7 @@ class BufferedMessage(Base):
     message_id: Mapped[str] = mapped_column(String(100), primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     correlation_key: Mapped[str] = mapped_column(String(200))
-    payload: Mapped[dict] = mapped_column(JSON)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     status: Mapped[str] = mapped_column(String(20))  # buffered | delivered | expired
     instance_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
     received_at: Mapped[datetime] = mapped_column(UtcDateTime())
@@ -175,5 +176,5 @@ class HeldResult(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     instance_id: Mapped[str] = mapped_column(String(36), index=True)
     job_id: Mapped[str] = mapped_column(String(64))
-    payload: Mapped[dict] = mapped_column(JSON)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     held_at: Mapped[datetime] = mapped_column(UtcDateTime())

@@ -11,9 +11,13 @@ its pending jobs closed (late results are dropped), its open incidents resolved.
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from marshmallow import ValidationError
+from SpiffWorkflow.bpmn import BpmnWorkflow
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
 
 from shared import clock, contracts
 from shared.db import transaction
@@ -22,10 +26,16 @@ from shared.errors import Conflict, Forbidden, InvalidInput, NotFound
 from .incidents import incident_dict
 from .messages import buffered_counts
 from .models import BufferedMessage, HeldResult, Incident, Instance, Job, Outbox, WorkItem
-from .store import ENDED, HALTED, iso  # noqa: F401 - HALTED is part of what operators may see
+from .store import ENDED, HALTED, InstanceStore, iso  # noqa: F401 - HALTED is part of what operators may see
+from .views import CancelledInstanceView, InstanceView
+
+if TYPE_CHECKING:
+    from .incidents import Incidents
+    from .instances import Instances
+    from .jobs import Jobs
 
 
-def require_operator(principal) -> None:
+def require_operator(principal: Mapping[str, Any] | None) -> None:
     """Operators' actions: a caller that names itself must hold the operator role (the services
     calling with no principal act for the system)."""
     if principal is not None and "operator" not in set(principal.get("roles") or []):
@@ -33,14 +43,14 @@ def require_operator(principal) -> None:
 
 
 class Operators:
-    def __init__(self, store, instances, incidents, jobs):
+    def __init__(self, store: InstanceStore, instances: Instances, incidents: Incidents, jobs: Jobs) -> None:
         self.store = store
         self.instances = instances
         self.incidents = incidents
         self.jobs = jobs
 
     # -- job results meet the instance's state -------------------------------------------------
-    def accept_result(self, raw) -> str:
+    def accept_result(self, raw: Any) -> str:  # a decoded message body, checked by the schema
         """The job-result entrypoint: a result for a suspended instance is held, one for a
         cancelled instance dropped, any other applied (:meth:`handle_result`)."""
         if isinstance(raw, dict) and raw.get("job_id"):
@@ -54,15 +64,18 @@ class Operators:
                 if inst is not None and inst.status == "cancelled":
                     return "dropped"
                 if inst is not None and inst.status == "suspended":
+                    assert job is not None  # the instance was found through it
                     s.add(HeldResult(instance_id=inst.id, job_id=job.job_id, payload=raw, held_at=clock.now()))
                     return "held"
         return self.jobs.handle_result(raw)
 
     # -- suspend, resume, cancel -------------------------------------------------------------
-    def suspend(self, instance_id: str, reason: str | None = None, principal=None) -> dict:
+    def suspend(
+        self, instance_id: str, reason: str | None = None, principal: Mapping[str, Any] | None = None
+    ) -> InstanceView:
         require_operator(principal)
 
-        def change(s, inst):
+        def change(s: Session, inst: Instance) -> None:
             items = s.scalars(
                 select(WorkItem).where(WorkItem.instance_id == instance_id, WorkItem.status == "open")
             ).all()
@@ -75,7 +88,7 @@ class Operators:
         self.store.set_status(instance_id, "suspended", ("running", "waiting", "incident"), change, principal)
         return self.instances.get(instance_id)
 
-    def resume(self, instance_id: str, principal=None) -> dict:
+    def resume(self, instance_id: str, principal: Mapping[str, Any] | None = None) -> InstanceView:
         require_operator(principal)
         with transaction(self.store.sessions) as s:
             inst = s.get(Instance, instance_id)
@@ -84,7 +97,7 @@ class Operators:
             if inst.status != "suspended":
                 raise Conflict(f"instance {instance_id} is {inst.status}, not suspended")
 
-        def change(s, inst, workflow):
+        def change(s: Session, inst: Instance, workflow: BpmnWorkflow) -> str:
             if inst.status != "suspended":
                 raise Conflict(f"instance {instance_id} is {inst.status}, not suspended")
             for item in s.scalars(
@@ -119,15 +132,17 @@ class Operators:
         self.store.mutate(instance_id, change, principal)
         return self.instances.get(instance_id)
 
-    def cancel(self, instance_id: str, reason: str, principal=None) -> dict:
+    def cancel(
+        self, instance_id: str, reason: str, principal: Mapping[str, Any] | None = None
+    ) -> CancelledInstanceView:
         require_operator(principal)
         if not (reason or "").strip():
             raise InvalidInput(
                 "a reason is required to cancel an instance", {"reason": ["Missing data for required field."]}
             )
-        closed: dict = {}
+        closed: dict[str, int] = {}
 
-        def change(s, inst):
+        def change(s: Session, inst: Instance) -> None:
             now = clock.now()
             items = s.scalars(
                 select(WorkItem).where(WorkItem.instance_id == instance_id, WorkItem.status.in_(("open", "suspended")))
@@ -157,7 +172,7 @@ class Operators:
         return {**self.instances.get(instance_id), "closed": closed}
 
     # -- where the tokens are ------------------------------------------------------------------
-    def where(self, instance_id: str) -> dict:
+    def where(self, instance_id: str) -> dict[str, Any]:
         """Where the instance is now: each user task (for whom, claimed by), each job (operation,
         attempt, last error), each message it waits for (and whether one is buffered), its next
         timer, open incidents, results held while suspended, and the elements it has completed."""
@@ -166,7 +181,7 @@ class Operators:
             if inst is None:
                 raise NotFound(f"no instance {instance_id}")
             description = self.instances.describe(s, inst)
-            tokens = []
+            tokens: list[dict[str, object]] = []
             for w in s.scalars(
                 select(WorkItem)
                 .where(WorkItem.instance_id == instance_id, WorkItem.status.in_(("open", "suspended")))
@@ -235,7 +250,13 @@ class Operators:
         return {"instance": description, "tokens": tokens, "held_results": held, "completed": completed}
 
     # -- batches -----------------------------------------------------------------------------
-    def select_instances(self, business_key_prefix=None, process_id=None, status=None, limit=1000) -> list[dict]:
+    def select_instances(
+        self,
+        business_key_prefix: str | None = None,
+        process_id: str | None = None,
+        status: str | None = None,
+        limit: int = 1000,
+    ) -> list[dict[str, Any]]:
         if not (business_key_prefix or process_id or status):
             raise InvalidInput(
                 "say which instances: a business key prefix, a process or a status",
@@ -257,8 +278,14 @@ class Operators:
             return [{"id": i, "process_id": p, "business_key": k, "status": st} for i, p, k, st in s.execute(query)]
 
     def cancel_instances(
-        self, reason: str, business_key_prefix=None, process_id=None, status=None, dry_run=False, principal=None
-    ) -> dict:
+        self,
+        reason: str,
+        business_key_prefix: str | None = None,
+        process_id: str | None = None,
+        status: str | None = None,
+        dry_run: bool = False,
+        principal: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
         """Cancel every instance that matches (not those already ended); ``dry_run`` only lists them."""
         require_operator(principal)
         if not (reason or "").strip():
@@ -279,7 +306,13 @@ class Operators:
                 failed.append({**row, "error": exc.message})
         return {"dry_run": False, "matched": matched, "done": done, "failed": failed}
 
-    def retry_incidents(self, operation=None, process_id=None, dry_run=False, principal=None) -> dict:
+    def retry_incidents(
+        self,
+        operation: str | None = None,
+        process_id: str | None = None,
+        dry_run: bool = False,
+        principal: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
         """Retry every open incident (of ``operation`` / ``process_id`` if given)."""
         require_operator(principal)
         with transaction(self.store.sessions) as s:
@@ -293,7 +326,9 @@ class Operators:
                 query = query.where(Incident.operation == operation)
             if process_id:
                 query = query.where(Instance.process_id == process_id)
-            matched = [{**incident_dict(i), "process_id": p, "instance_status": st} for i, p, st in s.execute(query)]
+            matched: list[dict[str, Any]] = [
+                {**incident_dict(i), "process_id": p, "instance_status": st} for i, p, st in s.execute(query)
+            ]
         if dry_run:
             return {"dry_run": True, "matched": matched, "done": [], "failed": []}
         done, failed = [], []
@@ -308,7 +343,7 @@ class Operators:
         return {"dry_run": False, "matched": matched, "done": done, "failed": failed}
 
 
-def operator_counts(sessions) -> dict:
+def operator_counts(sessions: sessionmaker[Session]) -> dict[str, Any]:
     """Figures for the metrics: instances by process and state, open incidents by operation,
     pending jobs, held results."""
     with transaction(sessions) as s:

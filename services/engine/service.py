@@ -4,7 +4,10 @@ listener, and the timer tick. Every method hands straight to :class:`Engine`."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
+from typing import Any
 
+from nameko.containers import WorkerContext
 from nameko.timer import timer
 
 from shared import logs, metrics
@@ -13,16 +16,18 @@ from shared.contracts.messages import START_SENDERS
 from shared.errors import Forbidden
 from shared.messaging.database import Database
 from shared.messaging.entrypoints import Pingable, api, listen
+from shared.messaging.identity import Sender
 from shared.messaging.topology import engine_messages_queue, engine_results_queue, engine_starts_queue
 
 from .engine import Engine
 from .gauges import engine_gauges
 from .models import Inbox, Outbox
+from .views import CancelledInstanceView, IncidentView, InstanceView, WorkItemView
 
 log = logging.getLogger(__name__)
 
 
-def _require_operator(principal, what: str) -> None:
+def _require_operator(principal: object, what: str) -> None:
     roles = (principal or {}).get("roles") or () if isinstance(principal, dict) else ()
     if "operator" not in roles:
         raise Forbidden(f"only an operator may {what}")
@@ -31,15 +36,15 @@ def _require_operator(principal, what: str) -> None:
 class EngineStore(Database):
     """The engine's database, relay, and the :class:`Engine` that uses them."""
 
-    def setup(self):
+    def setup(self) -> None:
         super().setup()
         self.engine = Engine(self.sessions, self.settings, on_commit=self.wake)
 
-    def get_dependency(self, worker_ctx):
+    def get_dependency(self, worker_ctx: WorkerContext) -> Engine:  # type: ignore[override]  # the Engine, not a unit of work
         return self.engine
 
 
-def require_result_sender(body, sender) -> None:
+def require_result_sender(body: object, sender: Sender) -> None:
     """A job result comes from the service whose operation it answers."""
     operation = body.get("operation") if isinstance(body, dict) else None
     service = operation.split(".", 1)[0] if isinstance(operation, str) and "." in operation else None
@@ -51,7 +56,7 @@ def require_result_sender(body, sender) -> None:
         )
 
 
-def require_message_sender(body, sender) -> None:
+def require_message_sender(body: object, sender: Sender) -> None:
     """A BPMN message comes from a sender ``shared/contracts/messages.py`` declares for it."""
     name = body.get("name") if isinstance(body, dict) else None
     if not isinstance(name, str) or messages.get(name) is None:
@@ -75,7 +80,7 @@ class EngineService(Pingable):
     # -- the bus: each message is taken only from the senders the contracts name (the broker-
     # validated AMQP user_id); any other is refused (dead-lettered with the reason), changing nothing.
     @listen(engine_results_queue(), with_sender=True)
-    def on_job_result(self, body, sender):
+    def on_job_result(self, body: Any, sender: Sender) -> None:  # body: the decoded message, checked by the schema
         if isinstance(body, dict):
             logs.bind(job_id=body.get("job_id"), instance_id=body.get("instance_id"))
         require_result_sender(body, sender)
@@ -85,7 +90,7 @@ class EngineService(Pingable):
         log.info("job %s: %s", body.get("job_id") if isinstance(body, dict) else "?", outcome)
 
     @listen(engine_messages_queue(), with_sender=True)
-    def on_message(self, body, sender):
+    def on_message(self, body: Any, sender: Sender) -> None:  # body: the decoded message, checked by the schema
         if isinstance(body, dict):
             logs.bind(business_key=body.get("correlation_key"))
         require_message_sender(body, sender)
@@ -93,7 +98,7 @@ class EngineService(Pingable):
         log.info("message %s: %s", body.get("message_id") if isinstance(body, dict) else "?", outcome["status"])
 
     @listen(engine_starts_queue(), with_sender=True)
-    def on_start(self, body, sender):
+    def on_start(self, body: Any, sender: Sender) -> None:  # body: the decoded message, checked by the schema
         if isinstance(body, dict):
             logs.bind(business_key=body.get("business_key"))
         if not any(sender.is_service(s) for s in START_SENDERS):
@@ -104,75 +109,87 @@ class EngineService(Pingable):
         instance = self.engine.start_command(body)
         log.info("started %s %s", instance["process_id"], instance["id"])
 
-    @timer(interval=1)
-    def tick(self):
+    @timer(interval=1)  # type: ignore[untyped-decorator]  # nameko ships no types
+    def tick(self) -> None:
         self.engine.fire_due_timers()
         self.engine.deliver_waiting_messages()
         self.engine.expire_messages()
 
     # -- commands and queries -----------------------------------------------------------------
     @api
-    def deploy(self, files, actor="designer", draft=False):
+    def deploy(
+        self, files: Mapping[str, bytes | str], actor: str = "designer", draft: bool = False
+    ) -> list[dict[str, Any]]:
         return self.engine.deploy(files, actor, draft)
 
     @api
-    def versions(self, process_id=None):
+    def versions(self, process_id: str | None = None) -> list[dict[str, Any]]:
         return self.engine.versions(process_id)
 
     @api
-    def activate(self, process_id, version, actor="designer"):
+    def activate(self, process_id: str, version: str, actor: str = "designer") -> dict[str, Any]:
         return self.engine.activate(process_id, version, actor)
 
     @api
-    def activations(self, process_id):
+    def activations(self, process_id: str) -> list[dict[str, Any]]:
         return self.engine.activations(process_id)
 
     @api
-    def diff_versions(self, version_a, version_b, process_id=None):
+    def diff_versions(self, version_a: str, version_b: str, process_id: str | None = None) -> dict[str, Any]:
         return self.engine.diff_versions(version_a, version_b, process_id)
 
     @api
-    def version_diagram(self, process_id, version):
+    def version_diagram(self, process_id: str, version: str) -> dict[str, Any]:
         return self.engine.version_diagram(process_id, version)
 
     @api
-    def version_coverage(self, process_id, version):
+    def version_coverage(self, process_id: str, version: str) -> dict[str, Any]:
         """The scenarios run in a child process: the engine's event loop keeps serving meanwhile."""
         return self.engine.version_coverage(process_id, version)
 
     @api
-    def start(self, process_id, business_key=None, data=None, principal=None):
+    def start(
+        self,
+        process_id: str,
+        business_key: str | None = None,
+        data: dict[str, Any] | None = None,
+        principal: Mapping[str, Any] | None = None,
+    ) -> InstanceView:
         """A raw start, for operators: a proposal, an opinion item or a case is started by the
         service that owns it (its start command on the bus), after checking the caller."""
         _require_operator(principal, "start a process instance directly")
         return self.engine.start(process_id, business_key, data, principal)
 
     @api
-    def get_instance(self, instance_id):
+    def get_instance(self, instance_id: str) -> InstanceView:
         return self.engine.get_instance(instance_id)
 
     @api
-    def find_instances(self, business_key=None, process_id=None, status=None):
+    def find_instances(
+        self, business_key: str | None = None, process_id: str | None = None, status: str | None = None
+    ) -> list[InstanceView]:
         return self.engine.find_instances(business_key, process_id, status)
 
     @api
-    def history(self, instance_id):
+    def history(self, instance_id: str) -> list[dict[str, Any]]:
         return self.engine.history(instance_id)
 
     @api
-    def list_tasks(self, principal, instance_id=None):
+    def list_tasks(self, principal: Mapping[str, Any] | None, instance_id: str | None = None) -> list[WorkItemView]:
         return self.engine.list_tasks(principal, instance_id)
 
     @api
-    def claim(self, task_id, principal):
+    def claim(self, task_id: str, principal: Mapping[str, Any] | None) -> WorkItemView:
         return self.engine.claim(task_id, principal)
 
     @api
-    def complete_task(self, task_id, data, principal):
+    def complete_task(
+        self, task_id: str, data: dict[str, Any] | None, principal: Mapping[str, Any] | None
+    ) -> InstanceView:
         return self.engine.complete_task(task_id, data, principal)
 
     @api
-    def send_message(self, message, principal):
+    def send_message(self, message: dict[str, Any], principal: Mapping[str, Any] | None) -> dict[str, Any]:
         """A BPMN message from outside, for operators: services send theirs through their outboxes
         (taken from them only: ``on_message``), units act through the assignment service, which
         checks the assignment is theirs; and only the messages ``shared/contracts/messages.py`` lets
@@ -188,56 +205,81 @@ class EngineService(Pingable):
         return self.engine.send_message(message, principal)
 
     @api
-    def incidents(self, status="open"):
+    def incidents(self, status: str | None = "open") -> list[IncidentView]:
         return self.engine.incidents(status)
 
     @api
-    def retry_incident(self, incident_id, principal=None):
+    def retry_incident(self, incident_id: int, principal: Mapping[str, Any] | None = None) -> IncidentView:
         return self.engine.retry_incident(incident_id, principal)
 
     @api
-    def resolve_incident(self, incident_id, resolution, principal=None):
+    def resolve_incident(
+        self, incident_id: int, resolution: str, principal: Mapping[str, Any] | None = None
+    ) -> IncidentView:
         return self.engine.resolve_incident(incident_id, resolution, principal)
 
     @api
-    def fire_timers(self):
+    def fire_timers(self) -> int:
         return self.engine.fire_due_timers()
 
     # -- operators ------------------------------------------------------------------------------
     @api
-    def suspend(self, instance_id, reason=None, principal=None):
+    def suspend(
+        self, instance_id: str, reason: str | None = None, principal: Mapping[str, Any] | None = None
+    ) -> InstanceView:
         return self.engine.suspend(instance_id, reason, principal)
 
     @api
-    def resume(self, instance_id, principal=None):
+    def resume(self, instance_id: str, principal: Mapping[str, Any] | None = None) -> InstanceView:
         return self.engine.resume(instance_id, principal)
 
     @api
-    def cancel(self, instance_id, reason, principal=None):
+    def cancel(
+        self, instance_id: str, reason: str, principal: Mapping[str, Any] | None = None
+    ) -> CancelledInstanceView:
         return self.engine.cancel(instance_id, reason, principal)
 
     @api
-    def where(self, instance_id):
+    def where(self, instance_id: str) -> dict[str, Any]:
         return self.engine.where(instance_id)
 
     @api
     def cancel_instances(
-        self, reason, business_key_prefix=None, process_id=None, status=None, dry_run=False, principal=None
-    ):
+        self,
+        reason: str,
+        business_key_prefix: str | None = None,
+        process_id: str | None = None,
+        status: str | None = None,
+        dry_run: bool = False,
+        principal: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
         return self.engine.cancel_instances(reason, business_key_prefix, process_id, status, dry_run, principal)
 
     @api
-    def retry_incidents(self, operation=None, process_id=None, dry_run=False, principal=None):
+    def retry_incidents(
+        self,
+        operation: str | None = None,
+        process_id: str | None = None,
+        dry_run: bool = False,
+        principal: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
         return self.engine.retry_incidents(operation, process_id, dry_run, principal)
 
     @api
     def migrate_instances(
-        self, from_version, to_version, mapping=None, dry_run=False, instance_ids=None, process_id=None, principal=None
-    ):
+        self,
+        from_version: str,
+        to_version: str,
+        mapping: dict[str, Any] | None = None,
+        dry_run: bool = False,
+        instance_ids: list[str] | None = None,
+        process_id: str | None = None,
+        principal: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
         return self.engine.migrate_instances(
             from_version, to_version, mapping, dry_run, instance_ids, process_id, principal
         )
 
     @api
-    def waiting_messages(self, status="buffered", name=None):
+    def waiting_messages(self, status: str | None = "buffered", name: str | None = None) -> list[dict[str, Any]]:
         return self.engine.waiting_messages(status, name)

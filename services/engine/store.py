@@ -15,20 +15,25 @@ from __future__ import annotations
 import logging
 import random
 import time
+from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Never, cast, overload
 
+from SpiffWorkflow.bpmn import BpmnWorkflow
 from sqlalchemy import event, func, insert, select, update
-from sqlalchemy.orm import defer
+from sqlalchemy.engine import CursorResult
+from sqlalchemy.orm import Session, defer, sessionmaker
 
 from shared import clock, metrics
+from shared.config import Settings
 from shared.db import transaction
 from shared.errors import Conflict, InvalidInput, NotFound
 from shared.principal import acting_user
-from shared.workflow.runtime import StepFailed, WorkflowRuntime
+from shared.workflow.runtime import StepFailed, WaitState, WorkflowRuntime
 
 from .cache import WorkflowCache
 from .models import History, Incident, Instance, ProcessVersion
+from .views import IncidentView, InstanceView
 
 MAX_SAVE_ATTEMPTS = 20
 HALTED = ("suspended", "cancelled")
@@ -42,11 +47,21 @@ CONFLICT_PAUSE_SECONDS = 0.005
 
 log = logging.getLogger(__name__)
 
+# What InstanceStore.mutate runs on an instance: ``change(session, instance, workflow)``, returning
+# the caller's outcome, or UNCHANGED to save nothing.
+Change = Callable[[Session, Instance, BpmnWorkflow], Any]
+
 
 class StaleRevision(Exception):
     """Another save of the same instance committed first."""
 
 
+@overload
+def utc(value: datetime) -> datetime: ...
+@overload
+def utc(value: None) -> None: ...
+@overload
+def utc(value: datetime | None) -> datetime | None: ...
 def utc(value: datetime | None) -> datetime | None:
     if value is None:
         return None
@@ -58,7 +73,7 @@ def iso(value: datetime | None) -> str | None:
     return moment.isoformat() if moment else None
 
 
-def write_history(s) -> None:
+def write_history(s: Session) -> None:
     """Before a commit: the transaction's history rows in one Core insert. History is append-only
     and no step reads its rows back, so the ORM's unit of work would be pure cost on every step;
     and written at commit, no row holds SQLite's write lock while a diagram's script runs."""
@@ -68,36 +83,46 @@ def write_history(s) -> None:
 
 
 class InstanceStore:
-    def __init__(self, sessions, settings, runtime: WorkflowRuntime | None = None, on_commit=None):
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        settings: Settings | None,
+        runtime: WorkflowRuntime | None = None,
+        on_commit: Callable[[], None] | None = None,
+    ) -> None:
         self.sessions = sessions
         self.settings = settings
         self.runtime = runtime or WorkflowRuntime()
         self.on_commit = on_commit or (lambda: None)
-        self._spec_cache: dict[int, tuple[str, dict]] = {}
+        self._spec_cache: dict[int, tuple[str, dict[str, Any]]] = {}
         # An engine made only to validate diagrams has no settings, and steps nothing.
         self.workflows = WorkflowCache(settings.workflow_cache_size if settings is not None else 0)
         # What a save does besides writing the instance, in order: before the wait state is
         # computed (deliver buffered messages) and with it (emit jobs, sync the task list).
-        self.before_wait: list = []  # f(session, instance, workflow, wait) -> the wait state after it
-        self.after_wait: list = []  # f(session, instance, workflow, wait, principal)
+        self.before_wait: list[Callable[[Session, Instance, BpmnWorkflow, WaitState], WaitState]] = []
+        self.after_wait: list[
+            Callable[[Session, Instance, BpmnWorkflow, WaitState, Mapping[str, Any] | None], None]
+        ] = []
         self.on_step_failed: Any = None  # f(session, instance, StepFailed, principal) -> outcome
         self.conflicts = 0  # saves that met a newer revision, since this store was made
         if sessions is not None:
             event.listen(sessions, "before_commit", write_history)
 
     # -- versions -------------------------------------------------------------------------------
-    def spec(self, s, version_id: int) -> tuple[str, dict]:
+    def spec(self, s: Session, version_id: int) -> tuple[str, dict[str, Any]]:
         """(cache key, spec dict) of a version; the key is unique across databases."""
         cached = self._spec_cache.get(version_id)
         if cached is None:
             version = s.get(ProcessVersion, version_id)
+            assert version is not None  # an instance's version is never deleted
             cached = (f"{version.process_id}@{version.version}", version.spec)
             self._spec_cache[version_id] = cached
         return cached
 
     # -- reading --------------------------------------------------------------------------------
-    def describe(self, s, inst, incident_dict) -> dict:
+    def describe(self, s: Session, inst: Instance, incident_dict: Callable[[Incident], IncidentView]) -> InstanceView:
         version = s.get(ProcessVersion, inst.version_id)
+        assert version is not None  # an instance's version is never deleted
         incidents = s.scalars(
             select(Incident).where(Incident.instance_id == inst.id, Incident.status != "resolved")
         ).all()
@@ -117,7 +142,15 @@ class InstanceStore:
             "updated_at": iso(inst.updated_at),
         }
 
-    def history(self, s, instance_id, principal, action, task, data) -> None:
+    def history(
+        self,
+        s: Session,
+        instance_id: str,
+        principal: Mapping[str, Any] | None,
+        action: str,
+        task: str | None,
+        data: object,
+    ) -> None:
         """Record an entry; it is written, in order, when the transaction commits."""
         s.info.setdefault(HISTORY_ROWS, []).append(
             {
@@ -131,7 +164,14 @@ class InstanceStore:
         )
 
     # -- the one way an instance changes ----------------------------------------------------------
-    def mutate(self, instance_id: str, change, principal=None, refuse_failed_step=False, guard=None):
+    def mutate(
+        self,
+        instance_id: str,
+        change: Change,
+        principal: Mapping[str, Any] | None = None,
+        refuse_failed_step: bool = False,
+        guard: Callable[[Session], bool] | None = None,
+    ) -> Any:  # the change's outcome; None if nothing was saved
         """Run ``change(session, instance, workflow)`` and save; retried on a stale revision.
 
         If the instance fails a step on the way (a script or expression error), the state reached
@@ -175,7 +215,9 @@ class InstanceStore:
                 self._conflict(instance_id, attempt)
         return self._give_up(instance_id)
 
-    def save(self, s, inst, workflow, principal, new=False) -> int:
+    def save(
+        self, s: Session, inst: Instance, workflow: BpmnWorkflow, principal: Mapping[str, Any] | None, new: bool = False
+    ) -> int:
         """Write the instance as ``workflow`` left it and what its wait state asks for; returns
         the revision saved. StaleRevision (after a rollback) if another save came first."""
         now = clock.now()
@@ -183,8 +225,8 @@ class InstanceStore:
         wait = self.runtime.wait_state(workflow)
         for step in self.before_wait:
             wait = step(s, inst, workflow, wait)
-        for step in self.after_wait:
-            step(s, inst, workflow, wait, principal)
+        for after in self.after_wait:
+            after(s, inst, workflow, wait, principal)
         # Incidents are opened only inside their instance's own transaction, which then saves it
         # as "incident": a waiting instance that opened none in this step has none to count.
         could_have = inst.status != "waiting" or s.info.get(INCIDENT_OPENED)
@@ -220,12 +262,19 @@ class InstanceStore:
         result = s.execute(
             update(Instance).where(Instance.id == inst.id, Instance.revision == old).values(revision=old + 1, **values)
         )
-        if result.rowcount != 1:
+        if cast("CursorResult[Any]", result).rowcount != 1:
             s.rollback()
             raise StaleRevision()
         return old + 1
 
-    def set_status(self, instance_id, status, allowed, change, principal):
+    def set_status(
+        self,
+        instance_id: str,
+        status: str,
+        allowed: tuple[str, ...],
+        change: Callable[[Session, Instance], Any],
+        principal: Mapping[str, Any] | None,
+    ) -> Any:  # the change's outcome
         """Set ``status`` (suspend, cancel) with the same optimistic revision check, so a change in
         flight either commits first or finds the new status and stops. ``change(session, instance)``
         runs in the same transaction."""
@@ -248,7 +297,7 @@ class InstanceStore:
                             updated_at=clock.now(),
                         )
                     )
-                    if done.rowcount != 1:
+                    if cast("CursorResult[Any]", done).rowcount != 1:
                         raise StaleRevision()
                     outcome = change(s, inst)
             except StaleRevision:
@@ -272,7 +321,7 @@ class InstanceStore:
         )
         time.sleep(random.uniform(0, CONFLICT_PAUSE_SECONDS * attempt))
 
-    def _give_up(self, instance_id: str):
+    def _give_up(self, instance_id: str) -> Never:
         metrics.REVISION_CONFLICTS.labels("gave_up").inc()
         log.warning("revision conflict on instance %s: gave up after %d attempts", instance_id, MAX_SAVE_ATTEMPTS)
         raise Conflict(f"instance {instance_id} is changing too often; try again")

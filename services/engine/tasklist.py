@@ -4,9 +4,13 @@ completing them (with the task's form checked first)."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
+from typing import Any
 
 from marshmallow import ValidationError
-from sqlalchemy import or_, select
+from SpiffWorkflow.bpmn import BpmnWorkflow
+from sqlalchemy import ColumnElement, SQLColumnExpression, or_, select
+from sqlalchemy.orm import Session
 
 from shared import clock
 from shared.db import transaction
@@ -14,13 +18,15 @@ from shared.errors import Conflict, Forbidden, InvalidInput, NotFound
 from shared.forms import FORMS
 from shared.principal import acting_user
 from shared.sandbox import LimitExceeded
-from shared.workflow.runtime import StepFailed, TaskNotWaiting, root_cause
+from shared.workflow.runtime import StepFailed, TaskNotWaiting, UserTaskInfo, WaitState, root_cause
 
-from .models import WorkItem
-from .store import iso
+from .incidents import Incidents
+from .models import Instance, WorkItem
+from .store import InstanceStore, iso
+from .views import WorkItemView
 
 
-def may_act(item, principal) -> bool:
+def may_act(item: WorkItem, principal: Mapping[str, Any] | None) -> bool:
     principal = principal or {}
     roles = set(principal.get("roles") or [])
     if item.candidate_user and item.candidate_user != principal.get("user"):
@@ -32,14 +38,14 @@ def may_act(item, principal) -> bool:
     return True
 
 
-def visible_to(principal):
+def visible_to(principal: Mapping[str, Any] | None) -> tuple[ColumnElement[bool], ...]:
     """The SQL condition :func:`may_act` states, for the task list to filter in the database: a
     candidate column that is empty (NULL or '') does not restrict, a set one must be the principal's.
     ``tests/integration/test_task_list_filter.py`` holds the two to the same answers."""
     principal = principal or {}
     roles = sorted(set(principal.get("roles") or []))
 
-    def open_or(column, condition):
+    def open_or(column: SQLColumnExpression[str | None], condition: ColumnElement[bool]) -> ColumnElement[bool]:
         return or_(column.is_(None), column == "", condition)
 
     user, unit = principal.get("user"), principal.get("unit")
@@ -56,7 +62,7 @@ def visible_to(principal):
     )
 
 
-def work_item_dict(w) -> dict:
+def work_item_dict(w: WorkItem) -> WorkItemView:
     return {
         "task_id": w.task_id,
         "instance_id": w.instance_id,
@@ -74,7 +80,7 @@ def work_item_dict(w) -> dict:
     }
 
 
-def _left_user_tasks(workflow, inst) -> bool:
+def _left_user_tasks(workflow: BpmnWorkflow, inst: Instance) -> bool:
     """Whether the instance's last save may have left a user task waiting, so an open work item.
 
     Work items are opened only by :meth:`TaskList.sync` in a save, for the user tasks of that save's
@@ -84,7 +90,7 @@ def _left_user_tasks(workflow, inst) -> bool:
     if not names:
         return False
     specs = [workflow.spec, *workflow.subprocess_specs.values()]
-    kinds: dict = {}
+    kinds: dict[str, Any] = {}
     for spec in specs:
         for task_spec in spec.task_specs.values():
             name = task_spec.bpmn_id or task_spec.name
@@ -93,12 +99,14 @@ def _left_user_tasks(workflow, inst) -> bool:
 
 
 class TaskList:
-    def __init__(self, store, incidents):
+    def __init__(self, store: InstanceStore, incidents: Incidents) -> None:
         self.store = store
         self.incidents = incidents
 
     # -- a save step ------------------------------------------------------------------------------
-    def sync(self, s, inst, workflow, wait, principal) -> None:
+    def sync(
+        self, s: Session, inst: Instance, workflow: BpmnWorkflow, wait: WaitState, principal: Mapping[str, Any] | None
+    ) -> None:
         """Open a work item for each user task that became ready; cancel those that are gone."""
         if not wait.user_tasks and not _left_user_tasks(workflow, inst):
             return  # no task is ready, and the last save left none whose item could be open
@@ -140,7 +148,7 @@ class TaskList:
             )
 
     @staticmethod
-    def _expression(workflow, task_id, info, expression):
+    def _expression(workflow: BpmnWorkflow, task_id: str, info: UserTaskInfo, expression: str | None) -> str | None:
         """A candidate expression's value; StepFailed naming the element if it cannot be had."""
         if not expression:
             return None
@@ -157,7 +165,7 @@ class TaskList:
         return None if value is None else str(value)
 
     # -- people ----------------------------------------------------------------------------------
-    def list(self, principal, instance_id: str | None = None) -> list[dict]:
+    def list(self, principal: Mapping[str, Any] | None, instance_id: str | None = None) -> list[WorkItemView]:
         """The open tasks this principal may act on, oldest first, filtered in the database (the
         indexes ``ix_work_items_open_*`` serve the role, unit and user conditions)."""
         with transaction(self.store.sessions) as s:
@@ -171,7 +179,7 @@ class TaskList:
             return [work_item_dict(w) for w in s.scalars(query)]
 
     @staticmethod
-    def _open_item(s, task_id, principal):
+    def _open_item(s: Session, task_id: str, principal: Mapping[str, Any] | None) -> WorkItem:
         item = s.get(WorkItem, task_id)
         if item is None or item.status != "open":
             raise NotFound(f"no open task {task_id}")
@@ -185,14 +193,14 @@ class TaskList:
             raise Conflict(f"task {task_id} is claimed by {item.claimed_by}")
         return item
 
-    def claim(self, task_id: str, principal) -> dict:
+    def claim(self, task_id: str, principal: Mapping[str, Any] | None) -> WorkItemView:
         with transaction(self.store.sessions) as s:
             item = self._open_item(s, task_id, principal)
             item.claimed_by = acting_user(principal)
             self.store.history(s, item.instance_id, principal, "task_claimed", item.task_name, None)
             return work_item_dict(item)
 
-    def complete(self, task_id: str, data: dict | None, principal) -> str:
+    def complete(self, task_id: str, data: dict[str, Any] | None, principal: Mapping[str, Any] | None) -> str:
         """Complete the task with its form's data; returns the instance id."""
         store = self.store
         with transaction(store.sessions) as s:
@@ -205,7 +213,7 @@ class TaskList:
             except ValidationError as exc:
                 raise InvalidInput(f"the form '{form}' was not filled in correctly", exc.messages) from None
 
-        def change(s, inst, workflow):
+        def change(s: Session, inst: Instance, workflow: BpmnWorkflow) -> str:
             item = self._open_item(s, task_id, principal)
             try:
                 store.runtime.complete_user_task(workflow, task_id, data, actor=acting_user(principal))

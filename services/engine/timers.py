@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import logging
 
+from SpiffWorkflow.bpmn import BpmnWorkflow
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from shared import clock
 from shared.db import transaction
 
 from .models import Instance
+from .store import InstanceStore
 
 log = logging.getLogger(__name__)
 
 
 class Timers:
-    def __init__(self, store):
+    def __init__(self, store: InstanceStore) -> None:
         self.store = store
 
     def fire_due(self, limit: int = 100) -> int:
@@ -35,7 +38,7 @@ class Timers:
         fired = 0
         for instance_id in due:
 
-            def change(s, inst, workflow):
+            def change(s: Session, inst: Instance, workflow: BpmnWorkflow) -> str:
                 before = list(inst.waiting_tasks)
                 store.runtime.fire_timers(workflow)
                 after = store.runtime.wait_state(workflow).waiting_tasks

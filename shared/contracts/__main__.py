@@ -6,6 +6,7 @@ copy in step with the code."""
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 from marshmallow import fields
 
@@ -25,13 +26,13 @@ _TYPES = (
 )
 
 
-def _type(field) -> str:
+def _type(field: fields.Field[Any]) -> str:
     if isinstance(field, fields.List):
         return f"list of {_type(field.inner)}"
     return next((name for kind, name in _TYPES if isinstance(field, kind)), type(field).__name__)
 
 
-def _choices(field) -> str:
+def _choices(field: fields.Field[Any]) -> str:
     validators = getattr(field, "validators", []) or []
     for v in validators:
         if hasattr(v, "choices"):

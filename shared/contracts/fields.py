@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import timezone
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from typing import Any
 
 from marshmallow import RAISE, Schema, fields, validate
 
@@ -18,14 +20,14 @@ POINTS = validate.Range(min=-10_000, max=10_000)  # points added or taken away i
 class Text(fields.String):
     """A string with surrounding white space removed, so blank counts as empty."""
 
-    def _deserialize(self, value, attr, data, **kwargs):
+    def _deserialize(self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any) -> str:
         return super()._deserialize(value, attr, data, **kwargs).strip()
 
 
 class UtcDateTime(fields.DateTime):
     """An ISO datetime in UTC; one read back naive (SQLite keeps no zone) is the UTC it was stored as."""
 
-    def _serialize(self, value, attr, obj, **kwargs):
+    def _serialize(self, value: datetime | None, attr: str | None, obj: Any, **kwargs: Any) -> str | float | None:
         if value is not None:
             value = value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
         return super()._serialize(value, attr, obj, **kwargs)
@@ -48,5 +50,5 @@ UNIT_CODE = validate.Regexp(
 )
 
 
-def unit_code(**kwargs) -> fields.String:
+def unit_code(**kwargs: Any) -> fields.String:
     return fields.String(validate=UNIT_CODE, **kwargs)

@@ -10,6 +10,7 @@ job entrypoint or RPC proxy not declared here fails it, naming the service).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from .bus import (
@@ -85,7 +86,7 @@ class BusUse:
         raise KeyError(queue)
 
 
-def hears(service: str, keys) -> Listened:
+def hears(service: str, keys: Iterable[str]) -> Listened:
     """``service``'s queue of domain events (``ztc.events.<service>``), bound with ``keys``."""
     return Listened(events_queue(service), EVENTS_EXCHANGE, tuple(keys))
 

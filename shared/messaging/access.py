@@ -37,7 +37,10 @@ import hashlib
 import json
 import re
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 from shared import config, contracts
 from shared.contracts import messages
@@ -72,7 +75,7 @@ def esc(name: str) -> str:
     return "".join("\\" + c if c in _SPECIAL else c for c in name)
 
 
-def regex(alternatives) -> str:
+def regex(alternatives: Iterable[str]) -> str:
     """One anchored expression for a set of alternatives (each a regular expression)."""
     alternatives = sorted(set(alternatives))
     if not alternatives:
@@ -91,18 +94,18 @@ class Grant:
     kind: str  # service, operator, unit, member, informant
     name: str  # the service, unit code or person
     tags: str = ""
-    configure: set = field(default_factory=set)
-    write: set = field(default_factory=set)
-    read: set = field(default_factory=set)
-    topic_write: dict = field(default_factory=dict)  # exchange -> set of key expressions
-    topic_read: dict = field(default_factory=dict)
+    configure: set[str] = field(default_factory=set)
+    write: set[str] = field(default_factory=set)
+    read: set[str] = field(default_factory=set)
+    topic_write: dict[str, set[str]] = field(default_factory=dict)  # exchange -> set of key expressions
+    topic_read: dict[str, set[str]] = field(default_factory=dict)
 
     def publishes(self, exchange: str, *keys: str) -> None:
         self.write.add(esc(exchange))
         if exchange in TOPIC_EXCHANGES:
             self.topic_write.setdefault(exchange, set()).update(keys)
 
-    def consumes(self, queue: str, bindings=(), declares: bool = True) -> None:
+    def consumes(self, queue: str, bindings: Iterable[tuple[str, str]] = (), declares: bool = True) -> None:
         """``queue`` is this user's: it declares it, binds it (``bindings``: (exchange, key)) and
         reads it."""
         if declares:
@@ -118,10 +121,10 @@ class Grant:
         if exchange in TOPIC_EXCHANGES:
             self.topic_read.setdefault(exchange, set()).update(keys)
 
-    def permission(self) -> dict:
+    def permission(self) -> dict[str, str]:
         return {"configure": regex(self.configure), "write": regex(self.write), "read": regex(self.read)}
 
-    def topic_permissions(self) -> list[dict]:
+    def topic_permissions(self) -> list[dict[str, str]]:
         """A topic permission for every topic exchange (``^$`` where nothing is allowed): a user
         without one for an exchange could publish or bind any key there."""
         return [
@@ -134,10 +137,10 @@ class Grant:
         ]
 
     # -- what the broker will say (the same checks as RabbitMQ's, for the matrix) --------------------
-    def _allowed(self, what: set, name: str) -> bool:
+    def _allowed(self, what: set[str], name: str) -> bool:
         return re.search(regex(what), name) is not None
 
-    def _topic(self, table: dict, exchange: str, key: str) -> bool:
+    def _topic(self, table: dict[str, set[str]], exchange: str, key: str) -> bool:
         if exchange not in TOPIC_EXCHANGES:
             return True
         return re.search(regex(table.get(exchange, ())), key) is not None
@@ -160,9 +163,9 @@ class Grant:
 @dataclass
 class ServiceUse:
     service: str
-    queues: dict  # queue name -> [(exchange, binding key)]: what it consumes
+    queues: dict[str, list[tuple[str, str]]]  # queue name -> [(exchange, binding key)]: what it consumes
     rpc_server: bool
-    rpc_targets: tuple
+    rpc_targets: tuple[str, ...]
 
 
 def service_use(service: str) -> ServiceUse:
@@ -177,7 +180,7 @@ def service_use(service: str) -> ServiceUse:
     return ServiceUse(service, queues, use.rpc_server, tuple(sorted(use.rpc_targets)))
 
 
-def _rpc(grant: Grant, owner: str, server: bool, targets) -> None:
+def _rpc(grant: Grant, owner: str, server: bool, targets: Iterable[str]) -> None:
     if server:
         grant.consumes(f"rpc-{owner}", [(RPC_EXCHANGE, f"{owner}.*")])
         grant.publishes(RPC_EXCHANGE, UUID)  # replies
@@ -190,7 +193,7 @@ def _rpc(grant: Grant, owner: str, server: bool, targets) -> None:
         grant.publishes(RPC_EXCHANGE, *(esc(t) + r"\." + METHOD for t in targets))
 
 
-def service_grant(settings, service: str) -> Grant:
+def service_grant(settings: config.Settings, service: str) -> Grant:
     use = service_use(service)
     grant = Grant(identity.service_user(settings, service), identity.SERVICE, service)
     for queue, bindings in use.queues.items():
@@ -221,7 +224,7 @@ def service_grant(settings, service: str) -> Grant:
     return grant
 
 
-def operator_grant(settings) -> Grant:
+def operator_grant(settings: config.Settings) -> Grant:
     """The operators (``ztc``, the gateway's operator routes): read the dead letters and every
     ``ztc.*`` queue (to peek at the oldest message), replay a letter to the exchange and key it
     first went to, call the services over RPC. Tagged ``monitoring`` for the management API."""
@@ -236,7 +239,7 @@ def operator_grant(settings) -> Grant:
     return grant
 
 
-def unit_grant(settings, unit: str) -> Grant:
+def unit_grant(settings: config.Settings, unit: str) -> Grant:
     """A department's system: its own commands, its own queue, nothing else."""
     grant = Grant(identity.unit_user(settings, unit), identity.UNIT, unit)
     grant.publishes(contracts.UNIT_COMMANDS_EXCHANGE, esc(unit) + r"\..+")
@@ -244,14 +247,16 @@ def unit_grant(settings, unit: str) -> Grant:
     return grant
 
 
-def submitter_grant(settings, role: str, user: str) -> Grant:
+def submitter_grant(settings: config.Settings, role: str, user: str) -> Grant:
     """A member's or informant's app: it submits opinion items, nothing else."""
     grant = Grant(identity.submitter_user(settings, role, user), role, user)
     grant.publishes(contracts.MESSAGES_EXCHANGE, esc(contracts.OPINION_SUBMIT_ROUTING_KEY))
     return grant
 
 
-def grants(settings, units=(), submitters=()) -> list[Grant]:
+def grants(
+    settings: config.Settings, units: Iterable[str] = (), submitters: Iterable[tuple[str, str]] = ()
+) -> list[Grant]:
     """Every broker user of a deployment: the services, the operator, the ``units`` and the
     ``submitters`` (``(role, user)``)."""
     return (
@@ -273,7 +278,7 @@ def new_password() -> str:
     return secrets.token_urlsafe(24)
 
 
-def local_passwords(settings, names) -> dict:
+def local_passwords(settings: config.Settings, names: Iterable[str]) -> dict[str, str]:
     """The passwords of ``names`` (broker users): ``ZTC_BUS_PASSWORD_<NAME>`` where set, else the
     ones generated on an earlier run into ``var/bus-credentials.json`` (mode 600), else new ones,
     stored there."""
@@ -307,7 +312,7 @@ def local_passwords(settings, names) -> dict:
 class Management:
     """The few management API calls installing users needs (admin credentials)."""
 
-    def __init__(self, management_url: str, verify=True, timeout: float = 15):
+    def __init__(self, management_url: str, verify: bool | str = True, timeout: float = 15) -> None:
         from urllib.parse import unquote, urlsplit, urlunsplit
 
         parts = urlsplit(management_url)
@@ -318,10 +323,12 @@ class Management:
         self.timeout = timeout
 
     @classmethod
-    def of(cls, settings, management_url: str | None = None) -> "Management":
+    def of(cls, settings: config.Settings, management_url: str | None = None) -> "Management":
         return cls(management_url or settings.management_url, verify=settings.amqp_ca_file or True)
 
-    def call(self, method: str, path: str, expect=(200, 201, 204), **kwargs):
+    def call(
+        self, method: str, path: str, expect: tuple[int, ...] = (200, 201, 204), **kwargs: Any
+    ) -> Any:  # the API's decoded JSON
         import requests
 
         from .management import ManagementUnavailable
@@ -346,8 +353,9 @@ class Management:
 
         return quote(value, safe="")
 
-    def user(self, name: str) -> dict | None:
-        return self.call("GET", f"/users/{self.q(name)}", expect=(200, 404))
+    def user(self, name: str) -> dict[str, Any] | None:
+        found: dict[str, Any] | None = self.call("GET", f"/users/{self.q(name)}", expect=(200, 404))
+        return found
 
     def put_user(self, name: str, tags: str, password: str | None = None) -> None:
         """Create or update ``name``: a new ``password``, or the one it has (a user made without one
@@ -391,7 +399,11 @@ class Management:
 
 
 def install(
-    settings, grant_list, passwords: dict | None = None, management_url: str | None = None, vhost: str | None = None
+    settings: config.Settings,
+    grant_list: list[Grant],
+    passwords: dict[str, str] | None = None,
+    management_url: str | None = None,
+    vhost: str | None = None,
 ) -> None:
     """Create or update each user of ``grant_list`` with its permissions on the vhost of
     ``ZTC_AMQP_URI``. ``passwords``: user -> password to set; a user without one keeps the
@@ -408,7 +420,7 @@ def install(
 
 
 # -- the definitions file ------------------------------------------------------------------------
-def definitions_part(settings, vhost: str, units=()) -> dict:
+def definitions_part(settings: config.Settings, vhost: str, units: Iterable[str] = ()) -> dict[str, Any]:
     """Users (without passwords), permissions and topic permissions for RabbitMQ's definitions."""
     found = grants(settings, units)
     return {
@@ -515,7 +527,7 @@ BIND_PROBES = (
 )
 
 
-def matrix(settings) -> list[Row]:
+def matrix(settings: config.Settings) -> list[Row]:
     """Every probe for every kind of user (the services, the operator, two units, a member's app),
     with what the grants say the broker answers."""
     rows = []
@@ -545,7 +557,7 @@ def _own_bindings(grant: Grant) -> list[tuple[str, str]]:
     return [(exchange, key) for exchange, key in use.queues.get(own, [])]
 
 
-def grant_for_label(settings, label: str) -> Grant:
+def grant_for_label(settings: config.Settings, label: str) -> Grant:
     for grant in grants(settings, SAMPLE_UNITS, SAMPLE_SUBMITTERS):
         if _label(grant) == label:
             return grant
@@ -558,7 +570,7 @@ SECTION_END = "<!-- end of the generated AMQP permissions -->"
 PLACEHOLDER = "## AMQP permission matrix\n"  # reserved for this section in docs/security.md
 
 
-def security_section(settings=None) -> str:
+def security_section(settings: config.Settings | None = None) -> str:
     """The "AMQP permissions" section of docs/security.md (markdown)."""
     settings = settings or config.load({})
     found = grants(settings, SAMPLE_UNITS, SAMPLE_SUBMITTERS)
@@ -688,7 +700,7 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|")
 
 
-def write_security_section(path=None, settings=None) -> bool:
+def write_security_section(path: Path | None = None, settings: config.Settings | None = None) -> bool:
     """Put the generated section into docs/security.md (between its markers, or at the end);
     returns whether the file changed."""
     path = path or (config.ROOT / "docs" / "security.md")
@@ -711,7 +723,7 @@ def write_security_section(path=None, settings=None) -> bool:
     return False
 
 
-def main(argv=None) -> int:
+def main(argv: list[str] | None = None) -> int:
     import argparse
     import sys
 

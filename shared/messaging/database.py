@@ -8,7 +8,8 @@ the outbox rows just committed (and, every ``relay_interval_seconds``, any left 
 from __future__ import annotations
 
 import logging
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import eventlet
 from eventlet.event import Event
@@ -16,78 +17,82 @@ from nameko.extensions import DependencyProvider
 
 from shared.db import session_factory
 
+if TYPE_CHECKING:
+    from nameko.containers import WorkerContext
+    from sqlalchemy.orm import Session, sessionmaker
+
 from .relay import OutboxRelay
 
 log = logging.getLogger(__name__)
 
 
 class UnitOfWork:
-    def __init__(self, sessions, relay_wakeup):
+    def __init__(self, sessions: sessionmaker[Session], relay_wakeup: Callable[[], None]) -> None:
         self._sessions = sessions
         self._wakeup = relay_wakeup
-        self._session = None
+        self._session: Session | None = None
 
     @property
-    def session(self):
+    def session(self) -> Session:
         if self._session is None:
             self._session = self._sessions()
         return self._session
 
-    def commit(self):
+    def commit(self) -> None:
         if self._session is not None:
             self._session.commit()
         self._wakeup()
 
-    def rollback(self):
+    def rollback(self) -> None:
         if self._session is not None:
             self._session.rollback()
 
-    def close(self):
+    def close(self) -> None:
         if self._session is not None:
             self._session.close()
             self._session = None
 
 
-class Database(DependencyProvider):
-    def __init__(self, service: str, outbox_model, inbox_model=None):
+class Database(DependencyProvider):  # type: ignore[misc]  # nameko ships no types
+    def __init__(self, service: str, outbox_model: type[Any], inbox_model: type[Any] | None = None) -> None:
         self.service = service
         self.Outbox = outbox_model
         self.Inbox = inbox_model
         self.sessions: Any = None  # a sessionmaker once set up
-        self.relay: Any = None
+        self.relay: Any = None  # an OutboxRelay once set up
         self._wake: Any = None
         self._running = False
         self._thread = None
 
-    def setup(self):
+    def setup(self) -> None:
         settings = self.container.config["ZTC_SETTINGS"]
         self.settings = settings
         self.sessions = session_factory(settings.database_url(self.service))
         self.relay = OutboxRelay(self.sessions, self.Outbox, settings.amqp_uri)
         self._wake = Event()
 
-    def start(self):
+    def start(self) -> None:
         self._running = True
         self._thread = self.container.spawn_managed_thread(self._relay_loop)
 
-    def stop(self):
+    def stop(self) -> None:
         self._running = False
         self.wake()
         if self._thread is not None:
             self._thread.wait()
         self.relay.reset()
 
-    def kill(self):
+    def kill(self) -> None:
         self._running = False
         if self._thread is not None:
             self._thread.kill()
         self.relay.reset()
 
-    def wake(self):
+    def wake(self) -> None:
         if self._wake is not None and not self._wake.ready():
             self._wake.send(True)
 
-    def _relay_loop(self):
+    def _relay_loop(self) -> None:
         backoff = self.settings.relay_interval_seconds
         while self._running:
             try:
@@ -100,12 +105,12 @@ class Database(DependencyProvider):
                 self._wake.wait()
             self._wake = Event()
 
-    def get_dependency(self, worker_ctx):
+    def get_dependency(self, worker_ctx: WorkerContext) -> UnitOfWork:
         uow = UnitOfWork(self.sessions, self.wake)
         worker_ctx.ztc_uow = uow
         return uow
 
-    def worker_teardown(self, worker_ctx):
+    def worker_teardown(self, worker_ctx: WorkerContext) -> None:
         uow = getattr(worker_ctx, "ztc_uow", None)
         if uow is not None:
             uow.rollback()

@@ -7,6 +7,7 @@ broker confirmed the copy: a message is never dropped without a trace.
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import fnmatch
 import hashlib
@@ -15,6 +16,8 @@ import logging
 import os
 import threading
 import uuid
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any
 
 from nameko.extensions import SharedExtension
 
@@ -23,12 +26,20 @@ from shared import clock, contracts
 from . import identity, poison
 from .topology import DEAD, connect
 
+if TYPE_CHECKING:
+    from kombu.message import Message
+    from kombu.messaging import Producer
+
+    from shared.config import Settings
+
+from kombu.connection import Connection
+
 log = logging.getLogger(__name__)
 
 
 def publish_dead_letter(
-    producer,
-    message,
+    producer: Producer,
+    message: Message,
     reason: str,
     source_queue: str,
     kind: str = poison.REFUSED,
@@ -69,7 +80,7 @@ def publish_dead_letter(
     )
 
 
-def _raw(message) -> bytes:
+def _raw(message: Message) -> bytes:
     body = message.body
     return body if isinstance(body, bytes) else str(body).encode("utf-8", "surrogateescape")
 
@@ -80,7 +91,7 @@ def _raw(message) -> bytes:
 _KEPT_PROPERTIES = ("correlation_id", "reply_to", "message_id", "timestamp", "type", "app_id", "priority")
 
 
-def kept_properties(message, expiration: bool = False) -> dict:
+def kept_properties(message: Message, expiration: bool = False) -> dict[str, Any]:
     """``message``'s own AMQP properties to publish a copy with (``expiration`` only for a copy sent
     back to its queue: a dead letter does not expire)."""
     props = message.properties if isinstance(message.properties, dict) else {}
@@ -94,7 +105,12 @@ def kept_properties(message, expiration: bool = False) -> dict:
 
 
 def publish_again(
-    producer, message, source_queue: str, attempts: int, sender: str | None = None, own_user: str | None = None
+    producer: Producer,
+    message: Message,
+    source_queue: str,
+    attempts: int,
+    sender: str | None = None,
+    own_user: str | None = None,
 ) -> None:
     """``message`` again at the tail of ``source_queue`` (through the default exchange), unchanged but
     for ``x-ztc-attempts`` = ``attempts`` and, the first time, where it was first published. Sent as
@@ -129,33 +145,33 @@ def publish_again(
     )
 
 
-class DeadLetters(SharedExtension):
+class DeadLetters(SharedExtension):  # type: ignore[misc]  # nameko ships no types
     """Publishes dead letters for every consumer of a container, on a connection of its own."""
 
-    def setup(self):
+    def setup(self) -> None:
         from shared import config
 
         self.amqp_uri = self.container.config["AMQP_URI"]
         self.own_user = identity.user_of(self.amqp_uri)
         self.settings = self.container.config.get("ZTC_SETTINGS") or config.load()
         self._lock = threading.Lock()
-        self._connection = None
-        self._producer = None
+        self._connection: Connection | None = None
+        self._producer: Producer | None = None
 
-    def _get_producer(self):
+    def _get_producer(self) -> Producer:
         if self._producer is None:
             self._connection = connect(self.amqp_uri)
             self._producer = self._connection.Producer()
         return self._producer
 
-    def _sender(self, message) -> str | None:
+    def _sender(self, message: Message) -> str | None:
         try:
             return identity.first_sender_user(message, self.settings, self.own_user)
         except Exception:  # never let the bookkeeping stop a dead letter
             log.exception("could not tell who sent a message")
             return None
 
-    def _reset(self):
+    def _reset(self) -> None:
         try:
             if self._connection is not None:
                 self._connection.release()
@@ -163,12 +179,12 @@ class DeadLetters(SharedExtension):
             pass
         self._connection = self._producer = None
 
-    def stop(self):
+    def stop(self) -> None:
         self._reset()
 
     kill = stop
 
-    def _publish(self, what, publish) -> bool:
+    def _publish(self, what: str, publish: Callable[[Producer], None]) -> bool:
         with self._lock:
             try:
                 publish(self._get_producer())
@@ -179,7 +195,7 @@ class DeadLetters(SharedExtension):
                 return False
 
     def dead_letter(
-        self, message, reason: str, source_queue: str, kind: str = poison.REFUSED, attempts: int | None = None
+        self, message: Message, reason: str, source_queue: str, kind: str = poison.REFUSED, attempts: int | None = None
     ) -> bool:
         """Dead-letter ``message`` and ack it. False (message left unacked) if the copy failed."""
         if not self._publish(
@@ -205,7 +221,7 @@ class DeadLetters(SharedExtension):
             pass
         return True
 
-    def send_back(self, message, source_queue: str, attempts: int) -> bool:
+    def send_back(self, message: Message, source_queue: str, attempts: int) -> bool:
         """Put ``message`` back at the tail of ``source_queue`` with its attempts counted, then ack
         this delivery. False (message left unacked) if the copy failed."""
         if not self._publish(
@@ -245,7 +261,7 @@ _OURS = (
 BROWSE_LIMIT = 10000
 
 
-def _text(value):
+def _text(value: object) -> Any:
     if isinstance(value, bytes):
         return value.decode("utf-8", "replace")
     if isinstance(value, (list, tuple)):
@@ -257,7 +273,7 @@ def _text(value):
     return value
 
 
-def describe(message) -> dict:
+def describe(message: Message) -> dict[str, Any]:
     """What an operator needs to know about a dead letter, from the message's own headers.
 
     A letter we dead-lettered carries ``x-ztc-*`` headers (where it came from, why); one that
@@ -296,7 +312,7 @@ def describe(message) -> dict:
     }
 
 
-def _matches(letter, ids, queue, routing_key) -> bool:
+def _matches(letter: dict[str, Any], ids: Collection[str] | None, queue: str | None, routing_key: str | None) -> bool:
     if ids and letter["id"] not in ids:
         return False
     if queue and letter["original_queue"] != queue:
@@ -322,14 +338,17 @@ class DeadLetterBox:
     read one acked): reading any number of times loses nothing; a crash in between leaves a
     second copy rather than none."""
 
-    def __init__(self, amqp_uri: str, record_file=None, queue_type: str = "classic"):
+    def __init__(
+        self, amqp_uri: str, record_file: str | os.PathLike[str] | None = None, queue_type: str = "classic"
+    ) -> None:
         self.amqp_uri = amqp_uri
         self.record_file = record_file
         self.queue_type = queue_type
 
     @contextlib.contextmanager
-    def _browse(self, limit=BROWSE_LIMIT):
-        from kombu import Connection
+    def _browse(
+        self, limit: int = BROWSE_LIMIT
+    ) -> Iterator[tuple[Connection, builtins.list[tuple[Message, dict[str, Any]]]]]:
 
         from .topology import dead_letter_queue
 
@@ -342,7 +361,7 @@ class DeadLetterBox:
             # Only the letters there now: on a quorum queue the copies put back join the tail.
             _, present, _ = channel.queue_declare(queue=queue.name, passive=True)
             limit = min(limit, present)
-            held: list = []
+            held: builtins.list[tuple[Message, dict[str, Any]]] = []
             try:
                 while len(held) < limit:
                     message = queue.get(
@@ -365,7 +384,7 @@ class DeadLetterBox:
                             pass
                 channel.close()
 
-    def _put_back(self, messages) -> None:
+    def _put_back(self, messages: Iterable[Message]) -> None:
         """Quorum queue: a fresh copy of each letter to the dead-letter queue, then ack the read one."""
         publisher = connect(self.amqp_uri)
         try:
@@ -389,11 +408,13 @@ class DeadLetterBox:
         finally:
             publisher.release()
 
-    def list(self, queue=None, routing_key=None, ids=None) -> list[dict]:
+    def list(
+        self, queue: str | None = None, routing_key: str | None = None, ids: Collection[str] | None = None
+    ) -> builtins.list[dict[str, Any]]:
         with self._browse() as (_, held):
             return [letter for _, letter in held if _matches(letter, ids, queue, routing_key)]
 
-    def show(self, letter_id: str) -> dict:
+    def show(self, letter_id: str) -> dict[str, Any]:
         from shared.errors import NotFound
 
         found = self.list(ids=[letter_id])
@@ -401,7 +422,15 @@ class DeadLetterBox:
             raise NotFound(f"no dead letter {letter_id} in {contracts.DEAD_QUEUE}")
         return found[0]
 
-    def replay(self, ids=None, queue=None, routing_key=None, everything=False, dry_run=False, actor="operator") -> dict:
+    def replay(
+        self,
+        ids: Collection[str] | None = None,
+        queue: str | None = None,
+        routing_key: str | None = None,
+        everything: bool = False,
+        dry_run: bool = False,
+        actor: str = "operator",
+    ) -> dict[str, Any]:
         """Send matching letters back where they came from. Returns what was (or would be) sent."""
         _require_selection(ids, queue, routing_key, everything)
         done, failed = [], []
@@ -462,8 +491,15 @@ class DeadLetterBox:
         return {"dry_run": False, "matched": done + failed, "replayed": done, "failed": failed}
 
     def discard(
-        self, reason: str, ids=None, queue=None, routing_key=None, everything=False, dry_run=False, actor="operator"
-    ) -> dict:
+        self,
+        reason: str,
+        ids: Collection[str] | None = None,
+        queue: str | None = None,
+        routing_key: str | None = None,
+        everything: bool = False,
+        dry_run: bool = False,
+        actor: str = "operator",
+    ) -> dict[str, Any]:
         """Remove matching letters for good, recording each with ``reason`` first."""
         from shared.errors import InvalidInput
 
@@ -486,7 +522,7 @@ class DeadLetterBox:
                 done.append(_summary(letter))
         return {"dry_run": False, "matched": done, "discarded": done, "reason": reason}
 
-    def _record(self, entry: dict) -> None:
+    def _record(self, entry: Mapping[str, object]) -> None:
         if self.record_file is None:
             return
         from pathlib import Path
@@ -498,20 +534,22 @@ class DeadLetterBox:
             out.flush()
             os.fsync(out.fileno())
 
-    def counts_by_queue(self) -> dict:
-        counts: dict = {}
+    def counts_by_queue(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
         for letter in self.list():
             counts[letter["original_queue"]] = counts.get(letter["original_queue"], 0) + 1
         return counts
 
 
-def _summary(letter: dict) -> dict:
+def _summary(letter: Mapping[str, Any]) -> dict[str, Any]:
     return {
         k: letter[k] for k in ("id", "reason", "original_exchange", "original_routing_key", "original_queue", "dead_at")
     }
 
 
-def _require_selection(ids, queue, routing_key, everything):
+def _require_selection(
+    ids: Collection[str] | None, queue: str | None, routing_key: str | None, everything: bool
+) -> None:
     from shared.errors import InvalidInput
 
     if not (ids or queue or routing_key or everything):
@@ -521,7 +559,7 @@ def _require_selection(ids, queue, routing_key, everything):
         )
 
 
-def box(settings) -> DeadLetterBox:
+def box(settings: Settings) -> DeadLetterBox:
     """The dead-letter box of these settings, read and replayed as the operator's broker user
     (``ZTC_OPERATOR_AMQP_URI``); discards are recorded under the var directory."""
     return DeadLetterBox(

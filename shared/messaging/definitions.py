@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from shared import config
 
@@ -21,7 +23,9 @@ from .topology import EXCHANGES, _bindings_of, product_queues, seeded_units
 DEFINITIONS_FILE = config.ROOT / "deploy" / "rabbitmq" / "definitions.json"
 
 
-def definitions(vhost: str = "/", queue_type: str = "quorum", units=None, users: bool = True) -> dict:
+def definitions(
+    vhost: str = "/", queue_type: str = "quorum", units: Iterable[str] | None = None, users: bool = True
+) -> dict[str, Any]:
     """RabbitMQ's definitions document (``POST /api/definitions/<vhost>``, or ``load_definitions``
     at boot) for every exchange, queue and binding the product declares. With quorum queues it
     adds one policy: at-least-once dead-lettering (the broker's own dead letters, for a rejected
@@ -34,7 +38,7 @@ def definitions(vhost: str = "/", queue_type: str = "quorum", units=None, users:
     their passwords, so ``load_definitions`` is given the document without them."""
     config._queue_type(queue_type)
     queues = product_queues(queue_type, units)
-    doc: dict[str, list] = {
+    doc: dict[str, list[Any]] = {
         "vhosts": [{"name": vhost}],
         "exchanges": [
             {
@@ -105,11 +109,13 @@ def definitions(vhost: str = "/", queue_type: str = "quorum", units=None, users:
     return doc
 
 
-def definitions_json(vhost: str = "/", queue_type: str = "quorum", units=None, users: bool = True) -> str:
+def definitions_json(
+    vhost: str = "/", queue_type: str = "quorum", units: Iterable[str] | None = None, users: bool = True
+) -> str:
     return json.dumps(definitions(vhost, queue_type, units, users), indent=2, ensure_ascii=False) + "\n"
 
 
-def load_definitions(settings, document: dict) -> None:
+def load_definitions(settings: config.Settings, document: Mapping[str, Any]) -> None:
     """Import ``document`` into the vhost of ``ZTC_AMQP_URI`` through the management API
     (``ZTC_RABBIT_MANAGEMENT_URL``); idempotent for queues declared with the same arguments.
     Users and permissions in the document are left out (they would lose their passwords):
@@ -131,7 +137,7 @@ def load_definitions(settings, document: dict) -> None:
         )
 
 
-def main(argv=None) -> int:
+def main(argv: list[str] | None = None) -> int:
     import argparse
 
     parser = argparse.ArgumentParser(

@@ -41,7 +41,10 @@ from __future__ import annotations
 import inspect
 import logging
 import time
+from collections.abc import Callable, Mapping
 from functools import partial
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
 
 import eventlet
 from amqp.exceptions import ConnectionError as AmqpConnectionError
@@ -52,6 +55,7 @@ from nameko.extensions import DependencyProvider, Entrypoint, ProviderCollector,
 from nameko.messaging import QueueConsumer
 from nameko.rpc import ReplyListener, Responder, Rpc, RpcConsumer, RpcProxy, get_rpc_exchange
 from sqlalchemy import update
+from sqlalchemy.orm import Session
 
 from shared import clock, config, contracts, metrics
 from shared import principal as signing
@@ -63,30 +67,48 @@ from . import identity, poison
 from .deadletter import DeadLetters
 from .topology import RESULTS, engine_results_queue, job_queue
 
+if TYPE_CHECKING:
+    from kombu.entity import Queue
+    from sqlalchemy.engine import CursorResult
+    from kombu.message import Message
+    from kombu.messaging import Consumer
+    from kombu.transport.virtual import Channel
+    from nameko.containers import ServiceContainer, WorkerContext
+    from nameko.extensions import Extension
+
+    from .database import Database, UnitOfWork
+
+# A method an entrypoint decorates (nameko's decorators return it as it is).
+Handler = TypeVar("Handler", bound=Callable[..., Any])
+
+# What nameko hands a worker's result handler when the worker raised.
+ExcInfo = tuple[type[BaseException], BaseException, TracebackType]
+
 log = logging.getLogger(__name__)
 
 # The error code of a job answered ``failed`` because no handler of the service takes its operation.
 UNKNOWN_OPERATION = "unknown_operation"
 
 
-def _settings(container):
-    return container.config.get("ZTC_SETTINGS") or config.load()
+def _settings(container: ServiceContainer) -> config.Settings:
+    settings: config.Settings = container.config.get("ZTC_SETTINGS") or config.load()
+    return settings
 
 
-def own_user(container) -> str:
+def own_user(container: ServiceContainer) -> str:
     """The broker user this service connects as."""
     return identity.user_of(container.config["AMQP_URI"])
 
 
-def sender_of(container, message) -> identity.Sender:
+def sender_of(container: ServiceContainer, message: Message) -> identity.Sender:
     """Who sent ``message`` to this service, as the broker vouches for it."""
     return identity.sender_of(message, _settings(container), container.service_name, own_user(container))
 
 
-def message_ids(message) -> dict:
+def message_ids(message: Message) -> dict[str, str | None]:
     """The AMQP ``correlation_id`` and ``message_id`` of ``message``, as strings or None."""
     properties = message.properties if isinstance(getattr(message, "properties", None), dict) else {}
-    ids = {}
+    ids: dict[str, str | None] = {}
     for name in ("correlation_id", "message_id"):
         value = properties.get(name)
         if isinstance(value, bytes):
@@ -95,20 +117,20 @@ def message_ids(message) -> dict:
     return ids
 
 
-class RobustQueueConsumer(QueueConsumer):
+class RobustQueueConsumer(QueueConsumer):  # type: ignore[misc]  # nameko ships no types
     """nameko's queue consumer, but a message too large or undecodable is dead-lettered, not fatal,
     and nothing a message does escapes into the consumer's thread (which would end the service)."""
 
     dead_letters = DeadLetters()
 
-    def get_consumers(self, consumer_cls, channel):
-        consumers = super().get_consumers(consumer_cls, channel)
+    def get_consumers(self, consumer_cls: type[Consumer], channel: Channel) -> list[Consumer]:
+        consumers: list[Consumer] = super().get_consumers(consumer_cls, channel)
         for provider, consumer in self._consumers.items():
             consumer.on_decode_error = partial(self._on_decode_error, provider.queue.name)
             consumer.on_message = partial(self._on_message, provider)
         return consumers
 
-    def _on_message(self, provider, message):
+    def _on_message(self, provider: Extension, message: Message) -> None:
         """kombu hands us the raw message (we decode it ourselves, so its size is checked first)."""
         queue_name = provider.queue.name
         try:
@@ -132,15 +154,15 @@ class RobustQueueConsumer(QueueConsumer):
             log.exception("a message from %s could not be handed over; it is given back", queue_name)
             self._hold(message)
 
-    def ack_message(self, message):
+    def ack_message(self, message: Message) -> None:
         if message.channel.connection:
             ack(message)
 
-    def requeue_message(self, message):
+    def requeue_message(self, message: Message) -> None:
         if message.channel.connection:
             requeue(message)
 
-    def _on_decode_error(self, queue_name, message, exc):
+    def _on_decode_error(self, queue_name: str, message: Message, exc: BaseException) -> None:
         try:
             self._dead_letter_or_hold(
                 message, f"undecodable message: {type(exc).__name__}: {exc}", queue_name, poison.UNDECODABLE
@@ -148,11 +170,11 @@ class RobustQueueConsumer(QueueConsumer):
         except Exception:
             log.exception("an undecodable message from %s could not be dead-lettered", queue_name)
 
-    def _dead_letter_or_hold(self, message, reason, queue_name, kind):
+    def _dead_letter_or_hold(self, message: Message, reason: str, queue_name: str, kind: str) -> None:
         if not self.dead_letters.dead_letter(message, reason, queue_name, kind):
             self._hold(message)
 
-    def _hold(self, message):
+    def _hold(self, message: Message) -> None:
         """Give ``message`` back after a pause (in a thread of its own: this is the consumer's)."""
         try:
             eventlet.spawn_n(_requeue_later, message, _settings(self.container).message_retry_pause_max_seconds)
@@ -168,7 +190,7 @@ class RobustQueueConsumer(QueueConsumer):
 _CONNECTION_LOST = (OSError, AmqpConnectionError)
 
 
-def ack(message) -> bool:
+def ack(message: Message) -> bool:
     """Ack ``message``; False if its connection is gone (the broker redelivers it)."""
     try:
         message.ack()
@@ -178,7 +200,7 @@ def ack(message) -> bool:
         return False
 
 
-def requeue(message) -> bool:
+def requeue(message: Message) -> bool:
     """Requeue ``message``; False if its connection is gone (the broker has taken it back anyway)."""
     try:
         message.requeue()
@@ -188,7 +210,7 @@ def requeue(message) -> bool:
         return False
 
 
-def _requeue_later(message, pause: float):
+def _requeue_later(message: Message, pause: float) -> None:
     try:
         eventlet.sleep(pause)
         if message.channel.connection:
@@ -197,7 +219,9 @@ def _requeue_later(message, pause: float):
         log.exception("could not give a message back")
 
 
-def settle_failure(container, dead_letters, message, queue_name: str, exc: BaseException) -> str:
+def settle_failure(
+    container: ServiceContainer, dead_letters: DeadLetters, message: Message, queue_name: str, exc: BaseException
+) -> str:
     """A message whose handling raised ``exc``: dead-letter a refusal at once; give any other failure
     another attempt (after a pause, sent back to the tail of its queue with its attempts counted) until
     ``message_max_attempts``, then dead-letter it with the reason and the attempts. Returns the
@@ -231,7 +255,9 @@ def settle_failure(container, dead_letters, message, queue_name: str, exc: BaseE
     return "requeued"
 
 
-def _settle_quietly(container, dead_letters, message, queue_name, exc) -> str:
+def _settle_quietly(
+    container: ServiceContainer, dead_letters: DeadLetters, message: Message, queue_name: str, exc: BaseException
+) -> str:
     try:
         return settle_failure(container, dead_letters, message, queue_name, exc)
     except Exception:
@@ -244,11 +270,18 @@ def _settle_quietly(container, dead_letters, message, queue_name, exc) -> str:
         return "requeued"
 
 
-class Listen(Entrypoint):
+class Listen(Entrypoint):  # type: ignore[misc]  # nameko ships no types
     queue_consumer = RobustQueueConsumer()
     dead_letters = DeadLetters()
 
-    def __init__(self, queue, with_routing_key=False, with_sender=False, with_ids=False, **kwargs):
+    def __init__(
+        self,
+        queue: Queue,
+        with_routing_key: bool = False,
+        with_sender: bool = False,
+        with_ids: bool = False,
+        **kwargs: Any,
+    ) -> None:
         """``with_routing_key``: the handler also gets the message's routing key (for queues where
         the key carries meaning, such as a unit's commands, ``<unit>.<command>``).
         ``with_sender``: the handler also gets ``sender=``, the :class:`~shared.messaging.identity.Sender`
@@ -261,18 +294,18 @@ class Listen(Entrypoint):
         self.with_ids = with_ids
         super().__init__(**kwargs)
 
-    def setup(self):
+    def setup(self) -> None:
         self.queue_consumer.register_provider(self)
 
-    def stop(self):
+    def stop(self) -> None:
         self.queue_consumer.unregister_provider(self)
 
-    def handle_message(self, body, message):
+    def handle_message(self, body: Any, message: Message) -> None:
         try:
-            args: tuple = (body,)
+            args: tuple[object, ...] = (body,)
             if self.with_routing_key:
                 args = (body, poison.origin(message)[1])
-            kwargs: dict = {"sender": sender_of(self.container, message)} if self.with_sender else {}
+            kwargs: dict[str, object] = {"sender": sender_of(self.container, message)} if self.with_sender else {}
             if self.with_ids:
                 kwargs["ids"] = message_ids(message)
             self.container.spawn_worker(
@@ -284,7 +317,9 @@ class Listen(Entrypoint):
             log.exception("a message from %s could not be handed to a worker", self.queue.name)
             self._count(_settle_quietly(self.container, self.dead_letters, message, self.queue.name, exc))
 
-    def handle_result(self, message, worker_ctx, result=None, exc_info=None):
+    def handle_result(
+        self, message: Message, worker_ctx: WorkerContext, result: Any = None, exc_info: ExcInfo | None = None
+    ) -> tuple[Any, ExcInfo | None]:
         if exc_info is None:
             outcome = "ok"
             try:
@@ -296,38 +331,41 @@ class Listen(Entrypoint):
         self._count(outcome)
         return result, exc_info
 
-    def _count(self, outcome):
+    def _count(self, outcome: str) -> None:
         try:
             metrics.MESSAGES.labels(self.container.service_name, self.queue.name, outcome).inc()
         except Exception:  # never let counting end a worker
             log.exception("could not count a message")
 
 
-listen = Listen.decorator
+def listen(queue: Queue, **options: bool) -> Callable[[Handler], Handler]:
+    """``@listen(queue, with_routing_key=..., with_sender=..., with_ids=...)``: see :class:`Listen`."""
+    decorator: Callable[[Handler], Handler] = Listen.decorator(queue, **options)
+    return decorator
 
 
-class JobDispatcher(SharedExtension, ProviderCollector):
+class JobDispatcher(SharedExtension, ProviderCollector):  # type: ignore[misc]  # nameko ships no types
     """Consumes the service's job queue and hands each job to the entrypoint for its operation."""
 
     queue_consumer = RobustQueueConsumer()
     dead_letters = DeadLetters()
 
-    def setup(self):
+    def setup(self) -> None:
         self.queue = job_queue(self.container.service_name)
         self.queue_consumer.register_provider(self)
 
-    def stop(self):
+    def stop(self) -> None:
         self.queue_consumer.unregister_provider(self)
         super().stop()
 
-    def handle_message(self, body, message):
+    def handle_message(self, body: Any, message: Message) -> None:
         try:
             self._dispatch(body, message)
         except Exception as exc:
             log.exception("a message from %s could not be dispatched", self.queue.name)
             _settle_quietly(self.container, self.dead_letters, message, self.queue.name, exc)
 
-    def _dispatch(self, body, message):
+    def _dispatch(self, body: Any, message: Message) -> None:
         try:
             if not isinstance(body, dict):
                 raise ValidationError({"_schema": [f"a job must be a JSON object, not a JSON {type(body).__name__}"]})
@@ -363,7 +401,7 @@ class JobDispatcher(SharedExtension, ProviderCollector):
             return
         handlers[0].handle_job(job, message)
 
-    def _answer_unknown(self, job, reason) -> bool:
+    def _answer_unknown(self, job: dict[str, Any], reason: str) -> bool:
         from .database import Database
 
         db = next((d for d in self.container.dependencies if isinstance(d, Database)), None)
@@ -405,16 +443,16 @@ class JobDispatcher(SharedExtension, ProviderCollector):
         db.wake()
         return True
 
-    def _refuse(self, message, reason, kind=poison.MALFORMED):
+    def _refuse(self, message: Message, reason: str, kind: str = poison.MALFORMED) -> None:
         log.warning("refused a job on %s: %s", self.queue.name, reason)
         if not self.dead_letters.dead_letter(message, reason, self.queue.name, kind):
             _requeue_later(message, _settings(self.container).message_retry_pause_max_seconds)
 
 
-class JobEntrypoint(Entrypoint):
+class JobEntrypoint(Entrypoint):  # type: ignore[misc]  # nameko ships no types
     dispatcher = JobDispatcher()
 
-    def __init__(self, operation, **kwargs):
+    def __init__(self, operation: str, **kwargs: Any) -> None:
         if jobs.get(operation) is None:
             # A diagram can only name what the contracts declare: an operation missing there could
             # never be deployed, so declaring its handler is a mistake caught at import.
@@ -422,14 +460,14 @@ class JobEntrypoint(Entrypoint):
         self.operation = operation
         super().__init__(**kwargs)
 
-    def setup(self):
+    def setup(self) -> None:
         self.dispatcher.register_provider(self)
 
-    def stop(self):
+    def stop(self) -> None:
         self.dispatcher.unregister_provider(self)
 
     @property
-    def database(self):
+    def database(self) -> Database:
         from .database import Database
 
         for dependency in self.container.dependencies:
@@ -437,7 +475,7 @@ class JobEntrypoint(Entrypoint):
                 return dependency
         raise RuntimeError(f"service {self.container.service_name} has @job entrypoints but no Database")
 
-    def handle_job(self, job, message):
+    def handle_job(self, job: dict[str, Any], message: Message) -> None:
         queue = self.dispatcher.queue.name
         db = self.database
         try:
@@ -467,8 +505,10 @@ class JobEntrypoint(Entrypoint):
         except ContainerBeingKilled:
             requeue(message)
 
-    def _result(self, job, status, result=None, error=None):
-        return contracts.JobResultSchema().dump(
+    def _result(
+        self, job: dict[str, Any], status: str, result: Any = None, error: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        dumped: dict[str, Any] = contracts.JobResultSchema().dump(
             {
                 "job_id": job["job_id"],
                 "instance_id": job["instance_id"],
@@ -481,13 +521,22 @@ class JobEntrypoint(Entrypoint):
                 "service": self.container.service_name,
             }
         )
+        return dumped
 
-    def _failed(self, job, exc):
+    def _failed(self, job: dict[str, Any], exc: BaseException) -> dict[str, Any]:
         return self._result(
             job, "failed", error={"code": type(exc).__name__, "message": str(exc) or type(exc).__name__}
         )
 
-    def handle_result(self, message, job, worker_ctx, result=None, exc_info=None, started=None):
+    def handle_result(
+        self,
+        message: Message,
+        job: dict[str, Any],
+        worker_ctx: WorkerContext,
+        result: Any = None,
+        exc_info: ExcInfo | None = None,
+        started: float | None = None,
+    ) -> tuple[Any, ExcInfo | None]:
         try:
             self._settle(message, job, worker_ctx, result, exc_info, started)
         except Exception as exc:
@@ -495,7 +544,15 @@ class JobEntrypoint(Entrypoint):
             _settle_quietly(self.container, self.dispatcher.dead_letters, message, self.dispatcher.queue.name, exc)
         return result, exc_info
 
-    def _settle(self, message, job, worker_ctx, result, exc_info, started):
+    def _settle(
+        self,
+        message: Message,
+        job: dict[str, Any],
+        worker_ctx: WorkerContext,
+        result: Any,
+        exc_info: ExcInfo | None,
+        started: float | None,
+    ) -> None:
         db = self.database
         uow = getattr(worker_ctx, "ztc_uow", None)
         exc = exc_info[1] if exc_info else None
@@ -547,7 +604,9 @@ class JobEntrypoint(Entrypoint):
         db.wake()
         ack(message)
 
-    def _commit(self, db, uow, job, status, payload):
+    def _commit(
+        self, db: Database, uow: UnitOfWork | None, job: dict[str, Any], status: str, payload: dict[str, Any]
+    ) -> None:
         if status == "ok" and uow is not None:
             session = uow.session  # the worker's own transaction: effects, inbox, result at once
         else:
@@ -564,7 +623,7 @@ class JobEntrypoint(Entrypoint):
             if session is not getattr(uow, "_session", None):
                 _quietly(session.close)
 
-    def _done_before(self, db, job) -> bool:
+    def _done_before(self, db: Database, job: dict[str, Any]) -> bool:
         if db.Inbox is None:
             return False
         try:
@@ -574,9 +633,12 @@ class JobEntrypoint(Entrypoint):
         except Exception:
             return False
 
-    def _record(self, db, session, job, status, payload):
+    def _record(
+        self, db: Database, session: Session, job: dict[str, Any], status: str, payload: dict[str, Any]
+    ) -> None:
         now = clock.now()
         if status != "failed":
+            assert db.Inbox is not None, "a service with @job entrypoints keeps an inbox"
             earlier = session.get(db.Inbox, job["job_id"])
             if earlier is None:
                 session.add(
@@ -591,15 +653,18 @@ class JobEntrypoint(Entrypoint):
             elif _retried_after_error(earlier, job):
                 # A retry after a business error: the row it answered is replaced, conditionally, so
                 # of two deliveries of the retry only one commits (the other finds it done before).
-                replaced = session.execute(
-                    update(db.Inbox)
-                    .where(
-                        db.Inbox.job_id == job["job_id"],
-                        db.Inbox.status == "error",
-                        db.Inbox.processed_at == earlier.processed_at,
-                    )
-                    .values(status=status, result=payload, processed_at=now)
-                    .execution_options(synchronize_session=False)
+                replaced = cast(
+                    "CursorResult[Any]",
+                    session.execute(
+                        update(db.Inbox)
+                        .where(
+                            db.Inbox.job_id == job["job_id"],
+                            db.Inbox.status == "error",
+                            db.Inbox.processed_at == earlier.processed_at,
+                        )
+                        .values(status=status, result=payload, processed_at=now)
+                        .execution_options(synchronize_session=False)
+                    ),
                 ).rowcount
                 if replaced != 1:
                     raise AlreadyDone(job["job_id"])
@@ -619,14 +684,24 @@ class JobEntrypoint(Entrypoint):
         session.flush()
 
 
-job = JobEntrypoint.decorator
+def job(operation: str) -> Callable[[Handler], Handler]:
+    """``@job("service.operation")``: the handler of that operation's jobs."""
+    decorator: Callable[[Handler], Handler] = JobEntrypoint.decorator(operation)
+    return decorator
+
+
+class Answered(Protocol):
+    """An inbox row: what a job answered (each service's model, made by shared.messaging.models)."""
+
+    status: str
+    result: dict[str, Any] | None
 
 
 class AlreadyDone(Exception):
     """Another delivery of the same job (or of the same retry) committed first."""
 
 
-def _retried_after_error(row, job) -> bool:
+def _retried_after_error(row: Answered, job: dict[str, Any]) -> bool:
     """Whether ``job`` is an operator's retry of a job whose inbox ``row`` answered ``error``: a
     business error no boundary event caught, which opened an incident; retried, it must run again
     (its cause may be fixed), where a second delivery of the same attempt must not."""
@@ -639,14 +714,14 @@ def _retried_after_error(row, job) -> bool:
     )
 
 
-def _quietly(fn):
+def _quietly(fn: Callable[[], object]) -> None:
     try:
         fn()
     except Exception:
         pass
 
 
-class RobustRpcConsumer(RpcConsumer):
+class RobustRpcConsumer(RpcConsumer):  # type: ignore[misc]  # nameko ships no types
     """nameko's RPC consumer, made safe against any message on ``rpc-<service>``:
 
     - a request nameko cannot answer (no ``reply_to`` or ``correlation_id``: nameko 2.14 raises a
@@ -661,7 +736,7 @@ class RobustRpcConsumer(RpcConsumer):
     queue_consumer = RobustQueueConsumer()
     dead_letters = DeadLetters()
 
-    def handle_message(self, body, message):
+    def handle_message(self, body: Any, message: Message) -> None:
         try:
             problem = poison.rpc_request_problem(body, message.properties, message.headers)
             if problem is not None:
@@ -672,7 +747,7 @@ class RobustRpcConsumer(RpcConsumer):
             log.exception("an RPC request on %s could not be handled", self.queue.name)
             self._refuse(message, f"could not be handled: {poison.describe_exception(exc)}", poison.REFUSED)
 
-    def _refuse(self, message, reason, kind):
+    def _refuse(self, message: Message, reason: str, kind: str) -> None:
         try:
             if poison.rpc_request_problem({"args": [], "kwargs": {}}, message.properties, {}) is None:
                 self._answer_malformed(message, reason)
@@ -681,7 +756,7 @@ class RobustRpcConsumer(RpcConsumer):
         except Exception:
             log.exception("a refused RPC request on %s could not be dead-lettered", self.queue.name)
 
-    def _answer_malformed(self, message, reason):
+    def _answer_malformed(self, message: Message, reason: str) -> None:
         """The caller waits for an answer: tell it the request was malformed (best effort)."""
         try:
             config = self.container.config
@@ -692,9 +767,10 @@ class RobustRpcConsumer(RpcConsumer):
         except Exception as exc:
             log.warning("could not answer a malformed RPC request on %s: %r", self.queue.name, exc)
 
-    def handle_result(self, message, result, exc_info):
+    def handle_result(self, message: Message, result: Any, exc_info: ExcInfo | None) -> tuple[Any, ExcInfo | None]:
         try:
-            return super().handle_result(message, result, exc_info)
+            answered: tuple[Any, ExcInfo | None] = super().handle_result(message, result, exc_info)
+            return answered
         except _CONNECTION_LOST + (KombuOperationalError,) as exc:
             log.warning("could not send an RPC reply, the broker went away: %r", exc)
             _quietly(lambda: self.queue_consumer.ack_message(message))
@@ -706,7 +782,7 @@ class RobustRpcConsumer(RpcConsumer):
         return result, exc_info
 
 
-class RobustReplyListener(ReplyListener):
+class RobustReplyListener(ReplyListener):  # type: ignore[misc]  # nameko ships no types
     """The reply queue of a service's RPC proxies: a message on it that is not a nameko reply
     (undecodable, not an object with result or error) is dead-lettered, and a caller waiting for
     it gets an error instead of waiting forever."""
@@ -714,7 +790,7 @@ class RobustReplyListener(ReplyListener):
     queue_consumer = RobustQueueConsumer()
     dead_letters = DeadLetters()
 
-    def handle_message(self, body, message):
+    def handle_message(self, body: Any, message: Message) -> None:
         try:
             correlation_id = message.properties.get("correlation_id")
             if (
@@ -740,7 +816,7 @@ class RobustReplyListener(ReplyListener):
             _quietly(lambda: self.queue_consumer.ack_message(message))
 
 
-class ServiceRpc(RpcProxy):
+class ServiceRpc(RpcProxy):  # type: ignore[misc]  # nameko ships no types
     """``RpcProxy`` whose reply queue survives any message (:class:`RobustReplyListener`), and which
     signs again, with the deployment key, each principal this service verified or took from a
     sealed job (:class:`shared.principal.Principal`) that it passes on: the service it calls checks
@@ -748,54 +824,54 @@ class ServiceRpc(RpcProxy):
 
     rpc_reply_listener = RobustReplyListener()
 
-    def setup(self):
+    def setup(self) -> None:
         super().setup()
         settings = _settings(self.container)
         self.key = signing.key_of(settings)
         self.ttl = settings.principal_ttl_seconds
 
-    def get_dependency(self, worker_ctx):
+    def get_dependency(self, worker_ctx: WorkerContext) -> _SigningProxy:
         return _SigningProxy(super().get_dependency(worker_ctx), self.key, self.ttl)
 
 
 class _SigningProxy:
-    def __init__(self, proxy, key, ttl):
+    def __init__(self, proxy: Any, key: bytes, ttl: float) -> None:
         self._proxy, self._key, self._ttl = proxy, key, ttl
 
-    def __getattr__(self, name):
+    def __getattr__(self, name: str) -> _SigningMethod:
         return _SigningMethod(getattr(self._proxy, name), self._key, self._ttl)
 
 
 class _SigningMethod:
-    def __init__(self, method, key, ttl):
+    def __init__(self, method: Any, key: bytes, ttl: float) -> None:
         self._method, self._key, self._ttl = method, key, ttl
 
-    def _signed(self, value):
+    def _signed(self, value: object) -> object:
         if isinstance(value, signing.Principal):
             return signing.sign(value, self._key, self._ttl)
         return value
 
-    def __call__(self, *args, **kwargs):
+    def __call__(self, *args: object, **kwargs: object) -> Any:
         return self._method(*map(self._signed, args), **{k: self._signed(v) for k, v in kwargs.items()})
 
-    def call_async(self, *args, **kwargs):
+    def call_async(self, *args: object, **kwargs: object) -> Any:
         return self._method.call_async(*map(self._signed, args), **{k: self._signed(v) for k, v in kwargs.items()})
 
 
-class Api(Rpc):
+class Api(Rpc):  # type: ignore[misc]  # nameko ships no types
     """nameko's RPC entrypoint; a method with a ``principal`` parameter runs only for a principal
     signed with the deployment key, which it gets verified (``{user, roles, unit}``). An unsigned,
     badly signed or expired principal is answered ``Forbidden`` and nothing runs."""
 
     rpc_consumer = RobustRpcConsumer()
 
-    def setup(self):
+    def setup(self) -> None:
         super().setup()
         method = getattr(self.container.service_cls, self.method_name)
         self.signature = inspect.signature(method)
         self.takes_principal = "principal" in self.signature.parameters
 
-    def handle_message(self, body, message):
+    def handle_message(self, body: Any, message: Message) -> None:
         if (
             self.takes_principal
             and isinstance(body, dict)
@@ -806,7 +882,7 @@ class Api(Rpc):
             body = self.with_verified_principal(body["args"], body["kwargs"])
         super().handle_message(body, message)
 
-    def with_verified_principal(self, args, kwargs) -> dict:
+    def with_verified_principal(self, args: list[Any], kwargs: dict[str, Any]) -> dict[str, Any]:
         bound = self.signature.bind(None, *args, **kwargs)
         given = bound.arguments.get("principal")
         settings = _settings(self.container)
@@ -823,19 +899,25 @@ class Api(Rpc):
 
 # RPC for commands and queries: refusals (not found, forbidden, invalid input...) are answers to
 # the caller, not failures of the service, so nameko does not log them as errors.
-api = Api.decorator(expected_exceptions=ZtcError)
+_api = Api.decorator(expected_exceptions=ZtcError)
 
 
-class PrincipalSigner(DependencyProvider):
+def api(method: Handler) -> Handler:
+    """``@api``: an RPC method of the service (see :class:`Api`)."""
+    decorated: Handler = _api(method)
+    return decorated
+
+
+class PrincipalSigner(DependencyProvider):  # type: ignore[misc]  # nameko ships no types
     """``self.sign(principal)``: the principal signed with the deployment key for the RPC calls it
     makes (the gateway signs each HTTP caller's)."""
 
-    def setup(self):
+    def setup(self) -> None:
         settings = _settings(self.container)
         self.key = signing.key_of(settings)
         self.ttl = settings.principal_ttl_seconds
 
-    def get_dependency(self, worker_ctx):
+    def get_dependency(self, worker_ctx: WorkerContext) -> Callable[[Mapping[str, Any]], dict[str, Any]]:
         return partial(signing.sign, key=self.key, ttl=self.ttl)
 
 
@@ -849,7 +931,7 @@ class Pingable:
     log_context = LogContext()
 
     @api
-    def ping(self):
+    def ping(self) -> dict[str, str]:
         return {"service": self.name, "status": "ok"}
 
 

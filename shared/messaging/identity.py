@@ -25,9 +25,13 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 from shared import config
+
+if TYPE_CHECKING:
+    from kombu.message import Message
 
 SENDER_HEADER = "x-ztc-sender"
 
@@ -36,19 +40,19 @@ SUBMITTER_ROLES = ("member", "informant")  # the people who submit opinion items
 CREDENTIALS_FILE = "bus-credentials.json"  # make run's generated passwords, under ZTC_VAR_DIR (mode 600)
 
 
-def service_user(settings, service: str) -> str:
+def service_user(settings: config.Settings, service: str) -> str:
     return f"{settings.bus_user_prefix}{service}"
 
 
-def operator_user(settings) -> str:
+def operator_user(settings: config.Settings) -> str:
     return f"{settings.bus_user_prefix}{config.OPERATOR}"
 
 
-def unit_user(settings, unit: str) -> str:
+def unit_user(settings: config.Settings, unit: str) -> str:
     return f"{settings.bus_user_prefix}unit-{unit}"
 
 
-def submitter_user(settings, role: str, user: str) -> str:
+def submitter_user(settings: config.Settings, role: str, user: str) -> str:
     if role not in SUBMITTER_ROLES:
         raise ValueError(f"an app submits for a member or an informant, not {role!r}")
     return f"{settings.bus_user_prefix}{role}-{user}"
@@ -74,7 +78,7 @@ def without_user(url: str) -> str:
     return urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
 
 
-def local_operator_uri(settings) -> str | None:
+def local_operator_uri(settings: config.Settings) -> str | None:
     """The operator's URI from the passwords ``make run`` generated under var/, if there are any."""
     try:
         stored = json.loads((settings.var_dir / CREDENTIALS_FILE).read_text(encoding="utf-8"))
@@ -84,7 +88,7 @@ def local_operator_uri(settings) -> str | None:
     return with_user(settings.amqp_uri, operator_user(settings), password) if password else None
 
 
-def operator_uri(settings) -> str:
+def operator_uri(settings: config.Settings) -> str:
     """The operator's broker connection (dead letters, replays, ``ztc``'s RPC): the setting, else
     ZTC_AMQP_URI's broker as the operator's user when ``ZTC_BUS_PASSWORD_OPERATOR`` is given,
     else the operator's password ``make run`` generated under var/, else ZTC_AMQP_URI."""
@@ -95,7 +99,7 @@ def operator_uri(settings) -> str:
     return local_operator_uri(settings) or settings.amqp_uri
 
 
-def for_service(settings, service: str):
+def for_service(settings: config.Settings, service: str) -> config.Settings:
     """``settings`` as ``service`` runs with them: with ``ZTC_BUS_PASSWORD_<SERVICE>`` given, it
     connects to ZTC_AMQP_URI's broker as its own user ``<prefix><service>`` (compose and
     Kubernetes give each container its own password and the broker's address only)."""
@@ -146,7 +150,7 @@ class Sender:
         return f"broker user {self.user!r}{via}"
 
 
-def classify(user: str | None, settings, shared_user: str | None = None) -> Sender:
+def classify(user: str | None, settings: config.Settings, shared_user: str | None = None) -> Sender:
     """What the broker user ``user`` is. ``shared_user``: the user every process shares, if the
     services run on one (it then counts as the system)."""
     if not user:
@@ -168,18 +172,18 @@ def classify(user: str | None, settings, shared_user: str | None = None) -> Send
     return Sender(user, UNKNOWN)
 
 
-def shared_user_of(settings, own_service: str, own_user: str) -> str | None:
+def shared_user_of(settings: config.Settings, own_service: str, own_user: str) -> str | None:
     """``own_user`` if this process runs on a user it shares with the others (not its own)."""
     return None if own_user == service_user(settings, own_service) else own_user
 
 
-def _text(value) -> str | None:
+def _text(value: object) -> str | None:
     if isinstance(value, bytes):
         value = value.decode("utf-8", "replace")
     return value if isinstance(value, str) and value else None
 
 
-def first_sender_user(message, settings, own_user: str) -> str | None:
+def first_sender_user(message: Message, settings: config.Settings, own_user: str) -> str | None:
     """The broker user that first sent ``message``: its ``user_id``, or — when the consuming
     service itself (another attempt) or the operator (a replay) re-published it — the
     ``x-ztc-sender`` header they set."""
@@ -191,7 +195,7 @@ def first_sender_user(message, settings, own_user: str) -> str | None:
     return user
 
 
-def sender_of(message, settings, own_service: str, own_user: str) -> Sender:
+def sender_of(message: Message, settings: config.Settings, own_service: str, own_user: str) -> Sender:
     """Who sent ``message`` to the service ``own_service`` connected as ``own_user``."""
     properties = message.properties if isinstance(message.properties, dict) else {}
     publisher = _text(properties.get("user_id"))

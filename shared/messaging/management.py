@@ -7,12 +7,14 @@ one in ``ZTC_AMQP_URI``; ``https://`` is checked against ``ZTC_AMQP_CA_FILE``.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, timezone
+from typing import Any
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 import requests
 
-from shared import clock, contracts
+from shared import clock, config, contracts
 from shared.errors import ZtcError
 
 from . import identity
@@ -30,7 +32,7 @@ def vhost_of(amqp_uri: str) -> str:
     return unquote(path[1:]) if len(path) > 1 else "/"
 
 
-def _api(settings):
+def _api(settings: config.Settings) -> tuple[str, tuple[str, str] | None]:
     """(base URL without credentials, (user, password)): the URL's credentials; without any, the
     operator's (``ZTC_BUS_PASSWORD_OPERATOR``, a user tagged monitoring), else none."""
     parts = urlsplit(settings.management_url)
@@ -40,11 +42,11 @@ def _api(settings):
         from .identity import operator_user
 
         auth = (operator_user(settings), passwords["operator"])
-    netloc = parts.hostname + (f":{parts.port}" if parts.port else "")
+    netloc = (parts.hostname or "") + (f":{parts.port}" if parts.port else "")
     return urlunsplit((parts.scheme, netloc, parts.path.rstrip("/") + "/api", "", "")), auth
 
 
-def _call(settings, method, path, **kwargs):
+def _call(settings: config.Settings, method: str, path: str, **kwargs: Any) -> Any:  # the API's decoded JSON
     base, auth = _api(settings)
     try:
         resp = requests.request(
@@ -64,7 +66,7 @@ def _call(settings, method, path, **kwargs):
     return resp.json()
 
 
-def _age_seconds(timestamp, now) -> float | None:
+def _age_seconds(timestamp: object, now: datetime) -> float | None:
     if timestamp in (None, ""):
         return None
     if isinstance(timestamp, (int, float)):
@@ -79,7 +81,7 @@ def _age_seconds(timestamp, now) -> float | None:
     return max(0.0, round((now - at).total_seconds(), 3))
 
 
-def peek_head(settings, queue: str) -> dict | None:
+def peek_head(settings: config.Settings, queue: str) -> dict[str, Any] | None:
     """The message at the head of ``queue``, given straight back (``ack_requeue_true``): it keeps
     its place, only its redelivered flag is set."""
     vhost = quote(vhost_of(settings.amqp_uri), safe="")
@@ -92,11 +94,11 @@ def peek_head(settings, queue: str) -> dict | None:
     return got[0] if got else None
 
 
-def _exact_counts(amqp_uri: str, names) -> dict:
+def _exact_counts(amqp_uri: str, names: Iterable[str]) -> dict[str, tuple[int, int]]:
     """{queue: (ready, consumers)} asked of each queue with a passive declare."""
-    from kombu import Connection
+    from kombu.connection import Connection
 
-    out = {}
+    out: dict[str, tuple[int, int]] = {}
     try:
         from shared import config
 
@@ -118,7 +120,7 @@ def _exact_counts(amqp_uri: str, names) -> dict:
     return out
 
 
-def queues(settings, peek=True) -> list[dict]:
+def queues(settings: config.Settings, peek: bool = True) -> list[dict[str, Any]]:
     """Every ``ztc.*`` queue: depth, ready, unacked, consumers, age of the oldest message, and how
     many dead letters came from it."""
     vhost = quote(vhost_of(settings.amqp_uri), safe="")
@@ -162,7 +164,7 @@ def queues(settings, peek=True) -> list[dict]:
     return out
 
 
-def overview(settings) -> dict:
+def overview(settings: config.Settings) -> dict[str, Any]:
     rows = queues(settings)
     dead = next((q for q in rows if q["name"] == contracts.DEAD_QUEUE), None)
     return {"vhost": vhost_of(settings.amqp_uri), "queues": rows, "dead_letters_total": dead["messages"] if dead else 0}

@@ -3,10 +3,21 @@ service's transaction commits (publish after commit)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy.orm import Session
+
 from shared import clock, contracts
 
 
-def _add(session, outbox_model, routing_key, payload, exchange=contracts.MESSAGES_EXCHANGE):
+def _add(
+    session: Session,
+    outbox_model: type[Any],
+    routing_key: str,
+    payload: Mapping[str, Any],
+    exchange: str = contracts.MESSAGES_EXCHANGE,
+) -> None:
     now = clock.now()
     session.add(
         outbox_model(
@@ -22,7 +33,12 @@ def _add(session, outbox_model, routing_key, payload, exchange=contracts.MESSAGE
 
 
 def send_message(
-    session, outbox_model, name: str, correlation_key: str, message_id: str, payload: dict | None = None
+    session: Session,
+    outbox_model: type[Any],
+    name: str,
+    correlation_key: str,
+    message_id: str,
+    payload: Mapping[str, object] | None = None,
 ) -> None:
     """A BPMN message for the instance whose business key is ``correlation_key``."""
     body = contracts.MessageSchema().load(
@@ -32,13 +48,13 @@ def send_message(
 
 
 def start_process(
-    session,
-    outbox_model,
+    session: Session,
+    outbox_model: type[Any],
     command_id: str,
     process_id: str,
     business_key: str | None,
-    data: dict,
-    principal: dict | None,
+    data: Mapping[str, object],
+    principal: Mapping[str, object] | None,
 ) -> None:
     """Start ``process_id`` once, however often the command is delivered."""
     body = contracts.StartSchema().dump(
@@ -54,15 +70,15 @@ def start_process(
 
 
 def publish_event(
-    session,
-    outbox_model,
+    session: Session,
+    outbox_model: type[Any],
     name: str,
     event_id: str,
     subject: str,
     *,
     thread: str | None = None,
-    members: list[dict] | None = None,
-    payload: dict | None = None,
+    members: list[dict[str, object]] | None = None,
+    payload: Mapping[str, object] | None = None,
 ) -> None:
     """A domain event on ``ztc.events`` (routing key ``name``), sent only if the caller's
     transaction commits. ``members``: ``[{"member": id, "role": "lead"|"co"|...}]`` it concerns."""
@@ -83,8 +99,8 @@ def publish_event(
 
 
 def notify(
-    session,
-    outbox_model,
+    session: Session,
+    outbox_model: type[Any],
     kind: str,
     event_id: str,
     subject: str,

@@ -20,7 +20,12 @@ A dead letter says why (``x-ztc-reason``), what kind of death it was (``x-ztc-re
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from kombu.message import Message
 
 ATTEMPTS_HEADER = "x-ztc-attempts"
 REASON_KIND_HEADER = "x-ztc-reason-kind"
@@ -108,7 +113,7 @@ def classify(exc: BaseException) -> Verdict:
     return Verdict(FAILURE, describe_exception(inner))
 
 
-def _count(value) -> int:
+def _count(value: Any) -> int:  # a header's value: whatever its sender put there
     if isinstance(value, bytes):
         value = value.decode("ascii", "replace")
     try:
@@ -118,7 +123,7 @@ def _count(value) -> int:
     return min(max(number, 0), 1_000_000)
 
 
-def attempt_of(headers) -> int:
+def attempt_of(headers: object) -> int:
     """Which attempt this delivery is (1 for the first): the attempts counted in ``x-ztc-attempts``
     plus the broker's ``x-delivery-count`` (quorum queues), plus this one. Garbage counts as 0."""
     headers = headers if isinstance(headers, dict) else {}
@@ -146,10 +151,10 @@ def retry_pause(attempt: int, first: float, longest: float) -> float:
     (long enough for a database restart to pass, never unbounded)."""
     if first <= 0:
         return 0.0
-    return min(longest, first * 2 ** min(max(attempt - 1, 0), 30))
+    return min(longest, first * 2.0 ** min(max(attempt - 1, 0), 30))
 
 
-def origin(message) -> tuple[str, str]:
+def origin(message: Message) -> tuple[str, str]:
     """The exchange and routing key ``message`` was first published with. A message we sent back to
     its queue (through the default exchange) carries them in headers; only those are trusted (the
     departments' users may not publish to the default exchange, see docs/unit-integration.md)."""
@@ -161,7 +166,9 @@ def origin(message) -> tuple[str, str]:
     return exchange, key
 
 
-def rpc_request_problem(body, properties, headers) -> str | None:
+def rpc_request_problem(
+    body: object, properties: Mapping[str, Any] | None, headers: Mapping[str, Any] | None
+) -> str | None:
     """Why a decoded message on an ``rpc-<service>`` queue is not a nameko RPC request that can be
     answered, or None. nameko 2.14 itself reads ``properties['reply_to']`` and
     ``properties['content_type']`` unguarded (a KeyError that kills the service) and ``body['args']``."""
@@ -183,7 +190,7 @@ def rpc_request_problem(body, properties, headers) -> str | None:
     return None
 
 
-def rpc_payload_problem(body) -> str | None:
+def rpc_payload_problem(body: object) -> str | None:
     if not isinstance(body, dict):
         return f"not a nameko RPC payload: a JSON {type(body).__name__}, not an object with args and kwargs"
     if "args" not in body or "kwargs" not in body:

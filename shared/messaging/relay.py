@@ -10,9 +10,10 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
 
 from shared import clock
 from shared.db import transaction
@@ -20,29 +21,35 @@ from shared.db import transaction
 from . import identity
 from .topology import connect
 
+if TYPE_CHECKING:
+    from kombu.connection import Connection
+    from kombu.messaging import Producer
+
 log = logging.getLogger(__name__)
 
 
 class OutboxRelay:
-    def __init__(self, sessions, outbox_model, amqp_uri: str, batch: int = 200):
+    def __init__(
+        self, sessions: sessionmaker[Session], outbox_model: type[Any], amqp_uri: str, batch: int = 200
+    ) -> None:
         self.sessions = sessions
         self.Outbox = outbox_model
         self.amqp_uri = amqp_uri
         self.user = identity.user_of(amqp_uri)  # every message names its sender (identity.py)
         self.batch = batch
         self._lock = threading.Lock()
-        self._connection: Any = None
-        self._producer: Any = None
+        self._connection: Connection | None = None
+        self._producer: Producer | None = None
         self.published = 0
 
-    def _get_producer(self):
+    def _get_producer(self) -> Producer:
         if self._producer is None:
             self._connection = connect(self.amqp_uri)
             self._connection.ensure_connection(max_retries=1)
             self._producer = self._connection.Producer(serializer="json")
         return self._producer
 
-    def reset(self):
+    def reset(self) -> None:
         try:
             if self._connection is not None:
                 self._connection.release()
@@ -54,7 +61,7 @@ class OutboxRelay:
         from sqlalchemy import func
 
         with transaction(self.sessions) as s:
-            return s.scalar(select(func.count()).select_from(self.Outbox))
+            return s.scalar(select(func.count()).select_from(self.Outbox)) or 0
 
     def flush(self) -> int:
         """Publish what is due; returns how many rows were published. Raises on broker errors."""
@@ -74,7 +81,7 @@ class OutboxRelay:
                 .order_by(self.Outbox.id)
                 .limit(self.batch)
             )
-            if s.bind.dialect.name == "postgresql":
+            if s.get_bind().dialect.name == "postgresql":
                 query = query.with_for_update(skip_locked=True)
             rows = s.scalars(query).all()
             if not rows:

@@ -10,7 +10,11 @@ deployment tooling, not the services' runtime) generates it from this module.
 from __future__ import annotations
 
 
-from kombu import Connection, Exchange, Queue, binding
+from collections.abc import Iterable
+from typing import Any
+
+from kombu.connection import Connection
+from kombu.entity import Exchange, Queue, binding
 
 from shared import config, contracts
 
@@ -29,7 +33,7 @@ EXCHANGES = (JOBS, RESULTS, DEAD, MESSAGES, EVENTS, UNITS, UNIT_COMMANDS)
 _DLX = {"x-dead-letter-exchange": contracts.DEAD_EXCHANGE}
 
 
-def queue_arguments(queue_type: str | None = None, dead_letters: bool = True) -> dict:
+def queue_arguments(queue_type: str | None = None, dead_letters: bool = True) -> dict[str, Any]:
     """The arguments of a durable work queue: dead letters to ``ztc.dead`` and, for quorum,
     ``x-queue-type``. ``queue_type`` None reads ``ZTC_QUEUE_TYPE`` (at the call: a queue built at
     import, as in ``@listen(...)``, takes the process's setting). The quorum queues' delivery limit
@@ -81,7 +85,7 @@ def engine_starts_queue(queue_type: str | None = None) -> Queue:
     )
 
 
-def events_queue(service: str, names=None, queue_type: str | None = None) -> Queue:
+def events_queue(service: str, names: Iterable[str] | None = None, queue_type: str | None = None) -> Queue:
     """``service``'s queue of domain events, bound to each event name (or pattern) in ``names``:
     by default the ones ``shared.contracts.subscriptions`` declares ``service`` hears. Use it with
     ``@listen``: the queue and its bindings are declared when the service consumes."""
@@ -140,7 +144,9 @@ def dead_letter_queue(queue_type: str | None = None) -> Queue:
     )
 
 
-def all_queues(services=contracts.SERVICES, units=(), queue_type: str | None = None) -> list[Queue]:
+def all_queues(
+    services: Iterable[str] = contracts.SERVICES, units: Iterable[str] = (), queue_type: str | None = None
+) -> list[Queue]:
     return [
         *(job_queue(s, queue_type) for s in services),
         engine_results_queue(queue_type),
@@ -153,7 +159,11 @@ def all_queues(services=contracts.SERVICES, units=(), queue_type: str | None = N
 
 
 def declare(
-    amqp_uri: str, services=contracts.SERVICES, units=(), queue_type: str | None = None, listeners: bool = True
+    amqp_uri: str,
+    services: Iterable[str] = contracts.SERVICES,
+    units: Iterable[str] = (),
+    queue_type: str | None = None,
+    listeners: bool = True,
 ) -> None:
     """Declare every exchange and queue (idempotent), with the queues of ``units`` (the unit
     directory's codes; the assignment service declares a new unit's queue when it first assigns)
@@ -171,7 +181,7 @@ def declare(
             queue(channel).declare()
 
 
-def declare_units(amqp_uri: str, units=(), queue_type: str | None = None) -> None:
+def declare_units(amqp_uri: str, units: Iterable[str] = (), queue_type: str | None = None) -> None:
     """Declare the units' exchange and the queues of ``units`` (what the assignment service may
     declare with its own broker user; the rest of the bus is declared by ``make run`` or the
     deployment's preparation)."""
@@ -226,7 +236,7 @@ def listened_queues(queue_type: str | None = None) -> list[Queue]:
     return [found[name] for name in sorted(found)]
 
 
-def product_queues(queue_type: str, units=None) -> list[Queue]:
+def product_queues(queue_type: str, units: Iterable[str] | None = None) -> list[Queue]:
     """Every durable queue the product declares, built with ``queue_type``: the job, engine, units'
     and dead-letter queues, the units' own queues (``units``, default the seeded ones) and each
     ``@listen`` queue (built here with ``queue_type``, whatever this process's setting)."""

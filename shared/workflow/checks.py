@@ -16,7 +16,10 @@ import copy
 import keyword
 import re
 from collections import defaultdict
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
+
+from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnValidator
 
 from shared import evaluator
 from shared.forms import FORMS
@@ -30,11 +33,11 @@ from .expressions import (
     timer_hint,
     timer_value_problem,
 )
-from .problems import BPMN_NS, SPIFF_NS, Document, clean, is_bpmn, local, owner, short_tag
+from .problems import BPMN_NS, SPIFF_NS, DiagramProblem, Document, Element, clean, is_bpmn, local, owner, short_tag
 from . import contract_checks
-from .problems import is_executable  # noqa: F401 - the checks' reading of a process
+from .problems import is_executable as is_executable  # the checks' reading of a process
 
-from .contract_checks import SERVICES_WITH_JOBS  # noqa: E402
+from .contract_checks import SERVICES_WITH_JOBS as SERVICES_WITH_JOBS  # noqa: E402
 
 TIMER_KINDS = ("timeDate", "timeDuration", "timeCycle")  # the order SpiffWorkflow looks for them
 GATEWAYS = ("exclusiveGateway", "inclusiveGateway", "parallelGateway", "eventBasedGateway", "complexGateway")
@@ -44,16 +47,18 @@ GATEWAYS = ("exclusiveGateway", "inclusiveGateway", "parallelGateway", "eventBas
 class Checked:
     """What the checks found in one file, and the copy of it SpiffWorkflow parses."""
 
-    problems: list = field(default_factory=list)
-    notes: list = field(default_factory=list)
+    problems: list[DiagramProblem] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
     for_spiff: object = None
-    executable: list = field(default_factory=list)  # process elements that run
+    executable: list[Element] = field(default_factory=list)  # process elements that run
 
 
-def check_document(doc: Document, data_store_classes=(), validator=None) -> Checked:
+def check_document(
+    doc: Document, data_store_classes: Collection[str] = (), validator: BpmnValidator | None = None
+) -> Checked:
     checked = Checked()
     processes = doc.xpath(".//bpmn:process")
-    strip: list = []
+    strip: list[Element] = []
     for process in processes:
         if not is_executable(process):
             label = doc.label(process)
@@ -74,7 +79,7 @@ def check_document(doc: Document, data_store_classes=(), validator=None) -> Chec
     return checked
 
 
-def _copy_for_spiff(doc, strip, data_store_classes):
+def _copy_for_spiff(doc: Document, strip: list[Element], data_store_classes: Collection[str]) -> Element:
     """The file as SpiffWorkflow gets it: without what was refused here already (so that its parse
     goes on to the rest) and without data stores it has no implementation for (which it would
     refuse for the whole file, documentation pools included)."""
@@ -95,7 +100,7 @@ def _copy_for_spiff(doc, strip, data_store_classes):
     return duplicate
 
 
-def _position(node) -> tuple:
+def _position(node: Element) -> tuple[int, ...]:
     """Where ``node`` is below the root, as child indexes (the same in a copy)."""
     path = []
     while node.getparent() is not None:
@@ -120,11 +125,13 @@ def _restricted_hint(reason: str) -> str:
     return "see README, Diagrams: what scripts and expressions may use"
 
 
-def _refused(doc, node, what, source, exc, code="code"):
+def _refused(
+    doc: Document, node: Element, what: str, source: str, exc: Exception, code: str = "code"
+) -> DiagramProblem:
     return doc.problem(node, f"{what} refused: {exc}", _restricted_hint(str(exc)), code)
 
 
-def expression_problem(doc, node, what: str, text: str | None = None):
+def expression_problem(doc: Document, node: Element, what: str, text: str | None = None) -> DiagramProblem | None:
     """The problem with an expression (eval mode), or None: another language, or refused."""
     source = (node.text if text is None else text) or ""
     source = source.strip()
@@ -149,7 +156,7 @@ def expression_problem(doc, node, what: str, text: str | None = None):
     return None
 
 
-def _scripts(doc, process, strip):
+def _scripts(doc: Document, process: Element, strip: list[Element]) -> Iterable[DiagramProblem]:
     for path in (".//bpmn:scriptTask/bpmn:script", ".//spiffworkflow:preScript", ".//spiffworkflow:postScript"):
         for node in doc.xpath(path, process):
             source = (node.text or "").strip()
@@ -161,7 +168,7 @@ def _scripts(doc, process, strip):
                 yield _refused(doc, node, short_tag(node), source, exc)
 
 
-def _expressions(doc, process, strip):
+def _expressions(doc: Document, process: Element, strip: list[Element]) -> Iterable[DiagramProblem]:
     for path, what in (
         (".//bpmn:sequenceFlow/bpmn:conditionExpression", "condition"),
         (".//bpmn:conditionalEventDefinition/bpmn:condition", "condition"),
@@ -176,7 +183,7 @@ def _expressions(doc, process, strip):
                 yield problem
 
 
-def _time_limits(doc, process, strip):
+def _time_limits(doc: Document, process: Element, strip: list[Element]) -> Iterable[DiagramProblem]:
     cap = evaluator.default_limits()[1]
     name = evaluator.TIME_LIMIT_PROPERTY
     for node in doc.xpath(f".//spiffworkflow:property[@name='{name}']", process):
@@ -198,7 +205,7 @@ def _time_limits(doc, process, strip):
 # -- timers --------------------------------------------------------------------------------------------
 
 
-def _timers(doc, process, strip):
+def _timers(doc: Document, process: Element, strip: list[Element]) -> Iterable[DiagramProblem]:
     for definition in doc.xpath(".//bpmn:timerEventDefinition", process):
         parts = [c for c in definition if is_bpmn(c, *TIMER_KINDS)]
         if not parts:
@@ -216,7 +223,7 @@ def _timers(doc, process, strip):
                 yield problem
 
 
-def _timer_part(doc, node):
+def _timer_part(doc: Document, node: Element) -> DiagramProblem | None:
     kind = local(node)
     text = (node.text or "").strip()
     if not text:
@@ -248,7 +255,7 @@ def _timer_part(doc, node):
 # -- tasks ---------------------------------------------------------------------------------------------
 
 
-def _service_tasks(doc, process, strip):
+def _service_tasks(doc: Document, process: Element, strip: list[Element]) -> Iterable[DiagramProblem]:
     services = ", ".join(SERVICES_WITH_JOBS)
     for task in doc.xpath(".//bpmn:serviceTask", process):
         if not doc.xpath("./bpmn:extensionElements/spiffworkflow:serviceTaskOperator", task):
@@ -276,7 +283,7 @@ def _service_tasks(doc, process, strip):
                 yield problem
 
 
-def _user_tasks(doc, process, strip):
+def _user_tasks(doc: Document, process: Element, strip: list[Element]) -> Iterable[DiagramProblem]:
     for node in doc.xpath(".//spiffworkflow:property", process):
         name, value = node.get("name"), node.get("value") or ""
         if name in ("candidateUnit", "candidateUser"):
@@ -292,7 +299,7 @@ def _user_tasks(doc, process, strip):
             )
 
 
-def _loops(doc, process, strip):
+def _loops(doc: Document, process: Element, strip: list[Element]) -> Iterable[DiagramProblem]:
     for mi in doc.xpath(".//bpmn:multiInstanceLoopCharacteristics", process):
         cardinality = doc.xpath("./bpmn:loopCardinality", mi)
         inputs = doc.xpath("./bpmn:loopDataInputRef", mi)
@@ -334,11 +341,11 @@ def _loops(doc, process, strip):
 # -- the flow ------------------------------------------------------------------------------------------
 
 
-def _has_condition(flow) -> bool:
+def _has_condition(flow: Element) -> bool:
     return any((c.text or "").strip() for c in flow if is_bpmn(c, "conditionExpression"))
 
 
-def _gateways(doc, process, strip):
+def _gateways(doc: Document, process: Element, strip: list[Element]) -> Iterable[DiagramProblem]:
     """Exclusive and inclusive gateways that split must say which way to go."""
     for tag in ("exclusiveGateway", "inclusiveGateway"):
         for gw in doc.xpath(f".//bpmn:{tag}", process):
@@ -356,11 +363,11 @@ def _gateways(doc, process, strip):
                     )
 
 
-def _ids_in(process) -> set:
+def _ids_in(process: Element) -> set[str]:
     return {el.get("id") for el in process.iter() if isinstance(el.tag, str) and el.get("id")}
 
 
-def _flows(doc, process, strip):
+def _flows(doc: Document, process: Element, strip: list[Element]) -> Iterable[DiagramProblem]:
     """Dangling flows, and tasks with several ways out."""
     ids = _ids_in(process)
     outgoing = defaultdict(list)
@@ -407,7 +414,7 @@ def _flows(doc, process, strip):
         )
 
 
-def _structure(doc, process, strip):
+def _structure(doc: Document, process: Element, strip: list[Element]) -> Iterable[DiagramProblem]:
     if not doc.xpath("./bpmn:startEvent", process):
         yield doc.problem(process, "has no start event", "add a start event to the process", "process-start")
     for sub in doc.xpath(".//bpmn:subProcess | .//bpmn:transaction", process):
@@ -442,19 +449,21 @@ def _structure(doc, process, strip):
 # -- data ----------------------------------------------------------------------------------------------
 
 
-def _container(node):
+def _container(node: Element) -> Element | None:
     node = node.getparent()
     while node is not None and not is_bpmn(node, "process", "subProcess", "transaction", "adHocSubProcess"):
         node = node.getparent()
     return node
 
 
-def _data(doc, process, strip, data_store_classes):
+def _data(
+    doc: Document, process: Element, strip: list[Element], data_store_classes: Collection[str]
+) -> Iterable[DiagramProblem]:
     """Data associations SpiffWorkflow could not resolve: it reads data objects of the task's own
     process or sub-process (or the one around it) and data stores it has an implementation for.
     One problem per task and kind, naming every association of that kind."""
-    found: dict[tuple, list] = {}  # (task, verb, kind) -> [names], in document order
-    nodes: dict = {}
+    found: dict[tuple[str, str, str], list[str]] = {}  # (task, verb, kind) -> [names], in document order
+    nodes: dict[tuple[str, str, str], Element] = {}
     for association, ref_tag, verb in (
         ("dataInputAssociation", "sourceRef", "reads"),
         ("dataOutputAssociation", "targetRef", "writes"),
@@ -463,7 +472,7 @@ def _data(doc, process, strip, data_store_classes):
             ref = (node.text or "").strip()
             target = doc.by_id.get(ref)
             task = owner(node)
-            kind = name = None
+            kind = name = ""
             if target is None:
                 kind, name = "missing", f"'{ref}'"
             elif local(target) == "dataStoreReference":
@@ -507,14 +516,14 @@ def _data(doc, process, strip, data_store_classes):
 # -- the file against the BPMN schema --------------------------------------------------------------
 
 
-def _schema(doc, validator):
+def _schema(doc: Document, validator: BpmnValidator) -> list[DiagramProblem]:
     """Every place the file breaks the BPMN 2.0 schema (SpiffWorkflow's own check stops at one)."""
     duplicate = copy.deepcopy(doc.root)  # the validator rewrites some tags; positions stay
     validator.preprocess(duplicate)
     if validator.validator.validate(duplicate):
         return []
     problems = []
-    by_line: dict = {}
+    by_line: dict[int, Element] = {}
     for el in doc.root.iter():
         if isinstance(el.tag, str):
             by_line.setdefault(el.sourceline, el)

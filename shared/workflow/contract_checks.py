@@ -10,18 +10,19 @@ declared name, instead of waiting for ever at run time.
 from __future__ import annotations
 
 import difflib
+from collections.abc import Callable, Iterable, Iterator, Mapping
 
 from lxml import etree
 
 from shared.contracts import bus, jobs, messages
 
-from .problems import Document, is_executable
+from .problems import DiagramProblem, Document, Element, is_executable
 
 # The services a diagram may name in an operation: those with job queues, and the engine.
 SERVICES_WITH_JOBS = (*bus.SERVICES, "engine")
 
 
-def operations(doc: Document, process, strip):
+def operations(doc: Document, process: Element, strip: list[Element]) -> Iterator[DiagramProblem]:
     for node in doc.xpath(".//spiffworkflow:serviceTaskOperator", process):
         name = node.get("id") or ""
         if "." not in name or name.split(".", 1)[0] not in SERVICES_WITH_JOBS:
@@ -58,7 +59,7 @@ def operations(doc: Document, process, strip):
             )
 
 
-def bpmn_messages(doc: Document, process, strip):
+def bpmn_messages(doc: Document, process: Element, strip: list[Element]) -> Iterator[DiagramProblem]:
     declared = {m.get("id"): m for m in doc.xpath(".//bpmn:message")}
     refs = doc.xpath(
         ".//bpmn:messageEventDefinition[@messageRef] | .//bpmn:receiveTask[@messageRef]"
@@ -87,8 +88,11 @@ def bpmn_messages(doc: Document, process, strip):
         )
 
 
-def _problems(files: dict, check) -> list:
-    found = []
+def _problems(
+    files: Mapping[str, bytes | str],
+    check: Callable[[Document, Element, list[Element]], Iterable[DiagramProblem]],
+) -> list[DiagramProblem]:
+    found: list[DiagramProblem] = []
     for filename, content in sorted(files.items()):
         if not filename.endswith(".bpmn"):
             continue
@@ -104,11 +108,11 @@ def _problems(files: dict, check) -> list:
     return found
 
 
-def check_operations(files: dict) -> list:
+def check_operations(files: Mapping[str, bytes | str]) -> list[DiagramProblem]:
     """The operation problems of ``files`` (``{name: content}``) alone."""
     return _problems(files, operations)
 
 
-def check_messages(files: dict) -> list:
+def check_messages(files: Mapping[str, bytes | str]) -> list[DiagramProblem]:
     """The message problems of ``files`` alone."""
     return _problems(files, bpmn_messages)

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from html import escape
+from typing import Any, cast
 
 from lxml import etree
 
-from .problems import NS, clean
+from .problems import NS, Element, clean
 
 BIOC = "http://bpmn.io/schema/bpmn/biocolor/1.0"
 COLOR = "http://www.omg.org/spec/BPMN/non-normative/color/1.0"
@@ -46,20 +47,20 @@ NODE_TAGS = {
 }
 
 
-def _local(element) -> str:
-    return etree.QName(element).localname
+def _local(element: Element) -> str:
+    return cast(str, etree.QName(element).localname)
 
 
 @dataclass
 class Coverage:
     diagram: str
     process_id: str
-    elements: dict = field(default_factory=dict)  # id -> {"label", "type"}
-    flows: dict = field(default_factory=dict)  # id -> {"label", "source", "target"}
-    reached: set = field(default_factory=set)
-    taken: set = field(default_factory=set)  # flow ids
+    elements: dict[str, dict[str, str]] = field(default_factory=dict)  # id -> {"label", "type"}
+    flows: dict[str, dict[str, str]] = field(default_factory=dict)  # id -> {"label", "source", "target"}
+    reached: set[str] = field(default_factory=set)
+    taken: set[str] = field(default_factory=set)  # flow ids
 
-    def add(self, reached: set, pairs: set) -> None:
+    def add(self, reached: set[str], pairs: set[tuple[str, str]]) -> None:
         self.reached |= reached & set(self.elements)
         for flow_id, flow in self.flows.items():
             if (flow["source"], flow["target"]) in pairs:
@@ -78,7 +79,7 @@ class Coverage:
         f = 100.0 * len(self.taken) / len(self.flows) if self.flows else 100.0
         return e, f
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         e, f = self.percent()
         return {
             "diagram": self.diagram,
@@ -168,7 +169,7 @@ def annotated_bpmn(content: bytes, cov: Coverage) -> bytes:
             fill = GREEN_FILL if covered else RED_FILL
             shape.set(f"{{{BIOC}}}fill", fill)
             shape.set(f"{{{COLOR}}}background-color", fill)
-    return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+    return cast(bytes, etree.tostring(root, xml_declaration=True, encoding="UTF-8"))
 
 
 def svg(content: bytes, cov: Coverage) -> str:

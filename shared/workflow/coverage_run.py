@@ -9,15 +9,16 @@ stdin, the answer as JSON on stdout) so that its event loop keeps serving while 
 from __future__ import annotations
 
 import json
+import os
 import sys
+from collections.abc import Mapping
 from pathlib import Path
-from typing import cast
+from typing import Any
 
 import yaml
 
 from . import coverage as cov_module
 from . import scenarios
-from .parser import ProcessDefinition
 
 
 def scenario_file_for(bpmn_dir: Path, diagram: str) -> Path | None:
@@ -34,14 +35,16 @@ def scenario_file_for(bpmn_dir: Path, diagram: str) -> Path | None:
     return None
 
 
-def measure(scenario_path, files: dict, process_id: str, diagram: str) -> dict:
+def measure(
+    scenario_path: str | os.PathLike[str], files: Mapping[str, bytes | str], process_id: str, diagram: str
+) -> dict[str, Any]:
     """Run the scenario file against ``files`` (a version's): each scenario's outcome, and which
     elements were entered and which flows taken, or ``error`` when the file cannot run on them."""
     try:
         suite = scenarios.load(scenario_path, files=files)
     except scenarios.ScenarioFileError as exc:
         return {"error": str(exc), "results": []}
-    tested = cast(ProcessDefinition, suite.definition).process_id
+    tested = suite.definition.process_id
     if tested != process_id:
         return {"error": f"{Path(scenario_path).name} tests process '{tested}', not '{process_id}'", "results": []}
     content = files[diagram]

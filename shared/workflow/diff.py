@@ -10,16 +10,24 @@ The diagram's drawing (DI) is not compared: moving a shape changes nothing that 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any, cast
+
 from lxml import etree
 
-from .problems import NS, clean
+from .problems import NS, Element, clean
+
+# A comparable form of an element: tag, attributes, text and the same of its children.
+Canonical = tuple[str, tuple[tuple[str, str], ...], str, tuple["Canonical", ...]]
+# A version's files: {file name: content}.
+Files = Mapping[str, bytes | str]
 
 
-def local(name) -> str:
+def local(name: str | Element) -> str:
     """The local part of a tag or attribute name (or of an element's tag)."""
     if not isinstance(name, str):
         name = name.tag
-    return etree.QName(name).localname
+    return cast(str, etree.QName(name).localname)
 
 
 # Children that restate what sequence flows say already.
@@ -52,7 +60,7 @@ _ATTRIBUTES = {
 _CONTAINERS = {"process", "subProcess", "transaction", "adHocSubProcess"}
 
 
-def _canonical(element) -> tuple:
+def _canonical(element: Element) -> Canonical:
     """A comparable form of ``element``'s content: tags, attributes (the ids of BPMN elements left
     out: a modeler renumbers event definitions freely; an extension's ``id`` is kept, it can be
     what runs, as ``spiffworkflow:serviceTaskOperator id="<service>.<operation>"``) and
@@ -64,14 +72,14 @@ def _canonical(element) -> tuple:
     return local(element.tag), attrs, text, children
 
 
-def _elements(root, process_id: str) -> dict:
+def _elements(root: Element, process_id: str) -> dict[str, Element]:
     """``{id: element}`` of every element of the process (nested ones too), DI excluded."""
     process = root.find(f".//bpmn:process[@id='{process_id}']", NS)
     if process is None:
         return {}
     found = {process_id: process}
 
-    def walk(container):
+    def walk(container: Element) -> None:
         for child in container:
             if not isinstance(child.tag, str):
                 continue
@@ -91,7 +99,7 @@ def _elements(root, process_id: str) -> dict:
     return found
 
 
-def _signature(element) -> dict:
+def _signature(element: Element) -> dict[str, object]:
     tag = local(element.tag)
     aspects: dict[str, object] = {"type": tag, "label": clean(element.get("name")) or ""}
     for key, value in element.attrib.items():
@@ -99,7 +107,7 @@ def _signature(element) -> dict:
         if name in ("id", "name"):
             continue
         aspects[_ATTRIBUTES.get(name, name)] = value
-    nested: dict[str, list] = {}
+    nested: dict[str, list[Canonical]] = {}
     for child in element:
         if not isinstance(child.tag, str):
             continue
@@ -114,7 +122,7 @@ def _signature(element) -> dict:
     return aspects
 
 
-def _describe_change(aspect, old, new) -> str:
+def _describe_change(aspect: str, old: object, new: object) -> str:
     if isinstance(old, tuple) or isinstance(new, tuple):
         detail = _detail(aspect, old, new)
         return f"{aspect} changed" + (f": {detail}" if detail else "")
@@ -125,11 +133,11 @@ def _describe_change(aspect, old, new) -> str:
     )
 
 
-def _flatten(value) -> list[str]:
+def _flatten(value: object) -> list[str]:
     """Readable leaves of a canonical form: ``attr=value`` pairs and texts."""
-    out = []
+    out: list[str] = []
 
-    def walk(node):
+    def walk(node: Canonical) -> None:
         tag, attrs, text, children = node
         if attrs:
             out.append(f"{tag}(" + ", ".join(f"{k}={v}" for k, v in attrs) + ")")
@@ -138,12 +146,12 @@ def _flatten(value) -> list[str]:
         for c in children:
             walk(c)
 
-    for node in value or ():
+    for node in cast("tuple[Canonical, ...]", value or ()):
         walk(node)
     return out
 
 
-def _detail(aspect, old, new) -> str:
+def _detail(aspect: str, old: object, new: object) -> str:
     before, after = _flatten(old), _flatten(new)
     gone = [x for x in before if x not in after]
     came = [x for x in after if x not in before]
@@ -155,15 +163,15 @@ def _detail(aspect, old, new) -> str:
     return " — ".join(parts)[:400]
 
 
-def _row(element_id, element) -> dict:
+def _row(element_id: str, element: Element) -> dict[str, Any]:
     return {"id": element_id, "type": local(element.tag), "label": clean(element.get("name")) or ""}
 
 
-def diff(files_a: dict, files_b: dict, process_id: str) -> dict:
+def diff(files_a: Files, files_b: Files, process_id: str) -> dict[str, Any]:
     """Elements of ``process_id`` added, removed and changed from the files of A to those of B."""
 
-    def elements(files):
-        found = {}
+    def elements(files: Files) -> dict[str, Element]:
+        found: dict[str, Element] = {}
         for name, content in files.items():
             if not name.endswith(".bpmn"):
                 continue
@@ -191,7 +199,7 @@ def diff(files_a: dict, files_b: dict, process_id: str) -> dict:
     return {"process_id": process_id, "added": added, "removed": removed, "changed": changed}
 
 
-def file_of(files: dict, process_id: str) -> str:
+def file_of(files: Files, process_id: str) -> str:
     """The name of the BPMN file among ``files`` (deployed together) that holds ``process_id``."""
     for name in sorted(files):
         if not name.endswith(".bpmn"):
@@ -203,7 +211,7 @@ def file_of(files: dict, process_id: str) -> str:
     raise LookupError(f"no file of the version holds process '{process_id}'")
 
 
-def markers(result: dict) -> dict:
+def markers(result: Mapping[str, Any]) -> dict[str, dict[str, list[str]]]:
     """Where a viewer marks a diff: on the old diagram (``old``) what was removed or changed, on the
     new one (``new``) what was added or changed, each ``{element id: [marker class]}``. A removed
     element cannot be drawn on the new diagram: it is marked on the old one only."""
@@ -216,10 +224,10 @@ def markers(result: dict) -> dict:
     return {"old": old, "new": new}
 
 
-def render(result: dict) -> list[str]:
+def render(result: Mapping[str, Any]) -> list[str]:
     """The diff as lines for a terminal."""
 
-    def name(r):
+    def name(r: Mapping[str, Any]) -> str:
         return f'{r["id"]} "{r["label"]}" ({r["type"]})' if r["label"] else f"{r['id']} ({r['type']})"
 
     lines = []

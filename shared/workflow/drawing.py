@@ -11,11 +11,15 @@ host's border, and a container (pool, lane, sub-process) around what it holds.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
 
 from lxml import etree
 
 from .coverage import DI, NODE_TAGS
-from .problems import NS, clean
+from .problems import NS, Element, clean
+
+# A shape's bounds: x, y, width, height.
+Box = tuple[float, ...]
 
 _CONTAINERS = {"participant", "lane", "subProcess", "transaction", "adHocSubProcess"}
 
@@ -26,27 +30,28 @@ class DrawingProblem:
     label: str
     message: str
 
-    def __str__(self):
+    def __str__(self) -> str:
         return f"element '{self.element_id}'" + (f' "{self.label}"' if self.label else "") + f": {self.message}"
 
 
-def _local(element) -> str:
-    return etree.QName(element).localname
+def _local(element: Element) -> str:
+    return cast(str, etree.QName(element).localname)
 
 
 def problems(content: bytes) -> list[DrawingProblem]:
     root = etree.fromstring(content)
     by_id = {e.get("id"): e for e in root.iter() if isinstance(e.tag, str) and e.get("id")}
-    shapes, edges = {}, {}
+    shapes: dict[str, Box] = {}
+    edges: dict[str, int] = {}
     for shape in root.iter(f"{{{DI['bpmndi']}}}BPMNShape"):
         bounds = shape.find("dc:Bounds", DI)
         if bounds is not None:
             shapes[shape.get("bpmnElement")] = tuple(float(bounds.get(k)) for k in ("x", "y", "width", "height"))
     for edge in root.iter(f"{{{DI['bpmndi']}}}BPMNEdge"):
         edges[edge.get("bpmnElement")] = len(edge.findall("di:waypoint", DI))
-    found = []
+    found: list[DrawingProblem] = []
 
-    def label(element_id):
+    def label(element_id: str) -> str:
         element = by_id.get(element_id)
         return clean(element.get("name")) if element is not None else ""
 
@@ -80,13 +85,13 @@ def problems(content: bytes) -> list[DrawingProblem]:
     return found
 
 
-def _intersect(a, b) -> bool:
+def _intersect(a: Box, b: Box) -> bool:
     ax, ay, aw, ah = a
     bx, by, bw, bh = b
     return ax < bx + bw and bx < ax + aw and ay < by + bh and by < ay + ah
 
 
-def _allowed(a, b) -> bool:
+def _allowed(a: Element, b: Element) -> bool:
     """Shapes that may overlap: a container and anything, a boundary event and its host."""
     ta, tb = _local(a), _local(b)
     if ta in _CONTAINERS or tb in _CONTAINERS:

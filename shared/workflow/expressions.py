@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ast
 import re
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -33,7 +34,7 @@ class Foreign:
     renamed: bool = False  # names with spaces were joined into one Python name
 
 
-def _segments(text):
+def _segments(text: str) -> Iterator[tuple[bool, str]]:
     """``(is_string, piece)`` pairs: string literals are left alone by the translations."""
     pos = 0
     for m in _STRING.finditer(text):
@@ -45,29 +46,29 @@ def _segments(text):
         yield False, text[pos:]
 
 
-def _code_only(text, change):
+def _code_only(text: str, change: Callable[[str], str]) -> str:
     return "".join(piece if is_string else change(piece) for is_string, piece in _segments(text))
 
 
-def _tidy(text):
+def _tidy(text: str) -> str:
     return _code_only(text, lambda code: re.sub(r"\s+", " ", code)).strip()
 
 
-def _words(code, literals):
+def _words(code: str, literals: Mapping[str, str]) -> str:
     for word, python in literals.items():
         code = re.sub(rf"\b{word}\b", python, code)
     return code
 
 
-def _single_equals(code):
+def _single_equals(code: str) -> str:
     return re.sub(r"(?<![<>!=:])=(?!=)", " == ", code)
 
 
-def _join_spaced_names(code):
+def _join_spaced_names(code: str) -> tuple[str, bool]:
     """FEEL allows names with spaces (``Vacation Approval``): join them into one Python name."""
     changed = False
 
-    def join(m):
+    def join(m: re.Match[str]) -> str:
         nonlocal changed
         words = m.group(0).split()
         runs: list[list[str]] = []
@@ -95,17 +96,17 @@ def _join_spaced_names(code):
     return code, changed
 
 
-def _not_call(code):
+def _not_call(code: str) -> str:
     """FEEL's and XPath's ``not(x)``: Python's ``not x`` (parenthesised unless x is a name)."""
     code = re.sub(r"\bnot\s*\(", "not (", code)
     return code
 
 
-def _simplify_not(python):
+def _simplify_not(python: str) -> str:
     return re.sub(r"\bnot \(\s*([A-Za-z_]\w*)\s*\)", r"not \1", python)
 
 
-def _valid(python):
+def _valid(python: str) -> str | None:
     if not python:
         return None
     python = re.sub(r"!=\s*None\b", "is not None", python)
@@ -118,7 +119,7 @@ def _valid(python):
 
 
 def juel_to_python(inner: str) -> str | None:
-    def change(code):
+    def change(code: str) -> str:
         code = code.replace("&&", " and ").replace("||", " or ")
         code = re.sub(r"!(?!=)", " not ", code)
         code = _words(
@@ -161,7 +162,7 @@ def feel_to_python(text: str) -> tuple[str | None, bool]:
         return None, False  # if-then-else, between, for-return...: no exact translation
     renamed = False
 
-    def change(code):
+    def change(code: str) -> str:
         nonlocal renamed
         code = _not_call(code)
         code = _single_equals(code)
@@ -177,7 +178,7 @@ def feel_to_python(text: str) -> tuple[str | None, bool]:
 def xpath_to_python(text: str) -> tuple[str | None, bool]:
     renamed = False
 
-    def change(code):
+    def change(code: str) -> str:
         nonlocal renamed
         code = re.sub(r"true\(\)", "True", code)
         code = re.sub(r"false\(\)", "False", code)
@@ -239,6 +240,7 @@ def spaced_names(text: str) -> str | None:
         return None
     except SyntaxError:
         pass
+    python: str | None
     python, changed = _code_only(text, lambda code: code), False
     pieces = []
     for is_string, piece in _segments(text):

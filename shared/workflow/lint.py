@@ -10,10 +10,11 @@ and ``superfluous-gateway``. Like the deploy checks, only executable processes a
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
 from . import checks, drawing, parser
-from .problems import DiagramProblem, Document, clean, is_bpmn, local
+from .problems import DiagramProblem, Document, Element, clean, is_bpmn, local
 
 RULES = {
     "label-required": "tasks, events, deciding gateways and conditional flows carry a label",
@@ -48,12 +49,12 @@ CONTAINERS = ("process", "subProcess", "transaction", "adHocSubProcess")
 
 @dataclass
 class LintResult:
-    problems: list = field(default_factory=list)  # refusals: the diagram would not deploy
-    findings: list = field(default_factory=list)  # style: it deploys, but...
-    notes: list = field(default_factory=list)
+    problems: list[DiagramProblem] = field(default_factory=list)  # refusals: the diagram would not deploy
+    findings: list[DiagramProblem] = field(default_factory=list)  # style: it deploys, but...
+    notes: list[str] = field(default_factory=list)
 
 
-def lint(files: dict) -> LintResult:
+def lint(files: Mapping[str, bytes | str]) -> LintResult:
     """The deploy checks' problems and notes, and the style findings, of ``{filename: content}``."""
     problems, notes, _, docs, _ = parser.check(files)
     result = LintResult(problems=problems, notes=notes)
@@ -66,7 +67,7 @@ def lint(files: dict) -> LintResult:
     return result
 
 
-def _drawing(doc: Document, content) -> list:
+def _drawing(doc: Document, content: bytes | str) -> list[DiagramProblem]:
     """The drawing (DI): complete, and no shape on another (:mod:`.drawing`)."""
     found = []
     for problem in drawing.problems(content if isinstance(content, bytes) else content.encode()):
@@ -84,17 +85,18 @@ def _drawing(doc: Document, content) -> list:
     return found
 
 
-def _finding(doc: Document, node, rule: str, message: str, hint: str) -> DiagramProblem:
+def _finding(doc: Document, node: Element, rule: str, message: str, hint: str) -> DiagramProblem:
     return doc.problem(node, message, hint, rule)
 
 
-def _flow_nodes(doc, container):
+def _flow_nodes(doc: Document, container: Element) -> list[Element]:
     return [c for c in container if is_bpmn(c, *FLOW_NODES)]
 
 
-def _lint_process(doc: Document, process):
+def _lint_process(doc: Document, process: Element) -> Iterator[DiagramProblem]:
     flows = doc.xpath(".//bpmn:sequenceFlow", process)
-    outgoing, incoming = defaultdict(list), defaultdict(list)
+    outgoing: defaultdict[str, list[Element]] = defaultdict(list)
+    incoming: defaultdict[str, list[Element]] = defaultdict(list)
     for flow in flows:
         outgoing[flow.get("sourceRef")].append(flow)
         incoming[flow.get("targetRef")].append(flow)
@@ -115,7 +117,7 @@ def _lint_process(doc: Document, process):
             )
 
 
-def _labels(doc, process, outgoing):
+def _labels(doc: Document, process: Element, outgoing: Mapping[str, list[Element]]) -> Iterator[DiagramProblem]:
     for node in doc.xpath(" | ".join(f".//bpmn:{t}" for t in ACTIVITIES + EVENTS), process):
         if not clean(node.get("name")):
             yield _finding(
@@ -146,7 +148,7 @@ def _labels(doc, process, outgoing):
             )
 
 
-def _defaults(doc, process, outgoing):
+def _defaults(doc: Document, process: Element, outgoing: Mapping[str, list[Element]]) -> Iterator[DiagramProblem]:
     for tag in ("exclusiveGateway", "inclusiveGateway"):
         for gateway in doc.xpath(f".//bpmn:{tag}", process):
             if len(outgoing[gateway.get("id")]) > 1 and not gateway.get("default"):
@@ -159,12 +161,13 @@ def _defaults(doc, process, outgoing):
                 )
 
 
-def _reachable(doc, process, outgoing):
+def _reachable(doc: Document, process: Element, outgoing: Mapping[str, list[Element]]) -> Iterator[DiagramProblem]:
     """Flow nodes that no path from a start event reaches."""
-    attached = defaultdict(list)
+    attached: defaultdict[str, list[Element]] = defaultdict(list)
     for boundary in doc.xpath(".//bpmn:boundaryEvent", process):
         attached[boundary.get("attachedToRef")].append(boundary)
-    reached, todo = set(), list(doc.xpath("./bpmn:startEvent", process))
+    reached: set[str] = set()
+    todo = list(doc.xpath("./bpmn:startEvent", process))
     todo += doc.xpath("./bpmn:subProcess[@triggeredByEvent='true']", process)
     while todo:
         node = todo.pop()
@@ -192,7 +195,9 @@ def _reachable(doc, process, outgoing):
             )
 
 
-def _start_and_end(doc, container, outgoing):
+def _start_and_end(
+    doc: Document, container: Element, outgoing: Mapping[str, list[Element]]
+) -> Iterator[DiagramProblem]:
     starts = doc.xpath("./bpmn:startEvent", container)
     blank = [s for s in starts if not any(local(c).endswith("EventDefinition") for c in s)]
     if len(blank) > 1:

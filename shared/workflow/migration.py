@@ -22,9 +22,15 @@ the designer's ``mapping``), so nothing moves to an element the designer did not
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
+from SpiffWorkflow.bpmn.serializer.helpers.dictionary import DictionaryConverter
+from SpiffWorkflow.bpmn.specs import BpmnProcessSpec
 from SpiffWorkflow.bpmn.util.diff import SpecDiff
+from SpiffWorkflow.bpmn.util.subworkflow import BpmnBaseWorkflow
+from SpiffWorkflow.specs.base import TaskSpec
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
@@ -39,17 +45,17 @@ DISPOSABLE = TaskState.PREDICTED_MASK | TaskState.FUTURE
 class MigrationPlan:
     """What moving one instance to B means (or why it cannot)."""
 
-    problems: list = field(default_factory=list)  # why it cannot move
-    waiting: list = field(default_factory=list)  # {"task", "to", "state", "kind", "reset"}
-    history_only: list = field(default_factory=list)  # finished elements B no longer has
-    suggestions: dict = field(default_factory=dict)  # old id -> a likely id in B
-    rerun: list = field(default_factory=list)  # job tasks that will be sent again
+    problems: list[str] = field(default_factory=list)  # why it cannot move
+    waiting: list[dict[str, Any]] = field(default_factory=list)  # {"task", "to", "state", "kind", "reset"}
+    history_only: list[str] = field(default_factory=list)  # finished elements B no longer has
+    suggestions: dict[str, str] = field(default_factory=dict)  # old id -> a likely id in B
+    rerun: list[str] = field(default_factory=list)  # job tasks that will be sent again
 
     @property
     def ok(self) -> bool:
         return not self.problems
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, object]:
         return {
             "ok": self.ok,
             "problems": self.problems,
@@ -60,7 +66,7 @@ class MigrationPlan:
         }
 
 
-def _kind(task) -> str:
+def _kind(task: Task) -> str:
     spec = task.task_spec
     if isinstance(spec, JobServiceTask):
         return "job"
@@ -73,19 +79,27 @@ def _kind(task) -> str:
     return type(spec).__name__
 
 
-def _element(spec) -> str:
-    return getattr(spec, "bpmn_id", None) or spec.name
+def _element(spec: TaskSpec) -> str:
+    name: str = getattr(spec, "bpmn_id", None) or spec.name
+    return name
 
 
-def _changed(registry, old_spec, new_spec) -> bool:
+def _changed(registry: DictionaryConverter, old_spec: TaskSpec, new_spec: TaskSpec) -> bool:
     a, b = registry.convert(old_spec), registry.convert(new_spec)
-    return a != b
+    return bool(a != b)
 
 
-def _plan_one(workflow, new_spec, mapping, plan, rerun_ids, registry):
+def _plan_one(
+    workflow: BpmnBaseWorkflow,
+    new_spec: BpmnProcessSpec,
+    mapping: Mapping[str, str],
+    plan: MigrationPlan,
+    rerun_ids: Collection[str],
+    registry: DictionaryConverter,
+) -> tuple[dict[TaskSpec, TaskSpec | None], list[Task]]:
     """Align ``workflow``'s tasks to ``new_spec``; fills ``plan``; returns (alignment, resets)."""
     old_spec = workflow.spec
-    alignment = {}
+    alignment: dict[TaskSpec, TaskSpec | None] = {}
     for spec in old_spec.task_specs.values():
         target_name = mapping.get(spec.name, spec.name)
         alignment[spec] = new_spec.task_specs.get(target_name)
@@ -96,7 +110,7 @@ def _plan_one(workflow, new_spec, mapping, plan, rerun_ids, registry):
         structural = SpecDiff(registry, old_spec, new_spec).alignment
     except Exception:  # noqa: BLE001 - suggestions only
         structural = {}
-    resets = []
+    resets: list[Task] = []
     for task in workflow.get_tasks(skip_subprocesses=True):
         spec = task.task_spec
         target = alignment.get(spec)
@@ -136,7 +150,12 @@ def _plan_one(workflow, new_spec, mapping, plan, rerun_ids, registry):
     return alignment, resets
 
 
-def _apply(workflow, new_spec, alignment, resets):
+def _apply(
+    workflow: BpmnBaseWorkflow,
+    new_spec: BpmnProcessSpec,
+    alignment: dict[TaskSpec, TaskSpec | None],
+    resets: list[Task],
+) -> None:
     # Predicted tasks follow the old version's flows: drop them (B's are predicted again below).
     for task in list(workflow.get_tasks(skip_subprocesses=True)):
         if (
@@ -169,7 +188,7 @@ def _apply(workflow, new_spec, alignment, resets):
             task.task_spec._predict(task, mask=TaskState.PREDICTED_MASK | TaskState.FUTURE | task.state)
 
 
-def _enter_as_drawn(workflow, task):
+def _enter_as_drawn(workflow: BpmnBaseWorkflow, task: Task) -> None:
     """A waiting task B enters through an element the old version did not have between it and the
     task before — a boundary event now attached to it (SpiffWorkflow's BoundaryEventSplit) — is
     put behind that element, so the boundary events are armed as if the task had been entered on B."""
@@ -192,7 +211,13 @@ def _enter_as_drawn(workflow, task):
             child.task_spec._update(child)
 
 
-def plan(workflow, new_spec, new_subprocess_specs, mapping=None, rerun_ids=()):
+def plan(
+    workflow: BpmnBaseWorkflow,
+    new_spec: BpmnProcessSpec,
+    new_subprocess_specs: Mapping[str, BpmnProcessSpec],
+    mapping: Mapping[str, str] | None = None,
+    rerun_ids: Collection[str] = (),
+) -> MigrationPlan:
     """Check moving ``workflow`` to ``new_spec``: a :class:`MigrationPlan` (nothing is changed)."""
     result = MigrationPlan()
     registry = serializer.SERIALIZER.registry
@@ -215,7 +240,13 @@ def plan(workflow, new_spec, new_subprocess_specs, mapping=None, rerun_ids=()):
     return result
 
 
-def migrate(workflow, new_spec, new_subprocess_specs, mapping=None, rerun_ids=()):
+def migrate(
+    workflow: BpmnBaseWorkflow,
+    new_spec: BpmnProcessSpec,
+    new_subprocess_specs: Mapping[str, BpmnProcessSpec],
+    mapping: Mapping[str, str] | None = None,
+    rerun_ids: Collection[str] = (),
+) -> MigrationPlan:
     """Move ``workflow`` (changed in place) onto ``new_spec``; returns the :class:`MigrationPlan`.
     When the plan is not ``ok`` nothing is changed."""
     registry = serializer.SERIALIZER.registry

@@ -10,8 +10,11 @@ not the services run.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any, cast
 
 from lxml import etree
 from SpiffWorkflow.bpmn.parser.BpmnParser import full_tag
@@ -20,9 +23,11 @@ from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
 from SpiffWorkflow.spiff.parser.task_spec import ServiceTaskParser
 
 from . import checks, zeebe
-from .checks import SERVICES_WITH_JOBS  # noqa: F401 - part of this module's interface
+from .checks import SERVICES_WITH_JOBS as SERVICES_WITH_JOBS  # part of this module's interface
 from .expressions import TIMER_EXAMPLES
-from .problems import NS, SPIFF_NS, DiagramError, DiagramProblem, Document, clean, local, short_tag  # noqa: F401
+from .problems import NS, SPIFF_NS, Document, Element, clean, local, short_tag  # noqa: F401
+from .problems import DiagramError as DiagramError  # part of this module's interface
+from .problems import DiagramProblem as DiagramProblem
 from .serializer import spec_to_dict
 from .specs import JobServiceTask
 
@@ -32,31 +37,34 @@ class ProcessDefinition:
     process_id: str
     name: str
     version: str
-    spec: dict
-    files: dict = field(default_factory=dict)
-    notes: list = field(default_factory=list)
+    spec: dict[str, Any]  # the serialized process spec and those it calls
+    files: dict[str, str] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
 
 
-class ZtcBpmnParser(SpiffBpmnParser):
+class ZtcBpmnParser(SpiffBpmnParser):  # type: ignore[misc]  # SpiffWorkflow ships no types
     OVERRIDE_PARSER_CLASSES = dict(SpiffBpmnParser.OVERRIDE_PARSER_CLASSES)
     OVERRIDE_PARSER_CLASSES[full_tag("serviceTask")] = (ServiceTaskParser, JobServiceTask)
 
 
 # -- SpiffWorkflow's problems, said so that a designer can act on them ---------------------------------
 
+# What a SpiffWorkflow message is rendered as: (element id, message, hint).
+Rendered = tuple[str | None, str, str]
+
 _GENERIC_HINT = "SpiffWorkflow 3.2 cannot run this element as drawn: change it in the modeler"
 
 
-def _outgoing(doc, element_id):
+def _outgoing(doc: Document, element_id: str) -> list[Element]:
     return doc.xpath(f".//bpmn:sequenceFlow[@sourceRef='{element_id}']")
 
 
-def _called_by(doc, process_id):
+def _called_by(doc: Document, process_id: str) -> str | None:
     found = doc.xpath(f".//bpmn:callActivity[@calledElement='{process_id}']")
-    return found[0].get("id") if found else None
+    return cast("str | None", found[0].get("id")) if found else None
 
 
-def _split(doc, exc, m):
+def _split(doc: Document, exc: ValidationException, m: re.Match[str]) -> Rendered:
     element = doc.by_id.get(exc.id)
     kind = short_tag(element) if element is not None else (exc.tag or "task")
     flows = _outgoing(doc, exc.id)
@@ -68,7 +76,7 @@ def _split(doc, exc, m):
     )
 
 
-def _dangling(doc, exc, m):
+def _dangling(doc: Document, exc: ValidationException, m: re.Match[str]) -> Rendered:
     target = m.group(1)
     flows = doc.xpath(f".//bpmn:sequenceFlow[@sourceRef='{exc.id}'][@targetRef='{target}']")
     return (
@@ -78,7 +86,7 @@ def _dangling(doc, exc, m):
     )
 
 
-def _data_store(doc, exc, m):
+def _data_store(doc: Document, exc: ValidationException, m: re.Match[str]) -> Rendered:
     wanted = clean(m.group(1))
     stores = [s for s in doc.xpath(".//bpmn:dataStore") if clean(s.get("name")) == wanted]
     return (
@@ -89,7 +97,7 @@ def _data_store(doc, exc, m):
 
 
 # (pattern, code, render): render(doc, exc, match) -> (element id, message, hint)
-_SPIFF_MESSAGES = (
+_SPIFF_MESSAGES: tuple[tuple[str, str, Callable[[Document, Any, re.Match[str]], Rendered]], ...] = (
     (
         r"A Service Task must have an operator",
         "service-operation",
@@ -228,7 +236,7 @@ _SPIFF_MESSAGES = (
 )
 
 
-def _spiff_problem(exc, doc: Document, fallback=None) -> DiagramProblem:
+def _spiff_problem(exc: Exception, doc: Document, fallback: Element | None = None) -> DiagramProblem:
     """A problem SpiffWorkflow raised, named as ours are; the line is looked up by the element's id
     (SpiffWorkflow gives none), else the process's, else the file's root element's."""
     raw = str(exc.args[0]) if exc.args else str(exc)
@@ -244,8 +252,8 @@ def _spiff_problem(exc, doc: Document, fallback=None) -> DiagramProblem:
     return doc.problem_at(element_id, raw, _GENERIC_HINT, "spiff", fallback)
 
 
-def _no_executable_process(docs) -> list[DiagramProblem]:
-    problems = []
+def _no_executable_process(docs: Iterable[Document]) -> list[DiagramProblem]:
+    problems: list[DiagramProblem] = []
     hint = 'mark the process isExecutable="true" to deploy it'
     for doc in docs:
         processes = doc.xpath(".//bpmn:process")
@@ -267,11 +275,11 @@ def _no_executable_process(docs) -> list[DiagramProblem]:
     return problems
 
 
-def _calls(docs) -> list[DiagramProblem]:
+def _calls(docs: Mapping[str, Document]) -> list[DiagramProblem]:
     """Call activities of executable processes must call an executable process of the deployment
     (SpiffWorkflow finds out only for the first one, and only if nothing stopped it before)."""
     processes = {p.get("id"): p for d in docs.values() for p in d.xpath(".//bpmn:process")}
-    problems = []
+    problems: list[DiagramProblem] = []
     for doc in docs.values():
         for process in doc.xpath(".//bpmn:process"):
             if not checks.is_executable(process):
@@ -301,7 +309,7 @@ def _calls(docs) -> list[DiagramProblem]:
     return problems
 
 
-def _merge(ours, theirs):
+def _merge(ours: list[DiagramProblem], theirs: list[DiagramProblem]) -> list[DiagramProblem]:
     """Ours, then SpiffWorkflow's that report something else; in the order of the files' lines."""
     seen = {(p.file, p.element_id, p.code) for p in ours}
     merged = list(ours)
@@ -311,7 +319,7 @@ def _merge(ours, theirs):
             continue
         seen.add(key)
         merged.append(problem)
-    order: dict = {}
+    order: dict[str, int] = {}
     for p in merged:
         order.setdefault(p.file, len(order))
     return sorted(merged, key=lambda p: (order[p.file], p.line or 0))
@@ -320,22 +328,28 @@ def _merge(ours, theirs):
 # -- parsing -------------------------------------------------------------------------------------------
 
 
-def version_of(files: dict) -> str:
+def version_of(files: Mapping[str, bytes | str]) -> str:
     digest = hashlib.sha256()
     for name in sorted(files):
         digest.update(name.encode())
         digest.update(b"\0")
-        digest.update(files[name] if isinstance(files[name], bytes) else files[name].encode())
+        content = files[name]
+        digest.update(content if isinstance(content, bytes) else content.encode())
     return digest.hexdigest()[:16]
 
 
-def check(files: dict):
+def check(
+    files: Mapping[str, bytes | str],
+) -> tuple[list[DiagramProblem], list[str], ZtcBpmnParser, dict[str, Document], list[str]]:
     """Check ``{filename: content}`` (BPMN and DMN): ``(problems, notes, parser, docs, process ids)``.
 
     ``parser`` holds every file SpiffWorkflow could read; the problems are ours and SpiffWorkflow's
     together, each with a line."""
     parser = ZtcBpmnParser(validator=None)  # the schema is checked in checks, every error of it
-    ours, theirs, notes, docs = [], [], [], {}
+    ours: list[DiagramProblem] = []
+    theirs: list[DiagramProblem] = []
+    notes: list[str] = []
+    docs: dict[str, Document] = {}
     for name, content in files.items():
         data = content if isinstance(content, bytes) else content.encode()
         try:
@@ -400,7 +414,7 @@ def check(files: dict):
     return _merge(ours, theirs), notes, parser, docs, process_ids
 
 
-def parse(files: dict) -> list[ProcessDefinition]:
+def parse(files: Mapping[str, bytes | str]) -> list[ProcessDefinition]:
     """Parse ``{filename: content}`` (BPMN and DMN) into process definitions or raise DiagramError
     listing every problem.
 
@@ -430,8 +444,8 @@ def parse(files: dict) -> list[ProcessDefinition]:
     return definitions
 
 
-def parse_paths(paths) -> list[ProcessDefinition]:
-    files = {}
+def parse_paths(paths: Iterable[str | os.PathLike[str]]) -> list[ProcessDefinition]:
+    files: dict[str, bytes] = {}
     for path in paths:
         with open(path, "rb") as fh:
             files[str(path).rsplit("/", 1)[-1]] = fh.read()

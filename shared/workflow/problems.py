@@ -8,7 +8,9 @@ SpiffWorkflow's, can point at the element a designer looks for in the modeler.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
+from typing import Any, TypeAlias, cast
 
 from lxml import etree
 from SpiffWorkflow.bpmn.parser.util import DEFAULT_NSMAP
@@ -16,6 +18,9 @@ from SpiffWorkflow.bpmn.parser.util import DEFAULT_NSMAP
 BPMN_NS = DEFAULT_NSMAP["bpmn"]
 SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
 NS = dict(DEFAULT_NSMAP, spiffworkflow=SPIFF_NS)
+
+# An element of a parsed file. lxml ships no type information: to mypy this is Any.
+Element: TypeAlias = "etree._Element"
 
 
 @dataclass(frozen=True)
@@ -36,7 +41,7 @@ class DiagramProblem:
     hint: str = ""
     code: str = ""
 
-    def __str__(self):
+    def __str__(self) -> str:
         where = self.file + (f":{self.line}" if self.line else "") + ":"
         parts = [where]
         if self.element_id:
@@ -49,30 +54,30 @@ class DiagramProblem:
         text = " ".join(parts)
         return f"{text} — {self.hint}" if self.hint else text
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
 class DiagramError(Exception):
     """A diagram was refused; ``problems`` lists every reason found, ``notes`` what was set aside."""
 
-    def __init__(self, problems, notes=()):
+    def __init__(self, problems: Iterable[DiagramProblem], notes: Iterable[str] = ()) -> None:
         self.problems = list(problems)
         self.notes = list(notes)
         super().__init__("\n".join(str(p) for p in self.problems))
 
 
-def short_tag(node) -> str:
+def short_tag(node: Element) -> str:
     q = etree.QName(node)
     prefix = {BPMN_NS: "bpmn", SPIFF_NS: "spiffworkflow"}.get(q.namespace, q.namespace)
     return f"{prefix}:{q.localname}" if prefix else q.localname
 
 
-def local(node) -> str:
-    return etree.QName(node).localname if isinstance(node.tag, str) else ""
+def local(node: Element) -> str:
+    return cast(str, etree.QName(node).localname) if isinstance(node.tag, str) else ""
 
 
-def is_bpmn(node, *names) -> bool:
+def is_bpmn(node: Element, *names: str) -> bool:
     if not isinstance(node.tag, str):
         return False
     q = etree.QName(node)
@@ -111,12 +116,12 @@ _PARTS = {
 CONTAINERS = ("process", "subProcess", "transaction", "adHocSubProcess")
 
 
-def _is_part(node) -> bool:
+def _is_part(node: Element) -> bool:
     name = local(node)
     return name in _PARTS or name.endswith("EventDefinition")
 
 
-def owner(node):
+def owner(node: Element | None) -> Element | None:
     """The nearest BPMN element (self or ancestor) a designer would look for in the modeler."""
     while node is not None:
         if isinstance(node.tag, str) and node.get("id") is not None and is_bpmn(node) and not _is_part(node):
@@ -125,7 +130,7 @@ def owner(node):
     return None
 
 
-def clean(text) -> str:
+def clean(text: str | None) -> str:
     """A name as the modeler shows it: whitespace (line breaks included) folded to single spaces."""
     return re.sub(r"\s+", " ", text or "").strip()
 
@@ -133,20 +138,20 @@ def clean(text) -> str:
 class Document:
     """One BPMN file, parsed, with its elements indexed by id."""
 
-    def __init__(self, filename: str, root, source: bytes | str | None = None):
+    def __init__(self, filename: str, root: Element, source: bytes | str | None = None) -> None:
         self.filename = filename
         self.root = root
         if isinstance(source, bytes):
             source = source.decode("utf-8", "replace")
         self._lines = source.splitlines() if source else []
-        self.by_id: dict = {}
+        self.by_id: dict[str, Element] = {}
         for el in root.iter():
             if isinstance(el.tag, str) and el.get("id") and el.get("id") not in self.by_id:
                 self.by_id[el.get("id")] = el
         self.expression_language = root.get("expressionLanguage") or ""
 
-    def xpath(self, path, node=None):
-        return (self.root if node is None else node).xpath(path, namespaces=NS)
+    def xpath(self, path: str, node: Element | None = None) -> list[Element]:
+        return cast(list[Element], (self.root if node is None else node).xpath(path, namespaces=NS))
 
     # -- what the designer sees ------------------------------------------------------------------
     def name_of(self, element_id: str) -> str:
@@ -156,7 +161,7 @@ class Document:
             return element_id
         return clean(el.get("name")) or element_id
 
-    def label(self, node) -> str:
+    def label(self, node: Element | None) -> str:
         if node is None:
             return ""
         name = clean(node.get("name"))
@@ -168,14 +173,14 @@ class Document:
             return f"{name} ({ends})" if name else ends
         return name
 
-    def process_of(self, node):
+    def process_of(self, node: Element | None) -> Element | None:
         while node is not None:
             if is_bpmn(node, "process"):
                 return node
             node = node.getparent()
         return None
 
-    def line(self, node) -> int:
+    def line(self, node: Element) -> int:
         """The line an element starts on. lxml gives the line where its start tag ends, which for a
         tag written over several lines is not where a designer looks."""
         line = getattr(node, "sourceline", None) or self.root.sourceline or 1
@@ -194,7 +199,7 @@ class Document:
         return line
 
     # -- problems ---------------------------------------------------------------------------------
-    def problem(self, node, message: str, hint: str = "", code: str = "") -> DiagramProblem:
+    def problem(self, node: Element | None, message: str, hint: str = "", code: str = "") -> DiagramProblem:
         """A problem about ``node`` (or the element it is part of), at its line."""
         element = owner(node) if node is not None else None
         if element is None:
@@ -212,7 +217,7 @@ class Document:
         )
 
     def problem_at(
-        self, element_id: str | None, message: str, hint: str = "", code: str = "", fallback=None
+        self, element_id: str | None, message: str, hint: str = "", code: str = "", fallback: Element | None = None
     ) -> DiagramProblem:
         """A problem about the element with ``element_id``; else about ``fallback`` (a process or
         participant); else about the file, at the line of its root element."""
@@ -224,6 +229,6 @@ class Document:
         return self.problem(node, message, hint, code)
 
 
-def is_executable(process) -> bool:
+def is_executable(process: Element) -> bool:
     """SpiffWorkflow's reading: a process without the attribute is executable."""
-    return process.get("isExecutable", "true") == "true"
+    return bool(process.get("isExecutable", "true") == "true")

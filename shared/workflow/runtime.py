@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import contextlib
 import uuid
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from SpiffWorkflow.bpmn import BpmnEvent, BpmnWorkflow
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
@@ -24,6 +26,7 @@ from SpiffWorkflow.util.task import TaskState
 from shared import clock, evaluator
 
 from . import serializer
+from .serializer import Specs
 from .specs import JobServiceTask
 
 
@@ -38,7 +41,7 @@ class TaskNotWaiting(RuntimeError_):
 class StepFailed(RuntimeError_):
     """A script, expression or task failed while the instance ran; the task is left in ERROR."""
 
-    def __init__(self, task_name: str, message: str, limit_exceeded: bool = False):
+    def __init__(self, task_name: str, message: str, limit_exceeded: bool = False) -> None:
         super().__init__(f"element '{task_name}' failed: {message}")
         self.task_name = task_name
         self.message = message
@@ -52,7 +55,7 @@ class JobRequest:
     task_id: str
     task_name: str
     operation: str
-    params: dict
+    params: dict[str, Any]
     retries: int | None
 
 
@@ -62,7 +65,7 @@ class UserTaskInfo:
     task_name: str
     title: str
     lane: str | None
-    properties: dict
+    properties: dict[str, str]
 
 
 @dataclass
@@ -70,20 +73,20 @@ class WaitState:
     """What an instance waits for after a step."""
 
     status: str  # running | waiting | completed
-    new_jobs: list = field(default_factory=list)
-    user_tasks: list = field(default_factory=list)
-    waiting_messages: list = field(default_factory=list)
+    new_jobs: list[JobRequest] = field(default_factory=list)
+    user_tasks: list[UserTaskInfo] = field(default_factory=list)
+    waiting_messages: list[str] = field(default_factory=list)
     next_timer: datetime | None = None
-    waiting_tasks: list = field(default_factory=list)
+    waiting_tasks: list[str] = field(default_factory=list)
 
 
 class WorkflowRuntime:
-    def __init__(self, script_globals: dict | None = None):
+    def __init__(self, script_globals: Mapping[str, Any] | None = None) -> None:
         self.script_engine = evaluator.script_engine(script_globals)
-        self._spec_cache: dict = {}
+        self._spec_cache: dict[str, Specs] = {}
 
     # -- creation and persistence ---------------------------------------------------------
-    def _specs(self, version_key: str | None, spec_dict: dict):
+    def _specs(self, version_key: str | None, spec_dict: Mapping[str, Any]) -> Specs:
         if version_key is None:
             return serializer.specs_from_dict(spec_dict)
         cached = self._spec_cache.get(version_key)
@@ -92,7 +95,9 @@ class WorkflowRuntime:
             self._spec_cache[version_key] = cached
         return cached
 
-    def create(self, spec_dict: dict, data: dict | None = None, version_key: str | None = None) -> BpmnWorkflow:
+    def create(
+        self, spec_dict: Mapping[str, Any], data: Mapping[str, Any] | None = None, version_key: str | None = None
+    ) -> BpmnWorkflow:
         spec, subs = self._specs(version_key, spec_dict)
         workflow = BpmnWorkflow(spec, subs, script_engine=self.script_engine)
         if data:
@@ -101,10 +106,12 @@ class WorkflowRuntime:
                 task.data.update(data)
         return workflow
 
-    def dumps(self, workflow) -> dict:
+    def dumps(self, workflow: BpmnWorkflow) -> dict[str, Any]:
         return serializer.workflow_to_dict(workflow)
 
-    def loads(self, state: dict, spec_dict: dict, version_key: str | None = None) -> BpmnWorkflow:
+    def loads(
+        self, state: dict[str, Any], spec_dict: Mapping[str, Any], version_key: str | None = None
+    ) -> BpmnWorkflow:
         """Restore a saved instance; ``state`` is consumed (pass a copy to keep it)."""
         spec, subs = self._specs(version_key, spec_dict)
         workflow = serializer.workflow_from_dict(state, spec, subs)
@@ -112,7 +119,7 @@ class WorkflowRuntime:
         return workflow
 
     # -- running ----------------------------------------------------------------------------
-    def run(self, workflow) -> WaitState:
+    def run(self, workflow: BpmnWorkflow) -> WaitState:
         """Run engine steps until only waits remain; fire timers that are due by the clock.
 
         Raises :class:`StepFailed` if a script, expression or task fails on the way.
@@ -121,13 +128,13 @@ class WorkflowRuntime:
             workflow.do_engine_steps()
         return self.wait_state(workflow)
 
-    def retry_failed(self, workflow) -> WaitState:
+    def retry_failed(self, workflow: BpmnWorkflow) -> WaitState:
         """Make the tasks left in ERROR ready again and run on."""
         for task in workflow.get_tasks(state=TaskState.ERROR):
             task._set_state(TaskState.READY)
         return self.run(workflow)
 
-    def wait_state(self, workflow) -> WaitState:
+    def wait_state(self, workflow: BpmnWorkflow) -> WaitState:
         state = WaitState(status="completed" if workflow.completed else "waiting")
         for task in workflow.get_tasks(state=TaskState.STARTED):
             spec = task.task_spec
@@ -174,7 +181,7 @@ class WorkflowRuntime:
         state.waiting_messages = sorted(set(state.waiting_messages))
         return state
 
-    def completed_elements(self, workflow) -> list[str]:
+    def completed_elements(self, workflow: BpmnWorkflow) -> list[str]:
         """The diagram elements the instance has passed (tasks, events, gateways it completed),
         each id once, in the order first completed; SpiffWorkflow's own bookkeeping tasks (no BPMN
         id) are left out."""
@@ -185,16 +192,16 @@ class WorkflowRuntime:
                 seen.setdefault(element, None)
         return list(seen)
 
-    def current_data(self, workflow) -> dict:
+    def current_data(self, workflow: BpmnWorkflow) -> dict[str, Any]:
         """The instance's data as of its latest step: the data of the last task that ran."""
         task = workflow.last_task
         return dict(task.data) if task is not None else {}
 
-    def mark_job_sent(self, workflow, task_id: str, job_id: str) -> None:
+    def mark_job_sent(self, workflow: BpmnWorkflow, task_id: str, job_id: str) -> None:
         task = workflow.get_task_from_id(uuid.UUID(task_id))
         task._set_internal_data(job_id=job_id)
 
-    def _job_task(self, workflow, task_id, job_id):
+    def _job_task(self, workflow: BpmnWorkflow, task_id: str, job_id: str) -> Task:
         try:
             task = workflow.get_task_from_id(uuid.UUID(task_id))
         except Exception:
@@ -203,14 +210,14 @@ class WorkflowRuntime:
             raise TaskNotWaiting(f"task {task_id} is not waiting for job {job_id}")
         return task
 
-    def complete_job(self, workflow, task_id: str, job_id: str, result) -> WaitState:
+    def complete_job(self, workflow: BpmnWorkflow, task_id: str, job_id: str, result: object) -> WaitState:
         task = self._job_task(workflow, task_id, job_id)
         task.data[task.task_spec.result_variable] = result
         with _steps_fail_clearly(workflow, task):
             task.complete()
         return self.run(workflow)
 
-    def throw_job_error(self, workflow, task_id: str, job_id: str, code: str, message: str) -> bool:
+    def throw_job_error(self, workflow: BpmnWorkflow, task_id: str, job_id: str, code: str, message: str) -> bool:
         """Raise a BPMN error on a job's task. True if a boundary event caught it."""
         task = self._job_task(workflow, task_id, job_id)
         event = BpmnEvent(
@@ -220,13 +227,15 @@ class WorkflowRuntime:
             workflow.catch(event)
             # A catching boundary event cancels the task when the engine next steps.
             workflow.do_engine_steps()
-        caught = task.state != TaskState.STARTED
+        caught: bool = task.state != TaskState.STARTED
         if not caught:
             # Nothing caught it: take back the event the workflow queued for the outside.
             workflow.get_events()
         return caught
 
-    def complete_user_task(self, workflow, task_id: str, data: dict, actor: str | None = None) -> WaitState:
+    def complete_user_task(
+        self, workflow: BpmnWorkflow, task_id: str, data: Mapping[str, Any], actor: str | None = None
+    ) -> WaitState:
         """Complete a user task with its form data. Who completed it becomes task data too, as
         ``<task>_by`` (e.g. ``filing_decision_by``), so a diagram can pass it on to a job."""
         try:
@@ -241,7 +250,7 @@ class WorkflowRuntime:
             task.run()
         return self.run(workflow)
 
-    def deliver_message(self, workflow, name: str, payload: dict) -> bool:
+    def deliver_message(self, workflow: BpmnWorkflow, name: str, payload: Mapping[str, Any]) -> bool:
         """Deliver a message by name; False if the instance is not waiting for it."""
         for task in workflow.get_tasks(state=TaskState.WAITING):
             for definition in _definitions(getattr(task.task_spec, "event_definition", None)):
@@ -252,14 +261,14 @@ class WorkflowRuntime:
                     return True
         return False
 
-    def fire_timers(self, workflow) -> WaitState:
+    def fire_timers(self, workflow: BpmnWorkflow) -> WaitState:
         with _steps_fail_clearly(workflow):
             workflow.refresh_timers()
         return self.run(workflow)
 
 
 @contextlib.contextmanager
-def _steps_fail_clearly(workflow=None, task=None):
+def _steps_fail_clearly(workflow: BpmnWorkflow | None = None, task: Task | None = None) -> Iterator[None]:
     """Turn whatever SpiffWorkflow raises while it steps into StepFailed naming the element."""
     try:
         yield
@@ -277,11 +286,12 @@ def _steps_fail_clearly(workflow=None, task=None):
         ) from exc
 
 
-def _spec_name(spec) -> str:
-    return getattr(spec, "bpmn_id", None) or getattr(spec, "name", None) or "?"
+def _spec_name(spec: TaskSpec) -> str:
+    name: str = getattr(spec, "bpmn_id", None) or getattr(spec, "name", None) or "?"
+    return name
 
 
-def failing_element(exc: BaseException, workflow=None, task=None) -> str:
+def failing_element(exc: BaseException, workflow: BpmnWorkflow | None = None, task: Task | None = None) -> str:
     """The id of the element whose step raised ``exc``.
 
     SpiffWorkflow names the task on most of its exceptions, but not on all (a timer whose value is
@@ -321,8 +331,8 @@ def failing_element(exc: BaseException, workflow=None, task=None) -> str:
     return "?"
 
 
-def _chain(exc: BaseException | None):
-    seen = set()
+def _chain(exc: BaseException | None) -> Iterator[BaseException]:
+    seen: set[int] = set()
     while exc is not None and id(exc) not in seen:
         yield exc
         seen.add(id(exc))
@@ -339,7 +349,7 @@ def root_cause(exc: BaseException) -> BaseException:
     return last
 
 
-def _definitions(definition) -> list:
+def _definitions(definition: Any) -> list[Any]:  # SpiffWorkflow's event definitions
     if definition is None:
         return []
     if isinstance(definition, MultipleEventDefinition):
@@ -347,7 +357,7 @@ def _definitions(definition) -> list:
     return [definition]
 
 
-def _timer_due(task, definition) -> datetime | None:
+def _timer_due(task: Task, definition: Any) -> datetime | None:
     value = task._get_internal_data("event_value")
     if value is None:
         # Not yet evaluated: evaluate now (SpiffWorkflow does so on its first update).
@@ -358,10 +368,12 @@ def _timer_due(task, definition) -> datetime | None:
     if not value:
         return None
     try:
-        return TimerEventDefinition.get_datetime(value)
+        due: datetime = TimerEventDefinition.get_datetime(value)
+        return due
     except Exception:
         try:
-            return TimerEventDefinition.parse_time_or_duration(value)
+            parsed: datetime = TimerEventDefinition.parse_time_or_duration(value)
+            return parsed
         except Exception:
             return None
 

@@ -35,11 +35,14 @@ Values may say ``${now}``, ``${now + P60D}`` or ``${now - PT1H}``: the scenario 
 
 from __future__ import annotations
 
+import os
 import re
 import time
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import yaml
 from marshmallow import ValidationError
@@ -48,7 +51,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinitio
 from shared import clock as clock_module
 
 from . import parser as diagram_parser
-from .runtime import StepFailed
+from .runtime import StepFailed, WorkflowRuntime
 from .testing import Instance, ScenarioFailure
 
 SUFFIX = ".scenarios.yaml"
@@ -80,11 +83,11 @@ class Suite:
 
     path: Path
     diagram_path: Path
-    definition: object  # shared.workflow.parser.ProcessDefinition
+    definition: diagram_parser.ProcessDefinition
     actor: str
-    data: dict
-    steps: dict
-    scenarios: list
+    data: dict[str, Any]
+    steps: dict[str, Any]  # named steps, as the file writes them
+    scenarios: list[dict[str, Any]]
     start: datetime = DEFAULT_START
 
     @property
@@ -98,11 +101,11 @@ class Result:
     passed: bool
     message: str = ""
     step: int | None = None  # 1-based index of the failing step ("when"), 0 for the start
-    reached: set = field(default_factory=set)
-    flows: set = field(default_factory=set)
+    reached: set[str] = field(default_factory=set)
+    flows: set[tuple[str, str]] = field(default_factory=set)  # (source, target) of each step taken
     seconds: float = 0.0
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, object]:
         return {
             "scenario": self.scenario,
             "passed": self.passed,
@@ -115,7 +118,7 @@ class Result:
 # -- loading ------------------------------------------------------------------------------------------
 
 
-def scenario_files(paths) -> list[Path]:
+def scenario_files(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
     """The scenario files named by ``paths``: a scenario file, a diagram (its ``.scenarios.yaml``
     beside it), or a directory (every scenario file in it)."""
     found = []
@@ -134,7 +137,7 @@ def scenario_files(paths) -> list[Path]:
     return list(dict.fromkeys(found))
 
 
-def load(path, files: dict | None = None) -> Suite:
+def load(path: str | os.PathLike[str], files: Mapping[str, bytes | str] | None = None) -> Suite:
     """Read a scenario file and parse its diagram (``files`` replaces the diagram's content: a
     changed copy to test, as the mutation tests do)."""
     path = Path(path)
@@ -184,7 +187,7 @@ def load(path, files: dict | None = None) -> Suite:
     return suite
 
 
-def _datetime(value) -> datetime:
+def _datetime(value: object) -> datetime:
     if isinstance(value, datetime):
         return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
     return datetime.fromisoformat(str(value))
@@ -193,16 +196,17 @@ def _datetime(value) -> datetime:
 # -- values -----------------------------------------------------------------------------------------------
 
 
-def _duration(now: datetime, text: str):
+def _duration(now: datetime, text: str) -> timedelta:
     parsed = TimerEventDefinition.parse_iso_duration(text)
-    return TimerEventDefinition.get_timedelta_from_start(parsed, now)
+    delta: timedelta = TimerEventDefinition.get_timedelta_from_start(parsed, now)
+    return delta
 
 
-def render(value, now: datetime):
+def render(value: Any, now: datetime) -> Any:  # a YAML value, with its times filled in
     """``value`` with every ``${now ± duration}`` replaced by that time (ISO 8601)."""
     if isinstance(value, str):
 
-        def one(m):
+        def one(m: re.Match[str]) -> str:
             when = now
             if m.group(2):
                 delta = _duration(now, m.group(2))
@@ -220,9 +224,9 @@ def render(value, now: datetime):
 # -- running ----------------------------------------------------------------------------------------------
 
 
-def _expand(steps, suite: Suite, seen=()) -> list:
+def _expand(steps: Iterable[Any] | None, suite: Suite, seen: tuple[str, ...] = ()) -> list[Any]:
     """Steps with ``use`` replaced by the named steps, and nested lists (YAML anchors) flattened."""
-    out = []
+    out: list[Any] = []
     for step in steps or []:
         if isinstance(step, list):
             out.extend(_expand(step, suite, seen))
@@ -238,14 +242,14 @@ def _expand(steps, suite: Suite, seen=()) -> list:
     return out
 
 
-def _describe(step) -> str:
+def _describe(step: Any) -> str:
     kind = next((k for k in ACTIONS if k in step), None)
     if kind == "then":
         return "then"
     return f"{kind} {step[kind]}" if kind else str(step)
 
 
-def run(suite: Suite, scenario: dict, runtime=None) -> Result:
+def run(suite: Suite, scenario: Mapping[str, Any], runtime: WorkflowRuntime | None = None) -> Result:
     """Run one scenario of ``suite``; a failure is reported, never raised."""
     name = scenario["name"]
     started = time.monotonic()
@@ -298,7 +302,7 @@ def run(suite: Suite, scenario: dict, runtime=None) -> Result:
         clock_module.install(previous)
 
 
-def _check_failure(exc: StepFailed, expected: dict) -> None:
+def _check_failure(exc: StepFailed, expected: Mapping[str, Any]) -> None:
     element = expected.get("element")
     if element and exc.task_name != element:
         raise ScenarioFailure(f"failed at '{exc.task_name}', not at '{element}': {exc}")
@@ -307,7 +311,7 @@ def _check_failure(exc: StepFailed, expected: dict) -> None:
         raise ScenarioFailure(f"failed without '{text}' in the reason: {exc}")
 
 
-def _step(instance: Instance, step, clock) -> None:
+def _step(instance: Instance, step: Any, clock: clock_module.Clock) -> None:
     if not isinstance(step, dict):
         raise ScenarioFileError(f"a step must be a mapping such as 'task: ID', not {step!r}")
     step = render(step, clock.now())
@@ -345,7 +349,7 @@ def _step(instance: Instance, step, clock) -> None:
         )
 
 
-def _params(step, params) -> None:
+def _params(step: Any, params: Any) -> None:
     expected = step.get("params")
     if expected is None:
         return
@@ -357,7 +361,7 @@ def _params(step, params) -> None:
         )
 
 
-def check(instance: Instance, then: dict) -> None:
+def check(instance: Instance, then: Mapping[str, Any]) -> None:
     """What must hold now: raise ScenarioFailure naming what differs."""
     unknown = set(then) - set(CHECKS)
     if unknown:
@@ -414,7 +418,7 @@ def check(instance: Instance, then: dict) -> None:
 _MISSING = "(not set)"
 
 
-def _lookup(data, dotted: str):
+def _lookup(data: object, dotted: str) -> object:
     """``a.b.0.c`` in nested dicts and lists."""
     value = data
     for part in str(dotted).split("."):
@@ -427,5 +431,5 @@ def _lookup(data, dotted: str):
     return value
 
 
-def run_suite(suite: Suite, only: str | None = None, runtime=None) -> list[Result]:
+def run_suite(suite: Suite, only: str | None = None, runtime: WorkflowRuntime | None = None) -> list[Result]:
     return [run(suite, s, runtime) for s in suite.scenarios if not only or only.lower() in s["name"].lower()]

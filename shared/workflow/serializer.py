@@ -7,11 +7,14 @@ so a saved instance is its tasks and data only.
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
+from typing import Any
 from uuid import UUID
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter
+from SpiffWorkflow.bpmn.specs import BpmnProcessSpec
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 from SpiffWorkflow.spiff.serializer.task_spec import ServiceTaskConverter
 
@@ -22,8 +25,11 @@ _config[JobServiceTask] = ServiceTaskConverter
 SERIALIZER = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(_config))
 VERSION = SERIALIZER.VERSION
 
+# A deployed version's process spec and the specs of the processes it calls, by name.
+Specs = tuple[BpmnProcessSpec, dict[str, BpmnProcessSpec]]
 
-def spec_to_dict(spec, subprocess_specs) -> dict:
+
+def spec_to_dict(spec: BpmnProcessSpec, subprocess_specs: Mapping[str, BpmnProcessSpec]) -> dict[str, Any]:
     registry = SERIALIZER.registry
     return {
         "spec": registry.convert(spec),
@@ -31,7 +37,7 @@ def spec_to_dict(spec, subprocess_specs) -> dict:
     }
 
 
-def specs_from_dict(dct: dict):
+def specs_from_dict(dct: Mapping[str, Any]) -> Specs:
     """Restore specs from a stored dictionary (which is left untouched)."""
     dct = copy.deepcopy(dct)
     registry = SERIALIZER.registry
@@ -40,8 +46,8 @@ def specs_from_dict(dct: dict):
     return spec, subs
 
 
-def workflow_to_dict(workflow) -> dict:
-    dct = SERIALIZER.to_dict(workflow)
+def workflow_to_dict(workflow: BpmnWorkflow) -> dict[str, Any]:
+    dct: dict[str, Any] = SERIALIZER.to_dict(workflow)
     dct.pop("spec", None)
     dct.pop("subprocess_specs", None)
     dct["serializer_version"] = VERSION
@@ -51,7 +57,9 @@ def workflow_to_dict(workflow) -> dict:
 _converter = BpmnWorkflowConverter(BpmnWorkflow, SERIALIZER.registry)
 
 
-def workflow_from_dict(state: dict, spec, subprocess_specs):
+def workflow_from_dict(
+    state: dict[str, Any], spec: BpmnProcessSpec, subprocess_specs: Mapping[str, BpmnProcessSpec]
+) -> BpmnWorkflow:
     """Restore an instance onto spec objects already restored (and cached) for its version.
 
     This follows ``BpmnWorkflowConverter.from_dict`` except that it does not restore the specs

@@ -15,6 +15,8 @@ FEEL: the templates do not mark inputs as FEEL, so the modeler writes the text a
 
 from __future__ import annotations
 
+from typing import Any
+
 from marshmallow import fields
 
 from shared.contracts import jobs
@@ -23,7 +25,7 @@ SCHEMA = "https://unpkg.com/@camunda/zeebe-element-templates-json-schema/resourc
 TEMPLATE_VERSION = 1
 
 
-def _describe(field: fields.Field, required: bool) -> str:
+def _describe(field: fields.Field[Any], required: bool) -> str:
     kind = type(field).__name__.lower()
     if isinstance(field, fields.List):
         kind = f"list of {type(field.inner).__name__.lower()}"
@@ -36,9 +38,9 @@ def _describe(field: fields.Field, required: bool) -> str:
     return text
 
 
-def template(op: jobs.Operation) -> dict:
+def template(op: jobs.Operation) -> dict[str, Any]:
     short = op.name.split(".", 1)[1]
-    properties: list[dict] = [
+    properties: list[dict[str, Any]] = [
         {
             "type": "Hidden",
             "value": op.name,
@@ -87,6 +89,6 @@ def template(op: jobs.Operation) -> dict:
     }
 
 
-def element_templates() -> list[dict]:
+def element_templates() -> list[dict[str, Any]]:
     """One template per declared job operation, sorted by name."""
     return [template(op) for _, op in sorted(jobs.OPERATIONS.items())]

@@ -7,13 +7,20 @@ completed through their forms, timers fire on a skipping clock. No database, no 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
+from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.specs.defaults import EndEvent
 from SpiffWorkflow.util.task import TaskState
 
+from shared.clock import SkippingClock
 from shared.forms import FORMS
 
-from .runtime import WorkflowRuntime
+from .runtime import JobRequest, UserTaskInfo, WaitState, WorkflowRuntime
+
+if TYPE_CHECKING:
+    from .parser import ProcessDefinition
 
 
 class ScenarioFailure(AssertionError):
@@ -23,17 +30,24 @@ class ScenarioFailure(AssertionError):
 class Instance:
     default_actor = "staff.wang"
 
-    def __init__(self, clock, diagram, data: dict, version_key: str = "scenario", runtime=None):
+    def __init__(
+        self,
+        clock: SkippingClock,
+        diagram: ProcessDefinition,
+        data: Mapping[str, Any],
+        version_key: str = "scenario",
+        runtime: WorkflowRuntime | None = None,
+    ) -> None:
         self.clock, self.diagram, self.version_key = clock, diagram, version_key
         self.runtime = runtime or WorkflowRuntime()
         self.workflow = self.runtime.create(diagram.spec, data, version_key=version_key)
-        self.operations: list = []
+        self.operations: list[str] = []
         self.reached: set[str] = set()  # elements entered (coverage)
         self.state = self.runtime.run(self.workflow)
         self.record()
 
     # -- save and restore at every wait ---------------------------------------------------------
-    def _restore(self):
+    def _restore(self) -> None:
         self.workflow = self.runtime.loads(
             self.runtime.dumps(self.workflow), self.diagram.spec, version_key=self.version_key
         )
@@ -51,17 +65,17 @@ class Instance:
         self.reached_flows.update(taken_pairs(self.workflow))
 
     @property
-    def reached_flows(self) -> set:
+    def reached_flows(self) -> set[tuple[str, str]]:
         if not hasattr(self, "_flows"):
-            self._flows: set = set()
+            self._flows: set[tuple[str, str]] = set()
         return self._flows
 
     # -- inputs ------------------------------------------------------------------------------------
-    def pending_jobs(self):
+    def pending_jobs(self) -> list[JobRequest]:
         self._restore()
         return self.runtime.wait_state(self.workflow).new_jobs
 
-    def _pending(self, operation):
+    def _pending(self, operation: str) -> JobRequest:
         jobs = self.pending_jobs()
         matching = [j for j in jobs if j.operation == operation]
         if not matching:
@@ -72,7 +86,7 @@ class Instance:
         self.runtime.mark_job_sent(self.workflow, job.task_id, "job-" + job.task_id)
         return job
 
-    def job(self, operation, result=None):
+    def job(self, operation: str, result: object = None) -> dict[str, Any]:
         """Answer the pending job ``operation`` with ``result``; returns its parameters."""
         job = self._pending(operation)
         self.state = self.runtime.complete_job(self.workflow, job.task_id, "job-" + job.task_id, result or {})
@@ -80,7 +94,7 @@ class Instance:
         self.record()
         return job.params
 
-    def error(self, operation, code, message=None, caught=True):
+    def error(self, operation: str, code: str, message: str | None = None, caught: bool = True) -> dict[str, Any]:
         """Answer the pending job ``operation`` with the BPMN error ``code``; returns its parameters."""
         job = self._pending(operation)
         was_caught = self.runtime.throw_job_error(
@@ -94,11 +108,11 @@ class Instance:
         self.record()
         return job.params
 
-    def waiting(self):
+    def waiting(self) -> list[UserTaskInfo]:
         self._restore()
         return self.runtime.wait_state(self.workflow).user_tasks
 
-    def task(self, name, data, actor=None):
+    def task(self, name: str, data: Mapping[str, Any] | None, actor: str | None = None) -> None:
         """Complete the open user task ``name`` with ``data``, through its form."""
         tasks = self.waiting()
         matching = [t for t in tasks if t.task_name == name]
@@ -111,7 +125,7 @@ class Instance:
         )
         self.record()
 
-    def message(self, name, payload=None):
+    def message(self, name: str, payload: Mapping[str, Any] | None = None) -> None:
         self._restore()
         waiting = self.runtime.wait_state(self.workflow).waiting_messages
         if name not in waiting:
@@ -120,22 +134,22 @@ class Instance:
         self.state = self.runtime.wait_state(self.workflow)
         self.record()
 
-    def timers(self, **skip):
+    def timers(self, **skip: float) -> None:
         self._restore()
         self.clock.advance(**skip)
         self.state = self.runtime.fire_timers(self.workflow)
         self.record()
 
     # -- looking ---------------------------------------------------------------------------------------
-    def waits_at(self, *names):
+    def waits_at(self, *names: str) -> bool:
         self._restore()
         return set(names) <= set(self.runtime.wait_state(self.workflow).waiting_tasks)
 
-    def wait_state(self):
+    def wait_state(self) -> WaitState:
         self._restore()
         return self.runtime.wait_state(self.workflow)
 
-    def candidate_user(self, info):
+    def candidate_user(self, info: UserTaskInfo) -> str | None:
         expression = info.properties.get("candidateUser")
         if not expression:
             return None
@@ -144,14 +158,14 @@ class Instance:
         return None if value is None else str(value)
 
     @property
-    def data(self) -> dict:
+    def data(self) -> dict[str, Any]:
         return dict(self.workflow.data) if self.workflow.completed else self.runtime.current_data(self.workflow)
 
     @property
-    def done(self):
-        return self.workflow.completed
+    def done(self) -> bool:
+        return bool(self.workflow.completed)
 
-    def ended_at(self):
+    def ended_at(self) -> set[str]:
         return {
             t.task_spec.bpmn_id
             for t in self.workflow.get_tasks(state=TaskState.COMPLETED)
@@ -159,7 +173,7 @@ class Instance:
         }
 
 
-def taken_pairs(workflow) -> set[tuple[str, str]]:
+def taken_pairs(workflow: BpmnWorkflow) -> set[tuple[str, str]]:
     """``(source, target)`` element ids of each step the instance took from one element to the next
     (the task tree follows execution: a task's nearest ancestor with an element is where it came from)."""
     pairs = set()

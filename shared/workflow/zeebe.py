@@ -23,13 +23,13 @@ from __future__ import annotations
 
 from lxml import etree
 
-from .problems import NS, SPIFF_NS
+from .problems import NS, SPIFF_NS, Element
 
 ZEEBE_NS = "http://camunda.org/schema/zeebe/1.0"
 _Z = {"zeebe": ZEEBE_NS, **NS}
 
 
-def normalize(root) -> int:
+def normalize(root: Element) -> int:
     """Add the spiffworkflow form of every zeebe service task in ``root``; returns how many."""
     done = 0
     for task in root.iterfind(".//bpmn:serviceTask", _Z):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from ..fields import UNIT_CODE, Strict, unit_code
@@ -30,7 +32,7 @@ class Assign(Schema):
     round = fields.Integer(load_default=1, validate=validate.Range(min=1))
 
     @validates_schema
-    def _mode_fits_units(self, data, **kwargs):
+    def _mode_fits_units(self, data: dict[str, Any], **kwargs: object) -> None:
         units, lead, co_units = data["units"], data["lead"], data["co_units"]
         errors: dict[str, list[str]] = {}
         for key, codes in (("units", units), ("co_units", co_units)):

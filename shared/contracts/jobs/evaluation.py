@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from ..fields import number
@@ -63,7 +65,7 @@ class GradeQuality(Schema):
     graded_by = fields.String(required=True, validate=validate.Length(min=1, max=100))
 
     @validates_schema
-    def _one_of_grade_or_checklist(self, data, **kwargs):
+    def _one_of_grade_or_checklist(self, data: dict[str, Any], **kwargs: object) -> None:
         if data.get("grade") is None and data.get("quality_checklist") is None:
             raise ValidationError("give the quality checklist or a grade", "quality_checklist")
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from ..fields import Strict, Text
@@ -33,7 +35,7 @@ class RecordFiling(ProposalRef):
     area = fields.String(allow_none=True, load_default=None, validate=validate.Length(min=1, max=30))
 
     @validates_schema
-    def _decision_needs(self, data, **kwargs):
+    def _decision_needs(self, data: dict[str, Any], **kwargs: object) -> None:
         if data["decision"] == "not_filed" and not data.get("reason_code"):
             raise ValidationError("a not-filed decision needs a reason code", field_name="reason_code")
         if data["decision"] == "merged" and not data.get("merge_into"):
@@ -70,7 +72,7 @@ class FourChecksDecide:
     one not adopted says why. Mixed into the editing job's parameters and the editing task's form."""
 
     @validates_schema
-    def _decision_fits_checks(self, data, **kwargs):
+    def _decision_fits_checks(self, data: dict[str, Any], **kwargs: object) -> None:
         failed = [c for c in ("political", "facts", "content", "wording") if not data[f"{c}_ok"]]
         if data["decision"] == "report" and failed:
             raise ValidationError(f"an item that failed {', '.join(failed)} is not reported", "decision")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from ..fields import number
@@ -30,7 +32,7 @@ class OpenDeadlines(Schema):
     )  # the initiator first: told in proposal.key_selected
 
     @validates_schema
-    def _key_proposal_names_its_leader(self, data, **kwargs):
+    def _key_proposal_names_its_leader(self, data: dict[str, Any], **kwargs: object) -> None:
         if data.get("key_proposal") and not data.get("supervising_leader"):
             raise ValidationError("a key proposal names its supervising leader", "supervising_leader")
 

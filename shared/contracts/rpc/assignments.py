@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 # The longest extension one request may ask for in months; the rulebook's cap on all extensions
@@ -29,7 +31,7 @@ class ExtensionAsked(Schema):
     reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
 
     @validates_schema
-    def _until_or_months(self, data, **kwargs):
+    def _until_or_months(self, data: dict[str, Any], **kwargs: object) -> None:
         if (data.get("until") is None) == (data.get("months") is None):
             raise ValidationError("give exactly one of 'until' (a date) and 'months'", field_name="until")
 

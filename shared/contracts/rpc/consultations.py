@@ -17,7 +17,7 @@ class _Strict(Schema):
         unknown = RAISE
 
 
-def _not_blank(value: str):
+def _not_blank(value: str) -> None:
     if not value.strip():
         raise ValidationError("must not be blank")
 

@@ -5,6 +5,8 @@ supervision."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from ..fields import Text, not_blank
@@ -24,7 +26,7 @@ class KeyProposalItemSchema(Schema):
     leader = fields.String(required=True, validate=validate.Length(min=1, max=100))
 
 
-def _unique_numbers(items: list[dict], field: str) -> None:
+def _unique_numbers(items: list[dict[str, Any]], field: str) -> None:
     numbers = [item["number"] for item in items]
     doubles = sorted({n for n in numbers if numbers.count(n) > 1})
     if doubles:
@@ -40,7 +42,7 @@ class KeyProposalListInput(Schema):
     comment = Text(load_default="", validate=validate.Length(max=2000))
 
     @validates_schema
-    def _each_once(self, data, **kwargs):
+    def _each_once(self, data: dict[str, Any], **kwargs: object) -> None:
         _unique_numbers(data["items"], "items")
 
 
@@ -57,7 +59,7 @@ class KeyProposalDecisionInput(Schema):
     comment = Text(load_default="", validate=validate.Length(max=2000))
 
     @validates_schema
-    def _each_once(self, data, **kwargs):
+    def _each_once(self, data: dict[str, Any], **kwargs: object) -> None:
         _unique_numbers(data["add"], "add")
         if len(set(data["strike"])) != len(data["strike"]):
             raise ValidationError("each proposal struck once", "strike")

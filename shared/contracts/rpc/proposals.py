@@ -3,6 +3,9 @@ publications), over RPC from the gateway."""
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Any, Protocol
+
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates, validates_schema
 
 from ..fields import Text, UtcDateTime, not_blank
@@ -45,14 +48,14 @@ class ContentSchema(Schema):
     )
 
     @validates_schema(skip_on_field_errors=False)
-    def _refusal_gives_a_reason(self, data, **kwargs):
+    def _refusal_gives_a_reason(self, data: dict[str, Any], **kwargs: object) -> None:
         if data.get("publish_consent") is False and not data.get("no_publish_reason"):
             raise ValidationError(
                 "give a reason when the proposal is not to be published", field_name="no_publish_reason"
             )
 
     @post_load
-    def _tidy(self, data, **kwargs):
+    def _tidy(self, data: dict[str, Any], **kwargs: object) -> dict[str, Any]:
         data["sector"] = data.get("sector") or None
         if data["publish_consent"]:
             data["no_publish_reason"] = None  # a reason not to publish means nothing with consent
@@ -65,12 +68,12 @@ class DraftSchema(ContentSchema):
     cosigners = fields.List(Text(validate=[not_blank, validate.Length(max=100)]), load_default=list)
     session_year = fields.Integer(allow_none=True, load_default=None, strict=True, validate=validate.Range(2000, 2999))
 
-    def __init__(self, *, initiator: str | None = None, **kwargs):
+    def __init__(self, *, initiator: str | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.initiator = initiator
 
     @validates("cosigners")
-    def _distinct_others(self, value, **kwargs):
+    def _distinct_others(self, value: list[str], **kwargs: object) -> None:
         repeated = sorted({user for user in value if value.count(user) > 1})
         if repeated:
             raise ValidationError(f"co-signers are listed more than once: {', '.join(repeated)}")
@@ -101,6 +104,35 @@ class CosignerSchema(Schema):
     publish_name = fields.Boolean()
 
 
+class Filed(Protocol):
+    """What :class:`ProposalSchema` reads of a proposal's filing decision (the intake service's model,
+    which shared code does not import)."""
+
+    @property
+    def decision(self) -> str | None: ...
+
+    @property
+    def reason_code(self) -> str | None: ...
+
+    @property
+    def reason_text(self) -> str | None: ...
+
+    @property
+    def converted_kind(self) -> str | None: ...
+
+    @property
+    def converted_reference(self) -> str | None: ...
+
+    @property
+    def merged_into(self) -> str | None: ...
+
+    @property
+    def decided_by(self) -> str | None: ...
+
+    @property
+    def decided_at(self) -> datetime | None: ...
+
+
 class ProposalSchema(Schema):
     """A proposal as its proposers, staff, the committee and leaders see it."""
 
@@ -126,7 +158,7 @@ class ProposalSchema(Schema):
     filing = fields.Method("_filing")
     created_at = UtcDateTime()
 
-    def _filing(self, proposal):
+    def _filing(self, proposal: Filed) -> dict[str, object] | None:
         if proposal.decision is None:
             return None
         converted = (
