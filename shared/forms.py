@@ -148,7 +148,7 @@ class ReviewReplyForm(Form):
             raise ValidationError("say why the reply is sent back", "comment")
 
     @validates_schema(skip_on_field_errors=True)
-    def _b_carries_its_milestones(self, data, **kwargs):
+    def _b_carries_its_milestones(self, data: dict[str, Any], **kwargs: object) -> None:
         milestones = data.get("override_milestones") or []
         if data.get("override_category") != FOLLOWUP_CATEGORY or data["action"] != "accept":
             if milestones:
@@ -179,7 +179,7 @@ class ReviewReplyForm(Form):
         if past:
             raise ValidationError({"override_milestones": past})
 
-    def load(self, data, **kwargs):
+    def load(self, data: Mapping[str, Any] | Sequence[Mapping[str, Any]], **kwargs: Any) -> Any:
         loaded = super().load(data, **kwargs)
         loaded["override_milestones"] = [
             {"milestone": i, "what": m["what"], "due": m["due"].isoformat()}
