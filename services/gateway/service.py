@@ -22,9 +22,11 @@ from .http import EVERYONE, PUBLIC_USER, _json, endpoint, http
 from .models import Inbox, Outbox
 from .console.auth import ConsoleAuthRoutes
 from .console.designer import ConsoleDesignerRoutes
+from .console.leader import ConsoleLeaderRoutes
 from .console.member import ConsoleMemberRoutes
 from .console.operator import ConsoleOperatorRoutes
 from .console.public import ConsolePublicRoutes
+from .console.unit import ConsoleUnitRoutes
 from .console.work import ConsoleWorkRoutes
 from .routes.consultations import ConsultationRoutes
 from .routes.deliveries import DeliveryRoutes
@@ -59,6 +61,8 @@ class GatewayService(
     ConsolePublicRoutes,
     ConsoleDesignerRoutes,
     ConsoleOperatorRoutes,
+    ConsoleUnitRoutes,
+    ConsoleLeaderRoutes,
 ):
     name = "gateway"
     db = Database("gateway", Outbox, Inbox)
