@@ -13,6 +13,8 @@ from datetime import date, timedelta
 import pytest
 
 
+from tests.support import wait_for
+
 from .conftest import once_on_sqlite
 from .test_console_flow import _csrf, _session, chrome, console, log_in, open_until, press, shown, text_of  # noqa: F401
 from .test_extensions import approved_as_asked, signed_and_clocked
@@ -21,6 +23,17 @@ from .test_opinions import ITEM, PASSED, item, step, until_status
 from .test_proposal_lifecycle import Api, assigned_to_transport, file_it, submit
 
 _once = once_on_sqlite("the console is driven in a browser once, on SQLite")
+
+
+def seen(driver, element_id: str, text: str = "") -> str:
+    """The text of ``element_id`` once the page a form led to has loaded and it holds ``text``."""
+
+    def shows():
+        ready = driver.execute_script("return document.readyState") == "complete"
+        found = text_of(driver, element_id)
+        return ready and found and text in found and found
+
+    return wait_for(shows, timeout=15, message=f"{text!r} in #{element_id}")
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +56,7 @@ def test_a_unit_handler_asks_for_an_extension_and_sees_the_committees_decision(c
     shown(driver, "#ext-by-until").click()
     driver.find_element(By.ID, "ext-reason").send_keys("等待年度预算批复")
     press(driver, driver.find_element(By.ID, "ask-extension"))
-    assert text_of(driver, "extension-errors") and text_of(driver, "ext-until-error")
+    assert seen(driver, "extension-errors") and text_of(driver, "ext-until-error")
     assert driver.find_element(By.ID, "ext-reason").get_attribute("value") == "等待年度预算批复"
     assert driver.find_element(By.ID, "ext-by-until").is_selected()
     assert api("unit", "GET", f"/api/assignments/{mine['id']}", expect=200).json()["extension_requests"] == []
@@ -53,7 +66,7 @@ def test_a_unit_handler_asks_for_an_extension_and_sees_the_committees_decision(c
     driver.find_element(By.ID, "ext-months").send_keys("2")
     camera.check("extension-form")
     press(driver, driver.find_element(By.ID, "ask-extension"))
-    assert "待审批" in text_of(driver, "extension-requests")
+    seen(driver, "extension-requests", "待审批")
     assert not driver.find_elements(By.ID, "extension-form")  # one request at a time
     until = approved_as_asked(api, number, due, months=2)
     open_until(driver, page, '#decisions [data-decision="extension_approved"]')
@@ -94,9 +107,9 @@ def test_a_unit_handler_reports_a_b_milestone_done_after_the_reply_was_accepted(
     assert "答复已审核通过" in decided and "请在问题解决后报送后续答复" in decided
     assert not driver.find_elements(By.ID, "draft-form")  # replied: nothing left to draft
     driver.find_element(By.ID, "milestone-note").send_keys("设计招标已完成，中标单位已进场。")
-    camera.check("milestone-form", doc="unit-followup")
+    camera.check("milestone-form")
     press(driver, driver.find_element(By.ID, "report-milestone"))
-    assert "✓ 设计招标已完成" in text_of(driver, "replies")
+    seen(driver, "replies", "✓ 设计招标已完成")
     options = [o.text for o in driver.find_elements(By.CSS_SELECTOR, "#milestone-number option")]
     assert len(options) == 1 and "完成改造" in options[0]  # only the milestone still open
     [first, _] = api("unit", "GET", f"/api/assignments/{mine['id']}", expect=200).json()["replies"][-1]["milestones"]
@@ -154,8 +167,8 @@ def test_a_leader_adds_to_a_key_proposals_log_and_instructs_an_adopted_opinion_i
     Select(shown(driver, "#log-kind")).select_by_value("visit")
     driver.find_element(By.ID, "log-text").send_keys("实地察看学校门前路口，要求月底前完成信号灯安装。")
     press(driver, driver.find_element(By.ID, "save-entry"))
-    assert "实地察看学校门前路口" in text_of(driver, "log-entries") and "实地察看" in text_of(driver, "log-entries")
-    camera.check("supervision-log", doc="leader-supervision")
+    assert "实地察看" in seen(driver, "log-entries", "实地察看学校门前路口")  # the kind, and what was seen
+    camera.check("supervision-log")
     log = api("member", "GET", f"/api/proposals/{number}/supervision-log", expect=200).json()
     assert [(e["kind"], e["leader"]) for e in log["entries"]] == [("visit", "leader.chen")]
 
@@ -166,6 +179,7 @@ def test_a_leader_adds_to_a_key_proposals_log_and_instructs_an_adopted_opinion_i
     form.find_element(By.NAME, "text").send_keys("请市住建局牵头研究落实。")
     camera.check("opinions-awaiting", doc="leader-instruction")
     press(driver, form.find_element(By.CSS_SELECTOR, "button[type=submit]"))
+    seen(driver, "main")
     assert driver.current_url.endswith("/console/leader/opinions"), text_of(driver, "refusal")
     assert not driver.find_elements(By.CSS_SELECTOR, form_css)  # instructed: no longer awaiting
     [instruction] = item(api, opinion)["instructions"]
