@@ -1,10 +1,11 @@
 """The unit handler's and the leader's console pages in Debian's chromium, every service running:
-a unit handler asks for an extension (a wrong form first, shown again as typed) and sees the
-committee's decision; reports a category B milestone done; a leader adds to a key proposal's
-supervision log and records an instruction on an adopted opinion item; a member sees none of these
-links and is refused on each page and action. What other people do first (filing, assigning,
-choosing key proposals, adopting) is driven through the API, as the API scenarios do; each page is
-scanned by axe-core and checked at 375 px."""
+a unit handler objects with a reason and reads that staff kept the assignment; asks for an
+extension (a wrong form first, shown again as typed) and sees the committee's decision; reports a
+category B milestone done; a leader adds to a key proposal's supervision log by keyboard alone and
+records an instruction on an adopted opinion item; a member sees none of these links and is refused
+on each page and action. What other people do first (filing, assigning, choosing key proposals,
+adopting) is driven through the API, as the API scenarios do; each page is scanned by axe-core and
+checked at 375 px."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import pytest
 from tests.support import wait_for
 
 from .conftest import once_on_sqlite
+from .test_console_operator import tab_to
 from .test_console_flow import _csrf, _session, chrome, console, log_in, open_until, press, shown, text_of  # noqa: F401
 from .test_extensions import approved_as_asked, signed_and_clocked
 from .test_key_proposals import filed
@@ -73,6 +75,26 @@ def test_a_unit_handler_asks_for_an_extension_and_sees_the_committees_decision(c
     assert "延期申请已批准" in text_of(driver, "decisions") and until in text_of(driver, "decisions")
     assert "已批准" in text_of(driver, "extension-requests")
     camera.check("extension-decided", doc="unit-decisions")
+
+
+@pytest.mark.browser
+def test_a_unit_handler_objects_with_its_reason_and_reads_that_staff_kept_the_assignment(console, chrome, api):
+    from selenium.webdriver.common.by import By
+
+    driver, camera = chrome
+    number = submit(api)
+    mine = assigned_to_transport(api, number, sign=True)
+    page = f"{console}/assignments/{mine['id']}"
+    log_in(driver, console, "handler.zhao")
+    driver.get(page)
+    shown(driver, "#object-reason").send_keys("属教育部门职责，建议改由教育局办理。")
+    press(driver, driver.find_element(By.ID, "send-objection"))
+    seen(driver, "objection", "属教育部门职责")
+    assert not driver.find_elements(By.ID, "object-form")  # objected once
+    api.complete("staff", "reassign", number, {"mode": "single", "units": ["transport"]})
+    open_until(driver, page, '#decisions [data-decision="objection_kept"]')
+    assert "异议未采纳，仍由本单位办理" in text_of(driver, "decisions")
+    camera.check("objection-kept")
 
 
 @pytest.mark.browser
@@ -151,6 +173,8 @@ def _adopted_opinion(api) -> str:
 @pytest.mark.browser
 def test_a_leader_adds_to_a_key_proposals_log_and_instructs_an_adopted_opinion_item(console, chrome, api):
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support import expected_conditions as EC
     from selenium.webdriver.support.ui import Select
 
     driver, camera = chrome
@@ -161,12 +185,16 @@ def test_a_leader_adds_to_a_key_proposals_log_and_instructs_an_adopted_opinion_i
     driver.get(console)
     nav = driver.find_element(By.CSS_SELECTOR, "header nav").text
     assert "重点提案" in nav and "待批示信息" in nav and "承办收件箱" not in nav
-    link = open_until(driver, f"{console}/leader/key-proposals?year={year}", f"#log-{number}")
+    open_until(driver, f"{console}/leader/key-proposals?year={year}", f"#log-{number}")
     camera.check("key-proposals")
-    press(driver, link)
-    Select(shown(driver, "#log-kind")).select_by_value("visit")
-    driver.find_element(By.ID, "log-text").send_keys("实地察看学校门前路口，要求月底前完成信号灯安装。")
-    press(driver, driver.find_element(By.ID, "save-entry"))
+    # By keyboard alone: Tab to the proposal's log, Enter; the kind (a visit, the first), the text, save.
+    tab_to(driver, f"#log-{number}").send_keys(Keys.ENTER)
+    wait_for(lambda: driver.find_elements(By.ID, "log-text"), timeout=15, message="the log's form")
+    assert Select(driver.find_element(By.ID, "log-kind")).first_selected_option.get_attribute("value") == "visit"
+    tab_to(driver, "#log-text").send_keys("实地察看学校门前路口，要求月底前完成信号灯安装。")
+    save = tab_to(driver, "#save-entry")
+    save.send_keys(Keys.ENTER)
+    wait_for(lambda: EC.staleness_of(save)(driver), timeout=15, message="the log entry saved")
     assert "实地察看" in seen(driver, "log-entries", "实地察看学校门前路口")  # the kind, and what was seen
     camera.check("supervision-log")
     log = api("member", "GET", f"/api/proposals/{number}/supervision-log", expect=200).json()
