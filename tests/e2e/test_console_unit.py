@@ -1,7 +1,7 @@
 """The unit handler's and the leader's console pages in Debian's chromium, every service running:
 a unit handler objects with a reason and reads that staff kept the assignment; asks for an
 extension (a wrong form first, shown again as typed) and sees the committee's decision; reports a
-category B milestone done; a leader adds to a key proposal's supervision log by keyboard alone and
+category B milestone done and sends the follow-up reply; a leader adds to a key proposal's supervision log by keyboard alone and
 records an instruction on an adopted opinion item; a member sees none of these links and is refused
 on each page and action. What other people do first (filing, assigning, choosing key proposals,
 adopting) is driven through the API, as the API scenarios do; each page is scanned by axe-core and
@@ -98,7 +98,7 @@ def test_a_unit_handler_objects_with_its_reason_and_reads_that_staff_kept_the_as
 
 
 @pytest.mark.browser
-def test_a_unit_handler_reports_a_b_milestone_done_after_the_reply_was_accepted(console, chrome, api):
+def test_a_unit_handler_reports_a_b_milestone_done_and_the_follow_up_after_the_reply_was_accepted(console, chrome, api):
     from selenium.webdriver.common.by import By
 
     driver, camera = chrome
@@ -137,6 +137,12 @@ def test_a_unit_handler_reports_a_b_milestone_done_after_the_reply_was_accepted(
     [first, _] = api("unit", "GET", f"/api/assignments/{mine['id']}", expect=200).json()["replies"][-1]["milestones"]
     assert first["done_at"] and first["done_by"] == "handler.zhao"
     camera.check("milestone-done")
+
+    # The matter solved: the follow-up reply, shown as sent, and no second one offered.
+    shown(driver, "#followup-text").send_keys("改造已于年底完成。")
+    press(driver, driver.find_element(By.ID, "send-followup"))
+    assert "改造已于年底完成" in seen(driver, "followup-section", "后续答复已发送")
+    assert not driver.find_elements(By.ID, "followup-form")
 
 
 def _key_proposal_of(api) -> tuple[int, str]:

@@ -49,10 +49,17 @@ def test_an_accepted_b_reply_offers_its_open_milestones_and_the_follow_up_and_no
     offered = unit.offers(B_ASSIGNMENT)
     assert [m["milestone"] for m in offered["milestones"]] == [2] and offered["followup"]
     assert not offered["extension"] and not offered["object"]
-    sent = dict(B_ASSIGNMENT, events=[*B_ASSIGNMENT["events"], {"action": "followup_submitted"}])
-    assert not unit.offers(sent)["followup"]
+    followup = {"action": "followup_submitted", "data": {"text": "已完工"}}
+    sent = dict(B_ASSIGNMENT, events=[*B_ASSIGNMENT["events"], followup])
+    assert not unit.offers(sent)["followup"] and unit.offers(sent)["followup_sent"] == "已完工"
     not_yet = dict(B_ASSIGNMENT, events=[e for e in B_ASSIGNMENT["events"] if e["action"] != "reply_accepted"])
-    assert unit.offers(not_yet) == {"object": False, "extension": False, "milestones": [], "followup": False}
+    assert unit.offers(not_yet) == {
+        "object": False,
+        "extension": False,
+        "milestones": [],
+        "followup": False,
+        "followup_sent": "",
+    }
 
 
 def test_a_signed_assignment_offers_an_extension_unless_one_waits_and_a_co_unit_never():

@@ -48,8 +48,11 @@ def body_of(action: str, form) -> dict:
 def offers(a: dict) -> dict:
     """Which of the unit's forms the assignment's state calls for (the API decides again): an
     objection before it is replied to; an extension while the answering unit works on its reply;
-    after an accepted category B reply, the milestones not yet done and the follow-up reply."""
-    events = [e.get("action") for e in a.get("events") or ()]
+    after an accepted category B reply, the milestones not yet done and the follow-up reply (and
+    the follow-up sent, once it is)."""
+    log = list(a.get("events") or ())
+    events = [e.get("action") for e in log]
+    sent = [e for e in log if e.get("action") == "followup_submitted"]
     replies = a.get("replies") or []
     current = replies[-1] if replies else None
     answering = a.get("role") != "co"
@@ -65,7 +68,8 @@ def offers(a: dict) -> dict:
         "object": a.get("status") in ("assigned", "signed") and not a.get("objection"),
         "extension": answering and a.get("status") == "signed" and not open_request,
         "milestones": [m for m in (current or {}).get("milestones") or () if not m.get("done_at")] if after_b else [],
-        "followup": after_b and "followup_submitted" not in events,
+        "followup": after_b and not sent,
+        "followup_sent": (sent[-1].get("data") or {}).get("text", "") if sent else "",
     }
 
 
