@@ -8,6 +8,7 @@ instruction needs an adopted report on its channel); these pages show what it an
 from __future__ import annotations
 
 from functools import lru_cache
+from pathlib import Path
 
 import yaml
 
@@ -20,11 +21,17 @@ from .views import page, redirect
 LOG_KINDS = ("visit", "meeting", "instruction", "note")  # the API's supervision log kinds
 
 
-@lru_cache(maxsize=1)
 def _opinion_labels() -> dict:
     """The opinion rulebook's recipient channels and instruction levels (code, zh, en), for the
-    form's choices and names; intake checks the one chosen against the same file."""
-    rules = yaml.safe_load((RULES_DIRECTORY / "opinion.yaml").read_text(encoding="utf-8")) or {}
+    form's choices and names, read again when the file changes; intake checks the one chosen
+    against the same file."""
+    path = RULES_DIRECTORY / "opinion.yaml"
+    return _labels_of(str(path), path.stat().st_mtime)
+
+
+@lru_cache(maxsize=4)
+def _labels_of(path: str, mtime: float) -> dict:
+    rules = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
     return {section: rules.get(section) or [] for section in ("channels", "instruction_levels")}
 
 
