@@ -63,11 +63,20 @@ def shown(driver, css: str, timeout: float = 15):
 def press(driver, element, timeout: float = 15):
     """Click a button that posts a form, and wait until the page it leads to has replaced this one
     (the next step must not race the post)."""
+    from selenium.common.exceptions import WebDriverException
     from selenium.webdriver.support import expected_conditions as EC
     from selenium.webdriver.support.ui import WebDriverWait
 
+    def gone(driver):
+        try:
+            return EC.staleness_of(element)(driver)
+        except WebDriverException as exc:  # asked mid-navigation, chromedriver may say it so
+            if "does not belong to the document" in str(exc):
+                return True
+            raise
+
     element.click()
-    WebDriverWait(driver, timeout).until(EC.staleness_of(element))
+    WebDriverWait(driver, timeout).until(gone)
 
 
 def log_in(driver, console, user):

@@ -35,7 +35,10 @@ def seen(driver, element_id: str, text: str = "") -> str:
         found = text_of(driver, element_id)
         return ready and found and text in found and found
 
-    return wait_for(shows, timeout=15, message=f"{text!r} in #{element_id}")
+    try:
+        return wait_for(shows, timeout=30, message=f"{text!r} in #{element_id}")
+    except AssertionError as exc:  # say where the browser is instead
+        raise AssertionError(f"{exc}; the page shown: {driver.current_url} {text_of(driver, 'main')[:400]!r}") from None
 
 
 @pytest.fixture(scope="module")
@@ -180,7 +183,6 @@ def _adopted_opinion(api) -> str:
 def test_a_leader_adds_to_a_key_proposals_log_and_instructs_an_adopted_opinion_item(console, chrome, api):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
-    from selenium.webdriver.support import expected_conditions as EC
     from selenium.webdriver.support.ui import Select
 
     driver, camera = chrome
@@ -195,12 +197,10 @@ def test_a_leader_adds_to_a_key_proposals_log_and_instructs_an_adopted_opinion_i
     camera.check("key-proposals")
     # By keyboard alone: Tab to the proposal's log, Enter; the kind (a visit, the first), the text, save.
     tab_to(driver, f"#log-{number}").send_keys(Keys.ENTER)
-    wait_for(lambda: driver.find_elements(By.ID, "log-text"), timeout=15, message="the log's form")
+    seen(driver, "log-form", "添加督办记录")
     assert Select(driver.find_element(By.ID, "log-kind")).first_selected_option.get_attribute("value") == "visit"
     tab_to(driver, "#log-text").send_keys("实地察看学校门前路口，要求月底前完成信号灯安装。")
-    save = tab_to(driver, "#save-entry")
-    save.send_keys(Keys.ENTER)
-    wait_for(lambda: EC.staleness_of(save)(driver), timeout=15, message="the log entry saved")
+    tab_to(driver, "#save-entry").send_keys(Keys.ENTER)
     assert "实地察看" in seen(driver, "log-entries", "实地察看学校门前路口")  # the kind, and what was seen
     camera.check("supervision-log")
     log = api("member", "GET", f"/api/proposals/{number}/supervision-log", expect=200).json()
