@@ -87,6 +87,12 @@ class Settings:
     # A diagram uploaded in the console's deploy form larger than this is refused on the form (the
     # whole request is still bounded by http_max_body_bytes, refused before it is read).
     console_max_diagram_bytes: int = 512 * 1024
+    # Failed console logins are slowed down (429 with Retry-After) in fixed windows: at most so
+    # many per account from one client address, and per client address over every account. Only
+    # failures count: someone else's failures stop a person's login only through the address limit.
+    console_login_failures_per_account: int = 5
+    console_login_failures_per_address: int = 20
+    console_login_window_seconds: int = 900
     # Who is who on the bus (docs/security.md). Broker users are named from this prefix: the
     # services' ``<prefix><service>``, the operator's ``<prefix>operator``, a unit's
     # ``<prefix>unit-<code>``, a member's or informant's app ``<prefix>member-<user>`` /
@@ -267,6 +273,9 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         token_system_ttl_hours=float(_env(env, "ZTC_TOKEN_SYSTEM_TTL_HOURS", str(90 * 24))),
         console_secure_cookie=_env(env, "ZTC_CONSOLE_SECURE_COOKIE", "false").lower() in ("1", "true", "yes"),
         console_max_diagram_bytes=max(1, int(_env(env, "ZTC_CONSOLE_MAX_DIAGRAM_BYTES", str(512 * 1024)))),
+        console_login_failures_per_account=max(1, int(_env(env, "ZTC_CONSOLE_LOGIN_FAILURES_PER_ACCOUNT", "5"))),
+        console_login_failures_per_address=max(1, int(_env(env, "ZTC_CONSOLE_LOGIN_FAILURES_PER_ADDRESS", "20"))),
+        console_login_window_seconds=max(1, int(_env(env, "ZTC_CONSOLE_LOGIN_WINDOW_SECONDS", "900"))),
         bus_user_prefix=_env(env, "ZTC_BUS_USER_PREFIX", "ztc-"),
         bus_key=env.get("ZTC_BUS_KEY") or None,
         bus_key_file=Path(_env(env, "ZTC_BUS_KEY_FILE", str(var_dir / "bus.key"))),

@@ -206,6 +206,15 @@ def _json(status: int, body) -> Response:
     return Response(json.dumps(body, ensure_ascii=False, default=str), status=status, mimetype="application/json")
 
 
+def _refusal(exc: ZtcError) -> Response:
+    """A refusal as JSON; a limit's (429) also says in ``Retry-After`` when to try again."""
+    response = _json(exc.status, exc.to_dict())
+    retry = exc.details.get("retry_after_seconds") if isinstance(exc.details, dict) else None
+    if exc.status == 429 and retry is not None:
+        response.headers["Retry-After"] = str(retry)
+    return response
+
+
 def _check_json(value, max_depth: int) -> None:
     """Refuse JSON nested deeper than ``max_depth`` or holding a string UTF-8 cannot carry (a lone
     surrogate, written as an escape), without recursion."""
@@ -329,7 +338,7 @@ def endpoint(
                 code, result = method(self, request, principal, **kwargs)
                 return result if isinstance(result, Response) else _json(code, result)
             except ZtcError as exc:
-                return _json(exc.status, exc.to_dict())
+                return _refusal(exc)
             except RemoteError as exc:
                 log.error("a service failed [request_id=%s]: %s", rid, exc)
                 return _json(

@@ -1,5 +1,6 @@
-"""The spam limit of the public API: at most so many residents' cases per client address and per
-venue (contact point) in a fixed window, counted in the gateway's database.
+"""The gateway's limits, counted in its database in fixed windows: the spam limit of the public API
+(at most so many residents' cases per client address and per venue, contact point) and the
+console's failed logins (per account from one address, and per address: :mod:`.console.login_limits`).
 
 A table rather than a limiter library's memory: every gateway process of a deployment (several
 behind a load balancer in Kubernetes) shares its database and must share the count, a restart must
@@ -10,7 +11,7 @@ counts of windows that have passed are deleted as new ones are taken.
 
 from __future__ import annotations
 
-from sqlalchemy import delete, insert, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from shared import clock
@@ -57,19 +58,62 @@ def _take(session, scope: str, key: str, window_start: int) -> int:
         )
 
 
-def take(session, limits: list[tuple[str, str, int]], window_seconds: int) -> None:
-    """Count a submission against each ``(scope, key, limit)`` in order, or raise
-    :class:`TooManyRequests` at the first one it would exceed (later scopes are then not counted,
-    so one client's flood does not use up its venue's allowance). The caller commits."""
+def _window(window_seconds: int) -> tuple[int, int]:
+    """(now, the start of the fixed window it falls in), in epoch seconds."""
     now = int(clock.now().timestamp())
-    window_start = now - now % window_seconds
-    session.execute(delete(PublicLimitCount).where(PublicLimitCount.window_start < window_start))
+    return now, now - now % window_seconds
+
+
+def _forget_passed(session, limits: list[tuple[str, str, int]], window_start: int) -> None:
+    """Delete the counts of windows that have passed, of these scopes only: another limit's window
+    may be longer and still running."""
+    scopes = sorted({scope for scope, _, _ in limits})
+    session.execute(
+        delete(PublicLimitCount).where(PublicLimitCount.scope.in_(scopes), PublicLimitCount.window_start < window_start)
+    )
+
+
+def _case_refusal(scope: str, limit: int, window_seconds: int, retry: int) -> TooManyRequests:
+    return TooManyRequests(
+        f"too many cases raised from this {'address' if scope == 'address' else 'venue'}: at most "
+        f"{limit} in {window_seconds // 60 or 1} minutes; try again in {retry} seconds, or raise it at "
+        "the venue in person",
+        {"scope": scope, "limit": limit, "retry_after_seconds": retry},
+    )
+
+
+def take(session, limits: list[tuple[str, str, int]], window_seconds: int, refusal=_case_refusal) -> None:
+    """Count a submission against each ``(scope, key, limit)`` in order, or raise
+    :class:`TooManyRequests` (made by ``refusal(scope, limit, window_seconds, retry_after)``) at the
+    first one it would exceed (later scopes are then not counted, so one client's flood does not
+    use up its venue's allowance). The caller commits."""
+    now, window_start = _window(window_seconds)
+    _forget_passed(session, limits, window_start)
     for scope, key, limit in limits:
         if _take(session, scope, key[:100], window_start) > limit:
-            retry = window_start + window_seconds - now
-            raise TooManyRequests(
-                f"too many cases raised from this {'address' if scope == 'address' else 'venue'}: at most "
-                f"{limit} in {window_seconds // 60 or 1} minutes; try again in {retry} seconds, or raise it at "
-                "the venue in person",
-                {"scope": scope, "limit": limit, "retry_after_seconds": retry},
+            raise refusal(scope, limit, window_seconds, window_start + window_seconds - now)
+
+
+def count(session, limits: list[tuple[str, str, int]], window_seconds: int) -> None:
+    """Count one more against each ``(scope, key, limit)``, refusing nothing (a failed login is
+    counted after it failed; :func:`refuse_over` refuses the next one). The caller commits."""
+    _, window_start = _window(window_seconds)
+    _forget_passed(session, limits, window_start)
+    for scope, key, _ in limits:
+        _take(session, scope, key[:100], window_start)
+
+
+def refuse_over(session, limits: list[tuple[str, str, int]], window_seconds: int, refusal) -> None:
+    """Raise ``refusal(scope, limit, window_seconds, retry_after)`` for the first ``(scope, key,
+    limit)`` whose count in this window has reached its limit; count nothing."""
+    now, window_start = _window(window_seconds)
+    for scope, key, limit in limits:
+        counted = session.scalar(
+            select(PublicLimitCount.count).where(
+                PublicLimitCount.scope == scope,
+                PublicLimitCount.key == key[:100],
+                PublicLimitCount.window_start == window_start,
             )
+        )
+        if (counted or 0) >= limit:
+            raise refusal(scope, limit, window_seconds, window_start + window_seconds - now)

@@ -31,11 +31,13 @@ class ApiToken(Base):
 
 class PublicLimitCount(Base):
     """How many public submissions one client address or one venue made in one window (a fixed
-    window of ``ZTC_PUBLIC_CASES_WINDOW_SECONDS``, starting at ``window_start`` in epoch seconds)."""
+    window of ``ZTC_PUBLIC_CASES_WINDOW_SECONDS``, starting at ``window_start`` in epoch seconds),
+    and how many console logins failed per account from an address and per address
+    (``ZTC_CONSOLE_LOGIN_WINDOW_SECONDS``)."""
 
     __tablename__ = "public_limit_counts"
 
-    scope: Mapped[str] = mapped_column(String(20), primary_key=True)  # address | venue
+    scope: Mapped[str] = mapped_column(String(20), primary_key=True)  # address | venue | login_account | login_address
     key: Mapped[str] = mapped_column(String(100), primary_key=True)
     window_start: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     count: Mapped[int] = mapped_column(Integer, default=0)

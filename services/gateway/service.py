@@ -22,10 +22,12 @@ from .http import EVERYONE, PUBLIC_USER, _json, endpoint, http
 from .models import Inbox, Outbox
 from .console.auth import ConsoleAuthRoutes
 from .console.designer import ConsoleDesignerRoutes
+from .console.leader import ConsoleLeaderRoutes
 from .console.member import ConsoleMemberRoutes
 from .console.operator import ConsoleOperatorRoutes
 from .console.public import ConsolePublicRoutes
 from .console.staff import ConsoleStaffRoutes
+from .console.unit import ConsoleUnitRoutes
 from .console.work import ConsoleWorkRoutes
 from .routes.consultations import ConsultationRoutes
 from .routes.deliveries import DeliveryRoutes
@@ -61,6 +63,8 @@ class GatewayService(
     ConsoleDesignerRoutes,
     ConsoleOperatorRoutes,
     ConsoleStaffRoutes,
+    ConsoleUnitRoutes,
+    ConsoleLeaderRoutes,
 ):
     name = "gateway"
     db = Database("gateway", Outbox, Inbox)

@@ -63,11 +63,20 @@ def shown(driver, css: str, timeout: float = 15):
 def press(driver, element, timeout: float = 15):
     """Click a button that posts a form, and wait until the page it leads to has replaced this one
     (the next step must not race the post)."""
+    from selenium.common.exceptions import WebDriverException
     from selenium.webdriver.support import expected_conditions as EC
     from selenium.webdriver.support.ui import WebDriverWait
 
+    def gone(driver):
+        try:
+            return EC.staleness_of(element)(driver)
+        except WebDriverException as exc:  # asked mid-navigation, chromedriver may say it so
+            if "does not belong to the document" in str(exc):
+                return True
+            raise
+
     element.click()
-    WebDriverWait(driver, timeout).until(EC.staleness_of(element))
+    WebDriverWait(driver, timeout).until(gone)
 
 
 def log_in(driver, console, user):
@@ -297,6 +306,42 @@ def test_login_sets_an_httponly_samesite_cookie_and_a_wrong_password_is_refused(
         timeout=10,
     )
     assert forged.status_code == 403 and "ztc_console=" not in forged.headers.get("Set-Cookie", "")
+
+
+@pytest.mark.browser
+def test_repeated_failed_logins_are_slowed_down_for_that_account_and_not_for_another(console, chrome, system):
+    """Through the real login form: the account's failures from this address reach the limit
+    (settings), then even its right password is refused with 429, Retry-After and a clear message,
+    while another account logs in from the same address."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    from services.launcher import seed_console_accounts
+
+    driver, camera = chrome
+    seed_console_accounts(system.settings, {"x": {"user": "login.limit", "roles": ["member"], "unit": None}}, PASSWORD)
+    limit = system.settings.console_login_failures_per_account
+
+    def try_login(password):
+        driver.get(console + "/login")
+        driver.find_element(By.ID, "user").send_keys("login.limit")
+        field = driver.find_element(By.ID, "password")
+        field.send_keys(password + Keys.ENTER)
+        wait_for(lambda: text_of(driver, "login-error"), timeout=10, message="the login page's answer")
+        return text_of(driver, "login-error")
+
+    for n in range(limit):
+        assert "用户名或密码不正确" in try_login(f"wrong-password-{n}")
+    slowed = try_login(PASSWORD)  # the right password too, until the window ends
+    assert "登录失败次数过多" in slowed and f"最多 {limit} 次" in slowed and "/console/login" in driver.current_url
+    camera.check("login-slowed")
+    _, refused = _session(console, "login.limit")
+    assert refused.status_code == 429 and 0 < int(refused.headers["Retry-After"]) <= (
+        system.settings.console_login_window_seconds
+    )
+    assert "ztc_console=" not in refused.headers.get("Set-Cookie", "")
+    _, other = _session(console, "member.li")  # someone else, from the same address
+    assert other.status_code == 303
 
 
 def test_a_form_without_the_sessions_csrf_token_is_refused_and_changes_nothing(console):

@@ -34,6 +34,15 @@ CONSOLE = [
     ("POST", f"/console/assignments/{NONE}/reply", "submit_reply"),
     ("POST", f"/console/assignments/{NONE}/input", "send_input"),
     ("POST", f"/console/assignments/{NONE}/cosign-reply", "cosign_reply"),
+    ("POST", f"/console/assignments/{NONE}/object", "object_to_assignment"),
+    ("POST", f"/console/assignments/{NONE}/extension", "request_extension"),
+    ("POST", f"/console/assignments/{NONE}/milestone", "report_milestone"),
+    ("POST", f"/console/assignments/{NONE}/followup", "submit_followup"),
+    ("GET", "/console/leader/key-proposals", "key_proposals_of_year"),
+    ("GET", "/console/leader/supervision/1999-9999", "key_supervision_log"),
+    ("POST", "/console/leader/supervision/1999-9999", "log_key_supervision"),
+    ("GET", "/console/leader/opinions", "record_instruction"),
+    ("POST", "/console/leader/opinions/1999-S-9999/instructions", "record_instruction"),
     ("GET", "/console/published", "list_proposals"),
     ("GET", "/console/ops/queues", "ops_queues"),
     ("GET", "/console/ops/dead-letters", "ops_dead_letters"),
@@ -80,6 +89,12 @@ FORMS = {
     "ops_discard_dead_letters": {"reason": "matrix"},
     "resolve_incident": {"resolution": "matrix"},
     "ops_cancel": {"reason": "matrix"},
+    "object_to_assignment": {"reason": "matrix"},
+    "request_extension": {"by": "months", "months": "1", "reason": "matrix"},
+    "report_milestone": {"milestone": "1", "note": "matrix"},
+    "submit_followup": {"text": "matrix"},
+    "log_key_supervision": {"kind": "note", "text": "matrix"},
+    "record_instruction": {"channel": "city_government", "level": "city", "leader": "matrix", "text": "matrix"},
 }
 ALLOWED = {row["name"]: set(row["roles"]) for row in matrix.routes()}
 

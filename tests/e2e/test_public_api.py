@@ -284,3 +284,4 @@ def test_the_spam_limit_refuses_a_client_address_with_429_and_a_message(running,
     body = refused.json()
     assert body["error"] == "too_many_requests" and "try again" in body["message"]
     assert body["details"]["scope"] == "address" and body["details"]["retry_after_seconds"] > 0
+    assert refused.headers["Retry-After"] == str(body["details"]["retry_after_seconds"])

@@ -10,7 +10,7 @@ from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request
 
 from services.gateway import tokens
-from services.gateway.console import accounts, api, i18n, session
+from services.gateway.console import accounts, api, decisions, i18n, leader, session, unit
 from services.gateway.console.designer import by_process, problem_marks, read_uploads
 from services.gateway.console import staff
 from services.gateway.console.staff import REPORTS
@@ -429,6 +429,60 @@ ADOPTED = {
         }
     ],
 }
+B_ASSIGNMENT = {
+    "id": 3,
+    "number": "2026-7",
+    "unit": "transport",
+    "role": "single",
+    "round": 1,
+    "status": "replied",
+    "signed_at": "2026-11-29",
+    "objection": None,
+    "replies": [
+        {
+            "round": 1,
+            "status": "submitted",
+            "category": "B",
+            "text": "已列入计划",
+            "milestones": [
+                {"milestone": 1, "what": "设计", "due": "2027-01-10", "done_at": "2026-12-01", "note": "已完成"},
+                {"milestone": 2, "what": "施工", "due": "2027-06-10", "done_at": None, "note": None},
+            ],
+        }
+    ],
+    "extension_requests": [
+        {
+            "id": 1,
+            "months": 2,
+            "until": None,
+            "reason": "等待预算",
+            "status": "approved",
+            "decision": {"outcome": "approved", "until": "2027-05-01", "by": "staff.wang", "at": "2026-11-30"},
+        }
+    ],
+    "events": [
+        {"at": "2026-11-29T10:00:00", "actor": "handler.zhao", "action": "signed", "data": None},
+        {
+            "at": "2026-11-30T10:00:00",
+            "actor": "staff.wang",
+            "action": "extension_decided",
+            "data": {
+                "request_id": 1,
+                "outcome": "approved",
+                "decided_by": "staff.wang",
+                "decided_at": "2026-11-30T10:00:00",
+                "until": "2027-05-01",
+            },
+        },
+        {
+            "at": "2026-12-01T10:00:00",
+            "actor": "system",
+            "action": "reply_accepted",
+            "data": {"round": 1, "category": "B"},
+        },
+        {"at": "2026-12-01T10:00:00", "actor": "system", "action": "followup_expected", "data": {"round": 1}},
+    ],
+}
 PAGES = {
     "login.html": {"user": "", "error": "wrong", "login_csrf": "x", "next": "/console"},
     "home.html": {"unread": 2},
@@ -514,6 +568,59 @@ PAGES = {
         },
         "deadlines": [DEADLINE],
         "categories": current_rulebook("proposal").reply_categories(),
+    },
+    "assignment_followup.html": {  # an accepted category B reply, a refused extension form, decisions
+        "a": B_ASSIGNMENT,
+        "deadlines": [],
+        "categories": current_rulebook("proposal").reply_categories(),
+        "decisions": decisions.of(B_ASSIGNMENT),
+        "offers": dict(unit.offers(B_ASSIGNMENT), extension=True, object=True),
+        "typed": {"action": "extension", "by": "until", "until": "2020-01-01", "reason": "等待预算"},
+        "refused": api.Answer(400, {"message": "bad", "details": {"until": ["a date after today"]}}),
+    },
+    "leader_key_proposals.html": {
+        "year": 2026,
+        "view": {
+            "year": 2026,
+            "key_proposals": [{"number": "2026-7", "supervising_leader": "leader.chen"}],
+            "lists": [],
+            "guidance": {
+                "share_min": 0.05,
+                "share_max": 0.1,
+                "filed": 10,
+                "key_proposals": 1,
+                "share": 0.1,
+                "within": True,
+                "warning": None,
+            },
+        },
+        "titles": {"2026-7": "学校周边过街设施"},
+    },
+    "leader_supervision.html": {
+        "log": {
+            "number": "2026-7",
+            "supervising_leader": "leader.chen",
+            "entries": [
+                {"id": 1, "kind": "visit", "text": "实地察看", "leader": "leader.chen", "at": "2026-11-29T10:00"}
+            ],
+        },
+        "kinds": ("visit", "meeting", "instruction", "note"),
+        "typed": {"kind": "note", "text": ""},
+        "refused": api.Answer(400, {"message": "bad", "details": {"text": ["blank"]}}),
+    },
+    "leader_opinions.html": {
+        "waiting": [
+            {
+                "number": "2026-S-1",
+                "title": "t",
+                "channel": "city_government",
+                "issue": "市政府-2026-001",
+                "adopted_at": "",
+            }
+        ],
+        "labels": leader._opinion_labels(),
+        "typed": {"number": "2026-S-1", "channel": "city_government", "level": "city", "leader": "", "text": "x"},
+        "refused": api.Answer(400, {"message": "bad", "details": {"leader": ["blank"]}}),
     },
     "published.html": {
         "rows": [

@@ -7,14 +7,27 @@ from pathlib import Path
 
 from werkzeug.wrappers import Response
 
-from shared.errors import Unauthenticated
+from shared.errors import TooManyRequests, Unauthenticated
 
 from ..http import http
-from . import accounts, i18n, session
+from . import accounts, i18n, login_limits, session
 from .views import Visit, login_page, page, redirect
 
 STATIC = Path(__file__).resolve().parent / "static"
 STATIC_TYPES = {".css": "text/css", ".js": "text/javascript", ".json": "application/json"}
+
+
+def _too_many(service, visit, user: str, target: str, exc: TooManyRequests):
+    """The login form again, 429, saying which limit was reached and when to try again."""
+    details = exc.details
+    key = "login.too_many_account" if details["scope"] == login_limits.ACCOUNT else "login.too_many_address"
+    retry = details["retry_after_seconds"]
+    message = visit.t(
+        key, limit=details["limit"], window=max(1, details["window_seconds"] // 60), minutes=max(1, -(-retry // 60))
+    )
+    response = login_page(service, visit, user, target, message, 429)
+    response.headers["Retry-After"] = str(retry)
+    return response
 
 
 def _safe_next(value: str | None) -> str:
@@ -39,15 +52,23 @@ class ConsoleAuthRoutes:
         secret = request.cookies.get(session.LOGIN_COOKIE, "")
         if not secret or not hmac.compare_digest(request.form.get("csrf", ""), session.csrf_for(secret)):
             return login_page(self, visit, user, target, visit.t("login.stale"), 403)
+        settings = self._settings()
+        guards = login_limits.guards(request, settings, user)
         try:
+            login_limits.check(self.db.session, guards, settings)
             account = accounts.check(self.db.session, user, password)
-            token = session.start(self.db.session, self._settings(), account)
+            token = session.start(self.db.session, settings, account)
             self.db.commit()
+        except TooManyRequests as exc:
+            self.db.session.rollback()
+            return _too_many(self, visit, user, target, exc)
         except Unauthenticated:
             self.db.session.rollback()
+            login_limits.failed(self.db.session, guards, settings)
+            self.db.commit()
             return login_page(self, visit, user, target, visit.t("login.wrong"), 401)
         response = redirect(target)
-        session.set_cookie(response, session.COOKIE, token, self._settings())
+        session.set_cookie(response, session.COOKIE, token, settings)
         response.delete_cookie(session.LOGIN_COOKIE, path="/console")
         return response
 

@@ -8,6 +8,7 @@ from shared.rulebook import current_rulebook
 
 from ..http import http
 from . import staff
+from .unit import assignment_page
 from .views import page, redirect
 
 # The proposal tasks the console has forms for; other tasks are listed and done through the API.
@@ -105,16 +106,7 @@ class ConsoleWorkRoutes:
     @http("GET", "/console/assignments/<id:assignment_id>")
     @page
     def console_assignment(self, visit, assignment_id):
-        answer = visit.api("get_assignment", assignment_id=assignment_id)
-        if not answer.ok:
-            return visit.refusal(answer)
-        deadlines = visit.api("deadlines", number=answer.body["number"])
-        return visit.render(
-            "assignment.html",
-            a=answer.body,
-            deadlines=deadlines.body["deadlines"] if deadlines.ok else [],
-            categories=current_rulebook("proposal").reply_categories(),
-        )
+        return assignment_page(visit, assignment_id)
 
     @http("POST", "/console/assignments/<id:assignment_id>/<string:action>")
     @page
