@@ -19,7 +19,7 @@ LINT_COMMAND ?= $(VENV)/bin/ruff check shared services tests bench examples \
 # calendar's systems: a module runs in the lane of the other modules of its system, so each
 # system starts once.
 SERIAL := restarts_broker
-INTEGRATION_1 := $(sort $(wildcard tests/integration/test_[a-f]*.py))
+INTEGRATION_1 := $(sort $(wildcard tests/integration/test_[a-c]*.py))
 INTEGRATION_2 := $(filter-out $(INTEGRATION_1),$(sort $(wildcard tests/integration/test_*.py)))
 E2E_2 := $(sort $(wildcard tests/e2e/test_console_*.py)) tests/e2e/test_permission_matrix.py \
 	tests/e2e/test_performance.py tests/e2e/test_deadlines.py tests/e2e/test_followup_deadlines.py \
