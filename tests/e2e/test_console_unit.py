@@ -9,7 +9,6 @@ checked at 375 px."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
 
 import pytest
 
@@ -20,6 +19,7 @@ from .conftest import once_on_sqlite
 from .test_console_operator import tab_to
 from .test_console_flow import _csrf, _session, chrome, console, log_in, open_until, press, shown, text_of  # noqa: F401
 from .test_extensions import approved_as_asked, signed_and_clocked
+from .test_followups_and_appeals import b_reply_accepted
 from .test_key_proposals import filed
 from .test_opinions import ITEM, PASSED, item, step, until_status
 from .test_proposal_lifecycle import Api, assigned_to_transport, file_it, submit
@@ -107,23 +107,7 @@ def test_a_unit_handler_reports_a_b_milestone_done_and_the_follow_up_after_the_r
     driver, camera = chrome
     number = submit(api)
     mine = assigned_to_transport(api, number, sign=True)
-    soon, later = date.today() + timedelta(days=60), date.today() + timedelta(days=200)
-    api(
-        "unit",
-        "POST",
-        f"/api/assignments/{mine['id']}/reply-draft",
-        {
-            "category": "B",
-            "text": "已列入明年计划。",
-            "milestones": [
-                {"what": "完成设计招标", "due": soon.isoformat()},
-                {"what": "完成改造", "due": later.isoformat()},
-            ],
-        },
-        expect=200,
-    )
-    api("unit", "POST", f"/api/assignments/{mine['id']}/reply", expect=200)
-    api.complete("staff", "review_reply", number, {"action": "accept"})
+    b_reply_accepted(api, number, mine["id"])
 
     log_in(driver, console, "handler.zhao")
     page = f"{console}/assignments/{mine['id']}"
