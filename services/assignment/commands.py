@@ -24,7 +24,6 @@ from .clocks import ReplyClock
 from .decisions import decisions_of
 from .records import (
     active_assignments,
-    aware,
     current_reply,
     describe,
     handling_event,
@@ -129,7 +128,7 @@ def object_to_assignment(session, rules: AssignmentRules, params, principal) -> 
     _not_closed(row)
     if row.status == "replied":
         raise Conflict(f"the reply to proposal {row.number} is submitted; it is too late to object")
-    window = rules.objection_deadline(aware(row.created_at))
+    window = rules.objection_deadline(row.created_at)
     today = local_date(clock.now())
     if today > window.due:
         raise Conflict(

@@ -25,10 +25,10 @@ out of order, or twice) changes no status; one heard before changes nothing at a
 
 from __future__ import annotations
 
-from datetime import timezone
 
 from sqlalchemy import select
 
+from shared import clock
 from shared import contracts
 from shared.errors import InvalidInput
 from shared.validation import load
@@ -103,7 +103,7 @@ def hear(session, body) -> dict:
     ]
     if any(data.get("event_id") == event["event_id"] for data in heard):
         return {"applied": False, "reason": "heard before"}
-    at = event["occurred_at"].astimezone(timezone.utc).isoformat()
+    at = clock.as_utc(event["occurred_at"]).isoformat()
     newest = max((data.get("occurred_at") or "" for data in heard if data.get("status")), default="")
     status = STATUS.get(name)
     applied = status is not None and proposal.status in IN_HANDLING and at >= newest

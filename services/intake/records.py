@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
 
 from sqlalchemy import select
 
@@ -11,13 +10,6 @@ from shared.errors import NotFound
 from shared.messaging import outbox
 
 from .models import Notification, Outbox, Proposal, ProposalEvent
-
-
-def aware(value: datetime | None) -> datetime | None:
-    """A stored datetime with its zone: SQLite gives back naive UTC."""
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=timezone.utc)
-    return value
 
 
 def by_id(session, proposal_id: int, lock: bool = False) -> Proposal:
