@@ -4,8 +4,10 @@ task forms' data, and every page rendered in both languages from answers shaped 
 from __future__ import annotations
 
 import re
+from datetime import date, timedelta
 
 import pytest
+from marshmallow import ValidationError
 from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request
 
@@ -105,6 +107,27 @@ def test_task_forms_become_the_task_data_the_diagram_checks():
         ]
         == "academic_debate"
     )
+
+
+def test_a_reply_recategorised_to_b_at_review_carries_the_milestones_typed_and_the_form_checks_them():
+    from werkzeug.datastructures import MultiDict
+
+    from shared.forms import ReviewReplyForm
+
+    kept = task_data("review_reply", MultiDict({"action": "accept", "override_category": ""}))
+    assert kept == {"action": "accept", "comment": ""}
+    later = (date.today() + timedelta(days=90)).isoformat()
+    to_b = task_data(
+        "review_reply",
+        MultiDict({"action": "accept", "override_category": "B", "override_milestones": f"{later} 完成改造\n\n"}),
+    )
+    assert to_b["override_milestones"] == [{"due": later, "what": "完成改造"}]
+    assert ReviewReplyForm().load(to_b)["override_milestones"][0]["milestone"] == 1
+    # To B without a milestone: the form's schema refuses it, naming the field.
+    bare = task_data("review_reply", MultiDict({"action": "accept", "override_category": "B"}))
+    with pytest.raises(ValidationError) as refused:
+        ReviewReplyForm().load(bare)
+    assert "override_milestones" in refused.value.messages
 
 
 def test_the_staff_task_forms_become_the_task_data_their_diagram_schemas_check():
@@ -526,6 +549,7 @@ PAGES = {
         ],
         "forms": FORMS,
         "reasons": current_rulebook("proposal").reasons(),
+        "categories": current_rulebook("proposal").reply_categories(),
         "grades": current_rulebook("proposal").quality_grades(),
         "standards": current_rulebook("proposal").quality_standards(),
         "areas": current_rulebook("proposal").areas(),
