@@ -49,6 +49,10 @@ class Settings:
     relay_interval_seconds: float = 0.2
     timer_interval_seconds: float = 1.0
     max_workers: int = 10
+    # PostgreSQL connections each process keeps open per database, and how many more it may open
+    # for a burst (closed again after use); PostgreSQL's max_connections is shared by every process.
+    db_pool_size: int = 10
+    db_max_overflow: int = 10
     log_level: str = "INFO"
     clock_offset_file: str | None = None
     log_format: str = "text"  # text | json (JSON lines)
@@ -245,6 +249,8 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         message_ttl_seconds=float(_env(env, "ZTC_MESSAGE_TTL_SECONDS", str(7 * 24 * 3600))),
         workflow_cache_size=int(_env(env, "ZTC_WORKFLOW_CACHE_SIZE", "1000")),
         relay_interval_seconds=float(_env(env, "ZTC_RELAY_INTERVAL_SECONDS", "0.2")),
+        db_pool_size=int(_env(env, "ZTC_DB_POOL_SIZE", "10")),
+        db_max_overflow=int(_env(env, "ZTC_DB_MAX_OVERFLOW", "10")),
         timer_interval_seconds=float(_env(env, "ZTC_TIMER_INTERVAL_SECONDS", "1.0")),
         max_workers=int(_env(env, "ZTC_MAX_WORKERS", "10")),
         log_level=_env(env, "ZTC_LOG_LEVEL", "INFO"),

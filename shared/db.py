@@ -71,8 +71,13 @@ def _make_engine(url: str) -> Engine:
             cursor.close()
 
         return engine
+    settings = config_module.load()
     engine = create_engine(
-        url, json_serializer=_json_dumps, pool_size=10, max_overflow=10, pool_recycle=POOL_RECYCLE_SECONDS
+        url,
+        json_serializer=_json_dumps,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+        pool_recycle=POOL_RECYCLE_SECONDS,
     )
     _ping_when_idle(engine)
     return engine

@@ -12,6 +12,7 @@ from psycogreen.eventlet import patch_psycopg  # noqa: E402
 
 patch_psycopg()
 
+import os  # noqa: E402
 import sqlite3  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -21,6 +22,13 @@ from sqlalchemy.pool import Pool  # noqa: E402
 
 from shared import clock  # noqa: E402
 from tests import support  # noqa: E402
+
+
+# Each service process keeps 2 PostgreSQL connections per database open instead of 10 (a burst
+# still opens up to 10 more): the lanes of `make test` run several systems on PostgreSQL at once
+# (and the chaos run), and the server's max_connections (100) is the machine's. The e2e systems'
+# processes inherit it from this environment; the chaos harness is given it (test_chaos.py).
+os.environ.setdefault("ZTC_DB_POOL_SIZE", "2")
 
 
 def pytest_addoption(parser):

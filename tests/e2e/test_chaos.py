@@ -28,6 +28,7 @@ def test_nothing_is_lost_or_done_twice_while_services_and_the_broker_die(tmp_pat
         pytest.skip("the chaos short form runs on PostgreSQL")
     report_file = tmp_path / "chaos.json"
     env = {k: v for k, v in os.environ.items() if not k.startswith("ZTC_")}
+    env["ZTC_DB_POOL_SIZE"] = os.environ["ZTC_DB_POOL_SIZE"]  # its services share PostgreSQL with the lanes
     run = subprocess.run(
         [sys.executable, str(ROOT / "bench" / "chaos.py"), "--short", "--own-broker", "--json", str(report_file)],
         cwd=ROOT,
