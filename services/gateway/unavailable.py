@@ -67,6 +67,15 @@ def _cause(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {str(exc).strip()[:300]}"
 
 
+def _remote_type(exc: RemoteError) -> str | None:
+    """The failure's type name, through a service that passed on another's failure (intake's
+    RemoteError of evaluation's OperationalError: ``RemoteError("RemoteError", "OperationalError ...")``)."""
+    kind, value = exc.exc_type, exc.value
+    while kind == "RemoteError" and isinstance(value, str) and value:
+        kind, _, value = value.partition(" ")
+    return kind
+
+
 def classify(exc: BaseException) -> Unavailable | None:
     """The answer to ``exc`` if it is a transient failure of the bus, a database or a reply; None
     for anything else (a bug: 500; a service's own failure: 502)."""
@@ -75,7 +84,7 @@ def classify(exc: BaseException) -> Unavailable | None:
     if isinstance(exc, UnknownService):
         return Unavailable(503, "service_unavailable", "a service is not running; try again", _cause(exc))
     if isinstance(exc, RemoteError):
-        if exc.exc_type in _REMOTE_TRANSIENT:
+        if _remote_type(exc) in _REMOTE_TRANSIENT:
             return Unavailable(
                 503, "service_unavailable", f"a service's database or bus is busy or away; {AGAIN}", _cause(exc)
             )

@@ -140,6 +140,8 @@ def test_a_failing_route_answers_a_generic_body_with_the_request_id(error, statu
         (sa.OperationalError("SELECT", {}, Exception("database is locked")), 503),  # the gateway's own
         (sa.TimeoutError("QueuePool limit of size 10 overflow 10 reached, connection timed out"), 503),
         (RemoteError("OperationalError", "canceling statement due to lock timeout"), 503),  # a service's
+        # intake passing on evaluation's database refusing clients (seen on a loaded PostgreSQL)
+        (RemoteError("RemoteError", "OperationalError (psycopg2.OperationalError) FATAL: too many clients"), 503),
         (UnknownService("intake"), 503),
         (RpcTimeout("<proxy method: intake.get_opinion> had no reply within 60s"), 504),
     ],
@@ -160,11 +162,16 @@ def test_a_transient_failure_answers_503_or_504_with_retry_after_and_the_request
 
 
 @pytest.mark.parametrize(
-    "error", [FileNotFoundError(2, "no such template"), sa.IntegrityError("INSERT", {}, Exception("unique"))]
+    "error, status",
+    [
+        (FileNotFoundError(2, "no such template"), 500),
+        (sa.IntegrityError("INSERT", {}, Exception("unique")), 500),
+        (RemoteError("RemoteError", "KeyError 'skipped'"), 502),  # a service's bug, passed on by another
+    ],
 )
-def test_a_failure_that_does_not_pass_is_still_an_internal_error(error):
+def test_a_failure_that_does_not_pass_is_still_an_internal_error(error, status):
     response = Route(error).fails(request(b""))
-    assert response.status_code == 500 and "Retry-After" not in response.headers
+    assert response.status_code == status and "Retry-After" not in response.headers
 
 
 def test_the_gateways_pool_running_dry_answers_503_and_the_same_request_succeeds_once_it_is_free(tmp_path):
