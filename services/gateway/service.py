@@ -68,11 +68,11 @@ class GatewayService(
 ):
     name = "gateway"
     db = Database("gateway", Outbox, Inbox)
-    engine = ServiceRpc("engine")
-    intake = ServiceRpc("intake")
-    evaluation = ServiceRpc("evaluation")
-    supervision = ServiceRpc("supervision")
-    assignment = ServiceRpc("assignment")
+    engine = ServiceRpc("engine", timed=True)
+    intake = ServiceRpc("intake", timed=True)
+    evaluation = ServiceRpc("evaluation", timed=True)
+    supervision = ServiceRpc("supervision", timed=True)
+    assignment = ServiceRpc("assignment", timed=True)
     sign = PrincipalSigner()
     channels = Channels()
 
