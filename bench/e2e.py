@@ -92,7 +92,7 @@ def run_load(db_kind: str, proposals: int, concurrency: int, profile: bool = Fal
     with System(db_kind, profile=["engine"] if profile else ()) as system:
         engine_pid = system.procs["engine"].pid
         # Warm up: a few lifecycles not counted, so imports, caches and pools are ready.
-        harness.drive(system, min(4, proposals), min(4, concurrency), tag + "w")
+        harness.drive(system, min(4, proposals), min(4, concurrency), tag + "w", patient=True)
         quiet_published(system.vhost)  # the warm-up's last jobs and events are done
         tap = MessageTap(system.vhost).__enter__()
         published_before = vhost_published(system.vhost)
@@ -101,7 +101,7 @@ def run_load(db_kind: str, proposals: int, concurrency: int, profile: bool = Fal
         cpu_before = cpu_seconds(engine_pid)
         steps_before = count_steps(system)
         began = time.time()
-        lifecycles, failures, http = harness.drive(system, proposals, concurrency, tag)
+        lifecycles, failures, http = harness.drive(system, proposals, concurrency, tag, patient=True)
         seconds = time.time() - began
         cpu = cpu_seconds(engine_pid) - cpu_before
         cpu_all = {name: round(cpu_seconds(pid) - cpu_all_before[name], 2) for name, pid in pids.items()}
