@@ -11,7 +11,14 @@ For each database kind: every service is started as its own process on a throwaw
 databases (``bench/harness.py``), and ``--concurrency`` simulated people at a time (a member, staff,
 the committee and the transport unit's handler) take ``--proposals`` proposals from submission
 through filing, assignment, signing, an A reply, acceptance, rating and grading to publication,
-over HTTP. Printed:
+over HTTP.
+
+The people are a model, not a measurement (``bench/harness.py``, ``Board(patient=True)``): the
+staff, the committee and the unit each look at their list now and then - again soon (0.5 s) after
+a look that showed new work, otherwise after twice the last wait, up to 4 s - and the member rates
+and looks at the published proposal when a notification in their inbox tells them to (the inbox is
+the gateway's own data: no message on the bus). Every look at a list is an RPC call through the
+gateway, so the people's messages per lifecycle grow with how long a lifecycle takes. Printed:
 
 * completed lifecycles per second (first submission to last publication, wall clock);
 * per step, p50/p99 of the HTTP call that takes it (client side), and per job operation, p50/p99
@@ -420,7 +427,7 @@ def print_report(report):
                         print(f"  {n:>7.2f}  {kind}")
             print(
                 f"  {run['messages_not_tapped_per_lifecycle']:>7.2f}  in the vhost's publish count but not "
-                "seen by the tap (the management API's counts lag; should be near 0)"
+                "seen by the tap's firehose (should be 0)"
             )
     for run in report.get("profiles", []):
         print(f"\n== profile of the engine process ({run['db']}, {run['proposals']} lifecycles, cProfile) ==")
