@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from services.gateway import notifications
 from services.gateway.models import Base
-from shared import clock, contracts
+from shared import clock
 from shared.db import dispose_all, get_engine, session_factory
 from shared.errors import InvalidInput
 
