@@ -90,13 +90,15 @@ class GatewayService(
 
     @listen(events_queue("gateway"), with_sender=True)
     def deliver_notification(self, body, sender):
-        """A ``notify.<kind>`` event from a service (the broker-validated AMQP user_id; any other
-        sender is refused): one inbox row per recipient (a redelivery adds nothing; a malformed
-        event is dead-lettered with its reason)."""
+        """A ``notify.<kind>`` event, or a domain event with notices riding on it, from a service
+        (the broker-validated AMQP user_id; any other sender is refused): one inbox row per
+        recipient of each notification (a redelivery adds nothing; a malformed event is
+        dead-lettered with its reason, and nothing of it is kept)."""
         if not sender.is_service():
             raise Forbidden(f"a notification from {sender.describe()}; notifications come from the services")
-        notifications.store(self.db.session, body)
-        deliveries.enqueue(self.db.session, body, self.channels.enabled)
+        for event in notifications.unpack(body):
+            notifications.store(self.db.session, event)
+            deliveries.enqueue(self.db.session, event, self.channels.enabled)
         self.db.commit()
 
     @timer(interval=1)

@@ -34,7 +34,7 @@ from shared.errors import InvalidInput
 from shared.validation import load
 
 from .models import Proposal, ProposalEvent
-from .records import by_number, notify, proposers, record_event
+from .records import by_number, notice, notify, proposers, record_event, tell
 
 IN_HANDLING = ("filed", "assigned", "replied", "rating", "rated", "rehandling")
 HEARD = contracts.subscriptions.INTAKE_HEARS
@@ -123,8 +123,14 @@ def hear(session, body) -> dict:
         },
     )
     title = f"{proposal.number}《{proposal.title}》"
-    for kind, text in _notices(name, event["payload"], title):
-        notify(session, proposal, proposers(proposal), text, kind=kind)
+    # The notices of one event go out as one message (reply accepted and rating opened: two).
+    tell(
+        session,
+        [
+            notice(session, proposal, proposers(proposal), text, kind)
+            for kind, text in _notices(name, event["payload"], title)
+        ],
+    )
     if name == "handling.rating_opened":  # proposals merged into this one share its answer and rate it
         for other in session.scalars(select(Proposal).where(Proposal.merged_into == proposal.number)):
             notify(
