@@ -1155,3 +1155,40 @@ def test_only_designers_and_operators_see_the_designers_navigation_and_the_deplo
     html = visit.render("designs.html", processes=[]).get_data(as_text=True)
     assert ('id="nav-designs"' in html) is designer
     assert ('id="deploy-link"' in html) is designer
+
+
+def test_an_opinion_items_page_explains_its_deadlines_and_a_submitted_form_keeps_what_was_typed():
+    from werkzeug.datastructures import MultiDict
+
+    assert [(d["rule"], d["due"]) for d in member_items.deadlines_of(OPINION)] == [
+        ("adoption_wait", "2026-12-03"),
+        ("forward_answer", "2026-12-13"),
+    ]
+    assert member_items.deadlines_of({"number": "2026-S-4", "status": "adopted"}) == []  # another's, no history
+    typed = MultiDict({"title": "菜市场", "situation": "", "analysis": "a", "suggestion": "b", "urgent": "yes"})
+    assert member_items._draft(typed) == {
+        "title": "菜市场",
+        "situation": "",
+        "analysis": "a",
+        "suggestion": "b",
+        "urgent": True,
+        "submit": True,
+    }
+    assert member_items._draft(MultiDict({"action": "save"}))["submit"] is False
+    request = Request(EnvironBuilder(path="/console/opinions/2026-S-2").get_environ())
+    visit = Visit(None, request, "token", {"user": "member.li", "roles": ["member"]}, "zh-CN")
+    html = visit.render("member_opinion.html", **PAGES["member_opinion.html"]).get_data(as_text=True)
+    assert "自签发报送（2026-11-03）起计 30 天，依据社情民意规则第 3 版。" in html
+    assert "<code>something_new</code>" in html  # an action the catalogue does not know yet, shown as it is
+    form = visit.render("member_opinion_new.html", **PAGES["member_opinion_new.html"]).get_data(as_text=True)
+    assert 'value="菜市场"' in form and 'aria-describedby="op-situation-error"' in form and "checked" in form
+
+
+def test_a_performance_file_lists_each_quarters_points_with_the_event_behind_each():
+    periods = member_items.by_period(POINTS_FILE["entries"] + [POINTS_FILE["entries"][0] | {"period": "2027-Q1"}])
+    assert [(p, len(rows), points) for p, rows, points in periods] == [("2026-Q4", 2, 3), ("2027-Q1", 1, 5)]
+    request = Request(EnvironBuilder(path="/console/performance").get_environ())
+    visit = Visit(None, request, "token", {"user": "member.li", "roles": ["member"]}, "zh-CN")
+    html = visit.render("member_performance.html", **PAGES["member_performance.html"]).get_data(as_text=True)
+    assert '<a href="/console/opinions/2026-S-2">2026-S-2</a>' in html and "<code>opinion.submitted</code>" in html
+    assert "5 分/件 （上限 50 分）" in html and "重复计分" in html
