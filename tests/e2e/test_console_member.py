@@ -7,12 +7,14 @@ Each page is scanned by axe-core and checked at 375 px."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from tests.support import wait_for
 
 from .conftest import once_on_sqlite
-from .test_console_flow import chrome, console, log_in, open_until, press, text_of  # noqa: F401
+from .test_console_flow import _csrf, _session, chrome, console, log_in, open_until, press, text_of  # noqa: F401
 
 _once = once_on_sqlite("the console is driven in a browser once, on SQLite")
 
@@ -94,3 +96,43 @@ def test_a_member_submits_an_opinion_item_follows_it_and_sees_its_points_with_th
     assert "another submitter's" in text_of(driver, "refusal")  # not published: refused as the API refuses
     driver.get(console + "/performance")
     assert "this needs one of the roles" in text_of(driver, "main")
+
+
+def test_an_informant_saves_an_item_finds_it_among_their_drafts_and_submits_it_later(console):
+    http, _ = _session(console, "informant.he")
+    form = {
+        "title": "关于夜间施工扰民的情况",
+        "situation": "工地夜间施工。",
+        "analysis": "监管不足。",
+        "suggestion": "加强巡查。",
+    }
+    saved = http.post(
+        console + "/opinions",
+        data={**form, "action": "save", "csrf": _csrf(http, console + "/opinions/new")},
+        allow_redirects=False,
+        timeout=10,
+    )
+    assert saved.status_code == 303, saved.text
+    page = saved.headers["Location"]
+    number = page.rsplit("/", 1)[1]
+    assert 'id="status">已保存' in http.get(console + page.removeprefix("/console"), timeout=10).text
+    drafts = re.search(
+        r'<ul class="list" id="drafts">(.*?)</ul>', http.get(console + "/opinions", timeout=10).text, re.S
+    )
+    assert drafts and number in drafts.group(1)
+    submitted = http.post(
+        f"{console}/opinions/{number}/submit",
+        data={"csrf": _csrf(http, f"{console}/opinions/{number}")},
+        allow_redirects=False,
+        timeout=10,
+    )
+    assert submitted.status_code == 303, submitted.text
+    shown = http.get(f"{console}/opinions/{number}", timeout=10).text
+    assert 'id="status">未审核' in shown and 'id="submit-saved"' not in shown
+    again = http.post(
+        f"{console}/opinions/{number}/submit",
+        data={"csrf": _csrf(http, f"{console}/opinions/{number}")},
+        allow_redirects=False,
+        timeout=10,
+    )
+    assert again.status_code == 409 and 'id="refusal"' in again.text  # submitted once only
