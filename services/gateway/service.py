@@ -24,6 +24,7 @@ from .console.auth import ConsoleAuthRoutes
 from .console.designer import ConsoleDesignerRoutes
 from .console.leader import ConsoleLeaderRoutes
 from .console.member import ConsoleMemberRoutes
+from .console.member_items import ConsoleMemberItemRoutes
 from .console.operator import ConsoleOperatorRoutes
 from .console.public import ConsolePublicRoutes
 from .console.staff import ConsoleStaffRoutes
@@ -58,6 +59,7 @@ class GatewayService(
     Model1533Routes,
     ConsoleAuthRoutes,
     ConsoleMemberRoutes,
+    ConsoleMemberItemRoutes,
     ConsoleWorkRoutes,
     ConsolePublicRoutes,
     ConsoleDesignerRoutes,
