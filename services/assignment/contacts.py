@@ -84,6 +84,4 @@ def contacts_of(session, assignment_id: int) -> list[dict]:
 
 def met_face_to_face(session, row: Assignment) -> bool:
     """Whether a face-to-face contact was recorded on the assignment so far (in any round)."""
-    return bool(
-        session.scalar(select(exists().where(Contact.assignment_id == row.id, Contact.face_to_face.is_(True))))
-    )
+    return bool(session.scalar(select(exists().where(Contact.assignment_id == row.id, Contact.face_to_face.is_(True)))))

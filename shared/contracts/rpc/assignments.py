@@ -87,5 +87,8 @@ class ContactRecorded(Schema):
         metadata={"description": "who met whom, e.g. '交通局 王处长 with 委员 张三'"},
     )
     note = fields.String(
-        load_default=None, allow_none=True, validate=validate.Length(max=5000), metadata={"description": "what was said"}
+        load_default=None,
+        allow_none=True,
+        validate=validate.Length(max=5000),
+        metadata={"description": "what was said"},
     )
