@@ -242,3 +242,15 @@ def test_a_rule_may_have_reminder_lead_times_of_its_own():
     rulebook = load_rulebook("proposal")
     assert rulebook.reminder_lead_times("sign_for_limit") == [Duration(1, "working_days")]
     assert rulebook.reminder_lead_times("reply_deadline") == rulebook.reminder_lead_times()
+
+
+def test_the_contact_kinds_say_which_counts_as_meeting_face_to_face(rulebook):
+    kinds = {kind.code: kind.face_to_face for kind in rulebook.contact_kinds()}
+    assert kinds == {"face_to_face": True, "phone": False, "letter": False, "online": False}
+
+
+def test_a_proposal_rulebook_without_contact_kinds_or_with_a_bad_flag_is_refused(edited):
+    with pytest.raises(DataFileError, match="contact_kinds: Missing data for required field"):
+        load_rulebook("proposal", edited(lambda data: data.pop("contact_kinds")))
+    with pytest.raises(DataFileError, match=r"contact_kinds\[1\]\.face_to_face: Not a valid boolean"):
+        load_rulebook("proposal", edited(lambda data: data["contact_kinds"][1].update(face_to_face="maybe")))
