@@ -425,6 +425,13 @@ def test_the_example_client_listens_signs_and_replies_for_its_unit(assignment_se
         "完成设计招标@2099-03-31",
     )
     assert drafted.returncode == 0, drafted.stderr
+    met = run_example_client(
+        settings,
+        *("--unit", "transport", "record-contact", str(assignment_id), "--kind", "face_to_face"),
+        *("--held-on", "2026-03-02", "--participants", "王处长与张委员"),
+    )
+    assert met.returncode == 0, met.stderr
+    wait_for(lambda: contacts_of(settings, assignment_id), message="the contact recorded by the client")
     submitted = run_example_client(settings, "--unit", "transport", "submit-reply", str(assignment_id))
     assert submitted.returncode == 0, submitted.stderr
     wait_for(lambda: assignment(settings, assignment_id).status == "replied", message="replied by the client")
@@ -435,6 +442,7 @@ def test_the_example_client_listens_signs_and_replies_for_its_unit(assignment_se
             "category": "B",
             "text": "已列入2027年改造计划",
             "milestones": [{"milestone": 1, "what": "完成设计招标", "due": "2099-03-31"}],
+            "face_to_face": True,  # the contact the client recorded before submitting
         }
     ]
 
