@@ -44,6 +44,7 @@ CONSOLE = [
     ("POST", f"/console/assignments/{NONE}/extension", "request_extension"),
     ("POST", f"/console/assignments/{NONE}/milestone", "report_milestone"),
     ("POST", f"/console/assignments/{NONE}/followup", "submit_followup"),
+    ("POST", f"/console/assignments/{NONE}/contacts", "record_contact"),
     ("GET", "/console/leader/key-proposals", "key_proposals_of_year"),
     ("GET", "/console/leader/supervision/1999-9999", "key_supervision_log"),
     ("POST", "/console/leader/supervision/1999-9999", "log_key_supervision"),
@@ -106,6 +107,7 @@ FORMS = {
     "request_extension": {"by": "months", "months": "1", "reason": "matrix"},
     "report_milestone": {"milestone": "1", "note": "matrix"},
     "submit_followup": {"text": "matrix"},
+    "record_contact": {"kind": "phone", "held_on": "2026-03-02", "participants": "matrix"},
     "log_key_supervision": {"kind": "note", "text": "matrix"},
     "record_instruction": {"channel": "city_government", "level": "city", "leader": "matrix", "text": "matrix"},
 }

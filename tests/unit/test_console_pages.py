@@ -505,6 +505,24 @@ B_ASSIGNMENT = {
         },
         {"at": "2026-12-01T10:00:00", "actor": "system", "action": "followup_expected", "data": {"round": 1}},
     ],
+    "contacts": [
+        {
+            "id": 1,
+            "kind": "face_to_face",
+            "face_to_face": True,
+            "held_on": "2026-11-28",
+            "participants": "王处长与李委员",
+            "note": "现场查看",
+        },
+        {
+            "id": 2,
+            "kind": "phone",
+            "face_to_face": False,
+            "held_on": "2026-11-29",
+            "participants": "王处长",
+            "note": None,
+        },
+    ],
 }
 OPINION = {
     "number": "2026-S-2",
@@ -762,6 +780,7 @@ PAGES = {
         "categories": current_rulebook("proposal").reply_categories(),
         "decisions": decisions.of(B_ASSIGNMENT),
         "offers": dict(unit.offers(B_ASSIGNMENT), extension=True, object=True),
+        "contact_kinds": current_rulebook("proposal").contact_kinds(),
         "typed": {"action": "extension", "by": "until", "until": "2020-01-01", "reason": "等待预算"},
         "refused": api.Answer(400, {"message": "bad", "details": {"until": ["a date after today"]}}),
     },
