@@ -51,6 +51,11 @@ def pytest_configure(config):
     )
     config.addinivalue_line(
         "markers",
+        "postgresql_only: a test of what only deployments on PostgreSQL run (e.g. the compose and "
+        "Kubernetes preparation job); on SQLite with --no-postgres",
+    )
+    config.addinivalue_line(
+        "markers",
         "system(name, first=False): the running system an end-to-end module uses "
         "(default: the shared one); first: before the system's other modules",
     )
@@ -101,6 +106,8 @@ def _db_kinds(metafunc):
     browser tests). ``--no-postgres`` runs everything on SQLite."""
     if metafunc.config.getoption("--no-postgres"):
         return ["sqlite"]
+    if metafunc.definition.get_closest_marker("postgresql_only"):
+        return ["postgresql"]
     parents = Path(metafunc.definition.path).parents
     both = bool(metafunc.definition.get_closest_marker("both_databases"))
     if INTEGRATION in parents and not both:
