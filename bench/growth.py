@@ -69,6 +69,8 @@ STAFF = {"user": "staff.zhao", "roles": ["staff"]}
 HANDLER = {"user": "handler.chen", "roles": ["unit"], "unit": "transport"}
 CHUNK = 5000
 TARGET = 1.5
+# A city committee's year (--year): 600-900 proposals, most of them finished by the year's end.
+YEAR_FINISHED, YEAR_OPEN = 660, 140
 
 UNITS = [
     "transport",
@@ -348,7 +350,7 @@ def deadline_row(number: str, unit: str, start: date, due: date, live: bool, rul
         "amount_unit": "months",
         "original_due": due,
         "due": due,
-        "calendar": {"provisional": False},
+        "calendar": {"provisional": False, "skipped": [], "makeup_workdays": []},
         "status": "open" if live else "fulfilled",
         "replaces_id": None,
         "opened_by": "supervision",
@@ -399,9 +401,32 @@ class Loader:
             self.flush(service, table)
 
 
-def load(urls: dict, probe: dict, year: int, finished: int, open_: int, years: int, seed: int, quiet: bool) -> dict:
+def load(
+    urls: dict,
+    probe: dict | None,
+    year: int,
+    finished: int,
+    open_: int,
+    years: int,
+    seed: int,
+    quiet: bool,
+    this_year: bool = False,
+    member: str | None = None,
+) -> dict:
+    """Bulk-load the proposals (see the module's docstring). ``this_year``: the finished ones are of
+    this year too, filed before today (a year of data, as ``--year`` and ``bench/console.py`` load);
+    ``member``: every 60th proposal is that member's, so their own list holds a year's share.
+    With an ``assignment`` URL in ``urls``, each filed proposal also gets its unit's assignment
+    and, once replied, the reply (what a unit's inbox and a proposal's page read)."""
     rng = random.Random(seed)
     loader = Loader(urls, quiet)
+    assignments = "assignment" in urls
+    if assignments:
+        from services.assignment.models import Assignment, Reply
+
+        A, R = Assignment.__table__, Reply.__table__
+        with db.transaction(sessions(urls["assignment"])) as s:
+            next_assignment = (s.scalar(select(func.max(Assignment.id))) or 0) + 1
     with db.transaction(sessions(urls["engine"])) as s:
         version_id = s.scalar(select(ProcessVersion.id).where(ProcessVersion.process_id == "smoke"))
     with db.transaction(sessions(urls["intake"])) as s:
@@ -416,12 +441,19 @@ def load(urls: dict, probe: dict, year: int, finished: int, open_: int, years: i
     D, X = Deadline.__table__, Escalation.__table__
     for n in range(total):
         is_open = n >= finished
-        y = year if is_open else year - years + (n * years // max(finished, 1))
+        y = year if is_open or this_year else year - years + (n * years // max(finished, 1))
         sequences[y] += 1
         number = f"{y}-{sequences[y]:04d}"
         text_, unit = proposal_text(rng)
         initiator = f"member.{rng.randint(1, 600)}"
+        if member and n % 60 == 0:
+            initiator = member
         created = datetime(y, 1, 10, tzinfo=timezone.utc) + timedelta(minutes=rng.randint(0, 60 * 24 * 300))
+        if this_year and not is_open:  # filed this year, finished by today
+            days = max(31, (today - date(y, 1, 10)).days)
+            created = datetime.combine(today, datetime.min.time(), timezone.utc) - timedelta(
+                minutes=rng.randint(60 * 24 * 30, 60 * 24 * days)
+            )
         if is_open:
             created = datetime.combine(today, datetime.min.time(), timezone.utc) - timedelta(
                 minutes=rng.randint(60, 60 * 24 * 200)
@@ -568,6 +600,49 @@ def load(urls: dict, probe: dict, year: int, finished: int, open_: int, years: i
                     created,
                 ),
             )
+        if assignments and decision == "filed" and status != "filed":
+            replied = status not in ("assigned",)
+            loader.add(
+                "assignment",
+                A,
+                {
+                    "id": next_assignment,
+                    "number": number,
+                    "proposal_id": pid,
+                    "round": 1,
+                    "unit": unit,
+                    "role": "single",
+                    "status": "replied" if replied else rng.choice(["assigned", "signed"]),
+                    "assigned_by": "staff.bench",
+                    "created_at": created + timedelta(days=20),
+                    "signed_at": created + timedelta(days=22) if replied else None,
+                    "signed_by": f"handler.{unit}" if replied else None,
+                    "objection_reason": None,
+                    "objected_at": None,
+                    "cancelled_at": None,
+                },
+            )
+            if replied:
+                loader.add(
+                    "assignment",
+                    R,
+                    {
+                        "assignment_id": next_assignment,
+                        "round": 1,
+                        "category": rng.choice("ABC"),
+                        "text": "已采纳，正在落实。",
+                        "status": "submitted",
+                        "revision": 1,
+                        "drafted_at": created + timedelta(days=60),
+                        "drafted_by": f"handler.{unit}",
+                        "submitted_at": created + timedelta(days=61),
+                        "submitted_by": f"handler.{unit}",
+                        "sent_back_at": None,
+                        "sent_back_comment": None,
+                        "milestones": None,
+                    },
+                )
+            next_assignment += 1
         if decision == "filed":
             start = created.date() + timedelta(days=20)
             live = is_open and status in ("filed", "assigned")
@@ -612,6 +687,13 @@ def load(urls: dict, probe: dict, year: int, finished: int, open_: int, years: i
             if eng.dialect.name == "postgresql" and service == "intake":
                 conn.execute(
                     text("SELECT setval(pg_get_serial_sequence('proposals', 'id'), (SELECT max(id) FROM proposals))")
+                )
+            if eng.dialect.name == "postgresql" and service == "assignment":
+                conn.execute(
+                    text(
+                        "SELECT setval(pg_get_serial_sequence('assignments', 'id'), "
+                        "(SELECT coalesce(max(id), 1) FROM assignments))"
+                    )
                 )
         if eng.dialect.name == "postgresql":
             with eng.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
@@ -777,7 +859,9 @@ def run_kind(kind: str, args, year: int) -> dict:
             file=sys.stderr,
             flush=True,
         )
-        counts = load(urls, probe, year, args.proposals, args.open, args.years, args.seed, args.quiet)
+        counts = load(
+            urls, probe, year, args.proposals, args.open, args.years, args.seed, args.quiet, this_year=args.year
+        )
         print(
             f"[{kind}] loaded in {counts['seconds']} s: "
             + ", ".join(f"{k} {v}" for k, v in counts.items() if k != "seconds"),
@@ -867,7 +951,16 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=2026, help="random seed of the generated data")
     ap.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
     ap.add_argument("--quiet", action="store_true", help="no progress lines while loading")
+    ap.add_argument(
+        "--year",
+        action="store_true",
+        help=f"a city committee's year instead: {YEAR_FINISHED} finished and {YEAR_OPEN} open proposals, "
+        "all of this year (--proposals and --open still choose other sizes)",
+    )
     args = ap.parse_args(argv)
+    if args.year:
+        args.proposals = YEAR_FINISHED if args.proposals == ap.get_default("proposals") else args.proposals
+        args.open = YEAR_OPEN if args.open is None else args.open
     if args.open is None:
         args.open = args.proposals // 10
     if args.proposals < 0 or args.open < 0 or args.years < 1 or args.repeat < 1 or args.lifecycles < 1:

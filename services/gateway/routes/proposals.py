@@ -175,11 +175,8 @@ class ProposalRoutes:
         """Units the proposal might go to, each with its reasons: rulebook keywords, and the units
         that answered past proposals with similar titles. Staff decide."""
         proposal = self.intake.get(number, principal)
-        others = [
-            {"number": p["number"], "title": p["title"]}
-            for p in self.intake.list(principal, False)
-            if p.get("number") and p.get("title") and p["number"] != number
-        ]
+        # numbers and titles only: the full list (texts, co-signers) of a year is a megabyte
+        others = [p for p in self.intake.titles(principal) if p["title"] and p["number"] != number]
         text = "\n".join(proposal.get(key) or "" for key in ("situation", "analysis", "suggestions"))
         return 200, self.assignment.routing_suggestions(
             {"number": number, "title": proposal["title"], "text": text, "others": others}, principal=principal
