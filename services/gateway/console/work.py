@@ -9,6 +9,7 @@ from shared.rulebook import current_rulebook
 from ..http import http
 from ..routes.proposals import ROUTED_AT_ONCE
 from . import staff
+from .public import _page_number
 from .unit import assignment_page
 from .views import page, redirect
 
@@ -139,10 +140,11 @@ class ConsoleWorkRoutes:
     @http("GET", "/console/published")
     @page
     def console_published(self, visit):
-        """Published proposals: what the API lets the caller read that is published (the public
-        and other members get them masked)."""
-        answer = visit.api("list_proposals")
+        """Published proposals as published (masked, with their units and replies), a page at a
+        time: a year holds hundreds."""
+        query = {"page": str(_page_number(visit.request.args.get("page"))), "per_page": "20"}
+        answer = visit.api("published_proposals", query=query)
         if not answer.ok:
             return visit.refusal(answer)
-        rows = [p for p in answer.body if p.get("status", "published") == "published"]
-        return visit.render("published.html", rows=rows)
+        page = answer.body
+        return visit.render("published.html", page=page, pages=max(1, -(-page["total"] // page["per_page"])))
