@@ -39,6 +39,7 @@ from shared import clock  # noqa: E402
 
 TARGET_MS = 1000
 LOADED = ("engine", "intake", "supervision", "assignment")
+YEAR_OPINIONS, YEAR_MEMBERS = 2000, 400  # a city committee's year: opinion items, its members
 STATIC = "/console/static/console.css"
 PAINT = """
 const nav = performance.getEntriesByType('navigation')[0];
@@ -59,6 +60,7 @@ def pages(system) -> list[tuple[str, str | None, str]]:
     from services.intake.models import Proposal
 
     member, unit = DEMO_USERS["member"]["user"], DEMO_USERS["unit"]["unit"]
+    year = clock.now().year
     with system.session("intake") as s:
         mine = s.scalar(select(Proposal.number).where(Proposal.initiator == member).order_by(Proposal.id.desc()))
         published = s.scalar(select(Proposal.number).where(Proposal.status == "published").order_by(Proposal.id.desc()))
@@ -74,15 +76,20 @@ def pages(system) -> list[tuple[str, str | None, str]]:
         ("member: home", "member", "/console"),
         ("member: my proposals", "member", "/console/proposals"),
         ("member: a proposal", "member", f"/console/proposals/{mine}"),
+        ("member: new proposal", "member", "/console/proposals/new"),
         ("staff: task list", "staff", "/console/tasks"),
         ("staff: overdue board", "staff", "/console/overdue"),
         ("staff: published", "staff", "/console/published"),
+        ("staff: opinions report", "staff", f"/console/reports/opinions/{year}"),
         ("committee: task list", "committee", "/console/tasks"),
+        ("leader: opinions", "leader", "/console/leader/opinions"),
+        ("leader: key proposals", "leader", "/console/leader/key-proposals"),
         ("unit: assignments", "unit", "/console/assignments"),
         ("unit: an assignment", "unit", f"/console/assignments/{assignment}"),
         ("public: home", None, "/console/public"),
         ("public: proposals", None, "/console/public/proposals"),
         ("public: a proposal", None, f"/console/public/proposals/{published}"),
+        ("public: adopted opinions", None, f"/console/public/opinions/{year}"),
         ("operator: queues", "operator", "/console/ops/queues"),
         ("operator: instances", "operator", "/console/ops/instances"),
         ("designer: versions", "operator", "/console/designs"),
@@ -194,6 +201,7 @@ def run(args) -> dict:
         say(f"[{args.db}] system ready at {system.base}; seeding the empty system")
         seed = growth.load(urls_of(system), None, year, 2, 1, 1, args.seed, True, this_year=True, member=member)
         give_to_demo_unit(system)
+        seed["opinion_items"] = growth.load_opinions(system.settings.database_url("intake"), year, 3, args.seed, True)
         LOG_HINT[:] = [
             lambda: next(
                 (line for line in reversed(system.log_tail("gateway", 200).splitlines()) if "Error" in line), ""
@@ -216,6 +224,10 @@ def run(args) -> dict:
                 this_year=True,
                 member=member,
             )
+            counts["opinions"] = growth.load_opinions(
+                system.settings.database_url("intake"), year, args.opinions, args.seed + 1, True
+            )
+            counts["members"] = growth.load_members(system.settings.database_url("evaluation"), args.members)
             say(f"[{args.db}] loaded in {counts['seconds']} s: {counts}")
             say(f"[{args.db}] measuring, loaded")
             loaded = measure(driver, system.base, pages(system), args.loads)
@@ -271,11 +283,13 @@ def main(argv=None) -> int:
     ap.add_argument("--loads", type=int, default=5, help="timed loads a page (after one not timed); the median")
     ap.add_argument("--proposals", type=int, default=growth.YEAR_FINISHED, help="finished proposals of the year")
     ap.add_argument("--open", type=int, default=growth.YEAR_OPEN, help="open proposals of the year")
+    ap.add_argument("--opinions", type=int, default=YEAR_OPINIONS, help="opinion items of the year")
+    ap.add_argument("--members", type=int, default=YEAR_MEMBERS, help="members in the directory")
     ap.add_argument("--seed", type=int, default=2026, help="random seed of the generated data")
     ap.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
     args = ap.parse_args(argv)
-    if args.loads < 1 or args.proposals < 0 or args.open < 0:
-        ap.error("--loads must be at least 1, --proposals and --open at least 0")
+    if args.loads < 1 or min(args.proposals, args.open, args.opinions, args.members) < 0:
+        ap.error("--loads must be at least 1, --proposals, --open, --opinions and --members at least 0")
     result = run(args)
     print(report(result))
     if args.json:

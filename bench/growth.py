@@ -705,6 +705,189 @@ def load(
     return loader.counts
 
 
+# A year's opinion items (社情民意) by status: (status, share) — most reported, a fifth adopted.
+OPINION_STAGES = [
+    ("submitted", 0.08),
+    ("not_adopted", 0.10),
+    ("reviewed", 0.05),
+    ("signed_off", 0.05),
+    ("sent", 0.32),
+    ("adopted", 0.22),
+    ("forwarded", 0.10),
+    ("handled", 0.08),
+]
+CHANNELS = ("city_party_committee", "city_government", "provincial_committee", "national_committee")
+
+
+def load_opinions(url: str, year: int, count: int, seed: int, quiet: bool) -> dict:
+    """``count`` opinion items of ``year`` into intake's tables at ``url``, as the year's editing
+    leaves them: the four checks of every reviewed one, the reports of those sent (in two issues a
+    month per channel), adoptions, and leaders' instructions on two in five adopted reports."""
+    from services.intake.models import (
+        OpinionCheck,
+        OpinionCounter,
+        OpinionInstruction,
+        OpinionIssue,
+        OpinionItem,
+        OpinionReport,
+    )
+
+    rng = random.Random(seed)
+    loader = Loader({"intake": url}, quiet)
+    eng = db.get_engine(url)
+    with eng.connect() as conn:
+        next_item = (conn.scalar(select(func.max(OpinionItem.id))) or 0) + 1
+        next_issue = (conn.scalar(select(func.max(OpinionIssue.id))) or 0) + 1
+        first = (conn.scalar(select(func.max(OpinionItem.sequence)).where(OpinionItem.year == year)) or 0) + 1
+    today = clock.now().date()
+    start = datetime(year, 1, 5, tzinfo=timezone.utc)
+    span = max(1, (datetime.combine(today, datetime.min.time(), timezone.utc) - start).days - 7)
+    issues: dict[str, list[int]] = {}
+    for channel in CHANNELS:
+        issues[channel] = []
+        last = (
+            conn_scalar(eng, select(func.max(OpinionIssue.sequence)).where(OpinionIssue.channel == channel)) or 0
+        ) + 1
+        for k in range(24):
+            loader.add(
+                "intake",
+                OpinionIssue.__table__,
+                {
+                    "id": next_issue,
+                    "channel": channel,
+                    "year": year,
+                    "sequence": last + k,
+                    "number": f"{channel}-{year}-{last + k:03d}",
+                    "created_at": start + timedelta(days=k * span // 24),
+                },
+            )
+            issues[channel].append(next_issue)
+            next_issue += 1
+    statuses = [status for status, _ in OPINION_STAGES]
+    reported = {"sent", "adopted", "forwarded", "handled"}
+    for n in range(count):
+        status = rng.choices(statuses, [share for _, share in OPINION_STAGES])[0]
+        text_, _ = proposal_text(rng)
+        created = start + timedelta(minutes=rng.randint(0, span * 24 * 60))
+        number = f"SQ-{year}-{first + n:04d}"
+        role = "member" if rng.random() < 0.4 else "informant"
+        item_id = next_item + n
+        loader.add(
+            "intake",
+            OpinionItem.__table__,
+            {
+                "id": item_id,
+                "number": number,
+                "thread": number,
+                "year": year,
+                "sequence": first + n,
+                "title": text_["title"].replace("的建议", "的情况反映"),
+                "situation": text_["situation"],
+                "analysis": text_["analysis"],
+                "suggestion": text_["suggestions"],
+                "urgent": rng.random() < 0.05,
+                "area": None,
+                "submitter": f"{role}.{rng.randint(1, 400)}",
+                "submitter_role": role,
+                "status": status,
+                "not_adopted_reason": "内容不够具体" if status == "not_adopted" else None,
+                "origin_case": None,
+                "converted_to": None,
+                "client_reference": None,
+                "rulebook_version": "bench",
+                "created_at": created,
+                "submitted_at": created,
+            },
+        )
+        if status not in ("submitted", "not_adopted"):
+            for k, check in enumerate(("political", "facts", "content", "wording")):
+                loader.add(
+                    "intake",
+                    OpinionCheck.__table__,
+                    {
+                        "item_id": item_id,
+                        "round": 1,
+                        "check": check,
+                        "passed": True,
+                        "note": "",
+                        "checked_by": "staff.bench",
+                        "checked_at": created + timedelta(days=1, minutes=k),
+                    },
+                )
+        if status in reported:
+            channel = rng.choice(CHANNELS)
+            adopted = status != "sent"
+            loader.add(
+                "intake",
+                OpinionReport.__table__,
+                {
+                    "item_id": item_id,
+                    "issue_id": rng.choice(issues[channel]),
+                    "channel": channel,
+                    "signed_off_by": "committee.bench",
+                    "reported_at": created + timedelta(days=3),
+                    "adoption": "adopted" if adopted else None,
+                    "adoption_note": None,
+                    "adoption_recorded_by": "staff.bench" if adopted else None,
+                    "adoption_at": created + timedelta(days=10) if adopted else None,
+                    "publishable": adopted and rng.random() < 0.5,
+                },
+            )
+            if adopted and rng.random() < 0.4:
+                loader.add(
+                    "intake",
+                    OpinionInstruction.__table__,
+                    {
+                        "item_id": item_id,
+                        "channel": channel,
+                        "level": "city",
+                        "leader": "市领导",
+                        "text": "请有关部门研究办理。",
+                        "recorded_by": "staff.bench",
+                        "recorded_at": created + timedelta(days=12),
+                    },
+                )
+    loader.flush_all()
+    with eng.begin() as conn:
+        conn.execute(OpinionCounter.__table__.delete().where(OpinionCounter.year == year))
+        conn.execute(insert(OpinionCounter.__table__), [{"year": year, "last": first + count - 1}])
+        if eng.dialect.name == "postgresql":
+            for table in ("opinion_items", "opinion_issues"):
+                conn.execute(
+                    text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))")
+                )
+    return loader.counts
+
+
+def load_members(url: str, count: int) -> int:
+    """Members into evaluation's directory at ``url`` up to ``count`` (a city committee's ~400)."""
+    from services.evaluation.points.models import Member
+
+    eng = db.get_engine(url)
+    with eng.begin() as conn:
+        have = set(conn.scalars(select(Member.user)))
+        terms = conn.scalar(select(Member.terms).limit(1)) or []  # the terms the seeded members serve
+        rows = [
+            {
+                "user": f"member.{n}",
+                "name": f"委员{n:03d}",
+                "sector": f"界别{n % 34:02d}",
+                "terms": terms,
+                "added_at": clock.now(),
+            }
+            for n in range(1, count + 1)
+            if f"member.{n}" not in have
+        ][: max(0, count - len(have))]
+        if rows:
+            conn.execute(insert(Member.__table__), rows)
+    return len(rows)
+
+
+def conn_scalar(eng, statement):
+    with eng.connect() as conn:
+        return conn.scalar(statement)
+
+
 def work_item(instance_id, number, task, role, unit, user, status, created) -> dict:
     return {
         "task_id": str(uuid.uuid4()),

@@ -23,7 +23,17 @@ from .access import acting_user, reads_all
 from .areas import check_area
 from shared.masking import mask_name, mask_text
 from .models import OpinionForward, OpinionItem, OpinionReport, Outbox
-from .opinion_records import by_number, details, event, events_of, next_item_number, not_found, record, tell
+from .opinion_records import (
+    by_number,
+    details,
+    details_of,
+    event,
+    events_of,
+    next_item_number,
+    not_found,
+    record,
+    tell,
+)
 from .opinion_rules import load_opinion_rules
 from .opinion_schemas import (
     STATUS_ZH,
@@ -68,12 +78,13 @@ ITEM_FIELDS = (
 )
 
 
-def dump(session, item: OpinionItem, with_history: bool = False) -> dict:
+def dump(session, item: OpinionItem, with_history: bool = False, found: dict | None = None) -> dict:
+    """The item as its readers see it; ``found``: its :func:`details`, read already for a list."""
     result = OpinionSchema().dump(
         {
             **{c: getattr(item, c) for c in ITEM_FIELDS},
             "status_zh": STATUS_ZH.get(item.status, item.status),
-            **details(session, item),
+            **(found if found is not None else details(session, item)),
         }
     )
     if with_history:
@@ -81,8 +92,8 @@ def dump(session, item: OpinionItem, with_history: bool = False) -> dict:
     return result
 
 
-def public(session, item: OpinionItem) -> dict:
-    reports = details(session, item)
+def public(session, item: OpinionItem, found: dict | None = None) -> dict:
+    reports = found if found is not None else details(session, item)
     return PublicOpinionSchema().dump(
         {
             "number": item.number,
@@ -308,16 +319,21 @@ def list_items(session, principal: dict, mine: bool = False, status: str | None 
             for_unit(session, i, principal["unit"]) for i in session.scalars(query.where(OpinionItem.id.in_(forwarded)))
         ]
     if reads_all(roles) and not mine:
-        return [dump(session, i) for i in session.scalars(query)]
+        items = list(session.scalars(query))
+        found = details_of(session, items)
+        return [dump(session, i, found=found[i.id]) for i in items]
     if not set(SUBMITTERS) & roles and not reads_all(roles):
         raise Forbidden("opinion items are read by their submitters, staff, the committee, leaders and units")
-    result = []
-    for item in session.scalars(query):
-        if item.submitter == user:
-            result.append(dump(session, item))
-        elif not mine and "member" in roles and item.status in PUBLISHED:
-            result.append(public(session, item))
-    return result
+    shown = [
+        item
+        for item in session.scalars(query)
+        if item.submitter == user or (not mine and "member" in roles and item.status in PUBLISHED)
+    ]
+    found = details_of(session, shown)
+    return [
+        dump(session, item, found=found[item.id]) if item.submitter == user else public(session, item, found[item.id])
+        for item in shown
+    ]
 
 
 def editing_flags(session, numbers: list[str], principal: dict) -> dict:
