@@ -621,6 +621,9 @@ PAGES = {
         "labels": leader._opinion_labels(),
         "typed": {"number": "2026-S-1", "channel": "city_government", "level": "city", "leader": "", "text": "x"},
         "refused": api.Answer(400, {"message": "bad", "details": {"leader": ["blank"]}}),
+        "page": 2,
+        "pages": 3,
+        "total": 41,
     },
     "published.html": {
         "page": {
@@ -880,6 +883,19 @@ def test_the_published_list_asks_for_one_page_at_a_time():
     nonsense = _Asking({"published_proposals": page}, args={"page": "x"})
     ConsoleWorkRoutes.console_published.__wrapped__(None, nonsense)
     assert nonsense.calls[0][1]["query"]["page"] == "1"
+
+
+def test_the_adoptions_awaiting_an_instruction_are_shown_a_page_at_a_time_and_a_refused_one_on_its_page():
+    waiting = [{"number": f"2026-S-{n}", "channel": "city_government"} for n in range(1, 46)]
+    per = leader.WAITING_PER_PAGE
+    rows, page, pages = leader.waiting_page(waiting, 1)
+    assert (rows, page, pages) == (waiting[:per], 1, 3)
+    assert leader.waiting_page(waiting, 3) == (waiting[2 * per :], 3, 3)
+    assert leader.waiting_page(waiting, 99)[1:] == (3, 3)  # past the end: the last page
+    typed = {"number": f"2026-S-{per + 5}", "channel": "city_government", "text": "x"}
+    rows, page, _ = leader.waiting_page(waiting, 1, typed)
+    assert page == 2 and typed["number"] in [w["number"] for w in rows]
+    assert leader.waiting_page([], 1) == ([], 1, 1)
 
 
 def test_the_task_list_asks_for_every_assign_tasks_routing_suggestions_in_one_call():
