@@ -11,18 +11,18 @@ masked) — before that, 403; a department (role ``unit``) reads only the items 
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import exists, select
 
 from shared import clock
 from shared.calendar import local_date
-from shared.errors import Conflict, Forbidden
+from shared.errors import Conflict, Forbidden, InvalidInput
 from shared.messaging.outbox import start_process
 from shared.validation import load
 
 from .access import acting_user, reads_all
 from .areas import check_area
 from shared.masking import mask_name, mask_text
-from .models import OpinionForward, OpinionItem, OpinionReport, Outbox
+from .models import OpinionForward, OpinionInstruction, OpinionItem, OpinionReport, Outbox
 from .opinion_records import (
     by_number,
     details,
@@ -305,14 +305,26 @@ def get(session, number: str, principal: dict) -> dict:
     raise Forbidden(f"opinion item {number} is another submitter's and not published")
 
 
-def list_items(session, principal: dict, mine: bool = False, status: str | None = None) -> list[dict]:
+def list_items(
+    session, principal: dict, mine: bool = False, status: str | None = None, awaiting: str | None = None
+) -> list[dict]:
     """Staff, the committee, leaders: every item (``mine``: none of theirs are). Members and
     informants: their own; members with ``mine=false`` also the adopted items of others, as
-    published. Units: the items forwarded to them."""
+    published. Units: the items forwarded to them. ``awaiting="instruction"``: only items with a
+    report adopted on a channel where no leader's instruction is recorded yet (the leaders' list;
+    a year holds thousands of items, most of them not waiting)."""
     user, roles = acting_user(principal)
     query = select(OpinionItem).order_by(OpinionItem.year, OpinionItem.sequence)
     if status:
         query = query.where(OpinionItem.status == status)
+    if awaiting == "instruction":
+        instructed = exists().where(
+            OpinionInstruction.item_id == OpinionReport.item_id, OpinionInstruction.channel == OpinionReport.channel
+        )
+        waiting = select(OpinionReport.item_id).where(OpinionReport.adoption == "adopted", ~instructed)
+        query = query.where(OpinionItem.id.in_(waiting))
+    elif awaiting:
+        raise InvalidInput("what is awaited?", {"awaiting": [f"only 'instruction' is known, not {awaiting!r}"]})
     if "unit" in roles and not reads_all(roles):
         forwarded = select(OpinionForward.item_id).where(OpinionForward.unit == principal.get("unit"))
         return [

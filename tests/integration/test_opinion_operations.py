@@ -330,6 +330,32 @@ def test_the_list_shows_each_item_as_one_item_is_shown_reading_each_kind_of_deta
         assert item == alone
 
 
+def test_the_leaders_list_holds_only_items_with_an_adoption_no_instruction_answers_yet(session):
+    def adopted(*channels, instructed=()):
+        number, _ = reported(session, channels=channels)
+        for channel in channels:
+            tracking.record_adoption(session, number, {"channel": channel, "adopted": True}, STAFF)
+        for channel in instructed:
+            instruction = {"channel": channel, "level": "city", "leader": "某市长", "text": "请研究"}
+            tracking.record_instruction(session, number, instruction, LEADER)
+        session.commit()
+        return number
+
+    half = adopted("city_party_committee", "provincial_committee", instructed=["provincial_committee"])
+    waiting = adopted("city_government")
+    adopted("city_government", instructed=["city_government"])  # answered: not waiting
+    refused, _ = reported(session, channels=["city_government"])
+    tracking.record_adoption(session, refused, {"channel": "city_government", "adopted": False}, STAFF)
+    submitted(session, ZHOU)
+    session.commit()
+    listed = opinions.list_items(session, LEADER, awaiting="instruction")
+    assert [i["number"] for i in listed] == [half, waiting]
+    assert listed == [i for i in opinions.list_items(session, LEADER) if i["number"] in (half, waiting)]
+    with pytest.raises(InvalidInput) as unknown:
+        opinions.list_items(session, LEADER, awaiting="adoption")
+    assert "awaiting" in unknown.value.details
+
+
 def test_a_case_becomes_an_opinion_item_then_a_proposal_in_one_thread(session):
     opened = threads.open_opinion_from_case(
         session, {"thread": "WX-2026-0001", "member": "member.li", "content": ITEM, "case_number": "WX-2026-0001"}, None

@@ -125,7 +125,7 @@ class ConsoleLeaderRoutes:
     def _instructions_page(self, visit, typed=None, refused=None, status=200):
         if not visit.may("record_instruction"):  # the list is for those who may instruct
             return visit.forbidden("record_instruction")
-        answer = visit.api("list_opinions")
+        answer = visit.api("list_opinions", query={"awaiting": "instruction"})
         if not answer.ok:
             return visit.refusal(answer)
         waiting = awaiting_instruction(answer.body)
