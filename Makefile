@@ -11,18 +11,19 @@ LINT_COMMAND ?= $(VENV)/bin/ruff check shared services tests bench examples \
 	&& $(VENV)/bin/ruff format --check shared services tests bench examples && $(VENV)/bin/lint-imports && $(VENV)/bin/mypy
 
 # `make test` runs four lanes at once, each its own pytest (every test has its own vhost and
-# databases, and every e2e system its own), then alone the tests that restart the broker, which
-# every vhost on it feels. The integration tests are split by file name into two lanes, the
+# databases, and every e2e system its own), then alone the test that restarts the machine's
+# broker, which every vhost on it feels (the chaos short form restarts a node of its own, so it
+# runs in a lane). The integration tests are split by file name into two lanes, the
 # fast tiers riding with the first; the e2e modules into those on the shared PostgreSQL system
 # (and the public API's), and those on the console's SQLite system and the moved clock's and
 # calendar's systems: a module runs in the lane of the other modules of its system, so each
 # system starts once.
-SERIAL := chaos or restarts_broker
-INTEGRATION_1 := $(sort $(wildcard tests/integration/test_[a-f]*.py))
+SERIAL := restarts_broker
+INTEGRATION_1 := $(sort $(wildcard tests/integration/test_[a-c]*.py))
 INTEGRATION_2 := $(filter-out $(INTEGRATION_1),$(sort $(wildcard tests/integration/test_*.py)))
 E2E_2 := $(sort $(wildcard tests/e2e/test_console_*.py)) tests/e2e/test_permission_matrix.py \
 	tests/e2e/test_performance.py tests/e2e/test_deadlines.py tests/e2e/test_followup_deadlines.py \
-	tests/e2e/test_calendar_schedule.py
+	tests/e2e/test_calendar_schedule.py tests/e2e/test_chaos.py
 E2E_1 := $(filter-out $(E2E_2),$(sort $(wildcard tests/e2e/test_*.py)))
 LANES := test-lane-checks-integration-1 test-lane-integration-2 test-lane-e2e-1 test-lane-e2e-2
 # `make check` runs its tests in two lanes (unit tests split by file name into about equal halves,
@@ -108,8 +109,9 @@ test-lane-e2e-1:
 test-lane-e2e-2:
 	$(PYTEST) -m "not ($(SERIAL))" $(E2E_2)
 
+# Only the files that hold such a test are collected (collecting every tier takes a while).
 test-serial:
-	$(PYTEST) -m "$(SERIAL)" tests/integration tests/e2e
+	$(PYTEST) -m "$(SERIAL)" $(shell grep -l "$(SERIAL)" tests/integration/test_*.py tests/e2e/test_*.py)
 
 test-unit: venv
 	$(PYTEST) tests/unit

@@ -292,6 +292,13 @@ def parser() -> argparse.ArgumentParser:
     parser.add_argument("--kill-interval", type=float, default=6.0, help="mean seconds between kills")
     parser.add_argument("--no-broker-restart", action="store_true")
     parser.add_argument(
+        "--own-broker",
+        action="store_true",
+        help="run on a RabbitMQ node of this run's own (bench/cluster.py's, one node on free ports from 5691, "
+        "stopped at the end): the broker fault restarts that node only, so work on the machine's broker "
+        "goes on beside it (make test runs the short form so)",
+    )
+    parser.add_argument(
         "--spread-kills",
         action="store_true",
         help="pace the kills by the proposals done, so they fall all along the load",
@@ -341,8 +348,18 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None, broker: Broker | None = None) -> int:
-    """``broker``: where to run (default the machine's broker); its ``restart`` is the broker fault."""
+    """``broker``: where to run (default the machine's broker, or with ``--own-broker`` a node of
+    this run's own); its ``restart`` is the broker fault."""
     args = parser().parse_args(argv)
+    if args.own_broker and broker is None:
+        from cluster import Cluster, free_base_port
+
+        with Cluster(nodes=1, base_port=free_base_port(), name=f"ztcchaos{os.getpid()}-") as node:
+            return _main(args, node.restarting())
+    return _main(args, broker)
+
+
+def _main(args, broker: Broker | None) -> int:
     if args.short:
         # 24 proposals in flight at every stage; the 12 kills (every service at least once) are
         # spread along the load by the proposals done, at least 2 s apart on average, and all

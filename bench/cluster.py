@@ -81,7 +81,7 @@ class Node:
     def __init__(self, cluster: "Cluster", index: int):
         self.cluster = cluster
         self.index = index
-        self.name = f"ztc{index}@localhost"
+        self.name = f"{cluster.name}{index}@localhost"
         self.amqp_port = cluster.base_port + index - 1
         self.management_port = self.amqp_port + 10000
         self.dist_port = self.amqp_port + 20000
@@ -201,8 +201,22 @@ class Node:
             self.proc.wait(timeout=30)
 
 
+def free_base_port(nodes: int = 1, first: int = 5691, last: int = 5790) -> int:
+    """The first base port from ``first`` whose AMQP, management and distribution ports (base+i-1,
+    +10000, +20000) are free for ``nodes`` nodes: two runs on one machine each get their own."""
+    for base in range(first, last - nodes + 2):
+        ports = [p + offset for p in range(base, base + nodes) for offset in (0, 10000, 20000)]
+        if not RESERVED_PORTS.intersection(ports) and all(port_free(p) for p in ports):
+            return base
+    raise ClusterError(f"no free ports for {nodes} node(s) from {first} to {last}")
+
+
 class Cluster:
-    def __init__(self, nodes: int = 3, base_port: int = 5681):
+    """``nodes`` RabbitMQ nodes of their own, ``<name>1@localhost``.. (node names are the machine's:
+    another cluster at the same time takes another ``name``), clustered with the first."""
+
+    def __init__(self, nodes: int = 3, base_port: int = 5681, name: str = "ztc"):
+        self.name = name
         self.base_port = base_port
         self.bin = rabbit_bin()
         self.tmp = Path(tempfile.mkdtemp(prefix="ztc-cluster-"))
@@ -272,6 +286,26 @@ class Cluster:
             f"127.0.0.1:{first.management_port}",
             kill_a_node,
             name=f"a cluster of {len(self.nodes)} nodes ({node.name} killed mid-run)",
+        )
+
+    def restarting(self) -> Broker:
+        """The chaos harness's broker on the first node, its fault what the machine's broker's is
+        (``harness.restart_broker``): the node's RabbitMQ application stopped and started. Nothing
+        else on the machine feels it."""
+        node = self.nodes[0]
+
+        def restart() -> float:
+            began = time.time()
+            node.ctl("stop_app")
+            node.ctl("start_app")
+            node.await_startup()
+            return time.time() - began
+
+        return Broker(
+            f"127.0.0.1:{node.amqp_port}",
+            f"127.0.0.1:{node.management_port}",
+            restart,
+            name=f"a node of its own ({node.name}, AMQP {node.amqp_port})",
         )
 
     def close(self) -> None:

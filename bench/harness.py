@@ -360,17 +360,35 @@ class Http:
 
 
 class Board:
-    """One poller per role keeps the open tasks (staff, committee) and the unit's assignments, so
-    a hundred proposals in flight cost three list calls per interval instead of a hundred."""
+    """What the simulated people see. One looker per role keeps the open tasks (staff, committee)
+    and the unit's assignments, so a hundred proposals in flight cost one list call per role per
+    look instead of a hundred; the member's looker keeps their notification inbox.
 
-    def __init__(self, http: Http, interval: float = 0.3):
-        self.http, self.interval = http, interval
+    Two models of how the people look (neither is a measurement of real people):
+
+    * eager (``patient=False``, the chaos harness's): every ``interval`` seconds, each role looks;
+      the member looks at their proposal until it changes.
+    * patient (``patient=True``, the load benchmark's): a person looks at their list now and then.
+      After a look that showed something new, work is coming in and they look again soon
+      (``interval``); after a look that showed nothing new, they wait twice as long as the last
+      time, up to ``longest`` seconds. The member does not look for their proposal's next step:
+      they act when told, by the notification in their inbox (:meth:`notified`; the inbox is the
+      gateway's own data, read every ``interval`` seconds: no message on the bus).
+
+    Each look at a task list or at the unit's assignments is an RPC call the gateway makes (a
+    request and a reply on the bus)."""
+
+    def __init__(self, http: Http, interval: float = 0.3, longest: float = 4.0, patient: bool = False):
+        self.http, self.interval, self.patient = http, interval, patient
+        self.longest = longest if patient else interval
         self.tasks: dict[str, dict] = {}  # (role) -> {(business_key, task): task}
         self.assignments: dict[str, dict] = {}  # number -> [assignment]
+        self.told: set[tuple[str, str]] = set()  # the member's notifications: (kind, subject)
         self.changed = threading.Condition()
         self.stopping = threading.Event()
         self.threads = [
-            threading.Thread(target=self._poll, args=(role,), daemon=True) for role in ("staff", "committee", "unit")
+            threading.Thread(target=self._poll, args=(role,), daemon=True)
+            for role in ("staff", "committee", "unit", *(("member",) if patient else ()))
         ]
 
     def start(self):
@@ -383,27 +401,51 @@ class Board:
         for t in self.threads:
             t.join(timeout=30)
 
+    def _look(self, role) -> bool:
+        """One look at ``role``'s list; True if it showed something new."""
+        if role == "member":
+            rows = self.http.call("member", "GET", "/api/notifications?unread=true")
+            seen = {(n["kind"], n["subject"]) for n in rows}
+            with self.changed:
+                new = not seen <= self.told
+                self.told |= seen
+                self.changed.notify_all()
+            return new
+        if role == "unit":
+            rows = self.http.call("unit", "GET", "/api/assignments")
+            grouped = collections.defaultdict(list)
+            for a in rows:
+                grouped[a["number"]].append(a)
+            with self.changed:
+                new = any(
+                    a["id"] not in {b["id"] for b in self.assignments.get(n, [])} for n in grouped for a in grouped[n]
+                )
+                self.assignments = dict(grouped)
+                self.changed.notify_all()
+            return new
+        rows = self.http.call(role, "GET", "/api/tasks")
+        with self.changed:
+            before = self.tasks.get(role, {})
+            self.tasks[role] = {(t["business_key"], t["task"]): t for t in rows}
+            new = bool(self.tasks[role].keys() - before.keys())
+            self.changed.notify_all()
+        return new
+
     def _poll(self, role):
+        wait = self.interval
         while not self.stopping.is_set():
             try:
-                if role == "unit":
-                    rows = self.http.call("unit", "GET", "/api/assignments")
-                    grouped = collections.defaultdict(list)
-                    for a in rows:
-                        grouped[a["number"]].append(a)
-                    with self.changed:
-                        self.assignments = dict(grouped)
-                        self.changed.notify_all()
-                else:
-                    rows = self.http.call(role, "GET", "/api/tasks")
-                    with self.changed:
-                        self.tasks[role] = {(t["business_key"], t["task"]): t for t in rows}
-                        self.changed.notify_all()
+                new = self._look(role)
             except (Gone, Refused):
-                pass
-            except Exception as exc:  # never let the poller die: every lifecycle would wait on it
-                say(f"board poller for {role}: {type(exc).__name__}: {exc}")
-            self.stopping.wait(self.interval)
+                new = False
+            except Exception as exc:  # never let the looker die: every lifecycle would wait on it
+                say(f"board looker for {role}: {type(exc).__name__}: {exc}")
+                new = False
+            if role == "member" or new:
+                wait = self.interval
+            else:
+                wait = min(wait * 2, self.longest)
+            self.stopping.wait(wait)
 
     def wait(self, what, probe, timeout):
         deadline = time.time() + timeout
@@ -421,6 +463,12 @@ class Board:
         return self.wait(
             f"{role}'s task {name} of {number}", lambda: self.tasks.get(role, {}).get((number, name)), timeout
         )
+
+    def notified(self, kind, number, timeout):
+        """Wait until the member is told ``kind`` about proposal ``number`` (patient people only)."""
+        if not self.patient:
+            return True
+        return self.wait(f"the member's notification {kind} of {number}", lambda: (kind, number) in self.told, timeout)
 
     def assignment(self, number, timeout):
         return self.wait(
@@ -499,6 +547,7 @@ class Lifecycle:
         self.complete("staff", "review_reply", {"action": "accept"})
         self.rate()
         self.complete("committee", "grade_quality", {"grade": "good"})
+        self.board.notified("published", self.number, self.step_timeout)
         self.until_status("published")
         return self.number
 
@@ -623,6 +672,7 @@ class Lifecycle:
 
     def rate(self):
         deadline = time.time() + self.step_timeout
+        self.board.notified("rating_opened", self.number, self.step_timeout)
         while time.time() < deadline:
             try:
                 self.http.call(
@@ -673,13 +723,15 @@ def drive(
     not_filed_every: int = 0,
     on_progress=None,
     step_timeout: float = 240,
+    patient: bool = False,
 ):
-    """Run ``count`` lifecycles, ``concurrency`` at a time. Returns (lifecycles, failures, http)."""
+    """Run ``count`` lifecycles, ``concurrency`` at a time. Returns (lifecycles, failures, http).
+    ``patient``: the people look now and then and when told (:class:`Board`), not every 0.3 s."""
     from concurrent.futures import ThreadPoolExecutor, as_completed
 
     http = Http(system.base, system.tokens)
     http.vhost, http.api, http.amqp_uri = system.vhost, system.broker.api, system.settings.amqp_uri
-    board = Board(http).start()
+    board = Board(http, interval=0.5 if patient else 0.3, patient=patient).start()
     lifecycles = [
         Lifecycle(
             http,

@@ -13,6 +13,8 @@ takes the acting unit from it. See docs/unit-integration.md and docs/asyncapi.ya
         --milestone "完成设计招标@2027-03-31" --milestone "完成改造@2027-09-30"
     python examples/unit_client.py --amqp ... --unit transport submit-reply 17
     python examples/unit_client.py --amqp ... --unit transport report-milestone 17 1 --note "设计招标已完成"
+    python examples/unit_client.py --amqp ... --unit transport record-contact 17 --kind face_to_face \
+        --held-on 2027-03-05 --participants "王处长与张委员" --note "现场查看"
 """
 
 from __future__ import annotations
@@ -131,6 +133,12 @@ def parser() -> argparse.ArgumentParser:
     milestone.add_argument("assignment_id", type=int)
     milestone.add_argument("milestone", type=int, help="its number in the reply, from 1")
     milestone.add_argument("--note", required=True, help="what was done")
+    contact = sub.add_parser("record-contact", help="record a contact with the proposer (办理沟通)")
+    contact.add_argument("assignment_id", type=int)
+    contact.add_argument("--kind", required=True, help="face_to_face, phone, letter or online (the committee's list)")
+    contact.add_argument("--held-on", required=True, dest="held_on", help="the day, YYYY-MM-DD")
+    contact.add_argument("--participants", required=True, help="who met whom")
+    contact.add_argument("--note")
     extension = sub.add_parser("request-extension", help="ask for more time (延期)")
     extension.add_argument("assignment_id", type=int)
     when = extension.add_mutually_exclusive_group(required=True)
@@ -142,7 +150,18 @@ def parser() -> argparse.ArgumentParser:
 
 def body_of(args) -> dict:
     body = {"assignment_id": args.assignment_id}
-    for key in ("reason", "text", "category", "until", "months", "milestone", "note"):
+    for key in (
+        "reason",
+        "text",
+        "category",
+        "until",
+        "months",
+        "milestone",
+        "note",
+        "kind",
+        "held_on",
+        "participants",
+    ):
         if getattr(args, key, None) is not None:
             body[key] = getattr(args, key)
     if getattr(args, "milestones", None):

@@ -14,9 +14,12 @@ from __future__ import annotations
 import os
 import threading
 from datetime import datetime, timedelta, timezone, tzinfo
+from typing import overload
 
 
 class Clock:
+    """Every clock's ``now`` is an aware datetime in UTC."""
+
     def now(self) -> datetime:  # pragma: no cover - interface
         raise NotImplementedError
 
@@ -27,10 +30,11 @@ class SystemClock(Clock):
 
 
 class SkippingClock(Clock):
-    """A clock that stands still until told to move."""
+    """A clock that stands still until told to move. A time it is given in another zone (a test's
+    Beijing morning) is kept as the same instant in UTC, as :func:`as_utc` reads it."""
 
     def __init__(self, start: datetime | None = None) -> None:
-        self._now = start or datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
+        self._now = as_utc(start or datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc))
         self._lock = threading.Lock()
 
     def now(self) -> datetime:
@@ -44,7 +48,7 @@ class SkippingClock(Clock):
 
     def set(self, when: datetime) -> None:
         with self._lock:
-            self._now = when
+            self._now = as_utc(when)
 
 
 class OffsetClock(Clock):
@@ -91,6 +95,23 @@ def current() -> Clock:
 
 def now() -> datetime:
     return _current.now()
+
+
+@overload
+def as_utc(value: datetime) -> datetime: ...
+@overload
+def as_utc(value: None) -> None: ...
+def as_utc(value: datetime | None) -> datetime | None:
+    """The UTC instant of a moment that comes from outside: a message, a form, a file, a setting.
+
+    The one rule for the zone of a moment, used by :class:`shared.db.UtcDateTime` as it stores and
+    reads a column and by the contracts' ``UtcDateTime`` field: every time the product keeps is UTC,
+    so a naive datetime is read as UTC; an aware one is converted to UTC (the same instant); None
+    stays None. A value read from a ``UtcDateTime`` column is aware UTC already and needs no call.
+    """
+    if value is None:
+        return None
+    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
 
 
 class _ClockDatetime(datetime):

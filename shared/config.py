@@ -49,6 +49,10 @@ class Settings:
     relay_interval_seconds: float = 0.2
     timer_interval_seconds: float = 1.0
     max_workers: int = 10
+    # PostgreSQL connections each process keeps open per database, and how many more it may open
+    # for a burst (closed again after use); PostgreSQL's max_connections is shared by every process.
+    db_pool_size: int = 10
+    db_max_overflow: int = 10
     log_level: str = "INFO"
     clock_offset_file: str | None = None
     log_format: str = "text"  # text | json (JSON lines)
@@ -103,6 +107,9 @@ class Settings:
     bus_key: str | None = None
     bus_key_file: Path | None = None
     principal_ttl_seconds: float = 300.0  # how long a principal signed for an RPC call is good for
+    # How long the gateway waits for a service's RPC reply before it answers 504 (a reply lost with
+    # a connection the broker closed would otherwise hold an HTTP worker for ever).
+    rpc_timeout_seconds: float = 60.0
     operator_amqp_uri: str | None = None  # the operator's broker user (dead letters, replays, ztc)
     bus_passwords: dict[str, str] = field(default_factory=dict)  # ZTC_BUS_PASSWORD_<NAME>: make run's users
     bus_users: str = "per-service"  # make run: per-service | shared (every process on ZTC_AMQP_URI)
@@ -245,6 +252,8 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         message_ttl_seconds=float(_env(env, "ZTC_MESSAGE_TTL_SECONDS", str(7 * 24 * 3600))),
         workflow_cache_size=int(_env(env, "ZTC_WORKFLOW_CACHE_SIZE", "1000")),
         relay_interval_seconds=float(_env(env, "ZTC_RELAY_INTERVAL_SECONDS", "0.2")),
+        db_pool_size=int(_env(env, "ZTC_DB_POOL_SIZE", "10")),
+        db_max_overflow=int(_env(env, "ZTC_DB_MAX_OVERFLOW", "10")),
         timer_interval_seconds=float(_env(env, "ZTC_TIMER_INTERVAL_SECONDS", "1.0")),
         max_workers=int(_env(env, "ZTC_MAX_WORKERS", "10")),
         log_level=_env(env, "ZTC_LOG_LEVEL", "INFO"),
@@ -280,6 +289,7 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         bus_key=env.get("ZTC_BUS_KEY") or None,
         bus_key_file=Path(_env(env, "ZTC_BUS_KEY_FILE", str(var_dir / "bus.key"))),
         principal_ttl_seconds=float(_env(env, "ZTC_PRINCIPAL_TTL_SECONDS", "300")),
+        rpc_timeout_seconds=max(0.1, float(_env(env, "ZTC_RPC_TIMEOUT_SECONDS", "60"))),
         operator_amqp_uri=env.get("ZTC_OPERATOR_AMQP_URI") or None,
         bus_passwords={
             name: env[f"ZTC_BUS_PASSWORD_{name.upper()}"]

@@ -12,7 +12,7 @@ import json
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +23,7 @@ from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 from sqlalchemy.types import TypeDecorator
 
+from shared import clock
 from shared import config as config_module
 
 if TYPE_CHECKING:
@@ -70,8 +71,13 @@ def _make_engine(url: str) -> Engine:
             cursor.close()
 
         return engine
+    settings = config_module.load()
     engine = create_engine(
-        url, json_serializer=_json_dumps, pool_size=10, max_overflow=10, pool_recycle=POOL_RECYCLE_SECONDS
+        url,
+        json_serializer=_json_dumps,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+        pool_recycle=POOL_RECYCLE_SECONDS,
     )
     _ping_when_idle(engine)
     return engine
@@ -210,21 +216,17 @@ class UtcDateTime(TypeDecorator[datetime]):
     """A moment, stored and read back as an aware UTC datetime on both databases.
 
     PostgreSQL keeps the offset (``timestamptz``); SQLite keeps text without one and hands back a
-    naive datetime. Every time the product stores is UTC, so a naive value (read back from SQLite,
-    or written by code that took one from there) is UTC; an aware one is converted to UTC."""
+    naive datetime. Both ways a value goes through :func:`shared.clock.as_utc` (naive is UTC, aware
+    is converted), so what comes back needs no further conversion."""
 
     impl = DateTime(timezone=True)
     cache_ok = True
 
     def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+        return clock.as_utc(value)
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+        return clock.as_utc(value)
 
 
 # How every service maps its ``Mapped[dict]`` and ``Mapped[list]`` columns.

@@ -78,6 +78,11 @@ class ChecklistItem(Label):
     points: int = 0
 
 
+@dataclass(frozen=True)
+class ContactKind(Label):
+    face_to_face: bool = False  # counts for the handling checklist's face-to-face item
+
+
 def _unique_codes(items: Iterable[Label]) -> None:
     codes = [item.code for item in items]
     duplicates = sorted({code for code in codes if codes.count(code) > 1})
@@ -133,6 +138,11 @@ class _CategorySchema(_LabelSchema):
 class _ChecklistItemSchema(_LabelSchema):
     made = ChecklistItem
     points = fields.Integer(required=True, strict=True, validate=validate.Range(min=0))
+
+
+class _ContactKindSchema(_LabelSchema):
+    made = ContactKind
+    face_to_face = fields.Boolean(load_default=False)
 
 
 def _labels(schema: type[_LabelSchema] = _LabelSchema, **kwargs: Any) -> fields.List[Label]:
@@ -322,6 +332,7 @@ class RulebookSchema(Schema):
     reminders = fields.Nested(_RemindersSchema)
     cosigning = fields.Nested(_CosigningSchema)
     followup = fields.Nested(_FollowupSchema)
+    contact_kinds = _labels(_ContactKindSchema)
     reply_categories = _labels(_CategorySchema)
     not_filed_reasons = _labels()
     satisfaction = fields.Nested(_SatisfactionSchema)
@@ -342,6 +353,7 @@ class ProposalRulebookSchema(RulebookSchema):
     reminders = fields.Nested(_RemindersSchema, required=True)
     cosigning = fields.Nested(_CosigningSchema, required=True)
     followup = fields.Nested(_FollowupSchema, required=True)
+    contact_kinds = _labels(_ContactKindSchema, required=True)
     reply_categories = _labels(_CategorySchema, required=True)
     not_filed_reasons = _labels(required=True)
     satisfaction = fields.Nested(_SatisfactionSchema, required=True)
@@ -498,6 +510,10 @@ class Rulebook:
     def max_milestones(self) -> int:
         """The most milestones a category B reply may promise (B follow-ups)."""
         return cast(int, self._section("followup")["max_milestones"])
+
+    def contact_kinds(self) -> list[ContactKind]:
+        """The ways a unit contacts a proposer (办理沟通), those that count as meeting face to face marked."""
+        return list(self._section("contact_kinds"))
 
     def reply_categories(self, include_disabled: bool = False) -> list[ReplyCategory]:
         return [c for c in self._section("reply_categories") if c.enabled or include_disabled]

@@ -12,6 +12,7 @@ from psycogreen.eventlet import patch_psycopg  # noqa: E402
 
 patch_psycopg()
 
+import os  # noqa: E402
 import sqlite3  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -21,6 +22,13 @@ from sqlalchemy.pool import Pool  # noqa: E402
 
 from shared import clock  # noqa: E402
 from tests import support  # noqa: E402
+
+
+# Each service process keeps 2 PostgreSQL connections per database open instead of 10 (a burst
+# still opens up to 10 more): the lanes of `make test` run several systems on PostgreSQL at once
+# (and the chaos run), and the server's max_connections (100) is the machine's. The e2e systems'
+# processes inherit it from this environment; the chaos harness is given it (test_chaos.py).
+os.environ.setdefault("ZTC_DB_POOL_SIZE", "2")
 
 
 def pytest_addoption(parser):
@@ -40,6 +48,11 @@ def pytest_configure(config):
         "concurrency, transactions, constraints, migrations, error classes): "
         "runs on SQLite and PostgreSQL; other integration tests run on SQLite, other "
         "end-to-end tests on PostgreSQL",
+    )
+    config.addinivalue_line(
+        "markers",
+        "postgresql_only: a test of what only deployments on PostgreSQL run (e.g. the compose and "
+        "Kubernetes preparation job); on SQLite with --no-postgres",
     )
     config.addinivalue_line(
         "markers",
@@ -93,6 +106,8 @@ def _db_kinds(metafunc):
     browser tests). ``--no-postgres`` runs everything on SQLite."""
     if metafunc.config.getoption("--no-postgres"):
         return ["sqlite"]
+    if metafunc.definition.get_closest_marker("postgresql_only"):
+        return ["postgresql"]
     parents = Path(metafunc.definition.path).parents
     both = bool(metafunc.definition.get_closest_marker("both_databases"))
     if INTEGRATION in parents and not both:

@@ -21,10 +21,10 @@ from . import contracts
 from .contracts import ANSWERING_ROLES, COMMAND_SCHEMAS
 from .models import Assignment, CoUnitInput, ExtensionRequest, Reply, ReplyCosignature, Unit
 from .clocks import ReplyClock
+from .contacts import met_face_to_face, record_contact
 from .decisions import decisions_of
 from .records import (
     active_assignments,
-    aware,
     current_reply,
     describe,
     handling_event,
@@ -129,7 +129,7 @@ def object_to_assignment(session, rules: AssignmentRules, params, principal) -> 
     _not_closed(row)
     if row.status == "replied":
         raise Conflict(f"the reply to proposal {row.number} is submitted; it is too late to object")
-    window = rules.objection_deadline(aware(row.created_at))
+    window = rules.objection_deadline(row.created_at)
     today = local_date(clock.now())
     if today > window.due:
         raise Conflict(
@@ -341,7 +341,8 @@ def _least_favourable(categories: list[str], order: list[str]) -> str:
 
 def submit_reply(session, rules: AssignmentRules, params, principal) -> dict:
     """An answering unit submits its reply, once every co-unit co-signed it. When every answering
-    unit of the round has submitted, the engine hears ``reply_submitted``."""
+    unit of the round has submitted, the engine hears ``reply_submitted``, with ``face_to_face``:
+    whether each answering unit recorded a face-to-face contact with the proposer before it."""
     _, principal, row = _begin(session, "submit_reply", params, principal)
     active = active_assignments(session, row.number, lock=True)  # also refreshes ``row``
     _role(row, ANSWERING_ROLES, "a co-unit does not submit a reply; the lead does")
@@ -374,6 +375,7 @@ def submit_reply(session, rules: AssignmentRules, params, principal) -> dict:
     if complete:
         replies = [(other, current_reply(session, other)) for other in answering]
         categories = [r.category for _, r in replies]
+        met = {other.id: met_face_to_face(session, other) for other in answering}
         tell_engine(
             session,
             contracts.REPLY_SUBMITTED,
@@ -390,10 +392,14 @@ def submit_reply(session, rules: AssignmentRules, params, principal) -> dict:
                             {"milestone": m["milestone"], "what": m["what"], "due": m["due"]}
                             for m in r.milestones or []
                         ],
+                        "face_to_face": met[other.id],
                     }
                     for other, r in replies
                 ],
                 "category": _least_favourable(categories, rules.reply_categories()),
+                # the handling checklist's fact (见面沟通率): every answering unit met the proposer
+                # face to face before submitting (a contact recorded on its assignment, contacts.py)
+                "face_to_face": all(met.values()),
                 # on time is judged at the submission (supervision.close), not at staff's acceptance
                 "submitted_at": iso(now),
             },
@@ -551,6 +557,7 @@ COMMANDS = {
     "request_extension": request_extension,
     "submit_followup": submit_followup,
     "report_milestone": report_milestone,
+    "record_contact": record_contact,
 }
 
 

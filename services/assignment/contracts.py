@@ -10,7 +10,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from shared import contracts as _shared
-from shared.contracts.rpc.assignments import ExtensionAsked, MilestoneReported, ReplyDrafted
+from shared.contracts.rpc.assignments import ContactRecorded, ExtensionAsked, MilestoneReported, ReplyDrafted
 from shared.contracts.fields import UNIT_CODE  # noqa: F401 - the assignment service's spelling
 from shared.contracts.jobs.assignment import MODES  # noqa: F401
 from shared.contracts.jobs.assignment import Assign as AssignParams  # noqa: F401
@@ -111,6 +111,10 @@ class ExtensionCommand(AssignmentCommand, ExtensionAsked):
     schema as over HTTP (``shared.contracts.rpc.assignments.ExtensionAsked``)."""
 
 
+class ContactCommand(AssignmentCommand, ContactRecorded):
+    """办理沟通: the unit contacted the proposer (``shared.contracts.rpc.assignments.ContactRecorded``)."""
+
+
 COMMAND_SCHEMAS = {
     "sign": AssignmentCommand,
     "object": ObjectCommand,
@@ -121,4 +125,5 @@ COMMAND_SCHEMAS = {
     "request_extension": ExtensionCommand,
     "submit_followup": SendInputCommand,
     "report_milestone": ReportMilestoneCommand,
+    "record_contact": ContactCommand,
 }

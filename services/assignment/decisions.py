@@ -87,7 +87,7 @@ def hear_extension(session, body) -> dict | None:
         return None
     request.status = "approved"
     row = session.get(Assignment, request.assignment_id)
-    decided_at = event["occurred_at"]
+    decided_at = clock.as_utc(event["occurred_at"])
     because = record(
         session,
         row,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import JSON, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint, event
+from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint, event
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.db import make_base, UtcDateTime
@@ -126,6 +126,25 @@ class ExtensionRequest(Base):
     status: Mapped[str] = mapped_column(String(20))
     requested_at: Mapped[datetime] = mapped_column(UtcDateTime())
     requested_by: Mapped[str] = mapped_column(String(100))
+
+
+class Contact(Base):
+    """办理沟通: the unit's contact with the proposer about one assignment — its kind (a code of the
+    rulebook's ``contact_kinds``), the day it took place, who met whom, and a note. Kept, never changed."""
+
+    __tablename__ = "contacts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    assignment_id: Mapped[int] = mapped_column(ForeignKey("assignments.id"), index=True)
+    round: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(30))
+    # Whether the rulebook counted the kind as meeting face to face when it was recorded.
+    face_to_face: Mapped[bool] = mapped_column(Boolean)
+    held_on: Mapped[date] = mapped_column(Date)
+    participants: Mapped[str] = mapped_column(Text)
+    note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    recorded_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    recorded_by: Mapped[str] = mapped_column(String(100))
 
 
 class AssignmentEvent(Base):

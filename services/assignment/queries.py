@@ -10,6 +10,7 @@ from shared.principal import acting
 from shared.validation import load
 
 from .commands import describe_reply
+from .contacts import contacts_of
 from .decisions import decisions_of
 from .models import Assignment, AssignmentEvent, CoUnitInput, ExtensionRequest, Reply, Unit
 from .records import (
@@ -64,7 +65,8 @@ def _decision(data: dict | None) -> dict | None:
 
 def get_assignment(session, assignment_id: int, principal) -> dict:
     """One assignment with its replies (every round), the co-unit inputs it sent or received, the
-    lead's current draft (for a co-unit, to co-sign), extension requests and its event log."""
+    lead's current draft (for a co-unit, to co-sign), extension requests, the unit's contacts with the
+    proposer and its event log."""
     row = visible_assignment(session, assignment_id, principal_of(principal))
     others = [o for o in active_assignments(session, row.number) if o.id != row.id]
     replies = session.scalars(select(Reply).where(Reply.assignment_id == row.id).order_by(Reply.round))
@@ -105,6 +107,7 @@ def get_assignment(session, assignment_id: int, principal) -> dict:
             }
             for e in extensions
         ],
+        "contacts": contacts_of(session, row.id),
         "events": [{"at": iso(e.at), "actor": e.actor, "action": e.action, "data": e.data} for e in events],
     }
 

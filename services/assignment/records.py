@@ -6,7 +6,7 @@ unit events to exchange ``ztc.units`` (routing key ``<unit>.<event>``), BPMN mes
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 
 from sqlalchemy import select
 
@@ -199,17 +199,9 @@ def handling_event(session, name: str, number: str, because: AssignmentEvent, pa
     publish_event(session, Outbox, name, f"{name}:{because.id}", number, payload={"number": number, **payload})
 
 
-def aware(value: datetime | None) -> datetime | None:
-    """SQLite hands back naive datetimes; every time we store is UTC."""
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=timezone.utc)
-    return value
-
-
 def iso(value) -> str | None:
-    if value is None:
-        return None
-    return aware(value).isoformat() if isinstance(value, datetime) else value.isoformat()
+    """A stored date or time in ISO form (a time aware UTC, as every ``UtcDateTime`` column gives it), or None."""
+    return None if value is None else value.isoformat()
 
 
 def describe(row: Assignment) -> dict:

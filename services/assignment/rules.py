@@ -11,7 +11,7 @@ import abc
 from datetime import datetime
 
 from shared.calendar import WorkingCalendar
-from shared.rulebook import Deadline, Rulebook, deadline, load_rulebook
+from shared.rulebook import ContactKind, Deadline, Rulebook, deadline, load_rulebook
 
 from .routing import routing_rules
 
@@ -28,6 +28,10 @@ class AssignmentRules(abc.ABC):
     @abc.abstractmethod
     def max_milestones(self) -> int:
         """The most milestones a category B reply may promise (``followup.max_milestones``)."""
+
+    @abc.abstractmethod
+    def contact_kinds(self) -> list[ContactKind]:
+        """The ways a unit contacts the proposer (``contact_kinds``), face-to-face ones marked."""
 
     @abc.abstractmethod
     def routing(self) -> dict:
@@ -49,6 +53,9 @@ class RulebookRules(AssignmentRules):
 
     def max_milestones(self) -> int:
         return self.rulebook.max_milestones()
+
+    def contact_kinds(self) -> list[ContactKind]:
+        return self.rulebook.contact_kinds()
 
     def routing(self) -> dict:
         return routing_rules(self.rulebook)

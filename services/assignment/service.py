@@ -139,6 +139,12 @@ class AssignmentService(Pingable, ConsultationEntrypoints):
         params = {"assignment_id": assignment_id, "until": until, "months": months, "reason": reason}
         return self._command("request_extension", {k: v for k, v in params.items() if v is not None}, principal)
 
+    @api
+    def record_contact(self, assignment_id, kind, held_on, participants, note=None, principal=None):
+        """办理沟通: the unit records a contact with the proposer (``held_on`` an ISO date)."""
+        params = {"assignment_id": assignment_id, "kind": kind, "held_on": held_on, "participants": participants}
+        return self._command("record_contact", {**params, "note": note}, principal)
+
     # -- queries ----------------------------------------------------------------------------------
     @api
     def routing_suggestions(self, proposal, principal=None):

@@ -33,7 +33,7 @@ from .jobs import Jobs
 from .messages import Messages
 from .migrating import Migrations
 from .operators import Operators, operator_counts
-from .store import MAX_SAVE_ATTEMPTS, InstanceStore, utc  # noqa: F401 - part of the engine's API
+from .store import MAX_SAVE_ATTEMPTS, InstanceStore  # noqa: F401 - part of the engine's API
 from .tasklist import TaskList
 from .timers import Timers
 from .views import CancelledInstanceView, IncidentView, InstanceView, WorkItemView

@@ -11,7 +11,7 @@ elsewhere for now) is kept for it however long that takes, and delivered when it
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any, cast
 
 from marshmallow import ValidationError
@@ -193,7 +193,7 @@ class Messages:
                         "expires_at": iso(r.expires_at),
                         "delivered_to": r.instance_id,
                         "payload": r.payload,
-                        "kept_past_ttl": r.status == "buffered" and bool(live) and _utc(r.expires_at) <= now,
+                        "kept_past_ttl": r.status == "buffered" and bool(live) and r.expires_at <= now,
                         "instances": [
                             {
                                 "id": i.id,
@@ -231,9 +231,3 @@ def buffered_counts(s: Session) -> list[tuple[str, str, int]]:
         label = (name, "yes" if key in live else "no")
         counts[label] = counts.get(label, 0) + n
     return [(name, has, n) for (name, has), n in sorted(counts.items())]
-
-
-def _utc(value: datetime) -> datetime:
-    from .store import utc
-
-    return utc(value)

@@ -245,7 +245,7 @@ class Operators:
                     {"kind": "message", "name": name, "correlation_key": inst.business_key, "buffered": buffered}
                 )
             if next_timer is not None:
-                tokens.append({"kind": "timer", "due": iso(next_timer)})
+                tokens.append({"kind": "timer", "due": iso(clock.as_utc(next_timer))})
             held = s.scalar(select(func.count()).select_from(HeldResult).where(HeldResult.instance_id == instance_id))
         return {"instance": description, "tokens": tokens, "held_results": held, "completed": completed}
 

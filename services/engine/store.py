@@ -16,8 +16,8 @@ import logging
 import random
 import time
 from collections.abc import Callable, Mapping
-from datetime import datetime, timezone
-from typing import Any, Never, cast, overload
+from datetime import datetime
+from typing import Any, Never, cast
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from sqlalchemy import event, func, insert, select, update
@@ -56,21 +56,9 @@ class StaleRevision(Exception):
     """Another save of the same instance committed first."""
 
 
-@overload
-def utc(value: datetime) -> datetime: ...
-@overload
-def utc(value: None) -> None: ...
-@overload
-def utc(value: datetime | None) -> datetime | None: ...
-def utc(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
-
-
 def iso(value: datetime | None) -> str | None:
-    moment = utc(value)
-    return moment.isoformat() if moment else None
+    """A stored time in ISO form (aware UTC, as every ``UtcDateTime`` column gives it), or None."""
+    return value.isoformat() if value else None
 
 
 def write_history(s: Session) -> None:

@@ -31,7 +31,7 @@ from shared.validation import load
 from . import merged
 from .access import principal_of
 from .models import Appeal, Outbox, RatingRound
-from .ratings import SCORES, UNSATISFIED, _latest_round, appeal_view, aware
+from .ratings import SCORES, UNSATISFIED, _latest_round, appeal_view
 
 APPEALED, DECIDED = "handling.appealed", "handling.appeal_decided"
 
@@ -62,7 +62,7 @@ def appeal(session, number, reason, principal) -> dict:
             f"{caller['user']} did not rate round {rating_round.round} of {answering} 不满意; "
             "only a proposer still not satisfied appeals"
         )
-    due, now = aware(rating_round.appeal_due), clock.now()
+    due, now = rating_round.appeal_due, clock.now()
     if now >= due:
         raise TooLate(
             f"the appeal window of round {rating_round.round} of {answering} ended at {due.isoformat()}",

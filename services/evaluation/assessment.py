@@ -1,8 +1,10 @@
 """The units' annual assessment (目标考核), computed from handling scores and ratings, never typed.
 
 For each unit with handling scores in the year: the proposals it handled, their average checklist
-score, the share replied on time (a fact of each score), and the proposers' satisfaction with the
-handling work and with the result, counted over the final rating round of each of its proposals
+score, the shares replied on time and replied after a face-to-face meeting with the proposer
+(见面沟通率; facts of each score, as the diagram passed them on from the unit's reply), and the
+proposers' satisfaction with the handling work and with the result, counted over the final rating
+round of each of its proposals
 (the newest round that closed with every proposer's rating; a superseded round does not count).
 
 Each unit's 目标考核 score weighs three components by the rulebook's ``unit_assessment``: the
@@ -68,7 +70,7 @@ def _satisfaction(all_ratings, levels) -> dict:
 
 def unit_assessment(session, year, principal, rulebook=None) -> dict:
     """``{year, units: [{unit, proposals_handled, average_handling_score, on_time_rate,
-    satisfaction: {ratings, handling: {level: share}, result: {level: share}}}]}``, by unit."""
+    face_to_face_rate, satisfaction: {ratings, handling: {level: share}, result: {level: share}}}]}``, by unit."""
     caller = principal_of(principal)
     require_overseer(caller, "the units' assessment")
     data = load(AssessmentInput, {"year": year}, "the assessment year")
@@ -91,6 +93,8 @@ def unit_assessment(session, year, principal, rulebook=None) -> dict:
             "proposals_handled": len(rows),
             "average_handling_score": points(sum(row.total for row in rows) / len(rows)),
             "on_time_rate": _rate(sum(bool(row.facts.get("replied_on_time")) for row in rows), len(rows)),
+            # 见面沟通率: replies after a face-to-face meeting with the proposer, a fact of each score
+            "face_to_face_rate": _rate(sum(bool(row.facts.get("face_to_face")) for row in rows), len(rows)),
             "satisfaction": _satisfaction(rated, levels),
         }
         entry["score"] = _score(rows, given(rated), rulebook)
@@ -140,6 +144,7 @@ COLUMNS = (
     ("proposals_handled", "办理件数 Proposals"),
     ("average_handling_score", "办理评分 Handling score"),
     ("on_time_rate", "按时率 On time"),
+    ("face_to_face_rate", "见面率 Face to face"),
     ("satisfied_rate", "满意率 Satisfied"),
     ("not_given", "未评价 Not rated"),
     ("score", "考核得分 Score"),
@@ -162,6 +167,7 @@ def _rows(table):
             "proposals_handled": u["proposals_handled"],
             "average_handling_score": u["average_handling_score"],
             "on_time_rate": u["on_time_rate"],
+            "face_to_face_rate": u["face_to_face_rate"],
             "satisfied_rate": result.get("satisfied"),
             "not_given": u["satisfaction"]["not_given"],
             "score": u["score"],

@@ -16,13 +16,6 @@ from .access import principal_of, require_overseer
 from .models import QualityGrade
 
 
-def iso(value) -> str:
-    """A stored time in ISO form, as UTC (SQLite gives it back without its offset)."""
-    from datetime import timezone
-
-    return (value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value).isoformat()
-
-
 def score_checklist(rulebook, ticked: list[str]) -> dict:
     """``{grade, points, total, standards: [{code, zh, en, points, max, items: [{code, zh, en, points, met}]}]}``
     for the ``ticked`` item codes; an unknown or repeated code is refused."""
@@ -79,7 +72,7 @@ def grade_of(session, number: str, principal, rulebook) -> dict:
         "grade": row.grade,
         "grade_zh": label.zh if label else row.grade,
         "graded_by": row.graded_by,
-        "graded_at": iso(row.graded_at),
+        "graded_at": row.graded_at.isoformat(),
         "points": row.points,
         "checklist": row.checklist,
     }

@@ -19,8 +19,6 @@ the race, closing finds the round closed and sends nothing more.
 
 from __future__ import annotations
 
-from datetime import timezone
-
 from marshmallow import Schema, fields, validate
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -51,15 +49,8 @@ def given(ratings) -> list:
     return [r for r in ratings if r.handling != NOT_GIVEN]
 
 
-def aware(moment):
-    """A stored time as an aware UTC time (SQLite gives it back without its zone)."""
-    return moment.replace(tzinfo=timezone.utc) if moment is not None and moment.tzinfo is None else moment
-
-
 def window_ends(opened_at, rulebook) -> str:
     """When a round opened at ``opened_at`` stops taking ratings (rule ``rating_window``)."""
-    if opened_at.tzinfo is None:  # SQLite gives back the stored UTC time without its zone
-        opened_at = opened_at.replace(tzinfo=timezone.utc)
     return deadline(rulebook, "rating_window", opened_at, WorkingCalendar()).ends_at.isoformat()
 
 
@@ -304,7 +295,7 @@ def ratings_of(session, number, principal) -> dict:
                 "opened_at": r.opened_at.isoformat(),
                 "closed_at": r.closed_at.isoformat() if r.closed_at else None,
                 "outcome": r.outcome,
-                "appeal_due": aware(r.appeal_due).isoformat() if r.appeal_due else None,
+                "appeal_due": r.appeal_due.isoformat() if r.appeal_due else None,
                 "appeal": appeal_view(session, r),
                 "ratings": [_rating_view(x) for x in r.ratings if everything or x.rater == caller["user"]],
             }
@@ -324,9 +315,9 @@ def appeal_view(session, rating_round: RatingRound) -> dict | None:
         "round": row.round,
         "appellant": row.appellant,
         "reason": row.reason,
-        "lodged_at": aware(row.lodged_at).isoformat(),
+        "lodged_at": row.lodged_at.isoformat(),
         "decision": row.decision,
         "decision_reason": row.decision_reason,
         "decided_by": row.decided_by,
-        "decided_at": aware(row.decided_at).isoformat() if row.decided_at else None,
+        "decided_at": row.decided_at.isoformat() if row.decided_at else None,
     }

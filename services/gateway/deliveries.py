@@ -17,7 +17,7 @@ attempt carries the same message id for the receiver to recognise it.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 from shared.db import UtcDateTime
 from sqlalchemy import Integer, String, Text, select
@@ -52,11 +52,6 @@ class Delivery(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
-
-
-def utc(value: datetime) -> datetime:
-    """SQLite gives back naive datetimes; every stored time is UTC."""
-    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value
 
 
 def add(session, key: str, person, channel: str, kind: str, subject: str, body: str) -> bool:
@@ -175,9 +170,9 @@ def to_dict(row: Delivery) -> dict:
         "subject": row.subject,
         "status": row.status,
         "attempts": row.attempts,
-        "available_at": utc(row.available_at).isoformat(),
-        "created_at": utc(row.created_at).isoformat(),
-        "sent_at": utc(row.sent_at).isoformat() if row.sent_at else None,
+        "available_at": row.available_at.isoformat(),
+        "created_at": row.created_at.isoformat(),
+        "sent_at": row.sent_at.isoformat() if row.sent_at else None,
         "last_error": error,
     }
 

@@ -12,7 +12,7 @@ any other (:mod:`services.gateway.deliveries`).
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta, timezone
+from datetime import datetime, time, timedelta
 
 from shared.db import UtcDateTime
 from sqlalchemy import Integer, String, func, select
@@ -44,7 +44,7 @@ def due_time(now: datetime, hour: int) -> datetime | None:
     """When today's digest (China time) is due, in UTC, if that time has come; else None."""
     local = now.astimezone(CHINA_TZ)
     due = datetime.combine(local.date(), time(hour), CHINA_TZ)
-    return due.astimezone(timezone.utc) if local >= due else None
+    return clock.as_utc(due) if local >= due else None
 
 
 def compose(channel: str, day: str, notices: list[Notification]) -> tuple[str, str]:
@@ -55,7 +55,7 @@ def compose(channel: str, day: str, notices: list[Notification]) -> tuple[str, s
         return day, f"【直通车】{day} 您有新通知：{first}{more}，详情请登录系统查看。"
     lines = [f"{day} 您在直通车共有 {len(notices)} 条新通知：", ""]
     for number, notice in enumerate(notices, 1):
-        at = deliveries.utc(notice.created_at).astimezone(CHINA_TZ).strftime("%H:%M")
+        at = notice.created_at.astimezone(CHINA_TZ).strftime("%H:%M")
         lines.append(f"{number}. [{at}] {notice.title}（{notice.subject}）")
         if notice.text:
             lines.append(f"   {notice.text}")
@@ -99,7 +99,7 @@ def queue_digests(session, enabled, hour: int) -> int:
         if person.user in made or not person.channels:
             continue
         last = session.scalar(select(func.max(Digest.window_end)).where(Digest.user == person.user))
-        start = deliveries.utc(last) if last is not None else end - timedelta(days=1)
+        start = last if last is not None else end - timedelta(days=1)
         notices = gather(session, person, start, end)
         session.add(
             Digest(

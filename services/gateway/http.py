@@ -12,12 +12,14 @@ same id carries the details. Every answer has an ``X-Request-Id`` header.
 from __future__ import annotations
 
 import functools
+from functools import partial
 import io
 import json
 import logging
 import uuid
 
-from nameko.exceptions import RemoteError, UnknownService
+from eventlet.event import Event
+from nameko.exceptions import RemoteError
 from nameko.web.handlers import HttpRequestHandler
 from nameko.web.server import WebServer, WsgiApp
 from werkzeug.exceptions import HTTPException
@@ -30,6 +32,7 @@ from shared import config
 from shared.errors import Conflict, Forbidden, InvalidInput, ZtcError
 from shared.validation import load
 
+from . import unavailable
 from .tokens import ROLES
 
 log = logging.getLogger(__name__)
@@ -81,18 +84,10 @@ class GuardedApp:
             return [body]
         try:
             return self.app(environ, with_id)
-        except Exception:  # the last resort: nothing escapes with its internals
-            log.exception(
-                "request %s %s failed [request_id=%s]",
-                environ.get("REQUEST_METHOD"),
-                environ.get("PATH_INFO"),
-                request_id,
-            )
-            body = _error_body(500, "internal_error", "internal error", request_id)
-            with_id(
-                "500 Internal Server Error", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
-            )
-            return [body]
+        except Exception as exc:  # the last resort: nothing escapes with its internals
+            what = f"request {environ.get('REQUEST_METHOD')} {environ.get('PATH_INFO')}"
+            response = failure_response(exc, request_id, what)
+            return response(environ, with_id)
 
     def _check_body(self, environ):
         length = environ.get("CONTENT_LENGTH") or ""
@@ -186,13 +181,25 @@ class GuardedWebServer(WebServer):
 
 
 class GuardedHttpHandler(HttpRequestHandler):
+    """nameko's HTTP entrypoint; what escapes a handler (a console page's, say, whose session is
+    read from the gateway's database before any route runs) is answered by
+    :func:`failure_response`, with the request's id: a transient failure 503/504, a bug 500."""
+
     server = GuardedWebServer()
 
-    def response_from_exception(self, exc):
-        log.error("an HTTP handler failed: %s: %s", type(exc).__name__, exc)
-        return Response(
-            _error_body(500, "internal_error", "internal error", None), status=500, mimetype="application/json"
-        )
+    def handle_request(self, request):
+        request.shallow = False
+        try:
+            context_data = self.server.context_data_from_headers(request)
+            args, kwargs = self.get_entrypoint_parameters(request)
+            self.check_signature(args, kwargs)
+            event = Event()
+            self.container.spawn_worker(
+                self, args, kwargs, context_data=context_data, handle_result=partial(self.handle_result, event)
+            )
+            return self.response_from_result(event.wait())
+        except Exception as exc:
+            return failure_response(exc, request_id(request), self.method_name)
 
 
 http = GuardedHttpHandler.decorator
@@ -200,6 +207,30 @@ http = GuardedHttpHandler.decorator
 
 def request_id(request) -> str | None:
     return request.environ.get(_REQUEST_ID)
+
+
+def failure_response(exc: Exception, rid: str | None, what: str) -> Response:
+    """The answer to a failure that is not a refusal: a transient one of the bus, a database or a
+    reply (:mod:`.unavailable`: 503/504 with ``Retry-After``), a service's own (502), or a bug of
+    ours (500); each logged with the request id, answered without internals."""
+    transient = unavailable.classify(exc)
+    if transient is not None:
+        log.warning(
+            "%s answered %d %s, a transient failure [request_id=%s]: %s",
+            what,
+            transient.status,
+            transient.code,
+            rid,
+            transient.cause,
+        )
+        response = _json(transient.status, transient.body(rid))
+        response.headers.update(transient.headers)
+        return response
+    if isinstance(exc, RemoteError):
+        log.error("a service failed [request_id=%s]: %s", rid, exc)
+        return _json(502, {"error": "service_failed", "message": "internal error", "details": {"request_id": rid}})
+    log.error("%s failed [request_id=%s]", what, rid, exc_info=exc)
+    return _json(500, {"error": "internal_error", "message": "internal error", "details": {"request_id": rid}})
 
 
 def _json(status: int, body) -> Response:
@@ -339,26 +370,8 @@ def endpoint(
                 return result if isinstance(result, Response) else _json(code, result)
             except ZtcError as exc:
                 return _refusal(exc)
-            except RemoteError as exc:
-                log.error("a service failed [request_id=%s]: %s", rid, exc)
-                return _json(
-                    502, {"error": "service_failed", "message": "internal error", "details": {"request_id": rid}}
-                )
-            except UnknownService as exc:
-                log.error("a service is not running [request_id=%s]: %s", rid, exc)
-                return _json(
-                    503,
-                    {
-                        "error": "service_unavailable",
-                        "message": "a service is not running",
-                        "details": {"request_id": rid},
-                    },
-                )
-            except Exception:  # a bug of ours: logged with the request id, answered without internals
-                log.exception("%s failed [request_id=%s]", method.__name__, rid)
-                return _json(
-                    500, {"error": "internal_error", "message": "internal error", "details": {"request_id": rid}}
-                )
+            except Exception as exc:
+                return failure_response(exc, rid, method.__name__)
 
         wrapper.openapi = {
             "roles": roles,

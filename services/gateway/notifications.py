@@ -53,6 +53,31 @@ def parse(body) -> tuple[dict, dict]:
     return event, load(contracts.NotificationPayloadSchema, event["payload"], "the notification's payload")
 
 
+def unpack(body) -> list[dict]:
+    """The ``notify.<kind>`` events a message from ``ztc.events`` brings: itself if it is one, then
+    each notice riding on it (``contracts.NoticeSchema``), shaped as the ``notify.<kind>`` event it
+    stands for. A message that brings none is refused (``InvalidInput``)."""
+    event = load(contracts.EventSchema, body, "the notification event")
+    brought = [body] if event["name"].startswith(contracts.NOTIFY_PREFIX) else []
+    for notice in event["notices"]:
+        brought.append(
+            {
+                "event_id": notice["event_id"],
+                "name": contracts.NOTIFY_PREFIX + notice["kind"],
+                "occurred_at": body["occurred_at"],
+                "subject": notice["subject"],
+                "thread": notice["thread"],
+                "payload": {"recipients": notice["recipients"], "title": notice["title"], "text": notice["text"]},
+            }
+        )
+    if not brought:
+        raise InvalidInput(
+            "not a notification event and no notice rides on it",
+            {"name": [f"must start with '{contracts.NOTIFY_PREFIX}'"], "notices": ["none"]},
+        )
+    return brought
+
+
 def kind_of(event: dict) -> str:
     return event["name"][len(contracts.NOTIFY_PREFIX) :]
 

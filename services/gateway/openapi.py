@@ -130,7 +130,18 @@ def build(service_cls, title="Zhitongche API", version="1") -> dict:
                 "404": {"description": "not found", **error},
                 "409": {"description": "conflicts with the current state", **error},
                 "502": {"description": "a service failed (the body names only the request id)", **error},
-                "503": {"description": "a service is not running", **error},
+                "503": {
+                    "description": "a service is not running, or the bus or a database is busy or away: "
+                    "try again after `Retry-After` seconds (a creating request with the same Idempotency-Key)",
+                    "headers": {"Retry-After": {"schema": {"type": "integer"}}},
+                    **error,
+                },
+                "504": {
+                    "description": "a service did not answer within ZTC_RPC_TIMEOUT_SECONDS; it may have "
+                    "done the request: repeat it with the same Idempotency-Key after `Retry-After` seconds",
+                    "headers": {"Retry-After": {"schema": {"type": "integer"}}},
+                    **error,
+                },
             }
             if meta.get("anonymous"):  # no token is read, so none is refused
                 del operation["responses"]["401"], operation["responses"]["403"]

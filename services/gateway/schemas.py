@@ -7,7 +7,7 @@ from __future__ import annotations
 from marshmallow import RAISE, Schema, fields, validate
 
 from shared.contracts import MessageSchema, PrincipalSchema  # noqa: F401 - part of the API
-from shared.contracts.rpc.assignments import ExtensionAsked, MilestoneReported, ReplyDrafted
+from shared.contracts.rpc.assignments import ContactRecorded, ExtensionAsked, MilestoneReported, ReplyDrafted
 
 
 class Body(Schema):
@@ -324,6 +324,25 @@ class ReplyDraftRequest(Body, ReplyDrafted):
 
 class MilestoneRequest(Body, MilestoneReported):
     """The one schema of ``shared.contracts.rpc.assignments``, as over AMQP (``report_milestone``)."""
+
+
+class ContactRequest(Body, ContactRecorded):
+    """办理沟通: the one schema of ``shared.contracts.rpc.assignments``, as over AMQP (``record_contact``)."""
+
+
+class Contact(Schema):
+    """A recorded contact with the proposer, as ``GET /api/assignments/{id}`` lists it."""
+
+    id = fields.Integer()
+    assignment_id = fields.Integer()
+    round = fields.Integer()
+    kind = fields.String(metadata={"description": "a code of the rulebook's contact_kinds"})
+    face_to_face = fields.Boolean(metadata={"description": "the rulebook counts the kind as meeting face to face"})
+    held_on = fields.Date()
+    participants = fields.String()
+    note = fields.String(allow_none=True)
+    recorded_at = fields.DateTime()
+    recorded_by = fields.String()
 
 
 class ExtensionRequest(Body, ExtensionAsked):

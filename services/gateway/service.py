@@ -24,6 +24,7 @@ from .console.auth import ConsoleAuthRoutes
 from .console.designer import ConsoleDesignerRoutes
 from .console.leader import ConsoleLeaderRoutes
 from .console.member import ConsoleMemberRoutes
+from .console.member_items import ConsoleMemberItemRoutes
 from .console.operator import ConsoleOperatorRoutes
 from .console.public import ConsolePublicRoutes
 from .console.staff import ConsoleStaffRoutes
@@ -58,6 +59,7 @@ class GatewayService(
     Model1533Routes,
     ConsoleAuthRoutes,
     ConsoleMemberRoutes,
+    ConsoleMemberItemRoutes,
     ConsoleWorkRoutes,
     ConsolePublicRoutes,
     ConsoleDesignerRoutes,
@@ -68,11 +70,11 @@ class GatewayService(
 ):
     name = "gateway"
     db = Database("gateway", Outbox, Inbox)
-    engine = ServiceRpc("engine")
-    intake = ServiceRpc("intake")
-    evaluation = ServiceRpc("evaluation")
-    supervision = ServiceRpc("supervision")
-    assignment = ServiceRpc("assignment")
+    engine = ServiceRpc("engine", timed=True)
+    intake = ServiceRpc("intake", timed=True)
+    evaluation = ServiceRpc("evaluation", timed=True)
+    supervision = ServiceRpc("supervision", timed=True)
+    assignment = ServiceRpc("assignment", timed=True)
     sign = PrincipalSigner()
     channels = Channels()
 
@@ -90,13 +92,15 @@ class GatewayService(
 
     @listen(events_queue("gateway"), with_sender=True)
     def deliver_notification(self, body, sender):
-        """A ``notify.<kind>`` event from a service (the broker-validated AMQP user_id; any other
-        sender is refused): one inbox row per recipient (a redelivery adds nothing; a malformed
-        event is dead-lettered with its reason)."""
+        """A ``notify.<kind>`` event, or a domain event with notices riding on it, from a service
+        (the broker-validated AMQP user_id; any other sender is refused): one inbox row per
+        recipient of each notification (a redelivery adds nothing; a malformed event is
+        dead-lettered with its reason, and nothing of it is kept)."""
         if not sender.is_service():
             raise Forbidden(f"a notification from {sender.describe()}; notifications come from the services")
-        notifications.store(self.db.session, body)
-        deliveries.enqueue(self.db.session, body, self.channels.enabled)
+        for event in notifications.unpack(body):
+            notifications.store(self.db.session, event)
+            deliveries.enqueue(self.db.session, event, self.channels.enabled)
         self.db.commit()
 
     @timer(interval=1)

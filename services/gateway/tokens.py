@@ -29,12 +29,6 @@ def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def _aware(moment):
-    from datetime import timezone
-
-    return moment if moment is None or moment.tzinfo else moment.replace(tzinfo=timezone.utc)
-
-
 def lifetime(settings, kind: str = "person", hours: float | None = None) -> timedelta:
     """How long a new token of ``kind`` lives: ``hours`` if given, else the setting for its kind."""
     if hours is None:
@@ -98,14 +92,14 @@ def principal_for(session, authorization: str | None) -> dict:
     row = session.get(ApiToken, _hash(authorization[len("Bearer ") :].strip()))
     if row is None or row.revoked_at is not None:
         raise Unauthenticated("unknown or revoked token")
-    if row.expires_at is None or _aware(row.expires_at) <= clock.now():
+    if row.expires_at is None or row.expires_at <= clock.now():
         raise Unauthenticated("the token has expired: ask for a new one")
     return {"user": row.user, "roles": list(row.roles), "unit": row.unit}
 
 
 def describe(row: ApiToken) -> dict:
     now = clock.now()
-    expires = _aware(row.expires_at)
+    expires = row.expires_at
     state = "revoked" if row.revoked_at is not None else "expired" if expires is None or expires <= now else "active"
     return {
         "id": row.token_hash[:ID_LENGTH],
@@ -114,9 +108,9 @@ def describe(row: ApiToken) -> dict:
         "unit": row.unit,
         "kind": row.kind,
         "label": row.label,
-        "created_at": _aware(row.created_at).isoformat(),
+        "created_at": row.created_at.isoformat(),
         "expires_at": expires.isoformat() if expires else None,
-        "revoked_at": _aware(row.revoked_at).isoformat() if row.revoked_at else None,
+        "revoked_at": row.revoked_at.isoformat() if row.revoked_at else None,
         "state": state,
     }
 

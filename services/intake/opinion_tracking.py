@@ -9,7 +9,6 @@ Every step tells the submitter (``notify.opinion.<step>``) in the same transacti
 
 from __future__ import annotations
 
-from datetime import timezone
 
 from sqlalchemy import func, select
 
@@ -46,10 +45,6 @@ CHANNEL_NAMES = {}
 
 def _actor(principal):
     return recorded_user(principal)
-
-
-def _utc(moment):
-    return moment.astimezone(timezone.utc)
 
 
 def _channel_zh(rulebook, code):
@@ -178,7 +173,7 @@ def report(session, params: dict, principal: dict | None) -> dict:
         "报送：" + "、".join(f"{_channel_zh(rulebook, i['channel'])}（{i['issue']}）" for i in issues),
     )
     session.flush()
-    return {"reports": issues, "adoption_due": _utc(due.ends_at).isoformat()}
+    return {"reports": issues, "adoption_due": clock.as_utc(due.ends_at).isoformat()}
 
 
 # -- 踪 track: adoption, instructions ------------------------------------------------------------
@@ -394,7 +389,7 @@ def forward(session, params: dict, principal: dict | None) -> dict:
                     item_id=item.id,
                     unit=unit,
                     request=data["request"],
-                    due=_utc(due.ends_at),
+                    due=clock.as_utc(due.ends_at),
                     status="forwarded",
                     forwarded_by=data["forwarded_by"],
                     forwarded_at=now,
@@ -417,7 +412,7 @@ def forward(session, params: dict, principal: dict | None) -> dict:
         "转办：" + "、".join(data["units"]) + f"，答复期限 {due.due.isoformat()}。",
     )
     session.flush()
-    return {"units": data["units"], "answer_due": _utc(due.ends_at).isoformat()}
+    return {"units": data["units"], "answer_due": clock.as_utc(due.ends_at).isoformat()}
 
 
 def answer_forward(session, number: str, request: dict, principal: dict) -> dict:
@@ -477,7 +472,7 @@ def mark_overdue(session, params: dict, principal: dict | None) -> dict:
         )
     rulebook = load_opinion_rules()
     following = deadline(rulebook, "overdue_reminder", now, WorkingCalendar())
-    return {"overdue": [f.unit for f in late], "next_check": _utc(following.ends_at).isoformat()}
+    return {"overdue": [f.unit for f in late], "next_check": clock.as_utc(following.ends_at).isoformat()}
 
 
 def close(session, params: dict, principal: dict | None) -> dict:

@@ -25,16 +25,16 @@ out of order, or twice) changes no status; one heard before changes nothing at a
 
 from __future__ import annotations
 
-from datetime import timezone
 
 from sqlalchemy import select
 
+from shared import clock
 from shared import contracts
 from shared.errors import InvalidInput
 from shared.validation import load
 
 from .models import Proposal, ProposalEvent
-from .records import by_number, notify, proposers, record_event
+from .records import by_number, notice, notify, proposers, record_event, tell
 
 IN_HANDLING = ("filed", "assigned", "replied", "rating", "rated", "rehandling")
 HEARD = contracts.subscriptions.INTAKE_HEARS
@@ -103,7 +103,7 @@ def hear(session, body) -> dict:
     ]
     if any(data.get("event_id") == event["event_id"] for data in heard):
         return {"applied": False, "reason": "heard before"}
-    at = event["occurred_at"].astimezone(timezone.utc).isoformat()
+    at = clock.as_utc(event["occurred_at"]).isoformat()
     newest = max((data.get("occurred_at") or "" for data in heard if data.get("status")), default="")
     status = STATUS.get(name)
     applied = status is not None and proposal.status in IN_HANDLING and at >= newest
@@ -123,8 +123,14 @@ def hear(session, body) -> dict:
         },
     )
     title = f"{proposal.number}《{proposal.title}》"
-    for kind, text in _notices(name, event["payload"], title):
-        notify(session, proposal, proposers(proposal), text, kind=kind)
+    # The notices of one event go out as one message (reply accepted and rating opened: two).
+    tell(
+        session,
+        [
+            notice(session, proposal, proposers(proposal), text, kind)
+            for kind, text in _notices(name, event["payload"], title)
+        ],
+    )
     if name == "handling.rating_opened":  # proposals merged into this one share its answer and rate it
         for other in session.scalars(select(Proposal).where(Proposal.merged_into == proposal.number)):
             notify(

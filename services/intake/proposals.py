@@ -7,7 +7,6 @@ transaction.
 
 from __future__ import annotations
 
-from datetime import timezone
 
 from sqlalchemy import false, func, or_, select
 from sqlalchemy.orm import selectinload
@@ -25,7 +24,7 @@ from .access import MEMBER, acting_user, not_found, proposes, reads_all, require
 from .areas import check_area
 from .models import Cosigner, Outbox, Proposal, Publication
 from .numbering import format_number, next_sequence
-from .records import aware, by_number, notify, proposers, record_event
+from .records import by_number, notify, proposers, record_event
 from .schemas import CONTENT, ContentSchema, DraftSchema, ProposalSchema, PublicationSchema
 
 PROCESS_ID = "proposal"
@@ -123,8 +122,7 @@ def submit(
     cosigning = (
         deadline(load_rulebook("proposal"), "cosign_window", now, WorkingCalendar()) if data["cosigners"] else None
     )
-    # Stored in UTC: SQLite keeps no zone, and every stored time is read back as UTC.
-    cosign_due = cosigning.ends_at.astimezone(timezone.utc) if cosigning else None
+    cosign_due = clock.as_utc(cosigning.ends_at) if cosigning else None
     proposal = Proposal(
         number=number,
         thread=thread or number,
@@ -213,7 +211,7 @@ def cosign(session, number: str, principal: dict, publish_name: bool = False) ->
         raise not_found(number)
     if signer.status == "confirmed":
         return dump(proposal)
-    due = aware(proposal.cosign_due)
+    due = proposal.cosign_due
     if proposal.status != "cosigning" or signer.status != "invited":
         raise Conflict(f"co-signing of proposal {number} is settled; confirmations are no longer accepted")
     if due is not None and clock.now() >= due:

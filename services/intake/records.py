@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
 
 from sqlalchemy import select
 
@@ -11,13 +10,6 @@ from shared.errors import NotFound
 from shared.messaging import outbox
 
 from .models import Notification, Outbox, Proposal, ProposalEvent
-
-
-def aware(value: datetime | None) -> datetime | None:
-    """A stored datetime with its zone: SQLite gives back naive UTC."""
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=timezone.utc)
-    return value
 
 
 def by_id(session, proposal_id: int, lock: bool = False) -> Proposal:
@@ -41,26 +33,52 @@ def proposers(proposal: Proposal) -> list[str]:
     return [proposal.initiator, *(c.user for c in proposal.cosigners if c.status == "confirmed")]
 
 
-def notify(session, proposal: Proposal, recipients: list[str], text: str, kind: str = "proposal") -> None:
-    """Keep a ``Notification`` row per recipient and, in the same transaction, publish
-    ``notify.<kind>`` so the gateway delivers it to their inbox."""
+def notice(session, proposal: Proposal, recipients: list[str], text: str, kind: str = "proposal") -> dict | None:
+    """Keep a ``Notification`` row per recipient; returns the notice for the gateway's inbox
+    (``contracts.NoticeSchema``), to be published in the same transaction by :func:`notify` or
+    riding on an event of the same change. None when there is nobody to tell."""
     now = clock.now()
     rows = [
         Notification(recipient=recipient, proposal_id=proposal.id, text=text, created_at=now)
         for recipient in dict.fromkeys(recipients)
     ]
     if not rows:
-        return
+        return None
     session.add_all(rows)
     session.flush()
+    return {
+        "event_id": f"intake.notification:{rows[0].id}",
+        "kind": kind,
+        "subject": proposal.number,
+        "thread": getattr(proposal, "thread", None),
+        "recipients": [row.recipient for row in rows],
+        "title": f"提案 {proposal.number}《{proposal.title}》"[:200],
+        "text": text,
+    }
+
+
+def notify(session, proposal: Proposal, recipients: list[str], text: str, kind: str = "proposal") -> None:
+    """Keep a ``Notification`` row per recipient and, in the same transaction, publish
+    ``notify.<kind>`` so the gateway delivers it to their inbox."""
+    tell(session, [notice(session, proposal, recipients, text, kind)])
+
+
+def tell(session, notices: list[dict | None]) -> None:
+    """Publish the notices of one change (from :func:`notice`) as one message: the first as
+    ``notify.<kind>``, the others riding on it."""
+    kept = [n for n in notices if n]
+    if not kept:
+        return
+    first, *others = kept
     outbox.notify(
         session,
         Outbox,
-        kind,
-        f"intake.notification:{rows[0].id}",
-        proposal.number,
-        [row.recipient for row in rows],
-        title=f"提案 {proposal.number}《{proposal.title}》"[:200],
-        text=text,
-        thread=getattr(proposal, "thread", None),
+        first["kind"],
+        first["event_id"],
+        first["subject"],
+        first["recipients"],
+        title=first["title"],
+        text=first["text"],
+        thread=first["thread"],
+        notices=others,
     )

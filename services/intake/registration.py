@@ -20,7 +20,7 @@ from . import case_outcome, duplicate_index
 from .conversion import opinion_from_proposal
 from .areas import check_area
 from .models import Conversion, Outbox, Proposal
-from .records import by_id, by_number, notify, proposers, record_event
+from .records import by_id, by_number, notice, notify, proposers, record_event, tell
 from .schemas import FilingParams, ProposalRef
 from .progress import IN_HANDLING
 from .similarity import bigrams, jaccard
@@ -189,20 +189,22 @@ def record_filing(session, params: dict, principal: dict | None) -> dict:
         decision,
         {**result, **({"rulebook": details["rulebook"], "rulebook_hash": details["rulebook_hash"]} if details else {})},
     )
-    notify(session, proposal, proposers(proposal), text, kind="filing_decision")
+    told = notice(session, proposal, proposers(proposal), text, kind="filing_decision")
+    if decision not in ("filed", "merged"):
+        tell(session, [told])
     if decision in ("not_filed", "merged"):  # the case it came from, if any, learns it now
         converted = result["converted_to"]
         case_outcome.proposal_decided(session, proposal, converted, CONVERTED_AS.get((converted or {}).get("kind"), ""))
     if decision in ("filed", "merged"):  # merged (并案): filed with another, its proposers keep their due
-        _filed_event(session, proposal)
+        _filed_event(session, proposal, told)  # the proposers' notice rides on it: one message
     session.flush()
     return result
 
 
-def _filed_event(session, proposal: Proposal) -> None:
+def _filed_event(session, proposal: Proposal, told: dict | None) -> None:
     """``proposal.filed`` for points: the initiator (lead) and the co-signers who confirmed (co). For a
     proposal merged into another, ``merged_into`` names that one: evaluation lets its proposers rate
-    the answer they share."""
+    the answer they share. ``told``: the proposers' ``filing_decision`` notice, riding on it."""
     lead, *co = proposers(proposal)
     publish_event(
         session,
@@ -219,4 +221,5 @@ def _filed_event(session, proposal: Proposal) -> None:
             "title": proposal.title,
             **({"merged_into": proposal.merged_into} if proposal.merged_into else {}),
         },
+        notices=[told] if told else [],
     )

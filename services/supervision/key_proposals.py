@@ -8,13 +8,14 @@ from datetime import datetime
 from marshmallow import Schema, fields, validate
 from sqlalchemy import select
 
+from shared import clock
 from shared.errors import Forbidden, NotFound
 from shared.validation import load
 
 from .access import principal_of
 from .models import LOG_KINDS, KeyProposal, SupervisionLogEntry
 from .queries import require_sight_of
-from .records import iso, utc_now
+from .records import iso
 
 
 def register(session, number: str, leader: str, by: str, at: datetime) -> KeyProposal:
@@ -66,7 +67,7 @@ def log_key_supervision(session, number, kind, text, principal) -> dict:
             f"{key.number}, writes its supervision log"
         )
     row = SupervisionLogEntry(
-        number=key.number, leader=principal["user"], at=utc_now(), kind=data["kind"], text=data["text"]
+        number=key.number, leader=principal["user"], at=clock.now(), kind=data["kind"], text=data["text"]
     )
     session.add(row)
     session.flush()

@@ -21,6 +21,7 @@ from typing import Callable
 
 from sqlalchemy import select
 
+from shared import clock
 from shared.contracts.rpc.key_proposals import KeyProposalDecisionInput, KeyProposalListInput, YearFilingFacts
 from shared.errors import Conflict, Forbidden, InvalidInput, NotFound
 from shared.messaging.outbox import notify, publish_event
@@ -29,7 +30,7 @@ from shared.validation import load
 from . import key_proposals
 from .access import OVERSEERS, principal_of
 from .models import KeyProposal, KeyProposalList, Outbox
-from .records import iso, live_deadlines, utc_now
+from .records import iso, live_deadlines
 
 Facts = Callable[[int, list[str]], dict]
 PROPOSERS, DECIDERS = frozenset({"staff"}), frozenset({"committee"})
@@ -127,7 +128,7 @@ def propose_list(session, rulebook, year: int, body: dict, principal, facts: Fac
         items=items,
         comment=data["comment"] or None,
         proposed_by=principal["user"],
-        proposed_at=utc_now(),
+        proposed_at=clock.now(),
     )
     session.add(row)
     session.flush()
@@ -170,7 +171,7 @@ def decide_list(session, rulebook, list_id: int, body: dict, principal, facts: F
     _check_items(session, data["add"], known, "add")
     chosen = [item for item in row.items if item["number"] not in data["strike"]]
     _check_items(session, chosen, known, "items")  # filed then, still filed and not key meanwhile
-    now, by = utc_now(), principal["user"]
+    now, by = clock.now(), principal["user"]
     outcome = [{**item, "decision": STRUCK if item["number"] in data["strike"] else ACCEPTED} for item in row.items]
     outcome += [
         {**item, "title": known["proposals"][item["number"]]["title"], "decision": ADDED} for item in data["add"]

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from shared import clock
 from shared.calendar import CHINA_TZ
 from shared.contracts.jobs.supervision import NumberRef as NumberParams
 from shared.contracts.jobs.supervision import OpenMilestones as OpenMilestonesParams
@@ -24,7 +25,7 @@ from shared.validation import load
 from . import unit_facts
 from .access import actor
 from .models import Deadline
-from .records import escalated, live_deadlines, pending_reminders, replace, utc_now
+from .records import escalated, live_deadlines, pending_reminders, replace
 from .rules import MILESTONE_RULE, SupervisionRules, ends_at
 
 ACCEPTED = "reply_accepted"  # the start event of a milestone's deadline
@@ -60,7 +61,7 @@ def open_milestones(session, rules: SupervisionRules, params: dict, principal: d
     its deadline opened is applied at once. Returns ``{milestones: [{id, unit, milestone, due}],
     next_check}``."""
     data = load(OpenMilestonesParams, params, "supervision.open_milestones parameters")
-    number, now, by = data["number"], utc_now(), actor(principal)
+    number, now, by = data["number"], clock.now(), actor(principal)
     lock_subject(session, f"supervision:{number}")
     today = now.astimezone(CHINA_TZ).date()
     book = rules.rulebook_identity()
@@ -111,7 +112,7 @@ def check_milestones(
     the reply deadline is (``remind_or_escalate``: ``operations``' one check of one deadline).
     Returns ``{milestones: {"<unit>#<n>": action}, open, next_check}``."""
     data = load(NumberParams, params, "supervision.check_milestones parameters")
-    number, now = data["number"], utc_now()
+    number, now = data["number"], clock.now()
     actions = {
         f"{row.unit}#{row.milestone}": remind_or_escalate(session, rules, row, now)
         for row in live_milestones(session, number)
@@ -129,7 +130,7 @@ def close_milestones(session, rules: SupervisionRules, params: dict, principal: 
     arrived; each milestone still live is fulfilled by it: ``met`` if before the end of its due
     day, ``missed`` if after. Returns ``{closed: [{unit, milestone, status}]}``."""
     data = load(NumberParams, params, "supervision.close_milestones parameters")
-    number, now, by = data["number"], utc_now(), actor(principal)
+    number, now, by = data["number"], clock.now(), actor(principal)
     closed = []
     for row in live_milestones(session, number):
         row.status = "met" if now < ends_at(row.due) else "missed"

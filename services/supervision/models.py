@@ -7,8 +7,8 @@ without an official holiday schedule), and every pause, resume, extension, resta
 recalculation with who and why. A deadline is *live* while ``closed_at`` is empty (status ``open``, or ``missed`` once
 escalated); ``met``, ``missed``, ``superseded`` and ``closed`` with ``closed_at`` set are history.
 
-Times are stored in UTC (SQLite keeps no offset; :func:`services.supervision.records.aware`
-reads them back as UTC). Due dates are Chinese local dates.
+Times are ``UtcDateTime`` columns: stored in UTC and read back aware, on SQLite too. Due dates are
+Chinese local dates.
 """
 
 from __future__ import annotations

@@ -20,6 +20,7 @@ from datetime import date, datetime, timedelta
 from marshmallow import Schema, fields, validate
 from sqlalchemy import select
 
+from shared import clock
 from shared.calendar import CHINA_TZ
 from shared.contracts import DEADLINE_EXTENDED
 from shared.db import lock_subject
@@ -42,7 +43,6 @@ from .records import (
     REASSIGNED,
     REHANDLING,
     SIGN_LIMIT_END,
-    aware,
     clock_started_at,
     deadlines_of,
     escalated,
@@ -56,8 +56,6 @@ from .records import (
     pending_reminders,
     record_change,
     replace,
-    utc,
-    utc_now,
 )
 from .rules import CAP_RULE, CO_INPUT_RULE, OBJECTION_RULE, REPLY_RULES, SIGN_FOR_RULE, SupervisionRules, ends_at
 
@@ -81,7 +79,7 @@ def _no_reply_deadline(number: str) -> BusinessError:
 
 def escalate(session, params: dict, principal: dict | None) -> dict:
     data = load(EscalateParams, params, "supervision.escalate parameters")
-    row = Escalation(submission_id=data["submission_id"], unit=data["unit"], escalated_at=utc_now())
+    row = Escalation(submission_id=data["submission_id"], unit=data["unit"], escalated_at=clock.now())
     session.add(row)
     session.flush()
     return {"escalation_id": row.id, "escalated_at": row.escalated_at.isoformat()}
@@ -112,7 +110,7 @@ def open_deadlines(session, rules: SupervisionRules, params: dict, principal: di
     keeps the result in its task data; :func:`~services.supervision.queries.deadlines` explains them.
     """
     data = load(OpenDeadlinesParams, params, "supervision.open_deadlines parameters")
-    number, now, by = data["number"], utc_now(), actor(principal)
+    number, now, by = data["number"], clock.now(), actor(principal)
     lock_subject(session, f"supervision:{number}")  # a unit's signing heard meanwhile waits for us
     units = _unique(data["units"])
     answering = _unique(data["answering_units"] or units)
@@ -132,7 +130,13 @@ def open_deadlines(session, rules: SupervisionRules, params: dict, principal: di
     ]
     fresh.append(
         new_deadline(
-            number, reply, unit=None, units=answering, start_event=SIGN_LIMIT_END, started_at=utc(signing_ends), by=by
+            number,
+            reply,
+            unit=None,
+            units=answering,
+            start_event=SIGN_LIMIT_END,
+            started_at=clock.as_utc(signing_ends),
+            by=by,
         )
     )
     fresh[-1].created_at = now
@@ -217,7 +221,7 @@ def _remind_or_escalate(session, rules: SupervisionRules, row, now: datetime) ->
         lead_amount=lead.amount,
         lead_unit=lead.unit,
         for_due=row.due,
-        due_at=utc(moment),
+        due_at=clock.as_utc(moment),
         sent_at=now,
     )
     session.add(reminder)
@@ -258,7 +262,7 @@ def check(session, rules: SupervisionRules, params: dict, principal: dict | None
     from the new date. Counting that working day may raise UnknownCalendarDate (module docstring).
     """
     data = load(NumberParams, params, "supervision.check parameters")
-    number, now = data["number"], utc_now()
+    number, now = data["number"], clock.now()
     row = live_reply(session, number)
     if row is None:
         raise _no_reply_deadline(number)
@@ -346,7 +350,7 @@ def extend(session, rules: SupervisionRules, params: dict, principal: dict | Non
     Records an ``extension`` change (who: the job's principal). Returns ``{reply_due, next_check}``.
     """
     data = load(ExtendParams, params, "supervision.extend parameters")
-    number, now = data["number"], utc_now()
+    number, now = data["number"], clock.now()
     row = live_reply(session, number)
     if row is None:
         raise _no_reply_deadline(number)
@@ -366,7 +370,7 @@ def extend(session, rules: SupervisionRules, params: dict, principal: dict | Non
             "supervision.extend parameters is not valid",
             {"until": [f"an extension must end after the current due date {row.due.isoformat()}"]},
         )
-    cap = rules.deadline(CAP_RULE, clock_started_at(session, number) or aware(row.started_at))
+    cap = rules.deadline(CAP_RULE, clock_started_at(session, number) or row.started_at)
     if until > cap.due:
         raise BusinessError(
             "extension_too_long",
@@ -417,7 +421,7 @@ def pause(session, rules: SupervisionRules, params: dict, principal) -> dict:
     principal = principal_of(principal)
     require_pauser(principal)
     data = load(PauseParams, params, "pause parameters")
-    number, now = data["number"], utc_now()
+    number, now = data["number"], clock.now()
     row = live_reply(session, number)
     if row is None:
         raise NotFound(f"proposal {number} has no live reply deadline to pause")
@@ -435,7 +439,7 @@ def resume(session, rules: SupervisionRules, params: dict, principal) -> dict:
     principal = principal_of(principal)
     require_pauser(principal)
     data = load(PauseParams, params, "resume parameters")
-    number, now = data["number"], utc_now()
+    number, now = data["number"], clock.now()
     row = live_reply(session, number)
     since = paused_since(session, row) if row is not None else None
     if since is None:
@@ -470,7 +474,7 @@ def restart(session, rules: SupervisionRules, params: dict, principal: dict | No
     Returns ``{reply_due, next_check}``.
     """
     data = load(RestartParams, params, "supervision.restart parameters")
-    number, now, by = data["number"], utc_now(), actor(principal)
+    number, now, by = data["number"], clock.now(), actor(principal)
     previous = latest_reply(session, number)
     if previous is None:
         raise _no_reply_deadline(number)
@@ -511,8 +515,8 @@ def close(session, rules: SupervisionRules, params: dict, principal: dict | None
     ``closed`` (the lead replied without that input).
     """
     data = load(CloseParams, params, "supervision.close parameters")
-    number, now = data["number"], utc_now()
-    replied_at = utc(data["replied_at"]) if data.get("replied_at") else now
+    number, now = data["number"], clock.now()
+    replied_at = clock.as_utc(data["replied_at"]) if data.get("replied_at") else now
     if latest_reply(session, number) is None:
         raise _no_reply_deadline(number)
     for row in live_deadlines(session, number):
@@ -579,7 +583,7 @@ def recompute_provisional(session, rules: SupervisionRules, params: dict, princi
     principal = principal_of(principal)
     require_calendar_keeper(principal)
     year = load(RecomputeParams, params, "recompute_provisional parameters")["year"]
-    now, by = utc_now(), actor(principal)
+    now, by = clock.now(), actor(principal)
     status = rules.calendar_year(year)
     rows = session.scalars(
         select(Deadline)

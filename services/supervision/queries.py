@@ -15,12 +15,13 @@ from datetime import datetime
 
 from sqlalchemy import select
 
+from shared import clock
 from shared.calendar import UnknownCalendarDate, local_date
 from shared.errors import Forbidden, NotFound
 
 from .access import oversees, principal_of, require_overdue_reader, restricted_unit
 from .models import Deadline, DeadlineChange, Escalation, Reminder
-from .records import aware, clock_started_at, deadlines_of, iso, utc_now
+from .records import clock_started_at, deadlines_of, iso
 from .rules import CAP_RULE, CO_INPUT_RULE, MILESTONE_RULE, REPLY_RULES, SIGN_FOR_RULE, SupervisionRules, ends_at
 
 
@@ -113,18 +114,18 @@ def _sentence(row: Deadline, changes: list[DeadlineChange]) -> str:
     for change in changes:
         moved = f" {iso(change.old_due)} -> {iso(change.new_due) or 'stopped'}"
         text += (
-            f" {change.kind.capitalize()} on {local_date(aware(change.at)).isoformat()} by "
+            f" {change.kind.capitalize()} on {local_date(change.at).isoformat()} by "
             f"{change.by}:{moved}" + (f" ({change.reason})" if change.reason else "") + "."
         )
     if row.fulfilled_at is not None:
         text += (
             f" {'Signed' if row.rule == 'sign_for_limit' else 'Done'} on "
-            f"{local_date(aware(row.fulfilled_at)).isoformat()} by {row.fulfilled_by}."
+            f"{local_date(row.fulfilled_at).isoformat()} by {row.fulfilled_by}."
         )
-    clock = [c for c in changes if c.kind in ("pause", "resume")]
-    if clock and clock[-1].kind == "pause":
+    pauses = [c for c in changes if c.kind in ("pause", "resume")]
+    if pauses and pauses[-1].kind == "pause":
         text += (
-            f" PAUSED since {local_date(aware(clock[-1].at)).isoformat()} ({clock[-1].reason}): "
+            f" PAUSED since {local_date(pauses[-1].at).isoformat()} ({pauses[-1].reason}): "
             "the days paused are added to the due date when it resumes."
         )
     return text + f" Now due {row.due.isoformat()}, {row.status}."
@@ -207,7 +208,7 @@ def deadlines(session, rules: SupervisionRules, number, principal, is_proposer=N
     escalations = _by_deadline(session, Escalation, ids)
     replaced_by = {row.replaces_id: row.id for row in rows if row.replaces_id is not None}
     cap = _cap(session, rules, str(number)) if any(row.rule in REPLY_RULES for row in visible) else None
-    now = utc_now()
+    now = clock.now()
 
     def raised(row):  # a unit sees the escalations of its own work only
         return [e for e in escalations[row.id] if unit is None or e.unit == unit]
@@ -243,7 +244,7 @@ def overdue(session, principal) -> dict:
     """
     principal = principal_of(principal)
     require_overdue_reader(principal)
-    now = utc_now()
+    now = clock.now()
     today = local_date(now)
     live_and_past = (Deadline.closed_at.is_(None), Deadline.rule.in_(list(OVERDUE_KINDS)), Deadline.due < today)
     rows = session.scalars(select(Deadline).where(*live_and_past).order_by(Deadline.due, Deadline.id)).all()

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 
 from sqlalchemy import select
 
-from shared import clock
 from shared import rulebook as rulebooks
 
 from .models import Deadline, DeadlineChange, Escalation, Reminder
@@ -19,26 +18,9 @@ ASSIGNED, REASSIGNED, REHANDLING = "assigned", "reassigned", "rehandling_request
 SIGNED, SIGN_LIMIT_END = "signed", "sign_for_limit_end"
 
 
-def utc_now() -> datetime:
-    """The clock's time in UTC: every stored time is UTC, since SQLite keeps no offset."""
-    return utc(clock.now())
-
-
-def utc(value: datetime) -> datetime:
-    return value.astimezone(timezone.utc)
-
-
-def aware(value: datetime | None) -> datetime | None:
-    """A stored time as an aware UTC datetime (SQLite gives it back without its offset)."""
-    if value is None:
-        return None
-    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
-
-
 def iso(value) -> str | None:
-    if value is None:
-        return None
-    return aware(value).isoformat() if isinstance(value, datetime) else value.isoformat()
+    """A stored date or time in ISO form (a time aware UTC, as every ``UtcDateTime`` column gives it), or None."""
+    return None if value is None else value.isoformat()
 
 
 def deadlines_of(session, number: str) -> list[Deadline]:
@@ -66,7 +48,7 @@ def clock_started_at(session, number: str) -> datetime | None:
     (the answering units' signing, or the end of their sign-for limit), from which the extension
     cap counts."""
     rows = [row for row in deadlines_of(session, number) if row.rule == "reply_deadline" and row.status != "superseded"]
-    return aware(rows[-1].started_at) if rows else None
+    return rows[-1].started_at if rows else None
 
 
 def paused_since(session, row: Deadline) -> datetime | None:
@@ -76,7 +58,7 @@ def paused_since(session, row: Deadline) -> datetime | None:
         .where(DeadlineChange.deadline_id == row.id, DeadlineChange.kind.in_(("pause", "resume")))
         .order_by(DeadlineChange.id)
     ).all()
-    return aware(changes[-1].at) if changes and changes[-1].kind == "pause" else None
+    return changes[-1].at if changes and changes[-1].kind == "pause" else None
 
 
 def new_deadline(
@@ -148,7 +130,7 @@ def pending_reminders(session, rules: SupervisionRules, row: Deadline) -> list[t
     A reminder counts as given when one was recorded for this due date at the same moment or a
     later one: after a late check has given the 5-day reminder, the 15-day one is not sent too.
     """
-    given = [aware(r.due_at) for r in reminders_for_due(session, row)]
+    given = [r.due_at for r in reminders_for_due(session, row)]
     moments = [(lead, rules.before(row.due, lead)) for lead in rules.reminder_lead_times(row.rule)]
     return sorted(
         ((lead, moment) for lead, moment in moments if not any(at >= moment for at in given)), key=lambda pair: pair[1]

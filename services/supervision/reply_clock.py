@@ -13,10 +13,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from shared import clock
 from shared.calendar import local_date
 
 from .models import Deadline
-from .records import SIGN_LIMIT_END, SIGNED, aware, deadlines_of, live_reply, record_change, utc, utc_now
+from .records import SIGN_LIMIT_END, SIGNED, deadlines_of, live_reply, record_change
 from .rules import SIGN_FOR_RULE, SupervisionRules, ends_at
 
 COUNTS_FROM_SIGNING = (SIGNED, SIGN_LIMIT_END)
@@ -37,13 +38,13 @@ def signing_start(session, number: str, units: list[str]) -> tuple[datetime, str
         if row is None:
             continue
         limit_end = ends_at(row.due)
-        if row.fulfilled_at is not None and aware(row.fulfilled_at) < limit_end:
-            at = aware(row.fulfilled_at)
+        if row.fulfilled_at is not None and row.fulfilled_at < limit_end:
+            at = row.fulfilled_at
             account.append(f"{unit} signed on {local_date(at).isoformat()}")
         else:
             at, all_in_time = limit_end, False
             late = (
-                f"signed late on {local_date(aware(row.fulfilled_at)).isoformat()}"
+                f"signed late on {local_date(row.fulfilled_at).isoformat()}"
                 if row.fulfilled_at is not None
                 else "not signed yet"
             )
@@ -65,7 +66,7 @@ def restart_from_signing(session, rules: SupervisionRules, number: str, by: str)
         return None
     computed = rules.deadline(row.rule, start)
     old_due, extended = row.due, row.due != row.original_due
-    row.start_event, row.started_at, row.start_date = event, utc(start), computed.start
+    row.start_event, row.started_at, row.start_date = event, clock.as_utc(start), computed.start
     row.original_due, row.calendar = computed.due, computed.explanation
     if not extended:
         row.due = computed.due
@@ -74,8 +75,8 @@ def restart_from_signing(session, rules: SupervisionRules, number: str, by: str)
         + "; ".join(account)
         + (f"; the due date {old_due.isoformat()} set by an extension is kept" if extended else "")
     )
-    record_change(session, row, "clock_start", utc_now(), by, reason, old_due, row.due)
-    if row.status == "missed" and utc_now() < ends_at(row.due):
+    record_change(session, row, "clock_start", clock.now(), by, reason, old_due, row.due)
+    if row.status == "missed" and clock.now() < ends_at(row.due):
         row.status = "open"
     session.flush()
     return row

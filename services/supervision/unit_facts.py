@@ -18,13 +18,14 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 from sqlalchemy import select
 
+from shared import clock
 from shared import contracts
 from shared.db import lock_subject
 from shared.errors import InvalidInput
 from shared.validation import load
 
 from .models import Deadline, UnitFact
-from .records import aware, live_deadlines, utc, utc_now
+from .records import live_deadlines
 from . import reply_clock
 from .rules import CO_INPUT_RULE, MILESTONE_RULE, SIGN_FOR_RULE, RulebookRules, ends_at
 
@@ -63,9 +64,9 @@ def hear(session, body, rules=None) -> dict:
             number=event["subject"],
             unit=payload["unit"],
             rule=FULFILS[event["name"]],
-            at=utc(payload["at"]),
+            at=clock.as_utc(payload["at"]),
             by=payload["by"],
-            heard_at=utc_now(),
+            heard_at=clock.now(),
             milestone=payload["milestone"],
         )
         session.add(fact)
@@ -90,10 +91,10 @@ def apply(session, fact: UnitFact, rules=None) -> Deadline | None:
     )
     if row is None:
         return None
-    at = aware(fact.at)
+    at = fact.at
     row.fulfilled_at, row.fulfilled_by = at, fact.by
     row.status = "met" if at < ends_at(row.due) else "missed"
-    row.closed_at = utc_now()
+    row.closed_at = clock.now()
     fact.deadline_id = row.id
     session.flush()
     if row.rule == SIGN_FOR_RULE:

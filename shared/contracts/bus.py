@@ -125,13 +125,32 @@ class StartSchema(Schema):
     principal = fields.Nested(PrincipalSchema, allow_none=True, load_default=None)
 
 
+class NoticeSchema(Schema):
+    """A notification that rides on an event of the same change (``EventSchema.notices``) instead of
+    being a ``notify.<kind>`` message of its own: the gateway keeps it as if it were the event
+    ``notify.<kind>`` with this ``event_id``, ``subject`` and ``thread`` (and this payload)."""
+
+    event_id = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    kind = fields.String(required=True, validate=validate.Regexp(r"^[a-z_][a-z0-9_.]*$"))
+    subject = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    thread = fields.String(allow_none=True, load_default=None, validate=validate.Length(max=100))
+    recipients = fields.List(
+        fields.String(validate=validate.Length(min=1, max=100)), required=True, validate=validate.Length(min=1)
+    )
+    title = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    text = fields.String(load_default="", validate=validate.Length(max=4000))
+
+
 class EventSchema(Schema):
     """A domain event: something that happened to a business object, told to whoever listens.
 
     ``event_id`` is unique per happening (a listener that hears it twice acts once); ``thread`` is
     the identity a case keeps across channels (a micro-consultation case that becomes an opinion item
     and then a proposal keeps one thread); ``subject`` is the business object (a proposal number, an
-    opinion item number); ``members`` are the committee members the event concerns (for points)."""
+    opinion item number); ``members`` are the committee members the event concerns (for points);
+    ``notices`` are notifications of the same change that ride on it (:class:`NoticeSchema`: one
+    message instead of one more per notification), absent when there are none. Only the gateway
+    reads them (it binds the events that carry some: ``subscriptions.GATEWAY_HEARS``)."""
 
     event_id = fields.String(required=True, validate=validate.Length(min=1, max=200))
     name = fields.String(required=True, validate=validate.Regexp(r"^[a-z_]+\.[a-z_][a-z0-9_.]*$"))
@@ -140,6 +159,7 @@ class EventSchema(Schema):
     thread = fields.String(allow_none=True, load_default=None, validate=validate.Length(max=100))
     members = fields.List(fields.Dict(keys=fields.String()), load_default=list)
     payload = fields.Dict(keys=fields.String(), load_default=dict)
+    notices = fields.List(fields.Nested(NoticeSchema), load_default=list)
 
 
 # Domain events of the assignment service that supervision acts on (payload: unit, assignment_id,

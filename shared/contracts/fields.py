@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 from marshmallow import RAISE, Schema, fields, validate
+
+from shared import clock
 
 not_blank = validate.Length(min=1, error="must not be empty")
 
@@ -25,12 +27,10 @@ class Text(fields.String):
 
 
 class UtcDateTime(fields.DateTime):
-    """An ISO datetime in UTC; one read back naive (SQLite keeps no zone) is the UTC it was stored as."""
+    """An ISO datetime in UTC (through :func:`shared.clock.as_utc`: naive is UTC, aware is converted)."""
 
     def _serialize(self, value: datetime | None, attr: str | None, obj: Any, **kwargs: Any) -> str | float | None:
-        if value is not None:
-            value = value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
-        return super()._serialize(value, attr, obj, **kwargs)
+        return super()._serialize(clock.as_utc(value), attr, obj, **kwargs)
 
 
 class Strict(Schema):

@@ -59,8 +59,10 @@ ASSIGNMENT_HEARS = (DEADLINE_EXTENDED, RATING_OPENED, APPEAL_DECIDED)
 SUPERVISION_HEARS = (ASSIGNMENT_INPUT_SENT, ASSIGNMENT_MILESTONE_DONE, ASSIGNMENT_SIGNED)
 # Everything that earns or costs a member points (services/evaluation/points/).
 EVALUATION_HEARS = ("proposal.#", "opinion.#", "consultation.#", "attendance.#")
-# Notifications for people, delivered by the gateway.
-GATEWAY_HEARS = (NOTIFY_PREFIX + "#",)
+# Notifications for people, delivered by the gateway: notify.<kind>, and the domain events that
+# carry the notices of their change (EventSchema.notices) instead of a notify.<kind> beside them.
+NOTICES_RIDE_ON = ("proposal.filed",)
+GATEWAY_HEARS = (NOTIFY_PREFIX + "#", *NOTICES_RIDE_ON)
 
 
 @dataclass(frozen=True)

@@ -50,7 +50,7 @@ import eventlet
 from amqp.exceptions import ConnectionError as AmqpConnectionError
 from marshmallow import ValidationError
 from kombu.exceptions import OperationalError as KombuOperationalError
-from nameko.exceptions import ContainerBeingKilled, MalformedRequest, serialize
+from nameko.exceptions import ContainerBeingKilled, MalformedRequest, RpcTimeout, serialize
 from nameko.extensions import DependencyProvider, Entrypoint, ProviderCollector, SharedExtension
 from nameko.messaging import QueueConsumer
 from nameko.rpc import ReplyListener, Responder, Rpc, RpcConsumer, RpcProxy, get_rpc_exchange
@@ -820,31 +820,40 @@ class ServiceRpc(RpcProxy):  # type: ignore[misc]  # nameko ships no types
     """``RpcProxy`` whose reply queue survives any message (:class:`RobustReplyListener`), and which
     signs again, with the deployment key, each principal this service verified or took from a
     sealed job (:class:`shared.principal.Principal`) that it passes on: the service it calls checks
-    the signature as it checks the gateway's."""
+    the signature as it checks the gateway's.
+
+    ``timed=True`` (the gateway, where a person waits): a call waits at most
+    ``ZTC_RPC_TIMEOUT_SECONDS`` for its reply, then raises nameko's ``RpcTimeout`` (nameko waits
+    for ever, and a reply lost with a connection the broker closed never comes)."""
 
     rpc_reply_listener = RobustReplyListener()
+
+    def __init__(self, target_service: str, timed: bool = False, **options: Any) -> None:
+        super().__init__(target_service, **options)
+        self.timed = timed
 
     def setup(self) -> None:
         super().setup()
         settings = _settings(self.container)
         self.key = signing.key_of(settings)
         self.ttl = settings.principal_ttl_seconds
+        self.timeout = settings.rpc_timeout_seconds if self.timed else None
 
     def get_dependency(self, worker_ctx: WorkerContext) -> _SigningProxy:
-        return _SigningProxy(super().get_dependency(worker_ctx), self.key, self.ttl)
+        return _SigningProxy(super().get_dependency(worker_ctx), self.key, self.ttl, self.timeout)
 
 
 class _SigningProxy:
-    def __init__(self, proxy: Any, key: bytes, ttl: float) -> None:
-        self._proxy, self._key, self._ttl = proxy, key, ttl
+    def __init__(self, proxy: Any, key: bytes, ttl: float, timeout: float | None = None) -> None:
+        self._proxy, self._key, self._ttl, self._timeout = proxy, key, ttl, timeout
 
     def __getattr__(self, name: str) -> _SigningMethod:
-        return _SigningMethod(getattr(self._proxy, name), self._key, self._ttl)
+        return _SigningMethod(getattr(self._proxy, name), self._key, self._ttl, self._timeout)
 
 
 class _SigningMethod:
-    def __init__(self, method: Any, key: bytes, ttl: float) -> None:
-        self._method, self._key, self._ttl = method, key, ttl
+    def __init__(self, method: Any, key: bytes, ttl: float, timeout: float | None = None) -> None:
+        self._method, self._key, self._ttl, self._timeout = method, key, ttl, timeout
 
     def _signed(self, value: object) -> object:
         if isinstance(value, signing.Principal):
@@ -852,10 +861,30 @@ class _SigningMethod:
         return value
 
     def __call__(self, *args: object, **kwargs: object) -> Any:
-        return self._method(*map(self._signed, args), **{k: self._signed(v) for k, v in kwargs.items()})
+        if self._timeout is None:
+            return self._method(*map(self._signed, args), **{k: self._signed(v) for k, v in kwargs.items()})
+        return wait_for_reply(self._method, self.call_async(*args, **kwargs), self._timeout)
 
     def call_async(self, *args: object, **kwargs: object) -> Any:
         return self._method.call_async(*map(self._signed, args), **{k: self._signed(v) for k, v in kwargs.items()})
+
+
+def wait_for_reply(method: Any, reply: Any, timeout: float) -> Any:
+    """The result of ``reply`` (an ``RpcReply`` of ``method``'s call), waiting at most ``timeout``
+    seconds; then ``RpcTimeout``, and a reply that comes later is dropped by the reply listener."""
+    timer = eventlet.Timeout(timeout)
+    try:
+        return reply.result()
+    except eventlet.Timeout as exc:
+        if exc is not timer:  # someone else's
+            raise
+        events = method.reply_listener._reply_events
+        for correlation_id, event in list(events.items()):
+            if event is reply.reply_event:
+                events.pop(correlation_id, None)
+        raise RpcTimeout(f"{method!r} had no reply within {timeout:g}s") from None
+    finally:
+        timer.cancel()
 
 
 class Api(Rpc):  # type: ignore[misc]  # nameko ships no types

@@ -73,11 +73,9 @@ def _age_seconds(timestamp: object, now: datetime) -> float | None:
         at = datetime.fromtimestamp(timestamp, tz=timezone.utc)
     else:
         try:
-            at = datetime.fromisoformat(str(timestamp))
+            at = clock.as_utc(datetime.fromisoformat(str(timestamp)))
         except ValueError:
             return None
-        if at.tzinfo is None:
-            at = at.replace(tzinfo=timezone.utc)
     return max(0.0, round((now - at).total_seconds(), 3))
 
 
@@ -126,8 +124,6 @@ def queues(settings: config.Settings, peek: bool = True) -> list[dict[str, Any]]
     vhost = quote(vhost_of(settings.amqp_uri), safe="")
     rows = _call(settings, "GET", f"/queues/{vhost}")
     now = clock.now()
-    if now.tzinfo is None:
-        now = now.replace(tzinfo=timezone.utc)
     out = []
     rows = [q for q in sorted(rows, key=lambda r: r["name"]) if q["name"].startswith("ztc.")]
     exact = _exact_counts(identity.operator_uri(settings), [q["name"] for q in rows])

@@ -3,7 +3,7 @@ service's transaction commits (publish after commit)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -79,9 +79,11 @@ def publish_event(
     thread: str | None = None,
     members: list[dict[str, object]] | None = None,
     payload: Mapping[str, object] | None = None,
+    notices: Sequence[Mapping[str, object]] = (),
 ) -> None:
     """A domain event on ``ztc.events`` (routing key ``name``), sent only if the caller's
-    transaction commits. ``members``: ``[{"member": id, "role": "lead"|"co"|...}]`` it concerns."""
+    transaction commits. ``members``: ``[{"member": id, "role": "lead"|"co"|...}]`` it concerns;
+    ``notices``: notifications of the same change that ride on it (``contracts.NoticeSchema``)."""
     body = contracts.EventSchema().dump(
         contracts.EventSchema().load(
             {
@@ -92,9 +94,12 @@ def publish_event(
                 "thread": thread,
                 "members": members or [],
                 "payload": payload or {},
+                "notices": list(notices),
             }
         )
     )
+    if not body["notices"]:
+        del body["notices"]  # an event without notices is as it always was
     _add(session, outbox_model, name, body, exchange=contracts.EVENTS_EXCHANGE)
 
 
@@ -108,10 +113,19 @@ def notify(
     title: str,
     text: str = "",
     thread: str | None = None,
+    notices: Sequence[Mapping[str, object]] = (),
 ) -> None:
     """Tell people something (delivered by the gateway's notification inbox), if the caller's
-    transaction commits. ``kind`` names the occasion: ``notify.<kind>``."""
+    transaction commits. ``kind`` names the occasion: ``notify.<kind>``. ``notices``: further
+    notifications of the same change, carried by this one message (``contracts.NoticeSchema``)."""
     payload = contracts.NotificationPayloadSchema().load({"recipients": recipients, "title": title, "text": text})
     publish_event(
-        session, outbox_model, contracts.NOTIFY_PREFIX + kind, event_id, subject, thread=thread, payload=payload
+        session,
+        outbox_model,
+        contracts.NOTIFY_PREFIX + kind,
+        event_id,
+        subject,
+        thread=thread,
+        payload=payload,
+        notices=notices,
     )

@@ -188,9 +188,7 @@ def load(path: str | os.PathLike[str], files: Mapping[str, bytes | str] | None =
 
 
 def _datetime(value: object) -> datetime:
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
-    return datetime.fromisoformat(str(value))
+    return clock_module.as_utc(value if isinstance(value, datetime) else datetime.fromisoformat(str(value)))
 
 
 # -- values -----------------------------------------------------------------------------------------------

@@ -2,7 +2,8 @@
 PostgreSQL, 24 in flight at a time, while 12 service processes are SIGKILLed (every service at
 least once, the gateway included, each kill while proposals are in flight) and the broker is
 restarted once; nothing may be lost, nothing recorded twice, and every queue must be drained at
-the end.
+the end. The broker is a RabbitMQ node of the run's own (``--own-broker``: bench/cluster.py's, on
+free ports), so its restart touches no other test: ``make test`` runs it in a lane beside them.
 
 It runs the harness as its own process (it starts and kills the services itself) and reads its
 JSON report. ``-m "not chaos"`` leaves it out; ``--no-postgres`` skips it (it needs PostgreSQL).
@@ -27,8 +28,9 @@ def test_nothing_is_lost_or_done_twice_while_services_and_the_broker_die(tmp_pat
         pytest.skip("the chaos short form runs on PostgreSQL")
     report_file = tmp_path / "chaos.json"
     env = {k: v for k, v in os.environ.items() if not k.startswith("ZTC_")}
+    env["ZTC_DB_POOL_SIZE"] = os.environ["ZTC_DB_POOL_SIZE"]  # its services share PostgreSQL with the lanes
     run = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "chaos.py"), "--short", "--json", str(report_file)],
+        [sys.executable, str(ROOT / "bench" / "chaos.py"), "--short", "--own-broker", "--json", str(report_file)],
         cwd=ROOT,
         env=env,
         capture_output=True,

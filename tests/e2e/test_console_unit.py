@@ -1,7 +1,8 @@
 """The unit handler's and the leader's console pages in Debian's chromium, every service running:
 a unit handler objects with a reason and reads that staff kept the assignment; asks for an
 extension (a wrong form first, shown again as typed) and sees the committee's decision; reports a
-category B milestone done and sends the follow-up reply; a leader adds to a key proposal's supervision log by keyboard alone and
+category B milestone done and sends the follow-up reply; records a face-to-face meeting with the
+proposer (a day still to come first, shown again as typed); a leader adds to a key proposal's supervision log by keyboard alone and
 records an instruction on an adopted opinion item; a member sees none of these links and is refused
 on each page and action. What other people do first (filing, assigning, choosing key proposals,
 adopting) is driven through the API, as the API scenarios do; each page is scanned by axe-core and
@@ -9,7 +10,6 @@ checked at 375 px."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
 
 import pytest
 
@@ -20,6 +20,7 @@ from .conftest import once_on_sqlite
 from .test_console_operator import tab_to
 from .test_console_flow import _csrf, _session, chrome, console, log_in, open_until, press, shown, text_of  # noqa: F401
 from .test_extensions import approved_as_asked, signed_and_clocked
+from .test_followups_and_appeals import b_reply_accepted
 from .test_key_proposals import filed
 from .test_opinions import ITEM, PASSED, item, step, until_status
 from .test_proposal_lifecycle import Api, assigned_to_transport, file_it, submit
@@ -107,23 +108,7 @@ def test_a_unit_handler_reports_a_b_milestone_done_and_the_follow_up_after_the_r
     driver, camera = chrome
     number = submit(api)
     mine = assigned_to_transport(api, number, sign=True)
-    soon, later = date.today() + timedelta(days=60), date.today() + timedelta(days=200)
-    api(
-        "unit",
-        "POST",
-        f"/api/assignments/{mine['id']}/reply-draft",
-        {
-            "category": "B",
-            "text": "已列入明年计划。",
-            "milestones": [
-                {"what": "完成设计招标", "due": soon.isoformat()},
-                {"what": "完成改造", "due": later.isoformat()},
-            ],
-        },
-        expect=200,
-    )
-    api("unit", "POST", f"/api/assignments/{mine['id']}/reply", expect=200)
-    api.complete("staff", "review_reply", number, {"action": "accept"})
+    b_reply_accepted(api, number, mine["id"])
 
     log_in(driver, console, "handler.zhao")
     page = f"{console}/assignments/{mine['id']}"
@@ -146,6 +131,41 @@ def test_a_unit_handler_reports_a_b_milestone_done_and_the_follow_up_after_the_r
     press(driver, driver.find_element(By.ID, "send-followup"))
     assert "改造已于年底完成" in seen(driver, "followup-section", "后续答复已发送")
     assert not driver.find_elements(By.ID, "followup-form")
+
+
+@pytest.mark.browser
+def test_a_unit_handler_records_a_face_to_face_meeting_with_the_proposer(console, chrome, api):
+    from datetime import datetime
+
+    from selenium.webdriver.common.by import By
+
+    from shared.calendar import CHINA_TZ
+
+    driver, camera = chrome
+    number = submit(api)
+    mine = assigned_to_transport(api, number, sign=True)
+    page = f"{console}/assignments/{mine['id']}"
+    log_in(driver, console, "handler.zhao")
+    driver.get(page)
+    met_on = datetime.fromisoformat(mine["assigned_at"]).astimezone(CHINA_TZ).date().isoformat()
+    set_date = "arguments[0].value = arguments[1]"  # a date typed into a date field depends on the locale
+
+    # A day still to come: the form comes back with what is wrong and the rest as typed.
+    driver.execute_script(set_date, shown(driver, "#contact-held-on"), "2099-01-01")
+    driver.find_element(By.ID, "contact-participants").send_keys("交通局王处长与提案人")
+    press(driver, driver.find_element(By.ID, "record-contact"))
+    assert seen(driver, "contact-errors") and text_of(driver, "contact-held_on-error")
+    assert driver.find_element(By.ID, "contact-participants").get_attribute("value") == "交通局王处长与提案人"
+    assert api("unit", "GET", f"/api/assignments/{mine['id']}", expect=200).json()["contacts"] == []
+
+    # The day of the assignment, face to face (the rulebook's first kind): listed, counted.
+    driver.execute_script(set_date, driver.find_element(By.ID, "contact-held-on"), met_on)
+    driver.find_element(By.ID, "contact-note").send_keys("现场查看公交站亭。")
+    camera.check("contact-form")
+    press(driver, driver.find_element(By.ID, "record-contact"))
+    assert "计入见面沟通" in seen(driver, "contacts", "交通局王处长与提案人")
+    [contact] = api("unit", "GET", f"/api/assignments/{mine['id']}", expect=200).json()["contacts"]
+    assert (contact["kind"], contact["held_on"], contact["recorded_by"]) == ("face_to_face", met_on, "handler.zhao")
 
 
 def _key_proposal_of(api) -> tuple[int, str]:

@@ -42,6 +42,29 @@ def public(api, number):
     return response.json() if response.status_code == 200 else None
 
 
+def b_reply_accepted(api, number, assignment_id) -> tuple[date, date]:
+    """The unit's category B reply promising two milestones (60 and 200 days on), submitted and
+    accepted by staff; the two due dates."""
+    soon, later = date.today() + timedelta(days=60), date.today() + timedelta(days=200)
+    api(
+        "unit",
+        "POST",
+        f"/api/assignments/{assignment_id}/reply-draft",
+        {
+            "category": "B",
+            "text": "已列入明年计划。",
+            "milestones": [
+                {"what": "完成设计招标", "due": soon.isoformat()},
+                {"what": "完成改造", "due": later.isoformat()},
+            ],
+        },
+        expect=200,
+    )
+    api("unit", "POST", f"/api/assignments/{assignment_id}/reply", expect=200)
+    api.complete("staff", "review_reply", number, {"action": "accept"})
+    return soon, later
+
+
 def test_a_b_reply_keeps_its_promises_published_pending_and_followed_up(running, db_kind):
     api = Api(*running)
     number = submit(api)
@@ -57,23 +80,7 @@ def test_a_b_reply_keeps_its_promises_published_pending_and_followed_up(running,
         expect=400,
     ).json()
     assert past["details"]["milestones"]["0"]["due"]
-    soon, later = date.today() + timedelta(days=60), date.today() + timedelta(days=200)
-    api(
-        "unit",
-        "POST",
-        draft,
-        {
-            "category": "B",
-            "text": "已列入明年计划。",
-            "milestones": [
-                {"what": "完成设计招标", "due": soon.isoformat()},
-                {"what": "完成改造", "due": later.isoformat()},
-            ],
-        },
-        expect=200,
-    )
-    api("unit", "POST", f"/api/assignments/{mine['id']}/reply", expect=200)
-    api.complete("staff", "review_reply", number, {"action": "accept"})
+    soon, later = b_reply_accepted(api, number, mine["id"])
     rate(api, number)
     api.complete("committee", "grade_quality", number, {"grade": "good"})
 

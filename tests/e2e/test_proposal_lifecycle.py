@@ -219,6 +219,12 @@ def test_proposers_follow_their_proposal_read_the_reply_they_rate_and_are_told_e
     number = submit(api, cosigners=["member.zhou"])
     api("cosigner", "POST", f"/api/proposals/{number}/cosign", expect=200)
     file_it(api, number)
+    for who in ("member", "cosigner"):  # the filing notice rides on proposal.filed
+        wait_for(
+            lambda who=who: "filing_decision" in notices(api, who, number),
+            timeout=60,
+            message=f"{who}'s filing notice",
+        )
     api.complete("staff", "assign", number, {"mode": "lead_co", "lead": "transport", "co_units": ["education"]})
     wait_for(lambda: api.status(number) == "assigned", timeout=60, message="status assigned")
     wait_for(lambda: "proposal_assigned" in notices(api, "member", number), timeout=60, message="assigned notice")

@@ -5,9 +5,10 @@ service its own process. Deadlines are in test_deadlines.py."""
 from __future__ import annotations
 
 import json
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from shared import contracts
+from shared.calendar import CHINA_TZ
 from tests.support import get_messages, publish, wait_for
 
 from .test_proposal_lifecycle import DRAFT, Api, file_it, submit
@@ -104,6 +105,35 @@ def test_b_reply_is_followed_up_with_a_second_reply(running):
         timeout=60,
         message="the follow-up in the published record",
     )
+
+
+def test_a_face_to_face_meeting_recorded_before_the_reply_earns_the_checklists_points(running):
+    api = Api(*running)
+    number = submit(api)
+    file_it(api, number)
+    api.complete("staff", "assign", number, {"mode": "single", "units": ["transport"]})
+    mine = api.assignment("unit", number)
+    api("unit", "POST", f"/api/assignments/{mine['id']}/sign", expect=200)
+    # The day of the assignment in China (the services' clock may run ahead of this machine's).
+    met_on = datetime.fromisoformat(mine["assigned_at"]).astimezone(CHINA_TZ).date().isoformat()
+    contacts = f"/api/assignments/{mine['id']}/contacts"
+    meeting = {"kind": "face_to_face", "held_on": met_on, "participants": "交通局王处长与提案人", "note": "现场查看"}
+    refused = api("unit", "POST", contacts, {**meeting, "kind": "pigeon"}, expect=400).json()
+    assert "kind" in refused["details"]
+    api("co_unit", "POST", contacts, meeting, expect=403)  # another unit's assignment
+    recorded = api("unit", "POST", contacts, meeting, expect=201).json()
+    assert (recorded["kind"], recorded["face_to_face"]) == ("face_to_face", True)
+    listed = api("unit", "GET", f"/api/assignments/{mine['id']}", expect=200).json()["contacts"]
+    assert [c["id"] for c in listed] == [recorded["id"]]
+    reply(api, number)
+    api.complete("staff", "review_reply", number, {"action": "accept"})
+    rate(api, number)
+    instance = api.task("committee", "grade_quality", number)["instance_id"]  # waits for the score
+    score = api("staff", "GET", f"/api/instances/{instance}", expect=200).json()["data"]["handling_score"]
+    [item] = [i for i in score["items"] if i["item"] == "face_to_face"]
+    assert item["points"] == item["max"] == 20, item
+    assert item["why"] == "the unit met the proposer face to face: all points"
+    finish(api, number)
 
 
 def test_near_duplicates_are_found_merged_and_each_answered(running):

@@ -14,14 +14,14 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import OperationalError
 
 from services.assignment import commands, contracts, operations
-from services.assignment.models import Assignment, Outbox
+from services.assignment.models import Assignment, Contact, Outbox
 from services.assignment.operations import ensure_units
 from services.assignment.rules import RulebookRules
 from services.assignment.service import AssignmentService
 from shared import contracts as shared_contracts
 from shared.config import ROOT
 from shared.db import dispose_all, migrate, session_factory, transaction
-from shared.errors import Forbidden
+from shared.errors import Forbidden, InvalidInput
 from shared.messaging import access, topology
 from tests.support import broker_users, get_messages, publish, ready_count, sealed_job, signing_rpc, wait_for
 
@@ -258,6 +258,48 @@ def test_a_units_handler_over_rpc_sees_and_acts_on_its_own_assignments_only(assi
     assert {a.status for a in (assignment(settings, i) for i in ids.values())} == {"signed", "assigned"}
 
 
+MEETING = {"kind": "face_to_face", "held_on": "2026-03-02", "participants": "王处长 met 委员 李明"}
+
+
+def contacts_of(settings, assignment_id: int) -> list:
+    with transaction(session_factory(settings.database_url("assignment"))) as s:
+        return [
+            (c.kind, c.face_to_face) for c in s.scalars(select(Contact).where(Contact.assignment_id == assignment_id))
+        ]
+
+
+def test_a_units_handler_records_a_contact_over_rpc_on_its_own_assignment_only(assignment_service):
+    settings = assignment_service
+    ids = assign_several(settings)
+    with signing_rpc(settings) as rpc:
+        shown = rpc.assignment.record_contact(ids["transport"], **MEETING, note="现场", principal=TRANSPORT)
+        assert (shown["kind"], shown["face_to_face"], shown["note"]) == ("face_to_face", True, "现场")
+        listed = rpc.assignment.get_assignment(ids["transport"], principal=TRANSPORT)["contacts"]
+        assert [c["id"] for c in listed] == [shown["id"]]
+        with pytest.raises(InvalidInput) as refused:
+            rpc.assignment.record_contact(ids["transport"], **{**MEETING, "held_on": "2026-03-03"}, principal=TRANSPORT)
+        assert "held_on" in refused.value.details
+        with pytest.raises(Forbidden):
+            rpc.assignment.record_contact(ids["education"], **MEETING, principal=TRANSPORT)
+    assert contacts_of(settings, ids["transport"]) == [("face_to_face", True)]
+    assert contacts_of(settings, ids["education"]) == []
+
+
+def test_a_unit_system_records_a_contact_over_amqp_and_a_bad_one_is_refused_on_its_own_queue(assignment_service):
+    settings = assignment_service
+    ids = assign_several(settings)
+    unit_command(settings, "education.record_contact", {"assignment_id": ids["education"], **MEETING})
+    wait_for(lambda: contacts_of(settings, ids["education"]), message="education's contact recorded")
+    unit_command(settings, "education.record_contact", {"assignment_id": ids["education"], **MEETING, "kind": "pigeon"})
+    [told] = taken(settings, contracts.unit_queue("education"))
+    body = json.loads(told["payload"])
+    assert told["routing_key"] == f"education.{contracts.COMMAND_REFUSED}"
+    assert (body["command"], body["kind"]) == ("education.record_contact", "invalid_input")
+    assert "pigeon" in body["message"] and "kind" in body["details"]
+    refused_command(settings, "invalid_input: ")
+    assert contacts_of(settings, ids["education"]) == [("face_to_face", True)]  # the bad one left nothing
+
+
 @pytest.mark.both_databases
 def test_two_units_submitting_at_the_same_moment_tell_the_engine_exactly_once(assignment_service):
     settings = assignment_service
@@ -383,6 +425,13 @@ def test_the_example_client_listens_signs_and_replies_for_its_unit(assignment_se
         "完成设计招标@2099-03-31",
     )
     assert drafted.returncode == 0, drafted.stderr
+    met = run_example_client(
+        settings,
+        *("--unit", "transport", "record-contact", str(assignment_id), "--kind", "face_to_face"),
+        *("--held-on", "2026-03-02", "--participants", "王处长与张委员"),
+    )
+    assert met.returncode == 0, met.stderr
+    wait_for(lambda: contacts_of(settings, assignment_id), message="the contact recorded by the client")
     submitted = run_example_client(settings, "--unit", "transport", "submit-reply", str(assignment_id))
     assert submitted.returncode == 0, submitted.stderr
     wait_for(lambda: assignment(settings, assignment_id).status == "replied", message="replied by the client")
@@ -393,6 +442,7 @@ def test_the_example_client_listens_signs_and_replies_for_its_unit(assignment_se
             "category": "B",
             "text": "已列入2027年改造计划",
             "milestones": [{"milestone": 1, "what": "完成设计招标", "due": "2099-03-31"}],
+            "face_to_face": True,  # the contact the client recorded before submitting
         }
     ]
 

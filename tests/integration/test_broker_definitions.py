@@ -169,9 +169,11 @@ def test_a_service_consumes_and_dead_letters_on_quorum_queues(tmp_path, vhost):
             proc.wait()
 
 
-@pytest.mark.both_databases
+@pytest.mark.postgresql_only
 def test_prepare_readies_databases_broker_diagrams_and_seed_twice_over(tmp_path, vhost, database_url_template):
-    """deploy/docker/prepare.py, what the compose `migrate` service and the Kubernetes Job run."""
+    """deploy/docker/prepare.py, what the compose `migrate` service and the Kubernetes Job run (on
+    PostgreSQL, as those deployments do; the same preparation on SQLite is the launcher's, which
+    every e2e system on SQLite starts with)."""
     settings = support.make_settings(tmp_path, vhost, database_url_template, ZTC_QUEUE_TYPE="quorum")
     env = _env(settings, "quorum")
     passwords = {n: f"{n}-secret" for n in (*config.SERVICES, config.OPERATOR)}

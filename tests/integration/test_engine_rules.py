@@ -15,7 +15,7 @@ from xml.sax.saxutils import escape
 import pytest
 from sqlalchemy import func, select
 
-from services.engine.engine import Engine, utc
+from services.engine.engine import Engine
 from services.engine.models import BufferedMessage, History, Incident, Instance, Job, Outbox, WorkItem
 from shared.db import session_factory, transaction
 from shared.errors import Conflict, DiagramRefused, Forbidden, InvalidInput, NotFound
@@ -131,7 +131,7 @@ def take_job(engine, operation) -> SentJob:
             select(Outbox).where(Outbox.routing_key == operation).order_by(Outbox.id.desc()).limit(1)
         ).first()
         assert row is not None, f"no {operation} job in the outbox"
-        sent = SentJob(dict(row.payload), utc(row.available_at))
+        sent = SentJob(dict(row.payload), row.available_at)
         s.delete(row)
     assert sent.payload["operation"] == operation
     return sent

@@ -1,11 +1,15 @@
 """Idempotency keys on the creating RPCs, on a migrated database of each kind: calling twice with
 the same key -- what the broker does when it redelivers an RPC request whose worker died after
-committing -- records one row, one process start, one event."""
+committing, or a client does after the gateway answered 503 -- records one row, one process
+start, one event."""
 
 from __future__ import annotations
 
 import pytest
+from kombu.exceptions import OperationalError as KombuOperationalError
 from sqlalchemy import func, select
+from werkzeug.test import EnvironBuilder
+from werkzeug.wrappers import Request
 
 from services.assignment.consultation import cases
 from services.assignment.consultation.models import Case
@@ -13,8 +17,11 @@ from services.assignment.models import Outbox as AssignmentOutbox
 from services.evaluation.models import Outbox as EvaluationOutbox
 from services.evaluation.points import attendance, directory as members
 from services.evaluation.points.models import Attendance
+from services.gateway.http import IDEMPOTENCY_HEADER
+from services.gateway.routes.proposals import ProposalRoutes
 from services.intake import opinions, proposals
 from services.intake.models import OpinionItem, Outbox as IntakeOutbox, Proposal
+from shared import config
 from shared.db import dispose_all, migrate, session_factory
 from shared.errors import InvalidInput
 from tests.integration.test_consultation_operations import ISSUE, seed as seed_venues
@@ -141,3 +148,60 @@ def test_a_repeated_attendance_recording_answers_the_first_record_and_publishes_
     ]
     assert events == [first["event_id"]]
     assert attendance.record(s, data, STAFF, key="att-2")["id"] != first["id"]
+
+
+class _Intake:
+    """The intake service behind the gateway's proposal route, over a real database, whose RPC call
+    fails as the bus fails under load: ``lost``, the request reached intake, which committed, and
+    the reply was lost with its connection; ``refused``, the publish was refused (nothing sent)."""
+
+    def __init__(self, session, failures):
+        self.session, self.failures = session, list(failures)
+
+    def submit(self, draft, principal, key=None):
+        failure = self.failures.pop(0) if self.failures else None
+        if failure == "refused":
+            raise KombuOperationalError("[Errno 111] ECONNREFUSED")
+        proposal = proposals.submit(self.session, draft, principal, key=key)
+        self.session.commit()
+        if failure == "lost":
+            raise ConnectionResetError(104, "Connection reset by peer")
+        return proposal
+
+
+class _Gateway(ProposalRoutes):
+    def __init__(self, intake):
+        self.intake = intake
+
+    def _settings(self):
+        return config.load({})
+
+    def _principal(self, request):
+        return LI
+
+
+def _post(gateway, key=None):
+    environ = EnvironBuilder(method="POST", json=DRAFT, headers={IDEMPOTENCY_HEADER: key} if key else {}).get_environ()
+    environ["ztc.request_id"] = "rid-retry"
+    return gateway.submit_proposal(Request(environ))
+
+
+@pytest.mark.parametrize("failure", ["lost", "refused"])
+def test_a_post_the_bus_failed_answers_503_and_its_retry_with_the_key_makes_one_proposal(db, failure):
+    """Under load the broker resets or refuses the connection an RPC call goes out on. The gateway
+    answers 503 with Retry-After (never 500); whether intake got the request or not, the client's
+    retry with the same Idempotency-Key answers one proposal, one process started: nothing lost,
+    nothing twice."""
+    s = db("intake")
+    gateway = _Gateway(_Intake(s, [failure]))
+    failed = _post(gateway, key="retry-1")
+    assert failed.status_code == 503 and failed.headers["Retry-After"]
+    assert failed.json["error"] == "service_unavailable"
+    assert failed.json["details"]["request_id"] == "rid-retry"
+    assert "Idempotency-Key" in failed.json["message"]
+    assert count(s, Proposal) == (1 if failure == "lost" else 0)
+    retried = _post(gateway, key="retry-1")
+    assert retried.status_code == 201 and retried.json["number"] == "2027-0001"
+    assert _post(gateway, key="retry-1").json["number"] == "2027-0001"
+    assert count(s, Proposal) == 1
+    assert starts(s, IntakeOutbox) == ["proposal-2027-0001"]

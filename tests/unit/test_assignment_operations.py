@@ -362,7 +362,16 @@ def test_submitting_is_refused_until_every_co_unit_cosigned(session, rules):
     assert message["payload"] == {
         "round": 1,
         "category": "B",
-        "replies": [{"unit": "transport", "category": "B", "text": "Planned for 2027", "milestones": PROMISED}],
+        "replies": [
+            {
+                "unit": "transport",
+                "category": "B",
+                "text": "Planned for 2027",
+                "milestones": PROMISED,
+                "face_to_face": False,
+            }
+        ],
+        "face_to_face": False,  # no contact recorded (test_assignment_contacts.py records some)
     }
     assert {status_of(session, a["id"]) for a in result["assignments"]} == {"replied"}
 
@@ -392,8 +401,8 @@ def test_several_units_reply_reaches_the_engine_only_when_all_submitted(session,
     [message] = engine_messages(session, "reply_submitted")
     assert message["payload"]["category"] == "C"  # the least favourable of A and C
     assert message["payload"]["replies"] == [
-        {"unit": "transport", "category": "A", "text": "Solved", "milestones": []},
-        {"unit": "education", "category": "C", "text": "Later", "milestones": []},
+        {"unit": "transport", "category": "A", "text": "Solved", "milestones": [], "face_to_face": False},
+        {"unit": "education", "category": "C", "text": "Later", "milestones": [], "face_to_face": False},
     ]
 
 

@@ -4,13 +4,15 @@ task forms' data, and every page rendered in both languages from answers shaped 
 from __future__ import annotations
 
 import re
+from datetime import date, timedelta
 
 import pytest
+from marshmallow import ValidationError
 from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request
 
 from services.gateway import tokens
-from services.gateway.console import accounts, api, decisions, i18n, leader, session, unit
+from services.gateway.console import accounts, api, decisions, i18n, leader, member_items, session, unit
 from services.gateway.console.designer import by_process, problem_marks, read_uploads
 from services.gateway.console import staff
 from services.gateway.console.staff import REPORTS
@@ -105,6 +107,27 @@ def test_task_forms_become_the_task_data_the_diagram_checks():
         ]
         == "academic_debate"
     )
+
+
+def test_a_reply_recategorised_to_b_at_review_carries_the_milestones_typed_and_the_form_checks_them():
+    from werkzeug.datastructures import MultiDict
+
+    from shared.forms import ReviewReplyForm
+
+    kept = task_data("review_reply", MultiDict({"action": "accept", "override_category": ""}))
+    assert kept == {"action": "accept", "comment": ""}
+    later = (date.today() + timedelta(days=90)).isoformat()
+    to_b = task_data(
+        "review_reply",
+        MultiDict({"action": "accept", "override_category": "B", "override_milestones": f"{later} 完成改造\n\n"}),
+    )
+    assert to_b["override_milestones"] == [{"due": later, "what": "完成改造"}]
+    assert ReviewReplyForm().load(to_b)["override_milestones"][0]["milestone"] == 1
+    # To B without a milestone: the form's schema refuses it, naming the field.
+    bare = task_data("review_reply", MultiDict({"action": "accept", "override_category": "B"}))
+    with pytest.raises(ValidationError) as refused:
+        ReviewReplyForm().load(bare)
+    assert "override_milestones" in refused.value.messages
 
 
 def test_the_staff_task_forms_become_the_task_data_their_diagram_schemas_check():
@@ -482,9 +505,190 @@ B_ASSIGNMENT = {
         },
         {"at": "2026-12-01T10:00:00", "actor": "system", "action": "followup_expected", "data": {"round": 1}},
     ],
+    "contacts": [
+        {
+            "id": 1,
+            "kind": "face_to_face",
+            "face_to_face": True,
+            "held_on": "2026-11-28",
+            "participants": "王处长与李委员",
+            "note": "现场查看",
+        },
+        {
+            "id": 2,
+            "kind": "phone",
+            "face_to_face": False,
+            "held_on": "2026-11-29",
+            "participants": "王处长",
+            "note": None,
+        },
+    ],
+}
+OPINION = {
+    "number": "2026-S-2",
+    "thread": "2026-S-2",
+    "title": "菜市场改造",
+    "situation": "情况",
+    "analysis": "分析",
+    "suggestion": "建议",
+    "urgent": True,
+    "submitter": "member.li",
+    "status": "forwarded",
+    "status_zh": "已转办",
+    "not_adopted_reason": None,
+    "converted_to": None,
+    "submitted_at": "2026-11-02T01:00:00+00:00",
+    "reports": [
+        {
+            "channel": "city_government",
+            "issue": "市政府-2026-3",
+            "reported_at": "2026-11-03T02:00:00+00:00",
+            "adoption": "adopted",
+            "adoption_note": "",
+            "adoption_at": "2026-11-10T02:00:00+00:00",
+        },
+        {
+            "channel": "provincial_committee",
+            "issue": "省政协-2026-1",
+            "reported_at": "2026-11-03T02:00:00+00:00",
+            "adoption": None,
+            "adoption_note": None,
+            "adoption_at": None,
+        },
+    ],
+    "instructions": [
+        {
+            "channel": "city_government",
+            "level": "city",
+            "leader": "某副市长",
+            "text": "请研究",
+            "recorded_at": "2026-11-12T02:00:00+00:00",
+        }
+    ],
+    "forwards": [
+        {"unit": "transport", "status": "answered", "answer": "已办", "answered_at": "2026-11-20T02:00:00+00:00"}
+    ],
+    "history": [
+        {"at": "2026-11-02T01:00:00+00:00", "actor": "member.li", "action": "submitted", "data": {"urgent": True}},
+        {
+            "at": "2026-11-03T02:00:00+00:00",
+            "actor": "leader.chen",
+            "action": "sent",
+            "data": {
+                "reports": [],
+                "adoption_wait": {
+                    "rule": "adoption_wait",
+                    "rulebook_version": "3",
+                    "start": "2026-11-03T02:00:00+00:00",
+                    "amount": 30,
+                    "unit": "days",
+                    "due": "2026-12-03",
+                },
+            },
+        },
+        {
+            "at": "2026-11-13T02:00:00+00:00",
+            "actor": "staff.wang",
+            "action": "forwarded",
+            "data": {
+                "units": ["transport"],
+                "answer_due": {
+                    "rule": "forward_answer",
+                    "rulebook_version": "3",
+                    "start": "2026-11-13T02:00:00+00:00",
+                    "amount": 1,
+                    "unit": "months",
+                    "due": "2026-12-13",
+                },
+            },
+        },
+        {"at": "2026-11-14T02:00:00+00:00", "actor": "staff.wang", "action": "something_new", "data": None},
+    ],
+}
+POINTS_FILE = {
+    "member": {"user": "member.li", "name": "李明华", "sector": "中国民主同盟", "terms": ["14"]},
+    "period": {"key": "term 14", "kind": "term", "starts": "2023-01-01", "ends": "2027-12-31"},
+    "rulebook": {"term": "14", "version": "2", "hash": "sha256:x"},
+    "total": 3,
+    "view100": 3.0,
+    "grade": {"code": "basic", "zh": "基本称职"},
+    "by_activity": {"opinion_submitted": 5, "correction": -2},
+    "by_period": {"2026-Q4": 3},
+    "entries": [
+        {
+            "id": 1,
+            "kind": "earned",
+            "activity": "opinion_submitted",
+            "activity_zh": "报送社情民意信息",
+            "points": 5,
+            "counts_on": "2026-11-02",
+            "period": "2026-Q4",
+            "role": "author",
+            "event": {
+                "event_id": "e1",
+                "name": "opinion.submitted",
+                "subject": "2026-S-2",
+                "thread": "2026-S-2",
+                "occurred_at": "2026-11-02T01:00:00+00:00",
+            },
+            "rule": {"activity": "opinion_submitted", "points": 5, "unit": "item", "cap": 50},
+            "rulebook": {"term": "14", "version": "2", "hash": "sha256:x"},
+            "reason": "",
+        },
+        {
+            "id": 2,
+            "kind": "correction",
+            "activity": None,
+            "activity_zh": None,
+            "points": -2,
+            "counts_on": "2026-11-20",
+            "period": "2026-Q4",
+            "role": None,
+            "event": None,
+            "rule": None,
+            "rulebook": {"term": "14", "version": "2", "hash": "sha256:x"},
+            "reason": "重复计分",
+        },
+    ],
 }
 PAGES = {
     "login.html": {"user": "", "error": "wrong", "login_csrf": "x", "next": "/console"},
+    "member_opinions.html": {"items": [OPINION, OPINION | {"number": "2026-S-3", "status": "saved"}]},
+    "member_opinions_none.html": {"items": []},
+    "member_opinion_new.html": {
+        "draft": {"title": "菜市场", "situation": "", "analysis": "a", "suggestion": "b", "urgent": True},
+        "errors": {"situation": ["required"], "_": ["too long"]},
+    },
+    "member_opinion.html": {
+        "item": OPINION,
+        "stages": member_items.STAGES,
+        "reached": 4,
+        "deadlines": member_items.deadlines_of(OPINION),
+        "labels": leader._opinion_labels(),
+        "mine": True,
+    },
+    "member_opinion_co.html": {  # another member's adopted item, as the API shows it to them
+        "item": {
+            "number": "2026-S-4",
+            "title": "某",
+            "status": "adopted",
+            "status_zh": "已采用",
+            "submitter": "李*",
+            "adopted_by": ["city_government"],
+            "instruction_levels": ["city"],
+        },
+        "stages": member_items.STAGES,
+        "reached": -1,
+        "deadlines": [],
+        "labels": leader._opinion_labels(),
+        "mine": False,
+    },
+    "member_performance.html": {
+        "file": POINTS_FILE,
+        "period": "",
+        "periods": member_items.by_period(POINTS_FILE["entries"]),
+    },
+    "member_performance_none.html": {"file": POINTS_FILE | {"entries": []}, "period": "2026-Q1", "periods": []},
     "home.html": {"unread": 2},
     "proposals.html": {"proposals": [PROPOSAL], "invited": [PROPOSAL]},
     "proposal_new.html": {
@@ -526,6 +730,7 @@ PAGES = {
         ],
         "forms": FORMS,
         "reasons": current_rulebook("proposal").reasons(),
+        "categories": current_rulebook("proposal").reply_categories(),
         "grades": current_rulebook("proposal").quality_grades(),
         "standards": current_rulebook("proposal").quality_standards(),
         "areas": current_rulebook("proposal").areas(),
@@ -575,6 +780,7 @@ PAGES = {
         "categories": current_rulebook("proposal").reply_categories(),
         "decisions": decisions.of(B_ASSIGNMENT),
         "offers": dict(unit.offers(B_ASSIGNMENT), extension=True, object=True),
+        "contact_kinds": current_rulebook("proposal").contact_kinds(),
         "typed": {"action": "extension", "by": "until", "until": "2020-01-01", "reason": "等待预算"},
         "refused": api.Answer(400, {"message": "bad", "details": {"until": ["a date after today"]}}),
     },
@@ -1045,3 +1251,40 @@ def test_only_designers_and_operators_see_the_designers_navigation_and_the_deplo
     html = visit.render("designs.html", processes=[]).get_data(as_text=True)
     assert ('id="nav-designs"' in html) is designer
     assert ('id="deploy-link"' in html) is designer
+
+
+def test_an_opinion_items_page_explains_its_deadlines_and_a_submitted_form_keeps_what_was_typed():
+    from werkzeug.datastructures import MultiDict
+
+    assert [(d["rule"], d["due"]) for d in member_items.deadlines_of(OPINION)] == [
+        ("adoption_wait", "2026-12-03"),
+        ("forward_answer", "2026-12-13"),
+    ]
+    assert member_items.deadlines_of({"number": "2026-S-4", "status": "adopted"}) == []  # another's, no history
+    typed = MultiDict({"title": "菜市场", "situation": "", "analysis": "a", "suggestion": "b", "urgent": "yes"})
+    assert member_items._draft(typed) == {
+        "title": "菜市场",
+        "situation": "",
+        "analysis": "a",
+        "suggestion": "b",
+        "urgent": True,
+        "submit": True,
+    }
+    assert member_items._draft(MultiDict({"action": "save"}))["submit"] is False
+    request = Request(EnvironBuilder(path="/console/opinions/2026-S-2").get_environ())
+    visit = Visit(None, request, "token", {"user": "member.li", "roles": ["member"]}, "zh-CN")
+    html = visit.render("member_opinion.html", **PAGES["member_opinion.html"]).get_data(as_text=True)
+    assert "自签发报送（2026-11-03）起计 30 天，依据社情民意规则第 3 版。" in html
+    assert "<code>something_new</code>" in html  # an action the catalogue does not know yet, shown as it is
+    form = visit.render("member_opinion_new.html", **PAGES["member_opinion_new.html"]).get_data(as_text=True)
+    assert 'value="菜市场"' in form and 'aria-describedby="op-situation-error"' in form and "checked" in form
+
+
+def test_a_performance_file_lists_each_quarters_points_with_the_event_behind_each():
+    periods = member_items.by_period(POINTS_FILE["entries"] + [POINTS_FILE["entries"][0] | {"period": "2027-Q1"}])
+    assert [(p, len(rows), points) for p, rows, points in periods] == [("2026-Q4", 2, 3), ("2027-Q1", 1, 5)]
+    request = Request(EnvironBuilder(path="/console/performance").get_environ())
+    visit = Visit(None, request, "token", {"user": "member.li", "roles": ["member"]}, "zh-CN")
+    html = visit.render("member_performance.html", **PAGES["member_performance.html"]).get_data(as_text=True)
+    assert '<a href="/console/opinions/2026-S-2">2026-S-2</a>' in html and "<code>opinion.submitted</code>" in html
+    assert "5 分/件 （上限 50 分）" in html and "重复计分" in html

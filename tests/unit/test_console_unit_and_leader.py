@@ -59,6 +59,7 @@ def test_an_accepted_b_reply_offers_its_open_milestones_and_the_follow_up_and_no
         "milestones": [],
         "followup": False,
         "followup_sent": "",
+        "contact": True,
     }
 
 
@@ -80,6 +81,18 @@ def test_the_units_forms_become_the_api_bodies_months_or_a_date_as_chosen():
     assert unit.body_of("milestone", MultiDict({"milestone": "1", "note": "完成"})) == {"milestone": 1, "note": "完成"}
     assert unit.body_of("object", MultiDict({"reason": "不归本单位"})) == {"reason": "不归本单位"}
     assert unit.body_of("followup", MultiDict({"text": "已解决"})) == {"text": "已解决"}
+    met = MultiDict({"kind": "face_to_face", "held_on": "2026-11-28", "participants": " 王处长与李委员 ", "note": ""})
+    assert unit.body_of("contact", met) == {
+        "kind": "face_to_face",
+        "held_on": "2026-11-28",
+        "participants": "王处长与李委员",
+        "note": None,  # nothing typed: no note
+    }
+
+
+def test_a_contact_is_offered_on_every_assignment_but_a_cancelled_one():
+    assert unit.offers(B_ASSIGNMENT)["contact"]
+    assert not unit.offers(dict(B_ASSIGNMENT, status="cancelled"))["contact"]
 
 
 def test_each_adopted_report_without_an_instruction_on_its_channel_awaits_one():
@@ -109,3 +122,29 @@ def test_the_instruction_forms_choices_are_the_opinion_rulebooks():
     labels = leader._opinion_labels()
     assert [level["code"] for level in labels["instruction_levels"]] == ["city", "province", "national"]
     assert "city_government" in {c["code"] for c in labels["channels"]}
+
+
+def test_only_the_unit_handler_sees_the_contact_form_and_everyone_sees_the_contacts():
+    from werkzeug.test import EnvironBuilder
+    from werkzeug.wrappers import Request
+
+    from services.gateway.console.views import Visit
+    from shared.rulebook import current_rulebook
+
+    request = Request(EnvironBuilder(path="/console/assignments/3").get_environ())
+    kinds = current_rulebook("proposal").contact_kinds()
+    for roles, form in ((["unit"], True), (["staff"], False)):
+        html = (
+            Visit(None, request, "token", {"user": "x", "roles": roles, "unit": "transport"}, "en")
+            .render(
+                "assignment.html",
+                a=B_ASSIGNMENT,
+                deadlines=[],
+                categories=[],
+                contact_kinds=kinds,
+                offers=unit.offers(B_ASSIGNMENT),
+            )
+            .get_data(as_text=True)
+        )
+        assert ('id="contact-form"' in html) is form
+        assert "Face-to-face meeting" in html and "王处长与李委员" in html  # the rulebook's label, the record

@@ -504,6 +504,7 @@ def test_the_unit_assessment_aggregates_scores_and_final_ratings(session):
     assert transport["proposals_handled"] == 2
     assert transport["average_handling_score"] == 100  # (120 + 80) / 2
     assert transport["on_time_rate"] == 0.5
+    assert (transport["face_to_face_rate"], table["units"][0]["face_to_face_rate"]) == (0.5, 1)
     assert transport["satisfaction"]["ratings"] == 3
     assert transport["satisfaction"]["handling"] == {
         "satisfied": 0.6667,
@@ -579,8 +580,8 @@ def test_the_ranked_assessment_exports_as_xlsx_with_the_expected_figures(session
     book = openpyxl.load_workbook(io.BytesIO(base64.b64decode(exported["content_base64"])))
     rows = list(book.active.iter_rows(values_only=True))
     assert rows[0][:2] == ("排名 Rank", "承办单位 Unit") and rows[0][-1] == "考核得分 Score"
-    assert rows[1] == (1, "education", 1, 120, 1, None, 0, 100)
-    assert rows[2] == (2, "transport", 2, 100, 0.5, 0.6667, 0, 75)
+    assert rows[1] == (1, "education", 1, 120, 1, 1, None, 0, 100)
+    assert rows[2] == (2, "transport", 2, 100, 0.5, 0.5, 0.6667, 0, 75)
     assert "weights handling 0.6, on_time 0.2, satisfaction 0.2" in rows[4][0]
 
 
@@ -589,7 +590,7 @@ def test_the_ranked_assessment_exports_as_csv(session):
     exported = assessment.export(session, 2027, "csv", STAFF)
     text = base64.b64decode(exported["content_base64"]).decode("utf-8-sig")
     rows = list(csv.reader(io.StringIO(text)))
-    assert rows[1] == ["1", "education", "1", "120.0", "1.0", "", "0", "100.0"]
+    assert rows[1] == ["1", "education", "1", "120.0", "1.0", "1.0", "", "0", "100.0"]
     assert rows[2][-1] == "75.0"
     with pytest.raises(InvalidInput):
         assessment.export(session, 2027, "pdf", STAFF)

@@ -10,12 +10,19 @@ import os
 import stat
 from datetime import timedelta
 
+import logging
+
 import pytest
-from nameko.exceptions import RemoteError
+from amqp.exceptions import RecoverableConnectionError
+from kombu.exceptions import OperationalError as KombuOperationalError
+from nameko.exceptions import RemoteError, RpcTimeout, UnknownService
+from sqlalchemy import create_engine, exc as sa
+from sqlalchemy.orm import sessionmaker
+from sqlalchemy.pool import QueuePool
 from werkzeug.test import Client, EnvironBuilder
 from werkzeug.wrappers import Request, Response
 
-from services.gateway import http, tokens
+from services.gateway import http, tokens, unavailable
 from services.gateway.models import Base
 from shared import config
 from shared.db import dispose_all, get_engine, session_factory
@@ -122,6 +129,83 @@ def test_a_failing_route_answers_a_generic_body_with_the_request_id(error, statu
     body = json.loads(response.get_data())
     assert response.status_code == status and body["message"] == "internal error"
     assert body["details"] == {"request_id": "rid-1"} and "99999" not in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    "error, status",
+    [
+        (KombuOperationalError("[Errno 111] ECONNREFUSED"), 503),  # the bus restarting
+        (ConnectionResetError(104, "Connection reset by peer"), 503),  # a pooled connection it closed
+        (RecoverableConnectionError("connection already closed"), 503),
+        (sa.OperationalError("SELECT", {}, Exception("database is locked")), 503),  # the gateway's own
+        (sa.TimeoutError("QueuePool limit of size 10 overflow 10 reached, connection timed out"), 503),
+        (RemoteError("OperationalError", "canceling statement due to lock timeout"), 503),  # a service's
+        # intake passing on evaluation's database refusing clients (seen on a loaded PostgreSQL)
+        (RemoteError("RemoteError", "OperationalError (psycopg2.OperationalError) FATAL: too many clients"), 503),
+        (UnknownService("intake"), 503),
+        (RpcTimeout("<proxy method: intake.get_opinion> had no reply within 60s"), 504),
+    ],
+)
+def test_a_transient_failure_answers_503_or_504_with_retry_after_and_the_request_id(error, status, caplog):
+    req = request(b"")
+    req.environ["ztc.request_id"] = "rid-2"
+    with caplog.at_level(logging.WARNING, logger="services.gateway.http"):
+        response = Route(error).fails(req)
+    body = json.loads(response.get_data())
+    assert response.status_code == status and response.headers["Retry-After"] == str(unavailable.RETRY_AFTER_SECONDS)
+    assert body["error"] == ("gateway_timeout" if status == 504 else "service_unavailable")
+    assert body["details"] == {"request_id": "rid-2", "retry_after_seconds": unavailable.RETRY_AFTER_SECONDS}
+    assert "internal" not in body["message"] and "try again" in body["message"]
+    assert "lock timeout" not in response.get_data(as_text=True) and "10.0" not in body["message"]
+    (record,) = [r for r in caplog.records if "rid-2" in r.getMessage()]
+    assert record.levelname == "WARNING" and "transient" in record.getMessage() and record.exc_info is None
+
+
+@pytest.mark.parametrize(
+    "error, status",
+    [
+        (FileNotFoundError(2, "no such template"), 500),
+        (sa.IntegrityError("INSERT", {}, Exception("unique")), 500),
+        (RemoteError("RemoteError", "KeyError 'skipped'"), 502),  # a service's bug, passed on by another
+    ],
+)
+def test_a_failure_that_does_not_pass_is_still_an_internal_error(error, status):
+    response = Route(error).fails(request(b""))
+    assert response.status_code == status and "Retry-After" not in response.headers
+
+
+def test_the_gateways_pool_running_dry_answers_503_and_the_same_request_succeeds_once_it_is_free(tmp_path):
+    """The gateway's database out of pooled connections (every HTTP worker holding one): the
+    token cannot be read, which is a 503 to try again, not an internal error."""
+    url = f"sqlite:///{tmp_path}/gateway.db"
+    engine = create_engine(url, poolclass=QueuePool, pool_size=1, max_overflow=0, pool_timeout=0.05)
+    Base.metadata.create_all(engine)
+    sessions = sessionmaker(engine)
+    with sessions() as s:
+        token = tokens.issue(s, "staff.wang", ["staff"])
+        s.commit()
+
+    class Gateway(Route):
+        def _principal(self, request):
+            with sessions() as s:
+                return tokens.principal_for(s, request.headers.get("Authorization"))
+
+        @http.endpoint("staff")
+        def me(self, request, principal):
+            return 200, {"user": principal["user"]}
+
+    def call():
+        environ = EnvironBuilder(headers={"Authorization": f"Bearer {token}"}).get_environ()
+        environ["ztc.request_id"] = "rid-3"
+        return Gateway(None).me(Request(environ))
+
+    held = engine.connect()  # the only connection, held by another worker
+    busy = call()
+    assert busy.status_code == 503 and busy.headers["Retry-After"] and busy.json["details"]["request_id"] == "rid-3"
+    held.close()
+    again = call()
+    assert again.status_code == 200 and again.json == {"user": "staff.wang"}
+    engine.dispose()
 
 
 def test_a_route_must_name_its_roles():

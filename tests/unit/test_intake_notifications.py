@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from services.intake import operations
 from services.intake.models import Base, Notification, Outbox
-from shared import contracts
+from shared import clock, contracts
 from shared.db import dispose_all, get_engine, session_factory
 
 LI = {"user": "李明", "roles": ["member"]}
@@ -58,3 +58,66 @@ def test_a_rolled_back_submission_publishes_nothing(sessions):
         operations.submit(s, {**DRAFT, "cosigners": ["张伟"]}, LI, directory=lambda users: [])
         s.rollback()
         assert notify_events(s) == [] and list(s.scalars(select(Notification))) == []
+
+
+def events(session, name):
+    return [
+        contracts.EventSchema().load(row.payload)
+        for row in session.scalars(select(Outbox).order_by(Outbox.id))
+        if row.routing_key == name
+    ]
+
+
+def decided(session, decision, **params):
+    proposal = operations.submit(session, DRAFT, LI, directory=lambda users: [])
+    operations.record_filing(
+        session, {"proposal_id": proposal["id"], "decision": decision, "decided_by": "committee.he", **params}, None
+    )
+    session.commit()
+    return proposal
+
+
+def test_the_filing_notice_rides_on_proposal_filed_instead_of_a_message_of_its_own(sessions):
+    with sessions() as s:
+        proposal = decided(s, "filed")
+        [filed] = events(s, "proposal.filed")
+        assert notify_events(s) == []
+        [row] = s.scalars(select(Notification).where(Notification.text.contains("已立案")))
+    [told] = filed["notices"]
+    assert (told["kind"], told["event_id"], told["subject"]) == (
+        "filing_decision",
+        f"intake.notification:{row.id}",
+        proposal["number"],
+    )
+    assert told["recipients"] == ["李明"] and "已立案" in told["text"]
+
+
+def test_a_proposal_not_filed_is_told_by_a_notify_event_of_its_own(sessions):
+    with sessions() as s:
+        decided(s, "not_filed", reason_code="personal_or_family")
+        [event] = [contracts.EventSchema().load(e) for e in notify_events(s)]
+        assert events(s, "proposal.filed") == []
+    assert event["name"] == contracts.NOTIFY_PREFIX + "filing_decision" and event["notices"] == []
+
+
+def test_reply_accepted_and_rating_opened_go_out_as_one_message(sessions):
+    from services.intake import progress
+
+    with sessions() as s:
+        proposal = decided(s, "filed")
+        progress.hear(
+            s,
+            {
+                "event_id": f"handling.rating_opened:{proposal['number']}:1",
+                "name": "handling.rating_opened",
+                "occurred_at": clock.now().isoformat(),
+                "subject": proposal["number"],
+                "payload": {"number": proposal["number"], "round": 1},
+            },
+        )
+        s.commit()
+        [event] = [contracts.EventSchema().load(e) for e in notify_events(s)]
+    assert event["name"] == contracts.NOTIFY_PREFIX + "reply_accepted"
+    [rating] = event["notices"]
+    assert rating["kind"] == "rating_opened" and rating["recipients"] == ["李明"] and "评价" in rating["text"]
+    assert rating["event_id"] != event["event_id"]

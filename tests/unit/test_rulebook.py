@@ -43,7 +43,7 @@ def edited(tmp_path):
 
 def test_the_proposal_rulebook_is_versioned_and_hashed_from_its_bytes(rulebook):
     assert rulebook.name == "proposal"
-    assert rulebook.version == "2027.7"
+    assert rulebook.version == "2027.8"
     expected = hashlib.sha256(PROPOSAL_FILE.read_bytes()).hexdigest()
     assert rulebook.content_hash == f"sha256:{expected}"
 
@@ -84,7 +84,7 @@ def test_an_unknown_reason_code_raises_key_error_naming_it_and_the_known_codes(r
     with pytest.raises(KeyError) as caught:
         rulebook.reason("too_long")
     message = str(caught.value)
-    assert message.startswith("rulebook proposal 2027.7 has no not-filed reason 'too_long'")
+    assert message.startswith("rulebook proposal 2027.8 has no not-filed reason 'too_long'")
     assert "state_secrets" in message
 
 
@@ -127,7 +127,7 @@ def test_a_deadline_records_the_rule_and_the_rulebook_version_and_hash(rulebook,
     assert (due.rule, due.rulebook, due.rulebook_version, due.rulebook_hash) == (
         "reply_deadline",
         "proposal",
-        "2027.7",
+        "2027.8",
         rulebook.content_hash,
     )
     assert (due.start, due.amount, due.unit) == (date(2026, 11, 30), 3, "months")
@@ -242,3 +242,15 @@ def test_a_rule_may_have_reminder_lead_times_of_its_own():
     rulebook = load_rulebook("proposal")
     assert rulebook.reminder_lead_times("sign_for_limit") == [Duration(1, "working_days")]
     assert rulebook.reminder_lead_times("reply_deadline") == rulebook.reminder_lead_times()
+
+
+def test_the_contact_kinds_say_which_counts_as_meeting_face_to_face(rulebook):
+    kinds = {kind.code: kind.face_to_face for kind in rulebook.contact_kinds()}
+    assert kinds == {"face_to_face": True, "phone": False, "letter": False, "online": False}
+
+
+def test_a_proposal_rulebook_without_contact_kinds_or_with_a_bad_flag_is_refused(edited):
+    with pytest.raises(DataFileError, match="contact_kinds: Missing data for required field"):
+        load_rulebook("proposal", edited(lambda data: data.pop("contact_kinds")))
+    with pytest.raises(DataFileError, match=r"contact_kinds\[1\]\.face_to_face: Not a valid boolean"):
+        load_rulebook("proposal", edited(lambda data: data["contact_kinds"][1].update(face_to_face="maybe")))

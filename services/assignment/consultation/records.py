@@ -6,7 +6,7 @@ commit); each has a stable ``event_id`` so a job run twice never tells anyone tw
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 
 from sqlalchemy import select
 
@@ -20,10 +20,8 @@ from .models import Case, CaseEvent
 
 
 def iso(value: datetime | None) -> str | None:
-    if value is None:
-        return None
-    value = value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
-    return value.isoformat()
+    """A stored time in ISO form (aware UTC, as every ``UtcDateTime`` column gives it), or None."""
+    return None if value is None else value.isoformat()
 
 
 def actor_of(principal: dict | None, given: str | None = None) -> str:

@@ -9,10 +9,10 @@ case's deadlines with provenance. No time limit of the process lives in code.
 from __future__ import annotations
 
 import functools
-from datetime import timezone
 from pathlib import Path
 
 
+from shared import clock
 from shared.calendar import WorkingCalendar
 from shared.errors import BusinessError, InvalidInput
 from shared.rulebook import RULES_DIRECTORY, Rulebook, deadline  # noqa: F401
@@ -77,4 +77,4 @@ def require_for_job(rulebook: Rulebook, section: str, code: str, error: str):
 def due(rulebook: Rulebook, rule: str, start) -> tuple[str, dict]:
     """The moment (UTC ISO) ``rule`` runs out for an event at ``start``, and its provenance."""
     found = deadline(rulebook, rule, start, WorkingCalendar())
-    return found.ends_at.astimezone(timezone.utc).isoformat(), found.as_dict()
+    return clock.as_utc(found.ends_at).isoformat(), found.as_dict()

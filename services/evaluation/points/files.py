@@ -30,10 +30,8 @@ def span(period: str | None = None, term: str | None = None):
 
 
 def iso(moment) -> str | None:
-    """An aware ISO time (SQLite hands back naive UTC times)."""
-    if moment is None:
-        return None
-    return spans.aware(moment).isoformat()
+    """A stored time in ISO form (aware UTC, as every ``UtcDateTime`` column gives it), or None."""
+    return None if moment is None else moment.isoformat()
 
 
 def entry_dict(row: LedgerEntry, heard: HeardEvent | None = None) -> dict:

@@ -20,7 +20,7 @@ version and hash. An event already heard (same ``event_id``) changes nothing.
 
 from __future__ import annotations
 
-from datetime import date, timezone
+from datetime import date
 
 from marshmallow import Schema, fields, validate
 from sqlalchemy import func, select
@@ -50,10 +50,7 @@ def counts_on(event: dict) -> date:
             raise InvalidInput(
                 "the event's held_on is not a date", {"payload": {"held_on": [f"'{held_on}' is not YYYY-MM-DD"]}}
             ) from None
-    occurred = event["occurred_at"]
-    if occurred.tzinfo is None:
-        occurred = occurred.replace(tzinfo=timezone.utc)
-    return local_date(occurred)
+    return local_date(clock.as_utc(event["occurred_at"]))
 
 
 def _quantity(rule: rulebooks.Rule, payload: dict) -> int:
@@ -227,8 +224,7 @@ def book_event(session, body, folder=None) -> dict:
 
     closed = closed_period_covering(session, day)
     outcome = [_book_member(session, event, day, book, m["member"], m["role"], closed) for m in members]
-    occurred = event["occurred_at"]
-    occurred = occurred if occurred.tzinfo else occurred.replace(tzinfo=timezone.utc)
+    occurred = clock.as_utc(event["occurred_at"])
     session.add(
         HeardEvent(
             event_id=event["event_id"],

@@ -69,7 +69,7 @@ def _require_staff(who: dict, what: str) -> None:
 
 def _settle(session, row: Period) -> Period:
     """Close a published period whose window has passed, keeping its final standings."""
-    if row.closed_at is None and clock.now() >= spans.aware(row.window_ends):
+    if row.closed_at is None and clock.now() >= row.window_ends:
         book = rulebooks.term(row.term)
         row.final = standings(session, row.kind, row.starts, row.ends, book)
         row.closed_at = row.window_ends

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, timedelta
 
 from shared import clock
 from shared.calendar import local_date
@@ -42,8 +42,3 @@ def quarters(year: int) -> list[str]:
 def today() -> date:
     """Today in China, by the injected clock."""
     return local_date(clock.now())
-
-
-def aware(moment: datetime) -> datetime:
-    """SQLite hands back naive UTC times: make them aware."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)

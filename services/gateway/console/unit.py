@@ -1,6 +1,7 @@
 """A unit handler's assignment page beyond signing and replying: object to the assignment (with the
 reason), ask for more time (for some months or until a date), report a category B reply's
-milestones done and send its follow-up reply, and read what the committee decided
+milestones done and send its follow-up reply, record a contact with the proposer (办理沟通), and
+read what the committee decided
 (:mod:`.decisions`). The co-unit's input and co-signing are on the same page (:mod:`.work`).
 
 Each action calls the API's own route; a form the API finds wrong (400) comes back with what was
@@ -20,6 +21,7 @@ ROUTES = {
     "extension": "request_extension",
     "milestone": "report_milestone",
     "followup": "submit_followup",
+    "contact": "record_contact",
 }
 
 
@@ -40,6 +42,9 @@ def body_of(action: str, form) -> dict:
         elif form.get("by") == "until":
             body["until"] = form.get("until", "").strip()
         return body  # neither chosen: the API asks for exactly one
+    if action == "contact":
+        fields = ("kind", "held_on", "participants")
+        return {**{key: form.get(key, "").strip() for key in fields}, "note": form.get("note", "").strip() or None}
     if action == "milestone":
         return {"milestone": _whole(form.get("milestone", "")), "note": form.get("note", "")}
     return {"text": form.get("text", "")}
@@ -49,7 +54,7 @@ def offers(a: dict) -> dict:
     """Which of the unit's forms the assignment's state calls for (the API decides again): an
     objection before it is replied to; an extension while the answering unit works on its reply;
     after an accepted category B reply, the milestones not yet done and the follow-up reply (and
-    the follow-up sent, once it is)."""
+    the follow-up sent, once it is); a contact with the proposer unless the assignment was cancelled."""
     log = list(a.get("events") or ())
     events = [e.get("action") for e in log]
     sent = [e for e in log if e.get("action") == "followup_submitted"]
@@ -70,6 +75,7 @@ def offers(a: dict) -> dict:
         "milestones": [m for m in (current or {}).get("milestones") or () if not m.get("done_at")] if after_b else [],
         "followup": after_b and not sent,
         "followup_sent": (sent[-1].get("data") or {}).get("text", "") if sent else "",
+        "contact": a.get("status") != "cancelled",
     }
 
 
@@ -87,6 +93,7 @@ def assignment_page(visit, assignment_id: int, typed: dict | None = None, refuse
         a=a,
         deadlines=deadlines.body["deadlines"] if deadlines.ok else [],
         categories=current_rulebook("proposal").reply_categories(),
+        contact_kinds=current_rulebook("proposal").contact_kinds(),
         decisions=decisions.of(a),
         offers=offers(a),
         typed=typed or {},
@@ -126,3 +133,8 @@ class ConsoleUnitRoutes:
     @page
     def console_submit_followup(self, visit, assignment_id):
         return self._unit_action(visit, assignment_id, "followup")
+
+    @http("POST", "/console/assignments/<id:assignment_id>/contacts")
+    @page
+    def console_record_contact(self, visit, assignment_id):
+        return self._unit_action(visit, assignment_id, "contact")

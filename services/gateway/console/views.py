@@ -16,6 +16,7 @@ from werkzeug.wrappers import Response
 from shared.errors import Unauthenticated, ZtcError
 
 from .. import tokens
+from ..http import request_id
 from . import api, i18n, session
 
 log = logging.getLogger(__name__)
@@ -80,11 +81,13 @@ class Visit:
         )
 
     def api(self, route: str, **kwargs) -> api.Answer:
-        return api.call(self.service, self.token, route, **kwargs)
+        """The API route ``route`` called with the session's token, under the page's request id
+        (a failure's log line names the id the visitor was shown)."""
+        return api.call(self.service, self.token, route, request_id=request_id(self.request), **kwargs)
 
     def public_api(self, route: str, **kwargs) -> api.Answer:
         """A public route (``/api/public/...``) as an anonymous visitor from this visitor's address."""
-        return api.call(self.service, None, route, client=self.request, **kwargs)
+        return api.call(self.service, None, route, client=self.request, request_id=request_id(self.request), **kwargs)
 
     def check_csrf(self) -> None:
         session.check_csrf(self.request, self.token)
@@ -105,8 +108,11 @@ class Visit:
         return Response(html, status=status, mimetype="text/html", headers=headers or HEADERS)
 
     def refusal(self, answer: api.Answer) -> Response:
-        """The API's refusal as a page: its status, its message and the fields it names."""
-        return self.render("refused.html", status=answer.status, answer=answer)
+        """The API's refusal as a page: its status, its message and the fields it names (and, for
+        a limit or a transient failure, ``Retry-After``)."""
+        retry = answer.details.get("retry_after_seconds")
+        headers = {**HEADERS, "Retry-After": str(retry)} if retry is not None else None
+        return self.render("refused.html", status=answer.status, headers=headers, answer=answer)
 
 
 def login_page(service, visit: Visit, user: str, target: str, error: str | None, status: int = 200) -> Response:

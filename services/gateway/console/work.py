@@ -54,7 +54,13 @@ def task_data(name: str, form) -> dict:
             data.update(units=[], lead=form.get("lead") or None, co_units=_codes(form.get("co_units", "")))
         return data
     if name == "review_reply":
-        return {"action": form.get("action", ""), "comment": form.get("comment", "")}
+        data = {"action": form.get("action", ""), "comment": form.get("comment", "")}
+        if form.get("override_category"):  # accepted in another category (to B: with the milestones settled)
+            data["override_category"] = form.get("override_category")
+            milestones = milestone_lines(form.get("override_milestones", ""))
+            if milestones:  # the form's schema says what is wrong with a line, or that B needs one
+                data["override_milestones"] = milestones
+        return data
     if name == "grade_quality":
         # the ticked items of the quality checklist, unless a grade is chosen directly
         if form.get("grade"):
@@ -86,6 +92,7 @@ class ConsoleWorkRoutes:
             tasks=answer.body,
             forms=FORMS,
             reasons=rules.reasons(),
+            categories=rules.reply_categories(),
             grades=rules.quality_grades(),
             standards=rules.quality_standards(),
             areas=rules.areas(),

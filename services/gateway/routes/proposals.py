@@ -278,6 +278,20 @@ class ProposalRoutes:
             assignment_id, body["milestone"], body["note"], principal=principal
         )
 
+    @http("POST", "/api/assignments/<id:assignment_id>/contacts")
+    @endpoint("unit", body=schemas.ContactRequest, response=schemas.Contact, status=201)
+    def record_contact(self, request, principal, assignment_id, body):
+        """办理沟通: record a contact with the proposer (face to face, phone, letter, online: the
+        rulebook's kinds); a face-to-face one before the reply counts for the handling checklist."""
+        return 201, self.assignment.record_contact(
+            assignment_id,
+            body["kind"],
+            body["held_on"].isoformat(),
+            body["participants"],
+            note=body["note"],
+            principal=principal,
+        )
+
     @http("POST", "/api/assignments/<id:assignment_id>/followup")
     @endpoint("unit", body=schemas.TextRequest)
     def submit_followup(self, request, principal, assignment_id, body):

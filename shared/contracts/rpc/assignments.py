@@ -68,3 +68,27 @@ class MilestoneReported(Schema):
     note = fields.String(
         required=True, validate=validate.Length(min=1, max=5000), metadata={"description": "what was done"}
     )
+
+
+class ContactRecorded(Schema):
+    """办理沟通: the unit contacted the proposer — how (``kind``, a code of the proposal rulebook's
+    ``contact_kinds``: face_to_face, phone, letter, online by default), on which day (not in the
+    future, not before the assignment: the unit's service checks both), who met whom, and a note."""
+
+    kind = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=30),
+        metadata={"description": "a code of the rulebook's contact_kinds, e.g. face_to_face"},
+    )
+    held_on = fields.Date(required=True, metadata={"description": "the day of the contact (not in the future)"})
+    participants = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=1000),
+        metadata={"description": "who met whom, e.g. '交通局 王处长 with 委员 张三'"},
+    )
+    note = fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Length(max=5000),
+        metadata={"description": "what was said"},
+    )
