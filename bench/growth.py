@@ -69,6 +69,8 @@ STAFF = {"user": "staff.zhao", "roles": ["staff"]}
 HANDLER = {"user": "handler.chen", "roles": ["unit"], "unit": "transport"}
 CHUNK = 5000
 TARGET = 1.5
+# A city committee's year (--year): 600-900 proposals, most of them finished by the year's end.
+YEAR_FINISHED, YEAR_OPEN = 660, 140
 
 UNITS = [
     "transport",
@@ -348,7 +350,7 @@ def deadline_row(number: str, unit: str, start: date, due: date, live: bool, rul
         "amount_unit": "months",
         "original_due": due,
         "due": due,
-        "calendar": {"provisional": False},
+        "calendar": {"provisional": False, "skipped": [], "makeup_workdays": []},
         "status": "open" if live else "fulfilled",
         "replaces_id": None,
         "opened_by": "supervision",
@@ -399,9 +401,32 @@ class Loader:
             self.flush(service, table)
 
 
-def load(urls: dict, probe: dict, year: int, finished: int, open_: int, years: int, seed: int, quiet: bool) -> dict:
+def load(
+    urls: dict,
+    probe: dict | None,
+    year: int,
+    finished: int,
+    open_: int,
+    years: int,
+    seed: int,
+    quiet: bool,
+    this_year: bool = False,
+    member: str | None = None,
+) -> dict:
+    """Bulk-load the proposals (see the module's docstring). ``this_year``: the finished ones are of
+    this year too, filed before today (a year of data, as ``--year`` and ``bench/console.py`` load);
+    ``member``: every 60th proposal is that member's, so their own list holds a year's share.
+    With an ``assignment`` URL in ``urls``, each filed proposal also gets its unit's assignment
+    and, once replied, the reply (what a unit's inbox and a proposal's page read)."""
     rng = random.Random(seed)
     loader = Loader(urls, quiet)
+    assignments = "assignment" in urls
+    if assignments:
+        from services.assignment.models import Assignment, Reply
+
+        A, R = Assignment.__table__, Reply.__table__
+        with db.transaction(sessions(urls["assignment"])) as s:
+            next_assignment = (s.scalar(select(func.max(Assignment.id))) or 0) + 1
     with db.transaction(sessions(urls["engine"])) as s:
         version_id = s.scalar(select(ProcessVersion.id).where(ProcessVersion.process_id == "smoke"))
     with db.transaction(sessions(urls["intake"])) as s:
@@ -416,12 +441,19 @@ def load(urls: dict, probe: dict, year: int, finished: int, open_: int, years: i
     D, X = Deadline.__table__, Escalation.__table__
     for n in range(total):
         is_open = n >= finished
-        y = year if is_open else year - years + (n * years // max(finished, 1))
+        y = year if is_open or this_year else year - years + (n * years // max(finished, 1))
         sequences[y] += 1
         number = f"{y}-{sequences[y]:04d}"
         text_, unit = proposal_text(rng)
         initiator = f"member.{rng.randint(1, 600)}"
+        if member and n % 60 == 0:
+            initiator = member
         created = datetime(y, 1, 10, tzinfo=timezone.utc) + timedelta(minutes=rng.randint(0, 60 * 24 * 300))
+        if this_year and not is_open:  # filed this year, finished by today
+            days = max(31, (today - date(y, 1, 10)).days)
+            created = datetime.combine(today, datetime.min.time(), timezone.utc) - timedelta(
+                minutes=rng.randint(60 * 24 * 30, 60 * 24 * days)
+            )
         if is_open:
             created = datetime.combine(today, datetime.min.time(), timezone.utc) - timedelta(
                 minutes=rng.randint(60, 60 * 24 * 200)
@@ -568,6 +600,49 @@ def load(urls: dict, probe: dict, year: int, finished: int, open_: int, years: i
                     created,
                 ),
             )
+        if assignments and decision == "filed" and status != "filed":
+            replied = status not in ("assigned",)
+            loader.add(
+                "assignment",
+                A,
+                {
+                    "id": next_assignment,
+                    "number": number,
+                    "proposal_id": pid,
+                    "round": 1,
+                    "unit": unit,
+                    "role": "single",
+                    "status": "replied" if replied else rng.choice(["assigned", "signed"]),
+                    "assigned_by": "staff.bench",
+                    "created_at": created + timedelta(days=20),
+                    "signed_at": created + timedelta(days=22) if replied else None,
+                    "signed_by": f"handler.{unit}" if replied else None,
+                    "objection_reason": None,
+                    "objected_at": None,
+                    "cancelled_at": None,
+                },
+            )
+            if replied:
+                loader.add(
+                    "assignment",
+                    R,
+                    {
+                        "assignment_id": next_assignment,
+                        "round": 1,
+                        "category": rng.choice("ABC"),
+                        "text": "已采纳，正在落实。",
+                        "status": "submitted",
+                        "revision": 1,
+                        "drafted_at": created + timedelta(days=60),
+                        "drafted_by": f"handler.{unit}",
+                        "submitted_at": created + timedelta(days=61),
+                        "submitted_by": f"handler.{unit}",
+                        "sent_back_at": None,
+                        "sent_back_comment": None,
+                        "milestones": None,
+                    },
+                )
+            next_assignment += 1
         if decision == "filed":
             start = created.date() + timedelta(days=20)
             live = is_open and status in ("filed", "assigned")
@@ -613,6 +688,13 @@ def load(urls: dict, probe: dict, year: int, finished: int, open_: int, years: i
                 conn.execute(
                     text("SELECT setval(pg_get_serial_sequence('proposals', 'id'), (SELECT max(id) FROM proposals))")
                 )
+            if eng.dialect.name == "postgresql" and service == "assignment":
+                conn.execute(
+                    text(
+                        "SELECT setval(pg_get_serial_sequence('assignments', 'id'), "
+                        "(SELECT coalesce(max(id), 1) FROM assignments))"
+                    )
+                )
         if eng.dialect.name == "postgresql":
             with eng.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
                 conn.execute(text("VACUUM ANALYZE"))
@@ -621,6 +703,189 @@ def load(urls: dict, probe: dict, year: int, finished: int, open_: int, years: i
                 conn.execute(text("ANALYZE"))
     loader.counts["seconds"] = round(time.monotonic() - started_at, 1)
     return loader.counts
+
+
+# A year's opinion items (社情民意) by status: (status, share) — most reported, a fifth adopted.
+OPINION_STAGES = [
+    ("submitted", 0.08),
+    ("not_adopted", 0.10),
+    ("reviewed", 0.05),
+    ("signed_off", 0.05),
+    ("sent", 0.32),
+    ("adopted", 0.22),
+    ("forwarded", 0.10),
+    ("handled", 0.08),
+]
+CHANNELS = ("city_party_committee", "city_government", "provincial_committee", "national_committee")
+
+
+def load_opinions(url: str, year: int, count: int, seed: int, quiet: bool) -> dict:
+    """``count`` opinion items of ``year`` into intake's tables at ``url``, as the year's editing
+    leaves them: the four checks of every reviewed one, the reports of those sent (in two issues a
+    month per channel), adoptions, and leaders' instructions on two in five adopted reports."""
+    from services.intake.models import (
+        OpinionCheck,
+        OpinionCounter,
+        OpinionInstruction,
+        OpinionIssue,
+        OpinionItem,
+        OpinionReport,
+    )
+
+    rng = random.Random(seed)
+    loader = Loader({"intake": url}, quiet)
+    eng = db.get_engine(url)
+    with eng.connect() as conn:
+        next_item = (conn.scalar(select(func.max(OpinionItem.id))) or 0) + 1
+        next_issue = (conn.scalar(select(func.max(OpinionIssue.id))) or 0) + 1
+        first = (conn.scalar(select(func.max(OpinionItem.sequence)).where(OpinionItem.year == year)) or 0) + 1
+    today = clock.now().date()
+    start = datetime(year, 1, 5, tzinfo=timezone.utc)
+    span = max(1, (datetime.combine(today, datetime.min.time(), timezone.utc) - start).days - 7)
+    issues: dict[str, list[int]] = {}
+    for channel in CHANNELS:
+        issues[channel] = []
+        last = (
+            conn_scalar(eng, select(func.max(OpinionIssue.sequence)).where(OpinionIssue.channel == channel)) or 0
+        ) + 1
+        for k in range(24):
+            loader.add(
+                "intake",
+                OpinionIssue.__table__,
+                {
+                    "id": next_issue,
+                    "channel": channel,
+                    "year": year,
+                    "sequence": last + k,
+                    "number": f"{channel}-{year}-{last + k:03d}",
+                    "created_at": start + timedelta(days=k * span // 24),
+                },
+            )
+            issues[channel].append(next_issue)
+            next_issue += 1
+    statuses = [status for status, _ in OPINION_STAGES]
+    reported = {"sent", "adopted", "forwarded", "handled"}
+    for n in range(count):
+        status = rng.choices(statuses, [share for _, share in OPINION_STAGES])[0]
+        text_, _ = proposal_text(rng)
+        created = start + timedelta(minutes=rng.randint(0, span * 24 * 60))
+        number = f"SQ-{year}-{first + n:04d}"
+        role = "member" if rng.random() < 0.4 else "informant"
+        item_id = next_item + n
+        loader.add(
+            "intake",
+            OpinionItem.__table__,
+            {
+                "id": item_id,
+                "number": number,
+                "thread": number,
+                "year": year,
+                "sequence": first + n,
+                "title": text_["title"].replace("的建议", "的情况反映"),
+                "situation": text_["situation"],
+                "analysis": text_["analysis"],
+                "suggestion": text_["suggestions"],
+                "urgent": rng.random() < 0.05,
+                "area": None,
+                "submitter": f"{role}.{rng.randint(1, 400)}",
+                "submitter_role": role,
+                "status": status,
+                "not_adopted_reason": "内容不够具体" if status == "not_adopted" else None,
+                "origin_case": None,
+                "converted_to": None,
+                "client_reference": None,
+                "rulebook_version": "bench",
+                "created_at": created,
+                "submitted_at": created,
+            },
+        )
+        if status not in ("submitted", "not_adopted"):
+            for k, check in enumerate(("political", "facts", "content", "wording")):
+                loader.add(
+                    "intake",
+                    OpinionCheck.__table__,
+                    {
+                        "item_id": item_id,
+                        "round": 1,
+                        "check": check,
+                        "passed": True,
+                        "note": "",
+                        "checked_by": "staff.bench",
+                        "checked_at": created + timedelta(days=1, minutes=k),
+                    },
+                )
+        if status in reported:
+            channel = rng.choice(CHANNELS)
+            adopted = status != "sent"
+            loader.add(
+                "intake",
+                OpinionReport.__table__,
+                {
+                    "item_id": item_id,
+                    "issue_id": rng.choice(issues[channel]),
+                    "channel": channel,
+                    "signed_off_by": "committee.bench",
+                    "reported_at": created + timedelta(days=3),
+                    "adoption": "adopted" if adopted else None,
+                    "adoption_note": None,
+                    "adoption_recorded_by": "staff.bench" if adopted else None,
+                    "adoption_at": created + timedelta(days=10) if adopted else None,
+                    "publishable": adopted and rng.random() < 0.5,
+                },
+            )
+            if adopted and rng.random() < 0.4:
+                loader.add(
+                    "intake",
+                    OpinionInstruction.__table__,
+                    {
+                        "item_id": item_id,
+                        "channel": channel,
+                        "level": "city",
+                        "leader": "市领导",
+                        "text": "请有关部门研究办理。",
+                        "recorded_by": "staff.bench",
+                        "recorded_at": created + timedelta(days=12),
+                    },
+                )
+    loader.flush_all()
+    with eng.begin() as conn:
+        conn.execute(OpinionCounter.__table__.delete().where(OpinionCounter.year == year))
+        conn.execute(insert(OpinionCounter.__table__), [{"year": year, "last": first + count - 1}])
+        if eng.dialect.name == "postgresql":
+            for table in ("opinion_items", "opinion_issues"):
+                conn.execute(
+                    text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))")
+                )
+    return loader.counts
+
+
+def load_members(url: str, count: int) -> int:
+    """Members into evaluation's directory at ``url`` up to ``count`` (a city committee's ~400)."""
+    from services.evaluation.points.models import Member
+
+    eng = db.get_engine(url)
+    with eng.begin() as conn:
+        have = set(conn.scalars(select(Member.user)))
+        terms = conn.scalar(select(Member.terms).limit(1)) or []  # the terms the seeded members serve
+        rows = [
+            {
+                "user": f"member.{n}",
+                "name": f"委员{n:03d}",
+                "sector": f"界别{n % 34:02d}",
+                "terms": terms,
+                "added_at": clock.now(),
+            }
+            for n in range(1, count + 1)
+            if f"member.{n}" not in have
+        ][: max(0, count - len(have))]
+        if rows:
+            conn.execute(insert(Member.__table__), rows)
+    return len(rows)
+
+
+def conn_scalar(eng, statement):
+    with eng.connect() as conn:
+        return conn.scalar(statement)
 
 
 def work_item(instance_id, number, task, role, unit, user, status, created) -> dict:
@@ -777,7 +1042,9 @@ def run_kind(kind: str, args, year: int) -> dict:
             file=sys.stderr,
             flush=True,
         )
-        counts = load(urls, probe, year, args.proposals, args.open, args.years, args.seed, args.quiet)
+        counts = load(
+            urls, probe, year, args.proposals, args.open, args.years, args.seed, args.quiet, this_year=args.year
+        )
         print(
             f"[{kind}] loaded in {counts['seconds']} s: "
             + ", ".join(f"{k} {v}" for k, v in counts.items() if k != "seconds"),
@@ -867,7 +1134,16 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=2026, help="random seed of the generated data")
     ap.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
     ap.add_argument("--quiet", action="store_true", help="no progress lines while loading")
+    ap.add_argument(
+        "--year",
+        action="store_true",
+        help=f"a city committee's year instead: {YEAR_FINISHED} finished and {YEAR_OPEN} open proposals, "
+        "all of this year (--proposals and --open still choose other sizes)",
+    )
     args = ap.parse_args(argv)
+    if args.year:
+        args.proposals = YEAR_FINISHED if args.proposals == ap.get_default("proposals") else args.proposals
+        args.open = YEAR_OPEN if args.open is None else args.open
     if args.open is None:
         args.open = args.proposals // 10
     if args.proposals < 0 or args.open < 0 or args.years < 1 or args.repeat < 1 or args.lifecycles < 1:

@@ -63,8 +63,26 @@ class _Titled(Schema):
     title = fields.String(required=True, validate=validate.Length(min=1, max=500))
 
 
-class ProposalForRouting(_Titled):
+class _Routed(_Titled):
     text = fields.String(load_default="", validate=validate.Length(max=200000))
+
+
+class ProposalForRouting(_Routed):
+    others = fields.List(
+        fields.Nested(_Titled),
+        load_default=list,
+        metadata={"description": "other proposals (number, title) to compare titles with"},
+    )
+
+
+# The most proposals one call suggests units for: a page of the staff's task list.
+MAX_AT_ONCE = 100
+
+
+class ProposalsForRouting(Schema):
+    """Several proposals routed at once against one list of others (the staff's task list)."""
+
+    proposals = fields.List(fields.Nested(_Routed), required=True, validate=validate.Length(min=1, max=MAX_AT_ONCE))
     others = fields.List(
         fields.Nested(_Titled),
         load_default=list,
@@ -85,8 +103,7 @@ def bigrams(text: str, ignore=()) -> frozenset[str]:
 
 
 def similarity(a: str, b: str, ignore=()) -> float:
-    x, y = bigrams(a, ignore), bigrams(b, ignore)
-    return len(x & y) / len(x | y) if x | y else 0.0
+    return _jaccard(bigrams(a, ignore), bigrams(b, ignore))
 
 
 def _went_to(session, numbers) -> dict[str, set[str]]:
@@ -105,27 +122,55 @@ def suggest(session, rules: dict, proposal, principal) -> dict:
     """Suggestions for ``proposal`` ``{number, title, text, others: [{number, title}]}``; staff
     (and committee, leaders, operators) only. Returns ``{number, routing_version, rulebook, suggestions: [{unit, name,
     score, reasons, keywords, similar_proposals}]}``."""
-    principal = principal_of(principal)
-    if not oversees(principal):
-        raise Forbidden("routing suggestions are for the committee's staff")
+    _staff_only(principal)
     data = load(ProposalForRouting, proposal, "the proposal to route")
-    found = defaultdict(lambda: {"keywords": [], "similar_proposals": []})
-    haystack = unicodedata.normalize("NFKC", f"{data['title']}\n{data['text']}").casefold()
-    for item in rules["keywords"]:
-        if unicodedata.normalize("NFKC", item["keyword"]).casefold() in haystack:
-            for unit in item["units"]:
-                found[unit]["keywords"].append(item["keyword"])
+    return _suggest_all(session, rules, [data], data["others"])[0]
+
+
+def suggest_many(session, rules: dict, request, principal) -> list[dict]:
+    """:func:`suggest` for each of ``request['proposals']`` (at most :data:`MAX_AT_ONCE`), all
+    compared with one list ``request['others']``: one call for a page of the staff's task list,
+    the others' titles read and split into bigrams once. Answers in the order asked."""
+    _staff_only(principal)
+    data = load(ProposalsForRouting, request, "the proposals to route")
+    return _suggest_all(session, rules, data["proposals"], data["others"])
+
+
+def _staff_only(principal) -> None:
+    if not oversees(principal_of(principal)):
+        raise Forbidden("routing suggestions are for the committee's staff")
+
+
+def _suggest_all(session, rules: dict, proposals: list[dict], others: list[dict]) -> list[dict]:
     similar = rules["similar_titles"]
-    alike = {
-        number: round(similarity(data["title"], title, similar["ignore"]), 3)
-        for number, title in ((o["number"], o["title"]) for o in data["others"])
-        if number != data["number"]
-    }
-    alike = {number: score for number, score in alike.items() if score >= similar["threshold"]}
-    for number, units in _went_to(session, alike).items():
-        for unit in units:
-            found[unit]["similar_proposals"].append({"number": number, "similarity": alike[number]})
-    directory = {row.code: row.name for row in session.scalars(select(Unit).where(Unit.code.in_(list(found))))}
+    titles = [(o["number"], bigrams(o["title"], similar["ignore"])) for o in others]
+    found_of, alike_of = [], []
+    for data in proposals:
+        found = defaultdict(lambda: {"keywords": [], "similar_proposals": []})
+        haystack = unicodedata.normalize("NFKC", f"{data['title']}\n{data['text']}").casefold()
+        for item in rules["keywords"]:
+            if unicodedata.normalize("NFKC", item["keyword"]).casefold() in haystack:
+                for unit in item["units"]:
+                    found[unit]["keywords"].append(item["keyword"])
+        own = bigrams(data["title"], similar["ignore"])
+        alike = {number: round(_jaccard(own, theirs), 3) for number, theirs in titles if number != data["number"]}
+        found_of.append(found)
+        alike_of.append({number: score for number, score in alike.items() if score >= similar["threshold"]})
+    went = _went_to(session, {number for alike in alike_of for number in alike})
+    for found, alike in zip(found_of, alike_of, strict=True):
+        for number in alike:
+            for unit in went.get(number, ()):
+                found[unit]["similar_proposals"].append({"number": number, "similarity": alike[number]})
+    units = {unit for found in found_of for unit in found}
+    directory = {row.code: row.name for row in session.scalars(select(Unit).where(Unit.code.in_(list(units))))}
+    return [_answer(rules, data["number"], found, directory) for data, found in zip(proposals, found_of, strict=True)]
+
+
+def _jaccard(x: frozenset[str], y: frozenset[str]) -> float:
+    return len(x & y) / len(x | y) if x | y else 0.0
+
+
+def _answer(rules: dict, number: str, found: dict, directory: dict) -> dict:
     suggestions = []
     for unit, why in found.items():
         if unit not in directory:  # a rulebook keyword naming a unit this directory lacks
@@ -147,11 +192,8 @@ def suggest(session, rules: dict, proposal, principal) -> dict:
         )
     suggestions.sort(key=lambda s: (-s["score"], s["unit"]))
     return {
-        "number": data["number"],
+        "number": number,
         "routing_version": rules["version"],
         "rulebook": rules["rulebook"],
         "suggestions": suggestions,
     }
-
-
-__all__ = ["suggest", "routing_rules", "similarity"]

@@ -153,6 +153,12 @@ class AssignmentService(Pingable, ConsultationEntrypoints):
         return routing.suggest(self.db.session, self.rules.routing(), proposal, principal)
 
     @api
+    def routing_suggestions_many(self, request, principal=None):
+        """:meth:`routing_suggestions` for ``{proposals: [{number, title, text}], others}`` at
+        once (a page of the staff's task list), in the order asked."""
+        return routing.suggest_many(self.db.session, self.rules.routing(), request, principal)
+
+    @api
     def unit_names(self, codes, principal=None):
         """``{code: name}`` of the known ones of ``codes`` (published proposals name their units)."""
         return queries.unit_names(self.db.session, codes, principal)

@@ -13,7 +13,7 @@ from shared.validation import load
 from shared.principal import acting_user
 
 from .models import Submission
-from .proposals import cosign, get, is_proposer_of, list_proposals, resubmit, submit
+from .proposals import cosign, get, is_proposer_of, list_proposals, resubmit, submit, titles
 from .publication import answer_merged, publish, publish_followup
 from .registration import find_duplicates, record_filing, settle_cosigners
 
@@ -24,6 +24,7 @@ __all__ = [
     "get",
     "is_proposer_of",
     "list_proposals",
+    "titles",
     "resubmit",
     "settle_cosigners",
     "find_duplicates",

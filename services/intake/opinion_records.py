@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import and_, insert, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
 
 from shared import clock
 from shared.errors import NotFound
@@ -129,6 +130,28 @@ def details(session, item: OpinionItem) -> dict:
         "instructions": rows(OpinionInstruction, OpinionInstruction.id),
         "forwards": rows(OpinionForward, OpinionForward.id),
     }
+
+
+def details_of(session, items: list[OpinionItem]) -> dict[int, dict]:
+    """:func:`details` of many items at once, by item id: a query per kind of row (and one for
+    the reports' issues) for the whole list, not four an item (a year holds ~2,000 items)."""
+    found = {item.id: {"checks": [], "reports": [], "instructions": [], "forwards": []} for item in items}
+    ids = list(found)
+    kinds = (
+        ("checks", OpinionCheck, (OpinionCheck.round, OpinionCheck.id)),
+        ("reports", OpinionReport, (OpinionReport.id,)),
+        ("instructions", OpinionInstruction, (OpinionInstruction.id,)),
+        ("forwards", OpinionForward, (OpinionForward.id,)),
+    )
+    for start in range(0, len(ids), 500):  # within every database's limit of bound parameters
+        chunk = ids[start : start + 500]
+        for key, model, order in kinds:
+            query = select(model).where(model.item_id.in_(chunk)).order_by(*order)
+            if model is OpinionReport:
+                query = query.options(selectinload(OpinionReport.issue))
+            for row in session.scalars(query):
+                found[row.item_id][key].append(row)
+    return found
 
 
 def events_of(session, item: OpinionItem) -> list[OpinionEvent]:

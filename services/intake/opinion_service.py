@@ -36,8 +36,8 @@ class OpinionEntrypoints:
         return opinions.get(self.db.session, number, principal)
 
     @api
-    def list_opinions(self, principal, mine=False, status=None):
-        return opinions.list_items(self.db.session, principal, mine, status)
+    def list_opinions(self, principal, mine=False, status=None, awaiting=None):
+        return opinions.list_items(self.db.session, principal, mine, status, awaiting)
 
     @api
     def opinion_editing_flags(self, numbers, principal):

@@ -11,19 +11,29 @@ masked) — before that, 403; a department (role ``unit``) reads only the items 
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import exists, select
 
 from shared import clock
 from shared.calendar import local_date
-from shared.errors import Conflict, Forbidden
+from shared.errors import Conflict, Forbidden, InvalidInput
 from shared.messaging.outbox import start_process
 from shared.validation import load
 
 from .access import acting_user, reads_all
 from .areas import check_area
 from shared.masking import mask_name, mask_text
-from .models import OpinionForward, OpinionItem, OpinionReport, Outbox
-from .opinion_records import by_number, details, event, events_of, next_item_number, not_found, record, tell
+from .models import OpinionForward, OpinionInstruction, OpinionItem, OpinionReport, Outbox
+from .opinion_records import (
+    by_number,
+    details,
+    details_of,
+    event,
+    events_of,
+    next_item_number,
+    not_found,
+    record,
+    tell,
+)
 from .opinion_rules import load_opinion_rules
 from .opinion_schemas import (
     STATUS_ZH,
@@ -68,12 +78,13 @@ ITEM_FIELDS = (
 )
 
 
-def dump(session, item: OpinionItem, with_history: bool = False) -> dict:
+def dump(session, item: OpinionItem, with_history: bool = False, found: dict | None = None) -> dict:
+    """The item as its readers see it; ``found``: its :func:`details`, read already for a list."""
     result = OpinionSchema().dump(
         {
             **{c: getattr(item, c) for c in ITEM_FIELDS},
             "status_zh": STATUS_ZH.get(item.status, item.status),
-            **details(session, item),
+            **(found if found is not None else details(session, item)),
         }
     )
     if with_history:
@@ -81,8 +92,8 @@ def dump(session, item: OpinionItem, with_history: bool = False) -> dict:
     return result
 
 
-def public(session, item: OpinionItem) -> dict:
-    reports = details(session, item)
+def public(session, item: OpinionItem, found: dict | None = None) -> dict:
+    reports = found if found is not None else details(session, item)
     return PublicOpinionSchema().dump(
         {
             "number": item.number,
@@ -294,30 +305,47 @@ def get(session, number: str, principal: dict) -> dict:
     raise Forbidden(f"opinion item {number} is another submitter's and not published")
 
 
-def list_items(session, principal: dict, mine: bool = False, status: str | None = None) -> list[dict]:
+def list_items(
+    session, principal: dict, mine: bool = False, status: str | None = None, awaiting: str | None = None
+) -> list[dict]:
     """Staff, the committee, leaders: every item (``mine``: none of theirs are). Members and
     informants: their own; members with ``mine=false`` also the adopted items of others, as
-    published. Units: the items forwarded to them."""
+    published. Units: the items forwarded to them. ``awaiting="instruction"``: only items with a
+    report adopted on a channel where no leader's instruction is recorded yet (the leaders' list;
+    a year holds thousands of items, most of them not waiting)."""
     user, roles = acting_user(principal)
     query = select(OpinionItem).order_by(OpinionItem.year, OpinionItem.sequence)
     if status:
         query = query.where(OpinionItem.status == status)
+    if awaiting == "instruction":
+        instructed = exists().where(
+            OpinionInstruction.item_id == OpinionReport.item_id, OpinionInstruction.channel == OpinionReport.channel
+        )
+        waiting = select(OpinionReport.item_id).where(OpinionReport.adoption == "adopted", ~instructed)
+        query = query.where(OpinionItem.id.in_(waiting))
+    elif awaiting:
+        raise InvalidInput("what is awaited?", {"awaiting": [f"only 'instruction' is known, not {awaiting!r}"]})
     if "unit" in roles and not reads_all(roles):
         forwarded = select(OpinionForward.item_id).where(OpinionForward.unit == principal.get("unit"))
         return [
             for_unit(session, i, principal["unit"]) for i in session.scalars(query.where(OpinionItem.id.in_(forwarded)))
         ]
     if reads_all(roles) and not mine:
-        return [dump(session, i) for i in session.scalars(query)]
+        items = list(session.scalars(query))
+        found = details_of(session, items)
+        return [dump(session, i, found=found[i.id]) for i in items]
     if not set(SUBMITTERS) & roles and not reads_all(roles):
         raise Forbidden("opinion items are read by their submitters, staff, the committee, leaders and units")
-    result = []
-    for item in session.scalars(query):
-        if item.submitter == user:
-            result.append(dump(session, item))
-        elif not mine and "member" in roles and item.status in PUBLISHED:
-            result.append(public(session, item))
-    return result
+    shown = [
+        item
+        for item in session.scalars(query)
+        if item.submitter == user or (not mine and "member" in roles and item.status in PUBLISHED)
+    ]
+    found = details_of(session, shown)
+    return [
+        dump(session, item, found=found[item.id]) if item.submitter == user else public(session, item, found[item.id])
+        for item in shown
+    ]
 
 
 def editing_flags(session, numbers: list[str], principal: dict) -> dict:

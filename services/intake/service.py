@@ -68,6 +68,11 @@ class IntakeService(Pingable, OpinionEntrypoints):
         return operations.list_proposals(self.db.session, principal, mine)
 
     @api
+    def titles(self, principal):
+        """Every proposal's number and title (staff, the committee, leaders): routing suggestions."""
+        return operations.titles(self.db.session, principal)
+
+    @api
     def year_figures(self, year, audience, principal):
         """The year's counts and lists for the notice (public) or the bulletin (members)."""
         from .reports import year_figures

@@ -50,7 +50,7 @@ CONSOLE = [
     ("POST", "/console/leader/supervision/1999-9999", "log_key_supervision"),
     ("GET", "/console/leader/opinions", "record_instruction"),
     ("POST", "/console/leader/opinions/1999-S-9999/instructions", "record_instruction"),
-    ("GET", "/console/published", "list_proposals"),
+    ("GET", "/console/published", "published_proposals"),
     ("GET", "/console/ops/queues", "ops_queues"),
     ("GET", "/console/ops/dead-letters", "ops_dead_letters"),
     ("GET", "/console/ops/dead-letters/matrixnone", "ops_dead_letter"),

@@ -287,6 +287,75 @@ def test_who_reads_which_item(session):
     assert "situation" not in published
 
 
+def _selects_listing(session, principal):
+    from sqlalchemy import event
+
+    engine, seen = session.get_bind(), []
+    record = lambda *args: seen.append(args[2])  # noqa: E731 - the statement
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        session.expire_all()  # nothing from an earlier load: every item's details read afresh
+        listed = opinions.list_items(session, principal)
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    return listed, len([s for s in seen if s.lstrip().upper().startswith("SELECT")])
+
+
+def test_the_list_shows_each_item_as_one_item_is_shown_reading_each_kind_of_detail_once(session):
+    def one_of_each():
+        number, _ = reported(session)
+        tracking.record_adoption(session, number, {"channel": "provincial_committee", "adopted": True}, STAFF)
+        instruction = {"channel": "provincial_committee", "level": "city", "leader": "某市长", "text": "请研究"}
+        tracking.record_instruction(session, number, instruction, LEADER)
+        submitted(session, ZHOU)
+        session.commit()
+
+    one_of_each()
+    _, few = _selects_listing(session, STAFF)
+    one_of_each()
+    one_of_each()
+    listed, many = _selects_listing(session, STAFF)
+    assert many == few  # however many items: the items, then each kind of detail for all of them
+    assert len(listed) == 6
+    for item in listed:
+        alone = opinions.get(session, item["number"], STAFF)
+        alone.pop("history")
+        assert item == alone
+    adopted = listed[0]
+    assert [r["issue"] for r in adopted["reports"]] and adopted["instructions"][0]["leader"] == "某市长"
+    # A member: their own in full, the others' adopted ones as published, as each is shown alone.
+    for item in opinions.list_items(session, ZHOU):
+        alone = opinions.get(session, item["number"], ZHOU)
+        alone.pop("history", None)
+        assert item == alone
+
+
+def test_the_leaders_list_holds_only_items_with_an_adoption_no_instruction_answers_yet(session):
+    def adopted(*channels, instructed=()):
+        number, _ = reported(session, channels=channels)
+        for channel in channels:
+            tracking.record_adoption(session, number, {"channel": channel, "adopted": True}, STAFF)
+        for channel in instructed:
+            instruction = {"channel": channel, "level": "city", "leader": "某市长", "text": "请研究"}
+            tracking.record_instruction(session, number, instruction, LEADER)
+        session.commit()
+        return number
+
+    half = adopted("city_party_committee", "provincial_committee", instructed=["provincial_committee"])
+    waiting = adopted("city_government")
+    adopted("city_government", instructed=["city_government"])  # answered: not waiting
+    refused, _ = reported(session, channels=["city_government"])
+    tracking.record_adoption(session, refused, {"channel": "city_government", "adopted": False}, STAFF)
+    submitted(session, ZHOU)
+    session.commit()
+    listed = opinions.list_items(session, LEADER, awaiting="instruction")
+    assert [i["number"] for i in listed] == [half, waiting]
+    assert listed == [i for i in opinions.list_items(session, LEADER) if i["number"] in (half, waiting)]
+    with pytest.raises(InvalidInput) as unknown:
+        opinions.list_items(session, LEADER, awaiting="adoption")
+    assert "awaiting" in unknown.value.details
+
+
 def test_a_case_becomes_an_opinion_item_then_a_proposal_in_one_thread(session):
     opened = threads.open_opinion_from_case(
         session, {"thread": "WX-2026-0001", "member": "member.li", "content": ITEM, "case_number": "WX-2026-0001"}, None

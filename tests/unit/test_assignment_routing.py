@@ -110,6 +110,40 @@ def test_only_staff_get_suggestions_and_bad_input_is_refused(session, rules):
     assert "title" in refused.value.details
 
 
+def test_several_proposals_routed_at_once_answer_as_each_alone_in_the_order_asked(session, rules):
+    past(session, "2025-0001", mode="single", units=["education"])
+    past(session, "2025-0002", mode="single", units=["health"])
+    others = [
+        {"number": "2025-0001", "title": "关于增加普惠性幼儿园学位的建议"},
+        {"number": "2025-0002", "title": "关于加强社区卫生服务中心建设的建议"},
+        {"number": "2026-0007", "title": BUS},
+    ]
+    asked = [
+        {"number": "2026-0007", "title": BUS, "text": ""},
+        {"number": "2026-0008", "title": "关于增加城区普惠性幼儿园学位的建议", "text": "老城区停车难。"},
+        {"number": "2026-0009", "title": "关于加强社区卫生服务中心建设的提案", "text": ""},
+    ]
+    together = routing.suggest_many(session, rules, {"proposals": asked, "others": others}, STAFF)
+    alone = [routing.suggest(session, rules, {**p, "others": others}, STAFF) for p in asked]
+    assert together == alone
+    assert [r["number"] for r in together] == ["2026-0007", "2026-0008", "2026-0009"]
+    assert [s["unit"] for s in together[1]["suggestions"]] == ["education", "transport", "urban_management"]
+    assert together[2]["suggestions"][0]["similar_proposals"] == [{"number": "2025-0002", "similarity": 1.0}]
+    assert not together[0]["suggestions"][0]["similar_proposals"]  # not similar to itself
+
+
+def test_routing_at_once_is_for_staff_and_refuses_none_or_too_many(session, rules):
+    one = {"number": "2026-0100", "title": BUS, "text": ""}
+    with pytest.raises(Forbidden):
+        routing.suggest_many(
+            session, rules, {"proposals": [one]}, {"user": "h", "roles": ["unit"], "unit": "transport"}
+        )
+    for proposals in ([], [one] * (routing.MAX_AT_ONCE + 1)):
+        with pytest.raises(InvalidInput) as refused:
+            routing.suggest_many(session, rules, {"proposals": proposals}, STAFF)
+        assert "proposals" in refused.value.details
+
+
 def test_every_unit_the_rulebook_routes_to_is_in_the_seeded_directory():
     seeded = set(yaml.safe_load((ROOT / "deploy" / "seed" / "units.yaml").read_text())["units"])
     routed = {unit for item in RulebookRules().routing()["keywords"] for unit in item["units"]}

@@ -827,11 +827,26 @@ PAGES = {
         "labels": leader._opinion_labels(),
         "typed": {"number": "2026-S-1", "channel": "city_government", "level": "city", "leader": "", "text": "x"},
         "refused": api.Answer(400, {"message": "bad", "details": {"leader": ["blank"]}}),
+        "page": 2,
+        "pages": 3,
+        "total": 41,
     },
     "published.html": {
-        "rows": [
-            {"number": "2026-7", "title": "t", "units": ["transport"], "reply_category": "A", "reply_summary": "s"}
-        ]
+        "page": {
+            "items": [
+                {
+                    "number": "2026-7",
+                    "title": "t",
+                    "units": [{"code": "transport", "name": "市交通运输局"}],
+                    "reply_category": "A",
+                    "reply_summary": "s",
+                }
+            ],
+            "page": 2,
+            "per_page": 20,
+            "total": 41,
+        },
+        "pages": 3,
     },
     "designs.html": {
         "processes": [
@@ -1044,6 +1059,68 @@ PAGES = {
         )
     },
 }
+
+
+class _Asking:
+    """A console visit that records the API calls a page makes and what it renders."""
+
+    def __init__(self, answers: dict, roles=("staff",), args=None):
+        self.answers, self.calls, self.roles = answers, [], set(roles)
+        self.request = Request(EnvironBuilder(path="/console/x", query_string=args or {}).get_environ())
+
+    def api(self, route, **kwargs):
+        self.calls.append((route, kwargs))
+        if route not in self.answers:  # what the test is not about (a task's context)
+            return api.Answer(404, {"error": "not_found", "message": "not here"})
+        return api.Answer(200, self.answers[route])
+
+    def render(self, template, **context):
+        return template, context
+
+
+def test_the_published_list_asks_for_one_page_at_a_time():
+    from services.gateway.console.work import ConsoleWorkRoutes
+
+    page = {"items": [{"number": "2026-0021", "title": "t", "units": []}], "page": 2, "per_page": 20, "total": 41}
+    visit = _Asking({"published_proposals": page}, roles=("member",), args={"page": "2"})
+    template, context = ConsoleWorkRoutes.console_published.__wrapped__(None, visit)
+    assert visit.calls == [("published_proposals", {"query": {"page": "2", "per_page": "20"}})]
+    assert template == "published.html" and context["pages"] == 3 and context["page"] is page
+    nonsense = _Asking({"published_proposals": page}, args={"page": "x"})
+    ConsoleWorkRoutes.console_published.__wrapped__(None, nonsense)
+    assert nonsense.calls[0][1]["query"]["page"] == "1"
+
+
+def test_the_adoptions_awaiting_an_instruction_are_shown_a_page_at_a_time_and_a_refused_one_on_its_page():
+    waiting = [{"number": f"2026-S-{n}", "channel": "city_government"} for n in range(1, 46)]
+    per = leader.WAITING_PER_PAGE
+    rows, page, pages = leader.waiting_page(waiting, 1)
+    assert (rows, page, pages) == (waiting[:per], 1, 3)
+    assert leader.waiting_page(waiting, 3) == (waiting[2 * per :], 3, 3)
+    assert leader.waiting_page(waiting, 99)[1:] == (3, 3)  # past the end: the last page
+    typed = {"number": f"2026-S-{per + 5}", "channel": "city_government", "text": "x"}
+    rows, page, _ = leader.waiting_page(waiting, 1, typed)
+    assert page == 2 and typed["number"] in [w["number"] for w in rows]
+    assert leader.waiting_page([], 1) == ([], 1, 1)
+
+
+def test_the_task_list_asks_for_every_assign_tasks_routing_suggestions_in_one_call():
+    from services.gateway.console.work import ConsoleWorkRoutes
+
+    tasks = [{"task": "pre_review", "task_id": "t0", "business_key": "2026-0001"}] + [
+        {"task": name, "task_id": f"t{i}", "business_key": f"2026-{i:04d}"}
+        for i, name in ((2, "assign"), (3, "reassign"), (4, "assign"))
+    ]
+    found = [{"number": f"2026-{i:04d}", "suggestions": [{"unit": f"u{i}"}]} for i in (2, 3, 4)]
+    visit = _Asking({"tasks": tasks, "routing_suggestions_of": found})
+    _, context = ConsoleWorkRoutes.console_tasks.__wrapped__(None, visit)
+    routing = [call for call in visit.calls if call[0].startswith("routing")]
+    assert routing == [("routing_suggestions_of", {"query": {"numbers": "2026-0002,2026-0003,2026-0004"}})]
+    assert context["suggestions"] == {f"2026-{i:04d}": [{"unit": f"u{i}"}] for i in (2, 3, 4)}
+    # Those the route would refuse are not asked: a committee member sees no suggestions.
+    committee = _Asking({"tasks": tasks}, roles=("committee",))
+    assert ConsoleWorkRoutes.console_tasks.__wrapped__(None, committee)[1]["suggestions"] == {}
+    assert not [call for call in committee.calls if call[0].startswith("routing")]
 
 
 @pytest.mark.parametrize("lang", ["zh-CN", "en"])

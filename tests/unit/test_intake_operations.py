@@ -390,6 +390,41 @@ def test_staff_committee_and_leaders_read_every_proposal(session):
     assert [p["number"] for p in operations.list_proposals(session, STAFF, mine=False)] == ["2026-0001", "2026-0002"]
 
 
+def test_the_list_reads_every_proposals_cosigners_in_one_query_however_many_proposals(session):
+    from sqlalchemy import event
+
+    def selects_for_list():
+        engine, seen = session.get_bind(), []
+        record = lambda *args: seen.append(args[2])  # noqa: E731 - the statement
+        event.listen(engine, "before_cursor_execute", record)
+        try:
+            session.expire_all()  # nothing from an earlier load: each proposal's co-signers read afresh
+            listed = operations.list_proposals(session, STAFF, mine=False)
+        finally:
+            event.remove(engine, "before_cursor_execute", record)
+        return listed, len([s for s in seen if s.lstrip().upper().startswith("SELECT")])
+
+    submitted(session, cosigners=["张伟"])
+    _, few = selects_for_list()
+    for text in (PRESCHOOLS, BUS_SHELTERS_REWORDED, PRESCHOOLS, BUS_SHELTERS_REWORDED):
+        submitted(session, WANG, text=text, cosigners=["张伟"])
+    listed, many = selects_for_list()
+    assert len(listed) == 5 and all(p["cosigners"][0]["user"] == "张伟" for p in listed)
+    assert many == few == 2  # the proposals, then all their co-signers: not one query a proposal
+
+
+def test_staff_read_every_proposals_number_and_title_alone_and_a_member_does_not(session):
+    submitted(session, cosigners=["张伟"])
+    submitted(session, ZHANG, text=PRESCHOOLS)
+    assert operations.titles(session, STAFF) == [
+        {"number": "2026-0001", "title": BUS_SHELTERS["title"]},
+        {"number": "2026-0002", "title": PRESCHOOLS["title"]},
+    ]
+    for outsider in (ZHANG, HANDLER):
+        with pytest.raises(Forbidden):
+            operations.titles(session, outsider)
+
+
 def test_a_unit_handler_does_not_read_proposals_here(session):
     submitted(session)
     with pytest.raises(Forbidden):

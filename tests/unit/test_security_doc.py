@@ -27,6 +27,7 @@ def test_every_route_names_its_roles_and_the_side_doors_are_for_operators():
         "/api/me",
         "/api/proposals",
         "/api/proposals/{number}",
+        "/api/published-proposals",  # published ones only, masked: what /api/proposals gives the public
         "/api/venues",
         "/api/notifications",
         "/api/notifications/{notification_id}/read",

@@ -15,10 +15,11 @@ import yaml
 from shared.rulebook import RULES_DIRECTORY
 
 from ..http import http
-from .public import _year
+from .public import _page_number, _year
 from .views import page, redirect
 
 LOG_KINDS = ("visit", "meeting", "instruction", "note")  # the API's supervision log kinds
+WAITING_PER_PAGE = 20  # adoptions awaiting an instruction shown at once, each with its form
 
 
 def _opinion_labels() -> dict:
@@ -33,6 +34,22 @@ def _opinion_labels() -> dict:
 def _labels_of(path: str, mtime: float) -> dict:
     rules = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
     return {section: rules.get(section) or [] for section in ("channels", "instruction_levels")}
+
+
+def waiting_page(waiting: list[dict], asked: int, typed: dict | None = None) -> tuple[list[dict], int, int]:
+    """A page of the adoptions awaiting an instruction (a year holds hundreds, each with its
+    form): ``(rows, page, pages)``; the page holding the one just typed when it was refused, so
+    its form shows again with what is wrong."""
+    pages = max(1, -(-len(waiting) // WAITING_PER_PAGE))
+    if typed:
+        at = [
+            i
+            for i, w in enumerate(waiting)
+            if (w["number"], w["channel"]) == (typed.get("number"), typed.get("channel"))
+        ]
+        asked = at[0] // WAITING_PER_PAGE + 1 if at else asked
+    page = min(max(1, asked), pages)
+    return waiting[(page - 1) * WAITING_PER_PAGE : page * WAITING_PER_PAGE], page, pages
 
 
 def awaiting_instruction(items: list[dict]) -> list[dict]:
@@ -108,13 +125,18 @@ class ConsoleLeaderRoutes:
     def _instructions_page(self, visit, typed=None, refused=None, status=200):
         if not visit.may("record_instruction"):  # the list is for those who may instruct
             return visit.forbidden("record_instruction")
-        answer = visit.api("list_opinions")
+        answer = visit.api("list_opinions", query={"awaiting": "instruction"})
         if not answer.ok:
             return visit.refusal(answer)
+        waiting = awaiting_instruction(answer.body)
+        shown, at, pages = waiting_page(waiting, _page_number(visit.request.args.get("page")), typed)
         return visit.render(
             "leader_opinions.html",
             status=status,
-            waiting=awaiting_instruction(answer.body),
+            waiting=shown,
+            page=at,
+            pages=pages,
+            total=len(waiting),
             labels=_opinion_labels(),
             typed=typed or {},
             refused=refused,

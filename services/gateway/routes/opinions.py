@@ -86,12 +86,14 @@ class OpinionRoutes:
         return 200, self.intake.submit_saved_opinion(number, principal)
 
     @http("GET", "/api/opinions")
-    @endpoint(*OPINION_READERS, response=OpinionSchema(many=True), query=("mine", "status"))
+    @endpoint(*OPINION_READERS, response=OpinionSchema(many=True), query=("mine", "status", "awaiting"))
     def list_opinions(self, request, principal):
         """Items the caller may read: staff all; members and informants their own (members also
-        adopted ones, as published); units those forwarded to them."""
+        adopted ones, as published); units those forwarded to them. ``awaiting=instruction``: only
+        those with an adopted report on a channel no leader's instruction answers yet."""
         mine = request.args.get("mine", "false").lower() in ("1", "true", "yes")
-        return 200, self.intake.list_opinions(principal, mine, request.args.get("status"))
+        args = request.args
+        return 200, self.intake.list_opinions(principal, mine, args.get("status"), args.get("awaiting"))
 
     @http("GET", "/api/opinions/<string:number>")
     @endpoint(*OPINION_READERS, response=OpinionSchema)

@@ -8,6 +8,8 @@ from marshmallow import Schema, fields
 from werkzeug.wrappers import Response
 
 
+from shared.errors import InvalidInput
+
 from .. import schemas
 from ..http import endpoint, http
 
@@ -37,6 +39,9 @@ class RoutingSuggestions(Schema):
 
 
 OVERSEERS = ("staff", "committee", "leader")
+# The most proposals one call of /api/routing-suggestions routes (the assignment service's own
+# limit, routing.MAX_AT_ONCE, is the same): a page of the staff's task list.
+ROUTED_AT_ONCE = 100
 # Proposals are read by members (their own in full, published ones as published), overseers and the
 # public (published ones only).
 PROPOSAL_READERS = ("member", *OVERSEERS, "public")
@@ -175,14 +180,33 @@ class ProposalRoutes:
         """Units the proposal might go to, each with its reasons: rulebook keywords, and the units
         that answered past proposals with similar titles. Staff decide."""
         proposal = self.intake.get(number, principal)
-        others = [
-            {"number": p["number"], "title": p["title"]}
-            for p in self.intake.list(principal, False)
-            if p.get("number") and p.get("title") and p["number"] != number
-        ]
+        # numbers and titles only: the full list (texts, co-signers) of a year is a megabyte
+        others = [p for p in self.intake.titles(principal) if p["title"] and p["number"] != number]
         text = "\n".join(proposal.get(key) or "" for key in ("situation", "analysis", "suggestions"))
         return 200, self.assignment.routing_suggestions(
             {"number": number, "title": proposal["title"], "text": text, "others": others}, principal=principal
+        )
+
+    @http("GET", "/api/routing-suggestions")
+    @endpoint("staff", response=RoutingSuggestions(many=True), query=("numbers",))
+    def routing_suggestions_of(self, request, principal):
+        """Routing suggestions of several proposals at once, in the order asked
+        (``?numbers=2026-0001,2026-0002``, at most 100): what the staff's task list shows beside
+        each proposal to assign, the other proposals' titles fetched and compared once."""
+        numbers = list(dict.fromkeys(n.strip() for n in request.args.get("numbers", "").split(",") if n.strip()))
+        if not 1 <= len(numbers) <= ROUTED_AT_ONCE:
+            raise InvalidInput(
+                "which proposals?",
+                {"numbers": [f"give 1 to {ROUTED_AT_ONCE} proposal numbers, comma-separated ({len(numbers)} given)"]},
+            )
+        proposals = []
+        for number in numbers:
+            proposal = self.intake.get(number, principal)
+            text = "\n".join(proposal.get(key) or "" for key in ("situation", "analysis", "suggestions"))
+            proposals.append({"number": number, "title": proposal["title"], "text": text})
+        others = [p for p in self.intake.titles(principal) if p["title"]]
+        return 200, self.assignment.routing_suggestions_many(
+            {"proposals": proposals, "others": others}, principal=principal
         )
 
     # -- units (交, 办): a unit handler acts on its own unit's assignments only ---------------------

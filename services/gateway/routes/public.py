@@ -18,6 +18,7 @@ from shared.contracts.rpc.proposals import PublicProposalSchema
 from .. import limits, schemas
 from ..http import endpoint, http
 from ..reports import public_notice
+from .proposals import PROPOSAL_READERS
 
 
 class _NamedUnit(Schema):
@@ -71,6 +72,17 @@ class PublicRoutes:
         query = {k: request.args[k] for k in _PAGE if request.args.get(k)}
         page = self.intake.public_proposals(query, principal)
         return 200, {**page, "items": self._named_units(principal, page["items"])}
+
+    @http("GET", "/api/published-proposals")
+    @endpoint(*PROPOSAL_READERS, response=PublicProposalPage, query=_PAGE)
+    def published_proposals(self, request, principal):
+        """Published proposals as the public reads them (personal data masked, units named), a
+        page at a time, for those who may read proposals (``GET /api/proposals``'s readers): the
+        console's list of published proposals, which a year's list of every proposal in full made slow."""
+        public = self._anonymous()
+        query = {k: request.args[k] for k in _PAGE if request.args.get(k)}
+        page = self.intake.public_proposals(query, public)
+        return 200, {**page, "items": self._named_units(public, page["items"])}
 
     @http("GET", "/api/public/proposals/<string:number>")
     @endpoint(anonymous=True, response=PublicProposal)
