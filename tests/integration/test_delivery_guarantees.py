@@ -148,7 +148,9 @@ def test_a_worker_killed_mid_job_loses_nothing(tmp_path, vhost, database_url_tem
         assert count(system, "intake", Submission) == 0
 
         worker = _service_process(settings, "intake")
-        review_task(system, inst["id"])
+        # A new interpreter starts, takes the redelivered job, and on SQLite may meet the retry pauses
+        # above (up to 10 s): on a busy machine that is more than the usual 20 s. A lost job never comes.
+        wait_for(lambda: system.rpc.engine.list_tasks(STAFF, inst["id"]), timeout=90, message="the review task")
         assert count(system, "intake", Submission) == 1
     finally:
         worker.kill()
