@@ -257,6 +257,18 @@ def test_a_units_system_reports_its_milestones_over_amqp_and_a_b_draft_without_t
             {"assignment_id": mine["id"], "milestone": 1, "note": "设计完成"},
             f"{run}-done",
         )
+        # The service's workers take commands side by side: the second report is sent once the first
+        # is recorded, so it is the second that meets the first.
+        wait_for(
+            lambda: any(
+                m["note"] == "设计完成"
+                for m in api("unit", "GET", f"/api/assignments/{mine['id']}", expect=200).json()["replies"][-1][
+                    "milestones"
+                ]
+            ),
+            timeout=60,
+            message="the first report recorded",
+        )
         publish_with_id(
             uri,
             transport.user,
