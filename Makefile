@@ -10,26 +10,32 @@ PYTEST := $(PY) -m pytest -p no:cacheprovider
 LINT_COMMAND ?= $(VENV)/bin/ruff check shared services tests bench examples \
 	&& $(VENV)/bin/ruff format --check shared services tests bench examples && $(VENV)/bin/lint-imports && $(VENV)/bin/mypy
 
-# `make test` runs seven lanes at once, each its own pytest (every test has its own vhost and
+# `make test` runs nine lanes at once, each its own pytest (every test has its own vhost and
 # databases, and every e2e system its own), then alone the test that restarts the machine's
 # broker, which every vhost on it feels (the chaos short form restarts a node of its own, so it
 # runs in a lane). Most of a lane's time is waiting (services answering, timers, graceful stops),
 # not computing: measured on a clean clone, four lanes used about one of the two cores, so more
 # lanes finish sooner. The integration tests are split by file name into three lanes; the e2e
 # modules by the system they run on (a module runs in the lane of the other modules of its
-# system, so each system starts once): the shared PostgreSQL one; the console's SQLite one; the
-# moved clock's and the calendar's with the chaos run; the public API's with the fast tiers.
+# system, so each system starts once in a lane): the shared PostgreSQL one (two lanes, each its
+# own); the console's SQLite one (two lanes); the moved clock's and the calendar's with the chaos
+# run; the public API's with the fast tiers.
 SERIAL := restarts_broker
 INTEGRATION_1 := $(sort $(wildcard tests/integration/test_[a-c]*.py))
 INTEGRATION_2 := $(sort $(wildcard tests/integration/test_[d-m]*.py))
 INTEGRATION_3 := $(filter-out $(INTEGRATION_1) $(INTEGRATION_2),$(sort $(wildcard tests/integration/test_*.py)))
-E2E_CONSOLE := $(sort $(wildcard tests/e2e/test_console_*.py)) tests/e2e/test_permission_matrix.py
+E2E_CONSOLE_1 := tests/e2e/test_console_flow.py tests/e2e/test_console_designer.py tests/e2e/test_console_operator.py \
+	tests/e2e/test_console_member.py
+E2E_CONSOLE_2 := $(filter-out $(E2E_CONSOLE_1),$(sort $(wildcard tests/e2e/test_console_*.py))) \
+	tests/e2e/test_permission_matrix.py
 E2E_CLOCKS := tests/e2e/test_performance.py tests/e2e/test_deadlines.py tests/e2e/test_followup_deadlines.py \
 	tests/e2e/test_calendar_schedule.py tests/e2e/test_chaos.py
 E2E_PUBLIC := tests/e2e/test_public_api.py
-E2E_SHARED := $(filter-out $(E2E_CONSOLE) $(E2E_CLOCKS) $(E2E_PUBLIC),$(sort $(wildcard tests/e2e/test_*.py)))
+E2E_SHARED := $(filter-out $(E2E_CONSOLE_1) $(E2E_CONSOLE_2) $(E2E_CLOCKS) $(E2E_PUBLIC),$(sort $(wildcard tests/e2e/test_*.py)))
+E2E_SHARED_1 := $(filter $(sort $(wildcard tests/e2e/test_[a-h]*.py)),$(E2E_SHARED))
+E2E_SHARED_2 := $(filter-out $(E2E_SHARED_1),$(E2E_SHARED))
 LANES := test-lane-checks-public test-lane-integration-1 test-lane-integration-2 test-lane-integration-3 \
-	test-lane-e2e-shared test-lane-e2e-console test-lane-e2e-clocks
+	test-lane-e2e-shared-1 test-lane-e2e-shared-2 test-lane-e2e-console-1 test-lane-e2e-console-2 test-lane-e2e-clocks
 # `make check` runs its tests in two lanes (unit tests split by file name into about equal halves,
 # the property tests of masking with the first, the bpmn and contract tiers with the second; measured
 # 2026-11-30 on a clean clone: 49-52 s and 45-47 s) beside the linters.
@@ -97,7 +103,7 @@ lint:
 
 test: venv services browser
 	@status=0; \
-	$(MAKE) --no-print-directory -k -j7 --output-sync=target $(LANES) || status=1; \
+	$(MAKE) --no-print-directory -k -j9 --output-sync=target $(LANES) || status=1; \
 	$(MAKE) --no-print-directory test-serial || status=1; \
 	exit $$status
 
@@ -113,11 +119,17 @@ test-lane-integration-2:
 test-lane-integration-3:
 	$(PYTEST) -m "not ($(SERIAL))" $(INTEGRATION_3)
 
-test-lane-e2e-shared:
-	$(PYTEST) -m "not ($(SERIAL))" $(E2E_SHARED)
+test-lane-e2e-shared-1:
+	$(PYTEST) -m "not ($(SERIAL))" $(E2E_SHARED_1)
 
-test-lane-e2e-console:
-	$(PYTEST) -m "not ($(SERIAL))" $(E2E_CONSOLE)
+test-lane-e2e-shared-2:
+	$(PYTEST) -m "not ($(SERIAL))" $(E2E_SHARED_2)
+
+test-lane-e2e-console-1:
+	$(PYTEST) -m "not ($(SERIAL))" $(E2E_CONSOLE_1)
+
+test-lane-e2e-console-2:
+	$(PYTEST) -m "not ($(SERIAL))" $(E2E_CONSOLE_2)
 
 test-lane-e2e-clocks:
 	$(PYTEST) -m "not ($(SERIAL))" $(E2E_CLOCKS)
