@@ -239,6 +239,15 @@ def test_a_units_system_reports_its_milestones_over_amqp_and_a_b_draft_without_t
             },
             f"{run}-draft",
         )
+        # Commands are taken side by side: the submission is sent once the draft is recorded.
+        wait_for(
+            lambda: any(
+                r["status"] == "draft" and r["category"] == "B"
+                for r in api("unit", "GET", f"/api/assignments/{mine['id']}", expect=200).json()["replies"]
+            ),
+            timeout=60,
+            message="the B draft recorded",
+        )
         publish_with_id(uri, transport.user, "transport.submit_reply", {"assignment_id": mine["id"]}, f"{run}-submit")
         api.complete("staff", "review_reply", number, {"action": "accept"})
         # Staff accepted it: the milestone may be reported (the assignment service heard the acceptance).
