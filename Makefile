@@ -13,9 +13,9 @@ LINT_COMMAND ?= $(VENV)/bin/ruff check shared services tests bench examples \
 # `make test` runs nine lanes at once, each its own pytest (every test has its own vhost and
 # databases, and every e2e system its own), then alone the test that restarts the machine's
 # broker, which every vhost on it feels (the chaos short form restarts a node of its own, so it
-# runs in a lane). Most of a lane's time is waiting (services answering, timers, graceful stops),
-# not computing: measured on a clean clone, four lanes used about one of the two cores, so more
-# lanes finish sooner. The integration tests are split by file name into three lanes; the e2e
+# runs in a lane). Four lanes used about one of the two cores (a lane mostly waits for services
+# answering, timers, graceful stops); with nine, measured on clean clones, every lane ends within
+# a minute of the others and the two cores are the limit. The integration tests are split by file name into three lanes; the e2e
 # modules by the system they run on (a module runs in the lane of the other modules of its
 # system, so each system starts once in a lane): the shared PostgreSQL one (two lanes, each its
 # own); the console's SQLite one (two lanes); the moved clock's and the calendar's with the chaos
