@@ -131,6 +131,18 @@ def _sentence(row: Deadline, changes: list[DeadlineChange]) -> str:
     return text + f" Now due {row.due.isoformat()}, {row.status}."
 
 
+def _provenance(row, changes) -> dict:
+    """Where a deadline comes from: the event that started it, the rulebook and the duration, whether
+    its calendar year is provisional, and the whole account in one sentence."""
+    return {
+        "start": {"event": row.start_event, "at": iso(row.started_at), "date": row.start_date.isoformat()},
+        "rulebook": {"name": row.rulebook, "version": row.rulebook_version, "hash": row.rulebook_hash},
+        "duration": {"amount": row.amount, "unit": row.amount_unit},
+        "provisional": bool((row.calendar or {}).get("provisional")),
+        "explanation": _sentence(row, changes),
+    }
+
+
 def _view(row, changes, reminders, escalations, replaced_by, cap, now) -> dict:
     view = {
         "id": row.id,
@@ -140,11 +152,8 @@ def _view(row, changes, reminders, escalations, replaced_by, cap, now) -> dict:
         "units": list(row.units or []),
         "status": row.status,
         "live": row.closed_at is None,
-        "start": {"event": row.start_event, "at": iso(row.started_at), "date": row.start_date.isoformat()},
-        "rulebook": {"name": row.rulebook, "version": row.rulebook_version, "hash": row.rulebook_hash},
-        "duration": {"amount": row.amount, "unit": row.amount_unit},
+        **_provenance(row, changes),
         "calendar": row.calendar,
-        "provisional": bool((row.calendar or {}).get("provisional")),
         "original_due": row.original_due.isoformat(),
         "due": row.due.isoformat(),
         "ends_at": ends_at(row.due).isoformat(),
@@ -180,7 +189,6 @@ def _view(row, changes, reminders, escalations, replaced_by, cap, now) -> dict:
             and [c for c in changes if c.kind in ("pause", "resume")][-1].kind == "pause"
         ),
         "fulfilled": ({"at": iso(row.fulfilled_at), "by": row.fulfilled_by} if row.fulfilled_at is not None else None),
-        "explanation": _sentence(row, changes),
     }
     if row.milestone is not None:
         view["milestone"] = {"number": row.milestone, "what": row.label}
@@ -240,7 +248,9 @@ def overdue(session, principal) -> dict:
     ``kind`` (:data:`OVERDUE_KINDS`): ``reply`` (the reply deadline or a re-handling reply's),
     ``signing`` (a sign-for limit not signed), ``co_unit_input`` (a co-unit's input to the lead)
     and ``milestone`` (a milestone a category B reply promised, with ``milestone: {number, what}``),
-    and its ``explanation``, the sentence ``deadlines`` gives. Objection windows are not work.
+    its ``explanation``, the sentence ``deadlines`` gives, and its ``provenance`` (start, rulebook,
+    duration, provisional, that sentence), so a page explains each row without asking for the
+    proposal's deadlines. Objection windows are not work.
     """
     principal = principal_of(principal)
     require_overdue_reader(principal)
@@ -254,6 +264,7 @@ def overdue(session, principal) -> dict:
     per_unit = defaultdict(list)
     for row in rows:
         raised = {e.unit: e for e in escalations[row.id] if e.due == row.due}
+        provenance = _provenance(row, changes[row.id])
         for unit in row.units:
             item = {
                 "number": row.number,
@@ -263,7 +274,8 @@ def overdue(session, principal) -> dict:
                 "due": row.due.isoformat(),
                 "days_overdue": (today - row.due).days,
                 "escalated_at": iso(raised[unit].escalated_at) if unit in raised else None,
-                "explanation": _sentence(row, changes[row.id]),
+                "explanation": provenance["explanation"],
+                "provenance": provenance,
             }
             if row.milestone is not None:
                 item["milestone"] = {"number": row.milestone, "what": row.label}

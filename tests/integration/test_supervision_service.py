@@ -152,6 +152,9 @@ def test_the_overdue_board_lists_a_missed_milestone_beside_the_reply_and_the_sig
     assert 'milestone 1 "完成设计", promised in its category B reply' in milestone["explanation"]
     assert (rows["reply"]["rule"], rows["reply"]["due"]) == ("reply_deadline", "2026-06-06")
     assert "3 months from sign for limit end" in rows["reply"]["explanation"]
+    # Each row explains itself: what the proposal's deadlines would say of it, without asking for them.
+    assert rows["reply"]["provenance"]["duration"] == {"amount": 3, "unit": "months"}
+    assert rows["reply"]["provenance"]["explanation"] == rows["reply"]["explanation"]
     assert rows["signing"]["rule"] == "sign_for_limit" and "milestone" not in rows["signing"]
     for row in transport["overdue"]:  # the fields the board had before it had kinds
         assert {"number", "deadline_id", "rule", "due", "days_overdue", "escalated_at"} <= row.keys()

@@ -20,8 +20,6 @@ from .views import page
 FORMS = ("reassign", "approve_extension", "decide_appeal")
 # The near-duplicates shown side by side with the proposal being filed (the best first).
 DUPLICATES_SHOWN = 3
-# How many proposals' deadlines the overdue board looks up to explain its rows.
-EXPLAINED_MAX = 50
 REPORTS = {
     "notice": "proposal_notice",
     "bulletin": "proposal_bulletin",
@@ -134,17 +132,13 @@ def task_context(visit, tasks: list[dict]) -> dict:
     }
 
 
-def overdue_board(answer: dict, deadlines: dict[str, list[dict]]) -> list[dict]:
-    """The API's overdue list per unit, each row with its deadline's provenance when the row
-    carries none itself (looked up by ``deadline_id`` among the proposal's deadlines)."""
-    units = []
-    for unit in answer.get("units", []):
-        rows = []
-        for row in unit.get("overdue", []):
-            by_id = {d.get("id"): d for d in deadlines.get(row.get("number"), [])}
-            rows.append({**row, "deadline": row.get("provenance") or by_id.get(row.get("deadline_id"))})
-        units.append({**unit, "overdue": rows})
-    return units
+def overdue_board(answer: dict) -> list[dict]:
+    """The API's overdue list per unit, each row with the provenance of its deadline (the API gives
+    it with the row) as ``deadline``."""
+    return [
+        {**unit, "overdue": [{**row, "deadline": row.get("provenance")} for row in unit.get("overdue", [])]}
+        for unit in answer.get("units", [])
+    ]
 
 
 def _this_year() -> int:
@@ -161,14 +155,7 @@ class ConsoleStaffRoutes:
         answer = visit.api("overdue")
         if not answer.ok:
             return visit.refusal(answer)
-        numbers = sorted({row["number"] for unit in answer.body.get("units", []) for row in unit.get("overdue", [])})
-        deadlines = {}
-        for number in numbers[:EXPLAINED_MAX]:
-            found = visit.api("deadlines", number=number)
-            deadlines[number] = found.body.get("deadlines", []) if found.ok else []
-        return visit.render(
-            "staff_overdue.html", as_of=answer.body.get("as_of"), units=overdue_board(answer.body, deadlines)
-        )
+        return visit.render("staff_overdue.html", as_of=answer.body.get("as_of"), units=overdue_board(answer.body))
 
     @http("GET", "/console/reports")
     @page
