@@ -664,7 +664,7 @@ PAGES = {
         "stages": member_items.STAGES,
         "reached": 4,
         "deadlines": member_items.deadlines_of(OPINION),
-        "labels": leader._opinion_labels(),
+        "labels": leader.opinion_labels(),
         "mine": True,
     },
     "member_opinion_co.html": {  # another member's adopted item, as the API shows it to them
@@ -680,7 +680,7 @@ PAGES = {
         "stages": member_items.STAGES,
         "reached": -1,
         "deadlines": [],
-        "labels": leader._opinion_labels(),
+        "labels": leader.opinion_labels(),
         "mine": False,
     },
     "member_performance.html": {
@@ -824,7 +824,7 @@ PAGES = {
                 "adopted_at": "",
             }
         ],
-        "labels": leader._opinion_labels(),
+        "labels": leader.opinion_labels(),
         "typed": {"number": "2026-S-1", "channel": "city_government", "level": "city", "leader": "", "text": "x"},
         "refused": api.Answer(400, {"message": "bad", "details": {"leader": ["blank"]}}),
         "page": 2,

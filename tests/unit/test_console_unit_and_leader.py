@@ -119,7 +119,7 @@ def test_each_adopted_report_without_an_instruction_on_its_channel_awaits_one():
 
 
 def test_the_instruction_forms_choices_are_the_opinion_rulebooks():
-    labels = leader._opinion_labels()
+    labels = leader.opinion_labels()
     assert [level["code"] for level in labels["instruction_levels"]] == ["city", "province", "national"]
     assert "city_government" in {c["code"] for c in labels["channels"]}
 

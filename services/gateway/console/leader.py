@@ -15,14 +15,13 @@ import yaml
 from shared.rulebook import RULES_DIRECTORY
 
 from ..http import http
-from .public import _page_number, _year
-from .views import page, redirect
+from .views import page, page_number, redirect, year_asked
 
 LOG_KINDS = ("visit", "meeting", "instruction", "note")  # the API's supervision log kinds
 WAITING_PER_PAGE = 20  # adoptions awaiting an instruction shown at once, each with its form
 
 
-def _opinion_labels() -> dict:
+def opinion_labels() -> dict:
     """The opinion rulebook's recipient channels and instruction levels (code, zh, en), for the
     form's choices and names, read again when the file changes; intake checks the one chosen
     against the same file."""
@@ -83,7 +82,7 @@ class ConsoleLeaderRoutes:
     @http("GET", "/console/leader/key-proposals")
     @page
     def console_key_proposals(self, visit):
-        year = _year(visit.request.args.get("year"))
+        year = year_asked(visit.request.args.get("year"))
         answer = visit.api("key_proposals_of_year", year=year)
         if not answer.ok:
             return visit.refusal(answer)
@@ -129,7 +128,7 @@ class ConsoleLeaderRoutes:
         if not answer.ok:
             return visit.refusal(answer)
         waiting = awaiting_instruction(answer.body)
-        shown, at, pages = waiting_page(waiting, _page_number(visit.request.args.get("page")), typed)
+        shown, at, pages = waiting_page(waiting, page_number(visit.request.args.get("page")), typed)
         return visit.render(
             "leader_opinions.html",
             status=status,
@@ -137,7 +136,7 @@ class ConsoleLeaderRoutes:
             page=at,
             pages=pages,
             total=len(waiting),
-            labels=_opinion_labels(),
+            labels=opinion_labels(),
             typed=typed or {},
             refused=refused,
         )

@@ -9,7 +9,7 @@ Intake and evaluation decide who may read what; these pages show what the API an
 from __future__ import annotations
 
 from ..http import http
-from .leader import _opinion_labels
+from .leader import opinion_labels
 from .views import page, redirect
 
 # The opinion process's main stages in order (docs/opinion-process.md, "States"): the timeline
@@ -93,7 +93,7 @@ class ConsoleMemberItemRoutes:
             stages=STAGES,
             reached=STAGES.index(status) if status in STAGES else -1,
             deadlines=deadlines_of(item),
-            labels=_opinion_labels(),
+            labels=opinion_labels(),
             mine=item.get("submitter") == visit.principal["user"],
         )
 

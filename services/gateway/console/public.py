@@ -9,30 +9,12 @@ from __future__ import annotations
 
 import secrets
 
-from shared import clock
-from shared.calendar import local_date
 
 from ..http import http
 from . import session
-from .views import PUBLIC_COOKIE, public_page
+from .views import PUBLIC_COOKIE, page_number, public_page, year_asked
 
 CASE_FIELDS = ("venue", "town", "title", "description", "resident_name", "resident_phone")
-
-
-def _page_number(value) -> int:
-    try:
-        return max(1, min(int(value), 10_000))
-    except (TypeError, ValueError):
-        return 1
-
-
-def _year(value) -> int:
-    """A year asked for in a link; the current one when none (or nonsense) is given."""
-    try:
-        year = int(value)
-    except (TypeError, ValueError):
-        return local_date(clock.now()).year
-    return year if 2000 <= year <= 2100 else local_date(clock.now()).year
 
 
 class ConsolePublicRoutes:
@@ -42,16 +24,16 @@ class ConsolePublicRoutes:
     @public_page
     def console_public(self, visit):
         """What the public may read and do, in one place."""
-        return visit.render("public_home.html", year=_year(None))
+        return visit.render("public_home.html", year=year_asked(None))
 
     @http("GET", "/console/public/proposals")
     @public_page
     def console_public_proposals(self, visit):
         """Published proposals with their replies, a page at a time, by year."""
         args = visit.request.args
-        query = {"page": str(_page_number(args.get("page"))), "per_page": "20"}
+        query = {"page": str(page_number(args.get("page"))), "per_page": "20"}
         if args.get("year"):
-            query["year"] = str(_year(args.get("year")))
+            query["year"] = str(year_asked(args.get("year")))
         answer = visit.public_api("public_proposals", query=query)
         if not answer.ok:
             return visit.refusal(answer)

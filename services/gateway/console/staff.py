@@ -10,11 +10,9 @@ from __future__ import annotations
 
 from werkzeug.datastructures import MultiDict
 
-from shared import clock
-from shared.calendar import local_date
 
 from ..http import http
-from .views import page
+from .views import page, year_asked
 
 # The proposal tasks whose forms live here; they post to /console/tasks/<id> like the others.
 FORMS = ("reassign", "approve_extension", "decide_appeal")
@@ -141,10 +139,6 @@ def overdue_board(answer: dict) -> list[dict]:
     ]
 
 
-def _this_year() -> int:
-    return local_date(clock.now()).year
-
-
 class ConsoleStaffRoutes:
     """Mixed into :class:`~services.gateway.service.GatewayService`."""
 
@@ -163,7 +157,7 @@ class ConsoleStaffRoutes:
         """The year's reports, to open as print-ready pages."""
         if not visit.may("proposal_notice"):
             return visit.forbidden("proposal_notice")
-        return visit.render("staff_reports.html", year=_this_year(), reports=REPORTS)
+        return visit.render("staff_reports.html", year=year_asked(None), reports=REPORTS)
 
     @http("GET", "/console/reports/<string:kind>/<year:year>")
     @page

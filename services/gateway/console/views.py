@@ -13,6 +13,8 @@ from urllib.parse import quote
 from jinja2 import Environment, PackageLoader, select_autoescape
 from werkzeug.wrappers import Response
 
+from shared import clock
+from shared.calendar import local_date
 from shared.errors import Unauthenticated, ZtcError
 
 from .. import tokens
@@ -180,3 +182,20 @@ def page(method):
             return visit.refusal(api.Answer(exc.status, exc.to_dict()))
 
     return wrapper
+
+
+def page_number(value) -> int:
+    """A page asked for in a link (``?page=``): 1 when none (or nonsense) is given."""
+    try:
+        return max(1, min(int(value), 10_000))
+    except (TypeError, ValueError):
+        return 1
+
+
+def year_asked(value) -> int:
+    """A year asked for in a link; the current one when none (or nonsense) is given."""
+    try:
+        year = int(value)
+    except (TypeError, ValueError):
+        return local_date(clock.now()).year
+    return year if 2000 <= year <= 2100 else local_date(clock.now()).year

@@ -9,9 +9,8 @@ from shared.rulebook import current_rulebook
 from ..http import http
 from ..routes.proposals import ROUTED_AT_ONCE
 from . import staff
-from .public import _page_number
 from .unit import assignment_page
-from .views import page, redirect
+from .views import page, page_number, redirect
 
 # The proposal tasks the console has forms for; other tasks are listed and done through the API.
 FORMS = ("pre_review", "filing_decision", "assign", "review_reply", "grade_quality") + staff.FORMS
@@ -149,7 +148,7 @@ class ConsoleWorkRoutes:
     def console_published(self, visit):
         """Published proposals as published (masked, with their units and replies), a page at a
         time: a year holds hundreds."""
-        query = {"page": str(_page_number(visit.request.args.get("page"))), "per_page": "20"}
+        query = {"page": str(page_number(visit.request.args.get("page"))), "per_page": "20"}
         answer = visit.api("published_proposals", query=query)
         if not answer.ok:
             return visit.refusal(answer)
