@@ -59,6 +59,7 @@ from services.intake.models import Cosigner, ProposalCounter, Proposal, Proposal
 from services.intake.reports import year_figures  # noqa: E402
 from services.intake.similarity import match_text  # noqa: E402
 from services.supervision import queries as supervision_queries  # noqa: E402
+from services.supervision.unit_of_work import SqlSupervisionUnitOfWork  # noqa: E402
 from services.supervision.models import Deadline, Escalation  # noqa: E402
 from shared import clock, db  # noqa: E402
 from shared.workflow.parser import parse_paths  # noqa: E402
@@ -925,7 +926,7 @@ def hot_calls(urls: dict, probe: dict, year: int) -> dict:
 
     def overdue():
         with db.transaction(sessions(urls["supervision"])) as s:
-            return sum(u["count"] for u in supervision_queries.overdue(s, STAFF)["units"])
+            return sum(u["count"] for u in supervision_queries.overdue(SqlSupervisionUnitOfWork(s), STAFF)["units"])
 
     def report():
         with db.transaction(sessions(urls["intake"])) as s:

@@ -7,11 +7,12 @@ from prometheus_client.core import GaugeMetricFamily
 from shared.db import transaction
 
 from .queries import overdue
+from .unit_of_work import SqlSupervisionUnitOfWork
 
 
 def supervision_gauges(sessions):
     with transaction(sessions) as s:
-        units = overdue(s, {"user": "metrics", "roles": ["staff"], "unit": None})["units"]
+        units = overdue(SqlSupervisionUnitOfWork(s), {"user": "metrics", "roles": ["staff"], "unit": None})["units"]
     family = GaugeMetricFamily(
         "ztc_overdue_work_items",
         "Overdue work per unit (live): replies, signing, co-unit input, B milestones.",

@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import datetime
 
 from marshmallow import Schema, fields, validate
-from sqlalchemy import select
 
 from shared import clock
 from shared.errors import Forbidden, NotFound
@@ -16,20 +15,21 @@ from .access import principal_of
 from .models import LOG_KINDS, KeyProposal, SupervisionLogEntry
 from .queries import require_sight_of
 from .records import iso
+from .unit_of_work import SupervisionUnitOfWork
 
 
-def register(session, number: str, leader: str, by: str, at: datetime) -> KeyProposal:
+def register(uow: SupervisionUnitOfWork, number: str, leader: str, by: str, at: datetime) -> KeyProposal:
     """Make ``number`` a key proposal supervised by ``leader`` (naming a new leader replaces the old)."""
-    row = session.get(KeyProposal, number)
+    row = uow.key_proposals.get(number)
     if row is None:
         row = KeyProposal(number=number)
-        session.add(row)
+        uow.key_proposals.add(row)
     row.supervising_leader, row.registered_by, row.registered_at = leader, by, at
     return row
 
 
-def _key_proposal(session, number: str) -> KeyProposal:
-    row = session.get(KeyProposal, number)
+def _key_proposal(uow: SupervisionUnitOfWork, number: str) -> KeyProposal:
+    row = uow.key_proposals.get(number)
     if row is None:
         raise NotFound(f"proposal {number} is not a key proposal")
     return row
@@ -52,7 +52,7 @@ def _entry(row: SupervisionLogEntry) -> dict:
     }
 
 
-def log_key_supervision(session, number, kind, text, principal) -> dict:
+def log_key_supervision(uow: SupervisionUnitOfWork, number, kind, text, principal) -> dict:
     """The supervising leader records a visit, meeting, instruction or note on a key proposal.
 
     Only the leader named for this proposal, acting as a leader, may write it: Forbidden for anyone
@@ -60,7 +60,7 @@ def log_key_supervision(session, number, kind, text, principal) -> dict:
     """
     principal = principal_of(principal)
     data = load(LogEntryInput, {"number": number, "kind": kind, "text": text}, "supervision log entry")
-    key = _key_proposal(session, data["number"])
+    key = _key_proposal(uow, data["number"])
     if "leader" not in principal["roles"] or principal["user"] != key.supervising_leader:
         raise Forbidden(
             f"only {key.supervising_leader}, the leader supervising key proposal "
@@ -69,22 +69,18 @@ def log_key_supervision(session, number, kind, text, principal) -> dict:
     row = SupervisionLogEntry(
         number=key.number, leader=principal["user"], at=clock.now(), kind=data["kind"], text=data["text"]
     )
-    session.add(row)
-    session.flush()
+    uow.key_proposals.add_log_entry(row)
+    uow.flush()
     return _entry(row)
 
 
-def key_supervision_log(session, number, principal, is_proposer=None) -> dict:
+def key_supervision_log(uow: SupervisionUnitOfWork, number, principal, is_proposer=None) -> dict:
     """The key proposal's supervising leader and log, oldest first; seen by whoever may see the
     proposal's deadlines (see ``access``)."""
     principal = principal_of(principal)
-    key = _key_proposal(session, number)
-    require_sight_of(session, number, principal, is_proposer)
-    entries = session.scalars(
-        select(SupervisionLogEntry)
-        .where(SupervisionLogEntry.number == number)
-        .order_by(SupervisionLogEntry.at, SupervisionLogEntry.id)
-    )
+    key = _key_proposal(uow, number)
+    require_sight_of(uow, number, principal, is_proposer)
+    entries = uow.key_proposals.log_of(number)
     return {
         "number": key.number,
         "supervising_leader": key.supervising_leader,

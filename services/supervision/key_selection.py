@@ -19,18 +19,17 @@ from __future__ import annotations
 
 from typing import Callable
 
-from sqlalchemy import select
-
 from shared import clock
 from shared.contracts.rpc.key_proposals import KeyProposalDecisionInput, KeyProposalListInput, YearFilingFacts
 from shared.errors import Conflict, Forbidden, InvalidInput, NotFound
-from shared.messaging.outbox import notify, publish_event
 from shared.validation import load
 
 from . import key_proposals
 from .access import OVERSEERS, principal_of
-from .models import KeyProposal, KeyProposalList, Outbox
+from .models import KeyProposalList
 from .records import iso, live_deadlines
+from .rules import SupervisionRules
+from .unit_of_work import SupervisionUnitOfWork
 
 Facts = Callable[[int, list[str]], dict]
 PROPOSERS, DECIDERS = frozenset({"staff"}), frozenset({"committee"})
@@ -46,17 +45,15 @@ def _facts(facts: Facts, year: int, numbers: list[str]) -> dict:
     return load(YearFilingFacts, facts(year, sorted(set(numbers))), "intake's filing facts")
 
 
-def _key_numbers(session, filed_numbers: list[str]) -> set[str]:
+def _key_numbers(uow: SupervisionUnitOfWork, filed_numbers: list[str]) -> set[str]:
     """The year's proposals already key proposals (chosen before, or marked at assignment by an
     earlier version of the proposal diagram)."""
-    if not filed_numbers:
-        return set()
-    return set(session.scalars(select(KeyProposal.number).where(KeyProposal.number.in_(filed_numbers))))
+    return {row.number for row in uow.key_proposals.among(filed_numbers)}
 
 
-def guidance(rulebook, filed: int, key_count: int) -> dict:
+def guidance(rules: SupervisionRules, filed: int, key_count: int) -> dict:
     """The guidance share for a year with ``filed`` filed proposals and ``key_count`` key ones."""
-    low, high = rulebook.key_proposal_share()
+    low, high = rules.key_proposal_share()
     share = key_count / filed if filed else None
     within = share is not None and low <= share <= high
     warning = None
@@ -77,9 +74,9 @@ def guidance(rulebook, filed: int, key_count: int) -> dict:
     }
 
 
-def _check_items(session, items: list[dict], facts: dict, field: str) -> None:
+def _check_items(uow: SupervisionUnitOfWork, items: list[dict], facts: dict, field: str) -> None:
     """Every item a proposal filed in the year and not a key proposal yet; all problems at once."""
-    key_now = _key_numbers(session, [item["number"] for item in items])
+    key_now = _key_numbers(uow, [item["number"] for item in items])
     problems = {}
     for i, item in enumerate(items):
         if item["number"] not in facts["proposals"]:
@@ -90,7 +87,7 @@ def _check_items(session, items: list[dict], facts: dict, field: str) -> None:
         raise InvalidInput("key proposals are chosen among the year's filed proposals", {field: problems})
 
 
-def _view(row: KeyProposalList, rulebook, facts: dict, key_now: set[str]) -> dict:
+def _view(row: KeyProposalList, rules: SupervisionRules, facts: dict, key_now: set[str]) -> dict:
     items = row.outcome if row.outcome is not None else row.items
     chosen = {item["number"] for item in items if item.get("decision") != STRUCK}
     counted = key_now | (chosen if row.status == "proposed" else set())
@@ -105,22 +102,23 @@ def _view(row: KeyProposalList, rulebook, facts: dict, key_now: set[str]) -> dic
         "decided_by": row.decided_by,
         "decided_at": iso(row.decided_at),
         "decision_comment": row.decision_comment,
-        "guidance": guidance(rulebook, facts["filed"], len(counted & set(facts["filed_numbers"]))),
+        "guidance": guidance(rules, facts["filed"], len(counted & set(facts["filed_numbers"]))),
     }
 
 
-def propose_list(session, rulebook, year: int, body: dict, principal, facts: Facts) -> dict:
+def propose_list(
+    uow: SupervisionUnitOfWork, rules: SupervisionRules, year: int, body: dict, principal, facts: Facts
+) -> dict:
     """Staff put a list to the chair's meeting; an undecided list of the same year is replaced.
     The committee is told a list waits for its decision."""
     principal = principal_of(principal)
     _require(principal, PROPOSERS, "proposing key proposals")
     data = load(KeyProposalListInput, body, "key proposal list")
     known = _facts(facts, year, [item["number"] for item in data["items"]])
-    _check_items(session, data["items"], known, "items")
-    for older in session.scalars(
-        select(KeyProposalList).where(KeyProposalList.year == year, KeyProposalList.status == "proposed")
-    ):
-        older.status = "replaced"
+    _check_items(uow, data["items"], known, "items")
+    for older in uow.key_proposals.lists_of(year):
+        if older.status == "proposed":
+            older.status = "replaced"
     items = [{**item, "title": known["proposals"][item["number"]]["title"], "decision": None} for item in data["items"]]
     row = KeyProposalList(
         year=year,
@@ -130,12 +128,10 @@ def propose_list(session, rulebook, year: int, body: dict, principal, facts: Fac
         proposed_by=principal["user"],
         proposed_at=clock.now(),
     )
-    session.add(row)
-    session.flush()
-    view = _view(row, rulebook, known, _key_numbers(session, known["filed_numbers"]))
-    notify(
-        session,
-        Outbox,
+    uow.key_proposals.add_list(row)
+    uow.flush()
+    view = _view(row, rules, known, _key_numbers(uow, known["filed_numbers"]))
+    uow.notify(
         "key_proposals_proposed",
         f"supervision.key_list:{row.id}",
         f"key-proposals-{year}",
@@ -147,13 +143,15 @@ def propose_list(session, rulebook, year: int, body: dict, principal, facts: Fac
     return view
 
 
-def decide_list(session, rulebook, list_id: int, body: dict, principal, facts: Facts) -> dict:
+def decide_list(
+    uow: SupervisionUnitOfWork, rules: SupervisionRules, list_id: int, body: dict, principal, facts: Facts
+) -> dict:
     """The chair's meeting decides on a proposed list: struck items drop, the rest and the added
     ones become key proposals with their leaders; each is told to its leader, proposers and units."""
     principal = principal_of(principal)
     _require(principal, DECIDERS, "deciding on key proposals")
     data = load(KeyProposalDecisionInput, body, "key proposal decision")
-    row = session.get(KeyProposalList, list_id)
+    row = uow.key_proposals.key_list(list_id)
     if row is None:
         raise NotFound(f"no key proposal list {list_id}")
     if row.status != "proposed":
@@ -168,9 +166,9 @@ def decide_list(session, rulebook, list_id: int, body: dict, principal, facts: F
             "a listed proposal is accepted by not striking it", {"add": [f"on the list already: {', '.join(doubles)}"]}
         )
     known = _facts(facts, row.year, [item["number"] for item in row.items + data["add"]])
-    _check_items(session, data["add"], known, "add")
+    _check_items(uow, data["add"], known, "add")
     chosen = [item for item in row.items if item["number"] not in data["strike"]]
-    _check_items(session, chosen, known, "items")  # filed then, still filed and not key meanwhile
+    _check_items(uow, chosen, known, "items")  # filed then, still filed and not key meanwhile
     now, by = clock.now(), principal["user"]
     outcome = [{**item, "decision": STRUCK if item["number"] in data["strike"] else ACCEPTED} for item in row.items]
     outcome += [
@@ -180,27 +178,23 @@ def decide_list(session, rulebook, list_id: int, body: dict, principal, facts: F
     row.decision_comment = data["comment"] or None
     for item in outcome:
         if item["decision"] != STRUCK:
-            _make_key(session, item, known["proposals"][item["number"]]["proposers"], by, now)
-    session.flush()
-    return _view(row, rulebook, known, _key_numbers(session, known["filed_numbers"]))
+            _make_key(uow, item, known["proposals"][item["number"]]["proposers"], by, now)
+    uow.flush()
+    return _view(row, rules, known, _key_numbers(uow, known["filed_numbers"]))
 
 
-def _make_key(session, item: dict, proposers: list[str], by: str, now) -> None:
+def _make_key(uow: SupervisionUnitOfWork, item: dict, proposers: list[str], by: str, now) -> None:
     number, leader = item["number"], item["leader"]
-    key_proposals.register(session, number, leader, by, now)
-    publish_event(
-        session,
-        Outbox,
+    key_proposals.register(uow, number, leader, by, now)
+    uow.publish_event(
         "proposal.key_selected",
         f"proposal.key_selected:{number}",
         number,
         members=[{"member": m, "role": "lead" if i == 0 else "co"} for i, m in enumerate(proposers)],
         payload={"supervising_leader": leader},
     )
-    units = sorted({unit for row in live_deadlines(session, number) for unit in (row.units or [])})
-    notify(
-        session,
-        Outbox,
+    units = sorted({unit for row in live_deadlines(uow, number) for unit in (row.units or [])})
+    uow.notify(
         "key_proposal_selected",
         f"supervision.key_selected:{number}",
         number,
@@ -211,23 +205,17 @@ def _make_key(session, item: dict, proposers: list[str], by: str, now) -> None:
     )
 
 
-def year_view(session, rulebook, year: int, principal, facts: Facts) -> dict:
+def year_view(uow: SupervisionUnitOfWork, rules: SupervisionRules, year: int, principal, facts: Facts) -> dict:
     """The year's key proposals, its lists (newest first) and the guidance share now."""
     principal = principal_of(principal)
     _require(principal, OVERSEERS, "the key proposal lists")
-    rows = list(
-        session.scalars(select(KeyProposalList).where(KeyProposalList.year == year).order_by(KeyProposalList.id.desc()))
-    )
+    rows = uow.key_proposals.lists_of(year)
     known = _facts(facts, year, [])
-    key_now = _key_numbers(session, known["filed_numbers"])
-    keys = (
-        session.scalars(select(KeyProposal).where(KeyProposal.number.in_(sorted(key_now))).order_by(KeyProposal.number))
-        if key_now
-        else []
-    )
+    key_now = _key_numbers(uow, known["filed_numbers"])
+    keys = uow.key_proposals.among(key_now)
     return {
         "year": year,
         "key_proposals": [{"number": k.number, "supervising_leader": k.supervising_leader} for k in keys],
-        "lists": [_view(row, rulebook, known, key_now) for row in rows],
-        "guidance": guidance(rulebook, known["filed"], len(key_now)),
+        "lists": [_view(row, rules, known, key_now) for row in rows],
+        "guidance": guidance(rules, known["filed"], len(key_now)),
     }

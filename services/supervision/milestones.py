@@ -19,7 +19,6 @@ from shared import clock
 from shared.calendar import CHINA_TZ
 from shared.contracts.jobs.supervision import NumberRef as NumberParams
 from shared.contracts.jobs.supervision import OpenMilestones as OpenMilestonesParams
-from shared.db import lock_subject
 from shared.validation import load
 
 from . import unit_facts
@@ -27,6 +26,7 @@ from .access import actor
 from .models import Deadline
 from .records import escalated, live_deadlines, pending_reminders, replace
 from .rules import MILESTONE_RULE, SupervisionRules, ends_at
+from .unit_of_work import SupervisionUnitOfWork
 
 ACCEPTED = "reply_accepted"  # the start event of a milestone's deadline
 
@@ -35,25 +35,25 @@ def _at(moment: datetime) -> str:
     return moment.astimezone(CHINA_TZ).isoformat()
 
 
-def live_milestones(session, number: str) -> list[Deadline]:
-    return [row for row in live_deadlines(session, number) if row.rule == MILESTONE_RULE]
+def live_milestones(uow: SupervisionUnitOfWork, number: str) -> list[Deadline]:
+    return [row for row in live_deadlines(uow, number) if row.rule == MILESTONE_RULE]
 
 
-def next_milestone_check(session, rules: SupervisionRules, number: str, now: datetime) -> datetime:
+def next_milestone_check(uow: SupervisionUnitOfWork, rules: SupervisionRules, number: str, now: datetime) -> datetime:
     """The earliest reminder or end still to come among the live milestones; ``now`` if one is
     due; the next working morning when none is (all escalated or done, or none promised: the
     diagram still waits for the follow-up reply and needs a timer)."""
     moments = []
-    for row in live_milestones(session, number):
+    for row in live_milestones(uow, number):
         if now >= ends_at(row.due):
-            if not escalated(session, row):
+            if not escalated(uow, row):
                 moments.append(now)
             continue
-        moments += [moment for _, moment in pending_reminders(session, rules, row)] + [ends_at(row.due)]
+        moments += [moment for _, moment in pending_reminders(uow, rules, row)] + [ends_at(row.due)]
     return max(min(moments), now) if moments else rules.next_working_morning(now)
 
 
-def open_milestones(session, rules: SupervisionRules, params: dict, principal: dict | None) -> dict:
+def open_milestones(uow: SupervisionUnitOfWork, rules: SupervisionRules, params: dict, principal: dict | None) -> dict:
     """``supervision.open_milestones {number, milestones: [{unit, milestone, what, due}]}``: one
     deadline per milestone, for its unit, due on the date the unit promised, counted from now
     (``reply_accepted``) with the rulebook's version for its reminders. Milestones of an earlier
@@ -62,7 +62,7 @@ def open_milestones(session, rules: SupervisionRules, params: dict, principal: d
     next_check}``."""
     data = load(OpenMilestonesParams, params, "supervision.open_milestones parameters")
     number, now, by = data["number"], clock.now(), actor(principal)
-    lock_subject(session, f"supervision:{number}")
+    uow.lock(f"supervision:{number}")
     today = now.astimezone(CHINA_TZ).date()
     book = rules.rulebook_identity()
     fresh = [
@@ -90,23 +90,24 @@ def open_milestones(session, rules: SupervisionRules, params: dict, principal: d
         )
         for item in data["milestones"]
     ]
-    earlier = live_milestones(session, number)
-    session.add_all(fresh)
-    session.flush()
+    earlier = live_milestones(uow, number)
+    for row in fresh:
+        uow.deadlines.add(row)
+    uow.flush()
     for old in earlier:
-        replace(session, old, None, now, by, "a newer category B reply promises its own milestones")
-    session.flush()
-    unit_facts.apply_pending(session, number, rules)
+        replace(uow, old, None, now, by, "a newer category B reply promises its own milestones")
+    uow.flush()
+    unit_facts.apply_pending(uow, number, rules)
     return {
         "milestones": [
             {"id": row.id, "unit": row.unit, "milestone": row.milestone, "due": row.due.isoformat()} for row in fresh
         ],
-        "next_check": _at(next_milestone_check(session, rules, number, now)),
+        "next_check": _at(next_milestone_check(uow, rules, number, now)),
     }
 
 
 def check_milestones(
-    session, rules: SupervisionRules, params: dict, principal: dict | None, remind_or_escalate
+    uow: SupervisionUnitOfWork, rules: SupervisionRules, params: dict, principal: dict | None, remind_or_escalate
 ) -> dict:
     """``supervision.check_milestones {number}``: each live milestone is reminded or escalated as
     the reply deadline is (``remind_or_escalate``: ``operations``' one check of one deadline).
@@ -114,27 +115,26 @@ def check_milestones(
     data = load(NumberParams, params, "supervision.check_milestones parameters")
     number, now = data["number"], clock.now()
     actions = {
-        f"{row.unit}#{row.milestone}": remind_or_escalate(session, rules, row, now)
-        for row in live_milestones(session, number)
+        f"{row.unit}#{row.milestone}": remind_or_escalate(uow, rules, row, now) for row in live_milestones(uow, number)
     }
-    session.flush()
+    uow.flush()
     return {
         "milestones": actions,
-        "open": len(live_milestones(session, number)),
-        "next_check": _at(next_milestone_check(session, rules, number, now)),
+        "open": len(live_milestones(uow, number)),
+        "next_check": _at(next_milestone_check(uow, rules, number, now)),
     }
 
 
-def close_milestones(session, rules: SupervisionRules, params: dict, principal: dict | None) -> dict:
+def close_milestones(uow: SupervisionUnitOfWork, rules: SupervisionRules, params: dict, principal: dict | None) -> dict:
     """``supervision.close_milestones {number}``: the follow-up reply (the matter is solved)
     arrived; each milestone still live is fulfilled by it: ``met`` if before the end of its due
     day, ``missed`` if after. Returns ``{closed: [{unit, milestone, status}]}``."""
     data = load(NumberParams, params, "supervision.close_milestones parameters")
     number, now, by = data["number"], clock.now(), actor(principal)
     closed = []
-    for row in live_milestones(session, number):
+    for row in live_milestones(uow, number):
         row.status = "met" if now < ends_at(row.due) else "missed"
         row.fulfilled_at, row.fulfilled_by, row.closed_at = now, by, now
         closed.append({"unit": row.unit, "milestone": row.milestone, "status": row.status})
-    session.flush()
+    uow.flush()
     return {"closed": closed}

@@ -1,5 +1,5 @@
 """Telling people about deadlines: each reminder and escalation supervision records is also
-published as ``notify.<kind>`` (``shared.messaging.outbox.notify``) in the same transaction, and
+published as ``notify.<kind>`` (``uow.notify``) in the same unit of work, and
 the gateway puts it in the recipients' inboxes.
 
 Recipients: a reminder goes to the handlers of each unit the deadline belongs to
@@ -11,9 +11,8 @@ delivered twice tells people once.
 
 from __future__ import annotations
 
-from shared.messaging import outbox
-
-from .models import Deadline, DeadlineChange, KeyProposal, Outbox, Reminder
+from .models import Deadline, DeadlineChange, Reminder
+from .unit_of_work import SupervisionUnitOfWork
 
 RULE_NAMES = {
     "reply_deadline": "答复期限",
@@ -34,14 +33,12 @@ def _what(row: Deadline) -> str:
     return f"{what}（{row.milestone}. {row.label}）" if row.milestone is not None else what
 
 
-def reminded(session, row: Deadline, reminder: Reminder, kind: str = "deadline_reminder") -> None:
+def reminded(uow: SupervisionUnitOfWork, row: Deadline, reminder: Reminder, kind: str = "deadline_reminder") -> None:
     recipients = _units(row)
     if not recipients:
         return
     lead = f"{reminder.lead_amount} {reminder.lead_unit}"
-    outbox.notify(
-        session,
-        Outbox,
+    uow.notify(
         kind,
         f"supervision.reminder:{reminder.id}",
         row.number,
@@ -51,14 +48,12 @@ def reminded(session, row: Deadline, reminder: Reminder, kind: str = "deadline_r
     )
 
 
-def escalated(session, row: Deadline, kind: str = "deadline_escalation") -> None:
+def escalated(uow: SupervisionUnitOfWork, row: Deadline, kind: str = "deadline_escalation") -> None:
     recipients = [*_units(row), "role:staff"]
-    key = session.get(KeyProposal, row.number)
+    key = uow.key_proposals.get(row.number)
     if key is not None:
         recipients.append(key.supervising_leader)
-    outbox.notify(
-        session,
-        Outbox,
+    uow.notify(
         kind,
         f"supervision.escalation:{row.id}:{row.due.isoformat()}",
         row.number,
@@ -80,13 +75,11 @@ def _missing(row: Deadline) -> str:
 
 
 def recalculated(
-    session, row: Deadline, change: DeadlineChange, year: int, kind: str = "deadline_recalculated"
+    uow: SupervisionUnitOfWork, row: Deadline, change: DeadlineChange, year: int, kind: str = "deadline_recalculated"
 ) -> None:
     recipients = [*_units(row), "role:staff"]
     old, new = change.old_due.isoformat(), change.new_due.isoformat()
-    outbox.notify(
-        session,
-        Outbox,
+    uow.notify(
         kind,
         f"supervision.recalculation:{change.id}",
         row.number,

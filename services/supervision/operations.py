@@ -1,4 +1,4 @@
-"""Supervision's jobs (督), as plain functions of a session, the rules and validated input.
+"""Supervision's jobs (督), as plain functions of a unit of work, the rules and validated input.
 
 The diagram (``bpmn/proposal.bpmn``) opens the clocks after each assignment, waits on a timer set
 to the ``next_check`` these jobs return (an ISO 8601 datetime with its offset, Chinese local time),
@@ -18,13 +18,10 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 
 from marshmallow import Schema, fields, validate
-from sqlalchemy import select
 
 from shared import clock
 from shared.calendar import CHINA_TZ
 from shared.contracts import DEADLINE_EXTENDED
-from shared.db import lock_subject
-from shared.messaging.outbox import publish_event
 from shared.errors import BusinessError, Conflict, InvalidInput, NotFound
 from shared.contracts.jobs.supervision import Escalate as EscalateParams
 from shared.contracts.jobs.supervision import Extend as ExtendParams
@@ -37,7 +34,7 @@ from shared.validation import load
 from . import key_proposals, milestones, notices, reply_clock, unit_facts  # noqa: F401 - reply_clock named in docs
 
 from .access import actor, principal_of, require_calendar_keeper, require_pauser
-from .models import Deadline, Escalation, Outbox, Reminder
+from .models import Escalation, Reminder
 from .records import (
     ASSIGNED,
     REASSIGNED,
@@ -58,6 +55,7 @@ from .records import (
     replace,
 )
 from .rules import CAP_RULE, CO_INPUT_RULE, OBJECTION_RULE, REPLY_RULES, SIGN_FOR_RULE, SupervisionRules, ends_at
+from .unit_of_work import SupervisionUnitOfWork
 
 _NUMBER = fields.String(required=True, validate=validate.Length(min=1, max=50))
 _UNIT = fields.String(validate=validate.Length(min=1, max=100))
@@ -77,11 +75,11 @@ def _no_reply_deadline(number: str) -> BusinessError:
 # -- the smoke diagram's escalation (kept as it was) ---------------------------------------------------
 
 
-def escalate(session, params: dict, principal: dict | None) -> dict:
+def escalate(uow: SupervisionUnitOfWork, params: dict, principal: dict | None) -> dict:
     data = load(EscalateParams, params, "supervision.escalate parameters")
     row = Escalation(submission_id=data["submission_id"], unit=data["unit"], escalated_at=clock.now())
-    session.add(row)
-    session.flush()
+    uow.deadlines.add_escalation(row)
+    uow.flush()
     return {"escalation_id": row.id, "escalated_at": row.escalated_at.isoformat()}
 
 
@@ -92,7 +90,7 @@ def _unique(items):
     return list(dict.fromkeys(items))
 
 
-def open_deadlines(session, rules: SupervisionRules, params: dict, principal: dict | None) -> dict:
+def open_deadlines(uow: SupervisionUnitOfWork, rules: SupervisionRules, params: dict, principal: dict | None) -> dict:
     """``supervision.open_deadlines {number, key_proposal, supervising_leader, units[, answering_units,
     proposers]}``.
 
@@ -111,10 +109,10 @@ def open_deadlines(session, rules: SupervisionRules, params: dict, principal: di
     """
     data = load(OpenDeadlinesParams, params, "supervision.open_deadlines parameters")
     number, now, by = data["number"], clock.now(), actor(principal)
-    lock_subject(session, f"supervision:{number}")  # a unit's signing heard meanwhile waits for us
+    uow.lock(f"supervision:{number}")  # a unit's signing heard meanwhile waits for us
     units = _unique(data["units"])
     answering = _unique(data["answering_units"] or units)
-    earlier = deadlines_of(session, number)
+    earlier = deadlines_of(uow, number)
     start_event = REASSIGNED if earlier else ASSIGNED
     # Compute every due date before changing anything: an unknown calendar date fails the job whole.
     computed = [(rules.deadline(rule, now), unit, [unit]) for unit in units for rule in (SIGN_FOR_RULE, OBJECTION_RULE)]
@@ -140,8 +138,9 @@ def open_deadlines(session, rules: SupervisionRules, params: dict, principal: di
         )
     )
     fresh[-1].created_at = now
-    session.add_all(fresh)
-    session.flush()
+    for row in fresh:
+        uow.deadlines.add(row)
+    uow.flush()
     reason = f"reassigned on {now.astimezone(CHINA_TZ).date().isoformat()}: the clocks start again"
     for old in (row for row in earlier if row.closed_at is None):
         counterpart = next(
@@ -153,66 +152,62 @@ def open_deadlines(session, rules: SupervisionRules, params: dict, principal: di
             ),
             None,
         )
-        replace(session, old, counterpart, now, by, reason)
+        replace(uow, old, counterpart, now, by, reason)
     if data.get("key_proposal"):
-        key_proposals.register(session, number, data["supervising_leader"], by, now)
+        key_proposals.register(uow, number, data["supervising_leader"], by, now)
         proposers = _unique(data.get("proposers") or [])
-        publish_event(
-            session,
-            Outbox,
+        uow.publish_event(
             "proposal.key_selected",
             f"proposal.key_selected:{number}",
             number,
             members=[{"member": m, "role": "lead" if i == 0 else "co"} for i, m in enumerate(proposers)],
             payload={"supervising_leader": data["supervising_leader"]},
         )
-    session.flush()
-    unit_facts.apply_pending(session, number, rules)
+    uow.flush()
+    unit_facts.apply_pending(uow, number, rules)
     reply = fresh[-1]
     return {
         "deadlines": [{"id": row.id, "rule": row.rule, "unit": row.unit, "due": row.due.isoformat()} for row in fresh],
-        "next_check": _at(_next_check(session, rules, reply, now)),
+        "next_check": _at(_next_check(uow, rules, reply, now)),
     }
 
 
-def _co_input_deadlines(session, number: str):
-    return [row for row in live_deadlines(session, number) if row.rule == CO_INPUT_RULE]
+def _co_input_deadlines(uow: SupervisionUnitOfWork, number: str):
+    return [row for row in live_deadlines(uow, number) if row.rule == CO_INPUT_RULE]
 
 
-def _sign_for_deadlines(session, number: str):
-    return [row for row in live_deadlines(session, number) if row.rule == SIGN_FOR_RULE]
+def _sign_for_deadlines(uow: SupervisionUnitOfWork, number: str):
+    return [row for row in live_deadlines(uow, number) if row.rule == SIGN_FOR_RULE]
 
 
-def _next_check(session, rules: SupervisionRules, reply, now: datetime) -> datetime:
+def _next_check(uow: SupervisionUnitOfWork, rules: SupervisionRules, reply, now: datetime) -> datetime:
     """The reply deadline's next check, or earlier if a co-unit's input deadline or a unit's
     sign-for limit has a reminder or its end to come first (an escalated one needs no more checks)."""
-    moments = [next_check(session, rules, reply, now)]
-    for row in _co_input_deadlines(session, reply.number) + _sign_for_deadlines(session, reply.number):
+    moments = [next_check(uow, rules, reply, now)]
+    for row in _co_input_deadlines(uow, reply.number) + _sign_for_deadlines(uow, reply.number):
         if now >= ends_at(row.due):
-            if not escalated(session, row):
+            if not escalated(uow, row):
                 moments.append(now)
             continue
-        moments += [moment for _, moment in pending_reminders(session, rules, row)] + [ends_at(row.due)]
+        moments += [moment for _, moment in pending_reminders(uow, rules, row)] + [ends_at(row.due)]
     return max(min(moments), now)
 
 
-def _remind_or_escalate(session, rules: SupervisionRules, row, now: datetime) -> str:
+def _remind_or_escalate(uow: SupervisionUnitOfWork, rules: SupervisionRules, row, now: datetime) -> str:
     """One check of one deadline: ``escalate``, ``remind``, ``paused`` or ``none`` (see :func:`check`)."""
-    if paused_since(session, row) is not None:
+    if paused_since(uow, row) is not None:
         return "paused"
     if now >= ends_at(row.due):
-        if escalated(session, row):
+        if escalated(uow, row):
             return "none"
-        session.add_all(
-            [
+        for unit in row.units:
+            uow.deadlines.add_escalation(
                 Escalation(number=row.number, deadline_id=row.id, due=row.due, unit=unit, escalated_at=now)
-                for unit in row.units
-            ]
-        )
+            )
         row.status = "missed"
-        notices.escalated(session, row)
+        notices.escalated(uow, row)
         return "escalate"
-    due_now = [(lead, moment) for lead, moment in pending_reminders(session, rules, row) if moment <= now]
+    due_now = [(lead, moment) for lead, moment in pending_reminders(uow, rules, row) if moment <= now]
     if not due_now:
         return "none"
     lead, moment = due_now[-1]
@@ -224,16 +219,16 @@ def _remind_or_escalate(session, rules: SupervisionRules, row, now: datetime) ->
         due_at=clock.as_utc(moment),
         sent_at=now,
     )
-    session.add(reminder)
-    session.flush()
-    notices.reminded(session, row, reminder)
+    uow.deadlines.add_reminder(reminder)
+    uow.flush()
+    notices.reminded(uow, row, reminder)
     return "remind"
 
 
 # -- check ----------------------------------------------------------------------------------------
 
 
-def check(session, rules: SupervisionRules, params: dict, principal: dict | None) -> dict:
+def check(uow: SupervisionUnitOfWork, rules: SupervisionRules, params: dict, principal: dict | None) -> dict:
     """``supervision.check {number}``: remind, escalate or nothing, for the live reply deadline.
 
     - Before the end of the deadline, at or after a reminder's moment (each lead time of the
@@ -263,18 +258,18 @@ def check(session, rules: SupervisionRules, params: dict, principal: dict | None
     """
     data = load(NumberParams, params, "supervision.check parameters")
     number, now = data["number"], clock.now()
-    row = live_reply(session, number)
+    row = live_reply(uow, number)
     if row is None:
         raise _no_reply_deadline(number)
-    action = _remind_or_escalate(session, rules, row, now)
-    co_units = {co.unit: _remind_or_escalate(session, rules, co, now) for co in _co_input_deadlines(session, number)}
+    action = _remind_or_escalate(uow, rules, row, now)
+    co_units = {co.unit: _remind_or_escalate(uow, rules, co, now) for co in _co_input_deadlines(uow, number)}
     signing = {
-        d.unit: _remind_or_escalate(session, rules, d, now)
-        for d in _sign_for_deadlines(session, number)
-        if not escalated(session, d)
+        d.unit: _remind_or_escalate(uow, rules, d, now)
+        for d in _sign_for_deadlines(uow, number)
+        if not escalated(uow, d)
     }
-    session.flush()
-    result = {"action": action, "next_check": _at(_next_check(session, rules, row, now))}
+    uow.flush()
+    result = {"action": action, "next_check": _at(_next_check(uow, rules, row, now))}
     if co_units:
         result["co_units"] = co_units
     if signing:
@@ -285,29 +280,29 @@ def check(session, rules: SupervisionRules, params: dict, principal: dict | None
 # -- B follow-ups: a deadline per milestone (milestones.py) --------------------------------------
 
 
-def open_milestones(session, rules: SupervisionRules, params: dict, principal: dict | None) -> dict:
-    return milestones.open_milestones(session, rules, params, principal)
+def open_milestones(uow: SupervisionUnitOfWork, rules: SupervisionRules, params: dict, principal: dict | None) -> dict:
+    return milestones.open_milestones(uow, rules, params, principal)
 
 
-def check_milestones(session, rules: SupervisionRules, params: dict, principal: dict | None) -> dict:
-    return milestones.check_milestones(session, rules, params, principal, _remind_or_escalate)
+def check_milestones(uow: SupervisionUnitOfWork, rules: SupervisionRules, params: dict, principal: dict | None) -> dict:
+    return milestones.check_milestones(uow, rules, params, principal, _remind_or_escalate)
 
 
-def close_milestones(session, rules: SupervisionRules, params: dict, principal: dict | None) -> dict:
-    return milestones.close_milestones(session, rules, params, principal)
+def close_milestones(uow: SupervisionUnitOfWork, rules: SupervisionRules, params: dict, principal: dict | None) -> dict:
+    return milestones.close_milestones(uow, rules, params, principal)
 
 
-def reply_due(session, number: str, principal) -> dict | None:
+def reply_due(uow: SupervisionUnitOfWork, number: str, principal) -> dict | None:
     """The live reply deadline of ``number`` for a unit about to ask for an extension:
     ``{number, rule, due, ends_at, paused}``, or None when none is live (or the clocks are not
     opened yet). Seen by the proposal's units and its overseers (``queries.require_sight_of``)."""
     from .queries import require_sight_of
 
     principal = principal_of(principal)
-    if not deadlines_of(session, str(number)):  # not opened yet: nothing has passed
+    if not deadlines_of(uow, str(number)):  # not opened yet: nothing has passed
         return None
-    require_sight_of(session, str(number), principal)
-    row = live_reply(session, str(number))
+    require_sight_of(uow, str(number), principal)
+    row = live_reply(uow, str(number))
     if row is None:
         return None
     return {
@@ -315,7 +310,7 @@ def reply_due(session, number: str, principal) -> dict | None:
         "rule": row.rule,
         "due": row.due.isoformat(),
         "ends_at": ends_at(row.due).isoformat(),
-        "paused": paused_since(session, row) is not None,
+        "paused": paused_since(uow, row) is not None,
     }
 
 
@@ -338,7 +333,7 @@ def extended_until(rules: SupervisionRules, due: date, data: dict) -> date:
     )
 
 
-def extend(session, rules: SupervisionRules, params: dict, principal: dict | None) -> dict:
+def extend(uow: SupervisionUnitOfWork, rules: SupervisionRules, params: dict, principal: dict | None) -> dict:
     """``supervision.extend {number, until | asked_until | asked_months[, reason]}``: the reply deadline
     moves to :func:`extended_until` (approved as asked when staff give no date).
 
@@ -351,7 +346,7 @@ def extend(session, rules: SupervisionRules, params: dict, principal: dict | Non
     """
     data = load(ExtendParams, params, "supervision.extend parameters")
     number, now = data["number"], clock.now()
-    row = live_reply(session, number)
+    row = live_reply(uow, number)
     if row is None:
         raise _no_reply_deadline(number)
     until = extended_until(rules, row.due, data)
@@ -370,7 +365,7 @@ def extend(session, rules: SupervisionRules, params: dict, principal: dict | Non
             "supervision.extend parameters is not valid",
             {"until": [f"an extension must end after the current due date {row.due.isoformat()}"]},
         )
-    cap = rules.deadline(CAP_RULE, clock_started_at(session, number) or row.started_at)
+    cap = rules.deadline(CAP_RULE, clock_started_at(uow, number) or row.started_at)
     if until > cap.due:
         raise BusinessError(
             "extension_too_long",
@@ -382,11 +377,9 @@ def extend(session, rules: SupervisionRules, params: dict, principal: dict | Non
         f"approved within the cap {cap.due.isoformat()} ({CAP_RULE}: {cap.amount} {cap.unit} from "
         f"{cap.start.isoformat()}, rulebook {cap.rulebook} {cap.rulebook_version})"
     )
-    record_change(session, row, "extension", now, actor(principal), reason, row.due, until)
+    record_change(uow, row, "extension", now, actor(principal), reason, row.due, until)
     # Tell whoever keeps the unit's request (the assignment service) that staff approved it.
-    publish_event(
-        session,
-        Outbox,
+    uow.publish_event(
         DEADLINE_EXTENDED,
         f"{DEADLINE_EXTENDED}:{row.id}:{until.isoformat()}",
         number,
@@ -401,8 +394,8 @@ def extend(session, rules: SupervisionRules, params: dict, principal: dict | Non
     row.due = until
     if row.status == "missed":
         row.status = "open"
-    session.flush()
-    return {"reply_due": row.due.isoformat(), "next_check": _at(_next_check(session, rules, row, now))}
+    uow.flush()
+    return {"reply_due": row.due.isoformat(), "next_check": _at(_next_check(uow, rules, row, now))}
 
 
 # -- pause and resume ----------------------------------------------------------------------------
@@ -413,7 +406,7 @@ class PauseParams(Schema):
     reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
 
 
-def pause(session, rules: SupervisionRules, params: dict, principal) -> dict:
+def pause(uow: SupervisionUnitOfWork, rules: SupervisionRules, params: dict, principal) -> dict:
     """``pause {number, reason}`` (staff): the live reply deadline stops counting, e.g. while the
     proposer is abroad or a court case the reply depends on is pending. Records a ``pause`` change
     with the reason (it shows in the deadline's explanation); while paused, checks neither remind
@@ -422,17 +415,17 @@ def pause(session, rules: SupervisionRules, params: dict, principal) -> dict:
     require_pauser(principal)
     data = load(PauseParams, params, "pause parameters")
     number, now = data["number"], clock.now()
-    row = live_reply(session, number)
+    row = live_reply(uow, number)
     if row is None:
         raise NotFound(f"proposal {number} has no live reply deadline to pause")
-    if paused_since(session, row) is not None:
+    if paused_since(uow, row) is not None:
         raise Conflict(f"the reply deadline of {number} is already paused")
-    record_change(session, row, "pause", now, actor(principal), data["reason"], row.due, row.due)
-    session.flush()
+    record_change(uow, row, "pause", now, actor(principal), data["reason"], row.due, row.due)
+    uow.flush()
     return {"number": number, "paused_at": iso(now), "due": row.due.isoformat()}
 
 
-def resume(session, rules: SupervisionRules, params: dict, principal) -> dict:
+def resume(uow: SupervisionUnitOfWork, rules: SupervisionRules, params: dict, principal) -> dict:
     """``resume {number, reason}`` (staff): the paused reply deadline counts again; its due date
     moves by the calendar days it was paused (from the pause's day to today), recorded as a
     ``resume`` change (old and new due date, the days, the reason). Returns ``{number, due, paused_days}``."""
@@ -440,15 +433,15 @@ def resume(session, rules: SupervisionRules, params: dict, principal) -> dict:
     require_pauser(principal)
     data = load(PauseParams, params, "resume parameters")
     number, now = data["number"], clock.now()
-    row = live_reply(session, number)
-    since = paused_since(session, row) if row is not None else None
+    row = live_reply(uow, number)
+    since = paused_since(uow, row) if row is not None else None
     if since is None:
         raise Conflict(f"the reply deadline of {number} is not paused")
     days = (now.astimezone(CHINA_TZ).date() - since.astimezone(CHINA_TZ).date()).days
     old_due = row.due
     row.due = old_due + timedelta(days=days)
     record_change(
-        session,
+        uow,
         row,
         "resume",
         now,
@@ -460,14 +453,14 @@ def resume(session, rules: SupervisionRules, params: dict, principal) -> dict:
     )
     if row.status == "missed" and now < ends_at(row.due):
         row.status = "open"
-    session.flush()
+    uow.flush()
     return {"number": number, "due": row.due.isoformat(), "paused_days": days}
 
 
 # -- restart --------------------------------------------------------------------------------------
 
 
-def restart(session, rules: SupervisionRules, params: dict, principal: dict | None) -> dict:
+def restart(uow: SupervisionUnitOfWork, rules: SupervisionRules, params: dict, principal: dict | None) -> dict:
     """``supervision.restart {number, rule}``: a new reply deadline from now by ``rule`` (re-handling
     after an unsatisfied rating: ``rehandling_reply``), for the same answering units. It replaces
     the newest reply deadline (superseding it if still live); both record the restart.
@@ -475,7 +468,7 @@ def restart(session, rules: SupervisionRules, params: dict, principal: dict | No
     """
     data = load(RestartParams, params, "supervision.restart parameters")
     number, now, by = data["number"], clock.now(), actor(principal)
-    previous = latest_reply(session, number)
+    previous = latest_reply(uow, number)
     if previous is None:
         raise _no_reply_deadline(number)
     row = new_deadline(
@@ -487,18 +480,18 @@ def restart(session, rules: SupervisionRules, params: dict, principal: dict | No
         started_at=now,
         by=by,
     )
-    session.add(row)
-    session.flush()
+    uow.deadlines.add(row)
+    uow.flush()
     reason = data["reason"] or "re-handling requested: the reply clock starts again"
-    replace(session, previous, row, now, by, reason)
-    session.flush()
-    return {"reply_due": row.due.isoformat(), "next_check": _at(_next_check(session, rules, row, now))}
+    replace(uow, previous, row, now, by, reason)
+    uow.flush()
+    return {"reply_due": row.due.isoformat(), "next_check": _at(_next_check(uow, rules, row, now))}
 
 
 # -- close ----------------------------------------------------------------------------------------
 
 
-def close(session, rules: SupervisionRules, params: dict, principal: dict | None) -> dict:
+def close(uow: SupervisionUnitOfWork, rules: SupervisionRules, params: dict, principal: dict | None) -> dict:
     """``supervision.close {number[, replied_at]}``: the reply is accepted; every live deadline closes.
 
     A reply deadline is ``met`` if the unit submitted the reply (``replied_at``, from the
@@ -517,23 +510,23 @@ def close(session, rules: SupervisionRules, params: dict, principal: dict | None
     data = load(CloseParams, params, "supervision.close parameters")
     number, now = data["number"], clock.now()
     replied_at = clock.as_utc(data["replied_at"]) if data.get("replied_at") else now
-    if latest_reply(session, number) is None:
+    if latest_reply(uow, number) is None:
         raise _no_reply_deadline(number)
-    for row in live_deadlines(session, number):
+    for row in live_deadlines(uow, number):
         if row.rule in REPLY_RULES:  # judged at the unit's submission, not at staff's acceptance
             row.status = "met" if replied_at < ends_at(row.due) else "missed"
             row.fulfilled_at = replied_at
         elif row.rule == SIGN_FOR_RULE:  # no signing heard (see the docstring)
-            row.status = "missed" if escalated(session, row) else "met"
+            row.status = "missed" if escalated(uow, row) else "met"
         elif row.rule == CO_INPUT_RULE:  # no input heard: the lead replied without it
             row.status = "missed" if row.status == "missed" or now >= ends_at(row.due) else "closed"
         else:
             row.status = "closed"
         row.closed_at = now
-    session.flush()
-    signing = [row for row in deadlines_of(session, number) if row.rule == SIGN_FOR_RULE and row.status != "superseded"]
+    uow.flush()
+    signing = [row for row in deadlines_of(uow, number) if row.rule == SIGN_FOR_RULE and row.status != "superseded"]
     return {
-        "replied_on_time": latest_reply(session, number).status == "met",
+        "replied_on_time": latest_reply(uow, number).status == "met",
         "signed_on_time": all(row.status == "met" for row in signing),
     }
 
@@ -563,7 +556,7 @@ def _differences(before: dict, after: dict) -> list[str]:
     return changed
 
 
-def recompute_provisional(session, rules: SupervisionRules, params: dict, principal) -> dict:
+def recompute_provisional(uow: SupervisionUnitOfWork, rules: SupervisionRules, params: dict, principal) -> dict:
     """``recompute_provisional {year}``: count again every live working-day deadline whose
     calendar account counted a provisional date of ``year``, on the calendar as it stands now
     (the service reads the calendar files afresh for each call, so a file just written by
@@ -585,11 +578,7 @@ def recompute_provisional(session, rules: SupervisionRules, params: dict, princi
     year = load(RecomputeParams, params, "recompute_provisional parameters")["year"]
     now, by = clock.now(), actor(principal)
     status = rules.calendar_year(year)
-    rows = session.scalars(
-        select(Deadline)
-        .where(Deadline.closed_at.is_(None), Deadline.amount_unit == "working_days")
-        .order_by(Deadline.id)
-    ).all()
+    rows = uow.deadlines.live_in_working_days()
     affected = [row for row in rows if year in ((row.calendar or {}).get("provisional_years") or [])]
     moved, still = [], 0
     for row in affected:
@@ -615,12 +604,12 @@ def recompute_provisional(session, rules: SupervisionRules, params: dict, princi
             f"{row.amount} working days from {row.start_date.isoformat()} end on {end.isoformat()}"
             + (f": {', '.join(changed)}" if changed else "")
         )
-        change = record_change(session, row, "recalculation", now, by, reason, row.due, end)
+        change = record_change(uow, row, "recalculation", now, by, reason, row.due, end)
         row.due = end
         if row.status == "missed" and now < ends_at(end):
             row.status = "open"
-        session.flush()
-        notices.recalculated(session, row, change, year)
+        uow.flush()
+        notices.recalculated(uow, row, change, year)
         moved.append(
             {
                 "id": row.id,
@@ -631,5 +620,5 @@ def recompute_provisional(session, rules: SupervisionRules, params: dict, princi
                 "new_due": end.isoformat(),
             }
         )
-    session.flush()
+    uow.flush()
     return {"year": year, "calendar": status, "recounted": len(affected), "moved": moved, "still_provisional": still}

@@ -13,25 +13,24 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import datetime
 
-from sqlalchemy import select
-
 from shared import clock
 from shared.calendar import UnknownCalendarDate, local_date
 from shared.errors import Forbidden, NotFound
 
 from .access import oversees, principal_of, require_overdue_reader, restricted_unit
-from .models import Deadline, DeadlineChange, Escalation, Reminder
+from .models import Deadline, DeadlineChange
 from .records import clock_started_at, deadlines_of, iso
 from .rules import CAP_RULE, CO_INPUT_RULE, MILESTONE_RULE, REPLY_RULES, SIGN_FOR_RULE, SupervisionRules, ends_at
+from .unit_of_work import SupervisionUnitOfWork
 
 
-def require_sight_of(session, number: str, principal: dict, is_proposer=None) -> str | None:
+def require_sight_of(uow: SupervisionUnitOfWork, number: str, principal: dict, is_proposer=None) -> str | None:
     """The unit a unit principal is limited to (Forbidden if the proposal is not its), or None for
     an overseer or one of the proposal's proposers. ``is_proposer()`` answers whether the caller
     proposed it (intake knows); without it, or for a caller who is neither, Forbidden."""
     unit = restricted_unit(principal)
     if unit is not None:
-        involved = any(row.unit == unit or unit in (row.units or []) for row in deadlines_of(session, number))
+        involved = any(row.unit == unit or unit in (row.units or []) for row in deadlines_of(uow, number))
         if not involved:
             raise Forbidden(f"proposal {number} was not given to {unit}; a unit sees its own proposals only")
         return unit
@@ -45,16 +44,8 @@ def require_sight_of(session, number: str, principal: dict, is_proposer=None) ->
     )
 
 
-def _by_deadline(session, model, ids):
-    grouped = defaultdict(list)
-    if ids:
-        for row in session.scalars(select(model).where(model.deadline_id.in_(ids)).order_by(model.id)):
-            grouped[row.deadline_id].append(row)
-    return grouped
-
-
-def _cap(session, rules: SupervisionRules, number: str) -> dict | None:
-    start = clock_started_at(session, number)
+def _cap(uow: SupervisionUnitOfWork, rules: SupervisionRules, number: str) -> dict | None:
+    start = clock_started_at(uow, number)
     if start is None:
         return None
     try:
@@ -197,7 +188,7 @@ def _view(row, changes, reminders, escalations, replaced_by, cap, now) -> dict:
     return view
 
 
-def deadlines(session, rules: SupervisionRules, number, principal, is_proposer=None) -> dict:
+def deadlines(uow: SupervisionUnitOfWork, rules: SupervisionRules, number, principal, is_proposer=None) -> dict:
     """Every deadline of proposal ``number`` the caller may see, oldest first, each fully explained.
 
     Units see their own unit's deadlines and the reply deadlines; staff, committee, leaders and the
@@ -205,17 +196,17 @@ def deadlines(session, rules: SupervisionRules, number, principal, is_proposer=N
     proposal has no deadlines.
     """
     principal = principal_of(principal)
-    rows = deadlines_of(session, str(number))
+    rows = deadlines_of(uow, str(number))
     if not rows:
         raise NotFound(f"proposal {number} has no deadlines (it is not assigned yet)")
-    unit = require_sight_of(session, str(number), principal, is_proposer)
+    unit = require_sight_of(uow, str(number), principal, is_proposer)
     visible = [row for row in rows if unit is None or row.unit == unit or row.unit is None]
     ids = [row.id for row in visible]
-    changes = _by_deadline(session, DeadlineChange, ids)
-    reminders = _by_deadline(session, Reminder, ids)
-    escalations = _by_deadline(session, Escalation, ids)
+    changes = defaultdict(list, uow.deadlines.changes_by_deadline(ids))
+    reminders = defaultdict(list, uow.deadlines.reminders_by_deadline(ids))
+    escalations = defaultdict(list, uow.deadlines.escalations_by_deadline(ids))
     replaced_by = {row.replaces_id: row.id for row in rows if row.replaces_id is not None}
-    cap = _cap(session, rules, str(number)) if any(row.rule in REPLY_RULES for row in visible) else None
+    cap = _cap(uow, rules, str(number)) if any(row.rule in REPLY_RULES for row in visible) else None
     now = clock.now()
 
     def raised(row):  # a unit sees the escalations of its own work only
@@ -240,7 +231,7 @@ OVERDUE_KINDS = {
 }
 
 
-def overdue(session, principal) -> dict:
+def overdue(uow: SupervisionUnitOfWork, principal) -> dict:
     """The live list of overdue work per unit (staff and leaders only).
 
     Overdue: a live deadline of work a unit owes whose due day has ended, whether or not a check
@@ -256,11 +247,10 @@ def overdue(session, principal) -> dict:
     require_overdue_reader(principal)
     now = clock.now()
     today = local_date(now)
-    live_and_past = (Deadline.closed_at.is_(None), Deadline.rule.in_(list(OVERDUE_KINDS)), Deadline.due < today)
-    rows = session.scalars(select(Deadline).where(*live_and_past).order_by(Deadline.due, Deadline.id)).all()
+    rows = uow.deadlines.overdue(OVERDUE_KINDS, before=today)
     ids = [row.id for row in rows]
-    escalations = _by_deadline(session, Escalation, ids)
-    changes = _by_deadline(session, DeadlineChange, ids)
+    escalations = defaultdict(list, uow.deadlines.escalations_by_deadline(ids))
+    changes = defaultdict(list, uow.deadlines.changes_by_deadline(ids))
     per_unit = defaultdict(list)
     for row in rows:
         raised = {e.unit: e for e in escalations[row.id] if e.due == row.due}

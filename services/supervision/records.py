@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
-
 from shared import rulebook as rulebooks
 
-from .models import Deadline, DeadlineChange, Escalation, Reminder
+from .models import Deadline, DeadlineChange
 from .rules import REPLY_RULES, SupervisionRules, ends_at
+from .unit_of_work import SupervisionUnitOfWork
 
 # Start events: what the clock of a deadline counts from. A reply deadline counts from signing
 # (签收): ``signed`` once every answering unit signed within its limit, else ``sign_for_limit_end``
@@ -23,41 +22,37 @@ def iso(value) -> str | None:
     return None if value is None else value.isoformat()
 
 
-def deadlines_of(session, number: str) -> list[Deadline]:
-    return list(session.scalars(select(Deadline).where(Deadline.number == number).order_by(Deadline.id)))
+def deadlines_of(uow: SupervisionUnitOfWork, number: str) -> list[Deadline]:
+    return uow.deadlines.of_proposal(number)
 
 
-def live_deadlines(session, number: str) -> list[Deadline]:
-    return [row for row in deadlines_of(session, number) if row.closed_at is None]
+def live_deadlines(uow: SupervisionUnitOfWork, number: str) -> list[Deadline]:
+    return [row for row in deadlines_of(uow, number) if row.closed_at is None]
 
 
-def live_reply(session, number: str) -> Deadline | None:
+def live_reply(uow: SupervisionUnitOfWork, number: str) -> Deadline | None:
     """The reply deadline the units are working to now (open, or missed and not yet closed)."""
-    rows = [row for row in live_deadlines(session, number) if row.rule in REPLY_RULES]
+    rows = [row for row in live_deadlines(uow, number) if row.rule in REPLY_RULES]
     return rows[-1] if rows else None
 
 
-def latest_reply(session, number: str) -> Deadline | None:
+def latest_reply(uow: SupervisionUnitOfWork, number: str) -> Deadline | None:
     """The newest reply deadline not superseded: the live one, or the one the last reply closed."""
-    rows = [row for row in deadlines_of(session, number) if row.rule in REPLY_RULES and row.status != "superseded"]
+    rows = [row for row in deadlines_of(uow, number) if row.rule in REPLY_RULES and row.status != "superseded"]
     return rows[-1] if rows else None
 
 
-def clock_started_at(session, number: str) -> datetime | None:
+def clock_started_at(uow: SupervisionUnitOfWork, number: str) -> datetime | None:
     """When the reply clock of the current assignment started: the start of its ``reply_deadline``
     (the answering units' signing, or the end of their sign-for limit), from which the extension
     cap counts."""
-    rows = [row for row in deadlines_of(session, number) if row.rule == "reply_deadline" and row.status != "superseded"]
+    rows = [row for row in deadlines_of(uow, number) if row.rule == "reply_deadline" and row.status != "superseded"]
     return rows[-1].started_at if rows else None
 
 
-def paused_since(session, row: Deadline) -> datetime | None:
+def paused_since(uow: SupervisionUnitOfWork, row: Deadline) -> datetime | None:
     """When a paused deadline was paused (its last ``pause`` not followed by a ``resume``), or None."""
-    changes = session.scalars(
-        select(DeadlineChange)
-        .where(DeadlineChange.deadline_id == row.id, DeadlineChange.kind.in_(("pause", "resume")))
-        .order_by(DeadlineChange.id)
-    ).all()
+    changes = [change for change in uow.deadlines.changes_of(row) if change.kind in ("pause", "resume")]
     return changes[-1].at if changes and changes[-1].kind == "pause" else None
 
 
@@ -94,16 +89,18 @@ def new_deadline(
 
 
 def record_change(
-    session, row: Deadline, kind: str, at: datetime, by: str, reason: str, old_due, new_due
+    uow: SupervisionUnitOfWork, row: Deadline, kind: str, at: datetime, by: str, reason: str, old_due, new_due
 ) -> DeadlineChange:
     change = DeadlineChange(
         deadline_id=row.id, kind=kind, at=at, by=by, reason=reason, old_due=old_due, new_due=new_due
     )
-    session.add(change)
+    uow.deadlines.add_change(change)
     return change
 
 
-def replace(session, old: Deadline, new: Deadline | None, at: datetime, by: str, reason: str) -> None:
+def replace(
+    uow: SupervisionUnitOfWork, old: Deadline, new: Deadline | None, at: datetime, by: str, reason: str
+) -> None:
     """``new`` restarts ``old``'s clock (or, with no ``new``, ``old`` simply stops counting).
 
     A live ``old`` is superseded; both sides record the restart, so each deadline explains itself.
@@ -111,52 +108,43 @@ def replace(session, old: Deadline, new: Deadline | None, at: datetime, by: str,
     new_due = new.due if new is not None else None
     if old.closed_at is None:
         old.status, old.closed_at = "superseded", at
-        record_change(session, old, "restart", at, by, reason, old.due, new_due)
+        record_change(uow, old, "restart", at, by, reason, old.due, new_due)
     if new is not None:
         new.replaces_id = old.id
-        record_change(session, new, "restart", at, by, reason, old.due, new.due)
+        record_change(uow, new, "restart", at, by, reason, old.due, new.due)
 
 
 # -- timing of the reply deadline ------------------------------------------------------------------
 
 
-def reminders_for_due(session, row: Deadline) -> list[Reminder]:
-    return list(session.scalars(select(Reminder).where(Reminder.deadline_id == row.id, Reminder.for_due == row.due)))
-
-
-def pending_reminders(session, rules: SupervisionRules, row: Deadline) -> list[tuple]:
+def pending_reminders(uow: SupervisionUnitOfWork, rules: SupervisionRules, row: Deadline) -> list[tuple]:
     """``(lead, moment)`` of each reminder still to come for the current due date, earliest first.
 
     A reminder counts as given when one was recorded for this due date at the same moment or a
     later one: after a late check has given the 5-day reminder, the 15-day one is not sent too.
     """
-    given = [r.due_at for r in reminders_for_due(session, row)]
+    given = [r.due_at for r in uow.deadlines.reminders_for(row)]
     moments = [(lead, rules.before(row.due, lead)) for lead in rules.reminder_lead_times(row.rule)]
     return sorted(
         ((lead, moment) for lead, moment in moments if not any(at >= moment for at in given)), key=lambda pair: pair[1]
     )
 
 
-def escalated(session, row: Deadline) -> bool:
+def escalated(uow: SupervisionUnitOfWork, row: Deadline) -> bool:
     """Whether the deadline's current due date has been escalated."""
-    return (
-        session.scalars(
-            select(Escalation.id).where(Escalation.deadline_id == row.id, Escalation.due == row.due)
-        ).first()
-        is not None
-    )
+    return uow.deadlines.escalated(row)
 
 
-def next_check(session, rules: SupervisionRules, row: Deadline, now: datetime) -> datetime:
+def next_check(uow: SupervisionUnitOfWork, rules: SupervisionRules, row: Deadline, now: datetime) -> datetime:
     """When ``supervision.check`` next has work for the reply deadline ``row``.
 
     The earliest reminder still to come or the end of the deadline; ``now`` if one of them is
     already due; after an escalation, the next working-day morning (see ``operations.check``).
     """
     end = ends_at(row.due)
-    if paused_since(session, row) is not None:
+    if paused_since(uow, row) is not None:
         return rules.next_working_morning(now)
     if now >= end:
-        return rules.next_working_morning(now) if escalated(session, row) else now
-    moments = [moment for _, moment in pending_reminders(session, rules, row)] + [end]
+        return rules.next_working_morning(now) if escalated(uow, row) else now
+    moments = [moment for _, moment in pending_reminders(uow, rules, row)] + [end]
     return max(min(moments), now)

@@ -19,15 +19,16 @@ from shared.calendar import local_date
 from .models import Deadline
 from .records import SIGN_LIMIT_END, SIGNED, deadlines_of, live_reply, record_change
 from .rules import SIGN_FOR_RULE, SupervisionRules, ends_at
+from .unit_of_work import SupervisionUnitOfWork
 
 COUNTS_FROM_SIGNING = (SIGNED, SIGN_LIMIT_END)
 
 
-def signing_start(session, number: str, units: list[str]) -> tuple[datetime, str, list[str]] | None:
+def signing_start(uow: SupervisionUnitOfWork, number: str, units: list[str]) -> tuple[datetime, str, list[str]] | None:
     """``(moment, start_event, account)``: when the reply clock of ``units`` starts, or None when
     no sign-for limit is open for them. ``account`` says, per unit, what counted."""
     current: dict[str, Deadline] = {}
-    for row in deadlines_of(session, number):
+    for row in deadlines_of(uow, number):
         if row.rule == SIGN_FOR_RULE and row.unit in units and row.status != "superseded":
             current[row.unit] = row  # the newest of each unit
     if not current:
@@ -53,12 +54,12 @@ def signing_start(session, number: str, units: list[str]) -> tuple[datetime, str
     return max(moments), (SIGNED if all_in_time else SIGN_LIMIT_END), account
 
 
-def restart_from_signing(session, rules: SupervisionRules, number: str, by: str) -> Deadline | None:
+def restart_from_signing(uow: SupervisionUnitOfWork, rules: SupervisionRules, number: str, by: str) -> Deadline | None:
     """Count the live reply deadline again from the answering units' signing; returns it if it moved."""
-    row = live_reply(session, number)
+    row = live_reply(uow, number)
     if row is None or row.rule != "reply_deadline" or row.start_event not in COUNTS_FROM_SIGNING:
         return None
-    found = signing_start(session, number, list(row.units or []))
+    found = signing_start(uow, number, list(row.units or []))
     if found is None:
         return None
     start, event, account = found
@@ -75,8 +76,8 @@ def restart_from_signing(session, rules: SupervisionRules, number: str, by: str)
         + "; ".join(account)
         + (f"; the due date {old_due.isoformat()} set by an extension is kept" if extended else "")
     )
-    record_change(session, row, "clock_start", clock.now(), by, reason, old_due, row.due)
+    record_change(uow, row, "clock_start", clock.now(), by, reason, old_due, row.due)
     if row.status == "missed" and clock.now() < ends_at(row.due):
         row.status = "open"
-    session.flush()
+    uow.flush()
     return row

@@ -64,6 +64,10 @@ class SupervisionRules(abc.ABC):
         """``{name, version, hash}`` of the rulebook in force (a milestone's reminders come from it)."""
 
     @abc.abstractmethod
+    def key_proposal_share(self) -> tuple[float, float]:
+        """The guidance share of a year's filed proposals its key proposals should come to: ``(low, high)``."""
+
+    @abc.abstractmethod
     def before(self, due: date, lead: Duration) -> datetime:
         """The moment ``lead`` before the end of a deadline due on ``due``."""
 
@@ -91,6 +95,9 @@ class RulebookRules(SupervisionRules):
 
     def rulebook_identity(self) -> dict:
         return {"name": self.rulebook.name, "version": self.rulebook.version, "hash": self.rulebook.content_hash}
+
+    def key_proposal_share(self) -> tuple[float, float]:
+        return self.rulebook.key_proposal_share()
 
     def before(self, due: date, lead: Duration) -> datetime:
         """``days``: calendar days before the end; ``months``: calendar months before it, clamped;

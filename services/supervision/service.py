@@ -1,6 +1,8 @@
 """The supervision service: a thin nameko shell around ``operations``, ``queries`` and ``key_proposals``.
 
-Jobs commit through the ``@job`` entrypoint (effects, inbox row and result in one transaction);
+Each entrypoint calls one domain function over the ports: the unit of work over the worker's
+session (:attr:`SupervisionService.uow`) and the rules read for this worker (``Rules``). Jobs commit
+through the ``@job`` entrypoint (effects, inbox row and result in one transaction);
 the one RPC command (the supervising leader's log) commits here. Every RPC call carries the
 principal ``{user, roles, unit}``.
 """
@@ -15,8 +17,9 @@ from shared.messaging.topology import events_queue
 
 from . import key_proposals, key_selection, operations, queries, unit_facts
 from .models import Inbox, Outbox
-from .rules import RulebookRules
 from .gauges import supervision_gauges
+from .rules import RulebookRules
+from .unit_of_work import SqlSupervisionUnitOfWork
 
 
 class Rules(DependencyProvider):
@@ -38,49 +41,54 @@ class SupervisionService(Pingable):
     rules = Rules()
     intake = ServiceRpc("intake")
 
+    @property
+    def uow(self) -> SqlSupervisionUnitOfWork:
+        """The unit of work over this worker's session; the entrypoint commits it."""
+        return SqlSupervisionUnitOfWork(self.db.session)
+
     # -- jobs for the engine --------------------------------------------------------------------
     @job("supervision.escalate")
     def escalate(self, params, principal):
-        return operations.escalate(self.db.session, params, principal)
+        return operations.escalate(self.uow, params, principal)
 
     @job("supervision.open_deadlines")
     def open_deadlines(self, params, principal):
-        return operations.open_deadlines(self.db.session, self.rules, params, principal)
+        return operations.open_deadlines(self.uow, self.rules, params, principal)
 
     @job("supervision.check")
     def check(self, params, principal):
-        return operations.check(self.db.session, self.rules, params, principal)
+        return operations.check(self.uow, self.rules, params, principal)
 
     @job("supervision.extend")
     def extend(self, params, principal):
-        return operations.extend(self.db.session, self.rules, params, principal)
+        return operations.extend(self.uow, self.rules, params, principal)
 
     @job("supervision.restart")
     def restart(self, params, principal):
-        return operations.restart(self.db.session, self.rules, params, principal)
+        return operations.restart(self.uow, self.rules, params, principal)
 
     @job("supervision.close")
     def close(self, params, principal):
-        return operations.close(self.db.session, self.rules, params, principal)
+        return operations.close(self.uow, self.rules, params, principal)
 
     @job("supervision.open_milestones")
     def open_milestones(self, params, principal):
-        return operations.open_milestones(self.db.session, self.rules, params, principal)
+        return operations.open_milestones(self.uow, self.rules, params, principal)
 
     @job("supervision.check_milestones")
     def check_milestones(self, params, principal):
-        return operations.check_milestones(self.db.session, self.rules, params, principal)
+        return operations.check_milestones(self.uow, self.rules, params, principal)
 
     @job("supervision.close_milestones")
     def close_milestones(self, params, principal):
-        return operations.close_milestones(self.db.session, self.rules, params, principal)
+        return operations.close_milestones(self.uow, self.rules, params, principal)
 
     # -- domain events ---------------------------------------------------------------------------
     @listen(events_queue("supervision"))
     def on_unit_acted(self, body):
         """A unit signed, a co-unit sent its input or a unit reported a milestone done: fulfil its
         deadline (once per event)."""
-        unit_facts.hear(self.db.session, body, self.rules)
+        unit_facts.hear(self.uow, body, self.rules)
         self.db.commit()
 
     # -- RPC for people, through the gateway ---------------------------------------------------
@@ -90,20 +98,20 @@ class SupervisionService(Pingable):
 
     @api
     def deadlines(self, number, principal=None):
-        return queries.deadlines(self.db.session, self.rules, number, principal, self._is_proposer(number, principal))
+        return queries.deadlines(self.uow, self.rules, number, principal, self._is_proposer(number, principal))
 
     @api
     def reply_due(self, number, principal=None):
         """The live reply deadline (a unit asks for an extension before it ends)."""
-        return operations.reply_due(self.db.session, number, principal)
+        return operations.reply_due(self.uow, number, principal)
 
     @api
     def overdue(self, principal=None):
-        return queries.overdue(self.db.session, principal)
+        return queries.overdue(self.uow, principal)
 
     @api
     def log_key_supervision(self, number, kind, text, principal=None):
-        entry = key_proposals.log_key_supervision(self.db.session, number, kind, text, principal)
+        entry = key_proposals.log_key_supervision(self.uow, number, kind, text, principal)
         self.db.commit()
         return entry
 
@@ -111,21 +119,21 @@ class SupervisionService(Pingable):
     def recompute_provisional(self, year, principal=None):
         """Count again the live deadlines counted on a provisional ``year`` (after the official
         holiday schedule was entered: ``ztc calendar add``); see ``operations.recompute_provisional``."""
-        result = operations.recompute_provisional(self.db.session, self.rules, {"year": year}, principal)
+        result = operations.recompute_provisional(self.uow, self.rules, {"year": year}, principal)
         self.db.commit()
         return result
 
     @api
     def pause(self, number, reason, principal=None):
         """Staff pause a reply deadline, with the reason (``operations.pause``)."""
-        result = operations.pause(self.db.session, self.rules, {"number": number, "reason": reason}, principal)
+        result = operations.pause(self.uow, self.rules, {"number": number, "reason": reason}, principal)
         self.db.commit()
         return result
 
     @api
     def resume(self, number, reason, principal=None):
         """Staff resume a paused reply deadline; its due date moves by the days paused."""
-        result = operations.resume(self.db.session, self.rules, {"number": number, "reason": reason}, principal)
+        result = operations.resume(self.uow, self.rules, {"number": number, "reason": reason}, principal)
         self.db.commit()
         return result
 
@@ -137,9 +145,7 @@ class SupervisionService(Pingable):
     @api
     def propose_key_proposals(self, year, body, principal=None):
         """Staff put a list of key proposals to the chair's meeting."""
-        result = key_selection.propose_list(
-            self.db.session, self.rules.rulebook, year, body, principal, self._filing_facts(principal)
-        )
+        result = key_selection.propose_list(self.uow, self.rules, year, body, principal, self._filing_facts(principal))
         self.db.commit()
         return result
 
@@ -147,19 +153,15 @@ class SupervisionService(Pingable):
     def decide_key_proposals(self, list_id, body, principal=None):
         """The chair's meeting decides on a list: the chosen proposals become key proposals."""
         result = key_selection.decide_list(
-            self.db.session, self.rules.rulebook, list_id, body, principal, self._filing_facts(principal)
+            self.uow, self.rules, list_id, body, principal, self._filing_facts(principal)
         )
         self.db.commit()
         return result
 
     @api
     def key_proposals_of_year(self, year, principal=None):
-        return key_selection.year_view(
-            self.db.session, self.rules.rulebook, year, principal, self._filing_facts(principal)
-        )
+        return key_selection.year_view(self.uow, self.rules, year, principal, self._filing_facts(principal))
 
     @api
     def key_supervision_log(self, number, principal=None):
-        return key_proposals.key_supervision_log(
-            self.db.session, number, principal, self._is_proposer(number, principal)
-        )
+        return key_proposals.key_supervision_log(self.uow, number, principal, self._is_proposer(number, principal))

@@ -10,24 +10,23 @@ due day, ``missed`` if after. So ``supervision.close`` answers ``signed_on_time`
 Each event is kept once (:class:`~services.supervision.models.UnitFact`, by event id): a redelivery
 changes nothing. An event can outrun the job that opens the clocks (a department's system may sign
 the moment its assignment arrives); such a fact waits, unapplied, and ``open_deadlines`` applies it. The two take the proposal's lock
-(:func:`shared.db.lock_subject`), so neither can miss the other's uncommitted work.
+(``uow.lock``), so neither can miss the other's uncommitted work.
 """
 
 from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
-from sqlalchemy import select
 
 from shared import clock
 from shared import contracts
-from shared.db import lock_subject
 from shared.errors import InvalidInput
 from shared.validation import load
 
 from .models import Deadline, UnitFact
 from .records import live_deadlines
 from . import reply_clock
-from .rules import CO_INPUT_RULE, MILESTONE_RULE, SIGN_FOR_RULE, RulebookRules, ends_at
+from .rules import CO_INPUT_RULE, MILESTONE_RULE, SIGN_FOR_RULE, SupervisionRules, ends_at
+from .unit_of_work import SupervisionUnitOfWork
 
 FULFILS = {
     contracts.ASSIGNMENT_SIGNED: SIGN_FOR_RULE,
@@ -47,7 +46,7 @@ class UnitActedPayload(Schema):
     milestone = fields.Integer(load_default=None, allow_none=True)  # assignment.milestone_done only
 
 
-def hear(session, body, rules=None) -> dict:
+def hear(uow: SupervisionUnitOfWork, body: dict, rules: SupervisionRules) -> dict:
     """Record one event; returns ``{event_id, deadline_id, status}`` (``status`` of the deadline it
     fulfilled, ``None`` while no deadline is open for it). A malformed event is refused
     (InvalidInput: the listener dead-letters it) and nothing is kept."""
@@ -55,8 +54,8 @@ def hear(session, body, rules=None) -> dict:
     if event["name"] not in FULFILS:
         raise InvalidInput("supervision hears no such event", {"name": [f"expected one of: {', '.join(FULFILS)}"]})
     payload = load(UnitActedPayload, event["payload"], f"the payload of {event['name']}")
-    lock_subject(session, f"supervision:{event['subject']}")  # not beside an open_deadlines of it
-    fact = session.get(UnitFact, event["event_id"])
+    uow.lock(f"supervision:{event['subject']}")  # not beside an open_deadlines of it
+    fact = uow.deadlines.fact(event["event_id"])
     if fact is None:
         fact = UnitFact(
             event_id=event["event_id"],
@@ -69,14 +68,14 @@ def hear(session, body, rules=None) -> dict:
             heard_at=clock.now(),
             milestone=payload["milestone"],
         )
-        session.add(fact)
-        session.flush()
-        apply(session, fact, rules)
-    row = session.get(Deadline, fact.deadline_id) if fact.deadline_id else None
+        uow.deadlines.add_fact(fact)
+        uow.flush()
+        apply(uow, fact, rules)
+    row = uow.deadlines.get(fact.deadline_id) if fact.deadline_id else None
     return {"event_id": fact.event_id, "deadline_id": fact.deadline_id, "status": row.status if row else None}
 
 
-def apply(session, fact: UnitFact, rules=None) -> Deadline | None:
+def apply(uow: SupervisionUnitOfWork, fact: UnitFact, rules: SupervisionRules) -> Deadline | None:
     """Fulfil the unit's live deadline of the fact's rule, if one is open; a signing starts the
     reply clock again from it (:mod:`~services.supervision.reply_clock`)."""
     if fact.deadline_id is not None:
@@ -84,7 +83,7 @@ def apply(session, fact: UnitFact, rules=None) -> Deadline | None:
     row = next(
         (
             d
-            for d in live_deadlines(session, fact.number)
+            for d in live_deadlines(uow, fact.number)
             if d.rule == fact.rule and d.unit == fact.unit and d.milestone == fact.milestone
         ),
         None,
@@ -96,15 +95,13 @@ def apply(session, fact: UnitFact, rules=None) -> Deadline | None:
     row.status = "met" if at < ends_at(row.due) else "missed"
     row.closed_at = clock.now()
     fact.deadline_id = row.id
-    session.flush()
+    uow.flush()
     if row.rule == SIGN_FOR_RULE:
-        reply_clock.restart_from_signing(session, rules or RulebookRules(), fact.number, fact.by)
+        reply_clock.restart_from_signing(uow, rules, fact.number, fact.by)
     return row
 
 
-def apply_pending(session, number: str, rules=None) -> None:
+def apply_pending(uow: SupervisionUnitOfWork, number: str, rules: SupervisionRules) -> None:
     """Apply facts heard before their deadlines were opened (see the module docstring)."""
-    for fact in session.scalars(
-        select(UnitFact).where(UnitFact.number == number, UnitFact.deadline_id.is_(None)).order_by(UnitFact.at)
-    ):
-        apply(session, fact, rules)
+    for fact in uow.deadlines.pending_facts(number):
+        apply(uow, fact, rules)

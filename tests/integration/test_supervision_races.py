@@ -21,6 +21,7 @@ from sqlalchemy.orm import sessionmaker
 from services.supervision import operations, unit_facts
 from services.supervision.models import Base, Deadline, DeadlineChange, UnitFact
 from services.supervision.rules import RulebookRules
+from services.supervision.unit_of_work import SqlSupervisionUnitOfWork
 from shared import clock, contracts
 from shared.db import ensure_postgres_database, get_engine
 
@@ -55,13 +56,15 @@ def sessions(db_kind, database_url_template, skipping_clock):
 def test_a_signing_heard_while_the_clocks_are_opened_starts_the_reply_clock(sessions):
     rules = RulebookRules()
     opener = sessions()
-    operations.open_deadlines(opener, rules, {"number": NUMBER, "units": ["transport"]}, STAFF)
+    operations.open_deadlines(
+        SqlSupervisionUnitOfWork(opener), rules, {"number": NUMBER, "units": ["transport"]}, STAFF
+    )
 
     heard = {}
 
     def hear():
         with sessions() as session:
-            heard["result"] = unit_facts.hear(session, signed("transport"))
+            heard["result"] = unit_facts.hear(SqlSupervisionUnitOfWork(session), signed("transport"), rules)
             session.commit()
 
     listener = eventlet.spawn(hear)
@@ -87,14 +90,16 @@ def test_two_units_signing_at_once_both_count_for_the_reply_clock(sessions):
     """Both signings land in the one reply deadline's account: neither overwrites the other's."""
     rules = RulebookRules()
     with sessions() as session:
-        operations.open_deadlines(session, rules, {"number": NUMBER, "units": ["transport", "education"]}, STAFF)
+        operations.open_deadlines(
+            SqlSupervisionUnitOfWork(session), rules, {"number": NUMBER, "units": ["transport", "education"]}, STAFF
+        )
         session.commit()
     first = sessions()
-    unit_facts.hear(first, signed("transport"))  # holds the proposal until it commits
+    unit_facts.hear(SqlSupervisionUnitOfWork(first), signed("transport"), rules)  # holds the proposal until it commits
 
     def second():
         with sessions() as session:
-            unit_facts.hear(session, signed("education"))
+            unit_facts.hear(SqlSupervisionUnitOfWork(session), signed("education"), rules)
             session.commit()
 
     other = eventlet.spawn(second)

@@ -1,4 +1,5 @@
-"""Closing the loops after the reply, on real SQLite sessions: a category B reply's milestones
+"""Closing the loops after the reply, on real SQLite sessions (supervision on the fakes of its
+ports): a category B reply's milestones
 (assignment checks them, supervision keeps a deadline per milestone), an extension asked after the
 reply deadline (refused when asked), the publication of a B reply before its follow-up, and the
 appeal of a re-handled reply. The clock starts on 2026-03-02 09:00 UTC (a Monday)."""
@@ -19,18 +20,14 @@ from services.assignment.rules import RulebookRules as AssignmentRules
 from services.evaluation import appeals, ratings
 from services.evaluation.models import Base as EvaluationBase, Outbox as EvaluationOutbox, RatingRound
 from services.supervision import operations as supervision_ops, queries, unit_facts
-from services.supervision.models import (
-    Base as SupervisionBase,
-    Deadline,
-    Escalation,
-    Outbox as SupervisionOutbox,
-    Reminder,
-)
+from services.supervision.models import Deadline, Escalation, Reminder
 from services.supervision.rules import RulebookRules as SupervisionRules
 from shared import clock, contracts
 from shared.calendar import CHINA_TZ
 from shared.errors import BusinessError, Conflict, Forbidden, InvalidInput, NotFound, TooLate
 from shared.rulebook import load_rulebook
+
+from .fake_supervision import FakeSupervisionUnitOfWork
 
 NUMBER = "2026-0001"
 STAFF = {"user": "staff.wang", "roles": ["staff"], "unit": None}
@@ -300,11 +297,8 @@ def test_the_units_hear_the_committees_decision_on_an_appeal_once(assignment, as
 
 
 @pytest.fixture
-def supervision(tmp_path, skipping_clock):
-    engine = sqlite(tmp_path, SupervisionBase, "supervision")
-    with sessionmaker(bind=engine, expire_on_commit=False)() as s:
-        yield s
-    engine.dispose()
+def supervision(skipping_clock):
+    return FakeSupervisionUnitOfWork()
 
 
 @pytest.fixture(scope="module")
@@ -369,7 +363,7 @@ def test_a_milestone_is_reminded_before_it_is_due_and_escalated_once_when_it_pas
     skipping_clock._now = datetime(2026, 4, 24, 1, 0, tzinfo=CHINA_TZ)
     checked = supervision_ops.check_milestones(supervision, supervision_rules, {"number": NUMBER}, None)
     assert checked["milestones"]["transport#1"] == "remind"
-    [reminder] = supervision.scalars(select(Reminder)).all()
+    [reminder] = supervision.rows(Reminder)
     assert (reminder.lead_amount, reminder.lead_unit) == (7, "days")
     skipping_clock._now = datetime(2026, 5, 1, 0, 0, tzinfo=CHINA_TZ)
     assert (
@@ -384,12 +378,9 @@ def test_a_milestone_is_reminded_before_it_is_due_and_escalated_once_when_it_pas
         ]
         == "none"
     )
-    assert supervision.scalars(select(Escalation)).one().unit == "transport"
-    notices = [
-        row.payload
-        for row in supervision.scalars(select(SupervisionOutbox))
-        if row.routing_key == "notify.deadline_escalation"
-    ]
+    [escalation] = supervision.rows(Escalation)
+    assert escalation.unit == "transport"
+    notices = supervision.events("notify.deadline_escalation")
     assert "Design approved" in notices[0]["payload"]["title"] and "role:staff" in notices[0]["payload"]["recipients"]
 
 
@@ -398,7 +389,7 @@ def test_a_milestone_reported_done_closes_its_deadline_and_the_follow_up_closes_
 ):
     supervision_ops.open_milestones(supervision, supervision_rules, {"number": NUMBER, "milestones": MILESTONES}, None)
     heard = milestone_done(supervision, supervision_rules, 1)
-    first = supervision.get(Deadline, heard["deadline_id"])
+    first = supervision.deadlines.get(heard["deadline_id"])
     assert (first.milestone, first.status, first.fulfilled_by) == (1, "met", "handler.transport")
     closed = supervision_ops.close_milestones(supervision, supervision_rules, {"number": NUMBER}, None)
     assert closed == {"closed": [{"unit": "transport", "milestone": 2, "status": "met"}]}
@@ -408,7 +399,7 @@ def test_a_milestone_reported_done_closes_its_deadline_and_the_follow_up_closes_
 def test_a_milestone_reported_before_its_deadline_opened_is_applied_when_it_opens(supervision, supervision_rules):
     assert milestone_done(supervision, supervision_rules, 2)["deadline_id"] is None
     supervision_ops.open_milestones(supervision, supervision_rules, {"number": NUMBER, "milestones": MILESTONES}, None)
-    rows = supervision.scalars(select(Deadline).order_by(Deadline.milestone)).all()
+    rows = sorted(supervision.rows(Deadline), key=lambda row: row.milestone)
     assert [(r.milestone, r.status) for r in rows] == [(1, "open"), (2, "met")]
 
 

@@ -1,7 +1,7 @@
 """Supervision hears what units did (``assignment.signed``, ``assignment.input_sent``) and keeps
 time on it: sign-for limits met or missed on facts, co-units' input deadlines opened with the
 assignment, reminded, escalated and closed by the input; reminders and escalations are published
-as ``notify.<kind>`` for the gateway's inbox. The clock starts on 2026-03-02 (a Monday), 17:00 in
+as ``notify.<kind>`` for the gateway's inbox. All on the fakes of supervision's ports (no database). The clock starts on 2026-03-02 (a Monday), 17:00 in
 Beijing."""
 
 from __future__ import annotations
@@ -10,15 +10,14 @@ import uuid
 from datetime import date, datetime
 
 import pytest
-from sqlalchemy import create_engine, select
-from sqlalchemy.orm import sessionmaker
-
 from services.supervision import operations, queries, unit_facts
-from services.supervision.models import Base, Deadline, Escalation, Outbox, Reminder, UnitFact
+from services.supervision.models import Escalation, Reminder, UnitFact
 from services.supervision.rules import RulebookRules
 from shared import clock, contracts
 from shared.calendar import CHINA_TZ
 from shared.errors import InvalidInput
+
+from .fake_supervision import FakeSupervisionUnitOfWork
 
 NUMBER = "2026-0001"
 STAFF = {"user": "staff.wang", "roles": ["staff"]}
@@ -29,12 +28,8 @@ def china(year, month, day, hour=0, minute=0):
 
 
 @pytest.fixture
-def session(tmp_path, skipping_clock):
-    engine = create_engine(f"sqlite:///{tmp_path}/supervision.db")
-    Base.metadata.create_all(engine)
-    with sessionmaker(bind=engine, expire_on_commit=False)() as s:
-        yield s
-    engine.dispose()
+def uow(skipping_clock):
+    return FakeSupervisionUnitOfWork()
 
 
 @pytest.fixture(scope="module")
@@ -42,20 +37,20 @@ def rules():
     return RulebookRules()
 
 
-def lead_co(session, rules, number=NUMBER):
+def lead_co(uow, rules, number=NUMBER):
     """Lead + co-unit, both signing at once (the co-unit tests are about what follows)."""
     opened = operations.open_deadlines(
-        session, rules, {"number": number, "units": ["transport", "education"], "answering_units": ["transport"]}, STAFF
+        uow, rules, {"number": number, "units": ["transport", "education"], "answering_units": ["transport"]}, STAFF
     )
     for unit in ("transport", "education"):
-        unit_facts.hear(session, event(contracts.ASSIGNMENT_SIGNED, unit, number=number))
-    return operations.check(session, rules, {"number": number}, None) | {"deadlines": opened["deadlines"]}
+        unit_facts.hear(uow, event(contracts.ASSIGNMENT_SIGNED, unit, number=number), rules)
+    return operations.check(uow, rules, {"number": number}, None) | {"deadlines": opened["deadlines"]}
 
 
-def single(session, rules, number=NUMBER, unit="transport", signed=False):
-    opened = operations.open_deadlines(session, rules, {"number": number, "units": [unit]}, STAFF)
+def single(uow, rules, number=NUMBER, unit="transport", signed=False):
+    opened = operations.open_deadlines(uow, rules, {"number": number, "units": [unit]}, STAFF)
     if signed:
-        unit_facts.hear(session, event(contracts.ASSIGNMENT_SIGNED, unit, number=number))
+        unit_facts.hear(uow, event(contracts.ASSIGNMENT_SIGNED, unit, number=number), rules)
     return opened
 
 
@@ -71,80 +66,72 @@ def event(name, unit, at=None, number=NUMBER, event_id=None, by="handler.zhao"):
     }
 
 
-def deadline(session, rule, unit, number=NUMBER):
-    return session.scalars(
-        select(Deadline)
-        .where(Deadline.number == number, Deadline.rule == rule, Deadline.unit == unit)
-        .order_by(Deadline.id)
-    ).all()[-1]
+def deadline(uow, rule, unit, number=NUMBER):
+    return [row for row in uow.deadlines.of_proposal(number) if row.rule == rule and row.unit == unit][-1]
 
 
-def notify_events(session):
-    return [
-        row.payload
-        for row in session.scalars(select(Outbox).order_by(Outbox.id))
-        if row.routing_key.startswith(contracts.NOTIFY_PREFIX)
-    ]
+def notify_events(uow):
+    return [e for e in uow.events() if e["name"].startswith(contracts.NOTIFY_PREFIX)]
 
 
-def close(session, rules, number=NUMBER):
-    return operations.close(session, rules, {"number": number}, None)
+def close(uow, rules, number=NUMBER):
+    return operations.close(uow, rules, {"number": number}, None)
 
 
 # -- signing -------------------------------------------------------------------------------------
 
 
-def test_signing_within_the_limit_is_met_and_signed_on_time(session, rules, skipping_clock):
-    single(session, rules)
+def test_signing_within_the_limit_is_met_and_signed_on_time(uow, rules, skipping_clock):
+    single(uow, rules)
     skipping_clock.set(china(2026, 3, 4, 10))
-    heard = unit_facts.hear(session, event(contracts.ASSIGNMENT_SIGNED, "transport"))
+    heard = unit_facts.hear(uow, event(contracts.ASSIGNMENT_SIGNED, "transport"), rules)
 
-    row = deadline(session, "sign_for_limit", "transport")
+    row = deadline(uow, "sign_for_limit", "transport")
     assert heard["status"] == "met" and (row.status, row.fulfilled_by) == ("met", "handler.zhao")
     assert row.closed_at is not None
     skipping_clock.set(china(2026, 5, 20, 10))
-    assert close(session, rules) == {"replied_on_time": True, "signed_on_time": True}
+    assert close(uow, rules) == {"replied_on_time": True, "signed_on_time": True}
 
 
-def test_signing_after_the_limit_is_missed_and_not_signed_on_time(session, rules, skipping_clock):
-    single(session, rules)
+def test_signing_after_the_limit_is_missed_and_not_signed_on_time(uow, rules, skipping_clock):
+    single(uow, rules)
     skipping_clock.set(china(2026, 3, 6, 0, 1))  # the limit (3 working days) ended with 2026-03-05
-    unit_facts.hear(session, event(contracts.ASSIGNMENT_SIGNED, "transport"))
+    unit_facts.hear(uow, event(contracts.ASSIGNMENT_SIGNED, "transport"), rules)
 
-    assert deadline(session, "sign_for_limit", "transport").status == "missed"
+    assert deadline(uow, "sign_for_limit", "transport").status == "missed"
     skipping_clock.set(china(2026, 5, 20, 10))
-    assert close(session, rules) == {"replied_on_time": True, "signed_on_time": False}
-    explained = queries.deadlines(session, rules, NUMBER, STAFF)["deadlines"]
+    assert close(uow, rules) == {"replied_on_time": True, "signed_on_time": False}
+    explained = queries.deadlines(uow, rules, NUMBER, STAFF)["deadlines"]
     signing = next(d for d in explained if d["rule"] == "sign_for_limit")
     assert signing["fulfilled"]["by"] == "handler.zhao" and signing["status"] == "missed"
 
 
-def test_the_time_of_signing_counts_not_the_time_the_event_is_heard(session, rules, skipping_clock):
-    single(session, rules)
+def test_the_time_of_signing_counts_not_the_time_the_event_is_heard(uow, rules, skipping_clock):
+    single(uow, rules)
     signed = china(2026, 3, 5, 23, 0)
     skipping_clock.set(china(2026, 3, 6, 9))
-    unit_facts.hear(session, event(contracts.ASSIGNMENT_SIGNED, "transport", at=signed))
-    assert deadline(session, "sign_for_limit", "transport").status == "met"
+    unit_facts.hear(uow, event(contracts.ASSIGNMENT_SIGNED, "transport", at=signed), rules)
+    assert deadline(uow, "sign_for_limit", "transport").status == "met"
 
 
-def test_a_redelivered_event_changes_nothing(session, rules, skipping_clock):
-    single(session, rules)
+def test_a_redelivered_event_changes_nothing(uow, rules, skipping_clock):
+    single(uow, rules)
     body = event(contracts.ASSIGNMENT_SIGNED, "transport")
-    first = unit_facts.hear(session, body)
+    first = unit_facts.hear(uow, body, rules)
     skipping_clock.advance(days=10)
-    again = unit_facts.hear(session, body)
+    again = unit_facts.hear(uow, body, rules)
     assert first == again
-    assert len(session.scalars(select(UnitFact)).all()) == 1
-    assert deadline(session, "sign_for_limit", "transport").status == "met"
+    assert len(uow.rows(UnitFact)) == 1
+    assert deadline(uow, "sign_for_limit", "transport").status == "met"
 
 
-def test_a_signing_heard_before_the_clocks_open_is_applied_when_they_do(session, rules, skipping_clock):
-    heard = unit_facts.hear(session, event(contracts.ASSIGNMENT_SIGNED, "transport"))
+def test_a_signing_heard_before_the_clocks_open_is_applied_when_they_do(uow, rules, skipping_clock):
+    heard = unit_facts.hear(uow, event(contracts.ASSIGNMENT_SIGNED, "transport"), rules)
     assert heard["deadline_id"] is None
     skipping_clock.advance(seconds=2)
-    single(session, rules)
-    row = deadline(session, "sign_for_limit", "transport")
-    assert row.status == "met" and session.get(UnitFact, heard["event_id"]).deadline_id == row.id
+    single(uow, rules)
+    row = deadline(uow, "sign_for_limit", "transport")
+    assert row.status == "met" and uow.deadlines.fact(heard["event_id"]).deadline_id == row.id
 
 
 @pytest.mark.parametrize(
@@ -156,61 +143,57 @@ def test_a_signing_heard_before_the_clocks_open_is_applied_when_they_do(session,
     ],
     ids=["unknown_event", "no_unit", "bad_time"],
 )
-def test_a_malformed_event_is_refused_and_nothing_kept(session, rules, change, field):
-    single(session, rules)
+def test_a_malformed_event_is_refused_and_nothing_kept(uow, rules, change, field):
+    single(uow, rules)
     body = event(contracts.ASSIGNMENT_SIGNED, "transport")
     change(body)
     with pytest.raises(InvalidInput) as refused:
-        unit_facts.hear(session, body)
+        unit_facts.hear(uow, body, rules)
     assert field in refused.value.details
-    assert session.scalars(select(UnitFact)).all() == []
-    assert deadline(session, "sign_for_limit", "transport").status == "open"
+    assert uow.rows(UnitFact) == []
+    assert deadline(uow, "sign_for_limit", "transport").status == "open"
 
 
 # -- co-units' input ----------------------------------------------------------------------------------
 
 
-def test_a_co_unit_gets_an_input_deadline_with_its_provenance_the_lead_does_not(session, rules):
-    opened = lead_co(session, rules)["deadlines"]
+def test_a_co_unit_gets_an_input_deadline_with_its_provenance_the_lead_does_not(uow, rules):
+    opened = lead_co(uow, rules)["deadlines"]
     inputs = [(d["unit"], d["due"]) for d in opened if d["rule"] == "co_unit_input"]
     assert inputs == [("education", "2026-04-02")]  # one month from the assignment
-    row = deadline(session, "co_unit_input", "education")
+    row = deadline(uow, "co_unit_input", "education")
     assert (row.start_event, row.amount, row.amount_unit, row.rulebook) == ("assigned", 1, "months", "proposal")
     # The first check comes for the co-unit's first reminder, 15 days before its end.
-    assert datetime.fromisoformat(lead_co(session, rules, "2026-0002")["next_check"]) == china(2026, 3, 19)
+    assert datetime.fromisoformat(lead_co(uow, rules, "2026-0002")["next_check"]) == china(2026, 3, 19)
 
 
-def test_the_co_units_input_closes_its_deadline(session, rules, skipping_clock):
-    lead_co(session, rules)
+def test_the_co_units_input_closes_its_deadline(uow, rules, skipping_clock):
+    lead_co(uow, rules)
     skipping_clock.set(china(2026, 3, 20, 10))
-    unit_facts.hear(session, event(contracts.ASSIGNMENT_INPUT_SENT, "education", by="handler.qian"))
-    row = deadline(session, "co_unit_input", "education")
+    unit_facts.hear(uow, event(contracts.ASSIGNMENT_INPUT_SENT, "education", by="handler.qian"), rules)
+    row = deadline(uow, "co_unit_input", "education")
     assert (row.status, row.fulfilled_by) == ("met", "handler.qian") and row.closed_at is not None
     # No more checks for it: the next one is the reply deadline's first reminder.
-    assert datetime.fromisoformat(operations.check(session, rules, {"number": NUMBER}, None)["next_check"]) == china(
+    assert datetime.fromisoformat(operations.check(uow, rules, {"number": NUMBER}, None)["next_check"]) == china(
         2026, 5, 19
     )
 
 
-def test_a_co_units_input_deadline_is_reminded_then_escalated_and_people_are_told(session, rules, skipping_clock):
-    lead_co(session, rules)
+def test_a_co_units_input_deadline_is_reminded_then_escalated_and_people_are_told(uow, rules, skipping_clock):
+    lead_co(uow, rules)
     skipping_clock.set(china(2026, 3, 19, 0, 5))
-    reminded = operations.check(session, rules, {"number": NUMBER}, None)
+    reminded = operations.check(uow, rules, {"number": NUMBER}, None)
     assert (reminded["action"], reminded["co_units"]) == ("none", {"education": "remind"})
-    row = deadline(session, "co_unit_input", "education")
-    assert [r.for_due for r in session.scalars(select(Reminder).where(Reminder.deadline_id == row.id))] == [
-        date(2026, 4, 2)
-    ]
+    row = deadline(uow, "co_unit_input", "education")
+    assert [r.for_due for r in uow.rows(Reminder, deadline_id=row.id)] == [date(2026, 4, 2)]
 
     skipping_clock.set(china(2026, 4, 3, 0, 5))
-    escalated = operations.check(session, rules, {"number": NUMBER}, None)
+    escalated = operations.check(uow, rules, {"number": NUMBER}, None)
     assert escalated["co_units"] == {"education": "escalate"}
-    assert [(e.unit, e.due) for e in session.scalars(select(Escalation).where(Escalation.deadline_id == row.id))] == [
-        ("education", date(2026, 4, 2))
-    ]
-    assert operations.check(session, rules, {"number": NUMBER}, None)["co_units"] == {"education": "none"}
+    assert [(e.unit, e.due) for e in uow.rows(Escalation, deadline_id=row.id)] == [("education", date(2026, 4, 2))]
+    assert operations.check(uow, rules, {"number": NUMBER}, None)["co_units"] == {"education": "none"}
 
-    told = [contracts.EventSchema().load(e) for e in notify_events(session)]
+    told = notify_events(uow)
     assert [(e["name"], e["payload"]["recipients"]) for e in told] == [
         ("notify.deadline_reminder", ["unit:education"]),
         ("notify.deadline_escalation", ["unit:education", "role:staff"]),
@@ -218,22 +201,22 @@ def test_a_co_units_input_deadline_is_reminded_then_escalated_and_people_are_tol
     assert all(e["subject"] == NUMBER for e in told)
 
 
-def test_reply_reminders_and_escalations_are_published_once_each(session, rules, skipping_clock):
+def test_reply_reminders_and_escalations_are_published_once_each(uow, rules, skipping_clock):
     operations.open_deadlines(
-        session,
+        uow,
         rules,
         {"number": NUMBER, "units": ["transport"], "key_proposal": True, "supervising_leader": "vice.chair.chen"},
         STAFF,
     )
-    unit_facts.hear(session, event(contracts.ASSIGNMENT_SIGNED, "transport"))
+    unit_facts.hear(uow, event(contracts.ASSIGNMENT_SIGNED, "transport"), rules)
     skipping_clock.set(china(2026, 5, 19, 8))
-    assert operations.check(session, rules, {"number": NUMBER}, None)["action"] == "remind"
-    assert operations.check(session, rules, {"number": NUMBER}, None)["action"] == "none"
+    assert operations.check(uow, rules, {"number": NUMBER}, None)["action"] == "remind"
+    assert operations.check(uow, rules, {"number": NUMBER}, None)["action"] == "none"
     skipping_clock.set(china(2026, 6, 3, 8))
-    assert operations.check(session, rules, {"number": NUMBER}, None)["action"] == "escalate"
-    assert operations.check(session, rules, {"number": NUMBER}, None)["action"] == "none"
+    assert operations.check(uow, rules, {"number": NUMBER}, None)["action"] == "escalate"
+    assert operations.check(uow, rules, {"number": NUMBER}, None)["action"] == "none"
 
-    told = [contracts.EventSchema().load(e) for e in notify_events(session)]
+    told = notify_events(uow)
     assert [(e["name"], e["payload"]["recipients"]) for e in told] == [
         ("notify.deadline_reminder", ["unit:transport"]),
         ("notify.deadline_escalation", ["unit:transport", "role:staff", "vice.chair.chen"]),
@@ -241,19 +224,15 @@ def test_reply_reminders_and_escalations_are_published_once_each(session, rules,
     assert len({e["event_id"] for e in told}) == 2
 
 
-def test_an_approved_extension_is_published_for_the_units_record(session, rules, skipping_clock):
-    single(session, rules, signed=True)
+def test_an_approved_extension_is_published_for_the_units_record(uow, rules, skipping_clock):
+    single(uow, rules, signed=True)
     operations.extend(
-        session,
+        uow,
         rules,
         {"number": NUMBER, "until": "2026-08-31", "reason": "budget"},
         {"user": "staff.li", "roles": ["staff"]},
     )
-    [event] = [
-        contracts.EventSchema().load(row.payload)
-        for row in session.scalars(select(Outbox))
-        if row.routing_key == contracts.DEADLINE_EXTENDED
-    ]
+    [event] = uow.events(contracts.DEADLINE_EXTENDED)
     assert event["subject"] == NUMBER
     assert event["payload"] == {
         "number": NUMBER,
