@@ -1,5 +1,6 @@
-"""In-memory fakes of supervision's ports (``services/supervision/repository.py`` and
-``unit_of_work.py``): the domain rules run on them with no database.
+"""In-memory fakes of supervision's ports (``services/supervision/repository.py``,
+``unit_of_work.py`` and ``rules.py``): the domain rules run on them with no database and no
+rulebook or calendar file.
 
 Rows are the service's model classes kept in lists; an id is given when a row is added (the real
 adapter gives it at the flush, which the domain code always asks for before it reads an id). The
@@ -12,7 +13,7 @@ from __future__ import annotations
 import itertools
 from collections import defaultdict
 from collections.abc import Iterable
-from datetime import date
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from services.supervision.models import (
@@ -26,7 +27,10 @@ from services.supervision.models import (
     UnitFact,
 )
 from services.supervision.repository import DeadlineRepository, KeyProposalRepository
+from services.supervision.rules import MORNING, SupervisionRules
 from services.supervision.unit_of_work import SupervisionUnitOfWork
+from shared import rulebook
+from shared.calendar import CHINA_TZ, local_date
 
 from .fakes import FakeUnitOfWork
 
@@ -174,3 +178,44 @@ class FakeSupervisionUnitOfWork(FakeUnitOfWork, SupervisionUnitOfWork):
             KeyProposalList: self.key_proposals.lists,
         }
         return [row for row in kept[model] if all(getattr(row, key) == value for key, value in where.items())]
+
+
+class FakeRules(SupervisionRules):
+    """A rulebook of calendar days (``days``: rule -> days) with one reminder lead time, on a
+    calendar where every day is a working day."""
+
+    IDENTITY = {"name": "fake", "version": "0", "hash": "sha256:fake"}
+
+    def __init__(self, days: dict[str, int], remind_days_before: int = 2, share: tuple[float, float] = (0.05, 0.1)):
+        self.days, self.lead, self.share = days, rulebook.Duration(remind_days_before, "days"), share
+
+    def deadline(self, rule: str, start: datetime) -> rulebook.Deadline:
+        day, amount = local_date(start), self.days[rule]
+        book = self.IDENTITY
+        return rulebook.Deadline(
+            rule, book["name"], book["version"], book["hash"], day, amount, "days", day + timedelta(days=amount)
+        )
+
+    def recount(self, start: date, working_days: int) -> dict:
+        end = start + timedelta(days=working_days)
+        return {"end": end.isoformat(), "days": [], "skipped": [], "makeup_workdays": [], "provisional": False}
+
+    def calendar_year(self, year: int) -> dict:
+        return {"year": year, "status": "official", "sources": {}}
+
+    def reminder_lead_times(self, rule: str | None = None) -> list[rulebook.Duration]:
+        return [self.lead]
+
+    def rulebook_identity(self) -> dict:
+        return dict(self.IDENTITY)
+
+    def key_proposal_share(self) -> tuple[float, float]:
+        return self.share
+
+    def before(self, due: date, lead: rulebook.Duration) -> datetime:
+        return datetime.combine(due + timedelta(days=1 - lead.amount), time(0), CHINA_TZ)
+
+    def next_working_morning(self, after: datetime) -> datetime:
+        day = local_date(after)
+        morning = datetime.combine(day, MORNING, CHINA_TZ)
+        return morning if morning > after else morning + timedelta(days=1)
