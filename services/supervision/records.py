@@ -1,4 +1,6 @@
-"""What the deadline jobs and queries share: reading deadlines back, opening, replacing and timing them."""
+"""What the deadline jobs and queries share: reading deadlines back, opening, replacing and timing them.
+
+Reads and writes go through the unit of work's ``deadlines`` repository (``repository.py``)."""
 
 from __future__ import annotations
 
