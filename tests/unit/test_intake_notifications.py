@@ -6,6 +6,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
+from services.intake.rules import RulebookRules
+from services.intake.sql import SqlIntakeUnitOfWork
 from services.intake import operations
 from services.intake.models import Base, Notification, Outbox
 from shared import clock, contracts
@@ -40,7 +42,13 @@ def notify_events(session):
 
 def test_inviting_cosigners_keeps_their_rows_and_publishes_one_notification_for_them(sessions):
     with sessions() as s:
-        proposal = operations.submit(s, {**DRAFT, "cosigners": ["张伟", "王芳"]}, LI, directory=lambda users: [])
+        proposal = operations.submit(
+            SqlIntakeUnitOfWork(s),
+            RulebookRules(),
+            {**DRAFT, "cosigners": ["张伟", "王芳"]},
+            LI,
+            directory=lambda users: [],
+        )
         s.commit()
         rows = list(s.scalars(select(Notification.recipient).order_by(Notification.id)))
         events = notify_events(s)
@@ -55,7 +63,9 @@ def test_inviting_cosigners_keeps_their_rows_and_publishes_one_notification_for_
 
 def test_a_rolled_back_submission_publishes_nothing(sessions):
     with sessions() as s:
-        operations.submit(s, {**DRAFT, "cosigners": ["张伟"]}, LI, directory=lambda users: [])
+        operations.submit(
+            SqlIntakeUnitOfWork(s), RulebookRules(), {**DRAFT, "cosigners": ["张伟"]}, LI, directory=lambda users: []
+        )
         s.rollback()
         assert notify_events(s) == [] and list(s.scalars(select(Notification))) == []
 
@@ -69,9 +79,12 @@ def events(session, name):
 
 
 def decided(session, decision, **params):
-    proposal = operations.submit(session, DRAFT, LI, directory=lambda users: [])
+    proposal = operations.submit(SqlIntakeUnitOfWork(session), RulebookRules(), DRAFT, LI, directory=lambda users: [])
     operations.record_filing(
-        session, {"proposal_id": proposal["id"], "decision": decision, "decided_by": "committee.he", **params}, None
+        SqlIntakeUnitOfWork(session),
+        RulebookRules(),
+        {"proposal_id": proposal["id"], "decision": decision, "decided_by": "committee.he", **params},
+        None,
     )
     session.commit()
     return proposal
@@ -106,7 +119,7 @@ def test_reply_accepted_and_rating_opened_go_out_as_one_message(sessions):
     with sessions() as s:
         proposal = decided(s, "filed")
         progress.hear(
-            s,
+            SqlIntakeUnitOfWork(s),
             {
                 "event_id": f"handling.rating_opened:{proposal['number']}:1",
                 "name": "handling.rating_opened",
