@@ -16,6 +16,7 @@ from __future__ import annotations
 import abc
 from collections.abc import Iterable, Mapping
 from datetime import datetime
+from typing import Any
 
 from shared.unit_of_work import UnitOfWork
 
@@ -232,7 +233,7 @@ class OpinionRepository(abc.ABC):
         """The departments it was forwarded to, in that order."""
 
     @abc.abstractmethod
-    def details_of(self, items: list[OpinionItem]) -> dict[int, dict[str, list]]:
+    def details_of(self, items: list[OpinionItem]) -> dict[int, dict[str, list[Any]]]:
         """By item id: ``{checks, reports, instructions, forwards}`` of each of ``items``, in order
         (checks by round), read for the whole list at once."""
 

@@ -68,7 +68,7 @@ def next_in(session: Session, counter: Any, keys: dict[str, object]) -> int:
         return taken
 
 
-def _of_year(year: int) -> tuple:
+def _of_year(year: int) -> tuple[Any, ...]:
     """The proposals a year's report counts, as conditions on ``Proposal``."""
     return (Proposal.year == year, Proposal.status != "dropped")
 
@@ -163,7 +163,8 @@ class SqlProposalRepository(ProposalRepository):
         # The index answers those that may reach the threshold; without one, the whole year is scored.
         found = duplicate_index.candidates(self.session, words, threshold, where)
         if found is None:
-            found = self.session.execute(select(Proposal.number, Proposal.title, Proposal.suggestions).where(*where))
+            query = select(Proposal.number, Proposal.title, Proposal.suggestions).where(*where)
+            found = list(self.session.execute(query))
         return [(number, title, suggestions) for number, title, suggestions in found]
 
     def filed_of_year(self, year: int) -> list[Proposal]:
@@ -280,14 +281,14 @@ class SqlOpinionRepository(OpinionRepository):
         query = select(OpinionForward).where(OpinionForward.item_id == item.id).order_by(OpinionForward.id)
         return list(self.session.scalars(query))
 
-    def details_of(self, items: list[OpinionItem]) -> dict[int, dict[str, list]]:
+    def details_of(self, items: list[OpinionItem]) -> dict[int, dict[str, list[Any]]]:
         # A query per kind of row (and one for the reports' issues) for the whole list, not four an
         # item (a year holds ~2,000 items).
-        found: dict[int, dict[str, list]] = {
+        found: dict[int, dict[str, list[Any]]] = {
             item.id: {"checks": [], "reports": [], "instructions": [], "forwards": []} for item in items
         }
         ids = list(found)
-        kinds: tuple[tuple[str, Any, tuple], ...] = (
+        kinds: tuple[tuple[str, Any, tuple[Any, ...]], ...] = (
             ("checks", OpinionCheck, (OpinionCheck.round, OpinionCheck.id)),
             ("reports", OpinionReport, (OpinionReport.id,)),
             ("instructions", OpinionInstruction, (OpinionInstruction.id,)),

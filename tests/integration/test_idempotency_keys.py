@@ -176,7 +176,7 @@ class _Intake:
         failure = self.failures.pop(0) if self.failures else None
         if failure == "refused":
             raise KombuOperationalError("[Errno 111] ECONNREFUSED")
-        proposal = proposals.submit(self.session, draft, principal, key=key)
+        proposal = proposals.submit(SqlIntakeUnitOfWork(self.session), RulebookRules(), draft, principal, key=key)
         self.session.commit()
         if failure == "lost":
             raise ConnectionResetError(104, "Connection reset by peer")

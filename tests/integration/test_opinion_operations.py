@@ -626,7 +626,8 @@ def test_a_proposal_from_a_case_not_filed_or_merged_tells_the_case_why_at_the_de
     }
     message_id = told["WX-2026-0006"]["message_id"]
     operations.publish(  # answered later with the one it was merged into: the case heard its outcome already
-        session,
+        SqlIntakeUnitOfWork(session),
+        RulebookRules(),
         {"proposal_id": merged.id, "units": ["transport"], "reply_category": "A", "reply_summary": "已办"},
         None,
     )
