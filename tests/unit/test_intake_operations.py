@@ -12,10 +12,7 @@ from services.intake.sql import SqlIntakeUnitOfWork
 from services.intake import operations
 from services.intake.models import (
     Base,
-    Conversion,
-    Cosigner,
     Notification,
-    OpinionItem,
     Outbox,
     Proposal,
     ProposalCounter,
@@ -26,7 +23,7 @@ from services.intake.models import (
 from shared.masking import mask_name, mask_text
 from shared import contracts
 from shared.db import dispose_all, get_engine, session_factory
-from shared.errors import BusinessError, Conflict, Forbidden, InvalidInput, NotFound, Unauthenticated
+from shared.errors import BusinessError, Forbidden, InvalidInput, NotFound, Unauthenticated
 from shared.rulebook import load_rulebook
 
 DUPLICATE_THRESHOLD = load_rulebook("proposal").duplicate_threshold()
@@ -319,81 +316,6 @@ def test_only_members_submit(session):
     assert session.scalar(select(func.count()).select_from(Proposal)) == 0
 
 
-# -- co-signing ----------------------------------------------------------------------------------
-
-
-def test_the_last_confirmation_tells_the_engine_cosigning_is_settled(session):
-    submitted(session, cosigners=["张伟", "王芳"])
-    operations.cosign(SqlIntakeUnitOfWork(session), "2026-0001", ZHANG)
-    session.commit()
-    assert messages(session, "cosign_settled") == []
-    proposal = operations.cosign(SqlIntakeUnitOfWork(session), "2026-0001", WANG)
-    session.commit()
-    assert [c["status"] for c in proposal["cosigners"]] == ["confirmed", "confirmed"]
-    assert messages(session, "cosign_settled") == [
-        {
-            "name": "cosign_settled",
-            "correlation_key": "2026-0001",
-            "message_id": "cosign-settled-2026-0001",
-            "payload": {"proposers": ["李明", "张伟", "王芳"]},
-        }
-    ]
-
-
-def test_confirming_twice_changes_nothing(session):
-    submitted(session, cosigners=["张伟"])
-    operations.cosign(SqlIntakeUnitOfWork(session), "2026-0001", ZHANG)
-    operations.cosign(SqlIntakeUnitOfWork(session), "2026-0001", ZHANG)
-    session.commit()
-    assert len(messages(session, "cosign_settled")) == 1
-    assert actions(session, "2026-0001").count("cosign_confirmed") == 1
-
-
-def test_a_cosigner_may_confirm_until_the_end_of_the_last_day(session, skipping_clock):
-    submitted(session, cosigners=["张伟"])
-    skipping_clock.set(datetime(2026, 3, 5, 15, 59, tzinfo=timezone.utc))  # 23:59 on 5 March in Beijing
-    assert operations.cosign(SqlIntakeUnitOfWork(session), "2026-0001", ZHANG)["cosigners"][0]["status"] == "confirmed"
-
-
-def test_a_confirmation_after_the_deadline_is_refused(session, skipping_clock):
-    submitted(session, cosigners=["张伟"])
-    skipping_clock.set(datetime(2026, 3, 5, 16, 0, tzinfo=timezone.utc))  # midnight: the window closed
-    with pytest.raises(Conflict) as late:
-        operations.cosign(SqlIntakeUnitOfWork(session), "2026-0001", ZHANG)
-    assert "deadline" in late.value.message and "2026-03-05T16:00:00+00:00" in late.value.message
-    assert messages(session, "cosign_settled") == []
-
-
-def test_only_an_invited_cosigner_confirms(session):
-    submitted(session, cosigners=["张伟"])
-    with pytest.raises(NotFound):
-        operations.cosign(SqlIntakeUnitOfWork(session), "2026-0001", WANG)
-    with pytest.raises(Conflict):
-        operations.cosign(SqlIntakeUnitOfWork(session), "2026-0001", LI)
-    with pytest.raises(Forbidden):
-        operations.cosign(SqlIntakeUnitOfWork(session), "2026-0001", STAFF)
-
-
-def test_settling_drops_the_cosigners_who_did_not_confirm(session):
-    proposal = submitted(session, cosigners=["张伟", "王芳"])
-    operations.cosign(SqlIntakeUnitOfWork(session), "2026-0001", WANG)
-    settled = operations.settle_cosigners(SqlIntakeUnitOfWork(session), {"proposal_id": proposal["id"]}, None)
-    session.commit()
-    assert settled == {"proposers": ["李明", "王芳"], "dropped": ["张伟"]}
-    assert operations.settle_cosigners(SqlIntakeUnitOfWork(session), {"proposal_id": proposal["id"]}, None) == settled
-    assert session.scalar(select(Cosigner.status).where(Cosigner.user == "张伟")) == "dropped"
-    assert operations.get(SqlIntakeUnitOfWork(session), "2026-0001", LI)["status"] == "submitted"
-    assert "不再列为联名人" in notifications(session, "张伟")[-1]
-    with pytest.raises(Conflict):
-        operations.cosign(SqlIntakeUnitOfWork(session), "2026-0001", ZHANG)
-
-
-def test_settle_cosigners_params_are_checked(session):
-    with pytest.raises(InvalidInput) as refused:
-        operations.settle_cosigners(SqlIntakeUnitOfWork(session), {"proposal_id": "first"}, None)
-    assert list(refused.value.details) == ["proposal_id"]
-
-
 # -- reading -------------------------------------------------------------------------------------
 
 
@@ -545,9 +467,6 @@ def test_finding_duplicates_opens_the_pre_review(session):
     assert actions(session, "2026-0001") == ["submitted", "pre_review_opened"]
 
 
-# -- filing (立案) -------------------------------------------------------------------------------
-
-
 def decide(session, proposal, decision, **params):
     result = operations.record_filing(
         SqlIntakeUnitOfWork(session),
@@ -557,177 +476,6 @@ def decide(session, proposal, decision, **params):
     )
     session.commit()
     return result
-
-
-def test_a_filed_proposal_is_filed_and_its_proposers_are_told(session):
-    proposal = submitted(session, cosigners=["张伟"])
-    operations.cosign(SqlIntakeUnitOfWork(session), "2026-0001", ZHANG)
-    operations.settle_cosigners(SqlIntakeUnitOfWork(session), {"proposal_id": proposal["id"]}, None)
-    assert decide(session, proposal, "filed") == {
-        "status": "filed",
-        "reason_code": None,
-        "reason_text": None,
-        "converted_to": None,
-        "merged_into": None,
-    }
-    filing = operations.get(SqlIntakeUnitOfWork(session), "2026-0001", STAFF)["filing"]
-    assert filing["decision"] == "filed" and filing["decided_by"] == "committee.he"
-    assert "已立案" in notifications(session, "李明")[-1] and "已立案" in notifications(session, "张伟")[-1]
-
-
-def test_a_proposal_not_filed_carries_the_rulebook_reason_and_may_become_an_opinion_item(session):
-    proposal = submitted(session)
-    result = decide(session, proposal, "not_filed", reason_code="personal_or_family", convert_to="opinion")
-    item = session.scalar(select(OpinionItem))
-    assert result == {
-        "status": "not_filed",
-        "reason_code": "personal_or_family",
-        "reason_text": "属于个人或家庭问题的",
-        "converted_to": {"kind": "opinion", "reference": item.number},
-        "merged_into": None,
-    }
-    conversion = session.scalar(select(Conversion))
-    assert (conversion.kind, conversion.reference) == ("opinion", item.number)
-    told = notifications(session, "李明")[-1]
-    assert "属于个人或家庭问题的" in told and item.number in told
-
-
-def test_a_proposal_converted_to_an_opinion_item_starts_its_process_in_the_same_thread(session):
-    proposal = submitted(session)
-    decide(session, proposal, "not_filed", reason_code="personal_or_family", convert_to="opinion")
-    item = session.scalar(select(OpinionItem))
-    own = session.scalar(select(Proposal).where(Proposal.number == proposal["number"]))
-    assert (item.thread, item.submitter, item.status) == (own.thread or own.number, own.initiator, "submitted")
-    assert (item.title, item.suggestion) == (own.title, own.suggestions)
-    [start] = [s for s in outbox(session, contracts.START_ROUTING_KEY) if s["process_id"] == "opinion"]
-    assert start["business_key"] == item.number and start["data"]["thread"] == item.thread
-
-
-def test_a_proposal_not_filed_may_be_forwarded_as_a_letter_or_not_at_all(session):
-    letter = submitted(session)
-    kept = submitted(session, ZHANG, text=PRESCHOOLS)
-    assert (
-        decide(session, letter, "not_filed", reason_code="accuses_named_people", convert_to="letter")["converted_to"][
-            "kind"
-        ]
-        == "letter"
-    )
-    assert decide(session, kept, "not_filed", reason_code="academic_debate")["converted_to"] is None
-    assert session.scalar(select(func.count()).select_from(Conversion)) == 1
-
-
-def test_an_unknown_reason_is_a_business_error_and_changes_nothing(session):
-    proposal = submitted(session)
-    with pytest.raises(BusinessError) as refused:
-        decide(session, proposal, "not_filed", reason_code="too_long")
-    assert refused.value.code == "unknown_reason" and "state_secrets" in refused.value.message
-    session.rollback()
-    assert operations.get(SqlIntakeUnitOfWork(session), "2026-0001", STAFF)["status"] == "submitted"
-
-
-def test_a_not_filed_decision_needs_a_reason_code(session):
-    proposal = submitted(session)
-    with pytest.raises(InvalidInput) as refused:
-        decide(session, proposal, "not_filed")
-    assert list(refused.value.details) == ["reason_code"]
-
-
-def test_only_a_proposal_not_filed_is_converted(session):
-    proposal = submitted(session)
-    with pytest.raises(InvalidInput) as refused:
-        decide(session, proposal, "filed", convert_to="opinion")
-    assert list(refused.value.details) == ["convert_to"]
-
-
-def test_a_returned_proposal_is_revised_by_its_initiator_and_goes_back_to_pre_review(session):
-    proposal = submitted(session, cosigners=["张伟"])
-    operations.cosign(SqlIntakeUnitOfWork(session), "2026-0001", ZHANG)
-    operations.settle_cosigners(SqlIntakeUnitOfWork(session), {"proposal_id": proposal["id"]}, None)
-    assert decide(session, proposal, "returned", note="请补充具体点位")["status"] == "returned"
-    assert "请补充具体点位" in notifications(session, "李明")[-1]
-    with pytest.raises(Forbidden):
-        operations.resubmit(SqlIntakeUnitOfWork(session), RulebookRules(), "2026-0001", draft(), ZHANG)
-    with pytest.raises(NotFound):
-        operations.resubmit(SqlIntakeUnitOfWork(session), RulebookRules(), "2026-0001", draft(), WANG)
-    revised = operations.resubmit(
-        SqlIntakeUnitOfWork(session),
-        RulebookRules(),
-        "2026-0001",
-        {**draft(), "situation": "老城区 46 座候车亭中 30 座需改造。"},
-        LI,
-    )
-    session.commit()
-    assert (revised["status"], revised["revision"], revised["filing"]) == ("pre_review", 2, None)
-    assert revised["situation"].startswith("老城区 46 座")
-    assert messages(session, "resubmitted") == [
-        {
-            "name": "resubmitted",
-            "correlation_key": "2026-0001",
-            "message_id": "resubmitted-2026-0001-2",
-            "payload": {"revision": 2},
-        }
-    ]
-    with pytest.raises(Conflict):
-        operations.resubmit(SqlIntakeUnitOfWork(session), RulebookRules(), "2026-0001", draft(), LI)
-
-
-def test_a_resubmission_is_validated_like_a_draft(session):
-    proposal = submitted(session)
-    decide(session, proposal, "returned")
-    with pytest.raises(InvalidInput) as refused:
-        operations.resubmit(SqlIntakeUnitOfWork(session), RulebookRules(), "2026-0001", draft(suggestions=""), LI)
-    assert list(refused.value.details) == ["suggestions"]
-
-
-def test_a_near_duplicate_is_merged_into_a_filed_proposal_of_the_same_year(session):
-    main = filed(session)
-    copy = submitted(session, WANG, text=BUS_SHELTERS_REWORDED)
-    assert decide(session, copy, "merged", merge_into="2026-0001")["merged_into"] == "2026-0001"
-    assert operations.get(SqlIntakeUnitOfWork(session), "2026-0002", WANG)["status"] == "merged"
-    assert "merged_in" in actions(session, main["number"])
-    assert "仍将单独得到答复" in notifications(session, "王芳")[-1]
-
-
-def test_a_merged_proposal_counts_as_filed_for_its_proposers_points_and_names_the_one_it_joined(session):
-    filed(session)
-    copy = submitted(session, WANG, text=BUS_SHELTERS_REWORDED)
-    decide(session, copy, "merged", merge_into="2026-0001")
-    [event] = [e for e in outbox(session, "proposal.filed") if e["subject"] == copy["number"]]
-    assert event["payload"]["merged_into"] == "2026-0001"
-    assert event["members"] == [{"member": WANG["user"], "role": "lead"}]
-
-
-@pytest.mark.parametrize(
-    "target, why",
-    [
-        ("2026-0099", "does not exist"),
-        ("twenty-six", "does not exist"),
-        ("2026-0001", "not filed"),
-        ("2025-0001", "2025"),
-        ("2026-0002", "itself"),
-    ],
-)
-def test_a_merge_needs_another_filed_proposal_of_the_same_year(session, target, why):
-    submitted(session)  # 2026-0001: not yet filed
-    copy = submitted(session, WANG)  # 2026-0002
-    filed(session, session_year=2025)  # 2025-0001: filed, another year
-    with pytest.raises(BusinessError) as refused:
-        decide(session, copy, "merged", merge_into=target)
-    assert refused.value.code == "merge_target_invalid" and why in refused.value.message
-
-
-def test_a_decided_proposal_is_not_decided_again(session):
-    proposal = filed(session)
-    with pytest.raises(BusinessError) as refused:
-        decide(session, proposal, "not_filed", reason_code="academic_debate")
-    assert refused.value.code == "already_decided"
-
-
-def test_no_filing_decision_while_cosigners_are_still_confirming(session):
-    proposal = submitted(session, cosigners=["张伟"])
-    with pytest.raises(BusinessError) as refused:
-        decide(session, proposal, "filed")
-    assert refused.value.code == "not_in_review"
 
 
 # -- publication (公开) --------------------------------------------------------------------------
