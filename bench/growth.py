@@ -54,6 +54,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import engine as engine_bench  # noqa: E402 - bench/engine.py, beside this file
 
 from services.engine.models import History, Instance, ProcessVersion, WorkItem  # noqa: E402
+from services.intake.rules import RulebookRules
+from services.intake.sql import SqlIntakeUnitOfWork
 from services.intake import operations as intake_ops  # noqa: E402
 from services.intake.models import Cosigner, ProposalCounter, Proposal, ProposalEvent, Publication  # noqa: E402
 from services.intake.reports import year_figures  # noqa: E402
@@ -297,7 +299,8 @@ def make_probe(urls: dict, year: int, rng: random.Random) -> dict:
             text_, _ = proposal_text(rng)
             made.append(
                 intake_ops.submit(
-                    s,
+                    SqlIntakeUnitOfWork(s),
+                    RulebookRules(),
                     {"kind": "between_sessions", "publish_consent": True, **text_},
                     {"user": f"member.{i}", "roles": ["member"]},
                     directory=directory,
@@ -311,7 +314,8 @@ def make_probe(urls: dict, year: int, rng: random.Random) -> dict:
             "suggestions": original.suggestions.replace("；三、", "；三是"),
         }
         copy = intake_ops.submit(
-            s,
+            SqlIntakeUnitOfWork(s),
+            RulebookRules(),
             {"kind": "between_sessions", "publish_consent": True, **copy},
             {"user": "member.99", "roles": ["member"]},
             directory=directory,
@@ -918,7 +922,9 @@ def hot_calls(urls: dict, probe: dict, year: int) -> dict:
 
     def duplicates():
         with sessions(urls["intake"])() as s:
-            found = intake_ops.find_duplicates(s, {"proposal_id": probe["copy_id"]}, None)["candidates"]
+            found = intake_ops.find_duplicates(
+                SqlIntakeUnitOfWork(s), RulebookRules(), {"proposal_id": probe["copy_id"]}, None
+            )["candidates"]
             s.rollback()
         if probe["original"] not in [c["number"] for c in found]:
             raise engine_bench.BenchError(f"the duplicate search missed {probe['original']}: {found}")
@@ -930,7 +936,7 @@ def hot_calls(urls: dict, probe: dict, year: int) -> dict:
 
     def report():
         with db.transaction(sessions(urls["intake"])) as s:
-            return len(year_figures(s, year, "members", STAFF)["proposals"])
+            return len(year_figures(SqlIntakeUnitOfWork(s), RulebookRules(), year, "members", STAFF)["proposals"])
 
     return {
         "task list, staff": lambda: len(engine.list_tasks(STAFF)),

@@ -7,88 +7,69 @@ from __future__ import annotations
 
 from collections import Counter
 
-from sqlalchemy import select
-
 from shared.contracts.rpc.proposals import AreaInput
 from shared.errors import Forbidden, InvalidInput, NotFound
-from shared.rulebook import load_rulebook
 from shared.validation import load
 
 from .access import acting_user, reads_all
-from .models import OpinionItem, OpinionReport, Proposal
 from .opinion_records import record
 from .records import record_event
+from .repository import IntakeUnitOfWork
+from .rules import IntakeRules
 
 STAFF = "staff"
 
 
-def check_area(code: str | None, what: str, rulebook=None) -> None:
+def check_area(rules: IntakeRules, code: str | None, what: str) -> None:
     """``code`` is one of the rulebook's areas, or none (not classified yet)."""
     if code is None:
         return
-    codes = [area.code for area in (rulebook or load_rulebook("proposal")).areas()]
+    codes = [area.code for area in rules.areas()]
     if code not in codes:
         raise InvalidInput(
             f"{what} is not valid", {"area": [f"not an area of the rulebook; one of: {', '.join(codes)}"]}
         )
 
 
-def set_area(session, kind: str, number: str, body: dict, principal: dict | None) -> dict:
+def set_area(
+    uow: IntakeUnitOfWork, rules: IntakeRules, kind: str, number: str, body: dict, principal: dict | None
+) -> dict:
     """Staff set or change the area of a proposal (``kind`` proposal) or an opinion item (opinion),
     recorded in its history with the old and the new area."""
     user, roles = acting_user(principal)
     if STAFF not in roles:
         raise Forbidden("staff classify proposals and opinion items")
     area = load(AreaInput, body, "the area")["area"]
-    check_area(area, "the area")
-    if kind == "proposal":
-        row = session.scalar(select(Proposal).where(Proposal.number == number).with_for_update())
-    else:
-        row = session.scalar(select(OpinionItem).where(OpinionItem.number == number).with_for_update())
+    check_area(rules, area, "the area")
+    row = (uow.proposals if kind == "proposal" else uow.opinions).by_number(number, lock=True)
     if row is None:
         raise NotFound(f"no {'proposal' if kind == 'proposal' else 'opinion item'} {number}")
     before, row.area = row.area, area
     change = {"area": area, "was": before}
     if kind == "proposal":
-        record_event(session, row, user, "area_set", change)
+        record_event(uow, row, user, "area_set", change)  # type: ignore[arg-type]
     else:
-        record(session, row, user, "area_set", change)
-    session.flush()
+        record(uow, row, user, "area_set", change)  # type: ignore[arg-type]
+    uow.flush()
     return {"number": number, "area": area, "was": before}
 
 
-def area_figures(session, year: int, principal: dict | None) -> dict:
+def area_figures(uow: IntakeUnitOfWork, rules: IntakeRules, year: int, principal: dict | None) -> dict:
     """For staff, the committee and leaders: the year's proposals (received; filed) and opinion items (submitted; adopted by a recipient)
     per area, in the rulebook's order, and those with no area (``unclassified``)."""
     _, roles = acting_user(principal)
     if not reads_all(roles):
         raise Forbidden("the year's figures by area are for staff, the committee and leaders")
-    return count_areas(session, year)
+    return count_areas(uow, rules, year)
 
 
-def count_areas(session, year: int) -> dict:
+def count_areas(uow: IntakeUnitOfWork, rules: IntakeRules, year: int) -> dict:
     """:func:`area_figures` without asking who reads them (counts only: for the year-end reports)."""
-    proposals = session.execute(
-        select(Proposal.area, Proposal.decision).where(Proposal.year == int(year), Proposal.status != "dropped")
-    ).all()
-    items = session.execute(
-        select(OpinionItem.id, OpinionItem.area).where(
-            OpinionItem.year == int(year), OpinionItem.submitted_at.is_not(None)
-        )
-    ).all()
-    adopted_ids = (
-        set(
-            session.scalars(
-                select(OpinionReport.item_id).where(
-                    OpinionReport.adoption == "adopted", OpinionReport.item_id.in_([i.id for i in items])
-                )
-            )
-        )
-        if items
-        else set()
-    )
+    proposals = uow.proposals.area_decisions(int(year))
+    items = uow.opinions.submitted_areas(int(year))
+    adopted_ids = uow.opinions.adopted_among([item_id for item_id, _ in items])
     received, filed = Counter(a for a, _ in proposals), Counter(a for a, d in proposals if d == "filed")
-    opinions, adopted = Counter(i.area for i in items), Counter(i.area for i in items if i.id in adopted_ids)
+    opinions, adopted = Counter(a for _, a in items), Counter(a for i, a in items if i in adopted_ids)
 
     def figure(code, label, en):
         return {
@@ -103,6 +84,6 @@ def count_areas(session, year: int) -> dict:
 
     return {
         "year": int(year),
-        "areas": [figure(a.code, a.zh, a.en) for a in load_rulebook("proposal").areas()],
+        "areas": [figure(a.code, a.zh, a.en) for a in rules.areas()],
         "unclassified": figure(None, "未分类", "Not classified"),
     }

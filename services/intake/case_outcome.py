@@ -19,18 +19,14 @@ was merged into sends nothing more.
 
 from __future__ import annotations
 
-from sqlalchemy import select
-
 from shared.contracts import messages
-from shared.messaging.outbox import send_message
 
-from .models import OpinionItem, Outbox, Proposal, ProposalEvent
+from .models import OpinionItem, Proposal
+from .repository import IntakeUnitOfWork
 
 
-def _tell(session, case_number: str, kind: str, number: str, outcome: str, **details) -> None:
-    send_message(
-        session,
-        Outbox,
+def _tell(uow: IntakeUnitOfWork, case_number: str, kind: str, number: str, outcome: str, **details) -> None:
+    uow.send_message(
         messages.CONVERTED_OUTCOME,
         case_number,
         f"converted-outcome-{case_number}-{number}",
@@ -38,45 +34,41 @@ def _tell(session, case_number: str, kind: str, number: str, outcome: str, **det
     )
 
 
-def _case_of(session, proposal: Proposal) -> str | None:
+def _case_of(uow: IntakeUnitOfWork, proposal: Proposal) -> str | None:
     """The case ``proposal`` was opened from, directly or through an opinion item, if any."""
-    opened = session.scalar(
-        select(ProposalEvent).where(
-            ProposalEvent.proposal_id == proposal.id, ProposalEvent.action == "opened_from_case"
-        )
-    )
+    opened = next(iter(uow.proposals.events_of(proposal, "opened_from_case")), None)
     case_number = (opened.data or {}).get("case_number") if opened is not None else None
     if not case_number:  # a case turned into an opinion item, and the item into this proposal
-        item = session.scalar(select(OpinionItem).where(OpinionItem.converted_to == proposal.number))
+        item = uow.opinions.converted_to(proposal.number)
         case_number = item.origin_case if item is not None else None
     return case_number or None
 
 
-def proposal_answered(session, proposal: Proposal, outcome: str, reply_category: str) -> None:
+def proposal_answered(uow: IntakeUnitOfWork, proposal: Proposal, outcome: str, reply_category: str) -> None:
     """``proposal`` was published or its publication declined: tell the case it came from, if any."""
-    case_number = _case_of(session, proposal)
+    case_number = _case_of(uow, proposal)
     if case_number:
-        _tell(session, case_number, "proposal", proposal.number, outcome, reason=None, reply_category=reply_category)
+        _tell(uow, case_number, "proposal", proposal.number, outcome, reason=None, reply_category=reply_category)
 
 
-def proposal_decided(session, proposal: Proposal, converted_to: dict | None = None, converted_as: str = "") -> None:
+def proposal_decided(
+    uow: IntakeUnitOfWork, proposal: Proposal, converted_to: dict | None = None, converted_as: str = ""
+) -> None:
     """``proposal`` was not filed (its reason; ``converted_to`` ``{kind, reference}`` and its name in
     words, ``converted_as``, when it was converted) or merged into another: tell the case it came
     from, if any."""
-    case_number = _case_of(session, proposal)
+    case_number = _case_of(uow, proposal)
     if not case_number:
         return
     if proposal.status == "merged":
         reason = f"与提案 {proposal.merged_into} 并案办理，随其答复"
-        _tell(
-            session, case_number, "proposal", proposal.number, "merged", reason=reason, merged_into=proposal.merged_into
-        )
+        _tell(uow, case_number, "proposal", proposal.number, "merged", reason=reason, merged_into=proposal.merged_into)
     else:
         reason = f"不予立案：{proposal.reason_text}"
         if converted_to:
             reason += f"；已转为{converted_as or converted_to['kind']}（{converted_to['reference']}）"
         _tell(
-            session,
+            uow,
             case_number,
             "proposal",
             proposal.number,
@@ -87,7 +79,7 @@ def proposal_decided(session, proposal: Proposal, converted_to: dict | None = No
         )
 
 
-def opinion_settled(session, item: OpinionItem) -> None:
+def opinion_settled(uow: IntakeUnitOfWork, item: OpinionItem) -> None:
     """``item`` reached its outcome (its status: not_adopted, adopted, handled): tell its case, if any."""
     if item.origin_case:
-        _tell(session, item.origin_case, "opinion", item.number, item.status, reason=None)
+        _tell(uow, item.origin_case, "opinion", item.number, item.status, reason=None)

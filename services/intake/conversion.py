@@ -8,23 +8,18 @@ again answers the item made the first time."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
-
 from .models import OpinionItem, Proposal
-from .opinion_rules import load_opinion_rules
 from .opinions import create, send_in
+from .repository import IntakeUnitOfWork
+from .rules import IntakeRules
 
 MEMBER = "member"
 
 
-def opinion_from_proposal(session, proposal: Proposal, actor: str) -> OpinionItem:
+def opinion_from_proposal(uow: IntakeUnitOfWork, rules: IntakeRules, proposal: Proposal, actor: str) -> OpinionItem:
     """The opinion item ``proposal`` became, made and sent in (its process started) if new."""
     reference = f"proposal:{proposal.number}"
-    item = session.scalar(
-        select(OpinionItem).where(
-            OpinionItem.submitter == proposal.initiator, OpinionItem.client_reference == reference
-        )
-    )
+    item = uow.opinions.by_reference(proposal.initiator, reference)
     if item is not None:
         return item
     content = {
@@ -35,8 +30,8 @@ def opinion_from_proposal(session, proposal: Proposal, actor: str) -> OpinionIte
         "area": proposal.area,
     }
     item = create(
-        session,
-        load_opinion_rules(),
+        uow,
+        rules.opinion_rulebook(),
         submitter=proposal.initiator,
         role=MEMBER,
         content=content,
@@ -44,5 +39,5 @@ def opinion_from_proposal(session, proposal: Proposal, actor: str) -> OpinionIte
         thread=proposal.thread or proposal.number,
         reference=reference,
     )
-    send_in(session, item, actor, {"user": proposal.initiator, "roles": [MEMBER], "unit": None})
+    send_in(uow, item, actor, {"user": proposal.initiator, "roles": [MEMBER], "unit": None})
     return item

@@ -4,7 +4,8 @@ that the search reads a handful of rows however many proposals the years hold.
 Both indexes are over ``Proposal.match_text`` (the bigrams of title and suggestions written out as
 words, ``similarity.match_text``), and both are asked for a superset of the proposals whose
 bigram Jaccard index can reach the threshold; ``registration.find_duplicates`` scores those
-exactly, so it finds what scoring every proposal of the year finds:
+exactly, so it finds what scoring every proposal of the year finds. It is part of the SQL adapter:
+``sql.SqlProposalRepository.duplicate_candidates`` asks it, and the domain never does:
 
 - **PostgreSQL, pg_trgm** (GIN index ``ix_proposals_match_text_trgm`` over the year and the
   text, btree_gin for the year; the migration raises the planner's cost of ``%`` so that the

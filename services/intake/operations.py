@@ -1,6 +1,8 @@
-"""Intake's rules, as plain functions of a session, validated input and the caller's principal.
+"""Intake's rules, as plain functions of a unit of work (``repository.IntakeUnitOfWork``), the rules
+where they need them (``rules.IntakeRules``), validated input and the caller's principal.
 
-The service calls these and commits; tests call them with a session of their own. The rules live
+The service calls these over its session's unit of work and commits; unit tests call them over the
+in-memory fakes (``tests/unit/fake_intake.py``), integration tests over a session of their own. The rules live
 in ``proposals`` (提: submit, co-sign, read, resubmit), ``registration`` (立: settle co-signers,
 find duplicates, record the filing decision) and ``publication`` (公开).
 """
@@ -13,6 +15,7 @@ from shared.validation import load
 from shared.principal import acting_user
 
 from .models import Submission
+from .repository import IntakeUnitOfWork
 from .proposals import cosign, get, is_proposer_of, list_proposals, resubmit, submit, titles
 from .publication import answer_merged, publish, publish_followup
 from .registration import find_duplicates, record_filing, settle_cosigners
@@ -35,7 +38,7 @@ __all__ = [
 ]
 
 
-def record_submission(session, params: dict, principal: dict | None) -> dict:
+def record_submission(uow: IntakeUnitOfWork, params: dict, principal: dict | None) -> dict:
     data = load(RecordSubmissionParams, params, "intake.record_submission parameters")
     row = Submission(
         title=data["title"],
@@ -43,6 +46,6 @@ def record_submission(session, params: dict, principal: dict | None) -> dict:
         submitted_by=acting_user(principal),
         created_at=clock.now(),
     )
-    session.add(row)
-    session.flush()
+    uow.proposals.add_submission(row)
+    uow.flush()
     return {"id": row.id, "title": row.title}

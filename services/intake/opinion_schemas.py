@@ -1,5 +1,7 @@
 """Intake's opinion-item schemas: the contracts' shapes (``shared/contracts/rpc/opinions.py``) with
-the rulebook's length limits (``bpmn/rules/opinion.yaml``) checked on top, and the job parameters."""
+the rulebook's length limits (``bpmn/rules/opinion.yaml``'s ``limits``, given when the schema is made:
+``OpinionDraftSchema(limits=rules.opinion_rulebook().rules["limits"])``) checked on top, and the job
+parameters."""
 
 from __future__ import annotations
 
@@ -16,13 +18,15 @@ from shared.contracts.rpc import opinions as _shapes
 from shared.contracts.rpc.opinions import *  # noqa: F401,F403
 from shared.contracts.rpc.opinions import CONTENT
 
-from .opinion_rules import load_opinion_rules
-
 
 class _WithinLimits:
+    def __init__(self, *args, limits: dict, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.limits = limits
+
     @validates_schema(skip_on_field_errors=False)
     def _within_limits(self, data, **kwargs):
-        limits = load_opinion_rules().rules["limits"]
+        limits = self.limits
         errors = {}
         if len(data.get("title") or "") > limits["max_title"]:
             errors["title"] = [f"at most {limits['max_title']} characters"]

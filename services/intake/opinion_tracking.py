@@ -9,14 +9,9 @@ Every step tells the submitter (``notify.opinion.<step>``) in the same transacti
 
 from __future__ import annotations
 
-
-from sqlalchemy import func, select
-
 from shared import clock, config
-from shared.calendar import WorkingCalendar, load_yaml, local_date
+from shared.calendar import load_yaml, local_date
 from shared.errors import BusinessError, Conflict, Forbidden, InvalidInput
-from shared.messaging.outbox import send_message
-from shared.rulebook import deadline
 from shared.validation import load
 from shared.contracts import messages
 from shared.principal import acting_user as recorded_user
@@ -25,7 +20,7 @@ from . import case_outcome
 from .access import acting_user
 from .models import OpinionCheck, OpinionForward, OpinionInstruction, OpinionIssue, OpinionReport
 from .opinion_records import by_id, by_number, event, next_issue_number, not_found, record, tell
-from .opinion_rules import CHECKS, codes, label, load_opinion_rules, provenance
+from .opinion_rules import CHECKS, codes, label, provenance
 from .opinion_schemas import (
     AdoptionRequest,
     AnswerRequest,
@@ -36,8 +31,9 @@ from .opinion_schemas import (
     ReportParams,
     ReturnParams,
 )
-from .models import Outbox
 from .opinions import dump
+from .repository import IntakeUnitOfWork
+from .rules import IntakeRules
 
 EDITABLE = ("submitted",)
 CHANNEL_NAMES = {}
@@ -54,18 +50,18 @@ def _channel_zh(rulebook, code):
 # -- 编 edit -----------------------------------------------------------------------------------
 
 
-def record_editing(session, params: dict, principal: dict | None) -> dict:
+def record_editing(uow: IntakeUnitOfWork, rules: IntakeRules, params: dict, principal: dict | None) -> dict:
     """The four checks (四关), each recorded with its result and note, and the editors' decision:
     reported (waits for sign-off) or not adopted (the submitter is told why)."""
     data = load(EditingParams, params, "intake.record_editing parameters")
-    item = by_id(session, data["item_id"], lock=True)
+    item = by_id(uow, data["item_id"], lock=True)
     if item.status not in EDITABLE:
         raise BusinessError("not_in_editing", f"opinion item {item.number} is {item.status}, not in editing")
-    rulebook = load_opinion_rules()
+    rulebook = rules.opinion_rulebook()
     now = clock.now()
-    round_ = (session.scalar(select(func.max(OpinionCheck.round)).where(OpinionCheck.item_id == item.id)) or 0) + 1
+    round_ = uow.opinions.last_check_round(item) + 1
     for check in CHECKS:
-        session.add(
+        uow.opinions.add_check(
             OpinionCheck(
                 item_id=item.id,
                 round=round_,
@@ -77,13 +73,13 @@ def record_editing(session, params: dict, principal: dict | None) -> dict:
             )
         )
     if data["edited_title"] and data["edited_title"] != item.title:
-        record(session, item, data["edited_by"], "title_edited", {"from": item.title, "to": data["edited_title"]})
+        record(uow, item, data["edited_by"], "title_edited", {"from": item.title, "to": data["edited_title"]})
         item.title = data["edited_title"]
     checks = {c: {"passed": data[f"{c}_ok"], "note": data[f"{c}_note"]} for c in CHECKS}
     if data["decision"] == "report":
         item.status = "reviewed"
         tell(
-            session,
+            uow,
             item,
             "edited",
             f"round-{round_}",
@@ -92,9 +88,9 @@ def record_editing(session, params: dict, principal: dict | None) -> dict:
         )
     else:
         item.status, item.not_adopted_reason = "not_adopted", data["not_adopted_reason"]
-        case_outcome.opinion_settled(session, item)
+        case_outcome.opinion_settled(uow, item)
         tell(
-            session,
+            uow,
             item,
             "not_adopted",
             f"round-{round_}",
@@ -102,7 +98,7 @@ def record_editing(session, params: dict, principal: dict | None) -> dict:
             f"理由：{data['not_adopted_reason']}",
         )
     record(
-        session,
+        uow,
         item,
         data["edited_by"],
         "edited",
@@ -114,29 +110,29 @@ def record_editing(session, params: dict, principal: dict | None) -> dict:
             **provenance(rulebook),
         },
     )
-    session.flush()
+    uow.flush()
     return {"status": item.status, "round": round_}
 
 
-def return_to_editing(session, params: dict, principal: dict | None) -> dict:
+def return_to_editing(uow: IntakeUnitOfWork, params: dict, principal: dict | None) -> dict:
     """The leader did not sign it off: the item goes back to the editors with the leader's comment."""
     data = load(ReturnParams, params, "intake.return_to_editing parameters")
-    item = by_id(session, data["item_id"], lock=True)
+    item = by_id(uow, data["item_id"], lock=True)
     if item.status == "reviewed":
         item.status = "submitted"
-        record(session, item, data["returned_by"], "sign_off_refused", {"comment": data["comment"]})
+        record(uow, item, data["returned_by"], "sign_off_refused", {"comment": data["comment"]})
     return {"status": item.status}
 
 
 # -- 报 report ---------------------------------------------------------------------------------
 
 
-def report(session, params: dict, principal: dict | None) -> dict:
+def report(uow: IntakeUnitOfWork, rules: IntakeRules, params: dict, principal: dict | None) -> dict:
     """Signed off (签发) and reported (报送) to each chosen channel in its next issue (期).
     Recipients answer whether they adopt it until the rulebook's ``adoption_wait`` has passed."""
     data = load(ReportParams, params, "intake.report parameters")
-    item = by_id(session, data["item_id"], lock=True)
-    rulebook = load_opinion_rules()
+    item = by_id(uow, data["item_id"], lock=True)
+    rulebook = rules.opinion_rulebook()
     channels = [label(rulebook, "channels", code, "unknown_channel") for code in dict.fromkeys(data["channels"])]
     if item.status != "reviewed":
         raise BusinessError(
@@ -144,18 +140,19 @@ def report(session, params: dict, principal: dict | None) -> dict:
         )
     now = clock.now()
     year = local_date(now).year
-    due = deadline(rulebook, "adoption_wait", now, WorkingCalendar())
-    record(session, item, data["signed_off_by"], "signed_off", {"comment": data["comment"], **provenance(rulebook)})
+    due = rules.opinion_deadline("adoption_wait", now)
+    record(uow, item, data["signed_off_by"], "signed_off", {"comment": data["comment"], **provenance(rulebook)})
     issues = []
     for channel in channels:
-        sequence, number = next_issue_number(session, rulebook, channel, year)
+        sequence, number = next_issue_number(uow, rulebook, channel, year)
         issue = OpinionIssue(channel=channel.code, year=year, sequence=sequence, number=number, created_at=now)
-        session.add(issue)
-        session.flush()
-        session.add(
+        uow.opinions.add_issue(issue)
+        uow.flush()
+        uow.opinions.add_report(
             OpinionReport(
                 item_id=item.id,
                 issue_id=issue.id,
+                issue=issue,
                 channel=channel.code,
                 signed_off_by=data["signed_off_by"],
                 reported_at=now,
@@ -163,16 +160,16 @@ def report(session, params: dict, principal: dict | None) -> dict:
         )
         issues.append({"channel": channel.code, "issue": number})
     item.status = "sent"
-    record(session, item, data["signed_off_by"], "sent", {"reports": issues, "adoption_wait": due.as_dict()})
+    record(uow, item, data["signed_off_by"], "sent", {"reports": issues, "adoption_wait": due.as_dict()})
     tell(
-        session,
+        uow,
         item,
         "reported",
         "sent",
         f"社情民意信息 {item.number} 已签发报送",
         "报送：" + "、".join(f"{_channel_zh(rulebook, i['channel'])}（{i['issue']}）" for i in issues),
     )
-    session.flush()
+    uow.flush()
     return {"reports": issues, "adoption_due": clock.as_utc(due.ends_at).isoformat()}
 
 
@@ -186,18 +183,10 @@ def _require_staff(principal, *also):
     return user
 
 
-def _reports(session, item):
-    return list(
-        session.scalars(select(OpinionReport).where(OpinionReport.item_id == item.id).order_by(OpinionReport.id))
-    )
-
-
-def _settle_if_complete(session, item) -> None:
-    reports = _reports(session, item)
+def _settle_if_complete(uow: IntakeUnitOfWork, item) -> None:
+    reports = uow.opinions.reports_of(item)
     if reports and all(r.adoption for r in reports):
-        send_message(
-            session,
-            Outbox,
+        uow.send_message(
             name=messages.ADOPTIONS_SETTLED,
             correlation_key=item.number,
             message_id=f"adoptions-settled-{item.number}",
@@ -205,30 +194,30 @@ def _settle_if_complete(session, item) -> None:
         )
 
 
-def record_adoption(session, number: str, request: dict, principal: dict) -> dict:
+def record_adoption(uow: IntakeUnitOfWork, rules: IntakeRules, number: str, request: dict, principal: dict) -> dict:
     """A recipient adopted (采用) the item or not; staff record it per recipient. The last answer
     tells the process (``adoptions_settled``)."""
     user = _require_staff(principal)
     data = load(AdoptionRequest, request, "the adoption")
-    item = by_number(session, number, lock=True)
+    item = by_number(uow, number, lock=True)
     if item is None:
         raise not_found(number)
-    rulebook = load_opinion_rules()
+    rulebook = rules.opinion_rulebook()
     if data["channel"] not in codes(rulebook, "channels"):
         raise InvalidInput("the adoption", {"channel": [f"one of: {', '.join(codes(rulebook, 'channels'))}"]})
-    row = next((r for r in _reports(session, item) if r.channel == data["channel"]), None)
+    row = next((r for r in uow.opinions.reports_of(item) if r.channel == data["channel"]), None)
     if row is None:
         raise Conflict(f"opinion item {number} was not reported to {data['channel']}")
     outcome = "adopted" if data["adopted"] else "not_adopted"
     if row.adoption is not None:
         if row.adoption == outcome:
-            return dump(session, item)
+            return dump(uow, item)
         raise Conflict(f"{data['channel']} is already recorded as {row.adoption} for opinion item {number}")
     row.adoption, row.adoption_note = outcome, data["note"]
     row.publishable = data["adopted"] and data["publishable"]
     row.adoption_recorded_by, row.adoption_at = user, clock.now()
     record(
-        session,
+        uow,
         item,
         user,
         "adoption_recorded",
@@ -244,9 +233,9 @@ def record_adoption(session, number: str, request: dict, principal: dict) -> dic
     if data["adopted"]:
         if item.status == "sent":
             item.status = "adopted"
-        event(session, item, "opinion.adopted", row.channel, {"channel": row.channel, "issue": row.issue.number})
+        event(uow, item, "opinion.adopted", row.channel, {"channel": row.channel, "issue": row.issue.number})
         tell(
-            session,
+            uow,
             item,
             "adopted",
             row.channel,
@@ -254,21 +243,20 @@ def record_adoption(session, number: str, request: dict, principal: dict) -> dic
             f"刊发于 {row.issue.number}。",
         )
     else:
-        tell(
-            session, item, "not_adopted_by", row.channel, f"社情民意信息 {item.number} 未被{zh}采用", data["note"] or ""
-        )
-    session.flush()
-    _settle_if_complete(session, item)
-    return dump(session, item)
+        tell(uow, item, "not_adopted_by", row.channel, f"社情民意信息 {item.number} 未被{zh}采用", data["note"] or "")
+    uow.flush()
+    _settle_if_complete(uow, item)
+    return dump(uow, item)
 
 
-def close_reporting(session, params: dict, principal: dict | None) -> dict:
+def close_reporting(uow: IntakeUnitOfWork, params: dict, principal: dict | None) -> dict:
     """Adoption settled, or its wait passed: recipients that did not answer count as not adopted.
     The item is adopted if any recipient adopted it, otherwise not adopted."""
-    item = by_id(session, load(ItemRef, params, "intake.close_reporting parameters")["item_id"], lock=True)
+    item = by_id(uow, load(ItemRef, params, "intake.close_reporting parameters")["item_id"], lock=True)
     now = clock.now()
     silent = []
-    for row in _reports(session, item):
+    reports = uow.opinions.reports_of(item)
+    for row in reports:
         if row.adoption is None:
             row.adoption, row.adoption_note, row.adoption_recorded_by, row.adoption_at = (
                 "not_adopted",
@@ -277,34 +265,34 @@ def close_reporting(session, params: dict, principal: dict | None) -> dict:
                 now,
             )
             silent.append(row.channel)
-    adopted = [r.channel for r in _reports(session, item) if r.adoption == "adopted"]
+    adopted = [r.channel for r in reports if r.adoption == "adopted"]
     if item.status == "sent":
         if adopted:
             item.status = "adopted"
         else:
             item.status, item.not_adopted_reason = "not_adopted", "报送单位均未采用"
-            case_outcome.opinion_settled(session, item)
+            case_outcome.opinion_settled(uow, item)
             tell(
-                session,
+                uow,
                 item,
                 "not_adopted",
                 "reporting",
                 f"社情民意信息 {item.number} 未被采用",
                 "报送单位均未采用。感谢您反映情况。",
             )
-    record(session, item, _actor(principal), "reporting_closed", {"adopted": adopted, "no_answer": silent})
-    session.flush()
+    record(uow, item, _actor(principal), "reporting_closed", {"adopted": adopted, "no_answer": silent})
+    uow.flush()
     return {"adopted": adopted, "no_answer": silent, "status": item.status}
 
 
-def record_instruction(session, number: str, request: dict, principal: dict) -> dict:
+def record_instruction(uow: IntakeUnitOfWork, rules: IntakeRules, number: str, request: dict, principal: dict) -> dict:
     """A leader's instruction (领导批示) on an adopted report, with its level (rulebook)."""
     user = _require_staff(principal, "leader")
     data = load(InstructionRequest, request, "the instruction")
-    item = by_number(session, number, lock=True)
+    item = by_number(uow, number, lock=True)
     if item is None:
         raise not_found(number)
-    rulebook = load_opinion_rules()
+    rulebook = rules.opinion_rulebook()
     errors = {}
     if data["level"] not in codes(rulebook, "instruction_levels"):
         errors["level"] = [f"one of: {', '.join(codes(rulebook, 'instruction_levels'))}"]
@@ -312,7 +300,7 @@ def record_instruction(session, number: str, request: dict, principal: dict) -> 
         errors["channel"] = [f"one of: {', '.join(codes(rulebook, 'channels'))}"]
     if errors:
         raise InvalidInput("the instruction", errors)
-    row = next((r for r in _reports(session, item) if r.channel == data["channel"]), None)
+    row = next((r for r in uow.opinions.reports_of(item) if r.channel == data["channel"]), None)
     if row is None or row.adoption != "adopted":
         raise Conflict(f"opinion item {number} has no adopted report to {data['channel']} to be instructed on")
     instruction = OpinionInstruction(
@@ -324,17 +312,17 @@ def record_instruction(session, number: str, request: dict, principal: dict) -> 
         recorded_by=user,
         recorded_at=clock.now(),
     )
-    session.add(instruction)
-    session.flush()
+    uow.opinions.add_instruction(instruction)
+    uow.flush()
     record(
-        session,
+        uow,
         item,
         user,
         "instructed",
         {"channel": data["channel"], "level": data["level"], "leader": data["leader"], "text": data["text"]},
     )
     event(
-        session,
+        uow,
         item,
         "opinion.instructed",
         str(instruction.id),
@@ -342,15 +330,15 @@ def record_instruction(session, number: str, request: dict, principal: dict) -> 
     )
     level = label(rulebook, "instruction_levels", data["level"], "unknown_level").zh
     tell(
-        session,
+        uow,
         item,
         "instructed",
         str(instruction.id),
         f"社情民意信息 {item.number} 获{level}",
         f"{data['leader']}批示：{data['text']}",
     )
-    session.flush()
-    return dump(session, item)
+    uow.flush()
+    return dump(uow, item)
 
 
 # -- 踪 track: forwarding to departments (转办) and their answers ---------------------------------
@@ -367,10 +355,10 @@ def known_units() -> set[str]:
     return set(load_yaml(config.ROOT / "deploy" / "seed" / "units.yaml", _Seed())["units"])
 
 
-def forward(session, params: dict, principal: dict | None) -> dict:
+def forward(uow: IntakeUnitOfWork, rules: IntakeRules, params: dict, principal: dict | None) -> dict:
     """Forward (转办) an adopted item to departments, each to answer by the rulebook's ``forward_answer``."""
     data = load(ForwardParams, params, "intake.forward parameters")
-    item = by_id(session, data["item_id"], lock=True)
+    item = by_id(uow, data["item_id"], lock=True)
     unknown = sorted(set(data["units"]) - known_units())
     if unknown:
         raise BusinessError("unknown_unit", f"no such units: {', '.join(unknown)}")
@@ -378,13 +366,12 @@ def forward(session, params: dict, principal: dict | None) -> dict:
         raise BusinessError(
             "not_adopted", f"opinion item {item.number} is {item.status}; only adopted items are forwarded"
         )
-    rulebook = load_opinion_rules()
     now = clock.now()
-    due = deadline(rulebook, "forward_answer", now, WorkingCalendar())
-    existing = {f.unit for f in session.scalars(select(OpinionForward).where(OpinionForward.item_id == item.id))}
+    due = rules.opinion_deadline("forward_answer", now)
+    existing = {f.unit for f in uow.opinions.forwards_of(item)}
     for unit in dict.fromkeys(data["units"]):
         if unit not in existing:
-            session.add(
+            uow.opinions.add_forward(
                 OpinionForward(
                     item_id=item.id,
                     unit=unit,
@@ -397,25 +384,25 @@ def forward(session, params: dict, principal: dict | None) -> dict:
             )
     item.status = "forwarded"
     record(
-        session,
+        uow,
         item,
         data["forwarded_by"],
         "forwarded",
         {"units": data["units"], "request": data["request"], "answer_due": due.as_dict()},
     )
     tell(
-        session,
+        uow,
         item,
         "forwarded",
         "forwarded",
         f"社情民意信息 {item.number} 已转有关部门办理",
         "转办：" + "、".join(data["units"]) + f"，答复期限 {due.due.isoformat()}。",
     )
-    session.flush()
+    uow.flush()
     return {"units": data["units"], "answer_due": clock.as_utc(due.ends_at).isoformat()}
 
 
-def answer_forward(session, number: str, request: dict, principal: dict) -> dict:
+def answer_forward(uow: IntakeUnitOfWork, number: str, request: dict, principal: dict) -> dict:
     """A department answers an item forwarded to it (only its own); the last answer tells the
     process (``forwards_answered``)."""
     user, roles = acting_user(principal)
@@ -423,23 +410,21 @@ def answer_forward(session, number: str, request: dict, principal: dict) -> dict
     if "unit" not in roles or not unit:
         raise Forbidden("departments (role unit) answer forwarded items")
     data = load(AnswerRequest, request, "the answer")
-    item = by_number(session, number, lock=True)
+    item = by_number(uow, number, lock=True)
     if item is None:
         raise not_found(number)
-    rows = list(session.scalars(select(OpinionForward).where(OpinionForward.item_id == item.id)))
+    rows = uow.opinions.forwards_of(item)
     mine = next((f for f in rows if f.unit == unit), None)
     if mine is None:
         raise Forbidden(f"opinion item {number} was not forwarded to {unit}")
     if mine.status == "answered":
         raise Conflict(f"{unit} already answered opinion item {number}")
     mine.status, mine.answer, mine.answered_by, mine.answered_at = "answered", data["text"], user, clock.now()
-    record(session, item, user, "answered", {"unit": unit, "text": data["text"]})
-    tell(session, item, "answered", unit, f"社情民意信息 {item.number} 收到 {unit} 的办理答复", data["text"])
-    session.flush()
+    record(uow, item, user, "answered", {"unit": unit, "text": data["text"]})
+    tell(uow, item, "answered", unit, f"社情民意信息 {item.number} 收到 {unit} 的办理答复", data["text"])
+    uow.flush()
     if all(f.status == "answered" for f in rows):
-        send_message(
-            session,
-            Outbox,
+        uow.send_message(
             name=messages.FORWARDS_ANSWERED,
             correlation_key=item.number,
             message_id=f"forwards-answered-{item.number}",
@@ -448,21 +433,21 @@ def answer_forward(session, number: str, request: dict, principal: dict) -> dict
     return {"number": item.number, "unit": unit, "status": mine.status, "answered_at": mine.answered_at.isoformat()}
 
 
-def mark_overdue(session, params: dict, principal: dict | None) -> dict:
+def mark_overdue(uow: IntakeUnitOfWork, rules: IntakeRules, params: dict, principal: dict | None) -> dict:
     """The answer time passed with departments still silent: the item is not handled (未办理); the
     staff who forwarded it are told; the next check is ``overdue_reminder`` later."""
-    item = by_id(session, load(ItemRef, params, "intake.mark_overdue parameters")["item_id"], lock=True)
+    item = by_id(uow, load(ItemRef, params, "intake.mark_overdue parameters")["item_id"], lock=True)
     now = clock.now()
-    rows = list(session.scalars(select(OpinionForward).where(OpinionForward.item_id == item.id)))
+    rows = uow.opinions.forwards_of(item)
     late = [f for f in rows if f.status != "answered"]
     for f in late:
         f.status = "overdue"
     if late and item.status == "forwarded":
         item.status = "not_handled"
     if late:
-        record(session, item, _actor(principal), "answers_overdue", {"units": [f.unit for f in late]})
+        record(uow, item, _actor(principal), "answers_overdue", {"units": [f.unit for f in late]})
         tell(
-            session,
+            uow,
             item,
             "answers_overdue",
             now.isoformat(),
@@ -470,21 +455,20 @@ def mark_overdue(session, params: dict, principal: dict | None) -> dict:
             "逾期未答复：" + "、".join(f.unit for f in late),
             recipients=sorted({f.forwarded_by for f in late}),
         )
-    rulebook = load_opinion_rules()
-    following = deadline(rulebook, "overdue_reminder", now, WorkingCalendar())
+    following = rules.opinion_deadline("overdue_reminder", now)
     return {"overdue": [f.unit for f in late], "next_check": clock.as_utc(following.ends_at).isoformat()}
 
 
-def close(session, params: dict, principal: dict | None) -> dict:
+def close(uow: IntakeUnitOfWork, params: dict, principal: dict | None) -> dict:
     """The end of tracking: handled (办结) when every department answered; the submitter is told."""
-    item = by_id(session, load(ItemRef, params, "intake.close parameters")["item_id"], lock=True)
-    rows = list(session.scalars(select(OpinionForward).where(OpinionForward.item_id == item.id)))
+    item = by_id(uow, load(ItemRef, params, "intake.close parameters")["item_id"], lock=True)
+    rows = uow.opinions.forwards_of(item)
     if rows and all(f.status == "answered" for f in rows) and item.status in ("forwarded", "not_handled"):
         item.status = "handled"
-        tell(session, item, "handled", "closed", f"社情民意信息 {item.number} 已办结", "有关部门均已答复。")
+        tell(uow, item, "handled", "closed", f"社情民意信息 {item.number} 已办结", "有关部门均已答复。")
     elif not rows and item.status == "adopted":
-        tell(session, item, "closed", "closed", f"社情民意信息 {item.number} 跟踪结束", "已被采用，无需转办。")
-    record(session, item, _actor(principal), "closed", {"status": item.status})
-    case_outcome.opinion_settled(session, item)
-    session.flush()
+        tell(uow, item, "closed", "closed", f"社情民意信息 {item.number} 跟踪结束", "已被采用，无需转办。")
+    record(uow, item, _actor(principal), "closed", {"status": item.status})
+    case_outcome.opinion_settled(uow, item)
+    uow.flush()
     return {"status": item.status}

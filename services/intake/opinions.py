@@ -1,6 +1,7 @@
 """征 collect: members and informants submit opinion items; who may read which item.
 
-Each function takes the session and the caller's principal, authorises the caller itself, and
+Each function takes the unit of work (``repository.IntakeUnitOfWork``), the rules where it needs
+them and the caller's principal, authorises the caller itself, and
 leaves committing to the caller: the item, its history, its events and the start of its process
 are one transaction.
 
@@ -11,30 +12,17 @@ masked) — before that, 403; a department (role ``unit``) reads only the items 
 
 from __future__ import annotations
 
-from sqlalchemy import exists, select
-
 from shared import clock
 from shared.calendar import local_date
 from shared.errors import Conflict, Forbidden, InvalidInput
-from shared.messaging.outbox import start_process
+from shared.rulebook import Rulebook
 from shared.validation import load
 
 from .access import acting_user, reads_all
 from .areas import check_area
 from shared.masking import mask_name, mask_text
-from .models import OpinionForward, OpinionInstruction, OpinionItem, OpinionReport, Outbox
-from .opinion_records import (
-    by_number,
-    details,
-    details_of,
-    event,
-    events_of,
-    next_item_number,
-    not_found,
-    record,
-    tell,
-)
-from .opinion_rules import load_opinion_rules
+from .models import OpinionItem
+from .opinion_records import by_number, details, event, events_of, next_item_number, not_found, record, tell
 from .opinion_schemas import (
     STATUS_ZH,
     EventSchema,
@@ -44,6 +32,8 @@ from .opinion_schemas import (
     PublicOpinionSchema,
     UnitOpinionSchema,
 )
+from .repository import IntakeUnitOfWork
+from .rules import IntakeRules
 
 PROCESS_ID = "opinion"
 SUBMITTERS = ("member", "informant")
@@ -78,22 +68,22 @@ ITEM_FIELDS = (
 )
 
 
-def dump(session, item: OpinionItem, with_history: bool = False, found: dict | None = None) -> dict:
+def dump(uow: IntakeUnitOfWork, item: OpinionItem, with_history: bool = False, found: dict | None = None) -> dict:
     """The item as its readers see it; ``found``: its :func:`details`, read already for a list."""
     result = OpinionSchema().dump(
         {
             **{c: getattr(item, c) for c in ITEM_FIELDS},
             "status_zh": STATUS_ZH.get(item.status, item.status),
-            **(found if found is not None else details(session, item)),
+            **(found if found is not None else details(uow, item)),
         }
     )
     if with_history:
-        result["history"] = EventSchema(many=True).dump(events_of(session, item))
+        result["history"] = EventSchema(many=True).dump(events_of(uow, item))
     return result
 
 
-def public(session, item: OpinionItem, found: dict | None = None) -> dict:
-    reports = found if found is not None else details(session, item)
+def public(uow: IntakeUnitOfWork, item: OpinionItem, found: dict | None = None) -> dict:
+    reports = found if found is not None else details(uow, item)
     return PublicOpinionSchema().dump(
         {
             "number": item.number,
@@ -107,10 +97,8 @@ def public(session, item: OpinionItem, found: dict | None = None) -> dict:
     )
 
 
-def for_unit(session, item: OpinionItem, unit: str) -> dict:
-    forward = session.scalar(
-        select(OpinionForward).where(OpinionForward.item_id == item.id, OpinionForward.unit == unit)
-    )
+def for_unit(uow: IntakeUnitOfWork, item: OpinionItem, unit: str) -> dict:
+    forward = next((f for f in uow.opinions.forwards_of(item) if f.unit == unit), None)
     return UnitOpinionSchema().dump(
         {
             **{k: getattr(item, k) for k in ("number", "title", "situation", "analysis", "suggestion", "status")},
@@ -120,8 +108,8 @@ def for_unit(session, item: OpinionItem, unit: str) -> dict:
 
 
 def create(
-    session,
-    rulebook,
+    uow: IntakeUnitOfWork,
+    rulebook: Rulebook,
     *,
     submitter: str,
     role: str,
@@ -133,7 +121,7 @@ def create(
 ) -> OpinionItem:
     now = clock.now()
     year = local_date(now).year
-    sequence, number = next_item_number(session, rulebook, year)
+    sequence, number = next_item_number(uow, rulebook, year)
     item = OpinionItem(
         number=number,
         thread=thread or number,
@@ -153,10 +141,10 @@ def create(
         rulebook_version=rulebook.version,
         created_at=now,
     )
-    session.add(item)
-    session.flush()
+    uow.opinions.add(item)
+    uow.flush()
     record(
-        session,
+        uow,
         item,
         submitter,
         "saved",
@@ -165,22 +153,20 @@ def create(
     return item
 
 
-def send_in(session, item: OpinionItem, actor: str, principal: dict | None) -> None:
+def send_in(uow: IntakeUnitOfWork, item: OpinionItem, actor: str, principal: dict | None) -> None:
     """A saved item goes to the editors: its process starts, points hear ``opinion.submitted``."""
     item.status, item.submitted_at = "submitted", clock.now()
-    record(session, item, actor, "submitted", {"urgent": item.urgent})
-    event(session, item, "opinion.submitted", "", {"urgent": item.urgent})
+    record(uow, item, actor, "submitted", {"urgent": item.urgent})
+    event(uow, item, "opinion.submitted", "", {"urgent": item.urgent})
     tell(
-        session,
+        uow,
         item,
         "received",
         "submitted",
         f"社情民意信息 {item.number}《{item.title}》已收到",
         "编辑审核后将告知您结果。" + ("已按急事急报优先处理。" if item.urgent else ""),
     )
-    start_process(
-        session,
-        Outbox,
+    uow.start_process(
         command_id=f"opinion-{item.number}",
         process_id=PROCESS_ID,
         business_key=item.number,
@@ -194,10 +180,12 @@ def send_in(session, item: OpinionItem, actor: str, principal: dict | None) -> N
             "submitter": item.submitter,
         },
     )
-    session.flush()
+    uow.flush()
 
 
-def submit(session, draft: dict, principal: dict, reference: str | None = None) -> dict:
+def submit(
+    uow: IntakeUnitOfWork, rules: IntakeRules, draft: dict, principal: dict, reference: str | None = None
+) -> dict:
     """Record a member's or informant's item; submitted (unless ``submit`` is false: saved).
 
     ``reference``: the idempotency key (over HTTP the Idempotency-Key or one per request; over AMQP
@@ -205,16 +193,14 @@ def submit(session, draft: dict, principal: dict, reference: str | None = None) 
     now; the repeat's body is not compared (the first wins)."""
     user, role = submitter_role(principal)
     if reference is not None:
-        existing = session.scalar(
-            select(OpinionItem).where(OpinionItem.submitter == user, OpinionItem.client_reference == reference)
-        )
+        existing = uow.opinions.by_reference(user, reference)
         if existing is not None:
-            return dump(session, existing)
-    data = load(OpinionDraftSchema, draft, "the opinion item")
-    check_area(data["area"], "the opinion item")
-    rulebook = load_opinion_rules()
+            return dump(uow, existing)
+    rulebook = rules.opinion_rulebook()
+    data = load(OpinionDraftSchema(limits=rulebook.rules["limits"]), draft, "the opinion item")
+    check_area(rules, data["area"], "the opinion item")
     item = create(
-        session,
+        uow,
         rulebook,
         submitter=user,
         role=role,
@@ -224,21 +210,21 @@ def submit(session, draft: dict, principal: dict, reference: str | None = None) 
         reference=reference,
     )
     if data["submit"]:
-        send_in(session, item, user, principal)
-    return dump(session, item)
+        send_in(uow, item, user, principal)
+    return dump(uow, item)
 
 
-def submit_saved(session, number: str, principal: dict) -> dict:
+def submit_saved(uow: IntakeUnitOfWork, number: str, principal: dict) -> dict:
     user, _ = submitter_role(principal)
-    item = by_number(session, number, lock=True)
+    item = by_number(uow, number, lock=True)
     if item is None:
         raise not_found(number)
     if item.submitter != user:
         raise Forbidden(f"only the submitter of opinion item {number} submits it")
     if item.status != "saved":
         raise Conflict(f"opinion item {number} is {item.status}; only a saved item is submitted")
-    send_in(session, item, user, principal)
-    return dump(session, item)
+    send_in(uow, item, user, principal)
+    return dump(uow, item)
 
 
 def app_principal(sender) -> dict:
@@ -253,7 +239,7 @@ def app_principal(sender) -> dict:
     return {"user": sender.name, "roles": [sender.kind], "unit": None}
 
 
-def submit_command(session, body, sender) -> dict:
+def submit_command(uow: IntakeUnitOfWork, rules: IntakeRules, body, sender) -> dict:
     """An item submitted over AMQP by the app of the member or informant ``sender`` (the broker-
     validated AMQP ``user_id``). A repeated ``reference`` of the same submitter is answered with the
     item it made; a refusal raises (and the message is dead-lettered with the reason)."""
@@ -271,42 +257,34 @@ def submit_command(session, body, sender) -> dict:
             {"principal": ["must be the sender's, or left out"]},
         )
     user, _ = submitter_role(principal)
-    existing = session.scalar(
-        select(OpinionItem).where(OpinionItem.submitter == user, OpinionItem.client_reference == command["reference"])
-    )
+    existing = uow.opinions.by_reference(user, command["reference"])
     if existing is not None:
-        return dump(session, existing)
-    return submit(session, command["item"], principal, reference=command["reference"])
+        return dump(uow, existing)
+    return submit(uow, rules, command["item"], principal, reference=command["reference"])
 
 
-def _forwarded_to(session, item: OpinionItem, unit: str | None) -> bool:
-    return (
-        unit is not None
-        and session.scalar(
-            select(OpinionForward.id).where(OpinionForward.item_id == item.id, OpinionForward.unit == unit)
-        )
-        is not None
-    )
+def _forwarded_to(uow: IntakeUnitOfWork, item: OpinionItem, unit: str | None) -> bool:
+    return unit is not None and any(f.unit == unit for f in uow.opinions.forwards_of(item))
 
 
-def get(session, number: str, principal: dict) -> dict:
+def get(uow: IntakeUnitOfWork, number: str, principal: dict) -> dict:
     user, roles = acting_user(principal)
-    item = by_number(session, number)
+    item = by_number(uow, number)
     if item is None:
         raise not_found(number)
     if reads_all(roles) or item.submitter == user:
-        return dump(session, item, with_history=True)
+        return dump(uow, item, with_history=True)
     if "unit" in roles:
-        if _forwarded_to(session, item, principal.get("unit")):
-            return for_unit(session, item, principal["unit"])
+        if _forwarded_to(uow, item, principal.get("unit")):
+            return for_unit(uow, item, principal["unit"])
         raise Forbidden(f"opinion item {number} was not forwarded to your unit")
     if "member" in roles and item.status in PUBLISHED:
-        return public(session, item)
+        return public(uow, item)
     raise Forbidden(f"opinion item {number} is another submitter's and not published")
 
 
 def list_items(
-    session, principal: dict, mine: bool = False, status: str | None = None, awaiting: str | None = None
+    uow: IntakeUnitOfWork, principal: dict, mine: bool = False, status: str | None = None, awaiting: str | None = None
 ) -> list[dict]:
     """Staff, the committee, leaders: every item (``mine``: none of theirs are). Members and
     informants: their own; members with ``mine=false`` also the adopted items of others, as
@@ -314,56 +292,40 @@ def list_items(
     report adopted on a channel where no leader's instruction is recorded yet (the leaders' list;
     a year holds thousands of items, most of them not waiting)."""
     user, roles = acting_user(principal)
-    query = select(OpinionItem).order_by(OpinionItem.year, OpinionItem.sequence)
-    if status:
-        query = query.where(OpinionItem.status == status)
-    if awaiting == "instruction":
-        instructed = exists().where(
-            OpinionInstruction.item_id == OpinionReport.item_id, OpinionInstruction.channel == OpinionReport.channel
-        )
-        waiting = select(OpinionReport.item_id).where(OpinionReport.adoption == "adopted", ~instructed)
-        query = query.where(OpinionItem.id.in_(waiting))
-    elif awaiting:
+    if awaiting and awaiting != "instruction":
         raise InvalidInput("what is awaited?", {"awaiting": [f"only 'instruction' is known, not {awaiting!r}"]})
+    wanted = {"status": status or None, "awaiting_instruction": awaiting == "instruction"}
     if "unit" in roles and not reads_all(roles):
-        forwarded = select(OpinionForward.item_id).where(OpinionForward.unit == principal.get("unit"))
-        return [
-            for_unit(session, i, principal["unit"]) for i in session.scalars(query.where(OpinionItem.id.in_(forwarded)))
-        ]
+        unit = principal.get("unit")
+        if unit is None:
+            return []
+        return [for_unit(uow, i, principal["unit"]) for i in uow.opinions.listed(**wanted, forwarded_to=unit)]
     if reads_all(roles) and not mine:
-        items = list(session.scalars(query))
-        found = details_of(session, items)
-        return [dump(session, i, found=found[i.id]) for i in items]
+        items = uow.opinions.listed(**wanted)
+        found = uow.opinions.details_of(items)
+        return [dump(uow, i, found=found[i.id]) for i in items]
     if not set(SUBMITTERS) & roles and not reads_all(roles):
         raise Forbidden("opinion items are read by their submitters, staff, the committee, leaders and units")
     shown = [
         item
-        for item in session.scalars(query)
+        for item in uow.opinions.listed(**wanted)
         if item.submitter == user or (not mine and "member" in roles and item.status in PUBLISHED)
     ]
-    found = details_of(session, shown)
+    found = uow.opinions.details_of(shown)
     return [
-        dump(session, item, found=found[item.id]) if item.submitter == user else public(session, item, found[item.id])
+        dump(uow, item, found=found[item.id]) if item.submitter == user else public(uow, item, found[item.id])
         for item in shown
     ]
 
 
-def editing_flags(session, numbers: list[str], principal: dict) -> dict:
+def editing_flags(uow: IntakeUnitOfWork, rules: IntakeRules, numbers: list[str], principal: dict) -> dict:
     """For the editors' task list (急事急报 first): each item's urgency and submission time."""
     _, roles = acting_user(principal)
     if not reads_all(roles):
         raise Forbidden("the editors' task list is for staff, the committee and leaders")
-    rows = session.execute(
-        select(OpinionItem.number, OpinionItem.urgent, OpinionItem.submitted_at).where(
-            OpinionItem.number.in_(list(numbers) or [""])
-        )
-    )
-    urgent_first = load_opinion_rules().rules["urgent_first"]
+    rows = uow.opinions.editing_flags(list(numbers))
+    urgent_first = rules.opinion_rulebook().rules["urgent_first"]
     return {
         "urgent_first": urgent_first,
         "items": {n: {"urgent": bool(u), "submitted_at": s.isoformat() if s else None} for n, u, s in rows},
     }
-
-
-def reports_of(session, item: OpinionItem) -> list[OpinionReport]:
-    return details(session, item)["reports"]

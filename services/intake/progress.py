@@ -25,16 +25,14 @@ out of order, or twice) changes no status; one heard before changes nothing at a
 
 from __future__ import annotations
 
-
-from sqlalchemy import select
-
 from shared import clock
 from shared import contracts
 from shared.errors import InvalidInput
 from shared.validation import load
 
-from .models import Proposal, ProposalEvent
+from .models import Proposal
 from .records import by_number, notice, notify, proposers, record_event, tell
+from .repository import IntakeUnitOfWork
 
 IN_HANDLING = ("filed", "assigned", "replied", "rating", "rated", "rehandling")
 HEARD = contracts.subscriptions.INTAKE_HEARS
@@ -86,21 +84,16 @@ def _notices(name: str, payload: dict, title: str) -> list[tuple[str, str]]:
     return []
 
 
-def hear(session, body) -> dict:
+def hear(uow: IntakeUnitOfWork, body) -> dict:
     """Apply one ``handling.*`` event to its proposal (see the module docstring)."""
     event = load(contracts.EventSchema, body, "the event")
     name = event["name"]
     if name not in HEARD:
         raise InvalidInput("intake hears no such event", {"name": [f"one of {', '.join(HEARD)}"]})
-    proposal = by_number(session, event["subject"], lock=True)
+    proposal = by_number(uow, event["subject"], lock=True)
     if proposal is None:  # a smoke diagram's submission, or a proposal of another installation
         return {"applied": False, "reason": "no such proposal"}
-    heard = [
-        row.data or {}
-        for row in session.scalars(
-            select(ProposalEvent).where(ProposalEvent.proposal_id == proposal.id, ProposalEvent.action == "handling")
-        )
-    ]
+    heard = [row.data or {} for row in uow.proposals.events_of(proposal, "handling")]
     if any(data.get("event_id") == event["event_id"] for data in heard):
         return {"applied": False, "reason": "heard before"}
     at = clock.as_utc(event["occurred_at"]).isoformat()
@@ -110,7 +103,7 @@ def hear(session, body) -> dict:
     if applied:
         proposal.status = status
     record_event(
-        session,
+        uow,
         proposal,
         "system",
         "handling",
@@ -125,38 +118,36 @@ def hear(session, body) -> dict:
     title = f"{proposal.number}《{proposal.title}》"
     # The notices of one event go out as one message (reply accepted and rating opened: two).
     tell(
-        session,
+        uow,
         [
-            notice(session, proposal, proposers(proposal), text, kind)
+            notice(uow, proposal, proposers(proposal), text, kind)
             for kind, text in _notices(name, event["payload"], title)
         ],
     )
     if name == "handling.rating_opened":  # proposals merged into this one share its answer and rate it
-        for other in session.scalars(select(Proposal).where(Proposal.merged_into == proposal.number)):
+        for other in uow.proposals.merged_into(proposal.number):
             notify(
-                session,
+                uow,
                 other,
                 proposers(other),
                 f"您的提案 {other.number}《{other.title}》与提案 {proposal.number} 并案办理，其办理答复已经审核通过，"
                 "可在您的提案的“答复”中查看，并请作出评价（办理工作、办理结果两项）。",
                 kind="rating_opened",
             )
-    session.flush()
+    uow.flush()
     return {"applied": applied, "status": proposal.status}
 
 
-def rated_rounds(session, proposal) -> list[int]:
+def rated_rounds(uow: IntakeUnitOfWork, proposal: Proposal) -> list[int]:
     """The rounds whose reply staff accepted (a rating round opened on it), oldest first."""
-    rows = session.scalars(
-        select(ProposalEvent).where(ProposalEvent.proposal_id == proposal.id, ProposalEvent.action == "handling")
-    )
+    rows = uow.proposals.events_of(proposal, "handling")
     return sorted(
         {int((r.data or {}).get("round") or 0) for r in rows if (r.data or {}).get("event") == "handling.rating_opened"}
         - {0}
     )
 
 
-def reply_access(session, number: str, principal: dict) -> dict:
+def reply_access(uow: IntakeUnitOfWork, number: str, principal: dict) -> dict:
     """Whose reply the caller may read for proposal ``number``, and which rounds of it.
 
     Staff, the committee and leaders: every round. A proposer (initiator or a co-signer who
@@ -165,7 +156,7 @@ def reply_access(session, number: str, principal: dict) -> dict:
     from .access import acting_user, not_found, proposes, reads_all
 
     user, roles = acting_user(principal)
-    proposal = by_number(session, str(number))
+    proposal = by_number(uow, str(number))
     if proposal is None:
         raise not_found(str(number))
     overseer = reads_all(roles)
@@ -173,11 +164,11 @@ def reply_access(session, number: str, principal: dict) -> dict:
         raise not_found(str(number))
     answering = proposal
     if proposal.status == "merged" and proposal.merged_into:
-        answering = by_number(session, proposal.merged_into) or proposal
+        answering = by_number(uow, proposal.merged_into) or proposal
     return {
         "number": proposal.number,
         "answered_by": answering.number,
         "all_rounds": overseer,
-        "rounds": rated_rounds(session, answering),
+        "rounds": rated_rounds(uow, answering),
         "status": proposal.status,
     }

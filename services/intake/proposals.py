@@ -1,30 +1,28 @@
 """提 submit: what members do with their proposals over RPC, and what anyone may read.
 
-Each function takes the session and the caller's principal, authorises the caller itself, and
-leaves committing to the caller: the proposal, its history and its messages to the engine are one
+Each function takes the unit of work (``repository.IntakeUnitOfWork``), the rules where it needs
+them (``rules.IntakeRules``) and the caller's principal, authorises the caller itself, and leaves
+committing to the caller: the proposal, its history and its messages to the engine are one
 transaction.
 """
 
 from __future__ import annotations
 
 
-from sqlalchemy import false, func, or_, select
-from sqlalchemy.orm import selectinload
-
 from shared import clock
-from shared.calendar import WorkingCalendar, local_date
+from shared.calendar import local_date
 from shared.errors import Conflict, Forbidden, InvalidInput
-from shared.messaging.outbox import send_message, start_process
-from shared.rulebook import deadline, load_rulebook
 from shared.validation import load
 from shared.contracts import messages
 
 from shared.masking import mask_text
 from .access import MEMBER, acting_user, not_found, proposes, reads_all, require_member, require_reader
 from .areas import check_area
-from .models import Cosigner, Outbox, Proposal, Publication
+from .models import Cosigner, Proposal, Publication
 from .numbering import format_number, next_sequence
 from .records import by_number, notify, proposers, record_event
+from .repository import IntakeUnitOfWork
+from .rules import IntakeRules
 from .schemas import CONTENT, ContentSchema, DraftSchema, ProposalSchema, PublicationSchema
 
 PROCESS_ID = "proposal"
@@ -34,11 +32,11 @@ def dump(proposal: Proposal) -> dict:
     return ProposalSchema().dump(proposal)
 
 
-def check_cosigners(cosigners: list[str], directory) -> None:
+def check_cosigners(rules: IntakeRules, cosigners: list[str], directory) -> None:
     """At most the rulebook's ``cosigning.max_cosigners``, each a member of the committee:
     ``directory(users)`` answers those of ``users`` the members directory does not know (the
     evaluation service keeps the directory). A list that cannot be checked is refused."""
-    cap = load_rulebook("proposal").max_cosigners()
+    cap = rules.max_cosigners()
     if len(cosigners) > cap:
         raise InvalidInput(
             "too many co-signers",
@@ -58,9 +56,9 @@ def check_cosigners(cosigners: list[str], directory) -> None:
         )
 
 
-def check_format(data: dict, what: str, rulebook=None) -> None:
+def check_format(rules: IntakeRules, data: dict, what: str) -> None:
     """One matter, one proposal: the title and the whole text within the rulebook's ``format``."""
-    limits = (rulebook or load_rulebook("proposal")).format_limits()
+    limits = rules.format_limits()
     problems = {}
     if len(data["title"]) > limits["max_title"]:
         problems["title"] = [
@@ -76,16 +74,22 @@ def check_format(data: dict, what: str, rulebook=None) -> None:
         raise InvalidInput(f"{what} is not valid", problems)
 
 
-def is_proposer_of(session, number: str, principal: dict) -> bool:
+def is_proposer_of(uow: IntakeUnitOfWork, number: str, principal: dict) -> bool:
     """Whether the caller, acting as a member, is a proposer of ``number`` (for supervision, which
     shows a proposal's deadlines to its proposers)."""
     user, roles = acting_user(principal)
-    proposal = by_number(session, str(number))
+    proposal = by_number(uow, str(number))
     return proposal is not None and proposes(proposal, user, roles)
 
 
 def submit(
-    session, draft: dict, principal: dict, thread: str | None = None, key: str | None = None, directory=None
+    uow: IntakeUnitOfWork,
+    rules: IntakeRules,
+    draft: dict,
+    principal: dict,
+    thread: str | None = None,
+    key: str | None = None,
+    directory=None,
 ) -> dict:
     """Record a member's proposal, number it and start its process.
 
@@ -107,21 +111,17 @@ def submit(
     if key is not None:
         if not isinstance(key, str) or not 1 <= len(key) <= 100:
             raise InvalidInput("the idempotency key", {"key": ["1 to 100 characters"]})
-        existing = session.scalar(
-            select(Proposal).where(Proposal.initiator == initiator, Proposal.client_reference == key)
-        )
+        existing = uow.proposals.by_reference(initiator, key)
         if existing is not None:
             return dump(existing)
     data = load(DraftSchema(initiator=initiator), draft, "the proposal")
-    check_format(data, "the proposal")
-    check_area(data["area"], "the proposal")
-    check_cosigners(data["cosigners"], directory)
+    check_format(rules, data, "the proposal")
+    check_area(rules, data["area"], "the proposal")
+    check_cosigners(rules, data["cosigners"], directory)
     now = clock.now()
     year = data["session_year"] or local_date(now).year
-    number = format_number(year, sequence := next_sequence(session, year))
-    cosigning = (
-        deadline(load_rulebook("proposal"), "cosign_window", now, WorkingCalendar()) if data["cosigners"] else None
-    )
+    number = format_number(year, sequence := next_sequence(uow, year))
+    cosigning = rules.proposal_deadline("cosign_window", now) if data["cosigners"] else None
     cosign_due = clock.as_utc(cosigning.ends_at) if cosigning else None
     proposal = Proposal(
         number=number,
@@ -146,10 +146,10 @@ def submit(
         client_reference=key,
         cosigners=[Cosigner(user=user, order=i, status="invited") for i, user in enumerate(data["cosigners"], start=1)],
     )
-    session.add(proposal)
-    session.flush()
+    uow.proposals.add(proposal)
+    uow.flush()
     record_event(
-        session,
+        uow,
         proposal,
         initiator,
         "submitted",
@@ -162,16 +162,14 @@ def submit(
     )
     if cosigning:
         notify(
-            session,
+            uow,
             proposal,
             data["cosigners"],
             f"{initiator} 邀请您联名提案 {number}《{proposal.title}》，请在 {cosigning.due.isoformat()} 前确认。",
             kind="cosign_invited",
         )
     # The command id derives from the stored proposal: a repeat of this transaction cannot start twice.
-    start_process(
-        session,
-        Outbox,
+    uow.start_process(
         command_id=f"proposal-{number}",
         process_id=PROCESS_ID,
         business_key=number,
@@ -194,12 +192,12 @@ def _visible(proposal: Proposal, user: str, roles: set[str]) -> bool:
     return reads_all(roles) or proposes(proposal, user, roles) or proposal.status == "published"
 
 
-def cosign(session, number: str, principal: dict, publish_name: bool = False) -> dict:
+def cosign(uow: IntakeUnitOfWork, number: str, principal: dict, publish_name: bool = False) -> dict:
     """An invited co-signer confirms before the deadline; the last confirmation tells the engine.
     ``publish_name``: the co-signer consents to being named where the proposal is published
     (default: not named, masked, as for an initiator who did not consent)."""
     user = require_member(principal)
-    proposal = by_number(session, number, lock=True)  # one confirmation at a time decides "all"
+    proposal = by_number(uow, number, lock=True)  # one confirmation at a time decides "all"
     if proposal is None:
         raise not_found(number)
     signer = next((c for c in proposal.cosigners if c.user == user), None)
@@ -220,19 +218,11 @@ def cosign(session, number: str, principal: dict, publish_name: bool = False) ->
             "confirmations are no longer accepted"
         )
     signer.status, signer.confirmed_at, signer.publish_name = "confirmed", clock.now(), bool(publish_name)
-    session.flush()
-    record_event(
-        session, proposal, user, "cosign_confirmed", {"order": signer.order, "publish_name": bool(publish_name)}
-    )
-    waiting = session.scalar(
-        select(func.count())
-        .select_from(Cosigner)
-        .where(Cosigner.proposal_id == proposal.id, Cosigner.status != "confirmed")
-    )
-    if waiting == 0:
-        send_message(
-            session,
-            Outbox,
+    uow.flush()
+    record_event(uow, proposal, user, "cosign_confirmed", {"order": signer.order, "publish_name": bool(publish_name)})
+    # The proposal is locked: its co-signers as loaded are all there are.
+    if all(c.status == "confirmed" for c in proposal.cosigners):
+        uow.send_message(
             name=messages.COSIGN_SETTLED,
             correlation_key=number,
             message_id=f"cosign-settled-{number}",
@@ -252,65 +242,54 @@ def published(row: Publication) -> dict:
     return {**data, **{key: mask_text(data.get(key) or "") for key in PUBLISHED_TEXT}, **followup}
 
 
-def _publication(session, proposal: Proposal) -> dict:
-    return published(session.scalar(select(Publication).where(Publication.proposal_id == proposal.id)))
+def _publication(uow: IntakeUnitOfWork, proposal: Proposal) -> dict:
+    row = uow.proposals.publication_of(proposal)
+    if row is None:
+        raise not_found(proposal.number)
+    return published(row)
 
 
-def get(session, number: str, principal: dict) -> dict:
+def get(uow: IntakeUnitOfWork, number: str, principal: dict) -> dict:
     """A proposal in full for its proposers, staff, the committee and leaders; a published one
     as published (personal data masked) for other members. Hidden ones are not found."""
     user, roles = require_reader(principal)
-    proposal = by_number(session, number)
+    proposal = by_number(uow, number)
     if proposal is None or not _visible(proposal, user, roles):
         raise not_found(number)
     if reads_all(roles) or proposes(proposal, user, roles):
         return dump(proposal)
-    return _publication(session, proposal)
+    return _publication(uow, proposal)
 
 
-def list_proposals(session, principal: dict, mine: bool = True) -> list[dict]:
+def list_proposals(uow: IntakeUnitOfWork, principal: dict, mine: bool = True) -> list[dict]:
     """``mine``: the proposals the caller initiated or co-signs (and has not dropped off).
     Otherwise every proposal the caller may read: all of them for staff, the committee and leaders;
     for a member their own in full and the published ones as published."""
     user, roles = require_reader(principal)
-    own = or_(
-        Proposal.initiator == user, Proposal.cosigners.any((Cosigner.user == user) & (Cosigner.status != "dropped"))
-    )
-    ordered = (Proposal.year, Proposal.sequence)
-    if MEMBER not in roles:
-        own = false()  # the public: published proposals only
-    # Their co-signers in one more query, not one a proposal (a year's list is ~800 of them).
-    proposals = select(Proposal).options(selectinload(Proposal.cosigners))
+    proposer = user if MEMBER in roles else None  # the public: published proposals only
     if mine or not reads_all(roles):
-        result = [dump(p) for p in session.scalars(proposals.where(own).order_by(*ordered))]
+        result = [dump(p) for p in uow.proposals.of_proposer(proposer)] if proposer else []
         if not mine:
-            visible = (
-                select(Publication)
-                .join(Proposal, Publication.proposal_id == Proposal.id)
-                .where(Proposal.status == "published", ~own)
-                .order_by(*ordered)
-            )
-            result += [published(row) for row in session.scalars(visible)]
+            result += [published(row) for row in uow.proposals.published_not_of(proposer)]
             result.sort(key=lambda item: tuple(map(int, item["number"].split("-"))))
         return result
-    return [dump(p) for p in session.scalars(proposals.order_by(*ordered))]
+    return [dump(p) for p in uow.proposals.every()]
 
 
-def titles(session, principal: dict) -> list[dict]:
+def titles(uow: IntakeUnitOfWork, principal: dict) -> list[dict]:
     """Every proposal's ``{number, title}``, in number order, for those who read them all (staff,
     the committee, leaders): what routing suggestions compare a new title with, without the texts
     and co-signers a full list carries."""
     _, roles = require_reader(principal)
     if not reads_all(roles):
         raise Forbidden("the list of every proposal's title is for the committee's staff")
-    rows = session.execute(select(Proposal.number, Proposal.title).order_by(Proposal.year, Proposal.sequence))
-    return [{"number": number, "title": title} for number, title in rows]
+    return [{"number": number, "title": title} for number, title in uow.proposals.titles()]
 
 
-def resubmit(session, number: str, draft: dict, principal: dict) -> dict:
+def resubmit(uow: IntakeUnitOfWork, rules: IntakeRules, number: str, draft: dict, principal: dict) -> dict:
     """The initiator revises a returned proposal; the engine takes it back to pre-review."""
     user = require_member(principal)
-    proposal = by_number(session, number, lock=True)
+    proposal = by_number(uow, number, lock=True)
     if proposal is None or not _visible(proposal, user, acting_user(principal)[1]):
         raise not_found(number)
     if proposal.initiator != user:
@@ -318,8 +297,8 @@ def resubmit(session, number: str, draft: dict, principal: dict) -> dict:
     if proposal.status != "returned":
         raise Conflict(f"proposal {number} is {proposal.status}; only a returned proposal is resubmitted")
     data = load(ContentSchema, draft, "the revised proposal")
-    check_format(data, "the revised proposal")
-    check_area(data["area"], "the revised proposal")
+    check_format(rules, data, "the revised proposal")
+    check_area(rules, data["area"], "the revised proposal")
     if data["area"] is None:
         data.pop("area")  # a revision without an area keeps the one staff or the member gave
     changed = [key for key, value in data.items() if getattr(proposal, key) != value]
@@ -330,19 +309,17 @@ def resubmit(session, number: str, draft: dict, principal: dict) -> dict:
     proposal.decision = proposal.reason_code = proposal.reason_text = None
     proposal.decided_by = proposal.decided_at = None
     record_event(
-        session,
+        uow,
         proposal,
         user,
         "resubmitted",
         {"revision": proposal.revision, "changed": changed, "returned_because": returned_because},
     )
-    send_message(
-        session,
-        Outbox,
+    uow.send_message(
         name=messages.RESUBMITTED,
         correlation_key=number,
         message_id=f"resubmitted-{number}-{proposal.revision}",
         payload={"revision": proposal.revision},
     )
-    session.flush()
+    uow.flush()
     return dump(proposal)

@@ -12,7 +12,6 @@ masked); the name is the members directory's, asked through ``names``.
 from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
-from sqlalchemy import func, select
 
 from shared.errors import Forbidden
 from shared.masking import mask_name
@@ -22,6 +21,7 @@ from .access import PUBLIC, acting_user, not_found
 from .models import Proposal, Publication
 from .proposals import published
 from .records import by_number, proposers
+from .repository import IntakeUnitOfWork
 
 MAX_PER_PAGE = 50
 
@@ -57,20 +57,11 @@ def item(row: Publication, proposal: Proposal, names) -> dict:
     return {**published(row), "year": proposal.year, "proposers": named_proposers(proposal, names)}
 
 
-def list_published(session, query: dict | None, principal: dict | None, names) -> dict:
+def list_published(uow: IntakeUnitOfWork, query: dict | None, principal: dict | None, names) -> dict:
     """A page of published proposals, by year and number: ``{items, page, per_page, total}``."""
     _require_public(principal)
     data = load(PublicQuery, query or {}, "the query")
-    where = [Proposal.status == "published"]
-    if data["year"] is not None:
-        where.append(Proposal.year == data["year"])
-    joined = select(Publication, Proposal).join(Proposal, Publication.proposal_id == Proposal.id).where(*where)
-    total = session.scalar(select(func.count()).select_from(joined.subquery()))
-    rows = session.execute(
-        joined.order_by(Proposal.year, Proposal.sequence)
-        .offset((data["page"] - 1) * data["per_page"])
-        .limit(data["per_page"])
-    ).all()
+    total, rows = uow.proposals.published_page(data["year"], (data["page"] - 1) * data["per_page"], data["per_page"])
     return {
         "items": [item(row, proposal, names) for row, proposal in rows],
         "page": data["page"],
@@ -79,13 +70,13 @@ def list_published(session, query: dict | None, principal: dict | None, names) -
     }
 
 
-def get_published(session, number: str, principal: dict | None, names) -> dict:
+def get_published(uow: IntakeUnitOfWork, number: str, principal: dict | None, names) -> dict:
     """One published proposal; any other (a draft, unpublished, unknown) is not found."""
     _require_public(principal)
-    proposal = by_number(session, number)
+    proposal = by_number(uow, number)
     if proposal is None or proposal.status != "published":
         raise not_found(number)
-    row = session.scalar(select(Publication).where(Publication.proposal_id == proposal.id))
+    row = uow.proposals.publication_of(proposal)
     if row is None:
         raise not_found(number)
     return item(row, proposal, names)

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
-
 from shared import clock
 from shared.errors import BusinessError
-from shared.rulebook import load_rulebook
+from shared.rulebook import RuleNotFound
 from shared.validation import load
 from shared.contracts import messages
 from shared.principal import acting_user
@@ -15,7 +13,9 @@ from shared.masking import mask_name, mask_text
 from . import case_outcome
 from .models import Proposal, Publication
 from .records import by_id, notify, proposers, record_event
-from .schemas import PublishParams
+from .repository import IntakeUnitOfWork
+from .rules import IntakeRules
+from .schemas import AnswerMergedParams, PublishFollowupParams, PublishParams
 
 from .progress import IN_HANDLING
 
@@ -39,7 +39,7 @@ def _mask(proposal: Proposal, data: dict) -> dict:
     }
 
 
-def publish(session, params: dict, principal: dict | None) -> dict:
+def publish(uow: IntakeUnitOfWork, rules: IntakeRules, params: dict, principal: dict | None) -> dict:
     """Publish an answered proposal whose proposer consented; otherwise record why it is not.
 
     A category B reply is published at once with ``followup_status: pending`` (``followup_pending``);
@@ -48,7 +48,7 @@ def publish(session, params: dict, principal: dict | None) -> dict:
     ``BusinessError("unknown_reply_category")``; a proposal not answered is ``not_publishable``.
     """
     data = load(PublishParams, params, "intake.publish parameters")
-    proposal = by_id(session, data["proposal_id"])
+    proposal = by_id(uow, data["proposal_id"])
     actor = acting_user(principal)
     if proposal.status == "published":
         return {"published": True, "reason": None}
@@ -57,27 +57,27 @@ def publish(session, params: dict, principal: dict | None) -> dict:
             "not_publishable",
             f"proposal {proposal.number} is {proposal.status}; only a filed or merged proposal is published",
         )
-    rulebook = load_rulebook("proposal")
     try:
-        rulebook.reply_category(data["reply_category"])
-    except KeyError as exc:
+        rules.reply_category(data["reply_category"])
+    except RuleNotFound as exc:
         raise BusinessError("unknown_reply_category", str(exc)) from None
     if not proposal.publish_consent:
         record_event(
-            session,
+            uow,
             proposal,
             actor,
             "publication_declined",
             {"reason": proposal.no_publish_reason, "units": data["units"], "reply_category": data["reply_category"]},
         )
-        case_outcome.proposal_answered(session, proposal, "answered", data["reply_category"])
+        case_outcome.proposal_answered(uow, proposal, "answered", data["reply_category"])
         return {"published": False, "reason": proposal.no_publish_reason}
-    exists = session.scalar(select(Publication.id).where(Publication.proposal_id == proposal.id))
-    if exists is None:
-        session.add(Publication(proposal_id=proposal.id, published_at=clock.now(), **_mask(proposal, data)))
+    if uow.proposals.publication_of(proposal) is None:
+        uow.proposals.add_publication(
+            Publication(proposal_id=proposal.id, published_at=clock.now(), **_mask(proposal, data))
+        )
     proposal.status = "published"
     record_event(
-        session,
+        uow,
         proposal,
         actor,
         "published",
@@ -87,75 +87,64 @@ def publish(session, params: dict, principal: dict | None) -> dict:
             "followup_pending": data["followup_pending"],
         },
     )
-    case_outcome.proposal_answered(session, proposal, "published", data["reply_category"])
+    case_outcome.proposal_answered(uow, proposal, "published", data["reply_category"])
     notify(
-        session,
+        uow,
         proposal,
         proposers(proposal),
         f"您的提案 {proposal.number}《{proposal.title}》及其办理答复已公开（个人信息已隐去）。",
         kind="published",
     )
-    session.flush()
+    uow.flush()
     return {"published": True, "reason": None}
 
 
-def publish_followup(session, params: dict, principal: dict | None) -> dict:
+def publish_followup(uow: IntakeUnitOfWork, params: dict, principal: dict | None) -> dict:
     """The follow-up reply of a category B answer arrived (job ``intake.publish_followup``): the
     published record says ``received``, with the reply masked and when. A proposal not published
     (its proposer declined) only records the follow-up in its history. Doing it again changes
     nothing. Returns ``{published, followup_status}``."""
-    from .schemas import PublishFollowupParams
-
     data = load(PublishFollowupParams, params, "intake.publish_followup parameters")
-    proposal = by_id(session, data["proposal_id"])
-    row = session.scalar(select(Publication).where(Publication.proposal_id == proposal.id))
+    proposal = by_id(uow, data["proposal_id"])
+    row = uow.proposals.publication_of(proposal)
     if row is None:
-        record_event(session, proposal, acting_user(principal), "followup_received", {"published": False})
+        record_event(uow, proposal, acting_user(principal), "followup_received", {"published": False})
         return {"published": False, "followup_status": None}
     if row.followup_status != "received":
         row.followup_status, row.followup_received_at = "received", clock.now()
         row.followup_text = mask_text(data["text"], proposers(proposal))
-        record_event(session, proposal, acting_user(principal), "followup_published", {"text": row.followup_text})
-        session.flush()
+        record_event(uow, proposal, acting_user(principal), "followup_published", {"text": row.followup_text})
+        uow.flush()
     return {"published": True, "followup_status": row.followup_status}
 
 
-def answer_merged(session, params: dict, principal: dict | None) -> dict:
+def answer_merged(uow: IntakeUnitOfWork, params: dict, principal: dict | None) -> dict:
     """Tell every proposal merged into this one that it is answered (each still gets its answer):
     a ``merged_answered`` BPMN message per merged proposal, sent after this transaction commits."""
-    from shared.messaging.outbox import send_message
-
-    from .models import Outbox
-    from .schemas import AnswerMergedParams
-
     data = load(AnswerMergedParams, params, "intake.answer_merged parameters")
-    proposal = by_id(session, data["proposal_id"])
-    merged = session.scalars(
-        select(Proposal).where(Proposal.merged_into == proposal.number).order_by(Proposal.id)
-    ).all()
+    proposal = by_id(uow, data["proposal_id"])
+    merged = uow.proposals.merged_into(proposal.number)
     for other in merged:
-        send_message(
-            session,
-            Outbox,
+        uow.send_message(
             messages.MERGED_ANSWERED,
             other.number,
             f"merged-answered-{other.number}",
             {"main": proposal.number, "category": data["reply_category"], "summary": data["reply_summary"]},
         )
         record_event(
-            session,
+            uow,
             other,
             acting_user(principal),
             "answered_by_merge",
             {"main": proposal.number, "category": data["reply_category"]},
         )
         notify(
-            session,
+            uow,
             other,
             proposers(other),
             f"与您的提案 {other.number}《{other.title}》并案办理的提案 {proposal.number} 已答复，"
             f"答复类别 {data['reply_category']}，可在提案的“答复”中查看。",
             kind="merged_answered",
         )
-    session.flush()
+    uow.flush()
     return {"answered": [other.number for other in merged]}

@@ -2,30 +2,28 @@
 
 from __future__ import annotations
 
-
-from sqlalchemy import select
-
 from shared import clock
 from shared.errors import NotFound
-from shared.messaging import outbox
 
-from .models import Notification, Outbox, Proposal, ProposalEvent
+from .models import Notification, Proposal, ProposalEvent
+from .repository import IntakeUnitOfWork
 
 
-def by_id(session, proposal_id: int, lock: bool = False) -> Proposal:
-    proposal = session.get(Proposal, proposal_id, with_for_update=lock or None)
+def by_id(uow: IntakeUnitOfWork, proposal_id: int, lock: bool = False) -> Proposal:
+    proposal = uow.proposals.get(proposal_id, lock=lock)
     if proposal is None:
         raise NotFound(f"there is no proposal with id {proposal_id}")
     return proposal
 
 
-def by_number(session, number: str, lock: bool = False) -> Proposal | None:
-    query = select(Proposal).where(Proposal.number == number)
-    return session.scalar(query.with_for_update() if lock else query)
+def by_number(uow: IntakeUnitOfWork, number: str, lock: bool = False) -> Proposal | None:
+    return uow.proposals.by_number(number, lock=lock)
 
 
-def record_event(session, proposal: Proposal, actor: str, action: str, data: dict | None = None) -> None:
-    session.add(ProposalEvent(proposal_id=proposal.id, at=clock.now(), actor=actor, action=action, data=data))
+def record_event(uow: IntakeUnitOfWork, proposal: Proposal, actor: str, action: str, data: dict | None = None) -> None:
+    uow.proposals.add_event(
+        ProposalEvent(proposal_id=proposal.id, at=clock.now(), actor=actor, action=action, data=data)
+    )
 
 
 def proposers(proposal: Proposal) -> list[str]:
@@ -33,7 +31,9 @@ def proposers(proposal: Proposal) -> list[str]:
     return [proposal.initiator, *(c.user for c in proposal.cosigners if c.status == "confirmed")]
 
 
-def notice(session, proposal: Proposal, recipients: list[str], text: str, kind: str = "proposal") -> dict | None:
+def notice(
+    uow: IntakeUnitOfWork, proposal: Proposal, recipients: list[str], text: str, kind: str = "proposal"
+) -> dict | None:
     """Keep a ``Notification`` row per recipient; returns the notice for the gateway's inbox
     (``contracts.NoticeSchema``), to be published in the same transaction by :func:`notify` or
     riding on an event of the same change. None when there is nobody to tell."""
@@ -44,8 +44,8 @@ def notice(session, proposal: Proposal, recipients: list[str], text: str, kind: 
     ]
     if not rows:
         return None
-    session.add_all(rows)
-    session.flush()
+    uow.proposals.add_notifications(rows)
+    uow.flush()
     return {
         "event_id": f"intake.notification:{rows[0].id}",
         "kind": kind,
@@ -57,22 +57,20 @@ def notice(session, proposal: Proposal, recipients: list[str], text: str, kind: 
     }
 
 
-def notify(session, proposal: Proposal, recipients: list[str], text: str, kind: str = "proposal") -> None:
+def notify(uow: IntakeUnitOfWork, proposal: Proposal, recipients: list[str], text: str, kind: str = "proposal") -> None:
     """Keep a ``Notification`` row per recipient and, in the same transaction, publish
     ``notify.<kind>`` so the gateway delivers it to their inbox."""
-    tell(session, [notice(session, proposal, recipients, text, kind)])
+    tell(uow, [notice(uow, proposal, recipients, text, kind)])
 
 
-def tell(session, notices: list[dict | None]) -> None:
+def tell(uow: IntakeUnitOfWork, notices: list[dict | None]) -> None:
     """Publish the notices of one change (from :func:`notice`) as one message: the first as
     ``notify.<kind>``, the others riding on it."""
     kept = [n for n in notices if n]
     if not kept:
         return
     first, *others = kept
-    outbox.notify(
-        session,
-        Outbox,
+    uow.notify(
         first["kind"],
         first["event_id"],
         first["subject"],

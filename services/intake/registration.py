@@ -7,26 +7,24 @@ diagram may catch is a :class:`BusinessError` with a code (``unknown_reason``,
 
 from __future__ import annotations
 
-from sqlalchemy import select
-
 from shared import clock
 from shared.errors import BusinessError
-from shared.messaging.outbox import publish_event
-from shared.rulebook import load_rulebook
+from shared.rulebook import RuleNotFound
 from shared.validation import load
 from shared.principal import acting_user
 
-from . import case_outcome, duplicate_index
+from . import case_outcome
 from .conversion import opinion_from_proposal
 from .areas import check_area
-from .models import Conversion, Outbox, Proposal
+from .models import Conversion, Proposal
 from .records import by_id, by_number, notice, notify, proposers, record_event, tell
+from .repository import IntakeUnitOfWork
+from .rules import IntakeRules
 from .schemas import FilingParams, ProposalRef
 from .progress import IN_HANDLING
 from .similarity import bigrams, jaccard
 
 IN_REVIEW = ("submitted", "pre_review")
-NOT_COMPARED = ("merged", "not_filed")  # out of the running: nothing is merged into them
 CONVERTED_AS = {"opinion": "社情民意信息", "letter": "来信"}
 
 
@@ -34,10 +32,10 @@ def _actor(principal: dict | None) -> str:
     return acting_user(principal)
 
 
-def settle_cosigners(session, params: dict, principal: dict | None) -> dict:
+def settle_cosigners(uow: IntakeUnitOfWork, params: dict, principal: dict | None) -> dict:
     """Close co-signing: co-signers who did not confirm drop off. Doing it again changes nothing."""
     data = load(ProposalRef, params, "intake.settle_cosigners parameters")
-    proposal = by_id(session, data["proposal_id"], lock=True)  # no confirmation slips in meanwhile
+    proposal = by_id(uow, data["proposal_id"], lock=True)  # no confirmation slips in meanwhile
     if proposal.status == "cosigning":
         dropped = [c.user for c in proposal.cosigners if c.status == "invited"]
         for signer in proposal.cosigners:
@@ -45,14 +43,14 @@ def settle_cosigners(session, params: dict, principal: dict | None) -> dict:
                 signer.status = "dropped"
         proposal.status = "submitted"
         record_event(
-            session,
+            uow,
             proposal,
             _actor(principal),
             "cosigning_settled",
             {"proposers": proposers(proposal), "dropped": dropped},
         )
         notify(
-            session,
+            uow,
             proposal,
             dropped,
             f"您未在期限内确认联名提案 {proposal.number}《{proposal.title}》，已不再列为联名人。",
@@ -63,22 +61,17 @@ def settle_cosigners(session, params: dict, principal: dict | None) -> dict:
     return {"proposers": proposers(proposal), "dropped": dropped}
 
 
-def find_duplicates(session, params: dict, principal: dict | None, rulebook=None) -> dict:
+def find_duplicates(uow: IntakeUnitOfWork, rules: IntakeRules, params: dict, principal: dict | None) -> dict:
     """Proposals of the same year whose title and suggestions are near this one's, best first:
     those scoring at least the rulebook's ``duplicates.threshold``.
 
     Opens the pre-review of a submitted proposal (status ``pre_review``), recording what was found.
     """
-    proposal = by_id(session, load(ProposalRef, params, "intake.find_duplicates parameters")["proposal_id"])
-    threshold = (rulebook or load_rulebook("proposal")).duplicate_threshold()
+    proposal = by_id(uow, load(ProposalRef, params, "intake.find_duplicates parameters")["proposal_id"])
+    threshold = rules.duplicate_threshold()
     own = bigrams(proposal.title, proposal.suggestions)
-    where = (Proposal.year == proposal.year, Proposal.id != proposal.id, Proposal.status.not_in(NOT_COMPARED))
-    # The index answers those that may reach the threshold; without one, the whole year is scored.
-    others = duplicate_index.candidates(session, sorted(own), threshold, where)
-    if others is None:
-        others = session.execute(select(Proposal.number, Proposal.title, Proposal.suggestions).where(*where))
     candidates = []
-    for number, title, suggestions in others:
+    for number, title, suggestions in uow.proposals.duplicate_candidates(proposal, sorted(own), threshold):
         score = round(jaccard(own, bigrams(title, suggestions)), 3)
         if score >= threshold:
             candidates.append({"number": number, "title": title, "score": score})
@@ -86,7 +79,7 @@ def find_duplicates(session, params: dict, principal: dict | None, rulebook=None
     if proposal.status == "submitted":
         proposal.status = "pre_review"
         record_event(
-            session,
+            uow,
             proposal,
             _actor(principal),
             "pre_review_opened",
@@ -95,8 +88,8 @@ def find_duplicates(session, params: dict, principal: dict | None, rulebook=None
     return {"candidates": candidates}
 
 
-def _merge_target(session, proposal: Proposal, number: str) -> Proposal:
-    target = by_number(session, number)
+def _merge_target(uow: IntakeUnitOfWork, proposal: Proposal, number: str) -> Proposal:
+    target = by_number(uow, number)
     problem = (
         "does not exist"
         if target is None
@@ -108,70 +101,70 @@ def _merge_target(session, proposal: Proposal, number: str) -> Proposal:
         if target.status not in IN_HANDLING
         else None
     )
-    if problem:
+    if problem or target is None:
         raise BusinessError(
             "merge_target_invalid", f"cannot merge {proposal.number} into {number}: that proposal {problem}"
         )
     return target
 
 
-def _not_filed(session, proposal: Proposal, data: dict) -> tuple[str, dict | None]:
-    rulebook = load_rulebook("proposal")
+def _not_filed(uow: IntakeUnitOfWork, rules: IntakeRules, proposal: Proposal, data: dict) -> tuple[str, dict | None]:
+    provenance = rules.proposal_provenance()
     try:
-        reason = rulebook.reason(data["reason_code"])
-    except KeyError:
-        known = ", ".join(r.code for r in rulebook.reasons())
+        reason = rules.not_filed_reason(data["reason_code"])
+    except RuleNotFound:
+        known = ", ".join(r.code for r in rules.not_filed_reasons())
         raise BusinessError(
             "unknown_reason",
             f"{data['reason_code']!r} is not a not-filed reason of "
-            f"rulebook proposal {rulebook.version}; it has: {known}",
+            f"rulebook proposal {provenance['rulebook']}; it has: {known}",
         ) from None
     proposal.reason_code, proposal.reason_text = reason.code, reason.zh
     text = f"您的提案 {proposal.number}《{proposal.title}》不予立案，理由：{reason.zh}。"
     converted = None
     if data["convert_to"] in CONVERTED_AS:
         if data["convert_to"] == "opinion":  # an item of its own, in the proposal's thread, its process started
-            reference = opinion_from_proposal(session, proposal, data["decided_by"]).number
+            reference = opinion_from_proposal(uow, rules, proposal, data["decided_by"]).number
         else:
             reference = f"{data['convert_to']}:{proposal.number}"  # one case keeps one identity
-        session.add(
+        uow.proposals.add_conversion(
             Conversion(proposal_id=proposal.id, kind=data["convert_to"], reference=reference, created_at=clock.now())
         )
         proposal.converted_kind, proposal.converted_reference = data["convert_to"], reference
         converted = {"kind": data["convert_to"], "reference": reference}
         text += f"已转为{CONVERTED_AS[data['convert_to']]}（{reference}）转送有关方面。"
-    return text, {"rulebook": rulebook.version, "rulebook_hash": rulebook.content_hash, "converted_to": converted}
+    return text, {**provenance, "converted_to": converted}
 
 
-def record_filing(session, params: dict, principal: dict | None) -> dict:
+def record_filing(uow: IntakeUnitOfWork, rules: IntakeRules, params: dict, principal: dict | None) -> dict:
     """The committee's filing decision: filed, not filed (with a rulebook reason, perhaps converted),
     returned for revision, or merged into a filed proposal. The proposers are told why."""
     data = load(FilingParams, params, "intake.record_filing parameters")
-    proposal = by_id(session, data["proposal_id"], lock=True)
+    proposal = by_id(uow, data["proposal_id"], lock=True)
     if proposal.status not in IN_REVIEW:
         code = "not_in_review" if proposal.status in ("cosigning", "returned") else "already_decided"
         raise BusinessError(
             code, f"proposal {proposal.number} is {proposal.status}; a filing decision needs one in review"
         )
-    check_area(data["area"], "intake.record_filing parameters")
+    check_area(rules, data["area"], "intake.record_filing parameters")
     decision, title = data["decision"], f"{proposal.number}《{proposal.title}》"
     if data["area"] is not None and data["area"] != proposal.area:
-        record_event(session, proposal, data["decided_by"], "area_set", {"area": data["area"], "was": proposal.area})
+        record_event(uow, proposal, data["decided_by"], "area_set", {"area": data["area"], "was": proposal.area})
         proposal.area = data["area"]
     details: dict | None = None
     if decision == "filed":
         text = f"您的提案 {title}已立案。"
     elif decision == "not_filed":
-        text, details = _not_filed(session, proposal, data)
+        text, details = _not_filed(uow, rules, proposal, data)
     elif decision == "returned":
         proposal.reason_text = data["note"]
         text = (
             f"您的提案 {title}已退回修改" + (f"，意见：{data['note']}" if data["note"] else "") + "。请修改后重新提交。"
         )
     else:
-        target = _merge_target(session, proposal, data["merge_into"])
+        target = _merge_target(uow, proposal, data["merge_into"])
         proposal.merged_into = target.number
-        record_event(session, target, data["decided_by"], "merged_in", {"number": proposal.number})
+        record_event(uow, target, data["decided_by"], "merged_in", {"number": proposal.number})
         text = f"您的提案 {title}与提案 {target.number} 并案办理，仍将单独得到答复。"
     proposal.status = proposal.decision = decision
     proposal.decided_by, proposal.decided_at = data["decided_by"], clock.now()
@@ -183,32 +176,30 @@ def record_filing(session, params: dict, principal: dict | None) -> dict:
         "merged_into": proposal.merged_into,
     }
     record_event(
-        session,
+        uow,
         proposal,
         data["decided_by"],
         decision,
         {**result, **({"rulebook": details["rulebook"], "rulebook_hash": details["rulebook_hash"]} if details else {})},
     )
-    told = notice(session, proposal, proposers(proposal), text, kind="filing_decision")
+    told = notice(uow, proposal, proposers(proposal), text, kind="filing_decision")
     if decision not in ("filed", "merged"):
-        tell(session, [told])
+        tell(uow, [told])
     if decision in ("not_filed", "merged"):  # the case it came from, if any, learns it now
         converted = result["converted_to"]
-        case_outcome.proposal_decided(session, proposal, converted, CONVERTED_AS.get((converted or {}).get("kind"), ""))
+        case_outcome.proposal_decided(uow, proposal, converted, CONVERTED_AS.get((converted or {}).get("kind"), ""))
     if decision in ("filed", "merged"):  # merged (并案): filed with another, its proposers keep their due
-        _filed_event(session, proposal, told)  # the proposers' notice rides on it: one message
-    session.flush()
+        _filed_event(uow, proposal, told)  # the proposers' notice rides on it: one message
+    uow.flush()
     return result
 
 
-def _filed_event(session, proposal: Proposal, told: dict | None) -> None:
+def _filed_event(uow: IntakeUnitOfWork, proposal: Proposal, told: dict | None) -> None:
     """``proposal.filed`` for points: the initiator (lead) and the co-signers who confirmed (co). For a
     proposal merged into another, ``merged_into`` names that one: evaluation lets its proposers rate
     the answer they share. ``told``: the proposers' ``filing_decision`` notice, riding on it."""
     lead, *co = proposers(proposal)
-    publish_event(
-        session,
-        Outbox,
+    uow.publish_event(
         "proposal.filed",
         f"proposal.filed:{proposal.number}",
         proposal.number,

@@ -12,40 +12,25 @@ from __future__ import annotations
 
 from collections import Counter
 
-from sqlalchemy import select
-from sqlalchemy.orm import selectinload
-
 from shared.errors import Forbidden, InvalidInput
-from shared.rulebook import load_rulebook
 
 from .access import PUBLIC, acting_user, reads_all
 from .areas import count_areas
 from shared.masking import mask_name, mask_text
-from .models import Conversion, Proposal, ProposalEvent, Publication
+from .models import Proposal
 from .public import named_proposers
 from .records import proposers
+from .repository import IntakeUnitOfWork
+from .rules import IntakeRules
 
 AUDIENCES = ("public", "members")
-_ANSWER_ACTIONS = ("published", "publication_declined")
 
 
-def _of_year(year: int) -> tuple:
-    """The proposals a year's report counts, as conditions on ``Proposal``."""
-    return (Proposal.year == year, Proposal.status != "dropped")
-
-
-def _answers(session, year: int) -> dict[int, dict]:
+def _answers(uow: IntakeUnitOfWork, year: int) -> dict[int, dict]:
     """The reply category and units of each answered proposal of ``year``, from the last
-    publication event. Joined on the year (proposals' year index, then each proposal's events by
-    ``ix_proposal_events_proposal_id``), not an IN list of every id of the year."""
-    rows = session.scalars(
-        select(ProposalEvent)
-        .join(Proposal, Proposal.id == ProposalEvent.proposal_id)
-        .where(*_of_year(year), ProposalEvent.action.in_(_ANSWER_ACTIONS))
-        .order_by(ProposalEvent.id)
-    ).all()
+    publication event."""
     answers = {}
-    for row in rows:
+    for row in uow.proposals.answer_events_of_year(year):
         data = row.data or {}
         if data.get("reply_category"):
             answers[row.proposal_id] = {"category": data["reply_category"], "units": data.get("units") or []}
@@ -62,35 +47,27 @@ def _check_reader(principal: dict | None, audience: str) -> str:
     return user
 
 
-def year_figures(session, year: int, audience: str, principal: dict | None, member_names=None) -> dict:
+def year_figures(
+    uow: IntakeUnitOfWork,
+    rules: IntakeRules,
+    year: int,
+    audience: str,
+    principal: dict | None,
+    member_names=None,
+) -> dict:
     """Counts and lists for ``year``'s report to ``audience`` (public | members). In the public
     notice a proposer who consented to being named is named (``member_names``: users -> the members
     directory's names), any other masked."""
     user = _check_reader(principal, audience)
     member_names = member_names or (lambda users: {})
-    rulebook = load_rulebook("proposal")
-    proposals = session.scalars(
-        select(Proposal)
-        .where(*_of_year(year))
-        .options(selectinload(Proposal.cosigners))  # not one query per proposal
-        .order_by(Proposal.sequence)
-    ).all()
-    answers = _answers(session, year)
-    conversions = Counter(
-        session.scalars(
-            select(Conversion.kind).join(Proposal, Proposal.id == Conversion.proposal_id).where(*_of_year(year))
-        ).all()
-    )
+    proposals = uow.proposals.of_year(year)
+    answers = _answers(uow, year)
+    conversions = Counter(uow.proposals.conversion_kinds_of_year(year))
     decisions = Counter(p.decision or "undecided" for p in proposals)
     reasons = Counter(p.reason_code for p in proposals if p.decision == "not_filed" and p.reason_code)
     categories = Counter(a["category"] for a in answers.values())
     units = Counter(a["units"][0] for a in answers.values() if a["units"])
-    published = {
-        row.proposal_id: row
-        for row in session.scalars(
-            select(Publication).join(Proposal, Proposal.id == Publication.proposal_id).where(*_of_year(year))
-        ).all()
-    }
+    published = {row.proposal_id: row for row in uow.proposals.publications_of_year(year)}
 
     def listed(p: Proposal) -> dict:
         names = proposers(p)
@@ -127,47 +104,34 @@ def year_figures(session, year: int, audience: str, principal: dict | None, memb
         "merged": sum(1 for p in proposals if p.merged_into),
         "not_filed": decisions.get("not_filed", 0),
         "not_filed_reasons": [
-            {"code": code, "label": rulebook.reason(code).zh, "count": n} for code, n in sorted(reasons.items())
+            {"code": code, "label": rules.not_filed_reason(code).zh, "count": n} for code, n in sorted(reasons.items())
         ],
         "converted": {"opinion": conversions.get("opinion", 0), "letter": conversions.get("letter", 0)},
         "undecided": sum(n for d, n in decisions.items() if d not in ("filed", "not_filed")),
         "answered": len(answers),
         "categories": [
-            {"code": c.code, "label": c.zh, "count": categories.get(c.code, 0)} for c in rulebook.reply_categories()
+            {"code": c.code, "label": c.zh, "count": categories.get(c.code, 0)} for c in rules.reply_categories()
         ],
         "lead_units": [{"unit": u, "count": n} for u, n in sorted(units.items())],
-        "areas": count_areas(session, year),
+        "areas": count_areas(uow, rules, year),
         "proposals": [listed(p) for p in shown],
         "personal_data": "masked" if audience == "public" else "names shown; phone and identity numbers masked",
     }
 
 
-def adopted_opinions(session, year: int, audience: str, principal: dict | None) -> dict:
+def adopted_opinions(
+    uow: IntakeUnitOfWork, rules: IntakeRules, year: int, audience: str, principal: dict | None
+) -> dict:
     """The year's opinion items adopted by at least one recipient, with the issues they were
     reported in and the leaders' instructions; for the public only adoptions marked publishable. In the public list submitters are masked; in the
     members' list members are named and informants (who are not committee members) stay masked."""
-    from .models import OpinionInstruction, OpinionItem, OpinionReport
-    from .opinion_rules import load_opinion_rules
-
     user = _check_reader(principal, audience)
-    channel_names = {c.code: {"zh": c.zh, "en": c.en} for c in load_opinion_rules().rules["channels"]}
-    query = (
-        select(OpinionReport)
-        .join(OpinionItem, OpinionItem.id == OpinionReport.item_id)
-        .where(OpinionItem.year == year, OpinionReport.adoption == "adopted")
-    )
-    if audience == "public":  # the public sees only adoptions marked publishable when recorded
-        query = query.where(OpinionReport.publishable.is_(True))
-    adopted = session.scalars(query.order_by(OpinionItem.sequence, OpinionReport.channel)).all()
+    channel_names = {c.code: {"zh": c.zh, "en": c.en} for c in rules.opinion_rulebook().rules["channels"]}
+    # The public sees only adoptions marked publishable when recorded.
+    adopted = uow.opinions.adopted_reports_of_year(year, publishable_only=audience == "public")
     ids = sorted({r.item_id for r in adopted})
-    items = {i.id: i for i in session.scalars(select(OpinionItem).where(OpinionItem.id.in_(ids))).all()} if ids else {}
-    instructions = (
-        session.scalars(
-            select(OpinionInstruction).where(OpinionInstruction.item_id.in_(ids)).order_by(OpinionInstruction.id)
-        ).all()
-        if ids
-        else []
-    )
+    items = {i.id: i for i in uow.opinions.items(ids)}
+    instructions = uow.opinions.instructions_of(ids)
     listed = []
     for item_id in sorted(ids, key=lambda i: items[i].sequence):
         item = items[item_id]

@@ -7,6 +7,8 @@ result through the ``@job`` entrypoint.
 
 from __future__ import annotations
 
+from nameko.extensions import DependencyProvider
+
 from shared.messaging.database import Database
 from shared.messaging.entrypoints import Pingable, ServiceRpc, api, job, listen
 from shared.messaging.topology import events_queue
@@ -14,12 +16,29 @@ from shared.messaging.topology import events_queue
 from . import operations, progress
 from .models import Inbox, Outbox
 from .opinion_service import OpinionEntrypoints
+from .rules import RulebookRules
+from .sql import SqlIntakeUnitOfWork
+
+
+class Rules(DependencyProvider):
+    """The proposal and opinion rulebooks and the working-day calendar, read afresh for each worker
+    (as supervision's and assignment's): a changed rulebook or a calendar file added for a new year
+    counts from the next call on, with no restart of the service."""
+
+    def get_dependency(self, worker_ctx):
+        return RulebookRules()
 
 
 class IntakeService(Pingable, OpinionEntrypoints):
     name = "intake"
     db = Database("intake", Outbox, Inbox)
+    rules = Rules()
     evaluation = ServiceRpc("evaluation")  # keeps the members directory co-signers are checked in
+
+    @property
+    def uow(self) -> SqlIntakeUnitOfWork:
+        """This worker's unit of work over its session; the entrypoint commits it."""
+        return SqlIntakeUnitOfWork(self.db.session)
 
     def _directory(self, principal):
         """``users -> those the members directory does not know``, asked of the evaluation service."""
@@ -33,58 +52,60 @@ class IntakeService(Pingable, OpinionEntrypoints):
     @api
     def submit(self, draft, principal, key=None):
         """``key``: the idempotency key; a repeat with the same key answers the first proposal."""
-        proposal = operations.submit(self.db.session, draft, principal, key=key, directory=self._directory(principal))
+        proposal = operations.submit(
+            self.uow, self.rules, draft, principal, key=key, directory=self._directory(principal)
+        )
         self.db.commit()
         return proposal
 
     @api
     def is_proposer(self, number, principal):
         """Whether the caller (a member) is a proposer of ``number``: asked by supervision."""
-        return operations.is_proposer_of(self.db.session, number, principal)
+        return operations.is_proposer_of(self.uow, number, principal)
 
     @api
     def reply_access(self, number, principal):
         """Whose reply, and which rounds of it, the caller may read (asked by assignment)."""
-        return progress.reply_access(self.db.session, number, principal)
+        return progress.reply_access(self.uow, number, principal)
 
     @listen(events_queue("intake", progress.HEARD))
     def on_handling(self, body):
         """The proposal's handling moved on: its status follows, its proposers are told."""
-        progress.hear(self.db.session, body)
+        progress.hear(self.uow, body)
         self.db.commit()
 
     @api
     def cosign(self, number, principal, publish_name=False):
-        proposal = operations.cosign(self.db.session, number, principal, publish_name)
+        proposal = operations.cosign(self.uow, number, principal, publish_name)
         self.db.commit()
         return proposal
 
     @api
     def get(self, number, principal):
-        return operations.get(self.db.session, number, principal)
+        return operations.get(self.uow, number, principal)
 
     @api
     def list(self, principal, mine=True):
-        return operations.list_proposals(self.db.session, principal, mine)
+        return operations.list_proposals(self.uow, principal, mine)
 
     @api
     def titles(self, principal):
         """Every proposal's number and title (staff, the committee, leaders): routing suggestions."""
-        return operations.titles(self.db.session, principal)
+        return operations.titles(self.uow, principal)
 
     @api
     def year_figures(self, year, audience, principal):
         """The year's counts and lists for the notice (public) or the bulletin (members)."""
         from .reports import year_figures
 
-        return year_figures(self.db.session, year, audience, principal, self._member_names(principal))
+        return year_figures(self.uow, self.rules, year, audience, principal, self._member_names(principal))
 
     @api
     def set_area(self, kind, number, body, principal):
         """Staff set or change the 1533 area of a proposal or an opinion item (``areas``)."""
         from .areas import set_area
 
-        result = set_area(self.db.session, kind, number, body, principal)
+        result = set_area(self.uow, self.rules, kind, number, body, principal)
         self.db.commit()
         return result
 
@@ -93,7 +114,7 @@ class IntakeService(Pingable, OpinionEntrypoints):
         """The year's proposals and opinion items by area (``areas``)."""
         from .areas import area_figures
 
-        return area_figures(self.db.session, year, principal)
+        return area_figures(self.uow, self.rules, year, principal)
 
     @api
     def key_proposal_facts(self, year, numbers, principal):
@@ -101,60 +122,60 @@ class IntakeService(Pingable, OpinionEntrypoints):
         chooses key proposals among them (``key_facts``)."""
         from .key_facts import key_proposal_facts
 
-        return key_proposal_facts(self.db.session, year, numbers, principal)
+        return key_proposal_facts(self.uow, year, numbers, principal)
 
     @api
     def public_proposals(self, query, principal):
         """A page of published proposals for the public API (``{items, page, per_page, total}``)."""
         from .public import list_published
 
-        return list_published(self.db.session, query, principal, self._member_names(principal))
+        return list_published(self.uow, query, principal, self._member_names(principal))
 
     @api
     def public_proposal(self, number, principal):
         """One published proposal for the public API; anything else is not found."""
         from .public import get_published
 
-        return get_published(self.db.session, number, principal, self._member_names(principal))
+        return get_published(self.uow, number, principal, self._member_names(principal))
 
     @api
     def adopted_opinions(self, year, audience, principal):
         """The year's adopted opinion items with instructions, for the public or for members."""
         from .reports import adopted_opinions
 
-        return adopted_opinions(self.db.session, year, audience, principal)
+        return adopted_opinions(self.uow, self.rules, year, audience, principal)
 
     @api
     def resubmit(self, number, draft, principal):
-        proposal = operations.resubmit(self.db.session, number, draft, principal)
+        proposal = operations.resubmit(self.uow, self.rules, number, draft, principal)
         self.db.commit()
         return proposal
 
     # -- jobs: the engine's service tasks ------------------------------------------------------
     @job("intake.record_submission")
     def record_submission(self, params, principal):
-        return operations.record_submission(self.db.session, params, principal)
+        return operations.record_submission(self.uow, params, principal)
 
     @job("intake.settle_cosigners")
     def settle_cosigners(self, params, principal):
-        return operations.settle_cosigners(self.db.session, params, principal)
+        return operations.settle_cosigners(self.uow, params, principal)
 
     @job("intake.find_duplicates")
     def find_duplicates(self, params, principal):
-        return operations.find_duplicates(self.db.session, params, principal)
+        return operations.find_duplicates(self.uow, self.rules, params, principal)
 
     @job("intake.record_filing")
     def record_filing(self, params, principal):
-        return operations.record_filing(self.db.session, params, principal)
+        return operations.record_filing(self.uow, self.rules, params, principal)
 
     @job("intake.publish")
     def publish(self, params, principal):
-        return operations.publish(self.db.session, params, principal)
+        return operations.publish(self.uow, self.rules, params, principal)
 
     @job("intake.publish_followup")
     def publish_followup(self, params, principal):
-        return operations.publish_followup(self.db.session, params, principal)
+        return operations.publish_followup(self.uow, params, principal)
 
     @job("intake.answer_merged")
     def answer_merged(self, params, principal):
-        return operations.answer_merged(self.db.session, params, principal)
+        return operations.answer_merged(self.uow, params, principal)

@@ -13,19 +13,15 @@ whole thread in order.
 
 from __future__ import annotations
 
-from sqlalchemy import select
-
 from shared.errors import Conflict, Forbidden, InvalidInput
-from shared.messaging.outbox import send_message
 from shared.validation import load
 from shared.contracts import messages
 from shared.principal import acting_user as recorded_user
 
 from . import proposals as proposal_rules
 from .access import acting_user, is_proposer, reads_all, require_member
-from .models import OpinionItem, Outbox, Proposal, ProposalEvent
+from .models import Proposal
 from .opinion_records import by_number, events_of, not_found, record
-from .opinion_rules import load_opinion_rules
 from .opinion_schemas import (
     STATUS_ZH,
     CaseContent,
@@ -36,6 +32,8 @@ from .opinion_schemas import (
 )
 from .opinions import create, dump, send_in
 from .records import record_event
+from .repository import IntakeUnitOfWork
+from .rules import IntakeRules
 from .schemas import UtcDateTime
 
 CONVERTIBLE = ("submitted", "not_adopted")
@@ -61,16 +59,19 @@ def _content(value, title, suggestion_key: str) -> dict:
     )
 
 
-def open_opinion_from_case(session, params: dict, principal: dict | None) -> dict:
+def open_opinion_from_case(uow: IntakeUnitOfWork, rules: IntakeRules, params: dict, principal: dict | None) -> dict:
     data = load(CaseOpinionParams, params, "intake.open_opinion_from_case parameters")
-    existing = session.scalar(
-        select(OpinionItem).where(OpinionItem.thread == data["thread"], OpinionItem.origin_case == data["case_number"])
-    )
+    existing = uow.opinions.from_case(data["thread"], data["case_number"])
     if existing is None:
-        content = load(CaseContent, _content(data["content"], data["title"], "suggestion"), "the case content")
+        rulebook = rules.opinion_rulebook()
+        content = load(
+            CaseContent(limits=rulebook.rules["limits"]),
+            _content(data["content"], data["title"], "suggestion"),
+            "the case content",
+        )
         existing = create(
-            session,
-            load_opinion_rules(),
+            uow,
+            rulebook,
             submitter=data["member"],
             role="member",
             content=content,
@@ -79,7 +80,7 @@ def open_opinion_from_case(session, params: dict, principal: dict | None) -> dic
             origin_case=data["case_number"],
         )
         send_in(
-            session,
+            uow,
             existing,
             (principal or {}).get("user") or data["member"],
             {"user": data["member"], "roles": ["member"], "unit": None},
@@ -87,21 +88,19 @@ def open_opinion_from_case(session, params: dict, principal: dict | None) -> dic
     return {"item_id": existing.id, "number": existing.number, "thread": existing.thread, "status": existing.status}
 
 
-def _proposal_from_case(session, thread: str, member: str, case_number: str) -> Proposal | None:
-    for proposal in session.scalars(select(Proposal).where(Proposal.thread == thread, Proposal.initiator == member)):
-        opened = session.scalar(
-            select(ProposalEvent).where(
-                ProposalEvent.proposal_id == proposal.id, ProposalEvent.action == "opened_from_case"
-            )
-        )
+def _proposal_from_case(uow: IntakeUnitOfWork, thread: str, member: str, case_number: str) -> Proposal | None:
+    for proposal in uow.proposals.of_thread(thread):
+        if proposal.initiator != member:
+            continue
+        opened = next(iter(uow.proposals.events_of(proposal, "opened_from_case")), None)
         if opened is not None and (opened.data or {}).get("case_number") == case_number:
             return proposal
     return None
 
 
-def open_proposal_from_case(session, params: dict, principal: dict | None) -> dict:
+def open_proposal_from_case(uow: IntakeUnitOfWork, rules: IntakeRules, params: dict, principal: dict | None) -> dict:
     data = load(CaseProposalParams, params, "intake.open_proposal_from_case parameters")
-    proposal = _proposal_from_case(session, data["thread"], data["member"], data["case_number"])
+    proposal = _proposal_from_case(uow, data["thread"], data["member"], data["case_number"])
     if proposal is None:
         draft = {
             "kind": data["kind"],
@@ -109,25 +108,28 @@ def open_proposal_from_case(session, params: dict, principal: dict | None) -> di
             **_content(data["content"], data["title"], "suggestions"),
         }
         made = proposal_rules.submit(
-            session, draft, {"user": data["member"], "roles": ["member"], "unit": None}, thread=data["thread"]
+            uow, rules, draft, {"user": data["member"], "roles": ["member"], "unit": None}, thread=data["thread"]
         )
-        proposal = proposal_rules.by_number(session, made["number"])
+        proposal = proposal_rules.by_number(uow, made["number"])
+        assert proposal is not None  # just submitted
         record_event(
-            session,
+            uow,
             proposal,
             recorded_user(principal),
             "opened_from_case",
             {"case_number": data["case_number"], "thread": data["thread"]},
         )
-        session.flush()
+        uow.flush()
     return {"proposal_id": proposal.id, "number": proposal.number, "thread": proposal.thread, "status": proposal.status}
 
 
-def to_proposal(session, number: str, request: dict, principal: dict, directory=None) -> dict:
+def to_proposal(
+    uow: IntakeUnitOfWork, rules: IntakeRules, number: str, request: dict, principal: dict, directory=None
+) -> dict:
     """The submitting member makes a proposal of their item (see the module's docstring)."""
     user = require_member(principal)
     data = load(ToProposalRequest, request, "the proposal")
-    item = by_number(session, number, lock=True)
+    item = by_number(uow, number, lock=True)
     if item is None:
         raise not_found(number)
     if item.submitter != user or item.submitter_role != "member":
@@ -148,39 +150,32 @@ def to_proposal(session, number: str, request: dict, principal: dict, directory=
         "no_publish_reason": data["no_publish_reason"],
         "cosigners": data["cosigners"],
     }
-    made = proposal_rules.submit(session, draft, principal, thread=item.thread, directory=directory)
-    proposal = proposal_rules.by_number(session, made["number"])
-    record_event(session, proposal, user, "converted_from_opinion", {"opinion": item.number, "thread": item.thread})
+    made = proposal_rules.submit(uow, rules, draft, principal, thread=item.thread, directory=directory)
+    proposal = proposal_rules.by_number(uow, made["number"])
+    assert proposal is not None  # just submitted
+    record_event(uow, proposal, user, "converted_from_opinion", {"opinion": item.number, "thread": item.thread})
     was = item.status
     item.converted_to, item.status = made["number"], "converted"
-    record(session, item, user, "converted_to_proposal", {"proposal": made["number"], "was": was})
+    record(uow, item, user, "converted_to_proposal", {"proposal": made["number"], "was": was})
     if was == "submitted":
-        send_message(
-            session,
-            Outbox,
+        uow.send_message(
             name=messages.CONVERTED_TO_PROPOSAL,
             correlation_key=item.number,
             message_id=f"converted-{item.number}",
             payload={"proposal": made["number"]},
         )
-    session.flush()
-    return {"opinion": dump(session, item), "proposal": made}
+    uow.flush()
+    return {"opinion": dump(uow, item), "proposal": made}
 
 
-def thread(session, thread_id: str, principal: dict) -> dict:
+def thread(uow: IntakeUnitOfWork, thread_id: str, principal: dict) -> dict:
     """Every opinion item and proposal of ``thread_id`` with its state and events, oldest first;
     ``history`` is all their events in one timeline. Staff, the committee and leaders read any
     thread; a member or informant one they took part in (403 otherwise). A thread intake has
     nothing of answers empty entries (the consultation service may hold its case)."""
     user, roles = acting_user(principal)
-    items = list(
-        session.scalars(
-            select(OpinionItem).where(OpinionItem.thread == thread_id).order_by(OpinionItem.created_at, OpinionItem.id)
-        )
-    )
-    props = list(
-        session.scalars(select(Proposal).where(Proposal.thread == thread_id).order_by(Proposal.created_at, Proposal.id))
-    )
+    items = uow.opinions.of_thread(thread_id)
+    props = uow.proposals.of_thread(thread_id)
     if (
         (items or props)
         and not reads_all(roles)
@@ -201,13 +196,11 @@ def thread(session, thread_id: str, principal: dict) -> dict:
                 "origin_case": item.origin_case,
                 "converted_to": item.converted_to,
                 "created_at": stamp._serialize(item.created_at, "created_at", item),
-                "events": EventSchema(many=True).dump(events_of(session, item)),
+                "events": EventSchema(many=True).dump(events_of(uow, item)),
             }
         )
     for proposal in props:
-        rows = session.scalars(
-            select(ProposalEvent).where(ProposalEvent.proposal_id == proposal.id).order_by(ProposalEvent.id)
-        )
+        rows = uow.proposals.events_of(proposal)
         entries.append(
             {
                 "kind": "proposal",

@@ -9,6 +9,8 @@ import random
 import pytest
 from sqlalchemy import func, select
 
+from services.intake.rules import RulebookRules
+from services.intake.sql import SqlIntakeUnitOfWork
 from services.intake import duplicate_index, operations
 from services.intake.models import Proposal
 from shared.db import dispose_all, migrate, session_factory
@@ -74,7 +76,13 @@ def sessions(database_url_template, skipping_clock):
 def submit_all(sessions, drafts):
     with sessions() as s:
         made = [
-            operations.submit(s, draft(text), MEMBERS[i % len(MEMBERS)], directory=lambda users: [])
+            operations.submit(
+                SqlIntakeUnitOfWork(s),
+                RulebookRules(),
+                draft(text),
+                MEMBERS[i % len(MEMBERS)],
+                directory=lambda users: [],
+            )
             for i, text in enumerate(drafts)
         ]
         s.commit()
@@ -94,11 +102,15 @@ def both_ways(sessions, proposal_id, monkeypatch):
 
     monkeypatch.setattr(duplicate_index, "candidates", counting)
     with sessions() as s:
-        indexed = operations.find_duplicates(s, {"proposal_id": proposal_id}, None, RULEBOOK)["candidates"]
+        indexed = operations.find_duplicates(
+            SqlIntakeUnitOfWork(s), RulebookRules(proposal=RULEBOOK), {"proposal_id": proposal_id}, None
+        )["candidates"]
         s.rollback()
     monkeypatch.setattr(duplicate_index, "candidates", lambda *args: None)
     with sessions() as s:
-        scanned = operations.find_duplicates(s, {"proposal_id": proposal_id}, None, RULEBOOK)["candidates"]
+        scanned = operations.find_duplicates(
+            SqlIntakeUnitOfWork(s), RulebookRules(proposal=RULEBOOK), {"proposal_id": proposal_id}, None
+        )["candidates"]
         s.rollback()
     monkeypatch.setattr(duplicate_index, "candidates", real)
     return indexed, seen[0], scanned

@@ -19,6 +19,8 @@ from services.evaluation.points import attendance, directory as members
 from services.evaluation.points.models import Attendance
 from services.gateway.http import IDEMPOTENCY_HEADER
 from services.gateway.routes.proposals import ProposalRoutes
+from services.intake.rules import RulebookRules
+from services.intake.sql import SqlIntakeUnitOfWork
 from services.intake import opinions, proposals
 from services.intake.models import OpinionItem, Outbox as IntakeOutbox, Proposal
 from shared import config
@@ -80,36 +82,48 @@ def starts(session, outbox):
 
 def test_a_repeated_proposal_submission_answers_the_first_and_starts_one_process(db):
     s = db("intake")
-    first = proposals.submit(s, DRAFT, LI, key="k-1")
+    first = proposals.submit(SqlIntakeUnitOfWork(s), RulebookRules(), DRAFT, LI, key="k-1")
     s.commit()
-    again = proposals.submit(s, {**DRAFT, "title": "另一个标题"}, LI, key="k-1")  # the first body wins
+    again = proposals.submit(
+        SqlIntakeUnitOfWork(s), RulebookRules(), {**DRAFT, "title": "另一个标题"}, LI, key="k-1"
+    )  # the first body wins
     s.commit()
     assert again == first and first["number"] == "2027-0001"
     assert count(s, Proposal) == 1
     assert s.scalar(select(Proposal.client_reference)) == "k-1"
     assert starts(s, IntakeOutbox) == ["proposal-2027-0001"]
     # The key is the initiator's: another member's same key, or no key, makes a new proposal.
-    assert proposals.submit(s, DRAFT, ZHANG, key="k-1")["number"] == "2027-0002"
-    assert proposals.submit(s, DRAFT, LI)["number"] == "2027-0003"
-    assert proposals.submit(s, DRAFT, LI)["number"] == "2027-0004"
+    assert proposals.submit(SqlIntakeUnitOfWork(s), RulebookRules(), DRAFT, ZHANG, key="k-1")["number"] == "2027-0002"
+    assert proposals.submit(SqlIntakeUnitOfWork(s), RulebookRules(), DRAFT, LI)["number"] == "2027-0003"
+    assert proposals.submit(SqlIntakeUnitOfWork(s), RulebookRules(), DRAFT, LI)["number"] == "2027-0004"
     s.commit()
     assert count(s, Proposal) == 4
     with pytest.raises(InvalidInput) as refused:
-        proposals.submit(s, DRAFT, LI, key="k" * 101)
+        proposals.submit(SqlIntakeUnitOfWork(s), RulebookRules(), DRAFT, LI, key="k" * 101)
     assert set(refused.value.details) == {"key"}
 
 
 def test_a_repeated_opinion_submission_over_rpc_uses_the_same_reference_as_amqp(db):
     s = db("intake")
-    first = opinions.submit(s, OPINION, LI, reference="op-1")
+    first = opinions.submit(SqlIntakeUnitOfWork(s), RulebookRules(), OPINION, LI, reference="op-1")
     s.commit()
-    assert opinions.submit(s, {**OPINION, "title": "另一条"}, LI, reference="op-1")["number"] == first["number"]
+    assert (
+        opinions.submit(SqlIntakeUnitOfWork(s), RulebookRules(), {**OPINION, "title": "另一条"}, LI, reference="op-1")[
+            "number"
+        ]
+        == first["number"]
+    )
     s.commit()
     # The AMQP command with that reference is the same submission too.
     from shared.messaging.identity import Sender
 
     app = Sender(f"ztc-member-{LI['user']}", "member", LI["user"])  # Li's app, as the broker vouches
-    assert opinions.submit_command(s, {"reference": "op-1", "item": OPINION}, app)["number"] == first["number"]
+    assert (
+        opinions.submit_command(SqlIntakeUnitOfWork(s), RulebookRules(), {"reference": "op-1", "item": OPINION}, app)[
+            "number"
+        ]
+        == first["number"]
+    )
     s.commit()
     assert count(s, OpinionItem) == 1
     assert starts(s, IntakeOutbox) == [f"opinion-{first['number']}"]
@@ -162,7 +176,7 @@ class _Intake:
         failure = self.failures.pop(0) if self.failures else None
         if failure == "refused":
             raise KombuOperationalError("[Errno 111] ECONNREFUSED")
-        proposal = proposals.submit(self.session, draft, principal, key=key)
+        proposal = proposals.submit(SqlIntakeUnitOfWork(self.session), RulebookRules(), draft, principal, key=key)
         self.session.commit()
         if failure == "lost":
             raise ConnectionResetError(104, "Connection reset by peer")

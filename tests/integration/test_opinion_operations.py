@@ -7,6 +7,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
+from services.intake.rules import RulebookRules
+from services.intake.sql import SqlIntakeUnitOfWork
 from services.intake import operations, opinion_tracking as tracking, opinions, threads
 from services.intake.models import OpinionCheck, OpinionItem, Outbox, Proposal
 from shared import contracts
@@ -53,14 +55,15 @@ def item_id(session, number):
 
 
 def submitted(session, principal=LI, **overrides):
-    item = opinions.submit(session, {**ITEM, **overrides}, principal)
+    item = opinions.submit(SqlIntakeUnitOfWork(session), RulebookRules(), {**ITEM, **overrides}, principal)
     session.commit()
     return item
 
 
 def edit(session, number, decision="report", **checks):
     return tracking.record_editing(
-        session,
+        SqlIntakeUnitOfWork(session),
+        RulebookRules(),
         {"item_id": item_id(session, number), **PASSED, "decision": decision, "edited_by": "staff.wang", **checks},
         None,
     )
@@ -70,7 +73,8 @@ def reported(session, principal=LI, channels=("city_party_committee", "provincia
     item = submitted(session, principal)
     edit(session, item["number"])
     result = tracking.report(
-        session,
+        SqlIntakeUnitOfWork(session),
+        RulebookRules(),
         {"item_id": item_id(session, item["number"]), "channels": list(channels), "signed_off_by": "leader.chen"},
         None,
     )
@@ -93,7 +97,7 @@ def test_a_member_submits_an_item_numbered_in_its_own_thread_and_points_hear_of_
 def test_an_informant_submits_but_earns_no_points_and_a_saved_item_waits(session):
     item = submitted(session, INFORMANT, submit=False)
     assert item["status"] == "saved" and outbox(session, "opinion.submitted") == []
-    item = opinions.submit_saved(session, item["number"], INFORMANT)
+    item = opinions.submit_saved(SqlIntakeUnitOfWork(session), item["number"], INFORMANT)
     session.commit()
     assert item["status"] == "submitted"
     [event] = outbox(session, "opinion.submitted")
@@ -102,10 +106,12 @@ def test_an_informant_submits_but_earns_no_points_and_a_saved_item_waits(session
 
 def test_a_draft_too_long_or_incomplete_is_refused_field_by_field_and_nothing_is_kept(session):
     with pytest.raises(InvalidInput) as refused:
-        opinions.submit(session, {**ITEM, "situation": "情" * 1500, "suggestion": ""}, LI)
+        opinions.submit(
+            SqlIntakeUnitOfWork(session), RulebookRules(), {**ITEM, "situation": "情" * 1500, "suggestion": ""}, LI
+        )
     assert "suggestion" in refused.value.details and "1500" in str(refused.value.details["_schema"])
     with pytest.raises(Forbidden):
-        opinions.submit(session, ITEM, STAFF)
+        opinions.submit(SqlIntakeUnitOfWork(session), RulebookRules(), ITEM, STAFF)
     session.rollback()
     assert session.scalar(select(OpinionItem.id)) is None
 
@@ -142,12 +148,13 @@ def test_reporting_numbers_an_issue_per_channel_per_year(session, skipping_clock
     assert [r["issue"] for r in result["reports"]] == [f"市委-{year}-001", f"省政协-{year}-001"]
     _, result = reported(session, ZHOU, channels=["city_party_committee"])
     assert [r["issue"] for r in result["reports"]] == [f"市委-{year}-002"]
-    assert opinions.get(session, first, STAFF)["status"] == "sent"
+    assert opinions.get(SqlIntakeUnitOfWork(session), first, STAFF)["status"] == "sent"
     with pytest.raises(BusinessError) as unknown:
         item = submitted(session)
         edit(session, item["number"])
         tracking.report(
-            session,
+            SqlIntakeUnitOfWork(session),
+            RulebookRules(),
             {"item_id": item_id(session, item["number"]), "channels": ["city_council"], "signed_off_by": "leader.chen"},
             None,
         )
@@ -156,9 +163,21 @@ def test_reporting_numbers_an_issue_per_channel_per_year(session, skipping_clock
 
 def test_adoption_per_recipient_instruction_forwarding_and_the_answer(session):
     number, _ = reported(session)
-    tracking.record_adoption(session, number, {"channel": "city_party_committee", "adopted": False}, STAFF)
+    tracking.record_adoption(
+        SqlIntakeUnitOfWork(session),
+        RulebookRules(),
+        number,
+        {"channel": "city_party_committee", "adopted": False},
+        STAFF,
+    )
     assert outbox(session, contracts.MESSAGE_ROUTING_KEY) == []  # one recipient still to answer
-    item = tracking.record_adoption(session, number, {"channel": "provincial_committee", "adopted": True}, STAFF)
+    item = tracking.record_adoption(
+        SqlIntakeUnitOfWork(session),
+        RulebookRules(),
+        number,
+        {"channel": "provincial_committee", "adopted": True},
+        STAFF,
+    )
     session.commit()
     assert item["status"] == "adopted"
     [adopted] = outbox(session, "opinion.adopted")
@@ -166,13 +185,26 @@ def test_adoption_per_recipient_instruction_forwarding_and_the_answer(session):
     [settled] = [m for m in outbox(session, contracts.MESSAGE_ROUTING_KEY) if m["name"] == "adoptions_settled"]
     assert settled["payload"] == {"adopted": ["provincial_committee"]}
     with pytest.raises(Conflict):
-        tracking.record_adoption(session, number, {"channel": "provincial_committee", "adopted": False}, STAFF)
+        tracking.record_adoption(
+            SqlIntakeUnitOfWork(session),
+            RulebookRules(),
+            number,
+            {"channel": "provincial_committee", "adopted": False},
+            STAFF,
+        )
     with pytest.raises(Forbidden):
-        tracking.record_adoption(session, number, {"channel": "city_party_committee", "adopted": True}, LI)
+        tracking.record_adoption(
+            SqlIntakeUnitOfWork(session),
+            RulebookRules(),
+            number,
+            {"channel": "city_party_committee", "adopted": True},
+            LI,
+        )
 
     with pytest.raises(InvalidInput) as bad_level:
         tracking.record_instruction(
-            session,
+            SqlIntakeUnitOfWork(session),
+            RulebookRules(),
             number,
             {"channel": "provincial_committee", "level": "county", "leader": "某副省长", "text": "请研究"},
             LEADER,
@@ -180,13 +212,15 @@ def test_adoption_per_recipient_instruction_forwarding_and_the_answer(session):
     assert "level" in bad_level.value.details
     with pytest.raises(Conflict):  # not adopted there: nothing to instruct on
         tracking.record_instruction(
-            session,
+            SqlIntakeUnitOfWork(session),
+            RulebookRules(),
             number,
             {"channel": "city_party_committee", "level": "city", "leader": "某书记", "text": "请研究"},
             LEADER,
         )
     tracking.record_instruction(
-        session,
+        SqlIntakeUnitOfWork(session),
+        RulebookRules(),
         number,
         {"channel": "provincial_committee", "level": "province", "leader": "某副省长", "text": "请住建部门研究落实"},
         LEADER,
@@ -194,31 +228,37 @@ def test_adoption_per_recipient_instruction_forwarding_and_the_answer(session):
     session.commit()
     [instructed] = outbox(session, "opinion.instructed")
     assert instructed["payload"]["level"] == "province"
-    assert tracking.close_reporting(session, {"item_id": item_id(session, number)}, None)["adopted"] == [
-        "provincial_committee"
-    ]
+    assert tracking.close_reporting(SqlIntakeUnitOfWork(session), {"item_id": item_id(session, number)}, None)[
+        "adopted"
+    ] == ["provincial_committee"]
 
     with pytest.raises(BusinessError) as unknown:
         tracking.forward(
-            session, {"item_id": item_id(session, number), "units": ["nowhere"], "forwarded_by": "staff.wang"}, None
+            SqlIntakeUnitOfWork(session),
+            RulebookRules(),
+            {"item_id": item_id(session, number), "units": ["nowhere"], "forwarded_by": "staff.wang"},
+            None,
         )
     assert unknown.value.code == "unknown_unit"
     tracking.forward(
-        session,
+        SqlIntakeUnitOfWork(session),
+        RulebookRules(),
         {"item_id": item_id(session, number), "units": ["housing"], "request": "请办理", "forwarded_by": "staff.wang"},
         None,
     )
     session.commit()
-    assert [i["number"] for i in opinions.list_items(session, HOUSING)] == [number]
-    assert opinions.list_items(session, TRANSPORT) == []
+    assert [i["number"] for i in opinions.list_items(SqlIntakeUnitOfWork(session), HOUSING)] == [number]
+    assert opinions.list_items(SqlIntakeUnitOfWork(session), TRANSPORT) == []
     with pytest.raises(Forbidden):
-        opinions.get(session, number, TRANSPORT)
+        opinions.get(SqlIntakeUnitOfWork(session), number, TRANSPORT)
     with pytest.raises(Forbidden):
-        tracking.answer_forward(session, number, {"text": "不归我们管"}, TRANSPORT)
-    tracking.answer_forward(session, number, {"text": "已出台加装电梯补贴办法"}, HOUSING)
+        tracking.answer_forward(SqlIntakeUnitOfWork(session), number, {"text": "不归我们管"}, TRANSPORT)
+    tracking.answer_forward(SqlIntakeUnitOfWork(session), number, {"text": "已出台加装电梯补贴办法"}, HOUSING)
     session.commit()
     assert [m for m in outbox(session, contracts.MESSAGE_ROUTING_KEY) if m["name"] == "forwards_answered"]
-    assert tracking.close(session, {"item_id": item_id(session, number)}, None) == {"status": "handled"}
+    assert tracking.close(SqlIntakeUnitOfWork(session), {"item_id": item_id(session, number)}, None) == {
+        "status": "handled"
+    }
     session.commit()
     steps = [m["name"] for m in outbox(session, "notify.opinion.")]
     assert steps == [
@@ -240,32 +280,56 @@ def test_the_public_list_of_adopted_items_holds_only_adoptions_marked_publishabl
     shown, _ = reported(session, channels=["city_government"])
     kept, _ = reported(session, ZHOU, channels=["city_government"])
     tracking.record_adoption(
-        session, shown, {"channel": "city_government", "adopted": True, "publishable": True}, STAFF
+        SqlIntakeUnitOfWork(session),
+        RulebookRules(),
+        shown,
+        {"channel": "city_government", "adopted": True, "publishable": True},
+        STAFF,
     )
-    tracking.record_adoption(session, kept, {"channel": "city_government", "adopted": True}, STAFF)
+    tracking.record_adoption(
+        SqlIntakeUnitOfWork(session), RulebookRules(), kept, {"channel": "city_government", "adopted": True}, STAFF
+    )
     session.commit()
     year, resident = int(shown.split("-")[1]), {"user": "public", "roles": ["public"]}
-    assert [i["number"] for i in reports.adopted_opinions(session, year, "public", resident)["items"]] == [shown]
-    assert [i["number"] for i in reports.adopted_opinions(session, year, "members", STAFF)["items"]] == [shown, kept]
+    assert [
+        i["number"]
+        for i in reports.adopted_opinions(SqlIntakeUnitOfWork(session), RulebookRules(), year, "public", resident)[
+            "items"
+        ]
+    ] == [shown]
+    assert [
+        i["number"]
+        for i in reports.adopted_opinions(SqlIntakeUnitOfWork(session), RulebookRules(), year, "members", STAFF)[
+            "items"
+        ]
+    ] == [shown, kept]
     with pytest.raises(Forbidden):
-        reports.adopted_opinions(session, year, "members", resident)
+        reports.adopted_opinions(SqlIntakeUnitOfWork(session), RulebookRules(), year, "members", resident)
 
 
 def test_silent_recipients_count_as_not_adopting_and_late_answers_are_chased(session, skipping_clock):
     number, _ = reported(session, channels=["city_government"])
-    result = tracking.close_reporting(session, {"item_id": item_id(session, number)}, None)
+    result = tracking.close_reporting(SqlIntakeUnitOfWork(session), {"item_id": item_id(session, number)}, None)
     assert result == {"adopted": [], "no_answer": ["city_government"], "status": "not_adopted"}
     number, _ = reported(session, ZHOU, channels=["city_government"])
-    tracking.record_adoption(session, number, {"channel": "city_government", "adopted": True}, STAFF)
+    tracking.record_adoption(
+        SqlIntakeUnitOfWork(session), RulebookRules(), number, {"channel": "city_government", "adopted": True}, STAFF
+    )
     tracking.forward(
-        session,
+        SqlIntakeUnitOfWork(session),
+        RulebookRules(),
         {"item_id": item_id(session, number), "units": ["transport", "housing"], "forwarded_by": "staff.wang"},
         None,
     )
-    tracking.answer_forward(session, number, {"text": "已处理"}, TRANSPORT)
-    overdue = tracking.mark_overdue(session, {"item_id": item_id(session, number)}, None)
+    tracking.answer_forward(SqlIntakeUnitOfWork(session), number, {"text": "已处理"}, TRANSPORT)
+    overdue = tracking.mark_overdue(
+        SqlIntakeUnitOfWork(session), RulebookRules(), {"item_id": item_id(session, number)}, None
+    )
     session.commit()
-    assert overdue["overdue"] == ["housing"] and opinions.get(session, number, STAFF)["status"] == "not_handled"
+    assert (
+        overdue["overdue"] == ["housing"]
+        and opinions.get(SqlIntakeUnitOfWork(session), number, STAFF)["status"] == "not_handled"
+    )
     [chased] = outbox(session, "notify.opinion.answers_overdue")
     assert chased["payload"]["recipients"] == ["staff.wang"]
 
@@ -273,16 +337,18 @@ def test_silent_recipients_count_as_not_adopting_and_late_answers_are_chased(ses
 def test_who_reads_which_item(session):
     mine = submitted(session)["number"]
     with pytest.raises(Forbidden):
-        opinions.get(session, mine, ZHOU)  # another member's, not published
+        opinions.get(SqlIntakeUnitOfWork(session), mine, ZHOU)  # another member's, not published
     with pytest.raises(Forbidden):
-        opinions.get(session, mine, INFORMANT)
+        opinions.get(SqlIntakeUnitOfWork(session), mine, INFORMANT)
     with pytest.raises(NotFound):
-        opinions.get(session, "SQ-1999-9999", ZHOU)
-    assert opinions.get(session, mine, STAFF)["history"][0]["action"] == "saved"
-    assert [i["number"] for i in opinions.list_items(session, ZHOU)] == []
+        opinions.get(SqlIntakeUnitOfWork(session), "SQ-1999-9999", ZHOU)
+    assert opinions.get(SqlIntakeUnitOfWork(session), mine, STAFF)["history"][0]["action"] == "saved"
+    assert [i["number"] for i in opinions.list_items(SqlIntakeUnitOfWork(session), ZHOU)] == []
     number, _ = reported(session, channels=["city_government"])
-    tracking.record_adoption(session, number, {"channel": "city_government", "adopted": True}, STAFF)
-    published = opinions.get(session, number, ZHOU)
+    tracking.record_adoption(
+        SqlIntakeUnitOfWork(session), RulebookRules(), number, {"channel": "city_government", "adopted": True}, STAFF
+    )
+    published = opinions.get(SqlIntakeUnitOfWork(session), number, ZHOU)
     assert published["submitter"] == "m***" and published["adopted_by"] == ["city_government"]
     assert "situation" not in published
 
@@ -295,7 +361,7 @@ def _selects_listing(session, principal):
     event.listen(engine, "before_cursor_execute", record)
     try:
         session.expire_all()  # nothing from an earlier load: every item's details read afresh
-        listed = opinions.list_items(session, principal)
+        listed = opinions.list_items(SqlIntakeUnitOfWork(session), principal)
     finally:
         event.remove(engine, "before_cursor_execute", record)
     return listed, len([s for s in seen if s.lstrip().upper().startswith("SELECT")])
@@ -304,9 +370,15 @@ def _selects_listing(session, principal):
 def test_the_list_shows_each_item_as_one_item_is_shown_reading_each_kind_of_detail_once(session):
     def one_of_each():
         number, _ = reported(session)
-        tracking.record_adoption(session, number, {"channel": "provincial_committee", "adopted": True}, STAFF)
+        tracking.record_adoption(
+            SqlIntakeUnitOfWork(session),
+            RulebookRules(),
+            number,
+            {"channel": "provincial_committee", "adopted": True},
+            STAFF,
+        )
         instruction = {"channel": "provincial_committee", "level": "city", "leader": "某市长", "text": "请研究"}
-        tracking.record_instruction(session, number, instruction, LEADER)
+        tracking.record_instruction(SqlIntakeUnitOfWork(session), RulebookRules(), number, instruction, LEADER)
         submitted(session, ZHOU)
         session.commit()
 
@@ -318,14 +390,14 @@ def test_the_list_shows_each_item_as_one_item_is_shown_reading_each_kind_of_deta
     assert many == few  # however many items: the items, then each kind of detail for all of them
     assert len(listed) == 6
     for item in listed:
-        alone = opinions.get(session, item["number"], STAFF)
+        alone = opinions.get(SqlIntakeUnitOfWork(session), item["number"], STAFF)
         alone.pop("history")
         assert item == alone
     adopted = listed[0]
     assert [r["issue"] for r in adopted["reports"]] and adopted["instructions"][0]["leader"] == "某市长"
     # A member: their own in full, the others' adopted ones as published, as each is shown alone.
-    for item in opinions.list_items(session, ZHOU):
-        alone = opinions.get(session, item["number"], ZHOU)
+    for item in opinions.list_items(SqlIntakeUnitOfWork(session), ZHOU):
+        alone = opinions.get(SqlIntakeUnitOfWork(session), item["number"], ZHOU)
         alone.pop("history", None)
         assert item == alone
 
@@ -334,10 +406,12 @@ def test_the_leaders_list_holds_only_items_with_an_adoption_no_instruction_answe
     def adopted(*channels, instructed=()):
         number, _ = reported(session, channels=channels)
         for channel in channels:
-            tracking.record_adoption(session, number, {"channel": channel, "adopted": True}, STAFF)
+            tracking.record_adoption(
+                SqlIntakeUnitOfWork(session), RulebookRules(), number, {"channel": channel, "adopted": True}, STAFF
+            )
         for channel in instructed:
             instruction = {"channel": channel, "level": "city", "leader": "某市长", "text": "请研究"}
-            tracking.record_instruction(session, number, instruction, LEADER)
+            tracking.record_instruction(SqlIntakeUnitOfWork(session), RulebookRules(), number, instruction, LEADER)
         session.commit()
         return number
 
@@ -345,35 +419,51 @@ def test_the_leaders_list_holds_only_items_with_an_adoption_no_instruction_answe
     waiting = adopted("city_government")
     adopted("city_government", instructed=["city_government"])  # answered: not waiting
     refused, _ = reported(session, channels=["city_government"])
-    tracking.record_adoption(session, refused, {"channel": "city_government", "adopted": False}, STAFF)
+    tracking.record_adoption(
+        SqlIntakeUnitOfWork(session), RulebookRules(), refused, {"channel": "city_government", "adopted": False}, STAFF
+    )
     submitted(session, ZHOU)
     session.commit()
-    listed = opinions.list_items(session, LEADER, awaiting="instruction")
+    listed = opinions.list_items(SqlIntakeUnitOfWork(session), LEADER, awaiting="instruction")
     assert [i["number"] for i in listed] == [half, waiting]
-    assert listed == [i for i in opinions.list_items(session, LEADER) if i["number"] in (half, waiting)]
+    assert listed == [
+        i for i in opinions.list_items(SqlIntakeUnitOfWork(session), LEADER) if i["number"] in (half, waiting)
+    ]
     with pytest.raises(InvalidInput) as unknown:
-        opinions.list_items(session, LEADER, awaiting="adoption")
+        opinions.list_items(SqlIntakeUnitOfWork(session), LEADER, awaiting="adoption")
     assert "awaiting" in unknown.value.details
 
 
 def test_a_case_becomes_an_opinion_item_then_a_proposal_in_one_thread(session):
     opened = threads.open_opinion_from_case(
-        session, {"thread": "WX-2026-0001", "member": "member.li", "content": ITEM, "case_number": "WX-2026-0001"}, None
+        SqlIntakeUnitOfWork(session),
+        RulebookRules(),
+        {"thread": "WX-2026-0001", "member": "member.li", "content": ITEM, "case_number": "WX-2026-0001"},
+        None,
     )
     again = threads.open_opinion_from_case(
-        session, {"thread": "WX-2026-0001", "member": "member.li", "content": ITEM, "case_number": "WX-2026-0001"}, None
+        SqlIntakeUnitOfWork(session),
+        RulebookRules(),
+        {"thread": "WX-2026-0001", "member": "member.li", "content": ITEM, "case_number": "WX-2026-0001"},
+        None,
     )
     session.commit()
     assert again["number"] == opened["number"] and opened["thread"] == "WX-2026-0001"
     with pytest.raises(Forbidden):
-        threads.to_proposal(session, opened["number"], {"publish_consent": True}, ZHOU)
-    result = threads.to_proposal(session, opened["number"], {"publish_consent": True}, LI)
+        threads.to_proposal(
+            SqlIntakeUnitOfWork(session), RulebookRules(), opened["number"], {"publish_consent": True}, ZHOU
+        )
+    result = threads.to_proposal(
+        SqlIntakeUnitOfWork(session), RulebookRules(), opened["number"], {"publish_consent": True}, LI
+    )
     session.commit()
     assert result["proposal"]["thread"] == "WX-2026-0001" and result["opinion"]["status"] == "converted"
     assert [m for m in outbox(session, contracts.MESSAGE_ROUTING_KEY) if m["name"] == "converted_to_proposal"]
     with pytest.raises(Conflict):
-        threads.to_proposal(session, opened["number"], {"publish_consent": True}, LI)
-    view = threads.thread(session, "WX-2026-0001", LI)
+        threads.to_proposal(
+            SqlIntakeUnitOfWork(session), RulebookRules(), opened["number"], {"publish_consent": True}, LI
+        )
+    view = threads.thread(SqlIntakeUnitOfWork(session), "WX-2026-0001", LI)
     assert [(e["kind"], e["number"]) for e in view["entries"]] == [
         ("opinion", opened["number"]),
         ("proposal", result["proposal"]["number"]),
@@ -381,13 +471,14 @@ def test_a_case_becomes_an_opinion_item_then_a_proposal_in_one_thread(session):
     assert [h["action"] for h in view["history"]][:2] == ["saved", "submitted"]
     assert "converted_to_proposal" in [h["action"] for h in view["history"]]
     with pytest.raises(Forbidden):
-        threads.thread(session, "WX-2026-0001", ZHOU)
-    assert threads.thread(session, "WX-2026-0001", STAFF)["entries"]
+        threads.thread(SqlIntakeUnitOfWork(session), "WX-2026-0001", ZHOU)
+    assert threads.thread(SqlIntakeUnitOfWork(session), "WX-2026-0001", STAFF)["entries"]
 
 
 def test_a_case_becomes_a_proposal_through_normal_submission_and_filing_tells_points(session):
     made = threads.open_proposal_from_case(
-        session,
+        SqlIntakeUnitOfWork(session),
+        RulebookRules(),
         {
             "thread": "WX-2026-0002",
             "member": "member.li",
@@ -405,13 +496,17 @@ def test_a_case_becomes_a_proposal_through_normal_submission_and_filing_tells_po
     proposal = session.scalar(select(Proposal).where(Proposal.number == made["number"]))
     assert proposal.thread == "WX-2026-0002" and proposal.status == "submitted"
     operations.record_filing(
-        session, {"proposal_id": proposal.id, "decision": "filed", "decided_by": "committee.liu"}, None
+        SqlIntakeUnitOfWork(session),
+        RulebookRules(),
+        {"proposal_id": proposal.id, "decision": "filed", "decided_by": "committee.liu"},
+        None,
     )
     session.commit()
     [filed] = outbox(session, "proposal.filed")
     assert filed["thread"] == "WX-2026-0002" and filed["members"] == [{"member": "member.li", "role": "lead"}]
     fresh = operations.submit(
-        session,
+        SqlIntakeUnitOfWork(session),
+        RulebookRules(),
         {
             "kind": "plenary",
             "publish_consent": True,
@@ -424,7 +519,8 @@ def test_a_case_becomes_a_proposal_through_normal_submission_and_filing_tells_po
     )
     assert fresh["thread"] == fresh["number"]
     operations.publish(
-        session,
+        SqlIntakeUnitOfWork(session),
+        RulebookRules(),
         {"proposal_id": proposal.id, "units": ["transport"], "reply_category": "A", "reply_summary": "已办"},
         None,
     )
@@ -442,7 +538,10 @@ def test_a_case_becomes_a_proposal_through_normal_submission_and_filing_tells_po
 
 def test_an_opinion_item_opened_from_a_case_tells_the_case_when_it_is_not_adopted(session):
     opened = threads.open_opinion_from_case(
-        session, {"thread": "WX-2026-0003", "member": "member.li", "content": ITEM, "case_number": "WX-2026-0003"}, None
+        SqlIntakeUnitOfWork(session),
+        RulebookRules(),
+        {"thread": "WX-2026-0003", "member": "member.li", "content": ITEM, "case_number": "WX-2026-0003"},
+        None,
     )
     session.commit()
     edit(session, opened["number"], decision="not_adopted", not_adopted_reason="已有部门在办")
@@ -454,7 +553,8 @@ def test_an_opinion_item_opened_from_a_case_tells_the_case_when_it_is_not_adopte
 
 def _proposal_from_case(session, case_number, title):
     made = threads.open_proposal_from_case(
-        session,
+        SqlIntakeUnitOfWork(session),
+        RulebookRules(),
         {
             "thread": case_number,
             "member": "member.li",
@@ -475,7 +575,8 @@ def _proposal_from_case(session, case_number, title):
 def test_a_proposal_from_a_case_not_filed_or_merged_tells_the_case_why_at_the_decision(session):
     refused = _proposal_from_case(session, "WX-2026-0004", "关于社区食堂的建议")
     operations.record_filing(
-        session,
+        SqlIntakeUnitOfWork(session),
+        RulebookRules(),
         {
             "proposal_id": refused.id,
             "decision": "not_filed",
@@ -488,11 +589,15 @@ def test_a_proposal_from_a_case_not_filed_or_merged_tells_the_case_why_at_the_de
     session.commit()
     main = _proposal_from_case(session, "WX-2026-0005", "关于社区养老助餐点的建议")
     operations.record_filing(
-        session, {"proposal_id": main.id, "decision": "filed", "decided_by": "committee.liu"}, None
+        SqlIntakeUnitOfWork(session),
+        RulebookRules(),
+        {"proposal_id": main.id, "decision": "filed", "decided_by": "committee.liu"},
+        None,
     )
     merged = _proposal_from_case(session, "WX-2026-0006", "关于社区老年助餐的建议")
     operations.record_filing(
-        session,
+        SqlIntakeUnitOfWork(session),
+        RulebookRules(),
         {"proposal_id": merged.id, "decision": "merged", "merge_into": main.number, "decided_by": "committee.liu"},
         None,
     )
@@ -521,7 +626,8 @@ def test_a_proposal_from_a_case_not_filed_or_merged_tells_the_case_why_at_the_de
     }
     message_id = told["WX-2026-0006"]["message_id"]
     operations.publish(  # answered later with the one it was merged into: the case heard its outcome already
-        session,
+        SqlIntakeUnitOfWork(session),
+        RulebookRules(),
         {"proposal_id": merged.id, "units": ["transport"], "reply_category": "A", "reply_summary": "已办"},
         None,
     )

@@ -464,11 +464,11 @@ def test_a_handler_that_keeps_failing_gives_up_after_the_bounded_attempts_and_th
 
     real, calls = opinions.submit_command, []
 
-    def breaks_on_poison(session, body, sender):
+    def breaks_on_poison(uow, rules, body, sender):
         calls.append((body.get("reference"), sender.kind, sender.name))
         if body.get("reference") == "poison":
             raise RuntimeError("the handler broke")
-        return real(session, body, sender)
+        return real(uow, rules, body, sender)
 
     monkeypatch.setattr(opinions, "submit_command", breaks_on_poison)
     take_dead_letters(running)
@@ -560,9 +560,9 @@ def test_a_job_whose_effects_the_database_refuses_at_commit_answers_failed_and_b
 
     real = operations.record_submission
 
-    def refused_at_commit(session, params, principal):
-        done = real(session, params, principal)
-        session.get(Submission, done["id"]).title = LONE_SURROGATE  # flushed only by the commit
+    def refused_at_commit(uow, params, principal):
+        done = real(uow, params, principal)
+        uow.session.get(Submission, done["id"]).title = LONE_SURROGATE  # flushed only by the commit
         return done
 
     monkeypatch.setattr(operations, "record_submission", refused_at_commit)

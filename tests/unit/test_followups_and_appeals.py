@@ -529,6 +529,8 @@ def test_an_appeal_of_an_unknown_proposal_is_not_found(evaluation):
 def test_a_b_reply_is_published_with_its_follow_up_pending_then_received(tmp_path, skipping_clock):
     from shared.db import dispose_all, get_engine, session_factory
     from services.intake import operations as intake
+    from services.intake.rules import RulebookRules
+    from services.intake.sql import SqlIntakeUnitOfWork
     from services.intake.models import Base as IntakeBase
 
     url = f"sqlite:///{tmp_path}/intake.db"
@@ -536,7 +538,8 @@ def test_a_b_reply_is_published_with_its_follow_up_pending_then_received(tmp_pat
     try:
         with session_factory(url)() as session:
             proposal = intake.submit(
-                session,
+                SqlIntakeUnitOfWork(session),
+                RulebookRules(),
                 {
                     "kind": "between_sessions",
                     "publish_consent": True,
@@ -549,10 +552,14 @@ def test_a_b_reply_is_published_with_its_follow_up_pending_then_received(tmp_pat
                 directory=lambda users: [],
             )
             intake.record_filing(
-                session, {"proposal_id": proposal["id"], "decision": "filed", "decided_by": "committee.he"}, None
+                SqlIntakeUnitOfWork(session),
+                RulebookRules(),
+                {"proposal_id": proposal["id"], "decision": "filed", "decided_by": "committee.he"},
+                None,
             )
             intake.publish(
-                session,
+                SqlIntakeUnitOfWork(session),
+                RulebookRules(),
                 {
                     "proposal_id": proposal["id"],
                     "units": ["transport"],
@@ -566,13 +573,15 @@ def test_a_b_reply_is_published_with_its_follow_up_pending_then_received(tmp_pat
             public = {"user": "public", "roles": ["public"]}
             from services.intake.public import get_published
 
-            pending = get_published(session, proposal["number"], public, lambda users: {})
+            pending = get_published(SqlIntakeUnitOfWork(session), proposal["number"], public, lambda users: {})
             assert (pending["followup_status"], pending["followup_text"]) == ("pending", None)
             intake.publish_followup(
-                session, {"proposal_id": proposal["id"], "text": "李明提出的信号灯已于9月建成，电话13800138000"}, None
+                SqlIntakeUnitOfWork(session),
+                {"proposal_id": proposal["id"], "text": "李明提出的信号灯已于9月建成，电话13800138000"},
+                None,
             )
             session.commit()
-            received = get_published(session, proposal["number"], public, lambda users: {})
+            received = get_published(SqlIntakeUnitOfWork(session), proposal["number"], public, lambda users: {})
             assert received["followup_status"] == "received" and received["followup_received_at"]
             assert "李明" not in received["followup_text"] and "13800138000" not in received["followup_text"]
             assert "信号灯已于9月建成" in received["followup_text"]

@@ -7,13 +7,12 @@ from datetime import datetime, timezone
 import pytest
 from sqlalchemy import func, select
 
+from services.intake.rules import RulebookRules
+from services.intake.sql import SqlIntakeUnitOfWork
 from services.intake import operations
 from services.intake.models import (
     Base,
-    Conversion,
-    Cosigner,
     Notification,
-    OpinionItem,
     Outbox,
     Proposal,
     ProposalCounter,
@@ -24,7 +23,7 @@ from services.intake.models import (
 from shared.masking import mask_name, mask_text
 from shared import contracts
 from shared.db import dispose_all, get_engine, session_factory
-from shared.errors import BusinessError, Conflict, Forbidden, InvalidInput, NotFound, Unauthenticated
+from shared.errors import BusinessError, Forbidden, InvalidInput, NotFound, Unauthenticated
 from shared.rulebook import load_rulebook
 
 DUPLICATE_THRESHOLD = load_rulebook("proposal").duplicate_threshold()
@@ -81,7 +80,9 @@ def members_only(*members):
 
 
 def submitted(session, principal=LI, **overrides):
-    proposal = operations.submit(session, draft(**overrides), principal, directory=members_only())
+    proposal = operations.submit(
+        SqlIntakeUnitOfWork(session), RulebookRules(), draft(**overrides), principal, directory=members_only()
+    )
     session.commit()
     return proposal
 
@@ -115,7 +116,10 @@ def actions(session, number):
 def filed(session, text=BUS_SHELTERS, principal=LI, **overrides):
     proposal = submitted(session, principal, text=text, **overrides)
     operations.record_filing(
-        session, {"proposal_id": proposal["id"], "decision": "filed", "decided_by": "committee.he"}, None
+        SqlIntakeUnitOfWork(session),
+        RulebookRules(),
+        {"proposal_id": proposal["id"], "decision": "filed", "decided_by": "committee.he"},
+        None,
     )
     session.commit()
     return proposal
@@ -146,7 +150,7 @@ def test_a_rolled_back_submission_gives_its_number_back(sessions):
     with sessions() as first:
         assert submitted(first)["number"] == "2026-0001"
     with sessions() as abandoned:
-        assert operations.submit(abandoned, draft(), LI)["number"] == "2026-0002"
+        assert operations.submit(SqlIntakeUnitOfWork(abandoned), RulebookRules(), draft(), LI)["number"] == "2026-0002"
         abandoned.rollback()
     with sessions() as next_one:
         assert submitted(next_one)["number"] == "2026-0002"
@@ -155,7 +159,7 @@ def test_a_rolled_back_submission_gives_its_number_back(sessions):
 
 def test_the_first_proposal_of_a_year_rolled_back_leaves_no_counter_behind(sessions):
     with sessions() as abandoned:
-        operations.submit(abandoned, draft(session_year=2028), LI)
+        operations.submit(SqlIntakeUnitOfWork(abandoned), RulebookRules(), draft(session_year=2028), LI)
         abandoned.rollback()
     with sessions() as s:
         assert s.get(ProposalCounter, 2028) is None
@@ -185,7 +189,7 @@ def test_submission_starts_the_proposal_process_in_the_same_transaction(session)
 
 def test_rolled_back_submission_sends_no_start_command(sessions):
     with sessions() as s:
-        operations.submit(s, draft(), LI)
+        operations.submit(SqlIntakeUnitOfWork(s), RulebookRules(), draft(), LI)
         s.rollback()
     with sessions() as s:
         assert outbox(s, contracts.START_ROUTING_KEY) == []
@@ -217,7 +221,7 @@ def test_a_draft_missing_its_three_parts_is_refused_part_by_part(session):
     bad = draft(situation="   ", analysis="")
     del bad["suggestions"]
     with pytest.raises(InvalidInput) as refused:
-        operations.submit(session, bad, LI)
+        operations.submit(SqlIntakeUnitOfWork(session), RulebookRules(), bad, LI)
     assert refused.value.details == {
         "situation": ["must not be empty"],
         "analysis": ["must not be empty"],
@@ -230,32 +234,42 @@ def test_a_draft_missing_its_three_parts_is_refused_part_by_part(session):
 
 def test_a_title_over_200_characters_is_refused(session):
     with pytest.raises(InvalidInput) as refused:
-        operations.submit(session, draft(title="候" * 201), LI)
+        operations.submit(SqlIntakeUnitOfWork(session), RulebookRules(), draft(title="候" * 201), LI)
     assert list(refused.value.details) == ["title"]
     assert "200" in refused.value.details["title"][0]
-    assert operations.submit(session, draft(title="候" * 200), LI)["number"] == "2026-0001"
+    assert (
+        operations.submit(SqlIntakeUnitOfWork(session), RulebookRules(), draft(title="候" * 200), LI)["number"]
+        == "2026-0001"
+    )
 
 
 def test_one_matter_is_at_most_5000_characters_in_all(session):
     with pytest.raises(InvalidInput) as refused:
-        operations.submit(session, draft(situation="情" * 1700, analysis="析" * 1700, suggestions="议" * 1700), LI)
+        operations.submit(
+            SqlIntakeUnitOfWork(session),
+            RulebookRules(),
+            draft(situation="情" * 1700, analysis="析" * 1700, suggestions="议" * 1700),
+            LI,
+        )
     assert "5000" in refused.value.details["_schema"][0]
     fits = 5000 - len(BUS_SHELTERS["title"]) - 2
-    assert operations.submit(session, draft(situation="情" * fits, analysis="析", suggestions="议"), LI)
+    assert operations.submit(
+        SqlIntakeUnitOfWork(session), RulebookRules(), draft(situation="情" * fits, analysis="析", suggestions="议"), LI
+    )
 
 
 def test_refusing_publication_needs_a_reason(session):
     with pytest.raises(InvalidInput) as refused:
-        operations.submit(session, draft(publish_consent=False), LI)
+        operations.submit(SqlIntakeUnitOfWork(session), RulebookRules(), draft(publish_consent=False), LI)
     assert list(refused.value.details) == ["no_publish_reason"]
 
 
 def test_cosigners_are_distinct_and_never_the_initiator(session):
     with pytest.raises(InvalidInput) as repeated:
-        operations.submit(session, draft(cosigners=["张伟", "王芳", "张伟"]), LI)
+        operations.submit(SqlIntakeUnitOfWork(session), RulebookRules(), draft(cosigners=["张伟", "王芳", "张伟"]), LI)
     assert "张伟" in repeated.value.details["cosigners"][0]
     with pytest.raises(InvalidInput) as initiator:
-        operations.submit(session, draft(cosigners=["李明"]), LI)
+        operations.submit(SqlIntakeUnitOfWork(session), RulebookRules(), draft(cosigners=["李明"]), LI)
     assert "initiator" in initiator.value.details["cosigners"][0]
 
 
@@ -265,104 +279,41 @@ def test_cosigners_are_members_and_no_more_than_the_rulebook_allows(session):
     cap = load_rulebook("proposal").max_cosigners()
     many = [f"member.{i}" for i in range(cap + 1)]
     with pytest.raises(InvalidInput) as too_many:
-        operations.submit(session, draft(cosigners=many), LI, directory=members_only())
+        operations.submit(
+            SqlIntakeUnitOfWork(session), RulebookRules(), draft(cosigners=many), LI, directory=members_only()
+        )
     assert f"at most {cap}" in too_many.value.details["cosigners"][0]
     with pytest.raises(InvalidInput) as strangers:
-        operations.submit(session, draft(cosigners=["张伟", "stranger"]), LI, directory=members_only("张伟"))
+        operations.submit(
+            SqlIntakeUnitOfWork(session),
+            RulebookRules(),
+            draft(cosigners=["张伟", "stranger"]),
+            LI,
+            directory=members_only("张伟"),
+        )
     assert "stranger" in strangers.value.details["cosigners"][0]
     with pytest.raises(InvalidInput):  # co-signers nobody can check are not taken
-        operations.submit(session, draft(cosigners=["张伟"]), LI)
-    assert operations.submit(session, draft(cosigners=many[:cap]), LI, directory=members_only())["cosigners"]
+        operations.submit(SqlIntakeUnitOfWork(session), RulebookRules(), draft(cosigners=["张伟"]), LI)
+    assert operations.submit(
+        SqlIntakeUnitOfWork(session), RulebookRules(), draft(cosigners=many[:cap]), LI, directory=members_only()
+    )["cosigners"]
 
 
 def test_a_proposal_is_plenary_or_between_sessions(session):
     with pytest.raises(InvalidInput) as refused:
-        operations.submit(session, draft(kind="urgent"), LI)
+        operations.submit(SqlIntakeUnitOfWork(session), RulebookRules(), draft(kind="urgent"), LI)
     assert list(refused.value.details) == ["kind"]
-    assert operations.submit(session, draft(kind="plenary"), LI)["kind"] == "plenary"
+    assert (
+        operations.submit(SqlIntakeUnitOfWork(session), RulebookRules(), draft(kind="plenary"), LI)["kind"] == "plenary"
+    )
 
 
 def test_only_members_submit(session):
     with pytest.raises(Forbidden):
-        operations.submit(session, draft(), STAFF)
+        operations.submit(SqlIntakeUnitOfWork(session), RulebookRules(), draft(), STAFF)
     with pytest.raises(Unauthenticated):
-        operations.submit(session, draft(), None)
+        operations.submit(SqlIntakeUnitOfWork(session), RulebookRules(), draft(), None)
     assert session.scalar(select(func.count()).select_from(Proposal)) == 0
-
-
-# -- co-signing ----------------------------------------------------------------------------------
-
-
-def test_the_last_confirmation_tells_the_engine_cosigning_is_settled(session):
-    submitted(session, cosigners=["张伟", "王芳"])
-    operations.cosign(session, "2026-0001", ZHANG)
-    session.commit()
-    assert messages(session, "cosign_settled") == []
-    proposal = operations.cosign(session, "2026-0001", WANG)
-    session.commit()
-    assert [c["status"] for c in proposal["cosigners"]] == ["confirmed", "confirmed"]
-    assert messages(session, "cosign_settled") == [
-        {
-            "name": "cosign_settled",
-            "correlation_key": "2026-0001",
-            "message_id": "cosign-settled-2026-0001",
-            "payload": {"proposers": ["李明", "张伟", "王芳"]},
-        }
-    ]
-
-
-def test_confirming_twice_changes_nothing(session):
-    submitted(session, cosigners=["张伟"])
-    operations.cosign(session, "2026-0001", ZHANG)
-    operations.cosign(session, "2026-0001", ZHANG)
-    session.commit()
-    assert len(messages(session, "cosign_settled")) == 1
-    assert actions(session, "2026-0001").count("cosign_confirmed") == 1
-
-
-def test_a_cosigner_may_confirm_until_the_end_of_the_last_day(session, skipping_clock):
-    submitted(session, cosigners=["张伟"])
-    skipping_clock.set(datetime(2026, 3, 5, 15, 59, tzinfo=timezone.utc))  # 23:59 on 5 March in Beijing
-    assert operations.cosign(session, "2026-0001", ZHANG)["cosigners"][0]["status"] == "confirmed"
-
-
-def test_a_confirmation_after_the_deadline_is_refused(session, skipping_clock):
-    submitted(session, cosigners=["张伟"])
-    skipping_clock.set(datetime(2026, 3, 5, 16, 0, tzinfo=timezone.utc))  # midnight: the window closed
-    with pytest.raises(Conflict) as late:
-        operations.cosign(session, "2026-0001", ZHANG)
-    assert "deadline" in late.value.message and "2026-03-05T16:00:00+00:00" in late.value.message
-    assert messages(session, "cosign_settled") == []
-
-
-def test_only_an_invited_cosigner_confirms(session):
-    submitted(session, cosigners=["张伟"])
-    with pytest.raises(NotFound):
-        operations.cosign(session, "2026-0001", WANG)
-    with pytest.raises(Conflict):
-        operations.cosign(session, "2026-0001", LI)
-    with pytest.raises(Forbidden):
-        operations.cosign(session, "2026-0001", STAFF)
-
-
-def test_settling_drops_the_cosigners_who_did_not_confirm(session):
-    proposal = submitted(session, cosigners=["张伟", "王芳"])
-    operations.cosign(session, "2026-0001", WANG)
-    settled = operations.settle_cosigners(session, {"proposal_id": proposal["id"]}, None)
-    session.commit()
-    assert settled == {"proposers": ["李明", "王芳"], "dropped": ["张伟"]}
-    assert operations.settle_cosigners(session, {"proposal_id": proposal["id"]}, None) == settled
-    assert session.scalar(select(Cosigner.status).where(Cosigner.user == "张伟")) == "dropped"
-    assert operations.get(session, "2026-0001", LI)["status"] == "submitted"
-    assert "不再列为联名人" in notifications(session, "张伟")[-1]
-    with pytest.raises(Conflict):
-        operations.cosign(session, "2026-0001", ZHANG)
-
-
-def test_settle_cosigners_params_are_checked(session):
-    with pytest.raises(InvalidInput) as refused:
-        operations.settle_cosigners(session, {"proposal_id": "first"}, None)
-    assert list(refused.value.details) == ["proposal_id"]
 
 
 # -- reading -------------------------------------------------------------------------------------
@@ -371,23 +322,26 @@ def test_settle_cosigners_params_are_checked(session):
 def test_a_member_cannot_read_another_members_unpublished_proposal(session):
     submitted(session)
     with pytest.raises(NotFound) as hidden:
-        operations.get(session, "2026-0001", ZHANG)
+        operations.get(SqlIntakeUnitOfWork(session), "2026-0001", ZHANG)
     with pytest.raises(NotFound) as missing:
-        operations.get(session, "2026-0099", ZHANG)
+        operations.get(SqlIntakeUnitOfWork(session), "2026-0099", ZHANG)
     assert hidden.value.message.replace("0001", "0099") == missing.value.message
-    assert operations.get(session, "2026-0001", LI)["title"] == BUS_SHELTERS["title"]
+    assert operations.get(SqlIntakeUnitOfWork(session), "2026-0001", LI)["title"] == BUS_SHELTERS["title"]
 
 
 def test_an_invited_cosigner_reads_the_proposal(session):
     submitted(session, cosigners=["张伟"])
-    assert operations.get(session, "2026-0001", ZHANG)["initiator"] == "李明"
+    assert operations.get(SqlIntakeUnitOfWork(session), "2026-0001", ZHANG)["initiator"] == "李明"
 
 
 def test_staff_committee_and_leaders_read_every_proposal(session):
     submitted(session)
     submitted(session, ZHANG, text=PRESCHOOLS)
-    assert operations.get(session, "2026-0002", LEADER)["initiator"] == "张伟"
-    assert [p["number"] for p in operations.list_proposals(session, STAFF, mine=False)] == ["2026-0001", "2026-0002"]
+    assert operations.get(SqlIntakeUnitOfWork(session), "2026-0002", LEADER)["initiator"] == "张伟"
+    assert [p["number"] for p in operations.list_proposals(SqlIntakeUnitOfWork(session), STAFF, mine=False)] == [
+        "2026-0001",
+        "2026-0002",
+    ]
 
 
 def test_the_list_reads_every_proposals_cosigners_in_one_query_however_many_proposals(session):
@@ -399,7 +353,7 @@ def test_the_list_reads_every_proposals_cosigners_in_one_query_however_many_prop
         event.listen(engine, "before_cursor_execute", record)
         try:
             session.expire_all()  # nothing from an earlier load: each proposal's co-signers read afresh
-            listed = operations.list_proposals(session, STAFF, mine=False)
+            listed = operations.list_proposals(SqlIntakeUnitOfWork(session), STAFF, mine=False)
         finally:
             event.remove(engine, "before_cursor_execute", record)
         return listed, len([s for s in seen if s.lstrip().upper().startswith("SELECT")])
@@ -416,21 +370,21 @@ def test_the_list_reads_every_proposals_cosigners_in_one_query_however_many_prop
 def test_staff_read_every_proposals_number_and_title_alone_and_a_member_does_not(session):
     submitted(session, cosigners=["张伟"])
     submitted(session, ZHANG, text=PRESCHOOLS)
-    assert operations.titles(session, STAFF) == [
+    assert operations.titles(SqlIntakeUnitOfWork(session), STAFF) == [
         {"number": "2026-0001", "title": BUS_SHELTERS["title"]},
         {"number": "2026-0002", "title": PRESCHOOLS["title"]},
     ]
     for outsider in (ZHANG, HANDLER):
         with pytest.raises(Forbidden):
-            operations.titles(session, outsider)
+            operations.titles(SqlIntakeUnitOfWork(session), outsider)
 
 
 def test_a_unit_handler_does_not_read_proposals_here(session):
     submitted(session)
     with pytest.raises(Forbidden):
-        operations.get(session, "2026-0001", HANDLER)
+        operations.get(SqlIntakeUnitOfWork(session), "2026-0001", HANDLER)
     with pytest.raises(Forbidden):
-        operations.list_proposals(session, HANDLER, mine=False)
+        operations.list_proposals(SqlIntakeUnitOfWork(session), HANDLER, mine=False)
 
 
 def test_a_members_list_holds_their_own_and_the_published_ones(session):
@@ -439,13 +393,17 @@ def test_a_members_list_holds_their_own_and_the_published_ones(session):
     submitted(session, WANG, text=BUS_SHELTERS_REWORDED)
     published = filed(session, text=PRESCHOOLS, principal=SMITH)
     operations.publish(
-        session,
+        SqlIntakeUnitOfWork(session),
+        RulebookRules(),
         {"proposal_id": published["id"], "units": ["education"], "reply_category": "A", "reply_summary": "已列入计划"},
         None,
     )
     session.commit()
-    assert [p["number"] for p in operations.list_proposals(session, ZHANG)] == ["2026-0001", "2026-0002"]
-    everything = operations.list_proposals(session, ZHANG, mine=False)
+    assert [p["number"] for p in operations.list_proposals(SqlIntakeUnitOfWork(session), ZHANG)] == [
+        "2026-0001",
+        "2026-0002",
+    ]
+    everything = operations.list_proposals(SqlIntakeUnitOfWork(session), ZHANG, mine=False)
     assert [p["number"] for p in everything] == ["2026-0001", "2026-0002", "2026-0004"]
     assert everything[-1]["proposers"] == ["s***"] and "initiator" not in everything[-1]
 
@@ -457,7 +415,7 @@ def test_a_reworded_copy_is_found_as_a_near_duplicate(session):
     submitted(session)
     submitted(session, ZHANG, text=PRESCHOOLS)
     copy = submitted(session, WANG, text=BUS_SHELTERS_REWORDED)
-    found = operations.find_duplicates(session, {"proposal_id": copy["id"]}, None)
+    found = operations.find_duplicates(SqlIntakeUnitOfWork(session), RulebookRules(), {"proposal_id": copy["id"]}, None)
     assert [c["number"] for c in found["candidates"]] == ["2026-0001"]
     assert found["candidates"][0]["title"] == BUS_SHELTERS["title"]
     assert DUPLICATE_THRESHOLD <= found["candidates"][0]["score"] < 1
@@ -466,14 +424,18 @@ def test_a_reworded_copy_is_found_as_a_near_duplicate(session):
 def test_an_unrelated_proposal_has_no_duplicates(session):
     submitted(session)
     unrelated = submitted(session, ZHANG, text=PRESCHOOLS)
-    assert operations.find_duplicates(session, {"proposal_id": unrelated["id"]}, None) == {"candidates": []}
+    assert operations.find_duplicates(
+        SqlIntakeUnitOfWork(session), RulebookRules(), {"proposal_id": unrelated["id"]}, None
+    ) == {"candidates": []}
 
 
 def test_duplicates_are_sorted_best_first(session):
     submitted(session, text=BUS_SHELTERS_REWORDED)
     submitted(session, ZHANG)
     exact = submitted(session, WANG)
-    found = operations.find_duplicates(session, {"proposal_id": exact["id"]}, None)["candidates"]
+    found = operations.find_duplicates(
+        SqlIntakeUnitOfWork(session), RulebookRules(), {"proposal_id": exact["id"]}, None
+    )["candidates"]
     assert [c["number"] for c in found] == ["2026-0002", "2026-0001"]
     assert found[0]["score"] == 1.0 > found[1]["score"]
 
@@ -482,7 +444,8 @@ def test_duplicates_come_from_the_same_year_and_not_from_merged_or_not_filed_one
     submitted(session, session_year=2025)
     rejected = submitted(session, ZHANG)
     operations.record_filing(
-        session,
+        SqlIntakeUnitOfWork(session),
+        RulebookRules(),
         {
             "proposal_id": rejected["id"],
             "decision": "not_filed",
@@ -492,192 +455,27 @@ def test_duplicates_come_from_the_same_year_and_not_from_merged_or_not_filed_one
         None,
     )
     copy = submitted(session, WANG)
-    assert operations.find_duplicates(session, {"proposal_id": copy["id"]}, None) == {"candidates": []}
+    assert operations.find_duplicates(
+        SqlIntakeUnitOfWork(session), RulebookRules(), {"proposal_id": copy["id"]}, None
+    ) == {"candidates": []}
 
 
 def test_finding_duplicates_opens_the_pre_review(session):
     proposal = submitted(session)
-    operations.find_duplicates(session, {"proposal_id": proposal["id"]}, None)
-    assert operations.get(session, "2026-0001", STAFF)["status"] == "pre_review"
+    operations.find_duplicates(SqlIntakeUnitOfWork(session), RulebookRules(), {"proposal_id": proposal["id"]}, None)
+    assert operations.get(SqlIntakeUnitOfWork(session), "2026-0001", STAFF)["status"] == "pre_review"
     assert actions(session, "2026-0001") == ["submitted", "pre_review_opened"]
-
-
-# -- filing (立案) -------------------------------------------------------------------------------
 
 
 def decide(session, proposal, decision, **params):
     result = operations.record_filing(
-        session, {"proposal_id": proposal["id"], "decision": decision, "decided_by": "committee.he", **params}, None
+        SqlIntakeUnitOfWork(session),
+        RulebookRules(),
+        {"proposal_id": proposal["id"], "decision": decision, "decided_by": "committee.he", **params},
+        None,
     )
     session.commit()
     return result
-
-
-def test_a_filed_proposal_is_filed_and_its_proposers_are_told(session):
-    proposal = submitted(session, cosigners=["张伟"])
-    operations.cosign(session, "2026-0001", ZHANG)
-    operations.settle_cosigners(session, {"proposal_id": proposal["id"]}, None)
-    assert decide(session, proposal, "filed") == {
-        "status": "filed",
-        "reason_code": None,
-        "reason_text": None,
-        "converted_to": None,
-        "merged_into": None,
-    }
-    filing = operations.get(session, "2026-0001", STAFF)["filing"]
-    assert filing["decision"] == "filed" and filing["decided_by"] == "committee.he"
-    assert "已立案" in notifications(session, "李明")[-1] and "已立案" in notifications(session, "张伟")[-1]
-
-
-def test_a_proposal_not_filed_carries_the_rulebook_reason_and_may_become_an_opinion_item(session):
-    proposal = submitted(session)
-    result = decide(session, proposal, "not_filed", reason_code="personal_or_family", convert_to="opinion")
-    item = session.scalar(select(OpinionItem))
-    assert result == {
-        "status": "not_filed",
-        "reason_code": "personal_or_family",
-        "reason_text": "属于个人或家庭问题的",
-        "converted_to": {"kind": "opinion", "reference": item.number},
-        "merged_into": None,
-    }
-    conversion = session.scalar(select(Conversion))
-    assert (conversion.kind, conversion.reference) == ("opinion", item.number)
-    told = notifications(session, "李明")[-1]
-    assert "属于个人或家庭问题的" in told and item.number in told
-
-
-def test_a_proposal_converted_to_an_opinion_item_starts_its_process_in_the_same_thread(session):
-    proposal = submitted(session)
-    decide(session, proposal, "not_filed", reason_code="personal_or_family", convert_to="opinion")
-    item = session.scalar(select(OpinionItem))
-    own = session.scalar(select(Proposal).where(Proposal.number == proposal["number"]))
-    assert (item.thread, item.submitter, item.status) == (own.thread or own.number, own.initiator, "submitted")
-    assert (item.title, item.suggestion) == (own.title, own.suggestions)
-    [start] = [s for s in outbox(session, contracts.START_ROUTING_KEY) if s["process_id"] == "opinion"]
-    assert start["business_key"] == item.number and start["data"]["thread"] == item.thread
-
-
-def test_a_proposal_not_filed_may_be_forwarded_as_a_letter_or_not_at_all(session):
-    letter = submitted(session)
-    kept = submitted(session, ZHANG, text=PRESCHOOLS)
-    assert (
-        decide(session, letter, "not_filed", reason_code="accuses_named_people", convert_to="letter")["converted_to"][
-            "kind"
-        ]
-        == "letter"
-    )
-    assert decide(session, kept, "not_filed", reason_code="academic_debate")["converted_to"] is None
-    assert session.scalar(select(func.count()).select_from(Conversion)) == 1
-
-
-def test_an_unknown_reason_is_a_business_error_and_changes_nothing(session):
-    proposal = submitted(session)
-    with pytest.raises(BusinessError) as refused:
-        decide(session, proposal, "not_filed", reason_code="too_long")
-    assert refused.value.code == "unknown_reason" and "state_secrets" in refused.value.message
-    session.rollback()
-    assert operations.get(session, "2026-0001", STAFF)["status"] == "submitted"
-
-
-def test_a_not_filed_decision_needs_a_reason_code(session):
-    proposal = submitted(session)
-    with pytest.raises(InvalidInput) as refused:
-        decide(session, proposal, "not_filed")
-    assert list(refused.value.details) == ["reason_code"]
-
-
-def test_only_a_proposal_not_filed_is_converted(session):
-    proposal = submitted(session)
-    with pytest.raises(InvalidInput) as refused:
-        decide(session, proposal, "filed", convert_to="opinion")
-    assert list(refused.value.details) == ["convert_to"]
-
-
-def test_a_returned_proposal_is_revised_by_its_initiator_and_goes_back_to_pre_review(session):
-    proposal = submitted(session, cosigners=["张伟"])
-    operations.cosign(session, "2026-0001", ZHANG)
-    operations.settle_cosigners(session, {"proposal_id": proposal["id"]}, None)
-    assert decide(session, proposal, "returned", note="请补充具体点位")["status"] == "returned"
-    assert "请补充具体点位" in notifications(session, "李明")[-1]
-    with pytest.raises(Forbidden):
-        operations.resubmit(session, "2026-0001", draft(), ZHANG)
-    with pytest.raises(NotFound):
-        operations.resubmit(session, "2026-0001", draft(), WANG)
-    revised = operations.resubmit(
-        session, "2026-0001", {**draft(), "situation": "老城区 46 座候车亭中 30 座需改造。"}, LI
-    )
-    session.commit()
-    assert (revised["status"], revised["revision"], revised["filing"]) == ("pre_review", 2, None)
-    assert revised["situation"].startswith("老城区 46 座")
-    assert messages(session, "resubmitted") == [
-        {
-            "name": "resubmitted",
-            "correlation_key": "2026-0001",
-            "message_id": "resubmitted-2026-0001-2",
-            "payload": {"revision": 2},
-        }
-    ]
-    with pytest.raises(Conflict):
-        operations.resubmit(session, "2026-0001", draft(), LI)
-
-
-def test_a_resubmission_is_validated_like_a_draft(session):
-    proposal = submitted(session)
-    decide(session, proposal, "returned")
-    with pytest.raises(InvalidInput) as refused:
-        operations.resubmit(session, "2026-0001", draft(suggestions=""), LI)
-    assert list(refused.value.details) == ["suggestions"]
-
-
-def test_a_near_duplicate_is_merged_into_a_filed_proposal_of_the_same_year(session):
-    main = filed(session)
-    copy = submitted(session, WANG, text=BUS_SHELTERS_REWORDED)
-    assert decide(session, copy, "merged", merge_into="2026-0001")["merged_into"] == "2026-0001"
-    assert operations.get(session, "2026-0002", WANG)["status"] == "merged"
-    assert "merged_in" in actions(session, main["number"])
-    assert "仍将单独得到答复" in notifications(session, "王芳")[-1]
-
-
-def test_a_merged_proposal_counts_as_filed_for_its_proposers_points_and_names_the_one_it_joined(session):
-    filed(session)
-    copy = submitted(session, WANG, text=BUS_SHELTERS_REWORDED)
-    decide(session, copy, "merged", merge_into="2026-0001")
-    [event] = [e for e in outbox(session, "proposal.filed") if e["subject"] == copy["number"]]
-    assert event["payload"]["merged_into"] == "2026-0001"
-    assert event["members"] == [{"member": WANG["user"], "role": "lead"}]
-
-
-@pytest.mark.parametrize(
-    "target, why",
-    [
-        ("2026-0099", "does not exist"),
-        ("twenty-six", "does not exist"),
-        ("2026-0001", "not filed"),
-        ("2025-0001", "2025"),
-        ("2026-0002", "itself"),
-    ],
-)
-def test_a_merge_needs_another_filed_proposal_of_the_same_year(session, target, why):
-    submitted(session)  # 2026-0001: not yet filed
-    copy = submitted(session, WANG)  # 2026-0002
-    filed(session, session_year=2025)  # 2025-0001: filed, another year
-    with pytest.raises(BusinessError) as refused:
-        decide(session, copy, "merged", merge_into=target)
-    assert refused.value.code == "merge_target_invalid" and why in refused.value.message
-
-
-def test_a_decided_proposal_is_not_decided_again(session):
-    proposal = filed(session)
-    with pytest.raises(BusinessError) as refused:
-        decide(session, proposal, "not_filed", reason_code="academic_debate")
-    assert refused.value.code == "already_decided"
-
-
-def test_no_filing_decision_while_cosigners_are_still_confirming(session):
-    proposal = submitted(session, cosigners=["张伟"])
-    with pytest.raises(BusinessError) as refused:
-        decide(session, proposal, "filed")
-    assert refused.value.code == "not_in_review"
 
 
 # -- publication (公开) --------------------------------------------------------------------------
@@ -685,7 +483,8 @@ def test_no_filing_decision_while_cosigners_are_still_confirming(session):
 
 def publish(session, proposal, **params):
     result = operations.publish(
-        session,
+        SqlIntakeUnitOfWork(session),
+        RulebookRules(),
         {
             "proposal_id": proposal["id"],
             "units": ["transport"],
@@ -705,16 +504,16 @@ def test_publication_masks_names_phone_and_identity_numbers(session):
         cosigners=["张伟", "smith"],
         situation=("市民李明反映（电话 13812345678，身份证 110101199003071234）候车亭漏雨；smith 也到现场看过。"),
     )
-    operations.cosign(session, "2026-0001", ZHANG)
-    operations.cosign(session, "2026-0001", SMITH)
-    operations.settle_cosigners(session, {"proposal_id": proposal["id"]}, None)
+    operations.cosign(SqlIntakeUnitOfWork(session), "2026-0001", ZHANG)
+    operations.cosign(SqlIntakeUnitOfWork(session), "2026-0001", SMITH)
+    operations.settle_cosigners(SqlIntakeUnitOfWork(session), {"proposal_id": proposal["id"]}, None)
     decide(session, proposal, "filed")
     assert publish(session, proposal) == {"published": True, "reason": None}
     row = session.scalar(select(Publication))
     assert row.proposers == ["李*", "张*", "s***"]
     assert row.situation == "市民李*反映（电话 138****5678，身份证 110***********1234）候车亭漏雨；s*** 也到现场看过。"
     assert (row.units, row.reply_category) == (["transport"], "B")
-    seen = operations.get(session, "2026-0001", WANG)
+    seen = operations.get(SqlIntakeUnitOfWork(session), "2026-0001", WANG)
     assert seen["status"] == "published" and "13812345678" not in str(seen) and "李明" not in str(seen)
 
 
@@ -748,11 +547,11 @@ def test_a_latin_name_is_masked_only_as_a_whole_word():
 def test_a_proposal_whose_proposer_declined_is_not_published_and_the_reason_is_kept(session):
     proposal = filed(session, publish_consent=False, no_publish_reason="涉及单位内部情况")
     assert publish(session, proposal) == {"published": False, "reason": "涉及单位内部情况"}
-    assert operations.get(session, "2026-0001", STAFF)["status"] == "filed"
+    assert operations.get(SqlIntakeUnitOfWork(session), "2026-0001", STAFF)["status"] == "filed"
     assert session.scalar(select(func.count()).select_from(Publication)) == 0
     assert actions(session, "2026-0001")[-1] == "publication_declined"
     with pytest.raises(NotFound):
-        operations.get(session, "2026-0001", WANG)
+        operations.get(SqlIntakeUnitOfWork(session), "2026-0001", WANG)
 
 
 def test_only_an_answered_proposal_with_a_known_reply_category_is_published(session):
@@ -771,7 +570,9 @@ def test_only_an_answered_proposal_with_a_known_reply_category_is_published(sess
 
 def test_record_submission_still_records_a_bare_submission(session):
     result = operations.record_submission(
-        session, {"title": "Repair the bus shelter", "business_key": "S-1"}, {"user": "member.li", "roles": ["member"]}
+        SqlIntakeUnitOfWork(session),
+        {"title": "Repair the bus shelter", "business_key": "S-1"},
+        {"user": "member.li", "roles": ["member"]},
     )
     assert result == {"id": 1, "title": "Repair the bus shelter"}
     assert session.get(Submission, 1).submitted_by == "member.li"

@@ -11,6 +11,8 @@ import unicodedata
 
 from hypothesis import HealthCheck, given, settings, strategies as st
 
+from services.intake.rules import RulebookRules
+from services.intake.sql import SqlIntakeUnitOfWork
 from services.intake import operations
 from shared.masking import mask_text
 from services.intake.models import Base, Publication
@@ -122,12 +124,16 @@ def test_no_mobile_or_identity_number_survives_publication(situation, reply):
                     "analysis": "分析",
                     "suggestions": "建议",
                 }
-                proposal = operations.submit(s, draft, LI)
+                proposal = operations.submit(SqlIntakeUnitOfWork(s), RulebookRules(), draft, LI)
                 operations.record_filing(
-                    s, {"proposal_id": proposal["id"], "decision": "filed", "decided_by": "committee.he"}, None
+                    SqlIntakeUnitOfWork(s),
+                    RulebookRules(),
+                    {"proposal_id": proposal["id"], "decision": "filed", "decided_by": "committee.he"},
+                    None,
                 )
                 operations.publish(
-                    s,
+                    SqlIntakeUnitOfWork(s),
+                    RulebookRules(),
                     {
                         "proposal_id": proposal["id"],
                         "units": ["transport"],
@@ -142,10 +148,10 @@ def test_no_mobile_or_identity_number_survives_publication(situation, reply):
                 seen = [
                     row.situation,
                     row.reply_summary,
-                    str(operations.get(s, proposal["number"], OTHER)),
-                    str(operations.get(s, proposal["number"], PUBLIC)),
-                    str(operations.list_proposals(s, PUBLIC, False)),
-                    str(year_figures(s, proposal["year"], "public", STAFF)),
+                    str(operations.get(SqlIntakeUnitOfWork(s), proposal["number"], OTHER)),
+                    str(operations.get(SqlIntakeUnitOfWork(s), proposal["number"], PUBLIC)),
+                    str(operations.list_proposals(SqlIntakeUnitOfWork(s), PUBLIC, False)),
+                    str(year_figures(SqlIntakeUnitOfWork(s), RulebookRules(), proposal["year"], "public", STAFF)),
                 ]
                 for text in seen:
                     assert not survivors(text, numbers), text

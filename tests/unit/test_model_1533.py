@@ -14,6 +14,8 @@ from services.evaluation import operations as evaluation
 from services.evaluation import quality
 from services.evaluation.base import Base as EvaluationBase
 from services.evaluation.models import QualityGrade
+from services.intake.rules import RulebookRules
+from services.intake.sql import SqlIntakeUnitOfWork
 from services.intake import areas, operations
 from services.intake.models import Base, OpinionIssue, OpinionItem, OpinionReport, ProposalEvent
 from services.intake.opinions import submit as submit_opinion
@@ -56,7 +58,11 @@ def evaluation_session(tmp_path):
 
 def submit(session, **extra):
     proposal = operations.submit(
-        session, {"kind": "between_sessions", "publish_consent": True, **TEXT, **extra}, LI, directory=lambda users: []
+        SqlIntakeUnitOfWork(session),
+        RulebookRules(),
+        {"kind": "between_sessions", "publish_consent": True, **TEXT, **extra},
+        LI,
+        directory=lambda users: [],
     )
     session.commit()
     return proposal
@@ -86,12 +92,15 @@ def test_a_member_may_give_the_area_at_submission_and_an_unknown_one_is_refused(
 def test_staff_set_the_area_at_filing_and_change_it_later_recorded_in_the_history(session):
     proposal = submit(session, area="economy")
     operations.record_filing(
-        session,
+        SqlIntakeUnitOfWork(session),
+        RulebookRules(),
         {"proposal_id": proposal["id"], "decision": "filed", "decided_by": "committee.he", "area": "ecology"},
         None,
     )
-    assert operations.get(session, proposal["number"], STAFF)["area"] == "ecology"
-    changed = areas.set_area(session, "proposal", proposal["number"], {"area": "society"}, STAFF)
+    assert operations.get(SqlIntakeUnitOfWork(session), proposal["number"], STAFF)["area"] == "ecology"
+    changed = areas.set_area(
+        SqlIntakeUnitOfWork(session), RulebookRules(), "proposal", proposal["number"], {"area": "society"}, STAFF
+    )
     assert changed == {"number": proposal["number"], "area": "society", "was": "ecology"}
     history = [
         (e.action, e.data)
@@ -103,12 +112,20 @@ def test_staff_set_the_area_at_filing_and_change_it_later_recorded_in_the_histor
         ("area_set", {"area": "society", "was": "ecology"}),
     ]
     with pytest.raises(Forbidden):
-        areas.set_area(session, "proposal", proposal["number"], {"area": "culture"}, LI)
+        areas.set_area(
+            SqlIntakeUnitOfWork(session), RulebookRules(), "proposal", proposal["number"], {"area": "culture"}, LI
+        )
     with pytest.raises(InvalidInput):
-        areas.set_area(session, "proposal", proposal["number"], {"area": "sports"}, STAFF)
+        areas.set_area(
+            SqlIntakeUnitOfWork(session), RulebookRules(), "proposal", proposal["number"], {"area": "sports"}, STAFF
+        )
     with pytest.raises(NotFound):
-        areas.set_area(session, "opinion", "SQ-2026-9999", {"area": "culture"}, STAFF)
-    assert operations.get(session, proposal["number"], STAFF)["area"] == "society"  # refusals changed nothing
+        areas.set_area(
+            SqlIntakeUnitOfWork(session), RulebookRules(), "opinion", "SQ-2026-9999", {"area": "culture"}, STAFF
+        )
+    assert (
+        operations.get(SqlIntakeUnitOfWork(session), proposal["number"], STAFF)["area"] == "society"
+    )  # refusals changed nothing
 
 
 def test_the_filing_form_takes_only_a_rulebook_area():
@@ -122,9 +139,15 @@ def test_the_years_figures_count_proposals_and_opinion_items_by_area(session):
     first = submit(session, area="society")
     submit(session, area="society")
     submit(session)
-    operations.record_filing(session, {"proposal_id": first["id"], "decision": "filed", "decided_by": "c"}, None)
+    operations.record_filing(
+        SqlIntakeUnitOfWork(session),
+        RulebookRules(),
+        {"proposal_id": first["id"], "decision": "filed", "decided_by": "c"},
+        None,
+    )
     item = submit_opinion(
-        session,
+        SqlIntakeUnitOfWork(session),
+        RulebookRules(),
         {"title": "菜市场周边停车难", "situation": "s", "analysis": "a", "suggestion": "g", "area": "economy"},
         LI,
     )
@@ -145,14 +168,14 @@ def test_the_years_figures_count_proposals_and_opinion_items_by_area(session):
         )
     )
     session.flush()
-    figures = areas.area_figures(session, 2026, LEADER)
+    figures = areas.area_figures(SqlIntakeUnitOfWork(session), RulebookRules(), 2026, LEADER)
     by_code = {a["code"]: a for a in figures["areas"]}
     assert (by_code["society"]["proposals"], by_code["society"]["filed"]) == (2, 1)
     assert (by_code["economy"]["opinions"], by_code["economy"]["adopted"]) == (1, 1)
     assert figures["unclassified"]["proposals"] == 1
     assert [a["label"] for a in figures["areas"]] == ["经济", "政治", "文化", "社会", "生态文明"]
     with pytest.raises(Forbidden):
-        areas.area_figures(session, 2026, LI)
+        areas.area_figures(SqlIntakeUnitOfWork(session), RulebookRules(), 2026, LI)
 
 
 # -- the quality checklist on three standards ------------------------------------------------------

@@ -7,6 +7,7 @@ import pytest
 
 from services.gateway import limits
 from services.gateway.models import Base as GatewayBase
+from services.intake.sql import SqlIntakeUnitOfWork
 from services.intake import operations, public
 from shared.db import dispose_all, get_engine, session_factory
 from shared.errors import Forbidden, InvalidInput, NotFound, TooManyRequests
@@ -43,24 +44,24 @@ def test_only_published_proposals_are_listed_and_unpublished_ones_are_not_found(
     shown = filed(session, text={**PRESCHOOLS, "title": "关于口袋公园的建议"}, publish_name=True)
     publish(session, declined)
     publish(session, shown)
-    page = public.list_published(session, {}, PUBLIC, names)
+    page = public.list_published(SqlIntakeUnitOfWork(session), {}, PUBLIC, names)
     assert [item["number"] for item in page["items"]] == [shown["number"]] and page["total"] == 1
     for hidden in (draft, waiting, declined):
         with pytest.raises(NotFound):
-            public.get_published(session, hidden["number"], PUBLIC, names)
-    item = public.get_published(session, shown["number"], PUBLIC, names)
+            public.get_published(SqlIntakeUnitOfWork(session), hidden["number"], PUBLIC, names)
+    item = public.get_published(SqlIntakeUnitOfWork(session), shown["number"], PUBLIC, names)
     assert item["reply_category"] == "B" and item["units"] == ["transport"] and item["status"] == "published"
 
 
 def test_a_proposer_is_named_only_with_consent_and_co_signers_stay_masked(session):
     named = submitted(session, cosigners=["张伟"], publish_name=True)
-    operations.cosign(session, named["number"], {"user": "张伟", "roles": ["member"]})
-    operations.settle_cosigners(session, {"proposal_id": named["id"]}, None)
+    operations.cosign(SqlIntakeUnitOfWork(session), named["number"], {"user": "张伟", "roles": ["member"]})
+    operations.settle_cosigners(SqlIntakeUnitOfWork(session), {"proposal_id": named["id"]}, None)
     unnamed = filed(session, text=PRESCHOOLS, principal=SMITH)
     decide(session, named, "filed")
     publish(session, named)
     publish(session, unnamed)
-    items = {i["number"]: i for i in public.list_published(session, {}, PUBLIC, names)["items"]}
+    items = {i["number"]: i for i in public.list_published(SqlIntakeUnitOfWork(session), {}, PUBLIC, names)["items"]}
     assert items[named["number"]]["proposers"] == [{"name": "李明委员", "named": True}, {"name": "张*", "named": False}]
     assert items[unnamed["number"]]["proposers"] == [{"name": "s***", "named": False}]
     assert "smith" not in str(items)
@@ -68,13 +69,17 @@ def test_a_proposer_is_named_only_with_consent_and_co_signers_stay_masked(sessio
 
 def test_a_co_signer_is_named_only_with_the_consent_given_when_co_signing(session):
     joint = submitted(session, cosigners=["张伟", "smith"])  # the initiator does not consent
-    operations.cosign(session, joint["number"], {"user": "张伟", "roles": ["member"]}, publish_name=True)
-    confirmed = operations.cosign(session, joint["number"], SMITH)  # confirmed without consent: not named
+    operations.cosign(
+        SqlIntakeUnitOfWork(session), joint["number"], {"user": "张伟", "roles": ["member"]}, publish_name=True
+    )
+    confirmed = operations.cosign(
+        SqlIntakeUnitOfWork(session), joint["number"], SMITH
+    )  # confirmed without consent: not named
     assert [(c["user"], c["publish_name"]) for c in confirmed["cosigners"]] == [("张伟", True), ("smith", False)]
-    operations.settle_cosigners(session, {"proposal_id": joint["id"]}, None)
+    operations.settle_cosigners(SqlIntakeUnitOfWork(session), {"proposal_id": joint["id"]}, None)
     decide(session, joint, "filed")
     publish(session, joint)
-    shown = public.get_published(session, joint["number"], PUBLIC, names)
+    shown = public.get_published(SqlIntakeUnitOfWork(session), joint["number"], PUBLIC, names)
     assert shown["proposers"] == [
         {"name": "李*", "named": False},
         {"name": "张伟委员", "named": True},
@@ -85,13 +90,13 @@ def test_a_co_signer_is_named_only_with_the_consent_given_when_co_signing(sessio
 def test_pages_are_bounded_and_only_the_public_reads_this_way(session):
     for i in range(3):
         publish(session, filed(session, text={**PRESCHOOLS, "title": f"关于第{i}处口袋公园的建议"}))
-    second = public.list_published(session, {"page": 2, "per_page": 2}, PUBLIC, names)
+    second = public.list_published(SqlIntakeUnitOfWork(session), {"page": 2, "per_page": 2}, PUBLIC, names)
     assert (len(second["items"]), second["total"], second["page"]) == (1, 3, 2)
     for bad in ({"per_page": 51}, {"page": 0}, {"year": "soon"}):
         with pytest.raises(InvalidInput):
-            public.list_published(session, bad, PUBLIC, names)
+            public.list_published(SqlIntakeUnitOfWork(session), bad, PUBLIC, names)
     with pytest.raises(Forbidden):
-        public.list_published(session, {}, {"user": "member.li", "roles": ["member"]}, names)
+        public.list_published(SqlIntakeUnitOfWork(session), {}, {"user": "member.li", "roles": ["member"]}, names)
 
 
 @pytest.fixture

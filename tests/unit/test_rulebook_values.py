@@ -15,6 +15,8 @@ from sqlalchemy.orm import sessionmaker
 import shared.rulebook as rulebook_module
 from services.evaluation import checklist, operations as evaluation
 from services.evaluation.models import Base as EvaluationBase
+from services.intake.rules import RulebookRules
+from services.intake.sql import SqlIntakeUnitOfWork
 from services.intake import operations as intake
 from services.intake.models import Base as IntakeBase
 from shared.calendar import DataFileError
@@ -85,7 +87,9 @@ def evaluation_session(tmp_path, skipping_clock):
 
 
 def submit(session, principal=LI, **overrides):
-    return intake.submit(session, {**TEXT, **overrides}, principal, directory=lambda users: [])
+    return intake.submit(
+        SqlIntakeUnitOfWork(session), RulebookRules(), {**TEXT, **overrides}, principal, directory=lambda users: []
+    )
 
 
 # -- format (一事一案) ---------------------------------------------------------------------------
@@ -119,10 +123,17 @@ def test_a_title_limit_beyond_what_the_table_holds_is_refused_naming_the_field(r
 def test_the_duplicate_threshold_is_the_rulebooks(intake_session, rules):
     submit(intake_session)
     near = submit(intake_session, WANG, **NEAR)
-    found = intake.find_duplicates(intake_session, {"proposal_id": near["id"]}, None)["candidates"]
+    found = intake.find_duplicates(
+        SqlIntakeUnitOfWork(intake_session), RulebookRules(), {"proposal_id": near["id"]}, None
+    )["candidates"]
     assert len(found) == 1 and found[0]["score"] < 0.9
     rules(lambda data: data["duplicates"].update(threshold=0.9))
-    assert intake.find_duplicates(intake_session, {"proposal_id": near["id"]}, None)["candidates"] == []
+    assert (
+        intake.find_duplicates(SqlIntakeUnitOfWork(intake_session), RulebookRules(), {"proposal_id": near["id"]}, None)[
+            "candidates"
+        ]
+        == []
+    )
 
 
 def test_a_duplicate_threshold_outside_0_to_1_is_refused_naming_the_field(rules):

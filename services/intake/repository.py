@@ -1,0 +1,292 @@
+"""The ports intake's domain code works through: its repositories and its unit of work.
+
+:class:`IntakeUnitOfWork` is one business transaction of intake: ``proposals`` and ``opinions`` are
+its repositories (the reads and writes of proposals and opinion items, named as the rules speak of
+them), and what leaves the service (events, notifications, BPMN messages, process starts) goes out
+through it too (``shared.unit_of_work``). Rows are the model classes of ``models``; the domain never
+builds a query or touches a session. The SQLAlchemy adapters are in ``sql``; the unit tier's
+in-memory fakes in ``tests/unit/fake_intake.py``.
+
+A ``lock=True`` read holds the row until the unit of work ends (``SELECT … FOR UPDATE``): what is
+decided on it (the last co-signer, a filing decision) is decided once.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+from shared.unit_of_work import UnitOfWork
+
+from .models import (
+    Conversion,
+    Submission,
+    Notification,
+    OpinionCheck,
+    OpinionEvent,
+    OpinionForward,
+    OpinionInstruction,
+    OpinionIssue,
+    OpinionItem,
+    OpinionReport,
+    Proposal,
+    ProposalEvent,
+    Publication,
+)
+
+# Proposals no other is compared with for duplicates: nothing is merged into them.
+NOT_COMPARED = ("merged", "not_filed")
+
+
+class ProposalRepository(abc.ABC):
+    # -- writes ------------------------------------------------------------------------------------
+    @abc.abstractmethod
+    def add(self, proposal: Proposal) -> None:
+        """A new proposal with its co-signers (its id once the unit of work flushes)."""
+
+    @abc.abstractmethod
+    def add_event(self, event: ProposalEvent) -> None:
+        """A line of a proposal's history."""
+
+    @abc.abstractmethod
+    def add_notifications(self, rows: list[Notification]) -> None:
+        """What a proposal's people are told, one row a recipient (ids once flushed)."""
+
+    @abc.abstractmethod
+    def add_conversion(self, row: Conversion) -> None:
+        """What a proposal not filed was converted to."""
+
+    @abc.abstractmethod
+    def add_publication(self, row: Publication) -> None:
+        """A proposal as published, masked."""
+
+    @abc.abstractmethod
+    def add_submission(self, row: Submission) -> None:
+        """A submission of the smoke diagram (its id once flushed)."""
+
+    @abc.abstractmethod
+    def next_sequence(self, year: int) -> int:
+        """The next proposal number of ``year``, without gaps (a rolled back unit gives it back)."""
+
+    # -- one proposal --------------------------------------------------------------------------------
+    @abc.abstractmethod
+    def get(self, proposal_id: int, lock: bool = False) -> Proposal | None:
+        """The proposal with id ``proposal_id``."""
+
+    @abc.abstractmethod
+    def by_number(self, number: str, lock: bool = False) -> Proposal | None:
+        """The proposal numbered ``number``."""
+
+    @abc.abstractmethod
+    def by_reference(self, initiator: str, reference: str) -> Proposal | None:
+        """The proposal ``initiator`` submitted with the idempotency key ``reference``."""
+
+    @abc.abstractmethod
+    def publication_of(self, proposal: Proposal) -> Publication | None:
+        """The proposal as published, if it was."""
+
+    @abc.abstractmethod
+    def events_of(self, proposal: Proposal, action: str | None = None) -> list[ProposalEvent]:
+        """Its history (the lines of ``action`` only, if given), oldest first."""
+
+    # -- several ---------------------------------------------------------------------------------
+    @abc.abstractmethod
+    def merged_into(self, number: str) -> list[Proposal]:
+        """The proposals merged into proposal ``number``, in the order they were submitted."""
+
+    @abc.abstractmethod
+    def of_thread(self, thread: str) -> list[Proposal]:
+        """The proposals of case thread ``thread``, oldest first."""
+
+    @abc.abstractmethod
+    def of_proposer(self, user: str) -> list[Proposal]:
+        """Those ``user`` initiated or co-signs (not dropped off), by year and number."""
+
+    @abc.abstractmethod
+    def published_not_of(self, user: str | None) -> list[Publication]:
+        """The publications of published proposals ``user`` does not propose (all, for None), by
+        year and number."""
+
+    @abc.abstractmethod
+    def every(self) -> list[Proposal]:
+        """Every proposal, by year and number."""
+
+    @abc.abstractmethod
+    def titles(self) -> list[tuple[str, str]]:
+        """Every proposal's ``(number, title)``, by year and number."""
+
+    @abc.abstractmethod
+    def duplicate_candidates(
+        self, proposal: Proposal, words: list[str], threshold: float
+    ) -> Iterable[tuple[str, str, str]]:
+        """``(number, title, suggestions)`` of the other proposals of ``proposal``'s year (not
+        merged, not filed) that may score ``threshold`` against its bigrams ``words``: a superset,
+        the caller scores them exactly."""
+
+    # -- a year's figures -------------------------------------------------------------------------
+    @abc.abstractmethod
+    def filed_of_year(self, year: int) -> list[Proposal]:
+        """The proposals of ``year`` decided ``filed``, by number."""
+
+    @abc.abstractmethod
+    def of_year(self, year: int) -> list[Proposal]:
+        """The proposals of ``year`` a report counts (not dropped), by number, with co-signers."""
+
+    @abc.abstractmethod
+    def area_decisions(self, year: int) -> list[tuple[str | None, str | None]]:
+        """``(area, decision)`` of each proposal of ``year`` a report counts."""
+
+    @abc.abstractmethod
+    def answer_events_of_year(self, year: int) -> list[ProposalEvent]:
+        """The ``published`` and ``publication_declined`` lines of ``year``'s proposals, oldest first."""
+
+    @abc.abstractmethod
+    def conversion_kinds_of_year(self, year: int) -> list[str]:
+        """What each conversion of a proposal of ``year`` made (``opinion``, ``letter``)."""
+
+    @abc.abstractmethod
+    def publications_of_year(self, year: int) -> list[Publication]:
+        """The publications of ``year``'s proposals a report counts."""
+
+    @abc.abstractmethod
+    def published_page(
+        self, year: int | None, offset: int, limit: int
+    ) -> tuple[int, list[tuple[Publication, Proposal]]]:
+        """How many proposals are published (of ``year``, if given) and a page of them, by year and number."""
+
+
+class OpinionRepository(abc.ABC):
+    # -- writes ------------------------------------------------------------------------------------
+    @abc.abstractmethod
+    def add(self, item: OpinionItem) -> None:
+        """A new opinion item (its id once the unit of work flushes)."""
+
+    @abc.abstractmethod
+    def add_event(self, event: OpinionEvent) -> None:
+        """A line of an item's history."""
+
+    @abc.abstractmethod
+    def add_check(self, row: OpinionCheck) -> None:
+        """One of the four checks of an editing round."""
+
+    @abc.abstractmethod
+    def add_issue(self, row: OpinionIssue) -> None:
+        """A channel's issue an item is reported in (its id once flushed)."""
+
+    @abc.abstractmethod
+    def add_report(self, row: OpinionReport) -> None:
+        """An item reported to a channel in an issue."""
+
+    @abc.abstractmethod
+    def add_instruction(self, row: OpinionInstruction) -> None:
+        """A leader's instruction on an adopted report (its id once flushed)."""
+
+    @abc.abstractmethod
+    def add_forward(self, row: OpinionForward) -> None:
+        """An item forwarded to a department."""
+
+    @abc.abstractmethod
+    def next_item_sequence(self, year: int) -> int:
+        """The next item number of ``year``, without gaps."""
+
+    @abc.abstractmethod
+    def next_issue_sequence(self, channel: str, year: int) -> int:
+        """The next issue number of channel ``channel`` in ``year``, without gaps."""
+
+    # -- one item ------------------------------------------------------------------------------------
+    @abc.abstractmethod
+    def get(self, item_id: int, lock: bool = False) -> OpinionItem | None:
+        """The item with id ``item_id``."""
+
+    @abc.abstractmethod
+    def by_number(self, number: str, lock: bool = False) -> OpinionItem | None:
+        """The item numbered ``number``."""
+
+    @abc.abstractmethod
+    def by_reference(self, submitter: str, reference: str) -> OpinionItem | None:
+        """The item ``submitter`` sent with the idempotency key ``reference``."""
+
+    @abc.abstractmethod
+    def from_case(self, thread: str, case_number: str) -> OpinionItem | None:
+        """The item opened in ``thread`` from micro-consultation case ``case_number``."""
+
+    @abc.abstractmethod
+    def converted_to(self, proposal_number: str) -> OpinionItem | None:
+        """The item that became proposal ``proposal_number``."""
+
+    @abc.abstractmethod
+    def events_of(self, item: OpinionItem) -> list[OpinionEvent]:
+        """Its history, oldest first."""
+
+    @abc.abstractmethod
+    def last_check_round(self, item: OpinionItem) -> int:
+        """The last editing round of ``item`` (0: never edited)."""
+
+    @abc.abstractmethod
+    def reports_of(self, item: OpinionItem) -> list[OpinionReport]:
+        """Its reports, in the order they were made, with their issues."""
+
+    @abc.abstractmethod
+    def forwards_of(self, item: OpinionItem) -> list[OpinionForward]:
+        """The departments it was forwarded to, in that order."""
+
+    @abc.abstractmethod
+    def details_of(self, items: list[OpinionItem]) -> dict[int, dict[str, list[Any]]]:
+        """By item id: ``{checks, reports, instructions, forwards}`` of each of ``items``, in order
+        (checks by round), read for the whole list at once."""
+
+    # -- several ---------------------------------------------------------------------------------
+    @abc.abstractmethod
+    def of_thread(self, thread: str) -> list[OpinionItem]:
+        """The items of case thread ``thread``, oldest first."""
+
+    @abc.abstractmethod
+    def listed(
+        self, status: str | None = None, awaiting_instruction: bool = False, forwarded_to: str | None = None
+    ) -> list[OpinionItem]:
+        """Items by year and number: of ``status``; with an adopted report no leader instructed on
+        yet; forwarded to unit ``forwarded_to`` — each if given."""
+
+    @abc.abstractmethod
+    def editing_flags(self, numbers: list[str]) -> list[tuple[str, bool, datetime | None]]:
+        """``(number, urgent, submitted_at)`` of the items numbered ``numbers``."""
+
+    @abc.abstractmethod
+    def submitted_areas(self, year: int) -> list[tuple[int, str | None]]:
+        """``(id, area)`` of each item of ``year`` that was sent in."""
+
+    @abc.abstractmethod
+    def adopted_among(self, item_ids: list[int]) -> set[int]:
+        """Those of ``item_ids`` a recipient adopted."""
+
+    @abc.abstractmethod
+    def adopted_reports_of_year(self, year: int, publishable_only: bool) -> list[OpinionReport]:
+        """The adopted reports of ``year``'s items (marked publishable, if asked), by item and channel."""
+
+    @abc.abstractmethod
+    def items(self, item_ids: list[int]) -> list[OpinionItem]:
+        """The items with ids ``item_ids``."""
+
+    @abc.abstractmethod
+    def instructions_of(self, item_ids: list[int]) -> list[OpinionInstruction]:
+        """The leaders' instructions on those items, in the order they were recorded."""
+
+
+class IntakeUnitOfWork(UnitOfWork):
+    """Intake's transaction: its repositories, and the process starts it asks of the engine."""
+
+    proposals: ProposalRepository
+    opinions: OpinionRepository
+
+    @abc.abstractmethod
+    def start_process(
+        self,
+        command_id: str,
+        process_id: str,
+        business_key: str | None,
+        data: Mapping[str, object],
+        principal: Mapping[str, object] | None,
+    ) -> None:
+        """Start ``process_id`` once, however often ``command_id`` is sent, if the unit of work commits."""

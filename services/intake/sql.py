@@ -1,0 +1,393 @@
+"""The SQLAlchemy adapters of intake's ports (``repository``): its repositories over the worker's
+session, and :class:`SqlIntakeUnitOfWork`, which the service builds from ``self.db.session``.
+
+Numbers (proposals', opinion items', issues') come from counter rows incremented in the unit's
+transaction: concurrent transactions queue on the row (PostgreSQL's row lock, SQLite's write lock)
+instead of reading the same ``max()``, and a rollback gives the number back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, exists, false, func, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, selectinload
+
+from shared.messaging import outbox
+from shared.unit_of_work import SqlUnitOfWork
+
+from . import duplicate_index
+from .models import (
+    Conversion,
+    Cosigner,
+    Notification,
+    OpinionCheck,
+    OpinionCounter,
+    OpinionEvent,
+    OpinionForward,
+    OpinionInstruction,
+    OpinionIssue,
+    OpinionIssueCounter,
+    OpinionItem,
+    OpinionReport,
+    Outbox,
+    Proposal,
+    ProposalCounter,
+    ProposalEvent,
+    Publication,
+    Submission,
+)
+from .repository import NOT_COMPARED, IntakeUnitOfWork, OpinionRepository, ProposalRepository
+
+_ORDERED = (Proposal.year, Proposal.sequence)
+
+
+def next_in(session: Session, counter: Any, keys: dict[str, object]) -> int:
+    """The next number of the counter row ``keys``, taken in the session's transaction."""
+    where = and_(*(getattr(counter, k) == v for k, v in keys.items()))
+
+    def increment() -> int | None:
+        return session.execute(
+            update(counter).where(where).values(last=counter.last + 1).returning(counter.last)
+        ).scalar_one_or_none()
+
+    taken = increment()
+    if taken is not None:
+        return taken
+    try:
+        with session.begin_nested():  # the first number of its kind: open the counter
+            session.execute(insert(counter).values(**keys, last=1))
+        return 1
+    except IntegrityError:
+        # Another transaction opened the counter first (and has committed, or we would still wait).
+        taken = increment()
+        assert taken is not None
+        return taken
+
+
+def _of_year(year: int) -> tuple[Any, ...]:
+    """The proposals a year's report counts, as conditions on ``Proposal``."""
+    return (Proposal.year == year, Proposal.status != "dropped")
+
+
+class SqlProposalRepository(ProposalRepository):
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, proposal: Proposal) -> None:
+        self.session.add(proposal)
+
+    def add_event(self, event: ProposalEvent) -> None:
+        self.session.add(event)
+
+    def add_notifications(self, rows: list[Notification]) -> None:
+        self.session.add_all(rows)
+
+    def add_conversion(self, row: Conversion) -> None:
+        self.session.add(row)
+
+    def add_publication(self, row: Publication) -> None:
+        self.session.add(row)
+
+    def add_submission(self, row: Submission) -> None:
+        self.session.add(row)
+
+    def next_sequence(self, year: int) -> int:
+        return next_in(self.session, ProposalCounter, {"year": year})
+
+    def get(self, proposal_id: int, lock: bool = False) -> Proposal | None:
+        return self.session.get(Proposal, proposal_id, with_for_update=lock or None)
+
+    def by_number(self, number: str, lock: bool = False) -> Proposal | None:
+        query = select(Proposal).where(Proposal.number == number)
+        return self.session.scalar(query.with_for_update() if lock else query)
+
+    def by_reference(self, initiator: str, reference: str) -> Proposal | None:
+        return self.session.scalar(
+            select(Proposal).where(Proposal.initiator == initiator, Proposal.client_reference == reference)
+        )
+
+    def publication_of(self, proposal: Proposal) -> Publication | None:
+        return self.session.scalar(select(Publication).where(Publication.proposal_id == proposal.id))
+
+    def events_of(self, proposal: Proposal, action: str | None = None) -> list[ProposalEvent]:
+        query = select(ProposalEvent).where(ProposalEvent.proposal_id == proposal.id)
+        if action is not None:
+            query = query.where(ProposalEvent.action == action)
+        return list(self.session.scalars(query.order_by(ProposalEvent.id)))
+
+    def merged_into(self, number: str) -> list[Proposal]:
+        return list(self.session.scalars(select(Proposal).where(Proposal.merged_into == number).order_by(Proposal.id)))
+
+    def of_thread(self, thread: str) -> list[Proposal]:
+        query = select(Proposal).where(Proposal.thread == thread).order_by(Proposal.created_at, Proposal.id)
+        return list(self.session.scalars(query))
+
+    def _own(self, user: str | None) -> Any:
+        if user is None:
+            return false()
+        return or_(
+            Proposal.initiator == user,
+            Proposal.cosigners.any((Cosigner.user == user) & (Cosigner.status != "dropped")),
+        )
+
+    def of_proposer(self, user: str) -> list[Proposal]:
+        # Their co-signers in one more query, not one a proposal (a year's list is ~800 of them).
+        query = select(Proposal).options(selectinload(Proposal.cosigners)).where(self._own(user)).order_by(*_ORDERED)
+        return list(self.session.scalars(query))
+
+    def published_not_of(self, user: str | None) -> list[Publication]:
+        query = (
+            select(Publication)
+            .join(Proposal, Publication.proposal_id == Proposal.id)
+            .where(Proposal.status == "published", ~self._own(user))
+            .order_by(*_ORDERED)
+        )
+        return list(self.session.scalars(query))
+
+    def every(self) -> list[Proposal]:
+        return list(
+            self.session.scalars(select(Proposal).options(selectinload(Proposal.cosigners)).order_by(*_ORDERED))
+        )
+
+    def titles(self) -> list[tuple[str, str]]:
+        return [(n, t) for n, t in self.session.execute(select(Proposal.number, Proposal.title).order_by(*_ORDERED))]
+
+    def duplicate_candidates(
+        self, proposal: Proposal, words: list[str], threshold: float
+    ) -> Iterable[tuple[str, str, str]]:
+        where = (Proposal.year == proposal.year, Proposal.id != proposal.id, Proposal.status.not_in(NOT_COMPARED))
+        # The index answers those that may reach the threshold; without one, the whole year is scored.
+        found = duplicate_index.candidates(self.session, words, threshold, where)
+        if found is None:
+            query = select(Proposal.number, Proposal.title, Proposal.suggestions).where(*where)
+            found = list(self.session.execute(query))
+        return [(number, title, suggestions) for number, title, suggestions in found]
+
+    def filed_of_year(self, year: int) -> list[Proposal]:
+        query = select(Proposal).where(Proposal.year == year, Proposal.decision == "filed").order_by(Proposal.sequence)
+        return list(self.session.scalars(query))
+
+    def of_year(self, year: int) -> list[Proposal]:
+        query = (
+            select(Proposal)
+            .where(*_of_year(year))
+            .options(selectinload(Proposal.cosigners))  # not one query per proposal
+            .order_by(Proposal.sequence)
+        )
+        return list(self.session.scalars(query))
+
+    def area_decisions(self, year: int) -> list[tuple[str | None, str | None]]:
+        rows = self.session.execute(select(Proposal.area, Proposal.decision).where(*_of_year(year)))
+        return [(area, decision) for area, decision in rows]
+
+    def answer_events_of_year(self, year: int) -> list[ProposalEvent]:
+        # Joined on the year (the proposals' year index, then each proposal's events by
+        # ix_proposal_events_proposal_id), not an IN list of every id of the year.
+        query = (
+            select(ProposalEvent)
+            .join(Proposal, Proposal.id == ProposalEvent.proposal_id)
+            .where(*_of_year(year), ProposalEvent.action.in_(("published", "publication_declined")))
+            .order_by(ProposalEvent.id)
+        )
+        return list(self.session.scalars(query))
+
+    def conversion_kinds_of_year(self, year: int) -> list[str]:
+        query = select(Conversion.kind).join(Proposal, Proposal.id == Conversion.proposal_id).where(*_of_year(year))
+        return list(self.session.scalars(query))
+
+    def publications_of_year(self, year: int) -> list[Publication]:
+        query = select(Publication).join(Proposal, Proposal.id == Publication.proposal_id).where(*_of_year(year))
+        return list(self.session.scalars(query))
+
+    def published_page(
+        self, year: int | None, offset: int, limit: int
+    ) -> tuple[int, list[tuple[Publication, Proposal]]]:
+        where = [Proposal.status == "published"]
+        if year is not None:
+            where.append(Proposal.year == year)
+        joined = select(Publication, Proposal).join(Proposal, Publication.proposal_id == Proposal.id).where(*where)
+        total = self.session.scalar(select(func.count()).select_from(joined.subquery())) or 0
+        rows = self.session.execute(joined.order_by(*_ORDERED).offset(offset).limit(limit)).all()
+        return total, [(row, proposal) for row, proposal in rows]
+
+
+class SqlOpinionRepository(OpinionRepository):
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, item: OpinionItem) -> None:
+        self.session.add(item)
+
+    def add_event(self, event: OpinionEvent) -> None:
+        self.session.add(event)
+
+    def add_check(self, row: OpinionCheck) -> None:
+        self.session.add(row)
+
+    def add_issue(self, row: OpinionIssue) -> None:
+        self.session.add(row)
+
+    def add_report(self, row: OpinionReport) -> None:
+        self.session.add(row)
+
+    def add_instruction(self, row: OpinionInstruction) -> None:
+        self.session.add(row)
+
+    def add_forward(self, row: OpinionForward) -> None:
+        self.session.add(row)
+
+    def next_item_sequence(self, year: int) -> int:
+        return next_in(self.session, OpinionCounter, {"year": year})
+
+    def next_issue_sequence(self, channel: str, year: int) -> int:
+        return next_in(self.session, OpinionIssueCounter, {"channel": channel, "year": year})
+
+    def get(self, item_id: int, lock: bool = False) -> OpinionItem | None:
+        return self.session.get(OpinionItem, item_id, with_for_update=lock or None)
+
+    def by_number(self, number: str, lock: bool = False) -> OpinionItem | None:
+        query = select(OpinionItem).where(OpinionItem.number == number)
+        return self.session.scalar(query.with_for_update() if lock else query)
+
+    def by_reference(self, submitter: str, reference: str) -> OpinionItem | None:
+        return self.session.scalar(
+            select(OpinionItem).where(OpinionItem.submitter == submitter, OpinionItem.client_reference == reference)
+        )
+
+    def from_case(self, thread: str, case_number: str) -> OpinionItem | None:
+        return self.session.scalar(
+            select(OpinionItem).where(OpinionItem.thread == thread, OpinionItem.origin_case == case_number)
+        )
+
+    def converted_to(self, proposal_number: str) -> OpinionItem | None:
+        return self.session.scalar(select(OpinionItem).where(OpinionItem.converted_to == proposal_number))
+
+    def events_of(self, item: OpinionItem) -> list[OpinionEvent]:
+        query = select(OpinionEvent).where(OpinionEvent.item_id == item.id).order_by(OpinionEvent.id)
+        return list(self.session.scalars(query))
+
+    def last_check_round(self, item: OpinionItem) -> int:
+        return self.session.scalar(select(func.max(OpinionCheck.round)).where(OpinionCheck.item_id == item.id)) or 0
+
+    def reports_of(self, item: OpinionItem) -> list[OpinionReport]:
+        query = select(OpinionReport).where(OpinionReport.item_id == item.id).order_by(OpinionReport.id)
+        return list(self.session.scalars(query))
+
+    def forwards_of(self, item: OpinionItem) -> list[OpinionForward]:
+        query = select(OpinionForward).where(OpinionForward.item_id == item.id).order_by(OpinionForward.id)
+        return list(self.session.scalars(query))
+
+    def details_of(self, items: list[OpinionItem]) -> dict[int, dict[str, list[Any]]]:
+        # A query per kind of row (and one for the reports' issues) for the whole list, not four an
+        # item (a year holds ~2,000 items).
+        found: dict[int, dict[str, list[Any]]] = {
+            item.id: {"checks": [], "reports": [], "instructions": [], "forwards": []} for item in items
+        }
+        ids = list(found)
+        kinds: tuple[tuple[str, Any, tuple[Any, ...]], ...] = (
+            ("checks", OpinionCheck, (OpinionCheck.round, OpinionCheck.id)),
+            ("reports", OpinionReport, (OpinionReport.id,)),
+            ("instructions", OpinionInstruction, (OpinionInstruction.id,)),
+            ("forwards", OpinionForward, (OpinionForward.id,)),
+        )
+        for start in range(0, len(ids), 500):  # within every database's limit of bound parameters
+            chunk = ids[start : start + 500]
+            for key, model, order in kinds:
+                query = select(model).where(model.item_id.in_(chunk)).order_by(*order)
+                if model is OpinionReport:
+                    query = query.options(selectinload(OpinionReport.issue))
+                for row in self.session.scalars(query):
+                    found[row.item_id][key].append(row)
+        return found
+
+    def of_thread(self, thread: str) -> list[OpinionItem]:
+        query = select(OpinionItem).where(OpinionItem.thread == thread).order_by(OpinionItem.created_at, OpinionItem.id)
+        return list(self.session.scalars(query))
+
+    def listed(
+        self, status: str | None = None, awaiting_instruction: bool = False, forwarded_to: str | None = None
+    ) -> list[OpinionItem]:
+        query = select(OpinionItem).order_by(OpinionItem.year, OpinionItem.sequence)
+        if status:
+            query = query.where(OpinionItem.status == status)
+        if awaiting_instruction:
+            instructed = exists().where(
+                OpinionInstruction.item_id == OpinionReport.item_id, OpinionInstruction.channel == OpinionReport.channel
+            )
+            waiting = select(OpinionReport.item_id).where(OpinionReport.adoption == "adopted", ~instructed)
+            query = query.where(OpinionItem.id.in_(waiting))
+        if forwarded_to is not None:
+            query = query.where(
+                OpinionItem.id.in_(select(OpinionForward.item_id).where(OpinionForward.unit == forwarded_to))
+            )
+        return list(self.session.scalars(query))
+
+    def editing_flags(self, numbers: list[str]) -> list[tuple[str, bool, datetime | None]]:
+        rows = self.session.execute(
+            select(OpinionItem.number, OpinionItem.urgent, OpinionItem.submitted_at).where(
+                OpinionItem.number.in_(list(numbers) or [""])
+            )
+        )
+        return [(number, bool(urgent), submitted_at) for number, urgent, submitted_at in rows]
+
+    def submitted_areas(self, year: int) -> list[tuple[int, str | None]]:
+        rows = self.session.execute(
+            select(OpinionItem.id, OpinionItem.area).where(
+                OpinionItem.year == year, OpinionItem.submitted_at.is_not(None)
+            )
+        )
+        return [(item_id, area) for item_id, area in rows]
+
+    def adopted_among(self, item_ids: list[int]) -> set[int]:
+        if not item_ids:
+            return set()
+        query = select(OpinionReport.item_id).where(
+            OpinionReport.adoption == "adopted", OpinionReport.item_id.in_(item_ids)
+        )
+        return set(self.session.scalars(query))
+
+    def adopted_reports_of_year(self, year: int, publishable_only: bool) -> list[OpinionReport]:
+        query = (
+            select(OpinionReport)
+            .join(OpinionItem, OpinionItem.id == OpinionReport.item_id)
+            .where(OpinionItem.year == year, OpinionReport.adoption == "adopted")
+        )
+        if publishable_only:
+            query = query.where(OpinionReport.publishable.is_(True))
+        return list(self.session.scalars(query.order_by(OpinionItem.sequence, OpinionReport.channel)))
+
+    def items(self, item_ids: list[int]) -> list[OpinionItem]:
+        if not item_ids:
+            return []
+        return list(self.session.scalars(select(OpinionItem).where(OpinionItem.id.in_(item_ids))))
+
+    def instructions_of(self, item_ids: list[int]) -> list[OpinionInstruction]:
+        if not item_ids:
+            return []
+        query = (
+            select(OpinionInstruction).where(OpinionInstruction.item_id.in_(item_ids)).order_by(OpinionInstruction.id)
+        )
+        return list(self.session.scalars(query))
+
+
+class SqlIntakeUnitOfWork(SqlUnitOfWork, IntakeUnitOfWork):
+    """Intake's unit of work over the worker's session and intake's outbox."""
+
+    def __init__(self, session: Session) -> None:
+        super().__init__(session, Outbox)
+        self.proposals = SqlProposalRepository(session)
+        self.opinions = SqlOpinionRepository(session)
+
+    def start_process(
+        self,
+        command_id: str,
+        process_id: str,
+        business_key: str | None,
+        data: Mapping[str, object],
+        principal: Mapping[str, object] | None,
+    ) -> None:
+        outbox.start_process(self.session, Outbox, command_id, process_id, business_key, data, principal)
