@@ -29,6 +29,7 @@ from .records import (
     own_assignment,
     principal_of,
     record,
+    referred_assignment,
     tell_engine,
     unit_acted,
 )
@@ -78,11 +79,6 @@ def _lead_of(uow: AssignmentUnitOfWork, row: Assignment) -> Assignment:
     return lead[0]
 
 
-def _unit_of(uow: AssignmentUnitOfWork, assignment_id: int) -> str:
-    row = uow.assignments.assignment(assignment_id)
-    return row.unit if row is not None else "?"
-
-
 def describe_reply(uow: AssignmentUnitOfWork, reply: Reply) -> dict:
     signed = uow.assignments.cosignatures(reply)
     return {
@@ -98,7 +94,7 @@ def describe_reply(uow: AssignmentUnitOfWork, reply: Reply) -> dict:
         "sent_back_at": iso(reply.sent_back_at),
         "sent_back_comment": reply.sent_back_comment,
         "milestones": list(reply.milestones or []),
-        "cosigned_by": sorted(_unit_of(uow, s.assignment_id) for s in signed),
+        "cosigned_by": sorted(referred_assignment(uow, s.assignment_id).unit for s in signed),
     }
 
 

@@ -35,7 +35,7 @@ from shared.principal import acting_user
 
 from .models import Assignment
 from . import contracts
-from .records import iso, record, tell_unit
+from .records import iso, record, referred_assignment, tell_unit
 from .repository import AssignmentUnitOfWork
 
 
@@ -78,7 +78,7 @@ def hear_extension(uow: AssignmentUnitOfWork, body) -> dict | None:
     if request is None:
         return None
     request.status = "approved"
-    row = _assignment(uow, request.assignment_id)
+    row = referred_assignment(uow, request.assignment_id)
     decided_at = clock.as_utc(event["occurred_at"])
     because = record(
         uow,
@@ -108,13 +108,6 @@ def hear_extension(uow: AssignmentUnitOfWork, body) -> dict | None:
         },
     )
     return {"request_id": request.id, "status": request.status}
-
-
-def _assignment(uow: AssignmentUnitOfWork, assignment_id: int) -> Assignment:
-    row = uow.assignments.assignment(assignment_id)
-    if row is None:  # a request's assignment is never deleted
-        raise LookupError(f"extension request of a missing assignment {assignment_id}")
-    return row
 
 
 def decisions_of(uow: AssignmentUnitOfWork, assignment_id: int, action: str) -> list[dict]:

@@ -12,7 +12,7 @@ from .commands import describe_reply
 from .contacts import contacts_of
 from .decisions import decisions_of
 from .models import CoUnitInput
-from .records import acting_unit, describe, iso, oversees, principal_of, visible_assignment
+from .records import acting_unit, describe, iso, oversees, principal_of, referred_assignment, visible_assignment
 from .repository import AssignmentUnitOfWork
 
 
@@ -29,10 +29,9 @@ def list_assignments(uow: AssignmentUnitOfWork, principal, number: str | None = 
 
 
 def _input(item: CoUnitInput, uow: AssignmentUnitOfWork) -> dict:
-    sender = uow.assignments.assignment(item.assignment_id)
     return {
         "id": item.id,
-        "from_unit": sender.unit if sender is not None else None,
+        "from_unit": referred_assignment(uow, item.assignment_id).unit,
         "round": item.round,
         "text": item.text,
         "sent_at": iso(item.sent_at),

@@ -51,6 +51,14 @@ def own_assignment(uow: AssignmentUnitOfWork, assignment_id: int, principal: dic
     return row
 
 
+def referred_assignment(uow: AssignmentUnitOfWork, assignment_id: int) -> Assignment:
+    """The assignment another row (a request, an input, a co-signature) refers to; never deleted."""
+    row = uow.assignments.assignment(assignment_id)
+    if row is None:
+        raise LookupError(f"a row refers to assignment {assignment_id}, which is missing")
+    return row
+
+
 def visible_assignment(uow: AssignmentUnitOfWork, assignment_id: int, principal: dict) -> Assignment:
     if oversees(principal):
         row = uow.assignments.assignment(assignment_id)

@@ -10,7 +10,7 @@ contracts, as :class:`tests.unit.fakes.FakeUnitOfWork`), events on units' queues
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import date
 from typing import Any
 
@@ -167,7 +167,7 @@ class FakeCaseRepository(CaseRepository):
         self.rows = _Rows()
         self.counters: dict[int, int] = {}
 
-    def _case(self, test) -> Case | None:
+    def _case(self, test: Callable[[Case], bool]) -> Case | None:
         return next((c for c in self.rows.of(Case) if test(c)), None)
 
     def case(self, case_id: int, lock: bool = False) -> Case | None:
@@ -333,11 +333,11 @@ class FakeAssignmentUnitOfWork(FakeUnitOfWork, AssignmentUnitOfWork):
         )
         self.sent.append({"kind": "start", **body})
 
-    def messages(self, name: str | None = None) -> list[dict]:
+    def messages(self, name: str | None = None) -> list[dict[str, Any]]:
         """The BPMN messages sent so far (of ``name``, if given), in order."""
         return [m for m in self.sent if m["kind"] == "message" and (name is None or m["name"] == name)]
 
-    def unit_events(self, unit: str) -> list[tuple[str, dict]]:
+    def unit_events(self, unit: str) -> list[tuple[str, dict[str, Any]]]:
         """``(routing key, payload)`` of what went to ``unit``'s own queue, in order."""
         return [
             (m["routing_key"], m["payload"])

@@ -13,8 +13,9 @@ from __future__ import annotations
 import abc
 from collections import defaultdict
 from datetime import date
+from typing import Any
 
-from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy import Select, and_, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -166,8 +167,9 @@ class SqlCaseRepository(CaseRepository):
     def __init__(self, session: Session) -> None:
         self.session = session
 
-    def _one(self, query, lock: bool):
-        return self.session.scalar(query.with_for_update() if lock else query)
+    def _one(self, query: Select[Any], lock: bool) -> Case | None:
+        found: Case | None = self.session.scalar(query.with_for_update() if lock else query)
+        return found
 
     def case(self, case_id: int, lock: bool = False) -> Case | None:
         return self._one(select(Case).where(Case.id == case_id), lock)
@@ -216,13 +218,14 @@ class SqlCaseRepository(CaseRepository):
     def next_case_sequence(self, year: int) -> int:
         session = self.session
 
-        def increment():
-            return session.execute(
+        def increment() -> int | None:
+            taken: int | None = session.execute(
                 update(CaseCounter)
                 .where(CaseCounter.year == year)
                 .values(last=CaseCounter.last + 1)
                 .returning(CaseCounter.last)
             ).scalar_one_or_none()
+            return taken
 
         taken = increment()
         if taken is not None:
@@ -232,7 +235,10 @@ class SqlCaseRepository(CaseRepository):
                 session.execute(insert(CaseCounter).values(year=year, last=1))
             return 1
         except IntegrityError:
-            return increment()
+            again = increment()
+            if again is None:  # the insert failed on the year's row, so there is one to count on
+                raise
+            return again
 
     def add_case(self, case: Case) -> None:
         self.session.add(case)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import abc
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from shared import clock
 from shared.calendar import WorkingCalendar
@@ -44,7 +45,7 @@ class ConsultationRules(abc.ABC):
         """The prefix of a case number (``<prefix>-<year>-<sequence>``)."""
 
     @abc.abstractmethod
-    def due(self, rule: str, start: datetime) -> tuple[str, dict]:
+    def due(self, rule: str, start: datetime) -> tuple[str, dict[str, Any]]:
         """The moment (UTC ISO) ``rule`` runs out for an event at ``start``, and its provenance."""
 
     @abc.abstractmethod
@@ -75,9 +76,9 @@ class RulebookConsultationRules(ConsultationRules):
         return self.rulebook.version
 
     def numbering_prefix(self) -> str:
-        return self.rulebook.rules["numbering"]["prefix"]
+        return str(self.rulebook.rules["numbering"]["prefix"])
 
-    def due(self, rule: str, start: datetime) -> tuple[str, dict]:
+    def due(self, rule: str, start: datetime) -> tuple[str, dict[str, Any]]:
         return due(self.rulebook, rule, start, self.calendar)
 
     def codes(self, section: str) -> list[str]:
@@ -97,14 +98,12 @@ def codes(rulebook: Rulebook, section: str) -> list[str]:
     return [label.code for label in rulebook.rules[section]]
 
 
-def label(rulebook: Rulebook, section: str, code: str):
-    for item in rulebook.rules[section]:
-        if item.code == code:
-            return item
-    return None
+def label(rulebook: Rulebook, section: str, code: str) -> Label | None:
+    found: Label | None = next((item for item in rulebook.rules[section] if item.code == code), None)
+    return found
 
 
-def require(rules: ConsultationRules, section: str, code: str, field: str):
+def require(rules: ConsultationRules, section: str, code: str, field: str) -> Label:
     """The label ``code`` of ``section``; one the rulebook lacks is refused naming ``field``."""
     found = rules.label(section, code)
     if found is None:
@@ -115,7 +114,7 @@ def require(rules: ConsultationRules, section: str, code: str, field: str):
     return found
 
 
-def require_for_job(rules: ConsultationRules, section: str, code: str, error: str):
+def require_for_job(rules: ConsultationRules, section: str, code: str, error: str) -> Label:
     """Like :func:`require` inside a job: the BPMN error ``error`` sends the task back."""
     found = rules.label(section, code)
     if found is None:
@@ -127,7 +126,9 @@ def require_for_job(rules: ConsultationRules, section: str, code: str, error: st
     return found
 
 
-def due(rulebook: Rulebook, rule: str, start, calendar: WorkingCalendar | None = None) -> tuple[str, dict]:
+def due(
+    rulebook: Rulebook, rule: str, start: datetime, calendar: WorkingCalendar | None = None
+) -> tuple[str, dict[str, Any]]:
     """The moment (UTC ISO) ``rule`` runs out for an event at ``start``, and its provenance."""
     found = deadline(rulebook, rule, start, calendar or WorkingCalendar())
     return clock.as_utc(found.ends_at).isoformat(), found.as_dict()
