@@ -135,6 +135,7 @@ def prepare(settings, demo: bool = False) -> dict:
     """Migrate, declare, deploy, seed. Returns the demo tokens (none unless ``demo``)."""
     from services.assignment.operations import ensure_units
     from services.assignment.consultation.directory import ensure_venues
+    from services.assignment.repository import SqlAssignmentUnitOfWork
     from services.engine.engine import Engine
     from shared.db import migrate, session_factory, transaction
     from shared.messaging import topology
@@ -151,12 +152,12 @@ def prepare(settings, demo: bool = False) -> dict:
             say(f"diagram {path.name}: {row['process_id']} version {row['version']}{' (new)' if row['new'] else ''}")
     seed = yaml.safe_load((config.ROOT / "deploy" / "seed" / "units.yaml").read_text(encoding="utf-8"))
     with transaction(session_factory(settings.database_url("assignment"))) as s:
-        added = ensure_units(s, seed["units"])
+        added = ensure_units(SqlAssignmentUnitOfWork(s), seed["units"])
     if added:
         say(f"unit directory seeded with {added} units")
     venues = yaml.safe_load((config.ROOT / "deploy" / "seed" / "venues.yaml").read_text(encoding="utf-8"))
     with transaction(session_factory(settings.database_url("assignment"))) as s:
-        added = ensure_venues(s, venues)
+        added = ensure_venues(SqlAssignmentUnitOfWork(s), venues)
     if added:
         say(f"venue directory seeded with {added} venues")
     from services.evaluation.points.directory import ensure_members

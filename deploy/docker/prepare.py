@@ -118,12 +118,13 @@ def main(argv=None) -> int:
 
     if not args.no_seed:
         from services.assignment.operations import ensure_units
+        from services.assignment.repository import SqlAssignmentUnitOfWork
         from services.evaluation.points.directory import ensure_members
 
         seed = config.ROOT / "deploy" / "seed"
         units = yaml.safe_load((seed / "units.yaml").read_text(encoding="utf-8"))["units"]
         with transaction(session_factory(settings.database_url("assignment"))) as s:
-            say(f"unit directory: {ensure_units(s, units)} units added")
+            say(f"unit directory: {ensure_units(SqlAssignmentUnitOfWork(s), units)} units added")
         members = yaml.safe_load((seed / "members.yaml").read_text(encoding="utf-8"))["members"]
         with transaction(session_factory(settings.database_url("evaluation"))) as s:
             say(f"members directory: {ensure_members(s, members)} members added")

@@ -2,14 +2,12 @@
 submit, ask for more time. The same functions serve RPC (through the gateway) and AMQP (from a
 department's own system, see :func:`from_unit_system`).
 
-Each takes ``(session, rules, params, principal)``; the principal acts on its own unit's
+Each takes ``(uow, rules, params, principal)``; the principal acts on its own unit's
 assignments only (Forbidden otherwise). A command that does not fit the assignment's state is a
 Conflict whose message says why; input that does not fit the schema is InvalidInput.
 """
 
 from __future__ import annotations
-
-from sqlalchemy import select
 
 from shared import clock
 from shared.calendar import local_date
@@ -19,13 +17,11 @@ from shared.validation import load
 
 from . import contracts
 from .contracts import ANSWERING_ROLES, COMMAND_SCHEMAS
-from .models import Assignment, CoUnitInput, ExtensionRequest, Reply, ReplyCosignature, Unit
+from .models import Assignment, CoUnitInput, ExtensionRequest, Reply, ReplyCosignature
 from .clocks import ReplyClock
 from .contacts import met_face_to_face, record_contact
 from .decisions import decisions_of
 from .records import (
-    active_assignments,
-    current_reply,
     describe,
     handling_event,
     iso,
@@ -33,16 +29,18 @@ from .records import (
     own_assignment,
     principal_of,
     record,
+    referred_assignment,
     tell_engine,
     unit_acted,
 )
+from .repository import AssignmentUnitOfWork
 from .rules import AssignmentRules
 
 
-def _begin(session, command: str, params, principal) -> tuple[dict, dict, Assignment]:
+def _begin(uow: AssignmentUnitOfWork, command: str, params, principal) -> tuple[dict, dict, Assignment]:
     principal = principal_of(principal)
     data = load(COMMAND_SCHEMAS[command], params, f"command {command}")
-    return data, principal, own_assignment(session, data["assignment_id"], principal)
+    return data, principal, own_assignment(uow, data["assignment_id"], principal)
 
 
 def _not_closed(row: Assignment) -> None:
@@ -74,26 +72,15 @@ def _role(row: Assignment, roles: tuple[str, ...], rule: str) -> None:
         raise Conflict(f"{row.unit} is {ROLE_NAMES[row.role]} of proposal {row.number}: {rule}")
 
 
-def _lead_of(session, row: Assignment) -> Assignment:
-    lead = [other for other in active_assignments(session, row.number) if other.role == "lead"]
+def _lead_of(uow: AssignmentUnitOfWork, row: Assignment) -> Assignment:
+    lead = [other for other in uow.assignments.active_assignments(row.number) if other.role == "lead"]
     if not lead:
         raise Conflict(f"proposal {row.number} has no active lead unit")
     return lead[0]
 
 
-def _cosignatures(session, reply: Reply) -> list[ReplyCosignature]:
-    """The co-signatures of the reply's current revision (a redraft needs new ones)."""
-    return list(
-        session.scalars(
-            select(ReplyCosignature).where(
-                ReplyCosignature.reply_id == reply.id, ReplyCosignature.revision == reply.revision
-            )
-        )
-    )
-
-
-def describe_reply(session, reply: Reply) -> dict:
-    signed = _cosignatures(session, reply)
+def describe_reply(uow: AssignmentUnitOfWork, reply: Reply) -> dict:
+    signed = uow.assignments.cosignatures(reply)
     return {
         "id": reply.id,
         "assignment_id": reply.assignment_id,
@@ -107,25 +94,25 @@ def describe_reply(session, reply: Reply) -> dict:
         "sent_back_at": iso(reply.sent_back_at),
         "sent_back_comment": reply.sent_back_comment,
         "milestones": list(reply.milestones or []),
-        "cosigned_by": sorted(session.get(Assignment, s.assignment_id).unit for s in signed),
+        "cosigned_by": sorted(referred_assignment(uow, s.assignment_id).unit for s in signed),
     }
 
 
-def sign(session, rules: AssignmentRules, params, principal) -> dict:
+def sign(uow: AssignmentUnitOfWork, rules: AssignmentRules, params, principal) -> dict:
     """签收: the unit takes the assignment on. Signing twice changes nothing."""
-    _, principal, row = _begin(session, "sign", params, principal)
+    _, principal, row = _begin(uow, "sign", params, principal)
     _not_closed(row)
     if row.signed_at is None:
         row.signed_at, row.signed_by, row.status = clock.now(), principal["user"], "signed"
-        because = record(session, row, principal["user"], "signed")
-        unit_acted(session, ASSIGNMENT_SIGNED, row, because, row.signed_at, principal["user"])
+        because = record(uow, row, principal["user"], "signed")
+        unit_acted(uow, ASSIGNMENT_SIGNED, row, because, row.signed_at, principal["user"])
     return describe(row)
 
 
-def object_to_assignment(session, rules: AssignmentRules, params, principal) -> dict:
+def object_to_assignment(uow: AssignmentUnitOfWork, rules: AssignmentRules, params, principal) -> dict:
     """异议: the unit says the work is not its own, within the rulebook's objection window and
     before it replied. Staff decide (they reassign); the engine hears ``objection_raised``."""
-    data, principal, row = _begin(session, "object", params, principal)
+    data, principal, row = _begin(uow, "object", params, principal)
     _not_closed(row)
     if row.status == "replied":
         raise Conflict(f"the reply to proposal {row.number} is submitted; it is too late to object")
@@ -151,10 +138,10 @@ def object_to_assignment(session, rules: AssignmentRules, params, principal) -> 
     now = clock.now()
     row.status, row.objection_reason, row.objected_at = "objected", data["reason"], now
     because = record(
-        session, row, principal["user"], "objected", {"reason": data["reason"], "window_due": window.due.isoformat()}
+        uow, row, principal["user"], "objected", {"reason": data["reason"], "window_due": window.due.isoformat()}
     )
     tell_engine(
-        session,
+        uow,
         contracts.OBJECTION_RAISED,
         row.number,
         because,
@@ -163,12 +150,12 @@ def object_to_assignment(session, rules: AssignmentRules, params, principal) -> 
     return describe(row)
 
 
-def send_input(session, rules: AssignmentRules, params, principal) -> dict:
+def send_input(uow: AssignmentUnitOfWork, rules: AssignmentRules, params, principal) -> dict:
     """协办意见: a co-unit sends its input to the lead unit."""
-    data, principal, row = _begin(session, "send_input", params, principal)
+    data, principal, row = _begin(uow, "send_input", params, principal)
     _role(row, ("co",), "only a co-unit sends input to the lead")
     _handling(row, "send input")
-    lead = _lead_of(session, row)
+    lead = _lead_of(uow, row)
     now = clock.now()
     item = CoUnitInput(
         assignment_id=row.id,
@@ -178,14 +165,14 @@ def send_input(session, rules: AssignmentRules, params, principal) -> dict:
         sent_at=now,
         sent_by=principal["user"],
     )
-    session.add(item)
-    session.flush()
+    uow.assignments.add_input(item)
+    uow.flush()
     because = record(
-        session, row, principal["user"], "input_sent", {"input_id": item.id, "to": lead.unit, "text": data["text"]}
+        uow, row, principal["user"], "input_sent", {"input_id": item.id, "to": lead.unit, "text": data["text"]}
     )
-    unit_acted(session, ASSIGNMENT_INPUT_SENT, row, because, now, principal["user"])
+    unit_acted(uow, ASSIGNMENT_INPUT_SENT, row, because, now, principal["user"])
     notify_unit(
-        session,
+        uow,
         lead,
         contracts.INPUT_RECEIVED,
         because,
@@ -202,9 +189,9 @@ def send_input(session, rules: AssignmentRules, params, principal) -> dict:
     return {"input_id": item.id, "to": lead.unit, "round": row.round, "sent_at": iso(now)}
 
 
-def draft_reply(session, rules: AssignmentRules, params, principal) -> dict:
+def draft_reply(uow: AssignmentUnitOfWork, rules: AssignmentRules, params, principal) -> dict:
     """An answering unit drafts (or redrafts) its reply; every redraft needs new co-signatures."""
-    data, principal, row = _begin(session, "draft_reply", params, principal)
+    data, principal, row = _begin(uow, "draft_reply", params, principal)
     _role(row, ANSWERING_ROLES, "a co-unit does not reply; it sends input and co-signs")
     _handling(row, "draft a reply")
     enabled = rules.reply_categories()
@@ -214,7 +201,7 @@ def draft_reply(session, rules: AssignmentRules, params, principal) -> dict:
             {"category": [f"must be one of: {', '.join(enabled)}"]},
         )
     milestones = _promised(rules, data["category"], data["milestones"])
-    now, reply = clock.now(), current_reply(session, row)
+    now, reply = clock.now(), uow.assignments.current_reply(row)
     if reply is None:
         reply = Reply(
             assignment_id=row.id,
@@ -226,7 +213,7 @@ def draft_reply(session, rules: AssignmentRules, params, principal) -> dict:
             category="",
             text="",
         )
-        session.add(reply)
+        uow.assignments.add_reply(reply)
     elif reply.status == "submitted":
         raise Conflict(f"the reply for round {row.round} is submitted; it cannot be redrafted")
     else:
@@ -234,9 +221,9 @@ def draft_reply(session, rules: AssignmentRules, params, principal) -> dict:
     reply.category, reply.text, reply.status = data["category"], data["text"], "draft"
     reply.milestones = milestones
     reply.drafted_at, reply.drafted_by = now, principal["user"]
-    session.flush()
+    uow.flush()
     because = record(
-        session,
+        uow,
         row,
         principal["user"],
         "reply_drafted",
@@ -248,9 +235,9 @@ def draft_reply(session, rules: AssignmentRules, params, principal) -> dict:
             "milestones": milestones,
         },
     )
-    shown = describe_reply(session, reply)
-    for co in (c for c in active_assignments(session, row.number) if c.role == "co"):
-        notify_unit(session, co, contracts.REPLY_DRAFTED, because, {"lead_unit": row.unit, "reply": shown})
+    shown = describe_reply(uow, reply)
+    for co in (c for c in uow.assignments.active_assignments(row.number) if c.role == "co"):
+        notify_unit(uow, co, contracts.REPLY_DRAFTED, because, {"lead_unit": row.unit, "reply": shown})
     return shown
 
 
@@ -310,17 +297,17 @@ def _still_ahead(reply: Reply) -> None:
         )
 
 
-def cosign_reply(session, rules: AssignmentRules, params, principal) -> dict:
+def cosign_reply(uow: AssignmentUnitOfWork, rules: AssignmentRules, params, principal) -> dict:
     """会签: a co-unit co-signs the lead's current draft. Co-signing twice changes nothing."""
-    _, principal, row = _begin(session, "cosign_reply", params, principal)
+    _, principal, row = _begin(uow, "cosign_reply", params, principal)
     _role(row, ("co",), "only a co-unit co-signs the lead's reply")
     _handling(row, "co-sign the reply")
-    lead = _lead_of(session, row)
-    reply = current_reply(session, lead)
+    lead = _lead_of(uow, row)
+    reply = uow.assignments.current_reply(lead)
     if reply is None or reply.status == "submitted":
         raise Conflict(f"the lead unit {lead.unit} has no draft reply for round {row.round} to co-sign")
-    if row.id not in {s.assignment_id for s in _cosignatures(session, reply)}:
-        session.add(
+    if row.id not in {s.assignment_id for s in uow.assignments.cosignatures(reply)}:
+        uow.assignments.add_cosignature(
             ReplyCosignature(
                 reply_id=reply.id,
                 assignment_id=row.id,
@@ -329,9 +316,9 @@ def cosign_reply(session, rules: AssignmentRules, params, principal) -> dict:
                 signed_by=principal["user"],
             )
         )
-        session.flush()
-        record(session, row, principal["user"], "reply_cosigned", {"reply_id": reply.id, "revision": reply.revision})
-    return describe_reply(session, reply)
+        uow.flush()
+        record(uow, row, principal["user"], "reply_cosigned", {"reply_id": reply.id, "revision": reply.revision})
+    return describe_reply(uow, reply)
 
 
 def _least_favourable(categories: list[str], order: list[str]) -> str:
@@ -339,20 +326,20 @@ def _least_favourable(categories: list[str], order: list[str]) -> str:
     return max(categories, key=lambda code: order.index(code) if code in order else len(order))
 
 
-def submit_reply(session, rules: AssignmentRules, params, principal) -> dict:
+def submit_reply(uow: AssignmentUnitOfWork, rules: AssignmentRules, params, principal) -> dict:
     """An answering unit submits its reply, once every co-unit co-signed it. When every answering
     unit of the round has submitted, the engine hears ``reply_submitted``, with ``face_to_face``:
     whether each answering unit recorded a face-to-face contact with the proposer before it."""
-    _, principal, row = _begin(session, "submit_reply", params, principal)
-    active = active_assignments(session, row.number, lock=True)  # also refreshes ``row``
+    _, principal, row = _begin(uow, "submit_reply", params, principal)
+    active = uow.assignments.active_assignments(row.number, lock=True)  # also refreshes ``row``
     _role(row, ANSWERING_ROLES, "a co-unit does not submit a reply; the lead does")
     _handling(row, "submit the reply")
-    reply = current_reply(session, row)
+    reply = uow.assignments.current_reply(row)
     if reply is None:
         raise Conflict(f"draft the reply for round {row.round} before submitting it")
     _still_ahead(reply)
     co_units = [other for other in active if other.role == "co"]
-    signed = {s.assignment_id for s in _cosignatures(session, reply)}
+    signed = {s.assignment_id for s in uow.assignments.cosignatures(reply)}
     missing = [co.unit for co in co_units if co.id not in signed]
     if missing:
         raise Conflict(
@@ -364,7 +351,7 @@ def submit_reply(session, rules: AssignmentRules, params, principal) -> dict:
     for done in (row, *(co for co in co_units if co.status == "signed")):
         done.status = "replied"
     because = record(
-        session,
+        uow,
         row,
         principal["user"],
         "reply_submitted",
@@ -373,11 +360,11 @@ def submit_reply(session, rules: AssignmentRules, params, principal) -> dict:
     answering = [other for other in active if other.role in ANSWERING_ROLES]
     complete = all(other.status == "replied" for other in answering)
     if complete:
-        replies = [(other, current_reply(session, other)) for other in answering]
+        replies = [(other, uow.assignments.current_reply(other)) for other in answering]
         categories = [r.category for _, r in replies]
-        met = {other.id: met_face_to_face(session, other) for other in answering}
+        met = {other.id: met_face_to_face(uow, other) for other in answering}
         tell_engine(
-            session,
+            uow,
             contracts.REPLY_SUBMITTED,
             row.number,
             because,
@@ -404,7 +391,7 @@ def submit_reply(session, rules: AssignmentRules, params, principal) -> dict:
                 "submitted_at": iso(now),
             },
         )
-    return {**describe_reply(session, reply), "all_units_replied": complete}
+    return {**describe_reply(uow, reply), "all_units_replied": complete}
 
 
 def _before_the_deadline(clocks: ReplyClock | None, number: str) -> None:
@@ -427,10 +414,12 @@ def _before_the_deadline(clocks: ReplyClock | None, number: str) -> None:
     )
 
 
-def request_extension(session, rules: AssignmentRules, params, principal, clocks: ReplyClock | None = None) -> dict:
+def request_extension(
+    uow: AssignmentUnitOfWork, rules: AssignmentRules, params, principal, clocks: ReplyClock | None = None
+) -> dict:
     """延期: an answering unit asks for more time before it replies and before the reply deadline
     ends (refused with TooLate after it); staff decide."""
-    data, principal, row = _begin(session, "request_extension", params, principal)
+    data, principal, row = _begin(uow, "request_extension", params, principal)
     _role(row, ANSWERING_ROLES, "only an answering unit asks for an extension")
     _handling(row, "ask for an extension")
     _before_the_deadline(clocks, row.number)
@@ -447,8 +436,8 @@ def request_extension(session, rules: AssignmentRules, params, principal, clocks
         requested_at=clock.now(),
         requested_by=principal["user"],
     )
-    session.add(item)
-    session.flush()
+    uow.assignments.add_extension_request(item)
+    uow.flush()
     shown = {
         "id": item.id,
         "assignment_id": row.id,
@@ -459,9 +448,9 @@ def request_extension(session, rules: AssignmentRules, params, principal, clocks
         "status": item.status,
         "requested_at": iso(item.requested_at),
     }
-    because = record(session, row, principal["user"], "extension_requested", shown)
+    because = record(uow, row, principal["user"], "extension_requested", shown)
     tell_engine(
-        session,
+        uow,
         contracts.EXTENSION_REQUESTED,
         row.number,
         because,
@@ -478,16 +467,16 @@ def request_extension(session, rules: AssignmentRules, params, principal, clocks
     return shown
 
 
-def submit_followup(session, rules: AssignmentRules, params, principal) -> dict:
+def submit_followup(uow: AssignmentUnitOfWork, rules: AssignmentRules, params, principal) -> dict:
     """A B-category reply promised a solution (正在解决或列入计划): the answering unit reports it
     done, with what was achieved. The engine hears ``followup_reply``."""
-    data, principal, row = _begin(session, "submit_followup", params, principal)
+    data, principal, row = _begin(uow, "submit_followup", params, principal)
     _role(row, ANSWERING_ROLES, "the answering unit reports the follow-up")
-    _accepted_b_reply(session, row, "a follow-up reply")
+    _accepted_b_reply(uow, row, "a follow-up reply")
     shown = {"assignment_id": row.id, "round": row.round, "text": data["text"], "unit": row.unit}
-    because = record(session, row, principal["user"], "followup_submitted", shown)
+    because = record(uow, row, principal["user"], "followup_submitted", shown)
     tell_engine(
-        session,
+        uow,
         contracts.FOLLOWUP_REPLY,
         row.number,
         because,
@@ -496,8 +485,8 @@ def submit_followup(session, rules: AssignmentRules, params, principal) -> dict:
     return shown
 
 
-def _accepted_b_reply(session, row: Assignment, doing: str) -> Reply:
-    reply = current_reply(session, row)
+def _accepted_b_reply(uow: AssignmentUnitOfWork, row: Assignment, doing: str) -> Reply:
+    reply = uow.assignments.current_reply(row)
     if row.status != "replied" or reply is None or reply.category != FOLLOWUP_CATEGORY:
         raise Conflict(
             f"{doing} comes after a submitted category B reply; assignment {row.id} "
@@ -506,15 +495,15 @@ def _accepted_b_reply(session, row: Assignment, doing: str) -> Reply:
     return reply
 
 
-def report_milestone(session, rules: AssignmentRules, params, principal) -> dict:
+def report_milestone(uow: AssignmentUnitOfWork, rules: AssignmentRules, params, principal) -> dict:
     """后续办理: the answering unit reports one milestone of its category B reply done, once staff
     accepted the reply. Supervision closes the milestone's deadline (``assignment.milestone_done``)
     and the proposers are told (``handling.milestone_done``, heard by intake). Reporting one twice
     is a Conflict."""
-    data, principal, row = _begin(session, "report_milestone", params, principal)
+    data, principal, row = _begin(uow, "report_milestone", params, principal)
     _role(row, ANSWERING_ROLES, "the answering unit reports its milestones")
-    reply = _accepted_b_reply(session, row, "a milestone report")
-    if not any((e or {}).get("round") == row.round for e in decisions_of(session, row.id, "reply_accepted")):
+    reply = _accepted_b_reply(uow, row, "a milestone report")
+    if not any((e or {}).get("round") == row.round for e in decisions_of(uow, row.id, "reply_accepted")):
         raise Conflict(f"staff have not accepted the reply to proposal {row.number} yet; report its milestones after")
     milestones = [dict(m) for m in reply.milestones or []]
     item = next((m for m in milestones if m["milestone"] == data["milestone"]), None)
@@ -529,10 +518,10 @@ def report_milestone(session, rules: AssignmentRules, params, principal) -> dict
     item.update(done_at=iso(now), done_by=principal["user"], note=data["note"])
     reply.milestones = milestones  # a new list, so the JSON column is written
     shown = {"assignment_id": row.id, "round": row.round, "unit": row.unit, **item}
-    because = record(session, row, principal["user"], "milestone_done", shown)
-    unit_acted(session, ASSIGNMENT_MILESTONE_DONE, row, because, now, principal["user"], milestone=item["milestone"])
+    because = record(uow, row, principal["user"], "milestone_done", shown)
+    unit_acted(uow, ASSIGNMENT_MILESTONE_DONE, row, because, now, principal["user"], milestone=item["milestone"])
     handling_event(
-        session,
+        uow,
         "handling.milestone_done",
         row.number,
         because,
@@ -561,11 +550,13 @@ COMMANDS = {
 }
 
 
-def run(session, rules: AssignmentRules, command: str, params, principal, clocks: ReplyClock | None = None) -> dict:
+def run(
+    uow: AssignmentUnitOfWork, rules: AssignmentRules, command: str, params, principal, clocks: ReplyClock | None = None
+) -> dict:
     """Run ``command``; ``clocks`` answers the reply deadline (supervision's) where a rule needs it."""
     if command == "request_extension":
-        return request_extension(session, rules, params, principal, clocks)
-    return COMMANDS[command](session, rules, params, principal)
+        return request_extension(uow, rules, params, principal, clocks)
+    return COMMANDS[command](uow, rules, params, principal)
 
 
 def unit_system_principal(unit: str) -> dict:
@@ -573,7 +564,7 @@ def unit_system_principal(unit: str) -> dict:
 
 
 def from_unit_system(
-    session, rules: AssignmentRules, routing_key: str, body, sender, clocks: ReplyClock | None = None
+    uow: AssignmentUnitOfWork, rules: AssignmentRules, routing_key: str, body, sender, clocks: ReplyClock | None = None
 ) -> dict:
     """A command from a department's system: routing key ``<unit>.<command>``, body per the command's
     schema. The acting unit is the one whose broker user sent it (``sender``, the AMQP ``user_id``
@@ -598,6 +589,6 @@ def from_unit_system(
             f"routing key {routing_key!r} names no command",
             {"routing_key": ["expected <unit>.<command>, command one of: " + ", ".join(COMMANDS)]},
         )
-    if session.get(Unit, unit) is None:
+    if uow.assignments.unit(unit) is None:
         raise Forbidden(f"unit {unit!r} of broker user {sender.user} is not in the directory")
-    return run(session, rules, command, body, unit_system_principal(unit), clocks)
+    return run(uow, rules, command, body, unit_system_principal(unit), clocks)

@@ -8,8 +8,6 @@ one was recorded on the assignment before the reply was submitted (``met_face_to
 
 from __future__ import annotations
 
-from sqlalchemy import exists, select
-
 from shared import clock
 from shared.calendar import local_date
 from shared.errors import Conflict, InvalidInput
@@ -18,6 +16,7 @@ from shared.validation import load
 from .contracts import COMMAND_SCHEMAS
 from .models import Assignment, Contact
 from .records import iso, own_assignment, principal_of, record
+from .repository import AssignmentUnitOfWork
 from .rules import AssignmentRules
 
 
@@ -36,13 +35,13 @@ def describe_contact(item: Contact) -> dict:
     }
 
 
-def record_contact(session, rules: AssignmentRules, params, principal) -> dict:
+def record_contact(uow: AssignmentUnitOfWork, rules: AssignmentRules, params, principal) -> dict:
     """The unit records a contact with the proposer: a kind of the rulebook's, on a day between the
     assignment and today (China time), who met whom and a note. InvalidInput names the field;
     a cancelled assignment is a Conflict; another unit's is Forbidden. Nothing is kept on a refusal."""
     principal = principal_of(principal)
     data = load(COMMAND_SCHEMAS["record_contact"], params, "command record_contact")
-    row = own_assignment(session, data["assignment_id"], principal)
+    row = own_assignment(uow, data["assignment_id"], principal)
     if row.status == "cancelled":
         raise Conflict(f"assignment {row.id} was cancelled when staff reassigned proposal {row.number}")
     kinds = {kind.code: kind for kind in rules.contact_kinds()}
@@ -70,18 +69,17 @@ def record_contact(session, rules: AssignmentRules, params, principal) -> dict:
         recorded_at=clock.now(),
         recorded_by=principal["user"],
     )
-    session.add(item)
-    session.flush()
+    uow.assignments.add_contact(item)
+    uow.flush()
     shown = describe_contact(item)
-    record(session, row, principal["user"], "contact_recorded", shown)
+    record(uow, row, principal["user"], "contact_recorded", shown)
     return shown
 
 
-def contacts_of(session, assignment_id: int) -> list[dict]:
-    query = select(Contact).where(Contact.assignment_id == assignment_id).order_by(Contact.held_on, Contact.id)
-    return [describe_contact(item) for item in session.scalars(query)]
+def contacts_of(uow: AssignmentUnitOfWork, assignment_id: int) -> list[dict]:
+    return [describe_contact(item) for item in uow.assignments.contacts(assignment_id)]
 
 
-def met_face_to_face(session, row: Assignment) -> bool:
+def met_face_to_face(uow: AssignmentUnitOfWork, row: Assignment) -> bool:
     """Whether a face-to-face contact was recorded on the assignment so far (in any round)."""
-    return bool(session.scalar(select(exists().where(Contact.assignment_id == row.id, Contact.face_to_face.is_(True)))))
+    return uow.assignments.met_face_to_face(row.id)

@@ -25,7 +25,6 @@ from __future__ import annotations
 from datetime import datetime
 
 from marshmallow import Schema, fields, validate
-from sqlalchemy import select
 
 from shared import clock
 from shared import contracts as shared_contracts
@@ -34,14 +33,17 @@ from shared.errors import BusinessError, InvalidInput
 from shared.validation import load
 from shared.principal import acting_user
 
-from .models import Assignment, AssignmentEvent, ExtensionRequest
+from .models import Assignment
 from . import contracts
-from .records import active_assignments, current_reply, iso, record, tell_unit
+from .records import iso, record, referred_assignment, tell_unit
+from .repository import AssignmentUnitOfWork
 
 
-def objection_decided(session, row: Assignment, outcome: str, by: str, at: datetime, units: list[str]) -> None:
+def objection_decided(
+    uow: AssignmentUnitOfWork, row: Assignment, outcome: str, by: str, at: datetime, units: list[str]
+) -> None:
     record(
-        session,
+        uow,
         row,
         by,
         "objection_decided",
@@ -59,7 +61,7 @@ class ExtendedPayload(Schema):
     reason = fields.String(load_default="")
 
 
-def hear_extension(session, body) -> dict | None:
+def hear_extension(uow: AssignmentUnitOfWork, body) -> dict | None:
     """``deadline.extended``: the newest open extension request of the proposal is approved.
     Returns the request's view, or None when there is none open (an extension staff granted
     without a unit asking) or the event was heard before."""
@@ -69,27 +71,17 @@ def hear_extension(session, body) -> dict | None:
             "the assignment service hears no such event", {"name": [f"expected {shared_contracts.DEADLINE_EXTENDED}"]}
         )
     data = load(ExtendedPayload, event["payload"], f"the payload of {event['name']}")
-    heard = session.scalars(
-        select(AssignmentEvent.id).where(
-            AssignmentEvent.number == data["number"], AssignmentEvent.action == "extension_decided"
-        )
-    ).all()
-    for entry_id in heard:
-        if (session.get(AssignmentEvent, entry_id).data or {}).get("event_id") == event["event_id"]:
+    for entry in uow.assignments.proposal_history(data["number"], "extension_decided"):
+        if (entry.data or {}).get("event_id") == event["event_id"]:
             return None
-    request = session.scalars(
-        select(ExtensionRequest)
-        .join(Assignment, ExtensionRequest.assignment_id == Assignment.id)
-        .where(Assignment.number == data["number"], ExtensionRequest.status == "requested")
-        .order_by(ExtensionRequest.id.desc())
-    ).first()
+    request = uow.assignments.open_extension_request(data["number"])
     if request is None:
         return None
     request.status = "approved"
-    row = session.get(Assignment, request.assignment_id)
+    row = referred_assignment(uow, request.assignment_id)
     decided_at = clock.as_utc(event["occurred_at"])
     because = record(
-        session,
+        uow,
         row,
         data["by"],
         "extension_decided",
@@ -104,7 +96,7 @@ def hear_extension(session, body) -> dict | None:
         },
     )
     tell_unit(
-        session,
+        uow,
         row,
         contracts.EXTENSION_APPROVED,
         because,
@@ -118,24 +110,18 @@ def hear_extension(session, body) -> dict | None:
     return {"request_id": request.id, "status": request.status}
 
 
-def decisions_of(session, assignment_id: int, action: str) -> list[dict]:
-    return [
-        e.data
-        for e in session.scalars(
-            select(AssignmentEvent)
-            .where(AssignmentEvent.assignment_id == assignment_id, AssignmentEvent.action == action)
-            .order_by(AssignmentEvent.id)
-        )
-    ]
+def decisions_of(uow: AssignmentUnitOfWork, assignment_id: int, action: str) -> list[dict]:
+    """The data of the assignment's log entries of ``action``, in order."""
+    return [e.data for e in uow.assignments.history(assignment_id, action)]
 
 
-def record_extension_refusal(session, params: dict, principal: dict | None) -> dict:
+def record_extension_refusal(uow: AssignmentUnitOfWork, params: dict, principal: dict | None) -> dict:
     """Staff refused the extension: the request shows ``refused``, who and when (the job's
     principal: whoever completed the ``approve_extension`` task). Done twice, it changes nothing.
     Business error ``no_extension_request`` if the request is not the proposal's."""
     data = load(RefusalParams, params, "assignment.record_extension_refusal parameters")
-    request = session.get(ExtensionRequest, data["request_id"])
-    row = session.get(Assignment, request.assignment_id) if request is not None else None
+    request = uow.assignments.extension_request(data["request_id"])
+    row = uow.assignments.assignment(request.assignment_id) if request is not None else None
     if row is None or row.number != data["number"]:
         raise BusinessError(
             "no_extension_request", f"proposal {data['number']} has no extension request {data['request_id']}"
@@ -144,7 +130,7 @@ def record_extension_refusal(session, params: dict, principal: dict | None) -> d
         request.status = "refused"
         by, now = acting_user(principal), clock.now()
         because = record(
-            session,
+            uow,
             row,
             by,
             "extension_decided",
@@ -157,7 +143,7 @@ def record_extension_refusal(session, params: dict, principal: dict | None) -> d
             },
         )
         tell_unit(
-            session,
+            uow,
             row,
             contracts.EXTENSION_REFUSED,
             because,
@@ -169,7 +155,7 @@ def record_extension_refusal(session, params: dict, principal: dict | None) -> d
 RATING_OPENED = shared_contracts.subscriptions.RATING_OPENED
 
 
-def hear_acceptance(session, body) -> list[int]:
+def hear_acceptance(uow: AssignmentUnitOfWork, body) -> list[int]:
     """``handling.rating_opened`` (evaluation): staff accepted the round's reply and the proposers
     rate it. Each answering unit hears ``assignment.reply_accepted``; one whose reply is category B
     (as drafted, or as staff recategorised it) also ``assignment.followup_expected`` with the
@@ -180,8 +166,8 @@ def hear_acceptance(session, body) -> list[int]:
         raise InvalidInput("the assignment service hears no such event", {"name": [f"expected {RATING_OPENED}"]})
     number, round_ = event["subject"], int(event["payload"].get("round") or 0)
     told = []
-    for row in active_assignments(session, number, lock=True):
-        reply = current_reply(session, row)
+    for row in uow.assignments.active_assignments(number, lock=True):
+        reply = uow.assignments.current_reply(row)
         if (
             row.role not in contracts.ANSWERING_ROLES
             or reply is None
@@ -189,21 +175,21 @@ def hear_acceptance(session, body) -> list[int]:
             or row.round != round_
         ):
             continue
-        if any((e or {}).get("event_id") == event["event_id"] for e in decisions_of(session, row.id, "reply_accepted")):
+        if any((e or {}).get("event_id") == event["event_id"] for e in decisions_of(uow, row.id, "reply_accepted")):
             continue
         because = record(
-            session,
+            uow,
             row,
             "system",
             "reply_accepted",
             {"round": row.round, "category": reply.category, "event_id": event["event_id"]},
         )
-        tell_unit(session, row, contracts.REPLY_ACCEPTED, because, {"round": row.round, "category": reply.category})
+        tell_unit(uow, row, contracts.REPLY_ACCEPTED, because, {"round": row.round, "category": reply.category})
         if reply.category == "B":
-            expected = record(session, row, "system", "followup_expected", {"round": row.round})
+            expected = record(uow, row, "system", "followup_expected", {"round": row.round})
             owed = [{"milestone": m["milestone"], "what": m["what"], "due": m["due"]} for m in reply.milestones or []]
             tell_unit(
-                session,
+                uow,
                 row,
                 contracts.FOLLOWUP_EXPECTED,
                 expected,
@@ -217,7 +203,7 @@ APPEAL_DECIDED = shared_contracts.subscriptions.APPEAL_DECIDED
 DECISION_ZH = {"upheld": "维持办理结果", "rehandle": "再次重新办理"}
 
 
-def hear_appeal_decision(session, body) -> list[int]:
+def hear_appeal_decision(uow: AssignmentUnitOfWork, body) -> list[int]:
     """``handling.appeal_decided`` (evaluation): the committee decided a proposer's appeal of the
     round's reply. Each answering unit of that round hears ``assignment.appeal_decided`` on its
     queue, with the decision and its reasons (a ``rehandle`` decision is followed by
@@ -229,14 +215,14 @@ def hear_appeal_decision(session, body) -> list[int]:
     payload = event["payload"]
     number, round_ = event["subject"], int(payload.get("round") or 0)
     told = []
-    for row in active_assignments(session, number, lock=True):
+    for row in uow.assignments.active_assignments(number, lock=True):
         if row.role not in contracts.ANSWERING_ROLES or row.round != round_:
             continue
-        if any((e or {}).get("event_id") == event["event_id"] for e in decisions_of(session, row.id, "appeal_decided")):
+        if any((e or {}).get("event_id") == event["event_id"] for e in decisions_of(uow, row.id, "appeal_decided")):
             continue
         decision = payload.get("decision")
         because = record(
-            session,
+            uow,
             row,
             "system",
             "appeal_decided",
@@ -249,7 +235,7 @@ def hear_appeal_decision(session, body) -> list[int]:
             },
         )
         tell_unit(
-            session,
+            uow,
             row,
             contracts.APPEAL_DECIDED,
             because,

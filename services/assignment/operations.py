@@ -1,4 +1,4 @@
-"""Assignment's jobs for the engine, as plain functions of a session and validated input.
+"""Assignment's jobs for the engine, as plain functions of a unit of work and validated input.
 
 Staff decide (user tasks in the diagram); these functions carry the decision out: assign the
 proposal to units (交办), re-open their work for a new round (重新办理), send a reply back.
@@ -18,17 +18,18 @@ from shared.principal import acting_user
 from . import contracts, decisions
 from .contracts import ANSWERING_ROLES, AssignParams, RecategoriseParams, RehandlingParams, SendBackParams
 from .models import Assignment, Unit
-from .records import active_assignments, current_reply, describe, handling_event, iso, notify_unit, record, tell_unit
+from .records import describe, handling_event, iso, notify_unit, record, tell_unit
+from .repository import AssignmentUnitOfWork
 
 
 def _actor(principal) -> str:
     return acting_user(principal)
 
 
-def assign_unit(session, params: dict, principal: dict | None, number: str | None = None) -> dict:
+def assign_unit(uow: AssignmentUnitOfWork, params: dict, principal: dict | None, number: str | None = None) -> dict:
     """The smoke diagram's one-unit assignment (no unit queue, no reassignment)."""
     data = load(AssignUnitParams, params, "assignment.assign_unit parameters")
-    if session.get(Unit, data["unit"]) is None:
+    if uow.assignments.unit(data["unit"]) is None:
         raise BusinessError("no_unit", f"there is no unit '{data['unit']}' in the directory")
     row = Assignment(
         number=number or f"submission-{data['submission_id']}",
@@ -40,18 +41,18 @@ def assign_unit(session, params: dict, principal: dict | None, number: str | Non
         assigned_by=_actor(principal),
         created_at=clock.now(),
     )
-    session.add(row)
-    session.flush()
-    record(session, row, _actor(principal), "assigned", {"mode": "single", "round": 1})
+    uow.assignments.add_assignment(row)
+    uow.flush()
+    record(uow, row, _actor(principal), "assigned", {"mode": "single", "round": 1})
     return {"assignment_id": row.id, "unit": row.unit}
 
 
-def ensure_units(session, units: dict) -> int:
+def ensure_units(uow: AssignmentUnitOfWork, units: dict) -> int:
     """Add the units in ``{code: name}`` that the directory lacks; returns how many were added."""
     added = 0
     for code, name in units.items():
-        if session.get(Unit, code) is None:
-            session.add(Unit(code=code, name=name))
+        if uow.assignments.unit(code) is None:
+            uow.assignments.add_unit(Unit(code=code, name=name))
             added += 1
     return added
 
@@ -62,7 +63,7 @@ def _roles(data: dict) -> list[tuple[str, str]]:
     return [(code, data["mode"]) for code in data["units"]]
 
 
-def assign(session, params: dict, principal: dict | None) -> dict:
+def assign(uow: AssignmentUnitOfWork, params: dict, principal: dict | None) -> dict:
     """``assignment.assign``: give the proposal to its units, cancelling any earlier assignment.
 
     Business error ``no_unit`` names every unit the directory lacks; a mode that does not fit the
@@ -70,37 +71,35 @@ def assign(session, params: dict, principal: dict | None) -> dict:
     """
     data = load(AssignParams, params, "assignment.assign parameters")
     roles = _roles(data)
-    unknown = [code for code, _ in roles if session.get(Unit, code) is None]
+    unknown = [code for code, _ in roles if uow.assignments.unit(code) is None]
     if unknown:
         raise BusinessError("no_unit", f"there is no unit {', '.join(repr(c) for c in unknown)} in the directory")
     actor, now = _actor(principal), clock.now()
     new_units = [code for code, _ in roles]
     kept = []
-    for old in active_assignments(session, data["number"], lock=True):
+    for old in uow.assignments.active_assignments(data["number"], lock=True):
         stays = (old.unit, old.role) in roles and old.round == data["round"]
         if old.status == "objected":  # staff decided on the objection with this assignment
             decisions.objection_decided(
-                session, old, "kept" if old.unit in new_units else "reassigned", actor, now, new_units
+                uow, old, "kept" if old.unit in new_units else "reassigned", actor, now, new_units
             )
         if stays:  # the same unit in the same role: its assignment (and id) goes on
             kept.append(old)
             continue
         old.status, old.cancelled_at = "cancelled", now
-        because = record(session, old, actor, "cancelled", {"reason": "reassigned"})
-        tell_unit(session, old, contracts.CANCELLED, because, {"reason": "reassigned"})
+        because = record(uow, old, actor, "cancelled", {"reason": "reassigned"})
+        tell_unit(uow, old, contracts.CANCELLED, because, {"reason": "reassigned"})
     created = []
     for row in kept:
         objected = row.status == "objected"
         if objected:
             row.status = "signed" if row.signed_at is not None else "assigned"
         because = record(
-            session, row, actor, "kept", {"mode": data["mode"], "round": data["round"], "objection_overruled": objected}
+            uow, row, actor, "kept", {"mode": data["mode"], "round": data["round"], "objection_overruled": objected}
         )
         created.append((row, because))
         if objected:
-            tell_unit(
-                session, row, contracts.OBJECTION_OVERRULED, because, {"decided_by": actor, "decided_at": iso(now)}
-            )
+            tell_unit(uow, row, contracts.OBJECTION_OVERRULED, because, {"decided_by": actor, "decided_at": iso(now)})
     for code, role in roles:
         if any(row.unit == code and row.role == role for row in kept):
             continue
@@ -114,15 +113,15 @@ def assign(session, params: dict, principal: dict | None) -> dict:
             assigned_by=actor,
             created_at=now,
         )
-        session.add(row)
-        session.flush()
-        created.append((row, record(session, row, actor, "assigned", {"mode": data["mode"], "round": data["round"]})))
+        uow.assignments.add_assignment(row)
+        uow.flush()
+        created.append((row, record(uow, row, actor, "assigned", {"mode": data["mode"], "round": data["round"]})))
     together = [{"id": row.id, "unit": row.unit, "role": row.role} for row, _ in created]
     for row, because in created:
         if row not in kept:
-            notify_unit(session, row, contracts.CREATED, because, {"mode": data["mode"], "assignments": together})
+            notify_unit(uow, row, contracts.CREATED, because, {"mode": data["mode"], "assignments": together})
     handling_event(
-        session,
+        uow,
         "handling.assigned",
         data["number"],
         created[0][1],
@@ -136,11 +135,11 @@ def assign(session, params: dict, principal: dict | None) -> dict:
     }
 
 
-def request_rehandling(session, params: dict, principal: dict | None) -> dict:
+def request_rehandling(uow: AssignmentUnitOfWork, params: dict, principal: dict | None) -> dict:
     """``assignment.request_rehandling``: the proposer was not satisfied; the units answer again
     in round ``round`` (the earlier replies stay, under their own round)."""
     data = load(RehandlingParams, params, "assignment.request_rehandling parameters")
-    rows = active_assignments(session, data["number"], lock=True)
+    rows = uow.assignments.active_assignments(data["number"], lock=True)
     if not rows:
         raise BusinessError("no_assignment", f"proposal {data['number']} has no active assignment")
     current = max(row.round for row in rows)
@@ -154,10 +153,10 @@ def request_rehandling(session, params: dict, principal: dict | None) -> dict:
         previous, row.round = row.round, data["round"]
         if row.status == "replied":
             row.status = "signed"
-        because = record(session, row, actor, "rehandling", {"round": row.round, "previous_round": previous})
-        notify_unit(session, row, contracts.REHANDLING, because, {"round": row.round, "previous_round": previous})
+        because = record(uow, row, actor, "rehandling", {"round": row.round, "previous_round": previous})
+        notify_unit(uow, row, contracts.REHANDLING, because, {"round": row.round, "previous_round": previous})
     handling_event(
-        session,
+        uow,
         "handling.rehandling",
         data["number"],
         because,
@@ -166,11 +165,11 @@ def request_rehandling(session, params: dict, principal: dict | None) -> dict:
     return {"number": data["number"], "round": data["round"], "units": [row.unit for row in rows]}
 
 
-def send_back(session, params: dict, principal: dict | None) -> dict:
+def send_back(uow: AssignmentUnitOfWork, params: dict, principal: dict | None) -> dict:
     """``assignment.send_back``: staff send the submitted reply back with a comment; the answering
     unit (and its co-units) must submit again. ``units`` picks answering units (default: all)."""
     data = load(SendBackParams, params, "assignment.send_back parameters")
-    rows = active_assignments(session, data["number"], lock=True)
+    rows = uow.assignments.active_assignments(data["number"], lock=True)
     answering = [row for row in rows if row.role in ANSWERING_ROLES]
     strangers = sorted(set(data["units"]) - {row.unit for row in answering})
     if strangers:
@@ -179,7 +178,7 @@ def send_back(session, params: dict, principal: dict | None) -> dict:
             {"units": [f"not answering proposal {data['number']}: {', '.join(strangers)}"]},
         )
     chosen = [row for row in answering if not data["units"] or row.unit in data["units"]]
-    replies = [(row, current_reply(session, row)) for row in chosen]
+    replies = [(row, uow.assignments.current_reply(row)) for row in chosen]
     replies = [(row, reply) for row, reply in replies if reply is not None and reply.status == "submitted"]
     if not replies:
         raise BusinessError("no_submitted_reply", f"proposal {data['number']} has no submitted reply to send back")
@@ -193,16 +192,16 @@ def send_back(session, params: dict, principal: dict | None) -> dict:
     for row in reopened:
         if row.status == "replied":
             row.status = "signed"
-        because = record(session, row, actor, "sent_back", {"comment": data["comment"], "round": row.round})
+        because = record(uow, row, actor, "sent_back", {"comment": data["comment"], "round": row.round})
         tell_unit(
-            session,
+            uow,
             row,
             contracts.SENT_BACK,
             because,
             {"comment": data["comment"], "round": row.round, "sent_back_at": iso(now)},
         )
     handling_event(
-        session,
+        uow,
         "handling.sent_back",
         data["number"],
         because,
@@ -215,7 +214,7 @@ def send_back(session, params: dict, principal: dict | None) -> dict:
     }
 
 
-def recategorise_reply(session, params: dict, principal: dict | None) -> dict:
+def recategorise_reply(uow: AssignmentUnitOfWork, params: dict, principal: dict | None) -> dict:
     """``assignment.recategorise_reply``: staff accepted the submitted reply in another category
     (``review_reply``). Each answering unit's submitted reply takes that category; recategorised to
     B (正在解决或列入计划), a reply that promised no milestones takes the ones staff settled with the
@@ -225,8 +224,8 @@ def recategorise_reply(session, params: dict, principal: dict | None) -> dict:
     acceptance (``assignment.reply_accepted``, ``assignment.followup_expected`` with the
     milestones). Doing it again changes nothing. Returns ``{replies: [{unit, category, milestones}]}``."""
     data = load(RecategoriseParams, params, "assignment.recategorise_reply parameters")
-    rows = [row for row in active_assignments(session, data["number"], lock=True) if row.role in ANSWERING_ROLES]
-    replies = [(row, current_reply(session, row)) for row in rows]
+    rows = [row for row in uow.assignments.active_assignments(data["number"], lock=True) if row.role in ANSWERING_ROLES]
+    replies = [(row, uow.assignments.current_reply(row)) for row in rows]
     replies = [(row, reply) for row, reply in replies if reply is not None and reply.status == "submitted"]
     if not replies:
         raise BusinessError("no_submitted_reply", f"proposal {data['number']} has no submitted reply to recategorise")
@@ -256,14 +255,14 @@ def recategorise_reply(session, params: dict, principal: dict | None) -> dict:
             elif category != "B":
                 reply.milestones = None
             record(
-                session,
+                uow,
                 row,
                 actor,
                 "reply_recategorised",
                 {"round": row.round, "from": was, "to": category, "milestones": reply.milestones or []},
             )
         answer.append({"unit": row.unit, "category": reply.category, "milestones": list(reply.milestones or [])})
-    session.flush()
+    uow.flush()
     return {"replies": answer}
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
-from sqlalchemy import select
 
 from shared.errors import Forbidden
 from shared.principal import acting
@@ -12,37 +11,27 @@ from shared.validation import load
 from .commands import describe_reply
 from .contacts import contacts_of
 from .decisions import decisions_of
-from .models import Assignment, AssignmentEvent, CoUnitInput, ExtensionRequest, Reply, Unit
-from .records import (
-    acting_unit,
-    active_assignments,
-    current_reply,
-    describe,
-    iso,
-    oversees,
-    principal_of,
-    visible_assignment,
-)
+from .models import CoUnitInput
+from .records import acting_unit, describe, iso, oversees, principal_of, referred_assignment, visible_assignment
+from .repository import AssignmentUnitOfWork
 
 
-def list_assignments(session, principal, number: str | None = None) -> list[dict]:
+def list_assignments(uow: AssignmentUnitOfWork, principal, number: str | None = None) -> list[dict]:
     """Staff (committee, leaders, operators) see every assignment; a unit sees its own only."""
     principal = principal_of(principal)
-    query = select(Assignment).order_by(Assignment.id)
+    unit = None
     if not oversees(principal):
         try:
-            query = query.where(Assignment.unit == acting_unit(principal))
+            unit = acting_unit(principal)
         except Forbidden:
             raise Forbidden("only staff and units see assignments") from None
-    if number:
-        query = query.where(Assignment.number == number)
-    return [describe(row) for row in session.scalars(query)]
+    return [describe(row) for row in uow.assignments.assignments(number=number or None, unit=unit)]
 
 
-def _input(item: CoUnitInput, session) -> dict:
+def _input(item: CoUnitInput, uow: AssignmentUnitOfWork) -> dict:
     return {
         "id": item.id,
-        "from_unit": session.get(Assignment, item.assignment_id).unit,
+        "from_unit": referred_assignment(uow, item.assignment_id).unit,
         "round": item.round,
         "text": item.text,
         "sent_at": iso(item.sent_at),
@@ -63,37 +52,29 @@ def _decision(data: dict | None) -> dict | None:
     return view
 
 
-def get_assignment(session, assignment_id: int, principal) -> dict:
+def get_assignment(uow: AssignmentUnitOfWork, assignment_id: int, principal) -> dict:
     """One assignment with its replies (every round), the co-unit inputs it sent or received, the
     lead's current draft (for a co-unit, to co-sign), extension requests, the unit's contacts with the
     proposer and its event log."""
-    row = visible_assignment(session, assignment_id, principal_of(principal))
-    others = [o for o in active_assignments(session, row.number) if o.id != row.id]
-    replies = session.scalars(select(Reply).where(Reply.assignment_id == row.id).order_by(Reply.round))
-    inputs = session.scalars(
-        select(CoUnitInput)
-        .where((CoUnitInput.assignment_id == row.id) | (CoUnitInput.lead_assignment_id == row.id))
-        .order_by(CoUnitInput.id)
-    )
-    extensions = session.scalars(
-        select(ExtensionRequest).where(ExtensionRequest.assignment_id == row.id).order_by(ExtensionRequest.id)
-    )
-    events = session.scalars(
-        select(AssignmentEvent).where(AssignmentEvent.assignment_id == row.id).order_by(AssignmentEvent.id)
-    )
-    decided = {d["request_id"]: d for d in decisions_of(session, row.id, "extension_decided")}
-    objection_decisions = decisions_of(session, row.id, "objection_decided")
+    row = visible_assignment(uow, assignment_id, principal_of(principal))
+    others = [o for o in uow.assignments.active_assignments(row.number) if o.id != row.id]
+    replies = uow.assignments.replies(row.id)
+    inputs = uow.assignments.inputs(row.id)
+    extensions = uow.assignments.extension_requests(row.id)
+    events = uow.assignments.history(row.id)
+    decided = {d["request_id"]: d for d in decisions_of(uow, row.id, "extension_decided")}
+    objection_decisions = decisions_of(uow, row.id, "objection_decided")
     lead = next((o for o in others if o.role == "lead"), None)
-    lead_reply = current_reply(session, lead) if row.role == "co" and lead is not None else None
+    lead_reply = uow.assignments.current_reply(lead) if row.role == "co" and lead is not None else None
     shown = describe(row)
     if shown["objection"] is not None:
         shown["objection"]["decision"] = _decision(objection_decisions[-1] if objection_decisions else None)
     return {
         **shown,
         "partners": [{"id": o.id, "unit": o.unit, "role": o.role, "status": o.status} for o in others],
-        "replies": [describe_reply(session, reply) for reply in replies],
-        "lead_reply": describe_reply(session, lead_reply) if lead_reply is not None else None,
-        "inputs": [_input(item, session) for item in inputs],
+        "replies": [describe_reply(uow, reply) for reply in replies],
+        "lead_reply": describe_reply(uow, lead_reply) if lead_reply is not None else None,
+        "inputs": [_input(item, uow) for item in inputs],
         "extension_requests": [
             {
                 "id": e.id,
@@ -107,33 +88,21 @@ def get_assignment(session, assignment_id: int, principal) -> dict:
             }
             for e in extensions
         ],
-        "contacts": contacts_of(session, row.id),
+        "contacts": contacts_of(uow, row.id),
         "events": [{"at": iso(e.at), "actor": e.actor, "action": e.action, "data": e.data} for e in events],
     }
 
 
-def proposal_reply(session, access: dict) -> dict:
+def proposal_reply(uow: AssignmentUnitOfWork, access: dict) -> dict:
     """The answer to a proposal as its proposers read it (``access`` is intake's answer to
     ``reply_access``: which proposal answers, and which rounds staff accepted): each round's
     submitted replies (unit, role, category, text), the co-units' input to the lead, and the units
     the proposal was given to. Drafts and replies sent back are never shown."""
     number = access["answered_by"]
-    rows = list(session.scalars(select(Assignment).where(Assignment.number == number).order_by(Assignment.id)))
+    rows = uow.assignments.assignments(number=number)
     by_id = {row.id: row for row in rows}
-    replies = list(
-        session.scalars(
-            select(Reply)
-            .where(Reply.assignment_id.in_(list(by_id) or [0]), Reply.status == "submitted")
-            .order_by(Reply.round, Reply.id)
-        )
-    )
-    inputs = list(
-        session.scalars(
-            select(CoUnitInput)
-            .where(CoUnitInput.assignment_id.in_(list(by_id) or [0]))
-            .order_by(CoUnitInput.round, CoUnitInput.id)
-        )
-    )
+    replies = uow.assignments.submitted_replies(by_id)
+    inputs = uow.assignments.inputs_sent(by_id)
     wanted = None if access.get("all_rounds") else set(access.get("rounds") or ())
     rounds = sorted({r.round for r in replies} if wanted is None else wanted & {r.round for r in replies})
     active = [row for row in rows if row.status != "cancelled"]
@@ -172,10 +141,9 @@ class _Codes(Schema):
     )
 
 
-def unit_names(session, codes, principal) -> dict[str, str]:
+def unit_names(uow: AssignmentUnitOfWork, codes, principal) -> dict[str, str]:
     """``{code: name}`` for the known ones of ``codes`` (at most 200): the departments that answer
     proposals are public bodies, named wherever a proposal is published (公开提办双方)."""
     acting(principal)
     wanted = load(_Codes, {"codes": list(codes or ())}, "the unit codes")["codes"]
-    rows = session.scalars(select(Unit).where(Unit.code.in_(wanted))) if wanted else ()
-    return {row.code: row.name for row in rows}
+    return {row.code: row.name for row in uow.assignments.units(wanted)}

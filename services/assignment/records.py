@@ -8,16 +8,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
-
 from shared import clock
 from shared.contracts import PrincipalSchema
 from shared.errors import Forbidden, NotFound, Unauthenticated
-from shared.messaging.outbox import publish_event, send_message
 from shared.validation import load
 
 from . import contracts
-from .models import Assignment, AssignmentEvent, Outbox, Reply
+from .models import Assignment, AssignmentEvent
+from .repository import AssignmentUnitOfWork
 
 OVERSEER_ROLES = ("staff", "committee", "leader", "operator")
 
@@ -42,10 +40,10 @@ def acting_unit(principal: dict) -> str:
     return principal["unit"]
 
 
-def own_assignment(session, assignment_id: int, principal: dict) -> Assignment:
+def own_assignment(uow: AssignmentUnitOfWork, assignment_id: int, principal: dict) -> Assignment:
     """The assignment, if the principal's unit holds it; Forbidden for another unit's."""
     unit = acting_unit(principal)
-    row = session.get(Assignment, assignment_id)
+    row = uow.assignments.assignment(assignment_id)
     if row is None:
         raise NotFound(f"there is no assignment {assignment_id}")
     if row.unit != unit:
@@ -53,35 +51,27 @@ def own_assignment(session, assignment_id: int, principal: dict) -> Assignment:
     return row
 
 
-def visible_assignment(session, assignment_id: int, principal: dict) -> Assignment:
+def referred_assignment(uow: AssignmentUnitOfWork, assignment_id: int) -> Assignment:
+    """The assignment another row (a request, an input, a co-signature) refers to; never deleted."""
+    row = uow.assignments.assignment(assignment_id)
+    if row is None:
+        raise LookupError(f"a row refers to assignment {assignment_id}, which is missing")
+    return row
+
+
+def visible_assignment(uow: AssignmentUnitOfWork, assignment_id: int, principal: dict) -> Assignment:
     if oversees(principal):
-        row = session.get(Assignment, assignment_id)
+        row = uow.assignments.assignment(assignment_id)
         if row is None:
             raise NotFound(f"there is no assignment {assignment_id}")
         return row
-    return own_assignment(session, assignment_id, principal)
+    return own_assignment(uow, assignment_id, principal)
 
 
-def active_assignments(session, number: str, lock: bool = False) -> list[Assignment]:
-    """The proposal's assignments that were not cancelled by a reassignment, oldest first.
-
-    ``lock`` takes them FOR UPDATE (PostgreSQL; SQLite lets one writer in at a time anyway) and
-    reloads them, so two units submitting at once cannot both miss that the other has replied.
-    """
-    query = (
-        select(Assignment).where(Assignment.number == number, Assignment.status != "cancelled").order_by(Assignment.id)
-    )
-    if lock:
-        query = query.with_for_update().execution_options(populate_existing=True)
-    return list(session.scalars(query))
-
-
-def current_reply(session, row: Assignment) -> Reply | None:
-    """The assignment's reply in its current round, if one was drafted."""
-    return session.scalar(select(Reply).where(Reply.assignment_id == row.id, Reply.round == row.round))
-
-
-def record(session, assignment: Assignment, actor: str, action: str, data: dict | None = None) -> AssignmentEvent:
+def record(
+    uow: AssignmentUnitOfWork, assignment: Assignment, actor: str, action: str, data: dict | None = None
+) -> AssignmentEvent:
+    """An entry of the audit log, its id assigned (messages it causes carry it)."""
     row = AssignmentEvent(
         assignment_id=assignment.id,
         number=assignment.number,
@@ -90,12 +80,14 @@ def record(session, assignment: Assignment, actor: str, action: str, data: dict 
         action=action,
         data=data or {},
     )
-    session.add(row)
-    session.flush()
+    uow.assignments.log(row)
+    uow.flush()
     return row
 
 
-def notify_unit(session, assignment: Assignment, event: str, because: AssignmentEvent, data: dict) -> None:
+def notify_unit(
+    uow: AssignmentUnitOfWork, assignment: Assignment, event: str, because: AssignmentEvent, data: dict
+) -> None:
     """Publish ``event`` to the assignment's unit (after commit, through the outbox)."""
     now = clock.now()
     payload = {
@@ -106,25 +98,15 @@ def notify_unit(session, assignment: Assignment, event: str, because: Assignment
         "assignment": describe(assignment),
         **data,
     }
-    session.add(
-        Outbox(
-            exchange=contracts.UNITS_EXCHANGE,
-            routing_key=f"{assignment.unit}.{event}",
-            payload=payload,
-            headers={contracts.EVENT_HEADER: event},
-            available_at=now,
-            created_at=now,
-            attempts=0,
-        )
-    )
+    uow.publish_to_unit(assignment.unit, event, payload)
 
 
-def tell_unit(session, assignment: Assignment, event: str, because: AssignmentEvent, data: dict) -> None:
+def tell_unit(
+    uow: AssignmentUnitOfWork, assignment: Assignment, event: str, because: AssignmentEvent, data: dict
+) -> None:
     """A decision about the unit's work: the event on its own queue (``notify_unit``) and a notice
     in its handlers' inbox (``notify.<event>`` to ``unit:<code>``), in the same transaction."""
-    from shared.messaging.outbox import notify
-
-    notify_unit(session, assignment, event, because, data)
+    notify_unit(uow, assignment, event, because, data)
     text = contracts.NOTICE_TEXT[event].format_map(
         {
             "number": assignment.number,
@@ -136,9 +118,7 @@ def tell_unit(session, assignment: Assignment, event: str, because: AssignmentEv
             **{k: v if v is not None else "" for k, v in data.items()},
         }
     )
-    notify(
-        session,
-        Outbox,
+    uow.notify(
         event,
         f"{event}:{because.id}",
         assignment.number,
@@ -149,14 +129,18 @@ def tell_unit(session, assignment: Assignment, event: str, because: AssignmentEv
 
 
 def unit_acted(
-    session, name: str, assignment: Assignment, because: AssignmentEvent, at: datetime, by: str, **extra
+    uow: AssignmentUnitOfWork,
+    name: str,
+    assignment: Assignment,
+    because: AssignmentEvent,
+    at: datetime,
+    by: str,
+    **extra,
 ) -> None:
     """A domain event (``ztc.events``) saying the unit did something others keep time on:
     ``assignment.signed``, ``assignment.input_sent`` or ``assignment.milestone_done`` (with
     ``milestone``): supervision fulfils the unit's deadline."""
-    publish_event(
-        session,
-        Outbox,
+    uow.publish_event(
         name,
         f"{name}:{because.id}",
         assignment.number,
@@ -171,15 +155,15 @@ def unit_acted(
     )
 
 
-def tell_engine(session, name: str, number: str, because: AssignmentEvent, payload: dict) -> None:
+def tell_engine(uow: AssignmentUnitOfWork, name: str, number: str, because: AssignmentEvent, payload: dict) -> None:
     """A BPMN message for the proposal's instance; its id is the event's, so it is sent once.
     A reply or a follow-up the units sent is also a ``handling.*`` event (intake keeps the
     proposal's status and tells its proposers)."""
-    send_message(session, Outbox, name, number, f"assignment-event-{because.id}", payload)
+    uow.send_message(name, number, f"assignment-event-{because.id}", payload)
     progress = HANDLING_ON_MESSAGE.get(name)
     if progress is not None:
         handling_event(
-            session,
+            uow,
             progress,
             number,
             because,
@@ -193,10 +177,10 @@ HANDLING_ON_MESSAGE = {
 }
 
 
-def handling_event(session, name: str, number: str, because: AssignmentEvent, payload: dict) -> None:
+def handling_event(uow: AssignmentUnitOfWork, name: str, number: str, because: AssignmentEvent, payload: dict) -> None:
     """A ``handling.*`` domain event on ``ztc.events``: how the proposal's handling moved on
     (assigned, reply submitted, sent back, re-handling, follow-up). Intake hears it."""
-    publish_event(session, Outbox, name, f"{name}:{because.id}", number, payload={"number": number, **payload})
+    uow.publish_event(name, f"{name}:{because.id}", number, payload={"number": number, **payload})
 
 
 def iso(value) -> str | None:

@@ -18,7 +18,7 @@ from shared import clock, contracts
 from shared.errors import ZtcError
 from shared.messaging import poison
 
-from .models import Outbox, Unit
+from .repository import AssignmentUnitOfWork
 
 # A 4xx code outside the refusal kinds a unit is told about, as the nearest one.
 _NEAREST_KIND = {"unauthenticated": "forbidden"}
@@ -70,23 +70,12 @@ def _jsonable(details) -> dict:
     return json.loads(json.dumps(details, default=str))
 
 
-def tell(session, refusal: dict) -> bool:
+def tell(uow: AssignmentUnitOfWork, refusal: dict) -> bool:
     """Publish ``refusal`` to its unit's queue once the caller's transaction commits. False, and
     nothing published, when the unit is not in the directory: it has no queue (the refusal would only
     become a second dead letter)."""
-    if session.get(Unit, refusal["unit"]) is None:
+    if uow.assignments.unit(refusal["unit"]) is None:
         return False
-    now = clock.now()
     body = contracts.UnitRefusalSchema().dump(refusal)
-    session.add(
-        Outbox(
-            exchange=contracts.UNITS_EXCHANGE,
-            routing_key=f"{refusal['unit']}.{contracts.UNIT_COMMAND_REFUSED}",
-            payload=body,
-            headers={contracts.UNIT_EVENT_HEADER: contracts.UNIT_COMMAND_REFUSED},
-            available_at=now,
-            created_at=now,
-            attempts=0,
-        )
-    )
+    uow.publish_to_unit(refusal["unit"], contracts.UNIT_COMMAND_REFUSED, body)
     return True

@@ -21,14 +21,13 @@ import unicodedata
 from collections import defaultdict
 
 from marshmallow import Schema, ValidationError, fields, validate
-from sqlalchemy import select
 
 from shared.errors import Forbidden
 from shared.validation import load
 
 from .contracts import ANSWERING_ROLES
-from .models import Assignment, Unit
 from .records import oversees, principal_of
+from .repository import AssignmentUnitOfWork
 
 
 class _Keyword(Schema):
@@ -106,34 +105,31 @@ def similarity(a: str, b: str, ignore=()) -> float:
     return _jaccard(bigrams(a, ignore), bigrams(b, ignore))
 
 
-def _went_to(session, numbers) -> dict[str, set[str]]:
+def _went_to(uow: AssignmentUnitOfWork, numbers) -> dict[str, set[str]]:
     """The units that answered each proposal in the end (not cancelled by a reassignment)."""
     units = defaultdict(set)
-    if numbers:
-        for row in session.scalars(
-            select(Assignment).where(Assignment.number.in_(list(numbers)), Assignment.status != "cancelled")
-        ):
-            if row.role in ANSWERING_ROLES:
-                units[row.number].add(row.unit)
+    for row in uow.assignments.live_assignments(numbers):
+        if row.role in ANSWERING_ROLES:
+            units[row.number].add(row.unit)
     return units
 
 
-def suggest(session, rules: dict, proposal, principal) -> dict:
+def suggest(uow: AssignmentUnitOfWork, rules: dict, proposal, principal) -> dict:
     """Suggestions for ``proposal`` ``{number, title, text, others: [{number, title}]}``; staff
     (and committee, leaders, operators) only. Returns ``{number, routing_version, rulebook, suggestions: [{unit, name,
     score, reasons, keywords, similar_proposals}]}``."""
     _staff_only(principal)
     data = load(ProposalForRouting, proposal, "the proposal to route")
-    return _suggest_all(session, rules, [data], data["others"])[0]
+    return _suggest_all(uow, rules, [data], data["others"])[0]
 
 
-def suggest_many(session, rules: dict, request, principal) -> list[dict]:
+def suggest_many(uow: AssignmentUnitOfWork, rules: dict, request, principal) -> list[dict]:
     """:func:`suggest` for each of ``request['proposals']`` (at most :data:`MAX_AT_ONCE`), all
     compared with one list ``request['others']``: one call for a page of the staff's task list,
     the others' titles read and split into bigrams once. Answers in the order asked."""
     _staff_only(principal)
     data = load(ProposalsForRouting, request, "the proposals to route")
-    return _suggest_all(session, rules, data["proposals"], data["others"])
+    return _suggest_all(uow, rules, data["proposals"], data["others"])
 
 
 def _staff_only(principal) -> None:
@@ -141,7 +137,7 @@ def _staff_only(principal) -> None:
         raise Forbidden("routing suggestions are for the committee's staff")
 
 
-def _suggest_all(session, rules: dict, proposals: list[dict], others: list[dict]) -> list[dict]:
+def _suggest_all(uow: AssignmentUnitOfWork, rules: dict, proposals: list[dict], others: list[dict]) -> list[dict]:
     similar = rules["similar_titles"]
     titles = [(o["number"], bigrams(o["title"], similar["ignore"])) for o in others]
     found_of, alike_of = [], []
@@ -156,13 +152,13 @@ def _suggest_all(session, rules: dict, proposals: list[dict], others: list[dict]
         alike = {number: round(_jaccard(own, theirs), 3) for number, theirs in titles if number != data["number"]}
         found_of.append(found)
         alike_of.append({number: score for number, score in alike.items() if score >= similar["threshold"]})
-    went = _went_to(session, {number for alike in alike_of for number in alike})
+    went = _went_to(uow, {number for alike in alike_of for number in alike})
     for found, alike in zip(found_of, alike_of, strict=True):
         for number in alike:
             for unit in went.get(number, ()):
                 found[unit]["similar_proposals"].append({"number": number, "similarity": alike[number]})
     units = {unit for found in found_of for unit in found}
-    directory = {row.code: row.name for row in session.scalars(select(Unit).where(Unit.code.in_(list(units))))}
+    directory = {row.code: row.name for row in uow.assignments.units(units)}
     return [_answer(rules, data["number"], found, directory) for data, found in zip(proposals, found_of, strict=True)]
 
 

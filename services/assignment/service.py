@@ -11,7 +11,6 @@ import logging
 from nameko.contextdata import ContextDataProvider
 from nameko.extensions import DependencyProvider
 
-from shared.calendar import files_fingerprint
 from shared.messaging.database import Database
 from shared.messaging.entrypoints import Pingable, ServiceRpc, api, job, listen
 from shared.messaging.topology import events_queue
@@ -22,27 +21,19 @@ from .bus import UnitQueues, commands_queue, listen_to_units
 from .clocks import SupervisionClock
 from .consultation.service import ConsultationEntrypoints
 from .models import Inbox, Outbox
+from .repository import SqlAssignmentUnitOfWork
 from .rules import RulebookRules
 
 log = logging.getLogger(__name__)
 
 
 class Rules(DependencyProvider):
-    """The proposal rulebook and the working-day calendar, loaded when the service starts and again
-    when a calendar file changes (``ztc calendar add``), so a year's official holiday schedule counts
-    for objection windows without a restart."""
-
-    def setup(self):
-        self._load()
-
-    def _load(self):
-        self.calendar_files = files_fingerprint()
-        self.rules = RulebookRules()
+    """The proposal rulebook and the working-day calendar, read afresh for each worker (as
+    supervision's): a year's official holiday schedule added (``ztc calendar add``) or a changed
+    rulebook counts for objection windows at once, without a restart."""
 
     def get_dependency(self, worker_ctx):
-        if files_fingerprint() != self.calendar_files:
-            self._load()
-        return self.rules
+        return RulebookRules()
 
 
 class BusinessKey(ContextDataProvider):
@@ -60,38 +51,43 @@ class AssignmentService(Pingable, ConsultationEntrypoints):
     intake = ServiceRpc("intake")  # knows who proposed what: proposers read their proposal's reply
     supervision = ServiceRpc("supervision")  # keeps the reply deadline an extension is asked before
 
+    @property
+    def uow(self) -> SqlAssignmentUnitOfWork:
+        """This worker's unit of work over its session; the entrypoint commits it."""
+        return SqlAssignmentUnitOfWork(self.db.session)
+
     # -- jobs for the engine --------------------------------------------------------------------
     @job("assignment.assign_unit")
     def assign_unit(self, params, principal):
-        return operations.assign_unit(self.db.session, params, principal, number=self.business_key)
+        return operations.assign_unit(self.uow, params, principal, number=self.business_key)
 
     @job("assignment.assign")
     def assign(self, params, principal):
-        result = operations.assign(self.db.session, params, principal)
+        result = operations.assign(self.uow, params, principal)
         # Before the job commits, so the relay never publishes to a unit that has no queue yet.
         self.unit_queues.ensure(a["unit"] for a in result["assignments"])
         return result
 
     @job("assignment.request_rehandling")
     def request_rehandling(self, params, principal):
-        return operations.request_rehandling(self.db.session, params, principal)
+        return operations.request_rehandling(self.uow, params, principal)
 
     @job("assignment.send_back")
     def send_back(self, params, principal):
-        return operations.send_back(self.db.session, params, principal)
+        return operations.send_back(self.uow, params, principal)
 
     @job("assignment.recategorise_reply")
     def recategorise_reply(self, params, principal):
-        return operations.recategorise_reply(self.db.session, params, principal)
+        return operations.recategorise_reply(self.uow, params, principal)
 
     @job("assignment.record_extension_refusal")
     def record_extension_refusal(self, params, principal):
-        return decisions.record_extension_refusal(self.db.session, params, principal)
+        return decisions.record_extension_refusal(self.uow, params, principal)
 
     # -- commands from units over RPC ---------------------------------------------------------
     def _command(self, command, params, principal):
         result = commands.run(
-            self.db.session, self.rules, command, params, principal, SupervisionClock(self.supervision, principal)
+            self.uow, self.rules, command, params, principal, SupervisionClock(self.supervision, principal)
         )
         self.db.commit()
         return result
@@ -150,32 +146,32 @@ class AssignmentService(Pingable, ConsultationEntrypoints):
     def routing_suggestions(self, proposal, principal=None):
         """Which units ``proposal`` ``{number, title, text}`` might go to, each with its reasons
         (rulebook keywords, past assignments of proposals with similar titles); staff only."""
-        return routing.suggest(self.db.session, self.rules.routing(), proposal, principal)
+        return routing.suggest(self.uow, self.rules.routing(), proposal, principal)
 
     @api
     def routing_suggestions_many(self, request, principal=None):
         """:meth:`routing_suggestions` for ``{proposals: [{number, title, text}], others}`` at
         once (a page of the staff's task list), in the order asked."""
-        return routing.suggest_many(self.db.session, self.rules.routing(), request, principal)
+        return routing.suggest_many(self.uow, self.rules.routing(), request, principal)
 
     @api
     def unit_names(self, codes, principal=None):
         """``{code: name}`` of the known ones of ``codes`` (published proposals name their units)."""
-        return queries.unit_names(self.db.session, codes, principal)
+        return queries.unit_names(self.uow, codes, principal)
 
     @api
     def list_assignments(self, principal=None, number=None):
-        return queries.list_assignments(self.db.session, principal, number)
+        return queries.list_assignments(self.uow, principal, number)
 
     @api
     def get_assignment(self, assignment_id, principal=None):
-        return queries.get_assignment(self.db.session, assignment_id, principal)
+        return queries.get_assignment(self.uow, assignment_id, principal)
 
     @api
     def proposal_reply(self, number, principal=None):
         """The answer to proposal ``number`` for its proposers (and overseers): intake, which knows
         who proposed what, says whether the caller may read it and which rounds."""
-        return queries.proposal_reply(self.db.session, self.intake.reply_access(str(number), principal))
+        return queries.proposal_reply(self.uow, self.intake.reply_access(str(number), principal))
 
     # -- domain events ---------------------------------------------------------------------------
     @listen(events_queue("assignment"))
@@ -184,11 +180,11 @@ class AssignmentService(Pingable, ConsultationEntrypoints):
         Staff accepted a reply (a rating round opened): its units are told (B: a follow-up is due).
         The committee decided an appeal: the answering units are told."""
         if isinstance(body, dict) and body.get("name") == decisions.RATING_OPENED:
-            decisions.hear_acceptance(self.db.session, body)
+            decisions.hear_acceptance(self.uow, body)
         elif isinstance(body, dict) and body.get("name") == decisions.APPEAL_DECIDED:
-            decisions.hear_appeal_decision(self.db.session, body)
+            decisions.hear_appeal_decision(self.uow, body)
         else:
-            decisions.hear_extension(self.db.session, body)
+            decisions.hear_extension(self.uow, body)
         self.db.commit()
 
     # -- commands from department systems over AMQP -----------------------------------------------
@@ -206,14 +202,14 @@ class AssignmentService(Pingable, ConsultationEntrypoints):
                 if getattr(sender, "kind", None) == "unit"
                 else None
             )
-            result = commands.from_unit_system(self.db.session, self.rules, routing_key, body, sender, clocks)
+            result = commands.from_unit_system(self.uow, self.rules, routing_key, body, sender, clocks)
             self.db.commit()
         except Exception as exc:
             told = refusals.refusal_of(exc, routing_key, sender, ids)
             if told is None:
                 raise
             self.db.rollback()
-            if refusals.tell(self.db.session, told):
+            if refusals.tell(self.uow, told):
                 # If this commit fails, that failure is what the entrypoint sees: tried again, refusal and all.
                 self.db.commit()
             raise

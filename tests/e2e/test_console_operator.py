@@ -91,10 +91,11 @@ def stuck_instance(system) -> tuple[dict, str]:
 def add_unit(settings, unit: str) -> None:
     """The cause removed: the unit is entered in the directory as the seeding enters units."""
     from services.assignment.operations import ensure_units
+    from services.assignment.repository import SqlAssignmentUnitOfWork
     from shared.db import session_factory, transaction
 
     with transaction(session_factory(settings.database_url("assignment"))) as s:
-        assert ensure_units(s, {unit: "港务局 (test)"}) == 1
+        assert ensure_units(SqlAssignmentUnitOfWork(s), {unit: "港务局 (test)"}) == 1
 
 
 def tab_to(driver, css: str, limit: int = 80):

@@ -9,6 +9,7 @@ from nameko.runners import ServiceRunner
 from nameko.standalone.rpc import ClusterRpcProxy
 
 from services.assignment.operations import ensure_units
+from services.assignment.repository import SqlAssignmentUnitOfWork
 from services.engine.engine import Engine
 from services.registry import service_class
 from shared.db import alembic_config, dispose_all, migrate, session_factory, transaction
@@ -69,7 +70,10 @@ def prepare_databases(settings, services=("engine", *DOMAIN_SERVICES)):
     for service in services:
         migrate(service, settings.database_url(service))
     with transaction(session_factory(settings.database_url("assignment"))) as s:
-        ensure_units(s, {"transport": "Municipal Transport Bureau", "education": "Municipal Education Bureau"})
+        ensure_units(
+            SqlAssignmentUnitOfWork(s),
+            {"transport": "Municipal Transport Bureau", "education": "Municipal Education Bureau"},
+        )
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ from sqlalchemy.exc import OperationalError
 from services.assignment import commands, contracts, operations
 from services.assignment.models import Assignment, Contact, Outbox
 from services.assignment.operations import ensure_units
+from services.assignment.repository import SqlAssignmentUnitOfWork
 from services.assignment.rules import RulebookRules
 from services.assignment.service import AssignmentService
 from shared import contracts as shared_contracts
@@ -39,7 +40,10 @@ def assignment_service(settings, skipping_clock):
     the two units' own broker users (their departments' systems send commands with them)."""
     migrate("assignment", settings.database_url("assignment"))
     with transaction(session_factory(settings.database_url("assignment"))) as s:
-        ensure_units(s, {"transport": "Municipal Transport Bureau", "education": "Municipal Education Bureau"})
+        ensure_units(
+            SqlAssignmentUnitOfWork(s),
+            {"transport": "Municipal Transport Bureau", "education": "Municipal Education Bureau"},
+        )
     topology.declare(settings.amqp_uri)
     grants = {unit: access.unit_grant(settings, unit) for unit in ("transport", "education")}
     with broker_users(settings, list(grants.values())) as uris:
@@ -333,22 +337,28 @@ def test_a_second_submitter_waits_for_the_first_on_postgresql(database_url_templ
     migrate("assignment", url)
     sessions, rules = session_factory(url), RulebookRules()
     with transaction(sessions) as s:
-        ensure_units(s, {"transport": "Transport", "education": "Education"})
+        ensure_units(SqlAssignmentUnitOfWork(s), {"transport": "Transport", "education": "Education"})
         s.flush()
         result = operations.assign(
-            s, {"proposal_id": 1, "number": "2026-0009", "mode": "several", "units": ["transport", "education"]}, STAFF
+            SqlAssignmentUnitOfWork(s),
+            {"proposal_id": 1, "number": "2026-0009", "mode": "several", "units": ["transport", "education"]},
+            STAFF,
         )
         ids = {a["unit"]: a["id"] for a in result["assignments"]}
         for unit in ids:
             handler = {"user": f"handler.{unit}", "roles": ["unit"], "unit": unit}
-            commands.run(s, rules, "sign", {"assignment_id": ids[unit]}, handler)
+            commands.run(SqlAssignmentUnitOfWork(s), rules, "sign", {"assignment_id": ids[unit]}, handler)
             commands.run(
-                s, rules, "draft_reply", {"assignment_id": ids[unit], "category": "A", "text": "Done"}, handler
+                SqlAssignmentUnitOfWork(s),
+                rules,
+                "draft_reply",
+                {"assignment_id": ids[unit], "category": "A", "text": "Done"},
+                handler,
             )
     first, second = sessions(), sessions()
     try:
         commands.run(
-            first,
+            SqlAssignmentUnitOfWork(first),
             rules,
             "submit_reply",
             {"assignment_id": ids["transport"]},
@@ -357,7 +367,7 @@ def test_a_second_submitter_waits_for_the_first_on_postgresql(database_url_templ
         second.execute(text("SET LOCAL lock_timeout = '300ms'"))
         with pytest.raises(OperationalError, match="lock timeout"):
             commands.run(
-                second,
+                SqlAssignmentUnitOfWork(second),
                 rules,
                 "submit_reply",
                 {"assignment_id": ids["education"]},
@@ -366,7 +376,7 @@ def test_a_second_submitter_waits_for_the_first_on_postgresql(database_url_templ
         second.rollback()
         first.commit()
         done = commands.run(
-            second,
+            SqlAssignmentUnitOfWork(second),
             rules,
             "submit_reply",
             {"assignment_id": ids["education"]},

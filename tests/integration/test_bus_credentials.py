@@ -11,6 +11,7 @@ from amqp.exceptions import AccessRefused
 from kombu import Connection
 
 from services.assignment.operations import ensure_units
+from services.assignment.repository import SqlAssignmentUnitOfWork
 from shared import contracts
 from shared.db import dispose_all, migrate, session_factory, transaction
 from shared.messaging import access, identity
@@ -22,7 +23,7 @@ from tests.support import publish, ztc
 def broker(settings):
     migrate("assignment", settings.database_url("assignment"))
     with transaction(session_factory(settings.database_url("assignment"))) as s:
-        ensure_units(s, {"transport": "Municipal Transport Bureau"})
+        ensure_units(SqlAssignmentUnitOfWork(s), {"transport": "Municipal Transport Bureau"})
     from shared.messaging import topology
 
     topology.declare(settings.amqp_uri)

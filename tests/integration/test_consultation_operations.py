@@ -14,9 +14,11 @@ from nameko.runners import ServiceRunner
 from sqlalchemy import select
 
 from services.assignment.consultation import cases, directory, public, steps
+from services.assignment.consultation.rules import RulebookConsultationRules
 from services.assignment.consultation.models import Case, CaseEvent
 from services.assignment.models import Outbox
 from services.assignment.operations import ensure_units
+from services.assignment.repository import SqlAssignmentUnitOfWork
 from services.assignment.service import AssignmentService
 from shared import contracts
 from shared.config import ROOT
@@ -44,9 +46,17 @@ ISSUE = {
 SEED = yaml.safe_load((ROOT / "deploy" / "seed" / "venues.yaml").read_text(encoding="utf-8"))
 
 
+RULES = RulebookConsultationRules()
+
+
+def uow(session):
+    """The service's unit of work over the test's session: the SQL adapter is what runs here."""
+    return SqlAssignmentUnitOfWork(session)
+
+
 def seed(session):
-    ensure_units(session, {"transport": "市交通运输局", "housing": "市住房和城乡建设局", "education": "市教育局"})
-    directory.ensure_venues(session, SEED)
+    ensure_units(uow(session), {"transport": "市交通运输局", "housing": "市住房和城乡建设局", "education": "市教育局"})
+    directory.ensure_venues(uow(session), SEED)
 
 
 @pytest.fixture
@@ -67,7 +77,7 @@ def outbox(session, prefix):
 
 
 def registered(session, principal=STAFF, **overrides):
-    case = cases.register(session, {**ISSUE, **overrides}, principal)
+    case = cases.register(uow(session), RULES, {**ISSUE, **overrides}, principal)
     session.commit()
     return case
 
@@ -78,14 +88,19 @@ def case_id(session, number):
 
 def taken_by_li(session, number):
     cid = case_id(session, number)
-    steps.dispatch_case(session, {"case_id": cid, "member": "member.li", "dispatched_by": "staff.wang"}, None)
-    steps.take_case(session, {"case_id": cid, "accepted": True, "by": "member.li"}, None)
+    steps.dispatch_case(
+        uow(session),
+        RULES,
+        {"case_id": cid, "member": "member.li", "dispatched_by": "staff.wang"},
+        None,
+    )
+    steps.take_case(uow(session), RULES, {"case_id": cid, "accepted": True, "by": "member.li"}, None)
     session.commit()
     return cid
 
 
 def test_the_seeded_directory_covers_every_town_with_the_venues_of_the_seed_city(session):
-    stats = directory.coverage(session)
+    stats = directory.coverage(uow(session))
     assert stats["venues_by_kind"] == {
         "contact_point": 53,
         "reception_room": 14,
@@ -94,22 +109,22 @@ def test_the_seeded_directory_covers_every_town_with_the_venues_of_the_seed_city
     }
     assert len(stats["towns"]) == 36 and stats["uncovered"] == []
     assert all("contact_point" in t["venues"] for t in stats["towns"])
-    assert directory.ensure_venues(session, SEED) == 0, "seeding twice adds nothing"
-    rooms = directory.list_venues(session, {"kind": "consultation_room", "town": "jiefang"})
+    assert directory.ensure_venues(uow(session), SEED) == 0, "seeding twice adds nothing"
+    rooms = directory.list_venues(uow(session), RULES, {"kind": "consultation_room", "town": "jiefang"})
     assert [v["code"] for v in rooms] == ["cr_jiefang"] and rooms[0]["kind_zh"] == "协商议事室"
     with pytest.raises(InvalidInput) as refused:
-        directory.list_venues(session, {"kind": "pub"})
+        directory.list_venues(uow(session), RULES, {"kind": "pub"})
     assert "kind" in refused.value.details
 
 
 def test_coverage_names_towns_without_venues_and_counts_cases_per_venue(session):
     directory.ensure_venues(
-        session,
+        uow(session),
         {"towns": [{"code": "xinqu", "name": "新区街道", "kind": "street", "district": "江南区"}], "venues": []},
     )
     registered(session)
     registered(session, venue="cp_jiefang", title="菜市场占道经营")
-    stats = directory.coverage(session)
+    stats = directory.coverage(uow(session))
     assert stats["uncovered"] == ["xinqu"]
     assert stats["cases_per_venue"]["cp_jiefang"] == 2 and stats["cases_per_venue"]["cp_renmin"] == 0
     assert next(t for t in stats["towns"] if t["code"] == "jiefang")["cases"] == 2
@@ -129,17 +144,17 @@ def test_a_registered_case_is_numbered_as_its_own_thread_and_starts_its_process(
 
 
 def test_a_case_raised_at_a_contact_point_reaches_the_members_who_serve_there(session):
-    assert next(v for v in directory.list_venues(session, {"kind": "contact_point"}) if v["code"] == "cp_renmin")[
-        "members"
-    ] == ["member.zhou"]
+    assert next(
+        v for v in directory.list_venues(uow(session), RULES, {"kind": "contact_point"}) if v["code"] == "cp_renmin"
+    )["members"] == ["member.zhou"]
     number = registered(session, venue="cp_renmin", title="小区垃圾清运不及时")["number"]
     told = [n for n in outbox(session, "notify.consultation.raised_at_venue") if n["subject"] == number]
     assert [n["payload"]["recipients"] for n in told] == [["member.zhou"]]
-    assert cases.get(session, number, ZHOU)["venue_members"] == ["member.zhou"]
-    assert [c["number"] for c in cases.list_cases(session, ZHOU)] == [number]
+    assert cases.get(uow(session), number, ZHOU)["venue_members"] == ["member.zhou"]
+    assert [c["number"] for c in cases.list_cases(uow(session), ZHOU)] == [number]
     with pytest.raises(Forbidden):
-        cases.get(session, number, LI)  # li serves another contact point
-    assert directory.ensure_venues(session, SEED) == 0 and directory.venue_members(session, "cp_renmin") == [
+        cases.get(uow(session), number, LI)  # li serves another contact point
+    assert directory.ensure_venues(uow(session), SEED) == 0 and directory.venue_members(uow(session), "cp_renmin") == [
         "member.zhou"
     ]
 
@@ -148,22 +163,27 @@ def test_a_resident_raises_a_case_through_the_public_api_and_follows_it_by_its_r
     resident = {"user": "public", "roles": ["public"], "unit": None}
     raised = registered(session, principal=resident)
     assert set(raised) >= {"reference", "status"} and "resident_name" not in raised
-    assert public.status(session, raised["reference"], resident)["number"] == raised["number"]
+    assert public.status(uow(session), raised["reference"], resident)["number"] == raised["number"]
     with pytest.raises(NotFound):
-        public.status(session, raised["number"], resident)
+        public.status(uow(session), raised["number"], resident)
     with pytest.raises(Forbidden):
-        public.status(session, raised["reference"], STAFF)
-    assert cases.get(session, raised["number"], STAFF)["registered_by"] == "public"
+        public.status(uow(session), raised["reference"], STAFF)
+    assert cases.get(uow(session), raised["number"], STAFF)["registered_by"] == "public"
 
 
 def test_registering_refuses_the_wrong_people_and_malformed_input_and_changes_nothing(session):
     with pytest.raises(Forbidden):
-        cases.register(session, ISSUE, TRANSPORT)
+        cases.register(uow(session), RULES, ISSUE, TRANSPORT)
     with pytest.raises(InvalidInput) as refused:
-        cases.register(session, {**ISSUE, "title": " ", "venue": "cp_jiefang", "resident_phone": "call me"}, STAFF)
+        cases.register(
+            uow(session),
+            RULES,
+            {**ISSUE, "title": " ", "venue": "cp_jiefang", "resident_phone": "call me"},
+            STAFF,
+        )
     assert {"title", "resident_phone"} <= set(refused.value.details)
     with pytest.raises(InvalidInput) as refused:
-        cases.register(session, {**ISSUE, "venue": "nowhere"}, STAFF)
+        cases.register(uow(session), RULES, {**ISSUE, "venue": "nowhere"}, STAFF)
     assert "venue" in refused.value.details
     session.rollback()
     assert session.scalar(select(Case.id)) is None
@@ -173,35 +193,41 @@ def test_a_member_sees_the_cases_given_to_them_and_staff_see_all(session):
     number = registered(session)["number"]
     other = registered(session, title="菜市场占道经营", venue="st_education")["number"]  # a venue li does not serve
     taken_by_li(session, number)
-    assert [c["number"] for c in cases.list_cases(session, LI)] == [number]
-    assert [c["number"] for c in cases.list_cases(session, STAFF)] == [number, other]
-    assert cases.list_cases(session, ZHOU) == []
+    assert [c["number"] for c in cases.list_cases(uow(session), LI)] == [number]
+    assert [c["number"] for c in cases.list_cases(uow(session), STAFF)] == [number, other]
+    assert cases.list_cases(uow(session), ZHOU) == []
     with pytest.raises(Forbidden):
-        cases.get(session, number, ZHOU)
+        cases.get(uow(session), number, ZHOU)
     with pytest.raises(Forbidden):
-        cases.get(session, number, TRANSPORT)
+        cases.get(uow(session), number, TRANSPORT)
     with pytest.raises(NotFound):
-        cases.get(session, "WX-1999-0001", STAFF)
+        cases.get(uow(session), "WX-1999-0001", STAFF)
 
 
 def test_dispatch_and_take_tell_the_member_and_announce_the_taker(session):
     number = registered(session)["number"]
     cid = case_id(session, number)
-    result = steps.dispatch_case(session, {"case_id": cid, "member": "member.li", "dispatched_by": "staff.wang"}, None)
+    result = steps.dispatch_case(
+        uow(session),
+        RULES,
+        {"case_id": cid, "member": "member.li", "dispatched_by": "staff.wang"},
+        None,
+    )
     assert result["deadline"]["rule"] == "take_case" and result["deadline"]["rulebook"] == "micro_consultation"
     [told] = outbox(session, "notify.consultation.dispatched")
     assert told["payload"]["recipients"] == ["member.li"] and told["thread"] == number
-    steps.take_case(session, {"case_id": cid, "accepted": True, "by": "member.li"}, None)
-    steps.take_case(session, {"case_id": cid, "accepted": True, "by": "member.li"}, None)  # delivered twice
+    steps.take_case(uow(session), RULES, {"case_id": cid, "accepted": True, "by": "member.li"}, None)
+    steps.take_case(uow(session), RULES, {"case_id": cid, "accepted": True, "by": "member.li"}, None)  # delivered twice
     [taken] = outbox(session, "consultation.case_taken")
     assert taken["members"] == [{"member": "member.li", "role": "taker"}] and taken["thread"] == number
 
 
 def meeting_held(session, number, units=("transport", "housing")):
     cid = taken_by_li(session, number)
-    steps.record_decision(session, {"case_id": cid, "outcome": "meeting", "by": "member.li"}, None)
+    steps.record_decision(uow(session), RULES, {"case_id": cid, "outcome": "meeting", "by": "member.li"}, None)
     result = steps.record_meeting(
-        session,
+        uow(session),
+        RULES,
         {
             "case_id": cid,
             "form": "on_site",
@@ -228,46 +254,46 @@ def test_a_meeting_asks_each_department_and_each_sees_and_records_only_its_own_c
     requested = outbox(session, "notify.consultation.commitment_requested")
     assert sorted(r["payload"]["recipients"][0] for r in requested) == ["unit:housing", "unit:transport"]
 
-    seen = cases.get(session, number, TRANSPORT)
+    seen = cases.get(uow(session), number, TRANSPORT)
     assert [c["unit"] for c in seen["commitments"]] == ["transport"]
     assert seen["resident_name"] == "王**" and seen["resident_phone"] is None and seen["history"] == []
     with pytest.raises(Forbidden):
-        cases.record_commitment(session, number, {"actions": "x", "done_by": "2027-02-01"}, EDUCATION)
+        cases.record_commitment(uow(session), number, {"actions": "x", "done_by": "2027-02-01"}, EDUCATION)
     with pytest.raises(InvalidInput) as refused:
-        cases.record_commitment(session, number, {"actions": "", "done_by": "soon"}, TRANSPORT)
+        cases.record_commitment(uow(session), number, {"actions": "", "done_by": "soon"}, TRANSPORT)
     assert {"actions", "done_by"} <= set(refused.value.details)
 
-    cases.record_commitment(session, number, {"actions": "更换路灯12盏", "done_by": "2027-02-01"}, TRANSPORT)
+    cases.record_commitment(uow(session), number, {"actions": "更换路灯12盏", "done_by": "2027-02-01"}, TRANSPORT)
     session.commit()
     with pytest.raises(Conflict):
-        cases.record_commitment(session, number, {"actions": "again", "done_by": "2027-02-01"}, TRANSPORT)
+        cases.record_commitment(uow(session), number, {"actions": "again", "done_by": "2027-02-01"}, TRANSPORT)
     session.rollback()
     messages = [r.payload for r in session.scalars(select(Outbox)) if r.routing_key == contracts.MESSAGE_ROUTING_KEY]
     assert messages == [], "the process hears only when every department has committed"
-    cases.record_commitment(session, number, {"actions": "协调物业接电", "done_by": "2027-01-25"}, HOUSING)
+    cases.record_commitment(uow(session), number, {"actions": "协调物业接电", "done_by": "2027-01-25"}, HOUSING)
     session.commit()
     [message] = [r.payload for r in session.scalars(select(Outbox)) if r.routing_key == contracts.MESSAGE_ROUTING_KEY]
     assert message["name"] == "commitments_made" and message["correlation_key"] == number
-    assert cases.get(session, number, STAFF)["status"] == "committed"
+    assert cases.get(uow(session), number, STAFF)["status"] == "committed"
 
 
 def test_late_commitments_and_follow_ups_are_reminded_with_deadlines_from_the_rulebook(session, skipping_clock):
     number = registered(session)["number"]
     cid, _ = meeting_held(session, number)
-    reminded = steps.remind_commitments(session, {"case_id": cid}, None)
+    reminded = steps.remind_commitments(uow(session), RULES, {"case_id": cid}, None)
     assert sorted(reminded["pending"]) == ["housing", "transport"]
     for principal in (TRANSPORT, HOUSING):
-        cases.record_commitment(session, number, {"actions": "落实", "done_by": "2027-02-01"}, principal)
-    first = steps.schedule_follow_up(session, {"case_id": cid}, None)
-    late = steps.follow_up_overdue(session, {"case_id": cid}, None)
+        cases.record_commitment(uow(session), number, {"actions": "落实", "done_by": "2027-02-01"}, principal)
+    first = steps.schedule_follow_up(uow(session), RULES, {"case_id": cid}, None)
+    late = steps.follow_up_overdue(uow(session), RULES, {"case_id": cid}, None)
     assert late["follow_up_due"] < first["follow_up_due"], "a reminder comes sooner than a follow-up (7 < 30 days)"
     check = {"case_id": cid, "by": "member.li"}
-    again = steps.record_follow_up(session, {**check, "actions_done": False, "note": "施工中"}, None)
+    again = steps.record_follow_up(uow(session), RULES, {**check, "actions_done": False, "note": "施工中"}, None)
     assert again["actions_done"] is False and again["follow_up_due"]
-    done = steps.record_follow_up(session, {**check, "actions_done": True, "note": "已修复"}, None)
+    done = steps.record_follow_up(uow(session), RULES, {**check, "actions_done": True, "note": "已修复"}, None)
     assert done["actions_done"] is True
     session.commit()
-    case = cases.get(session, number, LI)
+    case = cases.get(uow(session), number, LI)
     assert case["status"] == "return_visit" and [f["actions_done"] for f in case["follow_ups"]] == [False, True]
     provenance = [e["data"] for e in case["history"] if e["action"] == "follow_up_scheduled"][0]["deadline"]
     assert provenance["rulebook"] == "micro_consultation" and provenance["amount"] == 30
@@ -278,7 +304,8 @@ def test_an_unknown_department_at_the_meeting_is_a_bpmn_error_and_records_nothin
     cid = taken_by_li(session, number)
     with pytest.raises(BusinessError) as error:
         steps.record_meeting(
-            session,
+            uow(session),
+            RULES,
             {
                 "case_id": cid,
                 "form": "online",
@@ -295,15 +322,25 @@ def test_an_unknown_department_at_the_meeting_is_a_bpmn_error_and_records_nothin
 def test_the_return_visit_reopens_an_unsatisfied_case_once_then_closes_with_the_satisfaction(session):
     number = registered(session)["number"]
     cid = taken_by_li(session, number)
-    steps.record_decision(session, {"case_id": cid, "outcome": "answered", "answer": "已答复", "by": "member.li"}, None)
+    steps.record_decision(
+        uow(session),
+        RULES,
+        {"case_id": cid, "outcome": "answered", "answer": "已答复", "by": "member.li"},
+        None,
+    )
     visit = {"case_id": cid, "reached": True, "satisfaction": "unsatisfied", "by": "member.li"}
-    assert steps.record_return_visit(session, visit, None)["reopen"] is True
-    steps.record_decision(session, {"case_id": cid, "outcome": "answered", "answer": "再答复", "by": "member.li"}, None)
-    assert steps.record_return_visit(session, visit, None)["reopen"] is False
+    assert steps.record_return_visit(uow(session), RULES, visit, None)["reopen"] is True
+    steps.record_decision(
+        uow(session),
+        RULES,
+        {"case_id": cid, "outcome": "answered", "answer": "再答复", "by": "member.li"},
+        None,
+    )
+    assert steps.record_return_visit(uow(session), RULES, visit, None)["reopen"] is False
     with pytest.raises(BusinessError):
-        steps.record_return_visit(session, {**visit, "satisfaction": "happy"}, None)
-    closed = steps.close_case(session, {"case_id": cid}, None)
-    steps.close_case(session, {"case_id": cid}, None)  # delivered twice
+        steps.record_return_visit(uow(session), RULES, {**visit, "satisfaction": "happy"}, None)
+    closed = steps.close_case(uow(session), RULES, {"case_id": cid}, None)
+    steps.close_case(uow(session), RULES, {"case_id": cid}, None)  # delivered twice
     assert closed == {"status": "closed", "satisfaction": "unsatisfied", "reason": None}
     [event] = outbox(session, "consultation.case_closed")
     assert event["payload"]["satisfaction"] == "unsatisfied" and event["thread"] == number
@@ -313,16 +350,21 @@ def test_a_converted_case_waits_for_the_outcome_of_its_item_then_goes_to_the_ret
     number = registered(session)["number"]
     cid = taken_by_li(session, number)
     decided = steps.record_decision(
-        session,
+        uow(session),
+        RULES,
         {"case_id": cid, "outcome": "opinion", "analysis": "年久失修", "suggestion": "纳入改造计划", "by": "member.li"},
         None,
     )
     assert decided["content"]["situation"].startswith("解放街道") and decided["member"] == "member.li"
     converted = steps.record_conversion(
-        session, {"case_id": cid, "kind": "opinion", "converted": {"number": "SQ-2027-0009", "thread": number}}, None
+        uow(session),
+        RULES,
+        {"case_id": cid, "kind": "opinion", "converted": {"number": "SQ-2027-0009", "thread": number}},
+        None,
     )
     steps.record_conversion(
-        session,
+        uow(session),
+        RULES,
         {
             "case_id": cid,
             "kind": "opinion",  # delivered twice
@@ -332,16 +374,16 @@ def test_a_converted_case_waits_for_the_outcome_of_its_item_then_goes_to_the_ret
     )
     session.commit()
     assert converted["status"] == "converted" and converted["outcome_due"]
-    case = cases.get(session, number, LI)
+    case = cases.get(uow(session), number, LI)
     assert (case["status"], case["close_reason"], case["converted_number"]) == ("converted", None, "SQ-2027-0009")
     [event] = outbox(session, "consultation.converted")
     assert event["payload"]["to"] == "opinion" and event["payload"]["converted_number"] == "SQ-2027-0009"
     outcome = {"kind": "opinion", "number": "SQ-2027-0009", "outcome": "adopted"}
-    assert steps.record_converted_outcome(session, {"case_id": cid, "outcome": outcome}, None) == {
+    assert steps.record_converted_outcome(uow(session), RULES, {"case_id": cid, "outcome": outcome}, None) == {
         "status": "return_visit"
     }
     session.commit()
-    seen = cases.get(session, number, LI)
+    seen = cases.get(uow(session), number, LI)
     assert seen["status"] == "return_visit"
     assert seen["converted_outcome"] == {
         "kind": "opinion",
@@ -349,11 +391,11 @@ def test_a_converted_case_waits_for_the_outcome_of_its_item_then_goes_to_the_ret
         "status": "adopted",
         "reason": None,
     }
-    entry = cases.thread_entry(session, number, LI)
+    entry = cases.thread_entry(uow(session), number, LI)
     assert entry["kind"] == "case" and [e["action"] for e in entry["events"]][-2:] == ["converted", "converted_outcome"]
-    assert cases.thread_entry(session, "SQ-2027-0001", LI) is None
+    assert cases.thread_entry(uow(session), "SQ-2027-0001", LI) is None
     with pytest.raises(Forbidden):
-        cases.thread_entry(session, number, ZHOU)
+        cases.thread_entry(uow(session), number, ZHOU)
 
 
 def test_a_case_whose_proposal_is_not_filed_shows_the_status_and_reason_on_the_case_and_in_public(session):
@@ -361,21 +403,25 @@ def test_a_case_whose_proposal_is_not_filed_shows_the_status_and_reason_on_the_c
     raised = registered(session, principal=resident)
     cid = taken_by_li(session, raised["number"])
     steps.record_conversion(
-        session,
+        uow(session),
+        RULES,
         {"case_id": cid, "kind": "proposal", "converted": {"number": "2027-0042", "thread": raised["number"]}},
         None,
     )
     session.commit()
-    assert public.status(session, raised["reference"], resident)["converted_outcome"] is None  # not known yet
+    assert public.status(uow(session), raised["reference"], resident)["converted_outcome"] is None  # not known yet
     why = "不予立案：没有具体建议的；已转为社情民意信息（SQ-2027-0010），联系电话 13812345678"
     told = {"kind": "proposal", "number": "2027-0042", "outcome": "not_filed", "reason": why, "reason_code": "x"}
-    assert steps.record_converted_outcome(session, {"case_id": cid, "outcome": told}, None) == {
+    assert steps.record_converted_outcome(uow(session), RULES, {"case_id": cid, "outcome": told}, None) == {
         "status": "return_visit"
     }
     session.commit()
     expected = {"kind": "proposal", "number": "2027-0042", "status": "not_filed"}
-    assert cases.get(session, raised["number"], STAFF)["converted_outcome"] == {**expected, "reason": why}
-    shown = public.status(session, raised["reference"], resident)
+    assert cases.get(uow(session), raised["number"], STAFF)["converted_outcome"] == {
+        **expected,
+        "reason": why,
+    }
+    shown = public.status(uow(session), raised["reference"], resident)
     assert shown["status"] == "return_visit" and shown["converted_outcome"]["status"] == "not_filed"
     assert shown["converted_outcome"]["reason"].startswith("不予立案：没有具体建议的")
     assert "13812345678" not in str(shown), "the reason is masked like every text the public reads"

@@ -12,6 +12,8 @@ from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request
 
 from services.assignment.consultation import cases
+from services.assignment.consultation.rules import RulebookConsultationRules
+from services.assignment.repository import SqlAssignmentUnitOfWork
 from services.assignment.consultation.models import Case
 from services.assignment.models import Outbox as AssignmentOutbox
 from services.evaluation.models import Outbox as EvaluationOutbox
@@ -133,14 +135,19 @@ def test_a_repeated_case_registration_answers_the_first_case_and_starts_one_proc
     s = db("assignment")
     seed_venues(s)
     s.commit()
-    first = cases.register(s, ISSUE, STAFF, key="case-1")
+    first = cases.register(SqlAssignmentUnitOfWork(s), RulebookConsultationRules(), ISSUE, STAFF, key="case-1")
     s.commit()
-    again = cases.register(s, {**ISSUE, "title": "别的诉求"}, STAFF, key="case-1")
+    again = cases.register(
+        SqlAssignmentUnitOfWork(s), RulebookConsultationRules(), {**ISSUE, "title": "别的诉求"}, STAFF, key="case-1"
+    )
     s.commit()
     assert again["number"] == first["number"] and again["title"] == ISSUE["title"]
     assert count(s, Case) == 1
     assert starts(s, AssignmentOutbox) == [f"start-{first['number']}"]
-    assert cases.register(s, ISSUE, STAFF, key="case-2")["number"] != first["number"]
+    assert (
+        cases.register(SqlAssignmentUnitOfWork(s), RulebookConsultationRules(), ISSUE, STAFF, key="case-2")["number"]
+        != first["number"]
+    )
     s.commit()
     assert count(s, Case) == 2
 

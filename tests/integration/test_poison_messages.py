@@ -516,11 +516,11 @@ def test_a_failure_that_passes_is_tried_again_and_the_message_handled_once(runni
 
     real, calls = commands.from_unit_system, []
 
-    def fails_twice(session, rules, routing_key, body, sender, *args, **kwargs):
+    def fails_twice(uow, rules, routing_key, body, sender, *args, **kwargs):
         calls.append(routing_key)
         if len(calls) <= 2:
             raise ConnectionResetError(104, "the database went away")
-        return real(session, rules, routing_key, body, sender, *args, **kwargs)
+        return real(uow, rules, routing_key, body, sender, *args, **kwargs)
 
     monkeypatch.setattr(commands, "from_unit_system", fails_twice)
     take_dead_letters(running)

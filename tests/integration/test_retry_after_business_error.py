@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 
 from services.assignment.models import Assignment
 from services.assignment.operations import ensure_units
+from services.assignment.repository import SqlAssignmentUnitOfWork
 from shared import contracts
 from tests.support import publish, wait_for
 
@@ -67,7 +68,7 @@ def test_an_uncaught_business_error_retried_after_its_cause_is_fixed_runs_again_
     )
 
     with system.session("assignment") as s:
-        ensure_units(s, {"harbour": "港务局"})
+        ensure_units(SqlAssignmentUnitOfWork(s), {"harbour": "港务局"})
     system.rpc.engine.retry_incident(incident["id"], OPERATOR)
     moved = wait_for(
         lambda: (lambda i: i if i["waiting_tasks"] == ["confirm"] else None)(

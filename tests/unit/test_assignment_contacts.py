@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import pytest
 import yaml
-from sqlalchemy import func, select
-
 from services.assignment import commands, contracts, queries
 from services.assignment.models import AssignmentEvent, Contact
 from services.assignment.rules import RulebookRules
@@ -19,20 +17,20 @@ from tests.unit.test_assignment_operations import (  # noqa: F401 - fixtures
     handler,
     id_of,
     rules,
-    session,
     signed_by_all,
+    uow,
 )
 
 MEETING = {"kind": "face_to_face", "held_on": "2026-03-02", "participants": "王处长 met 委员 李明", "note": "On site"}
 
 
-def contacts_recorded(session) -> int:
-    return session.scalar(select(func.count()).select_from(Contact))
+def contacts_recorded(uow) -> int:
+    return len(uow.assignments.rows.of(Contact))
 
 
-def test_a_unit_records_a_face_to_face_meeting_and_its_assignment_lists_it(session, rules):
-    unit_id = id_of(assign(session), "transport")
-    shown = act(session, rules, "record_contact", "transport", unit_id, **MEETING)
+def test_a_unit_records_a_face_to_face_meeting_and_its_assignment_lists_it(uow, rules):
+    unit_id = id_of(assign(uow), "transport")
+    shown = act(uow, rules, "record_contact", "transport", unit_id, **MEETING)
     assert (shown["kind"], shown["face_to_face"], shown["held_on"], shown["round"]) == (
         "face_to_face",
         True,
@@ -40,14 +38,14 @@ def test_a_unit_records_a_face_to_face_meeting_and_its_assignment_lists_it(sessi
         1,
     )
     assert shown["recorded_by"] == "handler.transport"
-    listed = queries.get_assignment(session, unit_id, handler("transport"))
+    listed = queries.get_assignment(uow, unit_id, handler("transport"))
     assert [c["id"] for c in listed["contacts"]] == [shown["id"]]
     assert listed["events"][-1]["action"] == "contact_recorded"
 
 
-def test_a_phone_call_is_recorded_but_is_no_face_to_face_meeting(session, rules):
-    unit_id = id_of(assign(session), "transport")
-    shown = act(session, rules, "record_contact", "transport", unit_id, **{**MEETING, "kind": "phone", "note": None})
+def test_a_phone_call_is_recorded_but_is_no_face_to_face_meeting(uow, rules):
+    unit_id = id_of(assign(uow), "transport")
+    shown = act(uow, rules, "record_contact", "transport", unit_id, **{**MEETING, "kind": "phone", "note": None})
     assert (shown["kind"], shown["face_to_face"], shown["note"]) == ("phone", False, None)
 
 
@@ -61,83 +59,83 @@ def test_a_phone_call_is_recorded_but_is_no_face_to_face_meeting(session, rules)
         ({"participants": ""}, "participants"),
     ],
 )
-def test_a_bad_contact_is_refused_naming_the_field_and_nothing_is_recorded(session, rules, change, field):
-    unit_id = id_of(assign(session), "transport")
+def test_a_bad_contact_is_refused_naming_the_field_and_nothing_is_recorded(uow, rules, change, field):
+    unit_id = id_of(assign(uow), "transport")
     with pytest.raises(InvalidInput) as refused:
-        act(session, rules, "record_contact", "transport", unit_id, **{**MEETING, **change})
+        act(uow, rules, "record_contact", "transport", unit_id, **{**MEETING, **change})
     assert field in refused.value.details
-    assert contacts_recorded(session) == 0
-    assert session.scalar(select(AssignmentEvent).where(AssignmentEvent.action == "contact_recorded")) is None
+    assert contacts_recorded(uow) == 0
+    assert not [e for e in uow.assignments.rows.of(AssignmentEvent) if e.action == "contact_recorded"]
 
 
-def test_the_kinds_come_from_the_rulebook(session, tmp_path):
+def test_the_kinds_come_from_the_rulebook(uow, tmp_path):
     text = (load_rulebook("proposal").path).read_text(encoding="utf-8")
     data = yaml.safe_load(text)
     data["contact_kinds"].append({"code": "video", "zh": "视频会面", "en": "Video meeting", "face_to_face": True})
     (tmp_path / "proposal.yaml").write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     with_video = RulebookRules(load_rulebook("proposal", tmp_path / "proposal.yaml"))
-    unit_id = id_of(assign(session), "transport")
-    shown = act(session, with_video, "record_contact", "transport", unit_id, **{**MEETING, "kind": "video"})
+    unit_id = id_of(assign(uow), "transport")
+    shown = act(uow, with_video, "record_contact", "transport", unit_id, **{**MEETING, "kind": "video"})
     assert shown["face_to_face"] is True
     with pytest.raises(InvalidInput, match="'video' is not in the rulebook"):
-        act(session, RulebookRules(), "record_contact", "transport", unit_id, **{**MEETING, "kind": "video"})
+        act(uow, RulebookRules(), "record_contact", "transport", unit_id, **{**MEETING, "kind": "video"})
 
 
-def test_a_unit_records_contacts_on_its_own_assignments_only(session, rules):
-    result = assign(session, "several")
+def test_a_unit_records_contacts_on_its_own_assignments_only(uow, rules):
+    result = assign(uow, "several")
     with pytest.raises(Forbidden):
-        act(session, rules, "record_contact", "education", id_of(result, "transport"), **MEETING)
+        act(uow, rules, "record_contact", "education", id_of(result, "transport"), **MEETING)
     with pytest.raises(Forbidden):
         commands.run(
-            session,
+            uow,
             rules,
             "record_contact",
             {"assignment_id": id_of(result, "transport"), **MEETING},
             {"user": "staff.wang", "roles": ["staff"], "unit": None},
         )
-    assert contacts_recorded(session) == 0
+    assert contacts_recorded(uow) == 0
 
 
-def test_no_contact_is_recorded_on_a_cancelled_assignment(session, rules):
-    first = id_of(assign(session), "transport")
-    assign(session, units=["education"])  # staff reassign: the first assignment is cancelled
+def test_no_contact_is_recorded_on_a_cancelled_assignment(uow, rules):
+    first = id_of(assign(uow), "transport")
+    assign(uow, units=["education"])  # staff reassign: the first assignment is cancelled
     with pytest.raises(Conflict, match="cancelled"):
-        act(session, rules, "record_contact", "transport", first, **MEETING)
+        act(uow, rules, "record_contact", "transport", first, **MEETING)
 
 
-def submit(session, rules, unit_id, unit="transport"):
-    act(session, rules, "draft_reply", unit, unit_id, category="A", text="Done")
-    return act(session, rules, "submit_reply", unit, unit_id)
+def submit(uow, rules, unit_id, unit="transport"):
+    act(uow, rules, "draft_reply", unit, unit_id, category="A", text="Done")
+    return act(uow, rules, "submit_reply", unit, unit_id)
 
 
-def test_a_reply_after_a_face_to_face_meeting_tells_the_engine_so(session, rules):
-    result = assign(session)
-    signed_by_all(session, rules, result)
+def test_a_reply_after_a_face_to_face_meeting_tells_the_engine_so(uow, rules):
+    result = assign(uow)
+    signed_by_all(uow, rules, result)
     unit_id = id_of(result, "transport")
-    act(session, rules, "record_contact", "transport", unit_id, **{**MEETING, "kind": "letter"})
-    act(session, rules, "record_contact", "transport", unit_id, **MEETING)
-    submit(session, rules, unit_id)
-    [message] = engine_messages(session, contracts.REPLY_SUBMITTED)
+    act(uow, rules, "record_contact", "transport", unit_id, **{**MEETING, "kind": "letter"})
+    act(uow, rules, "record_contact", "transport", unit_id, **MEETING)
+    submit(uow, rules, unit_id)
+    [message] = engine_messages(uow, contracts.REPLY_SUBMITTED)
     assert message["payload"]["face_to_face"] is True
     assert message["payload"]["replies"][0]["face_to_face"] is True
 
 
-def test_a_reply_without_a_face_to_face_meeting_says_none_took_place(session, rules):
-    result = assign(session)
-    signed_by_all(session, rules, result)
+def test_a_reply_without_a_face_to_face_meeting_says_none_took_place(uow, rules):
+    result = assign(uow)
+    signed_by_all(uow, rules, result)
     unit_id = id_of(result, "transport")
-    act(session, rules, "record_contact", "transport", unit_id, **{**MEETING, "kind": "phone"})
-    submit(session, rules, unit_id)
-    [message] = engine_messages(session, contracts.REPLY_SUBMITTED)
+    act(uow, rules, "record_contact", "transport", unit_id, **{**MEETING, "kind": "phone"})
+    submit(uow, rules, unit_id)
+    [message] = engine_messages(uow, contracts.REPLY_SUBMITTED)
     assert message["payload"]["face_to_face"] is False
 
 
-def test_several_units_met_face_to_face_only_when_each_of_them_did(session, rules):
-    result = assign(session, "several")
-    signed_by_all(session, rules, result)
-    act(session, rules, "record_contact", "transport", id_of(result, "transport"), **MEETING)
-    submit(session, rules, id_of(result, "transport"))
-    submit(session, rules, id_of(result, "education"), "education")
-    [message] = engine_messages(session, contracts.REPLY_SUBMITTED)
+def test_several_units_met_face_to_face_only_when_each_of_them_did(uow, rules):
+    result = assign(uow, "several")
+    signed_by_all(uow, rules, result)
+    act(uow, rules, "record_contact", "transport", id_of(result, "transport"), **MEETING)
+    submit(uow, rules, id_of(result, "transport"))
+    submit(uow, rules, id_of(result, "education"), "education")
+    [message] = engine_messages(uow, contracts.REPLY_SUBMITTED)
     met = {r["unit"]: r["face_to_face"] for r in message["payload"]["replies"]}
     assert (met, message["payload"]["face_to_face"]) == ({"transport": True, "education": False}, False)

@@ -7,14 +7,12 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from sqlalchemy import create_engine, select
-from sqlalchemy.orm import Session
-
 from services.assignment import commands, decisions, operations, queries
-from services.assignment.models import AssignmentEvent, Base
+from services.assignment.models import AssignmentEvent
 from services.assignment.rules import RulebookRules
 from shared import clock, contracts
 from shared.errors import InvalidInput
+from tests.unit.fake_assignment import FakeAssignmentUnitOfWork
 
 STAFF = {"user": "staff.wang", "roles": ["staff"], "unit": None}
 UNITS = {"transport": "Transport Bureau", "education": "Education Bureau"}
@@ -30,33 +28,29 @@ def rules():
 
 
 @pytest.fixture
-def session(tmp_path, skipping_clock):
-    engine = create_engine(f"sqlite:///{tmp_path}/assignment.db")
-    Base.metadata.create_all(engine)
-    with Session(engine) as s:
-        operations.ensure_units(s, UNITS)
-        s.flush()
-        yield s
-    engine.dispose()
+def uow(skipping_clock):
+    fake = FakeAssignmentUnitOfWork()
+    operations.ensure_units(fake, UNITS)
+    return fake
 
 
-def assign(session, unit, actor=STAFF, number="2026-0001"):
-    result = operations.assign(session, {"proposal_id": 1, "number": number, "mode": "single", "units": [unit]}, actor)
+def assign(uow, unit, actor=STAFF, number="2026-0001"):
+    result = operations.assign(uow, {"proposal_id": 1, "number": number, "mode": "single", "units": [unit]}, actor)
     return result["assignments"][0]["id"]
 
 
-def objected(session, rules, unit="education"):
-    first = assign(session, unit)
-    commands.run(session, rules, "object", {"assignment_id": first, "reason": "not ours"}, handler(unit))
+def objected(uow, rules, unit="education"):
+    first = assign(uow, unit)
+    commands.run(uow, rules, "object", {"assignment_id": first, "reason": "not ours"}, handler(unit))
     return first
 
 
-def test_a_reassignment_after_an_objection_records_the_decision_on_the_objection(session, rules, skipping_clock):
-    first = objected(session, rules)
+def test_a_reassignment_after_an_objection_records_the_decision_on_the_objection(uow, rules, skipping_clock):
+    first = objected(uow, rules)
     skipping_clock.advance(hours=3)
-    assign(session, "transport", actor={"user": "staff.li", "roles": ["staff"]})
+    assign(uow, "transport", actor={"user": "staff.li", "roles": ["staff"]})
 
-    view = queries.get_assignment(session, first, handler("education"))
+    view = queries.get_assignment(uow, first, handler("education"))
     assert view["objection"]["reason"] == "not ours"
     assert view["objection"]["decision"] == {
         "outcome": "reassigned",
@@ -67,16 +61,16 @@ def test_a_reassignment_after_an_objection_records_the_decision_on_the_objection
     assert "objection_decided" in [e["action"] for e in view["events"]]
 
 
-def test_staff_keeping_the_unit_is_recorded_as_kept(session, rules):
-    first = objected(session, rules)
-    assign(session, "education")
-    decision = queries.get_assignment(session, first, STAFF)["objection"]["decision"]
+def test_staff_keeping_the_unit_is_recorded_as_kept(uow, rules):
+    first = objected(uow, rules)
+    assign(uow, "education")
+    decision = queries.get_assignment(uow, first, STAFF)["objection"]["decision"]
     assert decision["outcome"] == "kept" and decision["by"] == "staff.wang"
 
 
-def test_an_objection_not_yet_decided_shows_no_decision(session, rules):
-    first = objected(session, rules)
-    assert queries.get_assignment(session, first, STAFF)["objection"]["decision"] is None
+def test_an_objection_not_yet_decided_shows_no_decision(uow, rules):
+    first = objected(uow, rules)
+    assert queries.get_assignment(uow, first, STAFF)["objection"]["decision"] is None
 
 
 def extended(number="2026-0001", until="2026-08-31", by="staff.li", event_id=None):
@@ -90,11 +84,11 @@ def extended(number="2026-0001", until="2026-08-31", by="staff.li", event_id=Non
     }
 
 
-def asked(session, rules, unit="transport"):
-    assignment = assign(session, unit)
-    commands.run(session, rules, "sign", {"assignment_id": assignment}, handler(unit))
+def asked(uow, rules, unit="transport"):
+    assignment = assign(uow, unit)
+    commands.run(uow, rules, "sign", {"assignment_id": assignment}, handler(unit))
     request = commands.run(
-        session,
+        uow,
         rules,
         "request_extension",
         {"assignment_id": assignment, "until": "2026-09-30", "reason": "budget cycle"},
@@ -103,12 +97,12 @@ def asked(session, rules, unit="transport"):
     return assignment, request["id"]
 
 
-def test_an_approved_extension_is_recorded_on_the_units_request(session, rules):
-    assignment, request_id = asked(session, rules)
+def test_an_approved_extension_is_recorded_on_the_units_request(uow, rules):
+    assignment, request_id = asked(uow, rules)
     body = extended()
-    assert decisions.hear_extension(session, body) == {"request_id": request_id, "status": "approved"}
+    assert decisions.hear_extension(uow, body) == {"request_id": request_id, "status": "approved"}
 
-    [request] = queries.get_assignment(session, assignment, handler("transport"))["extension_requests"]
+    [request] = queries.get_assignment(uow, assignment, handler("transport"))["extension_requests"]
     assert request["status"] == "approved"
     assert request["decision"] == {
         "outcome": "approved",
@@ -118,41 +112,41 @@ def test_an_approved_extension_is_recorded_on_the_units_request(session, rules):
     }
 
 
-def test_a_redelivered_extension_event_changes_nothing(session, rules):
-    assignment, _ = asked(session, rules)
+def test_a_redelivered_extension_event_changes_nothing(uow, rules):
+    assignment, _ = asked(uow, rules)
     body = extended()
-    decisions.hear_extension(session, body)
-    assert decisions.hear_extension(session, body) is None
-    entries = session.scalars(select(AssignmentEvent).where(AssignmentEvent.action == "extension_decided")).all()
+    decisions.hear_extension(uow, body)
+    assert decisions.hear_extension(uow, body) is None
+    entries = [e for e in uow.assignments.rows.of(AssignmentEvent) if e.action == "extension_decided"]
     assert len(entries) == 1
 
 
-def test_a_request_not_yet_decided_shows_no_decision_and_an_extension_nobody_asked_for_changes_nothing(session, rules):
-    assignment, _ = asked(session, rules)
-    [request] = queries.get_assignment(session, assignment, STAFF)["extension_requests"]
+def test_a_request_not_yet_decided_shows_no_decision_and_an_extension_nobody_asked_for_changes_nothing(uow, rules):
+    assignment, _ = asked(uow, rules)
+    [request] = queries.get_assignment(uow, assignment, STAFF)["extension_requests"]
     assert (request["status"], request["decision"]) == ("requested", None)
-    assert decisions.hear_extension(session, extended(number="2026-0099")) is None
+    assert decisions.hear_extension(uow, extended(number="2026-0099")) is None
 
 
-def test_a_malformed_extension_event_is_refused(session, rules):
-    asked(session, rules)
+def test_a_malformed_extension_event_is_refused(uow, rules):
+    asked(uow, rules)
     body = extended()
     del body["payload"]["until"]
     with pytest.raises(InvalidInput) as refused:
-        decisions.hear_extension(session, body)
+        decisions.hear_extension(uow, body)
     assert "until" in refused.value.details
 
 
-def test_a_refused_extension_is_recorded_with_who_when_and_why(session, rules):
-    assignment, request_id = asked(session, rules)
+def test_a_refused_extension_is_recorded_with_who_when_and_why(uow, rules):
+    assignment, request_id = asked(uow, rules)
     params = {"number": "2026-0001", "request_id": request_id, "comment": "the budget cycle is no reason"}
-    assert decisions.record_extension_refusal(session, params, {"user": "staff.li", "roles": ["staff"]}) == {
+    assert decisions.record_extension_refusal(uow, params, {"user": "staff.li", "roles": ["staff"]}) == {
         "request_id": request_id,
         "status": "refused",
     }
-    assert decisions.record_extension_refusal(session, params, STAFF)["status"] == "refused"  # again: no change
+    assert decisions.record_extension_refusal(uow, params, STAFF)["status"] == "refused"  # again: no change
 
-    [request] = queries.get_assignment(session, assignment, handler("transport"))["extension_requests"]
+    [request] = queries.get_assignment(uow, assignment, handler("transport"))["extension_requests"]
     assert request["status"] == "refused"
     assert request["decision"] == {
         "outcome": "refused",
@@ -162,10 +156,10 @@ def test_a_refused_extension_is_recorded_with_who_when_and_why(session, rules):
     }
 
 
-def test_refusing_another_proposals_request_is_a_business_error(session, rules):
+def test_refusing_another_proposals_request_is_a_business_error(uow, rules):
     from shared.errors import BusinessError
 
-    _, request_id = asked(session, rules)
+    _, request_id = asked(uow, rules)
     with pytest.raises(BusinessError) as refused:
-        decisions.record_extension_refusal(session, {"number": "2026-0099", "request_id": request_id}, STAFF)
+        decisions.record_extension_refusal(uow, {"number": "2026-0099", "request_id": request_id}, STAFF)
     assert refused.value.code == "no_extension_request"

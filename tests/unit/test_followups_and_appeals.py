@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from services.assignment import commands, decisions, operations as assignment_ops, refusals
 from services.assignment.clocks import ReplyClock
 from services.assignment.models import AssignmentEvent, Base as AssignmentBase, Outbox as AssignmentOutbox
+from services.assignment.repository import SqlAssignmentUnitOfWork
 from services.assignment.rules import RulebookRules as AssignmentRules
 from services.evaluation import appeals, ratings
 from services.evaluation.models import Base as EvaluationBase, Outbox as EvaluationOutbox, RatingRound
@@ -52,9 +53,11 @@ def sqlite(tmp_path, base, name):
 def assignment(tmp_path, skipping_clock):
     engine = sqlite(tmp_path, AssignmentBase, "assignment")
     with Session(engine) as s:
-        assignment_ops.ensure_units(s, {"transport": "Transport Bureau"})
+        assignment_ops.ensure_units(SqlAssignmentUnitOfWork(s), {"transport": "Transport Bureau"})
         result = assignment_ops.assign(
-            s, {"proposal_id": 1, "number": NUMBER, "mode": "single", "units": ["transport"]}, STAFF
+            SqlAssignmentUnitOfWork(s),
+            {"proposal_id": 1, "number": NUMBER, "mode": "single", "units": ["transport"]},
+            STAFF,
         )
         s.flush()
         yield s, result["assignments"][0]["id"]
@@ -67,7 +70,9 @@ def assignment_rules():
 
 
 def act(session, rules, command, assignment_id, principal=TRANSPORT, clocks=None, **params):
-    return commands.run(session, rules, command, {"assignment_id": assignment_id, **params}, principal, clocks)
+    return commands.run(
+        SqlAssignmentUnitOfWork(session), rules, command, {"assignment_id": assignment_id, **params}, principal, clocks
+    )
 
 
 def signed(session, rules, assignment_id):
@@ -146,7 +151,7 @@ def submitted_b(session, rules, aid):
 
 def accepted(session, round_=1):
     decisions.hear_acceptance(
-        session,
+        SqlAssignmentUnitOfWork(session),
         {
             "event_id": f"handling.rating_opened:{NUMBER}:{round_}",
             "name": "handling.rating_opened",
@@ -195,10 +200,12 @@ def test_a_reply_staff_recategorise_to_b_takes_the_milestones_settled_at_review(
     act(session, assignment_rules, "submit_reply", aid)
     settled = [{"milestone": 1, "what": "Crossings built", "due": "2026-09-30"}]
     params = {"number": NUMBER, "category": "B", "milestones": settled}
-    answer = assignment_ops.recategorise_reply(session, params, STAFF)
+    answer = assignment_ops.recategorise_reply(SqlAssignmentUnitOfWork(session), params, STAFF)
     owed = [{**settled[0], "done_at": None, "done_by": None, "note": None}]
     assert answer == {"replies": [{"unit": "transport", "category": "B", "milestones": owed}]}
-    assert assignment_ops.recategorise_reply(session, params, STAFF) == answer  # again: nothing changes
+    assert (
+        assignment_ops.recategorise_reply(SqlAssignmentUnitOfWork(session), params, STAFF) == answer
+    )  # again: nothing changes
     events = session.scalars(select(AssignmentEvent).where(AssignmentEvent.action == "reply_recategorised")).all()
     assert [(e.actor, e.data["from"], e.data["to"]) for e in events] == [("staff.wang", "A", "B")]
     accepted(session)  # the unit hears it owes the milestone, and reports it done as for its own B reply
@@ -212,7 +219,7 @@ def test_a_reply_staff_recategorise_to_b_takes_the_milestones_settled_at_review(
 def test_nothing_submitted_cannot_be_recategorised(assignment):
     session, _ = assignment
     with pytest.raises(BusinessError) as refused:
-        assignment_ops.recategorise_reply(session, {"number": NUMBER, "category": "C"}, STAFF)
+        assignment_ops.recategorise_reply(SqlAssignmentUnitOfWork(session), {"number": NUMBER, "category": "C"}, STAFF)
     assert refused.value.code == "no_submitted_reply"
 
 
@@ -264,7 +271,7 @@ def test_a_late_extension_over_amqp_is_told_back_to_the_unit_as_too_late(assignm
 
     with pytest.raises(TooLate) as refused:
         commands.from_unit_system(
-            session,
+            SqlAssignmentUnitOfWork(session),
             assignment_rules,
             "transport.request_extension",
             {"assignment_id": aid, "months": 1, "reason": "late"},
@@ -279,7 +286,7 @@ def test_a_late_extension_over_amqp_is_told_back_to_the_unit_as_too_late(assignm
 def test_the_units_hear_the_committees_decision_on_an_appeal_once(assignment, assignment_rules):
     session, aid = assignment
     signed(session, assignment_rules, aid)
-    assignment_ops.request_rehandling(session, {"number": NUMBER, "round": 2}, STAFF)
+    assignment_ops.request_rehandling(SqlAssignmentUnitOfWork(session), {"number": NUMBER, "round": 2}, STAFF)
     body = {
         "event_id": f"handling.appeal_decided:{NUMBER}:2",
         "name": "handling.appeal_decided",
@@ -287,8 +294,8 @@ def test_the_units_hear_the_committees_decision_on_an_appeal_once(assignment, as
         "subject": NUMBER,
         "payload": {"number": NUMBER, "round": 2, "decision": "upheld", "reason": "Conditions do not allow it"},
     }
-    assert decisions.hear_appeal_decision(session, body) == [aid]
-    assert decisions.hear_appeal_decision(session, body) == []
+    assert decisions.hear_appeal_decision(SqlAssignmentUnitOfWork(session), body) == [aid]
+    assert decisions.hear_appeal_decision(SqlAssignmentUnitOfWork(session), body) == []
     [heard] = outbox(session, AssignmentOutbox, "transport.assignment.appeal_decided")
     assert (heard["round"], heard["decision"], heard["reason"]) == (2, "upheld", "Conditions do not allow it")
 

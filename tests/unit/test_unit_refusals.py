@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from services.assignment import commands, refusals
 from services.assignment.models import Base, Outbox, Unit
+from services.assignment.repository import SqlAssignmentUnitOfWork
 from services.assignment.rules import RulebookRules
 from shared import contracts
 from shared.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -75,12 +76,14 @@ def test_a_value_the_database_cannot_hold_is_refused_as_invalid_input():
 
 def test_the_refusal_of_a_real_command_leaves_by_the_units_own_routing_key(session):
     try:
-        commands.from_unit_system(session, RulebookRules(), "transport.sign", {"assignment_id": "x"}, TRANSPORT)
+        commands.from_unit_system(
+            SqlAssignmentUnitOfWork(session), RulebookRules(), "transport.sign", {"assignment_id": "x"}, TRANSPORT
+        )
     except InvalidInput as exc:
         refused = exc
     told = refusals.refusal_of(refused, "transport.sign", TRANSPORT, IDS)
     assert told["kind"] == "invalid_input" and "assignment_id" in told["details"]
-    assert refusals.tell(session, told)
+    assert refusals.tell(SqlAssignmentUnitOfWork(session), told)
     session.flush()
     [row] = session.scalars(select(Outbox)).all()
     assert (row.exchange, row.routing_key) == (contracts.UNITS_EXCHANGE, "transport.command.refused")
@@ -105,6 +108,6 @@ def test_the_asyncapi_document_describes_the_refusal_as_the_service_sends_it():
 def test_a_unit_outside_the_directory_has_no_queue_and_is_told_nothing(session):
     stranger = Sender("ztc-unit-nowhere", "unit", "nowhere")
     told = refusals.refusal_of(Forbidden("unit 'nowhere' is not in the directory"), "nowhere.sign", stranger, IDS)
-    assert not refusals.tell(session, told)
+    assert not refusals.tell(SqlAssignmentUnitOfWork(session), told)
     session.flush()
     assert session.scalars(select(Outbox)).all() == []

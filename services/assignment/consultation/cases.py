@@ -11,33 +11,23 @@ it was asked to commit, with its own commitment only and the resident's name mas
 from __future__ import annotations
 
 import secrets
-
-from sqlalchemy import and_, insert, or_, select, update
-from sqlalchemy.exc import IntegrityError
+from typing import TYPE_CHECKING
 
 from shared import clock
 from shared.calendar import local_date
 from shared.errors import Conflict, Forbidden, InvalidInput
-from shared.messaging.outbox import send_message, start_process
 from shared.principal import acting
 from shared.validation import load
 from shared.contracts import messages
 
-from ..models import Outbox
-from . import directory, rules
-from .models import (
-    Case,
-    CaseCommitment,
-    CaseCounter,
-    CaseFollowUp,
-    CaseMeeting,
-    Town,
-    Venue,
-    VenueCoverage,
-    VenueMember,
-)
+from . import directory
+from .models import Case, CaseCommitment
 from .records import case_by_number, event, events_of, iso, record, tell
+from .rules import ConsultationRules
 from .schemas import CaseQuery, CaseRegistration, CaseSchema, CommitmentRequest
+
+if TYPE_CHECKING:
+    from ..repository import AssignmentUnitOfWork
 
 PROCESS_ID = "micro_consultation"
 REGISTRARS = ("staff", "member", "public")  # public: a resident through the public API
@@ -49,29 +39,9 @@ def mask(name: str) -> str:
     return name[:1] + "*" * max(len(name) - 1, 1) if name else name
 
 
-def _next_sequence(session, year: int) -> int:
-    """The year's next case number, taken in this transaction (concurrent ones queue on the row)."""
-
-    def increment():
-        return session.execute(
-            update(CaseCounter)
-            .where(CaseCounter.year == year)
-            .values(last=CaseCounter.last + 1)
-            .returning(CaseCounter.last)
-        ).scalar_one_or_none()
-
-    taken = increment()
-    if taken is not None:
-        return taken
-    try:
-        with session.begin_nested():
-            session.execute(insert(CaseCounter).values(year=year, last=1))
-        return 1
-    except IntegrityError:
-        return increment()
-
-
-def register(session, request: dict, principal: dict | None, key: str | None = None) -> dict:
+def register(
+    uow: AssignmentUnitOfWork, rules: ConsultationRules, request: dict, principal: dict | None, key: str | None = None
+) -> dict:
     """Staff of a venue or a member registers a resident's issue; the case gets its number, which
     is its thread, and its process starts.
 
@@ -87,21 +57,20 @@ def register(session, request: dict, principal: dict | None, key: str | None = N
     if key is not None:
         if not isinstance(key, str) or not 1 <= len(key) <= 100:
             raise InvalidInput("the idempotency key", {"key": ["1 to 100 characters"]})
-        existing = session.scalar(select(Case).where(Case.registered_by == user, Case.client_reference == key))
+        existing = uow.cases.registered_with_key(user, key)
         if existing is not None:
-            return dump(session, existing, principal)
+            return dump(uow, existing, principal)
     data = load(CaseRegistration, request, "the case")
-    venue = session.get(Venue, data["venue"])
+    venue = uow.cases.venue(data["venue"])
     if venue is None:
         raise InvalidInput("the case", {"venue": [f"no venue {data['venue']!r} in the directory"]})
     town = data["town"] or venue.town
-    if session.get(Town, town) is None:
+    if uow.cases.town(town) is None:
         raise InvalidInput("the case", {"town": [f"no town or street {town!r} in the directory"]})
-    rulebook = rules.current()
     now = clock.now()
     year = local_date(now).year
-    sequence = _next_sequence(session, year)
-    number = f"{rulebook.rules['numbering']['prefix']}-{year}-{sequence:04d}"
+    sequence = uow.cases.next_case_sequence(year)
+    number = f"{rules.numbering_prefix()}-{year}-{sequence:04d}"
     case = Case(
         number=number,
         thread=number,
@@ -117,20 +86,17 @@ def register(session, request: dict, principal: dict | None, key: str | None = N
         registered_role=role,
         status="registered",
         reopened=0,
-        rulebook_version=rulebook.version,
+        rulebook_version=rules.version(),
         created_at=now,
         client_reference=key,
         public_reference=secrets.token_urlsafe(18),
     )
-    session.add(case)
-    session.flush()
-    covered = (
-        session.scalar(select(VenueCoverage).where(VenueCoverage.venue == venue.code, VenueCoverage.town == town))
-        is not None
-    )
-    serving = directory.venue_members(session, venue.code)
+    uow.cases.add_case(case)
+    uow.flush()
+    covered = uow.cases.covers(venue.code, town)
+    serving = directory.venue_members(uow, venue.code)
     record(
-        session,
+        uow,
         case,
         user,
         "registered",
@@ -139,24 +105,22 @@ def register(session, request: dict, principal: dict | None, key: str | None = N
             "town": town,
             "role": role,
             "venue_covers_town": covered,
-            "rulebook": rulebook.version,
+            "rulebook": rules.version(),
             "venue_members": serving,
         },
     )
-    event(session, case, "consultation.case_registered", "", {"registered_by": user, "role": role, "title": case.title})
-    start_process(
-        session,
-        Outbox,
+    event(uow, case, "consultation.case_registered", "", {"registered_by": user, "role": role, "title": case.title})
+    uow.start_process(
         f"start-{number}",
         PROCESS_ID,
         number,
         {"case_id": case.id, "number": number, "thread": case.thread, "title": case.title},
         principal,
     )
-    tell(session, case, "registered", "staff", ["role:staff"], f"新的微协商诉求 {number}：{case.title}", "请派单给委员")
+    tell(uow, case, "registered", "staff", ["role:staff"], f"新的微协商诉求 {number}：{case.title}", "请派单给委员")
     if serving:  # the members of the venue hear of it at once (staff still dispatch it)
         tell(
-            session,
+            uow,
             case,
             "raised_at_venue",
             "members",
@@ -164,44 +128,39 @@ def register(session, request: dict, principal: dict | None, key: str | None = N
             f"{venue.name} 收到新的微协商诉求 {number}：{case.title}",
             "可与工作人员联系接单",
         )
-    session.flush()
+    uow.flush()
     if role == "public":  # a resident reads only the public view, by the reference it carries
         from .public import view
 
-        return view(session, case)
-    return dump(session, case, principal)
+        return view(uow, case)
+    return dump(uow, case, principal)
 
 
-def _commitments(session, case: Case, unit: str | None = None):
-    query = select(CaseCommitment).where(CaseCommitment.case_id == case.id)
-    if unit is not None:
-        query = query.where(CaseCommitment.unit == unit)
-    return list(session.scalars(query.order_by(CaseCommitment.id)))
+def _commitments(uow: AssignmentUnitOfWork, case: Case, unit: str | None = None) -> list[CaseCommitment]:
+    return uow.cases.commitments(case.id, unit)
 
 
-def may_read(session, case: Case, principal: dict | None) -> str:
+def may_read(uow: AssignmentUnitOfWork, case: Case, principal: dict | None) -> str:
     """``all`` | ``member`` | ``unit``, or Forbidden."""
     user, roles, unit = acting(principal)
     if roles & set(READ_ALL):
         return "all"
     if "member" in roles and (
-        user in (case.member, case.registered_by) or user in directory.venue_members(session, case.venue)
+        user in (case.member, case.registered_by) or user in directory.venue_members(uow, case.venue)
     ):
         return "member"
-    if "unit" in roles and unit and _commitments(session, case, unit):
+    if "unit" in roles and unit and _commitments(uow, case, unit):
         return "unit"
     raise Forbidden(f"case {case.number} is not yours to read")
 
 
-def dump(session, case: Case, principal: dict | None, view: str | None = None) -> dict:
-    view = view or may_read(session, case, principal)
-    venue = session.get(Venue, case.venue)
+def dump(uow: AssignmentUnitOfWork, case: Case, principal: dict | None, view: str | None = None) -> dict:
+    view = view or may_read(uow, case, principal)
+    venue = uow.cases.venue(case.venue)
     _, _, unit = acting(principal)
-    commitments = _commitments(session, case, unit if view == "unit" else None)
-    meetings = list(session.scalars(select(CaseMeeting).where(CaseMeeting.case_id == case.id).order_by(CaseMeeting.id)))
-    follow_ups = list(
-        session.scalars(select(CaseFollowUp).where(CaseFollowUp.case_id == case.id).order_by(CaseFollowUp.id))
-    )
+    commitments = _commitments(uow, case, unit if view == "unit" else None)
+    meetings = uow.cases.meetings(case.id)
+    follow_ups = uow.cases.follow_ups(case.id)
     data = {
         c: getattr(case, c)
         for c in (
@@ -230,7 +189,7 @@ def dump(session, case: Case, principal: dict | None, view: str | None = None) -
     data.update(
         venue_name=venue.name if venue else case.venue,
         created_at=iso(case.created_at),
-        venue_members=directory.venue_members(session, case.venue),
+        venue_members=directory.venue_members(uow, case.venue),
         closed_at=iso(case.closed_at),
         follow_up_due=iso(case.follow_up_due),
         meetings=[
@@ -269,64 +228,48 @@ def dump(session, case: Case, principal: dict | None, view: str | None = None) -
             }
             for f in follow_ups
         ],
-        history=events_of(session, case) if view != "unit" else [],
+        history=events_of(uow, case) if view != "unit" else [],
     )
     if view == "unit":
         data.update(resident_name=mask(case.resident_name), resident_phone=None)
     return CaseSchema().dump(data)
 
 
-def get(session, number: str, principal: dict | None) -> dict:
-    return dump(session, case_by_number(session, number), principal)
+def get(uow: AssignmentUnitOfWork, number: str, principal: dict | None) -> dict:
+    return dump(uow, case_by_number(uow, number), principal)
 
 
-def list_cases(session, principal: dict | None, query: dict | None = None) -> list[dict]:
+def list_cases(uow: AssignmentUnitOfWork, principal: dict | None, query: dict | None = None) -> list[dict]:
     """Staff: every case (``mine``: those they registered); a member: assigned to them or registered
     by them; a department: those it was asked to commit on."""
     user, roles, unit = acting(principal)
     data = load(CaseQuery, query or {}, "the case filter")
-    stmt = select(Case).order_by(Case.created_at, Case.id)
+    member = committed_by = None
     if roles & set(READ_ALL) and not data["mine"]:
         view = "all"
     elif roles & set(READ_ALL) or "member" in roles:
         view = "all" if roles & set(READ_ALL) else "member"
-        stmt = stmt.where(
-            or_(
-                Case.member == user,
-                Case.registered_by == user,
-                Case.venue.in_(select(VenueMember.venue).where(VenueMember.member == user)),
-            )
-        )
+        member = user
     elif "unit" in roles and unit:
-        view = "unit"
-        stmt = stmt.where(Case.id.in_(select(CaseCommitment.case_id).where(CaseCommitment.unit == unit)))
+        view, committed_by = "unit", unit
     else:
         raise Forbidden("cases are read by staff, members and the departments asked to commit")
-    if data["status"]:
-        stmt = stmt.where(Case.status == data["status"])
-    if data["venue"]:
-        stmt = stmt.where(Case.venue == data["venue"])
-    return [dump(session, case, principal, view) for case in session.scalars(stmt)]
+    found = uow.cases.cases(
+        seen_by_member=member, committed_by_unit=committed_by, status=data["status"], venue=data["venue"]
+    )
+    return [dump(uow, case, principal, view) for case in found]
 
 
-def record_commitment(session, number: str, request: dict, principal: dict | None) -> dict:
+def record_commitment(uow: AssignmentUnitOfWork, number: str, request: dict, principal: dict | None) -> dict:
     """A department commits to actions on a case it was asked about (its own commitment only).
     When the last department of the meeting has committed, the process hears ``commitments_made``."""
     user, roles, unit = acting(principal)
     if "unit" not in roles or not unit:
         raise Forbidden("only a department's handler records its commitment")
     data = load(CommitmentRequest, request, "the commitment")
-    case = case_by_number(session, number, lock=True)
-    meeting = session.scalar(
-        select(CaseMeeting).where(CaseMeeting.case_id == case.id).order_by(CaseMeeting.id.desc()).limit(1)
-    )
-    mine = (
-        None
-        if meeting is None
-        else session.scalar(
-            select(CaseCommitment).where(and_(CaseCommitment.meeting_id == meeting.id, CaseCommitment.unit == unit))
-        )
-    )
+    case = case_by_number(uow, number, lock=True)
+    meeting = uow.cases.latest_meeting(case.id)
+    mine = None if meeting is None else uow.cases.commitment(meeting.id, unit)
     if mine is None:
         raise Forbidden(f"{unit} was not asked to commit on case {number}")
     if mine.status == "committed":
@@ -342,14 +285,14 @@ def record_commitment(session, number: str, request: dict, principal: dict | Non
     )
     mine.committed_at, mine.committed_by = now, user
     record(
-        session,
+        uow,
         case,
         user,
         "committed",
         {"unit": unit, "actions": data["actions"], "done_by": data["done_by"].isoformat()},
     )
     tell(
-        session,
+        uow,
         case,
         "committed",
         unit,
@@ -357,29 +300,27 @@ def record_commitment(session, number: str, request: dict, principal: dict | Non
         f"{unit} 已就微协商 {number} 作出承诺",
         data["actions"],
     )
-    pending = [c.unit for c in _commitments(session, case) if c.meeting_id == meeting.id and c.status != "committed"]
+    pending = [c.unit for c in _commitments(uow, case) if c.meeting_id == meeting.id and c.status != "committed"]
     if not pending:
         case.status = "committed"
-        record(session, case, "system", "all_committed", {"meeting_id": meeting.id})
-        send_message(
-            session,
-            Outbox,
+        record(uow, case, "system", "all_committed", {"meeting_id": meeting.id})
+        uow.send_message(
             name=messages.COMMITMENTS_MADE,
             correlation_key=number,
             message_id=f"commitments-{number}-{meeting.id}",
-            payload={"units": [c.unit for c in _commitments(session, case) if c.meeting_id == meeting.id]},
+            payload={"units": [c.unit for c in _commitments(uow, case) if c.meeting_id == meeting.id]},
         )
-    session.flush()
-    return dump(session, case, principal, "unit")
+    uow.flush()
+    return dump(uow, case, principal, "unit")
 
 
-def thread_entry(session, thread_id: str, principal: dict | None) -> dict | None:
+def thread_entry(uow: AssignmentUnitOfWork, thread_id: str, principal: dict | None) -> dict | None:
     """The case whose thread is ``thread_id`` as an entry of ``GET /api/threads/<thread>``, or
     None when it is no case's thread. Readable by who may read the case (403 otherwise)."""
-    case = session.scalar(select(Case).where(Case.thread == thread_id).order_by(Case.id).limit(1))
+    case = uow.cases.case_on_thread(thread_id)
     if case is None:
         return None
-    view = may_read(session, case, principal)
+    view = may_read(uow, case, principal)
     return {
         "kind": "case",
         "number": case.number,
@@ -390,5 +331,5 @@ def thread_entry(session, thread_id: str, principal: dict | None) -> dict | None
         "created_at": iso(case.created_at),
         "converted_kind": case.converted_kind,
         "converted_number": case.converted_number,
-        "events": events_of(session, case) if view != "unit" else [],
+        "events": events_of(uow, case) if view != "unit" else [],
     }

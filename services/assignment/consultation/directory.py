@@ -5,16 +5,19 @@ seeding (``deploy/seed/venues.yaml``)."""
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from typing import TYPE_CHECKING
 
 from marshmallow import Schema, fields, validate
-from sqlalchemy import func, select
 
 from shared.errors import InvalidInput
 from shared.validation import load
 
-from . import rules
-from .models import Case, Town, Venue, VenueCoverage, VenueMember
+from .models import Town, Venue
+from .rules import VENUE_KINDS, ConsultationRules
 from .schemas import VenueQuery
+
+if TYPE_CHECKING:
+    from ..repository import AssignmentUnitOfWork
 
 
 class _SeedTown(Schema):
@@ -26,7 +29,7 @@ class _SeedTown(Schema):
 
 class _SeedVenue(Schema):
     code = fields.String(required=True, validate=validate.Length(min=1, max=50))
-    kind = fields.String(required=True, validate=validate.OneOf(rules.VENUE_KINDS))
+    kind = fields.String(required=True, validate=validate.OneOf(VENUE_KINDS))
     name = fields.String(required=True)
     town = fields.String(required=True)
     address = fields.String(required=True)
@@ -44,68 +47,48 @@ class VenueSeed(Schema):
     venues = fields.List(fields.Nested(_SeedVenue), required=True)
 
 
-def ensure_venues(session, seed: dict) -> int:
+def ensure_venues(uow: AssignmentUnitOfWork, seed: dict) -> int:
     """Add the towns and venues of ``seed`` (the shape of ``deploy/seed/venues.yaml``) that the
     directory lacks; returns how many venues were added. A venue naming an unknown town is refused."""
     data = load(VenueSeed, seed, "the venue seed")
     for town in data["towns"]:
-        if session.get(Town, town["code"]) is None:
-            session.add(Town(**town))
-    session.flush()
-    known = set(session.scalars(select(Town.code)))
+        if uow.cases.town(town["code"]) is None:
+            uow.cases.add_town(Town(**town))
+    uow.flush()
+    known = {town.code for town in uow.cases.towns()}
     added = 0
     for venue in data["venues"]:
         unknown = [t for t in [venue["town"], *venue["covers"]] if t not in known]
         if unknown:
             raise InvalidInput("the venue seed", {venue["code"]: [f"unknown towns: {', '.join(unknown)}"]})
         members = venue.pop("members")
-        if session.get(Venue, venue["code"]) is None:
+        if uow.cases.venue(venue["code"]) is None:
             covers = venue.pop("covers")
-            session.add(Venue(**venue))
-            session.flush()
-            session.add_all(VenueCoverage(venue=venue["code"], town=t) for t in dict.fromkeys(covers))
+            uow.cases.add_venue(Venue(**venue), covers)
             added += 1
         # Links the seed names are added to a venue seeded before them too; none is removed.
-        linked = set(session.scalars(select(VenueMember.member).where(VenueMember.venue == venue["code"])))
-        session.add_all(VenueMember(venue=venue["code"], member=m) for m in dict.fromkeys(members) if m not in linked)
-    session.flush()
+        linked = set(uow.cases.venue_members(venue["code"]))
+        for member in dict.fromkeys(members):
+            if member not in linked:
+                uow.cases.add_venue_member(venue["code"], member)
+    uow.flush()
     return added
 
 
-def venue_members(session, venue: str) -> list[str]:
+def venue_members(uow: AssignmentUnitOfWork, venue: str) -> list[str]:
     """The members who serve at ``venue``, by user."""
-    return list(
-        session.scalars(select(VenueMember.member).where(VenueMember.venue == venue).order_by(VenueMember.member))
-    )
+    return uow.cases.venue_members(venue)
 
 
-def _members_map(session) -> dict[str, list[str]]:
-    members = defaultdict(list)
-    for row in session.scalars(select(VenueMember).order_by(VenueMember.venue, VenueMember.member)):
-        members[row.venue].append(row.member)
-    return members
-
-
-def _coverage_map(session) -> dict[str, list[str]]:
-    covers = defaultdict(list)
-    for row in session.scalars(select(VenueCoverage).order_by(VenueCoverage.venue, VenueCoverage.town)):
-        covers[row.venue].append(row.town)
-    return covers
-
-
-def list_venues(session, query: dict | None = None) -> list[dict]:
+def list_venues(uow: AssignmentUnitOfWork, rules: ConsultationRules, query: dict | None = None) -> list[dict]:
     """Venues, filtered by ``kind`` and by a ``town`` they cover."""
     data = load(VenueQuery, query or {}, "the venue filter")
-    rulebook = rules.current()
-    covers, members = _coverage_map(session), _members_map(session)
-    stmt = select(Venue).order_by(Venue.kind, Venue.code)
-    if data["kind"]:
-        stmt = stmt.where(Venue.kind == data["kind"])
+    covers, members = uow.cases.coverage(), uow.cases.members_by_venue()
     found = []
-    for venue in session.scalars(stmt):
-        if data["town"] and data["town"] not in covers[venue.code]:
+    for venue in uow.cases.venues(data["kind"] or None):
+        if data["town"] and data["town"] not in covers.get(venue.code, []):
             continue
-        kind = rules.label(rulebook, "venue_kinds", venue.kind)
+        kind = rules.label("venue_kinds", venue.kind)
         found.append(
             {
                 "code": venue.code,
@@ -115,24 +98,25 @@ def list_venues(session, query: dict | None = None) -> list[dict]:
                 "town": venue.town,
                 "address": venue.address,
                 "sector": venue.sector,
-                "covers": covers[venue.code],
-                "members": members[venue.code],
+                "covers": covers.get(venue.code, []),
+                "members": members.get(venue.code, []),
             }
         )
     return found
 
 
-def coverage(session) -> dict:
+def coverage(uow: AssignmentUnitOfWork) -> dict:
     """Per town or street: the venues covering it by kind and its cases; the towns none covers;
     how many venues of each kind; cases per venue."""
-    venues = {v.code: v for v in session.scalars(select(Venue))}
-    by_town = defaultdict(lambda: defaultdict(list))
-    for row in session.scalars(select(VenueCoverage).order_by(VenueCoverage.venue)):
-        by_town[row.town][venues[row.venue].kind].append(row.venue)
-    cases_by_town = dict(session.execute(select(Case.town, func.count()).group_by(Case.town)).all())
-    cases_by_venue = dict(session.execute(select(Case.venue, func.count()).group_by(Case.venue)).all())
+    venues = {v.code: v for v in uow.cases.venues()}
+    by_town: dict = defaultdict(lambda: defaultdict(list))
+    for venue, covered in sorted(uow.cases.coverage().items()):
+        for town_code in covered:
+            by_town[town_code][venues[venue].kind].append(venue)
+    cases_by_town = uow.cases.cases_by_town()
+    cases_by_venue = uow.cases.cases_by_venue()
     towns = []
-    for town in session.scalars(select(Town).order_by(Town.district, Town.code)):
+    for town in uow.cases.towns():
         towns.append(
             {
                 "code": town.code,

@@ -8,14 +8,17 @@ the answer and notes are masked of phone and identity numbers on the way out.
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from typing import TYPE_CHECKING
 
 from shared.errors import Forbidden, NotFound
 from shared.masking import mask_text
 from shared.principal import acting
 
-from .models import Case, CaseCommitment, CaseFollowUp, CaseMeeting, Venue
+from .models import Case
 from .records import iso
+
+if TYPE_CHECKING:
+    from ..repository import AssignmentUnitOfWork
 
 PUBLIC = "public"
 STAGES = (
@@ -36,16 +39,12 @@ def _masked(text: str | None) -> str | None:
     return None if text is None else mask_text(text)
 
 
-def view(session, case: Case) -> dict:
+def view(uow: AssignmentUnitOfWork, case: Case) -> dict:
     """The public view of ``case`` (see the module's docstring)."""
-    venue = session.get(Venue, case.venue)
-    meetings = session.scalars(select(CaseMeeting).where(CaseMeeting.case_id == case.id).order_by(CaseMeeting.id))
-    commitments = session.scalars(
-        select(CaseCommitment)
-        .where(CaseCommitment.case_id == case.id, CaseCommitment.status == "committed")
-        .order_by(CaseCommitment.id)
-    )
-    follow_ups = session.scalars(select(CaseFollowUp).where(CaseFollowUp.case_id == case.id).order_by(CaseFollowUp.id))
+    venue = uow.cases.venue(case.venue)
+    meetings = uow.cases.meetings(case.id)
+    commitments = [c for c in uow.cases.commitments(case.id) if c.status == "committed"]
+    follow_ups = uow.cases.follow_ups(case.id)
     return {
         "reference": case.public_reference,
         "number": case.number,
@@ -77,14 +76,14 @@ def view(session, case: Case) -> dict:
     }
 
 
-def status(session, reference: str, principal: dict | None) -> dict:
+def status(uow: AssignmentUnitOfWork, reference: str, principal: dict | None) -> dict:
     """The case whose public reference is ``reference``; NotFound for any other string."""
     _, roles, _ = acting(principal)
     if PUBLIC not in roles:
         raise Forbidden("a case is followed by its public reference through the public API")
     case = None
     if isinstance(reference, str) and 1 <= len(reference) <= 40:
-        case = session.scalar(select(Case).where(Case.public_reference == reference))
+        case = uow.cases.case_by_public_reference(reference)
     if case is None:
         raise NotFound("there is no case with this reference")
-    return view(session, case)
+    return view(uow, case)

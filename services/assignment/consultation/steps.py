@@ -2,7 +2,7 @@
 decide, meeting, follow-up, return visit); these functions record the decision on the case, set
 its deadlines from the rulebook, and tell the people concerned.
 
-Each is a plain function of a session, the job's parameters and the principal; a job delivered
+Each is a plain function of a unit of work, the rules, the job's parameters and the principal; a job delivered
 twice finds the case already moved and answers the same without a second effect (events and
 notifications carry stable ids, so a retried job tells nobody twice).
 """
@@ -10,17 +10,15 @@ notifications carry stable ids, so a retried job tells nobody twice).
 from __future__ import annotations
 
 from datetime import datetime
-
-from sqlalchemy import select
+from typing import TYPE_CHECKING
 
 from shared import clock
 from shared.errors import BusinessError
 from shared.validation import load
 
-from ..models import Unit
-from . import rules
-from .models import Case, CaseCommitment, CaseEvent, CaseFollowUp, CaseMeeting, Venue
+from .models import Case, CaseCommitment, CaseFollowUp, CaseMeeting
 from .records import actor_of, case_by_id, event, record, tell
+from .rules import ConsultationRules, require_for_job
 from .schemas import (
     CaseRef,
     CloseParams,
@@ -35,34 +33,37 @@ from .schemas import (
     TakeParams,
 )
 
+if TYPE_CHECKING:
+    from ..repository import AssignmentUnitOfWork
 
-def _due(rule: str, start: datetime | None = None) -> tuple[str, dict]:
-    return rules.due(rules.current(), rule, start or clock.now())
+
+def _due(rules: ConsultationRules, rule: str, start: datetime | None = None) -> tuple[str, dict]:
+    return rules.due(rule, start or clock.now())
 
 
 def _dt(value: str) -> datetime:
     return datetime.fromisoformat(value)
 
 
-def dispatch_case(session, params: dict, principal: dict | None) -> dict:
+def dispatch_case(uow: AssignmentUnitOfWork, rules: ConsultationRules, params: dict, principal: dict | None) -> dict:
     """派单: staff give the case to a member, who has the rulebook's ``take_case`` time to take it."""
     data = load(DispatchParams, params, "assignment.dispatch_case parameters")
-    case = case_by_id(session, data["case_id"])
-    take_due, provenance = _due("take_case")
+    case = case_by_id(uow, data["case_id"])
+    take_due, provenance = _due(rules, "take_case")
     if case.status != "dispatched" or case.member != data["member"]:
         case.status, case.member = "dispatched", data["member"]
         record(
-            session,
+            uow,
             case,
             actor_of(principal, data["dispatched_by"]),
             "dispatched",
             {"member": data["member"], "note": data["note"] or "", "take_due": provenance},
         )
         tell(
-            session,
+            uow,
             case,
             "dispatched",
-            f"{data['member']}:{_count(session, case, 'dispatched')}",
+            f"{data['member']}:{_count(uow, case, 'dispatched')}",
             [data["member"]],
             f"请接单：微协商 {case.number} {case.title}",
             f"请在 {provenance['due']} 前接单",
@@ -70,23 +71,21 @@ def dispatch_case(session, params: dict, principal: dict | None) -> dict:
     return {"member": case.member, "take_due": take_due, "deadline": provenance}
 
 
-def _count(session, case: Case, action: str) -> int:
-    return len(
-        list(session.scalars(select(CaseEvent.id).where(CaseEvent.case_id == case.id, CaseEvent.action == action)))
-    )
+def _count(uow: AssignmentUnitOfWork, case: Case, action: str) -> int:
+    return len(uow.cases.history(case.id, action))
 
 
-def case_not_taken(session, params: dict, principal: dict | None) -> dict:
+def case_not_taken(uow: AssignmentUnitOfWork, rules: ConsultationRules, params: dict, principal: dict | None) -> dict:
     """The member did not take the case in time: staff dispatch it again."""
     data = load(NotTakenParams, params, "assignment.case_not_taken parameters")
-    case = case_by_id(session, data["case_id"])
+    case = case_by_id(uow, data["case_id"])
     if case.status == "dispatched":
-        record(session, case, "system", "not_taken", {"member": case.member})
+        record(uow, case, "system", "not_taken", {"member": case.member})
         tell(
-            session,
+            uow,
             case,
             "not_taken",
-            f"{case.member}:{_count(session, case, 'not_taken')}",
+            f"{case.member}:{_count(uow, case, 'not_taken')}",
             ["role:staff"],
             f"微协商 {case.number} 未按时接单",
             f"{case.member} 未在时限内接单，请重新派单",
@@ -95,30 +94,30 @@ def case_not_taken(session, params: dict, principal: dict | None) -> dict:
     return {"status": case.status}
 
 
-def take_case(session, params: dict, principal: dict | None) -> dict:
+def take_case(uow: AssignmentUnitOfWork, rules: ConsultationRules, params: dict, principal: dict | None) -> dict:
     """接单: the member takes the case (``consultation.case_taken``) or declines it with a reason."""
     data = load(TakeParams, params, "assignment.take_case parameters")
-    case = case_by_id(session, data["case_id"])
+    case = case_by_id(uow, data["case_id"])
     if data["accepted"]:
         if case.status == "dispatched":
             case.status, case.member = "taken", data["by"]
-            record(session, case, data["by"], "taken", {})
+            record(uow, case, data["by"], "taken", {})
             event(
-                session,
+                uow,
                 case,
                 "consultation.case_taken",
-                f"{data['by']}:{_count(session, case, 'taken')}",
+                f"{data['by']}:{_count(uow, case, 'taken')}",
                 {"member": data["by"], "title": case.title},
                 members=[{"member": data["by"], "role": "taker"}],
             )
     elif case.status == "dispatched":
         case.status = "registered"
-        record(session, case, data["by"], "declined", {"reason": data["reason"] or ""})
+        record(uow, case, data["by"], "declined", {"reason": data["reason"] or ""})
         tell(
-            session,
+            uow,
             case,
             "declined",
-            f"{data['by']}:{_count(session, case, 'declined')}",
+            f"{data['by']}:{_count(uow, case, 'declined')}",
             ["role:staff"],
             f"微协商 {case.number} 被委员退回",
             data["reason"] or "",
@@ -126,11 +125,11 @@ def take_case(session, params: dict, principal: dict | None) -> dict:
     return {"accepted": data["accepted"], "member": case.member, "status": case.status}
 
 
-def record_decision(session, params: dict, principal: dict | None) -> dict:
+def record_decision(uow: AssignmentUnitOfWork, rules: ConsultationRules, params: dict, principal: dict | None) -> dict:
     """协商解单: the member's decision. ``content`` is what an opinion item or proposal made of the
     case says: the resident's issue as the situation, the member's analysis and suggestion."""
     data = load(DecisionParams, params, "assignment.record_decision parameters")
-    case = case_by_id(session, data["case_id"])
+    case = case_by_id(uow, data["case_id"])
     outcome = data["outcome"]
     if case.outcome != outcome or case.status == "taken":
         case.outcome = outcome
@@ -140,7 +139,7 @@ def record_decision(session, params: dict, principal: dict | None) -> dict:
             case.status = "meeting"
         else:
             case.status = "converting"
-        record(session, case, data["by"], "decided", {"outcome": outcome, "answer": data["answer"]})
+        record(uow, case, data["by"], "decided", {"outcome": outcome, "answer": data["answer"]})
     title = data["title"] or case.title
     content = {
         "title": title,
@@ -151,27 +150,29 @@ def record_decision(session, params: dict, principal: dict | None) -> dict:
     return {"outcome": outcome, "member": case.member, "title": title, "content": content}
 
 
-def record_conversion(session, params: dict, principal: dict | None) -> dict:
+def record_conversion(
+    uow: AssignmentUnitOfWork, rules: ConsultationRules, params: dict, principal: dict | None
+) -> dict:
     """The case goes on as an opinion item or a proposal in its own thread: recorded and announced
     (``consultation.converted``). The case stays open (``converted``) until that item or proposal
     has its outcome (intake's ``converted_outcome`` message) or the rulebook's ``conversion_outcome``
     time passes (``outcome_due``); then the resident gets the return visit."""
     data = load(ConversionParams, params, "assignment.record_conversion parameters")
-    case = case_by_id(session, data["case_id"])
+    case = case_by_id(uow, data["case_id"])
     number = data["converted"].get("number")
     if case.status not in ("converted", "closed"):
-        due, provenance = _due("conversion_outcome")
+        due, provenance = _due(rules, "conversion_outcome")
         case.status, case.converted_kind, case.converted_number = "converted", data["kind"], number
         case.follow_up_due = _dt(due)
         record(
-            session,
+            uow,
             case,
             actor_of(principal),
             "converted",
             {"to": data["kind"], "number": number, "outcome_deadline": provenance},
         )
         event(
-            session,
+            uow,
             case,
             "consultation.converted",
             "",
@@ -182,19 +183,21 @@ def record_conversion(session, params: dict, principal: dict | None) -> dict:
     return {"status": case.status, "converted_number": case.converted_number, "outcome_due": due}
 
 
-def record_converted_outcome(session, params: dict, principal: dict | None) -> dict:
+def record_converted_outcome(
+    uow: AssignmentUnitOfWork, rules: ConsultationRules, params: dict, principal: dict | None
+) -> dict:
     """The opinion item or proposal the case became has its outcome (``outcome``, intake's message:
     a proposal published, not filed with its reason, merged into another; an item adopted or not),
     or none came before ``outcome_due`` (``outcome`` null): recorded, kept on the case
     (``converted_outcome: {kind, number, status, reason}``, shown on its public status too), and
     the member is asked for the return visit."""
     data = load(ConvertedOutcomeParams, params, "assignment.record_converted_outcome parameters")
-    case = case_by_id(session, data["case_id"])
+    case = case_by_id(uow, data["case_id"])
     if case.status == "converted":
         case.status, case.follow_up_due = "return_visit", None
         outcome = data["outcome"]
         record(
-            session,
+            uow,
             case,
             actor_of(principal),
             "converted_outcome",
@@ -215,7 +218,7 @@ def record_converted_outcome(session, params: dict, principal: dict | None) -> d
             else f"{case.converted_number} 已有结果"
         )
         tell(
-            session,
+            uow,
             case,
             "return_visit_due",
             "converted",
@@ -226,29 +229,22 @@ def record_converted_outcome(session, params: dict, principal: dict | None) -> d
     return {"status": case.status}
 
 
-def record_meeting(session, params: dict, principal: dict | None) -> dict:
+def record_meeting(uow: AssignmentUnitOfWork, rules: ConsultationRules, params: dict, principal: dict | None) -> dict:
     """A consultation meeting held (``consultation.meeting_held``); each department named is asked
     to commit within the rulebook's ``commitment`` time. An unknown form, venue or department is
     the BPMN error ``unknown_meeting_detail``: the member corrects the record."""
     data = load(MeetingParams, params, "assignment.record_meeting parameters")
-    case = case_by_id(session, data["case_id"])
-    rulebook = rules.current()
-    rules.require_for_job(rulebook, "meeting_forms", data["form"], "unknown_meeting_detail")
-    if data["venue"] and session.get(Venue, data["venue"]) is None:
+    case = case_by_id(uow, data["case_id"])
+    require_for_job(rules, "meeting_forms", data["form"], "unknown_meeting_detail")
+    if data["venue"] and uow.cases.venue(data["venue"]) is None:
         raise BusinessError("unknown_meeting_detail", f"no venue {data['venue']!r} in the directory")
-    unknown = [u for u in data["units"] if session.get(Unit, u) is None]
+    unknown = [u for u in data["units"] if uow.assignments.unit(u) is None]
     if unknown:
         raise BusinessError("unknown_meeting_detail", f"no department {', '.join(unknown)} in the directory")
     units = list(dict.fromkeys(data["units"]))
     attendees = list(dict.fromkeys([case.member, *data["attendees"]] if case.member else data["attendees"]))
-    commitment_due, provenance = _due("commitment")
-    meeting = session.scalar(
-        select(CaseMeeting).where(
-            CaseMeeting.case_id == case.id,
-            CaseMeeting.held_on == data["held_on"],
-            CaseMeeting.summary == data["summary"],
-        )
-    )
+    commitment_due, provenance = _due(rules, "commitment")
+    meeting = uow.cases.meeting_held(case.id, data["held_on"], data["summary"])
     if meeting is None:
         meeting = CaseMeeting(
             case_id=case.id,
@@ -261,16 +257,16 @@ def record_meeting(session, params: dict, principal: dict | None) -> dict:
             recorded_by=data["by"],
             recorded_at=clock.now(),
         )
-        session.add(meeting)
-        session.flush()
+        uow.cases.add_meeting(meeting)
+        uow.flush()
         for unit in units:
-            session.add(
+            uow.cases.add_commitment(
                 CaseCommitment(
                     case_id=case.id, meeting_id=meeting.id, unit=unit, status="pending", due=_dt(commitment_due)
                 )
             )
             tell(
-                session,
+                uow,
                 case,
                 "commitment_requested",
                 f"{meeting.id}:{unit}",
@@ -280,7 +276,7 @@ def record_meeting(session, params: dict, principal: dict | None) -> dict:
             )
         case.status = "meeting" if units else "return_visit"
         record(
-            session,
+            uow,
             case,
             data["by"],
             "meeting_held",
@@ -294,7 +290,7 @@ def record_meeting(session, params: dict, principal: dict | None) -> dict:
             },
         )
         event(
-            session,
+            uow,
             case,
             "consultation.meeting_held",
             str(meeting.id),
@@ -306,36 +302,29 @@ def record_meeting(session, params: dict, principal: dict | None) -> dict:
             },
             members=[{"member": m, "role": "attendee"} for m in attendees],
         )
-        session.flush()
+        uow.flush()
     return {"meeting_id": meeting.id, "units": meeting.units, "commitment_due": commitment_due, "deadline": provenance}
 
 
-def remind_commitments(session, params: dict, principal: dict | None) -> dict:
+def remind_commitments(
+    uow: AssignmentUnitOfWork, rules: ConsultationRules, params: dict, principal: dict | None
+) -> dict:
     """Departments that have not committed by their time are reminded (and staff told); the
     process checks again after the rulebook's ``commitment_reminder``."""
     data = load(CaseRef, params, "assignment.remind_commitments parameters")
-    case = case_by_id(session, data["case_id"])
-    meeting = session.scalar(
-        select(CaseMeeting).where(CaseMeeting.case_id == case.id).order_by(CaseMeeting.id.desc()).limit(1)
-    )
+    case = case_by_id(uow, data["case_id"])
+    meeting = uow.cases.latest_meeting(case.id)
     pending = (
-        [
-            c.unit
-            for c in session.scalars(
-                select(CaseCommitment).where(
-                    CaseCommitment.meeting_id == meeting.id, CaseCommitment.status == "pending"
-                )
-            )
-        ]
+        [c.unit for c in uow.cases.commitments(case.id) if c.meeting_id == meeting.id and c.status == "pending"]
         if meeting
         else []
     )
-    next_check, provenance = _due("commitment_reminder")
-    round_ = _count(session, case, "commitments_overdue") + 1
+    next_check, provenance = _due(rules, "commitment_reminder")
+    round_ = _count(uow, case, "commitments_overdue") + 1
     if pending:
-        record(session, case, "system", "commitments_overdue", {"units": pending, "next_check": provenance})
+        record(uow, case, "system", "commitments_overdue", {"units": pending, "next_check": provenance})
         tell(
-            session,
+            uow,
             case,
             "commitment_overdue",
             str(round_),
@@ -346,16 +335,18 @@ def remind_commitments(session, params: dict, principal: dict | None) -> dict:
     return {"pending": pending, "next_check": next_check}
 
 
-def schedule_follow_up(session, params: dict, principal: dict | None) -> dict:
+def schedule_follow_up(
+    uow: AssignmentUnitOfWork, rules: ConsultationRules, params: dict, principal: dict | None
+) -> dict:
     """Every department committed: the member follows up (跟进查单) by the rulebook's ``follow_up``."""
     data = load(CaseRef, params, "assignment.schedule_follow_up parameters")
-    case = case_by_id(session, data["case_id"])
+    case = case_by_id(uow, data["case_id"])
     if case.status in ("meeting", "committed"):
-        due, provenance = _due("follow_up")
+        due, provenance = _due(rules, "follow_up")
         case.status, case.follow_up_due = "following_up", _dt(due)
-        record(session, case, "system", "follow_up_scheduled", {"deadline": provenance})
+        record(uow, case, "system", "follow_up_scheduled", {"deadline": provenance})
         tell(
-            session,
+            uow,
             case,
             "follow_up_due",
             "first",
@@ -366,13 +357,13 @@ def schedule_follow_up(session, params: dict, principal: dict | None) -> dict:
     return {"follow_up_due": case.follow_up_due.isoformat() if case.follow_up_due else None}
 
 
-def record_follow_up(session, params: dict, principal: dict | None) -> dict:
+def record_follow_up(uow: AssignmentUnitOfWork, rules: ConsultationRules, params: dict, principal: dict | None) -> dict:
     """The member checked the departments' actions: done goes on to the return visit; not yet
     done sets the next follow-up after the rulebook's ``follow_up_again``."""
     data = load(FollowUpParams, params, "assignment.record_follow_up parameters")
-    case = case_by_id(session, data["case_id"])
+    case = case_by_id(uow, data["case_id"])
     now = clock.now()
-    session.add(
+    uow.cases.add_follow_up(
         CaseFollowUp(
             case_id=case.id,
             actions_done=data["actions_done"],
@@ -383,12 +374,12 @@ def record_follow_up(session, params: dict, principal: dict | None) -> dict:
     )
     if data["actions_done"]:
         case.status = "return_visit"
-        record(session, case, data["by"], "followed_up", {"actions_done": True, "note": data["note"] or ""})
+        record(uow, case, data["by"], "followed_up", {"actions_done": True, "note": data["note"] or ""})
         return {"actions_done": True, "follow_up_due": case.follow_up_due.isoformat() if case.follow_up_due else None}
-    due, provenance = _due("follow_up_again")
+    due, provenance = _due(rules, "follow_up_again")
     case.follow_up_due = _dt(due)
     record(
-        session,
+        uow,
         case,
         data["by"],
         "followed_up",
@@ -397,17 +388,19 @@ def record_follow_up(session, params: dict, principal: dict | None) -> dict:
     return {"actions_done": False, "follow_up_due": due}
 
 
-def follow_up_overdue(session, params: dict, principal: dict | None) -> dict:
+def follow_up_overdue(
+    uow: AssignmentUnitOfWork, rules: ConsultationRules, params: dict, principal: dict | None
+) -> dict:
     """The follow-up is late: the member and staff are reminded; the next reminder after the
     rulebook's ``follow_up_reminder``."""
     data = load(CaseRef, params, "assignment.follow_up_overdue parameters")
-    case = case_by_id(session, data["case_id"])
-    due, provenance = _due("follow_up_reminder")
-    round_ = _count(session, case, "follow_up_overdue") + 1
+    case = case_by_id(uow, data["case_id"])
+    due, provenance = _due(rules, "follow_up_reminder")
+    round_ = _count(uow, case, "follow_up_overdue") + 1
     case.follow_up_due = _dt(due)
-    record(session, case, "system", "follow_up_overdue", {"next": provenance})
+    record(uow, case, "system", "follow_up_overdue", {"next": provenance})
     tell(
-        session,
+        uow,
         case,
         "follow_up_overdue",
         str(round_),
@@ -418,21 +411,22 @@ def follow_up_overdue(session, params: dict, principal: dict | None) -> dict:
     return {"actions_done": False, "follow_up_due": due}
 
 
-def record_return_visit(session, params: dict, principal: dict | None) -> dict:
+def record_return_visit(
+    uow: AssignmentUnitOfWork, rules: ConsultationRules, params: dict, principal: dict | None
+) -> dict:
     """回访: the resident's satisfaction (rulebook levels). A level in ``reopen_on`` sends the case
     back to the member's decision while ``max_reopen`` allows; a resident not reached closes the
     case with the reason ``unreachable``."""
     data = load(ReturnVisitParams, params, "assignment.record_return_visit parameters")
-    case = case_by_id(session, data["case_id"])
-    rulebook = rules.current()
+    case = case_by_id(uow, data["case_id"])
     if not data["reached"]:
-        record(session, case, data["by"], "return_visit", {"reached": False, "comment": data["comment"] or ""})
+        record(uow, case, data["by"], "return_visit", {"reached": False, "comment": data["comment"] or ""})
         return {"reopen": False, "close_reason": "unreachable", "note": data["comment"] or ""}
-    level = rules.require_for_job(rulebook, "satisfaction", data["satisfaction"] or "", "unknown_satisfaction")
-    reopen = level.code in rulebook.rules["reopen_on"] and (case.reopened or 0) < rulebook.rules["max_reopen"]
+    level = require_for_job(rules, "satisfaction", data["satisfaction"] or "", "unknown_satisfaction")
+    reopen = level.code in rules.reopen_on() and (case.reopened or 0) < rules.max_reopen()
     case.satisfaction = level.code
     record(
-        session,
+        uow,
         case,
         data["by"],
         "return_visit",
@@ -442,7 +436,7 @@ def record_return_visit(session, params: dict, principal: dict | None) -> dict:
         case.reopened = (case.reopened or 0) + 1
         case.status = "taken"
         tell(
-            session,
+            uow,
             case,
             "reopened",
             str(case.reopened),
@@ -453,12 +447,12 @@ def record_return_visit(session, params: dict, principal: dict | None) -> dict:
     return {"reopen": reopen, "close_reason": None, "note": data["comment"] or ""}
 
 
-def _close(session, case: Case, reason: str | None, note: str | None, actor: str) -> None:
+def _close(uow: AssignmentUnitOfWork, case: Case, reason: str | None, note: str | None, actor: str) -> None:
     case.status, case.closed_at = "closed", clock.now()
     case.close_reason, case.close_note = reason, note
-    record(session, case, actor, "closed", {"reason": reason, "note": note, "satisfaction": case.satisfaction})
+    record(uow, case, actor, "closed", {"reason": reason, "note": note, "satisfaction": case.satisfaction})
     event(
-        session,
+        uow,
         case,
         "consultation.case_closed",
         "",
@@ -467,7 +461,7 @@ def _close(session, case: Case, reason: str | None, note: str | None, actor: str
     )
     recipients = [m for m in [case.member, case.registered_by] if m]
     tell(
-        session,
+        uow,
         case,
         "closed",
         "",
@@ -477,12 +471,12 @@ def _close(session, case: Case, reason: str | None, note: str | None, actor: str
     )
 
 
-def close_case(session, params: dict, principal: dict | None) -> dict:
+def close_case(uow: AssignmentUnitOfWork, rules: ConsultationRules, params: dict, principal: dict | None) -> dict:
     """Close the case: after the return visit (its satisfaction), or with a rulebook close reason."""
     data = load(CloseParams, params, "assignment.close_case parameters")
-    case = case_by_id(session, data["case_id"])
+    case = case_by_id(uow, data["case_id"])
     if data["reason"]:
-        rules.require_for_job(rules.current(), "close_reasons", data["reason"], "unknown_close_reason")
+        require_for_job(rules, "close_reasons", data["reason"], "unknown_close_reason")
     if case.status != "closed":
-        _close(session, case, data["reason"], data["note"], actor_of(principal, data["by"]))
+        _close(uow, case, data["reason"], data["note"], actor_of(principal, data["by"]))
     return {"status": case.status, "satisfaction": case.satisfaction, "reason": case.close_reason}
