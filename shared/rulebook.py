@@ -253,6 +253,26 @@ class _ChecklistSchema(Schema):
             raise ValidationError(f"points add up to {points}, not the total {data['total']}", field_name="items")
 
 
+class _SigningRules(Schema):
+    late = _Share(required=True)
+
+
+class _InputRules(Schema):
+    late = _Share(required=True)
+    not_sent = _Share(required=True)
+
+
+class _CoUnitChecklistRulesSchema(Schema):
+    signing = fields.Nested(_SigningRules, required=True)
+    input = fields.Nested(_InputRules, required=True)
+
+
+class _CoUnitChecklistSchema(_ChecklistSchema):
+    """A co-unit's (协办) checklist: its signing and its input to the lead, on their own points."""
+
+    rules = fields.Nested(_CoUnitChecklistRulesSchema, required=True)
+
+
 class _StandardSchema(Schema):
     """One standard of the quality checklist, with its items (each with points)."""
 
@@ -338,6 +358,7 @@ class RulebookSchema(Schema):
     satisfaction = fields.Nested(_SatisfactionSchema)
     key_proposals = fields.Nested(_KeyProposalsSchema)
     handling_checklist = fields.Nested(_ChecklistSchema)
+    co_unit_checklist = fields.Nested(_CoUnitChecklistSchema)
     format = fields.Nested(_FormatSchema)
     unit_assessment = fields.Nested(_AssessmentSchema)
     duplicates = fields.Nested(_DuplicatesSchema)
@@ -359,6 +380,7 @@ class ProposalRulebookSchema(RulebookSchema):
     satisfaction = fields.Nested(_SatisfactionSchema, required=True)
     key_proposals = fields.Nested(_KeyProposalsSchema, required=True)
     handling_checklist = fields.Nested(_ChecklistSchema, required=True)
+    co_unit_checklist = fields.Nested(_CoUnitChecklistSchema, required=True)
     format = fields.Nested(_FormatSchema, required=True)
     unit_assessment = fields.Nested(_AssessmentSchema, required=True)
     duplicates = fields.Nested(_DuplicatesSchema, required=True)
@@ -553,6 +575,17 @@ class Rulebook:
         if rules is None:
             raise RuleNotFound(f"rulebook {self.name} {self.version} has no handling_checklist.rules")
         return cast(dict[str, Any], rules)
+
+    def co_unit_checklist(self) -> list[ChecklistItem]:
+        """A co-unit's (协办) checklist items: its part is its signing and its input to the lead."""
+        return list(self._section("co_unit_checklist")["items"])
+
+    def co_unit_checklist_total(self) -> int:
+        return cast(int, self._section("co_unit_checklist")["total"])
+
+    def co_unit_checklist_rules(self) -> dict[str, Any]:
+        """The shares each co-unit checklist item's rule gives (Fractions), by item."""
+        return cast(dict[str, Any], self._section("co_unit_checklist")["rules"])
 
     def format_limits(self) -> dict[str, int]:
         """``{max_title, max_total}``: what one proposal may hold (一事一案)."""

@@ -380,6 +380,8 @@ def submit_reply(uow: AssignmentUnitOfWork, rules: AssignmentRules, params, prin
                             for m in r.milestones or []
                         ],
                         "face_to_face": met[other.id],
+                        # each unit's own submission (分办): supervision judges each on time at it
+                        "submitted_at": iso(r.submitted_at),
                     }
                     for other, r in replies
                 ],

@@ -1,16 +1,21 @@
 """The units' annual assessment (目标考核), computed from handling scores and ratings, never typed.
 
-For each unit with handling scores in the year: the proposals it handled, their average checklist
-score, the shares replied on time and replied after a face-to-face meeting with the proposer
-(见面沟通率; facts of each score, as the diagram passed them on from the unit's reply), and the
-proposers' satisfaction with the handling work and with the result, counted over the final rating
-round of each of its proposals
+For each unit with handling scores in the year: the proposals it answered (单办, each unit of 分办,
+the lead of 主办) and their average checklist score, the proposals it helped as a co-unit (协办) and
+their average co-unit checklist score, the share of its work done on time (an answering unit's
+reply, a co-unit's input to the lead), the share of its replies after a face-to-face meeting with
+the proposer (见面沟通率; facts of each score, as the diagram passed them on from the unit's own
+reply), and the proposers' satisfaction with the handling work and with the result, counted over
+the final rating round of each proposal it answered
 (the newest round that closed with every proposer's rating; a superseded round does not count).
+A co-unit does not answer, so the ratings of the lead's reply are not its.
 
-Each unit's 目标考核 score weighs three components by the rulebook's ``unit_assessment``: the
-average checklist score as a share of the checklist's total, the on-time share, and the ratings
-(both scores of every rating given, each level at its share in the checklist's result rules). A
-component without data (a unit nobody rated) is left out and the others count in proportion.
+Each unit's 目标考核 score weighs three components by the rulebook's ``unit_assessment``: its
+checklist points as a share of the most its checklists give (each score on its own checklist, so
+a co-unit's work counts at its own scale), the on-time share, and the ratings (both scores of
+every rating given, each level at its share in the checklist's result rules). A component without
+data (a unit nobody rated, such as a unit that was only a co-unit) is left out and the others
+count in proportion.
 Units are ranked by score, equal scores sharing a rank (1, 2, 2, 4). ``export`` writes the ranked
 table as CSV or XLSX.
 """
@@ -68,9 +73,25 @@ def _satisfaction(all_ratings, levels) -> dict:
     return {"ratings": len(ratings), "not_given": sum(r.handling == NOT_GIVEN for r in all_ratings), **shares}
 
 
+def _on_time(row) -> bool:
+    """An answering unit replied on time; a co-unit sent its input to the lead on time."""
+    return row.facts.get("input") == "on_time" if row.role == "co" else bool(row.facts.get("replied_on_time"))
+
+
+def _most(row) -> Fraction:
+    """The most the row's checklist gives: its items' maxima, as scored."""
+    return sum((Fraction(str(item["max"])) for item in row.items), Fraction(0))
+
+
+def _average(rows) -> float | None:
+    return points(sum(row.total for row in rows) / len(rows)) if rows else None
+
+
 def unit_assessment(session, year, principal, rulebook=None) -> dict:
-    """``{year, units: [{unit, proposals_handled, average_handling_score, on_time_rate,
-    face_to_face_rate, satisfaction: {ratings, handling: {level: share}, result: {level: share}}}]}``, by unit."""
+    """``{year, units: [{unit, proposals_handled, average_handling_score, proposals_assisted,
+    average_co_unit_score, on_time_rate, face_to_face_rate, satisfaction: {ratings, handling:
+    {level: share}, result: {level: share}}, score, rank}]}``, by unit. A figure without data is
+    None (a unit that was only a co-unit has no average handling score nor face-to-face rate)."""
     caller = principal_of(principal)
     require_overseer(caller, "the units' assessment")
     data = load(AssessmentInput, {"year": year}, "the assessment year")
@@ -87,14 +108,18 @@ def unit_assessment(session, year, principal, rulebook=None) -> dict:
         by_unit[row.unit].append(row)
     units = []
     for unit, rows in by_unit.items():
-        rated = [r for row in rows for r in ratings.get(row.number, [])]
+        answered = [row for row in rows if row.role != "co"]
+        assisted = [row for row in rows if row.role == "co"]
+        rated = [r for row in answered for r in ratings.get(row.number, [])]
         entry = {
             "unit": unit,
-            "proposals_handled": len(rows),
-            "average_handling_score": points(sum(row.total for row in rows) / len(rows)),
-            "on_time_rate": _rate(sum(bool(row.facts.get("replied_on_time")) for row in rows), len(rows)),
+            "proposals_handled": len(answered),
+            "average_handling_score": _average(answered),
+            "proposals_assisted": len(assisted),
+            "average_co_unit_score": _average(assisted),
+            "on_time_rate": _rate(sum(_on_time(row) for row in rows), len(rows)),
             # 见面沟通率: replies after a face-to-face meeting with the proposer, a fact of each score
-            "face_to_face_rate": _rate(sum(bool(row.facts.get("face_to_face")) for row in rows), len(rows)),
+            "face_to_face_rate": _rate(sum(bool(row.facts.get("face_to_face")) for row in answered), len(answered)),
             "satisfaction": _satisfaction(rated, levels),
         }
         entry["score"] = _score(rows, given(rated), rulebook)
@@ -113,10 +138,9 @@ def unit_assessment(session, year, principal, rulebook=None) -> dict:
 def _score(rows, ratings, rulebook) -> float:
     setting = rulebook.unit_assessment()
     level_shares = rulebook.handling_checklist_rules()["result"]["levels"]
-    total = rulebook.handling_checklist_total()
     components = {
-        "handling": Fraction(sum(Fraction(str(row.total)) for row in rows), len(rows) * total),
-        "on_time": Fraction(sum(bool(row.facts.get("replied_on_time")) for row in rows), len(rows)),
+        "handling": sum(Fraction(str(row.total)) for row in rows) / sum(_most(row) for row in rows),
+        "on_time": Fraction(sum(_on_time(row) for row in rows), len(rows)),
     }
     if ratings:
         shares = [level_shares[getattr(r, score)] for r in ratings for score in SCORES]
@@ -143,6 +167,8 @@ COLUMNS = (
     ("unit", "承办单位 Unit"),
     ("proposals_handled", "办理件数 Proposals"),
     ("average_handling_score", "办理评分 Handling score"),
+    ("proposals_assisted", "协办件数 As co-unit"),
+    ("average_co_unit_score", "协办评分 Co-unit score"),
     ("on_time_rate", "按时率 On time"),
     ("face_to_face_rate", "见面率 Face to face"),
     ("satisfied_rate", "满意率 Satisfied"),
@@ -166,6 +192,8 @@ def _rows(table):
             "unit": u["unit"],
             "proposals_handled": u["proposals_handled"],
             "average_handling_score": u["average_handling_score"],
+            "proposals_assisted": u["proposals_assisted"],
+            "average_co_unit_score": u["average_co_unit_score"],
             "on_time_rate": u["on_time_rate"],
             "face_to_face_rate": u["face_to_face_rate"],
             "satisfied_rate": result.get("satisfied"),

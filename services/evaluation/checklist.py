@@ -9,6 +9,10 @@ category, ratings), never from a person's hand.
 The shares each rule gives (a late signing's share, what a round of re-handling or an extension
 takes off, the floor of an on-time reply, each reply category's and satisfaction level's share of
 the result) are the rulebook's too: ``handling_checklist.rules``.
+
+A co-unit (协办) does not answer: it signs for its assignment, sends its input to the lead unit and
+co-signs the lead's reply. It is scored on the rulebook's ``co_unit_checklist`` (its signing and
+the timeliness of its input), from its own facts, with the rules in ``CO_UNIT_RULES``.
 """
 
 from __future__ import annotations
@@ -98,6 +102,24 @@ def result(facts, rules):
     )
 
 
+def co_unit_signing(facts, rules):
+    if facts["signed_on_time"]:
+        return Fraction(1), "signed for the assignment within the sign-for limit: all points"
+    late = rules["signing"]["late"]
+    return late, f"signed for the assignment late: {_points(late)}"
+
+
+def co_unit_input(facts, rules):
+    sent = facts["input"]
+    if sent == "on_time":
+        return Fraction(1), "sent its input to the lead unit within the deadline: all points"
+    if sent == "late":
+        late = rules["input"]["late"]
+        return late, f"sent its input to the lead unit after the deadline: {_points(late)}"
+    share = rules["input"]["not_sent"]
+    return share, f"sent no input to the lead unit before the reply was accepted: {_points(share)}"
+
+
 RULES = {
     "organisation": organisation,
     "procedure": procedure,
@@ -105,27 +127,46 @@ RULES = {
     "timeliness": timeliness,
     "result": result,
 }
+CO_UNIT_RULES = {"signing": co_unit_signing, "input": co_unit_input}
 
 
 def points(value) -> float:
     return float(Decimal(str(float(value))).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP))
 
 
-def score(facts: dict, rulebook) -> dict:
-    """``{total, max, items: [{item, points, max, why}]}`` for ``facts`` on ``rulebook``'s checklist.
+def _checklist(rulebook, role: str):
+    """The items, the rules' shares, the total and the scoring rules of ``role``'s checklist."""
+    if role == "co":
+        return (
+            rulebook.co_unit_checklist(),
+            rulebook.co_unit_checklist_rules(),
+            rulebook.co_unit_checklist_total(),
+            CO_UNIT_RULES,
+        )
+    return (
+        rulebook.handling_checklist(),
+        rulebook.handling_checklist_rules(),
+        rulebook.handling_checklist_total(),
+        RULES,
+    )
+
+
+def score(facts: dict, rulebook, role: str = "answering") -> dict:
+    """``{total, max, items: [{item, points, max, why}]}`` for ``facts`` on ``rulebook``'s checklist
+    of ``role``: ``answering`` (the handling checklist) or ``co`` (the co-unit checklist).
 
     Each item's points are rounded to one decimal; the total is the sum of the rounded points, so
     the items add up to it exactly as shown."""
     items = []
-    rules = rulebook.handling_checklist_rules()
-    for item in rulebook.handling_checklist():
-        rule = RULES.get(item.code)
+    checklist_items, rules, most, known = _checklist(rulebook, role)
+    for item in checklist_items:
+        rule = known.get(item.code)
         if rule is None:
             raise RuleNotFound(
                 f"checklist item {item.code!r} of rulebook {rulebook.name} "
-                f"{rulebook.version} has no scoring rule; known: {', '.join(RULES)}"
+                f"{rulebook.version} has no scoring rule; known: {', '.join(known)}"
             )
         share, why = rule(facts, rules)
         items.append({"item": item.code, "points": points(item.points * share), "max": item.points, "why": why})
     total = points(sum(Decimal(str(i["points"])) for i in items))
-    return {"total": total, "max": rulebook.handling_checklist_total(), "items": items}
+    return {"total": total, "max": most, "items": items}

@@ -96,8 +96,10 @@ class QualityGrade(Base):
 class HandlingScore(Base):
     """A unit's handling of one proposal on the rulebook's checklist, computed from the facts.
 
-    ``year`` is the assessment year (the session year of the number); ``items`` holds each
-    checklist item's points, maximum and the rule that gave them."""
+    ``role`` is ``answering`` (单办, each unit of 分办, the lead of 主办: the handling checklist) or
+    ``co`` (a co-unit, 协办: the co-unit checklist). ``year`` is the assessment year (the session
+    year of the number); ``items`` holds each checklist item's points, maximum and the rule that
+    gave them (their maxima add up to the checklist's total)."""
 
     __tablename__ = "handling_scores"
     __table_args__ = (UniqueConstraint("number", "unit", name="uq_handling_scores_number_unit"),)
@@ -105,6 +107,7 @@ class HandlingScore(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     number: Mapped[str] = mapped_column(String(50), index=True)
     unit: Mapped[str] = mapped_column(String(100), index=True)
+    role: Mapped[str] = mapped_column(String(20), default="answering", server_default="answering")
     year: Mapped[int] = mapped_column(Integer, index=True)
     items: Mapped[list] = mapped_column()
     total: Mapped[float] = mapped_column(Float)

@@ -8,23 +8,23 @@ from __future__ import annotations
 
 import re
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate
 from sqlalchemy import select
 
 from shared import clock
 from shared.calendar import local_date
 from shared.errors import InvalidInput
 from shared.rulebook import load_rulebook
+from shared.contracts.jobs.evaluation import CO_UNIT_INPUT
 from shared.contracts.jobs.evaluation import GradeQuality as GradeQualityParams
 from shared.contracts.jobs.evaluation import RecordFollowup as RecordFollowupParams
 from shared.contracts.jobs.evaluation import RecordOutcome as RecordOutcomeParams
+from shared.contracts.jobs.evaluation import ScoreHandling as ScoreHandlingParams
 from shared.validation import load
 
 from . import checklist
 from .quality import score_checklist
 from .models import FollowUp, HandlingScore, Outcome, QualityGrade
-
-_NUMBER = fields.String(required=True, validate=validate.Length(min=1, max=50))
 
 
 def record_outcome(session, params: dict, principal: dict | None) -> dict:
@@ -75,10 +75,11 @@ def _count():
     return fields.Integer(strict=True, load_default=0, validate=validate.Range(min=0))
 
 
-def _score_params(rulebook):
+def _facts_schemas(rulebook) -> dict:
+    """The facts each role's checklist is scored from, by role."""
     categories = [c.code for c in rulebook.reply_categories()]  # enabled ones only
     levels = [level.code for level in rulebook.satisfaction_levels()]
-    facts = Schema.from_dict(
+    answering = Schema.from_dict(
         {
             "signed_on_time": fields.Boolean(required=True),
             "face_to_face": fields.Boolean(required=True),
@@ -90,14 +91,30 @@ def _score_params(rulebook):
         },
         name="HandlingFacts",
     )
-    return Schema.from_dict(
+    co = Schema.from_dict(
         {
-            "number": _NUMBER,
-            "unit": fields.String(required=True, validate=validate.Length(min=1, max=100)),
-            "facts": fields.Nested(facts, required=True),
+            "signed_on_time": fields.Boolean(required=True),
+            "input": fields.String(required=True, validate=validate.OneOf(CO_UNIT_INPUT)),
         },
-        name="ScoreHandlingParams",
+        name="CoUnitFacts",
     )
+    return {"answering": answering, "co": co}
+
+
+def _scored_units(rulebook, params: dict) -> tuple[str, list[dict]]:
+    """The number and ``[{unit, role, facts}]``, each unit's facts checked for its role; the
+    one-unit form (``unit`` with ``facts``) is one answering unit."""
+    data = load(ScoreHandlingParams, params, "evaluation.score_handling parameters")
+    units = data["units"] or [{"unit": data["unit"], "role": "answering", "facts": data["facts"]}]
+    schemas, errors = _facts_schemas(rulebook), {}
+    for i, entry in enumerate(units):
+        try:
+            entry["facts"] = schemas[entry["role"]]().load(entry["facts"])
+        except ValidationError as exc:
+            errors[str(i)] = {"facts": exc.messages}
+    if errors:
+        raise InvalidInput("evaluation.score_handling parameters are not valid", {"units": errors})
+    return data["number"], units
 
 
 def assessment_year(number: str) -> int:
@@ -107,18 +124,27 @@ def assessment_year(number: str) -> int:
 
 
 def score_handling(session, params: dict, principal: dict | None, rulebook=None) -> dict:
-    """Score a unit's handling of a proposal on the checklist; scoring again replaces the score."""
+    """Score every unit of a proposal, each on its own facts: an answering unit (单办, each of
+    分办, the lead of 主办) on the handling checklist, a co-unit (协办) on the co-unit checklist.
+
+    One job, one transaction: the proposal's scores are the units listed; scoring again replaces
+    them, and a unit scored before but not listed now loses its score. Returns ``{units: [{unit,
+    role, total, max, items}], rulebook_version}`` in the order given."""
     rulebook = rulebook or load_rulebook("proposal")
-    data = load(_score_params(rulebook), params, "evaluation.score_handling parameters")
-    scored = checklist.score(data["facts"], rulebook)
-    row = session.scalars(
-        select(HandlingScore).where(HandlingScore.number == data["number"], HandlingScore.unit == data["unit"])
-    ).first()
-    if row is None:
-        row = HandlingScore(number=data["number"], unit=data["unit"])
-        session.add(row)
-    row.year, row.items, row.total = assessment_year(data["number"]), scored["items"], scored["total"]
-    row.facts, row.scored_at = data["facts"], clock.now()
-    row.rulebook_version, row.rulebook_hash = rulebook.version, rulebook.content_hash
+    number, units = _scored_units(rulebook, params)
+    kept = {row.unit: row for row in session.scalars(select(HandlingScore).where(HandlingScore.number == number)).all()}
+    now, year, scored_units = clock.now(), assessment_year(number), []
+    for entry in units:
+        scored = checklist.score(entry["facts"], rulebook, entry["role"])
+        row = kept.pop(entry["unit"], None)
+        if row is None:
+            row = HandlingScore(number=number, unit=entry["unit"])
+            session.add(row)
+        row.role, row.year, row.items, row.total = entry["role"], year, scored["items"], scored["total"]
+        row.facts, row.scored_at = entry["facts"], now
+        row.rulebook_version, row.rulebook_hash = rulebook.version, rulebook.content_hash
+        scored_units.append({"unit": entry["unit"], "role": entry["role"], **scored})
+    for stale in kept.values():  # no longer one of the proposal's units
+        session.delete(stale)
     session.flush()
-    return {**scored, "rulebook_version": rulebook.version}
+    return {"units": scored_units, "rulebook_version": rulebook.version}

@@ -492,13 +492,19 @@ def restart(uow: SupervisionUnitOfWork, rules: SupervisionRules, params: dict, p
 
 
 def close(uow: SupervisionUnitOfWork, rules: SupervisionRules, params: dict, principal: dict | None) -> dict:
-    """``supervision.close {number[, replied_at]}``: the reply is accepted; every live deadline closes.
+    """``supervision.close {number[, replied_at, replies]}``: the reply is accepted; every live deadline closes.
 
     A reply deadline is ``met`` if the unit submitted the reply (``replied_at``, from the
     ``reply_submitted`` message; the acceptance time when not given) before its end, else ``missed``; a sign-for limit
     is ``met`` unless it was escalated; an objection window is ``closed``. Returns
-    ``{replied_on_time, signed_on_time}``: whether the newest reply deadline was met, and whether
-    every sign-for limit of the current assignment was.
+    ``{replied_on_time, signed_on_time, units, co_units}``: whether the newest reply deadline was
+    met, and whether every sign-for limit of the current assignment was; then the same per unit,
+    for the handling checklist of each: ``units: {unit: {replied_on_time, signed_on_time}}`` for
+    each answering unit of the reply deadline (``replies: [{unit, submitted_at}]`` gives each
+    unit's own submission, judged against the same deadline; a unit not in it is judged at
+    ``replied_at``), and ``co_units: {unit: {signed_on_time, input}}`` for each co-unit, ``input``
+    being ``on_time`` (its ``co_unit_input`` deadline met), ``late`` (input sent after it) or
+    ``not_sent``.
 
     A sign-for limit is fulfilled when supervision hears ``assignment.signed`` (see
     :mod:`~services.supervision.unit_facts`): ``met`` if the unit signed before the end of its due
@@ -524,11 +530,37 @@ def close(uow: SupervisionUnitOfWork, rules: SupervisionRules, params: dict, pri
             row.status = "closed"
         row.closed_at = now
     uow.flush()
-    signing = [row for row in deadlines_of(uow, number) if row.rule == SIGN_FOR_RULE and row.status != "superseded"]
+    current = [row for row in deadlines_of(uow, number) if row.status != "superseded"]
+    signing = [row for row in current if row.rule == SIGN_FOR_RULE]
+    reply = latest_reply(uow, number)
+    submitted = {r["unit"]: clock.as_utc(r["submitted_at"]) for r in data["replies"] if r["submitted_at"]}
+
+    def signed_on_time(unit: str) -> bool:
+        return all(row.status == "met" for row in signing if row.unit == unit)
+
     return {
-        "replied_on_time": latest_reply(uow, number).status == "met",
+        "replied_on_time": reply.status == "met",
         "signed_on_time": all(row.status == "met" for row in signing),
+        "units": {
+            unit: {
+                "replied_on_time": submitted.get(unit, replied_at) < ends_at(reply.due),
+                "signed_on_time": signed_on_time(unit),
+            }
+            for unit in reply.units
+        },
+        "co_units": {
+            row.unit: {"signed_on_time": signed_on_time(row.unit), "input": _input(row)}
+            for row in current
+            if row.rule == CO_INPUT_RULE
+        },
     }
+
+
+def _input(row) -> str:
+    """A co-unit's input to the lead, as its closed ``co_unit_input`` deadline tells it."""
+    if row.status == "met":
+        return "on_time"
+    return "late" if row.fulfilled_at is not None else "not_sent"
 
 
 # -- recompute_provisional --------------------------------------------------------------------------

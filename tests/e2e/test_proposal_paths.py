@@ -4,6 +4,8 @@ service its own process. Deadlines are in test_deadlines.py."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from datetime import date, datetime, timedelta
 
@@ -129,11 +131,98 @@ def test_a_face_to_face_meeting_recorded_before_the_reply_earns_the_checklists_p
     api.complete("staff", "review_reply", number, {"action": "accept"})
     rate(api, number)
     instance = api.task("committee", "grade_quality", number)["instance_id"]  # waits for the score
-    score = api("staff", "GET", f"/api/instances/{instance}", expect=200).json()["data"]["handling_score"]
+    [score] = api("staff", "GET", f"/api/instances/{instance}", expect=200).json()["data"]["handling_score"]["units"]
     [item] = [i for i in score["items"] if i["item"] == "face_to_face"]
     assert item["points"] == item["max"] == 20, item
     assert item["why"] == "the unit met the proposer face to face: all points"
     finish(api, number)
+
+
+# Units no other test on the shared system assigns to, so their assessment is this test's alone.
+SCORED_UNITS = {
+    unit: {"user": f"handler.{unit}", "roles": ["unit"], "unit": unit}
+    for unit in ("water", "civil_affairs", "emergency")
+}
+
+
+def handling_scores(api, number):
+    """Each unit's (role, total) once the proposal waits for its quality grade (after scoring)."""
+    instance = api.task("committee", "grade_quality", number)["instance_id"]
+    scored = api("staff", "GET", f"/api/instances/{instance}", expect=200).json()["data"]["handling_score"]
+    return {u["unit"]: (u["role"], u["total"]) for u in scored["units"]}
+
+
+def test_each_unit_of_a_split_proposal_and_a_co_unit_get_their_own_score_and_assessment(running, e2e_settings):
+    from services.launcher import issue_tokens
+
+    base, tokens = running
+    api = Api(base, {**tokens, **issue_tokens(e2e_settings, SCORED_UNITS, "e2e scored units", hours=24)})
+
+    # 分办: water and civil_affairs each answer for their part; water met the proposer, civil_affairs did not.
+    split = submit(api)
+    file_it(api, split)
+    api.complete("staff", "assign", split, {"mode": "several", "units": ["water", "civil_affairs"]})
+    water = api.assignment("water", split)
+    api("water", "POST", f"/api/assignments/{water['id']}/sign", expect=200)
+    met_on = datetime.fromisoformat(water["assigned_at"]).astimezone(CHINA_TZ).date().isoformat()
+    meeting = {"kind": "face_to_face", "held_on": met_on, "participants": "水利局与提案人", "note": "现场查看"}
+    api("water", "POST", f"/api/assignments/{water['id']}/contacts", meeting, expect=201)
+    reply(api, split, who="water", category="A", text="已完成排水改造。")
+    reply(api, split, who="civil_affairs", category="C", text="条件不具备，留作参考。")
+    api.complete("staff", "review_reply", split, {"action": "accept"})
+    rate(api, split)
+    # water: every point; civil_affairs: no meeting (0 of 20), C rated satisfied ((1/2 + 1) / 2 of 40)
+    assert handling_scores(api, split) == {"water": ("answering", 120), "civil_affairs": ("answering", 90)}
+    finish(api, split)
+
+    # 主办 + 协办: water leads, emergency helps with its input on time and co-signs.
+    led = submit(api)
+    file_it(api, led)
+    api.complete("staff", "assign", led, {"mode": "lead_co", "lead": "water", "co_units": ["emergency"]})
+    lead, co = api.assignment("water", led), api.assignment("emergency", led)
+    api("water", "POST", f"/api/assignments/{lead['id']}/sign", expect=200)
+    api("emergency", "POST", f"/api/assignments/{co['id']}/sign", expect=200)
+    api("emergency", "POST", f"/api/assignments/{co['id']}/input", {"text": "应急局将配合开展排查"}, expect=200)
+    wait_for(
+        lambda: any(
+            d["rule"] == "co_unit_input" and d["status"] == "met"
+            for d in api("staff", "GET", f"/api/proposals/{led}/deadlines", expect=200).json()["deadlines"]
+        ),
+        timeout=60,
+        message="supervision to hear the co-unit's input",
+    )
+    api(
+        "water", "POST", f"/api/assignments/{lead['id']}/reply-draft", {"category": "A", "text": "已完成。"}, expect=200
+    )
+    api("emergency", "POST", f"/api/assignments/{co['id']}/cosign-reply", expect=200)
+    api("water", "POST", f"/api/assignments/{lead['id']}/reply", expect=200)
+    api.complete("staff", "review_reply", led, {"action": "accept"})
+    rate(api, led)
+    # water without a meeting this time: 100; emergency on the co-unit checklist: signed and input on time
+    assert handling_scores(api, led) == {"water": ("answering", 100), "emergency": ("co", 40)}
+    finish(api, led)
+
+    year = int(split.split("-")[0])
+    exported = api("staff", "GET", f"/api/assessments/units/{year}/export?format=csv", expect=200)
+    rows = list(csv.DictReader(io.StringIO(exported.content.decode("utf-8-sig"))))
+    figures = {
+        row["承办单位 Unit"]: (
+            row["办理件数 Proposals"],
+            row["办理评分 Handling score"],
+            row["协办件数 As co-unit"],
+            row["协办评分 Co-unit score"],
+            row["考核得分 Score"],
+        )
+        for row in rows
+        if row["承办单位 Unit"] in SCORED_UNITS
+    }
+    # water: 0.6 x 220/240 + 0.2 x 1 + 0.2 x 1 (every rating satisfied); civil_affairs: 0.6 x 90/120 + 0.4;
+    # emergency, not rated (the ratings are of the lead's reply): (0.6 x 40/40 + 0.2 x 1) / 0.8
+    assert figures == {
+        "water": ("2", "110.0", "0", "", "95.0"),
+        "civil_affairs": ("1", "90.0", "0", "", "85.0"),
+        "emergency": ("0", "", "1", "40.0", "100.0"),
+    }
 
 
 def test_near_duplicates_are_found_merged_and_each_answered(running):

@@ -349,6 +349,7 @@ def test_submitting_is_refused_until_every_co_unit_cosigned(uow, rules):
     assert message["correlation_key"] == "2026-0001"
     submitted_at = message["payload"].pop("submitted_at")  # supervision judges on time at it
     assert datetime.fromisoformat(submitted_at).tzinfo is not None
+    assert message["payload"]["replies"][0].pop("submitted_at") == submitted_at  # the lead's own, the last
     assert message["payload"] == {
         "round": 1,
         "category": "B",
@@ -390,6 +391,9 @@ def test_several_units_reply_reaches_the_engine_only_when_all_submitted(uow, rul
     assert last["all_units_replied"] is True
     [message] = engine_messages(uow, "reply_submitted")
     assert message["payload"]["category"] == "C"  # the least favourable of A and C
+    # each unit's own submission, for supervision to judge each on time (分办)
+    submitted = {r["unit"]: r.pop("submitted_at") for r in message["payload"]["replies"]}
+    assert submitted == {"transport": first["submitted_at"], "education": last["submitted_at"]}
     assert message["payload"]["replies"] == [
         {"unit": "transport", "category": "A", "text": "Solved", "milestones": [], "face_to_face": False},
         {"unit": "education", "category": "C", "text": "Later", "milestones": [], "face_to_face": False},

@@ -361,8 +361,12 @@ EXEMPLARY = {
 }
 
 
-def score(session, facts, unit="transport", number=NUMBER, rulebook=None):
-    return operations.score_handling(session, {"number": number, "unit": unit, "facts": facts}, None, rulebook=rulebook)
+def score(session, facts, unit="transport", number=NUMBER, rulebook=None, role="answering"):
+    """One unit of the proposal scored; its score (tests/unit/test_evaluation_split_scoring.py
+    scores several units at once)."""
+    params = {"number": number, "units": [{"unit": unit, "role": role, "facts": facts}]}
+    [scored] = operations.score_handling(session, params, None, rulebook=rulebook)["units"]
+    return scored
 
 
 def by_item(scored):
@@ -435,7 +439,7 @@ def test_checklist_weights_come_from_the_rulebook(session, tmp_path):
 def test_a_category_the_rulebook_disables_is_refused(session):
     with pytest.raises(InvalidInput) as refused:
         score(session, {**EXEMPLARY, "category": "D"})
-    assert "facts" in refused.value.details
+    assert "category" in refused.value.details["units"]["0"]["facts"]
     assert count(session, HandlingScore) == 0
 
 
@@ -580,8 +584,8 @@ def test_the_ranked_assessment_exports_as_xlsx_with_the_expected_figures(session
     book = openpyxl.load_workbook(io.BytesIO(base64.b64decode(exported["content_base64"])))
     rows = list(book.active.iter_rows(values_only=True))
     assert rows[0][:2] == ("排名 Rank", "承办单位 Unit") and rows[0][-1] == "考核得分 Score"
-    assert rows[1] == (1, "education", 1, 120, 1, 1, None, 0, 100)
-    assert rows[2] == (2, "transport", 2, 100, 0.5, 0.5, 0.6667, 0, 75)
+    assert rows[1] == (1, "education", 1, 120, 0, None, 1, 1, None, 0, 100)
+    assert rows[2] == (2, "transport", 2, 100, 0, None, 0.5, 0.5, 0.6667, 0, 75)
     assert "weights handling 0.6, on_time 0.2, satisfaction 0.2" in rows[4][0]
 
 
@@ -590,7 +594,7 @@ def test_the_ranked_assessment_exports_as_csv(session):
     exported = assessment.export(session, 2027, "csv", STAFF)
     text = base64.b64decode(exported["content_base64"]).decode("utf-8-sig")
     rows = list(csv.reader(io.StringIO(text)))
-    assert rows[1] == ["1", "education", "1", "120.0", "1.0", "1.0", "", "0", "100.0"]
+    assert rows[1] == ["1", "education", "1", "120.0", "0", "", "1.0", "1.0", "", "0", "100.0"]
     assert rows[2][-1] == "75.0"
     with pytest.raises(InvalidInput):
         assessment.export(session, 2027, "pdf", STAFF)

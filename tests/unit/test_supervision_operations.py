@@ -538,6 +538,8 @@ def test_rehandling_after_a_reply_keeps_the_first_reply_deadline_met(uow, rules,
     assert operations.close(uow, rules, {"number": NUMBER}, None) == {
         "replied_on_time": False,
         "signed_on_time": True,
+        "units": {"transport": {"replied_on_time": False, "signed_on_time": True}},
+        "co_units": {},
     }
     assert [row.status for row in rows(uow, Deadline) if row.unit is None] == ["met", "missed"]
 
@@ -554,6 +556,8 @@ def test_closing_on_time_marks_the_deadlines_met_and_the_window_closed(uow, rule
     assert operations.close(uow, rules, {"number": NUMBER}, None) == {
         "replied_on_time": True,
         "signed_on_time": True,
+        "units": {"transport": {"replied_on_time": True, "signed_on_time": True}},
+        "co_units": {},
     }
     assert {row.rule: row.status for row in rows(uow, Deadline)} == {
         "sign_for_limit": "met",

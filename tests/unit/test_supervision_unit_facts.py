@@ -7,7 +7,7 @@ Beijing."""
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 import pytest
 from services.supervision import operations, queries, unit_facts
@@ -90,7 +90,9 @@ def test_signing_within_the_limit_is_met_and_signed_on_time(uow, rules, skipping
     assert heard["status"] == "met" and (row.status, row.fulfilled_by) == ("met", "handler.zhao")
     assert row.closed_at is not None
     skipping_clock.set(china(2026, 5, 20, 10))
-    assert close(uow, rules) == {"replied_on_time": True, "signed_on_time": True}
+    closed = close(uow, rules)
+    assert (closed["replied_on_time"], closed["signed_on_time"]) == (True, True)
+    assert closed["units"] == {"transport": {"replied_on_time": True, "signed_on_time": True}}
 
 
 def test_signing_after_the_limit_is_missed_and_not_signed_on_time(uow, rules, skipping_clock):
@@ -100,7 +102,9 @@ def test_signing_after_the_limit_is_missed_and_not_signed_on_time(uow, rules, sk
 
     assert deadline(uow, "sign_for_limit", "transport").status == "missed"
     skipping_clock.set(china(2026, 5, 20, 10))
-    assert close(uow, rules) == {"replied_on_time": True, "signed_on_time": False}
+    closed = close(uow, rules)
+    assert (closed["replied_on_time"], closed["signed_on_time"]) == (True, False)
+    assert closed["units"] == {"transport": {"replied_on_time": True, "signed_on_time": False}}
     explained = queries.deadlines(uow, rules, NUMBER, STAFF)["deadlines"]
     signing = next(d for d in explained if d["rule"] == "sign_for_limit")
     assert signing["fulfilled"]["by"] == "handler.zhao" and signing["status"] == "missed"
@@ -240,4 +244,49 @@ def test_an_approved_extension_is_published_for_the_units_record(uow, rules, ski
         "previous_due": "2026-06-02",
         "by": "staff.li",
         "reason": "budget",
+    }
+
+
+# -- each unit's facts for its handling score -------------------------------------------------------
+
+
+def test_closing_judges_each_answering_unit_at_its_own_submission_and_signing(uow, rules, skipping_clock):
+    # 分办: both units answer; health signs after its limit and replies after the deadline.
+    operations.open_deadlines(uow, rules, {"number": NUMBER, "units": ["transport", "health"]}, STAFF)
+    unit_facts.hear(uow, event(contracts.ASSIGNMENT_SIGNED, "transport"), rules)
+    skipping_clock.set(china(2026, 3, 20, 10))
+    unit_facts.hear(uow, event(contracts.ASSIGNMENT_SIGNED, "health", by="handler.qian"), rules)
+    due = deadline(uow, "reply_deadline", None).due
+    early = china(due.year, due.month, due.day, 10) - timedelta(days=5)
+    late = china(due.year, due.month, due.day, 10) + timedelta(days=3)
+    skipping_clock.set(late)
+    replies = [
+        {"unit": "transport", "submitted_at": early.isoformat()},
+        {"unit": "health", "submitted_at": late.isoformat()},
+    ]
+    closed = operations.close(uow, rules, {"number": NUMBER, "replied_at": late.isoformat(), "replies": replies}, None)
+    assert (closed["replied_on_time"], closed["signed_on_time"]) == (False, False)  # the proposal's, as before
+    assert closed["units"] == {
+        "transport": {"replied_on_time": True, "signed_on_time": True},
+        "health": {"replied_on_time": False, "signed_on_time": False},
+    }
+    assert closed["co_units"] == {}
+
+
+def test_closing_says_whether_each_co_units_input_came_on_time_late_or_not_at_all(uow, rules, skipping_clock):
+    units = ["transport", "education", "health", "water"]
+    operations.open_deadlines(uow, rules, {"number": NUMBER, "units": units, "answering_units": ["transport"]}, STAFF)
+    for unit in units:
+        unit_facts.hear(uow, event(contracts.ASSIGNMENT_SIGNED, unit), rules)
+    skipping_clock.set(china(2026, 3, 20, 10))
+    unit_facts.hear(uow, event(contracts.ASSIGNMENT_INPUT_SENT, "education"), rules)
+    skipping_clock.set(china(2026, 4, 10, 10))  # the input was due 2026-04-02
+    unit_facts.hear(uow, event(contracts.ASSIGNMENT_INPUT_SENT, "health"), rules)
+    skipping_clock.set(china(2026, 5, 20, 10))
+    closed = close(uow, rules)
+    assert closed["units"] == {"transport": {"replied_on_time": True, "signed_on_time": True}}
+    assert closed["co_units"] == {
+        "education": {"signed_on_time": True, "input": "on_time"},
+        "health": {"signed_on_time": True, "input": "late"},
+        "water": {"signed_on_time": True, "input": "not_sent"},
     }

@@ -35,18 +35,48 @@ class RecordFollowup(Schema):
     due = fields.AwareDateTime(allow_none=True, load_default=None)
 
 
-class ScoreHandling(Schema):
-    """The facts' categories and satisfaction levels are the rulebook's: evaluation checks them."""
+HANDLING_ROLES = ("answering", "co")
+CO_UNIT_INPUT = ("on_time", "late", "not_sent")
 
-    number = number()
+
+class ScoredUnit(Schema):
+    """One unit's part in a proposal's handling, with its own facts."""
+
     unit = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    role = fields.String(load_default="answering", validate=validate.OneOf(HANDLING_ROLES))
     facts = fields.Dict(
         required=True,
         metadata={
-            "description": "signed_on_time, face_to_face, replied_on_time, "
-            "extensions, rehandling_rounds, category, satisfaction"
+            "description": "answering (单办, 分办, 主办): signed_on_time, face_to_face, replied_on_time, "
+            "extensions, rehandling_rounds, category, satisfaction; co (协办): signed_on_time, "
+            "input (on_time, late or not_sent)"
         },
     )
+
+
+class ScoreHandling(Schema):
+    """Every unit of a proposal scored at once: each answering unit on the handling checklist, each
+    co-unit on the co-unit checklist, from its own facts. The facts' categories and satisfaction
+    levels are the rulebook's: evaluation checks them. ``unit`` with ``facts`` (one answering unit)
+    is what diagrams deployed before ``units`` send; give one form or the other."""
+
+    number = number()
+    units = fields.List(fields.Nested(ScoredUnit), load_default=None, validate=validate.Length(min=1, max=50))
+    unit = fields.String(load_default=None, validate=validate.Length(min=1, max=100))
+    facts = fields.Dict(load_default=None)
+
+    @validates_schema
+    def _units_or_one_unit(self, data: dict[str, Any], **kwargs: object) -> None:
+        one = data.get("unit") is not None or data.get("facts") is not None
+        if data.get("units") is None and not one:
+            raise ValidationError("give the units with their facts", "units")
+        if data.get("units") is not None and one:
+            raise ValidationError("give units, or unit with facts, not both", "units")
+        if one and (data.get("unit") is None or data.get("facts") is None):
+            raise ValidationError("unit and facts go together", "unit" if data.get("unit") is None else "facts")
+        listed = [u["unit"] for u in data.get("units") or []]
+        if len(set(listed)) != len(listed):
+            raise ValidationError("a unit is listed twice", "units")
 
 
 class GradeQuality(Schema):
@@ -98,7 +128,11 @@ register(
         "the rating window ended: record the silent proposers' ratings as not given and close the round",
     ),
     Operation("evaluation.record_followup", RecordFollowup, "a unit's further reply on a category B answer"),
-    Operation("evaluation.score_handling", ScoreHandling, "score a unit's handling on the checklist"),
+    Operation(
+        "evaluation.score_handling",
+        ScoreHandling,
+        "score each unit's handling of a proposal: answering units on the checklist, co-units on theirs",
+    ),
     Operation("evaluation.grade_quality", GradeQuality, "the committee's quality grade of a proposal"),
     Operation("evaluation.decide_appeal", DecideAppeal, "record the decision on a proposer's appeal", ("no_appeal",)),
 )

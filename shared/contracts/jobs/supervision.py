@@ -54,10 +54,17 @@ class Extend(Schema):
     requested_at = fields.AwareDateTime(load_default=None, allow_none=True)
 
 
+class SubmittedReply(Schema):
+    unit = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    submitted_at = fields.AwareDateTime(load_default=None, allow_none=True)
+
+
 class Close(Schema):
     number = number()
     # when the unit submitted the reply (the reply_submitted message): on time is judged at it
     replied_at = fields.AwareDateTime(load_default=None, allow_none=True)
+    # each answering unit's own submission (分办: each unit replies for its part), judged each
+    replies = fields.List(fields.Nested(SubmittedReply), load_default=list, validate=validate.Length(max=50))
 
 
 class Restart(Schema):
