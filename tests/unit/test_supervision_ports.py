@@ -130,7 +130,12 @@ def test_an_extension_moves_the_due_date_and_tells_the_units_record(uow, rules, 
     assert refused.value.code == "extension_too_long" and "2026-05-01" in refused.value.message
 
     skipping_clock.set(china(2026, 4, 10, 10))
-    assert operations.close(uow, rules, {"number": NUMBER}, None) == {"replied_on_time": True, "signed_on_time": True}
+    assert operations.close(uow, rules, {"number": NUMBER}, None) == {
+        "replied_on_time": True,
+        "signed_on_time": True,
+        "units": {"transport": {"replied_on_time": True, "signed_on_time": True}},
+        "co_units": {},
+    }
     assert queries.overdue(uow, STAFF)["units"] == []
 
 
