@@ -3,7 +3,8 @@
 Each entrypoint calls one domain function over the ports: the unit of work over the worker's
 session (:attr:`SupervisionService.uow`) and the rules read for this worker (``Rules``). Jobs commit
 through the ``@job`` entrypoint (effects, inbox row and result in one transaction);
-the one RPC command (the supervising leader's log) commits here. Every RPC call carries the
+an RPC command (pause, resume, the recount of provisional deadlines, the key-proposal lists, the
+supervising leader's log) commits in its method. Every RPC call carries the
 principal ``{user, roles, unit}``.
 """
 
