@@ -114,7 +114,10 @@ def test_the_sql_adapter_and_the_fakes_answer_a_proposals_life_alike(sessions, s
         {"education": "escalate"},
     ]
     # education signed as its limit (due 03-05) ran out; the reply came after the extended 04-20
-    assert answers[-3] == {"replied_on_time": False, "signed_on_time": False}
+    closed = answers[-3]
+    assert (closed["replied_on_time"], closed["signed_on_time"]) == (False, False)
+    assert closed["units"] == {"transport": {"replied_on_time": False, "signed_on_time": True}}
+    assert closed["co_units"] == {"education": {"input": "not_sent", "signed_on_time": False}}
     assert sent == [(e["name"], e["event_id"], e["subject"], e["payload"]) for e in fake.events()]
     assert [e["name"] for e in fake.events() if e["name"].startswith("notify.")] == [
         "notify.deadline_reminder",  # the co-unit's input, two days before 03-12
