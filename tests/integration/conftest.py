@@ -14,6 +14,7 @@ from services.engine.engine import Engine
 from services.registry import service_class
 from shared.db import alembic_config, dispose_all, migrate, session_factory, transaction
 from shared.messaging import topology
+from tests import support
 from tests.support import SigningRpc, read_bpmn
 
 DOMAIN_SERVICES = ("intake", "assignment", "supervision", "evaluation")
@@ -35,35 +36,74 @@ _consumers_notice_a_stop_sooner()
 
 
 @pytest.fixture(scope="session", autouse=True)
-def migrated_sqlite_copies(tmp_path_factory):
-    """Alembic takes most of a second to migrate a fresh SQLite database of one service, and the
-    tests make hundreds. Each test still gets databases of its own: a migration to head of a
-    service's new SQLite file in this process copies a file migrated once in this session (the
-    same schema and alembic version). Everything else migrates as it does in production: other
-    revisions, existing files, PostgreSQL, and every other process (the launcher, ``ztc``,
-    ``deploy/docker/prepare.py``)."""
+def migrated_copies(tmp_path_factory):
+    """Alembic takes most of a second to migrate a fresh database of one service, and the tests make
+    hundreds. Each test still gets databases of its own: a migration to head of a service's new
+    database in this process copies one migrated once in this session (the same schema and alembic
+    version) — a new SQLite file is a copy of a migrated file, a new PostgreSQL database is created
+    from a migrated template database (``CREATE DATABASE … TEMPLATE``, dropped when the session ends).
+    Everything else migrates as it does in production: other revisions, existing databases, and
+    every other process (the launcher, ``ztc``, ``deploy/docker/prepare.py``)."""
     import shutil
+    import uuid
 
     from alembic import command
+    from sqlalchemy import create_engine, text
     from sqlalchemy.engine import make_url
 
-    real_upgrade = command.upgrade
+    import shared.db
+
+    real_upgrade, real_ensure = command.upgrade, shared.db.ensure_postgres_database
     made = tmp_path_factory.mktemp("migrated")
+    prefix = f"ztc_t_tpl_{uuid.uuid4().hex[:8]}"
+    templates: dict[str, str] = {}
+    fresh: set[str] = set()  # PostgreSQL databases asked for that the server does not have yet
+    admin = create_engine(make_url(support.POSTGRES_ADMIN_URL), isolation_level="AUTOCOMMIT")
+
+    def exists(name):
+        with admin.connect() as conn:
+            return conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).scalar()
+
+    def ensure(url):
+        target = make_url(url)
+        if target.get_backend_name() == "postgresql" and not exists(target.database):
+            fresh.add(target.database)  # made by the upgrade below, from the template
+            return
+        real_ensure(url)
 
     def upgrade(cfg, revision, *args, **kwargs):
         url = make_url(cfg.get_main_option("sqlalchemy.url"))
         service = cfg.attributes.get("service")
+        plain = revision != "head" or args or kwargs or not service
+        if url.get_backend_name() == "postgresql" and url.database in fresh:
+            fresh.discard(url.database)
+            if plain:
+                real_ensure(str(url))
+                return real_upgrade(cfg, revision, *args, **kwargs)
+            if service not in templates:
+                template = f"{prefix}_{service}"
+                real_ensure(str(url.set(database=template)))
+                real_upgrade(alembic_config(service, str(url.set(database=template))), "head")
+                templates[service] = template
+            with admin.connect() as conn:
+                conn.execute(text(f'CREATE DATABASE "{url.database}" TEMPLATE "{templates[service]}"'))
+            return None
         path = url.database if url.get_backend_name() == "sqlite" else None
-        if revision != "head" or args or kwargs or not service or not path or path == ":memory:" or Path(path).exists():
+        if plain or not path or path == ":memory:" or Path(path).exists():
             return real_upgrade(cfg, revision, *args, **kwargs)
         template = made / f"{service}.db"
         if not template.exists():
             real_upgrade(alembic_config(service, f"sqlite:///{template}"), "head")
         shutil.copyfile(template, path)
+        return None
 
-    command.upgrade = upgrade
+    command.upgrade, shared.db.ensure_postgres_database = upgrade, ensure
     yield
-    command.upgrade = real_upgrade
+    command.upgrade, shared.db.ensure_postgres_database = real_upgrade, real_ensure
+    with admin.connect() as conn:
+        for template in templates.values():
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{template}" WITH (FORCE)'))
+    admin.dispose()
 
 
 def prepare_databases(settings, services=("engine", *DOMAIN_SERVICES)):
