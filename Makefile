@@ -11,16 +11,15 @@ LINT_COMMAND ?= $(VENV)/bin/ruff check shared services tests bench examples \
 	&& $(VENV)/bin/ruff format --check shared services tests bench examples && $(VENV)/bin/lint-imports && $(VENV)/bin/mypy
 
 # `make test` runs nine lanes at once, each its own pytest (every test has its own vhost and
-# databases, and every e2e system its own), then alone the test that restarts the machine's
-# broker, which every vhost on it feels (the chaos short form restarts a node of its own, so it
-# runs in a lane). Four lanes used about one of the two cores (a lane mostly waits for services
+# databases, and every e2e system its own; the two tests that restart a broker — the chaos short
+# form and the broker-restart test — restart a RabbitMQ node of their own, on free ports, which no
+# other test feels). Four lanes used about one of the two cores (a lane mostly waits for services
 # answering, timers, graceful stops); with nine, measured on clean clones, every lane ends within
 # a minute of the others and the two cores are the limit. The integration tests are split by file name into three lanes; the e2e
 # modules by the system they run on (a module runs in the lane of the other modules of its
 # system, so each system starts once in a lane): the shared PostgreSQL one (two lanes, each its
 # own); the console's SQLite one (two lanes); the moved clock's and the calendar's with the chaos
 # run; the public API's with the fast tiers.
-SERIAL := restarts_broker
 INTEGRATION_1 := $(sort $(wildcard tests/integration/test_[a-c]*.py))
 INTEGRATION_2 := $(sort $(wildcard tests/integration/test_[d-m]*.py))
 INTEGRATION_3 := $(filter-out $(INTEGRATION_1) $(INTEGRATION_2),$(sort $(wildcard tests/integration/test_*.py)))
@@ -43,7 +42,7 @@ CHECK_1 := $(sort $(wildcard tests/unit/test_[a-i]*.py)) tests/unit/test_masking
 CHECK_2 := $(filter-out $(CHECK_1),$(sort $(wildcard tests/unit/test_*.py))) tests/bpmn tests/contract
 CHECK_LANES := check-lane-1 check-lane-2 lint
 
-.PHONY: help venv browser assets run serve prepare check $(CHECK_LANES) test $(LANES) test-serial test-unit test-bpmn test-contract test-integration test-e2e bench bench-e2e fuzz chaos chaos-short services clean
+.PHONY: help venv browser assets run serve prepare check $(CHECK_LANES) test $(LANES) test-unit test-bpmn test-contract test-integration test-e2e bench bench-e2e fuzz chaos chaos-short services clean
 
 help:
 	@echo "make run               start every service and the gateway with demo tokens (Ctrl-C stops them)"
@@ -102,41 +101,35 @@ lint:
 	$(LINT_COMMAND)
 
 test: venv services browser
-	@status=0; \
-	$(MAKE) --no-print-directory -k -j9 --output-sync=target $(LANES) || status=1; \
-	$(MAKE) --no-print-directory test-serial || status=1; \
-	exit $$status
+	@$(MAKE) --no-print-directory -k -j9 --output-sync=target $(LANES)
 
 test-lane-checks-public:
-	$(PYTEST) -m "not ($(SERIAL))" tests/unit tests/bpmn tests/contract $(E2E_PUBLIC)
+	$(PYTEST) tests/unit tests/bpmn tests/contract $(E2E_PUBLIC)
 
 test-lane-integration-1:
-	$(PYTEST) -m "not ($(SERIAL))" $(INTEGRATION_1)
+	$(PYTEST) $(INTEGRATION_1)
 
 test-lane-integration-2:
-	$(PYTEST) -m "not ($(SERIAL))" $(INTEGRATION_2)
+	$(PYTEST) $(INTEGRATION_2)
 
 test-lane-integration-3:
-	$(PYTEST) -m "not ($(SERIAL))" $(INTEGRATION_3)
+	$(PYTEST) $(INTEGRATION_3)
 
 test-lane-e2e-shared-1:
-	$(PYTEST) -m "not ($(SERIAL))" $(E2E_SHARED_1)
+	$(PYTEST) $(E2E_SHARED_1)
 
 test-lane-e2e-shared-2:
-	$(PYTEST) -m "not ($(SERIAL))" $(E2E_SHARED_2)
+	$(PYTEST) $(E2E_SHARED_2)
 
 test-lane-e2e-console-1:
-	$(PYTEST) -m "not ($(SERIAL))" $(E2E_CONSOLE_1)
+	$(PYTEST) $(E2E_CONSOLE_1)
 
 test-lane-e2e-console-2:
-	$(PYTEST) -m "not ($(SERIAL))" $(E2E_CONSOLE_2)
+	$(PYTEST) $(E2E_CONSOLE_2)
 
 test-lane-e2e-clocks:
-	$(PYTEST) -m "not ($(SERIAL))" $(E2E_CLOCKS)
+	$(PYTEST) $(E2E_CLOCKS)
 
-# Only the files that hold such a test are collected (collecting every tier takes a while).
-test-serial:
-	$(PYTEST) -m "$(SERIAL)" $(shell grep -l "$(SERIAL)" tests/integration/test_*.py tests/e2e/test_*.py)
 
 test-unit: venv
 	$(PYTEST) tests/unit

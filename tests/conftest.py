@@ -40,7 +40,7 @@ def pytest_addoption(parser):
 def pytest_configure(config):
     config.option.suppress_eventlet_notification = True
     config.addinivalue_line(
-        "markers", "restarts_broker: restarts RabbitMQ (every vhost): `make test` runs it after the other tests, alone"
+        "markers", "restarts_broker: restarts a RabbitMQ node of the test's own (bench/cluster.py), in a lane beside the others"
     )
     config.addinivalue_line(
         "markers",

@@ -23,6 +23,7 @@ from shared import contracts
 from shared.config import ROOT
 from tests.support import (
     get_messages,
+    make_settings,
     sealed_job,
     publish,
     queue_info,
@@ -32,6 +33,7 @@ from tests.support import (
     ztc,
 )
 
+from .conftest import DOMAIN_SERVICES, System
 from .test_smoke_over_the_bus import DATA, MEMBER, OPERATOR, STAFF, completed, count, review_task, waits_for_reply
 
 
@@ -158,20 +160,51 @@ def test_a_worker_killed_mid_job_loses_nothing(tmp_path, vhost, database_url_tem
         system.stop()
 
 
-def restart_broker():
-    for command in (["rabbitmqctl", "stop_app"], ["rabbitmqctl", "start_app"]):
-        subprocess.run(command, check=True, capture_output=True, timeout=120)
-    subprocess.run(["rabbitmqctl", "await_startup"], check=True, capture_output=True, timeout=120)
+@pytest.fixture
+def own_broker():
+    """A RabbitMQ node of this test's own (``bench/cluster.py``, on free ports): the restart below
+    stops and starts its application, which no other test on the machine's broker feels, so the
+    test runs in a lane beside the others. Ports are looked for above the chaos run's."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    try:
+        from cluster import Cluster, free_base_port
+    finally:
+        sys.path.remove(str(ROOT / "bench"))
+    with Cluster(nodes=1, base_port=free_base_port(first=5791, last=5890), name=f"ztcrestart{os.getpid()}-") as node:
+        yield node.nodes[0]
+
+
+@pytest.fixture
+def system_on_own_broker(tmp_path, own_broker, database_url_template):
+    settings = make_settings(
+        tmp_path,
+        "",
+        database_url_template,
+        ZTC_AMQP_URI=f"amqp://guest:guest@127.0.0.1:{own_broker.amqp_port}/",
+        ZTC_RABBIT_MANAGEMENT_URL=f"http://guest:guest@127.0.0.1:{own_broker.management_port}",
+    )
+    running = System(settings, ("engine", *DOMAIN_SERVICES))
+    yield running
+    running.stop()
+
+
+def restart_broker(node):
+    """What an operator's restart of the broker does: the node's RabbitMQ application stopped and started."""
+    node.ctl("stop_app")
+    node.ctl("start_app")
+    node.await_startup()
 
 
 @pytest.mark.restarts_broker
-def test_instances_complete_across_a_broker_restart(system):
+def test_instances_complete_across_a_broker_restart(system_on_own_broker, own_broker):
+    system = system_on_own_broker
+    assert f":{own_broker.amqp_port}/" in system.settings.amqp_uri  # not the machine's broker
     keys = [f"RESTART-{n}" for n in range(4)]
     ids = [system.rpc.engine.start("smoke", key, DATA, OPERATOR)["id"] for key in keys]
     for instance_id in ids[:2]:
         system.rpc.engine.complete_task(review_task(system, instance_id)["task_id"], {"approved": True}, STAFF)
 
-    restart_broker()
+    restart_broker(own_broker)
     system.reconnect_rpc()
 
     for instance_id in ids[2:]:
