@@ -50,6 +50,38 @@ def chromium():
     return driver
 
 
+class SharedChromium:
+    """One chromium for a test process's browser tests, started when first asked for: starting
+    chromium and its driver for each test was a good part of the console tests' CPU. Each test gets it
+    as a new visitor would: no cookies or site data of an earlier test, desktop width, a blank page,
+    the console log read empty. A browser that died (or a test that left it unusable) is replaced."""
+
+    def __init__(self) -> None:
+        self.driver = None
+
+    def fresh(self):
+        if self.driver is not None:
+            try:
+                self.driver.get("about:blank")
+                self.driver.execute_cdp_cmd("Network.clearBrowserCookies", {})
+                self.driver.execute_cdp_cmd("Network.clearBrowserCache", {})
+                self.driver.execute_cdp_cmd("Storage.clearDataForOrigin", {"origin": "*", "storageTypes": "all"})
+                self.driver.set_window_size(*DESKTOP)
+                self.driver.get_log("browser")  # what earlier tests' pages said is not this test's
+                return self.driver
+            except Exception:  # noqa: BLE001 - a browser in any broken state is replaced
+                self.close()
+        self.driver = chromium()
+        return self.driver
+
+    def close(self) -> None:
+        if self.driver is not None:
+            try:
+                self.driver.quit()
+            finally:
+                self.driver = None
+
+
 def axe_violations(driver) -> list[dict]:
     """axe-core's serious and critical violations on the page shown (WCAG 2.1 A and AA rules)."""
     driver.execute_script(AXE.read_text(encoding="utf-8"))

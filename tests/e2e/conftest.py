@@ -300,6 +300,18 @@ def pytest_runtest_teardown(item, nextitem):
         systems.close()
 
 
+@pytest.fixture(scope="session")
+def shared_chromium():
+    """One chromium for this process's browser tests (``tests.e2e.browser.SharedChromium``)."""
+    from tests.e2e import browser
+
+    if browser.missing():  # failed, not skipped: leave these out with -m "not browser" instead
+        pytest.fail(browser.missing())
+    chromium = browser.SharedChromium()
+    yield chromium
+    chromium.close()
+
+
 def once_on_sqlite(why: str):
     """An autouse fixture for a module whose tests run once, on SQLite, not on PostgreSQL as the
     other scenarios do: assign it in the module (``_once = once_on_sqlite("...")``); ``why`` says

@@ -32,12 +32,10 @@ def console(system):
 
 
 @pytest.fixture
-def chrome(request):
-    if browser.missing():  # failed, not skipped: leave these out with -m "not browser" instead
-        pytest.fail(browser.missing())
-    driver = browser.chromium()
-    yield driver, browser.Camera(driver, request.node.name)
-    driver.quit()
+def chrome(request, shared_chromium):
+    """The process's chromium, fresh for this test (no cookies or site data of another), and its camera."""
+    driver = shared_chromium.fresh()
+    return driver, browser.Camera(driver, request.node.name)
 
 
 def text_of(driver, element_id) -> str:
