@@ -18,6 +18,7 @@ from services.evaluation.points import rulebook as rulebooks
 from services.evaluation.points.models import HeardEvent, LedgerEntry
 from shared.calendar import DataFileError
 from shared.errors import Conflict, Forbidden, InvalidInput
+from .fake_evaluation import sql_ports, sql_uow
 
 LI = {"user": "member.li", "roles": ["member"]}
 ZHOU = {"user": "member.zhou", "roles": ["member"]}
@@ -471,10 +472,12 @@ def test_a_quarter_is_published_corrected_inside_the_window_and_closed_after(ses
 
 
 def test_an_excellent_grade_is_told_to_the_ledger_with_the_lead_and_co_authors(session):
-    ratings.open_round(session, {"number": "2026-0011", "proposers": ["member.li", "member.zhou"]})
-    operations.grade_quality(session, {"number": "2026-0011", "grade": "good", "graded_by": "committee.liu"}, None)
-    assert excellence.announce(session, "2026-0011", "good") is False
-    assert excellence.announce(session, "2026-0011", "excellent") is True
+    ratings.open_round(*sql_ports(session), {"number": "2026-0011", "proposers": ["member.li", "member.zhou"]})
+    operations.grade_quality(
+        *sql_ports(session), {"number": "2026-0011", "grade": "good", "graded_by": "committee.liu"}, None
+    )
+    assert excellence.announce(sql_uow(session), "2026-0011", "good") is False
+    assert excellence.announce(sql_uow(session), "2026-0011", "excellent") is True
     [body] = [o.payload for o in session.scalars(select(Outbox)) if o.routing_key == "proposal.excellent"]
     assert body["members"] == [{"member": "member.li", "role": "lead"}, {"member": "member.zhou", "role": "co"}]
     ledger.book_event(session, body)

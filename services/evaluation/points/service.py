@@ -30,7 +30,7 @@ class PerformanceMixin:
         or one dated outside every term, is dead-lettered with its reason."""
         with BOOKING:
             ledger.book_event(self.db.session, body)
-            merged.hear(self.db.session, body)  # a merged proposal's proposers rate the answer it joined
+            merged.hear(self.uow, body)  # a merged proposal's proposers rate the answer it joined
             self.db.commit()
 
     # -- directory and terms -----------------------------------------------------------------
