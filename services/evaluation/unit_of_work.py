@@ -1,4 +1,5 @@
-"""Evaluation's unit of work: its repositories and what it sends, in one transaction.
+"""Evaluation's unit of work: its repositories (ratings, scores, and the points area's ledger) and
+what it sends, in one transaction.
 
 The domain functions take an :class:`EvaluationUnitOfWork`; the service builds a
 :class:`SqlEvaluationUnitOfWork` over the worker's session, and the entrypoint commits it (see
@@ -12,12 +13,14 @@ from sqlalchemy.orm import Session
 from shared.unit_of_work import SqlUnitOfWork, UnitOfWork
 
 from .models import Outbox
+from .points.repository import PointsRepository, SqlPointsRepository
 from .repository import RatingRepository, ScoreRepository, SqlRatingRepository, SqlScoreRepository
 
 
 class EvaluationUnitOfWork(UnitOfWork):
     ratings: RatingRepository
     scores: ScoreRepository
+    points: PointsRepository  # members' performance points (``points/``)
 
 
 class SqlEvaluationUnitOfWork(SqlUnitOfWork, EvaluationUnitOfWork):
@@ -25,3 +28,4 @@ class SqlEvaluationUnitOfWork(SqlUnitOfWork, EvaluationUnitOfWork):
         super().__init__(session, Outbox)
         self.ratings = SqlRatingRepository(session)
         self.scores = SqlScoreRepository(session)
+        self.points = SqlPointsRepository(session)

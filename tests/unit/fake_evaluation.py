@@ -17,7 +17,8 @@ from __future__ import annotations
 import itertools
 from collections import defaultdict
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from services.evaluation.models import (
@@ -30,6 +31,10 @@ from services.evaluation.models import (
     Rating,
     RatingRound,
 )
+from services.evaluation.points.models import Attendance, CorrectionRequest, HeardEvent, LedgerEntry, Member, Period
+from services.evaluation.points.repository import CAPPED_KINDS, PointsRepository
+from services.evaluation.points.rulebook import PointsRulebook
+from services.evaluation.points.rules import PointsRules, RulebookPointsRules
 from services.evaluation.repository import Duplicate, RatingRepository, ScoreRepository
 from services.evaluation.rules import EvaluationRules, RulebookRules
 from services.evaluation.unit_of_work import EvaluationUnitOfWork, SqlEvaluationUnitOfWork
@@ -46,6 +51,11 @@ def sql_uow(session) -> SqlEvaluationUnitOfWork:
 def sql_ports(session, rulebook: Rulebook | None = None) -> tuple[SqlEvaluationUnitOfWork, RulebookRules]:
     """The real unit of work over a test's session and the real rules (of ``rulebook``, if given)."""
     return SqlEvaluationUnitOfWork(session), RulebookRules(rulebook)
+
+
+def sql_points_ports(session, folder: Path | None = None) -> tuple[SqlEvaluationUnitOfWork, RulebookPointsRules]:
+    """The real unit of work over a test's session and the terms' points rulebooks (of ``folder``)."""
+    return SqlEvaluationUnitOfWork(session), RulebookPointsRules(folder)
 
 
 class _Ids:
@@ -157,11 +167,147 @@ class FakeScoreRepository(ScoreRepository):
         self.scores.remove(row)
 
 
+class FakePointsRepository(PointsRepository):
+    def __init__(self) -> None:
+        self.directory: dict[str, Member] = {}
+        self.heard_events: dict[str, HeardEvent] = {}
+        self.entries: list[LedgerEntry] = []
+        self.attendance: list[Attendance] = []
+        self.published: dict[str, Period] = {}
+        self.corrections: list[CorrectionRequest] = []
+        self.locked: list[list[str]] = []
+        self._ids = _Ids()
+
+    def member(self, user: str) -> Member | None:
+        return self.directory.get(user)
+
+    def add_member(self, row: Member) -> None:
+        if row.user in self.directory:
+            raise Duplicate(f"member {row.user} added twice")
+        self.directory[row.user] = row
+
+    def has_members(self) -> bool:
+        return bool(self.directory)
+
+    def members(self, sector: str | None = None) -> list[Member]:
+        rows = [m for m in self.directory.values() if sector is None or m.sector == sector]
+        return sorted(rows, key=lambda m: (m.sector, m.user))
+
+    def members_among(self, users: Iterable[str]) -> list[Member]:
+        return [self.directory[u] for u in sorted(set(users)) if u in self.directory]
+
+    def lock_members(self, users: list[str]) -> None:
+        self.locked.append(list(users))
+
+    def heard(self, event_id: str) -> HeardEvent | None:
+        return self.heard_events.get(event_id)
+
+    def add_heard(self, row: HeardEvent) -> None:
+        if row.event_id in self.heard_events:
+            raise Duplicate(f"event {row.event_id} heard twice")
+        self.heard_events[row.event_id] = row
+
+    def heard_among(self, event_ids: Iterable[str]) -> dict[str, HeardEvent]:
+        return {e: self.heard_events[e] for e in set(event_ids) if e in self.heard_events}
+
+    def entry(self, entry_id: int) -> LedgerEntry | None:
+        return next((e for e in self.entries if e.id == entry_id), None)
+
+    def add_entry(self, row: LedgerEntry) -> None:
+        self.entries.append(self._ids.numbered("entries", row))
+
+    def earned_between(self, member: str, activity: str, starts: date, ends: date) -> int:
+        return sum(
+            e.points
+            for e in self.entries
+            if e.member == member
+            and e.activity == activity
+            and e.kind in CAPPED_KINDS
+            and starts <= e.counts_on <= ends
+        )
+
+    def first_earned_for(self, member: str, activity: str, subject: str) -> LedgerEntry | None:
+        return next(
+            (
+                e
+                for e in self.entries
+                if e.member == member and e.activity == activity and e.kind == "earned" and e.subject == subject
+            ),
+            None,
+        )
+
+    def holder(self, member: str, exclusive_key: str) -> LedgerEntry | None:
+        held = [
+            e
+            for e in self.entries
+            if e.member == member and e.exclusive_key == exclusive_key and e.superseded_by is None
+        ]
+        return held[-1] if held else None
+
+    def entries_of(self, member: str, starts: date, ends: date) -> list[LedgerEntry]:
+        rows = [e for e in self.entries if e.member == member and starts <= e.counts_on <= ends]
+        return sorted(rows, key=lambda e: (e.counts_on, e.id))
+
+    def _between(self, starts: date, ends: date) -> list[LedgerEntry]:
+        return [e for e in self.entries if starts <= e.counts_on <= ends]
+
+    def totals_by_member(self, starts: date, ends: date) -> dict[str, int]:
+        totals: dict[str, int] = defaultdict(int)
+        for e in self._between(starts, ends):
+            totals[e.member] += e.points
+        return dict(totals)
+
+    def totals_by_activity(self, starts: date, ends: date) -> list[tuple[str | None, int, int]]:
+        grouped: dict[str | None, list[int]] = defaultdict(list)
+        for e in self._between(starts, ends):
+            grouped[e.activity].append(e.points)
+        ordered = sorted(grouped, key=lambda a: (a is not None, a or ""))  # corrections (None) first, as SQLite
+        return [(a, len(grouped[a]), sum(grouped[a])) for a in ordered]
+
+    def points_by_day(self, starts: date, ends: date) -> list[tuple[date, int]]:
+        return [(e.counts_on, e.points) for e in self._between(starts, ends)]
+
+    def attendance_recorded(self, organiser: str, key: str) -> Attendance | None:
+        return next((a for a in self.attendance if a.organiser == organiser and a.client_reference == key), None)
+
+    def add_attendance(self, row: Attendance) -> None:
+        if row.client_reference is not None and self.attendance_recorded(row.organiser, row.client_reference):
+            raise Duplicate(f"{row.organiser} recorded {row.client_reference} twice")
+        self.attendance.append(self._ids.numbered("attendance", row))
+
+    def attendance_records(self) -> list[Attendance]:
+        return sorted(self.attendance, key=lambda a: (a.held_on, a.id))
+
+    def period(self, key: str) -> Period | None:
+        return self.published.get(key)
+
+    def add_period(self, row: Period) -> None:
+        if row.key in self.published:
+            raise Duplicate(f"period {row.key} published twice")
+        self.published[row.key] = row
+
+    def periods(self) -> list[Period]:
+        return sorted(self.published.values(), key=lambda p: (p.starts, p.key))
+
+    def periods_covering(self, day: date) -> list[Period]:
+        return [p for p in self.published.values() if p.starts <= day <= p.ends]
+
+    def correction(self, correction_id: int) -> CorrectionRequest | None:
+        return next((c for c in self.corrections if c.id == correction_id), None)
+
+    def add_correction(self, row: CorrectionRequest) -> None:
+        self.corrections.append(self._ids.numbered("corrections", row))
+
+    def corrections_of(self, period: str, member: str | None = None) -> list[CorrectionRequest]:
+        return [c for c in self.corrections if c.period == period and (member is None or c.member == member)]
+
+
 class FakeEvaluationUnitOfWork(FakeUnitOfWork, EvaluationUnitOfWork):
     def __init__(self) -> None:
         super().__init__()
         self.ratings: FakeRatingRepository = FakeRatingRepository()
         self.scores: FakeScoreRepository = FakeScoreRepository()
+        self.points: FakePointsRepository = FakePointsRepository()
 
     def messages(self, name: str | None = None) -> list[dict]:
         """The BPMN messages sent so far (of ``name``, if given), in order."""
@@ -226,3 +372,13 @@ class FakeRules(EvaluationRules):
 
     def quality_grade_for(self, points: int) -> str:
         return self.book.quality_grade_for(points)
+
+
+class FakePointsRules(PointsRules):
+    """The terms' points rulebooks given, already read (no folder, nothing reread)."""
+
+    def __init__(self, books: list[PointsRulebook]) -> None:
+        self.books = sorted(books, key=lambda book: book.starts)
+
+    def terms(self) -> list[PointsRulebook]:
+        return list(self.books)
