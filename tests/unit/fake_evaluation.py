@@ -33,7 +33,7 @@ from services.evaluation.models import (
 )
 from services.evaluation.points.models import Attendance, CorrectionRequest, HeardEvent, LedgerEntry, Member, Period
 from services.evaluation.points.repository import CAPPED_KINDS, PointsRepository
-from services.evaluation.points.rulebook import PointsRulebook
+from services.evaluation.points.rulebook import PointsRulebook, Rule
 from services.evaluation.points.rules import PointsRules, RulebookPointsRules
 from services.evaluation.repository import Duplicate, RatingRepository, ScoreRepository
 from services.evaluation.rules import EvaluationRules, RulebookRules
@@ -382,3 +382,43 @@ class FakePointsRules(PointsRules):
 
     def terms(self) -> list[PointsRulebook]:
         return list(self.books)
+
+
+def _row(activity: str, event: str, points: int, unit: str = "event", **given: Any) -> Rule:
+    return Rule(
+        activity,
+        activity,
+        event,
+        given.get("role"),
+        given.get("when") or {},
+        {},
+        points,
+        unit,
+        given.get("cap"),
+        given.get("group"),
+    )
+
+
+def points_book() -> PointsRulebook:
+    """A term ``T`` (2026) of four rows: plenary attendance by the half day, an opinion capped at 8
+    a year, and a case taken and a proposal filed that share one authorship per thread."""
+    return PointsRulebook(
+        term="T",
+        name="test term",
+        starts=date(2026, 1, 1),
+        ends=date(2026, 12, 31),
+        version="T.1",
+        content_hash="sha256:test",
+        path=Path("T.yaml"),
+        caps_per="year",
+        activity_kinds=["plenary"],
+        correction_window_days=15,
+        full_marks={"quarter": 25, "year": 100, "term": 500},
+        grades=[{"code": "good", "zh": "好", "min": 50}, {"code": "low", "zh": "低", "min": 0}],
+        rules=[
+            _row("plenary_attendance", "attendance.recorded", 5, "half_day", role="present", when={"kind": "plenary"}),
+            _row("opinion_submitted", "opinion.submitted", 5, cap=8),
+            _row("case_taken", "consultation.case_taken", 3, group="authorship"),
+            _row("proposal_lead", "proposal.filed", 15, role="lead", group="authorship"),
+        ],
+    )

@@ -4,45 +4,17 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime, timezone
-from pathlib import Path
+from datetime import datetime, timezone
 
 import pytest
 
 from services.evaluation.points import attendance, directory, files, ledger, periods
-from services.evaluation.points.rulebook import PointsRulebook, Rule
 from shared.errors import Conflict
 
-from .fake_evaluation import FakeEvaluationUnitOfWork, FakePointsRules
+from .fake_evaluation import FakeEvaluationUnitOfWork, FakePointsRules, points_book
 
 LI = {"user": "member.li", "roles": ["member"]}
 STAFF = {"user": "staff.wang", "roles": ["staff"], "unit": "office"}
-
-
-def row(activity, event, points, unit="event", role=None, when=None, cap=None, group=None):
-    return Rule(activity, activity, event, role, when or {}, {}, points, unit, cap, group)
-
-
-BOOK = PointsRulebook(
-    term="T",
-    name="test term",
-    starts=date(2026, 1, 1),
-    ends=date(2026, 12, 31),
-    version="T.1",
-    content_hash="sha256:test",
-    path=Path("T.yaml"),
-    caps_per="year",
-    activity_kinds=["plenary"],
-    correction_window_days=15,
-    full_marks={"quarter": 25, "year": 100, "term": 500},
-    grades=[{"code": "good", "zh": "好", "min": 50}, {"code": "low", "zh": "低", "min": 0}],
-    rules=[
-        row("plenary_attendance", "attendance.recorded", 5, unit="half_day", role="present", when={"kind": "plenary"}),
-        row("opinion_submitted", "opinion.submitted", 5, cap=8),
-        row("case_taken", "consultation.case_taken", 3, group="authorship"),
-        row("proposal_lead", "proposal.filed", 15, role="lead", group="authorship"),
-    ],
-)
 
 
 @pytest.fixture
@@ -57,7 +29,7 @@ def uow(skipping_clock):
     return uow
 
 
-RULES = FakePointsRules([BOOK])
+RULES = FakePointsRules([points_book()])
 
 
 def event(name, member="member.li", role=None, subject="X-1", thread=None, **payload):
