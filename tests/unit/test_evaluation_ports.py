@@ -10,6 +10,10 @@ import pytest
 
 from services.evaluation import appeals, assessment, merged, operations, ratings
 from services.evaluation.points import excellence
+from services.evaluation.points import rulebook as points_rulebook
+from services.evaluation.points.service import PointsRules
+from services.evaluation.service import Rules
+from shared import rulebook as rulebooks
 from shared.contracts.messages import APPEAL_LODGED, RATINGS_COMPLETE
 from shared.errors import Conflict, TooLate
 
@@ -151,3 +155,28 @@ def test_an_excellent_grade_tells_the_ledger_of_the_proposers(uow, rules):
     [event] = uow.events(excellence.EVENT)
     assert event["members"] == [{"member": "member.li", "role": "lead"}, {"member": "member.zhao", "role": "co"}]
     assert uow.scores.grades[NUMBER].grade == "excellent"
+
+
+def test_each_worker_reads_the_rulebooks_as_they_are_now(tmp_path, monkeypatch):
+    source = rulebooks.RULES_DIRECTORY / "proposal.yaml"
+    (tmp_path / "proposal.yaml").write_text(source.read_text(encoding="utf-8"), encoding="utf-8")
+    monkeypatch.setattr(rulebooks, "RULES_DIRECTORY", tmp_path)
+    terms = tmp_path / "points"
+    terms.mkdir()
+    (terms / "14.yaml").write_text(points_rulebook.term("14").path.read_text(encoding="utf-8"), encoding="utf-8")
+    monkeypatch.setattr(points_rulebook, "directory", lambda: terms)
+    proposal_rules, points_rules = Rules(), PointsRules()
+    assert "D" not in [c.code for c in proposal_rules.get_dependency(None).reply_categories()]
+    assert points_rules.get_dependency(None).term("14").version == "14.1"
+
+    proposal = tmp_path / "proposal.yaml"
+    proposal.write_text(
+        proposal.read_text(encoding="utf-8").replace(
+            "en: Explained (cannot be adopted), enabled: false", "en: Explained (cannot be adopted), enabled: true"
+        ),
+        encoding="utf-8",
+    )
+    term = terms / "14.yaml"
+    term.write_text(term.read_text(encoding="utf-8").replace('version: "14.1"', 'version: "14.2b"'), encoding="utf-8")
+    assert "D" in [c.code for c in proposal_rules.get_dependency(None).reply_categories()], "the next worker"
+    assert points_rules.get_dependency(None).term("14").version == "14.2b"
