@@ -161,10 +161,12 @@ def prepare(settings, demo: bool = False) -> dict:
     if added:
         say(f"venue directory seeded with {added} venues")
     from services.evaluation.points.directory import ensure_members
+    from services.evaluation.points.rules import RulebookPointsRules
+    from services.evaluation.unit_of_work import SqlEvaluationUnitOfWork
 
     members = yaml.safe_load((config.ROOT / "deploy" / "seed" / "members.yaml").read_text(encoding="utf-8"))
     with transaction(session_factory(settings.database_url("evaluation"))) as s:
-        added = ensure_members(s, members["members"])
+        added = ensure_members(SqlEvaluationUnitOfWork(s), RulebookPointsRules(), members["members"])
     if added:
         say(f"members directory seeded with {added} members")
     token_file = settings.var_dir / "demo-tokens.json"

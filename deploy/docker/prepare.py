@@ -120,6 +120,8 @@ def main(argv=None) -> int:
         from services.assignment.operations import ensure_units
         from services.assignment.repository import SqlAssignmentUnitOfWork
         from services.evaluation.points.directory import ensure_members
+        from services.evaluation.points.rules import RulebookPointsRules
+        from services.evaluation.unit_of_work import SqlEvaluationUnitOfWork
 
         seed = config.ROOT / "deploy" / "seed"
         units = yaml.safe_load((seed / "units.yaml").read_text(encoding="utf-8"))["units"]
@@ -127,7 +129,8 @@ def main(argv=None) -> int:
             say(f"unit directory: {ensure_units(SqlAssignmentUnitOfWork(s), units)} units added")
         members = yaml.safe_load((seed / "members.yaml").read_text(encoding="utf-8"))["members"]
         with transaction(session_factory(settings.database_url("evaluation"))) as s:
-            say(f"members directory: {ensure_members(s, members)} members added")
+            added = ensure_members(SqlEvaluationUnitOfWork(s), RulebookPointsRules(), members)
+            say(f"members directory: {added} members added")
 
     if settings.bus_users == "shared":
         say("ZTC_BUS_USERS=shared: no broker users installed; every service uses ZTC_AMQP_URI's user")

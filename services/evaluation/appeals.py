@@ -18,25 +18,23 @@ queues. A lodged appeal is also a notice to the committee and its staff.
 
 from __future__ import annotations
 
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
-
 from shared import clock
 from shared.contracts.jobs.evaluation import DecideAppeal as DecideAppealParams
 from shared.contracts.messages import APPEAL_LODGED
 from shared.errors import BusinessError, Conflict, Forbidden, InvalidInput, NotFound, TooLate
-from shared.messaging.outbox import notify, publish_event, send_message
 from shared.validation import load
 
 from . import merged
 from .access import principal_of
-from .models import Appeal, Outbox, RatingRound
-from .ratings import SCORES, UNSATISFIED, _latest_round, appeal_view
+from .models import Appeal
+from .ratings import SCORES, UNSATISFIED, appeal_view
+from .repository import Duplicate
+from .unit_of_work import EvaluationUnitOfWork
 
 APPEALED, DECIDED = "handling.appealed", "handling.appeal_decided"
 
 
-def appeal(session, number, reason, principal) -> dict:
+def appeal(uow: EvaluationUnitOfWork, number, reason, principal) -> dict:
     """The caller appeals the latest rated reply of ``number`` (see the module docstring)."""
     caller = principal_of(principal)
     text = (reason or "").strip() if isinstance(reason, str) else ""
@@ -44,8 +42,8 @@ def appeal(session, number, reason, principal) -> dict:
         raise InvalidInput(
             "an appeal says why the handling should be looked at again", {"reason": ["1 to 4000 characters"]}
         )
-    answering = merged.answering(session, str(number))
-    rating_round = _latest_round(session, answering, lock=True)
+    answering = merged.answering(uow, str(number))
+    rating_round = uow.ratings.latest_round(answering, lock=True)
     if rating_round is None:
         raise NotFound(f"{number} has no rated reply to appeal")
     if caller["user"] not in rating_round.proposers or "member" not in caller["roles"]:
@@ -68,38 +66,31 @@ def appeal(session, number, reason, principal) -> dict:
             f"the appeal window of round {rating_round.round} of {answering} ended at {due.isoformat()}",
             {"appeal_due": due.isoformat(), "asked_at": now.isoformat()},
         )
-    if _existing(session, answering, rating_round.round) is not None:
+    if uow.ratings.appeal_of(answering, rating_round.round, lock=True) is not None:
         raise Conflict(
             f"the reply of round {rating_round.round} of {answering} has been appealed already; one appeal per reply"
         )
     row = Appeal(number=answering, round=rating_round.round, appellant=caller["user"], reason=text, lodged_at=now)
-    session.add(row)
     try:
-        session.flush()
-    except IntegrityError:  # another proposer's appeal committed first
+        uow.ratings.add_appeal(row)
+    except Duplicate:  # another proposer's appeal committed first
         raise Conflict(
             f"the reply of round {rating_round.round} of {answering} has been appealed already; one appeal per reply"
         ) from None
-    shown = appeal_view(session, rating_round)
-    send_message(
-        session,
-        Outbox,
+    shown = appeal_view(uow, rating_round)
+    uow.send_message(
         APPEAL_LODGED,
         answering,
         f"appeal-{answering}-{rating_round.round}",
         {"round": row.round, "appellant": row.appellant, "reason": row.reason, "lodged_at": shown["lodged_at"]},
     )
-    publish_event(
-        session,
-        Outbox,
+    uow.publish_event(
         APPEALED,
         f"{APPEALED}:{answering}:{row.round}",
         answering,
         payload={"number": answering, "round": row.round, "appellant": row.appellant, "reason": row.reason},
     )
-    notify(
-        session,
-        Outbox,
+    uow.notify(
         "appeal_lodged",
         f"evaluation.appeal:{row.id}",
         answering,
@@ -110,31 +101,22 @@ def appeal(session, number, reason, principal) -> dict:
     return shown
 
 
-def _existing(session, number: str, round_: int) -> Appeal | None:
-    return session.scalars(
-        select(Appeal).where(Appeal.number == number, Appeal.round == round_).with_for_update()
-    ).first()
-
-
-def decide(session, params: dict, principal: dict | None) -> dict:
+def decide(uow: EvaluationUnitOfWork, params: dict, principal: dict | None) -> dict:
     """``evaluation.decide_appeal {number, round, decision, reason, decided_by}``: record the
     committee's decision on the round's appeal (``BusinessError("no_appeal")`` when there is none).
     Deciding again changes nothing (a job delivered twice)."""
     data = load(DecideAppealParams, params, "evaluation.decide_appeal parameters")
-    row = _existing(session, data["number"], data["round"])
+    row = uow.ratings.appeal_of(data["number"], data["round"], lock=True)
     if row is None:
         raise BusinessError("no_appeal", f"round {data['round']} of {data['number']} has no appeal to decide")
     if row.decision is None:
         row.decision, row.decision_reason = data["decision"], data["reason"]
         row.decided_by, row.decided_at = data["decided_by"], clock.now()
-        rating_round = session.scalars(
-            select(RatingRound).where(RatingRound.number == row.number, RatingRound.round == row.round)
-        ).first()
+        rating_round = uow.ratings.round_of(row.number, row.round)
+        assert rating_round is not None  # an appeal is of a round
         rating_round.outcome = "upheld" if row.decision == "upheld" else "rehandle"
-        session.flush()
-        publish_event(
-            session,
-            Outbox,
+        uow.flush()
+        uow.publish_event(
             DECIDED,
             f"{DECIDED}:{row.number}:{row.round}",
             row.number,

@@ -29,16 +29,14 @@ from collections import defaultdict
 from fractions import Fraction
 
 from marshmallow import Schema, fields, validate
-from sqlalchemy import select
-
 from shared.errors import InvalidInput
-from shared.rulebook import load_rulebook
 from shared.validation import load
 
 from .access import principal_of, require_overseer
 from .checklist import points
-from .models import HandlingScore, RatingRound
 from .ratings import NOT_GIVEN, SCORES, given
+from .rules import EvaluationRules
+from .unit_of_work import EvaluationUnitOfWork
 
 # appealable: a re-handled reply rated 不满意; upheld: its appeal decided for the handling (the rating stays).
 FINAL_OUTCOMES = ("accepted", "rehandle", "appealable", "upheld")
@@ -52,12 +50,8 @@ def _rate(part: int, whole: int) -> float | None:
     return round(part / whole, 4) if whole else None
 
 
-def _final_ratings(session, numbers) -> dict:
-    rounds = session.scalars(
-        select(RatingRound)
-        .where(RatingRound.number.in_(numbers), RatingRound.outcome.in_(FINAL_OUTCOMES))
-        .order_by(RatingRound.round)
-    ).all()
+def _final_ratings(uow: EvaluationUnitOfWork, numbers) -> dict:
+    rounds = uow.ratings.final_rounds(numbers, FINAL_OUTCOMES)
     final = {r.number: r for r in rounds}  # ordered by round: the newest wins
     return {number: list(r.ratings) for number, r in final.items()}
 
@@ -87,7 +81,7 @@ def _average(rows) -> float | None:
     return points(sum(row.total for row in rows) / len(rows)) if rows else None
 
 
-def unit_assessment(session, year, principal, rulebook=None) -> dict:
+def unit_assessment(uow: EvaluationUnitOfWork, rules: EvaluationRules, year, principal) -> dict:
     """``{year, units: [{unit, proposals_handled, average_handling_score, proposals_assisted,
     average_co_unit_score, on_time_rate, face_to_face_rate, satisfaction: {ratings, handling:
     {level: share}, result: {level: share}}, score, rank}]}``, by unit. A figure without data is
@@ -95,14 +89,9 @@ def unit_assessment(session, year, principal, rulebook=None) -> dict:
     caller = principal_of(principal)
     require_overseer(caller, "the units' assessment")
     data = load(AssessmentInput, {"year": year}, "the assessment year")
-    rulebook = rulebook or load_rulebook("proposal")
-    levels = [level.code for level in rulebook.satisfaction_levels()]
-    scores = session.scalars(
-        select(HandlingScore)
-        .where(HandlingScore.year == data["year"])
-        .order_by(HandlingScore.unit, HandlingScore.number)
-    ).all()
-    ratings = _final_ratings(session, sorted({s.number for s in scores}))
+    levels = [level.code for level in rules.satisfaction_levels()]
+    scores = uow.scores.handling_scores_in(data["year"])
+    ratings = _final_ratings(uow, sorted({s.number for s in scores}))
     by_unit = defaultdict(list)
     for row in scores:
         by_unit[row.unit].append(row)
@@ -122,22 +111,22 @@ def unit_assessment(session, year, principal, rulebook=None) -> dict:
             "face_to_face_rate": _rate(sum(bool(row.facts.get("face_to_face")) for row in answered), len(answered)),
             "satisfaction": _satisfaction(rated, levels),
         }
-        entry["score"] = _score(rows, given(rated), rulebook)
+        entry["score"] = _score(rows, given(rated), rules)
         units.append(entry)
     _rank(units)
-    setting = rulebook.unit_assessment()
+    setting = rules.unit_assessment()
     return {
         "year": data["year"],
         "units": units,
         "scale": setting["scale"],
         "weights": {name: float(weight) for name, weight in setting["weights"].items()},
-        "rulebook_version": rulebook.version,
+        "rulebook_version": rules.version,
     }
 
 
-def _score(rows, ratings, rulebook) -> float:
-    setting = rulebook.unit_assessment()
-    level_shares = rulebook.handling_checklist_rules()["result"]["levels"]
+def _score(rows, ratings, rules: EvaluationRules) -> float:
+    setting = rules.unit_assessment()
+    level_shares = rules.handling_checklist_rules()["result"]["levels"]
     components = {
         "handling": sum(Fraction(str(row.total)) for row in rows) / sum(_most(row) for row in rows),
         "on_time": Fraction(sum(_on_time(row) for row in rows), len(rows)),
@@ -177,9 +166,9 @@ COLUMNS = (
 )
 
 
-def ranking(session, year, principal, rulebook=None) -> dict:
+def ranking(uow: EvaluationUnitOfWork, rules: EvaluationRules, year, principal) -> dict:
     """The assessment with the units in rank order (RPC ``unit_ranking``)."""
-    table = unit_assessment(session, year, principal, rulebook)
+    table = unit_assessment(uow, rules, year, principal)
     table["units"].sort(key=lambda u: (u["rank"], u["unit"]))
     return table
 
@@ -202,12 +191,12 @@ def _rows(table):
         }
 
 
-def export(session, year, fmt, principal, rulebook=None) -> dict:
+def export(uow: EvaluationUnitOfWork, rules: EvaluationRules, year, fmt, principal) -> dict:
     """The ranked assessment as a file (RPC ``export_unit_assessment``): ``{filename, content_type,
     content_base64}``; ``fmt`` is ``csv`` or ``xlsx``."""
     if fmt not in EXPORT_FORMATS:
         raise InvalidInput("the export format", {"format": [f"one of: {', '.join(EXPORT_FORMATS)}"]})
-    table = ranking(session, year, principal, rulebook)
+    table = ranking(uow, rules, year, principal)
     rows = list(_rows(table))
     if fmt == "csv":
         out = io.StringIO()

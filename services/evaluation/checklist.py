@@ -154,6 +154,7 @@ def _checklist(rulebook, role: str):
 def score(facts: dict, rulebook, role: str = "answering") -> dict:
     """``{total, max, items: [{item, points, max, why}]}`` for ``facts`` on ``rulebook``'s checklist
     of ``role``: ``answering`` (the handling checklist) or ``co`` (the co-unit checklist).
+    ``rulebook`` is the service's rules port (``rules.EvaluationRules``) or a rulebook itself.
 
     Each item's points are rounded to one decimal; the total is the sum of the rounded points, so
     the items add up to it exactly as shown."""

@@ -9,17 +9,16 @@ merged proposer rates through their own proposal's number, which answers to the 
 
 from __future__ import annotations
 
-from sqlalchemy import select
-
 from shared import clock, contracts
 from shared.validation import load
 
 from .models import MergedProposal
+from .unit_of_work import EvaluationUnitOfWork
 
 FILED = "proposal.filed"
 
 
-def hear(session, body) -> bool:
+def hear(uow: EvaluationUnitOfWork, body) -> bool:
     """Remember a merge told by ``body`` (any domain event; others are ignored). Hearing it again
     changes nothing. True when it was a merge."""
     if not isinstance(body, dict) or body.get("name") != FILED:
@@ -28,25 +27,21 @@ def hear(session, body) -> bool:
     into = (event["payload"] or {}).get("merged_into")
     if not into:
         return False
-    if session.get(MergedProposal, event["subject"]) is None:
+    if uow.ratings.merged(event["subject"]) is None:
         proposers = [m["member"] for m in event["members"] if m.get("member")]
-        session.add(MergedProposal(number=event["subject"], into=str(into), proposers=proposers, heard_at=clock.now()))
-        session.flush()
+        row = MergedProposal(number=event["subject"], into=str(into), proposers=proposers, heard_at=clock.now())
+        uow.ratings.add_merged(row)
+        uow.flush()
     return True
 
 
-def proposers_merged_into(session, number: str) -> list[str]:
+def proposers_merged_into(uow: EvaluationUnitOfWork, number: str) -> list[str]:
     """The proposers of every proposal merged into ``number``, in the order the merges were heard."""
-    rows = session.scalars(
-        select(MergedProposal)
-        .where(MergedProposal.into == number)
-        .order_by(MergedProposal.heard_at, MergedProposal.number)
-    )
-    return [p for row in rows for p in row.proposers]
+    return [p for row in uow.ratings.merged_into(number) for p in row.proposers]
 
 
-def answering(session, number: str) -> str:
+def answering(uow: EvaluationUnitOfWork, number: str) -> str:
     """The proposal whose rating rounds ``number``'s proposers rate in: the one it was merged into,
     or itself."""
-    row = session.get(MergedProposal, number)
+    row = uow.ratings.merged(number)
     return row.into if row is not None else number

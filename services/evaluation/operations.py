@@ -1,4 +1,4 @@
-"""Evaluation's jobs, as plain functions of a session and validated input.
+"""Evaluation's jobs, as plain functions of the unit of work, the rules and validated input.
 
 Rating rounds are in ``ratings.py``, the checklist rules in ``checklist.py`` and the units' annual
 assessment in ``assessment.py``; this module holds the remaining jobs the engine sends.
@@ -9,12 +9,10 @@ from __future__ import annotations
 import re
 
 from marshmallow import Schema, ValidationError, fields, validate
-from sqlalchemy import select
 
 from shared import clock
 from shared.calendar import local_date
 from shared.errors import InvalidInput
-from shared.rulebook import load_rulebook
 from shared.contracts.jobs.evaluation import CO_UNIT_INPUT
 from shared.contracts.jobs.evaluation import GradeQuality as GradeQualityParams
 from shared.contracts.jobs.evaluation import RecordFollowup as RecordFollowupParams
@@ -25,49 +23,50 @@ from shared.validation import load
 from . import checklist
 from .quality import score_checklist
 from .models import FollowUp, HandlingScore, Outcome, QualityGrade
+from .rules import EvaluationRules
+from .unit_of_work import EvaluationUnitOfWork
 
 
-def record_outcome(session, params: dict, principal: dict | None) -> dict:
+def record_outcome(uow: EvaluationUnitOfWork, params: dict, principal: dict | None) -> dict:
     data = load(RecordOutcomeParams, params, "evaluation.record_outcome parameters")
     row = Outcome(submission_id=data["submission_id"], outcome=data["outcome"], recorded_at=clock.now())
-    session.add(row)
-    session.flush()
+    uow.scores.add_outcome(row)
+    uow.flush()
     return {"outcome_id": row.id, "outcome": row.outcome}
 
 
-def record_followup(session, params: dict, principal: dict | None) -> dict:
+def record_followup(uow: EvaluationUnitOfWork, params: dict, principal: dict | None) -> dict:
     """A unit's further reply on a B-category answer, perhaps reaching a milestone."""
     data = load(RecordFollowupParams, params, "evaluation.record_followup parameters")
     row = FollowUp(
         number=data["number"], milestone=data["milestone"], due=data["due"], reply=data["text"], replied_at=clock.now()
     )
-    session.add(row)
-    session.flush()
+    uow.scores.add_followup(row)
+    uow.flush()
     return {"followup_id": row.id}
 
 
-def grade_quality(session, params: dict, principal: dict | None, rulebook=None) -> dict:
+def grade_quality(uow: EvaluationUnitOfWork, rules: EvaluationRules, params: dict, principal: dict | None) -> dict:
     """The committee's grade of a proposal, one of the rulebook's ``quality_grades``; grading
     again replaces the grade."""
     data = load(GradeQualityParams, params, "evaluation.grade_quality parameters")
-    rulebook = rulebook or load_rulebook("proposal")
     checklist = None
     if data["quality_checklist"] is not None:
-        checklist = score_checklist(rulebook, data["quality_checklist"])
+        checklist = score_checklist(rules, data["quality_checklist"])
         data["grade"] = checklist["grade"]
-    grades = [grade.code for grade in rulebook.quality_grades()]
+    grades = [grade.code for grade in rules.quality_grades()]
     if data["grade"] not in grades:
         raise InvalidInput(
             "evaluation.grade_quality parameters are not valid",
             {"grade": [f"not a quality grade of the rulebook; one of: {', '.join(grades)}"]},
         )
-    row = session.scalars(select(QualityGrade).where(QualityGrade.number == data["number"])).first()
+    row = uow.scores.quality_grade(data["number"])
     if row is None:
         row = QualityGrade(number=data["number"])
-        session.add(row)
+        uow.scores.add_quality_grade(row)
     row.grade, row.graded_by, row.graded_at = data["grade"], data["graded_by"], clock.now()
     row.points, row.checklist = (checklist["points"], checklist) if checklist else (None, None)
-    session.flush()
+    uow.flush()
     return {"grade": row.grade, "points": row.points}
 
 
@@ -75,10 +74,10 @@ def _count():
     return fields.Integer(strict=True, load_default=0, validate=validate.Range(min=0))
 
 
-def _facts_schemas(rulebook) -> dict:
+def _facts_schemas(rules: EvaluationRules) -> dict:
     """The facts each role's checklist is scored from, by role."""
-    categories = [c.code for c in rulebook.reply_categories()]  # enabled ones only
-    levels = [level.code for level in rulebook.satisfaction_levels()]
+    categories = [c.code for c in rules.reply_categories()]  # enabled ones only
+    levels = [level.code for level in rules.satisfaction_levels()]
     answering = Schema.from_dict(
         {
             "signed_on_time": fields.Boolean(required=True),
@@ -101,12 +100,12 @@ def _facts_schemas(rulebook) -> dict:
     return {"answering": answering, "co": co}
 
 
-def _scored_units(rulebook, params: dict) -> tuple[str, list[dict]]:
+def _scored_units(rules: EvaluationRules, params: dict) -> tuple[str, list[dict]]:
     """The number and ``[{unit, role, facts}]``, each unit's facts checked for its role; the
     one-unit form (``unit`` with ``facts``) is one answering unit."""
     data = load(ScoreHandlingParams, params, "evaluation.score_handling parameters")
     units = data["units"] or [{"unit": data["unit"], "role": "answering", "facts": data["facts"]}]
-    schemas, errors = _facts_schemas(rulebook), {}
+    schemas, errors = _facts_schemas(rules), {}
     for i, entry in enumerate(units):
         try:
             entry["facts"] = schemas[entry["role"]]().load(entry["facts"])
@@ -123,28 +122,27 @@ def assessment_year(number: str) -> int:
     return int(match.group(1)) if match else local_date(clock.now()).year
 
 
-def score_handling(session, params: dict, principal: dict | None, rulebook=None) -> dict:
+def score_handling(uow: EvaluationUnitOfWork, rules: EvaluationRules, params: dict, principal: dict | None) -> dict:
     """Score every unit of a proposal, each on its own facts: an answering unit (单办, each of
     分办, the lead of 主办) on the handling checklist, a co-unit (协办) on the co-unit checklist.
 
     One job, one transaction: the proposal's scores are the units listed; scoring again replaces
     them, and a unit scored before but not listed now loses its score. Returns ``{units: [{unit,
     role, total, max, items}], rulebook_version}`` in the order given."""
-    rulebook = rulebook or load_rulebook("proposal")
-    number, units = _scored_units(rulebook, params)
-    kept = {row.unit: row for row in session.scalars(select(HandlingScore).where(HandlingScore.number == number)).all()}
+    number, units = _scored_units(rules, params)
+    kept = {row.unit: row for row in uow.scores.handling_scores_of(number)}
     now, year, scored_units = clock.now(), assessment_year(number), []
     for entry in units:
-        scored = checklist.score(entry["facts"], rulebook, entry["role"])
+        scored = checklist.score(entry["facts"], rules, entry["role"])
         row = kept.pop(entry["unit"], None)
         if row is None:
             row = HandlingScore(number=number, unit=entry["unit"])
-            session.add(row)
+            uow.scores.add_handling_score(row)
         row.role, row.year, row.items, row.total = entry["role"], year, scored["items"], scored["total"]
         row.facts, row.scored_at = entry["facts"], now
-        row.rulebook_version, row.rulebook_hash = rulebook.version, rulebook.content_hash
+        row.rulebook_version, row.rulebook_hash = rules.version, rules.content_hash
         scored_units.append({"unit": entry["unit"], "role": entry["role"], **scored})
     for stale in kept.values():  # no longer one of the proposal's units
-        session.delete(stale)
-    session.flush()
-    return {"units": scored_units, "rulebook_version": rulebook.version}
+        uow.scores.remove_handling_score(stale)
+    uow.flush()
+    return {"units": scored_units, "rulebook_version": rules.version}

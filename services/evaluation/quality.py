@@ -8,12 +8,11 @@ stored with no checklist."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
-
 from shared.errors import InvalidInput, NotFound
 
 from .access import principal_of, require_overseer
-from .models import QualityGrade
+from .rules import EvaluationRules
+from .unit_of_work import EvaluationUnitOfWork
 
 
 def score_checklist(rulebook, ticked: list[str]) -> dict:
@@ -59,13 +58,13 @@ def score_checklist(rulebook, ticked: list[str]) -> dict:
     }
 
 
-def grade_of(session, number: str, principal, rulebook) -> dict:
+def grade_of(uow: EvaluationUnitOfWork, rules: EvaluationRules, number: str, principal) -> dict:
     """A proposal's quality grade with its checklist, for staff, the committee and leaders."""
     require_overseer(principal_of(principal), "a proposal's quality grade")
-    row = session.scalars(select(QualityGrade).where(QualityGrade.number == number)).first()
+    row = uow.scores.quality_grade(number)
     if row is None:
         raise NotFound(f"proposal {number} has no quality grade yet")
-    labels = {grade.code: grade for grade in rulebook.quality_grades()}
+    labels = {grade.code: grade for grade in rules.quality_grades()}
     label = labels.get(row.grade)
     return {
         "number": row.number,

@@ -19,23 +19,23 @@ the race, closing finds the round closed and sends nothing more.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from marshmallow import Schema, fields, validate
-from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
 
 from shared import clock
 from shared.errors import BusinessError, Conflict, Forbidden, NotFound
-from shared.messaging.outbox import publish_event, send_message
-from shared.rulebook import RuleNotFound, load_rulebook
-from shared.calendar import WorkingCalendar
+from shared.rulebook import RuleNotFound
 from shared.contracts.jobs.evaluation import CloseRating as CloseRatingParams
 from shared.contracts.jobs.evaluation import OpenRating as OpenRatingParams
-from shared.rulebook import deadline
 from shared.validation import load
 
 from . import merged
 from .access import oversees, principal_of
-from .models import Appeal, Outbox, Rating, RatingRound
+from .models import Rating, RatingRound
+from .repository import Duplicate
+from .rules import EvaluationRules
+from .unit_of_work import EvaluationUnitOfWork
 
 from shared.contracts.messages import RATINGS_COMPLETE  # noqa: E402
 
@@ -49,16 +49,16 @@ def given(ratings) -> list:
     return [r for r in ratings if r.handling != NOT_GIVEN]
 
 
-def window_ends(opened_at, rulebook) -> str:
+def window_ends(opened_at: datetime, rules: EvaluationRules) -> str:
     """When a round opened at ``opened_at`` stops taking ratings (rule ``rating_window``)."""
-    return deadline(rulebook, "rating_window", opened_at, WorkingCalendar()).ends_at.isoformat()
+    return rules.rating_window_ends(opened_at).isoformat()
 
 
-def level_codes(rulebook) -> list[str]:
-    codes = [level.code for level in rulebook.satisfaction_levels()]
+def level_codes(rules: EvaluationRules) -> list[str]:
+    codes = [level.code for level in rules.satisfaction_levels()]
     if UNSATISFIED not in codes:
         raise RuleNotFound(
-            f"rulebook {rulebook.name} {rulebook.version} has no satisfaction level "
+            f"rulebook {rules.name} {rules.version} has no satisfaction level "
             f"{UNSATISFIED!r}, which sends a reply back; it has: {', '.join(codes)}"
         )
     return codes
@@ -76,61 +76,39 @@ def _rating_schema(levels):
     )
 
 
-def _latest_round(session, number, lock=False):
-    query = select(RatingRound).where(RatingRound.number == number).order_by(RatingRound.round.desc()).limit(1)
-    if lock:  # wait for other raters of the round, then read it as they left it
-        query = query.with_for_update().execution_options(populate_existing=True)
-    return session.scalars(query).first()
-
-
-def _close(session, rating_round, outcome) -> bool:
-    """Close the round unless another transaction already did; True if this one closed it."""
-    closed = session.execute(
-        update(RatingRound)
-        .where(RatingRound.id == rating_round.id, RatingRound.closed_at.is_(None))
-        .values(closed_at=clock.now(), outcome=outcome)
-        .execution_options(synchronize_session="fetch")
-    )
-    return closed.rowcount == 1
-
-
-def open_round(session, params: dict, principal: dict | None = None, rulebook=None) -> dict:
+def open_round(uow: EvaluationUnitOfWork, rules: EvaluationRules, params: dict, principal: dict | None = None) -> dict:
     """Open a rating round for the proposal's proposers (job ``evaluation.open_rating``).
 
     ``round`` defaults to the next one. Opening a round that exists with the same proposers is a
     repeat and changes nothing. A round still open when a newer one opens is closed as superseded
     (its proposers did not all rate before the process moved on); it sends no message."""
     data = load(OpenRatingParams, params, "evaluation.open_rating parameters")
-    rulebook = rulebook or load_rulebook("proposal")
     number = data["number"]
     # The proposers of proposals merged into this one rate its answer too (merged.py).
-    proposers = list(dict.fromkeys([*data["proposers"], *merged.proposers_merged_into(session, number)]))
-    latest = _latest_round(session, number, lock=True)
+    proposers = list(dict.fromkeys([*data["proposers"], *merged.proposers_merged_into(uow, number)]))
+    # wait for other raters of the round, then read it as they left it
+    latest = uow.ratings.latest_round(number, lock=True)
     wanted = data["round"] or (latest.round + 1 if latest else 1)
-    existing = session.scalars(
-        select(RatingRound).where(RatingRound.number == number, RatingRound.round == wanted)
-    ).first()
+    existing = uow.ratings.round_of(number, wanted)
     if existing is not None:
         if not set(data["proposers"]) <= set(existing.proposers):
             raise BusinessError("rating_round_exists", f"round {wanted} of {number} exists for {existing.proposers}")
-        return {"round": existing.round, "due": window_ends(existing.opened_at, rulebook)}
+        return {"round": existing.round, "due": window_ends(existing.opened_at, rules)}
     if latest is not None and latest.round > wanted:
         raise BusinessError("rating_round_outdated", f"{number} is already in round {latest.round}")
     if latest is not None and latest.closed_at is None:
-        _close(session, latest, "superseded")
+        uow.ratings.close_round(latest, "superseded", clock.now())
     opened_at = clock.now()
-    session.add(RatingRound(number=number, round=wanted, proposers=proposers, opened_at=opened_at))
-    session.flush()
+    uow.ratings.add_round(RatingRound(number=number, round=wanted, proposers=proposers, opened_at=opened_at))
+    uow.flush()
     # Staff accepted the reply and the proposers are asked to rate it: intake tells them.
-    publish_event(
-        session,
-        Outbox,
+    uow.publish_event(
         "handling.rating_opened",
         f"handling.rating_opened:{number}:{wanted}",
         number,
         payload={"number": number, "round": wanted, "proposers": proposers},
     )
-    return {"round": wanted, "due": window_ends(opened_at, rulebook)}
+    return {"round": wanted, "due": window_ends(opened_at, rules)}
 
 
 def _rating_view(rating: Rating) -> dict:
@@ -143,17 +121,16 @@ def _rating_view(rating: Rating) -> dict:
     }
 
 
-def rate(session, number, handling, result, comment, principal, rulebook=None) -> dict:
+def rate(uow: EvaluationUnitOfWork, rules: EvaluationRules, number, handling, result, comment, principal) -> dict:
     """The caller rates the reply of ``number`` in its open round (RPC ``rate``)."""
     caller = principal_of(principal)
-    rulebook = rulebook or load_rulebook("proposal")
     data = load(
-        _rating_schema(level_codes(rulebook)),
+        _rating_schema(level_codes(rules)),
         {"number": number, "handling": handling, "result": result, "comment": comment},
         "the rating",
     )
     # A merged proposal's proposers rate the answer of the one it joined, through their own number.
-    rating_round = _latest_round(session, merged.answering(session, data["number"]), lock=True)
+    rating_round = uow.ratings.latest_round(merged.answering(uow, data["number"]), lock=True)
     if rating_round is None:
         raise NotFound(f"no rating round is open for {data['number']}")
     if caller["user"] not in rating_round.proposers or "member" not in caller["roles"]:
@@ -170,30 +147,24 @@ def rate(session, number, handling, result, comment, principal, rulebook=None) -
         comment=data["comment"],
         rated_at=clock.now(),
     )
-    session.add(rating)
     try:
-        session.flush()
-    except IntegrityError:  # the same rater's other call committed first
+        uow.ratings.add_rating(rating)
+    except Duplicate:  # the same rater's other call committed first
         raise Conflict(f"{caller['user']} has already rated round {rating_round.round} of {data['number']}") from None
-    closed = _close_when_everyone_rated(session, rating_round)
+    closed = _close_when_everyone_rated(uow, rules, rating_round)
     return {"number": rating_round.number, "round": rating_round.round, **_rating_view(rating), "round_closed": closed}
 
 
-def _close_when_everyone_rated(session, rating_round) -> bool:
-    session.refresh(rating_round, ["ratings"])
-    ratings = [r for r in rating_round.ratings if r.rater in rating_round.proposers]
+def _close_when_everyone_rated(uow: EvaluationUnitOfWork, rules: EvaluationRules, rating_round: RatingRound) -> bool:
+    ratings = [r for r in uow.ratings.ratings_in(rating_round) if r.rater in rating_round.proposers]
     if {r.rater for r in ratings} != set(rating_round.proposers):
         return False
-    return _close_and_report(session, rating_round, ratings, [])
+    return _close_and_report(uow, rules, rating_round, ratings, [])
 
 
-def appeal_window_ends(closed_at, rulebook=None):
-    """Until when a round closed at ``closed_at`` may be appealed (rule ``appeal_window``)."""
-    rulebook = rulebook or load_rulebook("proposal")
-    return deadline(rulebook, "appeal_window", closed_at, WorkingCalendar()).ends_at
-
-
-def _close_and_report(session, rating_round, ratings, not_given) -> bool:
+def _close_and_report(
+    uow: EvaluationUnitOfWork, rules: EvaluationRules, rating_round: RatingRound, ratings: list, not_given: list
+) -> bool:
     """Close the round and send its one ``ratings_complete``. Any 不满意 sends a first reply back for
     re-handling (``rehandle``); a re-handled reply (round 2 on) rated 不满意 is not sent back by
     itself: the round closes ``appealable`` and the proposers may appeal (``appeals``) until
@@ -202,25 +173,21 @@ def _close_and_report(session, rating_round, ratings, not_given) -> bool:
     appealable = unsatisfied and rating_round.round >= 2
     rehandle = unsatisfied and not appealable
     outcome = "rehandle" if rehandle else "appealable" if appealable else "accepted"
-    if not _close(session, rating_round, outcome):
+    if not uow.ratings.close_round(rating_round, outcome, clock.now()):
         return False
     appeal_due = None
     if appealable:
-        appeal_due = appeal_window_ends(clock.now())
+        appeal_due = rules.appeal_window_ends(clock.now())
         rating_round.appeal_due = appeal_due
-        session.flush()
+        uow.flush()
     due = appeal_due.isoformat() if appeal_due is not None else None
-    publish_event(
-        session,
-        Outbox,
+    uow.publish_event(
         "handling.rated",
         f"handling.rated:{rating_round.number}:{rating_round.round}",
         rating_round.number,
         payload={"number": rating_round.number, "round": rating_round.round, "outcome": outcome, "appeal_due": due},
     )
-    send_message(
-        session,
-        Outbox,
+    uow.send_message(
         RATINGS_COMPLETE,
         rating_round.number,
         f"ratings-{rating_round.number}-{rating_round.round}",
@@ -235,18 +202,15 @@ def _close_and_report(session, rating_round, ratings, not_given) -> bool:
     return True
 
 
-def close_window(session, params: dict, principal: dict | None = None) -> dict:
+def close_window(
+    uow: EvaluationUnitOfWork, rules: EvaluationRules, params: dict, principal: dict | None = None
+) -> dict:
     """The rating window of a round ended (job ``evaluation.close_rating``): record a ``not_given``
     rating for each proposer who did not rate, close the round on the ratings given and send
     ``ratings_complete``. A round already closed (the last rating came first, or a newer round
     superseded it) is left as it is: ``closed`` is false and nothing is sent again."""
     data = load(CloseRatingParams, params, "evaluation.close_rating parameters")
-    rating_round = session.scalars(
-        select(RatingRound)
-        .where(RatingRound.number == data["number"], RatingRound.round == data["round"])
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).first()
+    rating_round = uow.ratings.round_of(data["number"], data["round"], lock=True)
     if rating_round is None:
         raise NotFound(f"{data['number']} has no rating round {data['round']}")
     if rating_round.closed_at is not None:
@@ -260,25 +224,20 @@ def close_window(session, params: dict, principal: dict | None = None) -> dict:
     silent = [p for p in rating_round.proposers if p not in rated]
     now = clock.now()
     for rater in silent:
-        session.add(
+        uow.ratings.add_rating(
             Rating(
                 rating_round=rating_round, rater=rater, handling=NOT_GIVEN, result=NOT_GIVEN, comment=None, rated_at=now
             )
         )
-    session.flush()
-    session.refresh(rating_round, ["ratings"])
-    ratings = [r for r in given(rating_round.ratings) if r.rater in rating_round.proposers]
-    closed = _close_and_report(session, rating_round, ratings, silent)
-    session.refresh(rating_round)
+    ratings = [r for r in given(uow.ratings.ratings_in(rating_round)) if r.rater in rating_round.proposers]
+    closed = _close_and_report(uow, rules, rating_round, ratings, silent)
     return {"round": rating_round.round, "closed": closed, "outcome": rating_round.outcome, "not_given": silent}
 
 
-def ratings_of(session, number, principal) -> dict:
+def ratings_of(uow: EvaluationUnitOfWork, number, principal) -> dict:
     """Every rating round of ``number``: all ratings for overseers, a proposer's own otherwise."""
     caller = principal_of(principal)
-    rounds = session.scalars(
-        select(RatingRound).where(RatingRound.number == str(number)).order_by(RatingRound.round)
-    ).all()
+    rounds = uow.ratings.rounds_of(str(number))
     if not rounds:
         raise NotFound(f"{number} has no rating rounds")
     everything = oversees(caller)
@@ -296,7 +255,7 @@ def ratings_of(session, number, principal) -> dict:
                 "closed_at": r.closed_at.isoformat() if r.closed_at else None,
                 "outcome": r.outcome,
                 "appeal_due": r.appeal_due.isoformat() if r.appeal_due else None,
-                "appeal": appeal_view(session, r),
+                "appeal": appeal_view(uow, r),
                 "ratings": [_rating_view(x) for x in r.ratings if everything or x.rater == caller["user"]],
             }
             for r in rounds
@@ -304,10 +263,8 @@ def ratings_of(session, number, principal) -> dict:
     }
 
 
-def appeal_view(session, rating_round: RatingRound) -> dict | None:
-    row = session.scalars(
-        select(Appeal).where(Appeal.number == rating_round.number, Appeal.round == rating_round.round)
-    ).first()
+def appeal_view(uow: EvaluationUnitOfWork, rating_round: RatingRound) -> dict | None:
+    row = uow.ratings.appeal_of(rating_round.number, rating_round.round)
     if row is None:
         return None
     return {

@@ -19,6 +19,8 @@ from services.assignment.models import Outbox as AssignmentOutbox
 from services.evaluation.models import Outbox as EvaluationOutbox
 from services.evaluation.points import attendance, directory as members
 from services.evaluation.points.models import Attendance
+from services.evaluation.points.rules import RulebookPointsRules
+from services.evaluation.unit_of_work import SqlEvaluationUnitOfWork
 from services.gateway.http import IDEMPOTENCY_HEADER
 from services.gateway.routes.proposals import ProposalRoutes
 from services.intake.rules import RulebookRules
@@ -154,12 +156,21 @@ def test_a_repeated_case_registration_answers_the_first_case_and_starts_one_proc
 
 def test_a_repeated_attendance_recording_answers_the_first_record_and_publishes_one_event(db):
     s = db("evaluation")
-    members.ensure_members(s, [{"user": "member.li", "name": "李明华", "sector": "中国民主同盟"}])
+    members.ensure_members(
+        SqlEvaluationUnitOfWork(s),
+        RulebookPointsRules(),
+        [{"user": "member.li", "name": "李明华", "sector": "中国民主同盟"}],
+    )
     s.commit()
     data = {"kind": "plenary", "title": "全体会议", "held_on": "2026-02-27", "half_days": 2, "present": ["member.li"]}
-    first = attendance.record(s, data, STAFF, key="att-1")
+    first = attendance.record(SqlEvaluationUnitOfWork(s), RulebookPointsRules(), data, STAFF, key="att-1")
     s.commit()
-    assert attendance.record(s, {**data, "half_days": 3}, STAFF, key="att-1") == first
+    assert (
+        attendance.record(
+            SqlEvaluationUnitOfWork(s), RulebookPointsRules(), {**data, "half_days": 3}, STAFF, key="att-1"
+        )
+        == first
+    )
     s.commit()
     assert count(s, Attendance) == 1
     events = [
@@ -168,7 +179,10 @@ def test_a_repeated_attendance_recording_answers_the_first_record_and_publishes_
         if row.routing_key == "attendance.recorded"
     ]
     assert events == [first["event_id"]]
-    assert attendance.record(s, data, STAFF, key="att-2")["id"] != first["id"]
+    assert (
+        attendance.record(SqlEvaluationUnitOfWork(s), RulebookPointsRules(), data, STAFF, key="att-2")["id"]
+        != first["id"]
+    )
 
 
 class _Intake:

@@ -16,7 +16,9 @@ from sqlalchemy import select
 
 from services.evaluation.points.directory import ensure_members
 from services.evaluation.points.models import HeardEvent, LedgerEntry
+from services.evaluation.points.rules import RulebookPointsRules
 from services.evaluation.service import EvaluationService
+from services.evaluation.unit_of_work import SqlEvaluationUnitOfWork
 from shared import clock, contracts
 from shared.db import dispose_all, migrate, session_factory, transaction
 from shared.errors import Forbidden
@@ -37,7 +39,8 @@ def evaluation(settings):
     sessions = session_factory(settings.database_url("evaluation"))
     with transaction(sessions) as s:
         ensure_members(
-            s,
+            SqlEvaluationUnitOfWork(s),
+            RulebookPointsRules(),
             [
                 {"user": "member.li", "name": "李明华", "sector": "中国民主同盟"},
                 {"user": "member.zhou", "name": "周雅琴", "sector": "教育界"},

@@ -31,6 +31,7 @@ from shared import contracts
 from shared.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthenticated
 from shared.calendar import DataFileError
 from shared.rulebook import RULES_DIRECTORY, load_rulebook
+from .fake_evaluation import sql_ports, sql_uow
 
 NUMBER = "2027-0001"
 LI = {"user": "member.li", "roles": ["member"]}
@@ -51,7 +52,7 @@ def session(tmp_path, skipping_clock):
 
 
 def open_first_round(session, *proposers):
-    return open_round(session, {"number": NUMBER, "proposers": [p["user"] for p in proposers]})
+    return open_round(*sql_ports(session), {"number": NUMBER, "proposers": [p["user"] for p in proposers]})
 
 
 def ratings_complete_messages(session):
@@ -70,7 +71,7 @@ def count(session, model):
 
 def test_a_proposer_of_the_open_round_rates_the_reply(session):
     open_first_round(session, LI, ZHAO)
-    rating = rate(session, NUMBER, "satisfied", "basically_satisfied", "quick and clear", LI)
+    rating = rate(*sql_ports(session), NUMBER, "satisfied", "basically_satisfied", "quick and clear", LI)
     assert (rating["rater"], rating["round"], rating["round_closed"]) == ("member.li", 1, False)
     assert count(session, Rating) == 1
 
@@ -80,7 +81,7 @@ def merged_into_number(session, merged_number, *proposers):
 
     members = [{"member": p["user"], "role": "lead" if i == 0 else "co"} for i, p in enumerate(proposers)]
     return merged.hear(
-        session,
+        sql_uow(session),
         {
             "event_id": f"proposal.filed:{merged_number}",
             "name": "proposal.filed",
@@ -98,10 +99,10 @@ def test_a_merged_proposals_proposers_rate_the_answer_they_share_through_their_o
     opened = open_first_round(session, LI)
     assert opened["round"] == 1
     assert session.scalars(select(RatingRound)).one().proposers == ["member.li", "member.wu"]
-    rating = rate(session, "2027-0002", "satisfied", "satisfied", "", WU)
+    rating = rate(*sql_ports(session), "2027-0002", "satisfied", "satisfied", "", WU)
     assert (rating["number"], rating["rater"], rating["round_closed"]) == (NUMBER, "member.wu", False)
-    assert rate(session, NUMBER, "satisfied", "satisfied", "", LI)["round_closed"]
-    again = open_round(session, {"number": NUMBER, "proposers": ["member.li"], "round": 1})  # the job again
+    assert rate(*sql_ports(session), NUMBER, "satisfied", "satisfied", "", LI)["round_closed"]
+    again = open_round(*sql_ports(session), {"number": NUMBER, "proposers": ["member.li"], "round": 1})  # the job again
     assert again["round"] == 1 and count(session, RatingRound) == 1
 
 
@@ -109,7 +110,7 @@ def test_a_filed_proposal_that_joined_nothing_is_no_merge(session):
     from services.evaluation import merged
 
     assert not merged.hear(
-        session,
+        sql_uow(session),
         {
             "event_id": "proposal.filed:2027-0003",
             "name": "proposal.filed",
@@ -121,54 +122,54 @@ def test_a_filed_proposal_that_joined_nothing_is_no_merge(session):
     )
     open_first_round(session, LI)
     with pytest.raises(Forbidden):
-        rate(session, NUMBER, "satisfied", "satisfied", "", WU)
+        rate(*sql_ports(session), NUMBER, "satisfied", "satisfied", "", WU)
 
 
 @pytest.mark.parametrize("outsider", [STAFF, LEADER, HANDLER, WU], ids=["staff", "leader", "unit", "other_member"])
 def test_nobody_but_a_proposer_may_rate(session, outsider):
     open_first_round(session, LI)
     with pytest.raises(Forbidden):
-        rate(session, NUMBER, "satisfied", "satisfied", None, outsider)
+        rate(*sql_ports(session), NUMBER, "satisfied", "satisfied", None, outsider)
     assert count(session, Rating) == 0
 
 
 def test_staff_cannot_rate_on_a_members_behalf_even_under_the_members_name(session):
     open_first_round(session, LI)
     with pytest.raises(Forbidden):
-        rate(session, NUMBER, "satisfied", "satisfied", None, {"user": "member.li", "roles": ["staff"]})
+        rate(*sql_ports(session), NUMBER, "satisfied", "satisfied", None, {"user": "member.li", "roles": ["staff"]})
     assert count(session, Rating) == 0
 
 
 def test_rating_without_a_principal_is_unauthenticated(session):
     open_first_round(session, LI)
     with pytest.raises(Unauthenticated):
-        rate(session, NUMBER, "satisfied", "satisfied", None, None)
+        rate(*sql_ports(session), NUMBER, "satisfied", "satisfied", None, None)
 
 
 def test_rating_a_proposal_without_a_round_is_not_found(session):
     with pytest.raises(NotFound):
-        rate(session, "2027-0404", "satisfied", "satisfied", None, LI)
+        rate(*sql_ports(session), "2027-0404", "satisfied", "satisfied", None, LI)
 
 
 def test_each_rating_keeps_two_scores_handling_and_result(session):
     open_first_round(session, LI, ZHAO)
-    rate(session, NUMBER, "satisfied", "unsatisfied", "polite, but nothing changed", LI)
+    rate(*sql_ports(session), NUMBER, "satisfied", "unsatisfied", "polite, but nothing changed", LI)
     row = session.scalars(select(Rating)).one()
     assert (row.handling, row.result, row.comment) == ("satisfied", "unsatisfied", "polite, but nothing changed")
 
 
 def test_a_second_rating_by_the_same_proposer_in_a_round_is_a_conflict(session):
     open_first_round(session, LI, ZHAO)
-    rate(session, NUMBER, "satisfied", "satisfied", None, LI)
+    rate(*sql_ports(session), NUMBER, "satisfied", "satisfied", None, LI)
     with pytest.raises(Conflict):
-        rate(session, NUMBER, "unsatisfied", "unsatisfied", None, LI)
+        rate(*sql_ports(session), NUMBER, "unsatisfied", "unsatisfied", None, LI)
     assert session.scalars(select(Rating.handling)).all() == ["satisfied"]
 
 
 def test_levels_outside_the_rulebook_are_refused_field_by_field(session):
     open_first_round(session, LI)
     with pytest.raises(InvalidInput) as refused:
-        rate(session, NUMBER, "delighted", "meh", None, LI)
+        rate(*sql_ports(session), NUMBER, "delighted", "meh", None, LI)
     assert set(refused.value.details) == {"handling", "result"}
     assert count(session, Rating) == 0
 
@@ -178,13 +179,13 @@ def test_levels_outside_the_rulebook_are_refused_field_by_field(session):
 
 def test_the_round_closes_when_every_proposer_has_rated_and_tells_the_engine_once(session):
     open_first_round(session, LI, ZHAO)
-    rate(session, NUMBER, "satisfied", "satisfied", None, LI)
+    rate(*sql_ports(session), NUMBER, "satisfied", "satisfied", None, LI)
     assert ratings_complete_messages(session) == []
 
-    last = rate(session, NUMBER, "basically_satisfied", "satisfied", "fine", ZHAO)
+    last = rate(*sql_ports(session), NUMBER, "basically_satisfied", "satisfied", "fine", ZHAO)
     assert last["round_closed"] is True
     with pytest.raises(Conflict, match="is closed"):
-        rate(session, NUMBER, "satisfied", "satisfied", None, LI)
+        rate(*sql_ports(session), NUMBER, "satisfied", "satisfied", None, LI)
 
     [message] = ratings_complete_messages(session)
     assert (message["name"], message["correlation_key"], message["message_id"]) == (
@@ -203,18 +204,18 @@ def test_the_round_closes_when_every_proposer_has_rated_and_tells_the_engine_onc
 
 def test_a_round_is_reported_once_even_when_a_racing_rater_also_finds_it_complete(session):
     open_first_round(session, LI)
-    rate(session, NUMBER, "satisfied", "satisfied", None, LI)
+    rate(*sql_ports(session), NUMBER, "satisfied", "satisfied", None, LI)
     rating_round = session.scalars(select(RatingRound)).one()
     # A second transaction that passed the same checks tries to close the round as well.
-    assert ratings._close_when_everyone_rated(session, rating_round) is False
+    assert ratings._close_when_everyone_rated(*sql_ports(session), rating_round) is False
     assert len(ratings_complete_messages(session)) == 1
 
 
 @pytest.mark.parametrize("handling, result", [("unsatisfied", "satisfied"), ("satisfied", "unsatisfied")])
 def test_any_unsatisfied_score_sends_the_reply_back_for_rehandling(session, handling, result):
     open_first_round(session, LI, ZHAO)
-    rate(session, NUMBER, "satisfied", "satisfied", None, LI)
-    rate(session, NUMBER, handling, result, None, ZHAO)
+    rate(*sql_ports(session), NUMBER, "satisfied", "satisfied", None, LI)
+    rate(*sql_ports(session), NUMBER, handling, result, None, ZHAO)
     [message] = ratings_complete_messages(session)
     assert message["payload"]["rehandle"] is True
     assert session.scalars(select(RatingRound.outcome)).one() == "rehandle"
@@ -222,11 +223,11 @@ def test_any_unsatisfied_score_sends_the_reply_back_for_rehandling(session, hand
 
 def test_after_rehandling_a_second_round_is_rated_and_reported_on_its_own(session, skipping_clock):
     open_first_round(session, LI)
-    rate(session, NUMBER, "basically_satisfied", "unsatisfied", "not solved", LI)
+    rate(*sql_ports(session), NUMBER, "basically_satisfied", "unsatisfied", "not solved", LI)
     skipping_clock.advance(days=30)
 
-    assert open_round(session, {"number": NUMBER, "proposers": ["member.li"]})["round"] == 2
-    rate(session, NUMBER, "satisfied", "satisfied", "solved now", LI)
+    assert open_round(*sql_ports(session), {"number": NUMBER, "proposers": ["member.li"]})["round"] == 2
+    rate(*sql_ports(session), NUMBER, "satisfied", "satisfied", "solved now", LI)
 
     first, second = ratings_complete_messages(session)
     assert (first["message_id"], first["payload"]["rehandle"]) == (f"ratings-{NUMBER}-1", True)
@@ -237,14 +238,17 @@ def test_after_rehandling_a_second_round_is_rated_and_reported_on_its_own(sessio
 def test_opening_the_same_round_again_is_a_repeat(session):
     first = open_first_round(session, LI, ZHAO)
     assert first["round"] == 1
-    assert open_round(session, {"number": NUMBER, "proposers": ["member.li", "member.zhao"], "round": 1}) == first
+    assert (
+        open_round(*sql_ports(session), {"number": NUMBER, "proposers": ["member.li", "member.zhao"], "round": 1})
+        == first
+    )
     assert count(session, RatingRound) == 1
 
 
 def test_a_newer_round_supersedes_an_unfinished_one_without_a_message(session):
     open_first_round(session, LI, ZHAO)
-    rate(session, NUMBER, "satisfied", "satisfied", None, LI)
-    open_round(session, {"number": NUMBER, "proposers": ["member.li", "member.zhao"], "round": 2})
+    rate(*sql_ports(session), NUMBER, "satisfied", "satisfied", None, LI)
+    open_round(*sql_ports(session), {"number": NUMBER, "proposers": ["member.li", "member.zhao"], "round": 2})
     outcomes = session.scalars(select(RatingRound.outcome).order_by(RatingRound.round)).all()
     assert outcomes == ["superseded", None]
     assert ratings_complete_messages(session) == []
@@ -252,7 +256,7 @@ def test_a_newer_round_supersedes_an_unfinished_one_without_a_message(session):
 
 def test_a_round_needs_proposers(session):
     with pytest.raises(InvalidInput) as refused:
-        open_round(session, {"number": NUMBER, "proposers": []})
+        open_round(*sql_ports(session), {"number": NUMBER, "proposers": []})
     assert "proposers" in refused.value.details
 
 
@@ -272,16 +276,16 @@ def test_a_round_is_open_for_the_rulebooks_rating_window(session, skipping_clock
     path = tmp_path / "proposal.yaml"
     path.write_text(text, encoding="utf-8")
     shorter = open_round(
-        session, {"number": "2027-0002", "proposers": ["member.li"]}, rulebook=load_rulebook("proposal", path)
+        *sql_ports(session, load_rulebook("proposal", path)), {"number": "2027-0002", "proposers": ["member.li"]}
     )
     assert 10 <= (datetime.fromisoformat(shorter["due"]) - start).days <= 11
 
 
 def test_when_the_window_ends_silent_proposers_are_recorded_as_not_given_and_the_round_closes(session):
     open_first_round(session, LI, ZHAO, WU)
-    rate(session, NUMBER, "basically_satisfied", "satisfied", None, ZHAO)
+    rate(*sql_ports(session), NUMBER, "basically_satisfied", "satisfied", None, ZHAO)
 
-    closed = ratings.close_window(session, {"number": NUMBER, "round": 1})
+    closed = ratings.close_window(*sql_ports(session), {"number": NUMBER, "round": 1})
 
     assert (closed["closed"], closed["outcome"], closed["not_given"]) == (True, "accepted", ["member.li", "member.wu"])
     [message] = ratings_complete_messages(session)
@@ -292,38 +296,38 @@ def test_when_the_window_ends_silent_proposers_are_recorded_as_not_given_and_the
     recorded = {r.rater: (r.handling, r.result) for r in session.scalars(select(Rating))}
     assert recorded["member.li"] == recorded["member.wu"] == ("not_given", "not_given")
     with pytest.raises(Conflict, match="is closed"):
-        rate(session, NUMBER, "satisfied", "satisfied", None, LI)
-    [seen] = ratings_of(session, NUMBER, STAFF)["rounds"]
+        rate(*sql_ports(session), NUMBER, "satisfied", "satisfied", None, LI)
+    [seen] = ratings_of(sql_uow(session), NUMBER, STAFF)["rounds"]
     assert sorted(r["handling"] for r in seen["ratings"]) == ["basically_satisfied", "not_given", "not_given"]
 
 
 def test_an_unsatisfied_rating_given_before_the_window_ended_still_sends_the_reply_back(session):
     open_first_round(session, LI, ZHAO)
-    rate(session, NUMBER, "satisfied", "unsatisfied", None, LI)
-    closed = ratings.close_window(session, {"number": NUMBER, "round": 1})
+    rate(*sql_ports(session), NUMBER, "satisfied", "unsatisfied", None, LI)
+    closed = ratings.close_window(*sql_ports(session), {"number": NUMBER, "round": 1})
     assert (closed["outcome"], closed["not_given"]) == ("rehandle", ["member.zhao"])
     assert ratings_complete_messages(session)[0]["payload"]["rehandle"] is True
 
 
 def test_nobody_rating_closes_the_round_as_accepted_with_every_proposer_not_given(session):
     open_first_round(session, LI)
-    closed = ratings.close_window(session, {"number": NUMBER, "round": 1})
+    closed = ratings.close_window(*sql_ports(session), {"number": NUMBER, "round": 1})
     assert (closed["outcome"], closed["not_given"]) == ("accepted", ["member.li"])
     assert ratings_complete_messages(session)[0]["payload"]["ratings"] == []
 
 
 def test_closing_a_round_the_last_rating_already_closed_sends_nothing_more(session):
     open_first_round(session, LI)
-    rate(session, NUMBER, "satisfied", "satisfied", None, LI)
-    closed = ratings.close_window(session, {"number": NUMBER, "round": 1})
+    rate(*sql_ports(session), NUMBER, "satisfied", "satisfied", None, LI)
+    closed = ratings.close_window(*sql_ports(session), {"number": NUMBER, "round": 1})
     assert (closed["closed"], closed["outcome"], closed["not_given"]) == (False, "accepted", [])
     assert len(ratings_complete_messages(session)) == 1
-    assert ratings.close_window(session, {"number": NUMBER, "round": 1})["closed"] is False
+    assert ratings.close_window(*sql_ports(session), {"number": NUMBER, "round": 1})["closed"] is False
 
 
 def test_closing_an_unknown_round_is_not_found(session):
     with pytest.raises(NotFound):
-        ratings.close_window(session, {"number": NUMBER, "round": 1})
+        ratings.close_window(*sql_ports(session), {"number": NUMBER, "round": 1})
 
 
 # -- who sees ratings ------------------------------------------------------------------------------
@@ -331,12 +335,12 @@ def test_closing_an_unknown_round_is_not_found(session):
 
 def test_a_proposer_sees_only_their_own_ratings_and_staff_see_all(session):
     open_first_round(session, LI, ZHAO)
-    rate(session, NUMBER, "satisfied", "satisfied", None, LI)
-    rate(session, NUMBER, "unsatisfied", "unsatisfied", None, ZHAO)
+    rate(*sql_ports(session), NUMBER, "satisfied", "satisfied", None, LI)
+    rate(*sql_ports(session), NUMBER, "unsatisfied", "unsatisfied", None, ZHAO)
 
-    [own_round] = ratings_of(session, NUMBER, LI)["rounds"]
+    [own_round] = ratings_of(sql_uow(session), NUMBER, LI)["rounds"]
     assert [r["rater"] for r in own_round["ratings"]] == ["member.li"]
-    [all_round] = ratings_of(session, NUMBER, STAFF)["rounds"]
+    [all_round] = ratings_of(sql_uow(session), NUMBER, STAFF)["rounds"]
     assert [r["rater"] for r in all_round["ratings"]] == ["member.li", "member.zhao"]
     assert all_round["outcome"] == "rehandle"
 
@@ -345,7 +349,7 @@ def test_a_proposer_sees_only_their_own_ratings_and_staff_see_all(session):
 def test_outsiders_do_not_see_ratings(session, outsider):
     open_first_round(session, LI)
     with pytest.raises(Forbidden):
-        ratings_of(session, NUMBER, outsider)
+        ratings_of(sql_uow(session), NUMBER, outsider)
 
 
 # -- the handling checklist -----------------------------------------------------------------------
@@ -365,7 +369,7 @@ def score(session, facts, unit="transport", number=NUMBER, rulebook=None, role="
     """One unit of the proposal scored; its score (tests/unit/test_evaluation_split_scoring.py
     scores several units at once)."""
     params = {"number": number, "units": [{"unit": unit, "role": role, "facts": facts}]}
-    [scored] = operations.score_handling(session, params, None, rulebook=rulebook)["units"]
+    [scored] = operations.score_handling(*sql_ports(session, rulebook), params, None)["units"]
     return scored
 
 
@@ -457,7 +461,7 @@ def test_scoring_again_replaces_the_units_score_and_keeps_the_facts(session):
 def test_a_followup_reply_is_recorded_with_its_milestone(session):
     due = datetime(2027, 9, 30, tzinfo=timezone.utc)
     done = operations.record_followup(
-        session,
+        sql_uow(session),
         {"number": NUMBER, "text": "the shelter is built", "milestone": "construction", "due": due.isoformat()},
         None,
     )
@@ -466,19 +470,21 @@ def test_a_followup_reply_is_recorded_with_its_milestone(session):
 
 
 def test_the_committee_grades_proposal_quality_and_may_regrade(session):
-    assert operations.grade_quality(session, {"number": NUMBER, "grade": "good", "graded_by": "committee"}, None) == {
+    assert operations.grade_quality(
+        *sql_ports(session), {"number": NUMBER, "grade": "good", "graded_by": "committee"}, None
+    ) == {
         "grade": "good",
         "points": None,
     }
-    operations.grade_quality(session, {"number": NUMBER, "grade": "excellent", "graded_by": "chair"}, None)
+    operations.grade_quality(*sql_ports(session), {"number": NUMBER, "grade": "excellent", "graded_by": "chair"}, None)
     row = session.scalars(select(QualityGrade)).one()
     assert (row.grade, row.graded_by) == ("excellent", "chair")
     with pytest.raises(InvalidInput):
-        operations.grade_quality(session, {"number": NUMBER, "grade": "superb", "graded_by": "chair"}, None)
+        operations.grade_quality(*sql_ports(session), {"number": NUMBER, "grade": "superb", "graded_by": "chair"}, None)
 
 
 def test_recording_an_outcome_still_works_for_the_smoke_diagram(session):
-    result = operations.record_outcome(session, {"submission_id": 7, "outcome": "answered"}, None)
+    result = operations.record_outcome(sql_uow(session), {"submission_id": 7, "outcome": "answered"}, None)
     assert result["outcome"] == "answered" and count(session, Outcome) == 1
 
 
@@ -488,9 +494,9 @@ def test_recording_an_outcome_still_works_for_the_smoke_diagram(session):
 def rated_round(session, number, *scores):
     """Open a round for one proposer per (handling, result) pair and let each rate."""
     raters = [f"member.{number}.{i}" for i in range(len(scores))]
-    open_round(session, {"number": number, "proposers": raters})
+    open_round(*sql_ports(session), {"number": number, "proposers": raters})
     for rater, (handling, result) in zip(raters, scores, strict=True):
-        rate(session, number, handling, result, None, {"user": rater, "roles": ["member"]})
+        rate(*sql_ports(session), number, handling, result, None, {"user": rater, "roles": ["member"]})
 
 
 def test_the_unit_assessment_aggregates_scores_and_final_ratings(session):
@@ -502,7 +508,7 @@ def test_the_unit_assessment_aggregates_scores_and_final_ratings(session):
     rated_round(session, "2027-0001", ("satisfied", "satisfied"))  # round 2 is final
     rated_round(session, "2027-0002", ("basically_satisfied", "satisfied"), ("satisfied", "unsatisfied"))
 
-    table = unit_assessment(session, 2027, STAFF)
+    table = unit_assessment(*sql_ports(session), 2027, STAFF)
     assert table["year"] == 2027 and [u["unit"] for u in table["units"]] == ["education", "transport"]
     transport = table["units"][1]
     assert transport["proposals_handled"] == 2
@@ -528,7 +534,7 @@ def test_the_unit_assessment_aggregates_scores_and_final_ratings(session):
 @pytest.mark.parametrize("who", [LI, HANDLER], ids=["member", "unit"])
 def test_only_staff_committee_and_leaders_see_the_unit_assessment(session, who):
     with pytest.raises(Forbidden):
-        unit_assessment(session, 2027, who)
+        unit_assessment(*sql_ports(session), 2027, who)
 
 
 # -- the units' 目标考核 scores, ranking and export ------------------------------------------------
@@ -544,7 +550,7 @@ def assessed_year(session):
 
 def test_each_unit_gets_a_weighted_score_and_a_rank(session):
     assessed_year(session)
-    table = assessment.ranking(session, 2027, STAFF)
+    table = assessment.ranking(*sql_ports(session), 2027, STAFF)
     # transport: 0.6 x 200/240 + 0.2 x 1/2 + 0.2 x (1+1+1/2+1+1+0)/6 = 0.75; education was not
     # rated, so handling and on time count alone: (0.6 x 1 + 0.2 x 1) / 0.8 = 1
     assert [(u["rank"], u["unit"], u["score"]) for u in table["units"]] == [(1, "education", 100), (2, "transport", 75)]
@@ -561,11 +567,11 @@ def test_the_weights_are_the_rulebooks_and_equal_scores_share_a_rank(session, tm
     )
     path = tmp_path / "proposal.yaml"
     path.write_text(text, encoding="utf-8")
-    table = assessment.ranking(session, 2027, STAFF, rulebook=load_rulebook("proposal", path))
+    table = assessment.ranking(*sql_ports(session, load_rulebook("proposal", path)), 2027, STAFF)
     # transport: 0.8 x 1/2 + 0.2 x 3/4 = 0.55
     assert [(u["rank"], u["unit"], u["score"]) for u in table["units"]] == [(1, "education", 100), (2, "transport", 55)]
     score(session, EXEMPLARY, unit="health", number="2027-0004")
-    ranked = assessment.ranking(session, 2027, STAFF, rulebook=load_rulebook("proposal", path))
+    ranked = assessment.ranking(*sql_ports(session, load_rulebook("proposal", path)), 2027, STAFF)
     assert [(u["rank"], u["unit"]) for u in ranked["units"]] == [(1, "education"), (1, "health"), (3, "transport")]
 
 
@@ -579,7 +585,7 @@ def test_weights_that_do_not_add_up_to_one_are_refused_naming_the_field(tmp_path
 
 def test_the_ranked_assessment_exports_as_xlsx_with_the_expected_figures(session):
     assessed_year(session)
-    exported = assessment.export(session, 2027, "xlsx", STAFF)
+    exported = assessment.export(*sql_ports(session), 2027, "xlsx", STAFF)
     assert exported["filename"] == "unit-assessment-2027.xlsx"
     book = openpyxl.load_workbook(io.BytesIO(base64.b64decode(exported["content_base64"])))
     rows = list(book.active.iter_rows(values_only=True))
@@ -591,12 +597,12 @@ def test_the_ranked_assessment_exports_as_xlsx_with_the_expected_figures(session
 
 def test_the_ranked_assessment_exports_as_csv(session):
     assessed_year(session)
-    exported = assessment.export(session, 2027, "csv", STAFF)
+    exported = assessment.export(*sql_ports(session), 2027, "csv", STAFF)
     text = base64.b64decode(exported["content_base64"]).decode("utf-8-sig")
     rows = list(csv.reader(io.StringIO(text)))
     assert rows[1] == ["1", "education", "1", "120.0", "0", "", "1.0", "1.0", "", "0", "100.0"]
     assert rows[2][-1] == "75.0"
     with pytest.raises(InvalidInput):
-        assessment.export(session, 2027, "pdf", STAFF)
+        assessment.export(*sql_ports(session), 2027, "pdf", STAFF)
     with pytest.raises(Forbidden):
-        assessment.export(session, 2027, "csv", LI)
+        assessment.export(*sql_ports(session), 2027, "csv", LI)

@@ -16,6 +16,7 @@ from services.evaluation import assessment, operations
 from services.evaluation.models import Base, HandlingScore
 from services.evaluation.ratings import open_round, rate
 from shared.errors import InvalidInput
+from .fake_evaluation import sql_ports
 
 NUMBER = "2027-0001"
 STAFF = {"user": "staff.wang", "roles": ["staff"]}
@@ -71,7 +72,7 @@ def by_item(scored):
 
 
 def test_every_unit_is_scored_in_one_job_on_its_own_facts(session):
-    result = operations.score_handling(session, SPLIT, None)
+    result = operations.score_handling(*sql_ports(session), SPLIT, None)
     transport, health, education = result["units"]
     assert [(u["unit"], u["role"]) for u in result["units"]] == [
         ("transport", "answering"),
@@ -107,23 +108,23 @@ def test_every_unit_is_scored_in_one_job_on_its_own_facts(session):
 )
 def test_a_co_unit_is_scored_on_its_signing_and_the_timeliness_of_its_input(session, facts, points):
     params = {"number": NUMBER, "units": [{"unit": "education", "role": "co", "facts": facts}]}
-    [scored] = operations.score_handling(session, params, None)["units"]
+    [scored] = operations.score_handling(*sql_ports(session), params, None)["units"]
     assert scored["total"] == points
 
 
 def test_a_redelivered_job_scores_each_unit_once_and_scoring_again_replaces_the_proposals_scores(session):
-    first = operations.score_handling(session, SPLIT, None)
-    assert operations.score_handling(session, SPLIT, None) == first
+    first = operations.score_handling(*sql_ports(session), SPLIT, None)
+    assert operations.score_handling(*sql_ports(session), SPLIT, None) == first
     assert len(session.scalars(select(HandlingScore)).all()) == 3
     again = {"number": NUMBER, "units": [{"unit": "transport", "facts": answering(face_to_face=False)}]}
-    operations.score_handling(session, again, None)
+    operations.score_handling(*sql_ports(session), again, None)
     assert scores(session) == {"transport": ("answering", 100)}  # the others are no longer its units
 
 
 def test_one_units_bad_facts_refuse_the_whole_job_naming_the_unit(session):
     bad = {**SPLIT, "units": [*SPLIT["units"][:2], {"unit": "education", "role": "co", "facts": {"input": "soon"}}]}
     with pytest.raises(InvalidInput) as refused:
-        operations.score_handling(session, bad, None)
+        operations.score_handling(*sql_ports(session), bad, None)
     assert set(refused.value.details["units"]["2"]["facts"]) == {"input", "signed_on_time"}
     assert session.scalars(select(HandlingScore)).all() == []
 
@@ -131,23 +132,25 @@ def test_one_units_bad_facts_refuse_the_whole_job_naming_the_unit(session):
 def test_a_unit_listed_twice_or_no_units_are_refused(session):
     twice = {**SPLIT, "units": [SPLIT["units"][0], SPLIT["units"][0]]}
     with pytest.raises(InvalidInput, match="not valid"):
-        operations.score_handling(session, twice, None)
+        operations.score_handling(*sql_ports(session), twice, None)
     with pytest.raises(InvalidInput):
-        operations.score_handling(session, {"number": NUMBER}, None)
+        operations.score_handling(*sql_ports(session), {"number": NUMBER}, None)
 
 
 def test_the_one_unit_form_of_diagrams_deployed_before_is_still_scored(session):
     # an instance stays on the diagram version it started with, which sent unit with facts
-    result = operations.score_handling(session, {"number": NUMBER, "unit": "transport", "facts": answering()}, None)
+    result = operations.score_handling(
+        *sql_ports(session), {"number": NUMBER, "unit": "transport", "facts": answering()}, None
+    )
     assert [(u["unit"], u["role"], u["total"]) for u in result["units"]] == [("transport", "answering", 120)]
 
 
 def test_the_assessment_counts_every_scored_unit_and_a_co_unit_with_its_own_figures(session):
-    operations.score_handling(session, SPLIT, None)
-    open_round(session, {"number": NUMBER, "proposers": ["member.li"]})
-    rate(session, NUMBER, "satisfied", "basically_satisfied", None, LI)
+    operations.score_handling(*sql_ports(session), SPLIT, None)
+    open_round(*sql_ports(session), {"number": NUMBER, "proposers": ["member.li"]})
+    rate(*sql_ports(session), NUMBER, "satisfied", "basically_satisfied", None, LI)
 
-    table = assessment.ranking(session, 2027, STAFF)
+    table = assessment.ranking(*sql_ports(session), 2027, STAFF)
     units = {u["unit"]: u for u in table["units"]}
     assert set(units) == {"transport", "health", "education"}
     education = units["education"]
@@ -165,7 +168,7 @@ def test_the_assessment_counts_every_scored_unit_and_a_co_unit_with_its_own_figu
     assert units["transport"]["score"] == 95  # 0.6 + 0.2 + 0.2 x 3/4
     assert [(u["rank"], u["unit"]) for u in table["units"]] == [(1, "transport"), (2, "education"), (3, "health")]
 
-    exported = assessment.export(session, 2027, "csv", STAFF)
+    exported = assessment.export(*sql_ports(session), 2027, "csv", STAFF)
     rows = list(csv.reader(io.StringIO(base64.b64decode(exported["content_base64"]).decode("utf-8-sig"))))
     assert rows[0][4:6] == ["协办件数 As co-unit", "协办评分 Co-unit score"]
     assert rows[2] == ["2", "education", "0", "", "1", "30.0", "0.0", "", "", "0", "56.3"]

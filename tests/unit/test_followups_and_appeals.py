@@ -28,6 +28,7 @@ from shared.calendar import CHINA_TZ
 from shared.errors import BusinessError, Conflict, Forbidden, InvalidInput, NotFound, TooLate
 from shared.rulebook import load_rulebook
 
+from .fake_evaluation import sql_ports, sql_uow
 from .fake_supervision import FakeSupervisionUnitOfWork
 
 NUMBER = "2026-0001"
@@ -432,10 +433,10 @@ def evaluation(tmp_path, skipping_clock):
 
 def rated(session, round_, *levels_by_rater):
     ratings.open_round(
-        session, {"number": NUMBER, "proposers": [p["user"] for p, _ in levels_by_rater], "round": round_}
+        *sql_ports(session), {"number": NUMBER, "proposers": [p["user"] for p, _ in levels_by_rater], "round": round_}
     )
     for principal, level in levels_by_rater:
-        ratings.rate(session, NUMBER, level, level, None, principal)
+        ratings.rate(*sql_ports(session), NUMBER, level, level, None, principal)
 
 
 def sent(session, name):
@@ -462,15 +463,15 @@ def test_a_first_reply_rated_unsatisfied_goes_back_but_a_re_handled_one_opens_th
 def test_a_proposer_still_unsatisfied_appeals_once_and_the_committee_is_told(evaluation):
     rated(evaluation, 1, (LI, "unsatisfied"))
     with pytest.raises(Conflict, match="cannot be appealed"):  # a first reply goes back by itself
-        appeals.appeal(evaluation, NUMBER, "Still unsafe", LI)
+        appeals.appeal(sql_uow(evaluation), NUMBER, "Still unsafe", LI)
     rated(evaluation, 2, (LI, "unsatisfied"), (ZHAO, "satisfied"))
     with pytest.raises(Forbidden):
-        appeals.appeal(evaluation, NUMBER, "Not mine", STAFF)
+        appeals.appeal(sql_uow(evaluation), NUMBER, "Not mine", STAFF)
     with pytest.raises(Conflict, match="did not rate"):
-        appeals.appeal(evaluation, NUMBER, "I was satisfied", ZHAO)
+        appeals.appeal(sql_uow(evaluation), NUMBER, "I was satisfied", ZHAO)
     with pytest.raises(InvalidInput):
-        appeals.appeal(evaluation, NUMBER, "   ", LI)
-    lodged = appeals.appeal(evaluation, NUMBER, "The crossing is still unsafe", LI)
+        appeals.appeal(sql_uow(evaluation), NUMBER, "   ", LI)
+    lodged = appeals.appeal(sql_uow(evaluation), NUMBER, "The crossing is still unsafe", LI)
     assert (lodged["round"], lodged["appellant"], lodged["decision"]) == (2, "member.li", None)
     [message] = sent(evaluation, "appeal_lodged")
     assert message["correlation_key"] == NUMBER and message["payload"]["reason"] == "The crossing is still unsafe"
@@ -481,7 +482,7 @@ def test_a_proposer_still_unsatisfied_appeals_once_and_the_committee_is_told(eva
     ]
     assert {t["name"] for t in told} == {"notify.appeal_lodged", "handling.appealed"}
     with pytest.raises(Conflict, match="appealed already"):
-        appeals.appeal(evaluation, NUMBER, "Again", LI)
+        appeals.appeal(sql_uow(evaluation), NUMBER, "Again", LI)
 
 
 def test_no_appeal_after_the_window(evaluation, skipping_clock):
@@ -490,7 +491,7 @@ def test_no_appeal_after_the_window(evaluation, skipping_clock):
     window = load_rulebook("proposal").duration("appeal_window")
     skipping_clock.advance(days=window.amount + 2)
     with pytest.raises(TooLate, match="appeal window") as refused:
-        appeals.appeal(evaluation, NUMBER, "Too late", LI)
+        appeals.appeal(sql_uow(evaluation), NUMBER, "Too late", LI)
     assert refused.value.status == 422 and "appeal_due" in refused.value.details
     assert sent(evaluation, "appeal_lodged") == []
 
@@ -499,10 +500,10 @@ def test_the_committee_upholds_the_handling_and_the_rating_stays(evaluation):
     rated(evaluation, 1, (LI, "unsatisfied"))
     rated(evaluation, 2, (LI, "unsatisfied"))
     with pytest.raises(BusinessError, match="no_appeal"):
-        appeals.decide(evaluation, {"number": NUMBER, "round": 2, "decision": "upheld", "reason": "x"}, None)
-    appeals.appeal(evaluation, NUMBER, "Still unsafe", LI)
+        appeals.decide(sql_uow(evaluation), {"number": NUMBER, "round": 2, "decision": "upheld", "reason": "x"}, None)
+    appeals.appeal(sql_uow(evaluation), NUMBER, "Still unsafe", LI)
     decided = appeals.decide(
-        evaluation,
+        sql_uow(evaluation),
         {
             "number": NUMBER,
             "round": 2,
@@ -512,9 +513,11 @@ def test_the_committee_upholds_the_handling_and_the_rating_stays(evaluation):
         },
         None,
     )
-    again = appeals.decide(evaluation, {"number": NUMBER, "round": 2, "decision": "rehandle", "reason": "y"}, None)
+    again = appeals.decide(
+        sql_uow(evaluation), {"number": NUMBER, "round": 2, "decision": "rehandle", "reason": "y"}, None
+    )
     assert decided == again == {"round": 2, "decision": "upheld", "reason": "Conditions do not allow it this year"}
-    view = ratings.ratings_of(evaluation, NUMBER, STAFF)["rounds"][1]
+    view = ratings.ratings_of(sql_uow(evaluation), NUMBER, STAFF)["rounds"][1]
     assert view["outcome"] == "upheld" and view["appeal"]["decided_by"] == "committee.liu"
     assert [r["result"] for r in view["ratings"]] == ["unsatisfied"]
     [event_] = [
@@ -527,7 +530,7 @@ def test_the_committee_upholds_the_handling_and_the_rating_stays(evaluation):
 
 def test_an_appeal_of_an_unknown_proposal_is_not_found(evaluation):
     with pytest.raises(NotFound):
-        appeals.appeal(evaluation, "2026-0999", "why", LI)
+        appeals.appeal(sql_uow(evaluation), "2026-0999", "why", LI)
 
 
 # -- intake: a B reply is published before its follow-up ------------------------------------------

@@ -24,6 +24,7 @@ from shared.db import dispose_all, get_engine, session_factory
 from shared.errors import Forbidden, InvalidInput, NotFound
 from shared.forms import FilingDecisionForm, GradeQualityForm
 from shared.rulebook import RULES_DIRECTORY, load_rulebook
+from .fake_evaluation import sql_ports
 
 LI = {"user": "李明", "roles": ["member"]}
 STAFF = {"user": "staff.zhao", "roles": ["staff"]}
@@ -213,31 +214,33 @@ def test_the_grade_is_computed_from_the_ticked_items_with_the_rulebooks_threshol
 
 def test_the_committee_grades_on_the_checklist_and_the_checklist_is_kept_and_shown(evaluation_session):
     result = evaluation.grade_quality(
-        evaluation_session, {"number": "2026-0001", "quality_checklist": ALL_ITEMS, "graded_by": "committee.liu"}, None
+        *sql_ports(evaluation_session),
+        {"number": "2026-0001", "quality_checklist": ALL_ITEMS, "graded_by": "committee.liu"},
+        None,
     )
     assert result == {"grade": "excellent", "points": 100}
     row = evaluation_session.scalars(select(QualityGrade)).one()
     assert row.checklist["standards"][0]["items"][0]["met"] is True
-    shown = quality.grade_of(evaluation_session, "2026-0001", LEADER, RULEBOOK)
+    shown = quality.grade_of(*sql_ports(evaluation_session, RULEBOOK), "2026-0001", LEADER)
     assert (shown["grade"], shown["grade_zh"], shown["points"]) == ("excellent", "优秀提案", 100)
     # a grade sent with the checklist is not the one kept: the checklist decides
     evaluation.grade_quality(
-        evaluation_session,
+        *sql_ports(evaluation_session),
         {"number": "2026-0001", "quality_checklist": [], "grade": "excellent", "graded_by": "committee.liu"},
         None,
     )
-    assert quality.grade_of(evaluation_session, "2026-0001", LEADER, RULEBOOK)["grade"] == "ordinary"
+    assert quality.grade_of(*sql_ports(evaluation_session, RULEBOOK), "2026-0001", LEADER)["grade"] == "ordinary"
     with pytest.raises(Forbidden):
-        quality.grade_of(evaluation_session, "2026-0001", LI, RULEBOOK)
+        quality.grade_of(*sql_ports(evaluation_session, RULEBOOK), "2026-0001", LI)
 
 
 def test_a_grade_given_directly_still_works_with_no_checklist(evaluation_session):
     assert evaluation.grade_quality(
-        evaluation_session, {"number": "2026-0002", "grade": "good", "graded_by": "c"}, None
+        *sql_ports(evaluation_session), {"number": "2026-0002", "grade": "good", "graded_by": "c"}, None
     ) == {"grade": "good", "points": None}
-    assert quality.grade_of(evaluation_session, "2026-0002", LEADER, RULEBOOK)["checklist"] is None
+    assert quality.grade_of(*sql_ports(evaluation_session, RULEBOOK), "2026-0002", LEADER)["checklist"] is None
     with pytest.raises(InvalidInput):
-        evaluation.grade_quality(evaluation_session, {"number": "2026-0002", "graded_by": "c"}, None)
+        evaluation.grade_quality(*sql_ports(evaluation_session), {"number": "2026-0002", "graded_by": "c"}, None)
 
 
 def test_the_grading_form_takes_the_checklist_or_a_grade_and_puts_the_computed_grade_in_the_task_data():

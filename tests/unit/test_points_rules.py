@@ -18,6 +18,7 @@ from services.evaluation.points import rulebook as rulebooks
 from services.evaluation.points.models import HeardEvent, LedgerEntry
 from shared.calendar import DataFileError
 from shared.errors import Conflict, Forbidden, InvalidInput
+from .fake_evaluation import sql_points_ports, sql_ports, sql_uow
 
 LI = {"user": "member.li", "roles": ["member"]}
 ZHOU = {"user": "member.zhou", "roles": ["member"]}
@@ -35,7 +36,7 @@ def session(tmp_path, skipping_clock):
     engine = create_engine(f"sqlite:///{tmp_path}/evaluation.db")
     Base.metadata.create_all(engine)
     with sessionmaker(bind=engine, expire_on_commit=False)() as s:
-        directory.ensure_members(s, SEED)
+        directory.ensure_members(*sql_points_ports(s), SEED)
         yield s
     engine.dispose()
 
@@ -63,7 +64,7 @@ def total(session, member="member.li"):
 # -- terms and rows --------------------------------------------------------------------------------
 def test_the_rulebook_of_the_events_date_applies_and_each_entry_records_its_version(session):
     ledger.book_event(
-        session,
+        *sql_points_ports(session),
         event(
             "attendance.recorded",
             [{"member": "member.li", "role": "present"}],
@@ -73,7 +74,7 @@ def test_the_rulebook_of_the_events_date_applies_and_each_entry_records_its_vers
         ),
     )
     ledger.book_event(
-        session,
+        *sql_points_ports(session),
         event(
             "attendance.recorded",
             [{"member": "member.li", "role": "present"}],
@@ -102,7 +103,7 @@ def test_every_default_of_the_domain_is_a_row_of_the_first_term():
 
 def test_an_unexcused_absence_costs_points_and_an_excused_one_nothing(session):
     result = ledger.book_event(
-        session,
+        *sql_points_ports(session),
         event(
             "attendance.recorded",
             [{"member": "member.li", "role": "absent_unexcused"}, {"member": "member.zhou", "role": "absent_excused"}],
@@ -114,7 +115,7 @@ def test_an_unexcused_absence_costs_points_and_an_excused_one_nothing(session):
     assert total(session) == -10 and entries(session, "member.zhou") == []
     assert "no row" in result["outcome"][1]["why"]
     ledger.book_event(
-        session,
+        *sql_points_ports(session),
         event(
             "attendance.recorded",
             [{"member": "member.li", "role": "absent_unexcused"}],
@@ -128,7 +129,7 @@ def test_an_unexcused_absence_costs_points_and_an_excused_one_nothing(session):
 def test_an_item_counts_once_however_many_recipients_adopt_it(session):
     for channel in ("city_party", "province"):
         ledger.book_event(
-            session,
+            *sql_points_ports(session),
             event("opinion.adopted", [{"member": "member.li", "role": "author"}], subject="SQ-1", channel=channel),
         )
     first, second = entries(session)
@@ -138,21 +139,22 @@ def test_an_item_counts_once_however_many_recipients_adopt_it(session):
 
 def test_a_redelivered_event_books_nothing(session):
     body = event("opinion.submitted", [{"member": "member.li", "role": "author"}], subject="SQ-2")
-    ledger.book_event(session, body)
-    again = ledger.book_event(session, body)
+    ledger.book_event(*sql_points_ports(session), body)
+    again = ledger.book_event(*sql_points_ports(session), body)
     assert again["duplicate"] is True and len(entries(session)) == 1
 
 
 def test_points_beyond_the_cap_of_the_year_are_cut_and_the_cut_is_said(session):
     for i in range(11):
         ledger.book_event(
-            session, event("opinion.submitted", [{"member": "member.li", "role": "author"}], subject=f"SQ-{i}")
+            *sql_points_ports(session),
+            event("opinion.submitted", [{"member": "member.li", "role": "author"}], subject=f"SQ-{i}"),
         )
     rows = entries(session)
     assert [r.points for r in rows] == [5] * 10 + [0]
     assert "capped" in rows[-1].reason and "50 a year" in rows[-1].reason
     ledger.book_event(
-        session,
+        *sql_points_ports(session),
         event(
             "opinion.submitted",
             [{"member": "member.li", "role": "author"}],
@@ -167,15 +169,16 @@ def test_points_beyond_the_cap_of_the_year_are_cut_and_the_cut_is_said(session):
 def test_a_thread_counts_its_authorship_once_at_the_highest_value_with_a_visible_adjustment(session):
     thread = "case-7"
     ledger.book_event(
-        session,
+        *sql_points_ports(session),
         event("consultation.case_taken", [{"member": "member.li", "role": "member"}], subject="WX-7", thread=thread),
     )
     ledger.book_event(
-        session, event("opinion.submitted", [{"member": "member.li", "role": "author"}], subject="SQ-7", thread=thread)
+        *sql_points_ports(session),
+        event("opinion.submitted", [{"member": "member.li", "role": "author"}], subject="SQ-7", thread=thread),
     )
     assert total(session) == 2 + 5
     ledger.book_event(
-        session,
+        *sql_points_ports(session),
         event(
             "proposal.filed",
             [{"member": "member.li", "role": "lead"}, {"member": "member.zhou", "role": "co"}],
@@ -191,7 +194,8 @@ def test_a_thread_counts_its_authorship_once_at_the_highest_value_with_a_visible
 
     # a second conversion of the same thread at a lower value counts nothing more
     ledger.book_event(
-        session, event("opinion.submitted", [{"member": "member.li", "role": "author"}], subject="SQ-7b", thread=thread)
+        *sql_points_ports(session),
+        event("opinion.submitted", [{"member": "member.li", "role": "author"}], subject="SQ-7b", thread=thread),
     )
     last = entries(session)[-1]
     assert last.points == 0 and f"entry #{filed.id}" in last.reason
@@ -201,11 +205,11 @@ def test_a_thread_counts_its_authorship_once_at_the_highest_value_with_a_visible
 def test_a_co_author_who_wrote_the_opinion_item_keeps_its_higher_value(session):
     thread = "case-8"
     ledger.book_event(
-        session,
+        *sql_points_ports(session),
         event("opinion.submitted", [{"member": "member.zhou", "role": "author"}], subject="SQ-8", thread=thread),
     )
     ledger.book_event(
-        session,
+        *sql_points_ports(session),
         event(
             "proposal.filed",
             [{"member": "member.li", "role": "lead"}, {"member": "member.zhou", "role": "co"}],
@@ -220,9 +224,11 @@ def test_a_co_author_who_wrote_the_opinion_item_keeps_its_higher_value(session):
 def test_a_case_that_becomes_an_opinion_item_earns_no_closing_points_of_its_own(session):
     thread = "WX-2026-0003"
     taker = [{"member": "member.li", "role": "taker"}]
-    ledger.book_event(session, event("consultation.case_taken", taker, subject=thread, thread=thread))
     ledger.book_event(
-        session,
+        *sql_points_ports(session), event("consultation.case_taken", taker, subject=thread, thread=thread)
+    )
+    ledger.book_event(
+        *sql_points_ports(session),
         event(
             "consultation.meeting_held",
             [{"member": "member.li", "role": "attendee"}],
@@ -231,12 +237,16 @@ def test_a_case_that_becomes_an_opinion_item_earns_no_closing_points_of_its_own(
             held_on="2026-03-01",
         ),
     )
-    ledger.book_event(session, event("consultation.converted", taker, subject=thread, thread=thread, to="opinion"))
     ledger.book_event(
-        session, event("consultation.case_closed", taker, subject=thread, thread=thread, reason="converted")
+        *sql_points_ports(session), event("consultation.converted", taker, subject=thread, thread=thread, to="opinion")
     )
     ledger.book_event(
-        session, event("opinion.submitted", [{"member": "member.li", "role": "author"}], subject="SQ-3", thread=thread)
+        *sql_points_ports(session),
+        event("consultation.case_closed", taker, subject=thread, thread=thread, reason="converted"),
+    )
+    ledger.book_event(
+        *sql_points_ports(session),
+        event("opinion.submitted", [{"member": "member.li", "role": "author"}], subject="SQ-3", thread=thread),
     )
     assert [(e.activity, e.points) for e in entries(session)] == [
         ("consultation_case_taken", 2),
@@ -244,7 +254,7 @@ def test_a_case_that_becomes_an_opinion_item_earns_no_closing_points_of_its_own(
         ("opinion_submitted", 5),
     ]
     ledger.book_event(
-        session,
+        *sql_points_ports(session),
         event("consultation.case_closed", taker, subject="WX-2026-0004", thread="WX-2026-0004", reason="settled"),
     )
     assert entries(session)[-1].activity == "consultation_case_closed" and entries(session)[-1].points == 3
@@ -253,7 +263,7 @@ def test_a_case_that_becomes_an_opinion_item_earns_no_closing_points_of_its_own(
 def test_other_threads_are_counted_separately(session):
     for n in (1, 2):
         ledger.book_event(
-            session,
+            *sql_points_ports(session),
             event("opinion.submitted", [{"member": "member.li", "role": "author"}], subject=f"SQ-{n}", thread=f"t-{n}"),
         )
     assert total(session) == 10
@@ -280,13 +290,15 @@ def test_a_malformed_event_is_refused_with_the_field_and_nothing_is_booked(sessi
     )
     change(body)
     with pytest.raises(InvalidInput) as refused:
-        ledger.book_event(session, body)
+        ledger.book_event(*sql_points_ports(session), body)
     assert field in str(refused.value.details) or field in refused.value.message
     assert entries(session) == [] and session.scalars(select(HeardEvent)).all() == []
 
 
 def test_someone_not_in_the_directory_earns_nothing_and_the_event_says_why(session):
-    result = ledger.book_event(session, event("opinion.submitted", [{"member": "informant.x", "role": "author"}]))
+    result = ledger.book_event(
+        *sql_points_ports(session), event("opinion.submitted", [{"member": "informant.x", "role": "author"}])
+    )
     assert result["outcome"][0]["why"] == "not in the members directory"
     assert session.get(HeardEvent, result["event_id"]).outcome[0]["why"] == "not in the members directory"
 
@@ -330,8 +342,8 @@ def test_grades_on_the_100_point_view(points, kind, view, grade):
 
 def test_a_members_file_shows_every_point_with_its_event_and_only_they_and_overseers_read_it(session):
     body = event("opinion.submitted", [{"member": "member.li", "role": "author"}], subject="SQ-9", thread="t9")
-    ledger.book_event(session, body)
-    mine = files.member_file(session, "member.li", LI, period="2026")
+    ledger.book_event(*sql_points_ports(session), body)
+    mine = files.member_file(*sql_points_ports(session), "member.li", LI, period="2026")
     [entry] = mine["entries"]
     assert entry["event"] == {
         "event_id": body["event_id"],
@@ -342,17 +354,19 @@ def test_a_members_file_shows_every_point_with_its_event_and_only_they_and_overs
     }
     assert entry["rulebook"]["version"] == "14.1" and entry["rule"]["activity"] == "opinion_submitted"
     assert mine["total"] == 5 and mine["view100"] == 5.0 and mine["grade"]["code"] == "not_competent"
-    assert files.member_file(session, "member.li", LEADER, period="2026-Q1")["total"] == 5
+    assert files.member_file(*sql_points_ports(session), "member.li", LEADER, period="2026-Q1")["total"] == 5
     with pytest.raises(Forbidden):
-        files.member_file(session, "member.li", ZHOU)
+        files.member_file(*sql_points_ports(session), "member.li", ZHOU)
     with pytest.raises(Forbidden):
-        files.statistics(session, LI, period="2026")
+        files.statistics(*sql_points_ports(session), LI, period="2026")
 
 
 def test_statistics_by_member_sector_activity_and_quarter(session):
-    ledger.book_event(session, event("opinion.submitted", [{"member": "member.li", "role": "author"}], subject="a"))
     ledger.book_event(
-        session,
+        *sql_points_ports(session), event("opinion.submitted", [{"member": "member.li", "role": "author"}], subject="a")
+    )
+    ledger.book_event(
+        *sql_points_ports(session),
         event(
             "opinion.submitted",
             [{"member": "member.zhou", "role": "author"}],
@@ -360,7 +374,7 @@ def test_statistics_by_member_sector_activity_and_quarter(session):
             when=datetime(2026, 5, 2, tzinfo=timezone.utc),
         ),
     )
-    stats = files.statistics(session, STAFF, period="2026")
+    stats = files.statistics(*sql_points_ports(session), STAFF, period="2026")
     assert [(m["member"], m["total"]) for m in stats["by_member"]] == [
         ("member.li", 5),
         ("member.zhou", 5),
@@ -374,7 +388,7 @@ def test_statistics_by_member_sector_activity_and_quarter(session):
 # -- attendance and periods --------------------------------------------------------------------------
 def test_attendance_is_recorded_by_staff_and_published_as_an_event(session):
     record = attendance.record(
-        session,
+        *sql_points_ports(session),
         {
             "kind": "plenary",
             "title": "全体会议",
@@ -387,11 +401,13 @@ def test_attendance_is_recorded_by_staff_and_published_as_an_event(session):
     )
     [row] = session.scalars(select(Outbox)).all()
     assert row.routing_key == "attendance.recorded" and row.payload["event_id"] == record["event_id"]
-    ledger.book_event(session, row.payload)
+    ledger.book_event(*sql_points_ports(session), row.payload)
     assert total(session) == 15 and total(session, "member.zhou") == -10
     with pytest.raises(Forbidden):
         attendance.record(
-            session, {"kind": "plenary", "title": "x", "held_on": "2026-02-27", "present": ["member.li"]}, LI
+            *sql_points_ports(session),
+            {"kind": "plenary", "title": "x", "held_on": "2026-02-27", "present": ["member.li"]},
+            LI,
         )
 
 
@@ -420,14 +436,14 @@ def test_attendance_is_recorded_by_staff_and_published_as_an_event(session):
 )
 def test_bad_attendance_is_refused_with_field_messages_and_nothing_recorded(session, data, field):
     with pytest.raises(InvalidInput) as refused:
-        attendance.record(session, data, STAFF)
+        attendance.record(*sql_points_ports(session), data, STAFF)
     assert field in refused.value.details
     assert session.scalars(select(Outbox)).all() == []
 
 
 def test_a_quarter_is_published_corrected_inside_the_window_and_closed_after(session, skipping_clock):
     ledger.book_event(
-        session,
+        *sql_points_ports(session),
         event(
             "opinion.submitted",
             [{"member": "member.li", "role": "author"}],
@@ -435,11 +451,11 @@ def test_a_quarter_is_published_corrected_inside_the_window_and_closed_after(ses
         ),
     )
     with pytest.raises(Conflict, match="has not ended"):
-        periods.publish(session, {"period": "2026-Q1"}, STAFF)
+        periods.publish(*sql_points_ports(session), {"period": "2026-Q1"}, STAFF)
     skipping_clock.set(datetime(2026, 4, 2, 9, tzinfo=timezone.utc))
     with pytest.raises(Forbidden):
-        periods.publish(session, {"period": "2026-Q1"}, LI)
-    published = periods.publish(session, {"period": "2026-Q1"}, STAFF)
+        periods.publish(*sql_points_ports(session), {"period": "2026-Q1"}, LI)
+    published = periods.publish(*sql_points_ports(session), {"period": "2026-Q1"}, STAFF)
     assert published["status"] == "published" and published["window_ends"].startswith("2026-04-17")
     assert published["standings"][0] == {
         "member": "member.li",
@@ -449,33 +465,41 @@ def test_a_quarter_is_published_corrected_inside_the_window_and_closed_after(ses
         "view100": 20.0,
         "grade": {"code": "not_competent", "zh": "不称职"},
     }
-    asked = periods.ask_correction(session, "2026-Q1", {"reason": "我还出席了 3 月的视察"}, LI)
-    applied = periods.decide(session, asked["id"], {"action": "apply", "points": 2, "reason": "视察出席漏记"}, STAFF)
+    asked = periods.ask_correction(*sql_points_ports(session), "2026-Q1", {"reason": "我还出席了 3 月的视察"}, LI)
+    applied = periods.decide(
+        *sql_points_ports(session), asked["id"], {"action": "apply", "points": 2, "reason": "视察出席漏记"}, STAFF
+    )
     correction = session.get(LedgerEntry, applied["applied_entry"])
     assert (correction.kind, correction.points, str(correction.counts_on)) == ("correction", 2, "2026-03-31")
     assert "视察出席漏记" in correction.reason
-    assert periods.period(session, "2026-Q1", ZHOU)["standings"][0]["total"] == 7
-    pending = periods.ask_correction(session, "2026-Q1", {"reason": "还有一次调研", "points": 2}, LI)
+    assert periods.period(*sql_points_ports(session), "2026-Q1", ZHOU)["standings"][0]["total"] == 7
+    pending = periods.ask_correction(*sql_points_ports(session), "2026-Q1", {"reason": "还有一次调研", "points": 2}, LI)
 
     skipping_clock.set(datetime(2026, 4, 18, 9, tzinfo=timezone.utc))
     with pytest.raises(Conflict, match="closed .* correction requests are refused"):
-        periods.ask_correction(session, "2026-Q1", {"reason": "再看看"}, LI)
+        periods.ask_correction(*sql_points_ports(session), "2026-Q1", {"reason": "再看看"}, LI)
     with pytest.raises(Conflict, match="corrections are refused"):
-        periods.decide(session, pending["id"], {"action": "apply", "points": 2, "reason": "迟了"}, STAFF)
+        periods.decide(
+            *sql_points_ports(session), pending["id"], {"action": "apply", "points": 2, "reason": "迟了"}, STAFF
+        )
     with pytest.raises(Conflict, match="can no longer be recorded"):
         attendance.record(
-            session, {"kind": "plenary", "title": "x", "held_on": "2026-03-01", "present": ["member.li"]}, STAFF
+            *sql_points_ports(session),
+            {"kind": "plenary", "title": "x", "held_on": "2026-03-01", "present": ["member.li"]},
+            STAFF,
         )
-    closed = periods.close(session, "2026-Q1", STAFF)
+    closed = periods.close(*sql_points_ports(session), "2026-Q1", STAFF)
     assert closed["status"] == "closed" and closed["standings"][0]["total"] == 7
 
 
 def test_an_excellent_grade_is_told_to_the_ledger_with_the_lead_and_co_authors(session):
-    ratings.open_round(session, {"number": "2026-0011", "proposers": ["member.li", "member.zhou"]})
-    operations.grade_quality(session, {"number": "2026-0011", "grade": "good", "graded_by": "committee.liu"}, None)
-    assert excellence.announce(session, "2026-0011", "good") is False
-    assert excellence.announce(session, "2026-0011", "excellent") is True
+    ratings.open_round(*sql_ports(session), {"number": "2026-0011", "proposers": ["member.li", "member.zhou"]})
+    operations.grade_quality(
+        *sql_ports(session), {"number": "2026-0011", "grade": "good", "graded_by": "committee.liu"}, None
+    )
+    assert excellence.announce(sql_uow(session), "2026-0011", "good") is False
+    assert excellence.announce(sql_uow(session), "2026-0011", "excellent") is True
     [body] = [o.payload for o in session.scalars(select(Outbox)) if o.routing_key == "proposal.excellent"]
     assert body["members"] == [{"member": "member.li", "role": "lead"}, {"member": "member.zhou", "role": "co"}]
-    ledger.book_event(session, body)
+    ledger.book_event(*sql_points_ports(session), body)
     assert (total(session), total(session, "member.zhou")) == (10, 2)

@@ -24,6 +24,7 @@ from shared.db import dispose_all, get_engine, session_factory
 from shared.errors import InvalidInput
 from shared.forms import GradeQualityForm
 from shared.rulebook import RULES_DIRECTORY, load_rulebook
+from .fake_evaluation import sql_ports
 
 PROPOSAL_FILE = RULES_DIRECTORY / "proposal.yaml"
 LI = {"user": "member.li", "roles": ["member"]}
@@ -221,7 +222,7 @@ def test_shares_load_as_exact_fractions():
 def test_the_quality_grades_are_the_rulebooks(evaluation_session, rules):
     assert (
         evaluation.grade_quality(
-            evaluation_session, {"number": "2027-0001", "grade": "good", "graded_by": "committee"}, None
+            *sql_ports(evaluation_session), {"number": "2027-0001", "grade": "good", "graded_by": "committee"}, None
         )["grade"]
         == "good"
     )
@@ -240,12 +241,14 @@ def test_the_quality_grades_are_the_rulebooks(evaluation_session, rules):
     )
     with pytest.raises(InvalidInput) as refused:
         evaluation.grade_quality(
-            evaluation_session, {"number": "2027-0001", "grade": "good", "graded_by": "committee"}, None
+            *sql_ports(evaluation_session), {"number": "2027-0001", "grade": "good", "graded_by": "committee"}, None
         )
     assert "commended" in refused.value.details["grade"][0]
     assert (
         evaluation.grade_quality(
-            evaluation_session, {"number": "2027-0001", "grade": "commended", "graded_by": "committee"}, None
+            *sql_ports(evaluation_session),
+            {"number": "2027-0001", "grade": "commended", "graded_by": "committee"},
+            None,
         )["grade"]
         == "commended"
     )

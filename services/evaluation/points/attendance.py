@@ -8,19 +8,17 @@ is never typed into the ledger directly.
 from __future__ import annotations
 
 from marshmallow import Schema, fields, validate, validates_schema, ValidationError
-from sqlalchemy import select
 
 from shared import clock
 from shared.errors import Conflict, Forbidden, InvalidInput
-from shared.messaging.outbox import publish_event
 from shared.validation import load
 
 from ..access import principal_of
-from ..models import Outbox
-from . import rulebook as rulebooks
+from ..unit_of_work import EvaluationUnitOfWork
 from . import spans
 from .files import iso
-from .models import Attendance, Member
+from .models import Attendance
+from .rules import PointsRules
 
 EVENT = "attendance.recorded"
 ROLES = {"present": "present", "excused": "absent_excused", "absent": "absent_unexcused"}
@@ -69,7 +67,7 @@ def as_dict(row: Attendance) -> dict:
     }
 
 
-def record(session, data, principal, key: str | None = None) -> dict:
+def record(uow: EvaluationUnitOfWork, rules: PointsRules, data, principal, key: str | None = None) -> dict:
     """Staff of the organising office record who attended, who was excused, who was absent.
 
     ``key``: the recording's idempotency key. A repeat by the same organiser with the same key (a
@@ -81,9 +79,7 @@ def record(session, data, principal, key: str | None = None) -> dict:
     if key is not None:
         if not isinstance(key, str) or not 1 <= len(key) <= 100:
             raise InvalidInput("the idempotency key", {"key": ["1 to 100 characters"]})
-        existing = session.scalar(
-            select(Attendance).where(Attendance.organiser == who["user"], Attendance.client_reference == key)
-        )
+        existing = uow.points.attendance_recorded(who["user"], key)
         if existing is not None:
             return as_dict(existing)
     data = load(AttendanceInput, data, "the attendance record")
@@ -93,7 +89,7 @@ def record(session, data, principal, key: str | None = None) -> dict:
             {"held_on": [f"{data['held_on'].isoformat()} is in the future"]},
         )
     try:
-        book = rulebooks.term_for(data["held_on"])
+        book = rules.term_for(data["held_on"])
     except InvalidInput as exc:
         raise InvalidInput(exc.message, {"held_on": exc.details["date"]}) from None
     if data["kind"] not in book.activity_kinds:
@@ -107,13 +103,13 @@ def record(session, data, principal, key: str | None = None) -> dict:
             {"kind": [f"'{data['kind']}' is not one of term {book.term}'s: {', '.join(book.activity_kinds)}"]},
         )
     people = [u for key in ROLES for u in data[key]]
-    known = set(session.scalars(select(Member.user).where(Member.user.in_(people))))
+    known = {m.user for m in uow.points.members_among(people)}
     unknown = [u for u in people if u not in known]
     if unknown:
         raise InvalidInput("not in the members directory", {"present": [f"unknown member(s): {', '.join(unknown)}"]})
     from .periods import closed_period_covering
 
-    closed = closed_period_covering(session, data["held_on"])
+    closed = closed_period_covering(uow, rules, data["held_on"])
     if closed:
         raise Conflict(
             f"period {closed} is closed: attendance on {data['held_on'].isoformat()} can no longer be recorded"
@@ -130,11 +126,9 @@ def record(session, data, principal, key: str | None = None) -> dict:
         recorded_at=clock.now(),
         client_reference=key,
     )
-    session.add(row)
-    session.flush()
-    publish_event(
-        session,
-        Outbox,
+    uow.points.add_attendance(row)
+    uow.flush()
+    uow.publish_event(
         EVENT,
         f"{EVENT}:{row.id}",
         f"attendance:{row.id}",
@@ -152,8 +146,8 @@ def record(session, data, principal, key: str | None = None) -> dict:
     return as_dict(row)
 
 
-def list_records(session, principal) -> list[dict]:
+def list_records(uow: EvaluationUnitOfWork, principal) -> list[dict]:
     who = principal_of(principal)
     if not {"staff", "committee", "leader"} & set(who["roles"]):
         raise Forbidden("only staff, committee and leaders see attendance records")
-    return [as_dict(r) for r in session.scalars(select(Attendance).order_by(Attendance.held_on, Attendance.id))]
+    return [as_dict(r) for r in uow.points.attendance_records()]

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
-from sqlalchemy import select
 
 from shared import clock
 from shared.errors import Forbidden, InvalidInput
 from shared.validation import load
 
 from ..access import oversees, principal_of
-from . import rulebook as rulebooks
+from ..unit_of_work import EvaluationUnitOfWork
 from .models import Member
+from .rules import PointsRules
 
 
 class MemberInput(Schema):
@@ -25,8 +25,8 @@ def as_dict(row: Member) -> dict:
     return {"user": row.user, "name": row.name, "sector": row.sector, "terms": list(row.terms)}
 
 
-def _terms(data: dict) -> list[str]:
-    known = [book.term for book in rulebooks.all_terms()]
+def _terms(rules: PointsRules, data: dict) -> list[str]:
+    known = [book.term for book in rules.terms()]
     if data.get("terms") is None:
         return known
     unknown = [t for t in data["terms"] if t not in known]
@@ -37,20 +37,24 @@ def _terms(data: dict) -> list[str]:
     return data["terms"]
 
 
-def ensure_members(session, rows: list[dict]) -> int:
+def ensure_members(uow: EvaluationUnitOfWork, rules: PointsRules, rows: list[dict]) -> int:
     """Seed an empty directory (``deploy/seed/members.yaml``); a directory with anyone in it is
     left alone. A row without ``terms`` serves every term that has a rulebook. Returns how many
     were added."""
-    if session.scalars(select(Member).limit(1)).first() is not None:
+    if uow.points.has_members():
         return 0
     for i, row in enumerate(rows):
         data = load(MemberInput, row, f"members[{i}]")
-        session.add(
+        uow.points.add_member(
             Member(
-                user=data["user"], name=data["name"], sector=data["sector"], terms=_terms(data), added_at=clock.now()
+                user=data["user"],
+                name=data["name"],
+                sector=data["sector"],
+                terms=_terms(rules, data),
+                added_at=clock.now(),
             )
         )
-    session.flush()
+    uow.flush()
     return len(rows)
 
 
@@ -60,59 +64,55 @@ class _Users(Schema):
     )
 
 
-def unknown_members(session, users, principal) -> list[str]:
+def unknown_members(uow: EvaluationUnitOfWork, users, principal) -> list[str]:
     """Those of ``users`` the directory does not know: intake checks a proposal's co-signers here."""
     principal_of(principal)
     wanted = load(_Users, {"users": users}, "the users")["users"]
-    known = set(session.scalars(select(Member.user).where(Member.user.in_(wanted)))) if wanted else set()
+    known = {row.user for row in uow.points.members_among(wanted)}
     return [user for user in wanted if user not in known]
 
 
-def member_names(session, users, principal) -> dict[str, str]:
+def member_names(uow: EvaluationUnitOfWork, users, principal) -> dict[str, str]:
     """``{user: name}`` for those of ``users`` the directory knows. Asked by intake for the
     proposers who consented to being named where their proposal is published, so any signed caller
     (the public role included) may ask: the committee's membership is public; which proposal a
     member wrote is what stays masked without their consent, and intake decides that."""
     principal_of(principal)
     wanted = load(_Users, {"users": users}, "the users")["users"]
-    rows = session.scalars(select(Member).where(Member.user.in_(wanted))) if wanted else ()
-    return {row.user: row.name for row in rows}
+    return {row.user: row.name for row in uow.points.members_among(wanted)}
 
 
-def list_members(session, principal, sector: str | None = None) -> list[dict]:
+def list_members(uow: EvaluationUnitOfWork, principal, sector: str | None = None) -> list[dict]:
     """Anyone signed in who is a member or overseer sees the directory (names and sectors are public
     within the committee)."""
     who = principal_of(principal)
     if not (oversees(who) or "member" in who["roles"]):
         raise Forbidden("only members, staff, committee and leaders see the members directory")
-    query = select(Member).order_by(Member.sector, Member.user)
-    if sector:
-        query = query.where(Member.sector == sector)
-    return [as_dict(row) for row in session.scalars(query)]
+    return [as_dict(row) for row in uow.points.members(sector or None)]
 
 
-def save_member(session, data, principal) -> dict:
+def save_member(uow: EvaluationUnitOfWork, rules: PointsRules, data, principal) -> dict:
     """Staff add a member or change one's name, sector or terms."""
     who = principal_of(principal)
     if "staff" not in who["roles"]:
         raise Forbidden("only staff keep the members directory")
     data = load(MemberInput, data, "the member")
-    row = session.get(Member, data["user"])
+    row = uow.points.member(data["user"])
     if row is None:
         row = Member(user=data["user"], added_at=clock.now())
-        session.add(row)
-    row.name, row.sector, row.terms = data["name"], data["sector"], _terms(data)
-    session.flush()
+        uow.points.add_member(row)
+    row.name, row.sector, row.terms = data["name"], data["sector"], _terms(rules, data)
+    uow.flush()
     return as_dict(row)
 
 
 RULEBOOK_READERS = frozenset({"staff", "designer", "operator"})
 
 
-def terms(principal) -> list[dict]:
+def terms(rules: PointsRules, principal) -> list[dict]:
     """Every term with its dates and its rulebook (version, hash, rows): for staff, designers and
     operators, who keep the rulebooks."""
     who = principal_of(principal)
     if not RULEBOOK_READERS & set(who["roles"]):
         raise Forbidden("the points rulebooks are read by staff, designers and operators")
-    return [book.describe() for book in rulebooks.all_terms()]
+    return [book.describe() for book in rules.terms()]

@@ -7,29 +7,21 @@ a grade lowered afterwards takes no points back (a correction in the period's wi
 
 from __future__ import annotations
 
-from sqlalchemy import select
-
-from shared.messaging.outbox import publish_event
-
-from ..models import Outbox, RatingRound
+from ..unit_of_work import EvaluationUnitOfWork
 
 EVENT = "proposal.excellent"
 
 
-def announce(session, number: str, grade: str) -> bool:
+def announce(uow: EvaluationUnitOfWork, number: str, grade: str) -> bool:
     """Publish ``proposal.excellent`` for an excellent grade; returns whether it did."""
     if grade != "excellent":
         return False
-    newest = session.scalars(
-        select(RatingRound).where(RatingRound.number == number).order_by(RatingRound.round.desc())
-    ).first()
+    newest = uow.ratings.latest_round(number)
     proposers = list(newest.proposers) if newest is not None else []
     if not proposers:
         return False
     lead, *co = proposers
-    publish_event(
-        session,
-        Outbox,
+    uow.publish_event(
         EVENT,
         f"{EVENT}:{number}",
         number,

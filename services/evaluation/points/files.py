@@ -10,22 +10,21 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from sqlalchemy import func, select
-
 from shared.errors import Forbidden, NotFound
 
 from ..access import oversees, principal_of
-from . import rulebook as rulebooks
+from ..unit_of_work import EvaluationUnitOfWork
 from . import spans
-from .models import HeardEvent, LedgerEntry, Member
+from .models import HeardEvent, LedgerEntry
+from .rules import PointsRules
 
 
-def span(period: str | None = None, term: str | None = None):
+def span(rules: PointsRules, period: str | None = None, term: str | None = None):
     """``(key, kind, starts, ends, rulebook)`` of a period by name, a term, or the current term."""
     if period:
         kind, starts, ends = spans.parse(period)
-        return period, kind, starts, ends, rulebooks.term_for(starts)
-    book = rulebooks.term(term) if term else rulebooks.term_for(spans.today())
+        return period, kind, starts, ends, rules.term_for(starts)
+    book = rules.term(term) if term else rules.term_for(spans.today())
     return f"term {book.term}", "term", book.starts, book.ends, book
 
 
@@ -70,26 +69,22 @@ def _may_read(who: dict, member: str) -> None:
     raise Forbidden("a member reads their own performance file; staff, committee and leaders read every file")
 
 
-def member_file(session, member: str, principal, period: str | None = None, term: str | None = None) -> dict:
+def member_file(
+    uow: EvaluationUnitOfWork,
+    rules: PointsRules,
+    member: str,
+    principal,
+    period: str | None = None,
+    term: str | None = None,
+) -> dict:
     who = principal_of(principal)
     _may_read(who, member)
-    row = session.get(Member, member)
+    row = uow.points.member(member)
     if row is None:
         raise NotFound(f"{member} is not in the members directory")
-    key, kind, starts, ends, book = span(period, term)
-    entries = list(
-        session.scalars(
-            select(LedgerEntry)
-            .where(LedgerEntry.member == member, LedgerEntry.counts_on >= starts, LedgerEntry.counts_on <= ends)
-            .order_by(LedgerEntry.counts_on, LedgerEntry.id)
-        )
-    )
-    heard = {
-        h.event_id: h
-        for h in session.scalars(
-            select(HeardEvent).where(HeardEvent.event_id.in_({e.event_id for e in entries if e.event_id}))
-        )
-    }
+    key, kind, starts, ends, book = span(rules, period, term)
+    entries = uow.points.entries_of(member, starts, ends)
+    heard = uow.points.heard_among(e.event_id for e in entries if e.event_id)
     total = sum(e.points for e in entries)
     view, grade = book.grade(total, kind)
     by_activity, by_period = defaultdict(int), defaultdict(int)
@@ -109,21 +104,11 @@ def member_file(session, member: str, principal, period: str | None = None, term
     }
 
 
-def _totals(session, starts, ends) -> dict:
-    return dict(
-        session.execute(
-            select(LedgerEntry.member, func.sum(LedgerEntry.points))
-            .where(LedgerEntry.counts_on >= starts, LedgerEntry.counts_on <= ends)
-            .group_by(LedgerEntry.member)
-        ).all()
-    )
-
-
-def standings(session, kind, starts, ends, book) -> list[dict]:
+def standings(uow: EvaluationUnitOfWork, kind, starts, ends, book) -> list[dict]:
     """Every member serving the term, with total, 100-point view and grade; highest first."""
-    totals = _totals(session, starts, ends)
+    totals = uow.points.totals_by_member(starts, ends)
     rows = []
-    for m in session.scalars(select(Member).order_by(Member.user)):
+    for m in sorted(uow.points.members(), key=lambda m: m.user):
         if book.term not in (m.terms or []) and m.user not in totals:
             continue
         total = int(totals.get(m.user) or 0)
@@ -134,14 +119,16 @@ def standings(session, kind, starts, ends, book) -> list[dict]:
     return sorted(rows, key=lambda r: (-r["total"], r["member"]))
 
 
-def statistics(session, principal, period: str | None = None, term: str | None = None) -> dict:
+def statistics(
+    uow: EvaluationUnitOfWork, rules: PointsRules, principal, period: str | None = None, term: str | None = None
+) -> dict:
     """By member, by sector, by activity and by quarter, for a period or a term. Overseers only:
     members see the standings of a published period (:func:`periods.period`)."""
     who = principal_of(principal)
     if not oversees(who):
         raise Forbidden("only staff, committee and leaders see the statistics; members read published periods")
-    key, kind, starts, ends, book = span(period, term)
-    members = standings(session, kind, starts, ends, book)
+    key, kind, starts, ends, book = span(rules, period, term)
+    members = standings(uow, kind, starts, ends, book)
     sectors = defaultdict(lambda: {"members": 0, "total": 0, "grades": defaultdict(int)})
     for m in members:
         s = sectors[m["sector"]]
@@ -158,18 +145,12 @@ def statistics(session, principal, period: str | None = None, term: str | None =
         }
         for name, s in sorted(sectors.items())
     ]
-    in_span = (LedgerEntry.counts_on >= starts, LedgerEntry.counts_on <= ends)
     by_activity = [
-        {"activity": a or "correction", "entries": n, "points": int(p or 0)}
-        for a, n, p in session.execute(
-            select(LedgerEntry.activity, func.count(), func.sum(LedgerEntry.points))
-            .where(*in_span)
-            .group_by(LedgerEntry.activity)
-            .order_by(LedgerEntry.activity)
-        ).all()
+        {"activity": a or "correction", "entries": n, "points": p}
+        for a, n, p in uow.points.totals_by_activity(starts, ends)
     ]
     by_period = defaultdict(int)
-    for day, points in session.execute(select(LedgerEntry.counts_on, LedgerEntry.points).where(*in_span)).all():
+    for day, points in uow.points.points_by_day(starts, ends):
         by_period[spans.quarter_of(day)] += points
     return {
         "period": {"key": key, "kind": kind, "starts": starts.isoformat(), "ends": ends.isoformat()},

@@ -23,15 +23,16 @@ from __future__ import annotations
 from datetime import date
 
 from marshmallow import Schema, fields, validate
-from sqlalchemy import func, select
 
 from shared import clock, contracts
 from shared.calendar import local_date
 from shared.errors import InvalidInput
 from shared.validation import load
 
+from ..unit_of_work import EvaluationUnitOfWork
 from . import rulebook as rulebooks
-from .models import HeardEvent, LedgerEntry, Member
+from .models import HeardEvent, LedgerEntry
+from .rules import PointsRules
 
 
 class _MemberRef(Schema):
@@ -65,23 +66,12 @@ def _quantity(rule: rulebooks.Rule, payload: dict) -> int:
     return value
 
 
-def _earned_in_cap_period(session, member: str, activity: str, day: date, book) -> int:
+def _earned_in_cap_period(uow: EvaluationUnitOfWork, member: str, activity: str, day: date, book) -> int:
     if book.caps_per == "term":
         starts, ends = book.starts, book.ends
     else:
         starts, ends = date(day.year, 1, 1), date(day.year, 12, 31)
-    return (
-        session.scalar(
-            select(func.coalesce(func.sum(LedgerEntry.points), 0)).where(
-                LedgerEntry.member == member,
-                LedgerEntry.activity == activity,
-                LedgerEntry.kind.in_(("earned", "adjustment")),
-                LedgerEntry.counts_on >= starts,
-                LedgerEntry.counts_on <= ends,
-            )
-        )
-        or 0
-    )
+    return uow.points.earned_between(member, activity, starts, ends)
 
 
 def _entry(event, day, book, member, role, **values) -> LedgerEntry:
@@ -101,9 +91,11 @@ def _entry(event, day, book, member, role, **values) -> LedgerEntry:
     )
 
 
-def _book_member(session, event, day, book, member: str, role: str | None, after_close: str | None) -> dict:
+def _book_member(
+    uow: EvaluationUnitOfWork, event, day, book, member: str, role: str | None, after_close: str | None
+) -> dict:
     said = {"member": member, "role": role, "entries": [], "points": 0, "why": None}
-    if session.get(Member, member) is None:
+    if uow.points.member(member) is None:
         return {**said, "why": "not in the members directory"}
     rule = book.rule_for(event["name"], role, event["payload"])
     if rule is None:
@@ -116,16 +108,7 @@ def _book_member(session, event, day, book, member: str, role: str | None, after
     points = rule.points * quantity
     reasons = [f"{rule.points} × {quantity} half days" if rule.unit == "half_day" else f"{rule.points} ({rule.zh})"]
     if rule.unit == "item":
-        earlier = session.scalars(
-            select(LedgerEntry)
-            .where(
-                LedgerEntry.member == member,
-                LedgerEntry.activity == rule.activity,
-                LedgerEntry.kind == "earned",
-                LedgerEntry.subject == event["subject"],
-            )
-            .order_by(LedgerEntry.id)
-        ).first()
+        earlier = uow.points.first_earned_for(member, rule.activity, event["subject"])
         if earlier is not None:
             points = 0
             reasons = [
@@ -133,18 +116,14 @@ def _book_member(session, event, day, book, member: str, role: str | None, after
                 f"({earlier.event_name}); counted once per item"
             ]
     if points > 0 and rule.cap is not None:
-        room = max(0, rule.cap - _earned_in_cap_period(session, member, rule.activity, day, book))
+        room = max(0, rule.cap - _earned_in_cap_period(uow, member, rule.activity, day, book))
         if points > room:
             reasons.append(f"capped: {points} earned, {room} within the cap of {rule.cap} a {book.caps_per}")
             points = room
     holder = None
     key = f"{rule.group}:{event['thread'] or event['subject']}" if rule.group else None
     if key and points > 0:
-        holder = session.scalars(
-            select(LedgerEntry)
-            .where(LedgerEntry.member == member, LedgerEntry.exclusive_key == key, LedgerEntry.superseded_by.is_(None))
-            .order_by(LedgerEntry.id.desc())
-        ).first()
+        holder = uow.points.holder(member, key)
         if holder is not None and points <= holder.points:
             reasons = [
                 f"the thread already counts for {rule.group} by entry #{holder.id} "
@@ -172,7 +151,7 @@ def _book_member(session, event, day, book, member: str, role: str | None, after
             f"{holder.event_name} {holder.subject}): the thread counts once for "
             f"{rule.group}, now as {rule.activity}",
         )
-        session.add(adjustment)
+        uow.points.add_entry(adjustment)
         entries.append(adjustment)
     earned = _entry(
         event,
@@ -188,8 +167,8 @@ def _book_member(session, event, day, book, member: str, role: str | None, after
         reason="; ".join(reasons),
         after_close=bool(after_close),
     )
-    session.add(earned)
-    session.flush()
+    uow.points.add_entry(earned)
+    uow.flush()
     entries.append(earned)
     if holder is not None:
         holder.superseded_by = earned.id
@@ -201,7 +180,7 @@ def _book_member(session, event, day, book, member: str, role: str | None, after
     }
 
 
-def book_event(session, body, folder=None) -> dict:
+def book_event(uow: EvaluationUnitOfWork, rules: PointsRules, body) -> dict:
     """Book the points an event earns. Returns what happened for each member it names; an event
     heard before returns ``duplicate: true`` and books nothing. A malformed event, or one dated
     outside every term, is refused (``InvalidInput``) and nothing is booked."""
@@ -212,20 +191,18 @@ def book_event(session, body, folder=None) -> dict:
     # side. PostgreSQL locks the members' rows until commit (across processes; sorted, so two
     # bookings never wait on each other); SQLite has no row locks: the listener books one event at
     # a time in its process (``service.BOOKING``).
-    users = sorted({m["member"] for m in members})
-    if users:
-        session.scalars(select(Member.user).where(Member.user.in_(users)).order_by(Member.user).with_for_update()).all()
-    heard = session.get(HeardEvent, event["event_id"])
+    uow.points.lock_members(sorted({m["member"] for m in members}))
+    heard = uow.points.heard(event["event_id"])
     if heard is not None:
         return {"event_id": event["event_id"], "duplicate": True, "outcome": heard.outcome}
     day = counts_on(event)
-    book = rulebooks.term_for(day, folder)
+    book = rules.term_for(day)
     from .periods import closed_period_covering  # periods reads the ledger; imported when used
 
-    closed = closed_period_covering(session, day)
-    outcome = [_book_member(session, event, day, book, m["member"], m["role"], closed) for m in members]
+    closed = closed_period_covering(uow, rules, day)
+    outcome = [_book_member(uow, event, day, book, m["member"], m["role"], closed) for m in members]
     occurred = clock.as_utc(event["occurred_at"])
-    session.add(
+    uow.points.add_heard(
         HeardEvent(
             event_id=event["event_id"],
             name=event["name"],
@@ -238,7 +215,7 @@ def book_event(session, body, folder=None) -> dict:
             heard_at=clock.now(),
         )
     )
-    session.flush()
+    uow.flush()
     return {
         "event_id": event["event_id"],
         "duplicate": False,

@@ -13,20 +13,18 @@ from __future__ import annotations
 from datetime import timedelta
 
 from marshmallow import Schema, fields, validate, validates_schema, ValidationError
-from sqlalchemy import select
 
 from shared import clock
 from shared.contracts.fields import POINTS, ROW_ID
 from shared.errors import Conflict, Forbidden, InvalidInput, NotFound
-from shared.messaging.outbox import notify
 from shared.validation import load
 
 from ..access import oversees, principal_of
-from ..models import Outbox
-from . import rulebook as rulebooks
+from ..unit_of_work import EvaluationUnitOfWork
 from . import spans
 from .files import iso, standings
-from .models import CorrectionRequest, LedgerEntry, Member, Period
+from .models import CorrectionRequest, LedgerEntry, Period
+from .rules import PointsRules
 
 
 class PublishInput(Schema):
@@ -67,30 +65,30 @@ def _require_staff(who: dict, what: str) -> None:
         raise Forbidden(f"only staff {what}")
 
 
-def _settle(session, row: Period) -> Period:
+def _settle(uow: EvaluationUnitOfWork, rules: PointsRules, row: Period) -> Period:
     """Close a published period whose window has passed, keeping its final standings."""
     if row.closed_at is None and clock.now() >= row.window_ends:
-        book = rulebooks.term(row.term)
-        row.final = standings(session, row.kind, row.starts, row.ends, book)
+        book = rules.term(row.term)
+        row.final = standings(uow, row.kind, row.starts, row.ends, book)
         row.closed_at = row.window_ends
-        session.flush()
+        uow.flush()
     return row
 
 
-def is_closed(session, row: Period) -> bool:
-    return _settle(session, row).closed_at is not None
+def is_closed(uow: EvaluationUnitOfWork, rules: PointsRules, row: Period) -> bool:
+    return _settle(uow, rules, row).closed_at is not None
 
 
-def closed_period_covering(session, day) -> str | None:
+def closed_period_covering(uow: EvaluationUnitOfWork, rules: PointsRules, day) -> str | None:
     """The key of a closed period the date falls in, if any."""
-    for row in session.scalars(select(Period).where(Period.starts <= day, Period.ends >= day)):
-        if is_closed(session, row):
+    for row in uow.points.periods_covering(day):
+        if is_closed(uow, rules, row):
             return row.key
     return None
 
 
-def as_dict(session, row: Period, with_standings: bool = True) -> dict:
-    closed = is_closed(session, row)
+def as_dict(uow: EvaluationUnitOfWork, rules: PointsRules, row: Period, with_standings: bool = True) -> dict:
+    closed = is_closed(uow, rules, row)
     result = {
         "period": row.key,
         "kind": row.kind,
@@ -106,29 +104,29 @@ def as_dict(session, row: Period, with_standings: bool = True) -> dict:
     }
     if with_standings:
         result["standings"] = (
-            row.final if closed else standings(session, row.kind, row.starts, row.ends, rulebooks.term(row.term))
+            row.final if closed else standings(uow, row.kind, row.starts, row.ends, rules.term(row.term))
         )
     return result
 
 
-def _get(session, key: str) -> Period:
+def _get(uow: EvaluationUnitOfWork, key: str) -> Period:
     spans.parse(key)
-    row = session.get(Period, key)
+    row = uow.points.period(key)
     if row is None:
         raise NotFound(f"period {key} has not been published")
     return row
 
 
-def publish(session, data, principal) -> dict:
+def publish(uow: EvaluationUnitOfWork, rules: PointsRules, data, principal) -> dict:
     who = principal_of(principal)
     _require_staff(who, "publish a period")
     key = load(PublishInput, data, "the publication")["period"]
     kind, starts, ends = spans.parse(key)
     if ends >= spans.today():
         raise Conflict(f"period {key} has not ended (its last day is {ends.isoformat()}); publish it after")
-    if session.get(Period, key) is not None:
+    if uow.points.period(key) is not None:
         raise Conflict(f"period {key} is already published")
-    book = rulebooks.term_for(starts)
+    book = rules.term_for(starts)
     now = clock.now()
     row = Period(
         key=key,
@@ -141,15 +139,13 @@ def publish(session, data, principal) -> dict:
         published_by=who["user"],
         published_at=now,
         window_ends=now + timedelta(days=book.correction_window_days),
-        published=standings(session, kind, starts, ends, book),
+        published=standings(uow, kind, starts, ends, book),
     )
-    session.add(row)
-    session.flush()
+    uow.points.add_period(row)
+    uow.flush()
     members = [m["member"] for m in row.published]
     if members:
-        notify(
-            session,
-            Outbox,
+        uow.notify(
             "performance.published",
             f"notify.performance.published:{key}",
             f"points:{key}",
@@ -157,27 +153,24 @@ def publish(session, data, principal) -> dict:
             title=f"{key} 履职积分公示 / performance points published",
             text=f"请核对您的履职积分，如有异议请于 {row.window_ends.date().isoformat()} 前申请更正。",
         )
-    return as_dict(session, row)
+    return as_dict(uow, rules, row)
 
 
-def list_periods(session, principal) -> list[dict]:
+def list_periods(uow: EvaluationUnitOfWork, rules: PointsRules, principal) -> list[dict]:
     principal_of(principal)
-    return [
-        as_dict(session, row, with_standings=False)
-        for row in session.scalars(select(Period).order_by(Period.starts, Period.key))
-    ]
+    return [as_dict(uow, rules, row, with_standings=False) for row in uow.points.periods()]
 
 
-def period(session, key: str, principal) -> dict:
+def period(uow: EvaluationUnitOfWork, rules: PointsRules, key: str, principal) -> dict:
     """A published period with its standings: every member may read a published period."""
     who = principal_of(principal)
     if not (oversees(who) or "member" in who["roles"]):
         raise Forbidden("only members, staff, committee and leaders read published periods")
-    return as_dict(session, _get(session, key))
+    return as_dict(uow, rules, _get(uow, key))
 
 
-def _refuse_when_closed(session, row: Period, what: str) -> None:
-    if is_closed(session, row):
+def _refuse_when_closed(uow: EvaluationUnitOfWork, rules: PointsRules, row: Period, what: str) -> None:
+    if is_closed(uow, rules, row):
         raise Conflict(
             f"period {row.key} closed at {iso(row.closed_at)} when its correction window ended: {what} are refused"
         )
@@ -200,16 +193,16 @@ def correction_dict(row: CorrectionRequest) -> dict:
     }
 
 
-def ask_correction(session, key: str, data, principal) -> dict:
+def ask_correction(uow: EvaluationUnitOfWork, rules: PointsRules, key: str, data, principal) -> dict:
     """A member asks for a correction of their own points in a published, open period."""
     who = principal_of(principal)
-    if "member" not in who["roles"] or session.get(Member, who["user"]) is None:
+    if "member" not in who["roles"] or uow.points.member(who["user"]) is None:
         raise Forbidden("corrections are asked by members of the directory, for their own points")
     data = load(CorrectionAsk, data, "the correction request")
-    row = _get(session, key)
-    _refuse_when_closed(session, row, "correction requests")
+    row = _get(uow, key)
+    _refuse_when_closed(uow, rules, row, "correction requests")
     if data["entry_id"] is not None:
-        entry = session.get(LedgerEntry, data["entry_id"])
+        entry = uow.points.entry(data["entry_id"])
         if entry is None or entry.member != who["user"]:
             raise InvalidInput("not one of your entries", {"entry_id": [f"you have no entry {data['entry_id']}"]})
         if not row.starts <= entry.counts_on <= row.ends:
@@ -226,38 +219,37 @@ def ask_correction(session, key: str, data, principal) -> dict:
         status="open",
         requested_at=clock.now(),
     )
-    session.add(ask)
-    session.flush()
+    uow.points.add_correction(ask)
+    uow.flush()
     return correction_dict(ask)
 
 
-def corrections(session, key: str, principal) -> list[dict]:
+def corrections(uow: EvaluationUnitOfWork, key: str, principal) -> list[dict]:
     """Staff, committee and leaders see every request of a period; a member sees their own."""
     who = principal_of(principal)
-    _get(session, key)
-    query = select(CorrectionRequest).where(CorrectionRequest.period == key).order_by(CorrectionRequest.id)
-    if not oversees(who):
-        query = query.where(CorrectionRequest.member == who["user"])
-    return [correction_dict(r) for r in session.scalars(query)]
+    _get(uow, key)
+    rows = uow.points.corrections_of(key, None if oversees(who) else who["user"])
+    return [correction_dict(r) for r in rows]
 
 
-def decide(session, correction_id: int, data, principal) -> dict:
+def decide(uow: EvaluationUnitOfWork, rules: PointsRules, correction_id: int, data, principal) -> dict:
     """Staff apply a request (a ``correction`` entry with the reason) or reject it, inside the window."""
     who = principal_of(principal)
     _require_staff(who, "apply or reject corrections")
     data = load(CorrectionDecision, data, "the decision")
-    ask = session.get(CorrectionRequest, correction_id)
+    ask = uow.points.correction(correction_id)
     if ask is None:
         raise NotFound(f"there is no correction request {correction_id}")
-    row = session.get(Period, ask.period)
-    _refuse_when_closed(session, row, "corrections")
+    row = uow.points.period(ask.period)
+    assert row is not None  # a request is of a published period
+    _refuse_when_closed(uow, rules, row, "corrections")
     if ask.status != "open":
         raise Conflict(f"correction request {correction_id} was already {ask.status}")
     now = clock.now()
     ask.status = "applied" if data["action"] == "apply" else "rejected"
     ask.decided_by, ask.decided_at, ask.decision = who["user"], now, data["reason"]
     if data["action"] == "apply":
-        book = rulebooks.term(row.term)
+        book = rules.term(row.term)
         entry = LedgerEntry(
             member=ask.member,
             term=book.term,
@@ -276,21 +268,21 @@ def decide(session, correction_id: int, data, principal) -> dict:
             after_close=False,
             booked_at=now,
         )
-        session.add(entry)
-        session.flush()
+        uow.points.add_entry(entry)
+        uow.flush()
         ask.applied_entry = entry.id
-    session.flush()
+    uow.flush()
     return correction_dict(ask)
 
 
-def close(session, key: str, principal) -> dict:
+def close(uow: EvaluationUnitOfWork, rules: PointsRules, key: str, principal) -> dict:
     """Close a period whose window has passed (it closes by itself when next read; this says so)."""
     who = principal_of(principal)
     _require_staff(who, "close a period")
-    row = _get(session, key)
-    if not is_closed(session, row):
+    row = _get(uow, key)
+    if not is_closed(uow, rules, row):
         raise Conflict(
             f"period {key}'s correction window is open until {iso(row.window_ends)}: "
             f"members may still ask for corrections"
         )
-    return as_dict(session, row)
+    return as_dict(uow, rules, row)

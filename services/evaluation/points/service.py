@@ -1,10 +1,13 @@
 """The performance side of the evaluation service: a mixin of RPC for people (through the
 gateway) and the listener that feeds the ledger from domain events. Each handler calls one
-function of this package and commits; the functions authorise the caller themselves."""
+function of this package over the ports (the service's unit of work, ``self.uow``, and the terms'
+points rulebooks read for this worker, ``self.points_rules``) and commits; the functions authorise
+the caller themselves."""
 
 from __future__ import annotations
 
 from eventlet.semaphore import Semaphore
+from nameko.extensions import DependencyProvider
 
 from shared import contracts
 from shared.messaging.entrypoints import api, listen
@@ -12,6 +15,7 @@ from shared.messaging.topology import events_queue
 
 from .. import merged
 from . import attendance, directory, files, ledger, periods
+from .rules import RulebookPointsRules
 
 # The events the ledger hears: every row of every term names one of these (an event with no row
 # for it is kept as heard, with no points). attendance.recorded comes from this service's outbox.
@@ -21,104 +25,116 @@ POINTS_EVENTS = contracts.subscriptions.EVALUATION_HEARS
 BOOKING = Semaphore(1)
 
 
+class PointsRules(DependencyProvider):
+    """The terms' points rulebooks, read afresh for each worker: a new or changed term file counts
+    at once, with no restart."""
+
+    def get_dependency(self, worker_ctx):
+        return RulebookPointsRules()
+
+
 class PerformanceMixin:
-    """Mixed into :class:`~services.evaluation.service.EvaluationService`, which supplies ``self.db``."""
+    """Mixed into :class:`~services.evaluation.service.EvaluationService`, which supplies ``self.db``
+    and ``self.uow``."""
+
+    points_rules = PointsRules()
 
     @listen(events_queue("evaluation"))
     def book_points(self, body):
         """A domain event: its points booked once (a redelivery books nothing); a malformed event,
         or one dated outside every term, is dead-lettered with its reason."""
         with BOOKING:
-            ledger.book_event(self.db.session, body)
-            merged.hear(self.db.session, body)  # a merged proposal's proposers rate the answer it joined
+            uow = self.uow
+            ledger.book_event(uow, self.points_rules, body)
+            merged.hear(uow, body)  # a merged proposal's proposers rate the answer it joined
             self.db.commit()
 
     # -- directory and terms -----------------------------------------------------------------
     @api
     def members(self, sector=None, principal=None):
-        return directory.list_members(self.db.session, principal, sector)
+        return directory.list_members(self.uow, principal, sector)
 
     @api
     def unknown_members(self, users, principal=None):
         """Those of ``users`` not in the members directory (intake checks co-signers with it)."""
-        return directory.unknown_members(self.db.session, users, principal)
+        return directory.unknown_members(self.uow, users, principal)
 
     @api
     def member_names(self, users, principal=None):
         """``{user: name}`` for the known ones of ``users`` (intake names consenting proposers)."""
-        return directory.member_names(self.db.session, users, principal)
+        return directory.member_names(self.uow, users, principal)
 
     @api
     def save_member(self, data, principal=None):
-        result = directory.save_member(self.db.session, data, principal)
+        result = directory.save_member(self.uow, self.points_rules, data, principal)
         self.db.commit()
         return result
 
     @api
     def terms(self, principal=None):
-        return directory.terms(principal)
+        return directory.terms(self.points_rules, principal)
 
     # -- attendance (谁组织谁记录) --------------------------------------------------------------
     @api
     def record_attendance(self, data, principal=None, key=None):
-        result = attendance.record(self.db.session, data, principal, key=key)
+        result = attendance.record(self.uow, self.points_rules, data, principal, key=key)
         self.db.commit()
         return result
 
     @api
     def attendance_records(self, principal=None):
-        return attendance.list_records(self.db.session, principal)
+        return attendance.list_records(self.uow, principal)
 
     # -- files and statistics -------------------------------------------------------------------
     @api
     def performance_file(self, member, period=None, term=None, principal=None):
-        result = files.member_file(self.db.session, member, principal, period, term)
+        result = files.member_file(self.uow, self.points_rules, member, principal, period, term)
         self.db.commit()
         return result
 
     @api
     def performance_statistics(self, period=None, term=None, principal=None):
-        return files.statistics(self.db.session, principal, period, term)
+        return files.statistics(self.uow, self.points_rules, principal, period, term)
 
     # -- publication and corrections ----------------------------------------------------------
     @api
     def publish_period(self, data, principal=None):
-        result = periods.publish(self.db.session, data, principal)
+        result = periods.publish(self.uow, self.points_rules, data, principal)
         self.db.commit()
         return result
 
     @api
     def periods(self, principal=None):
-        result = periods.list_periods(self.db.session, principal)
+        result = periods.list_periods(self.uow, self.points_rules, principal)
         self.db.commit()  # reading may close a period whose window has passed
         return result
 
     @api
     def period(self, key, principal=None):
-        result = periods.period(self.db.session, key, principal)
+        result = periods.period(self.uow, self.points_rules, key, principal)
         self.db.commit()
         return result
 
     @api
     def ask_correction(self, key, data, principal=None):
-        result = periods.ask_correction(self.db.session, key, data, principal)
+        result = periods.ask_correction(self.uow, self.points_rules, key, data, principal)
         self.db.commit()
         return result
 
     @api
     def corrections(self, key, principal=None):
-        result = periods.corrections(self.db.session, key, principal)
+        result = periods.corrections(self.uow, key, principal)
         self.db.commit()
         return result
 
     @api
     def decide_correction(self, correction_id, data, principal=None):
-        result = periods.decide(self.db.session, correction_id, data, principal)
+        result = periods.decide(self.uow, self.points_rules, correction_id, data, principal)
         self.db.commit()
         return result
 
     @api
     def close_period(self, key, principal=None):
-        result = periods.close(self.db.session, key, principal)
+        result = periods.close(self.uow, self.points_rules, key, principal)
         self.db.commit()
         return result
