@@ -40,7 +40,8 @@ def pytest_addoption(parser):
 def pytest_configure(config):
     config.option.suppress_eventlet_notification = True
     config.addinivalue_line(
-        "markers", "restarts_broker: restarts a RabbitMQ node of the test's own (bench/cluster.py), in a lane beside the others"
+        "markers",
+        "restarts_broker: restarts a RabbitMQ node of the test's own (bench/cluster.py), in a lane beside the others",
     )
     config.addinivalue_line(
         "markers",
