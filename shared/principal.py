@@ -67,6 +67,23 @@ def acting(principal: object) -> tuple[str, set[str], str | None]:
     return str(principal["user"]), set(principal.get("roles") or ()), principal.get("unit")
 
 
+def principal_of(principal: object) -> dict[str, Any]:
+    """The caller as a checked ``{user, roles, unit}`` (``shared.contracts.PrincipalSchema``): the one
+    way every service reads the principal a call or a job carries. ``Unauthenticated`` when there is
+    none or it is not a valid principal. Who may do what with it stays each service's rule."""
+    from marshmallow import ValidationError
+
+    from shared.contracts.bus import PrincipalSchema
+
+    if not isinstance(principal, dict):
+        raise Unauthenticated("this call needs a principal {user, roles, unit}")
+    try:
+        loaded: dict[str, Any] = PrincipalSchema().load(principal)
+    except ValidationError as exc:
+        raise Unauthenticated("the principal is not valid", exc.messages) from None
+    return loaded
+
+
 class BadSignature(Exception):
     """A principal or an envelope that is not signed, or not by this deployment's key."""
 

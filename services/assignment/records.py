@@ -9,21 +9,14 @@ from __future__ import annotations
 from datetime import datetime
 
 from shared import clock
-from shared.contracts import PrincipalSchema
-from shared.errors import Forbidden, NotFound, Unauthenticated
-from shared.validation import load
+from shared.errors import Forbidden, NotFound
+from shared.principal import principal_of  # noqa: F401 - the one reading of a principal
 
 from . import contracts
 from .models import Assignment, AssignmentEvent
 from .repository import AssignmentUnitOfWork
 
 OVERSEER_ROLES = ("staff", "committee", "leader", "operator")
-
-
-def principal_of(principal) -> dict:
-    if principal is None:
-        raise Unauthenticated("a command or query on assignments needs a principal")
-    return load(PrincipalSchema, principal, "principal")
 
 
 def oversees(principal: dict) -> bool:

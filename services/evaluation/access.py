@@ -3,23 +3,12 @@ filter, not the authority (a caller on the bus reaches the service without the g
 
 from __future__ import annotations
 
-from marshmallow import ValidationError
 
-from shared.contracts import PrincipalSchema
-from shared.errors import Forbidden, Unauthenticated
+from shared.errors import Forbidden
+from shared.principal import principal_of  # noqa: F401 - the one reading of a principal
 
 # Roles that read every rating and the units' assessment: the committee office and its bodies.
 OVERSEERS = frozenset({"staff", "committee", "leader"})
-
-
-def principal_of(principal) -> dict:
-    """The caller as ``{user, roles, unit}``; Unauthenticated when there is none or it is unreadable."""
-    if not isinstance(principal, dict):
-        raise Unauthenticated("this call needs a principal {user, roles, unit}")
-    try:
-        return PrincipalSchema().load(principal)
-    except ValidationError as exc:
-        raise Unauthenticated("the principal is not valid", exc.messages) from None
 
 
 def oversees(principal: dict) -> bool:

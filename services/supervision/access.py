@@ -18,25 +18,13 @@ first filter, not the authority (a caller on the bus reaches the service without
 
 from __future__ import annotations
 
-from shared.contracts import PrincipalSchema
-from shared.errors import Forbidden, InvalidInput, Unauthenticated
-from shared.validation import load
-from shared.principal import acting_user
+from shared.errors import Forbidden
+from shared.principal import acting_user, principal_of  # noqa: F401 - the one reading of a principal
 
 OVERSEERS = frozenset({"staff", "committee", "leader"})
 OVERDUE_READERS = OVERSEERS
 CALENDAR_KEEPERS = frozenset({"operator", "staff"})
 PAUSERS = frozenset({"staff"})
-
-
-def principal_of(principal) -> dict:
-    """The caller as ``{user, roles, unit}``; Unauthenticated when there is none or it is unreadable."""
-    if not isinstance(principal, dict):
-        raise Unauthenticated("this call needs a principal {user, roles, unit}")
-    try:
-        return load(PrincipalSchema, principal, "principal")
-    except InvalidInput as exc:
-        raise Unauthenticated("the principal is not valid", exc.details) from None
 
 
 def actor(principal) -> str:
