@@ -55,7 +55,7 @@ import engine as engine_bench  # noqa: E402 - bench/engine.py, beside this file
 
 from services.engine.models import History, Instance, ProcessVersion, WorkItem  # noqa: E402
 from services.intake.rules import RulebookRules
-from services.intake.sql import SqlIntakeUnitOfWork
+from services.intake.unit_of_work import SqlIntakeUnitOfWork
 from services.intake import operations as intake_ops  # noqa: E402
 from services.intake.models import Cosigner, ProposalCounter, Proposal, ProposalEvent, Publication  # noqa: E402
 from services.intake.reports import year_figures  # noqa: E402

@@ -135,7 +135,7 @@ def prepare(settings, demo: bool = False) -> dict:
     """Migrate, declare, deploy, seed. Returns the demo tokens (none unless ``demo``)."""
     from services.assignment.operations import ensure_units
     from services.assignment.consultation.directory import ensure_venues
-    from services.assignment.repository import SqlAssignmentUnitOfWork
+    from services.assignment.unit_of_work import SqlAssignmentUnitOfWork
     from services.engine.engine import Engine
     from shared.db import migrate, session_factory, transaction
     from shared.messaging import topology

@@ -2,7 +2,7 @@
 
 A domain function is ``f(uow, rules, params, principal)``. It reads and writes the service's records
 through ``uow``'s repository and says what should leave the service (events, notifications, BPMN
-messages) through ``uow``; both are kept in one transaction, which the entrypoint that opened the unit
+messages, process starts) through ``uow``; both are kept in one transaction, which the entrypoint that opened the unit
 of work commits together with its inbox row and the job's result (publish after commit: the outbox
 rows leave only if that commit happens). ``rules`` is the rulebook and the working-day calendar, read
 for each worker (``shared.rules``).
@@ -69,6 +69,17 @@ class UnitOfWork(abc.ABC):
     ) -> None:
         """A BPMN message for the instance keyed ``correlation_key``, sent if the unit of work commits."""
 
+    @abc.abstractmethod
+    def start_process(
+        self,
+        command_id: str,
+        process_id: str,
+        business_key: str | None,
+        data: Mapping[str, object],
+        principal: Mapping[str, object] | None,
+    ) -> None:
+        """Start ``process_id`` once, however often ``command_id`` is sent, if the unit of work commits."""
+
 
 class SqlUnitOfWork(UnitOfWork):
     """The unit of work over the worker's session; the entrypoint commits or rolls it back."""
@@ -134,3 +145,13 @@ class SqlUnitOfWork(UnitOfWork):
         self, name: str, correlation_key: str, message_id: str, payload: Mapping[str, object] | None = None
     ) -> None:
         outbox.send_message(self.session, self.outbox_model, name, correlation_key, message_id, payload)
+
+    def start_process(
+        self,
+        command_id: str,
+        process_id: str,
+        business_key: str | None,
+        data: Mapping[str, object],
+        principal: Mapping[str, object] | None,
+    ) -> None:
+        outbox.start_process(self.session, self.outbox_model, command_id, process_id, business_key, data, principal)

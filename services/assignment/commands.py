@@ -33,7 +33,7 @@ from .records import (
     tell_engine,
     unit_acted,
 )
-from .repository import AssignmentUnitOfWork
+from .unit_of_work import AssignmentUnitOfWork
 from .rules import AssignmentRules
 
 

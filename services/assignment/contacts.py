@@ -16,7 +16,7 @@ from shared.validation import load
 from .contracts import COMMAND_SCHEMAS
 from .models import Assignment, Contact
 from .records import iso, own_assignment, principal_of, record
-from .repository import AssignmentUnitOfWork
+from .unit_of_work import AssignmentUnitOfWork
 from .rules import AssignmentRules
 
 

@@ -36,7 +36,7 @@ from shared.principal import acting_user
 from .models import Assignment
 from . import contracts
 from .records import iso, record, referred_assignment, tell_unit
-from .repository import AssignmentUnitOfWork
+from .unit_of_work import AssignmentUnitOfWork
 
 
 def objection_decided(

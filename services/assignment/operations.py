@@ -19,7 +19,7 @@ from . import contracts, decisions
 from .contracts import ANSWERING_ROLES, AssignParams, RecategoriseParams, RehandlingParams, SendBackParams
 from .models import Assignment, Unit
 from .records import describe, handling_event, iso, notify_unit, record, tell_unit
-from .repository import AssignmentUnitOfWork
+from .unit_of_work import AssignmentUnitOfWork
 
 
 def _actor(principal) -> str:

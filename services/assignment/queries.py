@@ -13,7 +13,7 @@ from .contacts import contacts_of
 from .decisions import decisions_of
 from .models import CoUnitInput
 from .records import acting_unit, describe, iso, oversees, principal_of, referred_assignment, visible_assignment
-from .repository import AssignmentUnitOfWork
+from .unit_of_work import AssignmentUnitOfWork
 
 
 def list_assignments(uow: AssignmentUnitOfWork, principal, number: str | None = None) -> list[dict]:

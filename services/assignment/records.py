@@ -14,7 +14,7 @@ from shared.principal import principal_of  # noqa: F401 - the one reading of a p
 
 from . import contracts
 from .models import Assignment, AssignmentEvent
-from .repository import AssignmentUnitOfWork
+from .unit_of_work import AssignmentUnitOfWork
 
 OVERSEER_ROLES = ("staff", "committee", "leader", "operator")
 

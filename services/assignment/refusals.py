@@ -18,7 +18,7 @@ from shared import clock, contracts
 from shared.errors import ZtcError
 from shared.messaging import poison
 
-from .repository import AssignmentUnitOfWork
+from .unit_of_work import AssignmentUnitOfWork
 
 # A 4xx code outside the refusal kinds a unit is told about, as the nearest one.
 _NEAREST_KIND = {"unauthenticated": "forbidden"}

@@ -19,25 +19,18 @@ the service over its worker's session; the entrypoint commits. The unit tier's f
 from __future__ import annotations
 
 import abc
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Iterable
 
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
-from shared import clock
-from shared import contracts as shared_contracts
-from shared.messaging import outbox
-from shared.unit_of_work import SqlUnitOfWork, UnitOfWork
 
-from .consultation.repository import CaseRepository, SqlCaseRepository
 from .models import (
     Assignment,
     AssignmentEvent,
     Contact,
     CoUnitInput,
     ExtensionRequest,
-    Outbox,
     Reply,
     ReplyCosignature,
     Unit,
@@ -290,57 +283,3 @@ class SqlAssignmentRepository(AssignmentRepository):
 
     def add_contact(self, item: Contact) -> None:
         self.session.add(item)
-
-
-class AssignmentUnitOfWork(UnitOfWork):
-    """One transaction of the assignment service: its records and what it sends."""
-
-    assignments: AssignmentRepository
-    cases: CaseRepository
-
-    @abc.abstractmethod
-    def publish_to_unit(self, unit: str, event: str, payload: Mapping[str, Any]) -> None:
-        """``event`` on the unit's own queue (exchange ``ztc.units``, routing key ``<unit>.<event>``),
-        sent if the unit of work commits."""
-
-    @abc.abstractmethod
-    def start_process(
-        self,
-        command_id: str,
-        process_id: str,
-        business_key: str | None,
-        data: Mapping[str, object],
-        principal: Mapping[str, object] | None,
-    ) -> None:
-        """Start ``process_id`` once (``command_id``), if the unit of work commits."""
-
-
-class SqlAssignmentUnitOfWork(SqlUnitOfWork, AssignmentUnitOfWork):
-    def __init__(self, session: Session) -> None:
-        super().__init__(session, Outbox)
-        self.assignments = SqlAssignmentRepository(session)
-        self.cases = SqlCaseRepository(session)
-
-    def publish_to_unit(self, unit: str, event: str, payload: Mapping[str, Any]) -> None:
-        now = clock.now()
-        self.session.add(
-            Outbox(
-                exchange=shared_contracts.UNITS_EXCHANGE,
-                routing_key=f"{unit}.{event}",
-                payload=dict(payload),
-                headers={shared_contracts.UNIT_EVENT_HEADER: event},
-                available_at=now,
-                created_at=now,
-                attempts=0,
-            )
-        )
-
-    def start_process(
-        self,
-        command_id: str,
-        process_id: str,
-        business_key: str | None,
-        data: Mapping[str, object],
-        principal: Mapping[str, object] | None,
-    ) -> None:
-        outbox.start_process(self.session, Outbox, command_id, process_id, business_key, data, principal)

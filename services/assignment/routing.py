@@ -27,7 +27,7 @@ from shared.validation import load
 
 from .contracts import ANSWERING_ROLES
 from .records import oversees, principal_of
-from .repository import AssignmentUnitOfWork
+from .unit_of_work import AssignmentUnitOfWork
 
 
 class _Keyword(Schema):

@@ -21,7 +21,7 @@ from .bus import UnitQueues, commands_queue, listen_to_units
 from .clocks import SupervisionClock
 from .consultation.service import ConsultationEntrypoints
 from .models import Inbox, Outbox
-from .repository import SqlAssignmentUnitOfWork
+from .unit_of_work import SqlAssignmentUnitOfWork
 from .rules import RulebookRules
 
 log = logging.getLogger(__name__)

@@ -14,7 +14,7 @@ from shared.validation import load
 from .access import acting_user, reads_all
 from .opinion_records import record
 from .records import record_event
-from .repository import IntakeUnitOfWork
+from .unit_of_work import IntakeUnitOfWork
 from .rules import IntakeRules
 
 STAFF = "staff"

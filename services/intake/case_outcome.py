@@ -22,7 +22,7 @@ from __future__ import annotations
 from shared.contracts import messages
 
 from .models import OpinionItem, Proposal
-from .repository import IntakeUnitOfWork
+from .unit_of_work import IntakeUnitOfWork
 
 
 def _tell(uow: IntakeUnitOfWork, case_number: str, kind: str, number: str, outcome: str, **details) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from .models import OpinionItem, Proposal
 from .opinions import create, send_in
-from .repository import IntakeUnitOfWork
+from .unit_of_work import IntakeUnitOfWork
 from .rules import IntakeRules
 
 MEMBER = "member"

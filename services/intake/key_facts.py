@@ -8,7 +8,7 @@ from shared.errors import Forbidden
 
 from .access import acting_user, reads_all
 from .records import proposers
-from .repository import IntakeUnitOfWork
+from .unit_of_work import IntakeUnitOfWork
 
 
 def key_proposal_facts(uow: IntakeUnitOfWork, year: int, numbers: list[str], principal: dict | None) -> dict:

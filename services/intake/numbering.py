@@ -7,7 +7,7 @@ back gives its number back, and concurrent submissions never take the same one.
 
 from __future__ import annotations
 
-from .repository import IntakeUnitOfWork
+from .unit_of_work import IntakeUnitOfWork
 
 
 def next_sequence(uow: IntakeUnitOfWork, year: int) -> int:

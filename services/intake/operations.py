@@ -15,7 +15,7 @@ from shared.validation import load
 from shared.principal import acting_user
 
 from .models import Submission
-from .repository import IntakeUnitOfWork
+from .unit_of_work import IntakeUnitOfWork
 from .proposals import cosign, get, is_proposer_of, list_proposals, resubmit, submit, titles
 from .publication import answer_merged, publish, publish_followup
 from .registration import find_duplicates, record_filing, settle_cosigners

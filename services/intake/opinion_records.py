@@ -7,7 +7,7 @@ from shared.errors import NotFound
 from shared.rulebook import Label, Rulebook
 
 from .models import OpinionEvent, OpinionItem
-from .repository import IntakeUnitOfWork
+from .unit_of_work import IntakeUnitOfWork
 
 
 def next_item_number(uow: IntakeUnitOfWork, rulebook: Rulebook, year: int) -> tuple[int, str]:

@@ -32,7 +32,7 @@ from .opinion_schemas import (
     ReturnParams,
 )
 from .opinions import dump
-from .repository import IntakeUnitOfWork
+from .unit_of_work import IntakeUnitOfWork
 from .rules import IntakeRules
 
 EDITABLE = ("submitted",)

@@ -32,7 +32,7 @@ from .opinion_schemas import (
     PublicOpinionSchema,
     UnitOpinionSchema,
 )
-from .repository import IntakeUnitOfWork
+from .unit_of_work import IntakeUnitOfWork
 from .rules import IntakeRules
 
 PROCESS_ID = "opinion"

@@ -32,7 +32,7 @@ from shared.validation import load
 
 from .models import Proposal
 from .records import by_number, notice, notify, proposers, record_event, tell
-from .repository import IntakeUnitOfWork
+from .unit_of_work import IntakeUnitOfWork
 
 IN_HANDLING = ("filed", "assigned", "replied", "rating", "rated", "rehandling")
 HEARD = contracts.subscriptions.INTAKE_HEARS

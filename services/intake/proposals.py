@@ -21,7 +21,7 @@ from .areas import check_area
 from .models import Cosigner, Proposal, Publication
 from .numbering import format_number, next_sequence
 from .records import by_number, notify, proposers, record_event
-from .repository import IntakeUnitOfWork
+from .unit_of_work import IntakeUnitOfWork
 from .rules import IntakeRules
 from .schemas import CONTENT, ContentSchema, DraftSchema, ProposalSchema, PublicationSchema
 

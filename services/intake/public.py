@@ -21,7 +21,7 @@ from .access import PUBLIC, acting_user, not_found
 from .models import Proposal, Publication
 from .proposals import published
 from .records import by_number, proposers
-from .repository import IntakeUnitOfWork
+from .unit_of_work import IntakeUnitOfWork
 
 MAX_PER_PAGE = 50
 

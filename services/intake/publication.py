@@ -13,7 +13,7 @@ from shared.masking import mask_name, mask_text
 from . import case_outcome
 from .models import Proposal, Publication
 from .records import by_id, notify, proposers, record_event
-from .repository import IntakeUnitOfWork
+from .unit_of_work import IntakeUnitOfWork
 from .rules import IntakeRules
 from .schemas import AnswerMergedParams, PublishFollowupParams, PublishParams
 

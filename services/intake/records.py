@@ -6,7 +6,7 @@ from shared import clock
 from shared.errors import NotFound
 
 from .models import Notification, Proposal, ProposalEvent
-from .repository import IntakeUnitOfWork
+from .unit_of_work import IntakeUnitOfWork
 
 
 def by_id(uow: IntakeUnitOfWork, proposal_id: int, lock: bool = False) -> Proposal:

@@ -18,7 +18,7 @@ from .conversion import opinion_from_proposal
 from .areas import check_area
 from .models import Conversion, Proposal
 from .records import by_id, by_number, notice, notify, proposers, record_event, tell
-from .repository import IntakeUnitOfWork
+from .unit_of_work import IntakeUnitOfWork
 from .rules import IntakeRules
 from .schemas import FilingParams, ProposalRef
 from .progress import IN_HANDLING

@@ -20,7 +20,7 @@ from shared.masking import mask_name, mask_text
 from .models import Proposal
 from .public import named_proposers
 from .records import proposers
-from .repository import IntakeUnitOfWork
+from .unit_of_work import IntakeUnitOfWork
 from .rules import IntakeRules
 
 AUDIENCES = ("public", "members")

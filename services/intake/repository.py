@@ -1,4 +1,4 @@
-"""The ports intake's domain code works through: its repositories and its unit of work.
+"""The ports intake's domain code works through: its repositories (the unit of work that carries them is in ``unit_of_work``).
 
 :class:`IntakeUnitOfWork` is one business transaction of intake: ``proposals`` and ``opinions`` are
 its repositories (the reads and writes of proposals and opinion items, named as the rules speak of
@@ -14,11 +14,10 @@ decided on it (the last co-signer, a filing decision) is decided once.
 from __future__ import annotations
 
 import abc
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from shared.unit_of_work import UnitOfWork
 
 from .models import (
     Conversion,
@@ -272,21 +271,3 @@ class OpinionRepository(abc.ABC):
     @abc.abstractmethod
     def instructions_of(self, item_ids: list[int]) -> list[OpinionInstruction]:
         """The leaders' instructions on those items, in the order they were recorded."""
-
-
-class IntakeUnitOfWork(UnitOfWork):
-    """Intake's transaction: its repositories, and the process starts it asks of the engine."""
-
-    proposals: ProposalRepository
-    opinions: OpinionRepository
-
-    @abc.abstractmethod
-    def start_process(
-        self,
-        command_id: str,
-        process_id: str,
-        business_key: str | None,
-        data: Mapping[str, object],
-        principal: Mapping[str, object] | None,
-    ) -> None:
-        """Start ``process_id`` once, however often ``command_id`` is sent, if the unit of work commits."""

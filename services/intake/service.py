@@ -17,7 +17,7 @@ from . import operations, progress
 from .models import Inbox, Outbox
 from .opinion_service import OpinionEntrypoints
 from .rules import RulebookRules
-from .sql import SqlIntakeUnitOfWork
+from .unit_of_work import SqlIntakeUnitOfWork
 
 
 class Rules(DependencyProvider):

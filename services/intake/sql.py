@@ -8,7 +8,7 @@ instead of reading the same ``max()``, and a rollback gives the number back.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -16,8 +16,6 @@ from sqlalchemy import and_, exists, false, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
-from shared.messaging import outbox
-from shared.unit_of_work import SqlUnitOfWork
 
 from . import duplicate_index
 from .models import (
@@ -33,14 +31,13 @@ from .models import (
     OpinionIssueCounter,
     OpinionItem,
     OpinionReport,
-    Outbox,
     Proposal,
     ProposalCounter,
     ProposalEvent,
     Publication,
     Submission,
 )
-from .repository import NOT_COMPARED, IntakeUnitOfWork, OpinionRepository, ProposalRepository
+from .repository import NOT_COMPARED, OpinionRepository, ProposalRepository
 
 _ORDERED = (Proposal.year, Proposal.sequence)
 
@@ -372,22 +369,3 @@ class SqlOpinionRepository(OpinionRepository):
             select(OpinionInstruction).where(OpinionInstruction.item_id.in_(item_ids)).order_by(OpinionInstruction.id)
         )
         return list(self.session.scalars(query))
-
-
-class SqlIntakeUnitOfWork(SqlUnitOfWork, IntakeUnitOfWork):
-    """Intake's unit of work over the worker's session and intake's outbox."""
-
-    def __init__(self, session: Session) -> None:
-        super().__init__(session, Outbox)
-        self.proposals = SqlProposalRepository(session)
-        self.opinions = SqlOpinionRepository(session)
-
-    def start_process(
-        self,
-        command_id: str,
-        process_id: str,
-        business_key: str | None,
-        data: Mapping[str, object],
-        principal: Mapping[str, object] | None,
-    ) -> None:
-        outbox.start_process(self.session, Outbox, command_id, process_id, business_key, data, principal)

@@ -32,7 +32,7 @@ from .opinion_schemas import (
 )
 from .opinions import create, dump, send_in
 from .records import record_event
-from .repository import IntakeUnitOfWork
+from .unit_of_work import IntakeUnitOfWork
 from .rules import IntakeRules
 from .schemas import UtcDateTime
 

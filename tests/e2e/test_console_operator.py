@@ -91,7 +91,7 @@ def stuck_instance(system) -> tuple[dict, str]:
 def add_unit(settings, unit: str) -> None:
     """The cause removed: the unit is entered in the directory as the seeding enters units."""
     from services.assignment.operations import ensure_units
-    from services.assignment.repository import SqlAssignmentUnitOfWork
+    from services.assignment.unit_of_work import SqlAssignmentUnitOfWork
     from shared.db import session_factory, transaction
 
     with transaction(session_factory(settings.database_url("assignment"))) as s:

@@ -9,7 +9,7 @@ from nameko.runners import ServiceRunner
 from nameko.standalone.rpc import ClusterRpcProxy
 
 from services.assignment.operations import ensure_units
-from services.assignment.repository import SqlAssignmentUnitOfWork
+from services.assignment.unit_of_work import SqlAssignmentUnitOfWork
 from services.engine.engine import Engine
 from services.registry import service_class
 from shared.db import alembic_config, dispose_all, migrate, session_factory, transaction

@@ -17,7 +17,7 @@ from sqlalchemy.exc import OperationalError
 from services.assignment import commands, contracts, operations
 from services.assignment.models import Assignment, Contact, Outbox
 from services.assignment.operations import ensure_units
-from services.assignment.repository import SqlAssignmentUnitOfWork
+from services.assignment.unit_of_work import SqlAssignmentUnitOfWork
 from services.assignment.rules import RulebookRules
 from services.assignment.service import AssignmentService
 from shared import contracts as shared_contracts

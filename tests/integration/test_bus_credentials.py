@@ -11,7 +11,7 @@ from amqp.exceptions import AccessRefused
 from kombu import Connection
 
 from services.assignment.operations import ensure_units
-from services.assignment.repository import SqlAssignmentUnitOfWork
+from services.assignment.unit_of_work import SqlAssignmentUnitOfWork
 from shared import contracts
 from shared.db import dispose_all, migrate, session_factory, transaction
 from shared.messaging import access, identity

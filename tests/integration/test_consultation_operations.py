@@ -18,7 +18,7 @@ from services.assignment.consultation.rules import RulebookConsultationRules
 from services.assignment.consultation.models import Case, CaseEvent
 from services.assignment.models import Outbox
 from services.assignment.operations import ensure_units
-from services.assignment.repository import SqlAssignmentUnitOfWork
+from services.assignment.unit_of_work import SqlAssignmentUnitOfWork
 from services.assignment.service import AssignmentService
 from shared import contracts
 from shared.config import ROOT

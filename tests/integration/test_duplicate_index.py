@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from services.intake.rules import RulebookRules
-from services.intake.sql import SqlIntakeUnitOfWork
+from services.intake.unit_of_work import SqlIntakeUnitOfWork
 from services.intake import duplicate_index, operations
 from services.intake.models import Proposal
 from shared.db import dispose_all, migrate, session_factory

@@ -13,7 +13,7 @@ from werkzeug.wrappers import Request
 
 from services.assignment.consultation import cases
 from services.assignment.consultation.rules import RulebookConsultationRules
-from services.assignment.repository import SqlAssignmentUnitOfWork
+from services.assignment.unit_of_work import SqlAssignmentUnitOfWork
 from services.assignment.consultation.models import Case
 from services.assignment.models import Outbox as AssignmentOutbox
 from services.evaluation.models import Outbox as EvaluationOutbox
@@ -24,7 +24,7 @@ from services.evaluation.unit_of_work import SqlEvaluationUnitOfWork
 from services.gateway.http import IDEMPOTENCY_HEADER
 from services.gateway.routes.proposals import ProposalRoutes
 from services.intake.rules import RulebookRules
-from services.intake.sql import SqlIntakeUnitOfWork
+from services.intake.unit_of_work import SqlIntakeUnitOfWork
 from services.intake import opinions, proposals
 from services.intake.models import OpinionItem, Outbox as IntakeOutbox, Proposal
 from shared import config

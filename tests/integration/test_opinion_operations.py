@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from services.intake.rules import RulebookRules
-from services.intake.sql import SqlIntakeUnitOfWork
+from services.intake.unit_of_work import SqlIntakeUnitOfWork
 from services.intake import operations, opinion_tracking as tracking, opinions, threads
 from services.intake.models import OpinionCheck, OpinionItem, Outbox, Proposal
 from shared import contracts

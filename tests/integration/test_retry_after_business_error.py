@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from services.assignment.models import Assignment
 from services.assignment.operations import ensure_units
-from services.assignment.repository import SqlAssignmentUnitOfWork
+from services.assignment.unit_of_work import SqlAssignmentUnitOfWork
 from shared import contracts
 from tests.support import publish, wait_for
 

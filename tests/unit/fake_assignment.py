@@ -36,7 +36,8 @@ from services.assignment.models import (
     ReplyCosignature,
     Unit,
 )
-from services.assignment.repository import AssignmentRepository, AssignmentUnitOfWork
+from services.assignment.repository import AssignmentRepository
+from services.assignment.unit_of_work import AssignmentUnitOfWork
 from shared import contracts
 from tests.unit.fakes import FakeUnitOfWork
 
@@ -313,25 +314,6 @@ class FakeAssignmentUnitOfWork(FakeUnitOfWork, AssignmentUnitOfWork):
                 "payload": dict(payload),
             }
         )
-
-    def start_process(
-        self,
-        command_id: str,
-        process_id: str,
-        business_key: str | None,
-        data: Mapping[str, object],
-        principal: Mapping[str, object] | None,
-    ) -> None:
-        body = contracts.StartSchema().dump(
-            {
-                "command_id": command_id,
-                "process_id": process_id,
-                "business_key": business_key,
-                "data": data,
-                "principal": principal,
-            }
-        )
-        self.sent.append({"kind": "start", **body})
 
     def messages(self, name: str | None = None) -> list[dict[str, Any]]:
         """The BPMN messages sent so far (of ``name``, if given), in order."""

@@ -10,7 +10,7 @@ held: there is one unit of work at a time here.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
@@ -31,8 +31,8 @@ from services.intake.models import (
     Publication,
     Submission,
 )
-from services.intake.repository import NOT_COMPARED, IntakeUnitOfWork, OpinionRepository, ProposalRepository
-from shared import contracts
+from services.intake.repository import NOT_COMPARED, OpinionRepository, ProposalRepository
+from services.intake.unit_of_work import IntakeUnitOfWork
 
 from .fakes import FakeUnitOfWork
 
@@ -339,25 +339,6 @@ class FakeIntakeUnitOfWork(FakeUnitOfWork, IntakeUnitOfWork):
         self.rows = _Rows()
         self.proposals = FakeProposalRepository(self.rows)
         self.opinions = FakeOpinionRepository(self.rows)
-
-    def start_process(
-        self,
-        command_id: str,
-        process_id: str,
-        business_key: str | None,
-        data: Mapping[str, object],
-        principal: Mapping[str, object] | None,
-    ) -> None:
-        body = contracts.StartSchema().dump(
-            {
-                "command_id": command_id,
-                "process_id": process_id,
-                "business_key": business_key,
-                "data": data,
-                "principal": principal,
-            }
-        )
-        self.sent.append({"kind": "start", **contracts.StartSchema().load(body)})
 
     def starts(self) -> list[dict[str, Any]]:
         return [m for m in self.sent if m["kind"] == "start"]

@@ -16,7 +16,7 @@ from shared.unit_of_work import UnitOfWork
 
 class FakeUnitOfWork(UnitOfWork):
     def __init__(self) -> None:
-        self.sent: list[dict] = []  # {"kind": "event"|"message", "name": ..., ...}
+        self.sent: list[dict] = []  # {"kind": "event"|"message"|"start", ...}
         self.locked: list[str] = []
         self.flushes = 0
 
@@ -74,6 +74,25 @@ class FakeUnitOfWork(UnitOfWork):
             {"name": name, "correlation_key": correlation_key, "message_id": message_id, "payload": payload or {}}
         )
         self.sent.append({"kind": "message", **body})
+
+    def start_process(
+        self,
+        command_id: str,
+        process_id: str,
+        business_key: str | None,
+        data: Mapping[str, object],
+        principal: Mapping[str, object] | None,
+    ) -> None:
+        body = contracts.StartSchema().dump(
+            {
+                "command_id": command_id,
+                "process_id": process_id,
+                "business_key": business_key,
+                "data": data,
+                "principal": principal,
+            }
+        )
+        self.sent.append({"kind": "start", **contracts.StartSchema().load(body)})
 
     def events(self, name: str | None = None) -> list[dict]:
         """The events sent so far (of ``name``, if given), in order."""

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from services.assignment import commands, contracts, operations, queries
 from services.assignment.models import AssignmentEvent, Base, Reply
-from services.assignment.repository import SqlAssignmentUnitOfWork
+from services.assignment.unit_of_work import SqlAssignmentUnitOfWork
 from services.assignment.rules import RulebookRules
 from shared.config import ROOT
 from shared.errors import BusinessError, Conflict, Forbidden, InvalidInput, NotFound

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from services.assignment import commands, decisions, operations as assignment_ops, refusals
 from services.assignment.clocks import ReplyClock
 from services.assignment.models import AssignmentEvent, Base as AssignmentBase, Outbox as AssignmentOutbox
-from services.assignment.repository import SqlAssignmentUnitOfWork
+from services.assignment.unit_of_work import SqlAssignmentUnitOfWork
 from services.assignment.rules import RulebookRules as AssignmentRules
 from services.evaluation import appeals, ratings
 from services.evaluation.models import Base as EvaluationBase, Outbox as EvaluationOutbox, RatingRound
@@ -540,7 +540,7 @@ def test_a_b_reply_is_published_with_its_follow_up_pending_then_received(tmp_pat
     from shared.db import dispose_all, get_engine, session_factory
     from services.intake import operations as intake
     from services.intake.rules import RulebookRules
-    from services.intake.sql import SqlIntakeUnitOfWork
+    from services.intake.unit_of_work import SqlIntakeUnitOfWork
     from services.intake.models import Base as IntakeBase
 
     url = f"sqlite:///{tmp_path}/intake.db"

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from services.intake import operations, progress
 from services.intake.models import Base, Notification, Outbox
 from services.intake.rules import RulebookRules
-from services.intake.sql import SqlIntakeUnitOfWork
+from services.intake.unit_of_work import SqlIntakeUnitOfWork
 from shared import clock, contracts
 from shared.db import dispose_all, get_engine, session_factory
 

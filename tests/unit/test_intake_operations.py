@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from services.intake.rules import RulebookRules
-from services.intake.sql import SqlIntakeUnitOfWork
+from services.intake.unit_of_work import SqlIntakeUnitOfWork
 from services.intake import operations
 from services.intake.models import (
     Base,

@@ -12,7 +12,7 @@ import unicodedata
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from services.intake.rules import RulebookRules
-from services.intake.sql import SqlIntakeUnitOfWork
+from services.intake.unit_of_work import SqlIntakeUnitOfWork
 from services.intake import operations
 from shared.masking import mask_text
 from services.intake.models import Base, Publication

@@ -15,7 +15,7 @@ from services.evaluation import quality
 from services.evaluation.base import Base as EvaluationBase
 from services.evaluation.models import QualityGrade
 from services.intake.rules import RulebookRules
-from services.intake.sql import SqlIntakeUnitOfWork
+from services.intake.unit_of_work import SqlIntakeUnitOfWork
 from services.intake import areas, operations
 from services.intake.models import Base, OpinionIssue, OpinionItem, OpinionReport, ProposalEvent
 from services.intake.opinions import submit as submit_opinion

@@ -7,7 +7,7 @@ import pytest
 
 from services.gateway import limits
 from services.gateway.models import Base as GatewayBase
-from services.intake.sql import SqlIntakeUnitOfWork
+from services.intake.unit_of_work import SqlIntakeUnitOfWork
 from services.intake import operations, public
 from shared.db import dispose_all, get_engine, session_factory
 from shared.errors import Forbidden, InvalidInput, NotFound, TooManyRequests

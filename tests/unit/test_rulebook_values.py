@@ -16,7 +16,7 @@ import shared.rulebook as rulebook_module
 from services.evaluation import checklist, operations as evaluation
 from services.evaluation.models import Base as EvaluationBase
 from services.intake.rules import RulebookRules
-from services.intake.sql import SqlIntakeUnitOfWork
+from services.intake.unit_of_work import SqlIntakeUnitOfWork
 from services.intake import operations as intake
 from services.intake.models import Base as IntakeBase
 from shared.calendar import DataFileError

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from services.assignment import commands, refusals
 from services.assignment.models import Base, Outbox, Unit
-from services.assignment.repository import SqlAssignmentUnitOfWork
+from services.assignment.unit_of_work import SqlAssignmentUnitOfWork
 from services.assignment.rules import RulebookRules
 from shared import contracts
 from shared.errors import Conflict, Forbidden, InvalidInput, NotFound

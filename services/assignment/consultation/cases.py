@@ -27,7 +27,7 @@ from .rules import ConsultationRules
 from .schemas import CaseQuery, CaseRegistration, CaseSchema, CommitmentRequest
 
 if TYPE_CHECKING:
-    from ..repository import AssignmentUnitOfWork
+    from ..unit_of_work import AssignmentUnitOfWork
 
 PROCESS_ID = "micro_consultation"
 REGISTRARS = ("staff", "member", "public")  # public: a resident through the public API

@@ -17,7 +17,7 @@ from .rules import VENUE_KINDS, ConsultationRules
 from .schemas import VenueQuery
 
 if TYPE_CHECKING:
-    from ..repository import AssignmentUnitOfWork
+    from ..unit_of_work import AssignmentUnitOfWork
 
 
 class _SeedTown(Schema):

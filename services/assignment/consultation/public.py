@@ -18,7 +18,7 @@ from .models import Case
 from .records import iso
 
 if TYPE_CHECKING:
-    from ..repository import AssignmentUnitOfWork
+    from ..unit_of_work import AssignmentUnitOfWork
 
 PUBLIC = "public"
 STAGES = (

@@ -16,7 +16,7 @@ from shared.principal import acting_user
 from .models import Case, CaseEvent
 
 if TYPE_CHECKING:
-    from ..repository import AssignmentUnitOfWork
+    from ..unit_of_work import AssignmentUnitOfWork
 
 
 def iso(value: datetime | None) -> str | None:

@@ -34,7 +34,7 @@ from .schemas import (
 )
 
 if TYPE_CHECKING:
-    from ..repository import AssignmentUnitOfWork
+    from ..unit_of_work import AssignmentUnitOfWork
 
 
 def _due(rules: ConsultationRules, rule: str, start: datetime | None = None) -> tuple[str, dict]:
