@@ -19,6 +19,7 @@ migration (a Kubernetes init container, so a service never starts on a schema ol
 Unlike ``make run`` it issues no demo tokens: an operator issues the first ones with
 ``ztc token --user NAME --role operator`` (see docs/deployment.md).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -81,13 +82,24 @@ def wait_for_migration(service: str, url: str, seconds: float) -> int:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python deploy/docker/prepare.py", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--wait", type=float, default=180,
-                        help="seconds to keep retrying while the database or the broker is not up (default 180)")
+    parser = argparse.ArgumentParser(
+        prog="python deploy/docker/prepare.py",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--wait",
+        type=float,
+        default=180,
+        help="seconds to keep retrying while the database or the broker is not up (default 180)",
+    )
     parser.add_argument("--no-seed", action="store_true", help="skip seeding the unit and members directories")
-    parser.add_argument("--wait-for", metavar="SERVICE", choices=DATABASES,
-                        help="only wait until SERVICE's database is at the newest migration, then exit")
+    parser.add_argument(
+        "--wait-for",
+        metavar="SERVICE",
+        choices=DATABASES,
+        help="only wait until SERVICE's database is at the newest migration, then exit",
+    )
     args = parser.parse_args(argv)
     settings = config.load()
     if args.wait_for:
@@ -97,15 +109,17 @@ def main(argv=None) -> int:
     from shared.messaging import definitions
 
     if settings.bus_users != "shared":
-        require_bus_passwords(settings)        # before anything changes
+        require_bus_passwords(settings)  # before anything changes
     for service in DATABASES:
         _retry(f"the {service} database", lambda s=service: migrate(s, settings.database_url(s)), args.wait)
         say(f"{service}: database migrated")
 
     document = definitions.definitions(queue_type=settings.queue_type)
     _retry("RabbitMQ's management API", lambda: definitions.load_definitions(settings, document), args.wait)
-    say(f"broker definitions loaded: {len(document['exchanges'])} exchanges, {len(document['queues'])} "
-        f"{settings.queue_type} queues, {len(document['bindings'])} bindings")
+    say(
+        f"broker definitions loaded: {len(document['exchanges'])} exchanges, {len(document['queues'])} "
+        f"{settings.queue_type} queues, {len(document['bindings'])} bindings"
+    )
 
     from services.engine.engine import Engine
 
@@ -113,8 +127,10 @@ def main(argv=None) -> int:
     dmn = {p.name: p.read_bytes() for p in sorted(settings.bpmn_dir.glob("*.dmn"))}
     for path in sorted(settings.bpmn_dir.glob("*.bpmn")):
         for row in engine.deploy({path.name: path.read_bytes(), **dmn}, "deploy"):
-            say(f"diagram {path.name}: {row['process_id']} version {row['version']}"
-                f"{' (new)' if row['new'] else ' (unchanged)'}")
+            say(
+                f"diagram {path.name}: {row['process_id']} version {row['version']}"
+                f"{' (new)' if row['new'] else ' (unchanged)'}"
+            )
 
     if not args.no_seed:
         from services.assignment.operations import ensure_units
@@ -138,11 +154,16 @@ def main(argv=None) -> int:
 
 
 def require_bus_passwords(settings) -> None:
-    missing = [f"ZTC_BUS_PASSWORD_{n.upper()}" for n in (*config.SERVICES, config.OPERATOR)
-               if not settings.bus_passwords.get(n)]
+    missing = [
+        f"ZTC_BUS_PASSWORD_{n.upper()}"
+        for n in (*config.SERVICES, config.OPERATOR)
+        if not settings.bus_passwords.get(n)
+    ]
     if missing:
-        raise SystemExit(f"[prepare] the broker users need their passwords: set {', '.join(missing)} "
-                         "(or ZTC_BUS_USERS=shared to run every service on ZTC_AMQP_URI's user)")
+        raise SystemExit(
+            f"[prepare] the broker users need their passwords: set {', '.join(missing)} "
+            "(or ZTC_BUS_USERS=shared to run every service on ZTC_AMQP_URI's user)"
+        )
 
 
 def install_bus_users(settings, wait: float) -> None:
@@ -161,11 +182,16 @@ def install_bus_users(settings, wait: float) -> None:
     with transaction(session_factory(settings.database_url("assignment"))) as s:
         units = sorted(s.scalars(select(Unit.code)))
     grant_list = access.grants(settings, units)
-    passwords = {identity.service_user(settings, n) if n != config.OPERATOR else identity.operator_user(settings):
-                 settings.bus_passwords[n] for n in names}
+
+    def user(name):  # the operator's broker user is named apart from the services'
+        return identity.operator_user(settings) if name == config.OPERATOR else identity.service_user(settings, name)
+
+    passwords = {user(n): settings.bus_passwords[n] for n in names}
     _retry("RabbitMQ's management API", lambda: access.install(settings, grant_list, passwords), wait)
-    say(f"broker users: {len(config.SERVICES)} services, the operator and {len(units)} units "
-        f"({identity.unit_user(settings, '<code>')}, no password until 'ztc units credentials issue')")
+    say(
+        f"broker users: {len(config.SERVICES)} services, the operator and {len(units)} units "
+        f"({identity.unit_user(settings, '<code>')}, no password until 'ztc units credentials issue')"
+    )
 
 
 if __name__ == "__main__":
