@@ -1112,7 +1112,7 @@ def test_the_task_list_asks_for_every_assign_tasks_routing_suggestions_in_one_ca
         for i, name in ((2, "assign"), (3, "reassign"), (4, "assign"))
     ]
     found = [{"number": f"2026-{i:04d}", "suggestions": [{"unit": f"u{i}"}]} for i in (2, 3, 4)]
-    visit = _Asking({"tasks": tasks, "routing_suggestions_of": found})
+    visit = _Asking({"tasks": tasks, "routing_suggestions_of": {"proposals": found, "unknown": []}})
     _, context = ConsoleWorkRoutes.console_tasks.__wrapped__(None, visit)
     routing = [call for call in visit.calls if call[0].startswith("routing")]
     assert routing == [("routing_suggestions_of", {"query": {"numbers": "2026-0002,2026-0003,2026-0004"}})]
