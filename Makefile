@@ -7,8 +7,8 @@ PYTEST := $(PY) -m pytest -p no:cacheprovider
 # What `make check` lints with: ruff (rules in pyproject.toml; the code as `ruff format` lays it out), the import rules (import-linter,
 # contracts in pyproject.toml) and mypy (its scope in pyproject.toml).
 # GNU make already defines LINT, hence the longer name.
-LINT_COMMAND ?= $(VENV)/bin/ruff check shared services tests bench examples \
-	&& $(VENV)/bin/ruff format --check shared services tests bench examples && $(VENV)/bin/lint-imports && $(VENV)/bin/mypy
+LINT_COMMAND ?= $(VENV)/bin/ruff check shared services tests bench examples deploy \
+	&& $(VENV)/bin/ruff format --check shared services tests bench examples deploy && $(VENV)/bin/lint-imports && $(VENV)/bin/mypy
 
 # `make test` runs nine lanes at once, each its own pytest (every test has its own vhost and
 # databases, and every e2e system its own; the two tests that restart a broker — the chaos short

@@ -139,6 +139,24 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
         session.close()
 
 
+def read_snapshot(session: Session) -> None:
+    """Let the rest of ``session``'s transaction read one snapshot of the database, and write nothing
+    on PostgreSQL: an answer read in several statements then shows what was committed before its
+    first read and nothing committed after it. Ask before the transaction reads anything.
+
+    On PostgreSQL a ``REPEATABLE READ, READ ONLY`` transaction (under the default READ COMMITTED each
+    statement sees what was committed before it began, so rows read first and their related rows
+    read next may come from either side of another transaction's commit); PostgreSQL refuses it
+    once the transaction has run a query. On SQLite a transaction begun now: the driver begins one
+    only before a write, so every read would otherwise see the database anew, where in WAL mode one
+    transaction's reads all see the snapshot of its first."""
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+    elif connection.dialect.name == "sqlite":
+        connection.exec_driver_sql("BEGIN")
+
+
 def lock_subject(session: Session, subject: str) -> None:
     """Serialise this transaction with every other that locks ``subject`` (say a proposal's number)
     until it ends. On PostgreSQL a transaction-scoped advisory lock, so that two transactions that

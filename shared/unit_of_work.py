@@ -20,7 +20,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from shared.db import lock_subject
+from shared.db import lock_subject, read_snapshot
 from shared.messaging import outbox
 
 
@@ -30,6 +30,12 @@ class UnitOfWork(abc.ABC):
     @abc.abstractmethod
     def lock(self, subject: str) -> None:
         """Serialise this unit of work with every other that locks ``subject`` until it ends."""
+
+    @abc.abstractmethod
+    def read_snapshot(self) -> None:
+        """Let every read of this unit of work see the database as it was at its first read, and (on
+        PostgreSQL) allow no writes: a query's answer read in several statements is then consistent,
+        another transaction's commit wholly in it or wholly not. Asked before the first read."""
 
     @abc.abstractmethod
     def flush(self) -> None:
@@ -90,6 +96,9 @@ class SqlUnitOfWork(UnitOfWork):
 
     def lock(self, subject: str) -> None:
         lock_subject(self.session, subject)
+
+    def read_snapshot(self) -> None:
+        read_snapshot(self.session)
 
     def flush(self) -> None:
         self.session.flush()

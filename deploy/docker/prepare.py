@@ -185,12 +185,11 @@ def install_bus_users(settings, wait: float) -> None:
     with transaction(session_factory(settings.database_url("assignment"))) as s:
         units = sorted(s.scalars(select(Unit.code)))
     grant_list = access.grants(settings, units)
-    passwords = {
-        identity.service_user(settings, n)
-        if n != config.OPERATOR
-        else identity.operator_user(settings): settings.bus_passwords[n]
-        for n in names
-    }
+
+    def user(name):  # the operator's broker user is named apart from the services'
+        return identity.operator_user(settings) if name == config.OPERATOR else identity.service_user(settings, name)
+
+    passwords = {user(n): settings.bus_passwords[n] for n in names}
     _retry("RabbitMQ's management API", lambda: access.install(settings, grant_list, passwords), wait)
     say(
         f"broker users: {len(config.SERVICES)} services, the operator and {len(units)} units "

@@ -193,7 +193,9 @@ def deadlines(uow: SupervisionUnitOfWork, rules: SupervisionRules, number, princ
 
     Units see their own unit's deadlines and the reply deadlines; staff, committee, leaders and the
     proposal's proposers see all (see ``access``); anyone else is refused. NotFound if the
-    proposal has no deadlines.
+    proposal has no deadlines. The rows, their changes, reminders and escalations are read in
+    several statements: the service gives a unit of work that reads one snapshot
+    (``uow.read_snapshot()``), so a deadline's status and its escalations always agree.
     """
     principal = principal_of(principal)
     rows = deadlines_of(uow, str(number))

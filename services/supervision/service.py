@@ -4,8 +4,8 @@ Each entrypoint calls one domain function over the ports: the unit of work over 
 session (:attr:`SupervisionService.uow`) and the rules read for this worker (``Rules``). Jobs commit
 through the ``@job`` entrypoint (effects, inbox row and result in one transaction);
 an RPC command (pause, resume, the recount of provisional deadlines, the key-proposal lists, the
-supervising leader's log) commits in its method. Every RPC call carries the
-principal ``{user, roles, unit}``.
+supervising leader's log) commits in its method; the deadlines and overdue queries read one snapshot
+(:attr:`SupervisionService.snapshot`). Every RPC call carries the principal ``{user, roles, unit}``.
 """
 
 from __future__ import annotations
@@ -46,6 +46,16 @@ class SupervisionService(Pingable):
     def uow(self) -> SqlSupervisionUnitOfWork:
         """The unit of work over this worker's session; the entrypoint commits it."""
         return SqlSupervisionUnitOfWork(self.db.session)
+
+    @property
+    def snapshot(self) -> SqlSupervisionUnitOfWork:
+        """The unit of work of a query that reads its answer in several statements (a proposal's
+        deadlines, then their changes, reminders and escalations): all of them read one snapshot of
+        the database, so a check's escalation committed meanwhile never shows beside the status it
+        changed as it was before."""
+        uow = self.uow
+        uow.read_snapshot()
+        return uow
 
     # -- jobs for the engine --------------------------------------------------------------------
     @job("supervision.escalate")
@@ -99,7 +109,7 @@ class SupervisionService(Pingable):
 
     @api
     def deadlines(self, number, principal=None):
-        return queries.deadlines(self.uow, self.rules, number, principal, self._is_proposer(number, principal))
+        return queries.deadlines(self.snapshot, self.rules, number, principal, self._is_proposer(number, principal))
 
     @api
     def reply_due(self, number, principal=None):
@@ -108,7 +118,7 @@ class SupervisionService(Pingable):
 
     @api
     def overdue(self, principal=None):
-        return queries.overdue(self.uow, principal)
+        return queries.overdue(self.snapshot, principal)
 
     @api
     def log_key_supervision(self, number, kind, text, principal=None):

@@ -158,6 +158,42 @@ def backdate_reply_deadline(system, number, days) -> date:
     return due
 
 
+def scored_as_co_unit(system, number, unit, total) -> None:
+    """``unit`` scored ``total`` as a co-unit of ``number`` (协办), as evaluation records it once the
+    proposal is rated: the units' assessment then counts it among the unit's proposals assisted."""
+    from services.evaluation.models import HandlingScore
+    from shared.db import session_factory, transaction
+
+    with transaction(session_factory(system.settings.database_url("evaluation"))) as s:
+        s.add(
+            HandlingScore(
+                number=number,
+                unit=unit,
+                role="co",
+                year=int(number.split("-")[0]),
+                items=[{"code": "input", "max": 40, "score": total}],
+                total=total,
+                facts={"input": "on_time"},
+                rulebook_version="test",
+                rulebook_hash="sha256:test",
+                scored_at=clock.now(),
+            )
+        )
+
+
+def co_unit_cells(driver) -> dict[str, dict[str, str]]:
+    """``{unit: {figure: text}}`` of the bulletin's assessment table's co-unit cells."""
+    from selenium.webdriver.common.by import By
+
+    return {
+        row.get_attribute("data-unit"): {
+            cell.get_attribute("data-figure"): cell.text
+            for cell in row.find_elements(By.CSS_SELECTOR, "td[data-figure]")
+        }
+        for row in driver.find_elements(By.CSS_SELECTOR, "#report-assessment tr[data-unit]")
+    }
+
+
 @pytest.mark.browser
 def test_the_overdue_board_and_the_bulletin_show_the_apis_figures_and_the_bulletin_prints_without_navigation(
     console, chrome, running, system
@@ -184,8 +220,10 @@ def test_the_overdue_board_and_the_bulletin_show_the_apis_figures_and_the_bullet
     camera.check("overdue-board", doc="overdue-board")
 
     # The bulletin: the figures the API gives for the year (the shared system's other tests add
-    # proposals too: the page and the API agree once both are read with nothing in between).
+    # proposals too: the page and the API agree once both are read with nothing in between), and
+    # the units' assessment with each unit's co-unit figures (协办件数, 协办平均得分).
     year = int(number.split("-")[0])
+    scored_as_co_unit(system, number, "education", 30)
 
     def agreed():
         driver.get(f"{console}/reports/bulletin/{year}")
@@ -195,10 +233,23 @@ def test_the_overdue_board_and_the_bulletin_show_the_apis_figures_and_the_bullet
         }
         figures = api("staff", "GET", f"/api/reports/proposals/{year}/bulletin?format=json", expect=200).json()
         wanted = {key: figures[key] for key in shown}
-        return shown if shown == wanted and len(shown) == 6 else None
+        co_units = {
+            u["unit"]: {
+                "proposals_assisted": str(u["proposals_assisted"]),
+                "average_co_unit_score": "—" if u["average_co_unit_score"] is None else str(u["average_co_unit_score"]),
+            }
+            for u in figures["assessment"]["units"]
+        }
+        if shown == wanted and len(shown) == 6 and co_unit_cells(driver) == co_units:
+            return shown, co_units
+        return None
 
-    figures = wait_for(agreed, timeout=30, message="the bulletin's figures as the API gives them")
+    figures, co_units = wait_for(agreed, timeout=30, message="the bulletin's figures as the API gives them")
     assert figures["received"] >= 1 and number in text_of(driver, "report-proposals")
+    assert (
+        int(co_units["education"]["proposals_assisted"]) >= 1 and co_units["education"]["average_co_unit_score"] != "—"
+    )
+    assert "协办件数" in text_of(driver, "report-assessment") and "协办平均得分" in text_of(driver, "report-assessment")
     camera.check("report-bulletin", doc="report-bulletin")
 
     # Printed: no navigation, each section from a new page.

@@ -402,6 +402,11 @@ def test_routing_suggestions_give_their_reasons_to_staff_only(running):
     assert suggestions["routing_version"] and suggestions["rulebook"]["hash"].startswith("sha256:")
     assert api("member", "GET", f"/api/proposals/{number}/routing-suggestions").status_code == 403
     assert api("unit", "GET", f"/api/proposals/{number}/routing-suggestions").status_code == 403
+    # Asked with others in a batch, a number of no proposal is listed, not a 404 for the whole page.
+    batch = api("staff", "GET", f"/api/routing-suggestions?numbers=2099-9999,{number},nonsense", expect=200).json()
+    assert [p["number"] for p in batch["proposals"]] == [number] and batch["unknown"] == ["2099-9999", "nonsense"]
+    assert batch["proposals"][0]["suggestions"] == suggestions["suggestions"]
+    assert api("staff", "GET", "/api/routing-suggestions?numbers=nonsense").status_code == 400
 
 
 def test_an_invited_cosigner_finds_the_invitation_in_their_notifications(running):

@@ -17,6 +17,7 @@ from services.supervision.models import Base, Outbox
 from services.supervision.unit_of_work import SqlSupervisionUnitOfWork
 from shared import contracts
 from shared.calendar import CHINA_TZ
+import shared.db
 from shared.db import ensure_postgres_database, get_engine
 from tests.unit.fake_supervision import FakeRules, FakeSupervisionUnitOfWork
 
@@ -125,3 +126,33 @@ def test_the_sql_adapter_and_the_fakes_answer_a_proposals_life_alike(sessions, s
         "notify.deadline_reminder",  # the reply, two days before the extended 04-20
         "notify.deadline_escalation",
     ]
+
+
+@pytest.mark.both_databases
+def test_a_unit_of_work_reading_a_snapshot_does_not_see_what_is_committed_after_its_first_read(
+    sessions, skipping_clock, monkeypatch
+):
+    # Every checkout of a connection used before is pinged, as after an idle spell (PostgreSQL): the
+    # ping must not leave a transaction begun that the snapshot would come too late for.
+    monkeypatch.setattr(shared.db, "POOL_PING_IDLE_SECONDS", -1.0)
+    rules = FakeRules(DAYS, remind_days_before=2)
+    skipping_clock.set(china(3, 2, 10))
+    with sessions() as session:
+        operations.open_deadlines(
+            SqlSupervisionUnitOfWork(session), rules, {"number": NUMBER, "units": ["transport"]}, STAFF
+        )
+        session.commit()
+
+    with sessions() as reader:
+        snapshot = SqlSupervisionUnitOfWork(reader)
+        snapshot.read_snapshot()
+        ids = [row.id for row in snapshot.deadlines.of_proposal(NUMBER)]
+        skipping_clock.set(china(3, 6, 10))  # the sign-for limit ended on 03-05
+        with sessions() as writer:
+            assert operations.check(SqlSupervisionUnitOfWork(writer), rules, {"number": NUMBER}, None)
+            writer.commit()
+        assert snapshot.deadlines.escalations_by_deadline(ids) == {}
+
+    with sessions() as later:
+        escalations = SqlSupervisionUnitOfWork(later).deadlines.escalations_by_deadline(ids)
+        assert [e.unit for rows in escalations.values() for e in rows] == ["transport"]

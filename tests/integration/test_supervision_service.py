@@ -17,11 +17,15 @@ from nameko.runners import ServiceRunner
 from nameko.standalone.rpc import ClusterRpcProxy
 
 import shared.calendar as calendar_module
+from services.supervision import operations
+from services.supervision.repository import SqlDeadlineRepository
+from services.supervision.rules import RulebookRules
 from services.supervision.service import SupervisionService
+from services.supervision.unit_of_work import SqlSupervisionUnitOfWork
 from services.ztc import cli
 from shared import contracts
 from shared.config import ROOT
-from shared.db import dispose_all, migrate
+from shared.db import dispose_all, migrate, session_factory, transaction
 from shared.errors import Forbidden, NotFound
 from shared.messaging import topology
 from shared.rulebook import load_rulebook
@@ -160,6 +164,43 @@ def test_the_overdue_board_lists_a_missed_milestone_beside_the_reply_and_the_sig
         assert {"number", "deadline_id", "rule", "due", "days_overdue", "escalated_at"} <= row.keys()
     with pytest.raises(Forbidden):
         supervision.supervision.overdue(principal=EDUCATION)
+
+
+@pytest.mark.both_databases  # what one transaction sees of another's commit
+def test_the_deadlines_rpc_reads_one_snapshot_so_an_escalation_committed_meanwhile_is_wholly_in_or_out(
+    supervision, settings, vhost, skipping_clock, monkeypatch
+):
+    """The answer reads the deadlines, then their changes, reminders and escalations. A check that
+    escalates the missed sign-for limit and commits between those reads must not show its
+    escalation beside the limit's status as it was before (``open``, not ``missed``)."""
+    result_of(vhost, open_clocks(settings, "2026-0006", ["transport"]))
+    skipping_clock.set(datetime.fromisoformat("2026-03-06T10:00:00+08:00"))  # the limit ended on 03-05
+    read_changes = SqlDeadlineRepository.changes_by_deadline
+    checked = []
+
+    def a_check_commits_meanwhile(repository, ids):
+        if not checked:
+            with transaction(session_factory(settings.database_url("supervision"))) as other:
+                uow = SqlSupervisionUnitOfWork(other)
+                checked.append(operations.check(uow, RulebookRules(), {"number": "2026-0006"}, None))
+        return read_changes(repository, ids)
+
+    monkeypatch.setattr(SqlDeadlineRepository, "changes_by_deadline", a_check_commits_meanwhile)
+    answer = supervision.supervision.deadlines("2026-0006", principal=STAFF)
+    monkeypatch.undo()
+
+    assert checked, "the concurrent check ran between the answer's reads"
+    signing = next(d for d in answer["deadlines"] if d["rule"] == "sign_for_limit")
+    assert (signing["status"], signing["escalations"]) == ("open", [])
+    for deadline in answer["deadlines"]:
+        assert (deadline["status"] == "missed") == bool(deadline["escalations"]), deadline["rule"]
+    # The check did commit: the next answer shows the limit missed and its escalation, together.
+    signing = next(
+        d
+        for d in supervision.supervision.deadlines("2026-0006", principal=STAFF)["deadlines"]
+        if d["rule"] == "sign_for_limit"
+    )
+    assert signing["status"] == "missed" and [e["unit"] for e in signing["escalations"]] == ["transport"]
 
 
 def test_the_supervising_leader_logs_over_rpc_and_the_entry_is_kept(supervision, settings, vhost):

@@ -19,9 +19,13 @@ class FakeUnitOfWork(UnitOfWork):
         self.sent: list[dict] = []  # {"kind": "event"|"message"|"start", ...}
         self.locked: list[str] = []
         self.flushes = 0
+        self.snapshots = 0  # read_snapshot() asked
 
     def lock(self, subject: str) -> None:
         self.locked.append(subject)
+
+    def read_snapshot(self) -> None:
+        self.snapshots += 1
 
     def flush(self) -> None:
         self.flushes += 1

@@ -433,9 +433,20 @@ ASSESSMENT = {
             "unit": "transport",
             "proposals_handled": 4,
             "average_handling_score": 91.5,
+            "proposals_assisted": 2,
+            "average_co_unit_score": 27.5,
             "on_time_rate": 1.0,
             "satisfaction": {"ratings": 6},
-        }
+        },
+        {  # only ever a co-unit: no handling figures of its own
+            "unit": "education",
+            "proposals_handled": 0,
+            "average_handling_score": None,
+            "proposals_assisted": 3,
+            "average_co_unit_score": 31.0,
+            "on_time_rate": 0.67,
+            "satisfaction": {"ratings": 0},
+        },
     ],
 }
 ADOPTED = {
@@ -1112,7 +1123,7 @@ def test_the_task_list_asks_for_every_assign_tasks_routing_suggestions_in_one_ca
         for i, name in ((2, "assign"), (3, "reassign"), (4, "assign"))
     ]
     found = [{"number": f"2026-{i:04d}", "suggestions": [{"unit": f"u{i}"}]} for i in (2, 3, 4)]
-    visit = _Asking({"tasks": tasks, "routing_suggestions_of": found})
+    visit = _Asking({"tasks": tasks, "routing_suggestions_of": {"proposals": found, "unknown": []}})
     _, context = ConsoleWorkRoutes.console_tasks.__wrapped__(None, visit)
     routing = [call for call in visit.calls if call[0].startswith("routing")]
     assert routing == [("routing_suggestions_of", {"query": {"numbers": "2026-0002,2026-0003,2026-0004"}})]
@@ -1121,6 +1132,44 @@ def test_the_task_list_asks_for_every_assign_tasks_routing_suggestions_in_one_ca
     committee = _Asking({"tasks": tasks}, roles=("committee",))
     assert ConsoleWorkRoutes.console_tasks.__wrapped__(None, committee)[1]["suggestions"] == {}
     assert not [call for call in committee.calls if call[0].startswith("routing")]
+
+
+def _co_unit_figures(html: str) -> dict[str, dict[str, str]]:
+    """``{unit: {figure: text}}`` of the co-unit cells (``data-figure``) in each unit's assessment row."""
+    rows = re.findall(r'<tr (?:data-unit|id)="(?:assessment-)?([a-z]+)">(.*?)</tr>', html, flags=re.S)
+    return {unit: dict(re.findall(r'data-figure="([a-z_]+)"[^>]*>([^<]*)<', cells)) for unit, cells in rows}
+
+
+CO_UNIT_FIGURES = {
+    "transport": {"proposals_assisted": "2", "average_co_unit_score": "27.5"},
+    "education": {"proposals_assisted": "3", "average_co_unit_score": "31.0"},
+}
+
+
+@pytest.mark.parametrize("lang", ["zh-CN", "en"])
+def test_the_bulletin_shows_each_units_co_unit_figures_beside_its_handling(lang):
+    request = Request(EnvironBuilder(path="/console/reports/bulletin/2026").get_environ())
+    principal = {"user": "staff.wang", "roles": ["staff"], "unit": None}
+    page = Visit(None, request, "token", principal, lang).render(
+        "staff_report_bulletin.html", **PAGES["staff_report_bulletin.html"]
+    )
+    html = page.get_data(as_text=True)
+    assert _co_unit_figures(html) == CO_UNIT_FIGURES
+    heading = {"zh-CN": ("协办件数", "协办平均得分"), "en": ("As co-unit", "Average co-unit score")}[lang]
+    assert all(f">{text}</th>" in html for text in heading)
+
+
+def test_the_printed_bulletin_shows_each_units_co_unit_figures():
+    from services.gateway.reports import render
+
+    figures = YEAR_FIGURES | {"converted": {"opinion": 1, "letter": 0}}
+    html = render("proposal_report.html", f=figures, assessment=ASSESSMENT, heading="书面通报", subheading="")
+    html = html.get_data(as_text=True)
+    assert _co_unit_figures(html) == CO_UNIT_FIGURES
+    assert "<th>协办件数 As co-unit</th>" in html and "<th>协办平均得分 Co-unit score</th>" in html
+    unassessed = {**ASSESSMENT, "units": [{**ASSESSMENT["units"][1], "average_co_unit_score": None}]}
+    html = render("proposal_report.html", f=figures, assessment=unassessed, heading="书面通报", subheading="")
+    assert _co_unit_figures(html.get_data(as_text=True))["education"]["average_co_unit_score"] == "—"
 
 
 @pytest.mark.parametrize("lang", ["zh-CN", "en"])

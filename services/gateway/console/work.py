@@ -85,7 +85,7 @@ class ConsoleWorkRoutes:
         for start in range(0, len(to_route) if "staff" in visit.roles else 0, ROUTED_AT_ONCE):
             numbers = ",".join(to_route[start : start + ROUTED_AT_ONCE])
             found = visit.api("routing_suggestions_of", query={"numbers": numbers})
-            suggestions.update({s["number"]: s["suggestions"] for s in found.body} if found.ok else {})
+            suggestions.update({s["number"]: s["suggestions"] for s in found.body["proposals"]} if found.ok else {})
         return visit.render(
             "tasks.html",
             tasks=answer.body,

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import base64
+import re
 
 from marshmallow import Schema, fields
 from werkzeug.wrappers import Response
 
 
-from shared.errors import InvalidInput
+from shared.errors import InvalidInput, NotFound
 
 from .. import schemas
 from ..http import endpoint, http
@@ -38,7 +39,24 @@ class RoutingSuggestions(Schema):
     suggestions = fields.List(fields.Nested(_RoutingSuggestion))
 
 
+class RoutingSuggestionsOf(Schema):
+    proposals = fields.List(
+        fields.Nested(RoutingSuggestions),
+        metadata={"description": "the suggestions of each proposal asked that exists, in the order asked"},
+    )
+    unknown = fields.List(
+        fields.String(),
+        metadata={
+            "description": "the numbers asked that are no proposal (none with that number, or not a proposal "
+            "number at all), in the order asked: the others are answered all the same"
+        },
+    )
+
+
 OVERSEERS = ("staff", "committee", "leader")
+# What a proposal number looks like (intake's numbering: the session year and a sequence of at least
+# four digits, 2027-0001); anything else is no proposal, answered without asking intake.
+PROPOSAL_NUMBER = re.compile(r"\d{4}-\d{4,}")
 # The most proposals one call of /api/routing-suggestions routes (the assignment service's own
 # limit, routing.MAX_AT_ONCE, is the same): a page of the staff's task list.
 ROUTED_AT_ONCE = 100
@@ -188,26 +206,42 @@ class ProposalRoutes:
         )
 
     @http("GET", "/api/routing-suggestions")
-    @endpoint("staff", response=RoutingSuggestions(many=True), query=("numbers",))
+    @endpoint("staff", response=RoutingSuggestionsOf, query=("numbers",))
     def routing_suggestions_of(self, request, principal):
         """Routing suggestions of several proposals at once, in the order asked
         (``?numbers=2026-0001,2026-0002``, at most 100): what the staff's task list shows beside
-        each proposal to assign, the other proposals' titles fetched and compared once."""
+        each proposal to assign, the other proposals' titles fetched and compared once. A number of
+        no proposal does not spoil the rest: it is listed in ``unknown`` and the others are
+        answered in ``proposals``; 400 only when no number given is a proposal number."""
         numbers = list(dict.fromkeys(n.strip() for n in request.args.get("numbers", "").split(",") if n.strip()))
         if not 1 <= len(numbers) <= ROUTED_AT_ONCE:
             raise InvalidInput(
                 "which proposals?",
                 {"numbers": [f"give 1 to {ROUTED_AT_ONCE} proposal numbers, comma-separated ({len(numbers)} given)"]},
             )
-        proposals = []
+        if not any(PROPOSAL_NUMBER.fullmatch(number) for number in numbers):
+            raise InvalidInput(
+                "which proposals?",
+                {"numbers": [f"no proposal number (such as 2026-0001) among {', '.join(numbers)}"]},
+            )
+        proposals, unknown = [], []
         for number in numbers:
-            proposal = self.intake.get(number, principal)
+            try:
+                if not PROPOSAL_NUMBER.fullmatch(number):
+                    raise NotFound(f"{number} is no proposal number")
+                proposal = self.intake.get(number, principal)
+            except NotFound:
+                unknown.append(number)
+                continue
             text = "\n".join(proposal.get(key) or "" for key in ("situation", "analysis", "suggestions"))
             proposals.append({"number": number, "title": proposal["title"], "text": text})
+        if not proposals:
+            return 200, {"proposals": [], "unknown": unknown}
         others = [p for p in self.intake.titles(principal) if p["title"]]
-        return 200, self.assignment.routing_suggestions_many(
+        found = self.assignment.routing_suggestions_many(
             {"proposals": proposals, "others": others}, principal=principal
         )
+        return 200, {"proposals": found, "unknown": unknown}
 
     # -- units (交, 办): a unit handler acts on its own unit's assignments only ---------------------
     @http("GET", "/api/assignments")
