@@ -106,6 +106,35 @@ def migrated_copies(tmp_path_factory):
     admin.dispose()
 
 
+@pytest.fixture
+def tables_of(database_url_template):
+    """``tables_of(service, Base)``: a session maker on a fresh database of ``service`` with ``Base``'s
+    tables created (no migrations: for tests of a repository adapter against its fakes)."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.orm import sessionmaker
+
+    from shared.db import get_engine
+
+    engines = []
+
+    def make(service, base):
+        url = database_url_template.format(service=service)
+        if url.startswith("postgresql"):  # made here, not by a migration (``migrated_copies``)
+            admin = create_engine(support.POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+            with admin.connect() as conn:
+                conn.execute(text(f'CREATE DATABASE "{make_url(url).database}"'))
+            admin.dispose()
+        engine = get_engine(url)
+        base.metadata.create_all(engine)
+        engines.append(engine)
+        return sessionmaker(bind=engine, expire_on_commit=False)
+
+    yield make
+    for engine in engines:
+        engine.dispose()
+
+
 def prepare_databases(settings, services=("engine", *DOMAIN_SERVICES)):
     for service in services:
         migrate(service, settings.database_url(service))

@@ -12,14 +12,12 @@ from datetime import datetime, timezone
 
 import pytest
 from sqlalchemy import select
-from sqlalchemy.orm import sessionmaker
 
 from services.evaluation import appeals, assessment, merged, operations, ratings
 from services.evaluation.base import Base
 from services.evaluation.models import Outbox
 from services.evaluation.points import attendance, directory, files, ledger, periods
 from services.evaluation.unit_of_work import SqlEvaluationUnitOfWork
-from shared.db import ensure_postgres_database, get_engine
 from tests.unit.fake_evaluation import FakeEvaluationUnitOfWork, FakePointsRules, FakeRules, points_book
 
 NUMBER = "2026-0042"
@@ -115,14 +113,8 @@ def points_life(uow, skipping_clock) -> list:
 
 
 @pytest.fixture
-def sessions(database_url_template):
-    url = database_url_template.format(service="evaluation")
-    if url.startswith("postgresql"):
-        ensure_postgres_database(url)
-    engine = get_engine(url)
-    Base.metadata.create_all(engine)
-    yield sessionmaker(bind=engine, expire_on_commit=False)
-    engine.dispose()
+def sessions(tables_of):
+    return tables_of("evaluation", Base)
 
 
 @pytest.mark.both_databases

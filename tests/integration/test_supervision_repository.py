@@ -10,7 +10,6 @@ from datetime import datetime
 
 import pytest
 from sqlalchemy import select
-from sqlalchemy.orm import sessionmaker
 
 from services.supervision import key_proposals, operations, queries, unit_facts
 from services.supervision.models import Base, Outbox
@@ -18,7 +17,6 @@ from services.supervision.unit_of_work import SqlSupervisionUnitOfWork
 from shared import contracts
 from shared.calendar import CHINA_TZ
 import shared.db
-from shared.db import ensure_postgres_database, get_engine
 from tests.unit.fake_supervision import FakeRules, FakeSupervisionUnitOfWork
 
 NUMBER = "2026-0042"
@@ -85,14 +83,8 @@ def life(uow, skipping_clock) -> list:
 
 
 @pytest.fixture
-def sessions(database_url_template):
-    url = database_url_template.format(service="supervision")
-    if url.startswith("postgresql"):
-        ensure_postgres_database(url)
-    engine = get_engine(url)
-    Base.metadata.create_all(engine)
-    yield sessionmaker(bind=engine, expire_on_commit=False)
-    engine.dispose()
+def sessions(tables_of):
+    return tables_of("supervision", Base)
 
 
 @pytest.mark.both_databases
