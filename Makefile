@@ -15,14 +15,19 @@ LINT_COMMAND ?= $(VENV)/bin/ruff check shared services tests bench examples depl
 # form and the broker-restart test — restart a RabbitMQ node of their own, on free ports, which no
 # other test feels). Four lanes used about one of the two cores (a lane mostly waits for services
 # answering, timers, graceful stops); with nine, measured on clean clones, every lane ends within
-# a minute of the others and the two cores are the limit. The integration tests are split by file name into three lanes; the e2e
+# a minute of the others and the two cores are the limit. The integration tests are split by folder into three lanes; the e2e
 # modules by the system they run on (a module runs in the lane of the other modules of its
 # system, so each system starts once in a lane): the shared PostgreSQL one (two lanes, each its
 # own); the console's SQLite one (two lanes); the moved clock's and the calendar's with the chaos
-# run; the public API's with the fast tiers.
-INTEGRATION_1 := $(sort $(wildcard tests/integration/test_[a-c]*.py))
-INTEGRATION_2 := $(sort $(wildcard tests/integration/test_[d-m]*.py))
-INTEGRATION_3 := $(filter-out $(INTEGRATION_1) $(INTEGRATION_2),$(sort $(wildcard tests/integration/test_*.py)))
+# run; the public API's with the fast tiers. The integration lanes (tests/ mirrors the source
+# tree): shared/ and the assignment service; the engine, evaluation and the modules at the top
+# named test_[d-m]* (delivery guarantees, forged identities, idempotency keys); everything else,
+# a new folder included.
+INTEGRATION_FILES := $(sort $(shell find tests/integration -name 'test_*.py'))
+INTEGRATION_1 := $(filter tests/integration/shared/% tests/integration/services/assignment/%,$(INTEGRATION_FILES))
+INTEGRATION_2 := $(filter tests/integration/services/engine/% tests/integration/services/evaluation/% \
+	$(wildcard tests/integration/test_[d-m]*.py),$(INTEGRATION_FILES))
+INTEGRATION_3 := $(filter-out $(INTEGRATION_1) $(INTEGRATION_2),$(INTEGRATION_FILES))
 E2E_CONSOLE_1 := tests/e2e/test_console_flow.py tests/e2e/test_console_designer.py tests/e2e/test_console_operator.py \
 	tests/e2e/test_console_member.py
 E2E_CONSOLE_2 := $(filter-out $(E2E_CONSOLE_1),$(sort $(wildcard tests/e2e/test_console_*.py))) \
@@ -35,11 +40,14 @@ E2E_SHARED_1 := $(filter $(sort $(wildcard tests/e2e/test_[a-h]*.py)),$(E2E_SHAR
 E2E_SHARED_2 := $(filter-out $(E2E_SHARED_1),$(E2E_SHARED))
 LANES := test-lane-checks-public test-lane-integration-1 test-lane-integration-2 test-lane-integration-3 \
 	test-lane-e2e-shared-1 test-lane-e2e-shared-2 test-lane-e2e-console-1 test-lane-e2e-console-2 test-lane-e2e-clocks
-# `make check` runs its tests in two lanes (unit tests split by file name into about equal halves,
-# the property tests of masking with the first, the bpmn and contract tiers with the second; measured
-# 2026-11-30 on a clean clone: 49-52 s and 45-47 s) beside the linters.
-CHECK_1 := $(sort $(wildcard tests/unit/test_[a-i]*.py)) tests/unit/test_masking_properties.py
-CHECK_2 := $(filter-out $(CHECK_1),$(sort $(wildcard tests/unit/test_*.py))) tests/bpmn tests/contract
+# `make check` runs its tests in two lanes beside the linters: the unit tests of shared/ (the
+# property tests of masking and the containment limits among them), the gateway, assignment and the
+# engine in the first; the other unit tests (a new folder lands there) with the bpmn and contract
+# tiers in the second — about equal halves of the time.
+UNIT_FILES := $(sort $(shell find tests/unit -name 'test_*.py'))
+CHECK_1 := $(filter tests/unit/shared/% tests/unit/services/gateway/% tests/unit/services/assignment/% \
+	tests/unit/services/engine/%,$(UNIT_FILES))
+CHECK_2 := $(filter-out $(CHECK_1),$(UNIT_FILES)) tests/bpmn tests/contract
 CHECK_LANES := check-lane-1 check-lane-2 lint
 
 .PHONY: help venv browser assets run serve prepare check $(CHECK_LANES) test $(LANES) test-unit test-bpmn test-contract test-integration test-e2e bench bench-e2e fuzz chaos chaos-short services clean

@@ -9,7 +9,7 @@ for each worker (``shared.rules``).
 
 ``SqlUnitOfWork`` is the adapter over a SQLAlchemy session and the service's outbox table. Each service
 subclasses ``UnitOfWork`` with the repositories it has; the unit tier's fakes subclass the same ports
-and keep rows and messages in lists (``tests/unit/fakes.py``).
+and keep rows and messages in lists (``tests/unit/shared/fakes.py``).
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ leaves the service: domain events, notifications and BPMN messages (``shared.uni
 event on a unit's own queue (:meth:`~AssignmentUnitOfWork.publish_to_unit`) and the start of a
 process (:meth:`~AssignmentUnitOfWork.start_process`). :class:`SqlAssignmentUnitOfWork` is built by
 the service over its worker's session; the entrypoint commits. The unit tier's fakes are in
-``tests/unit/fake_assignment.py``.
+``tests/unit/services/assignment/fakes.py``.
 """
 
 from __future__ import annotations

@@ -41,7 +41,7 @@ def may_act(item: WorkItem, principal: Mapping[str, Any] | None) -> bool:
 def visible_to(principal: Mapping[str, Any] | None) -> tuple[ColumnElement[bool], ...]:
     """The SQL condition :func:`may_act` states, for the task list to filter in the database: a
     candidate column that is empty (NULL or '') does not restrict, a set one must be the principal's.
-    ``tests/integration/test_task_list_filter.py`` holds the two to the same answers."""
+    ``tests/integration/services/engine/test_task_list_filter.py`` holds the two to the same answers."""
     principal = principal or {}
     roles = sorted(set(principal.get("roles") or []))
 

@@ -5,7 +5,7 @@ replies and the merges (并案) heard from intake; :class:`ScoreRepository` keep
 jobs record (outcomes, follow-ups, quality grades, the units' handling scores). Rows are the model
 classes of :mod:`~services.evaluation.models`; the domain changes them in place and the unit of
 work keeps the change. The SQL adapters below are the only code of the ratings and scores area that
-builds queries; the unit tier's fakes (``tests/unit/fake_evaluation.py``) subclass the same ports.
+builds queries; the unit tier's fakes (``tests/unit/services/evaluation/fakes.py``) subclass the same ports.
 
 Rows added get their ``id`` by :meth:`~shared.unit_of_work.UnitOfWork.flush` at the latest.
 """

@@ -3,7 +3,7 @@ what it sends, in one transaction.
 
 The domain functions take an :class:`EvaluationUnitOfWork`; the service builds a
 :class:`SqlEvaluationUnitOfWork` over the worker's session, and the entrypoint commits it (see
-``shared.unit_of_work``). The unit tier uses ``tests/unit/fake_evaluation.py``.
+``shared.unit_of_work``). The unit tier uses ``tests/unit/services/evaluation/fakes.py``.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 where they need them (``rules.IntakeRules``), validated input and the caller's principal.
 
 The service calls these over its session's unit of work and commits; unit tests call them over the
-in-memory fakes (``tests/unit/fake_intake.py``), integration tests over a session of their own. The rules live
+in-memory fakes (``tests/unit/services/intake/fakes.py``), integration tests over a session of their own. The rules live
 in ``proposals`` (提: submit, co-sign, read, resubmit), ``registration`` (立: settle co-signers,
 find duplicates, record the filing decision) and ``publication`` (公开).
 """

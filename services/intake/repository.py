@@ -5,7 +5,7 @@ its repositories (the reads and writes of proposals and opinion items, named as 
 them), and what leaves the service (events, notifications, BPMN messages, process starts) goes out
 through it too (``shared.unit_of_work``). Rows are the model classes of ``models``; the domain never
 builds a query or touches a session. The SQLAlchemy adapters are in ``sql``; the unit tier's
-in-memory fakes in ``tests/unit/fake_intake.py``.
+in-memory fakes in ``tests/unit/services/intake/fakes.py``.
 
 A ``lock=True`` read holds the row until the unit of work ends (``SELECT … FOR UPDATE``): what is
 decided on it (the last co-signer, a filing decision) is decided once.

@@ -5,7 +5,7 @@ and escalations) and the units' facts that fulfil them; :class:`KeyProposalRepos
 proposals, their supervising leaders' logs and the lists put to the chair's meeting. Rows are the
 model classes of :mod:`~services.supervision.models`; the domain changes them in place and the unit
 of work keeps the change. The SQL adapters below are the only code of the service that builds
-queries; the unit tier's fakes (``tests/unit/fake_supervision.py``) subclass the same ports.
+queries; the unit tier's fakes (``tests/unit/services/supervision/fakes.py``) subclass the same ports.
 
 Rows added get their ``id`` by :meth:`~shared.unit_of_work.UnitOfWork.flush` at the latest.
 """

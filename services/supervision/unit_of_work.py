@@ -2,7 +2,7 @@
 
 The domain functions take a :class:`SupervisionUnitOfWork`; the service builds a
 :class:`SqlSupervisionUnitOfWork` over the worker's session, and the entrypoint commits it (see
-``shared.unit_of_work``). The unit tier uses ``tests/unit/fake_supervision.py``.
+``shared.unit_of_work``). The unit tier uses ``tests/unit/services/supervision/fakes.py``.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ The same grants are
   ``ztc units credentials``),
 - written into ``deploy/rabbitmq/definitions.json`` without passwords (:func:`definitions_part`),
 - and rendered as the permission matrix in ``docs/security.md`` (:func:`matrix`,
-  :func:`security_section`), each row of which ``tests/integration/test_amqp_permissions.py`` runs
+  :func:`security_section`), each row of which ``tests/integration/shared/messaging/test_amqp_permissions.py`` runs
   against the real broker.
 
 What the grants say, in short:
@@ -682,11 +682,11 @@ all processes run as one OS user and share `var/`, so its per-service users keep
 apps apart from the services, not the services from each other (compose and Kubernetes do).
 
 **Tests**: every row of the matrix below against the real broker
-(`tests/integration/test_amqp_permissions.py`); the design's claims on the generated grants, the
-signatures and seals (`tests/unit/test_amqp_access.py`); forged principals, jobs, messages, starts,
+(`tests/integration/shared/messaging/test_amqp_permissions.py`); the design's claims on the generated grants, the
+signatures and seals (`tests/unit/shared/messaging/test_access.py`); forged principals, jobs, messages, starts,
 results and notifications against services on their own users, each refused with nothing changed
 (`tests/integration/test_forged_identity.py`); units' commands and apps' submissions by `user_id`
-(`tests/integration/test_assignment_service.py`, `test_opinion_operations.py`); `make run` on
+(`tests/integration/services/assignment/test_service.py`, `tests/integration/services/intake/test_opinion_operations.py`); `make run` on
 per-service users, `ztc units credentials` and the example client, replays through the gateway
 (`tests/e2e/test_bus_users.py`).
 

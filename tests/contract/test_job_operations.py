@@ -13,7 +13,7 @@ from shared.config import ROOT
 from shared.contracts import jobs
 from shared.errors import DiagramRefused
 from shared.workflow.contract_checks import check_operations
-from tests.unit.bpmn_documents import service_process
+from tests.unit.shared.workflow.bpmn_documents import service_process
 
 DIAGRAMS = sorted((ROOT / "bpmn").glob("*.bpmn"))
 

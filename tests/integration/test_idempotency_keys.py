@@ -30,7 +30,7 @@ from services.intake.models import OpinionItem, Outbox as IntakeOutbox, Proposal
 from shared import config
 from shared.db import dispose_all, migrate, session_factory
 from shared.errors import InvalidInput
-from tests.integration.test_consultation_operations import ISSUE, seed as seed_venues
+from tests.integration.services.assignment.consultation.test_operations import ISSUE, seed as seed_venues
 
 # Unique keys and the rows they guard, on each database.
 pytestmark = pytest.mark.both_databases

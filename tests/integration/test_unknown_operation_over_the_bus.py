@@ -10,7 +10,7 @@ import dataclasses
 from services.intake.models import Inbox as IntakeInbox
 from shared import contracts
 from shared.contracts import jobs as job_contracts
-from tests.integration.test_engine_rules import SMOKE_TEXT
+from tests.integration.services.engine.test_rules import SMOKE_TEXT
 from tests.support import get_messages, publish, sealed_job, wait_for
 
 from .test_smoke_over_the_bus import DATA, OPERATOR, count

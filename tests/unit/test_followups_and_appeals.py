@@ -28,8 +28,8 @@ from shared.calendar import CHINA_TZ
 from shared.errors import BusinessError, Conflict, Forbidden, InvalidInput, NotFound, TooLate
 from shared.rulebook import load_rulebook
 
-from .fake_evaluation import sql_ports, sql_uow
-from .fake_supervision import FakeSupervisionUnitOfWork
+from tests.unit.services.evaluation.fakes import sql_ports, sql_uow
+from tests.unit.services.supervision.fakes import FakeSupervisionUnitOfWork
 
 NUMBER = "2026-0001"
 STAFF = {"user": "staff.wang", "roles": ["staff"], "unit": None}

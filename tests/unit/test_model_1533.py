@@ -24,7 +24,7 @@ from shared.db import dispose_all, get_engine, session_factory
 from shared.errors import Forbidden, InvalidInput, NotFound
 from shared.forms import FilingDecisionForm, GradeQualityForm
 from shared.rulebook import RULES_DIRECTORY, load_rulebook
-from .fake_evaluation import sql_ports
+from tests.unit.services.evaluation.fakes import sql_ports
 
 LI = {"user": "李明", "roles": ["member"]}
 STAFF = {"user": "staff.zhao", "roles": ["staff"]}

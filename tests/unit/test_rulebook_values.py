@@ -24,7 +24,7 @@ from shared.db import dispose_all, get_engine, session_factory
 from shared.errors import InvalidInput
 from shared.forms import GradeQualityForm
 from shared.rulebook import RULES_DIRECTORY, load_rulebook
-from .fake_evaluation import sql_ports
+from tests.unit.services.evaluation.fakes import sql_ports
 
 PROPOSAL_FILE = RULES_DIRECTORY / "proposal.yaml"
 LI = {"user": "member.li", "roles": ["member"]}

@@ -5,7 +5,7 @@
 the directory, the year's next case number); :class:`SqlCaseRepository` answers it over the
 assignment service's session. The rows are the tables' classes (:mod:`.models`); the domain code
 changes their attributes and adds new ones here, and never builds a query. The unit tier's fake
-(``tests/unit/fake_assignment.py``) keeps them in lists.
+(``tests/unit/services/assignment/fakes.py``) keeps them in lists.
 """
 
 from __future__ import annotations

@@ -1,0 +1,217 @@
+"""Operators acting on instances, on a real database (SQLite and PostgreSQL), without the bus:
+suspend holds job results, messages and timers and loses none of them; resume applies them;
+cancel ends an instance and closes what was open; where says where the tokens are; the batch
+forms act on many at once and, with a dry run, only say what they would do."""
+
+from __future__ import annotations
+
+
+import pytest
+from sqlalchemy import select
+
+from services.engine.models import HeldResult, Job, Outbox, WorkItem
+from shared import contracts
+from shared.db import transaction
+from shared.errors import Conflict, Forbidden, InvalidInput, NotFound
+from tests.integration.services.engine.test_rules import (
+    ASSIGNMENT,
+    DATA,
+    MEMBER,
+    REPLY,
+    SMOKE,
+    STAFF,
+    actions,
+    at_assignment,
+    at_review,
+    count_rows,
+    review_task,
+    take_job,
+    waiting_for_reply,
+)
+
+# Held results, timers and batch queries on each database.
+pytestmark = pytest.mark.both_databases
+
+OPERATOR = {"user": "ops.sun", "roles": ["operator"], "unit": None}
+
+
+def result_for(job, status="ok", result=None, message=""):
+    raw = {key: job.payload[key] for key in ("job_id", "instance_id", "task_id", "operation", "attempt")}
+    raw.update(status=status, result=result, error={"code": status, "message": message} if status != "ok" else None)
+    return raw
+
+
+def released_results(engine):
+    with transaction(engine.sessions) as s:
+        rows = s.scalars(select(Outbox).where(Outbox.exchange == contracts.RESULTS_EXCHANGE)).all()
+        payloads = [dict(r.payload) for r in rows]
+        for r in rows:
+            s.delete(r)
+    return payloads
+
+
+def test_a_suspended_instance_holds_its_job_result_and_a_message_and_takes_both_on_resume(engine):
+    engine.deploy(SMOKE)
+    inst = at_assignment(engine, "SUSP-1")
+    job = take_job(engine, "assignment.assign_unit")
+
+    suspended = engine.suspend(inst["id"], "checking the unit directory", OPERATOR)
+    assert suspended["status"] == "suspended"
+    assert engine.accept_result(result_for(job, "ok", ASSIGNMENT)) == "held"
+    reply = engine.send_message(dict(REPLY, correlation_key="SUSP-1", message_id="susp-reply-1"))
+    assert reply["status"] == "buffered"
+    engine.deliver_waiting_messages()
+    still = engine.get_instance(inst["id"])
+    assert still["status"] == "suspended" and still["revision"] == suspended["revision"]
+    where = engine.where(inst["id"])
+    assert where["held_results"] == 1
+    assert [t["operation"] for t in where["tokens"] if t["kind"] == "job"] == ["assignment.assign_unit"]
+    with pytest.raises(Conflict):
+        engine.suspend(inst["id"], None, OPERATOR)
+
+    resumed = engine.resume(inst["id"], OPERATOR)
+    assert resumed["status"] == "waiting"
+    assert count_rows(engine, HeldResult) == 0
+    [held] = released_results(engine)  # sent again through the outbox to the results queue
+    assert held["job_id"] == job.job_id
+    assert engine.accept_result(held) == "completed"
+    after = engine.get_instance(inst["id"])
+    # The reply buffered during the suspension was delivered as soon as the instance waited for it.
+    assert "wait_reply" not in after["waiting_tasks"]
+    assert "message_delivered" in actions(engine, inst["id"])
+    assert actions(engine, inst["id"]).count("job_completed") >= 2
+    assert {"suspended", "resumed"} <= set(actions(engine, inst["id"]))
+
+
+def test_a_suspended_instance_hides_its_tasks_and_its_timer_waits_until_resume(engine, skipping_clock):
+    engine.deploy(SMOKE)
+    review = at_review(engine, "SUSP-2")
+    task = review_task(engine, review["id"])
+    engine.suspend(review["id"], None, OPERATOR)
+    assert engine.list_tasks(STAFF, review["id"]) == []
+    with pytest.raises(NotFound):
+        engine.complete_task(task["task_id"], {"approved": True}, STAFF)
+    engine.resume(review["id"], OPERATOR)
+    assert review_task(engine, review["id"])["task_id"] == task["task_id"]
+
+    waiting = waiting_for_reply(engine, "SUSP-3")
+    engine.suspend(waiting["id"], "unit is moving offices", OPERATOR)
+    skipping_clock.advance(days=31)
+    assert engine.fire_due_timers() == 0
+    assert engine.get_instance(waiting["id"])["waiting_tasks"] == ["wait_reply"]
+    engine.resume(waiting["id"], OPERATOR)
+    assert engine.fire_due_timers() == 1  # the timer that fell due meanwhile fires now
+    assert engine.get_instance(waiting["id"])["waiting_tasks"] == ["escalate"]
+
+
+def test_a_cancelled_instance_ends_with_its_tasks_and_jobs_closed_and_drops_late_results(engine):
+    engine.deploy(SMOKE)
+    inst = at_assignment(engine, "CANCEL-1")
+    job = take_job(engine, "assignment.assign_unit")
+    with pytest.raises(InvalidInput):
+        engine.cancel(inst["id"], " ", OPERATOR)
+    cancelled = engine.cancel(inst["id"], "withdrawn by the proposer", OPERATOR)
+    assert cancelled["status"] == "cancelled"
+    assert cancelled["closed"]["jobs"] == 1
+    assert count_rows(engine, Job, job_id=job.job_id, status="cancelled") == 1
+    assert engine.accept_result(result_for(job, "ok", ASSIGNMENT)) == "dropped"
+    assert engine.accept_result(result_for(job, "failed", message="down")) == "dropped"
+    assert count_rows(engine, Outbox) == 0  # no retry was sent for a cancelled instance
+    assert engine.get_instance(inst["id"])["status"] == "cancelled"
+    assert engine.where(inst["id"])["tokens"] == []
+    with pytest.raises(Conflict):
+        engine.cancel(inst["id"], "again", OPERATOR)
+    with pytest.raises(Conflict):
+        engine.suspend(inst["id"], None, OPERATOR)
+
+    review = at_review(engine, "CANCEL-2")
+    engine.cancel(review["id"], "duplicate", OPERATOR)
+    assert count_rows(engine, WorkItem, instance_id=review["id"], status="cancelled") == 1
+    assert engine.list_tasks(STAFF, review["id"]) == []
+
+
+def test_where_names_each_token_of_an_instance(engine):
+    engine.deploy(SMOKE)
+    review = at_review(engine, "WHERE-1")
+    [token] = engine.where(review["id"])["tokens"]
+    assert token["kind"] == "user_task" and token["task"] == "review" and token["status"] == "open"
+    waiting = waiting_for_reply(engine, "WHERE-2")
+    kinds = {t["kind"]: t for t in engine.where(waiting["id"])["tokens"]}
+    assert kinds["message"]["name"] == "unit_reply" and kinds["message"]["buffered"] == 0
+    assert kinds["timer"]["due"] == waiting["next_timer"]
+
+
+def test_batch_cancel_by_business_key_prefix_with_a_dry_run_first(engine):
+    engine.deploy(SMOKE)
+    batch = [engine.start("smoke", f"BATCH-{n}", dict(DATA), MEMBER)["id"] for n in range(3)]
+    other = engine.start("smoke", "BATCHX_OTHER", dict(DATA), MEMBER)["id"]
+    with pytest.raises(InvalidInput):
+        engine.cancel_instances("no filter", dry_run=True, principal=OPERATOR)
+    dry = engine.cancel_instances("test data", business_key_prefix="BATCH-", dry_run=True, principal=OPERATOR)
+    assert sorted(i["id"] for i in dry["matched"]) == sorted(batch) and dry["done"] == []
+    assert {engine.get_instance(i)["status"] for i in batch} == {"waiting"}
+
+    done = engine.cancel_instances("test data", business_key_prefix="BATCH-", principal=OPERATOR)
+    assert sorted(i["id"] for i in done["done"]) == sorted(batch) and done["failed"] == []
+    assert {engine.get_instance(i)["status"] for i in batch} == {"cancelled"}
+    assert engine.get_instance(other)["status"] == "waiting"
+    again = engine.cancel_instances("test data", business_key_prefix="BATCH-", dry_run=True, principal=OPERATOR)
+    assert again["matched"] == []  # the ended ones are not matched again
+
+
+def test_batch_incident_retry_by_operation_with_a_dry_run_first(engine, settings):
+    engine.deploy(SMOKE)
+    inst = engine.start("smoke", "RETRY-ALL-1", dict(DATA), MEMBER)
+    for _ in range(settings.job_max_attempts):
+        job = take_job(engine, "intake.record_submission")
+        engine.accept_result(result_for(job, "failed", message="intake is down"))
+    [incident] = engine.incidents()
+    assert incident["operation"] == "intake.record_submission"
+
+    assert engine.retry_incidents("assignment.assign_unit", dry_run=True, principal=OPERATOR)["matched"] == []
+    dry = engine.retry_incidents("intake.record_submission", dry_run=True, principal=OPERATOR)
+    assert [i["id"] for i in dry["matched"]] == [incident["id"]]
+    assert engine.incident(incident["id"])["status"] == "open"
+
+    engine.suspend(inst["id"], None, OPERATOR)
+    refused = engine.retry_incidents("intake.record_submission", principal=OPERATOR)
+    assert refused["done"] == [] and "suspended" in refused["failed"][0]["error"]
+    engine.resume(inst["id"], OPERATOR)
+    assert engine.get_instance(inst["id"])["status"] == "incident"
+
+    done = engine.retry_incidents("intake.record_submission", principal=OPERATOR)
+    assert [i["status"] for i in done["done"]] == ["retrying"]
+    retried = take_job(engine, "intake.record_submission")
+    assert engine.accept_result(result_for(retried, "ok", {"id": 41, "title": DATA["title"]})) == "completed"
+    assert engine.incident(incident["id"])["status"] == "resolved"
+
+
+def test_only_operators_may_suspend_resume_or_cancel(engine):
+    engine.deploy(SMOKE)
+    inst = engine.start("smoke", "AUTH-1", dict(DATA), MEMBER)
+    for action in (
+        lambda: engine.suspend(inst["id"], None, STAFF),
+        lambda: engine.cancel(inst["id"], "no", MEMBER),
+        lambda: engine.cancel_instances("no", business_key_prefix="AUTH", principal=STAFF),
+        lambda: engine.retry_incidents(principal=MEMBER),
+    ):
+        with pytest.raises(Forbidden):
+            action()
+    assert engine.get_instance(inst["id"])["status"] == "waiting"
+    with pytest.raises(NotFound):
+        engine.suspend("no-such-instance", None, OPERATOR)
+
+
+def test_where_names_the_elements_passed_and_the_diagram_is_the_file_its_version_was_deployed_from(engine):
+    engine.deploy(SMOKE)
+    review = at_review(engine, "DONE-1")
+    where = engine.where(review["id"])
+    assert {"start", "record_submission"} <= set(where["completed"])
+    assert "review" not in where["completed"] and "end" not in where["completed"]
+    drawn = engine.version_diagram("smoke", review["version"])
+    assert drawn["file"] == "smoke.bpmn" and drawn["xml"] == SMOKE["smoke.bpmn"].decode()
+    assert engine.version_diagram("smoke", "active")["version"] == review["version"]
+    with pytest.raises(NotFound):
+        engine.version_diagram("smoke", "999")
+    engine.cancel(review["id"], "checking where", OPERATOR)
+    assert {"start", "record_submission"} <= set(engine.where(review["id"])["completed"])

@@ -1,0 +1,115 @@
+"""``ztc`` as a designer and an operator use it, with the services stopped."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+from shared.config import ROOT
+from tests.support import ztc
+
+
+def test_deploy_validates_and_stores_with_the_services_stopped(settings, tmp_path):
+    smoke = ROOT / "bpmn" / "smoke.bpmn"
+    first = ztc(settings, "deploy", str(smoke))
+    assert first.returncode == 0, first.stderr
+    assert "smoke version" in first.stdout and "deployed" in first.stdout
+    again = ztc(settings, "deploy", "--json", str(smoke))
+    assert again.returncode == 0
+    [row] = json.loads(again.stdout)
+    assert row["process_id"] == "smoke" and row["new"] is False
+
+    evil = tmp_path / "evil.bpmn"
+    evil.write_text(smoke.read_text().replace('outcome = "rejected"', 'outcome = open("/etc/passwd").read()'))
+    refused = ztc(settings, "deploy", str(evil))
+    assert refused.returncode == 1
+    assert "set_outcome_rejected" in refused.stderr and "open" in refused.stderr
+    listed = ztc(settings, "instances", "find", "--json")
+    assert listed.returncode == 0 and json.loads(listed.stdout) == []
+
+
+def test_check_only_validates_and_stores_nothing(settings, tmp_path):
+    broken = tmp_path / "broken.bpmn"
+    broken.write_text("<bpmn:definitions")
+    checked = ztc(settings, "deploy", "--check", str(broken), str(ROOT / "bpmn" / "smoke.bpmn"))
+    assert checked.returncode == 1
+    assert "broken.bpmn" in checked.stderr and "not well-formed" in checked.stderr
+    assert "smoke version" in checked.stdout and "valid" in checked.stdout
+    stored = ztc(settings, "versions", "--json")
+    assert stored.returncode == 0 and json.loads(stored.stdout) == []
+
+
+def test_operator_commands_explain_unknown_ids(settings):
+    missing = ztc(settings, "incidents", "retry", "999")
+    assert missing.returncode == 1 and "no incident 999" in missing.stderr
+    shown = ztc(settings, "instances", "show", "no-such-instance")
+    assert shown.returncode == 1 and "no instance" in shown.stderr
+    token = ztc(settings, "token", "--user", "ops.sun", "--role", "wizard")
+    assert token.returncode == 1 and "unknown role" in token.stderr
+
+
+def test_deploy_is_the_first_command_on_a_fresh_checkout(tmp_path):
+    """No var/ yet, nothing migrated, no service ever started: deploy makes what it needs."""
+    var = tmp_path / "fresh" / "var"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ZTC_")}
+    env["ZTC_VAR_DIR"] = str(var)
+    done = subprocess.run(
+        [sys.executable, "-m", "services.ztc.cli", "deploy", str(ROOT / "bpmn" / "smoke.bpmn")],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "smoke version" in done.stdout and "deployed" in done.stdout
+    assert (var / "engine.db").exists()
+
+
+def test_deploy_lists_every_problem_with_line_label_and_hint_in_text_and_json(settings, tmp_path):
+    from tests.unit.shared.workflow.test_deploy_checks import FOUR_MISTAKES
+
+    bad = tmp_path / "four.bpmn"
+    bad.write_text(FOUR_MISTAKES)
+    refused = ztc(settings, "deploy", str(bad))
+    assert refused.returncode == 1
+    listed = [line for line in refused.stderr.splitlines() if line.startswith("  - ")]
+    assert len(listed) == 4, refused.stderr
+    assert all(line.startswith("  - four.bpmn:") and " — " in line for line in listed)
+    assert "element 'f_lost' \"escalate (Three days pass → Activity_gone)\" (bpmn:sequenceFlow)" in refused.stderr
+    as_json = ztc(settings, "deploy", "--json", str(bad))
+    assert as_json.returncode == 1
+    [result] = json.loads(as_json.stdout)
+    details = result["details"]["problem_details"]
+    assert {d["element_id"] for d in details} == {"record", "f_yes", "wait", "f_lost"}
+    assert all(d["line"] and d["label"] and d["hint"] and d["file"] == "four.bpmn" for d in details)
+    assert len(result["details"]["problems"]) == 4
+    assert json.loads(ztc(settings, "versions", "--json").stdout) == []
+
+
+def test_a_documentation_pool_deploys_with_a_note(settings, tmp_path):
+    from tests.unit.shared.workflow.test_deploy_checks import _collaboration
+
+    collab = tmp_path / "collab.bpmn"
+    collab.write_text(_collaboration())
+    done = ztc(settings, "deploy", str(collab))
+    assert done.returncode == 0, done.stderr
+    assert "proposal version" in done.stdout
+    assert "note: collab.bpmn:" in done.stdout and "'unit_side'" in done.stdout
+    assert "not executable: kept as documentation" in done.stdout
+    [row] = json.loads(ztc(settings, "deploy", "--json", str(collab)).stdout)
+    assert row["new"] is False and any("unit_side" in n for n in row["notes"])
+
+
+def test_the_products_diagrams_deploy_and_lint_without_refusal(settings):
+    diagrams = sorted(str(p) for p in (ROOT / "bpmn").glob("*.bpmn"))
+    deployed = ztc(settings, "deploy", *diagrams)
+    assert deployed.returncode == 0, deployed.stderr
+    linted = ztc(settings, "lint", *diagrams)
+    assert linted.returncode == 0, linted.stdout
+    assert all(
+        f"{name.rsplit('/', 1)[-1]}: deploys" in linted.stdout or f"{name}: deploys" in linted.stdout
+        for name in diagrams
+    )

@@ -1,0 +1,51 @@
+"""``ztc instances`` and ``ztc incidents`` as an operator uses them, with the services stopped."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.integration.services.engine.test_rules import DATA, MEMBER, SMOKE
+from tests.integration.services.ztc.test_dead_letters import ztc
+
+# The batch commands select by prefix (LIKE differs between the two) and act in transactions.
+pytestmark = pytest.mark.both_databases
+
+
+def test_suspend_where_resume_and_a_batch_cancel_with_a_dry_run(engine, settings):
+    engine.deploy(SMOKE)
+    first = engine.start("smoke", "CLI-1", dict(DATA), MEMBER)["id"]
+    second = engine.start("smoke", "CLI-2", dict(DATA), MEMBER)["id"]
+
+    suspended = ztc(settings, "instances", "suspend", first, "--reason", "checking", "--json")
+    assert suspended.returncode == 0, suspended.stderr
+    assert json.loads(suspended.stdout)["status"] == "suspended"
+    where = ztc(settings, "instances", "where", first)
+    assert where.returncode == 0 and "job record_submission -> intake.record_submission" in where.stdout
+    twice = ztc(settings, "instances", "suspend", first)
+    assert twice.returncode == 1 and "cannot be suspended" in twice.stderr
+    resumed = ztc(settings, "instances", "resume", first)
+    assert resumed.returncode == 0 and "status=waiting" in resumed.stdout
+
+    both = ztc(settings, "instances", "cancel", first, "--business-key-prefix", "CLI-", "--reason", "x")
+    assert both.returncode == 2 and "either one INSTANCE_ID or batch filters" in both.stderr
+    dry = ztc(
+        settings, "instances", "cancel", "--business-key-prefix", "CLI-", "--reason", "test", "--dry-run", "--json"
+    )
+    assert dry.returncode == 0, dry.stderr
+    assert sorted(i["id"] for i in json.loads(dry.stdout)["matched"]) == sorted([first, second])
+    assert engine.get_instance(first)["status"] == "waiting"
+    done = ztc(settings, "instances", "cancel", "--business-key-prefix", "CLI-", "--reason", "test")
+    assert done.returncode == 0 and "2 instance(s) cancelled" in done.stdout
+    assert {engine.get_instance(i)["status"] for i in (first, second)} == {"cancelled"}
+    history = [h["action"] for h in engine.history(first)]
+    assert history[-3:] == ["suspended", "resumed", "cancelled"]
+
+
+def test_incident_retry_needs_an_id_or_all_and_all_has_a_dry_run(engine, settings):
+    neither = ztc(settings, "incidents", "retry")
+    assert neither.returncode == 2 and "one INCIDENT_ID or --all" in neither.stderr
+    dry = ztc(settings, "incidents", "retry", "--all", "--operation", "intake.record_submission", "--dry-run", "--json")
+    assert dry.returncode == 0, dry.stderr
+    assert json.loads(dry.stdout) == {"dry_run": True, "matched": [], "done": [], "failed": []}

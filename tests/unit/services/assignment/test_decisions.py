@@ -1,0 +1,165 @@
+"""Staff decisions recorded back on the unit's records: an objection decided by the reassignment
+(``assignment.assign`` after the ``reassign`` task), an extension approved (supervision's
+``deadline.extended`` event). Who, when, outcome, in the assignment's view and its event log."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from services.assignment import commands, decisions, operations, queries
+from services.assignment.models import AssignmentEvent
+from services.assignment.rules import RulebookRules
+from shared import clock, contracts
+from shared.errors import InvalidInput
+from tests.unit.services.assignment.fakes import FakeAssignmentUnitOfWork
+
+STAFF = {"user": "staff.wang", "roles": ["staff"], "unit": None}
+UNITS = {"transport": "Transport Bureau", "education": "Education Bureau"}
+
+
+def handler(unit):
+    return {"user": f"handler.{unit}", "roles": ["unit"], "unit": unit}
+
+
+@pytest.fixture(scope="module")
+def rules():
+    return RulebookRules()
+
+
+@pytest.fixture
+def uow(skipping_clock):
+    fake = FakeAssignmentUnitOfWork()
+    operations.ensure_units(fake, UNITS)
+    return fake
+
+
+def assign(uow, unit, actor=STAFF, number="2026-0001"):
+    result = operations.assign(uow, {"proposal_id": 1, "number": number, "mode": "single", "units": [unit]}, actor)
+    return result["assignments"][0]["id"]
+
+
+def objected(uow, rules, unit="education"):
+    first = assign(uow, unit)
+    commands.run(uow, rules, "object", {"assignment_id": first, "reason": "not ours"}, handler(unit))
+    return first
+
+
+def test_a_reassignment_after_an_objection_records_the_decision_on_the_objection(uow, rules, skipping_clock):
+    first = objected(uow, rules)
+    skipping_clock.advance(hours=3)
+    assign(uow, "transport", actor={"user": "staff.li", "roles": ["staff"]})
+
+    view = queries.get_assignment(uow, first, handler("education"))
+    assert view["objection"]["reason"] == "not ours"
+    assert view["objection"]["decision"] == {
+        "outcome": "reassigned",
+        "by": "staff.li",
+        "at": clock.now().isoformat(),
+        "assigned_to": ["transport"],
+    }
+    assert "objection_decided" in [e["action"] for e in view["events"]]
+
+
+def test_staff_keeping_the_unit_is_recorded_as_kept(uow, rules):
+    first = objected(uow, rules)
+    assign(uow, "education")
+    decision = queries.get_assignment(uow, first, STAFF)["objection"]["decision"]
+    assert decision["outcome"] == "kept" and decision["by"] == "staff.wang"
+
+
+def test_an_objection_not_yet_decided_shows_no_decision(uow, rules):
+    first = objected(uow, rules)
+    assert queries.get_assignment(uow, first, STAFF)["objection"]["decision"] is None
+
+
+def extended(number="2026-0001", until="2026-08-31", by="staff.li", event_id=None):
+    return {
+        "event_id": event_id or uuid.uuid4().hex,
+        "name": contracts.DEADLINE_EXTENDED,
+        "occurred_at": clock.now().isoformat(),
+        "subject": number,
+        "members": [],
+        "payload": {"number": number, "until": until, "previous_due": "2026-06-02", "by": by, "reason": "budget cycle"},
+    }
+
+
+def asked(uow, rules, unit="transport"):
+    assignment = assign(uow, unit)
+    commands.run(uow, rules, "sign", {"assignment_id": assignment}, handler(unit))
+    request = commands.run(
+        uow,
+        rules,
+        "request_extension",
+        {"assignment_id": assignment, "until": "2026-09-30", "reason": "budget cycle"},
+        handler(unit),
+    )
+    return assignment, request["id"]
+
+
+def test_an_approved_extension_is_recorded_on_the_units_request(uow, rules):
+    assignment, request_id = asked(uow, rules)
+    body = extended()
+    assert decisions.hear_extension(uow, body) == {"request_id": request_id, "status": "approved"}
+
+    [request] = queries.get_assignment(uow, assignment, handler("transport"))["extension_requests"]
+    assert request["status"] == "approved"
+    assert request["decision"] == {
+        "outcome": "approved",
+        "by": "staff.li",
+        "at": body["occurred_at"],
+        "until": "2026-08-31",
+    }
+
+
+def test_a_redelivered_extension_event_changes_nothing(uow, rules):
+    assignment, _ = asked(uow, rules)
+    body = extended()
+    decisions.hear_extension(uow, body)
+    assert decisions.hear_extension(uow, body) is None
+    entries = [e for e in uow.assignments.rows.of(AssignmentEvent) if e.action == "extension_decided"]
+    assert len(entries) == 1
+
+
+def test_a_request_not_yet_decided_shows_no_decision_and_an_extension_nobody_asked_for_changes_nothing(uow, rules):
+    assignment, _ = asked(uow, rules)
+    [request] = queries.get_assignment(uow, assignment, STAFF)["extension_requests"]
+    assert (request["status"], request["decision"]) == ("requested", None)
+    assert decisions.hear_extension(uow, extended(number="2026-0099")) is None
+
+
+def test_a_malformed_extension_event_is_refused(uow, rules):
+    asked(uow, rules)
+    body = extended()
+    del body["payload"]["until"]
+    with pytest.raises(InvalidInput) as refused:
+        decisions.hear_extension(uow, body)
+    assert "until" in refused.value.details
+
+
+def test_a_refused_extension_is_recorded_with_who_when_and_why(uow, rules):
+    assignment, request_id = asked(uow, rules)
+    params = {"number": "2026-0001", "request_id": request_id, "comment": "the budget cycle is no reason"}
+    assert decisions.record_extension_refusal(uow, params, {"user": "staff.li", "roles": ["staff"]}) == {
+        "request_id": request_id,
+        "status": "refused",
+    }
+    assert decisions.record_extension_refusal(uow, params, STAFF)["status"] == "refused"  # again: no change
+
+    [request] = queries.get_assignment(uow, assignment, handler("transport"))["extension_requests"]
+    assert request["status"] == "refused"
+    assert request["decision"] == {
+        "outcome": "refused",
+        "by": "staff.li",
+        "at": clock.now().isoformat(),
+        "comment": "the budget cycle is no reason",
+    }
+
+
+def test_refusing_another_proposals_request_is_a_business_error(uow, rules):
+    from shared.errors import BusinessError
+
+    _, request_id = asked(uow, rules)
+    with pytest.raises(BusinessError) as refused:
+        decisions.record_extension_refusal(uow, {"number": "2026-0099", "request_id": request_id}, STAFF)
+    assert refused.value.code == "no_extension_request"
