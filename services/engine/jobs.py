@@ -23,7 +23,7 @@ from shared.errors import InvalidInput
 from shared.workflow.runtime import JobRequest, TaskNotWaiting, WaitState
 
 from .models import Incident, Instance, Job, Outbox
-from .store import InstanceStore, UNCHANGED
+from .store import InstanceStore, StepInstance, UNCHANGED
 
 
 class IncidentsForJobs(Protocol):
@@ -55,7 +55,12 @@ class Jobs:
 
     # -- out: the instance asks for work --------------------------------------------------------
     def emit_new(
-        self, s: Session, inst: Instance, workflow: BpmnWorkflow, wait: WaitState, principal: Mapping[str, Any] | None
+        self,
+        s: Session,
+        inst: StepInstance,
+        workflow: BpmnWorkflow,
+        wait: WaitState,
+        principal: Mapping[str, Any] | None,
     ) -> None:
         """A save step: every service task the instance reached becomes a job in the outbox, acting
         for whoever caused the step."""
@@ -65,7 +70,7 @@ class Jobs:
     def emit(
         self,
         s: Session,
-        inst: Instance,
+        inst: StepInstance,
         workflow: BpmnWorkflow,
         request: JobRequest,
         principal: Mapping[str, Any] | None,
@@ -116,7 +121,7 @@ class Jobs:
     def send(
         self,
         s: Session,
-        inst: Instance,
+        inst: Instance | StepInstance,
         job_id: str,
         task_id: str,
         operation: str,
@@ -237,7 +242,7 @@ class Jobs:
         return lambda s: self.applies(s.get(Job, result["job_id"]), result)
 
     def _complete(self, result: Mapping[str, Any]) -> str:
-        def change(s: Session, inst: Instance, workflow: BpmnWorkflow) -> object:
+        def change(s: Session, inst: StepInstance, workflow: BpmnWorkflow) -> object:
             job = s.get(Job, result["job_id"])
             assert job is not None  # the guard found it
             if job.status == "done":
@@ -255,7 +260,7 @@ class Jobs:
     def _throw_error(self, result: Mapping[str, Any]) -> str:
         error = result.get("error") or {"code": "error", "message": ""}
 
-        def change(s: Session, inst: Instance, workflow: BpmnWorkflow) -> object:
+        def change(s: Session, inst: StepInstance, workflow: BpmnWorkflow) -> object:
             job = s.get(Job, result["job_id"])
             assert job is not None  # the guard found it
             if job.status == "done":

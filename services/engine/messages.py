@@ -27,7 +27,7 @@ from shared.errors import InvalidInput
 from shared.workflow.runtime import WaitState
 
 from .models import BufferedMessage, Instance
-from .store import ENDED, InstanceStore, iso
+from .store import ENDED, InstanceStore, StepInstance, iso
 
 
 def _live_instance_for(message_key: SQLColumnExpression[str]) -> Exists:
@@ -86,7 +86,7 @@ class Messages:
             assert row is not None  # buffered above
             return {"status": row.status, "message_id": row.message_id, "delivered_to": row.instance_id}
 
-    def deliver_buffered(self, s: Session, inst: Instance, workflow: BpmnWorkflow, wait: WaitState) -> WaitState:
+    def deliver_buffered(self, s: Session, inst: StepInstance, workflow: BpmnWorkflow, wait: WaitState) -> WaitState:
         """A save step: deliver the buffered messages the instance waits for, oldest first.
         Returns the wait state after them (``wait`` itself if none was delivered)."""
         if not inst.business_key:

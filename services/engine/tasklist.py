@@ -21,8 +21,8 @@ from shared.sandbox import LimitExceeded
 from shared.workflow.runtime import StepFailed, TaskNotWaiting, UserTaskInfo, WaitState, root_cause
 
 from .incidents import Incidents
-from .models import Instance, WorkItem
-from .store import InstanceStore, iso
+from .models import WorkItem
+from .store import InstanceStore, StepInstance, iso
 from .views import WorkItemView
 
 
@@ -80,7 +80,7 @@ def work_item_dict(w: WorkItem) -> WorkItemView:
     }
 
 
-def _left_user_tasks(workflow: BpmnWorkflow, inst: Instance) -> bool:
+def _left_user_tasks(workflow: BpmnWorkflow, inst: StepInstance) -> bool:
     """Whether the instance's last save may have left a user task waiting, so an open work item.
 
     Work items are opened only by :meth:`TaskList.sync` in a save, for the user tasks of that save's
@@ -105,7 +105,12 @@ class TaskList:
 
     # -- a save step ------------------------------------------------------------------------------
     def sync(
-        self, s: Session, inst: Instance, workflow: BpmnWorkflow, wait: WaitState, principal: Mapping[str, Any] | None
+        self,
+        s: Session,
+        inst: StepInstance,
+        workflow: BpmnWorkflow,
+        wait: WaitState,
+        principal: Mapping[str, Any] | None,
     ) -> None:
         """Open a work item for each user task that became ready; cancel those that are gone."""
         if not wait.user_tasks and not _left_user_tasks(workflow, inst):
@@ -213,7 +218,7 @@ class TaskList:
             except ValidationError as exc:
                 raise InvalidInput(f"the form '{form}' was not filled in correctly", exc.messages) from None
 
-        def change(s: Session, inst: Instance, workflow: BpmnWorkflow) -> str:
+        def change(s: Session, inst: StepInstance, workflow: BpmnWorkflow) -> str:
             item = self._open_item(s, task_id, principal)
             try:
                 store.runtime.complete_user_task(workflow, task_id, data, actor=acting_user(principal))
