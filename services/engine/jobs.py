@@ -36,6 +36,9 @@ FINISH_JOB = update(JOBS).where(JOBS.c.job_id == bindparam("finished_id"))
 RESOLVE_RETRIED = update(INCIDENTS).where(
     INCIDENTS.c.job_id == bindparam("retried_job_id"), INCIDENTS.c.status == "retrying"
 )
+# Schemas without state or hooks, made once: making one costs more than what it does for a job.
+JOB_SCHEMA = contracts.JobSchema()
+RESULT_SCHEMA = contracts.JobResultSchema()
 JobRow = Row[str, str, int, str, str, str]  # what LOAD_JOB reads
 J = TypeVar("J", Job, JobRow)
 
@@ -146,7 +149,7 @@ class Jobs:
     ) -> None:
         """The job message, sealed with the deployment key (the service refuses a job that is not:
         shared/principal.py), to the outbox (the relay publishes it after commit)."""
-        payload = contracts.JobSchema().dump(
+        payload = JOB_SCHEMA.dump(
             {
                 "job_id": job_id,
                 "instance_id": inst.id if hasattr(inst, "id") else inst,
@@ -181,7 +184,7 @@ class Jobs:
         the instance (one transaction per result); a technical failure is checked and scheduled
         for retry in one transaction, and only the last attempt's failure takes a second one."""
         try:
-            result = contracts.JobResultSchema().load(raw)
+            result = RESULT_SCHEMA.load(raw)
         except ValidationError as exc:
             raise InvalidInput("malformed job result", exc.messages) from None
         if result["status"] == "ok":
