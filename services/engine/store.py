@@ -245,6 +245,9 @@ class InstanceStore:
         insert it); returns the revision saved. StaleRevision (after a rollback) if another save
         came first."""
         now = clock.now()
+        # The save's steps read with Core statements, which do not autoflush: what the change did
+        # through the ORM is written first, as the ORM reads they replaced made it.
+        s.flush()
         # Computing the wait state walks every task: once here, again only if a step moved the workflow.
         wait = self.runtime.wait_state(workflow)
         for step in self.before_wait:
