@@ -137,7 +137,8 @@ class InstanceStore:
 
     # -- reading --------------------------------------------------------------------------------
     def describe(self, s: Session, inst: Instance, incident_dict: Callable[[Incident], IncidentView]) -> InstanceView:
-        version = s.get(ProcessVersion, inst.version_id)
+        # The version's label only: its row also holds the diagram's spec and files, read for nothing here.
+        version = s.scalar(select(ProcessVersion.version).where(ProcessVersion.id == inst.version_id))
         assert version is not None  # an instance's version is never deleted
         incidents = s.scalars(
             select(Incident).where(Incident.instance_id == inst.id, Incident.status != "resolved")
@@ -145,7 +146,7 @@ class InstanceStore:
         return {
             "id": inst.id,
             "process_id": inst.process_id,
-            "version": version.version,
+            "version": version,
             "business_key": inst.business_key,
             "status": inst.status,
             "waiting_tasks": inst.waiting_tasks,
