@@ -16,8 +16,8 @@ from shared.errors import Conflict, InvalidInput, NotFound
 from shared.workflow.runtime import StepFailed
 
 from .jobs import undeclared
-from .models import Incident, Instance, Job
-from .store import INCIDENT_OPENED, UNCHANGED, InstanceStore, iso
+from .models import Incident, Job
+from .store import INCIDENT_OPENED, UNCHANGED, InstanceStore, StepInstance, iso
 from .views import IncidentView
 
 
@@ -42,7 +42,7 @@ class Incidents:
         self.send_job: Any = None  # Jobs.send: a retried job goes out again
 
     # -- opening --------------------------------------------------------------------------------
-    def for_step(self, s: Session, inst: Instance, exc: StepFailed, principal: Mapping[str, Any] | None) -> str:
+    def for_step(self, s: Session, inst: StepInstance, exc: StepFailed, principal: Mapping[str, Any] | None) -> str:
         """A failed step: the state reached is saved with an open incident naming the element."""
         incident = Incident(
             instance_id=inst.id,
@@ -61,7 +61,7 @@ class Incidents:
         )
         return "incident"
 
-    def open_for_step_once(self, s: Session, inst: Instance, exc: StepFailed) -> None:
+    def open_for_step_once(self, s: Session, inst: StepInstance, exc: StepFailed) -> None:
         """An incident for a step, unless one is open for that element already (however often the
         instance is saved meanwhile)."""
         already = s.scalar(
@@ -78,7 +78,7 @@ class Incidents:
             self.for_step(s, inst, exc, None)
 
     def raise_for_job(self, job_id: str, error: str, instance_id: str | None = None) -> None:
-        def change(s: Session, inst: Instance, workflow: BpmnWorkflow) -> object:
+        def change(s: Session, inst: StepInstance, workflow: BpmnWorkflow) -> object:
             job = s.get(Job, job_id)
             assert job is not None  # a job's row is never deleted
             if job.status != "pending":
@@ -149,7 +149,7 @@ class Incidents:
                 raise Conflict(f"incident {incident_id} is {incident.status}, not open")
             instance_id = incident.instance_id
 
-        def change(s: Session, inst: Instance, workflow: BpmnWorkflow) -> str:
+        def change(s: Session, inst: StepInstance, workflow: BpmnWorkflow) -> str:
             incident = s.get(Incident, incident_id)
             assert incident is not None  # an incident's row is never deleted
             if incident.status != "open":
@@ -208,7 +208,7 @@ class Incidents:
                 raise NotFound(f"no incident {incident_id}")
             instance_id = incident.instance_id
 
-        def change(s: Session, inst: Instance, workflow: BpmnWorkflow) -> str:
+        def change(s: Session, inst: StepInstance, workflow: BpmnWorkflow) -> str:
             incident = s.get(Incident, incident_id)
             assert incident is not None  # an incident's row is never deleted
             if incident.status == "resolved":

@@ -12,14 +12,14 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from shared import clock, contracts
+from shared import contracts
 from shared.db import transaction
 from shared.errors import InvalidInput, NotFound
 from shared.workflow.runtime import StepFailed
 
 from .deployments import Deployments
 from .models import History, Incident, Instance
-from .store import InstanceStore, iso
+from .store import InstanceStore, StepInstance, iso
 from .views import IncidentView, InstanceView
 
 
@@ -88,21 +88,15 @@ class Instances:
             version = self.deployments.active(s, process_id)
             key, spec = store.spec(s, version.id)
             workflow = store.runtime.create(spec, data or {}, version_key=key)
-            now = clock.now()
-            inst = Instance(
+            inst = StepInstance(
                 id=instance_id,
                 process_id=process_id,
                 version_id=version.id,
                 business_key=business_key,
                 status="running",
                 waiting_tasks=[],
-                waiting_messages="",
                 revision=0,
-                state={},
-                created_at=now,
-                updated_at=now,
             )
-            s.add(inst)
             store.history(
                 s, instance_id, principal, "started", None, {"version": version.version, "business_key": business_key}
             )
@@ -114,7 +108,6 @@ class Instances:
                         f"the process '{process_id}' could not start: {exc}",
                         {"data": [str(exc)], "element": exc.task_name},
                     ) from None
-                s.flush()
                 store.on_step_failed(s, inst, exc, principal)
             store.save(s, inst, workflow, principal, new=True)
         store.workflows.put(instance_id, 1, version.id, workflow)

@@ -8,11 +8,11 @@ import difflib
 import uuid
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
-from typing import Any, Protocol, TypeGuard
+from typing import Any, Protocol, TypeGuard, TypeVar, cast
 
 from marshmallow import ValidationError
 from SpiffWorkflow.bpmn import BpmnWorkflow
-from sqlalchemy import insert, select
+from sqlalchemy import Row, Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from shared import clock, contracts
@@ -23,7 +23,24 @@ from shared.errors import InvalidInput
 from shared.workflow.runtime import JobRequest, TaskNotWaiting, WaitState
 
 from .models import Incident, Instance, Job, Outbox
-from .store import InstanceStore, UNCHANGED
+from .store import InstanceStore, StepInstance, UNCHANGED
+
+
+# A job result's step reads and writes its job with statements built once (see store.py).
+JOBS = cast(Table, Job.__table__)
+INCIDENTS = cast(Table, Incident.__table__)
+LOAD_JOB = select(
+    JOBS.c.job_id, JOBS.c.status, JOBS.c.attempt, JOBS.c.instance_id, JOBS.c.task_id, JOBS.c.task_name
+).where(JOBS.c.job_id == bindparam("job_id"))
+FINISH_JOB = update(JOBS).where(JOBS.c.job_id == bindparam("finished_id"))
+RESOLVE_RETRIED = update(INCIDENTS).where(
+    INCIDENTS.c.job_id == bindparam("retried_job_id"), INCIDENTS.c.status == "retrying"
+)
+# Schemas without state or hooks, made once: making one costs more than what it does for a job.
+JOB_SCHEMA = contracts.JobSchema()
+RESULT_SCHEMA = contracts.JobResultSchema()
+JobRow = Row[str, str, int, str, str, str]  # what LOAD_JOB reads
+J = TypeVar("J", Job, JobRow)
 
 
 class IncidentsForJobs(Protocol):
@@ -55,7 +72,12 @@ class Jobs:
 
     # -- out: the instance asks for work --------------------------------------------------------
     def emit_new(
-        self, s: Session, inst: Instance, workflow: BpmnWorkflow, wait: WaitState, principal: Mapping[str, Any] | None
+        self,
+        s: Session,
+        inst: StepInstance,
+        workflow: BpmnWorkflow,
+        wait: WaitState,
+        principal: Mapping[str, Any] | None,
     ) -> None:
         """A save step: every service task the instance reached becomes a job in the outbox, acting
         for whoever caused the step."""
@@ -65,7 +87,7 @@ class Jobs:
     def emit(
         self,
         s: Session,
-        inst: Instance,
+        inst: StepInstance,
         workflow: BpmnWorkflow,
         request: JobRequest,
         principal: Mapping[str, Any] | None,
@@ -116,7 +138,7 @@ class Jobs:
     def send(
         self,
         s: Session,
-        inst: Instance,
+        inst: Instance | StepInstance,
         job_id: str,
         task_id: str,
         operation: str,
@@ -127,7 +149,7 @@ class Jobs:
     ) -> None:
         """The job message, sealed with the deployment key (the service refuses a job that is not:
         shared/principal.py), to the outbox (the relay publishes it after commit)."""
-        payload = contracts.JobSchema().dump(
+        payload = JOB_SCHEMA.dump(
             {
                 "job_id": job_id,
                 "instance_id": inst.id if hasattr(inst, "id") else inst,
@@ -162,7 +184,7 @@ class Jobs:
         the instance (one transaction per result); a technical failure is checked and scheduled
         for retry in one transaction, and only the last attempt's failure takes a second one."""
         try:
-            result = contracts.JobResultSchema().load(raw)
+            result = RESULT_SCHEMA.load(raw)
         except ValidationError as exc:
             raise InvalidInput("malformed job result", exc.messages) from None
         if result["status"] == "ok":
@@ -222,7 +244,7 @@ class Jobs:
         return "incident"
 
     @staticmethod
-    def applies(job: Job | None, result: Mapping[str, Any]) -> TypeGuard[Job]:
+    def applies(job: J | None, result: Mapping[str, Any]) -> TypeGuard[J]:
         """A result applies to a job that is not done, for the attempt it answers, and to the
         instance and task the job belongs to; any other (a duplicate, a stale attempt) is dropped."""
         return (
@@ -233,15 +255,25 @@ class Jobs:
             and job.task_id == result["task_id"]
         )
 
-    def _guard(self, result: Mapping[str, Any]) -> Callable[[Session], bool]:
-        return lambda s: self.applies(s.get(Job, result["job_id"]), result)
+    def _apply(self, result: Mapping[str, Any], apply: Callable[[Session, JobRow, BpmnWorkflow], object]) -> str:
+        """Run ``apply(session, job, workflow)`` on the result's instance if the result applies
+        to its job, read (a Core select, in the step's own transaction) on every attempt."""
+        job: JobRow | None = None
+
+        def guard(s: Session) -> bool:
+            nonlocal job
+            job = s.connection().execute(LOAD_JOB, {"job_id": result["job_id"]}).one_or_none()
+            return self.applies(job, result)
+
+        def change(s: Session, inst: StepInstance, workflow: BpmnWorkflow) -> object:
+            assert job is not None  # the guard found it, not done, in this transaction
+            return apply(s, job, workflow)
+
+        outcome: str = self.store.mutate(result["instance_id"], change, guard=guard) or "dropped"
+        return outcome
 
     def _complete(self, result: Mapping[str, Any]) -> str:
-        def change(s: Session, inst: Instance, workflow: BpmnWorkflow) -> object:
-            job = s.get(Job, result["job_id"])
-            assert job is not None  # the guard found it
-            if job.status == "done":
-                return UNCHANGED
+        def apply(s: Session, job: JobRow, workflow: BpmnWorkflow) -> object:
             try:
                 self.store.runtime.complete_job(workflow, result["task_id"], result["job_id"], result["result"])
             except TaskNotWaiting:
@@ -249,17 +281,12 @@ class Jobs:
             self._finish(s, job, "job_completed", {"job_id": job.job_id, "result": result["result"]})
             return "completed"
 
-        outcome: str = self.store.mutate(result["instance_id"], change, guard=self._guard(result)) or "dropped"
-        return outcome
+        return self._apply(result, apply)
 
     def _throw_error(self, result: Mapping[str, Any]) -> str:
         error = result.get("error") or {"code": "error", "message": ""}
 
-        def change(s: Session, inst: Instance, workflow: BpmnWorkflow) -> object:
-            job = s.get(Job, result["job_id"])
-            assert job is not None  # the guard found it
-            if job.status == "done":
-                return UNCHANGED
+        def apply(s: Session, job: JobRow, workflow: BpmnWorkflow) -> object:
             try:
                 caught = self.store.runtime.throw_job_error(
                     workflow, result["task_id"], result["job_id"], error["code"], error.get("message", "")
@@ -274,19 +301,28 @@ class Jobs:
                     {"job_id": job.job_id, "code": error["code"], "message": error.get("message", "")},
                 )
                 return "caught"
+            row = s.get(Job, job.job_id)
+            assert row is not None  # the guard found it
             self.incidents.open_for_job(
-                s, job, f"business error '{error['code']}' is not caught by the diagram: {error.get('message', '')}"
+                s, row, f"business error '{error['code']}' is not caught by the diagram: {error.get('message', '')}"
             )
             return "incident"
 
-        outcome: str = self.store.mutate(result["instance_id"], change, guard=self._guard(result)) or "dropped"
-        return outcome
+        return self._apply(result, apply)
 
-    def _finish(self, s: Session, job: Job, action: str, data: Mapping[str, object]) -> None:
-        job.status = "done"
-        job.updated_at = clock.now()
+    def _finish(self, s: Session, job: JobRow, action: str, data: Mapping[str, object]) -> None:
+        """The job done, and an incident an operator retried on it resolved: Core updates, as no
+        step reads these rows back."""
+        now = clock.now()
+        conn = s.connection()
+        conn.execute(FINISH_JOB, {"finished_id": job.job_id, "status": "done", "updated_at": now})
         self.store.history(s, job.instance_id, None, action, job.task_name, data)
-        for incident in s.scalars(select(Incident).where(Incident.job_id == job.job_id, Incident.status == "retrying")):
-            incident.status = "resolved"
-            incident.resolved_at = clock.now()
-            incident.resolution = "retried to completion"
+        conn.execute(
+            RESOLVE_RETRIED,
+            {
+                "retried_job_id": job.job_id,
+                "status": "resolved",
+                "resolved_at": now,
+                "resolution": "retried to completion",
+            },
+        )

@@ -16,7 +16,7 @@ from typing import Any, cast
 
 from marshmallow import ValidationError
 from SpiffWorkflow.bpmn import BpmnWorkflow
-from sqlalchemy import Exists, SQLColumnExpression, and_, exists, func, literal, select, update
+from sqlalchemy import Exists, SQLColumnExpression, Table, and_, bindparam, exists, func, literal, select, update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -27,7 +27,23 @@ from shared.errors import InvalidInput
 from shared.workflow.runtime import WaitState
 
 from .models import BufferedMessage, Instance
-from .store import ENDED, InstanceStore, iso
+from .store import ENDED, InstanceStore, StepInstance, iso
+
+MESSAGE_SCHEMA = contracts.MessageSchema()  # no state or hooks: made once
+MESSAGES = cast(Table, BufferedMessage.__table__)
+# A save looks for the oldest buffered message its instance waits for (its own instance's: kept
+# past the time to live for it) and marks it delivered, with statements built once.
+NEXT_BUFFERED = (
+    select(MESSAGES.c.message_id, MESSAGES.c.name, MESSAGES.c.payload)
+    .where(
+        MESSAGES.c.name.in_(bindparam("names", expanding=True)),
+        MESSAGES.c.correlation_key == bindparam("correlation_key"),
+        MESSAGES.c.status == "buffered",
+    )
+    .order_by(MESSAGES.c.received_at)
+    .limit(1)
+)
+DELIVERED = update(MESSAGES).where(MESSAGES.c.message_id == bindparam("delivered_id"))
 
 
 def _live_instance_for(message_key: SQLColumnExpression[str]) -> Exists:
@@ -43,7 +59,7 @@ class Messages:
         """Correlate a message by name and correlation key (the instance's business key)."""
         store = self.store
         try:
-            message = contracts.MessageSchema().load(raw)
+            message = MESSAGE_SCHEMA.load(raw)
         except ValidationError as exc:
             raise InvalidInput("malformed message", exc.messages) from None
         now = clock.now()
@@ -86,27 +102,20 @@ class Messages:
             assert row is not None  # buffered above
             return {"status": row.status, "message_id": row.message_id, "delivered_to": row.instance_id}
 
-    def deliver_buffered(self, s: Session, inst: Instance, workflow: BpmnWorkflow, wait: WaitState) -> WaitState:
+    def deliver_buffered(self, s: Session, inst: StepInstance, workflow: BpmnWorkflow, wait: WaitState) -> WaitState:
         """A save step: deliver the buffered messages the instance waits for, oldest first.
         Returns the wait state after them (``wait`` itself if none was delivered)."""
         if not inst.business_key:
             return wait
         runtime = self.store.runtime
+        conn = s.connection()
         while wait.waiting_messages:
-            message = s.scalar(
-                select(BufferedMessage)
-                .where(
-                    BufferedMessage.name.in_(wait.waiting_messages),
-                    BufferedMessage.correlation_key == inst.business_key,
-                    BufferedMessage.status == "buffered",
-                )  # its own instance: kept past the TTL for it
-                .order_by(BufferedMessage.received_at)
-                .limit(1)
-            )
+            message = conn.execute(
+                NEXT_BUFFERED, {"names": wait.waiting_messages, "correlation_key": inst.business_key}
+            ).one_or_none()
             if message is None or not runtime.deliver_message(workflow, message.name, message.payload):
                 return wait
-            message.status = "delivered"
-            message.instance_id = inst.id
+            conn.execute(DELIVERED, {"delivered_id": message.message_id, "status": "delivered", "instance_id": inst.id})
             self.store.history(
                 s,
                 inst.id,

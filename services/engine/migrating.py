@@ -28,7 +28,7 @@ from shared.workflow import migration
 
 from .models import Incident, Instance, Job, ProcessVersion, WorkItem
 from .operators import require_operator
-from .store import ENDED, UNCHANGED, InstanceStore
+from .store import ENDED, UNCHANGED, InstanceStore, StepInstance
 
 if TYPE_CHECKING:
     from .deployments import Deployments
@@ -166,7 +166,7 @@ class Migrations:
     ) -> Any:  # the change's outcome
         store = self.store
 
-        def change(s: Session, inst: Instance, workflow: BpmnWorkflow) -> object:
+        def change(s: Session, inst: StepInstance, workflow: BpmnWorkflow) -> object:
             if inst.version_id != a.id:
                 return UNCHANGED  # moved meanwhile (another migration)
             b_key, b_spec = store.spec(s, b.id)
@@ -224,7 +224,7 @@ class Migrations:
 
         return store.mutate(instance_id, change, principal)
 
-    def _resolve(self, s: Session, condition: ColumnElement[bool], inst: Instance, resolution: str) -> None:
+    def _resolve(self, s: Session, condition: ColumnElement[bool], inst: StepInstance, resolution: str) -> None:
         for incident in s.scalars(
             select(Incident).where(
                 Incident.instance_id == inst.id, Incident.status.in_(("open", "retrying")), condition

@@ -26,7 +26,7 @@ from shared.errors import Conflict, Forbidden, InvalidInput, NotFound
 from .incidents import incident_dict
 from .messages import buffered_counts
 from .models import BufferedMessage, HeldResult, Incident, Instance, Job, Outbox, WorkItem
-from .store import ENDED, HALTED, InstanceStore, iso  # noqa: F401 - HALTED is part of what operators may see
+from .store import ENDED, HALTED, InstanceStore, StepInstance, iso  # noqa: F401 - HALTED is part of what operators may see
 from .views import CancelledInstanceView, InstanceView
 
 if TYPE_CHECKING:
@@ -97,7 +97,7 @@ class Operators:
             if inst.status != "suspended":
                 raise Conflict(f"instance {instance_id} is {inst.status}, not suspended")
 
-        def change(s: Session, inst: Instance, workflow: BpmnWorkflow) -> str:
+        def change(s: Session, inst: StepInstance, workflow: BpmnWorkflow) -> str:
             if inst.status != "suspended":
                 raise Conflict(f"instance {instance_id} is {inst.status}, not suspended")
             for item in s.scalars(

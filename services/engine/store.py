@@ -16,13 +16,14 @@ import logging
 import random
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Never, cast
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
-from sqlalchemy import event, func, insert, select, update
+from sqlalchemy import Table, bindparam, event, func, insert, select, update
 from sqlalchemy.engine import CursorResult
-from sqlalchemy.orm import Session, defer, sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
 from shared import clock, metrics
 from shared.config import Settings
@@ -47,9 +48,36 @@ CONFLICT_PAUSE_SECONDS = 0.005
 
 log = logging.getLogger(__name__)
 
+
+@dataclass(slots=True)
+class StepInstance:
+    """The columns of an instance a step reads, loaded by one Core select: no ORM object, no
+    identity map, and never the state column (the workflow comes from the cache or its own read).
+    A change may set ``version_id`` (a migration); :meth:`InstanceStore.save` writes it."""
+
+    id: str
+    process_id: str
+    version_id: int
+    business_key: str | None
+    status: str
+    waiting_tasks: list[str]
+    revision: int
+
+
+INSTANCES = cast(Table, Instance.__table__)
+# Built once: a statement made per step costs more to construct than the database takes to run it.
+LOAD_STEP = select(*(INSTANCES.c[name] for name in StepInstance.__slots__)).where(
+    INSTANCES.c.id == bindparam("instance_id")
+)
+LOAD_STATE = select(INSTANCES.c.state).where(INSTANCES.c.id == bindparam("instance_id"))
+# The optimistic revision check; the columns set are the keys of the parameters it is given.
+SAVE_STEP = update(INSTANCES).where(
+    INSTANCES.c.id == bindparam("saved_id"), INSTANCES.c.revision == bindparam("saved_revision")
+)
+
 # What InstanceStore.mutate runs on an instance: ``change(session, instance, workflow)``, returning
 # the caller's outcome, or UNCHANGED to save nothing.
-Change = Callable[[Session, Instance, BpmnWorkflow], Any]
+Change = Callable[[Session, StepInstance, BpmnWorkflow], Any]
 
 
 class StaleRevision(Exception):
@@ -87,9 +115,9 @@ class InstanceStore:
         self.workflows = WorkflowCache(settings.workflow_cache_size if settings is not None else 0)
         # What a save does besides writing the instance, in order: before the wait state is
         # computed (deliver buffered messages) and with it (emit jobs, sync the task list).
-        self.before_wait: list[Callable[[Session, Instance, BpmnWorkflow, WaitState], WaitState]] = []
+        self.before_wait: list[Callable[[Session, StepInstance, BpmnWorkflow, WaitState], WaitState]] = []
         self.after_wait: list[
-            Callable[[Session, Instance, BpmnWorkflow, WaitState, Mapping[str, Any] | None], None]
+            Callable[[Session, StepInstance, BpmnWorkflow, WaitState, Mapping[str, Any] | None], None]
         ] = []
         self.on_step_failed: Any = None  # f(session, instance, StepFailed, principal) -> outcome
         self.conflicts = 0  # saves that met a newer revision, since this store was made
@@ -109,7 +137,8 @@ class InstanceStore:
 
     # -- reading --------------------------------------------------------------------------------
     def describe(self, s: Session, inst: Instance, incident_dict: Callable[[Incident], IncidentView]) -> InstanceView:
-        version = s.get(ProcessVersion, inst.version_id)
+        # The version's label only: its row also holds the diagram's spec and files, read for nothing here.
+        version = s.scalar(select(ProcessVersion.version).where(ProcessVersion.id == inst.version_id))
         assert version is not None  # an instance's version is never deleted
         incidents = s.scalars(
             select(Incident).where(Incident.instance_id == inst.id, Incident.status != "resolved")
@@ -117,7 +146,7 @@ class InstanceStore:
         return {
             "id": inst.id,
             "process_id": inst.process_id,
-            "version": version.version,
+            "version": version,
             "business_key": inst.business_key,
             "status": inst.status,
             "waiting_tasks": inst.waiting_tasks,
@@ -174,17 +203,19 @@ class InstanceStore:
                 with transaction(self.sessions) as s:
                     if guard is not None and not guard(s):
                         return None
-                    # The state column is read only when the workflow is not cached for this revision.
-                    inst = s.get(Instance, instance_id, options=[defer(Instance.state)])
-                    if inst is None:
+                    row = s.connection().execute(LOAD_STEP, {"instance_id": instance_id}).one_or_none()
+                    if row is None:
                         raise NotFound(f"no instance {instance_id}")
+                    inst = StepInstance(*row)
                     if inst.status in HALTED and not getattr(change, "ztc_resumes", False):
                         raise Conflict(f"instance {instance_id} is {inst.status}")
                     workflow = self.workflows.take(instance_id, inst.revision, inst.version_id)
                     if workflow is None:
+                        # The state column is read only when the workflow is not cached for this revision.
                         key, spec = self.spec(s, inst.version_id)
-                        # The loaded JSON is this session's own copy, and the runtime may consume it.
-                        workflow = self.runtime.loads(inst.state, spec, version_key=key)
+                        state = s.connection().execute(LOAD_STATE, {"instance_id": instance_id}).scalar_one()
+                        # The loaded JSON is this read's own copy, and the runtime may consume it.
+                        workflow = self.runtime.loads(state, spec, version_key=key)
                     try:
                         outcome = change(s, inst, workflow)
                     except StepFailed as exc:
@@ -204,11 +235,20 @@ class InstanceStore:
         return self._give_up(instance_id)
 
     def save(
-        self, s: Session, inst: Instance, workflow: BpmnWorkflow, principal: Mapping[str, Any] | None, new: bool = False
+        self,
+        s: Session,
+        inst: StepInstance,
+        workflow: BpmnWorkflow,
+        principal: Mapping[str, Any] | None,
+        new: bool = False,
     ) -> int:
-        """Write the instance as ``workflow`` left it and what its wait state asks for; returns
-        the revision saved. StaleRevision (after a rollback) if another save came first."""
+        """Write the instance as ``workflow`` left it and what its wait state asks for (``new``:
+        insert it); returns the revision saved. StaleRevision (after a rollback) if another save
+        came first."""
         now = clock.now()
+        # The save's steps read with Core statements, which do not autoflush: what the change did
+        # through the ORM is written first, as the ORM reads they replaced made it.
+        s.flush()
         # Computing the wait state walks every task: once here, again only if a step moved the workflow.
         wait = self.runtime.wait_state(workflow)
         for step in self.before_wait:
@@ -239,18 +279,24 @@ class InstanceStore:
             data=self.runtime.current_data(workflow),
             version_id=inst.version_id,
         )
+        # What the step changed through the ORM is written first, as before the instance's row.
+        s.flush()
         if new:
-            for key, value in values.items():
-                setattr(inst, key, value)
-            inst.revision = 1
-            s.flush()
+            s.connection().execute(
+                insert(INSTANCES),
+                dict(
+                    values,
+                    id=inst.id,
+                    process_id=inst.process_id,
+                    business_key=inst.business_key,
+                    revision=1,
+                    created_at=now,
+                ),
+            )
             return 1
         old = inst.revision
-        s.expunge(inst)
-        result = s.execute(
-            update(Instance).where(Instance.id == inst.id, Instance.revision == old).values(revision=old + 1, **values)
-        )
-        if cast("CursorResult[Any]", result).rowcount != 1:
+        result = s.connection().execute(SAVE_STEP, dict(values, revision=old + 1, saved_id=inst.id, saved_revision=old))
+        if result.rowcount != 1:
             s.rollback()
             raise StaleRevision()
         return old + 1

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 from marshmallow import ValidationError
 from SpiffWorkflow.bpmn import BpmnWorkflow
-from sqlalchemy import ColumnElement, SQLColumnExpression, or_, select
+from sqlalchemy import ColumnElement, SQLColumnExpression, Table, bindparam, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from shared import clock
@@ -21,9 +21,16 @@ from shared.sandbox import LimitExceeded
 from shared.workflow.runtime import StepFailed, TaskNotWaiting, UserTaskInfo, WaitState, root_cause
 
 from .incidents import Incidents
-from .models import Instance, WorkItem
-from .store import InstanceStore, iso
+from .models import WorkItem
+from .store import InstanceStore, StepInstance, iso
 from .views import WorkItemView
+
+# A save reads and writes its instance's work items as Core statements (no ORM object is needed
+# after them); the read is built once.
+WORK_ITEMS = cast(Table, WorkItem.__table__)
+OPEN_ITEMS = select(WORK_ITEMS.c.task_id).where(
+    WORK_ITEMS.c.instance_id == bindparam("instance_id"), WORK_ITEMS.c.status == "open"
+)
 
 
 def may_act(item: WorkItem, principal: Mapping[str, Any] | None) -> bool:
@@ -80,7 +87,7 @@ def work_item_dict(w: WorkItem) -> WorkItemView:
     }
 
 
-def _left_user_tasks(workflow: BpmnWorkflow, inst: Instance) -> bool:
+def _left_user_tasks(workflow: BpmnWorkflow, inst: StepInstance) -> bool:
     """Whether the instance's last save may have left a user task waiting, so an open work item.
 
     Work items are opened only by :meth:`TaskList.sync` in a save, for the user tasks of that save's
@@ -105,20 +112,30 @@ class TaskList:
 
     # -- a save step ------------------------------------------------------------------------------
     def sync(
-        self, s: Session, inst: Instance, workflow: BpmnWorkflow, wait: WaitState, principal: Mapping[str, Any] | None
+        self,
+        s: Session,
+        inst: StepInstance,
+        workflow: BpmnWorkflow,
+        wait: WaitState,
+        principal: Mapping[str, Any] | None,
     ) -> None:
         """Open a work item for each user task that became ready; cancel those that are gone."""
         if not wait.user_tasks and not _left_user_tasks(workflow, inst):
             return  # no task is ready, and the last save left none whose item could be open
+        # What the step changed through the ORM counts (an item it deleted), as when this read autoflushed.
+        s.flush()
+        conn = s.connection()
         ready = {u.task_id: u for u in wait.user_tasks}
-        existing = {
-            w.task_id: w
-            for w in s.scalars(select(WorkItem).where(WorkItem.instance_id == inst.id, WorkItem.status == "open"))
-        }
-        for task_id, item in existing.items():
-            if task_id not in ready:
-                item.status = "cancelled"
-                item.completed_at = clock.now()
+        existing = set(conn.execute(OPEN_ITEMS, {"instance_id": inst.id}).scalars())
+        now = clock.now()
+        gone = [task_id for task_id in existing if task_id not in ready]
+        if gone:
+            conn.execute(
+                update(WORK_ITEMS)
+                .where(WORK_ITEMS.c.task_id.in_(gone), WORK_ITEMS.c.status == "open")
+                .values(status="cancelled", completed_at=now)
+            )
+        opened = []
         for task_id, info in ready.items():
             if task_id in existing:
                 continue
@@ -130,22 +147,24 @@ class TaskList:
                 # No work item that nobody could be sure to see: an incident names the element instead.
                 self.incidents.open_for_step_once(s, inst, exc)
                 continue
-            s.add(
-                WorkItem(
-                    task_id=task_id,
-                    instance_id=inst.id,
-                    process_id=inst.process_id,
-                    business_key=inst.business_key,
-                    task_name=info.task_name,
-                    title=info.title,
-                    candidate_role=props.get("candidateRole") or info.lane,
-                    candidate_unit=candidate_unit,
-                    candidate_user=candidate_user,
-                    form_schema=props.get("formSchema"),
-                    status="open",
-                    created_at=clock.now(),
-                )
+            opened.append(
+                {
+                    "task_id": task_id,
+                    "instance_id": inst.id,
+                    "process_id": inst.process_id,
+                    "business_key": inst.business_key,
+                    "task_name": info.task_name,
+                    "title": info.title,
+                    "candidate_role": props.get("candidateRole") or info.lane,
+                    "candidate_unit": candidate_unit,
+                    "candidate_user": candidate_user,
+                    "form_schema": props.get("formSchema"),
+                    "status": "open",
+                    "created_at": now,
+                }
             )
+        if opened:
+            conn.execute(insert(WORK_ITEMS), opened)
 
     @staticmethod
     def _expression(workflow: BpmnWorkflow, task_id: str, info: UserTaskInfo, expression: str | None) -> str | None:
@@ -213,15 +232,17 @@ class TaskList:
             except ValidationError as exc:
                 raise InvalidInput(f"the form '{form}' was not filled in correctly", exc.messages) from None
 
-        def change(s: Session, inst: Instance, workflow: BpmnWorkflow) -> str:
+        def change(s: Session, inst: StepInstance, workflow: BpmnWorkflow) -> str:
             item = self._open_item(s, task_id, principal)
             try:
                 store.runtime.complete_user_task(workflow, task_id, data, actor=acting_user(principal))
             except TaskNotWaiting as exc:
                 raise Conflict(str(exc)) from None
-            item.status = "completed"
-            item.completed_at = clock.now()
-            item.completed_by = acting_user(principal)
+            s.connection().execute(
+                update(WORK_ITEMS)
+                .where(WORK_ITEMS.c.task_id == task_id)
+                .values(status="completed", completed_at=clock.now(), completed_by=acting_user(principal))
+            )
             store.history(s, inst.id, principal, "task_completed", item.task_name, data)
             return "completed"
 

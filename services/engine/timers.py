@@ -12,7 +12,7 @@ from shared import clock
 from shared.db import transaction
 
 from .models import Instance
-from .store import InstanceStore
+from .store import InstanceStore, StepInstance
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +38,7 @@ class Timers:
         fired = 0
         for instance_id in due:
 
-            def change(s: Session, inst: Instance, workflow: BpmnWorkflow) -> str:
+            def change(s: Session, inst: StepInstance, workflow: BpmnWorkflow) -> str:
                 before = list(inst.waiting_tasks)
                 store.runtime.fire_timers(workflow)
                 after = store.runtime.wait_state(workflow).waiting_tasks

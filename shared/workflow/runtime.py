@@ -30,6 +30,10 @@ from .serializer import Specs
 from .specs import JobServiceTask
 
 
+# The states a wait state looks at; one walk of the task tree collects all three.
+WAIT_STATES = TaskState.STARTED | TaskState.READY | TaskState.WAITING
+
+
 class RuntimeError_(Exception):
     """Base for refusals by the runtime; the message says what was wrong."""
 
@@ -135,8 +139,17 @@ class WorkflowRuntime:
         return self.run(workflow)
 
     def wait_state(self, workflow: BpmnWorkflow) -> WaitState:
+        """What the workflow waits for, in one walk of its tasks: jobs (started service tasks),
+        user tasks (ready manual tasks), then messages and timers (waiting events), each kind in
+        the order of the task tree."""
         state = WaitState(status="completed" if workflow.completed else "waiting")
-        for task in workflow.get_tasks(state=TaskState.STARTED):
+        started: list[Task] = []
+        ready: list[Task] = []
+        waiting: list[Task] = []
+        by_state = {TaskState.STARTED: started, TaskState.READY: ready, TaskState.WAITING: waiting}
+        for task in workflow.get_tasks(state=WAIT_STATES):
+            by_state[task.state].append(task)
+        for task in started:
             spec = task.task_spec
             if isinstance(spec, JobServiceTask):
                 state.waiting_tasks.append(spec.bpmn_id or spec.name)
@@ -150,7 +163,7 @@ class WorkflowRuntime:
                             retries=spec.retries,
                         )
                     )
-        for task in workflow.get_tasks(state=TaskState.READY):
+        for task in ready:
             spec = task.task_spec
             if spec.manual:
                 state.waiting_tasks.append(spec.bpmn_id or spec.name)
@@ -164,7 +177,7 @@ class WorkflowRuntime:
                     )
                 )
         timers = []
-        for task in workflow.get_tasks(state=TaskState.WAITING):
+        for task in waiting:
             spec = task.task_spec
             definitions = _definitions(getattr(spec, "event_definition", None))
             if not definitions:
