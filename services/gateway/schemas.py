@@ -304,6 +304,29 @@ class Deadlines(Schema):
     )
 
 
+class _UnitOverdue(Schema):
+    unit = fields.String()
+    count = fields.Integer(metadata={"description": "the unit's overdue rows on every page"})
+    overdue = fields.List(
+        fields.Dict(),
+        metadata={
+            "description": "the unit's rows on this page, oldest due first: number, deadline_id, rule, kind, due, "
+            "days_overdue, escalated_at, explanation, provenance (and milestone for a B milestone)"
+        },
+    )
+
+
+class OverdueBoard(Schema):
+    as_of = fields.String()
+    page = fields.Integer()
+    per_page = fields.Integer(metadata={"description": "1-200 (default 50) overdue deadlines, most overdue first"})
+    total = fields.Integer(metadata={"description": "overdue deadlines, on every page"})
+    units = fields.List(
+        fields.Nested(_UnitOverdue),
+        metadata={"description": "every unit that owes overdue work, by code, each with its rows on this page"},
+    )
+
+
 class SupervisionLogRequest(Body):
     kind = fields.String(required=True, validate=validate.OneOf(["visit", "meeting", "instruction", "note"]))
     text = fields.String(required=True, validate=validate.Length(min=1, max=5000))

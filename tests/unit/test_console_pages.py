@@ -191,6 +191,25 @@ def test_the_overdue_board_explains_each_row_by_its_deadline_and_keeps_rows_of_a
     assert html.count('class="overdue-row"') == 3 and "3 个月" in html
 
 
+def test_the_overdue_board_pages_on_and_keeps_the_count_of_a_unit_with_no_rows_on_this_page():
+    request = Request(EnvironBuilder(path="/console/overdue", query_string="page=2").get_environ())
+    units = OVERDUE_BOARD + [{"unit": "education", "count": 4, "overdue": []}]
+    html = (
+        Visit(None, request, "token", {"user": "x", "roles": ["staff"]}, "zh-CN")
+        .render("staff_overdue.html", as_of=None, units=units, page=2, pages=3, total=160)
+        .get_data(as_text=True)
+    )
+    assert 'href="?page=3" rel="next"' in html and 'href="?page=1" rel="prev"' in html
+    assert "第 2 页，共 3 页" in html and "共 160 项超期期限" in html
+    assert "4 件超期" in html and 'id="unit-education"' not in html  # counted, no rows here
+    last = (
+        Visit(None, request, "token", {"user": "x", "roles": ["staff"]}, "zh-CN")
+        .render("staff_overdue.html", as_of=None, units=units, page=3, pages=3, total=160)
+        .get_data(as_text=True)
+    )
+    assert 'rel="next"' not in last and 'rel="prev"' in last
+
+
 PROPOSAL = {
     "number": "2026-7",
     "title": "学校周边过街设施",
