@@ -156,11 +156,13 @@ class SqlProposalRepository(ProposalRepository):
     def duplicate_candidates(
         self, proposal: Proposal, words: list[str], threshold: float
     ) -> Iterable[tuple[str, str, str]]:
-        where = (Proposal.year == proposal.year, Proposal.id != proposal.id, Proposal.status.not_in(NOT_COMPARED))
-        # The index answers those that may reach the threshold; without one, the whole year is scored.
-        found = duplicate_index.candidates(self.session, words, threshold, where)
+        where = (Proposal.id != proposal.id, Proposal.status.not_in(NOT_COMPARED))
+        # The index answers those of the year that may reach the threshold; without one, the whole year is scored.
+        found = duplicate_index.candidates(self.session, words, threshold, proposal.year, where)
         if found is None:
-            query = select(Proposal.number, Proposal.title, Proposal.suggestions).where(*where)
+            query = select(Proposal.number, Proposal.title, Proposal.suggestions).where(
+                Proposal.year == proposal.year, *where
+            )
             found = list(self.session.execute(query))
         return [(number, title, suggestions) for number, title, suggestions in found]
 
