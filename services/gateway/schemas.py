@@ -409,7 +409,17 @@ class YearReport(Schema):
     areas = fields.Nested(
         AreaReportSchema, metadata={"description": "proposals and opinion items by the 1533 model's areas"}
     )
-    proposals = fields.List(fields.Nested(_ReportedProposal))
+    proposals = fields.List(
+        fields.Nested(_ReportedProposal),
+        metadata={"description": "a page of the list, by number (the printable HTML lists every one)"},
+    )
+    page = fields.Integer()
+    per_page = fields.Integer(metadata={"description": "1-1000 (default 100)"})
+    listed = fields.Integer(
+        metadata={
+            "description": "proposals the list holds on every page (the notice: published ones; the bulletin: all)"
+        }
+    )
     personal_data = fields.String()
     assessment = fields.Dict(metadata={"description": "the bulletin only: the units' assessment"})
 

@@ -134,20 +134,30 @@ class ProposalRepository(abc.ABC):
         """The proposals of ``year`` a report counts (not dropped), by number, with co-signers."""
 
     @abc.abstractmethod
+    def year_counts(self, year: int) -> dict[str, Any]:
+        """What a year's report counts of ``year``'s proposals (not dropped), counted by the
+        database: ``received``, ``merged``, ``decisions`` (decision or None -> how many),
+        ``not_filed_reasons`` (reason code -> how many not filed for it) and ``conversions``
+        (``opinion``/``letter`` -> how many)."""
+
+    @abc.abstractmethod
+    def year_page(self, year: int, published_only: bool, offset: int, limit: int) -> tuple[int, list[Proposal]]:
+        """How many proposals of ``year`` a report lists (not dropped; with ``published_only``,
+        those with a publication) and ``limit`` of them after the first ``offset``, by number,
+        with co-signers."""
+
+    @abc.abstractmethod
     def area_decisions(self, year: int) -> list[tuple[str | None, str | None]]:
         """``(area, decision)`` of each proposal of ``year`` a report counts."""
 
     @abc.abstractmethod
-    def answer_events_of_year(self, year: int) -> list[ProposalEvent]:
-        """The ``published`` and ``publication_declined`` lines of ``year``'s proposals, oldest first."""
+    def answers_of_year(self, year: int) -> list[tuple[int, dict | None]]:
+        """``(proposal id, data)`` of the ``published`` and ``publication_declined`` lines of
+        ``year``'s proposals, oldest first."""
 
     @abc.abstractmethod
-    def conversion_kinds_of_year(self, year: int) -> list[str]:
-        """What each conversion of a proposal of ``year`` made (``opinion``, ``letter``)."""
-
-    @abc.abstractmethod
-    def publications_of_year(self, year: int) -> list[Publication]:
-        """The publications of ``year``'s proposals a report counts."""
+    def publications_of(self, proposal_ids: list[int]) -> list[Publication]:
+        """The publications of the proposals ``proposal_ids``."""
 
     @abc.abstractmethod
     def published_page(

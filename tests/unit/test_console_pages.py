@@ -1356,3 +1356,25 @@ def test_a_performance_file_lists_each_quarters_points_with_the_event_behind_eac
     html = visit.render("member_performance.html", **PAGES["member_performance.html"]).get_data(as_text=True)
     assert '<a href="/console/opinions/2026-S-2">2026-S-2</a>' in html and "<code>opinion.submitted</code>" in html
     assert "5 分/件 （上限 50 分）" in html and "重复计分" in html
+
+
+def test_a_printed_report_asks_for_every_page_of_its_list_and_keeps_the_first_pages_figures():
+    from services.gateway.reports import PRINT_PAGE, every_page
+
+    numbers = [f"2026-{i:04d}" for i in range(1, 2 * PRINT_PAGE + 8)]
+    asked = []
+
+    def fetch(query):
+        asked.append(query)
+        start = (query["page"] - 1) * query["per_page"]
+        chunk = [{"number": n} for n in numbers[start : start + query["per_page"]]]
+        return {"received": len(numbers) + len(asked), "listed": len(numbers), "proposals": chunk}
+
+    report = every_page(fetch)
+    assert [p["number"] for p in report["proposals"]] == numbers
+    assert [q["page"] for q in asked] == [1, 2, 3] and report["received"] == len(numbers) + 1
+
+    def dropped_meanwhile(query):  # counted 2,007, but only five left when the pages were read
+        return {"listed": len(numbers), "proposals": [{"number": n} for n in numbers[:5]] if query["page"] == 1 else []}
+
+    assert [p["number"] for p in every_page(dropped_meanwhile)["proposals"]] == numbers[:5]

@@ -12,6 +12,7 @@ from werkzeug.datastructures import MultiDict
 
 
 from ..http import http
+from ..reports import every_page
 from .views import page, page_number, year_asked
 
 # The proposal tasks whose forms live here; they post to /console/tasks/<id> like the others.
@@ -178,7 +179,21 @@ class ConsoleStaffRoutes:
         if route is None:
             return visit.render("refused.html", status=404, answer=None)
         query = {"format": "json"} | ({"audience": "members"} if kind == "opinions" else {})
-        answer = visit.api(route, year=year, query=query)
-        if not answer.ok:
-            return visit.refusal(answer)
-        return visit.render(f"staff_report_{kind}.html", report=answer.body, year=year, kind=kind)
+        if kind == "opinions":
+            answer = visit.api(route, year=year, query=query)
+            if not answer.ok:
+                return visit.refusal(answer)
+            return visit.render(f"staff_report_{kind}.html", report=answer.body, year=year, kind=kind)
+        refused: list = []
+
+        def fetch(page: dict) -> dict:  # a page of the list; a refusal ends the listing
+            answer = visit.api(route, year=year, query=query | {k: str(v) for k, v in page.items()})
+            if not answer.ok:
+                refused.append(answer)
+                return {"proposals": [], "listed": 0}
+            return answer.body
+
+        report = every_page(fetch)
+        if refused:
+            return visit.refusal(refused[0])
+        return visit.render(f"staff_report_{kind}.html", report=report, year=year, kind=kind)
