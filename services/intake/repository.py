@@ -147,8 +147,8 @@ class ProposalRepository(abc.ABC):
         with co-signers."""
 
     @abc.abstractmethod
-    def area_decisions(self, year: int) -> list[tuple[str | None, str | None]]:
-        """``(area, decision)`` of each proposal of ``year`` a report counts."""
+    def area_decisions(self, year: int) -> dict[tuple[str | None, str | None], int]:
+        """How many proposals of ``year`` a report counts there are of each ``(area, decision)``."""
 
     @abc.abstractmethod
     def answers_of_year(self, year: int) -> list[tuple[int, dict | None]]:

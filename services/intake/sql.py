@@ -179,9 +179,13 @@ class SqlProposalRepository(ProposalRepository):
         )
         return list(self.session.scalars(query))
 
-    def area_decisions(self, year: int) -> list[tuple[str | None, str | None]]:
-        rows = self.session.execute(select(Proposal.area, Proposal.decision).where(*_of_year(year)))
-        return [(area, decision) for area, decision in rows]
+    def area_decisions(self, year: int) -> dict[tuple[str | None, str | None], int]:
+        query = (
+            select(Proposal.area, Proposal.decision, func.count())
+            .where(*_of_year(year))
+            .group_by(Proposal.area, Proposal.decision)
+        )
+        return {(area, decision): n for area, decision, n in self.session.execute(query)}
 
     def year_counts(self, year: int) -> dict[str, Any]:
         of_year = _of_year(year)

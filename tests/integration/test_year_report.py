@@ -19,6 +19,7 @@ from tests.unit.fake_intake import FakeIntakeUnitOfWork
 pytestmark = pytest.mark.both_databases
 
 STAFF = {"user": "staff.zhao", "roles": ["staff"]}
+AREAS = ["economy", "society", None]
 AT = datetime(2026, 6, 1, tzinfo=timezone.utc)
 # (year, status, decision, reason, merged into, answer: (event, category, units), published, converted)
 YEAR = [
@@ -51,6 +52,7 @@ def fill(uow) -> None:
             initiator=f"member.{i}",
             publish_consent=True,
             publish_name=False,
+            area=AREAS[i % len(AREAS)],
             status=status,
             decision=decision,
             reason_code=reason,
@@ -123,6 +125,8 @@ def test_the_database_counts_what_the_rows_add_up_to_and_the_pages_make_the_whol
         ("academic_debate", 2),
         ("personal_or_family", 1),
     ]
+    society = next(a for a in counted["areas"]["areas"] if a["code"] == "society")
+    assert (society["proposals"], society["filed"], counted["areas"]["unclassified"]["proposals"]) == (3, 2, 3)
     assert counted["answered"] == 3 and counted["lead_units"] == [
         {"unit": "education", "count": 1},
         {"unit": "transport", "count": 2},

@@ -164,8 +164,8 @@ class FakeProposalRepository(ProposalRepository):
     def of_year(self, year: int) -> list[Proposal]:
         return _by_number([p for p in self._rows.of(Proposal) if p.year == year and p.status != "dropped"])
 
-    def area_decisions(self, year: int) -> list[tuple[str | None, str | None]]:
-        return [(p.area, p.decision) for p in self.of_year(year)]
+    def area_decisions(self, year: int) -> dict[tuple[str | None, str | None], int]:
+        return dict(Counter((p.area, p.decision) for p in self.of_year(year)))
 
     def _of_year_ids(self, year: int) -> set[int]:
         return {p.id for p in self.of_year(year)}
