@@ -54,7 +54,7 @@ def _has_index(session) -> bool:
 def _postgresql(session, words: list[str], threshold: float, year: int, where):
     session.execute(text("SELECT set_config('pg_trgm.similarity_threshold', :t, true)"), {"t": str(threshold * 2 / 3)})
     return session.execute(
-        select(Proposal.number, Proposal.title, Proposal.suggestions).where(
+        select(Proposal.number, Proposal.title, Proposal.suggestions, Proposal.match_text).where(
             Proposal.match_text.op("%")(" ".join(words)), Proposal.year == year, *where
         )
     )
@@ -79,12 +79,15 @@ def _sqlite(session, words: list[str], threshold: float, year: int, where):
     query = f'year : "{int(year)}" AND match_text : (' + " OR ".join(f'"{w}"' for w in rarest) + ")"
     ids = select(literal_column("rowid")).select_from(text("proposal_match")).where(text("proposal_match MATCH :q"))
     return session.execute(
-        select(Proposal.number, Proposal.title, Proposal.suggestions).where(Proposal.id.in_(ids), *where), {"q": query}
+        select(Proposal.number, Proposal.title, Proposal.suggestions, Proposal.match_text).where(
+            Proposal.id.in_(ids), *where
+        ),
+        {"q": query},
     )
 
 
 def candidates(session, words: list[str], threshold: float, year: int, where) -> list | None:
-    """``(number, title, suggestions)`` of the proposals of ``year`` meeting ``where`` that may
+    """``(number, title, suggestions, match_text)`` of the proposals of ``year`` meeting ``where`` that may
     score at least ``threshold`` against the bigrams ``words``; None if this database has no
     duplicate index."""
     if not _has_index(session):

@@ -119,10 +119,11 @@ class ProposalRepository(abc.ABC):
     @abc.abstractmethod
     def duplicate_candidates(
         self, proposal: Proposal, words: list[str], threshold: float
-    ) -> Iterable[tuple[str, str, str]]:
-        """``(number, title, suggestions)`` of the other proposals of ``proposal``'s year (not
-        merged, not filed) that may score ``threshold`` against its bigrams ``words``: a superset,
-        the caller scores them exactly."""
+    ) -> Iterable[tuple[str, str, str, str | None]]:
+        """``(number, title, suggestions, bigrams)`` of the other proposals of ``proposal``'s year
+        (not merged, not filed) that may score ``threshold`` against its bigrams ``words``: a
+        superset, the caller scores them exactly. ``bigrams`` is the stored
+        ``similarity.match_text`` of title and suggestions (None where it is not kept)."""
 
     # -- a year's figures -------------------------------------------------------------------------
     @abc.abstractmethod

@@ -155,16 +155,16 @@ class SqlProposalRepository(ProposalRepository):
 
     def duplicate_candidates(
         self, proposal: Proposal, words: list[str], threshold: float
-    ) -> Iterable[tuple[str, str, str]]:
+    ) -> Iterable[tuple[str, str, str, str | None]]:
         where = (Proposal.id != proposal.id, Proposal.status.not_in(NOT_COMPARED))
         # The index answers those of the year that may reach the threshold; without one, the whole year is scored.
         found = duplicate_index.candidates(self.session, words, threshold, proposal.year, where)
         if found is None:
-            query = select(Proposal.number, Proposal.title, Proposal.suggestions).where(
+            query = select(Proposal.number, Proposal.title, Proposal.suggestions, Proposal.match_text).where(
                 Proposal.year == proposal.year, *where
             )
             found = list(self.session.execute(query))
-        return [(number, title, suggestions) for number, title, suggestions in found]
+        return [(number, title, suggestions, words) for number, title, suggestions, words in found]
 
     def filed_of_year(self, year: int) -> list[Proposal]:
         query = select(Proposal).where(Proposal.year == year, Proposal.decision == "filed").order_by(Proposal.sequence)

@@ -13,7 +13,7 @@ from services.intake.rules import RulebookRules
 from services.intake.unit_of_work import SqlIntakeUnitOfWork
 from services.intake import duplicate_index, operations
 from services.intake.models import Proposal
-from services.intake.similarity import match_text
+from services.intake.similarity import bigrams, jaccard, match_text
 from shared.db import dispose_all, migrate, session_factory
 from shared.rulebook import load_rulebook
 
@@ -136,6 +136,13 @@ def test_the_index_finds_the_same_duplicates_as_scoring_the_whole_year(sessions,
         assert "2026-0011" in [c["number"] for c in indexed]  # the original, and the other copy
         assert len(indexed) >= 2 and indexed[0]["score"] >= indexed[-1]["score"]
         assert len(handed_over) < year_size / 2  # the index narrowed the year down
+        with sessions() as s:  # scored by the stored bigrams, as the texts themselves score
+            texts = dict(s.execute(select(Proposal.number, Proposal.title + "\n" + Proposal.suggestions)).all())
+            mine = s.get(Proposal, copy["id"])
+            own = bigrams(mine.title, mine.suggestions)
+        for c in indexed:
+            title, suggestions = texts[c["number"]].split("\n", 1)
+            assert c["score"] == round(jaccard(own, bigrams(title, suggestions)), 3)
 
 
 def test_every_proposal_of_the_corpus_gets_the_same_candidates_either_way(sessions, monkeypatch):
@@ -184,7 +191,7 @@ def test_the_index_hands_over_no_proposal_of_another_year(sessions):
         last_year = duplicate_index.candidates(s, words, 0.5, 2025, ())
     assert this_year is not None and last_year is not None
     earlier = {c["number"] for c in made[:4]}
-    handed_over = {n for n, _, _ in this_year}, {n for n, _, _ in last_year}
+    handed_over = {n for n, *_ in this_year}, {n for n, *_ in last_year}
     assert made[0]["number"] in handed_over[1] and handed_over[1] <= earlier  # itself, of 2025 now
     assert handed_over[0] and not handed_over[0] & earlier  # the same matter this year, none of 2025
 
@@ -205,7 +212,7 @@ def test_the_migration_rebuilds_the_index_with_the_year_from_the_rows_there_are(
         with sessions() as s:
             text_ = s.execute(select(Proposal.title, Proposal.suggestions).where(Proposal.id == made[2]["id"])).one()
             found = duplicate_index.candidates(s, match_text(*text_).split(), 0.9, 2026, ())
-            assert made[2]["number"] in [n for n, _, _ in found]  # the rows there were, indexed with their year
+            assert made[2]["number"] in [n for n, *_ in found]  # the rows there were, indexed with their year
             assert duplicate_index.candidates(s, match_text(*text_).split(), 0.9, 2025, ()) == []
         command.downgrade(alembic_config("intake", url), "lg_cosigner_publish_name")
         with sessions() as s:

@@ -151,9 +151,9 @@ class FakeProposalRepository(ProposalRepository):
 
     def duplicate_candidates(
         self, proposal: Proposal, words: list[str], threshold: float
-    ) -> Iterable[tuple[str, str, str]]:
+    ) -> Iterable[tuple[str, str, str, str | None]]:
         return [
-            (p.number, p.title, p.suggestions)
+            (p.number, p.title, p.suggestions, None)
             for p in self._rows.of(Proposal)
             if p.year == proposal.year and p.id != proposal.id and p.status not in NOT_COMPARED
         ]
