@@ -932,7 +932,8 @@ def hot_calls(urls: dict, probe: dict, year: int) -> dict:
 
     def overdue():
         with db.transaction(sessions(urls["supervision"])) as s:
-            return sum(u["count"] for u in supervision_queries.overdue(SqlSupervisionUnitOfWork(s), STAFF)["units"])
+            board = supervision_queries.overdue(SqlSupervisionUnitOfWork(s), STAFF)  # the first page
+            return sum(len(u["overdue"]) for u in board["units"])
 
     def report():
         with db.transaction(sessions(urls["intake"])) as s:

@@ -18,6 +18,27 @@ _env = Environment(
 )
 
 
+# A printed report lists every proposal of its year; it asks for them this many at a time (intake's
+# most per page).
+PRINT_PAGE = 1000
+REPORT_PAGE = ("page", "per_page")
+
+
+def every_page(fetch) -> dict:
+    """A year's report with its whole listing, for printing: ``fetch(query)`` answers one page of
+    it (``{..., "proposals", "listed"}``); the figures are the first page's."""
+    first = fetch({"page": 1, "per_page": PRINT_PAGE})
+    proposals = list(first["proposals"])
+    page = 1
+    while len(proposals) < first.get("listed", 0):
+        page += 1
+        more = fetch({"page": page, "per_page": PRINT_PAGE})["proposals"]
+        if not more:  # fewer than counted: proposals dropped meanwhile
+            break
+        proposals += more
+    return {**first, "proposals": proposals}
+
+
 def render(template: str, **context) -> Response:
     context.setdefault("generated_at", clock.now().strftime("%Y-%m-%d %H:%M"))
     html = _env.get_template(template).render(**context)

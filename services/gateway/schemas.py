@@ -304,6 +304,29 @@ class Deadlines(Schema):
     )
 
 
+class _UnitOverdue(Schema):
+    unit = fields.String()
+    count = fields.Integer(metadata={"description": "the unit's overdue rows on every page"})
+    overdue = fields.List(
+        fields.Dict(),
+        metadata={
+            "description": "the unit's rows on this page, oldest due first: number, deadline_id, rule, kind, due, "
+            "days_overdue, escalated_at, explanation, provenance (and milestone for a B milestone)"
+        },
+    )
+
+
+class OverdueBoard(Schema):
+    as_of = fields.String()
+    page = fields.Integer()
+    per_page = fields.Integer(metadata={"description": "1-200 (default 50) overdue deadlines, most overdue first"})
+    total = fields.Integer(metadata={"description": "overdue deadlines, on every page"})
+    units = fields.List(
+        fields.Nested(_UnitOverdue),
+        metadata={"description": "every unit that owes overdue work, by code, each with its rows on this page"},
+    )
+
+
 class SupervisionLogRequest(Body):
     kind = fields.String(required=True, validate=validate.OneOf(["visit", "meeting", "instruction", "note"]))
     text = fields.String(required=True, validate=validate.Length(min=1, max=5000))
@@ -386,7 +409,17 @@ class YearReport(Schema):
     areas = fields.Nested(
         AreaReportSchema, metadata={"description": "proposals and opinion items by the 1533 model's areas"}
     )
-    proposals = fields.List(fields.Nested(_ReportedProposal))
+    proposals = fields.List(
+        fields.Nested(_ReportedProposal),
+        metadata={"description": "a page of the list, by number (the printable HTML lists every one)"},
+    )
+    page = fields.Integer()
+    per_page = fields.Integer(metadata={"description": "1-1000 (default 100)"})
+    listed = fields.Integer(
+        metadata={
+            "description": "proposals the list holds on every page (the notice: published ones; the bulletin: all)"
+        }
+    )
     personal_data = fields.String()
     assessment = fields.Dict(metadata={"description": "the bulletin only: the units' assessment"})
 

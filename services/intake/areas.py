@@ -68,7 +68,11 @@ def count_areas(uow: IntakeUnitOfWork, rules: IntakeRules, year: int) -> dict:
     proposals = uow.proposals.area_decisions(int(year))
     items = uow.opinions.submitted_areas(int(year))
     adopted_ids = uow.opinions.adopted_among([item_id for item_id, _ in items])
-    received, filed = Counter(a for a, _ in proposals), Counter(a for a, d in proposals if d == "filed")
+    received, filed = Counter(), Counter()
+    for (area, decision), n in proposals.items():
+        received[area] += n
+        if decision == "filed":
+            filed[area] += n
     opinions, adopted = Counter(a for _, a in items), Counter(a for i, a in items if i in adopted_ids)
 
     def figure(code, label, en):

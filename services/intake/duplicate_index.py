@@ -13,9 +13,11 @@ exactly, so it finds what scoring every proposal of the year finds. It is part o
   gives the trigrams ``"  a"``, ``" ab"``, ``"ab "``, so two texts with bigram Jaccard ``J`` have
   trigram similarity at least ``2J/3``; ``%`` with ``pg_trgm.similarity_threshold`` at two thirds
   of the threshold misses none of them (hash collisions of multibyte trigrams only raise it).
-- **SQLite, FTS5** (table ``proposal_match``, kept in step by triggers): a proposal sharing at
-  least ``J·|A|`` of this text's ``|A|`` bigrams must contain one of the ``|A| − ⌈J·|A|⌉ + 1``
-  rarest of them (prefix filtering), so only those are looked up, the common ones never.
+- **SQLite, FTS5** (table ``proposal_match`` over the text and the year, kept in step by
+  triggers): a proposal sharing at least ``J·|A|`` of this text's ``|A|`` bigrams must contain one
+  of the ``|A| − ⌈J·|A|⌉ + 1`` rarest of them (prefix filtering), so only those are looked up, the
+  common ones never, and only in the proposals of the year (``year : 2026 AND (…)`` inside the
+  match), so proposals of other years sharing them are never handed over.
 
 Without the index (a database migrated by ``create_all``, or PostgreSQL where pg_trgm could not
 be created) :func:`candidates` answers ``None`` and the caller scores the whole year.
@@ -49,16 +51,16 @@ def _has_index(session) -> bool:
     return _present[key]
 
 
-def _postgresql(session, words: list[str], threshold: float, where):
+def _postgresql(session, words: list[str], threshold: float, year: int, where):
     session.execute(text("SELECT set_config('pg_trgm.similarity_threshold', :t, true)"), {"t": str(threshold * 2 / 3)})
     return session.execute(
-        select(Proposal.number, Proposal.title, Proposal.suggestions).where(
-            Proposal.match_text.op("%")(" ".join(words)), *where
+        select(Proposal.number, Proposal.title, Proposal.suggestions, Proposal.match_text).where(
+            Proposal.match_text.op("%")(" ".join(words)), Proposal.year == year, *where
         )
     )
 
 
-def _sqlite(session, words: list[str], threshold: float, where):
+def _sqlite(session, words: list[str], threshold: float, year: int, where):
     counts = dict(
         session.execute(
             text("SELECT term, doc FROM proposal_match_terms WHERE term IN :terms").bindparams(
@@ -72,20 +74,26 @@ def _sqlite(session, words: list[str], threshold: float, where):
     rarest = [w for n, w in present[: len(words) - needed + 1] if n]
     if not rarest:
         return []
-    query = " OR ".join(f'"{w}"' for w in rarest)  # words are letters and digits only
+    # Words are letters and digits only; the year is an int. The year's column is matched inside
+    # the index, so FTS5 intersects the doclists and no other year's proposal comes out of it.
+    query = f'year : "{int(year)}" AND match_text : (' + " OR ".join(f'"{w}"' for w in rarest) + ")"
     ids = select(literal_column("rowid")).select_from(text("proposal_match")).where(text("proposal_match MATCH :q"))
     return session.execute(
-        select(Proposal.number, Proposal.title, Proposal.suggestions).where(Proposal.id.in_(ids), *where), {"q": query}
+        select(Proposal.number, Proposal.title, Proposal.suggestions, Proposal.match_text).where(
+            Proposal.id.in_(ids), *where
+        ),
+        {"q": query},
     )
 
 
-def candidates(session, words: list[str], threshold: float, where) -> list | None:
-    """``(number, title, suggestions)`` of the proposals meeting ``where`` that may score at least
-    ``threshold`` against the bigrams ``words``; None if this database has no duplicate index."""
+def candidates(session, words: list[str], threshold: float, year: int, where) -> list | None:
+    """``(number, title, suggestions, match_text)`` of the proposals of ``year`` meeting ``where`` that may
+    score at least ``threshold`` against the bigrams ``words``; None if this database has no
+    duplicate index."""
     if not _has_index(session):
         return None
     if not words or threshold <= 0:
         return None  # everything qualifies: the whole year is the answer
     dialect = session.get_bind().dialect.name
     rows = _postgresql if dialect == "postgresql" else _sqlite
-    return list(rows(session, words, threshold, where))
+    return list(rows(session, words, threshold, year, where))

@@ -12,7 +12,10 @@ from __future__ import annotations
 
 from collections import Counter
 
+from marshmallow import Schema, fields, validate
+
 from shared.errors import Forbidden, InvalidInput
+from shared.validation import load
 
 from .access import PUBLIC, acting_user, reads_all
 from .areas import count_areas
@@ -26,14 +29,22 @@ from .rules import IntakeRules
 AUDIENCES = ("public", "members")
 
 
+MAX_PER_PAGE = 1000
+
+
+class ReportQuery(Schema):
+    page = fields.Integer(load_default=1, validate=validate.Range(1, 100_000))
+    per_page = fields.Integer(load_default=100, validate=validate.Range(1, MAX_PER_PAGE))
+
+
 def _answers(uow: IntakeUnitOfWork, year: int) -> dict[int, dict]:
     """The reply category and units of each answered proposal of ``year``, from the last
     publication event."""
     answers = {}
-    for row in uow.proposals.answer_events_of_year(year):
-        data = row.data or {}
+    for proposal_id, data in uow.proposals.answers_of_year(year):
+        data = data or {}
         if data.get("reply_category"):
-            answers[row.proposal_id] = {"category": data["reply_category"], "units": data.get("units") or []}
+            answers[proposal_id] = {"category": data["reply_category"], "units": data.get("units") or []}
     return answers
 
 
@@ -54,20 +65,28 @@ def year_figures(
     audience: str,
     principal: dict | None,
     member_names=None,
+    query: dict | None = None,
 ) -> dict:
     """Counts and lists for ``year``'s report to ``audience`` (public | members). In the public
     notice a proposer who consented to being named is named (``member_names``: users -> the members
-    directory's names), any other masked."""
+    directory's names), any other masked.
+
+    The counts are the whole year's, counted by the database; ``proposals`` is one page of the
+    listing (``query``: ``page`` from 1, ``per_page`` 1-1000, default 100; by number), ``listed``
+    how many the listing holds on every page: the public notice lists the published proposals,
+    the bulletin every proposal of the year. A printed report asks for every page."""
     user = _check_reader(principal, audience)
+    data = load(ReportQuery, query or {}, "the query")
     member_names = member_names or (lambda users: {})
-    proposals = uow.proposals.of_year(year)
+    counts = uow.proposals.year_counts(year)
     answers = _answers(uow, year)
-    conversions = Counter(uow.proposals.conversion_kinds_of_year(year))
-    decisions = Counter(p.decision or "undecided" for p in proposals)
-    reasons = Counter(p.reason_code for p in proposals if p.decision == "not_filed" and p.reason_code)
+    decisions = counts["decisions"]
     categories = Counter(a["category"] for a in answers.values())
     units = Counter(a["units"][0] for a in answers.values() if a["units"])
-    published = {row.proposal_id: row for row in uow.proposals.publications_of_year(year)}
+    listed_total, proposals = uow.proposals.year_page(
+        year, audience == "public", (data["page"] - 1) * data["per_page"], data["per_page"]
+    )
+    published = {row.proposal_id: row for row in uow.proposals.publications_of([p.id for p in proposals])}
 
     def listed(p: Proposal) -> dict:
         names = proposers(p)
@@ -94,14 +113,15 @@ def year_figures(
             "published": p.id in published,
         }
 
-    shown = [p for p in proposals if (p.id in published if audience == "public" else True)]
+    reasons = counts["not_filed_reasons"]
+    conversions = counts["conversions"]
     return {
         "year": year,
         "audience": audience,
         "prepared_by": user,
-        "received": len(proposals),
+        "received": counts["received"],
         "filed": decisions.get("filed", 0),
-        "merged": sum(1 for p in proposals if p.merged_into),
+        "merged": counts["merged"],
         "not_filed": decisions.get("not_filed", 0),
         "not_filed_reasons": [
             {"code": code, "label": rules.not_filed_reason(code).zh, "count": n} for code, n in sorted(reasons.items())
@@ -114,7 +134,10 @@ def year_figures(
         ],
         "lead_units": [{"unit": u, "count": n} for u, n in sorted(units.items())],
         "areas": count_areas(uow, rules, year),
-        "proposals": [listed(p) for p in shown],
+        "proposals": [listed(p) for p in proposals],
+        "page": data["page"],
+        "per_page": data["per_page"],
+        "listed": listed_total,
         "personal_data": "masked" if audience == "public" else "names shown; phone and identity numbers masked",
     }
 

@@ -119,10 +119,11 @@ class ProposalRepository(abc.ABC):
     @abc.abstractmethod
     def duplicate_candidates(
         self, proposal: Proposal, words: list[str], threshold: float
-    ) -> Iterable[tuple[str, str, str]]:
-        """``(number, title, suggestions)`` of the other proposals of ``proposal``'s year (not
-        merged, not filed) that may score ``threshold`` against its bigrams ``words``: a superset,
-        the caller scores them exactly."""
+    ) -> Iterable[tuple[str, str, str, str | None]]:
+        """``(number, title, suggestions, bigrams)`` of the other proposals of ``proposal``'s year
+        (not merged, not filed) that may score ``threshold`` against its bigrams ``words``: a
+        superset, the caller scores them exactly. ``bigrams`` is the stored
+        ``similarity.match_text`` of title and suggestions (None where it is not kept)."""
 
     # -- a year's figures -------------------------------------------------------------------------
     @abc.abstractmethod
@@ -134,20 +135,30 @@ class ProposalRepository(abc.ABC):
         """The proposals of ``year`` a report counts (not dropped), by number, with co-signers."""
 
     @abc.abstractmethod
-    def area_decisions(self, year: int) -> list[tuple[str | None, str | None]]:
-        """``(area, decision)`` of each proposal of ``year`` a report counts."""
+    def year_counts(self, year: int) -> dict[str, Any]:
+        """What a year's report counts of ``year``'s proposals (not dropped), counted by the
+        database: ``received``, ``merged``, ``decisions`` (decision or None -> how many),
+        ``not_filed_reasons`` (reason code -> how many not filed for it) and ``conversions``
+        (``opinion``/``letter`` -> how many)."""
 
     @abc.abstractmethod
-    def answer_events_of_year(self, year: int) -> list[ProposalEvent]:
-        """The ``published`` and ``publication_declined`` lines of ``year``'s proposals, oldest first."""
+    def year_page(self, year: int, published_only: bool, offset: int, limit: int) -> tuple[int, list[Proposal]]:
+        """How many proposals of ``year`` a report lists (not dropped; with ``published_only``,
+        those with a publication) and ``limit`` of them after the first ``offset``, by number,
+        with co-signers."""
 
     @abc.abstractmethod
-    def conversion_kinds_of_year(self, year: int) -> list[str]:
-        """What each conversion of a proposal of ``year`` made (``opinion``, ``letter``)."""
+    def area_decisions(self, year: int) -> dict[tuple[str | None, str | None], int]:
+        """How many proposals of ``year`` a report counts there are of each ``(area, decision)``."""
 
     @abc.abstractmethod
-    def publications_of_year(self, year: int) -> list[Publication]:
-        """The publications of ``year``'s proposals a report counts."""
+    def answers_of_year(self, year: int) -> list[tuple[int, dict | None]]:
+        """``(proposal id, data)`` of the ``published`` and ``publication_declined`` lines of
+        ``year``'s proposals, oldest first."""
+
+    @abc.abstractmethod
+    def publications_of(self, proposal_ids: list[int]) -> list[Publication]:
+        """The publications of the proposals ``proposal_ids``."""
 
     @abc.abstractmethod
     def published_page(

@@ -94,11 +94,12 @@ class IntakeService(Pingable, OpinionEntrypoints):
         return operations.titles(self.uow, principal)
 
     @api
-    def year_figures(self, year, audience, principal):
-        """The year's counts and lists for the notice (public) or the bulletin (members)."""
+    def year_figures(self, year, audience, principal, query=None):
+        """The year's counts and a page of its listing for the notice (public) or the bulletin
+        (members); ``query``: ``page``, ``per_page``."""
         from .reports import year_figures
 
-        return year_figures(self.uow, self.rules, year, audience, principal, self._member_names(principal))
+        return year_figures(self.uow, self.rules, year, audience, principal, self._member_names(principal), query)
 
     @api
     def set_area(self, kind, number, body, principal):

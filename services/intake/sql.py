@@ -155,14 +155,16 @@ class SqlProposalRepository(ProposalRepository):
 
     def duplicate_candidates(
         self, proposal: Proposal, words: list[str], threshold: float
-    ) -> Iterable[tuple[str, str, str]]:
-        where = (Proposal.year == proposal.year, Proposal.id != proposal.id, Proposal.status.not_in(NOT_COMPARED))
-        # The index answers those that may reach the threshold; without one, the whole year is scored.
-        found = duplicate_index.candidates(self.session, words, threshold, where)
+    ) -> Iterable[tuple[str, str, str, str | None]]:
+        where = (Proposal.id != proposal.id, Proposal.status.not_in(NOT_COMPARED))
+        # The index answers those of the year that may reach the threshold; without one, the whole year is scored.
+        found = duplicate_index.candidates(self.session, words, threshold, proposal.year, where)
         if found is None:
-            query = select(Proposal.number, Proposal.title, Proposal.suggestions).where(*where)
+            query = select(Proposal.number, Proposal.title, Proposal.suggestions, Proposal.match_text).where(
+                Proposal.year == proposal.year, *where
+            )
             found = list(self.session.execute(query))
-        return [(number, title, suggestions) for number, title, suggestions in found]
+        return [(number, title, suggestions, words) for number, title, suggestions, words in found]
 
     def filed_of_year(self, year: int) -> list[Proposal]:
         query = select(Proposal).where(Proposal.year == year, Proposal.decision == "filed").order_by(Proposal.sequence)
@@ -177,28 +179,69 @@ class SqlProposalRepository(ProposalRepository):
         )
         return list(self.session.scalars(query))
 
-    def area_decisions(self, year: int) -> list[tuple[str | None, str | None]]:
-        rows = self.session.execute(select(Proposal.area, Proposal.decision).where(*_of_year(year)))
-        return [(area, decision) for area, decision in rows]
-
-    def answer_events_of_year(self, year: int) -> list[ProposalEvent]:
-        # Joined on the year (the proposals' year index, then each proposal's events by
-        # ix_proposal_events_proposal_id), not an IN list of every id of the year.
+    def area_decisions(self, year: int) -> dict[tuple[str | None, str | None], int]:
         query = (
-            select(ProposalEvent)
+            select(Proposal.area, Proposal.decision, func.count())
+            .where(*_of_year(year))
+            .group_by(Proposal.area, Proposal.decision)
+        )
+        return {(area, decision): n for area, decision, n in self.session.execute(query)}
+
+    def year_counts(self, year: int) -> dict[str, Any]:
+        of_year = _of_year(year)
+        decisions = self.session.execute(
+            select(Proposal.decision, func.count()).where(*of_year).group_by(Proposal.decision)
+        ).all()
+        reasons = self.session.execute(
+            select(Proposal.reason_code, func.count())
+            .where(*of_year, Proposal.decision == "not_filed", Proposal.reason_code.is_not(None))
+            .group_by(Proposal.reason_code)
+        ).all()
+        merged = self.session.scalar(select(func.count()).where(*of_year, Proposal.merged_into.is_not(None)))
+        conversions = self.session.execute(
+            select(Conversion.kind, func.count())
+            .join(Proposal, Proposal.id == Conversion.proposal_id)
+            .where(*of_year)
+            .group_by(Conversion.kind)
+        ).all()
+        return {
+            "received": sum(n for _, n in decisions),
+            "merged": merged or 0,
+            "decisions": {d: n for d, n in decisions},
+            "not_filed_reasons": {code: n for code, n in reasons if code},
+            "conversions": {kind: n for kind, n in conversions},
+        }
+
+    def year_page(self, year: int, published_only: bool, offset: int, limit: int) -> tuple[int, list[Proposal]]:
+        where = list(_of_year(year))
+        if published_only:
+            where.append(exists().where(Publication.proposal_id == Proposal.id))
+        total = self.session.scalar(select(func.count()).select_from(Proposal).where(*where)) or 0
+        query = (
+            select(Proposal)
+            .where(*where)
+            .options(selectinload(Proposal.cosigners))
+            .order_by(*_ORDERED)
+            .offset(offset)
+            .limit(limit)
+        )
+        return total, list(self.session.scalars(query))
+
+    def answers_of_year(self, year: int) -> list[tuple[int, dict | None]]:
+        # Two columns, not event objects. Joined on the year (the proposals' year index, then
+        # each proposal's events by ix_proposal_events_proposal_id), not an IN list of every id.
+        query = (
+            select(ProposalEvent.proposal_id, ProposalEvent.data)
             .join(Proposal, Proposal.id == ProposalEvent.proposal_id)
             .where(*_of_year(year), ProposalEvent.action.in_(("published", "publication_declined")))
             .order_by(ProposalEvent.id)
         )
-        return list(self.session.scalars(query))
+        return [(pid, data) for pid, data in self.session.execute(query)]
 
-    def conversion_kinds_of_year(self, year: int) -> list[str]:
-        query = select(Conversion.kind).join(Proposal, Proposal.id == Conversion.proposal_id).where(*_of_year(year))
-        return list(self.session.scalars(query))
-
-    def publications_of_year(self, year: int) -> list[Publication]:
-        query = select(Publication).join(Proposal, Proposal.id == Publication.proposal_id).where(*_of_year(year))
-        return list(self.session.scalars(query))
+    def publications_of(self, proposal_ids: list[int]) -> list[Publication]:
+        if not proposal_ids:
+            return []
+        return list(self.session.scalars(select(Publication).where(Publication.proposal_id.in_(proposal_ids))))
 
     def published_page(
         self, year: int | None, offset: int, limit: int

@@ -13,9 +13,12 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import datetime
 
+from marshmallow import Schema, fields, validate
+
 from shared import clock
 from shared.calendar import UnknownCalendarDate, local_date
 from shared.errors import Forbidden, NotFound
+from shared.validation import load
 
 from .access import oversees, principal_of, require_overdue_reader, restricted_unit
 from .models import Deadline, DeadlineChange
@@ -224,6 +227,9 @@ def deadlines(uow: SupervisionUnitOfWork, rules: SupervisionRules, number, princ
     }
 
 
+# The most overdue deadlines one page of the board lists.
+MAX_OVERDUE_PER_PAGE = 200
+
 # The kind of overdue work each rule is, so a page can tell the rows apart.
 OVERDUE_KINDS = {
     **{rule: "reply" for rule in REPLY_RULES},
@@ -233,27 +239,48 @@ OVERDUE_KINDS = {
 }
 
 
-def overdue(uow: SupervisionUnitOfWork, principal) -> dict:
-    """The live list of overdue work per unit (staff and leaders only).
+class OverdueQuery(Schema):
+    page = fields.Integer(load_default=1, validate=validate.Range(1, 10_000))
+    per_page = fields.Integer(load_default=50, validate=validate.Range(1, MAX_OVERDUE_PER_PAGE))
+
+
+def overdue_per_unit(uow: SupervisionUnitOfWork, principal) -> tuple[int, dict[str, int]]:
+    """How many deadlines are overdue in all and how many each unit owes (counted in SQL, not
+    listed): the board's figures and the ``ztc_overdue_work_items`` gauge."""
+    require_overdue_reader(principal_of(principal))
+    return uow.deadlines.overdue_per_unit(OVERDUE_KINDS, before=local_date(clock.now()))
+
+
+def overdue(uow: SupervisionUnitOfWork, principal, query: dict | None = None) -> dict:
+    """The live list of overdue work per unit (staff and leaders only), a page at a time.
 
     Overdue: a live deadline of work a unit owes whose due day has ended, whether or not a check
-    has escalated it yet, listed under each unit that owes it, oldest due first. Each row says its
+    has escalated it yet, listed under each unit that owes it. Each row says its
     ``kind`` (:data:`OVERDUE_KINDS`): ``reply`` (the reply deadline or a re-handling reply's),
     ``signing`` (a sign-for limit not signed), ``co_unit_input`` (a co-unit's input to the lead)
     and ``milestone`` (a milestone a category B reply promised, with ``milestone: {number, what}``),
     its ``explanation``, the sentence ``deadlines`` gives, and its ``provenance`` (start, rulebook,
     duration, provisional, that sentence), so a page explains each row without asking for the
     proposal's deadlines. Objection windows are not work.
+
+    ``query``: ``page`` (from 1) and ``per_page`` (1-200, default 50) of the overdue deadlines,
+    most overdue first (oldest due, then oldest deadline), so an answer costs one page whatever
+    the number overdue. ``total`` is every overdue deadline; ``units`` lists every unit that owes
+    any, with its ``count`` on every page and, in ``overdue``, its rows on this page (oldest due
+    first; empty when all of them are on other pages).
     """
     principal = principal_of(principal)
     require_overdue_reader(principal)
+    data = load(OverdueQuery, query or {}, "the query")
     now = clock.now()
     today = local_date(now)
-    rows = uow.deadlines.overdue(OVERDUE_KINDS, before=today)
+    total, per_unit_count = uow.deadlines.overdue_per_unit(OVERDUE_KINDS, before=today)
+    offset = (data["page"] - 1) * data["per_page"]
+    rows = uow.deadlines.overdue(OVERDUE_KINDS, before=today, offset=offset, limit=data["per_page"])
     ids = [row.id for row in rows]
     escalations = defaultdict(list, uow.deadlines.escalations_by_deadline(ids))
     changes = defaultdict(list, uow.deadlines.changes_by_deadline(ids))
-    per_unit = defaultdict(list)
+    per_unit: dict[str, list] = {unit: [] for unit in per_unit_count}
     for row in rows:
         raised = {e.unit: e for e in escalations[row.id] if e.due == row.due}
         provenance = _provenance(row, changes[row.id])
@@ -271,8 +298,14 @@ def overdue(uow: SupervisionUnitOfWork, principal) -> dict:
             }
             if row.milestone is not None:
                 item["milestone"] = {"number": row.milestone, "what": row.label}
-            per_unit[unit].append(item)
+            per_unit.setdefault(unit, []).append(item)
     return {
         "as_of": iso(now),
-        "units": [{"unit": unit, "count": len(items), "overdue": items} for unit, items in sorted(per_unit.items())],
+        "page": data["page"],
+        "per_page": data["per_page"],
+        "total": total,
+        "units": [
+            {"unit": unit, "count": per_unit_count.get(unit, len(items)), "overdue": items}
+            for unit, items in sorted(per_unit.items())
+        ],
     }

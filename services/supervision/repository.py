@@ -13,12 +13,13 @@ Rows added get their ``id`` by :meth:`~shared.unit_of_work.UnitOfWork.flush` at 
 from __future__ import annotations
 
 import abc
+import json
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import date
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Text, cast, func, select
 from sqlalchemy.orm import Session
 
 from .models import (
@@ -51,8 +52,14 @@ class DeadlineRepository(abc.ABC):
         """Every live deadline counted in working days, oldest first (what a calendar change may move)."""
 
     @abc.abstractmethod
-    def overdue(self, rules: Iterable[str], before: date) -> list[Deadline]:
-        """Live deadlines of ``rules`` due before ``before``, by due date then age."""
+    def overdue(self, rules: Iterable[str], before: date, offset: int = 0, limit: int | None = None) -> list[Deadline]:
+        """Live deadlines of ``rules`` due before ``before``, by due date then age (most overdue
+        first): ``limit`` of them (all if None) after the first ``offset``."""
+
+    @abc.abstractmethod
+    def overdue_per_unit(self, rules: Iterable[str], before: date) -> tuple[int, dict[str, int]]:
+        """How many deadlines :meth:`overdue` lists in all, and how many of them each unit owes
+        (a deadline counts once for each unit in its ``units``)."""
 
     @abc.abstractmethod
     def add_change(self, change: DeadlineChange) -> None: ...
@@ -134,6 +141,10 @@ def _grouped(rows: Iterable[Any]) -> dict[int, list[Any]]:
     return grouped
 
 
+def _overdue(rules: Iterable[str], before: date) -> tuple:
+    return (Deadline.closed_at.is_(None), Deadline.rule.in_(list(rules)), Deadline.due < before)
+
+
 class SqlDeadlineRepository(DeadlineRepository):
     def __init__(self, session: Session) -> None:
         self.session = session
@@ -156,9 +167,21 @@ class SqlDeadlineRepository(DeadlineRepository):
             )
         )
 
-    def overdue(self, rules: Iterable[str], before: date) -> list[Deadline]:
-        live_and_past = (Deadline.closed_at.is_(None), Deadline.rule.in_(list(rules)), Deadline.due < before)
-        return list(self.session.scalars(select(Deadline).where(*live_and_past).order_by(Deadline.due, Deadline.id)))
+    def overdue(self, rules: Iterable[str], before: date, offset: int = 0, limit: int | None = None) -> list[Deadline]:
+        query = select(Deadline).where(*_overdue(rules, before)).order_by(Deadline.due, Deadline.id)
+        return list(self.session.scalars(query.offset(offset).limit(limit)))
+
+    def overdue_per_unit(self, rules: Iterable[str], before: date) -> tuple[int, dict[str, int]]:
+        # Grouped by the text of ``units``: as many groups as there are sets of units owing
+        # together, whatever the number of deadlines.
+        units = cast(Deadline.units, Text)
+        groups = self.session.execute(select(units, func.count()).where(*_overdue(rules, before)).group_by(units))
+        total, per_unit = 0, defaultdict(int)
+        for listed, count in groups:
+            total += count
+            for unit in json.loads(listed) if listed else ():
+                per_unit[unit] += count
+        return total, dict(per_unit)
 
     def add_change(self, change: DeadlineChange) -> None:
         self.session.add(change)

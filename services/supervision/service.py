@@ -117,8 +117,9 @@ class SupervisionService(Pingable):
         return operations.reply_due(self.uow, number, principal)
 
     @api
-    def overdue(self, principal=None):
-        return queries.overdue(self.snapshot, principal)
+    def overdue(self, query=None, principal=None):
+        """A page of the overdue board (``query``: ``page``, ``per_page``)."""
+        return queries.overdue(self.snapshot, principal, query)
 
     @api
     def log_key_supervision(self, number, kind, text, principal=None):

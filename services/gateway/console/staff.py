@@ -12,7 +12,8 @@ from werkzeug.datastructures import MultiDict
 
 
 from ..http import http
-from .views import page, year_asked
+from ..reports import every_page
+from .views import page, page_number, year_asked
 
 # The proposal tasks whose forms live here; they post to /console/tasks/<id> like the others.
 FORMS = ("reassign", "approve_extension", "decide_appeal")
@@ -145,11 +146,21 @@ class ConsoleStaffRoutes:
     @http("GET", "/console/overdue")
     @page
     def console_overdue(self, visit):
-        """The overdue board: the live list of overdue work, grouped by unit, each deadline explained."""
-        answer = visit.api("overdue")
+        """The overdue board: the live list of overdue work, grouped by unit, each deadline
+        explained, a page of the most overdue at a time (``?page=``) with every unit's count."""
+        query = {"page": str(page_number(visit.request.args.get("page")))}
+        answer = visit.api("overdue", query=query)
         if not answer.ok:
             return visit.refusal(answer)
-        return visit.render("staff_overdue.html", as_of=answer.body.get("as_of"), units=overdue_board(answer.body))
+        board = answer.body
+        return visit.render(
+            "staff_overdue.html",
+            as_of=board.get("as_of"),
+            units=overdue_board(board),
+            page=board.get("page", 1),
+            pages=max(1, -(-board.get("total", 0) // board.get("per_page", 1))),
+            total=board.get("total", 0),
+        )
 
     @http("GET", "/console/reports")
     @page
@@ -168,7 +179,21 @@ class ConsoleStaffRoutes:
         if route is None:
             return visit.render("refused.html", status=404, answer=None)
         query = {"format": "json"} | ({"audience": "members"} if kind == "opinions" else {})
-        answer = visit.api(route, year=year, query=query)
-        if not answer.ok:
-            return visit.refusal(answer)
-        return visit.render(f"staff_report_{kind}.html", report=answer.body, year=year, kind=kind)
+        if kind == "opinions":
+            answer = visit.api(route, year=year, query=query)
+            if not answer.ok:
+                return visit.refusal(answer)
+            return visit.render(f"staff_report_{kind}.html", report=answer.body, year=year, kind=kind)
+        refused: list = []
+
+        def fetch(page: dict) -> dict:  # a page of the list; a refusal ends the listing
+            answer = visit.api(route, year=year, query=query | {k: str(v) for k, v in page.items()})
+            if not answer.ok:
+                refused.append(answer)
+                return {"proposals": [], "listed": 0}
+            return answer.body
+
+        report = every_page(fetch)
+        if refused:
+            return visit.refusal(refused[0])
+        return visit.render(f"staff_report_{kind}.html", report=report, year=year, kind=kind)

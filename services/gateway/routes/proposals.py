@@ -54,6 +54,7 @@ class RoutingSuggestionsOf(Schema):
 
 
 OVERSEERS = ("staff", "committee", "leader")
+_OVERDUE_PAGE = ("page", "per_page")
 # What a proposal number looks like (intake's numbering: the session year and a sequence of at least
 # four digits, 2027-0001); anything else is no proposal, answered without asking intake.
 PROPOSAL_NUMBER = re.compile(r"\d{4}-\d{4,}")
@@ -175,10 +176,12 @@ class ProposalRoutes:
         return 200, self.supervision.deadlines(number, principal=principal)
 
     @http("GET", "/api/overdue")
-    @endpoint(*OVERSEERS)
+    @endpoint(*OVERSEERS, response=schemas.OverdueBoard, query=_OVERDUE_PAGE)
     def overdue(self, request, principal):
-        """The live list of overdue work per unit."""
-        return 200, self.supervision.overdue(principal=principal)
+        """The live list of overdue work per unit, a page of overdue deadlines at a time, most
+        overdue first, with every unit's count on every page."""
+        query = {k: request.args[k] for k in _OVERDUE_PAGE if request.args.get(k)}
+        return 200, self.supervision.overdue(query, principal=principal)
 
     @http("POST", "/api/proposals/<string:number>/supervision-log")
     @endpoint("leader", body=schemas.SupervisionLogRequest, status=201)

@@ -17,7 +17,7 @@ from shared.contracts.rpc.proposals import PublicProposalSchema
 
 from .. import limits, schemas
 from ..http import endpoint, http
-from ..reports import public_notice
+from ..reports import REPORT_PAGE, every_page, public_notice
 from .proposals import PROPOSAL_READERS
 
 
@@ -91,14 +91,15 @@ class PublicRoutes:
         return 200, self._named_units(principal, [self.intake.public_proposal(number, principal)])[0]
 
     @http("GET", "/api/public/reports/proposals/<year:year>/notice")
-    @endpoint(anonymous=True, response=schemas.YearReport, query=("format",), html=True)
+    @endpoint(anonymous=True, response=schemas.YearReport, query=("format", *REPORT_PAGE), html=True)
     def public_proposal_notice(self, request, principal, year):
-        """The year-end public notice of proposal handling (年度提案办理情况通报), JSON or printable
-        HTML (``?format=html``); no token needed."""
-        figures = self.intake.year_figures(year, "public", principal)
+        """The year-end public notice of proposal handling (年度提案办理情况通报), JSON (the year's
+        figures and a page of the list: ``page``, ``per_page``) or printable HTML (``?format=html``,
+        every proposal); no token needed."""
         if request.args.get("format", "json").lower() != "html":
-            return 200, figures
-        return 200, public_notice(figures)
+            query = {k: request.args[k] for k in REPORT_PAGE if request.args.get(k)}
+            return 200, self.intake.year_figures(year, "public", principal, query)
+        return 200, public_notice(every_page(lambda query: self.intake.year_figures(year, "public", principal, query)))
 
     @http("GET", "/api/public/opinions/<year:year>/adopted")
     @endpoint(anonymous=True, response=schemas.AdoptedOpinions)

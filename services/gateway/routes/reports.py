@@ -6,34 +6,41 @@ from __future__ import annotations
 
 from .. import schemas
 from ..http import endpoint, http
-from ..reports import public_notice, render, wants_html
+from ..reports import REPORT_PAGE, every_page, public_notice, render, wants_html
 
 _READERS = ("staff", "committee", "leader")
+
+
+def _page_asked(request) -> dict:
+    return {k: request.args[k] for k in REPORT_PAGE if request.args.get(k)}
 
 
 class ReportRoutes:
     """Mixed into :class:`~services.gateway.service.GatewayService`."""
 
     @http("GET", "/api/reports/proposals/<year:year>/notice")
-    @endpoint(*_READERS, response=schemas.YearReport, query=("format",), html=True)
+    @endpoint(*_READERS, response=schemas.YearReport, query=("format", *REPORT_PAGE), html=True)
     def proposal_notice(self, request, principal, year):
         """The year-end public notice of proposal handling (年度提案办理情况通报): proposers named only
-        with their consent, only published proposals listed. Printable HTML, or ``?format=json``
-        (the same as ``/api/public/…/notice``, which needs no token)."""
-        figures = self.intake.year_figures(year, "public", principal)
+        with their consent, only published proposals listed. Printable HTML (every proposal), or
+        ``?format=json`` (the year's figures and a page of the list: ``page``, ``per_page``; the
+        same as ``/api/public/…/notice``, which needs no token)."""
         if not wants_html(request):
-            return 200, figures
-        return 200, public_notice(figures)
+            return 200, self.intake.year_figures(year, "public", principal, _page_asked(request))
+        return 200, public_notice(every_page(lambda query: self.intake.year_figures(year, "public", principal, query)))
 
     @http("GET", "/api/reports/proposals/<year:year>/bulletin")
-    @endpoint(*_READERS, response=schemas.YearReport, query=("format",), html=True)
+    @endpoint(*_READERS, response=schemas.YearReport, query=("format", *REPORT_PAGE), html=True)
     def proposal_bulletin(self, request, principal, year):
         """The written bulletin to all members (书面通报): every proposal of the year with its status,
-        and the units' assessment. Printable HTML, or ``?format=json``."""
-        figures = self.intake.year_figures(year, "members", principal)
-        figures["assessment"] = self.evaluation.unit_assessment(year, principal=principal)
+        and the units' assessment. Printable HTML (every proposal), or ``?format=json`` (a page of
+        the list: ``page``, ``per_page``)."""
         if not wants_html(request):
+            figures = self.intake.year_figures(year, "members", principal, _page_asked(request))
+            figures["assessment"] = self.evaluation.unit_assessment(year, principal=principal)
             return 200, figures
+        figures = every_page(lambda query: self.intake.year_figures(year, "members", principal, query))
+        figures["assessment"] = self.evaluation.unit_assessment(year, principal=principal)
         return 200, render(
             "proposal_report.html",
             f=figures,

@@ -13,6 +13,7 @@ from services.intake.rules import RulebookRules
 from services.intake.unit_of_work import SqlIntakeUnitOfWork
 from services.intake import duplicate_index, operations
 from services.intake.models import Proposal
+from services.intake.similarity import bigrams, jaccard, match_text
 from shared.db import dispose_all, migrate, session_factory
 from shared.rulebook import load_rulebook
 
@@ -135,6 +136,13 @@ def test_the_index_finds_the_same_duplicates_as_scoring_the_whole_year(sessions,
         assert "2026-0011" in [c["number"] for c in indexed]  # the original, and the other copy
         assert len(indexed) >= 2 and indexed[0]["score"] >= indexed[-1]["score"]
         assert len(handed_over) < year_size / 2  # the index narrowed the year down
+        with sessions() as s:  # scored by the stored bigrams, as the texts themselves score
+            texts = dict(s.execute(select(Proposal.number, Proposal.title + "\n" + Proposal.suggestions)).all())
+            mine = s.get(Proposal, copy["id"])
+            own = bigrams(mine.title, mine.suggestions)
+        for c in indexed:
+            title, suggestions = texts[c["number"]].split("\n", 1)
+            assert c["score"] == round(jaccard(own, bigrams(title, suggestions)), 3)
 
 
 def test_every_proposal_of_the_corpus_gets_the_same_candidates_either_way(sessions, monkeypatch):
@@ -165,3 +173,49 @@ def test_a_changed_text_is_found_by_its_new_words(sessions, monkeypatch):
     indexed, handed_over, scanned = both_ways(sessions, newcomer["id"], monkeypatch)
     assert [c["number"] for c in indexed] == [made[3]["number"]] and indexed == scanned
     assert handed_over is not None and len(handed_over) == 1
+
+
+def test_the_index_hands_over_no_proposal_of_another_year(sessions):
+    """The year is asked inside the index (SQLite: a column of the FTS5 table; PostgreSQL: the GIN
+    index's first column), not filtered from what it handed over: the same texts filed the year
+    before are not among the candidates, even when nothing else restricts the year."""
+    made = submit_all(sessions, corpus()[:8])
+    with sessions() as s:  # the same texts, a year earlier (a proposal's year is its session's)
+        for copy in made[:4]:
+            s.get(Proposal, copy["id"]).year = 2025
+        s.commit()
+        words = match_text(
+            *s.execute(select(Proposal.title, Proposal.suggestions).where(Proposal.id == made[0]["id"])).one()
+        ).split()
+        this_year = duplicate_index.candidates(s, words, 0.5, 2026, ())
+        last_year = duplicate_index.candidates(s, words, 0.5, 2025, ())
+    assert this_year is not None and last_year is not None
+    earlier = {c["number"] for c in made[:4]}
+    handed_over = {n for n, *_ in this_year}, {n for n, *_ in last_year}
+    assert made[0]["number"] in handed_over[1] and handed_over[1] <= earlier  # itself, of 2025 now
+    assert handed_over[0] and not handed_over[0] & earlier  # the same matter this year, none of 2025
+
+
+def test_the_migration_rebuilds_the_index_with_the_year_from_the_rows_there_are(database_url_template, skipping_clock):
+    from alembic import command
+
+    from shared.db import alembic_config, ensure_postgres_database
+
+    url = database_url_template.format(service="intake")
+    if url.startswith("postgresql"):
+        ensure_postgres_database(url)
+    command.upgrade(alembic_config("intake", url), "lg_cosigner_publish_name")  # before the year was indexed
+    sessions = session_factory(url)
+    try:
+        made = submit_all(sessions, corpus()[:4])
+        command.upgrade(alembic_config("intake", url), "gf_duplicate_index_year")
+        with sessions() as s:
+            text_ = s.execute(select(Proposal.title, Proposal.suggestions).where(Proposal.id == made[2]["id"])).one()
+            found = duplicate_index.candidates(s, match_text(*text_).split(), 0.9, 2026, ())
+            assert made[2]["number"] in [n for n, *_ in found]  # the rows there were, indexed with their year
+            assert duplicate_index.candidates(s, match_text(*text_).split(), 0.9, 2025, ()) == []
+        command.downgrade(alembic_config("intake", url), "lg_cosigner_publish_name")
+        with sessions() as s:
+            assert s.scalar(select(func.count()).select_from(Proposal)) == 4  # the rows stay
+    finally:
+        dispose_all()

@@ -162,6 +162,10 @@ def test_the_overdue_board_lists_a_missed_milestone_beside_the_reply_and_the_sig
     assert rows["signing"]["rule"] == "sign_for_limit" and "milestone" not in rows["signing"]
     for row in transport["overdue"]:  # the fields the board had before it had kinds
         assert {"number", "deadline_id", "rule", "due", "days_overdue", "escalated_at"} <= row.keys()
+    # A page at a time, most overdue first; the unit's count and the total are every page's.
+    pages = [supervision.supervision.overdue({"page": n, "per_page": "2"}, principal=STAFF) for n in (1, 2)]
+    assert [(p["total"], p["units"][0]["count"]) for p in pages] == [(3, 3), (3, 3)]
+    assert [[row["kind"] for row in p["units"][0]["overdue"]] for p in pages] == [["signing", "milestone"], ["reply"]]
     with pytest.raises(Forbidden):
         supervision.supervision.overdue(principal=EDUCATION)
 

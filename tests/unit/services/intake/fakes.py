@@ -10,6 +10,7 @@ held: there is one unit of work at a time here.
 from __future__ import annotations
 
 import itertools
+from collections import Counter
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
@@ -150,9 +151,9 @@ class FakeProposalRepository(ProposalRepository):
 
     def duplicate_candidates(
         self, proposal: Proposal, words: list[str], threshold: float
-    ) -> Iterable[tuple[str, str, str]]:
+    ) -> Iterable[tuple[str, str, str, str | None]]:
         return [
-            (p.number, p.title, p.suggestions)
+            (p.number, p.title, p.suggestions, None)
             for p in self._rows.of(Proposal)
             if p.year == proposal.year and p.id != proposal.id and p.status not in NOT_COMPARED
         ]
@@ -163,27 +164,41 @@ class FakeProposalRepository(ProposalRepository):
     def of_year(self, year: int) -> list[Proposal]:
         return _by_number([p for p in self._rows.of(Proposal) if p.year == year and p.status != "dropped"])
 
-    def area_decisions(self, year: int) -> list[tuple[str | None, str | None]]:
-        return [(p.area, p.decision) for p in self.of_year(year)]
+    def area_decisions(self, year: int) -> dict[tuple[str | None, str | None], int]:
+        return dict(Counter((p.area, p.decision) for p in self.of_year(year)))
 
     def _of_year_ids(self, year: int) -> set[int]:
         return {p.id for p in self.of_year(year)}
 
-    def answer_events_of_year(self, year: int) -> list[ProposalEvent]:
+    def year_counts(self, year: int) -> dict[str, Any]:
+        proposals = self.of_year(year)
+        ids = {p.id for p in proposals}
+        return {
+            "received": len(proposals),
+            "merged": sum(1 for p in proposals if p.merged_into),
+            "decisions": dict(Counter(p.decision for p in proposals)),
+            "not_filed_reasons": dict(
+                Counter(p.reason_code for p in proposals if p.decision == "not_filed" and p.reason_code)
+            ),
+            "conversions": dict(Counter(c.kind for c in self._rows.of(Conversion) if c.proposal_id in ids)),
+        }
+
+    def year_page(self, year: int, published_only: bool, offset: int, limit: int) -> tuple[int, list[Proposal]]:
+        published = {row.proposal_id for row in self._rows.of(Publication)}
+        listed = [p for p in self.of_year(year) if not published_only or p.id in published]
+        return len(listed), listed[offset : offset + limit]
+
+    def answers_of_year(self, year: int) -> list[tuple[int, dict | None]]:
         ids = self._of_year_ids(year)
         return [
-            e
+            (e.proposal_id, e.data)
             for e in self._rows.of(ProposalEvent)
             if e.proposal_id in ids and e.action in ("published", "publication_declined")
         ]
 
-    def conversion_kinds_of_year(self, year: int) -> list[str]:
-        ids = self._of_year_ids(year)
-        return [c.kind for c in self._rows.of(Conversion) if c.proposal_id in ids]
-
-    def publications_of_year(self, year: int) -> list[Publication]:
-        ids = self._of_year_ids(year)
-        return [row for row in self._rows.of(Publication) if row.proposal_id in ids]
+    def publications_of(self, proposal_ids: list[int]) -> list[Publication]:
+        wanted = set(proposal_ids)
+        return [row for row in self._rows.of(Publication) if row.proposal_id in wanted]
 
     def published_page(
         self, year: int | None, offset: int, limit: int

@@ -74,10 +74,19 @@ class FakeDeadlineRepository(DeadlineRepository):
     def live_in_working_days(self) -> list[Deadline]:
         return [row for row in self.deadlines if row.closed_at is None and row.amount_unit == "working_days"]
 
-    def overdue(self, rules: Iterable[str], before: date) -> list[Deadline]:
+    def overdue(self, rules: Iterable[str], before: date, offset: int = 0, limit: int | None = None) -> list[Deadline]:
         wanted = set(rules)
         rows = [row for row in self.deadlines if row.closed_at is None and row.rule in wanted and row.due < before]
-        return sorted(rows, key=lambda row: (row.due, row.id))
+        rows.sort(key=lambda row: (row.due, row.id))
+        return rows[offset:] if limit is None else rows[offset : offset + limit]
+
+    def overdue_per_unit(self, rules: Iterable[str], before: date) -> tuple[int, dict[str, int]]:
+        rows = self.overdue(rules, before)
+        per_unit: dict[str, int] = defaultdict(int)
+        for row in rows:
+            for unit in row.units or ():
+                per_unit[unit] += 1
+        return len(rows), dict(per_unit)
 
     def add_change(self, change: DeadlineChange) -> None:
         self.changes.append(_numbered(change, self._ids["changes"]))

@@ -374,6 +374,32 @@ def test_an_overdue_reply_is_escalated_exactly_once_and_listed_for_its_unit(uow,
     assert overdue["units"][0]["overdue"][0]["escalated_at"] is None  # listed before its check ran
 
 
+def test_the_overdue_board_answers_a_page_most_overdue_first_with_every_units_count(uow, rules, skipping_clock):
+    assign(uow, rules)
+    assign(uow, rules, units=["education"], number="2026-0002")  # due the same day: listed after, by age
+    skipping_clock.advance(days=3)
+    assign(uow, rules, number="2026-0003")  # due three days later
+    skipping_clock.set(china(2026, 6, 10, 10))
+
+    def page(n):
+        board = queries.overdue(uow, STAFF, {"page": n, "per_page": 2})
+        rows = {u["unit"]: [item["number"] for item in u["overdue"]] for u in board["units"]}
+        return board["total"], {u["unit"]: u["count"] for u in board["units"]}, rows
+
+    counts = {"education": 1, "transport": 2}
+    assert page(1) == (3, counts, {"education": ["2026-0002"], "transport": [NUMBER]})
+    assert page(2) == (3, counts, {"education": [], "transport": ["2026-0003"]})
+    assert page(3) == (3, counts, {"education": [], "transport": []})  # past the end: the counts, no rows
+    assert queries.overdue_per_unit(uow, STAFF) == (3, counts)
+    first = queries.overdue(uow, STAFF)
+    assert (first["page"], first["per_page"]) == (1, 50)
+    for nonsense in ({"per_page": 0}, {"per_page": 201}, {"page": 0}, {"page": "x"}):
+        with pytest.raises(InvalidInput):
+            queries.overdue(uow, STAFF, nonsense)
+    with pytest.raises(Forbidden):
+        queries.overdue_per_unit(uow, TRANSPORT)
+
+
 def test_the_check_after_an_escalation_waits_for_the_next_working_morning(uow, rules, skipping_clock):
     assign(uow, rules, number="2026-0003")
     operations.extend(uow, rules, {"number": "2026-0003", "until": "2026-06-05"}, STAFF)

@@ -191,6 +191,25 @@ def test_the_overdue_board_explains_each_row_by_its_deadline_and_keeps_rows_of_a
     assert html.count('class="overdue-row"') == 3 and "3 个月" in html
 
 
+def test_the_overdue_board_pages_on_and_keeps_the_count_of_a_unit_with_no_rows_on_this_page():
+    request = Request(EnvironBuilder(path="/console/overdue", query_string="page=2").get_environ())
+    units = OVERDUE_BOARD + [{"unit": "education", "count": 4, "overdue": []}]
+    html = (
+        Visit(None, request, "token", {"user": "x", "roles": ["staff"]}, "zh-CN")
+        .render("staff_overdue.html", as_of=None, units=units, page=2, pages=3, total=160)
+        .get_data(as_text=True)
+    )
+    assert 'href="?page=3" rel="next"' in html and 'href="?page=1" rel="prev"' in html
+    assert "第 2 页，共 3 页" in html and "共 160 项超期期限" in html
+    assert "4 件超期" in html and 'id="unit-education"' not in html  # counted, no rows here
+    last = (
+        Visit(None, request, "token", {"user": "x", "roles": ["staff"]}, "zh-CN")
+        .render("staff_overdue.html", as_of=None, units=units, page=3, pages=3, total=160)
+        .get_data(as_text=True)
+    )
+    assert 'rel="next"' not in last and 'rel="prev"' in last
+
+
 PROPOSAL = {
     "number": "2026-7",
     "title": "学校周边过街设施",
@@ -1337,3 +1356,25 @@ def test_a_performance_file_lists_each_quarters_points_with_the_event_behind_eac
     html = visit.render("member_performance.html", **PAGES["member_performance.html"]).get_data(as_text=True)
     assert '<a href="/console/opinions/2026-S-2">2026-S-2</a>' in html and "<code>opinion.submitted</code>" in html
     assert "5 分/件 （上限 50 分）" in html and "重复计分" in html
+
+
+def test_a_printed_report_asks_for_every_page_of_its_list_and_keeps_the_first_pages_figures():
+    from services.gateway.reports import PRINT_PAGE, every_page
+
+    numbers = [f"2026-{i:04d}" for i in range(1, 2 * PRINT_PAGE + 8)]
+    asked = []
+
+    def fetch(query):
+        asked.append(query)
+        start = (query["page"] - 1) * query["per_page"]
+        chunk = [{"number": n} for n in numbers[start : start + query["per_page"]]]
+        return {"received": len(numbers) + len(asked), "listed": len(numbers), "proposals": chunk}
+
+    report = every_page(fetch)
+    assert [p["number"] for p in report["proposals"]] == numbers
+    assert [q["page"] for q in asked] == [1, 2, 3] and report["received"] == len(numbers) + 1
+
+    def dropped_meanwhile(query):  # counted 2,007, but only five left when the pages were read
+        return {"listed": len(numbers), "proposals": [{"number": n} for n in numbers[:5]] if query["page"] == 1 else []}
+
+    assert [p["number"] for p in every_page(dropped_meanwhile)["proposals"]] == numbers[:5]

@@ -1,0 +1,145 @@
+"""A year's report counted by the database and listed a page at a time: on a database of each kind
+migrated as in production, ``year_figures`` gives the figures the unit tier's fake counts row by
+row, and its pages put together are the whole list, in order."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pytest
+
+from services.intake.models import Conversion, Proposal, ProposalEvent, Publication
+from services.intake.reports import year_figures
+from services.intake.rules import RulebookRules
+from services.intake.unit_of_work import SqlIntakeUnitOfWork
+from shared.db import dispose_all, migrate, session_factory
+from shared.errors import InvalidInput
+from tests.unit.services.intake.fakes import FakeIntakeUnitOfWork
+
+pytestmark = pytest.mark.both_databases
+
+STAFF = {"user": "staff.zhao", "roles": ["staff"]}
+AREAS = ["economy", "society", None]
+AT = datetime(2026, 6, 1, tzinfo=timezone.utc)
+# (year, status, decision, reason, merged into, answer: (event, category, units), published, converted)
+YEAR = [
+    (2026, "published", "filed", None, None, ("published", "A", ["transport"]), True, None),
+    (2026, "published", "filed", None, None, ("published", "B", ["education", "transport"]), True, None),
+    (2026, "closed", "filed", None, None, ("publication_declined", "A", ["transport"]), False, None),
+    (2026, "assigned", "filed", None, None, None, False, None),
+    (2026, "not_filed", "not_filed", "academic_debate", None, None, False, "opinion"),
+    (2026, "not_filed", "not_filed", "academic_debate", None, None, False, "letter"),
+    (2026, "not_filed", "not_filed", "personal_or_family", None, None, False, None),
+    (2026, "merged", "merged", None, "2026-0001", None, False, None),
+    (2026, "pre_review", None, None, None, None, False, None),
+    (2026, "dropped", None, None, None, None, False, None),  # not counted
+    (2025, "published", "filed", None, None, ("published", "C", ["health"]), True, None),  # another year
+]
+
+
+def fill(uow) -> None:
+    """The same year, row by row, in any unit of work."""
+    for i, (year, status, decision, reason, merged, answer, published, converted) in enumerate(YEAR, start=1):
+        proposal = Proposal(
+            number=f"{year}-{i:04d}",
+            year=year,
+            sequence=i,
+            kind="between_sessions",
+            title=f"关于第{i}件事的建议",
+            situation="情况",
+            analysis="分析",
+            suggestions="建议",
+            initiator=f"member.{i}",
+            publish_consent=True,
+            publish_name=False,
+            area=AREAS[i % len(AREAS)],
+            status=status,
+            decision=decision,
+            reason_code=reason,
+            merged_into=merged,
+            created_at=AT,
+            cosigners=[],
+        )
+        uow.proposals.add(proposal)
+        uow.flush()
+        if answer:
+            action, category, units = answer
+            uow.proposals.add_event(
+                ProposalEvent(
+                    proposal_id=proposal.id,
+                    at=AT,
+                    actor="staff",
+                    action=action,
+                    data={"reply_category": category, "units": units},
+                )
+            )
+        if published:
+            uow.proposals.add_publication(
+                Publication(
+                    proposal_id=proposal.id,
+                    number=proposal.number,
+                    kind=proposal.kind,
+                    title=proposal.title,
+                    situation="情况",
+                    analysis="分析",
+                    suggestions="建议",
+                    proposers=["m***"],
+                    units=answer[2],
+                    reply_category=answer[1],
+                    reply_summary="已答复",
+                    published_at=AT,
+                )
+            )
+        if converted:
+            uow.proposals.add_conversion(
+                Conversion(proposal_id=proposal.id, kind=converted, reference=f"ref-{i}", created_at=AT)
+            )
+    uow.flush()
+
+
+@pytest.fixture
+def sql_uow(database_url_template, skipping_clock):
+    url = database_url_template.format(service="intake")
+    migrate("intake", url)
+    with session_factory(url)() as session:
+        uow = SqlIntakeUnitOfWork(session)
+        fill(uow)
+        session.commit()
+        yield uow
+    dispose_all()
+
+
+def figures(uow, audience, **query):
+    return year_figures(uow, RulebookRules(), 2026, audience, STAFF, query=query)
+
+
+@pytest.mark.parametrize("audience", ["members", "public"])
+def test_the_database_counts_what_the_rows_add_up_to_and_the_pages_make_the_whole_list(sql_uow, audience):
+    fake = FakeIntakeUnitOfWork()
+    fill(fake)
+    counted, expected = figures(sql_uow, audience), figures(fake, audience)
+    assert counted == expected
+    assert (counted["received"], counted["filed"], counted["not_filed"], counted["merged"]) == (9, 4, 3, 1)
+    assert counted["undecided"] == 2 and counted["converted"] == {"opinion": 1, "letter": 1}
+    assert [(r["code"], r["count"]) for r in counted["not_filed_reasons"]] == [
+        ("academic_debate", 2),
+        ("personal_or_family", 1),
+    ]
+    society = next(a for a in counted["areas"]["areas"] if a["code"] == "society")
+    assert (society["proposals"], society["filed"], counted["areas"]["unclassified"]["proposals"]) == (3, 2, 3)
+    assert counted["answered"] == 3 and counted["lead_units"] == [
+        {"unit": "education", "count": 1},
+        {"unit": "transport", "count": 2},
+    ]
+    listed = 2 if audience == "public" else 9
+    assert counted["listed"] == listed and len(counted["proposals"]) == listed
+    pages = [figures(sql_uow, audience, page=n, per_page=2) for n in range(1, 7)]
+    assert [p["number"] for page in pages for p in page["proposals"]] == [p["number"] for p in counted["proposals"]]
+    assert all(len(page["proposals"]) <= 2 and page["listed"] == listed for page in pages)
+    assert all(
+        {k: v for k, v in page.items() if k not in ("proposals", "page", "per_page")}
+        == {k: v for k, v in counted.items() if k not in ("proposals", "page", "per_page")}
+        for page in pages
+    )
+    with pytest.raises(InvalidInput):
+        figures(sql_uow, audience, per_page=1001)
