@@ -94,15 +94,17 @@ class Database(DependencyProvider):  # type: ignore[misc]  # nameko ships no typ
 
     def _relay_loop(self) -> None:
         backoff = self.settings.relay_interval_seconds
+        sweep = False  # the first flush publishes whatever a stopped process left
         while self._running:
             try:
-                self.relay.flush()
+                self.relay.flush(sweep=sweep)
                 backoff = self.settings.relay_interval_seconds
             except Exception as exc:  # broker or database away: keep the rows, try again later
                 log.warning("outbox relay of %s: %s; retrying in %.1fs", self.service, exc, backoff)
                 backoff = min(backoff * 2, 5.0)
             with eventlet.Timeout(backoff, False):
                 self._wake.wait()
+            sweep = not self._wake.ready()  # the interval passed with no commit waking the relay
             self._wake = Event()
 
     def get_dependency(self, worker_ctx: WorkerContext) -> UnitOfWork:
