@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING, Any, cast
 
 import eventlet
 from eventlet.event import Event
@@ -19,6 +20,7 @@ from shared.db import session_factory
 
 if TYPE_CHECKING:
     from nameko.containers import WorkerContext
+    from sqlalchemy.engine import Connection
     from sqlalchemy.orm import Session, sessionmaker
 
 from .relay import OutboxRelay
@@ -37,6 +39,13 @@ class UnitOfWork:
         if self._session is None:
             self._session = self._sessions()
         return self._session
+
+    def reading(self) -> AbstractContextManager[Connection]:
+        """A pooled connection of its own for a read that needs nothing of this unit of work's
+        transaction (the gateway's token check on every request). No session is made for it, so
+        a worker that reads nothing else from its database ends with no session to roll back."""
+        bind = self._sessions.kw["bind"]
+        return cast("AbstractContextManager[Connection]", bind.connect())
 
     def commit(self) -> None:
         if self._session is not None:
