@@ -23,6 +23,9 @@ gateway, so the people's messages per lifecycle grow with how long a lifecycle t
 * completed lifecycles per second (first submission to last publication, wall clock);
 * per step, p50/p99 of the HTTP call that takes it (client side), and per job operation, p50/p99
   from the engine sending the job to the result being applied (from the engine's history);
+* each service process's CPU milliseconds per completed lifecycle (``/proc/<pid>/stat`` before and
+  after the timed part), its share, and their sum beside the 150 ms target; the load generator's
+  own CPU (the simulated people) apart;
 * the engine process's CPU seconds per instance step (``/proc/<pid>/stat``), next to baseline (a):
   the instances' recorded steps (start data, job results, user-task data, messages) replayed on
   bare ``WorkflowRuntime`` objects in this process, in memory and with the JSON round trip the
@@ -31,9 +34,11 @@ gateway, so the people's messages per lifecycle grow with how long a lifecycle t
   from a durable queue on the same broker, throughput and one-at-a-time round trip, and how many
   messages one lifecycle publishes on the vhost, and every one of them by party (the people's HTTP
   calls, the system's own), exchange and routing key (the broker's firehose: ``bench/tap.py``);
-* unless ``--profile-proposals 0``, a second, smaller pass with the engine process under cProfile
-  (stdlib; py-spy is not installed here), whose top functions by cumulative and own time are
-  printed. cProfile slows the process, so that pass's throughput is not reported.
+* unless ``--profile-proposals 0``, a second, smaller pass with the processes of
+  ``--profile-services`` (the engine by default) under cProfile timed by their CPU clock
+  (``bench/cpu_profile.py``; stdlib, py-spy is not installed here), whose top functions by
+  cumulative and own time are printed (``--profile-dir`` keeps the pstats files). cProfile slows
+  the process, so that pass's throughput is not reported.
 """
 
 from __future__ import annotations
@@ -94,9 +99,9 @@ def quiet_published(vhost: str, still: float = 7.0, timeout: float = 90.0) -> in
 # -- the system under load -------------------------------------------------------------------------
 
 
-def run_load(db_kind: str, proposals: int, concurrency: int, profile: bool = False) -> dict:
+def run_load(db_kind: str, proposals: int, concurrency: int, profile=(), profile_dir: str | None = None) -> dict:
     tag = f"LOAD{uuid.uuid4().hex[:6]}"
-    with System(db_kind, profile=["engine"] if profile else ()) as system:
+    with System(db_kind, profile=profile) as system:
         engine_pid = system.procs["engine"].pid
         # Warm up: a few lifecycles not counted, so imports, caches and pools are ready.
         harness.drive(system, min(4, proposals), min(4, concurrency), tag + "w", patient=True)
@@ -105,13 +110,15 @@ def run_load(db_kind: str, proposals: int, concurrency: int, profile: bool = Fal
         published_before = vhost_published(system.vhost)
         pids = {name: proc.pid for name, proc in system.procs.items()}
         cpu_all_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+        cpu_self_before = time.process_time()
         cpu_before = cpu_seconds(engine_pid)
         steps_before = count_steps(system)
         began = time.time()
         lifecycles, failures, http = harness.drive(system, proposals, concurrency, tag, patient=True)
         seconds = time.time() - began
         cpu = cpu_seconds(engine_pid) - cpu_before
-        cpu_all = {name: round(cpu_seconds(pid) - cpu_all_before[name], 2) for name, pid in pids.items()}
+        cpu_all = {name: cpu_seconds(pid) - cpu_all_before[name] for name, pid in pids.items()}
+        cpu_people = time.process_time() - cpu_self_before
         published = quiet_published(system.vhost) - published_before  # the lifecycles' last messages too
         by_kind = tap.counts()
         tap.__exit__(None, None, None)
@@ -128,8 +135,12 @@ def run_load(db_kind: str, proposals: int, concurrency: int, profile: bool = Fal
             "job_round_trips": harness.step_table(harness.job_round_trips(system)),
             "engine_steps": steps,
             "engine_cpu_seconds": round(cpu, 2),
-            "service_cpu_seconds": cpu_all,
+            "service_cpu_seconds": {name: round(v, 2) for name, v in cpu_all.items()},
+            # CPU seconds per completed lifecycle of each service process, and of all of them.
+            "service_cpu_ms_per_lifecycle": {name: round(v * 1000 / proposals, 1) for name, v in cpu_all.items()},
             "service_cpu_seconds_per_lifecycle": round(sum(cpu_all.values()) / proposals, 3),
+            # The load generator (this process: the simulated people's HTTP clients), apart.
+            "people_cpu_ms_per_lifecycle": round(cpu_people * 1000 / proposals, 1),
             "engine_cpu_ms_per_step": round(cpu * 1000 / steps, 3) if steps else None,
             "messages_published_per_lifecycle": round(published / proposals, 1) if published else None,
             # Copies the tap counted, per lifecycle, by party, exchange and routing key (bench/tap.py).
@@ -146,9 +157,14 @@ def run_load(db_kind: str, proposals: int, concurrency: int, profile: bool = Fal
         if not profile:
             out["replay"] = replay(system, tag)
         if profile:
-            system.stop()  # a graceful stop writes the profile
-            prof = system.tmp / "engine.prof"
-            out["profile"] = profile_summary(prof) if prof.exists() else "no profile written"
+            system.stop()  # a graceful stop writes the profiles
+            out["profile"] = {}
+            for name in profile:
+                prof = system.tmp / f"{name}.prof"
+                out["profile"][name] = profile_summary(prof) if prof.exists() else "no profile written"
+                if profile_dir and prof.exists():
+                    Path(profile_dir).mkdir(parents=True, exist_ok=True)
+                    (Path(profile_dir) / f"{db_kind}-{name}.prof").write_bytes(prof.read_bytes())
         return out
 
 
@@ -174,6 +190,8 @@ PROFILE_GROUPS = [  # (label, substring of the file path); the first that matche
     ("eventlet (incl. waiting)", "eventlet"),
     ("logging", "logging"),
     ("engine (services/engine)", "services/engine"),
+    ("gateway (services/gateway)", "services/gateway"),
+    ("other services (services/)", "/services/"),
     ("shared/", "/shared/"),
     ("copy/deepcopy", "copy.py"),
 ]
@@ -203,7 +221,7 @@ def profile_summary(path: Path, top: int = 25) -> dict:
     result["tottime"] = buffer.getvalue().split("ncalls", 1)[-1]
     buffer = io.StringIO()
     pstats.Stats(str(path), stream=buffer).sort_stats("cumulative").print_stats(
-        r"services/engine|shared/(db|workflow|messaging)|SpiffWorkflow/bpmn/serializer|sqlalchemy/orm/session", top
+        r"/services/|/shared/|SpiffWorkflow/bpmn/serializer|sqlalchemy/orm/session", top
     )
     result["cumulative"] = buffer.getvalue().split("ncalls", 1)[-1]
     return result
@@ -401,6 +419,14 @@ def print_report(report):
             + f"; {run['service_cpu_seconds_per_lifecycle']} CPU s per lifecycle in all "
             f"(the machine has {os.cpu_count()} CPUs, shared with PostgreSQL, RabbitMQ and this load generator)"
         )
+        total_ms = run["service_cpu_seconds_per_lifecycle"] * 1000
+        print(f"{'CPU per lifecycle':<18}{'ms':>8}{'share':>8}")
+        for name, ms in sorted(run["service_cpu_ms_per_lifecycle"].items(), key=lambda kv: -kv[1]):
+            print(f"{name:<18}{ms:>8.1f}{(ms / total_ms if total_ms else 0):>8.0%}")
+        print(f"{'all services':<18}{total_ms:>8.1f}   (target 150)")
+        print(
+            f"{'(the people)':<18}{run['people_cpu_ms_per_lifecycle']:>8.1f}   this load generator, not counted above"
+        )
         for variant, r in (run.get("replay") or {}).items():
             ratio = (run["engine_cpu_ms_per_step"] / r["cpu_ms_per_step"]) if r["cpu_ms_per_step"] else None
             print(
@@ -430,19 +456,23 @@ def print_report(report):
                 "seen by the tap's firehose (should be 0)"
             )
     for run in report.get("profiles", []):
-        print(f"\n== profile of the engine process ({run['db']}, {run['proposals']} lifecycles, cProfile) ==")
-        profile = run["profile"]
-        if isinstance(profile, dict):
-            print(
-                f"profiled {profile['total_seconds']} s, of which busy (not waiting in epoll) "
-                f"{profile['busy_seconds']} s; own time by group:"
-            )
-            for group, seconds in profile["own_time_by_group"].items():
-                print(f"  {group:<28}{seconds:>8.2f} s")
-            print("top functions by own time:\n   ncalls" + profile["tottime"])
-            print("our code and what it calls, by cumulative time:\n   ncalls" + profile["cumulative"])
-        else:
-            print(profile)
+        for name, profile in run["profile"].items():
+            print_profile(run, name, profile)
+
+
+def print_profile(run, name, profile):
+    print(f"\n== profile of the {name} process ({run['db']}, {run['proposals']} lifecycles, cProfile) ==")
+    if isinstance(profile, dict):
+        print(
+            f"profiled {profile['total_seconds']} s, of which busy (not waiting in epoll) "
+            f"{profile['busy_seconds']} s; own time by group:"
+        )
+        for group, seconds in profile["own_time_by_group"].items():
+            print(f"  {group:<28}{seconds:>8.2f} s")
+        print("top functions by own time:\n   ncalls" + profile["tottime"])
+        print("our code and what it calls, by cumulative time:\n   ncalls" + profile["cumulative"])
+    else:
+        print(profile)
 
 
 def main(argv=None) -> int:
@@ -458,6 +488,13 @@ def main(argv=None) -> int:
         default=30,
         help="lifecycles of the profiled pass on the first --db (0: no profile)",
     )
+    parser.add_argument(
+        "--profile-services",
+        nargs="+",
+        default=["engine"],
+        help="the processes run under cProfile in the profiled pass (default: engine)",
+    )
+    parser.add_argument("--profile-dir", help="also keep the profiled pass's cProfile files here (pstats)")
     parser.add_argument("--kombu-messages", type=int, default=2000)
     parser.add_argument("--json", help="also write the report to this file")
     args = parser.parse_args(argv)
@@ -477,7 +514,13 @@ def main(argv=None) -> int:
     if args.profile_proposals:
         say(f"profiled pass on {args.db[0]}: {args.profile_proposals} lifecycles")
         report["profiles"].append(
-            run_load(args.db[0], args.profile_proposals, min(args.concurrency, args.profile_proposals), profile=True)
+            run_load(
+                args.db[0],
+                args.profile_proposals,
+                min(args.concurrency, args.profile_proposals),
+                profile=tuple(args.profile_services),
+                profile_dir=args.profile_dir,
+            )
         )
     print_report(report)
     if args.json:

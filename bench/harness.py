@@ -88,7 +88,8 @@ class System:
 
     Unlike the launcher, a service that dies is not a reason to stop the others: :meth:`kill`
     SIGKILLs one and :meth:`restart` starts it again. ``profile`` names services to run under
-    cProfile; their profiles are written when they stop gracefully.
+    cProfile timed by the process's CPU clock (``bench/cpu_profile.py``); their profiles are written
+    when they stop gracefully.
 
     ``replicas`` ({service: count}) runs several processes of a service, all consuming the same
     queues and the engine's all stepping the same instances (named as :func:`replica_names`; every
@@ -195,8 +196,10 @@ class System:
         log = open(self.tmp / f"{name}.log", "ab")
         command = [sys.executable]
         if name in self.profile:
-            command += ["-m", "cProfile", "-o", str(self.tmp / f"{name}.prof")]
-        command += ["-m", "services.runner", service_of(name)]
+            command += [str(ROOT / "bench" / "cpu_profile.py"), str(self.tmp / f"{name}.prof"), "services.runner"]
+        else:
+            command += ["-m", "services.runner"]
+        command += [service_of(name)]
         self.procs[name] = subprocess.Popen(command, env=self.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
         log.close()
 

@@ -344,6 +344,14 @@ def check_year_file(path: str | Path, year: int, raw: bytes | None = None) -> tu
     return data, warnings
 
 
+@lru_cache(maxsize=64)
+def _override(path: Path, raw: bytes) -> Any:
+    """An override file's bytes, parsed and checked once: every file is read again whenever a
+    calendar is made (a changed file counts at once), but the services make one per job and per
+    call, and parsing the YAML was most of what such a job spent. Callers only read the result."""
+    return load_yaml(path, OverrideSchema(), raw)
+
+
 class WorkingCalendar:
     """Working days from ``chinesecalendar``, every ``*.yaml`` file in ``directory`` and, for a
     year with no official schedule, the provisional rule (module docstring)."""
@@ -358,7 +366,7 @@ class WorkingCalendar:
         self._listed: dict[date, tuple[bool, str | None, str]] = {}
         self._complete: set[int] = set()
         for path in sorted([*self.directory.glob("*.yaml"), *self.directory.glob("*.yml")]):
-            data = load_yaml(path, OverrideSchema())
+            data = _override(path, path.read_bytes())
             year = data["year"]
             if year in self.files:  # two files for one year would make the answer depend on order
                 raise DataFileError(

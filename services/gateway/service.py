@@ -84,7 +84,8 @@ class GatewayService(
     def _principal(self, request) -> dict:
         """The caller, signed with the deployment key for the RPC calls made for it: services
         act only for a signed principal (shared/principal.py)."""
-        return self.sign(tokens.principal_for(self.db.session, request.headers.get("Authorization")))
+        with self.db.reading() as connection:
+            return self.sign(tokens.principal_for(connection, request.headers.get("Authorization")))
 
     def _anonymous(self) -> dict:
         """The caller of a public route: the ``public`` role, signed like any caller."""

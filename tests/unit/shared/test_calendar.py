@@ -286,6 +286,16 @@ def test_a_complete_file_wins_over_the_provisional_rule(tmp_path):
     assert calendar.explain(date(2026, 12, 30), 3)["provisional"] is False
 
 
+def test_a_file_changed_between_two_calendars_counts_in_the_second(tmp_path):
+    # A file's parse is kept for its bytes: the same bytes again are not parsed again, new ones are.
+    path = write(tmp_path, "2027.yaml", "year: 2027\nsource: test notice\ncomplete: true\nholidays: [2027-01-01]\n")
+    assert WorkingCalendar(tmp_path).day(date(2027, 3, 1)).working is True
+    path.write_text("year: 2027\nsource: test notice\ncomplete: true\nholidays: [2027-03-01]\n", encoding="utf-8")
+    again = WorkingCalendar(tmp_path)
+    assert again.day(date(2027, 3, 1)).working is False
+    assert again.day(date(2027, 1, 1)).working is True  # no longer listed: a Friday, and the file is complete
+
+
 def test_a_partial_file_is_layered_on_the_provisional_rule(tmp_path):
     # Test data: a bridge day and a make-up working day, as a notice might set them.
     write(
