@@ -294,7 +294,7 @@ def parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--own-broker",
         action="store_true",
-        help="run on a RabbitMQ node of this run's own (bench/cluster.py's, one node on free ports from 5691, "
+        help="run on a RabbitMQ node of this run's own (bench/nodes.py's, one node on free ports from 5691, "
         "stopped at the end): the broker fault restarts that node only, so work on the machine's broker "
         "goes on beside it (make test runs the short form so)",
     )
@@ -352,7 +352,7 @@ def main(argv=None, broker: Broker | None = None) -> int:
     this run's own); its ``restart`` is the broker fault."""
     args = parser().parse_args(argv)
     if args.own_broker and broker is None:
-        from cluster import Cluster, free_base_port
+        from nodes import Cluster, free_base_port
 
         with Cluster(nodes=1, base_port=free_base_port(), name=f"ztcchaos{os.getpid()}-") as node:
             return _main(args, node.restarting())

@@ -41,7 +41,7 @@ def pytest_configure(config):
     config.option.suppress_eventlet_notification = True
     config.addinivalue_line(
         "markers",
-        "restarts_broker: restarts a RabbitMQ node of the test's own (bench/cluster.py), in a lane beside the others",
+        "restarts_broker: restarts a RabbitMQ node of the test's own (bench/nodes.py), in a lane beside the others",
     )
     config.addinivalue_line(
         "markers",

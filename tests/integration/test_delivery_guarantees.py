@@ -162,12 +162,12 @@ def test_a_worker_killed_mid_job_loses_nothing(tmp_path, vhost, database_url_tem
 
 @pytest.fixture
 def own_broker():
-    """A RabbitMQ node of this test's own (``bench/cluster.py``, on free ports): the restart below
+    """A RabbitMQ node of this test's own (``bench/nodes.py``, on free ports): the restart below
     stops and starts its application, which no other test on the machine's broker feels, so the
     test runs in a lane beside the others. Ports are looked for above the chaos run's."""
     sys.path.insert(0, str(ROOT / "bench"))
     try:
-        from cluster import Cluster, free_base_port
+        from nodes import Cluster, free_base_port
     finally:
         sys.path.remove(str(ROOT / "bench"))
     with Cluster(nodes=1, base_port=free_base_port(first=5791, last=5890), name=f"ztcrestart{os.getpid()}-") as node:
