@@ -940,8 +940,9 @@ def hot_calls(urls: dict, probe: dict, year: int) -> dict:
             return len(year_figures(SqlIntakeUnitOfWork(s), RulebookRules(), year, "members", STAFF)["proposals"])
 
     return {
-        "task list, staff": lambda: len(engine.list_tasks(STAFF)),
-        "task list, unit handler": lambda: len(engine.list_tasks(HANDLER)),
+        # What GET /api/tasks answers: the first page, with the total counted.
+        "task list, staff": lambda: len(engine.task_page(STAFF)["items"]),
+        "task list, unit handler": lambda: len(engine.task_page(HANDLER)["items"]),
         "overdue board": overdue,
         "near-duplicate search": duplicates,
         "year's report (members)": report,

@@ -427,13 +427,23 @@ class Board:
                 self.assignments = dict(grouped)
                 self.changed.notify_all()
             return new
-        rows = self.http.call(role, "GET", "/api/tasks")
+        rows = self._every_task(role)
         with self.changed:
             before = self.tasks.get(role, {})
             self.tasks[role] = {(t["business_key"], t["task"]): t for t in rows}
             new = bool(self.tasks[role].keys() - before.keys())
             self.changed.notify_all()
         return new
+
+    def _every_task(self, role):
+        """The role's whole task list, its pages in turn (the API answers 200 at most a page)."""
+        rows, page = [], 1
+        while True:
+            listed = self.http.call(role, "GET", f"/api/tasks?page={page}&per_page=200")
+            rows += listed["items"]
+            if page * listed["per_page"] >= listed["total"]:
+                return rows
+            page += 1
 
     def _poll(self, role):
         wait = self.interval
@@ -637,7 +647,7 @@ class Lifecycle:
         self._mark(name)
 
     def _still_open(self, role, task):
-        rows = self.http.get(role, f"/api/tasks?instance_id={task['instance_id']}")
+        rows = self.http.get(role, f"/api/tasks?instance_id={task['instance_id']}")["items"]
         return any(t["task_id"] == task["task_id"] for t in rows)
 
     def _forget(self, role, name):

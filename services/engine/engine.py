@@ -36,7 +36,7 @@ from .operators import Operators, operator_counts
 from .store import MAX_SAVE_ATTEMPTS, InstanceStore  # noqa: F401 - part of the engine's API
 from .tasklist import TaskList
 from .timers import Timers
-from .views import CancelledInstanceView, IncidentView, InstanceView, WorkItemView
+from .views import CancelledInstanceView, IncidentView, InstanceView, TaskPageView, WorkItemView
 
 
 class Engine:
@@ -167,8 +167,17 @@ class Engine:
         return self.incidents_.resolve(incident_id, resolution, principal)
 
     # -- user tasks ------------------------------------------------------------------------------
-    def list_tasks(self, principal: Mapping[str, Any] | None, instance_id: str | None = None) -> list[WorkItemView]:
-        return self.tasks.list(principal, instance_id)
+    def list_tasks(
+        self,
+        principal: Mapping[str, Any] | None,
+        instance_id: str | None = None,
+        business_key: str | None = None,
+        process_id: str | None = None,
+    ) -> list[WorkItemView]:
+        return self.tasks.list(principal, instance_id, business_key, process_id)
+
+    def task_page(self, principal: Mapping[str, Any] | None, query: Mapping[str, Any] | None = None) -> TaskPageView:
+        return self.tasks.page(principal, query)
 
     def claim(self, task_id: str, principal: Mapping[str, Any] | None) -> WorkItemView:
         return self.tasks.claim(task_id, principal)

@@ -22,7 +22,7 @@ from shared.messaging.topology import engine_messages_queue, engine_results_queu
 from .engine import Engine
 from .gauges import engine_gauges
 from .models import Inbox, Outbox
-from .views import CancelledInstanceView, IncidentView, InstanceView, WorkItemView
+from .views import CancelledInstanceView, IncidentView, InstanceView, TaskPageView, WorkItemView
 
 log = logging.getLogger(__name__)
 
@@ -175,8 +175,22 @@ class EngineService(Pingable):
         return self.engine.history(instance_id)
 
     @api
-    def list_tasks(self, principal: Mapping[str, Any] | None, instance_id: str | None = None) -> list[WorkItemView]:
-        return self.engine.list_tasks(principal, instance_id)
+    def list_tasks(
+        self,
+        principal: Mapping[str, Any] | None,
+        instance_id: str | None = None,
+        business_key: str | None = None,
+        process_id: str | None = None,
+    ) -> list[WorkItemView]:
+        """Every open task the principal may act on among those filtered (an instance, a business
+        key, a process): unbounded, for callers that narrow it; people page with :meth:`task_page`."""
+        return self.engine.list_tasks(principal, instance_id, business_key, process_id)
+
+    @api
+    def task_page(self, principal: Mapping[str, Any] | None, query: Mapping[str, Any] | None = None) -> TaskPageView:
+        """A page of the principal's open tasks, oldest first, with their ``total`` (``query``:
+        ``page``, ``per_page`` 1-200 default 50, ``instance_id``, ``business_key``, ``process_id``)."""
+        return self.engine.task_page(principal, query)
 
     @api
     def claim(self, task_id: str, principal: Mapping[str, Any] | None) -> WorkItemView:

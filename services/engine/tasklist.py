@@ -7,9 +7,9 @@ import uuid
 from collections.abc import Mapping
 from typing import Any, cast
 
-from marshmallow import ValidationError
+from marshmallow import Schema, ValidationError, fields, validate
 from SpiffWorkflow.bpmn import BpmnWorkflow
-from sqlalchemy import ColumnElement, SQLColumnExpression, Table, bindparam, insert, or_, select, update
+from sqlalchemy import ColumnElement, SQLColumnExpression, Table, bindparam, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from shared import clock
@@ -23,7 +23,7 @@ from shared.workflow.runtime import StepFailed, TaskNotWaiting, UserTaskInfo, Wa
 from .incidents import Incidents
 from .models import WorkItem
 from .store import InstanceStore, StepInstance, iso
-from .views import WorkItemView
+from .views import TaskPageView, WorkItemView
 
 # A save reads and writes its instance's work items as Core statements (no ORM object is needed
 # after them); the read is built once.
@@ -31,6 +31,19 @@ WORK_ITEMS = cast(Table, WorkItem.__table__)
 OPEN_ITEMS = select(WORK_ITEMS.c.task_id).where(
     WORK_ITEMS.c.instance_id == bindparam("instance_id"), WORK_ITEMS.c.status == "open"
 )
+
+# A page of the task list: the most tasks one answer lists.
+MAX_TASKS_PER_PAGE = 200
+
+
+class TaskQuery(Schema):
+    """What a page of the task list asks: which page, how long, and the filters it keeps."""
+
+    page = fields.Integer(load_default=1, validate=validate.Range(1, 100_000))
+    per_page = fields.Integer(load_default=50, validate=validate.Range(1, MAX_TASKS_PER_PAGE))
+    instance_id = fields.String(load_default=None)
+    business_key = fields.String(load_default=None)
+    process_id = fields.String(load_default=None)
 
 
 def may_act(item: WorkItem, principal: Mapping[str, Any] | None) -> bool:
@@ -184,18 +197,65 @@ class TaskList:
         return None if value is None else str(value)
 
     # -- people ----------------------------------------------------------------------------------
-    def list(self, principal: Mapping[str, Any] | None, instance_id: str | None = None) -> list[WorkItemView]:
-        """The open tasks this principal may act on, oldest first, filtered in the database (the
-        indexes ``ix_work_items_open_*`` serve the role, unit and user conditions)."""
+    @staticmethod
+    def _open_for(
+        principal: Mapping[str, Any] | None,
+        instance_id: str | None = None,
+        business_key: str | None = None,
+        process_id: str | None = None,
+    ) -> tuple[ColumnElement[bool], ...]:
+        """The open items this principal may act on, narrowed by the filters given, as SQL
+        conditions (the indexes ``ix_work_items_open_*`` serve the role, unit and user ones)."""
+        where = [WorkItem.status == "open", *visible_to(principal)]
+        if instance_id:
+            where.append(WorkItem.instance_id == instance_id)
+        if business_key:
+            where.append(WorkItem.business_key == business_key)
+        if process_id:
+            where.append(WorkItem.process_id == process_id)
+        return tuple(where)
+
+    def list(
+        self,
+        principal: Mapping[str, Any] | None,
+        instance_id: str | None = None,
+        business_key: str | None = None,
+        process_id: str | None = None,
+    ) -> list[WorkItemView]:
+        """Every open task this principal may act on among those filtered, oldest first, filtered in
+        the database. Unbounded: for a list narrowed to an instance, a proposal or a process; people
+        read :meth:`page`."""
         with transaction(self.store.sessions) as s:
             query = (
                 select(WorkItem)
-                .where(WorkItem.status == "open", *visible_to(principal))
+                .where(*self._open_for(principal, instance_id, business_key, process_id))
                 .order_by(WorkItem.created_at, WorkItem.task_id)
             )
-            if instance_id:
-                query = query.where(WorkItem.instance_id == instance_id)
             return [work_item_dict(w) for w in s.scalars(query)]
+
+    def page(self, principal: Mapping[str, Any] | None, query: Mapping[str, Any] | None = None) -> TaskPageView:
+        """A page of the open tasks this principal may act on: ``query`` holds ``page`` (from 1),
+        ``per_page`` (1-200, default 50) and the filters ``instance_id``, ``business_key`` and
+        ``process_id``. Oldest first (created, then task id: a stable order, so the pages neither
+        skip nor repeat a task while none is opened or closed); ``total`` is counted in SQL, so an
+        answer builds one page however many tasks are open."""
+        try:
+            data = TaskQuery().load(dict(query or {}))
+        except ValidationError as exc:
+            raise InvalidInput("the task list's query is not valid", exc.messages) from None
+        where = self._open_for(principal, data["instance_id"], data["business_key"], data["process_id"])
+        offset = (data["page"] - 1) * data["per_page"]
+        with transaction(self.store.sessions) as s:
+            total = s.scalar(select(func.count()).select_from(WorkItem).where(*where)) or 0
+            rows = s.scalars(
+                select(WorkItem)
+                .where(*where)
+                .order_by(WorkItem.created_at, WorkItem.task_id)
+                .offset(offset)
+                .limit(data["per_page"])
+            )
+            items = [work_item_dict(w) for w in rows]
+        return {"page": data["page"], "per_page": data["per_page"], "total": total, "items": items}
 
     @staticmethod
     def _open_item(s: Session, task_id: str, principal: Mapping[str, Any] | None) -> WorkItem:

@@ -51,5 +51,12 @@ class WorkItemView(TypedDict):
     created_at: str | None
 
 
+class TaskPageView(TypedDict):
+    page: int
+    per_page: int
+    total: int  # every open task the principal may act on among those filtered
+    items: list[WorkItemView]
+
+
 class CancelledInstanceView(InstanceView):
     closed: dict[str, int]  # how many open tasks, jobs, incidents and held results the cancel closed

@@ -393,11 +393,7 @@ def endpoint(
 def complete_open_task(engine, principal, process_id: str, business_key: str, task: str, data: dict, what: str) -> None:
     """Complete the caller's open ``task`` of the ``process_id`` instance keyed ``business_key``
     with ``data`` (the engine checks the caller and the form); 409 naming ``what`` if none waits."""
-    mine = [
-        t
-        for t in engine.list_tasks(principal)
-        if t["process_id"] == process_id and t["business_key"] == business_key and t["task"] == task
-    ]
+    mine = [t for t in engine.list_tasks(principal, None, business_key, process_id) if t["task"] == task]
     if not mine:
         raise Conflict(f"{what} is not waiting for {task.replace('_', ' ')} by you")
     engine.complete_task(mine[0]["task_id"], data, principal)

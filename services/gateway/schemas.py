@@ -175,6 +175,13 @@ class Task(Schema):
     created_at = fields.String()
 
 
+class TaskPage(Schema):
+    page = fields.Integer()
+    per_page = fields.Integer(metadata={"description": "1-200 (default 50) open tasks, oldest first"})
+    total = fields.Integer(metadata={"description": "open tasks the caller may act on among those filtered"})
+    items = fields.List(fields.Nested(Task))
+
+
 class CompleteTaskRequest(Body):
     data = fields.Dict(
         keys=fields.String(), load_default=dict, metadata={"description": "the form named by the task's form_schema"}

@@ -76,7 +76,8 @@ class Client:
 
     def complete(self, who, task, number, data):
         def find():
-            return [t for t in self.call(who, "GET", "/api/tasks") if t["task"] == task and t["business_key"] == number]
+            listed = self.call(who, "GET", f"/api/tasks?business_key={number}")["items"]
+            return [t for t in listed if t["task"] == task]
 
         found = self.wait(f"task {task} of {number}", find)[0]
         return self.call(who, "POST", f"/api/tasks/{found['task_id']}/complete", {"data": data})

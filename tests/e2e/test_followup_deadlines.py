@@ -67,8 +67,8 @@ def test_an_extension_asked_after_the_reply_deadline_is_refused_when_asked(
     assert requests == []  # nothing was asked, nothing for staff to decide
     assert [
         t
-        for t in api("staff", "GET", "/api/tasks", expect=200).json()
-        if t["task"] == "approve_extension" and t["business_key"] == number
+        for t in api("staff", "GET", f"/api/tasks?business_key={number}", expect=200).json()["items"]
+        if t["task"] == "approve_extension"
     ] == []
 
 

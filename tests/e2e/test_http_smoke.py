@@ -26,11 +26,16 @@ def test_a_submission_runs_to_completion_through_the_http_api(running):
     instance_id = started.json()["id"]
 
     task = wait_for(
-        lambda: call(base, tokens["staff"], "GET", f"/api/tasks?instance_id={instance_id}").json(),
+        lambda: call(base, tokens["staff"], "GET", f"/api/tasks?instance_id={instance_id}").json()["items"],
         message="the review task",
     )[0]
     assert task["task"] == "review"
-    assert call(base, tokens["member"], "GET", "/api/tasks").json() == []
+    assert call(base, tokens["member"], "GET", "/api/tasks").json() == {
+        "page": 1,
+        "per_page": 50,
+        "total": 0,
+        "items": [],
+    }
 
     refused = call(
         base, tokens["member"], "POST", f"/api/tasks/{task['task_id']}/complete", {"data": {"approved": True}}

@@ -74,13 +74,16 @@ class ConsoleWorkRoutes:
     @http("GET", "/console/tasks")
     @page
     def console_tasks(self, visit):
-        answer = visit.api("tasks")
+        """A page of the caller's open tasks, oldest first (``?page=``), with next/previous links."""
+        answer = visit.api("tasks", query={"page": str(page_number(visit.request.args.get("page")))})
         if not answer.ok:
             return visit.refusal(answer)
+        listed = answer.body
+        tasks = listed["items"]
         rules = current_rulebook("proposal")
         # The units each proposal to assign might go to, with reasons (staff decide; a caller the
         # route refuses simply gets no suggestions): one call for the whole list, not one a task.
-        to_route = list(dict.fromkeys(t["business_key"] for t in answer.body if t["task"] in ("assign", "reassign")))
+        to_route = list(dict.fromkeys(t["business_key"] for t in tasks if t["task"] in ("assign", "reassign")))
         suggestions = {}
         for start in range(0, len(to_route) if "staff" in visit.roles else 0, ROUTED_AT_ONCE):
             numbers = ",".join(to_route[start : start + ROUTED_AT_ONCE])
@@ -88,7 +91,10 @@ class ConsoleWorkRoutes:
             suggestions.update({s["number"]: s["suggestions"] for s in found.body["proposals"]} if found.ok else {})
         return visit.render(
             "tasks.html",
-            tasks=answer.body,
+            tasks=tasks,
+            page=listed["page"],
+            pages=max(1, -(-listed["total"] // listed["per_page"])),
+            total=listed["total"],
             forms=FORMS,
             reasons=rules.reasons(),
             categories=rules.reply_categories(),
@@ -96,7 +102,7 @@ class ConsoleWorkRoutes:
             standards=rules.quality_standards(),
             areas=rules.areas(),
             suggestions=suggestions,
-            task_context=staff.task_context(visit, answer.body),
+            task_context=staff.task_context(visit, tasks),
         )
 
     @http("POST", "/console/tasks/<string:task_id>")

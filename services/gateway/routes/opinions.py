@@ -106,7 +106,7 @@ class OpinionRoutes:
     @endpoint(*STAFF_ROLES, response=OpinionTask(many=True))
     def opinion_tasks(self, request, principal):
         """The editors' (and leaders') open opinion tasks: urgent items (急事急报) first, then the oldest."""
-        tasks = [t for t in self.engine.list_tasks(principal) if t["process_id"] == PROCESS_ID]
+        tasks = self.engine.list_tasks(principal, None, None, PROCESS_ID)
         flags = self.intake.opinion_editing_flags([t["business_key"] for t in tasks], principal)
         for task in tasks:
             task.update(flags["items"].get(task["business_key"], {"urgent": False, "submitted_at": None}))

@@ -11,6 +11,8 @@ from ..http import endpoint, http
 
 # Whoever may be a candidate for a user task (the engine lists and completes only a caller's own).
 TASK_ROLES = ("member", "informant", "staff", "committee", "leader", "unit", "operator")
+# What GET /api/tasks takes: a page and the filters the engine applies in SQL.
+_TASK_QUERY = ("page", "per_page", "instance_id", "business_key")
 
 
 class ProcessRoutes:
@@ -86,10 +88,12 @@ class ProcessRoutes:
 
     # -- the task list -----------------------------------------------------------------------
     @http("GET", "/api/tasks")
-    @endpoint(*TASK_ROLES, response=schemas.Task(many=True), query=("instance_id",))
+    @endpoint(*TASK_ROLES, response=schemas.TaskPage, query=_TASK_QUERY)
     def tasks(self, request, principal):
-        """The open tasks the caller may act on."""
-        return 200, self.engine.list_tasks(principal, request.args.get("instance_id"))
+        """A page of the open tasks the caller may act on, oldest first, with their total
+        (``page``, ``per_page`` 1-200, default 50; filters ``instance_id``, ``business_key``)."""
+        query = {k: request.args[k] for k in _TASK_QUERY if request.args.get(k)}
+        return 200, self.engine.task_page(principal, query)
 
     @http("POST", "/api/tasks/<string:task_id>/claim")
     @endpoint(*TASK_ROLES, response=schemas.Task)

@@ -11,11 +11,12 @@ from types import SimpleNamespace
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, insert, select, update
 
 from services.engine.models import WorkItem
 from services.engine.tasklist import TaskList, may_act, work_item_dict
 from shared.db import dispose_all, migrate, session_factory, transaction
+from shared.errors import InvalidInput
 
 pytestmark = pytest.mark.both_databases
 
@@ -147,3 +148,35 @@ def test_a_unit_handler_sees_only_the_open_work_of_their_role_and_unit(tasks):
         (None, None, "handler.chen"),
     ]
     assert tasks.list(None) == []
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=items, principal=principals, per_page=st.integers(1, 7))
+def test_the_pages_in_turn_list_what_may_act_answers_once_each_with_the_total(tasks, rows, principal, per_page):
+    load(tasks, rows)
+    expected = filtered_in_python(tasks, principal)
+    pages = [tasks.page(principal, {"per_page": per_page})]
+    while pages[-1]["page"] * per_page < pages[-1]["total"]:
+        pages.append(tasks.page(principal, {"page": pages[-1]["page"] + 1, "per_page": per_page}))
+    assert [w for p in pages for w in p["items"]] == expected
+    assert {p["total"] for p in pages} == {len(expected)}
+    assert all(len(p["items"]) <= per_page for p in pages)
+    assert tasks.page(principal, {"page": len(pages) + 1, "per_page": per_page})["items"] == []
+
+
+def test_a_page_is_fifty_by_default_and_at_most_two_hundred_and_filters_by_business_key(tasks):
+    staff = {"candidate_role": "staff", "candidate_unit": None, "candidate_user": None, "status": "open"}
+    load(tasks, [{**staff, "minute": n % 50} for n in range(60)])
+    first = tasks.page({"user": "li.ming", "roles": ["staff"]})
+    assert (first["page"], first["per_page"], first["total"], len(first["items"])) == (1, 50, 60, 50)
+    assert len(tasks.page({"roles": ["staff"]}, {"page": 2})["items"]) == 10
+    for wrong in ({"per_page": 201}, {"per_page": 0}, {"page": 0}, {"page": "x"}):
+        with pytest.raises(InvalidInput):
+            tasks.page({"roles": ["staff"]}, wrong)
+    wanted = first["items"][37]
+    with transaction(tasks.store.sessions) as s:
+        s.execute(update(WorkItem).where(WorkItem.task_id == wanted["task_id"]).values(business_key="2026-0038"))
+    [found] = tasks.page({"roles": ["staff"]}, {"business_key": "2026-0038"})["items"]
+    assert found["task_id"] == wanted["task_id"]
+    assert tasks.page({"roles": ["member"]}, {"business_key": "2026-0038"})["total"] == 0  # still only one's own
+    assert [w["task_id"] for w in tasks.list({"roles": ["staff"]}, business_key="2026-0038")] == [wanted["task_id"]]

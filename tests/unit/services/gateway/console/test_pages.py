@@ -1121,6 +1121,25 @@ def test_the_published_list_asks_for_one_page_at_a_time():
     assert nonsense.calls[0][1]["query"]["page"] == "1"
 
 
+def test_the_task_list_asks_for_one_page_and_links_the_next_and_the_previous():
+    from services.gateway.console.work import ConsoleWorkRoutes
+
+    listed = {"items": [{"task": "pre_review", "task_id": "t0", "business_key": "2026-0051"}], "page": 2}
+    listed |= {"per_page": 50, "total": 120}
+    visit = _Asking({"tasks": listed}, args={"page": "2"})
+    template, context = ConsoleWorkRoutes.console_tasks.__wrapped__(None, visit)
+    assert visit.calls[0] == ("tasks", {"query": {"page": "2"}})
+    assert template == "tasks.html" and (context["page"], context["pages"], context["total"]) == (2, 3, 120)
+    request = Request(EnvironBuilder(path="/console/tasks", query_string="page=2").get_environ())
+    visit = Visit(None, request, "token", {"user": "x", "roles": ["staff"]}, "zh-CN")
+    html = visit.render("tasks.html", **PAGES["tasks.html"], page=2, pages=3).get_data(as_text=True)
+    nav = html[html.index('id="task-pages"') :]
+    assert 'href="?page=1" rel="prev"' in nav and 'href="?page=3" rel="next"' in nav
+    last = visit.render("tasks.html", **PAGES["tasks.html"], page=3, pages=3).get_data(as_text=True)
+    assert 'rel="prev"' in last and 'rel="next"' not in last
+    assert 'id="task-pages"' not in visit.render("tasks.html", **PAGES["tasks.html"]).get_data(as_text=True)
+
+
 def test_the_adoptions_awaiting_an_instruction_are_shown_a_page_at_a_time_and_a_refused_one_on_its_page():
     waiting = [{"number": f"2026-S-{n}", "channel": "city_government"} for n in range(1, 46)]
     per = leader.WAITING_PER_PAGE
@@ -1142,13 +1161,14 @@ def test_the_task_list_asks_for_every_assign_tasks_routing_suggestions_in_one_ca
         for i, name in ((2, "assign"), (3, "reassign"), (4, "assign"))
     ]
     found = [{"number": f"2026-{i:04d}", "suggestions": [{"unit": f"u{i}"}]} for i in (2, 3, 4)]
-    visit = _Asking({"tasks": tasks, "routing_suggestions_of": {"proposals": found, "unknown": []}})
+    listed = {"items": tasks, "page": 1, "per_page": 50, "total": len(tasks)}
+    visit = _Asking({"tasks": listed, "routing_suggestions_of": {"proposals": found, "unknown": []}})
     _, context = ConsoleWorkRoutes.console_tasks.__wrapped__(None, visit)
     routing = [call for call in visit.calls if call[0].startswith("routing")]
     assert routing == [("routing_suggestions_of", {"query": {"numbers": "2026-0002,2026-0003,2026-0004"}})]
     assert context["suggestions"] == {f"2026-{i:04d}": [{"unit": f"u{i}"}] for i in (2, 3, 4)}
     # Those the route would refuse are not asked: a committee member sees no suggestions.
-    committee = _Asking({"tasks": tasks}, roles=("committee",))
+    committee = _Asking({"tasks": listed}, roles=("committee",))
     assert ConsoleWorkRoutes.console_tasks.__wrapped__(None, committee)[1]["suggestions"] == {}
     assert not [call for call in committee.calls if call[0].startswith("routing")]
 
