@@ -6,7 +6,7 @@ member role and payload values earn how many points, counted in which unit, up t
 It is identified exactly by ``content_hash`` (SHA-256 of the file's bytes), recorded with its
 ``version`` on every ledger entry it produced.
 
-Which rulebook applies is decided by the date an event counts for (:func:`term_for`): a changed
+Which rulebook applies is decided by the date an event counts for (``PointsRules.term_for`` in ``rules.py``): a changed
 rulebook is a new term's file and applies to that term's dates only. Terms must not overlap.
 """
 
@@ -22,7 +22,6 @@ from marshmallow import Schema, ValidationError, fields, validate, validates, va
 
 from shared import config
 from shared.calendar import DataFileError, load_yaml
-from shared.errors import InvalidInput
 
 UNITS = ("event", "item", "half_day")  # unit of count: each event / once per item / per half day
 CAP_PERIODS = ("year", "term")
@@ -240,21 +239,3 @@ def all_terms(folder: Path | None = None) -> list[PointsRulebook]:
             raise DataFileError(folder, {"term": ["two files name the same term"]})
         _cache[folder] = (stamp, books)
     return _cache[folder][1]
-
-
-def term_for(day: date, folder: Path | None = None) -> PointsRulebook:
-    """The rulebook of the term that ``day`` falls in; InvalidInput when no term covers it."""
-    for book in all_terms(folder):
-        if book.covers(day):
-            return book
-    raise InvalidInput(
-        f"no term's points rulebook covers {day.isoformat()}",
-        {"date": [f"{day.isoformat()} is outside every term in bpmn/rules/points"]},
-    )
-
-
-def term(term_id: str, folder: Path | None = None) -> PointsRulebook:
-    for book in all_terms(folder):
-        if book.term == term_id:
-            return book
-    raise InvalidInput(f"there is no term {term_id}", {"term": [f"unknown term '{term_id}'"]})

@@ -11,6 +11,7 @@ import pytest
 from services.evaluation import appeals, assessment, merged, operations, ratings
 from services.evaluation.points import excellence
 from services.evaluation.points import rulebook as points_rulebook
+from services.evaluation.points.rules import RulebookPointsRules
 from services.evaluation.points.service import PointsRules
 from services.evaluation.service import Rules
 from shared import rulebook as rulebooks
@@ -163,7 +164,7 @@ def test_each_worker_reads_the_rulebooks_as_they_are_now(tmp_path, monkeypatch):
     monkeypatch.setattr(rulebooks, "RULES_DIRECTORY", tmp_path)
     terms = tmp_path / "points"
     terms.mkdir()
-    (terms / "14.yaml").write_text(points_rulebook.term("14").path.read_text(encoding="utf-8"), encoding="utf-8")
+    (terms / "14.yaml").write_text(RulebookPointsRules().term("14").path.read_text(encoding="utf-8"), encoding="utf-8")
     monkeypatch.setattr(points_rulebook, "directory", lambda: terms)
     proposal_rules, points_rules = Rules(), PointsRules()
     assert "D" not in [c.code for c in proposal_rules.get_dependency(None).reply_categories()]

@@ -15,6 +15,7 @@ from services.evaluation.models import Base, Outbox
 from services.evaluation import operations, ratings
 from services.evaluation.points import attendance, directory, excellence, files, ledger, periods
 from services.evaluation.points import rulebook as rulebooks
+from services.evaluation.points.rules import RulebookPointsRules
 from services.evaluation.points.models import HeardEvent, LedgerEntry
 from shared.calendar import DataFileError
 from shared.errors import Conflict, Forbidden, InvalidInput
@@ -84,14 +85,14 @@ def test_the_rulebook_of_the_events_date_applies_and_each_entry_records_its_vers
         ),
     )
     old, new = entries(session)
-    term14, term15 = rulebooks.term("14"), rulebooks.term("15")
+    term14, term15 = RulebookPointsRules().term("14"), RulebookPointsRules().term("15")
     assert (old.points, old.term, old.rulebook_version, old.rulebook_hash) == (10, "14", "14.1", term14.content_hash)
     assert (new.points, new.term, new.rulebook_version, new.rulebook_hash) == (8, "15", "15.1", term15.content_hash)
     assert old.rule["activity"] == "plenary_attendance" and old.rule["quantity"] == 2
 
 
 def test_every_default_of_the_domain_is_a_row_of_the_first_term():
-    book = rulebooks.term("14")
+    book = RulebookPointsRules().term("14")
     values = {r.activity: r.points for r in book.rules}
     assert values["plenary_attendance"] == 5 and values["plenary_absence"] == -10
     assert values["meeting_absence"] == -5
@@ -304,7 +305,7 @@ def test_someone_not_in_the_directory_earns_nothing_and_the_event_says_why(sessi
 
 
 def test_overlapping_terms_and_bad_rows_are_refused_naming_the_file(tmp_path):
-    source = Path(rulebooks.term("14").path).read_text(encoding="utf-8")
+    source = Path(RulebookPointsRules().term("14").path).read_text(encoding="utf-8")
     (tmp_path / "a.yaml").write_text(source, encoding="utf-8")
     (tmp_path / "b.yaml").write_text(source.replace('term: "14"', 'term: "14b"'), encoding="utf-8")
     with pytest.raises(DataFileError, match="overlaps"):
@@ -331,7 +332,7 @@ def test_overlapping_terms_and_bad_rows_are_refused_naming_the_file(tmp_path):
     ],
 )
 def test_grades_on_the_100_point_view(points, kind, view, grade):
-    assert rulebooks.term("14").grade(points, kind) == (
+    assert RulebookPointsRules().term("14").grade(points, kind) == (
         view,
         {
             "code": grade,
