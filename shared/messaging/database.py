@@ -28,7 +28,11 @@ from .relay import OutboxRelay
 log = logging.getLogger(__name__)
 
 
-class UnitOfWork:
+class WorkerSession:
+    """A worker's database session, opened when first asked for and committed by the entrypoint
+    (with the inbox row and the result); the commit wakes the outbox relay. What a service's domain
+    code works through is the unit of work over this session (``shared.unit_of_work``)."""
+
     def __init__(self, sessions: sessionmaker[Session], relay_wakeup: Callable[[], None]) -> None:
         self._sessions = sessions
         self._wakeup = relay_wakeup
@@ -116,8 +120,8 @@ class Database(DependencyProvider):  # type: ignore[misc]  # nameko ships no typ
             sweep = not self._wake.ready()  # the interval passed with no commit waking the relay
             self._wake = Event()
 
-    def get_dependency(self, worker_ctx: WorkerContext) -> UnitOfWork:
-        uow = UnitOfWork(self.sessions, self.wake)
+    def get_dependency(self, worker_ctx: WorkerContext) -> WorkerSession:
+        uow = WorkerSession(self.sessions, self.wake)
         worker_ctx.ztc_uow = uow
         return uow
 

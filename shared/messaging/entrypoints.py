@@ -76,7 +76,7 @@ if TYPE_CHECKING:
     from nameko.containers import ServiceContainer, WorkerContext
     from nameko.extensions import Extension
 
-    from .database import Database, UnitOfWork
+    from .database import Database, WorkerSession
 
 # A method an entrypoint decorates (nameko's decorators return it as it is).
 Handler = TypeVar("Handler", bound=Callable[..., Any])
@@ -604,7 +604,7 @@ class JobEntrypoint(Entrypoint):  # type: ignore[misc]  # nameko ships no types
         ack(message)
 
     def _commit(
-        self, db: Database, uow: UnitOfWork | None, job: dict[str, Any], status: str, payload: dict[str, Any]
+        self, db: Database, uow: WorkerSession | None, job: dict[str, Any], status: str, payload: dict[str, Any]
     ) -> None:
         if status == "ok" and uow is not None:
             session = uow.session  # the worker's own transaction: effects, inbox, result at once
