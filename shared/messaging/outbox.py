@@ -32,6 +32,16 @@ def _add(
     )
 
 
+def message_body(
+    name: str, correlation_key: str, message_id: str, payload: Mapping[str, object] | None = None
+) -> dict[str, Any]:
+    """A BPMN message as it crosses the bus (``contracts.MessageSchema``)."""
+    body: dict[str, Any] = contracts.MessageSchema().load(
+        {"name": name, "correlation_key": correlation_key, "message_id": message_id, "payload": payload or {}}
+    )
+    return body
+
+
 def send_message(
     session: Session,
     outbox_model: type[Any],
@@ -41,10 +51,27 @@ def send_message(
     payload: Mapping[str, object] | None = None,
 ) -> None:
     """A BPMN message for the instance whose business key is ``correlation_key``."""
-    body = contracts.MessageSchema().load(
-        {"name": name, "correlation_key": correlation_key, "message_id": message_id, "payload": payload or {}}
+    _add(session, outbox_model, contracts.MESSAGE_ROUTING_KEY, message_body(name, correlation_key, message_id, payload))
+
+
+def start_body(
+    command_id: str,
+    process_id: str,
+    business_key: str | None,
+    data: Mapping[str, object],
+    principal: Mapping[str, object] | None,
+) -> dict[str, Any]:
+    """A process start as it crosses the bus (``contracts.StartSchema``)."""
+    body: dict[str, Any] = contracts.StartSchema().dump(
+        {
+            "command_id": command_id,
+            "process_id": process_id,
+            "business_key": business_key,
+            "data": data,
+            "principal": principal,
+        }
     )
-    _add(session, outbox_model, contracts.MESSAGE_ROUTING_KEY, body)
+    return body
 
 
 def start_process(
@@ -57,16 +84,46 @@ def start_process(
     principal: Mapping[str, object] | None,
 ) -> None:
     """Start ``process_id`` once, however often the command is delivered."""
-    body = contracts.StartSchema().dump(
-        {
-            "command_id": command_id,
-            "process_id": process_id,
-            "business_key": business_key,
-            "data": data,
-            "principal": principal,
-        }
-    )
+    body = start_body(command_id, process_id, business_key, data, principal)
     _add(session, outbox_model, contracts.START_ROUTING_KEY, body)
+
+
+def event_body(
+    name: str,
+    event_id: str,
+    subject: str,
+    *,
+    thread: str | None = None,
+    members: list[dict[str, object]] | None = None,
+    payload: Mapping[str, object] | None = None,
+    notices: Sequence[Mapping[str, object]] = (),
+) -> dict[str, Any]:
+    """A domain event as it crosses the bus (``contracts.EventSchema``), occurring now."""
+    body: dict[str, Any] = contracts.EventSchema().dump(
+        contracts.EventSchema().load(
+            {
+                "event_id": event_id,
+                "name": name,
+                "occurred_at": clock.now().isoformat(),
+                "subject": subject,
+                "thread": thread,
+                "members": members or [],
+                "payload": payload or {},
+                "notices": list(notices),
+            }
+        )
+    )
+    if not body["notices"]:
+        del body["notices"]  # an event without notices is as it always was
+    return body
+
+
+def notification_payload(recipients: list[str], title: str, text: str = "") -> dict[str, Any]:
+    """What a ``notify.<kind>`` event carries (``contracts.NotificationPayloadSchema``)."""
+    payload: dict[str, Any] = contracts.NotificationPayloadSchema().load(
+        {"recipients": recipients, "title": title, "text": text}
+    )
+    return payload
 
 
 def publish_event(
@@ -84,22 +141,7 @@ def publish_event(
     """A domain event on ``ztc.events`` (routing key ``name``), sent only if the caller's
     transaction commits. ``members``: ``[{"member": id, "role": "lead"|"co"|...}]`` it concerns;
     ``notices``: notifications of the same change that ride on it (``contracts.NoticeSchema``)."""
-    body = contracts.EventSchema().dump(
-        contracts.EventSchema().load(
-            {
-                "event_id": event_id,
-                "name": name,
-                "occurred_at": clock.now().isoformat(),
-                "subject": subject,
-                "thread": thread,
-                "members": members or [],
-                "payload": payload or {},
-                "notices": list(notices),
-            }
-        )
-    )
-    if not body["notices"]:
-        del body["notices"]  # an event without notices is as it always was
+    body = event_body(name, event_id, subject, thread=thread, members=members, payload=payload, notices=notices)
     _add(session, outbox_model, name, body, exchange=contracts.EVENTS_EXCHANGE)
 
 
@@ -118,7 +160,7 @@ def notify(
     """Tell people something (delivered by the gateway's notification inbox), if the caller's
     transaction commits. ``kind`` names the occasion: ``notify.<kind>``. ``notices``: further
     notifications of the same change, carried by this one message (``contracts.NoticeSchema``)."""
-    payload = contracts.NotificationPayloadSchema().load({"recipients": recipients, "title": title, "text": text})
+    payload = notification_payload(recipients, title, text)
     publish_event(
         session,
         outbox_model,

@@ -2,8 +2,8 @@
 
 A service's fake unit of work subclasses :class:`FakeUnitOfWork` and adds in-memory fakes of that
 service's repositories (each a subclass of the service's abstract repository). What the domain code
-sends is kept in ``sent`` — checked against the same contracts the real outbox uses, so a fake never
-accepts a message the real adapter would refuse.
+sends is kept in ``sent``, each body made by the same functions that make the real outbox's rows
+(``shared.messaging.outbox``), so a fake never accepts a message the real adapter would refuse.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from shared import contracts
+from shared.messaging import outbox
 from shared.unit_of_work import UnitOfWork
 
 
@@ -41,19 +42,10 @@ class FakeUnitOfWork(UnitOfWork):
         payload: Mapping[str, object] | None = None,
         notices: Sequence[Mapping[str, object]] = (),
     ) -> None:
-        body = contracts.EventSchema().load(
-            {
-                "event_id": event_id,
-                "name": name,
-                "occurred_at": "2026-01-01T00:00:00+00:00",
-                "subject": subject,
-                "thread": thread,
-                "members": members or [],
-                "payload": payload or {},
-                "notices": list(notices),
-            }
+        body = outbox.event_body(
+            name, event_id, subject, thread=thread, members=members, payload=payload, notices=notices
         )
-        self.sent.append({"kind": "event", **body})
+        self.sent.append({"kind": "event", "notices": [], **body})  # as the event reads: none is an empty list
 
     def notify(
         self,
@@ -66,7 +58,7 @@ class FakeUnitOfWork(UnitOfWork):
         thread: str | None = None,
         notices: Sequence[Mapping[str, object]] = (),
     ) -> None:
-        payload = contracts.NotificationPayloadSchema().load({"recipients": recipients, "title": title, "text": text})
+        payload = outbox.notification_payload(recipients, title, text)
         self.publish_event(
             contracts.NOTIFY_PREFIX + kind, event_id, subject, thread=thread, payload=payload, notices=notices
         )
@@ -74,9 +66,7 @@ class FakeUnitOfWork(UnitOfWork):
     def send_message(
         self, name: str, correlation_key: str, message_id: str, payload: Mapping[str, object] | None = None
     ) -> None:
-        body = contracts.MessageSchema().load(
-            {"name": name, "correlation_key": correlation_key, "message_id": message_id, "payload": payload or {}}
-        )
+        body = outbox.message_body(name, correlation_key, message_id, payload)
         self.sent.append({"kind": "message", **body})
 
     def start_process(
@@ -87,16 +77,8 @@ class FakeUnitOfWork(UnitOfWork):
         data: Mapping[str, object],
         principal: Mapping[str, object] | None,
     ) -> None:
-        body = contracts.StartSchema().dump(
-            {
-                "command_id": command_id,
-                "process_id": process_id,
-                "business_key": business_key,
-                "data": data,
-                "principal": principal,
-            }
-        )
-        self.sent.append({"kind": "start", **contracts.StartSchema().load(body)})
+        body = outbox.start_body(command_id, process_id, business_key, data, principal)
+        self.sent.append({"kind": "start", **body})
 
     def events(self, name: str | None = None) -> list[dict]:
         """The events sent so far (of ``name``, if given), in order."""
