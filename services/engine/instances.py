@@ -101,7 +101,7 @@ class Instances:
                 s, instance_id, principal, "started", None, {"version": version.version, "business_key": business_key}
             )
             try:
-                store.runtime.run(workflow)
+                store.runtime.advance(workflow)
             except StepFailed as exc:
                 if not incident_on_failure:
                     raise InvalidInput(
