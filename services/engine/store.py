@@ -12,6 +12,7 @@ instance first. Each such conflict is counted (``ztc_revision_conflicts_total``,
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 import time
@@ -27,7 +28,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from shared import clock, metrics
 from shared.config import Settings
-from shared.db import transaction
+from shared.db import json_dumps, transaction
 from shared.errors import Conflict, InvalidInput, NotFound
 from shared.principal import acting_user
 from shared.workflow.runtime import StepFailed, WaitState, WorkflowRuntime
@@ -62,6 +63,16 @@ class StepInstance:
     status: str
     waiting_tasks: list[str]
     revision: int
+
+
+@dataclass(slots=True)
+class Saved:
+    """What :meth:`InstanceStore.save` wrote: the revision and the row's columns (``values``:
+    the keys of :data:`SAVE_STEP`'s parameters, the state among them), enough to answer a caller
+    without reading the row back."""
+
+    revision: int
+    values: dict[str, Any]
 
 
 INSTANCES = cast(Table, Instance.__table__)
@@ -159,6 +170,33 @@ class InstanceStore:
             "updated_at": iso(inst.updated_at),
         }
 
+    def describe_saved(
+        self,
+        inst: StepInstance,
+        saved: Saved,
+        version: str,
+        incidents: list[IncidentView],
+        created_at: datetime,
+    ) -> InstanceView:
+        """:meth:`describe`'s answer from what a save wrote, without reading it back: the values go
+        through what reading them would do to them (JSON for the data, UTC for the times)."""
+        values = saved.values
+        return {
+            "id": inst.id,
+            "process_id": inst.process_id,
+            "version": version,
+            "business_key": inst.business_key,
+            "status": values["status"],
+            "waiting_tasks": list(values["waiting_tasks"]),
+            "waiting_messages": [m for m in values["waiting_messages"].split("|") if m],
+            "next_timer": iso(clock.as_utc(values["next_timer"])),
+            "revision": saved.revision,
+            "data": json.loads(json_dumps(values["data"])) or {},
+            "incidents": incidents,
+            "created_at": iso(clock.as_utc(created_at)),
+            "updated_at": iso(clock.as_utc(values["updated_at"])),
+        }
+
     def history(
         self,
         s: Session,
@@ -224,7 +262,7 @@ class InstanceStore:
                         outcome = self.on_step_failed(s, inst, exc, principal)
                     if outcome is UNCHANGED:
                         return None
-                    revision = self.save(s, inst, workflow, principal)
+                    revision = self.save(s, inst, workflow, principal).revision
                     version_id = inst.version_id
                 # Only a committed step goes back into the cache (see cache.py).
                 self.workflows.put(instance_id, revision, version_id, workflow)
@@ -241,10 +279,10 @@ class InstanceStore:
         workflow: BpmnWorkflow,
         principal: Mapping[str, Any] | None,
         new: bool = False,
-    ) -> int:
+    ) -> Saved:
         """Write the instance as ``workflow`` left it and what its wait state asks for (``new``:
-        insert it); returns the revision saved. StaleRevision (after a rollback) if another save
-        came first."""
+        insert it, created ``now``); returns what it saved. StaleRevision (after a rollback) if
+        another save came first."""
         now = clock.now()
         # The save's steps read with Core statements, which do not autoflush: what the change did
         # through the ORM is written first, as the ORM reads they replaced made it.
@@ -293,13 +331,13 @@ class InstanceStore:
                     created_at=now,
                 ),
             )
-            return 1
+            return Saved(1, values)
         old = inst.revision
         result = s.connection().execute(SAVE_STEP, dict(values, revision=old + 1, saved_id=inst.id, saved_revision=old))
         if result.rowcount != 1:
             s.rollback()
             raise StaleRevision()
-        return old + 1
+        return Saved(old + 1, values)
 
     def set_status(
         self,
