@@ -89,6 +89,8 @@ SAVE_STEP = update(INSTANCES).where(
 # What InstanceStore.mutate runs on an instance: ``change(session, instance, workflow)``, returning
 # the caller's outcome, or UNCHANGED to save nothing.
 Change = Callable[[Session, StepInstance, BpmnWorkflow], Any]
+# What InstanceStore.mutate may answer instead, after the save, in its transaction.
+Answer = Callable[[Session, StepInstance, "Saved"], Any]
 
 
 class StaleRevision(Exception):
@@ -221,11 +223,12 @@ class InstanceStore:
     # -- the one way an instance changes ----------------------------------------------------------
     def mutate(
         self,
-        instance_id: str,
+        instance_id: str | Callable[[Session], str | None],
         change: Change,
         principal: Mapping[str, Any] | None = None,
         refuse_failed_step: bool = False,
         guard: Callable[[Session], bool] | None = None,
+        answer: Answer | None = None,
     ) -> Any:  # the change's outcome; None if nothing was saved
         """Run ``change(session, instance, workflow)`` and save; retried on a stale revision.
 
@@ -235,23 +238,36 @@ class InstanceStore:
         unless the step ran past a limit, which is the diagram's fault and always an incident.
         ``guard(session)``, if given, runs first in the same transaction: when it answers false
         nothing is loaded or saved and None is returned (a job result that no longer applies).
+        ``instance_id`` may be a function of the session that finds the instance, run likewise on
+        every attempt: what it wrote is part of the step's transaction (a message buffered), and
+        when it finds none that is committed and None returned. ``answer(session, instance,
+        saved)``, if given, runs after the save in the same transaction, and what it returns is
+        the outcome (an answer built from what was saved, instead of reading it back).
         """
+        target = instance_id if isinstance(instance_id, str) else "?"
         for attempt in range(1, MAX_SAVE_ATTEMPTS + 1):
             try:
                 with transaction(self.sessions) as s:
                     if guard is not None and not guard(s):
                         return None
-                    row = s.connection().execute(LOAD_STEP, {"instance_id": instance_id}).one_or_none()
+                    if not isinstance(instance_id, str):
+                        found = instance_id(s)
+                        if found is None:
+                            return None
+                        target = found
+                    else:
+                        target = instance_id
+                    row = s.connection().execute(LOAD_STEP, {"instance_id": target}).one_or_none()
                     if row is None:
-                        raise NotFound(f"no instance {instance_id}")
+                        raise NotFound(f"no instance {target}")
                     inst = StepInstance(*row)
                     if inst.status in HALTED and not getattr(change, "ztc_resumes", False):
-                        raise Conflict(f"instance {instance_id} is {inst.status}")
-                    workflow = self.workflows.take(instance_id, inst.revision, inst.version_id)
+                        raise Conflict(f"instance {target} is {inst.status}")
+                    workflow = self.workflows.take(target, inst.revision, inst.version_id)
                     if workflow is None:
                         # The state column is read only when the workflow is not cached for this revision.
                         key, spec = self.spec(s, inst.version_id)
-                        state = s.connection().execute(LOAD_STATE, {"instance_id": instance_id}).scalar_one()
+                        state = s.connection().execute(LOAD_STATE, {"instance_id": target}).scalar_one()
                         # The loaded JSON is this read's own copy, and the runtime may consume it.
                         workflow = self.runtime.loads(state, spec, version_key=key)
                     try:
@@ -262,15 +278,17 @@ class InstanceStore:
                         outcome = self.on_step_failed(s, inst, exc, principal)
                     if outcome is UNCHANGED:
                         return None
-                    revision = self.save(s, inst, workflow, principal).revision
+                    saved = self.save(s, inst, workflow, principal)
+                    if answer is not None:
+                        outcome = answer(s, inst, saved)
                     version_id = inst.version_id
                 # Only a committed step goes back into the cache (see cache.py).
-                self.workflows.put(instance_id, revision, version_id, workflow)
+                self.workflows.put(target, saved.revision, version_id, workflow)
                 self.on_commit()
                 return outcome
             except StaleRevision:
-                self._conflict(instance_id, attempt)
-        return self._give_up(instance_id)
+                self._conflict(target, attempt)
+        return self._give_up(target)
 
     def save(
         self,

@@ -1,6 +1,7 @@
 """A step's work in as few transactions as its guarantees allow, on a real database (SQLite and
-PostgreSQL): a start is one transaction and answers from what it saved; the answers are what
-reading the instance back gives."""
+PostgreSQL): a start is one transaction and answers from what it saved; a message is buffered,
+correlated and delivered in one; the answers are what reading the instance back gives, and the
+revision check, the retry after a conflict and the idempotency by message id hold as before."""
 
 from __future__ import annotations
 
@@ -10,8 +11,19 @@ from contextlib import contextmanager
 import pytest
 from sqlalchemy import event
 
+from services.engine.models import BufferedMessage
+from shared.errors import Conflict
 from tests.integration.services.engine.test_designers_versions import WAITER
-from tests.integration.services.engine.test_rules import DATA, MEMBER, SMOKE
+from tests.integration.services.engine.test_rules import (
+    DATA,
+    MEMBER,
+    REPLY,
+    SMOKE,
+    _second_engine,
+    actions,
+    count_rows,
+    waiting_for_reply,
+)
 
 pytestmark = pytest.mark.both_databases
 
@@ -63,3 +75,87 @@ def test_a_start_that_failed_into_an_incident_answers_its_incident_as_reading_it
     )
     assert started["status"] == "incident" and len(started["incidents"]) == 1
     assert started == engine.get_instance(started["id"])
+
+
+def test_a_message_to_a_waiting_instance_is_buffered_and_delivered_in_one_transaction(engine):
+    engine.deploy(SMOKE)
+    inst = waiting_for_reply(engine, "ONE-4")
+    with commits(engine) as seen:
+        sent = engine.send_message(dict(REPLY, correlation_key="ONE-4", message_id="one-4"))
+    assert sent == {"status": "delivered", "message_id": "one-4", "delivered_to": inst["id"]}
+    assert len(seen) == 1
+    assert count_rows(engine, BufferedMessage, message_id="one-4", status="delivered", instance_id=inst["id"]) == 1
+    assert engine.get_instance(inst["id"])["waiting_tasks"] == ["record_outcome"]
+    # Sent again, it is a duplicate: not delivered twice.
+    again = engine.send_message(dict(REPLY, correlation_key="ONE-4", message_id="one-4"))
+    assert again["status"] == "duplicate" and again["delivered_to"] == inst["id"] and again["state"] == "delivered"
+    assert actions(engine, inst["id"]).count("message_delivered") == 1
+
+
+def test_a_message_nobody_waits_for_is_buffered_in_one_transaction(engine):
+    engine.deploy(SMOKE)
+    with commits(engine) as seen:
+        sent = engine.send_message(dict(REPLY, correlation_key="ONE-5", message_id="one-5"))
+    assert sent == {"status": "buffered", "message_id": "one-5", "delivered_to": None}
+    assert len(seen) == 1
+    assert count_rows(engine, BufferedMessage, message_id="one-5", status="buffered") == 1
+
+
+def test_a_message_whose_step_lost_a_race_is_buffered_again_with_the_retry_and_delivered_once(
+    engine, settings, monkeypatch
+):
+    engine.deploy(SMOKE)
+    inst = waiting_for_reply(engine, "ONE-6")
+    other = _second_engine(settings)
+    real = engine.runtime.deliver_message
+    calls = []
+
+    def deliver_message(workflow, name, payload):
+        calls.append(name)
+        if len(calls) == 1:  # another engine saves the instance first: this save finds a newer revision
+            other.store.mutate(inst["id"], lambda s, i, wf: "checked")
+        return real(workflow, name, payload)
+
+    monkeypatch.setattr(engine.runtime, "deliver_message", deliver_message)
+    sent = engine.send_message(dict(REPLY, correlation_key="ONE-6", message_id="one-6"))
+    assert sent == {"status": "delivered", "message_id": "one-6", "delivered_to": inst["id"]}
+    assert calls == ["unit_reply", "unit_reply"], "the stale save was not retried"
+    assert engine.store.conflicts == 1
+    assert count_rows(engine, BufferedMessage, message_id="one-6") == 1
+    final = engine.get_instance(inst["id"])
+    assert final["revision"] == inst["revision"] + 2 and final["waiting_tasks"] == ["record_outcome"]
+    assert actions(engine, inst["id"]).count("message_delivered") == 1
+
+
+def test_a_message_whose_step_fails_is_kept_buffered_and_the_failure_reported(engine, monkeypatch):
+    engine.deploy(SMOKE)
+    inst = waiting_for_reply(engine, "ONE-7")
+
+    def refuse(*args, **kwargs):
+        raise Conflict("the step failed")
+
+    monkeypatch.setattr(engine.runtime, "deliver_message", refuse)
+    with pytest.raises(Conflict):
+        engine.send_message(dict(REPLY, correlation_key="ONE-7", message_id="one-7"))
+    assert count_rows(engine, BufferedMessage, message_id="one-7", status="buffered") == 1
+    assert engine.get_instance(inst["id"])["revision"] == inst["revision"]
+    monkeypatch.undo()
+    # The sweep delivers it, once.
+    assert engine.deliver_waiting_messages() == 1
+    assert count_rows(engine, BufferedMessage, message_id="one-7", status="delivered", instance_id=inst["id"]) == 1
+    assert engine.send_message(dict(REPLY, correlation_key="ONE-7", message_id="one-7"))["status"] == "duplicate"
+
+
+def test_a_message_id_seen_before_is_not_delivered_to_an_instance_that_waits_for_its_name(engine):
+    engine.deploy(SMOKE)
+    assert engine.send_message(dict(REPLY, correlation_key="ELSEWHERE", message_id="one-8"))["status"] == "buffered"
+    inst = waiting_for_reply(engine, "ONE-8")
+    again = engine.send_message(dict(REPLY, correlation_key="ONE-8", message_id="one-8"))
+    assert again["status"] == "duplicate" and again["state"] == "buffered" and again["delivered_to"] is None
+    after = engine.get_instance(inst["id"])
+    assert after["revision"] == inst["revision"] and after["waiting_messages"] == ["unit_reply"]
+    assert "message_delivered" not in actions(engine, inst["id"])
+    # Its step was rolled back whole, its cached workflow with it: the next message is delivered.
+    sent = engine.send_message(dict(REPLY, correlation_key="ONE-8", message_id="one-8b"))
+    assert sent == {"status": "delivered", "message_id": "one-8b", "delivered_to": inst["id"]}
+    assert engine.get_instance(inst["id"])["waiting_tasks"] == ["record_outcome"]
