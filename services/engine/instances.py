@@ -19,7 +19,7 @@ from shared.workflow.runtime import StepFailed
 
 from .deployments import Deployments
 from .models import History, Incident, Instance
-from .store import INCIDENT_OPENED, INSTANCES, InstanceStore, StepInstance, iso
+from .store import INCIDENT_OPENED, INSTANCES, InstanceStore, Saved, StepInstance, iso
 from .views import IncidentView, InstanceView
 
 
@@ -124,6 +124,13 @@ class Instances:
         store.workflows.put(instance_id, saved.revision, version_id, workflow)
         store.on_commit()
         return answer
+
+    def answer_saved(self, s: Session, inst: StepInstance, saved: Saved) -> InstanceView:
+        """A step's answer (:meth:`get`'s) from what it saved, in its own transaction: the version's
+        label (cached) and the incidents not resolved are all it reads."""
+        assert inst.created_at is not None  # a step's instance was loaded with it
+        label = self.store.label(s, inst.version_id)
+        return self.store.describe_saved(inst, saved, label, self._incidents(s, inst.id), inst.created_at)
 
     def _incidents(self, s: Session, instance_id: str) -> list[IncidentView]:
         """The instance's incidents not resolved, as :meth:`describe` lists them."""

@@ -63,6 +63,7 @@ class StepInstance:
     status: str
     waiting_tasks: list[str]
     revision: int
+    created_at: datetime | None = None  # an answer's; a new instance's is the time it is saved
 
 
 @dataclass(slots=True)
@@ -124,6 +125,7 @@ class InstanceStore:
         self.runtime = runtime or WorkflowRuntime()
         self.on_commit = on_commit or (lambda: None)
         self._spec_cache: dict[int, tuple[str, dict[str, Any]]] = {}
+        self._labels: dict[int, str] = {}  # a version's label by its id (never changes)
         # An engine made only to validate diagrams has no settings, and steps nothing.
         self.workflows = WorkflowCache(settings.workflow_cache_size if settings is not None else 0)
         # What a save does besides writing the instance, in order: before the wait state is
@@ -147,6 +149,15 @@ class InstanceStore:
             cached = (f"{version.process_id}@{version.version}", version.spec)
             self._spec_cache[version_id] = cached
         return cached
+
+    def label(self, s: Session, version_id: int) -> str:
+        """A version's label (``ProcessVersion.version``), read once per process."""
+        label = self._labels.get(version_id)
+        if label is None:
+            label = s.scalar(select(ProcessVersion.version).where(ProcessVersion.id == version_id))
+            assert label is not None  # an instance's version is never deleted
+            self._labels[version_id] = label
+        return label
 
     # -- reading --------------------------------------------------------------------------------
     def describe(self, s: Session, inst: Instance, incident_dict: Callable[[Incident], IncidentView]) -> InstanceView:

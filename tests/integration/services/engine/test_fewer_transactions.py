@@ -1,6 +1,6 @@
 """A step's work in as few transactions as its guarantees allow, on a real database (SQLite and
 PostgreSQL): a start is one transaction and answers from what it saved; a message is buffered,
-correlated and delivered in one; the answers are what reading the instance back gives, and the
+correlated and delivered in one; completing a task checks who may, fills the form and steps in one; the answers are what reading the instance back gives, and the
 revision check, the retry after a conflict and the idempotency by message id hold as before."""
 
 from __future__ import annotations
@@ -12,13 +12,16 @@ import pytest
 from sqlalchemy import event
 
 from services.engine.models import BufferedMessage
-from shared.errors import Conflict
+from shared.errors import Conflict, Forbidden, InvalidInput, NotFound
 from tests.integration.services.engine.test_designers_versions import WAITER
 from tests.integration.services.engine.test_rules import (
     DATA,
     MEMBER,
     REPLY,
     SMOKE,
+    STAFF,
+    at_review,
+    review_task,
     _second_engine,
     actions,
     count_rows,
@@ -159,3 +162,31 @@ def test_a_message_id_seen_before_is_not_delivered_to_an_instance_that_waits_for
     sent = engine.send_message(dict(REPLY, correlation_key="ONE-8", message_id="one-8b"))
     assert sent == {"status": "delivered", "message_id": "one-8b", "delivered_to": inst["id"]}
     assert engine.get_instance(inst["id"])["waiting_tasks"] == ["record_outcome"]
+
+
+def test_completing_a_task_is_one_transaction_and_answers_what_reading_it_back_answers(engine):
+    engine.deploy(SMOKE)
+    inst = at_review(engine, "ONE-9")
+    task = review_task(engine, inst["id"])
+    with commits(engine) as seen:
+        done = engine.complete_task(task["task_id"], {"approved": True, "comment": "好"}, STAFF)
+    assert len(seen) == 1
+    assert done == engine.get_instance(inst["id"])
+    assert done["revision"] == inst["revision"] + 1 and done["created_at"] == inst["created_at"]
+    assert done["data"]["review_by"] == STAFF["user"] and done["data"]["comment"] == "好"
+
+
+def test_a_task_refused_in_its_one_transaction_changes_nothing(engine):
+    engine.deploy(SMOKE)
+    inst = at_review(engine, "ONE-10")
+    task = review_task(engine, inst["id"])
+    with pytest.raises(Forbidden):
+        engine.complete_task(task["task_id"], {"approved": True}, MEMBER)
+    with pytest.raises(InvalidInput):
+        engine.complete_task(task["task_id"], {"approved": "perhaps"}, STAFF)
+    assert engine.get_instance(inst["id"]) == inst
+    assert review_task(engine, inst["id"])["status"] == "open"
+    engine.complete_task(task["task_id"], {"approved": False}, STAFF)
+    with pytest.raises(NotFound):
+        engine.complete_task(task["task_id"], {"approved": True}, STAFF)
+    assert actions(engine, inst["id"]).count("task_completed") == 1
