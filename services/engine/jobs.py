@@ -312,11 +312,15 @@ class Jobs:
 
     def _finish(self, s: Session, job: JobRow, action: str, data: Mapping[str, object]) -> None:
         """The job done, and an incident an operator retried on it resolved: Core updates, as no
-        step reads these rows back."""
+        step reads these rows back. A job's first attempt has no such incident: an operator's
+        retry (:meth:`.incidents.Incidents.retry`) is the only way an incident becomes
+        "retrying", and it sends the job again as its next attempt."""
         now = clock.now()
         conn = s.connection()
         conn.execute(FINISH_JOB, {"finished_id": job.job_id, "status": "done", "updated_at": now})
         self.store.history(s, job.instance_id, None, action, job.task_name, data)
+        if job.attempt == 1:
+            return
         conn.execute(
             RESOLVE_RETRIED,
             {
