@@ -323,8 +323,9 @@ class InstanceStore:
         for after in self.after_wait:
             after(s, inst, workflow, wait, principal)
         # Incidents are opened only inside their instance's own transaction, which then saves it
-        # as "incident": a waiting instance that opened none in this step has none to count.
-        could_have = inst.status != "waiting" or s.info.get(INCIDENT_OPENED)
+        # as "incident": a waiting instance, or one being started, that opened none in this step
+        # has none to count.
+        could_have = (inst.status != "waiting" and not new) or s.info.get(INCIDENT_OPENED)
         open_incidents = could_have and s.scalar(
             select(func.count()).select_from(Incident).where(Incident.instance_id == inst.id, Incident.status == "open")
         )

@@ -47,12 +47,30 @@ def commits(engine) -> Iterator[list[str]]:
         event.remove(bind, "commit", count)
 
 
+@contextmanager
+def statements(engine) -> Iterator[list[str]]:
+    """The SQL statements ``engine`` runs inside the block."""
+    bind = engine.sessions.kw["bind"]
+    seen: list[str] = []
+
+    def record(_conn, _cursor, statement, *_args) -> None:
+        seen.append(statement)
+
+    event.listen(bind, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(bind, "before_cursor_execute", record)
+
+
 def test_a_start_is_one_transaction_and_answers_what_reading_it_back_answers(engine):
     engine.deploy(SMOKE)
     data = dict(DATA, note="铁路 — ünïcode", nested={"a": [1, 2.5, None, True]})
-    with commits(engine) as seen:
+    with commits(engine) as seen, statements(engine) as sql:
         started = engine.start("smoke", "ONE-1", data, MEMBER)
     assert len(seen) == 1
+    # A new instance that opened no incident has none: none is looked for, nothing is read back.
+    assert not [q for q in sql if "incidents" in q or q.lstrip().startswith("SELECT instances")]
     assert started == engine.get_instance(started["id"])
     assert started["status"] == "waiting" and started["revision"] == 1 and started["incidents"] == []
 
