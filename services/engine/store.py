@@ -22,7 +22,7 @@ from datetime import datetime
 from typing import Any, Never, cast
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
-from sqlalchemy import Table, bindparam, event, func, insert, select, update
+from sqlalchemy import Row, Table, bindparam, event, func, insert, select, update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -81,6 +81,9 @@ INSTANCES = cast(Table, Instance.__table__)
 LOAD_STEP = select(*(INSTANCES.c[name] for name in StepInstance.__slots__)).where(
     INSTANCES.c.id == bindparam("instance_id")
 )
+# A step's instance read in the statement that reads what the step is about (its job, its work
+# item): these columns last, made a StepInstance by step_instance().
+STEP_COLUMNS = tuple(INSTANCES.c[name].label(f"step_{name}") for name in StepInstance.__slots__)
 LOAD_STATE = select(INSTANCES.c.state).where(INSTANCES.c.id == bindparam("instance_id"))
 # The optimistic revision check; the columns set are the keys of the parameters it is given.
 SAVE_STEP = update(INSTANCES).where(
@@ -92,6 +95,11 @@ SAVE_STEP = update(INSTANCES).where(
 Change = Callable[[Session, StepInstance, BpmnWorkflow], Any]
 # What InstanceStore.mutate may answer instead, after the save, in its transaction.
 Answer = Callable[[Session, StepInstance, "Saved"], Any]
+
+
+def step_instance(row: Row[Any]) -> StepInstance:
+    """The StepInstance in a row that ends with :data:`STEP_COLUMNS`."""
+    return StepInstance(*row[len(row) - len(STEP_COLUMNS) :])
 
 
 class StaleRevision(Exception):
@@ -234,11 +242,10 @@ class InstanceStore:
     # -- the one way an instance changes ----------------------------------------------------------
     def mutate(
         self,
-        instance_id: str | Callable[[Session], str | None],
+        instance_id: str | Callable[[Session], str | StepInstance | None],
         change: Change,
         principal: Mapping[str, Any] | None = None,
         refuse_failed_step: bool = False,
-        guard: Callable[[Session], bool] | None = None,
         answer: Answer | None = None,
     ) -> Any:  # the change's outcome; None if nothing was saved
         """Run ``change(session, instance, workflow)`` and save; retried on a stale revision.
@@ -247,11 +254,11 @@ class InstanceStore:
         is saved with an incident an operator can retry, or, with ``refuse_failed_step``, nothing
         is saved and the caller gets InvalidInput (the caller's input caused it and can be fixed) —
         unless the step ran past a limit, which is the diagram's fault and always an incident.
-        ``guard(session)``, if given, runs first in the same transaction: when it answers false
-        nothing is loaded or saved and None is returned (a job result that no longer applies).
-        ``instance_id`` may be a function of the session that finds the instance, run likewise on
-        every attempt: what it wrote is part of the step's transaction (a message buffered), and
-        when it finds none that is committed and None returned. ``answer(session, instance,
+        ``instance_id`` may be a function of the session that finds the instance, run first in the
+        step's transaction on every attempt: what it wrote is part of that transaction (a message
+        buffered); when it finds none (a job result that no longer applies, a message nobody waits
+        for) that is committed, nothing is loaded or saved and None is returned; it may answer the
+        instance itself, read in the statement that found it (:data:`STEP_COLUMNS`). ``answer(session, instance,
         saved)``, if given, runs after the save in the same transaction, and what it returns is
         the outcome (an answer built from what was saved, instead of reading it back).
         """
@@ -259,19 +266,17 @@ class InstanceStore:
         for attempt in range(1, MAX_SAVE_ATTEMPTS + 1):
             try:
                 with transaction(self.sessions) as s:
-                    if guard is not None and not guard(s):
+                    found = instance_id(s) if not isinstance(instance_id, str) else instance_id
+                    if found is None:
                         return None
-                    if not isinstance(instance_id, str):
-                        found = instance_id(s)
-                        if found is None:
-                            return None
-                        target = found
+                    if isinstance(found, StepInstance):
+                        inst, target = found, found.id
                     else:
-                        target = instance_id
-                    row = s.connection().execute(LOAD_STEP, {"instance_id": target}).one_or_none()
-                    if row is None:
-                        raise NotFound(f"no instance {target}")
-                    inst = StepInstance(*row)
+                        target = found
+                        row = s.connection().execute(LOAD_STEP, {"instance_id": target}).one_or_none()
+                        if row is None:
+                            raise NotFound(f"no instance {target}")
+                        inst = StepInstance(*row)
                     if inst.status in HALTED and not getattr(change, "ztc_resumes", False):
                         raise Conflict(f"instance {target} is {inst.status}")
                     workflow = self.workflows.take(target, inst.revision, inst.version_id)

@@ -22,7 +22,7 @@ from shared.workflow.runtime import StepFailed, TaskNotWaiting, UserTaskInfo, Wa
 
 from .incidents import Incidents
 from .models import WorkItem
-from .store import Answer, InstanceStore, StepInstance, iso
+from .store import INSTANCES, STEP_COLUMNS, Answer, InstanceStore, StepInstance, iso, step_instance
 from .views import TaskPageView, WorkItemView
 
 # A save reads and writes its instance's work items as Core statements (no ORM object is needed
@@ -31,22 +31,28 @@ WORK_ITEMS = cast(Table, WorkItem.__table__)
 OPEN_ITEMS = select(WORK_ITEMS.c.task_id).where(
     WORK_ITEMS.c.instance_id == bindparam("instance_id"), WORK_ITEMS.c.status == "open"
 )
-# What completing a task reads of its item, in the step's transaction.
-ITEM_TO_COMPLETE = select(
-    WORK_ITEMS.c.task_id,
-    WORK_ITEMS.c.instance_id,
-    WORK_ITEMS.c.task_name,
-    WORK_ITEMS.c.status,
-    WORK_ITEMS.c.candidate_role,
-    WORK_ITEMS.c.candidate_unit,
-    WORK_ITEMS.c.candidate_user,
-    WORK_ITEMS.c.claimed_by,
-    WORK_ITEMS.c.form_schema,
-).where(WORK_ITEMS.c.task_id == bindparam("task_id"))
+# What completing a task reads of its item, and its instance, in one statement of the step's
+# transaction (the instance's columns last: see store.STEP_COLUMNS).
+ITEM_TO_COMPLETE = (
+    select(
+        WORK_ITEMS.c.task_id,
+        WORK_ITEMS.c.instance_id,
+        WORK_ITEMS.c.task_name,
+        WORK_ITEMS.c.status,
+        WORK_ITEMS.c.candidate_role,
+        WORK_ITEMS.c.candidate_unit,
+        WORK_ITEMS.c.candidate_user,
+        WORK_ITEMS.c.claimed_by,
+        WORK_ITEMS.c.form_schema,
+        *STEP_COLUMNS,
+    )
+    .join_from(WORK_ITEMS, INSTANCES, INSTANCES.c.id == WORK_ITEMS.c.instance_id)
+    .where(WORK_ITEMS.c.task_id == bindparam("task_id"))
+)
 COMPLETE_ITEM = update(WORK_ITEMS).where(WORK_ITEMS.c.task_id == bindparam("completed_id"))
 
-# ITEM_TO_COMPLETE's row, and what _may_take checks.
-ItemRow = Row[str, str, str, str, str | None, str | None, str | None, str | None, str | None]
+# ITEM_TO_COMPLETE's row (the item's columns, then its instance's), and what _may_take checks.
+ItemRow = Row[Any]
 I = TypeVar("I", WorkItem, ItemRow)
 
 # A page of the task list: the most tasks one answer lists.
@@ -324,7 +330,7 @@ class TaskList:
         store = self.store
         taken: list[tuple[ItemRow, dict[str, Any]]] = []
 
-        def find(s: Session) -> str:
+        def find(s: Session) -> StepInstance:
             item = self._may_take(
                 s.connection().execute(ITEM_TO_COMPLETE, {"task_id": task_id}).one_or_none(), task_id, principal
             )
@@ -337,12 +343,10 @@ class TaskList:
                         f"the form '{item.form_schema}' was not filled in correctly", exc.messages
                     ) from None
             taken[:] = [(item, filled)]
-            return str(item.instance_id)
+            return step_instance(item)
 
         def change(s: Session, inst: StepInstance, workflow: BpmnWorkflow) -> str:
             [(item, filled)] = taken
-            if item.instance_id != inst.id:
-                raise NotFound(f"no open task {task_id}")  # never: the item was read in this transaction
             try:
                 store.runtime.complete_user_task(workflow, task_id, filled, actor=acting_user(principal))
             except TaskNotWaiting as exc:

@@ -24,7 +24,9 @@ from tests.integration.services.engine.test_rules import (
     review_task,
     _second_engine,
     actions,
+    answer,
     count_rows,
+    take_job,
     waiting_for_reply,
 )
 
@@ -208,3 +210,19 @@ def test_a_task_refused_in_its_one_transaction_changes_nothing(engine):
     with pytest.raises(NotFound):
         engine.complete_task(task["task_id"], {"approved": True}, STAFF)
     assert actions(engine, inst["id"]).count("task_completed") == 1
+
+
+def test_a_job_result_and_a_task_completion_read_their_instance_with_their_job_or_item(engine):
+    engine.deploy(SMOKE)
+    inst = engine.start("smoke", "ONE-11", dict(DATA), MEMBER)
+    job = take_job(engine, "intake.record_submission")
+    with statements(engine) as sql:
+        assert answer(engine, job, "ok", {"id": 1}) == "completed"
+    assert not [q for q in sql if q.lstrip().startswith("SELECT instances")], sql
+    # Its first attempt had no incident retried on it to resolve.
+    assert not [q for q in sql if "incidents" in q], sql
+    assert answer(engine, job, "ok", {"id": 1}) == "dropped"  # applied once
+    task = review_task(engine, inst["id"])
+    with statements(engine) as sql:
+        engine.complete_task(task["task_id"], {"approved": True}, STAFF)
+    assert not [q for q in sql if q.lstrip().startswith("SELECT instances")], sql
