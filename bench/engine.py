@@ -94,7 +94,7 @@ def spiff_lifecycle(rt: WorkflowRuntime, spec: dict, key: str, i: int, roundtrip
         return settle(wf)
 
     wf = rt.create(spec, dict(DATA), version_key=key)
-    rt.run(wf)
+    rt.advance(wf)
     wf, wait = settle(wf)
     wf, wait = job(wf, "intake.record_submission")
     if len(wait.user_tasks) != 1:

@@ -33,7 +33,9 @@ _engines: dict[str, Engine] = {}
 _lock = threading.Lock()
 
 
-def _json_dumps(value: object) -> str:
+def json_dumps(value: object) -> str:
+    """How every JSON column is written (what is not JSON becomes its ``str``): a value read back
+    is ``json.loads`` of this."""
     return json.dumps(value, ensure_ascii=False, default=str)
 
 
@@ -59,7 +61,7 @@ def _make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         _sqlite_directory(url)
         engine = create_engine(
-            url, json_serializer=_json_dumps, connect_args={"check_same_thread": False, "timeout": 30}
+            url, json_serializer=json_dumps, connect_args={"check_same_thread": False, "timeout": 30}
         )
 
         @event.listens_for(engine, "connect")
@@ -74,7 +76,7 @@ def _make_engine(url: str) -> Engine:
     settings = config_module.load()
     engine = create_engine(
         url,
-        json_serializer=_json_dumps,
+        json_serializer=json_dumps,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
         pool_recycle=POOL_RECYCLE_SECONDS,

@@ -24,7 +24,7 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from shared import clock
@@ -36,6 +36,15 @@ from shared.workflow import parser as diagram_parser
 
 from .models import Activation, Instance, ProcessVersion
 from .store import ENDED, InstanceStore, iso
+
+# The active version of a process (its newest activation), id and label only; built once.
+ACTIVE_LABEL = (
+    select(ProcessVersion.id, ProcessVersion.version)
+    .join(Activation, Activation.version_id == ProcessVersion.id)
+    .where(Activation.process_id == bindparam("process_id"))
+    .order_by(Activation.id.desc())
+    .limit(1)
+)
 
 
 def version_label(v: ProcessVersion) -> str:
@@ -142,6 +151,16 @@ class Deployments:
             select(Activation).where(Activation.process_id == process_id).order_by(Activation.id.desc()).limit(1)
         )
         return s.get(ProcessVersion, activation.version_id) if activation is not None else None
+
+    def active_label(self, s: Session, process_id: str) -> tuple[int, str]:
+        """(id, version) of the version new instances of ``process_id`` start on, in one statement:
+        the version's row also holds its spec and files, which a start takes from the store's cache.
+        NotFound as :meth:`active` says it."""
+        row = s.execute(ACTIVE_LABEL, {"process_id": process_id}).one_or_none()
+        if row is None:
+            version = self.active(s, process_id)  # raises NotFound saying why
+            return version.id, version.version
+        return row.id, row.version
 
     def active(self, s: Session, process_id: str) -> ProcessVersion:
         """The version new instances of ``process_id`` start on."""

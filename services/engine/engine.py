@@ -185,7 +185,8 @@ class Engine:
     def complete_task(
         self, task_id: str, data: dict[str, Any] | None, principal: Mapping[str, Any] | None
     ) -> InstanceView:
-        return self.get_instance(self.tasks.complete(task_id, data, principal))
+        answer: InstanceView = self.tasks.complete(task_id, data, principal, answer=self.instances.answer_saved)
+        return answer
 
     # -- messages and timers -------------------------------------------------------------------------
     def send_message(self, raw: dict[str, Any], principal: Mapping[str, Any] | None = None) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from marshmallow import ValidationError
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -19,8 +19,12 @@ from shared.workflow.runtime import StepFailed
 
 from .deployments import Deployments
 from .models import History, Incident, Instance
-from .store import InstanceStore, StepInstance, iso
+from .store import INCIDENT_OPENED, INSTANCES, InstanceStore, Saved, StepInstance, iso
 from .views import IncidentView, InstanceView
+
+
+# Whether an instance has an id (an idempotent start's question); built once.
+EXISTS = select(INSTANCES.c.id).where(INSTANCES.c.id == bindparam("instance_id"))
 
 
 class Instances:
@@ -48,13 +52,11 @@ class Instances:
         ``incident_on_failure`` (a start command from the bus, whose sender has already told its
         caller yes) the instance is stored where it failed, with an open incident naming the
         element, for an operator to see, fix (a new version, ``ztc instances migrate``) and retry."""
+        # A new id is nobody's yet: only an id given (a start command's) can have been started before.
+        given = instance_id is not None
         instance_id = instance_id or str(uuid.uuid4())
-        with transaction(self.store.sessions) as s:
-            found = s.get(Instance, instance_id)
-            if found is not None:
-                return self.describe(s, found)
         try:
-            return self._start(instance_id, process_id, business_key, data, principal, incident_on_failure)
+            return self._start(instance_id, given, process_id, business_key, data, principal, incident_on_failure)
         except IntegrityError:
             return self.get(instance_id)  # a concurrent delivery of the same start won
 
@@ -77,31 +79,37 @@ class Instances:
     def _start(
         self,
         instance_id: str,
+        given: bool,
         process_id: str,
         business_key: str | None,
         data: Mapping[str, Any] | None,
         principal: Mapping[str, Any] | None,
         incident_on_failure: bool,
     ) -> InstanceView:
+        """One transaction: an instance that already has the id given is answered as it is;
+        otherwise the instance is made, run to its first wait, saved, and answered from what was
+        saved (nothing is read back)."""
         store = self.store
         with transaction(store.sessions) as s:
-            version = self.deployments.active(s, process_id)
-            key, spec = store.spec(s, version.id)
+            if given and s.connection().execute(EXISTS, {"instance_id": instance_id}).first() is not None:
+                found = s.get(Instance, instance_id)
+                assert found is not None  # instances are never deleted
+                return self.describe(s, found)
+            version_id, label = self.deployments.active_label(s, process_id)
+            key, spec = store.spec(s, version_id)
             workflow = store.runtime.create(spec, data or {}, version_key=key)
             inst = StepInstance(
                 id=instance_id,
                 process_id=process_id,
-                version_id=version.id,
+                version_id=version_id,
                 business_key=business_key,
                 status="running",
                 waiting_tasks=[],
                 revision=0,
             )
-            store.history(
-                s, instance_id, principal, "started", None, {"version": version.version, "business_key": business_key}
-            )
+            store.history(s, instance_id, principal, "started", None, {"version": label, "business_key": business_key})
             try:
-                store.runtime.run(workflow)
+                store.runtime.advance(workflow)
             except StepFailed as exc:
                 if not incident_on_failure:
                     raise InvalidInput(
@@ -109,10 +117,25 @@ class Instances:
                         {"data": [str(exc)], "element": exc.task_name},
                     ) from None
                 store.on_step_failed(s, inst, exc, principal)
-            store.save(s, inst, workflow, principal, new=True)
-        store.workflows.put(instance_id, 1, version.id, workflow)
+            saved = store.save(s, inst, workflow, principal, new=True)
+            # A new instance has no incident but one its first steps opened in this transaction.
+            incidents = self._incidents(s, instance_id) if s.info.get(INCIDENT_OPENED) else []
+            answer = store.describe_saved(inst, saved, label, incidents, created_at=saved.values["updated_at"])
+        store.workflows.put(instance_id, saved.revision, version_id, workflow)
         store.on_commit()
-        return self.get(instance_id)
+        return answer
+
+    def answer_saved(self, s: Session, inst: StepInstance, saved: Saved) -> InstanceView:
+        """A step's answer (:meth:`get`'s) from what it saved, in its own transaction: the version's
+        label (cached) and the incidents not resolved are all it reads."""
+        assert inst.created_at is not None  # a step's instance was loaded with it
+        label = self.store.label(s, inst.version_id)
+        return self.store.describe_saved(inst, saved, label, self._incidents(s, inst.id), inst.created_at)
+
+    def _incidents(self, s: Session, instance_id: str) -> list[IncidentView]:
+        """The instance's incidents not resolved, as :meth:`describe` lists them."""
+        rows = s.scalars(select(Incident).where(Incident.instance_id == instance_id, Incident.status != "resolved"))
+        return [self.incident_dict(i) for i in rows]
 
     def describe(self, s: Session, inst: Instance) -> InstanceView:
         return self.store.describe(s, inst, self.incident_dict)

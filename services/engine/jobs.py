@@ -23,15 +23,19 @@ from shared.errors import InvalidInput
 from shared.workflow.runtime import JobRequest, TaskNotWaiting, WaitState
 
 from .models import Incident, Instance, Job, Outbox
-from .store import InstanceStore, StepInstance, UNCHANGED
+from .store import INSTANCES, STEP_COLUMNS, UNCHANGED, InstanceStore, StepInstance, step_instance
 
 
 # A job result's step reads and writes its job with statements built once (see store.py).
 JOBS = cast(Table, Job.__table__)
 INCIDENTS = cast(Table, Incident.__table__)
-LOAD_JOB = select(
-    JOBS.c.job_id, JOBS.c.status, JOBS.c.attempt, JOBS.c.instance_id, JOBS.c.task_id, JOBS.c.task_name
-).where(JOBS.c.job_id == bindparam("job_id"))
+JOB_COLUMNS = (JOBS.c.job_id, JOBS.c.status, JOBS.c.attempt, JOBS.c.instance_id, JOBS.c.task_id, JOBS.c.task_name)
+# The job and its instance, in one statement (the instance's columns last: see store.STEP_COLUMNS).
+LOAD_JOB = (
+    select(*JOB_COLUMNS, *STEP_COLUMNS)
+    .join_from(JOBS, INSTANCES, INSTANCES.c.id == JOBS.c.instance_id)
+    .where(JOBS.c.job_id == bindparam("job_id"))
+)
 FINISH_JOB = update(JOBS).where(JOBS.c.job_id == bindparam("finished_id"))
 RESOLVE_RETRIED = update(INCIDENTS).where(
     INCIDENTS.c.job_id == bindparam("retried_job_id"), INCIDENTS.c.status == "retrying"
@@ -39,7 +43,7 @@ RESOLVE_RETRIED = update(INCIDENTS).where(
 # Schemas without state or hooks, made once: making one costs more than what it does for a job.
 JOB_SCHEMA = contracts.JobSchema()
 RESULT_SCHEMA = contracts.JobResultSchema()
-JobRow = Row[str, str, int, str, str, str]  # what LOAD_JOB reads
+JobRow = Row[str, str, int, str, str, str]  # what LOAD_JOB reads of the job (its first columns)
 J = TypeVar("J", Job, JobRow)
 
 
@@ -257,19 +261,23 @@ class Jobs:
 
     def _apply(self, result: Mapping[str, Any], apply: Callable[[Session, JobRow, BpmnWorkflow], object]) -> str:
         """Run ``apply(session, job, workflow)`` on the result's instance if the result applies
-        to its job, read (a Core select, in the step's own transaction) on every attempt."""
+        to its job: the job and its instance read by one Core select, in the step's own
+        transaction, on every attempt."""
         job: JobRow | None = None
 
-        def guard(s: Session) -> bool:
+        def find(s: Session) -> StepInstance | None:
             nonlocal job
-            job = s.connection().execute(LOAD_JOB, {"job_id": result["job_id"]}).one_or_none()
-            return self.applies(job, result)
+            row = s.connection().execute(LOAD_JOB, {"job_id": result["job_id"]}).one_or_none()
+            job = cast(JobRow, row)
+            if row is None or not self.applies(job, result):
+                return None
+            return step_instance(row)
 
         def change(s: Session, inst: StepInstance, workflow: BpmnWorkflow) -> object:
-            assert job is not None  # the guard found it, not done, in this transaction
+            assert job is not None  # found, not done, in this transaction
             return apply(s, job, workflow)
 
-        outcome: str = self.store.mutate(result["instance_id"], change, guard=guard) or "dropped"
+        outcome: str = self.store.mutate(find, change) or "dropped"
         return outcome
 
     def _complete(self, result: Mapping[str, Any]) -> str:
@@ -302,7 +310,7 @@ class Jobs:
                 )
                 return "caught"
             row = s.get(Job, job.job_id)
-            assert row is not None  # the guard found it
+            assert row is not None  # found in this transaction
             self.incidents.open_for_job(
                 s, row, f"business error '{error['code']}' is not caught by the diagram: {error.get('message', '')}"
             )
@@ -312,11 +320,15 @@ class Jobs:
 
     def _finish(self, s: Session, job: JobRow, action: str, data: Mapping[str, object]) -> None:
         """The job done, and an incident an operator retried on it resolved: Core updates, as no
-        step reads these rows back."""
+        step reads these rows back. A job's first attempt has no such incident: an operator's
+        retry (:meth:`.incidents.Incidents.retry`) is the only way an incident becomes
+        "retrying", and it sends the job again as its next attempt."""
         now = clock.now()
         conn = s.connection()
         conn.execute(FINISH_JOB, {"finished_id": job.job_id, "status": "done", "updated_at": now})
         self.store.history(s, job.instance_id, None, action, job.task_name, data)
+        if job.attempt == 1:
+            return
         conn.execute(
             RESOLVE_RETRIED,
             {

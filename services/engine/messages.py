@@ -10,14 +10,27 @@ elsewhere for now) is kept for it however long that takes, and delivered when it
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any, cast
 
 from marshmallow import ValidationError
 from SpiffWorkflow.bpmn import BpmnWorkflow
-from sqlalchemy import Exists, SQLColumnExpression, Table, and_, bindparam, exists, func, literal, select, update
-from sqlalchemy.engine import CursorResult
+from sqlalchemy import (
+    Exists,
+    SQLColumnExpression,
+    Table,
+    and_,
+    bindparam,
+    exists,
+    func,
+    insert,
+    literal,
+    select,
+    update,
+)
+from sqlalchemy.engine import Connection, CursorResult
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -27,7 +40,7 @@ from shared.errors import InvalidInput
 from shared.workflow.runtime import WaitState
 
 from .models import BufferedMessage, Instance
-from .store import ENDED, InstanceStore, StepInstance, iso
+from .store import ENDED, INSTANCES, InstanceStore, Saved, StepInstance, iso
 
 MESSAGE_SCHEMA = contracts.MessageSchema()  # no state or hooks: made once
 MESSAGES = cast(Table, BufferedMessage.__table__)
@@ -44,6 +57,20 @@ NEXT_BUFFERED = (
     .limit(1)
 )
 DELIVERED = update(MESSAGES).where(MESSAGES.c.message_id == bindparam("delivered_id"))
+BUFFER = insert(MESSAGES)
+# The instances a message is for now: its correlation key, waiting for its name.
+WAITING_FOR = select(INSTANCES.c.id).where(
+    INSTANCES.c.business_key == bindparam("correlation_key"),
+    INSTANCES.c.waiting_messages.like(bindparam("pattern")),
+)
+DELIVERED_IN = "ztc_messages_delivered"  # session.info: message id -> instance, delivered in this transaction
+PENDING = "ztc_message_pending"  # session.info: the message send brought, written by the save that sees it
+
+log = logging.getLogger(__name__)
+
+
+class _Duplicate(Exception):
+    """The message id was buffered before (its insert met the primary key)."""
 
 
 def _live_instance_for(message_key: SQLColumnExpression[str]) -> Exists:
@@ -56,7 +83,14 @@ class Messages:
         self.store = store
 
     def send(self, raw: dict[str, Any], principal: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        """Correlate a message by name and correlation key (the instance's business key)."""
+        """Correlate a message by name and correlation key (the instance's business key).
+
+        One transaction finds the instance waiting for the message and steps it: its save delivers
+        the buffered messages it waits for, oldest first, then this one, written as delivered, or
+        buffered if it was not taken (see :meth:`deliver_buffered`); retried whole on a stale
+        revision. With no instance waiting, the transaction buffers it. Should the step fail, the
+        message is buffered alone, as before any step, and the failure reported. A message id seen
+        before is a duplicate however far the step went: its transaction is rolled back."""
         store = self.store
         try:
             message = MESSAGE_SCHEMA.load(raw)
@@ -64,68 +98,132 @@ class Messages:
             raise InvalidInput("malformed message", exc.messages) from None
         now = clock.now()
         assert store.settings is not None  # only an engine made to validate diagrams has none
+        message_id = message["message_id"]
+        row = {
+            "message_id": message_id,
+            "name": message["name"],
+            "correlation_key": message["correlation_key"],
+            "payload": message["payload"],
+            "status": "buffered",
+            "received_at": now,
+            "expires_at": now + timedelta(seconds=store.settings.message_ttl_seconds),
+        }
+        waiting = {"correlation_key": message["correlation_key"], "pattern": f"%|{message['name']}|%"}
+        candidates: list[str] = []
+
+        def find(s: Session) -> str | None:
+            conn = s.connection()
+            candidates[:] = conn.execute(WAITING_FOR, waiting).scalars()
+            if not candidates:
+                self._insert(conn, row)  # nobody waits for it: buffered
+                return None
+            # The first instance's save delivers it after the messages buffered before it, or buffers it.
+            s.info[PENDING] = row
+            return candidates[0]
+
+        def delivered(s: Session, inst: StepInstance, saved: Saved) -> dict[str, Any]:
+            to = s.info.get(DELIVERED_IN, {}).get(message_id)
+            return {"status": "delivered" if to else "buffered", "message_id": message_id, "delivered_to": to}
+
         try:
-            with transaction(store.sessions) as s:
-                s.add(
-                    BufferedMessage(
-                        message_id=message["message_id"],
-                        name=message["name"],
-                        correlation_key=message["correlation_key"],
-                        payload=message["payload"],
-                        status="buffered",
-                        received_at=now,
-                        expires_at=now + timedelta(seconds=store.settings.message_ttl_seconds),
-                    )
-                )
-        except IntegrityError:
-            with transaction(store.sessions) as s:
-                seen = s.get(BufferedMessage, message["message_id"])
-                assert seen is not None  # the insert that failed found it
-                return {
-                    "status": "duplicate",
-                    "message_id": seen.message_id,
-                    "delivered_to": seen.instance_id,
-                    "state": seen.status,
-                }
-        with transaction(store.sessions) as s:
-            candidates = s.scalars(
-                select(Instance.id).where(
-                    Instance.business_key == message["correlation_key"],
-                    Instance.waiting_messages.like(f"%|{message['name']}|%"),
-                )
-            ).all()
-        for instance_id in candidates:
+            answer = store.mutate(find, lambda s, inst, wf: "checked", principal, answer=delivered)
+        except _Duplicate:
+            return self._duplicate(message_id)
+        except Exception:
+            self._buffer_alone(row)
+            raise
+        if answer is None:  # no instance waits for it: buffered
+            return {"status": "buffered", "message_id": message_id, "delivered_to": None}
+        if len(candidates) == 1 or answer["status"] == "delivered":
+            return dict(answer)
+        for instance_id in candidates[1:]:
             # Saving the instance delivers buffered messages it waits for (see deliver_buffered).
             store.mutate(instance_id, lambda s, inst, wf: "checked", principal)
         with transaction(store.sessions) as s:
-            row = s.get(BufferedMessage, message["message_id"])
-            assert row is not None  # buffered above
-            return {"status": row.status, "message_id": row.message_id, "delivered_to": row.instance_id}
+            kept = s.get(BufferedMessage, message_id)
+            assert kept is not None  # buffered above
+            return {"status": kept.status, "message_id": kept.message_id, "delivered_to": kept.instance_id}
+
+    def _duplicate(self, message_id: str) -> dict[str, Any]:
+        with transaction(self.store.sessions) as s:
+            seen = s.get(BufferedMessage, message_id)
+            assert seen is not None  # the insert that failed found it
+            return {
+                "status": "duplicate",
+                "message_id": seen.message_id,
+                "delivered_to": seen.instance_id,
+                "state": seen.status,
+            }
+
+    def _buffer_alone(self, row: Mapping[str, Any]) -> None:
+        """The step a message was sent to failed and took the message with it: keep it buffered
+        (a message is kept whatever becomes of its instance; the sweep delivers it later)."""
+        try:
+            with transaction(self.store.sessions) as s:
+                s.connection().execute(BUFFER, dict(row))
+        except IntegrityError:
+            pass  # buffered meanwhile by a second delivery of it
+        except Exception:  # noqa: BLE001 - the step's own failure is what the caller is told
+            log.exception("the message %s could not be buffered after its step failed", row["message_id"])
 
     def deliver_buffered(self, s: Session, inst: StepInstance, workflow: BpmnWorkflow, wait: WaitState) -> WaitState:
-        """A save step: deliver the buffered messages the instance waits for, oldest first.
-        Returns the wait state after them (``wait`` itself if none was delivered)."""
+        """A save step: deliver the buffered messages the instance waits for, oldest first, then
+        the message this transaction's :meth:`send` brought, if it waits for that too (written
+        delivered; else buffered). Returns the wait state after them (``wait`` itself if none was
+        delivered). Each message is written after the instance took it: on SQLite no write lock is
+        held while a diagram's script runs."""
+        pending: dict[str, Any] | None = s.info.pop(PENDING, None)
+        conn = s.connection()
+        wait = self._deliver(s, conn, inst, workflow, wait, pending)
+        if pending is not None and pending["message_id"] not in s.info.get(DELIVERED_IN, {}):
+            self._insert(conn, pending)  # the instance did not take it: buffered
+        return wait
+
+    def _deliver(
+        self,
+        s: Session,
+        conn: Connection,
+        inst: StepInstance,
+        workflow: BpmnWorkflow,
+        wait: WaitState,
+        pending: dict[str, Any] | None,
+    ) -> WaitState:
         if not inst.business_key:
             return wait
         runtime = self.store.runtime
-        conn = s.connection()
+        if pending is not None and pending["correlation_key"] != inst.business_key:
+            pending = None
         while wait.waiting_messages:
             message = conn.execute(
                 NEXT_BUFFERED, {"names": wait.waiting_messages, "correlation_key": inst.business_key}
             ).one_or_none()
-            if message is None or not runtime.deliver_message(workflow, message.name, message.payload):
+            if message is not None:
+                message_id, name, payload = message.message_id, message.name, message.payload
+            elif pending is not None and pending["name"] in wait.waiting_messages:
+                message_id, name, payload = pending["message_id"], pending["name"], pending["payload"]
+            else:
                 return wait
-            conn.execute(DELIVERED, {"delivered_id": message.message_id, "status": "delivered", "instance_id": inst.id})
+            if not runtime.deliver_message(workflow, name, payload):
+                return wait
+            if message is None:
+                assert pending is not None
+                self._insert(conn, dict(pending, status="delivered", instance_id=inst.id))
+                pending = None
+            else:
+                conn.execute(DELIVERED, {"delivered_id": message_id, "status": "delivered", "instance_id": inst.id})
+            s.info.setdefault(DELIVERED_IN, {})[message_id] = inst.id
             self.store.history(
-                s,
-                inst.id,
-                None,
-                "message_delivered",
-                message.name,
-                {"message_id": message.message_id, "payload": message.payload},
+                s, inst.id, None, "message_delivered", name, {"message_id": message_id, "payload": payload}
             )
             wait = runtime.wait_state(workflow)
         return wait
+
+    @staticmethod
+    def _insert(conn: Connection, row: Mapping[str, Any]) -> None:
+        try:
+            conn.execute(BUFFER, row)
+        except IntegrityError:
+            raise _Duplicate() from None
 
     def deliver_waiting(self, limit: int = 100) -> int:
         """Deliver buffered messages whose instance waits for them now.

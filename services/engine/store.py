@@ -12,6 +12,7 @@ instance first. Each such conflict is counted (``ztc_revision_conflicts_total``,
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 import time
@@ -21,13 +22,13 @@ from datetime import datetime
 from typing import Any, Never, cast
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
-from sqlalchemy import Table, bindparam, event, func, insert, select, update
+from sqlalchemy import Row, Table, bindparam, event, func, insert, select, update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session, sessionmaker
 
 from shared import clock, metrics
 from shared.config import Settings
-from shared.db import transaction
+from shared.db import json_dumps, transaction
 from shared.errors import Conflict, InvalidInput, NotFound
 from shared.principal import acting_user
 from shared.workflow.runtime import StepFailed, WaitState, WorkflowRuntime
@@ -62,6 +63,17 @@ class StepInstance:
     status: str
     waiting_tasks: list[str]
     revision: int
+    created_at: datetime | None = None  # an answer's; a new instance's is the time it is saved
+
+
+@dataclass(slots=True)
+class Saved:
+    """What :meth:`InstanceStore.save` wrote: the revision and the row's columns (``values``:
+    the keys of :data:`SAVE_STEP`'s parameters, the state among them), enough to answer a caller
+    without reading the row back."""
+
+    revision: int
+    values: dict[str, Any]
 
 
 INSTANCES = cast(Table, Instance.__table__)
@@ -69,6 +81,9 @@ INSTANCES = cast(Table, Instance.__table__)
 LOAD_STEP = select(*(INSTANCES.c[name] for name in StepInstance.__slots__)).where(
     INSTANCES.c.id == bindparam("instance_id")
 )
+# A step's instance read in the statement that reads what the step is about (its job, its work
+# item): these columns last, made a StepInstance by step_instance().
+STEP_COLUMNS = tuple(INSTANCES.c[name].label(f"step_{name}") for name in StepInstance.__slots__)
 LOAD_STATE = select(INSTANCES.c.state).where(INSTANCES.c.id == bindparam("instance_id"))
 # The optimistic revision check; the columns set are the keys of the parameters it is given.
 SAVE_STEP = update(INSTANCES).where(
@@ -78,6 +93,13 @@ SAVE_STEP = update(INSTANCES).where(
 # What InstanceStore.mutate runs on an instance: ``change(session, instance, workflow)``, returning
 # the caller's outcome, or UNCHANGED to save nothing.
 Change = Callable[[Session, StepInstance, BpmnWorkflow], Any]
+# What InstanceStore.mutate may answer instead, after the save, in its transaction.
+Answer = Callable[[Session, StepInstance, "Saved"], Any]
+
+
+def step_instance(row: Row[Any]) -> StepInstance:
+    """The StepInstance in a row that ends with :data:`STEP_COLUMNS`."""
+    return StepInstance(*row[len(row) - len(STEP_COLUMNS) :])
 
 
 class StaleRevision(Exception):
@@ -111,6 +133,7 @@ class InstanceStore:
         self.runtime = runtime or WorkflowRuntime()
         self.on_commit = on_commit or (lambda: None)
         self._spec_cache: dict[int, tuple[str, dict[str, Any]]] = {}
+        self._labels: dict[int, str] = {}  # a version's label by its id (never changes)
         # An engine made only to validate diagrams has no settings, and steps nothing.
         self.workflows = WorkflowCache(settings.workflow_cache_size if settings is not None else 0)
         # What a save does besides writing the instance, in order: before the wait state is
@@ -135,6 +158,15 @@ class InstanceStore:
             self._spec_cache[version_id] = cached
         return cached
 
+    def label(self, s: Session, version_id: int) -> str:
+        """A version's label (``ProcessVersion.version``), read once per process."""
+        label = self._labels.get(version_id)
+        if label is None:
+            label = s.scalar(select(ProcessVersion.version).where(ProcessVersion.id == version_id))
+            assert label is not None  # an instance's version is never deleted
+            self._labels[version_id] = label
+        return label
+
     # -- reading --------------------------------------------------------------------------------
     def describe(self, s: Session, inst: Instance, incident_dict: Callable[[Incident], IncidentView]) -> InstanceView:
         # The version's label only: its row also holds the diagram's spec and files, read for nothing here.
@@ -157,6 +189,33 @@ class InstanceStore:
             "incidents": [incident_dict(i) for i in incidents],
             "created_at": iso(inst.created_at),
             "updated_at": iso(inst.updated_at),
+        }
+
+    def describe_saved(
+        self,
+        inst: StepInstance,
+        saved: Saved,
+        version: str,
+        incidents: list[IncidentView],
+        created_at: datetime,
+    ) -> InstanceView:
+        """:meth:`describe`'s answer from what a save wrote, without reading it back: the values go
+        through what reading them would do to them (JSON for the data, UTC for the times)."""
+        values = saved.values
+        return {
+            "id": inst.id,
+            "process_id": inst.process_id,
+            "version": version,
+            "business_key": inst.business_key,
+            "status": values["status"],
+            "waiting_tasks": list(values["waiting_tasks"]),
+            "waiting_messages": [m for m in values["waiting_messages"].split("|") if m],
+            "next_timer": iso(clock.as_utc(values["next_timer"])),
+            "revision": saved.revision,
+            "data": json.loads(json_dumps(values["data"])) or {},
+            "incidents": incidents,
+            "created_at": iso(clock.as_utc(created_at)),
+            "updated_at": iso(clock.as_utc(values["updated_at"])),
         }
 
     def history(
@@ -183,11 +242,11 @@ class InstanceStore:
     # -- the one way an instance changes ----------------------------------------------------------
     def mutate(
         self,
-        instance_id: str,
+        instance_id: str | Callable[[Session], str | StepInstance | None],
         change: Change,
         principal: Mapping[str, Any] | None = None,
         refuse_failed_step: bool = False,
-        guard: Callable[[Session], bool] | None = None,
+        answer: Answer | None = None,
     ) -> Any:  # the change's outcome; None if nothing was saved
         """Run ``change(session, instance, workflow)`` and save; retried on a stale revision.
 
@@ -195,25 +254,36 @@ class InstanceStore:
         is saved with an incident an operator can retry, or, with ``refuse_failed_step``, nothing
         is saved and the caller gets InvalidInput (the caller's input caused it and can be fixed) —
         unless the step ran past a limit, which is the diagram's fault and always an incident.
-        ``guard(session)``, if given, runs first in the same transaction: when it answers false
-        nothing is loaded or saved and None is returned (a job result that no longer applies).
+        ``instance_id`` may be a function of the session that finds the instance, run first in the
+        step's transaction on every attempt: what it wrote is part of that transaction (a message
+        buffered); when it finds none (a job result that no longer applies, a message nobody waits
+        for) that is committed, nothing is loaded or saved and None is returned; it may answer the
+        instance itself, read in the statement that found it (:data:`STEP_COLUMNS`). ``answer(session, instance,
+        saved)``, if given, runs after the save in the same transaction, and what it returns is
+        the outcome (an answer built from what was saved, instead of reading it back).
         """
+        target = instance_id if isinstance(instance_id, str) else "?"
         for attempt in range(1, MAX_SAVE_ATTEMPTS + 1):
             try:
                 with transaction(self.sessions) as s:
-                    if guard is not None and not guard(s):
+                    found = instance_id(s) if not isinstance(instance_id, str) else instance_id
+                    if found is None:
                         return None
-                    row = s.connection().execute(LOAD_STEP, {"instance_id": instance_id}).one_or_none()
-                    if row is None:
-                        raise NotFound(f"no instance {instance_id}")
-                    inst = StepInstance(*row)
+                    if isinstance(found, StepInstance):
+                        inst, target = found, found.id
+                    else:
+                        target = found
+                        row = s.connection().execute(LOAD_STEP, {"instance_id": target}).one_or_none()
+                        if row is None:
+                            raise NotFound(f"no instance {target}")
+                        inst = StepInstance(*row)
                     if inst.status in HALTED and not getattr(change, "ztc_resumes", False):
-                        raise Conflict(f"instance {instance_id} is {inst.status}")
-                    workflow = self.workflows.take(instance_id, inst.revision, inst.version_id)
+                        raise Conflict(f"instance {target} is {inst.status}")
+                    workflow = self.workflows.take(target, inst.revision, inst.version_id)
                     if workflow is None:
                         # The state column is read only when the workflow is not cached for this revision.
                         key, spec = self.spec(s, inst.version_id)
-                        state = s.connection().execute(LOAD_STATE, {"instance_id": instance_id}).scalar_one()
+                        state = s.connection().execute(LOAD_STATE, {"instance_id": target}).scalar_one()
                         # The loaded JSON is this read's own copy, and the runtime may consume it.
                         workflow = self.runtime.loads(state, spec, version_key=key)
                     try:
@@ -224,15 +294,17 @@ class InstanceStore:
                         outcome = self.on_step_failed(s, inst, exc, principal)
                     if outcome is UNCHANGED:
                         return None
-                    revision = self.save(s, inst, workflow, principal)
+                    saved = self.save(s, inst, workflow, principal)
+                    if answer is not None:
+                        outcome = answer(s, inst, saved)
                     version_id = inst.version_id
                 # Only a committed step goes back into the cache (see cache.py).
-                self.workflows.put(instance_id, revision, version_id, workflow)
+                self.workflows.put(target, saved.revision, version_id, workflow)
                 self.on_commit()
                 return outcome
             except StaleRevision:
-                self._conflict(instance_id, attempt)
-        return self._give_up(instance_id)
+                self._conflict(target, attempt)
+        return self._give_up(target)
 
     def save(
         self,
@@ -241,10 +313,10 @@ class InstanceStore:
         workflow: BpmnWorkflow,
         principal: Mapping[str, Any] | None,
         new: bool = False,
-    ) -> int:
+    ) -> Saved:
         """Write the instance as ``workflow`` left it and what its wait state asks for (``new``:
-        insert it); returns the revision saved. StaleRevision (after a rollback) if another save
-        came first."""
+        insert it, created ``now``); returns what it saved. StaleRevision (after a rollback) if
+        another save came first."""
         now = clock.now()
         # The save's steps read with Core statements, which do not autoflush: what the change did
         # through the ORM is written first, as the ORM reads they replaced made it.
@@ -256,8 +328,9 @@ class InstanceStore:
         for after in self.after_wait:
             after(s, inst, workflow, wait, principal)
         # Incidents are opened only inside their instance's own transaction, which then saves it
-        # as "incident": a waiting instance that opened none in this step has none to count.
-        could_have = inst.status != "waiting" or s.info.get(INCIDENT_OPENED)
+        # as "incident": a waiting instance, or one being started, that opened none in this step
+        # has none to count.
+        could_have = (inst.status != "waiting" and not new) or s.info.get(INCIDENT_OPENED)
         open_incidents = could_have and s.scalar(
             select(func.count()).select_from(Incident).where(Incident.instance_id == inst.id, Incident.status == "open")
         )
@@ -293,13 +366,13 @@ class InstanceStore:
                     created_at=now,
                 ),
             )
-            return 1
+            return Saved(1, values)
         old = inst.revision
         result = s.connection().execute(SAVE_STEP, dict(values, revision=old + 1, saved_id=inst.id, saved_revision=old))
         if result.rowcount != 1:
             s.rollback()
             raise StaleRevision()
-        return old + 1
+        return Saved(old + 1, values)
 
     def set_status(
         self,

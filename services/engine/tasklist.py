@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from typing import Any, cast
+from typing import Any, Protocol, TypeVar, cast
 
 from marshmallow import Schema, ValidationError, fields, validate
 from SpiffWorkflow.bpmn import BpmnWorkflow
-from sqlalchemy import ColumnElement, SQLColumnExpression, Table, bindparam, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, Row, SQLColumnExpression, Table, bindparam, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from shared import clock
@@ -22,7 +22,7 @@ from shared.workflow.runtime import StepFailed, TaskNotWaiting, UserTaskInfo, Wa
 
 from .incidents import Incidents
 from .models import WorkItem
-from .store import InstanceStore, StepInstance, iso
+from .store import INSTANCES, STEP_COLUMNS, Answer, InstanceStore, StepInstance, iso, step_instance
 from .views import TaskPageView, WorkItemView
 
 # A save reads and writes its instance's work items as Core statements (no ORM object is needed
@@ -31,6 +31,29 @@ WORK_ITEMS = cast(Table, WorkItem.__table__)
 OPEN_ITEMS = select(WORK_ITEMS.c.task_id).where(
     WORK_ITEMS.c.instance_id == bindparam("instance_id"), WORK_ITEMS.c.status == "open"
 )
+# What completing a task reads of its item, and its instance, in one statement of the step's
+# transaction (the instance's columns last: see store.STEP_COLUMNS).
+ITEM_TO_COMPLETE = (
+    select(
+        WORK_ITEMS.c.task_id,
+        WORK_ITEMS.c.instance_id,
+        WORK_ITEMS.c.task_name,
+        WORK_ITEMS.c.status,
+        WORK_ITEMS.c.candidate_role,
+        WORK_ITEMS.c.candidate_unit,
+        WORK_ITEMS.c.candidate_user,
+        WORK_ITEMS.c.claimed_by,
+        WORK_ITEMS.c.form_schema,
+        *STEP_COLUMNS,
+    )
+    .join_from(WORK_ITEMS, INSTANCES, INSTANCES.c.id == WORK_ITEMS.c.instance_id)
+    .where(WORK_ITEMS.c.task_id == bindparam("task_id"))
+)
+COMPLETE_ITEM = update(WORK_ITEMS).where(WORK_ITEMS.c.task_id == bindparam("completed_id"))
+
+# ITEM_TO_COMPLETE's row (the item's columns, then its instance's), and what _may_take checks.
+ItemRow = Row[Any]
+I = TypeVar("I", WorkItem, ItemRow)
 
 # A page of the task list: the most tasks one answer lists.
 MAX_TASKS_PER_PAGE = 200
@@ -46,7 +69,18 @@ class TaskQuery(Schema):
     process_id = fields.String(load_default=None)
 
 
-def may_act(item: WorkItem, principal: Mapping[str, Any] | None) -> bool:
+class Candidates(Protocol):
+    """What :func:`may_act` reads of a work item (its ORM row, or a Core row of its columns)."""
+
+    @property
+    def candidate_role(self) -> str | None: ...
+    @property
+    def candidate_unit(self) -> str | None: ...
+    @property
+    def candidate_user(self) -> str | None: ...
+
+
+def may_act(item: Candidates, principal: Mapping[str, Any] | None) -> bool:
     principal = principal or {}
     roles = set(principal.get("roles") or [])
     if item.candidate_user and item.candidate_user != principal.get("user"):
@@ -259,7 +293,11 @@ class TaskList:
 
     @staticmethod
     def _open_item(s: Session, task_id: str, principal: Mapping[str, Any] | None) -> WorkItem:
-        item = s.get(WorkItem, task_id)
+        return TaskList._may_take(s.get(WorkItem, task_id), task_id, principal)
+
+    @staticmethod
+    def _may_take(item: I | None, task_id: str, principal: Mapping[str, Any] | None) -> I:
+        """``item`` if it is open and ``principal`` may act on it; else NotFound, Forbidden or Conflict."""
         if item is None or item.status != "open":
             raise NotFound(f"no open task {task_id}")
         if not may_act(item, principal):
@@ -279,32 +317,50 @@ class TaskList:
             self.store.history(s, item.instance_id, principal, "task_claimed", item.task_name, None)
             return work_item_dict(item)
 
-    def complete(self, task_id: str, data: dict[str, Any] | None, principal: Mapping[str, Any] | None) -> str:
-        """Complete the task with its form's data; returns the instance id."""
+    def complete(
+        self,
+        task_id: str,
+        data: dict[str, Any] | None,
+        principal: Mapping[str, Any] | None,
+        answer: Answer | None = None,
+    ) -> Any:
+        """Complete the task with its form's data, in one transaction: who may, the form, the step.
+        Returns the instance id, or what ``answer(session, instance, saved)`` answers after the save
+        (see :meth:`InstanceStore.mutate`)."""
         store = self.store
-        with transaction(store.sessions) as s:
-            item = self._open_item(s, task_id, principal)
-            instance_id, form = item.instance_id, item.form_schema
-        data = data or {}
-        if form:
-            try:
-                data = FORMS[form]().load(data)
-            except ValidationError as exc:
-                raise InvalidInput(f"the form '{form}' was not filled in correctly", exc.messages) from None
+        taken: list[tuple[ItemRow, dict[str, Any]]] = []
+
+        def find(s: Session) -> StepInstance:
+            item = self._may_take(
+                s.connection().execute(ITEM_TO_COMPLETE, {"task_id": task_id}).one_or_none(), task_id, principal
+            )
+            filled = data or {}
+            if item.form_schema:
+                try:
+                    filled = FORMS[item.form_schema]().load(filled)
+                except ValidationError as exc:
+                    raise InvalidInput(
+                        f"the form '{item.form_schema}' was not filled in correctly", exc.messages
+                    ) from None
+            taken[:] = [(item, filled)]
+            return step_instance(item)
 
         def change(s: Session, inst: StepInstance, workflow: BpmnWorkflow) -> str:
-            item = self._open_item(s, task_id, principal)
+            [(item, filled)] = taken
             try:
-                store.runtime.complete_user_task(workflow, task_id, data, actor=acting_user(principal))
+                store.runtime.complete_user_task(workflow, task_id, filled, actor=acting_user(principal))
             except TaskNotWaiting as exc:
                 raise Conflict(str(exc)) from None
             s.connection().execute(
-                update(WORK_ITEMS)
-                .where(WORK_ITEMS.c.task_id == task_id)
-                .values(status="completed", completed_at=clock.now(), completed_by=acting_user(principal))
+                COMPLETE_ITEM,
+                {
+                    "completed_id": task_id,
+                    "status": "completed",
+                    "completed_at": clock.now(),
+                    "completed_by": acting_user(principal),
+                },
             )
-            store.history(s, inst.id, principal, "task_completed", item.task_name, data)
-            return "completed"
+            store.history(s, inst.id, principal, "task_completed", item.task_name, filled)
+            return inst.id
 
-        store.mutate(instance_id, change, principal, refuse_failed_step=True)
-        return instance_id
+        return store.mutate(find, change, principal, refuse_failed_step=True, answer=answer)

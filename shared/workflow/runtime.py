@@ -123,20 +123,26 @@ class WorkflowRuntime:
         return workflow
 
     # -- running ----------------------------------------------------------------------------
-    def run(self, workflow: BpmnWorkflow) -> WaitState:
+    def advance(self, workflow: BpmnWorkflow) -> None:
         """Run engine steps until only waits remain; fire timers that are due by the clock.
 
-        Raises :class:`StepFailed` if a script, expression or task fails on the way.
+        Raises :class:`StepFailed` if a script, expression or task fails on the way. The wait state
+        is not computed (it walks every task): the engine computes it once, when it saves; ask
+        :meth:`wait_state` for it, or call :meth:`run`.
         """
         with _steps_fail_clearly(workflow):
             workflow.do_engine_steps()
+
+    def run(self, workflow: BpmnWorkflow) -> WaitState:
+        """:meth:`advance`, then the wait state reached."""
+        self.advance(workflow)
         return self.wait_state(workflow)
 
-    def retry_failed(self, workflow: BpmnWorkflow) -> WaitState:
+    def retry_failed(self, workflow: BpmnWorkflow) -> None:
         """Make the tasks left in ERROR ready again and run on."""
         for task in workflow.get_tasks(state=TaskState.ERROR):
             task._set_state(TaskState.READY)
-        return self.run(workflow)
+        self.advance(workflow)
 
     def wait_state(self, workflow: BpmnWorkflow) -> WaitState:
         """What the workflow waits for, in one walk of its tasks: jobs (started service tasks),
@@ -223,12 +229,13 @@ class WorkflowRuntime:
             raise TaskNotWaiting(f"task {task_id} is not waiting for job {job_id}")
         return task
 
-    def complete_job(self, workflow: BpmnWorkflow, task_id: str, job_id: str, result: object) -> WaitState:
+    def complete_job(self, workflow: BpmnWorkflow, task_id: str, job_id: str, result: object) -> None:
+        """Complete a job's task with its result and run on (see :meth:`advance`)."""
         task = self._job_task(workflow, task_id, job_id)
         task.data[task.task_spec.result_variable] = result
         with _steps_fail_clearly(workflow, task):
             task.complete()
-        return self.run(workflow)
+        self.advance(workflow)
 
     def throw_job_error(self, workflow: BpmnWorkflow, task_id: str, job_id: str, code: str, message: str) -> bool:
         """Raise a BPMN error on a job's task. True if a boundary event caught it."""
@@ -248,9 +255,10 @@ class WorkflowRuntime:
 
     def complete_user_task(
         self, workflow: BpmnWorkflow, task_id: str, data: Mapping[str, Any], actor: str | None = None
-    ) -> WaitState:
-        """Complete a user task with its form data. Who completed it becomes task data too, as
-        ``<task>_by`` (e.g. ``filing_decision_by``), so a diagram can pass it on to a job."""
+    ) -> None:
+        """Complete a user task with its form data and run on (see :meth:`advance`). Who completed
+        it becomes task data too, as ``<task>_by`` (e.g. ``filing_decision_by``), so a diagram can
+        pass it on to a job."""
         try:
             task = workflow.get_task_from_id(uuid.UUID(task_id))
         except Exception:
@@ -261,7 +269,7 @@ class WorkflowRuntime:
         task.data[f"{task.task_spec.bpmn_id or task.task_spec.name}_by"] = actor or "unknown"
         with _steps_fail_clearly(workflow, task):
             task.run()
-        return self.run(workflow)
+        self.advance(workflow)
 
     def deliver_message(self, workflow: BpmnWorkflow, name: str, payload: Mapping[str, Any]) -> bool:
         """Deliver a message by name; False if the instance is not waiting for it."""
@@ -270,14 +278,15 @@ class WorkflowRuntime:
                 if isinstance(definition, MessageEventDefinition) and definition.name == name:
                     with _steps_fail_clearly(workflow, task):
                         workflow.catch(BpmnEvent(definition, payload=payload or {}))
-                    self.run(workflow)
+                    self.advance(workflow)
                     return True
         return False
 
-    def fire_timers(self, workflow: BpmnWorkflow) -> WaitState:
+    def fire_timers(self, workflow: BpmnWorkflow) -> None:
+        """Fire the timers that are due and run on (see :meth:`advance`)."""
         with _steps_fail_clearly(workflow):
             workflow.refresh_timers()
-        return self.run(workflow)
+        self.advance(workflow)
 
 
 @contextlib.contextmanager

@@ -89,7 +89,8 @@ class Instance:
     def job(self, operation: str, result: object = None) -> dict[str, Any]:
         """Answer the pending job ``operation`` with ``result``; returns its parameters."""
         job = self._pending(operation)
-        self.state = self.runtime.complete_job(self.workflow, job.task_id, "job-" + job.task_id, result or {})
+        self.runtime.complete_job(self.workflow, job.task_id, "job-" + job.task_id, result or {})
+        self.state = self.runtime.wait_state(self.workflow)
         self.operations.append(operation)
         self.record()
         return job.params
@@ -120,9 +121,8 @@ class Instance:
             raise ScenarioFailure(f"no user task '{name}' is open; open: {[t.task_name for t in tasks] or 'none'}")
         form = matching[0].properties.get("formSchema")
         loaded = FORMS[form]().load(data or {}) if form else dict(data or {})
-        self.state = self.runtime.complete_user_task(
-            self.workflow, matching[0].task_id, loaded, actor=actor or self.default_actor
-        )
+        self.runtime.complete_user_task(self.workflow, matching[0].task_id, loaded, actor=actor or self.default_actor)
+        self.state = self.runtime.wait_state(self.workflow)
         self.record()
 
     def message(self, name: str, payload: Mapping[str, Any] | None = None) -> None:
@@ -137,7 +137,8 @@ class Instance:
     def timers(self, **skip: float) -> None:
         self._restore()
         self.clock.advance(**skip)
-        self.state = self.runtime.fire_timers(self.workflow)
+        self.runtime.fire_timers(self.workflow)
+        self.state = self.runtime.wait_state(self.workflow)
         self.record()
 
     # -- looking ---------------------------------------------------------------------------------------

@@ -309,6 +309,7 @@ def test_a_migrated_instance_waiting_at_a_task_gets_the_boundary_timer_b_attache
         "review"
     ]
     skipping_clock.advance(days=8)
-    wait = runtime.fire_timers(moved)
+    runtime.fire_timers(moved)
+    wait = runtime.wait_state(moved)
     [job] = wait.new_jobs
     assert job.operation == "evaluation.record_outcome" and job.params["outcome"] == "rejected"

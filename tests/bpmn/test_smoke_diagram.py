@@ -42,14 +42,16 @@ class Driver:
 
     def finish_job(self, operation, result):
         job = self.only_job(operation)
-        self.state = self.runtime.complete_job(self.workflow, job.task_id, f"job-{job.task_id}", result)
+        self.runtime.complete_job(self.workflow, job.task_id, f"job-{job.task_id}", result)
+        self.state = self.runtime.wait_state(self.workflow)
         self.save_restore()
         return job
 
     def review(self, approved):
         [task] = self.state.user_tasks
         assert task.task_name == "review" and task.properties["candidateRole"] == "staff"
-        self.state = self.runtime.complete_user_task(self.workflow, task.task_id, {"approved": approved})
+        self.runtime.complete_user_task(self.workflow, task.task_id, {"approved": approved})
+        self.state = self.runtime.wait_state(self.workflow)
         self.save_restore()
 
     @property
