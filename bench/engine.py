@@ -39,7 +39,7 @@ import time
 import uuid
 from pathlib import Path
 
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import create_engine, delete, select, text
 from sqlalchemy.engine import make_url
 
 from services.engine.engine import Engine
@@ -113,11 +113,11 @@ def spiff_lifecycle(rt: WorkflowRuntime, spec: dict, key: str, i: int, roundtrip
 
 
 def take_job(engine: Engine, instance_id: str, operation: str) -> dict:
-    """Read and delete the outbox rows as the relay would; expect exactly the one job named."""
+    """Read and delete the outbox rows as the relay does (shared/messaging/relay.py: the columns it
+    publishes in one select, the rows in one delete); expect exactly the one job named."""
     with db.transaction(engine.sessions) as s:
-        rows = s.scalars(select(Outbox).order_by(Outbox.id)).all()
-        for row in rows:
-            s.delete(row)
+        rows = s.execute(select(Outbox.id, Outbox.payload).order_by(Outbox.id)).all()
+        s.execute(delete(Outbox).where(Outbox.id.in_([r.id for r in rows])))
     payloads = [r.payload for r in rows]
     if [(p["operation"], p["instance_id"]) for p in payloads] != [(operation, instance_id)]:
         raise BenchError(f"expected one {operation} job for {instance_id}, outbox held {payloads}")
