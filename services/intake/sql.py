@@ -160,9 +160,7 @@ class SqlProposalRepository(ProposalRepository):
         # The index answers those of the year that may reach the threshold; without one, the whole year is scored.
         found = duplicate_index.candidates(self.session, words, threshold, proposal.year, where)
         if found is None:
-            query = select(Proposal.number, Proposal.title, Proposal.suggestions, Proposal.match_text).where(
-                Proposal.year == proposal.year, *where
-            )
+            query = select(*duplicate_index.COLUMNS).where(Proposal.year == proposal.year, *where)
             found = list(self.session.execute(query))
         return [(number, title, suggestions, words) for number, title, suggestions, words in found]
 
