@@ -8,6 +8,7 @@ instead of reading the same ``max()``, and a rollback gives the number back.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
@@ -178,35 +179,44 @@ class SqlProposalRepository(ProposalRepository):
         return list(self.session.scalars(query))
 
     def area_decisions(self, year: int) -> dict[tuple[str | None, str | None], int]:
+        # Grouped in the order of ix_proposals_year_counts (year, decision, area, …): read from
+        # the index alone, in order, with no sort.
         query = (
             select(Proposal.area, Proposal.decision, func.count())
             .where(*_of_year(year))
-            .group_by(Proposal.area, Proposal.decision)
+            .group_by(Proposal.decision, Proposal.area)
         )
         return {(area, decision): n for area, decision, n in self.session.execute(query)}
 
     def year_counts(self, year: int) -> dict[str, Any]:
-        of_year = _of_year(year)
-        decisions = self.session.execute(
-            select(Proposal.decision, func.count()).where(*of_year).group_by(Proposal.decision)
+        # One pass over the year's entries of ix_proposals_year_counts (it holds every column
+        # counted, so no row is read), grouped in the index's order; the figures are summed here.
+        groups = self.session.execute(
+            select(Proposal.decision, Proposal.reason_code, Proposal.merged_into, func.count())
+            .where(*_of_year(year))
+            .group_by(Proposal.decision, Proposal.area, Proposal.reason_code, Proposal.merged_into)
         ).all()
-        reasons = self.session.execute(
-            select(Proposal.reason_code, func.count())
-            .where(*of_year, Proposal.decision == "not_filed", Proposal.reason_code.is_not(None))
-            .group_by(Proposal.reason_code)
-        ).all()
-        merged = self.session.scalar(select(func.count()).where(*of_year, Proposal.merged_into.is_not(None)))
+        decisions: Counter[str | None] = Counter()
+        reasons: Counter[str] = Counter()
+        merged = 0
+        for decision, reason_code, merged_into, n in groups:
+            decisions[decision] += n
+            if decision == "not_filed" and reason_code:
+                reasons[reason_code] += n
+            if merged_into is not None:
+                merged += n
+        # Driven by the conversions (a few a year), each proposal looked up by its key, rather
+        # than every proposal of the year probing for a conversion.
         conversions = self.session.execute(
             select(Conversion.kind, func.count())
-            .join(Proposal, Proposal.id == Conversion.proposal_id)
-            .where(*of_year)
+            .where(exists().where(Proposal.id == Conversion.proposal_id, *_of_year(year)))
             .group_by(Conversion.kind)
         ).all()
         return {
-            "received": sum(n for _, n in decisions),
-            "merged": merged or 0,
-            "decisions": {d: n for d, n in decisions},
-            "not_filed_reasons": {code: n for code, n in reasons if code},
+            "received": sum(decisions.values()),
+            "merged": merged,
+            "decisions": dict(decisions),
+            "not_filed_reasons": dict(reasons),
             "conversions": {kind: n for kind, n in conversions},
         }
 
