@@ -123,11 +123,12 @@ class ProposalEvent(Base):
     """Append-only: every change to a proposal, who made it, when, with what data."""
 
     __tablename__ = "proposal_events"
-    # A year's answers: each proposal's publication lines found in the index, not among all its lines.
+    # A proposal's lines by its id (the history), and a year's answers: each proposal's publication
+    # lines found in the index, not among all its lines (it replaced ix_proposal_events_proposal_id).
     __table_args__ = (Index("ix_proposal_events_proposal_action", "proposal_id", "action"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    proposal_id: Mapped[int] = mapped_column(ForeignKey("proposals.id"), index=True)
+    proposal_id: Mapped[int] = mapped_column(ForeignKey("proposals.id"))
     at: Mapped[datetime] = mapped_column(UtcDateTime())
     actor: Mapped[str] = mapped_column(String(100))
     action: Mapped[str] = mapped_column(String(50))

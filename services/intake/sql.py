@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, exists, false, func, insert, or_, select, update
+from sqlalchemy import and_, exists, false, func, insert, or_, select, true, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
@@ -236,14 +236,35 @@ class SqlProposalRepository(ProposalRepository):
         return total, list(self.session.scalars(query))
 
     def answers_of_year(self, year: int) -> list[tuple[int, dict | None]]:
-        # Two columns, not event objects. Joined on the year (the proposals' year index, then
-        # each proposal's events by ix_proposal_events_proposal_id), not an IN list of every id.
-        query = (
-            select(ProposalEvent.proposal_id, ProposalEvent.data)
-            .join(Proposal, Proposal.id == ProposalEvent.proposal_id)
-            .where(*_of_year(year), ProposalEvent.action.in_(("published", "publication_declined")))
-            .order_by(ProposalEvent.id)
-        )
+        # Two columns, not event objects. Joined on the year (the year's entries of
+        # ix_proposals_year_counts, then each proposal's publication lines by
+        # ix_proposal_events_proposal_action), not an IN list of every id.
+        actions = ("published", "publication_declined")
+        if self.session.get_bind().dialect.name == "postgresql":
+            # PostgreSQL would hash every publication line of every year (a sequential scan of
+            # proposal_events, growing with the years kept) to join them to the year's proposals.
+            # A LATERAL subquery looks up each proposal's lines in the index instead; OFFSET 0
+            # keeps the planner from flattening it back into that join.
+            lines = (
+                select(ProposalEvent.id, ProposalEvent.proposal_id, ProposalEvent.data)
+                .where(ProposalEvent.proposal_id == Proposal.id, ProposalEvent.action.in_(actions))
+                .offset(0)
+                .lateral()
+            )
+            query = (
+                select(lines.c.proposal_id, lines.c.data)
+                .select_from(Proposal)
+                .join(lines, true())
+                .where(*_of_year(year))
+                .order_by(lines.c.id)
+            )
+        else:
+            query = (
+                select(ProposalEvent.proposal_id, ProposalEvent.data)
+                .join(Proposal, Proposal.id == ProposalEvent.proposal_id)
+                .where(*_of_year(year), ProposalEvent.action.in_(actions))
+                .order_by(ProposalEvent.id)
+            )
         return [(pid, data) for pid, data in self.session.execute(query)]
 
     def publications_of(self, proposal_ids: list[int]) -> list[Publication]:
