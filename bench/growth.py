@@ -1127,8 +1127,9 @@ def main(argv=None) -> int:
         "SQLite and PostgreSQL, empty vs loaded and the ratio (target 1.5×). Needs no broker. "
         "The default (2,000 finished proposals) took about a minute per database on a "
         "2-CPU machine; --proposals 100000 --open 10000 took 37 minutes for both (loads of "
-        "17 minutes on SQLite and 15 on PostgreSQL, under a load average of 25) and about "
-        "1 GB of disk per database. See bench/README.md.",
+        "17 minutes on SQLite and 15 on PostgreSQL, under a load average of 25), 8 minutes under "
+        "a load average of 2-7 (loads of 2 and 5 minutes), and about 1 GB of disk per database. "
+        "See bench/README.md.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     ap.add_argument(
