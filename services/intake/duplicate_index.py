@@ -27,9 +27,19 @@ from __future__ import annotations
 
 import math
 
-from sqlalchemy import Engine, bindparam, literal_column, select, text
+from sqlalchemy import Engine, bindparam, case, literal_column, select, text
 
 from .models import Proposal
+
+# What a candidate's score needs: its bigrams (match_text); its suggestions only where they were
+# not stored (a row written without the ORM hook), to split again. Not a candidate's whole texts:
+# on a year of similar texts there are thousands of candidates, and each text read costs.
+COLUMNS = (
+    Proposal.number,
+    Proposal.title,
+    case((Proposal.match_text.is_(None), Proposal.suggestions), else_=None).label("suggestions"),
+    Proposal.match_text,
+)
 
 _present: dict[tuple[int, str], bool] = {}
 
@@ -54,9 +64,7 @@ def _has_index(session) -> bool:
 def _postgresql(session, words: list[str], threshold: float, year: int, where):
     session.execute(text("SELECT set_config('pg_trgm.similarity_threshold', :t, true)"), {"t": str(threshold * 2 / 3)})
     return session.execute(
-        select(Proposal.number, Proposal.title, Proposal.suggestions, Proposal.match_text).where(
-            Proposal.match_text.op("%")(" ".join(words)), Proposal.year == year, *where
-        )
+        select(*COLUMNS).where(Proposal.match_text.op("%")(" ".join(words)), Proposal.year == year, *where)
     )
 
 
@@ -79,17 +87,15 @@ def _sqlite(session, words: list[str], threshold: float, year: int, where):
     query = f'year : "{int(year)}" AND match_text : (' + " OR ".join(f'"{w}"' for w in rarest) + ")"
     ids = select(literal_column("rowid")).select_from(text("proposal_match")).where(text("proposal_match MATCH :q"))
     return session.execute(
-        select(Proposal.number, Proposal.title, Proposal.suggestions, Proposal.match_text).where(
-            Proposal.id.in_(ids), *where
-        ),
+        select(*COLUMNS).where(Proposal.id.in_(ids), *where),
         {"q": query},
     )
 
 
 def candidates(session, words: list[str], threshold: float, year: int, where) -> list | None:
     """``(number, title, suggestions, match_text)`` of the proposals of ``year`` meeting ``where`` that may
-    score at least ``threshold`` against the bigrams ``words``; None if this database has no
-    duplicate index."""
+    score at least ``threshold`` against the bigrams ``words`` (``suggestions`` only where
+    ``match_text`` is NULL: :data:`COLUMNS`); None if this database has no duplicate index."""
     if not _has_index(session):
         return None
     if not words or threshold <= 0:

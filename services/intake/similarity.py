@@ -42,6 +42,8 @@ def match_text(title: str, suggestions: str) -> str:
 
 
 def jaccard(a: frozenset[str], b: frozenset[str]) -> float:
-    if not a and not b:
-        return 0.0
-    return len(a & b) / len(a | b)
+    # |A ∪ B| = |A| + |B| − |A ∩ B|: the same ratio without building the union (thousands of
+    # candidates are scored per search on a year of similar texts).
+    shared = len(a & b)
+    union = len(a) + len(b) - shared
+    return shared / union if union else 0.0

@@ -8,11 +8,12 @@ instead of reading the same ``max()``, and a rollback gives the number back.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, exists, false, func, insert, or_, select, update
+from sqlalchemy import and_, exists, false, func, insert, or_, select, true, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
@@ -160,9 +161,7 @@ class SqlProposalRepository(ProposalRepository):
         # The index answers those of the year that may reach the threshold; without one, the whole year is scored.
         found = duplicate_index.candidates(self.session, words, threshold, proposal.year, where)
         if found is None:
-            query = select(Proposal.number, Proposal.title, Proposal.suggestions, Proposal.match_text).where(
-                Proposal.year == proposal.year, *where
-            )
+            query = select(*duplicate_index.COLUMNS).where(Proposal.year == proposal.year, *where)
             found = list(self.session.execute(query))
         return [(number, title, suggestions, words) for number, title, suggestions, words in found]
 
@@ -180,35 +179,44 @@ class SqlProposalRepository(ProposalRepository):
         return list(self.session.scalars(query))
 
     def area_decisions(self, year: int) -> dict[tuple[str | None, str | None], int]:
+        # Grouped in the order of ix_proposals_year_counts (year, decision, area, …): read from
+        # the index alone, in order, with no sort.
         query = (
             select(Proposal.area, Proposal.decision, func.count())
             .where(*_of_year(year))
-            .group_by(Proposal.area, Proposal.decision)
+            .group_by(Proposal.decision, Proposal.area)
         )
         return {(area, decision): n for area, decision, n in self.session.execute(query)}
 
     def year_counts(self, year: int) -> dict[str, Any]:
-        of_year = _of_year(year)
-        decisions = self.session.execute(
-            select(Proposal.decision, func.count()).where(*of_year).group_by(Proposal.decision)
+        # One pass over the year's entries of ix_proposals_year_counts (it holds every column
+        # counted, so no row is read), grouped in the index's order; the figures are summed here.
+        groups = self.session.execute(
+            select(Proposal.decision, Proposal.reason_code, Proposal.merged_into, func.count())
+            .where(*_of_year(year))
+            .group_by(Proposal.decision, Proposal.area, Proposal.reason_code, Proposal.merged_into)
         ).all()
-        reasons = self.session.execute(
-            select(Proposal.reason_code, func.count())
-            .where(*of_year, Proposal.decision == "not_filed", Proposal.reason_code.is_not(None))
-            .group_by(Proposal.reason_code)
-        ).all()
-        merged = self.session.scalar(select(func.count()).where(*of_year, Proposal.merged_into.is_not(None)))
+        decisions: Counter[str | None] = Counter()
+        reasons: Counter[str] = Counter()
+        merged = 0
+        for decision, reason_code, merged_into, n in groups:
+            decisions[decision] += n
+            if decision == "not_filed" and reason_code:
+                reasons[reason_code] += n
+            if merged_into is not None:
+                merged += n
+        # Driven by the conversions (a few a year), each proposal looked up by its key, rather
+        # than every proposal of the year probing for a conversion.
         conversions = self.session.execute(
             select(Conversion.kind, func.count())
-            .join(Proposal, Proposal.id == Conversion.proposal_id)
-            .where(*of_year)
+            .where(exists().where(Proposal.id == Conversion.proposal_id, *_of_year(year)))
             .group_by(Conversion.kind)
         ).all()
         return {
-            "received": sum(n for _, n in decisions),
-            "merged": merged or 0,
-            "decisions": {d: n for d, n in decisions},
-            "not_filed_reasons": {code: n for code, n in reasons if code},
+            "received": sum(decisions.values()),
+            "merged": merged,
+            "decisions": dict(decisions),
+            "not_filed_reasons": dict(reasons),
             "conversions": {kind: n for kind, n in conversions},
         }
 
@@ -228,14 +236,35 @@ class SqlProposalRepository(ProposalRepository):
         return total, list(self.session.scalars(query))
 
     def answers_of_year(self, year: int) -> list[tuple[int, dict | None]]:
-        # Two columns, not event objects. Joined on the year (the proposals' year index, then
-        # each proposal's events by ix_proposal_events_proposal_id), not an IN list of every id.
-        query = (
-            select(ProposalEvent.proposal_id, ProposalEvent.data)
-            .join(Proposal, Proposal.id == ProposalEvent.proposal_id)
-            .where(*_of_year(year), ProposalEvent.action.in_(("published", "publication_declined")))
-            .order_by(ProposalEvent.id)
-        )
+        # Two columns, not event objects. Joined on the year (the year's entries of
+        # ix_proposals_year_counts, then each proposal's publication lines by
+        # ix_proposal_events_proposal_action), not an IN list of every id.
+        actions = ("published", "publication_declined")
+        if self.session.get_bind().dialect.name == "postgresql":
+            # PostgreSQL would hash every publication line of every year (a sequential scan of
+            # proposal_events, growing with the years kept) to join them to the year's proposals.
+            # A LATERAL subquery looks up each proposal's lines in the index instead; OFFSET 0
+            # keeps the planner from flattening it back into that join.
+            lines = (
+                select(ProposalEvent.id, ProposalEvent.proposal_id, ProposalEvent.data)
+                .where(ProposalEvent.proposal_id == Proposal.id, ProposalEvent.action.in_(actions))
+                .offset(0)
+                .lateral()
+            )
+            query = (
+                select(lines.c.proposal_id, lines.c.data)
+                .select_from(Proposal)
+                .join(lines, true())
+                .where(*_of_year(year))
+                .order_by(lines.c.id)
+            )
+        else:
+            query = (
+                select(ProposalEvent.proposal_id, ProposalEvent.data)
+                .join(Proposal, Proposal.id == ProposalEvent.proposal_id)
+                .where(*_of_year(year), ProposalEvent.action.in_(actions))
+                .order_by(ProposalEvent.id)
+            )
         return [(pid, data) for pid, data in self.session.execute(query)]
 
     def publications_of(self, proposal_ids: list[int]) -> list[Publication]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 import pytest
+from sqlalchemy import event
 
 from services.intake.models import Conversion, Proposal, ProposalEvent, Publication
 from services.intake.reports import year_figures
@@ -143,3 +144,34 @@ def test_the_database_counts_what_the_rows_add_up_to_and_the_pages_make_the_whol
     )
     with pytest.raises(InvalidInput):
         figures(sql_uow, audience, per_page=1001)
+
+
+def test_the_years_counts_are_read_from_the_index_alone(sql_uow, db_kind):
+    """On SQLite (whose planner does not depend on the table's size), every count of the year's
+    proposals reads ``ix_proposals_year_counts`` alone, grouped in its order: no proposal's row
+    (its texts) and no sort, however many proposals the year holds. PostgreSQL's plans depend on
+    the table's statistics; bench/growth.py --explain records them on a loaded database."""
+    if db_kind != "sqlite":
+        pytest.skip("the plan is asserted on SQLite; PostgreSQL's depends on the statistics")
+    session = sql_uow.session
+    seen: list[tuple[str, object]] = []
+
+    def capture(conn, cursor, statement, parameters, context, executemany):
+        if statement.lstrip().upper().startswith("SELECT"):
+            seen.append((statement, parameters))
+
+    engine = session.get_bind().engine
+    event.listen(engine, "before_cursor_execute", capture)
+    try:
+        sql_uow.proposals.year_counts(2026)
+        sql_uow.proposals.area_decisions(2026)
+    finally:
+        event.remove(engine, "before_cursor_execute", capture)
+    counts = [(s, p) for s, p in seen if "count(" in s and s.split("FROM", 1)[1].lstrip().startswith("proposals")]
+    assert len(counts) == 2
+    for statement, parameters in counts:
+        plan = " | ".join(
+            row[-1] for row in session.connection().exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters)
+        )
+        assert "USING COVERING INDEX ix_proposals_year_counts (year=?)" in plan, plan
+        assert "TEMP B-TREE" not in plan, plan
