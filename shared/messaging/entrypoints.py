@@ -89,6 +89,11 @@ log = logging.getLogger(__name__)
 # The error code of a job answered ``failed`` because no handler of the service takes its operation.
 UNKNOWN_OPERATION = "unknown_operation"
 
+# Made once: a job is loaded and a result dumped per message, and making the schema cost more
+# than either (a schema keeps nothing of a load or a dump).
+_JOB = contracts.JobSchema()
+_JOB_RESULT = contracts.JobResultSchema()
+
 
 def _settings(container: ServiceContainer) -> config.Settings:
     settings: config.Settings = container.config.get("ZTC_SETTINGS") or config.load()
@@ -385,7 +390,7 @@ class JobDispatcher(SharedExtension, ProviderCollector):  # type: ignore[misc]  
             self._refuse(message, f"forbidden: {exc}", poison.REFUSED)
             return
         try:
-            job = contracts.JobSchema().load(body)
+            job = _JOB.load(body)
         except ValidationError as exc:
             self._refuse(message, f"malformed job: {exc.messages}")
             return
@@ -408,7 +413,7 @@ class JobDispatcher(SharedExtension, ProviderCollector):  # type: ignore[misc]  
         if db is None or db.Outbox is None:
             return False
         outbox = db.Outbox
-        payload = contracts.JobResultSchema().dump(
+        payload = _JOB_RESULT.dump(
             {
                 "job_id": job["job_id"],
                 "instance_id": job["instance_id"],
@@ -507,7 +512,7 @@ class JobEntrypoint(Entrypoint):  # type: ignore[misc]  # nameko ships no types
     def _result(
         self, job: dict[str, Any], status: str, result: Any = None, error: dict[str, Any] | None = None
     ) -> dict[str, Any]:
-        dumped: dict[str, Any] = contracts.JobResultSchema().dump(
+        dumped: dict[str, Any] = _JOB_RESULT.dump(
             {
                 "job_id": job["job_id"],
                 "instance_id": job["instance_id"],

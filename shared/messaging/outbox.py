@@ -10,6 +10,12 @@ from sqlalchemy.orm import Session
 
 from shared import clock, contracts
 
+# Made once: making a schema cost more than what it loads or dumps here, and it keeps nothing of a call.
+_MESSAGE = contracts.MessageSchema()
+_START = contracts.StartSchema()
+_EVENT = contracts.EventSchema()
+_NOTIFICATION_PAYLOAD = contracts.NotificationPayloadSchema()
+
 
 def _add(
     session: Session,
@@ -36,7 +42,7 @@ def message_body(
     name: str, correlation_key: str, message_id: str, payload: Mapping[str, object] | None = None
 ) -> dict[str, Any]:
     """A BPMN message as it crosses the bus (``contracts.MessageSchema``)."""
-    body: dict[str, Any] = contracts.MessageSchema().load(
+    body: dict[str, Any] = _MESSAGE.load(
         {"name": name, "correlation_key": correlation_key, "message_id": message_id, "payload": payload or {}}
     )
     return body
@@ -62,7 +68,7 @@ def start_body(
     principal: Mapping[str, object] | None,
 ) -> dict[str, Any]:
     """A process start as it crosses the bus (``contracts.StartSchema``)."""
-    body: dict[str, Any] = contracts.StartSchema().dump(
+    body: dict[str, Any] = _START.dump(
         {
             "command_id": command_id,
             "process_id": process_id,
@@ -99,8 +105,8 @@ def event_body(
     notices: Sequence[Mapping[str, object]] = (),
 ) -> dict[str, Any]:
     """A domain event as it crosses the bus (``contracts.EventSchema``), occurring now."""
-    body: dict[str, Any] = contracts.EventSchema().dump(
-        contracts.EventSchema().load(
+    body: dict[str, Any] = _EVENT.dump(
+        _EVENT.load(
             {
                 "event_id": event_id,
                 "name": name,
@@ -120,9 +126,7 @@ def event_body(
 
 def notification_payload(recipients: list[str], title: str, text: str = "") -> dict[str, Any]:
     """What a ``notify.<kind>`` event carries (``contracts.NotificationPayloadSchema``)."""
-    payload: dict[str, Any] = contracts.NotificationPayloadSchema().load(
-        {"recipients": recipients, "title": title, "text": text}
-    )
+    payload: dict[str, Any] = _NOTIFICATION_PAYLOAD.load({"recipients": recipients, "title": title, "text": text})
     return payload
 
 
