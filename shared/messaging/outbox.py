@@ -18,12 +18,30 @@ _EVENT = contracts.EventSchema()
 _NOTIFICATION_PAYLOAD = contracts.NotificationPayloadSchema()
 
 
+# Set in a session's ``info`` once it has written an outbox row: committing it wakes the relay,
+# which a commit that wrote none has no reason to do (the relay's sweep still finds any row).
+WRITTEN = "ztc_outbox_written"
+
+
+def add(
+    session: Session,
+    outbox_model: type[Any],
+    exchange: str,
+    routing_key: str,
+    payload: Mapping[str, Any],
+    headers: Mapping[str, Any] | None = None,
+) -> None:
+    """A message to ``exchange`` with ``routing_key``, sent if the caller's transaction commits."""
+    _add(session, outbox_model, routing_key, payload, exchange=exchange, headers=headers)
+
+
 def _add(
     session: Session,
     outbox_model: type[Any],
     routing_key: str,
     payload: Mapping[str, Any],
     exchange: str = contracts.MESSAGES_EXCHANGE,
+    headers: Mapping[str, Any] | None = None,
 ) -> None:
     now = clock.now()
     statement = _INSERTS.get(outbox_model)
@@ -37,12 +55,13 @@ def _add(
             "exchange": exchange,
             "routing_key": routing_key,
             "payload": payload,
-            "headers": {},
+            "headers": dict(headers or {}),
             "available_at": now,
             "created_at": now,
             "attempts": 0,
         },
     )
+    session.info[WRITTEN] = True  # the commit wakes the relay (shared.messaging.database)
 
 
 _INSERTS: dict[type[Any], Any] = {}  # each service's outbox model -> its prebuilt insert
