@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from shared import clock
+from shared.messaging import outbox
 from shared import contracts as shared_contracts
 from shared.unit_of_work import SqlUnitOfWork, UnitOfWork
 
@@ -43,15 +43,11 @@ class SqlAssignmentUnitOfWork(SqlUnitOfWork, AssignmentUnitOfWork):
         self.cases = SqlCaseRepository(session)
 
     def publish_to_unit(self, unit: str, event: str, payload: Mapping[str, Any]) -> None:
-        now = clock.now()
-        self.session.add(
-            Outbox(
-                exchange=shared_contracts.UNITS_EXCHANGE,
-                routing_key=f"{unit}.{event}",
-                payload=dict(payload),
-                headers={shared_contracts.UNIT_EVENT_HEADER: event},
-                available_at=now,
-                created_at=now,
-                attempts=0,
-            )
+        outbox.add(
+            self.session,
+            Outbox,
+            shared_contracts.UNITS_EXCHANGE,
+            f"{unit}.{event}",
+            dict(payload),
+            headers={shared_contracts.UNIT_EVENT_HEADER: event},
         )

@@ -28,8 +28,11 @@ from .schemas import CONTENT, ContentSchema, DraftSchema, ProposalSchema, Public
 PROCESS_ID = "proposal"
 
 
+_PROPOSAL = ProposalSchema()  # made once: a schema keeps nothing of a dump
+
+
 def dump(proposal: Proposal) -> dict:
-    return ProposalSchema().dump(proposal)
+    return _PROPOSAL.dump(proposal)
 
 
 def check_cosigners(rules: IntakeRules, cosigners: list[str], directory) -> None:

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
     from sqlalchemy.orm import Session, sessionmaker
 
+from . import outbox
 from .relay import OutboxRelay
 
 log = logging.getLogger(__name__)
@@ -52,12 +53,18 @@ class WorkerSession:
         return cast("AbstractContextManager[Connection]", bind.connect())
 
     def commit(self) -> None:
-        if self._session is not None:
-            self._session.commit()
-        self._wakeup()
+        """Commit the worker's transaction; wake the relay if it wrote an outbox row (the
+        ``outbox.WRITTEN`` mark): a commit that sends nothing does not make the relay look."""
+        if self._session is None:
+            return
+        wrote = self._session.info.pop(outbox.WRITTEN, False)
+        self._session.commit()
+        if wrote:
+            self._wakeup()
 
     def rollback(self) -> None:
         if self._session is not None:
+            self._session.info.pop(outbox.WRITTEN, None)
             self._session.rollback()
 
     def close(self) -> None:

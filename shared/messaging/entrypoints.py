@@ -54,7 +54,7 @@ from nameko.exceptions import ContainerBeingKilled, MalformedRequest, RpcTimeout
 from nameko.extensions import DependencyProvider, Entrypoint, ProviderCollector, SharedExtension
 from nameko.messaging import QueueConsumer
 from nameko.rpc import ReplyListener, Responder, Rpc, RpcConsumer, RpcProxy, get_rpc_exchange
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from shared import clock, config, contracts, metrics
@@ -88,6 +88,11 @@ log = logging.getLogger(__name__)
 
 # The error code of a job answered ``failed`` because no handler of the service takes its operation.
 UNKNOWN_OPERATION = "unknown_operation"
+
+# Made once: a job is loaded and a result dumped per message, and making the schema cost more
+# than either (a schema keeps nothing of a load or a dump).
+_JOB = contracts.JobSchema()
+_JOB_RESULT = contracts.JobResultSchema()
 
 
 def _settings(container: ServiceContainer) -> config.Settings:
@@ -385,7 +390,7 @@ class JobDispatcher(SharedExtension, ProviderCollector):  # type: ignore[misc]  
             self._refuse(message, f"forbidden: {exc}", poison.REFUSED)
             return
         try:
-            job = contracts.JobSchema().load(body)
+            job = _JOB.load(body)
         except ValidationError as exc:
             self._refuse(message, f"malformed job: {exc.messages}")
             return
@@ -408,7 +413,7 @@ class JobDispatcher(SharedExtension, ProviderCollector):  # type: ignore[misc]  
         if db is None or db.Outbox is None:
             return False
         outbox = db.Outbox
-        payload = contracts.JobResultSchema().dump(
+        payload = _JOB_RESULT.dump(
             {
                 "job_id": job["job_id"],
                 "instance_id": job["instance_id"],
@@ -499,7 +504,7 @@ class JobEntrypoint(Entrypoint):  # type: ignore[misc]  # nameko ships no types
                 (job["params"], principal),
                 {},
                 context_data=context,
-                handle_result=partial(self.handle_result, message, job, started=time.monotonic()),
+                handle_result=partial(self.handle_result, message, job, started=time.monotonic(), seen=seen),
             )
         except ContainerBeingKilled:
             requeue(message)
@@ -507,7 +512,7 @@ class JobEntrypoint(Entrypoint):  # type: ignore[misc]  # nameko ships no types
     def _result(
         self, job: dict[str, Any], status: str, result: Any = None, error: dict[str, Any] | None = None
     ) -> dict[str, Any]:
-        dumped: dict[str, Any] = contracts.JobResultSchema().dump(
+        dumped: dict[str, Any] = _JOB_RESULT.dump(
             {
                 "job_id": job["job_id"],
                 "instance_id": job["instance_id"],
@@ -535,9 +540,10 @@ class JobEntrypoint(Entrypoint):  # type: ignore[misc]  # nameko ships no types
         result: Any = None,
         exc_info: ExcInfo | None = None,
         started: float | None = None,
+        seen: Answered | None = None,
     ) -> tuple[Any, ExcInfo | None]:
         try:
-            self._settle(message, job, worker_ctx, result, exc_info, started)
+            self._settle(message, job, worker_ctx, result, exc_info, started, seen)
         except Exception as exc:
             log.exception("could not settle job %s (%s)", job.get("job_id"), self.operation)
             _settle_quietly(self.container, self.dispatcher.dead_letters, message, self.dispatcher.queue.name, exc)
@@ -551,6 +557,7 @@ class JobEntrypoint(Entrypoint):  # type: ignore[misc]  # nameko ships no types
         result: Any,
         exc_info: ExcInfo | None,
         started: float | None,
+        seen: Answered | None = None,
     ) -> None:
         db = self.database
         uow = getattr(worker_ctx, "ztc_uow", None)
@@ -570,14 +577,21 @@ class JobEntrypoint(Entrypoint):  # type: ignore[misc]  # nameko ships no types
         if started is not None:
             metrics.JOB_SECONDS.labels(self.container.service_name, self.operation).observe(time.monotonic() - started)
         try:
-            self._commit(db, uow, job, status, payload)
+            self._commit(db, uow, job, status, payload, seen)
         except Exception as err:
             if uow is not None:
                 _quietly(uow.rollback)
-            if self._done_before(db, job):
+            found = self._found_after(db, job)
+            if found is not None and not _retried_after_error(found, job):
                 # Another delivery of the same job committed first: this one has no effect.
                 log.info("job %s committed by another delivery; acked", job["job_id"])
                 ack(message)
+                return
+            if found is not None and seen is None and status != "failed":
+                # An earlier attempt's error was answered after this retry's check: the retry runs
+                # again, and its check then finds the row to replace.
+                log.info("job %s: an earlier attempt answered meanwhile; run again", job["job_id"])
+                _requeue_later(message, 0)
                 return
             verdict = poison.classify(err)
             if verdict.kind == poison.FAILURE or status == "failed":
@@ -594,7 +608,7 @@ class JobEntrypoint(Entrypoint):  # type: ignore[misc]  # nameko ships no types
                 verdict.reason,
             )
             try:
-                self._commit(db, None, job, "failed", self._failed(job, err))
+                self._commit(db, None, job, "failed", self._failed(job, err), seen)
             except Exception as again:
                 _settle_quietly(
                     self.container, self.dispatcher.dead_letters, message, self.dispatcher.queue.name, again
@@ -604,7 +618,13 @@ class JobEntrypoint(Entrypoint):  # type: ignore[misc]  # nameko ships no types
         ack(message)
 
     def _commit(
-        self, db: Database, uow: WorkerSession | None, job: dict[str, Any], status: str, payload: dict[str, Any]
+        self,
+        db: Database,
+        uow: WorkerSession | None,
+        job: dict[str, Any],
+        status: str,
+        payload: dict[str, Any],
+        seen: Answered | None = None,
     ) -> None:
         if status == "ok" and uow is not None:
             session = uow.session  # the worker's own transaction: effects, inbox, result at once
@@ -613,7 +633,7 @@ class JobEntrypoint(Entrypoint):  # type: ignore[misc]  # nameko ships no types
                 uow.rollback()  # a failed or refused job leaves no effect behind
             session = db.sessions()
         try:
-            self._record(db, session, job, status, payload)
+            self._record(db, session, job, status, payload, seen)
             session.commit()
         except Exception:
             _quietly(session.rollback)
@@ -622,64 +642,107 @@ class JobEntrypoint(Entrypoint):  # type: ignore[misc]  # nameko ships no types
             if session is not getattr(uow, "_session", None):
                 _quietly(session.close)
 
-    def _done_before(self, db: Database, job: dict[str, Any]) -> bool:
+    def _found_after(self, db: Database, job: dict[str, Any]) -> Answered | None:
+        """The job's inbox row as another delivery may have committed it (none if it cannot be read)."""
         if db.Inbox is None:
-            return False
+            return None
         try:
-            row = _answered(db, job["job_id"])
-            return row is not None and not _retried_after_error(row, job)
+            return _answered(db, job["job_id"])
         except Exception:
-            return False
+            return None
 
     def _record(
-        self, db: Database, session: Session, job: dict[str, Any], status: str, payload: dict[str, Any]
+        self,
+        db: Database,
+        session: Session,
+        job: dict[str, Any],
+        status: str,
+        payload: dict[str, Any],
+        seen: Answered | None = None,
     ) -> None:
+        """The job's inbox row (unless it failed) and its result's outbox row, in ``session``'s
+        transaction. ``seen`` is the inbox row the check before the job found: none (the usual
+        case), and the row is inserted with one prebuilt Core statement, which another delivery's
+        committed row makes fail on the primary key (the caller then finds it done before); an
+        earlier row is read again in the transaction and replaced only by a retry after an error."""
         now = clock.now()
+        session.flush()  # the job's own effects first, as they were written before these rows
         if status != "failed":
             assert db.Inbox is not None, "a service with @job entrypoints keeps an inbox"
-            earlier = session.get(db.Inbox, job["job_id"])
-            if earlier is None:
-                session.add(
-                    db.Inbox(
-                        job_id=job["job_id"],
-                        operation=job["operation"],
-                        status=status,
-                        result=payload,
-                        processed_at=now,
-                    )
+            if seen is None:
+                session.execute(
+                    _inserts(db.Inbox),
+                    {
+                        "job_id": job["job_id"],
+                        "operation": job["operation"],
+                        "status": status,
+                        "result": payload,
+                        "processed_at": now,
+                    },
                 )
-            elif _retried_after_error(earlier, job):
-                # A retry after a business error: the row it answered is replaced, conditionally, so
-                # of two deliveries of the retry only one commits (the other finds it done before).
-                replaced = cast(
-                    "CursorResult[Any]",
-                    session.execute(
-                        update(db.Inbox)
-                        .where(
-                            db.Inbox.job_id == job["job_id"],
-                            db.Inbox.status == "error",
-                            db.Inbox.processed_at == earlier.processed_at,
-                        )
-                        .values(status=status, result=payload, processed_at=now)
-                        .execution_options(synchronize_session=False)
-                    ),
-                ).rowcount
-                if replaced != 1:
-                    raise AlreadyDone(job["job_id"])
             else:
-                raise AlreadyDone(job["job_id"])
-        session.add(
-            db.Outbox(
-                exchange=RESULTS.name,
-                routing_key=contracts.RESULT_ROUTING_KEY,
-                payload=payload,
-                headers={},
-                available_at=now,
-                created_at=now,
-                attempts=0,
-            )
+                self._replace_answer(session, db, job, status, payload, now)
+        session.execute(
+            _inserts(db.Outbox),
+            {
+                "exchange": RESULTS.name,
+                "routing_key": contracts.RESULT_ROUTING_KEY,
+                "payload": payload,
+                "headers": {},
+                "available_at": now,
+                "created_at": now,
+                "attempts": 0,
+            },
         )
-        session.flush()
+
+    def _replace_answer(
+        self, session: Session, db: Database, job: dict[str, Any], status: str, payload: dict[str, Any], now: Any
+    ) -> None:
+        assert db.Inbox is not None
+        earlier = session.get(db.Inbox, job["job_id"])
+        if earlier is None:
+            session.execute(
+                _inserts(db.Inbox),
+                {
+                    "job_id": job["job_id"],
+                    "operation": job["operation"],
+                    "status": status,
+                    "result": payload,
+                    "processed_at": now,
+                },
+            )
+        elif _retried_after_error(earlier, job):
+            # A retry after a business error: the row it answered is replaced, conditionally, so
+            # of two deliveries of the retry only one commits (the other finds it done before).
+            replaced = cast(
+                "CursorResult[Any]",
+                session.execute(
+                    update(db.Inbox)
+                    .where(
+                        db.Inbox.job_id == job["job_id"],
+                        db.Inbox.status == "error",
+                        db.Inbox.processed_at == earlier.processed_at,
+                    )
+                    .values(status=status, result=payload, processed_at=now)
+                    .execution_options(synchronize_session=False)
+                ),
+            ).rowcount
+            if replaced != 1:
+                raise AlreadyDone(job["job_id"])
+        else:
+            raise AlreadyDone(job["job_id"])
+
+
+_INSERTS: dict[type[Any], Any] = {}  # each service's outbox and inbox model -> its prebuilt insert
+
+
+def _inserts(model: type[Any]) -> Any:
+    """One Core insert of a row of ``model``'s table, built once (an ORM object and its flush cost a
+    job more than the statement itself)."""
+    statement = _INSERTS.get(model)
+    if statement is None:
+        statement = _INSERTS[model] = insert(model.__table__)
+    return statement
 
 
 def job(operation: str) -> Callable[[Handler], Handler]:
