@@ -54,7 +54,7 @@ from nameko.exceptions import ContainerBeingKilled, MalformedRequest, RpcTimeout
 from nameko.extensions import DependencyProvider, Entrypoint, ProviderCollector, SharedExtension
 from nameko.messaging import QueueConsumer
 from nameko.rpc import ReplyListener, Responder, Rpc, RpcConsumer, RpcProxy, get_rpc_exchange
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from shared import clock, config, contracts, metrics
@@ -63,7 +63,7 @@ from shared.contracts import jobs
 from shared.logs import LogContext
 from shared.errors import BusinessError, Forbidden, InvalidInput, ZtcError
 
-from . import identity, poison
+from . import identity, outbox, poison
 from .deadletter import DeadLetters
 from .topology import RESULTS, engine_results_queue, job_queue
 
@@ -670,30 +670,10 @@ class JobEntrypoint(Entrypoint):  # type: ignore[misc]  # nameko ships no types
         if status != "failed":
             assert db.Inbox is not None, "a service with @job entrypoints keeps an inbox"
             if seen is None:
-                session.execute(
-                    _inserts(db.Inbox),
-                    {
-                        "job_id": job["job_id"],
-                        "operation": job["operation"],
-                        "status": status,
-                        "result": payload,
-                        "processed_at": now,
-                    },
-                )
+                _insert_answer(session, db, job, status, payload, now)
             else:
                 self._replace_answer(session, db, job, status, payload, now)
-        session.execute(
-            _inserts(db.Outbox),
-            {
-                "exchange": RESULTS.name,
-                "routing_key": contracts.RESULT_ROUTING_KEY,
-                "payload": payload,
-                "headers": {},
-                "available_at": now,
-                "created_at": now,
-                "attempts": 0,
-            },
-        )
+        outbox.add(session, db.Outbox, RESULTS.name, contracts.RESULT_ROUTING_KEY, payload)
 
     def _replace_answer(
         self, session: Session, db: Database, job: dict[str, Any], status: str, payload: dict[str, Any], now: Any
@@ -701,16 +681,7 @@ class JobEntrypoint(Entrypoint):  # type: ignore[misc]  # nameko ships no types
         assert db.Inbox is not None
         earlier = session.get(db.Inbox, job["job_id"])
         if earlier is None:
-            session.execute(
-                _inserts(db.Inbox),
-                {
-                    "job_id": job["job_id"],
-                    "operation": job["operation"],
-                    "status": status,
-                    "result": payload,
-                    "processed_at": now,
-                },
-            )
+            _insert_answer(session, db, job, status, payload, now)
         elif _retried_after_error(earlier, job):
             # A retry after a business error: the row it answered is replaced, conditionally, so
             # of two deliveries of the retry only one commits (the other finds it done before).
@@ -733,16 +704,21 @@ class JobEntrypoint(Entrypoint):  # type: ignore[misc]  # nameko ships no types
             raise AlreadyDone(job["job_id"])
 
 
-_INSERTS: dict[type[Any], Any] = {}  # each service's outbox and inbox model -> its prebuilt insert
-
-
-def _inserts(model: type[Any]) -> Any:
-    """One Core insert of a row of ``model``'s table, built once (an ORM object and its flush cost a
-    job more than the statement itself)."""
-    statement = _INSERTS.get(model)
-    if statement is None:
-        statement = _INSERTS[model] = insert(model.__table__)
-    return statement
+def _insert_answer(
+    session: Session, db: Database, job: dict[str, Any], status: str, payload: dict[str, Any], now: Any
+) -> None:
+    """The job's inbox row, by one prebuilt Core insert."""
+    assert db.Inbox is not None
+    session.execute(
+        outbox.insert_of(db.Inbox),
+        {
+            "job_id": job["job_id"],
+            "operation": job["operation"],
+            "status": status,
+            "result": payload,
+            "processed_at": now,
+        },
+    )
 
 
 def job(operation: str) -> Callable[[Handler], Handler]:

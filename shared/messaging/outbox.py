@@ -44,13 +44,10 @@ def _add(
     headers: Mapping[str, Any] | None = None,
 ) -> None:
     now = clock.now()
-    statement = _INSERTS.get(outbox_model)
-    if statement is None:
-        statement = _INSERTS[outbox_model] = insert(outbox_model.__table__)
     # A Core insert, executed now in the caller's transaction: an ORM object per message cost
     # more to flush than the statement, and the rows keep the order they were sent in.
     session.execute(
-        statement,
+        insert_of(outbox_model),
         {
             "exchange": exchange,
             "routing_key": routing_key,
@@ -64,7 +61,16 @@ def _add(
     session.info[WRITTEN] = True  # the commit wakes the relay (shared.messaging.database)
 
 
-_INSERTS: dict[type[Any], Any] = {}  # each service's outbox model -> its prebuilt insert
+_INSERTS: dict[type[Any], Any] = {}  # each model -> its prebuilt insert
+
+
+def insert_of(model: type[Any]) -> Any:
+    """One Core insert of a row of ``model``'s table (a service's outbox or inbox), built once: an
+    ORM object and its flush cost a message more than the statement itself."""
+    statement = _INSERTS.get(model)
+    if statement is None:
+        statement = _INSERTS[model] = insert(model.__table__)
+    return statement
 
 
 def message_body(
