@@ -290,21 +290,21 @@ def replay_one(runtime, key, spec, data, events, with_json) -> int:
             workflow = runtime.loads(
                 json.loads(json.dumps(runtime.dumps(workflow), default=str)), spec, version_key=key
             )
+        # The runtime's steps answer nothing; the engine computes the wait state once per save.
         if action == "job_completed":
             task_id = jobs.pop(task)
-            wait = runtime.complete_job(workflow, task_id, "j" + task_id, payload.get("result"))
+            runtime.complete_job(workflow, task_id, "j" + task_id, payload.get("result"))
         elif action == "bpmn_error":
             task_id = jobs.pop(task)
             runtime.throw_job_error(workflow, task_id, "j" + task_id, payload["code"], payload.get("message", ""))
-            wait = runtime.wait_state(workflow)
         elif action == "task_completed":
             info = next(u for u in runtime.wait_state(workflow).user_tasks if u.task_name == task)
-            wait = runtime.complete_user_task(workflow, info.task_id, payload or {}, actor="replay")
+            runtime.complete_user_task(workflow, info.task_id, payload or {}, actor="replay")
         elif action == "message_delivered":
             runtime.deliver_message(workflow, task, payload.get("payload") or {})
-            wait = runtime.wait_state(workflow)
         elif action == "timer_fired":
-            wait = runtime.fire_timers(workflow)
+            runtime.fire_timers(workflow)
+        wait = runtime.wait_state(workflow)
         note(wait)
         steps += 1
     if not workflow.completed:
