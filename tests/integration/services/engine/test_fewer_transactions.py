@@ -226,3 +226,16 @@ def test_a_job_result_and_a_task_completion_read_their_instance_with_their_job_o
     with statements(engine) as sql:
         engine.complete_task(task["task_id"], {"approved": True}, STAFF)
     assert not [q for q in sql if q.lstrip().startswith("SELECT instances")], sql
+
+
+def test_a_tick_with_nothing_due_commits_nothing_and_writes_nothing(engine):
+    engine.deploy(SMOKE)
+    waiting_for_reply(engine, "TICK-1")  # an instance waits for a message
+    engine.send_message(dict(REPLY, correlation_key="TICK-2", message_id="tick-2"))  # buffered, not yet past its TTL
+    with commits(engine) as committed, statements(engine) as ran:
+        assert engine.fire_due_timers() == 0
+        assert engine.deliver_waiting_messages() == 0
+        assert engine.expire_messages() == 0
+    assert committed == []
+    assert not [sql for sql in ran if not sql.lstrip().upper().startswith("SELECT")]
+    assert count_rows(engine, BufferedMessage, status="buffered") == 1
