@@ -11,7 +11,7 @@ from contextlib import contextmanager
 import pytest
 from sqlalchemy import event
 
-from services.engine.models import BufferedMessage
+from services.engine.models import BufferedMessage, HeldResult
 from shared.errors import Conflict, Forbidden, InvalidInput, NotFound
 from tests.integration.services.engine.test_designers_versions import WAITER
 from tests.integration.services.engine.test_rules import (
@@ -239,3 +239,23 @@ def test_a_tick_with_nothing_due_commits_nothing_and_writes_nothing(engine):
     assert committed == []
     assert not [sql for sql in ran if not sql.lstrip().upper().startswith("SELECT")]
     assert count_rows(engine, BufferedMessage, status="buffered") == 1
+
+
+def test_a_job_result_from_the_queue_is_one_transaction_that_also_decides_hold_or_drop(engine):
+    engine.deploy(SMOKE)
+    engine.start("smoke", "ONE-12", dict(DATA), MEMBER)
+    job = take_job(engine, "intake.record_submission")
+    raw = {key: job.payload[key] for key in ("job_id", "instance_id", "task_id", "operation", "attempt")}
+    with commits(engine) as seen:
+        assert engine.accept_result(dict(raw, status="ok", result={"id": 1}, error=None)) == "completed"
+    assert len(seen) == 1
+    # A failure for a suspended instance is held as a success is (and applied after the resume).
+    inst = engine.start("smoke", "ONE-13", dict(DATA), MEMBER)
+    job = take_job(engine, "intake.record_submission")
+    raw = {key: job.payload[key] for key in ("job_id", "instance_id", "task_id", "operation", "attempt")}
+    engine.suspend(inst["id"], None, {"user": "ops", "roles": ["operator"]})
+    failed = dict(raw, status="failed", result=None, error={"code": "failed", "message": "down"})
+    with commits(engine) as seen:
+        assert engine.accept_result(failed) == "held"
+    assert len(seen) == 1
+    assert count_rows(engine, HeldResult, job_id=job.job_id) == 1
