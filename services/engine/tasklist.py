@@ -3,6 +3,7 @@ completing them (with the task's form checked first)."""
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Mapping
 from typing import Any, Protocol, TypeVar, cast
@@ -59,6 +60,13 @@ I = TypeVar("I", WorkItem, ItemRow)
 MAX_TASKS_PER_PAGE = 200
 
 
+@functools.cache
+def form(name: str) -> Schema:
+    """The form ``name`` (a key of FORMS), made once: a schema has no state or hooks that keep
+    anything between loads, and making one costs more than checking what a person filled in."""
+    return FORMS[name]()
+
+
 class TaskQuery(Schema):
     """What a page of the task list asks: which page, how long, and the filters it keeps."""
 
@@ -67,6 +75,9 @@ class TaskQuery(Schema):
     instance_id = fields.String(load_default=None)
     business_key = fields.String(load_default=None)
     process_id = fields.String(load_default=None)
+
+
+TASK_QUERY = TaskQuery()  # made once (see form())
 
 
 class Candidates(Protocol):
@@ -274,7 +285,7 @@ class TaskList:
         skip nor repeat a task while none is opened or closed); ``total`` is counted in SQL, so an
         answer builds one page however many tasks are open."""
         try:
-            data = TaskQuery().load(dict(query or {}))
+            data = TASK_QUERY.load(dict(query or {}))
         except ValidationError as exc:
             raise InvalidInput("the task list's query is not valid", exc.messages) from None
         where = self._open_for(principal, data["instance_id"], data["business_key"], data["process_id"])
@@ -337,7 +348,7 @@ class TaskList:
             filled = data or {}
             if item.form_schema:
                 try:
-                    filled = FORMS[item.form_schema]().load(filled)
+                    filled = form(item.form_schema).load(filled)
                 except ValidationError as exc:
                     raise InvalidInput(
                         f"the form '{item.form_schema}' was not filled in correctly", exc.messages
