@@ -301,6 +301,7 @@ def replay_one(runtime, key, spec, data, events, with_json) -> int:
             workflow = runtime.loads(
                 json.loads(json.dumps(runtime.dumps(workflow), default=str)), spec, version_key=key
             )
+        # The runtime's steps answer nothing; the engine computes the wait state once per save.
         if action == "job_completed":
             task_id = jobs.pop(task)
             runtime.complete_job(workflow, task_id, "j" + task_id, payload.get("result"))

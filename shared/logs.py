@@ -26,6 +26,10 @@ if TYPE_CHECKING:
     from shared.config import Settings
 
 FIELDS = ("instance_id", "job_id", "business_key")
+# SpiffWorkflow logs every task's every change of state at INFO (``spiff.task``): some 125 records
+# a proposal's lifecycle, formatted and written by the engine for nobody, about a twentieth of its
+# CPU. They are kept at ZTC_LOG_LEVEL=DEBUG; otherwise only the library's warnings pass.
+LIBRARY_CHATTER = ("spiff", "spiff.task", "spiff.workflow", "spiff.data")
 _context = threading.local()
 _service = {"name": "-"}
 
@@ -96,6 +100,9 @@ def configure(service: str, settings: Settings, stream: TextIO | None = None) ->
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(settings.log_level)
+    chatter = logging.NOTSET if root.getEffectiveLevel() <= logging.DEBUG else logging.WARNING
+    for name in LIBRARY_CHATTER:
+        logging.getLogger(name).setLevel(chatter)
     return handler
 
 

@@ -22,7 +22,7 @@ from shared.db import transaction
 from shared.errors import InvalidInput
 from shared.workflow.runtime import JobRequest, TaskNotWaiting, WaitState
 
-from .models import Incident, Instance, Job, Outbox
+from .models import HeldResult, Incident, Instance, Job, Outbox
 from .store import INSTANCES, STEP_COLUMNS, UNCHANGED, InstanceStore, StepInstance, step_instance
 
 
@@ -40,6 +40,9 @@ FINISH_JOB = update(JOBS).where(JOBS.c.job_id == bindparam("finished_id"))
 RESOLVE_RETRIED = update(INCIDENTS).where(
     INCIDENTS.c.job_id == bindparam("retried_job_id"), INCIDENTS.c.status == "retrying"
 )
+# A result that reaches a suspended instance, kept for its resume.
+HOLD = insert(cast(Table, HeldResult.__table__))
+INSTANCE_STATUS = select(Instance.status).where(Instance.id == bindparam("instance_id"))
 # Schemas without state or hooks, made once: making one costs more than what it does for a job.
 JOB_SCHEMA = contracts.JobSchema()
 RESULT_SCHEMA = contracts.JobResultSchema()
@@ -181,26 +184,35 @@ class Jobs:
         )
 
     # -- in: results ------------------------------------------------------------------------------
-    def handle_result(self, raw: dict[str, Any]) -> str:
+    def handle_result(self, raw: dict[str, Any], hold: bool = False) -> str:
         """Apply a job result. Returns what happened: completed, caught, retry, incident, dropped.
 
         A success or a business error is checked and applied in the one transaction that changes
         the instance (one transaction per result); a technical failure is checked and scheduled
-        for retry in one transaction, and only the last attempt's failure takes a second one."""
+        for retry in one transaction, and only the last attempt's failure takes a second one.
+        With ``hold`` (the results queue's: :meth:`.operators.Operators.accept_result`) a result
+        whose job's instance is suspended is kept for its resume ("held") and one whose instance
+        is cancelled is dropped, whether or not it applies, decided in that same transaction."""
         try:
             result = RESULT_SCHEMA.load(raw)
         except ValidationError as exc:
             raise InvalidInput("malformed job result", exc.messages) from None
+        held = raw if hold else None
         if result["status"] == "ok":
-            return self._complete(result)
+            return self._complete(result, held)
         if result["status"] == "error":
-            return self._throw_error(result)
+            return self._throw_error(result, held)
         error = (result.get("error") or {}).get("message") or "failed"
         code = (result.get("error") or {}).get("code")
         settings = self.store.settings
         assert settings is not None  # only an engine made to validate diagrams has none
         with transaction(self.store.sessions) as s:
             job = s.get(Job, result["job_id"])
+            if held is not None and job is not None:
+                status = s.connection().execute(INSTANCE_STATUS, {"instance_id": job.instance_id}).scalar()
+                halted = self._halted(s, status, job.instance_id, job.job_id, held)
+                if halted is not None:
+                    return halted
             if not self.applies(job, result):
                 return "dropped"
             instance_id = job.instance_id
@@ -259,28 +271,55 @@ class Jobs:
             and job.task_id == result["task_id"]
         )
 
-    def _apply(self, result: Mapping[str, Any], apply: Callable[[Session, JobRow, BpmnWorkflow], object]) -> str:
+    @staticmethod
+    def _halted(s: Session, status: str | None, instance_id: str, job_id: str, raw: dict[str, Any]) -> str | None:
+        """A result for a cancelled instance is dropped, one for a suspended instance held (kept
+        in this transaction); None for any other."""
+        if status == "cancelled":
+            return "dropped"
+        if status == "suspended":
+            s.connection().execute(
+                HOLD, {"instance_id": instance_id, "job_id": job_id, "payload": raw, "held_at": clock.now()}
+            )
+            return "held"
+        return None
+
+    def _apply(
+        self,
+        result: Mapping[str, Any],
+        apply: Callable[[Session, JobRow, BpmnWorkflow], object],
+        held: dict[str, Any] | None = None,
+    ) -> str:
         """Run ``apply(session, job, workflow)`` on the result's instance if the result applies
         to its job: the job and its instance read by one Core select, in the step's own
-        transaction, on every attempt."""
+        transaction, on every attempt (where ``held``, the raw result, is held or dropped for a
+        halted instance: :meth:`_halted`)."""
         job: JobRow | None = None
+        halted: str | None = None
 
         def find(s: Session) -> StepInstance | None:
-            nonlocal job
+            nonlocal job, halted
             row = s.connection().execute(LOAD_JOB, {"job_id": result["job_id"]}).one_or_none()
             job = cast(JobRow, row)
-            if row is None or not self.applies(job, result):
+            if row is None:
                 return None
-            return step_instance(row)
+            inst = step_instance(row)
+            if held is not None:
+                halted = self._halted(s, inst.status, inst.id, job.job_id, held)
+                if halted is not None:
+                    return None
+            if not self.applies(job, result):
+                return None
+            return inst
 
         def change(s: Session, inst: StepInstance, workflow: BpmnWorkflow) -> object:
             assert job is not None  # found, not done, in this transaction
             return apply(s, job, workflow)
 
-        outcome: str = self.store.mutate(find, change) or "dropped"
+        outcome: str = self.store.mutate(find, change) or halted or "dropped"
         return outcome
 
-    def _complete(self, result: Mapping[str, Any]) -> str:
+    def _complete(self, result: Mapping[str, Any], held: dict[str, Any] | None = None) -> str:
         def apply(s: Session, job: JobRow, workflow: BpmnWorkflow) -> object:
             try:
                 self.store.runtime.complete_job(workflow, result["task_id"], result["job_id"], result["result"])
@@ -289,9 +328,9 @@ class Jobs:
             self._finish(s, job, "job_completed", {"job_id": job.job_id, "result": result["result"]})
             return "completed"
 
-        return self._apply(result, apply)
+        return self._apply(result, apply, held)
 
-    def _throw_error(self, result: Mapping[str, Any]) -> str:
+    def _throw_error(self, result: Mapping[str, Any], held: dict[str, Any] | None = None) -> str:
         error = result.get("error") or {"code": "error", "message": ""}
 
         def apply(s: Session, job: JobRow, workflow: BpmnWorkflow) -> object:
@@ -316,7 +355,7 @@ class Jobs:
             )
             return "incident"
 
-        return self._apply(result, apply)
+        return self._apply(result, apply, held)
 
     def _finish(self, s: Session, job: JobRow, action: str, data: Mapping[str, object]) -> None:
         """The job done, and an incident an operator retried on it resolved: Core updates, as no

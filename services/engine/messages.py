@@ -30,7 +30,7 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.engine import Connection, CursorResult
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -76,6 +76,28 @@ class _Duplicate(Exception):
 def _live_instance_for(message_key: SQLColumnExpression[str]) -> Exists:
     """SQL: a live (not ended) instance has this correlation key as its business key."""
     return exists().where(and_(Instance.business_key == message_key, Instance.status.not_in(ENDED)))
+
+
+# The tick's two sweeps, every second in every engine process whether or not a message waits: each
+# is built once and runs on a pooled connection without a session; the expiry writes (a write lock
+# on SQLite) only when a look found a buffered message past its time to live.
+INSTANCES_WAITING_FOR_BUFFERED = (
+    select(Instance.id)
+    .join(BufferedMessage, BufferedMessage.correlation_key == Instance.business_key)
+    .where(
+        BufferedMessage.status == "buffered",
+        Instance.waiting_messages.like(literal("%|") + BufferedMessage.name + literal("|%")),
+    )
+    .distinct()
+    .limit(bindparam("limit"))
+)
+_PAST_TTL = (BufferedMessage.status == "buffered", BufferedMessage.expires_at <= bindparam("now"))
+ANY_PAST_TTL = select(BufferedMessage.message_id).where(*_PAST_TTL).limit(1)
+EXPIRE = (
+    update(BufferedMessage)
+    .where(*_PAST_TTL, ~_live_instance_for(BufferedMessage.correlation_key))
+    .values(status="expired")
+)
 
 
 class Messages:
@@ -232,15 +254,8 @@ class Messages:
         look before the other commits (a unit's reply arriving while the engine is still saving the
         step that starts waiting for it), and then neither finds the other. The timer tick runs
         this sweep, so such a message waits at most one tick. Returns instances moved."""
-        pattern = literal("%|") + BufferedMessage.name + literal("|%")
-        with transaction(self.store.sessions) as s:
-            instance_ids = s.scalars(
-                select(Instance.id)
-                .join(BufferedMessage, BufferedMessage.correlation_key == Instance.business_key)
-                .where(BufferedMessage.status == "buffered", Instance.waiting_messages.like(pattern))
-                .distinct()
-                .limit(limit)
-            ).all()
+        with self.store.sessions.kw["bind"].connect() as conn:
+            instance_ids = conn.execute(INSTANCES_WAITING_FOR_BUFFERED, {"limit": limit}).scalars().all()
         for instance_id in instance_ids:
             # Saving the instance delivers what it waits for (see deliver_buffered).
             self.store.mutate(instance_id, lambda s, inst, wf: "checked")
@@ -248,18 +263,13 @@ class Messages:
 
     def expire(self) -> int:
         """Expire buffered messages past their time to live that no live instance could take."""
-        with transaction(self.store.sessions) as s:
-            result = s.execute(
-                update(BufferedMessage)
-                .where(
-                    BufferedMessage.status == "buffered",
-                    BufferedMessage.expires_at <= clock.now(),
-                    ~_live_instance_for(BufferedMessage.correlation_key),
-                )
-                .values(status="expired")
-                .execution_options(synchronize_session=False)
-            )
-            return cast("CursorResult[Any]", result).rowcount
+        now = clock.now()
+        bind = self.store.sessions.kw["bind"]
+        with bind.connect() as conn:
+            if conn.execute(ANY_PAST_TTL, {"now": now}).first() is None:
+                return 0
+        with bind.begin() as conn:
+            return int(conn.execute(EXPIRE, {"now": now}).rowcount)
 
     def list(self, status: str | None = "buffered", name: str | None = None, limit: int = 500) -> list[dict[str, Any]]:
         """Messages (by default those still waiting), oldest first, each with the live instances

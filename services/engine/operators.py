@@ -14,7 +14,6 @@ import copy
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from marshmallow import ValidationError
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -53,21 +52,7 @@ class Operators:
     def accept_result(self, raw: Any) -> str:  # a decoded message body, checked by the schema
         """The job-result entrypoint: a result for a suspended instance is held, one for a
         cancelled instance dropped, any other applied (:meth:`handle_result`)."""
-        if isinstance(raw, dict) and raw.get("job_id"):
-            try:
-                result = contracts.JobResultSchema().load(raw)
-            except ValidationError as exc:
-                raise InvalidInput("malformed job result", exc.messages) from None
-            with transaction(self.store.sessions) as s:
-                job = s.get(Job, result["job_id"])
-                inst = s.get(Instance, job.instance_id) if job is not None else None
-                if inst is not None and inst.status == "cancelled":
-                    return "dropped"
-                if inst is not None and inst.status == "suspended":
-                    assert job is not None  # the instance was found through it
-                    s.add(HeldResult(instance_id=inst.id, job_id=job.job_id, payload=raw, held_at=clock.now()))
-                    return "held"
-        return self.jobs.handle_result(raw)
+        return self.jobs.handle_result(raw, hold=True)
 
     # -- suspend, resume, cancel -------------------------------------------------------------
     def suspend(

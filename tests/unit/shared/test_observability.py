@@ -88,3 +88,22 @@ def test_a_service_registry_serves_the_counters_and_survives_a_database_that_is_
         'ztc_jobs_total{operation="intake.register",outcome="ok",service="intake"}' in text
         or 'ztc_jobs_total{service="intake",operation="intake.register",outcome="ok"}' in text
     )
+
+
+def test_spiffworkflow_s_task_states_are_logged_only_at_debug():
+    for level, written in (("INFO", False), ("DEBUG", True)):
+        stream = io.StringIO()
+        root = logging.getLogger()
+        saved = (list(root.handlers), root.level)
+        logs.configure("engine", config.load({"ZTC_LOG_LEVEL": level}), stream=stream)
+        try:
+            logging.getLogger("spiff.task").info("State changed to READY")
+            logging.getLogger("spiff.task").warning("a library warning")
+            logging.getLogger("services.engine").info("ours")
+        finally:
+            _restore(saved)
+            for name in logs.LIBRARY_CHATTER:
+                logging.getLogger(name).setLevel(logging.NOTSET)
+        text = stream.getvalue()
+        assert ("State changed to READY" in text) is written, level
+        assert "a library warning" in text and "ours" in text

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 import pytest
 from sqlalchemy import event
 
-from services.engine.models import BufferedMessage
+from services.engine.models import BufferedMessage, HeldResult
 from shared.errors import Conflict, Forbidden, InvalidInput, NotFound
 from tests.integration.services.engine.test_designers_versions import WAITER
 from tests.integration.services.engine.test_rules import (
@@ -226,3 +226,36 @@ def test_a_job_result_and_a_task_completion_read_their_instance_with_their_job_o
     with statements(engine) as sql:
         engine.complete_task(task["task_id"], {"approved": True}, STAFF)
     assert not [q for q in sql if q.lstrip().startswith("SELECT instances")], sql
+
+
+def test_a_tick_with_nothing_due_commits_nothing_and_writes_nothing(engine):
+    engine.deploy(SMOKE)
+    waiting_for_reply(engine, "TICK-1")  # an instance waits for a message
+    engine.send_message(dict(REPLY, correlation_key="TICK-2", message_id="tick-2"))  # buffered, not yet past its TTL
+    with commits(engine) as committed, statements(engine) as ran:
+        assert engine.fire_due_timers() == 0
+        assert engine.deliver_waiting_messages() == 0
+        assert engine.expire_messages() == 0
+    assert committed == []
+    assert not [sql for sql in ran if not sql.lstrip().upper().startswith("SELECT")]
+    assert count_rows(engine, BufferedMessage, status="buffered") == 1
+
+
+def test_a_job_result_from_the_queue_is_one_transaction_that_also_decides_hold_or_drop(engine):
+    engine.deploy(SMOKE)
+    engine.start("smoke", "ONE-12", dict(DATA), MEMBER)
+    job = take_job(engine, "intake.record_submission")
+    raw = {key: job.payload[key] for key in ("job_id", "instance_id", "task_id", "operation", "attempt")}
+    with commits(engine) as seen:
+        assert engine.accept_result(dict(raw, status="ok", result={"id": 1}, error=None)) == "completed"
+    assert len(seen) == 1
+    # A failure for a suspended instance is held as a success is (and applied after the resume).
+    inst = engine.start("smoke", "ONE-13", dict(DATA), MEMBER)
+    job = take_job(engine, "intake.record_submission")
+    raw = {key: job.payload[key] for key in ("job_id", "instance_id", "task_id", "operation", "attempt")}
+    engine.suspend(inst["id"], None, {"user": "ops", "roles": ["operator"]})
+    failed = dict(raw, status="failed", result=None, error={"code": "failed", "message": "down"})
+    with commits(engine) as seen:
+        assert engine.accept_result(failed) == "held"
+    assert len(seen) == 1
+    assert count_rows(engine, HeldResult, job_id=job.job_id) == 1
