@@ -251,7 +251,7 @@ PHRASES = [
     "加强部门协同",
     "完善考核机制",
 ]
-# Texts of one to fourteen phrases: bigram counts from 4 to over 100, so that the size bound
+# Texts of two to fourteen phrases: bigram counts from 8 to about 100, so that the size bound
 # (similarity.size_range) leaves out some of what the index hands over.
 TEXTS = st.lists(
     st.tuples(
@@ -329,8 +329,8 @@ def _without_size_bound(s, words, threshold):
 
 
 def test_the_index_hands_over_no_proposal_whose_size_cannot_reach_the_threshold(sessions):
-    """A text of 4 bigrams and one of more than 50 sharing them: the Jaccard index is at most
-    4/50, so the long one is not handed over for the short one, nor the short one for the long one."""
+    """A text of 3 bigrams and one of 60 holding them: the Jaccard index is at most 3/60, so at
+    0.5 the long one is not handed over for the short one, nor the short one for the long one."""
     short, long_ = submit_all(
         sessions,
         [
