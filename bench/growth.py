@@ -62,7 +62,7 @@ from services.intake.unit_of_work import SqlIntakeUnitOfWork
 from services.intake import operations as intake_ops  # noqa: E402
 from services.intake.models import Cosigner, ProposalCounter, Proposal, ProposalEvent, Publication  # noqa: E402
 from services.intake.reports import year_figures  # noqa: E402
-from services.intake.similarity import match_text  # noqa: E402
+from services.intake.similarity import bigrams, match_text  # noqa: E402
 from services.supervision import queries as supervision_queries  # noqa: E402
 from services.supervision.unit_of_work import SqlSupervisionUnitOfWork  # noqa: E402
 from services.supervision.models import Deadline, Escalation  # noqa: E402
@@ -526,6 +526,7 @@ def load(
                 "created_at": created,
                 "client_reference": None,
                 "match_text": match_text(text_["title"], text_["suggestions"]),
+                "bigram_count": len(bigrams(text_["title"], text_["suggestions"])),
             },
         )
         if rng.random() < 0.3:

@@ -12,12 +12,21 @@ exactly, so it finds what scoring every proposal of the year finds. It is part o
   index, not the year's btree, is chosen): each bigram word ``ab``
   gives the trigrams ``"  a"``, ``" ab"``, ``"ab "``, so two texts with bigram Jaccard ``J`` have
   trigram similarity at least ``2J/3``; ``%`` with ``pg_trgm.similarity_threshold`` at two thirds
-  of the threshold misses none of them (hash collisions of multibyte trigrams only raise it).
+  of the least index that shows as the threshold misses none of them (hash collisions of
+  multibyte trigrams only raise it).
 - **SQLite, FTS5** (table ``proposal_match`` over the text and the year, kept in step by
-  triggers): a proposal sharing at least ``J·|A|`` of this text's ``|A|`` bigrams must contain one
-  of the ``|A| − ⌈J·|A|⌉ + 1`` rarest of them (prefix filtering), so only those are looked up, the
-  common ones never, and only in the proposals of the year (``year : 2026 AND (…)`` inside the
+  triggers): a proposal sharing at least ``o`` of this text's ``|A|`` bigrams (``o`` the least
+  whose ``o/|A|`` shows as the threshold) must contain one of the ``|A| − o + 1`` rarest of them
+  (prefix filtering), so only those are looked up, the common ones never, and only in the proposals of the year (``year : 2026 AND (…)`` inside the
   match), so proposals of other years sharing them are never handed over.
+
+Both are asked only for the proposals whose bigram count can reach the threshold (the size bound
+of the Jaccard index, ``similarity.size_range``: ``J(A, B) <= min(|A|, |B|) / max(|A|, |B|)``,
+exact for the rounded score the search compares), by ``Proposal.bigram_count`` and
+``ix_proposals_year_bigram_count``; a row without a stored count is handed over as before. The
+bounds are taken for the score as shown, rounded to three places, so a pair whose index is a
+little under the threshold but shows as the threshold is not left out (``overlap_needed``,
+``least_score``).
 
 Without the index (a database migrated by ``create_all``, or PostgreSQL where pg_trgm could not
 be created) :func:`candidates` answers ``None`` and the caller scores the whole year.
@@ -25,10 +34,9 @@ be created) :func:`candidates` answers ``None`` and the caller scores the whole 
 
 from __future__ import annotations
 
-import math
+from sqlalchemy import Engine, bindparam, case, literal_column, or_, select, text
 
-from sqlalchemy import Engine, bindparam, case, literal_column, select, text
-
+from . import similarity
 from .models import Proposal
 
 # What a candidate's score needs: its bigrams (match_text); its suggestions only where they were
@@ -62,7 +70,10 @@ def _has_index(session) -> bool:
 
 
 def _postgresql(session, words: list[str], threshold: float, year: int, where):
-    session.execute(text("SELECT set_config('pg_trgm.similarity_threshold', :t, true)"), {"t": str(threshold * 2 / 3)})
+    # Two thirds of the least unrounded index that rounds up to the threshold (similarity.score),
+    # less a little for pg_trgm's single-precision arithmetic.
+    trigram = 2 * similarity.least_score(threshold) / 3 - 1e-6
+    session.execute(text("SELECT set_config('pg_trgm.similarity_threshold', :t, true)"), {"t": repr(trigram)})
     return session.execute(
         select(*COLUMNS).where(Proposal.match_text.op("%")(" ".join(words)), Proposal.year == year, *where)
     )
@@ -78,7 +89,7 @@ def _sqlite(session, words: list[str], threshold: float, year: int, where):
         ).all()
     )
     present = sorted((counts.get(w, 0), w) for w in words)
-    needed = math.ceil(threshold * len(words) - 1e-9)  # bigrams a duplicate must share, at least
+    needed = similarity.overlap_needed(len(words), threshold)  # bigrams a duplicate must share, at least
     rarest = [w for n, w in present[: len(words) - needed + 1] if n]
     if not rarest:
         return []
@@ -100,6 +111,13 @@ def candidates(session, words: list[str], threshold: float, year: int, where) ->
         return None
     if not words or threshold <= 0:
         return None  # everything qualifies: the whole year is the answer
+    least, most = similarity.size_range(len(words), threshold)
+    if least > len(words):
+        return []  # the threshold is above 1: nothing can reach it
+    # The size bound: no other count can reach the threshold. A row whose count was not stored
+    # (written without the ORM's hook) is scored as before.
+    sized = Proposal.bigram_count >= least if most is None else Proposal.bigram_count.between(least, most)
+    where = (*where, or_(Proposal.bigram_count.is_(None), sized))
     dialect = session.get_bind().dialect.name
     rows = _postgresql if dialect == "postgresql" else _sqlite
     return list(rows(session, words, threshold, year, where))

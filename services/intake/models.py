@@ -10,7 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from shared.db import make_base, UtcDateTime
 from shared.messaging.models import messaging_models
 
-from .similarity import match_text
+from .similarity import bigrams
 
 Base = make_base()
 Outbox, Inbox = messaging_models(Base)
@@ -46,6 +46,9 @@ class Proposal(Base):
         # What a year's report counts (decision, area, reason, merged, not dropped), so that the
         # counts read this index alone, grouped in its order (``sql.SqlProposalRepository.year_counts``).
         Index("ix_proposals_year_counts", "year", "decision", "area", "reason_code", "merged_into", "status", "id"),
+        # The near-duplicate search's size bound: a year's proposals of the bigram counts that can
+        # reach the threshold (``duplicate_index``).
+        Index("ix_proposals_year_bigram_count", "year", "bigram_count"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -88,6 +91,10 @@ class Proposal(Base):
     # The bigrams of title and suggestions (similarity.match_text), kept in step on every insert and
     # update below: what the duplicate index (pg_trgm GIN index, SQLite FTS5 table) is built on.
     match_text: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # How many bigrams match_text holds, kept in step with it: the near-duplicate search asks the
+    # index only for the counts that can reach the threshold (similarity.size_range), by
+    # ix_proposals_year_bigram_count.
+    bigram_count: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
     cosigners: Mapped[list[Cosigner]] = relationship(
         back_populates="proposal", order_by="Cosigner.order", cascade="all, delete-orphan"
@@ -97,9 +104,12 @@ class Proposal(Base):
 @event.listens_for(Proposal, "before_insert")
 @event.listens_for(Proposal, "before_update")
 def _keep_match_text(mapper, connection, proposal: Proposal) -> None:
-    text = match_text(proposal.title, proposal.suggestions)
+    grams = bigrams(proposal.title, proposal.suggestions)
+    text = " ".join(sorted(grams))  # similarity.match_text
     if proposal.match_text != text:
         proposal.match_text = text
+    if proposal.bigram_count != len(grams):
+        proposal.bigram_count = len(grams)
 
 
 class Cosigner(Base):

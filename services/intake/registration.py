@@ -22,7 +22,8 @@ from .unit_of_work import IntakeUnitOfWork
 from .rules import IntakeRules
 from .schemas import FilingParams, ProposalRef
 from .progress import IN_HANDLING
-from .similarity import bigrams, jaccard
+from .similarity import bigrams
+from .similarity import score as similarity_score
 
 IN_REVIEW = ("submitted", "pre_review")
 CONVERTED_AS = {"opinion": "社情民意信息", "letter": "来信"}
@@ -75,7 +76,7 @@ def find_duplicates(uow: IntakeUnitOfWork, rules: IntakeRules, params: dict, pri
         # The stored bigrams where there are (match_text), not the texts split again: thousands
         # of candidates on a year of similar texts, and splitting was most of the search's time.
         theirs = frozenset(words.split()) if words is not None else bigrams(title, suggestions)
-        score = round(jaccard(own, theirs), 3)
+        score = similarity_score(own, theirs)
         if score >= threshold:
             candidates.append({"number": number, "title": title, "score": score})
     candidates.sort(key=lambda c: (-c["score"], c["number"]))

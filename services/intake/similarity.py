@@ -13,9 +13,12 @@ for the proposals that *could* reach the threshold (PostgreSQL ``pg_trgm``, SQLi
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Callable
 
 # At or above the proposal rulebook's ``duplicates.threshold`` two proposals are shown to the
-# pre-reviewer as possible duplicates.
+# pre-reviewer as possible duplicates; the score compared is the Jaccard index rounded to
+# SCORE_PLACES decimals (:func:`score`), so a pair a little under the threshold may round up to it.
+SCORE_PLACES = 3
 
 
 def _characters(text: str) -> str:
@@ -47,3 +50,54 @@ def jaccard(a: frozenset[str], b: frozenset[str]) -> float:
     shared = len(a & b)
     union = len(a) + len(b) - shared
     return shared / union if union else 0.0
+
+
+def score(a: frozenset[str], b: frozenset[str]) -> float:
+    """What the search shows and compares with the threshold: the Jaccard index, rounded."""
+    return round(jaccard(a, b), SCORE_PLACES)
+
+
+def _ratio_reaches(part: int, whole: int, threshold: float) -> bool:
+    return round(part / whole, SCORE_PLACES) >= threshold
+
+
+def _first(low: int, high: int, ok: Callable[[int], bool]) -> int:
+    """The least n in [low, high] with ok(n), ok being monotone (False…True); high + 1 if none."""
+    while low <= high:
+        mid = (low + high) // 2
+        if ok(mid):
+            high = mid - 1
+        else:
+            low = mid + 1
+    return low
+
+
+def overlap_needed(size: int, threshold: float) -> int:
+    """The fewest of a text's ``size`` bigrams another must share to score ``threshold`` with it
+    (``size + 1`` if none can). Sharing ``o`` of them, ``|A ∪ B| >= size``, so ``J <= o/size``, and
+    rounding keeps the order: the score is at most ``round(o/size)``. The least ``o`` whose rounded
+    ratio reaches the threshold is the bound, exact for the rounding :func:`score` does."""
+    return _first(0, size, lambda o: _ratio_reaches(o, size, threshold))
+
+
+def size_range(size: int, threshold: float) -> tuple[int, int | None]:
+    """The bigram counts ``(least, most)`` another text may have and score ``threshold`` with a text
+    of ``size`` bigrams (``most`` None: no upper bound). Since ``|A ∩ B| <= min(|A|, |B|)`` and
+    ``|A ∪ B| >= max(|A|, |B|)``, ``J <= min/max``; rounding keeps the order, so the counts are those
+    whose rounded ``min/max`` reaches the threshold (the Jaccard size bound ``t·|A| <= |B| <= |A|/t``,
+    exact for the rounding :func:`score` does). ``size`` is at least 1."""
+    least = _first(0, size, lambda b: _ratio_reaches(b, size, threshold))
+    if least > size:
+        return size + 1, size  # none: the threshold is above 1
+    slack = threshold - 10.0**-SCORE_PLACES  # below the least unrounded ratio that rounds up to it
+    if slack <= 0:
+        return least, None
+    ceiling = int(size / slack) + 2  # round(size/ceiling) < threshold: past the last one
+    # Counts from ``size`` up: reaching is True then False; the first False, less one, is the most.
+    most = _first(size, ceiling, lambda b: not _ratio_reaches(size, b, threshold)) - 1
+    return least, most
+
+
+def least_score(threshold: float) -> float:
+    """A Jaccard index below every one that :func:`score` rounds to ``threshold`` or more."""
+    return threshold - 0.5 * 10.0**-SCORE_PLACES - 1e-9

@@ -7,13 +7,15 @@ from __future__ import annotations
 import random
 
 import pytest
-from sqlalchemy import func, select
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import func, select, text
 
 from services.intake.rules import RulebookRules
 from services.intake.unit_of_work import SqlIntakeUnitOfWork
-from services.intake import duplicate_index, operations
+from services.intake import duplicate_index, operations, similarity
 from services.intake.models import Proposal
-from services.intake.similarity import bigrams, jaccard, match_text
+from services.intake.similarity import bigrams, jaccard, match_text, score
 from shared.db import dispose_all, migrate, session_factory
 from shared.rulebook import load_rulebook
 
@@ -196,7 +198,12 @@ def test_the_index_hands_over_no_proposal_of_another_year(sessions):
     assert handed_over[0] and not handed_over[0] & earlier  # the same matter this year, none of 2025
 
 
-def test_the_migration_rebuilds_the_index_with_the_year_from_the_rows_there_are(database_url_template, skipping_clock):
+def test_the_migrations_rebuild_the_index_and_count_the_bigrams_of_the_rows_there_are(
+    database_url_template, skipping_clock
+):
+    """Rows written, the duplicate index's migrations taken down to before the year was indexed
+    and up again: the index is rebuilt with each row's year (gf_duplicate_index_year) and each
+    row's bigram count is filled from its stored bigrams (gl_bigram_count); down again, the rows stay."""
     from alembic import command
 
     from shared.db import alembic_config, ensure_postgres_database
@@ -204,18 +211,144 @@ def test_the_migration_rebuilds_the_index_with_the_year_from_the_rows_there_are(
     url = database_url_template.format(service="intake")
     if url.startswith("postgresql"):
         ensure_postgres_database(url)
-    command.upgrade(alembic_config("intake", url), "lg_cosigner_publish_name")  # before the year was indexed
+    migrate("intake", url)
     sessions = session_factory(url)
     try:
         made = submit_all(sessions, corpus()[:4])
-        command.upgrade(alembic_config("intake", url), "gf_duplicate_index_year")
+        command.downgrade(alembic_config("intake", url), "lg_cosigner_publish_name")  # before the year was indexed
+        command.upgrade(alembic_config("intake", url), "head")
         with sessions() as s:
+            counts = s.execute(select(Proposal.bigram_count, Proposal.match_text)).all()
+            assert len(counts) == 4 and all(n == len(words.split()) > 0 for n, words in counts)
             text_ = s.execute(select(Proposal.title, Proposal.suggestions).where(Proposal.id == made[2]["id"])).one()
             found = duplicate_index.candidates(s, match_text(*text_).split(), 0.9, 2026, ())
             assert made[2]["number"] in [n for n, *_ in found]  # the rows there were, indexed with their year
             assert duplicate_index.candidates(s, match_text(*text_).split(), 0.9, 2025, ()) == []
         command.downgrade(alembic_config("intake", url), "lg_cosigner_publish_name")
         with sessions() as s:
-            assert s.scalar(select(func.count()).select_from(Proposal)) == 4  # the rows stay
+            assert s.execute(text("SELECT count(*) FROM proposals")).scalar() == 4  # the rows stay
     finally:
         dispose_all()
+
+
+# -- the size bound: the same answers on texts of many lengths --------------------------------------
+
+PHRASES = [
+    "公交候车亭",
+    "夜间照明",
+    "实时到站信息屏",
+    "老旧小区加装电梯",
+    "专项补贴资金",
+    "简化审批流程",
+    "社区养老服务中心",
+    "助餐助浴上门服务",
+    "普惠性幼儿园学位",
+    "停车难问题治理",
+    "错时共享车位",
+    "立体停车库",
+    "农村生活污水治理",
+    "分散式处理设施",
+    "加强部门协同",
+    "完善考核机制",
+]
+# Texts of two to fourteen phrases: bigram counts from 8 to about 100, so that the size bound
+# (similarity.size_range) leaves out some of what the index hands over.
+TEXTS = st.lists(
+    st.tuples(
+        st.lists(st.sampled_from(PHRASES), min_size=1, max_size=3),
+        st.lists(st.sampled_from(PHRASES), min_size=1, max_size=11),
+    ),
+    min_size=3,
+    max_size=12,
+)
+
+
+class AtThreshold(RulebookRules):
+    def __init__(self, threshold):
+        super().__init__(proposal=RULEBOOK)
+        self.threshold = threshold
+
+    def duplicate_threshold(self):
+        return self.threshold
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(texts=TEXTS, threshold=st.sampled_from([0.3, 0.5, 0.6, 0.75, 0.9, 0.4995]))
+def test_the_size_bound_changes_no_answer_and_drops_no_pair_reaching_the_threshold(
+    sessions, monkeypatch, texts, threshold
+):
+    """On generated texts of many lengths (the year accumulating across examples): through the
+    index with the size bound, the candidates are those of scoring the whole year; every proposal
+    of the year that scores at least the threshold was handed over by the index; and what the
+    bound left out could not have reached it."""
+    made = submit_all(
+        sessions,
+        [
+            {
+                "title": "关于" + "".join(title) + "的建议",
+                "situation": "-",
+                "analysis": "-",
+                "suggestions": "；".join(points),
+            }
+            for title, points in texts
+        ],
+    )
+    rules = AtThreshold(threshold)
+    with sessions() as s:
+        year = dict(s.execute(select(Proposal.id, Proposal.title + "\n" + Proposal.suggestions)).all())
+    grams = {pid: bigrams(*both.split("\n", 1)) for pid, both in year.items()}
+    for proposal in made:
+        own = grams[proposal["id"]]
+        with sessions() as s:
+            indexed = operations.find_duplicates(SqlIntakeUnitOfWork(s), rules, {"proposal_id": proposal["id"]}, None)
+            s.rollback()
+            handed_over = {n for n, *_ in duplicate_index.candidates(s, sorted(own), threshold, 2026, ())}
+            unbounded = _without_size_bound(s, sorted(own), threshold)
+            numbers = dict(s.execute(select(Proposal.id, Proposal.number)).all())
+        with sessions() as s, monkeypatch.context() as patched:
+            patched.setattr(duplicate_index, "candidates", lambda *args: None)  # the whole year scored
+            scanned = operations.find_duplicates(SqlIntakeUnitOfWork(s), rules, {"proposal_id": proposal["id"]}, None)
+            s.rollback()
+        assert indexed == scanned
+        reaching = {numbers[pid] for pid, theirs in grams.items() if score(own, theirs) >= threshold}
+        assert reaching <= handed_over  # itself included: the index is asked without ``where`` here
+        assert handed_over <= unbounded
+        for pid, theirs in grams.items():
+            if numbers[pid] in unbounded - handed_over:  # left out by the bound alone
+                assert score(own, theirs) < threshold
+
+
+def _without_size_bound(s, words, threshold):
+    """What the index hands over with the size bound switched off (every count allowed)."""
+    real = similarity.size_range
+    try:
+        similarity.size_range = lambda size, t: (0, None)
+        return {n for n, *_ in duplicate_index.candidates(s, words, threshold, 2026, ())}
+    finally:
+        similarity.size_range = real
+
+
+def test_the_index_hands_over_no_proposal_whose_size_cannot_reach_the_threshold(sessions):
+    """A text of 3 bigrams and one of 60 holding them: the Jaccard index is at most 3/60, so at
+    0.5 the long one is not handed over for the short one, nor the short one for the long one."""
+    short, long_ = submit_all(
+        sessions,
+        [
+            {"title": "公交站台", "situation": "-", "analysis": "-", "suggestions": "-"},
+            {"title": "公交站台", "situation": "-", "analysis": "-", "suggestions": "；".join(PHRASES[:9])},
+        ],
+    )
+    with sessions() as s:
+        rows = dict(s.execute(select(Proposal.number, Proposal.match_text)).all())
+        for mine, other in ((short, long_), (long_, short)):
+            words = rows[mine["number"]].split()
+            assert {n for n, *_ in _rows(duplicate_index.candidates(s, words, 0.05, 2026, ()))} == {
+                mine["number"],
+                other["number"],
+            }
+            assert {n for n, *_ in duplicate_index.candidates(s, words, 0.5, 2026, ())} == {mine["number"]}
+
+
+def _rows(found):
+    assert found is not None
+    return found

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.intake.similarity import jaccard
+from services.intake.similarity import jaccard, least_score, overlap_needed, score, size_range
 
 GRAMS = st.frozensets(st.text(alphabet="建议公交候车亭改造夜间照明", min_size=2, max_size=2), max_size=40)
 
@@ -20,3 +20,46 @@ def test_jaccard_of_known_sets():
     assert jaccard(frozenset({"建议", "公交", "候车"}), frozenset({"公交", "候车", "夜间", "照明"})) == 2 / 5
     assert jaccard(frozenset(), frozenset()) == 0.0
     assert jaccard(frozenset({"建议"}), frozenset()) == 0.0
+
+
+# -- the bounds the search narrows its candidates by: never leaving out a pair that reaches the
+# threshold (the score is rounded, so "reaches" is the rounded score's), and no looser than that.
+
+THRESHOLDS = st.one_of(
+    st.sampled_from([0.3, 0.5, 0.4995, 0.5005, 0.6, 0.9, 1.0]),
+    st.floats(min_value=0.001, max_value=1.0),
+)
+SETS = st.frozensets(st.integers(min_value=0, max_value=60).map(str), min_size=1, max_size=50)
+
+
+@given(SETS, SETS, THRESHOLDS)
+def test_no_pair_reaching_the_threshold_is_outside_the_size_range_or_under_the_overlap(a, b, threshold):
+    if score(a, b) >= threshold:
+        least, most = size_range(len(a), threshold)
+        assert least <= len(b) and (most is None or len(b) <= most)
+        assert len(a & b) >= overlap_needed(len(a), threshold)
+        assert jaccard(a, b) > least_score(threshold)
+
+
+@settings(deadline=None)
+@given(st.integers(min_value=1, max_value=2500), THRESHOLDS.filter(lambda t: t >= 0.05))
+def test_the_size_range_is_exact_for_the_rounded_score(size, threshold):
+    """Its ends are reached by a pair (one set inside the other), one count further is not."""
+    a = frozenset(range(size))
+    least, most = size_range(size, threshold)
+    assert least <= size  # a set scores 1 with itself
+    assert score(a, frozenset(range(least))) >= threshold
+    assert least == 0 or score(a, frozenset(range(least - 1))) < threshold
+    assert overlap_needed(size, threshold) == least  # sharing a subset of that count alone
+    if most is not None:
+        assert score(a, frozenset(range(most))) >= threshold
+        assert score(a, frozenset(range(most + 1))) < threshold
+
+
+def test_a_pair_just_under_the_threshold_that_rounds_up_to_it_is_kept():
+    # 1,000 of 2,001 bigrams: 0.49975 shows as 0.5 and reaches 0.5; ⌈0.5 · 2001⌉ = 1001 would miss it.
+    a, b = frozenset(range(2001)), frozenset(range(1000))
+    assert score(a, b) == 0.5
+    assert overlap_needed(2001, 0.5) == 1000 and size_range(2001, 0.5)[0] == 1000
+    assert size_range(70, 0.5) == (35, 140) and size_range(10, 0.3) == (3, 33)
+    assert size_range(5, 1.5) == (6, 5)  # above 1: no count
