@@ -433,6 +433,17 @@ class Sandbox:
             self._all.add(worker)
         return worker
 
+    def warm(self, count: int) -> None:
+        """Have at least ``count`` idle workers ready (each is a Python process to start, slow on a
+        loaded machine), so that as many scripts can start at once without waiting for one."""
+        with self._lock:
+            missing = count - sum(1 for w in self._idle if w.alive())
+        for _ in range(max(0, min(missing, MAX_WORKERS))):
+            worker = _Worker()
+            with self._lock:
+                self._all.add(worker)
+                self._idle.append(worker)
+
     def _give_back(self, worker: _Worker) -> None:
         with self._lock:
             self._idle.append(worker)

@@ -177,6 +177,21 @@ def test_a_script_that_exits_does_not_take_the_sandbox_down():
     assert evaluator.evaluate("price * 2", {"price": 2}) == 4
 
 
+def test_a_warmed_sandbox_runs_as_many_scripts_without_starting_a_worker():
+    pool = sandbox.Sandbox()
+    try:
+        pool.warm(2)
+        workers = set(pool._all)
+        assert len(workers) == 2 and all(w.alive() for w in workers)
+        pool.warm(2)  # already warm: nothing more is started
+        assert pool._all == workers
+        limits = Limits()
+        assert pool.run("eval", "price * 2", {"price": 3}, None, limits)[0] == 6
+        assert pool._all == workers  # the run took a warm worker and gave it back
+    finally:
+        pool.close()
+
+
 @pytest.mark.parametrize(
     "source, mode",
     [
