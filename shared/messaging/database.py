@@ -1,8 +1,9 @@
 """The ``Database`` dependency: a unit of work per worker, and the outbox relay of the service.
 
 A service declares ``db = Database("intake", Outbox, Inbox)``. Within a worker ``self.db.session`` is one
-session for the whole worker; ``self.db.commit()`` commits it and wakes the relay, which publishes
-the outbox rows just committed (and, every ``relay_interval_seconds``, any left behind).
+session for the whole worker; ``self.db.commit()`` commits it and, if it wrote an outbox row, wakes
+the relay, which publishes the rows just committed (and, every ``relay_interval_seconds``, any
+left behind).
 """
 
 from __future__ import annotations
