@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import JSON, DateTime, MetaData, create_engine, event, text
-from sqlalchemy.engine import Dialect, Engine
+from sqlalchemy.engine import Connection, Dialect, Engine
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
@@ -125,6 +125,15 @@ def dispose_all() -> None:
 
 def session_factory(url: str) -> sessionmaker[Session]:
     return sessionmaker(bind=get_engine(url), expire_on_commit=False)
+
+
+def pooled(factory: sessionmaker[Session]) -> Connection:
+    """A pooled connection of ``factory``'s engine, without a session: for a read (or one
+    statement) that needs no unit of work, made often enough that a session's set-up and
+    commit would cost more than the statement (a look every tick, every request, every job).
+    Use it as a context manager; it goes back to the pool at the end of the block."""
+    bind: Engine = factory.kw["bind"]
+    return bind.connect()
 
 
 @contextmanager

@@ -35,7 +35,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from shared import clock, contracts
-from shared.db import transaction
+from shared.db import pooled, transaction
 from shared.errors import InvalidInput
 from shared.workflow.runtime import WaitState
 
@@ -254,7 +254,7 @@ class Messages:
         look before the other commits (a unit's reply arriving while the engine is still saving the
         step that starts waiting for it), and then neither finds the other. The timer tick runs
         this sweep, so such a message waits at most one tick. Returns instances moved."""
-        with self.store.sessions.kw["bind"].connect() as conn:
+        with pooled(self.store.sessions) as conn:
             instance_ids = conn.execute(INSTANCES_WAITING_FOR_BUFFERED, {"limit": limit}).scalars().all()
         for instance_id in instance_ids:
             # Saving the instance delivers what it waits for (see deliver_buffered).
@@ -264,11 +264,10 @@ class Messages:
     def expire(self) -> int:
         """Expire buffered messages past their time to live that no live instance could take."""
         now = clock.now()
-        bind = self.store.sessions.kw["bind"]
-        with bind.connect() as conn:
+        with pooled(self.store.sessions) as conn:
             if conn.execute(ANY_PAST_TTL, {"now": now}).first() is None:
                 return 0
-        with bind.begin() as conn:
+        with pooled(self.store.sessions) as conn, conn.begin():
             return int(conn.execute(EXPIRE, {"now": now}).rowcount)
 
     def list(self, status: str | None = "buffered", name: str | None = None, limit: int = 500) -> list[dict[str, Any]]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import functools
 import uuid
 from collections.abc import Mapping
-from typing import Any, Protocol, TypeVar, cast
+from typing import Any, Protocol, TypeVar, Unpack, cast
 
 from marshmallow import Schema, ValidationError, fields, validate
 from SpiffWorkflow.bpmn import BpmnWorkflow
@@ -14,7 +14,7 @@ from sqlalchemy import ColumnElement, Row, SQLColumnExpression, Table, bindparam
 from sqlalchemy.orm import Session
 
 from shared import clock
-from shared.db import transaction
+from shared.db import pooled, transaction
 from shared.errors import Conflict, Forbidden, InvalidInput, NotFound
 from shared.forms import FORMS
 from shared.principal import acting_user
@@ -145,7 +145,7 @@ ITEM_COLUMNS = (
 )
 
 
-def work_item_dict(w: WorkItem | Row[Any]) -> WorkItemView:
+def work_item_dict(w: WorkItem | Row[Unpack[tuple[Any, ...]]]) -> WorkItemView:
     return {
         "task_id": w.task_id,
         "instance_id": w.instance_id,
@@ -309,7 +309,7 @@ class TaskList:
         where = self._open_for(principal, data["instance_id"], data["business_key"], data["process_id"])
         offset = (data["page"] - 1) * data["per_page"]
         # Two reads on a pooled connection, without a session: the rows as columns, not ORM objects.
-        with self.store.sessions.kw["bind"].connect() as conn:
+        with pooled(self.store.sessions) as conn:
             total = conn.execute(select(func.count()).select_from(WORK_ITEMS).where(*where)).scalar() or 0
             rows = conn.execute(
                 select(*ITEM_COLUMNS)

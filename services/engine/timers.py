@@ -9,6 +9,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from shared import clock
+from shared.db import pooled
 
 from .models import Instance
 from .store import InstanceStore, StepInstance
@@ -36,7 +37,7 @@ class Timers:
     def fire_due(self, limit: int = 100) -> int:
         """Fire the timers that are due by the clock; returns how many instances moved."""
         store = self.store
-        with store.sessions.kw["bind"].connect() as conn:
+        with pooled(store.sessions) as conn:
             due = conn.execute(DUE, {"now": clock.now(), "limit": limit}).scalars().all()
         fired = 0
         for instance_id in due:

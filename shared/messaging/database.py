@@ -11,13 +11,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 import eventlet
 from eventlet.event import Event
 from nameko.extensions import DependencyProvider
 
-from shared.db import session_factory
+from shared.db import pooled, session_factory
 
 if TYPE_CHECKING:
     from nameko.containers import WorkerContext
@@ -50,8 +50,7 @@ class WorkerSession:
         """A pooled connection of its own for a read that needs nothing of this unit of work's
         transaction (the gateway's token check on every request). No session is made for it, so
         a worker that reads nothing else from its database ends with no session to roll back."""
-        bind = self._sessions.kw["bind"]
-        return cast("AbstractContextManager[Connection]", bind.connect())
+        return pooled(self._sessions)
 
     def commit(self) -> None:
         """Commit the worker's transaction; wake the relay if it wrote an outbox row (the

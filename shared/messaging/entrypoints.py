@@ -59,6 +59,7 @@ from sqlalchemy.orm import Session
 
 from shared import clock, config, contracts, metrics
 from shared import principal as signing
+from shared.db import pooled
 from shared.contracts import jobs
 from shared.logs import LogContext
 from shared.errors import BusinessError, Forbidden, InvalidInput, ZtcError
@@ -748,7 +749,7 @@ def _answered(db: Database, job_id: str) -> Answered | None:
         query = _INBOX_READS[db.Inbox] = select(db.Inbox.status, db.Inbox.result).where(
             db.Inbox.job_id == bindparam("job_id")
         )
-    with db.sessions.kw["bind"].connect() as conn:
+    with pooled(db.sessions) as conn:
         row = conn.execute(query, {"job_id": job_id}).first()
     return cast("Answered | None", row)
 
