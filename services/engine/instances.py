@@ -133,9 +133,7 @@ class Instances:
         return self.store.describe_saved(inst, saved, label, self._incidents(s, inst.id), inst.created_at)
 
     def _incidents(self, s: Session, instance_id: str) -> list[IncidentView]:
-        """The instance's incidents not resolved, as :meth:`describe` lists them."""
-        rows = s.scalars(select(Incident).where(Incident.instance_id == instance_id, Incident.status != "resolved"))
-        return [self.incident_dict(i) for i in rows]
+        return self.store.unresolved_incidents(s, instance_id, self.incident_dict)
 
     def describe(self, s: Session, inst: Instance) -> InstanceView:
         return self.store.describe(s, inst, self.incident_dict)

@@ -168,17 +168,18 @@ class InstanceStore:
         return label
 
     # -- reading --------------------------------------------------------------------------------
+    def unresolved_incidents(
+        self, s: Session, instance_id: str, incident_dict: Callable[[Incident], IncidentView]
+    ) -> list[IncidentView]:
+        """The instance's incidents not resolved, as an instance's answer lists them."""
+        rows = s.scalars(select(Incident).where(Incident.instance_id == instance_id, Incident.status != "resolved"))
+        return [incident_dict(i) for i in rows]
+
     def describe(self, s: Session, inst: Instance, incident_dict: Callable[[Incident], IncidentView]) -> InstanceView:
-        # The version's label only: its row also holds the diagram's spec and files, read for nothing here.
-        version = s.scalar(select(ProcessVersion.version).where(ProcessVersion.id == inst.version_id))
-        assert version is not None  # an instance's version is never deleted
-        incidents = s.scalars(
-            select(Incident).where(Incident.instance_id == inst.id, Incident.status != "resolved")
-        ).all()
         return {
             "id": inst.id,
             "process_id": inst.process_id,
-            "version": version,
+            "version": self.label(s, inst.version_id),
             "business_key": inst.business_key,
             "status": inst.status,
             "waiting_tasks": inst.waiting_tasks,
@@ -186,7 +187,7 @@ class InstanceStore:
             "next_timer": iso(inst.next_timer),
             "revision": inst.revision,
             "data": inst.data or {},
-            "incidents": [incident_dict(i) for i in incidents],
+            "incidents": self.unresolved_incidents(s, inst.id, incident_dict),
             "created_at": iso(inst.created_at),
             "updated_at": iso(inst.updated_at),
         }
