@@ -40,6 +40,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from shared.errors import Unauthenticated
+from shared.validation import made
 
 if TYPE_CHECKING:
     from shared.config import Settings
@@ -67,17 +68,6 @@ def acting(principal: object) -> tuple[str, set[str], str | None]:
     return str(principal["user"]), set(principal.get("roles") or ()), principal.get("unit")
 
 
-_principal_schemas: dict[type, Any] = {}
-
-
-def _principal_schema(cls: type) -> Any:
-    """The one ``PrincipalSchema`` instance (imported late, as contracts import this module's users)."""
-    made = _principal_schemas.get(cls)
-    if made is None:
-        made = _principal_schemas[cls] = cls()
-    return made
-
-
 def principal_of(principal: object) -> dict[str, Any]:
     """The caller as a checked ``{user, roles, unit}`` (``shared.contracts.PrincipalSchema``): the one
     way every service reads the principal a call or a job carries. ``Unauthenticated`` when there is
@@ -89,7 +79,7 @@ def principal_of(principal: object) -> dict[str, Any]:
     if not isinstance(principal, dict):
         raise Unauthenticated("this call needs a principal {user, roles, unit}")
     try:
-        loaded: dict[str, Any] = _principal_schema(PrincipalSchema).load(principal)
+        loaded: dict[str, Any] = made(PrincipalSchema).load(principal)
     except ValidationError as exc:
         raise Unauthenticated("the principal is not valid", exc.messages) from None
     return loaded

@@ -3,7 +3,6 @@ completing them (with the task's form checked first)."""
 
 from __future__ import annotations
 
-import functools
 import uuid
 from collections.abc import Mapping
 from typing import Any, Protocol, TypeVar, Unpack, cast
@@ -18,6 +17,7 @@ from shared.db import pooled, transaction
 from shared.errors import Conflict, Forbidden, InvalidInput, NotFound
 from shared.forms import FORMS
 from shared.principal import acting_user
+from shared.validation import made
 from shared.sandbox import LimitExceeded
 from shared.workflow.runtime import StepFailed, TaskNotWaiting, UserTaskInfo, WaitState, root_cause
 
@@ -60,11 +60,10 @@ I = TypeVar("I", WorkItem, ItemRow)
 MAX_TASKS_PER_PAGE = 200
 
 
-@functools.cache
 def form(name: str) -> Schema:
-    """The form ``name`` (a key of FORMS), made once: a schema has no state or hooks that keep
-    anything between loads, and making one costs more than checking what a person filled in."""
-    return FORMS[name]()
+    """The form ``name`` (a key of FORMS), made once (``shared.validation.made``): making one costs
+    more than checking what a person filled in."""
+    return made(FORMS[name])
 
 
 class TaskQuery(Schema):
