@@ -32,17 +32,6 @@ def add(
     headers: Mapping[str, Any] | None = None,
 ) -> None:
     """A message to ``exchange`` with ``routing_key``, sent if the caller's transaction commits."""
-    _add(session, outbox_model, routing_key, payload, exchange=exchange, headers=headers)
-
-
-def _add(
-    session: Session,
-    outbox_model: type[Any],
-    routing_key: str,
-    payload: Mapping[str, Any],
-    exchange: str = contracts.MESSAGES_EXCHANGE,
-    headers: Mapping[str, Any] | None = None,
-) -> None:
     now = clock.now()
     # A Core insert, executed now in the caller's transaction: an ORM object per message cost
     # more to flush than the statement, and the rows keep the order they were sent in.
@@ -92,7 +81,8 @@ def send_message(
     payload: Mapping[str, object] | None = None,
 ) -> None:
     """A BPMN message for the instance whose business key is ``correlation_key``."""
-    _add(session, outbox_model, contracts.MESSAGE_ROUTING_KEY, message_body(name, correlation_key, message_id, payload))
+    body = message_body(name, correlation_key, message_id, payload)
+    add(session, outbox_model, contracts.MESSAGES_EXCHANGE, contracts.MESSAGE_ROUTING_KEY, body)
 
 
 def start_body(
@@ -126,7 +116,7 @@ def start_process(
 ) -> None:
     """Start ``process_id`` once, however often the command is delivered."""
     body = start_body(command_id, process_id, business_key, data, principal)
-    _add(session, outbox_model, contracts.START_ROUTING_KEY, body)
+    add(session, outbox_model, contracts.MESSAGES_EXCHANGE, contracts.START_ROUTING_KEY, body)
 
 
 def event_body(
@@ -181,7 +171,7 @@ def publish_event(
     transaction commits. ``members``: ``[{"member": id, "role": "lead"|"co"|...}]`` it concerns;
     ``notices``: notifications of the same change that ride on it (``contracts.NoticeSchema``)."""
     body = event_body(name, event_id, subject, thread=thread, members=members, payload=payload, notices=notices)
-    _add(session, outbox_model, name, body, exchange=contracts.EVENTS_EXCHANGE)
+    add(session, outbox_model, contracts.EVENTS_EXCHANGE, name, body)
 
 
 def notify(
