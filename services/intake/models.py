@@ -10,7 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from shared.db import make_base, UtcDateTime
 from shared.messaging.models import messaging_models
 
-from .similarity import bigrams
+from .similarity import as_words, bigrams
 
 Base = make_base()
 Outbox, Inbox = messaging_models(Base)
@@ -105,7 +105,7 @@ class Proposal(Base):
 @event.listens_for(Proposal, "before_update")
 def _keep_match_text(mapper, connection, proposal: Proposal) -> None:
     grams = bigrams(proposal.title, proposal.suggestions)
-    text = " ".join(sorted(grams))  # similarity.match_text
+    text = as_words(grams)  # similarity.match_text, from the bigrams counted below too
     if proposal.match_text != text:
         proposal.match_text = text
     if proposal.bigram_count != len(grams):

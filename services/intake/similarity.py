@@ -41,7 +41,12 @@ def match_text(title: str, suggestions: str) -> str:
     """The bigrams of a proposal's title and suggestions as space-separated words, sorted: what the
     duplicate index holds (``Proposal.match_text``). Each word is one bigram, so the index's own
     measure (pg_trgm's trigrams of the words, FTS5's tokens) is taken over the same bigrams."""
-    return " ".join(sorted(bigrams(title, suggestions)))
+    return as_words(bigrams(title, suggestions))
+
+
+def as_words(grams: frozenset[str]) -> str:
+    """Bigrams as :func:`match_text` writes them."""
+    return " ".join(sorted(grams))
 
 
 def jaccard(a: frozenset[str], b: frozenset[str]) -> float:
@@ -86,7 +91,7 @@ def size_range(size: int, threshold: float) -> tuple[int, int | None]:
     ``|A ∪ B| >= max(|A|, |B|)``, ``J <= min/max``; rounding keeps the order, so the counts are those
     whose rounded ``min/max`` reaches the threshold (the Jaccard size bound ``t·|A| <= |B| <= |A|/t``,
     exact for the rounding :func:`score` does). ``size`` is at least 1."""
-    least = _first(0, size, lambda b: _ratio_reaches(b, size, threshold))
+    least = overlap_needed(size, threshold)  # the same bound: a smaller text shares at most its count
     if least > size:
         return size + 1, size  # none: the threshold is above 1
     slack = threshold - 10.0**-SCORE_PLACES  # below the least unrounded ratio that rounds up to it
