@@ -10,6 +10,7 @@ from typing import Any, Protocol, TypeVar, Unpack, cast
 from marshmallow import Schema, ValidationError, fields, validate
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from sqlalchemy import ColumnElement, Row, SQLColumnExpression, Table, bindparam, func, insert, or_, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from shared import clock
@@ -180,6 +181,17 @@ def _left_user_tasks(workflow: BpmnWorkflow, inst: StepInstance) -> bool:
     return any(kinds.get(name, True) for name in names)
 
 
+def _open_items(
+    conn: Connection, where: tuple[ColumnElement[bool], ...], offset: int = 0, limit: int | None = None
+) -> list[WorkItemView]:
+    """The open items meeting ``where``, oldest first (created, then task id: a stable order),
+    read as columns on a pooled connection, without a session or ORM objects."""
+    query = select(*ITEM_COLUMNS).where(*where).order_by(WORK_ITEMS.c.created_at, WORK_ITEMS.c.task_id)
+    if limit is not None:
+        query = query.offset(offset).limit(limit)
+    return [work_item_dict(row) for row in conn.execute(query)]
+
+
 class TaskList:
     def __init__(self, store: InstanceStore, incidents: Incidents) -> None:
         self.store = store
@@ -287,13 +299,8 @@ class TaskList:
         """Every open task this principal may act on among those filtered, oldest first, filtered in
         the database. Unbounded: for a list narrowed to an instance, a proposal or a process; people
         read :meth:`page`."""
-        with transaction(self.store.sessions) as s:
-            query = (
-                select(WorkItem)
-                .where(*self._open_for(principal, instance_id, business_key, process_id))
-                .order_by(WorkItem.created_at, WorkItem.task_id)
-            )
-            return [work_item_dict(w) for w in s.scalars(query)]
+        with pooled(self.store.sessions) as conn:
+            return _open_items(conn, self._open_for(principal, instance_id, business_key, process_id))
 
     def page(self, principal: Mapping[str, Any] | None, query: Mapping[str, Any] | None = None) -> TaskPageView:
         """A page of the open tasks this principal may act on: ``query`` holds ``page`` (from 1),
@@ -310,14 +317,7 @@ class TaskList:
         # Two reads on a pooled connection, without a session: the rows as columns, not ORM objects.
         with pooled(self.store.sessions) as conn:
             total = conn.execute(select(func.count()).select_from(WORK_ITEMS).where(*where)).scalar() or 0
-            rows = conn.execute(
-                select(*ITEM_COLUMNS)
-                .where(*where)
-                .order_by(WORK_ITEMS.c.created_at, WORK_ITEMS.c.task_id)
-                .offset(offset)
-                .limit(data["per_page"])
-            )
-            items = [work_item_dict(row) for row in rows]
+            items = _open_items(conn, where, offset, data["per_page"])
         return {"page": data["page"], "per_page": data["per_page"], "total": total, "items": items}
 
     @staticmethod
