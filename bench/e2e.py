@@ -61,15 +61,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import harness  # noqa: E402
-from harness import System, percentile, say  # noqa: E402
+from harness import System, cpu_seconds, percentile, say  # noqa: E402
 from tap import MessageTap  # noqa: E402
 
 STEP_ACTIONS = ("started", "job_completed", "bpmn_error", "task_completed", "message_delivered", "timer_fired")
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def vhost_published(vhost: str) -> int:

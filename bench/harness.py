@@ -67,6 +67,13 @@ def service_of(process: str) -> str:
     return process.split("#", 1)[0]
 
 
+def cpu_seconds(pid: int) -> float:
+    """The CPU seconds (user + system) process ``pid`` has used, from ``/proc/<pid>/stat``, in
+    clock ticks (``SC_CLK_TCK``, 10 ms here)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def say(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
 

@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 import harness  # noqa: E402
-from harness import System, say  # noqa: E402
+from harness import System, cpu_seconds, say  # noqa: E402
 
 BARE_CONSUMER = textwrap.dedent(
     """
@@ -49,11 +49,6 @@ BARE_CONSUMER = textwrap.dedent(
                     conn.heartbeat_check()
     """
 )
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def sample(pids: dict[str, int], seconds: float) -> dict[str, float]:
