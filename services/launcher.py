@@ -49,7 +49,35 @@ SERVICE_ENV: dict[str, dict[str, str]] = {}
 
 
 def say(message: str) -> None:
-    print(f"[ztc] {message}", flush=True)
+    """One line for whoever watches. A reader that went away (the terminal closed, the pipe of a
+    program that started us ended) must not stop the launcher: it still has to stop its services
+    on Ctrl-C, so from then on it says nothing."""
+    try:
+        print(f"[ztc] {message}", flush=True)
+    except (BrokenPipeError, OSError, ValueError):  # ValueError: stdout closed
+        try:
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - for the rest of the run
+        except OSError:
+            pass
+
+
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def die_with_parent(signum: int = signal.SIGTERM):
+    """A ``preexec_fn`` asking Linux to send ``signum`` to the child when the process that started
+    it dies, however it died (SIGKILL included): a launcher killed outright leaves no service
+    running on its ports and queues. Elsewhere (no ``prctl``) it does nothing."""
+
+    def preexec() -> None:
+        if not sys.platform.startswith("linux"):
+            return
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signum, 0, 0, 0)
+
+    return preexec
 
 
 def check_broker(settings) -> bool:
@@ -290,7 +318,9 @@ def start_all(settings, processes) -> dict:
     for name in processes:
         service = service_of(name)
         env = dict(os.environ, **SERVICE_ENV.get(service, {}), **replica_env(settings, name))
-        procs[name] = subprocess.Popen([sys.executable, "-m", "services.runner", service], env=env)
+        procs[name] = subprocess.Popen(
+            [sys.executable, "-m", "services.runner", service], env=env, preexec_fn=die_with_parent()
+        )
     return procs
 
 
@@ -400,6 +430,33 @@ def stop_all(procs, grace=15) -> None:
             proc.kill()
 
 
+def announce(settings, procs, demo, base: str) -> None:
+    """What runs and where to go next, once everything is started."""
+    say(f"running: {', '.join(procs)}" + (" (one process each)" if len(procs) == len(SERVICE_CLASSES) else ""))
+    say(f"HTTP API: {base}   health: {base}/health")
+    say(f"web console: {base}/console" + (f"   (demo users log in with the password {DEMO_PASSWORD})" if demo else ""))
+    if demo:
+        say(f"demo tokens, valid {settings.token_ttl_hours:g} h (also in var/demo-tokens.json, readable by you only):")
+        for role, token in demo.items():
+            say(f"  {role:>8}: {token}")
+        say(f"try: curl -s -H 'Authorization: Bearer {demo['staff']}' {base}/api/processes")
+    else:
+        say("no demo tokens (make run, or --demo, issues them); issue one: ztc token --user NAME --role staff")
+    ports = {
+        name: int(replica_env(settings, name).get(f"ZTC_METRICS_PORT_{service_of(name).upper()}", 0))
+        or settings.metrics_port(service_of(name))
+        for name in procs
+    }
+    if any(ports.values()):
+        say(
+            "metrics: "
+            + "  ".join(f"{name} http://{settings.metrics_host}:{port}/metrics" for name, port in ports.items() if port)
+        )
+    else:
+        say("metrics: off (set ZTC_METRICS_PORT_BASE, e.g. 9100, to serve /metrics from every service)")
+    say("operators: 'ztc --help' (queues, dead-letters, incidents, instances, deploy). Ctrl-C stops everything.")
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="make run", description=__doc__)
     parser.add_argument(
@@ -435,56 +492,36 @@ def main(argv=None) -> int:
     if args.prepare_only:
         return 0
     procs = start_all(settings, process_names(replicas))
-    stopping = {"now": False}
+    try:
+        stopping = {"now": False}
 
-    def on_signal(signum, frame):
-        stopping["now"] = True
+        def on_signal(signum, frame):
+            stopping["now"] = True
 
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
-    supervisor, due = Restarts(), {}
-    base = f"http://{settings.gateway_host}:{settings.gateway_port}"
-    if (
-        not wait_ready(
-            settings,
-            procs,
-            lambda: tend(settings, procs, supervisor, due, time.time()),
-            stopping=lambda: stopping["now"],
-        )
-        and not stopping["now"]
-    ):
-        say(
-            f"not every service is ready yet ({base}/ready says which); carrying on, starting again "
-            "whatever exits. Ctrl-C stops everything."
-        )
-    say(f"running: {', '.join(procs)}" + (" (one process each)" if len(procs) == len(SERVICE_CLASSES) else ""))
-    say(f"HTTP API: {base}   health: {base}/health")
-    say(f"web console: {base}/console" + (f"   (demo users log in with the password {DEMO_PASSWORD})" if demo else ""))
-    if demo:
-        say(f"demo tokens, valid {settings.token_ttl_hours:g} h (also in var/demo-tokens.json, readable by you only):")
-        for role, token in demo.items():
-            say(f"  {role:>8}: {token}")
-        say(f"try: curl -s -H 'Authorization: Bearer {demo['staff']}' {base}/api/processes")
-    else:
-        say("no demo tokens (make run, or --demo, issues them); issue one: ztc token --user NAME --role staff")
-    ports = {
-        name: int(replica_env(settings, name).get(f"ZTC_METRICS_PORT_{service_of(name).upper()}", 0))
-        or settings.metrics_port(service_of(name))
-        for name in procs
-    }
-    if any(ports.values()):
-        say(
-            "metrics: "
-            + "  ".join(f"{name} http://{settings.metrics_host}:{port}/metrics" for name, port in ports.items() if port)
-        )
-    else:
-        say("metrics: off (set ZTC_METRICS_PORT_BASE, e.g. 9100, to serve /metrics from every service)")
-    say("operators: 'ztc --help' (queues, dead-letters, incidents, instances, deploy). Ctrl-C stops everything.")
-    while not stopping["now"]:
-        tend(settings, procs, supervisor, due, time.time())
-        time.sleep(0.5)
-    say("stopping...")
-    stop_all(procs)
+        signal.signal(signal.SIGINT, on_signal)
+        signal.signal(signal.SIGTERM, on_signal)
+        supervisor, due = Restarts(), {}
+        base = f"http://{settings.gateway_host}:{settings.gateway_port}"
+        if (
+            not wait_ready(
+                settings,
+                procs,
+                lambda: tend(settings, procs, supervisor, due, time.time()),
+                stopping=lambda: stopping["now"],
+            )
+            and not stopping["now"]
+        ):
+            say(
+                f"not every service is ready yet ({base}/ready says which); carrying on, starting again "
+                "whatever exits. Ctrl-C stops everything."
+            )
+        announce(settings, procs, demo, base)
+        while not stopping["now"]:
+            tend(settings, procs, supervisor, due, time.time())
+            time.sleep(0.5)
+        say("stopping...")
+    finally:  # whatever ends the loop, the services stop with it
+        stop_all(procs)
     say("stopped")
     return 0
 

@@ -6,6 +6,7 @@ import collections
 import contextlib
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -108,6 +109,11 @@ class RunningSystem:
         stack.callback(support.delete_users_with_prefix, self.settings.bus_user_prefix)
         self.tokens = make_test_tokens(self.settings)
         env = dict(os.environ, **settings_env(self.settings))
+        from services.launcher import die_with_parent
+
+        # Ctrl-C when this test process dies however it died (a lane's timeout ends it with
+        # os._exit): the launcher then stops its services, which would otherwise run on and take
+        # CPU from every lane after.
         self.launcher = subprocess.Popen(
             [sys.executable, "-m", "services.launcher"],
             env=env,
@@ -115,6 +121,7 @@ class RunningSystem:
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
+            preexec_fn=die_with_parent(signal.SIGINT),
         )
         started = threading.Event()
         # Everything the services said, kept beside the screenshots (CI keeps test-artifacts/):
