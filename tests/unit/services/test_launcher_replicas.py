@@ -35,7 +35,7 @@ def test_start_all_starts_each_replica_as_its_service(monkeypatch):
     started = []
 
     class Popen:
-        def __init__(self, command, env):
+        def __init__(self, command, env, preexec_fn=None):
             started.append((command[-1], env.get("ZTC_METRICS_PORT_INTAKE")))
 
     monkeypatch.setattr(launcher.subprocess, "Popen", Popen)
