@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.db import TYPE_ANNOTATION_MAP, UtcDateTime
@@ -129,10 +129,21 @@ class WorkItem(Base):
 
     __tablename__ = "work_items"
     # The task list filters open items by role, unit and user in SQL (tasklist.visible_to).
+    # A person's page walks ix_work_items_open_order in the list's order, one range per kind of
+    # candidate they match (tasklist.page), so it reads a page's rows, not every open item of theirs.
     __table_args__ = (
         Index("ix_work_items_open", "status", "candidate_role"),
         Index("ix_work_items_open_unit", "status", "candidate_unit", "candidate_role"),
         Index("ix_work_items_open_user", "status", "candidate_user"),
+        Index(
+            "ix_work_items_open_order",
+            "status",
+            text("coalesce(candidate_role, '')"),
+            text("coalesce(candidate_unit, '')"),
+            text("coalesce(candidate_user, '')"),
+            "created_at",
+            "task_id",
+        ),
     )
 
     task_id: Mapped[str] = mapped_column(String(36), primary_key=True)

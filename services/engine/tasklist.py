@@ -3,13 +3,28 @@ completing them (with the task's form checked first)."""
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Mapping
 from typing import Any, Protocol, TypeVar, Unpack, cast
 
 from marshmallow import Schema, ValidationError, fields, validate
 from SpiffWorkflow.bpmn import BpmnWorkflow
-from sqlalchemy import ColumnElement, Row, SQLColumnExpression, Table, bindparam, func, insert, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Row,
+    Select,
+    SQLColumnExpression,
+    Table,
+    bindparam,
+    func,
+    insert,
+    literal_column,
+    or_,
+    select,
+    union_all,
+    update,
+)
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
@@ -181,6 +196,76 @@ def _left_user_tasks(workflow: BpmnWorkflow, inst: StepInstance) -> bool:
     return any(kinds.get(name, True) for name in names)
 
 
+# A work item's candidates as ix_work_items_open_order holds them: an empty one (NULL or '') as ''.
+# The literal '' is written into the SQL, not bound: a database uses an index on an expression only
+# for that same expression.
+_EMPTY: ColumnElement[str] = literal_column("''")
+CANDIDATE_KEYS = (
+    func.coalesce(WORK_ITEMS.c.candidate_role, _EMPTY),
+    func.coalesce(WORK_ITEMS.c.candidate_unit, _EMPTY),
+    func.coalesce(WORK_ITEMS.c.candidate_user, _EMPTY),
+)
+
+
+def candidate_kinds(principal: Mapping[str, Any] | None) -> list[tuple[str, str, str]]:
+    """Every (role, unit, user) of candidates, an empty one as '', that :func:`may_act` lets this
+    principal act on: each candidate empty or theirs. A work item has exactly one of them, so the
+    items of one kind never meet those of another."""
+    principal = principal or {}
+    roles = sorted({"", *(principal.get("roles") or [])})
+    units = sorted({"", principal.get("unit") or ""})
+    users = sorted({"", principal.get("user") or ""})
+    return [(role, unit, user) for role in roles for unit in units for user in users]
+
+
+@functools.lru_cache(maxsize=64)
+def _page_statements(kinds: int, filters: tuple[str, ...]) -> tuple[Select[Any], Select[Any]]:
+    """The count and the page of :func:`_open_page` for ``kinds`` kinds of candidates and the
+    filters named, built once: every value is a bound parameter (``k<kind>_<candidate>``, each
+    filter by its column's name, ``reach``, ``offset`` and ``limit``)."""
+    base = (WORK_ITEMS.c.status == "open", *(WORK_ITEMS.c[name] == bindparam(name) for name in filters))
+
+    def of_kind(i: int) -> tuple[ColumnElement[bool], ...]:
+        return (*base, *(key == bindparam(f"k{i}_{j}") for j, key in enumerate(CANDIDATE_KEYS)))
+
+    counted = union_all(*(select(WORK_ITEMS.c.task_id).where(*of_kind(i)) for i in range(kinds))).subquery()
+    ranges = [
+        select(*ITEM_COLUMNS)
+        .where(*of_kind(i))
+        .order_by(WORK_ITEMS.c.created_at, WORK_ITEMS.c.task_id)
+        .limit(bindparam("reach"))
+        .subquery()
+        for i in range(kinds)
+    ]
+    merged = union_all(*(select(*r.c) for r in ranges)).subquery()
+    page = (
+        select(*merged.c)
+        .order_by(merged.c.created_at, merged.c.task_id)
+        .offset(bindparam("offset"))
+        .limit(bindparam("limit"))
+    )
+    return select(func.count()).select_from(counted), page
+
+
+def _open_page(
+    conn: Connection, filters: Mapping[str, str], principal: Mapping[str, Any] | None, offset: int, limit: int
+) -> tuple[int, list[WorkItemView]]:
+    """How many open items (narrowed by ``filters``: column name to value) this principal may act
+    on, and the page of them at ``offset``, oldest first. Each kind of candidates they match is one
+    range of ix_work_items_open_order, already in the list's order: each range gives at most its
+    first ``offset + limit`` rows and the page is taken from those, so a page reads what it shows,
+    not every open item of a person with thousands. The count reads the same ranges of the index."""
+    kinds = candidate_kinds(principal)
+    count, page = _page_statements(len(kinds), tuple(sorted(filters)))
+    params: dict[str, Any] = {f"k{i}_{j}": value for i, kind in enumerate(kinds) for j, value in enumerate(kind)}
+    params.update(filters)
+    total = conn.execute(count, params).scalar() or 0
+    if not total or offset >= total:
+        return total, []
+    rows = conn.execute(page, {**params, "reach": offset + limit, "offset": offset, "limit": limit})
+    return total, [work_item_dict(row) for row in rows]
+
+
 def _open_items(
     conn: Connection, where: tuple[ColumnElement[bool], ...], offset: int = 0, limit: int | None = None
 ) -> list[WorkItemView]:
@@ -280,13 +365,13 @@ class TaskList:
     ) -> tuple[ColumnElement[bool], ...]:
         """The open items this principal may act on, narrowed by the filters given, as SQL
         conditions (the indexes ``ix_work_items_open_*`` serve the role, unit and user ones)."""
-        where = [WorkItem.status == "open", *visible_to(principal)]
+        where = [WORK_ITEMS.c.status == "open", *visible_to(principal)]
         if instance_id:
-            where.append(WorkItem.instance_id == instance_id)
+            where.append(WORK_ITEMS.c.instance_id == instance_id)
         if business_key:
-            where.append(WorkItem.business_key == business_key)
+            where.append(WORK_ITEMS.c.business_key == business_key)
         if process_id:
-            where.append(WorkItem.process_id == process_id)
+            where.append(WORK_ITEMS.c.process_id == process_id)
         return tuple(where)
 
     def list(
@@ -312,12 +397,11 @@ class TaskList:
             data = TASK_QUERY.load(dict(query or {}))
         except ValidationError as exc:
             raise InvalidInput("the task list's query is not valid", exc.messages) from None
-        where = self._open_for(principal, data["instance_id"], data["business_key"], data["process_id"])
+        filters = {name: data[name] for name in ("instance_id", "business_key", "process_id") if data[name]}
         offset = (data["page"] - 1) * data["per_page"]
         # Two reads on a pooled connection, without a session: the rows as columns, not ORM objects.
         with pooled(self.store.sessions) as conn:
-            total = conn.execute(select(func.count()).select_from(WORK_ITEMS).where(*where)).scalar() or 0
-            items = _open_items(conn, where, offset, data["per_page"])
+            total, items = _open_page(conn, filters, principal, offset, data["per_page"])
         return {"page": data["page"], "per_page": data["per_page"], "total": total, "items": items}
 
     @staticmethod

@@ -180,3 +180,42 @@ def test_a_page_is_fifty_by_default_and_at_most_two_hundred_and_filters_by_busin
     assert found["task_id"] == wanted["task_id"]
     assert tasks.page({"roles": ["member"]}, {"business_key": "2026-0038"})["total"] == 0  # still only one's own
     assert [w["task_id"] for w in tasks.list({"roles": ["staff"]}, business_key="2026-0038")] == [wanted["task_id"]]
+
+
+def test_a_page_walks_the_ordered_index_one_range_per_kind_of_candidates(tasks, db_kind):
+    """A person's page reads each kind of candidates they match as a range of
+    ix_work_items_open_order already in the list's order, stopping after the rows a page needs:
+    no range sorts its rows (PostgreSQL merges the ranges in order; SQLite sorts only the few rows
+    each range handed over)."""
+    from services.engine.tasklist import _page_statements, candidate_kinds
+    from shared.db import pooled
+
+    staff = {"candidate_role": "staff", "candidate_unit": None, "candidate_user": None, "status": "open"}
+    load(tasks, [{**staff, "minute": n % 50} for n in range(200)])
+    handler = {"user": "handler.chen", "roles": ["unit"], "unit": "transport"}
+    kinds = candidate_kinds(handler)
+    assert len(kinds) == 8 and ("unit", "transport", "") in kinds and ("", "", "handler.chen") in kinds
+    _, page = _page_statements(len(kinds), ())
+    params = {f"k{i}_{j}": v for i, kind in enumerate(kinds) for j, v in enumerate(kind)}
+    params.update(reach=50, offset=0, limit=50)
+    with pooled(tasks.store.sessions) as conn:
+        conn.exec_driver_sql("ANALYZE" if db_kind == "sqlite" else "ANALYZE work_items")
+        compiled = page.compile(conn)
+        sql, values = str(compiled), compiled.construct_params(params)
+        if db_kind == "sqlite":
+            plan = list(
+                conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql, tuple(values[k] for k in compiled.positiontup))
+            )
+            children: dict[int, list[str]] = {}
+            for _node, parent, _, detail in plan:
+                children.setdefault(parent, []).append(detail)
+            ranges = [children[node] for node, _, _, detail in plan if detail.startswith("CO-ROUTINE")]
+            assert len(ranges) == len(kinds), plan
+            for steps in ranges:
+                assert any("USING INDEX ix_work_items_open_order" in step for step in steps), plan
+                assert not any("TEMP B-TREE" in step for step in steps), plan
+        else:
+            plan = [row[0] for row in conn.exec_driver_sql("EXPLAIN " + sql, values)]
+            ranges = [line for line in plan if "Index Scan using ix_work_items_open_order" in line]
+            assert len(ranges) == len(kinds), plan
+            assert not [line for line in plan if line.strip().lstrip("-> ").startswith("Sort  ")], plan
