@@ -22,8 +22,8 @@ exactly, so it finds what scoring every proposal of the year finds. It is part o
 
 Both are asked only for the proposals whose bigram count can reach the threshold (the size bound
 of the Jaccard index, ``similarity.size_range``: ``J(A, B) <= min(|A|, |B|) / max(|A|, |B|)``,
-exact for the rounded score the search compares), by ``Proposal.bigram_count`` and
-``ix_proposals_year_bigram_count``; a row without a stored count is handed over as before. The
+exact for the rounded score the search compares), by ``Proposal.bigram_count``, checked on each
+row the text index hands over; a row without a stored count is handed over as before. The
 bounds are taken for the score as shown, rounded to three places, so a pair whose index is a
 little under the threshold but shows as the threshold is not left out (``overlap_needed``,
 ``least_score``).
