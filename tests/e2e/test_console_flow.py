@@ -14,6 +14,11 @@ from tests.support import wait_for
 from . import browser
 from .conftest import once_on_sqlite
 
+# The whole lifecycle through the browser, every page scanned and shot at two widths: under a
+# full `make test` on 2 cores it took 4-5 minutes once (the browser's first start after it was
+# installed), so it gets more than the suite's 300 s; its waits for each page stay short.
+pytestmark = pytest.mark.timeout(600)
+
 PASSWORD = "console-test-pw"
 
 
