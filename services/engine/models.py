@@ -143,6 +143,11 @@ class WorkItem(Base):
             text("coalesce(candidate_user, '')"),
             "created_at",
             "task_id",
+            # The candidates as they are, too: the count reads this index alone (SQLite looks up
+            # the table for a row whose expressions' columns the index does not hold).
+            "candidate_role",
+            "candidate_unit",
+            "candidate_user",
         ),
     )
 

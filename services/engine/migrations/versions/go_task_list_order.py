@@ -26,6 +26,9 @@ def upgrade() -> None:
             sa.text("coalesce(candidate_user, '')"),
             'created_at',
             'task_id',
+            'candidate_role',
+            'candidate_unit',
+            'candidate_user',
         ],
     )
 
