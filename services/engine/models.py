@@ -149,6 +149,9 @@ class WorkItem(Base):
             "candidate_unit",
             "candidate_user",
         ),
+        # A person's task of one proposal (complete_open_task, ?business_key=): read by its key, not
+        # found among all their open items.
+        Index("ix_work_items_business_key", "business_key", "status"),
     )
 
     task_id: Mapped[str] = mapped_column(String(36), primary_key=True)

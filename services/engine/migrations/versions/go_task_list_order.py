@@ -1,5 +1,6 @@
 """a person's task list page read in its order: open work items by their candidates (an empty one
-as '') then by when they were opened
+as '') then by when they were opened, the candidates as they are last (so that a count reads the
+index alone); and work items by their business key (a person's task of one proposal)
 
 Revision ID: go_task_list_order
 Revises: 0005_task_list_indexes
@@ -31,7 +32,9 @@ def upgrade() -> None:
             'candidate_user',
         ],
     )
+    op.create_index('ix_work_items_business_key', 'work_items', ['business_key', 'status'])
 
 
 def downgrade() -> None:
+    op.drop_index('ix_work_items_business_key', table_name='work_items')
     op.drop_index('ix_work_items_open_order', table_name='work_items')

@@ -219,3 +219,23 @@ def test_a_page_walks_the_ordered_index_one_range_per_kind_of_candidates(tasks, 
             ranges = [line for line in plan if "Index Scan using ix_work_items_open_order" in line]
             assert len(ranges) == len(kinds), plan
             assert not [line for line in plan if line.strip().lstrip("-> ").startswith("Sort  ")], plan
+
+
+def test_a_persons_task_of_one_proposal_is_read_by_its_key(tasks, db_kind):
+    """``complete_open_task`` and ``?business_key=`` look for one proposal's task: the database
+    finds it by ix_work_items_business_key, not among every open item of the person's role."""
+    from shared.db import pooled
+
+    staff = {"candidate_role": "staff", "candidate_unit": None, "candidate_user": None, "status": "open"}
+    load(tasks, [{**staff, "minute": n % 50} for n in range(300)])
+    with transaction(tasks.store.sessions) as s:
+        one = s.scalars(select(WorkItem.task_id).limit(1)).one()
+        s.execute(update(WorkItem).where(WorkItem.task_id == one).values(business_key="2026-0001"))
+    query = select(WorkItem.task_id).where(*tasks._open_for({"roles": ["staff"]}, business_key="2026-0001"))
+    with pooled(tasks.store.sessions) as conn:
+        conn.exec_driver_sql("ANALYZE" if db_kind == "sqlite" else "ANALYZE work_items")
+        sql = str(query.compile(conn, compile_kwargs={"literal_binds": True}))
+        explain = "EXPLAIN QUERY PLAN " if db_kind == "sqlite" else "EXPLAIN "
+        plan = " ".join(str(row[-1]) for row in conn.exec_driver_sql(explain + sql))
+    assert "ix_work_items_business_key" in plan, plan
+    assert [w["task_id"] for w in tasks.list({"roles": ["staff"]}, business_key="2026-0001")] == [one]
