@@ -79,8 +79,10 @@ def _lead_of(uow: AssignmentUnitOfWork, row: Assignment) -> Assignment:
     return lead[0]
 
 
-def describe_reply(uow: AssignmentUnitOfWork, reply: Reply) -> dict:
-    signed = uow.assignments.cosignatures(reply)
+def describe_reply(uow: AssignmentUnitOfWork, reply: Reply, signed: list[ReplyCosignature] | None = None) -> dict:
+    """The reply as units and staff read it; ``signed``: its current co-signatures, if read already."""
+    if signed is None:
+        signed = uow.assignments.cosignatures(reply)
     return {
         "id": reply.id,
         "assignment_id": reply.assignment_id,

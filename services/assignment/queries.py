@@ -10,7 +10,6 @@ from shared.validation import load
 
 from .commands import describe_reply
 from .contacts import contacts_of
-from .decisions import decisions_of
 from .models import CoUnitInput
 from .records import acting_unit, describe, iso, oversees, principal_of, referred_assignment, visible_assignment
 from .unit_of_work import AssignmentUnitOfWork
@@ -62,18 +61,20 @@ def get_assignment(uow: AssignmentUnitOfWork, assignment_id: int, principal) -> 
     inputs = uow.assignments.inputs(row.id)
     extensions = uow.assignments.extension_requests(row.id)
     events = uow.assignments.history(row.id)
-    decided = {d["request_id"]: d for d in decisions_of(uow, row.id, "extension_decided")}
-    objection_decisions = decisions_of(uow, row.id, "objection_decided")
+    # The decisions are entries of the same log: read once, picked out here.
+    decided = {e.data["request_id"]: e.data for e in events if e.action == "extension_decided"}
+    objection_decisions = [e.data for e in events if e.action == "objection_decided"]
     lead = next((o for o in others if o.role == "lead"), None)
     lead_reply = uow.assignments.current_reply(lead) if row.role == "co" and lead is not None else None
+    signed = uow.assignments.cosignatures_of([*replies, *([lead_reply] if lead_reply is not None else [])])
     shown = describe(row)
     if shown["objection"] is not None:
         shown["objection"]["decision"] = _decision(objection_decisions[-1] if objection_decisions else None)
     return {
         **shown,
         "partners": [{"id": o.id, "unit": o.unit, "role": o.role, "status": o.status} for o in others],
-        "replies": [describe_reply(uow, reply) for reply in replies],
-        "lead_reply": describe_reply(uow, lead_reply) if lead_reply is not None else None,
+        "replies": [describe_reply(uow, reply, signed[reply.id]) for reply in replies],
+        "lead_reply": describe_reply(uow, lead_reply, signed[lead_reply.id]) if lead_reply is not None else None,
         "inputs": [_input(item, uow) for item in inputs],
         "extension_requests": [
             {

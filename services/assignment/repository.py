@@ -21,7 +21,7 @@ from __future__ import annotations
 import abc
 from collections.abc import Iterable
 
-from sqlalchemy import exists, select
+from sqlalchemy import exists, or_, select
 from sqlalchemy.orm import Session
 
 
@@ -102,6 +102,10 @@ class AssignmentRepository(abc.ABC):
     @abc.abstractmethod
     def cosignatures(self, reply: Reply) -> list[ReplyCosignature]:
         """The co-signatures of the reply's current revision (a redraft needs new ones)."""
+
+    @abc.abstractmethod
+    def cosignatures_of(self, replies: Iterable[Reply]) -> dict[int, list[ReplyCosignature]]:
+        """:meth:`cosignatures` of each of ``replies`` at once, by reply id (every reply listed)."""
 
     @abc.abstractmethod
     def add_cosignature(self, signature: ReplyCosignature) -> None: ...
@@ -227,6 +231,18 @@ class SqlAssignmentRepository(AssignmentRepository):
             ReplyCosignature.reply_id == reply.id, ReplyCosignature.revision == reply.revision
         )
         return list(self.session.scalars(query))
+
+    def cosignatures_of(self, replies: Iterable[Reply]) -> dict[int, list[ReplyCosignature]]:
+        wanted = {reply.id: reply.revision for reply in replies}
+        found: dict[int, list[ReplyCosignature]] = {reply_id: [] for reply_id in wanted}
+        if wanted:
+            current = [
+                (ReplyCosignature.reply_id == reply_id) & (ReplyCosignature.revision == revision)
+                for reply_id, revision in wanted.items()
+            ]
+            for signature in self.session.scalars(select(ReplyCosignature).where(or_(*current))):
+                found[signature.reply_id].append(signature)
+        return found
 
     def add_cosignature(self, signature: ReplyCosignature) -> None:
         self.session.add(signature)

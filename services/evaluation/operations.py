@@ -6,6 +6,7 @@ assessment in ``assessment.py``; this module holds the remaining jobs the engine
 
 from __future__ import annotations
 
+import functools
 import re
 
 from marshmallow import Schema, ValidationError, fields, validate
@@ -74,10 +75,17 @@ def _count():
     return fields.Integer(strict=True, load_default=0, validate=validate.Range(min=0))
 
 
-def _facts_schemas(rules: EvaluationRules) -> dict:
-    """The facts each role's checklist is scored from, by role."""
-    categories = [c.code for c in rules.reply_categories()]  # enabled ones only
-    levels = [level.code for level in rules.satisfaction_levels()]
+def _facts_schemas(rules: EvaluationRules) -> dict[str, Schema]:
+    """The facts each role's checklist is scored from, by role: a schema instance each."""
+    categories = tuple(c.code for c in rules.reply_categories())  # enabled ones only
+    levels = tuple(level.code for level in rules.satisfaction_levels())
+    return _facts_schemas_of(categories, levels)
+
+
+# Made once for each set of the rulebook's codes (a changed rulebook gets its own): making the two
+# schema classes and their instances cost more than loading a job's facts with them.
+@functools.lru_cache(maxsize=16)
+def _facts_schemas_of(categories: tuple[str, ...], levels: tuple[str, ...]) -> dict[str, Schema]:
     answering = Schema.from_dict(
         {
             "signed_on_time": fields.Boolean(required=True),
@@ -97,7 +105,7 @@ def _facts_schemas(rules: EvaluationRules) -> dict:
         },
         name="CoUnitFacts",
     )
-    return {"answering": answering, "co": co}
+    return {"answering": answering(), "co": co()}
 
 
 def _scored_units(rules: EvaluationRules, params: dict) -> tuple[str, list[dict]]:
@@ -108,7 +116,7 @@ def _scored_units(rules: EvaluationRules, params: dict) -> tuple[str, list[dict]
     schemas, errors = _facts_schemas(rules), {}
     for i, entry in enumerate(units):
         try:
-            entry["facts"] = schemas[entry["role"]]().load(entry["facts"])
+            entry["facts"] = schemas[entry["role"]].load(entry["facts"])
         except ValidationError as exc:
             errors[str(i)] = {"facts": exc.messages}
     if errors:

@@ -19,6 +19,7 @@ the race, closing finds the round closed and sends nothing more.
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 
 from marshmallow import Schema, fields, validate
@@ -64,7 +65,10 @@ def level_codes(rules: EvaluationRules) -> list[str]:
     return codes
 
 
-def _rating_schema(levels):
+# Made once for each set of satisfaction levels (a changed rulebook gets its own): a rating's
+# schema class and instance cost more to make than the rating costs to load.
+@functools.lru_cache(maxsize=16)
+def _rating_schema(levels: tuple[str, ...]) -> Schema:
     return Schema.from_dict(
         {
             "number": fields.String(required=True, validate=validate.Length(min=1, max=50)),
@@ -73,7 +77,7 @@ def _rating_schema(levels):
             "comment": fields.String(allow_none=True, load_default=None, validate=validate.Length(max=4000)),
         },
         name="RatingInput",
-    )
+    )()
 
 
 def open_round(uow: EvaluationUnitOfWork, rules: EvaluationRules, params: dict, principal: dict | None = None) -> dict:
@@ -125,7 +129,7 @@ def rate(uow: EvaluationUnitOfWork, rules: EvaluationRules, number, handling, re
     """The caller rates the reply of ``number`` in its open round (RPC ``rate``)."""
     caller = principal_of(principal)
     data = load(
-        _rating_schema(level_codes(rules)),
+        _rating_schema(tuple(level_codes(rules))),
         {"number": number, "handling": handling, "result": result, "comment": comment},
         "the rating",
     )

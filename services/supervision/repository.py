@@ -148,15 +148,30 @@ def _overdue(rules: Iterable[str], before: date) -> tuple:
 class SqlDeadlineRepository(DeadlineRepository):
     def __init__(self, session: Session) -> None:
         self.session = session
+        # A proposal's deadlines as this unit of work read them: a job or a fact asks for them up
+        # to ten times (live ones, the reply deadline, the co-units', the sign-for ones), and the
+        # rows are the session's own, so later changes to them show. A deadline added through
+        # ``add`` drops its proposal's list, and so does taking a lock (``forget``): what others
+        # committed before it is read afresh.
+        self._of_proposal: dict[str, list[Deadline]] = {}
+
+    def forget(self) -> None:
+        """Read every proposal's deadlines afresh on the next ask."""
+        self._of_proposal.clear()
 
     def add(self, row: Deadline) -> None:
         self.session.add(row)
+        self._of_proposal.pop(row.number, None)
 
     def get(self, deadline_id: int) -> Deadline | None:
         return self.session.get(Deadline, deadline_id)
 
     def of_proposal(self, number: str) -> list[Deadline]:
-        return list(self.session.scalars(select(Deadline).where(Deadline.number == number).order_by(Deadline.id)))
+        rows = self._of_proposal.get(number)
+        if rows is None:
+            query = select(Deadline).where(Deadline.number == number).order_by(Deadline.id)
+            rows = self._of_proposal[number] = list(self.session.scalars(query))
+        return list(rows)
 
     def live_in_working_days(self) -> list[Deadline]:
         return list(

@@ -25,3 +25,8 @@ class SqlSupervisionUnitOfWork(SqlUnitOfWork, SupervisionUnitOfWork):
         super().__init__(session, Outbox)
         self.deadlines = SqlDeadlineRepository(session)
         self.key_proposals = SqlKeyProposalRepository(session)
+        self.session = session
+
+    def lock(self, subject: str) -> None:
+        super().lock(subject)
+        self.deadlines.forget()  # what was read before waiting for the lock may be out of date

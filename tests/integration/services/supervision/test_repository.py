@@ -6,13 +6,15 @@ list, and sends the same messages. So the unit tests on the fakes say something 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from services.supervision import key_proposals, operations, queries, unit_facts
-from services.supervision.models import Base, Outbox
+from services.supervision.models import Base, Deadline, Outbox
 from services.supervision.unit_of_work import SqlSupervisionUnitOfWork
 from shared import contracts
 from shared.calendar import CHINA_TZ
@@ -148,3 +150,67 @@ def test_a_unit_of_work_reading_a_snapshot_does_not_see_what_is_committed_after_
     with sessions() as later:
         escalations = SqlSupervisionUnitOfWork(later).deadlines.escalations_by_deadline(ids)
         assert [e.unit for rows in escalations.values() for e in rows] == ["transport"]
+
+
+@contextmanager
+def statements(session) -> Iterator[list[str]]:
+    """The SQL statements ``session``'s engine runs inside the block."""
+    bind = session.get_bind()
+    seen: list[str] = []
+
+    def record(_conn, _cursor, statement, *_args) -> None:
+        seen.append(statement)
+
+    event.listen(bind, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(bind, "before_cursor_execute", record)
+
+
+def deadline_reads(seen: list[str]) -> int:
+    return sum(1 for s in seen if s.lstrip().startswith("SELECT") and "FROM deadlines" in s)
+
+
+def another_like(row: Deadline, **changes) -> Deadline:
+    """A new deadline with ``row``'s columns (but its id), changed by ``changes``."""
+    columns = {c.key: getattr(row, c.key) for c in Deadline.__table__.columns if c.key != "id"}
+    return Deadline(**{**columns, **changes})
+
+
+@pytest.mark.both_databases
+def test_a_proposals_deadlines_are_read_once_per_unit_of_work_and_again_after_an_add_or_a_lock(
+    sessions, skipping_clock
+):
+    rules = FakeRules(DAYS, remind_days_before=2)
+    skipping_clock.set(china(3, 2, 10))
+    with sessions() as session:
+        operations.open_deadlines(
+            SqlSupervisionUnitOfWork(session), rules, {"number": NUMBER, "units": ["transport"]}, STAFF
+        )
+        session.commit()
+
+    with sessions() as session, statements(session) as seen:
+        uow = SqlSupervisionUnitOfWork(session)
+        opened = uow.deadlines.of_proposal(NUMBER)
+        assert [row.rule for row in opened] == ["sign_for_limit", "objection_window", "reply_deadline"]
+        assert uow.deadlines.of_proposal(NUMBER) == opened
+        assert deadline_reads(seen) == 1
+
+        # Another transaction adds one and commits; this unit of work sees it once it holds the lock.
+        with sessions() as other:
+            other.add(another_like(opened[0], rule="followup_milestone"))
+            other.commit()
+        assert uow.deadlines.of_proposal(NUMBER) == opened
+        uow.lock(f"supervision:{NUMBER}")
+        locked = uow.deadlines.of_proposal(NUMBER)
+        assert [row.rule for row in locked][-1] == "followup_milestone" and locked[:-1] == opened
+        assert deadline_reads(seen) == 2
+
+        locked[0].status = "met"  # the session's own rows: a change shows in the next answer
+        assert uow.deadlines.of_proposal(NUMBER)[0].status == "met"
+        uow.deadlines.add(another_like(opened[0], rule="co_unit_input"))
+        after_add = uow.deadlines.of_proposal(NUMBER)
+        assert [row.rule for row in after_add][-1] == "co_unit_input" and after_add[:-1] == locked
+        assert deadline_reads(seen) == 3
+        session.rollback()

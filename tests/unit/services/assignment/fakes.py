@@ -122,6 +122,9 @@ class FakeAssignmentRepository(AssignmentRepository):
     def cosignatures(self, reply: Reply) -> list[ReplyCosignature]:
         return [s for s in self.rows.of(ReplyCosignature) if s.reply_id == reply.id and s.revision == reply.revision]
 
+    def cosignatures_of(self, replies: Iterable[Reply]) -> dict[int, list[ReplyCosignature]]:
+        return {reply.id: self.cosignatures(reply) for reply in replies}
+
     def add_cosignature(self, signature: ReplyCosignature) -> None:
         self.rows.add(signature)
 

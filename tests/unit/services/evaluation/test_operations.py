@@ -31,6 +31,8 @@ from shared import contracts
 from shared.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthenticated
 from shared.calendar import DataFileError
 from shared.rulebook import RULES_DIRECTORY, load_rulebook
+from services.evaluation.rules import RulebookRules
+
 from .fakes import sql_ports, sql_uow
 
 NUMBER = "2027-0001"
@@ -606,3 +608,26 @@ def test_the_ranked_assessment_exports_as_csv(session):
         assessment.export(*sql_ports(session), 2027, "pdf", STAFF)
     with pytest.raises(Forbidden):
         assessment.export(*sql_ports(session), 2027, "csv", LI)
+
+
+# -- schemas made once ------------------------------------------------------------------------------
+
+
+class WithoutCategoryA(RulebookRules):
+    """The packaged rulebook with reply category A disabled."""
+
+    def reply_categories(self):
+        return [c for c in super().reply_categories() if c.code != "A"]
+
+
+def test_the_facts_and_rating_schemas_are_made_once_for_each_set_of_the_rulebooks_codes(session):
+    rules = RulebookRules()
+    assert operations._facts_schemas(rules) is operations._facts_schemas(RulebookRules())
+    assert ratings._rating_schema(("satisfied", "unsatisfied")) is ratings._rating_schema(("satisfied", "unsatisfied"))
+    # Other codes get schemas of their own: category A is refused by the rulebook that disables it
+    # and accepted again by the one that does not, whichever was asked first.
+    params = {"number": NUMBER, "units": [{"unit": "transport", "role": "answering", "facts": EXEMPLARY}]}
+    with pytest.raises(InvalidInput) as refused:
+        operations.score_handling(sql_uow(session), WithoutCategoryA(), params, None)
+    assert "category" in refused.value.details["units"]["0"]["facts"]
+    assert operations.score_handling(sql_uow(session), rules, params, None)["units"][0]["total"] == 120
