@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import JSON, DateTime, MetaData, create_engine, event, text
 from sqlalchemy.engine import Connection, Dialect, Engine
@@ -30,7 +30,6 @@ if TYPE_CHECKING:
     from alembic.config import Config
 
 _engines: dict[str, Engine] = {}
-_readers: dict[Engine, Engine] = {}  # each PostgreSQL engine -> its engine for single reads (see read_pooled)
 _lock = threading.Lock()
 
 
@@ -119,9 +118,8 @@ def _ping_when_idle(engine: Engine) -> None:
 
 def dispose_all() -> None:
     with _lock:
-        for engine in [*_readers.values(), *_engines.values()]:
+        for engine in _engines.values():
             engine.dispose()
-        _readers.clear()
         _engines.clear()
 
 
@@ -138,33 +136,37 @@ def pooled(factory: sessionmaker[Session]) -> Connection:
     return bind.connect()
 
 
-def read_pooled(factory: sessionmaker[Session]) -> Connection:
+@contextmanager
+def read_pooled(factory: sessionmaker[Session]) -> Iterator[Connection]:
     """A pooled connection for **one** read statement outside any transaction (the gateway's token
-    check on every request, a job's inbox check before it runs): on PostgreSQL it comes from a
-    second pool of the same database whose connections are in autocommit, so the statement is its
-    own transaction. What it reads is what the same statement reads as the first of a READ
-    COMMITTED transaction, but psycopg2 sends no ``BEGIN`` before it and the pool no ``ROLLBACK``
-    when it goes back: one round trip to the server instead of three (each a wait and a wake-up of
-    the green thread). The pool has the same size and overflow as the engine's. Not for a write,
-    nor for reads that must see one snapshot (use a session, or :func:`pooled` with ``begin()``).
-    On SQLite (whose driver begins no transaction for a read) it is :func:`pooled`."""
+    check on every request, a job's inbox check before it runs). On PostgreSQL the connection is in
+    autocommit while the block runs, so the statement is its own transaction: it reads what the
+    same statement reads as the first of a READ COMMITTED transaction, but psycopg2 sends no
+    ``BEGIN`` before it and the pool no ``ROLLBACK`` when it goes back — one round trip to the
+    server instead of three (each a wait and a wake-up of the green thread). The connection goes
+    back to the pool as it came (a broken one is invalidated, never pooled in autocommit); the pool
+    is the engine's, so no connection more is made. Not for a write, nor for reads that must see
+    one snapshot (use a session, or :func:`pooled` with ``begin()``). On SQLite, whose driver
+    begins no transaction for a read, it is :func:`pooled`."""
     bind: Engine = factory.kw["bind"]
-    if bind.dialect.name != "postgresql":
-        return bind.connect()
-    with _lock:
-        reader = _readers.get(bind)
-        if reader is None:
-            settings = config_module.load()
-            reader = _readers[bind] = create_engine(
-                bind.url,
-                json_serializer=json_dumps,
-                isolation_level="AUTOCOMMIT",
-                pool_size=settings.db_pool_size,
-                max_overflow=settings.db_max_overflow,
-                pool_recycle=POOL_RECYCLE_SECONDS,
-            )
-            _ping_when_idle(reader)
-    return reader.connect()
+    with bind.connect() as conn:
+        if bind.dialect.name != "postgresql":
+            yield conn
+            return
+        raw = cast(Any, conn.connection.dbapi_connection)
+        try:
+            raw.autocommit = True
+            switched = True
+        except Exception:  # a connection that broke in the pool: the read fails as it always did
+            switched = False
+        try:
+            yield conn
+        finally:
+            if switched:
+                try:
+                    raw.autocommit = False
+                except Exception:  # the connection broke under the read: it must not be used again
+                    conn.invalidate()
 
 
 @contextmanager

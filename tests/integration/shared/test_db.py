@@ -1,18 +1,21 @@
 """``shared.db.read_pooled``: one read outside any transaction, on SQLite and PostgreSQL. On
-PostgreSQL its connection is in autocommit (no BEGIN before the statement, no ROLLBACK when it goes
-back), the read sees what was committed before it and not what is still uncommitted, and the
-engine's own connections are still transactional: a session's writes roll back as before."""
+PostgreSQL its connection is in autocommit while the read runs (no BEGIN before the statement, no
+ROLLBACK when it goes back) and goes back to the pool as it came, also when the read failed; the
+read sees what was committed before it and not what is still uncommitted, and the pool's
+connections are still transactional for everyone else: a session's writes roll back as before."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+import psycopg2.extensions
+from sqlalchemy import select, text
+from sqlalchemy.exc import ProgrammingError
 
 from services.gateway import tokens
 from services.gateway.models import ApiToken
-from shared.db import ensure_postgres_database, migrate, pooled, read_pooled, session_factory, transaction
+from shared.db import ensure_postgres_database, migrate, read_pooled, session_factory, transaction
 from shared.errors import Unauthenticated
 
 pytestmark = pytest.mark.both_databases
@@ -64,15 +67,19 @@ def test_a_revocation_counts_at_the_next_read(sessions):
 
 
 @pytest.mark.postgresql_only
-def test_on_postgresql_the_read_is_its_own_transaction_and_the_engine_is_untouched(sessions):
+def test_on_postgresql_the_read_is_its_own_transaction_and_the_connection_goes_back_as_it_came(sessions):
     _issue(sessions, "ztc_autocommit")
     with read_pooled(sessions) as conn:
-        assert conn.connection.dbapi_connection.autocommit is True
+        raw = conn.connection.dbapi_connection
+        assert raw.autocommit is True
         conn.execute(select(ApiToken.user)).all()
         # psycopg2 began no transaction for the statement: the server sees the connection idle.
-        assert conn.connection.dbapi_connection.info.transaction_status == 0  # TRANSACTION_STATUS_IDLE
-    with pooled(sessions) as conn:
-        assert conn.connection.dbapi_connection.autocommit is False
+        assert raw.info.transaction_status == psycopg2.extensions.TRANSACTION_STATUS_IDLE
+    assert raw.autocommit is False
+    with pytest.raises(ProgrammingError), read_pooled(sessions) as conn:
+        raw = conn.connection.dbapi_connection
+        conn.execute(text("SELECT no_such_column FROM api_tokens"))
+    assert raw.autocommit is False
     session = sessions()
     try:
         tokens.issue(session, "m3", ["member"], token="ztc_rolled_back", ttl=timedelta(hours=1))
