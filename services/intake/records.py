@@ -44,8 +44,7 @@ def notice(
     ]
     if not rows:
         return None
-    uow.proposals.add_notifications(rows)
-    uow.flush()
+    uow.proposals.add_notifications(rows)  # each row has its id now: no flush of the unit of work
     return {
         "event_id": f"intake.notification:{rows[0].id}",
         "kind": kind,

@@ -51,7 +51,7 @@ class ProposalRepository(abc.ABC):
 
     @abc.abstractmethod
     def add_notifications(self, rows: list[Notification]) -> None:
-        """What a proposal's people are told, one row a recipient (ids once flushed)."""
+        """What a proposal's people are told, one row a recipient; each row has its id once added."""
 
     @abc.abstractmethod
     def add_conversion(self, row: Conversion) -> None:

@@ -17,7 +17,7 @@ import eventlet
 from eventlet.event import Event
 from nameko.extensions import DependencyProvider
 
-from shared.db import pooled, session_factory
+from shared.db import read_pooled, session_factory
 
 if TYPE_CHECKING:
     from nameko.containers import WorkerContext
@@ -47,10 +47,11 @@ class WorkerSession:
         return self._session
 
     def reading(self) -> AbstractContextManager[Connection]:
-        """A pooled connection of its own for a read that needs nothing of this unit of work's
-        transaction (the gateway's token check on every request). No session is made for it, so
-        a worker that reads nothing else from its database ends with no session to roll back."""
-        return pooled(self._sessions)
+        """A pooled connection of its own for one read statement that needs nothing of this unit
+        of work's transaction (the gateway's token check on every request). No session is made for
+        it, so a worker that reads nothing else from its database ends with no session to roll
+        back; on PostgreSQL the statement is its own transaction (``shared.db.read_pooled``)."""
+        return read_pooled(self._sessions)
 
     def commit(self) -> None:
         """Commit the worker's transaction; wake the relay if it wrote an outbox row (the
