@@ -143,6 +143,23 @@ def wait_for(predicate, timeout: float = 20.0, interval: float = 0.05, message: 
     raise AssertionError(f"timed out after {timeout}s waiting for {message} (last value: {last!r})")
 
 
+@contextlib.contextmanager
+def statements(bind):
+    """The SQL statements the engine (or connection) ``bind`` runs inside the block, in order."""
+    from sqlalchemy import event
+
+    seen: list[str] = []
+
+    def record(_conn, _cursor, statement, *_args) -> None:
+        seen.append(statement)
+
+    event.listen(bind, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(bind, "before_cursor_execute", record)
+
+
 def read_bpmn(name: str) -> dict:
     path = config.ROOT / "bpmn" / name
     return {path.name: path.read_bytes()}

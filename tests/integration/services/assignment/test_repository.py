@@ -4,17 +4,15 @@ of all its replies in one statement and its event log once, and shows the same a
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import pytest
-from sqlalchemy import event
 
 from services.assignment import commands, operations, queries
 from services.assignment.models import Base
 from services.assignment.rules import RulebookRules
 from services.assignment.unit_of_work import SqlAssignmentUnitOfWork
 from tests.unit.services.assignment.fakes import FakeAssignmentUnitOfWork
+from tests import support
 
 STAFF = {"user": "staff.wang", "roles": ["staff"], "unit": None}
 UNITS = {"transport": "Transport Bureau", "education": "Education Bureau", "health": "Health Commission"}
@@ -30,20 +28,9 @@ def sessions(tables_of):
     return tables_of("assignment", Base)
 
 
-@contextmanager
-def statements(session) -> Iterator[list[str]]:
+def statements(session):
     """The SQL statements ``session``'s engine runs inside the block."""
-    bind = session.get_bind()
-    seen: list[str] = []
-
-    def record(_conn, _cursor, statement, *_args) -> None:
-        seen.append(statement)
-
-    event.listen(bind, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(bind, "before_cursor_execute", record)
+    return support.statements(session.get_bind())
 
 
 def redrafted_and_cosigned(uow) -> dict[str, int]:

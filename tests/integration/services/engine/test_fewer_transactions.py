@@ -14,6 +14,7 @@ from sqlalchemy import event
 from services.engine.models import BufferedMessage, HeldResult
 from shared.errors import Conflict, Forbidden, InvalidInput, NotFound
 from tests.integration.services.engine.test_designers_versions import WAITER
+from tests import support
 from tests.integration.services.engine.test_rules import (
     DATA,
     MEMBER,
@@ -49,20 +50,9 @@ def commits(engine) -> Iterator[list[str]]:
         event.remove(bind, "commit", count)
 
 
-@contextmanager
-def statements(engine) -> Iterator[list[str]]:
+def statements(engine):
     """The SQL statements ``engine`` runs inside the block."""
-    bind = engine.sessions.kw["bind"]
-    seen: list[str] = []
-
-    def record(_conn, _cursor, statement, *_args) -> None:
-        seen.append(statement)
-
-    event.listen(bind, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(bind, "before_cursor_execute", record)
+    return support.statements(engine.sessions.kw["bind"])
 
 
 def test_a_start_is_one_transaction_and_answers_what_reading_it_back_answers(engine):

@@ -6,12 +6,10 @@ list, and sends the same messages. So the unit tests on the fakes say something 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from services.supervision import key_proposals, operations, queries, unit_facts
 from services.supervision.models import Base, Deadline, Outbox
@@ -20,6 +18,7 @@ from shared import contracts
 from shared.calendar import CHINA_TZ
 import shared.db
 from tests.unit.services.supervision.fakes import FakeRules, FakeSupervisionUnitOfWork
+from tests import support
 
 NUMBER = "2026-0042"
 STAFF = {"user": "staff.wang", "roles": ["staff"]}
@@ -152,20 +151,9 @@ def test_a_unit_of_work_reading_a_snapshot_does_not_see_what_is_committed_after_
         assert [e.unit for rows in escalations.values() for e in rows] == ["transport"]
 
 
-@contextmanager
-def statements(session) -> Iterator[list[str]]:
+def statements(session):
     """The SQL statements ``session``'s engine runs inside the block."""
-    bind = session.get_bind()
-    seen: list[str] = []
-
-    def record(_conn, _cursor, statement, *_args) -> None:
-        seen.append(statement)
-
-    event.listen(bind, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(bind, "before_cursor_execute", record)
+    return support.statements(session.get_bind())
 
 
 def deadline_reads(seen: list[str]) -> int:
