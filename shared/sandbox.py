@@ -11,7 +11,10 @@ one of two ways:
   parameter and small script of a real diagram is of this kind, so the common step pays nothing.
 - **In a sandbox process** otherwise: a pooled worker (``python -m shared.sandbox``) with an address
   space limit (``RLIMIT_AS``) runs it while the caller waits, cooperatively under eventlet, for at
-  most the time limit. Past it the worker is killed and :class:`LimitExceeded` names the limit; a
+  most the time limit, counted in the worker's own CPU time where Linux tells it (a script on a
+  machine whose cores are all busy is not stopped for the time it waited for one), and never more
+  than ``WALL_BACKSTOP_FACTOR`` times the limit on the clock. Past it the worker is killed and
+  :class:`LimitExceeded` names the limit; a
   worker that runs out of memory answers the same way. The caller's process never runs the code,
   so its own latency, memory and heartbeats are untouched.
 
@@ -45,6 +48,10 @@ MAX_WORKERS = 4
 _HEADER = struct.Struct(">Q")
 _READY = b"ready\n"
 WORKER_START_SECONDS = 60.0
+# However busy the machine, a script is stopped after this many times its time limit on the clock,
+# even if it has not yet used its limit of CPU time.
+WALL_BACKSTOP_FACTOR = 5.0
+_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
 @dataclass(frozen=True)
@@ -377,6 +384,32 @@ class _Worker:
             except OSError:
                 pass
 
+    def cpu_seconds(self) -> float | None:
+        """The CPU time the worker has used so far, from ``/proc`` (None where it cannot be read)."""
+        try:
+            with open(f"/proc/{self.proc.pid}/stat", "rb") as stat:
+                fields = stat.read().rsplit(b")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / _TICKS  # utime, stime
+        except (OSError, IndexError, ValueError):
+            return None
+
+    def answers_within(self, seconds: float, cpu_before: float | None) -> bool:
+        """Whether the worker starts answering before it has used ``seconds`` of CPU time since
+        ``cpu_before`` (its :meth:`cpu_seconds` when the request was sent), and before
+        ``WALL_BACKSTOP_FACTOR`` times ``seconds`` on the clock. Without a CPU clock to read, the
+        limit is ``seconds`` on the clock."""
+        now = time.monotonic()
+        backstop, deadline = now + seconds * WALL_BACKSTOP_FACTOR, now + seconds
+        while True:
+            readable, _, _ = select.select([self.out_fd], [], [], max(0.0, deadline - time.monotonic()))
+            if readable:
+                return True
+            now, used = time.monotonic(), self.cpu_seconds()
+            if cpu_before is None or used is None or used - cpu_before >= seconds or now >= backstop:
+                return False
+            # Not yet its limit of CPU: wait at most for the rest of it (the earliest it could run out).
+            deadline = min(backstop, now + max(0.01, seconds - (used - cpu_before)))
+
     def send(self, payload: bytes) -> None:
         self.stdin.write(_HEADER.pack(len(payload)) + payload)
         self.stdin.flush()
@@ -465,10 +498,12 @@ class Sandbox:
             raise SandboxError(f"the task data cannot be handed to the sandbox: {exc}") from None
         with self._slots:
             worker = self._take()
-            deadline = time.monotonic() + limits.seconds
+            cpu_before = worker.cpu_seconds()
             try:
                 worker.send(request)
-                payload = worker.receive(deadline)
+                started = worker.answers_within(limits.seconds, cpu_before)
+                # Once it answers, the rest of the answer follows at once.
+                payload = worker.receive(time.monotonic() + limits.seconds) if started else None
             except _TooLarge as exc:
                 self._discard(worker)
                 raise LimitExceeded("memory", limits, f"its answer was {exc.args[0] // 1024} KiB") from None

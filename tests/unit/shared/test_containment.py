@@ -253,3 +253,55 @@ def test_a_time_limit_outside_the_cap_is_refused_at_deploy(value):
         parse({"limits.bpmn": document})
     [problem] = refused.value.problems
     assert "timeLimit" in str(problem) and "at most 30" in str(problem) and problem.line
+
+
+def _paused_for(worker, seconds: float) -> None:
+    """Hold ``worker`` off every core for ``seconds`` (as a machine whose cores are all busy
+    would), then let it run again."""
+    import os
+    import signal
+    import threading
+
+    def resume() -> None:
+        if worker.alive():
+            os.kill(worker.proc.pid, signal.SIGCONT)
+
+    os.kill(worker.proc.pid, signal.SIGSTOP)
+    timer = threading.Timer(seconds, resume)
+    timer.daemon = True
+    timer.start()
+
+
+def test_a_script_kept_off_the_cores_past_its_limit_is_not_stopped_for_that_time():
+    """The time limit counts the worker's CPU time: a quick script whose worker got no core for
+    longer than its limit (a loaded machine) still answers; a runaway is still stopped."""
+    pool = sandbox.Sandbox(max_workers=1)
+    try:
+        pool.warm(1)
+        [worker] = pool._all
+        _paused_for(worker, TEST_LIMITS.seconds * 3)
+        started = time.monotonic()
+        assert pool.run("eval", "price * 2", {"price": 3}, None, TEST_LIMITS)[0] == 6
+        assert time.monotonic() - started >= TEST_LIMITS.seconds * 2  # it did wait past the limit
+        started = time.monotonic()
+        with pytest.raises(LimitExceeded, match="time limit"):
+            pool.run("exec", "while True: pass", {}, None, TEST_LIMITS)
+        assert time.monotonic() - started < TEST_LIMITS.seconds * sandbox.WALL_BACKSTOP_FACTOR + 1
+    finally:
+        pool.close()
+
+
+def test_a_worker_that_never_gets_a_core_is_stopped_at_the_backstop():
+    pool = sandbox.Sandbox(max_workers=1)
+    try:
+        pool.warm(1)
+        [worker] = pool._all
+        _paused_for(worker, 10)  # killed long before
+        started = time.monotonic()
+        with pytest.raises(LimitExceeded, match="time limit"):
+            pool.run("eval", "price * 2", {"price": 3}, None, TEST_LIMITS)
+        waited = time.monotonic() - started
+        assert TEST_LIMITS.seconds * sandbox.WALL_BACKSTOP_FACTOR - 0.05 <= waited < 5
+        assert not worker.alive()
+    finally:
+        pool.close()
