@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import JSON, DateTime, MetaData, create_engine, event, text
 from sqlalchemy.engine import Connection, Dialect, Engine
@@ -144,29 +144,16 @@ def read_pooled(factory: sessionmaker[Session]) -> Iterator[Connection]:
     same statement reads as the first of a READ COMMITTED transaction, but psycopg2 sends no
     ``BEGIN`` before it and the pool no ``ROLLBACK`` when it goes back — one round trip to the
     server instead of three (each a wait and a wake-up of the green thread). The connection goes
-    back to the pool as it came (a broken one is invalidated, never pooled in autocommit); the pool
-    is the engine's, so no connection more is made. Not for a write, nor for reads that must see
+    back to the pool as it came (SQLAlchemy's isolation level for one connection, reset when the
+    pool takes it back); the pool is the engine's, so no connection more is made. Not for a write, nor for reads that must see
     one snapshot (use a session, or :func:`pooled` with ``begin()``). On SQLite, whose driver
     begins no transaction for a read, it is :func:`pooled`."""
     bind: Engine = factory.kw["bind"]
     with bind.connect() as conn:
-        if bind.dialect.name != "postgresql":
-            yield conn
-            return
-        raw = cast(Any, conn.connection.dbapi_connection)
-        try:
-            raw.autocommit = True
-            switched = True
-        except Exception:  # a connection that broke in the pool: the read fails as it always did
-            switched = False
-        try:
-            yield conn
-        finally:
-            if switched:
-                try:
-                    raw.autocommit = False
-                except Exception:  # the connection broke under the read: it must not be used again
-                    conn.invalidate()
+        if bind.dialect.name == "postgresql":
+            # SQLAlchemy puts the connection in autocommit and back when the pool takes it again.
+            conn.execution_options(isolation_level="AUTOCOMMIT")
+        yield conn
 
 
 @contextmanager
