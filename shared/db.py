@@ -145,9 +145,9 @@ def read_pooled(factory: sessionmaker[Session]) -> Iterator[Connection]:
     ``BEGIN`` before it and the pool no ``ROLLBACK`` when it goes back — one round trip to the
     server instead of three (each a wait and a wake-up of the green thread). The connection goes
     back to the pool as it came (SQLAlchemy's isolation level for one connection, reset when the
-    pool takes it back); the pool is the engine's, so no connection more is made. Not for a write, nor for reads that must see
-    one snapshot (use a session, or :func:`pooled` with ``begin()``). On SQLite, whose driver
-    begins no transaction for a read, it is :func:`pooled`."""
+    pool takes it back); the pool is the engine's, so no connection more is made. Not for a write,
+    nor for reads that must see one snapshot (use a session, or :func:`pooled` with ``begin()``).
+    On SQLite, whose driver begins no transaction for a read, it is :func:`pooled`."""
     bind: Engine = factory.kw["bind"]
     with bind.connect() as conn:
         if bind.dialect.name == "postgresql":
