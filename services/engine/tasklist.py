@@ -14,8 +14,8 @@ from sqlalchemy import (
     ColumnElement,
     Row,
     Select,
-    SQLColumnExpression,
     Table,
+    and_,
     bindparam,
     func,
     insert,
@@ -118,30 +118,6 @@ def may_act(item: Candidates, principal: Mapping[str, Any] | None) -> bool:
     return True
 
 
-def visible_to(principal: Mapping[str, Any] | None) -> tuple[ColumnElement[bool], ...]:
-    """The SQL condition :func:`may_act` states, for the task list to filter in the database: a
-    candidate column that is empty (NULL or '') does not restrict, a set one must be the principal's.
-    ``tests/integration/services/engine/test_task_list_filter.py`` holds the two to the same answers."""
-    principal = principal or {}
-    roles = sorted(set(principal.get("roles") or []))
-
-    def open_or(column: SQLColumnExpression[str | None], condition: ColumnElement[bool]) -> ColumnElement[bool]:
-        return or_(column.is_(None), column == "", condition)
-
-    user, unit = principal.get("user"), principal.get("unit")
-    return (
-        open_or(WorkItem.candidate_user, WorkItem.candidate_user == user)
-        if user
-        else or_(WorkItem.candidate_user.is_(None), WorkItem.candidate_user == ""),
-        open_or(WorkItem.candidate_role, WorkItem.candidate_role.in_(roles))
-        if roles
-        else or_(WorkItem.candidate_role.is_(None), WorkItem.candidate_role == ""),
-        open_or(WorkItem.candidate_unit, WorkItem.candidate_unit == unit)
-        if unit
-        else or_(WorkItem.candidate_unit.is_(None), WorkItem.candidate_unit == ""),
-    )
-
-
 # What an answer lists of a work item (work_item_dict), read as columns: no ORM object is needed.
 ITEM_COLUMNS = (
     WORK_ITEMS.c.task_id,
@@ -218,6 +194,21 @@ def candidate_kinds(principal: Mapping[str, Any] | None) -> list[tuple[str, str,
     return [(role, unit, user) for role in roles for unit in units for user in users]
 
 
+def visible_to(principal: Mapping[str, Any] | None) -> tuple[ColumnElement[bool], ...]:
+    """The SQL condition :func:`may_act` states, for the task list to filter in the database: the
+    item's candidates are one of :func:`candidate_kinds`. The page reads the same kinds as ranges
+    of an index (:func:`_open_page`). ``tests/integration/services/engine/test_task_list_filter.py``
+    holds the two to the same answers."""
+    return (
+        or_(
+            *(
+                and_(*(key == value for key, value in zip(CANDIDATE_KEYS, kind, strict=True)))
+                for kind in candidate_kinds(principal)
+            )
+        ),
+    )
+
+
 @functools.lru_cache(maxsize=64)
 def _page_statements(kinds: int, filters: tuple[str, ...]) -> tuple[Select[Any], Select[Any]]:
     """The count and the page of :func:`_open_page` for ``kinds`` kinds of candidates and the
@@ -266,14 +257,10 @@ def _open_page(
     return total, [work_item_dict(row) for row in rows]
 
 
-def _open_items(
-    conn: Connection, where: tuple[ColumnElement[bool], ...], offset: int = 0, limit: int | None = None
-) -> list[WorkItemView]:
+def _open_items(conn: Connection, where: tuple[ColumnElement[bool], ...]) -> list[WorkItemView]:
     """The open items meeting ``where``, oldest first (created, then task id: a stable order),
     read as columns on a pooled connection, without a session or ORM objects."""
     query = select(*ITEM_COLUMNS).where(*where).order_by(WORK_ITEMS.c.created_at, WORK_ITEMS.c.task_id)
-    if limit is not None:
-        query = query.offset(offset).limit(limit)
     return [work_item_dict(row) for row in conn.execute(query)]
 
 
