@@ -496,6 +496,7 @@ def load(
             status = "published" if roll < 0.85 else "not_filed" if roll < 0.95 else "merged"
             decision = {"published": "filed"}.get(status, status)
         pid = next_id + n
+        category = rng.choice("ABC") if status == "published" else None  # its answer, as publish records it
         loader.add(
             "intake",
             P,
@@ -527,6 +528,8 @@ def load(
                 "client_reference": None,
                 "match_text": match_text(text_["title"], text_["suggestions"]),
                 "bigram_count": len(bigrams(text_["title"], text_["suggestions"])),
+                "reply_category": category,
+                "lead_unit": unit if category else None,
             },
         )
         if rng.random() < 0.3:
@@ -545,7 +548,7 @@ def load(
         actions += ["not_filed"] if status == "not_filed" else []
         actions += ["published"] if status == "published" else []
         for k, action in enumerate(actions):
-            data = {"reply_category": rng.choice("ABC"), "units": [unit]} if action == "published" else None
+            data = {"reply_category": category, "units": [unit]} if action == "published" else None
             loader.add(
                 "intake",
                 E,

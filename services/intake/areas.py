@@ -63,9 +63,17 @@ def area_figures(uow: IntakeUnitOfWork, rules: IntakeRules, year: int, principal
     return count_areas(uow, rules, year)
 
 
-def count_areas(uow: IntakeUnitOfWork, rules: IntakeRules, year: int) -> dict:
-    """:func:`area_figures` without asking who reads them (counts only: for the year-end reports)."""
-    proposals = uow.proposals.area_decisions(int(year))
+def count_areas(
+    uow: IntakeUnitOfWork,
+    rules: IntakeRules,
+    year: int,
+    proposals: dict[tuple[str | None, str | None], int] | None = None,
+) -> dict:
+    """:func:`area_figures` without asking who reads them (counts only: for the year-end reports);
+    ``proposals``, the year's ``(area, decision)`` counts, when the caller counted them already
+    (``year_counts``'s ``areas``)."""
+    if proposals is None:
+        proposals = uow.proposals.area_decisions(int(year))
     items = uow.opinions.submitted_areas(int(year))
     adopted_ids = uow.opinions.adopted_among([item_id for item_id, _ in items])
     received, filed = Counter(), Counter()

@@ -43,9 +43,21 @@ class Proposal(Base):
     __table_args__ = (
         UniqueConstraint("year", "sequence"),
         UniqueConstraint("initiator", "client_reference", name="uq_proposals_initiator_client_reference"),
-        # What a year's report counts (decision, area, reason, merged, not dropped), so that the
-        # counts read this index alone, grouped in its order (``sql.SqlProposalRepository.year_counts``).
-        Index("ix_proposals_year_counts", "year", "decision", "area", "reason_code", "merged_into", "status", "id"),
+        # What a year's report counts (decision, area, reason, merged, not dropped, the answer's
+        # category and lead unit), so that the counts read this index alone, grouped in its order
+        # (``sql.SqlProposalRepository.year_counts``; intake migration gq_answer_on_proposal).
+        Index(
+            "ix_proposals_year_counts",
+            "year",
+            "decision",
+            "area",
+            "reason_code",
+            "merged_into",
+            "status",
+            "reply_category",
+            "lead_unit",
+            "id",
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -93,6 +105,12 @@ class Proposal(Base):
     # checked on each row the text index hands over (no index of its own: neither database's plan
     # used one, and every insert paid for it; migration gp_no_bigram_count_index).
     bigram_count: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # The answer as last published or declined for publication (``publication.record_answer``,
+    # beside its ``published`` / ``publication_declined`` line): its reply category and lead unit,
+    # counted by the year's report from ix_proposals_year_counts alone instead of looking up every
+    # proposal's history lines; NULL until answered.
+    reply_category: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    lead_unit: Mapped[str | None] = mapped_column(Text, nullable=True)  # units are not length-bounded
 
     cosigners: Mapped[list[Cosigner]] = relationship(
         back_populates="proposal", order_by="Cosigner.order", cascade="all, delete-orphan"

@@ -39,6 +39,15 @@ def _mask(proposal: Proposal, data: dict) -> dict:
     }
 
 
+def record_answer(uow: IntakeUnitOfWork, proposal: Proposal, actor: str, action: str, data: dict) -> None:
+    """The history line of an answer published or declined for publication (``action``; ``data``
+    with ``reply_category`` and ``units``), and the answer on the proposal itself: its category and
+    lead unit (the first of ``units``), which the year's report counts."""
+    record_event(uow, proposal, actor, action, data)
+    proposal.reply_category = data["reply_category"]
+    proposal.lead_unit = (data.get("units") or [None])[0]
+
+
 def publish(uow: IntakeUnitOfWork, rules: IntakeRules, params: dict, principal: dict | None) -> dict:
     """Publish an answered proposal whose proposer consented; otherwise record why it is not.
 
@@ -62,7 +71,7 @@ def publish(uow: IntakeUnitOfWork, rules: IntakeRules, params: dict, principal: 
     except RuleNotFound as exc:
         raise BusinessError("unknown_reply_category", str(exc)) from None
     if not proposal.publish_consent:
-        record_event(
+        record_answer(
             uow,
             proposal,
             actor,
@@ -76,7 +85,7 @@ def publish(uow: IntakeUnitOfWork, rules: IntakeRules, params: dict, principal: 
             Publication(proposal_id=proposal.id, published_at=clock.now(), **_mask(proposal, data))
         )
     proposal.status = "published"
-    record_event(
+    record_answer(
         uow,
         proposal,
         actor,

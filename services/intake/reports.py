@@ -10,7 +10,6 @@ publish are counted (their category is recorded with the declined publication) b
 
 from __future__ import annotations
 
-from collections import Counter
 
 from marshmallow import Schema, fields, validate
 
@@ -37,11 +36,11 @@ class ReportQuery(Schema):
     per_page = fields.Integer(load_default=100, validate=validate.Range(1, MAX_PER_PAGE))
 
 
-def _answers(uow: IntakeUnitOfWork, year: int) -> dict[int, dict]:
-    """The reply category and units of each answered proposal of ``year``, from the last
+def _answers(uow: IntakeUnitOfWork, proposal_ids: list[int]) -> dict[int, dict]:
+    """The reply category and units of each answered proposal of ``proposal_ids``, from its last
     publication event."""
     answers = {}
-    for proposal_id, data in uow.proposals.answers_of_year(year):
+    for proposal_id, data in uow.proposals.answers_of(proposal_ids):
         data = data or {}
         if data.get("reply_category"):
             answers[proposal_id] = {"category": data["reply_category"], "units": data.get("units") or []}
@@ -78,14 +77,12 @@ def year_figures(
     user = _check_reader(principal, audience)
     data = load(ReportQuery, query or {}, "the query")
     member_names = member_names or (lambda users: {})
-    counts = uow.proposals.year_counts(year)
-    answers = _answers(uow, year)
-    decisions = counts["decisions"]
-    categories = Counter(a["category"] for a in answers.values())
-    units = Counter(a["units"][0] for a in answers.values() if a["units"])
+    counts = uow.proposals.year_counts(year)  # the answers' categories and lead units among them
+    decisions, categories, units = counts["decisions"], counts["categories"], counts["lead_units"]
     listed_total, proposals = uow.proposals.year_page(
         year, audience == "public", (data["page"] - 1) * data["per_page"], data["per_page"]
     )
+    answers = _answers(uow, [p.id for p in proposals]) if audience != "public" else {}
     published = {row.proposal_id: row for row in uow.proposals.publications_of([p.id for p in proposals])}
 
     def listed(p: Proposal) -> dict:
@@ -128,12 +125,12 @@ def year_figures(
         ],
         "converted": {"opinion": conversions.get("opinion", 0), "letter": conversions.get("letter", 0)},
         "undecided": sum(n for d, n in decisions.items() if d not in ("filed", "not_filed")),
-        "answered": len(answers),
+        "answered": counts["answered"],
         "categories": [
             {"code": c.code, "label": c.zh, "count": categories.get(c.code, 0)} for c in rules.reply_categories()
         ],
         "lead_units": [{"unit": u, "count": n} for u, n in sorted(units.items())],
-        "areas": count_areas(uow, rules, year),
+        "areas": count_areas(uow, rules, year, counts["areas"]),
         "proposals": [listed(p) for p in proposals],
         "page": data["page"],
         "per_page": data["per_page"],

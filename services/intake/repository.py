@@ -138,8 +138,10 @@ class ProposalRepository(abc.ABC):
     def year_counts(self, year: int) -> dict[str, Any]:
         """What a year's report counts of ``year``'s proposals (not dropped), counted by the
         database: ``received``, ``merged``, ``decisions`` (decision or None -> how many),
-        ``not_filed_reasons`` (reason code -> how many not filed for it) and ``conversions``
-        (``opinion``/``letter`` -> how many)."""
+        ``not_filed_reasons`` (reason code -> how many not filed for it), ``conversions``
+        (``opinion``/``letter`` -> how many), ``areas`` (as :meth:`area_decisions`), ``answered``
+        (how many have an answer published or declined), ``categories`` (reply category -> how
+        many) and ``lead_units`` (the answer's first unit -> how many)."""
 
     @abc.abstractmethod
     def year_page(self, year: int, published_only: bool, offset: int, limit: int) -> tuple[int, list[Proposal]]:
@@ -152,9 +154,9 @@ class ProposalRepository(abc.ABC):
         """How many proposals of ``year`` a report counts there are of each ``(area, decision)``."""
 
     @abc.abstractmethod
-    def answers_of_year(self, year: int) -> list[tuple[int, dict | None]]:
+    def answers_of(self, proposal_ids: list[int]) -> list[tuple[int, dict | None]]:
         """``(proposal id, data)`` of the ``published`` and ``publication_declined`` lines of
-        ``year``'s proposals, oldest first."""
+        the proposals ``proposal_ids``, oldest first."""
 
     @abc.abstractmethod
     def publications_of(self, proposal_ids: list[int]) -> list[Publication]:

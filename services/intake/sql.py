@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, exists, false, func, insert, or_, select, true, update
+from sqlalchemy import and_, exists, false, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
@@ -203,21 +203,46 @@ class SqlProposalRepository(ProposalRepository):
 
     def year_counts(self, year: int) -> dict[str, Any]:
         # One pass over the year's entries of ix_proposals_year_counts (it holds every column
-        # counted, so no row is read), grouped in the index's order; the figures are summed here.
+        # counted, the answer's category and lead unit included, so no row is read and no
+        # proposal's history is looked up), grouped in the index's order; summed here.
         groups = self.session.execute(
-            select(Proposal.decision, Proposal.reason_code, Proposal.merged_into, func.count())
+            select(
+                Proposal.decision,
+                Proposal.area,
+                Proposal.reason_code,
+                Proposal.merged_into,
+                Proposal.reply_category,
+                Proposal.lead_unit,
+                func.count(),
+            )
             .where(*_of_year(year))
-            .group_by(Proposal.decision, Proposal.area, Proposal.reason_code, Proposal.merged_into)
+            .group_by(
+                Proposal.decision,
+                Proposal.area,
+                Proposal.reason_code,
+                Proposal.merged_into,
+                Proposal.status,
+                Proposal.reply_category,
+                Proposal.lead_unit,
+            )
         ).all()
         decisions: Counter[str | None] = Counter()
         reasons: Counter[str] = Counter()
+        areas: Counter[tuple[str | None, str | None]] = Counter()
+        categories: Counter[str] = Counter()
+        lead_units: Counter[str] = Counter()
         merged = 0
-        for decision, reason_code, merged_into, n in groups:
+        for decision, area, reason_code, merged_into, category, lead_unit, n in groups:
             decisions[decision] += n
+            areas[(area, decision)] += n
             if decision == "not_filed" and reason_code:
                 reasons[reason_code] += n
             if merged_into is not None:
                 merged += n
+            if category is not None:
+                categories[category] += n
+                if lead_unit is not None:
+                    lead_units[lead_unit] += n
         # Driven by the conversions (a few a year), each proposal looked up by its key, rather
         # than every proposal of the year probing for a conversion.
         conversions = self.session.execute(
@@ -231,6 +256,10 @@ class SqlProposalRepository(ProposalRepository):
             "decisions": dict(decisions),
             "not_filed_reasons": dict(reasons),
             "conversions": {kind: n for kind, n in conversions},
+            "areas": dict(areas),
+            "answered": sum(categories.values()),
+            "categories": dict(categories),
+            "lead_units": dict(lead_units),
         }
 
     def year_page(self, year: int, published_only: bool, offset: int, limit: int) -> tuple[int, list[Proposal]]:
@@ -248,36 +277,19 @@ class SqlProposalRepository(ProposalRepository):
         )
         return total, list(self.session.scalars(query))
 
-    def answers_of_year(self, year: int) -> list[tuple[int, dict | None]]:
-        # Two columns, not event objects. Joined on the year (the year's entries of
-        # ix_proposals_year_counts, then each proposal's publication lines by
-        # ix_proposal_events_proposal_action), not an IN list of every id.
-        actions = ("published", "publication_declined")
-        if self.session.get_bind().dialect.name == "postgresql":
-            # PostgreSQL would hash every publication line of every year (a sequential scan of
-            # proposal_events, growing with the years kept) to join them to the year's proposals.
-            # A LATERAL subquery looks up each proposal's lines in the index instead; OFFSET 0
-            # keeps the planner from flattening it back into that join.
-            lines = (
-                select(ProposalEvent.id, ProposalEvent.proposal_id, ProposalEvent.data)
-                .where(ProposalEvent.proposal_id == Proposal.id, ProposalEvent.action.in_(actions))
-                .offset(0)
-                .lateral()
+    def answers_of(self, proposal_ids: list[int]) -> list[tuple[int, dict | None]]:
+        # Two columns, not event objects; each proposal's publication lines found by
+        # ix_proposal_events_proposal_action.
+        if not proposal_ids:
+            return []
+        query = (
+            select(ProposalEvent.proposal_id, ProposalEvent.data)
+            .where(
+                ProposalEvent.proposal_id.in_(proposal_ids),
+                ProposalEvent.action.in_(("published", "publication_declined")),
             )
-            query = (
-                select(lines.c.proposal_id, lines.c.data)
-                .select_from(Proposal)
-                .join(lines, true())
-                .where(*_of_year(year))
-                .order_by(lines.c.id)
-            )
-        else:
-            query = (
-                select(ProposalEvent.proposal_id, ProposalEvent.data)
-                .join(Proposal, Proposal.id == ProposalEvent.proposal_id)
-                .where(*_of_year(year), ProposalEvent.action.in_(actions))
-                .order_by(ProposalEvent.id)
-            )
+            .order_by(ProposalEvent.id)
+        )
         return [(pid, data) for pid, data in self.session.execute(query)]
 
     def publications_of(self, proposal_ids: list[int]) -> list[Publication]:

@@ -7,9 +7,10 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 import pytest
-from sqlalchemy import event
+from sqlalchemy import event, select
 
-from services.intake.models import Conversion, Proposal, ProposalEvent, Publication
+from services.intake.models import Conversion, Proposal, Publication
+from services.intake.publication import record_answer
 from services.intake.reports import year_figures
 from services.intake.rules import RulebookRules
 from services.intake.unit_of_work import SqlIntakeUnitOfWork
@@ -63,17 +64,9 @@ def fill(uow) -> None:
         )
         uow.proposals.add(proposal)
         uow.flush()
-        if answer:
+        if answer:  # as intake.publish records it: the history line and the answer on the proposal
             action, category, units = answer
-            uow.proposals.add_event(
-                ProposalEvent(
-                    proposal_id=proposal.id,
-                    at=AT,
-                    actor="staff",
-                    action=action,
-                    data={"reply_category": category, "units": units},
-                )
-            )
+            record_answer(uow, proposal, "staff", action, {"reply_category": category, "units": units})
         if published:
             uow.proposals.add_publication(
                 Publication(
@@ -175,3 +168,36 @@ def test_the_years_counts_are_read_from_the_index_alone(sql_uow, db_kind):
         )
         assert "USING COVERING INDEX ix_proposals_year_counts (year=?)" in plan, plan
         assert "TEMP B-TREE" not in plan, plan
+
+
+def test_the_migration_fills_each_proposals_answer_from_its_history(database_url_template, skipping_clock):
+    """Taken down to before the answer was kept on the proposal and up again, each proposal's
+    reply category and lead unit come back from its last ``published`` / ``publication_declined``
+    line (gq_answer_on_proposal), so the year's counts are what they were; a later line wins."""
+    from alembic import command
+
+    from shared.db import alembic_config, ensure_postgres_database
+
+    url = database_url_template.format(service="intake")
+    if url.startswith("postgresql"):
+        ensure_postgres_database(url)
+    migrate("intake", url)
+    sessions = session_factory(url)
+    try:
+        with sessions() as session:
+            uow = SqlIntakeUnitOfWork(session)
+            fill(uow)
+            declined = uow.proposals.by_number("2026-0003")
+            record_answer(uow, declined, "staff", "publication_declined", {"reply_category": "C", "units": ["health"]})
+            session.commit()
+            before = uow.proposals.year_counts(2026)
+        assert before["categories"] == {"A": 1, "B": 1, "C": 1} and before["answered"] == 3
+        command.downgrade(alembic_config("intake", url), "gp_no_bigram_count_index")
+        command.upgrade(alembic_config("intake", url), "head")
+        with sessions() as session:
+            assert SqlIntakeUnitOfWork(session).proposals.year_counts(2026) == before
+            answers = dict(session.execute(select(Proposal.number, Proposal.lead_unit)).all())
+        assert answers["2026-0002"] == "education" and answers["2026-0003"] == "health"
+        assert answers["2026-0004"] is None and answers["2025-0011"] == "health"
+    finally:
+        dispose_all()

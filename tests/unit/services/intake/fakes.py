@@ -167,9 +167,6 @@ class FakeProposalRepository(ProposalRepository):
     def area_decisions(self, year: int) -> dict[tuple[str | None, str | None], int]:
         return dict(Counter((p.area, p.decision) for p in self.of_year(year)))
 
-    def _of_year_ids(self, year: int) -> set[int]:
-        return {p.id for p in self.of_year(year)}
-
     def year_counts(self, year: int) -> dict[str, Any]:
         proposals = self.of_year(year)
         ids = {p.id for p in proposals}
@@ -181,6 +178,10 @@ class FakeProposalRepository(ProposalRepository):
                 Counter(p.reason_code for p in proposals if p.decision == "not_filed" and p.reason_code)
             ),
             "conversions": dict(Counter(c.kind for c in self._rows.of(Conversion) if c.proposal_id in ids)),
+            "areas": self.area_decisions(year),
+            "answered": sum(1 for p in proposals if p.reply_category),
+            "categories": dict(Counter(p.reply_category for p in proposals if p.reply_category)),
+            "lead_units": dict(Counter(p.lead_unit for p in proposals if p.reply_category and p.lead_unit)),
         }
 
     def year_page(self, year: int, published_only: bool, offset: int, limit: int) -> tuple[int, list[Proposal]]:
@@ -188,8 +189,8 @@ class FakeProposalRepository(ProposalRepository):
         listed = [p for p in self.of_year(year) if not published_only or p.id in published]
         return len(listed), listed[offset : offset + limit]
 
-    def answers_of_year(self, year: int) -> list[tuple[int, dict | None]]:
-        ids = self._of_year_ids(year)
+    def answers_of(self, proposal_ids: list[int]) -> list[tuple[int, dict | None]]:
+        ids = set(proposal_ids)
         return [
             (e.proposal_id, e.data)
             for e in self._rows.of(ProposalEvent)
