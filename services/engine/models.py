@@ -132,9 +132,6 @@ class WorkItem(Base):
     # A person's page walks ix_work_items_open_order in the list's order, one range per kind of
     # candidate they match (tasklist.page), so it reads a page's rows, not every open item of theirs.
     __table_args__ = (
-        Index("ix_work_items_open", "status", "candidate_role"),
-        Index("ix_work_items_open_unit", "status", "candidate_unit", "candidate_role"),
-        Index("ix_work_items_open_user", "status", "candidate_user"),
         Index(
             "ix_work_items_open_order",
             "status",
