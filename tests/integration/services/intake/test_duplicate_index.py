@@ -206,12 +206,10 @@ def test_the_migrations_rebuild_the_index_and_count_the_bigrams_of_the_rows_ther
     row's bigram count is filled from its stored bigrams (gl_bigram_count); down again, the rows stay."""
     from alembic import command
 
-    from shared.db import alembic_config, ensure_postgres_database
+    from shared.db import alembic_config
 
     url = database_url_template.format(service="intake")
-    if url.startswith("postgresql"):
-        ensure_postgres_database(url)
-    migrate("intake", url)
+    migrate("intake", url)  # makes a PostgreSQL database first
     sessions = session_factory(url)
     try:
         made = submit_all(sessions, corpus()[:4])

@@ -176,12 +176,10 @@ def test_the_migration_fills_each_proposals_answer_from_its_history(database_url
     line (gq_answer_on_proposal), so the year's counts are what they were; a later line wins."""
     from alembic import command
 
-    from shared.db import alembic_config, ensure_postgres_database
+    from shared.db import alembic_config
 
     url = database_url_template.format(service="intake")
-    if url.startswith("postgresql"):
-        ensure_postgres_database(url)
-    migrate("intake", url)
+    migrate("intake", url)  # makes a PostgreSQL database first
     sessions = session_factory(url)
     try:
         with sessions() as session:
