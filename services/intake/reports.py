@@ -4,8 +4,9 @@
 - the **bulletin** to all members (书面通报) is internal: names shown, phone and identity numbers masked.
 
 Both are counted here from intake's own records (proposals, filing decisions, conversions, merges and
-the audit events of publication); the gateway renders them. Replies the proposer did not consent to
-publish are counted (their category is recorded with the declined publication) but not listed.
+the answer each proposal keeps beside its audit line of publication, ``publication.record_answer``);
+the gateway renders them. Replies the proposer did not consent to publish are counted (their
+category is recorded with the declined publication) but not listed.
 """
 
 from __future__ import annotations
