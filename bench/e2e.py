@@ -6,6 +6,7 @@
     .venv/bin/python bench/e2e.py --db postgresql --proposals 200 --concurrency 24
     .venv/bin/python bench/e2e.py --profile-proposals 0    # skip the profiled pass
     .venv/bin/python bench/e2e.py --json out.json
+    .venv/bin/python bench/e2e.py --db sqlite --proposals 40 --profile-proposals 0 --sample   # py-spy on every process
 
 For each database kind: every service is started as its own process on a throwaway vhost and
 databases (``bench/harness.py``), and ``--concurrency`` simulated people at a time (a member, staff,
@@ -41,7 +42,11 @@ completed lifecycles per second at 16 in flight) is measured. Printed:
   ``--profile-services`` (the engine by default) under cProfile timed by their CPU clock
   (``bench/cpu_profile.py``; stdlib, py-spy is not installed here), whose top functions by
   cumulative and own time are printed (``--profile-dir`` keeps the pstats files). cProfile slows
-  the process, so that pass's throughput is not reported.
+  the process, so that pass's throughput is not reported;
+* with ``--sample`` (all processes, or those named), a sampling profile of the timed load itself:
+  py-spy attached to each service process, on-CPU samples only (``bench/sampling.py``): where
+  each process's CPU went by library and by function. py-spy's own processes take CPU beside the
+  services, so read that run's throughput and CPU figures as disturbed.
 """
 
 from __future__ import annotations
@@ -61,6 +66,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import harness  # noqa: E402
+import sampling  # noqa: E402
 from harness import System, cpu_seconds, percentile, say  # noqa: E402
 from tap import MessageTap  # noqa: E402
 
@@ -104,7 +110,11 @@ def run_load(
     profile=(),
     profile_dir: str | None = None,
     patient: bool = True,
+    sample: list[str] | None = None,
+    sample_rate: int = 100,
 ) -> dict:
+    """One load (see the module's docstring); ``sample``: the processes py-spy samples during the
+    timed part (an empty list: every process; None: no sampling)."""
     tag = f"LOAD{uuid.uuid4().hex[:6]}"
     with System(db_kind, profile=profile) as system:
         engine_pid = system.procs["engine"].pid
@@ -118,9 +128,17 @@ def run_load(
         cpu_self_before = time.process_time()
         cpu_before = cpu_seconds(engine_pid)
         steps_before = count_steps(system)
+        sampler = None
+        if sample is not None:
+            unknown = sorted(set(sample) - set(pids))
+            if unknown:
+                raise SystemExit(f"--sample: no process {', '.join(unknown)} (there are {', '.join(sorted(pids))})")
+            sampled = {name: pids[name] for name in sample or pids}
+            sampler = sampling.Sampler(sampled, system.tmp / "samples", sample_rate).start()
         began = time.time()
         lifecycles, failures, http = harness.drive(system, proposals, concurrency, tag, patient=patient)
         seconds = time.time() - began
+        samples = sampler.stop() if sampler is not None else None
         cpu = cpu_seconds(engine_pid) - cpu_before
         cpu_all = {name: cpu_seconds(pid) - cpu_all_before[name] for name, pid in pids.items()}
         cpu_people = time.process_time() - cpu_self_before
@@ -160,6 +178,9 @@ def run_load(
             },
             "messages_not_tapped_per_lifecycle": round((published - sum(by_kind.values())) / proposals, 2),
         }
+        if samples is not None:
+            out["samples"] = samples
+            out["sample_rate"] = sample_rate
         if not profile:
             out["replay"] = replay(system, tag)
         if profile:
@@ -463,6 +484,13 @@ def print_report(report):
                 f"  {run['messages_not_tapped_per_lifecycle']:>7.2f}  in the vhost's publish count but not "
                 "seen by the tap's firehose (should be 0)"
             )
+        for name, summary in (run.get("samples") or {}).items():
+            sampling.print_summary(
+                name,
+                summary,
+                f"{run['db']}, {run['proposals']} lifecycles, py-spy at {run['sample_rate']} Hz",
+                run["service_cpu_seconds"].get(name),
+            )
     for run in report.get("profiles", []):
         for name, profile in run["profile"].items():
             print_profile(run, name, profile)
@@ -511,6 +539,14 @@ def main(argv=None) -> int:
         help="the processes run under cProfile in the profiled pass (default: engine)",
     )
     parser.add_argument("--profile-dir", help="also keep the profiled pass's cProfile files here (pstats)")
+    parser.add_argument(
+        "--sample",
+        nargs="*",
+        metavar="PROCESS",
+        help="sample the timed load of each --db with py-spy: every process, or those named (engine, gateway, "
+        "intake, assignment, supervision, evaluation); its figures are disturbed by py-spy's own CPU",
+    )
+    parser.add_argument("--sample-rate", type=int, default=100, help="py-spy samples per second per process")
     parser.add_argument("--kombu-messages", type=int, default=2000)
     parser.add_argument("--json", help="also write the report to this file")
     args = parser.parse_args(argv)
@@ -526,7 +562,16 @@ def main(argv=None) -> int:
     report["kombu"] = kombu_baseline(args.kombu_messages)
     for db_kind in args.db:
         say(f"load on {db_kind}: {args.proposals} lifecycles, {args.concurrency} in flight")
-        report["runs"].append(run_load(db_kind, args.proposals, args.concurrency, patient=args.people == "patient"))
+        report["runs"].append(
+            run_load(
+                db_kind,
+                args.proposals,
+                args.concurrency,
+                patient=args.people == "patient",
+                sample=args.sample,
+                sample_rate=args.sample_rate,
+            )
+        )
     if args.profile_proposals:
         say(f"profiled pass on {args.db[0]}: {args.profile_proposals} lifecycles")
         report["profiles"].append(
