@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import uuid
+import weakref
 from collections.abc import Mapping
 from typing import Any, Protocol, TypeVar, Unpack, cast
 
@@ -163,13 +164,20 @@ def _left_user_tasks(workflow: BpmnWorkflow, inst: StepInstance) -> bool:
     names = set(inst.waiting_tasks or ())
     if not names:
         return False
-    specs = [workflow.spec, *workflow.subprocess_specs.values()]
-    kinds: dict[str, Any] = {}
-    for spec in specs:
-        for task_spec in spec.task_specs.values():
-            name = task_spec.bpmn_id or task_spec.name
-            kinds[name] = kinds.get(name, False) or bool(task_spec.manual)
+    kinds = _task_kinds.get(workflow.spec)
+    if kinds is None:  # once per deployed version: its specs are restored once and shared
+        kinds = {}
+        for spec in (workflow.spec, *workflow.subprocess_specs.values()):
+            for task_spec in spec.task_specs.values():
+                name = task_spec.bpmn_id or task_spec.name
+                kinds[name] = kinds.get(name, False) or bool(task_spec.manual)
+        _task_kinds[workflow.spec] = kinds
     return any(kinds.get(name, True) for name in names)
+
+
+# A version's task names -> whether one of that name is a user task, by its process spec (whose
+# subprocess specs are restored with it, for that version alone); forgotten with the spec.
+_task_kinds: weakref.WeakKeyDictionary[Any, dict[str, bool]] = weakref.WeakKeyDictionary()
 
 
 # A work item's candidates as ix_work_items_open_order holds them: an empty one (NULL or '') as ''.
