@@ -265,7 +265,10 @@ class SqlProposalRepository(ProposalRepository):
     def year_page(self, year: int, published_only: bool, offset: int, limit: int) -> tuple[int, list[Proposal]]:
         where = list(_of_year(year))
         if published_only:
-            where.append(exists().where(Publication.proposal_id == Proposal.id))
+            # Published is the status publish() gives with the publication row, and no later step
+            # changes it: the year's other proposals are passed over in ix_proposals_year_counts,
+            # and only the published ones are looked up among the publications.
+            where += [Proposal.status == "published", exists().where(Publication.proposal_id == Proposal.id)]
         total = self.session.scalar(select(func.count()).select_from(Proposal).where(*where)) or 0
         query = (
             select(Proposal)

@@ -186,7 +186,9 @@ class FakeProposalRepository(ProposalRepository):
 
     def year_page(self, year: int, published_only: bool, offset: int, limit: int) -> tuple[int, list[Proposal]]:
         published = {row.proposal_id for row in self._rows.of(Publication)}
-        listed = [p for p in self.of_year(year) if not published_only or p.id in published]
+        listed = [
+            p for p in self.of_year(year) if not published_only or (p.status == "published" and p.id in published)
+        ]
         return len(listed), listed[offset : offset + limit]
 
     def answers_of(self, proposal_ids: list[int]) -> list[tuple[int, dict | None]]:
