@@ -70,6 +70,8 @@ import sampling  # noqa: E402
 from harness import System, cpu_seconds, percentile, say  # noqa: E402
 from tap import MessageTap  # noqa: E402
 
+from shared.db import json_dumps, json_loads  # noqa: E402
+
 STEP_ACTIONS = ("started", "job_completed", "bpmn_error", "task_completed", "message_delivered", "timer_fired")
 
 
@@ -314,9 +316,8 @@ def replay_one(runtime, key, spec, data, events, with_json) -> int:
     note(wait)
     for action, task, payload in events:
         if with_json:
-            workflow = runtime.loads(
-                json.loads(json.dumps(runtime.dumps(workflow), default=str)), spec, version_key=key
-            )
+            # The JSON the engine's columns are written and read with (shared/db.py).
+            workflow = runtime.loads(json_loads(json_dumps(runtime.dumps(workflow))), spec, version_key=key)
         # The runtime's steps answer nothing; the engine computes the wait state once per save.
         if action == "job_completed":
             task_id = jobs.pop(task)

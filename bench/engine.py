@@ -12,8 +12,9 @@ Variants, all measured in one run of this script:
 * ``spiff in memory``   - ``WorkflowRuntime`` on one workflow object, nothing persisted; the
   baseline (the cost of SpiffWorkflow plus the runtime's thin wrapper).
 * ``spiff + json``      - the same, but after every step the instance is serialised with
-  ``runtime.dumps`` + ``json.dumps`` and restored with ``json.loads`` + ``runtime.loads``, as the
-  engine does between steps; shows the serializer's share.
+  ``runtime.dumps`` + ``shared.db.json_dumps`` and restored with ``json_loads`` +
+  ``runtime.loads``, as the engine does between steps (the JSON its columns are written with:
+  orjson since 2026-11-30, the standard library before); shows the serializer's share.
 * ``engine sqlite``     - ``Engine`` on a temporary SQLite file (WAL), through its public methods
   (``start``, ``handle_result``, ``list_tasks``/``complete_task``, ``send_message``). Jobs are
   taken from the outbox and the rows deleted, as the relay does, inside the timed loop.
@@ -82,8 +83,8 @@ def spiff_lifecycle(rt: WorkflowRuntime, spec: dict, key: str, i: int, roundtrip
             jobs[req.operation] = (req.task_id, uuid.uuid4().hex)
             rt.mark_job_sent(wf, req.task_id, jobs[req.operation][1])
         if roundtrip:
-            state = json.dumps(rt.dumps(wf), ensure_ascii=False, default=str)
-            wf = rt.loads(json.loads(state), spec, version_key=key)
+            state = db.json_dumps(rt.dumps(wf))  # the JSON every column is written with
+            wf = rt.loads(db.json_loads(state), spec, version_key=key)
         return wf, wait
 
     def job(wf, operation):

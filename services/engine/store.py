@@ -12,7 +12,6 @@ instance first. Each such conflict is counted (``ztc_revision_conflicts_total``,
 
 from __future__ import annotations
 
-import json
 import logging
 import random
 import time
@@ -28,7 +27,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from shared import clock, metrics
 from shared.config import Settings
-from shared.db import json_dumps, transaction
+from shared.db import json_dumps, json_loads, transaction
 from shared.errors import Conflict, InvalidInput, NotFound
 from shared.principal import acting_user
 from shared.workflow.runtime import StepFailed, WaitState, WorkflowRuntime
@@ -213,7 +212,7 @@ class InstanceStore:
             "waiting_messages": [m for m in values["waiting_messages"].split("|") if m],
             "next_timer": iso(clock.as_utc(values["next_timer"])),
             "revision": saved.revision,
-            "data": json.loads(json_dumps(values["data"])) or {},
+            "data": json_loads(json_dumps(values["data"])) or {},
             "incidents": incidents,
             "created_at": iso(clock.as_utc(created_at)),
             "updated_at": iso(clock.as_utc(values["updated_at"])),
