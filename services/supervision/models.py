@@ -44,6 +44,10 @@ class Deadline(Base):
     __table_args__ = (
         Index("ix_deadlines_number_rule", "number", "rule"),
         Index("ix_deadlines_closed_due", "closed_at", "due"),
+        # SQLite: the overdue board's count per unit read from this index alone, not every overdue
+        # row (PostgreSQL cannot hold a json column in a btree index, nor needs it: its plan was
+        # flat; supervision migration gs_overdue_units_index).
+        Index("ix_deadlines_overdue_units", "closed_at", "due", "rule", "units").ddl_if(dialect="sqlite"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)

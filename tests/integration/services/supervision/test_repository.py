@@ -202,3 +202,28 @@ def test_a_proposals_deadlines_are_read_once_per_unit_of_work_and_again_after_an
         assert [row.rule for row in after_add][-1] == "co_unit_input" and after_add[:-1] == locked
         assert deadline_reads(seen) == 3
         session.rollback()
+
+
+def test_the_overdue_boards_count_per_unit_reads_one_index_alone_on_sqlite(tmp_path):
+    """On a database migrated as in production (gs_overdue_units_index), the board's count per
+    unit finds the live overdue deadlines and their units in ``ix_deadlines_overdue_units`` and
+    reads no deadline's row, however many are overdue. (PostgreSQL has no such index: its plan
+    depends on the statistics; bench/growth.py --explain records it.)"""
+    from datetime import date
+
+    url = f"sqlite:///{tmp_path}/supervision.db"
+    shared.db.migrate("supervision", url)
+    try:
+        with shared.db.session_factory(url)() as session:
+            with statements(session) as seen:
+                SqlSupervisionUnitOfWork(session).deadlines.overdue_per_unit(["reply_deadline"], date(2026, 11, 30))
+            [count] = [s for s in seen if "count(" in s]
+            plan = " | ".join(
+                row[-1]
+                for row in session.connection().exec_driver_sql(
+                    "EXPLAIN QUERY PLAN " + count, ("reply_deadline", "2026-11-30")
+                )
+            )
+        assert "USING COVERING INDEX ix_deadlines_overdue_units" in plan, plan
+    finally:
+        shared.db.dispose_all()
