@@ -217,6 +217,25 @@ def visible_to(principal: Mapping[str, Any] | None) -> tuple[ColumnElement[bool]
     )
 
 
+# What a person's list may be narrowed by: work-item columns, each to one value.
+TASK_FILTERS = ("instance_id", "business_key", "process_id")
+
+
+def _filters(**given: str | None) -> dict[str, str]:
+    """The filters of :data:`TASK_FILTERS` given a value, by column name."""
+    return {name: value for name, value in given.items() if value}
+
+
+def open_where(principal: Mapping[str, Any] | None, filters: Mapping[str, str]) -> tuple[ColumnElement[bool], ...]:
+    """The open items this principal may act on, narrowed by ``filters`` (column name to value), as
+    SQL conditions: the unbounded list's; a page reads the same items by :func:`_open_page`."""
+    return (
+        WORK_ITEMS.c.status == "open",
+        *visible_to(principal),
+        *(WORK_ITEMS.c[name] == value for name, value in filters.items()),
+    )
+
+
 @functools.lru_cache(maxsize=64)
 def _page_statements(kinds: int, filters: tuple[str, ...]) -> tuple[Select[Any], Select[Any]]:
     """The count and the page of :func:`_open_page` for ``kinds`` kinds of candidates and the
@@ -351,24 +370,6 @@ class TaskList:
         return None if value is None else str(value)
 
     # -- people ----------------------------------------------------------------------------------
-    @staticmethod
-    def _open_for(
-        principal: Mapping[str, Any] | None,
-        instance_id: str | None = None,
-        business_key: str | None = None,
-        process_id: str | None = None,
-    ) -> tuple[ColumnElement[bool], ...]:
-        """The open items this principal may act on, narrowed by the filters given, as SQL
-        conditions (the indexes ``ix_work_items_open_*`` serve the role, unit and user ones)."""
-        where = [WORK_ITEMS.c.status == "open", *visible_to(principal)]
-        if instance_id:
-            where.append(WORK_ITEMS.c.instance_id == instance_id)
-        if business_key:
-            where.append(WORK_ITEMS.c.business_key == business_key)
-        if process_id:
-            where.append(WORK_ITEMS.c.process_id == process_id)
-        return tuple(where)
-
     def list(
         self,
         principal: Mapping[str, Any] | None,
@@ -379,8 +380,9 @@ class TaskList:
         """Every open task this principal may act on among those filtered, oldest first, filtered in
         the database. Unbounded: for a list narrowed to an instance, a proposal or a process; people
         read :meth:`page`."""
+        filters = _filters(instance_id=instance_id, business_key=business_key, process_id=process_id)
         with pooled(self.store.sessions) as conn:
-            return _open_items(conn, self._open_for(principal, instance_id, business_key, process_id))
+            return _open_items(conn, open_where(principal, filters))
 
     def page(self, principal: Mapping[str, Any] | None, query: Mapping[str, Any] | None = None) -> TaskPageView:
         """A page of the open tasks this principal may act on: ``query`` holds ``page`` (from 1),
@@ -392,7 +394,7 @@ class TaskList:
             data = TASK_QUERY.load(dict(query or {}))
         except ValidationError as exc:
             raise InvalidInput("the task list's query is not valid", exc.messages) from None
-        filters = {name: data[name] for name in ("instance_id", "business_key", "process_id") if data[name]}
+        filters = _filters(**{name: data[name] for name in TASK_FILTERS})
         offset = (data["page"] - 1) * data["per_page"]
         # Two reads on a pooled connection, without a session: the rows as columns, not ORM objects.
         with pooled(self.store.sessions) as conn:

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from sqlalchemy import delete, insert, select, update
 
 from services.engine.models import WorkItem
-from services.engine.tasklist import TaskList, may_act, work_item_dict
+from services.engine.tasklist import TaskList, may_act, open_where, work_item_dict
 from shared.db import dispose_all, migrate, session_factory, transaction
 from shared.errors import InvalidInput
 
@@ -231,7 +231,7 @@ def test_a_persons_task_of_one_proposal_is_read_by_its_key(tasks, db_kind):
     with transaction(tasks.store.sessions) as s:
         one = s.scalars(select(WorkItem.task_id).limit(1)).one()
         s.execute(update(WorkItem).where(WorkItem.task_id == one).values(business_key="2026-0001"))
-    query = select(WorkItem.task_id).where(*tasks._open_for({"roles": ["staff"]}, business_key="2026-0001"))
+    query = select(WorkItem.task_id).where(*open_where({"roles": ["staff"]}, {"business_key": "2026-0001"}))
     with pooled(tasks.store.sessions) as conn:
         conn.exec_driver_sql("ANALYZE" if db_kind == "sqlite" else "ANALYZE work_items")
         sql = str(query.compile(conn, compile_kwargs={"literal_binds": True}))
