@@ -60,20 +60,15 @@ def area_figures(uow: IntakeUnitOfWork, rules: IntakeRules, year: int, principal
     _, roles = acting_user(principal)
     if not reads_all(roles):
         raise Forbidden("the year's figures by area are for staff, the committee and leaders")
-    return count_areas(uow, rules, year)
+    return count_areas(uow, rules, year, uow.proposals.area_decisions(int(year)))
 
 
 def count_areas(
-    uow: IntakeUnitOfWork,
-    rules: IntakeRules,
-    year: int,
-    proposals: dict[tuple[str | None, str | None], int] | None = None,
+    uow: IntakeUnitOfWork, rules: IntakeRules, year: int, proposals: dict[tuple[str | None, str | None], int]
 ) -> dict:
-    """:func:`area_figures` without asking who reads them (counts only: for the year-end reports);
-    ``proposals``, the year's ``(area, decision)`` counts, when the caller counted them already
-    (``year_counts``'s ``areas``)."""
-    if proposals is None:
-        proposals = uow.proposals.area_decisions(int(year))
+    """:func:`area_figures` without asking who reads them (counts only: for the year-end reports),
+    from ``proposals``, the year's ``(area, decision)`` counts (``area_decisions``, or the year's
+    report's ``year_counts``)."""
     items = uow.opinions.submitted_areas(int(year))
     adopted_ids = uow.opinions.adopted_among([item_id for item_id, _ in items])
     received, filed = Counter(), Counter()

@@ -11,7 +11,6 @@ category is recorded with the declined publication) but not listed.
 
 from __future__ import annotations
 
-
 from marshmallow import Schema, fields, validate
 
 from shared.errors import Forbidden, InvalidInput
