@@ -227,10 +227,7 @@ class SqlAssignmentRepository(AssignmentRepository):
         self.session.add(reply)
 
     def cosignatures(self, reply: Reply) -> list[ReplyCosignature]:
-        query = select(ReplyCosignature).where(
-            ReplyCosignature.reply_id == reply.id, ReplyCosignature.revision == reply.revision
-        )
-        return list(self.session.scalars(query))
+        return self.cosignatures_of([reply])[reply.id]
 
     def cosignatures_of(self, replies: Iterable[Reply]) -> dict[int, list[ReplyCosignature]]:
         wanted = {reply.id: reply.revision for reply in replies}

@@ -25,7 +25,6 @@ class SqlSupervisionUnitOfWork(SqlUnitOfWork, SupervisionUnitOfWork):
         super().__init__(session, Outbox)
         self.deadlines = SqlDeadlineRepository(session)
         self.key_proposals = SqlKeyProposalRepository(session)
-        self.session = session
 
     def lock(self, subject: str) -> None:
         super().lock(subject)
