@@ -16,7 +16,6 @@ from services.intake.unit_of_work import SqlIntakeUnitOfWork
 from services.intake import duplicate_index, operations, similarity
 from services.intake.models import Proposal
 from services.intake.similarity import bigrams, jaccard, match_text, score
-from shared.db import dispose_all, migrate, session_factory
 from shared.rulebook import load_rulebook
 
 pytestmark = pytest.mark.both_databases
@@ -66,14 +65,6 @@ def corpus(seed=7):
 
 def draft(text):
     return {"kind": "between_sessions", "publish_consent": True, **text}
-
-
-@pytest.fixture
-def sessions(database_url_template, skipping_clock):
-    url = database_url_template.format(service="intake")
-    migrate("intake", url)
-    yield session_factory(url)
-    dispose_all()
 
 
 def submit_all(sessions, drafts):
@@ -198,9 +189,7 @@ def test_the_index_hands_over_no_proposal_of_another_year(sessions):
     assert handed_over[0] and not handed_over[0] & earlier  # the same matter this year, none of 2025
 
 
-def test_the_migrations_rebuild_the_index_and_count_the_bigrams_of_the_rows_there_are(
-    database_url_template, skipping_clock
-):
+def test_the_migrations_rebuild_the_index_and_count_the_bigrams_of_the_rows_there_are(intake_url, sessions):
     """Rows written, the duplicate index's migrations taken down to before the year was indexed
     and up again: the index is rebuilt with each row's year (gf_duplicate_index_year) and each
     row's bigram count is filled from its stored bigrams (gl_bigram_count); down again, the rows stay."""
@@ -208,25 +197,19 @@ def test_the_migrations_rebuild_the_index_and_count_the_bigrams_of_the_rows_ther
 
     from shared.db import alembic_config
 
-    url = database_url_template.format(service="intake")
-    migrate("intake", url)  # makes a PostgreSQL database first
-    sessions = session_factory(url)
-    try:
-        made = submit_all(sessions, corpus()[:4])
-        command.downgrade(alembic_config("intake", url), "lg_cosigner_publish_name")  # before the year was indexed
-        command.upgrade(alembic_config("intake", url), "head")
-        with sessions() as s:
-            counts = s.execute(select(Proposal.bigram_count, Proposal.match_text)).all()
-            assert len(counts) == 4 and all(n == len(words.split()) > 0 for n, words in counts)
-            text_ = s.execute(select(Proposal.title, Proposal.suggestions).where(Proposal.id == made[2]["id"])).one()
-            found = duplicate_index.candidates(s, match_text(*text_).split(), 0.9, 2026, ())
-            assert made[2]["number"] in [n for n, *_ in found]  # the rows there were, indexed with their year
-            assert duplicate_index.candidates(s, match_text(*text_).split(), 0.9, 2025, ()) == []
-        command.downgrade(alembic_config("intake", url), "lg_cosigner_publish_name")
-        with sessions() as s:
-            assert s.execute(text("SELECT count(*) FROM proposals")).scalar() == 4  # the rows stay
-    finally:
-        dispose_all()
+    made = submit_all(sessions, corpus()[:4])
+    command.downgrade(alembic_config("intake", intake_url), "lg_cosigner_publish_name")  # before the year was indexed
+    command.upgrade(alembic_config("intake", intake_url), "head")
+    with sessions() as s:
+        counts = s.execute(select(Proposal.bigram_count, Proposal.match_text)).all()
+        assert len(counts) == 4 and all(n == len(words.split()) > 0 for n, words in counts)
+        text_ = s.execute(select(Proposal.title, Proposal.suggestions).where(Proposal.id == made[2]["id"])).one()
+        found = duplicate_index.candidates(s, match_text(*text_).split(), 0.9, 2026, ())
+        assert made[2]["number"] in [n for n, *_ in found]  # the rows there were, indexed with their year
+        assert duplicate_index.candidates(s, match_text(*text_).split(), 0.9, 2025, ()) == []
+    command.downgrade(alembic_config("intake", intake_url), "lg_cosigner_publish_name")
+    with sessions() as s:
+        assert s.execute(text("SELECT count(*) FROM proposals")).scalar() == 4  # the rows stay
 
 
 # -- the size bound: the same answers on texts of many lengths --------------------------------------

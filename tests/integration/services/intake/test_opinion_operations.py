@@ -13,7 +13,7 @@ from services.intake import operations, opinion_tracking as tracking, opinions, 
 from services.intake.models import OpinionCheck, OpinionItem, Outbox, Proposal
 from shared import contracts
 from shared.calendar import local_date
-from shared.db import dispose_all, migrate, session_factory
+from shared.db import dispose_all, migrate
 from shared.errors import BusinessError, Conflict, Forbidden, InvalidInput, NotFound
 
 # The operations on a migrated database of each kind (JSON columns, numbering, constraints).
@@ -36,12 +36,9 @@ PASSED = {"political_ok": True, "facts_ok": True, "content_ok": True, "wording_o
 
 
 @pytest.fixture
-def session(database_url_template, skipping_clock):
-    url = database_url_template.format(service="intake")
-    migrate("intake", url)
-    with session_factory(url)() as s:
+def session(sessions):
+    with sessions() as s:
         yield s
-    dispose_all()
 
 
 def outbox(session, prefix):

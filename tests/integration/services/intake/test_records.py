@@ -12,7 +12,6 @@ from services.intake.models import Notification, ProposalEvent
 from services.intake.records import notice, record_event
 from services.intake.rules import RulebookRules
 from services.intake.unit_of_work import SqlIntakeUnitOfWork
-from shared.db import dispose_all, migrate, session_factory
 
 pytestmark = pytest.mark.both_databases
 
@@ -25,14 +24,6 @@ DRAFT = {
     "analysis": "维护责任不清。",
     "suggestions": "增设照明和实时到站信息屏。",
 }
-
-
-@pytest.fixture
-def sessions(database_url_template, skipping_clock):
-    url = database_url_template.format(service="intake")
-    migrate("intake", url)
-    yield session_factory(url)
-    dispose_all()
 
 
 @pytest.fixture

@@ -14,7 +14,6 @@ from services.intake.publication import record_answer
 from services.intake.reports import year_figures
 from services.intake.rules import RulebookRules
 from services.intake.unit_of_work import SqlIntakeUnitOfWork
-from shared.db import dispose_all, migrate, session_factory
 from shared.errors import InvalidInput
 from tests.unit.services.intake.fakes import FakeIntakeUnitOfWork
 
@@ -92,15 +91,12 @@ def fill(uow) -> None:
 
 
 @pytest.fixture
-def sql_uow(database_url_template, skipping_clock):
-    url = database_url_template.format(service="intake")
-    migrate("intake", url)
-    with session_factory(url)() as session:
+def sql_uow(sessions):
+    with sessions() as session:
         uow = SqlIntakeUnitOfWork(session)
         fill(uow)
         session.commit()
         yield uow
-    dispose_all()
 
 
 def figures(uow, audience, **query):
@@ -171,7 +167,7 @@ def test_the_years_counts_are_read_from_the_index_alone(sql_uow, db_kind):
         assert "TEMP B-TREE" not in plan, plan
 
 
-def test_the_migration_fills_each_proposals_answer_from_its_history(database_url_template, skipping_clock):
+def test_the_migration_fills_each_proposals_answer_from_its_history(intake_url, sessions):
     """Taken down to before the answer was kept on the proposal and up again, each proposal's
     reply category and lead unit come back from its last ``published`` / ``publication_declined``
     line (gq_answer_on_proposal), so the year's counts are what they were; a later line wins."""
@@ -179,24 +175,18 @@ def test_the_migration_fills_each_proposals_answer_from_its_history(database_url
 
     from shared.db import alembic_config
 
-    url = database_url_template.format(service="intake")
-    migrate("intake", url)  # makes a PostgreSQL database first
-    sessions = session_factory(url)
-    try:
-        with sessions() as session:
-            uow = SqlIntakeUnitOfWork(session)
-            fill(uow)
-            declined = uow.proposals.by_number("2026-0003")
-            record_answer(uow, declined, "staff", "publication_declined", {"reply_category": "C", "units": ["health"]})
-            session.commit()
-            before = uow.proposals.year_counts(2026)
-        assert before["categories"] == {"A": 1, "B": 1, "C": 1} and before["answered"] == 3
-        command.downgrade(alembic_config("intake", url), "gp_no_bigram_count_index")
-        command.upgrade(alembic_config("intake", url), "head")
-        with sessions() as session:
-            assert SqlIntakeUnitOfWork(session).proposals.year_counts(2026) == before
-            answers = dict(session.execute(select(Proposal.number, Proposal.lead_unit)).all())
-        assert answers["2026-0002"] == "education" and answers["2026-0003"] == "health"
-        assert answers["2026-0004"] is None and answers["2025-0011"] == "health"
-    finally:
-        dispose_all()
+    with sessions() as session:
+        uow = SqlIntakeUnitOfWork(session)
+        fill(uow)
+        declined = uow.proposals.by_number("2026-0003")
+        record_answer(uow, declined, "staff", "publication_declined", {"reply_category": "C", "units": ["health"]})
+        session.commit()
+        before = uow.proposals.year_counts(2026)
+    assert before["categories"] == {"A": 1, "B": 1, "C": 1} and before["answered"] == 3
+    command.downgrade(alembic_config("intake", intake_url), "gp_no_bigram_count_index")
+    command.upgrade(alembic_config("intake", intake_url), "head")
+    with sessions() as session:
+        assert SqlIntakeUnitOfWork(session).proposals.year_counts(2026) == before
+        answers = dict(session.execute(select(Proposal.number, Proposal.lead_unit)).all())
+    assert answers["2026-0002"] == "education" and answers["2026-0003"] == "health"
+    assert answers["2026-0004"] is None and answers["2025-0011"] == "health"
