@@ -121,13 +121,8 @@ def test_the_sql_adapter_and_the_fakes_answer_a_proposals_life_alike(sessions, s
     ]
 
 
-@pytest.mark.both_databases
-def test_a_unit_of_work_reading_a_snapshot_does_not_see_what_is_committed_after_its_first_read(
-    sessions, skipping_clock, monkeypatch
-):
-    # Every checkout of a connection used before is pinged, as after an idle spell (PostgreSQL): the
-    # ping must not leave a transaction begun that the snapshot would come too late for.
-    monkeypatch.setattr(shared.db, "POOL_PING_IDLE_SECONDS", -1.0)
+def open_for_transport(sessions, skipping_clock) -> FakeRules:
+    """The proposal's deadlines opened for one unit on 2 March, committed; the rules they use."""
     rules = FakeRules(DAYS, remind_days_before=2)
     skipping_clock.set(china(3, 2, 10))
     with sessions() as session:
@@ -135,6 +130,17 @@ def test_a_unit_of_work_reading_a_snapshot_does_not_see_what_is_committed_after_
             SqlSupervisionUnitOfWork(session), rules, {"number": NUMBER, "units": ["transport"]}, STAFF
         )
         session.commit()
+    return rules
+
+
+@pytest.mark.both_databases
+def test_a_unit_of_work_reading_a_snapshot_does_not_see_what_is_committed_after_its_first_read(
+    sessions, skipping_clock, monkeypatch
+):
+    # Every checkout of a connection used before is pinged, as after an idle spell (PostgreSQL): the
+    # ping must not leave a transaction begun that the snapshot would come too late for.
+    monkeypatch.setattr(shared.db, "POOL_PING_IDLE_SECONDS", -1.0)
+    rules = open_for_transport(sessions, skipping_clock)
 
     with sessions() as reader:
         snapshot = SqlSupervisionUnitOfWork(reader)
@@ -170,13 +176,7 @@ def another_like(row: Deadline, **changes) -> Deadline:
 def test_a_proposals_deadlines_are_read_once_per_unit_of_work_and_again_after_an_add_or_a_lock(
     sessions, skipping_clock
 ):
-    rules = FakeRules(DAYS, remind_days_before=2)
-    skipping_clock.set(china(3, 2, 10))
-    with sessions() as session:
-        operations.open_deadlines(
-            SqlSupervisionUnitOfWork(session), rules, {"number": NUMBER, "units": ["transport"]}, STAFF
-        )
-        session.commit()
+    open_for_transport(sessions, skipping_clock)
 
     with sessions() as session, statements(session) as seen:
         uow = SqlSupervisionUnitOfWork(session)
