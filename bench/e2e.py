@@ -40,7 +40,7 @@ completed lifecycles per second at 16 in flight) is measured. Printed:
   calls, the system's own), exchange and routing key (the broker's firehose: ``bench/tap.py``);
 * unless ``--profile-proposals 0``, a second, smaller pass with the processes of
   ``--profile-services`` (the engine by default) under cProfile timed by their CPU clock
-  (``bench/cpu_profile.py``; stdlib, py-spy is not installed here), whose top functions by
+  (``bench/cpu_profile.py``; the standard library's), whose top functions by
   cumulative and own time are printed (``--profile-dir`` keeps the pstats files). cProfile slows
   the process, so that pass's throughput is not reported;
 * with ``--sample`` (all processes, or those named), a sampling profile of the timed load itself:
@@ -132,9 +132,6 @@ def run_load(
         steps_before = count_steps(system)
         sampler = None
         if sample is not None:
-            unknown = sorted(set(sample) - set(pids))
-            if unknown:
-                raise SystemExit(f"--sample: no process {', '.join(unknown)} (there are {', '.join(sorted(pids))})")
             sampled = {name: pids[name] for name in sample or pids}
             sampler = sampling.Sampler(sampled, system.tmp / "samples", sample_rate).start()
         began = time.time()
@@ -206,26 +203,6 @@ def count_steps(system) -> int:
         return s.scalar(select(func.count()).select_from(History).where(History.action.in_(STEP_ACTIONS)))
 
 
-PROFILE_GROUPS = [  # (label, substring of the file path); the first that matches wins
-    ("SpiffWorkflow", "SpiffWorkflow"),
-    ("SQLAlchemy", "sqlalchemy"),
-    ("psycopg2", "psycopg"),
-    ("sqlite3", "sqlite3"),
-    ("json", "/json/"),
-    ("marshmallow", "marshmallow"),
-    ("kombu/amqp", "kombu"),
-    ("kombu/amqp", "/amqp/"),
-    ("nameko", "nameko"),
-    ("eventlet (incl. waiting)", "eventlet"),
-    ("logging", "logging"),
-    ("engine (services/engine)", "services/engine"),
-    ("gateway (services/gateway)", "services/gateway"),
-    ("other services (services/)", "/services/"),
-    ("shared/", "/shared/"),
-    ("copy/deepcopy", "copy.py"),
-]
-
-
 def profile_summary(path: Path, top: int = 25) -> dict:
     """Own time grouped by library, and the top functions by own time and (for our code and the
     libraries it calls) by cumulative time. cProfile follows one OS thread; eventlet's green
@@ -235,9 +212,10 @@ def profile_summary(path: Path, top: int = 25) -> dict:
     stats = pstats.Stats(str(path))
     groups = collections.Counter()
     for (filename, _line, function), (_cc, _nc, tt, _ct, _callers) in stats.stats.items():
-        label = next((name for name, part in PROFILE_GROUPS if part in filename), None)
-        if label is None:
-            label = "select/poll (idle)" if "poll" in function else "other"
+        # The same groups as the sampling profile's (a library by the path of its file).
+        label = sampling.group_of_path(filename)
+        if label == "other" and "poll" in function:
+            label = "select/poll (idle)"
         groups[label] += tt
     busy = sum(v for k, v in groups.items() if k != "select/poll (idle)")
     result = {
@@ -543,6 +521,7 @@ def main(argv=None) -> int:
     parser.add_argument(
         "--sample",
         nargs="*",
+        choices=harness.SERVICES,
         metavar="PROCESS",
         help="sample the timed load of each --db with py-spy: every process, or those named (engine, gateway, "
         "intake, assignment, supervision, evaluation); its figures are disturbed by py-spy's own CPU",

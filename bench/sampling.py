@@ -25,6 +25,7 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import IO
 
 # (label, part of the frame's file as py-spy names it); the first that matches wins.
 GROUPS = [
@@ -63,11 +64,13 @@ class Sampler:
     def __init__(self, pids: dict[str, int], directory: Path, rate: int = 100):
         self.directory, self.rate = directory, rate
         self.procs: dict[str, subprocess.Popen] = {}
+        self.logs: list[IO[bytes]] = []
         self.pids = pids
 
     def start(self) -> Sampler:
         self.directory.mkdir(parents=True, exist_ok=True)
         for name, pid in self.pids.items():
+            self.logs.append(open(self.directory / f"{name}.log", "wb"))  # noqa: SIM115 - closed by stop()
             self.procs[name] = subprocess.Popen(
                 [
                     str(py_spy()),
@@ -85,7 +88,7 @@ class Sampler:
                     str(self.directory / f"{name}.raw"),
                 ],
                 stdout=subprocess.DEVNULL,
-                stderr=open(self.directory / f"{name}.log", "wb"),  # noqa: SIM115 - closed with the process
+                stderr=self.logs[-1],
             )
         return self
 
@@ -95,19 +98,22 @@ class Sampler:
         for proc in self.procs.values():
             if proc.poll() is None:
                 os.kill(proc.pid, signal.SIGINT)
-        out: dict[str, dict | str] = {}
-        for name, proc in self.procs.items():
+        for proc in self.procs.values():
             try:
                 proc.wait(timeout)
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+        for log in self.logs:
+            log.close()
+        out: dict[str, dict | str] = {}
+        for name, proc in self.procs.items():
             raw = self.directory / f"{name}.raw"
             if raw.exists() and raw.stat().st_size:
                 out[name] = summarize(raw, self.rate)
             else:
-                log = (self.directory / f"{name}.log").read_text(errors="replace").strip()
-                out[name] = f"no samples (py-spy exited {proc.returncode}): {log[-500:]}"
+                said = (self.directory / f"{name}.log").read_text(errors="replace").strip()
+                out[name] = f"no samples (py-spy exited {proc.returncode}): {said[-500:]}"
         return out
 
 
@@ -117,8 +123,8 @@ def _file(frame: str) -> str:
     return inside.rsplit(":", 1)[0]
 
 
-def group_of(frame: str) -> str:
-    path = _file(frame)
+def group_of_path(path: str) -> str:
+    """The group of :data:`GROUPS` a source file is in (py-spy's module path or a full path)."""
     return next((label for label, part in GROUPS if part in path), "other")
 
 
@@ -136,7 +142,7 @@ def summarize(raw: Path, rate: int, top: int = 20) -> dict:
         n = int(count)
         frames = stack.split(";")
         total += n
-        by_group[group_of(frames[-1])] += n
+        by_group[group_of_path(_file(frames[-1]))] += n
         own[frames[-1]] += n
         for frame in set(frames):
             if _file(frame).startswith(OURS):
