@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 import pytest
+import eventlet
 from kombu import Connection, Queue
 from sqlalchemy.orm import DeclarativeBase
 
@@ -76,3 +77,31 @@ def test_a_relayed_message_decodes_to_what_the_outbox_was_given(relay, settings)
         assert decoded == expected
     with transaction(relay.sessions) as s:
         assert s.query(Outbox).count() == 0  # published rows are deleted
+
+
+@pytest.mark.postgresql_only
+def test_two_relays_on_one_outbox_publish_every_row_once(relay, settings):
+    """Replicas of a service share its outbox on PostgreSQL (on SQLite, one process per service
+    holds it): two relays flushing at once, in small batches so that they take turns many times,
+    publish each row exactly once."""
+    other = OutboxRelay(relay.sessions, Outbox, settings.amqp_uri, batch=3)
+    relay.batch = 3
+    rows = 60
+    queue = Queue("relay-twice", durable=False, auto_delete=False)
+    with Connection(settings.amqp_uri) as conn:
+        queue(conn.default_channel).declare()
+        with transaction(relay.sessions) as s:
+            for n in range(rows):
+                outbox.add(s, Outbox, "", queue.name, {"n": n})
+        flushes = [eventlet.spawn(r.flush) for r in (relay, other)]
+        published = [f.wait() for f in flushes]
+        other.reset()
+        bound = queue(conn.default_channel)
+        got = []
+        while (message := bound.get(no_ack=True)) is not None:
+            got.append(message.decode()["n"])
+        bound.delete()
+    assert sum(published) == rows
+    assert sorted(got) == list(range(rows))  # each row once: none lost, none twice
+    with transaction(relay.sessions) as s:
+        assert s.query(Outbox).count() == 0
