@@ -47,7 +47,6 @@ class Settings:
     message_ttl_seconds: float = 7 * 24 * 3600
     workflow_cache_size: int = 1000
     relay_interval_seconds: float = 0.2
-    relay_gather_seconds: float = 0.0
     timer_interval_seconds: float = 1.0
     max_workers: int = 10
     # PostgreSQL connections each process keeps open per database, and how many more it may open
@@ -253,7 +252,6 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         message_ttl_seconds=float(_env(env, "ZTC_MESSAGE_TTL_SECONDS", str(7 * 24 * 3600))),
         workflow_cache_size=int(_env(env, "ZTC_WORKFLOW_CACHE_SIZE", "1000")),
         relay_interval_seconds=float(_env(env, "ZTC_RELAY_INTERVAL_SECONDS", "1.0")),
-        relay_gather_seconds=float(_env(env, "ZTC_RELAY_GATHER_SECONDS", "0")),
         db_pool_size=int(_env(env, "ZTC_DB_POOL_SIZE", "10")),
         db_max_overflow=int(_env(env, "ZTC_DB_MAX_OVERFLOW", "10")),
         timer_interval_seconds=float(_env(env, "ZTC_TIMER_INTERVAL_SECONDS", "1.0")),

@@ -126,10 +126,6 @@ class Database(DependencyProvider):  # type: ignore[misc]  # nameko ships no typ
             with eventlet.Timeout(backoff, False):
                 self._wake.wait()
             sweep = not self._wake.ready()  # the interval passed with no commit waking the relay
-            if not sweep and self.settings.relay_gather_seconds > 0 and self._running:
-                # Let the commits of the next moment join this batch: one transaction for several
-                # rows instead of one each. A commit meanwhile finds the relay already woken.
-                eventlet.sleep(self.settings.relay_gather_seconds)
             self._wake = Event()
 
     def get_dependency(self, worker_ctx: WorkerContext) -> WorkerSession:
