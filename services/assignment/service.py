@@ -9,11 +9,11 @@ from __future__ import annotations
 import logging
 
 from nameko.contextdata import ContextDataProvider
-from nameko.extensions import DependencyProvider
 
 from shared.messaging.database import Database
 from shared.messaging.entrypoints import Pingable, ServiceRpc, api, job, listen
 from shared.messaging.topology import events_queue
+from shared.messaging.rules import RulesPerWorker
 from shared.principal import Principal
 
 from . import commands, decisions, operations, queries, refusals, routing
@@ -27,13 +27,13 @@ from .rules import RulebookRules
 log = logging.getLogger(__name__)
 
 
-class Rules(DependencyProvider):
-    """The proposal rulebook and the working-day calendar, read afresh for each worker (as
+class Rules(RulesPerWorker):
+    """The proposal rulebook and the working-day calendar, read afresh for each worker (on its first use) (as
     supervision's): a year's official holiday schedule added (``ztc calendar add``) or a changed
     rulebook counts for objection windows at once, without a restart."""
 
-    def get_dependency(self, worker_ctx):
-        return RulebookRules()
+    def __init__(self):
+        super().__init__(RulebookRules)
 
 
 class BusinessKey(ContextDataProvider):

@@ -10,10 +10,9 @@ all.
 
 from __future__ import annotations
 
-from nameko.extensions import DependencyProvider
-
 from shared.messaging.database import Database
 from shared.messaging.entrypoints import Pingable, api, job
+from shared.messaging.rules import RulesPerWorker
 
 from . import appeals, assessment, operations, quality
 from . import ratings as rating_rounds
@@ -24,12 +23,12 @@ from .rules import RulebookRules
 from .unit_of_work import SqlEvaluationUnitOfWork
 
 
-class Rules(DependencyProvider):
-    """The proposal rulebook and the working-day calendar, read afresh for each worker (as in
+class Rules(RulesPerWorker):
+    """The proposal rulebook and the working-day calendar, read afresh for each worker (on its first use) (as in
     supervision and assignment): a changed rulebook or calendar file counts at once."""
 
-    def get_dependency(self, worker_ctx):
-        return RulebookRules()
+    def __init__(self):
+        super().__init__(RulebookRules)
 
 
 class EvaluationService(PerformanceMixin, Pingable):

@@ -7,11 +7,10 @@ result through the ``@job`` entrypoint.
 
 from __future__ import annotations
 
-from nameko.extensions import DependencyProvider
-
 from shared.messaging.database import Database
 from shared.messaging.entrypoints import Pingable, ServiceRpc, api, job, listen
 from shared.messaging.topology import events_queue
+from shared.messaging.rules import RulesPerWorker
 
 from . import operations, progress
 from .models import Inbox, Outbox
@@ -20,13 +19,13 @@ from .rules import RulebookRules
 from .unit_of_work import SqlIntakeUnitOfWork
 
 
-class Rules(DependencyProvider):
-    """The proposal and opinion rulebooks and the working-day calendar, read afresh for each worker
+class Rules(RulesPerWorker):
+    """The proposal and opinion rulebooks and the working-day calendar, read afresh for each worker (on its first use)
     (as supervision's and assignment's): a changed rulebook or a calendar file added for a new year
     counts from the next call on, with no restart of the service."""
 
-    def get_dependency(self, worker_ctx):
-        return RulebookRules()
+    def __init__(self):
+        super().__init__(RulebookRules)
 
 
 class IntakeService(Pingable, OpinionEntrypoints):

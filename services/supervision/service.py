@@ -10,11 +10,10 @@ supervising leader's log) commits in its method; the deadlines and overdue queri
 
 from __future__ import annotations
 
-from nameko.extensions import DependencyProvider
-
 from shared.messaging.database import Database
 from shared.messaging.entrypoints import Pingable, ServiceRpc, api, job, listen
 from shared.messaging.topology import events_queue
+from shared.messaging.rules import RulesPerWorker
 
 from . import key_proposals, key_selection, operations, queries, unit_facts
 from .models import Inbox, Outbox
@@ -23,16 +22,16 @@ from .rules import RulebookRules
 from .unit_of_work import SqlSupervisionUnitOfWork
 
 
-class Rules(DependencyProvider):
-    """The proposal rulebook and the working-day calendar, read afresh for each worker.
+class Rules(RulesPerWorker):
+    """The proposal rulebook and the working-day calendar, read afresh for each worker (on its first use).
 
     Both are small YAML files. Reading them per worker means a calendar file added for a new year
     (``ztc calendar add``, or the fix an UnknownCalendarDate incident names) takes effect at once,
     with no restart of the service: ``recompute_provisional`` counts on the file just written.
     """
 
-    def get_dependency(self, worker_ctx):
-        return RulebookRules()
+    def __init__(self):
+        super().__init__(RulebookRules)
 
 
 class SupervisionService(Pingable):

@@ -128,8 +128,8 @@ class OutboxRelay:
         # execution path and commit cost more than its statements.
         with self._begin() as s:
             taken = s.dialect.name == "postgresql"
-            rows = s.execute(self._take if taken else self._batch, {"now": clock.now()}).all()
-            rows.sort(key=lambda row: row.id)  # RETURNING keeps no order: publish in the order written
+            found = s.execute(self._take if taken else self._batch, {"now": clock.now()}).all()
+            rows = sorted(found, key=lambda row: row.id)  # RETURNING keeps no order: as they were written
             if not rows:
                 return 0
             try:

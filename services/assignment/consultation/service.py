@@ -5,20 +5,19 @@ service's unit of work over it."""
 
 from __future__ import annotations
 
-from nameko.extensions import DependencyProvider
-
 from shared.messaging.entrypoints import api, job
+from shared.messaging.rules import RulesPerWorker
 
 from . import cases, directory, public, steps
 from .rules import RulebookConsultationRules
 
 
-class ConsultationRulesProvider(DependencyProvider):
-    """The micro-consultation rulebook and the working-day calendar, read afresh for each worker
+class ConsultationRulesProvider(RulesPerWorker):
+    """The micro-consultation rulebook and the working-day calendar, read afresh for each worker (on its first use)
     (the one lifetime of every rules port): a changed rulebook or calendar file counts at once."""
 
-    def get_dependency(self, worker_ctx):
-        return RulebookConsultationRules()
+    def __init__(self):
+        super().__init__(RulebookConsultationRules)
 
 
 class ConsultationEntrypoints:

@@ -7,11 +7,11 @@ the caller themselves."""
 from __future__ import annotations
 
 from eventlet.semaphore import Semaphore
-from nameko.extensions import DependencyProvider
 
 from shared import contracts
 from shared.messaging.entrypoints import api, listen
 from shared.messaging.topology import events_queue
+from shared.messaging.rules import RulesPerWorker
 
 from .. import merged
 from . import attendance, directory, files, ledger, periods
@@ -25,12 +25,12 @@ POINTS_EVENTS = contracts.subscriptions.EVALUATION_HEARS
 BOOKING = Semaphore(1)
 
 
-class PointsRules(DependencyProvider):
-    """The terms' points rulebooks, read afresh for each worker: a new or changed term file counts
+class PointsRules(RulesPerWorker):
+    """The terms' points rulebooks, read afresh for each worker (on its first use): a new or changed term file counts
     at once, with no restart."""
 
-    def get_dependency(self, worker_ctx):
-        return RulebookPointsRules()
+    def __init__(self):
+        super().__init__(RulebookPointsRules)
 
 
 class PerformanceMixin:
