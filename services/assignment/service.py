@@ -12,8 +12,8 @@ from nameko.contextdata import ContextDataProvider
 
 from shared.messaging.database import Database
 from shared.messaging.entrypoints import Pingable, ServiceRpc, api, job, listen
-from shared.messaging.topology import events_queue
 from shared.messaging.rules import RulesPerWorker
+from shared.messaging.topology import events_queue
 from shared.principal import Principal
 
 from . import commands, decisions, operations, queries, refusals, routing
@@ -27,15 +27,6 @@ from .rules import RulebookRules
 log = logging.getLogger(__name__)
 
 
-class Rules(RulesPerWorker):
-    """The proposal rulebook and the working-day calendar, read afresh for each worker (on its first use) (as
-    supervision's): a year's official holiday schedule added (``ztc calendar add``) or a changed
-    rulebook counts for objection windows at once, without a restart."""
-
-    def __init__(self):
-        super().__init__(RulebookRules)
-
-
 class BusinessKey(ContextDataProvider):
     """The business key (proposal number) of the instance whose job is running."""
 
@@ -45,7 +36,10 @@ class BusinessKey(ContextDataProvider):
 class AssignmentService(Pingable, ConsultationEntrypoints):
     name = "assignment"
     db = Database("assignment", Outbox, Inbox)
-    rules = Rules()
+    # The proposal rulebook and the working-day calendar, read afresh by each worker that uses them
+    # (shared.messaging.rules): a year's official holiday schedule added (``ztc calendar add``) or a
+    # changed rulebook counts for objection windows at once, without a restart.
+    rules = RulesPerWorker(RulebookRules)
     unit_queues = UnitQueues()
     business_key = BusinessKey()
     intake = ServiceRpc("intake")  # knows who proposed what: proposers read their proposal's reply

@@ -23,18 +23,12 @@ from .rules import RulebookRules
 from .unit_of_work import SqlEvaluationUnitOfWork
 
 
-class Rules(RulesPerWorker):
-    """The proposal rulebook and the working-day calendar, read afresh for each worker (on its first use) (as in
-    supervision and assignment): a changed rulebook or calendar file counts at once."""
-
-    def __init__(self):
-        super().__init__(RulebookRules)
-
-
 class EvaluationService(PerformanceMixin, Pingable):
     name = "evaluation"
     db = Database("evaluation", Outbox, Inbox)
-    rules = Rules()
+    # The proposal rulebook and the working-day calendar, read afresh by each worker that uses them
+    # (shared.messaging.rules): a changed rulebook or calendar file counts at once.
+    rules = RulesPerWorker(RulebookRules)
 
     @property
     def uow(self) -> SqlEvaluationUnitOfWork:

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from shared.messaging.database import Database
 from shared.messaging.entrypoints import Pingable, ServiceRpc, api, job, listen
-from shared.messaging.topology import events_queue
 from shared.messaging.rules import RulesPerWorker
+from shared.messaging.topology import events_queue
 
 from . import operations, progress
 from .models import Inbox, Outbox
@@ -19,19 +19,13 @@ from .rules import RulebookRules
 from .unit_of_work import SqlIntakeUnitOfWork
 
 
-class Rules(RulesPerWorker):
-    """The proposal and opinion rulebooks and the working-day calendar, read afresh for each worker (on its first use)
-    (as supervision's and assignment's): a changed rulebook or a calendar file added for a new year
-    counts from the next call on, with no restart of the service."""
-
-    def __init__(self):
-        super().__init__(RulebookRules)
-
-
 class IntakeService(Pingable, OpinionEntrypoints):
     name = "intake"
     db = Database("intake", Outbox, Inbox)
-    rules = Rules()
+    # The proposal and opinion rulebooks and the working-day calendar, read afresh by each worker
+    # that uses them (shared.messaging.rules): a changed rulebook or a calendar file added for a new
+    # year counts from the next call on, with no restart of the service.
+    rules = RulesPerWorker(RulebookRules)
     evaluation = ServiceRpc("evaluation")  # keeps the members directory co-signers are checked in
 
     @property

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from shared.messaging.database import Database
 from shared.messaging.entrypoints import Pingable, ServiceRpc, api, job, listen
-from shared.messaging.topology import events_queue
 from shared.messaging.rules import RulesPerWorker
+from shared.messaging.topology import events_queue
 
 from . import key_proposals, key_selection, operations, queries, unit_facts
 from .models import Inbox, Outbox
@@ -22,23 +22,15 @@ from .rules import RulebookRules
 from .unit_of_work import SqlSupervisionUnitOfWork
 
 
-class Rules(RulesPerWorker):
-    """The proposal rulebook and the working-day calendar, read afresh for each worker (on its first use).
-
-    Both are small YAML files. Reading them per worker means a calendar file added for a new year
-    (``ztc calendar add``, or the fix an UnknownCalendarDate incident names) takes effect at once,
-    with no restart of the service: ``recompute_provisional`` counts on the file just written.
-    """
-
-    def __init__(self):
-        super().__init__(RulebookRules)
-
-
 class SupervisionService(Pingable):
     name = "supervision"
     metrics_gauges = staticmethod(supervision_gauges)
     db = Database("supervision", Outbox, Inbox)
-    rules = Rules()
+    # The proposal rulebook and the working-day calendar, read afresh by each worker that uses them
+    # (shared.messaging.rules): a calendar file added for a new year (``ztc calendar add``, or the
+    # fix an UnknownCalendarDate incident names) takes effect at once, with no restart:
+    # ``recompute_provisional`` counts on the file just written.
+    rules = RulesPerWorker(RulebookRules)
     intake = ServiceRpc("intake")
 
     @property

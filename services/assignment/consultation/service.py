@@ -12,16 +12,10 @@ from . import cases, directory, public, steps
 from .rules import RulebookConsultationRules
 
 
-class ConsultationRulesProvider(RulesPerWorker):
-    """The micro-consultation rulebook and the working-day calendar, read afresh for each worker (on its first use)
-    (the one lifetime of every rules port): a changed rulebook or calendar file counts at once."""
-
-    def __init__(self):
-        super().__init__(RulebookConsultationRules)
-
-
 class ConsultationEntrypoints:
-    consultation_rules = ConsultationRulesProvider()
+    # The micro-consultation rulebook and the working-day calendar, read afresh by each worker that
+    # uses them (shared.messaging.rules): a changed rulebook or calendar file counts at once.
+    consultation_rules = RulesPerWorker(RulebookConsultationRules)
 
     def _committed(self, result):
         self.db.commit()

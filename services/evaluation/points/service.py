@@ -10,8 +10,8 @@ from eventlet.semaphore import Semaphore
 
 from shared import contracts
 from shared.messaging.entrypoints import api, listen
-from shared.messaging.topology import events_queue
 from shared.messaging.rules import RulesPerWorker
+from shared.messaging.topology import events_queue
 
 from .. import merged
 from . import attendance, directory, files, ledger, periods
@@ -25,19 +25,13 @@ POINTS_EVENTS = contracts.subscriptions.EVALUATION_HEARS
 BOOKING = Semaphore(1)
 
 
-class PointsRules(RulesPerWorker):
-    """The terms' points rulebooks, read afresh for each worker (on its first use): a new or changed term file counts
-    at once, with no restart."""
-
-    def __init__(self):
-        super().__init__(RulebookPointsRules)
-
-
 class PerformanceMixin:
     """Mixed into :class:`~services.evaluation.service.EvaluationService`, which supplies ``self.db``
     and ``self.uow``."""
 
-    points_rules = PointsRules()
+    # The terms' points rulebooks, read afresh by each worker that uses them
+    # (shared.messaging.rules): a new or changed term file counts at once, with no restart.
+    points_rules = RulesPerWorker(RulebookPointsRules)
 
     @listen(events_queue("evaluation"))
     def book_points(self, body):

@@ -14,10 +14,9 @@ from services.assignment import commands, decisions, operations, queries
 from services.assignment.clocks import ReplyClock
 from services.assignment.consultation import cases, directory, steps
 from services.assignment.consultation.rules import RulebookConsultationRules
-from services.assignment.consultation.service import ConsultationRulesProvider
 from services.assignment.models import Reply
 from services.assignment.rules import RulebookRules
-from services.assignment.service import Rules
+from services.assignment.service import AssignmentService
 from shared import clock, contracts
 from shared import rulebook as rulebooks
 from shared.calendar import CHINA_TZ
@@ -186,7 +185,7 @@ def test_each_worker_reads_the_rulebooks_as_they_are_now(tmp_path, monkeypatch):
             (rulebooks.RULES_DIRECTORY / f"{name}.yaml").read_text(encoding="utf-8"), encoding="utf-8"
         )
     monkeypatch.setattr(rulebooks, "RULES_DIRECTORY", tmp_path)
-    proposal_rules, consultation_rules = Rules(), ConsultationRulesProvider()
+    proposal_rules, consultation_rules = AssignmentService.rules, AssignmentService.consultation_rules
     assert "D" not in proposal_rules.get_dependency(None).reply_categories()
     assert consultation_rules.get_dependency(None).numbering_prefix() == "WX"
 

@@ -12,8 +12,7 @@ from services.evaluation import appeals, assessment, merged, operations, ratings
 from services.evaluation.points import excellence
 from services.evaluation.points import rulebook as points_rulebook
 from services.evaluation.points.rules import RulebookPointsRules
-from services.evaluation.points.service import PointsRules
-from services.evaluation.service import Rules
+from services.evaluation.service import EvaluationService
 from shared import rulebook as rulebooks
 from shared.contracts.messages import APPEAL_LODGED, RATINGS_COMPLETE
 from shared.errors import Conflict, TooLate
@@ -166,7 +165,7 @@ def test_each_worker_reads_the_rulebooks_as_they_are_now(tmp_path, monkeypatch):
     terms.mkdir()
     (terms / "14.yaml").write_text(RulebookPointsRules().term("14").path.read_text(encoding="utf-8"), encoding="utf-8")
     monkeypatch.setattr(points_rulebook, "directory", lambda: terms)
-    proposal_rules, points_rules = Rules(), PointsRules()
+    proposal_rules, points_rules = EvaluationService.rules, EvaluationService.points_rules
     assert "D" not in [c.code for c in proposal_rules.get_dependency(None).reply_categories()]
     assert points_rules.get_dependency(None).term("14").version == "14.1"
 
