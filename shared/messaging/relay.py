@@ -48,14 +48,14 @@ class OutboxRelay:
         # lock and the commit of a batch. Most sweeps find nothing (every commit of this process
         # wakes the relay itself); a sweep through the batch's query cost an idle service process
         # 1.1-1.3 CPU ms, this look 0.5-0.7.
-        self._due = select(self.Outbox.id).where(self.Outbox.available_at <= bindparam("now")).limit(1)
         table = self.Outbox.__table__
+        is_due = table.c.available_at <= bindparam("now")
+        self._due = select(table.c.id).where(is_due).limit(1)
         columns = (table.c.id, table.c.exchange, table.c.routing_key, table.c.payload, table.c.headers)
-        due = select(table.c.id).where(table.c.available_at <= bindparam("now")).order_by(table.c.id).limit(batch)
         # SQLite: the due rows are read, published, then deleted and committed at once. Its write
         # lock is the whole database's, and a writer waiting for it blocks its whole process (the
         # driver's busy wait is not cooperative): it must not be held while the broker confirms.
-        self._batch = select(*columns).where(table.c.available_at <= bindparam("now")).order_by(table.c.id).limit(batch)
+        self._batch = select(*columns).where(is_due).order_by(table.c.id).limit(batch)
         self._delete = delete(table).where(table.c.id.in_(bindparam("ids", expanding=True)))
         # PostgreSQL: the batch is taken in one statement, the due rows deleted and returned in the
         # relay's transaction, which commits only after the broker confirmed every one of them (a
@@ -63,6 +63,7 @@ class OutboxRelay:
         # published again). Replicas of one service share its outbox: each takes rows no other
         # holds (SKIP LOCKED), and the other writers of the outbox only insert. One statement
         # instead of a read and a delete: one round trip less, each a wait and a wake-up.
+        due = select(table.c.id).where(is_due).order_by(table.c.id).limit(batch)
         self._take = (
             delete(table)
             .where(table.c.id.in_(due.with_for_update(skip_locked=True).scalar_subquery()))
