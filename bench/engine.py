@@ -25,6 +25,11 @@ Each variant runs ``--warmup`` lifecycles first (untimed), then ``--lifecycles``
 The runtime's clock is used as-is; no timer fires on this path. After timing, every lifecycle's
 status is checked; the script exits 1 if any did not reach ``completed``.
 
+With ``--rounds N`` every variant runs N times, the variants alternating (warm-up in the first
+round only), and each figure printed is the median of the rounds; a ratio is the median of the
+ratios taken within each round, against the baseline measured beside it. On a shared machine
+whose speed drifts between runs, this keeps the ratios honest where one run of each would not.
+
 Run from the repository root:  .venv/bin/python bench/engine.py --lifecycles 200
 """
 
@@ -38,6 +43,7 @@ import sys
 import tempfile
 import time
 import uuid
+from statistics import median
 from pathlib import Path
 
 from sqlalchemy import create_engine, delete, select, text
@@ -229,10 +235,17 @@ def main(argv=None) -> int:
         help="the engine's cache of restored workflows (ZTC_WORKFLOW_CACHE_SIZE; 0 restores "
         "every instance from its JSON on every step, as before the cache; default 1000)",
     )
+    ap.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="run every variant this many times, alternating, and print the medians (ratios taken "
+        "within each round, so a machine that drifts between rounds moves both sides; default 1)",
+    )
     ap.add_argument("--json", action="store_true", help="print JSON instead of a table")
     args = ap.parse_args(argv)
-    if args.lifecycles < 1 or args.warmup < 0:
-        ap.error("--lifecycles must be at least 1 and --warmup at least 0")
+    if args.lifecycles < 1 or args.warmup < 0 or args.rounds < 1:
+        ap.error("--lifecycles and --rounds must be at least 1 and --warmup at least 0")
     n, w, run_id = args.lifecycles, args.warmup, uuid.uuid4().hex[:8]
 
     drop_postgres = None
@@ -249,56 +262,60 @@ def main(argv=None) -> int:
 
     definition = next(d for d in parse_paths([BPMN]) if d.process_id == "smoke")
     spec, key = definition.spec, f"smoke@{definition.version}"
-    rows = []
-    try:
-        for name, roundtrip in (("spiff in memory", False), ("spiff + json", True)):
-            rt = WorkflowRuntime()
-            rows.append(
-                timed(
-                    name,
-                    n,
-                    w,
-                    lambda i, rt=rt, roundtrip=roundtrip: spiff_lifecycle(rt, spec, key, i, roundtrip),
-                    lambda out: out,
+    variants = {}  # name -> (lifecycle, check)
+    for name, roundtrip in (("spiff in memory", False), ("spiff + json", True)):
+        rt = WorkflowRuntime()
+        variants[name] = (
+            lambda i, rt=rt, roundtrip=roundtrip: spiff_lifecycle(rt, spec, key, i, roundtrip),
+            lambda out: out,
+        )
+    rounds: list[list[dict]] = []  # each round: one row per variant, in order
+    with tempfile.TemporaryDirectory(prefix="ztc-bench-") as tmp:
+        try:
+            engines = [("engine sqlite", config.load({"ZTC_VAR_DIR": tmp}).database_url("engine"))]
+            if drop_postgres:
+                engines.append(("engine postgresql", pg_url))
+            for name, url in engines:
+                engine = make_engine(url, args.workflow_cache_size)
+                variants[name] = (
+                    lambda i, engine=engine: engine_lifecycle(engine, i, f"{run_id}-{len(rounds)}"),
+                    lambda ids, engine=engine: statuses(engine, ids),
                 )
-            )
-        with tempfile.TemporaryDirectory(prefix="ztc-bench-") as tmp:
-            engine = make_engine(config.load({"ZTC_VAR_DIR": tmp}).database_url("engine"), args.workflow_cache_size)
-            rows.append(
-                timed(
-                    "engine sqlite",
-                    n,
-                    w,
-                    lambda i: engine_lifecycle(engine, i, run_id),
-                    lambda ids: statuses(engine, ids),
+            for round_ in range(args.rounds):
+                if args.rounds > 1:
+                    print(f"[{time.strftime('%H:%M:%S')}] round {round_ + 1} of {args.rounds}", file=sys.stderr)
+                rows = [
+                    timed(name, n, w if round_ == 0 else 0, lifecycle, check)
+                    for name, (lifecycle, check) in variants.items()
+                ]
+                base, cpu_base, json_base = (
+                    rows[0]["seconds"] / rows[0]["steps"],
+                    rows[0]["cpu_ms_per_step"],
+                    rows[1]["cpu_ms_per_step"],
                 )
-            )
+                for row in rows:
+                    row["per_step_vs_spiff"] = (row["seconds"] / row["steps"]) / base
+                    row["cpu_vs_spiff"] = row["cpu_ms_per_step"] / cpu_base
+                    row["cpu_vs_spiff_json"] = row["cpu_ms_per_step"] / json_base
+                rounds.append(rows)
+        finally:
             db.dispose_all()
-        if drop_postgres:
-            engine = make_engine(pg_url, args.workflow_cache_size)
-            rows.append(
-                timed(
-                    "engine postgresql",
-                    n,
-                    w,
-                    lambda i: engine_lifecycle(engine, i, run_id),
-                    lambda ids: statuses(engine, ids),
-                )
-            )
-    finally:
-        if drop_postgres:
-            drop_postgres()
+            if drop_postgres:
+                drop_postgres()
 
-    base, cpu_base, json_base = (
-        rows[0]["seconds"] / rows[0]["steps"],
-        rows[0]["cpu_ms_per_step"],
-        rows[1]["cpu_ms_per_step"],
-    )
-    for row in rows:
-        row["per_step_vs_spiff"] = (row["seconds"] / row["steps"]) / base
-        row["cpu_vs_spiff"] = row["cpu_ms_per_step"] / cpu_base
-        row["cpu_vs_spiff_json"] = row["cpu_ms_per_step"] / json_base
-    incomplete = sum(r["lifecycles"] - r["completed"] for r in rows)
+    # Each figure is the median of the rounds; a ratio is the median of the ratios taken within
+    # each round (the baseline measured beside it), not a ratio of medians.
+    rows = []
+    for i in range(len(variants)):
+        runs = [r[i] for r in rounds]
+        row = dict(runs[0], rounds=len(runs))  # lifecycles and steps are a round's
+        row["completed"] = min(r["completed"] for r in runs)
+        for field in ("seconds", "steps_per_s", "cpu_seconds", "cpu_ms_per_step"):
+            row[field] = median(r[field] for r in runs)
+        for field in ("per_step_vs_spiff", "cpu_vs_spiff", "cpu_vs_spiff_json"):
+            row[field] = median(r[field] for r in runs)
+        rows.append(row)
+    incomplete = sum(r["lifecycles"] - r["completed"] for each in rounds for r in each)
     if args.json:
         print(
             json.dumps(
@@ -307,7 +324,9 @@ def main(argv=None) -> int:
                     "warmup": w,
                     "workflow_cache_size": args.workflow_cache_size,
                     "python": platform.python_version(),
+                    "rounds": args.rounds,
                     "rows": rows,
+                    "each_round": rounds,
                 },
                 indent=2,
             )
