@@ -43,6 +43,8 @@ RESOLVE_RETRIED = update(INCIDENTS).where(
 # A result that reaches a suspended instance, kept for its resume.
 HOLD = insert(cast(Table, HeldResult.__table__))
 INSTANCE_STATUS = select(Instance.status).where(Instance.id == bindparam("instance_id"))
+INSERT_JOB = insert(JOBS)
+INSERT_OUTBOX = insert(cast(Table, Outbox.__table__))
 # Schemas without state or hooks, made once: making one costs more than what it does for a job.
 JOB_SCHEMA = contracts.JobSchema()
 RESULT_SCHEMA = contracts.JobResultSchema()
@@ -121,7 +123,7 @@ class Jobs:
         unknown = undeclared(request.operation)
         if not unknown:
             # The everyday path writes the job with a Core insert (no ORM object is needed after it).
-            s.connection().execute(insert(Job), row)
+            s.connection().execute(INSERT_JOB, row)
         else:
             job = Job(**row)
             s.add(job)
@@ -171,7 +173,7 @@ class Jobs:
         assert self.store.settings is not None  # only an engine made to validate diagrams has none
         payload = signing.seal(payload, signing.key_of(self.store.settings), signing.JOB)
         s.connection().execute(
-            insert(Outbox.__table__),
+            INSERT_OUTBOX,
             {
                 "exchange": contracts.JOBS_EXCHANGE,
                 "routing_key": operation,

@@ -88,6 +88,16 @@ LOAD_STATE = select(INSTANCES.c.state).where(INSTANCES.c.id == bindparam("instan
 SAVE_STEP = update(INSTANCES).where(
     INSTANCES.c.id == bindparam("saved_id"), INSTANCES.c.revision == bindparam("saved_revision")
 )
+INSERT_INSTANCE = insert(INSTANCES)
+INSERT_HISTORY = insert(History)
+OPEN_INCIDENTS = (
+    select(func.count())
+    .select_from(Incident)
+    .where(Incident.instance_id == bindparam("instance_id"), Incident.status == "open")
+)
+UNRESOLVED_INCIDENTS = select(Incident).where(
+    Incident.instance_id == bindparam("instance_id"), Incident.status != "resolved"
+)
 
 # What InstanceStore.mutate runs on an instance: ``change(session, instance, workflow)``, returning
 # the caller's outcome, or UNCHANGED to save nothing.
@@ -116,7 +126,7 @@ def write_history(s: Session) -> None:
     and written at commit, no row holds SQLite's write lock while a diagram's script runs."""
     rows = s.info.pop(HISTORY_ROWS, None)
     if rows:
-        s.connection().execute(insert(History), rows)
+        s.connection().execute(INSERT_HISTORY, rows)
 
 
 class InstanceStore:
@@ -171,7 +181,7 @@ class InstanceStore:
         self, s: Session, instance_id: str, incident_dict: Callable[[Incident], IncidentView]
     ) -> list[IncidentView]:
         """The instance's incidents not resolved, as an instance's answer lists them."""
-        rows = s.scalars(select(Incident).where(Incident.instance_id == instance_id, Incident.status != "resolved"))
+        rows = s.scalars(UNRESOLVED_INCIDENTS, {"instance_id": instance_id})
         return [incident_dict(i) for i in rows]
 
     def describe(self, s: Session, inst: Instance, incident_dict: Callable[[Incident], IncidentView]) -> InstanceView:
@@ -331,9 +341,7 @@ class InstanceStore:
         # as "incident": a waiting instance, or one being started, that opened none in this step
         # has none to count.
         could_have = (inst.status != "waiting" and not new) or s.info.get(INCIDENT_OPENED)
-        open_incidents = could_have and s.scalar(
-            select(func.count()).select_from(Incident).where(Incident.instance_id == inst.id, Incident.status == "open")
-        )
+        open_incidents = could_have and s.scalar(OPEN_INCIDENTS, {"instance_id": inst.id})
         if wait.status == "completed":
             status = "completed"
         elif open_incidents:
@@ -356,7 +364,7 @@ class InstanceStore:
         s.flush()
         if new:
             s.connection().execute(
-                insert(INSTANCES),
+                INSERT_INSTANCE,
                 dict(
                     values,
                     id=inst.id,

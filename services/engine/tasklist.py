@@ -46,6 +46,7 @@ from .views import TaskPageView, WorkItemView
 # A save reads and writes its instance's work items as Core statements (no ORM object is needed
 # after them); the read is built once.
 WORK_ITEMS = cast(Table, WorkItem.__table__)
+INSERT_WORK_ITEMS = insert(WORK_ITEMS)
 OPEN_ITEMS = select(WORK_ITEMS.c.task_id).where(
     WORK_ITEMS.c.instance_id == bindparam("instance_id"), WORK_ITEMS.c.status == "open"
 )
@@ -350,7 +351,7 @@ class TaskList:
                 }
             )
         if opened:
-            conn.execute(insert(WORK_ITEMS), opened)
+            conn.execute(INSERT_WORK_ITEMS, opened)
 
     @staticmethod
     def _expression(workflow: BpmnWorkflow, task_id: str, info: UserTaskInfo, expression: str | None) -> str | None:
