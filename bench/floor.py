@@ -160,31 +160,30 @@ def serve_nameko(uri: str, prefetch: int, port: int) -> None:
 # -- the caller ------------------------------------------------------------------------------------
 
 
+def in_flight(handles: list, n: int, call) -> list:
+    """``n`` calls of ``call(handle)``, one caller per handle in flight (a handle is one
+    connection: nameko's standalone proxy is one that one green thread waits on); the answers."""
+    shares = [n // len(handles) + (i < n % len(handles)) for i in range(len(handles))]
+
+    def caller(handle, count):
+        return [call(handle) for _ in range(count)]
+
+    pool = eventlet.GreenPool(len(handles))
+    return [a for batch in pool.starmap(caller, zip(handles, shares, strict=True)) for a in batch]
+
+
 def calls(proxies: list, service: str, n: int) -> None:
-    """``n`` calls of ``service.ping``, one caller per proxy in flight (nameko's standalone proxy
-    is one connection that one green thread waits on); every answer checked."""
+    """``n`` calls of ``service.ping``; every answer checked."""
     expected = {"service": service, "status": "ok"}
-    shares = [n // len(proxies) + (i < n % len(proxies)) for i in range(len(proxies))]
-
-    def caller(proxy, count):
-        return [getattr(proxy, service).ping() for _ in range(count)]
-
-    pool = eventlet.GreenPool(len(proxies))
-    answers = [a for batch in pool.starmap(caller, zip(proxies, shares, strict=True)) for a in batch]
+    answers = in_flight(proxies, n, lambda proxy: getattr(proxy, service).ping())
     wrong = [a for a in answers if a != expected]
     if wrong or len(answers) != n:
         raise SystemExit(f"{service}.ping answered {len(answers)} of {n} calls; {wrong[:1]!r} is not {expected!r}")
 
 
 def requests_in_flight(sessions: list, url: str, n: int, headers: dict) -> None:
-    """``n`` GETs of ``url``, one caller per session in flight; every answer must be a 200."""
-    shares = [n // len(sessions) + (i < n % len(sessions)) for i in range(len(sessions))]
-
-    def caller(session, count):
-        return [session.get(url, headers=headers, timeout=60).status_code for _ in range(count)]
-
-    pool = eventlet.GreenPool(len(sessions))
-    codes = [c for batch in pool.starmap(caller, zip(sessions, shares, strict=True)) for c in batch]
+    """``n`` GETs of ``url``; every answer must be a 200."""
+    codes = in_flight(sessions, n, lambda session: session.get(url, headers=headers, timeout=60).status_code)
     if len(codes) != n or set(codes) != {200}:
         raise SystemExit(f"GET {url} answered {sorted(set(codes))} ({len(codes)} of {n})")
 
