@@ -365,3 +365,19 @@ def ztc_process(settings, *args: str, timeout: float = 120):
         text=True,
         timeout=timeout,
     )
+
+
+# -- the benchmarks -------------------------------------------------------------------------------
+def run_bench(script: str, *args: str, timeout: float = 120):
+    """``bench/<script> ARGS`` as bench/README.md runs it (from the repository root, in its own
+    interpreter), its output captured."""
+    import subprocess
+    import sys
+
+    return subprocess.run(
+        [sys.executable, str(config.ROOT / "bench" / script), *args],
+        cwd=config.ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )

@@ -6,21 +6,16 @@ before anything starts."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
+from tests import support
+
 pytestmark = pytest.mark.e2e
 
-ROOT = Path(__file__).resolve().parents[2]
 
-
-def _run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "floor.py"), *args], cwd=ROOT, capture_output=True, text=True, timeout=300
-    )
+def _run(*args: str):
+    return support.run_bench("floor.py", *args, timeout=300)
 
 
 def test_a_short_run_answers_every_call_and_writes_its_figures(tmp_path):

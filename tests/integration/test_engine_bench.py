@@ -6,26 +6,18 @@ from __future__ import annotations
 
 import json
 import statistics
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
+from tests import support
+
 pytestmark = pytest.mark.integration
 
-ROOT = Path(__file__).resolve().parents[2]
 VARIANTS = ["spiff in memory", "spiff + json", "engine sqlite", "engine postgresql"]
 
 
-def _run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "engine.py"), *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=240,
-    )
+def _run(*args: str):
+    return support.run_bench("engine.py", *args, timeout=240)
 
 
 def test_alternated_rounds_complete_every_lifecycle_and_report_their_medians():

@@ -5,21 +5,16 @@ starts."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
+from tests import support
+
 pytestmark = pytest.mark.integration
 
-ROOT = Path(__file__).resolve().parents[4]
 
-
-def _run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "relay.py"), *args], cwd=ROOT, capture_output=True, text=True, timeout=120
-    )
+def _run(*args: str):
+    return support.run_bench("relay.py", *args, timeout=120)
 
 
 def test_a_short_run_loses_nothing_and_writes_its_figures(tmp_path):
