@@ -7,6 +7,7 @@
     .venv/bin/python bench/e2e.py --profile-proposals 0    # skip the profiled pass
     .venv/bin/python bench/e2e.py --json out.json
     .venv/bin/python bench/e2e.py --db sqlite --proposals 40 --profile-proposals 0 --sample   # py-spy on every process
+    .venv/bin/python bench/e2e.py --profile-proposals 0 --floor   # and the floor: bench/floor.py on the same system
 
 For each database kind: every service is started as its own process on a throwaway vhost and
 databases (``bench/harness.py``), and ``--concurrency`` simulated people at a time (a member, staff,
@@ -58,6 +59,7 @@ import json
 import os
 import platform
 import pstats
+import statistics
 import sys
 import time
 import uuid
@@ -114,6 +116,7 @@ def run_load(
     patient: bool = True,
     sample: list[str] | None = None,
     sample_rate: int = 100,
+    floor_calls: int = 0,
 ) -> dict:
     """One load (see the module's docstring); ``sample``: the processes py-spy samples during the
     timed part (an empty list: every process; None: no sampling)."""
@@ -182,6 +185,17 @@ def run_load(
             out["sample_rate"] = sample_rate
         if not profile:
             out["replay"] = replay(system, tag)
+        if floor_calls and not profile:
+            say(f"floors on {db_kind}: bench/floor.py on this system, {floor_calls} calls a variant")
+            out["floor"] = measure_floor(system, floor_calls)
+            parties = out["messages_per_lifecycle_by_party"]
+            out["floor_per_lifecycle"] = lifecycle_floor(
+                out["floor"],
+                people_rpc_calls=parties["people"] / 2,  # a request and its reply
+                system_messages=parties["system"],
+                steps=steps / proposals,
+                step_ms=out["replay"]["spiff + json"]["cpu_ms_per_step"],
+            )
         if profile:
             system.stop()  # a graceful stop writes the profiles
             out["profile"] = {}
@@ -192,6 +206,62 @@ def run_load(
                     Path(profile_dir).mkdir(parents=True, exist_ok=True)
                     (Path(profile_dir) / f"{db_kind}-{name}.prof").write_bytes(prof.read_bytes())
         return out
+
+
+def measure_floor(system, calls: int) -> dict:
+    """``bench/floor.py --attach``: the floors per message measured on this system's broker and
+    processes (the load is over; they are idle), beside bare kombu and bare nameko responders."""
+    import subprocess
+
+    described = system.tmp / "floor-target.json"
+    figures = system.tmp / "floor.json"
+    pids = {name: proc.pid for name, proc in system.procs.items()}
+    target = {"amqp_uri": system.settings.amqp_uri, "base": system.base, "token": next(iter(system.tokens.values()))}
+    described.write_text(json.dumps(dict(target, pids=pids)))
+    done = subprocess.run(
+        [sys.executable, str(Path(__file__).parent / "floor.py"), "--attach", str(described), "--services"]
+        + [name for name in harness.SERVICES if name != "gateway"]
+        + ["--calls", str(calls), "--rounds", "1", "--json", str(figures)],
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"bench/floor.py failed (exit {done.returncode}): {done.stderr[-2000:]}")
+    return json.loads(figures.read_text())
+
+
+def _median_of(result: dict, variant: str) -> float:
+    return statistics.median(result["cpu_ms_per_call"][variant])
+
+
+def lifecycle_floor(
+    result: dict, people_rpc_calls: float, system_messages: float, steps: float, step_ms: float
+) -> dict:
+    """What a lifecycle's messages and steps cost at least, priced at the floors measured in
+    ``result`` (CPU ms): each of the people's requests that makes an RPC call is an HTTP answer,
+    the caller's side of the call and its answer in bare nameko; each of the system's own messages
+    is published with confirms once (bare kombu's RPC answer less its event consumed) and consumed
+    by nameko at least once; each engine step costs ``step_ms`` (Spiff + JSON of the same run).
+    A lower bound: events consumed by more than one service, requests that make no RPC call,
+    timers and heartbeats are left out."""
+    http = _median_of(result, "bare nameko /health")
+    caller = (_median_of(result, "bare nameko /ready") - http) / 5
+    request = http + caller + _median_of(result, "bare nameko")
+    message = max(0.0, _median_of(result, "bare kombu") - _median_of(result, "bare kombu event")) + _median_of(
+        result, "bare nameko event"
+    )
+    parts = {
+        "people's requests": people_rpc_calls * request,
+        "system's messages": system_messages * message,
+        "engine steps": steps * step_ms,
+    }
+    return {
+        "request_ms": round(request, 3),
+        "message_ms": round(message, 3),
+        "parts_ms": {k: round(v, 1) for k, v in parts.items()},
+        "ms": round(sum(parts.values()), 1),
+    }
 
 
 def count_steps(system) -> int:
@@ -444,6 +514,14 @@ def print_report(report):
                 if ratio
                 else ""
             )
+        if run.get("floor_per_lifecycle"):
+            floor = run["floor_per_lifecycle"]
+            parts = ", ".join(f"{name} {ms}" for name, ms in floor["parts_ms"].items())
+            print(
+                f"floor: these messages and steps in bare nameko and Spiff + JSON (bench/floor.py on this system "
+                f"after the load): {floor['ms']} ms per lifecycle ({parts}; a request {floor['request_ms']} ms, "
+                f"a message {floor['message_ms']} ms); the services spent {total_ms / floor['ms']:.1f}x the floor"
+            )
         if run.get("messages_published_per_lifecycle"):
             per = run["messages_published_per_lifecycle"]
             print(
@@ -528,6 +606,13 @@ def main(argv=None) -> int:
     )
     parser.add_argument("--sample-rate", type=int, default=100, help="py-spy samples per second per process")
     parser.add_argument("--kombu-messages", type=int, default=2000)
+    parser.add_argument(
+        "--floor",
+        action="store_true",
+        help="after each load, measure the floors per message on the same system (bench/floor.py) and "
+        "print what the lifecycle's messages and steps cost at least in bare nameko and Spiff + JSON",
+    )
+    parser.add_argument("--floor-calls", type=int, default=1000, help="calls per variant for --floor (default 1000)")
     parser.add_argument("--json", help="also write the report to this file")
     args = parser.parse_args(argv)
     report = {
@@ -550,6 +635,7 @@ def main(argv=None) -> int:
                 patient=args.people == "patient",
                 sample=args.sample,
                 sample_rate=args.sample_rate,
+                floor_calls=args.floor_calls if args.floor else 0,
             )
         )
     if args.profile_proposals:

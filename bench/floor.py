@@ -63,6 +63,8 @@ if str(ROOT) not in sys.path:
 
 from harness import System, cpu_seconds  # noqa: E402
 
+SERVICES = ("engine", "intake", "assignment", "supervision", "evaluation")
+
 KOMBU = "floor_kombu"  # the bare kombu responder's "service" name (its queue binds like nameko's)
 NAMEKO = "floor_nameko"
 SOURCE = "floor_source"  # the events' sender, as nameko names an event's exchange ("floor_source.events")
@@ -201,6 +203,24 @@ def events(dispatch, proxy, service: str, n: int) -> None:
         eventlet.sleep(0.05)
 
 
+class Target:
+    """The running system measured beside the bare responders: its broker address, the gateway's
+    base URL, a token to sign in with, and the pid of each process. A system this script starts
+    (:meth:`of`), or one already running that ``bench/e2e.py --floor`` describes in a JSON file
+    (``--attach``)."""
+
+    def __init__(self, amqp_uri: str, base: str, token: str, pids: dict[str, int]):
+        self.amqp_uri, self.base, self.token, self.pids = amqp_uri, base, token, dict(pids)
+
+    @classmethod
+    def of(cls, system: System) -> Target:
+        pids = {name: proc.pid for name, proc in system.procs.items()}
+        return cls(system.settings.amqp_uri, system.base, next(iter(system.tokens.values())), pids)
+
+    def describe(self) -> dict:
+        return {"amqp_uri": self.amqp_uri, "base": self.base, "token": self.token, "pids": self.pids}
+
+
 class Variant:
     """One thing timed: ``run(n)`` makes ``n`` calls; ``pid`` is the process whose CPU counts;
     ``base`` the variant it is compared with (a bare one doing the same)."""
@@ -209,14 +229,14 @@ class Variant:
         self.name, self.kind, self.pid, self.run, self.base = name, kind, pid, run, base
 
 
-def measure(system: System, services: list[str], n: int, rounds: int, concurrency: int) -> dict:
+def measure(system: Target, services: list[str], n: int, rounds: int, concurrency: int) -> dict:
     import requests
     from nameko.standalone.events import event_dispatcher
     from nameko.standalone.rpc import ClusterRpcProxy
 
     from harness import free_port
 
-    uri = system.settings.amqp_uri
+    uri = system.amqp_uri
     port = free_port()
     procs = {}
     for name, role in ((KOMBU, "kombu"), (NAMEKO, "nameko")):
@@ -235,8 +255,8 @@ def measure(system: System, services: list[str], n: int, rounds: int, concurrenc
             proxies = [stack.enter_context(ClusterRpcProxy(config, timeout=60)) for _ in range(concurrency)]
             sessions = [stack.enter_context(requests.Session()) for _ in range(concurrency)]
             bare, gateway = f"http://127.0.0.1:{port}", system.base
-            token = {"Authorization": f"Bearer {next(iter(system.tokens.values()))}"}
-            gateway_pid, nameko_pid = system.procs["gateway"].pid, procs[NAMEKO].pid
+            token = {"Authorization": f"Bearer {system.token}"}
+            gateway_pid, nameko_pid = system.pids["gateway"], procs[NAMEKO].pid
 
             def rpc(service):
                 return lambda k: calls(proxies, service, k)
@@ -252,7 +272,7 @@ def measure(system: System, services: list[str], n: int, rounds: int, concurrenc
             variants = [
                 Variant("bare kombu", "rpc", procs[KOMBU].pid, rpc(KOMBU)),
                 Variant("bare nameko", "rpc", nameko_pid, rpc(NAMEKO), base="bare kombu"),
-                *(Variant(f"ZTC {s}", "rpc", system.procs[s].pid, rpc(s), base="bare nameko") for s in services),
+                *(Variant(f"ZTC {s}", "rpc", system.pids[s], rpc(s), base="bare nameko") for s in services),
                 Variant("bare kombu event", "event", procs[KOMBU].pid, event(KOMBU)),
                 Variant("bare nameko event", "event", nameko_pid, event(NAMEKO), base="bare kombu event"),
                 Variant("bare nameko /health", "http", nameko_pid, get(bare + "/health")),
@@ -299,7 +319,7 @@ def main(argv: list[str] | None = None) -> int:
         "--services",
         nargs="+",
         default=["intake", "engine"],
-        choices=["engine", "intake", "assignment", "supervision", "evaluation"],
+        choices=SERVICES,
         help="the Zhitongche services whose ping is measured (default: intake engine)",
     )
     parser.add_argument("--calls", type=int, default=2000, help="calls per variant and round (default 2000)")
@@ -308,6 +328,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     parser.add_argument("--serve", nargs=2, metavar=("ROLE", "AMQP_URI"), help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--attach",
+        type=Path,
+        metavar="FILE",
+        help="measure a system already running, described in FILE (JSON: amqp_uri, base, token, pids), "
+        "instead of starting one; bench/e2e.py --floor uses it after its load",
+    )
     args = parser.parse_args(argv)
     if args.serve:
         role, uri = args.serve
@@ -318,9 +345,13 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.calls < 1 or args.rounds < 1 or args.concurrency < 1:
         parser.error("--calls, --rounds and --concurrency must be at least 1")
-    with ExitStack() as stack:
-        system = stack.enter_context(System("sqlite"))
-        result = measure(system, args.services, args.calls, args.rounds, args.concurrency)
+    if args.attach:
+        result = measure(
+            Target(**json.loads(args.attach.read_text())), args.services, args.calls, args.rounds, args.concurrency
+        )
+    else:
+        with System("sqlite") as system:
+            result = measure(Target.of(system), args.services, args.calls, args.rounds, args.concurrency)
     print(
         f"\nbench/floor.py  {time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime())}  python "
         f"{platform.python_version()}  (shared machine: compare the ratios)"
