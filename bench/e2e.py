@@ -215,9 +215,7 @@ def measure_floor(system, calls: int) -> dict:
 
     described = system.tmp / "floor-target.json"
     figures = system.tmp / "floor.json"
-    pids = {name: proc.pid for name, proc in system.procs.items()}
-    target = {"amqp_uri": system.settings.amqp_uri, "base": system.base, "token": next(iter(system.tokens.values()))}
-    described.write_text(json.dumps(dict(target, pids=pids)))
+    described.write_text(json.dumps(harness.Target.of(system).describe()))
     done = subprocess.run(
         [sys.executable, str(Path(__file__).parent / "floor.py"), "--attach", str(described), "--services"]
         + [name for name in harness.SERVICES if name != "gateway"]

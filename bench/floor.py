@@ -61,7 +61,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from harness import System, cpu_seconds  # noqa: E402
+from harness import System, Target, cpu_seconds  # noqa: E402
 
 SERVICES = ("engine", "intake", "assignment", "supervision", "evaluation")
 
@@ -201,24 +201,6 @@ def events(dispatch, proxy, service: str, n: int) -> None:
         if time.monotonic() > deadline:
             raise SystemExit(f"{service} consumed {n - (target - seen)} of {n} events in 120 s")
         eventlet.sleep(0.05)
-
-
-class Target:
-    """The running system measured beside the bare responders: its broker address, the gateway's
-    base URL, a token to sign in with, and the pid of each process. A system this script starts
-    (:meth:`of`), or one already running that ``bench/e2e.py --floor`` describes in a JSON file
-    (``--attach``)."""
-
-    def __init__(self, amqp_uri: str, base: str, token: str, pids: dict[str, int]):
-        self.amqp_uri, self.base, self.token, self.pids = amqp_uri, base, token, dict(pids)
-
-    @classmethod
-    def of(cls, system: System) -> Target:
-        pids = {name: proc.pid for name, proc in system.procs.items()}
-        return cls(system.settings.amqp_uri, system.base, next(iter(system.tokens.values())), pids)
-
-    def describe(self) -> dict:
-        return {"amqp_uri": self.amqp_uri, "base": self.base, "token": self.token, "pids": self.pids}
 
 
 class Variant:
