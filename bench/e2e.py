@@ -55,6 +55,7 @@ from __future__ import annotations
 import argparse
 import collections
 import copy
+import dataclasses
 import json
 import os
 import platform
@@ -215,7 +216,7 @@ def measure_floor(system, calls: int) -> dict:
 
     described = system.tmp / "floor-target.json"
     figures = system.tmp / "floor.json"
-    described.write_text(json.dumps(harness.Target.of(system).describe()))
+    described.write_text(json.dumps(dataclasses.asdict(harness.Target.of(system))))
     done = subprocess.run(
         [sys.executable, str(Path(__file__).parent / "floor.py"), "--attach", str(described), "--services"]
         + [name for name in harness.SERVICES if name != "gateway"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import dataclasses
 import json
 import os
 import random
@@ -279,21 +280,21 @@ class System:
         return queues(self.vhost, self.broker.api)
 
 
+@dataclasses.dataclass
 class Target:
     """What ``bench/floor.py`` needs of a running system to measure it beside its bare responders:
     the broker address, the gateway's base URL, a token to sign in with, and each process's pid.
-    :meth:`describe` is the JSON ``floor.py --attach`` reads (``bench/e2e.py --floor``)."""
+    Its fields, as JSON, are what ``floor.py --attach`` reads (``bench/e2e.py --floor``)."""
 
-    def __init__(self, amqp_uri: str, base: str, token: str, pids: dict[str, int]):
-        self.amqp_uri, self.base, self.token, self.pids = amqp_uri, base, token, dict(pids)
+    amqp_uri: str
+    base: str
+    token: str
+    pids: dict[str, int]
 
     @classmethod
     def of(cls, system: System) -> Target:
         pids = {name: proc.pid for name, proc in system.procs.items()}
         return cls(system.settings.amqp_uri, system.base, next(iter(system.tokens.values())), pids)
-
-    def describe(self) -> dict:
-        return {"amqp_uri": self.amqp_uri, "base": self.base, "token": self.token, "pids": self.pids}
 
 
 def restart_broker() -> float:
