@@ -74,6 +74,7 @@ from harness import System, cpu_seconds, percentile, say  # noqa: E402
 from tap import MessageTap  # noqa: E402
 
 from shared.db import json_dumps, json_loads  # noqa: E402
+from tests import support  # noqa: E402
 
 STEP_ACTIONS = ("started", "job_completed", "bpmn_error", "task_completed", "message_delivered", "timer_fired")
 
@@ -212,17 +213,22 @@ def run_load(
 def measure_floor(system, calls: int) -> dict:
     """``bench/floor.py --attach``: the floors per message measured on this system's broker and
     processes (the load is over; they are idle), beside bare kombu and bare nameko responders."""
-    import subprocess
-
     described = system.tmp / "floor-target.json"
     figures = system.tmp / "floor.json"
     described.write_text(json.dumps(dataclasses.asdict(harness.Target.of(system))))
-    done = subprocess.run(
-        [sys.executable, str(Path(__file__).parent / "floor.py"), "--attach", str(described), "--services"]
-        + [name for name in harness.SERVICES if name != "gateway"]
-        + ["--calls", str(calls), "--rounds", "1", "--json", str(figures)],
-        capture_output=True,
-        text=True,
+    services = [name for name in harness.SERVICES if name != "gateway"]
+    done = support.run_bench(
+        "floor.py",
+        "--attach",
+        str(described),
+        "--services",
+        *services,
+        "--calls",
+        str(calls),
+        "--rounds",
+        "1",
+        "--json",
+        str(figures),
         timeout=1800,
     )
     if done.returncode != 0:
@@ -391,8 +397,6 @@ def replay_one(runtime, key, spec, data, events, with_json) -> int:
 
 def kombu_baseline(messages: int = 2000, round_trips: int = 300) -> dict:
     from kombu import Connection, Exchange, Queue
-
-    from tests import support
 
     body = json.dumps(
         {

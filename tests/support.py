@@ -368,15 +368,16 @@ def ztc_process(settings, *args: str, timeout: float = 120):
 
 
 # -- the benchmarks -------------------------------------------------------------------------------
-def run_bench(script: str, *args: str, timeout: float = 120):
+def run_bench(script: str, *args: str, timeout: float = 120, env: dict | None = None):
     """``bench/<script> ARGS`` as bench/README.md runs it (from the repository root, in its own
-    interpreter), its output captured."""
+    interpreter; ``env``: its whole environment, this process's if None), its output captured."""
     import subprocess
     import sys
 
     return subprocess.run(
         [sys.executable, str(config.ROOT / "bench" / script), *args],
         cwd=config.ROOT,
+        env=env,
         capture_output=True,
         text=True,
         timeout=timeout,

@@ -13,12 +13,10 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 
 import pytest
 
-from shared.config import ROOT
+from tests import support
 
 pytestmark = [pytest.mark.chaos, pytest.mark.timeout(900)]
 
@@ -29,14 +27,7 @@ def test_nothing_is_lost_or_done_twice_while_services_and_the_broker_die(tmp_pat
     report_file = tmp_path / "chaos.json"
     env = {k: v for k, v in os.environ.items() if not k.startswith("ZTC_")}
     env["ZTC_DB_POOL_SIZE"] = os.environ["ZTC_DB_POOL_SIZE"]  # its services share PostgreSQL with the lanes
-    run = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "chaos.py"), "--short", "--own-broker", "--json", str(report_file)],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
+    run = support.run_bench("chaos.py", "--short", "--own-broker", "--json", str(report_file), timeout=900, env=env)
     output = run.stdout[-6000:] + run.stderr[-4000:]
     assert report_file.exists(), output
     report = json.loads(report_file.read_text())
