@@ -119,6 +119,7 @@ def run_load(
     sample: list[str] | None = None,
     sample_rate: int = 100,
     floor_calls: int = 0,
+    rate: float | None = None,
 ) -> dict:
     """One load (see the module's docstring); ``sample``: the processes py-spy samples during the
     timed part (an empty list: every process; None: no sampling)."""
@@ -140,7 +141,7 @@ def run_load(
             sampled = {name: pids[name] for name in sample or pids}
             sampler = sampling.Sampler(sampled, system.tmp / "samples", sample_rate).start()
         began = time.time()
-        lifecycles, failures, http = harness.drive(system, proposals, concurrency, tag, patient=patient)
+        lifecycles, failures, http = harness.drive(system, proposals, concurrency, tag, patient=patient, rate=rate)
         seconds = time.time() - began
         samples = sampler.stop() if sampler is not None else None
         cpu = cpu_seconds(engine_pid) - cpu_before
@@ -160,6 +161,7 @@ def run_load(
             "seconds": round(seconds, 2),
             "lifecycles_per_second": round(proposals / seconds, 3),
             "http_steps": harness.step_table(http.timings),
+            "open_load": harness.open_load(lifecycles, rate) if rate else None,
             "job_round_trips": harness.step_table(harness.job_round_trips(system)),
             "engine_steps": steps,
             "engine_cpu_seconds": round(cpu, 2),
@@ -213,9 +215,14 @@ def run_load(
 def measure_floor(system, calls: int) -> dict:
     """``bench/floor.py --attach``: the floors per message measured on this system's broker and
     processes (the load is over; they are idle), beside bare kombu and bare nameko responders."""
-    described = system.tmp / "floor-target.json"
-    figures = system.tmp / "floor.json"
-    described.write_text(json.dumps(dataclasses.asdict(harness.Target.of(system))))
+    return measure_floor_of(harness.Target.of(system), system.tmp, calls)
+
+
+def measure_floor_of(target: harness.Target, workdir: Path, calls: int) -> dict:
+    """:func:`measure_floor` on any running system ``target`` describes; its files go in ``workdir``."""
+    described = workdir / "floor-target.json"
+    figures = workdir / "floor.json"
+    described.write_text(json.dumps(dataclasses.asdict(target)))
     services = [name for name in harness.SERVICES if name != "gateway"]
     done = support.run_bench(
         "floor.py",
@@ -474,19 +481,33 @@ def print_report(report):
         f"p99 {kombu['round_trip_ms_p99']} ms"
     )
     for run in report["runs"]:
+        opened = run.get("open_load")
+        shape = (
+            f"{opened['rate_offered']}/s offered, at most {run['concurrency']}" if opened else str(run["concurrency"])
+        )
         print(
-            f"\n== {run['db']}: {run['proposals']} lifecycles, {run['concurrency']} in flight, "
+            f"\n== {run['db']}: {run['proposals']} lifecycles, {shape} in flight, "
             f"{run.get('people', 'patient')} people =="
         )
         print(
             f"completed {run['completed']}/{run['proposals']} in {run['seconds']} s: "
             f"{run['lifecycles_per_second']} lifecycles/s"
         )
+        if opened:
+            print(
+                f"open load at {opened['rate_offered']}/s: started late by p50 {opened['start_lag_s_p50']} s, "
+                f"p99 {opened['start_lag_s_p99']} s, most {opened['start_lag_s_max']} s "
+                f"({opened['started_late_over_1s']} of {opened['started']} over 1 s late: the cap was reached); "
+                f"at most {opened['peak_in_flight']} in flight; a lifecycle took p50 {opened['lifecycle_s_p50']} s, "
+                f"p99 {opened['lifecycle_s_p99']} s"
+            )
         if run["failed"]:
             print("failed:", *run["failed"], sep="\n  ")
         print(f"{'HTTP step':<18}{'n':>6}{'p50 ms':>10}{'p99 ms':>10}")
         for step, (n, p50, p99) in sorted(run["http_steps"].items()):
             print(f"{step:<18}{n:>6}{p50:>10.1f}{p99:>10.1f}")
+        if opened and run["http_steps"]:
+            print(p99_verdict(run["http_steps"], opened))
         print(f"{'job (sent->applied)':<34}{'n':>6}{'p50 ms':>10}{'p99 ms':>10}")
         for step, (n, p50, p99) in sorted(run["job_round_trips"].items()):
             print(f"{step:<34}{n:>6}{p50:>10.1f}{p99:>10.1f}")
@@ -556,6 +577,24 @@ def print_report(report):
             print_profile(run, name, profile)
 
 
+def p99_verdict(http_steps: dict, opened: dict, limit_ms: float = 250.0) -> str:
+    """One line: is every HTTP step's p99 under ``limit_ms`` at the open load's rate, and was the
+    rate held (no lifecycle started more than a second late)."""
+    over = sorted((step for step, (_n, _p50, p99) in http_steps.items() if p99 >= limit_ms), key=str)
+    worst_step, (_n, _p50, worst) = max(http_steps.items(), key=lambda kv: kv[1][2])
+    held = opened["started_late_over_1s"] == 0
+    verdict = "met" if not over and held else "not met"
+    why = []
+    if over:
+        why.append(f"{len(over)} of {len(http_steps)} steps at or over {limit_ms:.0f} ms: {', '.join(over)}")
+    if not held:
+        why.append(f"the rate was not held: {opened['started_late_over_1s']} lifecycles started over 1 s late")
+    return (
+        f"p99 of every HTTP step < {limit_ms:.0f} ms at {opened['rate_offered']}/s: {verdict} "
+        f"(worst {worst_step} {worst:.1f} ms" + (f"; {'; '.join(why)}" if why else "") + ")"
+    )
+
+
 def print_profile(run, name, profile):
     print(f"\n== profile of the {name} process ({run['db']}, {run['proposals']} lifecycles, cProfile) ==")
     if isinstance(profile, dict):
@@ -577,7 +616,19 @@ def main(argv=None) -> int:
     )
     parser.add_argument("--db", nargs="+", choices=("sqlite", "postgresql"), default=["sqlite", "postgresql"])
     parser.add_argument("--proposals", type=int, default=100)
-    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=16,
+        help="lifecycles in flight (default 16); with --rate, the most in flight at once",
+    )
+    parser.add_argument(
+        "--rate",
+        type=float,
+        help="an open load: start a lifecycle every 1/RATE s whether or not the earlier ones are done "
+        "(new proposals arrive at RATE a second), at most --concurrency in flight; prints how late "
+        "lifecycles started and whether every HTTP step's p99 stayed under 250 ms at that rate",
+    )
     parser.add_argument(
         "--people",
         choices=("patient", "eager"),
@@ -618,6 +669,10 @@ def main(argv=None) -> int:
     parser.add_argument("--floor-calls", type=int, default=1000, help="calls per variant for --floor (default 1000)")
     parser.add_argument("--json", help="also write the report to this file")
     args = parser.parse_args(argv)
+    if args.rate is not None and args.rate <= 0:
+        parser.error(f"--rate must be a positive number of lifecycles a second, not {args.rate}")
+    if args.concurrency < 1 or args.proposals < 1:
+        parser.error("--proposals and --concurrency must be at least 1")
     report = {
         "when": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
         "python": platform.python_version(),
@@ -629,7 +684,8 @@ def main(argv=None) -> int:
     say("baseline (b): bare kombu")
     report["kombu"] = kombu_baseline(args.kombu_messages)
     for db_kind in args.db:
-        say(f"load on {db_kind}: {args.proposals} lifecycles, {args.concurrency} in flight")
+        shape = f"{args.rate}/s offered, at most {args.concurrency}" if args.rate else str(args.concurrency)
+        say(f"load on {db_kind}: {args.proposals} lifecycles, {shape} in flight")
         report["runs"].append(
             run_load(
                 db_kind,
@@ -639,6 +695,7 @@ def main(argv=None) -> int:
                 sample=args.sample,
                 sample_rate=args.sample_rate,
                 floor_calls=args.floor_calls if args.floor else 0,
+                rate=args.rate,
             )
         )
     if args.profile_proposals:

@@ -144,6 +144,17 @@ class RunningSystem:
         assert any("running:" in line for line in self.lines), "".join(list(self.lines)[-30:])
         self.base = f"http://127.0.0.1:{self.settings.gateway_port}"
 
+    def service_pids(self) -> dict[str, int]:
+        """Each service process the launcher started (``python -m services.runner NAME``), by name."""
+        pid = self.launcher.pid
+        pids = {}
+        for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
+            with contextlib.suppress(FileNotFoundError):
+                argv = Path(f"/proc/{child}/cmdline").read_text().split("\0")
+                if "services.runner" in argv:
+                    pids[argv[argv.index("services.runner") + 1]] = int(child)
+        return pids
+
     def stop(self):
         if self.launcher is not None and self.launcher.poll() is None:
             self.launcher.send_signal(2)  # Ctrl-C

@@ -10,7 +10,11 @@ import pytest
 
 from tests import support
 
+from .conftest import once_on_sqlite
+
 pytestmark = pytest.mark.e2e
+
+_once = once_on_sqlite("the floor is the framework's; one database shows that floor.py attaches and prices")
 
 
 def _run(*args: str):
@@ -23,15 +27,18 @@ def test_nonsense_arguments_are_refused():
     assert "--calls, --rounds and --concurrency must be at least 1" in done.stderr
 
 
-def test_e2e_measures_the_floor_on_a_system_already_running_and_prices_a_lifecycle_at_it():
+def test_e2e_measures_the_floor_on_a_system_already_running_and_prices_a_lifecycle_at_it(system, tmp_path):
     """``bench/e2e.py --floor``: after its load, bench/floor.py attaches to the same system (its
-    broker, gateway and process ids) instead of starting one; its figures price a lifecycle."""
-    from bench.e2e import lifecycle_floor, measure_floor
-    from bench.harness import System
+    broker, gateway and process ids) instead of starting one; its figures price a lifecycle. Here
+    the system is the one the other scenarios run on, started by the launcher as ``make run`` does."""
+    from bench.e2e import lifecycle_floor, measure_floor_of
+    from bench.harness import Target
 
-    with System("sqlite") as system:
-        # floor.py checks every answer and exits non-zero on a wrong one; measure_floor then raises
-        figures = measure_floor(system, calls=20)
+    pids = system.service_pids()
+    assert set(pids) == {"gateway", "engine", "intake", "assignment", "supervision", "evaluation"}
+    target = Target(system.settings.amqp_uri, system.base, system.tokens["staff"], pids)
+    # floor.py checks every answer and exits non-zero on a wrong one; measure_floor_of then raises
+    figures = measure_floor_of(target, tmp_path, calls=20)
     services = ("engine", "intake", "assignment", "supervision", "evaluation")
     assert set(figures["cpu_ms_per_call"]) == {
         "bare kombu",
