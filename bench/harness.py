@@ -568,8 +568,11 @@ class Lifecycle:
         self.number = None
         self.marks: list[tuple[str, float]] = []
         self.resubmitted = 0  # times this client sent its submission again after looking
+        self.due: float | None = None  # an open load's (drive(rate=...)) time this lifecycle was due
+        self.started: float | None = None
 
     def run(self):
+        self.started = time.time()
         self.submit()
         self.complete("staff", "pre_review", {"eligible": True, "content_ok": True, "format_ok": True})
         if self.path == "not_filed":
@@ -763,9 +766,15 @@ def drive(
     on_progress=None,
     step_timeout: float = 240,
     patient: bool = False,
+    rate: float | None = None,
 ):
     """Run ``count`` lifecycles, ``concurrency`` at a time. Returns (lifecycles, failures, http).
-    ``patient``: the people look now and then and when told (:class:`Board`), not every 0.3 s."""
+    ``patient``: the people look now and then and when told (:class:`Board`), not every 0.3 s.
+
+    ``rate``: an open load instead of a closed one. Lifecycle ``n`` is due ``n / rate`` seconds
+    after the start, whether or not the earlier ones are done, as new proposals arrive; at most
+    ``concurrency`` are in flight, and one due while that many are still running starts late
+    (each lifecycle's ``due`` and ``started`` times say by how much)."""
     from concurrent.futures import ThreadPoolExecutor, as_completed
 
     http = Http(system.base, system.tokens)
@@ -785,7 +794,14 @@ def drive(
     failures = []
     try:
         with ThreadPoolExecutor(max_workers=concurrency) as pool:
-            futures = {pool.submit(lc.run): lc for lc in lifecycles}
+            if rate is None:
+                futures = {pool.submit(lc.run): lc for lc in lifecycles}
+            else:
+                began, futures = time.time(), {}
+                for n, lc in enumerate(lifecycles):
+                    lc.due = began + n / rate
+                    time.sleep(max(0.0, lc.due - time.time()))
+                    futures[pool.submit(lc.run)] = lc
             for done, future in enumerate(as_completed(futures), 1):
                 exc = future.exception()
                 if exc is not None:
@@ -795,6 +811,36 @@ def drive(
     finally:
         board.stop()
     return lifecycles, failures, http
+
+
+def open_load(lifecycles, rate: float) -> dict:
+    """How an open load (``drive(rate=...)``) went: how late lifecycles started against when they
+    were due (late: the cap on lifecycles in flight was reached, the system did not keep up), how
+    many were in flight at most, and how long one took from its start to its last step."""
+    ran = [lc for lc in lifecycles if lc.started is not None and lc.due is not None]
+    lags = [lc.started - lc.due for lc in ran]
+    spans = [(lc.started, lc.marks[-1][1]) for lc in ran if lc.marks]
+    edges = sorted([(start, 1) for start, _ in spans] + [(end, -1) for _, end in spans])
+    in_flight = peak = 0
+    for _, change in edges:
+        in_flight += change
+        peak = max(peak, in_flight)
+    durations = [end - start for start, end in spans]
+    return {
+        "rate_offered": rate,
+        "started": len(ran),
+        "start_lag_s_p50": _rounded(percentile(lags, 50)),
+        "start_lag_s_p99": _rounded(percentile(lags, 99)),
+        "start_lag_s_max": _rounded(max(lags, default=None)),
+        "started_late_over_1s": sum(1 for lag in lags if lag > 1.0),
+        "peak_in_flight": peak,
+        "lifecycle_s_p50": _rounded(percentile(durations, 50)),
+        "lifecycle_s_p99": _rounded(percentile(durations, 99)),
+    }
+
+
+def _rounded(value, digits: int = 2):
+    return None if value is None else round(value, digits)
 
 
 def percentile(values, p):
