@@ -497,7 +497,9 @@ def print_report(report):
             print(
                 f"open load at {opened['rate_offered']}/s: started late by p50 {opened['start_lag_s_p50']} s, "
                 f"p99 {opened['start_lag_s_p99']} s, most {opened['start_lag_s_max']} s "
-                f"({opened['started_late_over_1s']} of {opened['started']} over 1 s late: the cap was reached); "
+                f"({opened['started_late_over_1s']} of {opened['started']} over 1 s late"
+                + (": the cap was reached, the system fell behind" if opened["started_late_over_1s"] else "")
+                + f"); started at {opened['start_rate']}/s; "
                 f"at most {opened['peak_in_flight']} in flight; a lifecycle took p50 {opened['lifecycle_s_p50']} s, "
                 f"p99 {opened['lifecycle_s_p99']} s"
             )

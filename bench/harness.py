@@ -826,9 +826,12 @@ def open_load(lifecycles, rate: float) -> dict:
         in_flight += change
         peak = max(peak, in_flight)
     durations = [end - start for start, end in spans]
+    starts = sorted(lc.started for lc in ran)
     return {
         "rate_offered": rate,
         "started": len(ran),
+        # the rate they really started at: from the first start to the last
+        "start_rate": round((len(starts) - 1) / (starts[-1] - starts[0]), 2) if len(starts) > 1 else None,
         "start_lag_s_p50": _rounded(percentile(lags, 50)),
         "start_lag_s_p99": _rounded(percentile(lags, 99)),
         "start_lag_s_max": _rounded(max(lags, default=None)),

@@ -24,6 +24,7 @@ def test_a_load_that_kept_up_started_everything_on_time():
     assert opened["started"] == 40
     assert opened["start_lag_s_max"] == pytest.approx(0.02)
     assert opened["started_late_over_1s"] == 0
+    assert opened["start_rate"] == pytest.approx(4.0)
     assert opened["lifecycle_s_p50"] == pytest.approx(2.98)
     # 3 s a lifecycle at 4 a second: 12 in flight at once
     assert opened["peak_in_flight"] == 12
@@ -36,6 +37,8 @@ def test_a_load_that_fell_behind_says_how_late_and_how_many():
         lc.marks.append(("published", lc.started + 5.0))
     opened = open_load(lifecycles, 4.0)
     assert opened["started_late_over_1s"] == 10
+    # 20 started over 0.25 * 9 + 2 * 10 + 0.25 * 10 s
+    assert opened["start_rate"] == pytest.approx(19 / (0.25 * 19 + 20.0), abs=0.01)
     assert opened["start_lag_s_max"] == pytest.approx(20.0)
     assert opened["lifecycle_s_p99"] == pytest.approx(5.0)
 
