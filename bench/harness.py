@@ -827,6 +827,12 @@ def open_load(lifecycles, rate: float) -> dict:
         peak = max(peak, in_flight)
     durations = [end - start for start, end in spans]
     starts = sorted(lc.started for lc in ran)
+    # A system that keeps up takes as long for the last lifecycles as for the first; one that does
+    # not queues work, and each lifecycle takes longer than the one before (until the cap is reached).
+    by_due = [lc.marks[-1][1] - lc.started for lc in sorted(ran, key=lambda lc: lc.due) if lc.marks]
+    quarter = len(by_due) // 4
+    first = percentile(by_due[:quarter], 50) if quarter else None
+    last = percentile(by_due[-quarter:], 50) if quarter else None
     return {
         "rate_offered": rate,
         "started": len(ran),
@@ -839,6 +845,11 @@ def open_load(lifecycles, rate: float) -> dict:
         "peak_in_flight": peak,
         "lifecycle_s_p50": _rounded(percentile(durations, 50)),
         "lifecycle_s_p99": _rounded(percentile(durations, 99)),
+        "lifecycle_s_first_quarter": _rounded(first),
+        "lifecycle_s_last_quarter": _rounded(last),
+        # kept up: none started over a second late, and the last quarter took at most 1.5 times
+        # as long as the first
+        "kept_up": not any(lag > 1.0 for lag in lags) and (first is None or last <= 1.5 * first),
     }
 
 

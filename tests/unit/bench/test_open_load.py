@@ -28,6 +28,7 @@ def test_a_load_that_kept_up_started_everything_on_time():
     assert opened["lifecycle_s_p50"] == pytest.approx(2.98)
     # 3 s a lifecycle at 4 a second: 12 in flight at once
     assert opened["peak_in_flight"] == 12
+    assert opened["kept_up"]
 
 
 def test_a_load_that_fell_behind_says_how_late_and_how_many():
@@ -41,6 +42,20 @@ def test_a_load_that_fell_behind_says_how_late_and_how_many():
     assert opened["start_rate"] == pytest.approx(19 / (0.25 * 19 + 20.0), abs=0.01)
     assert opened["start_lag_s_max"] == pytest.approx(20.0)
     assert opened["lifecycle_s_p99"] == pytest.approx(5.0)
+    assert not opened["kept_up"]
+
+
+def test_a_load_whose_lifecycles_take_longer_and_longer_did_not_keep_up():
+    """No start was late (the cap was high), but work queued: each took 0.1 s longer than the one
+    before, 2 s for the first and 5.9 s for the fortieth."""
+    lifecycles = [_lifecycle(n * 0.25, n * 0.25, n * 0.25 + 2.0 + 0.1 * n) for n in range(40)]
+    opened = open_load(lifecycles, 4.0)
+    assert opened["started_late_over_1s"] == 0
+    assert opened["lifecycle_s_first_quarter"] == pytest.approx(2.5, abs=0.11)
+    assert opened["lifecycle_s_last_quarter"] == pytest.approx(5.5, abs=0.11)
+    assert not opened["kept_up"]
+    line = p99_verdict(STEPS, opened)
+    assert "not met" in line and "did not keep up" in line
 
 
 def test_lifecycles_not_started_are_not_counted():
@@ -51,14 +66,14 @@ def test_lifecycles_not_started_are_not_counted():
 STEPS = {"submit": (60, 80.0, 181.5), "rate": (120, 75.6, 194.6), "reply": (60, 102.0, 164.1)}
 
 
-def test_verdict_met_only_when_every_p99_is_under_and_the_rate_was_held():
-    held = {"rate_offered": 4.0, "started_late_over_1s": 0}
+def test_verdict_met_only_when_every_p99_is_under_and_the_system_kept_up():
+    held = {"rate_offered": 4.0, "started_late_over_1s": 0, "kept_up": True}
     line = p99_verdict(STEPS, held)
     assert ": met (worst rate 194.6 ms)" in line
     slow = dict(STEPS, reply=(60, 190.0, 493.6))
     line = p99_verdict(slow, held)
     assert "not met" in line and "1 of 3 steps at or over 250 ms: reply" in line
-    late = {"rate_offered": 4.0, "started_late_over_1s": 7}
+    late = {"rate_offered": 4.0, "started_late_over_1s": 7, "kept_up": False}
     line = p99_verdict(STEPS, late)
     assert "not met" in line and "7 lifecycles started over 1 s late" in line
 
