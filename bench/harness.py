@@ -441,7 +441,9 @@ class Board:
                 self.changed.notify_all()
             return new
         if role == "unit":
-            rows = self.http.call("unit", "GET", "/api/assignments")
+            # The newest 100 of the unit's assignments: more than the lifecycles any run has in
+            # flight, so every one waiting for the unit is on it (the list is paged, newest first).
+            rows = self.http.call("unit", "GET", "/api/assignments?per_page=100")["items"]
             grouped = collections.defaultdict(list)
             for a in rows:
                 grouped[a["number"]].append(a)
@@ -449,7 +451,7 @@ class Board:
                 new = any(
                     a["id"] not in {b["id"] for b in self.assignments.get(n, [])} for n in grouped for a in grouped[n]
                 )
-                self.assignments = dict(grouped)
+                self.assignments.update(grouped)
                 self.changed.notify_all()
             return new
         rows = self._every_task(role)

@@ -37,15 +37,17 @@ class Assignment(Base):
     """
 
     __tablename__ = "assignments"
-    __table_args__ = (Index("ix_assignments_number_status", "number", "status"),)
+    # A unit's assignments newest first, a page at a time (GET /api/assignments): by unit, then id.
+    __table_args__ = (
+        Index("ix_assignments_number_status", "number", "status"),
+        Index("ix_assignments_unit_id", "unit", "id"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     number: Mapped[str] = mapped_column(String(50))
     proposal_id: Mapped[int] = mapped_column(Integer, index=True)
     round: Mapped[int] = mapped_column(Integer, default=1)
-    unit: Mapped[str] = mapped_column(
-        String(100), ForeignKey("units.code", name="fk_assignments_unit_units"), index=True
-    )
+    unit: Mapped[str] = mapped_column(String(100), ForeignKey("units.code", name="fk_assignments_unit_units"))
     role: Mapped[str] = mapped_column(String(10))
     status: Mapped[str] = mapped_column(String(20))
     assigned_by: Mapped[str] = mapped_column(String(100))

@@ -27,6 +27,39 @@ def list_assignments(uow: AssignmentUnitOfWork, principal, number: str | None = 
     return [describe(row) for row in uow.assignments.assignments(number=number or None, unit=unit)]
 
 
+STATUSES = ("assigned", "signed", "replied", "objected", "cancelled")
+MAX_PER_PAGE = 200
+
+
+class AssignmentQuery(Schema):
+    """What a page of the assignments list asks: which page, how long, and its filters."""
+
+    page = fields.Integer(load_default=1, validate=validate.Range(1, 100_000))
+    per_page = fields.Integer(load_default=50, validate=validate.Range(1, MAX_PER_PAGE))
+    number = fields.String(load_default=None, validate=validate.Length(1, 50))
+    status = fields.String(load_default=None, validate=validate.OneOf(STATUSES))
+
+
+def assignment_page(uow: AssignmentUnitOfWork, principal, query: dict | None = None) -> dict:
+    """A page of the assignments the caller sees (a unit its own, staff every unit's), newest
+    first, with how many there are in all: ``query`` holds ``page`` (from 1), ``per_page`` (1-200,
+    default 50) and the filters ``number`` and ``status``. Every assignment a unit was ever given
+    stays on its list, so the list is read a page at a time: the answer builds one page however many
+    years of assignments there are."""
+    principal = principal_of(principal)
+    unit = None
+    if not oversees(principal):
+        try:
+            unit = acting_unit(principal)
+        except Forbidden:
+            raise Forbidden("only staff and units see assignments") from None
+    data = load(AssignmentQuery, dict(query or {}), "the assignments list's query")
+    total, rows = uow.assignments.assignment_page(
+        (data["page"] - 1) * data["per_page"], data["per_page"], unit=unit, number=data["number"], status=data["status"]
+    )
+    return {"page": data["page"], "per_page": data["per_page"], "total": total, "items": [describe(r) for r in rows]}
+
+
 def _input(item: CoUnitInput, uow: AssignmentUnitOfWork) -> dict:
     return {
         "id": item.id,

@@ -21,7 +21,7 @@ from __future__ import annotations
 import abc
 from collections.abc import Iterable
 
-from sqlalchemy import exists, or_, select
+from sqlalchemy import exists, func, or_, select
 from sqlalchemy.orm import Session
 
 
@@ -56,6 +56,13 @@ class AssignmentRepository(abc.ABC):
     @abc.abstractmethod
     def assignments(self, number: str | None = None, unit: str | None = None) -> list[Assignment]:
         """Assignments (of proposal ``number``, of ``unit``), cancelled ones too, oldest first."""
+
+    @abc.abstractmethod
+    def assignment_page(
+        self, offset: int, limit: int, unit: str | None = None, number: str | None = None, status: str | None = None
+    ) -> tuple[int, list[Assignment]]:
+        """``limit`` assignments from ``offset``, newest first (by id: a stable order), of ``unit``,
+        proposal ``number`` and ``status`` where given; with how many there are in all."""
 
     @abc.abstractmethod
     def active_assignments(self, number: str, lock: bool = False) -> list[Assignment]:
@@ -172,6 +179,22 @@ class SqlAssignmentRepository(AssignmentRepository):
         if unit is not None:
             query = query.where(Assignment.unit == unit)
         return list(self.session.scalars(query))
+
+    def assignment_page(
+        self, offset: int, limit: int, unit: str | None = None, number: str | None = None, status: str | None = None
+    ) -> tuple[int, list[Assignment]]:
+        # A unit's page reads ix_assignments_unit_id backwards (unit, then id); the count reads the
+        # same index's entries for that unit.
+        where = [
+            column == value
+            for column, value in ((Assignment.unit, unit), (Assignment.number, number), (Assignment.status, status))
+            if value is not None
+        ]
+        total = self.session.scalar(select(func.count()).select_from(Assignment).where(*where)) or 0
+        rows = self.session.scalars(
+            select(Assignment).where(*where).order_by(Assignment.id.desc()).offset(offset).limit(limit)
+        )
+        return total, list(rows)
 
     def active_assignments(self, number: str, lock: bool = False) -> list[Assignment]:
         # FOR UPDATE on PostgreSQL; SQLite lets one writer in at a time anyway.

@@ -155,7 +155,15 @@ class AssignmentService(Pingable, ConsultationEntrypoints):
 
     @api
     def list_assignments(self, principal=None, number=None):
+        """Every assignment the caller sees (of proposal ``number``): unbounded, for callers that
+        narrow it to a proposal; people page with :meth:`assignment_page`."""
         return queries.list_assignments(self.uow, principal, number)
+
+    @api
+    def assignment_page(self, principal=None, query=None):
+        """A page of the assignments the caller sees, newest first (``page``, ``per_page`` 1-200
+        default 50, ``number``, ``status``), with their total."""
+        return queries.assignment_page(self.uow, principal, query)
 
     @api
     def get_assignment(self, assignment_id, principal=None):

@@ -182,6 +182,33 @@ class TaskPage(Schema):
     items = fields.List(fields.Nested(Task))
 
 
+class Objection(Schema):
+    reason = fields.String()
+    at = fields.String()
+
+
+class AssignmentListed(Schema):
+    id = fields.Integer()
+    number = fields.String()
+    proposal_id = fields.Integer()
+    round = fields.Integer()
+    unit = fields.String()
+    role = fields.String(metadata={"description": "single, several, lead or co"})
+    status = fields.String(metadata={"description": "assigned, signed, replied, objected or cancelled"})
+    assigned_at = fields.String()
+    assigned_by = fields.String()
+    signed_at = fields.String(allow_none=True)
+    objection = fields.Nested(Objection, allow_none=True)
+    cancelled_at = fields.String(allow_none=True)
+
+
+class AssignmentPage(Schema):
+    page = fields.Integer()
+    per_page = fields.Integer(metadata={"description": "1-200 (default 50) assignments, newest first"})
+    total = fields.Integer(metadata={"description": "assignments the caller sees among those filtered"})
+    items = fields.List(fields.Nested(AssignmentListed))
+
+
 class CompleteTaskRequest(Body):
     data = fields.Dict(
         keys=fields.String(), load_default=dict, metadata={"description": "the form named by the task's form_schema"}

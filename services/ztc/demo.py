@@ -86,7 +86,7 @@ class Client:
         def find():
             return [
                 a
-                for a in self.call(who, "GET", f"/api/assignments?number={number}")
+                for a in self.call(who, "GET", f"/api/assignments?number={number}&per_page=200")["items"]
                 if a["round"] == round_ and a["status"] != "cancelled"
             ]
 

@@ -52,7 +52,7 @@ def test_the_documented_token_commands_give_a_department_its_http_access(running
     mine, other = api.assignment("unit", ours), api.assignment("co_unit", theirs)
     for token in (handler, system):
         listed = call(base, token, "GET", f"/api/assignments?number={ours}")
-        assert listed.status_code == 200 and [a["id"] for a in listed.json()] == [mine["id"]], listed.text
+        assert listed.status_code == 200 and [a["id"] for a in listed.json()["items"]] == [mine["id"]], listed.text
         assert call(base, token, "GET", f"/api/assignments/{other['id']}").status_code in (403, 404)
     assert call(base, system, "POST", f"/api/assignments/{mine['id']}/sign").status_code == 200
 

@@ -43,7 +43,8 @@ class Api:
 
     def assignment(self, who, number):
         def find():
-            return self(who, "GET", f"/api/assignments?number={number}", expect=200).json()
+            # the proposal's assignments, oldest first (the list answers newest first)
+            return self(who, "GET", f"/api/assignments?number={number}", expect=200).json()["items"][::-1]
 
         rows = wait_for(find, timeout=60, message=f"{who}'s assignment for {number}")
         return rows[0]
@@ -188,7 +189,7 @@ def test_forbidden_actions_are_refused_and_change_nothing(running):
     api.complete("staff", "assign", number, {"mode": "single", "units": ["transport"]})
     mine = api.assignment("unit", number)
     # Another unit's assignment: not listed, and not to be signed.
-    assert api("co_unit", "GET", f"/api/assignments?number={number}", expect=200).json() == []
+    assert api("co_unit", "GET", f"/api/assignments?number={number}", expect=200).json()["items"] == []
     assert api("co_unit", "POST", f"/api/assignments/{mine['id']}/sign").status_code == 403
     assert api("unit", "GET", f"/api/assignments/{mine['id']}", expect=200).json()["status"] == "assigned"
     # Rating someone else's proposal.

@@ -449,7 +449,9 @@ def test_units_hear_every_decision_about_their_work_and_an_overruled_objection_k
 
     row = wait_for(overruled, timeout=60, message="the objection overruled on the same assignment")
     assert row["objection"]["decision"]["outcome"] == "kept"
-    assert [a["id"] for a in api("unit", "GET", f"/api/assignments?number={number}", expect=200).json()] == [mine["id"]]
+    assert [a["id"] for a in api("unit", "GET", f"/api/assignments?number={number}", expect=200).json()["items"]] == [
+        mine["id"]
+    ]
     wait_for(
         lambda: "assignment.objection_overruled" in unit_notices(api, "unit", number),
         timeout=60,

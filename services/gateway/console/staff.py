@@ -67,9 +67,15 @@ def kept_assignment(assignments: list[dict]) -> dict:
     return {"mode": "several" if len(units) > 1 else "single", "units": ", ".join(units), "lead": "", "co_units": ""}
 
 
+def proposal_assignments(visit, number: str) -> list[dict]:
+    """Every assignment of proposal ``number``, oldest first (a proposal has a few: one page of the
+    newest-first list holds them all); none if the caller may not see them."""
+    found = visit.api("list_assignments", query={"number": number, "per_page": "200"})
+    return list(reversed(found.body["items"])) if found.ok else []
+
+
 def _objection(visit, number: str) -> dict:
-    found = visit.api("list_assignments", query={"number": number})
-    rows = found.body if found.ok else []
+    rows = proposal_assignments(visit, number)
     return {
         "objections": [a for a in rows if a.get("objection") and not (a["objection"].get("decision"))],
         "keep": kept_assignment(rows),
@@ -78,9 +84,8 @@ def _objection(visit, number: str) -> dict:
 
 def _extension(visit, number: str) -> dict:
     """The unit's request still waiting for a decision (the latest), with its unit."""
-    found = visit.api("list_assignments", query={"number": number})
     asked = []
-    for row in _live(found.body if found.ok else []):
+    for row in _live(proposal_assignments(visit, number)):
         full = visit.api("get_assignment", assignment_id=row["id"])
         for request in full.body.get("extension_requests", []) if full.ok else []:
             if not request.get("decision"):

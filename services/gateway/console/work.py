@@ -115,8 +115,18 @@ class ConsoleWorkRoutes:
     @http("GET", "/console/assignments")
     @page
     def console_assignments(self, visit):
-        answer = visit.api("list_assignments")
-        return visit.render("assignments.html", rows=answer.body) if answer.ok else visit.refusal(answer)
+        """A page of the assignments the caller sees, newest first (``?page=``), with next/previous links."""
+        answer = visit.api("list_assignments", query={"page": str(page_number(visit.request.args.get("page")))})
+        if not answer.ok:
+            return visit.refusal(answer)
+        listed = answer.body
+        return visit.render(
+            "assignments.html",
+            rows=listed["items"],
+            page=listed["page"],
+            pages=max(1, -(-listed["total"] // listed["per_page"])),
+            total=listed["total"],
+        )
 
     @http("GET", "/console/assignments/<id:assignment_id>")
     @page

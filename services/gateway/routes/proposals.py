@@ -14,6 +14,8 @@ from shared.errors import InvalidInput, NotFound
 from .. import schemas
 from ..http import endpoint, http
 
+ASSIGNMENT_QUERY = ("page", "per_page", "number", "status")
+
 
 class _SimilarProposal(Schema):
     number = fields.String()
@@ -248,10 +250,12 @@ class ProposalRoutes:
 
     # -- units (交, 办): a unit handler acts on its own unit's assignments only ---------------------
     @http("GET", "/api/assignments")
-    @endpoint("unit", "staff", "leader", "committee", query=("number",))
+    @endpoint("unit", "staff", "leader", "committee", response=schemas.AssignmentPage, query=ASSIGNMENT_QUERY)
     def list_assignments(self, request, principal):
-        """Assignments: a unit sees its own; staff see all."""
-        return 200, self.assignment.list_assignments(principal=principal, number=request.args.get("number"))
+        """A page of assignments, newest first: a unit sees its own, staff every unit's (``page``,
+        ``per_page`` 1-200, default 50; filters ``number``, the proposal, and ``status``)."""
+        query = {k: request.args[k] for k in ASSIGNMENT_QUERY if request.args.get(k)}
+        return 200, self.assignment.assignment_page(principal=principal, query=query)
 
     @http("GET", "/api/assignments/<id:assignment_id>")
     @endpoint("unit", "staff", "leader", "committee")

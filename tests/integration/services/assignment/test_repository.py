@@ -88,3 +88,92 @@ def test_cosignatures_of_several_replies_are_those_of_each_ones_revision(session
         assert found == {reply.id: uow.assignments.cosignatures(reply)}
         assert [s.assignment_id for s in found[reply.id]] == [ids["health"]]
         assert uow.assignments.cosignatures_of([]) == {}
+
+
+def _given(uow, count: int) -> None:
+    """``count`` proposals assigned to transport, every fourth to education too."""
+    operations.ensure_units(uow, UNITS)
+    for n in range(1, count + 1):
+        units = ["transport", "education"] if n % 4 == 0 else ["transport"]
+        mode = "several" if len(units) > 1 else "single"
+        operations.assign(uow, {"proposal_id": n, "number": f"2026-{n:04d}", "mode": mode, "units": units}, STAFF)
+
+
+@pytest.mark.both_databases
+def test_a_page_of_assignments_is_what_the_fakes_page_and_counts(sessions, skipping_clock):
+    """GET /api/assignments in SQL: newest first, a unit's own or every unit's, filtered by
+    proposal and status, with the total of what the filters keep - as the fakes answer."""
+    fake = FakeAssignmentUnitOfWork()
+    _given(fake, 12)
+    with sessions() as s, s.begin():
+        _given(SqlAssignmentUnitOfWork(s), 12)
+    asks = [
+        (handler("transport"), {"per_page": "5"}),
+        (handler("transport"), {"per_page": "5", "page": "3"}),
+        (handler("education"), {}),
+        (STAFF, {"per_page": "4", "page": "2"}),
+        (STAFF, {"number": "2026-0008"}),
+        (STAFF, {"status": "assigned", "per_page": "200"}),
+        (handler("health"), {}),
+    ]
+    for principal, query in asks:
+        expected = queries.assignment_page(fake, principal, query)
+        with sessions() as s:
+            got = queries.assignment_page(SqlAssignmentUnitOfWork(s), principal, query)
+        strip = lambda page: {**page, "items": [{k: a[k] for k in ("number", "unit", "status")} for a in page["items"]]}  # noqa: E731
+        assert strip(got) == strip(expected), (principal["user"], query)
+    with sessions() as s:
+        page = queries.assignment_page(SqlAssignmentUnitOfWork(s), handler("transport"), {"per_page": "5"})
+    assert page["total"] == 12 and [a["number"] for a in page["items"]] == [f"2026-{n:04d}" for n in (12, 11, 10, 9, 8)]
+    assert [a["id"] for a in page["items"]] == sorted((a["id"] for a in page["items"]), reverse=True)
+
+
+@pytest.mark.both_databases
+def test_a_units_page_reads_an_index_newest_first_without_sorting_the_units_assignments(sessions, db_kind):
+    """Years of assignments stay on a unit's list: a busy unit's page is read from an index newest
+    first and stops at the page, without sorting the unit's assignments; a unit with few among many
+    is found by ix_assignments_unit_id (unit, id), not by walking every unit's rows. (For the busy
+    unit PostgreSQL may walk the primary key backwards instead, which also stops at the page.)"""
+    from datetime import datetime, timezone
+
+    from sqlalchemy import insert, select
+
+    from services.assignment.models import Assignment, Unit
+
+    at = datetime(2026, 1, 5, tzinfo=timezone.utc)
+    units = [*UNITS, *(f"district-{n}" for n in range(9))]  # a city's dozen units, transport one of them
+    with sessions() as s, s.begin():
+        s.add_all(Unit(code=code, name=code) for code in [*units, "rare"])
+        s.flush()
+        row = {"round": 1, "role": "single", "status": "replied", "assigned_by": "staff.wang", "created_at": at}
+        rare = [{**row, "number": f"2016-{n:04d}", "proposal_id": n, "unit": "rare"} for n in range(20)]
+        rows = [
+            {
+                **row,
+                "number": f"20{17 + n // 1000}-{n % 1000:04d}",
+                "proposal_id": 100 + n,
+                "unit": units[n % len(units)],
+            }
+            for n in range(6000)
+        ]
+        s.execute(insert(Assignment), rare + rows)
+    with sessions() as s:
+        repo = SqlAssignmentUnitOfWork(s).assignments
+        total, page = repo.assignment_page(0, 50, unit="transport")
+        assert total == 500 and len(page) == 50 and [r.id for r in page] == sorted((r.id for r in page), reverse=True)
+        assert repo.assignment_page(0, 50, unit="rare")[0] == 20
+        connection = s.connection()
+        connection.exec_driver_sql("ANALYZE" if db_kind == "sqlite" else "ANALYZE assignments")
+        explain = "EXPLAIN QUERY PLAN " if db_kind == "sqlite" else "EXPLAIN "
+        plans = {}
+        for unit in ("transport", "rare"):
+            query = select(Assignment).where(Assignment.unit == unit).order_by(Assignment.id.desc()).limit(50)
+            sql = str(query.compile(connection, compile_kwargs={"literal_binds": True}))
+            plans[unit] = " | ".join(str(r[-1]) for r in connection.exec_driver_sql(explain + sql))
+    # transport's 500: read newest first from an index, stopping at the page - no sort of the 500
+    plan = plans["transport"]
+    assert "TEMP B-TREE" not in plan and " Sort " not in f" {plan} ".replace("Sort Key", ""), plan
+    assert "INDEX" in plan.upper(), plan
+    # the rare unit's 20: found by its unit in ix_assignments_unit_id, not among the other 6,000
+    # (PostgreSQL may sort those 20 rows; SQLite reads them in order)
+    assert "ix_assignments_unit_id" in plans["rare"], plans["rare"]

@@ -82,6 +82,11 @@ class FakeAssignmentRepository(AssignmentRepository):
             if (number is None or a.number == number) and (unit is None or a.unit == unit)
         ]
 
+    def assignment_page(self, offset, limit, unit=None, number=None, status=None):
+        found = [a for a in self.assignments(number=number, unit=unit) if status is None or a.status == status]
+        found.sort(key=lambda a: a.id, reverse=True)
+        return len(found), found[offset : offset + limit]
+
     def active_assignments(self, number: str, lock: bool = False) -> list[Assignment]:
         return [a for a in self.assignments(number=number) if a.status != "cancelled"]
 

@@ -218,6 +218,52 @@ def test_a_unit_lists_and_reads_only_its_own_assignments_while_staff_see_all(uow
         queries.get_assignment(uow, 999, STAFF)
 
 
+def test_the_assignments_list_is_a_page_newest_first_with_its_total(uow):
+    for n in range(1, 8):  # seven proposals to transport, one of them to education as well
+        assign(
+            uow,
+            "several" if n == 3 else "single",
+            number=f"2026-{n:04d}",
+            units=["transport", "education"][: 2 if n == 3 else 1],
+        )
+    page = queries.assignment_page(uow, handler("transport"), {"per_page": "3"})
+    assert (page["page"], page["per_page"], page["total"]) == (1, 3, 7)
+    assert [a["number"] for a in page["items"]] == ["2026-0007", "2026-0006", "2026-0005"]
+    last = queries.assignment_page(uow, handler("transport"), {"per_page": "3", "page": "3"})
+    assert [a["number"] for a in last["items"]] == ["2026-0001"]
+    assert queries.assignment_page(uow, handler("transport"), {"page": "4", "per_page": "3"})["items"] == []
+    # staff see every unit's; the filters narrow it
+    assert queries.assignment_page(uow, STAFF)["total"] == 8
+    assert [a["unit"] for a in queries.assignment_page(uow, STAFF, {"number": "2026-0003"})["items"]] == [
+        "education",
+        "transport",
+    ]
+    assert queries.assignment_page(uow, handler("education"), {"status": "assigned"})["total"] == 1
+    assert queries.assignment_page(uow, handler("education"), {"status": "signed"})["total"] == 0
+
+
+@pytest.mark.parametrize(
+    "query, field",
+    [
+        ({"per_page": "0"}, "per_page"),
+        ({"per_page": "201"}, "per_page"),
+        ({"page": "0"}, "page"),
+        ({"page": "one"}, "page"),
+        ({"status": "finished"}, "status"),
+    ],
+)
+def test_a_nonsense_page_of_assignments_is_refused_with_the_field_named(uow, query, field):
+    with pytest.raises(InvalidInput) as refused:
+        queries.assignment_page(uow, STAFF, query)
+    assert field in refused.value.details
+
+
+def test_only_staff_and_units_see_a_page_of_assignments(uow):
+    assign(uow)
+    with pytest.raises(Forbidden):
+        queries.assignment_page(uow, MEMBER)
+
+
 # -- 签收 sign, 异议 object -------------------------------------------------------------------------
 
 
