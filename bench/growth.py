@@ -2,23 +2,25 @@
 
 In one run, for each database kind asked for (``--db``):
 
-1. makes throwaway databases of its own for engine, intake and supervision (PostgreSQL:
+1. makes throwaway databases of its own for engine, intake, supervision and assignment (PostgreSQL:
    ``ztc_growth_<random>_<service>``, dropped at the end; SQLite: files in a temporary directory),
    migrated to head as in production, and a small **probe**: through the services' own code
    ``smoke.bpmn`` deployed and a first page of the year's report of proposals of this year (100,
    and a reworded copy of one of them); a few live reply deadlines and a first page (50) of
-   overdue ones, and a first page of open tasks for each task list measured (50 staff tasks, 50
-   for the unit handler). Every listing measured thus builds as many rows empty as loaded, and
+   overdue ones, a first page of open tasks for each task list measured (50 staff tasks, 50
+   for the unit handler), the units' directory and a first page (50) of the transport unit's
+   assignments. Every listing measured thus builds as many rows empty as loaded, and
    the ratio measures what the data costs, not a longer answer;
 2. **measures, empty**: one engine step (``smoke.bpmn`` lifecycles as ``bench/engine.py`` drives
    them), the task list of a staff user and of a unit handler, the overdue board, the
    near-duplicate search for the probe's copy (rolled back), the year's report (intake's
-   ``year_figures`` for the bulletin to members, this year);
+   ``year_figures`` for the bulletin to members, this year), and the first page of the
+   assignments list (``GET /api/assignments``) of the transport unit's handler and of staff;
 3. **loads** ``--proposals`` finished proposals spread over the ``--years`` years before this one
    and ``--open`` open ones of this year, with what the hot queries read: engine instances, their
    history and work items (open ones for the open proposals: staff's pre-review and assignment,
    a unit's reply, a proposer's rating), filing and publication events, publications, co-signers,
-   deadlines (closed ones, live ones, about one in seven overdue) and escalations. Straight into
+   each filed proposal's assignment to its unit and, once replied, the reply, deadlines (closed ones, live ones, about one in seven overdue) and escalations. Straight into
    the tables with bulk Core inserts, in chunks, with progress; then ``ANALYZE``, as autovacuum
    (PostgreSQL) or ``ztc`` maintenance would;
 4. **measures, loaded**, the same calls, and prints empty vs loaded and their ratio (target 1.5×)
@@ -57,6 +59,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import engine as engine_bench  # noqa: E402 - bench/engine.py, beside this file
 
 from services.engine.models import History, Instance, ProcessVersion, WorkItem  # noqa: E402
+from services.assignment import operations as assignment_ops, queries as assignment_queries  # noqa: E402
+from services.assignment.models import Assignment  # noqa: E402
+from services.assignment.unit_of_work import SqlAssignmentUnitOfWork  # noqa: E402
 from services.intake.rules import RulebookRules
 from services.intake.unit_of_work import SqlIntakeUnitOfWork
 from services.intake import operations as intake_ops  # noqa: E402
@@ -70,7 +75,7 @@ from shared import clock, db  # noqa: E402
 from shared.workflow.parser import parse_paths  # noqa: E402
 from shared.workflow.runtime import WorkflowRuntime  # noqa: E402
 
-SERVICES = ("engine", "intake", "supervision")
+SERVICES = ("engine", "intake", "supervision", "assignment")
 STAFF = {"user": "staff.zhao", "roles": ["staff"]}
 HANDLER = {"user": "handler.chen", "roles": ["unit"], "unit": "transport"}
 CHUNK = 5000
@@ -257,7 +262,7 @@ def proposal_text(rng: random.Random) -> tuple[dict, str]:
 
 @contextlib.contextmanager
 def databases(kind: str, postgres_url: str, keep: bool):
-    """Throwaway databases of engine, intake and supervision: yields {service: url}."""
+    """Throwaway databases of engine, intake, supervision and assignment: yields {service: url}."""
     if kind == "sqlite":
         with tempfile.TemporaryDirectory(prefix="ztc-growth-") as tmp:
             urls = {s: f"sqlite:///{tmp}/{s}.db" for s in SERVICES}
@@ -357,6 +362,27 @@ def make_probe(urls: dict, year: int, rng: random.Random) -> dict:
             s.execute(insert(Instance), [instance_row(instance_id, version_id, number, [task], created)])
             items.append(work_item(instance_id, number, task, role, unit, None, "open", created + timedelta(minutes=i)))
         s.execute(insert(WorkItem), items)
+    # The units' directory, and a first page of the transport unit's assignments (GET
+    # /api/assignments, newest first), so its list and the staff's build as many rows empty as loaded.
+    with db.transaction(sessions(urls["assignment"])) as s:
+        assignment_ops.ensure_units(SqlAssignmentUnitOfWork(s), {code: UNIT_NAMES.get(code, code) for code in UNITS})
+        s.flush()
+        s.execute(
+            insert(Assignment),
+            [
+                {
+                    "number": f"{year}-{9000 + i:04d}",
+                    "proposal_id": 900_000 + i,
+                    "round": 1,
+                    "unit": "transport",
+                    "role": "single",
+                    "status": "signed",
+                    "assigned_by": "staff.bench",
+                    "created_at": created,
+                }
+                for i in range(PAGE)
+            ],
+        )
     return {"engine": engine, "copy_id": copy["id"], "original": made[3]["number"]}
 
 
@@ -965,6 +991,13 @@ def hot_calls(urls: dict, probe: dict, year: int) -> dict:
         with db.transaction(sessions(urls["intake"])) as s:
             return len(year_figures(SqlIntakeUnitOfWork(s), RulebookRules(), year, "members", STAFF)["proposals"])
 
+    def assignments(principal):
+        def first_page():  # what GET /api/assignments answers: the newest page, with the total counted
+            with db.transaction(sessions(urls["assignment"])) as s:
+                return len(assignment_queries.assignment_page(SqlAssignmentUnitOfWork(s), principal)["items"])
+
+        return first_page
+
     return {
         # What GET /api/tasks answers: the first page, with the total counted.
         "task list, staff": lambda: len(engine.task_page(STAFF)["items"]),
@@ -972,6 +1005,8 @@ def hot_calls(urls: dict, probe: dict, year: int) -> dict:
         "overdue board": overdue,
         "near-duplicate search": duplicates,
         "year's report (members)": report,
+        "assignments, unit handler": assignments(HANDLER),
+        "assignments, staff": assignments(STAFF),
     }
 
 
@@ -1031,6 +1066,8 @@ def explain(urls: dict, probe: dict, year: int) -> list[tuple[str, str, str]]:
         "overdue board": "supervision",
         "near-duplicate search": "intake",
         "year's report (members)": "intake",
+        "assignments, unit handler": "assignment",
+        "assignments, staff": "assignment",
     }
     for name, call in hot_calls(urls, probe, year).items():
         eng = db.get_engine(urls[service_of[name]])
