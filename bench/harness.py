@@ -433,7 +433,9 @@ class Board:
     def _look(self, role) -> bool:
         """One look at ``role``'s list; True if it showed something new."""
         if role == "member":
-            rows = self.http.call("member", "GET", "/api/notifications?unread=true")
+            # the newest 200 unread (the most a look gives): more than a run's people are told
+            # between two looks, so none is missed (what was seen is kept in ``told``)
+            rows = self.http.call("member", "GET", "/api/notifications?unread=true&limit=200")
             seen = {(n["kind"], n["subject"]) for n in rows}
             with self.changed:
                 new = not seen <= self.told

@@ -14,7 +14,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from shared.db import UtcDateTime
-from sqlalchemy import Integer, String, Text, UniqueConstraint, bindparam, insert, select
+from marshmallow import Schema, fields, validate
+from sqlalchemy import Index, Integer, String, Text, UniqueConstraint, bindparam, insert, select, union_all
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared import clock, contracts
@@ -31,11 +32,15 @@ class Notification(Base):
     """One notification for one recipient (a user, ``unit:<id>`` or ``role:<role>``)."""
 
     __tablename__ = "notifications"
-    __table_args__ = (UniqueConstraint("event_id", "recipient", name="uq_notifications_event_recipient"),)
+    # An inbox is read newest first, a page at a time, per address (``inbox``): by recipient, then id.
+    __table_args__ = (
+        UniqueConstraint("event_id", "recipient", name="uq_notifications_event_recipient"),
+        Index("ix_notifications_recipient_id", "recipient", "id"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     event_id: Mapped[str] = mapped_column(String(200))
-    recipient: Mapped[str] = mapped_column(String(120), index=True)
+    recipient: Mapped[str] = mapped_column(String(120))
     kind: Mapped[str] = mapped_column(String(100))
     subject: Mapped[str] = mapped_column(String(100))
     thread: Mapped[str | None] = mapped_column(String(100), nullable=True)
@@ -154,12 +159,42 @@ def _to_dict(row) -> dict:
     }
 
 
-def inbox(session, principal: dict, unread_only: bool = False) -> list[dict]:
-    """The caller's notifications, newest first."""
-    query = select(*_COLUMNS).where(Notification.recipient.in_(addresses(principal)))
-    if unread_only:
-        query = query.where(Notification.read_at.is_(None))
-    return [_to_dict(row) for row in session.execute(query.order_by(Notification.id.desc()))]
+MAX_INBOX_PAGE = 200
+
+
+class InboxQuery(Schema):
+    """What a look at the inbox asks: unread ones only, how many, and older than which."""
+
+    unread = fields.Boolean(load_default=False)
+    limit = fields.Integer(load_default=50, validate=validate.Range(1, MAX_INBOX_PAGE))
+    before = fields.Integer(load_default=None, validate=validate.Range(1, None))
+
+
+def inbox_query(args) -> dict:
+    """An inbox look's query from a request's arguments (``unread``, ``limit``, ``before``), or
+    InvalidInput naming the field."""
+    return load(InboxQuery, {k: args[k] for k in ("unread", "limit", "before") if args.get(k)}, "the inbox's query")
+
+
+def inbox(
+    session, principal: dict, unread_only: bool = False, limit: int = 50, before: int | None = None
+) -> list[dict]:
+    """The caller's newest ``limit`` notifications (``unread_only``: not yet read), older than
+    ``before`` (a notification's id) when given, newest first. An inbox keeps every notice its
+    addresses were ever sent (a role's gets one for every proposal), so it is read a page at a
+    time: each of the caller's addresses gives its newest ``limit`` from ix_notifications_recipient_id
+    and the page is the newest ``limit`` of those, however many there are in all."""
+    parts = []
+    for address in addresses(principal):
+        part = select(*_COLUMNS).where(Notification.recipient == address)
+        if unread_only:
+            part = part.where(Notification.read_at.is_(None))
+        if before is not None:
+            part = part.where(Notification.id < before)
+        parts.append(select(part.order_by(Notification.id.desc()).limit(limit).subquery()))
+    newest = union_all(*parts).subquery()
+    query = select(newest).order_by(newest.c.id.desc()).limit(limit)
+    return [_to_dict(row) for row in session.execute(query)]
 
 
 def mark_read(session, notification_id: int, principal: dict) -> dict:

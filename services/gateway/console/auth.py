@@ -10,6 +10,7 @@ from werkzeug.wrappers import Response
 from shared.errors import TooManyRequests, Unauthenticated
 
 from ..http import http
+from ..notifications import MAX_INBOX_PAGE
 from . import accounts, i18n, login_limits, session
 from .views import Visit, login_page, page, redirect
 
@@ -99,8 +100,10 @@ class ConsoleAuthRoutes:
     @http("GET", "/console")
     @page
     def console_home(self, visit):
-        unread = visit.api("list_notifications", query={"unread": "true"})
-        return visit.render("home.html", unread=len(unread.body) if unread.ok else 0)
+        # The newest unread, at most a page: past that the home page says "200+", not the count.
+        unread = visit.api("list_notifications", query={"unread": "true", "limit": str(MAX_INBOX_PAGE)})
+        count = len(unread.body) if unread.ok else 0
+        return visit.render("home.html", unread=f"{count}+" if count == MAX_INBOX_PAGE else count)
 
     @http("GET", "/console/static/<string:name>")
     def console_static(self, request, name):

@@ -11,6 +11,7 @@ from .views import page, redirect
 # timeline marks those passed. Side paths (returned, not filed, merged) are shown as the status.
 STAGES = ("cosigning", "submitted", "pre_review", "filed", "assigned", "replied", "rating", "rated", "published")
 FIELDS = ("kind", "title", "situation", "analysis", "suggestions", "no_publish_reason")
+NOTES_PER_PAGE = 50  # the notifications page: the newest 50, then "next" for older ones
 
 
 def _draft(form) -> dict:
@@ -118,8 +119,16 @@ class ConsoleMemberRoutes:
     @http("GET", "/console/notifications")
     @page
     def console_notifications(self, visit):
-        answer = visit.api("list_notifications")
-        return visit.render("notifications.html", notes=answer.body) if answer.ok else visit.refusal(answer)
+        """The newest notifications, a page at a time: ``?before=`` the last one shown gives older ones."""
+        query = {"limit": str(NOTES_PER_PAGE)}
+        if visit.request.args.get("before", "").isdigit():
+            query["before"] = visit.request.args["before"]
+        answer = visit.api("list_notifications", query=query)
+        if not answer.ok:
+            return visit.refusal(answer)
+        notes = answer.body
+        older = notes[-1]["id"] if len(notes) == NOTES_PER_PAGE else None
+        return visit.render("notifications.html", notes=notes, older=older)
 
     @http("POST", "/console/notifications/<id:notification_id>/read")
     @page

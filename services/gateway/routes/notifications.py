@@ -33,11 +33,15 @@ class NotificationRoutes:
     The inbox is the gateway's own data, so these routes call no other service."""
 
     @http("GET", "/api/notifications")
-    @endpoint(*EVERYONE, response=NotificationSchema(many=True), query=("unread",))
+    @endpoint(*EVERYONE, response=NotificationSchema(many=True), query=("unread", "limit", "before"))
     def list_notifications(self, request, principal):
-        """The caller's notifications, newest first (unread=true: only those not yet read)."""
-        unread = request.args.get("unread", "false").lower() in ("1", "true", "yes")
-        return 200, notifications.inbox(self.db.session, principal, unread)
+        """The caller's newest notifications, newest first: ``unread=true`` only those not yet read,
+        ``limit`` how many (1-200, default 50), ``before`` only those older than that notification
+        (its id: the last one of a page gives the next)."""
+        query = notifications.inbox_query(request.args)
+        return 200, notifications.inbox(
+            self.db.session, principal, query["unread"], limit=query["limit"], before=query["before"]
+        )
 
     @http("POST", "/api/notifications/<id:notification_id>/read")
     @endpoint(*EVERYONE, response=NotificationSchema)

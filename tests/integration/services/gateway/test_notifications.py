@@ -163,3 +163,73 @@ def test_the_inbox_is_in_the_openapi_document(gateway):
     document = requests.get(f"http://127.0.0.1:{settings.gateway_port}/openapi.json", timeout=10).json()
     assert "get" in document["paths"]["/api/notifications"]
     assert "post" in document["paths"]["/api/notifications/{notification_id}/read"]
+
+
+@pytest.mark.both_databases
+def test_the_inbox_is_read_a_page_at_a_time_newest_first_across_the_callers_addresses(gateway):
+    """A handler's inbox is theirs, their unit's and their role's notices: read newest first, at
+    most ``limit``, and ``before`` the last one shown gives the older ones, every one once; the
+    unread filter pages the same way; a nonsense query is refused with its field named."""
+    from datetime import timedelta
+
+    from sqlalchemy import insert
+
+    settings, sessions, call = gateway
+    at = clock.now() - timedelta(days=1)
+    recipients = ["handler.zhao", "unit:transport", "role:unit", "member.li", "unit:education"]
+    with transaction(sessions) as s:
+        s.execute(
+            insert(Notification),
+            [
+                {
+                    "event_id": f"e{n}",
+                    "recipient": recipients[n % len(recipients)],
+                    "kind": "reminder",
+                    "subject": f"2026-{n:04d}",
+                    "title": f"notice {n}",
+                    "text": "",
+                    "created_at": at + timedelta(seconds=n),
+                    "read_at": at if n % 4 == 0 else None,
+                }
+                for n in range(1, 301)
+            ],
+        )
+    with transaction(sessions) as s:
+        mine = sorted(
+            (n.id for n in s.query(Notification) if n.recipient in ("handler.zhao", "unit:transport", "role:unit")),
+            reverse=True,
+        )
+        unread = sorted(
+            (
+                n.id
+                for n in s.query(Notification)
+                if n.recipient in ("handler.zhao", "unit:transport", "role:unit") and n.read_at is None
+            ),
+            reverse=True,
+        )
+    assert len(mine) == 180
+
+    def pages(query):
+        seen, before = [], None
+        while True:
+            page = call("GET", f"/api/notifications?{query}" + (f"&before={before}" if before else ""), "handler")
+            assert page.status_code == 200, page.text
+            ids = [n["id"] for n in page.json()]
+            assert len(ids) <= 40
+            if not ids:
+                return seen
+            seen += ids
+            before = ids[-1]
+
+    first = call("GET", "/api/notifications", "handler").json()
+    assert [n["id"] for n in first] == mine[:50]  # 50 by default
+    assert pages("limit=40") == mine
+    assert pages("limit=40&unread=true") == unread
+    for query, field in (
+        ("limit=0", "limit"),
+        ("limit=201", "limit"),
+        ("before=x", "before"),
+        ("unread=maybe", "unread"),
+    ):
+        refused = call("GET", f"/api/notifications?{query}", "handler")
+        assert refused.status_code == 400 and field in refused.json()["details"], (query, refused.text)
