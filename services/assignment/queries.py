@@ -15,15 +15,21 @@ from .records import acting_unit, describe, iso, oversees, principal_of, referre
 from .unit_of_work import AssignmentUnitOfWork
 
 
+def _unit_seen(principal) -> str | None:
+    """Whose assignments the caller sees: ``None`` for staff (committee, leaders, operators: every
+    unit's), a unit's handler or system their unit's; anyone else is refused."""
+    principal = principal_of(principal)
+    if oversees(principal):
+        return None
+    try:
+        return acting_unit(principal)
+    except Forbidden:
+        raise Forbidden("only staff and units see assignments") from None
+
+
 def list_assignments(uow: AssignmentUnitOfWork, principal, number: str | None = None) -> list[dict]:
     """Staff (committee, leaders, operators) see every assignment; a unit sees its own only."""
-    principal = principal_of(principal)
-    unit = None
-    if not oversees(principal):
-        try:
-            unit = acting_unit(principal)
-        except Forbidden:
-            raise Forbidden("only staff and units see assignments") from None
+    unit = _unit_seen(principal)
     return [describe(row) for row in uow.assignments.assignments(number=number or None, unit=unit)]
 
 
@@ -46,13 +52,7 @@ def assignment_page(uow: AssignmentUnitOfWork, principal, query: dict | None = N
     default 50) and the filters ``number`` and ``status``. Every assignment a unit was ever given
     stays on its list, so the list is read a page at a time: the answer builds one page however many
     years of assignments there are."""
-    principal = principal_of(principal)
-    unit = None
-    if not oversees(principal):
-        try:
-            unit = acting_unit(principal)
-        except Forbidden:
-            raise Forbidden("only staff and units see assignments") from None
+    unit = _unit_seen(principal)
     data = load(AssignmentQuery, dict(query or {}), "the assignments list's query")
     total, rows = uow.assignments.assignment_page(
         (data["page"] - 1) * data["per_page"], data["per_page"], unit=unit, number=data["number"], status=data["status"]
