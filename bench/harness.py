@@ -602,7 +602,8 @@ class Lifecycle:
 
     # -- steps ----------------------------------------------------------------------------------
     def _find_mine(self):
-        rows = self.http.get("member", "/api/proposals?mine=true")
+        # the member's newest 200: a submission just made is among them (the list is paged, newest first)
+        rows = self.http.get("member", "/api/proposals?mine=true&per_page=200")["items"]
         found = [p for p in rows if p.get("title") == self.title]
         if len(found) > 1:
             raise AssertionError(f"{self.title} was recorded {len(found)} times")

@@ -232,6 +232,16 @@ from shared.contracts.rpc.proposals import ProposalSchema as Proposal  # noqa: E
 from shared.contracts.rpc.proposals import AreaInput, AreaReportSchema, CosignRequest  # noqa: E402, F401
 
 
+class ProposalPage(Schema):
+    page = fields.Integer()
+    per_page = fields.Integer(metadata={"description": "1-200 (default 50) proposals, newest first"})
+    total = fields.Integer(metadata={"description": "proposals the caller may read among those asked for"})
+    items = fields.List(
+        fields.Nested(Proposal),
+        metadata={"description": "the caller's own in full; another member's published ones as published"},
+    )
+
+
 LEVELS = ["satisfied", "basically_satisfied", "unsatisfied"]
 
 

@@ -9,6 +9,8 @@ transaction.
 from __future__ import annotations
 
 
+from marshmallow import Schema, fields, validate
+
 from shared import clock
 from shared.calendar import local_date
 from shared.errors import Conflict, Forbidden, InvalidInput
@@ -277,6 +279,41 @@ def list_proposals(uow: IntakeUnitOfWork, principal: dict, mine: bool = True) ->
             result.sort(key=lambda item: tuple(map(int, item["number"].split("-"))))
         return result
     return [dump(p) for p in uow.proposals.every()]
+
+
+class ProposalQuery(Schema):
+    """What a page of the proposals list asks: which page, how long, the caller's own only."""
+
+    page = fields.Integer(load_default=1, validate=validate.Range(1, 100_000))
+    per_page = fields.Integer(load_default=50, validate=validate.Range(1, 200))
+    mine = fields.Boolean(load_default=False)
+
+
+def proposal_page(uow: IntakeUnitOfWork, principal: dict, query: dict | None = None) -> dict:
+    """A page of what :func:`list_proposals` lists, newest first (by year and number), with how
+    many there are in all: ``query`` holds ``page`` (from 1), ``per_page`` (1-200, default 50) and
+    ``mine``. Every proposal of every year stays readable, so the list is read a page at a time."""
+    user, roles = require_reader(principal)
+    data = load(ProposalQuery, dict(query or {}), "the proposals list's query")
+    proposer = user if MEMBER in roles else None  # the public: published proposals only
+    if data["mine"]:
+        scope = "own"
+    elif reads_all(roles):
+        scope = "every"
+    else:
+        scope = "visible"
+    if scope == "own" and proposer is None:
+        total, rows = 0, []
+    else:
+        offset = (data["page"] - 1) * data["per_page"]
+        total, rows = uow.proposals.proposal_page(offset, data["per_page"], scope, proposer)
+    items = []
+    for proposal in rows:
+        if scope != "visible" or (proposer is not None and proposes(proposal, proposer, roles)):
+            items.append(dump(proposal))
+        elif (publication := uow.proposals.publication_of(proposal)) is not None:
+            items.append(published(publication))
+    return {"page": data["page"], "per_page": data["per_page"], "total": total, "items": items}
 
 
 def titles(uow: IntakeUnitOfWork, principal: dict) -> list[dict]:

@@ -113,6 +113,12 @@ class ProposalRepository(abc.ABC):
         """Every proposal, by year and number."""
 
     @abc.abstractmethod
+    def proposal_page(self, offset: int, limit: int, scope: str, user: str | None) -> tuple[int, list[Proposal]]:
+        """``limit`` proposals from ``offset``, newest first (by year and number, descending), of
+        ``scope``: ``every`` proposal, ``user``'s ``own`` (initiated or co-signed, not dropped) or
+        those ``visible`` to them (their own and every published one); with how many in all."""
+
+    @abc.abstractmethod
     def titles(self) -> list[tuple[str, str]]:
         """Every proposal's ``(number, title)``, by year and number."""
 

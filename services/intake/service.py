@@ -79,7 +79,15 @@ class IntakeService(Pingable, OpinionEntrypoints):
 
     @api
     def list(self, principal, mine=True):
+        """Every proposal the caller may read (their own with ``mine``): unbounded, for callers
+        that need them all; people page with :meth:`proposal_page`."""
         return operations.list_proposals(self.uow, principal, mine)
+
+    @api
+    def proposal_page(self, principal, query=None):
+        """A page of the proposals the caller may read, newest first (``page``, ``per_page`` 1-200
+        default 50, ``mine``), with their total."""
+        return operations.proposal_page(self.uow, principal, query)
 
     @api
     def titles(self, principal):

@@ -159,6 +159,23 @@ class SqlProposalRepository(ProposalRepository):
         )
         return list(self.session.scalars(query))
 
+    def proposal_page(self, offset: int, limit: int, scope: str, user: str | None) -> tuple[int, list[Proposal]]:
+        where = {
+            "every": (),
+            "own": (self._own(user),),
+            "visible": (or_(self._own(user), Proposal.status == "published"),),
+        }[scope]
+        total = self.session.scalar(select(func.count()).select_from(Proposal).where(*where)) or 0
+        query = (
+            select(Proposal)
+            .options(selectinload(Proposal.cosigners))
+            .where(*where)
+            .order_by(*(column.desc() for column in _ORDERED))
+            .offset(offset)
+            .limit(limit)
+        )
+        return total, list(self.session.scalars(query))
+
     def every(self) -> list[Proposal]:
         return list(
             self.session.scalars(select(Proposal).options(selectinload(Proposal.cosigners)).order_by(*_ORDERED))

@@ -30,7 +30,9 @@ def test_a_proposal_posted_twice_with_the_same_key_is_recorded_once_with_one_ins
     number = first.json()["number"]
     assert again.json()["number"] == number and again.json()["analysis"] == DRAFT["analysis"]
     mine = [
-        p for p in api("member", "GET", "/api/proposals?mine=true", expect=200).json() if p["title"] == body["title"]
+        p
+        for p in api("member", "GET", "/api/proposals?mine=true&per_page=200", expect=200).json()["items"]
+        if p["title"] == body["title"]
     ]
     assert [p["number"] for p in mine] == [number]
     api.task("staff", "pre_review", number)  # the process started (once: see below)
@@ -49,7 +51,7 @@ def test_a_proposal_posted_twice_with_the_same_key_is_recorded_once_with_one_ins
         len(
             [
                 p
-                for p in api("member", "GET", "/api/proposals?mine=true", expect=200).json()
+                for p in api("member", "GET", "/api/proposals?mine=true&per_page=200", expect=200).json()["items"]
                 if p["title"] == body["title"]
             ]
         )

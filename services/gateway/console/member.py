@@ -5,7 +5,7 @@ Published proposals are on :mod:`.work` (everyone's)."""
 from __future__ import annotations
 
 from ..http import http
-from .views import page, redirect
+from .views import page, page_number, redirect
 
 # The proposal process's main stages in order (bpmn/proposal.bpmn; docs/proposal-process.md): the
 # timeline marks those passed. Side paths (returned, not filed, merged) are shown as the status.
@@ -28,16 +28,27 @@ class ConsoleMemberRoutes:
     @http("GET", "/console/proposals")
     @page
     def console_my_proposals(self, visit):
-        answer = visit.api("list_proposals", query={"mine": "true"})
+        """A page of the member's own proposals, newest first (``?page=``), with the co-signing
+        invitations among them."""
+        query = {"mine": "true", "page": str(page_number(visit.request.args.get("page")))}
+        answer = visit.api("list_proposals", query=query)
         if not answer.ok:
             return visit.refusal(answer)
+        listed = answer.body
         me = visit.principal["user"]
         invited = [
             p
-            for p in answer.body
+            for p in listed["items"]
             if any(c["user"] == me and c["status"] == "invited" for c in p.get("cosigners") or ())
         ]
-        return visit.render("proposals.html", proposals=answer.body, invited=invited)
+        return visit.render(
+            "proposals.html",
+            proposals=listed["items"],
+            invited=invited,
+            page=listed["page"],
+            pages=max(1, -(-listed["total"] // listed["per_page"])),
+            total=listed["total"],
+        )
 
     @http("GET", "/console/proposals/new")
     @page

@@ -15,6 +15,7 @@ from .. import schemas
 from ..http import endpoint, http
 
 ASSIGNMENT_QUERY = ("page", "per_page", "number", "status")
+PROPOSAL_QUERY = ("page", "per_page", "mine")
 
 
 class _SimilarProposal(Schema):
@@ -83,11 +84,12 @@ class ProposalRoutes:
         return 201, self.intake.submit(body, principal, key=key)
 
     @http("GET", "/api/proposals")
-    @endpoint(*PROPOSAL_READERS, response=schemas.Proposal(many=True), query=("mine",))
+    @endpoint(*PROPOSAL_READERS, response=schemas.ProposalPage, query=PROPOSAL_QUERY)
     def list_proposals(self, request, principal):
-        """Proposals the caller may read (mine=true: only the caller's own)."""
-        mine = request.args.get("mine", "false").lower() in ("1", "true", "yes")
-        return 200, self.intake.list(principal, mine)
+        """A page of the proposals the caller may read, newest first (``page``, ``per_page`` 1-200,
+        default 50; ``mine=true``: only the caller's own)."""
+        query = {k: request.args[k] for k in PROPOSAL_QUERY if request.args.get(k)}
+        return 200, self.intake.proposal_page(principal, query)
 
     @http("GET", "/api/proposals/<string:number>")
     @endpoint(*PROPOSAL_READERS, response=schemas.Proposal)

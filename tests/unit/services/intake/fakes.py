@@ -146,6 +146,15 @@ class FakeProposalRepository(ProposalRepository):
     def every(self) -> list[Proposal]:
         return _by_number(self._rows.of(Proposal))
 
+    def proposal_page(self, offset, limit, scope, user):
+        keep = {
+            "every": lambda p: True,
+            "own": lambda p: self._proposes(p, user),
+            "visible": lambda p: self._proposes(p, user) or p.status == "published",
+        }[scope]
+        found = _by_number([p for p in self._rows.of(Proposal) if keep(p)])[::-1]
+        return len(found), found[offset : offset + limit]
+
     def titles(self) -> list[tuple[str, str]]:
         return [(p.number, p.title) for p in self.every()]
 

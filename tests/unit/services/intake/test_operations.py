@@ -35,6 +35,7 @@ SMITH = {"user": "smith", "roles": ["member"]}
 STAFF = {"user": "staff.zhao", "roles": ["staff"]}
 LEADER = {"user": "leader.sun", "roles": ["leader"]}
 HANDLER = {"user": "handler.chen", "roles": ["unit"], "unit": "transport"}
+PUBLIC = {"user": "resident", "roles": ["public"]}
 
 BUS_SHELTERS = {
     "title": "关于加快老城区公交候车亭改造的建议",
@@ -406,6 +407,33 @@ def test_a_members_list_holds_their_own_and_the_published_ones(session):
     everything = operations.list_proposals(SqlIntakeUnitOfWork(session), ZHANG, mine=False)
     assert [p["number"] for p in everything] == ["2026-0001", "2026-0002", "2026-0004"]
     assert everything[-1]["proposers"] == ["s***"] and "initiator" not in everything[-1]
+
+    # GET /api/proposals: the same, a page at a time, newest first, with the total
+    def page(principal, **query):
+        return operations.proposal_page(SqlIntakeUnitOfWork(session), principal, query)
+
+    def numbers(answer):
+        return [p["number"] for p in answer["items"]]
+
+    assert page(ZHANG, mine="true")["items"] == operations.list_proposals(SqlIntakeUnitOfWork(session), ZHANG)[::-1]
+    assert page(ZHANG)["items"] == everything[::-1]
+    first, second = page(ZHANG, per_page="2"), page(ZHANG, per_page="2", page="2")
+    assert (numbers(first), numbers(second), first["total"], second["total"]) == (
+        ["2026-0004", "2026-0002"],
+        ["2026-0001"],
+        3,
+        3,
+    )
+    assert numbers(page(STAFF)) == ["2026-0004", "2026-0003", "2026-0002", "2026-0001"]
+    assert numbers(page(STAFF, mine="true")) == [] and page(STAFF, mine="true")["total"] == 0
+    public = page(PUBLIC)
+    assert numbers(public) == ["2026-0004"] and public["items"][0]["proposers"] == ["s***"]
+    for nonsense in ({"per_page": "0"}, {"per_page": "201"}, {"page": "0"}, {"mine": "perhaps"}):
+        with pytest.raises(InvalidInput) as refused:
+            page(ZHANG, **nonsense)
+        assert set(nonsense) <= set(refused.value.details)
+    with pytest.raises(Forbidden):
+        page(HANDLER)
 
 
 # -- duplicates ----------------------------------------------------------------------------------
