@@ -65,6 +65,7 @@ from services.assignment.unit_of_work import SqlAssignmentUnitOfWork  # noqa: E4
 from services.intake.rules import RulebookRules
 from services.intake.unit_of_work import SqlIntakeUnitOfWork
 from services.intake import operations as intake_ops  # noqa: E402
+from services.intake import proposals as intake_proposals  # noqa: E402
 from services.intake.models import Cosigner, ProposalCounter, Proposal, ProposalEvent, Publication  # noqa: E402
 from services.intake.reports import year_figures  # noqa: E402
 from services.intake.similarity import bigrams, match_text  # noqa: E402
@@ -991,6 +992,14 @@ def hot_calls(urls: dict, probe: dict, year: int) -> dict:
         with db.transaction(sessions(urls["intake"])) as s:
             return len(year_figures(SqlIntakeUnitOfWork(s), RulebookRules(), year, "members", STAFF)["proposals"])
 
+    def proposals(principal, mine):
+        def first_page():  # what GET /api/proposals answers: the newest page, with the total counted
+            with db.transaction(sessions(urls["intake"])) as s:
+                query = {"mine": "true"} if mine else {}
+                return len(intake_proposals.proposal_page(SqlIntakeUnitOfWork(s), principal, query)["items"])
+
+        return first_page
+
     def assignments(principal):
         def first_page():  # what GET /api/assignments answers: the newest page, with the total counted
             with db.transaction(sessions(urls["assignment"])) as s:
@@ -1007,6 +1016,8 @@ def hot_calls(urls: dict, probe: dict, year: int) -> dict:
         "year's report (members)": report,
         "assignments, unit handler": assignments(HANDLER),
         "assignments, staff": assignments(STAFF),
+        "proposals, staff": proposals(STAFF, mine=False),
+        "proposals, a member's own (none)": proposals({"user": "member.9999", "roles": ["member"]}, mine=True),
     }
 
 
@@ -1068,6 +1079,8 @@ def explain(urls: dict, probe: dict, year: int) -> list[tuple[str, str, str]]:
         "year's report (members)": "intake",
         "assignments, unit handler": "assignment",
         "assignments, staff": "assignment",
+        "proposals, staff": "intake",
+        "proposals, a member's own (none)": "intake",
     }
     for name, call in hot_calls(urls, probe, year).items():
         eng = db.get_engine(urls[service_of[name]])
