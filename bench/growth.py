@@ -15,7 +15,8 @@ In one run, for each database kind asked for (``--db``):
    them), the task list of a staff user and of a unit handler, the overdue board, the
    near-duplicate search for the probe's copy (rolled back), the year's report (intake's
    ``year_figures`` for the bulletin to members, this year), and the first page of the
-   assignments list (``GET /api/assignments``) of the transport unit's handler and of staff;
+   assignments list (``GET /api/assignments``) of the transport unit's handler and of staff, and
+   of the proposals list (``GET /api/proposals``) of staff and of a member's own (one with none);
 3. **loads** ``--proposals`` finished proposals spread over the ``--years`` years before this one
    and ``--open`` open ones of this year, with what the hot queries read: engine instances, their
    history and work items (open ones for the open proposals: staff's pre-review and assignment,
