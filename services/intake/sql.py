@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, exists, false, func, insert, or_, select, update
+from sqlalchemy import and_, exists, false, func, insert, or_, select, union, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
@@ -138,11 +138,16 @@ class SqlProposalRepository(ProposalRepository):
         return list(self.session.scalars(query))
 
     def _own(self, user: str | None) -> Any:
+        """``user`` initiated the proposal or co-signs it (and has not dropped off). The ids come
+        from the two indexes (``proposals.initiator``, ``cosigners.user``): a member's few, not a
+        test of every proposal (an ``OR`` with a correlated ``EXISTS`` read all of them)."""
         if user is None:
             return false()
-        return or_(
-            Proposal.initiator == user,
-            Proposal.cosigners.any((Cosigner.user == user) & (Cosigner.status != "dropped")),
+        return Proposal.id.in_(
+            union(
+                select(Proposal.id).where(Proposal.initiator == user),
+                select(Cosigner.proposal_id).where(Cosigner.user == user, Cosigner.status != "dropped"),
+            )
         )
 
     def of_proposer(self, user: str) -> list[Proposal]:
