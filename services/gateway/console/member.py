@@ -5,7 +5,7 @@ Published proposals are on :mod:`.work` (everyone's)."""
 from __future__ import annotations
 
 from ..http import http
-from .views import page, page_number, redirect
+from .views import page, page_number, pager_of, redirect
 
 # The proposal process's main stages in order (bpmn/proposal.bpmn; docs/proposal-process.md): the
 # timeline marks those passed. Side paths (returned, not filed, merged) are shown as the status.
@@ -45,9 +45,7 @@ class ConsoleMemberRoutes:
             "proposals.html",
             proposals=listed["items"],
             invited=invited,
-            page=listed["page"],
-            pages=max(1, -(-listed["total"] // listed["per_page"])),
-            total=listed["total"],
+            **pager_of(listed),
         )
 
     @http("GET", "/console/proposals/new")

@@ -13,7 +13,7 @@ from werkzeug.datastructures import MultiDict
 
 from ..http import http
 from ..reports import every_page
-from .views import page, page_number, year_asked
+from .views import page, page_number, pager_of, year_asked
 
 # The proposal tasks whose forms live here; they post to /console/tasks/<id> like the others.
 FORMS = ("reassign", "approve_extension", "decide_appeal")
@@ -162,9 +162,7 @@ class ConsoleStaffRoutes:
             "staff_overdue.html",
             as_of=board.get("as_of"),
             units=overdue_board(board),
-            page=board.get("page", 1),
-            pages=max(1, -(-board.get("total", 0) // board.get("per_page", 1))),
-            total=board.get("total", 0),
+            **pager_of(board),
         )
 
     @http("GET", "/console/reports")

@@ -184,6 +184,13 @@ def page(method):
     return wrapper
 
 
+def pager_of(listed: dict) -> dict:
+    """What the pager under a paged list needs (``console/_pager.html``) from an API's page
+    (``{page, per_page, total, items}``): this page, how many pages, and the total."""
+    total, per_page = listed.get("total", 0), listed.get("per_page", 1)
+    return {"page": listed.get("page", 1), "pages": max(1, -(-total // per_page)), "total": total}
+
+
 def page_number(value) -> int:
     """A page asked for in a link (``?page=``): 1 when none (or nonsense) is given."""
     try:

@@ -10,7 +10,7 @@ from ..http import http
 from ..routes.proposals import ROUTED_AT_ONCE
 from . import staff
 from .unit import assignment_page
-from .views import page, page_number, redirect
+from .views import page, page_number, pager_of, redirect
 
 # The proposal tasks the console has forms for; other tasks are listed and done through the API.
 FORMS = ("pre_review", "filing_decision", "assign", "review_reply", "grade_quality") + staff.FORMS
@@ -92,9 +92,7 @@ class ConsoleWorkRoutes:
         return visit.render(
             "tasks.html",
             tasks=tasks,
-            page=listed["page"],
-            pages=max(1, -(-listed["total"] // listed["per_page"])),
-            total=listed["total"],
+            **pager_of(listed),
             forms=FORMS,
             reasons=rules.reasons(),
             categories=rules.reply_categories(),
@@ -123,9 +121,7 @@ class ConsoleWorkRoutes:
         return visit.render(
             "assignments.html",
             rows=listed["items"],
-            page=listed["page"],
-            pages=max(1, -(-listed["total"] // listed["per_page"])),
-            total=listed["total"],
+            **pager_of(listed),
         )
 
     @http("GET", "/console/assignments/<id:assignment_id>")
