@@ -66,6 +66,7 @@ from services.assignment.unit_of_work import SqlAssignmentUnitOfWork  # noqa: E4
 from services.intake.rules import RulebookRules
 from services.intake.unit_of_work import SqlIntakeUnitOfWork
 from services.intake import operations as intake_ops  # noqa: E402
+from services.intake import opinions as intake_opinions  # noqa: E402
 from services.intake import proposals as intake_proposals  # noqa: E402
 from services.intake.models import Cosigner, ProposalCounter, Proposal, ProposalEvent, Publication  # noqa: E402
 from services.intake.reports import year_figures  # noqa: E402
@@ -80,9 +81,11 @@ from shared.workflow.runtime import WorkflowRuntime  # noqa: E402
 SERVICES = ("engine", "intake", "supervision", "assignment")
 STAFF = {"user": "staff.zhao", "roles": ["staff"]}
 HANDLER = {"user": "handler.chen", "roles": ["unit"], "unit": "transport"}
+LEADER = {"user": "leader.wu", "roles": ["leader"]}
 CHUNK = 5000
 TARGET = 1.5
 PAGE = 50  # the first page of the task list and of the overdue board, which the probe fills
+PROBE_OPINIONS = 300  # opinion items of this year in the probe: a first page of each list, the leaders' too
 REPORT_PAGE = 100  # the first page of the year's report, which the probe's proposals fill
 # A city committee's year (--year): 600-900 proposals, most of them finished by the year's end.
 YEAR_FINISHED, YEAR_OPEN = 660, 140
@@ -385,6 +388,9 @@ def make_probe(urls: dict, year: int, rng: random.Random) -> dict:
                 for i in range(PAGE)
             ],
         )
+    # Opinion items (社情民意) of this year, enough that each opinion list measured has a first
+    # page empty as loaded: staff's, and the leaders' (about a quarter await an instruction).
+    load_opinions(urls["intake"], year, PROBE_OPINIONS, rng.randint(0, 10**6), True)
     return {"engine": engine, "copy_id": copy["id"], "original": made[3]["number"]}
 
 
@@ -1001,6 +1007,13 @@ def hot_calls(urls: dict, probe: dict, year: int) -> dict:
 
         return first_page
 
+    def opinions(principal, **query):
+        def first_page():  # what GET /api/opinions answers: the newest page, with the total counted
+            with db.transaction(sessions(urls["intake"])) as s:
+                return len(intake_opinions.item_page(SqlIntakeUnitOfWork(s), principal, query)["items"])
+
+        return first_page
+
     def assignments(principal):
         def first_page():  # what GET /api/assignments answers: the newest page, with the total counted
             with db.transaction(sessions(urls["assignment"])) as s:
@@ -1019,6 +1032,9 @@ def hot_calls(urls: dict, probe: dict, year: int) -> dict:
         "assignments, staff": assignments(STAFF),
         "proposals, staff": proposals(STAFF, mine=False),
         "proposals, a member's own (none)": proposals({"user": "member.9999", "roles": ["member"]}, mine=True),
+        "opinions, staff": opinions(STAFF),
+        "opinions, a member's own (none)": opinions({"user": "member.9999", "roles": ["member"]}, mine=True),
+        "opinions, leader's awaiting": opinions(LEADER, awaiting="instruction"),
     }
 
 
@@ -1082,6 +1098,9 @@ def explain(urls: dict, probe: dict, year: int) -> list[tuple[str, str, str]]:
         "assignments, staff": "assignment",
         "proposals, staff": "intake",
         "proposals, a member's own (none)": "intake",
+        "opinions, staff": "intake",
+        "opinions, a member's own (none)": "intake",
+        "opinions, leader's awaiting": "intake",
     }
     for name, call in hot_calls(urls, probe, year).items():
         eng = db.get_engine(urls[service_of[name]])
@@ -1128,9 +1147,25 @@ def run_kind(kind: str, args, year: int) -> dict:
             file=sys.stderr,
             flush=True,
         )
+        opinion_counts: dict = {}
+        if args.opinions:  # first: the proposals' load ends with ANALYZE, which then covers them too
+            print(
+                f"[{kind}] loading {args.opinions} opinion items over {args.years + 1} years …",
+                file=sys.stderr,
+                flush=True,
+            )
+            started = time.monotonic()
+            for y in range(year - args.years, year + 1):  # as many each year, the rest this year
+                share = args.opinions // (args.years + 1) + (args.opinions % (args.years + 1) if y == year else 0)
+                for table, rows in load_opinions(urls["intake"], y, share, args.seed + y, args.quiet).items():
+                    opinion_counts[table] = opinion_counts.get(table, 0) + rows
+            opinion_counts["seconds"] = time.monotonic() - started
         counts = load(
             urls, probe, year, args.proposals, args.open, args.years, args.seed, args.quiet, this_year=args.year
         )
+        for table, rows in opinion_counts.items():
+            counts[table] = counts.get(table, 0) + rows
+        counts["seconds"] = round(counts["seconds"], 1)
         print(
             f"[{kind}] loaded in {counts['seconds']} s: "
             + ", ".join(f"{k} {v}" for k, v in counts.items() if k != "seconds"),
@@ -1145,7 +1180,7 @@ def run_kind(kind: str, args, year: int) -> dict:
 
 def print_report(runs: list, baselines: dict, args, load_average) -> None:
     print(
-        f"\nFlat with the data: {args.proposals} finished + {args.open} open proposals, "
+        f"\nFlat with the data: {args.proposals} finished + {args.open} open proposals, {args.opinions} opinion items, "
         f"median of {args.repeat} (engine step: {args.lifecycles} lifecycles × 6 steps); "
         f"load average at the start {load_average[0]:.2f} {load_average[1]:.2f} {load_average[2]:.2f}, "
         f"at the end {' '.join(f'{x:.2f}' for x in os.getloadavg())}"
@@ -1201,6 +1236,12 @@ def main(argv=None) -> int:
         default=None,
         help="open proposals of this year loaded, with their open work (default: a tenth of --proposals)",
     )
+    ap.add_argument(
+        "--opinions",
+        type=int,
+        default=None,
+        help="opinion items loaded, spread over the years as the finished proposals (default: a fifth of --proposals)",
+    )
     ap.add_argument("--years", type=int, default=10, help="past years the finished proposals spread over")
     ap.add_argument("--repeat", type=int, default=5, help="timed calls per measurement (the median is shown)")
     ap.add_argument(
@@ -1233,6 +1274,10 @@ def main(argv=None) -> int:
         args.open = YEAR_OPEN if args.open is None else args.open
     if args.open is None:
         args.open = args.proposals // 10
+    if args.opinions is None:
+        args.opinions = args.proposals // 5
+    if args.opinions < 0:
+        ap.error("--opinions must be at least 0")
     if args.proposals < 0 or args.open < 0 or args.years < 1 or args.repeat < 1 or args.lifecycles < 1:
         ap.error("--proposals and --open must be at least 0, --years, --repeat and --lifecycles at least 1")
     load_average = os.getloadavg()

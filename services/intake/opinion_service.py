@@ -36,8 +36,8 @@ class OpinionEntrypoints:
         return opinions.get(self.uow, number, principal)
 
     @api
-    def list_opinions(self, principal, mine=False, status=None, awaiting=None):
-        return opinions.list_items(self.uow, principal, mine, status, awaiting)
+    def opinion_page(self, principal, query=None):
+        return opinions.item_page(self.uow, principal, query)
 
     @api
     def opinion_editing_flags(self, numbers, principal):

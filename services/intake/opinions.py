@@ -12,9 +12,11 @@ masked) — before that, 403; a department (role ``unit``) reads only the items 
 
 from __future__ import annotations
 
+from marshmallow import Schema, fields, validate
+
 from shared import clock
 from shared.calendar import local_date
-from shared.errors import Conflict, Forbidden, InvalidInput
+from shared.errors import Conflict, Forbidden
 from shared.rulebook import Rulebook
 from shared.validation import load
 
@@ -283,39 +285,59 @@ def get(uow: IntakeUnitOfWork, number: str, principal: dict) -> dict:
     raise Forbidden(f"opinion item {number} is another submitter's and not published")
 
 
-def list_items(
-    uow: IntakeUnitOfWork, principal: dict, mine: bool = False, status: str | None = None, awaiting: str | None = None
-) -> list[dict]:
-    """Staff, the committee, leaders: every item (``mine``: none of theirs are). Members and
-    informants: their own; members with ``mine=false`` also the adopted items of others, as
-    published. Units: the items forwarded to them. ``awaiting="instruction"``: only items with a
-    report adopted on a channel where no leader's instruction is recorded yet (the leaders' list;
-    a year holds thousands of items, most of them not waiting)."""
+class OpinionQuery(Schema):
+    """What a page of the opinion items list asks: which page, how long, the caller's own only,
+    one status, only those awaiting a leader's instruction."""
+
+    page = fields.Integer(load_default=1, validate=validate.Range(1, 100_000))
+    per_page = fields.Integer(load_default=50, validate=validate.Range(1, 200))
+    mine = fields.Boolean(load_default=False)
+    status = fields.String(load_default=None, validate=validate.OneOf(sorted(STATUS_ZH)))
+    awaiting = fields.String(
+        load_default=None,
+        validate=validate.OneOf(["instruction"], error="only 'instruction' is known, not {input!r}"),
+    )
+
+
+def item_page(uow: IntakeUnitOfWork, principal: dict, query: dict | None = None) -> dict:
+    """A page of the items the caller may read, newest first (by year and number), with how many
+    there are in all: ``query`` holds ``page`` (from 1), ``per_page`` (1-200, default 50), ``mine``,
+    ``status`` and ``awaiting`` (``instruction``: only items with a report adopted on a channel
+    where no leader's instruction is recorded yet — the leaders' list).
+
+    Who reads what: staff, the committee, leaders every item (``mine``: none of theirs are);
+    members and informants their own, members with ``mine=false`` also the adopted items of
+    others, as published; units the items forwarded to them. The database narrows and pages (a
+    year holds thousands of items and every year stays readable)."""
     user, roles = acting_user(principal)
-    if awaiting and awaiting != "instruction":
-        raise InvalidInput("what is awaited?", {"awaiting": [f"only 'instruction' is known, not {awaiting!r}"]})
-    wanted = {"status": status or None, "awaiting_instruction": awaiting == "instruction"}
+    data = load(OpinionQuery, dict(query or {}), "the opinion items list's query")
+    wanted = {"status": data["status"], "awaiting_instruction": data["awaiting"] == "instruction"}
+    offset, limit = (data["page"] - 1) * data["per_page"], data["per_page"]
+    shape = {"page": data["page"], "per_page": data["per_page"]}
     if "unit" in roles and not reads_all(roles):
         unit = principal.get("unit")
         if unit is None:
-            return []
-        return [for_unit(uow, i, principal["unit"]) for i in uow.opinions.listed(**wanted, forwarded_to=unit)]
-    if reads_all(roles) and not mine:
-        items = uow.opinions.listed(**wanted)
+            return shape | {"total": 0, "items": []}
+        total, items = uow.opinions.item_page(offset, limit, **wanted, forwarded_to=unit)
+        return shape | {"total": total, "items": [for_unit(uow, i, unit) for i in items]}
+    if reads_all(roles) and not data["mine"]:
+        total, items = uow.opinions.item_page(offset, limit, **wanted)
         found = uow.opinions.details_of(items)
-        return [dump(uow, i, found=found[i.id]) for i in items]
+        return shape | {"total": total, "items": [dump(uow, i, found=found[i.id]) for i in items]}
     if not set(SUBMITTERS) & roles and not reads_all(roles):
         raise Forbidden("opinion items are read by their submitters, staff, the committee, leaders and units")
-    shown = [
-        item
-        for item in uow.opinions.listed(**wanted)
-        if item.submitter == user or (not mine and "member" in roles and item.status in PUBLISHED)
-    ]
-    found = uow.opinions.details_of(shown)
-    return [
-        dump(uow, item, found=found[item.id]) if item.submitter == user else public(uow, item, found[item.id])
-        for item in shown
-    ]
+    published_too = not data["mine"] and "member" in roles
+    total, items = uow.opinions.item_page(
+        offset, limit, **wanted, submitter=user, published=PUBLISHED if published_too else ()
+    )
+    found = uow.opinions.details_of(items)
+    return shape | {
+        "total": total,
+        "items": [
+            dump(uow, item, found=found[item.id]) if item.submitter == user else public(uow, item, found[item.id])
+            for item in items
+        ],
+    }
 
 
 def editing_flags(uow: IntakeUnitOfWork, rules: IntakeRules, numbers: list[str], principal: dict) -> dict:

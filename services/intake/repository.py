@@ -261,11 +261,20 @@ class OpinionRepository(abc.ABC):
         """The items of case thread ``thread``, oldest first."""
 
     @abc.abstractmethod
-    def listed(
-        self, status: str | None = None, awaiting_instruction: bool = False, forwarded_to: str | None = None
-    ) -> list[OpinionItem]:
-        """Items by year and number: of ``status``; with an adopted report no leader instructed on
-        yet; forwarded to unit ``forwarded_to`` — each if given."""
+    def item_page(
+        self,
+        offset: int,
+        limit: int,
+        status: str | None = None,
+        awaiting_instruction: bool = False,
+        forwarded_to: str | None = None,
+        submitter: str | None = None,
+        published: tuple[str, ...] = (),
+    ) -> tuple[int, list[OpinionItem]]:
+        """How many items there are and ``limit`` of them from ``offset``, newest first (by year
+        and number, descending): of ``status``; with an adopted report no leader instructed on
+        yet; forwarded to unit ``forwarded_to``; sent in by ``submitter`` (or, with ``published``,
+        of one of those statuses) — each if given."""
 
     @abc.abstractmethod
     def editing_flags(self, numbers: list[str]) -> list[tuple[str, bool, datetime | None]]:

@@ -427,23 +427,43 @@ class SqlOpinionRepository(OpinionRepository):
         query = select(OpinionItem).where(OpinionItem.thread == thread).order_by(OpinionItem.created_at, OpinionItem.id)
         return list(self.session.scalars(query))
 
-    def listed(
-        self, status: str | None = None, awaiting_instruction: bool = False, forwarded_to: str | None = None
-    ) -> list[OpinionItem]:
-        query = select(OpinionItem).order_by(OpinionItem.year, OpinionItem.sequence)
+    def item_page(
+        self,
+        offset: int,
+        limit: int,
+        status: str | None = None,
+        awaiting_instruction: bool = False,
+        forwarded_to: str | None = None,
+        submitter: str | None = None,
+        published: tuple[str, ...] = (),
+    ) -> tuple[int, list[OpinionItem]]:
+        where = []
         if status:
-            query = query.where(OpinionItem.status == status)
+            where.append(OpinionItem.status == status)
         if awaiting_instruction:
             instructed = exists().where(
                 OpinionInstruction.item_id == OpinionReport.item_id, OpinionInstruction.channel == OpinionReport.channel
             )
             waiting = select(OpinionReport.item_id).where(OpinionReport.adoption == "adopted", ~instructed)
-            query = query.where(OpinionItem.id.in_(waiting))
+            where.append(OpinionItem.id.in_(waiting))
         if forwarded_to is not None:
-            query = query.where(
-                OpinionItem.id.in_(select(OpinionForward.item_id).where(OpinionForward.unit == forwarded_to))
-            )
-        return list(self.session.scalars(query))
+            where.append(OpinionItem.id.in_(select(OpinionForward.item_id).where(OpinionForward.unit == forwarded_to)))
+        if submitter is not None:
+            # Each side by its own index (submitter; status): a member's few and the adopted ones,
+            # not a test of every item of every year.
+            mine = select(OpinionItem.id).where(OpinionItem.submitter == submitter)
+            if published:
+                mine = union(mine, select(OpinionItem.id).where(OpinionItem.status.in_(published)))
+            where.append(OpinionItem.id.in_(mine))
+        total = self.session.scalar(select(func.count()).select_from(OpinionItem).where(*where)) or 0
+        query = (
+            select(OpinionItem)
+            .where(*where)
+            .order_by(OpinionItem.year.desc(), OpinionItem.sequence.desc())
+            .offset(offset)
+            .limit(limit)
+        )
+        return total, list(self.session.scalars(query))
 
     def editing_flags(self, numbers: list[str]) -> list[tuple[str, bool, datetime | None]]:
         rows = self.session.execute(

@@ -103,7 +103,7 @@ def test_an_item_edited_signed_off_reported_adopted_instructed_forwarded_and_ans
 
     step(api, "staff", number, "forwarding", {"forward": True, "units": ["transport"], "forward_request": "请研究办理"})
     until_status(api, number, "forwarded")
-    assert [i["number"] for i in api("unit", "GET", "/api/opinions", expect=200).json()] == [number]
+    assert [i["number"] for i in api("unit", "GET", "/api/opinions", expect=200).json()["items"]] == [number]
     assert api("co_unit", "GET", f"/api/opinions/{number}").status_code == 403  # not forwarded to education
     assert api("co_unit", "POST", f"/api/opinions/{number}/answers", {"text": "x"}).status_code == 403
     api("unit", "POST", f"/api/opinions/{number}/answers", {"text": "已将加装电梯纳入年度计划"}, expect=201)
@@ -170,10 +170,10 @@ def test_forbidden_actions_and_malformed_input_are_refused(running, e2e_settings
     refused = api("informant", "POST", f"/api/tasks/{task['task_id']}/complete", {"data": edit})
     assert refused.status_code == 403, "the engine refuses an informant editing, whatever the gateway lets through"
     assert api("cosigner", "GET", f"/api/opinions/{number}").status_code == 403
-    assert number not in [i["number"] for i in api("cosigner", "GET", "/api/opinions", expect=200).json()]
+    assert number not in [i["number"] for i in api("cosigner", "GET", "/api/opinions", expect=200).json()["items"]]
     assert item(api, number)["status"] == "submitted"
 
-    before = len(api("member", "GET", "/api/opinions?mine=true", expect=200).json())
+    before = api("member", "GET", "/api/opinions?mine=true", expect=200).json()["total"]
     bad = api("member", "POST", "/api/opinions", MALFORMED)
     assert bad.status_code == 400
     details = bad.json()["details"]
@@ -225,7 +225,7 @@ def test_forbidden_actions_and_malformed_input_are_refused(running, e2e_settings
             user_id=app.user,
         )
     wait_for(
-        lambda: len(api("member", "GET", "/api/opinions?mine=true", expect=200).json()) == before + 1,
+        lambda: api("member", "GET", "/api/opinions?mine=true", expect=200).json()["total"] == before + 1,
         timeout=60,
         message="the good AMQP submission",
     )

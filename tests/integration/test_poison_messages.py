@@ -504,7 +504,11 @@ def test_a_handler_that_keeps_failing_gives_up_after_the_bounded_attempts_and_th
     # Every attempt (each a copy sent back by intake itself) still knew who had sent it.
     assert calls.count(("poison", "member", "member.li")) == limit
     titles = wait_for(
-        lambda: [i["title"] for i in running.rpc.intake.list_opinions(LI, True) if i["title"] == "关于夜市管理的建议"],
+        lambda: [
+            i["title"]
+            for i in running.rpc.intake.opinion_page(LI, {"mine": True})["items"]
+            if i["title"] == "关于夜市管理的建议"
+        ],
         message="the good message handled",
     )
     assert titles == ["关于夜市管理的建议"] and calls.count(("good-after-poison", "member", "member.li")) == 1

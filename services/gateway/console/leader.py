@@ -15,10 +15,10 @@ import yaml
 from shared.rulebook import RULES_DIRECTORY
 
 from ..http import http
-from .views import page, page_number, redirect, year_asked
+from .views import page, page_number, pager_of, redirect, year_asked
 
 LOG_KINDS = ("visit", "meeting", "instruction", "note")  # the API's supervision log kinds
-WAITING_PER_PAGE = 20  # adoptions awaiting an instruction shown at once, each with its form
+WAITING_PER_PAGE = 20  # items awaiting an instruction shown at once, a form for each adopted report
 
 
 def opinion_labels() -> dict:
@@ -35,40 +35,29 @@ def _labels_of(path: str, mtime: float) -> dict:
     return {section: rules.get(section) or [] for section in ("channels", "instruction_levels")}
 
 
-def waiting_page(waiting: list[dict], asked: int, typed: dict | None = None) -> tuple[list[dict], int, int]:
-    """A page of the adoptions awaiting an instruction (a year holds hundreds, each with its
-    form): ``(rows, page, pages)``; the page holding the one just typed when it was refused, so
-    its form shows again with what is wrong."""
-    pages = max(1, -(-len(waiting) // WAITING_PER_PAGE))
-    if typed:
-        at = [
-            i
-            for i, w in enumerate(waiting)
-            if (w["number"], w["channel"]) == (typed.get("number"), typed.get("channel"))
-        ]
-        asked = at[0] // WAITING_PER_PAGE + 1 if at else asked
-    page = min(max(1, asked), pages)
-    return waiting[(page - 1) * WAITING_PER_PAGE : page * WAITING_PER_PAGE], page, pages
-
-
 def awaiting_instruction(items: list[dict]) -> list[dict]:
     """Each adopted report of ``items`` with no instruction recorded on its channel yet:
-    ``{number, title, channel, issue, adopted_at}``, oldest adoption first."""
+    ``{number, title, channel, issue, adopted_at}``, in the items' order (the API's, newest
+    first), an item's channels by when they adopted it."""
     waiting = []
     for item in items:
         instructed = {i.get("channel") for i in item.get("instructions") or ()}
-        for report in item.get("reports") or ():
-            if report.get("adoption") == "adopted" and report.get("channel") not in instructed:
-                waiting.append(
-                    {
-                        "number": item["number"],
-                        "title": item.get("title", ""),
-                        "channel": report["channel"],
-                        "issue": report.get("issue"),
-                        "adopted_at": report.get("adoption_at") or "",
-                    }
-                )
-    return sorted(waiting, key=lambda w: (w["adopted_at"], w["number"], w["channel"]))
+        adopted = [
+            report
+            for report in item.get("reports") or ()
+            if report.get("adoption") == "adopted" and report.get("channel") not in instructed
+        ]
+        for report in sorted(adopted, key=lambda r: (r.get("adoption_at") or "", r["channel"])):
+            waiting.append(
+                {
+                    "number": item["number"],
+                    "title": item.get("title", ""),
+                    "channel": report["channel"],
+                    "issue": report.get("issue"),
+                    "adopted_at": report.get("adoption_at") or "",
+                }
+            )
+    return waiting
 
 
 def titles_of(year_view: dict) -> dict:
@@ -119,26 +108,28 @@ class ConsoleLeaderRoutes:
     @http("GET", "/console/leader/opinions")
     @page
     def console_opinions_to_instruct(self, visit):
-        return self._instructions_page(visit)
+        return self._instructions_page(visit, page_number(visit.request.args.get("page")))
 
-    def _instructions_page(self, visit, typed=None, refused=None, status=200):
+    def _instructions_page(self, visit, asked, typed=None, refused=None, status=200):
+        """Page ``asked`` of the items awaiting an instruction; ``typed``: the form refused, shown
+        again on its page (the form says which) with what is wrong."""
         if not visit.may("record_instruction"):  # the list is for those who may instruct
             return visit.forbidden("record_instruction")
-        answer = visit.api("list_opinions", query={"awaiting": "instruction"})
+        query = {"awaiting": "instruction", "page": str(asked), "per_page": str(WAITING_PER_PAGE)}
+        answer = visit.api("list_opinions", query=query)
+        pages = pager_of(answer.body)["pages"] if answer.ok else 1
+        if answer.ok and asked > pages:  # the last one instructed on the last page: the page before
+            answer = visit.api("list_opinions", query=query | {"page": str(pages)})
         if not answer.ok:
             return visit.refusal(answer)
-        waiting = awaiting_instruction(answer.body)
-        shown, at, pages = waiting_page(waiting, page_number(visit.request.args.get("page")), typed)
         return visit.render(
             "leader_opinions.html",
             status=status,
-            waiting=shown,
-            page=at,
-            pages=pages,
-            total=len(waiting),
+            waiting=awaiting_instruction(answer.body["items"]),
             labels=opinion_labels(),
             typed=typed or {},
             refused=refused,
+            **pager_of(answer.body),
         )
 
     @http("POST", "/console/leader/opinions/<string:number>/instructions")
@@ -147,6 +138,9 @@ class ConsoleLeaderRoutes:
         form = visit.request.form
         body = {key: form.get(key, "") for key in ("channel", "level", "leader", "text")}
         answer = visit.api("record_instruction", method="POST", number=number, body=body)
+        asked = page_number(form.get("page"))  # the page the form was on: shown again, or gone back to
         if answer.status == 400:
-            return self._instructions_page(visit, {"number": number, **body}, answer, 400)
-        return redirect("/console/leader/opinions") if answer.ok else visit.refusal(answer)
+            return self._instructions_page(visit, asked, {"number": number, **body}, answer, 400)
+        if not answer.ok:
+            return visit.refusal(answer)
+        return redirect("/console/leader/opinions" + (f"?page={asked}" if asked > 1 else ""))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from ..http import http
 from .leader import opinion_labels
-from .views import page, redirect
+from .views import page, page_number, pager_of, redirect
 
 # The opinion process's main stages in order (docs/opinion-process.md, "States"): the timeline
 # marks those passed. Side paths (saved, not adopted, not handled, converted) are shown as the status.
@@ -53,10 +53,12 @@ class ConsoleMemberItemRoutes:
     @http("GET", "/console/opinions")
     @page
     def console_my_opinions(self, visit):
-        answer = visit.api("list_opinions", query={"mine": "true"})
+        """A page of the caller's own items, newest first (``?page=``), the drafts among them apart."""
+        query = {"mine": "true", "page": str(page_number(visit.request.args.get("page")))}
+        answer = visit.api("list_opinions", query=query)
         if not answer.ok:
             return visit.refusal(answer)
-        return visit.render("member_opinions.html", items=answer.body)
+        return visit.render("member_opinions.html", items=answer.body["items"], **pager_of(answer.body))
 
     @http("GET", "/console/opinions/new")
     @page

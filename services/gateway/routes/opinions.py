@@ -31,6 +31,22 @@ STAFF_ROLES = ("staff", "committee", "leader")
 OPINION_READERS = ("member", "informant", *STAFF_ROLES, "unit")
 
 
+OPINION_QUERY = ("page", "per_page", "mine", "status", "awaiting")
+
+
+class OpinionPage(Schema):
+    page = fields.Integer()
+    per_page = fields.Integer(metadata={"description": "1-200 (default 50) items, newest first"})
+    total = fields.Integer(metadata={"description": "items the caller may read among those asked for"})
+    items = fields.List(
+        fields.Nested(OpinionSchema),
+        metadata={
+            "description": "the caller's own (staff: every one) in full; another member's adopted ones as "
+            "published; a unit's as forwarded to it"
+        },
+    )
+
+
 class OpinionTask(schemas.Task):
     urgent = fields.Boolean(metadata={"description": "急事急报: listed first"})
     submitted_at = fields.String(allow_none=True)
@@ -86,14 +102,15 @@ class OpinionRoutes:
         return 200, self.intake.submit_saved_opinion(number, principal)
 
     @http("GET", "/api/opinions")
-    @endpoint(*OPINION_READERS, response=OpinionSchema(many=True), query=("mine", "status", "awaiting"))
+    @endpoint(*OPINION_READERS, response=OpinionPage, query=OPINION_QUERY)
     def list_opinions(self, request, principal):
-        """Items the caller may read: staff all; members and informants their own (members also
-        adopted ones, as published); units those forwarded to them. ``awaiting=instruction``: only
-        those with an adopted report on a channel no leader's instruction answers yet."""
-        mine = request.args.get("mine", "false").lower() in ("1", "true", "yes")
-        args = request.args
-        return 200, self.intake.list_opinions(principal, mine, args.get("status"), args.get("awaiting"))
+        """A page of the items the caller may read, newest first (``page``, ``per_page`` 1-200,
+        default 50): staff all; members and informants their own (members also adopted ones, as
+        published); units those forwarded to them. ``mine=true``: only the caller's own;
+        ``status``: only items in it; ``awaiting=instruction``: only those with an adopted report
+        on a channel no leader's instruction answers yet."""
+        query = {k: request.args[k] for k in OPINION_QUERY if request.args.get(k)}
+        return 200, self.intake.opinion_page(principal, query)
 
     @http("GET", "/api/opinions/<string:number>")
     @endpoint(*OPINION_READERS, response=OpinionSchema)

@@ -51,6 +51,11 @@ def item_id(session, number):
     return session.scalar(select(OpinionItem.id).where(OpinionItem.number == number))
 
 
+def listed_by(session, principal, **query):
+    """The items of the first page of the caller's list (``query``: as ``GET /api/opinions`` takes it)."""
+    return opinions.item_page(SqlIntakeUnitOfWork(session), principal, query)["items"]
+
+
 def submitted(session, principal=LI, **overrides):
     item = opinions.submit(SqlIntakeUnitOfWork(session), RulebookRules(), {**ITEM, **overrides}, principal)
     session.commit()
@@ -244,8 +249,8 @@ def test_adoption_per_recipient_instruction_forwarding_and_the_answer(session):
         None,
     )
     session.commit()
-    assert [i["number"] for i in opinions.list_items(SqlIntakeUnitOfWork(session), HOUSING)] == [number]
-    assert opinions.list_items(SqlIntakeUnitOfWork(session), TRANSPORT) == []
+    assert [i["number"] for i in listed_by(session, HOUSING)] == [number]
+    assert listed_by(session, TRANSPORT) == []
     with pytest.raises(Forbidden):
         opinions.get(SqlIntakeUnitOfWork(session), number, TRANSPORT)
     with pytest.raises(Forbidden):
@@ -340,7 +345,7 @@ def test_who_reads_which_item(session):
     with pytest.raises(NotFound):
         opinions.get(SqlIntakeUnitOfWork(session), "SQ-1999-9999", ZHOU)
     assert opinions.get(SqlIntakeUnitOfWork(session), mine, STAFF)["history"][0]["action"] == "saved"
-    assert [i["number"] for i in opinions.list_items(SqlIntakeUnitOfWork(session), ZHOU)] == []
+    assert [i["number"] for i in listed_by(session, ZHOU)] == []
     number, _ = reported(session, channels=["city_government"])
     tracking.record_adoption(
         SqlIntakeUnitOfWork(session), RulebookRules(), number, {"channel": "city_government", "adopted": True}, STAFF
@@ -358,7 +363,7 @@ def _selects_listing(session, principal):
     event.listen(engine, "before_cursor_execute", record)
     try:
         session.expire_all()  # nothing from an earlier load: every item's details read afresh
-        listed = opinions.list_items(SqlIntakeUnitOfWork(session), principal)
+        listed = listed_by(session, principal)
     finally:
         event.remove(engine, "before_cursor_execute", record)
     return listed, len([s for s in seen if s.lstrip().upper().startswith("SELECT")])
@@ -390,13 +395,45 @@ def test_the_list_shows_each_item_as_one_item_is_shown_reading_each_kind_of_deta
         alone = opinions.get(SqlIntakeUnitOfWork(session), item["number"], STAFF)
         alone.pop("history")
         assert item == alone
-    adopted = listed[0]
+    adopted = listed[-1]  # newest first: the first one_of_each's adopted item is last
     assert [r["issue"] for r in adopted["reports"]] and adopted["instructions"][0]["leader"] == "某市长"
     # A member: their own in full, the others' adopted ones as published, as each is shown alone.
-    for item in opinions.list_items(SqlIntakeUnitOfWork(session), ZHOU):
+    for item in listed_by(session, ZHOU):
         alone = opinions.get(SqlIntakeUnitOfWork(session), item["number"], ZHOU)
         alone.pop("history", None)
         assert item == alone
+
+
+def test_the_list_is_read_a_page_at_a_time_newest_first_each_caller_reading_what_they_may(session):
+    own = [submitted(session, ZHOU, title=f"关于第{n}条背街小巷照明的建议")["number"] for n in range(5)]
+    adopted, _ = reported(session, LI, channels=["city_government"])
+    tracking.record_adoption(
+        SqlIntakeUnitOfWork(session), RulebookRules(), adopted, {"channel": "city_government", "adopted": True}, STAFF
+    )
+    others = [submitted(session, LI)["number"] for _ in range(2)]  # not adopted: not ZHOU's to read
+    session.commit()
+    page = lambda principal, **query: opinions.item_page(SqlIntakeUnitOfWork(session), principal, query)  # noqa: E731
+
+    everything = [*own, adopted, *others][::-1]
+    first, second = page(STAFF, per_page=3), page(STAFF, per_page=3, page=2)
+    assert (first["total"], first["page"], first["per_page"]) == (8, 1, 3)
+    assert [i["number"] for i in first["items"] + second["items"]] == everything[:6]
+    assert page(STAFF, per_page=3, page=4)["items"] == []  # past the end: an empty page, the total kept
+    assert page(STAFF, mine=True)["total"] == 0  # staff submit none
+
+    visible = page(ZHOU, per_page=4)
+    assert visible["total"] == 6 and [i["number"] for i in visible["items"]] == [adopted, own[4], own[3], own[2]]
+    assert visible["items"][0]["submitter"] == "m***" and "situation" not in visible["items"][0]  # as published
+    assert visible["items"][1]["submitter"] == "member.zhou" and "situation" in visible["items"][1]  # their own
+    assert [i["number"] for i in page(ZHOU, per_page=4, page=2)["items"]] == [own[1], own[0]]
+    assert page(ZHOU, mine=True)["total"] == 5
+    assert page(ZHOU, status="adopted")["total"] == 1 and page(LI, status="submitted")["total"] == 2
+    assert page(INFORMANT)["total"] == 0  # informants read only their own, never the published ones
+
+    for bad in ({"status": "lost"}, {"per_page": 0}, {"per_page": 201}, {"page": 0}, {"mine": "perhaps"}):
+        with pytest.raises(InvalidInput) as refused:
+            page(STAFF, **bad)
+        assert set(bad) <= set(refused.value.details), bad
 
 
 def test_the_leaders_list_holds_only_items_with_an_adoption_no_instruction_answers_yet(session):
@@ -421,13 +458,11 @@ def test_the_leaders_list_holds_only_items_with_an_adoption_no_instruction_answe
     )
     submitted(session, ZHOU)
     session.commit()
-    listed = opinions.list_items(SqlIntakeUnitOfWork(session), LEADER, awaiting="instruction")
-    assert [i["number"] for i in listed] == [half, waiting]
-    assert listed == [
-        i for i in opinions.list_items(SqlIntakeUnitOfWork(session), LEADER) if i["number"] in (half, waiting)
-    ]
+    listed = listed_by(session, LEADER, awaiting="instruction")
+    assert [i["number"] for i in listed] == [waiting, half]  # newest first
+    assert listed == [i for i in listed_by(session, LEADER) if i["number"] in (half, waiting)]
     with pytest.raises(InvalidInput) as unknown:
-        opinions.list_items(SqlIntakeUnitOfWork(session), LEADER, awaiting="adoption")
+        listed_by(session, LEADER, awaiting="adoption")
     assert "awaiting" in unknown.value.details
 
 
@@ -714,6 +749,7 @@ def test_the_service_takes_items_over_rpc_and_amqp_and_dead_letters_refusals(int
     assert "suggestion" in reasons[2]
     assert any("the body names staff.wang" in r for r in reasons), reasons
     assert any("broker user 'guest'" in r for r in reasons)
-    wait_for(lambda: len(intake.list_opinions(LI, True)) == 1, message="the item submitted over AMQP")
-    [item] = intake.list_opinions(LI, True)
+    mine = {"mine": True}
+    wait_for(lambda: intake.opinion_page(LI, mine)["total"] == 1, message="the item submitted over AMQP")
+    [item] = intake.opinion_page(LI, mine)["items"]
     assert item["title"] == "关于夜市管理的建议"

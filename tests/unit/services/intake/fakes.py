@@ -312,9 +312,16 @@ class FakeOpinionRepository(OpinionRepository):
     def of_thread(self, thread: str) -> list[OpinionItem]:
         return [i for i in self._rows.of(OpinionItem) if i.thread == thread]
 
-    def listed(
-        self, status: str | None = None, awaiting_instruction: bool = False, forwarded_to: str | None = None
-    ) -> list[OpinionItem]:
+    def item_page(
+        self,
+        offset: int,
+        limit: int,
+        status: str | None = None,
+        awaiting_instruction: bool = False,
+        forwarded_to: str | None = None,
+        submitter: str | None = None,
+        published: tuple[str, ...] = (),
+    ) -> tuple[int, list[OpinionItem]]:
         instructed = {(i.item_id, i.channel) for i in self._rows.of(OpinionInstruction)}
         waiting = {
             r.item_id
@@ -322,15 +329,17 @@ class FakeOpinionRepository(OpinionRepository):
             if r.adoption == "adopted" and (r.item_id, r.channel) not in instructed
         }
         forwarded = {f.item_id for f in self._rows.of(OpinionForward) if f.unit == forwarded_to}
-        return _by_number(
+        found = _by_number(
             [
                 i
                 for i in self._rows.of(OpinionItem)
                 if (not status or i.status == status)
                 and (not awaiting_instruction or i.id in waiting)
                 and (forwarded_to is None or i.id in forwarded)
+                and (submitter is None or i.submitter == submitter or i.status in published)
             ]
-        )
+        )[::-1]
+        return len(found), found[offset : offset + limit]
 
     def editing_flags(self, numbers: list[str]) -> list[tuple[str, bool, datetime | None]]:
         return [(i.number, bool(i.urgent), i.submitted_at) for i in self._rows.of(OpinionItem) if i.number in numbers]

@@ -683,7 +683,12 @@ POINTS_FILE = {
 }
 PAGES = {
     "login.html": {"user": "", "error": "wrong", "login_csrf": "x", "next": "/console"},
-    "member_opinions.html": {"items": [OPINION, OPINION | {"number": "2026-S-3", "status": "saved"}]},
+    "member_opinions.html": {
+        "items": [OPINION, OPINION | {"number": "2026-S-3", "status": "saved"}],
+        "page": 1,
+        "pages": 2,
+        "total": 52,
+    },
     "member_opinions_none.html": {"items": []},
     "member_opinion_new.html": {
         "draft": {"title": "菜市场", "situation": "", "analysis": "a", "suggestion": "b", "urgent": True},
@@ -1140,17 +1145,57 @@ def test_the_task_list_asks_for_one_page_and_links_the_next_and_the_previous():
     assert 'id="task-pages"' not in visit.render("tasks.html", **PAGES["tasks.html"]).get_data(as_text=True)
 
 
-def test_the_adoptions_awaiting_an_instruction_are_shown_a_page_at_a_time_and_a_refused_one_on_its_page():
-    waiting = [{"number": f"2026-S-{n}", "channel": "city_government"} for n in range(1, 46)]
-    per = leader.WAITING_PER_PAGE
-    rows, page, pages = leader.waiting_page(waiting, 1)
-    assert (rows, page, pages) == (waiting[:per], 1, 3)
-    assert leader.waiting_page(waiting, 3) == (waiting[2 * per :], 3, 3)
-    assert leader.waiting_page(waiting, 99)[1:] == (3, 3)  # past the end: the last page
-    typed = {"number": f"2026-S-{per + 5}", "channel": "city_government", "text": "x"}
-    rows, page, _ = leader.waiting_page(waiting, 1, typed)
-    assert page == 2 and typed["number"] in [w["number"] for w in rows]
-    assert leader.waiting_page([], 1) == ([], 1, 1)
+class _Instructing(_Asking):
+    def may(self, route):
+        return route == "record_instruction"
+
+
+def test_the_items_awaiting_an_instruction_are_asked_for_a_page_at_a_time_and_a_refused_form_on_its_page():
+    from services.gateway.console.leader import ConsoleLeaderRoutes
+
+    item = {
+        "number": "2026-S-30",
+        "title": "t",
+        "reports": [{"channel": "city_government", "adoption": "adopted", "adoption_at": "2026-11-02"}],
+    }
+    listed = {"items": [item], "page": 2, "per_page": leader.WAITING_PER_PAGE, "total": 41}
+    visit = _Instructing({"list_opinions": listed}, roles=("leader",), args={"page": "2"})
+    template, context = ConsoleLeaderRoutes.console_opinions_to_instruct.__wrapped__(ConsoleLeaderRoutes(), visit)
+    asked = {"awaiting": "instruction", "page": "2", "per_page": str(leader.WAITING_PER_PAGE)}
+    assert visit.calls == [("list_opinions", {"query": asked})]
+    assert template == "leader_opinions.html" and (context["page"], context["pages"], context["total"]) == (2, 3, 41)
+    assert [(w["number"], w["channel"]) for w in context["waiting"]] == [("2026-S-30", "city_government")]
+    # Past the last page (its last item was just instructed): the last page instead.
+    gone = _Instructing({"list_opinions": listed | {"items": [], "page": 4}}, roles=("leader",))
+    ConsoleLeaderRoutes()._instructions_page(gone, 4)
+    assert [call[1]["query"]["page"] for call in gone.calls] == ["4", "3"]
+    # A refused form is shown again on the page it was on, with what was typed.
+    typed = {"number": "2026-S-30", "channel": "city_government", "text": "x"}
+    again = _Instructing({"list_opinions": listed}, roles=("leader",))
+    refused = api.Answer(400, {"message": "bad", "details": {"leader": ["blank"]}})
+    _, shown = ConsoleLeaderRoutes()._instructions_page(again, 2, typed, refused, 400)
+    assert again.calls[0][1]["query"]["page"] == "2" and shown["typed"] == typed and shown["refused"] is refused
+    nobody = _Asking({"list_opinions": listed}, roles=("member",))
+    nobody.may = lambda route: False
+    nobody.forbidden = lambda route: ("forbidden", route)
+    assert ConsoleLeaderRoutes()._instructions_page(nobody, 1) == ("forbidden", "record_instruction")
+    assert nobody.calls == []
+
+
+def test_the_members_own_items_are_asked_for_a_page_at_a_time_with_a_pager():
+    from services.gateway.console.member_items import ConsoleMemberItemRoutes
+
+    listed = {"items": [OPINION], "page": 2, "per_page": 50, "total": 51}
+    visit = _Asking({"list_opinions": listed}, roles=("member",), args={"page": "2"})
+    template, context = ConsoleMemberItemRoutes.console_my_opinions.__wrapped__(None, visit)
+    assert visit.calls == [("list_opinions", {"query": {"mine": "true", "page": "2"}})]
+    assert template == "member_opinions.html" and context["items"] == [OPINION]
+    assert (context["page"], context["pages"], context["total"]) == (2, 2, 51)
+    request = Request(EnvironBuilder(path="/console/opinions", query_string="page=2").get_environ())
+    shown = Visit(None, request, "token", {"user": "m", "roles": ["member"]}, "zh-CN")
+    html = shown.render(template, **context).get_data(as_text=True)
+    nav = html[html.index('id="opinion-pages"') :]
+    assert 'href="?page=1" rel="prev"' in nav and 'rel="next"' not in nav
 
 
 def test_the_task_list_asks_for_every_assign_tasks_routing_suggestions_in_one_call():

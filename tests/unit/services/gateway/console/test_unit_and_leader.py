@@ -111,11 +111,11 @@ def test_each_adopted_report_without_an_instruction_on_its_channel_awaits_one():
         {"number": "2026-S-3", "title": "c", "status": "sent"},  # another member's, as published: no reports
     ]
     waiting = leader.awaiting_instruction(items)
-    assert [(w["number"], w["channel"]) for w in waiting] == [
-        ("2026-S-1", "city_government"),
+    assert [(w["number"], w["channel"]) for w in waiting] == [  # in the items' order (the API's)
         ("2026-S-2", "city_government"),
+        ("2026-S-1", "city_government"),
     ]
-    assert waiting[1]["issue"] == "3"
+    assert waiting[0]["issue"] == "3"
 
 
 def test_the_instruction_forms_choices_are_the_opinion_rulebooks():
