@@ -9,15 +9,19 @@ In one run, for each database kind asked for (``--db``):
    and a reworded copy of one of them); a few live reply deadlines and a first page (50) of
    overdue ones, a first page of open tasks for each task list measured (50 staff tasks, 50
    for the unit handler), the units' directory and a first page (50) of the transport unit's
-   assignments. Every listing measured thus builds as many rows empty as loaded, and
+   assignments, and 300 opinion items of this year (a first page of each opinion list, the
+   leaders' awaiting ones too). Every listing measured thus builds as many rows empty as loaded, and
    the ratio measures what the data costs, not a longer answer;
 2. **measures, empty**: one engine step (``smoke.bpmn`` lifecycles as ``bench/engine.py`` drives
    them), the task list of a staff user and of a unit handler, the overdue board, the
    near-duplicate search for the probe's copy (rolled back), the year's report (intake's
    ``year_figures`` for the bulletin to members, this year), and the first page of the
-   assignments list (``GET /api/assignments``) of the transport unit's handler and of staff, and
-   of the proposals list (``GET /api/proposals``) of staff and of a member's own (one with none);
-3. **loads** ``--proposals`` finished proposals spread over the ``--years`` years before this one
+   assignments list (``GET /api/assignments``) of the transport unit's handler and of staff, of
+   the proposals list (``GET /api/proposals``) of staff and of a member's own (one with none), and
+   of the opinion items list (``GET /api/opinions``) of staff, of a member's own (one with none)
+   and of a leader's items awaiting an instruction;
+3. **loads** ``--opinions`` opinion items over those years and this one (``load_opinions``), then
+   ``--proposals`` finished proposals spread over the ``--years`` years before this one
    and ``--open`` open ones of this year, with what the hot queries read: engine instances, their
    history and work items (open ones for the open proposals: staff's pre-review and assignment,
    a unit's reply, a proposer's rating), filing and publication events, publications, co-signers,
@@ -1142,11 +1146,6 @@ def run_kind(kind: str, args, year: int) -> dict:
         run = uuid.uuid4().hex[:8]
         print(f"[{kind}] measuring, empty …", file=sys.stderr, flush=True)
         empty = measure(urls, probe, year, args.repeat, args.lifecycles, run + "e")
-        print(
-            f"[{kind}] loading {args.proposals} finished and {args.open} open proposals over {args.years + 1} years …",
-            file=sys.stderr,
-            flush=True,
-        )
         opinion_counts: dict = {}
         if args.opinions:  # first: the proposals' load ends with ANALYZE, which then covers them too
             print(
@@ -1160,6 +1159,11 @@ def run_kind(kind: str, args, year: int) -> dict:
                 for table, rows in load_opinions(urls["intake"], y, share, args.seed + y, args.quiet).items():
                     opinion_counts[table] = opinion_counts.get(table, 0) + rows
             opinion_counts["seconds"] = time.monotonic() - started
+        print(
+            f"[{kind}] loading {args.proposals} finished and {args.open} open proposals over {args.years + 1} years …",
+            file=sys.stderr,
+            flush=True,
+        )
         counts = load(
             urls, probe, year, args.proposals, args.open, args.years, args.seed, args.quiet, this_year=args.year
         )

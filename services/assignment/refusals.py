@@ -16,6 +16,7 @@ import uuid
 
 from shared import clock, contracts
 from shared.errors import ZtcError
+from shared.validation import made
 from shared.messaging import poison
 
 from .unit_of_work import AssignmentUnitOfWork
@@ -76,6 +77,6 @@ def tell(uow: AssignmentUnitOfWork, refusal: dict) -> bool:
     become a second dead letter)."""
     if uow.assignments.unit(refusal["unit"]) is None:
         return False
-    body = contracts.UnitRefusalSchema().dump(refusal)
+    body = made(contracts.UnitRefusalSchema).dump(refusal)
     uow.publish_to_unit(refusal["unit"], contracts.UNIT_COMMAND_REFUSED, body)
     return True

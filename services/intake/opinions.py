@@ -18,7 +18,7 @@ from shared import clock
 from shared.calendar import local_date
 from shared.errors import Conflict, Forbidden
 from shared.rulebook import Rulebook
-from shared.validation import load
+from shared.validation import load, made
 
 from .access import acting_user, reads_all
 from .areas import check_area
@@ -72,7 +72,7 @@ ITEM_FIELDS = (
 
 def dump(uow: IntakeUnitOfWork, item: OpinionItem, with_history: bool = False, found: dict | None = None) -> dict:
     """The item as its readers see it; ``found``: its :func:`details`, read already for a list."""
-    result = OpinionSchema().dump(
+    result = made(OpinionSchema).dump(
         {
             **{c: getattr(item, c) for c in ITEM_FIELDS},
             "status_zh": STATUS_ZH.get(item.status, item.status),
@@ -80,13 +80,13 @@ def dump(uow: IntakeUnitOfWork, item: OpinionItem, with_history: bool = False, f
         }
     )
     if with_history:
-        result["history"] = EventSchema(many=True).dump(events_of(uow, item))
+        result["history"] = made(EventSchema).dump(events_of(uow, item), many=True)
     return result
 
 
 def public(uow: IntakeUnitOfWork, item: OpinionItem, found: dict | None = None) -> dict:
     reports = found if found is not None else details(uow, item)
-    return PublicOpinionSchema().dump(
+    return made(PublicOpinionSchema).dump(
         {
             "number": item.number,
             "title": mask_text(item.title, [item.submitter]),
@@ -101,7 +101,7 @@ def public(uow: IntakeUnitOfWork, item: OpinionItem, found: dict | None = None) 
 
 def for_unit(uow: IntakeUnitOfWork, item: OpinionItem, unit: str) -> dict:
     forward = next((f for f in uow.opinions.forwards_of(item) if f.unit == unit), None)
-    return UnitOpinionSchema().dump(
+    return made(UnitOpinionSchema).dump(
         {
             **{k: getattr(item, k) for k in ("number", "title", "situation", "analysis", "suggestion", "status")},
             "forward": forward,

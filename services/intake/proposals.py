@@ -14,7 +14,7 @@ from marshmallow import Schema, fields, validate
 from shared import clock
 from shared.calendar import local_date
 from shared.errors import Conflict, Forbidden, InvalidInput
-from shared.validation import load
+from shared.validation import load, made
 from shared.contracts import messages
 
 from shared.masking import mask_text
@@ -242,7 +242,7 @@ PUBLISHED_TEXT = ("title", "situation", "analysis", "suggestions", "reply_summar
 def published(row: Publication) -> dict:
     """A publication as anyone reads it, masked again on the way out (a row published before the
     masking learned a form of number is masked by today's rules too)."""
-    data = PublicationSchema().dump(row)
+    data = made(PublicationSchema).dump(row)
     followup = {"followup_text": mask_text(data["followup_text"])} if data.get("followup_text") else {}
     return {**data, **{key: mask_text(data.get(key) or "") for key in PUBLISHED_TEXT}, **followup}
 

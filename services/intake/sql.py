@@ -449,12 +449,11 @@ class SqlOpinionRepository(OpinionRepository):
         if forwarded_to is not None:
             where.append(OpinionItem.id.in_(select(OpinionForward.item_id).where(OpinionForward.unit == forwarded_to)))
         if submitter is not None:
-            # Each side by its own index (submitter; status): a member's few and the adopted ones,
-            # not a test of every item of every year.
-            mine = select(OpinionItem.id).where(OpinionItem.submitter == submitter)
-            if published:
-                mine = union(mine, select(OpinionItem.id).where(OpinionItem.status.in_(published)))
-            where.append(OpinionItem.id.in_(mine))
+            # Their own by the submitter index; with the published ones (a large share of every
+            # year) a plain OR, so that the page walks the (year, sequence) index backwards and
+            # stops at its rows instead of gathering and sorting every published item first.
+            mine = OpinionItem.submitter == submitter
+            where.append(or_(mine, OpinionItem.status.in_(published)) if published else mine)
         total = self.session.scalar(select(func.count()).select_from(OpinionItem).where(*where)) or 0
         query = (
             select(OpinionItem)

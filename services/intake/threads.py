@@ -14,7 +14,7 @@ whole thread in order.
 from __future__ import annotations
 
 from shared.errors import Conflict, Forbidden, InvalidInput
-from shared.validation import load
+from shared.validation import load, made
 from shared.contracts import messages
 from shared.principal import acting_user as recorded_user
 
@@ -196,7 +196,7 @@ def thread(uow: IntakeUnitOfWork, thread_id: str, principal: dict) -> dict:
                 "origin_case": item.origin_case,
                 "converted_to": item.converted_to,
                 "created_at": stamp._serialize(item.created_at, "created_at", item),
-                "events": EventSchema(many=True).dump(events_of(uow, item)),
+                "events": made(EventSchema).dump(events_of(uow, item), many=True),
             }
         )
     for proposal in props:
@@ -209,7 +209,7 @@ def thread(uow: IntakeUnitOfWork, thread_id: str, principal: dict) -> dict:
                 "status": proposal.status,
                 "submitter": proposal.initiator,
                 "created_at": stamp._serialize(proposal.created_at, "created_at", proposal),
-                "events": EventSchema(many=True).dump(rows),
+                "events": made(EventSchema).dump(rows, many=True),
             }
         )
     entries.sort(key=lambda e: e["created_at"])

@@ -79,7 +79,7 @@ def test_a_case_settled_at_a_meeting_with_commitments_follow_up_and_a_satisfied_
     mine = case(api, number, "unit")
     assert [c["unit"] for c in mine["commitments"]] == ["transport"], "a department sees its own commitment only"
     assert mine["resident_phone"] is None and mine["resident_name"] == "王**"
-    assert [c["number"] for c in api("unit", "GET", "/api/consultations", expect=200).json()] == [number]
+    assert [c["number"] for c in api("unit", "GET", "/api/consultations", expect=200).json()["items"]] == [number]
     api(
         "unit",
         "POST",

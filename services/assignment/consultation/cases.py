@@ -17,7 +17,7 @@ from shared import clock
 from shared.calendar import local_date
 from shared.errors import Conflict, Forbidden, InvalidInput
 from shared.principal import acting
-from shared.validation import load
+from shared.validation import load, made
 from shared.contracts import messages
 
 from . import directory
@@ -232,16 +232,19 @@ def dump(uow: AssignmentUnitOfWork, case: Case, principal: dict | None, view: st
     )
     if view == "unit":
         data.update(resident_name=mask(case.resident_name), resident_phone=None)
-    return CaseSchema().dump(data)
+    return made(CaseSchema).dump(data)
 
 
 def get(uow: AssignmentUnitOfWork, number: str, principal: dict | None) -> dict:
     return dump(uow, case_by_number(uow, number), principal)
 
 
-def list_cases(uow: AssignmentUnitOfWork, principal: dict | None, query: dict | None = None) -> list[dict]:
-    """Staff: every case (``mine``: those they registered); a member: assigned to them or registered
-    by them; a department: those it was asked to commit on."""
+def case_page(uow: AssignmentUnitOfWork, principal: dict | None, query: dict | None = None) -> dict:
+    """A page of the cases the caller may read, newest first (by year and number), with how many
+    there are in all (``query``: ``page`` from 1, ``per_page`` 1-200, default 50, ``status``,
+    ``venue``, ``mine``). Staff: every case (``mine``: those they registered); a member: assigned
+    to them, registered by them or raised at a venue they serve; a department: those it was asked
+    to commit on."""
     user, roles, unit = acting(principal)
     data = load(CaseQuery, query or {}, "the case filter")
     member = committed_by = None
@@ -254,10 +257,20 @@ def list_cases(uow: AssignmentUnitOfWork, principal: dict | None, query: dict | 
         view, committed_by = "unit", unit
     else:
         raise Forbidden("cases are read by staff, members and the departments asked to commit")
-    found = uow.cases.cases(
-        seen_by_member=member, committed_by_unit=committed_by, status=data["status"], venue=data["venue"]
+    total, found = uow.cases.case_page(
+        (data["page"] - 1) * data["per_page"],
+        data["per_page"],
+        seen_by_member=member,
+        committed_by_unit=committed_by,
+        status=data["status"],
+        venue=data["venue"],
     )
-    return [dump(uow, case, principal, view) for case in found]
+    return {
+        "page": data["page"],
+        "per_page": data["per_page"],
+        "total": total,
+        "items": [dump(uow, case, principal, view) for case in found],
+    }
 
 
 def record_commitment(uow: AssignmentUnitOfWork, number: str, request: dict, principal: dict | None) -> dict:

@@ -15,7 +15,7 @@ from collections import defaultdict
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Select, and_, func, insert, or_, select, update
+from sqlalchemy import Select, and_, func, insert, select, union, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -56,16 +56,20 @@ class CaseRepository(abc.ABC):
         """The case ``registered_by`` registered with the idempotency key ``key``."""
 
     @abc.abstractmethod
-    def cases(
+    def case_page(
         self,
+        offset: int,
+        limit: int,
         *,
         seen_by_member: str | None = None,
         committed_by_unit: str | None = None,
         status: str | None = None,
         venue: str | None = None,
-    ) -> list[Case]:
-        """Cases, oldest first: those assigned to, registered by or raised at a venue served by
-        ``seen_by_member``; those ``committed_by_unit`` was asked to commit on; of a status, at a venue."""
+    ) -> tuple[int, list[Case]]:
+        """How many cases there are and ``limit`` of them from ``offset``, newest first (by year
+        and number, descending): those assigned to, registered by or raised at a venue served by
+        ``seen_by_member``; those ``committed_by_unit`` was asked to commit on; of a status, at a
+        venue — each if given."""
 
     @abc.abstractmethod
     def next_case_sequence(self, year: int) -> int:
@@ -188,32 +192,39 @@ class SqlCaseRepository(CaseRepository):
             select(Case).where(Case.registered_by == registered_by, Case.client_reference == key)
         )
 
-    def cases(
+    def case_page(
         self,
+        offset: int,
+        limit: int,
         *,
         seen_by_member: str | None = None,
         committed_by_unit: str | None = None,
         status: str | None = None,
         venue: str | None = None,
-    ) -> list[Case]:
-        stmt = select(Case).order_by(Case.created_at, Case.id)
+    ) -> tuple[int, list[Case]]:
+        where = []
         if seen_by_member is not None:
-            stmt = stmt.where(
-                or_(
-                    Case.member == seen_by_member,
-                    Case.registered_by == seen_by_member,
-                    Case.venue.in_(select(VenueMember.venue).where(VenueMember.member == seen_by_member)),
+            # Each by its own index (member; registered_by; venue): a member's few, not a test of every case.
+            where.append(
+                Case.id.in_(
+                    union(
+                        select(Case.id).where(Case.member == seen_by_member),
+                        select(Case.id).where(Case.registered_by == seen_by_member),
+                        select(Case.id).where(
+                            Case.venue.in_(select(VenueMember.venue).where(VenueMember.member == seen_by_member))
+                        ),
+                    )
                 )
             )
         if committed_by_unit is not None:
-            stmt = stmt.where(
-                Case.id.in_(select(CaseCommitment.case_id).where(CaseCommitment.unit == committed_by_unit))
-            )
+            where.append(Case.id.in_(select(CaseCommitment.case_id).where(CaseCommitment.unit == committed_by_unit)))
         if status:
-            stmt = stmt.where(Case.status == status)
+            where.append(Case.status == status)
         if venue:
-            stmt = stmt.where(Case.venue == venue)
-        return list(self.session.scalars(stmt))
+            where.append(Case.venue == venue)
+        total = self.session.scalar(select(func.count()).select_from(Case).where(*where)) or 0
+        query = select(Case).where(*where).order_by(Case.year.desc(), Case.sequence.desc()).offset(offset).limit(limit)
+        return total, list(self.session.scalars(query))
 
     def next_case_sequence(self, year: int) -> int:
         session = self.session

@@ -36,8 +36,8 @@ class ConsultationEntrypoints:
         return cases.get(self.uow, number, principal)
 
     @api
-    def list_cases(self, principal=None, query=None):
-        return cases.list_cases(self.uow, principal, query)
+    def case_page(self, principal=None, query=None):
+        return cases.case_page(self.uow, principal, query)
 
     @api
     def record_commitment(self, number, request, principal=None):

@@ -33,6 +33,14 @@ from ..http import EVERYONE, complete_open_task, endpoint, http
 
 PROCESS_ID = "micro_consultation"
 CASE_READERS = ("member", "staff", "committee", "leader", "unit")
+CASE_QUERY = ("page", "per_page", "status", "venue", "mine")
+
+
+class CasePage(Schema):
+    page = fields.Integer()
+    per_page = fields.Integer(metadata={"description": "1-200 (default 50) cases, newest first"})
+    total = fields.Integer(metadata={"description": "cases the caller may read among those asked for"})
+    items = fields.List(fields.Nested(CaseSchema))
 
 
 class CaseStep(Schema):
@@ -74,13 +82,14 @@ class ConsultationRoutes:
         return 201, self.assignment.register_case(body, principal, key=key)
 
     @http("GET", "/api/consultations")
-    @endpoint(*CASE_READERS, response=CaseSchema(many=True), query=("status", "venue", "mine"))
+    @endpoint(*CASE_READERS, response=CasePage, query=CASE_QUERY)
     def list_cases(self, request, principal):
-        """Cases the caller may read: staff all (mine=true: those they registered); a member those
-        given to them or registered by them; a department those it was asked to commit on."""
-        query = {k: request.args[k] for k in ("status", "venue") if request.args.get(k)}
-        query["mine"] = request.args.get("mine", "false").lower() in ("1", "true", "yes")
-        return 200, self.assignment.list_cases(principal, query)
+        """A page of the cases the caller may read, newest first (``page``, ``per_page`` 1-200,
+        default 50): staff all (mine=true: those they registered); a member those given to them,
+        registered by them or raised where they serve; a department those it was asked to commit
+        on. ``status``, ``venue``: only those."""
+        query = {k: request.args[k] for k in CASE_QUERY if request.args.get(k)}
+        return 200, self.assignment.case_page(principal, query)
 
     @http("GET", "/api/consultations/<string:number>")
     @endpoint(*CASE_READERS, response=CaseSchema)

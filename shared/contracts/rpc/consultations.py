@@ -54,6 +54,10 @@ class CommitmentRequest(_Strict):
 
 
 class CaseQuery(_Strict):
+    """A page of the cases list: which page, how long, and the filters."""
+
+    page = fields.Integer(load_default=1, validate=validate.Range(1, 100_000))
+    per_page = fields.Integer(load_default=50, validate=validate.Range(1, 200))
     status = fields.String(load_default=None, allow_none=True)
     venue = fields.String(load_default=None, allow_none=True)
     mine = fields.Boolean(load_default=False)

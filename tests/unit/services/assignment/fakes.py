@@ -194,22 +194,25 @@ class FakeCaseRepository(CaseRepository):
     def registered_with_key(self, registered_by: str, key: str) -> Case | None:
         return self._case(lambda c: c.registered_by == registered_by and c.client_reference == key)
 
-    def cases(
+    def case_page(
         self,
+        offset: int,
+        limit: int,
         *,
         seen_by_member: str | None = None,
         committed_by_unit: str | None = None,
         status: str | None = None,
         venue: str | None = None,
-    ) -> list[Case]:
-        found = sorted(self.rows.of(Case), key=lambda c: (c.created_at, c.id))
+    ) -> tuple[int, list[Case]]:
+        found = sorted(self.rows.of(Case), key=lambda c: (c.year, c.sequence), reverse=True)
         if seen_by_member is not None:
             serves = {m.venue for m in self.rows.of(VenueMember) if m.member == seen_by_member}
             found = [c for c in found if seen_by_member in (c.member, c.registered_by) or c.venue in serves]
         if committed_by_unit is not None:
             asked = {c.case_id for c in self.rows.of(CaseCommitment) if c.unit == committed_by_unit}
             found = [c for c in found if c.id in asked]
-        return [c for c in found if (not status or c.status == status) and (not venue or c.venue == venue)]
+        found = [c for c in found if (not status or c.status == status) and (not venue or c.venue == venue)]
+        return len(found), found[offset : offset + limit]
 
     def next_case_sequence(self, year: int) -> int:
         self.counters[year] = self.counters.get(year, 0) + 1

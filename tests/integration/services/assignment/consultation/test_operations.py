@@ -76,6 +76,11 @@ def outbox(session, prefix):
     ]
 
 
+def listed(session, principal, **query):
+    """The cases of the first page of the caller's list (``query``: as ``GET /api/consultations`` takes it)."""
+    return cases.case_page(uow(session), principal, query)["items"]
+
+
 def registered(session, principal=STAFF, **overrides):
     case = cases.register(uow(session), RULES, {**ISSUE, **overrides}, principal)
     session.commit()
@@ -151,7 +156,7 @@ def test_a_case_raised_at_a_contact_point_reaches_the_members_who_serve_there(se
     told = [n for n in outbox(session, "notify.consultation.raised_at_venue") if n["subject"] == number]
     assert [n["payload"]["recipients"] for n in told] == [["member.zhou"]]
     assert cases.get(uow(session), number, ZHOU)["venue_members"] == ["member.zhou"]
-    assert [c["number"] for c in cases.list_cases(uow(session), ZHOU)] == [number]
+    assert [c["number"] for c in listed(session, ZHOU)] == [number]
     with pytest.raises(Forbidden):
         cases.get(uow(session), number, LI)  # li serves another contact point
     assert directory.ensure_venues(uow(session), SEED) == 0 and directory.venue_members(uow(session), "cp_renmin") == [
@@ -169,6 +174,31 @@ def test_a_resident_raises_a_case_through_the_public_api_and_follows_it_by_its_r
     with pytest.raises(Forbidden):
         public.status(uow(session), raised["reference"], STAFF)
     assert cases.get(uow(session), raised["number"], STAFF)["registered_by"] == "public"
+
+
+def test_the_list_is_read_a_page_at_a_time_newest_first_each_caller_reading_what_they_may(session):
+    given = registered(session, venue="st_education", title="校门口交通拥堵")["number"]  # li: given to him
+    raised = [registered(session, title=f"第{n}处路灯不亮")["number"] for n in range(3)]  # li serves cp_jiefang
+    own = registered(session, principal=ZHOU, venue="st_education", title="公园厕所不足")["number"]  # zhou's own
+    elsewhere = registered(session, venue="cp_renmin", title="小区垃圾清运不及时")["number"]  # zhou serves it
+    taken_by_li(session, given)
+    page = lambda principal, **query: cases.case_page(uow(session), principal, query)  # noqa: E731
+
+    everything = [given, *raised, own, elsewhere][::-1]
+    first, second = page(STAFF, per_page=4), page(STAFF, per_page=4, page=2)
+    assert (first["total"], first["page"], first["per_page"]) == (6, 1, 4)
+    assert [c["number"] for c in first["items"] + second["items"]] == everything
+    assert page(STAFF, per_page=4, page=3)["items"] == []  # past the end: empty, the total kept
+    assert page(STAFF, mine=True)["total"] == 5  # staff.wang registered all but zhou's
+    assert [c["number"] for c in page(LI)["items"]] == [*raised[::-1], given]
+    assert [c["number"] for c in page(ZHOU)["items"]] == [elsewhere, own]
+    assert [c["number"] for c in page(ZHOU, venue="st_education")["items"]] == [own]
+    assert [c["number"] for c in page(LI, status="taken")["items"]] == [given]
+    assert page(TRANSPORT)["total"] == 0  # asked to commit on none
+    for bad in ({"per_page": 0}, {"per_page": 201}, {"page": 0}, {"mine": "perhaps"}, {"colour": "red"}):
+        with pytest.raises(InvalidInput) as refused:
+            page(STAFF, **bad)
+        assert set(bad) <= set(refused.value.details), bad
 
 
 def test_registering_refuses_the_wrong_people_and_malformed_input_and_changes_nothing(session):
@@ -193,9 +223,9 @@ def test_a_member_sees_the_cases_given_to_them_and_staff_see_all(session):
     number = registered(session)["number"]
     other = registered(session, title="菜市场占道经营", venue="st_education")["number"]  # a venue li does not serve
     taken_by_li(session, number)
-    assert [c["number"] for c in cases.list_cases(uow(session), LI)] == [number]
-    assert [c["number"] for c in cases.list_cases(uow(session), STAFF)] == [number, other]
-    assert cases.list_cases(uow(session), ZHOU) == []
+    assert [c["number"] for c in listed(session, LI)] == [number]
+    assert [c["number"] for c in listed(session, STAFF)] == [other, number]  # newest first
+    assert listed(session, ZHOU) == []
     with pytest.raises(Forbidden):
         cases.get(uow(session), number, ZHOU)
     with pytest.raises(Forbidden):
