@@ -22,7 +22,7 @@ from shared.contracts import messages
 
 from . import directory
 from .models import Case, CaseCommitment
-from .records import case_by_number, event, events_of, iso, record, tell
+from .records import as_events, case_by_number, event, events_of, iso, record, tell
 from .rules import ConsultationRules
 from .schemas import CaseQuery, CaseRegistration, CaseSchema, CommitmentRequest
 
@@ -154,13 +154,21 @@ def may_read(uow: AssignmentUnitOfWork, case: Case, principal: dict | None) -> s
     raise Forbidden(f"case {case.number} is not yours to read")
 
 
-def dump(uow: AssignmentUnitOfWork, case: Case, principal: dict | None, view: str | None = None) -> dict:
+def dump(
+    uow: AssignmentUnitOfWork, case: Case, principal: dict | None, view: str | None = None, found: dict | None = None
+) -> dict:
+    """The case as ``principal`` may read it (``view``: as :func:`may_read` says, if not given);
+    ``found``: what :func:`_details` read already for a page of them."""
     view = view or may_read(uow, case, principal)
-    venue = uow.cases.venue(case.venue)
     _, _, unit = acting(principal)
-    commitments = _commitments(uow, case, unit if view == "unit" else None)
-    meetings = uow.cases.meetings(case.id)
-    follow_ups = uow.cases.follow_ups(case.id)
+    if found is None:
+        found = _details(uow, [case], unit if view == "unit" else None)[case.id]
+    venue, commitments, meetings, follow_ups = (
+        found["venue"],
+        found["commitments"],
+        found["meetings"],
+        found["follow_ups"],
+    )
     data = {
         c: getattr(case, c)
         for c in (
@@ -189,7 +197,7 @@ def dump(uow: AssignmentUnitOfWork, case: Case, principal: dict | None, view: st
     data.update(
         venue_name=venue.name if venue else case.venue,
         created_at=iso(case.created_at),
-        venue_members=directory.venue_members(uow, case.venue),
+        venue_members=found["venue_members"],
         closed_at=iso(case.closed_at),
         follow_up_due=iso(case.follow_up_due),
         meetings=[
@@ -228,11 +236,26 @@ def dump(uow: AssignmentUnitOfWork, case: Case, principal: dict | None, view: st
             }
             for f in follow_ups
         ],
-        history=events_of(uow, case) if view != "unit" else [],
+        history=as_events(found["history"]) if view != "unit" else [],
     )
     if view == "unit":
         data.update(resident_name=mask(case.resident_name), resident_phone=None)
     return made(CaseSchema).dump(data)
+
+
+def _details(uow: AssignmentUnitOfWork, cases: list[Case], unit: str | None) -> dict[int, dict]:
+    """What :func:`dump` shows of each case beside its own columns, read once for all of them:
+    its venue and the venue's members, meetings, commitments (``unit``'s only, if given),
+    follow-ups and history."""
+    found = uow.cases.details_of([c.id for c in cases], unit)
+    codes = {c.venue for c in cases}
+    venues = {code: uow.cases.venue(code) for code in codes} if len(codes) <= 1 else None
+    if venues is None:  # a page: every venue (a city's few hundred) in one read, not one each
+        venues = {v.code: v for v in uow.cases.venues() if v.code in codes}
+    members = uow.cases.members_by_venue() if len(codes) > 1 else {c: directory.venue_members(uow, c) for c in codes}
+    for case in cases:
+        found[case.id].update(venue=venues.get(case.venue), venue_members=members.get(case.venue, []))
+    return found
 
 
 def get(uow: AssignmentUnitOfWork, number: str, principal: dict | None) -> dict:
@@ -265,11 +288,12 @@ def case_page(uow: AssignmentUnitOfWork, principal: dict | None, query: dict | N
         status=data["status"],
         venue=data["venue"],
     )
+    details = _details(uow, found, committed_by)
     return {
         "page": data["page"],
         "per_page": data["per_page"],
         "total": total,
-        "items": [dump(uow, case, principal, view) for case in found],
+        "items": [dump(uow, case, principal, view, details[case.id]) for case in found],
     }
 
 

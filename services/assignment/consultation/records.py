@@ -49,7 +49,12 @@ def record(uow: AssignmentUnitOfWork, case: Case, actor: str, action: str, data:
 
 
 def events_of(uow: AssignmentUnitOfWork, case: Case) -> list[dict]:
-    return [{"at": iso(r.at), "actor": r.actor, "action": r.action, "data": r.data} for r in uow.cases.history(case.id)]
+    return as_events(uow.cases.history(case.id))
+
+
+def as_events(rows) -> list[dict]:
+    """A case's log entries as its history shows them."""
+    return [{"at": iso(r.at), "actor": r.actor, "action": r.action, "data": r.data} for r in rows]
 
 
 def event(

@@ -88,6 +88,11 @@ class CaseRepository(abc.ABC):
 
     # -- meetings, commitments, follow-ups -------------------------------------------------------
     @abc.abstractmethod
+    def details_of(self, case_ids: list[int], unit: str | None = None) -> dict[int, dict[str, list]]:
+        """For each of ``case_ids``: its ``meetings``, ``commitments`` (``unit``'s only, if given),
+        ``follow_ups`` and ``history``, each in order, read once for all of them (a page of the list)."""
+
+    @abc.abstractmethod
     def meetings(self, case_id: int) -> list[CaseMeeting]: ...
 
     @abc.abstractmethod
@@ -262,6 +267,25 @@ class SqlCaseRepository(CaseRepository):
         if action is not None:
             stmt = stmt.where(CaseEvent.action == action)
         return list(self.session.scalars(stmt.order_by(CaseEvent.id)))
+
+    def details_of(self, case_ids: list[int], unit: str | None = None) -> dict[int, dict[str, list]]:
+        found: dict[int, dict[str, list]] = {
+            i: {"meetings": [], "commitments": [], "follow_ups": [], "history": []} for i in case_ids
+        }
+        if not case_ids:
+            return found
+        commitments = select(CaseCommitment).where(CaseCommitment.case_id.in_(case_ids))
+        if unit is not None:
+            commitments = commitments.where(CaseCommitment.unit == unit)
+        for key, model, query in (
+            ("meetings", CaseMeeting, select(CaseMeeting).where(CaseMeeting.case_id.in_(case_ids))),
+            ("commitments", CaseCommitment, commitments),
+            ("follow_ups", CaseFollowUp, select(CaseFollowUp).where(CaseFollowUp.case_id.in_(case_ids))),
+            ("history", CaseEvent, select(CaseEvent).where(CaseEvent.case_id.in_(case_ids))),
+        ):
+            for row in self.session.scalars(query.order_by(model.id)):
+                found[row.case_id][key].append(row)
+        return found
 
     def meetings(self, case_id: int) -> list[CaseMeeting]:
         return list(

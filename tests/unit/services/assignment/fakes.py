@@ -227,6 +227,17 @@ class FakeCaseRepository(CaseRepository):
     def history(self, case_id: int, action: str | None = None) -> list[CaseEvent]:
         return [e for e in self.rows.of(CaseEvent) if e.case_id == case_id and (action is None or e.action == action)]
 
+    def details_of(self, case_ids: list[int], unit: str | None = None) -> dict[int, dict[str, list]]:
+        return {
+            i: {
+                "meetings": self.meetings(i),
+                "commitments": self.commitments(i, unit),
+                "follow_ups": self.follow_ups(i),
+                "history": self.history(i),
+            }
+            for i in case_ids
+        }
+
     def meetings(self, case_id: int) -> list[CaseMeeting]:
         return [m for m in self.rows.of(CaseMeeting) if m.case_id == case_id]
 

@@ -307,6 +307,46 @@ def test_a_meeting_asks_each_department_and_each_sees_and_records_only_its_own_c
     assert cases.get(uow(session), number, STAFF)["status"] == "committed"
 
 
+def _selects(session, principal):
+    """The page ``principal`` lists, and how many SELECTs reading it took (nothing cached before)."""
+    from sqlalchemy import event
+
+    engine, seen = session.get_bind(), []
+    record = lambda *args: seen.append(args[2])  # noqa: E731 - the statement
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        session.expire_all()
+        page = cases.case_page(uow(session), principal)["items"]
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    return page, len([s for s in seen if s.lstrip().upper().startswith("SELECT")])
+
+
+def test_a_page_reads_each_kind_of_detail_once_and_shows_each_case_as_it_is_shown_alone(session):
+    def one_of_each(n):
+        with_meeting = registered(session, title=f"第{n}处路灯不亮")["number"]
+        meeting_held(session, with_meeting)
+        cases.record_commitment(uow(session), with_meeting, {"actions": "更换路灯", "done_by": "2027-02-01"}, TRANSPORT)
+        registered(session, venue="cp_renmin", title=f"第{n}个小区垃圾清运不及时")
+        session.commit()
+
+    one_of_each(1)
+    _, few = _selects(session, STAFF)
+    one_of_each(2)
+    one_of_each(3)
+    page, many = _selects(session, STAFF)
+    assert len(page) == 6 and many == few  # however many cases: the page, then each kind of detail once
+    for principal in (STAFF, LI, ZHOU, TRANSPORT):
+        listed_here = cases.case_page(uow(session), principal)["items"]
+        assert listed_here, principal
+        for case in listed_here:
+            assert case == cases.get(uow(session), case["number"], principal), (principal, case["number"])
+    seen = cases.case_page(uow(session), TRANSPORT)["items"]
+    assert {c["unit"] for case in seen for c in case["commitments"]} == {"transport"}  # its own only
+    assert all(case["history"] == [] and case["resident_phone"] is None for case in seen)
+    assert any(case["meetings"] and case["commitments"][0]["actions"] for case in page)
+
+
 def test_late_commitments_and_follow_ups_are_reminded_with_deadlines_from_the_rulebook(session, skipping_clock):
     number = registered(session)["number"]
     cid, _ = meeting_held(session, number)
