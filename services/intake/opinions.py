@@ -99,8 +99,10 @@ def public(uow: IntakeUnitOfWork, item: OpinionItem, found: dict | None = None) 
     )
 
 
-def for_unit(uow: IntakeUnitOfWork, item: OpinionItem, unit: str) -> dict:
-    forward = next((f for f in uow.opinions.forwards_of(item) if f.unit == unit), None)
+def for_unit(uow: IntakeUnitOfWork, item: OpinionItem, unit: str, found: dict | None = None) -> dict:
+    """The item as unit ``unit`` sees it, with its forward; ``found``: its details, read already for a list."""
+    forwards = found["forwards"] if found is not None else uow.opinions.forwards_of(item)
+    forward = next((f for f in forwards if f.unit == unit), None)
     return made(UnitOpinionSchema).dump(
         {
             **{k: getattr(item, k) for k in ("number", "title", "situation", "analysis", "suggestion", "status")},
@@ -319,7 +321,8 @@ def item_page(uow: IntakeUnitOfWork, principal: dict, query: dict | None = None)
         if unit is None:
             return shape | {"total": 0, "items": []}
         total, items = uow.opinions.item_page(offset, limit, **wanted, forwarded_to=unit)
-        return shape | {"total": total, "items": [for_unit(uow, i, unit) for i in items]}
+        found = uow.opinions.details_of(items)
+        return shape | {"total": total, "items": [for_unit(uow, i, unit, found[i.id]) for i in items]}
     if reads_all(roles) and not data["mine"]:
         total, items = uow.opinions.item_page(offset, limit, **wanted)
         found = uow.opinions.details_of(items)

@@ -249,7 +249,8 @@ def test_adoption_per_recipient_instruction_forwarding_and_the_answer(session):
         None,
     )
     session.commit()
-    assert [i["number"] for i in listed_by(session, HOUSING)] == [number]
+    assert listed_by(session, HOUSING) == [opinions.get(SqlIntakeUnitOfWork(session), number, HOUSING)]
+    assert listed_by(session, HOUSING)[0]["forward"]["request"] == "请办理"  # its forward, read for the page
     assert listed_by(session, TRANSPORT) == []
     with pytest.raises(Forbidden):
         opinions.get(SqlIntakeUnitOfWork(session), number, TRANSPORT)
