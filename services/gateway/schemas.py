@@ -175,11 +175,21 @@ class Task(Schema):
     created_at = fields.String()
 
 
-class TaskPage(Schema):
-    page = fields.Integer()
-    per_page = fields.Integer(metadata={"description": "1-200 (default 50) open tasks, oldest first"})
-    total = fields.Integer(metadata={"description": "open tasks the caller may act on among those filtered"})
-    items = fields.List(fields.Nested(Task))
+def page_of(name: str, item, things: str, order: str, counted: str, items: str | None = None) -> type[Schema]:
+    """The schema of one page of a list (``{page, per_page, total, items}``), named ``name`` in the
+    OpenAPI document: ``things`` listed, in ``order``; ``counted`` says which the total counts."""
+    return Schema.from_dict(
+        {
+            "page": fields.Integer(),
+            "per_page": fields.Integer(metadata={"description": f"1-200 (default 50) {things}, {order}"}),
+            "total": fields.Integer(metadata={"description": f"{things} {counted}"}),
+            "items": fields.List(fields.Nested(item), metadata={"description": items} if items else {}),
+        },
+        name=name,
+    )
+
+
+TaskPage = page_of("TaskPage", Task, "open tasks", "oldest first", "the caller may act on among those filtered")
 
 
 class Objection(Schema):
@@ -202,11 +212,9 @@ class AssignmentListed(Schema):
     cancelled_at = fields.String(allow_none=True)
 
 
-class AssignmentPage(Schema):
-    page = fields.Integer()
-    per_page = fields.Integer(metadata={"description": "1-200 (default 50) assignments, newest first"})
-    total = fields.Integer(metadata={"description": "assignments the caller sees among those filtered"})
-    items = fields.List(fields.Nested(AssignmentListed))
+AssignmentPage = page_of(
+    "AssignmentPage", AssignmentListed, "assignments", "newest first", "the caller sees among those filtered"
+)
 
 
 class CompleteTaskRequest(Body):
@@ -232,14 +240,14 @@ from shared.contracts.rpc.proposals import ProposalSchema as Proposal  # noqa: E
 from shared.contracts.rpc.proposals import AreaInput, AreaReportSchema, CosignRequest  # noqa: E402, F401
 
 
-class ProposalPage(Schema):
-    page = fields.Integer()
-    per_page = fields.Integer(metadata={"description": "1-200 (default 50) proposals, newest first"})
-    total = fields.Integer(metadata={"description": "proposals the caller may read among those asked for"})
-    items = fields.List(
-        fields.Nested(Proposal),
-        metadata={"description": "the caller's own in full; another member's published ones as published"},
-    )
+ProposalPage = page_of(
+    "ProposalPage",
+    Proposal,
+    "proposals",
+    "newest first",
+    "the caller may read among those asked for",
+    "the caller's own in full; another member's published ones as published",
+)
 
 
 LEVELS = ["satisfied", "basically_satisfied", "unsatisfied"]

@@ -29,6 +29,7 @@ from shared.forms import (
     ConsultationTakeForm,
 )
 
+from .. import schemas
 from ..http import EVERYONE, complete_open_task, endpoint, http
 
 PROCESS_ID = "micro_consultation"
@@ -36,11 +37,7 @@ CASE_READERS = ("member", "staff", "committee", "leader", "unit")
 CASE_QUERY = ("page", "per_page", "status", "venue", "mine")
 
 
-class CasePage(Schema):
-    page = fields.Integer()
-    per_page = fields.Integer(metadata={"description": "1-200 (default 50) cases, newest first"})
-    total = fields.Integer(metadata={"description": "cases the caller may read among those asked for"})
-    items = fields.List(fields.Nested(CaseSchema))
+CasePage = schemas.page_of("CasePage", CaseSchema, "cases", "newest first", "the caller may read among those asked for")
 
 
 class CaseStep(Schema):

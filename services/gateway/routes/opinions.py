@@ -34,17 +34,15 @@ OPINION_READERS = ("member", "informant", *STAFF_ROLES, "unit")
 OPINION_QUERY = ("page", "per_page", "mine", "status", "awaiting")
 
 
-class OpinionPage(Schema):
-    page = fields.Integer()
-    per_page = fields.Integer(metadata={"description": "1-200 (default 50) items, newest first"})
-    total = fields.Integer(metadata={"description": "items the caller may read among those asked for"})
-    items = fields.List(
-        fields.Nested(OpinionSchema),
-        metadata={
-            "description": "the caller's own (staff: every one) in full; another member's adopted ones as "
-            "published; a unit's as forwarded to it"
-        },
-    )
+OpinionPage = schemas.page_of(
+    "OpinionPage",
+    OpinionSchema,
+    "items",
+    "newest first",
+    "the caller may read among those asked for",
+    "the caller's own (staff: every one) in full; another member's adopted ones as published; a unit's as "
+    "forwarded to it",
+)
 
 
 class OpinionTask(schemas.Task):
