@@ -77,6 +77,7 @@ def pages(system) -> list[tuple[str, str | None, str]]:
         ("member: my proposals", "member", "/console/proposals"),
         ("member: a proposal", "member", f"/console/proposals/{mine}"),
         ("member: new proposal", "member", "/console/proposals/new"),
+        ("member: my opinion items", "member", "/console/opinions"),
         ("staff: task list", "staff", "/console/tasks"),
         ("staff: overdue board", "staff", "/console/overdue"),
         ("staff: published", "staff", "/console/published"),
