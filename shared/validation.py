@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, TypeVar, cast
 
-from marshmallow import Schema, ValidationError
+from marshmallow import Schema, ValidationError, fields, validate
 
 from shared.errors import InvalidInput
 
@@ -34,3 +35,24 @@ def load(schema: Schema | type[Schema], data: object, what: str = "input") -> An
         return schema.load(data)
     except ValidationError as exc:
         raise InvalidInput(f"{what} is not valid", exc.messages) from None
+
+
+MAX_PER_PAGE = 200  # the most rows a page of a list answers
+
+
+class PageQuery(Schema):
+    """Which page of a list is asked for and how long it is: ``page`` from 1, ``per_page`` 1-200
+    (default 50). A list's own query schema adds its filters to these two."""
+
+    page = fields.Integer(load_default=1, validate=validate.Range(1, 100_000))
+    per_page = fields.Integer(load_default=50, validate=validate.Range(1, MAX_PER_PAGE))
+
+
+def page_window(query: Mapping[str, Any]) -> tuple[int, int]:
+    """``(offset, limit)`` of the page a loaded query (``page``, ``per_page``) asks for."""
+    return (query["page"] - 1) * query["per_page"], query["per_page"]
+
+
+def page_answer(query: Mapping[str, Any], total: int, items: list[Any]) -> dict[str, Any]:
+    """A list's answer: the page asked for, its length, how many there are in all, and its items."""
+    return {"page": query["page"], "per_page": query["per_page"], "total": total, "items": items}

@@ -6,7 +6,7 @@ from marshmallow import Schema, fields, validate
 
 from shared.errors import Forbidden
 from shared.principal import acting
-from shared.validation import load
+from shared.validation import PageQuery, load, page_answer, page_window
 
 from .commands import describe_reply
 from .contacts import contacts_of
@@ -34,14 +34,11 @@ def list_assignments(uow: AssignmentUnitOfWork, principal, number: str | None = 
 
 
 STATUSES = ("assigned", "signed", "replied", "objected", "cancelled")
-MAX_PER_PAGE = 200
 
 
-class AssignmentQuery(Schema):
+class AssignmentQuery(PageQuery):
     """What a page of the assignments list asks: which page, how long, and its filters."""
 
-    page = fields.Integer(load_default=1, validate=validate.Range(1, 100_000))
-    per_page = fields.Integer(load_default=50, validate=validate.Range(1, MAX_PER_PAGE))
     number = fields.String(load_default=None, validate=validate.Length(1, 50))
     status = fields.String(load_default=None, validate=validate.OneOf(STATUSES))
 
@@ -55,9 +52,9 @@ def assignment_page(uow: AssignmentUnitOfWork, principal, query: dict | None = N
     unit = _unit_seen(principal)
     data = load(AssignmentQuery, dict(query or {}), "the assignments list's query")
     total, rows = uow.assignments.assignment_page(
-        (data["page"] - 1) * data["per_page"], data["per_page"], unit=unit, number=data["number"], status=data["status"]
+        *page_window(data), unit=unit, number=data["number"], status=data["status"]
     )
-    return {"page": data["page"], "per_page": data["per_page"], "total": total, "items": [describe(r) for r in rows]}
+    return page_answer(data, total, [describe(r) for r in rows])
 
 
 def _input(item: CoUnitInput, uow: AssignmentUnitOfWork) -> dict:

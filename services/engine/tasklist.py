@@ -9,7 +9,7 @@ import weakref
 from collections.abc import Mapping
 from typing import Any, Protocol, TypeVar, Unpack, cast
 
-from marshmallow import Schema, ValidationError, fields, validate
+from marshmallow import Schema, ValidationError, fields
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from sqlalchemy import (
     ColumnElement,
@@ -34,7 +34,7 @@ from shared.db import pooled, transaction
 from shared.errors import Conflict, Forbidden, InvalidInput, NotFound
 from shared.forms import FORMS
 from shared.principal import acting_user
-from shared.validation import made
+from shared.validation import PageQuery, made, page_window
 from shared.sandbox import LimitExceeded
 from shared.workflow.runtime import StepFailed, TaskNotWaiting, UserTaskInfo, WaitState, root_cause
 
@@ -74,9 +74,6 @@ COMPLETE_ITEM = update(WORK_ITEMS).where(WORK_ITEMS.c.task_id == bindparam("comp
 ItemRow = Row[Any]
 I = TypeVar("I", WorkItem, ItemRow)
 
-# A page of the task list: the most tasks one answer lists.
-MAX_TASKS_PER_PAGE = 200
-
 
 def form(name: str) -> Schema:
     """The form ``name`` (a key of FORMS), made once (``shared.validation.made``): making one costs
@@ -84,11 +81,9 @@ def form(name: str) -> Schema:
     return made(FORMS[name])
 
 
-class TaskQuery(Schema):
+class TaskQuery(PageQuery):
     """What a page of the task list asks: which page, how long, and the filters it keeps."""
 
-    page = fields.Integer(load_default=1, validate=validate.Range(1, 100_000))
-    per_page = fields.Integer(load_default=50, validate=validate.Range(1, MAX_TASKS_PER_PAGE))
     instance_id = fields.String(load_default=None)
     business_key = fields.String(load_default=None)
     process_id = fields.String(load_default=None)
@@ -396,10 +391,11 @@ class TaskList:
         except ValidationError as exc:
             raise InvalidInput("the task list's query is not valid", exc.messages) from None
         filters = _filters(**{name: data[name] for name in TASK_FILTERS})
-        offset = (data["page"] - 1) * data["per_page"]
+        offset, limit = page_window(data)
         # Two reads on a pooled connection, without a session: the rows as columns, not ORM objects.
         with pooled(self.store.sessions) as conn:
-            total, items = _open_page(conn, filters, principal, offset, data["per_page"])
+            total, items = _open_page(conn, filters, principal, offset, limit)
+        # the answer written out, not shared.validation.page_answer: it is typed (TaskPageView)
         return {"page": data["page"], "per_page": data["per_page"], "total": total, "items": items}
 
     @staticmethod

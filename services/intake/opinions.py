@@ -12,13 +12,13 @@ masked) — before that, 403; a department (role ``unit``) reads only the items 
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from marshmallow import fields, validate
 
 from shared import clock
 from shared.calendar import local_date
 from shared.errors import Conflict, Forbidden
 from shared.rulebook import Rulebook
-from shared.validation import load, made
+from shared.validation import PageQuery, load, made, page_answer, page_window
 
 from .access import acting_user, reads_all
 from .areas import check_area
@@ -287,12 +287,10 @@ def get(uow: IntakeUnitOfWork, number: str, principal: dict) -> dict:
     raise Forbidden(f"opinion item {number} is another submitter's and not published")
 
 
-class OpinionQuery(Schema):
+class OpinionQuery(PageQuery):
     """What a page of the opinion items list asks: which page, how long, the caller's own only,
     one status, only those awaiting a leader's instruction."""
 
-    page = fields.Integer(load_default=1, validate=validate.Range(1, 100_000))
-    per_page = fields.Integer(load_default=50, validate=validate.Range(1, 200))
     mine = fields.Boolean(load_default=False)
     status = fields.String(load_default=None, validate=validate.OneOf(sorted(STATUS_ZH)))
     awaiting = fields.String(
@@ -313,34 +311,34 @@ def item_page(uow: IntakeUnitOfWork, principal: dict, query: dict | None = None)
     year holds thousands of items and every year stays readable)."""
     user, roles = acting_user(principal)
     data = load(OpinionQuery, dict(query or {}), "the opinion items list's query")
-    wanted = {"status": data["status"], "awaiting_instruction": data["awaiting"] == "instruction"}
-    offset, limit = (data["page"] - 1) * data["per_page"], data["per_page"]
-    shape = {"page": data["page"], "per_page": data["per_page"]}
+    narrowed: dict = {"status": data["status"], "awaiting_instruction": data["awaiting"] == "instruction"}
     if "unit" in roles and not reads_all(roles):
         unit = principal.get("unit")
         if unit is None:
-            return shape | {"total": 0, "items": []}
-        total, items = uow.opinions.item_page(offset, limit, **wanted, forwarded_to=unit)
-        found = uow.opinions.details_of(items)
-        return shape | {"total": total, "items": [for_unit(uow, i, unit, found[i.id]) for i in items]}
-    if reads_all(roles) and not data["mine"]:
-        total, items = uow.opinions.item_page(offset, limit, **wanted)
-        found = uow.opinions.details_of(items)
-        return shape | {"total": total, "items": [dump(uow, i, found=found[i.id]) for i in items]}
-    if not set(SUBMITTERS) & roles and not reads_all(roles):
+            return page_answer(data, 0, [])
+        narrowed["forwarded_to"] = unit
+
+        def shown(item: OpinionItem, found: dict) -> dict:
+            return for_unit(uow, item, unit, found)
+
+    elif reads_all(roles) and not data["mine"]:
+
+        def shown(item: OpinionItem, found: dict) -> dict:
+            return dump(uow, item, found=found)
+
+    elif set(SUBMITTERS) & roles or reads_all(roles):
+        narrowed["submitter"] = user
+        if not data["mine"] and "member" in roles:
+            narrowed["published"] = PUBLISHED
+
+        def shown(item: OpinionItem, found: dict) -> dict:
+            return dump(uow, item, found=found) if item.submitter == user else public(uow, item, found)
+
+    else:
         raise Forbidden("opinion items are read by their submitters, staff, the committee, leaders and units")
-    published_too = not data["mine"] and "member" in roles
-    total, items = uow.opinions.item_page(
-        offset, limit, **wanted, submitter=user, published=PUBLISHED if published_too else ()
-    )
+    total, items = uow.opinions.item_page(*page_window(data), **narrowed)
     found = uow.opinions.details_of(items)
-    return shape | {
-        "total": total,
-        "items": [
-            dump(uow, item, found=found[item.id]) if item.submitter == user else public(uow, item, found[item.id])
-            for item in items
-        ],
-    }
+    return page_answer(data, total, [shown(item, found[item.id]) for item in items])
 
 
 def editing_flags(uow: IntakeUnitOfWork, rules: IntakeRules, numbers: list[str], principal: dict) -> dict:

@@ -9,12 +9,12 @@ transaction.
 from __future__ import annotations
 
 
-from marshmallow import Schema, fields, validate
+from marshmallow import fields
 
 from shared import clock
 from shared.calendar import local_date
 from shared.errors import Conflict, Forbidden, InvalidInput
-from shared.validation import load, made
+from shared.validation import PageQuery, load, made, page_answer, page_window
 from shared.contracts import messages
 
 from shared.masking import mask_text
@@ -281,11 +281,9 @@ def list_proposals(uow: IntakeUnitOfWork, principal: dict, mine: bool = True) ->
     return [dump(p) for p in uow.proposals.every()]
 
 
-class ProposalQuery(Schema):
+class ProposalQuery(PageQuery):
     """What a page of the proposals list asks: which page, how long, the caller's own only."""
 
-    page = fields.Integer(load_default=1, validate=validate.Range(1, 100_000))
-    per_page = fields.Integer(load_default=50, validate=validate.Range(1, 200))
     mine = fields.Boolean(load_default=False)
 
 
@@ -305,15 +303,14 @@ def proposal_page(uow: IntakeUnitOfWork, principal: dict, query: dict | None = N
     if scope == "own" and proposer is None:
         total, rows = 0, []
     else:
-        offset = (data["page"] - 1) * data["per_page"]
-        total, rows = uow.proposals.proposal_page(offset, data["per_page"], scope, proposer)
+        total, rows = uow.proposals.proposal_page(*page_window(data), scope, proposer)
     items = []
     for proposal in rows:
         if scope != "visible" or (proposer is not None and proposes(proposal, proposer, roles)):
             items.append(dump(proposal))
         elif (publication := uow.proposals.publication_of(proposal)) is not None:
             items.append(published(publication))
-    return {"page": data["page"], "per_page": data["per_page"], "total": total, "items": items}
+    return page_answer(data, total, items)
 
 
 def titles(uow: IntakeUnitOfWork, principal: dict) -> list[dict]:

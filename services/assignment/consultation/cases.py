@@ -17,7 +17,7 @@ from shared import clock
 from shared.calendar import local_date
 from shared.errors import Conflict, Forbidden, InvalidInput
 from shared.principal import acting
-from shared.validation import load, made
+from shared.validation import load, made, page_answer, page_window
 from shared.contracts import messages
 
 from . import directory
@@ -281,20 +281,14 @@ def case_page(uow: AssignmentUnitOfWork, principal: dict | None, query: dict | N
     else:
         raise Forbidden("cases are read by staff, members and the departments asked to commit")
     total, found = uow.cases.case_page(
-        (data["page"] - 1) * data["per_page"],
-        data["per_page"],
+        *page_window(data),
         seen_by_member=member,
         committed_by_unit=committed_by,
         status=data["status"],
         venue=data["venue"],
     )
     details = _details(uow, found, committed_by)
-    return {
-        "page": data["page"],
-        "per_page": data["per_page"],
-        "total": total,
-        "items": [dump(uow, case, principal, view, details[case.id]) for case in found],
-    }
+    return page_answer(data, total, [dump(uow, case, principal, view, details[case.id]) for case in found])
 
 
 def record_commitment(uow: AssignmentUnitOfWork, number: str, request: dict, principal: dict | None) -> dict:

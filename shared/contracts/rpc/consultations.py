@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
+from shared.validation import PageQuery
+
 
 VENUE_KINDS = ("contact_point", "reception_room", "consultation_room", "sector_studio")
 
@@ -53,11 +55,9 @@ class CommitmentRequest(_Strict):
     contact = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=100))
 
 
-class CaseQuery(_Strict):
+class CaseQuery(_Strict, PageQuery):
     """A page of the cases list: which page, how long, and the filters."""
 
-    page = fields.Integer(load_default=1, validate=validate.Range(1, 100_000))
-    per_page = fields.Integer(load_default=50, validate=validate.Range(1, 200))
     status = fields.String(load_default=None, allow_none=True)
     venue = fields.String(load_default=None, allow_none=True)
     mine = fields.Boolean(load_default=False)
