@@ -305,6 +305,12 @@ IDEMPOTENCY_DOC = (
 )
 
 
+def given(request, names) -> dict:
+    """The query arguments among ``names`` that the request gives, empty ones left out: what a
+    route passes on for a schema to load (defaults for the rest, a refusal naming a bad one)."""
+    return {name: request.args[name] for name in names if request.args.get(name)}
+
+
 def request_key(request) -> str:
     """The creating request's idempotency key: the client's ``Idempotency-Key`` header, or a
     fresh uuid4 for this HTTP request."""

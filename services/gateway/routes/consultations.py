@@ -30,7 +30,7 @@ from shared.forms import (
 )
 
 from .. import schemas
-from ..http import EVERYONE, complete_open_task, endpoint, http
+from ..http import EVERYONE, complete_open_task, endpoint, given, http
 
 PROCESS_ID = "micro_consultation"
 CASE_READERS = ("member", "staff", "committee", "leader", "unit")
@@ -85,7 +85,7 @@ class ConsultationRoutes:
         default 50): staff all (mine=true: those they registered); a member those given to them,
         registered by them or raised where they serve; a department those it was asked to commit
         on. ``status``, ``venue``: only those."""
-        query = {k: request.args[k] for k in CASE_QUERY if request.args.get(k)}
+        query = given(request, CASE_QUERY)
         return 200, self.assignment.case_page(principal, query)
 
     @http("GET", "/api/consultations/<string:number>")
@@ -147,7 +147,7 @@ class ConsultationRoutes:
     def list_venues(self, request, principal):
         """Contact points, reception rooms, consultation rooms and sector studios, by kind and by
         a town or street they cover."""
-        query = {k: request.args[k] for k in ("kind", "town") if request.args.get(k)}
+        query = given(request, ("kind", "town"))
         return 200, self.assignment.list_venues(query, principal=principal)
 
     @http("GET", "/api/venues/coverage")

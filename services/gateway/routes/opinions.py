@@ -24,7 +24,7 @@ from shared.contracts.rpc.opinions import (
 from shared.forms import OpinionEditForm, OpinionForwardForm, OpinionSignOffForm
 
 from .. import schemas
-from ..http import complete_open_task, endpoint, http
+from ..http import complete_open_task, endpoint, given, http
 
 PROCESS_ID = "opinion"
 STAFF_ROLES = ("staff", "committee", "leader")
@@ -107,7 +107,7 @@ class OpinionRoutes:
         published); units those forwarded to them. ``mine=true``: only the caller's own;
         ``status``: only items in it; ``awaiting=instruction``: only those with an adopted report
         on a channel no leader's instruction answers yet."""
-        query = {k: request.args[k] for k in OPINION_QUERY if request.args.get(k)}
+        query = given(request, OPINION_QUERY)
         return 200, self.intake.opinion_page(principal, query)
 
     @http("GET", "/api/opinions/<string:number>")

@@ -6,7 +6,7 @@ from __future__ import annotations
 from shared.errors import InvalidInput
 
 from .. import schemas
-from ..http import endpoint, http
+from ..http import endpoint, given, http
 
 
 # Whoever may be a candidate for a user task (the engine lists and completes only a caller's own).
@@ -92,7 +92,7 @@ class ProcessRoutes:
     def tasks(self, request, principal):
         """A page of the open tasks the caller may act on, oldest first, with their total
         (``page``, ``per_page`` 1-200, default 50; filters ``instance_id``, ``business_key``)."""
-        query = {k: request.args[k] for k in _TASK_QUERY if request.args.get(k)}
+        query = given(request, _TASK_QUERY)
         return 200, self.engine.task_page(principal, query)
 
     @http("POST", "/api/tasks/<string:task_id>/claim")

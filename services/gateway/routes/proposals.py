@@ -12,7 +12,7 @@ from werkzeug.wrappers import Response
 from shared.errors import InvalidInput, NotFound
 
 from .. import schemas
-from ..http import endpoint, http
+from ..http import endpoint, given, http
 
 ASSIGNMENT_QUERY = ("page", "per_page", "number", "status")
 PROPOSAL_QUERY = ("page", "per_page", "mine")
@@ -88,7 +88,7 @@ class ProposalRoutes:
     def list_proposals(self, request, principal):
         """A page of the proposals the caller may read, newest first (``page``, ``per_page`` 1-200,
         default 50; ``mine=true``: only the caller's own)."""
-        query = {k: request.args[k] for k in PROPOSAL_QUERY if request.args.get(k)}
+        query = given(request, PROPOSAL_QUERY)
         return 200, self.intake.proposal_page(principal, query)
 
     @http("GET", "/api/proposals/<string:number>")
@@ -184,7 +184,7 @@ class ProposalRoutes:
     def overdue(self, request, principal):
         """The live list of overdue work per unit, a page of overdue deadlines at a time, most
         overdue first, with every unit's count on every page."""
-        query = {k: request.args[k] for k in _OVERDUE_PAGE if request.args.get(k)}
+        query = given(request, _OVERDUE_PAGE)
         return 200, self.supervision.overdue(query, principal=principal)
 
     @http("POST", "/api/proposals/<string:number>/supervision-log")
@@ -256,7 +256,7 @@ class ProposalRoutes:
     def list_assignments(self, request, principal):
         """A page of assignments, newest first: a unit sees its own, staff every unit's (``page``,
         ``per_page`` 1-200, default 50; filters ``number``, the proposal, and ``status``)."""
-        query = {k: request.args[k] for k in ASSIGNMENT_QUERY if request.args.get(k)}
+        query = given(request, ASSIGNMENT_QUERY)
         return 200, self.assignment.assignment_page(principal=principal, query=query)
 
     @http("GET", "/api/assignments/<id:assignment_id>")

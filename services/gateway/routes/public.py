@@ -16,7 +16,7 @@ from shared.contracts.rpc.consultations import CaseRegistration, PublicCaseSchem
 from shared.contracts.rpc.proposals import PublicProposalSchema
 
 from .. import limits, schemas
-from ..http import endpoint, http
+from ..http import endpoint, given, http
 from ..reports import REPORT_PAGE, every_page, public_notice
 from .proposals import PROPOSAL_READERS
 
@@ -69,7 +69,7 @@ class PublicRoutes:
     @endpoint(anonymous=True, response=PublicProposalPage, query=_PAGE)
     def public_proposals(self, request, principal):
         """Published proposals with their replies, a page at a time (no token needed)."""
-        query = {k: request.args[k] for k in _PAGE if request.args.get(k)}
+        query = given(request, _PAGE)
         page = self.intake.public_proposals(query, principal)
         return 200, {**page, "items": self._named_units(principal, page["items"])}
 
@@ -80,7 +80,7 @@ class PublicRoutes:
         page at a time, for those who may read proposals (``GET /api/proposals``'s readers): the
         console's list of published proposals, which a year's list of every proposal in full made slow."""
         public = self._anonymous()
-        query = {k: request.args[k] for k in _PAGE if request.args.get(k)}
+        query = given(request, _PAGE)
         page = self.intake.public_proposals(query, public)
         return 200, {**page, "items": self._named_units(public, page["items"])}
 
@@ -97,7 +97,7 @@ class PublicRoutes:
         figures and a page of the list: ``page``, ``per_page``) or printable HTML (``?format=html``,
         every proposal); no token needed."""
         if request.args.get("format", "json").lower() != "html":
-            query = {k: request.args[k] for k in REPORT_PAGE if request.args.get(k)}
+            query = given(request, REPORT_PAGE)
             return 200, self.intake.year_figures(year, "public", principal, query)
         return 200, public_notice(every_page(lambda query: self.intake.year_figures(year, "public", principal, query)))
 
@@ -113,7 +113,7 @@ class PublicRoutes:
     def public_venues(self, request, principal):
         """The venues where a resident may raise an issue (contact points, reception rooms,
         consultation rooms, sector studios), by kind and by a town or street (no token needed)."""
-        query = {k: request.args[k] for k in ("kind", "town") if request.args.get(k)}
+        query = given(request, ("kind", "town"))
         # Only the public fields: the directory also names the members who serve at each venue.
         return 200, PublicVenue(many=True).dump(self.assignment.list_venues(query, principal=principal))
 

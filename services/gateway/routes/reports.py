@@ -5,14 +5,10 @@ from __future__ import annotations
 
 
 from .. import schemas
-from ..http import endpoint, http
+from ..http import endpoint, given, http
 from ..reports import REPORT_PAGE, every_page, public_notice, render, wants_html
 
 _READERS = ("staff", "committee", "leader")
-
-
-def _page_asked(request) -> dict:
-    return {k: request.args[k] for k in REPORT_PAGE if request.args.get(k)}
 
 
 class ReportRoutes:
@@ -26,7 +22,7 @@ class ReportRoutes:
         ``?format=json`` (the year's figures and a page of the list: ``page``, ``per_page``; the
         same as ``/api/public/…/notice``, which needs no token)."""
         if not wants_html(request):
-            return 200, self.intake.year_figures(year, "public", principal, _page_asked(request))
+            return 200, self.intake.year_figures(year, "public", principal, given(request, REPORT_PAGE))
         return 200, public_notice(every_page(lambda query: self.intake.year_figures(year, "public", principal, query)))
 
     @http("GET", "/api/reports/proposals/<year:year>/bulletin")
@@ -36,7 +32,7 @@ class ReportRoutes:
         and the units' assessment. Printable HTML (every proposal), or ``?format=json`` (a page of
         the list: ``page``, ``per_page``)."""
         if not wants_html(request):
-            figures = self.intake.year_figures(year, "members", principal, _page_asked(request))
+            figures = self.intake.year_figures(year, "members", principal, given(request, REPORT_PAGE))
             figures["assessment"] = self.evaluation.unit_assessment(year, principal=principal)
             return 200, figures
         figures = every_page(lambda query: self.intake.year_figures(year, "members", principal, query))
