@@ -248,11 +248,10 @@ def _details(uow: AssignmentUnitOfWork, cases: list[Case], unit: str | None) -> 
     its venue and the venue's members, meetings, commitments (``unit``'s only, if given),
     follow-ups and history."""
     found = uow.cases.details_of([c.id for c in cases], unit)
-    codes = {c.venue for c in cases}
-    venues = {code: uow.cases.venue(code) for code in codes} if len(codes) <= 1 else None
-    if venues is None:  # a page: every venue (a city's few hundred) in one read, not one each
-        venues = {v.code: v for v in uow.cases.venues() if v.code in codes}
-    members = uow.cases.members_by_venue() if len(codes) > 1 else {c: directory.venue_members(uow, c) for c in codes}
+    # The venue directory (a city's hundred or so, each with a few members) in two reads, whether
+    # one case is shown or a page of them.
+    venues = {v.code: v for v in uow.cases.venues()}
+    members = uow.cases.members_by_venue()
     for case in cases:
         found[case.id].update(venue=venues.get(case.venue), venue_members=members.get(case.venue, []))
     return found
