@@ -65,14 +65,24 @@ import engine as engine_bench  # noqa: E402 - bench/engine.py, beside this file
 
 from services.engine.models import History, Instance, ProcessVersion, WorkItem  # noqa: E402
 from services.assignment import operations as assignment_ops, queries as assignment_queries  # noqa: E402
+from services.assignment import routing as assignment_routing  # noqa: E402
 from services.assignment.models import Assignment  # noqa: E402
+from services.assignment.rules import RulebookRules as AssignmentRules  # noqa: E402
 from services.assignment.unit_of_work import SqlAssignmentUnitOfWork  # noqa: E402
 from services.intake.rules import RulebookRules
 from services.intake.unit_of_work import SqlIntakeUnitOfWork
 from services.intake import operations as intake_ops  # noqa: E402
 from services.intake import opinions as intake_opinions  # noqa: E402
 from services.intake import proposals as intake_proposals  # noqa: E402
-from services.intake.models import Cosigner, ProposalCounter, Proposal, ProposalEvent, Publication  # noqa: E402
+from services.intake.models import (  # noqa: E402
+    Cosigner,
+    Proposal,
+    ProposalCounter,
+    ProposalEvent,
+    ProposalTitleGram,
+    Publication,
+    title_gram_rows,
+)
 from services.intake.reports import year_figures  # noqa: E402
 from services.intake.similarity import bigrams, match_text  # noqa: E402
 from services.supervision import queries as supervision_queries  # noqa: E402
@@ -90,6 +100,7 @@ CHUNK = 5000
 TARGET = 1.5
 PAGE = 50  # the first page of the task list and of the overdue board, which the probe fills
 PROBE_OPINIONS = 300  # opinion items of this year in the probe: a first page of each list, the leaders' too
+ROUTING_RULES = AssignmentRules().routing()
 REPORT_PAGE = 100  # the first page of the year's report, which the probe's proposals fill
 # A city committee's year (--year): 600-900 proposals, most of them finished by the year's end.
 YEAR_FINISHED, YEAR_OPEN = 660, 140
@@ -395,7 +406,9 @@ def make_probe(urls: dict, year: int, rng: random.Random) -> dict:
     # Opinion items (社情民意) of this year, enough that each opinion list measured has a first
     # page empty as loaded: staff's, and the leaders' (about a quarter await an instruction).
     load_opinions(urls["intake"], year, PROBE_OPINIONS, rng.randint(0, 10**6), True)
-    return {"engine": engine, "copy_id": copy["id"], "original": made[3]["number"]}
+    # A page of the staff's task list to route (GET /api/routing-suggestions): ten new proposals.
+    routed = [{"number": p["number"], "title": p["title"], "text": p["suggestions"]} for p in made[:10]]
+    return {"engine": engine, "copy_id": copy["id"], "original": made[3]["number"], "routed": routed}
 
 
 def deadline_row(number: str, unit: str, start: date, due: date, live: bool, rule="reply_deadline") -> dict:
@@ -502,6 +515,7 @@ def load(
     sequences[year] = probe_sequences
     started_at, total = time.monotonic(), finished + open_
     P, E, PUB, C = Proposal.__table__, ProposalEvent.__table__, Publication.__table__, Cosigner.__table__
+    TG = ProposalTitleGram.__table__
     I, H, W = Instance.__table__, History.__table__, WorkItem.__table__
     D, X = Deadline.__table__, Escalation.__table__
     for n in range(total):
@@ -570,6 +584,8 @@ def load(
                 "lead_unit": unit if category else None,
             },
         )
+        for row in title_gram_rows(pid, text_["title"]):  # the title index, as the ORM hook writes it
+            loader.add("intake", TG, row)
         if rng.random() < 0.3:
             loader.add(
                 "intake",
@@ -1018,6 +1034,20 @@ def hot_calls(urls: dict, probe: dict, year: int) -> dict:
 
         return first_page
 
+    def routing():
+        """What GET /api/routing-suggestions answers for a page of ten: assignment asks intake's
+        title index for the alike titles (here a direct call, not RPC), then counts their units."""
+
+        def similar_titles(query):
+            with db.transaction(sessions(urls["intake"])) as s:
+                return intake_proposals.similar_titles(SqlIntakeUnitOfWork(s), query, STAFF)
+
+        with db.transaction(sessions(urls["assignment"])) as s:
+            found = assignment_routing.suggest_many(
+                SqlAssignmentUnitOfWork(s), ROUTING_RULES, {"proposals": probe["routed"]}, STAFF, similar_titles
+            )
+        return sum(len(answer["suggestions"]) for answer in found)
+
     def assignments(principal):
         def first_page():  # what GET /api/assignments answers: the newest page, with the total counted
             with db.transaction(sessions(urls["assignment"])) as s:
@@ -1031,6 +1061,7 @@ def hot_calls(urls: dict, probe: dict, year: int) -> dict:
         "task list, unit handler": lambda: len(engine.task_page(HANDLER)["items"]),
         "overdue board": overdue,
         "near-duplicate search": duplicates,
+        "routing suggestions, ten": routing,
         "year's report (members)": report,
         "assignments, unit handler": assignments(HANDLER),
         "assignments, staff": assignments(STAFF),

@@ -5,23 +5,26 @@ Two sources, both shown with their reasons; staff decide (the ``assign`` user ta
 - **Keywords** from the rulebook's ``routing`` section (``bpmn/rules/proposal.yaml``): a keyword
   found in the proposal's title or text suggests its units ("keyword 公交").
 - **Past assignments**: proposals assigned before whose titles are alike (the Jaccard index of
-  their character bigrams, after removing the boilerplate every title shares, at or above the
+  their character bigrams, with the boilerplate every title shares cut out, at or above the
   rulebook's ``similar_titles.threshold``) suggest the units that answered them ("3 past proposals
-  with similar titles went to transport"). The titles are intake's (the caller passes the other
-  proposals' numbers and titles: the gateway asks intake); which units each went to is this
-  service's own record. A reassigned (cancelled) assignment does not count: the proposal did
-  not go there in the end.
+  with similar titles went to transport"). The titles are intake's: it finds the alike ones from
+  its title index (``intake.similar_titles``, given the rulebook's ``ignore`` and ``threshold``);
+  which units each went to is this service's own record. A reassigned (cancelled) assignment does
+  not count: the proposal did not go there in the end.
 
-A unit's score is its keyword matches plus its similar past proposals; highest first.
+A unit's score is its keyword matches plus its similar past proposals; highest first. An answer
+names a unit's ten most similar past proposals and counts them all (``similar_count``).
 """
 
 from __future__ import annotations
 
 import unicodedata
 from collections import defaultdict
+from collections.abc import Callable
 
 from marshmallow import Schema, ValidationError, fields, validate
 
+from shared.contracts.rpc.proposals import MAX_TITLES_ASKED
 from shared.errors import Forbidden
 from shared.validation import load
 
@@ -57,79 +60,65 @@ def routing_rules(rulebook) -> dict:
     return {**section, "rulebook": {"name": rulebook.name, "version": rulebook.version, "hash": rulebook.content_hash}}
 
 
-class _Titled(Schema):
+class ProposalForRouting(Schema):
     number = fields.String(required=True, validate=validate.Length(min=1, max=50))
     title = fields.String(required=True, validate=validate.Length(min=1, max=500))
-
-
-class _Routed(_Titled):
     text = fields.String(load_default="", validate=validate.Length(max=200000))
 
 
-class ProposalForRouting(_Routed):
-    others = fields.List(
-        fields.Nested(_Titled),
-        load_default=list,
-        metadata={"description": "other proposals (number, title) to compare titles with"},
-    )
-
-
 # The most proposals one call suggests units for: a page of the staff's task list.
-MAX_AT_ONCE = 100
+MAX_AT_ONCE = MAX_TITLES_ASKED
 
 
 class ProposalsForRouting(Schema):
-    """Several proposals routed at once against one list of others (the staff's task list)."""
+    """Several proposals routed at once (the staff's task list)."""
 
-    proposals = fields.List(fields.Nested(_Routed), required=True, validate=validate.Length(min=1, max=MAX_AT_ONCE))
-    others = fields.List(
-        fields.Nested(_Titled),
-        load_default=list,
-        metadata={"description": "other proposals (number, title) to compare titles with"},
+    proposals = fields.List(
+        fields.Nested(ProposalForRouting), required=True, validate=validate.Length(min=1, max=MAX_AT_ONCE)
     )
 
 
-def _characters(text: str, ignore=()) -> str:
-    text = unicodedata.normalize("NFKC", text or "").casefold()
-    for word in ignore:
-        text = text.replace(unicodedata.normalize("NFKC", word).casefold(), " ")
-    return "".join(ch for ch in text if ch.isalnum())
+# How many of a unit's similar past proposals an answer names (the most similar); the reason and
+# the score count them all. At 100,000 proposals a common matter has thousands.
+SIMILAR_NAMED = 10
 
+# Proposal numbers per query of the assignments: within both databases' limits on bound values.
+_NUMBERS_PER_QUERY = 5000
 
-def bigrams(text: str, ignore=()) -> frozenset[str]:
-    chars = _characters(text, ignore)
-    return frozenset(chars[i : i + 2] for i in range(len(chars) - 1)) or frozenset(chars and {chars})
-
-
-def similarity(a: str, b: str, ignore=()) -> float:
-    return _jaccard(bigrams(a, ignore), bigrams(b, ignore))
+SimilarTitles = Callable[[dict], list[dict]]
 
 
 def _went_to(uow: AssignmentUnitOfWork, numbers) -> dict[str, set[str]]:
     """The units that answered each proposal in the end (not cancelled by a reassignment)."""
     units = defaultdict(set)
-    for row in uow.assignments.live_assignments(numbers):
-        if row.role in ANSWERING_ROLES:
-            units[row.number].add(row.unit)
+    numbers = sorted(numbers)
+    for at in range(0, len(numbers), _NUMBERS_PER_QUERY):
+        for row in uow.assignments.live_assignments(numbers[at : at + _NUMBERS_PER_QUERY]):
+            if row.role in ANSWERING_ROLES:
+                units[row.number].add(row.unit)
     return units
 
 
-def suggest(uow: AssignmentUnitOfWork, rules: dict, proposal, principal) -> dict:
-    """Suggestions for ``proposal`` ``{number, title, text, others: [{number, title}]}``; staff
-    (and committee, leaders, operators) only. Returns ``{number, routing_version, rulebook, suggestions: [{unit, name,
-    score, reasons, keywords, similar_proposals}]}``."""
+def suggest(uow: AssignmentUnitOfWork, rules: dict, proposal, principal, similar_titles: SimilarTitles) -> dict:
+    """Suggestions for ``proposal`` ``{number, title, text}``; staff (and committee, leaders,
+    operators) only. ``similar_titles`` asks intake for the proposals with titles alike
+    (``{titles, ignore, threshold}`` → ``[{number, similar: [{number, similarity}]}]``). Returns
+    ``{number, routing_version, rulebook, suggestions: [{unit, name, score, reasons, keywords,
+    similar_count, similar_proposals}]}``."""
     _staff_only(principal)
     data = load(ProposalForRouting, proposal, "the proposal to route")
-    return _suggest_all(uow, rules, [data], data["others"])[0]
+    return _suggest_all(uow, rules, [data], similar_titles)[0]
 
 
-def suggest_many(uow: AssignmentUnitOfWork, rules: dict, request, principal) -> list[dict]:
-    """:func:`suggest` for each of ``request['proposals']`` (at most :data:`MAX_AT_ONCE`), all
-    compared with one list ``request['others']``: one call for a page of the staff's task list,
-    the others' titles read and split into bigrams once. Answers in the order asked."""
+def suggest_many(
+    uow: AssignmentUnitOfWork, rules: dict, request, principal, similar_titles: SimilarTitles
+) -> list[dict]:
+    """:func:`suggest` for each of ``request['proposals']`` (at most :data:`MAX_AT_ONCE`), with
+    one question to intake for all their titles: a page of the staff's task list. Answers in the
+    order asked."""
     _staff_only(principal)
     data = load(ProposalsForRouting, request, "the proposals to route")
-    return _suggest_all(uow, rules, data["proposals"], data["others"])
+    return _suggest_all(uow, rules, data["proposals"], similar_titles)
 
 
 def _staff_only(principal) -> None:
@@ -137,10 +126,14 @@ def _staff_only(principal) -> None:
         raise Forbidden("routing suggestions are for the committee's staff")
 
 
-def _suggest_all(uow: AssignmentUnitOfWork, rules: dict, proposals: list[dict], others: list[dict]) -> list[dict]:
+def _suggest_all(
+    uow: AssignmentUnitOfWork, rules: dict, proposals: list[dict], similar_titles: SimilarTitles
+) -> list[dict]:
     similar = rules["similar_titles"]
-    titles = [(o["number"], bigrams(o["title"], similar["ignore"])) for o in others]
-    found_of, alike_of = [], []
+    asked = [{"number": data["number"], "title": data["title"]} for data in proposals]
+    answers = similar_titles({"titles": asked, "ignore": similar["ignore"], "threshold": similar["threshold"]})
+    alike_of = {answer["number"]: answer["similar"] for answer in answers}
+    found_of = []
     for data in proposals:
         found = defaultdict(lambda: {"keywords": [], "similar_proposals": []})
         haystack = unicodedata.normalize("NFKC", f"{data['title']}\n{data['text']}").casefold()
@@ -148,22 +141,15 @@ def _suggest_all(uow: AssignmentUnitOfWork, rules: dict, proposals: list[dict], 
             if unicodedata.normalize("NFKC", item["keyword"]).casefold() in haystack:
                 for unit in item["units"]:
                     found[unit]["keywords"].append(item["keyword"])
-        own = bigrams(data["title"], similar["ignore"])
-        alike = {number: round(_jaccard(own, theirs), 3) for number, theirs in titles if number != data["number"]}
         found_of.append(found)
-        alike_of.append({number: score for number, score in alike.items() if score >= similar["threshold"]})
-    went = _went_to(uow, {number for alike in alike_of for number in alike})
-    for found, alike in zip(found_of, alike_of, strict=True):
-        for number in alike:
-            for unit in went.get(number, ()):
-                found[unit]["similar_proposals"].append({"number": number, "similarity": alike[number]})
+    went = _went_to(uow, {alike["number"] for answer in answers for alike in answer["similar"]})
+    for data, found in zip(proposals, found_of, strict=True):
+        for alike in alike_of.get(data["number"], ()):
+            for unit in went.get(alike["number"], ()):
+                found[unit]["similar_proposals"].append(alike)
     units = {unit for found in found_of for unit in found}
     directory = {row.code: row.name for row in uow.assignments.units(units)}
     return [_answer(rules, data["number"], found, directory) for data, found in zip(proposals, found_of, strict=True)]
-
-
-def _jaccard(x: frozenset[str], y: frozenset[str]) -> float:
-    return len(x & y) / len(x | y) if x | y else 0.0
 
 
 def _answer(rules: dict, number: str, found: dict, directory: dict) -> dict:
@@ -183,7 +169,8 @@ def _answer(rules: dict, number: str, found: dict, directory: dict) -> dict:
                 "score": len(why["keywords"]) + len(past),
                 "reasons": reasons,
                 "keywords": why["keywords"],
-                "similar_proposals": past,
+                "similar_count": len(past),
+                "similar_proposals": past[:SIMILAR_NAMED],
             }
         )
     suggestions.sort(key=lambda s: (-s["score"], s["unit"]))

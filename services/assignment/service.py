@@ -139,14 +139,18 @@ class AssignmentService(Pingable, ConsultationEntrypoints):
     @api
     def routing_suggestions(self, proposal, principal=None):
         """Which units ``proposal`` ``{number, title, text}`` might go to, each with its reasons
-        (rulebook keywords, past assignments of proposals with similar titles); staff only."""
-        return routing.suggest(self.uow, self.rules.routing(), proposal, principal)
+        (rulebook keywords, past assignments of proposals with similar titles: intake finds
+        those); staff only."""
+        return routing.suggest(self.uow, self.rules.routing(), proposal, principal, self._similar_titles(principal))
 
     @api
     def routing_suggestions_many(self, request, principal=None):
-        """:meth:`routing_suggestions` for ``{proposals: [{number, title, text}], others}`` at
-        once (a page of the staff's task list), in the order asked."""
-        return routing.suggest_many(self.uow, self.rules.routing(), request, principal)
+        """:meth:`routing_suggestions` for ``{proposals: [{number, title, text}]}`` at once (a page
+        of the staff's task list), in the order asked."""
+        return routing.suggest_many(self.uow, self.rules.routing(), request, principal, self._similar_titles(principal))
+
+    def _similar_titles(self, principal):
+        return lambda query: self.intake.similar_titles(query, principal=principal)
 
     @api
     def unit_names(self, codes, principal=None):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, event, false
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, event, false, inspect
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from shared.db import make_base, UtcDateTime
@@ -126,6 +126,40 @@ def _keep_match_text(mapper, connection, proposal: Proposal) -> None:
         proposal.match_text = text
     if proposal.bigram_count != len(grams):
         proposal.bigram_count = len(grams)
+
+
+class ProposalTitleGram(Base):
+    """The title index: one row per bigram of a proposal's title (``similarity.bigrams`` of the
+    title alone, no boilerplate cut), kept in step on every insert and title change below. Routing
+    suggestions find the past proposals whose titles share enough of a new title's bigrams here
+    (``similar_titles``), instead of comparing it with every title there is."""
+
+    __tablename__ = "proposal_title_grams"
+    __table_args__ = (Index("ix_proposal_title_grams_proposal", "proposal_id"),)
+
+    gram: Mapped[str] = mapped_column(String(8), primary_key=True)
+    proposal_id: Mapped[int] = mapped_column(ForeignKey("proposals.id", ondelete="CASCADE"), primary_key=True)
+
+
+def title_gram_rows(proposal_id: int, title: str) -> list[dict]:
+    """The title index's rows of a proposal."""
+    return [{"gram": gram, "proposal_id": proposal_id} for gram in sorted(bigrams(title))]
+
+
+@event.listens_for(Proposal, "after_insert")
+def _index_new_title(mapper, connection, proposal: Proposal) -> None:
+    if rows := title_gram_rows(proposal.id, proposal.title):
+        connection.execute(ProposalTitleGram.__table__.insert(), rows)
+
+
+@event.listens_for(Proposal, "after_update")
+def _index_changed_title(mapper, connection, proposal: Proposal) -> None:
+    if not inspect(proposal).attrs.title.history.has_changes():
+        return
+    table = ProposalTitleGram.__table__
+    connection.execute(table.delete().where(table.c.proposal_id == proposal.id))
+    if rows := title_gram_rows(proposal.id, proposal.title):
+        connection.execute(table.insert(), rows)
 
 
 class Cosigner(Base):

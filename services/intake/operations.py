@@ -16,7 +16,7 @@ from shared.principal import acting_user
 
 from .models import Submission
 from .unit_of_work import IntakeUnitOfWork
-from .proposals import cosign, get, is_proposer_of, list_proposals, proposal_page, resubmit, submit, titles
+from .proposals import cosign, get, is_proposer_of, list_proposals, proposal_page, resubmit, similar_titles, submit
 from .publication import answer_merged, publish, publish_followup
 from .registration import find_duplicates, record_filing, settle_cosigners
 
@@ -28,7 +28,7 @@ __all__ = [
     "is_proposer_of",
     "list_proposals",
     "proposal_page",
-    "titles",
+    "similar_titles",
     "resubmit",
     "settle_cosigners",
     "find_duplicates",

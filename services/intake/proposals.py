@@ -25,7 +25,8 @@ from .numbering import format_number, next_sequence
 from .records import by_number, notify, proposers, record_event
 from .unit_of_work import IntakeUnitOfWork
 from .rules import IntakeRules
-from .schemas import CONTENT, ContentSchema, DraftSchema, ProposalSchema, PublicationSchema
+from .similarity import overlap_needed, score, title_grams
+from .schemas import CONTENT, ContentSchema, DraftSchema, ProposalSchema, PublicationSchema, SimilarTitlesQuery
 
 PROCESS_ID = "proposal"
 
@@ -313,14 +314,42 @@ def proposal_page(uow: IntakeUnitOfWork, principal: dict, query: dict | None = N
     return page_answer(data, total, items)
 
 
-def titles(uow: IntakeUnitOfWork, principal: dict) -> list[dict]:
-    """Every proposal's ``{number, title}``, in number order, for those who read them all (staff,
-    the committee, leaders): what routing suggestions compare a new title with, without the texts
-    and co-signers a full list carries."""
+def similar_titles(uow: IntakeUnitOfWork, query: dict, principal: dict) -> list[dict]:
+    """For each of ``query['titles']`` (``{number, title}``, at most 100), every other proposal
+    whose title is alike by the routing rulebook's measure (``ignore``, ``threshold``: the bigram
+    Jaccard index of the titles with the boilerplate cut out, ``similarity.title_grams``), most
+    similar first: what routing suggestions count the units of. For those who read every proposal
+    (staff, the committee, leaders).
+
+    The title index hands over only the proposals sharing enough of a title's bigrams to reach the
+    threshold (a title's cut bigrams are among its whole title's, which the index holds, so none is
+    missed); they are scored here. A title that is only boilerplate and a character or two has no
+    bigram to look up: it is compared with every title (such titles are alike only to each other)."""
     _, roles = require_reader(principal)
     if not reads_all(roles):
-        raise Forbidden("the list of every proposal's title is for the committee's staff")
-    return [{"number": number, "title": title} for number, title in uow.proposals.titles()]
+        raise Forbidden("similar titles are for the committee's staff")
+    data = load(SimilarTitlesQuery, query, "the titles to compare")
+    ignore, threshold = data["ignore"], data["threshold"]
+    grams_of: dict[str, frozenset[str]] = {}  # candidates' titles recur across the asked ones
+
+    def grams(title: str) -> frozenset[str]:
+        if (found := grams_of.get(title)) is None:
+            found = grams_of[title] = title_grams(title, ignore)
+        return found
+
+    answers = []
+    for asked in data["titles"]:
+        own = title_grams(asked["title"], ignore)
+        if not own:  # no letter or digit: alike to none (a Jaccard index over nothing is 0)
+            candidates = []
+        elif all(len(gram) == 2 for gram in own):
+            candidates = uow.proposals.title_candidates(sorted(own), overlap_needed(len(own), threshold))
+        else:
+            candidates = uow.proposals.titles()
+        alike = [(number, score(own, grams(title))) for number, title in candidates if number != asked["number"]]
+        alike = sorted((-s, n) for n, s in alike if s >= threshold)
+        answers.append({"number": asked["number"], "similar": [{"number": n, "similarity": -s} for s, n in alike]})
+    return answers
 
 
 def resubmit(uow: IntakeUnitOfWork, rules: IntakeRules, number: str, draft: dict, principal: dict) -> dict:

@@ -123,6 +123,11 @@ class ProposalRepository(abc.ABC):
         """Every proposal's ``(number, title)``, by year and number."""
 
     @abc.abstractmethod
+    def title_candidates(self, grams: list[str], least: int) -> list[tuple[str, str]]:
+        """``(number, title)`` of every proposal whose title has at least ``least`` of the bigrams
+        ``grams`` (the title index, ``similarity.bigrams`` of each title), in no order."""
+
+    @abc.abstractmethod
     def duplicate_candidates(
         self, proposal: Proposal, words: list[str], threshold: float
     ) -> Iterable[tuple[str, str, str, str | None]]:

@@ -90,9 +90,10 @@ class IntakeService(Pingable, OpinionEntrypoints):
         return operations.proposal_page(self.uow, principal, query)
 
     @api
-    def titles(self, principal):
-        """Every proposal's number and title (staff, the committee, leaders): routing suggestions."""
-        return operations.titles(self.uow, principal)
+    def similar_titles(self, query, principal):
+        """The proposals whose titles are like each of ``query['titles']`` by the routing measure
+        (``ignore``, ``threshold``), from the title index (staff, the committee, leaders)."""
+        return operations.similar_titles(self.uow, query, principal)
 
     @api
     def year_figures(self, year, audience, principal, query=None):

@@ -37,6 +37,21 @@ def bigrams(*texts: str) -> frozenset[str]:
     return frozenset(grams)
 
 
+def title_grams(title: str, ignore=()) -> frozenset[str]:
+    """Routing's measure of a title (the routing rulebook's ``similar_titles``): its bigrams with
+    the boilerplate every title shares (``ignore``: 关于, 的建议…) cut out. A cut separates: the
+    characters either side of it do not make a bigram, so every bigram here is one of the whole
+    title's (:func:`bigrams` of the title), which the title index (``proposal_title_grams``) holds.
+    A title left with no bigram is its remaining characters, each itself."""
+    text = unicodedata.normalize("NFKC", title or "").casefold()
+    for word in ignore:
+        if cut := unicodedata.normalize("NFKC", word).casefold():
+            text = text.replace(cut, "\x00")
+    pieces = ["".join(ch for ch in piece if ch.isalnum()) for piece in text.split("\x00")]
+    grams = frozenset(piece[i : i + 2] for piece in pieces for i in range(len(piece) - 1))
+    return grams or frozenset("".join(pieces))
+
+
 def match_text(title: str, suggestions: str) -> str:
     """The bigrams of a proposal's title and suggestions as space-separated words, sorted: what the
     duplicate index holds (``Proposal.match_text``). Each word is one bigram, so the index's own

@@ -35,6 +35,7 @@ from .models import (
     Proposal,
     ProposalCounter,
     ProposalEvent,
+    ProposalTitleGram,
     Publication,
     Submission,
 )
@@ -188,6 +189,20 @@ class SqlProposalRepository(ProposalRepository):
 
     def titles(self) -> list[tuple[str, str]]:
         return [(n, t) for n, t in self.session.execute(select(Proposal.number, Proposal.title).order_by(*_ORDERED))]
+
+    def title_candidates(self, grams: list[str], least: int) -> list[tuple[str, str]]:
+        if not grams or least > len(grams):
+            return []
+        index = ProposalTitleGram
+        sharing = (
+            select(index.proposal_id)
+            .where(index.gram.in_(grams))
+            .group_by(index.proposal_id)
+            .having(func.count() >= least)
+            .subquery()
+        )
+        query = select(Proposal.number, Proposal.title).join(sharing, sharing.c.proposal_id == Proposal.id)
+        return [(number, title) for number, title in self.session.execute(query)]
 
     def duplicate_candidates(
         self, proposal: Proposal, words: list[str], threshold: float

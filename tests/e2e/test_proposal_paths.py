@@ -410,6 +410,26 @@ def test_routing_suggestions_give_their_reasons_to_staff_only(running):
     assert api("staff", "GET", "/api/routing-suggestions?numbers=nonsense").status_code == 400
 
 
+def test_a_proposal_assigned_before_suggests_its_unit_to_one_with_a_similar_title(running):
+    """Assignment asks intake's title index for the alike titles, then counts where they went."""
+    api = Api(*running)
+    title = f"关于建设城市绿道网络{datetime.now():%H%M%S%f}的建议"  # alike to nothing of the other tests
+
+    def submitted(title):
+        return api("member", "POST", "/api/proposals", {**DRAFT, "title": title, "cosigners": []}, expect=201).json()
+
+    before = submitted(title)["number"]
+    file_it(api, before)
+    api.complete("staff", "assign", before, {"mode": "single", "units": ["education"]})
+    api.assignment("staff", before)  # the assignment is recorded
+    after = submitted(title.replace("的建议", "的提案"))["number"]
+    found = api("staff", "GET", f"/api/routing-suggestions?numbers={after}", expect=200).json()["proposals"][0]
+    education = next(s for s in found["suggestions"] if s["unit"] == "education")
+    assert education["similar_proposals"] == [{"number": before, "similarity": 1.0}]
+    assert education["similar_count"] == 1
+    assert "1 past proposal with similar titles went to education" in education["reasons"]
+
+
 def test_an_invited_cosigner_finds_the_invitation_in_their_notifications(running):
     api = Api(*running)
     number = submit(api, cosigners=["member.zhou"])

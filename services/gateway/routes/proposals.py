@@ -27,12 +27,16 @@ class _RoutingSuggestion(Schema):
     unit = fields.String()
     name = fields.String()
     score = fields.Integer(metadata={"description": "keyword matches plus similar past proposals"})
+    similar_count = fields.Integer(metadata={"description": "how many similar past proposals went to this unit"})
     reasons = fields.List(
         fields.String(),
         metadata={"description": "e.g. 'keyword 公交', '3 past proposals with similar titles went to transport'"},
     )
     keywords = fields.List(fields.String())
-    similar_proposals = fields.List(fields.Nested(_SimilarProposal))
+    similar_proposals = fields.List(
+        fields.Nested(_SimilarProposal),
+        metadata={"description": "the ten most similar of them (similar_count counts them all), most similar first"},
+    )
 
 
 class RoutingSuggestions(Schema):
@@ -205,11 +209,9 @@ class ProposalRoutes:
         """Units the proposal might go to, each with its reasons: rulebook keywords, and the units
         that answered past proposals with similar titles. Staff decide."""
         proposal = self.intake.get(number, principal)
-        # numbers and titles only: the full list (texts, co-signers) of a year is a megabyte
-        others = [p for p in self.intake.titles(principal) if p["title"] and p["number"] != number]
         text = "\n".join(proposal.get(key) or "" for key in ("situation", "analysis", "suggestions"))
         return 200, self.assignment.routing_suggestions(
-            {"number": number, "title": proposal["title"], "text": text, "others": others}, principal=principal
+            {"number": number, "title": proposal["title"], "text": text}, principal=principal
         )
 
     @http("GET", "/api/routing-suggestions")
@@ -217,7 +219,7 @@ class ProposalRoutes:
     def routing_suggestions_of(self, request, principal):
         """Routing suggestions of several proposals at once, in the order asked
         (``?numbers=2026-0001,2026-0002``, at most 100): what the staff's task list shows beside
-        each proposal to assign, the other proposals' titles fetched and compared once. A number of
+        each proposal to assign, with one search of the title index for all of them. A number of
         no proposal does not spoil the rest: it is listed in ``unknown`` and the others are
         answered in ``proposals``; 400 only when no number given is a proposal number."""
         numbers = list(dict.fromkeys(n.strip() for n in request.args.get("numbers", "").split(",") if n.strip()))
@@ -244,10 +246,7 @@ class ProposalRoutes:
             proposals.append({"number": number, "title": proposal["title"], "text": text})
         if not proposals:
             return 200, {"proposals": [], "unknown": unknown}
-        others = [p for p in self.intake.titles(principal) if p["title"]]
-        found = self.assignment.routing_suggestions_many(
-            {"proposals": proposals, "others": others}, principal=principal
-        )
+        found = self.assignment.routing_suggestions_many({"proposals": proposals}, principal=principal)
         return 200, {"proposals": found, "unknown": unknown}
 
     # -- units (交, 办): a unit handler acts on its own unit's assignments only ---------------------

@@ -240,3 +240,45 @@ class AreaReportSchema(Schema):
     year = fields.Integer()
     areas = fields.List(fields.Nested(AreaFigureSchema))
     unclassified = fields.Nested(AreaFigureSchema)
+
+
+# -- similar titles (routing suggestions) --------------------------------------------------------
+
+# The most titles one question asks about: a page of the staff's task list.
+MAX_TITLES_ASKED = 100
+
+
+class _AskedTitle(Schema):
+    number = fields.String(required=True, validate=validate.Length(min=1, max=50))
+    title = fields.String(required=True, validate=validate.Length(min=1, max=500))
+
+
+class SimilarTitlesQuery(Schema):
+    """Which proposals have titles like these (assignment's routing suggestions ask intake, which
+    holds the titles and their index): the measure is the routing rulebook's ``similar_titles``."""
+
+    titles = fields.List(
+        fields.Nested(_AskedTitle), required=True, validate=validate.Length(min=1, max=MAX_TITLES_ASKED)
+    )
+    ignore = fields.List(
+        fields.String(),
+        load_default=list,
+        metadata={"description": "boilerplate cut out of every title before comparing (关于, 的建议…)"},
+    )
+    threshold = fields.Float(
+        required=True,
+        validate=validate.Range(min=0, max=1, min_inclusive=False),
+        metadata={"description": "the least Jaccard index of the titles' bigrams (rounded to 3 places) that counts"},
+    )
+
+
+class _Alike(Schema):
+    number = fields.String()
+    similarity = fields.Float(metadata={"description": "Jaccard index of the titles' bigrams, 3 places"})
+
+
+class SimilarTitlesAnswer(Schema):
+    """One asked title's alike proposals (never itself), most similar first, then by number."""
+
+    number = fields.String()
+    similar = fields.List(fields.Nested(_Alike))

@@ -7,6 +7,7 @@ import pytest
 import yaml
 from services.assignment import operations, routing
 from services.assignment.rules import RulebookRules
+from services.intake.similarity import score, title_grams
 from shared.config import ROOT
 from shared.errors import Forbidden, InvalidInput
 from shared.rulebook import load_rulebook
@@ -38,9 +39,28 @@ def past(uow, number, **how):
     operations.assign(uow, {"proposal_id": 1, "number": number, **how}, STAFF)
 
 
+def titles_of(others):
+    """What intake's ``similar_titles`` answers, over the titles ``others`` (``[{number, title}]``)
+    by the same measure; and the questions asked of it."""
+    asked = []
+
+    def similar_titles(query):
+        asked.append(query)
+        answers = []
+        for title in query["titles"]:
+            own = title_grams(title["title"], query["ignore"])
+            scored = [(o["number"], score(own, title_grams(o["title"], query["ignore"]))) for o in others]
+            alike = sorted((-s, n) for n, s in scored if s >= query["threshold"] and n != title["number"])
+            answers.append({"number": title["number"], "similar": [{"number": n, "similarity": -s} for s, n in alike]})
+        return answers
+
+    similar_titles.asked = asked
+    return similar_titles
+
+
 def suggest(uow, rules, title, text="", others=(), principal=STAFF):
     return routing.suggest(
-        uow, rules, {"number": "2026-0100", "title": title, "text": text, "others": list(others)}, principal
+        uow, rules, {"number": "2026-0100", "title": title, "text": text}, principal, titles_of(others)
     )
 
 
@@ -99,7 +119,7 @@ def test_only_staff_get_suggestions_and_bad_input_is_refused(uow, rules):
     with pytest.raises(Forbidden):
         suggest(uow, rules, BUS, principal={"user": "h", "roles": ["unit"], "unit": "transport"})
     with pytest.raises(InvalidInput) as refused:
-        routing.suggest(uow, rules, {"number": "2026-0100"}, STAFF)
+        routing.suggest(uow, rules, {"number": "2026-0100"}, STAFF, titles_of([]))
     assert "title" in refused.value.details
 
 
@@ -116,8 +136,10 @@ def test_several_proposals_routed_at_once_answer_as_each_alone_in_the_order_aske
         {"number": "2026-0008", "title": "关于增加城区普惠性幼儿园学位的建议", "text": "老城区停车难。"},
         {"number": "2026-0009", "title": "关于加强社区卫生服务中心建设的提案", "text": ""},
     ]
-    together = routing.suggest_many(uow, rules, {"proposals": asked, "others": others}, STAFF)
-    alone = [routing.suggest(uow, rules, {**p, "others": others}, STAFF) for p in asked]
+    intake = titles_of(others)
+    together = routing.suggest_many(uow, rules, {"proposals": asked}, STAFF, intake)
+    assert len(intake.asked) == 1 and [t["number"] for t in intake.asked[0]["titles"]] == [p["number"] for p in asked]
+    alone = [routing.suggest(uow, rules, p, STAFF, titles_of(others)) for p in asked]
     assert together == alone
     assert [r["number"] for r in together] == ["2026-0007", "2026-0008", "2026-0009"]
     assert [s["unit"] for s in together[1]["suggestions"]] == ["education", "transport", "urban_management"]
@@ -128,10 +150,12 @@ def test_several_proposals_routed_at_once_answer_as_each_alone_in_the_order_aske
 def test_routing_at_once_is_for_staff_and_refuses_none_or_too_many(uow, rules):
     one = {"number": "2026-0100", "title": BUS, "text": ""}
     with pytest.raises(Forbidden):
-        routing.suggest_many(uow, rules, {"proposals": [one]}, {"user": "h", "roles": ["unit"], "unit": "transport"})
+        routing.suggest_many(
+            uow, rules, {"proposals": [one]}, {"user": "h", "roles": ["unit"], "unit": "transport"}, titles_of([])
+        )
     for proposals in ([], [one] * (routing.MAX_AT_ONCE + 1)):
         with pytest.raises(InvalidInput) as refused:
-            routing.suggest_many(uow, rules, {"proposals": proposals}, STAFF)
+            routing.suggest_many(uow, rules, {"proposals": proposals}, STAFF, titles_of([]))
         assert "proposals" in refused.value.details
 
 
@@ -148,7 +172,22 @@ def test_a_routing_section_that_does_not_fit_is_refused_naming_the_field(tmp_pat
         routing.routing_rules(load_rulebook("proposal", tmp_path / "proposal.yaml"))
 
 
-def test_similarity_ignores_the_boilerplate_every_title_shares(rules):
-    ignore = rules["similar_titles"]["ignore"]
-    assert routing.similarity("关于加快公交候车亭改造的建议", "关于增加幼儿园学位的建议", ignore) == 0.0
-    assert routing.similarity(BUS, BUS, ignore) == 1.0
+def test_a_unit_names_its_ten_most_similar_past_proposals_and_counts_them_all(uow, rules):
+    others = []
+    for i in range(1, 16):
+        number = f"2025-{i:04d}"
+        past(uow, number, mode="single", units=["education"])
+        # 1..15 extra characters: the longer the title, the less alike it is
+        others.append({"number": number, "title": "关于增加幼儿园学位" + "和托育服务供给体系建设"[:i] + "的建议"})
+    result = suggest(uow, rules, "关于增加幼儿园学位的建议", others=others)
+    education = next(s for s in result["suggestions"] if s["unit"] == "education")
+    alike = titles_of(others)(
+        {
+            "titles": [{"number": "2026-0100", "title": "关于增加幼儿园学位的建议"}],
+            "ignore": rules["similar_titles"]["ignore"],
+            "threshold": rules["similar_titles"]["threshold"],
+        }
+    )[0]["similar"]
+    assert 10 < len(alike) == education["similar_count"] == education["score"] - len(education["keywords"])
+    assert education["similar_proposals"] == alike[: routing.SIMILAR_NAMED]
+    assert f"{len(alike)} past proposals with similar titles went to education" in education["reasons"]

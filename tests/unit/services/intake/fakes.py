@@ -32,6 +32,7 @@ from services.intake.models import (
     Publication,
     Submission,
 )
+from services.intake.similarity import bigrams
 from services.intake.repository import NOT_COMPARED, OpinionRepository, ProposalRepository
 from services.intake.unit_of_work import IntakeUnitOfWork
 
@@ -157,6 +158,10 @@ class FakeProposalRepository(ProposalRepository):
 
     def titles(self) -> list[tuple[str, str]]:
         return [(p.number, p.title) for p in self.every()]
+
+    def title_candidates(self, grams: list[str], least: int) -> list[tuple[str, str]]:
+        wanted = set(grams)
+        return [(p.number, p.title) for p in self.every() if least <= len(wanted & bigrams(p.title))]
 
     def duplicate_candidates(
         self, proposal: Proposal, words: list[str], threshold: float

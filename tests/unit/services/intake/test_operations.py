@@ -368,18 +368,6 @@ def test_the_list_reads_every_proposals_cosigners_in_one_query_however_many_prop
     assert many == few == 2  # the proposals, then all their co-signers: not one query a proposal
 
 
-def test_staff_read_every_proposals_number_and_title_alone_and_a_member_does_not(session):
-    submitted(session, cosigners=["张伟"])
-    submitted(session, ZHANG, text=PRESCHOOLS)
-    assert operations.titles(SqlIntakeUnitOfWork(session), STAFF) == [
-        {"number": "2026-0001", "title": BUS_SHELTERS["title"]},
-        {"number": "2026-0002", "title": PRESCHOOLS["title"]},
-    ]
-    for outsider in (ZHANG, HANDLER):
-        with pytest.raises(Forbidden):
-            operations.titles(SqlIntakeUnitOfWork(session), outsider)
-
-
 def test_a_unit_handler_does_not_read_proposals_here(session):
     submitted(session)
     with pytest.raises(Forbidden):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.intake.similarity import jaccard, least_score, overlap_needed, score, size_range
+from services.intake.similarity import bigrams, jaccard, least_score, overlap_needed, score, size_range, title_grams
 
 GRAMS = st.frozensets(st.text(alphabet="建议公交候车亭改造夜间照明", min_size=2, max_size=2), max_size=40)
 
@@ -63,3 +63,34 @@ def test_a_pair_just_under_the_threshold_that_rounds_up_to_it_is_kept():
     assert overlap_needed(2001, 0.5) == 1000 and size_range(2001, 0.5)[0] == 1000
     assert size_range(70, 0.5) == (35, 140) and size_range(10, 0.3) == (3, 33)
     assert size_range(5, 1.5) == (6, 5)  # above 1: no count
+
+
+# -- routing's measure of a title: the boilerplate cut out, every bigram one of the whole title's --
+
+BOILERPLATE = ["关于", "的建议", "的提案", "建议", "提案"]
+TITLE_PIECES = [*BOILERPLATE, "公交", "站", "候车亭", "夜", "照明", "Ａ", "a", "，", " ", "Ⅻ"]
+
+
+def test_the_boilerplate_is_cut_out_and_a_cut_joins_nothing():
+    assert title_grams("关于加快公交候车亭改造的建议", BOILERPLATE) == bigrams("加快公交候车亭改造")
+    assert (
+        title_grams("关于加快公交候车亭改造的建议", BOILERPLATE) & title_grams("关于增加幼儿园学位的建议", BOILERPLATE)
+        == set()
+    )
+    # 交 and 站 either side of a cut make no bigram: 交站 is not the title's
+    assert title_grams("公交建议站", BOILERPLATE) == {"公交"}
+    assert title_grams("关于X的建议", BOILERPLATE) == {"x"} == title_grams("关于Ｘ的提案", BOILERPLATE)
+    assert title_grams("关于的建议", BOILERPLATE) == frozenset()
+
+
+@given(
+    st.lists(st.sampled_from(TITLE_PIECES), min_size=1, max_size=12).map("".join),
+    st.sampled_from([BOILERPLATE, ["公交"], []]),
+)
+def test_a_titles_bigrams_with_the_boilerplate_cut_are_among_its_whole_bigrams(title, ignore):
+    """What the title index (every title's whole bigrams) relies on to miss no alike title."""
+    grams = title_grams(title, ignore)
+    if all(len(gram) == 2 for gram in grams):
+        assert grams <= bigrams(title)
+    else:  # no bigram left: the remaining characters, each itself
+        assert all(len(gram) == 1 for gram in grams)

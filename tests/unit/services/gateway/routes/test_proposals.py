@@ -25,9 +25,6 @@ class _Intake:
             raise NotFound(f"there is no proposal {number}")
         return self.proposals[number]
 
-    def titles(self, principal):
-        return [{"number": number, "title": p["title"]} for number, p in self.proposals.items()]
-
 
 class _Assignment:
     def __init__(self):
@@ -61,7 +58,12 @@ def test_the_known_proposals_are_answered_and_the_unknown_numbers_listed_in_the_
     assert [p["number"] for p in answer["proposals"]] == ["2026-0003", "2026-0001"]
     assert answer["unknown"] == ["2026-0002", "not-a-number"]
     [request] = gateway.assignment.requests
-    assert [p["number"] for p in request["proposals"]] == ["2026-0003", "2026-0001"]
+    assert request == {
+        "proposals": [
+            {"number": "2026-0003", "title": "学校午餐", "text": "about 学校午餐\n\n"},
+            {"number": "2026-0001", "title": "公交线路", "text": "about 公交线路\n\n"},
+        ]
+    }  # no list of every title: assignment asks intake's title index
     assert "not-a-number" not in gateway.intake.asked  # no proposal number: intake is not asked
 
 
