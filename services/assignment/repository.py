@@ -71,8 +71,9 @@ class AssignmentRepository(abc.ABC):
         both miss that the other has replied."""
 
     @abc.abstractmethod
-    def live_assignments(self, numbers: Iterable[str]) -> list[Assignment]:
-        """The assignments not cancelled of any of the proposals ``numbers``."""
+    def answering_units(self, numbers: Iterable[str], roles: Iterable[str]) -> list[tuple[str, str]]:
+        """``(number, unit)`` of each assignment not cancelled of the proposals ``numbers`` whose
+        role is one of ``roles``: the units that answered them in the end."""
 
     @abc.abstractmethod
     def add_assignment(self, row: Assignment) -> None: ...
@@ -207,12 +208,14 @@ class SqlAssignmentRepository(AssignmentRepository):
             query = query.with_for_update().execution_options(populate_existing=True)
         return list(self.session.scalars(query))
 
-    def live_assignments(self, numbers: Iterable[str]) -> list[Assignment]:
+    def answering_units(self, numbers: Iterable[str], roles: Iterable[str]) -> list[tuple[str, str]]:
         wanted = list(numbers)
         if not wanted:
             return []
-        query = select(Assignment).where(Assignment.number.in_(wanted), Assignment.status != "cancelled")
-        return list(self.session.scalars(query))
+        query = select(Assignment.number, Assignment.unit).where(
+            Assignment.number.in_(wanted), Assignment.status != "cancelled", Assignment.role.in_(list(roles))
+        )
+        return [(number, unit) for number, unit in self.session.execute(query)]
 
     def add_assignment(self, row: Assignment) -> None:
         self.session.add(row)

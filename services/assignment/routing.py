@@ -93,9 +93,8 @@ def _went_to(uow: AssignmentUnitOfWork, numbers) -> dict[str, set[str]]:
     units = defaultdict(set)
     numbers = sorted(numbers)
     for at in range(0, len(numbers), _NUMBERS_PER_QUERY):
-        for row in uow.assignments.live_assignments(numbers[at : at + _NUMBERS_PER_QUERY]):
-            if row.role in ANSWERING_ROLES:
-                units[row.number].add(row.unit)
+        for number, unit in uow.assignments.answering_units(numbers[at : at + _NUMBERS_PER_QUERY], ANSWERING_ROLES):
+            units[number].add(unit)
     return units
 
 

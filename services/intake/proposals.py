@@ -337,16 +337,24 @@ def similar_titles(uow: IntakeUnitOfWork, query: dict, principal: dict) -> list[
             found = grams_of[title] = title_grams(title, ignore)
         return found
 
-    answers = []
+    # The candidates of each asked title from the index, then the titles of them all read once.
+    candidates_of: list[list[int] | None] = []
     for asked in data["titles"]:
         own = title_grams(asked["title"], ignore)
         if not own:  # no letter or digit: alike to none (a Jaccard index over nothing is 0)
-            candidates = []
+            candidates_of.append([])
         elif all(len(gram) == 2 for gram in own):
-            candidates = uow.proposals.title_candidates(sorted(own), overlap_needed(len(own), threshold))
+            candidates_of.append(uow.proposals.title_candidates(sorted(own), overlap_needed(len(own), threshold)))
         else:
-            candidates = uow.proposals.titles()
-        alike = [(number, score(own, grams(title))) for number, title in candidates if number != asked["number"]]
+            candidates_of.append(None)  # every title
+    wanted = sorted({pid for ids in candidates_of if ids for pid in ids})
+    titles = uow.proposals.titles_by_id(wanted) if wanted else {}
+    every = uow.proposals.titles() if None in candidates_of else []
+    answers = []
+    for asked, ids in zip(data["titles"], candidates_of, strict=True):
+        own = title_grams(asked["title"], ignore)
+        pairs = every if ids is None else [titles[pid] for pid in ids]
+        alike = [(number, score(own, grams(title))) for number, title in pairs if number != asked["number"]]
         alike = sorted((-s, n) for n, s in alike if s >= threshold)
         answers.append({"number": asked["number"], "similar": [{"number": n, "similarity": -s} for s, n in alike]})
     return answers

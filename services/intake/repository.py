@@ -123,9 +123,13 @@ class ProposalRepository(abc.ABC):
         """Every proposal's ``(number, title)``, by year and number."""
 
     @abc.abstractmethod
-    def title_candidates(self, grams: list[str], least: int) -> list[tuple[str, str]]:
-        """``(number, title)`` of every proposal whose title has at least ``least`` of the bigrams
-        ``grams`` (the title index, ``similarity.bigrams`` of each title), in no order."""
+    def title_candidates(self, grams: list[str], least: int) -> list[int]:
+        """The ids of every proposal whose title has at least ``least`` of the bigrams ``grams``
+        (the title index, ``similarity.bigrams`` of each title), in no order."""
+
+    @abc.abstractmethod
+    def titles_by_id(self, ids: list[int]) -> dict[int, tuple[str, str]]:
+        """``{id: (number, title)}`` of the proposals ``ids``."""
 
     @abc.abstractmethod
     def duplicate_candidates(

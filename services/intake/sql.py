@@ -41,6 +41,9 @@ from .models import (
 )
 from .repository import NOT_COMPARED, OpinionRepository, ProposalRepository
 
+# Ids per query read by id: within both databases' limits on bound values.
+_IDS_PER_QUERY = 5000
+
 _ORDERED = (Proposal.year, Proposal.sequence)
 
 
@@ -190,19 +193,22 @@ class SqlProposalRepository(ProposalRepository):
     def titles(self) -> list[tuple[str, str]]:
         return [(n, t) for n, t in self.session.execute(select(Proposal.number, Proposal.title).order_by(*_ORDERED))]
 
-    def title_candidates(self, grams: list[str], least: int) -> list[tuple[str, str]]:
+    def title_candidates(self, grams: list[str], least: int) -> list[int]:
         if not grams or least > len(grams):
             return []
         index = ProposalTitleGram
-        sharing = (
-            select(index.proposal_id)
-            .where(index.gram.in_(grams))
-            .group_by(index.proposal_id)
-            .having(func.count() >= least)
-            .subquery()
-        )
-        query = select(Proposal.number, Proposal.title).join(sharing, sharing.c.proposal_id == Proposal.id)
-        return [(number, title) for number, title in self.session.execute(query)]
+        # The ids alone, from the index only; the titles are read by id after (joined here,
+        # PostgreSQL's planner chose to read every proposal for a hash join).
+        query = select(index.proposal_id).where(index.gram.in_(grams)).group_by(index.proposal_id)
+        return list(self.session.scalars(query.having(func.count() >= least)))
+
+    def titles_by_id(self, ids: list[int]) -> dict[int, tuple[str, str]]:
+        found = {}
+        for at in range(0, len(ids), _IDS_PER_QUERY):
+            chunk = ids[at : at + _IDS_PER_QUERY]
+            query = select(Proposal.id, Proposal.number, Proposal.title).where(Proposal.id.in_(chunk))
+            found.update({pid: (number, title) for pid, number, title in self.session.execute(query)})
+        return found
 
     def duplicate_candidates(
         self, proposal: Proposal, words: list[str], threshold: float

@@ -90,9 +90,13 @@ class FakeAssignmentRepository(AssignmentRepository):
     def active_assignments(self, number: str, lock: bool = False) -> list[Assignment]:
         return [a for a in self.assignments(number=number) if a.status != "cancelled"]
 
-    def live_assignments(self, numbers: Iterable[str]) -> list[Assignment]:
-        wanted = set(numbers)
-        return [a for a in self.rows.of(Assignment) if a.number in wanted and a.status != "cancelled"]
+    def answering_units(self, numbers: Iterable[str], roles: Iterable[str]) -> list[tuple[str, str]]:
+        wanted, answering = set(numbers), set(roles)
+        return [
+            (a.number, a.unit)
+            for a in self.rows.of(Assignment)
+            if a.number in wanted and a.status != "cancelled" and a.role in answering
+        ]
 
     def add_assignment(self, row: Assignment) -> None:
         self.rows.add(row)

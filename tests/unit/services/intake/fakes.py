@@ -159,9 +159,13 @@ class FakeProposalRepository(ProposalRepository):
     def titles(self) -> list[tuple[str, str]]:
         return [(p.number, p.title) for p in self.every()]
 
-    def title_candidates(self, grams: list[str], least: int) -> list[tuple[str, str]]:
+    def title_candidates(self, grams: list[str], least: int) -> list[int]:
         wanted = set(grams)
-        return [(p.number, p.title) for p in self.every() if least <= len(wanted & bigrams(p.title))]
+        return [p.id for p in self.every() if least <= len(wanted & bigrams(p.title))]
+
+    def titles_by_id(self, ids: list[int]) -> dict[int, tuple[str, str]]:
+        wanted = set(ids)
+        return {p.id: (p.number, p.title) for p in self.every() if p.id in wanted}
 
     def duplicate_candidates(
         self, proposal: Proposal, words: list[str], threshold: float
