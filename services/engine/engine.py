@@ -155,6 +155,9 @@ class Engine:
     def incidents(self, status: str | None = "open") -> list[IncidentView]:
         return self.incidents_.list(status)
 
+    def incident_page(self, query: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        return self.incidents_.page(query)
+
     def incident(self, incident_id: int) -> IncidentView:
         return self.incidents_.get(incident_id)
 

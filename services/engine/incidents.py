@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from marshmallow import fields, validate
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -13,6 +14,7 @@ from sqlalchemy.orm import Session
 from shared import clock
 from shared.db import transaction
 from shared.errors import Conflict, InvalidInput, NotFound
+from shared.validation import PageQuery, load, page_answer, page_window
 from shared.workflow.runtime import StepFailed
 
 from .jobs import undeclared
@@ -34,6 +36,17 @@ def incident_dict(i: Incident) -> IncidentView:
         "resolved_at": iso(i.resolved_at),
         "resolution": i.resolution,
     }
+
+
+INCIDENT_STATUSES = ("open", "retrying", "resolved")
+
+
+class IncidentQuery(PageQuery):
+    status = fields.String(
+        load_default="open",
+        validate=validate.OneOf(("", *INCIDENT_STATUSES)),
+        metadata={"description": "open (the default), retrying, resolved; empty: every incident"},
+    )
 
 
 class Incidents:
@@ -123,6 +136,19 @@ class Incidents:
         )
 
     # -- reading ----------------------------------------------------------------------------------
+    def page(self, query: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """A page of the incidents, newest first: ``query`` holds ``page`` (from 1), ``per_page``
+        (1-200, default 50) and ``status`` (open by default; retrying, resolved, or empty for
+        every one), with their ``total`` counted in SQL. Resolved incidents stay for the record,
+        so a deployment's whole list only grows: it is read a page at a time."""
+        data = load(IncidentQuery, dict(query or {}), "the incidents' query")
+        offset, limit = page_window(data)
+        where = [Incident.status == data["status"]] if data["status"] else []
+        with transaction(self.store.sessions) as s:
+            total = s.scalar(select(func.count()).select_from(Incident).where(*where))
+            rows = s.scalars(select(Incident).where(*where).order_by(Incident.id.desc()).offset(offset).limit(limit))
+            return page_answer(data, total or 0, [incident_dict(i) for i in rows])
+
     def list(self, status: str | None = "open") -> list[IncidentView]:
         with transaction(self.store.sessions) as s:
             query = select(Incident).order_by(Incident.id)

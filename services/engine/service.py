@@ -220,7 +220,15 @@ class EngineService(Pingable):
 
     @api
     def incidents(self, status: str | None = "open") -> list[IncidentView]:
+        """Every incident of ``status`` (None: all), oldest first: for the ``ztc`` command and the
+        chaos checks; people page with :meth:`incident_page`."""
         return self.engine.incidents(status)
+
+    @api
+    def incident_page(self, query: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """A page of the incidents, newest first, with their total (``query``: ``page``,
+        ``per_page`` 1-200 default 50, ``status`` open by default, empty for every one)."""
+        return self.engine.incident_page(query)
 
     @api
     def retry_incident(self, incident_id: int, principal: Mapping[str, Any] | None = None) -> IncidentView:

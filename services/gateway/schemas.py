@@ -190,6 +190,7 @@ def page_of(name: str, item, things: str, order: str, counted: str, items: str |
 
 
 TaskPage = page_of("TaskPage", Task, "open tasks", "oldest first", "the caller may act on among those filtered")
+IncidentPage = page_of("IncidentPage", Incident, "incidents", "newest first", "of the status asked")
 
 
 class Objection(Schema):

@@ -16,7 +16,7 @@ from shared import contracts
 from shared.workflow.problems import BPMN_NS
 
 from ..http import http
-from .views import HEADERS, page, redirect
+from .views import HEADERS, page, page_number, pager_of, redirect
 
 # What an instance's list of variables shows of one value (the whole value is in the API's answer).
 VALUE_SHOWN = 300
@@ -206,10 +206,11 @@ class ConsoleOperatorRoutes:
     @http("GET", "/console/ops/incidents")
     @page
     def console_ops_incidents(self, visit):
-        answer = visit.api("incidents")
+        """A page of the open incidents, newest first (``?page=``), with next/previous links."""
+        answer = visit.api("incidents", query={"page": str(page_number(visit.request.args.get("page")))})
         if not answer.ok:
             return visit.refusal(answer)
-        return visit.render("ops_incidents.html", incidents=answer.body)
+        return visit.render("ops_incidents.html", incidents=answer.body["items"], **pager_of(answer.body))
 
     @http("POST", "/console/ops/incidents/<id:incident_id>/<string:action>")
     @page

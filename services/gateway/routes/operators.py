@@ -17,7 +17,9 @@ from shared.messaging import deadletter, management
 from shared.validation import load
 
 from .. import schemas
-from ..http import endpoint, http
+from ..http import endpoint, given, http
+
+INCIDENT_QUERY = ("page", "per_page", "status")
 
 
 # -- shapes -------------------------------------------------------------------------------------------
@@ -146,10 +148,14 @@ class OperatorRoutes:
 
     # -- incidents ---------------------------------------------------------------------------
     @http("GET", "/api/incidents")
-    @endpoint("operator", response=schemas.Incident(many=True), query=("status",))
+    @endpoint("operator", response=schemas.IncidentPage, query=INCIDENT_QUERY)
     def incidents(self, request, principal):
-        """Incidents (open by default; status= for others, empty for all)."""
-        return 200, self.engine.incidents(request.args.get("status", "open") or None)
+        """A page of the incidents, newest first, with their total (``page``, ``per_page`` 1-200,
+        default 50; ``status`` open by default, retrying or resolved, empty for every one)."""
+        query = given(request, INCIDENT_QUERY)
+        if request.args.get("status") == "":  # status= asks for every incident, not the default
+            query["status"] = ""
+        return 200, self.engine.incident_page(query)
 
     @http("POST", "/api/incidents/<id:incident_id>/retry")
     @endpoint("operator", response=schemas.Incident)

@@ -39,7 +39,9 @@ def test_authenticated_routes_document_their_refusals_and_bodies():
     assert "data" in document["components"]["schemas"]["CompleteTaskRequest"]["properties"]
     incidents = document["paths"]["/api/incidents"]["get"]
     assert "operator" in incidents["description"]
-    assert incidents["responses"]["200"]["content"]["application/json"]["schema"]["type"] == "array"
+    page = incidents["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
+    assert page.endswith("/IncidentPage")
+    assert set(document["components"]["schemas"]["IncidentPage"]["properties"]) == {"page", "per_page", "total", "items"}
 
 
 def test_public_routes_need_no_token():

@@ -1443,3 +1443,19 @@ def test_a_printed_report_asks_for_every_page_of_its_list_and_keeps_the_first_pa
         return {"listed": len(numbers), "proposals": [{"number": n} for n in numbers[:5]] if query["page"] == 1 else []}
 
     assert [p["number"] for p in every_page(dropped_meanwhile)["proposals"]] == numbers[:5]
+
+
+def test_the_incidents_page_asks_for_one_page_of_the_open_ones_with_a_pager():
+    from services.gateway.console.operator import ConsoleOperatorRoutes
+
+    listed = {"items": [INCIDENT], "page": 2, "per_page": 50, "total": 51}
+    visit = _Asking({"incidents": listed}, roles=("operator",), args={"page": "2"})
+    template, context = ConsoleOperatorRoutes.console_ops_incidents.__wrapped__(None, visit)
+    assert visit.calls == [("incidents", {"query": {"page": "2"}})]
+    assert template == "ops_incidents.html" and context["incidents"] == [INCIDENT]
+    assert (context["page"], context["pages"], context["total"]) == (2, 2, 51)
+    request = Request(EnvironBuilder(path="/console/ops/incidents", query_string="page=2").get_environ())
+    shown = Visit(None, request, "token", {"user": "ops.sun", "roles": ["operator"]}, "zh-CN")
+    html = shown.render(template, **context).get_data(as_text=True)
+    nav = html[html.index('id="incident-pages"') :]
+    assert 'href="?page=1" rel="prev"' in nav and 'rel="next"' not in nav
