@@ -41,7 +41,12 @@ def test_authenticated_routes_document_their_refusals_and_bodies():
     assert "operator" in incidents["description"]
     page = incidents["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
     assert page.endswith("/IncidentPage")
-    assert set(document["components"]["schemas"]["IncidentPage"]["properties"]) == {"page", "per_page", "total", "items"}
+    assert set(document["components"]["schemas"]["IncidentPage"]["properties"]) == {
+        "page",
+        "per_page",
+        "total",
+        "items",
+    }
 
 
 def test_public_routes_need_no_token():
