@@ -314,6 +314,11 @@ def proposal_page(uow: IntakeUnitOfWork, principal: dict, query: dict | None = N
     return page_answer(data, total, items)
 
 
+def _single(grams: frozenset[str]) -> bool:
+    """A title's grams are its remaining characters, each itself: it had no bigram left."""
+    return any(len(gram) == 1 for gram in grams)
+
+
 def similar_titles(uow: IntakeUnitOfWork, query: dict, principal: dict) -> list[dict]:
     """For each of ``query['titles']`` (``{number, title}``, at most 100), every other proposal
     whose title is alike by the routing rulebook's measure (``ignore``, ``threshold``: the bigram
@@ -323,8 +328,8 @@ def similar_titles(uow: IntakeUnitOfWork, query: dict, principal: dict) -> list[
 
     The title index hands over only the proposals sharing enough of a title's bigrams to reach the
     threshold (a title's cut bigrams are among its whole title's, which the index holds, so none is
-    missed); they are scored here. A title that is only boilerplate and a character or two has no
-    bigram to look up: it is compared with every title (such titles are alike only to each other)."""
+    missed); they are scored here. A title that is only boilerplate and single characters has no
+    bigram to look up: it is compared with every title left likewise (no other can be alike to it)."""
     _, roles = require_reader(principal)
     if not reads_all(roles):
         raise Forbidden("similar titles are for the committee's staff")
@@ -343,13 +348,15 @@ def similar_titles(uow: IntakeUnitOfWork, query: dict, principal: dict) -> list[
         own = title_grams(asked["title"], ignore)
         if not own:  # no letter or digit: alike to none (a Jaccard index over nothing is 0)
             candidates_of.append([])
-        elif all(len(gram) == 2 for gram in own):
+        elif not _single(own):
             candidates_of.append(uow.proposals.title_candidates(sorted(own), overlap_needed(len(own), threshold)))
         else:
             candidates_of.append(None)  # every title
     wanted = sorted({pid for ids in candidates_of if ids for pid in ids})
     titles = uow.proposals.titles_by_id(wanted) if wanted else {}
-    every = uow.proposals.titles() if None in candidates_of else []
+    # A title left with single characters only is alike to such titles alone (no bigram is one
+    # character): those are found among every title, once for all the titles asked.
+    every = [(n, t) for n, t in uow.proposals.titles() if _single(grams(t))] if None in candidates_of else []
     answers = []
     for asked, ids in zip(data["titles"], candidates_of, strict=True):
         own = title_grams(asked["title"], ignore)

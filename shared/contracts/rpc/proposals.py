@@ -261,8 +261,9 @@ class SimilarTitlesQuery(Schema):
         fields.Nested(_AskedTitle), required=True, validate=validate.Length(min=1, max=MAX_TITLES_ASKED)
     )
     ignore = fields.List(
-        fields.String(),
+        fields.String(validate=validate.Length(max=50)),
         load_default=list,
+        validate=validate.Length(max=100),
         metadata={"description": "boilerplate cut out of every title before comparing (关于, 的建议…)"},
     )
     threshold = fields.Float(

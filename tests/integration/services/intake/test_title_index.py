@@ -142,6 +142,8 @@ def test_similar_titles_are_for_staff_and_bad_questions_are_refused(sessions):
         ({"titles": [{"number": "2026-0001", "title": "x"}] * 101, "threshold": 0.3}, "titles"),
         ({"titles": [{"number": "2026-0001"}], "threshold": 0.3}, "titles"),
         ({"titles": [{"number": "2026-0001", "title": "x"}], "threshold": 0}, "threshold"),
+        ({"titles": [{"number": "2026-0001", "title": "x"}], "threshold": 0.3, "ignore": ["的"] * 101}, "ignore"),
+        ({"titles": [{"number": "2026-0001", "title": "x"}], "threshold": 0.3, "ignore": ["的" * 51]}, "ignore"),
     ):
         with sessions() as s, pytest.raises(InvalidInput) as refused:
             operations.similar_titles(SqlIntakeUnitOfWork(s), query, STAFF)
