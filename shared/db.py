@@ -10,14 +10,14 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import orjson
-from sqlalchemy import JSON, DateTime, MetaData, create_engine, event, text
+from sqlalchemy import JSON, ColumnElement, DateTime, MetaData, create_engine, event, func, select, text
 from sqlalchemy.engine import Connection, Dialect, Engine
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -29,6 +29,8 @@ from shared import config as config_module
 
 if TYPE_CHECKING:
     from alembic.config import Config
+
+M = TypeVar("M")  # a mapped class: the rows a page holds
 
 _engines: dict[str, Engine] = {}
 _lock = threading.Lock()
@@ -193,6 +195,22 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+def counted_page(
+    session: Session,
+    model: type[M],
+    where: Sequence[ColumnElement[bool]],
+    order_by: Sequence[Any],
+    offset: int,
+    limit: int,
+    options: Sequence[Any] = (),
+) -> tuple[int, list[M]]:
+    """How many rows of ``model`` match ``where``, counted in SQL, and ``limit`` of them from
+    ``offset`` in ``order_by`` (with the loader ``options``): one page of a list and its total."""
+    total = session.scalar(select(func.count()).select_from(model).where(*where)) or 0
+    query = select(model).where(*where).options(*options).order_by(*order_by).offset(offset).limit(limit)
+    return total, list(session.scalars(query))
 
 
 def read_snapshot(session: Session) -> None:

@@ -21,9 +21,10 @@ from __future__ import annotations
 import abc
 from collections.abc import Iterable
 
-from sqlalchemy import exists, func, or_, select
+from sqlalchemy import exists, or_, select
 from sqlalchemy.orm import Session
 
+from shared.db import counted_page
 
 from .models import (
     Assignment,
@@ -191,11 +192,7 @@ class SqlAssignmentRepository(AssignmentRepository):
             for column, value in ((Assignment.unit, unit), (Assignment.number, number), (Assignment.status, status))
             if value is not None
         ]
-        total = self.session.scalar(select(func.count()).select_from(Assignment).where(*where)) or 0
-        rows = self.session.scalars(
-            select(Assignment).where(*where).order_by(Assignment.id.desc()).offset(offset).limit(limit)
-        )
-        return total, list(rows)
+        return counted_page(self.session, Assignment, where, (Assignment.id.desc(),), offset, limit)
 
     def active_assignments(self, number: str, lock: bool = False) -> list[Assignment]:
         # FOR UPDATE on PostgreSQL; SQLite lets one writer in at a time anyway.

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from shared import clock
-from shared.db import transaction
+from shared.db import counted_page, transaction
 from shared.errors import Conflict, InvalidInput, NotFound
 from shared.validation import PageQuery, load, page_answer, page_window
 from shared.workflow.runtime import StepFailed
@@ -145,9 +145,8 @@ class Incidents:
         offset, limit = page_window(data)
         where = [Incident.status == data["status"]] if data["status"] else []
         with transaction(self.store.sessions) as s:
-            total = s.scalar(select(func.count()).select_from(Incident).where(*where))
-            rows = s.scalars(select(Incident).where(*where).order_by(Incident.id.desc()).offset(offset).limit(limit))
-            return page_answer(data, total or 0, [incident_dict(i) for i in rows])
+            total, rows = counted_page(s, Incident, where, (Incident.id.desc(),), offset, limit)
+            return page_answer(data, total, [incident_dict(i) for i in rows])
 
     def list(self, status: str | None = "open") -> list[IncidentView]:
         with transaction(self.store.sessions) as s:

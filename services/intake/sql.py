@@ -17,6 +17,7 @@ from sqlalchemy import and_, exists, false, func, insert, or_, select, union, up
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
+from shared.db import counted_page
 
 from . import duplicate_index
 from .models import (
@@ -174,16 +175,8 @@ class SqlProposalRepository(ProposalRepository):
             "own": (self._own(user),),
             "visible": (or_(self._own(user), Proposal.status == "published"),),
         }[scope]
-        total = self.session.scalar(select(func.count()).select_from(Proposal).where(*where)) or 0
-        query = (
-            select(Proposal)
-            .options(selectinload(Proposal.cosigners))
-            .where(*where)
-            .order_by(*(column.desc() for column in _ORDERED))
-            .offset(offset)
-            .limit(limit)
-        )
-        return total, list(self.session.scalars(query))
+        newest = [column.desc() for column in _ORDERED]
+        return counted_page(self.session, Proposal, where, newest, offset, limit, (selectinload(Proposal.cosigners),))
 
     def every(self) -> list[Proposal]:
         return list(
@@ -312,16 +305,7 @@ class SqlProposalRepository(ProposalRepository):
             # changes it: the year's other proposals are passed over in ix_proposals_year_counts,
             # and only the published ones are looked up among the publications.
             where += [Proposal.status == "published", exists().where(Publication.proposal_id == Proposal.id)]
-        total = self.session.scalar(select(func.count()).select_from(Proposal).where(*where)) or 0
-        query = (
-            select(Proposal)
-            .where(*where)
-            .options(selectinload(Proposal.cosigners))
-            .order_by(*_ORDERED)
-            .offset(offset)
-            .limit(limit)
-        )
-        return total, list(self.session.scalars(query))
+        return counted_page(self.session, Proposal, where, _ORDERED, offset, limit, (selectinload(Proposal.cosigners),))
 
     def answers_of(self, proposal_ids: list[int]) -> list[tuple[int, dict | None]]:
         # Two columns, not event objects; each proposal's publication lines found by
@@ -475,15 +459,8 @@ class SqlOpinionRepository(OpinionRepository):
             # stops at its rows instead of gathering and sorting every published item first.
             mine = OpinionItem.submitter == submitter
             where.append(or_(mine, OpinionItem.status.in_(published)) if published else mine)
-        total = self.session.scalar(select(func.count()).select_from(OpinionItem).where(*where)) or 0
-        query = (
-            select(OpinionItem)
-            .where(*where)
-            .order_by(OpinionItem.year.desc(), OpinionItem.sequence.desc())
-            .offset(offset)
-            .limit(limit)
-        )
-        return total, list(self.session.scalars(query))
+        newest = (OpinionItem.year.desc(), OpinionItem.sequence.desc())
+        return counted_page(self.session, OpinionItem, where, newest, offset, limit)
 
     def editing_flags(self, numbers: list[str]) -> list[tuple[str, bool, datetime | None]]:
         rows = self.session.execute(

@@ -19,6 +19,8 @@ from sqlalchemy import Select, and_, func, insert, select, union, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from shared.db import counted_page
+
 from .models import (
     Case,
     CaseCommitment,
@@ -227,9 +229,7 @@ class SqlCaseRepository(CaseRepository):
             where.append(Case.status == status)
         if venue:
             where.append(Case.venue == venue)
-        total = self.session.scalar(select(func.count()).select_from(Case).where(*where)) or 0
-        query = select(Case).where(*where).order_by(Case.year.desc(), Case.sequence.desc()).offset(offset).limit(limit)
-        return total, list(self.session.scalars(query))
+        return counted_page(self.session, Case, where, (Case.year.desc(), Case.sequence.desc()), offset, limit)
 
     def next_case_sequence(self, year: int) -> int:
         session = self.session
