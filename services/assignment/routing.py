@@ -24,7 +24,7 @@ from collections.abc import Callable
 
 from marshmallow import Schema, ValidationError, fields, validate
 
-from shared.contracts.rpc.proposals import MAX_TITLES_ASKED
+from shared.contracts.rpc.proposals import MAX_TITLES_ASKED, AskedTitle
 from shared.errors import Forbidden
 from shared.validation import load
 
@@ -60,9 +60,7 @@ def routing_rules(rulebook) -> dict:
     return {**section, "rulebook": {"name": rulebook.name, "version": rulebook.version, "hash": rulebook.content_hash}}
 
 
-class ProposalForRouting(Schema):
-    number = fields.String(required=True, validate=validate.Length(min=1, max=50))
-    title = fields.String(required=True, validate=validate.Length(min=1, max=500))
+class ProposalForRouting(AskedTitle):
     text = fields.String(load_default="", validate=validate.Length(max=200000))
 
 

@@ -343,9 +343,9 @@ def similar_titles(uow: IntakeUnitOfWork, query: dict, principal: dict) -> list[
         return found
 
     # The candidates of each asked title from the index, then the titles of them all read once.
+    owns = [title_grams(asked["title"], ignore) for asked in data["titles"]]
     candidates_of: list[list[int] | None] = []
-    for asked in data["titles"]:
-        own = title_grams(asked["title"], ignore)
+    for own in owns:
         if not own:  # no letter or digit: alike to none (a Jaccard index over nothing is 0)
             candidates_of.append([])
         elif not _single(own):
@@ -358,8 +358,7 @@ def similar_titles(uow: IntakeUnitOfWork, query: dict, principal: dict) -> list[
     # character): those are found among every title, once for all the titles asked.
     every = [(n, t) for n, t in uow.proposals.titles() if _single(grams(t))] if None in candidates_of else []
     answers = []
-    for asked, ids in zip(data["titles"], candidates_of, strict=True):
-        own = title_grams(asked["title"], ignore)
+    for asked, own, ids in zip(data["titles"], owns, candidates_of, strict=True):
         pairs = every if ids is None else [titles[pid] for pid in ids]
         alike = [(number, score(own, grams(title))) for number, title in pairs if number != asked["number"]]
         alike = sorted((-s, n) for n, s in alike if s >= threshold)

@@ -9,6 +9,7 @@ from marshmallow import Schema, fields
 from werkzeug.wrappers import Response
 
 
+from shared.contracts.rpc.proposals import MAX_TITLES_ASKED
 from shared.errors import InvalidInput, NotFound
 
 from .. import schemas
@@ -65,9 +66,9 @@ _OVERDUE_PAGE = ("page", "per_page")
 # What a proposal number looks like (intake's numbering: the session year and a sequence of at least
 # four digits, 2027-0001); anything else is no proposal, answered without asking intake.
 PROPOSAL_NUMBER = re.compile(r"\d{4}-\d{4,}")
-# The most proposals one call of /api/routing-suggestions routes (the assignment service's own
-# limit, routing.MAX_AT_ONCE, is the same): a page of the staff's task list.
-ROUTED_AT_ONCE = 100
+# The most proposals one call of /api/routing-suggestions routes (the assignment service's and
+# intake's own limit): a page of the staff's task list.
+ROUTED_AT_ONCE = MAX_TITLES_ASKED
 # Proposals are read by members (their own in full, published ones as published), overseers and the
 # public (published ones only).
 PROPOSAL_READERS = ("member", *OVERSEERS, "public")

@@ -248,17 +248,21 @@ class AreaReportSchema(Schema):
 MAX_TITLES_ASKED = 100
 
 
-class _AskedTitle(Schema):
+class AskedTitle(Schema):
+    """A proposal asked about by its number and title."""
+
     number = fields.String(required=True, validate=validate.Length(min=1, max=50))
     title = fields.String(required=True, validate=validate.Length(min=1, max=500))
 
 
 class SimilarTitlesQuery(Schema):
     """Which proposals have titles like these (assignment's routing suggestions ask intake, which
-    holds the titles and their index): the measure is the routing rulebook's ``similar_titles``."""
+    holds the titles and their index): the measure is the routing rulebook's ``similar_titles``.
+    Answered in the order asked: ``[{number, similar: [{number, similarity}]}]``, each title's
+    alike proposals (never itself) most similar first, then by number."""
 
     titles = fields.List(
-        fields.Nested(_AskedTitle), required=True, validate=validate.Length(min=1, max=MAX_TITLES_ASKED)
+        fields.Nested(AskedTitle), required=True, validate=validate.Length(min=1, max=MAX_TITLES_ASKED)
     )
     ignore = fields.List(
         fields.String(validate=validate.Length(max=50)),
@@ -271,15 +275,3 @@ class SimilarTitlesQuery(Schema):
         validate=validate.Range(min=0, max=1, min_inclusive=False),
         metadata={"description": "the least Jaccard index of the titles' bigrams (rounded to 3 places) that counts"},
     )
-
-
-class _Alike(Schema):
-    number = fields.String()
-    similarity = fields.Float(metadata={"description": "Jaccard index of the titles' bigrams, 3 places"})
-
-
-class SimilarTitlesAnswer(Schema):
-    """One asked title's alike proposals (never itself), most similar first, then by number."""
-
-    number = fields.String()
-    similar = fields.List(fields.Nested(_Alike))
