@@ -1120,50 +1120,63 @@ def spiff_baselines(lifecycles: int) -> dict:
 # -- the plans ----------------------------------------------------------------------------------
 
 
+def _plans(eng, statements: list) -> list[tuple[str, str]]:
+    """(statement, plan) of each of ``statements`` (``(sql, parameters)``) on ``eng``, rolled back."""
+    plans = []
+    raw = eng.raw_connection()
+    try:
+        cursor = raw.cursor()
+        for statement, parameters in statements:
+            if eng.dialect.name == "postgresql":
+                cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + statement, parameters)
+            else:
+                cursor.execute("EXPLAIN QUERY PLAN " + statement, parameters)
+            rows = cursor.fetchall()
+            plan = "\n".join(r[0] if eng.dialect.name == "postgresql" else f"  {r[-1]}" for r in rows)
+            plans.append((" ".join(statement.split()), plan))
+        raw.rollback()
+    finally:
+        raw.close()
+    return plans
+
+
 def explain(urls: dict, probe: dict, year: int) -> list[tuple[str, str, str]]:
     """(call, statement, plan) of every SELECT the measured calls ran, on the loaded database."""
     plans = []
-    service_of = {
-        "task list, staff": "engine",
-        "task list, unit handler": "engine",
-        "overdue board": "supervision",
-        "near-duplicate search": "intake",
-        "year's report (members)": "intake",
-        "assignments, unit handler": "assignment",
-        "assignments, staff": "assignment",
-        "proposals, staff": "intake",
-        "proposals, a member's own (none)": "intake",
-        "opinions, staff": "intake",
-        "opinions, a member's own (none)": "intake",
-        "opinions, leader's awaiting": "intake",
+    # The databases each call reads (the routing suggestions read intake's title index, then
+    # assignment's record of where the alike proposals went).
+    services_of = {
+        "task list, staff": ("engine",),
+        "task list, unit handler": ("engine",),
+        "overdue board": ("supervision",),
+        "near-duplicate search": ("intake",),
+        "routing suggestions, ten": ("intake", "assignment"),
+        "year's report (members)": ("intake",),
+        "assignments, unit handler": ("assignment",),
+        "assignments, staff": ("assignment",),
+        "proposals, staff": ("intake",),
+        "proposals, a member's own (none)": ("intake",),
+        "opinions, staff": ("intake",),
+        "opinions, a member's own (none)": ("intake",),
+        "opinions, leader's awaiting": ("intake",),
     }
     for name, call in hot_calls(urls, probe, year).items():
-        eng = db.get_engine(urls[service_of[name]])
-        seen: list = []
+        engines = [db.get_engine(urls[service]) for service in services_of[name]]
+        seen: dict = {eng: [] for eng in engines}
 
         def capture(conn, cursor, statement, parameters, context, executemany, seen=seen):
             if statement.lstrip().upper().startswith("SELECT") and not executemany:
-                seen.append((statement, parameters))
+                seen[conn.engine].append((statement, parameters))
 
-        event.listen(eng, "before_cursor_execute", capture)
+        for eng in engines:
+            event.listen(eng, "before_cursor_execute", capture)
         try:
             call()
         finally:
-            event.remove(eng, "before_cursor_execute", capture)
-        raw = eng.raw_connection()
-        try:
-            cursor = raw.cursor()
-            for statement, parameters in seen:
-                if eng.dialect.name == "postgresql":
-                    cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + statement, parameters)
-                else:
-                    cursor.execute("EXPLAIN QUERY PLAN " + statement, parameters)
-                rows = cursor.fetchall()
-                plan = "\n".join(r[0] if eng.dialect.name == "postgresql" else f"  {r[-1]}" for r in rows)
-                plans.append((name, " ".join(statement.split()), plan))
-            raw.rollback()
-        finally:
-            raw.close()
+            for eng in engines:
+                event.remove(eng, "before_cursor_execute", capture)
+        for eng in engines:
+            plans.extend((name, statement, plan) for statement, plan in _plans(eng, seen[eng]))
     return plans
 
 
