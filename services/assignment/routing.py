@@ -4,16 +4,21 @@ Two sources, both shown with their reasons; staff decide (the ``assign`` user ta
 
 - **Keywords** from the rulebook's ``routing`` section (``bpmn/rules/proposal.yaml``): a keyword
   found in the proposal's title or text suggests its units ("keyword 公交").
-- **Past assignments**: proposals assigned before whose titles are alike (the Jaccard index of
+- **Past assignments**: the past proposals whose titles are most alike (the Jaccard index of
   their character bigrams, with the boilerplate every title shares cut out, at or above the
-  rulebook's ``similar_titles.threshold``) suggest the units that answered them ("3 past proposals
-  with similar titles went to transport"). The titles are intake's: it finds the alike ones from
-  its title index (``intake.similar_titles``, given the rulebook's ``ignore`` and ``threshold``);
-  which units each went to is this service's own record. A reassigned (cancelled) assignment does
-  not count: the proposal did not go there in the end.
+  rulebook's ``similar_titles.threshold``; its ``nearest`` of them, the most similar) suggest the
+  units that answered them ("3 past proposals with similar titles went to transport", or "7 of the
+  50 most similar past proposals went to transport" when more are alike). The titles are intake's:
+  it finds the alike ones from its title index (``intake.similar_titles``, given the rulebook's
+  ``ignore``, ``threshold`` and ``nearest``); which units each went to is this service's own
+  record. A reassigned (cancelled) assignment does not count: the proposal did not go there in the
+  end. Counting the nearest instead of every alike title keeps the answer's cost bounded: at
+  110,000 proposals on a few common matters a title has thousands alike.
 
-A unit's score is its keyword matches plus its similar past proposals; highest first. An answer
-names a unit's ten most similar past proposals and counts them all (``similar_count``).
+A unit's score is its keyword matches plus its nearest similar past proposals; highest first. An
+answer names a unit's ten most similar past proposals and counts those of the nearest that went
+there (``similar_count``); ``similar_total`` says how many past proposals are alike in all and
+``similar_counted`` how many of them (the nearest) were counted.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from collections.abc import Callable
 
 from marshmallow import Schema, ValidationError, fields, validate
 
-from shared.contracts.rpc.proposals import MAX_TITLES_ASKED, AskedTitle
+from shared.contracts.rpc.proposals import MAX_NEAREST, MAX_TITLES_ASKED, AskedTitle
 from shared.errors import Forbidden
 from shared.validation import load
 
@@ -41,6 +46,7 @@ class _Keyword(Schema):
 class _SimilarTitles(Schema):
     threshold = fields.Float(required=True, validate=validate.Range(min=0, max=1, min_inclusive=False))
     ignore = fields.List(fields.String(), load_default=list)
+    nearest = fields.Integer(load_default=50, validate=validate.Range(min=1, max=MAX_NEAREST))
 
 
 class RoutingSection(Schema):
@@ -99,9 +105,10 @@ def _went_to(uow: AssignmentUnitOfWork, numbers) -> dict[str, set[str]]:
 def suggest(uow: AssignmentUnitOfWork, rules: dict, proposal, principal, similar_titles: SimilarTitles) -> dict:
     """Suggestions for ``proposal`` ``{number, title, text}``; staff (and committee, leaders,
     operators) only. ``similar_titles`` asks intake for the proposals with titles alike
-    (``{titles, ignore, threshold}`` → ``[{number, similar: [{number, similarity}]}]``). Returns
-    ``{number, routing_version, rulebook, suggestions: [{unit, name, score, reasons, keywords,
-    similar_count, similar_proposals}]}``."""
+    (``{titles, ignore, threshold, nearest}`` → ``[{number, total, similar: [{number,
+    similarity}]}]``). Returns ``{number, routing_version, rulebook, similar_total,
+    similar_counted, suggestions: [{unit, name, score, reasons, keywords, similar_count,
+    similar_proposals}]}``."""
     _staff_only(principal)
     data = load(ProposalForRouting, proposal, "the proposal to route")
     return _suggest_all(uow, rules, [data], similar_titles)[0]
@@ -128,8 +135,10 @@ def _suggest_all(
 ) -> list[dict]:
     similar = rules["similar_titles"]
     asked = [{"number": data["number"], "title": data["title"]} for data in proposals]
-    answers = similar_titles({"titles": asked, "ignore": similar["ignore"], "threshold": similar["threshold"]})
-    alike_of = {answer["number"]: answer["similar"] for answer in answers}
+    answers = similar_titles(
+        {"titles": asked, "ignore": similar["ignore"], "threshold": similar["threshold"], "nearest": similar["nearest"]}
+    )
+    alike_of = {answer["number"]: answer for answer in answers}
     found_of = []
     for data in proposals:
         found = defaultdict(lambda: {"keywords": [], "similar_proposals": []})
@@ -141,15 +150,19 @@ def _suggest_all(
         found_of.append(found)
     went = _went_to(uow, {alike["number"] for answer in answers for alike in answer["similar"]})
     for data, found in zip(proposals, found_of, strict=True):
-        for alike in alike_of.get(data["number"], ()):
+        for alike in alike_of.get(data["number"], {}).get("similar", ()):
             for unit in went.get(alike["number"], ()):
                 found[unit]["similar_proposals"].append(alike)
     units = {unit for found in found_of for unit in found}
     directory = {row.code: row.name for row in uow.assignments.units(units)}
-    return [_answer(rules, data["number"], found, directory) for data, found in zip(proposals, found_of, strict=True)]
+    return [
+        _answer(rules, data["number"], found, directory, alike_of.get(data["number"], {}))
+        for data, found in zip(proposals, found_of, strict=True)
+    ]
 
 
-def _answer(rules: dict, number: str, found: dict, directory: dict) -> dict:
+def _answer(rules: dict, number: str, found: dict, directory: dict, alike: dict) -> dict:
+    total, counted = alike.get("total", 0), len(alike.get("similar", ()))
     suggestions = []
     for unit, why in found.items():
         if unit not in directory:  # a rulebook keyword naming a unit this directory lacks
@@ -158,7 +171,10 @@ def _answer(rules: dict, number: str, found: dict, directory: dict) -> dict:
         past = sorted(why["similar_proposals"], key=lambda p: (-p["similarity"], p["number"]))
         if past:
             count = len(past)
-            reasons.append(f"{count} past proposal{'s' if count > 1 else ''} with similar titles went to {unit}")
+            if total > counted:  # more are alike than were counted: say of how many
+                reasons.append(f"{count} of the {counted} most similar past proposals went to {unit}")
+            else:
+                reasons.append(f"{count} past proposal{'s' if count > 1 else ''} with similar titles went to {unit}")
         suggestions.append(
             {
                 "unit": unit,
@@ -175,5 +191,7 @@ def _answer(rules: dict, number: str, found: dict, directory: dict) -> dict:
         "number": number,
         "routing_version": rules["version"],
         "rulebook": rules["rulebook"],
+        "similar_total": total,
+        "similar_counted": counted,
         "suggestions": suggestions,
     }

@@ -8,6 +8,7 @@ transaction.
 
 from __future__ import annotations
 
+import heapq
 
 from marshmallow import fields
 
@@ -320,11 +321,11 @@ def _single(grams: frozenset[str]) -> bool:
 
 
 def similar_titles(uow: IntakeUnitOfWork, query: dict, principal: dict) -> list[dict]:
-    """For each of ``query['titles']`` (``{number, title}``, at most 100), every other proposal
-    whose title is alike by the routing rulebook's measure (``ignore``, ``threshold``: the bigram
-    Jaccard index of the titles with the boilerplate cut out, ``similarity.title_grams``), most
-    similar first: what routing suggestions count the units of. For those who read every proposal
-    (staff, the committee, leaders).
+    """For each of ``query['titles']`` (``{number, title}``, at most 100), how many other
+    proposals have a title alike by the routing rulebook's measure (``ignore``, ``threshold``: the
+    bigram Jaccard index of the titles with the boilerplate cut out, ``similarity.title_grams``)
+    and the ``nearest`` of them, most similar first (then by number): routing suggestions count
+    where those went. For those who read every proposal (staff, the committee, leaders).
 
     The title index hands over only the proposals sharing enough of a title's bigrams to reach the
     threshold (a title's cut bigrams are among its whole title's, which the index holds, so none is
@@ -334,7 +335,7 @@ def similar_titles(uow: IntakeUnitOfWork, query: dict, principal: dict) -> list[
     if not reads_all(roles):
         raise Forbidden("similar titles are for the committee's staff")
     data = load(SimilarTitlesQuery, query, "the titles to compare")
-    ignore, threshold = data["ignore"], data["threshold"]
+    ignore, threshold, nearest = data["ignore"], data["threshold"], data["nearest"]
     grams_of: dict[str, frozenset[str]] = {}  # candidates' titles recur across the asked ones
 
     def grams(title: str) -> frozenset[str]:
@@ -360,9 +361,15 @@ def similar_titles(uow: IntakeUnitOfWork, query: dict, principal: dict) -> list[
     answers = []
     for asked, own, ids in zip(data["titles"], owns, candidates_of, strict=True):
         pairs = every if ids is None else [titles[pid] for pid in ids]
-        alike = [(number, score(own, grams(title))) for number, title in pairs if number != asked["number"]]
-        alike = sorted((-s, n) for n, s in alike if s >= threshold)
-        answers.append({"number": asked["number"], "similar": [{"number": n, "similarity": -s} for s, n in alike]})
+        scored = [(number, score(own, grams(title))) for number, title in pairs if number != asked["number"]]
+        alike = [(-s, n) for n, s in scored if s >= threshold]
+        answers.append(
+            {
+                "number": asked["number"],
+                "total": len(alike),
+                "similar": [{"number": n, "similarity": -s} for s, n in heapq.nsmallest(nearest, alike)],
+            }
+        )
     return answers
 
 

@@ -428,6 +428,7 @@ def test_a_proposal_assigned_before_suggests_its_unit_to_one_with_a_similar_titl
     assert education["similar_proposals"] == [{"number": before, "similarity": 1.0}]
     assert education["similar_count"] == 1
     assert "1 past proposal with similar titles went to education" in education["reasons"]
+    assert found["similar_total"] == found["similar_counted"] == 1
 
 
 def test_an_invited_cosigner_finds_the_invitation_in_their_notifications(running):

@@ -27,11 +27,16 @@ class _SimilarProposal(Schema):
 class _RoutingSuggestion(Schema):
     unit = fields.String()
     name = fields.String()
-    score = fields.Integer(metadata={"description": "keyword matches plus similar past proposals"})
-    similar_count = fields.Integer(metadata={"description": "how many similar past proposals went to this unit"})
+    score = fields.Integer(metadata={"description": "keyword matches plus similar_count"})
+    similar_count = fields.Integer(
+        metadata={"description": "how many of the most similar past proposals (similar_counted) went to this unit"}
+    )
     reasons = fields.List(
         fields.String(),
-        metadata={"description": "e.g. 'keyword 公交', '3 past proposals with similar titles went to transport'"},
+        metadata={
+            "description": "e.g. 'keyword 公交', '3 past proposals with similar titles went to transport', "
+            "'7 of the 50 most similar past proposals went to transport'"
+        },
     )
     keywords = fields.List(fields.String())
     similar_proposals = fields.List(
@@ -44,6 +49,12 @@ class RoutingSuggestions(Schema):
     number = fields.String()
     routing_version = fields.String(metadata={"description": "the rulebook's routing section version"})
     rulebook = fields.Dict(metadata={"description": "name, version, hash of bpmn/rules/proposal.yaml"})
+    similar_total = fields.Integer(metadata={"description": "how many past proposals have a similar title"})
+    similar_counted = fields.Integer(
+        metadata={
+            "description": "how many of them, the most similar, were counted (the rulebook's similar_titles.nearest)"
+        }
+    )
     suggestions = fields.List(fields.Nested(_RoutingSuggestion))
 
 

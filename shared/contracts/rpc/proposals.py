@@ -246,6 +246,9 @@ class AreaReportSchema(Schema):
 
 # The most titles one question asks about: a page of the staff's task list.
 MAX_TITLES_ASKED = 100
+# The most alike proposals named for one title (its nearest): at 110,000 proposals of a few
+# common matters a title has thousands alike, and answering every one cost more than finding them.
+MAX_NEAREST = 500
 
 
 class AskedTitle(Schema):
@@ -258,8 +261,9 @@ class AskedTitle(Schema):
 class SimilarTitlesQuery(Schema):
     """Which proposals have titles like these (assignment's routing suggestions ask intake, which
     holds the titles and their index): the measure is the routing rulebook's ``similar_titles``.
-    Answered in the order asked: ``[{number, similar: [{number, similarity}]}]``, each title's
-    alike proposals (never itself) most similar first, then by number."""
+    Answered in the order asked: ``[{number, total, similar: [{number, similarity}]}]``: how many
+    proposals (never itself) have a title alike, and the ``nearest`` of them, most similar first,
+    then by number."""
 
     titles = fields.List(
         fields.Nested(AskedTitle), required=True, validate=validate.Length(min=1, max=MAX_TITLES_ASKED)
@@ -274,4 +278,9 @@ class SimilarTitlesQuery(Schema):
         required=True,
         validate=validate.Range(min=0, max=1, min_inclusive=False),
         metadata={"description": "the least Jaccard index of the titles' bigrams (rounded to 3 places) that counts"},
+    )
+    nearest = fields.Integer(
+        load_default=50,
+        validate=validate.Range(min=1, max=MAX_NEAREST),
+        metadata={"description": "how many of each title's alike proposals are named, the most similar"},
     )

@@ -43,7 +43,7 @@ def edited(tmp_path):
 
 def test_the_proposal_rulebook_is_versioned_and_hashed_from_its_bytes(rulebook):
     assert rulebook.name == "proposal"
-    assert rulebook.version == "2027.9"
+    assert rulebook.version == "2027.10"
     expected = hashlib.sha256(PROPOSAL_FILE.read_bytes()).hexdigest()
     assert rulebook.content_hash == f"sha256:{expected}"
 
@@ -84,7 +84,7 @@ def test_an_unknown_reason_code_raises_key_error_naming_it_and_the_known_codes(r
     with pytest.raises(KeyError) as caught:
         rulebook.reason("too_long")
     message = str(caught.value)
-    assert message.startswith("rulebook proposal 2027.9 has no not-filed reason 'too_long'")
+    assert message.startswith("rulebook proposal 2027.10 has no not-filed reason 'too_long'")
     assert "state_secrets" in message
 
 
@@ -127,7 +127,7 @@ def test_a_deadline_records_the_rule_and_the_rulebook_version_and_hash(rulebook,
     assert (due.rule, due.rulebook, due.rulebook_version, due.rulebook_hash) == (
         "reply_deadline",
         "proposal",
-        "2027.9",
+        "2027.10",
         rulebook.content_hash,
     )
     assert (due.start, due.amount, due.unit) == (date(2026, 11, 30), 3, "months")

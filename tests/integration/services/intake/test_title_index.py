@@ -14,6 +14,7 @@ from services.intake.models import Proposal, ProposalTitleGram
 from services.intake.rules import RulebookRules
 from services.intake.similarity import bigrams, score, title_grams
 from services.intake.unit_of_work import SqlIntakeUnitOfWork
+from shared.contracts.rpc.proposals import MAX_NEAREST
 from shared.errors import Forbidden, InvalidInput
 from shared.rulebook import load_rulebook
 
@@ -60,14 +61,17 @@ def corpus():
     return [f"关于{verb}{place}{matter}的建议" for matter in MATTERS for place in PLACES for verb in VERBS[:2]]
 
 
-def asked(sessions, titles, ignore=IGNORE, threshold=ROUTING["threshold"], principal=STAFF):
+def asked(sessions, titles, ignore=IGNORE, threshold=ROUTING["threshold"], principal=STAFF, nearest=None):
     query = {"titles": titles, "ignore": ignore, "threshold": threshold}
+    if nearest is not None:
+        query["nearest"] = nearest
     with sessions() as s:
         return operations.similar_titles(SqlIntakeUnitOfWork(s), query, principal)
 
 
-def every_title_compared(sessions, titles, ignore=IGNORE, threshold=ROUTING["threshold"]):
-    """What comparing each asked title with every title there is finds (the answer to match)."""
+def every_title_compared(sessions, titles, ignore=IGNORE, threshold=ROUTING["threshold"], nearest=50):
+    """What comparing each asked title with every title there is finds (the answer to match): how
+    many are alike, and the ``nearest`` of them (50 unless the question says)."""
     with sessions() as s:
         every = s.execute(select(Proposal.number, Proposal.title)).all()
     answers = []
@@ -75,7 +79,8 @@ def every_title_compared(sessions, titles, ignore=IGNORE, threshold=ROUTING["thr
         own = title_grams(title["title"], ignore)
         scored = [(number, score(own, title_grams(theirs, ignore))) for number, theirs in every]
         alike = sorted((-s, n) for n, s in scored if s >= threshold and n != title["number"])
-        answers.append({"number": title["number"], "similar": [{"number": n, "similarity": -s} for s, n in alike]})
+        similar = [{"number": n, "similarity": -s} for s, n in alike[:nearest]]
+        answers.append({"number": title["number"], "total": len(alike), "similar": similar})
     return answers
 
 
@@ -92,9 +97,10 @@ def test_the_index_finds_what_comparing_every_title_finds_and_reads_fewer(sessio
     titles = [{"number": p["number"], "title": p["title"]} for p in made[::7]]
     titles.append({"number": "2026-9999", "title": "关于加快滨江新区公交候车亭改造和夜间照明的提案"})  # not filed yet
     for threshold in (ROUTING["threshold"], 0.5, 0.8):
-        found = asked(sessions, titles, threshold=threshold)
-        assert found == every_title_compared(sessions, titles, threshold=threshold)
+        found = asked(sessions, titles, threshold=threshold, nearest=MAX_NEAREST)
+        assert found == every_title_compared(sessions, titles, threshold=threshold, nearest=MAX_NEAREST)
     found = asked(sessions, titles)
+    assert found == every_title_compared(sessions, titles)
     assert all(a["number"] != t["number"] for t, answer in zip(titles, found, strict=True) for a in answer["similar"])
     assert sum(len(answer["similar"]) for answer in found) > len(titles)  # the corpus has alike titles
     assert len(handed_over(sessions, titles[0]["title"])) < len(made) / 2  # the index narrowed them down
@@ -133,6 +139,17 @@ def test_boilerplate_in_the_middle_of_a_title_joins_nothing(sessions):
     ]
 
 
+def test_a_title_with_more_alike_than_asked_names_the_nearest_and_counts_them_all(sessions):
+    made = submit_all(sessions, corpus())
+    titles = [{"number": p["number"], "title": p["title"]} for p in made[::9]]
+    every = asked(sessions, titles, nearest=MAX_NEAREST)
+    three = asked(sessions, titles, nearest=3)
+    assert max(answer["total"] for answer in every) > 3  # some title has more alike than three
+    for whole, nearest in zip(every, three, strict=True):
+        assert nearest["total"] == whole["total"] == len(whole["similar"])
+        assert nearest["similar"] == whole["similar"][:3]  # the most similar, ties by number
+
+
 def test_similar_titles_are_for_staff_and_bad_questions_are_refused(sessions):
     submit_all(sessions, corpus()[:3])
     with pytest.raises(Forbidden):
@@ -144,6 +161,9 @@ def test_similar_titles_are_for_staff_and_bad_questions_are_refused(sessions):
         ({"titles": [{"number": "2026-0001", "title": "x"}], "threshold": 0}, "threshold"),
         ({"titles": [{"number": "2026-0001", "title": "x"}], "threshold": 0.3, "ignore": ["的"] * 101}, "ignore"),
         ({"titles": [{"number": "2026-0001", "title": "x"}], "threshold": 0.3, "ignore": ["的" * 51]}, "ignore"),
+        ({"titles": [{"number": "2026-0001", "title": "x"}], "threshold": 0.3, "nearest": 0}, "nearest"),
+        ({"titles": [{"number": "2026-0001", "title": "x"}], "threshold": 0.3, "nearest": MAX_NEAREST + 1}, "nearest"),
+        ({"titles": [{"number": "2026-0001", "title": "x"}], "threshold": 0.3, "nearest": "all"}, "nearest"),
     ):
         with sessions() as s, pytest.raises(InvalidInput) as refused:
             operations.similar_titles(SqlIntakeUnitOfWork(s), query, STAFF)

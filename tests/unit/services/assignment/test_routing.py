@@ -41,7 +41,8 @@ def past(uow, number, **how):
 
 def titles_of(others):
     """What intake's ``similar_titles`` answers, over the titles ``others`` (``[{number, title}]``)
-    by the same measure; and the questions asked of it."""
+    by the same measure (how many are alike, and the ``nearest`` of them); and the questions asked
+    of it."""
     asked = []
 
     def similar_titles(query):
@@ -51,7 +52,8 @@ def titles_of(others):
             own = title_grams(title["title"], query["ignore"])
             scored = [(o["number"], score(own, title_grams(o["title"], query["ignore"]))) for o in others]
             alike = sorted((-s, n) for n, s in scored if s >= query["threshold"] and n != title["number"])
-            answers.append({"number": title["number"], "similar": [{"number": n, "similarity": -s} for s, n in alike]})
+            similar = [{"number": n, "similarity": -s} for s, n in alike[: query["nearest"]]]
+            answers.append({"number": title["number"], "total": len(alike), "similar": similar})
         return answers
 
     similar_titles.asked = asked
@@ -186,8 +188,37 @@ def test_a_unit_names_its_ten_most_similar_past_proposals_and_counts_them_all(uo
             "titles": [{"number": "2026-0100", "title": "关于增加幼儿园学位的建议"}],
             "ignore": rules["similar_titles"]["ignore"],
             "threshold": rules["similar_titles"]["threshold"],
+            "nearest": rules["similar_titles"]["nearest"],
         }
     )[0]["similar"]
+    assert result["similar_total"] == result["similar_counted"] == len(alike)
     assert 10 < len(alike) == education["similar_count"] == education["score"] - len(education["keywords"])
     assert education["similar_proposals"] == alike[: routing.SIMILAR_NAMED]
     assert f"{len(alike)} past proposals with similar titles went to education" in education["reasons"]
+
+
+def test_with_more_alike_than_nearest_only_the_most_similar_are_counted_and_the_reason_says_of_how_many(uow, rules):
+    rules = {**rules, "similar_titles": {**rules["similar_titles"], "nearest": 5}}
+    others = []
+    for i in range(1, 9):  # 1..8 extra characters: the longer the title, the less alike it is
+        number = f"2025-{i:04d}"
+        # The four nearest went to education, the four farther to health.
+        past(uow, number, mode="single", units=["education" if i <= 4 else "health"])
+        others.append({"number": number, "title": "关于增加幼儿园学位" + "和托育服务供给体系"[:i] + "的建议"})
+    intake = titles_of(others)
+    result = routing.suggest(uow, rules, {"number": "2026-0100", "title": "关于增加幼儿园学位的建议"}, STAFF, intake)
+    assert intake.asked[0]["nearest"] == 5
+    assert (result["similar_total"], result["similar_counted"]) == (8, 5)
+    by_unit = {s["unit"]: s for s in result["suggestions"]}
+    assert by_unit["education"]["similar_count"] == 4 and by_unit["health"]["similar_count"] == 1
+    assert [s["unit"] for s in result["suggestions"]] == ["education", "health"]
+    assert "4 of the 5 most similar past proposals went to education" in by_unit["education"]["reasons"]
+    assert by_unit["health"]["reasons"] == ["1 of the 5 most similar past proposals went to health"]
+    assert [p["number"] for p in by_unit["health"]["similar_proposals"]] == ["2025-0005"]  # the nearest of health's
+
+
+def test_a_nearest_the_contract_refuses_is_refused_in_the_rulebook(tmp_path):
+    text = (ROOT / "bpmn" / "rules" / "proposal.yaml").read_text().replace("nearest: 50", "nearest: 501")
+    (tmp_path / "proposal.yaml").write_text(text)
+    with pytest.raises(ValueError, match="nearest"):
+        routing.routing_rules(load_rulebook("proposal", tmp_path / "proposal.yaml"))

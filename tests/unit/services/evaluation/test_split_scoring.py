@@ -94,7 +94,7 @@ def test_every_unit_is_scored_in_one_job_on_its_own_facts(session):
     assert (education["total"], education["max"]) == (30, 40)
     assert "after the deadline" in education["items"][1]["why"]
     assert scores(session) == {"transport": ("answering", 120), "health": ("answering", 60), "education": ("co", 30)}
-    assert result["rulebook_version"] == "2027.9"
+    assert result["rulebook_version"] == "2027.10"
 
 
 @pytest.mark.parametrize(
