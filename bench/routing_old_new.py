@@ -9,6 +9,11 @@ The old ``services/assignment/routing.py`` is read from git at ``--before`` and 
 of assignments it used. Both are called in this process (no RPC: the old path's two RPC messages
 of every title, 10.6 MB each at 110,000 proposals, are not in its figure). Prints each one's wall
 and this process's CPU (medians), and whether both found the same units with the same counts.
+
+Its "new" side counted every alike title from 1130a81 to 563258b; since routing counts the nearest
+alike titles only (the rulebook's ``similar_titles.nearest``), the counts differ by design. To
+reproduce the figures of that change, run it from a checkout of 563258b; to compare later
+revisions, use ``bench/routing_revisions.py``.
 """
 
 from __future__ import annotations
