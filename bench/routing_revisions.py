@@ -103,7 +103,9 @@ def main(argv=None) -> int:
         finally:
             for tree in trees.values():
                 subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tree)], check=False)
-    print(f"routing suggestions for ten proposals on {args.prefix}, medians of {args.rounds} children x {args.calls} calls")
+    print(
+        f"routing suggestions for ten proposals on {args.prefix}, medians of {args.rounds} children x {args.calls} calls"
+    )
     for revision, runs in figures.items():
         wall = statistics.median(r["wall"] for r in runs) * 1000
         cpu = statistics.median(r["cpu"] for r in runs) * 1000
