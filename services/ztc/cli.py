@@ -399,11 +399,40 @@ def _print_incidents(rows):
         )
 
 
-@incidents.command("list", help="List open incidents (--all for every one).")
-@click.option("--all", "show_all", is_flag=True, help="Every incident, resolved ones too.")
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-def incidents_list(show_all, as_json):
-    _out(_engine().incidents(None if show_all else "open"), as_json, _print_incidents)
+@incidents.command(
+    "list",
+    help="List incidents: the open ones by default, oldest first. --status chooses another status "
+    "(--all: every status); --page N prints one page of them instead, newest first, as "
+    "GET /api/incidents answers it.",
+)
+@click.option(
+    "--status",
+    type=click.Choice(["open", "retrying", "resolved", "any"]),
+    default="open",
+    show_default=True,
+    help="Which incidents: resolved ones are kept for the record.",
+)
+@click.option("--all", "show_all", is_flag=True, help="Every incident whatever its status (--status any).")
+@click.option("--page", type=click.IntRange(min=1), help="Only this page, newest first (see --per-page).")
+@click.option(
+    "--per-page", type=click.IntRange(1, 200), default=50, show_default=True, help="Incidents on a page (with --page)."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON (with --page: the page, its total).")
+def incidents_list(status, show_all, page, per_page, as_json):
+    status = "" if show_all or status == "any" else status
+    engine = _engine()
+    if page is None:
+        _out(engine.incidents(status or None), as_json, _print_incidents)
+        return
+    answer = engine.incident_page({"page": page, "per_page": per_page, "status": status})
+
+    def render(answer):
+        _print_incidents(answer["items"])
+        pages = max(1, -(-answer["total"] // answer["per_page"]))
+        what = f"{status} incidents" if status else "incidents"
+        click.echo(f"page {answer['page']} of {pages}, {answer['total']} {what} in all, newest first")
+
+    _out(answer, as_json, render)
 
 
 @incidents.command(

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from tests.integration.services.engine.test_incident_page import incidents
 from tests.integration.services.engine.test_rules import DATA, MEMBER, SMOKE
 from tests.integration.services.ztc.test_dead_letters import ztc
 
@@ -49,3 +50,26 @@ def test_incident_retry_needs_an_id_or_all_and_all_has_a_dry_run(engine, setting
     dry = ztc(settings, "incidents", "retry", "--all", "--operation", "intake.record_submission", "--dry-run", "--json")
     assert dry.returncode == 0, dry.stderr
     assert json.loads(dry.stdout) == {"dry_run": True, "matched": [], "done": [], "failed": []}
+
+
+def test_incidents_list_by_status_every_one_or_a_page_newest_first(engine, settings):
+    ids = incidents(engine, ["open", "resolved", "open", "retrying", "open"])
+    listed = ztc(settings, "incidents", "list", "--json")
+    assert listed.returncode == 0, listed.stderr
+    assert [i["id"] for i in json.loads(listed.stdout)] == [ids[0], ids[2], ids[4]]  # open ones, oldest first
+    resolved = ztc(settings, "incidents", "list", "--status", "resolved")
+    assert resolved.returncode == 0 and f"#{ids[1]} [resolved]" in resolved.stdout and "[open]" not in resolved.stdout
+    every = ztc(settings, "incidents", "list", "--all", "--json")
+    assert [i["id"] for i in json.loads(every.stdout)] == ids
+
+    page = ztc(settings, "incidents", "list", "--page", "2", "--per-page", "2")
+    assert page.returncode == 0, page.stderr
+    assert page.stdout.splitlines() == [
+        f"#{ids[0]} [open] instance inst-0 task assign (assignment.assign_unit): failure 0",
+        "page 2 of 2, 3 open incidents in all, newest first",
+    ]
+    as_json = json.loads(ztc(settings, "incidents", "list", "--all", "--page", "1", "--per-page", "2", "--json").stdout)
+    assert (as_json["total"], [i["id"] for i in as_json["items"]]) == (5, [ids[4], ids[3]])
+    for wrong in (["--status", "closed"], ["--page", "0"], ["--per-page", "201", "--page", "1"]):
+        refused = ztc(settings, "incidents", "list", *wrong)
+        assert refused.returncode == 2 and "Invalid value" in refused.stderr
