@@ -29,7 +29,7 @@ from collections.abc import Callable
 
 from marshmallow import Schema, ValidationError, fields, validate
 
-from shared.contracts.rpc.proposals import MAX_NEAREST, MAX_TITLES_ASKED, AskedTitle
+from shared.contracts.rpc.proposals import MAX_NEAREST, MAX_TITLES_ASKED, NEAREST, AskedTitle
 from shared.errors import Forbidden
 from shared.validation import load
 
@@ -46,7 +46,7 @@ class _Keyword(Schema):
 class _SimilarTitles(Schema):
     threshold = fields.Float(required=True, validate=validate.Range(min=0, max=1, min_inclusive=False))
     ignore = fields.List(fields.String(), load_default=list)
-    nearest = fields.Integer(load_default=50, validate=validate.Range(min=1, max=MAX_NEAREST))
+    nearest = fields.Integer(load_default=NEAREST, validate=validate.Range(min=1, max=MAX_NEAREST))
 
 
 class RoutingSection(Schema):

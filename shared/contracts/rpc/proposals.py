@@ -249,6 +249,7 @@ MAX_TITLES_ASKED = 100
 # The most alike proposals named for one title (its nearest): at 110,000 proposals of a few
 # common matters a title has thousands alike, and answering every one cost more than finding them.
 MAX_NEAREST = 500
+NEAREST = 50  # unless the question says
 
 
 class AskedTitle(Schema):
@@ -280,7 +281,7 @@ class SimilarTitlesQuery(Schema):
         metadata={"description": "the least Jaccard index of the titles' bigrams (rounded to 3 places) that counts"},
     )
     nearest = fields.Integer(
-        load_default=50,
+        load_default=NEAREST,
         validate=validate.Range(min=1, max=MAX_NEAREST),
         metadata={"description": "how many of each title's alike proposals are named, the most similar"},
     )

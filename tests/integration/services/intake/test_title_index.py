@@ -14,7 +14,7 @@ from services.intake.models import Proposal, ProposalTitleGram
 from services.intake.rules import RulebookRules
 from services.intake.similarity import bigrams, score, title_grams
 from services.intake.unit_of_work import SqlIntakeUnitOfWork
-from shared.contracts.rpc.proposals import MAX_NEAREST
+from shared.contracts.rpc.proposals import MAX_NEAREST, NEAREST
 from shared.errors import Forbidden, InvalidInput
 from shared.rulebook import load_rulebook
 
@@ -69,9 +69,9 @@ def asked(sessions, titles, ignore=IGNORE, threshold=ROUTING["threshold"], princ
         return operations.similar_titles(SqlIntakeUnitOfWork(s), query, principal)
 
 
-def every_title_compared(sessions, titles, ignore=IGNORE, threshold=ROUTING["threshold"], nearest=50):
+def every_title_compared(sessions, titles, ignore=IGNORE, threshold=ROUTING["threshold"], nearest=NEAREST):
     """What comparing each asked title with every title there is finds (the answer to match): how
-    many are alike, and the ``nearest`` of them (50 unless the question says)."""
+    many are alike, and the ``nearest`` of them (the contract's default unless the question says)."""
     with sessions() as s:
         every = s.execute(select(Proposal.number, Proposal.title)).all()
     answers = []
