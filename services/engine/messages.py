@@ -40,7 +40,7 @@ from shared.errors import InvalidInput
 from shared.workflow.runtime import WaitState
 
 from .models import BufferedMessage, Instance
-from .store import ENDED, INSTANCES, InstanceStore, Saved, StepInstance, iso
+from .store import ENDED, INSTANCES, STEP_COLUMNS, InstanceStore, Saved, StepInstance, iso, step_instance
 
 MESSAGE_SCHEMA = contracts.MessageSchema()  # no state or hooks: made once
 MESSAGES = cast(Table, BufferedMessage.__table__)
@@ -58,8 +58,9 @@ NEXT_BUFFERED = (
 )
 DELIVERED = update(MESSAGES).where(MESSAGES.c.message_id == bindparam("delivered_id"))
 BUFFER = insert(MESSAGES)
-# The instances a message is for now: its correlation key, waiting for its name.
-WAITING_FOR = select(INSTANCES.c.id).where(
+# The instances a message is for now: its correlation key, waiting for its name; each with the
+# columns its step reads (store.STEP_COLUMNS), so the first is stepped without reading it again.
+WAITING_FOR = select(*STEP_COLUMNS).where(
     INSTANCES.c.business_key == bindparam("correlation_key"),
     INSTANCES.c.waiting_messages.like(bindparam("pattern")),
 )
@@ -133,15 +134,16 @@ class Messages:
         waiting = {"correlation_key": message["correlation_key"], "pattern": f"%|{message['name']}|%"}
         candidates: list[str] = []
 
-        def find(s: Session) -> str | None:
+        def find(s: Session) -> StepInstance | None:
             conn = s.connection()
-            candidates[:] = conn.execute(WAITING_FOR, waiting).scalars()
-            if not candidates:
+            found = [step_instance(r) for r in conn.execute(WAITING_FOR, waiting)]
+            candidates[:] = [inst.id for inst in found]
+            if not found:
                 self._insert(conn, row)  # nobody waits for it: buffered
                 return None
             # The first instance's save delivers it after the messages buffered before it, or buffers it.
             s.info[PENDING] = row
-            return candidates[0]
+            return found[0]
 
         def delivered(s: Session, inst: StepInstance, saved: Saved) -> dict[str, Any]:
             to = s.info.get(DELIVERED_IN, {}).get(message_id)

@@ -302,13 +302,15 @@ class TaskList:
         principal: Mapping[str, Any] | None,
     ) -> None:
         """Open a work item for each user task that became ready; cancel those that are gone."""
-        if not wait.user_tasks and not _left_user_tasks(workflow, inst):
+        left = _left_user_tasks(workflow, inst)
+        if not wait.user_tasks and not left:
             return  # no task is ready, and the last save left none whose item could be open
         # What the step changed through the ORM counts (an item it deleted), as when this read autoflushed.
         s.flush()
         conn = s.connection()
         ready = {u.task_id: u for u in wait.user_tasks}
-        existing = set(conn.execute(OPEN_ITEMS, {"instance_id": inst.id}).scalars())
+        # The last save left no user task, so no item of this instance is open: none to read.
+        existing = set(conn.execute(OPEN_ITEMS, {"instance_id": inst.id}).scalars()) if left else set()
         now = clock.now()
         gone = [task_id for task_id in existing if task_id not in ready]
         if gone:
