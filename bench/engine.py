@@ -49,13 +49,18 @@ from pathlib import Path
 from sqlalchemy import create_engine, delete, select, text
 from sqlalchemy.engine import make_url
 
-from services.engine.engine import Engine
-from services.engine.models import Instance, Outbox
-from shared import config, db
-from shared.workflow.parser import parse_paths
-from shared.workflow.runtime import WorkflowRuntime
-
 ROOT = Path(__file__).resolve().parent.parent
+# This tree's code first: run from another worktree with this checkout's virtualenv, the editable
+# install would import the checkout's code instead, and a before/after would compare it with itself.
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from services.engine.engine import Engine  # noqa: E402
+from services.engine.models import Instance, Outbox  # noqa: E402
+from shared import config, db  # noqa: E402
+from shared.workflow.parser import parse_paths  # noqa: E402
+from shared.workflow.runtime import WorkflowRuntime  # noqa: E402
+
 BPMN = ROOT / "bpmn" / "smoke.bpmn"
 STEPS_PER_LIFECYCLE = 6
 # Each row's ratios to the baselines of its own round (see main()).
