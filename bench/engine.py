@@ -17,7 +17,9 @@ Variants, all measured in one run of this script:
   orjson since 2026-11-30, the standard library before); shows the serializer's share.
 * ``engine sqlite``     - ``Engine`` on a temporary SQLite file (WAL), through its public methods
   (``start``, ``handle_result``, ``list_tasks``/``complete_task``, ``send_message``). Jobs are
-  taken from the outbox and the rows deleted, as the relay does, inside the timed loop.
+  taken from the outbox by the engine's outbox relay itself, its broker replaced by a recorder,
+  inside the timed loop (before 2026-12-01 by a select and a delete in an ORM session, as the
+  relay's SQLite path does, also on PostgreSQL, where the relay takes them in one statement).
 * ``engine postgresql`` - the same on a throwaway PostgreSQL database, dropped at the end.
 
 Each variant runs ``--warmup`` lifecycles first (untimed), then ``--lifecycles`` timed with
@@ -46,7 +48,7 @@ import uuid
 from statistics import median
 from pathlib import Path
 
-from sqlalchemy import create_engine, delete, select, text
+from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -59,6 +61,7 @@ from services.engine.engine import Engine  # noqa: E402
 from services.engine.models import Instance, Outbox  # noqa: E402
 from shared import config, db  # noqa: E402
 from shared.workflow.parser import parse_paths  # noqa: E402
+from shared.messaging.relay import OutboxRelay  # noqa: E402
 from shared.workflow.runtime import WorkflowRuntime  # noqa: E402
 
 BPMN = ROOT / "bpmn" / "smoke.bpmn"
@@ -126,13 +129,38 @@ def spiff_lifecycle(rt: WorkflowRuntime, spec: dict, key: str, i: int, roundtrip
 # -- the engine --------------------------------------------------------------------------------
 
 
+class _Recorded:
+    """What the relay's producer would have published: the payloads, in order."""
+
+    def __init__(self) -> None:
+        self.payloads: list[dict] = []
+
+    def publish(self, payload, **_how) -> None:
+        self.payloads.append(payload)
+
+
+class _BenchRelay(OutboxRelay):
+    """The engine's outbox relay itself (its statements, its transaction: on PostgreSQL the due
+    rows deleted and returned in one statement, on SQLite read then deleted), publishing to a
+    recorder instead of the broker."""
+
+    def __init__(self, engine: Engine) -> None:
+        super().__init__(engine.sessions, Outbox, "amqp://guest:guest@127.0.0.1:5672/%2F")
+        self.recorded = _Recorded()
+
+    def _get_producer(self):
+        return self.recorded
+
+
 def take_job(engine: Engine, instance_id: str, operation: str) -> dict:
-    """Read and delete the outbox rows as the relay does (shared/messaging/relay.py: the columns it
-    publishes in one select, the rows in one delete); expect exactly the one job named."""
-    with db.transaction(engine.sessions) as s:
-        rows = s.execute(select(Outbox.id, Outbox.payload).order_by(Outbox.id)).all()
-        s.execute(delete(Outbox).where(Outbox.id.in_([r.id for r in rows])))
-    payloads = [r.payload for r in rows]
+    """Take the outbox rows as the relay does (``shared.messaging.relay.OutboxRelay``, its own
+    code with the broker replaced by a recorder); expect exactly the one job named."""
+    relay = engine.__dict__.get("_bench_relay")
+    if relay is None:
+        relay = engine.__dict__["_bench_relay"] = _BenchRelay(engine)
+    relay.recorded.payloads.clear()
+    relay.flush()
+    payloads = list(relay.recorded.payloads)
     if [(p["operation"], p["instance_id"]) for p in payloads] != [(operation, instance_id)]:
         raise BenchError(f"expected one {operation} job for {instance_id}, outbox held {payloads}")
     return payloads[0]
@@ -164,7 +192,7 @@ def engine_lifecycle(engine: Engine, i: int, run_id: str) -> str:
     return instance_id
 
 
-def make_engine(url: str, cache_size: int) -> Engine:
+def make_engine(url: str, cache_size: int = 1000) -> Engine:
     db.migrate("engine", url)
     settings = config.load({"ZTC_DB_ENGINE": url, "ZTC_WORKFLOW_CACHE_SIZE": str(cache_size)})
     engine = Engine(db.session_factory(url), settings)
