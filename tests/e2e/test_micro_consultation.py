@@ -72,6 +72,8 @@ def test_a_case_settled_at_a_meeting_with_commitments_follow_up_and_a_satisfied_
             "summary": "现场协商路灯维修与学校周边照明",
         },
     )
+    # The decision already set the status "meeting": wait for the meeting itself to be recorded.
+    wait_for(lambda: case(api, number)["meetings"], timeout=60, message=f"{number}'s meeting recorded")
     held = until_status(api, number, "meeting")
     assert held["meetings"][0]["form"] == "on_site" and held["meetings"][0]["attendees"] == ["member.li", "member.zhou"]
     assert sorted(c["unit"] for c in held["commitments"]) == ["education", "transport"]
