@@ -1096,6 +1096,14 @@ PAGES = {
 }
 
 
+def _pager(path: str, principal: dict, template: str, context: dict, pager_id: str) -> str:
+    """The page ``template`` rendered with ``context`` for ``principal`` at ``path?page=2``, from its
+    pager (``id=pager_id``) on."""
+    request = Request(EnvironBuilder(path=path, query_string="page=2").get_environ())
+    html = Visit(None, request, "token", principal, "zh-CN").render(template, **context).get_data(as_text=True)
+    return html[html.index(f'id="{pager_id}"') :]
+
+
 class _Asking:
     """A console visit that records the API calls a page makes and what it renders."""
 
@@ -1191,10 +1199,7 @@ def test_the_members_own_items_are_asked_for_a_page_at_a_time_with_a_pager():
     assert visit.calls == [("list_opinions", {"query": {"mine": "true", "page": "2"}})]
     assert template == "member_opinions.html" and context["items"] == [OPINION]
     assert (context["page"], context["pages"], context["total"]) == (2, 2, 51)
-    request = Request(EnvironBuilder(path="/console/opinions", query_string="page=2").get_environ())
-    shown = Visit(None, request, "token", {"user": "m", "roles": ["member"]}, "zh-CN")
-    html = shown.render(template, **context).get_data(as_text=True)
-    nav = html[html.index('id="opinion-pages"') :]
+    nav = _pager("/console/opinions", {"user": "m", "roles": ["member"]}, template, context, "opinion-pages")
     assert 'href="?page=1" rel="prev"' in nav and 'rel="next"' not in nav
 
 
@@ -1454,8 +1459,7 @@ def test_the_incidents_page_asks_for_one_page_of_the_open_ones_with_a_pager():
     assert visit.calls == [("incidents", {"query": {"page": "2"}})]
     assert template == "ops_incidents.html" and context["incidents"] == [INCIDENT]
     assert (context["page"], context["pages"], context["total"]) == (2, 2, 51)
-    request = Request(EnvironBuilder(path="/console/ops/incidents", query_string="page=2").get_environ())
-    shown = Visit(None, request, "token", {"user": "ops.sun", "roles": ["operator"]}, "zh-CN")
-    html = shown.render(template, **context).get_data(as_text=True)
-    nav = html[html.index('id="incident-pages"') :]
+    nav = _pager(
+        "/console/ops/incidents", {"user": "ops.sun", "roles": ["operator"]}, template, context, "incident-pages"
+    )
     assert 'href="?page=1" rel="prev"' in nav and 'rel="next"' not in nav
