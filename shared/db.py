@@ -14,10 +14,22 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 import orjson
-from sqlalchemy import JSON, ColumnElement, DateTime, MetaData, create_engine, event, func, select, text
+from sqlalchemy import (
+    JSON,
+    ColumnElement,
+    DateTime,
+    MetaData,
+    Select,
+    create_engine,
+    event,
+    func,
+    literal_column,
+    select,
+    text,
+)
 from sqlalchemy.engine import Connection, Dialect, Engine
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -197,6 +209,38 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
         session.close()
 
 
+# A list's total is counted up to this many rows (or to the end of the page asked for, if that is
+# further): past it the answer says "at least this many" (``Counted.exact`` false). Counting every
+# row a filter matches costs as many rows as the table holds (PostgreSQL reads each one, even from
+# an index), so an exact total would make every page of a long list slower as the years go by.
+COUNT_BOUND = 1000
+
+
+class Counted(NamedTuple):
+    """A list's total: ``total`` rows, exactly, or at least that many when ``exact`` is false (the
+    count stopped at its bound, :data:`COUNT_BOUND`)."""
+
+    total: int
+    exact: bool
+
+
+def bounded_count(session: Session, query: Select[Any], offset: int, limit: int) -> Counted:
+    """How many rows ``query`` (a ``select`` of anything, with its WHERE) answers, counted up to
+    :data:`COUNT_BOUND` or to the end of the page at ``offset``, whichever is further; one more row
+    is read to know whether there are more (then the total is the bound and not exact)."""
+    bound = max(COUNT_BOUND, offset + limit)
+    return bounded(
+        session.scalar(select(func.count()).select_from(query.limit(bound + 1).subquery())) or 0, offset, limit
+    )
+
+
+def bounded(found: int, offset: int, limit: int) -> Counted:
+    """``found`` rows as a list's total counted up to its bound (:func:`bounded_count`; also for a
+    list held in memory): the bound and not exact past it."""
+    bound = max(COUNT_BOUND, offset + limit)
+    return Counted(bound, False) if found > bound else Counted(found, True)
+
+
 def counted_page(
     session: Session,
     model: type[M],
@@ -205,12 +249,18 @@ def counted_page(
     offset: int,
     limit: int,
     options: Sequence[Any] = (),
-) -> tuple[int, list[M]]:
-    """How many rows of ``model`` match ``where``, counted in SQL, and ``limit`` of them from
-    ``offset`` in ``order_by`` (with the loader ``options``): one page of a list and its total."""
-    total = session.scalar(select(func.count()).select_from(model).where(*where)) or 0
+    exact: bool = False,
+) -> tuple[Counted, list[M]]:
+    """How many rows of ``model`` match ``where`` (counted in SQL, up to a bound:
+    :func:`bounded_count`; every one with ``exact``, for a document that must say how many it
+    lists), and ``limit`` of them from ``offset`` in ``order_by`` (with the loader ``options``): one
+    page of a list and its total."""
+    if exact:
+        counted = Counted(session.scalar(select(func.count()).select_from(model).where(*where)) or 0, True)
+    else:
+        counted = bounded_count(session, select(literal_column("1")).select_from(model).where(*where), offset, limit)
     query = select(model).where(*where).options(*options).order_by(*order_by).offset(offset).limit(limit)
-    return total, list(session.scalars(query))
+    return counted, list(session.scalars(query))
 
 
 def read_snapshot(session: Session) -> None:

@@ -53,6 +53,9 @@ def page_window(query: Mapping[str, Any]) -> tuple[int, int]:
     return (query["page"] - 1) * query["per_page"], query["per_page"]
 
 
-def page_answer(query: Mapping[str, Any], total: int, items: list[Any]) -> dict[str, Any]:
-    """A list's answer: the page asked for, its length, how many there are in all, and its items."""
-    return {"page": query["page"], "per_page": query["per_page"], "total": total, "items": items}
+def page_answer(query: Mapping[str, Any], total: int | tuple[int, bool], items: list[Any]) -> dict[str, Any]:
+    """A list's answer: the page asked for, its length, how many there are in all, and its items.
+    ``total`` is a count, or ``(count, exact)`` from a bounded count (``shared.db.bounded_count``):
+    ``total_exact`` false says there are more than ``total``."""
+    count, exact = total if isinstance(total, tuple) else (total, True)
+    return {"page": query["page"], "per_page": query["per_page"], "total": count, "total_exact": exact, "items": items}

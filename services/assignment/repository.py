@@ -24,7 +24,7 @@ from collections.abc import Iterable
 from sqlalchemy import exists, or_, select
 from sqlalchemy.orm import Session
 
-from shared.db import counted_page
+from shared.db import Counted, counted_page
 
 from .models import (
     Assignment,
@@ -61,7 +61,7 @@ class AssignmentRepository(abc.ABC):
     @abc.abstractmethod
     def assignment_page(
         self, offset: int, limit: int, unit: str | None = None, number: str | None = None, status: str | None = None
-    ) -> tuple[int, list[Assignment]]:
+    ) -> tuple[Counted, list[Assignment]]:
         """``limit`` assignments from ``offset``, newest first (by id: a stable order), of ``unit``,
         proposal ``number`` and ``status`` where given; with how many there are in all."""
 
@@ -184,7 +184,7 @@ class SqlAssignmentRepository(AssignmentRepository):
 
     def assignment_page(
         self, offset: int, limit: int, unit: str | None = None, number: str | None = None, status: str | None = None
-    ) -> tuple[int, list[Assignment]]:
+    ) -> tuple[Counted, list[Assignment]]:
         # A unit's page reads ix_assignments_unit_id backwards (unit, then id); the count reads the
         # same index's entries for that unit.
         where = [

@@ -398,7 +398,7 @@ class TaskList:
         with pooled(self.store.sessions) as conn:
             total, items = _open_page(conn, filters, principal, offset, limit)
         # the answer written out, not shared.validation.page_answer: it is typed (TaskPageView)
-        return {"page": data["page"], "per_page": data["per_page"], "total": total, "items": items}
+        return {"page": data["page"], "per_page": data["per_page"], "total": total, "total_exact": True, "items": items}
 
     @staticmethod
     def _open_item(s: Session, task_id: str, principal: Mapping[str, Any] | None) -> WorkItem:

@@ -55,6 +55,7 @@ class TaskPageView(TypedDict):
     page: int
     per_page: int
     total: int  # every open task the principal may act on among those filtered
+    total_exact: bool  # always true: open tasks are counted to the last (they are few; the index has them)
     items: list[WorkItemView]
 
 

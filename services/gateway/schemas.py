@@ -7,6 +7,7 @@ from __future__ import annotations
 from marshmallow import RAISE, Schema, fields, validate
 
 from shared.contracts import MessageSchema, PrincipalSchema  # noqa: F401 - part of the API
+from shared.db import COUNT_BOUND
 from shared.contracts.rpc.assignments import ContactRecorded, ExtensionAsked, MilestoneReported, ReplyDrafted
 
 
@@ -176,13 +177,19 @@ class Task(Schema):
 
 
 def page_of(name: str, item, things: str, order: str, counted: str, items: str | None = None) -> type[Schema]:
-    """The schema of one page of a list (``{page, per_page, total, items}``), named ``name`` in the
+    """The schema of one page of a list (``{page, per_page, total, total_exact, items}``), named ``name`` in the
     OpenAPI document: ``things`` listed, in ``order``; ``counted`` says which the total counts."""
     return Schema.from_dict(
         {
             "page": fields.Integer(),
             "per_page": fields.Integer(metadata={"description": f"1-200 (default 50) {things}, {order}"}),
             "total": fields.Integer(metadata={"description": f"{things} {counted}"}),
+            "total_exact": fields.Boolean(
+                metadata={
+                    "description": f"false when there are more than total: a long list is counted up to "
+                    f"{COUNT_BOUND:,} rows or to the end of the page asked for, whichever is further"
+                }
+            ),
             "items": fields.List(fields.Nested(item), metadata={"description": items} if items else {}),
         },
         name=name,

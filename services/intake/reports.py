@@ -134,7 +134,7 @@ def year_figures(
         "proposals": [listed(p) for p in proposals],
         "page": data["page"],
         "per_page": data["per_page"],
-        "listed": listed_total,
+        "listed": listed_total.total,
         "personal_data": "masked" if audience == "public" else "names shown; phone and identity numbers masked",
     }
 

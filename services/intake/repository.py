@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
+from shared.db import Counted
 
 from .models import (
     Conversion,
@@ -113,7 +114,7 @@ class ProposalRepository(abc.ABC):
         """Every proposal, by year and number."""
 
     @abc.abstractmethod
-    def proposal_page(self, offset: int, limit: int, scope: str, user: str | None) -> tuple[int, list[Proposal]]:
+    def proposal_page(self, offset: int, limit: int, scope: str, user: str | None) -> tuple[Counted, list[Proposal]]:
         """``limit`` proposals from ``offset``, newest first (by year and number, descending), of
         ``scope``: ``every`` proposal, ``user``'s ``own`` (initiated or co-signed, not dropped) or
         those ``visible`` to them (their own and every published one); with how many in all."""
@@ -159,7 +160,7 @@ class ProposalRepository(abc.ABC):
         many) and ``lead_units`` (the answer's first unit -> how many)."""
 
     @abc.abstractmethod
-    def year_page(self, year: int, published_only: bool, offset: int, limit: int) -> tuple[int, list[Proposal]]:
+    def year_page(self, year: int, published_only: bool, offset: int, limit: int) -> tuple[Counted, list[Proposal]]:
         """How many proposals of ``year`` a report lists (not dropped; with ``published_only``,
         those with a publication) and ``limit`` of them after the first ``offset``, by number,
         with co-signers."""
@@ -279,7 +280,7 @@ class OpinionRepository(abc.ABC):
         forwarded_to: str | None = None,
         submitter: str | None = None,
         published: tuple[str, ...] = (),
-    ) -> tuple[int, list[OpinionItem]]:
+    ) -> tuple[Counted, list[OpinionItem]]:
         """How many items there are and ``limit`` of them from ``offset``, newest first (by year
         and number, descending): of ``status``; with an adopted report no leader instructed on
         yet; forwarded to unit ``forwarded_to``; sent in by ``submitter`` (or, with ``published``,

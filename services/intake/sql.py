@@ -17,7 +17,7 @@ from sqlalchemy import and_, exists, false, func, insert, or_, select, union, up
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
-from shared.db import counted_page
+from shared.db import Counted, counted_page
 
 from . import duplicate_index
 from .models import (
@@ -169,7 +169,7 @@ class SqlProposalRepository(ProposalRepository):
         )
         return list(self.session.scalars(query))
 
-    def proposal_page(self, offset: int, limit: int, scope: str, user: str | None) -> tuple[int, list[Proposal]]:
+    def proposal_page(self, offset: int, limit: int, scope: str, user: str | None) -> tuple[Counted, list[Proposal]]:
         where = {
             "every": (),
             "own": (self._own(user),),
@@ -298,14 +298,16 @@ class SqlProposalRepository(ProposalRepository):
             "lead_units": dict(lead_units),
         }
 
-    def year_page(self, year: int, published_only: bool, offset: int, limit: int) -> tuple[int, list[Proposal]]:
+    def year_page(self, year: int, published_only: bool, offset: int, limit: int) -> tuple[Counted, list[Proposal]]:
         where = list(_of_year(year))
         if published_only:
             # Published is the status publish() gives with the publication row, and no later step
             # changes it: the year's other proposals are passed over in ix_proposals_year_counts,
             # and only the published ones are looked up among the publications.
             where += [Proposal.status == "published", exists().where(Publication.proposal_id == Proposal.id)]
-        return counted_page(self.session, Proposal, where, _ORDERED, offset, limit, (selectinload(Proposal.cosigners),))
+        return counted_page(
+            self.session, Proposal, where, _ORDERED, offset, limit, (selectinload(Proposal.cosigners),), exact=True
+        )
 
     def answers_of(self, proposal_ids: list[int]) -> list[tuple[int, dict | None]]:
         # Two columns, not event objects; each proposal's publication lines found by
@@ -441,7 +443,7 @@ class SqlOpinionRepository(OpinionRepository):
         forwarded_to: str | None = None,
         submitter: str | None = None,
         published: tuple[str, ...] = (),
-    ) -> tuple[int, list[OpinionItem]]:
+    ) -> tuple[Counted, list[OpinionItem]]:
         where = []
         if status:
             where.append(OpinionItem.status == status)

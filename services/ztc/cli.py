@@ -428,9 +428,13 @@ def incidents_list(status, show_all, page, per_page, as_json):
 
     def render(answer):
         _print_incidents(answer["items"])
-        pages = max(1, -(-answer["total"] // answer["per_page"]))
+        exact = answer.get("total_exact", True)
+        pages = max(1, -(-(answer["total"] + (0 if exact else 1)) // answer["per_page"]))
         what = f"{status} incidents" if status else "incidents"
-        click.echo(f"page {answer['page']} of {pages}, {answer['total']} {what} in all, newest first")
+        if exact:
+            click.echo(f"page {answer['page']} of {pages}, {answer['total']} {what} in all, newest first")
+        else:  # counted up to a bound: there are more
+            click.echo(f"page {answer['page']} of {pages} or more, more than {answer['total']} {what}, newest first")
 
     _out(answer, as_json, render)
 

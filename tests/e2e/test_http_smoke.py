@@ -34,6 +34,7 @@ def test_a_submission_runs_to_completion_through_the_http_api(running):
         "page": 1,
         "per_page": 50,
         "total": 0,
+        "total_exact": True,
         "items": [],
     }
 

@@ -19,7 +19,7 @@ from sqlalchemy import Select, and_, func, insert, select, union, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from shared.db import counted_page
+from shared.db import Counted, counted_page
 
 from .models import (
     Case,
@@ -67,7 +67,7 @@ class CaseRepository(abc.ABC):
         committed_by_unit: str | None = None,
         status: str | None = None,
         venue: str | None = None,
-    ) -> tuple[int, list[Case]]:
+    ) -> tuple[Counted, list[Case]]:
         """How many cases there are and ``limit`` of them from ``offset``, newest first (by year
         and number, descending): those assigned to, registered by or raised at a venue served by
         ``seen_by_member``; those ``committed_by_unit`` was asked to commit on; of a status, at a
@@ -208,7 +208,7 @@ class SqlCaseRepository(CaseRepository):
         committed_by_unit: str | None = None,
         status: str | None = None,
         venue: str | None = None,
-    ) -> tuple[int, list[Case]]:
+    ) -> tuple[Counted, list[Case]]:
         where = []
         if seen_by_member is not None:
             # Each by its own index (member; registered_by; venue): a member's few, not a test of every case.

@@ -186,9 +186,13 @@ def page(method):
 
 def pager_of(listed: dict) -> dict:
     """What the pager under a paged list needs (``console/_pager.html``) from an API's page
-    (``{page, per_page, total, items}``): this page, how many pages, and the total."""
+    (``{page, per_page, total, total_exact, items}``): this page, how many pages, and the total.
+    A total counted only up to a bound (``total_exact`` false) has more rows past it: the pages
+    are those that hold one more than it, at least."""
     total, per_page = listed.get("total", 0), listed.get("per_page", 1)
-    return {"page": listed.get("page", 1), "pages": max(1, -(-total // per_page)), "total": total}
+    exact = listed.get("total_exact", True)
+    pages = max(1, -(-(total if exact else total + 1) // per_page))
+    return {"page": listed.get("page", 1), "pages": pages, "total": total, "total_exact": exact}
 
 
 def page_number(value) -> int:

@@ -60,3 +60,31 @@ def test_a_status_or_none_lists_those_and_nonsense_is_refused(engine):
         with pytest.raises(InvalidInput) as refused:
             engine.incident_page(query)
         assert field in refused.value.details
+
+
+def test_a_long_list_is_counted_up_to_a_bound_and_says_there_are_more(engine, monkeypatch):
+    """Past ``shared.db.COUNT_BOUND`` rows (5 here) the total is the bound and ``total_exact`` is
+    false; a page past the bound counts to its own end, so a next page is always known; every
+    row is still reachable a page at a time."""
+    monkeypatch.setattr("shared.db.COUNT_BOUND", 5)
+    ids = incidents(engine, ["open"] * 9)[::-1]  # newest first
+    first = engine.incident_page({"per_page": 2})
+    assert (first["total"], first["total_exact"]) == (5, False)
+    assert [i["id"] for i in first["items"]] == ids[:2]
+    third = engine.incident_page({"per_page": 2, "page": 3})  # rows 5-6: the count reaches 6
+    assert (third["total"], third["total_exact"]) == (6, False)
+    fourth = engine.incident_page({"per_page": 2, "page": 4})  # rows 7-8: 8 of 9
+    assert (fourth["total"], fourth["total_exact"]) == (8, False)
+    last = engine.incident_page({"per_page": 2, "page": 5})  # row 9: all counted
+    assert (last["total"], last["total_exact"]) == (9, True) and [i["id"] for i in last["items"]] == ids[8:]
+    walked = [i["id"] for page in range(1, 6) for i in engine.incident_page({"per_page": 2, "page": page})["items"]]
+    assert walked == ids
+    few = engine.incident_page({"status": "resolved"})
+    assert (few["total"], few["total_exact"]) == (0, True)
+
+
+def test_a_list_exactly_at_the_bound_is_exact(engine, monkeypatch):
+    monkeypatch.setattr("shared.db.COUNT_BOUND", 5)
+    incidents(engine, ["open"] * 5)
+    page = engine.incident_page({"per_page": 2})
+    assert (page["total"], page["total_exact"]) == (5, True)

@@ -39,6 +39,7 @@ from services.assignment.models import (
 from services.assignment.repository import AssignmentRepository
 from services.assignment.unit_of_work import AssignmentUnitOfWork
 from shared import contracts
+from shared.db import Counted, bounded
 from tests.unit.shared.fakes import FakeUnitOfWork
 
 
@@ -85,7 +86,7 @@ class FakeAssignmentRepository(AssignmentRepository):
     def assignment_page(self, offset, limit, unit=None, number=None, status=None):
         found = [a for a in self.assignments(number=number, unit=unit) if status is None or a.status == status]
         found.sort(key=lambda a: a.id, reverse=True)
-        return len(found), found[offset : offset + limit]
+        return bounded(len(found), offset, limit), found[offset : offset + limit]
 
     def active_assignments(self, number: str, lock: bool = False) -> list[Assignment]:
         return [a for a in self.assignments(number=number) if a.status != "cancelled"]
@@ -207,7 +208,7 @@ class FakeCaseRepository(CaseRepository):
         committed_by_unit: str | None = None,
         status: str | None = None,
         venue: str | None = None,
-    ) -> tuple[int, list[Case]]:
+    ) -> tuple[Counted, list[Case]]:
         found = sorted(self.rows.of(Case), key=lambda c: (c.year, c.sequence), reverse=True)
         if seen_by_member is not None:
             serves = {m.venue for m in self.rows.of(VenueMember) if m.member == seen_by_member}
@@ -216,7 +217,7 @@ class FakeCaseRepository(CaseRepository):
             asked = {c.case_id for c in self.rows.of(CaseCommitment) if c.unit == committed_by_unit}
             found = [c for c in found if c.id in asked]
         found = [c for c in found if (not status or c.status == status) and (not venue or c.venue == venue)]
-        return len(found), found[offset : offset + limit]
+        return bounded(len(found), offset, limit), found[offset : offset + limit]
 
     def next_case_sequence(self, year: int) -> int:
         self.counters[year] = self.counters.get(year, 0) + 1

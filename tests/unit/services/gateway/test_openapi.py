@@ -45,6 +45,7 @@ def test_authenticated_routes_document_their_refusals_and_bodies():
         "page",
         "per_page",
         "total",
+        "total_exact",
         "items",
     }
 

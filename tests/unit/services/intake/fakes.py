@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import inspect
 
+from shared.db import Counted, bounded
 from services.intake.models import (
     Conversion,
     Notification,
@@ -154,7 +155,7 @@ class FakeProposalRepository(ProposalRepository):
             "visible": lambda p: self._proposes(p, user) or p.status == "published",
         }[scope]
         found = _by_number([p for p in self._rows.of(Proposal) if keep(p)])[::-1]
-        return len(found), found[offset : offset + limit]
+        return bounded(len(found), offset, limit), found[offset : offset + limit]
 
     def titles(self) -> list[tuple[str, str]]:
         return [(p.number, p.title) for p in self.every()]
@@ -202,12 +203,12 @@ class FakeProposalRepository(ProposalRepository):
             "lead_units": dict(Counter(p.lead_unit for p in proposals if p.reply_category and p.lead_unit)),
         }
 
-    def year_page(self, year: int, published_only: bool, offset: int, limit: int) -> tuple[int, list[Proposal]]:
+    def year_page(self, year: int, published_only: bool, offset: int, limit: int) -> tuple[Counted, list[Proposal]]:
         published = {row.proposal_id for row in self._rows.of(Publication)}
         listed = [
             p for p in self.of_year(year) if not published_only or (p.status == "published" and p.id in published)
         ]
-        return len(listed), listed[offset : offset + limit]
+        return Counted(len(listed), True), listed[offset : offset + limit]
 
     def answers_of(self, proposal_ids: list[int]) -> list[tuple[int, dict | None]]:
         ids = set(proposal_ids)
@@ -330,7 +331,7 @@ class FakeOpinionRepository(OpinionRepository):
         forwarded_to: str | None = None,
         submitter: str | None = None,
         published: tuple[str, ...] = (),
-    ) -> tuple[int, list[OpinionItem]]:
+    ) -> tuple[Counted, list[OpinionItem]]:
         instructed = {(i.item_id, i.channel) for i in self._rows.of(OpinionInstruction)}
         waiting = {
             r.item_id
@@ -348,7 +349,7 @@ class FakeOpinionRepository(OpinionRepository):
                 and (submitter is None or i.submitter == submitter or i.status in published)
             ]
         )[::-1]
-        return len(found), found[offset : offset + limit]
+        return bounded(len(found), offset, limit), found[offset : offset + limit]
 
     def editing_flags(self, numbers: list[str]) -> list[tuple[str, bool, datetime | None]]:
         return [(i.number, bool(i.urgent), i.submitted_at) for i in self._rows.of(OpinionItem) if i.number in numbers]

@@ -1463,3 +1463,24 @@ def test_the_incidents_page_asks_for_one_page_of_the_open_ones_with_a_pager():
         "/console/ops/incidents", {"user": "ops.sun", "roles": ["operator"]}, template, context, "incident-pages"
     )
     assert 'href="?page=1" rel="prev"' in nav and 'rel="next"' not in nav
+
+
+def test_a_list_counted_up_to_a_bound_says_more_and_links_the_next_page():
+    """An answer whose total stopped at the count's bound (``total_exact`` false): the pager says
+    "or more" of pages and total, and links the next page even from what would be the last."""
+    from services.gateway.console.operator import ConsoleOperatorRoutes
+
+    listed = {"items": [INCIDENT], "page": 2, "per_page": 50, "total": 100, "total_exact": False}
+    visit = _Asking({"incidents": listed}, roles=("operator",), args={"page": "2"})
+    template, context = ConsoleOperatorRoutes.console_ops_incidents.__wrapped__(None, visit)
+    assert (context["page"], context["pages"], context["total"], context["total_exact"]) == (2, 3, 100, False)
+    nav = _pager(
+        "/console/ops/incidents", {"user": "ops.sun", "roles": ["operator"]}, template, context, "incident-pages"
+    )
+    assert 'href="?page=1" rel="prev"' in nav and 'href="?page=3" rel="next"' in nav
+    assert "共 3 页以上" in nav and "100 件以上" in nav
+    exact = dict(context, total=100, total_exact=True, pages=2)
+    nav = _pager(
+        "/console/ops/incidents", {"user": "ops.sun", "roles": ["operator"]}, template, exact, "incident-pages"
+    )
+    assert "以上" not in nav and 'rel="next"' not in nav and "共 100 件" in nav
