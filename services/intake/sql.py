@@ -448,11 +448,17 @@ class SqlOpinionRepository(OpinionRepository):
         if status:
             where.append(OpinionItem.status == status)
         if awaiting_instruction:
+            # Asked of each item as the page walks the items newest first (an EXISTS on the item's
+            # reports, by their (item, channel) key), not as the set of every item ever adopted
+            # and not instructed, gathered first: that set only grows with the years.
             instructed = exists().where(
                 OpinionInstruction.item_id == OpinionReport.item_id, OpinionInstruction.channel == OpinionReport.channel
             )
-            waiting = select(OpinionReport.item_id).where(OpinionReport.adoption == "adopted", ~instructed)
-            where.append(OpinionItem.id.in_(waiting))
+            where.append(
+                exists().where(
+                    OpinionReport.item_id == OpinionItem.id, OpinionReport.adoption == "adopted", ~instructed
+                )
+            )
         if forwarded_to is not None:
             where.append(OpinionItem.id.in_(select(OpinionForward.item_id).where(OpinionForward.unit == forwarded_to)))
         if submitter is not None:
