@@ -51,7 +51,16 @@ def main(argv=None) -> int:
     runner = ServiceRunner(settings.nameko_config())
     runner.add_service(service_class(args.service))
 
+    stopping: list[int] = []
+
     def shutdown(signum, frame):
+        # Ctrl-C in a terminal sends SIGINT to every process of the launcher's group, and the
+        # launcher then sends SIGTERM to each service as well: a second stop of the same runner
+        # would stop nameko's extensions twice and hang, so a signal after the first is noted only.
+        if stopping:
+            log.info("already stopping %s (signal %s as well)", args.service, signum)
+            return
+        stopping.append(signum)
         log.info("stopping %s (signal %s)", args.service, signum)
         eventlet.spawn_n(runner.stop)
 
