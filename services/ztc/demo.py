@@ -39,7 +39,12 @@ DRAFTS = [
         "雨污分流不彻底，沿河排口监管不到位。",
         "实施雨污分流改造；排查整治排口；建立河长巡查制度。",
     ),
-    ("关于个人住房纠纷的请求", "本人与邻居因房屋产权发生纠纷。", "多次协商未果。", "请求政协出面调解。"),
+    (
+        "缓解老城区停车难",
+        "老城区停车泊位缺口大，车辆占道停放影响通行。",
+        "配建标准偏低，错时共享机制尚未建立。",
+        "挖潜增设公共泊位；推动机关单位车位错时开放；建设智慧停车平台。",
+    ),
     (
         "提升公交线网覆盖",
         "新建小区公交线路不足，居民出行不便。",
@@ -47,6 +52,8 @@ DRAFTS = [
         "开通社区微循环公交；优化换乘站点。",
     ),
 ]
+# A personal matter, which the committee does not file as a proposal (the "not filed" path).
+PERSONAL_MATTER = ("关于个人住房纠纷的请求", "本人与邻居因房屋产权发生纠纷。", "多次协商未果。", "请求政协出面调解。")
 
 
 class DemoError(Exception):
@@ -96,8 +103,8 @@ class Client:
         return self.call("staff", "GET", f"/api/proposals/{number}")["status"]
 
 
-def _submit(c, n, cosigners=()):
-    title, situation, analysis, suggestions = DRAFTS[n % len(DRAFTS)]
+def _submit(c, n, cosigners=(), draft=None):
+    title, situation, analysis, suggestions = draft or DRAFTS[n % len(DRAFTS)]
     return c.call(
         "member",
         "POST",
@@ -162,7 +169,7 @@ def published_joint_proposal(c, n):
 
 
 def not_filed(c, n):
-    number = _submit(c, n)
+    number = _submit(c, n, draft=PERSONAL_MATTER)
     c.complete("staff", "pre_review", number, {"eligible": False, "content_ok": False, "format_ok": True})
     c.complete(
         "committee",

@@ -358,6 +358,13 @@ def test_ztc_demo_leaves_proposals_at_every_stage(running, e2e_settings):
     api = Api(*running)
     statuses = {api.status(line.split(":")[0]) for line in stories}
     assert {"published", "not_filed", "pre_review"} <= statuses
+    # The personal matter is the one not filed, and only it: no other path handles it as a proposal.
+    from services.ztc.demo import PERSONAL_MATTER
+
+    for line in stories:
+        number = line.split(":")[0]
+        proposal = api("staff", "GET", f"/api/proposals/{number}", expect=200).json()
+        assert (proposal["title"] == PERSONAL_MATTER[0]) == (proposal["status"] == "not_filed"), line
     # Filed ones in handling show where they are: assigned, replied, in rating...
     assert statuses & {"assigned", "replied", "rating", "rated", "rehandling"}
 
