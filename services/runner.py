@@ -4,7 +4,11 @@ eventlet is patched before anything else is imported; with PostgreSQL, psycopg2 
 cooperative (psycogreen) so a query waits without blocking the service's other greenlets.
 """
 
-import eventlet
+from shared import quiet
+
+quiet.eventlet_deprecation()  # before eventlet is imported: nine lines of a framework's status in every log
+
+import eventlet  # noqa: E402
 
 eventlet.monkey_patch()
 

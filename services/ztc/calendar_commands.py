@@ -15,7 +15,6 @@ import os
 import shutil
 import sys
 import tempfile
-import warnings
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -58,7 +57,6 @@ def _other_files_for(directory: Path, year: int, target: Path) -> dict[str, list
 
 
 def _recompute(settings, year: int) -> dict:
-    warnings.filterwarnings("ignore", message=".*Eventlet is deprecated.*")
     from nameko.standalone.rpc import ClusterRpcProxy
 
     from shared import principal as signing

@@ -60,6 +60,9 @@ def _fail(exc: ZtcError):
 def main():
     import os
 
+    from shared import quiet
+
+    quiet.eventlet_deprecation()  # the commands that reach nameko would print it every time
     os.umask(0o077)  # databases and files written by an operator's command: the owner's only
 
 

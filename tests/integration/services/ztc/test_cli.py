@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 from shared.config import ROOT
-from tests.support import ztc
+from tests.support import settings_env, ztc
 
 
 def test_deploy_validates_and_stores_with_the_services_stopped(settings, tmp_path):
@@ -39,6 +39,22 @@ def test_check_only_validates_and_stores_nothing(settings, tmp_path):
     assert "smoke version" in checked.stdout and "valid" in checked.stdout
     stored = ztc(settings, "versions", "--json")
     assert stored.returncode == 0 and json.loads(stored.stdout) == []
+
+
+def test_a_command_says_what_it_found_and_no_framework_warning(settings):
+    """nameko's eventlet warns on import that it is deprecated; an operator's command does not
+    pass that on (it printed nine lines on stderr before every answer)."""
+    listed = subprocess.run(  # as an operator runs it: no -W option, the interpreter's own filters
+        [sys.executable, "-m", "services.ztc.cli", "incidents", "list"],
+        env=dict(os.environ, **settings_env(settings)),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert listed.returncode == 0, listed.stderr
+    assert "no incidents" in listed.stdout
+    assert "deprecated" not in listed.stderr.lower() and "Warning" not in listed.stderr
 
 
 def test_operator_commands_explain_unknown_ids(settings):
