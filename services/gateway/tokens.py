@@ -105,6 +105,14 @@ def principal_for(db, authorization: str | None) -> dict:
     return {"user": row.user, "roles": list(row.roles), "unit": row.unit}
 
 
+def describe_token(session, token: str) -> dict:
+    """What :func:`describe` says of the token ``token`` (looked up by its hash), or NotFound."""
+    row = session.get(ApiToken, _hash(token))
+    if row is None:
+        raise NotFound("no such token")
+    return describe(row)
+
+
 def describe(row: ApiToken) -> dict:
     now = clock.now()
     expires = row.expires_at

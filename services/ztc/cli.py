@@ -665,7 +665,7 @@ def _gateway_sessions():
     return settings, session_factory(url)
 
 
-def _issue(user, roles, unit, label, system, hours):
+def _issue(user, roles, unit, label, system, hours, as_json=False):
     from services.gateway import tokens
     from shared.db import transaction
 
@@ -673,11 +673,14 @@ def _issue(user, roles, unit, label, system, hours):
     kind = "system" if system else "person"
     try:
         with transaction(sessions) as s:
-            click.echo(
-                tokens.issue(s, user, list(roles), unit, label, kind=kind, ttl=tokens.lifetime(settings, kind, hours))
+            token = tokens.issue(
+                s, user, list(roles), unit, label, kind=kind, ttl=tokens.lifetime(settings, kind, hours)
             )
+            described = tokens.describe_token(s, token) if as_json else None
     except ZtcError as exc:
         _fail(exc)
+    # With --json: the token beside what 'ztc tokens list --json' says of it (its id, expiry...).
+    click.echo(json.dumps({"token": token, **described}, ensure_ascii=False, indent=2) if as_json else token)
 
 
 _ISSUE_OPTIONS = [
@@ -691,6 +694,12 @@ _ISSUE_OPTIONS = [
         help="A department system's token: it lives ZTC_TOKEN_SYSTEM_TTL_HOURS (90 days), not a person's 12 hours.",
     ),
     click.option("--hours", type=float, default=None, help="Expire after this many hours instead."),
+    click.option(
+        "--json",
+        "as_json",
+        is_flag=True,
+        help="Print the token with its id, roles, kind and expiry as JSON (the token is still shown only this once).",
+    ),
 ]
 
 
@@ -706,8 +715,8 @@ def _issue_options(command):
     "ZTC_TOKEN_SYSTEM_TTL_HOURS (2160), or after --hours."
 )
 @_issue_options
-def token(user, roles, unit, label, system, hours):
-    _issue(user, roles, unit, label, system, hours)
+def token(user, roles, unit, label, system, hours, as_json):
+    _issue(user, roles, unit, label, system, hours, as_json)
 
 
 @main.group(help="API tokens: issue, list, revoke.")
@@ -717,8 +726,8 @@ def tokens():
 
 @tokens.command("issue", help="The same as 'ztc token': issue a token (shown once).")
 @_issue_options
-def tokens_issue(user, roles, unit, label, system, hours):
-    _issue(user, roles, unit, label, system, hours)
+def tokens_issue(user, roles, unit, label, system, hours, as_json):
+    _issue(user, roles, unit, label, system, hours, as_json)
 
 
 @tokens.command("list", help="Active tokens (--all: expired and revoked too), by id (never the token).")

@@ -57,6 +57,31 @@ def test_a_command_says_what_it_found_and_no_framework_warning(settings):
     assert "deprecated" not in listed.stderr.lower() and "Warning" not in listed.stderr
 
 
+def test_a_token_issued_with_json_names_its_id_expiry_and_authenticates(settings):
+    """A department's integrator scripts the token's issue: with --json it comes with the id that
+    'ztc tokens list' and 'ztc tokens revoke' use, its kind and its expiry."""
+    from datetime import datetime, timedelta, timezone
+
+    from services.gateway import tokens
+    from shared.db import session_factory, transaction
+
+    issued = ztc(
+        settings, "token", "--user", "sys.transport", "--role", "unit", "--unit", "transport", "--system", "--json"
+    )
+    assert issued.returncode == 0, issued.stderr
+    answer = json.loads(issued.stdout)
+    assert answer["token"].startswith("ztc_") and answer["kind"] == "system" and answer["state"] == "active"
+    assert (answer["user"], answer["roles"], answer["unit"]) == ("sys.transport", ["unit"], "transport")
+    expires = datetime.fromisoformat(answer["expires_at"]) - datetime.now(timezone.utc)
+    assert timedelta(days=89) < expires <= timedelta(days=90)
+    listed = json.loads(ztc(settings, "tokens", "list", "--json").stdout)
+    assert [row["id"] for row in listed] == [answer["id"]] and "token" not in listed[0]
+    with transaction(session_factory(settings.database_url("gateway"))) as s:
+        assert tokens.principal_for(s, f"Bearer {answer['token']}")["user"] == "sys.transport"
+    plain = ztc(settings, "tokens", "issue", "--user", "ops.sun", "--role", "operator")
+    assert plain.returncode == 0 and plain.stdout.strip().startswith("ztc_") and "{" not in plain.stdout
+
+
 def test_operator_commands_explain_unknown_ids(settings):
     missing = ztc(settings, "incidents", "retry", "999")
     assert missing.returncode == 1 and "no incident 999" in missing.stderr
