@@ -272,7 +272,7 @@ def _service_tasks(doc: Document, process: Element, strip: list[Element]) -> Ite
             yield doc.problem(
                 node,
                 f"service task operation '{operation}' must be '<service>.<operation>' with a service among {services}",
-                "e.g. intake.record_submission",
+                contract_checks.operation_name_hint(operation),
                 "service-operation-name",
             )
         for param in doc.xpath(".//spiffworkflow:parameter", node):

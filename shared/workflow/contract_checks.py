@@ -22,6 +22,18 @@ from .problems import DiagramProblem, Document, Element, is_executable
 SERVICES_WITH_JOBS = (*bus.SERVICES, "engine")
 
 
+def operation_name_hint(name: str) -> str:
+    """What to write instead of ``name``, an operation not named '<service>.<operation>' with a
+    service there is: the declared operations of that name (``assign_unit`` ->
+    ``assignment.assign_unit``), else the nearest declared name, else an example."""
+    bare = name.rsplit(".", 1)[-1]
+    named = sorted(op for op in jobs.OPERATIONS if op.split(".", 1)[1] == bare)
+    if named:
+        return "write " + " or ".join(f"'{op}'" for op in named)
+    close = difflib.get_close_matches(name, list(jobs.OPERATIONS), n=1)
+    return f"did you mean '{close[0]}'?" if close else "e.g. intake.record_submission"
+
+
 def operations(doc: Document, process: Element, strip: list[Element]) -> Iterator[DiagramProblem]:
     for node in doc.xpath(".//spiffworkflow:serviceTaskOperator", process):
         name = node.get("id") or ""

@@ -310,12 +310,19 @@ def _calls(docs: Mapping[str, Document]) -> list[DiagramProblem]:
 
 
 def _merge(ours: list[DiagramProblem], theirs: list[DiagramProblem]) -> list[DiagramProblem]:
-    """Ours, then SpiffWorkflow's that report something else; in the order of the files' lines."""
+    """Ours, then SpiffWorkflow's that report something else; in the order of the files' lines.
+    SpiffWorkflow's messages we have no rendering for ("spiff") are left out for an element that
+    ours refuse already: they say less than ours of the same element (a service task whose
+    operation is named like the task itself made SpiffWorkflow find the operation's node by the
+    task's id and say it has "no support for this task type")."""
     seen = {(p.file, p.element_id, p.code) for p in ours}
+    refused = {(p.file, p.element_id) for p in ours if p.element_id}
     merged = list(ours)
     for problem in theirs:
         key = (problem.file, problem.element_id, problem.code)
         if key in seen or any(str(p) == str(problem) for p in merged):
+            continue
+        if problem.code == "spiff" and (problem.file, problem.element_id) in refused:
             continue
         seen.add(key)
         merged.append(problem)

@@ -129,6 +129,43 @@ def test_our_checks_and_spiffworkflow_both_report_without_repeating_the_same_cau
     assert "'elsewhere'" in call.message and call.line == line_of(document, '<bpmn:callActivity id="call"')
 
 
+def _operator_task(task_id: str, operation: str) -> str:
+    return definitions(f"""\
+    <bpmn:startEvent id="start"/>
+    <bpmn:serviceTask id="{task_id}" name="Do it">
+      <bpmn:extensionElements>
+        <spiffworkflow:serviceTaskOperator id="{operation}" resultVariable="out">
+          <spiffworkflow:parameters/>
+        </spiffworkflow:serviceTaskOperator>
+      </bpmn:extensionElements>
+    </bpmn:serviceTask>
+    <bpmn:endEvent id="end"/>
+    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="{task_id}"/>
+    <bpmn:sequenceFlow id="f2" sourceRef="{task_id}" targetRef="end"/>
+""")
+
+
+@pytest.mark.parametrize(
+    ("operation", "hint"),
+    [
+        ("assign_unit", "write 'assignment.assign_unit'"),  # the service left out
+        ("record_submission", "write 'intake.record_submission'"),
+        ("asignment.assign_unit", "write 'assignment.assign_unit'"),  # the service misspelt
+        ("intak.record_submision", "did you mean 'intake.record_submission'?"),  # and the operation
+        ("nothing_like_it", "e.g. intake.record_submission"),
+    ],
+)
+def test_an_operation_without_its_service_is_refused_once_with_the_name_to_write(operation, hint):
+    # The task's id is the operation's own name, as designers coming from other modelers write it:
+    # SpiffWorkflow then found the operation's node by the task's id and added "There is no support
+    # implemented for this task type" for the same element.
+    problems = _problems({"op.bpmn": _operator_task(operation.split(".")[-1], operation)})
+    assert len(problems) == 1, problems
+    [problem] = problems
+    assert problem.code == "service-operation-name" and problem.hint == hint
+    assert "no support" not in str(problem)
+
+
 # -- 2. every refusal has a line ----------------------------------------------------------------------
 
 
