@@ -89,6 +89,21 @@ class TextFormatter(logging.Formatter):
         return f"{line} [{ids}]" if ids else line
 
 
+class ExpectedRefusals(logging.Filter):
+    """nameko logs every exception an entrypoint expects (a refusal the caller is answered with: not
+    found, forbidden, invalid input) as a WARNING with its whole traceback: about twenty lines for
+    each 404. Such a refusal is the service working, so it becomes one INFO line; the traceback is
+    kept at ``ZTC_LOG_LEVEL=DEBUG`` (the filter is not installed then)."""
+
+    PREFIX = "(expected) error handling worker"
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name == "nameko.containers" and str(record.msg).startswith(self.PREFIX):
+            record.exc_info, record.exc_text = None, None
+            record.levelno, record.levelname = logging.INFO, "INFO"
+        return True
+
+
 def configure(service: str, settings: Settings, stream: TextIO | None = None) -> logging.Handler:
     """Send the root logger's records to ``stream`` (stderr) in the configured format."""
     _service["name"] = service
@@ -100,6 +115,8 @@ def configure(service: str, settings: Settings, stream: TextIO | None = None) ->
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(settings.log_level)
+    if root.getEffectiveLevel() > logging.DEBUG:
+        handler.addFilter(ExpectedRefusals())
     chatter = logging.NOTSET if root.getEffectiveLevel() <= logging.DEBUG else logging.WARNING
     for name in LIBRARY_CHATTER:
         logging.getLogger(name).setLevel(chatter)

@@ -7,6 +7,7 @@ import json
 import logging
 
 import eventlet
+import pytest
 from prometheus_client import generate_latest
 
 from shared import config, logs, metrics
@@ -107,3 +108,30 @@ def test_spiffworkflow_s_task_states_are_logged_only_at_debug():
         text = stream.getvalue()
         assert ("State changed to READY" in text) is written, level
         assert "a library warning" in text and "ours" in text
+
+
+@pytest.mark.parametrize("level", ["INFO", "DEBUG"])
+def test_an_expected_refusal_is_one_line_and_its_traceback_only_in_debug(level):
+    """nameko logs each refusal an entrypoint expects (NotFound: a 404) as a warning with its
+    traceback; in a service's log it is one INFO line unless ZTC_LOG_LEVEL=DEBUG."""
+    from shared.errors import NotFound
+
+    stream = io.StringIO()
+    root = logging.getLogger()
+    saved = (list(root.handlers), root.level)
+    logs.configure("intake", config.load({"ZTC_LOG_LEVEL": level}), stream=stream)
+    try:
+        containers = logging.getLogger("nameko.containers")
+        try:
+            raise NotFound("no proposal 2026-0099")
+        except NotFound as exc:
+            containers.warning("(expected) error handling worker %s: %s", "<worker>", exc, exc_info=True)
+            containers.error("error handling worker %s: %s", "<worker>", exc, exc_info=True)  # not expected
+    finally:
+        _restore(saved)
+    lines = stream.getvalue().splitlines()
+    expected = [line for line in lines if "(expected) error handling worker" in line]
+    assert len(expected) == 1 and "no proposal 2026-0099" in expected[0]
+    assert ("INFO" in expected[0]) is (level == "INFO")
+    # The traceback of the unexpected error is always there; of the expected one only in DEBUG.
+    assert sum("Traceback" in line for line in lines) == (1 if level == "INFO" else 2)
