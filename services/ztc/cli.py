@@ -665,6 +665,21 @@ def _gateway_sessions():
     return settings, session_factory(url)
 
 
+def _units_in_directory(settings) -> list[str] | None:
+    """The units' codes in the assignment service's directory, or None where it has none yet (its
+    database not made, or no unit entered)."""
+    from sqlalchemy import inspect, select
+
+    from services.assignment.models import Unit
+    from shared.db import get_engine
+
+    engine = get_engine(settings.database_url("assignment"))
+    if not inspect(engine).has_table(Unit.__tablename__):
+        return None
+    with engine.connect() as conn:
+        return list(conn.scalars(select(Unit.code).order_by(Unit.code))) or None
+
+
 def _issue(user, roles, unit, label, system, hours, as_json=False):
     from services.gateway import tokens
     from shared.db import transaction
@@ -679,6 +694,13 @@ def _issue(user, roles, unit, label, system, hours, as_json=False):
             described = tokens.describe_token(s, token) if as_json else None
     except ZtcError as exc:
         _fail(exc)
+    units = _units_in_directory(settings) if unit else None
+    if units is not None and unit not in units:
+        click.echo(
+            f"warning: unit '{unit}' is not in the directory ({', '.join(units)}); the token is issued, "
+            "but it sees no assignment until a unit of that code is entered",
+            err=True,
+        )
     # With --json: the token beside what 'ztc tokens list --json' says of it (its id, expiry...).
     click.echo(json.dumps({"token": token, **described}, ensure_ascii=False, indent=2) if as_json else token)
 

@@ -82,6 +82,26 @@ def test_a_token_issued_with_json_names_its_id_expiry_and_authenticates(settings
     assert plain.returncode == 0 and plain.stdout.strip().startswith("ztc_") and "{" not in plain.stdout
 
 
+def test_a_unit_token_for_a_unit_not_in_the_directory_is_issued_with_a_warning(settings):
+    from services.assignment.models import Unit
+    from shared.db import migrate, session_factory, transaction
+
+    def issue(unit):
+        return ztc(settings, "token", "--user", "u1", "--role", "unit", "--unit", unit)
+
+    before = issue("nosuch")  # no directory yet: nothing to compare with
+    assert before.returncode == 0 and before.stdout.startswith("ztc_") and "warning" not in before.stderr
+    url = settings.database_url("assignment")
+    migrate("assignment", url)
+    with transaction(session_factory(url)) as s:
+        s.add_all([Unit(code="transport", name="交通局"), Unit(code="education", name="教育局")])
+    unknown = issue("trasport")
+    assert unknown.returncode == 0 and unknown.stdout.startswith("ztc_")
+    assert "unit 'trasport' is not in the directory (education, transport)" in unknown.stderr
+    known = issue("transport")
+    assert known.returncode == 0 and "warning" not in known.stderr
+
+
 def test_operator_commands_explain_unknown_ids(settings):
     missing = ztc(settings, "incidents", "retry", "999")
     assert missing.returncode == 1 and "no incident 999" in missing.stderr
