@@ -28,8 +28,12 @@ import urllib.request
 
 import yaml
 
-from services.registry import DATABASES, SERVICE_CLASSES
-from shared import config
+from shared import quiet
+
+quiet.eventlet_deprecation()  # before services.registry imports nameko, and so eventlet
+
+from services.registry import DATABASES, SERVICE_CLASSES  # noqa: E402
+from shared import config  # noqa: E402
 
 DEMO_USERS = {
     "member": {"user": "member.li", "roles": ["member"], "unit": None},

@@ -580,9 +580,15 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the worker process
 def _serve() -> None:  # pragma: no cover - runs in the worker process
     import resource
 
+    import signal
+
     inp, out = sys.stdin.buffer, sys.stdout.buffer
     sys.stdout = sys.stderr  # nothing the code prints may reach the answer pipe
     _die_with_parent()
+    # Ctrl-C in a terminal reaches every process of its group, this worker too; the service that
+    # started it decides when it ends (EOF on stdin when it stops, the kernel if it dies), so the
+    # worker neither dies mid-answer nor prints a KeyboardInterrupt's traceback into its log.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     baseline = _address_space()
     out.write(_READY)
     out.flush()

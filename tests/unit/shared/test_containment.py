@@ -192,6 +192,26 @@ def test_a_warmed_sandbox_runs_as_many_scripts_without_starting_a_worker():
         pool.close()
 
 
+def test_ctrl_c_in_the_terminal_leaves_the_sandbox_to_its_service():
+    # The terminal's SIGINT reaches every process of the launcher's group; a worker used to die of
+    # it with a KeyboardInterrupt traceback while its service was still stopping.
+    import os
+    import signal
+    import time
+
+    pool = sandbox.Sandbox()
+    try:
+        pool.warm(1)
+        [worker] = pool._all
+        os.kill(worker.proc.pid, signal.SIGINT)
+        time.sleep(0.3)
+        assert worker.alive()
+        assert pool.run("eval", "price * 2", {"price": 3}, None, Limits())[0] == 6
+        assert pool._all == {worker}
+    finally:
+        pool.close()
+
+
 @pytest.mark.parametrize(
     "source, mode",
     [
