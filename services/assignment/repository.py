@@ -24,6 +24,7 @@ from collections.abc import Iterable
 from sqlalchemy import exists, or_, select
 from sqlalchemy.orm import Session
 
+from shared.contracts.fields import INT32_MAX
 from shared.db import Counted, counted_page
 
 from .models import (
@@ -172,6 +173,8 @@ class SqlAssignmentRepository(AssignmentRepository):
         self.session.add(unit)
 
     def assignment(self, assignment_id: int) -> Assignment | None:
+        if not 1 <= assignment_id <= INT32_MAX:  # no row holds it: the database could not even bind it
+            return None
         return self.session.get(Assignment, assignment_id)
 
     def assignments(self, number: str | None = None, unit: str | None = None) -> list[Assignment]:

@@ -278,13 +278,14 @@ ROWS = [
     ),  # PostgreSQL: SQLite keeps it
     (UNITS, "not JSON", NOT_JSON, "application/json", ["undecodable message"], poison.UNDECODABLE),
     (UNITS, "wrong type", [1], "application/json", ["invalid_input"], poison.REFUSED),
-    # SQLite cannot bind it (OverflowError); PostgreSQL finds no such assignment. Either way refused.
+    # No row holds it: refused like any unknown assignment, on both databases (docs/unit-integration.md;
+    # SQLite had refused it as a value it cannot bind, PostgreSQL as not found).
     (
         UNITS,
         "integer out of range",
         {"assignment_id": 10**30},
         "application/json",
-        ["the database cannot hold it", "not_found"],
+        ["not_found: there is no assignment 1000000000000000000000000000000"],
         poison.REFUSED,
     ),
     (
