@@ -125,7 +125,8 @@ def register(main, instances, incidents, helpers):
             _print_letters([d])
             if d["x_death"]:
                 click.echo(f"    x-death: {json.dumps(d['x_death'], default=str, ensure_ascii=False)}")
-            click.echo(f"    headers: {json.dumps(d['headers'], default=str, ensure_ascii=False)}")
+            # The reason, origin and time are on the lines above; these are the letter's other headers.
+            click.echo(f"    other headers: {json.dumps(d['headers'], default=str, ensure_ascii=False)}")
             click.echo(f"    content-type: {d['content_type']}, {d['size']} bytes")
             click.echo(
                 json.dumps(d["body"], indent=2, ensure_ascii=False) if not isinstance(d["body"], str) else d["body"]
