@@ -161,6 +161,11 @@ class AssignmentEvent(Base):
     actor: Mapped[str] = mapped_column(String(100))
     action: Mapped[str] = mapped_column(String(50))
     data: Mapped[dict] = mapped_column(JSON, default=dict)
+    # A random key the messages this entry causes are named by (records.event_key): the row id
+    # alone repeats after a database is restored from a backup or made anew on the same broker,
+    # and a unit's system that drops events by a seen event_id would drop new ones. None on the
+    # rows written before the key was kept (their messages went out named by the id).
+    uid: Mapped[str | None] = mapped_column(String(32), nullable=True)
 
 
 @event.listens_for(AssignmentEvent, "before_update")

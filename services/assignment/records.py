@@ -6,6 +6,7 @@ unit events to exchange ``ztc.units`` (routing key ``<unit>.<event>``), BPMN mes
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 
 from shared import clock
@@ -72,10 +73,17 @@ def record(
         actor=actor,
         action=action,
         data=data or {},
+        uid=uuid.uuid4().hex,
     )
     uow.assignments.log(row)
     uow.flush()
     return row
+
+
+def event_key(entry: AssignmentEvent) -> str:
+    """What names the messages ``entry`` causes: its random key (the same for a message sent again,
+    another for every entry, whatever becomes of the database), or its id for an older entry."""
+    return entry.uid or str(entry.id)
 
 
 def notify_unit(
@@ -85,7 +93,7 @@ def notify_unit(
     now = clock.now()
     payload = {
         "event": event,
-        "event_id": f"assignment-event-{because.id}",
+        "event_id": f"assignment-event-{event_key(because)}",
         "at": iso(now),
         "unit": assignment.unit,
         "assignment": describe(assignment),
@@ -113,7 +121,7 @@ def tell_unit(
     )
     uow.notify(
         event,
-        f"{event}:{because.id}",
+        f"{event}:{event_key(because)}",
         assignment.number,
         [f"unit:{assignment.unit}"],
         title=f"提案 {assignment.number}（交办号 {assignment.id}）",
@@ -135,7 +143,7 @@ def unit_acted(
     ``milestone``): supervision fulfils the unit's deadline."""
     uow.publish_event(
         name,
-        f"{name}:{because.id}",
+        f"{name}:{event_key(because)}",
         assignment.number,
         payload={
             "unit": assignment.unit,
@@ -152,7 +160,7 @@ def tell_engine(uow: AssignmentUnitOfWork, name: str, number: str, because: Assi
     """A BPMN message for the proposal's instance; its id is the event's, so it is sent once.
     A reply or a follow-up the units sent is also a ``handling.*`` event (intake keeps the
     proposal's status and tells its proposers)."""
-    uow.send_message(name, number, f"assignment-event-{because.id}", payload)
+    uow.send_message(name, number, f"assignment-event-{event_key(because)}", payload)
     progress = HANDLING_ON_MESSAGE.get(name)
     if progress is not None:
         handling_event(
@@ -173,7 +181,7 @@ HANDLING_ON_MESSAGE = {
 def handling_event(uow: AssignmentUnitOfWork, name: str, number: str, because: AssignmentEvent, payload: dict) -> None:
     """A ``handling.*`` domain event on ``ztc.events``: how the proposal's handling moved on
     (assigned, reply submitted, sent back, re-handling, follow-up). Intake hears it."""
-    uow.publish_event(name, f"{name}:{because.id}", number, payload={"number": number, **payload})
+    uow.publish_event(name, f"{name}:{event_key(because)}", number, payload={"number": number, **payload})
 
 
 def iso(value) -> str | None:
