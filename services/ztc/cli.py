@@ -67,12 +67,50 @@ def main():
 
 
 # -- deploy ---------------------------------------------------------------------------------
+def _process_links(data: bytes) -> tuple[list[str], list[str]]:
+    """The ids of the processes a BPMN file holds, and of those its call activities call (nothing
+    for a file that is not XML: deploying it says what is wrong)."""
+    from lxml import etree
+
+    try:
+        root = etree.fromstring(data, etree.XMLParser(resolve_entities=False, no_network=True))
+    except etree.XMLSyntaxError:
+        return [], []
+    held = root.xpath("//*[local-name()='process']/@id")
+    called = root.xpath("//*[local-name()='callActivity']/@calledElement")
+    return [str(i) for i in held], [str(c) for c in called]
+
+
 def _deploy_units(paths):
-    """Each BPMN file is deployed on its own, with every DMN file given beside it."""
+    """Each BPMN file is deployed on its own, with every DMN file given beside it; but files a
+    call activity links (one calls a process another holds) go together, since a caller runs the
+    process it calls from the same deployment. A process keeps the version of its own files either
+    way (``shared.workflow.parser.parse``). Yields (what to name the unit by, its files)."""
     dmn = {p.name: p.read_bytes() for p in paths if p.suffix == ".dmn"}
-    for path in paths:
-        if path.suffix != ".dmn":
-            yield path, {path.name: path.read_bytes(), **dmn}
+    bpmn = [p for p in paths if p.suffix != ".dmn"]
+    contents = {p: p.read_bytes() for p in bpmn}
+    holder, calls = {}, {}
+    for path, data in contents.items():
+        held, calls[path] = _process_links(data)
+        for process_id in held:
+            holder.setdefault(process_id, path)
+    parent = {p: p for p in bpmn}
+
+    def root(p):
+        while parent[p] != p:
+            p = parent[p]
+        return p
+
+    for path in bpmn:
+        for process_id in calls[path]:
+            if process_id in holder:
+                parent[root(path)] = root(holder[process_id])
+    units: dict = {}
+    for path in bpmn:
+        units.setdefault(root(path), []).append(path)
+    for members in units.values():
+        name = members[0] if len(members) == 1 else " + ".join(str(m) for m in members)
+        yield name, {**{m.name: contents[m] for m in members}, **dmn}
 
 
 def _diagram_files(paths):

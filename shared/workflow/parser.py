@@ -432,19 +432,28 @@ def parse(files: Mapping[str, bytes | str]) -> list[ProcessDefinition]:
     problems, notes, parser, docs, process_ids = check(files)
     if problems:
         raise DiagramError(problems, notes)
-    version = version_of(files)
+    decisions = [name for name in files if name.endswith(".dmn")]
     definitions = []
     for process_id in process_ids:
         proc_parser = parser.get_process_parser(process_id)
         spec = parser.get_spec(process_id)
         subprocesses = parser.get_subprocess_specs(process_id)
+        # A process is versioned by the files it runs: its own, those of the processes it calls,
+        # and the decision tables. Deployed beside a file that calls it, a process keeps the
+        # version it has deployed alone; its callers' files are not part of it.
+        needed = {proc_parser.filename, *decisions}
+        for called in subprocesses:
+            called_parser = parser.get_process_parser(called)
+            if called_parser is not None:
+                needed.add(called_parser.filename)
+        own = {k: v for k, v in files.items() if k in needed}
         definitions.append(
             ProcessDefinition(
                 process_id=process_id,
                 name=proc_parser.get_name(),
-                version=version,
+                version=version_of(own),
                 spec=spec_to_dict(spec, subprocesses),
-                files={k: (v.decode() if isinstance(v, bytes) else v) for k, v in files.items()},
+                files={k: (v.decode() if isinstance(v, bytes) else v) for k, v in own.items()},
                 notes=list(notes),
             )
         )

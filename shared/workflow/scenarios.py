@@ -320,7 +320,7 @@ def _step(instance: Instance, step: Any, clock: clock_module.Clock) -> None:
     expected_failure = step.get("fails")
     try:
         if kind == "task":
-            instance.task(step["task"], step.get("data") or {}, step.get("actor"))
+            _task(instance, step)
         elif kind == "job":
             _params(step, instance.job(step["job"], step.get("result")))
         elif kind == "error":
@@ -344,6 +344,30 @@ def _step(instance: Instance, step: Any, clock: clock_module.Clock) -> None:
     if expected_failure:
         raise ScenarioFailure(
             f"'{_describe(step)}' was expected to fail at '{expected_failure.get('element')}', but it did not"
+        )
+
+
+def _task(instance: Instance, step: Mapping[str, Any]) -> None:
+    """Complete the task; with ``refused: {field: text}`` its form must refuse the data instead,
+    naming each field (with ``text`` in what it says of it, if given), and the task stays open."""
+    refused = step.get("refused")
+    if refused is not None and not isinstance(refused, Mapping):
+        raise ScenarioFileError(f"'refused' names the fields the form refuses, e.g. {{approved: required}}: {step}")
+    try:
+        instance.task(step["task"], step.get("data") or {}, step.get("actor"))
+    except ValidationError as exc:
+        if refused is None:
+            raise
+        said = exc.messages if isinstance(exc.messages, Mapping) else {"_schema": exc.messages}
+        for name, text in refused.items():
+            if name not in said:
+                raise ScenarioFailure(f"the form refused {said}, but not '{name}'") from None
+            if text and str(text) not in str(said[name]):
+                raise ScenarioFailure(f"the form refused '{name}' without '{text}': {said[name]}") from None
+        return
+    if refused is not None:
+        raise ScenarioFailure(
+            f"the form of '{step['task']}' was expected to refuse {sorted(refused)}, but took the data"
         )
 
 

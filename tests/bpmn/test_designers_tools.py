@@ -220,6 +220,34 @@ def test_ztc_test_fails_on_a_failing_scenario_and_reports_missing_coverage(tmp_p
     assert done.stdout.strip().splitlines()[-2] == "1 passed, 1 failed"
 
 
+@pytest.mark.parametrize(
+    "step, passes, says",
+    [
+        ("{task: review, data: {}, refused: {approved: required}}", True, ""),  # the form refuses: expected
+        ("{task: review, data: {}, refused: {approved: ''}}", True, ""),  # any refusal of the field
+        ("{task: review, data: {}, refused: {title: ''}}", False, "the form refused {'approved'"),
+        ("{task: review, data: {}, refused: {approved: not a boolean}}", False, "without 'not a boolean'"),
+        ("{task: review, data: {approved: true}, refused: {approved: ''}}", False, "expected to refuse ['approved']"),
+        ("{task: review, data: {}}", False, "the form refused the data"),  # not expected: the scenario fails
+    ],
+)
+def test_a_scenario_can_expect_a_form_to_refuse_a_tasks_data(tmp_path, step, passes, says):
+    shutil.copy(ROOT / "bpmn" / "smoke.bpmn", tmp_path / "smoke.bpmn")
+    (tmp_path / "smoke.scenarios.yaml").write_text(
+        "data: {title: T, unit: transport, reply_within: P30D}\n"
+        "scenarios:\n"
+        "  - name: the reviewer must say yes or no\n"
+        "    when:\n"
+        "      - {job: intake.record_submission, result: {id: 1}}\n"
+        f"      - {step}\n"
+        "    then: {waits_at: [review]}\n",  # refused: the task is still open
+        encoding="utf-8",
+    )
+    [result] = scenarios.run_suite(scenarios.load(tmp_path / "smoke.scenarios.yaml"))
+    assert result.passed is passes, result.message
+    assert says in (result.message or "")
+
+
 # -- element templates ---------------------------------------------------------------------------------
 
 

@@ -102,6 +102,34 @@ def test_a_unit_token_for_a_unit_not_in_the_directory_is_issued_with_a_warning(s
     assert known.returncode == 0 and "warning" not in known.stderr
 
 
+CALLER = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="d" targetNamespace="t">
+  <bpmn:process id="caller" name="Caller" isExecutable="true">
+    <bpmn:startEvent id="start"/>
+    <bpmn:callActivity id="call" name="Run smoke" calledElement="smoke"/>
+    <bpmn:endEvent id="end"/>
+    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="call"/>
+    <bpmn:sequenceFlow id="f2" sourceRef="call" targetRef="end"/>
+  </bpmn:process>
+</bpmn:definitions>
+"""
+
+
+def test_a_call_activity_to_a_process_in_another_file_deploys_with_that_file(settings, tmp_path):
+    caller, smoke = tmp_path / "caller.bpmn", ROOT / "bpmn" / "smoke.bpmn"
+    caller.write_text(CALLER, encoding="utf-8")
+    alone = ztc(settings, "deploy", str(caller))  # what it calls is in none of the files given
+    assert alone.returncode == 1 and "calls process 'smoke'" in alone.stderr
+    first = json.loads(ztc(settings, "deploy", "--json", str(smoke)).stdout)
+    together = ztc(settings, "deploy", "--json", str(caller), str(smoke), str(ROOT / "bpmn" / "opinion.bpmn"))
+    assert together.returncode == 0, together.stdout + together.stderr
+    rows = {row["process_id"]: row for row in json.loads(together.stdout)}
+    assert rows["caller"]["state"] == "deployed"
+    # smoke, deployed beside its caller, keeps the version it has alone; opinion went on its own.
+    assert (rows["smoke"]["state"], rows["smoke"]["version"]) == ("unchanged", first[0]["version"])
+    assert rows["opinion"]["state"] == "deployed"
+
+
 def test_operator_commands_explain_unknown_ids(settings):
     missing = ztc(settings, "incidents", "retry", "999")
     assert missing.returncode == 1 and "no incident 999" in missing.stderr

@@ -11,6 +11,7 @@ from shared.workflow.parser import DiagramError, DiagramProblem, ProcessDefiniti
 
 from .bpmn_documents import (
     HEAD,
+    definitions,
     gateway_process,
     line_of,
     script_process,
@@ -70,11 +71,41 @@ def test_changed_content_deploys_with_a_different_version():
     assert before.version != after.version
 
 
-def test_every_process_of_a_deployment_shares_the_deployment_version():
+def test_a_process_is_versioned_by_its_own_file_whatever_is_deployed_beside_it():
     files = {"a.bpmn": script_process(process_id="first"), "b.bpmn": script_process(process_id="second")}
-    deployed = parse(files)
-    assert {d.process_id for d in deployed} == {"first", "second"}
-    assert {d.version for d in deployed} == {version_of(files)}
+    deployed = {d.process_id: d for d in parse(files)}
+    assert set(deployed) == {"first", "second"}
+    for name, process_id in (("a.bpmn", "first"), ("b.bpmn", "second")):
+        (alone,) = parse({name: files[name]})
+        assert deployed[process_id].version == alone.version == version_of({name: files[name]})
+        assert deployed[process_id].files == {name: files[name]}
+
+
+CALLER = definitions(
+    """\
+    <bpmn:startEvent id="start"/>
+    <bpmn:callActivity id="call" name="Compute elsewhere" calledElement="second"/>
+    <bpmn:endEvent id="end"/>
+    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="call"/>
+    <bpmn:sequenceFlow id="f2" sourceRef="call" targetRef="end"/>
+""",
+    process_id="caller",
+)
+
+
+def test_a_caller_is_versioned_with_the_file_it_calls_and_the_called_without_its_callers():
+    called = script_process(process_id="second")
+    deployed = {d.process_id: d for d in parse({"caller.bpmn": CALLER, "second.bpmn": called})}
+    assert deployed["caller"].version == version_of({"caller.bpmn": CALLER, "second.bpmn": called})
+    assert set(deployed["caller"].files) == {"caller.bpmn", "second.bpmn"}
+    (alone,) = parse({"second.bpmn": called})
+    assert deployed["second"].version == alone.version  # deployed beside its caller: unchanged
+    (changed,) = [
+        d
+        for d in parse({"caller.bpmn": CALLER, "second.bpmn": script_process("total = 1", process_id="second")})
+        if d.process_id == "caller"
+    ]
+    assert changed.version != deployed["caller"].version  # the called process changed: so did the caller
 
 
 def test_gateway_with_a_default_flow_and_a_conditional_flow_deploys():
