@@ -193,11 +193,20 @@ def test_ztc_test_runs_every_product_diagram_on_a_fresh_clone(tmp_path):
     assert as_json[0]["coverage"]["elements"]["percent"] == 100.0
 
 
+def smoke_with_scenarios(folder, scenarios_yaml: str):
+    """A copy of smoke.bpmn in ``folder`` with a scenario file beside it: the start data, then
+    ``scenarios_yaml`` (the list under ``scenarios:``). Returns the scenario file's path."""
+    shutil.copy(ROOT / "bpmn" / "smoke.bpmn", folder / "smoke.bpmn")
+    path = folder / "smoke.scenarios.yaml"
+    path.write_text(
+        "data: {title: T, unit: transport, reply_within: P30D}\nscenarios:\n" + scenarios_yaml, encoding="utf-8"
+    )
+    return path
+
+
 def test_ztc_test_fails_on_a_failing_scenario_and_reports_missing_coverage(tmp_path):
-    shutil.copy(ROOT / "bpmn" / "smoke.bpmn", tmp_path / "smoke.bpmn")
-    (tmp_path / "smoke.scenarios.yaml").write_text(
-        "data: {title: T, unit: transport, reply_within: P30D}\n"
-        "scenarios:\n"
+    smoke_with_scenarios(
+        tmp_path,
         "  - name: rejected\n"
         "    when:\n"
         "      - {job: intake.record_submission, result: {id: 1}}\n"
@@ -205,7 +214,6 @@ def test_ztc_test_fails_on_a_failing_scenario_and_reports_missing_coverage(tmp_p
         "    then: {waits_at: [record_outcome]}\n"
         "  - name: wrongly expected to end\n"
         "    then: {completed: true}\n",
-        encoding="utf-8",
     )
     done = _ztc(
         ["test", "--no-report", "--min-coverage", "90", str(tmp_path / "smoke.bpmn")],
@@ -232,18 +240,15 @@ def test_ztc_test_fails_on_a_failing_scenario_and_reports_missing_coverage(tmp_p
     ],
 )
 def test_a_scenario_can_expect_a_form_to_refuse_a_tasks_data(tmp_path, step, passes, says):
-    shutil.copy(ROOT / "bpmn" / "smoke.bpmn", tmp_path / "smoke.bpmn")
-    (tmp_path / "smoke.scenarios.yaml").write_text(
-        "data: {title: T, unit: transport, reply_within: P30D}\n"
-        "scenarios:\n"
+    path = smoke_with_scenarios(
+        tmp_path,
         "  - name: the reviewer must say yes or no\n"
         "    when:\n"
         "      - {job: intake.record_submission, result: {id: 1}}\n"
         f"      - {step}\n"
         "    then: {waits_at: [review]}\n",  # refused: the task is still open
-        encoding="utf-8",
     )
-    [result] = scenarios.run_suite(scenarios.load(tmp_path / "smoke.scenarios.yaml"))
+    [result] = scenarios.run_suite(scenarios.load(path))
     assert result.passed is passes, result.message
     assert says in (result.message or "")
 
