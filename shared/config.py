@@ -110,6 +110,9 @@ class Settings:
     # How long the gateway waits for a service's RPC reply before it answers 504 (a reply lost with
     # a connection the broker closed would otherwise hold an HTTP worker for ever).
     rpc_timeout_seconds: float = 60.0
+    # How long /ready and the operators' services page wait for the services' pings (all at once):
+    # a frozen service is named after this, not after a whole RPC timeout.
+    ready_timeout_seconds: float = 5.0
     operator_amqp_uri: str | None = None  # the operator's broker user (dead letters, replays, ztc)
     bus_passwords: dict[str, str] = field(default_factory=dict)  # ZTC_BUS_PASSWORD_<NAME>: make run's users
     bus_users: str = "per-service"  # make run: per-service | shared (every process on ZTC_AMQP_URI)
@@ -290,6 +293,7 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         bus_key_file=Path(_env(env, "ZTC_BUS_KEY_FILE", str(var_dir / "bus.key"))),
         principal_ttl_seconds=float(_env(env, "ZTC_PRINCIPAL_TTL_SECONDS", "300")),
         rpc_timeout_seconds=max(0.1, float(_env(env, "ZTC_RPC_TIMEOUT_SECONDS", "60"))),
+        ready_timeout_seconds=max(0.1, float(_env(env, "ZTC_READY_TIMEOUT_SECONDS", "5"))),
         operator_amqp_uri=env.get("ZTC_OPERATOR_AMQP_URI") or None,
         bus_passwords={
             name: env[f"ZTC_BUS_PASSWORD_{name.upper()}"]

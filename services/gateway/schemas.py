@@ -4,7 +4,7 @@ generated from them."""
 
 from __future__ import annotations
 
-from marshmallow import RAISE, Schema, fields, validate
+from marshmallow import RAISE, Schema, fields, pre_load, validate
 
 from shared.contracts import MessageSchema, PrincipalSchema  # noqa: F401 - part of the API
 from shared.db import COUNT_BOUND
@@ -238,7 +238,21 @@ class MessageAccepted(Schema):
 
 
 class ResolveRequest(Body):
-    resolution = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+    resolution = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=2000),
+        metadata={
+            "description": "why it is closed without a retry; also taken as `reason`, as the operators' routes name it"
+        },
+    )
+
+    @pre_load
+    def _reason(self, data, **_kwargs):
+        # `ztc incidents resolve --reason` and every /api/ops route say `reason`: taken here too.
+        if isinstance(data, dict) and "reason" in data and "resolution" not in data:
+            data = {**data, "resolution": data["reason"]}
+            del data["reason"]
+        return data
 
 
 # Proposals: the contracts' shapes (intake validates again).

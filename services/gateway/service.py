@@ -7,7 +7,9 @@ error mapping) is in :mod:`services.gateway.http`.
 
 from __future__ import annotations
 
+import time
 
+from nameko.exceptions import RpcTimeout
 from nameko.timer import timer
 
 from shared import config
@@ -42,6 +44,8 @@ from .routes.processes import ProcessRoutes
 from .routes.proposals import ProposalRoutes
 from .routes.public import PublicRoutes
 from .routes.reports import ReportRoutes
+
+BEHIND = ("engine", "intake", "assignment", "supervision", "evaluation")  # the services the gateway calls
 
 
 class GatewayService(
@@ -118,16 +122,38 @@ class GatewayService(
     def health(self, request):
         return _json(200, {"status": "ok"})
 
+    def not_answering(self) -> dict[str, str | None]:
+        """Each service behind the gateway: None if it answered a ping, else why not. The pings go
+        out at once and are waited for ``ZTC_READY_TIMEOUT_SECONDS`` in all, so a frozen service is
+        named after that, not after a whole RPC timeout (60 s) for each."""
+        out: dict[str, str | None] = {}
+        sent = {}
+        for name in BEHIND:
+            ping = getattr(self, name).ping
+            try:
+                sent[name] = (ping, ping.call_async())
+            except Exception as exc:  # noqa: BLE001 - any failure: that service is not answering; say why
+                out[name] = f"{type(exc).__name__}: {exc}"
+        timeout = self._settings().ready_timeout_seconds
+        deadline = time.monotonic() + timeout
+        for name, (ping, reply) in sent.items():
+            try:
+                ping.wait(reply, max(0.01, deadline - time.monotonic()))
+                out[name] = None
+            except RpcTimeout:
+                out[name] = f"RpcTimeout: {name} did not answer a ping within {timeout:g}s (ZTC_READY_TIMEOUT_SECONDS)"
+            except Exception as exc:  # noqa: BLE001 - as above
+                out[name] = f"{type(exc).__name__}: {exc}"
+        return {name: out[name] for name in BEHIND}
+
     @http("GET", "/ready")
     def ready(self, request):
         """Ready when every service behind the gateway answers; ``services`` says it of each."""
         waiting, services = {}, {"gateway": "ok"}
-        for name in ("engine", "intake", "assignment", "supervision", "evaluation"):
-            try:
-                getattr(self, name).ping()
-                services[name] = "ok"
-            except Exception as exc:  # any failure means "not ready"; say which
-                waiting[name] = services[name] = f"{type(exc).__name__}: {exc}"
+        for name, error in self.not_answering().items():
+            services[name] = error or "ok"
+            if error:
+                waiting[name] = error
         if waiting:
             return _json(503, {"status": "not ready", "waiting_for": waiting, "services": services})
         return _json(200, {"status": "ready", "services": services})

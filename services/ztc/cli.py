@@ -568,7 +568,11 @@ def instances_show(instance_id, as_json):
         click.echo(f"{i['id']} {i['process_id']}@{i['version']} key={i['business_key']} status={i['status']}")
         click.echo(f"  waiting for: {', '.join(i['waiting_tasks']) or '-'}; next timer: {i['next_timer'] or '-'}")
         for h in d["history"]:
-            click.echo(f"  {h['at']} {h['actor']:>10} {h['action']} {h['task'] or ''}")
+            # An operator's act says why (suspended, cancelled, an incident resolved...): shown here too.
+            why = (h.get("data") or {}).get("reason") if isinstance(h.get("data"), dict) else None
+            click.echo(
+                f"  {h['at']} {h['actor']:>10} {h['action']} {h['task'] or ''}".rstrip() + (f": {why}" if why else "")
+            )
 
     _out(data, as_json, render)
 

@@ -925,6 +925,10 @@ class _SigningMethod:
     def call_async(self, *args: object, **kwargs: object) -> Any:
         return self._method.call_async(*map(self._signed, args), **{k: self._signed(v) for k, v in kwargs.items()})
 
+    def wait(self, reply: Any, timeout: float) -> Any:
+        """The result of ``reply`` (from :meth:`call_async`), waiting at most ``timeout`` seconds."""
+        return wait_for_reply(self._method, reply, timeout)
+
 
 def wait_for_reply(method: Any, reply: Any, timeout: float) -> Any:
     """The result of ``reply`` (an ``RpcReply`` of ``method``'s call), waiting at most ``timeout``

@@ -267,11 +267,8 @@ class OperatorRoutes:
     @endpoint("operator")
     def ops_services(self, request, principal):
         """Each service behind the gateway: answering or not, and why."""
-        out = {}
-        for name in ("engine", "intake", "assignment", "supervision", "evaluation"):
-            try:
-                getattr(self, name).ping()
-                out[name] = {"status": "ok"}
-            except Exception as exc:  # any failure: that service is not answering; say why
-                out[name] = {"status": "not answering", "error": f"{type(exc).__name__}: {exc}"}
+        out = {
+            name: {"status": "ok"} if error is None else {"status": "not answering", "error": error}
+            for name, error in self.not_answering().items()
+        }
         return 200, {"services": out, "ready": all(v["status"] == "ok" for v in out.values())}

@@ -29,6 +29,7 @@ def ops(tmp_path, vhost, database_url_template):
         ZTC_GATEWAY_PORT=str(ports["gateway"]),
         ZTC_METRICS_PORT_ENGINE=str(ports["engine"]),
         ZTC_METRICS_PORT_GATEWAY=str(ports["gateway_metrics"]),
+        ZTC_READY_TIMEOUT_SECONDS="1",
     )
     migrate("gateway", settings.database_url("gateway"))
     with transaction(session_factory(settings.database_url("gateway"))) as s:
@@ -48,6 +49,27 @@ def ops(tmp_path, vhost, database_url_template):
         yield system, call, ports
     finally:
         system.stop()
+
+
+def test_a_service_that_takes_requests_but_never_answers_is_named_after_the_ready_timeout(ops):
+    """A frozen service: its queue is there and takes the ping, nothing answers. /ready and the
+    operators' services page name it once ZTC_READY_TIMEOUT_SECONDS (1 here) has passed for all the
+    pings together, not after the RPC timeout (60 s) for each."""
+    from kombu import Connection, Exchange, Queue
+
+    system, call, _ = ops
+    with Connection(system.settings.amqp_uri) as conn:  # intake's RPC queue, as nameko declares it
+        Queue("rpc-intake", Exchange("nameko-rpc", type="topic", durable=True), "intake.*", durable=True)(
+            conn
+        ).declare()
+    ready = requests.get(f"http://127.0.0.1:{system.settings.gateway_port}/ready", timeout=30)
+    assert ready.status_code == 503
+    services = ready.json()["services"]
+    assert services["engine"] == "ok"
+    assert services["intake"] == ("RpcTimeout: intake did not answer a ping within 1s (ZTC_READY_TIMEOUT_SECONDS)")
+    assert "UnknownService" in services["assignment"]  # no queue at all: said at once
+    page = call("GET", "/api/ops/services").json()
+    assert page["ready"] is False and page["services"]["intake"]["error"] == services["intake"]
 
 
 ROUTES = [

@@ -42,6 +42,8 @@ def test_suspend_where_resume_and_a_batch_cancel_with_a_dry_run(engine, settings
     assert {engine.get_instance(i)["status"] for i in (first, second)} == {"cancelled"}
     history = [h["action"] for h in engine.history(first)]
     assert history[-3:] == ["suspended", "resumed", "cancelled"]
+    shown = ztc(settings, "instances", "show", first).stdout  # the text says why, as --json does
+    assert " suspended: checking" in shown and " cancelled: test" in shown
 
 
 def test_incident_retry_needs_an_id_or_all_and_all_has_a_dry_run(engine, settings):
