@@ -3,7 +3,8 @@
 A case number is sequential and guessable, so a case is followed by its ``public_reference``, a
 random string given once, to whoever raised the case. What shows is the state of the work and
 what was decided on it, never who raised it (no name, no phone) nor the departments' contacts;
-the answer and notes are masked of phone and identity numbers on the way out.
+the title (the resident's own words), the answer and the notes are masked of phone and identity
+numbers on the way out, the title of the resident's name too.
 """
 
 from __future__ import annotations
@@ -35,8 +36,8 @@ STAGES = (
 )
 
 
-def _masked(text: str | None) -> str | None:
-    return None if text is None else mask_text(text)
+def _masked(text: str | None, names: tuple[str, ...] = ()) -> str | None:
+    return None if text is None else mask_text(text, names)
 
 
 def view(uow: AssignmentUnitOfWork, case: Case) -> dict:
@@ -48,7 +49,8 @@ def view(uow: AssignmentUnitOfWork, case: Case) -> dict:
     return {
         "reference": case.public_reference,
         "number": case.number,
-        "title": case.title,
+        # The resident wrote it: it may hold their phone number or name, which the public view never shows.
+        "title": _masked(case.title, (case.resident_name,)),
         "venue": case.venue,
         "venue_name": venue.name if venue else case.venue,
         "town": case.town,
