@@ -9,6 +9,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from werkzeug.wrappers import Response
 
 from shared import clock
+from shared.errors import InvalidInput
 
 _env = Environment(
     loader=PackageLoader("services.gateway", "templates"),
@@ -59,6 +60,15 @@ def public_notice(figures: dict) -> Response:
     )
 
 
+def report_format(request, default: str) -> str:
+    """``html`` or ``json``, as ``?format=`` asks (``default`` when it does not); anything else is
+    refused (400), not answered in a format the caller did not ask for."""
+    asked = request.args.get("format", default).lower()
+    if asked not in ("html", "json"):
+        raise InvalidInput("the report's format is html or json", {"format": [f"html or json, not {asked!r}"]})
+    return str(asked)
+
+
 def wants_html(request) -> bool:
     """HTML unless ``?format=json`` is asked for."""
-    return request.args.get("format", "html").lower() != "json"
+    return report_format(request, "html") == "html"

@@ -56,17 +56,17 @@ def register(
         key = None  # every resident acts as the one public user: a key would match another's case
     if key is not None:
         if not isinstance(key, str) or not 1 <= len(key) <= 100:
-            raise InvalidInput("the idempotency key", {"key": ["1 to 100 characters"]})
+            raise InvalidInput("the idempotency key is not valid", {"key": ["1 to 100 characters"]})
         existing = uow.cases.registered_with_key(user, key)
         if existing is not None:
             return dump(uow, existing, principal)
     data = load(CaseRegistration, request, "the case")
     venue = uow.cases.venue(data["venue"])
     if venue is None:
-        raise InvalidInput("the case", {"venue": [f"no venue {data['venue']!r} in the directory"]})
+        raise InvalidInput("the case is not valid", {"venue": [f"no venue {data['venue']!r} in the directory"]})
     town = data["town"] or venue.town
     if uow.cases.town(town) is None:
-        raise InvalidInput("the case", {"town": [f"no town or street {town!r} in the directory"]})
+        raise InvalidInput("the case is not valid", {"town": [f"no town or street {town!r} in the directory"]})
     now = clock.now()
     year = local_date(now).year
     sequence = uow.cases.next_case_sequence(year)

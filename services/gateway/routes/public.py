@@ -17,7 +17,7 @@ from shared.contracts.rpc.proposals import PublicProposalSchema
 
 from .. import limits, schemas
 from ..http import endpoint, given, http
-from ..reports import REPORT_PAGE, every_page, public_notice
+from ..reports import REPORT_PAGE, every_page, public_notice, report_format
 from .proposals import PROPOSAL_READERS
 
 
@@ -96,7 +96,7 @@ class PublicRoutes:
         """The year-end public notice of proposal handling (年度提案办理情况通报), JSON (the year's
         figures and a page of the list: ``page``, ``per_page``) or printable HTML (``?format=html``,
         every proposal); no token needed."""
-        if request.args.get("format", "json").lower() != "html":
+        if report_format(request, "json") != "html":
             query = given(request, REPORT_PAGE)
             return 200, self.intake.year_figures(year, "public", principal, query)
         return 200, public_notice(every_page(lambda query: self.intake.year_figures(year, "public", principal, query)))
