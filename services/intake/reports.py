@@ -174,7 +174,12 @@ def adopted_opinions(
                     if r.item_id == item_id
                 ],
                 "instructions": [
-                    {"level": i.level, "leader": i.leader, "channel": i.channel, "text": mask_text(i.text, names)}
+                    {
+                        "level": i.level,
+                        "leader": mask_text(i.leader, names),  # a name staff typed: it may carry a number
+                        "channel": i.channel,
+                        "text": mask_text(i.text, names),
+                    }
                     for i in instructions
                     if i.item_id == item_id
                 ],

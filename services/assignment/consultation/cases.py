@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from shared import clock
 from shared.calendar import local_date
 from shared.errors import Conflict, Forbidden, InvalidInput
+from shared.masking import mask_text
 from shared.principal import acting
 from shared.validation import load, made, page_answer, page_window
 from shared.contracts import messages
@@ -239,7 +240,22 @@ def dump(
         history=as_events(found["history"]) if view != "unit" else [],
     )
     if view == "unit":
-        data.update(resident_name=mask(case.resident_name), resident_phone=None)
+        # A department sees the resident's name masked and no phone, also where the resident or the
+        # member wrote them into a text (the title, the description, a meeting's summary...).
+        names = [case.resident_name]
+
+        def masked(text):
+            return None if text is None else mask_text(text, names)
+
+        data.update(
+            resident_name=mask(case.resident_name),
+            resident_phone=None,
+            **{key: masked(data[key]) for key in ("title", "description", "answer", "close_note")},
+        )
+        for meeting in data["meetings"]:
+            meeting["summary"] = masked(meeting["summary"])
+        for follow_up in data["follow_ups"]:
+            follow_up["note"] = masked(follow_up["note"])
     return made(CaseSchema).dump(data)
 
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from shared import clock
 from shared.errors import BusinessError
+from shared.masking import mask_text
 from shared.validation import load
 
 from .models import Case, CaseCommitment, CaseFollowUp, CaseMeeting
@@ -272,7 +273,9 @@ def record_meeting(uow: AssignmentUnitOfWork, rules: ConsultationRules, params: 
                 f"{meeting.id}:{unit}",
                 [f"unit:{unit}"],
                 f"请就微协商 {case.number} 作出承诺",
-                f"协商议事：{data['summary']}；请在 {provenance['due']} 前承诺",
+                # A department sees the resident's name masked and no phone (docs/micro-consultation.md):
+                # the summary the member wrote may hold them.
+                f"协商议事：{mask_text(data['summary'], [case.resident_name])}；请在 {provenance['due']} 前承诺",
             )
         case.status = "meeting" if units else "return_visit"
         record(

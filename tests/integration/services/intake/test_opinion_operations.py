@@ -310,6 +310,33 @@ def test_the_public_list_of_adopted_items_holds_only_adoptions_marked_publishabl
         reports.adopted_opinions(SqlIntakeUnitOfWork(session), RulebookRules(), year, "members", resident)
 
 
+def test_an_instruction_in_the_public_list_is_masked_in_every_field_staff_typed(session):
+    """The leader's name is typed by staff like the instruction's text: a number in it is masked too
+    (the public list had shown it as typed)."""
+    from services.intake import reports
+
+    number, _ = reported(session, channels=["city_government"])
+    tracking.record_adoption(
+        SqlIntakeUnitOfWork(session),
+        RulebookRules(),
+        number,
+        {"channel": "city_government", "adopted": True, "publishable": True},
+        STAFF,
+    )
+    instruction = {
+        "channel": "city_government",
+        "level": "city",
+        "leader": "张三 13812345678",
+        "text": "请联系 13812345678",
+    }
+    tracking.record_instruction(SqlIntakeUnitOfWork(session), RulebookRules(), number, instruction, LEADER)
+    session.commit()
+    year, resident = int(number.split("-")[1]), {"user": "public", "roles": ["public"]}
+    [item] = reports.adopted_opinions(SqlIntakeUnitOfWork(session), RulebookRules(), year, "public", resident)["items"]
+    [shown] = item["instructions"]
+    assert shown["leader"] == "张三 138****5678" and "13812345678" not in shown["text"]
+
+
 def test_silent_recipients_count_as_not_adopting_and_late_answers_are_chased(session, skipping_clock):
     number, _ = reported(session, channels=["city_government"])
     result = tracking.close_reporting(SqlIntakeUnitOfWork(session), {"item_id": item_id(session, number)}, None)

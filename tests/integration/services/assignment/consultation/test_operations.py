@@ -274,6 +274,43 @@ def meeting_held(session, number, units=("transport", "housing")):
     return cid, result
 
 
+def test_a_department_sees_no_residents_name_or_phone_even_where_a_text_holds_them(session):
+    """docs/micro-consultation.md: a unit sees the resident's name masked and no phone. The resident
+    wrote both into the title and description, the member into the meeting's summary; staff, who
+    call the resident back, see them as written."""
+    number = registered(
+        session,
+        title="王秀英 13812345678 反映路灯",
+        description="我叫王秀英，电话13812345678，身份证110101199003071234，邮箱wang.xy@example.cn",
+    )["number"]
+    cid = taken_by_li(session, number)
+    steps.record_decision(uow(session), RULES, {"case_id": cid, "outcome": "meeting", "by": "member.li"}, None)
+    steps.record_meeting(
+        uow(session),
+        RULES,
+        {
+            "case_id": cid,
+            "form": "on_site",
+            "venue": "cr_jiefang",
+            "held_on": "2027-01-10",
+            "attendees": [],
+            "units": ["transport"],
+            "summary": "与王秀英（13812345678）现场协商路灯维修",
+            "by": "member.li",
+        },
+        None,
+    )
+    session.commit()
+    seen = cases.get(uow(session), number, TRANSPORT)
+    told = [r["payload"]["text"] for r in outbox(session, "notify.consultation.commitment_requested")]
+    for text in [seen["title"], seen["description"], seen["meetings"][0]["summary"], *told]:
+        assert "13812345678" not in text and "王秀英" not in text, text
+    assert "110101199003071234" not in seen["description"] and "wang.xy@" not in seen["description"]
+    assert seen["title"] == "王** 138****5678 反映路灯"
+    staff = cases.get(uow(session), number, STAFF)
+    assert staff["title"] == "王秀英 13812345678 反映路灯" and "13812345678" in staff["meetings"][0]["summary"]
+
+
 def test_a_meeting_asks_each_department_and_each_sees_and_records_only_its_own_commitment(session):
     number = registered(session)["number"]
     cid, result = meeting_held(session, number)
