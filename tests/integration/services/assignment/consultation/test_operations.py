@@ -252,7 +252,9 @@ def test_dispatch_and_take_tell_the_member_and_announce_the_taker(session):
     assert taken["members"] == [{"member": "member.li", "role": "taker"}] and taken["thread"] == number
 
 
-def meeting_held(session, number, units=("transport", "housing")):
+def meeting_held(
+    session, number, units=("transport", "housing"), summary="现场协商路灯维修", attendees=("member.zhou",)
+):
     cid = taken_by_li(session, number)
     steps.record_decision(uow(session), RULES, {"case_id": cid, "outcome": "meeting", "by": "member.li"}, None)
     result = steps.record_meeting(
@@ -263,9 +265,9 @@ def meeting_held(session, number, units=("transport", "housing")):
             "form": "on_site",
             "venue": "cr_jiefang",
             "held_on": "2027-01-10",
-            "attendees": ["member.zhou"],
+            "attendees": list(attendees),
             "units": list(units),
-            "summary": "现场协商路灯维修",
+            "summary": summary,
             "by": "member.li",
         },
         None,
@@ -283,24 +285,7 @@ def test_a_department_sees_no_residents_name_or_phone_even_where_a_text_holds_th
         title="王秀英 13812345678 反映路灯",
         description="我叫王秀英，电话13812345678，身份证110101199003071234，邮箱wang.xy@example.cn",
     )["number"]
-    cid = taken_by_li(session, number)
-    steps.record_decision(uow(session), RULES, {"case_id": cid, "outcome": "meeting", "by": "member.li"}, None)
-    steps.record_meeting(
-        uow(session),
-        RULES,
-        {
-            "case_id": cid,
-            "form": "on_site",
-            "venue": "cr_jiefang",
-            "held_on": "2027-01-10",
-            "attendees": [],
-            "units": ["transport"],
-            "summary": "与王秀英（13812345678）现场协商路灯维修",
-            "by": "member.li",
-        },
-        None,
-    )
-    session.commit()
+    meeting_held(session, number, units=("transport",), summary="与王秀英（13812345678）现场协商路灯维修", attendees=())
     seen = cases.get(uow(session), number, TRANSPORT)
     told = [r["payload"]["text"] for r in outbox(session, "notify.consultation.commitment_requested")]
     for text in [seen["title"], seen["description"], seen["meetings"][0]["summary"], *told]:
