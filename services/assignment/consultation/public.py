@@ -3,8 +3,9 @@
 A case number is sequential and guessable, so a case is followed by its ``public_reference``, a
 random string given once, to whoever raised the case. What shows is the state of the work and
 what was decided on it, never who raised it (no name, no phone) nor the departments' contacts;
-the title (the resident's own words), the answer and the notes are masked of phone and identity
-numbers on the way out, the title of the resident's name too.
+every text shown (the title, the resident's own words; the answer; the departments' commitments;
+the reason given for a converted case) is masked of phone and identity numbers, e-mail addresses
+and the resident's name on the way out.
 """
 
 from __future__ import annotations
@@ -57,11 +58,11 @@ def view(uow: AssignmentUnitOfWork, case: Case) -> dict:
         "status": case.status,
         "member_assigned": case.member is not None,
         "outcome": case.outcome,
-        "answer": _masked(case.answer),
+        "answer": _masked(case.answer, (case.resident_name,)),
         "converted_kind": case.converted_kind,
         "converted_number": case.converted_number,
         "converted_outcome": (
-            {**case.converted_outcome, "reason": _masked(case.converted_outcome.get("reason"))}
+            {**case.converted_outcome, "reason": _masked(case.converted_outcome.get("reason"), (case.resident_name,))}
             if case.converted_outcome
             else None
         ),
@@ -70,7 +71,11 @@ def view(uow: AssignmentUnitOfWork, case: Case) -> dict:
         "satisfaction": case.satisfaction,
         "meetings": [{"form": m.form, "held_on": m.held_on.isoformat()} for m in meetings],
         "commitments": [
-            {"unit": c.unit, "actions": _masked(c.actions), "done_by": c.done_by.isoformat() if c.done_by else None}
+            {
+                "unit": c.unit,
+                "actions": _masked(c.actions, (case.resident_name,)),
+                "done_by": c.done_by.isoformat() if c.done_by else None,
+            }
             for c in commitments
         ],
         "follow_ups": [{"actions_done": f.actions_done, "checked_at": iso(f.checked_at)} for f in follow_ups],

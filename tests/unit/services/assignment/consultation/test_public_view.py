@@ -34,3 +34,10 @@ def test_the_title_is_shown_without_the_residents_phone_or_name():
 
 def test_a_title_without_either_is_shown_as_written():
     assert view(FakeAssignmentUnitOfWork(), case("路灯坏了"))["title"] == "路灯坏了"
+
+
+def test_the_answer_a_member_wrote_is_shown_without_the_residents_name_or_phone():
+    answered = case("路灯坏了")
+    answered.answer = "已联系王秀英（13812345678），物业本周内修复"
+    shown = view(FakeAssignmentUnitOfWork(), answered)
+    assert shown["answer"] == "已联系王**（138****5678），物业本周内修复"
