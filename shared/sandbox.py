@@ -579,7 +579,6 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the worker process
 
 def _serve() -> None:  # pragma: no cover - runs in the worker process
     import resource
-
     import signal
 
     inp, out = sys.stdin.buffer, sys.stdout.buffer

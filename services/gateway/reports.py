@@ -63,10 +63,10 @@ def public_notice(figures: dict) -> Response:
 def report_format(request, default: str) -> str:
     """``html`` or ``json``, as ``?format=`` asks (``default`` when it does not); anything else is
     refused (400), not answered in a format the caller did not ask for."""
-    asked = request.args.get("format", default).lower()
+    asked: str = request.args.get("format", default).lower()
     if asked not in ("html", "json"):
         raise InvalidInput("the report's format is html or json", {"format": [f"html or json, not {asked!r}"]})
-    return str(asked)
+    return asked
 
 
 def wants_html(request) -> bool:

@@ -16,14 +16,13 @@ from typing import TYPE_CHECKING
 from shared import clock
 from shared.calendar import local_date
 from shared.errors import Conflict, Forbidden, InvalidInput
-from shared.masking import mask_text
 from shared.principal import acting
 from shared.validation import load, made, page_answer, page_window
 from shared.contracts import messages
 
 from . import directory
 from .models import Case, CaseCommitment
-from .records import as_events, case_by_number, event, events_of, iso, record, tell
+from .records import as_events, case_by_number, event, events_of, iso, record, tell, without_resident
 from .rules import ConsultationRules
 from .schemas import CaseQuery, CaseRegistration, CaseSchema, CommitmentRequest
 
@@ -242,20 +241,15 @@ def dump(
     if view == "unit":
         # A department sees the resident's name masked and no phone, also where the resident or the
         # member wrote them into a text (the title, the description, a meeting's summary...).
-        names = [case.resident_name]
-
-        def masked(text):
-            return None if text is None else mask_text(text, names)
-
         data.update(
             resident_name=mask(case.resident_name),
             resident_phone=None,
-            **{key: masked(data[key]) for key in ("title", "description", "answer", "close_note")},
+            **{key: without_resident(case, data[key]) for key in ("title", "description", "answer", "close_note")},
         )
         for meeting in data["meetings"]:
-            meeting["summary"] = masked(meeting["summary"])
+            meeting["summary"] = without_resident(case, meeting["summary"])
         for follow_up in data["follow_ups"]:
-            follow_up["note"] = masked(follow_up["note"])
+            follow_up["note"] = without_resident(case, follow_up["note"])
     return made(CaseSchema).dump(data)
 
 

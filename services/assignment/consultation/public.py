@@ -13,11 +13,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from shared.errors import Forbidden, NotFound
-from shared.masking import mask_text
 from shared.principal import acting
 
 from .models import Case
-from .records import iso
+from .records import iso, without_resident
 
 if TYPE_CHECKING:
     from ..unit_of_work import AssignmentUnitOfWork
@@ -37,10 +36,6 @@ STAGES = (
 )
 
 
-def _masked(text: str | None, names: tuple[str, ...] = ()) -> str | None:
-    return None if text is None else mask_text(text, names)
-
-
 def view(uow: AssignmentUnitOfWork, case: Case) -> dict:
     """The public view of ``case`` (see the module's docstring)."""
     venue = uow.cases.venue(case.venue)
@@ -51,18 +46,18 @@ def view(uow: AssignmentUnitOfWork, case: Case) -> dict:
         "reference": case.public_reference,
         "number": case.number,
         # The resident wrote it: it may hold their phone number or name, which the public view never shows.
-        "title": _masked(case.title, (case.resident_name,)),
+        "title": without_resident(case, case.title),
         "venue": case.venue,
         "venue_name": venue.name if venue else case.venue,
         "town": case.town,
         "status": case.status,
         "member_assigned": case.member is not None,
         "outcome": case.outcome,
-        "answer": _masked(case.answer, (case.resident_name,)),
+        "answer": without_resident(case, case.answer),
         "converted_kind": case.converted_kind,
         "converted_number": case.converted_number,
         "converted_outcome": (
-            {**case.converted_outcome, "reason": _masked(case.converted_outcome.get("reason"), (case.resident_name,))}
+            {**case.converted_outcome, "reason": without_resident(case, case.converted_outcome.get("reason"))}
             if case.converted_outcome
             else None
         ),
@@ -73,7 +68,7 @@ def view(uow: AssignmentUnitOfWork, case: Case) -> dict:
         "commitments": [
             {
                 "unit": c.unit,
-                "actions": _masked(c.actions, (case.resident_name,)),
+                "actions": without_resident(case, c.actions),
                 "done_by": c.done_by.isoformat() if c.done_by else None,
             }
             for c in commitments

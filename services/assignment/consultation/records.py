@@ -11,12 +11,19 @@ from typing import TYPE_CHECKING
 
 from shared import clock
 from shared.errors import NotFound
+from shared.masking import mask_text
 from shared.principal import acting_user
 
 from .models import Case, CaseEvent
 
 if TYPE_CHECKING:
     from ..unit_of_work import AssignmentUnitOfWork
+
+
+def without_resident(case: Case, text: str | None) -> str | None:
+    """``text`` as those who may not know who raised ``case`` read it (the public, a department):
+    masked of phone and identity numbers, e-mail addresses and the resident's name."""
+    return None if text is None else mask_text(text, [case.resident_name])
 
 
 def iso(value: datetime | None) -> str | None:

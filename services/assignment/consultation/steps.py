@@ -14,11 +14,10 @@ from typing import TYPE_CHECKING
 
 from shared import clock
 from shared.errors import BusinessError
-from shared.masking import mask_text
 from shared.validation import load
 
 from .models import Case, CaseCommitment, CaseFollowUp, CaseMeeting
-from .records import actor_of, case_by_id, event, record, tell
+from .records import actor_of, case_by_id, event, record, tell, without_resident
 from .rules import ConsultationRules, require_for_job
 from .schemas import (
     CaseRef,
@@ -275,7 +274,7 @@ def record_meeting(uow: AssignmentUnitOfWork, rules: ConsultationRules, params: 
                 f"请就微协商 {case.number} 作出承诺",
                 # A department sees the resident's name masked and no phone (docs/micro-consultation.md):
                 # the summary the member wrote may hold them.
-                f"协商议事：{mask_text(data['summary'], [case.resident_name])}；请在 {provenance['due']} 前承诺",
+                f"协商议事：{without_resident(case, data['summary'])}；请在 {provenance['due']} 前承诺",
             )
         case.status = "meeting" if units else "return_visit"
         record(
