@@ -21,6 +21,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from shared import clock, contracts
 from shared.db import transaction
 from shared.errors import Conflict, Forbidden, InvalidInput, NotFound
+from shared.messaging.outbox import publish_event
+from shared.principal import acting_user
 
 from .incidents import incident_dict
 from .messages import buffered_counts
@@ -39,6 +41,23 @@ def require_operator(principal: Mapping[str, Any] | None) -> None:
     calling with no principal act for the system)."""
     if principal is not None and "operator" not in set(principal.get("roles") or []):
         raise Forbidden(f"{principal.get('user') or 'this caller'} is not an operator")
+
+
+CANCELLED_PAYLOAD = contracts.ProcessCancelledSchema()
+REASON_LIMIT = 2000  # as long as a cancellation's reason may be (contracts.ProcessCancelledSchema)
+
+
+def cancel_reason(reason: str | None) -> str:
+    """A cancellation's reason, as given: required (the services record it, the people concerned are
+    told it) and at most ``REASON_LIMIT`` characters."""
+    if not (reason or "").strip():
+        raise InvalidInput("a reason is required to cancel", {"reason": ["Missing data for required field."]})
+    if len(reason or "") > REASON_LIMIT:
+        raise InvalidInput(
+            f"a cancellation's reason is at most {REASON_LIMIT} characters ({len(reason or '')} given)",
+            {"reason": [f"Longer than maximum length {REASON_LIMIT}."]},
+        )
+    return reason or ""
 
 
 class Operators:
@@ -121,10 +140,7 @@ class Operators:
         self, instance_id: str, reason: str, principal: Mapping[str, Any] | None = None
     ) -> CancelledInstanceView:
         require_operator(principal)
-        if not (reason or "").strip():
-            raise InvalidInput(
-                "a reason is required to cancel an instance", {"reason": ["Missing data for required field."]}
-            )
+        reason = cancel_reason(reason)
         closed: dict[str, int] = {}
 
         def change(s: Session, inst: Instance) -> None:
@@ -150,6 +166,24 @@ class Operators:
                 s.delete(row)
             closed.update(tasks=len(items), jobs=len(jobs), incidents=len(incidents), held_results=len(held))
             self.store.history(s, instance_id, principal, "cancelled", None, {"reason": reason, "closed": dict(closed)})
+            # The services close what they keep open for the business object, in this transaction's
+            # outbox: committed with the cancellation or not at all.
+            publish_event(
+                s,
+                Outbox,
+                contracts.PROCESS_CANCELLED,
+                f"cancelled:{instance_id}",
+                inst.business_key or instance_id,
+                payload=CANCELLED_PAYLOAD.load(
+                    {
+                        "instance_id": instance_id,
+                        "process_id": inst.process_id,
+                        "business_key": inst.business_key,
+                        "reason": reason,
+                        "by": acting_user(principal),
+                    }
+                ),
+            )
 
         self.store.set_status(
             instance_id, "cancelled", ("running", "waiting", "incident", "suspended"), change, principal
@@ -273,10 +307,7 @@ class Operators:
     ) -> dict[str, Any]:
         """Cancel every instance that matches (not those already ended); ``dry_run`` only lists them."""
         require_operator(principal)
-        if not (reason or "").strip():
-            raise InvalidInput(
-                "a reason is required to cancel instances", {"reason": ["Missing data for required field."]}
-            )
+        reason = cancel_reason(reason)
         matched = [
             i for i in self.select_instances(business_key_prefix, process_id, status) if i["status"] not in ENDED
         ]

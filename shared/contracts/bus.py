@@ -171,6 +171,26 @@ ASSIGNMENT_MILESTONE_DONE = "assignment.milestone_done"  # a milestone of a B re
 # by, reason); the assignment service records the decision on the unit's extension request.
 DEADLINE_EXTENDED = "deadline.extended"
 
+# The engine: an operator cancelled a process instance (``ztc instances cancel``, the operators'
+# HTTP route). ``subject`` is the instance's business key (a proposal's, an opinion item's or a
+# micro-consultation case's number) or, without one, the instance's id; ``payload`` is
+# :class:`ProcessCancelledSchema`. Each service closes what it keeps open for that business object
+# (its status, assignments, deadlines, rating rounds) and tells the people concerned; one heard twice
+# changes nothing more (``event_id`` is ``cancelled:<instance id>``).
+PROCESS_CANCELLED = "process.cancelled"
+
+
+class ProcessCancelledSchema(Schema):
+    """The payload of ``process.cancelled``: which instance of which process, its business key
+    (``None`` if it had none), why (the operator's reason, as given) and who cancelled it."""
+
+    instance_id = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    process_id = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    business_key = fields.String(allow_none=True, load_default=None, validate=validate.Length(max=200))
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+    by = fields.String(required=True, validate=validate.Length(min=1, max=100))
+
+
 NOTIFY_PREFIX = "notify."  # domain events named notify.<kind> are delivered to people by the gateway
 
 

@@ -27,6 +27,7 @@ from .bus import (
     NOTIFY_PREFIX,
     OPINION_SUBMISSIONS_QUEUE,
     OPINION_SUBMIT_ROUTING_KEY,
+    PROCESS_CANCELLED,
     RESULT_ROUTING_KEY,
     RESULTS_EXCHANGE,
     START_ROUTING_KEY,
@@ -51,14 +52,18 @@ INTAKE_HEARS = (
     "handling.milestone_done",
     "handling.appealed",
     APPEAL_DECIDED,
+    PROCESS_CANCELLED,
 )
 # A deadline moved on an approved extension; rating opened (the units are told the reply was accepted);
 # the committee decided an appeal (the answering units are told).
-ASSIGNMENT_HEARS = (DEADLINE_EXTENDED, RATING_OPENED, APPEAL_DECIDED)
+# An operator cancelled a process instance (every service that keeps something open for one hears it:
+# intake the proposal's or opinion item's status, assignment the assignments and the micro-consultation
+# case, supervision the deadlines, evaluation the rating round).
+ASSIGNMENT_HEARS = (DEADLINE_EXTENDED, RATING_OPENED, APPEAL_DECIDED, PROCESS_CANCELLED)
 # The units' facts that fulfil a supervision deadline (services/supervision/unit_facts.py).
-SUPERVISION_HEARS = (ASSIGNMENT_INPUT_SENT, ASSIGNMENT_MILESTONE_DONE, ASSIGNMENT_SIGNED)
+SUPERVISION_HEARS = (ASSIGNMENT_INPUT_SENT, ASSIGNMENT_MILESTONE_DONE, ASSIGNMENT_SIGNED, PROCESS_CANCELLED)
 # Everything that earns or costs a member points (services/evaluation/points/).
-EVALUATION_HEARS = ("proposal.#", "opinion.#", "consultation.#", "attendance.#")
+EVALUATION_HEARS = ("proposal.#", "opinion.#", "consultation.#", "attendance.#", PROCESS_CANCELLED)
 # Notifications for people, delivered by the gateway: notify.<kind>, and the domain events that
 # carry the notices of their change (EventSchema.notices) instead of a notify.<kind> beside them.
 NOTICES_RIDE_ON = ("proposal.filed",)

@@ -20,7 +20,7 @@ What the grants say, in short:
   own queue ``ztc.unit.<unit>``; it declares and binds nothing;
 - a member's or informant's app writes only ``intake.opinion.submit`` on ``ztc.messages``;
 - only the engine publishes jobs (``ztc.jobs``); only services publish results, BPMN messages,
-  start commands and domain events; nobody but the consuming service binds a queue to ``ztc.jobs``,
+  start commands and domain events (the engine one: ``process.cancelled``); nobody but the consuming service binds a queue to ``ztc.jobs``,
   ``ztc.units`` or ``ztc.events``, and then only with its own keys;
 - nameko's RPC keeps working: a service binds its ``rpc-<service>`` queue with ``<service>.*`` and
   answers on reply keys (UUIDs); the gateway (and the operator) call services and bind their reply
@@ -204,6 +204,8 @@ def service_grant(settings: config.Settings, service: str) -> Grant:
     grant.write.add(esc(DEFAULT_EXCHANGE))
     if service == "engine":
         grant.publishes(contracts.JOBS_EXCHANGE, *(esc(s) + r"\..+" for s in contracts.SERVICES))
+        # Its one domain event: an operator cancelled an instance (the services close their records).
+        grant.publishes(contracts.EVENTS_EXCHANGE, esc(contracts.PROCESS_CANCELLED))
     if service in contracts.SERVICES:
         grant.publishes(contracts.RESULTS_EXCHANGE, esc(contracts.RESULT_ROUTING_KEY))
         grant.publishes(contracts.EVENTS_EXCHANGE, r".+")
@@ -494,6 +496,7 @@ PUBLISH_PROBES = (
     (contracts.MESSAGES_EXCHANGE, contracts.OPINION_SUBMIT_ROUTING_KEY, "an opinion item from an app"),
     (contracts.EVENTS_EXCHANGE, "notify.received", "a notification event"),
     (contracts.EVENTS_EXCHANGE, "proposal.filed", "a domain event"),
+    (contracts.EVENTS_EXCHANGE, contracts.PROCESS_CANCELLED, "the engine's cancellation event"),
     (contracts.UNITS_EXCHANGE, "transport.assignment.created", "an event for a unit"),
     (contracts.UNIT_COMMANDS_EXCHANGE, "transport.sign", "transport's command"),
     (contracts.UNIT_COMMANDS_EXCHANGE, "education.submit_reply", "education's command"),

@@ -116,7 +116,10 @@ def test_a_cancelled_instance_ends_with_its_tasks_and_jobs_closed_and_drops_late
     assert count_rows(engine, Job, job_id=job.job_id, status="cancelled") == 1
     assert engine.accept_result(result_for(job, "ok", ASSIGNMENT)) == "dropped"
     assert engine.accept_result(result_for(job, "failed", message="down")) == "dropped"
-    assert count_rows(engine, Outbox) == 0  # no retry was sent for a cancelled instance
+    # No retry was sent for a cancelled instance: its one message is the cancellation's event.
+    assert [(r["exchange"], r["routing_key"]) for r in outbox_rows(engine)] == [
+        (contracts.EVENTS_EXCHANGE, contracts.PROCESS_CANCELLED)
+    ]
     assert engine.get_instance(inst["id"])["status"] == "cancelled"
     assert engine.where(inst["id"])["tokens"] == []
     with pytest.raises(Conflict):
@@ -128,6 +131,70 @@ def test_a_cancelled_instance_ends_with_its_tasks_and_jobs_closed_and_drops_late
     engine.cancel(review["id"], "duplicate", OPERATOR)
     assert count_rows(engine, WorkItem, instance_id=review["id"], status="cancelled") == 1
     assert engine.list_tasks(STAFF, review["id"]) == []
+
+
+def outbox_rows(engine):
+    with transaction(engine.sessions) as s:
+        return [
+            {"exchange": r.exchange, "routing_key": r.routing_key, "payload": dict(r.payload)}
+            for r in s.scalars(select(Outbox).order_by(Outbox.id))
+        ]
+
+
+def cancellation_events(engine):
+    return [
+        r["payload"]
+        for r in outbox_rows(engine)
+        if (r["exchange"], r["routing_key"]) == (contracts.EVENTS_EXCHANGE, contracts.PROCESS_CANCELLED)
+    ]
+
+
+def test_a_cancellation_tells_the_services_once_with_the_business_key_the_reason_and_who(engine):
+    """The services close what they keep open for the business object (a proposal's status, its
+    assignments, deadlines, rating round) from the ``process.cancelled`` event the cancellation
+    commits with."""
+    engine.deploy(SMOKE)
+    inst = at_assignment(engine, "CANCEL-EV-1")
+    before = len(cancellation_events(engine))
+    engine.cancel(inst["id"], "申请人撤回：重复提交", OPERATOR)
+    [event] = cancellation_events(engine)[before:]
+    body = contracts.EventSchema().load(event)
+    assert body["name"] == contracts.PROCESS_CANCELLED
+    assert body["event_id"] == f"cancelled:{inst['id']}"
+    assert body["subject"] == "CANCEL-EV-1"
+    assert contracts.ProcessCancelledSchema().load(body["payload"]) == {
+        "instance_id": inst["id"],
+        "process_id": "smoke",
+        "business_key": "CANCEL-EV-1",
+        "reason": "申请人撤回：重复提交",
+        "by": "ops.sun",
+    }
+    # Refused again (already cancelled): no second event.
+    with pytest.raises(Conflict):
+        engine.cancel(inst["id"], "again", OPERATOR)
+    assert len(cancellation_events(engine)) == before + 1
+
+    # Without a business key the subject is the instance's id; the services find nothing of theirs.
+    keyless = engine.start("smoke", None, dict(DATA), MEMBER)
+    engine.cancel(keyless["id"], "test data", OPERATOR)
+    [last] = cancellation_events(engine)[before + 1 :]
+    assert last["subject"] == keyless["id"] and last["payload"]["business_key"] is None
+
+
+def test_a_cancellation_with_no_reason_or_an_overlong_one_is_refused_and_changes_nothing(engine):
+    engine.deploy(SMOKE)
+    inst = at_review(engine, "CANCEL-EV-2")
+    before = len(cancellation_events(engine))
+    for reason in ("", "   ", "x" * 2001):
+        with pytest.raises(InvalidInput) as refused:
+            engine.cancel(inst["id"], reason, OPERATOR)
+        assert "reason" in refused.value.details
+        with pytest.raises(InvalidInput):
+            engine.cancel_instances(reason, business_key_prefix="CANCEL-EV-2", principal=OPERATOR)
+    assert engine.get_instance(inst["id"])["status"] == "waiting"
+    assert len(cancellation_events(engine)) == before
+    engine.cancel(inst["id"], "x" * 2000, OPERATOR)  # the longest reason the event carries
+    assert cancellation_events(engine)[-1]["payload"]["reason"] == "x" * 2000
 
 
 def test_where_names_each_token_of_an_instance(engine):
