@@ -32,6 +32,7 @@ from .records import (
     referred_assignment,
     tell_engine,
     unit_acted,
+    why_cancelled,
 )
 from .unit_of_work import AssignmentUnitOfWork
 from .rules import AssignmentRules
@@ -43,16 +44,16 @@ def _begin(uow: AssignmentUnitOfWork, command: str, params, principal) -> tuple[
     return data, principal, own_assignment(uow, data["assignment_id"], principal)
 
 
-def _not_closed(row: Assignment) -> None:
+def _not_closed(uow: AssignmentUnitOfWork, row: Assignment) -> None:
     if row.status == "cancelled":
-        raise Conflict(f"assignment {row.id} was cancelled when staff reassigned proposal {row.number}")
+        raise Conflict(why_cancelled(uow, row))
     if row.status == "objected":
         raise Conflict(f"{row.unit} objected to assignment {row.id}; staff decide on the objection first")
 
 
-def _handling(row: Assignment, doing: str) -> None:
+def _handling(uow: AssignmentUnitOfWork, row: Assignment, doing: str) -> None:
     """The unit signed for the assignment and has not replied in this round."""
-    _not_closed(row)
+    _not_closed(uow, row)
     if row.status == "assigned":
         raise Conflict(f"sign for assignment {row.id} (签收) before you {doing}")
     if row.status == "replied":
@@ -103,7 +104,7 @@ def describe_reply(uow: AssignmentUnitOfWork, reply: Reply, signed: list[ReplyCo
 def sign(uow: AssignmentUnitOfWork, rules: AssignmentRules, params, principal) -> dict:
     """签收: the unit takes the assignment on. Signing twice changes nothing."""
     _, principal, row = _begin(uow, "sign", params, principal)
-    _not_closed(row)
+    _not_closed(uow, row)
     if row.signed_at is None:
         row.signed_at, row.signed_by, row.status = clock.now(), principal["user"], "signed"
         because = record(uow, row, principal["user"], "signed")
@@ -115,7 +116,7 @@ def object_to_assignment(uow: AssignmentUnitOfWork, rules: AssignmentRules, para
     """异议: the unit says the work is not its own, within the rulebook's objection window and
     before it replied. Staff decide (they reassign); the engine hears ``objection_raised``."""
     data, principal, row = _begin(uow, "object", params, principal)
-    _not_closed(row)
+    _not_closed(uow, row)
     if row.status == "replied":
         raise Conflict(f"the reply to proposal {row.number} is submitted; it is too late to object")
     window = rules.objection_deadline(row.created_at)
@@ -156,7 +157,7 @@ def send_input(uow: AssignmentUnitOfWork, rules: AssignmentRules, params, princi
     """协办意见: a co-unit sends its input to the lead unit."""
     data, principal, row = _begin(uow, "send_input", params, principal)
     _role(row, ("co",), "only a co-unit sends input to the lead")
-    _handling(row, "send input")
+    _handling(uow, row, "send input")
     lead = _lead_of(uow, row)
     now = clock.now()
     item = CoUnitInput(
@@ -195,7 +196,7 @@ def draft_reply(uow: AssignmentUnitOfWork, rules: AssignmentRules, params, princ
     """An answering unit drafts (or redrafts) its reply; every redraft needs new co-signatures."""
     data, principal, row = _begin(uow, "draft_reply", params, principal)
     _role(row, ANSWERING_ROLES, "a co-unit does not reply; it sends input and co-signs")
-    _handling(row, "draft a reply")
+    _handling(uow, row, "draft a reply")
     enabled = rules.reply_categories()
     if data["category"] not in enabled:
         raise InvalidInput(
@@ -303,7 +304,7 @@ def cosign_reply(uow: AssignmentUnitOfWork, rules: AssignmentRules, params, prin
     """会签: a co-unit co-signs the lead's current draft. Co-signing twice changes nothing."""
     _, principal, row = _begin(uow, "cosign_reply", params, principal)
     _role(row, ("co",), "only a co-unit co-signs the lead's reply")
-    _handling(row, "co-sign the reply")
+    _handling(uow, row, "co-sign the reply")
     lead = _lead_of(uow, row)
     reply = uow.assignments.current_reply(lead)
     if reply is None or reply.status == "submitted":
@@ -335,7 +336,7 @@ def submit_reply(uow: AssignmentUnitOfWork, rules: AssignmentRules, params, prin
     _, principal, row = _begin(uow, "submit_reply", params, principal)
     active = uow.assignments.active_assignments(row.number, lock=True)  # also refreshes ``row``
     _role(row, ANSWERING_ROLES, "a co-unit does not submit a reply; the lead does")
-    _handling(row, "submit the reply")
+    _handling(uow, row, "submit the reply")
     reply = uow.assignments.current_reply(row)
     if reply is None:
         raise Conflict(f"draft the reply for round {row.round} before submitting it")
@@ -425,7 +426,7 @@ def request_extension(
     ends (refused with TooLate after it); staff decide."""
     data, principal, row = _begin(uow, "request_extension", params, principal)
     _role(row, ANSWERING_ROLES, "only an answering unit asks for an extension")
-    _handling(row, "ask for an extension")
+    _handling(uow, row, "ask for an extension")
     _before_the_deadline(clocks, row.number)
     today = local_date(clock.now())
     if data["until"] is not None and data["until"] <= today:
@@ -490,6 +491,7 @@ def submit_followup(uow: AssignmentUnitOfWork, rules: AssignmentRules, params, p
 
 
 def _accepted_b_reply(uow: AssignmentUnitOfWork, row: Assignment, doing: str) -> Reply:
+    _not_closed(uow, row)
     reply = uow.assignments.current_reply(row)
     if row.status != "replied" or reply is None or reply.category != FOLLOWUP_CATEGORY:
         raise Conflict(

@@ -32,7 +32,7 @@ ANSWERING_ROLES = ("single", "several", "lead")
 
 # Events published to a unit's queue (routing key "<unit>.<event>").
 CREATED = "assignment.created"
-CANCELLED = "assignment.cancelled"
+CANCELLED = "assignment.cancelled"  # reason reassigned (staff) or process_cancelled (an operator)
 SENT_BACK = "assignment.sent_back"
 REHANDLING = "assignment.rehandling"
 INPUT_RECEIVED = "assignment.input_received"
@@ -62,7 +62,7 @@ UNIT_EVENTS = (
 )
 # The inbox notice (notify.<kind>, to unit:<code>) that goes with each decision event.
 NOTICE_TEXT = {
-    CANCELLED: "提案 {number} 的交办已撤销（{reason}），请勿再办理此件。",
+    CANCELLED: "提案 {number} 的交办已撤销（{reason_zh}），请勿再办理此件。{note}",
     OBJECTION_OVERRULED: "提案 {number} 的异议未获同意，仍由本单位办理（交办号 {id} 不变）。",
     EXTENSION_APPROVED: "提案 {number} 的延期申请已同意，答复期限延至 {until}。",
     EXTENSION_REFUSED: "提案 {number} 的延期申请未获同意。{comment}",
@@ -71,6 +71,12 @@ NOTICE_TEXT = {
     FOLLOWUP_EXPECTED: "提案 {number} 答复为 B 类（正在解决或列入计划），请按承诺的办理节点报告进展，问题解决后报送后续办理情况。",
     APPEAL_DECIDED: "提案人对提案 {number} 第 {round} 轮答复的申诉已由提案委员会决定：{decision_zh}。理由：{reason}",
 }
+
+# Why an assignment was cancelled (``assignment.cancelled``: ``reason`` and its ``reason_zh``): staff
+# gave the proposal to other units, or an operator cancelled the proposal's process instance (its
+# ``note`` then says why, ``cancelled_by`` who).
+REASSIGNED, PROCESS_CANCELLED = "reassigned", "process_cancelled"
+CANCEL_REASONS_ZH = {REASSIGNED: "已改交其他单位办理", PROCESS_CANCELLED: "提案办理流程已撤销"}
 
 # BPMN messages sent to the engine (correlation key: the proposal number).
 from shared.contracts.messages import (  # noqa: E402,F401

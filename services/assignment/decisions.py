@@ -15,6 +15,13 @@ where the unit looks for it:
   ``assignment.record_extension_refusal`` (:func:`record_extension_refusal`) marks it ``refused``
   while the proposal goes on waiting for the reply.
 
+- **A cancelled process** (``process.cancelled``, the engine's event when an operator cancels an
+  instance): :func:`hear_cancellation` cancels what is still open of the proposal's assignments
+  (each unit hears ``assignment.cancelled`` with the reason ``process_cancelled``; the objections
+  and extension requests waiting on them are closed as ``cancelled``), or the micro-consultation
+  case (:func:`~services.assignment.consultation.steps.cancel_case`). Another process's instance,
+  one without a business key or with a number nothing is kept for changes nothing.
+
 Each decision is an entry of the assignment event log (``objection_decided``,
 ``extension_decided``: who, when, outcome), and the request's status changes with it; the
 queries show both. A redelivered event changes nothing (its event id is kept in the entry).
@@ -35,6 +42,7 @@ from shared.principal import acting_user
 
 from .models import Assignment
 from . import contracts
+from .consultation.steps import cancel_case
 from .records import iso, record, referred_assignment, tell_unit
 from .unit_of_work import AssignmentUnitOfWork
 
@@ -248,3 +256,123 @@ def hear_appeal_decision(uow: AssignmentUnitOfWork, body) -> list[int]:
         )
         told.append(row.id)
     return told
+
+
+PROCESS_CANCELLED = shared_contracts.PROCESS_CANCELLED
+# The events the service's events queue hears (``subscriptions.ASSIGNMENT_HEARS``), each with its handler.
+HEARD = (shared_contracts.DEADLINE_EXTENDED, RATING_OPENED, APPEAL_DECIDED, PROCESS_CANCELLED)
+
+
+def hear_cancellation(uow: AssignmentUnitOfWork, body) -> dict:
+    """``process.cancelled`` (the engine): an operator cancelled a process instance. For process
+    ``proposal``, every assignment of the proposal still open (not cancelled, and not one whose
+    reply staff accepted in its round) becomes ``cancelled`` with the operator's reason in its log
+    (``cancelled``: reason ``process_cancelled``, note, by, instance, event id); an objection
+    waiting for staff's decision is decided ``cancelled`` and an extension request waiting for one
+    becomes ``cancelled`` (each with its log entry); each unit hears ``assignment.cancelled``.
+    For ``micro_consultation``, the case of that number is cancelled (see
+    :func:`~services.assignment.consultation.steps.cancel_case`). Any other process, an instance
+    without a business key, a number nothing is kept for, records already final: nothing changes.
+    Heard twice, the second finds nothing open and tells nobody again. A malformed event or payload
+    is InvalidInput (the listener dead-letters it with the reason). Returns what it closed:
+    ``{assignments: [ids], case: number or None}``."""
+    event = load(shared_contracts.EventSchema, body, "the event")
+    if event["name"] != PROCESS_CANCELLED:
+        raise InvalidInput("the assignment service hears no such event", {"name": [f"expected {PROCESS_CANCELLED}"]})
+    data = load(shared_contracts.ProcessCancelledSchema, event["payload"], f"the payload of {PROCESS_CANCELLED}")
+    closed: dict = {"assignments": [], "case": None}
+    number = data["business_key"]
+    if not number:
+        return closed
+    at = clock.as_utc(event["occurred_at"])
+    if data["process_id"] == "proposal":
+        closed["assignments"] = _cancel_assignments(uow, number, event["event_id"], data, at)
+    elif data["process_id"] == "micro_consultation":
+        closed["case"] = cancel_case(
+            uow,
+            number,
+            data["reason"],
+            data["by"],
+            at,
+            {"event_id": event["event_id"], "instance_id": data["instance_id"]},
+        )
+    return closed
+
+
+def _still_open(row: Assignment, accepted_rounds: set[int]) -> bool:
+    """Not cancelled already, and not a reply staff accepted (in the assignment's round)."""
+    return row.status != "cancelled" and not (row.status == "replied" and row.round in accepted_rounds)
+
+
+def _cancel_assignments(uow: AssignmentUnitOfWork, number: str, event_id: str, data: dict, at: datetime) -> list[int]:
+    accepted = {
+        int((e.data or {}).get("round") or 0) for e in uow.assignments.proposal_history(number, "reply_accepted")
+    }
+    by, note = data["by"], data["reason"]
+    cancelled = []
+    for row in uow.assignments.active_assignments(number, lock=True):
+        if not _still_open(row, accepted):
+            continue
+        if row.status == "objected":  # staff will not decide on it now
+            record(
+                uow,
+                row,
+                by,
+                "objection_decided",
+                {
+                    "outcome": "cancelled",
+                    "decided_by": by,
+                    "decided_at": iso(at),
+                    "assigned_to": [],
+                    "comment": note,
+                },
+            )
+        for request in uow.assignments.extension_requests(row.id):
+            if request.status != "requested":
+                continue
+            request.status = "cancelled"
+            record(
+                uow,
+                row,
+                by,
+                "extension_decided",
+                {
+                    "request_id": request.id,
+                    "outcome": "cancelled",
+                    "decided_by": by,
+                    "decided_at": iso(at),
+                    "comment": note,
+                    "event_id": event_id,
+                },
+            )
+        previous = row.status
+        row.status, row.cancelled_at = "cancelled", at
+        because = record(
+            uow,
+            row,
+            by,
+            "cancelled",
+            {
+                "reason": contracts.PROCESS_CANCELLED,
+                "note": note,
+                "by": by,
+                "previous_status": previous,
+                "instance_id": data["instance_id"],
+                "event_id": event_id,
+            },
+        )
+        tell_unit(
+            uow,
+            row,
+            contracts.CANCELLED,
+            because,
+            {
+                "reason": contracts.PROCESS_CANCELLED,
+                "reason_zh": contracts.CANCEL_REASONS_ZH[contracts.PROCESS_CANCELLED],
+                "note": note,
+                "cancelled_by": by,
+                "cancelled_at": iso(at),
+            },
+        )
+        cancelled.append(row.id)
+    return cancelled

@@ -87,8 +87,14 @@ def assign(uow: AssignmentUnitOfWork, params: dict, principal: dict | None) -> d
             kept.append(old)
             continue
         old.status, old.cancelled_at = "cancelled", now
-        because = record(uow, old, actor, "cancelled", {"reason": "reassigned"})
-        tell_unit(uow, old, contracts.CANCELLED, because, {"reason": "reassigned"})
+        because = record(uow, old, actor, "cancelled", {"reason": contracts.REASSIGNED})
+        tell_unit(
+            uow,
+            old,
+            contracts.CANCELLED,
+            because,
+            {"reason": contracts.REASSIGNED, "reason_zh": contracts.CANCEL_REASONS_ZH[contracts.REASSIGNED]},
+        )
     created = []
     for row in kept:
         objected = row.status == "objected"

@@ -53,6 +53,19 @@ def referred_assignment(uow: AssignmentUnitOfWork, assignment_id: int) -> Assign
     return row
 
 
+def why_cancelled(uow: AssignmentUnitOfWork, row: Assignment) -> str:
+    """Why a cancelled assignment takes no more commands, in words (its log's last ``cancelled``):
+    staff reassigned the proposal, or an operator cancelled the proposal's handling."""
+    entries = uow.assignments.history(row.id, "cancelled")
+    data = (entries[-1].data or {}) if entries else {}
+    if data.get("reason") == contracts.PROCESS_CANCELLED:
+        return (
+            f"assignment {row.id} was cancelled when the handling of proposal {row.number} was cancelled "
+            f"by {data.get('by')} ({data.get('note')}); it takes no more commands"
+        )
+    return f"assignment {row.id} was cancelled when staff reassigned proposal {row.number}"
+
+
 def visible_assignment(uow: AssignmentUnitOfWork, assignment_id: int, principal: dict) -> Assignment:
     if oversees(principal):
         row = uow.assignments.assignment(assignment_id)
@@ -114,6 +127,7 @@ def tell_unit(
             "id": assignment.id,
             "round": assignment.round,
             "reason": "",
+            "note": "",
             "comment": "",
             "until": "",
             **{k: v if v is not None else "" for k, v in data.items()},

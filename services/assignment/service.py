@@ -184,11 +184,16 @@ class AssignmentService(Pingable, ConsultationEntrypoints):
     def on_deadline_extended(self, body):
         """Staff approved an extension (supervision moved the deadline): record it on the request.
         Staff accepted a reply (a rating round opened): its units are told (B: a follow-up is due).
-        The committee decided an appeal: the answering units are told."""
+        The committee decided an appeal: the answering units are told. An operator cancelled a
+        process instance: the proposal's open assignments (their units told) or the
+        micro-consultation case are cancelled. A malformed event is refused (dead-lettered with
+        its reason)."""
         if isinstance(body, dict) and body.get("name") == decisions.RATING_OPENED:
             decisions.hear_acceptance(self.uow, body)
         elif isinstance(body, dict) and body.get("name") == decisions.APPEAL_DECIDED:
             decisions.hear_appeal_decision(self.uow, body)
+        elif isinstance(body, dict) and body.get("name") == decisions.PROCESS_CANCELLED:
+            decisions.hear_cancellation(self.uow, body)
         else:
             decisions.hear_extension(self.uow, body)
         self.db.commit()

@@ -24,7 +24,7 @@ from shared.contracts.messages import APPEAL_LODGED
 from shared.errors import BusinessError, Conflict, Forbidden, InvalidInput, NotFound, TooLate
 from shared.validation import load
 
-from . import merged
+from . import cancellation, merged
 from .access import principal_of
 from .models import Appeal
 from .ratings import SCORES, UNSATISFIED, appeal_view
@@ -48,6 +48,9 @@ def appeal(uow: EvaluationUnitOfWork, number, reason, principal) -> dict:
         raise NotFound(f"{number} has no rated reply to appeal")
     if caller["user"] not in rating_round.proposers or "member" not in caller["roles"]:
         raise Forbidden(f"only a proposer of {number} appeals the rating of its reply")
+    cancelled = cancellation.refusal(rating_round)  # the proposal's process was cancelled (cancellation.py)
+    if cancelled is not None:
+        raise Conflict(cancelled, {"round": rating_round.round, "cancelled": rating_round.cancelled})
     if rating_round.appeal_due is None:
         raise Conflict(
             f"round {rating_round.round} of {answering} cannot be appealed: an appeal comes after a "

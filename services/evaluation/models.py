@@ -28,8 +28,12 @@ class Outcome(Base):
 class RatingRound(Base):
     """One round of rating a reply: round 1 for the first reply, one more after each re-handling.
 
-    ``outcome`` is set when the round closes: ``accepted``, ``rehandle`` (someone was unsatisfied)
-    or ``superseded`` (a newer round was opened before every proposer had rated)."""
+    ``outcome`` is set when the round closes: ``accepted``, ``rehandle`` (someone was unsatisfied),
+    ``appealable`` (a re-handled reply rated 不满意), ``upheld`` (its appeal decided for the handling),
+    ``superseded`` (a newer round was opened before every proposer had rated) or ``cancelled`` (an
+    operator cancelled the proposal's process while the round was open). ``cancelled`` says that
+    cancellation (``{at, by, reason, process_id, instance_id, event_id}``, ``cancellation.py``) on
+    the round it closed, or on an appealable round whose appeal window or undecided appeal it ended."""
 
     __tablename__ = "rating_rounds"
     __table_args__ = (UniqueConstraint("number", "round", name="uq_rating_rounds_number_round"),)
@@ -43,6 +47,8 @@ class RatingRound(Base):
     outcome: Mapped[str | None] = mapped_column(String(20), nullable=True)
     # A re-handled reply rated 不满意: no automatic re-handling, the proposers may appeal until then.
     appeal_due: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    # The operator's cancellation of the proposal's process that closed this round or ended its appeal.
+    cancelled: Mapped[dict | None] = mapped_column(JSON, nullable=True)
 
     ratings: Mapped[list[Rating]] = relationship(back_populates="rating_round", order_by="Rating.id")
 

@@ -31,7 +31,7 @@ from shared.contracts.jobs.evaluation import CloseRating as CloseRatingParams
 from shared.contracts.jobs.evaluation import OpenRating as OpenRatingParams
 from shared.validation import load
 
-from . import merged
+from . import cancellation, merged
 from .access import oversees, principal_of
 from .models import Rating, RatingRound
 from .repository import Duplicate
@@ -140,7 +140,10 @@ def rate(uow: EvaluationUnitOfWork, rules: EvaluationRules, number, handling, re
     if caller["user"] not in rating_round.proposers or "member" not in caller["roles"]:
         raise Forbidden(f"only the proposers of {data['number']} rate its reply, each for themselves")
     if rating_round.closed_at is not None:
-        raise Conflict(f"round {rating_round.round} of {data['number']} is closed")
+        # A round its process's cancellation closed says so (cancellation.py).
+        raise Conflict(
+            cancellation.refusal(rating_round) or f"round {rating_round.round} of {data['number']} is closed"
+        )
     if any(r.rater == caller["user"] for r in rating_round.ratings):
         raise Conflict(f"{caller['user']} has already rated round {rating_round.round} of {data['number']}")
     rating = Rating(

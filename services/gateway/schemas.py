@@ -311,7 +311,11 @@ class Appeal(Schema):
     reason = fields.String()
     lodged_at = fields.String()
     decision = fields.String(
-        allow_none=True, metadata={"description": "upheld or rehandle, once the committee decided"}
+        allow_none=True,
+        metadata={
+            "description": "upheld or rehandle, once the committee decided; cancelled if the proposal's "
+            "process was cancelled before it did"
+        },
     )
     decision_reason = fields.String(allow_none=True)
     decided_by = fields.String(allow_none=True)
@@ -327,7 +331,8 @@ class RatingRound(Schema):
         allow_none=True,
         metadata={
             "description": "accepted, rehandle, appealable (a re-handled reply rated 不满意: may be appealed "
-            "until appeal_due), upheld (appealed, the handling upheld), superseded"
+            "until appeal_due), upheld (appealed, the handling upheld), superseded, cancelled (the "
+            "proposal's process was cancelled while the round was open)"
         },
     )
     appeal_due = fields.String(allow_none=True)
@@ -477,6 +482,9 @@ class YearReport(Schema):
     not_filed_reasons = fields.List(fields.Nested(_Counted))
     converted = fields.Dict(keys=fields.String(), values=fields.Integer())
     undecided = fields.Integer()
+    cancelled = fields.Integer(
+        metadata={"description": "proposals of the year whose handling an operator cancelled (not counted undecided)"}
+    )
     answered = fields.Integer()
     categories = fields.List(fields.Nested(_Counted))
     lead_units = fields.List(fields.Dict())

@@ -10,7 +10,9 @@ sends it, in the transaction that records the outcome, when:
   to, if anything) or merged into another (``merged``, naming that one): the committee's decision is
   its outcome for the case, which would otherwise wait out the rulebook's ``conversion_outcome``;
 - an opinion item opened from a case is not adopted, or its tracking ends (adopted, handled); an
-  item turned into a proposal tells nothing itself: its proposal does.
+  item turned into a proposal tells nothing itself: its proposal does;
+- the process of such a proposal or item is cancelled by an operator (``cancelled``, with the
+  operator's reason: ``cancellation``).
 
 Each message carries ``outcome`` (the status) and ``reason`` (why, in words, or null). Sent once
 per item or proposal (the message id names it): a merged proposal answered later with the one it
@@ -83,3 +85,14 @@ def opinion_settled(uow: IntakeUnitOfWork, item: OpinionItem) -> None:
     """``item`` reached its outcome (its status: not_adopted, adopted, handled): tell its case, if any."""
     if item.origin_case:
         _tell(uow, item.origin_case, "opinion", item.number, item.status, reason=None)
+
+
+def cancelled(uow: IntakeUnitOfWork, record: Proposal | OpinionItem, reason: str) -> None:
+    """The process of ``record`` (a proposal or an opinion item) was cancelled: tell the case it
+    came from, if any (``reason``: the operator's, in words)."""
+    if isinstance(record, Proposal):
+        kind, case_number = "proposal", _case_of(uow, record)
+    else:
+        kind, case_number = "opinion", record.origin_case
+    if case_number:
+        _tell(uow, case_number, kind, record.number, "cancelled", reason=reason)

@@ -13,7 +13,8 @@ from .unit_of_work import IntakeUnitOfWork
 
 def key_proposal_facts(uow: IntakeUnitOfWork, year: int, numbers: list[str], principal: dict | None) -> dict:
     """How many proposals of ``year`` were filed (立案; merged ones are not counted: they are
-    answered with the proposal they were merged into), their numbers, and of ``numbers`` those
+    answered with the proposal they were merged into; nor those whose process an operator cancelled
+    since: they are handled no further), their numbers, and of ``numbers`` those
     filed in ``year`` with their title and proposers (the initiator first)."""
     _, roles = acting_user(principal)
     if not reads_all(roles):

@@ -18,9 +18,13 @@ assignment and evaluation services publish; the proposers are told what concerns
 Each is kept in the proposal's history (``handling`` events with their payload: an appeal's and its
 decision's reasons among them), which the case thread shows.
 
-Only a proposal in handling moves (``filed`` or one of the statuses above); a published, merged
-or not filed one keeps its status. An event older than the last one applied (events can arrive
-out of order, or twice) changes no status; one heard before changes nothing at all.
+Only a proposal in handling moves (``filed`` or one of the statuses above); a published, merged,
+not filed or cancelled one keeps its status. An event older than the last one applied (events can
+arrive out of order, or twice) changes no status; one heard before changes nothing at all. A
+cancelled proposal's handling events are kept in its history but tell its proposers nothing.
+
+``process.cancelled`` (the engine: an operator cancelled the proposal's or an opinion item's
+process) comes on the same queue and is applied by :mod:`.cancellation`.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from shared import contracts
 from shared.errors import InvalidInput
 from shared.validation import load
 
+from . import cancellation
 from .models import Proposal
 from .records import by_number, notice, notify, proposers, record_event, tell
 from .unit_of_work import IntakeUnitOfWork
@@ -90,6 +95,8 @@ def hear(uow: IntakeUnitOfWork, body) -> dict:
     name = event["name"]
     if name not in HEARD:
         raise InvalidInput("intake hears no such event", {"name": [f"one of {', '.join(HEARD)}"]})
+    if name == contracts.PROCESS_CANCELLED:
+        return cancellation.hear(uow, event)
     proposal = by_number(uow, event["subject"], lock=True)
     if proposal is None:  # a smoke diagram's submission, or a proposal of another installation
         return {"applied": False, "reason": "no such proposal"}
@@ -115,6 +122,9 @@ def hear(uow: IntakeUnitOfWork, body) -> dict:
             **event["payload"],
         },
     )
+    if proposal.status == cancellation.CANCELLED:  # its process is gone: nothing to tell anyone
+        uow.flush()
+        return {"applied": False, "status": proposal.status}
     title = f"{proposal.number}《{proposal.title}》"
     # The notices of one event go out as one message (reply accepted and rating opened: two).
     tell(

@@ -79,6 +79,7 @@ def year_figures(
     member_names = member_names or (lambda users: {})
     counts = uow.proposals.year_counts(year)  # the answers' categories and lead units among them
     decisions, categories, units = counts["decisions"], counts["categories"], counts["lead_units"]
+    cancelled = counts["cancelled"]
     listed_total, proposals = uow.proposals.year_page(
         year, audience == "public", (data["page"] - 1) * data["per_page"], data["per_page"]
     )
@@ -124,7 +125,11 @@ def year_figures(
             {"code": code, "label": rules.not_filed_reason(code).zh, "count": n} for code, n in sorted(reasons.items())
         ],
         "converted": {"opinion": conversions.get("opinion", 0), "letter": conversions.get("letter", 0)},
-        "undecided": sum(n for d, n in decisions.items() if d not in ("filed", "not_filed")),
+        # Cancelled before the committee decided (its process cancelled by an operator): not waiting
+        # for a decision any more. ``cancelled``: every proposal of the year whose process was cancelled.
+        "undecided": sum(n for d, n in decisions.items() if d not in ("filed", "not_filed"))
+        - sum(n for d, n in cancelled.items() if d not in ("filed", "not_filed")),
+        "cancelled": sum(cancelled.values()),
         "answered": counts["answered"],
         "categories": [
             {"code": c.code, "label": c.zh, "count": categories.get(c.code, 0)} for c in rules.reply_categories()

@@ -36,8 +36,9 @@ from .models import (
     Publication,
 )
 
-# Proposals no other is compared with for duplicates: nothing is merged into them.
-NOT_COMPARED = ("merged", "not_filed")
+# Proposals no other is compared with for duplicates: nothing is merged into them (nor into one
+# whose process an operator cancelled: it is handled no further).
+NOT_COMPARED = ("merged", "not_filed", "cancelled")
 
 
 class ProposalRepository(abc.ABC):
@@ -144,7 +145,7 @@ class ProposalRepository(abc.ABC):
     # -- a year's figures -------------------------------------------------------------------------
     @abc.abstractmethod
     def filed_of_year(self, year: int) -> list[Proposal]:
-        """The proposals of ``year`` decided ``filed``, by number."""
+        """The proposals of ``year`` decided ``filed`` and not cancelled since, by number."""
 
     @abc.abstractmethod
     def of_year(self, year: int) -> list[Proposal]:
@@ -157,7 +158,8 @@ class ProposalRepository(abc.ABC):
         ``not_filed_reasons`` (reason code -> how many not filed for it), ``conversions``
         (``opinion``/``letter`` -> how many), ``areas`` (as :meth:`area_decisions`), ``answered``
         (how many have an answer published or declined), ``categories`` (reply category -> how
-        many) and ``lead_units`` (the answer's first unit -> how many)."""
+        many), ``lead_units`` (the answer's first unit -> how many) and ``cancelled`` (decision or
+        None -> how many of those its process was cancelled, status ``cancelled``)."""
 
     @abc.abstractmethod
     def year_page(self, year: int, published_only: bool, offset: int, limit: int) -> tuple[Counted, list[Proposal]]:

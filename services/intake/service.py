@@ -63,7 +63,8 @@ class IntakeService(Pingable, OpinionEntrypoints):
 
     @listen(events_queue("intake", progress.HEARD))
     def on_handling(self, body):
-        """The proposal's handling moved on: its status follows, its proposers are told."""
+        """The proposal's handling moved on: its status follows, its proposers are told. An operator
+        cancelled a proposal's or an opinion item's process: it is cancelled too (``cancellation``)."""
         progress.hear(self.uow, body)
         self.db.commit()
 

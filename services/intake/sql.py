@@ -215,7 +215,11 @@ class SqlProposalRepository(ProposalRepository):
         return [(number, title, suggestions, words) for number, title, suggestions, words in found]
 
     def filed_of_year(self, year: int) -> list[Proposal]:
-        query = select(Proposal).where(Proposal.year == year, Proposal.decision == "filed").order_by(Proposal.sequence)
+        query = (
+            select(Proposal)
+            .where(Proposal.year == year, Proposal.decision == "filed", Proposal.status != "cancelled")
+            .order_by(Proposal.sequence)
+        )
         return list(self.session.scalars(query))
 
     def of_year(self, year: int) -> list[Proposal]:
@@ -247,6 +251,7 @@ class SqlProposalRepository(ProposalRepository):
                 Proposal.area,
                 Proposal.reason_code,
                 Proposal.merged_into,
+                Proposal.status,
                 Proposal.reply_category,
                 Proposal.lead_unit,
                 func.count(),
@@ -267,9 +272,12 @@ class SqlProposalRepository(ProposalRepository):
         areas: Counter[tuple[str | None, str | None]] = Counter()
         categories: Counter[str] = Counter()
         lead_units: Counter[str] = Counter()
+        cancelled: Counter[str | None] = Counter()
         merged = 0
-        for decision, area, reason_code, merged_into, category, lead_unit, n in groups:
+        for decision, area, reason_code, merged_into, status, category, lead_unit, n in groups:
             decisions[decision] += n
+            if status == "cancelled":
+                cancelled[decision] += n
             areas[(area, decision)] += n
             if decision == "not_filed" and reason_code:
                 reasons[reason_code] += n
@@ -296,6 +304,7 @@ class SqlProposalRepository(ProposalRepository):
             "answered": sum(categories.values()),
             "categories": dict(categories),
             "lead_units": dict(lead_units),
+            "cancelled": dict(cancelled),
         }
 
     def year_page(self, year: int, published_only: bool, offset: int, limit: int) -> tuple[Counted, list[Proposal]]:

@@ -5,7 +5,8 @@ the rule, the rulebook (name, version, SHA-256 of the file), the start event, th
 day-by-day account for working-day rules (marked ``provisional`` when it counted a date of a year
 without an official holiday schedule), and every pause, resume, extension, restart and
 recalculation with who and why. A deadline is *live* while ``closed_at`` is empty (status ``open``, or ``missed`` once
-escalated); ``met``, ``missed``, ``superseded`` and ``closed`` with ``closed_at`` set are history.
+escalated); ``met``, ``missed``, ``superseded``, ``closed`` and ``cancelled`` (its process was cancelled by an
+operator: ``cancellation``) with ``closed_at`` set are history.
 
 Times are ``UtcDateTime`` columns: stored in UTC and read back aware, on SQLite too. Due dates are
 Chinese local dates.
@@ -24,11 +25,16 @@ from shared.messaging.models import messaging_models
 Base = make_base()
 Outbox, Inbox = messaging_models(Base)
 
-DEADLINE_STATUSES = ("open", "met", "missed", "superseded", "closed")
+DEADLINE_STATUSES = ("open", "met", "missed", "superseded", "closed", "cancelled")
+# Closed without a result of the work: a newer clock replaced it (superseded), or an operator cancelled
+# its process (cancelled). What a proposal's current clocks say (the latest reply, whether its units
+# signed on time) is read without them.
+SET_ASIDE = ("superseded", "cancelled")
 # recalculation: a provisional calendar account counted again when the year's official holiday
 # schedule was entered (operations.recompute_provisional), and the due date moved.
 # clock_start: a reply deadline counted from signing moved when the answering units signed (签收).
-CHANGE_KINDS = ("pause", "resume", "extension", "restart", "recalculation", "clock_start")
+# cancellation: an operator cancelled the proposal's process; the deadline stopped (services/supervision/cancellation.py).
+CHANGE_KINDS = ("pause", "resume", "extension", "restart", "recalculation", "clock_start", "cancellation")
 LOG_KINDS = ("visit", "meeting", "instruction", "note")
 
 

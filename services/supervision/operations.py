@@ -34,7 +34,7 @@ from shared.validation import load
 from . import key_proposals, milestones, notices, reply_clock, unit_facts  # noqa: F401 - reply_clock named in docs
 
 from .access import actor, principal_of, require_calendar_keeper, require_pauser
-from .models import Escalation, Reminder
+from .models import SET_ASIDE, Escalation, Reminder
 from .records import (
     ASSIGNED,
     REASSIGNED,
@@ -530,7 +530,7 @@ def close(uow: SupervisionUnitOfWork, rules: SupervisionRules, params: dict, pri
             row.status = "closed"
         row.closed_at = now
     uow.flush()
-    current = [row for row in deadlines_of(uow, number) if row.status != "superseded"]
+    current = [row for row in deadlines_of(uow, number) if row.status not in SET_ASIDE]
     signing = [row for row in current if row.rule == SIGN_FOR_RULE]
     reply = latest_reply(uow, number)
     submitted = {r["unit"]: clock.as_utc(r["submitted_at"]) for r in data["replies"] if r["submitted_at"]}

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from shared import rulebook as rulebooks
 
-from .models import Deadline, DeadlineChange
+from .models import SET_ASIDE, Deadline, DeadlineChange
 from .rules import REPLY_RULES, SupervisionRules, ends_at
 from .unit_of_work import SupervisionUnitOfWork
 
@@ -39,8 +39,9 @@ def live_reply(uow: SupervisionUnitOfWork, number: str) -> Deadline | None:
 
 
 def latest_reply(uow: SupervisionUnitOfWork, number: str) -> Deadline | None:
-    """The newest reply deadline not superseded: the live one, or the one the last reply closed."""
-    rows = [row for row in deadlines_of(uow, number) if row.rule in REPLY_RULES and row.status != "superseded"]
+    """The newest reply deadline not set aside (superseded, or cancelled with its process): the live
+    one, or the one the last reply closed."""
+    rows = [row for row in deadlines_of(uow, number) if row.rule in REPLY_RULES and row.status not in SET_ASIDE]
     return rows[-1] if rows else None
 
 
@@ -48,7 +49,7 @@ def clock_started_at(uow: SupervisionUnitOfWork, number: str) -> datetime | None
     """When the reply clock of the current assignment started: the start of its ``reply_deadline``
     (the answering units' signing, or the end of their sign-for limit), from which the extension
     cap counts."""
-    rows = [row for row in deadlines_of(uow, number) if row.rule == "reply_deadline" and row.status != "superseded"]
+    rows = [row for row in deadlines_of(uow, number) if row.rule == "reply_deadline" and row.status not in SET_ASIDE]
     return rows[-1].started_at if rows else None
 
 

@@ -16,7 +16,7 @@ from datetime import datetime
 from shared import clock
 from shared.calendar import local_date
 
-from .models import Deadline
+from .models import SET_ASIDE, Deadline
 from .records import SIGN_LIMIT_END, SIGNED, deadlines_of, live_reply, record_change
 from .rules import SIGN_FOR_RULE, SupervisionRules, ends_at
 from .unit_of_work import SupervisionUnitOfWork
@@ -29,7 +29,7 @@ def signing_start(uow: SupervisionUnitOfWork, number: str, units: list[str]) -> 
     no sign-for limit is open for them. ``account`` says, per unit, what counted."""
     current: dict[str, Deadline] = {}
     for row in deadlines_of(uow, number):
-        if row.rule == SIGN_FOR_RULE and row.unit in units and row.status != "superseded":
+        if row.rule == SIGN_FOR_RULE and row.unit in units and row.status not in SET_ASIDE:
             current[row.unit] = row  # the newest of each unit
     if not current:
         return None

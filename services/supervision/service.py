@@ -89,7 +89,8 @@ class SupervisionService(Pingable):
     @listen(events_queue("supervision"))
     def on_unit_acted(self, body):
         """A unit signed, a co-unit sent its input or a unit reported a milestone done: fulfil its
-        deadline (once per event)."""
+        deadline (once per event). An operator cancelled a proposal's process: its live deadlines
+        close (``unit_facts`` hands ``process.cancelled`` to ``cancellation``)."""
         unit_facts.hear(self.uow, body, self.rules)
         self.db.commit()
 

@@ -22,6 +22,7 @@ from shared import contracts
 from shared.errors import InvalidInput
 from shared.validation import load
 
+from . import cancellation
 from .models import Deadline, UnitFact
 from .records import live_deadlines
 from . import reply_clock
@@ -33,6 +34,9 @@ FULFILS = {
     contracts.ASSIGNMENT_INPUT_SENT: CO_INPUT_RULE,
     contracts.ASSIGNMENT_MILESTONE_DONE: MILESTONE_RULE,
 }
+# Every event supervision's events queue brings (subscriptions.SUPERVISION_HEARS): the units' facts,
+# and an operator's cancellation of a process (``cancellation``).
+HEARD = (*FULFILS, contracts.PROCESS_CANCELLED)
 
 
 class UnitActedPayload(Schema):
@@ -49,10 +53,13 @@ class UnitActedPayload(Schema):
 def hear(uow: SupervisionUnitOfWork, body: dict, rules: SupervisionRules) -> dict:
     """Record one event; returns ``{event_id, deadline_id, status}`` (``status`` of the deadline it
     fulfilled, ``None`` while no deadline is open for it). A malformed event is refused
-    (InvalidInput: the listener dead-letters it) and nothing is kept."""
+    (InvalidInput: the listener dead-letters it) and nothing is kept. ``process.cancelled`` goes
+    to :func:`~services.supervision.cancellation.hear` (its answer: ``{event_id, number, closed}``)."""
     event = load(contracts.EventSchema, body, "the event")
-    if event["name"] not in FULFILS:
-        raise InvalidInput("supervision hears no such event", {"name": [f"expected one of: {', '.join(FULFILS)}"]})
+    if event["name"] not in HEARD:
+        raise InvalidInput("supervision hears no such event", {"name": [f"expected one of: {', '.join(HEARD)}"]})
+    if event["name"] == contracts.PROCESS_CANCELLED:
+        return cancellation.hear(uow, body)
     payload = load(UnitActedPayload, event["payload"], f"the payload of {event['name']}")
     uow.lock(f"supervision:{event['subject']}")  # not beside an open_deadlines of it
     fact = uow.deadlines.fact(event["event_id"])

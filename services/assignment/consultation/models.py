@@ -79,7 +79,8 @@ class Case(Base):
 
     Status: ``registered`` -> ``dispatched`` (派单) -> ``taken`` (接单) -> ``answered`` | ``converted``
     | ``meeting`` (协商) -> ``committed`` (departments committed) -> ``following_up`` (跟进查单) ->
-    ``return_visit`` -> ``closed``.
+    ``return_visit`` -> ``closed``; ``cancelled`` (from any status before ``closed``) when an
+    operator cancels its process (``close_reason`` ``process_cancelled``, ``close_note`` why).
     """
 
     __tablename__ = "cases"

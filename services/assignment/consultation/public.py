@@ -33,6 +33,7 @@ STAGES = (
     "following_up",
     "return_visit",
     "closed",
+    "cancelled",  # an operator cancelled its process (close_reason process_cancelled)
 )
 
 

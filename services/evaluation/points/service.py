@@ -13,12 +13,13 @@ from shared.messaging.entrypoints import api, listen
 from shared.messaging.rules import RulesPerWorker
 from shared.messaging.topology import events_queue
 
-from .. import merged
+from .. import cancellation, merged
 from . import attendance, directory, files, ledger, periods
 from .rules import RulebookPointsRules
 
 # The events the ledger hears: every row of every term names one of these (an event with no row
 # for it is kept as heard, with no points). attendance.recorded comes from this service's outbox.
+# process.cancelled is heard on the same queue but never booked (``cancellation``).
 POINTS_EVENTS = contracts.subscriptions.EVALUATION_HEARS
 # One event booked at a time in this process (a green lock: the workers are greenlets): SQLite has no row locks, and
 # a member's next entry depends on what they hold. PostgreSQL also locks the members' rows.
@@ -36,11 +37,16 @@ class PerformanceMixin:
     @listen(events_queue("evaluation"))
     def book_points(self, body):
         """A domain event: its points booked once (a redelivery books nothing); a malformed event,
-        or one dated outside every term, is dead-lettered with its reason."""
+        or one dated outside every term, is dead-lettered with its reason. ``process.cancelled``
+        earns and costs no points and is not booked: it closes the proposal's rating round or appeal
+        (``cancellation``; a malformed one is dead-lettered too)."""
         with BOOKING:
             uow = self.uow
-            ledger.book_event(uow, self.points_rules, body)
-            merged.hear(uow, body)  # a merged proposal's proposers rate the answer it joined
+            if cancellation.concerns(body):
+                cancellation.hear(uow, body)
+            else:
+                ledger.book_event(uow, self.points_rules, body)
+                merged.hear(uow, body)  # a merged proposal's proposers rate the answer it joined
             self.db.commit()
 
     # -- directory and terms -----------------------------------------------------------------

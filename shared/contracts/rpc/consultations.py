@@ -115,7 +115,8 @@ class ConvertedOutcomeSchema(Schema):
     status = fields.String(
         metadata={
             "description": "a proposal: published | answered (not published) | not_filed | merged; "
-            "an opinion item: adopted | not_adopted | handled"
+            "an opinion item: adopted | not_adopted | handled; either: cancelled (an operator cancelled "
+            "its process)"
         }
     )
     reason = fields.String(
@@ -237,7 +238,8 @@ class PublicCaseSchema(Schema):
     status = fields.String(
         metadata={
             "description": "registered | dispatched | taken | answered | converted | "
-            "meeting | committed | following_up | return_visit | closed"
+            "meeting | committed | following_up | return_visit | closed | cancelled (its process was "
+            "cancelled by an operator)"
         }
     )
     member_assigned = fields.Boolean(metadata={"description": "a member has the case"})

@@ -21,6 +21,7 @@ STATUS_ZH = {
     "not_handled": "未办理",
     "handled": "已办理",
     "converted": "已转为提案",
+    "cancelled": "已撤销",  # an operator cancelled its process (process.cancelled)
 }
 
 

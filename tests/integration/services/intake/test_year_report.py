@@ -35,6 +35,9 @@ YEAR = [
     (2026, "pre_review", None, None, None, None, False, None),
     (2026, "dropped", None, None, None, None, False, None),  # not counted
     (2025, "published", "filed", None, None, ("published", "C", ["health"]), True, None),  # another year
+    # their processes cancelled by an operator: one after filing, one before the committee decided
+    (2026, "cancelled", "filed", None, None, None, False, None),
+    (2026, "cancelled", None, None, None, None, False, None),
 ]
 
 
@@ -109,19 +112,21 @@ def test_the_database_counts_what_the_rows_add_up_to_and_the_pages_make_the_whol
     fill(fake)
     counted, expected = figures(sql_uow, audience), figures(fake, audience)
     assert counted == expected
-    assert (counted["received"], counted["filed"], counted["not_filed"], counted["merged"]) == (9, 4, 3, 1)
-    assert counted["undecided"] == 2 and counted["converted"] == {"opinion": 1, "letter": 1}
+    assert (counted["received"], counted["filed"], counted["not_filed"], counted["merged"]) == (11, 5, 3, 1)
+    # the cancelled one never decided is not waiting for a decision
+    assert (counted["undecided"], counted["cancelled"]) == (2, 2)
+    assert counted["converted"] == {"opinion": 1, "letter": 1}
     assert [(r["code"], r["count"]) for r in counted["not_filed_reasons"]] == [
         ("academic_debate", 2),
         ("personal_or_family", 1),
     ]
     society = next(a for a in counted["areas"]["areas"] if a["code"] == "society")
-    assert (society["proposals"], society["filed"], counted["areas"]["unclassified"]["proposals"]) == (3, 2, 3)
+    assert (society["proposals"], society["filed"], counted["areas"]["unclassified"]["proposals"]) == (4, 2, 3)
     assert counted["answered"] == 3 and counted["lead_units"] == [
         {"unit": "education", "count": 1},
         {"unit": "transport", "count": 2},
     ]
-    listed = 2 if audience == "public" else 9
+    listed = 2 if audience == "public" else 11
     assert counted["listed"] == listed and len(counted["proposals"]) == listed
     pages = [figures(sql_uow, audience, page=n, per_page=2) for n in range(1, 7)]
     assert [p["number"] for page in pages for p in page["proposals"]] == [p["number"] for p in counted["proposals"]]
@@ -133,6 +138,15 @@ def test_the_database_counts_what_the_rows_add_up_to_and_the_pages_make_the_whol
     )
     with pytest.raises(InvalidInput):
         figures(sql_uow, audience, per_page=1001)
+
+
+def test_a_filed_proposal_whose_process_was_cancelled_is_no_longer_among_the_filed(sql_uow):
+    """What supervision chooses key proposals among (``key_facts``): the filed ones still handled."""
+    fake = FakeIntakeUnitOfWork()
+    fill(fake)
+    numbers = [p.number for p in sql_uow.proposals.filed_of_year(2026)]
+    assert numbers == [p.number for p in fake.proposals.filed_of_year(2026)]
+    assert numbers == ["2026-0001", "2026-0002", "2026-0003", "2026-0004"]
 
 
 def test_the_years_counts_are_read_from_the_index_alone(sql_uow, db_kind):

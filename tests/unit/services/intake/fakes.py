@@ -178,7 +178,9 @@ class FakeProposalRepository(ProposalRepository):
         ]
 
     def filed_of_year(self, year: int) -> list[Proposal]:
-        return _by_number([p for p in self._rows.of(Proposal) if p.year == year and p.decision == "filed"])
+        return _by_number(
+            [p for p in self._rows.of(Proposal) if p.year == year and p.decision == "filed" and p.status != "cancelled"]
+        )
 
     def of_year(self, year: int) -> list[Proposal]:
         return _by_number([p for p in self._rows.of(Proposal) if p.year == year and p.status != "dropped"])
@@ -201,6 +203,7 @@ class FakeProposalRepository(ProposalRepository):
             "answered": sum(1 for p in proposals if p.reply_category),
             "categories": dict(Counter(p.reply_category for p in proposals if p.reply_category)),
             "lead_units": dict(Counter(p.lead_unit for p in proposals if p.reply_category and p.lead_unit)),
+            "cancelled": dict(Counter(p.decision for p in proposals if p.status == "cancelled")),
         }
 
     def year_page(self, year: int, published_only: bool, offset: int, limit: int) -> tuple[Counted, list[Proposal]]:

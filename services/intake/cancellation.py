@@ -1,0 +1,185 @@
+"""An operator cancelled a process instance (``process.cancelled``, published by the engine): the
+proposal or opinion item it ran for is closed too, and the people concerned are told.
+
+| process | business key | status | history | told (``notify.<kind>``) |
+|---|---|---|---|---|
+| ``proposal`` | the proposal's number | ``cancelled`` | a ``handling`` line (``event: process.cancelled``, reason, by) | its proposers: ``proposal_cancelled``; the proposers of proposals merged into it: ``proposal_cancelled`` |
+| ``opinion`` | the opinion item's number | ``cancelled`` | a ``cancelled`` line (reason, by) | its submitter: ``opinion.cancelled`` |
+
+A proposal or item opened from a micro-consultation case also tells the case (``converted_outcome``
+with ``outcome: cancelled`` and the reason), which would otherwise wait out the rulebook's
+``conversion_outcome`` for an outcome that will never come.
+
+A record already final keeps its status (a proposal published, merged, not filed or cancelled; an
+item not adopted, handled, turned into a proposal, cancelled, or whose tracking closed). Another
+process, an instance without a business key, or a number intake does not know changes nothing
+(logged). Heard twice, the second changes nothing. Cancelling is final whatever the order the events
+arrive in: a ``handling.*`` event heard before the cancellation, even a later one, does not keep it
+from applying, and one heard after moves nothing (``progress.IN_HANDLING`` has no ``cancelled``) and
+tells nobody. A payload that is not :class:`contracts.ProcessCancelledSchema` is refused
+(``InvalidInput``: the message is dead-lettered with the reason).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from shared import clock, contracts
+from shared.validation import load
+
+from . import case_outcome
+from .models import Proposal
+from .opinion_records import by_number as opinion_by_number
+from .opinion_records import events_of as opinion_events_of
+from .opinion_records import record as record_opinion
+from .opinion_records import tell as tell_submitter
+from .records import by_number, notice, proposers, record_event, tell
+from .unit_of_work import IntakeUnitOfWork
+
+log = logging.getLogger(__name__)
+
+CANCELLED = "cancelled"
+# A proposal in one of these has its outcome: a cancelled process leaves it as it is.
+PROPOSAL_FINAL = ("published", "merged", "not_filed", CANCELLED)
+# An opinion item in one of these has its outcome (so has one whose tracking closed: ``closed`` line).
+OPINION_FINAL = ("not_adopted", "handled", "converted", CANCELLED)
+
+
+def hear(uow: IntakeUnitOfWork, event: dict[str, Any]) -> dict[str, Any]:
+    """Apply one ``process.cancelled`` event (``event``: loaded :class:`contracts.EventSchema`)."""
+    data = load(contracts.ProcessCancelledSchema, event["payload"], "the process.cancelled payload")
+    number = data["business_key"]
+    if data["process_id"] not in ("proposal", "opinion") or not number:
+        log.info("process.cancelled of %s (%s): nothing of intake's", data["instance_id"], data["process_id"])
+        return {"applied": False, "reason": "not intake's"}
+    at = clock.as_utc(event["occurred_at"]).isoformat()
+    if data["process_id"] == "proposal":
+        return _cancel_proposal(uow, event["event_id"], at, number, data)
+    return _cancel_opinion(uow, event["event_id"], at, number, data)
+
+
+def _ignored(kind: str, number: str, reason: str) -> dict[str, Any]:
+    log.info("process.cancelled of %s %s: %s, nothing changed", kind, number, reason)
+    return {"applied": False, "reason": reason}
+
+
+def _cancel_proposal(
+    uow: IntakeUnitOfWork, event_id: str, at: str, number: str, data: dict[str, Any]
+) -> dict[str, Any]:
+    proposal = by_number(uow, number, lock=True)
+    if proposal is None:
+        return _ignored("proposal", number, "no such proposal")
+    heard = [row.data or {} for row in uow.proposals.events_of(proposal, "handling")]
+    if any(line.get("event_id") == event_id for line in heard):
+        return _ignored("proposal", number, "heard before")
+    if proposal.status in PROPOSAL_FINAL:
+        return _ignored("proposal", number, f"already {proposal.status}")
+    was = proposal.status
+    proposal.status = CANCELLED
+    record_event(
+        uow,
+        proposal,
+        data["by"],
+        "handling",
+        {
+            "event_id": event_id,
+            "event": contracts.PROCESS_CANCELLED,
+            "occurred_at": at,
+            "status": CANCELLED,
+            "was": was,
+            "instance_id": data["instance_id"],
+            "reason": data["reason"],
+            "by": data["by"],
+        },
+    )
+    title = f"{proposal.number}《{proposal.title}》"
+    tell(
+        uow,
+        [
+            notice(
+                uow,
+                proposal,
+                proposers(proposal),
+                f"您的提案 {title}的办理流程已被撤销，提案不再继续办理。原因：{data['reason']}",
+                kind="proposal_cancelled",
+            )
+        ],
+    )
+    _tell_merged(uow, proposal, event_id, at, data)
+    case_outcome.cancelled(uow, proposal, f"办理流程已撤销：{data['reason']}")
+    uow.flush()
+    return {"applied": True, "status": proposal.status}
+
+
+def _tell_merged(uow: IntakeUnitOfWork, proposal: Proposal, event_id: str, at: str, data: dict[str, Any]) -> None:
+    """Proposals merged into ``proposal`` were to be answered with it: their proposers learn it will
+    not be (their status stays ``merged``; a line in their history says why)."""
+    for other in uow.proposals.merged_into(proposal.number):
+        record_event(
+            uow,
+            other,
+            data["by"],
+            "handling",
+            {
+                "event_id": event_id,
+                "event": contracts.PROCESS_CANCELLED,
+                "occurred_at": at,
+                "status": None,
+                "main": proposal.number,
+                "reason": data["reason"],
+                "by": data["by"],
+            },
+        )
+        tell(
+            uow,
+            [
+                notice(
+                    uow,
+                    other,
+                    proposers(other),
+                    f"与您的提案 {other.number}《{other.title}》并案办理的提案 {proposal.number} 的办理流程已被撤销，"
+                    f"将不再随其答复。原因：{data['reason']}",
+                    kind="proposal_cancelled",
+                )
+            ],
+        )
+
+
+def _cancel_opinion(uow: IntakeUnitOfWork, event_id: str, at: str, number: str, data: dict[str, Any]) -> dict[str, Any]:
+    item = opinion_by_number(uow, number, lock=True)
+    if item is None:
+        return _ignored("opinion item", number, "no such opinion item")
+    lines = opinion_events_of(uow, item)
+    if any((line.data or {}).get("event_id") == event_id for line in lines):
+        return _ignored("opinion item", number, "heard before")
+    if item.status in OPINION_FINAL or any(line.action == "closed" for line in lines):
+        return _ignored("opinion item", number, f"already {item.status}")
+    was = item.status
+    item.status = CANCELLED
+    record_opinion(
+        uow,
+        item,
+        data["by"],
+        CANCELLED,
+        {
+            "event_id": event_id,
+            "event": contracts.PROCESS_CANCELLED,
+            "occurred_at": at,
+            "was": was,
+            "instance_id": data["instance_id"],
+            "reason": data["reason"],
+            "by": data["by"],
+        },
+    )
+    tell_submitter(
+        uow,
+        item,
+        CANCELLED,
+        data["instance_id"],
+        f"社情民意信息 {item.number} 的办理流程已撤销",
+        f"该信息不再继续处理。原因：{data['reason']}",
+    )
+    case_outcome.cancelled(uow, item, f"办理流程已撤销：{data['reason']}")
+    uow.flush()
+    return {"applied": True, "status": item.status}

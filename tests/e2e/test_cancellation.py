@@ -1,0 +1,85 @@
+"""An operator cancels a process instance, and every service closes what it kept open for it — every
+service its own process, over the real broker: the engine's ``process.cancelled`` event reaches
+intake (the proposal's or item's status, the people told), assignment (the units' assignments, the
+units told), supervision (the deadlines) and evaluation."""
+
+from __future__ import annotations
+
+from tests.support import wait_for
+
+from .test_opinions import ITEM, item, until_status
+from .test_proposal_lifecycle import Api, file_it, submit
+
+REASON = "申请人书面撤回，经提案委同意撤销办理"
+
+
+def cancel_instance(api, business_key):
+    [instance] = wait_for(
+        lambda: api("operator", "GET", f"/api/ops/instances?business_key={business_key}", expect=200).json(),
+        timeout=60,
+        message=f"the instance of {business_key}",
+    )
+    answer = api("operator", "POST", f"/api/ops/instances/{instance['id']}/cancel", {"reason": REASON}, expect=200)
+    assert answer.json()["status"] == "cancelled"
+    return instance["id"]
+
+
+def notices(api, who, subject, kind):
+    return [
+        n
+        for n in api(who, "GET", "/api/notifications", expect=200).json()
+        if n["subject"] == subject and n["kind"] == kind
+    ]
+
+
+def live_deadlines(api, number):
+    response = api("staff", "GET", f"/api/proposals/{number}/deadlines")
+    if response.status_code == 404:  # none opened yet
+        return []
+    assert response.status_code == 200, response.text
+    return [d for d in response.json()["deadlines"] if d["live"]]
+
+
+def test_a_cancelled_proposal_stops_everywhere_and_its_proposer_and_unit_are_told(running):
+    api = Api(*running)
+    number = submit(api)
+    file_it(api, number)
+    api.complete("staff", "assign", number, {"mode": "single", "units": ["transport"]})
+    mine = api.assignment("unit", number)
+    api("unit", "POST", f"/api/assignments/{mine['id']}/sign", expect=200)
+    wait_for(lambda: live_deadlines(api, number), timeout=60, message="the reply deadline")
+    wait_for(lambda: api.status(number) == "assigned", timeout=60, message="assigned")
+
+    cancel_instance(api, number)
+
+    wait_for(lambda: api.status(number) == "cancelled", timeout=60, message="the proposal cancelled")
+    told = wait_for(lambda: notices(api, "member", number, "proposal_cancelled"), timeout=60, message="the notice")
+    assert REASON in told[0]["text"] or REASON in told[0]["title"]
+    cancelled = wait_for(
+        lambda: (lambda a: a if a["status"] == "cancelled" else None)(
+            api("unit", "GET", f"/api/assignments/{mine['id']}", expect=200).json()
+        ),
+        timeout=60,
+        message="the assignment cancelled",
+    )
+    assert cancelled["cancelled_at"]
+    wait_for(lambda: notices(api, "unit", number, "assignment.cancelled"), timeout=60, message="the unit told")
+    wait_for(lambda: not live_deadlines(api, number), timeout=60, message="the deadlines closed")
+    # The unit can no longer answer it, and is told why.
+    refused = api("unit", "POST", f"/api/assignments/{mine['id']}/reply-draft", {"category": "A", "text": "已办理。"})
+    assert refused.status_code == 409 and REASON in refused.text
+    # Told once: the unit's and the proposer's notice are each one.
+    assert len(notices(api, "unit", number, "assignment.cancelled")) == 1
+    assert len(notices(api, "member", number, "proposal_cancelled")) == 1
+
+
+def test_a_cancelled_opinion_item_is_cancelled_and_its_submitter_told(running):
+    api = Api(*running)
+    number = api("member", "POST", "/api/opinions", {**ITEM, "title": "关于撤销测试的建议"}, expect=201).json()[
+        "number"
+    ]
+    until_status(api, number, "submitted")
+    cancel_instance(api, number)
+    assert until_status(api, number, "cancelled")["status"] == "cancelled"
+    wait_for(lambda: notices(api, "member", number, "opinion.cancelled"), timeout=60, message="the submitter told")
+    assert item(api, number, who="member")["status"] == "cancelled"

@@ -1,0 +1,54 @@
+"""A micro-consultation case whose process an operator cancelled, on a real database of each kind:
+the case is cancelled (locked, its log kept), its member told through the outbox, once."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from services.assignment import decisions
+from services.assignment.consultation import cases
+from services.assignment.consultation.models import Case
+from shared import clock
+from shared import contracts as shared_contracts
+from tests.integration.services.assignment.consultation.test_operations import (  # noqa: F401 - the fixture
+    STAFF,
+    outbox,
+    registered,
+    session,
+    taken_by_li,
+    uow,
+)
+
+pytestmark = pytest.mark.both_databases
+
+
+def cancelled(number: str) -> dict:
+    return {
+        "event_id": "cancelled:inst-7",
+        "name": shared_contracts.PROCESS_CANCELLED,
+        "occurred_at": clock.now().isoformat(),
+        "subject": number,
+        "payload": {
+            "instance_id": "inst-7",
+            "process_id": "micro_consultation",
+            "business_key": number,
+            "reason": "误登记",
+            "by": "ops.chen",
+        },
+    }
+
+
+def test_a_cancelled_case_keeps_why_and_its_member_is_told_once(session):
+    number = registered(session)["number"]
+    taken_by_li(session, number)
+    for _ in range(2):
+        decisions.hear_cancellation(uow(session), cancelled(number))
+        session.commit()
+    case = session.scalar(select(Case).where(Case.number == number))
+    assert (case.status, case.close_reason, case.close_note) == ("cancelled", "process_cancelled", "误登记")
+    assert case.closed_at == clock.now()
+    history = cases.get(uow(session), number, STAFF)["history"]
+    assert [e["action"] for e in history].count("cancelled") == 1
+    told = outbox(session, "notify.consultation.cancelled")
+    assert len(told) == 1 and told[0]["payload"]["recipients"] == ["member.li"]
