@@ -240,7 +240,7 @@ def test_the_overdue_board_and_the_bulletin_show_the_apis_figures_and_the_bullet
             }
             for u in figures["assessment"]["units"]
         }
-        if shown == wanted and len(shown) == 6 and co_unit_cells(driver) == co_units:
+        if shown == wanted and len(shown) == 7 and co_unit_cells(driver) == co_units:
             return shown, co_units
         return None
 
