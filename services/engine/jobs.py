@@ -19,6 +19,7 @@ from shared import clock, contracts
 from shared import principal as signing
 from shared.contracts import jobs as job_contracts
 from shared.db import transaction
+from shared.direct import Direct
 from shared.errors import InvalidInput
 from shared.workflow.runtime import JobRequest, TaskNotWaiting, WaitState
 
@@ -45,6 +46,29 @@ HOLD = insert(cast(Table, HeldResult.__table__))
 INSTANCE_STATUS = select(Instance.status).where(Instance.id == bindparam("instance_id"))
 INSERT_JOB = insert(JOBS)
 INSERT_OUTBOX = insert(cast(Table, Outbox.__table__))
+# The same, run on the driver's cursor (shared/direct.py): a step's own statements.
+LOAD_JOB_DIRECT = Direct(LOAD_JOB)
+FINISH_JOB_DIRECT = Direct(FINISH_JOB, ("status", "updated_at"))
+INSERT_JOB_DIRECT = Direct(
+    INSERT_JOB,
+    (
+        "job_id",
+        "instance_id",
+        "task_id",
+        "task_name",
+        "operation",
+        "params",
+        "principal",
+        "attempt",
+        "max_attempts",
+        "status",
+        "created_at",
+        "updated_at",
+    ),
+)
+INSERT_OUTBOX_DIRECT = Direct(
+    INSERT_OUTBOX, ("exchange", "routing_key", "payload", "headers", "available_at", "created_at", "attempts")
+)
 # Schemas without state or hooks, made once: making one costs more than what it does for a job.
 JOB_SCHEMA = contracts.JobSchema()
 RESULT_SCHEMA = contracts.JobResultSchema()
@@ -123,7 +147,7 @@ class Jobs:
         unknown = undeclared(request.operation)
         if not unknown:
             # The everyday path writes the job with a Core insert (no ORM object is needed after it).
-            s.connection().execute(INSERT_JOB, row)
+            INSERT_JOB_DIRECT.execute(s.connection(), row)
         else:
             job = Job(**row)
             s.add(job)
@@ -172,8 +196,8 @@ class Jobs:
         )
         assert self.store.settings is not None  # only an engine made to validate diagrams has none
         payload = signing.seal(payload, signing.key_of(self.store.settings), signing.JOB)
-        s.connection().execute(
-            INSERT_OUTBOX,
+        INSERT_OUTBOX_DIRECT.execute(
+            s.connection(),
             {
                 "exchange": contracts.JOBS_EXCHANGE,
                 "routing_key": operation,
@@ -301,7 +325,7 @@ class Jobs:
 
         def find(s: Session) -> StepInstance | None:
             nonlocal job, halted
-            row = s.connection().execute(LOAD_JOB, {"job_id": result["job_id"]}).one_or_none()
+            row = LOAD_JOB_DIRECT.first(s.connection(), {"job_id": result["job_id"]})
             job = cast(JobRow, row)
             if row is None:
                 return None
@@ -366,7 +390,7 @@ class Jobs:
         "retrying", and it sends the job again as its next attempt."""
         now = clock.now()
         conn = s.connection()
-        conn.execute(FINISH_JOB, {"finished_id": job.job_id, "status": "done", "updated_at": now})
+        FINISH_JOB_DIRECT.execute(conn, {"finished_id": job.job_id, "status": "done", "updated_at": now})
         self.store.history(s, job.instance_id, None, action, job.task_name, data)
         if job.attempt == 1:
             return

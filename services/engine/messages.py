@@ -36,6 +36,7 @@ from sqlalchemy.orm import Session
 
 from shared import clock, contracts
 from shared.db import pooled, transaction
+from shared.direct import Direct
 from shared.errors import InvalidInput
 from shared.workflow.runtime import WaitState
 
@@ -58,12 +59,26 @@ NEXT_BUFFERED = (
 )
 DELIVERED = update(MESSAGES).where(MESSAGES.c.message_id == bindparam("delivered_id"))
 BUFFER = insert(MESSAGES)
+BUFFERED_COLUMNS = (
+    "message_id",
+    "name",
+    "correlation_key",
+    "payload",
+    "status",
+    "instance_id",
+    "received_at",
+    "expires_at",
+)
 # The instances a message is for now: its correlation key, waiting for its name; each with the
 # columns its step reads (store.STEP_COLUMNS), so the first is stepped without reading it again.
 WAITING_FOR = select(*STEP_COLUMNS).where(
     INSTANCES.c.business_key == bindparam("correlation_key"),
     INSTANCES.c.waiting_messages.like(bindparam("pattern")),
 )
+# The same, run on the driver's cursor (shared/direct.py): a step's own statements.
+DELIVERED_DIRECT = Direct(DELIVERED, ("status", "instance_id"))
+BUFFER_DIRECT = Direct(BUFFER, BUFFERED_COLUMNS)
+WAITING_FOR_DIRECT = Direct(WAITING_FOR)
 DELIVERED_IN = "ztc_messages_delivered"  # session.info: message id -> instance, delivered in this transaction
 PENDING = "ztc_message_pending"  # session.info: the message send brought, written by the save that sees it
 
@@ -128,6 +143,7 @@ class Messages:
             "correlation_key": message["correlation_key"],
             "payload": message["payload"],
             "status": "buffered",
+            "instance_id": None,
             "received_at": now,
             "expires_at": now + timedelta(seconds=store.settings.message_ttl_seconds),
         }
@@ -136,7 +152,7 @@ class Messages:
 
         def find(s: Session) -> StepInstance | None:
             conn = s.connection()
-            found = [step_instance(r) for r in conn.execute(WAITING_FOR, waiting)]
+            found = [step_instance(r) for r in WAITING_FOR_DIRECT.rows(conn, waiting)]
             candidates[:] = [inst.id for inst in found]
             if not found:
                 self._insert(conn, row)  # nobody waits for it: buffered
@@ -234,7 +250,9 @@ class Messages:
                 self._insert(conn, dict(pending, status="delivered", instance_id=inst.id))
                 pending = None
             else:
-                conn.execute(DELIVERED, {"delivered_id": message_id, "status": "delivered", "instance_id": inst.id})
+                DELIVERED_DIRECT.execute(
+                    conn, {"delivered_id": message_id, "status": "delivered", "instance_id": inst.id}
+                )
             s.info.setdefault(DELIVERED_IN, {})[message_id] = inst.id
             self.store.history(
                 s, inst.id, None, "message_delivered", name, {"message_id": message_id, "payload": payload}
@@ -245,7 +263,7 @@ class Messages:
     @staticmethod
     def _insert(conn: Connection, row: Mapping[str, Any]) -> None:
         try:
-            conn.execute(BUFFER, row)
+            BUFFER_DIRECT.execute(conn, row)
         except IntegrityError:
             raise _Duplicate() from None
 

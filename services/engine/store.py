@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from shared import clock, metrics
 from shared.config import Settings
 from shared.db import json_dumps, json_loads, transaction
+from shared.direct import Direct
 from shared.errors import Conflict, InvalidInput, NotFound
 from shared.principal import acting_user
 from shared.workflow.runtime import StepFailed, WaitState, WorkflowRuntime
@@ -90,6 +91,24 @@ SAVE_STEP = update(INSTANCES).where(
 )
 INSERT_INSTANCE = insert(INSTANCES)
 INSERT_HISTORY = insert(History)
+# The same, run on the driver's cursor (shared/direct.py): a step's own statements.
+SAVED_COLUMNS = (
+    "status",
+    "waiting_tasks",
+    "waiting_messages",
+    "next_timer",
+    "state",
+    "updated_at",
+    "data",
+    "version_id",
+)
+LOAD_STEP_DIRECT = Direct(LOAD_STEP)
+LOAD_STATE_DIRECT = Direct(LOAD_STATE)
+SAVE_STEP_DIRECT = Direct(SAVE_STEP, (*SAVED_COLUMNS, "revision"))
+INSERT_INSTANCE_DIRECT = Direct(
+    INSERT_INSTANCE, (*SAVED_COLUMNS, "id", "process_id", "business_key", "revision", "created_at")
+)
+INSERT_HISTORY_DIRECT = Direct(INSERT_HISTORY, ("instance_id", "at", "actor", "action", "task", "data"))
 OPEN_INCIDENTS = (
     select(func.count())
     .select_from(Incident)
@@ -126,7 +145,7 @@ def write_history(s: Session) -> None:
     and written at commit, no row holds SQLite's write lock while a diagram's script runs."""
     rows = s.info.pop(HISTORY_ROWS, None)
     if rows:
-        s.connection().execute(INSERT_HISTORY, rows)
+        INSERT_HISTORY_DIRECT.execute(s.connection(), rows)
 
 
 class InstanceStore:
@@ -283,7 +302,7 @@ class InstanceStore:
                         inst, target = found, found.id
                     else:
                         target = found
-                        row = s.connection().execute(LOAD_STEP, {"instance_id": target}).one_or_none()
+                        row = LOAD_STEP_DIRECT.first(s.connection(), {"instance_id": target})
                         if row is None:
                             raise NotFound(f"no instance {target}")
                         inst = StepInstance(*row)
@@ -293,7 +312,7 @@ class InstanceStore:
                     if workflow is None:
                         # The state column is read only when the workflow is not cached for this revision.
                         key, spec = self.spec(s, inst.version_id)
-                        state = s.connection().execute(LOAD_STATE, {"instance_id": target}).scalar_one()
+                        [(state,)] = LOAD_STATE_DIRECT.rows(s.connection(), {"instance_id": target})
                         # The loaded JSON is this read's own copy, and the runtime may consume it.
                         workflow = self.runtime.loads(state, spec, version_key=key)
                     try:
@@ -363,8 +382,8 @@ class InstanceStore:
         # What the step changed through the ORM is written first, as before the instance's row.
         s.flush()
         if new:
-            s.connection().execute(
-                INSERT_INSTANCE,
+            INSERT_INSTANCE_DIRECT.execute(
+                s.connection(),
                 dict(
                     values,
                     id=inst.id,
@@ -376,8 +395,10 @@ class InstanceStore:
             )
             return Saved(1, values)
         old = inst.revision
-        result = s.connection().execute(SAVE_STEP, dict(values, revision=old + 1, saved_id=inst.id, saved_revision=old))
-        if result.rowcount != 1:
+        touched = SAVE_STEP_DIRECT.execute(
+            s.connection(), dict(values, revision=old + 1, saved_id=inst.id, saved_revision=old)
+        )
+        if touched != 1:
             s.rollback()
             raise StaleRevision()
         return Saved(old + 1, values)

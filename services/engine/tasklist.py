@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session
 
 from shared import clock
 from shared.db import pooled, transaction
+from shared.direct import Direct
 from shared.errors import Conflict, Forbidden, InvalidInput, NotFound
 from shared.forms import FORMS
 from shared.principal import acting_user
@@ -69,6 +70,27 @@ ITEM_TO_COMPLETE = (
     .where(WORK_ITEMS.c.task_id == bindparam("task_id"))
 )
 COMPLETE_ITEM = update(WORK_ITEMS).where(WORK_ITEMS.c.task_id == bindparam("completed_id"))
+# The same, run on the driver's cursor (shared/direct.py): a step's own statements.
+OPEN_ITEMS_DIRECT = Direct(OPEN_ITEMS)
+ITEM_TO_COMPLETE_DIRECT = Direct(ITEM_TO_COMPLETE)
+COMPLETE_ITEM_DIRECT = Direct(COMPLETE_ITEM, ("status", "completed_at", "completed_by"))
+INSERT_WORK_ITEMS_DIRECT = Direct(
+    INSERT_WORK_ITEMS,
+    (
+        "task_id",
+        "instance_id",
+        "process_id",
+        "business_key",
+        "task_name",
+        "title",
+        "candidate_role",
+        "candidate_unit",
+        "candidate_user",
+        "form_schema",
+        "status",
+        "created_at",
+    ),
+)
 
 # ITEM_TO_COMPLETE's row (the item's columns, then its instance's), and what _may_take checks.
 ItemRow = Row[Any]
@@ -310,7 +332,7 @@ class TaskList:
         conn = s.connection()
         ready = {u.task_id: u for u in wait.user_tasks}
         # The last save left no user task, so no item of this instance is open: none to read.
-        existing = set(conn.execute(OPEN_ITEMS, {"instance_id": inst.id}).scalars()) if left else set()
+        existing = {r[0] for r in OPEN_ITEMS_DIRECT.rows(conn, {"instance_id": inst.id})} if left else set()
         now = clock.now()
         gone = [task_id for task_id in existing if task_id not in ready]
         if gone:
@@ -348,7 +370,7 @@ class TaskList:
                 }
             )
         if opened:
-            conn.execute(INSERT_WORK_ITEMS, opened)
+            INSERT_WORK_ITEMS_DIRECT.execute(conn, opened)
 
     @staticmethod
     def _expression(workflow: BpmnWorkflow, task_id: str, info: UserTaskInfo, expression: str | None) -> str | None:
@@ -441,7 +463,7 @@ class TaskList:
 
         def find(s: Session) -> StepInstance:
             item = self._may_take(
-                s.connection().execute(ITEM_TO_COMPLETE, {"task_id": task_id}).one_or_none(), task_id, principal
+                ITEM_TO_COMPLETE_DIRECT.first(s.connection(), {"task_id": task_id}), task_id, principal
             )
             filled = data or {}
             if item.form_schema:
@@ -460,8 +482,8 @@ class TaskList:
                 store.runtime.complete_user_task(workflow, task_id, filled, actor=acting_user(principal))
             except TaskNotWaiting as exc:
                 raise Conflict(str(exc)) from None
-            s.connection().execute(
-                COMPLETE_ITEM,
+            COMPLETE_ITEM_DIRECT.execute(
+                s.connection(),
                 {
                     "completed_id": task_id,
                     "status": "completed",

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from shared import clock
 from shared.db import transaction
+from shared.direct import Direct
 
 from . import identity
 from .topology import connect
@@ -56,7 +57,6 @@ class OutboxRelay:
         # lock is the whole database's, and a writer waiting for it blocks its whole process (the
         # driver's busy wait is not cooperative): it must not be held while the broker confirms.
         self._batch = select(*columns).where(is_due).order_by(table.c.id).limit(batch)
-        self._delete = delete(table).where(table.c.id.in_(bindparam("ids", expanding=True)))
         # PostgreSQL: the batch is taken in one statement, the due rows deleted and returned in the
         # relay's transaction, which commits only after the broker confirmed every one of them (a
         # failed publish rolls the delete back; a crash before the commit leaves the rows to be
@@ -69,6 +69,12 @@ class OutboxRelay:
             .where(table.c.id.in_(due.with_for_update(skip_locked=True).scalar_subquery()))
             .returning(*columns)
         )
+        # Run on the driver's cursor (shared/direct.py): a relayed message is most often one row,
+        # and SQLAlchemy's execution costs more than these statements. SQLite's delete: one
+        # statement per row (executemany), not an IN with a list the driver cannot take as is.
+        self._batch_direct = Direct(self._batch)
+        self._take_direct = Direct(self._take)
+        self._delete_direct = Direct(delete(table).where(table.c.id == bindparam("deleted_id")))
 
     def _get_producer(self) -> Producer:
         if self._producer is None:
@@ -129,7 +135,7 @@ class OutboxRelay:
         # execution path and commit cost more than its statements.
         with self._begin() as s:
             taken = s.dialect.name == "postgresql"
-            found = s.execute(self._take if taken else self._batch, {"now": clock.now()}).all()
+            found = (self._take_direct if taken else self._batch_direct).rows(s, {"now": clock.now()})
             rows = sorted(found, key=lambda row: row.id)  # RETURNING keeps no order: as they were written
             if not rows:
                 return 0
@@ -150,6 +156,6 @@ class OutboxRelay:
                 self.reset()
                 raise  # the transaction rolls back: the rows stay in the outbox
             if not taken:
-                s.execute(self._delete, {"ids": [row.id for row in rows]})
+                self._delete_direct.execute(s, [{"deleted_id": row.id} for row in rows])
             self.published += len(rows)
             return len(rows)
