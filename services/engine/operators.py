@@ -27,7 +27,7 @@ from shared.principal import acting_user
 from .incidents import incident_dict
 from .messages import buffered_counts
 from .models import BufferedMessage, HeldResult, Incident, Instance, Job, Outbox, WorkItem
-from .store import ENDED, HALTED, InstanceStore, StepInstance, iso  # noqa: F401 - HALTED is part of what operators may see
+from .store import ENDED, HALTED, STATUSES, InstanceStore, StepInstance, iso  # noqa: F401 - HALTED is part of what operators may see
 from .views import CancelledInstanceView, InstanceView
 
 if TYPE_CHECKING:
@@ -281,6 +281,11 @@ class Operators:
                 "say which instances: a business key prefix, a process or a status",
                 {"business_key_prefix": ["Give at least one filter."]},
             )
+        if status and status not in STATUSES:
+            raise InvalidInput(
+                f"no instance is ever {status!r}: one of {', '.join(STATUSES)}",
+                {"status": [f"Must be one of: {', '.join(STATUSES)}."]},
+            )
         with transaction(self.store.sessions) as s:
             query = (
                 select(Instance.id, Instance.process_id, Instance.business_key, Instance.status)
@@ -317,7 +322,7 @@ class Operators:
         for row in matched:
             try:
                 self.cancel(row["id"], reason, principal)
-                done.append(row)
+                done.append({**row, "status": "cancelled", "was": row["status"]})
             except (Conflict, NotFound) as exc:
                 failed.append({**row, "error": exc.message})
         return {"dry_run": False, "matched": matched, "done": done, "failed": failed}

@@ -38,6 +38,7 @@ from .models import History, Incident, Instance, ProcessVersion
 from .views import IncidentView, InstanceView
 
 MAX_SAVE_ATTEMPTS = 20
+STATUSES = ("running", "waiting", "incident", "suspended", "completed", "cancelled")  # an instance's
 HALTED = ("suspended", "cancelled")
 ENDED = ("completed", "cancelled")
 UNCHANGED = object()  # a change that returns this saves nothing
@@ -210,7 +211,8 @@ class InstanceStore:
             "version": self.label(s, inst.version_id),
             "business_key": inst.business_key,
             "status": inst.status,
-            "waiting_tasks": inst.waiting_tasks,
+            # A cancelled instance waits for nothing (one cancelled before its row was cleared too).
+            "waiting_tasks": [] if inst.status == "cancelled" else inst.waiting_tasks,
             "waiting_messages": [m for m in inst.waiting_messages.split("|") if m],
             "next_timer": iso(inst.next_timer),
             "revision": inst.revision,
@@ -427,6 +429,8 @@ class InstanceStore:
                         .where(Instance.id == instance_id, Instance.revision == inst.revision)
                         .values(
                             status=status,
+                            # Cancelled: it waits for nothing (a suspended one keeps its tasks, hidden).
+                            **({"waiting_tasks": []} if status == "cancelled" else {}),
                             waiting_messages="",
                             next_timer=None,
                             revision=inst.revision + 1,

@@ -47,6 +47,12 @@ def _fail(exc: ZtcError):
     for field, messages in exc.details.items():
         if field not in ("problems", "problem_details", "notes"):
             click.echo(f"  {field}: {messages}", err=True)
+    if exc.code == "not_found" and exc.message.startswith("no instance "):
+        click.echo(
+            "  an instance is named by its id; to find it by a proposal's, an item's or a case's number: "
+            "ztc instances find --business-key NUMBER",
+            err=True,
+        )
     sys.exit(1)
 
 

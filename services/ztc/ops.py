@@ -269,7 +269,8 @@ def register(main, instances, incidents, helpers):
             rows = r["matched"] if r["dry_run"] else r["done"]
             click.echo(f"{len(rows)} instance(s) {'would be ' if r['dry_run'] else ''}cancelled")
             for i in rows:
-                click.echo(f"  {i['id']} {i['process_id']} key={i['business_key']} ({i['status']})")
+                was = f"was {i['was']}" if "was" in i else i["status"]
+                click.echo(f"  {i['id']} {i['process_id']} key={i['business_key']} ({was})")
             for i in r["failed"]:
                 click.echo(f"  FAILED {i['id']}: {i['error']}", err=True)
 

@@ -90,10 +90,13 @@ class OpsCancel(schemas.Body):
     reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
 
 
+INSTANCE_STATUSES = ("running", "waiting", "incident", "suspended", "completed", "cancelled")
+
+
 class OpsBatchCancel(OpsCancel):
     business_key_prefix = fields.String(load_default=None, validate=validate.Length(min=1))
     process_id = fields.String(load_default=None)
-    status = fields.String(load_default=None)
+    status = fields.String(load_default=None, validate=validate.OneOf(INSTANCE_STATUSES))
     dry_run = fields.Boolean(load_default=False)
 
 
@@ -119,9 +122,6 @@ class OpsWhere(Schema):
     tokens = fields.List(fields.Dict(), metadata={"description": "user_task, job, message and timer tokens"})
     held_results = fields.Integer()
     completed = fields.List(fields.String(), metadata={"description": "the elements the instance has completed"})
-
-
-INSTANCE_STATUSES = ("running", "waiting", "incident", "suspended", "completed", "cancelled")
 
 
 class OpsInstanceSearch(Schema):

@@ -197,6 +197,26 @@ def test_a_cancellation_with_no_reason_or_an_overlong_one_is_refused_and_changes
     assert cancellation_events(engine)[-1]["payload"]["reason"] == "x" * 2000
 
 
+def test_a_cancelled_instance_waits_for_nothing_in_every_view(engine):
+    engine.deploy(SMOKE)
+    review = at_review(engine, "CANCEL-VIEW-1")
+    assert engine.get_instance(review["id"])["waiting_tasks"] == ["review"]
+    answer = engine.cancel(review["id"], "duplicate", OPERATOR)
+    assert answer["waiting_tasks"] == [] and answer["waiting_messages"] == [] and answer["next_timer"] is None
+    assert engine.get_instance(review["id"])["waiting_tasks"] == []
+    assert engine.where(review["id"])["instance"]["waiting_tasks"] == []
+
+
+def test_a_batch_names_a_status_no_instance_has_and_says_what_each_was(engine):
+    engine.deploy(SMOKE)
+    inst = at_review(engine, "BATCH-WAS-1")
+    with pytest.raises(InvalidInput) as refused:
+        engine.cancel_instances("test data", status="bogus", principal=OPERATOR)
+    assert "status" in refused.value.details and "waiting" in refused.value.message
+    done = engine.cancel_instances("test data", business_key_prefix="BATCH-WAS-", principal=OPERATOR)
+    assert [(i["id"], i["status"], i["was"]) for i in done["done"]] == [(inst["id"], "cancelled", "waiting")]
+
+
 def test_where_names_each_token_of_an_instance(engine):
     engine.deploy(SMOKE)
     review = at_review(engine, "WHERE-1")

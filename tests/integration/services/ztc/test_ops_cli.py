@@ -39,6 +39,12 @@ def test_suspend_where_resume_and_a_batch_cancel_with_a_dry_run(engine, settings
     assert engine.get_instance(first)["status"] == "waiting"
     done = ztc(settings, "instances", "cancel", "--business-key-prefix", "CLI-", "--reason", "test")
     assert done.returncode == 0 and "2 instance(s) cancelled" in done.stdout
+    assert done.stdout.count("(was waiting)") == 2  # what each was before, not what it is now
+    shown_now = ztc(settings, "instances", "show", second).stdout
+    assert "status=cancelled" in shown_now and "waiting for: -;" in shown_now
+    by_number = ztc(settings, "instances", "cancel", "CLI-2", "--reason", "test")
+    assert by_number.returncode == 1 and "no instance CLI-2" in by_number.stderr
+    assert "ztc instances find --business-key NUMBER" in by_number.stderr
     assert {engine.get_instance(i)["status"] for i in (first, second)} == {"cancelled"}
     history = [h["action"] for h in engine.history(first)]
     assert history[-3:] == ["suspended", "resumed", "cancelled"]
