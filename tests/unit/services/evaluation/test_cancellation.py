@@ -92,6 +92,7 @@ def test_an_open_round_closes_cancelled_and_a_later_rating_is_refused_naming_why
     with pytest.raises(Conflict) as refused:
         rate(uow, rules, ZHAO)
     assert "cancelled" in refused.value.message and "stuck on a retired diagram" in refused.value.message
+    assert skipping_clock.now().strftime("on %Y-%m-%d %H:%M UTC") in refused.value.message  # read as people read it
     assert len(uow.ratings.ratings) == 1
     shown = ratings.ratings_of(uow, NUMBER, STAFF)["rounds"][0]
     assert (shown["outcome"], shown["closed_at"]) == ("cancelled", skipping_clock.now().isoformat())
