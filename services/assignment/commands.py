@@ -33,6 +33,7 @@ from .records import (
     tell_engine,
     unit_acted,
     why_cancelled,
+    is_cancelled,
 )
 from .unit_of_work import AssignmentUnitOfWork
 from .rules import AssignmentRules
@@ -45,7 +46,7 @@ def _begin(uow: AssignmentUnitOfWork, command: str, params, principal) -> tuple[
 
 
 def _not_closed(uow: AssignmentUnitOfWork, row: Assignment) -> None:
-    if row.status == "cancelled":
+    if is_cancelled(row):
         raise Conflict(why_cancelled(uow, row))
     if row.status == "objected":
         raise Conflict(f"{row.unit} objected to assignment {row.id}; staff decide on the objection first")

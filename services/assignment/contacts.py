@@ -15,7 +15,7 @@ from shared.validation import load
 
 from .contracts import COMMAND_SCHEMAS
 from .models import Assignment, Contact
-from .records import iso, own_assignment, principal_of, record, why_cancelled
+from .records import is_cancelled, iso, own_assignment, principal_of, record, why_cancelled
 from .unit_of_work import AssignmentUnitOfWork
 from .rules import AssignmentRules
 
@@ -42,7 +42,7 @@ def record_contact(uow: AssignmentUnitOfWork, rules: AssignmentRules, params, pr
     principal = principal_of(principal)
     data = load(COMMAND_SCHEMAS["record_contact"], params, "command record_contact")
     row = own_assignment(uow, data["assignment_id"], principal)
-    if row.status == "cancelled":
+    if is_cancelled(row):
         raise Conflict(why_cancelled(uow, row))
     kinds = {kind.code: kind for kind in rules.contact_kinds()}
     if data["kind"] not in kinds:

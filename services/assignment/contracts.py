@@ -62,7 +62,8 @@ UNIT_EVENTS = (
 )
 # The inbox notice (notify.<kind>, to unit:<code>) that goes with each decision event.
 NOTICE_TEXT = {
-    CANCELLED: "提案 {number} 的交办已撤销（{reason_zh}），请勿再办理此件。{note}",
+    # {kept} and {why}: the notice's wording only (records.tell_unit's ``wording``), see operations/decisions.
+    CANCELLED: "提案 {number} 的交办已撤销（{reason_zh}），请勿再办理此件。{kept}{why}",
     OBJECTION_OVERRULED: "提案 {number} 的异议未获同意，仍由本单位办理（交办号 {id} 不变）。",
     EXTENSION_APPROVED: "提案 {number} 的延期申请已同意，答复期限延至 {until}。",
     EXTENSION_REFUSED: "提案 {number} 的延期申请未获同意。{comment}",
@@ -77,6 +78,16 @@ NOTICE_TEXT = {
 # ``note`` then says why, ``cancelled_by`` who).
 REASSIGNED, PROCESS_CANCELLED = "reassigned", "process_cancelled"
 CANCEL_REASONS_ZH = {REASSIGNED: "已改交其他单位办理", PROCESS_CANCELLED: "提案办理流程已撤销"}
+# An operator cancelled the handling after staff accepted the unit's reply: ``assignment.cancelled``
+# says ``reply_kept: true`` (the assignment stays ``replied``; no follow-up or milestone is owed).
+REPLY_KEPT_ZH = "本单位已提交并经审核通过的答复予以保留，无需再报告办理节点或报送后续办理情况。"
+
+
+def cancel_wording(note: str | None, reply_kept: bool = False) -> dict:
+    """The ``assignment.cancelled`` notice's own words: the reply kept, and the operator's reason
+    labelled (``原因：…``) as the proposers' notice labels it; nothing when there is none."""
+    return {"kept": REPLY_KEPT_ZH if reply_kept else "", "why": f"原因：{note}" if note else ""}
+
 
 # BPMN messages sent to the engine (correlation key: the proposal number).
 from shared.contracts.messages import (  # noqa: E402,F401

@@ -18,7 +18,8 @@ where the unit looks for it:
 - **A cancelled process** (``process.cancelled``, the engine's event when an operator cancels an
   instance): :func:`hear_cancellation` cancels what is still open of the proposal's assignments
   (each unit hears ``assignment.cancelled`` with the reason ``process_cancelled``; the objections
-  and extension requests waiting on them are closed as ``cancelled``), or the micro-consultation
+  and extension requests waiting on them are closed as ``cancelled``; a reply staff accepted is
+  kept, its assignment stays ``replied`` with ``cancelled_at`` set, ``reply_kept: true``), or the micro-consultation
   case (:func:`~services.assignment.consultation.steps.cancel_case`). Another process's instance,
   one without a business key or with a number nothing is kept for changes nothing.
 
@@ -43,7 +44,7 @@ from shared.principal import acting_user
 from .models import Assignment
 from . import contracts
 from .consultation.steps import cancel_case
-from .records import iso, record, referred_assignment, tell_unit
+from .records import is_cancelled, iso, record, referred_assignment, tell_unit
 from .unit_of_work import AssignmentUnitOfWork
 
 
@@ -178,6 +179,7 @@ def hear_acceptance(uow: AssignmentUnitOfWork, body) -> list[int]:
         reply = uow.assignments.current_reply(row)
         if (
             row.role not in contracts.ANSWERING_ROLES
+            or is_cancelled(row)
             or reply is None
             or reply.status != "submitted"
             or row.round != round_
@@ -224,7 +226,7 @@ def hear_appeal_decision(uow: AssignmentUnitOfWork, body) -> list[int]:
     number, round_ = event["subject"], int(payload.get("round") or 0)
     told = []
     for row in uow.assignments.active_assignments(number, lock=True):
-        if row.role not in contracts.ANSWERING_ROLES or row.round != round_:
+        if row.role not in contracts.ANSWERING_ROLES or row.round != round_ or is_cancelled(row):
             continue
         if any((e or {}).get("event_id") == event["event_id"] for e in decisions_of(uow, row.id, "appeal_decided")):
             continue
@@ -265,11 +267,15 @@ HEARD = (shared_contracts.DEADLINE_EXTENDED, RATING_OPENED, APPEAL_DECIDED, PROC
 
 def hear_cancellation(uow: AssignmentUnitOfWork, body) -> dict:
     """``process.cancelled`` (the engine): an operator cancelled a process instance. For process
-    ``proposal``, every assignment of the proposal still open (not cancelled, and not one whose
-    reply staff accepted in its round) becomes ``cancelled`` with the operator's reason in its log
-    (``cancelled``: reason ``process_cancelled``, note, by, instance, event id); an objection
-    waiting for staff's decision is decided ``cancelled`` and an extension request waiting for one
-    becomes ``cancelled`` (each with its log entry); each unit hears ``assignment.cancelled``.
+    ``proposal``, every assignment of the proposal not cancelled yet becomes ``cancelled`` with the
+    operator's reason in its log (``cancelled``: reason ``process_cancelled``, note, by, at,
+    previous status, ``reply_kept``, instance, event id) and ``cancelled_at``; one whose reply staff
+    accepted in its round keeps its reply and stays ``replied`` (``reply_kept``: true, its
+    ``cancelled_at`` set: no follow-up or milestone is owed, and every later command on it is a
+    Conflict naming the cancellation). An objection waiting for staff's decision is decided
+    ``cancelled`` and an extension request waiting for one becomes ``cancelled`` (each with its log
+    entry); each unit hears ``assignment.cancelled`` (``reply_kept`` says which of the two) and its
+    handlers get the inbox notice, the operator's reason labelled ``原因：``.
     For ``micro_consultation``, the case of that number is cancelled (see
     :func:`~services.assignment.consultation.steps.cancel_case`). Any other process, an instance
     without a business key, a number nothing is kept for, records already final: nothing changes.
@@ -299,9 +305,9 @@ def hear_cancellation(uow: AssignmentUnitOfWork, body) -> dict:
     return closed
 
 
-def _still_open(row: Assignment, accepted_rounds: set[int]) -> bool:
-    """Not cancelled already, and not a reply staff accepted (in the assignment's round)."""
-    return row.status != "cancelled" and not (row.status == "replied" and row.round in accepted_rounds)
+def _kept_reply(row: Assignment, accepted_rounds: set[int]) -> bool:
+    """Staff accepted the assignment's reply in its round: the reply is kept (status ``replied``)."""
+    return row.status == "replied" and row.round in accepted_rounds
 
 
 def _cancel_assignments(uow: AssignmentUnitOfWork, number: str, event_id: str, data: dict, at: datetime) -> list[int]:
@@ -311,8 +317,9 @@ def _cancel_assignments(uow: AssignmentUnitOfWork, number: str, event_id: str, d
     by, note = data["by"], data["reason"]
     cancelled = []
     for row in uow.assignments.active_assignments(number, lock=True):
-        if not _still_open(row, accepted):
+        if is_cancelled(row):  # cancelled already (an earlier delivery): nobody is told twice
             continue
+        kept = _kept_reply(row, accepted)
         if row.status == "objected":  # staff will not decide on it now
             record(
                 uow,
@@ -346,7 +353,8 @@ def _cancel_assignments(uow: AssignmentUnitOfWork, number: str, event_id: str, d
                 },
             )
         previous = row.status
-        row.status, row.cancelled_at = "cancelled", at
+        # An accepted reply stays on record (``replied``); ``cancelled_at`` says the handling ended.
+        row.status, row.cancelled_at = (previous if kept else "cancelled"), at
         because = record(
             uow,
             row,
@@ -356,7 +364,9 @@ def _cancel_assignments(uow: AssignmentUnitOfWork, number: str, event_id: str, d
                 "reason": contracts.PROCESS_CANCELLED,
                 "note": note,
                 "by": by,
+                "at": iso(at),
                 "previous_status": previous,
+                "reply_kept": kept,
                 "instance_id": data["instance_id"],
                 "event_id": event_id,
             },
@@ -372,7 +382,9 @@ def _cancel_assignments(uow: AssignmentUnitOfWork, number: str, event_id: str, d
                 "note": note,
                 "cancelled_by": by,
                 "cancelled_at": iso(at),
+                "reply_kept": kept,
             },
+            contracts.cancel_wording(note, kept),
         )
         cancelled.append(row.id)
     return cancelled

@@ -94,6 +94,7 @@ def assign(uow: AssignmentUnitOfWork, params: dict, principal: dict | None) -> d
             contracts.CANCELLED,
             because,
             {"reason": contracts.REASSIGNED, "reason_zh": contracts.CANCEL_REASONS_ZH[contracts.REASSIGNED]},
+            contracts.cancel_wording(None),
         )
     created = []
     for row in kept:

@@ -11,7 +11,16 @@ from shared.validation import PageQuery, load, page_answer, page_window
 from .commands import describe_reply
 from .contacts import contacts_of
 from .models import CoUnitInput
-from .records import acting_unit, describe, iso, oversees, principal_of, referred_assignment, visible_assignment
+from .records import (
+    acting_unit,
+    cancellation_of,
+    describe,
+    iso,
+    oversees,
+    principal_of,
+    referred_assignment,
+    visible_assignment,
+)
 from .unit_of_work import AssignmentUnitOfWork
 
 
@@ -84,7 +93,8 @@ def _decision(data: dict | None) -> dict | None:
 def get_assignment(uow: AssignmentUnitOfWork, assignment_id: int, principal) -> dict:
     """One assignment with its replies (every round), the co-unit inputs it sent or received, the
     lead's current draft (for a co-unit, to co-sign), extension requests, the unit's contacts with the
-    proposer and its event log."""
+    proposer, the cancellation of the proposal's handling if an operator cancelled it
+    (``handling_cancelled``: reason, note, by, at, reply_kept; None otherwise) and its event log."""
     row = visible_assignment(uow, assignment_id, principal_of(principal))
     others = [o for o in uow.assignments.active_assignments(row.number) if o.id != row.id]
     replies = uow.assignments.replies(row.id)
@@ -120,6 +130,8 @@ def get_assignment(uow: AssignmentUnitOfWork, assignment_id: int, principal) -> 
             for e in extensions
         ],
         "contacts": contacts_of(uow, row.id),
+        # An operator cancelled the proposal's handling: who, when, why, and whether the reply was kept.
+        "handling_cancelled": cancellation_of(uow, row, events),
         "events": [{"at": iso(e.at), "actor": e.actor, "action": e.action, "data": e.data} for e in events],
     }
 

@@ -53,15 +53,51 @@ def referred_assignment(uow: AssignmentUnitOfWork, assignment_id: int) -> Assign
     return row
 
 
+def is_cancelled(row: Assignment) -> bool:
+    """The assignment takes no more commands: it was cancelled (staff reassigned the proposal, or
+    an operator cancelled its handling), or its reply was accepted and the handling cancelled
+    afterwards (status stays ``replied``, ``cancelled_at`` says when)."""
+    return row.status == "cancelled" or row.cancelled_at is not None
+
+
+def cancellation_of(
+    uow: AssignmentUnitOfWork, row: Assignment, log: list[AssignmentEvent] | None = None
+) -> dict | None:
+    """The operator's cancellation of the proposal's handling as the assignment's view shows it
+    (``handling_cancelled``: reason, note, by, at, whether the reply was kept), from its log's
+    last ``cancelled`` entry (``log``: the assignment's log, if read already); None when the
+    handling was not cancelled (a reassignment is not)."""
+    if log is None:
+        entries = uow.assignments.history(row.id, "cancelled")
+    else:
+        entries = [e for e in log if e.action == "cancelled"]
+    data = (entries[-1].data or {}) if entries else {}
+    if data.get("reason") != contracts.PROCESS_CANCELLED:
+        return None
+    return {
+        "reason": contracts.PROCESS_CANCELLED,
+        "note": data.get("note"),
+        "by": data.get("by"),
+        "at": data.get("at") or iso(row.cancelled_at),
+        "reply_kept": bool(data.get("reply_kept")),
+    }
+
+
 def why_cancelled(uow: AssignmentUnitOfWork, row: Assignment) -> str:
     """Why a cancelled assignment takes no more commands, in words (its log's last ``cancelled``):
-    staff reassigned the proposal, or an operator cancelled the proposal's handling."""
-    entries = uow.assignments.history(row.id, "cancelled")
-    data = (entries[-1].data or {}) if entries else {}
-    if data.get("reason") == contracts.PROCESS_CANCELLED:
+    staff reassigned the proposal, or an operator cancelled the proposal's handling (who, when,
+    why; after staff accepted its reply, the reply stays on record and nothing more is owed)."""
+    shown = cancellation_of(uow, row)
+    if shown is not None:
+        kept = (
+            f"; its reply accepted in round {row.round} stays on record and no follow-up or milestone "
+            "report is owed any more"
+            if shown["reply_kept"]
+            else ""
+        )
         return (
             f"assignment {row.id} was cancelled when the handling of proposal {row.number} was cancelled "
-            f"by {data.get('by')} ({data.get('note')}); it takes no more commands"
+            f"by {shown['by']} at {shown['at']} ({shown['note']}){kept}; it takes no more commands"
         )
     return f"assignment {row.id} was cancelled when staff reassigned proposal {row.number}"
 
@@ -116,10 +152,16 @@ def notify_unit(
 
 
 def tell_unit(
-    uow: AssignmentUnitOfWork, assignment: Assignment, event: str, because: AssignmentEvent, data: dict
+    uow: AssignmentUnitOfWork,
+    assignment: Assignment,
+    event: str,
+    because: AssignmentEvent,
+    data: dict,
+    wording: dict | None = None,
 ) -> None:
     """A decision about the unit's work: the event on its own queue (``notify_unit``) and a notice
-    in its handlers' inbox (``notify.<event>`` to ``unit:<code>``), in the same transaction."""
+    in its handlers' inbox (``notify.<event>`` to ``unit:<code>``), in the same transaction.
+    ``wording``: values the notice's text uses that the event does not carry."""
     notify_unit(uow, assignment, event, because, data)
     text = contracts.NOTICE_TEXT[event].format_map(
         {
@@ -131,6 +173,7 @@ def tell_unit(
             "comment": "",
             "until": "",
             **{k: v if v is not None else "" for k, v in data.items()},
+            **(wording or {}),
         }
     )
     uow.notify(

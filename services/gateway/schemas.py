@@ -217,7 +217,14 @@ class AssignmentListed(Schema):
     assigned_by = fields.String()
     signed_at = fields.String(allow_none=True)
     objection = fields.Nested(Objection, allow_none=True)
-    cancelled_at = fields.String(allow_none=True)
+    cancelled_at = fields.String(
+        allow_none=True,
+        metadata={
+            "description": "when it was cancelled (status cancelled); on a replied one, when an operator "
+            "cancelled the proposal's handling after staff accepted its reply: the reply stays on record "
+            "and the assignment takes no more commands"
+        },
+    )
 
 
 AssignmentPage = page_of(

@@ -12,7 +12,7 @@ from shared.errors import Forbidden, InvalidInput, NotFound
 from shared.validation import load
 
 from .access import acting_user, reads_all
-from .opinion_records import record
+from .opinion_records import record, refuse_if_cancelled
 from .records import record_event
 from .unit_of_work import IntakeUnitOfWork
 from .rules import IntakeRules
@@ -44,6 +44,8 @@ def set_area(
     row = (uow.proposals if kind == "proposal" else uow.opinions).by_number(number, lock=True)
     if row is None:
         raise NotFound(f"no {'proposal' if kind == 'proposal' else 'opinion item'} {number}")
+    if kind != "proposal":
+        refuse_if_cancelled(uow, row, "area changes")  # type: ignore[arg-type]
     before, row.area = row.area, area
     change = {"area": area, "was": before}
     if kind == "proposal":

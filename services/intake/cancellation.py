@@ -3,8 +3,20 @@ proposal or opinion item it ran for is closed too, and the people concerned are 
 
 | process | business key | status | history | told (``notify.<kind>``) |
 |---|---|---|---|---|
-| ``proposal`` | the proposal's number | ``cancelled`` | a ``handling`` line (``event: process.cancelled``, reason, by) | its proposers: ``proposal_cancelled``; the proposers of proposals merged into it: ``proposal_cancelled`` |
-| ``opinion`` | the opinion item's number | ``cancelled`` | a ``cancelled`` line (reason, by) | its submitter: ``opinion.cancelled`` |
+| ``proposal`` | the proposal's number | ``cancelled`` | a ``handling`` line (``event: process.cancelled``, reason, by) | its proposers: ``proposal_cancelled``; co-signers still invited: ``cosign_cancelled``; the proposers of proposals merged into it: ``proposal_cancelled``; staff (``role:staff``), for each of those: ``merged_main_cancelled`` |
+| ``opinion`` | the opinion item's number | ``cancelled`` | a ``cancelled`` line (reason, by) | its submitter: ``opinion.cancelled``; each department with a forward still open (``unit:<code>``): ``opinion.cancelled`` |
+
+A proposal cancelled while co-signing closes its open invitations: each co-signer still ``invited``
+becomes ``cancelled`` (not among its proposers; still able to read it) and is told; a later confirmation is
+refused naming the cancellation. An opinion item cancelled while forwarded closes the forwards not
+answered yet (``forwarded`` or ``overdue`` become ``cancelled``): each of those departments is told
+it need not answer. A cancelled item takes no more commands nor jobs
+(``opinion_records.refuse_if_cancelled``).
+
+A proposal merged into the cancelled one keeps its status ``merged`` (its process keeps waiting for
+``merged_answered``, which the cancelled one will not send: intake starts no other path). Its
+proposers are told the committee will handle it separately (提案委员会将另行处理), and staff get a
+notice naming it, the proposal it was merged into and the reason, to decide what becomes of it.
 
 A proposal or item opened from a micro-consultation case also tells the case (``converted_outcome``
 with ``outcome: cancelled`` and the reason), which would otherwise wait out the rulebook's
@@ -29,7 +41,7 @@ from shared import clock, contracts
 from shared.validation import load
 
 from . import case_outcome
-from .models import Proposal
+from .models import OpinionItem, Proposal
 from .opinion_records import by_number as opinion_by_number
 from .opinion_records import events_of as opinion_events_of
 from .opinion_records import record as record_opinion
@@ -44,6 +56,8 @@ CANCELLED = "cancelled"
 PROPOSAL_FINAL = ("published", "merged", "not_filed", CANCELLED)
 # An opinion item in one of these has its outcome (so has one whose tracking closed: ``closed`` line).
 OPINION_FINAL = ("not_adopted", "handled", "converted", CANCELLED)
+# A forward a department has still to answer: closed (``cancelled``) with its item.
+OPEN_FORWARD = ("forwarded", "overdue")
 
 
 def hear(uow: IntakeUnitOfWork, event: dict[str, Any]) -> dict[str, Any]:
@@ -77,6 +91,9 @@ def _cancel_proposal(
         return _ignored("proposal", number, f"already {proposal.status}")
     was = proposal.status
     proposal.status = CANCELLED
+    invited = [c for c in proposal.cosigners if c.status == "invited"]
+    for signer in invited:
+        signer.status = CANCELLED
     record_event(
         uow,
         proposal,
@@ -91,6 +108,7 @@ def _cancel_proposal(
             "instance_id": data["instance_id"],
             "reason": data["reason"],
             "by": data["by"],
+            "invitations_closed": [c.user for c in invited],
         },
     )
     title = f"{proposal.number}《{proposal.title}》"
@@ -103,7 +121,15 @@ def _cancel_proposal(
                 proposers(proposal),
                 f"您的提案 {title}的办理流程已被撤销，提案不再继续办理。原因：{data['reason']}",
                 kind="proposal_cancelled",
-            )
+            ),
+            notice(
+                uow,
+                proposal,
+                [c.user for c in invited],
+                f"{proposal.initiator} 邀请您联名的提案 {title}的办理流程已被撤销，联名邀请随之关闭，无需再确认。"
+                f"原因：{data['reason']}",
+                kind="cosign_cancelled",
+            ),
         ],
     )
     _tell_merged(uow, proposal, event_id, at, data)
@@ -114,7 +140,8 @@ def _cancel_proposal(
 
 def _tell_merged(uow: IntakeUnitOfWork, proposal: Proposal, event_id: str, at: str, data: dict[str, Any]) -> None:
     """Proposals merged into ``proposal`` were to be answered with it: their proposers learn it will
-    not be (their status stays ``merged``; a line in their history says why)."""
+    not be and that the committee will handle theirs separately, and staff learn each one needs their
+    decision (their status stays ``merged``; a line in their history says why)."""
     for other in uow.proposals.merged_into(proposal.number):
         record_event(
             uow,
@@ -129,6 +156,7 @@ def _tell_merged(uow: IntakeUnitOfWork, proposal: Proposal, event_id: str, at: s
                 "main": proposal.number,
                 "reason": data["reason"],
                 "by": data["by"],
+                "needs_decision": True,
             },
         )
         tell(
@@ -139,9 +167,18 @@ def _tell_merged(uow: IntakeUnitOfWork, proposal: Proposal, event_id: str, at: s
                     other,
                     proposers(other),
                     f"与您的提案 {other.number}《{other.title}》并案办理的提案 {proposal.number} 的办理流程已被撤销，"
-                    f"将不再随其答复。原因：{data['reason']}",
+                    f"您的提案将不再随其答复，提案委员会将另行处理，处理结果将另行告知。原因：{data['reason']}",
                     kind="proposal_cancelled",
-                )
+                ),
+                notice(
+                    uow,
+                    other,
+                    ["role:staff"],
+                    f"提案 {other.number}《{other.title}》已并入提案 {proposal.number} 办理，"
+                    f"而提案 {proposal.number} 的办理流程已被撤销（原因：{data['reason']}），"
+                    f"提案 {other.number} 不会再随其得到答复，请提案委员会另行作出处理决定。",
+                    kind="merged_main_cancelled",
+                ),
             ],
         )
 
@@ -157,6 +194,9 @@ def _cancel_opinion(uow: IntakeUnitOfWork, event_id: str, at: str, number: str, 
         return _ignored("opinion item", number, f"already {item.status}")
     was = item.status
     item.status = CANCELLED
+    open_forwards = [f for f in uow.opinions.forwards_of(item) if f.status in OPEN_FORWARD]
+    for row in open_forwards:
+        row.status = CANCELLED
     record_opinion(
         uow,
         item,
@@ -170,6 +210,7 @@ def _cancel_opinion(uow: IntakeUnitOfWork, event_id: str, at: str, number: str, 
             "instance_id": data["instance_id"],
             "reason": data["reason"],
             "by": data["by"],
+            "forwards_closed": [f.unit for f in open_forwards],
         },
     )
     tell_submitter(
@@ -180,6 +221,22 @@ def _cancel_opinion(uow: IntakeUnitOfWork, event_id: str, at: str, number: str, 
         f"社情民意信息 {item.number} 的办理流程已撤销",
         f"该信息不再继续处理。原因：{data['reason']}",
     )
+    _tell_units(uow, item, [f.unit for f in open_forwards], data)
     case_outcome.cancelled(uow, item, f"办理流程已撤销：{data['reason']}")
     uow.flush()
     return {"applied": True, "status": item.status}
+
+
+def _tell_units(uow: IntakeUnitOfWork, item: OpinionItem, units: list[str], data: dict[str, Any]) -> None:
+    """Each department whose forward of ``item`` was still open learns it need not answer
+    (``notify.opinion.cancelled`` to ``unit:<code>``, one each)."""
+    for unit in units:
+        tell_submitter(
+            uow,
+            item,
+            CANCELLED,
+            f"{data['instance_id']}:unit:{unit}",
+            f"社情民意信息 {item.number}《{item.title}》的办理流程已撤销",
+            f"转贵单位办理的该信息已撤销转办，无需再答复。原因：{data['reason']}",
+            recipients=[f"unit:{unit}"],
+        )

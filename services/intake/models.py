@@ -170,7 +170,7 @@ class Cosigner(Base):
     proposal_id: Mapped[int] = mapped_column(ForeignKey("proposals.id"), index=True)
     user: Mapped[str] = mapped_column(String(100), index=True)
     order: Mapped[int] = mapped_column(Integer)  # 1 = signs right after the initiator
-    status: Mapped[str] = mapped_column(String(20))  # invited | confirmed | dropped
+    status: Mapped[str] = mapped_column(String(20))  # invited | confirmed | dropped | cancelled (its process was)
     confirmed_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     # Consent, given when co-signing, to being named where the proposal is published (as the
     # initiator's Proposal.publish_name); without it the public sees the name masked.
@@ -372,7 +372,7 @@ class OpinionForward(Base):
     unit: Mapped[str] = mapped_column(String(100), index=True)
     request: Mapped[str] = mapped_column(Text, default="")
     due: Mapped[datetime] = mapped_column(UtcDateTime())
-    status: Mapped[str] = mapped_column(String(20))  # forwarded | overdue | answered
+    status: Mapped[str] = mapped_column(String(20))  # forwarded | overdue | answered | cancelled (its item was)
     forwarded_by: Mapped[str] = mapped_column(String(100))
     forwarded_at: Mapped[datetime] = mapped_column(UtcDateTime())
     answer: Mapped[str | None] = mapped_column(Text, nullable=True)

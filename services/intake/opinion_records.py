@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from shared import clock
-from shared.errors import NotFound
+from shared.errors import Conflict, NotFound
 from shared.rulebook import Label, Rulebook
 
 from .models import OpinionEvent, OpinionItem
@@ -92,3 +92,18 @@ def details(uow: IntakeUnitOfWork, item: OpinionItem) -> dict:
 
 def events_of(uow: IntakeUnitOfWork, item: OpinionItem) -> list[OpinionEvent]:
     return uow.opinions.events_of(item)
+
+
+def refuse_if_cancelled(uow: IntakeUnitOfWork, item: OpinionItem, what: str) -> None:
+    """An item whose process an operator cancelled (status ``cancelled``) takes no more commands
+    nor jobs: refused (``Conflict``) naming the cancellation — when, by whom, why — from its
+    ``cancelled`` line; ``what``: what it takes no more of, in words."""
+    if item.status != "cancelled":
+        return
+    line = next((e for e in reversed(events_of(uow, item)) if e.action == "cancelled"), None)
+    data = (line.data or {}) if line is not None else {}
+    at = data.get("occurred_at") or (line.at.isoformat() if line is not None else "?")
+    raise Conflict(
+        f"opinion item {item.number} was cancelled when its handling was cancelled at {at} "
+        f"by {data.get('by') or '?'} ({data.get('reason') or 'no reason recorded'}); it takes no more {what}"
+    )

@@ -5,6 +5,10 @@ Jobs take validated parameters and return a JSON-ready result for the diagram; a
 diagram catches is a :class:`BusinessError` (``not_in_editing``, ``unknown_channel``,
 ``unknown_unit``). Commands (RPC) authorise the caller and refuse with ``shared.errors``.
 Every step tells the submitter (``notify.opinion.<step>``) in the same transaction.
+
+An item whose process an operator cancelled (status ``cancelled``, ``cancellation``) takes none of
+them: each refuses it (``Conflict``, naming when, by whom and why it was cancelled) before changing,
+telling or publishing anything.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from shared.principal import acting_user as recorded_user
 from . import case_outcome
 from .access import acting_user
 from .models import OpinionCheck, OpinionForward, OpinionInstruction, OpinionIssue, OpinionReport
-from .opinion_records import by_id, by_number, event, next_issue_number, not_found, record, tell
+from .opinion_records import by_id, by_number, event, next_issue_number, not_found, record, refuse_if_cancelled, tell
 from .opinion_rules import CHECKS, codes, label, provenance
 from .opinion_schemas import (
     AdoptionRequest,
@@ -55,6 +59,7 @@ def record_editing(uow: IntakeUnitOfWork, rules: IntakeRules, params: dict, prin
     reported (waits for sign-off) or not adopted (the submitter is told why)."""
     data = load(EditingParams, params, "intake.record_editing parameters")
     item = by_id(uow, data["item_id"], lock=True)
+    refuse_if_cancelled(uow, item, "editing")
     if item.status not in EDITABLE:
         raise BusinessError("not_in_editing", f"opinion item {item.number} is {item.status}, not in editing")
     rulebook = rules.opinion_rulebook()
@@ -118,6 +123,7 @@ def return_to_editing(uow: IntakeUnitOfWork, params: dict, principal: dict | Non
     """The leader did not sign it off: the item goes back to the editors with the leader's comment."""
     data = load(ReturnParams, params, "intake.return_to_editing parameters")
     item = by_id(uow, data["item_id"], lock=True)
+    refuse_if_cancelled(uow, item, "sign-off")
     if item.status == "reviewed":
         item.status = "submitted"
         record(uow, item, data["returned_by"], "sign_off_refused", {"comment": data["comment"]})
@@ -132,6 +138,7 @@ def report(uow: IntakeUnitOfWork, rules: IntakeRules, params: dict, principal: d
     Recipients answer whether they adopt it until the rulebook's ``adoption_wait`` has passed."""
     data = load(ReportParams, params, "intake.report parameters")
     item = by_id(uow, data["item_id"], lock=True)
+    refuse_if_cancelled(uow, item, "sign-off nor report")
     rulebook = rules.opinion_rulebook()
     channels = [label(rulebook, "channels", code, "unknown_channel") for code in dict.fromkeys(data["channels"])]
     if item.status != "reviewed":
@@ -202,6 +209,7 @@ def record_adoption(uow: IntakeUnitOfWork, rules: IntakeRules, number: str, requ
     item = by_number(uow, number, lock=True)
     if item is None:
         raise not_found(number)
+    refuse_if_cancelled(uow, item, "adoptions")
     rulebook = rules.opinion_rulebook()
     if data["channel"] not in codes(rulebook, "channels"):
         raise InvalidInput("the adoption", {"channel": [f"one of: {', '.join(codes(rulebook, 'channels'))}"]})
@@ -253,6 +261,7 @@ def close_reporting(uow: IntakeUnitOfWork, params: dict, principal: dict | None)
     """Adoption settled, or its wait passed: recipients that did not answer count as not adopted.
     The item is adopted if any recipient adopted it, otherwise not adopted."""
     item = by_id(uow, load(ItemRef, params, "intake.close_reporting parameters")["item_id"], lock=True)
+    refuse_if_cancelled(uow, item, "closing of its reporting")
     now = clock.now()
     silent = []
     reports = uow.opinions.reports_of(item)
@@ -292,6 +301,7 @@ def record_instruction(uow: IntakeUnitOfWork, rules: IntakeRules, number: str, r
     item = by_number(uow, number, lock=True)
     if item is None:
         raise not_found(number)
+    refuse_if_cancelled(uow, item, "instructions")
     rulebook = rules.opinion_rulebook()
     errors = {}
     if data["level"] not in codes(rulebook, "instruction_levels"):
@@ -359,6 +369,7 @@ def forward(uow: IntakeUnitOfWork, rules: IntakeRules, params: dict, principal: 
     """Forward (转办) an adopted item to departments, each to answer by the rulebook's ``forward_answer``."""
     data = load(ForwardParams, params, "intake.forward parameters")
     item = by_id(uow, data["item_id"], lock=True)
+    refuse_if_cancelled(uow, item, "forwarding")
     unknown = sorted(set(data["units"]) - known_units())
     if unknown:
         raise BusinessError("unknown_unit", f"no such units: {', '.join(unknown)}")
@@ -417,6 +428,7 @@ def answer_forward(uow: IntakeUnitOfWork, number: str, request: dict, principal:
     mine = next((f for f in rows if f.unit == unit), None)
     if mine is None:
         raise Forbidden(f"opinion item {number} was not forwarded to {unit}")
+    refuse_if_cancelled(uow, item, "answers")
     if mine.status == "answered":
         raise Conflict(f"{unit} already answered opinion item {number}")
     mine.status, mine.answer, mine.answered_by, mine.answered_at = "answered", data["text"], user, clock.now()
@@ -437,6 +449,7 @@ def mark_overdue(uow: IntakeUnitOfWork, rules: IntakeRules, params: dict, princi
     """The answer time passed with departments still silent: the item is not handled (未办理); the
     staff who forwarded it are told; the next check is ``overdue_reminder`` later."""
     item = by_id(uow, load(ItemRef, params, "intake.mark_overdue parameters")["item_id"], lock=True)
+    refuse_if_cancelled(uow, item, "overdue checks")
     now = clock.now()
     rows = uow.opinions.forwards_of(item)
     late = [f for f in rows if f.status != "answered"]
@@ -462,6 +475,7 @@ def mark_overdue(uow: IntakeUnitOfWork, rules: IntakeRules, params: dict, princi
 def close(uow: IntakeUnitOfWork, params: dict, principal: dict | None) -> dict:
     """The end of tracking: handled (办结) when every department answered; the submitter is told."""
     item = by_id(uow, load(ItemRef, params, "intake.close parameters")["item_id"], lock=True)
+    refuse_if_cancelled(uow, item, "closing of its tracking")
     rows = uow.opinions.forwards_of(item)
     if rows and all(f.status == "answered" for f in rows) and item.status in ("forwarded", "not_handled"):
         item.status = "handled"

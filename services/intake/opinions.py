@@ -24,7 +24,17 @@ from .access import acting_user, reads_all
 from .areas import check_area
 from shared.masking import mask_name, mask_text
 from .models import OpinionItem
-from .opinion_records import by_number, details, event, events_of, next_item_number, not_found, record, tell
+from .opinion_records import (
+    by_number,
+    details,
+    event,
+    events_of,
+    next_item_number,
+    not_found,
+    record,
+    refuse_if_cancelled,
+    tell,
+)
 from .opinion_schemas import (
     STATUS_ZH,
     EventSchema,
@@ -225,6 +235,7 @@ def submit_saved(uow: IntakeUnitOfWork, number: str, principal: dict) -> dict:
         raise not_found(number)
     if item.submitter != user:
         raise Forbidden(f"only the submitter of opinion item {number} submits it")
+    refuse_if_cancelled(uow, item, "submission")
     if item.status != "saved":
         raise Conflict(f"opinion item {number} is {item.status}; only a saved item is submitted")
     send_in(uow, item, user, principal)
@@ -303,7 +314,8 @@ def item_page(uow: IntakeUnitOfWork, principal: dict, query: dict | None = None)
     """A page of the items the caller may read, newest first (by year and number), with how many
     there are in all: ``query`` holds ``page`` (from 1), ``per_page`` (1-200, default 50), ``mine``,
     ``status`` and ``awaiting`` (``instruction``: only items with a report adopted on a channel
-    where no leader's instruction is recorded yet — the leaders' list).
+    where no leader's instruction is recorded yet — the leaders' list; an item whose process was
+    cancelled is not among them, it takes no instruction).
 
     Who reads what: staff, the committee, leaders every item (``mine``: none of theirs are);
     members and informants their own, members with ``mine=false`` also the adopted items of

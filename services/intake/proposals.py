@@ -23,7 +23,7 @@ from .access import MEMBER, acting_user, not_found, proposes, reads_all, require
 from .areas import check_area
 from .models import Cosigner, Proposal, Publication
 from .numbering import format_number, next_sequence
-from .records import by_number, notify, proposers, record_event
+from .records import by_number, notify, proposers, record_event, refuse_if_cancelled
 from .unit_of_work import IntakeUnitOfWork
 from .rules import IntakeRules
 from .similarity import overlap_needed, score, title_grams
@@ -201,6 +201,7 @@ def _visible(proposal: Proposal, user: str, roles: set[str]) -> bool:
 
 def cosign(uow: IntakeUnitOfWork, number: str, principal: dict, publish_name: bool = False) -> dict:
     """An invited co-signer confirms before the deadline; the last confirmation tells the engine.
+    A proposal whose process was cancelled takes no confirmation (the refusal names the cancellation).
     ``publish_name``: the co-signer consents to being named where the proposal is published
     (default: not named, masked, as for an initiator who did not consent)."""
     user = require_member(principal)
@@ -216,6 +217,7 @@ def cosign(uow: IntakeUnitOfWork, number: str, principal: dict, publish_name: bo
         raise not_found(number)
     if signer.status == "confirmed":
         return dump(proposal)
+    refuse_if_cancelled(uow, proposal, "co-signing confirmations")
     due = proposal.cosign_due
     if proposal.status != "cosigning" or signer.status != "invited":
         raise Conflict(f"co-signing of proposal {number} is settled; confirmations are no longer accepted")

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from shared import clock
-from shared.errors import NotFound
+from shared import clock, contracts
+from shared.errors import Conflict, NotFound
 
 from .models import Notification, Proposal, ProposalEvent
 from .unit_of_work import IntakeUnitOfWork
@@ -23,6 +23,24 @@ def by_number(uow: IntakeUnitOfWork, number: str, lock: bool = False) -> Proposa
 def record_event(uow: IntakeUnitOfWork, proposal: Proposal, actor: str, action: str, data: dict | None = None) -> None:
     uow.proposals.add_event(
         ProposalEvent(proposal_id=proposal.id, at=clock.now(), actor=actor, action=action, data=data)
+    )
+
+
+def refuse_if_cancelled(uow: IntakeUnitOfWork, proposal: Proposal, what: str) -> None:
+    """A proposal whose process an operator cancelled (status ``cancelled``) takes no more commands:
+    refused (``Conflict``) naming the cancellation — when, by whom, why — from its ``handling``
+    line of ``process.cancelled``; ``what``: what it takes no more of, in words."""
+    if proposal.status != "cancelled":
+        return
+    lines = [
+        row.data or {}
+        for row in uow.proposals.events_of(proposal, "handling")
+        if (row.data or {}).get("event") == contracts.PROCESS_CANCELLED
+    ]
+    data = lines[-1] if lines else {}
+    raise Conflict(
+        f"proposal {proposal.number} was cancelled when its handling was cancelled at {data.get('occurred_at') or '?'} "
+        f"by {data.get('by') or '?'} ({data.get('reason') or 'no reason recorded'}); it takes no more {what}"
     )
 
 

@@ -20,12 +20,16 @@ from .access import PUBLIC, acting_user, reads_all
 from .areas import count_areas
 from shared.masking import mask_name, mask_text
 from .models import Proposal
+from .opinion_schemas import STATUS_ZH
 from .public import named_proposers
 from .records import proposers
 from .unit_of_work import IntakeUnitOfWork
 from .rules import IntakeRules
 
 AUDIENCES = ("public", "members")
+# The committee's filing decisions that settle a proposal's filing (``returned`` does not: the
+# proposal comes back revised for one).
+DECIDED = ("filed", "not_filed", "merged")
 
 
 MAX_PER_PAGE = 1000
@@ -125,10 +129,12 @@ def year_figures(
             {"code": code, "label": rules.not_filed_reason(code).zh, "count": n} for code, n in sorted(reasons.items())
         ],
         "converted": {"opinion": conversions.get("opinion", 0), "letter": conversions.get("letter", 0)},
-        # Cancelled before the committee decided (its process cancelled by an operator): not waiting
-        # for a decision any more. ``cancelled``: every proposal of the year whose process was cancelled.
-        "undecided": sum(n for d, n in decisions.items() if d not in ("filed", "not_filed"))
-        - sum(n for d, n in cancelled.items() if d not in ("filed", "not_filed")),
+        # Waiting for the committee's filing decision: none yet, or returned for revision (it comes
+        # back for one). Merged is a decision (counted under ``merged``); cancelled before the
+        # committee decided (its process cancelled by an operator) waits for none any more.
+        # ``cancelled``: every proposal of the year whose process was cancelled.
+        "undecided": sum(n for d, n in decisions.items() if d not in DECIDED)
+        - sum(n for d, n in cancelled.items() if d not in DECIDED),
         "cancelled": sum(cancelled.values()),
         "answered": counts["answered"],
         "categories": [
@@ -149,7 +155,11 @@ def adopted_opinions(
 ) -> dict:
     """The year's opinion items adopted by at least one recipient, with the issues they were
     reported in and the leaders' instructions; for the public only adoptions marked publishable. In the public list submitters are masked; in the
-    members' list members are named and informants (who are not committee members) stay masked."""
+    members' list members are named and informants (who are not committee members) stay masked.
+
+    An adoption is a fact of the issue that carried it: an item whose process an operator cancelled
+    later stays listed, with its ``status`` (``cancelled``, 已撤销) as every item has it, and is
+    counted apart (``cancelled``) so the list does not show it as still in hand."""
     user = _check_reader(principal, audience)
     channel_names = {c.code: {"zh": c.zh, "en": c.en} for c in rules.opinion_rulebook().rules["channels"]}
     # The public sees only adoptions marked publishable when recorded.
@@ -168,6 +178,8 @@ def adopted_opinions(
                 "thread": item.thread,
                 "title": mask_text(item.title, names),
                 "submitter": item.submitter if named else mask_name(item.submitter),
+                "status": item.status,
+                "status_zh": STATUS_ZH.get(item.status, item.status),
                 "adopted_by": [
                     {
                         "channel": r.channel,
@@ -196,6 +208,7 @@ def adopted_opinions(
         "prepared_by": user,
         "adopted": len(listed),
         "instructed": sum(1 for row in listed if row["instructions"]),
+        "cancelled": sum(1 for row in listed if row["status"] == "cancelled"),
         "items": listed,
         "personal_data": "submitters masked"
         if audience == "public"

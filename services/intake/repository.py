@@ -285,7 +285,7 @@ class OpinionRepository(abc.ABC):
     ) -> tuple[Counted, list[OpinionItem]]:
         """How many items there are and ``limit`` of them from ``offset``, newest first (by year
         and number, descending): of ``status``; with an adopted report no leader instructed on
-        yet; forwarded to unit ``forwarded_to``; sent in by ``submitter`` (or, with ``published``,
+        yet (and not cancelled: it takes no instruction); forwarded to unit ``forwarded_to``; sent in by ``submitter`` (or, with ``published``,
         of one of those statuses) — each if given."""
 
     @abc.abstractmethod

@@ -468,6 +468,8 @@ class SqlOpinionRepository(OpinionRepository):
                     OpinionReport.item_id == OpinionItem.id, OpinionReport.adoption == "adopted", ~instructed
                 )
             )
+            # An item whose process an operator cancelled takes no instruction any more.
+            where.append(OpinionItem.status != "cancelled")
         if forwarded_to is not None:
             where.append(OpinionItem.id.in_(select(OpinionForward.item_id).where(OpinionForward.unit == forwarded_to)))
         if submitter is not None:

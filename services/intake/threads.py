@@ -21,7 +21,7 @@ from shared.principal import acting_user as recorded_user
 from . import proposals as proposal_rules
 from .access import acting_user, is_proposer, reads_all, require_member
 from .models import Proposal
-from .opinion_records import by_number, events_of, not_found, record
+from .opinion_records import by_number, events_of, not_found, record, refuse_if_cancelled
 from .opinion_schemas import (
     STATUS_ZH,
     CaseContent,
@@ -134,6 +134,7 @@ def to_proposal(
         raise not_found(number)
     if item.submitter != user or item.submitter_role != "member":
         raise Forbidden(f"only the member who submitted opinion item {number} turns it into a proposal")
+    refuse_if_cancelled(uow, item, "conversion into a proposal")
     if item.converted_to:
         raise Conflict(f"opinion item {number} is already proposal {item.converted_to}")
     if item.status not in CONVERTIBLE:

@@ -22,7 +22,18 @@ from shared.contracts import messages
 
 from . import directory
 from .models import Case, CaseCommitment
-from .records import as_events, case_by_number, event, events_of, iso, record, tell, without_resident
+from .records import (
+    CANCELLED,
+    as_events,
+    case_by_number,
+    event,
+    events_of,
+    iso,
+    record,
+    tell,
+    why_case_cancelled,
+    without_resident,
+)
 from .rules import ConsultationRules
 from .schemas import CaseQuery, CaseRegistration, CaseSchema, CommitmentRequest
 
@@ -312,6 +323,8 @@ def record_commitment(uow: AssignmentUnitOfWork, number: str, request: dict, pri
     mine = None if meeting is None else uow.cases.commitment(meeting.id, unit)
     if mine is None:
         raise Forbidden(f"{unit} was not asked to commit on case {number}")
+    if case.status == CANCELLED:
+        raise Conflict(why_case_cancelled(uow, case, masked=True))
     if mine.status == "committed":
         raise Conflict(f"{unit} has already committed on case {number}")
     if case.status != "meeting":
@@ -352,6 +365,18 @@ def record_commitment(uow: AssignmentUnitOfWork, number: str, request: dict, pri
         )
     uow.flush()
     return dump(uow, case, principal, "unit")
+
+
+def check_open(uow: AssignmentUnitOfWork, number: str, principal: dict | None) -> dict:
+    """Before a step of the case (take, decide, meeting, follow-up, return visit, dispatch) is
+    handed to its process: a cancelled case is a Conflict naming the cancellation (who, when, why),
+    as a command on it would be; otherwise ``{number, status}``. Only who may read the case asks
+    (Forbidden otherwise); a department reads the reason without the resident's name or phone."""
+    case = case_by_number(uow, number)
+    view = may_read(uow, case, principal)
+    if case.status == CANCELLED:
+        raise Conflict(why_case_cancelled(uow, case, masked=view == "unit"))
+    return {"number": case.number, "status": case.status}
 
 
 def thread_entry(uow: AssignmentUnitOfWork, thread_id: str, principal: dict | None) -> dict | None:

@@ -49,6 +49,24 @@ def case_by_number(uow: AssignmentUnitOfWork, number: str, lock: bool = False) -
     return case
 
 
+CANCELLED = "cancelled"  # the case's status when an operator cancelled its process
+
+
+def why_case_cancelled(uow: AssignmentUnitOfWork, case: Case, masked: bool = False) -> str:
+    """Why a cancelled case takes no more commands, in words: who cancelled its process, when and
+    why (its log's last ``cancelled``). ``masked``: for a department, the reason without the
+    resident's name or phone."""
+    entries = uow.cases.history(case.id, CANCELLED)
+    data = (entries[-1].data or {}) if entries else {}
+    reason = data.get("reason") or case.close_note or ""
+    if masked:
+        reason = without_resident(case, reason)
+    return (
+        f"case {case.number} was cancelled by {data.get('by') or 'an operator'} at {iso(case.closed_at)} "
+        f"({reason}); it takes no more commands"
+    )
+
+
 def record(uow: AssignmentUnitOfWork, case: Case, actor: str, action: str, data: dict | None = None) -> CaseEvent:
     row = CaseEvent(case_id=case.id, at=clock.now(), actor=actor, action=action, data=data or {})
     uow.cases.log(row)

@@ -44,6 +44,11 @@ class ConsultationEntrypoints:
         return self._committed(cases.record_commitment(self.uow, number, request, principal))
 
     @api
+    def check_case_open(self, number, principal=None):
+        """A step of a cancelled case is refused naming the cancellation (Conflict); else its status."""
+        return cases.check_open(self.uow, number, principal)
+
+    @api
     def case_thread(self, thread_id, principal=None):
         return cases.thread_entry(self.uow, thread_id, principal)
 

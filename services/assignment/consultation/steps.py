@@ -17,7 +17,7 @@ from shared.errors import BusinessError
 from shared.validation import load
 
 from .models import Case, CaseCommitment, CaseFollowUp, CaseMeeting
-from .records import actor_of, case_by_id, event, record, tell, without_resident
+from .records import CANCELLED, actor_of, case_by_id, event, record, tell, without_resident
 from .rules import ConsultationRules, require_for_job
 from .schemas import (
     CaseRef,
@@ -479,47 +479,63 @@ def close_case(uow: AssignmentUnitOfWork, rules: ConsultationRules, params: dict
     case = case_by_id(uow, data["case_id"])
     if data["reason"]:
         require_for_job(rules, "close_reasons", data["reason"], "unknown_close_reason")
-    if case.status != "closed":
+    if case.status not in FINAL:  # a cancelled case stays cancelled (nothing was resolved)
         _close(uow, case, data["reason"], data["note"], actor_of(principal, data["by"]))
     return {"status": case.status, "satisfaction": case.satisfaction, "reason": case.close_reason}
 
 
 CANCELLED_PROCESS = "process_cancelled"  # the case's close_reason when its process was cancelled
-FINAL = ("closed", "cancelled")
+FINAL = ("closed", CANCELLED)
 
 
 def cancel_case(uow: AssignmentUnitOfWork, number: str, reason: str, by: str, at: datetime, source: dict) -> str | None:
     """An operator cancelled the case's process (``process.cancelled``, heard by
     :func:`services.assignment.decisions.hear_cancellation`): a case not yet final becomes
     ``cancelled`` (``closed_at`` the cancellation's time, ``close_reason`` ``process_cancelled``,
-    ``close_note`` the operator's reason, no follow-up due), its log keeps ``cancelled`` (reason,
-    by, the status it had, ``source``: the event's and instance's ids), and its member (the one it
-    was dispatched to or who took it) and the departments still asked to commit on it are told
-    (``notify.consultation.cancelled``). No ``consultation.case_closed`` follows: nothing was
-    resolved. Returns the case's number, or None when there is no such case or it was final
-    already (closed, or cancelled by an earlier delivery: nobody is told twice)."""
+    ``close_note`` the operator's reason, no follow-up due), every commitment request still
+    ``pending`` becomes ``cancelled`` (a commitment made stays), its log keeps ``cancelled``
+    (reason, by, the status it had, the departments whose request was closed, ``source``: the
+    event's and instance's ids), and one notice (``notify.consultation.cancelled``, the reason
+    without the resident's name or phone) tells, once each, its member (the one it was dispatched
+    to or who took it), every department asked to commit on it (committed or not) and the
+    committee's staff. No ``consultation.case_closed`` follows: nothing was resolved. Returns the
+    case's number, or None when there is no such case or it was final already (closed, or
+    cancelled by an earlier delivery: nobody is told twice)."""
     case = uow.cases.case_numbered(number, lock=True)
     if case is None or case.status in FINAL:
         return None
     previous = case.status
-    case.status, case.closed_at, case.follow_up_due = "cancelled", at, None
+    case.status, case.closed_at, case.follow_up_due = CANCELLED, at, None
     case.close_reason, case.close_note = CANCELLED_PROCESS, reason
-    record(uow, case, by, "cancelled", {"reason": reason, "by": by, "previous_status": previous, **source})
-    meeting = uow.cases.latest_meeting(case.id)
-    pending = (
-        [c.unit for c in uow.cases.commitments(case.id) if c.meeting_id == meeting.id and c.status == "pending"]
-        if meeting is not None and previous == "meeting"
-        else []
+    commitments = uow.cases.commitments(case.id)
+    closed = []
+    for commitment in commitments:
+        if commitment.status == "pending":
+            commitment.status = CANCELLED
+            closed.append(commitment.unit)
+    record(
+        uow,
+        case,
+        by,
+        "cancelled",
+        {
+            "reason": reason,
+            "by": by,
+            "previous_status": previous,
+            "commitments_cancelled": list(dict.fromkeys(closed)),
+            **source,
+        },
     )
-    recipients = [*([case.member] if case.member else []), *(f"unit:{u}" for u in pending)]
-    if recipients:
-        tell(
-            uow,
-            case,
-            "cancelled",
-            "",
-            recipients,
-            f"微协商 {case.number} 已撤销",
-            f"原因：{without_resident(case, reason)}",
-        )
+    units = list(dict.fromkeys(c.unit for c in commitments))
+    recipients = [*([case.member] if case.member else []), *(f"unit:{u}" for u in units), "role:staff"]
+    tell(
+        uow,
+        case,
+        "cancelled",
+        "",
+        list(dict.fromkeys(recipients)),
+        f"微协商 {case.number} 已撤销",
+        f"原因：{without_resident(case, reason)}",
+    )
+    uow.flush()
     return case.number

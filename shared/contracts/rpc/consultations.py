@@ -91,7 +91,7 @@ class MeetingSchema(Schema):
 class CommitmentSchema(Schema):
     id = fields.Integer()
     unit = fields.String()
-    status = fields.String(metadata={"description": "pending | committed"})
+    status = fields.String(metadata={"description": "pending | committed | cancelled (its case was cancelled first)"})
     due = fields.String(metadata={"description": "when the department must commit (rulebook)"})
     actions = fields.String(allow_none=True)
     done_by = fields.String(allow_none=True)

@@ -183,7 +183,7 @@ def test_an_open_extension_request_is_closed_and_a_later_approval_finds_nothing_
     assert [r.status for r in uow.assignments.rows.of(ExtensionRequest)] == ["cancelled"]
 
 
-def test_a_reply_staff_accepted_stays_as_it_is_and_one_not_yet_accepted_is_cancelled(uow, rules):
+def test_a_reply_staff_accepted_is_kept_its_unit_told_and_one_not_yet_accepted_is_cancelled(uow, rules):
     accepted_ids = assign(uow, ["transport"], mode="single")
     act(uow, rules, "transport", "sign", accepted_ids["transport"])
     act(uow, rules, "transport", "draft_reply", accepted_ids["transport"], category="A", text="已解决")
@@ -194,12 +194,121 @@ def test_a_reply_staff_accepted_stays_as_it_is_and_one_not_yet_accepted_is_cance
     act(uow, rules, "education", "draft_reply", waiting["education"], category="A", text="已解决")
     act(uow, rules, "education", "submit_reply", waiting["education"])
 
-    assert decisions.hear_cancellation(uow, cancelled())["assignments"] == []
-    assert status_of(uow, accepted_ids["transport"]) == "replied" and told(uow, "transport") == []
+    assert decisions.hear_cancellation(uow, cancelled())["assignments"] == [accepted_ids["transport"]]
+    row = uow.assignments.assignment(accepted_ids["transport"])
+    assert (row.status, row.cancelled_at) == ("replied", clock.now())
+    [message] = told(uow, "transport")
+    assert message["reason"] == "process_cancelled" and message["reply_kept"] is True
+    assert message["assignment"]["status"] == "replied" and message["note"] == REASON
 
     other = decisions.hear_cancellation(uow, cancelled(business_key="2026-0002", instance_id="inst-2"))
     assert other["assignments"] == [waiting["education"]]
     assert status_of(uow, waiting["education"]) == "cancelled"
+    [message] = told(uow, "education")
+    assert message["reply_kept"] is False
+
+
+def b_reply_accepted(uow, rules, unit="transport"):
+    """A category B reply staff accepted: milestones and the follow-up are owed."""
+    ids = assign(uow, [unit], mode="single")
+    act(uow, rules, unit, "sign", ids[unit])
+    act(
+        uow,
+        rules,
+        unit,
+        "draft_reply",
+        ids[unit],
+        category="B",
+        text="列入计划",
+        milestones=[{"what": "立项", "due": "2026-09-30"}, {"what": "完工", "due": "2026-12-31"}],
+    )
+    act(uow, rules, unit, "submit_reply", ids[unit])
+    accepted(uow)
+    return ids[unit]
+
+
+def test_a_b_reply_accepted_keeps_its_reply_and_history_and_later_followups_and_milestones_are_refused(uow, rules):
+    assignment_id = b_reply_accepted(uow, rules)
+    act(uow, rules, "transport", "report_milestone", assignment_id, milestone=1, note="立项了")
+    before = len(uow.sent)
+
+    assert decisions.hear_cancellation(uow, cancelled())["assignments"] == [assignment_id]
+
+    seen = queries.get_assignment(uow, assignment_id, handler("transport"))
+    assert (seen["status"], seen["cancelled_at"]) == ("replied", clock.now().isoformat())
+    assert seen["handling_cancelled"] == {
+        "reason": "process_cancelled",
+        "note": REASON,
+        "by": "ops.chen",
+        "at": clock.now().isoformat(),
+        "reply_kept": True,
+    }
+    [reply] = seen["replies"]
+    assert (reply["status"], reply["category"], reply["text"]) == ("submitted", "B", "列入计划")
+    assert reply["milestones"][0]["done_at"] is not None  # what was reported stays
+    actions = [e["action"] for e in seen["events"]]
+    assert actions[-1] == "cancelled" and "reply_submitted" in actions and "milestone_done" in actions
+    assert seen["events"][-1]["data"]["previous_status"] == "replied" and seen["events"][-1]["data"]["reply_kept"]
+    listed = queries.assignment_page(uow, STAFF, {"number": NUMBER})["items"]
+    assert [(a["status"], a["cancelled_at"]) for a in listed] == [("replied", clock.now().isoformat())]
+
+    [message] = told(uow, "transport")
+    assert (message["reason"], message["reply_kept"], message["cancelled_by"]) == (
+        "process_cancelled",
+        True,
+        "ops.chen",
+    )
+    [notice] = [m for m in uow.sent[before:] if m.get("name") == "notify.assignment.cancelled"]
+    assert notice["payload"]["recipients"] == ["unit:transport"]
+    assert "答复予以保留" in notice["payload"]["text"] and f"原因：{REASON}" in notice["payload"]["text"]
+
+    for command, params in (
+        ("report_milestone", {"milestone": 2, "note": "完工"}),
+        ("submit_followup", {"text": "已解决"}),
+        ("record_contact", {"kind": "phone", "held_on": "2026-01-01", "participants": "张三"}),
+        ("request_extension", {"until": "2026-12-31", "reason": "budget"}),
+        ("draft_reply", {"category": "A", "text": "已解决"}),
+    ):
+        sent = len(uow.sent)
+        with pytest.raises(Conflict) as refused:
+            act(uow, rules, "transport", command, assignment_id, **params)
+        message = str(refused.value)
+        assert "handling of proposal 2026-0001 was cancelled by ops.chen" in message, (command, message)
+        assert REASON in message and clock.now().isoformat() in message, (command, message)
+        assert len(uow.sent) == sent, command
+    assert "no follow-up or milestone report is owed" in message
+    [kept] = queries.get_assignment(uow, assignment_id, STAFF)["replies"]
+    assert kept["milestones"][1]["done_at"] is None
+
+
+def test_heard_twice_after_an_accepted_reply_the_unit_is_told_once(uow, rules):
+    assignment_id = b_reply_accepted(uow, rules)
+    decisions.hear_cancellation(uow, cancelled())
+    sent = len(uow.sent)
+    assert decisions.hear_cancellation(uow, cancelled())["assignments"] == []
+    assert len(uow.sent) == sent and len(told(uow, "transport")) == 1
+    assert len(log(uow, assignment_id, "cancelled")) == 1
+
+
+def test_a_rating_heard_after_the_cancellation_owes_the_unit_nothing(uow, rules):
+    assignment_id = b_reply_accepted(uow, rules)
+    decisions.hear_cancellation(uow, cancelled())
+    sent = len(uow.sent)
+    accepted(uow, instance="rating-late")
+    assert len(uow.sent) == sent and len(log(uow, assignment_id, "followup_expected")) == 1
+
+
+def test_the_units_notice_labels_the_operators_reason_and_a_reassignment_has_none(uow, rules):
+    assign(uow, ["transport"], mode="single")
+    assign(uow, ["education"], mode="single")
+    decisions.hear_cancellation(uow, cancelled())
+    texts = {
+        m["payload"]["recipients"][0]: m["payload"]["text"]
+        for m in uow.sent
+        if m.get("name") == "notify.assignment.cancelled"
+    }
+    assert texts["unit:education"].endswith(f"请勿再办理此件。原因：{REASON}")
+    assert texts["unit:transport"].endswith("请勿再办理此件。") and "原因" not in texts["unit:transport"]
 
 
 def test_an_assignment_cancelled_before_by_a_reassignment_is_left_as_it_was(uow, rules):
@@ -386,7 +495,8 @@ def test_a_taken_case_is_cancelled_with_the_reason_and_its_member_told(uow, case
     assert last["data"]["reason"] == REASON and last["data"]["previous_status"] == "taken"
     assert last["data"]["event_id"] == "cancelled:inst-case"
     [notice] = uow.events("notify.consultation.cancelled")
-    assert notice["payload"]["recipients"] == ["member.li"] and REASON in notice["payload"]["text"]
+    assert notice["payload"]["recipients"] == ["member.li", "role:staff"]
+    assert notice["payload"]["text"] == f"原因：{REASON}"
     # Nothing was resolved: no consultation.case_closed (it would count for the member's points).
     assert [m["name"] for m in uow.sent[before:]] == ["notify.consultation.cancelled"]
 
@@ -408,11 +518,12 @@ def test_a_closed_case_stays_closed(uow, case_rules):
     assert uow.cases.case(case_id).status == "closed" and len(uow.sent) == sent
 
 
-def test_a_case_nobody_took_is_cancelled_and_nobody_is_told(uow, case_rules):
+def test_a_case_nobody_took_is_cancelled_and_only_staff_are_told(uow, case_rules):
     number, case_id = registered(uow, case_rules)
-    sent = len(uow.sent)
     assert decisions.hear_cancellation(uow, case_cancelled(number))["case"] == number
-    assert uow.cases.case(case_id).status == "cancelled" and len(uow.sent) == sent
+    assert uow.cases.case(case_id).status == "cancelled"
+    [notice] = uow.events("notify.consultation.cancelled")
+    assert notice["payload"]["recipients"] == ["role:staff"]
 
 
 def test_an_unknown_case_number_changes_nothing(uow, case_rules):
@@ -421,19 +532,80 @@ def test_an_unknown_case_number_changes_nothing(uow, case_rules):
     assert uow.cases.case(case_id).status == "taken"
 
 
-def test_the_departments_still_asked_to_commit_are_told_and_a_late_commitment_is_refused(uow, case_rules):
+def after_a_meeting(uow, case_rules, units=("transport", "housing")):
     number, case_id = taken_by_li(uow, case_rules)
     steps.record_decision(uow, case_rules, {"case_id": case_id, "outcome": "meeting", "by": "member.li"}, None)
     meeting = {"case_id": case_id, "form": "on_site", "held_on": "2026-03-05", "summary": "现场协商", "by": "member.li"}
-    steps.record_meeting(uow, case_rules, {**meeting, "units": ["transport", "housing"], "attendees": []}, None)
+    steps.record_meeting(uow, case_rules, {**meeting, "units": list(units), "attendees": []}, None)
+    return number, case_id
+
+
+def test_after_a_meeting_every_department_and_staff_are_told_once_and_pending_requests_are_closed(uow, case_rules):
+    number, case_id = after_a_meeting(uow, case_rules)
     cases.record_commitment(uow, number, {"actions": "更换路灯", "done_by": "2026-04-01"}, handler("transport"))
 
     decisions.hear_cancellation(uow, case_cancelled(number))
 
     [notice] = uow.events("notify.consultation.cancelled")
-    assert notice["payload"]["recipients"] == ["member.li", "unit:housing"]
-    with pytest.raises(Conflict, match="cancelled"):
+    assert notice["payload"]["recipients"] == ["member.li", "unit:transport", "unit:housing", "role:staff"]
+    assert {c.unit: c.status for c in uow.cases.commitments(case_id)} == {
+        "transport": "committed",
+        "housing": "cancelled",
+    }
+    for unit, view in (("housing", "cancelled"), ("transport", "committed")):
+        [mine] = cases.get(uow, number, handler(unit))["commitments"]
+        assert mine["status"] == view, unit
+    last = cases.get(uow, number, STAFF)["history"][-1]
+    assert last["data"]["commitments_cancelled"] == ["housing"] and last["data"]["previous_status"] == "meeting"
+    # Heard again: nobody is told twice.
+    decisions.hear_cancellation(uow, case_cancelled(number))
+    assert len(uow.events("notify.consultation.cancelled")) == 1
+
+
+@pytest.mark.parametrize("unit", ["housing", "transport"])
+def test_a_commitment_on_a_cancelled_case_is_refused_naming_who_when_and_why(uow, case_rules, unit):
+    number, _ = after_a_meeting(uow, case_rules)
+    cases.record_commitment(uow, number, {"actions": "更换路灯", "done_by": "2026-04-01"}, handler("transport"))
+    decisions.hear_cancellation(uow, case_cancelled(number))
+    sent = len(uow.sent)
+    with pytest.raises(Conflict) as refused:
+        cases.record_commitment(uow, number, {"actions": "修路", "done_by": "2026-04-01"}, handler(unit))
+    message = str(refused.value)
+    assert f"case {number} was cancelled by ops.chen at {clock.now().isoformat()}" in message, message
+    assert REASON in message and "commitments are recorded after its meeting" not in message
+    assert len(uow.sent) == sent
+
+
+def test_a_step_of_a_cancelled_case_is_refused_naming_the_cancellation_before_it_reaches_the_process(uow, case_rules):
+    number, _ = taken_by_li(uow, case_rules)
+    assert cases.check_open(uow, number, LI) == {"number": number, "status": "taken"}
+    decisions.hear_cancellation(uow, case_cancelled(number))
+    for principal in (LI, STAFF):
+        with pytest.raises(Conflict) as refused:
+            cases.check_open(uow, number, principal)
+        message = str(refused.value)
+        assert f"case {number} was cancelled by ops.chen at {clock.now().isoformat()} ({REASON})" in message
+
+
+def test_a_departments_refusal_hides_the_residents_name_in_the_reason(uow, case_rules):
+    number, _ = after_a_meeting(uow, case_rules)
+    decisions.hear_cancellation(
+        uow, {**case_cancelled(number), "payload": {**case_cancelled(number)["payload"], "reason": "王秀英撤回诉求"}}
+    )
+    with pytest.raises(Conflict) as refused:
         cases.record_commitment(uow, number, {"actions": "修路", "done_by": "2026-04-01"}, handler("housing"))
+    assert "王秀英" not in str(refused.value) and "撤回诉求" in str(refused.value)
+    with pytest.raises(Conflict) as refused:
+        cases.check_open(uow, number, handler("housing"))
+    assert "王秀英" not in str(refused.value)
+
+
+def test_a_late_close_job_leaves_a_cancelled_case_cancelled(uow, case_rules):
+    number, case_id = taken_by_li(uow, case_rules)
+    decisions.hear_cancellation(uow, case_cancelled(number))
+    sent = len(uow.sent)
+    assert steps.close_case(uow, case_rules, {"case_id": case_id, "reason": "duplicate"}, None)["status"] == "cancelled"
+    assert uow.cases.case(case_id).close_reason == "process_cancelled" and len(uow.sent) == sent
 
 
 def test_a_proposal_cancellation_leaves_a_case_of_the_same_number_alone_and_the_other_way_round(uow, case_rules, rules):

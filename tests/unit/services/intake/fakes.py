@@ -347,7 +347,7 @@ class FakeOpinionRepository(OpinionRepository):
                 i
                 for i in self._rows.of(OpinionItem)
                 if (not status or i.status == status)
-                and (not awaiting_instruction or i.id in waiting)
+                and (not awaiting_instruction or (i.id in waiting and i.status != "cancelled"))
                 and (forwarded_to is None or i.id in forwarded)
                 and (submitter is None or i.submitter == submitter or i.status in published)
             ]

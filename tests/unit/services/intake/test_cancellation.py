@@ -336,3 +336,253 @@ def test_an_item_opened_from_a_case_tells_its_case(uow):
     [outcome] = uow.messages(messages.CONVERTED_OUTCOME)
     assert outcome["correlation_key"] == "MC-2027-0001"
     assert outcome["payload"]["outcome"] == "cancelled" and REASON in outcome["payload"]["reason"]
+
+
+# -- what the operator's walk-through found ---------------------------------------------------------
+
+LEADER = {"user": "leader.sun", "roles": ["leader"], "unit": None}
+HOUSING = {"user": "handler.gao", "roles": ["unit"], "unit": "housing"}
+TRANSPORT = {"user": "handler.zhao", "roles": ["unit"], "unit": "transport"}
+WANG = {"user": "王芳", "roles": ["member"], "unit": None}
+PASSED = {"political_ok": True, "facts_ok": True, "content_ok": True, "wording_ok": True}
+
+
+def forwarded_item(uow, units=("housing", "transport")):
+    """An item reported to two channels, adopted by one (the other has not answered), forwarded to
+    ``units``."""
+    from services.intake import opinion_tracking as tracking
+
+    item = submitted_item(uow)
+    tracking.record_editing(uow, RULES, {"item_id": item.id, **PASSED, "decision": "report", "edited_by": "s"}, None)
+    tracking.report(
+        uow,
+        RULES,
+        {"item_id": item.id, "channels": ["city_party_committee", "provincial_committee"], "signed_off_by": "l"},
+        None,
+    )
+    tracking.record_adoption(uow, RULES, item.number, {"channel": "provincial_committee", "adopted": True}, STAFF)
+    tracking.forward(
+        uow, RULES, {"item_id": item.id, "units": list(units), "request": "请研究", "forwarded_by": "staff.zhao"}, None
+    )
+    assert item.status == "forwarded"
+    return item
+
+
+def _opinion_operations():
+    from services.intake import areas
+    from services.intake import opinion_tracking as tracking
+
+    def ref(item):
+        return {"item_id": item.id}
+
+    return {
+        "adoption": lambda uow, item: tracking.record_adoption(
+            uow, RULES, item.number, {"channel": "city_party_committee", "adopted": True}, STAFF
+        ),
+        "instruction": lambda uow, item: tracking.record_instruction(
+            uow,
+            RULES,
+            item.number,
+            {"channel": "provincial_committee", "level": "city", "leader": "孙市长", "text": "请研究落实"},
+            LEADER,
+        ),
+        "answer": lambda uow, item: tracking.answer_forward(uow, item.number, {"text": "已落实"}, HOUSING),
+        "area": lambda uow, item: areas.set_area(uow, RULES, "opinion", item.number, {"area": "economy"}, STAFF),
+        "to_proposal": lambda uow, item: threads.to_proposal(
+            uow, RULES, item.number, {"publish_consent": True}, LI, directory=EVERYONE
+        ),
+        "submit_saved": lambda uow, item: opinions.submit_saved(uow, item.number, LI),
+        "editing": lambda uow, item: tracking.record_editing(
+            uow, RULES, {**ref(item), **PASSED, "decision": "report", "edited_by": "s"}, None
+        ),
+        "sign_off_refused": lambda uow, item: tracking.return_to_editing(
+            uow, {**ref(item), "returned_by": "l", "comment": "再改改"}, None
+        ),
+        "report": lambda uow, item: tracking.report(
+            uow, RULES, {**ref(item), "channels": ["city_government"], "signed_off_by": "l"}, None
+        ),
+        "close_reporting": lambda uow, item: tracking.close_reporting(uow, ref(item), None),
+        "forward": lambda uow, item: tracking.forward(
+            uow, RULES, {**ref(item), "units": ["health"], "request": "请研究", "forwarded_by": "staff.zhao"}, None
+        ),
+        "mark_overdue": lambda uow, item: tracking.mark_overdue(uow, RULES, ref(item), None),
+        "close": lambda uow, item: tracking.close(uow, ref(item), None),
+    }
+
+
+def _state(uow, item):
+    """Everything an operation could change or send."""
+    from services.intake.models import OpinionEvent, OpinionForward, OpinionInstruction, OpinionIssue, OpinionReport
+
+    return (
+        [dict(m) for m in uow.sent],
+        {kind.__name__: len(uow.rows.of(kind)) for kind in (OpinionEvent, OpinionInstruction, OpinionIssue)},
+        [(r.channel, r.adoption) for r in uow.rows.of(OpinionReport)],
+        [(f.unit, f.status, f.answer) for f in uow.rows.of(OpinionForward)],
+        (item.status, item.area, item.title, item.converted_to),
+        len(uow.rows.of(Notification)),
+        len(uow.proposals.every()),
+    )
+
+
+@pytest.mark.parametrize("operation", sorted(_opinion_operations()))
+def test_a_cancelled_opinion_item_refuses_every_operation_naming_the_cancellation(uow, operation):
+    from shared.errors import Conflict
+
+    item = forwarded_item(uow)
+    at = clock.now()
+    progress.hear(uow, cancelled(item.number, process="opinion", at=at))
+    before = _state(uow, item)
+    with pytest.raises(Conflict) as refused:
+        _opinion_operations()[operation](uow, item)
+    message = str(refused.value)
+    assert f"opinion item {item.number} was cancelled" in message
+    assert "ops.wang" in message and REASON in message and at.isoformat() in message
+    assert _state(uow, item) == before  # nothing changed, nobody told, no event, no message
+
+
+def test_a_live_item_takes_the_same_instruction_and_answer(uow):
+    """The refusals above are the cancellation's: the same requests on a live item are taken."""
+    from services.intake import opinion_tracking as tracking
+
+    item = forwarded_item(uow)
+    operations_ = _opinion_operations()
+    operations_["instruction"](uow, item)
+    operations_["answer"](uow, item)
+    assert [e["name"] for e in uow.events() if e["name"] == "opinion.instructed"] == ["opinion.instructed"]
+    assert [f.status for f in uow.opinions.forwards_of(item) if f.unit == "housing"] == ["answered"]
+    assert tracking.record_adoption(
+        uow, RULES, item.number, {"channel": "city_party_committee", "adopted": True}, STAFF
+    )["status"] == ("forwarded")
+
+
+def test_a_cancelled_item_leaves_the_leaders_awaiting_list_and_is_marked_in_the_adopted_report(uow):
+    item = forwarded_item(uow)
+    kept = forwarded_item(uow)
+
+    def awaiting():
+        page = opinions.item_page(uow, LEADER, {"awaiting": "instruction"})
+        return [i["number"] for i in page["items"]], page["total"]
+
+    assert awaiting() == ([kept.number, item.number], 2)
+    progress.hear(uow, cancelled(item.number, process="opinion"))
+    assert awaiting() == ([kept.number], 1)
+    # Its adoption happened (an issue carried it): still listed, with its status, counted apart.
+    for audience in ("members", "public"):
+        report = reports.adopted_opinions(uow, RULES, item.year, audience, STAFF)
+        if audience == "public":
+            assert report["items"] == []  # no adoption marked publishable
+            continue
+        rows = {row["number"]: row for row in report["items"]}
+        assert (rows[item.number]["status"], rows[item.number]["status_zh"]) == ("cancelled", "已撤销")
+        assert rows[kept.number]["status"] == "forwarded"
+        assert (report["adopted"], report["cancelled"]) == (2, 1)
+
+
+def test_cancelling_a_forwarded_item_closes_its_open_forwards_and_tells_each_department(uow):
+    from services.intake import opinion_tracking as tracking
+
+    item = forwarded_item(uow, units=("housing", "transport", "health"))
+    tracking.answer_forward(uow, item.number, {"text": "已落实"}, TRANSPORT)
+    uow.opinions.forwards_of(item)[2].status = "overdue"  # health: its answer is late
+    progress.hear(uow, cancelled(item.number, process="opinion"))
+    assert {f.unit: f.status for f in uow.opinions.forwards_of(item)} == {
+        "housing": "cancelled",
+        "transport": "answered",  # answered: kept as it was
+        "health": "cancelled",
+    }
+    [line] = [e for e in uow.opinions.events_of(item) if e.action == "cancelled"]
+    assert line.data["forwards_closed"] == ["housing", "health"]
+    told = {tuple(e["payload"]["recipients"]): e["payload"] for e in uow.events("notify.opinion.cancelled")}
+    assert set(told) == {("李明",), ("unit:housing",), ("unit:health",)}
+    for unit in ("unit:housing", "unit:health"):
+        assert item.number in told[(unit,)]["title"] and REASON in told[(unit,)]["text"]
+        assert "无需再答复" in told[(unit,)]["text"]
+    # The department sees its forward closed, and its answer is refused naming the cancellation.
+    assert opinions.get(uow, item.number, HOUSING)["forward"]["status"] == "cancelled"
+    from shared.errors import Conflict
+
+    with pytest.raises(Conflict, match="ops.wang"):
+        tracking.answer_forward(uow, item.number, {"text": "已落实"}, HOUSING)
+
+
+def test_an_item_never_forwarded_tells_no_department(uow):
+    item = submitted_item(uow)
+    progress.hear(uow, cancelled(item.number, process="opinion"))
+    assert [e["payload"]["recipients"] for e in uow.events("notify.opinion.cancelled")] == [["李明"]]
+
+
+def test_the_proposals_merged_into_a_cancelled_one_go_to_staff_for_a_decision(uow):
+    main = filed(uow)
+    numbers = []
+    for principal in (ZHANG, WANG):
+        other = operations.submit(uow, RULES, DRAFT, principal, directory=EVERYONE)
+        operations.record_filing(
+            uow,
+            RULES,
+            {"proposal_id": other["id"], "decision": "merged", "merge_into": main.number, "decided_by": "committee.he"},
+            None,
+        )
+        numbers.append(other["number"])
+    progress.hear(uow, cancelled(main.number))
+    for number, proposer in zip(numbers, ("张伟", "王芳"), strict=True):
+        merged = uow.proposals.by_number(number)
+        assert merged.status == "merged"  # no new path: the committee decides
+        [line] = cancel_lines(uow, merged)
+        assert line.data["main"] == main.number and line.data["needs_decision"] is True
+        [theirs] = [n for n in told(uow, "proposal_cancelled") if n["recipients"] == [proposer]]
+        assert "提案委员会将另行处理" in theirs["text"] and "将不再随其答复" in theirs["text"]
+        assert REASON in theirs["text"]
+    staff = told(uow, "merged_main_cancelled")
+    assert [n["recipients"] for n in staff] == [["role:staff"], ["role:staff"]]
+    for notice, number in zip(staff, numbers, strict=True):
+        assert number in notice["text"] and main.number in notice["text"] and REASON in notice["text"]
+    assert [n.recipient for n in uow.rows.of(Notification) if n.recipient.startswith("role:")] == ["role:staff"] * 2
+    assert uow.messages(messages.MERGED_ANSWERED) == []
+
+
+def test_open_cosigning_invitations_close_with_the_proposal_and_a_later_confirmation_names_it(uow):
+    from shared.errors import Conflict
+
+    made = operations.submit(uow, RULES, {**DRAFT, "cosigners": ["张伟", "王芳"]}, LI, directory=EVERYONE)
+    operations.cosign(uow, made["number"], ZHANG)
+    proposal = uow.proposals.by_number(made["number"])
+    assert proposal.status == "cosigning"
+    at = clock.now()
+    progress.hear(uow, cancelled(proposal.number, at=at))
+    assert {c.user: c.status for c in proposal.cosigners} == {"张伟": "confirmed", "王芳": "cancelled"}
+    [line] = cancel_lines(uow, proposal)
+    assert line.data["invitations_closed"] == ["王芳"]
+    [invited] = told(uow, "cosign_cancelled")
+    assert invited["recipients"] == ["王芳"] and REASON in invited["text"] and proposal.number in invited["text"]
+    [proposers_] = told(uow, "proposal_cancelled")
+    assert proposers_["recipients"] == ["李明", "张伟"]
+    before = list(uow.sent)
+    with pytest.raises(Conflict) as refused:
+        operations.cosign(uow, proposal.number, WANG)
+    message = str(refused.value)
+    assert "cancelled" in message and "ops.wang" in message and REASON in message and at.isoformat() in message
+    assert uow.sent == before and proposal.cosigners[1].status == "cancelled"
+    assert uow.messages(messages.COSIGN_SETTLED) == []
+    # Told of it, the invited co-signer still reads the proposal, now cancelled.
+    assert operations.get(uow, proposal.number, WANG)["status"] == "cancelled"
+
+
+def test_the_years_report_counts_only_proposals_without_a_decision_as_undecided(uow):
+    main = filed(uow)
+    merged = operations.submit(uow, RULES, DRAFT, ZHANG, directory=EVERYONE)
+    operations.record_filing(
+        uow,
+        RULES,
+        {"proposal_id": merged["id"], "decision": "merged", "merge_into": main.number, "decided_by": "committee.he"},
+        None,
+    )
+    returned = operations.submit(uow, RULES, DRAFT, WANG, directory=EVERYONE)
+    operations.record_filing(
+        uow, RULES, {"proposal_id": returned["id"], "decision": "returned", "note": "请补充", "decided_by": "c"}, None
+    )
+    operations.submit(uow, RULES, DRAFT, LI, directory=EVERYONE)  # waiting for its decision
+    figures = reports.year_figures(uow, RULES, main.year, "members", STAFF)
+    assert (figures["received"], figures["filed"], figures["merged"]) == (4, 1, 1)
+    # the one waiting and the one returned for revision (it comes back for a decision); not the merged
+    assert (figures["undecided"], figures["cancelled"]) == (2, 0)

@@ -11,8 +11,13 @@ from services.assignment.consultation import cases
 from services.assignment.consultation.models import Case
 from shared import clock
 from shared import contracts as shared_contracts
+from shared.errors import Conflict
+from services.assignment.consultation.models import CaseCommitment
 from tests.integration.services.assignment.consultation.test_operations import (  # noqa: F401 - the fixture
+    HOUSING,
     STAFF,
+    TRANSPORT,
+    meeting_held,
     outbox,
     registered,
     session,
@@ -51,4 +56,24 @@ def test_a_cancelled_case_keeps_why_and_its_member_is_told_once(session):
     history = cases.get(uow(session), number, STAFF)["history"]
     assert [e["action"] for e in history].count("cancelled") == 1
     told = outbox(session, "notify.consultation.cancelled")
-    assert len(told) == 1 and told[0]["payload"]["recipients"] == ["member.li"]
+    assert len(told) == 1 and told[0]["payload"]["recipients"] == ["member.li", "role:staff"]
+
+
+def test_after_a_meeting_the_pending_request_is_closed_everyone_told_once_and_commands_refused(session):
+    number = registered(session)["number"]
+    cid, _ = meeting_held(session, number)
+    cases.record_commitment(uow(session), number, {"actions": "更换路灯", "done_by": "2027-02-01"}, TRANSPORT)
+    session.commit()
+    for _ in range(2):
+        decisions.hear_cancellation(uow(session), cancelled(number))
+        session.commit()
+    commitments = session.scalars(select(CaseCommitment).where(CaseCommitment.case_id == cid))
+    assert {c.unit: c.status for c in commitments} == {"transport": "committed", "housing": "cancelled"}
+    [told] = outbox(session, "notify.consultation.cancelled")
+    assert told["payload"]["recipients"] == ["member.li", "unit:transport", "unit:housing", "role:staff"]
+    with pytest.raises(Conflict) as refused:
+        cases.record_commitment(uow(session), number, {"actions": "修路", "done_by": "2027-02-01"}, HOUSING)
+    assert f"case {number} was cancelled by ops.chen" in str(refused.value) and "误登记" in str(refused.value)
+    session.rollback()
+    with pytest.raises(Conflict, match="was cancelled by ops.chen"):
+        cases.check_open(uow(session), number, STAFF)
