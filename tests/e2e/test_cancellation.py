@@ -83,3 +83,25 @@ def test_a_cancelled_opinion_item_is_cancelled_and_its_submitter_told(running):
     assert until_status(api, number, "cancelled")["status"] == "cancelled"
     wait_for(lambda: notices(api, "member", number, "opinion.cancelled"), timeout=60, message="the submitter told")
     assert item(api, number, who="member")["status"] == "cancelled"
+
+
+def test_a_cancelled_case_refuses_its_next_step_naming_the_cancellation(running):
+    from .test_micro_consultation import ISSUE, step, until_status as case_status
+
+    api = Api(*running)
+    number = api("staff", "POST", "/api/consultations", {**ISSUE, "title": "撤销测试：路灯"}, expect=201).json()[
+        "number"
+    ]
+    step(
+        api,
+        "staff",
+        number,
+        "dispatch",
+        {"dispatch_action": "dispatch", "member": "member.li", "dispatch_note": "请联系"},
+    )
+    case_status(api, number, "dispatched")
+    cancel_instance(api, number)
+    case_status(api, number, "cancelled")
+    refused = api("member", "POST", f"/api/consultations/{number}/take", {"accepted": True})
+    assert refused.status_code == 409 and "cancelled" in refused.text and REASON in refused.text
+    wait_for(lambda: notices(api, "member", number, "consultation.cancelled"), timeout=60, message="the member told")
