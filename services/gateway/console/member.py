@@ -4,6 +4,8 @@ Published proposals are on :mod:`.work` (everyone's)."""
 
 from __future__ import annotations
 
+from shared import contracts
+
 from ..http import http
 from .views import page, page_number, pager_of, redirect
 
@@ -14,12 +16,87 @@ FIELDS = ("kind", "title", "situation", "analysis", "suggestions", "no_publish_r
 NOTES_PER_PAGE = 50  # the notifications page: the newest 50, then "next" for older ones
 
 
+# What supervision writes before the operator's own words in a deadline's ``cancellation`` change.
+_CANCELLED_PREFIX = " cancelled: "
+
+
+def cancellation_of(number: str, history: list, deadlines: list) -> dict | None:
+    """Who cancelled the proposal's handling, when and why, and the status it had then (``was``):
+    the proposal's ``handling`` line of event ``process.cancelled`` in its history (the thread's
+    timeline); else a cancelled deadline's ``cancellation`` change (the operator and the time, the
+    reason as written). None when neither says it was cancelled."""
+    lines = [
+        h
+        for h in history or ()
+        if h.get("number") == number
+        and h.get("action") == "handling"
+        and (h.get("data") or {}).get("event") == contracts.PROCESS_CANCELLED
+    ]
+    if lines:
+        data = lines[-1].get("data") or {}
+        return {
+            "at": data.get("occurred_at") or lines[-1].get("at"),
+            "by": data.get("by") or lines[-1].get("actor"),
+            "reason": data.get("reason") or "",
+            "was": data.get("was"),
+        }
+    changes = [c for d in deadlines or () for c in d.get("changes") or () if c.get("kind") == "cancellation"]
+    if changes:
+        reason = changes[-1].get("reason") or ""
+        return {
+            "at": changes[-1].get("at"),
+            "by": changes[-1].get("by"),
+            "reason": reason.split(_CANCELLED_PREFIX, 1)[1] if _CANCELLED_PREFIX in reason else reason,
+            "was": None,
+        }
+    return None
+
+
+def reached_before(p: dict, cancelled: dict | None, deadlines: list, reply: dict | None) -> int:
+    """The last stage a cancelled proposal reached (an index of :data:`STAGES`): the status it had
+    when its handling was cancelled; else what its records show (a reply, deadlines once assigned,
+    the filing decision), at least submitted."""
+    was = (cancelled or {}).get("was")
+    if was in STAGES:
+        return STAGES.index(was)
+    if reply and reply.get("rounds"):
+        return STAGES.index("replied")
+    if deadlines:
+        return STAGES.index("assigned")
+    if (p.get("filing") or {}).get("decision") == "filed":
+        return STAGES.index("filed")
+    return STAGES.index("submitted")
+
+
+def rating_open(p: dict, ratings: dict | None) -> bool:
+    """Whether the proposer may still rate: not once the proposal's handling was cancelled, nor
+    when its last rating round closed ``cancelled`` (the API refuses a rating then)."""
+    rounds = (ratings or {}).get("rounds") or []
+    return p.get("status") != "cancelled" and not (rounds and rounds[-1].get("outcome") == "cancelled")
+
+
 def _draft(form) -> dict:
     draft = {key: form.get(key, "") for key in FIELDS}
     draft["publish_consent"] = form.get("publish_consent") == "yes"
     draft["no_publish_reason"] = draft["no_publish_reason"] or None
     draft["cosigners"] = form.getlist("cosigners")
     return draft
+
+
+def note_links(visit, notes: list) -> dict:
+    """Where each notification's subject opens, by notification id (None: no link). Whoever may
+    read proposals opens the proposal; a unit handler, who may not, opens the unit's own assignment
+    of it (its newest, asked once a proposal); anyone else gets no link (only a refusal behind it)."""
+    if visit.may("get_proposal"):
+        return {n["id"]: f"/console/proposals/{n['subject']}" if n.get("subject") else None for n in notes}
+    if not visit.may("list_assignments"):
+        return {n["id"]: None for n in notes}
+    found: dict[str, str | None] = {}
+    for subject in dict.fromkeys(n.get("subject") for n in notes if n.get("subject")):
+        listed = visit.api("list_assignments", query={"number": subject, "per_page": "1"})
+        items = (listed.body or {}).get("items") or [] if listed.ok else []
+        found[subject] = f"/console/assignments/{items[0]['id']}" if items else None
+    return {n["id"]: found.get(n.get("subject")) for n in notes}
 
 
 class ConsoleMemberRoutes:
@@ -93,16 +170,27 @@ class ConsoleMemberRoutes:
         )
         status = p.get("status", "published")
         reached = STAGES.index(status) if status in STAGES else -1
+        rows = deadlines.body["deadlines"] if deadlines is not None and deadlines.ok else []
+        replied = reply.body if reply is not None and reply.ok else None
+        rated = ratings.body if ratings is not None and ratings.ok else None
+        cancelled = None
+        if status == "cancelled":  # who cancelled it, when and why: the proposal's history says
+            thread = visit.api("thread", thread=p.get("thread") or number)
+            history = thread.body.get("history", []) if thread.ok else []
+            cancelled = cancellation_of(number, history, rows) or {}
+            reached = reached_before(p, cancelled, rows, replied)
         return visit.render(
             "proposal.html",
             p=p,
             stages=STAGES,
             reached=reached,
+            cancelled=cancelled,
             invited=invited,
             proposer=proposer and "member" in roles,
-            deadlines=deadlines.body["deadlines"] if deadlines is not None and deadlines.ok else [],
-            reply=reply.body if reply is not None and reply.ok else None,
-            ratings=ratings.body if ratings is not None and ratings.ok else None,
+            rating_open=rating_open(p, rated),
+            deadlines=rows,
+            reply=replied,
+            ratings=rated,
         )
 
     @http("POST", "/console/proposals/<string:number>/cosign")
@@ -137,7 +225,7 @@ class ConsoleMemberRoutes:
             return visit.refusal(answer)
         notes = answer.body
         older = notes[-1]["id"] if len(notes) == NOTES_PER_PAGE else None
-        return visit.render("notifications.html", notes=notes, older=older)
+        return visit.render("notifications.html", notes=notes, older=older, links=note_links(visit, notes))
 
     @http("POST", "/console/notifications/<id:notification_id>/read")
     @page

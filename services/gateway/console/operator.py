@@ -20,6 +20,8 @@ from .views import HEADERS, page, page_number, pager_of, redirect
 
 # What an instance's list of variables shows of one value (the whole value is in the API's answer).
 VALUE_SHOWN = 300
+# The statuses of an instance that waits for nothing any more.
+ENDED = ("completed", "cancelled")
 
 
 def _safe_back(value: str | None, default: str) -> str:
@@ -85,11 +87,14 @@ def instance_view(where: dict, queues: list[dict] | None, names: dict, t) -> dic
             },
         )
 
+    # An instance that ended (completed, or cancelled by an operator) is nowhere now: nothing of it
+    # is drawn as where it waits, even if a stale token is still reported.
+    ended = inst.get("status") in ENDED
     for element_id in where.get("completed") or ():
         element(element_id)
-    for element_id in inst.get("waiting_tasks") or ():
+    for element_id in () if ended else inst.get("waiting_tasks") or ():
         element(element_id)["state"] = "token"
-    for token in where.get("tokens") or ():
+    for token in () if ended else where.get("tokens") or ():
         if token["kind"] == "job":
             row = element(token["task"])
             row["state"] = "token" if row["state"] == "done" else row["state"]
@@ -126,6 +131,16 @@ def instance_view(where: dict, queues: list[dict] | None, names: dict, t) -> dic
     order = {"incident": 0, "token": 1, "done": 2}
     rows = sorted(elements.values(), key=lambda r: order[r["state"]])
     return {"elements": rows, "marks": {"markers": markers, "overlays": overlays}}
+
+
+def cancellation_of(history: list) -> dict | None:
+    """The operator's cancellation of an instance (its history's last ``cancelled`` entry, data
+    ``{reason, closed}``): when, who and why; None when it was not cancelled."""
+    entries = [h for h in history or () if h.get("action") == "cancelled"]
+    if not entries:
+        return None
+    data = entries[-1].get("data") if isinstance(entries[-1].get("data"), dict) else {}
+    return {"at": entries[-1].get("at"), "by": entries[-1].get("actor"), "reason": data.get("reason") or ""}
 
 
 def shown_value(value) -> str:
@@ -258,12 +273,14 @@ class ConsoleOperatorRoutes:
         names = element_names(diagram.body["xml"]) if diagram.ok else {}
         view = instance_view(where.body, queues.body["queues"] if queues.ok else None, names, visit.t)
         data = full.body.get("data") if full.ok else {}
+        lines = history.body if history.ok else []
         return visit.render(
             "ops_instance.html",
             inst=inst,
             where=where.body,
             view=view,
-            history=history.body if history.ok else [],
+            history=lines,
+            cancelled=cancellation_of(lines) if inst.get("status") == "cancelled" else None,
             variables=[(k, shown_value(v)) for k, v in sorted((data or {}).items())],
             queues_unavailable=None if queues.ok else queues.message,
             version=diagram.body if diagram.ok else None,

@@ -54,8 +54,11 @@ def offers(a: dict) -> dict:
     """Which of the unit's forms the assignment's state calls for (the API decides again): an
     objection before it is replied to; an extension while the answering unit works on its reply;
     after an accepted category B reply, the milestones not yet done and the follow-up reply (and
-    the follow-up sent, once it is); a contact with the proposer unless the assignment was cancelled."""
+    the follow-up sent, once it is); a contact with the proposer. A cancelled assignment takes
+    nothing more: no form at all (what was sent before is still shown); nor does one whose reply
+    staff accepted before the handling was cancelled (``replied`` with ``cancelled_at``)."""
     log = list(a.get("events") or ())
+    live = a.get("status") != "cancelled" and not a.get("cancelled_at")
     events = [e.get("action") for e in log]
     sent = [e for e in log if e.get("action") == "followup_submitted"]
     replies = a.get("replies") or []
@@ -72,10 +75,33 @@ def offers(a: dict) -> dict:
     return {
         "object": a.get("status") in ("assigned", "signed") and not a.get("objection"),
         "extension": answering and a.get("status") == "signed" and not open_request,
-        "milestones": [m for m in (current or {}).get("milestones") or () if not m.get("done_at")] if after_b else [],
-        "followup": after_b and not sent,
+        "milestones": [m for m in (current or {}).get("milestones") or () if not m.get("done_at")]
+        if after_b and live
+        else [],
+        "followup": after_b and live and not sent,
         "followup_sent": (sent[-1].get("data") or {}).get("text", "") if sent else "",
-        "contact": a.get("status") != "cancelled",
+        "contact": live,
+        "work": live,  # sign, the reply draft and its submission, a co-unit's input and co-signing
+    }
+
+
+def cancellation(a: dict) -> dict | None:
+    """Why and when a cancelled assignment was cancelled, from its log's last ``cancelled``:
+    ``reason`` (``process_cancelled``: an operator cancelled the proposal's handling; ``reassigned``:
+    staff gave the proposal to other units), who, when, the note written and whether the reply
+    staff had accepted stays on record (``reply_kept``: the assignment stays ``replied``, with
+    ``cancelled_at``); None while it is not cancelled. A log without the entry still gives the time."""
+    if a.get("status") != "cancelled" and not a.get("cancelled_at"):
+        return None
+    entries = [e for e in a.get("events") or () if e.get("action") == "cancelled"]
+    entry = entries[-1] if entries else {}
+    data = entry.get("data") or {}
+    return {
+        "reason": data.get("reason") or "unknown",
+        "at": a.get("cancelled_at") or entry.get("at"),
+        "by": data.get("by") or entry.get("actor"),
+        "note": data.get("note") or "",
+        "reply_kept": bool(data.get("reply_kept")) or a.get("status") != "cancelled",
     }
 
 
@@ -96,6 +122,7 @@ def assignment_page(visit, assignment_id: int, typed: dict | None = None, refuse
         contact_kinds=current_rulebook("proposal").contact_kinds(),
         decisions=decisions.of(a),
         offers=offers(a),
+        cancelled=cancellation(a),
         typed=typed or {},
         refused=refused,
     )

@@ -7,14 +7,16 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
 from dataclasses import dataclass
+from datetime import datetime
 from urllib.parse import quote
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 from werkzeug.wrappers import Response
 
 from shared import clock
-from shared.calendar import local_date
+from shared.calendar import CHINA_TZ, local_date
 from shared.errors import Unauthenticated, ZtcError
 
 from .. import tokens
@@ -29,6 +31,34 @@ _env = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
+
+# A time as the services write it in a message (ISO 8601, with or without its zone).
+_STAMP = re.compile(r"\b\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?")
+
+
+def when(value) -> str:
+    """A date or time as people read it: ``YYYY-MM-DD HH:MM`` in China's time (a time that names
+    its zone is turned into it), a date alone as the date; anything else as it is."""
+    if not value:
+        return ""
+    text = str(value)
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return text
+    if len(text) <= 10:  # a date alone
+        return moment.date().isoformat()
+    # A time without its zone is UTC, as every service stores and writes one (shared.clock.as_utc).
+    return clock.as_utc(moment).astimezone(CHINA_TZ).strftime("%Y-%m-%d %H:%M")
+
+
+def readable(message: str | None) -> str:
+    """A service's message with each time in it written as :func:`when` writes it."""
+    return _STAMP.sub(lambda found: when(found.group(0)), message or "")
+
+
+_env.filters["when"] = when
+_env.filters["readable"] = readable
 
 # Served with every console page: no framing, scripts and styles from the console only.
 HEADERS = {

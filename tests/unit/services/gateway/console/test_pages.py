@@ -12,7 +12,7 @@ from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request
 
 from services.gateway import tokens
-from services.gateway.console import accounts, api, decisions, i18n, leader, member_items, session, unit
+from services.gateway.console import accounts, api, decisions, i18n, leader, member, member_items, session, unit
 from services.gateway.console.designer import by_process, problem_marks, read_uploads
 from services.gateway.console import staff
 from services.gateway.console.staff import REPORTS
@@ -554,6 +554,66 @@ B_ASSIGNMENT = {
         },
     ],
 }
+# An assignment whose proposal's handling an operator cancelled while it was objected to, with an
+# extension request waiting: both closed ``cancelled``, then the assignment itself.
+CANCELLATION_NOTE = "重复提交，撤销办理"
+CANCELLED_ASSIGNMENT = {
+    "id": 9,
+    "number": "2026-7",
+    "unit": "transport",
+    "role": "single",
+    "round": 1,
+    "status": "cancelled",
+    "signed_at": "2026-11-29T02:00:00+00:00",
+    "cancelled_at": "2026-12-02T06:30:00+00:00",
+    "objection": {"reason": "不归我们", "at": "2026-11-30T02:00:00+00:00"},
+    "replies": [{"round": 1, "status": "draft", "category": "A", "text": "稿", "milestones": []}],
+    "extension_requests": [
+        {"id": 2, "months": 2, "until": None, "reason": "等待预算", "status": "cancelled", "decision": None}
+    ],
+    "events": [
+        {"at": "2026-11-29T02:00:00+00:00", "actor": "handler.zhao", "action": "signed", "data": None},
+        {
+            "at": "2026-12-02T06:30:00+00:00",
+            "actor": "ops.sun",
+            "action": "objection_decided",
+            "data": {"outcome": "cancelled", "decided_by": "ops.sun", "decided_at": "2026-12-02T06:30:00+00:00"}
+            | {"assigned_to": [], "comment": CANCELLATION_NOTE},
+        },
+        {
+            "at": "2026-12-02T06:30:00+00:00",
+            "actor": "ops.sun",
+            "action": "extension_decided",
+            "data": {"request_id": 2, "outcome": "cancelled", "decided_by": "ops.sun", "comment": CANCELLATION_NOTE}
+            | {"decided_at": "2026-12-02T06:30:00+00:00", "event_id": "e-1"},
+        },
+        {
+            "at": "2026-12-02T06:30:00+00:00",
+            "actor": "ops.sun",
+            "action": "cancelled",
+            "data": {"reason": "process_cancelled", "note": CANCELLATION_NOTE, "by": "ops.sun"}
+            | {"previous_status": "objected", "instance_id": "i-1", "event_id": "e-1"},
+        },
+    ],
+    "contacts": [],
+}
+CANCELLED_DEADLINE = DEADLINE | {
+    "status": "cancelled",
+    "live": False,
+    "closed_at": "2026-12-02T06:30:01+00:00",
+    "changes": [
+        {
+            "kind": "cancellation",
+            "at": "2026-12-02T06:30:01+00:00",
+            "by": "ops.sun",
+            "reason": f"process proposal instance i-1 cancelled: {CANCELLATION_NOTE}",
+            "old_due": "2027-03-01T00:00:00+00:00",
+            "new_due": None,
+        }
+    ],
+}
+CANCELLED_PROPOSAL = PROPOSAL | {"status": "cancelled", "cosigners": [], "thread": "2026-7"}
+CANCELLED_INSTANCE = INSTANCE | {"status": "cancelled", "waiting_tasks": [], "incidents": []}
 OPINION = {
     "number": "2026-S-2",
     "thread": "2026-S-2",
@@ -1088,6 +1148,47 @@ PAGES = {
         "history": [{"at": "2026-11-29", "actor": "ops.sun", "action": "started", "task": None}],
         "variables": [("unit", '"transport"')],
     },
+    "assignment_cancelled.html": {  # a unit's cancelled assignment: why and when, no form
+        "a": CANCELLED_ASSIGNMENT,
+        "deadlines": [CANCELLED_DEADLINE],
+        "categories": current_rulebook("proposal").reply_categories(),
+        "contact_kinds": current_rulebook("proposal").contact_kinds(),
+        "decisions": decisions.of(CANCELLED_ASSIGNMENT),
+        "offers": unit.offers(CANCELLED_ASSIGNMENT),
+        "cancelled": unit.cancellation(CANCELLED_ASSIGNMENT),
+    },
+    "proposal_cancelled.html": {  # a proposal whose handling an operator cancelled once it was assigned
+        "p": CANCELLED_PROPOSAL,
+        "stages": member.STAGES,
+        "reached": member.STAGES.index("assigned"),
+        "cancelled": {"at": "2026-12-02T06:30:00+00:00", "by": "ops.sun", "reason": CANCELLATION_NOTE},
+        "invited": False,
+        "proposer": True,
+        "rating_open": False,
+        "deadlines": [CANCELLED_DEADLINE],
+        "reply": {"rounds": [{"replies": [{"unit": "transport", "category": "A", "text": "已办"}]}]},
+        "ratings": {"rounds": [{"outcome": "cancelled", "ratings": []}]},
+    },
+    "public_case_cancelled.html": {"raised": False, "case": PUBLIC_CASE | {"status": "cancelled", "answer": None}},
+    "ops_instance_cancelled.html": {
+        "inst": CANCELLED_INSTANCE,
+        "version": {"number": 2},
+        "queues_unavailable": None,
+        "where": {"held_results": 0, "tokens": [{"kind": "timer", "due": "2026-12-01T00:00:00+00:00"}]},
+        "view": {"marks": {"markers": {"start": ["done"]}, "overlays": []}, "elements": []},
+        "history": [
+            {"at": "2026-11-29", "actor": "ops.sun", "action": "started", "task": None, "data": None},
+            {
+                "at": "2026-12-02T06:30:00+00:00",
+                "actor": "ops.sun",
+                "action": "cancelled",
+                "task": None,
+                "data": {"reason": CANCELLATION_NOTE, "closed": {"work_items": 1}},
+            },
+        ],
+        "cancelled": {"at": "2026-12-02T06:30:00+00:00", "by": "ops.sun", "reason": CANCELLATION_NOTE},
+        "variables": [],
+    },
     "refused.html": {
         "answer": api.Answer(
             403, {"message": "this needs one of the roles: staff", "details": {"roles": ["staff"], "request_id": "r"}}
@@ -1270,7 +1371,7 @@ def test_every_page_renders_in_both_languages_with_nothing_untranslated(template
         "roles": ["member", "staff", "unit", "committee", "operator"],
         "unit": "transport",
     }
-    name = re.sub(r"_(co|none|followup)\.html$", ".html", template)  # a second case of one page
+    name = re.sub(r"_(co|none|followup|cancelled)\.html$", ".html", template)  # a second case of one page
     response = Visit(None, request, "token", principal, lang).render(name, **PAGES[template])
     html = response.get_data(as_text=True)
     assert response.headers["Content-Security-Policy"].startswith("default-src 'self'")

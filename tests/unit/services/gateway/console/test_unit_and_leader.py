@@ -60,6 +60,7 @@ def test_an_accepted_b_reply_offers_its_open_milestones_and_the_follow_up_and_no
         "followup": False,
         "followup_sent": "",
         "contact": True,
+        "work": True,
     }
 
 

@@ -1,0 +1,283 @@
+"""What the console shows of work whose process an operator cancelled, without a browser: the unit's
+cancelled assignment (why, when, no form), the member's cancelled proposal (the stages reached, who
+cancelled it, when and why, its deadlines stopped, no rating form), the operator's cancelled
+instance (its reason, nothing drawn as current), the resident's cancelled case, refusals' times and
+where a unit's notice links to."""
+
+from __future__ import annotations
+
+import html as entities
+import re
+
+import pytest
+from werkzeug.test import EnvironBuilder
+from werkzeug.wrappers import Request
+
+from services.gateway.console import api, decisions, i18n, member, unit
+from services.gateway.console.member import ConsoleMemberRoutes
+from services.gateway.console.operator import cancellation_of as instance_cancellation
+from services.gateway.console.operator import instance_view
+from services.gateway.console.views import Visit
+
+from .test_pages import (
+    CANCELLATION_NOTE,
+    CANCELLED_ASSIGNMENT,
+    CANCELLED_DEADLINE,
+    CANCELLED_INSTANCE,
+    CANCELLED_PROPOSAL,
+    PAGES,
+    PUBLIC_CASE,
+    B_ASSIGNMENT,
+)
+
+FORMS = ('id="sign"', 'id="save-draft"', 'id="submit-reply"', 'id="send-input"', 'id="cosign-reply"')
+FORMS += ('id="object-form"', 'id="extension-form"', 'id="contact-form"', 'id="milestone-form"', 'id="followup-form"')
+
+
+def _html(template: str, context: dict, roles=("unit",), lang="zh-CN") -> str:
+    request = Request(EnvironBuilder(path="/console/x").get_environ())
+    principal = {"user": "handler.zhao", "roles": list(roles), "unit": "transport"}
+    return Visit(None, request, "token", principal, lang).render(template, **context).get_data(as_text=True)
+
+
+def _text(html: str) -> str:
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
+
+
+# -- the unit's assignment -----------------------------------------------------------------------
+def test_a_cancelled_assignment_offers_no_form_at_all():
+    offered = unit.offers(CANCELLED_ASSIGNMENT)
+    assert not any(offered[key] for key in ("object", "extension", "milestones", "followup", "contact", "work"))
+    signed = dict(CANCELLED_ASSIGNMENT, status="signed", cancelled_at=None, objection=None, extension_requests=[])
+    assert unit.offers(signed)["work"] and unit.offers(signed)["extension"]
+
+
+def test_a_cancelled_assignment_says_why_when_and_by_whom_from_its_log():
+    assert unit.cancellation(CANCELLED_ASSIGNMENT) == {
+        "reason": "process_cancelled",
+        "at": "2026-12-02T06:30:00+00:00",
+        "by": "ops.sun",
+        "note": CANCELLATION_NOTE,
+        "reply_kept": False,
+    }
+    bare = dict(CANCELLED_ASSIGNMENT, events=[])  # no log entry: the time still shows
+    assert unit.cancellation(bare)["at"] == "2026-12-02T06:30:00+00:00"
+    assert unit.cancellation(dict(CANCELLED_ASSIGNMENT, status="signed", cancelled_at=None)) is None
+
+
+def test_the_cancellation_and_what_it_closed_are_among_the_decisions_with_the_note_not_the_code():
+    found = decisions.of(CANCELLED_ASSIGNMENT)
+    assert [d["kind"] for d in found] == ["cancelled_process_cancelled", "extension_cancelled", "objection_cancelled"]
+    assert {d["comment"] for d in found} == {CANCELLATION_NOTE} and found[0]["by"] == "ops.sun"
+    reassigned = {
+        "events": [{"at": "t", "actor": "staff.wang", "action": "cancelled", "data": {"reason": "reassigned"}}]
+    }
+    assert (
+        decisions.of(reassigned)[0]["kind"] == "cancelled_reassigned" and decisions.of(reassigned)[0]["comment"] == ""
+    )
+
+
+@pytest.mark.parametrize("lang", ["zh-CN", "en"])
+@pytest.mark.parametrize("role", ["single", "co"])
+def test_a_units_cancelled_assignment_page_shows_the_cancellation_and_no_button(role, lang):
+    a = dict(CANCELLED_ASSIGNMENT, role=role, signed_at=None if role == "co" else CANCELLED_ASSIGNMENT["signed_at"])
+    context = dict(PAGES["assignment_cancelled.html"], a=a, offers=unit.offers(a), cancelled=unit.cancellation(a))
+    html = _html("assignment.html", context, lang=lang)
+    assert not [form for form in FORMS if form in html]
+    assert 'id="cancelled"' in html and CANCELLATION_NOTE in html and "ops.sun" in html
+    assert "2026-12-02 14:30" in html  # the time, in China's time, as people read it
+    words = i18n.translator(lang)
+    assert words("assignment.cancelled_reason.process_cancelled") in entities.unescape(html)
+    assert words("deadline.cancelled") in html and "<s>2027-03-01</s>" in html
+    for key in ("decision.extension_cancelled", "decision.objection_cancelled", "unit.extension_status.cancelled"):
+        assert key not in html and words(key) in _text(html)
+    assert words("unit.decisions_none") not in html
+
+
+def test_an_accepted_reply_outlives_the_cancellation_but_nothing_more_is_owed_or_offered():
+    kept = {"reason": "process_cancelled", "note": CANCELLATION_NOTE, "by": "ops.sun", "reply_kept": True}
+    event = {"at": "2026-12-02T06:30:00+00:00", "actor": "ops.sun", "action": "cancelled", "data": kept}
+    a = B_ASSIGNMENT | {"cancelled_at": "2026-12-02T06:30:00+00:00", "events": [*B_ASSIGNMENT["events"], event]}
+    offered = unit.offers(a)
+    assert offered["milestones"] == [] and not offered["followup"] and not offered["contact"] and not offered["work"]
+    assert unit.cancellation(a)["reply_kept"] and decisions.of(a)[0]["kind"] == "cancelled_reply_kept"
+    context = dict(PAGES["assignment_followup.html"], a=a, offers=offered, cancelled=unit.cancellation(a))
+    context.update(decisions=decisions.of(a), typed={}, refused=None)
+    html = _html("assignment.html", context)
+    assert 'data-reason="reply_kept"' in html and 'id="replies"' in html and "已列入计划" in html
+    assert not [form for form in FORMS if form in html]
+
+
+# -- the member's proposal -----------------------------------------------------------------------
+HISTORY = [
+    {
+        "kind": "proposal",
+        "number": "2026-7",
+        "at": "2026-11-20T01:00:00+00:00",
+        "actor": "member.li",
+        "action": "submitted",
+    },
+    {
+        "kind": "proposal",
+        "number": "2026-7",
+        "at": "2026-12-02T06:30:02+00:00",
+        "actor": "ops.sun",
+        "action": "handling",
+        "data": {"event": "process.cancelled", "occurred_at": "2026-12-02T06:30:00+00:00", "status": "cancelled"}
+        | {"was": "assigned", "instance_id": "i-1", "reason": CANCELLATION_NOTE, "by": "ops.sun"},
+    },
+]
+
+
+def test_who_cancelled_a_proposal_when_and_why_come_from_its_history_else_from_a_stopped_deadline():
+    assert member.cancellation_of("2026-7", HISTORY, []) == {
+        "at": "2026-12-02T06:30:00+00:00",
+        "by": "ops.sun",
+        "reason": CANCELLATION_NOTE,
+        "was": "assigned",
+    }
+    assert member.cancellation_of("2026-8", HISTORY, []) is None  # another proposal's line
+    from_deadline = member.cancellation_of("2026-7", [], [CANCELLED_DEADLINE])
+    assert from_deadline == {
+        "at": "2026-12-02T06:30:01+00:00",
+        "by": "ops.sun",
+        "reason": CANCELLATION_NOTE,
+        "was": None,
+    }
+
+
+def test_a_cancelled_proposal_keeps_the_stages_it_reached():
+    stages = member.STAGES
+    assert member.reached_before(CANCELLED_PROPOSAL, {"was": "replied"}, [], None) == stages.index("replied")
+    assert member.reached_before(CANCELLED_PROPOSAL, {"was": "returned"}, [CANCELLED_DEADLINE], None) == stages.index(
+        "assigned"
+    )
+    filed = CANCELLED_PROPOSAL | {"filing": {"decision": "filed"}}
+    assert member.reached_before(filed, None, [], None) == stages.index("filed")
+    assert member.reached_before(CANCELLED_PROPOSAL, None, [], None) == stages.index("submitted")
+
+
+def test_no_rating_once_the_handling_or_the_round_was_cancelled():
+    answered = CANCELLED_PROPOSAL | {"status": "rating"}
+    assert member.rating_open(answered, {"rounds": [{"outcome": None}]})
+    assert not member.rating_open(answered, {"rounds": [{"outcome": "cancelled"}]})
+    assert not member.rating_open(CANCELLED_PROPOSAL, None)
+
+
+class _Member:
+    """A member's visit answering the API routes from ``answers``; records what is asked and rendered."""
+
+    roles = {"member"}
+    principal = {"user": "member.li", "roles": ["member"], "unit": None}
+
+    def __init__(self, answers):
+        self.answers, self.calls = answers, []
+
+    def api(self, route, **kwargs):
+        self.calls.append(route)
+        if route not in self.answers:
+            return api.Answer(404, {"error": "not_found", "message": "not here"})
+        return api.Answer(200, self.answers[route])
+
+    def render(self, template, **context):
+        return template, context
+
+
+def test_the_proposal_page_reads_the_cancellation_from_the_proposals_history():
+    visit = _Member(
+        {
+            "get_proposal": CANCELLED_PROPOSAL,
+            "deadlines": {"deadlines": [CANCELLED_DEADLINE]},
+            "thread": {"thread": "2026-7", "entries": [], "history": HISTORY},
+        }
+    )
+    template, context = ConsoleMemberRoutes.console_proposal.__wrapped__(None, visit, number="2026-7")
+    assert template == "proposal.html" and "thread" in visit.calls
+    assert context["cancelled"]["reason"] == CANCELLATION_NOTE and context["cancelled"]["by"] == "ops.sun"
+    assert context["reached"] == member.STAGES.index("assigned") and not context["rating_open"]
+
+
+@pytest.mark.parametrize("lang", ["zh-CN", "en"])
+def test_a_cancelled_proposal_page_shows_the_steps_done_who_when_why_and_no_rating_form(lang):
+    html = _html("proposal.html", PAGES["proposal_cancelled.html"], roles=("member",), lang=lang)
+    timeline = html[html.index('class="timeline"') : html.index("</ol>", html.index('class="timeline"'))]
+    assert timeline.count('class="done"') == member.STAGES.index("assigned") + 1 and "todo" not in timeline
+    assert 'id="cancelled-step"' in timeline
+    words = i18n.translator(lang)
+    assert CANCELLATION_NOTE in html and "ops.sun" in html and "2026-12-02 14:30" in html
+    assert words("proposal.deadline_cancelled", at="2026-12-02 14:30") in html and "<s>2027-03-01</s>" in html
+    assert 'id="rating-form"' not in html
+
+
+def test_a_live_proposals_page_is_as_before():
+    html = _html("proposal.html", PAGES["proposal.html"], roles=("member",))
+    assert 'id="rating-form"' in html and 'id="cancellation"' not in html and 'aria-current="step"' in html
+
+
+# -- the operator's instance -----------------------------------------------------------------------
+def test_a_cancelled_instance_is_drawn_nowhere_current():
+    where = {
+        "instance": CANCELLED_INSTANCE | {"waiting_tasks": ["assign"]},  # a stale answer still naming one
+        "completed": ["start"],
+        "tokens": [{"kind": "job", "task": "review", "operation": "assignment.assign", "status": "pending"}],
+    }
+    view = instance_view(where, [], {}, i18n.translator("zh-CN"))
+    assert {e["state"] for e in view["elements"]} == {"done"}
+    assert "token" not in str(view["marks"]["markers"])
+
+
+def test_an_instances_cancellation_names_its_reason_and_the_status_reads_as_elsewhere():
+    lines = PAGES["ops_instance_cancelled.html"]["history"]
+    assert instance_cancellation(lines) == {
+        "at": "2026-12-02T06:30:00+00:00",
+        "by": "ops.sun",
+        "reason": CANCELLATION_NOTE,
+    }
+    assert instance_cancellation(lines[:1]) is None
+    html = _html("ops_instance.html", PAGES["ops_instance_cancelled.html"], roles=("operator",))
+    assert html.count(CANCELLATION_NOTE) == 2  # beside the status and on the history line
+    assert 'id="cancel"' not in html and "ops.wait" not in html and 'id="tokens-title"' not in html
+    assert i18n.translator("zh-CN")("ops.status.cancelled") == i18n.translator("zh-CN")("status.cancelled") == "已撤销"
+
+
+# -- the resident, refusals, notices ------------------------------------------------------------------
+@pytest.mark.parametrize("lang", ["zh-CN", "en"])
+def test_a_resident_reads_that_the_case_was_cancelled_without_the_operators_words(lang):
+    case = PUBLIC_CASE | {"status": "cancelled", "answer": None, "cancellation": {"reason": "王五 13800000000 重复"}}
+    html = _html("public_case.html", {"raised": False, "case": case}, roles=(), lang=lang)
+    assert i18n.translator(lang)("public.case.cancelled_note") in entities.unescape(html) and "13800000000" not in html
+    assert 'id="case-cancelled"' not in _html("public_case.html", {"raised": False, "case": PUBLIC_CASE}, roles=())
+
+
+def test_a_refusals_times_are_written_as_people_read_them():
+    message = "the process of 2026-7 was cancelled by ops.sun on 2026-12-02T06:30:00.123456+00:00 (x); round 1"
+    html = _html("refused.html", {"answer": api.Answer(409, {"message": message})}, roles=("member",))
+    assert "2026-12-02 14:30" in html and "T06:30" not in html
+    assert i18n.translator("zh-CN")("refused.status.409") in html
+
+
+class _Inbox(_Member):
+    def __init__(self, answers, roles):
+        super().__init__(answers)
+        self.roles = set(roles)
+
+    def may(self, route):
+        return {"get_proposal": {"member", "staff"}, "list_assignments": {"unit", "staff"}}[route] & self.roles != set()
+
+
+NOTES = [
+    {"id": 2, "subject": "2026-7", "title": "提案 2026-7（交办号 9）", "text": "t", "created_at": "2026-12-02T06:30"},
+    {"id": 1, "subject": "2026-8", "title": "t", "text": "t", "created_at": "2026-12-01T06:30"},
+]
+
+
+def test_a_units_notice_links_to_its_own_assignment_and_a_members_to_the_proposal():
+    unit_visit = _Inbox({"list_assignments": {"items": [{"id": 9, "number": "2026-7"}]}}, ["unit"])
+    links = member.note_links(unit_visit, NOTES)
+    assert links[2] == "/console/assignments/9" and unit_visit.calls.count("list_assignments") == 2
+    unit_visit.answers = {}
+    assert member.note_links(unit_visit, NOTES) == {2: None, 1: None}  # none found: no link to a refusal
+    assert member.note_links(_Inbox({}, ["member"]), NOTES)[1] == "/console/proposals/2026-8"
+    assert member.note_links(_Inbox({}, ["operator"]), NOTES) == {2: None, 1: None}
+    html = _html("notifications.html", {"notes": NOTES, "older": None, "links": links})
+    assert 'href="/console/assignments/9"' in html and "/console/proposals/" not in html
