@@ -4,6 +4,8 @@ Published proposals are on :mod:`.work` (everyone's)."""
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from shared import contracts
 
 from ..http import http
@@ -85,18 +87,17 @@ def _draft(form) -> dict:
 
 def note_links(visit, notes: list) -> dict:
     """Where each notification's subject opens, by notification id (None: no link). Whoever may
-    read proposals opens the proposal; a unit handler, who may not, opens the unit's own assignment
-    of it (its newest, asked once a proposal); anyone else gets no link (only a refusal behind it)."""
+    read proposals opens the proposal; a unit handler, who may not, opens the unit's own assignments
+    of it (the assignments page kept to that number: no call more to draw the inbox); anyone else
+    gets no link (only a refusal behind it)."""
     if visit.may("get_proposal"):
         return {n["id"]: f"/console/proposals/{n['subject']}" if n.get("subject") else None for n in notes}
     if not visit.may("list_assignments"):
         return {n["id"]: None for n in notes}
-    found: dict[str, str | None] = {}
-    for subject in dict.fromkeys(n.get("subject") for n in notes if n.get("subject")):
-        listed = visit.api("list_assignments", query={"number": subject, "per_page": "1"})
-        items = (listed.body or {}).get("items") or [] if listed.ok else []
-        found[subject] = f"/console/assignments/{items[0]['id']}" if items else None
-    return {n["id"]: found.get(n.get("subject")) for n in notes}
+    return {
+        n["id"]: f"/console/assignments?number={quote(n['subject'], safe='')}" if n.get("subject") else None
+        for n in notes
+    }
 
 
 class ConsoleMemberRoutes:

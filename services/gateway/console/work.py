@@ -113,8 +113,13 @@ class ConsoleWorkRoutes:
     @http("GET", "/console/assignments")
     @page
     def console_assignments(self, visit):
-        """A page of the assignments the caller sees, newest first (``?page=``), with next/previous links."""
-        answer = visit.api("list_assignments", query={"page": str(page_number(visit.request.args.get("page")))})
+        """A page of the assignments the caller sees, newest first (``?page=``), with next/previous
+        links; ``?number=`` keeps one proposal's (where a unit's notice about it leads)."""
+        query = {"page": str(page_number(visit.request.args.get("page")))}
+        number = (visit.request.args.get("number") or "").strip()
+        if number:
+            query["number"] = number
+        answer = visit.api("list_assignments", query=query)
         if not answer.ok:
             return visit.refusal(answer)
         listed = answer.body

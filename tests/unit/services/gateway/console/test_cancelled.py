@@ -271,13 +271,13 @@ NOTES = [
 ]
 
 
-def test_a_units_notice_links_to_its_own_assignment_and_a_members_to_the_proposal():
-    unit_visit = _Inbox({"list_assignments": {"items": [{"id": 9, "number": "2026-7"}]}}, ["unit"])
+def test_a_units_notice_links_to_its_own_assignments_of_the_proposal_and_a_members_to_the_proposal():
+    unit_visit = _Inbox({}, ["unit"])
     links = member.note_links(unit_visit, NOTES)
-    assert links[2] == "/console/assignments/9" and unit_visit.calls.count("list_assignments") == 2
-    unit_visit.answers = {}
-    assert member.note_links(unit_visit, NOTES) == {2: None, 1: None}  # none found: no link to a refusal
+    # The unit's assignments page kept to that proposal: no call more to draw the inbox.
+    assert links == {2: "/console/assignments?number=2026-7", 1: "/console/assignments?number=2026-8"}
+    assert unit_visit.calls == []
     assert member.note_links(_Inbox({}, ["member"]), NOTES)[1] == "/console/proposals/2026-8"
     assert member.note_links(_Inbox({}, ["operator"]), NOTES) == {2: None, 1: None}
     html = _html("notifications.html", {"notes": NOTES, "older": None, "links": links})
-    assert 'href="/console/assignments/9"' in html and "/console/proposals/" not in html
+    assert 'href="/console/assignments?number=2026-7"' in html and "/console/proposals/" not in html
