@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import bindparam, delete, event, insert, select, update
 from sqlalchemy.exc import ArgumentError, IntegrityError
 
+from services.engine.messages import BUFFERED_COLUMNS
 from services.engine.models import BufferedMessage, History, Outbox
 from shared.db import ensure_postgres_database, migrate, session_factory, transaction
 from shared.direct import Direct
@@ -23,16 +24,7 @@ HISTORY = History.__table__
 MESSAGES = BufferedMessage.__table__
 OUTBOX = Outbox.__table__
 HISTORY_KEYS = ("instance_id", "at", "actor", "action", "task", "data")
-MESSAGE_KEYS = (
-    "message_id",
-    "name",
-    "correlation_key",
-    "payload",
-    "status",
-    "instance_id",
-    "received_at",
-    "expires_at",
-)
+MESSAGE_KEYS = BUFFERED_COLUMNS  # every column of a buffered message the engine writes
 
 
 @pytest.fixture

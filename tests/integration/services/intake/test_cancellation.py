@@ -10,48 +10,20 @@ import re
 import time
 
 import pytest
-from nameko.runners import ServiceRunner
-from nameko.standalone.rpc import ClusterRpcProxy
 from sqlalchemy import select
 
 from services.intake import operations, opinions, progress, reports
 from services.intake import opinion_tracking as tracking
 from services.intake.models import Cosigner, Notification, OpinionForward, OpinionItem, Outbox, Proposal, ProposalEvent
 from services.intake.rules import RulebookRules
-from services.intake.service import IntakeService
 from services.intake.unit_of_work import SqlIntakeUnitOfWork
 from shared import clock, contracts
-from shared.db import dispose_all, migrate, session_factory, transaction
+from shared.db import session_factory, transaction
 from shared.errors import Conflict
-from shared.messaging import topology
-from tests.support import SigningRpc, get_messages, publish, ready_count, wait_for
+from tests.integration.services.intake.test_service import DRAFT, intake  # noqa: F401 - the fixture
+from tests.support import get_messages, publish, ready_count, wait_for
 
 LI = {"user": "李明", "roles": ["member"]}
-DRAFT = {
-    "kind": "between_sessions",
-    "session_year": 2027,
-    "publish_consent": True,
-    "title": "关于加快老城区公交候车亭改造的建议",
-    "situation": "老城区现有公交候车亭多建于十年前，遮雨面积小，夜间照明不足。",
-    "analysis": "候车亭改造分属多个部门，缺少统一规划和维护资金。",
-    "suggestions": "由交通局牵头制定改造计划，增设夜间照明和实时到站信息屏。",
-}
-
-
-@pytest.fixture
-def intake(settings):
-    migrate("intake", settings.database_url("intake"))
-    topology.declare(settings.amqp_uri)
-    runner = ServiceRunner(settings.nameko_config())
-    runner.add_service(IntakeService)
-    runner.start()
-    proxy = ClusterRpcProxy(settings.nameko_config())
-    try:
-        yield SigningRpc(proxy.start(), settings).intake
-    finally:
-        proxy.stop()
-        runner.stop()
-        dispose_all()
 
 
 def cancelled(number, instance="inst-7", **payload):
@@ -72,7 +44,7 @@ def cancelled(number, instance="inst-7", **payload):
 
 
 def test_a_cancelled_proposal_is_closed_once_and_a_malformed_cancellation_is_dead_lettered(intake, settings, vhost):
-    number = intake.submit(DRAFT, LI)["number"]
+    number = intake.intake.submit(DRAFT, LI)["number"]
     db = session_factory(settings.database_url("intake"))
 
     def status():

@@ -20,23 +20,8 @@ from shared.errors import BusinessError, InvalidInput
 
 from .fakes import FakeIntakeUnitOfWork
 
-LI = {"user": "李明", "roles": ["member"], "unit": None}
-ZHANG = {"user": "张伟", "roles": ["member"], "unit": None}
-STAFF = {"user": "staff.zhao", "roles": ["staff"], "unit": None}
-DRAFT = {
-    "kind": "between_sessions",
-    "publish_consent": True,
-    "title": "关于加快老城区公交候车亭改造的建议",
-    "situation": "候车亭遮雨面积小。",
-    "analysis": "缺少统一规划。",
-    "suggestions": "制定改造计划。",
-}
-ITEM = {
-    "title": "关于老旧小区加装电梯的建议",
-    "situation": "老年住户上下楼困难。",
-    "analysis": "费用分摊难以协调。",
-    "suggestion": "出台费用分摊指引。",
-}
+from .test_ports import DRAFT, ITEM, LI, STAFF, ZHANG  # the same people and texts
+
 RULES = RulebookRules()
 EVERYONE = lambda users: []  # noqa: E731 - the members directory knows every co-signer
 REASON = "流程定义错误，需重新发起"

@@ -8,7 +8,6 @@ supervision's ports (no database). The clock starts on 2026-03-02 10:00 in Beiji
 from __future__ import annotations
 
 import types
-from datetime import datetime
 
 import pytest
 
@@ -16,38 +15,14 @@ from services.supervision import cancellation, key_proposals, operations, querie
 from services.supervision.models import DeadlineChange, Escalation, KeyProposal, Reminder
 from services.supervision.service import SupervisionService
 from shared import clock, contracts
-from shared.calendar import CHINA_TZ
 from shared.errors import BusinessError, InvalidInput, NotFound
 
-from .fakes import FakeRules, FakeSupervisionUnitOfWork
 
 NUMBER = "2026-0007"
 STAFF = {"user": "staff.wang", "roles": ["staff"]}
 HANDLER = {"user": "handler.sun", "roles": ["unit"], "unit": "transport"}
 LEADER = {"user": "vice.chair.chen", "roles": ["leader"]}
-DAYS = {
-    "sign_for_limit": 3,
-    "objection_window": 5,
-    "co_unit_input": 10,
-    "reply_deadline": 30,
-    "rehandling_reply": 30,
-    "max_extension": 60,
-}
-
-
-def china(year, month, day, hour=0, minute=0):
-    return datetime(year, month, day, hour, minute, tzinfo=CHINA_TZ)
-
-
-@pytest.fixture
-def uow(skipping_clock):
-    skipping_clock.set(china(2026, 3, 2, 10))
-    return FakeSupervisionUnitOfWork()
-
-
-@pytest.fixture
-def rules():
-    return FakeRules(DAYS, remind_days_before=2)
+from .test_ports import DAYS, china, rules, uow  # noqa: E402,F401 - the same calendar and fixtures
 
 
 def cancelled(number=NUMBER, process_id="proposal", instance_id="inst-1", **payload):
