@@ -520,6 +520,8 @@ class _AdoptedItem(Schema):
     submitter = fields.String()
     adopted_by = fields.List(fields.Dict())
     instructions = fields.List(fields.Dict())
+    status = fields.String(metadata={"description": "the item's status: cancelled if its handling was cancelled after"})
+    status_zh = fields.String()
 
 
 class AdoptedOpinions(Schema):
@@ -530,6 +532,7 @@ class AdoptedOpinions(Schema):
     prepared_by = fields.String()
     adopted = fields.Integer()
     instructed = fields.Integer()
+    cancelled = fields.Integer(metadata={"description": "items listed whose handling was cancelled after an adoption"})
     items = fields.List(fields.Nested(_AdoptedItem))
     personal_data = fields.String()
 
