@@ -3,7 +3,7 @@ proposal or opinion item it ran for is closed too, and the people concerned are 
 
 | process | business key | status | history | told (``notify.<kind>``) |
 |---|---|---|---|---|
-| ``proposal`` | the proposal's number | ``cancelled`` | a ``handling`` line (``event: process.cancelled``, reason, by) | its proposers: ``proposal_cancelled``; co-signers still invited: ``cosign_cancelled``; the proposers of proposals merged into it: ``proposal_cancelled``; staff (``role:staff``), for each of those: ``merged_main_cancelled`` |
+| ``proposal`` | the proposal's number | ``cancelled`` | a ``handling`` line (``event: process.cancelled``, reason, by) | its proposers: ``proposal_cancelled``; co-signers still invited: ``cosign_cancelled``; the proposers of proposals merged into it and staff (``role:staff``), for each of those: ``merged_main_cancelled``; a published proposal whose category B follow-up was awaited: ``followup_stopped`` (its public record says ``followup_status: stopped``) |
 | ``opinion`` | the opinion item's number | ``cancelled`` | a ``cancelled`` line (reason, by) | its submitter: ``opinion.cancelled``; each department with a forward still open (``unit:<code>``): ``opinion.cancelled`` |
 
 A proposal cancelled while co-signing closes its open invitations: each co-signer still ``invited``
@@ -87,6 +87,8 @@ def _cancel_proposal(
     heard = [row.data or {} for row in uow.proposals.events_of(proposal, "handling")]
     if any(line.get("event_id") == event_id for line in heard):
         return _ignored("proposal", number, "heard before")
+    if proposal.status == "published":
+        return _stop_followup(uow, proposal, event_id, at, data)
     if proposal.status in PROPOSAL_FINAL:
         return _ignored("proposal", number, f"already {proposal.status}")
     was = proposal.status
@@ -138,6 +140,49 @@ def _cancel_proposal(
     return {"applied": True, "status": proposal.status}
 
 
+def _stop_followup(
+    uow: IntakeUnitOfWork, proposal: Proposal, event_id: str, at: str, data: dict[str, Any]
+) -> dict[str, Any]:
+    """A published proposal stays published; if its category B reply still waited for the unit's
+    follow-up, the public record says the follow-up was stopped (``followup_status: stopped``), a
+    ``handling`` line says why, and its proposers are told (``followup_stopped``)."""
+    row = uow.proposals.publication_of(proposal)
+    if row is None or row.followup_status != "pending":
+        return _ignored("proposal", proposal.number, "already published, no follow-up awaited")
+    row.followup_status = "stopped"
+    record_event(
+        uow,
+        proposal,
+        data["by"],
+        "handling",
+        {
+            "event_id": event_id,
+            "event": contracts.PROCESS_CANCELLED,
+            "occurred_at": at,
+            "status": None,
+            "followup": "stopped",
+            "instance_id": data["instance_id"],
+            "reason": data["reason"],
+            "by": data["by"],
+        },
+    )
+    tell(
+        uow,
+        [
+            notice(
+                uow,
+                proposal,
+                proposers(proposal),
+                f"您的提案 {proposal.number}《{proposal.title}》的办理流程已被撤销：已公开的答复保留，"
+                f"承办单位不再报送后续办理情况。原因：{data['reason']}",
+                kind="followup_stopped",
+            )
+        ],
+    )
+    uow.flush()
+    return {"applied": True, "status": proposal.status, "followup_status": "stopped"}
+
+
 def _tell_merged(uow: IntakeUnitOfWork, proposal: Proposal, event_id: str, at: str, data: dict[str, Any]) -> None:
     """Proposals merged into ``proposal`` were to be answered with it: their proposers learn it will
     not be and that the committee will handle theirs separately, and staff learn each one needs their
@@ -168,7 +213,7 @@ def _tell_merged(uow: IntakeUnitOfWork, proposal: Proposal, event_id: str, at: s
                     proposers(other),
                     f"与您的提案 {other.number}《{other.title}》并案办理的提案 {proposal.number} 的办理流程已被撤销，"
                     f"您的提案将不再随其答复，提案委员会将另行处理，处理结果将另行告知。原因：{data['reason']}",
-                    kind="proposal_cancelled",
+                    kind="merged_main_cancelled",
                 ),
                 notice(
                     uow,

@@ -194,8 +194,9 @@ class PublicationSchema(Schema):
     followup_status = fields.String(
         allow_none=True,
         metadata={
-            "description": "category B only: pending (published before the unit's follow-up reply) or "
-            "received (the follow-up reply is in followup_text); null otherwise"
+            "description": "category B only: pending (published before the unit's follow-up reply), "
+            "received (the follow-up reply is in followup_text) or stopped (the proposal's handling was "
+            "cancelled before it came); null otherwise"
         },
     )
     followup_text = fields.String(allow_none=True, metadata={"description": "the follow-up reply, masked"})

@@ -149,6 +149,28 @@ def test_a_published_proposal_keeps_its_status_and_publication(uow):
     assert proposal.status == "published" and uow.proposals.publication_of(proposal) is not None
 
 
+def test_a_published_b_reply_awaiting_its_follow_up_says_it_stopped_and_its_proposers_are_told(uow):
+    proposal = filed(uow)
+    answer = {
+        "proposal_id": proposal.id,
+        "units": ["transport"],
+        "reply_summary": "已列入明年计划",
+        "reply_category": "B",
+        "followup_pending": True,
+    }
+    publication.publish(uow, RULES, answer, None)
+    assert uow.proposals.publication_of(proposal).followup_status == "pending"
+    heard = progress.hear(uow, cancelled(proposal.number))
+    assert heard == {"applied": True, "status": "published", "followup_status": "stopped"}
+    assert proposal.status == "published" and uow.proposals.publication_of(proposal).followup_status == "stopped"
+    [notice] = told(uow, "followup_stopped")
+    assert notice["recipients"] == ["李明"] and REASON in notice["text"]
+    [line] = cancel_lines(uow, proposal)
+    assert line.data["followup"] == "stopped" and line.data["reason"] == REASON
+    assert progress.hear(uow, cancelled(proposal.number))["applied"] is False  # heard twice: once
+    assert len(told(uow, "followup_stopped")) == 1
+
+
 @pytest.mark.parametrize(
     "process, key",
     [("micro_consultation", "MC-2027-0001"), ("smoke", None), ("proposal", None), ("proposal", "2099-0404")],
@@ -272,7 +294,9 @@ def test_the_proposers_of_a_proposal_merged_into_it_are_told(uow):
     progress.hear(uow, cancelled(main.number))
     merged = uow.proposals.by_number(other["number"])
     assert merged.status == "merged"
-    assert [n["recipients"] for n in told(uow, "proposal_cancelled")] == [["李明"], ["张伟"]]
+    assert [n["recipients"] for n in told(uow, "proposal_cancelled")] == [["李明"]]
+    # The merged proposal is not cancelled: its proposers hear what became of the main one.
+    assert [n["recipients"] for n in told(uow, "merged_main_cancelled")] == [["张伟"], ["role:staff"]]
     assert len(cancel_lines(uow, merged)) == 1
 
 
@@ -515,11 +539,11 @@ def test_the_proposals_merged_into_a_cancelled_one_go_to_staff_for_a_decision(uo
         assert merged.status == "merged"  # no new path: the committee decides
         [line] = cancel_lines(uow, merged)
         assert line.data["main"] == main.number and line.data["needs_decision"] is True
-        [theirs] = [n for n in told(uow, "proposal_cancelled") if n["recipients"] == [proposer]]
+        [theirs] = [n for n in told(uow, "merged_main_cancelled") if n["recipients"] == [proposer]]
         assert "提案委员会将另行处理" in theirs["text"] and "将不再随其答复" in theirs["text"]
         assert REASON in theirs["text"]
-    staff = told(uow, "merged_main_cancelled")
-    assert [n["recipients"] for n in staff] == [["role:staff"], ["role:staff"]]
+    staff = [n for n in told(uow, "merged_main_cancelled") if n["recipients"] == ["role:staff"]]
+    assert len(staff) == 2
     for notice, number in zip(staff, numbers, strict=True):
         assert number in notice["text"] and main.number in notice["text"] and REASON in notice["text"]
     assert [n.recipient for n in uow.rows.of(Notification) if n.recipient.startswith("role:")] == ["role:staff"] * 2
