@@ -105,3 +105,21 @@ def test_a_cancelled_case_refuses_its_next_step_naming_the_cancellation(running)
     refused = api("member", "POST", f"/api/consultations/{number}/take", {"accepted": True})
     assert refused.status_code == 409 and "cancelled" in refused.text and REASON in refused.text
     wait_for(lambda: notices(api, "member", number, "consultation.cancelled"), timeout=60, message="the member told")
+
+
+def test_a_merge_into_a_cancelled_proposal_goes_back_to_the_committee_without_an_incident(running):
+    api = Api(*running)
+    main = submit(api)
+    file_it(api, main)
+    main_instance = cancel_instance(api, main)
+    wait_for(lambda: api.status(main) == "cancelled", timeout=60, message="the main proposal cancelled")
+    other = submit(api)
+    api.complete("staff", "pre_review", other, {"eligible": True, "content_ok": True, "format_ok": True})
+    api.complete("committee", "filing_decision", other, {"decision": "merged", "merge_into": main})
+    # The filing job refuses the merge; the diagram catches it and the committee decides again.
+    again = api.task("committee", "filing_decision", other)
+    assert again["business_key"] == other
+    [instance] = api("operator", "GET", f"/api/ops/instances?business_key={other}", expect=200).json()
+    assert instance["status"] != "incident" and instance["incidents"] == []
+    assert instance["id"] != main_instance
+    assert api.status(other) == "pre_review"
