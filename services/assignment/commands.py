@@ -32,7 +32,7 @@ from .records import (
     referred_assignment,
     tell_engine,
     unit_acted,
-    why_cancelled,
+    refused_cancelled,
     is_cancelled,
 )
 from .unit_of_work import AssignmentUnitOfWork
@@ -47,7 +47,7 @@ def _begin(uow: AssignmentUnitOfWork, command: str, params, principal) -> tuple[
 
 def _not_closed(uow: AssignmentUnitOfWork, row: Assignment) -> None:
     if is_cancelled(row):
-        raise Conflict(why_cancelled(uow, row))
+        raise refused_cancelled(uow, row)
     if row.status == "objected":
         raise Conflict(f"{row.unit} objected to assignment {row.id}; staff decide on the objection first")
 

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from shared import clock
 from shared.calendar import local_date
-from shared.errors import Conflict, InvalidInput
+from shared.errors import InvalidInput
 from shared.validation import load
 
 from .contracts import COMMAND_SCHEMAS
 from .models import Assignment, Contact
-from .records import is_cancelled, iso, own_assignment, principal_of, record, why_cancelled
+from .records import is_cancelled, iso, own_assignment, principal_of, record, refused_cancelled
 from .unit_of_work import AssignmentUnitOfWork
 from .rules import AssignmentRules
 
@@ -43,7 +43,7 @@ def record_contact(uow: AssignmentUnitOfWork, rules: AssignmentRules, params, pr
     data = load(COMMAND_SCHEMAS["record_contact"], params, "command record_contact")
     row = own_assignment(uow, data["assignment_id"], principal)
     if is_cancelled(row):
-        raise Conflict(why_cancelled(uow, row))
+        raise refused_cancelled(uow, row)
     kinds = {kind.code: kind for kind in rules.contact_kinds()}
     if data["kind"] not in kinds:
         raise InvalidInput(

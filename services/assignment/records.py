@@ -10,7 +10,7 @@ import uuid
 from datetime import datetime
 
 from shared import clock
-from shared.errors import Forbidden, NotFound
+from shared.errors import Conflict, Forbidden, NotFound
 from shared.principal import principal_of  # noqa: F401 - the one reading of a principal
 
 from . import contracts
@@ -100,6 +100,16 @@ def why_cancelled(uow: AssignmentUnitOfWork, row: Assignment) -> str:
             f"by {shown['by']} at {shown['at']} ({shown['note']}){kept}; it takes no more commands"
         )
     return f"assignment {row.id} was cancelled when staff reassigned proposal {row.number}"
+
+
+def refused_cancelled(uow: AssignmentUnitOfWork, row: Assignment) -> Conflict:
+    """The refusal of a command on a cancelled assignment: :func:`why_cancelled` in words, and in
+    ``details`` what a department's system can act on without reading them: ``cancelled`` with the
+    ``reason`` (``process_cancelled`` or ``reassigned``) and, for an operator's cancellation, the
+    note, who, when and whether the reply was kept (``command.refused`` carries the details)."""
+    shown = cancellation_of(uow, row)
+    details = {"cancelled": shown if shown is not None else {"reason": contracts.REASSIGNED}}
+    return Conflict(why_cancelled(uow, row), details)
 
 
 def visible_assignment(uow: AssignmentUnitOfWork, assignment_id: int, principal: dict) -> Assignment:

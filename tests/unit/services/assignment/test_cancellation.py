@@ -417,6 +417,20 @@ def test_a_unit_command_on_an_assignment_whose_process_was_cancelled_is_refused_
         act(uow, rules, "transport", command, ids["transport"], **params)
     message = str(refused.value)
     assert "handling of proposal 2026-0001 was cancelled" in message and REASON in message, message
+    # What a department's system can act on without reading the words (command.refused's details).
+    cancelled_ = refused.value.details["cancelled"]
+    assert cancelled_["reason"] == "process_cancelled" and cancelled_["note"] == REASON
+    assert cancelled_["reply_kept"] is False and cancelled_["by"] == "ops.chen" and cancelled_["at"]
+
+
+def test_a_command_on_a_reassigned_assignment_says_so_in_its_details(uow, rules):
+    ids = assign(uow, ["transport"], mode="single")
+    row = uow.assignments.assignment(ids["transport"])
+    row.status = "cancelled"  # as staff's reassignment leaves it (no operator's cancellation in its log)
+    with pytest.raises(Conflict) as refused:
+        act(uow, rules, "transport", "sign", ids["transport"])
+    assert refused.value.details == {"cancelled": {"reason": "reassigned"}}
+    assert "staff reassigned" in str(refused.value)
 
 
 def test_a_co_units_input_on_a_cancelled_assignment_is_refused(uow, rules):
