@@ -18,7 +18,9 @@ same proposal) is never closed by it. A malformed event is refused (``InvalidInp
 dead-letters it, as it does a malformed unit fact) and nothing is kept.
 
 Key proposals (the chair's meeting's designation and the supervising leader's log) have nothing
-open to close: the designation is the meeting's decision and the log is history, both kept.
+open to close: the designation is the meeting's decision and the log is history, both kept; the
+supervising leader is told (``notify.key_proposal_cancelled``). Heard again, the notice has the same
+id, so nobody is told twice.
 """
 
 from __future__ import annotations
@@ -60,5 +62,17 @@ def hear(uow: SupervisionUnitOfWork, body: dict[str, Any]) -> dict[str, Any]:
         row.status, row.closed_at = CANCELLED, now
         record_change(uow, row, CANCELLATION, now, payload["by"], reason, row.due, None)
         closed.append(row)
+    key = uow.key_proposals.get(number)
+    if key is not None and key.supervising_leader:
+        # A key proposal's supervising leader is told: the designation and the log stay as history.
+        uow.notify(
+            "key_proposal_cancelled",
+            f"{event['event_id']}:key",
+            number,
+            [key.supervising_leader],
+            f"重点提案 {number} 的办理流程已撤销",
+            f"您督办的重点提案 {number} 的办理流程已由 {payload['by']} 撤销，不再继续办理；督办记录予以保留。"
+            f"原因：{payload['reason']}",
+        )
     uow.flush()
     return {"event_id": event["event_id"], "number": number, "closed": [row.id for row in closed]}

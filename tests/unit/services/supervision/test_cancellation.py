@@ -223,6 +223,16 @@ def test_the_key_proposal_and_its_leaders_log_are_kept(uow, rules):
     assert row.supervising_leader == LEADER["user"]
     log = key_proposals.key_supervision_log(uow, NUMBER, STAFF)
     assert [e["text"] for e in log["entries"]] == ["visited the bureau"]
+    # The supervising leader is told, with who cancelled it and why (the same id if heard again).
+    [told] = [m for m in uow.sent if m.get("name") == "notify.key_proposal_cancelled"]
+    assert told["payload"]["recipients"] == [LEADER["user"]] and told["subject"] == NUMBER
+    assert "ops.liu" in told["payload"]["text"] and cancelled()["payload"]["reason"] in told["payload"]["text"]
+
+
+def test_a_proposal_that_is_not_a_key_one_tells_no_leader(uow, rules):
+    open_lead_and_co(uow, rules)
+    cancellation.hear(uow, cancelled())
+    assert [m for m in uow.sent if m.get("name") == "notify.key_proposal_cancelled"] == []
 
 
 class _Db:
