@@ -8,7 +8,7 @@ dead-letter queue); instances and incidents are the engine's, over RPC.
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from marshmallow import ValidationError, Schema, fields, validate
 from nameko.dependency_providers import Config
 
 
@@ -86,8 +86,19 @@ class OpsReason(schemas.Body):
     reason = fields.String(load_default=None, validate=validate.Length(max=2000))
 
 
+def _said(value: str) -> None:
+    """A cancellation's reason is said: not blank (its length, at most 2,000 characters, is
+    checked beside it, and documented: what the services keep)."""
+    if not value.strip():
+        raise ValidationError("Say why: a reason is required to cancel (the people concerned are told it).")
+
+
 class OpsCancel(schemas.Body):
-    reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+    reason = fields.String(
+        required=True,
+        validate=[_said, validate.Length(max=2000, error="At most {max} characters.")],
+        error_messages={"required": "Say why: a reason is required to cancel (the people concerned are told it)."},
+    )
 
 
 INSTANCE_STATUSES = ("running", "waiting", "incident", "suspended", "completed", "cancelled")
