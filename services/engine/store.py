@@ -23,6 +23,7 @@ from typing import Any, Never, cast
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from sqlalchemy import Row, Table, bindparam, event, func, insert, select, update
 from sqlalchemy.engine import CursorResult
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from shared import clock, metrics
@@ -133,6 +134,18 @@ def step_instance(row: Row[Any]) -> StepInstance:
 
 class StaleRevision(Exception):
     """Another save of the same instance committed first."""
+
+
+# PostgreSQL's answers that say "another transaction holds what this one needs, try again": a
+# deadlock (a job's step locks its job, then its instance; an operator's suspend or cancel its
+# instance, then its jobs) and a serialization failure. The server rolled the transaction back;
+# run again, it finds the other one committed, as after a stale revision.
+RETRYABLE_PGCODES = ("40P01", "40001")
+
+
+def lost_to_another(exc: BaseException) -> bool:
+    """Whether ``exc`` is the database rolling a transaction back for another one (see above)."""
+    return isinstance(exc, OperationalError) and getattr(exc.orig, "pgcode", None) in RETRYABLE_PGCODES
 
 
 def iso(value: datetime | None) -> str | None:
@@ -335,6 +348,10 @@ class InstanceStore:
                 return outcome
             except StaleRevision:
                 self._conflict(target, attempt)
+            except OperationalError as exc:
+                if not lost_to_another(exc):
+                    raise
+                self._conflict(target, attempt)
         return self._give_up(target)
 
     def save(
@@ -441,6 +458,11 @@ class InstanceStore:
                         raise StaleRevision()
                     outcome = change(s, inst)
             except StaleRevision:
+                self._conflict(instance_id, attempt)
+                continue
+            except OperationalError as exc:
+                if not lost_to_another(exc):
+                    raise
                 self._conflict(instance_id, attempt)
                 continue
             self.on_commit()

@@ -18,7 +18,7 @@ from .models import Submission
 from .unit_of_work import IntakeUnitOfWork
 from .proposals import cosign, get, is_proposer_of, list_proposals, proposal_page, resubmit, similar_titles, submit
 from .publication import answer_merged, publish, publish_followup
-from .registration import find_duplicates, record_filing, settle_cosigners
+from .registration import find_duplicates, record_filing, record_filing_refused, settle_cosigners
 
 __all__ = [
     "record_submission",
@@ -33,6 +33,7 @@ __all__ = [
     "settle_cosigners",
     "find_duplicates",
     "record_filing",
+    "record_filing_refused",
     "publish",
     "publish_followup",
     "answer_merged",

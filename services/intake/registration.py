@@ -20,7 +20,7 @@ from .models import Conversion, Proposal
 from .records import by_id, by_number, notice, notify, proposers, record_event, tell
 from .unit_of_work import IntakeUnitOfWork
 from .rules import IntakeRules
-from .schemas import FilingParams, ProposalRef
+from .schemas import FilingParams, FilingRefusedParams, ProposalRef
 from .progress import IN_HANDLING
 from .similarity import bigrams
 from .similarity import score as similarity_score
@@ -138,6 +138,32 @@ def _not_filed(uow: IntakeUnitOfWork, rules: IntakeRules, proposal: Proposal, da
         converted = {"kind": data["convert_to"], "reference": reference}
         text += f"已转为{CONVERTED_AS[data['convert_to']]}（{reference}）转送有关方面。"
     return text, {**provenance, "converted_to": converted}
+
+
+def record_filing_refused(uow: IntakeUnitOfWork, params: dict, principal: dict | None) -> dict:
+    """The filing decision could not be recorded (``intake.record_filing`` raised an error the
+    diagram caught, e.g. ``merge_target_invalid``): the proposal's history says why, and the member
+    of the committee who decided (or, unknown, the committee) is told, in words, that the decision
+    is theirs to make again. The proposal's status is unchanged."""
+    data = load(FilingRefusedParams, params, "intake.record_filing_refused parameters")
+    proposal = by_id(uow, data["proposal_id"], lock=True)
+    record_event(
+        uow,
+        proposal,
+        acting_user(principal),
+        "filing_refused",
+        {"code": data["code"], "message": data["message"], "decided_by": data["decided_by"]},
+    )
+    why = data["message"] or data["code"]
+    notify(
+        uow,
+        proposal,
+        [data["decided_by"] or "role:committee"],
+        f"提案 {proposal.number}《{proposal.title}》的立案决定未能记录：{why}。该提案已回到“立案决定”待办，请重新作出决定。",
+        kind="filing_refused",
+    )
+    uow.flush()
+    return {"recorded": True, "code": data["code"]}
 
 
 def record_filing(uow: IntakeUnitOfWork, rules: IntakeRules, params: dict, principal: dict | None) -> dict:

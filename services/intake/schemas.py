@@ -10,4 +10,5 @@ from shared.contracts.jobs.intake import ProposalRef  # noqa: F401
 from shared.contracts.jobs.intake import Publish as PublishParams  # noqa: F401
 from shared.contracts.jobs.intake import PublishFollowup as PublishFollowupParams  # noqa: F401
 from shared.contracts.jobs.intake import RecordFiling as FilingParams  # noqa: F401
+from shared.contracts.jobs.intake import FilingRefused as FilingRefusedParams  # noqa: F401
 from shared.contracts.rpc.proposals import *  # noqa: F401,F403

@@ -172,6 +172,10 @@ class IntakeService(Pingable, OpinionEntrypoints):
     def record_filing(self, params, principal):
         return operations.record_filing(self.uow, self.rules, params, principal)
 
+    @job("intake.record_filing_refused")
+    def record_filing_refused(self, params, principal):
+        return operations.record_filing_refused(self.uow, params, principal)
+
     @job("intake.publish")
     def publish(self, params, principal):
         return operations.publish(self.uow, self.rules, params, principal)

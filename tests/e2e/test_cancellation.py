@@ -123,3 +123,6 @@ def test_a_merge_into_a_cancelled_proposal_goes_back_to_the_committee_without_an
     assert instance["status"] != "incident" and instance["incidents"] == []
     assert instance["id"] != main_instance
     assert api.status(other) == "pre_review"
+    # Who decided is told why, in words, and that the decision is theirs again.
+    [told] = wait_for(lambda: notices(api, "committee", other, "filing_refused"), timeout=60, message="told why")
+    assert main in told["text"] and "重新作出决定" in told["text"]

@@ -44,6 +44,15 @@ class RecordFiling(ProposalRef):
             raise ValidationError("only a proposal that is not filed is converted", field_name="convert_to")
 
 
+class FilingRefused(ProposalRef):
+    """What the diagram caught when the filing decision could not be recorded (its error's code and
+    message, the ``filing_refused`` variable) and who decided: the committee is told, and decides again."""
+
+    code = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    message = Text(load_default="", validate=validate.Length(max=2000))
+    decided_by = fields.String(allow_none=True, load_default=None, validate=validate.Length(max=100))
+
+
 class Publish(ProposalRef):
     units = fields.List(fields.String(validate=validate.Length(min=1)), load_default=list)
     reply_category = fields.String(required=True, validate=validate.Length(min=1, max=10))
@@ -146,6 +155,11 @@ register(
         RecordFiling,
         "the filing decision (立案): filed, not filed, returned, merged",
         ("merge_target_invalid", "unknown_reason"),
+    ),
+    Operation(
+        "intake.record_filing_refused",
+        FilingRefused,
+        "the filing decision could not be recorded (a merge the proposal cannot take): the committee is told why",
     ),
     Operation(
         "intake.publish",

@@ -302,3 +302,34 @@ def test_where_names_the_elements_passed_and_the_diagram_is_the_file_its_version
         engine.version_diagram("smoke", "999")
     engine.cancel(review["id"], "checking where", OPERATOR)
     assert {"start", "record_submission"} <= set(engine.where(review["id"])["completed"])
+
+
+class _Deadlock(Exception):
+    pgcode = "40P01"  # PostgreSQL's deadlock_detected, as psycopg2 gives it
+
+
+def test_a_status_change_the_database_rolls_back_for_another_transaction_is_run_again(engine):
+    """A cancel (its instance, then its jobs) and a job's step (its job, then its instance) can
+    deadlock on PostgreSQL; the one the server rolls back is run again, as after a stale revision."""
+    from sqlalchemy.exc import OperationalError
+
+    engine.deploy(SMOKE)
+    inst = at_assignment(engine, "DEADLOCK-1")
+    calls, before = [], engine.store.conflicts
+
+    def change(s, row):
+        calls.append(row.id)
+        if len(calls) == 1:
+            raise OperationalError("UPDATE jobs ...", {}, _Deadlock("deadlock detected"))
+        return "done"
+
+    assert engine.store.set_status(inst["id"], "suspended", ("waiting",), change, OPERATOR) == "done"
+    assert calls == [inst["id"], inst["id"]] and engine.store.conflicts == before + 1
+    assert engine.get_instance(inst["id"])["status"] == "suspended"
+
+    def broken(s, row):
+        raise OperationalError("UPDATE jobs ...", {}, Exception("server closed the connection"))
+
+    with pytest.raises(OperationalError):  # any other database error is not retried
+        engine.store.set_status(inst["id"], "cancelled", ("suspended",), broken, OPERATOR)
+    assert engine.get_instance(inst["id"])["status"] == "suspended"

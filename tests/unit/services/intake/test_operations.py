@@ -592,3 +592,40 @@ def test_record_submission_still_records_a_bare_submission(session):
     )
     assert result == {"id": 1, "title": "Repair the bus shelter"}
     assert session.get(Submission, 1).submitted_by == "member.li"
+
+
+# -- a filing decision the diagram could not record ------------------------------------------
+
+
+def test_a_refused_filing_decision_is_kept_and_its_decider_told_why_the_proposal_is_unchanged(session):
+    proposal = submitted(session)
+    before = session.scalar(select(Proposal.status).where(Proposal.number == proposal["number"]))
+    message = f"cannot merge {proposal['number']} into 2026-0404: that proposal does not exist"
+    told = operations.record_filing_refused(
+        SqlIntakeUnitOfWork(session),
+        {
+            "proposal_id": proposal["id"],
+            "code": "merge_target_invalid",
+            "message": message,
+            "decided_by": "committee.he",
+        },
+        None,
+    )
+    session.commit()
+    assert told == {"recorded": True, "code": "merge_target_invalid"}
+    assert session.scalar(select(Proposal.status).where(Proposal.number == proposal["number"])) == before
+    assert actions(session, proposal["number"])[-1] == "filing_refused"
+    [text] = notifications(session, "committee.he")
+    assert message in text and "重新作出决定" in text
+    [event] = outbox(session, "notify.filing_refused")
+    assert event["payload"]["recipients"] == ["committee.he"]
+
+
+def test_a_refused_filing_decision_without_its_decider_tells_the_committee(session):
+    proposal = submitted(session)
+    operations.record_filing_refused(
+        SqlIntakeUnitOfWork(session), {"proposal_id": proposal["id"], "code": "merge_target_invalid"}, None
+    )
+    session.commit()
+    [text] = notifications(session, "role:committee")
+    assert "merge_target_invalid" in text  # no message given: the code says what went wrong
