@@ -36,6 +36,11 @@ class OpinionEntrypoints:
         return opinions.get(self.uow, number, principal)
 
     @api
+    def check_opinion_open(self, number, principal):
+        """A step of a cancelled item is refused naming the cancellation (Conflict); else its status."""
+        return opinions.check_open(self.uow, number, principal)
+
+    @api
     def opinion_page(self, principal, query=None):
         return opinions.item_page(self.uow, principal, query)
 

@@ -282,6 +282,17 @@ def _forwarded_to(uow: IntakeUnitOfWork, item: OpinionItem, unit: str | None) ->
     return unit is not None and any(f.unit == unit for f in uow.opinions.forwards_of(item))
 
 
+def check_open(uow: IntakeUnitOfWork, number: str, principal: dict) -> dict:
+    """Before a step of the item (editing, sign-off, forwarding) is handed to its process: one whose
+    handling was cancelled is refused naming the cancellation (Conflict: when, by whom, why), as a
+    command on it is; otherwise ``{number, status}``. Only who may read the item asks."""
+    get(uow, number, principal)  # who may not read it is refused as a read is
+    item = by_number(uow, number)
+    assert item is not None  # read above
+    refuse_if_cancelled(uow, item, "editing, sign-off or forwarding")
+    return {"number": item.number, "status": item.status}
+
+
 def get(uow: IntakeUnitOfWork, number: str, principal: dict) -> dict:
     user, roles = acting_user(principal)
     item = by_number(uow, number)

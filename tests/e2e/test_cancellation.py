@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from tests.support import wait_for
 
-from .test_opinions import ITEM, item, until_status
+from .test_opinions import ITEM, PASSED, item, until_status
 from .test_proposal_lifecycle import Api, file_it, submit
 
 REASON = "申请人书面撤回，经提案委同意撤销办理"
@@ -81,6 +81,9 @@ def test_a_cancelled_opinion_item_is_cancelled_and_its_submitter_told(running):
     until_status(api, number, "submitted")
     cancel_instance(api, number)
     assert until_status(api, number, "cancelled")["status"] == "cancelled"
+    # The editors' step is refused naming the cancellation, not as a task that is simply not there.
+    refused = api("staff", "POST", f"/api/opinions/{number}/editing", {**PASSED, "decision": "report"})
+    assert refused.status_code == 409 and REASON in refused.text and "cancelled" in refused.text
     wait_for(lambda: notices(api, "member", number, "opinion.cancelled"), timeout=60, message="the submitter told")
     assert item(api, number, who="member")["status"] == "cancelled"
 

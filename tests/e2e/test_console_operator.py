@@ -179,10 +179,13 @@ def test_an_operator_finds_a_stuck_instance_on_its_diagram_and_retries_its_incid
     after = call(system.base, system.tokens["operator"], "GET", f"/api/instances/{inst['id']}").json()
     assert after["status"] == "waiting" and after["waiting_tasks"] == ["confirm"] and after["incidents"] == []
 
-    # Cancelled with a reason.
-    driver.find_element(By.ID, "cancel-reason").send_keys("测试结束")
+    # Cancelled with a reason of two lines: kept as typed (the browser sends the line break as CR LF).
+    driver.find_element(By.ID, "cancel-reason").send_keys("测试结束\n数据已清理")
     press(driver, shown(driver, "#cancel"))
     assert driver.find_element(By.ID, "instance-status").get_attribute("data-status") == "cancelled"
+    history = call(system.base, system.tokens["operator"], "GET", f"/api/instances/{inst['id']}/history").json()
+    [cancelled] = [h for h in history if h["action"] == "cancelled"]
+    assert cancelled["data"]["reason"] == "测试结束\n数据已清理"
 
 
 @pytest.mark.browser

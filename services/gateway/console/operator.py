@@ -303,7 +303,9 @@ class ConsoleOperatorRoutes:
     @page
     def console_ops_instance_action(self, visit, instance_id, action):
         """suspend (a reason if given), resume, cancel (a reason required)."""
-        reason = visit.request.form.get("reason", "").strip()
+        # A browser sends each line break of a text box as CR LF: kept as one, as it was typed (and
+        # as the box counted it against its limit).
+        reason = visit.request.form.get("reason", "").replace("\r\n", "\n").strip()
         if action == "suspend":
             answer = visit.api("ops_suspend", method="POST", instance_id=instance_id, body={"reason": reason or None})
         elif action == "resume":
