@@ -12,6 +12,7 @@ same id carries the details. Every answer has an ``X-Request-Id`` header.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from functools import partial
 import io
 import json
@@ -396,10 +397,29 @@ def endpoint(
     return decorate
 
 
-def complete_open_task(engine, principal, process_id: str, business_key: str, task: str, data: dict, what: str) -> None:
+def complete_open_task(
+    engine,
+    principal,
+    process_id: str,
+    business_key: str,
+    task: str,
+    data: dict,
+    what: str,
+    why_not: Callable[[], object] | None = None,
+) -> None:
     """Complete the caller's open ``task`` of the ``process_id`` instance keyed ``business_key``
-    with ``data`` (the engine checks the caller and the form); 409 naming ``what`` if none waits."""
+    with ``data`` (the engine checks the caller and the form); 409 naming ``what`` if none waits.
+    ``why_not``, asked only then: the owning service's own refusal if it has one (a Conflict naming
+    a cancellation, say), raised instead; any other answer of it keeps the 409 above."""
     mine = [t for t in engine.list_tasks(principal, None, business_key, process_id) if t["task"] == task]
     if not mine:
-        raise Conflict(f"{what} is not waiting for {task.replace('_', ' ')} by you")
+        refusal = Conflict(f"{what} is not waiting for {task.replace('_', ' ')} by you")
+        if why_not is not None:
+            try:
+                why_not()
+            except Conflict:
+                raise
+            except ZtcError:
+                pass
+        raise refusal
     engine.complete_task(mine[0]["task_id"], data, principal)

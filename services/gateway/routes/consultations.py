@@ -10,6 +10,8 @@ caller again and tells the process.
 
 from __future__ import annotations
 
+from functools import partial
+
 from marshmallow import Schema, fields
 
 
@@ -20,7 +22,6 @@ from shared.contracts.rpc.consultations import (
     CoverageSchema,
     VenueSchema,
 )
-from shared.errors import Conflict, ZtcError
 from shared.forms import (
     ConsultationDecideForm,
     ConsultationDispatchForm,
@@ -54,19 +55,9 @@ class ConsultationRoutes:
 
     def _step(self, principal, number: str, task: str, data: dict) -> dict:
         """Complete the case's open ``task`` with ``data`` (the engine checks the caller and the form)."""
-        try:
-            complete_open_task(self.engine, principal, PROCESS_ID, number, task, data, f"case {number}")
-        except Conflict:
-            # No such task open: a cancelled case says who cancelled it, when and why (a Conflict of
-            # its own); any other case, or a caller who may not read it, keeps the answer above.
-            # Asked only then, not on every step.
-            try:
-                self.assignment.check_case_open(number, principal)
-            except Conflict:
-                raise
-            except ZtcError:
-                pass
-            raise
+        # No such task open: a cancelled case says who cancelled it, when and why.
+        why_not = partial(self.assignment.check_case_open, number, principal)
+        complete_open_task(self.engine, principal, PROCESS_ID, number, task, data, f"case {number}", why_not)
         return {"number": number, "task": task, "case": self.assignment.get_case(number, principal)}
 
     def _with_case(self, thread: str, principal, found: dict) -> dict:

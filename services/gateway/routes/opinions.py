@@ -10,6 +10,8 @@ intake, which authorises the caller again and tells the process.
 
 from __future__ import annotations
 
+from functools import partial
+
 from marshmallow import Schema, fields
 
 
@@ -21,7 +23,6 @@ from shared.contracts.rpc.opinions import (
     OpinionSchema,
     ToProposalRequest,
 )
-from shared.errors import Conflict, ZtcError
 from shared.forms import OpinionEditForm, OpinionForwardForm, OpinionSignOffForm
 
 from .. import schemas
@@ -84,18 +85,9 @@ class OpinionRoutes:
 
     def _complete(self, principal, number: str, task: str, data: dict) -> dict:
         """Complete the item's open ``task`` with ``data`` (the engine checks the caller and the form)."""
-        try:
-            complete_open_task(self.engine, principal, PROCESS_ID, number, task, data, f"opinion item {number}")
-        except Conflict:
-            # No such task open: a cancelled item says who cancelled it, when and why (a Conflict of
-            # its own); any other item, or a caller who may not read it, keeps the answer above.
-            try:
-                self.intake.check_opinion_open(number, principal)
-            except Conflict:
-                raise
-            except ZtcError:
-                pass
-            raise
+        # No such task open: a cancelled item says who cancelled it, when and why.
+        why_not = partial(self.intake.check_opinion_open, number, principal)
+        complete_open_task(self.engine, principal, PROCESS_ID, number, task, data, f"opinion item {number}", why_not)
         return self.intake.get_opinion(number, principal)
 
     # -- 征 submit --------------------------------------------------------------------------------
