@@ -89,12 +89,16 @@ class ConsoleMemberItemRoutes:
             return visit.refusal(answer)
         item = answer.body
         status = item.get("status", "")
+        cancelled = status == "cancelled"
+        if cancelled:  # the stages it had reached stay done; its deadlines no longer run
+            lines = [e for e in item.get("history") or () if e.get("action") == "cancelled"]
+            status = ((lines[-1].get("data") or {}).get("was") or "") if lines else ""
         return visit.render(
             "member_opinion.html",
             item=item,
             stages=STAGES,
             reached=STAGES.index(status) if status in STAGES else -1,
-            deadlines=deadlines_of(item),
+            deadlines=[] if cancelled else deadlines_of(item),
             labels=opinion_labels(),
             mine=item.get("submitter") == visit.principal["user"],
         )

@@ -281,3 +281,52 @@ def test_a_units_notice_links_to_its_own_assignments_of_the_proposal_and_a_membe
     assert member.note_links(_Inbox({}, ["operator"]), NOTES) == {2: None, 1: None}
     html = _html("notifications.html", {"notes": NOTES, "older": None, "links": links})
     assert 'href="/console/assignments?number=2026-7"' in html and "/console/proposals/" not in html
+
+
+# -- a submitter's cancelled opinion item ---------------------------------------------------------
+CANCELLED_ITEM = {
+    "number": "SQ-2026-0007",
+    "title": "关于社区食堂的建议",
+    "status": "cancelled",
+    "urgent": False,
+    "submitter": "member.li",
+    "forwards": [
+        {"unit": "transport", "status": "answered", "answer": "已办理", "answered_at": "2026-12-01T02:00:00+00:00"},
+        {"unit": "education", "status": "cancelled", "answer": None, "answered_at": None},
+    ],
+    "history": [
+        {"at": "2026-11-20T02:00:00+00:00", "actor": "member.li", "action": "submitted", "data": {}},
+        {
+            "at": "2026-12-02T06:30:00+00:00",
+            "actor": "ops.sun",
+            "action": "cancelled",
+            "data": {"was": "forwarded", "by": "ops.sun", "reason": CANCELLATION_NOTE},
+        },
+    ],
+}
+
+
+@pytest.mark.parametrize("lang", ["zh-CN", "en"])
+def test_a_cancelled_opinion_item_says_who_when_and_why_and_owes_no_answer(lang):
+    from services.gateway.console.member_items import STAGES
+
+    html = _html(
+        "member_opinion.html",
+        {
+            "item": CANCELLED_ITEM,
+            "stages": STAGES,
+            "reached": STAGES.index("forwarded"),
+            "deadlines": [],
+            "labels": {},
+            "mine": True,
+        },
+        roles=("member",),
+        lang=lang,
+    )
+    text = _text(html)
+    assert 'id="opinion-cancelled"' in html and CANCELLATION_NOTE in text and "ops.sun" in text
+    assert "2026-12-02 06:30" in text
+    assert ("无需答复" if lang == "zh-CN" else "no answer is owed") in text  # education's forward
+    assert text.count("尚未答复" if lang == "zh-CN" else "No answer yet") == 0
+    assert "opinion_action." not in html and "<code>cancelled</code>" not in html  # the history line is labelled
+    assert html.count('class="done"') == STAGES.index("forwarded") + 1  # the stages reached stay done
