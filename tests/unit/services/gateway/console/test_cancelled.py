@@ -330,3 +330,54 @@ def test_a_cancelled_opinion_item_says_who_when_and_why_and_owes_no_answer(lang)
     assert text.count("尚未答复" if lang == "zh-CN" else "No answer yet") == 0
     assert "opinion_action." not in html and "<code>cancelled</code>" not in html  # the history line is labelled
     assert html.count('class="done"') == STAGES.index("forwarded") + 1  # the stages reached stay done
+
+
+# -- the year's adopted opinion items: one cancelled after its adoption --------------------------
+ADOPTED = {
+    "year": 2026,
+    "audience": "members",
+    "prepared_by": "staff.wang",
+    "adopted": 2,
+    "instructed": 0,
+    "cancelled": 1,
+    "personal_data": "",
+    "items": [
+        {
+            "number": "SQ-2026-0001",
+            "title": "关于路灯的建议",
+            "submitter": "李*",
+            "status": "handled",
+            "adopted_by": [{"channel": "city_government", "issue": "市政府-2026-001"}],
+            "instructions": [],
+        },
+        {
+            "number": "SQ-2026-0002",
+            "title": "关于食堂的建议",
+            "submitter": "王*",
+            "status": "cancelled",
+            "adopted_by": [{"channel": "city_government", "issue": "市政府-2026-002"}],
+            "instructions": [],
+        },
+    ],
+}
+
+
+@pytest.mark.parametrize("template", ["console/staff_report_opinions.html", "console/public_opinions.html"])
+def test_an_adopted_item_cancelled_after_is_marked_in_the_consoles_reports(template):
+    html = _html(
+        template.removeprefix("console/"), {"report": ADOPTED, "year": 2026, "kind": "opinions"}, roles=("staff",)
+    )
+    assert html.count('data-status="cancelled"') == 1
+    marked = html.split('data-status="cancelled"')[0]
+    assert "SQ-2026-0002" in marked.rsplit("SQ-2026-0001", 1)[-1]  # the mark follows the cancelled item
+
+
+def test_the_printable_adopted_report_marks_a_cancelled_item_and_counts_them():
+    from services.gateway.reports import render
+
+    html = render(
+        "adopted_opinions.html", f=ADOPTED, heading="社情民意信息采用情况通报", personal_data_note=""
+    ).get_data(as_text=True)
+    assert "其中 1 件采用后撤销办理" in html
+    row = html.split("SQ-2026-0002")[1].split("</tr>")[0]
+    assert "（已撤销 cancelled）" in row and "（已撤销" not in html.split("SQ-2026-0002")[0]
