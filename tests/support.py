@@ -382,3 +382,40 @@ def run_bench(script: str, *args: str, timeout: float = 120, env: dict | None = 
         text=True,
         timeout=timeout,
     )
+
+
+def process_cancelled(
+    business_key,
+    reason: str,
+    by: str,
+    *,
+    process_id: str = "proposal",
+    instance_id: str = "inst-1",
+    at=None,
+    members=(),
+    payload=None,
+) -> dict:
+    """``process.cancelled`` as the engine publishes it (``shared.messaging.outbox.event_body``): an
+    instance of ``process_id`` keyed ``business_key`` (or none: its id is the subject) cancelled by
+    ``by`` for ``reason``, at ``at`` (default now); ``payload`` overrides or adds payload fields
+    (a test of a malformed one spoils them here)."""
+    from shared import contracts
+    from shared.messaging import outbox
+
+    body = outbox.event_body(
+        contracts.PROCESS_CANCELLED,
+        f"cancelled:{instance_id}",
+        business_key or instance_id,
+        members=list(members),
+        payload={
+            "instance_id": instance_id,
+            "process_id": process_id,
+            "business_key": business_key,
+            "reason": reason,
+            "by": by,
+            **(payload or {}),
+        },
+    )
+    if at is not None:
+        body["occurred_at"] = at.isoformat()
+    return body

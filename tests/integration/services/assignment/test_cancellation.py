@@ -26,27 +26,16 @@ from tests.integration.services.assignment.test_service import (  # noqa: F401 -
     taken,
     vhost_of,
 )
-from tests.support import get_messages, publish, ready_count, wait_for
+from tests.support import get_messages, process_cancelled, publish, ready_count, wait_for
 
 REASON = "重复立案"
 STAFF = {"user": "staff.wang", "roles": ["staff"], "unit": None}
 
 
 def cancelled(instance_id="inst-1", process_id="proposal", business_key="2026-0001", **payload):
-    return {
-        "event_id": f"cancelled:{instance_id}",
-        "name": shared_contracts.PROCESS_CANCELLED,
-        "occurred_at": clock.now().isoformat(),
-        "subject": business_key or instance_id,
-        "payload": {
-            "instance_id": instance_id,
-            "process_id": process_id,
-            "business_key": business_key,
-            "reason": REASON,
-            "by": "ops.chen",
-            **payload,
-        },
-    }
+    return process_cancelled(
+        business_key, REASON, "ops.chen", process_id=process_id, instance_id=instance_id, payload=payload
+    )
 
 
 def heard(settings, body) -> None:

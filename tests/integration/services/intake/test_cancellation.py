@@ -17,30 +17,17 @@ from services.intake import opinion_tracking as tracking
 from services.intake.models import Cosigner, Notification, OpinionForward, OpinionItem, Outbox, Proposal, ProposalEvent
 from services.intake.rules import RulebookRules
 from services.intake.unit_of_work import SqlIntakeUnitOfWork
-from shared import clock, contracts
+from shared import contracts
 from shared.db import session_factory, transaction
 from shared.errors import Conflict
 from tests.integration.services.intake.test_service import DRAFT, intake  # noqa: F401 - the fixture
-from tests.support import get_messages, publish, ready_count, wait_for
+from tests.support import get_messages, process_cancelled, publish, ready_count, wait_for
 
 LI = {"user": "李明", "roles": ["member"]}
 
 
 def cancelled(number, instance="inst-7", **payload):
-    return {
-        "event_id": f"cancelled:{instance}",
-        "name": contracts.PROCESS_CANCELLED,
-        "occurred_at": clock.now().isoformat(),
-        "subject": number,
-        "payload": {
-            "instance_id": instance,
-            "process_id": "proposal",
-            "business_key": number,
-            "reason": "流程卡住，重新发起",
-            "by": "ops.wang",
-            **payload,
-        },
-    }
+    return process_cancelled(number, "流程卡住，重新发起", "ops.wang", instance_id=instance, payload=payload)
 
 
 def test_a_cancelled_proposal_is_closed_once_and_a_malformed_cancellation_is_dead_lettered(intake, settings, vhost):

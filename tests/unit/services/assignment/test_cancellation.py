@@ -24,6 +24,7 @@ from shared import contracts as shared_contracts
 from shared.config import ROOT
 from shared.errors import Conflict, InvalidInput
 from tests.unit.services.assignment.fakes import FakeAssignmentUnitOfWork
+from tests.support import process_cancelled
 
 STAFF = {"user": "staff.wang", "roles": ["staff"], "unit": None}
 LI = {"user": "member.li", "roles": ["member"], "unit": None}
@@ -57,21 +58,9 @@ def uow(skipping_clock):
 
 def cancelled(business_key=NUMBER, process_id="proposal", instance_id="inst-1", **payload):
     """The engine's event, as it publishes it."""
-    return {
-        "event_id": f"cancelled:{instance_id}",
-        "name": shared_contracts.PROCESS_CANCELLED,
-        "occurred_at": clock.now().isoformat(),
-        "subject": business_key or instance_id,
-        "members": [],
-        "payload": {
-            "instance_id": instance_id,
-            "process_id": process_id,
-            "business_key": business_key,
-            "reason": REASON,
-            "by": "ops.chen",
-            **payload,
-        },
-    }
+    return process_cancelled(
+        business_key, REASON, "ops.chen", process_id=process_id, instance_id=instance_id, payload=payload
+    )
 
 
 def assign(uow, units, mode="several", number=NUMBER):

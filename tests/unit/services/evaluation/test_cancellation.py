@@ -11,11 +11,12 @@ import pytest
 from services.evaluation import appeals, assessment, cancellation, operations, ratings
 from services.evaluation.points import directory
 from services.evaluation.service import EvaluationService
-from shared import clock, contracts
+from shared import clock
 from shared.contracts.messages import RATINGS_COMPLETE
 from shared.errors import Conflict, InvalidInput
 
 from .fakes import FakeEvaluationUnitOfWork, FakePointsRules, FakeRules, points_book
+from tests.support import process_cancelled
 
 NUMBER = "2026-0001"
 LI = {"user": "member.li", "roles": ["member"], "unit": None}
@@ -35,22 +36,15 @@ def rules():
 
 
 def cancelled(number=NUMBER, process_id="proposal", instance_id="inst-1", members=(), **payload):
-    return {
-        "event_id": f"cancelled:{instance_id}",
-        "name": contracts.PROCESS_CANCELLED,
-        "occurred_at": clock.now().isoformat(),
-        "subject": number or instance_id,
-        "thread": None,
-        "members": list(members),
-        "payload": {
-            "instance_id": instance_id,
-            "process_id": process_id,
-            "business_key": number,
-            "reason": "stuck on a retired diagram",
-            "by": "ops.liu",
-            **payload,
-        },
-    }
+    return process_cancelled(
+        number,
+        "stuck on a retired diagram",
+        "ops.liu",
+        process_id=process_id,
+        instance_id=instance_id,
+        members=members,
+        payload=payload,
+    )
 
 
 def open_round(uow, rules, *who):

@@ -21,6 +21,7 @@ from shared.errors import BusinessError, InvalidInput
 from .fakes import FakeIntakeUnitOfWork
 
 from .test_ports import DRAFT, ITEM, LI, STAFF, ZHANG  # the same people and texts
+from tests.support import process_cancelled
 
 RULES = RulebookRules()
 EVERYONE = lambda users: []  # noqa: E731 - the members directory knows every co-signer
@@ -34,20 +35,9 @@ def uow(skipping_clock):
 
 def cancelled(number, process="proposal", instance="inst-1", at=None, **payload):
     """``process.cancelled`` as the engine publishes it."""
-    return {
-        "event_id": f"cancelled:{instance}",
-        "name": contracts.PROCESS_CANCELLED,
-        "occurred_at": (at or clock.now()).isoformat(),
-        "subject": number or instance,
-        "payload": {
-            "instance_id": instance,
-            "process_id": process,
-            "business_key": number,
-            "reason": REASON,
-            "by": "ops.wang",
-            **payload,
-        },
-    }
+    return process_cancelled(
+        number, REASON, "ops.wang", process_id=process, instance_id=instance, at=at, payload=payload
+    )
 
 
 def handling(number, name, at=None, **payload):

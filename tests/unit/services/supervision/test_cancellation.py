@@ -23,26 +23,14 @@ STAFF = {"user": "staff.wang", "roles": ["staff"]}
 HANDLER = {"user": "handler.sun", "roles": ["unit"], "unit": "transport"}
 LEADER = {"user": "vice.chair.chen", "roles": ["leader"]}
 from .test_ports import DAYS, china, rules, uow  # noqa: E402,F401 - the same calendar and fixtures
+from tests.support import process_cancelled  # noqa: E402
 
 
 def cancelled(number=NUMBER, process_id="proposal", instance_id="inst-1", **payload):
     """The engine's ``process.cancelled`` for an instance of ``process_id`` with business key ``number``."""
-    return {
-        "event_id": f"cancelled:{instance_id}",
-        "name": contracts.PROCESS_CANCELLED,
-        "occurred_at": clock.now().isoformat(),
-        "subject": number or instance_id,
-        "thread": None,
-        "members": [],
-        "payload": {
-            "instance_id": instance_id,
-            "process_id": process_id,
-            "business_key": number,
-            "reason": "stuck on a retired diagram",
-            "by": "ops.liu",
-            **payload,
-        },
-    }
+    return process_cancelled(
+        number, "stuck on a retired diagram", "ops.liu", process_id=process_id, instance_id=instance_id, payload=payload
+    )
 
 
 def signed(unit="transport", number=NUMBER):

@@ -10,7 +10,6 @@ from services.assignment import decisions
 from services.assignment.consultation import cases
 from services.assignment.consultation.models import Case
 from shared import clock
-from shared import contracts as shared_contracts
 from shared.errors import Conflict
 from services.assignment.consultation.models import CaseCommitment
 from tests.integration.services.assignment.consultation.test_operations import (  # noqa: F401 - the fixture
@@ -24,24 +23,13 @@ from tests.integration.services.assignment.consultation.test_operations import (
     taken_by_li,
     uow,
 )
+from tests.support import process_cancelled
 
 pytestmark = pytest.mark.both_databases
 
 
 def cancelled(number: str) -> dict:
-    return {
-        "event_id": "cancelled:inst-7",
-        "name": shared_contracts.PROCESS_CANCELLED,
-        "occurred_at": clock.now().isoformat(),
-        "subject": number,
-        "payload": {
-            "instance_id": "inst-7",
-            "process_id": "micro_consultation",
-            "business_key": number,
-            "reason": "误登记",
-            "by": "ops.chen",
-        },
-    }
+    return process_cancelled(number, "误登记", "ops.chen", process_id="micro_consultation", instance_id="inst-7")
 
 
 def test_a_cancelled_case_keeps_why_and_its_member_is_told_once(session):
