@@ -114,6 +114,15 @@ def as_utc(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
 
 
+def in_words(moment: str) -> str:
+    """A stored time (ISO 8601) as a message to a person says it: ``YYYY-MM-DD HH:MM UTC``, to the
+    minute (a naive time is UTC, :func:`as_utc`); text that is no time is given back as it is."""
+    try:
+        return as_utc(datetime.fromisoformat(moment)).strftime("%Y-%m-%d %H:%M UTC")
+    except ValueError:
+        return moment
+
+
 class _ClockDatetime(datetime):
     @classmethod
     def now(cls, tz: tzinfo | None = None) -> datetime:  # type: ignore[override]  # a plain datetime, as callers use it

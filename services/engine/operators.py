@@ -44,18 +44,17 @@ def require_operator(principal: Mapping[str, Any] | None) -> None:
 
 
 CANCELLED_PAYLOAD = contracts.ProcessCancelledSchema()
-REASON_LIMIT = 2000  # as long as a cancellation's reason may be (contracts.ProcessCancelledSchema)
 
 
 def cancel_reason(reason: str | None) -> str:
     """A cancellation's reason, as given: required (the services record it, the people concerned are
-    told it) and at most ``REASON_LIMIT`` characters."""
+    told it) and at most ``contracts.CANCEL_REASON_MAX`` characters."""
     if not (reason or "").strip():
         raise InvalidInput("a reason is required to cancel", {"reason": ["Missing data for required field."]})
-    if len(reason or "") > REASON_LIMIT:
+    if len(reason or "") > contracts.CANCEL_REASON_MAX:
         raise InvalidInput(
-            f"a cancellation's reason is at most {REASON_LIMIT} characters ({len(reason or '')} given)",
-            {"reason": [f"Longer than maximum length {REASON_LIMIT}."]},
+            f"a cancellation's reason is at most {contracts.CANCEL_REASON_MAX} characters ({len(reason or '')} given)",
+            {"reason": [f"Longer than maximum length {contracts.CANCEL_REASON_MAX}."]},
         )
     return reason or ""
 

@@ -107,11 +107,7 @@ def refusal(rating_round: RatingRound) -> str | None:
     cancelled = rating_round.cancelled
     if not cancelled:
         return None
-    at = str(cancelled.get("at") or "")
-    try:  # as people read it: the minute, in UTC
-        at = clock.as_utc(datetime.fromisoformat(at)).strftime("%Y-%m-%d %H:%M UTC")
-    except ValueError:
-        pass
+    at = clock.in_words(str(cancelled.get("at") or ""))
     return (
         f"the process of {rating_round.number} was cancelled by {cancelled.get('by')} on "
         f"{at} ({cancelled.get('reason')}); round {rating_round.round} takes no more ratings or appeals"

@@ -96,22 +96,16 @@ def _cancel_proposal(
     invited = [c for c in proposal.cosigners if c.status == "invited"]
     for signer in invited:
         signer.status = CANCELLED
-    record_event(
+    _line(
         uow,
         proposal,
-        data["by"],
-        "handling",
-        {
-            "event_id": event_id,
-            "event": contracts.PROCESS_CANCELLED,
-            "occurred_at": at,
-            "status": CANCELLED,
-            "was": was,
-            "instance_id": data["instance_id"],
-            "reason": data["reason"],
-            "by": data["by"],
-            "invitations_closed": [c.user for c in invited],
-        },
+        event_id,
+        at,
+        data,
+        status=CANCELLED,
+        was=was,
+        instance_id=data["instance_id"],
+        invitations_closed=[c.user for c in invited],
     )
     title = f"{proposal.number}《{proposal.title}》"
     tell(
@@ -140,6 +134,27 @@ def _cancel_proposal(
     return {"applied": True, "status": proposal.status}
 
 
+def _line(
+    uow: IntakeUnitOfWork, proposal: Proposal, event_id: str, at: str, data: dict[str, Any], **facts: Any
+) -> None:
+    """The ``handling`` line a cancellation leaves in ``proposal``'s history (the case thread shows
+    it, and a redelivery finds it by ``event_id``): the event, when, who and why, and ``facts``."""
+    record_event(
+        uow,
+        proposal,
+        data["by"],
+        "handling",
+        {
+            "event_id": event_id,
+            "event": contracts.PROCESS_CANCELLED,
+            "occurred_at": at,
+            **facts,
+            "reason": data["reason"],
+            "by": data["by"],
+        },
+    )
+
+
 def _stop_followup(
     uow: IntakeUnitOfWork, proposal: Proposal, event_id: str, at: str, data: dict[str, Any]
 ) -> dict[str, Any]:
@@ -150,22 +165,7 @@ def _stop_followup(
     if row is None or row.followup_status != "pending":
         return _ignored("proposal", proposal.number, "already published, no follow-up awaited")
     row.followup_status = "stopped"
-    record_event(
-        uow,
-        proposal,
-        data["by"],
-        "handling",
-        {
-            "event_id": event_id,
-            "event": contracts.PROCESS_CANCELLED,
-            "occurred_at": at,
-            "status": None,
-            "followup": "stopped",
-            "instance_id": data["instance_id"],
-            "reason": data["reason"],
-            "by": data["by"],
-        },
-    )
+    _line(uow, proposal, event_id, at, data, status=None, followup="stopped", instance_id=data["instance_id"])
     tell(
         uow,
         [
@@ -188,22 +188,7 @@ def _tell_merged(uow: IntakeUnitOfWork, proposal: Proposal, event_id: str, at: s
     not be and that the committee will handle theirs separately, and staff learn each one needs their
     decision (their status stays ``merged``; a line in their history says why)."""
     for other in uow.proposals.merged_into(proposal.number):
-        record_event(
-            uow,
-            other,
-            data["by"],
-            "handling",
-            {
-                "event_id": event_id,
-                "event": contracts.PROCESS_CANCELLED,
-                "occurred_at": at,
-                "status": None,
-                "main": proposal.number,
-                "reason": data["reason"],
-                "by": data["by"],
-                "needs_decision": True,
-            },
-        )
+        _line(uow, other, event_id, at, data, status=None, main=proposal.number, needs_decision=True)
         tell(
             uow,
             [

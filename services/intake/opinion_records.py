@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from shared import clock
 from shared.errors import Conflict, NotFound
 from shared.rulebook import Label, Rulebook
@@ -104,11 +102,7 @@ def refuse_if_cancelled(uow: IntakeUnitOfWork, item: OpinionItem, what: str) -> 
         return
     line = next((e for e in reversed(events_of(uow, item)) if e.action == "cancelled"), None)
     data = (line.data or {}) if line is not None else {}
-    at = data.get("occurred_at") or (line.at.isoformat() if line is not None else "?")
-    try:  # as people read it: the minute, in UTC
-        at = clock.as_utc(datetime.fromisoformat(at)).strftime("%Y-%m-%d %H:%M UTC")
-    except ValueError:
-        pass
+    at = clock.in_words(data.get("occurred_at") or (line.at.isoformat() if line is not None else "?"))
     raise Conflict(
         f"the handling of opinion item {item.number} was cancelled on {at} "
         f"by {data.get('by') or '?'} ({data.get('reason') or 'no reason recorded'}); it takes no more {what}"

@@ -178,6 +178,7 @@ DEADLINE_EXTENDED = "deadline.extended"
 # (its status, assignments, deadlines, rating rounds) and tells the people concerned; one heard twice
 # changes nothing more (``event_id`` is ``cancelled:<instance id>``).
 PROCESS_CANCELLED = "process.cancelled"
+CANCEL_REASON_MAX = 2000  # characters of an operator's reason the event carries (and every service keeps)
 
 
 class ProcessCancelledSchema(Schema):
@@ -187,7 +188,7 @@ class ProcessCancelledSchema(Schema):
     instance_id = fields.String(required=True, validate=validate.Length(min=1, max=100))
     process_id = fields.String(required=True, validate=validate.Length(min=1, max=200))
     business_key = fields.String(allow_none=True, load_default=None, validate=validate.Length(max=200))
-    reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=CANCEL_REASON_MAX))
     by = fields.String(required=True, validate=validate.Length(min=1, max=100))
 
 

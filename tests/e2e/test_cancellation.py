@@ -8,7 +8,7 @@ from __future__ import annotations
 from tests.support import wait_for
 
 from .test_opinions import ITEM, PASSED, item, until_status
-from .test_proposal_lifecycle import Api, file_it, submit
+from .test_proposal_lifecycle import Api, assigned_to_transport, file_it, submit
 
 REASON = "申请人书面撤回，经提案委同意撤销办理"
 
@@ -43,10 +43,7 @@ def live_deadlines(api, number):
 def test_a_cancelled_proposal_stops_everywhere_and_its_proposer_and_unit_are_told(running):
     api = Api(*running)
     number = submit(api)
-    file_it(api, number)
-    api.complete("staff", "assign", number, {"mode": "single", "units": ["transport"]})
-    mine = api.assignment("unit", number)
-    api("unit", "POST", f"/api/assignments/{mine['id']}/sign", expect=200)
+    mine = assigned_to_transport(api, number, sign=True)
     wait_for(lambda: live_deadlines(api, number), timeout=60, message="the reply deadline")
     wait_for(lambda: api.status(number) == "assigned", timeout=60, message="assigned")
 

@@ -12,7 +12,7 @@ from marshmallow import ValidationError, Schema, fields, validate
 from nameko.dependency_providers import Config
 
 
-from shared import metrics
+from shared import contracts, metrics
 from shared.messaging import deadletter, management
 from shared.validation import load
 
@@ -96,7 +96,7 @@ def _said(value: str) -> None:
 class OpsCancel(schemas.Body):
     reason = fields.String(
         required=True,
-        validate=[_said, validate.Length(max=2000, error="At most {max} characters.")],
+        validate=[_said, validate.Length(max=contracts.CANCEL_REASON_MAX, error="At most {max} characters.")],
         error_messages={"required": "Say why: a reason is required to cancel (the people concerned are told it)."},
     )
 
