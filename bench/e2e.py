@@ -35,6 +35,11 @@ completed lifecycles per second at 16 in flight) is measured. Printed:
 * each service process's CPU milliseconds per completed lifecycle (``/proc/<pid>/stat`` before and
   after the timed part), its share, and their sum beside the 150 ms target; the load generator's
   own CPU (the simulated people) apart;
+* the whole machine during the timed part (``/proc/stat`` and every process's ``/proc/<pid>/stat``):
+  how busy its CPUs were, and the CPU milliseconds per lifecycle of the services, the broker
+  (RabbitMQ's Erlang VM), the database server (PostgreSQL's processes; SQLite runs inside the
+  services), the load generator and the rest (the kernel, other work on the machine): whether the
+  throughput was bound by the CPU, and what it would be if every CPU did only this;
 * the engine process's CPU seconds per instance step (``/proc/<pid>/stat``), next to baseline (a):
   the instances' recorded steps (start data, job results, user-task data, messages) replayed on
   bare ``WorkflowRuntime`` objects in this process, in memory and with the JSON round trip the
@@ -74,7 +79,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import harness  # noqa: E402
 import sampling  # noqa: E402
-from harness import System, cpu_seconds, percentile, say  # noqa: E402
+from harness import System, cpu_seconds, machine_cpu, percentile, say  # noqa: E402
 from tap import MessageTap  # noqa: E402
 
 from shared.db import json_dumps, json_loads  # noqa: E402
@@ -138,6 +143,7 @@ def run_load(
         pids = {name: proc.pid for name, proc in system.procs.items()}
         cpu_all_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
         cpu_self_before = time.process_time()
+        machine_before = machine_cpu()
         cpu_before = cpu_seconds(engine_pid)
         steps_before = count_steps(system)
         sampler = None
@@ -151,6 +157,7 @@ def run_load(
         cpu = cpu_seconds(engine_pid) - cpu_before
         cpu_all = {name: cpu_seconds(pid) - cpu_all_before[name] for name, pid in pids.items()}
         cpu_people = time.process_time() - cpu_self_before
+        machine = {key: value - machine_before[key] for key, value in machine_cpu().items()}
         published = quiet_published(system.vhost) - published_before  # the lifecycles' last messages too
         by_kind = tap.counts()
         tap.__exit__(None, None, None)
@@ -176,6 +183,8 @@ def run_load(
             # The load generator (this process: the simulated people's HTTP clients), apart.
             "people_cpu_ms_per_lifecycle": round(cpu_people * 1000 / proposals, 1),
             "engine_cpu_ms_per_step": round(cpu * 1000 / steps, 3) if steps else None,
+            # The whole machine during the timed part, per lifecycle (see machine_summary).
+            "machine": machine_summary(machine, sum(cpu_all.values()), cpu_people, seconds, proposals),
             "messages_published_per_lifecycle": round(published / proposals, 1) if published else None,
             # Copies the tap counted, per lifecycle, by party, exchange and routing key (bench/tap.py).
             "messages_per_lifecycle_by_kind": {
@@ -537,6 +546,16 @@ def print_report(report):
         print(
             f"{'(the people)':<18}{run['people_cpu_ms_per_lifecycle']:>8.1f}   this load generator, not counted above"
         )
+        if run.get("machine"):
+            m = run["machine"]
+            parts = m["cpu_ms_per_lifecycle"]
+            print(
+                f"the whole machine during the load: its {m['cpus']} CPUs {m['busy_percent']} % busy "
+                f"(steal {m['steal_percent']} %); CPU ms per lifecycle: "
+                + ", ".join(f"{name} {parts[name]}" for name in ("services", "broker", "database", "people", "rest"))
+                + f"; in all {parts['machine']}, so at most {1000 * m['cpus'] / parts['machine']:.1f} lifecycles/s "
+                "if every CPU did only this"
+            )
         for variant, r in (run.get("replay") or {}).items():
             ratio = (run["engine_cpu_ms_per_step"] / r["cpu_ms_per_step"]) if r["cpu_ms_per_step"] else None
             print(
@@ -583,6 +602,28 @@ def print_report(report):
     for run in report.get("profiles", []):
         for name, profile in run["profile"].items():
             print_profile(run, name, profile)
+
+
+def machine_summary(machine: dict, services: float, people: float, seconds: float, lifecycles: int) -> dict:
+    """Where the whole machine's CPU went during the timed part, in CPU ms per lifecycle: the
+    services, the broker, the database server, the load generator and the rest (the kernel's own
+    work, other work on the shared machine); and how busy the machine's CPUs were, which says
+    whether the throughput was bound by CPU (busy near 100 %) or by waiting."""
+    per = 1000 / lifecycles
+    rest = machine["busy"] - services - machine["broker"] - machine["database"] - people
+    return {
+        "cpus": os.cpu_count(),
+        "busy_percent": round(100 * machine["busy"] / (seconds * (os.cpu_count() or 1)), 1),
+        "steal_percent": round(100 * machine["steal"] / (seconds * (os.cpu_count() or 1)), 1),
+        "cpu_ms_per_lifecycle": {
+            "services": round(services * per, 1),
+            "broker": round(machine["broker"] * per, 1),
+            "database": round(machine["database"] * per, 1),
+            "people": round(people * per, 1),
+            "rest": round(rest * per, 1),
+            "machine": round(machine["busy"] * per, 1),
+        },
+    }
 
 
 def p99_verdict(http_steps: dict, opened: dict, limit_ms: float = 250.0) -> str:

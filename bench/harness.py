@@ -75,6 +75,47 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+BROKER_COMMANDS = frozenset({"beam.smp", "erl_child_setup", "epmd", "inet_gethost", "heart"})
+
+
+def _stat(pid: str) -> tuple[int, str, int, list[int]] | None:
+    """(pid, command, parent pid, [utime, stime, cutime, cstime]) from ``/proc/<pid>/stat``."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:  # gone between the listing and the read
+        return None
+    head, tail = text.rsplit(")", 1)
+    fields = tail.split()
+    return int(pid), head.split("(", 1)[1], int(fields[1]), [int(v) for v in fields[11:15]]
+
+
+def machine_cpu() -> dict[str, float]:
+    """CPU seconds so far, for the whole machine and the two servers beside the services:
+
+    * ``busy``: every CPU's user, nice, system, irq and softirq time (``/proc/stat``); ``steal``:
+      time the host gave another guest while this one wanted a CPU (a shared machine's noise);
+    * ``broker``: RabbitMQ's processes (the Erlang VM and its helpers, by command name);
+    * ``database``: PostgreSQL's processes: the live ones' own CPU, and what the ones that ended
+      (connections closed) had used, which the server's main process holds as its children's.
+
+    Differences of two readings are what the machine did in between; what no group claims (the
+    services, this process, other work on the machine, the kernel) is for the caller to subtract."""
+    tick = os.sysconf("SC_CLK_TCK")
+    cpu = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (cpu + [0] * 8)[:8]
+    out = {"busy": (user + nice + system + irq + softirq) / tick, "steal": steal / tick, "broker": 0.0, "database": 0.0}
+    stats = [s for s in (_stat(pid) for pid in os.listdir("/proc") if pid.isdigit()) if s is not None]
+    postgres = {pid for pid, command, _parent, _t in stats if command == "postgres"}
+    for pid, command, parent, (utime, stime, cutime, cstime) in stats:
+        if command in BROKER_COMMANDS:
+            out["broker"] += (utime + stime) / tick
+        elif pid in postgres:
+            # The main process (its parent is not PostgreSQL) also carries its ended children.
+            children = cutime + cstime if parent not in postgres else 0
+            out["database"] += (utime + stime + children) / tick
+    return out
+
+
 def say(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
 
