@@ -132,7 +132,13 @@ def assign(uow: AssignmentUnitOfWork, params: dict, principal: dict | None) -> d
         "handling.assigned",
         data["number"],
         created[0][1],
-        {"round": data["round"], "mode": data["mode"], "units": new_units},
+        # The directory's names ride along, so intake names the units to the proposers.
+        {
+            "round": data["round"],
+            "mode": data["mode"],
+            "units": new_units,
+            "unit_names": {unit.code: unit.name for unit in uow.assignments.units(new_units)},
+        },
     )
     return {
         "number": data["number"],

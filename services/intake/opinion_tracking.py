@@ -13,8 +13,8 @@ telling or publishing anything.
 
 from __future__ import annotations
 
-from shared import clock, config
-from shared.calendar import load_yaml, local_date
+from shared import clock, names
+from shared.calendar import local_date
 from shared.errors import BusinessError, Conflict, Forbidden, InvalidInput
 from shared.validation import load
 from shared.contracts import messages
@@ -22,6 +22,7 @@ from shared.principal import acting_user as recorded_user
 
 from . import case_outcome
 from .access import acting_user
+from .units import known_units, seeded
 from .models import OpinionCheck, OpinionForward, OpinionInstruction, OpinionIssue, OpinionReport
 from .opinion_records import by_id, by_number, event, next_issue_number, not_found, record, refuse_if_cancelled, tell
 from .opinion_rules import CHECKS, codes, label, provenance
@@ -354,17 +355,6 @@ def record_instruction(uow: IntakeUnitOfWork, rules: IntakeRules, number: str, r
 # -- 踪 track: forwarding to departments (转办) and their answers ---------------------------------
 
 
-def known_units() -> set[str]:
-    """The unit codes of the directory seed (``deploy/seed/units.yaml``); the assignment service
-    keeps the directory, seeded from the same file."""
-    from marshmallow import Schema, fields
-
-    class _Seed(Schema):
-        units = fields.Dict(keys=fields.String(), values=fields.String(), required=True)
-
-    return set(load_yaml(config.ROOT / "deploy" / "seed" / "units.yaml", _Seed())["units"])
-
-
 def forward(uow: IntakeUnitOfWork, rules: IntakeRules, params: dict, principal: dict | None) -> dict:
     """Forward (转办) an adopted item to departments, each to answer by the rulebook's ``forward_answer``."""
     data = load(ForwardParams, params, "intake.forward parameters")
@@ -407,7 +397,7 @@ def forward(uow: IntakeUnitOfWork, rules: IntakeRules, params: dict, principal: 
         "forwarded",
         "forwarded",
         f"社情民意信息 {item.number} 已转有关部门办理",
-        "转办：" + "、".join(data["units"]) + f"，答复期限 {due.due.isoformat()}。",
+        f"转办：{names.units_zh(data['units'], seeded())}，答复期限 {due.due.isoformat()}。",
     )
     uow.flush()
     return {"units": data["units"], "answer_due": clock.as_utc(due.ends_at).isoformat()}
@@ -433,7 +423,14 @@ def answer_forward(uow: IntakeUnitOfWork, number: str, request: dict, principal:
         raise Conflict(f"{unit} already answered opinion item {number}")
     mine.status, mine.answer, mine.answered_by, mine.answered_at = "answered", data["text"], user, clock.now()
     record(uow, item, user, "answered", {"unit": unit, "text": data["text"]})
-    tell(uow, item, "answered", unit, f"社情民意信息 {item.number} 收到 {unit} 的办理答复", data["text"])
+    tell(
+        uow,
+        item,
+        "answered",
+        unit,
+        f"社情民意信息 {item.number} 收到 {names.zh(seeded().get(unit), unit)} 的办理答复",
+        data["text"],
+    )
     uow.flush()
     if all(f.status == "answered" for f in rows):
         uow.send_message(

@@ -30,13 +30,14 @@ process) comes on the same queue and is applied by :mod:`.cancellation`.
 from __future__ import annotations
 
 from shared import clock
-from shared import contracts
+from shared import contracts, names
 from shared.errors import InvalidInput
 from shared.validation import load
 
 from . import cancellation
 from .models import Proposal
 from .records import by_number, notice, notify, proposers, record_event, tell
+from .units import seeded
 from .unit_of_work import IntakeUnitOfWork
 
 IN_HANDLING = ("filed", "assigned", "replied", "rating", "rated", "rehandling")
@@ -54,7 +55,9 @@ CATEGORY_ZH = {"A": "已解决或采纳", "B": "正在解决或列入计划", "C
 
 def _notices(name: str, payload: dict, title: str) -> list[tuple[str, str]]:
     if name == "handling.assigned":
-        return [("proposal_assigned", f"您的提案 {title}已交办，承办单位：{'、'.join(payload.get('units') or [])}。")]
+        # Named by the directory's names the event carries, else by the seed's, else by code.
+        units = names.units_zh(payload.get("units") or [], {**seeded(), **(payload.get("unit_names") or {})})
+        return [("proposal_assigned", f"您的提案 {title}已交办，承办单位：{units}。")]
     if name == "handling.rating_opened":
         return [
             ("reply_accepted", f"您的提案 {title}的办理答复已经审核通过，可在提案的“答复”中查看。"),

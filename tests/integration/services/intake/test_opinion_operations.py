@@ -275,6 +275,11 @@ def test_adoption_per_recipient_instruction_forwarding_and_the_answer(session):
         "notify.opinion.answered",
         "notify.opinion.handled",
     ]
+    told = {m["name"]: m["payload"] for m in outbox(session, "notify.opinion.")}
+    # the submitter reads the department's name, not its code
+    assert told["notify.opinion.forwarded"]["text"].startswith("转办：市住房和城乡建设局，答复期限")
+    assert "收到 市住房和城乡建设局 的办理答复" in told["notify.opinion.answered"]["title"]
+    assert "housing" not in told["notify.opinion.forwarded"]["text"] + told["notify.opinion.answered"]["title"]
 
 
 def test_the_public_list_of_adopted_items_holds_only_adoptions_marked_publishable(session):

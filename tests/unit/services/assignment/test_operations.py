@@ -124,6 +124,14 @@ def test_lead_and_co_units_only_the_lead_answers(uow):
     assert {(a["unit"], a["role"]) for a in created["assignments"]} >= {("transport", "lead")}
 
 
+def test_the_handling_event_names_the_units_as_the_directory_does(uow):
+    assign(uow, "lead_co", lead="transport", co_units=["education"])
+    [event] = uow.events("handling.assigned")
+    assert event["payload"]["units"] == ["transport", "education"]
+    # intake names them to the proposers with these (not by code)
+    assert event["payload"]["unit_names"] == {"transport": "Transport Bureau", "education": "Education Bureau"}
+
+
 @pytest.mark.parametrize(
     "mode, params, field",
     [
