@@ -560,7 +560,8 @@ def test_open_cosigning_invitations_close_with_the_proposal_and_a_later_confirma
     with pytest.raises(Conflict) as refused:
         operations.cosign(uow, proposal.number, WANG)
     message = str(refused.value)
-    assert "cancelled" in message and "ops.wang" in message and REASON in message and at.isoformat() in message
+    assert f"the handling of proposal {proposal.number} was cancelled" in message
+    assert "ops.wang" in message and REASON in message and at.strftime("on %Y-%m-%d %H:%M UTC") in message
     assert uow.sent == before and proposal.cosigners[1].status == "cancelled"
     assert uow.messages(messages.COSIGN_SETTLED) == []
     # Told of it, the invited co-signer still reads the proposal, now cancelled.
