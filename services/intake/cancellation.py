@@ -5,6 +5,7 @@ proposal or opinion item it ran for is closed too, and the people concerned are 
 |---|---|---|---|---|
 | ``proposal`` | the proposal's number | ``cancelled`` | a ``handling`` line (``event: process.cancelled``, reason, by) | its proposers: ``proposal_cancelled``; co-signers still invited: ``cosign_cancelled``; the proposers of proposals merged into it and staff (``role:staff``), for each of those: ``merged_main_cancelled``; a published proposal whose category B follow-up was awaited: ``followup_stopped`` (its public record says ``followup_status: stopped``) |
 | ``opinion`` | the opinion item's number | ``cancelled`` | a ``cancelled`` line (reason, by) | its submitter: ``opinion.cancelled``; each department with a forward still open (``unit:<code>``): ``opinion.cancelled`` |
+| ``micro_consultation`` | the case's number (the thread of what was opened from it) | unchanged: the items and proposals opened from the case carry on in their own processes | an ``origin_case_cancelled`` line (case, reason, by) on each without its outcome yet | an item's submitter: ``opinion.origin_case_cancelled``; a proposal's proposers: ``origin_case_cancelled`` |
 
 A proposal cancelled while co-signing closes its open invitations: each co-signer still ``invited``
 becomes ``cancelled`` (not among its proposers; still able to read it) and is told; a later confirmation is
@@ -17,6 +18,9 @@ A proposal merged into the cancelled one keeps its status ``merged`` (its proces
 ``merged_answered``, which the cancelled one will not send: intake starts no other path). Its
 proposers are told the committee will handle it separately (提案委员会将另行处理), and staff get a
 notice naming it, the proposal it was merged into and the reason, to decide what becomes of it.
+
+An item or proposal whose case was cancelled no longer sends its outcome to that case (nothing
+waits for it there: ``case_outcome.case_was_cancelled``).
 
 A proposal or item opened from a micro-consultation case also tells the case (``converted_outcome``
 with ``outcome: cancelled`` and the reason), which would otherwise wait out the rulebook's
@@ -58,12 +62,18 @@ PROPOSAL_FINAL = ("published", "merged", "not_filed", CANCELLED)
 OPINION_FINAL = ("not_adopted", "handled", "converted", CANCELLED)
 # A forward a department has still to answer: closed (``cancelled``) with its item.
 OPEN_FORWARD = ("forwarded", "overdue")
+# The micro-consultation's process; its business key is the case's number, which is also the
+# thread of every item and proposal opened from the case.
+CASE_PROCESS = "micro_consultation"
+CASE_CANCELLED = case_outcome.CASE_CANCELLED
 
 
 def hear(uow: IntakeUnitOfWork, event: dict[str, Any]) -> dict[str, Any]:
     """Apply one ``process.cancelled`` event (``event``: loaded :class:`contracts.EventSchema`)."""
     data = load(contracts.ProcessCancelledSchema, event["payload"], "the process.cancelled payload")
     number = data["business_key"]
+    if data["process_id"] == CASE_PROCESS and number:
+        return _case_cancelled(uow, event["event_id"], clock.as_utc(event["occurred_at"]).isoformat(), number, data)
     if data["process_id"] not in ("proposal", "opinion") or not number:
         log.info("process.cancelled of %s (%s): nothing of intake's", data["instance_id"], data["process_id"])
         return {"applied": False, "reason": "not intake's"}
@@ -270,3 +280,57 @@ def _tell_units(uow: IntakeUnitOfWork, item: OpinionItem, units: list[str], data
             f"转贵单位办理的该信息已撤销转办，无需再答复。原因：{data['reason']}",
             recipients=[f"unit:{unit}"],
         )
+
+
+def _case_cancelled(uow: IntakeUnitOfWork, event_id: str, at: str, case: str, data: dict[str, Any]) -> dict[str, Any]:
+    """The micro-consultation case ``case`` was cancelled. The opinion items and proposals opened
+    from it (on its thread, naming it) carry on: they are the member's, in their own processes. Each one without
+    its outcome yet keeps a line saying so (:data:`CASE_CANCELLED`), so its outcome is not sent to the
+    cancelled case (:func:`case_outcome.case_was_cancelled`), and its submitter or proposers are
+    told that it goes on without the case."""
+    reason = data["reason"]
+    facts = {"event_id": event_id, "occurred_at": at, "case_number": case, "reason": reason, "by": data["by"]}
+    touched: list[str] = []
+    for item in uow.opinions.of_thread(case):
+        if item.origin_case != case:
+            continue
+        lines = opinion_events_of(uow, item)
+        if any((line.data or {}).get("event_id") == event_id for line in lines):
+            continue  # heard before
+        if item.status in OPINION_FINAL or any(line.action == "closed" for line in lines):
+            continue  # its outcome went to the case already (or its own process was cancelled)
+        record_opinion(uow, item, data["by"], CASE_CANCELLED, facts)
+        tell_submitter(
+            uow,
+            item,
+            CASE_CANCELLED,
+            data["instance_id"],
+            f"社情民意信息 {item.number} 所来自的微协商诉求 {case} 已撤销",
+            f"该信息继续按程序处理，处理结果不再反馈到该微协商诉求。撤销原因：{reason}",
+        )
+        touched.append(item.number)
+    for proposal in uow.proposals.of_thread(case):
+        if case_outcome.case_of(uow, proposal) != case:
+            continue
+        lines = [row.data or {} for row in uow.proposals.events_of(proposal, CASE_CANCELLED)]
+        if any(line.get("event_id") == event_id for line in lines) or proposal.status in PROPOSAL_FINAL:
+            continue
+        record_event(uow, proposal, data["by"], CASE_CANCELLED, facts)
+        tell(
+            uow,
+            [
+                notice(
+                    uow,
+                    proposal,
+                    proposers(proposal),
+                    f"您的提案 {proposal.number}《{proposal.title}》所来自的微协商诉求 {case} 已撤销；"
+                    f"提案继续按程序办理，办理结果不再反馈到该微协商诉求。撤销原因：{reason}",
+                    kind=CASE_CANCELLED,
+                )
+            ],
+        )
+        touched.append(proposal.number)
+    if not touched:
+        return _ignored("case", case, "nothing of intake's still open came from it")
+    uow.flush()
+    return {"applied": True, "case": case, "told": touched}

@@ -14,6 +14,9 @@ sends it, in the transaction that records the outcome, when:
 - the process of such a proposal or item is cancelled by an operator (``cancelled``, with the
   operator's reason: ``cancellation``).
 
+Nothing is sent once the case's own process was cancelled: the items and proposals opened from it
+carry on, and no case waits for their outcome (``cancellation``).
+
 Each message carries ``outcome`` (the status) and ``reason`` (why, in words, or null). Sent once
 per item or proposal (the message id names it): a merged proposal answered later with the one it
 was merged into sends nothing more.
@@ -26,8 +29,26 @@ from shared.contracts import messages
 from .models import OpinionItem, Proposal
 from .unit_of_work import IntakeUnitOfWork
 
+# The history line an item or proposal keeps when the case it came from was cancelled
+# (``cancellation``): its outcome is no longer sent there.
+CASE_CANCELLED = "origin_case_cancelled"
+
+
+def case_was_cancelled(uow: IntakeUnitOfWork, case_number: str) -> bool:
+    """An operator cancelled the case's process: an item or proposal on its thread keeps a line
+    saying so (:data:`CASE_CANCELLED`). Nothing waits for an outcome there any more."""
+    if any(uow.proposals.events_of(p, CASE_CANCELLED) for p in uow.proposals.of_thread(case_number)):
+        return True
+    return any(
+        line.action == CASE_CANCELLED
+        for item in uow.opinions.of_thread(case_number)
+        for line in uow.opinions.events_of(item)
+    )
+
 
 def _tell(uow: IntakeUnitOfWork, case_number: str, kind: str, number: str, outcome: str, **details) -> None:
+    if case_was_cancelled(uow, case_number):  # no process waits for it: it would only be buffered
+        return
     uow.send_message(
         messages.CONVERTED_OUTCOME,
         case_number,
@@ -36,7 +57,7 @@ def _tell(uow: IntakeUnitOfWork, case_number: str, kind: str, number: str, outco
     )
 
 
-def _case_of(uow: IntakeUnitOfWork, proposal: Proposal) -> str | None:
+def case_of(uow: IntakeUnitOfWork, proposal: Proposal) -> str | None:
     """The case ``proposal`` was opened from, directly or through an opinion item, if any."""
     opened = next(iter(uow.proposals.events_of(proposal, "opened_from_case")), None)
     case_number = (opened.data or {}).get("case_number") if opened is not None else None
@@ -48,7 +69,7 @@ def _case_of(uow: IntakeUnitOfWork, proposal: Proposal) -> str | None:
 
 def proposal_answered(uow: IntakeUnitOfWork, proposal: Proposal, outcome: str, reply_category: str) -> None:
     """``proposal`` was published or its publication declined: tell the case it came from, if any."""
-    case_number = _case_of(uow, proposal)
+    case_number = case_of(uow, proposal)
     if case_number:
         _tell(uow, case_number, "proposal", proposal.number, outcome, reason=None, reply_category=reply_category)
 
@@ -59,7 +80,7 @@ def proposal_decided(
     """``proposal`` was not filed (its reason; ``converted_to`` ``{kind, reference}`` and its name in
     words, ``converted_as``, when it was converted) or merged into another: tell the case it came
     from, if any."""
-    case_number = _case_of(uow, proposal)
+    case_number = case_of(uow, proposal)
     if not case_number:
         return
     if proposal.status == "merged":
@@ -91,7 +112,7 @@ def cancelled(uow: IntakeUnitOfWork, record: Proposal | OpinionItem, reason: str
     """The process of ``record`` (a proposal or an opinion item) was cancelled: tell the case it
     came from, if any (``reason``: the operator's, in words)."""
     if isinstance(record, Proposal):
-        kind, case_number = "proposal", _case_of(uow, record)
+        kind, case_number = "proposal", case_of(uow, record)
     else:
         kind, case_number = "opinion", record.origin_case
     if case_number:

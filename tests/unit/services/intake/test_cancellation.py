@@ -337,6 +337,71 @@ def test_an_item_opened_from_a_case_tells_its_case(uow):
     assert outcome["payload"]["outcome"] == "cancelled" and REASON in outcome["payload"]["reason"]
 
 
+# -- the case an item or proposal came from was cancelled -------------------------------------------
+
+CASE = "MC-2027-0002"
+
+
+def case_cancelled(at=None):
+    """``process.cancelled`` of the micro-consultation case ``CASE``."""
+    return cancelled(CASE, process="micro_consultation", instance="inst-case", at=at)
+
+
+def from_the_case(uow):
+    item = threads.open_opinion_from_case(
+        uow, RULES, {"thread": CASE, "member": "李明", "content": ITEM, "case_number": CASE}, None
+    )
+    made = threads.open_proposal_from_case(
+        uow,
+        RULES,
+        {"thread": CASE, "member": "李明", "content": ITEM, "case_number": CASE, "kind": "between_sessions"},
+        None,
+    )
+    return uow.opinions.by_number(item["number"]), uow.proposals.by_number(made["number"])
+
+
+def test_what_a_cancelled_case_became_carries_on_and_its_people_are_told(uow):
+    item, proposal = from_the_case(uow)
+    item_was, proposal_was = item.status, proposal.status
+    result = progress.hear(uow, case_cancelled())
+    assert result == {"applied": True, "case": CASE, "told": [item.number, proposal.number]}
+    # both carry on in their own processes
+    assert (item.status, proposal.status) == (item_was, proposal_was)
+    [line] = [e for e in uow.opinions.events_of(item) if e.action == "origin_case_cancelled"]
+    assert line.data["case_number"] == CASE and line.data["reason"] == REASON and line.data["by"] == "ops.wang"
+    assert [e.data["case_number"] for e in uow.proposals.events_of(proposal, "origin_case_cancelled")] == [CASE]
+    [to_submitter] = uow.events("notify.opinion.origin_case_cancelled")
+    assert to_submitter["payload"]["recipients"] == ["李明"]
+    assert CASE in to_submitter["payload"]["title"] and "继续按程序处理" in to_submitter["payload"]["text"]
+    [to_proposers] = told(uow, "origin_case_cancelled")
+    assert to_proposers["recipients"] == ["李明"] and CASE in to_proposers["text"] and REASON in to_proposers["text"]
+    # heard again: nothing more
+    assert progress.hear(uow, case_cancelled())["applied"] is False
+    assert len(uow.events("notify.opinion.origin_case_cancelled")) == 1 and len(told(uow, "origin_case_cancelled")) == 1
+
+
+def test_the_outcome_of_what_a_cancelled_case_became_is_not_sent_to_it(uow):
+    item, proposal = from_the_case(uow)
+    progress.hear(uow, case_cancelled())
+    # the item's and the proposal's own processes cancelled later: their outcome would go to the case
+    progress.hear(uow, cancelled(item.number, process="opinion", instance="inst-item"))
+    progress.hear(uow, cancelled(proposal.number, instance="inst-proposal"))
+    assert item.status == proposal.status == "cancelled"
+    assert uow.messages(messages.CONVERTED_OUTCOME) == []
+
+
+def test_a_case_whose_item_has_its_outcome_tells_nobody(uow):
+    item, proposal = from_the_case(uow)
+    item.status, proposal.status = "handled", "published"
+    assert progress.hear(uow, case_cancelled())["applied"] is False
+    assert uow.events("notify.opinion.origin_case_cancelled") == [] and told(uow, "origin_case_cancelled") == []
+
+
+def test_a_case_nothing_came_from_changes_nothing(uow):
+    assert progress.hear(uow, case_cancelled())["applied"] is False
+    assert uow.sent == []
+
+
 # -- what the operator's walk-through found ---------------------------------------------------------
 
 LEADER = {"user": "leader.sun", "roles": ["leader"], "unit": None}
