@@ -76,7 +76,7 @@ NOTICE_TEXT = {
 # Why an assignment was cancelled (``assignment.cancelled``: ``reason`` and its ``reason_zh``): staff
 # gave the proposal to other units, or an operator cancelled the proposal's process instance (its
 # ``note`` then says why, ``cancelled_by`` who).
-REASSIGNED, PROCESS_CANCELLED = "reassigned", "process_cancelled"
+REASSIGNED, PROCESS_CANCELLED = "reassigned", _shared.REFUSED_PROCESS_CANCELLED
 CANCEL_REASONS_ZH = {REASSIGNED: "已改交其他单位办理", PROCESS_CANCELLED: "提案办理流程已撤销"}
 # An operator cancelled the handling after staff accepted the unit's reply: ``assignment.cancelled``
 # says ``reply_kept: true`` (the assignment stays ``replied``; no follow-up or milestone is owed).

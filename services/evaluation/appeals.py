@@ -50,7 +50,7 @@ def appeal(uow: EvaluationUnitOfWork, number, reason, principal) -> dict:
         raise Forbidden(f"only a proposer of {number} appeals the rating of its reply")
     cancelled = cancellation.refusal(rating_round)  # the proposal's process was cancelled (cancellation.py)
     if cancelled is not None:
-        raise Conflict(cancelled, {"round": rating_round.round, "cancelled": rating_round.cancelled})
+        raise Conflict(cancelled, cancellation.refusal_details(rating_round))
     if rating_round.appeal_due is None:
         raise Conflict(
             f"round {rating_round.round} of {answering} cannot be appealed: an appeal comes after a "

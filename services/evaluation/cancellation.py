@@ -102,6 +102,15 @@ def _close(uow: EvaluationUnitOfWork, rating_round: RatingRound, record: dict[st
     return "appeal_window"
 
 
+def refusal_details(rating_round: RatingRound) -> dict:
+    """The ``details`` of that refusal (``contracts.cancelled_details``, and the round)."""
+    cancelled = rating_round.cancelled or {}
+    return {
+        "round": rating_round.round,
+        **contracts.cancelled_details(cancelled.get("by"), cancelled.get("at"), cancelled.get("reason")),
+    }
+
+
 def refusal(rating_round: RatingRound) -> str | None:
     """Why nothing more is taken for ``rating_round`` because its process was cancelled, or None."""
     cancelled = rating_round.cancelled

@@ -141,9 +141,10 @@ def rate(uow: EvaluationUnitOfWork, rules: EvaluationRules, number, handling, re
         raise Forbidden(f"only the proposers of {data['number']} rate its reply, each for themselves")
     if rating_round.closed_at is not None:
         # A round its process's cancellation closed says so (cancellation.py).
-        raise Conflict(
-            cancellation.refusal(rating_round) or f"round {rating_round.round} of {data['number']} is closed"
-        )
+        cancelled = cancellation.refusal(rating_round)
+        if cancelled is not None:
+            raise Conflict(cancelled, cancellation.refusal_details(rating_round))
+        raise Conflict(f"round {rating_round.round} of {data['number']} is closed")
     if any(r.rater == caller["user"] for r in rating_round.ratings):
         raise Conflict(f"{caller['user']} has already rated round {rating_round.round} of {data['number']}")
     rating = Rating(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from shared import clock
+from shared import clock, contracts
 from shared.errors import Conflict, NotFound
 from shared.rulebook import Label, Rulebook
 
@@ -102,8 +102,9 @@ def refuse_if_cancelled(uow: IntakeUnitOfWork, item: OpinionItem, what: str) -> 
         return
     line = next((e for e in reversed(events_of(uow, item)) if e.action == "cancelled"), None)
     data = (line.data or {}) if line is not None else {}
-    at = clock.in_words(data.get("occurred_at") or (line.at.isoformat() if line is not None else "?"))
+    stamp = data.get("occurred_at") or (line.at.isoformat() if line is not None else None)
     raise Conflict(
-        f"the handling of opinion item {item.number} was cancelled on {at} "
-        f"by {data.get('by') or '?'} ({data.get('reason') or 'no reason recorded'}); it takes no more {what}"
+        f"the handling of opinion item {item.number} was cancelled on {clock.in_words(stamp or '?')} "
+        f"by {data.get('by') or '?'} ({data.get('reason') or 'no reason recorded'}); it takes no more {what}",
+        contracts.cancelled_details(data.get("by"), stamp, data.get("reason")),
     )

@@ -40,7 +40,8 @@ def refuse_if_cancelled(uow: IntakeUnitOfWork, proposal: Proposal, what: str) ->
     data = lines[-1] if lines else {}
     raise Conflict(
         f"the handling of proposal {proposal.number} was cancelled on {clock.in_words(data.get('occurred_at') or '?')} "
-        f"by {data.get('by') or '?'} ({data.get('reason') or 'no reason recorded'}); it takes no more {what}"
+        f"by {data.get('by') or '?'} ({data.get('reason') or 'no reason recorded'}); it takes no more {what}",
+        contracts.cancelled_details(data.get("by"), data.get("occurred_at"), data.get("reason")),
     )
 
 

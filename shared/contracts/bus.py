@@ -179,6 +179,17 @@ DEADLINE_EXTENDED = "deadline.extended"
 # changes nothing more (``event_id`` is ``cancelled:<instance id>``).
 PROCESS_CANCELLED = "process.cancelled"
 CANCEL_REASON_MAX = 2000  # characters of an operator's reason the event carries (and every service keeps)
+# A command or job refused because its process was cancelled says so in ``details`` too, for a
+# caller (a department's system, the console) to act on without reading the message:
+# ``{"cancelled": {"reason": "process_cancelled", "by", "at", "note"}}`` (``note``: the operator's
+# reason); the assignment service adds ``reply_kept``, and a reassigned assignment's refusal says
+# ``{"cancelled": {"reason": "reassigned"}}``.
+REFUSED_PROCESS_CANCELLED = "process_cancelled"
+
+
+def cancelled_details(by: object, at: object, note: object) -> dict[str, object]:
+    """The ``details`` of a refusal because an operator cancelled the process (see above)."""
+    return {"cancelled": {"reason": REFUSED_PROCESS_CANCELLED, "by": by, "at": at, "note": note}}
 
 
 class ProcessCancelledSchema(Schema):

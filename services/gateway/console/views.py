@@ -10,7 +10,7 @@ import logging
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 from werkzeug.wrappers import Response
@@ -141,10 +141,57 @@ class Visit:
 
     def refusal(self, answer: api.Answer) -> Response:
         """The API's refusal as a page: its status, its message and the fields it names (and, for
-        a limit or a transient failure, ``Retry-After``)."""
+        a limit or a transient failure, ``Retry-After``); a refusal because an operator cancelled
+        the process (``details.cancelled``) says who, when and why in the reader's language; and a
+        link back to the console page the form was on."""
         retry = answer.details.get("retry_after_seconds")
         headers = {**HEADERS, "Retry-After": str(retry)} if retry is not None else None
-        return self.render("refused.html", status=answer.status, headers=headers, answer=answer)
+        return self.render(
+            "refused.html",
+            status=answer.status,
+            headers=headers,
+            answer=answer,
+            back=self.back(),
+        )
+
+    def back(self) -> str | None:
+        """The console page this request came from (its ``Referer``, this site's only: the console
+        sends ``Referrer-Policy: same-origin``), to go back to; None if none or this very page."""
+        came_from = urlsplit(self.request.referrer or "")
+        if came_from.netloc and came_from.netloc != self.request.host:
+            return None
+        if not came_from.path.startswith("/console") or came_from.path == self.request.path:
+            return None
+        return came_from.path + (f"?{came_from.query}" if came_from.query else "")
+
+
+# What the fields of a refusal's details are for: shown in words by the page, not listed as fields.
+SHOWN_APART = ("request_id", "retry_after_seconds", "cancelled", "round")
+
+
+def cancelled_of(details: dict) -> dict | None:
+    """A refusal's ``details.cancelled`` as the page shows it: the assignment service's shape
+    (``reason`` ``process_cancelled`` or ``reassigned``, the operator's ``note``), intake's (the
+    same) and the evaluation service's (``reason``: the operator's words), as one shape
+    ``{reassigned, by, at, note, reply_kept}``; None when the refusal is not a cancellation's."""
+    found = details.get("cancelled") if isinstance(details, dict) else None
+    if not isinstance(found, dict):
+        return None
+    reason = found.get("reason")
+    if reason == "reassigned":
+        return {"reassigned": True}
+    note = found.get("note") if reason == "process_cancelled" else reason
+    return {
+        "reassigned": False,
+        "by": found.get("by"),
+        "at": found.get("at"),
+        "note": note or "",
+        "reply_kept": bool(found.get("reply_kept")),
+    }
+
+
+_env.filters["cancellation"] = cancelled_of
+_env.globals["refusal_fields_apart"] = SHOWN_APART
 
 
 def login_page(service, visit: Visit, user: str, target: str, error: str | None, status: int = 200) -> Response:

@@ -87,6 +87,16 @@ def test_an_open_round_closes_cancelled_and_a_later_rating_is_refused_naming_why
         rate(uow, rules, ZHAO)
     assert "cancelled" in refused.value.message and "stuck on a retired diagram" in refused.value.message
     assert skipping_clock.now().strftime("on %Y-%m-%d %H:%M UTC") in refused.value.message  # read as people read it
+    # the details say it as intake's and assignment's refusals do (contracts.cancelled_details)
+    assert refused.value.details == {
+        "round": 1,
+        "cancelled": {
+            "reason": "process_cancelled",
+            "by": "ops.liu",
+            "at": row.cancelled["at"],
+            "note": "stuck on a retired diagram",
+        },
+    }
     assert len(uow.ratings.ratings) == 1
     shown = ratings.ratings_of(uow, NUMBER, STAFF)["rounds"][0]
     assert (shown["outcome"], shown["closed_at"]) == ("cancelled", skipping_clock.now().isoformat())
@@ -130,6 +140,8 @@ def test_an_open_appeal_window_ends_and_a_later_appeal_is_refused_naming_why(uow
     with pytest.raises(Conflict) as refused:
         appeals.appeal(uow, NUMBER, "still unsafe", LI)
     assert "cancelled" in refused.value.message and "ops.liu" in refused.value.message
+    assert refused.value.details["cancelled"]["reason"] == "process_cancelled"
+    assert refused.value.details["cancelled"]["by"] == "ops.liu"
     assert uow.ratings.appeals == []
 
 

@@ -501,6 +501,12 @@ def test_a_cancelled_opinion_item_refuses_every_operation_naming_the_cancellatio
         _opinion_operations()[operation](uow, item)
     message = str(refused.value)
     assert f"opinion item {item.number} was cancelled" in message
+    assert refused.value.details["cancelled"] == {
+        "reason": "process_cancelled",
+        "by": "ops.wang",
+        "at": at.isoformat(),
+        "note": REASON,
+    }
     assert "ops.wang" in message and REASON in message and at.strftime("on %Y-%m-%d %H:%M UTC") in message
     assert _state(uow, item) == before  # nothing changed, nobody told, no event, no message
 
@@ -626,6 +632,10 @@ def test_open_cosigning_invitations_close_with_the_proposal_and_a_later_confirma
         operations.cosign(uow, proposal.number, WANG)
     message = str(refused.value)
     assert f"the handling of proposal {proposal.number} was cancelled" in message
+    # and in details, for a department's system or the console to say in its own words
+    assert refused.value.details == {
+        "cancelled": {"reason": "process_cancelled", "by": "ops.wang", "at": at.isoformat(), "note": REASON}
+    }
     assert "ops.wang" in message and REASON in message and at.strftime("on %Y-%m-%d %H:%M UTC") in message
     assert uow.sent == before and proposal.cosigners[1].status == "cancelled"
     assert uow.messages(messages.COSIGN_SETTLED) == []

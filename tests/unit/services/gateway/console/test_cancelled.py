@@ -381,3 +381,85 @@ def test_the_printable_adopted_report_marks_a_cancelled_item_and_counts_them():
     assert "其中 1 件采用后撤销办理" in html
     row = html.split("SQ-2026-0002")[1].split("</tr>")[0]
     assert "（已撤销 cancelled）" in row and "（已撤销" not in html.split("SQ-2026-0002")[0]
+
+
+# -- a refusal because the process was cancelled ----------------------------------------------------
+INTAKE_REFUSAL = {
+    "message": "the handling of proposal 2026-7 was cancelled on 2026-12-02 06:30 UTC by ops.sun (重复立案); "
+    "it takes no more ratings",
+    "details": {
+        "cancelled": {
+            "reason": "process_cancelled",
+            "by": "ops.sun",
+            "at": "2026-12-02T06:30:00+00:00",
+            "note": "重复立案",
+        }
+    },
+}
+EVALUATION_REFUSAL = {
+    "message": "the process of 2026-7 was cancelled by ops.sun on 2026-12-02 06:30 UTC (重复立案); round 1 ...",
+    "details": {
+        "round": 1,
+        "cancelled": {
+            "reason": "process_cancelled",
+            "by": "ops.sun",
+            "at": "2026-12-02T06:30:00+00:00",
+            "note": "重复立案",
+        },
+    },
+}
+# the evaluation service's shape before refusals shared one: the operator's words as ``reason``
+OLD_EVALUATION_REFUSAL = {
+    "message": "the process of 2026-7 was cancelled",
+    "details": {"round": 1, "cancelled": {"by": "ops.sun", "at": "2026-12-02T06:30:00+00:00", "reason": "重复立案"}},
+}
+
+
+@pytest.mark.parametrize("body", [INTAKE_REFUSAL, EVALUATION_REFUSAL, OLD_EVALUATION_REFUSAL])
+def test_a_refusal_for_a_cancelled_process_says_who_when_and_why_in_the_readers_language(body):
+    html = entities.unescape(_html("refused.html", {"answer": api.Answer(409, body)}, roles=("member",)))
+    zh = i18n.translator("zh-CN")
+    assert 'id="refused-cancelled"' in html and zh("refused.cancelled.process") in html
+    assert "2026-12-02 14:30" in html and "ops.sun" in html and "重复立案" in html
+    # the details are said in words, not listed as raw fields
+    assert "<code>cancelled</code>" not in html and "<code>round</code>" not in html and "'reason'" not in html
+
+
+def test_a_refusal_for_a_reassigned_assignment_says_so_and_an_ordinary_one_says_nothing_of_cancelling():
+    reassigned = {
+        "message": "assignment 9 was cancelled when staff reassigned",
+        "details": {"cancelled": {"reason": "reassigned"}},
+    }
+    html = entities.unescape(_html("refused.html", {"answer": api.Answer(409, reassigned)}, roles=("unit",)))
+    assert i18n.translator("zh-CN")("refused.cancelled.reassigned") in html
+    ordinary = {"message": "not now", "details": {"text": ["required"]}}
+    html = entities.unescape(_html("refused.html", {"answer": api.Answer(400, ordinary)}, roles=("unit",)))
+    assert 'id="refused-cancelled"' not in html and "<code>text</code>: required" in html
+
+
+def _refusal_page(referrer: str | None, path: str = "/console/proposals/2026-7/rate"):
+    headers = {"Referer": referrer} if referrer else {}
+    request = Request(
+        EnvironBuilder(path=path, method="POST", headers=headers, base_url="http://ztc.example").get_environ()
+    )
+    visit = Visit(None, request, "token", {"user": "member.li", "roles": ["member"], "unit": None}, "zh-CN")
+    return visit.refusal(api.Answer(409, INTAKE_REFUSAL)).get_data(as_text=True)
+
+
+def test_a_refusal_links_back_to_the_console_page_the_form_was_on():
+    html = _refusal_page("http://ztc.example/console/proposals/2026-7?tab=reply")
+    assert 'href="/console/proposals/2026-7?tab=reply" id="refused-back"' in html
+    assert 'href="/console"' in html  # and home, as before
+
+
+@pytest.mark.parametrize(
+    "referrer",
+    [
+        None,
+        "http://elsewhere.example/console/proposals/2026-7",
+        "http://ztc.example/api/proposals",
+        "http://ztc.example/console/proposals/2026-7/rate",
+    ],
+)
+def test_no_link_back_to_another_site_a_page_outside_the_console_or_the_refused_request_itself(referrer):
+    assert 'id="refused-back"' not in _refusal_page(referrer)
