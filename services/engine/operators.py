@@ -164,7 +164,18 @@ class Operators:
             for row in held:
                 s.delete(row)
             closed.update(tasks=len(items), jobs=len(jobs), incidents=len(incidents), held_results=len(held))
-            self.store.history(s, instance_id, principal, "cancelled", None, {"reason": reason, "closed": dict(closed)})
+            # Where its tokens stood, for the diagram to show where it was stopped.
+            key, spec = self.store.spec(s, inst.version_id)
+            workflow = self.store.runtime.loads(copy.deepcopy(inst.state), spec, version_key=key)
+            stood_at = self.store.runtime.current_elements(workflow)
+            self.store.history(
+                s,
+                instance_id,
+                principal,
+                "cancelled",
+                None,
+                {"reason": reason, "closed": dict(closed), "stood_at": stood_at},
+            )
             # The services close what they keep open for the business object, in this transaction's
             # outbox: committed with the cancellation or not at all.
             publish_event(

@@ -16,6 +16,7 @@ from typing import Any
 
 from SpiffWorkflow.bpmn import BpmnEvent, BpmnWorkflow
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
+from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import BoundaryEvent
 from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.spiff.specs.event_definitions import ErrorEventDefinition
@@ -208,6 +209,18 @@ class WorkflowRuntime:
         for task in workflow.get_tasks(state=TaskState.COMPLETED):
             element = getattr(task.task_spec, "bpmn_id", None)
             if element:
+                seen.setdefault(element, None)
+        return list(seen)
+
+    def current_elements(self, workflow: BpmnWorkflow) -> list[str]:
+        """The diagram elements where the instance's tokens are: a task ready or started (a user
+        task, a job sent), an event or a gateway waiting (a message, a timer, a join), each id once.
+        A boundary event is not one (its task is: the event only could interrupt it), nor are
+        SpiffWorkflow's own bookkeeping tasks (no BPMN id)."""
+        seen: dict[str, None] = {}
+        for task in workflow.get_tasks(state=WAIT_STATES):
+            element = getattr(task.task_spec, "bpmn_id", None)
+            if element and not isinstance(task.task_spec, BoundaryEvent):
                 seen.setdefault(element, None)
         return list(seen)
 

@@ -67,9 +67,10 @@ def job_queue_of(operation: str | None) -> str | None:
     return contracts.job_queue(operation.split(".", 1)[0]) if operation and "." in operation else None
 
 
-def instance_view(where: dict, queues: list[dict] | None, names: dict, t) -> dict:
+def instance_view(where: dict, queues: list[dict] | None, names: dict, t, stood_at=()) -> dict:
     """What the instance page shows, the same on the diagram (marks) and in the list beside it:
-    for each element with something to say, its state (token, incident, done), the incidents on it,
+    for each element with something to say, its state (token, incident, done; ``stopped`` where a
+    cancelled instance's tokens stood when it was cancelled, ``stood_at``), the incidents on it,
     the open job and the broker state of the queue that serves it."""
     inst, by_name = where["instance"], {q["name"]: q for q in queues or ()}
     elements: dict[str, dict] = {}
@@ -102,6 +103,8 @@ def instance_view(where: dict, queues: list[dict] | None, names: dict, t) -> dic
             name = job_queue_of(token.get("operation"))
             if name:
                 row["queue"] = by_name.get(name, {"name": name, "missing": True})
+    for element_id in stood_at if inst.get("status") == "cancelled" else ():
+        element(element_id)["state"] = "stopped"
     for incident in inst.get("incidents") or ():
         row = element(incident["task"])
         row["state"] = "incident"
@@ -119,8 +122,12 @@ def instance_view(where: dict, queues: list[dict] | None, names: dict, t) -> dic
                     "title": row["incidents"][0]["error"][:200],
                 }
             )
+        if row["state"] == "stopped":
+            overlays.append(
+                {"element": row["id"], "text": t("ops.badge.stopped"), "class": "stopped", "position": "top-right"}
+            )
         queue = row["queue"]
-        if queue and not queue.get("missing") and row["state"] != "done":
+        if queue and not queue.get("missing") and row["state"] not in ("done", "stopped"):
             overlays.append(
                 {
                     "element": row["id"],
@@ -128,19 +135,26 @@ def instance_view(where: dict, queues: list[dict] | None, names: dict, t) -> dic
                     "text": t("ops.badge.queue", depth=queue.get("messages", 0), consumers=queue.get("consumers", 0)),
                 }
             )
-    order = {"incident": 0, "token": 1, "done": 2}
+    order = {"incident": 0, "stopped": 1, "token": 2, "done": 3}
     rows = sorted(elements.values(), key=lambda r: order[r["state"]])
     return {"elements": rows, "marks": {"markers": markers, "overlays": overlays}}
 
 
 def cancellation_of(history: list) -> dict | None:
     """The operator's cancellation of an instance (its history's last ``cancelled`` entry, data
-    ``{reason, closed}``): when, who and why; None when it was not cancelled."""
+    ``{reason, closed, stood_at}``): when, who, why and the elements its tokens stood at (none
+    recorded for a cancellation before 2026-12-02); None when it was not cancelled."""
     entries = [h for h in history or () if h.get("action") == "cancelled"]
     if not entries:
         return None
     data = entries[-1].get("data") if isinstance(entries[-1].get("data"), dict) else {}
-    return {"at": entries[-1].get("at"), "by": entries[-1].get("actor"), "reason": data.get("reason") or ""}
+    stood_at = data.get("stood_at") if isinstance(data.get("stood_at"), list) else []
+    return {
+        "at": entries[-1].get("at"),
+        "by": entries[-1].get("actor"),
+        "reason": data.get("reason") or "",
+        "stood_at": [str(element) for element in stood_at],
+    }
 
 
 def shown_value(value) -> str:
@@ -271,16 +285,23 @@ class ConsoleOperatorRoutes:
         queues = visit.api("ops_queues")
         diagram = visit.api("version_diagram", process_id=inst["process_id"], version=inst["version"])
         names = element_names(diagram.body["xml"]) if diagram.ok else {}
-        view = instance_view(where.body, queues.body["queues"] if queues.ok else None, names, visit.t)
-        data = full.body.get("data") if full.ok else {}
         lines = history.body if history.ok else []
+        cancelled = cancellation_of(lines) if inst.get("status") == "cancelled" else None
+        view = instance_view(
+            where.body,
+            queues.body["queues"] if queues.ok else None,
+            names,
+            visit.t,
+            stood_at=(cancelled or {}).get("stood_at") or (),
+        )
+        data = full.body.get("data") if full.ok else {}
         return visit.render(
             "ops_instance.html",
             inst=inst,
             where=where.body,
             view=view,
             history=lines,
-            cancelled=cancellation_of(lines) if inst.get("status") == "cancelled" else None,
+            cancelled=cancelled,
             variables=[(k, shown_value(v)) for k, v in sorted((data or {}).items())],
             queues_unavailable=None if queues.ok else queues.message,
             version=diagram.body if diagram.ok else None,

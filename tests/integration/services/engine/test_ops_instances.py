@@ -131,6 +131,14 @@ def test_a_cancelled_instance_ends_with_its_tasks_and_jobs_closed_and_drops_late
     engine.cancel(review["id"], "duplicate", OPERATOR)
     assert count_rows(engine, WorkItem, instance_id=review["id"], status="cancelled") == 1
     assert engine.list_tasks(STAFF, review["id"]) == []
+    # Its history says where its tokens stood when it was stopped, for the diagram to show.
+    assert stood_at(engine, inst["id"]) == ["assign_unit"]
+    assert stood_at(engine, review["id"]) == ["review"]
+
+
+def stood_at(engine, instance_id):
+    [line] = [h for h in engine.history(instance_id) if h["action"] == "cancelled"]
+    return line["data"]["stood_at"]
 
 
 def outbox_rows(engine):

@@ -48,3 +48,27 @@ def test_the_steps_move_the_workflow_without_computing_a_wait_state(monkeypatch:
     assert len(walks) == 5
     assert runtime.run(workflow).status == "completed"
     assert len(walks) == 6
+
+
+def test_the_current_elements_are_where_the_tokens_wait_at_each_stop() -> None:
+    """Where an operator's cancellation says the instance stood: the job's task, the user task, the
+    message catch; not the boundary event that could interrupt the task, nor anything done."""
+    runtime = WorkflowRuntime()
+    workflow = runtime.create(SMOKE.spec, dict(DATA), version_key="smoke-current")
+    runtime.advance(workflow)
+    [job] = runtime.wait_state(workflow).new_jobs
+    assert runtime.current_elements(workflow) == ["record_submission"]
+    runtime.mark_job_sent(workflow, job.task_id, "job-1")
+    runtime.complete_job(workflow, job.task_id, "job-1", {"id": 1})
+    [review] = runtime.wait_state(workflow).user_tasks
+    assert runtime.current_elements(workflow) == ["review"]
+    runtime.complete_user_task(workflow, review.task_id, {"approved": True})
+    [job] = runtime.wait_state(workflow).new_jobs
+    assert runtime.current_elements(workflow) == ["assign_unit"]  # not its boundary event no_unit
+    runtime.mark_job_sent(workflow, job.task_id, "job-2")
+    runtime.complete_job(workflow, job.task_id, "job-2", {"unit": "transport"})
+    # the event-based gateway holds the token while the message or the timer may come
+    assert runtime.current_elements(workflow) == ["wait_reply"]
+    assert runtime.wait_state(workflow).waiting_messages == ["unit_reply"]
+    runtime.deliver_message(workflow, "unit_reply", {"text": "done"})
+    assert runtime.current_elements(workflow) == ["record_outcome"]

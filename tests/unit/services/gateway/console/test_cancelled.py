@@ -226,12 +226,36 @@ def test_a_cancelled_instance_is_drawn_nowhere_current():
     assert "token" not in str(view["marks"]["markers"])
 
 
+@pytest.mark.parametrize("lang", ["zh-CN", "en"])
+def test_a_cancelled_instance_is_drawn_stopped_where_its_tokens_stood(lang):
+    t = i18n.translator(lang)
+    line = {"at": "2026-12-02T06:30:00+00:00", "actor": "ops.sun", "action": "cancelled", "task": None}
+    line["data"] = {"reason": CANCELLATION_NOTE, "closed": {}, "stood_at": ["review", "wait_reply"]}
+    stood_at = instance_cancellation([line])["stood_at"]
+    assert stood_at == ["review", "wait_reply"]
+    where = {"instance": CANCELLED_INSTANCE, "completed": ["start", "record_submission"], "tokens": []}
+    view = instance_view(where, [], {"review": "Review"}, t, stood_at=stood_at)
+    states = {e["id"]: e["state"] for e in view["elements"]}
+    assert states == {"review": "stopped", "wait_reply": "stopped", "start": "done", "record_submission": "done"}
+    assert [e["id"] for e in view["elements"]][:2] == ["review", "wait_reply"]  # listed first
+    badges = [o for o in view["marks"]["overlays"] if o.get("class") == "stopped"]
+    assert [(o["element"], o["text"]) for o in badges] == [
+        ("review", t("ops.badge.stopped")),
+        ("wait_reply", t("ops.badge.stopped")),
+    ]
+    assert "token" not in str(view["marks"]["markers"])
+    # a live instance is never drawn stopped, whatever it is handed
+    live = {"instance": CANCELLED_INSTANCE | {"status": "waiting"}, "completed": [], "tokens": []}
+    assert "stopped" not in str(instance_view(live, [], {}, t, stood_at=["review"]))
+
+
 def test_an_instances_cancellation_names_its_reason_and_the_status_reads_as_elsewhere():
     lines = PAGES["ops_instance_cancelled.html"]["history"]
     assert instance_cancellation(lines) == {
         "at": "2026-12-02T06:30:00+00:00",
         "by": "ops.sun",
         "reason": CANCELLATION_NOTE,
+        "stood_at": [],  # recorded before the engine said where it stood
     }
     assert instance_cancellation(lines[:1]) is None
     html = _html("ops_instance.html", PAGES["ops_instance_cancelled.html"], roles=("operator",))
