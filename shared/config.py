@@ -114,6 +114,9 @@ class Settings:
     # a frozen service is named after this, not after a whole RPC timeout.
     ready_timeout_seconds: float = 5.0
     operator_amqp_uri: str | None = None  # the operator's broker user (dead letters, replays, ztc)
+    # Who runs a ``ztc`` command, for the records, when the login does not say (a shared or a
+    # container account): ZTC_OPERATOR, checked by services/ztc/identity.py; None: the login name.
+    ztc_operator: str | None = None
     bus_passwords: dict[str, str] = field(default_factory=dict)  # ZTC_BUS_PASSWORD_<NAME>: make run's users
     bus_users: str = "per-service"  # make run: per-service | shared (every process on ZTC_AMQP_URI)
     # TLS to the broker: an amqps:// URI turns it on; the CA that signed the broker's certificate,
@@ -295,6 +298,7 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         rpc_timeout_seconds=max(0.1, float(_env(env, "ZTC_RPC_TIMEOUT_SECONDS", "60"))),
         ready_timeout_seconds=max(0.1, float(_env(env, "ZTC_READY_TIMEOUT_SECONDS", "5"))),
         operator_amqp_uri=env.get("ZTC_OPERATOR_AMQP_URI") or None,
+        ztc_operator=env.get("ZTC_OPERATOR"),
         bus_passwords={
             name: env[f"ZTC_BUS_PASSWORD_{name.upper()}"]
             for name in (*SERVICES, OPERATOR)

@@ -10,7 +10,6 @@ the calendar files afresh for each call, so it counts on the file just written, 
 
 from __future__ import annotations
 
-import getpass
 import os
 import shutil
 import sys
@@ -20,11 +19,9 @@ from pathlib import Path
 
 import click
 
+from .identity import operator
+
 RPC_TIMEOUT_SECONDS = 120
-
-
-def _operator() -> dict:
-    return {"user": f"ztc:{getpass.getuser()}", "roles": ["operator"], "unit": None}
 
 
 def _directory(settings) -> Path:
@@ -63,7 +60,7 @@ def _recompute(settings, year: int) -> dict:
     from shared.messaging import identity
 
     # As the operator's broker user, for a principal signed with the deployment key.
-    signed = signing.sign(_operator(), signing.key_of(settings), settings.principal_ttl_seconds)
+    signed = signing.sign(operator(), signing.key_of(settings), settings.principal_ttl_seconds)
     with ClusterRpcProxy(
         settings.nameko_config(AMQP_URI=identity.operator_uri(settings)), timeout=RPC_TIMEOUT_SECONDS
     ) as rpc:

@@ -18,6 +18,8 @@ import click
 from shared import config
 from shared.errors import ZtcError
 
+from .identity import acting_name, operator
+
 
 def _settings():
     return config.load()
@@ -61,7 +63,8 @@ def _fail(exc: ZtcError):
     "incidents and diagrams are handled on the services' databases directly, so those "
     "commands work with the services stopped as well as running; 'queues' and "
     "'dead-letters' talk to RabbitMQ. Settings come from the ZTC_* environment "
-    "variables (see README). Every listing command takes --json."
+    "variables (see README). Every listing command takes --json. The records name who ran a "
+    "command as ztc:<login name>, or ztc:<ZTC_OPERATOR> when that is set (a shared or container account)."
 )
 def main():
     import os
@@ -188,7 +191,7 @@ def deploy(paths, check, draft, as_json):
                     for d in engine.validate(unit)
                 ]
                 if check
-                else engine.deploy(unit, _actor(), draft)
+                else engine.deploy(unit, acting_name(), draft)
             )
             results.extend(stored)
             if not as_json:
@@ -212,15 +215,6 @@ def deploy(paths, check, draft, as_json):
     if as_json:
         click.echo(json.dumps(results, ensure_ascii=False, indent=2))
     sys.exit(1 if failed else 0)
-
-
-def _actor() -> str:
-    import getpass
-
-    try:
-        return f"ztc:{getpass.getuser()}"
-    except Exception:  # noqa: BLE001 - no login name (a container): still say it was ztc
-        return "ztc"
 
 
 def _lint_help():
@@ -333,7 +327,7 @@ def versions_list(process_id, as_json):
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def versions_activate(process_id, version, as_json):
     try:
-        result = _engine().activate(process_id, version, _actor())
+        result = _engine().activate(process_id, version, acting_name())
     except ZtcError as exc:
         _fail(exc)
 
@@ -607,11 +601,10 @@ def instances_show(instance_id, as_json):
 @click.option("--dry-run", is_flag=True, help="Check every instance; change nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def instances_migrate(from_version, to_version, process_id, mapping, instance_ids, dry_run, as_json):
-    from .ops import _operator
 
     try:
         result = _engine().migrate_instances(
-            from_version, to_version, list(mapping), dry_run, list(instance_ids) or None, process_id, _operator()
+            from_version, to_version, list(mapping), dry_run, list(instance_ids) or None, process_id, operator()
         )
     except ZtcError as exc:
         _fail(exc)

@@ -8,16 +8,13 @@ rest of ``ztc``, so they work with the services stopped too.
 
 from __future__ import annotations
 
-import getpass
 import sys
 
 import click
 
 from shared.errors import ZtcError
 
-
-def _operator() -> dict:
-    return {"user": f"ztc:{getpass.getuser()}", "roles": ["operator"], "unit": None}
+from .identity import operator
 
 
 def _age(seconds) -> str:
@@ -175,7 +172,7 @@ def register(main, instances, incidents, helpers):
                 routing_key=routing_key,
                 everything=everything,
                 dry_run=dry_run,
-                actor=_operator()["user"],
+                actor=operator()["user"],
             )
         )
         _out(result, as_json, _print_batch("replayed"))
@@ -197,7 +194,7 @@ def register(main, instances, incidents, helpers):
                 routing_key=routing_key,
                 everything=everything,
                 dry_run=dry_run,
-                actor=_operator()["user"],
+                actor=operator()["user"],
             )
         )
         _out(result, as_json, _print_batch("discarded"))
@@ -216,7 +213,7 @@ def register(main, instances, incidents, helpers):
     @click.option("--reason", help="Why (kept in the instance's history).")
     @click.option("--json", "as_json", is_flag=True, help="Print the instance as JSON.")
     def suspend(instance_id, reason, as_json):
-        _out(_run(lambda: _engine().suspend(instance_id, reason, _operator())), as_json, _print_instance)
+        _out(_run(lambda: _engine().suspend(instance_id, reason, operator())), as_json, _print_instance)
 
     @instances.command(
         "resume",
@@ -226,7 +223,7 @@ def register(main, instances, incidents, helpers):
     @click.argument("instance_id")
     @click.option("--json", "as_json", is_flag=True, help="Print the instance as JSON.")
     def resume(instance_id, as_json):
-        _out(_run(lambda: _engine().resume(instance_id, _operator())), as_json, _print_instance)
+        _out(_run(lambda: _engine().resume(instance_id, operator())), as_json, _print_instance)
 
     @instances.command(
         "cancel",
@@ -258,11 +255,11 @@ def register(main, instances, incidents, helpers):
                     lambda i: click.echo(f"would cancel {i['id']} ({i['status']})"),
                 )
                 return
-            data = _run(lambda: _engine().cancel(instance_id, reason, _operator()))
+            data = _run(lambda: _engine().cancel(instance_id, reason, operator()))
             _out(data, as_json, lambda i: (_print_instance(i), click.echo(f"  closed: {i['closed']}")))
             return
         result = _run(
-            lambda: _engine().cancel_instances(reason, business_key_prefix, process_id, status, dry_run, _operator())
+            lambda: _engine().cancel_instances(reason, business_key_prefix, process_id, status, dry_run, operator())
         )
 
         def render(r):
@@ -316,7 +313,7 @@ def register(main, instances, incidents, helpers):
 
     # -- incidents in batches -------------------------------------------------------------------
     def retry_all(operation, process_id, dry_run, as_json):
-        result = _run(lambda: _engine().retry_incidents(operation, process_id, dry_run, _operator()))
+        result = _run(lambda: _engine().retry_incidents(operation, process_id, dry_run, operator()))
 
         def render(r):
             rows = r["matched"] if r["dry_run"] else r["done"]

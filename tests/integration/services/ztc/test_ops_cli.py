@@ -81,3 +81,18 @@ def test_incidents_list_by_status_every_one_or_a_page_newest_first(engine, setti
     for wrong in (["--status", "closed"], ["--page", "0"], ["--per-page", "201", "--page", "1"]):
         refused = ztc(settings, "incidents", "list", *wrong)
         assert refused.returncode == 2 and "Invalid value" in refused.stderr
+
+
+def test_the_records_name_the_operator_ztc_operator_names_and_a_bad_name_changes_nothing(engine, settings, monkeypatch):
+    """On a shared or container account every login is the same (root): ZTC_OPERATOR says who."""
+    engine.deploy(SMOKE)
+    first = engine.start("smoke", "WHO-1", dict(DATA), MEMBER)["id"]
+    monkeypatch.setenv("ZTC_OPERATOR", "ops sun")
+    refused = ztc(settings, "instances", "cancel", first, "--reason", "duplicate")
+    assert refused.returncode == 2 and "ZTC_OPERATOR names who runs the command" in refused.stderr
+    assert engine.get_instance(first)["status"] == "waiting"
+    monkeypatch.setenv("ZTC_OPERATOR", "ops.sun")
+    done = ztc(settings, "instances", "cancel", first, "--reason", "duplicate")
+    assert done.returncode == 0, done.stderr
+    [line] = [h for h in engine.history(first) if h["action"] == "cancelled"]
+    assert line["actor"] == "ztc:ops.sun"
