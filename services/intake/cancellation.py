@@ -3,7 +3,7 @@ proposal or opinion item it ran for is closed too, and the people concerned are 
 
 | process | business key | status | history | told (``notify.<kind>``) |
 |---|---|---|---|---|
-| ``proposal`` | the proposal's number | ``cancelled`` | a ``handling`` line (``event: process.cancelled``, reason, by) | its proposers: ``proposal_cancelled``; co-signers still invited: ``cosign_cancelled``; the proposers of proposals merged into it and staff (``role:staff``), for each of those: ``merged_main_cancelled``; a published proposal whose category B follow-up was awaited: ``followup_stopped`` (its public record says ``followup_status: stopped``) |
+| ``proposal`` | the proposal's number | ``cancelled`` | a ``handling`` line (``event: process.cancelled``, reason, by) | its proposers: ``proposal_cancelled``; co-signers still invited: ``cosign_cancelled``; the proposers of proposals merged into it, and the committee and staff (``role:committee``, ``role:staff``), for each of those: ``merged_main_cancelled`` (each is unmerged and back to the filing decision); a published proposal whose category B follow-up was awaited: ``followup_stopped`` (its public record says ``followup_status: stopped``) |
 | ``opinion`` | the opinion item's number | ``cancelled`` | a ``cancelled`` line (reason, by) | its submitter: ``opinion.cancelled``; each department with a forward still open (``unit:<code>``): ``opinion.cancelled`` |
 | ``micro_consultation`` | the case's number (the thread of what was opened from it) | unchanged: the items and proposals opened from the case carry on in their own processes | an ``origin_case_cancelled`` line (case, reason, by) on each without its outcome yet | an item's submitter: ``opinion.origin_case_cancelled``; a proposal's proposers: ``origin_case_cancelled`` |
 
@@ -14,10 +14,11 @@ answered yet (``forwarded`` or ``overdue`` become ``cancelled``): each of those 
 it need not answer. A cancelled item takes no more commands nor jobs
 (``opinion_records.refuse_if_cancelled``).
 
-A proposal merged into the cancelled one keeps its status ``merged`` (its process keeps waiting for
-``merged_answered``, which the cancelled one will not send: intake starts no other path). Its
-proposers are told the committee will handle it separately (提案委员会将另行处理), and staff get a
-notice naming it, the proposal it was merged into and the reason, to decide what becomes of it.
+A proposal merged into the cancelled one is unmerged: it is ``pre_review`` again, without a
+decision, and its process hears ``merge_main_cancelled``, which leads it back to the committee's
+filing decision (``bpmn/proposal.bpmn``). Its proposers are told the committee will decide on it
+again, and the committee and staff get a notice naming it, the proposal it was merged into and the
+reason.
 
 An item or proposal whose case was cancelled no longer sends its outcome to that case (nothing
 waits for it there: ``case_outcome.case_was_cancelled``).
@@ -42,6 +43,7 @@ import logging
 from typing import Any
 
 from shared import clock, contracts
+from shared.contracts import messages
 from shared.validation import load
 
 from . import case_outcome
@@ -194,11 +196,21 @@ def _stop_followup(
 
 
 def _tell_merged(uow: IntakeUnitOfWork, proposal: Proposal, event_id: str, at: str, data: dict[str, Any]) -> None:
-    """Proposals merged into ``proposal`` were to be answered with it: their proposers learn it will
-    not be and that the committee will handle theirs separately, and staff learn each one needs their
-    decision (their status stays ``merged``; a line in their history says why)."""
+    """Proposals merged into ``proposal`` were to be answered with it. Each is unmerged and goes
+    back to the committee's filing decision: its status is ``pre_review`` again (no decision, not
+    merged), a line in its history says why, its process hears ``merge_main_cancelled`` (the
+    diagram leads it back to ``filing_decision``), its proposers learn the committee will decide
+    on it again, and the committee and staff that it waits for their decision."""
     for other in uow.proposals.merged_into(proposal.number):
-        _line(uow, other, event_id, at, data, status=None, main=proposal.number, needs_decision=True)
+        other.status, other.decision, other.merged_into = "pre_review", None, None
+        other.decided_by, other.decided_at = None, None
+        _line(uow, other, event_id, at, data, status="pre_review", main=proposal.number, unmerged=True)
+        uow.send_message(
+            messages.MERGE_MAIN_CANCELLED,
+            other.number,
+            f"merge-main-cancelled-{other.number}",
+            {"main": proposal.number, "reason": data["reason"]},
+        )
         tell(
             uow,
             [
@@ -207,16 +219,16 @@ def _tell_merged(uow: IntakeUnitOfWork, proposal: Proposal, event_id: str, at: s
                     other,
                     proposers(other),
                     f"与您的提案 {other.number}《{other.title}》并案办理的提案 {proposal.number} 的办理流程已被撤销，"
-                    f"您的提案将不再随其答复，提案委员会将另行处理，处理结果将另行告知。原因：{data['reason']}",
+                    f"您的提案已撤销并案，重新交提案委员会作出立案决定，结果将另行告知。原因：{data['reason']}",
                     kind="merged_main_cancelled",
                 ),
                 notice(
                     uow,
                     other,
-                    ["role:staff"],
-                    f"提案 {other.number}《{other.title}》已并入提案 {proposal.number} 办理，"
-                    f"而提案 {proposal.number} 的办理流程已被撤销（原因：{data['reason']}），"
-                    f"提案 {other.number} 不会再随其得到答复，请提案委员会另行作出处理决定。",
+                    ["role:committee", "role:staff"],
+                    f"提案 {other.number}《{other.title}》原并入提案 {proposal.number} 办理，"
+                    f"而提案 {proposal.number} 的办理流程已被撤销（原因：{data['reason']}）。"
+                    f"提案 {other.number} 已撤销并案，重新回到立案审查，请提案委员会重新作出立案决定。",
                     kind="merged_main_cancelled",
                 ),
             ],

@@ -28,6 +28,12 @@ MESSAGES = _declare(
     BpmnMessage("resubmitted", ("intake",), "proposal number", "a returned proposal was resubmitted"),
     BpmnMessage("merged_answered", ("intake",), "proposal number", "the proposal it was merged into was answered"),
     BpmnMessage(
+        "merge_main_cancelled",
+        ("intake",),
+        "proposal number",
+        "the proposal it was merged into was cancelled: it is unmerged, the committee decides on it again",
+    ),
+    BpmnMessage(
         "adoptions_settled", ("intake",), "opinion item number", "every channel said whether it adopted the item"
     ),
     BpmnMessage("forwards_answered", ("intake",), "opinion item number", "every department answered a forwarded item"),
@@ -65,6 +71,7 @@ START_SENDERS = ("intake", "assignment")
 COSIGN_SETTLED = "cosign_settled"
 RESUBMITTED = "resubmitted"
 MERGED_ANSWERED = "merged_answered"
+MERGE_MAIN_CANCELLED = "merge_main_cancelled"
 ADOPTIONS_SETTLED = "adoptions_settled"
 FORWARDS_ANSWERED = "forwards_answered"
 CONVERTED_TO_PROPOSAL = "converted_to_proposal"

@@ -126,3 +126,23 @@ def test_a_merge_into_a_cancelled_proposal_goes_back_to_the_committee_without_an
     # Who decided is told why, in words, and that the decision is theirs again.
     [told] = wait_for(lambda: notices(api, "committee", other, "filing_refused"), timeout=60, message="told why")
     assert main in told["text"] and "重新作出决定" in told["text"]
+
+
+def test_a_proposal_merged_into_one_then_cancelled_goes_back_to_the_committees_filing_decision(running):
+    api = Api(*running)
+    main = submit(api)
+    file_it(api, main)
+    other = submit(api)
+    api.complete("staff", "pre_review", other, {"eligible": True, "content_ok": True, "format_ok": True})
+    api.complete("committee", "filing_decision", other, {"decision": "merged", "merge_into": main})
+    wait_for(lambda: api.status(other) == "merged", timeout=60, message="merged")
+    cancel_instance(api, main)
+    # The merged proposal's own process hears merge_main_cancelled and the committee decides again.
+    again = api.task("committee", "filing_decision", other)
+    assert again["business_key"] == other
+    assert api.status(other) == "pre_review"
+    [told] = wait_for(lambda: notices(api, "committee", other, "merged_main_cancelled"), timeout=60, message="told")
+    assert main in told["text"] and REASON in told["text"]
+    # Decided again, on its own this time: filed, as any proposal in review.
+    api.complete("committee", "filing_decision", other, {"decision": "filed"})
+    wait_for(lambda: api.status(other) == "filed", timeout=60, message="filed on its own")

@@ -150,7 +150,7 @@ def test_a_cancelled_forwarded_item_closes_its_forwards_tells_the_departments_an
 
 
 @pytest.mark.both_databases
-def test_merged_proposals_go_to_staff_and_open_invitations_close_with_a_cancelled_proposal(sessions):
+def test_merged_proposals_go_back_to_the_filing_decision_and_open_invitations_close_with_a_cancelled_proposal(sessions):
     with sessions() as session:
         uow = SqlIntakeUnitOfWork(session)
         nobody_unknown = lambda users: []  # noqa: E731 - the members directory knows every co-signer
@@ -163,11 +163,16 @@ def test_merged_proposals_go_to_staff_and_open_invitations_close_with_a_cancelle
         session.commit()
         assert cancel(session, main["number"], "proposal")["applied"] is True
         assert cancel(session, joint["number"], "proposal")["applied"] is True
-        assert session.scalar(select(Proposal.status).where(Proposal.number == merged["number"])) == "merged"
+        unmerged = session.scalar(select(Proposal).where(Proposal.number == merged["number"]))
+        assert (unmerged.status, unmerged.merged_into, unmerged.decision) == ("pre_review", None, None)
+        # its process hears it, in the same transaction's outbox
+        [back] = [m for m in outbox(session, contracts.MESSAGE_ROUTING_KEY) if m["name"] == "merge_main_cancelled"]
+        assert back["correlation_key"] == merged["number"] and back["payload"]["main"] == main["number"]
         assert session.scalar(select(Cosigner.status).where(Cosigner.user == "王芳")) == "cancelled"
         rows = {n.recipient: n.text for n in session.scalars(select(Notification)) if "撤销" in n.text}
-        assert merged["number"] in rows["role:staff"] and REASON in rows["role:staff"]
-        assert "提案委员会将另行处理" in rows["张伟"] and "联名邀请随之关闭" in rows["王芳"]
+        assert merged["number"] in rows["role:committee"] and REASON in rows["role:committee"]
+        assert rows["role:staff"] == rows["role:committee"]
+        assert "重新交提案委员会作出立案决定" in rows["张伟"] and "联名邀请随之关闭" in rows["王芳"]
         # One message for the change: the merged proposers' notice, the staff's riding on it.
         told = [
             (m["name"].removeprefix("notify."), m["payload"]["recipients"])
@@ -177,7 +182,10 @@ def test_merged_proposals_go_to_staff_and_open_invitations_close_with_a_cancelle
             for m in outbox(session, "notify.merged_main_cancelled")
             for n in m.get("notices") or []
         ]
-        assert sorted(told) == [("merged_main_cancelled", ["role:staff"]), ("merged_main_cancelled", ["张伟"])]
+        assert sorted(told) == [
+            ("merged_main_cancelled", ["role:committee", "role:staff"]),
+            ("merged_main_cancelled", ["张伟"]),
+        ]
         with pytest.raises(Conflict, match=re.escape(f"by ops.wang ({REASON})")):
             operations.cosign(uow, joint["number"], WANG)
         session.rollback()

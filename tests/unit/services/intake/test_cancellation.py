@@ -283,10 +283,13 @@ def test_the_proposers_of_a_proposal_merged_into_it_are_told(uow):
     )
     progress.hear(uow, cancelled(main.number))
     merged = uow.proposals.by_number(other["number"])
-    assert merged.status == "merged"
+    assert merged.status == "pre_review"  # unmerged, back to the committee's filing decision
     assert [n["recipients"] for n in told(uow, "proposal_cancelled")] == [["李明"]]
     # The merged proposal is not cancelled: its proposers hear what became of the main one.
-    assert [n["recipients"] for n in told(uow, "merged_main_cancelled")] == [["张伟"], ["role:staff"]]
+    assert [n["recipients"] for n in told(uow, "merged_main_cancelled")] == [
+        ["张伟"],
+        ["role:committee", "role:staff"],
+    ]
     assert len(cancel_lines(uow, merged)) == 1
 
 
@@ -582,7 +585,7 @@ def test_an_item_never_forwarded_tells_no_department(uow):
     assert [e["payload"]["recipients"] for e in uow.events("notify.opinion.cancelled")] == [["李明"]]
 
 
-def test_the_proposals_merged_into_a_cancelled_one_go_to_staff_for_a_decision(uow):
+def test_the_proposals_merged_into_a_cancelled_one_go_back_to_the_committees_filing_decision(uow):
     main = filed(uow)
     numbers = []
     for principal in (ZHANG, WANG):
@@ -595,20 +598,36 @@ def test_the_proposals_merged_into_a_cancelled_one_go_to_staff_for_a_decision(uo
         )
         numbers.append(other["number"])
     progress.hear(uow, cancelled(main.number))
+    sent = {m["correlation_key"]: m for m in uow.messages(messages.MERGE_MAIN_CANCELLED)}
+    assert sorted(sent) == sorted(numbers)  # each one's process goes back to filing_decision
     for number, proposer in zip(numbers, ("张伟", "王芳"), strict=True):
         merged = uow.proposals.by_number(number)
-        assert merged.status == "merged"  # no new path: the committee decides
+        assert (merged.status, merged.decision, merged.merged_into, merged.decided_by) == (
+            "pre_review",
+            None,
+            None,
+            None,
+        )
+        assert sent[number]["payload"] == {"main": main.number, "reason": REASON}
         [line] = cancel_lines(uow, merged)
-        assert line.data["main"] == main.number and line.data["needs_decision"] is True
+        assert line.data["main"] == main.number and line.data["unmerged"] is True
         [theirs] = [n for n in told(uow, "merged_main_cancelled") if n["recipients"] == [proposer]]
-        assert "提案委员会将另行处理" in theirs["text"] and "将不再随其答复" in theirs["text"]
+        assert "撤销并案" in theirs["text"] and "重新交提案委员会作出立案决定" in theirs["text"]
         assert REASON in theirs["text"]
-    staff = [n for n in told(uow, "merged_main_cancelled") if n["recipients"] == ["role:staff"]]
-    assert len(staff) == 2
-    for notice, number in zip(staff, numbers, strict=True):
+    deciders = [n for n in told(uow, "merged_main_cancelled") if n["recipients"] == ["role:committee", "role:staff"]]
+    assert len(deciders) == 2
+    for notice, number in zip(deciders, numbers, strict=True):
         assert number in notice["text"] and main.number in notice["text"] and REASON in notice["text"]
-    assert [n.recipient for n in uow.rows.of(Notification) if n.recipient.startswith("role:")] == ["role:staff"] * 2
     assert uow.messages(messages.MERGED_ANSWERED) == []
+    # The committee decides again, as on any proposal in review: filed on its own this time.
+    first = uow.proposals.by_number(numbers[0])
+    decided = operations.record_filing(
+        uow, RULES, {"proposal_id": first.id, "decision": "filed", "decided_by": "committee.he"}, None
+    )
+    assert decided["status"] == "filed" and first.status == "filed"
+    # Heard again: nothing more sent.
+    progress.hear(uow, cancelled(main.number))
+    assert len(uow.messages(messages.MERGE_MAIN_CANCELLED)) == 2
 
 
 def test_open_cosigning_invitations_close_with_the_proposal_and_a_later_confirmation_names_it(uow):
