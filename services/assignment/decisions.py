@@ -274,7 +274,8 @@ def hear_cancellation(uow: AssignmentUnitOfWork, body) -> dict:
     ``cancelled_at`` set: no follow-up or milestone is owed, and every later command on it is a
     Conflict naming the cancellation). An objection waiting for staff's decision is decided
     ``cancelled`` and an extension request waiting for one becomes ``cancelled`` (each with its log
-    entry); each unit hears ``assignment.cancelled`` (``reply_kept`` says which of the two) and its
+    entry); each unit hears ``assignment.cancelled`` (``reply_kept`` says which of the two;
+    ``objection_closed`` and ``extension_requests_closed``, the ids, say what was closed with it) and its
     handlers get the inbox notice, the operator's reason labelled ``原因：``.
     For ``micro_consultation``, the case of that number is cancelled (see
     :func:`~services.assignment.consultation.steps.cancel_case`). Any other process, an instance
@@ -320,6 +321,7 @@ def _cancel_assignments(uow: AssignmentUnitOfWork, number: str, event_id: str, d
         if is_cancelled(row):  # cancelled already (an earlier delivery): nobody is told twice
             continue
         kept = _kept_reply(row, accepted)
+        objection_closed, extensions_closed = row.status == "objected", []
         if row.status == "objected":  # staff will not decide on it now
             record(
                 uow,
@@ -338,6 +340,7 @@ def _cancel_assignments(uow: AssignmentUnitOfWork, number: str, event_id: str, d
             if request.status != "requested":
                 continue
             request.status = "cancelled"
+            extensions_closed.append(request.id)
             record(
                 uow,
                 row,
@@ -383,6 +386,9 @@ def _cancel_assignments(uow: AssignmentUnitOfWork, number: str, event_id: str, d
                 "cancelled_by": by,
                 "cancelled_at": iso(at),
                 "reply_kept": kept,
+                # what the unit had waiting for staff's decision, closed with it (decided cancelled)
+                "objection_closed": objection_closed,
+                "extension_requests_closed": extensions_closed,
             },
             contracts.cancel_wording(note, kept),
         )

@@ -121,6 +121,13 @@ def test_every_open_assignment_of_the_proposal_is_cancelled_with_the_reason_and_
         assert message["reason"] == "process_cancelled" and message["note"] == REASON
         assert message["cancelled_by"] == "ops.chen" and message["assignment"]["status"] == "cancelled"
     assert log(uow, ids["education"], "cancelled")[0]["previous_status"] == "signed"
+    # the unit's system reads what waited for staff and was closed with it
+    assert [told(uow, unit)[0]["objection_closed"] for unit in ("transport", "education", "housing")] == [
+        False,
+        False,
+        True,
+    ]
+    assert all(told(uow, unit)[0]["extension_requests_closed"] == [] for unit in ids)
     notices = [m for m in uow.sent[before:] if m["kind"] == "event" and m["name"] == "notify.assignment.cancelled"]
     assert sorted(n["payload"]["recipients"][0] for n in notices) == [
         "unit:education",
@@ -155,6 +162,8 @@ def test_an_open_extension_request_is_closed_and_a_later_approval_finds_nothing_
 
     [request] = queries.get_assignment(uow, ids["transport"], STAFF)["extension_requests"]
     assert request["status"] == "cancelled"
+    [event] = told(uow, "transport")[-1:]
+    assert event["extension_requests_closed"] == [request["id"]] and event["objection_closed"] is False
     assert request["decision"] == {
         "outcome": "cancelled",
         "by": "ops.chen",
