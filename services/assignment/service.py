@@ -194,6 +194,7 @@ class AssignmentService(Pingable, ConsultationEntrypoints):
             decisions.hear_appeal_decision(self.uow, body)
         elif isinstance(body, dict) and body.get("name") == decisions.PROCESS_CANCELLED:
             decisions.hear_cancellation(self.uow, body)
+            self.db.note_cancelled(body)  # a job of that instance still queued is not run
         else:
             decisions.hear_extension(self.uow, body)
         self.db.commit()

@@ -66,6 +66,7 @@ class IntakeService(Pingable, OpinionEntrypoints):
         """The proposal's handling moved on: its status follows, its proposers are told. An operator
         cancelled a proposal's or an opinion item's process: it is cancelled too (``cancellation``)."""
         progress.hear(self.uow, body)
+        self.db.note_cancelled(body)  # a job of a cancelled instance still queued is not run
         self.db.commit()
 
     @api

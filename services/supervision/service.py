@@ -92,6 +92,7 @@ class SupervisionService(Pingable):
         deadline (once per event). An operator cancelled a proposal's process: its live deadlines
         close (``unit_facts`` hands ``process.cancelled`` to ``cancellation``)."""
         unit_facts.hear(self.uow, body, self.rules)
+        self.db.note_cancelled(body)  # a job of a cancelled instance still queued is not run
         self.db.commit()
 
     # -- RPC for people, through the gateway ---------------------------------------------------

@@ -8,6 +8,7 @@ left behind).
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Callable
 from contextlib import AbstractContextManager
@@ -17,6 +18,7 @@ import eventlet
 from eventlet.event import Event
 from nameko.extensions import DependencyProvider
 
+from shared import clock, contracts
 from shared.db import read_pooled, session_factory
 
 if TYPE_CHECKING:
@@ -30,14 +32,24 @@ from .relay import OutboxRelay
 log = logging.getLogger(__name__)
 
 
+def cancelled_key(instance_id: str) -> str:
+    """The inbox key that says this service heard ``instance_id``'s cancellation (64 characters at
+    most, as a job id: an instance id longer than 54 is kept by its hash)."""
+    key = f"cancelled:{instance_id}"
+    return key if len(key) <= 64 else "cancelled:" + hashlib.sha256(instance_id.encode()).hexdigest()[:54]
+
+
 class WorkerSession:
     """A worker's database session, opened when first asked for and committed by the entrypoint
     (with the inbox row and the result); the commit wakes the outbox relay. What a service's domain
     code works through is the unit of work over this session (``shared.unit_of_work``)."""
 
-    def __init__(self, sessions: sessionmaker[Session], relay_wakeup: Callable[[], None]) -> None:
+    def __init__(
+        self, sessions: sessionmaker[Session], relay_wakeup: Callable[[], None], inbox: type[Any] | None = None
+    ) -> None:
         self._sessions = sessions
         self._wakeup = relay_wakeup
+        self._inbox = inbox
         self._session: Session | None = None
 
     @property
@@ -52,6 +64,32 @@ class WorkerSession:
         it, so a worker that reads nothing else from its database ends with no session to roll
         back; on PostgreSQL the statement is its own transaction (``shared.db.read_pooled``)."""
         return read_pooled(self._sessions)
+
+    def note_cancelled(self, body: Any) -> None:
+        """If ``body`` is the engine's ``process.cancelled``, remember the instance in this
+        transaction (an inbox row keyed ``cancelled:<instance id>``): a job for that instance that
+        reaches this service later (sent before the cancellation, still queued) is then answered
+        without running, so it cannot make a record after the records were closed
+        (``entrypoints.JobEntrypoint``). Anything else, or a service without an inbox: nothing."""
+        if self._inbox is None or not isinstance(body, dict) or body.get("name") != contracts.PROCESS_CANCELLED:
+            return
+        payload = body.get("payload")
+        if not isinstance(payload, dict):
+            return  # the service's own handler refuses the malformed event
+        instance_id = payload.get("instance_id")
+        if not isinstance(instance_id, str) or not instance_id or len(instance_id) > 100:
+            return  # the service's own handler refuses the malformed event
+        key = cancelled_key(instance_id)
+        if self.session.get(self._inbox, key) is None:
+            self.session.add(
+                self._inbox(
+                    job_id=key,
+                    operation=contracts.PROCESS_CANCELLED,
+                    status="cancelled",
+                    result={"event_id": body.get("event_id"), "by": payload.get("by")},
+                    processed_at=clock.now(),
+                )
+            )
 
     def commit(self) -> None:
         """Commit the worker's transaction; wake the relay if it wrote an outbox row (the
@@ -129,7 +167,7 @@ class Database(DependencyProvider):  # type: ignore[misc]  # nameko ships no typ
             self._wake = Event()
 
     def get_dependency(self, worker_ctx: WorkerContext) -> WorkerSession:
-        uow = WorkerSession(self.sessions, self.wake)
+        uow = WorkerSession(self.sessions, self.wake, self.Inbox)
         worker_ctx.ztc_uow = uow
         return uow
 

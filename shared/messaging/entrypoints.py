@@ -65,6 +65,7 @@ from shared.logs import LogContext
 from shared.errors import BusinessError, Forbidden, InvalidInput, ZtcError
 
 from . import identity, outbox, poison
+from .database import cancelled_key
 from .deadletter import DeadLetters
 from .topology import RESULTS, engine_results_queue, job_queue
 
@@ -89,6 +90,8 @@ log = logging.getLogger(__name__)
 
 # The error code of a job answered ``failed`` because no handler of the service takes its operation.
 UNKNOWN_OPERATION = "unknown_operation"
+# A job whose instance's cancellation this service heard before the job came: answered, not run.
+PROCESS_CANCELLED_CODE = "process_cancelled"
 
 # Made once: a job is loaded and a result dumped per message, and making the schema cost more
 # than either (a schema keeps nothing of a load or a dump).
@@ -485,7 +488,7 @@ class JobEntrypoint(Entrypoint):  # type: ignore[misc]  # nameko ships no types
         queue = self.dispatcher.queue.name
         db = self.database
         try:
-            seen = _answered(db, job["job_id"])
+            seen, cancelled = _answered(db, job["job_id"], job["instance_id"])
         except Exception as exc:
             log.error("inbox check for job %s failed: %s", job["job_id"], exc)
             _settle_quietly(self.container, self.dispatcher.dead_letters, message, queue, exc)
@@ -494,6 +497,9 @@ class JobEntrypoint(Entrypoint):  # type: ignore[misc]  # nameko ships no types
             # Done before: its result was committed with it and the relay sends it. No second effect.
             log.info("job %s (%s) was done before; acked without running", job["job_id"], self.operation)
             ack(message)
+            return
+        if cancelled is not None:
+            self._refuse_cancelled(message, job, cancelled, seen)
             return
         context = {"job_id": job["job_id"], "instance_id": job["instance_id"], "business_key": job.get("business_key")}
         try:
@@ -509,6 +515,33 @@ class JobEntrypoint(Entrypoint):  # type: ignore[misc]  # nameko ships no types
             )
         except ContainerBeingKilled:
             requeue(message)
+
+    def _refuse_cancelled(
+        self, message: Message, job: dict[str, Any], cancelled: Answered, seen: Answered | None
+    ) -> None:
+        """The job's instance was cancelled and this service heard it first (``WorkerSession.
+        note_cancelled``): the job was sent before the cancellation and is not run, so it makes no
+        record after the service closed the instance's records. It is answered ``error``
+        (``process_cancelled``; the engine drops it, the instance being over) and kept in the inbox
+        like any answered job, so a redelivery changes nothing either."""
+        by = (cancelled.result or {}).get("by") if isinstance(cancelled.result, dict) else None
+        error = {
+            "code": PROCESS_CANCELLED_CODE,
+            "message": f"instance {job['instance_id']} was cancelled (by {by or '?'}) before this job ran; not run",
+        }
+        log.info("job %s (%s): its instance was cancelled; answered without running", job["job_id"], self.operation)
+        metrics.JOBS.labels(self.container.service_name, self.operation, "cancelled").inc()
+        db = self.database
+        try:
+            self._commit(db, None, job, "error", self._result(job, "error", error=error), seen)
+        except Exception as exc:
+            if self._found_after(db, job) is not None:  # another delivery answered it first
+                ack(message)
+                return
+            _settle_quietly(self.container, self.dispatcher.dead_letters, message, self.dispatcher.queue.name, exc)
+            return
+        db.wake()
+        ack(message)
 
     def _result(
         self, job: dict[str, Any], status: str, result: Any = None, error: dict[str, Any] | None = None
@@ -648,7 +681,7 @@ class JobEntrypoint(Entrypoint):  # type: ignore[misc]  # nameko ships no types
         if db.Inbox is None:
             return None
         try:
-            return _answered(db, job["job_id"])
+            return _answered(db, job["job_id"])[0]
         except Exception:
             return None
 
@@ -739,20 +772,25 @@ class AlreadyDone(Exception):
     """Another delivery of the same job (or of the same retry) committed first."""
 
 
-def _answered(db: Database, job_id: str) -> Answered | None:
-    """The inbox row of ``job_id`` (its status and result), if the job was done: one Core read on
-    a pooled connection, without a session (it cost a job 1.1 CPU ms through the ORM, 0.6 so),
-    its own transaction on PostgreSQL (``shared.db.read_pooled``: no BEGIN and ROLLBACK around it)."""
+def _answered(db: Database, job_id: str, instance_id: str | None = None) -> tuple[Answered | None, Answered | None]:
+    """The inbox row of ``job_id`` (its status and result), if the job was done, and the row that
+    says this service heard ``instance_id``'s cancellation (``database.cancelled_key``), if it did:
+    one Core read of both keys on a pooled connection, without a session (it cost a job 1.1 CPU ms
+    through the ORM, 0.6 so), its own transaction on PostgreSQL (``shared.db.read_pooled``: no
+    BEGIN and ROLLBACK around it)."""
     if db.Inbox is None:
-        return None
+        return None, None
     query = _INBOX_READS.get(db.Inbox)
     if query is None:
-        query = _INBOX_READS[db.Inbox] = select(db.Inbox.status, db.Inbox.result).where(
-            db.Inbox.job_id == bindparam("job_id")
+        query = _INBOX_READS[db.Inbox] = select(db.Inbox.job_id, db.Inbox.status, db.Inbox.result).where(
+            db.Inbox.job_id.in_([bindparam("job_id"), bindparam("cancelled")])
         )
+    cancelled = cancelled_key(instance_id) if instance_id else ""
     with read_pooled(db.sessions) as conn:
-        row = conn.execute(query, {"job_id": job_id}).first()
-    return cast("Answered | None", row)
+        rows = {row.job_id: row for row in conn.execute(query, {"job_id": job_id, "cancelled": cancelled})}
+    return cast("Answered | None", rows.get(job_id)), cast(
+        "Answered | None", rows.get(cancelled) if cancelled else None
+    )
 
 
 _INBOX_READS: dict[type[Any], Any] = {}  # each service's inbox model -> its read of one job's row

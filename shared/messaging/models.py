@@ -2,7 +2,8 @@
 
 The outbox holds messages written in the same transaction as the state they describe; the relay
 publishes them after commit. The inbox records each job a worker has finished, so a second
-delivery of the same job has no second effect.
+delivery of the same job has no second effect, and (keyed ``cancelled:<instance id>``) each instance
+whose cancellation the service heard, so a job of it still queued is answered without running.
 """
 
 from __future__ import annotations

@@ -44,6 +44,7 @@ class PerformanceMixin:
             uow = self.uow
             if cancellation.concerns(body):
                 cancellation.hear(uow, body)
+                self.db.note_cancelled(body)  # a job of that instance still queued is not run
             else:
                 ledger.book_event(uow, self.points_rules, body)
                 merged.hear(uow, body)  # a merged proposal's proposers rate the answer it joined

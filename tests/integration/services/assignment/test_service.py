@@ -62,7 +62,7 @@ def vhost_of(settings) -> str:
     return settings.amqp_uri.rsplit("/", 1)[1]
 
 
-def send_job(settings, operation: str, params: dict) -> str:
+def send_job(settings, operation: str, params: dict, instance_id: str = "instance-1") -> str:
     job_id = uuid.uuid4().hex
     publish(
         settings.amqp_uri,
@@ -71,7 +71,7 @@ def send_job(settings, operation: str, params: dict) -> str:
         sealed_job(
             {
                 "job_id": job_id,
-                "instance_id": "instance-1",
+                "instance_id": instance_id,
                 "task_id": "task-1",
                 "operation": operation,
                 "params": params,
@@ -477,3 +477,44 @@ def test_the_example_client_explains_itself():
         timeout=30,
     )
     assert shown.returncode == 0 and "listen" in shown.stdout and "submit-reply" in shown.stdout
+
+
+def test_a_job_still_queued_when_its_instance_was_cancelled_is_answered_without_running(assignment_service):
+    """The engine sent the job, then an operator cancelled the instance; the service heard the
+    cancellation first. The job makes no assignment after the assignments were closed: it is
+    answered ``process_cancelled`` (the engine drops that answer) and a redelivery changes nothing."""
+    from shared.db import transaction as in_transaction
+    from services.assignment.models import Inbox
+    from tests.support import process_cancelled
+
+    settings = assignment_service
+    number = "2026-0077"
+    publish(
+        settings.amqp_uri,
+        shared_contracts.EVENTS_EXCHANGE,
+        shared_contracts.PROCESS_CANCELLED,
+        process_cancelled(number, "撤销：重复立案", "ops.sun", process_id="proposal", instance_id="instance-1"),
+    )
+    db = session_factory(settings.database_url("assignment"))
+
+    def heard():
+        with in_transaction(db) as s:
+            return s.get(Inbox, "cancelled:instance-1") is not None
+
+    wait_for(heard, timeout=30, message="the cancellation remembered")
+    job = {"proposal_id": 1, "number": number, "mode": "several", "units": ["transport", "education"]}
+    job_id = send_job(settings, "assignment.assign", job)
+    [result] = taken(settings, shared_contracts.ENGINE_RESULTS_QUEUE)
+    answer = json.loads(result["payload"])
+    assert answer["job_id"] == job_id and answer["status"] == "error"
+    assert answer["error"]["code"] == "process_cancelled" and "ops.sun" in answer["error"]["message"]
+    with in_transaction(db) as s:
+        assert s.scalar(select(func.count()).select_from(Assignment).where(Assignment.number == number)) == 0
+        assert s.get(Inbox, job_id).status == "error"
+    # No unit heard of an assignment.
+    assert get_messages(vhost_of(settings), contracts.unit_queue("transport")) == []
+    # A job of another instance runs as ever.
+    other = send_job(settings, "assignment.assign", {**job, "number": "2026-0078"}, instance_id="instance-2")
+    [result] = taken(settings, shared_contracts.ENGINE_RESULTS_QUEUE)
+    answer = json.loads(result["payload"])
+    assert answer["job_id"] == other and answer["status"] == "ok"

@@ -372,6 +372,10 @@ def test_a_malformed_envelope_is_refused(uow):
 class Committed:
     def __init__(self):
         self.commits = 0
+        self.noted = []  # the cancellations remembered for the jobs still queued
+
+    def note_cancelled(self, body):
+        self.noted.append(body)
 
     def commit(self):
         self.commits += 1
@@ -382,6 +386,7 @@ def test_the_services_events_listener_hands_the_event_to_the_cancellation_and_co
     service = SimpleNamespace(uow=uow, db=Committed())
     AssignmentService.on_deadline_extended(service, cancelled())
     assert status_of(uow, ids["transport"]) == "cancelled" and service.db.commits == 1
+    assert [body["payload"]["instance_id"] for body in service.db.noted] == ["inst-1"]
     broken = cancelled(instance_id="inst-2")
     broken["payload"].pop("reason")
     # Refused, as any malformed event on the queue: the listener's entrypoint dead-letters it with the reason.

@@ -254,6 +254,10 @@ def test_a_malformed_cancellation_is_refused_and_changes_nothing(uow, rules, spo
 class _Db:
     def __init__(self) -> None:
         self.commits = 0
+        self.noted: list[dict] = []  # the cancellations remembered for the jobs still queued
+
+    def note_cancelled(self, body) -> None:
+        self.noted.append(body)
 
     def commit(self) -> None:
         self.commits += 1

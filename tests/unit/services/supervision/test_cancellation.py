@@ -226,6 +226,10 @@ def test_a_proposal_that_is_not_a_key_one_tells_no_leader(uow, rules):
 class _Db:
     def __init__(self) -> None:
         self.commits = 0
+        self.noted: list[dict] = []  # the cancellations remembered for the jobs still queued
+
+    def note_cancelled(self, body) -> None:
+        self.noted.append(body)
 
     def commit(self) -> None:
         self.commits += 1
