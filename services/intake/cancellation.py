@@ -52,7 +52,7 @@ from .opinion_records import by_number as opinion_by_number
 from .opinion_records import events_of as opinion_events_of
 from .opinion_records import record as record_opinion
 from .opinion_records import tell as tell_submitter
-from .records import by_number, notice, proposers, record_event, tell
+from .records import by_number, notice, notify, proposers, record_event, tell
 from .unit_of_work import IntakeUnitOfWork
 
 log = logging.getLogger(__name__)
@@ -178,18 +178,13 @@ def _stop_followup(
         return _ignored("proposal", proposal.number, "already published, no follow-up awaited")
     row.followup_status = "stopped"
     _line(uow, proposal, event_id, at, data, status=None, followup="stopped", instance_id=data["instance_id"])
-    tell(
+    notify(
         uow,
-        [
-            notice(
-                uow,
-                proposal,
-                proposers(proposal),
-                f"您的提案 {proposal.number}《{proposal.title}》的办理流程已被撤销：已公开的答复保留，"
-                f"承办单位不再报送后续办理情况。原因：{data['reason']}",
-                kind="followup_stopped",
-            )
-        ],
+        proposal,
+        proposers(proposal),
+        f"您的提案 {proposal.number}《{proposal.title}》的办理流程已被撤销：已公开的答复保留，"
+        f"承办单位不再报送后续办理情况。原因：{data['reason']}",
+        kind="followup_stopped",
     )
     uow.flush()
     return {"applied": True, "status": proposal.status, "followup_status": "stopped"}
@@ -328,18 +323,13 @@ def _case_cancelled(uow: IntakeUnitOfWork, event_id: str, at: str, case: str, da
         if any(line.get("event_id") == event_id for line in lines) or proposal.status in PROPOSAL_FINAL:
             continue
         record_event(uow, proposal, data["by"], CASE_CANCELLED, facts)
-        tell(
+        notify(
             uow,
-            [
-                notice(
-                    uow,
-                    proposal,
-                    proposers(proposal),
-                    f"您的提案 {proposal.number}《{proposal.title}》所来自的微协商诉求 {case} 已撤销；"
-                    f"提案继续按程序办理，办理结果不再反馈到该微协商诉求。撤销原因：{reason}",
-                    kind=CASE_CANCELLED,
-                )
-            ],
+            proposal,
+            proposers(proposal),
+            f"您的提案 {proposal.number}《{proposal.title}》所来自的微协商诉求 {case} 已撤销；"
+            f"提案继续按程序办理，办理结果不再反馈到该微协商诉求。撤销原因：{reason}",
+            kind=CASE_CANCELLED,
         )
         touched.append(proposal.number)
     if not touched:
