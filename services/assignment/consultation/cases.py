@@ -13,7 +13,7 @@ from __future__ import annotations
 import secrets
 from typing import TYPE_CHECKING
 
-from shared import clock
+from shared import clock, names
 from shared.calendar import local_date
 from shared.errors import Conflict, Forbidden, InvalidInput
 from shared.principal import acting
@@ -350,7 +350,7 @@ def record_commitment(uow: AssignmentUnitOfWork, number: str, request: dict, pri
         "committed",
         unit,
         [case.member] if case.member else ["role:staff"],
-        f"{unit} 已就微协商 {number} 作出承诺",
+        f"{_unit_zh(uow, unit)} 已就微协商 {number} 作出承诺",
         data["actions"],
     )
     pending = [c.unit for c in _commitments(uow, case) if c.meeting_id == meeting.id and c.status != "committed"]
@@ -398,3 +398,9 @@ def thread_entry(uow: AssignmentUnitOfWork, thread_id: str, principal: dict | No
         "converted_number": case.converted_number,
         "events": events_of(uow, case) if view != "unit" else [],
     }
+
+
+def _unit_zh(uow: AssignmentUnitOfWork, code: str) -> str:
+    """A unit as a Chinese notice names it: the directory's name (its Chinese part), else its code."""
+    row = uow.assignments.unit(code)
+    return names.zh(row.name if row is not None else None, code)

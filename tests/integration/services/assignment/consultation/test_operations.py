@@ -317,6 +317,8 @@ def test_a_meeting_asks_each_department_and_each_sees_and_records_only_its_own_c
 
     cases.record_commitment(uow(session), number, {"actions": "更换路灯12盏", "done_by": "2027-02-01"}, TRANSPORT)
     session.commit()
+    [committed] = outbox(session, "notify.consultation.committed")
+    assert committed["payload"]["title"] == f"市交通运输局 已就微协商 {number} 作出承诺"  # its name, not its code
     with pytest.raises(Conflict):
         cases.record_commitment(uow(session), number, {"actions": "again", "done_by": "2027-02-01"}, TRANSPORT)
     session.rollback()
