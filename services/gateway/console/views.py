@@ -165,15 +165,16 @@ class Visit:
         return came_from.path + (f"?{came_from.query}" if came_from.query else "")
 
 
-# What the fields of a refusal's details are for: shown in words by the page, not listed as fields.
-SHOWN_APART = ("request_id", "retry_after_seconds", "cancelled", "round")
+# Fields of a refusal's details the page shows in words (or not at all), not listed as fields.
+SHOWN_APART = ("request_id", "retry_after_seconds", "cancelled")
 
 
 def cancelled_of(details: dict) -> dict | None:
-    """A refusal's ``details.cancelled`` as the page shows it: the assignment service's shape
-    (``reason`` ``process_cancelled`` or ``reassigned``, the operator's ``note``), intake's (the
-    same) and the evaluation service's (``reason``: the operator's words), as one shape
-    ``{reassigned, by, at, note, reply_kept}``; None when the refusal is not a cancellation's."""
+    """A refusal's ``details.cancelled`` (``contracts.cancelled_details``: ``reason``
+    ``process_cancelled`` with the operator's ``note``, or ``reassigned``; a ``reason`` that is
+    neither is taken as the operator's words, as the evaluation service wrote it before) as the
+    page shows it, ``{reassigned, by, at, note, reply_kept}``; None when the refusal is not a
+    cancellation's."""
     found = details.get("cancelled") if isinstance(details, dict) else None
     if not isinstance(found, dict):
         return None
@@ -190,7 +191,20 @@ def cancelled_of(details: dict) -> dict | None:
     }
 
 
+def detail_text(value: object) -> str:
+    """One field of a refusal's details in words: a text as it is, a list of problems joined, a
+    mapping as ``key: value`` pairs, anything else (a round, a count) as it prints."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict):
+        return "; ".join(f"{key}: {detail_text(item)}" for key, item in value.items())
+    if isinstance(value, (list, tuple)):
+        return "; ".join(detail_text(item) for item in value)
+    return "" if value is None else str(value)
+
+
 _env.filters["cancellation"] = cancelled_of
+_env.filters["detail_text"] = detail_text
 _env.globals["refusal_fields_apart"] = SHOWN_APART
 
 

@@ -456,9 +456,15 @@ def test_a_refusal_for_a_reassigned_assignment_says_so_and_an_ordinary_one_says_
     }
     html = entities.unescape(_html("refused.html", {"answer": api.Answer(409, reassigned)}, roles=("unit",)))
     assert i18n.translator("zh-CN")("refused.cancelled.reassigned") in html
-    ordinary = {"message": "not now", "details": {"text": ["required"]}}
+    ordinary = {"message": "not now", "details": {"text": ["required"], "round": 2}}
     html = entities.unescape(_html("refused.html", {"answer": api.Answer(400, ordinary)}, roles=("unit",)))
     assert 'id="refused-cancelled"' not in html and "<code>text</code>: required" in html
+    assert "<code>round</code>: 2" in html  # a round is said as a field where no cancellation says it
+    # every shape a service's details take is shown, none breaks the page
+    shapes = {"message": "no", "details": {"outcome": {"work": 3, "result": None}, "ids": [4, 5], "ok": False}}
+    html = entities.unescape(_html("refused.html", {"answer": api.Answer(409, shapes)}, roles=("unit",)))
+    assert "<code>outcome</code>: work: 3; result: " in html and "<code>ids</code>: 4; 5" in html
+    assert "<code>ok</code>: False" in html
 
 
 def _refusal_page(referrer: str | None, path: str = "/console/proposals/2026-7/rate"):
