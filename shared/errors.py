@@ -1,24 +1,35 @@
 """Errors every service raises and every client understands.
 
 They cross nameko RPC as themselves (``deserialize_to_instance``), so the gateway can map each to
-an HTTP status without parsing messages. Arguments stay JSON-friendly: a message and a dict.
+an HTTP status without parsing messages. Arguments stay JSON-friendly: a message and a dict, which
+crosses as JSON so its numbers and booleans arrive as they were raised.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 
 from nameko.exceptions import deserialize_to_instance
+
+
+# Over nameko RPC an exception travels as its ``args``, each made "safe for serialization": every
+# number, boolean and null in them becomes a string ("False" reads as true). The details therefore
+# cross as one JSON text with this prefix and are decoded on the other side, as they were raised.
+_DETAILS_JSON = "ztc-details:"
 
 
 class ZtcError(Exception):
     status = 500
     code = "error"
 
-    def __init__(self, message: str = "", details: Mapping[str, object] | Sequence[object] | None = None) -> None:
-        super().__init__(message, details or {})
+    def __init__(self, message: str = "", details: Mapping[str, object] | Sequence[object] | str | None = None) -> None:
+        if isinstance(details, str) and details.startswith(_DETAILS_JSON):
+            details = json.loads(details[len(_DETAILS_JSON) :])
+        kept: Mapping[str, object] | Sequence[object] = details or {}
+        super().__init__(message, _DETAILS_JSON + json.dumps(kept, ensure_ascii=False, default=str))
         self.message = message
-        self.details = details or {}
+        self.details = kept
 
     def __str__(self) -> str:
         return self.message

@@ -187,7 +187,7 @@ def cancelled_of(details: dict) -> dict | None:
         "by": found.get("by"),
         "at": found.get("at"),
         "note": note or "",
-        "reply_kept": bool(found.get("reply_kept")),
+        "reply_kept": found.get("reply_kept") is True,
     }
 
 
