@@ -29,7 +29,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-from shared import clock
+from shared import clock, contracts
 from shared.db import pooled, transaction
 from shared.direct import Direct
 from shared.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -40,7 +40,7 @@ from shared.sandbox import LimitExceeded
 from shared.workflow.runtime import StepFailed, TaskNotWaiting, UserTaskInfo, WaitState, root_cause
 
 from .incidents import Incidents
-from .models import WorkItem
+from .models import History, WorkItem
 from .store import INSTANCES, STEP_COLUMNS, Answer, InstanceStore, StepInstance, iso, step_instance
 from .views import TaskPageView, WorkItemView
 
@@ -101,6 +101,38 @@ def form(name: str) -> Schema:
     """The form ``name`` (a key of FORMS), made once (``shared.validation.made``): making one costs
     more than checking what a person filled in."""
     return made(FORMS[name])
+
+
+LAST_CANCELLATION = (
+    select(History.at, History.actor, History.data)
+    .where(History.instance_id == bindparam("instance_id"), History.action == "cancelled")
+    .order_by(History.id.desc())
+    .limit(1)
+)
+
+
+def _closed(s: Session | None, item: Candidates, task_id: str) -> Conflict:
+    """Why a task that was someone's to do is no longer open: done already, its process suspended
+    by an operator, or cancelled — by an operator (who, when, why, and in ``details.cancelled``
+    as every refusal for a cancellation says it: ``contracts.cancelled_details``) or by the
+    process itself moving on (a boundary event interrupted it)."""
+    status = getattr(item, "status", None)
+    if status == "completed":
+        return Conflict(f"task {task_id} was already completed; nothing was changed")
+    if status == "suspended":
+        return Conflict(f"task {task_id} waits: an operator suspended its process; try again once it is resumed")
+    row = None
+    if s is not None:
+        row = s.execute(LAST_CANCELLATION, {"instance_id": getattr(item, "instance_id", None)}).first()
+    if row is None:
+        return Conflict(f"task {task_id} was closed: its process went on without it; nothing was changed")
+    data = row.data if isinstance(row.data, dict) else {}
+    at = clock.as_utc(row.at).isoformat() if row.at is not None else None
+    return Conflict(
+        f"task {task_id} was closed when its process was cancelled on {clock.in_words(at or '?')} by {row.actor} "
+        f"({data.get('reason') or 'no reason recorded'}); nothing was changed",
+        contracts.cancelled_details(row.actor, at, data.get("reason")),
+    )
 
 
 class TaskQuery(PageQuery):
@@ -424,13 +456,17 @@ class TaskList:
 
     @staticmethod
     def _open_item(s: Session, task_id: str, principal: Mapping[str, Any] | None) -> WorkItem:
-        return TaskList._may_take(s.get(WorkItem, task_id), task_id, principal)
+        return TaskList._may_take(s.get(WorkItem, task_id), task_id, principal, s)
 
     @staticmethod
-    def _may_take(item: I | None, task_id: str, principal: Mapping[str, Any] | None) -> I:
-        """``item`` if it is open and ``principal`` may act on it; else NotFound, Forbidden or Conflict."""
-        if item is None or item.status != "open":
+    def _may_take(item: I | None, task_id: str, principal: Mapping[str, Any] | None, s: Session | None = None) -> I:
+        """``item`` if it is open and ``principal`` may act on it; else NotFound, Forbidden or
+        Conflict. A task that is no longer open says why to those who could have acted on it
+        (:func:`_closed`); to anyone else it is not found."""
+        if item is None or (item.status != "open" and not may_act(item, principal)):
             raise NotFound(f"no open task {task_id}")
+        if item.status != "open":
+            raise _closed(s, item, task_id)
         if not may_act(item, principal):
             raise Forbidden(
                 f"{acting_user(principal)} may not act on task {task_id} "
@@ -463,7 +499,7 @@ class TaskList:
 
         def find(s: Session) -> StepInstance:
             item = self._may_take(
-                ITEM_TO_COMPLETE_DIRECT.first(s.connection(), {"task_id": task_id}), task_id, principal
+                ITEM_TO_COMPLETE_DIRECT.first(s.connection(), {"task_id": task_id}), task_id, principal, s
             )
             filled = data or {}
             if item.form_schema:

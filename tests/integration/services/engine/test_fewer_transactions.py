@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import event
 
 from services.engine.models import BufferedMessage, HeldResult
-from shared.errors import Conflict, Forbidden, InvalidInput, NotFound
+from shared.errors import Conflict, Forbidden, InvalidInput
 from tests.integration.services.engine.test_designers_versions import WAITER
 from tests import support
 from tests.integration.services.engine.test_rules import (
@@ -197,7 +197,7 @@ def test_a_task_refused_in_its_one_transaction_changes_nothing(engine):
     assert engine.get_instance(inst["id"]) == inst
     assert review_task(engine, inst["id"])["status"] == "open"
     engine.complete_task(task["task_id"], {"approved": False}, STAFF)
-    with pytest.raises(NotFound):
+    with pytest.raises(Conflict, match="already completed"):  # done: said so, not "no such task"
         engine.complete_task(task["task_id"], {"approved": True}, STAFF)
     assert actions(engine, inst["id"]).count("task_completed") == 1
 

@@ -89,7 +89,7 @@ def test_a_suspended_instance_hides_its_tasks_and_its_timer_waits_until_resume(e
     task = review_task(engine, review["id"])
     engine.suspend(review["id"], None, OPERATOR)
     assert engine.list_tasks(STAFF, review["id"]) == []
-    with pytest.raises(NotFound):
+    with pytest.raises(Conflict, match="suspended"):  # hidden, and said to be waiting
         engine.complete_task(task["task_id"], {"approved": True}, STAFF)
     engine.resume(review["id"], OPERATOR)
     assert review_task(engine, review["id"])["task_id"] == task["task_id"]
@@ -341,3 +341,42 @@ def test_a_status_change_the_database_rolls_back_for_another_transaction_is_run_
     with pytest.raises(OperationalError):  # any other database error is not retried
         engine.store.set_status(inst["id"], "cancelled", ("suspended",), broken, OPERATOR)
     assert engine.get_instance(inst["id"])["status"] == "suspended"
+
+
+def test_a_task_closed_by_a_cancellation_says_so_to_whoever_could_have_done_it(engine):
+    """Staff had the review open when an operator cancelled the instance: completing or claiming
+    it is refused naming the cancellation (who, when, why, and the same in details.cancelled);
+    anyone who could not have acted on it only learns there is no such task."""
+    engine.deploy(SMOKE)
+    review = at_review(engine, "CANCEL-TASK-1")
+    task = review_task(engine, review["id"])
+    engine.cancel(review["id"], "submitted twice", OPERATOR)
+    with pytest.raises(Conflict) as refused:
+        engine.complete_task(task["task_id"], {"approved": True}, STAFF)
+    assert "cancelled" in refused.value.message and "ops.sun" in refused.value.message
+    assert "submitted twice" in refused.value.message
+    cancelled = refused.value.details["cancelled"]
+    assert (cancelled["reason"], cancelled["by"], cancelled["note"]) == (
+        "process_cancelled",
+        "ops.sun",
+        "submitted twice",
+    )
+    assert cancelled["at"]
+    with pytest.raises(Conflict, match="cancelled"):
+        engine.claim(task["task_id"], STAFF)
+    with pytest.raises(NotFound):
+        engine.complete_task(task["task_id"], {"approved": True}, MEMBER)  # never theirs to do
+
+
+def test_a_task_done_twice_is_refused_as_done_and_a_suspended_ones_as_waiting(engine):
+    engine.deploy(SMOKE)
+    done = at_review(engine, "TWICE-1")
+    task = review_task(engine, done["id"])
+    engine.complete_task(task["task_id"], {"approved": True}, STAFF)
+    with pytest.raises(Conflict, match="already completed"):
+        engine.complete_task(task["task_id"], {"approved": True}, STAFF)
+    held = at_review(engine, "HELD-1")
+    waiting = review_task(engine, held["id"])
+    engine.suspend(held["id"], "checking", OPERATOR)
+    with pytest.raises(Conflict, match="suspended"):
+        engine.complete_task(waiting["task_id"], {"approved": True}, STAFF)

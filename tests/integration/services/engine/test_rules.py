@@ -394,7 +394,7 @@ def test_a_form_that_does_not_fit_its_schema_is_refused_field_by_field_and_chang
     assert review_task(engine, inst["id"])["task_id"] == task["task_id"]
 
 
-def test_an_unknown_or_finished_task_is_not_found(engine):
+def test_an_unknown_task_is_not_found_and_a_finished_one_is_said_done(engine):
     engine.deploy(SMOKE)
     inst = at_review(engine, "AUTH-4")
     with pytest.raises(NotFound):
@@ -404,8 +404,10 @@ def test_an_unknown_or_finished_task_is_not_found(engine):
     task = review_task(engine, inst["id"])
     engine.complete_task(task["task_id"], {"approved": True}, STAFF)
     revision = engine.get_instance(inst["id"])["revision"]
-    with pytest.raises(NotFound):
+    with pytest.raises(Conflict, match="already completed"):  # to who could have done it
         engine.complete_task(task["task_id"], {"approved": False}, STAFF)
+    with pytest.raises(NotFound):  # to anyone else it does not exist
+        engine.complete_task(task["task_id"], {"approved": False}, MEMBER)
     assert engine.get_instance(inst["id"])["revision"] == revision
 
 
