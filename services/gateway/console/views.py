@@ -33,7 +33,9 @@ _env = Environment(
 )
 
 # A time as the services write it in a message (ISO 8601, with or without its zone).
-_STAMP = re.compile(r"\b\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?")
+# A time as ``shared.clock.in_words`` writes it ("2026-12-02 18:58 UTC") is one too: its label goes
+# with it, the time being rewritten in China's.
+_STAMP = re.compile(r"\b\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2}| UTC\b)?")
 
 
 def when(value) -> str:
@@ -41,7 +43,7 @@ def when(value) -> str:
     its zone is turned into it), a date alone as the date; anything else as it is."""
     if not value:
         return ""
-    text = str(value)
+    text = str(value).removesuffix(" UTC")
     try:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:

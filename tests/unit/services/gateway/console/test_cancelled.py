@@ -278,6 +278,10 @@ def test_a_refusals_times_are_written_as_people_read_them():
     html = _html("refused.html", {"answer": api.Answer(409, {"message": message})}, roles=("member",))
     assert "2026-12-02 14:30" in html and "T06:30" not in html
     assert i18n.translator("zh-CN")("refused.status.409") in html
+    # a time the service wrote in words, labelled UTC, is rewritten in China's time without the label
+    worded = "the handling of proposal 2026-7 was cancelled on 2026-12-02 18:58 UTC by ops.sun (x)"
+    html = _html("refused.html", {"answer": api.Answer(409, {"message": worded})}, roles=("member",))
+    assert "on 2026-12-03 02:58 by ops.sun" in html and "UTC" not in html
 
 
 class _Inbox(_Member):
