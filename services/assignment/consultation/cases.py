@@ -31,7 +31,7 @@ from .records import (
     iso,
     record,
     tell,
-    why_case_cancelled,
+    refused_case_cancelled,
     without_resident,
 )
 from .rules import ConsultationRules
@@ -324,7 +324,7 @@ def record_commitment(uow: AssignmentUnitOfWork, number: str, request: dict, pri
     if mine is None:
         raise Forbidden(f"{unit} was not asked to commit on case {number}")
     if case.status == CANCELLED:
-        raise Conflict(why_case_cancelled(uow, case, masked=True))
+        raise refused_case_cancelled(uow, case, masked=True)
     if mine.status == "committed":
         raise Conflict(f"{unit} has already committed on case {number}")
     if case.status != "meeting":
@@ -375,7 +375,7 @@ def check_open(uow: AssignmentUnitOfWork, number: str, principal: dict | None) -
     case = case_by_number(uow, number)
     view = may_read(uow, case, principal)
     if case.status == CANCELLED:
-        raise Conflict(why_case_cancelled(uow, case, masked=view == "unit"))
+        raise refused_case_cancelled(uow, case, masked=view == "unit")
     return {"number": case.number, "status": case.status}
 
 

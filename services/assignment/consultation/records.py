@@ -10,7 +10,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from shared import clock
-from shared.errors import NotFound
+from shared import contracts as shared_contracts
+from shared.errors import Conflict, NotFound
 from shared.masking import mask_text
 from shared.principal import acting_user
 
@@ -52,18 +53,20 @@ def case_by_number(uow: AssignmentUnitOfWork, number: str, lock: bool = False) -
 CANCELLED = "cancelled"  # the case's status when an operator cancelled its process
 
 
-def why_case_cancelled(uow: AssignmentUnitOfWork, case: Case, masked: bool = False) -> str:
-    """Why a cancelled case takes no more commands, in words: who cancelled its process, when and
-    why (its log's last ``cancelled``). ``masked``: for a department, the reason without the
+def refused_case_cancelled(uow: AssignmentUnitOfWork, case: Case, masked: bool = False) -> Conflict:
+    """The refusal of a command on a cancelled case: who cancelled its process, when and why (its
+    log's last ``cancelled``), in words and in ``details`` as every refusal for a cancellation says
+    it (``contracts.cancelled_details``). ``masked``: for a department, the reason without the
     resident's name or phone."""
     entries = uow.cases.history(case.id, CANCELLED)
     data = (entries[-1].data or {}) if entries else {}
     reason = data.get("reason") or case.close_note or ""
     if masked:
         reason = without_resident(case, reason)
-    return (
-        f"case {case.number} was cancelled by {data.get('by') or 'an operator'} at {iso(case.closed_at)} "
-        f"({reason}); it takes no more commands"
+    by, at = data.get("by") or "an operator", iso(case.closed_at)
+    return Conflict(
+        f"case {case.number} was cancelled by {by} on {clock.in_words(at or '?')} ({reason}); it takes no more commands",
+        shared_contracts.cancelled_details(data.get("by"), at, reason),
     )
 
 

@@ -588,8 +588,12 @@ def test_a_commitment_on_a_cancelled_case_is_refused_naming_who_when_and_why(uow
     with pytest.raises(Conflict) as refused:
         cases.record_commitment(uow, number, {"actions": "修路", "done_by": "2026-04-01"}, handler(unit))
     message = str(refused.value)
-    assert f"case {number} was cancelled by ops.chen at {clock.now().isoformat()}" in message, message
+    assert f"case {number} was cancelled by ops.chen on {clock.in_words(clock.now().isoformat())}" in message, message
     assert REASON in message and "commitments are recorded after its meeting" not in message
+    # and in details, for the department's system and the console (contracts.cancelled_details)
+    assert refused.value.details == {
+        "cancelled": {"reason": "process_cancelled", "by": "ops.chen", "at": clock.now().isoformat(), "note": REASON}
+    }
     assert len(uow.sent) == sent
 
 
@@ -601,7 +605,11 @@ def test_a_step_of_a_cancelled_case_is_refused_naming_the_cancellation_before_it
         with pytest.raises(Conflict) as refused:
             cases.check_open(uow, number, principal)
         message = str(refused.value)
-        assert f"case {number} was cancelled by ops.chen at {clock.now().isoformat()} ({REASON})" in message
+        assert (
+            f"case {number} was cancelled by ops.chen on {clock.in_words(clock.now().isoformat())} ({REASON})"
+            in message
+        )
+        assert refused.value.details["cancelled"]["note"] == REASON
 
 
 def test_a_departments_refusal_hides_the_residents_name_in_the_reason(uow, case_rules):
@@ -612,6 +620,7 @@ def test_a_departments_refusal_hides_the_residents_name_in_the_reason(uow, case_
     with pytest.raises(Conflict) as refused:
         cases.record_commitment(uow, number, {"actions": "修路", "done_by": "2026-04-01"}, handler("housing"))
     assert "王秀英" not in str(refused.value) and "撤回诉求" in str(refused.value)
+    assert "王秀英" not in str(refused.value.details)  # the details are masked as the words are
     with pytest.raises(Conflict) as refused:
         cases.check_open(uow, number, handler("housing"))
     assert "王秀英" not in str(refused.value)
