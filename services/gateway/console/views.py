@@ -54,12 +54,20 @@ def when(value) -> str:
     return clock.as_utc(moment).astimezone(CHINA_TZ).strftime("%Y-%m-%d %H:%M")
 
 
+def day(value) -> str:
+    """The day of a date or time as people read it: China's day of a time (a time stored at 18:00
+    UTC is the next day there), a date as it is; anything else as it is."""
+    shown = when(value)
+    return shown[:10] if len(shown) >= 10 and shown[4:5] == "-" else shown
+
+
 def readable(message: str | None) -> str:
     """A service's message with each time in it written as :func:`when` writes it."""
     return _STAMP.sub(lambda found: when(found.group(0)), message or "")
 
 
 _env.filters["when"] = when
+_env.filters["day"] = day
 _env.filters["readable"] = readable
 
 # Served with every console page: no framing, scripts and styles from the console only.

@@ -353,7 +353,7 @@ def test_a_cancelled_opinion_item_says_who_when_and_why_and_owes_no_answer(lang)
     )
     text = _text(html)
     assert 'id="opinion-cancelled"' in html and CANCELLATION_NOTE in text and "ops.sun" in text
-    assert "2026-12-02 06:30" in text
+    assert "2026-12-02 14:30" in text and "2026-12-02 06:30" not in text  # China's time, as every page
     assert ("无需答复" if lang == "zh-CN" else "no answer is owed") in text  # education's forward
     assert text.count("尚未答复" if lang == "zh-CN" else "No answer yet") == 0
     assert "opinion_action." not in html and "<code>cancelled</code>" not in html  # the history line is labelled
@@ -497,3 +497,31 @@ def test_a_refusal_links_back_to_the_console_page_the_form_was_on():
 )
 def test_no_link_back_to_another_site_a_page_outside_the_console_or_the_refused_request_itself(referrer):
     assert 'id="refused-back"' not in _refusal_page(referrer)
+
+
+@pytest.mark.parametrize(
+    "template, context",
+    [
+        (
+            "notifications.html",
+            {
+                "notes": [
+                    {"id": 1, "title": "t", "text": "x", "subject": "2026-7", "created_at": "2026-12-02T18:30:00+00:00"}
+                ]
+            },
+        ),
+        (
+            "unit_decisions.html",
+            {
+                "decisions": [
+                    {"kind": "objection", "at": "2026-12-02T18:30:00+00:00", "by": "staff.wang", "outcome": "kept"}
+                ]
+            },
+        ),
+    ],
+)
+def test_the_pages_that_printed_a_stored_time_as_utc_show_chinas_time(template, context):
+    """A time stored at 18:30 UTC is 02:30 the next day in China: every page says the same moment."""
+    base = PAGES.get(template, {})
+    html = _html(template, {**base, **context}, roles=("unit", "member"))
+    assert "2026-12-03 02:30" in html and "2026-12-02 18:30" not in html
