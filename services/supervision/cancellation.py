@@ -31,7 +31,7 @@ from shared import clock, contracts
 from shared.errors import InvalidInput
 from shared.validation import load
 
-from .models import Deadline
+from .models import CANCELLED_KIND, Deadline, SupervisionLogEntry
 from .records import live_deadlines, record_change
 from .unit_of_work import SupervisionUnitOfWork
 
@@ -63,6 +63,15 @@ def hear(uow: SupervisionUnitOfWork, body: dict[str, Any]) -> dict[str, Any]:
         record_change(uow, row, CANCELLATION, now, payload["by"], reason, row.due, None)
         closed.append(row)
     key = uow.key_proposals.get(number)
+    if key is not None and not any(
+        row.kind == CANCELLED_KIND and row.text == payload["reason"] for row in uow.key_proposals.log_of(number)
+    ):
+        # Its log says so (who, why) and takes no more entries (key_proposals.log_key_supervision).
+        uow.key_proposals.add_log_entry(
+            SupervisionLogEntry(
+                number=number, leader=payload["by"], at=now, kind=CANCELLED_KIND, text=payload["reason"]
+            )
+        )
     if key is not None and key.supervising_leader:
         # A key proposal's supervising leader is told: the designation and the log stay as history.
         uow.notify(

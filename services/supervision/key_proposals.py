@@ -7,12 +7,12 @@ from datetime import datetime
 
 from marshmallow import Schema, fields, validate
 
-from shared import clock
-from shared.errors import Forbidden, NotFound
+from shared import clock, contracts
+from shared.errors import Conflict, Forbidden, NotFound
 from shared.validation import load
 
 from .access import principal_of
-from .models import LOG_KINDS, KeyProposal, SupervisionLogEntry
+from .models import CANCELLED_KIND, LOG_KINDS, KeyProposal, SupervisionLogEntry
 from .queries import require_sight_of
 from .records import iso
 from .unit_of_work import SupervisionUnitOfWork
@@ -41,6 +41,11 @@ class LogEntryInput(Schema):
     text = fields.String(required=True, validate=validate.Length(min=1, max=20000))
 
 
+def _cancelled(entries: list[SupervisionLogEntry]) -> SupervisionLogEntry | None:
+    """The entry saying the key proposal's handling was cancelled, if it was (the last such)."""
+    return next((row for row in reversed(entries) if row.kind == CANCELLED_KIND), None)
+
+
 def _entry(row: SupervisionLogEntry) -> dict:
     return {
         "id": row.id,
@@ -66,6 +71,14 @@ def log_key_supervision(uow: SupervisionUnitOfWork, number, kind, text, principa
             f"only {key.supervising_leader}, the leader supervising key proposal "
             f"{key.number}, writes its supervision log"
         )
+    cancelled = _cancelled(uow.key_proposals.log_of(key.number))
+    if cancelled is not None:
+        at = iso(cancelled.at)
+        raise Conflict(
+            f"the handling of key proposal {key.number} was cancelled on {clock.in_words(at or '?')} by "
+            f"{cancelled.leader} ({cancelled.text}); its supervision log is kept and takes no more entries",
+            contracts.cancelled_details(cancelled.leader, at, cancelled.text),
+        )
     row = SupervisionLogEntry(
         number=key.number, leader=principal["user"], at=clock.now(), kind=data["kind"], text=data["text"]
     )
@@ -81,8 +94,13 @@ def key_supervision_log(uow: SupervisionUnitOfWork, number, principal, is_propos
     key = _key_proposal(uow, number)
     require_sight_of(uow, number, principal, is_proposer)
     entries = uow.key_proposals.log_of(number)
+    cancelled = _cancelled(entries)
     return {
         "number": key.number,
         "supervising_leader": key.supervising_leader,
         "entries": [_entry(row) for row in entries],
+        # the handling was cancelled: who, when, why (the log takes no more entries), else None
+        "cancelled": (
+            {"by": cancelled.leader, "at": iso(cancelled.at), "reason": cancelled.text} if cancelled else None
+        ),
     }

@@ -36,6 +36,9 @@ SET_ASIDE = ("superseded", "cancelled")
 # cancellation: an operator cancelled the proposal's process; the deadline stopped (services/supervision/cancellation.py).
 CHANGE_KINDS = ("pause", "resume", "extension", "restart", "recalculation", "clock_start", "cancellation")
 LOG_KINDS = ("visit", "meeting", "instruction", "note")
+# The entry the service itself writes when the key proposal's handling was cancelled (who, why):
+# the log is kept as history and takes no more entries.
+CANCELLED_KIND = "cancelled"
 
 
 class Deadline(Base):

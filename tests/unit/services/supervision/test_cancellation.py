@@ -15,7 +15,7 @@ from services.supervision import cancellation, key_proposals, operations, querie
 from services.supervision.models import DeadlineChange, Escalation, KeyProposal, Reminder
 from services.supervision.service import SupervisionService
 from shared import clock, contracts
-from shared.errors import BusinessError, InvalidInput, NotFound
+from shared.errors import BusinessError, Conflict, InvalidInput, NotFound
 
 
 NUMBER = "2026-0007"
@@ -210,11 +210,29 @@ def test_the_key_proposal_and_its_leaders_log_are_kept(uow, rules):
     [row] = uow.rows(KeyProposal, number=NUMBER)
     assert row.supervising_leader == LEADER["user"]
     log = key_proposals.key_supervision_log(uow, NUMBER, STAFF)
-    assert [e["text"] for e in log["entries"]] == ["visited the bureau"]
+    reason = cancelled()["payload"]["reason"]
+    # kept, with a last entry saying the handling was cancelled: who and why
+    assert [(e["kind"], e["text"]) for e in log["entries"]] == [("visit", "visited the bureau"), ("cancelled", reason)]
+    assert log["cancelled"] == {"by": "ops.liu", "at": log["entries"][-1]["at"], "reason": reason}
+    # and it takes no more entries: the leader is told why, in words and in details
+    with pytest.raises(Conflict) as refused:
+        key_proposals.log_key_supervision(uow, NUMBER, "visit", "again", LEADER)
+    assert "was cancelled" in refused.value.message and "ops.liu" in refused.value.message
+    assert refused.value.details["cancelled"] == {
+        "reason": "process_cancelled",
+        "by": "ops.liu",
+        "at": log["entries"][-1]["at"],
+        "note": reason,
+    }
     # The supervising leader is told, with who cancelled it and why (the same id if heard again).
     [told] = [m for m in uow.sent if m.get("name") == "notify.key_proposal_cancelled"]
     assert told["payload"]["recipients"] == [LEADER["user"]] and told["subject"] == NUMBER
     assert "ops.liu" in told["payload"]["text"] and cancelled()["payload"]["reason"] in told["payload"]["text"]
+    cancellation.hear(uow, cancelled())  # heard again: one entry still
+    assert [e["kind"] for e in key_proposals.key_supervision_log(uow, NUMBER, STAFF)["entries"]] == [
+        "visit",
+        "cancelled",
+    ]
 
 
 def test_a_proposal_that_is_not_a_key_one_tells_no_leader(uow, rules):

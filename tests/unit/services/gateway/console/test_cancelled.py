@@ -525,3 +525,28 @@ def test_the_pages_that_printed_a_stored_time_as_utc_show_chinas_time(template, 
     base = PAGES.get(template, {})
     html = _html(template, {**base, **context}, roles=("unit", "member"))
     assert "2026-12-03 02:30" in html and "2026-12-02 18:30" not in html
+
+
+@pytest.mark.parametrize("lang", ["zh-CN", "en"])
+def test_a_cancelled_key_proposals_log_says_so_and_offers_no_form(lang, monkeypatch):
+    monkeypatch.setattr(Visit, "may", lambda self, route: True)  # the leader may write the log
+
+    def page_for(log):
+        request = Request(EnvironBuilder(path="/console/leader/supervision/2026-7").get_environ())
+        leader = {"user": "leader.chen", "roles": ["leader"], "unit": None}
+        context = {**PAGES["leader_supervision.html"], "log": log, "refused": None}
+        return entities.unescape(
+            Visit(None, request, "token", leader, lang)
+            .render("leader_supervision.html", **context)
+            .get_data(as_text=True)
+        )
+
+    live_log = PAGES["leader_supervision.html"]["log"]
+    assert 'id="log-form"' in page_for(live_log) and 'id="log-cancelled"' not in page_for(live_log)
+    cancelled = {"by": "ops.sun", "at": "2026-12-02T06:30:00+00:00", "reason": CANCELLATION_NOTE}
+    entry = {"id": 2, "kind": "cancelled", "text": CANCELLATION_NOTE, "leader": "ops.sun", "at": cancelled["at"]}
+    html = page_for({**live_log, "entries": [*live_log["entries"], entry], "cancelled": cancelled})
+    words = i18n.translator(lang)
+    assert 'id="log-cancelled"' in html and words("leader.cancelled") in html and CANCELLATION_NOTE in html
+    assert words("leader.kind.cancelled") in html and "2026-12-02 14:30" in html
+    assert 'id="log-form"' not in html
