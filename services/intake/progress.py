@@ -31,6 +31,7 @@ from __future__ import annotations
 
 from shared import clock
 from shared import contracts, names
+from shared.contracts.rpc import proposals as proposal_contracts
 from shared.errors import InvalidInput
 from shared.validation import load
 
@@ -40,7 +41,7 @@ from .records import by_number, notice, notify, proposers, record_event, tell
 from .units import seeded
 from .unit_of_work import IntakeUnitOfWork
 
-IN_HANDLING = ("filed", "assigned", "replied", "rating", "rated", "rehandling")
+IN_HANDLING = proposal_contracts.IN_HANDLING
 HEARD = contracts.subscriptions.INTAKE_HEARS
 STATUS = {
     "handling.assigned": "assigned",

@@ -92,19 +92,37 @@ def find_duplicates(uow: IntakeUnitOfWork, rules: IntakeRules, params: dict, pri
     return {"candidates": candidates}
 
 
-def _merge_target(uow: IntakeUnitOfWork, proposal: Proposal, number: str) -> Proposal:
+# Why a proposal cannot take another merged into it, in words for the committee (a status it has).
+NOT_MERGEABLE_ZH = {
+    "cancelled": "已撤销办理",
+    "not_filed": "未予立案",
+    "merged": "已并入其他提案",
+    "published": "已办结公开",
+    "returned": "已退回修改",
+    "cosigning": "尚在联名",
+    "submitted": "尚未立案",
+    "pre_review": "尚未立案",
+}
+
+
+def _merge_problem(uow: IntakeUnitOfWork, proposal: Proposal, number: str) -> tuple[Proposal | None, str, str]:
+    """The proposal ``number`` that ``proposal`` would be merged into, and why it cannot be, in
+    English (the job's error) and in Chinese (the committee's notice); empty when it can."""
     target = by_number(uow, number)
-    problem = (
-        "does not exist"
-        if target is None
-        else "is this proposal itself"
-        if target.id == proposal.id
-        else f"is of {target.year}, not {proposal.year}"
-        if target.year != proposal.year
-        else f"is {target.status}, not filed"
-        if target.status not in IN_HANDLING
-        else None
-    )
+    if target is None:
+        return None, "does not exist", f"提案 {number} 不存在"
+    if target.id == proposal.id:
+        return target, "is this proposal itself", "不能并入本提案自身"
+    if target.year != proposal.year:
+        return target, f"is of {target.year}, not {proposal.year}", f"提案 {number} 是 {target.year} 年度的提案"
+    if target.status not in IN_HANDLING:
+        why = NOT_MERGEABLE_ZH.get(target.status, target.status)
+        return target, f"is {target.status}, not filed", f"提案 {number} {why}，不是已立案办理中的提案"
+    return target, "", ""
+
+
+def _merge_target(uow: IntakeUnitOfWork, proposal: Proposal, number: str) -> Proposal:
+    target, problem, _ = _merge_problem(uow, proposal, number)
     if problem or target is None:
         raise BusinessError(
             "merge_target_invalid", f"cannot merge {proposal.number} into {number}: that proposal {problem}"
@@ -155,6 +173,9 @@ def record_filing_refused(uow: IntakeUnitOfWork, params: dict, principal: dict |
         {"code": data["code"], "message": data["message"], "decided_by": data["decided_by"]},
     )
     why = data["message"] or data["code"]
+    if data["code"] == "merge_target_invalid" and data["merge_into"]:
+        # Said as the committee reads it, from the proposal it chose as it is now.
+        why = _merge_problem(uow, proposal, data["merge_into"])[2] or why
     notify(
         uow,
         proposal,

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from werkzeug.datastructures import MultiDict
 
+from shared.contracts.rpc import proposals as proposal_contracts
+
 
 from ..http import http
 from ..reports import every_page
@@ -102,20 +104,41 @@ def _appeal(visit, number: str) -> dict:
 
 def _duplicates(visit, number: str) -> dict:
     """The near-duplicates intake found when the pre-review opened (the proposal's history), each
-    with its text, beside the proposal's own."""
+    with its text, beside the proposal's own; one that can no longer take a merge (cancelled, not
+    filed, merged itself: not in handling now) is shown without the button. And why the decision
+    is the committee's again, if it came back (``came_back``): the proposal it was merged into was
+    cancelled (``unmerged``), or the decision could not be recorded (``filing_refused``)."""
     found = visit.api("thread", thread=number)
-    opened = [
-        h
-        for h in (found.body.get("history", []) if found.ok else [])
-        if h.get("number") == number and h.get("action") == "pre_review_opened"
-    ]
+    history = [h for h in (found.body.get("history", []) if found.ok else []) if h.get("number") == number]
+    opened = [h for h in history if h.get("action") == "pre_review_opened"]
     candidates = ((opened[-1].get("data") or {}).get("duplicates") or []) if opened else []
     shown = []
     for candidate in candidates[:DUPLICATES_SHOWN]:
         other = visit.api("get_proposal", number=candidate["number"])
-        shown.append({**candidate, "proposal": other.body if other.ok else None})
+        proposal = other.body if other.ok else None
+        mergeable = bool(proposal) and proposal.get("status") in proposal_contracts.IN_HANDLING
+        shown.append({**candidate, "proposal": proposal, "mergeable": mergeable})
     own = visit.api("get_proposal", number=number) if shown else None
-    return {"duplicates": shown, "own": own.body if own is not None and own.ok else None}
+    return {
+        "duplicates": shown,
+        "own": own.body if own is not None and own.ok else None,
+        "came_back": _came_back(history),
+    }
+
+
+def _came_back(history: list[dict]) -> dict | None:
+    """Why a proposal is at the filing decision again, from its history's last such line: the
+    proposal it was merged into was cancelled, or the decision could not be recorded; None if
+    neither (its first decision)."""
+    for line in reversed(history):
+        data = line.get("data") or {}
+        if line.get("action") == "handling" and data.get("unmerged"):
+            return {"why": "unmerged", "main": data.get("main"), "reason": data.get("reason") or ""}
+        if line.get("action") == "filing_refused":
+            return {"why": "filing_refused", "message": data.get("message") or data.get("code") or ""}
+        if line.get("action") in ("filed", "not_filed", "returned", "merged"):
+            return None  # a decision after it: not why it is here now
+    return None
 
 
 CONTEXT = {

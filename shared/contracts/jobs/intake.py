@@ -51,6 +51,8 @@ class FilingRefused(ProposalRef):
     code = fields.String(required=True, validate=validate.Length(min=1, max=100))
     message = Text(load_default="", validate=validate.Length(max=2000))
     decided_by = fields.String(allow_none=True, load_default=None, validate=validate.Length(max=100))
+    # the proposal the committee chose to merge into, if it did (its refusal is then said in Chinese)
+    merge_into = fields.String(allow_none=True, load_default=None, validate=validate.Length(max=50))
 
 
 class Publish(ProposalRef):

@@ -15,6 +15,9 @@ CONTENT = ("title", "situation", "analysis", "suggestions")
 # The longest title the proposals table holds. The format rules of one matter, one proposal (the
 # title's and the whole text's limits) are the proposal rulebook's ``format``, checked by intake.
 MAX_TITLE = 200
+# A proposal in handling (filed and not yet published): what another may be merged into, and what
+# the handling events move (intake).
+IN_HANDLING = ("filed", "assigned", "replied", "rating", "rated", "rehandling")
 
 # -- input -------------------------------------------------------------------------------------
 

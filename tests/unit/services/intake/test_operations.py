@@ -621,6 +621,25 @@ def test_a_refused_filing_decision_is_kept_and_its_decider_told_why_the_proposal
     assert event["payload"]["recipients"] == ["committee.he"]
 
 
+def test_a_refused_merge_is_said_to_the_committee_in_its_language_from_the_proposal_it_chose(session):
+    proposal = submitted(session)
+    message = f"cannot merge {proposal['number']} into 2026-0404: that proposal does not exist"
+    operations.record_filing_refused(
+        SqlIntakeUnitOfWork(session),
+        {
+            "proposal_id": proposal["id"],
+            "code": "merge_target_invalid",
+            "message": message,
+            "decided_by": "committee.he",
+            "merge_into": "2026-0404",
+        },
+        None,
+    )
+    session.commit()
+    [text] = notifications(session, "committee.he")
+    assert "立案决定未能记录：提案 2026-0404 不存在。" in text and "cannot merge" not in text
+
+
 def test_a_refused_filing_decision_without_its_decider_tells_the_committee(session):
     proposal = submitted(session)
     operations.record_filing_refused(

@@ -550,3 +550,53 @@ def test_a_cancelled_key_proposals_log_says_so_and_offers_no_form(lang, monkeypa
     assert 'id="log-cancelled"' in html and words("leader.cancelled") in html and CANCELLATION_NOTE in html
     assert words("leader.kind.cancelled") in html and "2026-12-02 14:30" in html
     assert 'id="log-form"' not in html
+
+
+# -- the committee's filing decision, back after a cancellation -------------------------------------
+def test_why_a_proposal_is_at_the_filing_decision_again_comes_from_its_last_line():
+    from services.gateway.console.staff import _came_back
+
+    merged = {"action": "merged", "data": {"merged_into": "2026-12"}}
+    unmerged = {
+        "action": "handling",
+        "data": {"event": "process.cancelled", "unmerged": True, "main": "2026-12", "reason": "重复"},
+    }
+    refused = {"action": "filing_refused", "data": {"code": "merge_target_invalid", "message": "cannot merge"}}
+    assert _came_back([merged, unmerged]) == {"why": "unmerged", "main": "2026-12", "reason": "重复"}
+    assert _came_back([refused]) == {"why": "filing_refused", "message": "cannot merge"}
+    assert _came_back([refused, {"action": "filed", "data": {}}]) is None  # decided since
+    assert _came_back([{"action": "pre_review_opened", "data": {}}]) is None
+
+
+@pytest.mark.parametrize("lang", ["zh-CN", "en"])
+def test_the_filing_form_says_why_it_is_back_and_offers_no_merge_into_a_cancelled_proposal(lang):
+    task = {"task_id": "t-1", "task": "filing_decision", "business_key": "2026-13"}
+    context = {
+        "t-1": {
+            "duplicates": [
+                {
+                    "number": "2026-12",
+                    "title": "x",
+                    "score": 0.9,
+                    "proposal": {"status": "cancelled", "suggestions": "s"},
+                    "mergeable": False,
+                },
+                {
+                    "number": "2026-14",
+                    "title": "y",
+                    "score": 0.8,
+                    "proposal": {"status": "filed", "suggestions": "s"},
+                    "mergeable": True,
+                },
+            ],
+            "own": {"title": "own", "suggestions": "s"},
+            "came_back": {"why": "unmerged", "main": "2026-12", "reason": "重复立案"},
+        }
+    }
+    html = entities.unescape(
+        _html("staff_duplicates.html", {"task": task, "task_context": context, "n": 1}, roles=("committee",), lang=lang)
+    )
+    words = i18n.translator(lang)
+    assert words("filing.came_back_unmerged", main="2026-12", reason="重复立案") in html
+    assert 'value="2026-12"' not in html and 'value="2026-14"' in html  # merge only into one in handling
+    assert words("duplicates.not_mergeable", status=words("status.cancelled")) in html
