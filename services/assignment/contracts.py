@@ -102,9 +102,10 @@ from shared.contracts.messages import (  # noqa: E402,F401
 
 
 class AssignmentCommand(Schema):
-    """A command about one assignment: ``sign``, ``cosign_reply``, ``submit_reply``."""
+    """A command about one assignment: ``sign``, ``cosign_reply``, ``submit_reply``. The id is a
+    JSON integer (``strict``): ``1.9`` or ``"1"`` is refused, never read as assignment 1."""
 
-    assignment_id = fields.Integer(required=True, validate=validate.Range(min=1))
+    assignment_id = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
 
 
 class ObjectCommand(AssignmentCommand):

@@ -25,6 +25,7 @@ class ExtensionAsked(Schema):
     months = fields.Integer(
         load_default=None,
         allow_none=True,
+        strict=True,  # 1.5 or "2" is refused, not cut to a number of months the unit did not ask for
         validate=validate.Range(min=1, max=MAX_EXTENSION_MONTHS),
         metadata={"description": "calendar months after the current reply deadline"},
     )
