@@ -10,7 +10,14 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from shared import contracts as _shared
-from shared.contracts.rpc.assignments import ContactRecorded, ExtensionAsked, MilestoneReported, ReplyDrafted
+from shared.contracts.rpc.assignments import (
+    OBJECTION_REASON_MAX,
+    UNIT_TEXT_MAX,
+    ContactRecorded,
+    ExtensionAsked,
+    MilestoneReported,
+    ReplyDrafted,
+)
 from shared.contracts.fields import UNIT_CODE  # noqa: F401 - the assignment service's spelling
 from shared.contracts.jobs.assignment import MODES  # noqa: F401
 from shared.contracts.jobs.assignment import Assign as AssignParams  # noqa: F401
@@ -109,11 +116,13 @@ class AssignmentCommand(Schema):
 
 
 class ObjectCommand(AssignmentCommand):
-    reason = fields.String(required=True, validate=validate.Length(min=1, max=5000))
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=OBJECTION_REASON_MAX))
 
 
 class SendInputCommand(AssignmentCommand):
-    text = fields.String(required=True, validate=validate.Length(min=1, max=50000))
+    """``send_input`` and ``submit_followup``: a text, as long as over HTTP (``UNIT_TEXT_MAX``)."""
+
+    text = fields.String(required=True, validate=validate.Length(min=1, max=UNIT_TEXT_MAX))
 
 
 class DraftReplyCommand(AssignmentCommand, ReplyDrafted):

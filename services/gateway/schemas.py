@@ -8,7 +8,14 @@ from marshmallow import RAISE, Schema, fields, pre_load, validate
 
 from shared.contracts import MessageSchema, PrincipalSchema  # noqa: F401 - part of the API
 from shared.db import COUNT_BOUND
-from shared.contracts.rpc.assignments import ContactRecorded, ExtensionAsked, MilestoneReported, ReplyDrafted
+from shared.contracts.rpc.assignments import (
+    OBJECTION_REASON_MAX,
+    UNIT_TEXT_MAX,
+    ContactRecorded,
+    ExtensionAsked,
+    MilestoneReported,
+    ReplyDrafted,
+)
 
 
 class Body(Schema):
@@ -419,11 +426,13 @@ class SupervisionLogRequest(Body):
 
 
 class ObjectionRequest(Body):
-    reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=OBJECTION_REASON_MAX))
 
 
 class TextRequest(Body):
-    text = fields.String(required=True, validate=validate.Length(min=1, max=10000))
+    """A co-unit's input or a follow-up reply: as long as over AMQP (``UNIT_TEXT_MAX``)."""
+
+    text = fields.String(required=True, validate=validate.Length(min=1, max=UNIT_TEXT_MAX))
 
 
 class ReplyDraftRequest(Body, ReplyDrafted):

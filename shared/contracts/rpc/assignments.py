@@ -11,6 +11,13 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 # together (``max_extension``) is supervision's to enforce when staff approve.
 MAX_EXTENSION_MONTHS = 12
 
+# The longest text a unit's command takes, one limit for both doors: the gateway's bodies
+# (services/gateway/schemas.py) and the AMQP commands (services/assignment/contracts.py) both read
+# them here, so a text one door takes the other cannot refuse; docs/asyncapi.yaml states them.
+OBJECTION_REASON_MAX = 2000  # ``object``: why the work is not the unit's
+UNIT_TEXT_MAX = 10_000  # ``send_input``'s and ``submit_followup``'s text
+EXTENSION_REASON_MAX = 2000  # ``request_extension``'s reason
+
 
 class ExtensionAsked(Schema):
     """延期申请: more time until a date, or for a number of months after the current reply deadline —
@@ -29,7 +36,7 @@ class ExtensionAsked(Schema):
         validate=validate.Range(min=1, max=MAX_EXTENSION_MONTHS),
         metadata={"description": "calendar months after the current reply deadline"},
     )
-    reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=EXTENSION_REASON_MAX))
 
     @validates_schema
     def _until_or_months(self, data: dict[str, Any], **kwargs: object) -> None:

@@ -1,6 +1,8 @@
 """The bodies of a unit's HTTP commands (``POST /api/assignments/{id}/...``): each is refused
 before the assignment service is asked when a number is not a whole number (``{"months": 1.5}``
-must not ask for one month), naming the field, as the same command over AMQP is."""
+must not ask for one month), naming the field, as the same command over AMQP is; and each takes
+what the same command takes over AMQP, with the same limits (docs/unit-integration.md: both ways
+are checked the same)."""
 
 from __future__ import annotations
 
@@ -11,10 +13,11 @@ from marshmallow import fields
 from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request
 
+from services.assignment.contracts import COMMAND_SCHEMAS
 from services.gateway.routes.proposals import ProposalRoutes
 from shared import config
 from shared.errors import InvalidInput
-from shared.validation import load
+from shared.validation import load, made
 
 UNIT = {"user": "handler.transport", "roles": ["unit"], "unit": "transport"}
 # The unit's command routes, by route function: each names the body schema it loads (None: no body).
@@ -86,3 +89,48 @@ def test_an_extension_for_1_5_months_is_refused_naming_months_and_the_service_is
     assert gateway.assignment.calls == []
     status, _ = post(gateway, "request_extension", {"months": 2, "reason": "预算"}, assignment_id=1)
     assert status == 200 and gateway.assignment.calls[0][2]["months"] == 2
+
+
+# -- one limit for both doors ----------------------------------------------------------------------
+
+# Each unit route and the AMQP command it is (docs/unit-integration.md: both end in the same function).
+ROUTE_COMMANDS = {
+    "sign_assignment": "sign",
+    "object_to_assignment": "object",
+    "send_input": "send_input",
+    "draft_reply": "draft_reply",
+    "cosign_reply": "cosign_reply",
+    "submit_reply": "submit_reply",
+    "request_extension": "request_extension",
+    "report_milestone": "report_milestone",
+    "record_contact": "record_contact",
+    "submit_followup": "submit_followup",
+}
+
+
+def takes(schema) -> dict:
+    """What each field of ``schema`` takes: its type, required, null allowed, strict, the bounds of its
+    validators, and the same of the fields of a nested schema."""
+
+    def field_takes(field):
+        bounds = sorted((type(v).__name__, getattr(v, "min", None), getattr(v, "max", None)) for v in field.validators)
+        inner = getattr(field, "inner", None)
+        nested = takes(field.schema) if isinstance(field, fields.Nested) else None
+        shape = (type(field).__name__, field.required, field.allow_none, getattr(field, "strict", None))
+        return (shape, bounds, field_takes(inner) if inner is not None else None, nested)
+
+    schema = made(schema) if isinstance(schema, type) else schema
+    return {name: field_takes(field) for name, field in schema.fields.items()}
+
+
+def test_every_unit_command_route_is_paired_with_its_amqp_command():
+    assert set(ROUTE_COMMANDS) == set(COMMAND_ROUTES)
+    assert set(ROUTE_COMMANDS.values()) == set(COMMAND_SCHEMAS)
+
+
+@pytest.mark.parametrize("route, command", ROUTE_COMMANDS.items())
+def test_a_unit_commands_http_body_takes_what_its_amqp_body_takes_with_the_same_limits(route, command):
+    over_amqp = takes(COMMAND_SCHEMAS[command])
+    del over_amqp["assignment_id"]  # over HTTP, the path's
+    body = COMMAND_ROUTES[route]
+    assert (takes(body) if body is not None else {}) == over_amqp
