@@ -25,6 +25,7 @@ from .records import (
     describe,
     handling_event,
     iso,
+    not_closed,
     notify_unit,
     own_assignment,
     principal_of,
@@ -32,8 +33,6 @@ from .records import (
     referred_assignment,
     tell_engine,
     unit_acted,
-    refused_cancelled,
-    is_cancelled,
 )
 from .unit_of_work import AssignmentUnitOfWork
 from .rules import AssignmentRules
@@ -45,16 +44,9 @@ def _begin(uow: AssignmentUnitOfWork, command: str, params, principal) -> tuple[
     return data, principal, own_assignment(uow, data["assignment_id"], principal)
 
 
-def _not_closed(uow: AssignmentUnitOfWork, row: Assignment) -> None:
-    if is_cancelled(row):
-        raise refused_cancelled(uow, row)
-    if row.status == "objected":
-        raise Conflict(f"{row.unit} objected to assignment {row.id}; staff decide on the objection first")
-
-
 def _handling(uow: AssignmentUnitOfWork, row: Assignment, doing: str) -> None:
     """The unit signed for the assignment and has not replied in this round."""
-    _not_closed(uow, row)
+    not_closed(uow, row)
     if row.status == "assigned":
         raise Conflict(f"sign for assignment {row.id} (签收) before you {doing}")
     if row.status == "replied":
@@ -105,7 +97,7 @@ def describe_reply(uow: AssignmentUnitOfWork, reply: Reply, signed: list[ReplyCo
 def sign(uow: AssignmentUnitOfWork, rules: AssignmentRules, params, principal) -> dict:
     """签收: the unit takes the assignment on. Signing twice changes nothing."""
     _, principal, row = _begin(uow, "sign", params, principal)
-    _not_closed(uow, row)
+    not_closed(uow, row)
     if row.signed_at is None:
         row.signed_at, row.signed_by, row.status = clock.now(), principal["user"], "signed"
         because = record(uow, row, principal["user"], "signed")
@@ -117,7 +109,7 @@ def object_to_assignment(uow: AssignmentUnitOfWork, rules: AssignmentRules, para
     """异议: the unit says the work is not its own, within the rulebook's objection window and
     before it replied. Staff decide (they reassign); the engine hears ``objection_raised``."""
     data, principal, row = _begin(uow, "object", params, principal)
-    _not_closed(uow, row)
+    not_closed(uow, row)
     if row.status == "replied":
         raise Conflict(f"the reply to proposal {row.number} is submitted; it is too late to object")
     window = rules.objection_deadline(row.created_at)
@@ -492,7 +484,7 @@ def submit_followup(uow: AssignmentUnitOfWork, rules: AssignmentRules, params, p
 
 
 def _accepted_b_reply(uow: AssignmentUnitOfWork, row: Assignment, doing: str) -> Reply:
-    _not_closed(uow, row)
+    not_closed(uow, row)
     reply = uow.assignments.current_reply(row)
     if row.status != "replied" or reply is None or reply.category != FOLLOWUP_CATEGORY:
         raise Conflict(

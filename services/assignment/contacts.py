@@ -15,7 +15,7 @@ from shared.validation import load
 
 from .contracts import COMMAND_SCHEMAS
 from .models import Assignment, Contact
-from .records import is_cancelled, iso, own_assignment, principal_of, record, refused_cancelled
+from .records import iso, not_closed, own_assignment, principal_of, record
 from .unit_of_work import AssignmentUnitOfWork
 from .rules import AssignmentRules
 
@@ -38,12 +38,12 @@ def describe_contact(item: Contact) -> dict:
 def record_contact(uow: AssignmentUnitOfWork, rules: AssignmentRules, params, principal) -> dict:
     """The unit records a contact with the proposer: a kind of the rulebook's, on a day between the
     assignment and today (China time), who met whom and a note. InvalidInput names the field;
-    a cancelled assignment is a Conflict; another unit's is Forbidden. Nothing is kept on a refusal."""
+    a cancelled assignment, or one whose objection waits for staff, is a Conflict, as for every
+    other command; another unit's is Forbidden. Nothing is kept on a refusal."""
     principal = principal_of(principal)
     data = load(COMMAND_SCHEMAS["record_contact"], params, "command record_contact")
     row = own_assignment(uow, data["assignment_id"], principal)
-    if is_cancelled(row):
-        raise refused_cancelled(uow, row)
+    not_closed(uow, row)
     kinds = {kind.code: kind for kind in rules.contact_kinds()}
     if data["kind"] not in kinds:
         raise InvalidInput(

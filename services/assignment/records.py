@@ -112,6 +112,15 @@ def refused_cancelled(uow: AssignmentUnitOfWork, row: Assignment) -> Conflict:
     return Conflict(why_cancelled(uow, row), details)
 
 
+def not_closed(uow: AssignmentUnitOfWork, row: Assignment) -> None:
+    """The assignment takes the unit's commands: it is not cancelled, and no objection of the unit
+    waits for staff's decision (docs/unit-integration.md, step 3). A Conflict saying which."""
+    if is_cancelled(row):
+        raise refused_cancelled(uow, row)
+    if row.status == "objected":
+        raise Conflict(f"{row.unit} objected to assignment {row.id}; staff decide on the objection first")
+
+
 def visible_assignment(uow: AssignmentUnitOfWork, assignment_id: int, principal: dict) -> Assignment:
     if oversees(principal):
         row = uow.assignments.assignment(assignment_id)

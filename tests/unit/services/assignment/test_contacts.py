@@ -103,6 +103,19 @@ def test_no_contact_is_recorded_on_a_cancelled_assignment(uow, rules):
         act(uow, rules, "record_contact", "transport", first, **MEETING)
 
 
+def test_no_contact_is_recorded_while_the_units_objection_waits_for_staff(uow, rules):
+    """docs/unit-integration.md, step 3: while the objection is open, the assignment takes no other
+    command until staff decide; once they keep the unit (same assignment id), contacts are recorded."""
+    unit_id = id_of(assign(uow), "transport")
+    act(uow, rules, "object", "transport", unit_id, reason="Housing's remit")
+    with pytest.raises(Conflict, match="staff decide on the objection first"):
+        act(uow, rules, "record_contact", "transport", unit_id, **MEETING)
+    assert contacts_recorded(uow) == 0
+    assert id_of(assign(uow), "transport") == unit_id  # staff keep the unit: the objection is overruled
+    act(uow, rules, "record_contact", "transport", unit_id, **MEETING)
+    assert contacts_recorded(uow) == 1
+
+
 def submit(uow, rules, unit_id, unit="transport"):
     act(uow, rules, "draft_reply", unit, unit_id, category="A", text="Done")
     return act(uow, rules, "submit_reply", unit, unit_id)
