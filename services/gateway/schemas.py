@@ -425,6 +425,11 @@ class SupervisionLogRequest(Body):
     text = fields.String(required=True, validate=validate.Length(min=1, max=5000))
 
 
+class EmptyRequest(Body):
+    """The body of a command that needs nothing but its path: empty, or ``{}``. A field in it is
+    refused as unknown, as in every other body, so a caller learns it was not read."""
+
+
 class ObjectionRequest(Body):
     reason = fields.String(required=True, validate=validate.Length(min=1, max=OBJECTION_REASON_MAX))
 

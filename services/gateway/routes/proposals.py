@@ -277,9 +277,9 @@ class ProposalRoutes:
         return 200, self.assignment.get_assignment(assignment_id, principal=principal)
 
     @http("POST", "/api/assignments/<id:assignment_id>/sign")
-    @endpoint("unit")
-    def sign_assignment(self, request, principal, assignment_id):
-        """签收: the unit signs for the assignment; its clock starts."""
+    @endpoint("unit", body=schemas.EmptyRequest)
+    def sign_assignment(self, request, principal, assignment_id, body):
+        """签收: the unit signs for the assignment; its clock starts. The body is empty (or ``{}``)."""
         return 200, self.assignment.sign(assignment_id, principal=principal)
 
     @http("POST", "/api/assignments/<id:assignment_id>/object")

@@ -61,9 +61,8 @@ class _Gateway(ProposalRoutes):
 
 
 def post(gateway, route: str, body, **path):
-    request = Request(
-        EnvironBuilder(method="POST", data=json.dumps(body), content_type="application/json").get_environ()
-    )
+    data = json.dumps(body) if body is not None else b""
+    request = Request(EnvironBuilder(method="POST", data=data, content_type="application/json").get_environ())
     response = getattr(gateway, route)(request, **path)
     return response.status_code, json.loads(response.get_data())
 
@@ -89,6 +88,19 @@ def test_an_extension_for_1_5_months_is_refused_naming_months_and_the_service_is
     assert gateway.assignment.calls == []
     status, _ = post(gateway, "request_extension", {"months": 2, "reason": "预算"}, assignment_id=1)
     assert status == 200 and gateway.assignment.calls[0][2]["months"] == 2
+
+
+def test_signing_refuses_unknown_fields_as_every_other_body_does_and_takes_an_empty_body():
+    gateway = _Gateway()
+    status, answer = post(gateway, "sign_assignment", {"reason": "x", "months": 1}, assignment_id=1)
+    assert (status, answer["error"]) == (400, "invalid_input")
+    assert answer["details"]["reason"] == answer["details"]["months"] == ["Unknown field."]
+    status, other = post(gateway, "object_to_assignment", {"reason": "x", "months": 1}, assignment_id=1)
+    assert (status, other["details"]["months"]) == (400, ["Unknown field."])  # the same refusal
+    assert gateway.assignment.calls == []
+    for empty in (None, {}):
+        assert post(gateway, "sign_assignment", empty, assignment_id=1)[0] == 200
+    assert [name for name, _, _ in gateway.assignment.calls] == ["sign", "sign"]
 
 
 # -- one limit for both doors ----------------------------------------------------------------------
