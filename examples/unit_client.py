@@ -13,6 +13,7 @@ takes the acting unit from it. See docs/unit-integration.md and docs/asyncapi.ya
         --milestone "完成设计招标@2027-03-31" --milestone "完成改造@2027-09-30"
     python examples/unit_client.py --amqp ... --unit transport submit-reply 17
     python examples/unit_client.py --amqp ... --unit transport report-milestone 17 1 --note "设计招标已完成"
+    python examples/unit_client.py --amqp ... --unit transport submit-followup 17 --text "公交站亭已完成改造"
     python examples/unit_client.py --amqp ... --unit transport record-contact 17 --kind face_to_face \
         --held-on 2027-03-05 --participants "王处长与张委员" --note "现场查看"
 """
@@ -133,6 +134,9 @@ def parser() -> argparse.ArgumentParser:
     milestone.add_argument("assignment_id", type=int)
     milestone.add_argument("milestone", type=int, help="its number in the reply, from 1")
     milestone.add_argument("--note", required=True, help="what was done")
+    followup = sub.add_parser("submit-followup", help="report the matter of your B reply solved (跟踪答复)")
+    followup.add_argument("assignment_id", type=int)
+    followup.add_argument("--text", required=True, help="what was done to solve it")
     contact = sub.add_parser("record-contact", help="record a contact with the proposer (办理沟通)")
     contact.add_argument("assignment_id", type=int)
     contact.add_argument("--kind", required=True, help="face_to_face, phone, letter or online (the committee's list)")
