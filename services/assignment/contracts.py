@@ -11,12 +11,12 @@ from marshmallow import Schema, fields, validate
 
 from shared import contracts as _shared
 from shared.contracts.rpc.assignments import (
-    OBJECTION_REASON_MAX,
-    UNIT_TEXT_MAX,
     ContactRecorded,
     ExtensionAsked,
     MilestoneReported,
+    ObjectionRaised,
     ReplyDrafted,
+    UnitText,
 )
 from shared.contracts.fields import UNIT_CODE  # noqa: F401 - the assignment service's spelling
 from shared.contracts.jobs.assignment import MODES  # noqa: F401
@@ -115,14 +115,12 @@ class AssignmentCommand(Schema):
     assignment_id = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
 
 
-class ObjectCommand(AssignmentCommand):
-    reason = fields.String(required=True, validate=validate.Length(min=1, max=OBJECTION_REASON_MAX))
+class ObjectCommand(AssignmentCommand, ObjectionRaised):
+    """``object``: the same schema as over HTTP (``shared.contracts.rpc.assignments.ObjectionRaised``)."""
 
 
-class SendInputCommand(AssignmentCommand):
-    """``send_input`` and ``submit_followup``: a text, as long as over HTTP (``UNIT_TEXT_MAX``)."""
-
-    text = fields.String(required=True, validate=validate.Length(min=1, max=UNIT_TEXT_MAX))
+class SendInputCommand(AssignmentCommand, UnitText):
+    """``send_input`` and ``submit_followup``: the same schema as over HTTP (``UnitText``)."""
 
 
 class DraftReplyCommand(AssignmentCommand, ReplyDrafted):

@@ -9,12 +9,12 @@ from marshmallow import RAISE, Schema, fields, pre_load, validate
 from shared.contracts import MessageSchema, PrincipalSchema  # noqa: F401 - part of the API
 from shared.db import COUNT_BOUND
 from shared.contracts.rpc.assignments import (
-    OBJECTION_REASON_MAX,
-    UNIT_TEXT_MAX,
     ContactRecorded,
     ExtensionAsked,
     MilestoneReported,
+    ObjectionRaised,
     ReplyDrafted,
+    UnitText,
 )
 
 
@@ -430,14 +430,12 @@ class EmptyRequest(Body):
     refused as unknown, as in every other body, so a caller learns it was not read."""
 
 
-class ObjectionRequest(Body):
-    reason = fields.String(required=True, validate=validate.Length(min=1, max=OBJECTION_REASON_MAX))
+class ObjectionRequest(Body, ObjectionRaised):
+    """The objection's reason: the one schema of ``shared.contracts.rpc.assignments``, as over AMQP."""
 
 
-class TextRequest(Body):
-    """A co-unit's input or a follow-up reply: as long as over AMQP (``UNIT_TEXT_MAX``)."""
-
-    text = fields.String(required=True, validate=validate.Length(min=1, max=UNIT_TEXT_MAX))
+class TextRequest(Body, UnitText):
+    """A co-unit's input or a follow-up reply: the one schema, as over AMQP (``UnitText``)."""
 
 
 class ReplyDraftRequest(Body, ReplyDrafted):

@@ -19,6 +19,18 @@ UNIT_TEXT_MAX = 10_000  # ``send_input``'s and ``submit_followup``'s text
 EXTENSION_REASON_MAX = 2000  # ``request_extension``'s reason
 
 
+class ObjectionRaised(Schema):
+    """异议: why the work is not the unit's (``object``)."""
+
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=OBJECTION_REASON_MAX))
+
+
+class UnitText(Schema):
+    """A co-unit's input (``send_input``) or a follow-up reply (``submit_followup``): a text."""
+
+    text = fields.String(required=True, validate=validate.Length(min=1, max=UNIT_TEXT_MAX))
+
+
 class ExtensionAsked(Schema):
     """延期申请: more time until a date, or for a number of months after the current reply deadline —
     exactly one of ``until`` and ``months``. Staff may approve it as asked (supervision then counts
