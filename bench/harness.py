@@ -709,8 +709,10 @@ class Lifecycle:
                 sent = True
                 time.sleep(0.5)
             except Refused as exc:
-                if exc.status == 404 and (sent or not self._still_open(role, task)):
-                    break  # taken by our own unanswered call
+                # A task no longer open answers 409 "already completed" to who could have done it
+                # (404 before): taken by our own unanswered call.
+                if exc.status in (404, 409) and (sent or not self._still_open(role, task)):
+                    break
                 if exc.status in (404, 409):
                     time.sleep(0.3)  # the board showed a task that was just closed, or a busy instance
                     continue
