@@ -68,12 +68,18 @@ class ExtendedPayload(Schema):
     previous_due = fields.Date(load_default=None, allow_none=True)
     by = fields.String(required=True, validate=validate.Length(min=1, max=100))
     reason = fields.String(load_default="")
+    # the request staff approved; absent from events of diagrams deployed before it was passed on
+    request_id = fields.Integer(load_default=None, allow_none=True, strict=True)
 
 
 def hear_extension(uow: AssignmentUnitOfWork, body) -> dict | None:
-    """``deadline.extended``: the newest open extension request of the proposal is approved.
-    Returns the request's view, or None when there is none open (an extension staff granted
-    without a unit asking) or the event was heard before."""
+    """``deadline.extended``: the extension request staff approved (the payload's ``request_id``)
+    shows ``approved`` and its unit is told. Two units, or one unit twice, may have asked before
+    staff decided the first: each decision goes to its own request. An event without
+    ``request_id`` (from a diagram deployed before it was passed on) approves the newest open
+    request, as before. Returns the request's view, or None when that request is not open (decided
+    already, or another proposal's), when there is none (an extension staff granted without a unit
+    asking) or when the event was heard before."""
     event = load(shared_contracts.EventSchema, body, "the event")
     if event["name"] != shared_contracts.DEADLINE_EXTENDED:
         raise InvalidInput(
@@ -83,7 +89,13 @@ def hear_extension(uow: AssignmentUnitOfWork, body) -> dict | None:
     for entry in uow.assignments.proposal_history(data["number"], "extension_decided"):
         if (entry.data or {}).get("event_id") == event["event_id"]:
             return None
-    request = uow.assignments.open_extension_request(data["number"])
+    if data["request_id"] is None:
+        request = uow.assignments.open_extension_request(data["number"])
+    else:
+        request = uow.assignments.extension_request(data["request_id"])
+        owner = uow.assignments.assignment(request.assignment_id) if request is not None else None
+        if owner is None or owner.number != data["number"] or request.status != "requested":
+            return None
     if request is None:
         return None
     request.status = "approved"

@@ -389,6 +389,7 @@ def extend(uow: SupervisionUnitOfWork, rules: SupervisionRules, params: dict, pr
             "previous_due": row.due.isoformat(),
             "by": actor(principal),
             "reason": data["reason"],
+            "request_id": data["request_id"],
         },
     )
     row.due = until

@@ -91,3 +91,33 @@ def test_an_extension_with_both_a_date_and_months_is_refused_over_http(running):
         expect=400,
     ).json()
     assert "exactly one" in str(refused["details"])
+
+
+def test_two_requests_asked_before_staff_decide_get_a_decision_each(running):
+    """The unit asks twice before staff decide: the second request waits in the engine and comes to
+    staff after the first. Staff approve the first (2 months, as asked) and refuse the second: the
+    first request shows approved and the second refused, each its own decision."""
+    api = Api(*running)
+    number = submit(api)
+    mine, due = signed_and_clocked(api, number)
+    path = f"/api/assignments/{mine['id']}/extension"
+    first = api("unit", "POST", path, {"months": 2, "reason": "等待预算批复"}, expect=200).json()
+    second = api("unit", "POST", path, {"months": 3, "reason": "还需征求意见"}, expect=200).json()
+    approved_as_asked(api, number, due, months=2)  # the first request's task (its months, not the second's)
+
+    def decided():
+        requests = api("unit", "GET", f"/api/assignments/{mine['id']}", expect=200).json()["extension_requests"]
+        return {r["id"]: r["status"] for r in requests}
+
+    assert wait_for(
+        lambda: (lambda d: d if d[first["id"]] == "approved" else None)(decided()),
+        timeout=60,
+        message="the first request approved",
+    ) == {first["id"]: "approved", second["id"]: "requested"}
+
+    api.complete("staff", "approve_extension", number, {"approved": False, "extension_comment": "已延期一次"})
+    assert wait_for(
+        lambda: (lambda d: d if d[second["id"]] == "refused" else None)(decided()),
+        timeout=60,
+        message="the second request refused",
+    ) == {first["id"]: "approved", second["id"]: "refused"}

@@ -52,6 +52,9 @@ class Extend(Schema):
     reason = fields.String(load_default="", validate=validate.Length(max=2000))
     # when the unit asked (the extension_requested message): asked after the deadline is refused
     requested_at = fields.AwareDateTime(load_default=None, allow_none=True)
+    # which of the units' requests staff approved (the extension_requested message's request_id):
+    # deadline.extended carries it so the assignment service approves that request and no other
+    request_id = fields.Integer(load_default=None, allow_none=True, strict=True, validate=validate.Range(min=1))
 
 
 class SubmittedReply(Schema):

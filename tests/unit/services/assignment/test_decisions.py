@@ -8,6 +8,7 @@ import uuid
 
 import pytest
 from services.assignment import commands, decisions, operations, queries
+from services.assignment import contracts as assignment_contracts
 from services.assignment.models import AssignmentEvent
 from services.assignment.rules import RulebookRules
 from shared import clock, contracts
@@ -163,3 +164,55 @@ def test_refusing_another_proposals_request_is_a_business_error(uow, rules):
     with pytest.raises(BusinessError) as refused:
         decisions.record_extension_refusal(uow, {"number": "2026-0099", "request_id": request_id}, STAFF)
     assert refused.value.code == "no_extension_request"
+
+
+def test_each_units_request_gets_its_own_decision_when_two_units_asked_before_staff_decided(uow, rules):
+    """Two answering units (mode several) both ask before staff decide the first: the approval
+    carries the first request's id, so the first is approved and told to its unit, and the second
+    still waits for its own decision (it was approved in the first one's place before)."""
+    result = operations.assign(
+        uow, {"proposal_id": 1, "number": "2026-0001", "mode": "several", "units": ["transport", "education"]}, STAFF
+    )
+    ids = {a["unit"]: a["id"] for a in result["assignments"]}
+    requests = {}
+    for unit, until in (("transport", "2026-09-30"), ("education", "2026-10-31")):
+        commands.run(uow, rules, "sign", {"assignment_id": ids[unit]}, handler(unit))
+        requests[unit] = commands.run(
+            uow,
+            rules,
+            "request_extension",
+            {"assignment_id": ids[unit], "until": until, "reason": "budget cycle"},
+            handler(unit),
+        )["id"]
+
+    body = extended(until="2026-09-30")
+    body["payload"]["request_id"] = requests["transport"]
+    assert decisions.hear_extension(uow, body) == {"request_id": requests["transport"], "status": "approved"}
+
+    def status(unit):
+        [request] = queries.get_assignment(uow, ids[unit], STAFF)["extension_requests"]
+        return request["status"]
+
+    assert (status("transport"), status("education")) == ("approved", "requested")
+    def approvals(unit):
+        return [key for key, _ in uow.unit_events(unit) if key == f"{unit}.{assignment_contracts.EXTENSION_APPROVED}"]
+
+    assert (len(approvals("transport")), len(approvals("education"))) == (1, 0)
+
+    refusal = {"number": "2026-0001", "request_id": requests["education"], "comment": "no"}
+    assert decisions.record_extension_refusal(uow, refusal, STAFF)["status"] == "refused"
+    assert (status("transport"), status("education")) == ("approved", "refused")
+
+
+def test_an_approval_naming_a_decided_or_foreign_request_changes_nothing(uow, rules):
+    assignment, request_id = asked(uow, rules)
+    decisions.record_extension_refusal(uow, {"number": "2026-0001", "request_id": request_id}, STAFF)
+    body = extended()
+    body["payload"]["request_id"] = request_id
+    assert decisions.hear_extension(uow, body) is None  # refused already: an approval does not overturn it
+
+    other = extended(number="2026-0099")
+    other["payload"]["request_id"] = request_id  # the request is 2026-0001's
+    assert decisions.hear_extension(uow, other) is None
+    [request] = queries.get_assignment(uow, assignment, STAFF)["extension_requests"]
+    assert request["status"] == "refused"

@@ -115,7 +115,8 @@ def test_a_reply_deadline_is_reminded_then_escalated_once_and_people_are_told(uo
 def test_an_extension_moves_the_due_date_and_tells_the_units_record(uow, rules, skipping_clock):
     open_and_sign(uow, rules)
     skipping_clock.set(china(2026, 3, 20, 10))
-    extended = operations.extend(uow, rules, {"number": NUMBER, "until": "2026-04-20", "reason": "survey"}, STAFF)
+    params = {"number": NUMBER, "until": "2026-04-20", "reason": "survey", "request_id": 7}
+    extended = operations.extend(uow, rules, params, STAFF)
     assert extended["reply_due"] == "2026-04-20"
     [event] = uow.events(contracts.DEADLINE_EXTENDED)
     assert event["payload"] == {
@@ -124,6 +125,7 @@ def test_an_extension_moves_the_due_date_and_tells_the_units_record(uow, rules, 
         "previous_due": "2026-04-01",
         "by": "staff.wang",
         "reason": "survey",
+        "request_id": 7,  # the unit's request staff approved: the assignment service marks that one
     }
     with pytest.raises(BusinessError) as refused:  # the cap: 60 days from signing on 03-02
         operations.extend(uow, rules, {"number": NUMBER, "until": "2026-05-02", "reason": ""}, STAFF)

@@ -244,6 +244,7 @@ def test_an_approved_extension_is_published_for_the_units_record(uow, rules, ski
         "previous_due": "2026-06-02",
         "by": "staff.li",
         "reason": "budget",
+        "request_id": None,  # staff extended without a unit's request
     }
 
 
