@@ -11,7 +11,8 @@ its pending jobs closed (late results are dropped), its open incidents resolved.
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
@@ -21,7 +22,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from shared import clock, contracts
 from shared.db import transaction
 from shared.errors import Conflict, Forbidden, InvalidInput, NotFound
-from shared.messaging.outbox import publish_event
+from shared.calendar import CHINA_TZ
+from shared.messaging.outbox import notify, publish_event
 from shared.principal import acting_user
 
 from .incidents import incident_dict
@@ -44,6 +46,50 @@ def require_operator(principal: Mapping[str, Any] | None) -> None:
 
 
 CANCELLED_PAYLOAD = contracts.ProcessCancelledSchema()
+
+
+TASK_CLOSED = "task_closed"  # notify.task_closed: a cancellation closed the recipient's open task
+
+
+def task_holders(item: WorkItem) -> list[str]:
+    """The addresses a task reached (``shared/contracts`` notification recipients): the person who
+    claimed it; else its candidate user; else its candidate unit and role."""
+    if item.claimed_by:
+        return [item.claimed_by]
+    if item.candidate_user:
+        return [item.candidate_user]
+    found = [f"unit:{item.candidate_unit}"] if item.candidate_unit else []
+    if item.candidate_role and not found:
+        found.append(f"role:{item.candidate_role}")
+    return found
+
+
+def closed_task_notices(
+    items: Sequence[WorkItem], subject: str, reason: str, by: str, at: datetime
+) -> list[dict[str, Any]]:
+    """One notice (``contracts.NoticeSchema``) for each task a cancellation closed, to whoever held
+    it: the task is gone from their list, who cancelled the process, when (China time) and why."""
+    when = at.astimezone(CHINA_TZ).strftime("%Y-%m-%d %H:%M")
+    notices = []
+    for item in items:
+        recipients = task_holders(item)
+        if not recipients:
+            continue
+        notices.append(
+            {
+                "event_id": f"{TASK_CLOSED}:{item.task_id}",
+                "kind": TASK_CLOSED,
+                "subject": subject[:100],
+                "thread": None,
+                "recipients": recipients,
+                "title": f"待办已关闭：{item.title}"[:200],
+                "text": (
+                    f"{subject} 的流程已由 {by} 于 {when}（北京时间）撤销，原因：{reason}。"
+                    f"待办「{item.title}」已关闭，无需再办理。"
+                ),
+            }
+        )
+    return notices
 
 
 def cancel_reason(reason: str | None) -> str:
@@ -164,6 +210,21 @@ class Operators:
             for row in held:
                 s.delete(row)
             closed.update(tasks=len(items), jobs=len(jobs), incidents=len(incidents), held_results=len(held))
+            # Whoever held a closed task is told it is gone, and why: it left their list at once.
+            notices = closed_task_notices(items, inst.business_key or instance_id, reason, acting_user(principal), now)
+            if notices:
+                first, *rest = notices
+                notify(
+                    s,
+                    Outbox,
+                    first["kind"],
+                    first["event_id"],
+                    first["subject"],
+                    first["recipients"],
+                    first["title"],
+                    first["text"],
+                    notices=rest,
+                )
             # Where its tokens stood, for the diagram to show where it was stopped.
             key, spec = self.store.spec(s, inst.version_id)
             workflow = self.store.runtime.loads(copy.deepcopy(inst.state), spec, version_key=key)

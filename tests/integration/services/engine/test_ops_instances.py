@@ -189,6 +189,43 @@ def test_a_cancellation_tells_the_services_once_with_the_business_key_the_reason
     assert last["subject"] == keyless["id"] and last["payload"]["business_key"] is None
 
 
+def closed_task_notices(engine, subject):
+    """What the gateway keeps of the ``notify.task_closed`` events about ``subject``: each notice
+    as (recipients, title, text)."""
+    told = []
+    for row in outbox_rows(engine):
+        if (row["exchange"], row["routing_key"]) != (contracts.EVENTS_EXCHANGE, "notify.task_closed"):
+            continue
+        body = contracts.EventSchema().load(row["payload"])
+        if body["subject"] == subject:
+            payload = contracts.NotificationPayloadSchema().load(body["payload"])
+            told.append((payload["recipients"], payload["title"], payload["text"]))
+            told.extend((n["recipients"], n["title"], n["text"]) for n in body["notices"])
+    return told
+
+
+def test_whoever_held_a_task_the_cancellation_closed_is_told_it_is_gone_and_why(engine):
+    """The open review went to every staff member's list: staff are told it closed, who cancelled
+    the process and why. A task someone claimed is told to that person alone. Nothing open, no notice."""
+    engine.deploy(SMOKE)
+    review = at_review(engine, "CANCEL-TOLD-1")
+    engine.cancel(review["id"], "申请人撤回", OPERATOR)
+    [(recipients, title, text)] = closed_task_notices(engine, "CANCEL-TOLD-1")
+    assert recipients == ["role:staff"]
+    assert title == "待办已关闭：Review the submission"
+    assert "ops.sun" in text and "申请人撤回" in text and "无需再办理" in text
+
+    claimed = at_review(engine, "CANCEL-TOLD-2")
+    engine.claim(review_task(engine, claimed["id"])["task_id"], STAFF)
+    engine.cancel(claimed["id"], "重复提交", OPERATOR)
+    [(recipients, _, text)] = closed_task_notices(engine, "CANCEL-TOLD-2")
+    assert recipients == [STAFF["user"]] and "重复提交" in text
+
+    waiting = at_assignment(engine, "CANCEL-TOLD-3")  # a job is open, no task
+    engine.cancel(waiting["id"], "测试数据", OPERATOR)
+    assert closed_task_notices(engine, "CANCEL-TOLD-3") == []
+
+
 def test_a_cancellation_with_no_reason_or_an_overlong_one_is_refused_and_changes_nothing(engine):
     engine.deploy(SMOKE)
     inst = at_review(engine, "CANCEL-EV-2")

@@ -194,6 +194,7 @@ def test_each_units_request_gets_its_own_decision_when_two_units_asked_before_st
         return request["status"]
 
     assert (status("transport"), status("education")) == ("approved", "requested")
+
     def approvals(unit):
         return [key for key, _ in uow.unit_events(unit) if key == f"{unit}.{assignment_contracts.EXTENSION_APPROVED}"]
 
