@@ -74,6 +74,22 @@ def guidance(rules: SupervisionRules, filed: int, key_count: int) -> dict:
     }
 
 
+def list_text_zh(items: list[dict], share: dict) -> str:
+    """The committee's notice of a proposed list, in Chinese: each proposal with its suggested
+    supervising leader and reason, then the guidance share when the list leaves it."""
+    lines = [f"建议名单共 {len(items)} 件："]
+    lines += [
+        f"{i}. 提案 {item['number']}《{item['title']}》，建议由 {item['leader']} 领衔督办；理由：{item['reason']}"
+        for i, item in enumerate(items, 1)
+    ]
+    if not share["within"]:
+        counted = f"重点提案 {share['key_proposals']} 件，当年立案提案 {share['filed']} 件"
+        if share["share"] is not None:
+            counted += f"，占 {share['share']:.1%}"
+        lines.append(f"提示：{counted}，不在指导比例 {share['share_min']:.0%}–{share['share_max']:.0%} 之内。")
+    return "\n".join(lines)[:4000]
+
+
 def _check_items(uow: SupervisionUnitOfWork, items: list[dict], facts: dict, field: str) -> None:
     """Every item a proposal filed in the year and not a key proposal yet; all problems at once."""
     key_now = _key_numbers(uow, [item["number"] for item in items])
@@ -138,7 +154,7 @@ def propose_list(
         ["role:committee"],
         f"{year} 年度重点提案建议名单待主席会议研究 / Key proposals of {year} "
         f"proposed for the chair's meeting ({len(items)})",
-        view["guidance"]["warning"] or "",
+        list_text_zh(items, view["guidance"]),
     )
     return view
 

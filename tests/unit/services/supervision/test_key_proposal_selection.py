@@ -74,6 +74,12 @@ def test_staff_propose_a_list_with_the_share_it_comes_to_and_the_committee_is_to
     assert "15.0%" in listed["guidance"]["warning"]
     [told] = events(uow, "notify.key_proposals_proposed")
     assert told["payload"]["recipients"] == ["role:committee"]
+    # The committee reads the list and the share in Chinese (it read the English warning alone).
+    text = told["payload"]["text"]
+    assert text.startswith("建议名单共 3 件：")
+    assert f"提案 {FILED[0]}《关于2026-0001的建议》" in text
+    assert "占 15.0%，不在指导比例 5%–10% 之内" in text
+    assert "key proposals" not in text
     assert uow.rows(KeyProposal) == []  # nothing is key before the decision
 
 
