@@ -94,3 +94,18 @@ class BusinessError(Exception):
         super().__init__(code, message)
         self.code = code
         self.message = message
+
+
+# The refusals: what a caller is answered with (or a message is dead-lettered for) because of what it
+# asked, the service working as it should. Entrypoints expect them, so a log has one line for each,
+# not the traceback of a failure (shared.logs.ExpectedRefusals).
+REFUSALS: tuple[type[ZtcError], ...] = (
+    InvalidInput,
+    Unauthenticated,
+    Forbidden,
+    NotFound,
+    Conflict,
+    TooLate,
+    TooManyRequests,
+    DiagramRefused,
+)

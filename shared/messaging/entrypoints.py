@@ -62,7 +62,7 @@ from shared import principal as signing
 from shared.db import read_pooled
 from shared.contracts import jobs
 from shared.logs import LogContext
-from shared.errors import BusinessError, Forbidden, InvalidInput, ZtcError
+from shared.errors import REFUSALS, BusinessError, Forbidden, InvalidInput, ZtcError
 
 from . import identity, outbox, poison
 from .database import cancelled_key
@@ -349,7 +349,11 @@ class Listen(Entrypoint):  # type: ignore[misc]  # nameko ships no types
 
 def listen(queue: Queue, **options: bool) -> Callable[[Handler], Handler]:
     """``@listen(queue, with_routing_key=..., with_sender=..., with_ids=...)``: see :class:`Listen`."""
-    decorator: Callable[[Handler], Handler] = Listen.decorator(queue, **options)
+    # A refused message (a unit's bad command, an event that fails its schema) is the service
+    # working: logged as one line (shared.logs.ExpectedRefusals), then dead-lettered with its reason.
+    decorator: Callable[[Handler], Handler] = Listen.decorator(
+        queue, expected_exceptions=(*REFUSALS, ValidationError), **options
+    )
     return decorator
 
 

@@ -135,3 +135,26 @@ def test_an_expected_refusal_is_one_line_and_its_traceback_only_in_debug(level):
     assert ("INFO" in expected[0]) is (level == "INFO")
     # The traceback of the unexpected error is always there; of the expected one only in DEBUG.
     assert sum("Traceback" in line for line in lines) == (1 if level == "INFO" else 2)
+
+
+def test_a_listened_queue_expects_refusals_and_nothing_else():
+    """A message a ``@listen`` handler refuses (a unit's bad command: invalid input, another unit's
+    assignment, a closed one) is logged as nameko's "(expected)" line, which the service's log keeps
+    as one INFO line; a failure (a database down, a bug) keeps its ERROR and traceback."""
+    from kombu import Queue
+    from marshmallow import ValidationError
+
+    from shared.errors import REFUSALS, Conflict, InvalidInput, NotFound, TooLate, ZtcError
+    from shared.messaging.entrypoints import listen
+
+    @listen(Queue("ztc.test.expected"), with_routing_key=True)
+    def handler(body, routing_key):  # pragma: no cover - never called
+        raise AssertionError
+
+    [entrypoint] = handler.nameko_entrypoints
+    expected = entrypoint.expected_exceptions
+    for refusal in (InvalidInput("x"), NotFound("x"), Conflict("x"), TooLate("x"), ValidationError("x")):
+        assert isinstance(refusal, expected), refusal
+    for failure in (ZtcError("a 500"), RuntimeError("bug"), OSError("database down")):
+        assert not isinstance(failure, expected), failure
+    assert all(kind.status < 500 for kind in REFUSALS)
