@@ -73,7 +73,9 @@ class OffsetClock(Clock):
             return 0.0
         if stamp != self._stamp:
             text = self.path.read_text().strip()
-            self._offset, self._stamp = float(text or 0), stamp
+            if not text:  # a writer without the atomic replace below, caught mid-write: read it again next time
+                return self._offset
+            self._offset, self._stamp = float(text), stamp
         return self._offset
 
     def now(self) -> datetime:
@@ -82,7 +84,12 @@ class OffsetClock(Clock):
     def advance(self, seconds: float) -> float:
         total = self.offset() + seconds
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.path.write_text(repr(total))
+        # Written whole and then renamed over the file: a service reading the file while it was
+        # truncated read no offset and kept that, with the new file's time, until the next advance
+        # (its clock went back to the real time and the timers it was to fire never came due).
+        part = self.path.with_name(f".{self.path.name}.{os.getpid()}.part")
+        part.write_text(repr(total))
+        os.replace(part, self.path)
         return total
 
 
