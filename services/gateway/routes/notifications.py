@@ -8,7 +8,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields
 
 
-from .. import notifications, preferences
+from .. import notifications, preferences, schemas
 from ..http import EVERYONE, endpoint, http
 
 # A public token is a resident's, often shared: it has an inbox but no delivery of its own.
@@ -44,8 +44,8 @@ class NotificationRoutes:
         )
 
     @http("POST", "/api/notifications/<id:notification_id>/read")
-    @endpoint(*EVERYONE, response=NotificationSchema)
-    def read_notification(self, request, principal, notification_id):
+    @endpoint(*EVERYONE, body=schemas.EmptyRequest, response=NotificationSchema)
+    def read_notification(self, request, principal, notification_id, body):
         """Mark one of the caller's notifications read."""
         result = notifications.mark_read(self.db.session, notification_id, principal)
         self.db.commit()

@@ -169,8 +169,8 @@ class OperatorRoutes:
         return 200, self.engine.incident_page(query)
 
     @http("POST", "/api/incidents/<id:incident_id>/retry")
-    @endpoint("operator", response=schemas.Incident)
-    def retry_incident(self, request, principal, incident_id):
+    @endpoint("operator", body=schemas.EmptyRequest, response=schemas.Incident)
+    def retry_incident(self, request, principal, incident_id, body):
         """Send an incident's job again."""
         return 200, self.engine.retry_incident(incident_id, principal)
 
@@ -242,8 +242,8 @@ class OperatorRoutes:
         return 200, self.engine.suspend(instance_id, body["reason"], principal)
 
     @http("POST", "/api/ops/instances/<string:instance_id>/resume")
-    @endpoint("operator", response=OpsInstance)
-    def ops_resume(self, request, principal, instance_id):
+    @endpoint("operator", body=schemas.EmptyRequest, response=OpsInstance)
+    def ops_resume(self, request, principal, instance_id, body):
         """Let a suspended instance go on with what it was given meanwhile."""
         return 200, self.engine.resume(instance_id, principal)
 

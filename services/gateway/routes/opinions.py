@@ -98,8 +98,8 @@ class OpinionRoutes:
         return 201, self.intake.submit_opinion(body, principal, key=key)
 
     @http("POST", "/api/opinions/<string:number>/submit")
-    @endpoint("member", "informant", response=OpinionSchema)
-    def submit_saved_opinion(self, request, principal, number):
+    @endpoint("member", "informant", body=schemas.EmptyRequest, response=OpinionSchema)
+    def submit_saved_opinion(self, request, principal, number, body):
         """Submit an item saved earlier."""
         return 200, self.intake.submit_saved_opinion(number, principal)
 

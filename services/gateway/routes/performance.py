@@ -10,6 +10,7 @@ from marshmallow import Schema, fields, validate
 
 from shared.contracts.fields import POINTS, ROW_ID
 
+from .. import schemas
 from ..http import endpoint, http
 
 OVERSEERS = ("staff", "committee", "leader")
@@ -306,8 +307,8 @@ class PerformanceRoutes:
         return 200, self.evaluation.decide_correction(correction_id, body, principal=principal)
 
     @http("POST", "/api/performance/periods/<string:period>/close")
-    @endpoint("staff", response=PeriodAnswer)
-    def close_period(self, request, principal, period):
+    @endpoint("staff", body=schemas.EmptyRequest, response=PeriodAnswer)
+    def close_period(self, request, principal, period, body):
         """Close a period whose correction window has passed (409 while it is open)."""
         return 200, self.evaluation.close_period(period, principal=principal)
 

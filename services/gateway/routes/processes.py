@@ -96,8 +96,8 @@ class ProcessRoutes:
         return 200, self.engine.task_page(principal, query)
 
     @http("POST", "/api/tasks/<string:task_id>/claim")
-    @endpoint(*TASK_ROLES, response=schemas.Task)
-    def claim(self, request, principal, task_id):
+    @endpoint(*TASK_ROLES, body=schemas.EmptyRequest, response=schemas.Task)
+    def claim(self, request, principal, task_id, body):
         """Claim a task so no one else completes it."""
         return 200, self.engine.claim(task_id, principal)
 

@@ -304,14 +304,14 @@ class ProposalRoutes:
         )
 
     @http("POST", "/api/assignments/<id:assignment_id>/cosign-reply")
-    @endpoint("unit")
-    def cosign_reply(self, request, principal, assignment_id):
+    @endpoint("unit", body=schemas.EmptyRequest)
+    def cosign_reply(self, request, principal, assignment_id, body):
         """会签: a co-unit co-signs the lead's draft."""
         return 200, self.assignment.cosign_reply(assignment_id, principal=principal)
 
     @http("POST", "/api/assignments/<id:assignment_id>/reply")
-    @endpoint("unit")
-    def submit_reply(self, request, principal, assignment_id):
+    @endpoint("unit", body=schemas.EmptyRequest)
+    def submit_reply(self, request, principal, assignment_id, body):
         """Submit the reply; refused until every co-unit co-signed."""
         return 200, self.assignment.submit_reply(assignment_id, principal=principal)
 

@@ -80,3 +80,19 @@ def test_the_public_api_is_documented_without_a_token_and_with_its_spam_limit():
     raised = public[("/api/public/consultations", "post")]
     assert "429" in raised["responses"] and "201" in raised["responses"]
     assert raised["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith("/CaseRegistration")
+
+
+def test_every_command_route_reads_its_body_with_a_schema_so_an_unknown_field_is_refused():
+    """A POST, PUT or PATCH of the API declares its body (a command that needs nothing but its path
+    declares the empty one): a field the route does not read is answered invalid_input naming it,
+    never dropped without a word (cosign-reply, reply, claim and resume read no body before)."""
+    document = openapi.build(GatewayService)
+    bodiless = [
+        f"{method.upper()} {path}"
+        for path, operations in document["paths"].items()
+        for method, operation in operations.items()
+        if method in ("post", "put", "patch") and "requestBody" not in operation
+    ]
+    assert bodiless == []
+    reply = document["paths"]["/api/assignments/{assignment_id}/reply"]["post"]["requestBody"]
+    assert reply["content"]["application/json"]["schema"]["$ref"].endswith("/EmptyRequest")

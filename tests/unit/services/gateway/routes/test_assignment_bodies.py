@@ -146,3 +146,16 @@ def test_a_unit_commands_http_body_takes_what_its_amqp_body_takes_with_the_same_
     del over_amqp["assignment_id"]  # over HTTP, the path's
     body = COMMAND_ROUTES[route]
     assert (takes(body) if body is not None else {}) == over_amqp
+
+
+def test_cosigning_and_submitting_a_reply_refuse_unknown_fields_and_take_an_empty_body():
+    gateway = _Gateway()
+    for route in ("cosign_reply", "submit_reply"):
+        status, answer = post(gateway, route, {"text": "答复正文", "category": "A"}, assignment_id=1)
+        assert (status, answer["error"]) == (400, "invalid_input")
+        assert answer["details"] == {"text": ["Unknown field."], "category": ["Unknown field."]}
+    assert gateway.assignment.calls == []
+    for empty in (None, {}):
+        assert post(gateway, "cosign_reply", empty, assignment_id=1)[0] == 200
+        assert post(gateway, "submit_reply", empty, assignment_id=1)[0] == 200
+    assert [name for name, _, _ in gateway.assignment.calls] == ["cosign_reply", "submit_reply"] * 2
