@@ -466,6 +466,149 @@ class Contact(Schema):
     recorded_by = fields.String()
 
 
+# -- what the unit's command routes answer (GET /api/assignments/{id} and each command) ------------
+# Documentation of the answers (tests/unit/services/gateway/test_assignment_answers.py loads each
+# command's real answer through its schema, unknown fields refused, so the two cannot drift).
+
+
+class Decision(Schema):
+    """Staff's decision on a unit's objection or extension request."""
+
+    outcome = fields.String(metadata={"description": "approved, refused, kept or reassigned"})
+    by = fields.String()
+    at = fields.String()
+    until = fields.String(metadata={"description": "an approved extension: the new reply deadline"})
+    assigned_to = fields.List(fields.String(), metadata={"description": "a reassignment: the units it went to"})
+    comment = fields.String()
+
+
+class ObjectionShown(Objection):
+    decision = fields.Nested(Decision, allow_none=True)
+
+
+class AssignmentAnswer(AssignmentListed):
+    """The assignment as a command on it leaves it (签收 and 异议 answer this)."""
+
+
+class MilestoneShown(Schema):
+    milestone = fields.Integer(metadata={"description": "its number in the reply, from 1"})
+    what = fields.String()
+    due = fields.String(metadata={"description": "a date"})
+    done_at = fields.String(allow_none=True)
+    done_by = fields.String(allow_none=True)
+    note = fields.String(allow_none=True)
+
+
+class ReplyShown(Schema):
+    """A reply of one round, as the lead drafted or submitted it."""
+
+    id = fields.Integer()
+    assignment_id = fields.Integer()
+    round = fields.Integer()
+    category = fields.String(metadata={"description": "A, B, C (D if the rulebook enables it)"})
+    text = fields.String()
+    status = fields.String(metadata={"description": "draft, submitted, sent_back or accepted"})
+    revision = fields.Integer()
+    drafted_at = fields.String(allow_none=True)
+    submitted_at = fields.String(allow_none=True)
+    sent_back_at = fields.String(allow_none=True)
+    sent_back_comment = fields.String(allow_none=True)
+    milestones = fields.List(fields.Nested(MilestoneShown))
+    cosigned_by = fields.List(fields.String(), metadata={"description": "the co-units that co-signed it"})
+
+
+class ReplySubmitted(ReplyShown):
+    all_units_replied = fields.Boolean(metadata={"description": "every answering unit of the round has replied"})
+
+
+class InputSent(Schema):
+    input_id = fields.Integer()
+    to = fields.String(metadata={"description": "the lead unit"})
+    round = fields.Integer()
+    sent_at = fields.String()
+
+
+class ExtensionAskedAnswer(Schema):
+    id = fields.Integer()
+    assignment_id = fields.Integer()
+    round = fields.Integer()
+    until = fields.String(allow_none=True, metadata={"description": "the date asked for, or null"})
+    months = fields.Integer(allow_none=True, metadata={"description": "the months asked for, or null"})
+    reason = fields.String()
+    status = fields.String(metadata={"description": "requested, approved or refused"})
+    requested_at = fields.String()
+
+
+class MilestoneDone(MilestoneShown):
+    assignment_id = fields.Integer()
+    round = fields.Integer()
+    unit = fields.String()
+
+
+class FollowupSent(Schema):
+    assignment_id = fields.Integer()
+    round = fields.Integer()
+    text = fields.String()
+    unit = fields.String()
+
+
+class _Partner(Schema):
+    id = fields.Integer()
+    unit = fields.String()
+    role = fields.String()
+    status = fields.String()
+
+
+class _InputShown(Schema):
+    id = fields.Integer()
+    from_unit = fields.String()
+    round = fields.Integer()
+    text = fields.String()
+    sent_at = fields.String()
+
+
+class _ExtensionShown(Schema):
+    id = fields.Integer()
+    round = fields.Integer()
+    until = fields.String(allow_none=True)
+    months = fields.Integer(allow_none=True)
+    reason = fields.String()
+    status = fields.String()
+    requested_at = fields.String()
+    decision = fields.Nested(Decision, allow_none=True)
+
+
+class _HandlingCancelled(Schema):
+    reason = fields.String(metadata={"description": "process_cancelled"})
+    note = fields.String(allow_none=True, metadata={"description": "the operator's reason"})
+    by = fields.String(allow_none=True)
+    at = fields.String(allow_none=True)
+    reply_kept = fields.Boolean(metadata={"description": "staff had accepted its reply: it stays on record"})
+
+
+class _LogEntry(Schema):
+    at = fields.String()
+    actor = fields.String()
+    action = fields.String()
+    data = fields.Dict()
+
+
+class AssignmentShown(AssignmentListed):
+    """One assignment with everything of it the unit and staff read."""
+
+    objection = fields.Nested(ObjectionShown, allow_none=True)
+    partners = fields.List(fields.Nested(_Partner), metadata={"description": "the proposal's other units"})
+    replies = fields.List(fields.Nested(ReplyShown), metadata={"description": "its replies, every round"})
+    lead_reply = fields.Nested(
+        ReplyShown, allow_none=True, metadata={"description": "for a co-unit: the lead's draft to co-sign"}
+    )
+    inputs = fields.List(fields.Nested(_InputShown), metadata={"description": "co-unit input sent or received"})
+    extension_requests = fields.List(fields.Nested(_ExtensionShown))
+    contacts = fields.List(fields.Nested(Contact))
+    handling_cancelled = fields.Nested(_HandlingCancelled, allow_none=True)
+    events = fields.List(fields.Nested(_LogEntry), metadata={"description": "its log, oldest first"})
+
+
 class ExtensionRequest(Body, ExtensionAsked):
     """Until a date, or for a number of months: the one schema of ``shared.contracts.rpc.assignments``,
     as over AMQP (``request_extension``)."""

@@ -271,31 +271,31 @@ class ProposalRoutes:
         return 200, self.assignment.assignment_page(principal=principal, query=query)
 
     @http("GET", "/api/assignments/<id:assignment_id>")
-    @endpoint("unit", "staff", "leader", "committee")
+    @endpoint("unit", "staff", "leader", "committee", response=schemas.AssignmentShown)
     def get_assignment(self, request, principal, assignment_id):
         """One assignment with its replies, co-signatures and events."""
         return 200, self.assignment.get_assignment(assignment_id, principal=principal)
 
     @http("POST", "/api/assignments/<id:assignment_id>/sign")
-    @endpoint("unit", body=schemas.EmptyRequest)
+    @endpoint("unit", body=schemas.EmptyRequest, response=schemas.AssignmentAnswer)
     def sign_assignment(self, request, principal, assignment_id, body):
         """签收: the unit signs for the assignment; its clock starts. The body is empty (or ``{}``)."""
         return 200, self.assignment.sign(assignment_id, principal=principal)
 
     @http("POST", "/api/assignments/<id:assignment_id>/object")
-    @endpoint("unit", body=schemas.ObjectionRequest)
+    @endpoint("unit", body=schemas.ObjectionRequest, response=schemas.AssignmentAnswer)
     def object_to_assignment(self, request, principal, assignment_id, body):
         """Object to an assignment within the window; staff reassign."""
         return 200, self.assignment.object(assignment_id, body["reason"], principal=principal)
 
     @http("POST", "/api/assignments/<id:assignment_id>/input")
-    @endpoint("unit", body=schemas.TextRequest)
+    @endpoint("unit", body=schemas.TextRequest, response=schemas.InputSent)
     def send_input(self, request, principal, assignment_id, body):
         """A co-unit sends its input to the lead unit."""
         return 200, self.assignment.send_input(assignment_id, body["text"], principal=principal)
 
     @http("POST", "/api/assignments/<id:assignment_id>/reply-draft")
-    @endpoint("unit", body=schemas.ReplyDraftRequest)
+    @endpoint("unit", body=schemas.ReplyDraftRequest, response=schemas.ReplyShown)
     def draft_reply(self, request, principal, assignment_id, body):
         """The answering unit drafts its reply with a category; category B with its milestones."""
         milestones = [{"what": m["what"], "due": m["due"].isoformat()} for m in body["milestones"]]
@@ -304,19 +304,24 @@ class ProposalRoutes:
         )
 
     @http("POST", "/api/assignments/<id:assignment_id>/cosign-reply")
-    @endpoint("unit", body=schemas.EmptyRequest)
+    @endpoint("unit", body=schemas.EmptyRequest, response=schemas.ReplyShown)
     def cosign_reply(self, request, principal, assignment_id, body):
         """会签: a co-unit co-signs the lead's draft."""
         return 200, self.assignment.cosign_reply(assignment_id, principal=principal)
 
     @http("POST", "/api/assignments/<id:assignment_id>/reply")
-    @endpoint("unit", body=schemas.EmptyRequest)
+    @endpoint("unit", body=schemas.EmptyRequest, response=schemas.ReplySubmitted)
     def submit_reply(self, request, principal, assignment_id, body):
         """Submit the reply; refused until every co-unit co-signed."""
         return 200, self.assignment.submit_reply(assignment_id, principal=principal)
 
     @http("POST", "/api/assignments/<id:assignment_id>/extension")
-    @endpoint("unit", body=schemas.ExtensionRequest, statuses=((422, "asked after the reply deadline ended"),))
+    @endpoint(
+        "unit",
+        body=schemas.ExtensionRequest,
+        response=schemas.ExtensionAskedAnswer,
+        statuses=((422, "asked after the reply deadline ended"),),
+    )
     def request_extension(self, request, principal, assignment_id, body):
         """Ask for a later reply deadline, before the current one: until a date or for some months."""
         until = body["until"].isoformat() if body["until"] is not None else None
@@ -325,7 +330,7 @@ class ProposalRoutes:
         )
 
     @http("POST", "/api/assignments/<id:assignment_id>/milestone")
-    @endpoint("unit", body=schemas.MilestoneRequest)
+    @endpoint("unit", body=schemas.MilestoneRequest, response=schemas.MilestoneDone)
     def report_milestone(self, request, principal, assignment_id, body):
         """After a category B reply was accepted: report one of its milestones done."""
         return 200, self.assignment.report_milestone(
@@ -347,7 +352,7 @@ class ProposalRoutes:
         )
 
     @http("POST", "/api/assignments/<id:assignment_id>/followup")
-    @endpoint("unit", body=schemas.TextRequest)
+    @endpoint("unit", body=schemas.TextRequest, response=schemas.FollowupSent)
     def submit_followup(self, request, principal, assignment_id, body):
         """After a category B reply: report the matter solved (the second reply)."""
         return 200, self.assignment.submit_followup(assignment_id, body["text"], principal=principal)
