@@ -46,6 +46,22 @@ def test_inviting_cosigners_keeps_their_rows_and_publishes_one_notification_for_
     assert event["subject"] == proposal["number"]
     assert event["payload"]["recipients"] == ["张伟", "王芳"]
     assert proposal["number"] in event["payload"]["title"]
+    # The invited read who invited them by name (the members directory's seed), not a login id.
+    operations.submit(
+        uow,
+        RULES,
+        {**DRAFT, "cosigners": ["王芳"]},
+        {"user": "member.li", "roles": ["member"]},
+        directory=lambda users: [],
+    )
+    assert notify_events(uow)[-1]["payload"]["text"].startswith("李明华委员 邀请您联名提案")
+
+
+def test_a_member_the_directory_does_not_know_is_named_by_their_user_id():
+    from services.intake import members
+
+    assert members.called("member.li") == "李明华委员"
+    assert members.called("visitor.x") == "visitor.x"
 
 
 def test_a_rolled_back_submission_publishes_nothing(tmp_path, skipping_clock):
