@@ -48,7 +48,7 @@ def require_operator(principal: Mapping[str, Any] | None) -> None:
 CANCELLED_PAYLOAD = contracts.ProcessCancelledSchema()
 
 
-TASK_CLOSED = "task_closed"  # notify.task_closed: a cancellation closed the recipient's open task
+TASK_CLOSED = contracts.TASK_CLOSED  # notify.task_closed: a cancellation closed the recipient's open task
 
 
 def task_holders(item: WorkItem) -> list[str]:

@@ -204,6 +204,8 @@ class ProcessCancelledSchema(Schema):
 
 
 NOTIFY_PREFIX = "notify."  # domain events named notify.<kind> are delivered to people by the gateway
+# The engine's one notice: an operator's cancellation closed the recipient's open task (whoever held it).
+TASK_CLOSED = "task_closed"
 
 
 class NotificationPayloadSchema(Schema):

@@ -204,8 +204,13 @@ def service_grant(settings: config.Settings, service: str) -> Grant:
     grant.write.add(esc(DEFAULT_EXCHANGE))
     if service == "engine":
         grant.publishes(contracts.JOBS_EXCHANGE, *(esc(s) + r"\..+" for s in contracts.SERVICES))
-        # Its one domain event: an operator cancelled an instance (the services close their records).
-        grant.publishes(contracts.EVENTS_EXCHANGE, esc(contracts.PROCESS_CANCELLED))
+        # Its one domain event: an operator cancelled an instance (the services close their records),
+        # and its one notice: whoever held a task the cancellation closed is told.
+        grant.publishes(
+            contracts.EVENTS_EXCHANGE,
+            esc(contracts.PROCESS_CANCELLED),
+            esc(contracts.NOTIFY_PREFIX + contracts.TASK_CLOSED),
+        )
     if service in contracts.SERVICES:
         grant.publishes(contracts.RESULTS_EXCHANGE, esc(contracts.RESULT_ROUTING_KEY))
         grant.publishes(contracts.EVENTS_EXCHANGE, r".+")
