@@ -45,8 +45,9 @@ from typing import Any
 from shared import clock, contracts
 from shared.contracts import messages
 from shared.validation import load
+from shared.names import member_called
 
-from . import case_outcome, members
+from . import case_outcome
 from .models import OpinionItem, Proposal
 from .opinion_records import by_number as opinion_by_number
 from .opinion_records import events_of as opinion_events_of
@@ -134,7 +135,7 @@ def _cancel_proposal(
                 uow,
                 proposal,
                 [c.user for c in invited],
-                f"{members.called(proposal.initiator)} 邀请您联名的提案 {title}的办理流程已被撤销，联名邀请随之关闭，无需再确认。"
+                f"{member_called(proposal.initiator)} 邀请您联名的提案 {title}的办理流程已被撤销，联名邀请随之关闭，无需再确认。"
                 f"原因：{data['reason']}",
                 kind="cosign_cancelled",
             ),

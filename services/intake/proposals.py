@@ -19,8 +19,8 @@ from shared.validation import PageQuery, load, made, page_answer, page_window
 from shared.contracts import messages
 
 from shared.masking import mask_text
+from shared.names import member_called
 from .access import MEMBER, acting_user, not_found, proposes, reads_all, require_member, require_reader
-from . import members
 from .areas import check_area
 from .models import Cosigner, Proposal, Publication
 from .numbering import format_number, next_sequence
@@ -173,7 +173,7 @@ def submit(
             uow,
             proposal,
             data["cosigners"],
-            f"{members.called(initiator)} 邀请您联名提案 {number}《{proposal.title}》，请在 {cosigning.due.isoformat()} 前确认。",
+            f"{member_called(initiator)} 邀请您联名提案 {number}《{proposal.title}》，请在 {cosigning.due.isoformat()} 前确认。",
             kind="cosign_invited",
         )
     # The command id derives from the stored proposal: a repeat of this transaction cannot start twice.

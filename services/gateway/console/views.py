@@ -12,12 +12,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import quote, urlsplit
 
-from jinja2 import Environment, PackageLoader, select_autoescape
+from jinja2 import Environment, PackageLoader, pass_context, select_autoescape
 from werkzeug.wrappers import Response
 
 from shared import clock
 from shared.calendar import CHINA_TZ, local_date
 from shared.errors import Unauthenticated, ZtcError
+from shared.names import seeded_units, unit_zh
 
 from .. import tokens
 from ..http import request_id
@@ -66,9 +67,21 @@ def readable(message: str | None) -> str:
     return _STAMP.sub(lambda found: when(found.group(0)), message or "")
 
 
+@pass_context
+def unit(context, code) -> str:
+    """A unit as a page names it: its name from the unit directory's seed (the Chinese part on a
+    Chinese page, the whole name on an English one); a code the seed does not know, as it is."""
+    if not code:
+        return ""
+    if context.get("lang") == "en":
+        return seeded_units().get(code) or code
+    return unit_zh(code)
+
+
 _env.filters["when"] = when
 _env.filters["day"] = day
 _env.filters["readable"] = readable
+_env.filters["unit"] = unit
 
 # Served with every console page: no framing, scripts and styles from the console only.
 HEADERS = {

@@ -58,10 +58,10 @@ def test_inviting_cosigners_keeps_their_rows_and_publishes_one_notification_for_
 
 
 def test_a_member_the_directory_does_not_know_is_named_by_their_user_id():
-    from services.intake import members
+    from shared.names import member_called
 
-    assert members.called("member.li") == "李明华委员"
-    assert members.called("visitor.x") == "visitor.x"
+    assert member_called("member.li") == "李明华委员"
+    assert member_called("visitor.x") == "visitor.x"
 
 
 def test_a_rolled_back_submission_publishes_nothing(tmp_path, skipping_clock):
