@@ -528,15 +528,18 @@ class InputSent(Schema):
     sent_at = fields.String()
 
 
-class ExtensionAskedAnswer(Schema):
+class _ExtensionAsked(Schema):
     id = fields.Integer()
-    assignment_id = fields.Integer()
     round = fields.Integer()
     until = fields.String(allow_none=True, metadata={"description": "the date asked for, or null"})
     months = fields.Integer(allow_none=True, metadata={"description": "the months asked for, or null"})
     reason = fields.String()
     status = fields.String(metadata={"description": "requested, approved or refused"})
     requested_at = fields.String()
+
+
+class ExtensionAskedAnswer(_ExtensionAsked):
+    assignment_id = fields.Integer()
 
 
 class MilestoneDone(MilestoneShown):
@@ -567,14 +570,7 @@ class _InputShown(Schema):
     sent_at = fields.String()
 
 
-class _ExtensionShown(Schema):
-    id = fields.Integer()
-    round = fields.Integer()
-    until = fields.String(allow_none=True)
-    months = fields.Integer(allow_none=True)
-    reason = fields.String()
-    status = fields.String()
-    requested_at = fields.String()
+class _ExtensionShown(_ExtensionAsked):
     decision = fields.Nested(Decision, allow_none=True)
 
 
