@@ -83,6 +83,9 @@ def test_a_cancelled_opinion_item_is_cancelled_and_its_submitter_told(running):
     assert refused.status_code == 409 and REASON in refused.text and "cancelled" in refused.text
     wait_for(lambda: notices(api, "member", number, "opinion.cancelled"), timeout=60, message="the submitter told")
     assert item(api, number, who="member")["status"] == "cancelled"
+    # The editors' open task went with it, and they are told so (the engine's notice, by role).
+    [closed] = wait_for(lambda: notices(api, "staff", number, "task_closed"), timeout=60, message="the editors told")
+    assert REASON in closed["text"] and "无需再办理" in closed["text"] and closed["recipient"] == "role:staff"
 
 
 def test_a_cancelled_case_refuses_its_next_step_naming_the_cancellation(running):
