@@ -84,7 +84,10 @@ class SharedChromium:
 
 def axe_violations(driver) -> list[dict]:
     """axe-core's serious and critical violations on the page shown (WCAG 2.1 A and AA rules)."""
-    driver.execute_script(AXE.read_text(encoding="utf-8"))
+    # The script (about half a megabyte) once per page: a second scan of the same page (at phone
+    # width) finds it loaded.
+    if not driver.execute_script("return typeof window.axe !== 'undefined'"):
+        driver.execute_script(AXE.read_text(encoding="utf-8"))
     result = driver.execute_async_script(
         "const done = arguments[arguments.length - 1];"
         "axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}})"
