@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
 
 from . import outbox
-from .relay import OutboxRelay
+from .relay import OutboxRelay, PublishRefused
 
 log = logging.getLogger(__name__)
 
@@ -158,6 +158,9 @@ class Database(DependencyProvider):  # type: ignore[misc]  # nameko ships no typ
             try:
                 self.relay.flush(sweep=sweep)
                 backoff = self.settings.relay_interval_seconds
+            except PublishRefused as exc:  # a permission missing: an operator must act
+                log.error("outbox relay of %s: %s; retrying in %.1fs", self.service, exc, backoff)
+                backoff = min(backoff * 2, 5.0)
             except Exception as exc:  # broker or database away: keep the rows, try again later
                 log.warning("outbox relay of %s: %s; retrying in %.1fs", self.service, exc, backoff)
                 backoff = min(backoff * 2, 5.0)

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
+from amqp.exceptions import AccessRefused
 from sqlalchemy import bindparam, delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -30,6 +31,21 @@ if TYPE_CHECKING:
     from kombu.messaging import Producer
 
 log = logging.getLogger(__name__)
+
+
+class PublishRefused(Exception):
+    """The broker refused this process's user a row's exchange or routing key (403 ACCESS_REFUSED):
+    a permission missing from the broker's users, not a broker that is away. The relay keeps the row
+    and every later one, and says which key and what to do."""
+
+    def __init__(self, user: str | None, row: Any, exc: BaseException) -> None:
+        where = f"exchange {row.exchange!r}, routing key {row.routing_key!r}" if row is not None else "a row"
+        super().__init__(
+            f"the broker refused user {user or '(the connection user)'} publishing to {where}: its "
+            "permissions lack it. Apply the broker's users and permissions of this version (the "
+            "deployment's migrate step, or deploy/rabbitmq/definitions.json); the outbox keeps this "
+            f"row and the rows after it until then ({exc})"
+        )
 
 
 class OutboxRelay:
@@ -139,6 +155,7 @@ class OutboxRelay:
             rows = sorted(found, key=lambda row: row.id)  # RETURNING keeps no order: as they were written
             if not rows:
                 return 0
+            row = None
             try:
                 producer = self._get_producer()
                 for row in rows:
@@ -152,6 +169,11 @@ class OutboxRelay:
                         user_id=self.user,
                         timestamp=int(time.time()),
                     )  # wall time: operators see a message's age
+            except AccessRefused as exc:
+                self.reset()
+                # the transaction rolls back: the rows stay in the outbox, and nothing after this one
+                # goes out until the permission is there (their order is kept)
+                raise PublishRefused(self.user, row, exc) from exc
             except Exception:
                 self.reset()
                 raise  # the transaction rolls back: the rows stay in the outbox

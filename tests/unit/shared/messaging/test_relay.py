@@ -83,3 +83,37 @@ def test_a_sweep_publishes_a_whole_backlog_as_a_woken_flush_does(relay):
     assert relay.flush(sweep=True) == 5
     assert [key for key, _ in relay.producer.sent] == [f"k{n}" for n in range(5)]
     assert _left(relay) == []
+
+
+class _Refusing(_Producer):
+    """A broker that refuses the user one routing key (a topic permission it lacks)."""
+
+    def publish(self, payload, **options):
+        from amqp.exceptions import AccessRefused
+
+        if options["routing_key"] == "notify.new_kind":
+            raise AccessRefused("ACCESS_REFUSED - access to topic 'notify.new_kind' refused")
+        super().publish(payload, **options)
+
+
+def test_a_key_the_broker_refuses_is_named_with_what_to_do_and_the_rows_stay_in_order(relay):
+    """A permission missing from the broker (a new event, definitions not applied): the relay says
+    which exchange and key, and that the users and permissions must be applied; the refused row and
+    those after it stay in the outbox, and go out in order once the broker takes them."""
+    from shared.messaging.relay import PublishRefused
+
+    refusing = _Refusing()
+    relay._get_producer = lambda: refusing
+    now = clock.now()
+    for key in ("first", "notify.new_kind", "third"):
+        _add(relay, key, now)
+    with pytest.raises(PublishRefused) as refused:
+        relay.flush()
+    message = str(refused.value)
+    assert "'ztc.events'" in message and "'notify.new_kind'" in message and "migrate step" in message
+    assert _left(relay) == ["first", "notify.new_kind", "third"]  # the batch rolled back, nothing lost
+
+    relay._get_producer = lambda: relay.producer  # the permission applied
+    relay.flush()
+    assert [key for key, _ in relay.producer.sent] == ["first", "notify.new_kind", "third"]
+    assert _left(relay) == []
