@@ -436,3 +436,23 @@ def process_cancelled(
     if at is not None:
         body["occurred_at"] = at.isoformat()
     return body
+
+
+def conforms(schema, data, where="answer"):
+    """What a route answers is what its OpenAPI response schema documents (the schemas are
+    documentation only, so a test holds them to the real answers): every key of ``data`` is a field of ``schema`` (nested ones too) and loads as its type."""
+    assert isinstance(data, dict), where
+    unknown = set(data) - set(schema.fields)
+    assert not unknown, f"{where}: {sorted(unknown)} not in {type(schema).__name__}"
+    from marshmallow import fields
+
+    for name, value in data.items():
+        field = schema.fields[name]
+        if isinstance(field, fields.Nested) and value is not None:
+            for i, item in enumerate(value if field.many else [value]):
+                conforms(field.schema, item, f"{where}.{name}[{i}]")
+        elif isinstance(field, fields.List) and isinstance(field.inner, fields.Nested):
+            for i, item in enumerate(value):
+                conforms(field.inner.schema, item, f"{where}.{name}[{i}]")
+        else:
+            field.deserialize(value, name, data)  # raises if the type or a null is not allowed

@@ -420,6 +420,32 @@ class OverdueBoard(Schema):
     )
 
 
+class SupervisionLogEntry(Schema):
+    id = fields.Integer()
+    number = fields.String()
+    leader = fields.String(metadata={"description": "who wrote it (the operator, for the cancellation entry)"})
+    at = fields.String()
+    kind = fields.String(metadata={"description": "visit, meeting, instruction, note; cancelled"})
+    text = fields.String()
+
+
+class _LogCancelled(Schema):
+    by = fields.String()
+    at = fields.String(allow_none=True)
+    reason = fields.String()
+
+
+class SupervisionLog(Schema):
+    """A key proposal's supervision log, oldest first."""
+
+    number = fields.String()
+    supervising_leader = fields.String()
+    entries = fields.List(fields.Nested(SupervisionLogEntry))
+    cancelled = fields.Nested(
+        _LogCancelled, allow_none=True, metadata={"description": "its handling was cancelled: who, when, why"}
+    )
+
+
 class SupervisionLogRequest(Body):
     kind = fields.String(required=True, validate=validate.OneOf(["visit", "meeting", "instruction", "note"]))
     text = fields.String(required=True, validate=validate.Length(min=1, max=5000))

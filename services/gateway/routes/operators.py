@@ -23,6 +23,20 @@ INCIDENT_QUERY = ("page", "per_page", "status")
 
 
 # -- shapes -------------------------------------------------------------------------------------------
+
+
+class _ServiceState(Schema):
+    status = fields.String(metadata={"description": "ok, or not answering"})
+    error = fields.String(metadata={"description": "why it is not answering"})
+
+
+class ServicesAnswer(Schema):
+    services = fields.Dict(
+        keys=fields.String(), values=fields.Nested(_ServiceState), metadata={"description": "each service by name"}
+    )
+    ready = fields.Boolean(metadata={"description": "every service answers"})
+
+
 class OpsQueue(Schema):
     name = fields.String()
     messages = fields.Integer()
@@ -275,7 +289,7 @@ class OperatorRoutes:
         )
 
     @http("GET", "/api/ops/services")
-    @endpoint("operator")
+    @endpoint("operator", response=ServicesAnswer)
     def ops_services(self, request, principal):
         """Each service behind the gateway: answering or not, and why."""
         out = {

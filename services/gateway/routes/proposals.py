@@ -204,13 +204,13 @@ class ProposalRoutes:
         return 200, self.supervision.overdue(query, principal=principal)
 
     @http("POST", "/api/proposals/<string:number>/supervision-log")
-    @endpoint("leader", body=schemas.SupervisionLogRequest, status=201)
+    @endpoint("leader", body=schemas.SupervisionLogRequest, response=schemas.SupervisionLogEntry, status=201)
     def log_key_supervision(self, request, principal, number, body):
         """The supervising leader of a key proposal records a visit, meeting or instruction."""
         return 201, self.supervision.log_key_supervision(number, body["kind"], body["text"], principal=principal)
 
     @http("GET", "/api/proposals/<string:number>/supervision-log")
-    @endpoint(*INVOLVED)
+    @endpoint(*INVOLVED, response=schemas.SupervisionLog)
     def key_supervision_log(self, request, principal, number):
         """A key proposal's supervision log: for its proposers, overseers and the units it was given to."""
         return 200, self.supervision.key_supervision_log(number, principal=principal)

@@ -70,6 +70,10 @@ def test_a_service_that_takes_requests_but_never_answers_is_named_after_the_read
     assert "UnknownService" in services["assignment"]  # no queue at all: said at once
     page = call("GET", "/api/ops/services").json()
     assert page["ready"] is False and page["services"]["intake"]["error"] == services["intake"]
+    from services.gateway.routes.operators import ServicesAnswer
+    from tests.support import conforms
+
+    conforms(ServicesAnswer(), page)  # as the OpenAPI document says
 
 
 ROUTES = [

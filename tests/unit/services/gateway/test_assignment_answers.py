@@ -8,7 +8,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from marshmallow import Schema, fields
 
 from services.assignment import commands, decisions, operations, queries
 from services.assignment.rules import RulebookRules
@@ -16,6 +15,7 @@ from services.gateway import openapi, schemas
 from services.gateway.service import GatewayService
 from shared import clock
 from shared.calendar import local_date
+from tests.support import conforms
 from tests.unit.services.assignment.fakes import FakeAssignmentUnitOfWork
 
 STAFF = {"user": "staff.wang", "roles": ["staff"], "unit": None}
@@ -24,23 +24,6 @@ NUMBER = "2026-0001"
 
 def handler(unit):
     return {"user": f"handler.{unit}", "roles": ["unit"], "unit": unit}
-
-
-def conforms(schema: Schema, data, where="answer"):
-    """Every key of ``data`` is a field of ``schema`` (nested ones too) and loads as its type."""
-    assert isinstance(data, dict), where
-    unknown = set(data) - set(schema.fields)
-    assert not unknown, f"{where}: {sorted(unknown)} not in {type(schema).__name__}"
-    for name, value in data.items():
-        field = schema.fields[name]
-        if isinstance(field, fields.Nested) and value is not None:
-            for i, item in enumerate(value if field.many else [value]):
-                conforms(field.schema, item, f"{where}.{name}[{i}]")
-        elif isinstance(field, fields.List) and isinstance(field.inner, fields.Nested):
-            for i, item in enumerate(value):
-                conforms(field.inner.schema, item, f"{where}.{name}[{i}]")
-        else:
-            field.deserialize(value, name, data)  # raises if the type or a null is not allowed
 
 
 @pytest.fixture

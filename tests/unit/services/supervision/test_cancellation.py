@@ -204,12 +204,17 @@ def test_a_malformed_cancellation_is_refused_and_changes_nothing(uow, rules, spo
 
 
 def test_the_key_proposal_and_its_leaders_log_are_kept(uow, rules):
+    from services.gateway import schemas
+    from tests.support import conforms
+
     open_lead_and_co(uow, rules, key_proposal=True)
-    key_proposals.log_key_supervision(uow, NUMBER, "visit", "visited the bureau", LEADER)
+    entry = key_proposals.log_key_supervision(uow, NUMBER, "visit", "visited the bureau", LEADER)
+    conforms(schemas.SupervisionLogEntry(), entry)  # as the OpenAPI document says
     cancellation.hear(uow, cancelled())
     [row] = uow.rows(KeyProposal, number=NUMBER)
     assert row.supervising_leader == LEADER["user"]
     log = key_proposals.key_supervision_log(uow, NUMBER, STAFF)
+    conforms(schemas.SupervisionLog(), log)
     reason = cancelled()["payload"]["reason"]
     # kept, with a last entry saying the handling was cancelled: who and why
     assert [(e["kind"], e["text"]) for e in log["entries"]] == [("visit", "visited the bureau"), ("cancelled", reason)]
