@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from shared import clock
 from shared.errors import BusinessError
 from shared.validation import load
+from shared import names
 
 from .models import Case, CaseCommitment, CaseFollowUp, CaseMeeting
 from .records import CANCELLED, actor_of, case_by_id, event, record, tell, without_resident
@@ -332,7 +333,8 @@ def remind_commitments(
             str(round_),
             [f"unit:{u}" for u in pending] + ["role:staff"],
             f"微协商 {case.number} 的承诺已逾期",
-            f"尚未承诺：{', '.join(pending)}",
+            # the departments by the directory's names (a code it does not hold, as it is)
+            f"尚未承诺：{names.units_zh(pending, {u.code: u.name for u in uow.assignments.units(pending)})}",
         )
     return {"pending": pending, "next_check": next_check}
 

@@ -376,6 +376,11 @@ def test_late_commitments_and_follow_ups_are_reminded_with_deadlines_from_the_ru
     cid, _ = meeting_held(session, number)
     reminded = steps.remind_commitments(uow(session), RULES, {"case_id": cid}, None)
     assert sorted(reminded["pending"]) == ["housing", "transport"]
+    session.flush()
+    [overdue] = outbox(session, "notify.consultation.commitment_overdue")
+    # the departments by name, as the directory holds them (their codes before)
+    assert overdue["payload"]["text"].startswith("尚未承诺：") and "市交通运输局" in overdue["payload"]["text"]
+    assert "transport" not in overdue["payload"]["text"]
     for principal in (TRANSPORT, HOUSING):
         cases.record_commitment(uow(session), number, {"actions": "落实", "done_by": "2027-02-01"}, principal)
     first = steps.schedule_follow_up(uow(session), RULES, {"case_id": cid}, None)
