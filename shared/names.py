@@ -75,8 +75,9 @@ def unit_zh(code: str) -> str:
     return zh(seeded_units().get(code), code)
 
 
-def member_called(user: str) -> str:
-    """How a notice in Chinese names member ``user``: ``李明华委员``; a member the seed does not know
-    by their user id."""
-    name = seeded_members().get(user)
+def member_called(user: str, known: dict[str, str] | None = None) -> str:
+    """How a notice in Chinese names member ``user``: ``李明华委员``. ``known``: ``{user: name}``
+    from the members directory itself (a member added or renamed since the seed); else the seed's
+    name; a member neither knows, by their user id."""
+    name = (known or {}).get(user) or seeded_members().get(user)
     return f"{name}委员" if name else user

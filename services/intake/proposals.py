@@ -9,6 +9,7 @@ transaction.
 from __future__ import annotations
 
 import heapq
+import logging
 
 from marshmallow import fields
 
@@ -29,6 +30,8 @@ from .unit_of_work import IntakeUnitOfWork
 from .rules import IntakeRules
 from .similarity import overlap_needed, score, title_grams
 from .schemas import CONTENT, ContentSchema, DraftSchema, ProposalSchema, PublicationSchema, SimilarTitlesQuery
+
+log = logging.getLogger(__name__)
 
 PROCESS_ID = "proposal"
 
@@ -90,6 +93,18 @@ def is_proposer_of(uow: IntakeUnitOfWork, number: str, principal: dict) -> bool:
     return proposal is not None and proposes(proposal, user, roles)
 
 
+def invited_by(initiator: str, names) -> str:
+    """The initiator as the invitation names them: by the members directory (``names``), and when
+    it cannot be asked, by its seed (a notice's wording never fails a submission)."""
+    known: dict[str, str] = {}
+    if names is not None:
+        try:
+            known = dict(names([initiator]) or {})
+        except Exception as exc:  # noqa: BLE001 - the directory away or slow: the seed's name
+            log.warning("the members directory did not name %s (%s); the seed's name is used", initiator, exc)
+    return member_called(initiator, known)
+
+
 def submit(
     uow: IntakeUnitOfWork,
     rules: IntakeRules,
@@ -98,6 +113,7 @@ def submit(
     thread: str | None = None,
     key: str | None = None,
     directory=None,
+    names=None,
 ) -> dict:
     """Record a member's proposal, number it and start its process.
 
@@ -110,7 +126,8 @@ def submit(
     a proposal submitted fresh is its own thread (its number).
 
     ``directory``: ``users -> unknown users``, the members directory the co-signers are checked in
-    (see :func:`check_cosigners`).
+    (see :func:`check_cosigners`). ``names``: ``users -> {user: name}`` from the same directory, for
+    naming the initiator in the co-signers' invitation (:func:`invited_by`).
 
     A joint proposal waits for its co-signers until the rulebook's ``cosign_window`` has passed
     (the end of its last day, Chinese time); the start command carries that moment as ``cosign_due``.
@@ -173,7 +190,7 @@ def submit(
             uow,
             proposal,
             data["cosigners"],
-            f"{member_called(initiator)} 邀请您联名提案 {number}《{proposal.title}》，请在 {cosigning.due.isoformat()} 前确认。",
+            f"{invited_by(initiator, names)} 邀请您联名提案 {number}《{proposal.title}》，请在 {cosigning.due.isoformat()} 前确认。",
             kind="cosign_invited",
         )
     # The command id derives from the stored proposal: a repeat of this transaction cannot start twice.

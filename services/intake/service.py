@@ -46,7 +46,13 @@ class IntakeService(Pingable, OpinionEntrypoints):
     def submit(self, draft, principal, key=None):
         """``key``: the idempotency key; a repeat with the same key answers the first proposal."""
         proposal = operations.submit(
-            self.uow, self.rules, draft, principal, key=key, directory=self._directory(principal)
+            self.uow,
+            self.rules,
+            draft,
+            principal,
+            key=key,
+            directory=self._directory(principal),
+            names=self._member_names(principal),
         )
         self.db.commit()
         return proposal

@@ -57,6 +57,21 @@ def test_inviting_cosigners_keeps_their_rows_and_publishes_one_notification_for_
     assert notify_events(uow)[-1]["payload"]["text"].startswith("李明华委员 邀请您联名提案")
 
 
+def test_the_invitation_names_the_initiator_as_the_members_directory_does_and_the_seed_when_it_cannot(uow):
+    """A member renamed or added since the seed is named as the directory holds them; a directory
+    that does not answer leaves the seed's name, and the submission goes through."""
+    member = {"user": "member.li", "roles": ["member"]}
+    draft = {**DRAFT, "cosigners": ["王芳"]}
+    operations.submit(uow, RULES, draft, member, directory=lambda users: [], names=lambda users: {"member.li": "李明"})
+    assert notify_events(uow)[-1]["payload"]["text"].startswith("李明委员 邀请您联名提案")
+
+    def away(users):
+        raise TimeoutError("evaluation did not answer")
+
+    operations.submit(uow, RULES, draft, member, directory=lambda users: [], names=away)
+    assert notify_events(uow)[-1]["payload"]["text"].startswith("李明华委员 邀请您联名提案")
+
+
 def test_a_member_the_directory_does_not_know_is_named_by_their_user_id():
     from shared.names import member_called
 
