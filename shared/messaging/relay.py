@@ -38,14 +38,23 @@ class PublishRefused(Exception):
     a permission missing from the broker's users, not a broker that is away. The relay keeps the row
     and every later one, and says which key and what to do."""
 
-    def __init__(self, user: str | None, row: Any, exc: BaseException) -> None:
-        where = f"exchange {row.exchange!r}, routing key {row.routing_key!r}" if row is not None else "a row"
-        super().__init__(
-            f"the broker refused user {user or '(the connection user)'} publishing to {where}: its "
-            "permissions lack it. Apply the broker's users and permissions of this version (the "
-            "deployment's migrate step, or deploy/rabbitmq/definitions.json); the outbox keeps this "
-            f"row and the rows after it until then ({exc})"
+    def __init__(self, user: str | None, row: Any, exc: BaseException, sent: list[int] | None = None) -> None:
+        who = f"user {user or '(the connection user)'}"
+        apply = (
+            "Apply the broker's users and permissions of this version (the deployment's migrate "
+            "step, or deploy/rabbitmq/definitions.json)"
         )
+        if row is None:  # refused at connecting: the user, its password or its vhost access
+            text = f"the broker refused {who} a connection to publish the outbox. {apply}; the outbox keeps its rows"
+        else:
+            text = (
+                f"the broker refused {who} publishing to exchange {row.exchange!r}, routing key "
+                f"{row.routing_key!r}: its permissions lack it. {apply}; the outbox keeps this row and "
+                "the rows after it until then"
+            )
+        super().__init__(f"{text} ({exc})")
+        # the rows of the batch the broker took before it refused one: not to be published again
+        self.sent = list(sent or [])
 
 
 class OutboxRelay:
@@ -146,6 +155,17 @@ class OutboxRelay:
                 yield session.connection()
 
     def _flush_batch(self) -> int:
+        try:
+            return self._flush_rows()
+        except PublishRefused as refused:
+            if refused.sent:
+                # Not sent again on every retry while the permission is missing (a duplicate each time).
+                with self._begin() as s:
+                    self._delete_direct.execute(s, [{"deleted_id": row_id} for row_id in refused.sent])
+                self.published += len(refused.sent)
+            raise
+
+    def _flush_rows(self) -> int:
         # Core statements built once, on a connection of the engine in a transaction of its own,
         # not in an ORM session: a batch is most often one row, and the session's set-up,
         # execution path and commit cost more than its statements.
@@ -172,8 +192,10 @@ class OutboxRelay:
             except AccessRefused as exc:
                 self.reset()
                 # the transaction rolls back: the rows stay in the outbox, and nothing after this one
-                # goes out until the permission is there (their order is kept)
-                raise PublishRefused(self.user, row, exc) from exc
+                # goes out until the permission is there (their order is kept); the rows before it
+                # went out, and are deleted once the rollback is done (_flush_batch)
+                sent = [r.id for r in rows[: rows.index(row)]] if row is not None else []
+                raise PublishRefused(self.user, row, exc, sent) from exc
             except Exception:
                 self.reset()
                 raise  # the transaction rolls back: the rows stay in the outbox

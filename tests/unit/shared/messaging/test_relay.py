@@ -88,10 +88,16 @@ def test_a_sweep_publishes_a_whole_backlog_as_a_woken_flush_does(relay):
 class _Refusing(_Producer):
     """A broker that refuses the user one routing key (a topic permission it lacks)."""
 
+    refuses = True
+
+    def allowing(self):
+        self.refuses = False
+        return self
+
     def publish(self, payload, **options):
         from amqp.exceptions import AccessRefused
 
-        if options["routing_key"] == "notify.new_kind":
+        if self.refuses and options["routing_key"] == "notify.new_kind":
             raise AccessRefused("ACCESS_REFUSED - access to topic 'notify.new_kind' refused")
         super().publish(payload, **options)
 
@@ -111,9 +117,28 @@ def test_a_key_the_broker_refuses_is_named_with_what_to_do_and_the_rows_stay_in_
         relay.flush()
     message = str(refused.value)
     assert "'ztc.events'" in message and "'notify.new_kind'" in message and "migrate step" in message
-    assert _left(relay) == ["first", "notify.new_kind", "third"]  # the batch rolled back, nothing lost
+    # the refused row and the one after it are kept; the one the broker took is not sent again
+    assert _left(relay) == ["notify.new_kind", "third"]
+    with pytest.raises(PublishRefused):  # a retry while the permission is still missing
+        relay.flush()
+    assert [key for key, _ in refusing.sent] == ["first"]
 
-    relay._get_producer = lambda: relay.producer  # the permission applied
+    relay._get_producer = lambda: refusing.allowing()  # the permission applied
     relay.flush()
-    assert [key for key, _ in relay.producer.sent] == ["first", "notify.new_kind", "third"]
+    assert [key for key, _ in refusing.sent] == ["first", "notify.new_kind", "third"]  # each once, in order
     assert _left(relay) == []
+
+
+def test_a_connection_the_broker_refuses_keeps_every_row_and_says_so(relay):
+    from amqp.exceptions import AccessRefused
+
+    from shared.messaging.relay import PublishRefused
+
+    def refused():
+        raise AccessRefused("ACCESS_REFUSED - Login was refused")
+
+    relay._get_producer = refused
+    _add(relay, "k", clock.now())
+    with pytest.raises(PublishRefused, match="refused user .* a connection"):
+        relay.flush()
+    assert _left(relay) == ["k"]
