@@ -53,7 +53,8 @@ TASK_CLOSED = contracts.TASK_CLOSED  # notify.task_closed: a cancellation closed
 
 def task_holders(item: WorkItem) -> list[str]:
     """The addresses a task reached (``shared/contracts`` notification recipients): the person who
-    claimed it; else its candidate user; else its candidate unit and role."""
+    claimed it; else its candidate user; else its candidate unit (``unit:<code>``, every person of
+    the unit); else its candidate role. A task with no candidate at all is told to nobody."""
     if item.claimed_by:
         return [item.claimed_by]
     if item.candidate_user:

@@ -12,6 +12,8 @@ from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from nameko.web.handlers import HttpRequestHandler
 
+from shared.validation import made
+
 from . import schemas
 from .http import PATH_SCHEMAS
 from .tokens import ROLES
@@ -113,7 +115,12 @@ def build(service_cls, title="Zhitongche API", version="1") -> dict:
                     }
                 )
             if meta["body"] is not None:
-                operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": meta["body"]}}}
+                # A body with no required field (EmptyRequest, say) may be left out altogether.
+                needed = any(f.required for f in made(meta["body"]).fields.values())
+                operation["requestBody"] = {
+                    "required": needed,
+                    "content": {"application/json": {"schema": meta["body"]}},
+                }
             ok = {"description": "OK", "content": {"application/json": {"schema": {}}}}
             if meta["response"] is not None:
                 ok["content"] = {"application/json": {"schema": meta["response"]}}

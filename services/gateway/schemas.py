@@ -500,7 +500,7 @@ class Contact(Schema):
 class Decision(Schema):
     """Staff's decision on a unit's objection or extension request."""
 
-    outcome = fields.String(metadata={"description": "approved, refused, kept or reassigned"})
+    outcome = fields.String(metadata={"description": "approved, refused, kept, reassigned or cancelled"})
     by = fields.String()
     at = fields.String()
     until = fields.String(metadata={"description": "an approved extension: the new reply deadline"})
@@ -560,7 +560,7 @@ class _ExtensionAsked(Schema):
     until = fields.String(allow_none=True, metadata={"description": "the date asked for, or null"})
     months = fields.Integer(allow_none=True, metadata={"description": "the months asked for, or null"})
     reason = fields.String()
-    status = fields.String(metadata={"description": "requested, approved or refused"})
+    status = fields.String(metadata={"description": "requested, approved, refused or cancelled"})
     requested_at = fields.String()
 
 
