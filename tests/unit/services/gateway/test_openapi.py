@@ -97,5 +97,5 @@ def test_every_command_route_reads_its_body_with_a_schema_so_an_unknown_field_is
     reply = document["paths"]["/api/assignments/{assignment_id}/reply"]["post"]["requestBody"]
     assert reply["content"]["application/json"]["schema"]["$ref"].endswith("/EmptyRequest")
     assert reply["required"] is False  # the empty body may be left out, as the route takes it
-    complete = document["paths"]["/api/tasks/{task_id}/complete"]["post"]["requestBody"]
-    assert complete["required"] is True
+    objection = document["paths"]["/api/assignments/{assignment_id}/object"]["post"]["requestBody"]
+    assert objection["required"] is True  # its reason is required
