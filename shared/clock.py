@@ -63,12 +63,13 @@ class OffsetClock(Clock):
         from pathlib import Path
 
         self.path = Path(path)
-        self._stamp: int | None = None
+        self._stamp: tuple[int, int] | None = None
         self._offset = 0.0
 
     def offset(self) -> float:
         try:
-            stamp = self.path.stat().st_mtime_ns
+            found = self.path.stat()
+            stamp = (found.st_ino, found.st_mtime_ns)  # each advance is a new file (a rename)
         except FileNotFoundError:
             return 0.0
         if stamp != self._stamp:

@@ -30,6 +30,8 @@ queries show both. A redelivered event changes nothing (its event id is kept in 
 
 from __future__ import annotations
 
+import logging
+
 from datetime import datetime
 
 from marshmallow import Schema, fields, validate
@@ -46,6 +48,8 @@ from . import contracts
 from .consultation.steps import cancel_case
 from .records import is_cancelled, iso, record, referred_assignment, tell_unit
 from .unit_of_work import AssignmentUnitOfWork
+
+log = logging.getLogger(__name__)
 
 
 def objection_decided(
@@ -95,6 +99,13 @@ def hear_extension(uow: AssignmentUnitOfWork, body) -> dict | None:
         request = uow.assignments.extension_request(data["request_id"])
         owner = uow.assignments.assignment(request.assignment_id) if request is not None else None
         if owner is None or owner.number != data["number"] or request.status != "requested":
+            log.warning(
+                "deadline.extended for %s names extension request %s, which is not an open request of "
+                "that proposal (%s); the deadline moved, no request was marked approved",
+                data["number"],
+                data["request_id"],
+                "none such" if owner is None else f"proposal {owner.number}, {request.status}",
+            )
             return None
     if request is None:
         return None

@@ -78,15 +78,15 @@ def list_text_zh(items: list[dict], share: dict) -> str:
     """The committee's notice of a proposed list, in Chinese: each proposal with its suggested
     supervising leader and reason, then the guidance share when the list leaves it."""
     lines = [f"建议名单共 {len(items)} 件："]
-    lines += [
-        f"{i}. 提案 {item['number']}《{item['title']}》，建议由 {item['leader']} 领衔督办；理由：{item['reason']}"
-        for i, item in enumerate(items, 1)
-    ]
-    if not share["within"]:
+    if not share["within"]:  # first, so a long list cut at the notice's length keeps it
         counted = f"重点提案 {share['key_proposals']} 件，当年立案提案 {share['filed']} 件"
         if share["share"] is not None:
             counted += f"，占 {share['share']:.1%}"
         lines.append(f"提示：{counted}，不在指导比例 {share['share_min']:.0%}–{share['share_max']:.0%} 之内。")
+    lines += [
+        f"{i}. 提案 {item['number']}《{item['title']}》，建议由 {item['leader']} 领衔督办；理由：{item['reason']}"
+        for i, item in enumerate(items, 1)
+    ]
     return "\n".join(lines)[:4000]
 
 
