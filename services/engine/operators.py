@@ -48,9 +48,6 @@ def require_operator(principal: Mapping[str, Any] | None) -> None:
 CANCELLED_PAYLOAD = contracts.ProcessCancelledSchema()
 
 
-TASK_CLOSED = contracts.TASK_CLOSED  # notify.task_closed: a cancellation closed the recipient's open task
-
-
 def task_holders(item: WorkItem) -> list[str]:
     """The addresses a task reached (``shared/contracts`` notification recipients): the person who
     claimed it; else its candidate user; else its candidate unit (``unit:<code>``, every person of
@@ -78,8 +75,8 @@ def closed_task_notices(
             continue
         notices.append(
             {
-                "event_id": f"{TASK_CLOSED}:{item.task_id}",
-                "kind": TASK_CLOSED,
+                "event_id": f"{contracts.TASK_CLOSED}:{item.task_id}",
+                "kind": contracts.TASK_CLOSED,
                 "subject": subject[:100],
                 "thread": None,
                 "recipients": recipients,
@@ -213,19 +210,8 @@ class Operators:
             closed.update(tasks=len(items), jobs=len(jobs), incidents=len(incidents), held_results=len(held))
             # Whoever held a closed task is told it is gone, and why: it left their list at once.
             notices = closed_task_notices(items, inst.business_key or instance_id, reason, acting_user(principal), now)
-            if notices:
-                first, *rest = notices
-                notify(
-                    s,
-                    Outbox,
-                    first["kind"],
-                    first["event_id"],
-                    first["subject"],
-                    first["recipients"],
-                    first["title"],
-                    first["text"],
-                    notices=rest,
-                )
+            if notices:  # the first is the message, the others ride on it (as NoticeSchema)
+                notify(s, Outbox, **notices[0], notices=notices[1:])
             # Where its tokens stood, for the diagram to show where it was stopped.
             key, spec = self.store.spec(s, inst.version_id)
             workflow = self.store.runtime.loads(copy.deepcopy(inst.state), spec, version_key=key)
