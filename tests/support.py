@@ -446,7 +446,8 @@ def process_cancelled(
 
 def conforms(schema, data, where="answer"):
     """What a route answers is what its OpenAPI response schema documents (the schemas are
-    documentation only, so a test holds them to the real answers): every key of ``data`` is a field of ``schema`` (nested ones too) and loads as its type."""
+    documentation only, so a test holds them to the real answers): every key of ``data`` is a
+    field of ``schema`` (nested ones too) and loads as its type."""
     assert isinstance(data, dict), where
     unknown = set(data) - set(schema.fields)
     assert not unknown, f"{where}: {sorted(unknown)} not in {type(schema).__name__}"
