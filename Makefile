@@ -4,6 +4,12 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 PYTEST := $(PY) -m pytest -p no:cacheprovider
+# Python keeps each module's compiled bytecode (__pycache__, ignored by git) even where the shell
+# says not to (PYTHONDONTWRITEBYTECODE): `make test` starts about 200 Python processes (every
+# service of every system, the CLIs, the sandboxes), and each compiled the project's modules again.
+# Measured on two full runs of `make test` one after the other (2026-12-03): 1,118 CPU s and
+# 13 min 9 s without the cache, 1,051 CPU s and 12 min 34 s with it.
+unexport PYTHONDONTWRITEBYTECODE
 # What `make check` lints with: ruff (rules in pyproject.toml; the code as `ruff format` lays it out), the import rules (import-linter,
 # contracts in pyproject.toml) and mypy (its scope in pyproject.toml).
 # GNU make already defines LINT, hence the longer name.
