@@ -11,6 +11,7 @@ service gracefully).
 
 from __future__ import annotations
 
+import argparse
 import cProfile
 import runpy
 import sys
@@ -21,8 +22,16 @@ sys.path[0] = str(Path(__file__).resolve().parent.parent)  # the repository root
 
 
 def main() -> None:
-    out, module, *args = sys.argv[1:]
-    sys.argv = [module, *args]
+    parser = argparse.ArgumentParser(
+        prog="bench/cpu_profile.py",
+        description="Run a module (a service: services.runner NAME) under cProfile timed by the process's CPU clock.",
+    )
+    parser.add_argument("out", help="the profile file to write when the module exits (pstats format)")
+    parser.add_argument("module", help="the module to run as with python -m, e.g. services.runner")
+    parser.add_argument("args", nargs=argparse.REMAINDER, help="its arguments, e.g. intake")
+    options = parser.parse_args()
+    sys.argv = [options.module, *options.args]
+    out, module = options.out, options.module
     profiler = cProfile.Profile(time.process_time)
     try:
         profiler.runcall(runpy.run_module, module, run_name="__main__", alter_sys=True)

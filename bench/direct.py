@@ -27,10 +27,13 @@ for path in (ROOT, ROOT / "bench"):
     if str(path) not in sys.path:
         sys.path.insert(0, str(path))
 
-import shared.quiet  # noqa: E402,F401  (before nameko's imports: its deprecation warning)
 from sqlalchemy import insert  # noqa: E402
 
 import engine as bench_engine  # noqa: E402  (bench/engine.py: the throwaway PostgreSQL database)
+from shared import quiet  # noqa: E402
+
+quiet.eventlet_deprecation()  # before nameko is imported: its deprecation warning says nothing here
+
 from services.engine.models import History  # noqa: E402
 from services.engine.store import LOAD_STEP  # noqa: E402
 from shared import db  # noqa: E402

@@ -57,6 +57,10 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from shared import quiet  # noqa: E402
+
+quiet.eventlet_deprecation()  # before nameko is imported: its deprecation warning says nothing here
+
 from services.engine.engine import Engine  # noqa: E402
 from services.engine.models import Instance, Outbox  # noqa: E402
 from shared import config, db  # noqa: E402

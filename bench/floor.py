@@ -43,7 +43,18 @@ It needs RabbitMQ with its management API (a throwaway vhost), as the tests do.
 
 from __future__ import annotations
 
-import eventlet
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from shared import quiet  # noqa: E402
+
+quiet.eventlet_deprecation()  # before eventlet is imported: its deprecation warning says nothing here
+
+import eventlet  # noqa: E402
 
 eventlet.monkey_patch()
 
@@ -52,14 +63,8 @@ import json  # noqa: E402
 import platform  # noqa: E402
 import statistics  # noqa: E402
 import subprocess  # noqa: E402
-import sys  # noqa: E402
 import time  # noqa: E402
 from contextlib import ExitStack  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
 
 from harness import System, Target, cpu_seconds  # noqa: E402
 

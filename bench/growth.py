@@ -63,14 +63,18 @@ from sqlalchemy.engine import make_url
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import engine as engine_bench  # noqa: E402 - bench/engine.py, beside this file
 
+from shared import quiet  # noqa: E402
+
+quiet.eventlet_deprecation()  # before nameko is imported: its deprecation warning says nothing here
+
 from services.engine.models import History, Instance, ProcessVersion, WorkItem  # noqa: E402
 from services.assignment import operations as assignment_ops, queries as assignment_queries  # noqa: E402
 from services.assignment import routing as assignment_routing  # noqa: E402
 from services.assignment.models import Assignment  # noqa: E402
 from services.assignment.rules import RulebookRules as AssignmentRules  # noqa: E402
 from services.assignment.unit_of_work import SqlAssignmentUnitOfWork  # noqa: E402
-from services.intake.rules import RulebookRules
-from services.intake.unit_of_work import SqlIntakeUnitOfWork
+from services.intake.rules import RulebookRules  # noqa: E402
+from services.intake.unit_of_work import SqlIntakeUnitOfWork  # noqa: E402
 from services.intake import operations as intake_ops  # noqa: E402
 from services.intake import opinions as intake_opinions  # noqa: E402
 from services.intake import proposals as intake_proposals  # noqa: E402

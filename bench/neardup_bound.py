@@ -32,6 +32,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.growth import proposal_text  # noqa: E402
+from shared import quiet  # noqa: E402
+
+quiet.eventlet_deprecation()  # before nameko is imported: its deprecation warning says nothing here
+
 from services.intake.similarity import bigrams, overlap_needed, score  # noqa: E402
 from shared.rulebook import load_rulebook  # noqa: E402
 

@@ -29,7 +29,18 @@ PostgreSQL at 127.0.0.1 (a throwaway database, dropped at the end), as the tests
 
 from __future__ import annotations
 
-import eventlet
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from shared import quiet  # noqa: E402
+
+quiet.eventlet_deprecation()  # before eventlet is imported: its deprecation warning says nothing here
+
+import eventlet  # noqa: E402
 
 eventlet.monkey_patch()  # as in every service process (services/runner.py), PostgreSQL's driver too
 
@@ -41,14 +52,9 @@ import argparse  # noqa: E402
 import json  # noqa: E402
 import platform  # noqa: E402
 import statistics  # noqa: E402
-import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 from contextlib import ExitStack  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
 from kombu import Queue  # noqa: E402
 from sqlalchemy.orm import DeclarativeBase  # noqa: E402

@@ -24,6 +24,10 @@ sys.path.insert(0, os.path.join(os.getcwd(), "bench"))
 from sqlalchemy import event  # noqa: E402
 
 import engine as bench_engine  # noqa: E402  (bench/engine.py of the checkout in the working directory)
+from shared import quiet  # noqa: E402
+
+quiet.eventlet_deprecation()  # before nameko is imported: its deprecation warning says nothing here
+
 from shared import db  # noqa: E402
 
 

@@ -43,6 +43,10 @@ for path in (ROOT, ROOT / "bench"):
 from sqlalchemy import event, text  # noqa: E402
 
 import engine as bench_engine  # noqa: E402  (bench/engine.py beside this file)
+from shared import quiet  # noqa: E402
+
+quiet.eventlet_deprecation()  # before nameko is imported: its deprecation warning says nothing here
+
 from shared import config, db  # noqa: E402
 
 SOCKET_DIR = "/var/run/postgresql"  # Debian's PostgreSQL puts its socket here
