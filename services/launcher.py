@@ -26,14 +26,13 @@ import sys
 import time
 import urllib.request
 
-import yaml
 
 from shared import quiet
 
 quiet.eventlet_deprecation()  # before services.registry imports nameko, and so eventlet
 
 from services.registry import DATABASES, SERVICE_CLASSES  # noqa: E402
-from shared import config  # noqa: E402
+from shared import config, yamlio  # noqa: E402
 
 DEMO_USERS = {
     "member": {"user": "member.li", "roles": ["member"], "unit": None},
@@ -182,12 +181,12 @@ def prepare(settings, demo: bool = False) -> dict:
     for path in sorted(settings.bpmn_dir.glob("*.bpmn")):
         for row in engine.deploy({path.name: path.read_bytes()}, "make run"):
             say(f"diagram {path.name}: {row['process_id']} version {row['version']}{' (new)' if row['new'] else ''}")
-    seed = yaml.safe_load((config.ROOT / "deploy" / "seed" / "units.yaml").read_text(encoding="utf-8"))
+    seed = yamlio.safe_load((config.ROOT / "deploy" / "seed" / "units.yaml").read_text(encoding="utf-8"))
     with transaction(session_factory(settings.database_url("assignment"))) as s:
         added = ensure_units(SqlAssignmentUnitOfWork(s), seed["units"])
     if added:
         say(f"unit directory seeded with {added} units")
-    venues = yaml.safe_load((config.ROOT / "deploy" / "seed" / "venues.yaml").read_text(encoding="utf-8"))
+    venues = yamlio.safe_load((config.ROOT / "deploy" / "seed" / "venues.yaml").read_text(encoding="utf-8"))
     with transaction(session_factory(settings.database_url("assignment"))) as s:
         added = ensure_venues(SqlAssignmentUnitOfWork(s), venues)
     if added:
@@ -196,7 +195,7 @@ def prepare(settings, demo: bool = False) -> dict:
     from services.evaluation.points.rules import RulebookPointsRules
     from services.evaluation.unit_of_work import SqlEvaluationUnitOfWork
 
-    members = yaml.safe_load((config.ROOT / "deploy" / "seed" / "members.yaml").read_text(encoding="utf-8"))
+    members = yamlio.safe_load((config.ROOT / "deploy" / "seed" / "members.yaml").read_text(encoding="utf-8"))
     with transaction(session_factory(settings.database_url("evaluation"))) as s:
         added = ensure_members(SqlEvaluationUnitOfWork(s), RulebookPointsRules(), members["members"])
     if added:

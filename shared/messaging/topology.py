@@ -205,9 +205,9 @@ SEED_UNITS_FILE = config.ROOT / "deploy" / "seed" / "units.yaml"
 
 def seeded_units() -> list[str]:
     """The unit codes ``make run`` seeds (``deploy/seed/units.yaml``)."""
-    import yaml
+    from shared import yamlio
 
-    return sorted(yaml.safe_load(SEED_UNITS_FILE.read_text(encoding="utf-8"))["units"])
+    return sorted(yamlio.safe_load(SEED_UNITS_FILE.read_text(encoding="utf-8"))["units"])
 
 
 _EXCHANGES_BY_NAME = {exchange.name: exchange for exchange in EXCHANGES}

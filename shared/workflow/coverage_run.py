@@ -17,6 +17,8 @@ from typing import Any
 
 import yaml
 
+from shared import yamlio
+
 from . import coverage as cov_module
 from . import scenarios
 
@@ -26,7 +28,7 @@ def scenario_file_for(bpmn_dir: Path, diagram: str) -> Path | None:
     ``diagram:`` key, else its own stem), or None."""
     for path in sorted(Path(bpmn_dir).glob(f"*{scenarios.SUFFIX}")):
         try:
-            raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+            raw = yamlio.safe_load(path.read_text(encoding="utf-8")) or {}
         except (OSError, yaml.YAMLError):
             continue
         named = raw.get("diagram") if isinstance(raw, dict) else None

@@ -49,6 +49,7 @@ from marshmallow import ValidationError
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 
 from shared import clock as clock_module
+from shared import yamlio
 
 from . import parser as diagram_parser
 from .runtime import StepFailed, WorkflowRuntime
@@ -142,7 +143,7 @@ def load(path: str | os.PathLike[str], files: Mapping[str, bytes | str] | None =
     changed copy to test, as the mutation tests do)."""
     path = Path(path)
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        raw = yamlio.safe_load(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as exc:
         raise ScenarioFileError(f"{path}: not YAML: {exc}") from None
     if not isinstance(raw, dict) or not isinstance(raw.get("scenarios"), list):

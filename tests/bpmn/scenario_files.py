@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import pytest
 
 from shared.config import ROOT
@@ -10,7 +12,10 @@ from shared.workflow import scenarios
 PRODUCT_DIAGRAMS = ("smoke", "proposal", "opinion", "micro_consultation")
 
 
+@functools.cache
 def suite(name: str) -> scenarios.Suite:
+    """The diagram's scenario file, read and its diagram parsed once per test process (a run of the
+    suite changes neither; ``ztc test`` runs every scenario of a file on one suite too)."""
     return scenarios.load(ROOT / "bpmn" / f"{name}{scenarios.SUFFIX}")
 
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-import yaml
+from shared import yamlio
+
 
 DEFAULT = "zh-CN"
 LANGUAGES = {"zh-CN": "中文", "en": "English"}
@@ -20,7 +21,7 @@ _DIR = Path(__file__).resolve().parent / "messages"
 
 @lru_cache(maxsize=None)
 def catalogue(lang: str) -> dict[str, str]:
-    return yaml.safe_load((_DIR / f"{lang}.yaml").read_text(encoding="utf-8")) or {}
+    return yamlio.safe_load((_DIR / f"{lang}.yaml").read_text(encoding="utf-8")) or {}
 
 
 def choose(request) -> str:

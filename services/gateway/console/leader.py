@@ -10,8 +10,8 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-import yaml
 
+from shared import yamlio
 from shared.rulebook import RULES_DIRECTORY
 
 from ..http import http
@@ -31,7 +31,7 @@ def opinion_labels() -> dict:
 
 @lru_cache(maxsize=4)
 def _labels_of(path: str, mtime: float) -> dict:
-    rules = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    rules = yamlio.safe_load(Path(path).read_text(encoding="utf-8")) or {}
     return {section: rules.get(section) or [] for section in ("channels", "instruction_levels")}
 
 
