@@ -51,26 +51,34 @@ def ensure_venues(uow: AssignmentUnitOfWork, seed: dict) -> int:
     """Add the towns and venues of ``seed`` (the shape of ``deploy/seed/venues.yaml``) that the
     directory lacks; returns how many venues were added. A venue naming an unknown town is refused."""
     data = load(VenueSeed, seed, "the venue seed")
-    for town in data["towns"]:
-        if uow.cases.town(town["code"]) is None:
-            uow.cases.add_town(Town(**town))
-    uow.flush()
+    # What the directory holds is read in three queries, not three per venue: every start of the
+    # system seeds (``make run``, each test system), and the directory is already there.
     known = {town.code for town in uow.cases.towns()}
+    for town in data["towns"]:
+        if town["code"] not in known:
+            uow.cases.add_town(Town(**town))
+            known.add(town["code"])
+    uow.flush()
+    venues = {venue.code for venue in uow.cases.venues()}
+    serving = uow.cases.members_by_venue()
     added = 0
     for venue in data["venues"]:
         unknown = [t for t in [venue["town"], *venue["covers"]] if t not in known]
         if unknown:
             raise InvalidInput("the venue seed", {venue["code"]: [f"unknown towns: {', '.join(unknown)}"]})
         members = venue.pop("members")
-        if uow.cases.venue(venue["code"]) is None:
+        if venue["code"] not in venues:
             covers = venue.pop("covers")
             uow.cases.add_venue(Venue(**venue), covers)
+            venues.add(venue["code"])
             added += 1
         # Links the seed names are added to a venue seeded before them too; none is removed.
-        linked = set(uow.cases.venue_members(venue["code"]))
+        linked = set(serving.get(venue["code"], ()))
         for member in dict.fromkeys(members):
             if member not in linked:
                 uow.cases.add_venue_member(venue["code"], member)
+                linked.add(member)
+        serving[venue["code"]] = list(linked)
     uow.flush()
     return added
 
