@@ -43,7 +43,7 @@ from tyme4py.lunar import LunarDay
 from tyme4py.solar import SolarDay, SolarTerm
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from shared import config
+from shared import config, yamlio
 
 CHINA_TZ = timezone(timedelta(hours=8))
 # Follows ZTC_BPMN_DIR, so an installation keeps its calendar files beside its diagrams.
@@ -168,17 +168,6 @@ def _flatten(messages: object, prefix: str = "") -> Iterator[tuple[str, list[str
         yield prefix or "(file)", [str(item) for item in items]
 
 
-class _Loader(yaml.SafeLoader):
-    """Safe YAML that leaves dates as text, for marshmallow to check and name the field
-    (PyYAML itself raises a bare ValueError for a date like 2027-13-01)."""
-
-
-_Loader.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-
-
 def load_yaml(path: str | Path, schema: Schema, raw: bytes | None = None) -> Any:
     """Parse the YAML file at ``path`` (or its already-read bytes) through ``schema``.
 
@@ -187,7 +176,7 @@ def load_yaml(path: str | Path, schema: Schema, raw: bytes | None = None) -> Any
     path = Path(path)
     raw = path.read_bytes() if raw is None else raw
     try:
-        data = yaml.load(raw.decode("utf-8"), Loader=_Loader)
+        data = yamlio.safe_load(raw.decode("utf-8"), dates_as_text=True)
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         raise DataFileError(path, {"(file)": [f"not valid UTF-8 YAML: {exc}"]}) from None
     if not isinstance(data, dict):
