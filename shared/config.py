@@ -75,6 +75,8 @@ class Settings:
     # nested deeper than this is refused (400).
     http_max_body_bytes: int = 1024 * 1024
     http_max_json_depth: int = 32
+    # how long a client may take to send its request body before it is refused (408)
+    http_body_seconds: float = 10.0
     # The public API's spam limit on residents' cases: at most so many per client address and per
     # venue (contact point) in each window; the client address is the connection's, or with
     # proxy hops set the entry of X-Forwarded-For that many from the right (the trusted proxies).
@@ -280,6 +282,7 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         script_memory_limit_mb=int(_env(env, "ZTC_SCRIPT_MEMORY_LIMIT_MB", "128")),
         http_max_body_bytes=max(1, int(_env(env, "ZTC_HTTP_MAX_BODY_BYTES", str(1024 * 1024)))),
         http_max_json_depth=max(2, int(_env(env, "ZTC_HTTP_MAX_JSON_DEPTH", "32"))),
+        http_body_seconds=max(0.1, float(_env(env, "ZTC_HTTP_BODY_SECONDS", "10"))),
         public_cases_per_address=max(1, int(_env(env, "ZTC_PUBLIC_CASES_PER_ADDRESS", "5"))),
         public_cases_per_venue=max(1, int(_env(env, "ZTC_PUBLIC_CASES_PER_VENUE", "50"))),
         public_cases_window_seconds=max(1, int(_env(env, "ZTC_PUBLIC_CASES_WINDOW_SECONDS", "3600"))),

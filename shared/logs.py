@@ -79,9 +79,31 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False, default=str)
 
 
+_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def one_line(text: str) -> str:
+    """``text`` with every character that is not printable escaped (``\\n``, ``\\x00``,
+    ``\\u2028``): a value a client sent (a path, a number it made up) cannot start a log line of
+    its own that a reader would take for the service's. Chinese and other printable text is kept."""
+    if text.isprintable():
+        return text
+    return "".join(
+        ch if ch.isprintable() else _ESCAPES.get(ch) or (f"\\x{ord(ch):02x}" if ord(ch) < 256 else f"\\u{ord(ch):04x}")
+        for ch in text
+    )
+
+
 class TextFormatter(logging.Formatter):
+    """One line a record (its traceback, when it has one, below it): the message's control
+    characters are escaped (:func:`one_line`)."""
+
     def __init__(self) -> None:
         super().__init__("%(asctime)s %(service)s %(levelname)s %(name)s: %(message)s")
+
+    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 - logging's name
+        record.message = one_line(record.message)
+        return super().formatMessage(record)
 
     def format(self, record: logging.LogRecord) -> str:
         line = super().format(record)

@@ -31,10 +31,37 @@ def load(schema: Schema | type[Schema], data: object, what: str = "input") -> An
         schema = made(schema)
     if not isinstance(data, dict):
         raise InvalidInput(f"{what} must be a JSON object", {"_schema": ["Invalid input type."]})
+    nul = nul_at(data)
+    if nul is not None:
+        raise InvalidInput(f"{what} is not valid", {nul: [NUL_MESSAGE]})
     try:
         return schema.load(data)
     except ValidationError as exc:
         raise InvalidInput(f"{what} is not valid", exc.messages) from None
+
+
+NUL_MESSAGE = "holds the NUL character (\\u0000), which no text of the product may hold"
+
+
+def nul_at(data: object) -> str | None:
+    """The path (``title``, ``items[2].name``) of the first string of ``data`` holding the NUL
+    character, keys included, or None. No text field takes one: PostgreSQL cannot store it in text,
+    and SQLite would store it where every reader then trips over it."""
+    stack: list[tuple[object, str]] = [(data, "")]
+    while stack:
+        item, path = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return path or "_schema"
+        elif isinstance(item, Mapping):
+            for key, value in item.items():
+                where = f"{path}.{key}" if path else str(key)
+                if isinstance(key, str) and "\x00" in key:
+                    return path or "_schema"
+                stack.append((value, where))
+        elif isinstance(item, (list, tuple)):
+            stack.extend((value, f"{path}[{i}]") for i, value in enumerate(item))
+    return None
 
 
 MAX_PER_PAGE = 200  # the most rows a page of a list answers

@@ -11,6 +11,7 @@ import re
 
 from marshmallow import Schema, ValidationError, fields, validate
 
+from shared.contracts.fields import INT32_MAX
 from shared import clock
 from shared.calendar import local_date
 from shared.errors import InvalidInput
@@ -72,7 +73,7 @@ def grade_quality(uow: EvaluationUnitOfWork, rules: EvaluationRules, params: dic
 
 
 def _count():
-    return fields.Integer(strict=True, load_default=0, validate=validate.Range(min=0))
+    return fields.Integer(strict=True, load_default=0, validate=validate.Range(min=0, max=INT32_MAX))
 
 
 def _facts_schemas(rules: EvaluationRules) -> dict[str, Schema]:

@@ -19,10 +19,11 @@ import json
 import logging
 import uuid
 
+import eventlet
 from eventlet.event import Event
 from nameko.exceptions import RemoteError
 from nameko.web.handlers import HttpRequestHandler
-from nameko.web.server import WebServer, WsgiApp
+from nameko.web.server import HttpOnlyProtocol, WebServer, WsgiApp
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter, Map
 from werkzeug.wrappers import Request, Response
@@ -30,6 +31,7 @@ from werkzeug.wrappers import Request, Response
 from shared.contracts.fields import INT32_MAX
 
 from shared import config
+from shared.logs import one_line
 from shared.errors import Conflict, Forbidden, InvalidInput, ZtcError
 from shared.validation import load
 
@@ -58,12 +60,16 @@ def _error_body(status: int, code: str, message: str, request_id: str | None, de
 
 class GuardedApp:
     """WSGI middleware in front of every route: gives each request an id (the ``X-Request-Id``
-    header of every answer, and in the log lines about it), refuses a body over the limit before
-    reading it (413, and the connection is closed rather than drained), reads a chunked body only
-    up to the limit, and turns anything that escapes the routes into a generic 500."""
+    header of every answer, and in the log lines about it), refuses a path or query holding the NUL
+    character (400), refuses a body over the limit before reading it (413, and the connection is
+    closed rather than drained), and reads the whole body here, before any route's worker is taken:
+    a client that takes longer than ``ZTC_HTTP_BODY_SECONDS`` to send it is refused (408), one
+    that stops short or sends a broken chunked body is refused (400), so slow or broken clients
+    hold a connection's green thread, never one of the workers every request needs. Anything that
+    escapes the routes becomes a generic 500."""
 
-    def __init__(self, app, max_body: int):
-        self.app, self.max_body = app, max_body
+    def __init__(self, app, max_body: int, body_seconds: float = 10.0):
+        self.app, self.max_body, self.body_seconds = app, max_body, body_seconds
 
     def __call__(self, environ, start_response):
         request_id = uuid.uuid4().hex
@@ -74,9 +80,16 @@ class GuardedApp:
             headers.append((REQUEST_ID_HEADER, request_id))
             return start_response(status, headers, exc_info) if exc_info else start_response(status, headers)
 
-        refusal = self._check_body(environ)
+        refusal = self._check_target(environ) or self._read_body(environ)
         if refusal is not None:
             status, code, message = refusal
+            log.info(
+                "refused %s %s before any route: %s [request_id=%s]",
+                environ.get("REQUEST_METHOD"),
+                one_line(environ.get("PATH_INFO") or ""),
+                message,
+                request_id,
+            )
             body = _error_body(int(status.split()[0]), code, message, request_id)
             with_id(
                 status,
@@ -86,13 +99,20 @@ class GuardedApp:
         try:
             return self.app(environ, with_id)
         except Exception as exc:  # the last resort: nothing escapes with its internals
-            what = f"request {environ.get('REQUEST_METHOD')} {environ.get('PATH_INFO')}"
+            what = f"request {environ.get('REQUEST_METHOD')} {one_line(environ.get('PATH_INFO') or '')}"
             response = failure_response(exc, request_id, what)
             return response(environ, with_id)
 
-    def _check_body(self, environ):
+    @staticmethod
+    def _check_target(environ):
+        if "\x00" in (environ.get("PATH_INFO") or "") or "%00" in (environ.get("QUERY_STRING") or ""):
+            return "400 Bad Request", "invalid_input", "the path or the query holds the NUL character (%00)"
+        return None
+
+    def _read_body(self, environ):
         length = environ.get("CONTENT_LENGTH") or ""
         chunked = "chunked" in (environ.get("HTTP_TRANSFER_ENCODING") or "").lower()
+        size = None
         if length.strip():
             try:
                 size = int(length)
@@ -106,18 +126,38 @@ class GuardedApp:
                     "too_large",
                     f"the request body has {size} bytes; at most {self.max_body} are taken",
                 )
-        elif chunked:
-            data = environ["wsgi.input"].read(self.max_body + 1)
-            if len(data) > self.max_body:
-                return (
-                    "413 Request Entity Too Large",
-                    "too_large",
-                    f"the request body is larger than the {self.max_body} bytes taken",
-                )
-            environ["wsgi.input"] = io.BytesIO(data)
-            environ["CONTENT_LENGTH"] = str(len(data))
-            environ.pop("HTTP_TRANSFER_ENCODING", None)
-            environ["wsgi.input_terminated"] = False
+        elif not chunked:
+            return None
+        try:
+            with eventlet.Timeout(self.body_seconds):
+                data = environ["wsgi.input"].read(self.max_body + 1 if size is None else size)
+        except eventlet.Timeout:
+            return (
+                "408 Request Timeout",
+                "request_timeout",
+                f"the request body did not arrive within {self.body_seconds:g} s",
+            )
+        except (ValueError, OSError) as exc:  # a chunk size that is not a number, a connection gone
+            return "400 Bad Request", "invalid_input", f"the request body could not be read: {exc}"
+        if size is not None and len(data) < size:
+            return (
+                "400 Bad Request",
+                "invalid_input",
+                f"the request body ended after {len(data)} of the {size} bytes its Content-Length says",
+            )
+        if len(data) > self.max_body:
+            return (
+                "413 Request Entity Too Large",
+                "too_large",
+                f"the request body is larger than the {self.max_body} bytes taken",
+            )
+        content_type = (environ.get("CONTENT_TYPE") or "").lower()
+        if content_type.startswith("application/x-www-form-urlencoded") and b"%00" in data:
+            return "400 Bad Request", "invalid_input", "a form field holds the NUL character (%00)"
+        environ["wsgi.input"] = io.BytesIO(data)
+        environ["CONTENT_LENGTH"] = str(len(data))
+        environ.pop("HTTP_TRANSFER_ENCODING", None)
+        environ["wsgi.input_terminated"] = False
         return None
 
 
@@ -169,8 +209,18 @@ class JsonWsgiApp(WsgiApp):
 
 
 class GuardedWebServer(WebServer):
+    # A connection that sends nothing for this long (headers that never end, a kept-alive one left
+    # idle) is closed: each open connection holds a green thread and a file descriptor.
+    IDLE_SECONDS = 60.0
+
+    def get_wsgi_server(self, sock, wsgi_app, protocol=HttpOnlyProtocol, debug=False):
+        server = super().get_wsgi_server(sock, wsgi_app, protocol=protocol, debug=debug)
+        server.socket_timeout = self.IDLE_SECONDS
+        return server
+
     def get_wsgi_app(self):
-        return GuardedApp(JsonWsgiApp(self), _settings(self.container).http_max_body_bytes)
+        settings = _settings(self.container)
+        return GuardedApp(JsonWsgiApp(self), settings.http_max_body_bytes, settings.http_body_seconds)
 
     def make_url_map(self):
         url_map = Map(converters={"id": IdConverter, "year": YearConverter})

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from shared.contracts.fields import ROW_ID
 from shared.db import UtcDateTime
 from marshmallow import Schema, fields, validate
 from sqlalchemy import Index, Integer, String, Text, UniqueConstraint, bindparam, insert, select, union_all
@@ -167,7 +168,7 @@ class InboxQuery(Schema):
 
     unread = fields.Boolean(load_default=False)
     limit = fields.Integer(load_default=50, validate=validate.Range(1, MAX_INBOX_PAGE))
-    before = fields.Integer(load_default=None, validate=validate.Range(1, None))
+    before = fields.Integer(load_default=None, validate=ROW_ID)  # a notification id
 
 
 def inbox_query(args) -> dict:

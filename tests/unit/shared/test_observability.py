@@ -67,6 +67,27 @@ def test_text_lines_append_the_ids_and_each_greenlet_has_its_own():
     assert all(" engine INFO w: working" in line for line in lines)
 
 
+def test_a_value_a_client_sent_cannot_start_a_text_line_of_its_own():
+    stream, saved = _logger("text")
+    try:
+        forged = "ZZ\n2026-12-03 10:29:00,000 gateway ERROR services.gateway.http: FORGED\r\x00\u2028"
+        logging.getLogger("w").info("there is no proposal %s 提案", forged)
+        try:
+            raise KeyError("x")
+        except KeyError:
+            logging.getLogger("w").exception("failed")
+    finally:
+        _restore(saved)
+    lines = stream.getvalue().splitlines()
+    assert lines[0].endswith(
+        "there is no proposal ZZ\\n2026-12-03 10:29:00,000 gateway ERROR services.gateway.http: "
+        "FORGED\\r\\x00\\u2028 提案"
+    )
+    assert (
+        lines[1].endswith("w: failed") and lines[2] == "Traceback (most recent call last):"
+    )  # tracebacks keep their lines
+
+
 def test_metrics_ports_come_from_a_base_or_per_service_and_are_off_by_default():
     assert config.load({}).metrics_port("engine") is None
     settings = config.load({"ZTC_METRICS_PORT_BASE": "9300", "ZTC_METRICS_PORT_INTAKE": "9999"})

@@ -41,3 +41,23 @@ def test_an_instance_given_is_used_as_it_is():
     assert load(Strict(only=("name",)), {"name": "x"}) == {"name": "x"}
     with pytest.raises(InvalidInput):
         load(Strict, ["not", "an", "object"])
+
+
+def test_no_text_of_any_input_may_hold_the_nul_character_and_the_refusal_names_where():
+    class Item(Schema):
+        name = fields.String()
+
+    class Body(Schema):
+        title = fields.String()
+        items = fields.List(fields.Nested(Item))
+        data = fields.Dict()
+
+    assert load(Body, {"title": "a b", "items": [{"name": "x"}], "data": {"k": "v"}})["title"] == "a b"
+    for body, where in (
+        ({"title": "a\x00b"}, "title"),
+        ({"items": [{"name": "x"}, {"name": "\x00"}]}, "items[1].name"),
+        ({"data": {"k\x00": "v"}}, "data"),
+    ):
+        with pytest.raises(InvalidInput) as refused:
+            load(Body, body, "the proposal")
+        assert list(refused.value.details) == [where] and "NUL" in refused.value.details[where][0]

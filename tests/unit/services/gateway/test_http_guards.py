@@ -71,6 +71,75 @@ def test_a_chunked_body_is_read_only_up_to_the_cap():
     assert status[0].startswith("413")
 
 
+def _call(app, environ):
+    status, chunks = [], []
+    chunks = b"".join(app(environ, lambda s, h, e=None: status.append(s)))
+    return status[0], json.loads(chunks) if chunks else None
+
+
+def test_a_body_that_does_not_arrive_in_time_is_refused_with_408_before_any_route_runs():
+    import eventlet
+
+    class Stalled(io.RawIOBase):
+        def readable(self):
+            return True
+
+        def readinto(self, buffer):
+            eventlet.sleep(30)  # a client that sent its headers and then nothing
+            return 0
+
+    reached = []
+    app = http.GuardedApp(lambda e, s: reached.append(e) or [], max_body=1000, body_seconds=0.2)
+    environ = EnvironBuilder(method="POST", path="/api/proposals").get_environ()
+    environ.update({"CONTENT_LENGTH": "100", "wsgi.input": io.BufferedReader(Stalled())})
+    status, body = _call(app, environ)
+    assert status.startswith("408") and body["error"] == "request_timeout" and "0.2 s" in body["message"]
+    assert reached == []
+
+
+def test_a_body_shorter_than_its_length_or_a_broken_chunk_is_a_400_in_json():
+    app = http.GuardedApp(echo_app, max_body=1000)
+    environ = EnvironBuilder(method="POST", path="/x").get_environ()
+    environ.update({"CONTENT_LENGTH": "100", "wsgi.input": io.BytesIO(b"{")})
+    status, body = _call(app, environ)
+    assert status.startswith("400") and "ended after 1 of the 100 bytes" in body["message"]
+
+    class BrokenChunks(io.RawIOBase):
+        def readable(self):
+            return True
+
+        def readinto(self, buffer):
+            raise ValueError("invalid literal for int() with base 16: 'zz'")  # what eventlet raises
+
+    environ = EnvironBuilder(method="POST", path="/x").get_environ()
+    environ.pop("CONTENT_LENGTH", None)
+    environ.update({"HTTP_TRANSFER_ENCODING": "chunked", "wsgi.input": io.BufferedReader(BrokenChunks())})
+    status, body = _call(app, environ)
+    assert status.startswith("400") and body["error"] == "invalid_input" and "could not be read" in body["message"]
+
+
+@pytest.mark.parametrize(
+    "path, query, form",
+    [
+        ("/api/proposals/2026-0001\x00", "", None),
+        ("/api/tasks", "business_key=%00", None),
+        ("/login", "", b"user=a%00b"),
+    ],
+)
+def test_the_nul_character_in_a_path_a_query_or_a_form_is_a_400(path, query, form):
+    app = http.GuardedApp(echo_app, max_body=1000)
+    builder = EnvironBuilder(
+        method="POST" if form else "GET",
+        path="/",
+        data=form,
+        content_type="application/x-www-form-urlencoded" if form else None,
+    )
+    environ = builder.get_environ()
+    environ.update({"PATH_INFO": path, "QUERY_STRING": query})
+    status, body = _call(app, environ)
+    assert status.startswith("400") and "NUL" in body["message"]
+
+
 def test_anything_that_escapes_answers_a_generic_500():
     response = Client(http.GuardedApp(failing_app, max_body=100)).get("/x")
     assert response.status_code == 500 and response.json["message"] == "internal error"
