@@ -10,12 +10,14 @@ its hash (which do not give the token away).
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 from datetime import timedelta
 
 from sqlalchemy import bindparam, select
 
 from shared import clock
+from shared.contracts.fields import USER_ID, USER_ID_PATTERN
 from shared.errors import InvalidInput, NotFound, Unauthenticated
 
 from .models import ApiToken
@@ -29,12 +31,18 @@ def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+MAX_TTL_HOURS = 24 * 3653  # ten years: a longer lifetime is a typing slip, not a token
+
+
 def lifetime(settings, kind: str = "person", hours: float | None = None) -> timedelta:
     """How long a new token of ``kind`` lives: ``hours`` if given, else the setting for its kind."""
     if hours is None:
         hours = settings.token_system_ttl_hours if kind == "system" else settings.token_ttl_hours
-    if not hours > 0:
-        raise InvalidInput("a token's lifetime is positive", {"hours": ["more than 0"]})
+    if not 0 < hours <= MAX_TTL_HOURS:
+        raise InvalidInput(
+            f"a token's lifetime is more than 0 and at most {MAX_TTL_HOURS} hours (ten years)",
+            {"hours": [f"more than 0, at most {MAX_TTL_HOURS}"]},
+        )
     return timedelta(hours=hours)
 
 
@@ -59,6 +67,8 @@ def issue(
             if unknown
             else {"user": ["required"], "roles": ["at least one"]},
         )
+    if user and not re.fullmatch(USER_ID_PATTERN, user):
+        raise InvalidInput("a token's user is a login id", {"user": [USER_ID.error]})
     if "unit" in roles and not unit:
         raise InvalidInput("a unit handler's token names its unit", {"unit": ["required for role 'unit'"]})
     if kind not in KINDS:

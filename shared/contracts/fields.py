@@ -12,6 +12,14 @@ from shared import clock
 
 not_blank = validate.Length(min=1, error="must not be empty")
 
+# A person's or a system's login id (``member.li``, ``staff.wang``): it names files and pages
+# (``/console/members/<user>``) and stands in notices, so no spaces, slashes or control characters.
+USER_ID_PATTERN = r"[^\s/\\\x00-\x1f\x7f]{1,100}"
+USER_ID = validate.Regexp(
+    rf"^{USER_ID_PATTERN}\Z",
+    error="a user id: 1 to 100 characters, none of them a space, a slash or a control character",
+)
+
 # Integers a database column holds: every integer a request carries is range-checked, so a number
 # past the column is a 400 at the edge, not an overflow deep in a database call.
 INT32_MAX = 2**31 - 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from shared import clock
+from shared.contracts.fields import USER_ID, Text
 from shared.errors import Forbidden, InvalidInput
 from shared.validation import load
 
@@ -15,8 +16,8 @@ from .rules import PointsRules
 
 
 class MemberInput(Schema):
-    user = fields.String(required=True, validate=validate.Length(min=1, max=100))
-    name = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    user = fields.String(required=True, validate=USER_ID)
+    name = Text(required=True, validate=validate.Length(min=1, max=100))
     sector = fields.String(required=True, validate=validate.Length(min=1, max=200))
     terms = fields.List(fields.String(validate=validate.Length(min=1, max=20)), load_default=None)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 
-from shared.contracts.fields import POINTS, ROW_ID
+from shared.contracts.fields import POINTS, ROW_ID, USER_ID, Text
 
 from .. import schemas
 from ..http import endpoint, http
@@ -18,8 +18,8 @@ OVERSEERS = ("staff", "committee", "leader")
 
 # -- bodies -------------------------------------------------------------------------------------
 class MemberRequest(Schema):
-    user = fields.String(required=True, validate=validate.Length(min=1, max=100))
-    name = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    user = fields.String(required=True, validate=USER_ID)
+    name = Text(required=True, validate=validate.Length(min=1, max=100))
     sector = fields.String(
         required=True, validate=validate.Length(min=1, max=200), metadata={"description": "界别, the member's sector"}
     )

@@ -382,3 +382,18 @@ def test_every_integer_a_request_body_carries_is_range_checked_within_32_bits():
             assert low is not None and high is not None and -(2**31) <= low <= high <= 2**31 - 1, (route["path"], path)
             checked += 1
     assert checked >= 3
+
+
+@pytest.mark.parametrize("user", ["a b", "x\ny", "../../etc", "  ", "a\x00b", "x" * 101])
+def test_a_token_is_issued_only_to_a_login_id(session, user):
+    with pytest.raises(InvalidInput) as refused:
+        tokens.issue(session, user, ["member"])
+    assert "user" in refused.value.details
+
+
+@pytest.mark.parametrize("hours", [0, -5, 24 * 3653 + 1, 99999999999, float("inf"), float("nan")])
+def test_a_token_lives_more_than_nothing_and_at_most_ten_years(hours):
+    with pytest.raises(InvalidInput) as refused:
+        tokens.lifetime(config.load({}), "person", hours)
+    assert "hours" in refused.value.details
+    assert tokens.lifetime(config.load({}), "person", 24 * 3653) == timedelta(days=3653)
