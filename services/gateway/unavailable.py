@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from amqp.exceptions import ConnectionError as AmqpConnectionError, RecoverableConnectionError
+from amqp.exceptions import AccessRefused, ConnectionError as AmqpConnectionError, RecoverableConnectionError
 from kombu.exceptions import OperationalError as KombuOperationalError
 from nameko.exceptions import RemoteError, RpcTimeout, UnknownService
 from sqlalchemy import exc as sa
@@ -27,7 +27,16 @@ RETRY_AFTER_SECONDS = 5
 
 # A socket reset, refused or timed out under kombu (builtin ConnectionError and TimeoutError: not
 # every OSError, a missing file is a bug).
-_BUS = (KombuOperationalError, AmqpConnectionError, RecoverableConnectionError, ConnectionError, TimeoutError)
+# AccessRefused: the broker refused the login (a password changed under the gateway): it is not
+# the request's fault, and the log line names it for the operator.
+_BUS = (
+    KombuOperationalError,
+    AmqpConnectionError,
+    RecoverableConnectionError,
+    AccessRefused,
+    ConnectionError,
+    TimeoutError,
+)
 _DATABASE = (sa.OperationalError, sa.InterfaceError, sa.DisconnectionError, sa.TimeoutError)
 # What a service's transient failure is called in the RemoteError it answers with.
 _REMOTE_TRANSIENT = frozenset(

@@ -13,7 +13,7 @@ from datetime import timedelta
 import logging
 
 import pytest
-from amqp.exceptions import RecoverableConnectionError
+from amqp.exceptions import AccessRefused, RecoverableConnectionError
 from kombu.exceptions import OperationalError as KombuOperationalError
 from nameko.exceptions import RemoteError, RpcTimeout, UnknownService
 from sqlalchemy import create_engine, exc as sa
@@ -206,6 +206,7 @@ def test_a_failing_route_answers_a_generic_body_with_the_request_id(error, statu
         (KombuOperationalError("[Errno 111] ECONNREFUSED"), 503),  # the bus restarting
         (ConnectionResetError(104, "Connection reset by peer"), 503),  # a pooled connection it closed
         (RecoverableConnectionError("connection already closed"), 503),
+        (AccessRefused("Login was refused using authentication mechanism PLAIN"), 503),
         (sa.OperationalError("SELECT", {}, Exception("database is locked")), 503),  # the gateway's own
         (sa.TimeoutError("QueuePool limit of size 10 overflow 10 reached, connection timed out"), 503),
         (RemoteError("OperationalError", "canceling statement due to lock timeout"), 503),  # a service's
