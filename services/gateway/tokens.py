@@ -10,14 +10,15 @@ its hash (which do not give the token away).
 from __future__ import annotations
 
 import hashlib
-import re
 import secrets
 from datetime import timedelta
 
 from sqlalchemy import bindparam, select
 
 from shared import clock
-from shared.contracts.fields import USER_ID, USER_ID_PATTERN
+from marshmallow import ValidationError
+
+from shared.contracts.fields import USER_ID
 from shared.errors import InvalidInput, NotFound, Unauthenticated
 
 from .models import ApiToken
@@ -67,8 +68,11 @@ def issue(
             if unknown
             else {"user": ["required"], "roles": ["at least one"]},
         )
-    if user and not re.fullmatch(USER_ID_PATTERN, user):
-        raise InvalidInput("a token's user is a login id", {"user": [USER_ID.error]})
+    if user:
+        try:
+            USER_ID(user)
+        except ValidationError as exc:
+            raise InvalidInput("a token's user is a login id", {"user": exc.messages}) from None
     if "unit" in roles and not unit:
         raise InvalidInput("a unit handler's token names its unit", {"unit": ["required for role 'unit'"]})
     if kind not in KINDS:

@@ -14,9 +14,8 @@ not_blank = validate.Length(min=1, error="must not be empty")
 
 # A person's or a system's login id (``member.li``, ``staff.wang``): it names files and pages
 # (``/console/members/<user>``) and stands in notices, so no spaces, slashes or control characters.
-USER_ID_PATTERN = r"[^\s/\\\x00-\x1f\x7f]{1,100}"
 USER_ID = validate.Regexp(
-    rf"^{USER_ID_PATTERN}\Z",
+    r"^[^\s/\\\x00-\x1f\x7f]{1,100}\Z",
     error="a user id: 1 to 100 characters, none of them a space, a slash or a control character",
 )
 
