@@ -471,6 +471,10 @@ class JobEntrypoint(Entrypoint):  # type: ignore[misc]  # nameko ships no types
             # never be deployed, so declaring its handler is a mistake caught at import.
             raise ValueError(f"@job({operation!r}): the operation is not declared in shared/contracts/jobs")
         self.operation = operation
+        # A business error (the diagram may catch it) and invalid input are answers the engine is
+        # given, not failures of this service: nameko logs them as "(expected)", which the service's
+        # log keeps as one INFO line (shared.logs.ExpectedRefusals). Anything else keeps its traceback.
+        kwargs.setdefault("expected_exceptions", (BusinessError, InvalidInput))
         super().__init__(**kwargs)
 
     def setup(self) -> None:

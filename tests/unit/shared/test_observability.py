@@ -179,3 +179,22 @@ def test_a_listened_queue_expects_refusals_and_nothing_else():
     for failure in (ZtcError("a 500"), RuntimeError("bug"), OSError("database down")):
         assert not isinstance(failure, expected), failure
     assert all(kind.status < 500 for kind in REFUSALS)
+
+
+def test_a_job_expects_its_business_errors_and_invalid_input_and_nothing_else():
+    """A job that raises a BusinessError (the diagram may catch it) or InvalidInput is answered
+    ``error``: nameko logs it as "(expected)", one INFO line in the service's log; a failure (a
+    bug, a database down) keeps its ERROR and traceback."""
+    from shared.errors import BusinessError, InvalidInput, NotFound
+    from shared.messaging.entrypoints import job
+
+    @job("assignment.assign")
+    def handler(payload):  # pragma: no cover - never called
+        raise AssertionError
+
+    [entrypoint] = handler.nameko_entrypoints
+    expected = entrypoint.expected_exceptions
+    for answer in (BusinessError("duplicate", "a duplicate"), InvalidInput("x")):
+        assert isinstance(answer, expected), answer
+    for failure in (RuntimeError("bug"), OSError("database down"), NotFound("x")):
+        assert not isinstance(failure, expected), failure
