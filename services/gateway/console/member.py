@@ -4,11 +4,11 @@ Published proposals are on :mod:`.work` (everyone's)."""
 
 from __future__ import annotations
 
-from urllib.parse import quote
 
 from shared import contracts
 
 from ..http import http
+from .subjects import subject_page
 from .views import page, page_number, pager_of, redirect
 
 # The proposal process's main stages in order (bpmn/proposal.bpmn; docs/proposal-process.md): the
@@ -87,17 +87,12 @@ def _draft(form) -> dict:
 
 def note_links(visit, notes: list) -> dict:
     """Where each notification's subject opens, by notification id (None: no link). Whoever may
-    read proposals opens the proposal; a unit handler, who may not, opens the unit's own assignments
-    of it (the assignments page kept to that number: no call more to draw the inbox); anyone else
-    gets no link (only a refusal behind it)."""
-    if visit.may("get_proposal"):
-        return {n["id"]: f"/console/proposals/{n['subject']}" if n.get("subject") else None for n in notes}
-    if not visit.may("list_assignments"):
-        return {n["id"]: None for n in notes}
-    return {
-        n["id"]: f"/console/assignments?number={quote(n['subject'], safe='')}" if n.get("subject") else None
-        for n in notes
-    }
+    read proposals opens a proposal; a unit handler, who may not, opens the unit's own assignments
+    of it (the assignments page kept to that number: no call more to draw the inbox); an opinion
+    item opens its own page; anything else (a micro-consultation case) gets no link rather than one
+    to a page that answers 404 (``subjects.subject_page``)."""
+    proposals, assignments = visit.may("get_proposal"), visit.may("list_assignments")
+    return {n["id"]: subject_page(n.get("subject"), proposals, assignments) for n in notes}
 
 
 class ConsoleMemberRoutes:

@@ -10,6 +10,7 @@ from ..http import http
 from ..routes.proposals import ROUTED_AT_ONCE
 from . import staff
 from .unit import assignment_page
+from .subjects import subject_page
 from .views import page, page_number, pager_of, redirect
 
 # The proposal tasks the console has forms for; other tasks are listed and done through the API.
@@ -68,6 +69,13 @@ def task_data(name: str, form) -> dict:
     return {}
 
 
+def task_links(visit, tasks: list) -> dict:
+    """Where each task's subject opens, by task id: a proposal's or an opinion item's page, or
+    None for a subject with no page of its own (``subjects.subject_page``)."""
+    proposals, assignments = visit.may("get_proposal"), visit.may("list_assignments")
+    return {t["task_id"]: subject_page(t.get("business_key"), proposals, assignments) for t in tasks}
+
+
 class ConsoleWorkRoutes:
     """Mixed into :class:`~services.gateway.service.GatewayService`."""
 
@@ -101,6 +109,7 @@ class ConsoleWorkRoutes:
             areas=rules.areas(),
             suggestions=suggestions,
             task_context=staff.task_context(visit, tasks),
+            links=task_links(visit, tasks),
         )
 
     @http("POST", "/console/tasks/<string:task_id>")

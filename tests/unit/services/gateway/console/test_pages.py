@@ -1218,6 +1218,9 @@ class _Asking:
             return api.Answer(404, {"error": "not_found", "message": "not here"})
         return api.Answer(200, self.answers[route])
 
+    def may(self, route):
+        return "staff" in self.roles
+
     def render(self, template, **context):
         return template, context
 
