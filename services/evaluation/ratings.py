@@ -245,14 +245,16 @@ def close_window(
 def ratings_of(uow: EvaluationUnitOfWork, number, principal) -> dict:
     """Every rating round of ``number``: all ratings for overseers, a proposer's own otherwise."""
     caller = principal_of(principal)
-    rounds = uow.ratings.rounds_of(str(number))
-    if not rounds:
-        raise NotFound(f"{number} has no rating rounds")
     everything = oversees(caller)
+    if not everything and "member" not in caller["roles"]:
+        raise Forbidden(f"only the proposers of {number}, staff, the committee and leaders see its ratings")
+    rounds = uow.ratings.rounds_of(str(number))
     if not everything:
         rounds = [r for r in rounds if caller["user"] in r.proposers]
-        if not rounds:
-            raise Forbidden(f"only the proposers of {number}, staff, the committee and leaders see its ratings")
+    if not rounds:
+        # A member who did not propose it hears what they would of a proposal with no rounds: a
+        # refusal would tell them the proposal exists and was rated (intake answers the same way).
+        raise NotFound(f"{number} has no rating rounds")
     return {
         "number": str(number),
         "rounds": [

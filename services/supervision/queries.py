@@ -27,24 +27,37 @@ from .rules import CAP_RULE, CO_INPUT_RULE, MILESTONE_RULE, REPLY_RULES, SIGN_FO
 from .unit_of_work import SupervisionUnitOfWork
 
 
-def require_sight_of(uow: SupervisionUnitOfWork, number: str, principal: dict, is_proposer=None) -> str | None:
-    """The unit a unit principal is limited to (Forbidden if the proposal is not its), or None for
-    an overseer or one of the proposal's proposers. ``is_proposer()`` answers whether the caller
-    proposed it (intake knows); without it, or for a caller who is neither, Forbidden."""
+def require_sight_of(
+    uow: SupervisionUnitOfWork, number: str, principal: dict, is_proposer=None, rows: list | None = None
+) -> str | None:
+    """The unit a unit principal is limited to, or None for an overseer or one of the proposal's
+    proposers. ``is_proposer()`` answers whether the caller proposed it (intake knows); ``rows``
+    are the proposal's deadlines when the caller has read them already.
+
+    A member who did not propose it, and a unit it was not given to, are answered NotFound, the
+    same words as for a proposal that does not exist (intake answers so too): a refusal would tell
+    them the proposal exists and was assigned. A role that never sees deadlines is Forbidden."""
     unit = restricted_unit(principal)
     if unit is not None:
-        involved = any(row.unit == unit or unit in (row.units or []) for row in deadlines_of(uow, number))
-        if not involved:
-            raise Forbidden(f"proposal {number} was not given to {unit}; a unit sees its own proposals only")
+        rows = deadlines_of(uow, number) if rows is None else rows
+        if not any(row.unit == unit or unit in (row.units or []) for row in rows):
+            raise not_found(number)
         return unit
     if oversees(principal):
         return None
-    if "member" in principal["roles"] and is_proposer is not None and is_proposer():
-        return None
+    if "member" in principal["roles"]:
+        if is_proposer is not None and is_proposer():
+            return None
+        raise not_found(number)
     raise Forbidden(
         f"proposal {number}'s deadlines and supervision are seen by its proposers, staff, "
         "the committee, leaders and the units it was given to"
     )
+
+
+def not_found(number: str) -> NotFound:
+    """What a caller who may not see proposal ``number`` hears: the same as when it does not exist."""
+    return NotFound(f"there is no proposal {number} with deadlines you may see")
 
 
 def _cap(uow: SupervisionUnitOfWork, rules: SupervisionRules, number: str) -> dict | None:
@@ -202,9 +215,9 @@ def deadlines(uow: SupervisionUnitOfWork, rules: SupervisionRules, number, princ
     """
     principal = principal_of(principal)
     rows = deadlines_of(uow, str(number))
+    unit = require_sight_of(uow, str(number), principal, is_proposer, rows)
     if not rows:
         raise NotFound(f"proposal {number} has no deadlines (it is not assigned yet)")
-    unit = require_sight_of(uow, str(number), principal, is_proposer)
     visible = [row for row in rows if unit is None or row.unit == unit or row.unit is None]
     ids = [row.id for row in visible]
     changes = defaultdict(list, uow.deadlines.changes_by_deadline(ids))

@@ -347,11 +347,16 @@ def test_a_proposer_sees_only_their_own_ratings_and_staff_see_all(session):
     assert all_round["outcome"] == "rehandle"
 
 
-@pytest.mark.parametrize("outsider", [WU, HANDLER], ids=["other_member", "unit"])
-def test_outsiders_do_not_see_ratings(session, outsider):
+def test_outsiders_do_not_see_ratings(session):
     open_first_round(session, LI)
-    with pytest.raises(Forbidden):
-        ratings_of(sql_uow(session), NUMBER, outsider)
+    with pytest.raises(Forbidden):  # a unit never sees ratings
+        ratings_of(sql_uow(session), NUMBER, HANDLER)
+    # Another member hears what they would of a proposal never rated: not that this one was.
+    with pytest.raises(NotFound) as hidden:
+        ratings_of(sql_uow(session), NUMBER, WU)
+    with pytest.raises(NotFound) as never_rated:
+        ratings_of(sql_uow(session), "2026-9999", WU)
+    assert str(hidden.value).replace(NUMBER, "N") == str(never_rated.value).replace("2026-9999", "N")
 
 
 # -- the handling checklist -----------------------------------------------------------------------

@@ -666,16 +666,22 @@ def test_units_see_their_own_deadlines_and_the_reply_deadline_only(uow, rules):
     }
     assert len(queries.deadlines(uow, rules, NUMBER, STAFF)["deadlines"]) == 5
     assert len(queries.deadlines(uow, rules, NUMBER, MEMBER, is_proposer=lambda: True)["deadlines"]) == 5
-    with pytest.raises(Forbidden):
+    with pytest.raises(NotFound):  # a unit it was not given to: as if there were no such proposal
         queries.deadlines(uow, rules, NUMBER, HEALTH)
 
 
 def test_only_proposers_overseers_and_involved_units_see_deadlines(uow, rules):
     assign(uow, rules)
-    with pytest.raises(Forbidden):  # a member who did not propose it
+    # A member who did not propose it hears what they would of a proposal that does not exist.
+    with pytest.raises(NotFound) as hidden:
         queries.deadlines(uow, rules, NUMBER, MEMBER, is_proposer=lambda: False)
-    with pytest.raises(Forbidden):  # nobody to ask who proposed it
+    with pytest.raises(NotFound) as missing:
+        queries.deadlines(uow, rules, "2026-9999", MEMBER, is_proposer=lambda: False)
+    assert str(hidden.value).replace(NUMBER, "N") == str(missing.value).replace("2026-9999", "N")
+    with pytest.raises(NotFound):  # nobody to ask who proposed it
         queries.deadlines(uow, rules, NUMBER, MEMBER)
+    with pytest.raises(NotFound):  # a unit it was not given to
+        queries.deadlines(uow, rules, NUMBER, {"user": "h", "roles": ["unit"], "unit": "education"})
     for outsider in ("public", "informant", "operator", "designer"):
         with pytest.raises(Forbidden):
             queries.deadlines(
@@ -724,13 +730,14 @@ def test_only_the_supervising_leader_logs_key_supervision(uow, rules):
         ["Visited the bureau"],
     )
     assert key_proposals.key_supervision_log(uow, NUMBER, MEMBER, is_proposer=lambda: True)["entries"]
-    for reader, proposed in (
-        (MEMBER, False),
-        ({"user": "p", "roles": ["public"], "unit": None}, True),
-        ({"user": "i", "roles": ["informant"], "unit": None}, True),
+    with pytest.raises(NotFound):  # a member who did not propose it: as if there were no such proposal
+        key_proposals.key_supervision_log(uow, NUMBER, MEMBER, is_proposer=lambda: False)
+    for reader in (
+        {"user": "p", "roles": ["public"], "unit": None},
+        {"user": "i", "roles": ["informant"], "unit": None},
     ):
         with pytest.raises(Forbidden):
-            key_proposals.key_supervision_log(uow, NUMBER, reader, is_proposer=lambda proposed=proposed: proposed)
+            key_proposals.key_supervision_log(uow, NUMBER, reader, is_proposer=lambda: True)
 
 
 def test_a_proposal_that_is_not_key_has_no_supervision_log(uow, rules):
