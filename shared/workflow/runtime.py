@@ -15,7 +15,12 @@ from datetime import datetime
 from typing import Any
 
 from SpiffWorkflow.bpmn import BpmnEvent, BpmnWorkflow
+from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import (
+    ErrorEventDefinition as BpmnErrorEventDefinition,
+)
+from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import EscalationEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.simple import CancelEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import BoundaryEvent
 from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
@@ -186,7 +191,11 @@ class WorkflowRuntime:
         timers = []
         for task in waiting:
             spec = task.task_spec
-            definitions = _definitions(getattr(spec, "event_definition", None))
+            # An error, escalation or cancel boundary event waits for nothing from outside: its task
+            # raises it (a job's business error), so it is not listed as what the instance awaits.
+            definitions = [
+                d for d in _definitions(getattr(spec, "event_definition", None)) if not isinstance(d, RAISED_INSIDE)
+            ]
             if not definitions:
                 continue
             state.waiting_tasks.append(spec.bpmn_id or spec.name)
@@ -382,6 +391,9 @@ def root_cause(exc: BaseException) -> BaseException:
     """The first exception behind ``exc`` (SpiffWorkflow wraps the designer's error)."""
     *_, last = _chain(exc)
     return last
+
+
+RAISED_INSIDE = (BpmnErrorEventDefinition, EscalationEventDefinition, CancelEventDefinition)
 
 
 def _definitions(definition: Any) -> list[Any]:  # SpiffWorkflow's event definitions

@@ -72,3 +72,21 @@ def test_the_current_elements_are_where_the_tokens_wait_at_each_stop() -> None:
     assert runtime.wait_state(workflow).waiting_messages == ["unit_reply"]
     runtime.deliver_message(workflow, "unit_reply", {"text": "done"})
     assert runtime.current_elements(workflow) == ["record_outcome"]
+
+
+def test_the_wait_state_lists_a_jobs_task_not_the_error_boundary_that_only_it_can_raise() -> None:
+    """While assign_unit's job runs, the instance waits for the job: its error boundary event
+    no_unit waits for nothing from outside (the job's business error raises it), so it is not
+    listed as something the instance awaits, nor as a message or a timer."""
+    runtime = WorkflowRuntime()
+    workflow = runtime.create(SMOKE.spec, dict(DATA), version_key="smoke-boundary")
+    runtime.advance(workflow)
+    [job] = runtime.wait_state(workflow).new_jobs
+    runtime.mark_job_sent(workflow, job.task_id, "job-1")
+    runtime.complete_job(workflow, job.task_id, "job-1", {"id": 1})
+    [review] = runtime.wait_state(workflow).user_tasks
+    runtime.complete_user_task(workflow, review.task_id, {"approved": True})
+    state = runtime.wait_state(workflow)
+    assert [j.operation for j in state.new_jobs] == ["assignment.assign_unit"]
+    assert state.waiting_tasks == ["assign_unit"]
+    assert (state.waiting_messages, state.next_timer) == ([], None)
