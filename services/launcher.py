@@ -245,6 +245,9 @@ def set_up_bus(settings) -> dict[str, dict[str, str]]:
         users = [identity.service_user(settings, s) for s in config.SERVICES] + [identity.operator_user(settings)]
         passwords = access.local_passwords(settings, users)
         access.install(settings, grant_list, passwords)
+    except access.UsersOfAnotherVhost as exc:  # never fall back: the other deployment's users stay its own
+        say(f"refusing to start: {exc}")
+        raise SystemExit(2) from None
     except Exception as exc:  # no management API (or no admin): the run still works, on one user
         say("=" * 100)
         say(f"WARNING: could not give each service its own broker user ({exc}).")

@@ -37,10 +37,14 @@ def say(message: str) -> None:
 
 
 def _retry(what: str, action, seconds: float):
+    from shared.messaging.access import UsersOfAnotherVhost
+
     deadline = time.monotonic() + seconds
     while True:
         try:
             return action()
+        except UsersOfAnotherVhost as exc:  # waiting will not change it
+            raise SystemExit(f"[prepare] {exc}") from None
         except Exception as exc:  # not up yet: a fresh cluster starts its parts in any order
             if time.monotonic() >= deadline:
                 raise SystemExit(f"[prepare] {what} still failing after {seconds:.0f}s: {exc}") from None

@@ -405,6 +405,40 @@ class Management:
         return closed
 
 
+class UsersOfAnotherVhost(Exception):
+    """This deployment's broker users already serve another vhost: another deployment on the
+    same broker. Broker users are global, so installing them again would change that deployment's
+    passwords and permissions under it."""
+
+
+def refuse_users_of_another_vhost(api: Management, vhost: str, users: list[str], prefix: str) -> None:
+    """UsersOfAnotherVhost if any of ``users`` has permissions on a vhost other than ``vhost``
+    (one read of the broker's permissions), saying which and what to do."""
+    wanted = set(users)
+    elsewhere: dict[str, set[str]] = {}
+    for permission in api.call("GET", "/permissions", expect=(200,)) or []:
+        if permission.get("user") in wanted and permission.get("vhost") != vhost:
+            elsewhere.setdefault(permission["user"], set()).add(permission["vhost"])
+    if not elsewhere:
+        return
+    vhosts = sorted(set().union(*elsewhere.values()))
+    named = sorted(elsewhere)
+    shown = ", ".join(named[:4]) + (f" and {len(named) - 4} more" if len(named) > 4 else "")
+    raise UsersOfAnotherVhost(
+        f"the broker users {shown} already have permissions on vhost {', '.join(map(repr, vhosts))}, "
+        f"not this deployment's {vhost!r}: another deployment on this broker uses them. Broker users "
+        "belong to the whole broker, so installing them here would change that deployment's passwords. "
+        f"Give this deployment its own prefix (ZTC_BUS_USER_PREFIX, now {prefix!r}, e.g. "
+        f"{prefix + _vhost_label(vhost) + '-'!r}), or, if that deployment is gone, clear its "
+        f"permissions first (rabbitmqctl clear_permissions -p VHOST USER)"
+    )
+
+
+def _vhost_label(vhost: str) -> str:
+    label = "".join(c if c.isalnum() else "-" for c in vhost.strip("/")).strip("-").lower()
+    return label or "main"
+
+
 def install(
     settings: config.Settings,
     grant_list: list[Grant],
@@ -419,6 +453,7 @@ def install(
 
     api = Management.of(settings, management_url)
     vhost = vhost or vhost_of(settings.amqp_uri)
+    refuse_users_of_another_vhost(api, vhost, [grant.user for grant in grant_list], settings.bus_user_prefix)
     api.call("PUT", f"/vhosts/{api.q(vhost)}", expect=(201, 204))
     passwords = passwords or {}
     for grant in grant_list:
@@ -644,7 +679,10 @@ management API with the administrator of `ZTC_RABBIT_MANAGEMENT_URL` (passwords 
 `var/bus-credentials.json`, mode 600, or `ZTC_BUS_PASSWORD_<NAME>`); compose and Kubernetes install
 them in their `migrate` step with the passwords as secrets; `ztc units credentials issue|rotate
 UNIT` and `ztc apps credentials issue|rotate --role member USER` give a department or an app its
-password (printed once; rotation closes the old password's connections).
+password (printed once; rotation closes the old password's connections). Broker users belong to
+the whole broker, not to a vhost: a second deployment on the same broker needs a prefix of its own,
+and the install refuses (naming the users and the vhost that has them) rather than change another
+deployment's passwords.
 
 **Who sent a message** is its AMQP `user_id`, which RabbitMQ refuses unless it is the connection's
 own user. A message a service sends back to its own queue (another attempt) or the operator
