@@ -15,6 +15,18 @@ RABBIT_API = "http://127.0.0.1:15672/api"
 RABBIT_AUTH = ("guest", "guest")
 # The deployment key the tests sign principals and jobs with (shared/principal.py).
 TEST_BUS_KEY = "tests-only-deployment-key-0123456789abcdefghijklmnop"
+
+
+def next_session_year() -> int:
+    """Next year in China: a session year a member may submit for (intake takes this year, the
+    last and the next), so tests that name one keep passing as the years go by."""
+    from shared import clock
+    from shared.calendar import local_date
+
+    return local_date(clock.now()).year + 1
+
+
+NEXT_YEAR = next_session_year()
 POSTGRES_ADMIN_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
 
 

@@ -105,6 +105,20 @@ def invited_by(initiator: str, names) -> str:
     return member_called(initiator, known)
 
 
+def session_year(asked: int | None, this_year: int) -> int:
+    """The year a proposal is numbered in: the one asked for, which must be this year (in China),
+    the last (a proposal of the session just closed) or the next (one for the coming plenary), or
+    this year. A year further away is a mistake, not a session: refused, before a number is taken."""
+    if asked is None:
+        return this_year
+    if not this_year - 1 <= asked <= this_year + 1:
+        raise InvalidInput(
+            "the proposal",
+            {"session_year": [f"a session year from {this_year - 1} to {this_year + 1} (this year is {this_year})"]},
+        )
+    return asked
+
+
 def submit(
     uow: IntakeUnitOfWork,
     rules: IntakeRules,
@@ -144,7 +158,7 @@ def submit(
     check_area(rules, data["area"], "the proposal")
     check_cosigners(rules, data["cosigners"], directory)
     now = clock.now()
-    year = data["session_year"] or local_date(now).year
+    year = session_year(data["session_year"], local_date(now).year)
     number = format_number(year, sequence := next_sequence(uow, year))
     cosigning = rules.proposal_deadline("cosign_window", now) if data["cosigners"] else None
     cosign_due = clock.as_utc(cosigning.ends_at) if cosigning else None

@@ -37,13 +37,13 @@ from shared.errors import Forbidden
 from shared.messaging import access, topology
 from tests import support
 from tests.integration.conftest import prepare_databases
-from tests.support import free_port, get_messages, publish, wait_for
+from tests.support import NEXT_YEAR, free_port, get_messages, publish, wait_for
 
 LI = {"user": "member.li", "roles": ["member"], "unit": None}
 STAFF = {"user": "staff.wang", "roles": ["staff"], "unit": None}
 DRAFT = {
     "kind": "between_sessions",
-    "session_year": 2027,
+    "session_year": NEXT_YEAR,
     "publish_consent": True,
     "title": "关于加快老城区公交候车亭改造的建议",
     "situation": "老城区现有公交候车亭多建于十年前，遮雨面积小。",

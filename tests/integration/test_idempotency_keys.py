@@ -30,6 +30,7 @@ from services.intake.models import OpinionItem, Outbox as IntakeOutbox, Proposal
 from shared import config
 from shared.db import dispose_all, migrate, session_factory
 from shared.errors import InvalidInput
+from tests.support import NEXT_YEAR
 from tests.integration.services.assignment.consultation.test_operations import ISSUE, seed as seed_venues
 
 # Unique keys and the rows they guard, on each database.
@@ -40,7 +41,7 @@ ZHANG = {"user": "张伟", "roles": ["member"]}
 STAFF = {"user": "staff.wang", "roles": ["staff"], "unit": None}
 DRAFT = {
     "kind": "between_sessions",
-    "session_year": 2027,
+    "session_year": NEXT_YEAR,
     "publish_consent": True,
     "title": "关于加快老城区公交候车亭改造的建议",
     "situation": "老城区现有公交候车亭多建于十年前，遮雨面积小，夜间照明不足。",
@@ -92,14 +93,17 @@ def test_a_repeated_proposal_submission_answers_the_first_and_starts_one_process
         SqlIntakeUnitOfWork(s), RulebookRules(), {**DRAFT, "title": "另一个标题"}, LI, key="k-1"
     )  # the first body wins
     s.commit()
-    assert again == first and first["number"] == "2027-0001"
+    assert again == first and first["number"] == f"{NEXT_YEAR}-0001"
     assert count(s, Proposal) == 1
     assert s.scalar(select(Proposal.client_reference)) == "k-1"
-    assert starts(s, IntakeOutbox) == ["proposal-2027-0001"]
+    assert starts(s, IntakeOutbox) == [f"proposal-{NEXT_YEAR}-0001"]
     # The key is the initiator's: another member's same key, or no key, makes a new proposal.
-    assert proposals.submit(SqlIntakeUnitOfWork(s), RulebookRules(), DRAFT, ZHANG, key="k-1")["number"] == "2027-0002"
-    assert proposals.submit(SqlIntakeUnitOfWork(s), RulebookRules(), DRAFT, LI)["number"] == "2027-0003"
-    assert proposals.submit(SqlIntakeUnitOfWork(s), RulebookRules(), DRAFT, LI)["number"] == "2027-0004"
+    assert (
+        proposals.submit(SqlIntakeUnitOfWork(s), RulebookRules(), DRAFT, ZHANG, key="k-1")["number"]
+        == f"{NEXT_YEAR}-0002"
+    )
+    assert proposals.submit(SqlIntakeUnitOfWork(s), RulebookRules(), DRAFT, LI)["number"] == f"{NEXT_YEAR}-0003"
+    assert proposals.submit(SqlIntakeUnitOfWork(s), RulebookRules(), DRAFT, LI)["number"] == f"{NEXT_YEAR}-0004"
     s.commit()
     assert count(s, Proposal) == 4
     with pytest.raises(InvalidInput) as refused:
@@ -236,7 +240,7 @@ def test_a_post_the_bus_failed_answers_503_and_its_retry_with_the_key_makes_one_
     assert "Idempotency-Key" in failed.json["message"]
     assert count(s, Proposal) == (1 if failure == "lost" else 0)
     retried = _post(gateway, key="retry-1")
-    assert retried.status_code == 201 and retried.json["number"] == "2027-0001"
-    assert _post(gateway, key="retry-1").json["number"] == "2027-0001"
+    assert retried.status_code == 201 and retried.json["number"] == f"{NEXT_YEAR}-0001"
+    assert _post(gateway, key="retry-1").json["number"] == f"{NEXT_YEAR}-0001"
     assert count(s, Proposal) == 1
-    assert starts(s, IntakeOutbox) == ["proposal-2027-0001"]
+    assert starts(s, IntakeOutbox) == [f"proposal-{NEXT_YEAR}-0001"]

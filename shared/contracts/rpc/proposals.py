@@ -69,7 +69,16 @@ class DraftSchema(ContentSchema):
     """A new proposal as its initiator submits it."""
 
     cosigners = fields.List(Text(validate=[not_blank, validate.Length(max=100)]), load_default=list)
-    session_year = fields.Integer(allow_none=True, load_default=None, strict=True, validate=validate.Range(2000, 2999))
+    session_year = fields.Integer(
+        allow_none=True,
+        load_default=None,
+        strict=True,
+        validate=validate.Range(2000, 2999),
+        metadata={
+            "description": "The session year the proposal is numbered in: this year in China (the default), "
+            "the last or the next; intake refuses any other"
+        },
+    )
 
     def __init__(self, *, initiator: str | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)

@@ -15,13 +15,13 @@ from shared import contracts
 from shared.db import dispose_all, migrate, session_factory, transaction
 from shared.errors import Forbidden, InvalidInput
 from shared.messaging import topology
-from tests.support import SigningRpc, get_messages, wait_for
+from tests.support import NEXT_YEAR, SigningRpc, get_messages, wait_for
 
 LI = {"user": "李明", "roles": ["member"]}
 STAFF = {"user": "staff.zhao", "roles": ["staff"]}
 DRAFT = {
     "kind": "between_sessions",
-    "session_year": 2027,
+    "session_year": NEXT_YEAR,
     "publish_consent": True,
     "title": "关于加快老城区公交候车亭改造的建议",
     "situation": "老城区现有公交候车亭多建于十年前，遮雨面积小，夜间照明不足。",
@@ -74,24 +74,24 @@ def body(message):
 def test_submit_commits_the_proposal_and_publishes_one_start_command_per_submission(intake, settings, vhost):
     commands = StartCommands(vhost)
     first = intake.intake.submit(DRAFT, LI)
-    assert (first["number"], first["status"], first["initiator"]) == ("2027-0001", "submitted", "李明")
+    assert (first["number"], first["status"], first["initiator"]) == (f"{NEXT_YEAR}-0001", "submitted", "李明")
     with intake_db(settings) as s:
-        assert s.scalar(select(Proposal.title).where(Proposal.number == "2027-0001")) == DRAFT["title"]
+        assert s.scalar(select(Proposal.title).where(Proposal.number == f"{NEXT_YEAR}-0001")) == DRAFT["title"]
     [message] = commands.wait_for(1)
     assert (message["exchange"], message["routing_key"]) == (contracts.MESSAGES_EXCHANGE, contracts.START_ROUTING_KEY)
     start = body(message)
     assert (start["command_id"], start["process_id"], start["business_key"]) == (
-        "proposal-2027-0001",
+        f"proposal-{NEXT_YEAR}-0001",
         "proposal",
-        "2027-0001",
+        f"{NEXT_YEAR}-0001",
     )
     assert start["data"]["proposal_id"] == first["id"] and start["data"]["proposer"] == "李明"
 
     intake.intake.submit({**DRAFT, "title": "关于增加普惠性幼儿园学位的建议"}, LI)
     commands.wait_for(2)
-    assert [body(m)["business_key"] for m in commands.seen] == ["2027-0001", "2027-0002"]
+    assert [body(m)["business_key"] for m in commands.seen] == [f"{NEXT_YEAR}-0001", f"{NEXT_YEAR}-0002"]
     assert get_messages(vhost, contracts.ENGINE_STARTS_QUEUE) == []  # one each, no more
-    assert [p["number"] for p in intake.intake.list(LI)] == ["2027-0001", "2027-0002"]
+    assert [p["number"] for p in intake.intake.list(LI)] == [f"{NEXT_YEAR}-0001", f"{NEXT_YEAR}-0002"]
 
 
 def test_an_invalid_draft_is_refused_field_by_field_and_publishes_nothing(intake, settings, vhost):
@@ -105,17 +105,17 @@ def test_an_invalid_draft_is_refused_field_by_field_and_publishes_nothing(intake
         assert s.scalar(select(func.count()).select_from(Proposal)) == 0
         assert s.scalar(select(func.count()).select_from(Outbox)) == 0
     # The next valid submission gets the first number and is the only command on the queue.
-    assert intake.intake.submit(DRAFT, LI)["number"] == "2027-0001"
-    assert [body(m)["business_key"] for m in StartCommands(vhost).wait_for(1)] == ["2027-0001"]
+    assert intake.intake.submit(DRAFT, LI)["number"] == f"{NEXT_YEAR}-0001"
+    assert [body(m)["business_key"] for m in StartCommands(vhost).wait_for(1)] == [f"{NEXT_YEAR}-0001"]
 
 
 @pytest.mark.both_databases
 def test_concurrent_submissions_are_numbered_without_gaps(intake, settings, vhost):
     replies = [intake.intake.submit.call_async({**DRAFT, "title": f"建议 {i}"}, LI) for i in range(12)]
     numbers = sorted(reply.result()["number"] for reply in replies)
-    assert numbers == [f"2027-{n:04d}" for n in range(1, 13)]
+    assert numbers == [f"{NEXT_YEAR}-{n:04d}" for n in range(1, 13)]
     with intake_db(settings) as s:
-        assert s.get(ProposalCounter, 2027).last == 12
+        assert s.get(ProposalCounter, NEXT_YEAR).last == 12
     commands = StartCommands(vhost).wait_for(12)
     assert sorted(body(m)["business_key"] for m in commands) == numbers
 
@@ -128,5 +128,5 @@ def test_a_redelivered_submit_with_the_same_key_answers_the_first_proposal_and_s
     assert again == first
     with intake_db(settings) as s:
         assert s.scalar(select(func.count()).select_from(Proposal)) == 1
-    assert [body(m)["command_id"] for m in StartCommands(vhost).wait_for(1)] == ["proposal-2027-0001"]
-    assert intake.intake.submit(DRAFT, LI, key="retry-2")["number"] == "2027-0002"
+    assert [body(m)["command_id"] for m in StartCommands(vhost).wait_for(1)] == [f"proposal-{NEXT_YEAR}-0001"]
+    assert intake.intake.submit(DRAFT, LI, key="retry-2")["number"] == f"{NEXT_YEAR}-0002"

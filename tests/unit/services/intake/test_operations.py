@@ -142,6 +142,15 @@ def test_each_session_year_has_its_own_sequence(session):
     assert session.scalar(select(Proposal.year).where(Proposal.number == "2027-0002")) == 2027
 
 
+@pytest.mark.parametrize("year", [2000, 2024, 2028, 2999])
+def test_a_session_year_far_from_this_one_is_refused_before_a_number_is_taken(session, year):
+    with pytest.raises(InvalidInput) as refused:
+        submitted(session, session_year=year)
+    assert "2025 to 2027" in str(refused.value.details["session_year"])
+    assert session.scalar(select(func.count()).select_from(ProposalCounter)) == 0
+    assert submitted(session, session_year=2025)["number"] == "2025-0001"  # the session just closed
+
+
 def test_session_year_defaults_to_the_year_in_china_not_in_utc(session, skipping_clock):
     skipping_clock.set(datetime(2026, 12, 31, 17, 0, tzinfo=timezone.utc))  # 01:00 on 1 January in Beijing
     assert submitted(session)["number"] == "2027-0001"
@@ -160,11 +169,11 @@ def test_a_rolled_back_submission_gives_its_number_back(sessions):
 
 def test_the_first_proposal_of_a_year_rolled_back_leaves_no_counter_behind(sessions):
     with sessions() as abandoned:
-        operations.submit(SqlIntakeUnitOfWork(abandoned), RulebookRules(), draft(session_year=2028), LI)
+        operations.submit(SqlIntakeUnitOfWork(abandoned), RulebookRules(), draft(session_year=2027), LI)
         abandoned.rollback()
     with sessions() as s:
-        assert s.get(ProposalCounter, 2028) is None
-        assert submitted(s, session_year=2028)["number"] == "2028-0001"
+        assert s.get(ProposalCounter, 2027) is None
+        assert submitted(s, session_year=2027)["number"] == "2027-0001"
 
 
 # -- submit --------------------------------------------------------------------------------------
