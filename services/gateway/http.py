@@ -4,7 +4,8 @@ authenticates, decodes, calls one service over RPC, encodes.
 Errors are answers: a refusal from any service (``ZtcError``) becomes its HTTP status with a JSON
 body ``{"error", "message", "details"}``. Bad input never reaches a service: a body larger than
 ``ZTC_HTTP_MAX_BODY_BYTES`` is refused (413) before it is read; a body that is not UTF-8, not JSON,
-nested deeper than ``ZTC_HTTP_MAX_JSON_DEPTH`` or holding a lone surrogate is refused (400). Any
+nested deeper than ``ZTC_HTTP_MAX_JSON_DEPTH`` or holding a lone surrogate is refused (400), and one
+sent with a Content-Type other than JSON (a form, plain text) is refused (415). Any
 other failure answers a generic 5xx body that names only the request id; the log line with the
 same id carries the details. Every answer has an ``X-Request-Id`` header.
 """
@@ -324,8 +325,25 @@ def _check_json(value, max_depth: int) -> None:
                 ) from None
 
 
+class UnsupportedMediaType(ZtcError):
+    """A body sent as something other than JSON (a form, plain text) to a route that reads JSON."""
+
+    status, code = 415, "unsupported_media_type"
+
+
+def _is_json(mimetype: str) -> bool:
+    return mimetype == "application/json" or (mimetype.startswith("application/") and mimetype.endswith("+json"))
+
+
 def _body(request, max_depth: int = 32) -> dict:
     raw = request.get_data(cache=True)
+    if raw.strip() and request.mimetype and not _is_json(request.mimetype):
+        # A form or text body that happens to parse as JSON is still not what the client meant to
+        # send (curl -d sends a form): said, not guessed. No Content-Type at all is read as JSON.
+        raise UnsupportedMediaType(
+            f"the request body is {request.mimetype}; send it as application/json",
+            {"_body": ["Content-Type: application/json"]},
+        )
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:

@@ -132,6 +132,11 @@ def build(service_cls, title="Zhitongche API", version="1") -> dict:
                 **edge,
                 str(meta["status"]): ok,
                 "400": {"description": "invalid input, field by field", **error},
+                **(
+                    {"415": {"description": "a body sent with a Content-Type other than application/json", **error}}
+                    if meta["body"] is not None
+                    else {}
+                ),
                 "401": {"description": "no, unknown, expired or revoked token", **error},
                 "403": {"description": "the caller's roles or unit do not allow this", **error},
                 "404": {"description": "not found", **error},

@@ -168,6 +168,22 @@ def test_bodies_that_are_not_plain_json_objects_are_refused(body, says):
     assert says in refused.value.message
 
 
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", "application/xml"])
+def test_a_json_text_sent_as_something_else_is_refused_with_415(content_type):
+    sent = Request(EnvironBuilder(method="POST", data=b'{"title": "x"}', content_type=content_type).get_environ())
+    with pytest.raises(http.UnsupportedMediaType) as refused:
+        http._body(sent, max_depth=32)
+    assert refused.value.status == 415 and content_type in refused.value.message
+
+
+@pytest.mark.parametrize(
+    "content_type", ["application/json", "application/json; charset=utf-8", "application/merge-patch+json", None]
+)
+def test_a_json_body_is_read_as_json_or_with_no_content_type(content_type):
+    sent = Request(EnvironBuilder(method="POST", data=b'{"title": "x"}', content_type=content_type).get_environ())
+    assert http._body(sent, max_depth=32) == {"title": "x"}
+
+
 def test_a_body_within_the_depth_is_read():
     nested = json.loads("[" * 30 + "]" * 30)
     assert http._body(request(json.dumps({"a": nested}).encode()), max_depth=32) == {"a": nested}
