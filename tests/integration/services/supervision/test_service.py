@@ -127,8 +127,11 @@ def test_the_deadlines_rpc_explains_a_deadline_opened_by_a_job(supervision, sett
 
 def test_a_unit_not_given_the_proposal_is_refused_over_rpc(supervision, settings, vhost):
     result_of(vhost, open_clocks(settings, "2026-0003", ["transport"]))
-    with pytest.raises(Forbidden):
+    with pytest.raises(NotFound) as hidden:  # as if there were no such proposal: nothing told
         supervision.supervision.deadlines("2026-0003", principal=EDUCATION)
+    with pytest.raises(NotFound) as missing:
+        supervision.supervision.deadlines("2026-0999", principal=EDUCATION)
+    assert str(hidden.value).replace("0003", "N") == str(missing.value).replace("0999", "N")
 
 
 @pytest.mark.both_databases  # the overdue board is one query over every live deadline
