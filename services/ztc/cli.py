@@ -721,11 +721,27 @@ def _units_in_directory(settings) -> list[str] | None:
         return list(conn.scalars(select(Unit.code).order_by(Unit.code))) or None
 
 
-def _issue(user, roles, unit, label, system, hours, as_json=False):
+def _issue(user, roles, unit, label, system, hours, as_json=False, unit_not_yet_entered=False):
     from services.gateway import tokens
     from shared.db import transaction
 
     settings, sessions = _gateway_sessions()
+    units = _units_in_directory(settings) if unit else None
+    if units is not None and unit not in units:
+        # Most likely a typo: a token that sees nothing, handed to a department. Refused unless
+        # the operator says the unit is about to be entered.
+        if not unit_not_yet_entered:
+            click.echo(
+                f"error: unit '{unit}' is not in the directory ({', '.join(units)}); no token issued. "
+                "Enter the unit first (deploy/seed/units.yaml, seeded at start), or give --unit-not-yet-entered to issue it anyway",
+                err=True,
+            )
+            sys.exit(1)
+        click.echo(
+            f"warning: unit '{unit}' is not in the directory ({', '.join(units)}); the token is issued, "
+            "but it sees no assignment until a unit of that code is entered",
+            err=True,
+        )
     kind = "system" if system else "person"
     try:
         with transaction(sessions) as s:
@@ -735,13 +751,6 @@ def _issue(user, roles, unit, label, system, hours, as_json=False):
             described = tokens.describe_token(s, token) if as_json else None
     except ZtcError as exc:
         _fail(exc)
-    units = _units_in_directory(settings) if unit else None
-    if units is not None and unit not in units:
-        click.echo(
-            f"warning: unit '{unit}' is not in the directory ({', '.join(units)}); the token is issued, "
-            "but it sees no assignment until a unit of that code is entered",
-            err=True,
-        )
     # With --json: the token beside what 'ztc tokens list --json' says of it (its id, expiry...).
     click.echo(json.dumps({"token": token, **described}, ensure_ascii=False, indent=2) if as_json else token)
 
@@ -763,6 +772,11 @@ _ISSUE_OPTIONS = [
         is_flag=True,
         help="Print the token with its id, roles, kind and expiry as JSON (the token is still shown only this once).",
     ),
+    click.option(
+        "--unit-not-yet-entered",
+        is_flag=True,
+        help="Issue a unit token although --unit is not in the directory yet (it sees nothing until it is).",
+    ),
 ]
 
 
@@ -778,8 +792,8 @@ def _issue_options(command):
     "ZTC_TOKEN_SYSTEM_TTL_HOURS (2160), or after --hours."
 )
 @_issue_options
-def token(user, roles, unit, label, system, hours, as_json):
-    _issue(user, roles, unit, label, system, hours, as_json)
+def token(user, roles, unit, label, system, hours, as_json, unit_not_yet_entered):
+    _issue(user, roles, unit, label, system, hours, as_json, unit_not_yet_entered)
 
 
 @main.group(help="API tokens: issue, list, revoke.")
@@ -789,8 +803,8 @@ def tokens():
 
 @tokens.command("issue", help="The same as 'ztc token': issue a token (shown once).")
 @_issue_options
-def tokens_issue(user, roles, unit, label, system, hours, as_json):
-    _issue(user, roles, unit, label, system, hours, as_json)
+def tokens_issue(user, roles, unit, label, system, hours, as_json, unit_not_yet_entered):
+    _issue(user, roles, unit, label, system, hours, as_json, unit_not_yet_entered)
 
 
 @tokens.command("list", help="Active tokens (--all: expired and revoked too), by id (never the token).")

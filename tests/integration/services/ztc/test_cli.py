@@ -82,12 +82,12 @@ def test_a_token_issued_with_json_names_its_id_expiry_and_authenticates(settings
     assert plain.returncode == 0 and plain.stdout.strip().startswith("ztc_") and "{" not in plain.stdout
 
 
-def test_a_unit_token_for_a_unit_not_in_the_directory_is_issued_with_a_warning(settings):
+def test_a_unit_token_for_a_unit_not_in_the_directory_is_refused_unless_said_to_be_coming(settings):
     from services.assignment.models import Unit
     from shared.db import migrate, session_factory, transaction
 
-    def issue(unit):
-        return ztc(settings, "token", "--user", "u1", "--role", "unit", "--unit", unit)
+    def issue(unit, *more):
+        return ztc(settings, "token", "--user", "u1", "--role", "unit", "--unit", unit, *more)
 
     before = issue("nosuch")  # no directory yet: nothing to compare with
     assert before.returncode == 0 and before.stdout.startswith("ztc_") and "warning" not in before.stderr
@@ -95,9 +95,14 @@ def test_a_unit_token_for_a_unit_not_in_the_directory_is_issued_with_a_warning(s
     migrate("assignment", url)
     with transaction(session_factory(url)) as s:
         s.add_all([Unit(code="transport", name="交通局"), Unit(code="education", name="教育局")])
-    unknown = issue("trasport")
-    assert unknown.returncode == 0 and unknown.stdout.startswith("ztc_")
-    assert "unit 'trasport' is not in the directory (education, transport)" in unknown.stderr
+    typo = issue("trasport")  # most likely a typo: refused, no token
+    assert typo.returncode == 1 and "ztc_" not in typo.stdout
+    assert "unit 'trasport' is not in the directory (education, transport); no token issued" in typo.stderr
+    listed = ztc(settings, "tokens", "list", "--json")
+    assert listed.returncode == 0 and "trasport" not in listed.stdout
+    coming = issue("healthcare", "--unit-not-yet-entered")
+    assert coming.returncode == 0 and coming.stdout.startswith("ztc_")
+    assert "unit 'healthcare' is not in the directory" in coming.stderr and "warning" in coming.stderr
     known = issue("transport")
     assert known.returncode == 0 and "warning" not in known.stderr
 
