@@ -58,13 +58,61 @@ def _fail(exc: ZtcError):
     sys.exit(1)
 
 
+class _Commands(click.Group):
+    """The command group: a broker that refuses the login or cannot be reached is one line saying
+    which broker and what to check, not a traceback."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except Exception as exc:
+            said = _broker_trouble(exc)
+            if said is None:
+                raise
+            click.echo(f"error: {said}", err=True)
+            sys.exit(1)
+
+
+def _broker_trouble(exc: BaseException) -> str | None:
+    """What to tell an operator about ``exc`` if it is the broker refusing or away, else None."""
+    from urllib.parse import urlsplit
+
+    from amqp.exceptions import AccessRefused, NotAllowed
+    from kombu.exceptions import OperationalError
+
+    settings = _settings()
+    parts = urlsplit(settings.amqp_uri)
+    where = f"{parts.hostname}:{parts.port or 5672}{parts.path or '/'}"
+    cause = exc.__cause__ or exc.__context__
+    for error in (exc, cause):
+        if isinstance(error, (AccessRefused, NotAllowed)):
+            return (
+                f"the broker at {where} refused user {parts.username!r} ({error}); "
+                "check ZTC_AMQP_URI's user, password and vhost"
+            )
+    if isinstance(exc, OperationalError) or (isinstance(exc, ConnectionError) and _raised_in_amqp(exc)):
+        return f"could not reach the broker at {where} ({exc}); is RabbitMQ running? (ZTC_AMQP_URI)"
+    return None
+
+
+def _raised_in_amqp(exc: BaseException) -> bool:
+    """Whether ``exc`` came out of the AMQP client (not a database's or a pipe's connection)."""
+    tb = exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_globals.get("__name__", "").split(".")[0] in ("amqp", "kombu"):
+            return True
+        tb = tb.tb_next
+    return False
+
+
 @click.group(
+    cls=_Commands,
     help="Zhitongche's command line for process designers and operators. Instances, "
     "incidents and diagrams are handled on the services' databases directly, so those "
     "commands work with the services stopped as well as running; 'queues' and "
     "'dead-letters' talk to RabbitMQ. Settings come from the ZTC_* environment "
     "variables (see README). Every listing command takes --json. The records name who ran a "
-    "command as ztc:<login name>, or ztc:<ZTC_OPERATOR> when that is set (a shared or container account)."
+    "command as ztc:<login name>, or ztc:<ZTC_OPERATOR> when that is set (a shared or container account).",
 )
 def main():
     import os

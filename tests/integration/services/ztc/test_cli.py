@@ -207,3 +207,19 @@ def test_the_products_diagrams_deploy_and_lint_without_refusal(settings):
         f"{name.rsplit('/', 1)[-1]}: deploys" in linted.stdout or f"{name}: deploys" in linted.stdout
         for name in diagrams
     )
+
+
+def test_a_broker_that_refuses_the_login_or_is_away_is_one_line_not_a_traceback(settings):
+    import dataclasses
+
+    from tests.support import free_port
+
+    refused = dataclasses.replace(settings, amqp_uri="amqp://nobody:wrong@127.0.0.1:5672/")
+    answer = ztc(refused, "dead-letters", "list")
+    assert answer.returncode == 1 and "Traceback" not in answer.stderr
+    assert "the broker at 127.0.0.1:5672/ refused user 'nobody'" in answer.stderr and "wrong" not in answer.stderr
+    port = free_port()
+    away = dataclasses.replace(settings, amqp_uri=f"amqp://guest:guest@127.0.0.1:{port}/")
+    answer = ztc(away, "dead-letters", "list")
+    assert answer.returncode == 1 and "Traceback" not in answer.stderr
+    assert f"could not reach the broker at 127.0.0.1:{port}/" in answer.stderr
