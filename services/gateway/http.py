@@ -209,12 +209,27 @@ class JsonWsgiApp(WsgiApp):
         return provider.handle_request(request)(environ, start_response)
 
 
+NO_CONTENT_TYPE = "ztc.no_content_type"  # environ key: the request sent no Content-Type at all
+
+
+class GuardedProtocol(HttpOnlyProtocol):  # type: ignore[misc]  # nameko ships no types
+    """eventlet's protocol, which gives a request without a Content-Type ``text/plain`` in its
+    environ; this one also says there was none, so a JSON route reads such a body as JSON and
+    refuses one really sent as text (415)."""
+
+    def get_environ(self):
+        env = super().get_environ()
+        if self.headers.get("content-type") is None:
+            env[NO_CONTENT_TYPE] = True
+        return env
+
+
 class GuardedWebServer(WebServer):
     # A connection that sends nothing for this long (headers that never end, a kept-alive one left
     # idle) is closed: each open connection holds a green thread and a file descriptor.
     IDLE_SECONDS = 60.0
 
-    def get_wsgi_server(self, sock, wsgi_app, protocol=HttpOnlyProtocol, debug=False):
+    def get_wsgi_server(self, sock, wsgi_app, protocol=GuardedProtocol, debug=False):
         server = super().get_wsgi_server(sock, wsgi_app, protocol=protocol, debug=debug)
         server.socket_timeout = self.IDLE_SECONDS
         return server
@@ -337,7 +352,8 @@ def _is_json(mimetype: str) -> bool:
 
 def _body(request, max_depth: int = 32) -> dict:
     raw = request.get_data(cache=True)
-    if raw.strip() and request.mimetype and not _is_json(request.mimetype):
+    sent_as = "" if request.environ.get(NO_CONTENT_TYPE) else request.mimetype
+    if raw.strip() and sent_as and not _is_json(sent_as):
         # A form or text body that happens to parse as JSON is still not what the client meant to
         # send (curl -d sends a form): said, not guessed. No Content-Type at all is read as JSON.
         raise UnsupportedMediaType(

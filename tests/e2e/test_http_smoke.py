@@ -92,7 +92,15 @@ def test_the_api_refuses_what_it_must(running):
         headers={"Authorization": f"Bearer {tokens['operator']}"},
         timeout=10,
     )
-    assert not_json.status_code == 400 and not_json.json()["error"] == "invalid_input"
+    assert not_json.status_code == 400 and not_json.json()["error"] == "invalid_input"  # no Content-Type: read as JSON
+    for sent_as in ("text/plain", "application/x-www-form-urlencoded"):  # JSON text, but not sent as JSON
+        as_text = requests.post(
+            base + "/api/processes/smoke/instances",
+            data='{"data": {"title": "t"}}',
+            headers={"Authorization": f"Bearer {tokens['operator']}", "Content-Type": sent_as},
+            timeout=10,
+        )
+        assert as_text.status_code == 415 and as_text.json()["error"] == "unsupported_media_type", as_text.text
     missing = call(base, tokens["operator"], "POST", "/api/processes/smoke/instances", {"data": {}})
     assert missing.status_code == 400 and "title" in missing.json()["message"]
     unknown = call(base, tokens["operator"], "POST", "/api/processes/nope/instances", {"data": {}})
