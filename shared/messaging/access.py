@@ -328,6 +328,7 @@ class Management:
         self.base = urlunsplit((parts.scheme, netloc, parts.path.rstrip("/") + "/api", "", ""))
         self.verify = verify
         self.timeout = timeout
+        self._session: Any = None  # one kept-alive connection for the install's few hundred calls
 
     @classmethod
     def of(cls, settings: config.Settings, management_url: str | None = None) -> "Management":
@@ -340,8 +341,10 @@ class Management:
 
         from .management import ManagementUnavailable
 
+        if self._session is None:
+            self._session = requests.Session()
         try:
-            resp = requests.request(
+            resp = self._session.request(
                 method, self.base + path, auth=self.auth, timeout=self.timeout, verify=self.verify, **kwargs
             )
         except requests.RequestException as exc:
