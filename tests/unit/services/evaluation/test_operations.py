@@ -544,6 +544,16 @@ def test_only_staff_committee_and_leaders_see_the_unit_assessment(session, who):
         unit_assessment(*sql_ports(session), 2027, who)
 
 
+def test_the_assessment_takes_the_years_every_other_route_takes(session):
+    """1900-2999, as the gateway's year path and the public notice: a year inside with nothing in
+    it is an empty table (the notice of that year is an empty notice), not a refusal."""
+    assert unit_assessment(*sql_ports(session), 1900, STAFF)["units"] == []
+    assert unit_assessment(*sql_ports(session), 2999, STAFF)["units"] == []
+    for year in (1899, 3000):
+        with pytest.raises(InvalidInput):
+            unit_assessment(*sql_ports(session), year, STAFF)
+
+
 # -- the units' 目标考核 scores, ranking and export ------------------------------------------------
 
 
