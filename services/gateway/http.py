@@ -212,12 +212,61 @@ class JsonWsgiApp(WsgiApp):
 NO_CONTENT_TYPE = "ztc.no_content_type"  # environ key: the request sent no Content-Type at all
 
 
+# eventlet refuses a few requests itself, before any of our code sees them, with an empty body:
+# (its status line, lower-cased) -> (status, code, what the client is told).
+_EVENTLET_REFUSALS = {
+    b"414 request uri too long": (414, "uri_too_long", "the request line is longer than 8 KiB"),
+    b"400 header line too long": (400, "header_too_long", "a header line is longer than 8 KiB"),
+    b"400 headers too large": (400, "headers_too_large", "the headers are larger than 64 KiB"),
+    b"400 bad request": (400, "bad_request", "Content-Length is no number, or sent beside Transfer-Encoding"),
+}
+
+
+class _JsonRefusals:
+    """The connection's writer while eventlet reads a request: its own empty-bodied refusals
+    become JSON refusals like every other answer's; anything else is written as it is."""
+
+    def __init__(self, wfile) -> None:
+        self._wfile = wfile
+        self.reading = True  # until eventlet has read the request (then the app answers)
+
+    def write(self, data: bytes):
+        if self.reading and data[:10] == b"HTTP/1.0 4":
+            refusal = _EVENTLET_REFUSALS.get(data.split(b"\r\n", 1)[0][9:].lower())
+            if refusal is not None:
+                status, code, message = refusal
+                body = _error_body(status, code, message, None)
+                data = (
+                    f"HTTP/1.0 {status} {_REASONS[status]}\r\nConnection: close\r\n"
+                    f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+                ).encode() + body
+        return self._wfile.write(data)
+
+    def __getattr__(self, name):
+        return getattr(self._wfile, name)
+
+
+_REASONS = {400: "Bad Request", 414: "URI Too Long"}
+
+
 class GuardedProtocol(HttpOnlyProtocol):  # type: ignore[misc]  # nameko ships no types
-    """eventlet's protocol, which gives a request without a Content-Type ``text/plain`` in its
-    environ; this one also says there was none, so a JSON route reads such a body as JSON and
-    refuses one really sent as text (415)."""
+    """eventlet's protocol, with two changes. A request without a Content-Type gets ``text/plain``
+    in eventlet's environ; this one also says there was none, so a JSON route reads such a body as
+    JSON and refuses one really sent as text (415). And the requests eventlet refuses itself (a
+    request line or a header too long, a Content-Length that is no number) get a JSON body saying
+    why, not an empty one."""
+
+    def handle_one_request(self):
+        wfile = self.wfile
+        self.wfile = _JsonRefusals(wfile)
+        try:
+            return super().handle_one_request()
+        finally:
+            self.wfile = wfile
 
     def get_environ(self):
+        if isinstance(self.wfile, _JsonRefusals):  # the request was read: what is written now is the app's
+            self.wfile.reading = False
         env = super().get_environ()
         if self.headers.get("content-type") is None:
             env[NO_CONTENT_TYPE] = True

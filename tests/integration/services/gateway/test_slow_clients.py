@@ -5,6 +5,7 @@ a path, a query or a body is a 400, never a 5xx."""
 
 from __future__ import annotations
 
+import json
 import socket
 import time
 
@@ -83,3 +84,38 @@ def test_the_nul_character_is_a_400_in_json(gateway, method, path, body):
     answer = requests.request(method, base + path, json=body, headers={"Authorization": f"Bearer {token}"}, timeout=10)
     assert answer.status_code == 400 and answer.json()["error"] == "invalid_input", answer.text
     assert "NUL" in answer.text
+
+
+def _answer(port: int, request: bytes) -> tuple[str, dict[str, str], bytes]:
+    """Send ``request`` as it is and read the whole answer (the server closes the connection)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        sock.sendall(request)
+        received = b""
+        while chunk := sock.recv(65536):
+            received += chunk
+    head, _, body = received.partition(b"\r\n\r\n")
+    status, *lines = head.decode("latin-1").split("\r\n")
+    headers = {k.strip().lower(): v.strip() for k, v in (line.split(":", 1) for line in lines)}
+    return status, headers, body
+
+
+@pytest.mark.parametrize(
+    "request_bytes, status, code",
+    [
+        (b"GET /health?" + b"x" * 9000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", "414", "uri_too_long"),
+        (b"GET /health HTTP/1.1\r\nHost: x\r\nX-Big: " + b"y" * 9000 + b"\r\n\r\n", "400", "header_too_long"),
+        (b"POST /api/proposals HTTP/1.1\r\nHost: x\r\nContent-Length: ten\r\n\r\n", "400", "bad_request"),
+    ],
+    ids=["request_line", "header_line", "content_length"],
+)
+def test_what_the_web_server_refuses_before_any_route_is_still_a_json_refusal(gateway, request_bytes, status, code):
+    base, port, token = gateway
+    line, headers, body = _answer(port, request_bytes)
+    assert line.split()[1] == status, line
+    assert headers["content-type"] == "application/json" and int(headers["content-length"]) == len(body)
+    refusal = json.loads(body)
+    assert refusal["error"] == code and refusal["message"]
+    # The answers the routes give are untouched: the same connection kind, a JSON body of its own.
+    assert requests.get(base + "/health", timeout=10).status_code == 200
+    over_1_0 = _answer(port, b"GET /api/nothing-here HTTP/1.0\r\nHost: x\r\n\r\n")
+    assert over_1_0[0].split()[1] == "404" and json.loads(over_1_0[2])["error"] == "not_found"
