@@ -108,6 +108,20 @@ class ApproveExtensionForm(Form):
     until = fields.Date(load_default=None, allow_none=True)
     extension_comment = fields.String(load_default="")
 
+    @validates("until")
+    def _ahead(self, value: Any, **kwargs: object) -> None:
+        """A date already past can never move a deadline on: refused when the task is completed.
+        (One not after the current due date, which the form does not know, goes back to staff:
+        supervision's ``extension_not_later``, caught in the diagram.)"""
+        if value is None:
+            return
+        from shared import clock
+        from shared.calendar import local_date
+
+        today = local_date(clock.now())
+        if value <= today:
+            raise ValidationError(f"an extension runs until a date after today ({today.isoformat()})")
+
     def load(self, data: Mapping[str, Any] | Sequence[Mapping[str, Any]], **kwargs: Any) -> dict[str, Any]:
         loaded: dict[str, Any] = super().load(data, **kwargs)
         if loaded.get("until") is not None:

@@ -339,8 +339,8 @@ def extend(uow: SupervisionUnitOfWork, rules: SupervisionRules, params: dict, pr
 
     An extension is asked and approved before the deadline: ``BusinessError("extension_after_deadline")``
     when the request (``requested_at``, the unit's request) or the approval (now) comes at or after
-    the end of the due day. Refused with InvalidInput when ``until`` is not after the current due
-    date, and with ``BusinessError("extension_too_long")`` when it is after the cap: rule
+    the end of the due day. ``BusinessError("extension_not_later")`` when ``until`` is not after the
+    current due date, and ``BusinessError("extension_too_long")`` when it is after the cap: rule
     ``max_extension`` counted from the start of the reply clock (signing), all extensions together.
     Records an ``extension`` change (who: the job's principal). Returns ``{reply_due, next_check}``.
     """
@@ -361,9 +361,12 @@ def extend(uow: SupervisionUnitOfWork, rules: SupervisionRules, params: dict, pr
                 f"on {row.due.isoformat()}",
             )
     if until <= row.due:
-        raise InvalidInput(
-            "supervision.extend parameters is not valid",
-            {"until": [f"an extension must end after the current due date {row.due.isoformat()}"]},
+        # Staff approved a date the deadline cannot move to: the diagram takes it back to them
+        # (an error boundary), rather than the instance stopping on an incident no retry can clear.
+        raise BusinessError(
+            "extension_not_later",
+            f"an extension must end after the current due date {row.due.isoformat()}; "
+            f"{until.isoformat()} is not after it",
         )
     cap = rules.deadline(CAP_RULE, clock_started_at(uow, number) or row.started_at)
     if until > cap.due:

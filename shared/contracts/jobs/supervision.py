@@ -103,7 +103,7 @@ register(
         "supervision.extend",
         Extend,
         "move the reply deadline on an approved extension",
-        ("extension_too_long", "extension_after_deadline", "no_reply_deadline"),
+        ("extension_too_long", "extension_after_deadline", "extension_not_later", "no_reply_deadline"),
     ),
     Operation(
         "supervision.restart", Restart, "restart the reply clock (re-handling, reassignment)", ("no_reply_deadline",)

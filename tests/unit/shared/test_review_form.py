@@ -54,3 +54,20 @@ def test_a_committee_that_enables_d_may_choose_it(tmp_path, monkeypatch):
     )
     monkeypatch.setattr(rulebooks, "RULES_DIRECTORY", tmp_path)
     assert ReviewReplyForm().load({"action": "accept", "override_category": "D"})["override_category"] == "D"
+
+
+def test_an_extension_is_approved_until_a_date_after_today_or_as_asked(skipping_clock):
+    """A date already past can never move a deadline: refused when staff complete the task, not
+    found later by supervision with the instance stuck on an incident."""
+    from datetime import datetime, timezone
+
+    from shared.forms import ApproveExtensionForm
+
+    skipping_clock.set(datetime(2026, 12, 3, 4, 0, tzinfo=timezone.utc))  # noon in Beijing
+    for past in ("2020-01-01", "2026-12-03"):
+        with pytest.raises(ValidationError) as refused:
+            ApproveExtensionForm().load({"approved": True, "until": past})
+        assert "after today (2026-12-03)" in str(refused.value.messages["until"])
+    assert ApproveExtensionForm().load({"approved": True, "until": "2026-12-04"})["until"] == "2026-12-04"
+    assert ApproveExtensionForm().load({"approved": True})["until"] is None  # as the unit asked
+    assert ApproveExtensionForm().load({"approved": False, "until": None})["approved"] is False

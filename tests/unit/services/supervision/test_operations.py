@@ -496,11 +496,21 @@ def test_extensions_together_stay_under_the_cap(uow, rules):
     assert reply_deadline(uow).due == date(2026, 8, 1)
 
 
-@pytest.mark.parametrize("until", ["2026-06-02", "2026-05-01", "not a date"])
+@pytest.mark.parametrize("until", ["2026-06-02", "2026-05-01"])
 def test_an_extension_must_end_after_the_current_due_date(uow, rules, until):
+    """A business error the diagram catches (back to staff), not invalid input, which would stop
+    the instance on an incident that no retry could clear."""
+    assign(uow, rules)
+    with pytest.raises(BusinessError) as refused:
+        operations.extend(uow, rules, {"number": NUMBER, "until": until}, STAFF)
+    assert refused.value.code == "extension_not_later" and "2026-06-02" in refused.value.message
+    assert reply_deadline(uow).due == date(2026, 6, 2)
+
+
+def test_an_extension_until_no_date_is_invalid_input(uow, rules):
     assign(uow, rules)
     with pytest.raises(InvalidInput) as refused:
-        operations.extend(uow, rules, {"number": NUMBER, "until": until}, STAFF)
+        operations.extend(uow, rules, {"number": NUMBER, "until": "not a date"}, STAFF)
     assert "until" in refused.value.details
 
 
