@@ -535,8 +535,11 @@ def test_a_case_becomes_an_opinion_item_then_a_proposal_in_one_thread(session):
     ]
     assert [h["action"] for h in view["history"]][:2] == ["saved", "submitted"]
     assert "converted_to_proposal" in [h["action"] for h in view["history"]]
-    with pytest.raises(Forbidden):
-        threads.thread(SqlIntakeUnitOfWork(session), "WX-2026-0001", ZHOU)
+    # Another member sees what a thread with nothing in it shows: not that this one exists.
+    hidden = threads.thread(SqlIntakeUnitOfWork(session), "WX-2026-0001", ZHOU)
+    missing = threads.thread(SqlIntakeUnitOfWork(session), "WX-2026-0999", ZHOU)
+    assert {**hidden, "thread": "?"} == {**missing, "thread": "?"}
+    assert hidden["entries"] == [] and hidden["history"] == []
     assert threads.thread(SqlIntakeUnitOfWork(session), "WX-2026-0001", STAFF)["entries"]
 
 
