@@ -126,6 +126,11 @@ def test_only_adopted_opinion_items_marked_publishable_are_public(running):
     assert public.status_code == 200, public.text
     assert [i["number"] for i in public.json()["items"]] == [adopted]
     assert public.json()["items"][0]["submitter"] == "m***"
+    printable = anonymous(base, "GET", f"/api/public/opinions/{year}/adopted?format=html")
+    assert printable.status_code == 200 and printable.headers["Content-Type"].startswith("text/html")
+    assert adopted in printable.text and kept not in printable.text and "member.li" not in printable.text
+    refused = anonymous(base, "GET", f"/api/public/opinions/{year}/adopted?format=xml")
+    assert refused.status_code == 400 and refused.json()["details"]["format"], refused.text
     members = api("staff", "GET", f"/api/reports/opinions/{year}/adopted?format=json&audience=members", expect=200)
     assert [i["number"] for i in members.json()["items"]] == [adopted, kept], "members see every adoption"
 

@@ -17,7 +17,7 @@ from shared.contracts.rpc.proposals import PublicProposalSchema
 
 from .. import limits, schemas
 from ..http import endpoint, given, http
-from ..reports import REPORT_PAGE, every_page, public_notice, report_format
+from ..reports import REPORT_PAGE, every_page, public_notice, render, report_format
 from .proposals import PROPOSAL_READERS
 
 
@@ -102,11 +102,20 @@ class PublicRoutes:
         return 200, public_notice(every_page(lambda query: self.intake.year_figures(year, "public", principal, query)))
 
     @http("GET", "/api/public/opinions/<year:year>/adopted")
-    @endpoint(anonymous=True, response=schemas.AdoptedOpinions)
+    @endpoint(anonymous=True, response=schemas.AdoptedOpinions, query=("format",), html=True)
     def public_adopted_opinions(self, request, principal, year):
         """The year's adopted opinion items with leaders' instructions, submitters masked (no token
-        needed)."""
-        return 200, self.intake.adopted_opinions(year, "public", principal)
+        needed): JSON, or printable HTML with ``?format=html``; any other format is refused (400)."""
+        asked = report_format(request, "json")
+        figures = self.intake.adopted_opinions(year, "public", principal)
+        if asked != "html":
+            return 200, figures
+        return 200, render(
+            "adopted_opinions.html",
+            f=figures,
+            heading="社情民意信息采用情况通报",
+            personal_data_note=figures["personal_data"],
+        )
 
     @http("GET", "/api/public/venues")
     @endpoint(anonymous=True, response=PublicVenue(many=True), query=("kind", "town"))
