@@ -24,6 +24,10 @@ from .identity import operator
 RPC_TIMEOUT_SECONDS = 120
 
 
+# The years a calendar can answer (shared/calendar.py checks a file's year the same way).
+CALENDAR_YEARS = click.IntRange(1949, 2999)
+
+
 def _directory(settings) -> Path:
     return settings.bpmn_dir / "calendar"
 
@@ -127,7 +131,7 @@ def register(main, helpers):
         "counted on a provisional YEAR: a due date that moves gets a "
         "recalculation change and a notice.",
     )
-    @click.argument("year", type=int)
+    @click.argument("year", type=CALENDAR_YEARS)
     @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
     @click.option("--check", is_flag=True, help="Only check the file; write nothing, recompute nothing.")
     @click.option(
@@ -213,7 +217,7 @@ def register(main, helpers):
         "they are now ('add' does this itself; use this when supervision "
         "was not running then). Safe to repeat.",
     )
-    @click.argument("year", type=int)
+    @click.argument("year", type=CALENDAR_YEARS)
     @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
     def calendar_recompute(year, as_json):
         _out(_recompute_or_exit(year), as_json, _print_recomputed)
@@ -224,7 +228,7 @@ def register(main, helpers):
         "unknown) and its holidays and make-up working days, each with the "
         "source that decided it and whether it is provisional.",
     )
-    @click.argument("year", type=int)
+    @click.argument("year", type=CALENDAR_YEARS)
     @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
     def calendar_show(year, as_json):
         from shared.calendar import UnknownCalendarDate, WorkingCalendar

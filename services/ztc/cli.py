@@ -58,6 +58,10 @@ def _fail(exc: ZtcError):
     sys.exit(1)
 
 
+# An instance's statuses (services/engine/store.py STATUSES; a test keeps the two the same).
+INSTANCE_STATUSES = ("running", "waiting", "incident", "suspended", "completed", "cancelled")
+
+
 class _Commands(click.Group):
     """The command group: a broker that refuses the login or cannot be reached is one line saying
     which broker and what to check, not a traceback."""
@@ -581,7 +585,7 @@ def instances():
 @instances.command("find", help="Find instances by business key, process or status.")
 @click.option("--business-key", help="The business key, exactly (a proposal number).")
 @click.option("--process", help="The process id.")
-@click.option("--status", help="running, waiting, incident, suspended, completed or cancelled.")
+@click.option("--status", type=click.Choice(INSTANCE_STATUSES), help="The instances' status.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def instances_find(business_key, process, status, as_json):
     rows = _engine().find_instances(business_key, process, status)

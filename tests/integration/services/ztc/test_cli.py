@@ -223,3 +223,17 @@ def test_a_broker_that_refuses_the_login_or_is_away_is_one_line_not_a_traceback(
     answer = ztc(away, "dead-letters", "list")
     assert answer.returncode == 1 and "Traceback" not in answer.stderr
     assert f"could not reach the broker at 127.0.0.1:{port}/" in answer.stderr
+
+
+def test_a_year_or_a_status_no_command_can_answer_is_a_usage_error_not_a_traceback(settings):
+    from services.engine.store import STATUSES
+    from services.ztc.cli import INSTANCE_STATUSES
+
+    assert INSTANCE_STATUSES == STATUSES
+    for year in ("0", "1948", "10000"):
+        shown = ztc(settings, "calendar", "show", year)
+        assert shown.returncode == 2 and "Traceback" not in shown.stderr
+        assert "not in the range 1949<=x<=2999" in shown.stderr
+    assert ztc(settings, "calendar", "show", "2026").returncode == 0
+    found = ztc(settings, "instances", "find", "--status", "bogus")
+    assert found.returncode == 2 and "'bogus' is not one of 'running'" in found.stderr
