@@ -6,11 +6,18 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from marshmallow import RAISE, Schema, fields, validate
+from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
 from shared import clock
 
 not_blank = validate.Length(min=1, error="must not be empty")
+
+
+def filled(value: str) -> None:
+    """A free text that is more than white space (kept as written: a reply's layout is its own)."""
+    if not value.strip():
+        raise ValidationError("must not be blank")
+
 
 # A person's or a system's login id (``member.li``, ``staff.wang``): it names files and pages
 # (``/console/members/<user>``) and stands in notices, so no spaces, slashes or control characters.

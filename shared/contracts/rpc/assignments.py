@@ -7,6 +7,8 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from ..fields import filled
+
 # The longest extension one request may ask for in months; the rulebook's cap on all extensions
 # together (``max_extension``) is supervision's to enforce when staff approve.
 MAX_EXTENSION_MONTHS = 12
@@ -22,13 +24,13 @@ EXTENSION_REASON_MAX = 2000  # ``request_extension``'s reason
 class ObjectionRaised(Schema):
     """异议: why the work is not the unit's (``object``)."""
 
-    reason = fields.String(required=True, validate=validate.Length(min=1, max=OBJECTION_REASON_MAX))
+    reason = fields.String(required=True, validate=[validate.Length(min=1, max=OBJECTION_REASON_MAX), filled])
 
 
 class UnitText(Schema):
     """A co-unit's input (``send_input``) or a follow-up reply (``submit_followup``): a text."""
 
-    text = fields.String(required=True, validate=validate.Length(min=1, max=UNIT_TEXT_MAX))
+    text = fields.String(required=True, validate=[validate.Length(min=1, max=UNIT_TEXT_MAX), filled])
 
 
 class ExtensionAsked(Schema):
@@ -48,7 +50,7 @@ class ExtensionAsked(Schema):
         validate=validate.Range(min=1, max=MAX_EXTENSION_MONTHS),
         metadata={"description": "calendar months after the current reply deadline"},
     )
-    reason = fields.String(required=True, validate=validate.Length(min=1, max=EXTENSION_REASON_MAX))
+    reason = fields.String(required=True, validate=[validate.Length(min=1, max=EXTENSION_REASON_MAX), filled])
 
     @validates_schema
     def _until_or_months(self, data: dict[str, Any], **kwargs: object) -> None:
@@ -62,7 +64,7 @@ class Milestone(Schema):
     due date is still to come."""
 
     what = fields.String(
-        required=True, validate=validate.Length(min=1, max=500), metadata={"description": "what will be done"}
+        required=True, validate=[validate.Length(min=1, max=500), filled], metadata={"description": "what will be done"}
     )
     due = fields.Date(required=True, metadata={"description": "by when (a date after today)"})
 
@@ -72,7 +74,7 @@ class ReplyDrafted(Schema):
     milestones (at least one)."""
 
     category = fields.String(required=True, validate=validate.Length(min=1, max=10))
-    text = fields.String(required=True, validate=validate.Length(min=1, max=100000))
+    text = fields.String(required=True, validate=[validate.Length(min=1, max=100000), filled])
     milestones = fields.List(
         fields.Nested(Milestone),
         load_default=list,
@@ -86,7 +88,7 @@ class MilestoneReported(Schema):
 
     milestone = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=100))
     note = fields.String(
-        required=True, validate=validate.Length(min=1, max=5000), metadata={"description": "what was done"}
+        required=True, validate=[validate.Length(min=1, max=5000), filled], metadata={"description": "what was done"}
     )
 
 
@@ -103,7 +105,7 @@ class ContactRecorded(Schema):
     held_on = fields.Date(required=True, metadata={"description": "the day of the contact (not in the future)"})
     participants = fields.String(
         required=True,
-        validate=validate.Length(min=1, max=1000),
+        validate=[validate.Length(min=1, max=1000), filled],
         metadata={"description": "who met whom, e.g. '交通局 王处长 with 委员 张三'"},
     )
     note = fields.String(

@@ -6,9 +6,11 @@ loads every request and job with them again (authorisation and validation live i
 
 from __future__ import annotations
 
-from marshmallow import RAISE, Schema, ValidationError, fields, validate
+from marshmallow import RAISE, Schema, fields, validate
 
 from shared.validation import PageQuery
+
+from ..fields import filled
 
 
 VENUE_KINDS = ("contact_point", "reception_room", "consultation_room", "sector_studio")
@@ -17,11 +19,6 @@ VENUE_KINDS = ("contact_point", "reception_room", "consultation_room", "sector_s
 class _Strict(Schema):
     class Meta:
         unknown = RAISE
-
-
-def _not_blank(value: str) -> None:
-    if not value.strip():
-        raise ValidationError("must not be blank")
 
 
 # -- requests --------------------------------------------------------------------------------------
@@ -39,9 +36,9 @@ class CaseRegistration(_Strict):
         validate=validate.Length(min=1, max=50),
         metadata={"description": "town or street concerned; default: the venue's own"},
     )
-    title = fields.String(required=True, validate=[validate.Length(min=1, max=100), _not_blank])
-    description = fields.String(required=True, validate=[validate.Length(min=1, max=1000), _not_blank])
-    resident_name = fields.String(required=True, validate=[validate.Length(min=1, max=50), _not_blank])
+    title = fields.String(required=True, validate=[validate.Length(min=1, max=100), filled])
+    description = fields.String(required=True, validate=[validate.Length(min=1, max=1000), filled])
+    resident_name = fields.String(required=True, validate=[validate.Length(min=1, max=50), filled])
     resident_phone = fields.String(
         load_default=None, allow_none=True, validate=validate.Regexp(r"^[0-9+\- ]{5,20}$", error="a phone number")
     )
@@ -50,7 +47,7 @@ class CaseRegistration(_Strict):
 class CommitmentRequest(_Strict):
     """A department's commitment (承诺事项) to act on a case after the meeting."""
 
-    actions = fields.String(required=True, validate=[validate.Length(min=1, max=2000), _not_blank])
+    actions = fields.String(required=True, validate=[validate.Length(min=1, max=2000), filled])
     done_by = fields.Date(required=True, metadata={"description": "the date the department promises to finish"})
     contact = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=100))
 
