@@ -23,6 +23,16 @@ def _unit_in_directory(settings, unit: str) -> bool:
         return s.get(Unit, unit) is not None
 
 
+def _member_in_directory(settings, user: str) -> bool:
+    from services.evaluation.points.models import Member
+    from shared.db import migrate, session_factory, transaction
+
+    url = settings.database_url("evaluation")
+    migrate("evaluation", url)
+    with transaction(session_factory(url)) as s:
+        return s.get(Member, user) is not None
+
+
 def ensure_unit_queue(api, settings, vhost: str, unit: str) -> None:
     """The units' exchange and ``unit``'s queue with its binding (idempotent), so the department
     can read its queue as soon as it has credentials."""
@@ -176,7 +186,23 @@ def register(main, helpers):
     def _app(user, role, rotate, as_json):
         from shared.messaging import access
 
+        from marshmallow import ValidationError
+
+        from shared.contracts.fields import USER_ID
+
         settings = _settings()
+        try:
+            USER_ID(user)
+        except ValidationError as exc:
+            _fail(ZtcError(f"{user!r} is not a login id: {' '.join(exc.messages)}"))
+        # An app submits opinion items in its user's name: a member's must be a member of the
+        # committee's directory (a typo would submit as nobody the committee knows).
+        if role == "member" and not _member_in_directory(settings, user):
+            _fail(
+                ZtcError(
+                    f"there is no member {user!r} in the members directory (deploy/seed/members.yaml, or POST /api/performance/members)"
+                )
+            )
         grant = access.submitter_grant(settings, role, user)
         result = _run(lambda: credentials(settings, grant, rotate))
         _show(

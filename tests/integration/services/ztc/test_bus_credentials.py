@@ -5,6 +5,7 @@ gets exactly the permissions of shared/messaging/access.py."""
 from __future__ import annotations
 
 import json
+from datetime import datetime, timezone
 
 import pytest
 from amqp.exceptions import AccessRefused
@@ -24,6 +25,11 @@ def broker(settings):
     migrate("assignment", settings.database_url("assignment"))
     with transaction(session_factory(settings.database_url("assignment"))) as s:
         ensure_units(SqlAssignmentUnitOfWork(s), {"transport": "Municipal Transport Bureau"})
+    from services.evaluation.points.models import Member
+
+    migrate("evaluation", settings.database_url("evaluation"))
+    with transaction(session_factory(settings.database_url("evaluation"))) as s:
+        s.add(Member(user="member.li", name="李明", sector="经济界", terms=[], added_at=datetime.now(timezone.utc)))
     from shared.messaging import topology
 
     topology.declare(settings.amqp_uri)
@@ -65,6 +71,17 @@ def test_an_apps_credentials_are_issued_once_rotated_and_allow_only_submitting(b
         {"reference": "r-2", "item": {}},
         user_id=rotated["user"],
     )
+
+
+def test_an_app_is_for_a_member_of_the_directory_or_an_informant_with_a_login_id(broker):
+    settings = broker
+    stranger = ztc(settings, "apps", "credentials", "issue", "nobody.here", "--role", "member")
+    assert stranger.returncode != 0 and "no member 'nobody.here' in the members directory" in stranger.stderr
+    bad_id = ztc(settings, "apps", "credentials", "issue", "a b/c", "--role", "informant")
+    assert bad_id.returncode != 0 and "is not a login id" in bad_id.stderr
+    informant = ztc(settings, "apps", "credentials", "issue", "informant.he", "--role", "informant", "--json")
+    assert informant.returncode == 0, informant.stderr
+    assert json.loads(informant.stdout)["user"] == identity.submitter_user(settings, "informant", "informant.he")
 
 
 def test_a_units_credentials_need_the_unit_in_the_directory_and_come_with_its_queue(broker):
