@@ -47,6 +47,27 @@ def lifetime(settings, kind: str = "person", hours: float | None = None) -> time
     return timedelta(hours=hours)
 
 
+def check_identity(user: str, roles: list[str], unit: str | None, what: str) -> None:
+    """InvalidInput, naming the field, unless ``user`` is a login id with at least one known role
+    and a unit handler names its unit: what a token and a console account (``what``) both need."""
+    if not user:
+        raise InvalidInput(f"a {what} needs a user", {"user": ["required"]})
+    unknown = [r for r in roles if r not in ROLES]
+    if not roles or unknown:
+        raise InvalidInput(
+            f"a {what} needs known roles",
+            {"roles": [f"unknown role(s): {', '.join(unknown)}; known: {', '.join(ROLES)}"]}
+            if unknown
+            else {"roles": ["at least one"]},
+        )
+    try:
+        USER_ID(user)
+    except ValidationError as exc:
+        raise InvalidInput(f"a {what}'s user is a login id", {"user": exc.messages}) from None
+    if "unit" in roles and not unit:
+        raise InvalidInput(f"a unit handler's {what} names its unit", {"unit": ["required for role 'unit'"]})
+
+
 def issue(
     session,
     user: str,
@@ -60,21 +81,7 @@ def issue(
 ) -> str:
     """A new token for ``user`` with ``roles`` that expires after ``ttl`` (default: the
     configured lifetime of ``kind``)."""
-    unknown = [r for r in roles if r not in ROLES]
-    if not user or not roles or unknown:
-        raise InvalidInput(
-            "a token needs a user and known roles",
-            {"roles": [f"unknown role(s): {', '.join(unknown)}; known: {', '.join(ROLES)}"]}
-            if unknown
-            else {"user": ["required"], "roles": ["at least one"]},
-        )
-    if user:
-        try:
-            USER_ID(user)
-        except ValidationError as exc:
-            raise InvalidInput("a token's user is a login id", {"user": exc.messages}) from None
-    if "unit" in roles and not unit:
-        raise InvalidInput("a unit handler's token names its unit", {"unit": ["required for role 'unit'"]})
+    check_identity(user, roles, unit, "token")
     if kind not in KINDS:
         raise InvalidInput("unknown kind of token", {"kind": [f"one of: {', '.join(KINDS)}"]})
     if ttl is None:

@@ -773,27 +773,34 @@ def _units_in_directory(settings) -> list[str] | None:
         return list(conn.scalars(select(Unit.code).order_by(Unit.code))) or None
 
 
+def _refuse_unknown_unit(settings, unit: str | None, coming: bool, what: str) -> None:
+    """Exit 1 when ``unit`` is not in the directory (most likely a typo: a token or an account
+    that sees nothing, handed to a department), unless ``coming`` says it is about to be entered;
+    then only a warning. No directory yet: nothing to compare with."""
+    units = _units_in_directory(settings) if unit else None
+    if units is None or unit in units:
+        return
+    if not coming:
+        click.echo(
+            f"error: unit '{unit}' is not in the directory ({', '.join(units)}); no {what} made. "
+            "Enter the unit first (deploy/seed/units.yaml, seeded at start), or give --unit-not-yet-entered "
+            "to make it anyway",
+            err=True,
+        )
+        sys.exit(1)
+    click.echo(
+        f"warning: unit '{unit}' is not in the directory ({', '.join(units)}); the {what} is made, "
+        "but it sees no assignment until a unit of that code is entered",
+        err=True,
+    )
+
+
 def _issue(user, roles, unit, label, system, hours, as_json=False, unit_not_yet_entered=False):
     from services.gateway import tokens
     from shared.db import transaction
 
     settings, sessions = _gateway_sessions()
-    units = _units_in_directory(settings) if unit else None
-    if units is not None and unit not in units:
-        # Most likely a typo: a token that sees nothing, handed to a department. Refused unless
-        # the operator says the unit is about to be entered.
-        if not unit_not_yet_entered:
-            click.echo(
-                f"error: unit '{unit}' is not in the directory ({', '.join(units)}); no token issued. "
-                "Enter the unit first (deploy/seed/units.yaml, seeded at start), or give --unit-not-yet-entered to issue it anyway",
-                err=True,
-            )
-            sys.exit(1)
-        click.echo(
-            f"warning: unit '{unit}' is not in the directory ({', '.join(units)}); the token is issued, "
-            "but it sees no assignment until a unit of that code is entered",
-            err=True,
-        )
+    _refuse_unknown_unit(settings, unit, unit_not_yet_entered, "token")
     kind = "system" if system else "person"
     try:
         with transaction(sessions) as s:
@@ -922,16 +929,27 @@ def console_user():
 @click.option("--role", "roles", multiple=True, required=True, help="Repeat for several roles.")
 @click.option("--unit", default=None, help="The unit a unit handler acts for.")
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
-def console_user_set(user, roles, unit, password_stdin):
+@click.option(
+    "--unit-not-yet-entered",
+    is_flag=True,
+    help="Make a unit handler's account although --unit is not in the directory yet.",
+)
+def console_user_set(user, roles, unit, password_stdin, unit_not_yet_entered):
     from services.gateway.console import accounts
+    from services.gateway.tokens import check_identity
     from shared.db import transaction
 
+    try:
+        check_identity(user, list(roles), unit, "console account")  # before a password is asked for
+    except ZtcError as exc:
+        _fail(exc)
+    settings, sessions = _gateway_sessions()
+    _refuse_unknown_unit(settings, unit, unit_not_yet_entered, "console account")
     password = (
         sys.stdin.readline().rstrip("\n")
         if password_stdin
         else click.prompt("password", hide_input=True, confirmation_prompt=True)
     )
-    _, sessions = _gateway_sessions()
     try:
         with transaction(sessions) as s:
             accounts.set_password(s, user, password, list(roles), unit)

@@ -11,19 +11,17 @@ from shared import clock
 from shared.errors import InvalidInput, Unauthenticated
 
 from ..models import ConsoleAccount
-from ..tokens import ROLES
+from ..tokens import check_identity
 
 MIN_PASSWORD = 8
 _hasher = PasswordHasher()
 
 
 def set_password(session, user: str, password: str, roles: list[str], unit: str | None = None) -> None:
-    """Make or change ``user``'s account. A password shorter than ``MIN_PASSWORD`` is refused."""
-    unknown = [r for r in roles if r not in ROLES]
-    if not user or not roles or unknown:
-        raise InvalidInput("an account needs a user and known roles", {"roles": [f"known: {', '.join(ROLES)}"]})
-    if "unit" in roles and not unit:
-        raise InvalidInput("a unit handler's account names its unit", {"unit": ["required for role 'unit'"]})
+    """Make or change ``user``'s account: a login id with known roles, a unit handler's naming its
+    unit (``tokens.check_identity``, as for a token). A password shorter than ``MIN_PASSWORD`` is
+    refused."""
+    check_identity(user, roles, unit, "console account")
     if len(password or "") < MIN_PASSWORD:
         raise InvalidInput(f"a password has at least {MIN_PASSWORD} characters", {"password": ["too short"]})
     row = session.get(ConsoleAccount, user)

@@ -97,7 +97,7 @@ def test_a_unit_token_for_a_unit_not_in_the_directory_is_refused_unless_said_to_
         s.add_all([Unit(code="transport", name="交通局"), Unit(code="education", name="教育局")])
     typo = issue("trasport")  # most likely a typo: refused, no token
     assert typo.returncode == 1 and "ztc_" not in typo.stdout
-    assert "unit 'trasport' is not in the directory (education, transport); no token issued" in typo.stderr
+    assert "unit 'trasport' is not in the directory (education, transport); no token made" in typo.stderr
     listed = ztc(settings, "tokens", "list", "--json")
     assert listed.returncode == 0 and "trasport" not in listed.stdout
     coming = issue("healthcare", "--unit-not-yet-entered")
@@ -105,6 +105,28 @@ def test_a_unit_token_for_a_unit_not_in_the_directory_is_refused_unless_said_to_
     assert "unit 'healthcare' is not in the directory" in coming.stderr and "warning" in coming.stderr
     known = issue("transport")
     assert known.returncode == 0 and "warning" not in known.stderr
+    # A console account is checked as a token is: the unit, the login id, a user at all.
+    from click.testing import CliRunner
+
+    from services.ztc.cli import main
+
+    def account(*args):
+        return CliRunner().invoke(
+            main,
+            ["console-user", "set", *args, "--password-stdin"],
+            input="longpassword1\n",
+            env=settings_env(settings),
+        )
+
+    refused = account("--user", "rv.x", "--role", "unit", "--unit", "nosuch")
+    assert refused.exit_code == 1 and "unit 'nosuch' is not in the directory" in refused.stderr
+    assert "no console account made" in refused.stderr
+    slash = account("--user", "a/b", "--role", "member")
+    assert slash.exit_code != 0 and "login id" in slash.stderr
+    empty = account("--user", "", "--role", "member")
+    assert empty.exit_code != 0 and "needs a user" in empty.stderr and "known:" not in empty.stderr
+    made = account("--user", "handler.zhao", "--role", "unit", "--unit", "transport")
+    assert made.exit_code == 0 and "console account handler.zhao set" in made.stdout
 
 
 CALLER = """<?xml version="1.0" encoding="UTF-8"?>
