@@ -42,12 +42,13 @@ def appeal(uow: EvaluationUnitOfWork, number, reason, principal) -> dict:
         raise InvalidInput(
             "an appeal says why the handling should be looked at again", {"reason": ["1 to 4000 characters"]}
         )
+    if "member" not in caller["roles"]:
+        raise Forbidden(f"only a proposer of {number} appeals the rating of its reply")
     answering = merged.answering(uow, str(number))
     rating_round = uow.ratings.latest_round(answering, lock=True)
-    if rating_round is None:
+    if rating_round is None or caller["user"] not in rating_round.proposers:
+        # Another member hears what they would of a proposal never rated: not that it was.
         raise NotFound(f"{number} has no rated reply to appeal")
-    if caller["user"] not in rating_round.proposers or "member" not in caller["roles"]:
-        raise Forbidden(f"only a proposer of {number} appeals the rating of its reply")
     cancelled = cancellation.refusal(rating_round)  # the proposal's process was cancelled (cancellation.py)
     if cancelled is not None:
         raise Conflict(cancelled, cancellation.refusal_details(rating_round))

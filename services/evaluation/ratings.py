@@ -134,11 +134,12 @@ def rate(uow: EvaluationUnitOfWork, rules: EvaluationRules, number, handling, re
         "the rating",
     )
     # A merged proposal's proposers rate the answer of the one it joined, through their own number.
-    rating_round = uow.ratings.latest_round(merged.answering(uow, data["number"]), lock=True)
-    if rating_round is None:
-        raise NotFound(f"no rating round is open for {data['number']}")
-    if caller["user"] not in rating_round.proposers or "member" not in caller["roles"]:
+    if "member" not in caller["roles"]:
         raise Forbidden(f"only the proposers of {data['number']} rate its reply, each for themselves")
+    rating_round = uow.ratings.latest_round(merged.answering(uow, data["number"]), lock=True)
+    if rating_round is None or caller["user"] not in rating_round.proposers:
+        # Another member hears what they would of a proposal with no round: not that it has one.
+        raise NotFound(f"no rating round is open for {data['number']}")
     if rating_round.closed_at is not None:
         # A round its process's cancellation closed says so (cancellation.py).
         cancelled = cancellation.refusal(rating_round)

@@ -123,16 +123,26 @@ def test_a_filed_proposal_that_joined_nothing_is_no_merge(session):
         },
     )
     open_first_round(session, LI)
-    with pytest.raises(Forbidden):
+    with pytest.raises(NotFound):  # another member: as if there were no round to rate
         rate(*sql_ports(session), NUMBER, "satisfied", "satisfied", "", WU)
 
 
-@pytest.mark.parametrize("outsider", [STAFF, LEADER, HANDLER, WU], ids=["staff", "leader", "unit", "other_member"])
-def test_nobody_but_a_proposer_may_rate(session, outsider):
+@pytest.mark.parametrize(
+    "outsider, refusal",
+    [(STAFF, Forbidden), (LEADER, Forbidden), (HANDLER, Forbidden), (WU, NotFound)],
+    ids=["staff", "leader", "unit", "other_member"],
+)
+def test_nobody_but_a_proposer_may_rate(session, outsider, refusal):
+    """Roles that never rate are refused; another member hears 404, the words said of a proposal
+    with no round open, so a number tried tells them nothing."""
     open_first_round(session, LI)
-    with pytest.raises(Forbidden):
+    with pytest.raises(refusal) as refused:
         rate(*sql_ports(session), NUMBER, "satisfied", "satisfied", None, outsider)
     assert count(session, Rating) == 0
+    if refusal is NotFound:
+        with pytest.raises(NotFound) as never:
+            rate(*sql_ports(session), "2026-0999", "satisfied", "satisfied", None, outsider)
+        assert str(refused.value).replace(NUMBER, "N") == str(never.value).replace("2026-0999", "N")
 
 
 def test_staff_cannot_rate_on_a_members_behalf_even_under_the_members_name(session):
