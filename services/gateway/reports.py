@@ -46,6 +46,17 @@ def render(template: str, **context) -> Response:
     return Response(html, status=200, mimetype="text/html")
 
 
+def adopted_opinions_page(figures: dict) -> Response:
+    """The year's adopted opinion items (社情民意信息采用情况通报) as printable HTML, for the
+    audience intake masked them for."""
+    return render(
+        "adopted_opinions.html",
+        f=figures,
+        heading="社情民意信息采用情况通报",
+        personal_data_note=figures["personal_data"],
+    )
+
+
 def public_notice(figures: dict) -> Response:
     """The year-end public notice (年度提案办理情况通报) as printable HTML, from the figures intake
     gives for the public audience (proposers named only with their consent)."""

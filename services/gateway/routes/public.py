@@ -17,7 +17,7 @@ from shared.contracts.rpc.proposals import PublicProposalSchema
 
 from .. import limits, schemas
 from ..http import endpoint, given, http
-from ..reports import REPORT_PAGE, every_page, public_notice, render, report_format
+from ..reports import REPORT_PAGE, adopted_opinions_page, every_page, public_notice, report_format
 from .proposals import PROPOSAL_READERS
 
 
@@ -110,12 +110,7 @@ class PublicRoutes:
         figures = self.intake.adopted_opinions(year, "public", principal)
         if asked != "html":
             return 200, figures
-        return 200, render(
-            "adopted_opinions.html",
-            f=figures,
-            heading="社情民意信息采用情况通报",
-            personal_data_note=figures["personal_data"],
-        )
+        return 200, adopted_opinions_page(figures)
 
     @http("GET", "/api/public/venues")
     @endpoint(anonymous=True, response=PublicVenue(many=True), query=("kind", "town"))

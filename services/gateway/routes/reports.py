@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from .. import schemas
 from ..http import endpoint, given, http
-from ..reports import REPORT_PAGE, every_page, public_notice, render, wants_html
+from ..reports import REPORT_PAGE, adopted_opinions_page, every_page, public_notice, render, wants_html
 
 _READERS = ("staff", "committee", "leader")
 
@@ -55,9 +55,4 @@ class ReportRoutes:
         figures = self.intake.adopted_opinions(year, audience, principal)
         if not wants_html(request):
             return 200, figures
-        return 200, render(
-            "adopted_opinions.html",
-            f=figures,
-            heading="社情民意信息采用情况通报",
-            personal_data_note=figures["personal_data"],
-        )
+        return 200, adopted_opinions_page(figures)
