@@ -173,7 +173,10 @@ def test_a_case_becomes_an_opinion_item_and_then_a_proposal_in_one_thread(runnin
     kinds = [h["kind"] for h in thread["history"]]
     assert kinds[0] == "case" and {"case", "opinion", "proposal"} <= set(kinds)
     assert thread["history"] == sorted(thread["history"], key=lambda h: h["at"]), "one history, in order"
-    assert api("cosigner", "GET", f"/api/threads/{number}").status_code == 403
+    # Another member sees the thread as one with nothing in it, as a thread that does not exist.
+    hidden = api("cosigner", "GET", f"/api/threads/{number}", expect=200).json()
+    missing = api("cosigner", "GET", "/api/threads/WX-2000-0001", expect=200).json()
+    assert hidden["entries"] == missing["entries"] == [] and hidden["history"] == missing["history"] == []
 
 
 def test_the_venue_directory_and_its_coverage(running):

@@ -381,11 +381,16 @@ def check_open(uow: AssignmentUnitOfWork, number: str, principal: dict | None) -
 
 def thread_entry(uow: AssignmentUnitOfWork, thread_id: str, principal: dict | None) -> dict | None:
     """The case whose thread is ``thread_id`` as an entry of ``GET /api/threads/<thread>``, or
-    None when it is no case's thread. Readable by who may read the case (403 otherwise)."""
+    None when it is no case's thread, and also when the caller may not read the case: the thread
+    then answers as one with nothing in it, as intake's part does (a refusal would tell a member
+    that the case and its thread exist)."""
     case = uow.cases.case_on_thread(thread_id)
     if case is None:
         return None
-    view = may_read(uow, case, principal)
+    try:
+        view = may_read(uow, case, principal)
+    except Forbidden:
+        return None
     return {
         "kind": "case",
         "number": case.number,
