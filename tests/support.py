@@ -27,6 +27,9 @@ def next_session_year() -> int:
 
 
 NEXT_YEAR = next_session_year()
+# A year well ahead for a unit's dates (milestones, extensions): within the ten years the
+# assignment service takes (services/assignment/commands.py FURTHEST_YEARS), whatever the year.
+FAR_YEAR = NEXT_YEAR + 2
 POSTGRES_ADMIN_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
 
 

@@ -9,6 +9,8 @@ Conflict whose message says why; input that does not fit the schema is InvalidIn
 
 from __future__ import annotations
 
+from datetime import date
+
 from shared import clock
 from shared.calendar import local_date
 from shared.contracts import ASSIGNMENT_INPUT_SENT, ASSIGNMENT_MILESTONE_DONE, ASSIGNMENT_SIGNED
@@ -269,6 +271,14 @@ def _promised(rules: AssignmentRules, category: str, milestones: list[dict]) -> 
     }
     if past:
         raise InvalidInput("a milestone is due after today", {"milestones": past})
+    latest = furthest_from(today)
+    far = {
+        str(i): {"due": [f"must be by {latest.isoformat()} ({FURTHEST_YEARS} years from today)"]}
+        for i, item in enumerate(milestones)
+        if item["due"] > latest
+    }
+    if far:
+        raise InvalidInput(f"a milestone is due within {FURTHEST_YEARS} years", {"milestones": far})
     return [
         {
             "milestone": i,
@@ -412,6 +422,20 @@ def _before_the_deadline(clocks: ReplyClock | None, number: str) -> None:
     )
 
 
+# How far ahead a unit may name a date (a milestone's, an extension's): a mistyped year (9999) is
+# refused when it is given, not found years later. Plans of five years and more are real, so the
+# bound is wide; the rulebook's extension cap still decides when staff approve one.
+FURTHEST_YEARS = 10
+
+
+def furthest_from(today: date) -> date:
+    """The latest date a unit may name: ``FURTHEST_YEARS`` after ``today`` (29 February: the 28th)."""
+    try:
+        return today.replace(year=today.year + FURTHEST_YEARS)
+    except ValueError:
+        return today.replace(year=today.year + FURTHEST_YEARS, day=28)
+
+
 def request_extension(
     uow: AssignmentUnitOfWork, rules: AssignmentRules, params, principal, clocks: ReplyClock | None = None
 ) -> dict:
@@ -424,6 +448,9 @@ def request_extension(
     today = local_date(clock.now())
     if data["until"] is not None and data["until"] <= today:
         raise InvalidInput("an extension ends after today", {"until": [f"must be after {today.isoformat()}"]})
+    if data["until"] is not None and data["until"] > furthest_from(today):
+        latest = furthest_from(today).isoformat()
+        raise InvalidInput(f"an extension ends within {FURTHEST_YEARS} years", {"until": [f"must be by {latest}"]})
     item = ExtensionRequest(
         assignment_id=row.id,
         round=row.round,

@@ -18,6 +18,7 @@ import re
 import pytest
 
 from services.gateway import matrix
+from tests.support import FAR_YEAR
 
 from .conftest import ONE_ROLE_USERS, call, once_on_sqlite
 
@@ -48,7 +49,7 @@ DRAFT = {
     "publish_consent": True,
 }
 BODIES = {
-    "request_extension": {"until": "2099-01-01", "reason": "matrix"},
+    "request_extension": {"until": f"{FAR_YEAR}-01-01", "reason": "matrix"},
     "submit_followup": {"text": "matrix"},
     "send_input": {"text": "matrix"},
     "report_milestone": {"milestone": 1, "note": "matrix"},

@@ -25,7 +25,7 @@ from shared.config import ROOT
 from shared.db import dispose_all, migrate, session_factory, transaction
 from shared.errors import Forbidden, InvalidInput
 from shared.messaging import access, topology
-from tests.support import broker_users, get_messages, publish, ready_count, sealed_job, signing_rpc, wait_for
+from tests.support import FAR_YEAR, broker_users, get_messages, publish, ready_count, sealed_job, signing_rpc, wait_for
 
 STAFF = {"user": "staff.wang", "roles": ["staff"], "unit": None}
 TRANSPORT = {"user": "handler.zhao", "roles": ["unit"], "unit": "transport"}
@@ -313,7 +313,7 @@ def test_two_units_submitting_at_the_same_moment_tell_the_engine_exactly_once(as
         for unit, category in (("transport", "A"), ("education", "B")):
             handler = {"user": f"handler.{unit}", "roles": ["unit"], "unit": unit}
             rpc.assignment.sign(ids[unit], principal=handler)
-            promised = [{"what": "完成改造", "due": "2099-06-30"}] if category == "B" else None
+            promised = [{"what": "完成改造", "due": f"{FAR_YEAR}-06-30"}] if category == "B" else None
             rpc.assignment.draft_reply(ids[unit], category, f"{unit} answers", principal=handler, milestones=promised)
     for unit in ("transport", "education"):
         unit_command(settings, f"{unit}.submit_reply", {"assignment_id": ids[unit]})
@@ -433,7 +433,7 @@ def test_the_example_client_listens_signs_and_replies_for_its_unit(assignment_se
         "--text",
         "已列入2027年改造计划",
         "--milestone",
-        "完成设计招标@2099-03-31",
+        f"完成设计招标@{FAR_YEAR}-03-31",
     )
     assert drafted.returncode == 0, drafted.stderr
     met = run_example_client(
@@ -454,7 +454,7 @@ def test_the_example_client_listens_signs_and_replies_for_its_unit(assignment_se
         "unit": "transport",
         "category": "B",
         "text": "已列入2027年改造计划",
-        "milestones": [{"milestone": 1, "what": "完成设计招标", "due": "2099-03-31"}],
+        "milestones": [{"milestone": 1, "what": "完成设计招标", "due": f"{FAR_YEAR}-03-31"}],
         "face_to_face": True,  # the contact the client recorded before submitting
     }
 

@@ -17,6 +17,7 @@ from shared.config import ROOT
 from shared.errors import BusinessError, Conflict, Forbidden, InvalidInput, NotFound
 from shared.rulebook import load_rulebook
 from tests.unit.services.assignment.fakes import FakeAssignmentUnitOfWork
+from tests.support import FAR_YEAR
 
 STAFF = {"user": "staff.wang", "roles": ["staff"], "unit": None}
 MEMBER = {"user": "member.li", "roles": ["member"], "unit": None}
@@ -28,10 +29,13 @@ UNITS = {
 }
 
 
-PLAN = [{"what": "Design approved", "due": "2099-03-31"}, {"what": "Crossings built", "due": "2099-09-30"}]
+PLAN = [
+    {"what": "Design approved", "due": f"{FAR_YEAR}-03-31"},
+    {"what": "Crossings built", "due": f"{FAR_YEAR}-09-30"},
+]
 PROMISED = [
-    {"milestone": 1, "what": "Design approved", "due": "2099-03-31"},
-    {"milestone": 2, "what": "Crossings built", "due": "2099-09-30"},
+    {"milestone": 1, "what": "Design approved", "due": f"{FAR_YEAR}-03-31"},
+    {"milestone": 2, "what": "Crossings built", "due": f"{FAR_YEAR}-09-30"},
 ]
 
 
@@ -461,6 +465,21 @@ def test_an_extension_request_tells_the_engine_and_comes_before_the_reply(uow, r
     with pytest.raises(InvalidInput) as refused:
         act(uow, rules, "request_extension", "transport", unit_id, until="2026-03-01", reason="x")
     assert "until" in refused.value.details
+    with pytest.raises(InvalidInput) as mistyped:  # a year no plan reaches: refused when given
+        act(uow, rules, "request_extension", "transport", unit_id, until="9999-12-31", reason="x")
+    assert "must be by" in str(mistyped.value.details["until"])
+    with pytest.raises(InvalidInput) as far:
+        act(
+            uow,
+            rules,
+            "draft_reply",
+            "transport",
+            unit_id,
+            category="B",
+            text="Planned",
+            milestones=[PLAN[0], {"what": "Someday", "due": "9999-12-31"}],
+        )
+    assert list(far.value.details["milestones"]) == ["1"] and "years from today" in str(far.value.details)
     with pytest.raises(InvalidInput):
         act(uow, rules, "request_extension", "transport", unit_id, until="2026-07-01", months=2, reason="x")
     asked = act(

@@ -23,6 +23,7 @@ from shared.calendar import CHINA_TZ
 from shared.config import ROOT
 from shared.errors import TooLate
 from tests.unit.services.assignment.fakes import FakeAssignmentUnitOfWork
+from tests.support import FAR_YEAR
 
 STAFF = {"user": "staff.wang", "roles": ["staff"], "unit": None}
 LI = {"user": "member.li", "roles": ["member"], "unit": None}
@@ -85,7 +86,7 @@ def test_a_b_reply_is_answered_accepted_and_followed_up_through_the_ports_alone(
         unit_id,
         category="B",
         text="列入计划",
-        milestones=[{"what": "设计", "due": "2099-06-30"}],
+        milestones=[{"what": "设计", "due": f"{FAR_YEAR}-06-30"}],
     )
     act(uow, rules, "submit_reply", unit_id)
     [submitted] = uow.messages("reply_submitted")
