@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from shared import clock, metrics
 from shared.config import Settings
+from shared.contracts.bus import INSTANCE_STATUSES
 from shared.db import json_dumps, json_loads, transaction
 from shared.direct import Direct
 from shared.errors import Conflict, InvalidInput, NotFound
@@ -39,7 +40,7 @@ from .models import History, Incident, Instance, ProcessVersion
 from .views import IncidentView, InstanceView
 
 MAX_SAVE_ATTEMPTS = 20
-STATUSES = ("running", "waiting", "incident", "suspended", "completed", "cancelled")  # an instance's
+STATUSES = INSTANCE_STATUSES  # an instance's (shared/contracts/bus.py)
 HALTED = ("suspended", "cancelled")
 ENDED = ("completed", "cancelled")
 UNCHANGED = object()  # a change that returns this saves nothing

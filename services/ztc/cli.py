@@ -15,7 +15,7 @@ from pathlib import Path
 
 import click
 
-from shared import config
+from shared import config, contracts
 from shared.errors import ZtcError
 
 from .identity import acting_name, operator
@@ -56,10 +56,6 @@ def _fail(exc: ZtcError):
             err=True,
         )
     sys.exit(1)
-
-
-# An instance's statuses (services/engine/store.py STATUSES; a test keeps the two the same).
-INSTANCE_STATUSES = ("running", "waiting", "incident", "suspended", "completed", "cancelled")
 
 
 class _Commands(click.Group):
@@ -585,7 +581,7 @@ def instances():
 @instances.command("find", help="Find instances by business key, process or status.")
 @click.option("--business-key", help="The business key, exactly (a proposal number).")
 @click.option("--process", help="The process id.")
-@click.option("--status", type=click.Choice(INSTANCE_STATUSES), help="The instances' status.")
+@click.option("--status", type=click.Choice(contracts.INSTANCE_STATUSES), help="The instances' status.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def instances_find(business_key, process, status, as_json):
     rows = _engine().find_instances(business_key, process, status)

@@ -178,6 +178,9 @@ DEADLINE_EXTENDED = "deadline.extended"
 # (its status, assignments, deadlines, rating rounds) and tells the people concerned; one heard twice
 # changes nothing more (``event_id`` is ``cancelled:<instance id>``).
 PROCESS_CANCELLED = "process.cancelled"
+# The statuses of a process instance, as the engine keeps them and its operators (the HTTP routes,
+# ``ztc instances``) filter by them.
+INSTANCE_STATUSES = ("running", "waiting", "incident", "suspended", "completed", "cancelled")
 CANCEL_REASON_MAX = 2000  # characters of an operator's reason the event carries (and every service keeps)
 # A command or job refused because its process was cancelled says so in ``details`` too, for a
 # caller (a department's system, the console) to act on without reading the message:

@@ -115,13 +115,10 @@ class OpsCancel(schemas.Body):
     )
 
 
-INSTANCE_STATUSES = ("running", "waiting", "incident", "suspended", "completed", "cancelled")
-
-
 class OpsBatchCancel(OpsCancel):
     business_key_prefix = fields.String(load_default=None, validate=validate.Length(min=1))
     process_id = fields.String(load_default=None)
-    status = fields.String(load_default=None, validate=validate.OneOf(INSTANCE_STATUSES))
+    status = fields.String(load_default=None, validate=validate.OneOf(contracts.INSTANCE_STATUSES))
     dry_run = fields.Boolean(load_default=False)
 
 
@@ -158,7 +155,7 @@ class OpsInstanceSearch(Schema):
         metadata={"description": "exactly: a proposal's number, an item's, a case's"},
     )
     process_id = fields.String(load_default=None, validate=validate.Length(min=1, max=200))
-    status = fields.String(load_default=None, validate=validate.OneOf(INSTANCE_STATUSES))
+    status = fields.String(load_default=None, validate=validate.OneOf(contracts.INSTANCE_STATUSES))
 
 
 class OperatorRoutes:

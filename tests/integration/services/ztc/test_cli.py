@@ -249,7 +249,7 @@ def test_a_broker_that_refuses_the_login_or_is_away_is_one_line_not_a_traceback(
 
 def test_a_year_or_a_status_no_command_can_answer_is_a_usage_error_not_a_traceback(settings):
     from services.engine.store import STATUSES
-    from services.ztc.cli import INSTANCE_STATUSES
+    from shared.contracts import INSTANCE_STATUSES
 
     assert INSTANCE_STATUSES == STATUSES
     for year in ("0", "1948", "10000"):
