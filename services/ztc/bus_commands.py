@@ -13,24 +13,26 @@ import click
 from shared.errors import ZtcError
 
 
-def _unit_in_directory(settings, unit: str) -> bool:
-    from services.assignment.models import Unit
+def _in_directory(settings, service: str, model, key: str) -> bool:
+    """Whether ``service``'s directory (``model``: its units, its members) has ``key``."""
     from shared.db import migrate, session_factory, transaction
 
-    url = settings.database_url("assignment")
-    migrate("assignment", url)
+    url = settings.database_url(service)
+    migrate(service, url)
     with transaction(session_factory(url)) as s:
-        return s.get(Unit, unit) is not None
+        return s.get(model, key) is not None
+
+
+def _unit_in_directory(settings, unit: str) -> bool:
+    from services.assignment.models import Unit
+
+    return _in_directory(settings, "assignment", Unit, unit)
 
 
 def _member_in_directory(settings, user: str) -> bool:
     from services.evaluation.points.models import Member
-    from shared.db import migrate, session_factory, transaction
 
-    url = settings.database_url("evaluation")
-    migrate("evaluation", url)
-    with transaction(session_factory(url)) as s:
-        return s.get(Member, user) is not None
+    return _in_directory(settings, "evaluation", Member, user)
 
 
 def ensure_unit_queue(api, settings, vhost: str, unit: str) -> None:
