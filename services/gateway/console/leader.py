@@ -25,14 +25,20 @@ def opinion_labels() -> dict:
     """The opinion rulebook's recipient channels and instruction levels (code, zh, en), for the
     form's choices and names, read again when the file changes; intake checks the one chosen
     against the same file."""
+    rules = opinion_rulebook()
+    return {section: rules.get(section) or [] for section in ("channels", "instruction_levels")}
+
+
+def opinion_rulebook() -> dict:
+    """``bpmn/rules/opinion.yaml`` as the console reads it (what its pages show, not what intake
+    checks), read again when the file changes."""
     path = RULES_DIRECTORY / "opinion.yaml"
-    return _labels_of(str(path), path.stat().st_mtime)
+    return _rules_of(str(path), path.stat().st_mtime)
 
 
 @lru_cache(maxsize=4)
-def _labels_of(path: str, mtime: float) -> dict:
-    rules = yamlio.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-    return {section: rules.get(section) or [] for section in ("channels", "instruction_levels")}
+def _rules_of(path: str, mtime: float) -> dict:
+    return yamlio.safe_load(Path(path).read_text(encoding="utf-8")) or {}
 
 
 def awaiting_instruction(items: list[dict]) -> list[dict]:

@@ -8,26 +8,16 @@ a link to a page that answers 404."""
 from __future__ import annotations
 
 import re
-from functools import lru_cache
-from pathlib import Path
 from urllib.parse import quote
 
-from shared import yamlio
-from shared.rulebook import RULES_DIRECTORY
+from .leader import opinion_rulebook
 
 PROPOSAL_NUMBER = re.compile(r"\d{4}-\d+")
 
 
 def opinion_prefix() -> str:
     """The opinion items' number prefix, read again when the rulebook changes."""
-    path = RULES_DIRECTORY / "opinion.yaml"
-    return _prefix_of(str(path), path.stat().st_mtime)
-
-
-@lru_cache(maxsize=4)
-def _prefix_of(path: str, mtime: float) -> str:
-    rules = yamlio.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-    return str((rules.get("numbering") or {}).get("prefix") or "")
+    return str((opinion_rulebook().get("numbering") or {}).get("prefix") or "")
 
 
 def kind_of(key: str | None) -> str | None:
