@@ -448,9 +448,11 @@ def request_extension(
     today = local_date(clock.now())
     if data["until"] is not None and data["until"] <= today:
         raise InvalidInput("an extension ends after today", {"until": [f"must be after {today.isoformat()}"]})
-    if data["until"] is not None and data["until"] > furthest_from(today):
-        latest = furthest_from(today).isoformat()
-        raise InvalidInput(f"an extension ends within {FURTHEST_YEARS} years", {"until": [f"must be by {latest}"]})
+    latest = furthest_from(today)
+    if data["until"] is not None and data["until"] > latest:
+        raise InvalidInput(
+            f"an extension ends within {FURTHEST_YEARS} years", {"until": [f"must be by {latest.isoformat()}"]}
+        )
     item = ExtensionRequest(
         assignment_id=row.id,
         round=row.round,
