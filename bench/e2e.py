@@ -115,6 +115,63 @@ def quiet_published(vhost: str, still: float = 7.0, timeout: float = 90.0) -> in
     return last
 
 
+# The counters of ``pg_stat_database`` read for each service's database: how much work the
+# services ask of PostgreSQL's server (its CPU is in "the whole machine", not in the services').
+PG_ACTIVITY = (
+    "xact_commit",
+    "xact_rollback",
+    "tup_returned",
+    "tup_fetched",
+    "tup_inserted",
+    "tup_updated",
+    "tup_deleted",
+)
+
+
+def database_activity(system) -> dict[str, dict[str, int]] | None:
+    """``{service: {counter: value}}`` from PostgreSQL's ``pg_stat_database``, or None on SQLite.
+
+    A server process sends its counters to the shared statistics when its transaction ends at
+    most once a second, and otherwise after 10 s idle (PostgreSQL 15), so this waits 11 s first:
+    called after the load has gone quiet, every backend's counters are in."""
+    if system.db_kind != "postgresql":
+        return None
+    from sqlalchemy import create_engine, text
+
+    time.sleep(11)
+    names = {service: system.settings.database_url(service).rsplit("/", 1)[1] for service in harness.SERVICES}
+    admin = create_engine(support.POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            rows = conn.execute(
+                text(f"SELECT datname, {', '.join(PG_ACTIVITY)} FROM pg_stat_database WHERE datname = ANY(:names)"),
+                {"names": list(names.values())},
+            ).mappings()
+            by_name = {row["datname"]: {key: int(row[key] or 0) for key in PG_ACTIVITY} for row in rows}
+    finally:
+        admin.dispose()
+    return {service: by_name.get(name, dict.fromkeys(PG_ACTIVITY, 0)) for service, name in names.items()}
+
+
+def activity_per_lifecycle(before, after, lifecycles: int) -> dict[str, dict[str, float]] | None:
+    """Each service database's counters during the timed part, per lifecycle: transactions
+    (commits and rollbacks) and rows read, inserted, updated and deleted."""
+    if before is None or after is None:
+        return None
+    out = {}
+    for service, counts in after.items():
+        delta = {key: counts[key] - before[service][key] for key in PG_ACTIVITY}
+        out[service] = {
+            "transactions": round((delta["xact_commit"] + delta["xact_rollback"]) / lifecycles, 1),
+            "rows_read": round(delta["tup_fetched"] / lifecycles, 1),
+            "rows_scanned": round(delta["tup_returned"] / lifecycles, 1),
+            "rows_written": round(
+                (delta["tup_inserted"] + delta["tup_updated"] + delta["tup_deleted"]) / lifecycles, 1
+            ),
+        }
+    return out
+
+
 # -- the system under load -------------------------------------------------------------------------
 
 
@@ -138,6 +195,7 @@ def run_load(
         # Warm up: a few lifecycles not counted, so imports, caches and pools are ready.
         harness.drive(system, min(4, proposals), min(4, concurrency), tag + "w", patient=patient)
         quiet_published(system.vhost)  # the warm-up's last jobs and events are done
+        activity_before = database_activity(system)
         tap = MessageTap(system.vhost).__enter__()
         published_before = vhost_published(system.vhost)
         pids = {name: proc.pid for name, proc in system.procs.items()}
@@ -161,6 +219,7 @@ def run_load(
         published = quiet_published(system.vhost) - published_before  # the lifecycles' last messages too
         by_kind = tap.counts()
         tap.__exit__(None, None, None)
+        activity = activity_per_lifecycle(activity_before, database_activity(system), proposals)
         steps = count_steps(system) - steps_before
         out = {
             "db": db_kind,
@@ -185,6 +244,8 @@ def run_load(
             "engine_cpu_ms_per_step": round(cpu * 1000 / steps, 3) if steps else None,
             # The whole machine during the timed part, per lifecycle (see machine_summary).
             "machine": machine_summary(machine, sum(cpu_all.values()), cpu_people, seconds, proposals),
+            # PostgreSQL only: each service database's transactions and rows per lifecycle.
+            "database_activity_per_lifecycle": activity,
             "messages_published_per_lifecycle": round(published / proposals, 1) if published else None,
             # Copies the tap counted, per lifecycle, by party, exchange and routing key (bench/tap.py).
             "messages_per_lifecycle_by_kind": {
@@ -556,6 +617,17 @@ def print_report(report):
                 + f"; in all {parts['machine']}, so at most {1000 * m['cpus'] / parts['machine']:.1f} lifecycles/s "
                 "if every CPU did only this"
             )
+        if run.get("database_activity_per_lifecycle"):
+            activity = run["database_activity_per_lifecycle"]
+            print("PostgreSQL's work per lifecycle, by service database (pg_stat_database):")
+            print(f"  {'database':<14}{'transactions':>14}{'rows read':>12}{'scanned':>10}{'written':>10}")
+            for service, a in sorted(activity.items(), key=lambda kv: -kv[1]["transactions"]):
+                print(
+                    f"  {service:<14}{a['transactions']:>14.1f}{a['rows_read']:>12.1f}"
+                    f"{a['rows_scanned']:>10.1f}{a['rows_written']:>10.1f}"
+                )
+            total = sum(a["transactions"] for a in activity.values())
+            print(f"  {'all':<14}{total:>14.1f}")
         for variant, r in (run.get("replay") or {}).items():
             ratio = (run["engine_cpu_ms_per_step"] / r["cpu_ms_per_step"]) if r["cpu_ms_per_step"] else None
             print(

@@ -41,7 +41,9 @@ import yaml
 from chinese_calendar import Holiday
 from tyme4py.lunar import LunarDay
 from tyme4py.solar import SolarDay, SolarTerm
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import Schema, ValidationError, validate, validates_schema
+
+from shared.contracts import field_types as fields
 
 from shared import config, yamlio
 

@@ -10,7 +10,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates, validates_schema
+from marshmallow import RAISE, Schema, ValidationError, validate, validates, validates_schema
+
+from shared.contracts import field_types as fields
 from shared.contracts.jobs.intake import FourChecksDecide
 from shared.contracts.rpc.assignments import Milestone
 

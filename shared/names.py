@@ -10,7 +10,9 @@ import functools
 import re
 from collections.abc import Iterable
 
-from marshmallow import EXCLUDE, Schema, fields
+from marshmallow import EXCLUDE, Schema
+
+from shared.contracts import field_types as fields
 
 from shared import config
 from shared.calendar import load_yaml

@@ -24,7 +24,9 @@ from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any, cast
 
-from marshmallow import Schema, ValidationError, fields, post_load, validate, validates, validates_schema
+from marshmallow import Schema, ValidationError, post_load, validate, validates, validates_schema
+
+from shared.contracts import field_types as fields
 
 from shared.calendar import CHINA_TZ, DataFileError, WorkingCalendar, load_yaml, local_date
 from shared import config

@@ -7,7 +7,9 @@ AMQP (from a department's own system); ``docs/asyncapi.yaml`` describes them for
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, validate
+
+from shared.contracts import field_types as fields
 
 from shared import contracts as _shared
 from shared.contracts.rpc.assignments import (

@@ -34,7 +34,9 @@ import logging
 
 from datetime import datetime
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, validate
+
+from shared.contracts import field_types as fields
 
 from shared import clock
 from shared import contracts as shared_contracts

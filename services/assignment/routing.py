@@ -27,7 +27,9 @@ import unicodedata
 from collections import defaultdict
 from collections.abc import Callable
 
-from marshmallow import Schema, ValidationError, fields, validate
+from marshmallow import Schema, ValidationError, validate
+
+from shared.contracts import field_types as fields
 
 from shared.contracts.rpc.proposals import MAX_NEAREST, MAX_TITLES_ASKED, NEAREST, AskedTitle
 from shared.errors import Forbidden

@@ -6,7 +6,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from marshmallow import fields, validate
+from marshmallow import validate
+
+from shared.contracts import field_types as fields
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session

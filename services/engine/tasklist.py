@@ -9,7 +9,9 @@ import weakref
 from collections.abc import Mapping
 from typing import Any, Protocol, TypeVar, Unpack, cast
 
-from marshmallow import Schema, ValidationError, fields
+from marshmallow import Schema, ValidationError
+
+from shared.contracts import field_types as fields
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from sqlalchemy import (
     ColumnElement,

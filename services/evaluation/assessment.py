@@ -28,7 +28,9 @@ import io
 from collections import defaultdict
 from fractions import Fraction
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, validate
+
+from shared.contracts import field_types as fields
 from shared.errors import InvalidInput
 from shared.validation import load
 

@@ -9,7 +9,9 @@ from __future__ import annotations
 import functools
 import re
 
-from marshmallow import Schema, ValidationError, fields, validate
+from marshmallow import Schema, ValidationError, validate
+
+from shared.contracts import field_types as fields
 
 from shared.contracts.fields import INT32_MAX
 from shared import clock

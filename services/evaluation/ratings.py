@@ -22,7 +22,9 @@ from __future__ import annotations
 import functools
 from datetime import datetime
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, validate
+
+from shared.contracts import field_types as fields
 
 from shared import clock
 from shared.errors import BusinessError, Conflict, Forbidden, NotFound

@@ -15,7 +15,9 @@ from datetime import datetime
 
 from shared.contracts.fields import ROW_ID
 from shared.db import UtcDateTime
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, validate
+
+from shared.contracts import field_types as fields
 from sqlalchemy import Index, Integer, String, Text, UniqueConstraint, bindparam, insert, select, union_all
 from sqlalchemy.orm import Mapped, mapped_column
 

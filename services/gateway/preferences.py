@@ -12,7 +12,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import Schema, ValidationError, validate, validates_schema
+
+from shared.contracts import field_types as fields
 from shared.db import UtcDateTime
 from sqlalchemy import JSON, String, select
 from sqlalchemy.orm import Mapped, mapped_column

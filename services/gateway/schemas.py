@@ -4,7 +4,9 @@ generated from them."""
 
 from __future__ import annotations
 
-from marshmallow import RAISE, Schema, fields, pre_load, validate
+from marshmallow import RAISE, Schema, pre_load, validate
+
+from shared.contracts import field_types as fields
 
 from shared.contracts import MessageSchema, PrincipalSchema  # noqa: F401 - part of the API
 from shared.db import COUNT_BOUND

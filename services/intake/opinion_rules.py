@@ -10,7 +10,9 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from marshmallow import Schema, ValidationError, fields, validate
+from marshmallow import Schema, ValidationError, validate
+
+from shared.contracts import field_types as fields
 
 from shared.calendar import DataFileError, load_yaml
 from shared.errors import BusinessError

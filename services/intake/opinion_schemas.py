@@ -5,7 +5,9 @@ parameters."""
 
 from __future__ import annotations
 
-from marshmallow import ValidationError, fields, validates_schema
+from marshmallow import ValidationError, validates_schema
+
+from shared.contracts import field_types as fields
 
 from shared.contracts.jobs.intake import ForwardOpinion as ForwardParams  # noqa: F401
 from shared.contracts.jobs.intake import ItemRef  # noqa: F401

@@ -12,7 +12,9 @@ masked) — before that, 403; a department (role ``unit``) reads only the items 
 
 from __future__ import annotations
 
-from marshmallow import fields, validate
+from marshmallow import validate
+
+from shared.contracts import field_types as fields
 
 from shared import clock
 from shared.calendar import local_date

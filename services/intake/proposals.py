@@ -11,7 +11,7 @@ from __future__ import annotations
 import heapq
 import logging
 
-from marshmallow import fields
+from shared.contracts import field_types as fields
 
 from shared import clock
 from shared.calendar import local_date

@@ -11,7 +11,9 @@ masked); the name is the members directory's, asked through ``names``.
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, validate
+
+from shared.contracts import field_types as fields
 
 from shared.errors import Forbidden
 from shared.masking import mask_name

@@ -11,7 +11,9 @@ category is recorded with the declined publication) but not listed.
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, validate
+
+from shared.contracts import field_types as fields
 
 from shared.errors import Forbidden, InvalidInput
 from shared.validation import load

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, validate
+
+from shared.contracts import field_types as fields
 
 from shared import clock, contracts
 from shared.errors import Conflict, Forbidden, NotFound

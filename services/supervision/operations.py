@@ -17,7 +17,9 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, validate
+
+from shared.contracts import field_types as fields
 
 from shared import clock
 from shared.calendar import CHINA_TZ

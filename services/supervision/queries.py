@@ -13,7 +13,9 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import datetime
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, validate
+
+from shared.contracts import field_types as fields
 
 from shared import clock
 from shared.calendar import UnknownCalendarDate, local_date

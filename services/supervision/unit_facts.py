@@ -15,7 +15,9 @@ the moment its assignment arrives); such a fact waits, unapplied, and ``open_dea
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, validate
+
+from shared.contracts import field_types as fields
 
 from shared import clock
 from shared import contracts

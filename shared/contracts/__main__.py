@@ -8,7 +8,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from marshmallow import fields
+from shared.contracts import field_types as fields
 
 from . import bus, jobs, messages, subscriptions
 

@@ -3,7 +3,9 @@ it, as marshmallow schemas. Both sides import them from here and nowhere else.""
 
 from __future__ import annotations
 
-from marshmallow import EXCLUDE, Schema, fields, validate
+from marshmallow import EXCLUDE, Schema, validate
+
+from shared.contracts import field_types as fields
 
 JOBS_EXCHANGE = "ztc.jobs"  # topic; routing key = "<service>.<operation>"
 RESULTS_EXCHANGE = "ztc.results"  # topic; routing key = "engine.result"

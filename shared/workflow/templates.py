@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import fields
+from shared.contracts import field_types as fields
 
 from shared.contracts import jobs
 

@@ -7,7 +7,9 @@ is never typed into the ledger directly.
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate, validates_schema, ValidationError
+from marshmallow import Schema, validate, validates_schema, ValidationError
+
+from shared.contracts import field_types as fields
 
 from shared import clock
 from shared.errors import Conflict, Forbidden, InvalidInput

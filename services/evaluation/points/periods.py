@@ -12,7 +12,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from marshmallow import Schema, fields, validate, validates_schema, ValidationError
+from marshmallow import Schema, validate, validates_schema, ValidationError
+
+from shared.contracts import field_types as fields
 
 from shared import clock
 from shared.contracts.fields import POINTS, ROW_ID

@@ -18,7 +18,9 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-from marshmallow import Schema, ValidationError, fields, validate, validates, validates_schema
+from marshmallow import Schema, ValidationError, validate, validates, validates_schema
+
+from shared.contracts import field_types as fields
 
 from shared import config
 from shared.calendar import DataFileError, load_yaml

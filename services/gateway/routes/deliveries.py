@@ -3,7 +3,9 @@ first of all, with the last error) and sending failed ones again. Addresses are 
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, validate
+
+from shared.contracts import field_types as fields
 
 from shared.contracts.fields import ROW_ID
 

@@ -5,7 +5,9 @@ the quality checklist on its three standards a proposal's grade was computed fro
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, validate
+
+from shared.contracts import field_types as fields
 
 from shared.contracts.rpc.proposals import AreaInput, AreaReportSchema
 from shared.errors import InvalidInput

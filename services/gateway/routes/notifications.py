@@ -5,7 +5,9 @@ the caller's preferences for the notices that leave the system by e-mail or SMS 
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields
+from marshmallow import Schema
+
+from shared.contracts import field_types as fields
 
 
 from .. import notifications, preferences, schemas

@@ -8,7 +8,9 @@ dead-letter queue); instances and incidents are the engine's, over RPC.
 
 from __future__ import annotations
 
-from marshmallow import ValidationError, Schema, fields, validate
+from marshmallow import ValidationError, Schema, validate
+
+from shared.contracts import field_types as fields
 from nameko.dependency_providers import Config
 
 

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 from functools import partial
 
-from marshmallow import Schema, fields
+from marshmallow import Schema
+
+from shared.contracts import field_types as fields
 
 
 from shared.contracts.rpc.opinions import (

@@ -5,7 +5,9 @@ filter. Rules: docs/performance-points.md."""
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, validate
+
+from shared.contracts import field_types as fields
 
 
 from shared.contracts.fields import POINTS, ROW_ID, USER_ID, Text

@@ -5,7 +5,9 @@ from __future__ import annotations
 import base64
 import re
 
-from marshmallow import Schema, fields
+from marshmallow import Schema
+
+from shared.contracts import field_types as fields
 from werkzeug.wrappers import Response
 
 

@@ -10,7 +10,9 @@ is bounded field by field and limited per client address and per venue (:mod:`..
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields
+from marshmallow import Schema
+
+from shared.contracts import field_types as fields
 
 from shared.contracts.rpc.consultations import CaseRegistration, PublicCaseSchema, VenueSchema
 from shared.contracts.rpc.proposals import PublicProposalSchema

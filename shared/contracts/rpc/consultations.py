@@ -6,7 +6,9 @@ loads every request and job with them again (authorisation and validation live i
 
 from __future__ import annotations
 
-from marshmallow import RAISE, Schema, fields, validate
+from marshmallow import RAISE, Schema, validate
+
+from shared.contracts import field_types as fields
 
 from shared.validation import PageQuery
 

@@ -3,7 +3,9 @@ the rulebook ``bpmn/rules/opinion.yaml``; intake checks them again (``services/i
 
 from __future__ import annotations
 
-from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema  # noqa: F401
+from marshmallow import RAISE, Schema, ValidationError, validate, validates_schema  # noqa: F401
+
+from shared.contracts import field_types as fields
 
 
 from ..fields import Text, UtcDateTime, not_blank

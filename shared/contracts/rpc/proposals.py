@@ -6,7 +6,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Protocol
 
-from marshmallow import Schema, ValidationError, fields, post_load, validate, validates, validates_schema
+from marshmallow import Schema, ValidationError, post_load, validate, validates, validates_schema
+
+from shared.contracts import field_types as fields
 
 from ..fields import Text, UtcDateTime, not_blank
 

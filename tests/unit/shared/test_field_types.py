@@ -1,0 +1,70 @@
+"""Every schema's integers are whole numbers and its booleans true or false
+(``shared/contracts/field_types.py``): what a client did not mean is refused, not guessed."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from marshmallow import ValidationError
+
+from shared.contracts import field_types as fields
+from shared.contracts import jobs
+from shared.contracts.rpc import proposals
+from shared.forms import FORMS
+from shared.errors import InvalidInput
+from shared.validation import load
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+@pytest.mark.parametrize("value, expected", [(5, 5), (5.0, 5), ("5", 5), (" -12 ", -12), ("+3", 3), (0, 0)])
+def test_a_whole_number_is_taken_as_a_json_number_or_digits(value, expected):
+    assert fields.Integer().deserialize(value) == expected
+
+
+@pytest.mark.parametrize("value", [5.5, -0.1, "5.0", "5.5", "1e3", "", "five", True, False, [], {}, "0x10", "1_000"])
+def test_anything_else_is_not_an_integer(value):
+    with pytest.raises(ValidationError, match="Not a valid integer"):
+        fields.Integer().deserialize(value)
+
+
+@pytest.mark.parametrize("value, expected", [(True, True), (False, False), ("true", True), ("FALSE", False)])
+def test_a_boolean_is_true_or_false(value, expected):
+    assert fields.Boolean().deserialize(value) is expected
+
+
+@pytest.mark.parametrize("value", ["yes", "no", "on", "off", "y", "1", "0", 1, 0, "", None, [], "truthy"])
+def test_the_spellings_marshmallow_would_guess_at_are_refused(value):
+    with pytest.raises(ValidationError):
+        fields.Boolean().deserialize(value)
+
+
+def test_the_contracts_use_these_types():
+    """A job's payload, an RPC request and a task's form: a fraction is refused with the field
+    named, not cut, and "yes" is not taken for true."""
+    with pytest.raises(InvalidInput) as refused:
+        load(jobs.evaluation.RecordOutcome, {"submission_id": 1.5, "outcome": "answered"}, "the job")
+    assert "submission_id" in refused.value.details
+    with pytest.raises(InvalidInput) as refused:
+        load(proposals.ContentSchema, {"publish_consent": "yes"}, "the proposal")
+    assert "Not a valid boolean" in str(refused.value.details["publish_consent"])
+    form = next(schema for schema in FORMS.values() if "approved" in schema().fields)
+    assert "approved" in form().validate({"approved": "on"})
+
+
+def test_no_module_takes_marshmallows_own_fields():
+    """Held for every module of the product: marshmallow's ``fields`` is imported only by
+    ``field_types`` itself."""
+    pattern = re.compile(
+        r"^\s*(from marshmallow import [^\n]*\bfields\b|from marshmallow\.fields import|import marshmallow\.fields)",
+        re.M,
+    )
+    offenders = [
+        str(path.relative_to(ROOT))
+        for folder in ("shared", "services")
+        for path in (ROOT / folder).rglob("*.py")
+        if path.name != "field_types.py" and pattern.search(path.read_text(encoding="utf-8"))
+    ]
+    assert offenders == []
