@@ -8,6 +8,9 @@ what a client did not mean instead of guessing.
 - :class:`Boolean`: ``true`` or ``false``. marshmallow's also takes ``"yes"``, ``"on"``, ``"y"``,
   ``1`` and ``"0"``; a client that sends them is told to send ``true`` or ``false``. The words
   ``"true"`` and ``"false"`` are taken as strings too: a query string has no other way to say it.
+- :class:`DateTime` and :class:`Date`: a moment or a day of the years 1900-2999, the years every
+  route takes. marshmallow's take year 1 and year 9999; ``9999-12-31T23:59:59-05:00`` is a moment
+  past any the product can hold in UTC, and converting it failed deep in whatever used it.
 
 Their refusals read as marshmallow's ("Not a valid integer.", "Not a valid boolean.").
 ``tests/unit/shared/test_field_types.py`` holds every schema to these (no module imports
@@ -16,12 +19,34 @@ marshmallow's ``fields`` directly).
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Mapping
 from typing import Any
 
 from marshmallow import fields as _marshmallow_fields
-from marshmallow.fields import *  # noqa: F401,F403 - the rest of marshmallow's types, as they are
+
+# The rest of marshmallow's types, as they are.
+from marshmallow.fields import (
+    Constant,
+    Decimal,
+    Dict,
+    Email,
+    Field,
+    Float,
+    Function,
+    List,
+    Method,
+    Nested,
+    Number,
+    Raw,
+    String,
+    Time,
+    Tuple,
+    Url,
+)
+
+from shared import clock
 
 _DIGITS = re.compile(r"\s*[-+]?\d+\s*")
 
@@ -50,5 +75,64 @@ class Boolean(_marshmallow_fields.Boolean):
         raise self.make_error("invalid", input=value)
 
 
-Int = Integer
-Bool = Boolean
+FIRST_YEAR, LAST_YEAR = 1900, 2999
+
+
+def _in_years(field: Field[Any], day: dt.date) -> None:
+    if not FIRST_YEAR <= day.year <= LAST_YEAR:
+        raise field.make_error("years")
+
+
+class DateTime(_marshmallow_fields.DateTime):
+    """A moment of the years 1900-2999, also once in UTC (see the module's docstring)."""
+
+    default_error_messages = {"years": f"Not a valid datetime: a moment of the years {FIRST_YEAR}-{LAST_YEAR}."}
+
+    def _deserialize(self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any) -> dt.datetime:
+        moment = super()._deserialize(value, attr, data, **kwargs)
+        _in_years(self, moment)
+        try:
+            _in_years(self, clock.as_utc(moment))
+        except OverflowError:  # past year 9999 in UTC
+            raise self.make_error("years") from None
+        return moment
+
+
+class Date(_marshmallow_fields.Date):
+    """A day of the years 1900-2999 (see the module's docstring)."""
+
+    default_error_messages = {"years": f"Not a valid date: a day of the years {FIRST_YEAR}-{LAST_YEAR}."}
+
+    def _deserialize(self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any) -> dt.date:
+        day = super()._deserialize(value, attr, data, **kwargs)
+        _in_years(self, day)
+        return day
+
+
+class AwareDateTime(_marshmallow_fields.AwareDateTime, DateTime):
+    """A moment with its zone (marshmallow's ``AwareDateTime``), of the years 1900-2999."""
+
+
+__all__ = [
+    "AwareDateTime",
+    "Boolean",
+    "Constant",
+    "Date",
+    "DateTime",
+    "Decimal",
+    "Dict",
+    "Email",
+    "Field",
+    "Float",
+    "Function",
+    "Integer",
+    "List",
+    "Method",
+    "Nested",
+    "Number",
+    "Raw",
+    "String",
+    "Time",
+    "Tuple",
+    "Url",
+]

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from marshmallow import ValidationError
 
+from shared import contracts
 from shared.contracts import field_types as fields
 from shared.contracts import jobs
 from shared.contracts.rpc import proposals
@@ -39,6 +40,30 @@ def test_a_boolean_is_true_or_false(value, expected):
 def test_the_spellings_marshmallow_would_guess_at_are_refused(value):
     with pytest.raises(ValidationError):
         fields.Boolean().deserialize(value)
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["9999-12-31T23:59:59-05:00", "0001-01-01T00:00:00+05:00", "1899-12-31T23:59:59Z", "3000-01-01T00:00:00"],
+)
+def test_a_moment_is_of_the_years_1900_to_2999_also_in_utc(value):
+    with pytest.raises(ValidationError, match="years 1900-2999"):
+        fields.DateTime().deserialize(value)
+
+
+def test_a_moment_of_those_years_is_taken_as_given():
+    moment = fields.DateTime().deserialize("2999-12-31T20:00:00-02:00")
+    assert (moment.year, moment.utcoffset().total_seconds()) == (2999, -7200)
+    assert fields.Date().deserialize("1900-01-01").year == 1900
+    with pytest.raises(ValidationError, match="years 1900-2999"):
+        fields.Date().deserialize("0001-01-01")
+
+
+def test_a_bus_event_from_past_the_years_is_refused_as_invalid_input():
+    event = {"event_id": "x", "name": "handling.assigned", "subject": "2027-0001", "payload": {}}
+    with pytest.raises(InvalidInput) as refused:
+        load(contracts.EventSchema, {**event, "occurred_at": "9999-12-31T23:59:59-05:00"}, "the event")
+    assert "occurred_at" in refused.value.details
 
 
 def test_the_contracts_use_these_types():

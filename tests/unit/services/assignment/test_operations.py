@@ -466,7 +466,7 @@ def test_an_extension_request_tells_the_engine_and_comes_before_the_reply(uow, r
         act(uow, rules, "request_extension", "transport", unit_id, until="2026-03-01", reason="x")
     assert "until" in refused.value.details
     with pytest.raises(InvalidInput) as mistyped:  # a year no plan reaches: refused when given
-        act(uow, rules, "request_extension", "transport", unit_id, until="9999-12-31", reason="x")
+        act(uow, rules, "request_extension", "transport", unit_id, until="2999-12-31", reason="x")
     assert "must be by" in str(mistyped.value.details["until"])
     with pytest.raises(InvalidInput) as far:
         act(
@@ -477,7 +477,7 @@ def test_an_extension_request_tells_the_engine_and_comes_before_the_reply(uow, r
             unit_id,
             category="B",
             text="Planned",
-            milestones=[PLAN[0], {"what": "Someday", "due": "9999-12-31"}],
+            milestones=[PLAN[0], {"what": "Someday", "due": "2999-12-31"}],
         )
     assert list(far.value.details["milestones"]) == ["1"] and "years from today" in str(far.value.details)
     with pytest.raises(InvalidInput):
