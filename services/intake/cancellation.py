@@ -97,7 +97,7 @@ def _cancel_proposal(
     proposal = by_number(uow, number, lock=True)
     if proposal is None:
         return _ignored("proposal", number, "no such proposal")
-    heard = [row.data or {} for row in uow.proposals.events_of(proposal, "handling")]
+    heard = uow.proposals.lines_of(proposal, "handling")
     if any(line.get("event_id") == event_id for line in heard):
         return _ignored("proposal", number, "heard before")
     if proposal.status == "published":
@@ -320,7 +320,7 @@ def _case_cancelled(uow: IntakeUnitOfWork, event_id: str, at: str, case: str, da
     for proposal in uow.proposals.of_thread(case):
         if case_outcome.case_of(uow, proposal) != case:
             continue
-        lines = [row.data or {} for row in uow.proposals.events_of(proposal, CASE_CANCELLED)]
+        lines = uow.proposals.lines_of(proposal, CASE_CANCELLED)
         if any(line.get("event_id") == event_id for line in lines) or proposal.status in PROPOSAL_FINAL:
             continue
         record_event(uow, proposal, data["by"], CASE_CANCELLED, facts)

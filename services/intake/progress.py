@@ -104,7 +104,7 @@ def hear(uow: IntakeUnitOfWork, body) -> dict:
     proposal = by_number(uow, event["subject"], lock=True)
     if proposal is None:  # a smoke diagram's submission, or a proposal of another installation
         return {"applied": False, "reason": "no such proposal"}
-    heard = [row.data or {} for row in uow.proposals.events_of(proposal, "handling")]
+    heard = uow.proposals.lines_of(proposal, "handling")
     if any(data.get("event_id") == event["event_id"] for data in heard):
         return {"applied": False, "reason": "heard before"}
     at = clock.as_utc(event["occurred_at"]).isoformat()
@@ -154,10 +154,9 @@ def hear(uow: IntakeUnitOfWork, body) -> dict:
 
 def rated_rounds(uow: IntakeUnitOfWork, proposal: Proposal) -> list[int]:
     """The rounds whose reply staff accepted (a rating round opened on it), oldest first."""
-    rows = uow.proposals.events_of(proposal, "handling")
+    lines = uow.proposals.lines_of(proposal, "handling")
     return sorted(
-        {int((r.data or {}).get("round") or 0) for r in rows if (r.data or {}).get("event") == "handling.rating_opened"}
-        - {0}
+        {int(line.get("round") or 0) for line in lines if line.get("event") == "handling.rating_opened"} - {0}
     )
 
 

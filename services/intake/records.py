@@ -33,9 +33,9 @@ def refuse_if_cancelled(uow: IntakeUnitOfWork, proposal: Proposal, what: str) ->
     if proposal.status != "cancelled":
         return
     lines = [
-        row.data or {}
-        for row in uow.proposals.events_of(proposal, "handling")
-        if (row.data or {}).get("event") == contracts.PROCESS_CANCELLED
+        line
+        for line in uow.proposals.lines_of(proposal, "handling")
+        if line.get("event") == contracts.PROCESS_CANCELLED
     ]
     data = lines[-1] if lines else {}
     raise Conflict(

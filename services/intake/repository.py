@@ -92,6 +92,11 @@ class ProposalRepository(abc.ABC):
     def events_of(self, proposal: Proposal, action: str | None = None) -> list[ProposalEvent]:
         """Its history (the lines of ``action`` only, if given), oldest first."""
 
+    def lines_of(self, proposal: Proposal, action: str) -> list[dict]:
+        """The data of its history lines of ``action``, oldest first (an empty dict for a line
+        without): for a caller that only looks at them, without a line object for each."""
+        return [line.data or {} for line in self.events_of(proposal, action)]
+
     # -- several ---------------------------------------------------------------------------------
     @abc.abstractmethod
     def merged_into(self, number: str) -> list[Proposal]:

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, exists, false, func, insert, or_, select, union, update
+from sqlalchemy import and_, bindparam, exists, false, func, insert, or_, select, union, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
@@ -80,6 +80,13 @@ _NOTIFICATION_COLUMNS = ("recipient", "proposal_id", "text", "created_at", "deli
 _ADD_NOTIFICATIONS = insert(Notification.__table__).returning(Notification.__table__.c.id, sort_by_parameter_order=True)
 
 
+_LINES_OF = (
+    select(ProposalEvent.data)
+    .where(ProposalEvent.proposal_id == bindparam("proposal_id"), ProposalEvent.action == bindparam("action"))
+    .order_by(ProposalEvent.id)
+)
+
+
 class SqlProposalRepository(ProposalRepository):
     def __init__(self, session: Session) -> None:
         self.session = session
@@ -134,6 +141,11 @@ class SqlProposalRepository(ProposalRepository):
         if action is not None:
             query = query.where(ProposalEvent.action == action)
         return list(self.session.scalars(query.order_by(ProposalEvent.id)))
+
+    def lines_of(self, proposal: Proposal, action: str) -> list[dict]:
+        # One statement built once, its data column only: a handling event reads every handling
+        # line of its proposal, and a line object for each cost more than the read.
+        return [data or {} for data in self.session.scalars(_LINES_OF, {"proposal_id": proposal.id, "action": action})]
 
     def merged_into(self, number: str) -> list[Proposal]:
         return list(self.session.scalars(select(Proposal).where(Proposal.merged_into == number).order_by(Proposal.id)))
