@@ -12,6 +12,7 @@ documentation pool of a collaboration, say) is kept as documentation, and a note
 
 from __future__ import annotations
 
+import ast
 import copy
 import keyword
 import re
@@ -34,7 +35,7 @@ from .expressions import (
     timer_value_problem,
 )
 from .problems import BPMN_NS, SPIFF_NS, DiagramProblem, Document, Element, clean, is_bpmn, local, owner, short_tag
-from . import contract_checks
+from . import bounds, contract_checks
 from .problems import is_executable as is_executable  # the checks' reading of a process
 
 from .contract_checks import SERVICES_WITH_JOBS as SERVICES_WITH_JOBS  # noqa: E402
@@ -299,6 +300,23 @@ def _user_tasks(doc: Document, process: Element, strip: list[Element]) -> Iterab
             )
 
 
+def _literal_int(text: str) -> int | None:
+    """The integer ``text`` writes literally (``3``, ``10_000``), or None for anything else."""
+    try:
+        value = ast.literal_eval(text)
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        return None
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _literal_true(text: str) -> bool:
+    """``text`` is a constant that is always true (``True``, ``1``, ``'yes'``)."""
+    try:
+        return bool(ast.literal_eval(text))
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        return False
+
+
 def _loops(doc: Document, process: Element, strip: list[Element]) -> Iterable[DiagramProblem]:
     for mi in doc.xpath(".//bpmn:multiInstanceLoopCharacteristics", process):
         cardinality = doc.xpath("./bpmn:loopCardinality", mi)
@@ -319,6 +337,16 @@ def _loops(doc: Document, process: Element, strip: list[Element]) -> Iterable[Di
                 "keep one of them",
                 "multi-instance",
             )
+        for node in cardinality:
+            count = _literal_int((node.text or "").strip())
+            too_many = bounds.instances_problem(count) if count is not None else None
+            if too_many:
+                yield doc.problem(
+                    node,
+                    f"loopCardinality {count} asks for {too_many}",
+                    f"run at most {bounds.MAX_INSTANCES}; split the work, or give a list (loopDataInputRef)",
+                    "multi-instance",
+                )
         for ref in doc.xpath("./bpmn:loopDataInputRef | ./bpmn:loopDataOutputRef", mi):
             name = (ref.text or "").strip()
             if not name.isidentifier() or name.startswith("_") or keyword.iskeyword(name):
@@ -329,7 +357,15 @@ def _loops(doc: Document, process: Element, strip: list[Element]) -> Iterable[Di
                     "multi-instance",
                 )
     for loop in doc.xpath(".//bpmn:standardLoopCharacteristics", process):
-        if loop.get("loopMaximum") is None and not doc.xpath("./bpmn:loopCondition", loop):
+        conditions = [(c.text or "").strip() for c in doc.xpath("./bpmn:loopCondition", loop)]
+        if loop.get("loopMaximum") is None and any(_literal_true(text) for text in conditions):
+            yield doc.problem(
+                loop,
+                f"loop's condition {conditions[0]} is always true and it has no loopMaximum, so it would never stop",
+                "loop on a variable the loop's task sets (such as not done), or set loopMaximum",
+                "standard-loop",
+            )
+        if loop.get("loopMaximum") is None and not conditions:
             yield doc.problem(
                 loop,
                 "loop has neither a loopMaximum nor a loopCondition, so it would never stop",

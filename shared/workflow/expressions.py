@@ -18,6 +18,8 @@ from datetime import datetime
 
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 
+from . import bounds
+
 from shared import restricted
 
 # -- other expression languages ---------------------------------------------------------------------
@@ -326,7 +328,12 @@ def _duration_from_words(value: str) -> str | None:
 
 
 def timer_value_problem(kind: str, value: str) -> str | None:
-    """Why the literal ``value`` cannot be a ``kind`` (timeDuration, timeDate or timeCycle), or None."""
+    """Why the literal ``value`` cannot be a ``kind`` (timeDuration, timeDate or timeCycle), or None.
+    Its bounds first (:func:`.bounds.timer_problem`): SpiffWorkflow's own parsing of a very long
+    repeating interval would loop for hours."""
+    too_far = bounds.timer_problem(kind, value)
+    if too_far:
+        return too_far
     try:
         if kind == "timeDuration":
             if not value.upper().startswith("P") or not TimerEventDefinition.parse_iso_duration(value):

@@ -31,7 +31,7 @@ from SpiffWorkflow.util.task import TaskState
 
 from shared import clock, evaluator
 
-from . import serializer
+from . import bounds, serializer
 from .serializer import Specs
 from .specs import JobServiceTask
 
@@ -90,9 +90,19 @@ class WaitState:
     waiting_tasks: list[str] = field(default_factory=list)
 
 
+class BoundedScriptEngine(evaluator.ContainedScriptEngine):
+    """The contained script engine, whose answers SpiffWorkflow would loop or multiply on are held
+    to :mod:`.bounds` first: a timer's value, a multi-instance activity's cardinality."""
+
+    def evaluate(self, task: Task, expression: str, external_context: Mapping[str, Any] | None = None) -> Any:
+        value = super().evaluate(task, expression, external_context)
+        bounds.check_evaluated(task, expression, value)
+        return value
+
+
 class WorkflowRuntime:
     def __init__(self, script_globals: Mapping[str, Any] | None = None) -> None:
-        self.script_engine = evaluator.script_engine(script_globals)
+        self.script_engine = BoundedScriptEngine(environment=evaluator.RestrictedEnvironment(script_globals))
         self._spec_cache: dict[str, Specs] = {}
 
     # -- creation and persistence ---------------------------------------------------------
@@ -137,7 +147,7 @@ class WorkflowRuntime:
         :meth:`wait_state` for it, or call :meth:`run`.
         """
         with _steps_fail_clearly(workflow):
-            workflow.do_engine_steps()
+            _engine_steps(workflow)
 
     def run(self, workflow: BpmnWorkflow) -> WaitState:
         """:meth:`advance`, then the wait state reached."""
@@ -256,6 +266,7 @@ class WorkflowRuntime:
         task = self._job_task(workflow, task_id, job_id)
         task.data[task.task_spec.result_variable] = result
         with _steps_fail_clearly(workflow, task):
+            bounds.check_inputs_ahead(task)
             task.complete()
         self.advance(workflow)
 
@@ -268,7 +279,7 @@ class WorkflowRuntime:
         with _steps_fail_clearly(workflow):
             workflow.catch(event)
             # A catching boundary event cancels the task when the engine next steps.
-            workflow.do_engine_steps()
+            _engine_steps(workflow)
         caught: bool = task.state != TaskState.STARTED
         if not caught:
             # Nothing caught it: take back the event the workflow queued for the outside.
@@ -290,6 +301,7 @@ class WorkflowRuntime:
         task.data.update(data or {})
         task.data[f"{task.task_spec.bpmn_id or task.task_spec.name}_by"] = actor or "unknown"
         with _steps_fail_clearly(workflow, task):
+            bounds.check_inputs_ahead(task)
             task.run()
         self.advance(workflow)
 
@@ -311,6 +323,12 @@ class WorkflowRuntime:
         self.advance(workflow)
 
 
+def _engine_steps(workflow: BpmnWorkflow) -> None:
+    """SpiffWorkflow's ``do_engine_steps`` within one step's budget (:class:`.bounds.StepBudget`)."""
+    budget = bounds.StepBudget()
+    workflow.do_engine_steps(will_complete_task=budget.before, did_complete_task=budget.after)
+
+
 @contextlib.contextmanager
 def _steps_fail_clearly(workflow: BpmnWorkflow | None = None, task: Task | None = None) -> Iterator[None]:
     """Turn whatever SpiffWorkflow raises while it steps into StepFailed naming the element."""
@@ -319,6 +337,9 @@ def _steps_fail_clearly(workflow: BpmnWorkflow | None = None, task: Task | None 
     except StepFailed:
         raise
     except Exception as exc:
+        runaway = next((e for e in _chain(exc) if isinstance(e, bounds.RunawayStep)), None)
+        if runaway is not None:  # past a bound of the engine's own: the diagram's doing, an incident
+            raise StepFailed(runaway.element, str(runaway), limit_exceeded=True) from exc
         name = failing_element(exc, workflow, task)
         detail = str(exc).strip() or type(exc).__name__
         notes = getattr(exc, "__notes__", None) or []
