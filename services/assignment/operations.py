@@ -145,6 +145,8 @@ def assign(uow: AssignmentUnitOfWork, params: dict, principal: dict | None) -> d
         "round": data["round"],
         "assignments": together,
         "answering_units": [row.unit for row, _ in created if row.role in ANSWERING_ROLES],
+        # Their assignment goes on (same unit, role and round): supervision keeps their clocks.
+        "kept_units": [row.unit for row in kept],
     }
 
 

@@ -94,13 +94,15 @@ def _unique(items):
 
 def open_deadlines(uow: SupervisionUnitOfWork, rules: SupervisionRules, params: dict, principal: dict | None) -> dict:
     """``supervision.open_deadlines {number, key_proposal, supervising_leader, units[, answering_units,
-    proposers]}``.
+    proposers, kept_units]}``.
 
     Starts the clocks of an assignment made now: for each of ``units`` its sign-for limit
     (``sign_for_limit``) and objection window (``objection_window``), and the reply deadline
     (``reply_deadline``) of the answering units (``answering_units``, by default ``units``).
     Opening again for the same number (after a reassignment) supersedes the live deadlines, each
-    with a recorded restart, and the new ones count from ``reassigned``. A key proposal is
+    with a recorded restart, and the new ones count from ``reassigned``, except those of
+    ``kept_units``: units staff kept in the same role (an objection overruled), whose signing and
+    input stand and whose clocks go on, the reply clock too when only kept units answer. A key proposal is
     registered with its supervising leader (a later opening without ``key_proposal`` leaves that
     registration alone: the chair's meeting chooses key proposals, not the reassignment form), and
     ``proposal.key_selected`` is published for the points of its ``proposers`` (once per proposal:
@@ -116,35 +118,49 @@ def open_deadlines(uow: SupervisionUnitOfWork, rules: SupervisionRules, params: 
     answering = _unique(data["answering_units"] or units)
     earlier = deadlines_of(uow, number)
     start_event = REASSIGNED if earlier else ASSIGNED
+    # Units whose assignment goes on after a reassignment (staff kept them, in the same role): what
+    # they did stands (signing, input) and their clocks go on; nothing is opened for them again.
+    live_reply_row = live_reply(uow, number)
+    kept = set(data["kept_units"]) & set(units) if live_reply_row is not None else set()
+    starting = [unit for unit in units if unit not in kept]
+    new_answering = [unit for unit in answering if unit not in kept]
     # Compute every due date before changing anything: an unknown calendar date fails the job whole.
-    computed = [(rules.deadline(rule, now), unit, [unit]) for unit in units for rule in (SIGN_FOR_RULE, OBJECTION_RULE)]
+    computed = [
+        (rules.deadline(rule, now), unit, [unit]) for unit in starting for rule in (SIGN_FOR_RULE, OBJECTION_RULE)
+    ]
     # A unit assigned but not answering is a co-unit (主办 + 协办): its input to the lead is due.
-    computed += [(rules.deadline(CO_INPUT_RULE, now), unit, [unit]) for unit in units if unit not in answering]
-    # The reply clock counts from signing; until the answering units sign, from the end of their
-    # sign-for limit (reply_clock: signing moves it earlier, with a clock_start change).
-    signing_ends = max(ends_at(d.due) for d, unit, _ in computed if d.rule == SIGN_FOR_RULE and unit in answering)
-    reply = rules.deadline("reply_deadline", signing_ends)
+    computed += [(rules.deadline(CO_INPUT_RULE, now), unit, [unit]) for unit in starting if unit not in answering]
     fresh = [
         new_deadline(number, d, unit=unit, units=owners, start_event=start_event, started_at=now, by=by)
         for d, unit, owners in computed
     ]
-    fresh.append(
-        new_deadline(
-            number,
-            reply,
-            unit=None,
-            units=answering,
-            start_event=SIGN_LIMIT_END,
-            started_at=clock.as_utc(signing_ends),
-            by=by,
+    if new_answering or live_reply_row is None:
+        # The reply clock counts from signing; until the answering units sign, from the end of their
+        # sign-for limit (reply_clock: signing moves it earlier, with a clock_start change).
+        signing_ends = max(ends_at(d.due) for d, unit, _ in computed if d.rule == SIGN_FOR_RULE and unit in answering)
+        reply = rules.deadline("reply_deadline", signing_ends)
+        fresh.append(
+            new_deadline(
+                number,
+                reply,
+                unit=None,
+                units=answering,
+                start_event=SIGN_LIMIT_END,
+                started_at=clock.as_utc(signing_ends),
+                by=by,
+            )
         )
-    )
-    fresh[-1].created_at = now
+        fresh[-1].created_at = now
+    elif set(live_reply_row.units) != set(answering):
+        # Only kept units answer now: their reply clock goes on, owed by them alone.
+        live_reply_row.units = list(answering)
     for row in fresh:
         uow.deadlines.add(row)
     uow.flush()
     reason = f"reassigned on {now.astimezone(CHINA_TZ).date().isoformat()}: the clocks start again"
     for old in (row for row in earlier if row.closed_at is None):
+        if old.unit in kept or (old.rule in REPLY_RULES and not any(new.rule in REPLY_RULES for new in fresh)):
+            continue  # a kept unit's clock, or the reply clock of kept units only: it goes on
         counterpart = next(
             (
                 new
@@ -167,7 +183,8 @@ def open_deadlines(uow: SupervisionUnitOfWork, rules: SupervisionRules, params: 
         )
     uow.flush()
     unit_facts.apply_pending(uow, number, rules)
-    reply = fresh[-1]
+    reply = next((row for row in fresh if row.rule in REPLY_RULES), None) or live_reply(uow, number)
+    assert reply is not None  # opened above, or the kept units' live one
     return {
         "deadlines": [{"id": row.id, "rule": row.rule, "unit": row.unit, "due": row.due.isoformat()} for row in fresh],
         "next_check": _at(_next_check(uow, rules, reply, now)),

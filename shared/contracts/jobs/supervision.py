@@ -29,6 +29,8 @@ class OpenDeadlines(Schema):
     supervising_leader = fields.String(load_default=None, allow_none=True, validate=validate.Length(min=1, max=100))
     units = fields.List(_unit(), required=True, validate=validate.Length(min=1))
     answering_units = fields.List(_unit(), load_default=None, allow_none=True)
+    # After a reassignment: the units whose assignment goes on (assignment.assign's kept_units).
+    kept_units = fields.List(_unit(), load_default=list, allow_none=False)
     proposers = fields.List(
         fields.String(validate=validate.Length(min=1, max=100)), load_default=list, allow_none=True
     )  # the initiator first: told in proposal.key_selected

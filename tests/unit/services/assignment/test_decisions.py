@@ -64,9 +64,17 @@ def test_a_reassignment_after_an_objection_records_the_decision_on_the_objection
 
 def test_staff_keeping_the_unit_is_recorded_as_kept(uow, rules):
     first = objected(uow, rules)
-    assign(uow, "education")
+    again = operations.assign(
+        uow, {"proposal_id": 1, "number": "2026-0001", "mode": "single", "units": ["education"]}, STAFF
+    )
     decision = queries.get_assignment(uow, first, STAFF)["objection"]["decision"]
     assert decision["outcome"] == "kept" and decision["by"] == "staff.wang"
+    # The same assignment goes on, and supervision is told to keep its clocks (open_deadlines' kept_units).
+    assert [a["id"] for a in again["assignments"]] == [first] and again["kept_units"] == ["education"]
+    moved = operations.assign(
+        uow, {"proposal_id": 1, "number": "2026-0001", "mode": "single", "units": ["transport"]}, STAFF
+    )
+    assert moved["kept_units"] == []
 
 
 def test_an_objection_not_yet_decided_shows_no_decision(uow, rules):

@@ -191,6 +191,74 @@ def test_reassignment_supersedes_the_open_deadlines_and_records_why(uow, rules, 
     assert [row.closed_at is None for row in rows(uow, Deadline, unit="transport")] == [False, True]
 
 
+def test_units_kept_after_an_objection_keep_their_signing_input_and_clocks(uow, rules, skipping_clock):
+    """Staff overrule the objections and assign the same units in the same roles: nothing they did is
+    asked of them again, and the reply clock goes on from their signing."""
+    assign(uow, rules, units=["transport", "education"], answering_units=["transport"], signed=True)
+    unit_facts.hear(
+        uow,
+        {
+            "event_id": "assignment.input_sent:1",
+            "name": "assignment.input_sent",
+            "occurred_at": clock_now(),
+            "subject": NUMBER,
+            "payload": {"unit": "education", "assignment_id": 2, "at": clock_now(), "by": "handler.zhao"},
+        },
+        rules,
+    )
+    reply_before = reply_deadline(uow, NUMBER)
+    skipping_clock.advance(days=3)
+    operations.open_deadlines(
+        uow,
+        rules,
+        {
+            "number": NUMBER,
+            "units": ["transport", "education"],
+            "answering_units": ["transport"],
+            "kept_units": ["transport", "education"],
+        },
+        STAFF,
+    )
+    live = [row for row in rows(uow, Deadline) if row.closed_at is None]
+    assert [row.rule for row in live] == ["objection_window", "objection_window", "reply_deadline"]
+    assert reply_deadline(uow, NUMBER) is reply_before and reply_before.status == "open"
+    assert {row.status for row in rows(uow, Deadline, rule="sign_for_limit")} == {"met"}
+    assert [row.status for row in rows(uow, Deadline, rule="co_unit_input")] == ["met"]
+    assert count(uow, DeadlineChange, kind="restart") == 0
+
+
+def test_a_kept_unit_beside_a_new_one_keeps_its_signing_and_the_new_one_starts(uow, rules, skipping_clock):
+    assign(uow, rules, units=["transport", "education"], signed=True)
+    reply_before = reply_deadline(uow, NUMBER)
+    skipping_clock.advance(days=3)
+    operations.open_deadlines(
+        uow, rules, {"number": NUMBER, "units": ["transport", "health"], "kept_units": ["transport"]}, STAFF
+    )
+    assert [row.status for row in rows(uow, Deadline, unit="transport", rule="sign_for_limit")] == ["met"]
+    assert [row.status for row in rows(uow, Deadline, unit="health", rule="sign_for_limit")] == ["open"]
+    assert {row.status for row in rows(uow, Deadline, unit="education")} <= {"met", "superseded"}
+    new_reply = reply_deadline(uow, NUMBER)
+    assert reply_before.status == "superseded" and new_reply.units == ["transport", "health"]
+    sign(uow, "health")  # the reply clock counts from the last answering unit's signing
+    assert reply_deadline(uow, NUMBER).start_event == "signed"
+
+
+def test_kept_units_alone_owe_the_reply_when_another_is_taken_off(uow, rules, skipping_clock):
+    assign(uow, rules, units=["transport", "education"], signed=True)
+    reply_before = reply_deadline(uow, NUMBER)
+    operations.open_deadlines(
+        uow, rules, {"number": NUMBER, "units": ["transport"], "kept_units": ["transport"]}, STAFF
+    )
+    assert reply_deadline(uow, NUMBER) is reply_before and reply_before.units == ["transport"]
+    assert [row.status for row in rows(uow, Deadline, unit="education", rule="objection_window")] == ["superseded"]
+
+
+def clock_now():
+    from shared import clock
+
+    return clock.now().isoformat()
+
+
 def test_a_deadline_into_a_year_without_a_schedule_opens_provisionally(uow, rules, skipping_clock):
     # 5 working days from 2026-12-28 reach into 2027, which has no official schedule yet.
     skipping_clock.set(china(2026, 12, 28, 10))
