@@ -454,7 +454,7 @@ CONSULTATION_DURATIONS = (
 
 
 class _Numbering(Schema):
-    prefix = fields.String(required=True, validate=validate.Regexp(r"^[A-Z]{1,6}$"))
+    prefix = fields.String(required=True, validate=validate.Regexp(r"^[A-Z]{1,6}\Z"))
 
 
 class ConsultationRulebookSchema(RulebookSchema):

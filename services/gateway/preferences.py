@@ -27,7 +27,7 @@ from .models import Base
 from .notifications import ROLE_PREFIX, UNIT_PREFIX
 
 IMMEDIATE, DIGEST = "immediate", "digest"
-MOBILE = r"^1[3-9][0-9]{9}$"  # a mainland mobile number, 11 digits
+MOBILE = r"^1[3-9][0-9]{9}\Z"  # a mainland mobile number, 11 digits
 KIND = r"^[a-z][a-z0-9_.-]{0,99}$"
 
 

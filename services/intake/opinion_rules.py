@@ -23,7 +23,7 @@ CHECKS = ("political", "facts", "content", "wording")
 
 
 class _Numbering(Schema):
-    prefix = fields.String(required=True, validate=validate.Regexp(r"^[A-Z]{1,6}$"))
+    prefix = fields.String(required=True, validate=validate.Regexp(r"^[A-Z]{1,6}\Z"))
     issue_digits = fields.Integer(required=True, strict=True, validate=validate.Range(1, 6))
 
 

@@ -78,7 +78,7 @@ class JobSchema(Schema):
     job_id = fields.String(required=True, validate=validate.Length(min=1, max=64))
     instance_id = fields.String(required=True)
     task_id = fields.String(required=True)
-    operation = fields.String(required=True, validate=validate.Regexp(r"^[a-z_]+\.[a-z_][a-z0-9_]*$"))
+    operation = fields.String(required=True, validate=validate.Regexp(r"^[a-z_]+\.[a-z_][a-z0-9_]*\Z"))
     params = fields.Dict(keys=fields.String(), load_default=dict)
     attempt = fields.Integer(required=True, validate=validate.Range(min=1, max=MAX_ATTEMPT))
     business_key = fields.String(allow_none=True, load_default=None)
@@ -133,7 +133,7 @@ class NoticeSchema(Schema):
     ``notify.<kind>`` with this ``event_id``, ``subject`` and ``thread`` (and this payload)."""
 
     event_id = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    kind = fields.String(required=True, validate=validate.Regexp(r"^[a-z_][a-z0-9_.]*$"))
+    kind = fields.String(required=True, validate=validate.Regexp(r"^[a-z_][a-z0-9_.]*\Z"))
     subject = fields.String(required=True, validate=validate.Length(min=1, max=100))
     thread = fields.String(allow_none=True, load_default=None, validate=validate.Length(max=100))
     recipients = fields.List(
@@ -155,7 +155,7 @@ class EventSchema(Schema):
     reads them (it binds the events that carry some: ``subscriptions.GATEWAY_HEARS``)."""
 
     event_id = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    name = fields.String(required=True, validate=validate.Regexp(r"^[a-z_]+\.[a-z_][a-z0-9_.]*$"))
+    name = fields.String(required=True, validate=validate.Regexp(r"^[a-z_]+\.[a-z_][a-z0-9_.]*\Z"))
     occurred_at = fields.DateTime(required=True)
     subject = fields.String(required=True, validate=validate.Length(min=1, max=100))
     thread = fields.String(allow_none=True, load_default=None, validate=validate.Length(max=100))

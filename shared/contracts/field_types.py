@@ -9,7 +9,9 @@ what a client did not mean instead of guessing.
   ``1`` and ``"0"``; a client that sends them is told to send ``true`` or ``false``. The words
   ``"true"`` and ``"false"`` are taken as strings too: a query string has no other way to say it.
 - :class:`DateTime` and :class:`Date`: a moment or a day of the years 1900-2999, the years every
-  route takes. marshmallow's take year 1 and year 9999; ``9999-12-31T23:59:59-05:00`` is a moment
+  route takes, written ``YYYY-MM-DD`` (a moment: then ``THH:MM[:SS[.ffffff]]`` and a zone ``Z`` or
+  ``+08:00``). Python reads ``20261203`` and ``2026-W49-4`` as dates too; a client that sent them
+  meant something the contract does not say. marshmallow's take year 1 and year 9999; ``9999-12-31T23:59:59-05:00`` is a moment
   past any the product can hold in UTC, and converting it failed deep in whatever used it.
 
 Their refusals read as marshmallow's ("Not a valid integer.", "Not a valid boolean.").
@@ -49,6 +51,10 @@ from marshmallow.fields import (
 from shared import clock
 
 _DIGITS = re.compile(r"\s*[-+]?\d+\s*")
+_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_MOMENT = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?(Z|[+-][0-9]{2}:[0-9]{2})?)?"
+)
 
 
 class Integer(_marshmallow_fields.Integer):
@@ -89,6 +95,8 @@ class DateTime(_marshmallow_fields.DateTime):
     default_error_messages = {"years": f"Not a valid datetime: a moment of the years {FIRST_YEAR}-{LAST_YEAR}."}
 
     def _deserialize(self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any) -> dt.datetime:
+        if isinstance(value, str) and not _MOMENT.fullmatch(value):
+            raise self.make_error("invalid", input=value, obj_type=self.OBJ_TYPE)
         moment = super()._deserialize(value, attr, data, **kwargs)
         _in_years(self, moment)
         try:
@@ -104,6 +112,8 @@ class Date(_marshmallow_fields.Date):
     default_error_messages = {"years": f"Not a valid date: a day of the years {FIRST_YEAR}-{LAST_YEAR}."}
 
     def _deserialize(self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any) -> dt.date:
+        if isinstance(value, str) and not _DAY.fullmatch(value):
+            raise self.make_error("invalid", input=value, obj_type=self.OBJ_TYPE)
         day = super()._deserialize(value, attr, data, **kwargs)
         _in_years(self, day)
         return day

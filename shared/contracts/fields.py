@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -12,12 +13,24 @@ from shared.contracts import field_types as fields
 
 from shared import clock
 
-not_blank = validate.Length(min=1, error="must not be empty")
+
+def visible(value: str) -> bool:
+    """``value`` holds a character a reader sees: a letter, a digit, a punctuation mark or a
+    symbol. White space, zero-width and other format characters (``\u200b``, ``\u2060``,
+    ``\ufeff``, direction marks), control characters and combining marks alone show nothing."""
+    return any(unicodedata.category(char)[0] in "LNPS" for char in value)
+
+
+def not_blank(value: str) -> None:
+    """A text (already stripped of white space by :class:`Text`) that shows something."""
+    if not visible(value):
+        raise ValidationError("must not be empty")
 
 
 def filled(value: str) -> None:
-    """A free text that is more than white space (kept as written: a reply's layout is its own)."""
-    if not value.strip():
+    """A free text that is more than white space or invisible characters (kept as written: a
+    reply's layout is its own)."""
+    if not visible(value):
         raise ValidationError("must not be blank")
 
 
@@ -62,7 +75,7 @@ def number() -> fields.String:
 
 
 UNIT_CODE = validate.Regexp(
-    r"^[a-z0-9][a-z0-9_-]{0,99}$", error="a unit code is lower-case letters, digits, '_' or '-'"
+    r"^[a-z0-9][a-z0-9_-]{0,99}\Z", error="a unit code is lower-case letters, digits, '_' or '-'"
 )
 
 

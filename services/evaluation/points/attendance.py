@@ -34,7 +34,7 @@ class _People(fields.List):
 class AttendanceInput(Schema):
     kind = fields.String(
         required=True,
-        validate=validate.Regexp(r"^[a-z][a-z0-9_]*$"),
+        validate=validate.Regexp(r"^[a-z][a-z0-9_]*\Z"),
         metadata={"description": "the activity's kind, one of the term rulebook's activity kinds"},
     )
     title = fields.String(required=True, validate=validate.Length(min=1, max=200))

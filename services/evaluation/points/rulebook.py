@@ -31,16 +31,16 @@ PERIOD_KINDS = ("quarter", "year", "term")
 
 
 class _RowSchema(Schema):
-    activity = fields.String(required=True, validate=validate.Regexp(r"^[a-z][a-z0-9_]*$"))
+    activity = fields.String(required=True, validate=validate.Regexp(r"^[a-z][a-z0-9_]*\Z"))
     zh = fields.String(required=True, validate=validate.Length(min=1))
-    event = fields.String(required=True, validate=validate.Regexp(r"^[a-z_]+\.[a-z_][a-z0-9_.]*$"))
+    event = fields.String(required=True, validate=validate.Regexp(r"^[a-z_]+\.[a-z_][a-z0-9_.]*\Z"))
     role = fields.Raw(load_default=None, metadata={"description": "a role, a list of roles, or null: any"})
     when = fields.Dict(keys=fields.String(), load_default=dict)
     unless = fields.Dict(keys=fields.String(), load_default=dict)
     points = fields.Integer(required=True, strict=True)
     unit = fields.String(required=True, validate=validate.OneOf(UNITS))
     cap = fields.Integer(load_default=None, allow_none=True, strict=True, validate=validate.Range(min=0))
-    group = fields.String(load_default=None, allow_none=True, validate=validate.Regexp(r"^[a-z][a-z0-9_]*$"))
+    group = fields.String(load_default=None, allow_none=True, validate=validate.Regexp(r"^[a-z][a-z0-9_]*\Z"))
 
     @validates("role")
     def _role(self, value, **kwargs):
@@ -80,7 +80,7 @@ class _WindowSchema(Schema):
 
 class PointsRulebookSchema(Schema):
     rulebook = fields.String(required=True, validate=validate.Equal("points"))
-    term = fields.String(required=True, validate=validate.Regexp(r"^[0-9A-Za-z_-]{1,20}$"))
+    term = fields.String(required=True, validate=validate.Regexp(r"^[0-9A-Za-z_-]{1,20}\Z"))
     name = fields.String(required=True)
     starts = fields.Date(required=True)
     ends = fields.Date(required=True)
@@ -88,7 +88,7 @@ class PointsRulebookSchema(Schema):
     title = fields.String()
     caps_per = fields.String(required=True, validate=validate.OneOf(CAP_PERIODS))
     activity_kinds = fields.List(
-        fields.String(validate=validate.Regexp(r"^[a-z][a-z0-9_]*$")), required=True, validate=validate.Length(min=1)
+        fields.String(validate=validate.Regexp(r"^[a-z][a-z0-9_]*\Z")), required=True, validate=validate.Length(min=1)
     )
     correction_window = fields.Nested(_WindowSchema, required=True)
     grading = fields.Nested(_GradingSchema, required=True)

@@ -10,8 +10,8 @@ from shared.calendar import local_date
 from shared.errors import InvalidInput
 
 # Years 1900-2999: a period outside them is no period of a committee (and year 0 is no date at all).
-_QUARTER = re.compile(r"^((?:19|2[0-9])[0-9]{2})-Q([1-4])$")
-_YEAR = re.compile(r"^((?:19|2[0-9])[0-9]{2})$")
+_QUARTER = re.compile(r"^((?:19|2[0-9])[0-9]{2})-Q([1-4])\Z")
+_YEAR = re.compile(r"^((?:19|2[0-9])[0-9]{2})\Z")
 
 
 def parse(key: str) -> tuple[str, date, date]:

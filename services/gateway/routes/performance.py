@@ -48,7 +48,7 @@ class AttendanceRequest(Schema):
 class PublishRequest(Schema):
     period = fields.String(
         required=True,
-        validate=validate.Regexp(r"^(19|2[0-9])[0-9]{2}(-Q[1-4])?$"),
+        validate=validate.Regexp(r"^(19|2[0-9])[0-9]{2}(-Q[1-4])?\Z"),
         metadata={"description": "a quarter (2026-Q3) or a year (2026) that has ended"},
     )
 

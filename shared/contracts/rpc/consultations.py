@@ -42,7 +42,7 @@ class CaseRegistration(_Strict):
     description = fields.String(required=True, validate=[validate.Length(min=1, max=1000), filled])
     resident_name = fields.String(required=True, validate=[validate.Length(min=1, max=50), filled])
     resident_phone = fields.String(
-        load_default=None, allow_none=True, validate=validate.Regexp(r"^[0-9+\- ]{5,20}$", error="a phone number")
+        load_default=None, allow_none=True, validate=validate.Regexp(r"^[0-9+\- ]{5,20}\Z", error="a phone number")
     )
 
 

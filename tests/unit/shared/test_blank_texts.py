@@ -39,3 +39,24 @@ def test_a_text_of_white_space_alone_is_refused(schema, data, field):
 def test_a_text_keeps_its_own_layout():
     text = "  一、已完成设计\n  二、明年施工  "
     assert assignments.ReplyDrafted().load({"category": "A", "text": text})["text"] == text
+
+
+@pytest.mark.parametrize("invisible", ["\u200b\u200d", "\u2060", "\ufeff", "\u200e\u200f", "\u0301", " \u3000\u00a0"])
+def test_text_of_invisible_characters_alone_is_empty(invisible):
+    from shared.contracts.rpc import proposals
+
+    draft = {
+        "kind": "between_sessions",
+        "publish_consent": True,
+        "title": invisible,
+        "situation": "候车亭遮雨面积小。",
+        "analysis": "缺少统一规划。",
+        "suggestions": "制定改造计划。",
+    }
+    with pytest.raises(ValidationError) as refused:
+        proposals.DraftSchema().load(draft)
+    assert list(refused.value.messages) == ["title"]
+    with pytest.raises(ValidationError) as refused:
+        assignments.UnitText().load({"text": invisible})
+    assert "text" in refused.value.messages
+    assert proposals.DraftSchema().load({**draft, "title": "\u200b标题"})["title"] == "\u200b标题"

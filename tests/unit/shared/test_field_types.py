@@ -93,3 +93,22 @@ def test_no_module_takes_marshmallows_own_fields():
         if path.name != "field_types.py" and pattern.search(path.read_text(encoding="utf-8"))
     ]
     assert offenders == []
+
+
+@pytest.mark.parametrize("value", ["20261203", "2026-W49-4", "2026-337", "2026-12-03\n", " 2026-12-03"])
+def test_a_day_is_written_year_month_day(value):
+    with pytest.raises(ValidationError, match="Not a valid date"):
+        fields.Date().deserialize(value)
+
+
+@pytest.mark.parametrize("value", ["20261203T100000", "2026-W49-4T10:00", "2026-12-03T10:00:00+0800", "2026-12-03T10"])
+def test_a_moment_is_written_as_rfc_3339_says(value):
+    with pytest.raises(ValidationError, match="Not a valid datetime"):
+        fields.DateTime().deserialize(value)
+
+
+@pytest.mark.parametrize(
+    "value", ["2026-12-03T10:00:00+08:00", "2026-12-03T10:00:00.123456+00:00", "2026-12-03T02:00Z", "2026-12-03 10:00"]
+)
+def test_the_moments_clients_write_are_taken(value):
+    assert fields.DateTime().deserialize(value).date().isoformat() == "2026-12-03"
