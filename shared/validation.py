@@ -88,3 +88,18 @@ def page_answer(query: Mapping[str, Any], total: int | tuple[int, bool], items: 
     ``total_exact`` false says there are more than ``total``."""
     count, exact = total if isinstance(total, tuple) else (total, True)
     return {"page": query["page"], "per_page": query["per_page"], "total": count, "total_exact": exact, "items": items}
+
+
+class DuplicateKey(ValueError):
+    """A JSON object names the same key twice (``{"email": "a", "email": "b"}``): Python's decoder
+    keeps the last without a word, so what the sender meant is unknown."""
+
+
+def unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """``json.loads``' ``object_pairs_hook`` that refuses a key given twice (:class:`DuplicateKey`)."""
+    found: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in found:
+            raise DuplicateKey(f"the key {key!r} is given twice in one object")
+        found[key] = value
+    return found

@@ -34,7 +34,7 @@ from shared.contracts.fields import INT32_MAX
 from shared import config
 from shared.logs import one_line
 from shared.errors import Conflict, Forbidden, InvalidInput, ZtcError
-from shared.validation import load
+from shared.validation import load, unique_keys
 
 from . import unavailable
 from .tokens import ROLES
@@ -416,7 +416,7 @@ def _body(request, max_depth: int = 32) -> dict:
     if not text.strip():
         return {}
     try:
-        data = json.loads(text)
+        data = json.loads(text, object_pairs_hook=unique_keys)
     except RecursionError:
         raise InvalidInput(
             f"the request body is nested deeper than {max_depth} levels",

@@ -39,6 +39,7 @@ the method does not run; a job runs only if the engine sealed it and the engine 
 from __future__ import annotations
 
 import inspect
+import json
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -50,6 +51,7 @@ import eventlet
 from amqp.exceptions import ConnectionError as AmqpConnectionError
 from marshmallow import ValidationError
 from kombu.exceptions import OperationalError as KombuOperationalError
+from kombu.utils import json as kombu_json
 from nameko.exceptions import ContainerBeingKilled, MalformedRequest, RpcTimeout, serialize
 from nameko.extensions import DependencyProvider, Entrypoint, ProviderCollector, SharedExtension
 from nameko.messaging import QueueConsumer
@@ -62,6 +64,7 @@ from shared import principal as signing
 from shared.db import read_pooled
 from shared.contracts import jobs
 from shared.logs import LogContext
+from shared.validation import unique_keys
 from shared.errors import REFUSALS, BusinessError, Forbidden, InvalidInput, ZtcError
 
 from . import identity, outbox, poison
@@ -126,6 +129,31 @@ def message_ids(message: Message) -> dict[str, str | None]:
     return ids
 
 
+class NotJson(ValueError):
+    """A message whose content type is not JSON, or that has none (kombu then calls it
+    ``application/data``): bytes nobody said how to read."""
+
+
+def decode(message: Message) -> Any:
+    """A consumed message's body: JSON (``application/json``), read with a refusal of a key given
+    twice in one object (:func:`shared.validation.unique_keys`) and kombu's own special types.
+    Any other content type, or none, is refused saying what to send (a body that is JSON but
+    sent without saying so used to be refused as "not a JSON object", which it was)."""
+    content_type = message.content_type or ""
+    if content_type != "application/json":
+        sent = (
+            f"its content type is {content_type}"
+            if content_type not in ("", "application/data")
+            else "it has no content type"
+        )
+        raise NotJson(f"{sent}: publish it as application/json")
+    return kombu_json.loads(message.body, _loads=_strict_loads)
+
+
+def _strict_loads(text: str, object_hook: Callable[[dict[str, Any]], Any]) -> Any:
+    return json.loads(text, object_pairs_hook=lambda pairs: object_hook(unique_keys(pairs)))
+
+
 class RobustQueueConsumer(QueueConsumer):  # type: ignore[misc]  # nameko ships no types
     """nameko's queue consumer, but a message too large or undecodable is dead-lettered, not fatal,
     and nothing a message does escapes into the consumer's thread (which would end the service)."""
@@ -154,7 +182,7 @@ class RobustQueueConsumer(QueueConsumer):  # type: ignore[misc]  # nameko ships 
                 )
                 return
             try:
-                body = message.decode()
+                body = decode(message)
             except Exception as exc:  # not JSON, a content type we do not accept...
                 self._on_decode_error(queue_name, message, exc)
                 return

@@ -160,12 +160,16 @@ def request(body: bytes) -> Request:
         (b'{"title": "\xff"}', "UTF-8"),
         (b"[1, 2]", "object"),
         (b"{oops", "JSON"),
+        (b'{"email": "a@b.cn", "email": "evil@x.cn"}', "JSON"),
+        (b'{"draft": {"title": "T1", "title": "T2"}}', "JSON"),
     ],
 )
 def test_bodies_that_are_not_plain_json_objects_are_refused(body, says):
     with pytest.raises(InvalidInput) as refused:
         http._body(request(body), max_depth=32)
     assert says in refused.value.message
+    if b'"email": "a' in body:
+        assert refused.value.details == {"_body": ["the key 'email' is given twice in one object"]}
 
 
 @pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", "application/xml"])
