@@ -158,6 +158,15 @@ def expression_problem(doc: Document, node: Element, what: str, text: str | None
 
 
 def _scripts(doc: Document, process: Element, strip: list[Element]) -> Iterable[DiagramProblem]:
+    for task in doc.xpath(".//bpmn:scriptTask", process):
+        if not any((node.text or "").strip() for node in doc.xpath("./bpmn:script", task)):
+            # SpiffWorkflow would run it as compile(None): a TypeError at run time, not a word at deploy.
+            yield doc.problem(
+                task,
+                "script task has no script",
+                "write its script (e.g. outcome = 'answered'), or take the task out of the flow if it does nothing",
+                "script",
+            )
     for path in (".//bpmn:scriptTask/bpmn:script", ".//spiffworkflow:preScript", ".//spiffworkflow:postScript"):
         for node in doc.xpath(path, process):
             source = (node.text or "").strip()
@@ -595,7 +604,33 @@ def _schema(doc: Document, validator: BpmnValidator) -> list[DiagramProblem]:
     return problems
 
 
+_EVENT_REFS = (
+    ("errorEventDefinition", "errorRef", "error"),
+    ("messageEventDefinition", "messageRef", "message"),
+    ("signalEventDefinition", "signalRef", "signal"),
+    ("escalationEventDefinition", "escalationRef", "escalation"),
+)
+
+
+def _event_refs(doc: Document, process: Element, strip: list[Element]) -> Iterable[DiagramProblem]:
+    """An event's errorRef, messageRef, signalRef or escalationRef names an element the file
+    declares (SpiffWorkflow 3.2 failed on a missing one with a TypeError of its own)."""
+    for definition, attribute, declared in _EVENT_REFS:
+        known = {node.get("id") for node in doc.xpath(f"/bpmn:definitions/bpmn:{declared}")}
+        for node in doc.xpath(f".//bpmn:{definition}[@{attribute}]", process):
+            ref = node.get(attribute)
+            if ref not in known:
+                names = ", ".join(sorted(k for k in known if k)) or "none"
+                yield doc.problem(
+                    node.getparent(),
+                    f"{attribute} '{ref}' names no {declared} of this file (declared: {names})",
+                    f"pick one of the file's {declared}s in the modeler, or declare <bpmn:{declared} id=\"{ref}\">",
+                    "reference",
+                )
+
+
 _PROCESS_CHECKS = (
+    _event_refs,
     _scripts,
     _expressions,
     _timers,

@@ -16,7 +16,7 @@ from shared.workflow.parser import DiagramError, DiagramProblem, _spiff_problem,
 from shared.workflow.problems import Document
 from shared.workflow.runtime import StepFailed, WorkflowRuntime, failing_element
 
-from .bpmn_documents import HEAD, definitions, line_of, timer_process
+from .bpmn_documents import HEAD, definitions, line_of, script_process, timer_process
 
 REPO = Path(__file__).resolve().parents[4]
 
@@ -662,3 +662,28 @@ def test_ztc_lint_help_names_every_rule():
     out = CliRunner().invoke(ztc, ["lint", "--help"])
     assert out.exit_code == 0
     assert all(rule in out.output for rule in RULES) and "--json" in out.output
+
+
+# -- references and empty scripts ---------------------------------------------------------------------
+
+
+def test_a_script_task_without_a_script_is_refused_naming_it():
+    document = script_process("x = 1").replace("<bpmn:script>x = 1</bpmn:script>", "<bpmn:script></bpmn:script>")
+    [problem] = _problems({"empty.bpmn": document})
+    assert problem.element_id == "calc" and problem.message == "script task has no script"
+
+
+@pytest.mark.parametrize(
+    "definition, declared", [("error", "Error_gone"), ("message", "Message_gone"), ("signal", "Signal_gone")]
+)
+def test_an_event_naming_an_undeclared_error_message_or_signal_is_refused_naming_the_reference(definition, declared):
+    document = timer_process().replace(
+        "<bpmn:timerEventDefinition id=\"TimerDef_wait\">\n        <bpmn:timeDuration>'PT1H'</bpmn:timeDuration>\n      </bpmn:timerEventDefinition>",
+        f'<bpmn:{definition}EventDefinition id="Def_wait" {definition}Ref="{declared}"/>',
+    )
+    assert f'{definition}Ref="{declared}"' in document
+    problems = _problems({"refs.bpmn": document})
+    assert any(
+        p.element_id == "wait" and f"{definition}Ref '{declared}' names no {definition}" in p.message for p in problems
+    )
+    assert not any("TypeError" in p.message for p in problems)
