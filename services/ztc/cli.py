@@ -16,7 +16,7 @@ from pathlib import Path
 import click
 
 from shared import config, contracts
-from shared.errors import ZtcError
+from shared.errors import InvalidInput, ZtcError
 
 from .identity import acting_name, operator
 
@@ -201,10 +201,11 @@ def _deploy_line(path, row) -> str:
 @main.command(
     help="Validate diagrams and store each as a version (named by its content, numbered per "
     "process) that new instances start on: the active version. A file stored before "
-    "(the known-good one of a rollback) is made active again. --draft stores a new "
-    "version without making it active (the first deploy of a process too); 'ztc versions "
-    "activate' does later. A refused diagram gets every problem at once, each with file, "
-    "line, element id and label, and a hint; exits 1 if any diagram is refused. A process "
+    "(the known-good one of a rollback) is made active again. Every file is checked first: "
+    "if any is refused, none is stored (two files holding the same process are refused too). "
+    "--draft stores new versions without making them active; 'ztc versions activate' does "
+    "later. A refused diagram gets every problem at once, each with file, line, element id and "
+    "label, and a hint; exits 1 if any diagram is refused. A process "
     'marked isExecutable="false" is kept as documentation, with a note. Running '
     "instances stay on their version ('ztc instances migrate' moves them)."
 )
@@ -223,46 +224,63 @@ def _deploy_line(path, row) -> str:
     "element_id, element_type, label, message, hint, code).",
 )
 def deploy(paths, check, draft, as_json):
-    files = _diagram_files(paths)
-    if check:
-        from services.engine.engine import Engine
+    from services.engine.engine import Engine
 
-        engine = Engine(None, _settings())  # validation needs no database
-    else:
-        engine = _engine()
-    results, failed = [], False
-    for path, unit in _deploy_units(files):
+    files = _diagram_files(paths)
+    units = list(_deploy_units(files))
+    # Every file is checked before any is stored: a deployment of several files is all or nothing,
+    # as the HTTP API's is.
+    validator = Engine(None, _settings())  # validation needs no database
+    checked, refused = {}, []
+    for path, unit in units:
         try:
-            stored = (
-                [
-                    {"process_id": d.process_id, "version": d.version, "checked": True, "notes": d.notes}
-                    for d in engine.validate(unit)
-                ]
-                if check
-                else engine.deploy(unit, acting_name(), draft)
-            )
-            results.extend(stored)
-            if not as_json:
-                for row in stored:
-                    click.echo(
-                        f"{path}: {row['process_id']} version {row['version']} valid"
-                        if check
-                        else _deploy_line(path, row)
-                    )
-                for note in dict.fromkeys(n for row in stored for n in row.get("notes", [])):
-                    click.echo(f"  note: {note}")
+            checked[path] = validator.validate(unit)
         except ZtcError as exc:
-            failed = True
-            results.append({"file": str(path), **exc.to_dict()})
-            if not as_json:
+            refused.append((path, exc))
+    holders: dict[str, list] = {}
+    for path, definitions in checked.items():
+        for definition in definitions:
+            holders.setdefault(definition.process_id, []).append(path)
+    for process_id, held in holders.items():
+        if len(held) > 1:
+            names = ", ".join(str(p) for p in held)
+            problem = f"process '{process_id}' is in {len(held)} of the files given ({names}): deploy one of them"
+            refused.append((held[-1], InvalidInput(problem, {"problems": [problem]})))
+    results = [{"file": str(path), **exc.to_dict()} for path, exc in refused]
+    if refused:
+        if not as_json:
+            for path, exc in refused:
                 click.echo(f"{path}: refused", err=True)
                 for problem in exc.details.get("problems", []):
                     click.echo(f"  - {problem}", err=True)
                 for note in exc.details.get("notes", []):
                     click.echo(f"  note: {note}", err=True)
+            if not check:
+                click.echo(f"nothing deployed: {len(refused)} of the {len(units)} file(s) refused", err=True)
+        else:
+            click.echo(json.dumps(results, ensure_ascii=False, indent=2))
+        sys.exit(1)
+    engine = None if check else _engine()
+    for path, unit in units:
+        stored = (
+            [
+                {"process_id": d.process_id, "version": d.version, "checked": True, "notes": d.notes}
+                for d in checked[path]
+            ]
+            if engine is None
+            else engine.deploy(unit, acting_name(), draft)
+        )
+        results.extend(stored)
+        if not as_json:
+            for row in stored:
+                click.echo(
+                    f"{path}: {row['process_id']} version {row['version']} valid" if check else _deploy_line(path, row)
+                )
+            for note in dict.fromkeys(n for row in stored for n in row.get("notes", [])):
+                click.echo(f"  note: {note}")
     if as_json:
         click.echo(json.dumps(results, ensure_ascii=False, indent=2))
-    sys.exit(1 if failed else 0)
+    sys.exit(0)
 
 
 def _lint_help():

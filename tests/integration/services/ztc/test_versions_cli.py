@@ -81,3 +81,23 @@ def test_draft_activate_rollback_diff_and_migrate_through_ztc(settings, tmp_path
     assert engine.start("smoke", "CLI-NEW", dict(DATA), MEMBER)["version"] == log[0]["version"]
     assert engine.list_tasks(STAFF, inst["id"])[0]["task"] == "check"
     dispose_all()
+
+
+def test_a_deployment_of_several_files_stores_none_if_one_is_refused(settings, tmp_path):
+    good = _files(tmp_path, "good", SMOKE)
+    [smoke] = SMOKE.values()
+    broken = tmp_path / "broken.bpmn"  # another process, with a script that does not compile
+    broken.write_bytes(
+        smoke.replace(b'id="smoke"', b'id="smoke_broken"').replace(b"<bpmn:script>", b"<bpmn:script>while (", 1)
+    )
+    refused = ztc(settings, "deploy", good, str(broken))
+    assert refused.returncode == 1
+    assert "broken.bpmn: refused" in refused.stderr and "nothing deployed: 1 of the 2 file(s) refused" in refused.stderr
+    assert "nothing deployed" in ztc(settings, "versions", "smoke").stdout  # the good file was not stored either
+    twice = tmp_path / "twice"
+    twice.mkdir()
+    (twice / "a.bpmn").write_bytes(smoke)
+    (twice / "b.bpmn").write_bytes(smoke.replace(b"Review the submission", b"Review it"))
+    both = ztc(settings, "deploy", str(twice))
+    assert both.returncode == 1 and "process 'smoke' is in 2 of the files given" in both.stderr
+    assert ztc(settings, "deploy", good).returncode == 0
