@@ -36,8 +36,14 @@ def register(main, instances, incidents, helpers):
         except ZtcError as exc:
             _fail(exc)
 
-    def _batch_exit(result):
-        sys.exit(1 if result.get("failed") else 0)
+    def _batch_exit(result, letter_ids=()):
+        """Exit 1 if a letter failed, or if an id named no dead letter (said on stderr: a
+        mistyped id is not 'done')."""
+        seen = {d["id"] for key in ("matched", "replayed", "discarded", "failed") for d in result.get(key, [])}
+        unknown = [i for i in dict.fromkeys(letter_ids) if i not in seen]
+        for letter_id in unknown:
+            click.echo(f"no dead letter {letter_id} (see 'ztc dead-letters list')", err=True)
+        sys.exit(1 if result.get("failed") or unknown else 0)
 
     # -- queues -------------------------------------------------------------------------------
     @main.command(
@@ -176,7 +182,7 @@ def register(main, instances, incidents, helpers):
             )
         )
         _out(result, as_json, _print_batch("replayed"))
-        _batch_exit(result)
+        _batch_exit(result, letter_ids)
 
     @dead_letters.command(
         "discard",
@@ -198,6 +204,7 @@ def register(main, instances, incidents, helpers):
             )
         )
         _out(result, as_json, _print_batch("discarded"))
+        _batch_exit(result, letter_ids)
 
     # -- instances ------------------------------------------------------------------------------
     def _print_instance(i):

@@ -93,6 +93,10 @@ def test_a_poison_start_command_is_dead_lettered_fixed_and_replayed_exactly_once
     assert ready_count(settings.amqp_uri, contracts.ENGINE_STARTS_QUEUE) == 0
     again = ztc(settings, "dead-letters", "replay", "--all")
     assert again.returncode == 0 and "0 dead letter(s) replayed" in again.stdout
+    gone = ztc(settings, "dead-letters", "replay", letter["id"])  # replayed already: no such letter now
+    assert gone.returncode == 1 and f"no dead letter {letter['id']}" in gone.stderr
+    nope = ztc(settings, "dead-letters", "discard", "nope", "--reason", "typo")
+    assert nope.returncode == 1 and "no dead letter nope" in nope.stderr
 
 
 def test_discarding_needs_a_reason_and_records_the_whole_letter(engine_only):
