@@ -500,6 +500,19 @@ def submit_followup(uow: AssignmentUnitOfWork, rules: AssignmentRules, params, p
     data, principal, row = _begin(uow, "submit_followup", params, principal)
     _role(row, ANSWERING_ROLES, "the answering unit reports the follow-up")
     _accepted_b_reply(uow, row, "a follow-up reply")
+    uow.lock(f"assignment.followup:{row.id}")  # two sent at once: the second waits, then finds the first
+    sent = [
+        event
+        for event in uow.assignments.history(row.id, "followup_submitted")
+        if (event.data or {}).get("round") == row.round
+    ]
+    if sent:
+        # The engine takes the first and no other: a second text would be kept here and lost there.
+        raise Conflict(
+            f"the follow-up of assignment {row.id} for round {row.round} was submitted on "
+            f"{clock.in_words(sent[0].at.isoformat())} by {sent[0].actor}; it is submitted once",
+            {"submitted_at": sent[0].at.isoformat()},
+        )
     shown = {"assignment_id": row.id, "round": row.round, "text": data["text"], "unit": row.unit}
     because = record(uow, row, principal["user"], "followup_submitted", shown)
     tell_engine(

@@ -655,3 +655,20 @@ def test_another_process_with_the_same_key_as_a_case_and_a_proposal_changes_neit
     }
     assert uow.cases.case(case_id).status == "taken" and status_of(uow, ids["transport"]) == "assigned"
     assert len(uow.sent) == sent
+
+
+def test_the_follow_up_of_a_round_is_submitted_once(uow, rules):
+    """The engine takes the first follow-up of a round and no other: a second is refused here,
+    saying when the first was sent, instead of being kept and lost."""
+    from shared.errors import Conflict
+
+    assignment_id = b_reply_accepted(uow, rules)
+    first = act(uow, rules, "transport", "submit_followup", assignment_id, text="已全部完成")
+    assert first["text"] == "已全部完成"
+    sent = len(uow.sent)
+    with pytest.raises(Conflict) as refused:
+        act(uow, rules, "transport", "submit_followup", assignment_id, text="更正：已全部完成二")
+    assert "is submitted once" in refused.value.message and refused.value.details["submitted_at"]
+    assert len(uow.sent) == sent  # nothing told the engine
+    events = [e["action"] for e in queries.get_assignment(uow, assignment_id, handler("transport"))["events"]]
+    assert events.count("followup_submitted") == 1
