@@ -501,9 +501,18 @@ def _print_incidents(rows):
     if not rows:
         click.echo("no incidents")
     for i in rows:
-        click.echo(
-            f"#{i['id']} [{i['status']}] instance {i['instance_id']} task {i['task']} ({i['operation']}): {i['error']}"
-        )
+        # A failed step (a script, an expression, a bound) has no job and so no operation.
+        what = f"job {i['operation']}" if i.get("operation") else "failed step"
+        click.echo(f"#{i['id']} [{i['status']}] instance {i['instance_id']} task {i['task']} ({what}): {i['error']}")
+
+
+def _print_retried(i):
+    if i.get("operation"):
+        click.echo(f"incident #{i['id']} is {i['status']}: its job {i['operation']} was sent again")
+    elif i["status"] == "open":
+        click.echo(f"incident #{i['id']} is still open: the step at {i['task']} ran again and failed: {i['error']}")
+    else:
+        click.echo(f"incident #{i['id']} is {i['status']}: the step at {i['task']} ran again and went on")
 
 
 @incidents.command(
@@ -569,7 +578,7 @@ def incidents_retry(incident_id, retry_all, operation, process_id, dry_run, as_j
         _out(
             _engine().retry_incident(incident_id, {"user": "ztc", "roles": ["operator"]}),
             as_json,
-            lambda i: click.echo(f"incident #{i['id']} is {i['status']}: its job was sent again"),
+            _print_retried,
         )
     except ZtcError as exc:
         _fail(exc)
