@@ -183,6 +183,9 @@ PROCESS_CANCELLED = "process.cancelled"
 # The statuses of a process instance, as the engine keeps them and its operators (the HTTP routes,
 # ``ztc instances``) filter by them.
 INSTANCE_STATUSES = ("running", "waiting", "incident", "suspended", "completed", "cancelled")
+# The roles a user task may be offered to (its candidateRole, else its lane's name): the roles of
+# the people who read a task list. A task for any other role would wait for ever.
+TASK_ROLES = ("member", "informant", "staff", "committee", "leader", "unit", "operator")
 CANCEL_REASON_MAX = 2000  # characters of an operator's reason the event carries (and every service keeps)
 # A command or job refused because its process was cancelled says so in ``details`` too, for a
 # caller (a department's system, the console) to act on without reading the message:

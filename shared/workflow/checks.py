@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnValidator
 
-from shared import evaluator
+from shared import contracts, evaluator
 from shared.forms import FORMS
 
 from .expressions import (
@@ -291,6 +291,41 @@ def _service_tasks(doc: Document, process: Element, strip: list[Element]) -> Ite
             )
             if problem:
                 yield problem
+
+
+# Tasks a person completes: SpiffWorkflow waits on each (a manual or plain task too) until one does.
+_PEOPLES_TASKS = ("userTask", "manualTask", "task")
+
+
+def _task_roles(doc: Document, process: Element, strip: list[Element]) -> Iterable[DiagramProblem]:
+    """A task for people is offered to its candidateRole, else to its lane's name: one of the
+    roles that read a task list, or nobody would ever see it."""
+    lanes = {
+        ref.text.strip(): (lane.get("name") or "").strip()
+        for lane in doc.xpath(".//bpmn:lane", process)
+        for ref in doc.xpath("./bpmn:flowNodeRef", lane)
+        if ref.text
+    }
+    roles = ", ".join(contracts.TASK_ROLES)
+    for kind in _PEOPLES_TASKS:
+        for task in doc.xpath(f".//bpmn:{kind}", process):
+            asked = doc.xpath("./bpmn:extensionElements//spiffworkflow:property[@name='candidateRole']", task)
+            role = (asked[0].get("value") or "").strip() if asked else lanes.get(task.get("id", ""), "")
+            where = "its candidateRole" if asked else "its lane"
+            if role and role not in contracts.TASK_ROLES:
+                bare = role.strip("'\"")
+                hint = (
+                    f"a role is a name, not an expression: write {bare}"
+                    if bare != role and bare in contracts.TASK_ROLES
+                    else f"offer it to one of {roles}"
+                    + ("" if kind == "userTask" else "; or make it a script or service task if no person does it")
+                )
+                yield doc.problem(
+                    task,
+                    f"{kind} is offered to role {role!r} ({where}), which nobody has: it would wait for ever",
+                    hint,
+                    "task-role",
+                )
 
 
 def _user_tasks(doc: Document, process: Element, strip: list[Element]) -> Iterable[DiagramProblem]:
@@ -624,7 +659,7 @@ def _event_refs(doc: Document, process: Element, strip: list[Element]) -> Iterab
                 yield doc.problem(
                     node.getparent(),
                     f"{attribute} '{ref}' names no {declared} of this file (declared: {names})",
-                    f"pick one of the file's {declared}s in the modeler, or declare <bpmn:{declared} id=\"{ref}\">",
+                    f'pick one of the file\'s {declared}s in the modeler, or declare <bpmn:{declared} id="{ref}">',
                     "reference",
                 )
 
@@ -639,6 +674,7 @@ _PROCESS_CHECKS = (
     contract_checks.operations,
     contract_checks.bpmn_messages,
     _user_tasks,
+    _task_roles,
     _loops,
     _gateways,
     _flows,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-
+from shared import contracts
 from shared.errors import InvalidInput
 
 from .. import schemas
@@ -10,7 +10,7 @@ from ..http import endpoint, given, http
 
 
 # Whoever may be a candidate for a user task (the engine lists and completes only a caller's own).
-TASK_ROLES = ("member", "informant", "staff", "committee", "leader", "unit", "operator")
+TASK_ROLES = contracts.TASK_ROLES
 # What GET /api/tasks takes: a page and the filters the engine applies in SQL.
 _TASK_QUERY = ("page", "per_page", "instance_id", "business_key")
 

@@ -687,3 +687,49 @@ def test_an_event_naming_an_undeclared_error_message_or_signal_is_refused_naming
         p.element_id == "wait" and f"{definition}Ref '{declared}' names no {definition}" in p.message for p in problems
     )
     assert not any("TypeError" in p.message for p in problems)
+
+
+def _with_lane(task: str, lane: str) -> str:
+    return definitions(f"""\
+    <bpmn:laneSet id="LaneSet_1"><bpmn:lane id="Lane_1" name="{lane}"><bpmn:flowNodeRef>review</bpmn:flowNodeRef></bpmn:lane></bpmn:laneSet>
+    <bpmn:startEvent id="start"><bpmn:outgoing>f_start_review</bpmn:outgoing></bpmn:startEvent>
+    {task}
+    <bpmn:endEvent id="end"><bpmn:incoming>f_review_end</bpmn:incoming></bpmn:endEvent>
+    <bpmn:sequenceFlow id="f_start_review" sourceRef="start" targetRef="review"/>
+    <bpmn:sequenceFlow id="f_review_end" sourceRef="review" targetRef="end"/>
+""")
+
+
+def _people_task(kind: str, role: str | None = None) -> str:
+    props = (
+        "<bpmn:extensionElements><spiffworkflow:properties>"
+        f'<spiffworkflow:property name="candidateRole" value="{role}"/>'
+        "</spiffworkflow:properties></bpmn:extensionElements>"
+        if role is not None
+        else ""
+    )
+    return (
+        f'<bpmn:{kind} id="review" name="Review">{props}<bpmn:incoming>f_start_review</bpmn:incoming>'
+        f"<bpmn:outgoing>f_review_end</bpmn:outgoing></bpmn:{kind}>"
+    )
+
+
+@pytest.mark.parametrize(
+    "kind, role, lane, says",
+    [
+        ("userTask", "Staff", "staff", "role 'Staff' (its candidateRole)"),
+        ("userTask", "'staff'", "staff", "write staff"),
+        ("userTask", None, "services", "role 'services' (its lane)"),
+        ("manualTask", None, "services", "make it a script or service task"),
+        ("task", None, "clerks", "role 'clerks' (its lane)"),
+    ],
+)
+def test_a_task_for_a_role_nobody_has_is_refused(kind, role, lane, says):
+    [problem] = _problems({"roles.bpmn": _with_lane(_people_task(kind, role), lane)})
+    assert problem.element_id == "review" and "nobody has" in problem.message
+    assert says in problem.message + " " + problem.hint
+
+
+def test_a_task_for_a_role_people_have_deploys():
+    assert parse({"roles.bpmn": _with_lane(_people_task("userTask", "committee"), "staff")})
+    assert parse({"roles.bpmn": _with_lane(_people_task("userTask"), "staff")})
