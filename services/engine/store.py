@@ -298,7 +298,8 @@ class InstanceStore:
         If the instance fails a step on the way (a script or expression error), the state reached
         is saved with an incident an operator can retry, or, with ``refuse_failed_step``, nothing
         is saved and the caller gets InvalidInput (the caller's input caused it and can be fixed) —
-        unless the step ran past a limit, which is the diagram's fault and always an incident.
+        unless the step ran past a limit, or the change marked it the diagram's fault
+        (``StepFailed.diagram_fault``), which is always an incident.
         ``instance_id`` may be a function of the session that finds the instance, run first in the
         step's transaction on every attempt: what it wrote is part of that transaction (a message
         buffered); when it finds none (a job result that no longer applies, a message nobody waits
@@ -334,7 +335,7 @@ class InstanceStore:
                     try:
                         outcome = change(s, inst, workflow)
                     except StepFailed as exc:
-                        if refuse_failed_step and not exc.limit_exceeded:
+                        if refuse_failed_step and not exc.diagram_fault:
                             raise InvalidInput(f"refused: {exc}", {"data": [str(exc)]}) from None
                         outcome = self.on_step_failed(s, inst, exc, principal)
                     if outcome is UNCHANGED:

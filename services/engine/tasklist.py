@@ -486,6 +486,20 @@ class TaskList:
             self.store.history(s, item.instance_id, principal, "task_claimed", item.task_name, None)
             return work_item_dict(item)
 
+    def _completed(
+        self, s: Session, inst: StepInstance, item: ItemRow, filled: dict[str, Any], principal: Mapping[str, Any] | None
+    ) -> None:
+        COMPLETE_ITEM_DIRECT.execute(
+            s.connection(),
+            {
+                "completed_id": item.task_id,
+                "status": "completed",
+                "completed_at": clock.now(),
+                "completed_by": acting_user(principal),
+            },
+        )
+        self.store.history(s, inst.id, principal, "task_completed", item.task_name, filled)
+
     def complete(
         self,
         task_id: str,
@@ -520,16 +534,15 @@ class TaskList:
                 store.runtime.complete_user_task(workflow, task_id, filled, actor=acting_user(principal))
             except TaskNotWaiting as exc:
                 raise Conflict(str(exc)) from None
-            COMPLETE_ITEM_DIRECT.execute(
-                s.connection(),
-                {
-                    "completed_id": task_id,
-                    "status": "completed",
-                    "completed_at": clock.now(),
-                    "completed_by": acting_user(principal),
-                },
-            )
-            store.history(s, inst.id, principal, "task_completed", item.task_name, filled)
+            except StepFailed as exc:
+                if not item.form_schema or exc.task_name == item.task_name:
+                    raise  # the person's data may be the cause: refused, nothing kept, for them to fix
+                # The form took the data; an element after the task failed: the diagram's fault. The
+                # task is done, and the failure is an incident for an operator (never the person's 400).
+                exc.diagram_fault = True
+                self._completed(s, inst, item, filled, principal)
+                raise
+            self._completed(s, inst, item, filled, principal)
             return inst.id
 
         return store.mutate(find, change, principal, refuse_failed_step=True, answer=answer)

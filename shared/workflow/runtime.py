@@ -58,6 +58,8 @@ class StepFailed(RuntimeError_):
         # The diagram's code ran past a time or memory limit: the diagram's fault, never the
         # input's, so an engine records it as an incident rather than refusing the caller.
         self.limit_exceeded = limit_exceeded
+        # Set by whoever knows the caller's input is not the cause (a form took it): an incident too.
+        self.diagram_fault = limit_exceeded
 
 
 @dataclass

@@ -25,7 +25,7 @@ def default_limits(monkeypatch):
     monkeypatch.setattr(evaluator, "_DEFAULTS", (LIMITS, 30.0))
 
 
-def reviewed_then(script: str = "done = True", candidate_unit: str | None = None) -> str:
+def reviewed_then(script: str = "done = True", candidate_unit: str | None = None, form: str | None = None) -> str:
     """start -> user task ``review`` (staff; a candidate unit expression if given) -> script ``act`` -> end."""
     unit = (
         ""
@@ -38,7 +38,7 @@ def reviewed_then(script: str = "done = True", candidate_unit: str | None = None
     <bpmn:userTask id="review" name="Review the proposal">
       <bpmn:extensionElements><spiffworkflow:properties>
         <spiffworkflow:property name="candidateRole" value="staff"/>
-        {unit}
+        {unit}{"" if form is None else f'<spiffworkflow:property name="formSchema" value="{form}"/>'}
       </spiffworkflow:properties></bpmn:extensionElements>
       <bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing>
     </bpmn:userTask>
@@ -126,6 +126,32 @@ def test_a_step_that_runs_away_becomes_an_incident_naming_the_element(engine, sc
     assert inst["status"] == "incident"
     [incident] = inst["incidents"]
     assert incident["task"] == "act" and limit in incident["error"]
+
+
+@pytest.mark.both_databases
+def test_an_error_after_a_task_its_form_took_is_an_incident_not_the_persons_refusal(engine):
+    """The form checked what staff sent; a script after the task that cannot run is the diagram's
+    fault: the task is done and an operator sees an incident naming the script."""
+    engine.deploy({"reviewed.bpmn": reviewed_then("outcome = rejection_reason.upper()", form="smoke.review").encode()})
+    inst = engine.start("reviewed", "REV-3", {})
+    [task] = engine.list_tasks(STAFF, inst["id"])
+    answered = engine.complete_task(task["task_id"], {"approved": False}, STAFF)
+    assert answered["status"] == "incident"
+    [incident] = engine.get_instance(inst["id"])["incidents"]
+    assert incident["task"] == "act" and "rejection_reason" in incident["error"]
+    assert engine.list_tasks(STAFF, inst["id"]) == []  # done: nobody is asked to do it again
+    assert "task_completed" in [h["action"] for h in engine.history(inst["id"])]
+
+
+@pytest.mark.both_databases
+def test_without_a_form_the_same_error_is_refused_to_the_person_and_nothing_is_kept(engine):
+    engine.deploy({"reviewed.bpmn": reviewed_then("outcome = rejection_reason.upper()").encode()})
+    inst = engine.start("reviewed", "REV-4", {})
+    [task] = engine.list_tasks(STAFF, inst["id"])
+    with pytest.raises(InvalidInput, match="rejection_reason"):
+        engine.complete_task(task["task_id"], {"approved": False}, STAFF)
+    assert engine.get_instance(inst["id"])["status"] == "waiting"
+    assert [t["task_id"] for t in engine.list_tasks(STAFF, inst["id"])] == [task["task_id"]]
 
 
 @pytest.mark.both_databases
