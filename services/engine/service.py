@@ -4,6 +4,7 @@ listener, and the timer tick. Every method hands straight to :class:`Engine`."""
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Mapping
 from typing import Any
 
@@ -154,11 +155,18 @@ class EngineService(Pingable):
         business_key: str | None = None,
         data: dict[str, Any] | None = None,
         principal: Mapping[str, Any] | None = None,
+        request_key: str | None = None,
     ) -> InstanceView:
         """A raw start, for operators: a proposal, an opinion item or a case is started by the
-        service that owns it (its start command on the bus), after checking the caller."""
+        service that owns it (its start command on the bus), after checking the caller.
+        ``request_key`` (the HTTP request's idempotency key) makes it once per request: the
+        instance's id is made from it, so a redelivered call answers the instance it made."""
         _require_operator(principal, "start a process instance directly")
-        return self.engine.start(process_id, business_key, data, principal)
+        instance_id = None
+        if request_key is not None:
+            who = (principal or {}).get("user") or ""
+            instance_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"ztc-http-start:{who}:{process_id}:{request_key}"))
+        return self.engine.start(process_id, business_key, data, principal, instance_id=instance_id)
 
     @api
     def get_instance(self, instance_id: str) -> InstanceView:

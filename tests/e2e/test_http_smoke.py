@@ -24,6 +24,15 @@ def test_a_submission_runs_to_completion_through_the_http_api(running):
     )
     assert started.status_code == 201, started.text
     instance_id = started.json()["id"]
+    # The same start again with an Idempotency-Key: one instance, however often it is sent (a
+    # start the broker redelivers to a restarted engine is the same case: each request has its key).
+    headers = {"Authorization": f"Bearer {tokens['operator']}", "Idempotency-Key": "e2e-start-2"}
+    body = {"business_key": "E2E-2", "data": DATA}
+    first, again = (
+        requests.post(base + "/api/processes/smoke/instances", json=body, headers=headers, timeout=30) for _ in range(2)
+    )
+    assert first.status_code == again.status_code == 201 and first.json()["id"] == again.json()["id"]
+    assert len(call(base, tokens["operator"], "GET", "/api/ops/instances?business_key=E2E-2").json()) == 1
 
     task = wait_for(
         lambda: call(base, tokens["staff"], "GET", f"/api/tasks?instance_id={instance_id}").json()["items"],

@@ -68,11 +68,13 @@ class ProcessRoutes:
 
     # -- instances --------------------------------------------------------------------------
     @http("POST", "/api/processes/<string:process_id>/instances")
-    @endpoint("operator", body=schemas.StartRequest, response=schemas.Instance, status=201)
-    def start(self, request, principal, process_id, body):
+    @endpoint("operator", body=schemas.StartRequest, response=schemas.Instance, status=201, idempotent=True)
+    def start(self, request, principal, process_id, body, key):
         """Start an instance of the newest version of a process (operators only: people start a
-        proposal, an opinion item or a case through their own routes, which check what they may)."""
-        return 201, self.engine.start(process_id, body["business_key"], body["data"], principal)
+        proposal, an opinion item or a case through their own routes, which check what they may).
+        Once per request: a start the broker redelivers, or repeated with the same
+        Idempotency-Key, answers the instance the first made."""
+        return 201, self.engine.start(process_id, body["business_key"], body["data"], principal, request_key=key)
 
     @http("GET", "/api/instances/<string:instance_id>")
     @endpoint("staff", "operator", "leader", response=schemas.Instance)
