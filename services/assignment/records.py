@@ -244,7 +244,11 @@ def tell_engine(uow: AssignmentUnitOfWork, name: str, number: str, because: Assi
             progress,
             number,
             because,
-            {key: payload.get(key) for key in ("round", "category", "unit", "text") if payload.get(key) is not None},
+            {
+                key: payload.get(key)
+                for key in ("round", "category", "unit", "text", "submitted_at")
+                if payload.get(key) is not None
+            },
         )
 
 

@@ -34,7 +34,19 @@ SET_ASIDE = ("superseded", "cancelled")
 # schedule was entered (operations.recompute_provisional), and the due date moved.
 # clock_start: a reply deadline counted from signing moved when the answering units signed (签收).
 # cancellation: an operator cancelled the proposal's process; the deadline stopped (services/supervision/cancellation.py).
-CHANGE_KINDS = ("pause", "resume", "extension", "restart", "recalculation", "clock_start", "cancellation")
+# submitted, sent_back: the units submitted the reply and it awaits staff's review, or staff sent it back
+# (services/supervision/reply_review.py).
+CHANGE_KINDS = (
+    "pause",
+    "resume",
+    "extension",
+    "restart",
+    "recalculation",
+    "clock_start",
+    "cancellation",
+    "submitted",
+    "sent_back",
+)
 LOG_KINDS = ("visit", "meeting", "instruction", "note")
 # The entry the service itself writes when the key proposal's handling was cancelled (who, why):
 # the log is kept as history and takes no more entries.
@@ -56,7 +68,11 @@ class Deadline(Base):
         # SQLite: the overdue board's count per unit read from this index alone, not every overdue
         # row (PostgreSQL cannot hold a json column in a btree index, nor needs it: its plan was
         # flat; supervision migration gs_overdue_units_index).
-        Index("ix_deadlines_overdue_units", "closed_at", "due", "rule", "units").ddl_if(dialect="sqlite"),
+        # A reply awaiting staff's review (fulfilled, open) is not overdue: fulfilled_at is in it too
+        # (migration 0006_overdue_awaiting_review).
+        Index("ix_deadlines_overdue_units", "closed_at", "fulfilled_at", "due", "rule", "units").ddl_if(
+            dialect="sqlite"
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)

@@ -216,6 +216,8 @@ def _remind_or_escalate(uow: SupervisionUnitOfWork, rules: SupervisionRules, row
     """One check of one deadline: ``escalate``, ``remind``, ``paused`` or ``none`` (see :func:`check`)."""
     if paused_since(uow, row) is not None:
         return "paused"
+    if row.fulfilled_at is not None:  # a reply submitted, awaiting staff's review: nothing is owed
+        return "none"
     if now >= ends_at(row.due):
         if escalated(uow, row):
             return "none"

@@ -142,7 +142,13 @@ def _grouped(rows: Iterable[Any]) -> dict[int, list[Any]]:
 
 
 def _overdue(rules: Iterable[str], before: date) -> tuple:
-    return (Deadline.closed_at.is_(None), Deadline.rule.in_(list(rules)), Deadline.due < before)
+    # A reply submitted and awaiting staff's review (fulfilled, still open) is not work owed.
+    return (
+        Deadline.closed_at.is_(None),
+        Deadline.fulfilled_at.is_(None),
+        Deadline.rule.in_(list(rules)),
+        Deadline.due < before,
+    )
 
 
 class SqlDeadlineRepository(DeadlineRepository):

@@ -27,7 +27,7 @@ from shared.validation import load
 from . import cancellation
 from .models import Deadline, UnitFact
 from .records import live_deadlines
-from . import reply_clock
+from . import reply_clock, reply_review
 from .rules import CO_INPUT_RULE, MILESTONE_RULE, SIGN_FOR_RULE, SupervisionRules, ends_at
 from .unit_of_work import SupervisionUnitOfWork
 
@@ -38,7 +38,7 @@ FULFILS = {
 }
 # Every event supervision's events queue brings (subscriptions.SUPERVISION_HEARS): the units' facts,
 # and an operator's cancellation of a process (``cancellation``).
-HEARD = (*FULFILS, contracts.PROCESS_CANCELLED)
+HEARD = (*FULFILS, *reply_review.HEARD, contracts.PROCESS_CANCELLED)
 
 
 class UnitActedPayload(Schema):
@@ -62,6 +62,8 @@ def hear(uow: SupervisionUnitOfWork, body: dict, rules: SupervisionRules) -> dic
         raise InvalidInput("supervision hears no such event", {"name": [f"expected one of: {', '.join(HEARD)}"]})
     if event["name"] == contracts.PROCESS_CANCELLED:
         return cancellation.hear(uow, body)
+    if event["name"] in reply_review.HEARD:
+        return reply_review.hear(uow, body)
     payload = load(UnitActedPayload, event["payload"], f"the payload of {event['name']}")
     uow.lock(f"supervision:{event['subject']}")  # not beside an open_deadlines of it
     fact = uow.deadlines.fact(event["event_id"])

@@ -61,7 +61,15 @@ INTAKE_HEARS = (
 # case, supervision the deadlines, evaluation the rating round).
 ASSIGNMENT_HEARS = (DEADLINE_EXTENDED, RATING_OPENED, APPEAL_DECIDED, PROCESS_CANCELLED)
 # The units' facts that fulfil a supervision deadline (services/supervision/unit_facts.py).
-SUPERVISION_HEARS = (ASSIGNMENT_INPUT_SENT, ASSIGNMENT_MILESTONE_DONE, ASSIGNMENT_SIGNED, PROCESS_CANCELLED)
+# And the reply submitted and sent back: it awaits staff's review meanwhile (services/supervision/reply_review.py).
+SUPERVISION_HEARS = (
+    ASSIGNMENT_INPUT_SENT,
+    ASSIGNMENT_MILESTONE_DONE,
+    ASSIGNMENT_SIGNED,
+    "handling.reply_submitted",
+    "handling.sent_back",
+    PROCESS_CANCELLED,
+)
 # Everything that earns or costs a member points (services/evaluation/points/).
 EVALUATION_HEARS = ("proposal.#", "opinion.#", "consultation.#", "attendance.#", PROCESS_CANCELLED)
 # Notifications for people, delivered by the gateway: notify.<kind>, and the domain events that

@@ -76,7 +76,11 @@ class FakeDeadlineRepository(DeadlineRepository):
 
     def overdue(self, rules: Iterable[str], before: date, offset: int = 0, limit: int | None = None) -> list[Deadline]:
         wanted = set(rules)
-        rows = [row for row in self.deadlines if row.closed_at is None and row.rule in wanted and row.due < before]
+        rows = [
+            row
+            for row in self.deadlines
+            if row.closed_at is None and row.fulfilled_at is None and row.rule in wanted and row.due < before
+        ]
         rows.sort(key=lambda row: (row.due, row.id))
         return rows[offset:] if limit is None else rows[offset : offset + limit]
 

@@ -442,6 +442,54 @@ def test_an_overdue_reply_is_escalated_exactly_once_and_listed_for_its_unit(uow,
     assert overdue["units"][0]["overdue"][0]["escalated_at"] is None  # listed before its check ran
 
 
+def overdue_units(uow):
+    return [(u["unit"], [item["number"] for item in u["overdue"]]) for u in queries.overdue(uow, STAFF)["units"]]
+
+
+def handling(uow, name, payload=None, number=NUMBER):
+    from shared import clock
+
+    return unit_facts.hear(
+        uow,
+        {
+            "event_id": f"{name}:{uuid.uuid4().hex}",
+            "name": name,
+            "occurred_at": clock.now().isoformat(),
+            "subject": number,
+            "payload": {"number": number, **(payload or {})},
+        },
+        None,
+    )
+
+
+def test_a_reply_submitted_on_time_is_not_overdue_while_staff_review_it(uow, rules, skipping_clock):
+    """The units owe nothing between their submission and staff's decision: the board leaves the
+    reply deadline out and its checks send nothing; sent back, it is owed again from its own date."""
+    from shared import clock
+
+    assign(uow, rules)
+    skipping_clock.advance(days=60)
+    heard = handling(uow, "handling.reply_submitted", {"round": 1, "submitted_at": clock.now().isoformat()})
+    assert heard["awaiting_review"] is True
+    skipping_clock.advance(days=40)  # past the due date, staff have not decided yet
+    assert overdue_units(uow) == []
+    assert check(uow, rules)["action"] == "none" and count(uow, Escalation) == 0
+    assert handling(uow, "handling.sent_back", {"round": 1, "units": ["transport"]})["awaiting_review"] is False
+    assert overdue_units(uow) == [("transport", [NUMBER])]
+    kinds = [c.kind for c in rows(uow, DeadlineChange, deadline_id=reply_deadline(uow, NUMBER).id)]
+    assert kinds[-2:] == ["submitted", "sent_back"]
+
+
+def test_a_reply_submitted_late_is_overdue_until_it_came(uow, rules, skipping_clock):
+    from shared import clock
+
+    assign(uow, rules)
+    skipping_clock.advance(days=100)
+    assert overdue_units(uow) == [("transport", [NUMBER])]
+    handling(uow, "handling.reply_submitted", {"round": 1, "submitted_at": clock.now().isoformat()})
+    assert overdue_units(uow) == []
+
+
 def test_the_overdue_board_answers_a_page_most_overdue_first_with_every_units_count(uow, rules, skipping_clock):
     assign(uow, rules)
     assign(uow, rules, units=["education"], number="2026-0002")  # due the same day: listed after, by age
