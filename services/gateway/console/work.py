@@ -167,6 +167,10 @@ class ConsoleWorkRoutes:
             answer = visit.api("cosign_reply", method="POST", assignment_id=assignment_id)
         else:
             return visit.render("refused.html", status=404, answer=None)
+        if answer.status == 400 and action in ("reply-draft", "input"):
+            # The form again, as typed, with what is wrong: a long reply is not lost to a wrong date.
+            typed = {"action": action, **{key: form.get(key, "") for key in form if key != "csrf"}}
+            return assignment_page(visit, assignment_id, typed, answer, 400)
         return redirect(f"/console/assignments/{assignment_id}") if answer.ok else visit.refusal(answer)
 
     @http("GET", "/console/published")
