@@ -113,7 +113,7 @@ def session_year(asked: int | None, this_year: int) -> int:
         return this_year
     if not this_year - 1 <= asked <= this_year + 1:
         raise InvalidInput(
-            "the proposal",
+            f"the proposal is not valid: session year {asked} is not this session's",
             {"session_year": [f"a session year from {this_year - 1} to {this_year + 1} (this year is {this_year})"]},
         )
     return asked

@@ -248,6 +248,18 @@ def deploy(paths, check, draft, as_json):
             refused.append((held[-1], InvalidInput(problem, {"problems": [problem]})))
     results = [{"file": str(path), **exc.to_dict()} for path, exc in refused]
     if refused:
+        if check:  # what was checked says so, file by file, beside what was refused
+            bad = {path for path, _ in refused}
+            results += [
+                {"process_id": d.process_id, "version": d.version, "checked": True, "notes": d.notes}
+                for path, definitions in checked.items()
+                if path not in bad
+                for d in definitions
+            ]
+            if not as_json:
+                for path, definitions in checked.items():
+                    for d in definitions if path not in bad else ():
+                        click.echo(f"{path}: {d.process_id} version {d.version} valid")
         if not as_json:
             for path, exc in refused:
                 click.echo(f"{path}: refused", err=True)
@@ -379,7 +391,11 @@ def _print_versions(rows):
 @click.argument("process_id", required=False)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def versions_list(process_id, as_json):
-    _out(_engine().versions(process_id), as_json, _print_versions)
+    rows = _engine().versions(process_id)
+    if process_id and not rows:  # a process nobody deployed (or a typo): said, and not a success
+        click.echo(f"no process '{process_id}' is deployed (see 'ztc versions' for those that are)", err=True)
+        sys.exit(1)
+    _out(rows, as_json, _print_versions)
 
 
 @versions.command(
@@ -502,7 +518,7 @@ def _print_incidents(rows):
         click.echo("no incidents")
     for i in rows:
         # A failed step (a script, an expression, a bound) has no job and so no operation.
-        what = f"job {i['operation']}" if i.get("operation") else "failed step"
+        what = i.get("operation") or "failed step"
         click.echo(f"#{i['id']} [{i['status']}] instance {i['instance_id']} task {i['task']} ({what}): {i['error']}")
 
 
