@@ -71,7 +71,9 @@ class Deployments:
             return diagram_parser.parse(files)
         except diagram_parser.DiagramError as exc:
             raise DiagramRefused(
-                f"{len(exc.problems)} problem(s) in {', '.join(sorted(files))}",
+                # Named by the files that have them: a good file deployed beside is not one of them.
+                f"{len(exc.problems)} problem(s) in "
+                + ", ".join(sorted({p.file for p in exc.problems if p.file} or set(files))),
                 {
                     "problems": [str(p) for p in exc.problems],
                     "problem_details": [p.to_dict() for p in exc.problems],

@@ -431,6 +431,15 @@ def _gateways(doc: Document, process: Element, strip: list[Element]) -> Iterable
         for gw in doc.xpath(f".//bpmn:{tag}", process):
             gid, default = gw.get("id"), gw.get("default")
             flows = doc.xpath(f"bpmn:sequenceFlow[@sourceRef='{gid}']", gw.getparent())
+            if default and default not in {flow.get("id") for flow in flows}:
+                ways = ", ".join(flow.get("id") or "?" for flow in flows) or "none"
+                yield doc.problem(
+                    gw,
+                    f"default flow '{default}' is not one of the flows leaving {tag} '{gid}' (they are: {ways})",
+                    "choose the default among its outgoing flows in the modeler",
+                    "gateway-default",
+                )
+                default = None  # the flows without a condition are then reported as such
             if len(flows) < 2:
                 continue
             for flow in flows:

@@ -82,7 +82,18 @@ def bpmn_messages(doc: Document, process: Element, strip: list[Element]) -> Iter
         message = declared.get(ref.get("messageRef"))
         if message is None:
             continue  # a dangling reference: the structure checks name it
-        name = message.get("name") or message.get("id")
+        element = ref.getparent() if etree.QName(ref).localname == "messageEventDefinition" else ref
+        if not (message.get("name") or "").strip():
+            # Correlated by name: a message without one is none any service could send.
+            yield doc.problem(
+                element,
+                f"message '{message.get('id')}' has no name: messages are sent by name, so nothing could reach it",
+                "give the message the name a service sends (shared/contracts/messages.py), e.g. "
+                + ", ".join(sorted(messages.MESSAGES)[:3]),
+                "unknown-message",
+            )
+            continue
+        name = message.get("name")
         if messages.get(name) is not None:
             continue
         close = difflib.get_close_matches(name, list(messages.MESSAGES), n=1)
@@ -91,7 +102,6 @@ def bpmn_messages(doc: Document, process: Element, strip: list[Element]) -> Iter
             if close
             else "declare it in shared/contracts/messages.py with the service that sends it"
         )
-        element = ref.getparent() if etree.QName(ref).localname == "messageEventDefinition" else ref
         yield doc.problem(
             element,
             f"message '{name}' is not declared: nothing sends it, so the instance would wait for ever",

@@ -733,3 +733,22 @@ def test_a_task_for_a_role_nobody_has_is_refused(kind, role, lane, says):
 def test_a_task_for_a_role_people_have_deploys():
     assert parse({"roles.bpmn": _with_lane(_people_task("userTask", "committee"), "staff")})
     assert parse({"roles.bpmn": _with_lane(_people_task("userTask"), "staff")})
+
+
+def test_a_gateways_default_that_is_not_one_of_its_flows_is_named():
+    document = gateway_with("x > 1", default="f_nowhere")
+    problems = _problems({"default.bpmn": document})
+    [named] = [p for p in problems if p.code == "gateway-default"]
+    assert "default flow 'f_nowhere' is not one of the flows leaving" in named.message
+
+
+def test_a_refusal_names_the_files_that_have_problems_only():
+    from services.engine.deployments import Deployments
+    from shared.errors import DiagramRefused
+
+    good = timer_process()
+    bad = script_process("x = 1").replace("<bpmn:script>x = 1</bpmn:script>", "<bpmn:script></bpmn:script>")
+    bad = bad.replace('id="proposal"', 'id="other"')
+    with pytest.raises(DiagramRefused) as refused:
+        Deployments.validate(None, {"good.bpmn": good, "bad.bpmn": bad})
+    assert refused.value.message == "1 problem(s) in bad.bpmn"
