@@ -109,7 +109,8 @@ def sign(uow: AssignmentUnitOfWork, rules: AssignmentRules, params, principal) -
 
 def object_to_assignment(uow: AssignmentUnitOfWork, rules: AssignmentRules, params, principal) -> dict:
     """异议: the unit says the work is not its own, within the rulebook's objection window and
-    before it replied. Staff decide (they reassign); the engine hears ``objection_raised``."""
+    before it replied. Staff decide (they reassign); the engine hears ``objection_raised``, once
+    for the objections raised before staff decide (their reassignment decides them all)."""
     data, principal, row = _begin(uow, "object", params, principal)
     not_closed(uow, row)
     if row.status == "replied":
@@ -133,18 +134,31 @@ def object_to_assignment(uow: AssignmentUnitOfWork, rules: AssignmentRules, para
                 }
             },
         )
+    # Staff's reassignment decides every objection it finds undecided (operations.assign): one
+    # already before them (its reassign task open) takes this one too, so the engine is not told
+    # again. Told again, the instance would ask staff a second time, after they had decided both.
+    pending = [
+        other.id
+        for other in uow.assignments.active_assignments(row.number, lock=True)
+        if other.id != row.id and other.status == "objected"
+    ]
     now = clock.now()
     row.status, row.objection_reason, row.objected_at = "objected", data["reason"], now
     because = record(
-        uow, row, principal["user"], "objected", {"reason": data["reason"], "window_due": window.due.isoformat()}
-    )
-    tell_engine(
         uow,
-        contracts.OBJECTION_RAISED,
-        row.number,
-        because,
-        {"unit": row.unit, "reason": data["reason"], "assignment_id": row.id},
+        row,
+        principal["user"],
+        "objected",
+        {"reason": data["reason"], "window_due": window.due.isoformat(), **({"with": pending} if pending else {})},
     )
+    if not pending:
+        tell_engine(
+            uow,
+            contracts.OBJECTION_RAISED,
+            row.number,
+            because,
+            {"unit": row.unit, "reason": data["reason"], "assignment_id": row.id},
+        )
     return describe(row)
 
 

@@ -225,3 +225,29 @@ def test_an_approval_naming_a_decided_or_foreign_request_changes_nothing(uow, ru
     assert decisions.hear_extension(uow, other) is None
     [request] = queries.get_assignment(uow, assignment, STAFF)["extension_requests"]
     assert request["status"] == "refused"
+
+
+def test_two_objections_before_staff_decide_ask_staff_once_and_both_are_decided(uow, rules):
+    """The second objection rides on the first: staff's one reassignment decides both, and the
+    instance is not asked to open a second reassign task for an objection already decided."""
+    result = operations.assign(
+        uow, {"proposal_id": 1, "number": "2026-0001", "mode": "several", "units": ["transport", "education"]}, STAFF
+    )
+    ids = {a["unit"]: a["id"] for a in result["assignments"]}
+    told = len([m for m in uow.sent if m.get("message") == "objection_raised" or m.get("name") == "objection_raised"])
+    for unit in ("transport", "education"):
+        commands.run(uow, rules, "object", {"assignment_id": ids[unit], "reason": "not ours"}, handler(unit))
+    raised = [m for m in uow.sent if m.get("message") == "objection_raised" or m.get("name") == "objection_raised"]
+    assert len(raised) - told == 1
+    operations.assign(
+        uow, {"proposal_id": 1, "number": "2026-0001", "mode": "several", "units": ["transport", "education"]}, STAFF
+    )
+    for unit in ("transport", "education"):
+        decision = queries.get_assignment(uow, ids[unit], STAFF)["objection"]["decision"]
+        assert decision["outcome"] == "kept"
+    # Objected again after that decision: staff are asked again.
+    commands.run(
+        uow, rules, "object", {"assignment_id": ids["education"], "reason": "still not ours"}, handler("education")
+    )
+    again = [m for m in uow.sent if m.get("message") == "objection_raised" or m.get("name") == "objection_raised"]
+    assert len(again) - told == 2
