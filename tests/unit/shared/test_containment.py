@@ -15,8 +15,8 @@ from shared.sandbox import LimitExceeded, Limits, is_bounded
 from shared.workflow.parser import parse
 from shared.workflow.runtime import StepFailed, WorkflowRuntime
 from tests.unit.shared.workflow.bpmn_documents import (
-    definitions,
     gateway_process,
+    multi_instance_process,
     script_process,
     service_process,
     timer_process,
@@ -45,23 +45,6 @@ def short_limits(monkeypatch):
     monkeypatch.setattr(evaluator, "_DEFAULTS", (TEST_LIMITS, 30.0))
 
 
-def multi_instance_process(cardinality: str) -> str:
-    return definitions(f"""\
-    <bpmn:startEvent id="start"><bpmn:outgoing>f_start_each</bpmn:outgoing></bpmn:startEvent>
-    <bpmn:scriptTask id="each" name="Note each co-signer">
-      <bpmn:incoming>f_start_each</bpmn:incoming>
-      <bpmn:outgoing>f_each_end</bpmn:outgoing>
-      <bpmn:multiInstanceLoopCharacteristics>
-        <bpmn:loopCardinality>{cardinality}</bpmn:loopCardinality>
-      </bpmn:multiInstanceLoopCharacteristics>
-      <bpmn:script>noted = True</bpmn:script>
-    </bpmn:scriptTask>
-    <bpmn:endEvent id="end"><bpmn:incoming>f_each_end</bpmn:incoming></bpmn:endEvent>
-    <bpmn:sequenceFlow id="f_start_each" sourceRef="start" targetRef="each"/>
-    <bpmn:sequenceFlow id="f_each_end" sourceRef="each" targetRef="end"/>
-""")
-
-
 def documents(kind: str, case: str) -> tuple[str, str]:
     """(the diagram with the runaway code in an element of ``kind``, that element's id)."""
     expression = escape(RUNAWAY_EXPRESSIONS[case])
@@ -74,7 +57,7 @@ def documents(kind: str, case: str) -> tuple[str, str]:
     if kind == "parameter":
         return service_process(parameter_value=expression.replace('"', "&quot;")), "record"
     if kind == "multi-instance":
-        return multi_instance_process(expression), "each"
+        return multi_instance_process(f"<bpmn:loopCardinality>{expression}</bpmn:loopCardinality>"), "each"
     raise AssertionError(kind)
 
 

@@ -115,3 +115,19 @@ def line_of(document: str, fragment: str) -> int:
         if fragment in line:
             return number
     raise AssertionError(f"{fragment!r} not in the document")
+
+
+def multi_instance_process(loop: str) -> str:
+    """start -> parallel multi-instance script task ``each`` -> end; ``loop``: its cardinality or input."""
+    return definitions(f"""\
+    <bpmn:startEvent id="start"><bpmn:outgoing>f_start_each</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:scriptTask id="each" name="Note each">
+      <bpmn:incoming>f_start_each</bpmn:incoming>
+      <bpmn:outgoing>f_each_end</bpmn:outgoing>
+      <bpmn:multiInstanceLoopCharacteristics>{loop}</bpmn:multiInstanceLoopCharacteristics>
+      <bpmn:script>noted = True</bpmn:script>
+    </bpmn:scriptTask>
+    <bpmn:endEvent id="end"><bpmn:incoming>f_each_end</bpmn:incoming></bpmn:endEvent>
+    <bpmn:sequenceFlow id="f_start_each" sourceRef="start" targetRef="each"/>
+    <bpmn:sequenceFlow id="f_each_end" sourceRef="each" targetRef="end"/>
+""")

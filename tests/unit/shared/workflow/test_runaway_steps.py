@@ -12,7 +12,7 @@ import pytest
 from shared.workflow import bounds
 from shared.workflow.parser import DiagramError, parse
 from shared.workflow.runtime import StepFailed, WorkflowRuntime
-from tests.unit.shared.workflow.bpmn_documents import definitions, timer_process
+from tests.unit.shared.workflow.bpmn_documents import definitions, multi_instance_process, timer_process
 
 # However loaded the machine, a bounded step ends in well under this (unbounded, these ran for hours).
 QUICKLY_SECONDS = 20.0
@@ -41,22 +41,6 @@ def boundary_cycle_process(cycle: str) -> str:
     <bpmn:sequenceFlow id="f_review_end" sourceRef="review" targetRef="end"/>
     <bpmn:sequenceFlow id="f_nag_noted" sourceRef="nag" targetRef="noted"/>
     <bpmn:sequenceFlow id="f_noted_end" sourceRef="noted" targetRef="end_nag"/>
-""")
-
-
-def multi_instance_process(loop: str) -> str:
-    """start -> parallel multi-instance script task ``each`` -> end; ``loop``: its cardinality or input."""
-    return definitions(f"""\
-    <bpmn:startEvent id="start"><bpmn:outgoing>f_start_each</bpmn:outgoing></bpmn:startEvent>
-    <bpmn:scriptTask id="each" name="Note each">
-      <bpmn:incoming>f_start_each</bpmn:incoming>
-      <bpmn:outgoing>f_each_end</bpmn:outgoing>
-      <bpmn:multiInstanceLoopCharacteristics>{loop}</bpmn:multiInstanceLoopCharacteristics>
-      <bpmn:script>noted = True</bpmn:script>
-    </bpmn:scriptTask>
-    <bpmn:endEvent id="end"><bpmn:incoming>f_each_end</bpmn:incoming></bpmn:endEvent>
-    <bpmn:sequenceFlow id="f_start_each" sourceRef="start" targetRef="each"/>
-    <bpmn:sequenceFlow id="f_each_end" sourceRef="each" targetRef="end"/>
 """)
 
 
