@@ -91,7 +91,8 @@ def case_not_taken(uow: AssignmentUnitOfWork, rules: ConsultationRules, params: 
             f"微协商 {case.number} 未按时接单",
             f"{case.member} 未在时限内接单，请重新派单",
         )
-        case.status = "registered"
+        # Back to staff, and to nobody: the member never took it (it is not theirs to read or score).
+        case.status, case.member = "registered", None
     return {"status": case.status}
 
 
@@ -112,7 +113,8 @@ def take_case(uow: AssignmentUnitOfWork, rules: ConsultationRules, params: dict,
                 members=[{"member": data["by"], "role": "taker"}],
             )
     elif case.status == "dispatched":
-        case.status = "registered"
+        # Declined: back to staff, and to nobody (the log keeps who declined and why).
+        case.status, case.member = "registered", None
         record(uow, case, data["by"], "declined", {"reason": data["reason"] or ""})
         tell(
             uow,
@@ -451,17 +453,27 @@ def record_return_visit(
     return {"reopen": reopen, "close_reason": None, "note": data["comment"] or ""}
 
 
+CONVERTED = "converted"  # the close reason of a case that became an opinion item or a proposal
+
+
 def _close(uow: AssignmentUnitOfWork, case: Case, reason: str | None, note: str | None, actor: str) -> None:
+    if reason is None and case.converted_kind:
+        # It became an opinion item or a proposal: that counts, in the same thread; the points
+        # rulebook's closing row is ``unless: {reason: converted}`` (no double counting).
+        reason = CONVERTED
     case.status, case.closed_at = "closed", clock.now()
     case.close_reason, case.close_note = reason, note
     record(uow, case, actor, "closed", {"reason": reason, "note": note, "satisfaction": case.satisfaction})
+    # Only a member who took the case handled it: one it was dispatched to and who has not taken it
+    # (closed at dispatch) scores nothing for its closing.
+    took = case.member is not None and any(h.actor == case.member for h in uow.cases.history(case.id, "taken"))
     event(
         uow,
         case,
         "consultation.case_closed",
         "",
         {"satisfaction": case.satisfaction, "reason": reason, "member": case.member, "outcome": case.outcome},
-        members=[{"member": case.member, "role": "taker"}] if case.member else [],
+        members=[{"member": case.member, "role": "taker"}] if took else [],
     )
     recipients = [m for m in [case.member, case.registered_by] if m]
     tell(

@@ -496,6 +496,48 @@ def test_a_converted_case_waits_for_the_outcome_of_its_item_then_goes_to_the_ret
     assert cases.thread_entry(uow(session), number, ZHOU) is None  # not theirs: as if no case were on it
 
 
+def test_a_converted_case_closes_as_converted_and_scores_no_closing_points(session):
+    number = registered(session)["number"]
+    cid = taken_by_li(session, number)
+    decision = {"case_id": cid, "outcome": "opinion", "analysis": "年久失修", "suggestion": "纳入改造计划"}
+    steps.record_decision(uow(session), RULES, {**decision, "by": "member.li"}, None)
+    steps.record_conversion(
+        uow(session), RULES, {"case_id": cid, "kind": "opinion", "converted": {"number": "SQ-2027-0009"}}, None
+    )
+    outcome = {"kind": "opinion", "number": "SQ-2027-0009", "outcome": "not_adopted"}
+    steps.record_converted_outcome(uow(session), RULES, {"case_id": cid, "outcome": outcome}, None)
+    visit = {"case_id": cid, "reached": True, "satisfaction": "satisfied", "by": "member.li"}
+    steps.record_return_visit(uow(session), RULES, visit, None)
+    assert steps.close_case(uow(session), RULES, {"case_id": cid}, None)["reason"] == "converted"
+    session.commit()
+    [event] = outbox(session, "consultation.case_closed")
+    assert event["payload"]["reason"] == "converted"  # the points rulebook: unless {reason: converted}
+
+
+@pytest.mark.parametrize("how", ["declined", "not_taken", "closed_at_dispatch"])
+def test_a_member_who_did_not_take_the_case_is_not_its_taker(session, how):
+    """Declined, not taken in time, or closed while still only dispatched: the member is no longer
+    on the case (it is not theirs to read) and its closing scores them nothing."""
+    number = registered(session)["number"]
+    cid = case_id(session, number)
+    steps.dispatch_case(
+        uow(session), RULES, {"case_id": cid, "member": "member.zhou", "dispatched_by": "staff.wang"}, None
+    )
+    if how == "declined":
+        steps.take_case(
+            uow(session), RULES, {"case_id": cid, "accepted": False, "reason": "不在辖区", "by": "member.zhou"}, None
+        )
+    elif how == "not_taken":
+        steps.case_not_taken(uow(session), RULES, {"case_id": cid}, None)
+    session.commit()
+    case = cases.get(uow(session), number, STAFF)
+    assert case["member"] == (None if how != "closed_at_dispatch" else "member.zhou")
+    steps.close_case(uow(session), RULES, {"case_id": cid, "reason": "duplicate"}, None)
+    session.commit()
+    [event] = outbox(session, "consultation.case_closed")
+    assert event["members"] == []
+
+
 def test_a_case_whose_proposal_is_not_filed_shows_the_status_and_reason_on_the_case_and_in_public(session):
     resident = {"user": "public", "roles": ["public"], "unit": None}
     raised = registered(session, principal=resident)
