@@ -156,7 +156,9 @@ def adopted_opinions(
     uow: IntakeUnitOfWork, rules: IntakeRules, year: int, audience: str, principal: dict | None
 ) -> dict:
     """The year's opinion items adopted by at least one recipient, with the issues they were
-    reported in and the leaders' instructions; for the public only adoptions marked publishable. In the public list submitters are masked; in the
+    reported in and the leaders' instructions; for the public only adoptions marked publishable,
+    and only the instructions given on those (one on an adoption not publishable stays internal).
+    In the public list submitters are masked; in the
     members' list members are named and informants (who are not committee members) stay masked.
 
     An adoption is a fact of the issue that carried it: an item whose process an operator cancelled
@@ -201,6 +203,8 @@ def adopted_opinions(
                     }
                     for i in instructions
                     if i.item_id == item_id
+                    # the public reads the instructions of the adoptions it may read, no other
+                    and (audience != "public" or i.channel in {r.channel for r in adopted if r.item_id == item_id})
                 ],
             }
         )

@@ -342,6 +342,27 @@ def test_an_instruction_in_the_public_list_is_masked_in_every_field_staff_typed(
     assert shown["leader"] == "张三 138****5678" and "13812345678" not in shown["text"]
 
 
+def test_the_public_list_shows_no_instruction_given_on_an_adoption_not_publishable(session):
+    from services.intake import reports
+
+    number, _ = reported(session, channels=["city_party_committee", "city_government"])
+    uow = SqlIntakeUnitOfWork(session)
+    adopt = {"adopted": True, "publishable": True}
+    tracking.record_adoption(uow, RulebookRules(), number, {**adopt, "channel": "city_party_committee"}, STAFF)
+    tracking.record_adoption(uow, RulebookRules(), number, {"channel": "city_government", "adopted": True}, STAFF)
+    for channel, text in (("city_party_committee", "公开的批示"), ("city_government", "内部批示 不公开")):
+        instruction = {"channel": channel, "level": "city", "leader": "张三", "text": text}
+        tracking.record_instruction(SqlIntakeUnitOfWork(session), RulebookRules(), number, instruction, LEADER)
+    session.commit()
+    year, resident = int(number.split("-")[1]), {"user": "public", "roles": ["public"]}
+    [public] = reports.adopted_opinions(SqlIntakeUnitOfWork(session), RulebookRules(), year, "public", resident)[
+        "items"
+    ]
+    assert [i["text"] for i in public["instructions"]] == ["公开的批示"]
+    [members] = reports.adopted_opinions(SqlIntakeUnitOfWork(session), RulebookRules(), year, "members", STAFF)["items"]
+    assert sorted(i["text"] for i in members["instructions"]) == ["公开的批示", "内部批示 不公开"]
+
+
 def test_silent_recipients_count_as_not_adopting_and_late_answers_are_chased(session, skipping_clock):
     number, _ = reported(session, channels=["city_government"])
     result = tracking.close_reporting(SqlIntakeUnitOfWork(session), {"item_id": item_id(session, number)}, None)
