@@ -99,11 +99,6 @@ def record(uow: EvaluationUnitOfWork, rules: PointsRules, data, principal, key: 
             "unknown kind of activity",
             {"kind": [f"'{data['kind']}' is not one of term {book.term}'s: {', '.join(book.activity_kinds)}"]},
         )
-    if data["kind"] not in book.activity_kinds:
-        raise InvalidInput(
-            "unknown kind of activity",
-            {"kind": [f"'{data['kind']}' is not one of term {book.term}'s: {', '.join(book.activity_kinds)}"]},
-        )
     people = [u for key in ROLES for u in data[key]]
     known = {m.user for m in uow.points.members_among(people)}
     unknown = [u for u in people if u not in known]
@@ -115,6 +110,17 @@ def record(uow: EvaluationUnitOfWork, rules: PointsRules, data, principal, key: 
     if closed:
         raise Conflict(
             f"period {closed} is closed: attendance on {data['held_on'].isoformat()} can no longer be recorded"
+        )
+    # One activity is recorded once: a second record of it would book its points again. Two sent
+    # at once wait for each other here, and the second finds the first.
+    uow.lock(f"attendance:{data['kind']}:{data['held_on'].isoformat()}:{data['title']}")
+    earlier = uow.points.attendance_of(data["kind"], data["held_on"], data["title"])
+    if earlier is not None:
+        raise Conflict(
+            f"attendance at '{earlier.title}' ({earlier.kind}) on {earlier.held_on.isoformat()} is recorded "
+            f"already (record {earlier.id}, by {earlier.organiser}); correct a member's points instead of "
+            "recording the activity again",
+            {"attendance_id": earlier.id},
         )
     attendees = [{"member": u, "role": role} for key, role in ROLES.items() for u in data[key]]
     row = Attendance(

@@ -101,6 +101,10 @@ class PointsRepository(abc.ABC):
     def add_attendance(self, row: Attendance) -> None: ...
 
     @abc.abstractmethod
+    def attendance_of(self, kind: str, held_on: date, title: str) -> Attendance | None:
+        """The record of the activity of ``kind`` titled ``title`` on ``held_on``, if one was made."""
+
+    @abc.abstractmethod
     def attendance_records(self) -> list[Attendance]:
         """Every attendance record, by the activity's date then id."""
 
@@ -250,6 +254,12 @@ class SqlPointsRepository(PointsRepository):
 
     def add_attendance(self, row: Attendance) -> None:
         self.session.add(row)
+
+    def attendance_of(self, kind: str, held_on: date, title: str) -> Attendance | None:
+        query = select(Attendance).where(
+            Attendance.kind == kind, Attendance.held_on == held_on, Attendance.title == title
+        )
+        return self.session.scalar(query.order_by(Attendance.id).limit(1))
 
     def attendance_records(self) -> list[Attendance]:
         return list(self.session.scalars(select(Attendance).order_by(Attendance.held_on, Attendance.id)))

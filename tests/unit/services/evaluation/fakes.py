@@ -270,6 +270,9 @@ class FakePointsRepository(PointsRepository):
     def attendance_recorded(self, organiser: str, key: str) -> Attendance | None:
         return next((a for a in self.attendance if a.organiser == organiser and a.client_reference == key), None)
 
+    def attendance_of(self, kind, held_on, title) -> Attendance | None:
+        return next((a for a in self.attendance if (a.kind, a.held_on, a.title) == (kind, held_on, title)), None)
+
     def add_attendance(self, row: Attendance) -> None:
         if row.client_reference is not None and self.attendance_recorded(row.organiser, row.client_reference):
             raise Duplicate(f"{row.organiser} recorded {row.client_reference} twice")

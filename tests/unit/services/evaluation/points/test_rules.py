@@ -412,6 +412,22 @@ def test_attendance_is_recorded_by_staff_and_published_as_an_event(session):
         )
 
 
+def test_one_activity_is_recorded_once(session):
+    """Recorded twice, the activity's points were booked twice: the second record is refused,
+    naming the first, and publishes nothing."""
+    from shared.errors import Conflict
+
+    data = {"kind": "plenary", "title": "全体会议", "held_on": "2026-02-27", "half_days": 2, "present": ["member.li"]}
+    first = attendance.record(*sql_points_ports(session), data, STAFF)
+    published = len(session.scalars(select(Outbox)).all())
+    with pytest.raises(Conflict) as refused:
+        attendance.record(*sql_points_ports(session), {**data, "present": ["member.li", "member.zhou"]}, STAFF)
+    assert refused.value.details == {"attendance_id": first["id"]}
+    assert len(session.scalars(select(Outbox)).all()) == published
+    # Another activity of the same day is its own record.
+    attendance.record(*sql_points_ports(session), {**data, "title": "全体会议（下午）"}, STAFF)
+
+
 @pytest.mark.parametrize(
     "data, field",
     [
