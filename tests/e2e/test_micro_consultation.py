@@ -6,7 +6,7 @@ malformed input refused."""
 
 from __future__ import annotations
 
-from tests.support import wait_for
+from tests.support import NEXT_YEAR, wait_for
 
 from .test_proposal_lifecycle import Api
 
@@ -86,12 +86,15 @@ def test_a_case_settled_at_a_meeting_with_commitments_follow_up_and_a_satisfied_
         "unit",
         "POST",
         f"/api/consultations/{number}/commitments",
-        {"actions": "两周内更换路灯12盏", "done_by": "2027-01-31", "contact": "赵科长"},
+        {"actions": "两周内更换路灯12盏", "done_by": f"{NEXT_YEAR}-01-31", "contact": "赵科长"},
         expect=201,
     )
     assert (
         api(
-            "unit", "POST", f"/api/consultations/{number}/commitments", {"actions": "again", "done_by": "2027-01-31"}
+            "unit",
+            "POST",
+            f"/api/consultations/{number}/commitments",
+            {"actions": "again", "done_by": f"{NEXT_YEAR}-01-31"},
         ).status_code
         == 409
     )
@@ -99,7 +102,7 @@ def test_a_case_settled_at_a_meeting_with_commitments_follow_up_and_a_satisfied_
         "co_unit",
         "POST",
         f"/api/consultations/{number}/commitments",
-        {"actions": "学校周边增设照明", "done_by": "2027-02-15"},
+        {"actions": "学校周边增设照明", "done_by": f"{NEXT_YEAR}-02-15"},
         expect=201,
     )
 
@@ -227,7 +230,10 @@ def test_forbidden_actions_and_malformed_input_are_refused(running):
     assert bad.status_code == 400 and "decline_reason" in bad.json()["details"]
     assert (
         api(
-            "unit", "POST", f"/api/consultations/{number}/commitments", {"actions": "x", "done_by": "2027-01-31"}
+            "unit",
+            "POST",
+            f"/api/consultations/{number}/commitments",
+            {"actions": "x", "done_by": f"{NEXT_YEAR}-01-31"},
         ).status_code
         == 403
     )

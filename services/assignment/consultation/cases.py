@@ -318,6 +318,12 @@ def record_commitment(uow: AssignmentUnitOfWork, number: str, request: dict, pri
     if "unit" not in roles or not unit:
         raise Forbidden("only a department's handler records its commitment")
     data = load(CommitmentRequest, request, "the commitment")
+    today = local_date(clock.now())
+    if data["done_by"] < today:
+        raise InvalidInput(
+            "the commitment is not valid: it promises a day already past",
+            {"done_by": [f"{data['done_by'].isoformat()} is before today ({today.isoformat()})"]},
+        )
     case = case_by_number(uow, number, lock=True)
     meeting = uow.cases.latest_meeting(case.id)
     mine = None if meeting is None else uow.cases.commitment(meeting.id, unit)

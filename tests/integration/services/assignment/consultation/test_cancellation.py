@@ -23,7 +23,7 @@ from tests.integration.services.assignment.consultation.test_operations import (
     taken_by_li,
     uow,
 )
-from tests.support import process_cancelled
+from tests.support import NEXT_YEAR, process_cancelled
 
 pytestmark = pytest.mark.both_databases
 
@@ -50,7 +50,7 @@ def test_a_cancelled_case_keeps_why_and_its_member_is_told_once(session):
 def test_after_a_meeting_the_pending_request_is_closed_everyone_told_once_and_commands_refused(session):
     number = registered(session)["number"]
     cid, _ = meeting_held(session, number)
-    cases.record_commitment(uow(session), number, {"actions": "更换路灯", "done_by": "2027-02-01"}, TRANSPORT)
+    cases.record_commitment(uow(session), number, {"actions": "更换路灯", "done_by": f"{NEXT_YEAR}-02-01"}, TRANSPORT)
     session.commit()
     for _ in range(2):
         decisions.hear_cancellation(uow(session), cancelled(number))
@@ -60,7 +60,7 @@ def test_after_a_meeting_the_pending_request_is_closed_everyone_told_once_and_co
     [told] = outbox(session, "notify.consultation.cancelled")
     assert told["payload"]["recipients"] == ["member.li", "unit:transport", "unit:housing", "role:staff"]
     with pytest.raises(Conflict) as refused:
-        cases.record_commitment(uow(session), number, {"actions": "修路", "done_by": "2027-02-01"}, HOUSING)
+        cases.record_commitment(uow(session), number, {"actions": "修路", "done_by": f"{NEXT_YEAR}-02-01"}, HOUSING)
     assert f"case {number} was cancelled by ops.chen" in str(refused.value) and "误登记" in str(refused.value)
     session.rollback()
     with pytest.raises(Conflict, match="was cancelled by ops.chen"):

@@ -25,7 +25,7 @@ from shared.config import ROOT
 from shared.db import dispose_all, migrate, session_factory, transaction
 from shared.errors import BusinessError, Conflict, Forbidden, InvalidInput, NotFound
 from shared.messaging import topology
-from tests.support import sealed_job, signing_rpc, get_messages, publish, wait_for
+from tests.support import NEXT_YEAR, sealed_job, signing_rpc, get_messages, publish, wait_for
 
 # The operations on a migrated database of each kind (JSON columns, numbering, constraints).
 pytestmark = pytest.mark.both_databases
@@ -310,21 +310,26 @@ def test_a_meeting_asks_each_department_and_each_sees_and_records_only_its_own_c
     assert [c["unit"] for c in seen["commitments"]] == ["transport"]
     assert seen["resident_name"] == "王**" and seen["resident_phone"] is None and seen["history"] == []
     with pytest.raises(Forbidden):
-        cases.record_commitment(uow(session), number, {"actions": "x", "done_by": "2027-02-01"}, EDUCATION)
+        cases.record_commitment(uow(session), number, {"actions": "x", "done_by": f"{NEXT_YEAR}-02-01"}, EDUCATION)
     with pytest.raises(InvalidInput) as refused:
         cases.record_commitment(uow(session), number, {"actions": "", "done_by": "soon"}, TRANSPORT)
     assert {"actions", "done_by"} <= set(refused.value.details)
+    with pytest.raises(InvalidInput) as past:  # a department cannot promise a day already gone
+        cases.record_commitment(uow(session), number, {"actions": "修灯", "done_by": "2020-01-01"}, TRANSPORT)
+    assert "before today" in str(past.value.details["done_by"])
 
-    cases.record_commitment(uow(session), number, {"actions": "更换路灯12盏", "done_by": "2027-02-01"}, TRANSPORT)
+    cases.record_commitment(
+        uow(session), number, {"actions": "更换路灯12盏", "done_by": f"{NEXT_YEAR}-02-01"}, TRANSPORT
+    )
     session.commit()
     [committed] = outbox(session, "notify.consultation.committed")
     assert committed["payload"]["title"] == f"市交通运输局 已就微协商 {number} 作出承诺"  # its name, not its code
     with pytest.raises(Conflict):
-        cases.record_commitment(uow(session), number, {"actions": "again", "done_by": "2027-02-01"}, TRANSPORT)
+        cases.record_commitment(uow(session), number, {"actions": "again", "done_by": f"{NEXT_YEAR}-02-01"}, TRANSPORT)
     session.rollback()
     messages = [r.payload for r in session.scalars(select(Outbox)) if r.routing_key == contracts.MESSAGE_ROUTING_KEY]
     assert messages == [], "the process hears only when every department has committed"
-    cases.record_commitment(uow(session), number, {"actions": "协调物业接电", "done_by": "2027-01-25"}, HOUSING)
+    cases.record_commitment(uow(session), number, {"actions": "协调物业接电", "done_by": f"{NEXT_YEAR}-01-25"}, HOUSING)
     session.commit()
     [message] = [r.payload for r in session.scalars(select(Outbox)) if r.routing_key == contracts.MESSAGE_ROUTING_KEY]
     assert message["name"] == "commitments_made" and message["correlation_key"] == number
@@ -350,7 +355,9 @@ def test_a_page_reads_each_kind_of_detail_once_and_shows_each_case_as_it_is_show
     def one_of_each(n):
         with_meeting = registered(session, title=f"第{n}处路灯不亮")["number"]
         meeting_held(session, with_meeting)
-        cases.record_commitment(uow(session), with_meeting, {"actions": "更换路灯", "done_by": "2027-02-01"}, TRANSPORT)
+        cases.record_commitment(
+            uow(session), with_meeting, {"actions": "更换路灯", "done_by": f"{NEXT_YEAR}-02-01"}, TRANSPORT
+        )
         registered(session, venue="cp_renmin", title=f"第{n}个小区垃圾清运不及时")
         session.commit()
 
@@ -382,7 +389,7 @@ def test_late_commitments_and_follow_ups_are_reminded_with_deadlines_from_the_ru
     assert overdue["payload"]["text"].startswith("尚未承诺：") and "市交通运输局" in overdue["payload"]["text"]
     assert "transport" not in overdue["payload"]["text"]
     for principal in (TRANSPORT, HOUSING):
-        cases.record_commitment(uow(session), number, {"actions": "落实", "done_by": "2027-02-01"}, principal)
+        cases.record_commitment(uow(session), number, {"actions": "落实", "done_by": f"{NEXT_YEAR}-02-01"}, principal)
     first = steps.schedule_follow_up(uow(session), RULES, {"case_id": cid}, None)
     late = steps.follow_up_overdue(uow(session), RULES, {"case_id": cid}, None)
     assert late["follow_up_due"] < first["follow_up_due"], "a reminder comes sooner than a follow-up (7 < 30 days)"
