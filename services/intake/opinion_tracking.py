@@ -314,6 +314,22 @@ def record_instruction(uow: IntakeUnitOfWork, rules: IntakeRules, number: str, r
     row = next((r for r in uow.opinions.reports_of(item) if r.channel == data["channel"]), None)
     if row is None or row.adoption != "adopted":
         raise Conflict(f"opinion item {number} has no adopted report to {data['channel']} to be instructed on")
+    same = next(
+        (
+            given
+            for given in uow.opinions.instructions_of([item.id])
+            if (given.channel, given.level, given.leader, given.text)
+            == (data["channel"], data["level"], data["leader"], data["text"])
+        ),
+        None,
+    )
+    if same is not None:
+        # Sent twice (a double click, a retry): it was stored and reported once, and stays so.
+        raise Conflict(
+            f"this instruction on opinion item {number} was recorded already on "
+            f"{clock.in_words(same.recorded_at.isoformat())} by {same.recorded_by}",
+            {"instruction_id": same.id},
+        )
     instruction = OpinionInstruction(
         item_id=item.id,
         channel=data["channel"],

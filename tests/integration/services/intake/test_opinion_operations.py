@@ -363,6 +363,24 @@ def test_the_public_list_shows_no_instruction_given_on_an_adoption_not_publishab
     assert sorted(i["text"] for i in members["instructions"]) == ["公开的批示", "内部批示 不公开"]
 
 
+def test_the_same_instruction_sent_twice_is_recorded_once(session):
+    from shared.errors import Conflict
+
+    number, _ = reported(session, channels=["city_government"])
+    adoption = {"channel": "city_government", "adopted": True, "publishable": True}
+    tracking.record_adoption(SqlIntakeUnitOfWork(session), RulebookRules(), number, adoption, STAFF)
+    instruction = {"channel": "city_government", "level": "city", "leader": "张三", "text": "请抓紧办理"}
+    tracking.record_instruction(SqlIntakeUnitOfWork(session), RulebookRules(), number, instruction, LEADER)
+    session.commit()
+    with pytest.raises(Conflict) as refused:
+        tracking.record_instruction(SqlIntakeUnitOfWork(session), RulebookRules(), number, instruction, LEADER)
+    assert refused.value.details["instruction_id"] and "recorded already" in refused.value.message
+    session.rollback()
+    other = {**instruction, "text": "再次批示：月底前办结"}  # another instruction is another
+    tracking.record_instruction(SqlIntakeUnitOfWork(session), RulebookRules(), number, other, LEADER)
+    session.commit()
+
+
 def test_silent_recipients_count_as_not_adopting_and_late_answers_are_chased(session, skipping_clock):
     number, _ = reported(session, channels=["city_government"])
     result = tracking.close_reporting(SqlIntakeUnitOfWork(session), {"item_id": item_id(session, number)}, None)
