@@ -8,6 +8,8 @@ diagram reads has a default, so an expression never meets an undefined name.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, validate, validates, validates_schema
@@ -292,6 +294,13 @@ class OpinionEditForm(FourChecksDecide, Form):
     not_adopted_reason = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=2000))
     edited_title = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=200))
 
+    @validates("edited_title")
+    def _title_within_the_rulebook(self, value: str | None, **kwargs: object) -> None:
+        """The editors' title is held to the rulebook's ``limits.max_title``, as the member's is."""
+        most = _opinion_max_title()
+        if value is not None and len(value) > most:
+            raise ValidationError(f"at most {most} characters (the opinion rulebook's max_title); it has {len(value)}")
+
 
 class OpinionSignOffForm(Form):
     """签发: a leader signs the item off to the chosen recipient channels (codes of
@@ -318,6 +327,23 @@ class OpinionForwardForm(Form):
     def _forwarding_names_units(self, data: dict[str, Any], **kwargs: object) -> None:
         if data["forward"] and not data["units"]:
             raise ValidationError("name the departments it is forwarded to", "units")
+
+
+def _opinion_max_title() -> int:
+    """``limits.max_title`` of bpmn/rules/opinion.yaml (intake checks that rulebook whole; a form
+    reads only this number from it, read again when the file changes)."""
+    from shared.rulebook import RULES_DIRECTORY
+
+    path = RULES_DIRECTORY / "opinion.yaml"
+    return _max_title_of(str(path), path.stat().st_mtime)
+
+
+@lru_cache(maxsize=4)
+def _max_title_of(path: str, mtime: float) -> int:
+    from shared import yamlio
+
+    rules = yamlio.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    return int((rules.get("limits") or {}).get("max_title") or 100)
 
 
 def _consultation_codes(section: str) -> list[str]:

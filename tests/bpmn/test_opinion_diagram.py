@@ -28,6 +28,17 @@ def test_the_edit_form_refuses_reporting_an_item_that_failed_a_check():
     assert "not_adopted_reason" in refused.value.messages
 
 
+
+def test_the_editors_title_is_held_to_the_rulebooks_length_as_the_members_is():
+    import pytest
+    from marshmallow import ValidationError
+
+    with pytest.raises(ValidationError) as refused:
+        FORMS["opinion.edit"]().load({**PASSED, "decision": "report", "edited_title": "题" * 101})
+    assert "max_title" in str(refused.value.messages["edited_title"])
+    assert FORMS["opinion.edit"]().load({**PASSED, "decision": "report", "edited_title": "题" * 100})
+
+
 def test_every_element_is_drawn_so_a_modeler_opens_the_diagram():
     from xml.etree import ElementTree
 
