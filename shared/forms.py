@@ -329,21 +329,25 @@ class OpinionForwardForm(Form):
             raise ValidationError("name the departments it is forwarded to", "units")
 
 
-def _opinion_max_title() -> int:
-    """``limits.max_title`` of bpmn/rules/opinion.yaml (intake checks that rulebook whole; a form
-    reads only this number from it, read again when the file changes)."""
+def _opinion_rules() -> dict[str, Any]:
+    """bpmn/rules/opinion.yaml as written (intake checks that rulebook whole; a form reads a
+    number or a list of codes from it), read again when the file changes."""
     from shared.rulebook import RULES_DIRECTORY
 
     path = RULES_DIRECTORY / "opinion.yaml"
-    return _max_title_of(str(path), path.stat().st_mtime)
+    return _opinion_rules_of(str(path), path.stat().st_mtime)
 
 
 @lru_cache(maxsize=4)
-def _max_title_of(path: str, mtime: float) -> int:
+def _opinion_rules_of(path: str, mtime: float) -> dict[str, Any]:
     from shared import yamlio
 
-    rules = yamlio.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-    return int((rules.get("limits") or {}).get("max_title") or 100)
+    rules: dict[str, Any] = yamlio.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    return rules
+
+
+def _opinion_max_title() -> int:
+    return int((_opinion_rules().get("limits") or {}).get("max_title") or 100)
 
 
 def _consultation_codes(section: str) -> list[str]:
