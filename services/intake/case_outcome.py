@@ -105,7 +105,10 @@ def proposal_decided(
 def opinion_settled(uow: IntakeUnitOfWork, item: OpinionItem) -> None:
     """``item`` reached its outcome (its status: not_adopted, adopted, handled): tell its case, if any."""
     if item.origin_case:
-        _tell(uow, item.origin_case, "opinion", item.number, item.status, reason=None)
+        # Not adopted says why (the editors' reason, or that no recipient adopted it): the member
+        # tells the resident at the return visit.
+        reason = item.not_adopted_reason if item.status == "not_adopted" else None
+        _tell(uow, item.origin_case, "opinion", item.number, item.status, reason=reason)
 
 
 def cancelled(uow: IntakeUnitOfWork, record: Proposal | OpinionItem, reason: str) -> None:

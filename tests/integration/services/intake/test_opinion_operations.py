@@ -655,7 +655,13 @@ def test_an_opinion_item_opened_from_a_case_tells_the_case_when_it_is_not_adopte
     session.commit()
     [told] = [m for m in outbox(session, contracts.MESSAGE_ROUTING_KEY) if m["name"] == "converted_outcome"]
     assert told["correlation_key"] == "WX-2026-0003"
-    assert told["payload"] == {"kind": "opinion", "number": opened["number"], "outcome": "not_adopted", "reason": None}
+    # The editors' reason goes with it: the member tells the resident why at the return visit.
+    assert told["payload"] == {
+        "kind": "opinion",
+        "number": opened["number"],
+        "outcome": "not_adopted",
+        "reason": "已有部门在办",
+    }
 
 
 def _proposal_from_case(session, case_number, title):
