@@ -28,7 +28,6 @@ def test_the_edit_form_refuses_reporting_an_item_that_failed_a_check():
     assert "not_adopted_reason" in refused.value.messages
 
 
-
 def test_the_editors_title_is_held_to_the_rulebooks_length_as_the_members_is():
     import pytest
     from marshmallow import ValidationError
