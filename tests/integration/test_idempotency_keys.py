@@ -29,7 +29,7 @@ from services.intake import opinions, proposals
 from services.intake.models import OpinionItem, Outbox as IntakeOutbox, Proposal
 from shared import config
 from shared.db import dispose_all, migrate, session_factory
-from shared.errors import InvalidInput
+from shared.errors import Conflict, InvalidInput
 from tests.support import NEXT_YEAR
 from tests.integration.services.assignment.consultation.test_operations import ISSUE, seed as seed_venues
 
@@ -183,10 +183,16 @@ def test_a_repeated_attendance_recording_answers_the_first_record_and_publishes_
         if row.routing_key == "attendance.recorded"
     ]
     assert events == [first["event_id"]]
-    assert (
-        attendance.record(SqlEvaluationUnitOfWork(s), RulebookPointsRules(), data, STAFF, key="att-2")["id"]
-        != first["id"]
+    # Another key for the same activity is not another record of it (its points would be booked
+    # twice): refused, naming the first. Another activity is another record.
+    with pytest.raises(Conflict) as again:
+        attendance.record(SqlEvaluationUnitOfWork(s), RulebookPointsRules(), data, STAFF, key="att-2")
+    assert again.value.details == {"attendance_id": first["id"]}
+    s.rollback()
+    other = attendance.record(
+        SqlEvaluationUnitOfWork(s), RulebookPointsRules(), {**data, "title": "常委会议"}, STAFF, key="att-2"
     )
+    assert other["id"] != first["id"]
 
 
 class _Intake:
