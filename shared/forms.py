@@ -420,6 +420,19 @@ class ConsultationMeetingForm(Form):
         if data["meeting_form"] not in _consultation_codes("meeting_forms"):
             raise ValidationError(f"one of: {', '.join(_consultation_codes('meeting_forms'))}", "meeting_form")
 
+    @validates("held_on")
+    def _held_already(self, value: Any, **kwargs: object) -> None:
+        """A meeting is recorded once it was held: a day to come is a mistake (and would book the
+        attendees' points on it)."""
+        from shared.calendar import local_date
+        from shared.clock import now
+
+        today = local_date(now())
+        if value > today:
+            raise ValidationError(
+                f"{value.isoformat()} is after today ({today.isoformat()}): record the meeting once it was held"
+            )
+
     def load(self, data: Mapping[str, Any] | Sequence[Mapping[str, Any]], **kwargs: Any) -> dict[str, Any]:
         loaded: dict[str, Any] = super().load(data, **kwargs)
         loaded["held_on"] = loaded["held_on"].isoformat()  # task data stays JSON

@@ -22,7 +22,10 @@ def test_the_forms_refuse_what_does_not_fit():
         FORMS["consultation.decide"]().load({"outcome": "answered"})
     assert "answer" in refused.value.messages
     with pytest.raises(ValidationError) as refused:
-        FORMS["consultation.meeting"]().load({"meeting_form": "by_letter", "held_on": "2027-01-10", "summary": "s"})
+        FORMS["consultation.meeting"]().load({"meeting_form": "by_letter", "held_on": "2026-01-10", "summary": "s"})
+    with pytest.raises(ValidationError) as ahead:  # recorded once it was held: a day to come is refused
+        FORMS["consultation.meeting"]().load({"meeting_form": "on_site", "held_on": "2999-01-10", "summary": "s"})
+    assert "record the meeting once it was held" in str(ahead.value.messages["held_on"])
     assert "meeting_form" in refused.value.messages
     with pytest.raises(ValidationError) as refused:
         FORMS["consultation.return_visit"]().load({"reached": True, "satisfaction": "happy"})

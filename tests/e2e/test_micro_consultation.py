@@ -66,7 +66,7 @@ def test_a_case_settled_at_a_meeting_with_commitments_follow_up_and_a_satisfied_
         {
             "meeting_form": "on_site",
             "meeting_venue": "cr_jiefang",
-            "held_on": "2027-01-10",
+            "held_on": "2026-01-10",
             "attendees": ["member.zhou"],
             "units": ["transport", "education"],
             "summary": "现场协商路灯维修与学校周边照明",

@@ -264,7 +264,7 @@ def meeting_held(
             "case_id": cid,
             "form": "on_site",
             "venue": "cr_jiefang",
-            "held_on": "2027-01-10",
+            "held_on": "2026-01-10",
             "attendees": list(attendees),
             "units": list(units),
             "summary": summary,
@@ -415,7 +415,7 @@ def test_an_unknown_department_at_the_meeting_is_a_bpmn_error_and_records_nothin
             {
                 "case_id": cid,
                 "form": "online",
-                "held_on": "2027-01-10",
+                "held_on": "2026-01-10",
                 "units": ["nobody"],
                 "summary": "s",
                 "by": "member.li",
