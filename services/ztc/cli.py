@@ -246,34 +246,18 @@ def deploy(paths, check, draft, as_json):
             names = ", ".join(str(p) for p in held)
             problem = f"process '{process_id}' is in {len(held)} of the files given ({names}): deploy one of them"
             refused.append((held[-1], InvalidInput(problem, {"problems": [problem]})))
+    bad = {path for path, _ in refused}
     results = [{"file": str(path), **exc.to_dict()} for path, exc in refused]
-    if refused:
-        if check:  # what was checked says so, file by file, beside what was refused
-            bad = {path for path, _ in refused}
-            results += [
-                {"process_id": d.process_id, "version": d.version, "checked": True, "notes": d.notes}
-                for path, definitions in checked.items()
-                if path not in bad
-                for d in definitions
-            ]
-            if not as_json:
-                for path, definitions in checked.items():
-                    for d in definitions if path not in bad else ():
-                        click.echo(f"{path}: {d.process_id} version {d.version} valid")
+    if refused and not check:  # nothing is stored: say what was refused
+        _print_refusals(refused, as_json, results)
         if not as_json:
-            for path, exc in refused:
-                click.echo(f"{path}: refused", err=True)
-                for problem in exc.details.get("problems", []):
-                    click.echo(f"  - {problem}", err=True)
-                for note in exc.details.get("notes", []):
-                    click.echo(f"  note: {note}", err=True)
-            if not check:
-                click.echo(f"nothing deployed: {len(refused)} of the {len(units)} file(s) refused", err=True)
-        else:
-            click.echo(json.dumps(results, ensure_ascii=False, indent=2))
+            click.echo(f"nothing deployed: {len(refused)} of the {len(units)} file(s) refused", err=True)
         sys.exit(1)
+    # --check says, file by file, what is valid beside what was refused; a deploy stores every file.
     engine = None if check else _engine()
     for path, unit in units:
+        if path in bad:
+            continue
         stored = (
             [
                 {"process_id": d.process_id, "version": d.version, "checked": True, "notes": d.notes}
@@ -290,9 +274,21 @@ def deploy(paths, check, draft, as_json):
                 )
             for note in dict.fromkeys(n for row in stored for n in row.get("notes", [])):
                 click.echo(f"  note: {note}")
+    _print_refusals(refused, as_json, results)
+    sys.exit(1 if refused else 0)
+
+
+def _print_refusals(refused, as_json: bool, results: list) -> None:
+    """Each refused file with its problems on stderr, or, with --json, every result on stdout."""
     if as_json:
         click.echo(json.dumps(results, ensure_ascii=False, indent=2))
-    sys.exit(0)
+        return
+    for path, exc in refused:
+        click.echo(f"{path}: refused", err=True)
+        for problem in exc.details.get("problems", []):
+            click.echo(f"  - {problem}", err=True)
+        for note in exc.details.get("notes", []):
+            click.echo(f"  note: {note}", err=True)
 
 
 def _lint_help():
