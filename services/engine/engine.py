@@ -124,6 +124,16 @@ class Engine:
     ) -> InstanceView:
         return self.instances.start(process_id, business_key, data, principal, instance_id)
 
+    def start_once(
+        self,
+        process_id: str,
+        business_key: str | None,
+        data: dict[str, Any] | None,
+        principal: Mapping[str, Any] | None,
+        request_key: str,
+    ) -> InstanceView:
+        return self.instances.start_once(process_id, business_key, data, principal, request_key)
+
     def start_command(self, raw: dict[str, Any]) -> InstanceView:
         return self.instances.start_command(raw)
 

@@ -27,6 +27,11 @@ from .views import IncidentView, InstanceView
 EXISTS = select(INSTANCES.c.id).where(INSTANCES.c.id == bindparam("instance_id"))
 
 
+def keyed_id(key: str) -> str:
+    """An instance id made from ``key``: the same key, the same id (a start is idempotent by it)."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, key))
+
+
 class Instances:
     def __init__(
         self, store: InstanceStore, deployments: Deployments, incident_dict: Callable[[Incident], IncidentView]
@@ -60,13 +65,28 @@ class Instances:
         except IntegrityError:
             return self.get(instance_id)  # a concurrent delivery of the same start won
 
+    def start_once(
+        self,
+        process_id: str,
+        business_key: str | None,
+        data: Mapping[str, Any] | None,
+        principal: Mapping[str, Any] | None,
+        request_key: str,
+    ) -> InstanceView:
+        """An operator's start, once per request: the instance's id is made from who asked, the
+        process and the request's idempotency key, so a redelivered call answers the instance it
+        made (:meth:`start` with that id)."""
+        who = (principal or {}).get("user") or ""
+        instance_id = keyed_id(f"ztc-http-start:{who}:{process_id}:{request_key}")
+        return self.start(process_id, business_key, data, principal, instance_id=instance_id)
+
     def start_command(self, raw: dict[str, Any]) -> InstanceView:
         """Start a process from a start command sent over the bus (idempotent by command id)."""
         try:
             command = contracts.StartSchema().load(raw)
         except ValidationError as exc:
             raise InvalidInput("malformed start command", exc.messages) from None
-        instance_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"ztc-start:{command['command_id']}"))
+        instance_id = keyed_id(f"ztc-start:{command['command_id']}")
         return self.start(
             command["process_id"],
             command["business_key"],

@@ -4,7 +4,6 @@ listener, and the timer tick. Every method hands straight to :class:`Engine`."""
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Mapping
 from typing import Any
 
@@ -162,11 +161,9 @@ class EngineService(Pingable):
         ``request_key`` (the HTTP request's idempotency key) makes it once per request: the
         instance's id is made from it, so a redelivered call answers the instance it made."""
         _require_operator(principal, "start a process instance directly")
-        instance_id = None
-        if request_key is not None:
-            who = (principal or {}).get("user") or ""
-            instance_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"ztc-http-start:{who}:{process_id}:{request_key}"))
-        return self.engine.start(process_id, business_key, data, principal, instance_id=instance_id)
+        if request_key is None:
+            return self.engine.start(process_id, business_key, data, principal)
+        return self.engine.start_once(process_id, business_key, data, principal, request_key)
 
     @api
     def get_instance(self, instance_id: str) -> InstanceView:
