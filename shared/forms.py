@@ -8,8 +8,6 @@ diagram reads has a default, so an expression never meets an undefined name.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, validate, validates, validates_schema
@@ -329,25 +327,11 @@ class OpinionForwardForm(Form):
             raise ValidationError("name the departments it is forwarded to", "units")
 
 
-def _opinion_rules() -> dict[str, Any]:
-    """bpmn/rules/opinion.yaml as written (intake checks that rulebook whole; a form reads a
-    number or a list of codes from it), read again when the file changes."""
-    from shared.rulebook import RULES_DIRECTORY
-
-    path = RULES_DIRECTORY / "opinion.yaml"
-    return _opinion_rules_of(str(path), path.stat().st_mtime)
-
-
-@lru_cache(maxsize=4)
-def _opinion_rules_of(path: str, mtime: float) -> dict[str, Any]:
-    from shared import yamlio
-
-    rules: dict[str, Any] = yamlio.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-    return rules
-
-
 def _opinion_max_title() -> int:
-    return int((_opinion_rules().get("limits") or {}).get("max_title") or 100)
+    """``limits.max_title`` of bpmn/rules/opinion.yaml (intake's rulebook, read as written)."""
+    from shared.rulebook import rules_as_written
+
+    return int((rules_as_written("opinion").get("limits") or {}).get("max_title") or 100)
 
 
 def _consultation_codes(section: str) -> list[str]:

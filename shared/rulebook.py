@@ -29,7 +29,7 @@ from marshmallow import Schema, ValidationError, post_load, validate, validates,
 from shared.contracts import field_types as fields
 
 from shared.calendar import CHINA_TZ, DataFileError, WorkingCalendar, load_yaml, local_date
-from shared import config
+from shared import config, yamlio
 from shared.contracts.jobs.assignment import OUTCOMES
 from shared.contracts.rpc.consultations import VENUE_KINDS
 
@@ -703,3 +703,17 @@ def current_rulebook(name: str) -> Rulebook:
     """``name``'s rulebook as its file is now: read again when the file changes."""
     path = RULES_DIRECTORY / f"{name}.yaml"
     return _cached_rulebook(name, str(path), path.stat().st_mtime)
+
+
+@functools.lru_cache(maxsize=8)
+def _cached_as_written(path: str, mtime: float) -> dict[str, Any]:
+    rules: dict[str, Any] = yamlio.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    return rules
+
+
+def rules_as_written(name: str) -> dict[str, Any]:
+    """``name``'s rulebook file as plain YAML, unchecked, read again when the file changes: for a
+    reader outside the service that owns and checks it (the opinion rulebook is intake's; a form or
+    a console page only reads a limit or a list of codes from it)."""
+    path = RULES_DIRECTORY / f"{name}.yaml"
+    return _cached_as_written(str(path), path.stat().st_mtime)

@@ -7,12 +7,8 @@ instruction needs an adopted report on its channel); these pages show what it an
 
 from __future__ import annotations
 
-from functools import lru_cache
-from pathlib import Path
 
-
-from shared import yamlio
-from shared.rulebook import RULES_DIRECTORY
+from shared.rulebook import rules_as_written
 
 from ..http import http
 from .views import page, page_number, pager_of, redirect, year_asked
@@ -32,13 +28,7 @@ def opinion_labels() -> dict:
 def opinion_rulebook() -> dict:
     """``bpmn/rules/opinion.yaml`` as the console reads it (what its pages show, not what intake
     checks), read again when the file changes."""
-    path = RULES_DIRECTORY / "opinion.yaml"
-    return _rules_of(str(path), path.stat().st_mtime)
-
-
-@lru_cache(maxsize=4)
-def _rules_of(path: str, mtime: float) -> dict:
-    return yamlio.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    return rules_as_written("opinion")
 
 
 def awaiting_instruction(items: list[dict]) -> list[dict]:
