@@ -12,7 +12,6 @@ documentation pool of a collaboration, say) is kept as documentation, and a note
 
 from __future__ import annotations
 
-import ast
 import copy
 import keyword
 import re
@@ -26,7 +25,9 @@ from shared import contracts, evaluator
 from shared.forms import FORMS
 
 from .expressions import (
+    NOT_A_CONSTANT,
     bare_iso,
+    constant,
     foreign,
     foreign_advice,
     spaced_names,
@@ -344,23 +345,6 @@ def _user_tasks(doc: Document, process: Element, strip: list[Element]) -> Iterab
             )
 
 
-def _literal_int(text: str) -> int | None:
-    """The integer ``text`` writes literally (``3``, ``10_000``), or None for anything else."""
-    try:
-        value = ast.literal_eval(text)
-    except (ValueError, SyntaxError, MemoryError, RecursionError):
-        return None
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-def _literal_true(text: str) -> bool:
-    """``text`` is a constant that is always true (``True``, ``1``, ``'yes'``)."""
-    try:
-        return bool(ast.literal_eval(text))
-    except (ValueError, SyntaxError, MemoryError, RecursionError):
-        return False
-
-
 def _loops(doc: Document, process: Element, strip: list[Element]) -> Iterable[DiagramProblem]:
     for mi in doc.xpath(".//bpmn:multiInstanceLoopCharacteristics", process):
         cardinality = doc.xpath("./bpmn:loopCardinality", mi)
@@ -382,8 +366,8 @@ def _loops(doc: Document, process: Element, strip: list[Element]) -> Iterable[Di
                 "multi-instance",
             )
         for node in cardinality:
-            count = _literal_int((node.text or "").strip())
-            too_many = bounds.instances_problem(count) if count is not None else None
+            count = constant(node.text)
+            too_many = bounds.instances_problem(count)
             if too_many:
                 yield doc.problem(
                     node,
@@ -402,7 +386,9 @@ def _loops(doc: Document, process: Element, strip: list[Element]) -> Iterable[Di
                 )
     for loop in doc.xpath(".//bpmn:standardLoopCharacteristics", process):
         conditions = [(c.text or "").strip() for c in doc.xpath("./bpmn:loopCondition", loop)]
-        if loop.get("loopMaximum") is None and any(_literal_true(text) for text in conditions):
+        if loop.get("loopMaximum") is None and any(
+            (value := constant(text)) is not NOT_A_CONSTANT and bool(value) for text in conditions
+        ):
             yield doc.problem(
                 loop,
                 f"loop's condition {conditions[0]} is always true and it has no loopMaximum, so it would never stop",

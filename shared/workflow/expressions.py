@@ -302,15 +302,22 @@ def bare_iso(text: str) -> bool:
     return bool(_ISO_DURATION.match(source) or _ISO_DATE.match(source) or _ISO_CYCLE.match(source))
 
 
+NOT_A_CONSTANT = object()
+
+
+def constant(text: str | None) -> object:
+    """The value ``text`` writes as a Python literal (``'P3D'``, ``20000``, ``True``), or
+    :data:`NOT_A_CONSTANT` for an expression that needs the task data or a computation."""
+    try:
+        return ast.literal_eval((text or "").strip())
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return NOT_A_CONSTANT
+
+
 def string_literal(text: str) -> str | None:
     """The value of ``text`` if it is a Python string literal, else None."""
-    try:
-        tree = ast.parse((text or "").strip(), mode="eval")
-    except SyntaxError:
-        return None
-    if isinstance(tree.body, ast.Constant) and isinstance(tree.body.value, str):
-        return tree.body.value
-    return None
+    value = constant(text)
+    return value if isinstance(value, str) else None
 
 
 def _duration_from_words(value: str) -> str | None:
