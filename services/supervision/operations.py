@@ -134,7 +134,8 @@ def open_deadlines(uow: SupervisionUnitOfWork, rules: SupervisionRules, params: 
         new_deadline(number, d, unit=unit, units=owners, start_event=start_event, started_at=now, by=by)
         for d, unit, owners in computed
     ]
-    if new_answering or live_reply_row is None:
+    reply_restarts = bool(new_answering) or live_reply_row is None
+    if reply_restarts:
         # The reply clock counts from signing; until the answering units sign, from the end of their
         # sign-for limit (reply_clock: signing moves it earlier, with a clock_start change).
         signing_ends = max(ends_at(d.due) for d, unit, _ in computed if d.rule == SIGN_FOR_RULE and unit in answering)
@@ -159,7 +160,7 @@ def open_deadlines(uow: SupervisionUnitOfWork, rules: SupervisionRules, params: 
     uow.flush()
     reason = f"reassigned on {now.astimezone(CHINA_TZ).date().isoformat()}: the clocks start again"
     for old in (row for row in earlier if row.closed_at is None):
-        if old.unit in kept or (old.rule in REPLY_RULES and not any(new.rule in REPLY_RULES for new in fresh)):
+        if old.unit in kept or (old.rule in REPLY_RULES and not reply_restarts):
             continue  # a kept unit's clock, or the reply clock of kept units only: it goes on
         counterpart = next(
             (
@@ -183,8 +184,8 @@ def open_deadlines(uow: SupervisionUnitOfWork, rules: SupervisionRules, params: 
         )
     uow.flush()
     unit_facts.apply_pending(uow, number, rules)
-    reply = next((row for row in fresh if row.rule in REPLY_RULES), None) or live_reply(uow, number)
-    assert reply is not None  # opened above, or the kept units' live one
+    reply = fresh[-1] if reply_restarts else live_reply_row  # opened above, or the kept units' live one
+    assert reply is not None
     return {
         "deadlines": [{"id": row.id, "rule": row.rule, "unit": row.unit, "due": row.due.isoformat()} for row in fresh],
         "next_check": _at(_next_check(uow, rules, reply, now)),

@@ -16,8 +16,6 @@ from __future__ import annotations
 from datetime import datetime
 
 from shared import clock
-from shared.contracts.bus import EventSchema
-from shared.validation import load
 
 from .records import live_reply, record_change
 from .unit_of_work import SupervisionUnitOfWork
@@ -26,9 +24,9 @@ SUBMITTED, SENT_BACK = "handling.reply_submitted", "handling.sent_back"
 HEARD = (SUBMITTED, SENT_BACK)
 
 
-def hear(uow: SupervisionUnitOfWork, body: dict) -> dict:
-    """Apply one of :data:`HEARD`; returns ``{event_id, deadline_id, awaiting_review}``."""
-    event = load(EventSchema, body, "the event")
+def hear(uow: SupervisionUnitOfWork, event: dict) -> dict:
+    """Apply one of :data:`HEARD`, an event :mod:`.unit_facts` loaded (``contracts.EventSchema``);
+    returns ``{event_id, deadline_id, awaiting_review}``."""
     number = event["subject"]
     uow.lock(f"supervision:{number}")
     row = live_reply(uow, number)

@@ -63,7 +63,7 @@ def hear(uow: SupervisionUnitOfWork, body: dict, rules: SupervisionRules) -> dic
     if event["name"] == contracts.PROCESS_CANCELLED:
         return cancellation.hear(uow, body)
     if event["name"] in reply_review.HEARD:
-        return reply_review.hear(uow, body)
+        return reply_review.hear(uow, event)
     payload = load(UnitActedPayload, event["payload"], f"the payload of {event['name']}")
     uow.lock(f"supervision:{event['subject']}")  # not beside an open_deadlines of it
     fact = uow.deadlines.fact(event["event_id"])
