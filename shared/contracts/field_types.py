@@ -1,6 +1,6 @@
 """The marshmallow field types every schema of the project uses, imported as
-``from shared.contracts import field_types as fields``: marshmallow's own, except two that refuse
-what a client did not mean instead of guessing.
+``from shared.contracts import field_types as fields``: marshmallow's own, except these, which
+refuse what a client did not mean instead of guessing.
 
 - :class:`Integer`: a whole number. marshmallow's cuts ``5.5`` to ``5`` without a word (a
   correction of 3.7 points would book 3); here it is refused. A JSON number that is whole
@@ -11,8 +11,9 @@ what a client did not mean instead of guessing.
 - :class:`DateTime` and :class:`Date`: a moment or a day of the years 1900-2999, the years every
   route takes, written ``YYYY-MM-DD`` (a moment: then ``THH:MM[:SS[.ffffff]]`` and a zone ``Z`` or
   ``+08:00``). Python reads ``20261203`` and ``2026-W49-4`` as dates too; a client that sent them
-  meant something the contract does not say. marshmallow's take year 1 and year 9999; ``9999-12-31T23:59:59-05:00`` is a moment
-  past any the product can hold in UTC, and converting it failed deep in whatever used it.
+  meant something the contract does not say. marshmallow's take year 1 and year 9999;
+  ``9999-12-31T23:59:59-05:00`` is a moment past any the product can hold in UTC, and converting
+  it failed deep in whatever used it. ``AwareDateTime`` is marshmallow's, within the same years.
 
 Their refusals read as marshmallow's ("Not a valid integer.", "Not a valid boolean.").
 ``tests/unit/shared/test_field_types.py`` holds every schema to these (no module imports
