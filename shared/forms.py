@@ -7,6 +7,7 @@ diagram reads has a default, so an expression never meets an undefined name.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -22,6 +23,24 @@ FOLLOWUP_CATEGORY = "B"  # 正在解决或列入计划: the category whose reply
 class Form(Schema):
     class Meta:
         unknown = RAISE
+
+
+def _a_directory_unit(code: str) -> None:
+    """A unit code the form names is in the unit directory (``deploy/seed/units.yaml``, which the
+    assignment service seeds its directory from and intake checks forwarding with): a typo is
+    refused here, with the closest codes, rather than failing the job after the task is done."""
+    from shared.names import seeded_units
+
+    known = seeded_units()
+    if code not in known:
+        close = difflib.get_close_matches(code, list(known), n=3, cutoff=0.6)
+        hint = f"; did you mean {' or '.join(close)}?" if close else ""
+        raise ValidationError(f"{code!r} is not a unit of the directory{hint}")
+
+
+def _unit_code(**kwargs: Any) -> fields.String:
+    """A unit code field checked against the directory."""
+    return fields.String(validate=[validate.Length(min=1, max=100), _a_directory_unit], **kwargs)
 
 
 class SmokeReviewForm(Form):
@@ -75,9 +94,9 @@ class FilingDecisionForm(Form):
 
 class AssignForm(Form):
     mode = fields.String(required=True, validate=validate.OneOf(["single", "several", "lead_co"]))
-    units = fields.List(fields.String(validate=validate.Length(min=1)), load_default=list)
-    lead = fields.String(load_default=None, allow_none=True)
-    co_units = fields.List(fields.String(validate=validate.Length(min=1)), load_default=list)
+    units = fields.List(_unit_code(), load_default=list)
+    lead = _unit_code(load_default=None, allow_none=True)
+    co_units = fields.List(_unit_code(), load_default=list)
 
     @validates_schema
     def _units_fit_the_mode(self, data: dict[str, Any], **kwargs: object) -> None:
@@ -318,7 +337,7 @@ class OpinionForwardForm(Form):
     """转办: forward the adopted item to departments (unit codes) with a request, or not."""
 
     forward = fields.Boolean(required=True)
-    units = fields.List(fields.String(validate=validate.Length(min=1)), load_default=list)
+    units = fields.List(_unit_code(), load_default=list)
     forward_request = fields.String(load_default="", validate=validate.Length(max=2000))
 
     @validates_schema
@@ -396,7 +415,7 @@ class ConsultationMeetingForm(Form):
     meeting_venue = fields.String(load_default=None, allow_none=True)
     held_on = fields.Date(required=True)
     attendees = fields.List(fields.String(validate=validate.Length(min=1, max=100)), load_default=list)
-    units = fields.List(fields.String(validate=validate.Length(min=1, max=100)), load_default=list)
+    units = fields.List(_unit_code(), load_default=list)
     summary = fields.String(required=True, validate=validate.Length(min=1, max=4000))
 
     @validates_schema
