@@ -478,3 +478,13 @@ def conforms(schema, data, where="answer"):
                 conforms(field.inner.schema, item, f"{where}.{name}[{i}]")
         else:
             field.deserialize(value, name, data)  # raises if the type or a null is not allowed
+
+
+def members_directory_lacks(users: list[str]) -> list[str]:
+    """Those of ``users`` the seeded members directory (``deploy/seed/members.yaml``) does not know:
+    what the evaluation service answers the assignment service's jobs, for tests that run the jobs
+    without it."""
+    from shared.names import seeded_members
+
+    known = seeded_members()
+    return [user for user in users if user not in known]

@@ -44,6 +44,7 @@ class AssignmentService(Pingable, ConsultationEntrypoints):
     business_key = BusinessKey()
     intake = ServiceRpc("intake")  # knows who proposed what: proposers read their proposal's reply
     supervision = ServiceRpc("supervision")  # keeps the reply deadline an extension is asked before
+    evaluation = ServiceRpc("evaluation")  # keeps the members directory a case's member is checked in
 
     @property
     def uow(self) -> SqlAssignmentUnitOfWork:

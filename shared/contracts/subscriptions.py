@@ -129,7 +129,7 @@ BUS_USE: dict[str, BusUse] = {
         listens=(hears("assignment", ASSIGNMENT_HEARS), Listened(UNIT_COMMANDS_QUEUE, UNIT_COMMANDS_EXCHANGE, ("#",))),
         jobs=True,
         rpc_server=True,
-        rpc_targets=("intake", "supervision"),
+        rpc_targets=("evaluation", "intake", "supervision"),
     ),
     "supervision": BusUse(
         listens=(hears("supervision", SUPERVISION_HEARS),), jobs=True, rpc_server=True, rpc_targets=("intake",)

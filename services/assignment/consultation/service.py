@@ -62,10 +62,17 @@ class ConsultationEntrypoints:
         cases.acting(principal)
         return directory.coverage(self.uow)
 
+    def _unknown_members(self, principal):
+        """``users -> those the members directory does not know``, asked of the evaluation service
+        (``self.evaluation``, the service's RPC proxy)."""
+        return lambda users: self.evaluation.unknown_members(users, principal=principal)
+
     # -- jobs: bpmn/micro_consultation.bpmn ----------------------------------------------------
     @job("assignment.dispatch_case")
     def dispatch_case(self, params, principal):
-        return steps.dispatch_case(self.uow, self.consultation_rules, params, principal)
+        return steps.dispatch_case(
+            self.uow, self.consultation_rules, params, principal, self._unknown_members(principal)
+        )
 
     @job("assignment.case_not_taken")
     def case_not_taken(self, params, principal):
@@ -89,7 +96,9 @@ class ConsultationEntrypoints:
 
     @job("assignment.record_meeting")
     def record_meeting(self, params, principal):
-        return steps.record_meeting(self.uow, self.consultation_rules, params, principal)
+        return steps.record_meeting(
+            self.uow, self.consultation_rules, params, principal, self._unknown_members(principal)
+        )
 
     @job("assignment.remind_commitments")
     def remind_commitments(self, params, principal):

@@ -9,6 +9,7 @@ notifications carry stable ids, so a retried job tells nobody twice).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -37,6 +38,9 @@ from .schemas import (
 if TYPE_CHECKING:
     from ..unit_of_work import AssignmentUnitOfWork
 
+# ``users -> those of them the members directory does not know`` (the evaluation service keeps it).
+UnknownMembers = Callable[[list[str]], list[str]]
+
 
 def _due(rules: ConsultationRules, rule: str, start: datetime | None = None) -> tuple[str, dict]:
     return rules.due(rule, start or clock.now())
@@ -46,12 +50,22 @@ def _dt(value: str) -> datetime:
     return datetime.fromisoformat(value)
 
 
-def dispatch_case(uow: AssignmentUnitOfWork, rules: ConsultationRules, params: dict, principal: dict | None) -> dict:
-    """派单: staff give the case to a member, who has the rulebook's ``take_case`` time to take it."""
+def dispatch_case(
+    uow: AssignmentUnitOfWork,
+    rules: ConsultationRules,
+    params: dict,
+    principal: dict | None,
+    unknown_members: UnknownMembers,
+) -> dict:
+    """派单: staff give the case to a member, who has the rulebook's ``take_case`` time to take it.
+    A member the members directory does not know is the BPMN error ``unknown_member``: back to
+    staff, instead of a case nobody can see lapsing after the take time."""
     data = load(DispatchParams, params, "assignment.dispatch_case parameters")
     case = case_by_id(uow, data["case_id"])
     take_due, provenance = _due(rules, "take_case")
     if case.status != "dispatched" or case.member != data["member"]:
+        if unknown_members([data["member"]]):
+            raise BusinessError("unknown_member", f"{data['member']!r} is not in the members directory")
         case.status, case.member = "dispatched", data["member"]
         record(
             uow,
@@ -232,10 +246,17 @@ def record_converted_outcome(
     return {"status": case.status}
 
 
-def record_meeting(uow: AssignmentUnitOfWork, rules: ConsultationRules, params: dict, principal: dict | None) -> dict:
+def record_meeting(
+    uow: AssignmentUnitOfWork,
+    rules: ConsultationRules,
+    params: dict,
+    principal: dict | None,
+    unknown_members: UnknownMembers,
+) -> dict:
     """A consultation meeting held (``consultation.meeting_held``); each department named is asked
-    to commit within the rulebook's ``commitment`` time. An unknown form, venue or department is
-    the BPMN error ``unknown_meeting_detail``: the member corrects the record."""
+    to commit within the rulebook's ``commitment`` time. An unknown form, venue, department or
+    attending member is the BPMN error ``unknown_meeting_detail``: the member corrects the record
+    (an attendee the members directory lacks would have scored nothing, silently)."""
     data = load(MeetingParams, params, "assignment.record_meeting parameters")
     case = case_by_id(uow, data["case_id"])
     require_for_job(rules, "meeting_forms", data["form"], "unknown_meeting_detail")
@@ -246,6 +267,11 @@ def record_meeting(uow: AssignmentUnitOfWork, rules: ConsultationRules, params: 
         raise BusinessError("unknown_meeting_detail", f"no department {', '.join(unknown)} in the directory")
     units = list(dict.fromkeys(data["units"]))
     attendees = list(dict.fromkeys([case.member, *data["attendees"]] if case.member else data["attendees"]))
+    strangers = unknown_members(list(data["attendees"])) if data["attendees"] else []
+    if strangers:
+        raise BusinessError(
+            "unknown_meeting_detail", f"attendees {', '.join(strangers)} are not in the members directory"
+        )
     commitment_due, provenance = _due(rules, "commitment")
     meeting = uow.cases.meeting_held(case.id, data["held_on"], data["summary"])
     if meeting is None:

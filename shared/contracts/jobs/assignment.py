@@ -204,7 +204,7 @@ register(
         "record that staff refused a unit's extension request",
         ("no_extension_request",),
     ),
-    Operation("assignment.dispatch_case", DispatchCase, "give a case to a member (派单)"),
+    Operation("assignment.dispatch_case", DispatchCase, "give a case to a member (派单)", ("unknown_member",)),
     Operation("assignment.case_not_taken", CaseNotTaken, "the member did not take the case in time"),
     Operation("assignment.take_case", TakeCase, "the member takes the case or declines it (接单)"),
     Operation("assignment.record_decision", RecordDecision, "what the consultation decided (解单)"),

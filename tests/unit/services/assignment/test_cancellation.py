@@ -24,7 +24,7 @@ from shared import contracts as shared_contracts
 from shared.config import ROOT
 from shared.errors import Conflict, InvalidInput
 from tests.unit.services.assignment.fakes import FakeAssignmentUnitOfWork
-from tests.support import process_cancelled
+from tests.support import process_cancelled, members_directory_lacks
 
 STAFF = {"user": "staff.wang", "roles": ["staff"], "unit": None}
 LI = {"user": "member.li", "roles": ["member"], "unit": None}
@@ -488,7 +488,11 @@ def registered(uow, case_rules):
 def taken_by_li(uow, case_rules):
     number, case_id = registered(uow, case_rules)
     steps.dispatch_case(
-        uow, case_rules, {"case_id": case_id, "member": "member.li", "dispatched_by": "staff.wang"}, None
+        uow,
+        case_rules,
+        {"case_id": case_id, "member": "member.li", "dispatched_by": "staff.wang"},
+        None,
+        members_directory_lacks,
     )
     steps.take_case(uow, case_rules, {"case_id": case_id, "accepted": True, "by": "member.li"}, None)
     return number, case_id
@@ -553,7 +557,9 @@ def after_a_meeting(uow, case_rules, units=("transport", "housing")):
     number, case_id = taken_by_li(uow, case_rules)
     steps.record_decision(uow, case_rules, {"case_id": case_id, "outcome": "meeting", "by": "member.li"}, None)
     meeting = {"case_id": case_id, "form": "on_site", "held_on": "2026-03-05", "summary": "现场协商", "by": "member.li"}
-    steps.record_meeting(uow, case_rules, {**meeting, "units": list(units), "attendees": []}, None)
+    steps.record_meeting(
+        uow, case_rules, {**meeting, "units": list(units), "attendees": []}, None, members_directory_lacks
+    )
     return number, case_id
 
 

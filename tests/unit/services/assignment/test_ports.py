@@ -23,7 +23,7 @@ from shared.calendar import CHINA_TZ
 from shared.config import ROOT
 from shared.errors import TooLate
 from tests.unit.services.assignment.fakes import FakeAssignmentUnitOfWork
-from tests.support import FAR_YEAR
+from tests.support import FAR_YEAR, members_directory_lacks
 
 STAFF = {"user": "staff.wang", "roles": ["staff"], "unit": None}
 LI = {"user": "member.li", "roles": ["member"], "unit": None}
@@ -157,11 +157,19 @@ def test_a_case_goes_from_registration_to_closing_through_the_ports_alone(uow):
     [start] = [m for m in uow.sent if m["kind"] == "start"]
     assert (start["process_id"], start["business_key"]) == ("micro_consultation", number)
 
-    steps.dispatch_case(uow, rules, {"case_id": case_id, "member": "member.li", "dispatched_by": "staff.wang"}, None)
+    steps.dispatch_case(
+        uow,
+        rules,
+        {"case_id": case_id, "member": "member.li", "dispatched_by": "staff.wang"},
+        None,
+        members_directory_lacks,
+    )
     steps.take_case(uow, rules, {"case_id": case_id, "accepted": True, "by": "member.li"}, None)
     steps.record_decision(uow, rules, {"case_id": case_id, "outcome": "meeting", "by": "member.li"}, None)
     meeting = {"case_id": case_id, "form": "on_site", "held_on": "2026-03-05", "summary": "现场协商", "by": "member.li"}
-    steps.record_meeting(uow, rules, {**meeting, "units": ["transport"], "attendees": []}, None)
+    steps.record_meeting(
+        uow, rules, {**meeting, "units": ["transport"], "attendees": []}, None, members_directory_lacks
+    )
     [asked] = uow.events("notify.consultation.commitment_requested")
     assert asked["payload"]["recipients"] == ["unit:transport"]
     cases.record_commitment(uow, number, {"actions": "更换路灯", "done_by": "2026-04-01"}, TRANSPORT)

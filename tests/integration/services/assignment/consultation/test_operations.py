@@ -25,7 +25,8 @@ from shared.config import ROOT
 from shared.db import dispose_all, migrate, session_factory, transaction
 from shared.errors import BusinessError, Conflict, Forbidden, InvalidInput, NotFound
 from shared.messaging import topology
-from tests.support import NEXT_YEAR, sealed_job, signing_rpc, get_messages, publish, wait_for
+from shared.names import seeded_members
+from tests.support import NEXT_YEAR, sealed_job, signing_rpc, get_messages, publish, wait_for, members_directory_lacks
 
 # The operations on a migrated database of each kind (JSON columns, numbering, constraints).
 pytestmark = pytest.mark.both_databases
@@ -98,6 +99,7 @@ def taken_by_li(session, number):
         RULES,
         {"case_id": cid, "member": "member.li", "dispatched_by": "staff.wang"},
         None,
+        members_directory_lacks,
     )
     steps.take_case(uow(session), RULES, {"case_id": cid, "accepted": True, "by": "member.li"}, None)
     session.commit()
@@ -242,6 +244,7 @@ def test_dispatch_and_take_tell_the_member_and_announce_the_taker(session):
         RULES,
         {"case_id": cid, "member": "member.li", "dispatched_by": "staff.wang"},
         None,
+        members_directory_lacks,
     )
     assert result["deadline"]["rule"] == "take_case" and result["deadline"]["rulebook"] == "micro_consultation"
     [told] = outbox(session, "notify.consultation.dispatched")
@@ -271,6 +274,7 @@ def meeting_held(
             "by": "member.li",
         },
         None,
+        members_directory_lacks,
     )
     session.commit()
     return cid, result
@@ -421,8 +425,57 @@ def test_an_unknown_department_at_the_meeting_is_a_bpmn_error_and_records_nothin
                 "by": "member.li",
             },
             None,
+            members_directory_lacks,
         )
     assert error.value.code == "unknown_meeting_detail"
+
+
+def test_an_attendee_the_members_directory_lacks_is_a_bpmn_error_and_records_nothing(session):
+    number = registered(session)["number"]
+    cid = taken_by_li(session, number)
+    meeting = {"case_id": cid, "form": "online", "held_on": "2026-01-10", "summary": "s", "by": "member.li"}
+    with pytest.raises(BusinessError) as error:
+        steps.record_meeting(
+            uow(session),
+            RULES,
+            {**meeting, "attendees": ["member.zhou", "member.nobody"]},
+            None,
+            members_directory_lacks,
+        )
+    assert error.value.code == "unknown_meeting_detail" and "member.nobody" in error.value.message
+    assert "member.zhou" not in error.value.message
+    assert cases.get(uow(session), number, STAFF)["meetings"] == []
+    assert outbox(session, "consultation.meeting_held") == []
+
+
+def test_a_member_the_directory_lacks_is_not_dispatched(session):
+    """A typo in the dispatch would leave the case with nobody who can see it until the take time
+    lapses: it is the BPMN error ``unknown_member`` (back to staff), and the case stays as it was."""
+    number = registered(session)["number"]
+    cid = case_id(session, number)
+    asked = []
+
+    def lacks(users):
+        asked.append(users)
+        return members_directory_lacks(users)
+
+    dispatch = {"case_id": cid, "member": "member.nobody", "dispatched_by": "staff.wang"}
+    with pytest.raises(BusinessError) as error:
+        steps.dispatch_case(uow(session), RULES, dispatch, None, lacks)
+    assert (error.value.code, error.value.message) == (
+        "unknown_member",
+        "'member.nobody' is not in the members directory",
+    )
+    case = cases.get(uow(session), number, STAFF)
+    assert case["status"] == "registered" and outbox(session, "notify.consultation.dispatched") == []
+    assert (
+        steps.dispatch_case(uow(session), RULES, {**dispatch, "member": "member.li"}, None, lacks)["member"]
+        == "member.li"
+    )
+    session.commit()
+    # Delivered again: the case already is the member's, and the directory is not asked again.
+    steps.dispatch_case(uow(session), RULES, {**dispatch, "member": "member.li"}, None, lacks)
+    assert asked == [["member.nobody"], ["member.li"]]
 
 
 def test_the_return_visit_reopens_an_unsatisfied_case_once_then_closes_with_the_satisfaction(session):
@@ -528,7 +581,11 @@ def test_a_member_who_did_not_take_the_case_is_not_its_taker(session, how):
     number = registered(session)["number"]
     cid = case_id(session, number)
     steps.dispatch_case(
-        uow(session), RULES, {"case_id": cid, "member": "member.zhou", "dispatched_by": "staff.wang"}, None
+        uow(session),
+        RULES,
+        {"case_id": cid, "member": "member.zhou", "dispatched_by": "staff.wang"},
+        None,
+        members_directory_lacks,
     )
     if how == "declined":
         steps.take_case(
@@ -587,12 +644,24 @@ def test_the_case_event_log_is_append_only(session):
 # -- the service over the real broker -----------------------------------------------------------------
 @pytest.fixture
 def assignment_service(settings, skipping_clock):
+    """The assignment service, and the evaluation service it asks whether a member is in the members
+    directory (seeded as ``make run`` seeds it)."""
+    from services.evaluation.points.directory import ensure_members
+    from services.evaluation.points.rules import RulebookPointsRules
+    from services.evaluation.service import EvaluationService
+    from services.evaluation.unit_of_work import SqlEvaluationUnitOfWork
+
     migrate("assignment", settings.database_url("assignment"))
     with transaction(session_factory(settings.database_url("assignment"))) as s:
         seed(s)
+    migrate("evaluation", settings.database_url("evaluation"))
+    members = [{"user": user, "name": name, "sector": "教育界"} for user, name in seeded_members().items()]
+    with transaction(session_factory(settings.database_url("evaluation"))) as s:
+        ensure_members(SqlEvaluationUnitOfWork(s), RulebookPointsRules(), members)
     topology.declare(settings.amqp_uri)
     runner = ServiceRunner(settings.nameko_config())
     runner.add_service(AssignmentService)
+    runner.add_service(EvaluationService)
     runner.start()
     yield settings
     runner.stop()
