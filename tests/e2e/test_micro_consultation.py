@@ -199,6 +199,26 @@ def test_the_venue_directory_and_its_coverage(running):
     assert api("member", "GET", "/api/venues?kind=pub").status_code == 400
 
 
+def test_a_case_dispatched_to_a_member_the_directory_lacks_comes_back_to_staff_saying_why(running):
+    api = Api(*running)
+    title = "公交站台缺少遮阳棚"
+    number = api("staff", "POST", "/api/consultations", {**ISSUE, "title": title}, expect=201).json()["number"]
+    first = api.task("staff", "dispatch", number)
+    step(api, "staff", number, "dispatch", {"dispatch_action": "dispatch", "member": "member.nobdy"})
+
+    def back_again():
+        tasks = api("staff", "GET", f"/api/tasks?business_key={number}", expect=200).json()["items"]
+        return [t for t in tasks if t["task"] == "dispatch" and t["task_id"] != first["task_id"]]
+
+    [again] = wait_for(back_again, timeout=60, message=f"the dispatch of {number} back to staff")
+    history = api("staff", "GET", f"/api/instances/{again['instance_id']}/history", expect=200).json()
+    [why] = [h["data"] for h in history if h["action"] == "bpmn_error"]
+    assert why["code"] == "unknown_member" and "'member.nobdy' is not in the members directory" in why["message"]
+    assert case(api, number)["status"] == "registered", "nobody was told, nothing was recorded"
+    step(api, "staff", number, "dispatch", {"dispatch_action": "dispatch", "member": "member.li"})
+    assert until_status(api, number, "dispatched")["member"] == "member.li"
+
+
 def test_forbidden_actions_and_malformed_input_are_refused(running):
     api = Api(*running)
     refused = api("staff", "POST", "/api/consultations", {"venue": "cp_jiefang", "title": "", "resident_phone": "x"})
