@@ -47,10 +47,9 @@ def main(argv=None) -> int:
 
     logs.configure(args.service, settings)  # ZTC_LOG_FORMAT=json: JSON lines with the ids
     make_cooperative(settings)
-    if settings.clock_offset_file:
-        from shared import clock
+    from shared import clock
 
-        clock.install(clock.OffsetClock(settings.clock_offset_file))
+    if clock.follow_offset_file(settings.clock_offset_file):
         log.warning("the clock is offset by %s (demonstrations and tests only)", settings.clock_offset_file)
     runner = ServiceRunner(settings.nameko_config())
     runner.add_service(service_class(args.service))

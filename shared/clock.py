@@ -138,6 +138,16 @@ class _ClockDatetime(datetime):
         return value.astimezone(tz) if tz is not None else value.replace(tzinfo=None)
 
 
+def follow_offset_file(path: str | None) -> bool:
+    """Run this process on the :class:`OffsetClock` of ``path`` (``ZTC_CLOCK_OFFSET_FILE``) when one
+    is configured, as every service does: a demonstration's or a test's moved clock then stamps what
+    this process records too. False, and the system clock kept, when none is."""
+    if not path:
+        return False
+    install(OffsetClock(path))
+    return True
+
+
 def install(clock: Clock) -> Clock:
     """Make ``clock`` the process clock (for our code and for diagram timers); returns the old one."""
     global _current

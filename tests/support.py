@@ -376,12 +376,16 @@ def ztc(settings, *args: str):
 
     from services.ztc.cli import main
 
+    from shared import clock
+
     umask = os.umask(0o022)  # the command sets its own; the tests' process keeps the one it had
     os.umask(umask)
+    process_clock = clock.current()  # and its own clock, where a moved one is configured
     try:
         result = CliRunner().invoke(main, list(args), env=settings_env(settings))
     finally:
         os.umask(umask)
+        clock.install(process_clock)
     stderr = result.stderr
     if result.exception is not None and not isinstance(result.exception, SystemExit):
         stderr += "".join(traceback.format_exception(*result.exc_info))

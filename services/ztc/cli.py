@@ -121,6 +121,15 @@ def main():
 
     quiet.eventlet_deprecation()  # the commands that reach nameko would print it every time
     os.umask(0o077)  # databases and files written by an operator's command: the owner's only
+    from shared import clock, config
+
+    try:
+        offset_file = config.load().clock_offset_file
+    except ValueError:  # settings the command itself reports when it reads them
+        offset_file = None
+    # Under a moved clock (a demonstration's, an end-to-end test's) an operator's cancel, retry or
+    # suspend is stamped on the services' time, not before what they recorded.
+    clock.follow_offset_file(offset_file)
 
 
 # -- deploy ---------------------------------------------------------------------------------

@@ -96,3 +96,24 @@ def test_the_records_name_the_operator_ztc_operator_names_and_a_bad_name_changes
     assert done.returncode == 0, done.stderr
     [line] = [h for h in engine.history(first) if h["action"] == "cancelled"]
     assert line["actor"] == "ztc:ops.sun"
+
+
+def test_an_operators_cancel_is_stamped_on_the_moved_clock_the_services_run_on(engine, settings, tmp_path):
+    """A demonstration or a test moves every service's clock ahead (ZTC_CLOCK_OFFSET_FILE): the
+    operator's cancel is recorded on that time, not weeks before what the services recorded."""
+    from dataclasses import replace
+    from datetime import datetime, timedelta, timezone
+
+    engine.deploy(SMOKE)
+    first = engine.start("smoke", "MOVED-1", dict(DATA), MEMBER)["id"]
+    offset = tmp_path / "clock-offset"
+    offset.write_text(repr(40 * 86400.0))
+    before = datetime.now(timezone.utc)
+    done = ztc(replace(settings, clock_offset_file=str(offset)), "instances", "cancel", first, "--reason", "demo")
+    assert done.returncode == 0, done.stderr
+    [line] = [h for h in engine.history(first) if h["action"] == "cancelled"]
+    stamped = datetime.fromisoformat(line["at"])
+    assert before + timedelta(days=40) <= stamped < before + timedelta(days=40, minutes=5), stamped
+    from shared import clock
+
+    assert clock.now() < before + timedelta(days=1), "the tests' own clock is not moved"
