@@ -73,6 +73,13 @@ class TooLate(ZtcError):
     status, code = 422, "too_late"
 
 
+class KeyReused(ZtcError):
+    """An ``Idempotency-Key`` a caller already used for another request (another path or body):
+    422, naming when it was first used. Raised by the gateway only: it never crosses the bus."""
+
+    status, code = 422, "idempotency_key_reused"
+
+
 class TooManyRequests(ZtcError):
     """A client or a venue over its limit of public submissions; ``details['retry_after_seconds']``
     says when the next one is taken. Raised by the gateway only: it never crosses the bus."""

@@ -34,6 +34,8 @@ from shared.contracts.fields import INT32_MAX
 from shared import config
 from shared.logs import one_line
 from shared.errors import Conflict, Forbidden, InvalidInput, ZtcError
+
+from . import idempotency
 from shared.validation import load, unique_keys
 
 from . import unavailable
@@ -433,9 +435,11 @@ def _body(request, max_depth: int = 32) -> dict:
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 IDEMPOTENCY_DOC = (
     "Makes the request safe to repeat: a repeat by the same caller with the same key answers "
-    "what the first made (the first body wins; a repeat's body is not compared) and creates "
-    "nothing. 1-100 printable characters. Without it each HTTP request gets a key of its own, "
-    "so a request the broker redelivers to a restarted service is still recorded once."
+    "what the first made and creates nothing. The key belongs to the request it first succeeded "
+    "with: another request under it (another path, or another body; the order of a body's keys "
+    "does not count) is refused with 422 idempotency_key_reused. A request that failed leaves the "
+    "key free, to send corrected. 1-100 printable characters. Without it each HTTP request gets a "
+    "key of its own, so a request the broker redelivers to a restarted service is still recorded once."
 )
 
 
@@ -506,7 +510,17 @@ def endpoint(
                 if body is not None:
                     depth = self._settings().http_max_json_depth
                     kwargs["body"] = load(body, _body(request, depth), "the request body")
+                given_key = request.headers.get(IDEMPOTENCY_HEADER) if idempotent else None
+                if given_key is not None:  # held to the request it first made (.idempotency)
+                    printed = idempotency.fingerprint(
+                        request.path, _body(request, self._settings().http_max_json_depth)
+                    )
+                    idempotency.check(self.db.session, principal["user"], given_key, printed)
+                    self.db.rollback()  # the read's transaction is not held over the call
                 code, result = method(self, request, principal, **kwargs)
+                if given_key is not None and 200 <= code < 300:
+                    idempotency.remember(self.db.session, principal["user"], given_key, printed, request.path)
+                    self.db.commit()
                 return result if isinstance(result, Response) else _json(code, result)
             except ZtcError as exc:
                 return _refusal(exc)

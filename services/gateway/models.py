@@ -43,6 +43,19 @@ class PublicLimitCount(Base):
     count: Mapped[int] = mapped_column(Integer, default=0)
 
 
+class IdempotencyKey(Base):
+    """An ``Idempotency-Key`` a caller gave a creating request that succeeded, with the request's
+    fingerprint (:mod:`.idempotency`): another request under the same key is refused."""
+
+    __tablename__ = "idempotency_keys"
+
+    user: Mapped[str] = mapped_column(String(100), primary_key=True)
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    path: Mapped[str] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
 class ConsoleAccount(Base):
     """A person who signs in to the web console with a password. Only an Argon2id hash of the
     password is stored (argon2-cffi); ``roles`` and ``unit`` are what the session's API token carries."""

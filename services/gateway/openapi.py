@@ -157,8 +157,13 @@ def build(service_cls, title="Zhitongche API", version="1") -> dict:
             }
             if meta.get("anonymous"):  # no token is read, so none is refused
                 del operation["responses"]["401"], operation["responses"]["403"]
-            for code, description in meta.get("statuses", ()):
-                operation["responses"][str(code)] = {"description": description, **error}
+            statuses = list(meta.get("statuses", ()))
+            if meta.get("idempotent"):
+                statuses.append((422, "idempotency_key_reused: the Idempotency-Key was first used for another request"))
+            for code, description in statuses:
+                said = operation["responses"].get(str(code), {}).get("description") if code == 422 else None
+                both = f"{said}; or {description}" if said else description
+                operation["responses"][str(code)] = {"description": both, **error}
         paths.setdefault(path, {})[http_method.lower()] = operation
     for path, operations in paths.items():
         spec.path(path=path, operations=operations)

@@ -1,5 +1,6 @@
 """Idempotency keys over HTTP, every service its own process: a creating POST repeated with the
-same Idempotency-Key answers what the first made, and only one proposal and one process exist."""
+same Idempotency-Key answers what the first made, and only one proposal and one process exist;
+the key used again for another request is refused (422)."""
 
 from __future__ import annotations
 
@@ -25,10 +26,13 @@ def test_a_proposal_posted_twice_with_the_same_key_is_recorded_once_with_one_ins
     body = {**DRAFT, "title": "幂等提交：同一个提案只记录一次", "cosigners": []}
     first = post(base, tokens["member"], "/api/proposals", body, key="e2e-idem-1")
     assert first.status_code == 201, first.text
-    again = post(base, tokens["member"], "/api/proposals", {**body, "analysis": "改了也不算"}, key="e2e-idem-1")
+    again = post(base, tokens["member"], "/api/proposals", body, key="e2e-idem-1")
     assert again.status_code == 201, again.text
     number = first.json()["number"]
     assert again.json()["number"] == number and again.json()["analysis"] == DRAFT["analysis"]
+    # The same key on another request is the client's mistake: 422, and nothing is made.
+    changed = post(base, tokens["member"], "/api/proposals", {**body, "analysis": "改了也不算"}, key="e2e-idem-1")
+    assert changed.status_code == 422 and changed.json()["error"] == "idempotency_key_reused", changed.text
     mine = [
         p
         for p in api("member", "GET", "/api/proposals?mine=true&per_page=200", expect=200).json()["items"]

@@ -214,9 +214,22 @@ class _Intake:
         return proposal
 
 
+class _Db:
+    """The gateway's worker session, over its real database (where it keeps the keys it was given)."""
+
+    def __init__(self, session):
+        self.session = session
+
+    def rollback(self):
+        self.session.rollback()
+
+    def commit(self):
+        self.session.commit()
+
+
 class _Gateway(ProposalRoutes):
-    def __init__(self, intake):
-        self.intake = intake
+    def __init__(self, intake, gateway_session):
+        self.intake, self.db = intake, _Db(gateway_session)
 
     def _settings(self):
         return config.load({})
@@ -225,8 +238,8 @@ class _Gateway(ProposalRoutes):
         return LI
 
 
-def _post(gateway, key=None):
-    environ = EnvironBuilder(method="POST", json=DRAFT, headers={IDEMPOTENCY_HEADER: key} if key else {}).get_environ()
+def _post(gateway, key=None, draft=DRAFT):
+    environ = EnvironBuilder(method="POST", json=draft, headers={IDEMPOTENCY_HEADER: key} if key else {}).get_environ()
     environ["ztc.request_id"] = "rid-retry"
     return gateway.submit_proposal(Request(environ))
 
@@ -238,7 +251,7 @@ def test_a_post_the_bus_failed_answers_503_and_its_retry_with_the_key_makes_one_
     retry with the same Idempotency-Key answers one proposal, one process started: nothing lost,
     nothing twice."""
     s = db("intake")
-    gateway = _Gateway(_Intake(s, [failure]))
+    gateway = _Gateway(_Intake(s, [failure]), db("gateway"))
     failed = _post(gateway, key="retry-1")
     assert failed.status_code == 503 and failed.headers["Retry-After"]
     assert failed.json["error"] == "service_unavailable"
@@ -250,3 +263,25 @@ def test_a_post_the_bus_failed_answers_503_and_its_retry_with_the_key_makes_one_
     assert _post(gateway, key="retry-1").json["number"] == f"{NEXT_YEAR}-0001"
     assert count(s, Proposal) == 1
     assert starts(s, IntakeOutbox) == [f"proposal-{NEXT_YEAR}-0001"]
+
+
+def test_a_key_used_again_for_another_request_is_refused_and_a_failed_request_leaves_it_free(db):
+    """A client's repeat answers what the first made; the same key on another body is the client's
+    mistake, refused with 422 naming when the key was first used, and nothing is made. A body with
+    its keys in another order is the same request. A request refused (400) records no key: the
+    corrected one may use it."""
+    s, keys = db("intake"), db("gateway")
+    gateway = _Gateway(_Intake(s, []), keys)
+    first = _post(gateway, key="k-1")
+    assert first.status_code == 201, first.json
+    same = _post(gateway, key="k-1", draft=dict(reversed(list(DRAFT.items()))))
+    assert same.status_code == 201 and same.json["number"] == first.json["number"]
+    other = _post(gateway, key="k-1", draft={**DRAFT, "title": DRAFT["title"] + "（另一件）"})
+    assert other.status_code == 422, other.json
+    assert other.json["error"] == "idempotency_key_reused" and "first_used_at" in other.json["details"]
+    assert count(s, Proposal) == 1
+    refused = _post(gateway, key="k-2", draft={**DRAFT, "title": ""})
+    assert refused.status_code == 400
+    corrected = _post(gateway, key="k-2", draft={**DRAFT, "title": DRAFT["title"] + "（更正）"})
+    assert corrected.status_code == 201 and corrected.json["number"] != first.json["number"]
+    assert count(s, Proposal) == 2
