@@ -35,7 +35,9 @@ def test_a_unit_the_directory_lacks_is_refused_by_the_form(form, data, field):
 def test_the_refusal_suggests_the_closest_codes():
     with pytest.raises(ValidationError) as refused:
         AssignForm().load({"mode": "single", "units": ["transprot"]})
-    assert refused.value.messages["units"] == {0: ["'transprot' is not a unit of the directory; did you mean transport?"]}
+    assert refused.value.messages["units"] == {
+        0: ["'transprot' is not a unit of the directory; did you mean transport?"]
+    }
 
 
 def test_every_unit_of_the_directory_is_taken():
