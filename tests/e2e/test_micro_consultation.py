@@ -6,6 +6,8 @@ malformed input refused."""
 
 from __future__ import annotations
 
+from shared import clock
+from shared.calendar import local_date
 from tests.support import NEXT_YEAR, wait_for
 
 from .test_proposal_lifecycle import Api
@@ -66,7 +68,7 @@ def test_a_case_settled_at_a_meeting_with_commitments_follow_up_and_a_satisfied_
         {
             "meeting_form": "on_site",
             "meeting_venue": "cr_jiefang",
-            "held_on": "2026-01-10",
+            "held_on": local_date(clock.now()).isoformat(),  # after the registration, not after today
             "attendees": ["member.zhou"],
             "units": ["transport", "education"],
             "summary": "现场协商路灯维修与学校周边照明",

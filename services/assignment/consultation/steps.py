@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from shared import clock
+from shared.calendar import local_date
 from shared.errors import BusinessError
 from shared.validation import load
 from shared import names
@@ -255,10 +256,18 @@ def record_meeting(
 ) -> dict:
     """A consultation meeting held (``consultation.meeting_held``); each department named is asked
     to commit within the rulebook's ``commitment`` time. An unknown form, venue, department or
-    attending member is the BPMN error ``unknown_meeting_detail``: the member corrects the record
-    (an attendee the members directory lacks would have scored nothing, silently)."""
+    attending member, or a day before the case was registered (a mistyped year: its attendees'
+    points would be booked in a term long past, or in none), is the BPMN error
+    ``unknown_meeting_detail``: the member corrects the record (an attendee the members directory
+    lacks would have scored nothing, silently)."""
     data = load(MeetingParams, params, "assignment.record_meeting parameters")
     case = case_by_id(uow, data["case_id"])
+    registered = local_date(case.created_at)
+    if data["held_on"] < registered:
+        raise BusinessError(
+            "unknown_meeting_detail",
+            f"held on {data['held_on'].isoformat()}, before the case was registered ({registered.isoformat()})",
+        )
     require_for_job(rules, "meeting_forms", data["form"], "unknown_meeting_detail")
     if data["venue"] and uow.cases.venue(data["venue"]) is None:
         raise BusinessError("unknown_meeting_detail", f"no venue {data['venue']!r} in the directory")

@@ -5,6 +5,8 @@ service over the real broker (RPC and a job)."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import json
 import uuid
 
@@ -25,6 +27,7 @@ from shared.config import ROOT
 from shared.db import dispose_all, migrate, session_factory, transaction
 from shared.errors import BusinessError, Conflict, Forbidden, InvalidInput, NotFound
 from shared.messaging import topology
+from shared.calendar import local_date
 from shared.names import seeded_members
 from tests.support import NEXT_YEAR, sealed_job, signing_rpc, get_messages, publish, wait_for, members_directory_lacks
 
@@ -267,7 +270,7 @@ def meeting_held(
             "case_id": cid,
             "form": "on_site",
             "venue": "cr_jiefang",
-            "held_on": "2026-01-10",
+            "held_on": "2026-03-05",
             "attendees": list(attendees),
             "units": list(units),
             "summary": summary,
@@ -419,7 +422,7 @@ def test_an_unknown_department_at_the_meeting_is_a_bpmn_error_and_records_nothin
             {
                 "case_id": cid,
                 "form": "online",
-                "held_on": "2026-01-10",
+                "held_on": "2026-03-05",
                 "units": ["nobody"],
                 "summary": "s",
                 "by": "member.li",
@@ -433,7 +436,7 @@ def test_an_unknown_department_at_the_meeting_is_a_bpmn_error_and_records_nothin
 def test_an_attendee_the_members_directory_lacks_is_a_bpmn_error_and_records_nothing(session):
     number = registered(session)["number"]
     cid = taken_by_li(session, number)
-    meeting = {"case_id": cid, "form": "online", "held_on": "2026-01-10", "summary": "s", "by": "member.li"}
+    meeting = {"case_id": cid, "form": "online", "held_on": "2026-03-05", "summary": "s", "by": "member.li"}
     with pytest.raises(BusinessError) as error:
         steps.record_meeting(
             uow(session),
@@ -446,6 +449,22 @@ def test_an_attendee_the_members_directory_lacks_is_a_bpmn_error_and_records_not
     assert "member.zhou" not in error.value.message
     assert cases.get(uow(session), number, STAFF)["meetings"] == []
     assert outbox(session, "consultation.meeting_held") == []
+
+
+def test_a_meeting_dated_before_the_case_was_registered_is_a_bpmn_error(session):
+    """A mistyped year (2016 for 2026) would book its attendees' points in a term long past, or in
+    none (the points event dead-lettered): the member corrects the record."""
+    number = registered(session)["number"]
+    cid = taken_by_li(session, number)
+    registered_on = local_date(session.scalar(select(Case.created_at).where(Case.id == cid)))
+    meeting = {"case_id": cid, "form": "online", "summary": "s", "by": "member.li"}
+    early = (registered_on - timedelta(days=1)).isoformat()
+    with pytest.raises(BusinessError) as error:
+        steps.record_meeting(uow(session), RULES, {**meeting, "held_on": early}, None, members_directory_lacks)
+    assert error.value.code == "unknown_meeting_detail"
+    assert error.value.message == f"held on {early}, before the case was registered ({registered_on.isoformat()})"
+    same_day = {**meeting, "held_on": registered_on.isoformat()}
+    assert steps.record_meeting(uow(session), RULES, same_day, None, members_directory_lacks)["meeting_id"]
 
 
 def test_a_member_the_directory_lacks_is_not_dispatched(session):
