@@ -93,8 +93,10 @@ def key_supervision_log(uow: SupervisionUnitOfWork, number, principal, is_propos
     """The key proposal's supervising leader and log, oldest first; seen by whoever may see the
     proposal's deadlines (see ``access``)."""
     principal = principal_of(principal)
-    key = _key_proposal(uow, number)
+    # Sight first: "not a key proposal" to someone who may not see the proposal would tell them
+    # which numbers are key proposals.
     require_sight_of(uow, number, principal, is_proposer)
+    key = _key_proposal(uow, number)
     entries = uow.key_proposals.log_of(number)
     cancelled = _cancelled(entries)
     return {

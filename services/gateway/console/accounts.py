@@ -15,6 +15,9 @@ from ..tokens import check_identity
 
 MIN_PASSWORD = 8
 _hasher = PasswordHasher()
+# Checked against when there is no such account, so that a refusal takes as long either way: an
+# answer that came back at once would say the user id does not exist.
+_NO_ACCOUNT_HASH = _hasher.hash("no such account: a password nobody has")
 
 
 def set_password(session, user: str, password: str, roles: list[str], unit: str | None = None) -> None:
@@ -37,9 +40,9 @@ def check(session, user: str, password: str) -> ConsoleAccount:
     of the two was wrong. A hash made with older parameters is replaced on the way."""
     row = session.get(ConsoleAccount, user or "")
     try:
+        _hasher.verify(row.password_hash if row is not None else _NO_ACCOUNT_HASH, password or "")
         if row is None:
             raise VerificationError("no such account")
-        _hasher.verify(row.password_hash, password or "")
     except (VerificationError, InvalidHashError):
         raise Unauthenticated("the user id or the password is wrong") from None
     if _hasher.check_needs_rehash(row.password_hash):

@@ -32,9 +32,12 @@ def _too_many(service, visit, user: str, target: str, exc: TooManyRequests):
 
 
 def _safe_next(value: str | None) -> str:
-    """Where to go after login: a console path only (never another site)."""
+    """Where to go after login: a console path only (never another site), and one a Location
+    header can carry (a control character, a line break say, would fail the redirect after the
+    session was made)."""
     value = value or "/console"
-    return value if value.startswith("/console") and not value.startswith("//") else "/console"
+    printable = value.isprintable() and len(value) <= 2000
+    return value if printable and value.startswith("/console") and not value.startswith("//") else "/console"
 
 
 class ConsoleAuthRoutes:

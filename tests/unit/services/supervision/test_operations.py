@@ -872,6 +872,21 @@ def test_a_proposal_that_is_not_key_has_no_supervision_log(uow, rules):
         key_proposals.log_key_supervision(uow, NUMBER, "visit", "Visited", LEADER_CHEN)
 
 
+def test_whether_a_proposal_is_key_is_not_told_to_one_who_may_not_see_it(uow, rules):
+    """A member who did not propose it gets the same 404 for a key proposal as for one that is not
+    key: probing numbers tells nothing."""
+    assign(uow, rules)
+    stranger = lambda: False  # noqa: E731 - the proposer check the gateway passes
+    with pytest.raises(NotFound) as not_key:
+        key_proposals.key_supervision_log(uow, NUMBER, MEMBER, is_proposer=stranger)
+    with pytest.raises(NotFound) as unknown:
+        key_proposals.key_supervision_log(uow, "2026-0999", MEMBER, is_proposer=stranger)
+    assert "not a key proposal" not in not_key.value.message
+    assert not_key.value.message.replace(NUMBER, "N") == unknown.value.message.replace("2026-0999", "N")
+    with pytest.raises(NotFound, match="not a key proposal"):  # one who may see it is told
+        key_proposals.key_supervision_log(uow, NUMBER, TRANSPORT)
+
+
 def test_a_log_entry_has_a_known_kind(uow, rules):
     assign(uow, rules, key_proposal=True, supervising_leader="vice.chair.chen")
     with pytest.raises(InvalidInput):

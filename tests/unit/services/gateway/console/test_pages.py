@@ -48,6 +48,48 @@ def test_a_password_is_kept_only_as_an_argon2_hash_and_a_wrong_one_is_refused(db
         accounts.set_password(db, "handler.zhao", "long enough", ["unit"])
 
 
+def test_an_unknown_user_id_costs_a_password_check_as_a_known_one_does(db, monkeypatch):
+    """A refusal that came back at once for an unknown user id would tell, by its time alone, which
+    accounts exist: the password is checked against a hash either way."""
+    accounts.set_password(db, "member.li", "correct horse", ["member"])
+    checked = []
+
+    class Recording:
+        def __init__(self, hasher):
+            self.hasher = hasher
+
+        def verify(self, hashed, password):
+            checked.append(hashed)
+            return self.hasher.verify(hashed, password)
+
+        def __getattr__(self, name):
+            return getattr(self.hasher, name)
+
+    monkeypatch.setattr(accounts, "_hasher", Recording(accounts._hasher))
+    for user in ("member.li", "nobody"):
+        with pytest.raises(Unauthenticated):
+            accounts.check(db, user, "wrong horse")
+    assert len(checked) == 2 and all(h.startswith("$argon2id$") for h in checked)
+
+
+@pytest.mark.parametrize(
+    "given, went",
+    [
+        ("/console/tasks?page=2", "/console/tasks?page=2"),
+        ("/console\r\nX-Injected: 1", "/console"),
+        ("/console/\x00", "/console"),
+        ("//evil.example/console", "/console"),
+        ("https://evil.example/console", "/console"),
+        (None, "/console"),
+    ],
+)
+def test_after_login_only_a_console_path_a_header_can_carry_is_followed(given, went):
+    from services.gateway.console.auth import _safe_next
+
+    given = given.encode().decode("unicode_escape") if given else given
+    assert _safe_next(given) == went
+
+
 def test_a_console_session_is_an_api_token_that_logout_revokes(db):
     accounts.set_password(db, "handler.zhao", "long enough", ["unit"], "transport")
     token = session.start(db, config.load({}), accounts.check(db, "handler.zhao", "long enough"))
