@@ -275,12 +275,14 @@ def cosign(uow: IntakeUnitOfWork, number: str, principal: dict, publish_name: bo
 PUBLISHED_TEXT = ("title", "situation", "analysis", "suggestions", "reply_summary")
 
 
-def published(row: Publication) -> dict:
+def published(row: Publication, names: list[str] | None = None) -> dict:
     """A publication as anyone reads it, masked again on the way out (a row published before the
-    masking learned a form of number is masked by today's rules too)."""
+    masking learned a form of number is masked by today's rules too), and of ``names`` where the
+    caller has them (``public.names_masked``)."""
     data = made(PublicationSchema).dump(row)
-    followup = {"followup_text": mask_text(data["followup_text"])} if data.get("followup_text") else {}
-    return {**data, **{key: mask_text(data.get(key) or "") for key in PUBLISHED_TEXT}, **followup}
+    names = names or ()
+    followup = {"followup_text": mask_text(data["followup_text"], names)} if data.get("followup_text") else {}
+    return {**data, **{key: mask_text(data.get(key) or "", names) for key in PUBLISHED_TEXT}, **followup}
 
 
 def _publication(uow: IntakeUnitOfWork, proposal: Proposal) -> dict:

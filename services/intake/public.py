@@ -40,23 +40,43 @@ def _require_public(principal: dict | None) -> None:
         raise Forbidden("the public reading of proposals is for the public API")
 
 
-def named_proposers(proposal: Proposal, names) -> list[dict]:
-    """Each proposer as the public sees them: ``{"name", "named"}``, the directory's name where
-    they consented to being named, else their masked name."""
-    everyone = proposers(proposal)
+def consenting(proposal: Proposal) -> list[str]:
+    """The proposers who consented to being named where the proposal is published."""
     consented = [proposal.initiator] if proposal.publish_name else []
-    consented += [c.user for c in proposal.cosigners if c.status == "confirmed" and c.publish_name]
-    known = names(consented) if consented else {}
+    return consented + [c.user for c in proposal.cosigners if c.status == "confirmed" and c.publish_name]
+
+
+def directory_names(proposals: list[Proposal], names) -> dict[str, str]:
+    """``{user: name}`` from the members directory for every proposer of ``proposals``, in one ask."""
+    everyone = sorted({user for proposal in proposals for user in proposers(proposal)})
+    return names(everyone) if everyone else {}
+
+
+def names_masked(proposal: Proposal, known: dict[str, str]) -> list[str]:
+    """What a published text of ``proposal`` is masked of: every proposer's user id, and the
+    directory name of each who did not consent to being named (a reply opens "尊敬的李明华委员",
+    a situation says "本人李明华…")."""
+    everyone, consented = proposers(proposal), set(consenting(proposal))
+    return [*everyone, *(known[user] for user in everyone if user not in consented and known.get(user))]
+
+
+def named_proposers(proposal: Proposal, known: dict[str, str]) -> list[dict]:
+    """Each proposer as the public sees them: ``{"name", "named"}``, the directory's name where
+    they consented to being named, else their masked name. ``known``: :func:`directory_names`."""
+    consented = consenting(proposal)
     return [
         {"name": known.get(user) or user, "named": True}
         if user in consented
         else {"name": mask_name(user), "named": False}
-        for user in everyone
+        for user in proposers(proposal)
     ]
 
 
-def item(row: Publication, proposal: Proposal, names) -> dict:
-    return {**published(row), "year": proposal.year, "proposers": named_proposers(proposal, names)}
+def item(row: Publication, proposal: Proposal, known: dict[str, str]) -> dict:
+    """A publication as the public reads it; its texts masked again, of the names of the proposers
+    who did not consent too (a row published before those were masked is masked today)."""
+    shown = published(row, names_masked(proposal, known))
+    return {**shown, "year": proposal.year, "proposers": named_proposers(proposal, known)}
 
 
 def list_published(uow: IntakeUnitOfWork, query: dict | None, principal: dict | None, names) -> dict:
@@ -64,8 +84,9 @@ def list_published(uow: IntakeUnitOfWork, query: dict | None, principal: dict | 
     _require_public(principal)
     data = load(PublicQuery, query or {}, "the query")
     total, rows = uow.proposals.published_page(data["year"], (data["page"] - 1) * data["per_page"], data["per_page"])
+    known = directory_names([proposal for _, proposal in rows], names)
     return {
-        "items": [item(row, proposal, names) for row, proposal in rows],
+        "items": [item(row, proposal, known) for row, proposal in rows],
         "page": data["page"],
         "per_page": data["per_page"],
         "total": total,
@@ -81,4 +102,4 @@ def get_published(uow: IntakeUnitOfWork, number: str, principal: dict | None, na
     row = uow.proposals.publication_of(proposal)
     if row is None:
         raise not_found(number)
-    return item(row, proposal, names)
+    return item(row, proposal, directory_names([proposal], names))

@@ -12,6 +12,7 @@ from shared.principal import acting_user
 from shared.masking import mask_name, mask_text
 from . import case_outcome
 from .models import Proposal, Publication
+from .public import directory_names, names_masked
 from .records import by_id, notify, proposers, record_event
 from .unit_of_work import IntakeUnitOfWork
 from .rules import IntakeRules
@@ -22,8 +23,13 @@ from .progress import IN_HANDLING
 ANSWERED = (*IN_HANDLING, "merged")  # a merged proposal is answered too
 
 
-def _mask(proposal: Proposal, data: dict) -> dict:
-    names = proposers(proposal)
+def _nobody(users: list[str]) -> dict[str, str]:
+    """No directory to ask (a caller that has none): the texts are masked of the user ids alone."""
+    return {}
+
+
+def _mask(proposal: Proposal, data: dict, names: list[str]) -> dict:
+    """The publication's texts masked of personal data and of ``names`` (``public.names_masked``)."""
     return {
         "number": proposal.number,
         "kind": proposal.kind,
@@ -31,7 +37,7 @@ def _mask(proposal: Proposal, data: dict) -> dict:
         "situation": mask_text(proposal.situation, names),
         "analysis": mask_text(proposal.analysis, names),
         "suggestions": mask_text(proposal.suggestions, names),
-        "proposers": [mask_name(name) for name in names],
+        "proposers": [mask_name(name) for name in proposers(proposal)],
         "units": data["units"],
         "reply_category": data["reply_category"],
         "reply_summary": mask_text(data["reply_summary"], names),
@@ -48,12 +54,13 @@ def record_answer(uow: IntakeUnitOfWork, proposal: Proposal, actor: str, action:
     proposal.lead_unit = (data.get("units") or [None])[0]
 
 
-def publish(uow: IntakeUnitOfWork, rules: IntakeRules, params: dict, principal: dict | None) -> dict:
+def publish(uow: IntakeUnitOfWork, rules: IntakeRules, params: dict, principal: dict | None, names=None) -> dict:
     """Publish an answered proposal whose proposer consented; otherwise record why it is not.
 
     A category B reply is published at once with ``followup_status: pending`` (``followup_pending``);
     :func:`publish_followup` adds the follow-up reply when it arrives. Publishing again changes
-    nothing. An unknown or disabled reply category is
+    nothing. ``names``: users -> their members-directory names, so that the texts are masked of the
+    names of the proposers who did not consent to being named too. An unknown or disabled reply category is
     ``BusinessError("unknown_reply_category")``; a proposal not answered is ``not_publishable``.
     """
     data = load(PublishParams, params, "intake.publish parameters")
@@ -82,7 +89,11 @@ def publish(uow: IntakeUnitOfWork, rules: IntakeRules, params: dict, principal: 
         return {"published": False, "reason": proposal.no_publish_reason}
     if uow.proposals.publication_of(proposal) is None:
         uow.proposals.add_publication(
-            Publication(proposal_id=proposal.id, published_at=clock.now(), **_mask(proposal, data))
+            Publication(
+                proposal_id=proposal.id,
+                published_at=clock.now(),
+                **_mask(proposal, data, names_masked(proposal, directory_names([proposal], names or _nobody))),
+            )
         )
     proposal.status = "published"
     record_answer(
@@ -108,7 +119,7 @@ def publish(uow: IntakeUnitOfWork, rules: IntakeRules, params: dict, principal: 
     return {"published": True, "reason": None}
 
 
-def publish_followup(uow: IntakeUnitOfWork, params: dict, principal: dict | None) -> dict:
+def publish_followup(uow: IntakeUnitOfWork, params: dict, principal: dict | None, names=None) -> dict:
     """The follow-up reply of a category B answer arrived (job ``intake.publish_followup``): the
     published record says ``received``, with the reply masked and when. A proposal not published
     (its proposer declined) only records the follow-up in its history. Doing it again changes
@@ -121,7 +132,8 @@ def publish_followup(uow: IntakeUnitOfWork, params: dict, principal: dict | None
         return {"published": False, "followup_status": None}
     if row.followup_status != "received":
         row.followup_status, row.followup_received_at = "received", clock.now()
-        row.followup_text = mask_text(data["text"], proposers(proposal))
+        hidden = names_masked(proposal, directory_names([proposal], names or _nobody))
+        row.followup_text = mask_text(data["text"], hidden)
         record_event(uow, proposal, acting_user(principal), "followup_published", {"text": row.followup_text})
         uow.flush()
     return {"published": True, "followup_status": row.followup_status}

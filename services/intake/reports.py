@@ -23,7 +23,7 @@ from .areas import count_areas
 from shared.masking import mask_name, mask_text
 from .models import Proposal
 from .opinion_schemas import STATUS_ZH
-from .public import named_proposers
+from .public import directory_names, named_proposers, names_masked
 from .records import proposers
 from .unit_of_work import IntakeUnitOfWork
 from .rules import IntakeRules
@@ -92,19 +92,22 @@ def year_figures(
     answers = _answers(uow, [p.id for p in proposals]) if audience != "public" else {}
     published = {row.proposal_id: row for row in uow.proposals.publications_of([p.id for p in proposals])}
 
+    known = directory_names(proposals, member_names) if audience == "public" else {}
+
     def listed(p: Proposal) -> dict:
         names = proposers(p)
         if audience == "public":
             row = published[p.id]
-            # Masked again: a row published before masking learned a form of number is masked today.
-            shown_names = [who["name"] for who in named_proposers(p, member_names)]
+            # Masked again: a row published before masking learned a form of number is masked
+            # today, and of the names of the proposers who did not consent to being named.
+            hidden = names_masked(p, known)
             return {
                 "number": p.number,
-                "title": mask_text(row.title, names),
-                "proposers": shown_names,
+                "title": mask_text(row.title, hidden),
+                "proposers": [who["name"] for who in named_proposers(p, known)],
                 "units": row.units,
                 "category": row.reply_category,
-                "reply_summary": mask_text(row.reply_summary, names),
+                "reply_summary": mask_text(row.reply_summary, hidden),
             }
         answer = answers.get(p.id, {})
         return {

@@ -41,6 +41,13 @@ class IntakeService(Pingable, OpinionEntrypoints):
         """``users -> {user: name}`` from the members directory (for those consenting to be named)."""
         return lambda users: self.evaluation.member_names(users, principal=principal)
 
+    def _names_for_publishing(self, principal):
+        """``users -> {user: name}`` for a publishing job, which a timer may run for no person: then
+        asked as the system with the public's reach (the members directory's names are public)."""
+        from shared.principal import SYSTEM, Principal
+
+        return self._member_names(principal or Principal({"user": SYSTEM, "roles": ["public"], "unit": None}))
+
     # -- RPC: members, staff, the committee, leaders -------------------------------------------
     @api
     def submit(self, draft, principal, key=None):
@@ -185,11 +192,11 @@ class IntakeService(Pingable, OpinionEntrypoints):
 
     @job("intake.publish")
     def publish(self, params, principal):
-        return operations.publish(self.uow, self.rules, params, principal)
+        return operations.publish(self.uow, self.rules, params, principal, self._names_for_publishing(principal))
 
     @job("intake.publish_followup")
     def publish_followup(self, params, principal):
-        return operations.publish_followup(self.uow, params, principal)
+        return operations.publish_followup(self.uow, params, principal, self._names_for_publishing(principal))
 
     @job("intake.answer_merged")
     def answer_merged(self, params, principal):

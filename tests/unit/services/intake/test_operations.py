@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 
 from services.intake.rules import RulebookRules
 from services.intake.unit_of_work import SqlIntakeUnitOfWork
+from services.intake.public import get_published
 from services.intake import operations
 from services.intake.models import (
     Base,
@@ -540,6 +541,55 @@ def test_publication_masks_names_phone_and_identity_numbers(session):
     assert (row.units, row.reply_category) == (["transport"], "B")
     seen = operations.get(SqlIntakeUnitOfWork(session), "2026-0001", WANG)
     assert seen["status"] == "published" and "13812345678" not in str(seen) and "李明" not in str(seen)
+
+
+def test_the_directory_names_of_proposers_who_did_not_consent_are_masked_in_what_is_published(session):
+    """A unit's reply opens "尊敬的李明华委员", a situation says "本人李明华…": the members
+    directory's name of a proposer who did not consent to being named is masked in every published
+    text (at publication, and again when the public reads it), as their user id was; the name of
+    one who consented stays."""
+    member = {"user": "member.li", "roles": ["member"]}
+    cosigner = {"user": "member.zhou", "roles": ["member"]}
+    directory = {"member.li": "李明华", "member.zhou": "周雅琴"}
+    asked = []
+
+    def names(users):
+        asked.append(list(users))
+        return {user: directory[user] for user in users if user in directory}
+
+    proposal = submitted(
+        session,
+        member,
+        cosigners=["member.zhou"],
+        publish_name=False,
+        situation="本人李明华与周雅琴委员走访了老城区的公交候车亭。",
+    )
+    operations.cosign(SqlIntakeUnitOfWork(session), "2026-0001", cosigner, publish_name=True)
+    operations.settle_cosigners(SqlIntakeUnitOfWork(session), {"proposal_id": proposal["id"]}, None)
+    decide(session, proposal, "filed")
+    operations.publish(
+        SqlIntakeUnitOfWork(session),
+        RulebookRules(),
+        {
+            "proposal_id": proposal["id"],
+            "units": ["transport"],
+            "reply_category": "A",
+            "reply_summary": "尊敬的李明华委员、周雅琴委员：您好！候车亭已改造。",
+        },
+        None,
+        names,
+    )
+    session.commit()
+    row = session.scalar(select(Publication))
+    assert row.situation == "本人李**与周雅琴委员走访了老城区的公交候车亭。"
+    assert row.reply_summary == "尊敬的李**委员、周雅琴委员：您好！候车亭已改造。"
+    assert asked == [["member.li", "member.zhou"]]
+    # An older row published with the name in it is masked when the public reads it.
+    row.situation = "本人李明华走访。"
+    session.commit()
+    seen = get_published(SqlIntakeUnitOfWork(session), "2026-0001", PUBLIC, names)
+    assert seen["situation"] == "本人李**走访。" and "李明华" not in str(seen)
+    assert [p["name"] for p in seen["proposers"]] == ["m***", "周雅琴"]
 
 
 @pytest.mark.parametrize(
