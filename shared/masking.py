@@ -1,9 +1,13 @@
 """Personal data hidden in what is published: names, phone numbers, identity card numbers, e-mail
 addresses.
 
-Numbers are found however they are written: full-width digits (１３８…) and any other decimal digits
-count as digits, and spaces (also the ideographic space), hyphens and dashes, and dots between
-digits do not break a number (``138 0013 8000``, ``138-0013-8000``, ``110101 19900307 123X``).
+Numbers are found however they are written: full-width digits (１３８…), any other decimal digits
+and digits written as superscripts or in circles (¹³⁸, ①③⑧) count as digits; spaces (also the
+ideographic space), hyphens and dashes, dots, slashes, underscores, tildes and brackets between
+digits do not break a number (``138 0013 8000``, ``138-0013-8000``, ``139/1111/2222``,
+``(010)12345678``, ``110101 19900307 123X``), and invisible characters (a zero-width space, a soft
+hyphen: Unicode's format characters) are taken out of the text first, since a reader does not see
+them.
 A run of digits so joined is masked whole when it holds a mobile number (11 digits starting
 1[3-9]), is 15 digits or more (an identity number, a bank card), is 18 characters ending in X (an
 identity number), or is a landline with its area code (10 to 12 digits starting with 0). Dates,
@@ -21,8 +25,10 @@ from collections.abc import Iterator, Sequence
 _SEPARATORS = frozenset(
     " \t\u00a0\u2002\u2003\u2009\u200a\u202f\u205f\u3000"  # spaces
     "-\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe58\ufe63\uff0d"  # hyphens, dashes
-    ".\u00b7\u2027\u30fb\uff0e\uff65"
-)  # dots
+    ".\u00b7\u2027\u30fb\uff0e\uff65"  # dots
+    "/\uff0f_\uff3f~\u301c\uff5e"  # slashes, underscores, tildes
+    "()\uff08\uff09[]\uff3b\uff3d"  # brackets, as around an area code: (010)12345678
+)
 _MAX_GAP = 3  # at most this many separators together inside one number
 _X = frozenset("Xx\uff38\uff58")
 _MOBILE = re.compile(r"1[3-9]\d{9}")
@@ -40,7 +46,7 @@ def _digit(ch: str) -> str | None:
     """The ASCII digit ``ch`` stands for (full-width and other decimal digits included), else None."""
     if "0" <= ch <= "9":
         return ch
-    value = unicodedata.decimal(ch, None)
+    value = unicodedata.digit(ch, None)  # decimal digits, and superscript or circled ones
     return None if value is None else str(value)
 
 
@@ -58,9 +64,11 @@ def _keep_ends(text: str, head: int, tail: int) -> str:
     return text[:head] + "*" * (len(text) - head - tail) + text[-tail:]
 
 
-def _personal(digits: str, ends_in_x: bool) -> bool:
-    if ends_in_x:
-        return len(digits) + 1 >= 15
+def _identity_with_x(digits: str, ends_in_x: bool) -> bool:
+    return ends_in_x and len(digits) + 1 >= 15
+
+
+def _personal(digits: str) -> bool:
     return (
         len(digits) >= 15 or _MOBILE.search(digits) is not None or (digits.startswith("0") and 10 <= len(digits) <= 12)
     )
@@ -99,7 +107,9 @@ def mask_numbers(text: str) -> str:
     """``text`` with phone, identity and other long personal numbers masked (see the module)."""
     out, last = [], 0
     for start, end, digits, ends_in_x in _runs(text):
-        if not _personal(digits, ends_in_x):
+        if ends_in_x and not _identity_with_x(digits, ends_in_x):
+            end, ends_in_x = end - 1, False  # "13911112222x号": the x is not part of the number
+        if not (_identity_with_x(digits, ends_in_x) or _personal(digits)):
             continue
         full = digits + ("X" if ends_in_x else "")
         out.append(text[last:start])
@@ -117,6 +127,7 @@ def mask_emails(text: str) -> str:
 def mask_text(text: str, names: Sequence[str] = ()) -> str:
     """``text`` with e-mail addresses, identity and phone numbers and the given names masked."""
     text = unicodedata.normalize("NFC", text or "")
+    text = "".join(ch for ch in text if unicodedata.category(ch) != "Cf")  # invisible: zero-width, soft hyphen
     text = mask_numbers(mask_emails(text))
     for name in sorted({n.strip() for n in names if n and len(n.strip()) > 1}, key=len, reverse=True):
         # A Latin name only as a whole word: "li" must not mask the "li" in "public".
