@@ -300,8 +300,10 @@ def get(uow: IntakeUnitOfWork, number: str, principal: dict) -> dict:
     item = by_number(uow, number)
     if item is None:
         raise not_found(number)
-    if reads_all(roles) or item.submitter == user:
+    if item.submitter == user or (reads_all(roles) and item.status != "saved"):
         return dump(uow, item, with_history=True)
+    if item.status == "saved":  # a draft is its submitter's alone: as if there were none
+        raise not_found(number)
     if "unit" in roles:
         if _forwarded_to(uow, item, principal.get("unit")):
             return for_unit(uow, item, principal["unit"])
@@ -330,7 +332,8 @@ def item_page(uow: IntakeUnitOfWork, principal: dict, query: dict | None = None)
     where no leader's instruction is recorded yet — the leaders' list; an item whose process was
     cancelled is not among them, it takes no instruction).
 
-    Who reads what: staff, the committee, leaders every item (``mine``: none of theirs are);
+    Who reads what: staff, the committee, leaders every item but the drafts (``saved``: their
+    submitters' alone; ``mine``: none of theirs are);
     members and informants their own, members with ``mine=false`` also the adopted items of
     others, as published; units the items forwarded to them. The database narrows and pages (a
     year holds thousands of items and every year stays readable)."""
@@ -347,6 +350,7 @@ def item_page(uow: IntakeUnitOfWork, principal: dict, query: dict | None = None)
             return for_unit(uow, item, unit, found)
 
     elif reads_all(roles) and not data["mine"]:
+        narrowed["without_drafts"] = True  # a draft is its submitter's alone
 
         def shown(item: OpinionItem, found: dict) -> dict:
             return dump(uow, item, found=found)

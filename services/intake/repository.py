@@ -287,11 +287,13 @@ class OpinionRepository(abc.ABC):
         forwarded_to: str | None = None,
         submitter: str | None = None,
         published: tuple[str, ...] = (),
+        without_drafts: bool = False,
     ) -> tuple[Counted, list[OpinionItem]]:
         """How many items there are and ``limit`` of them from ``offset``, newest first (by year
         and number, descending): of ``status``; with an adopted report no leader instructed on
         yet (and not cancelled: it takes no instruction); forwarded to unit ``forwarded_to``; sent in by ``submitter`` (or, with ``published``,
-        of one of those statuses) — each if given."""
+        of one of those statuses) — each if given; ``without_drafts``: no item still ``saved`` (a
+        draft is its submitter's alone)."""
 
     @abc.abstractmethod
     def editing_flags(self, numbers: list[str]) -> list[tuple[str, bool, datetime | None]]:

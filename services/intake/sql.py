@@ -464,10 +464,13 @@ class SqlOpinionRepository(OpinionRepository):
         forwarded_to: str | None = None,
         submitter: str | None = None,
         published: tuple[str, ...] = (),
+        without_drafts: bool = False,
     ) -> tuple[Counted, list[OpinionItem]]:
         where = []
         if status:
             where.append(OpinionItem.status == status)
+        if without_drafts:
+            where.append(OpinionItem.status != "saved")
         if awaiting_instruction:
             # Asked of each item as the page walks the items newest first (an EXISTS on the item's
             # reports, by their (item, channel) key), not as the set of every item ever adopted

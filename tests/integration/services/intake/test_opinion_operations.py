@@ -106,6 +106,27 @@ def test_an_informant_submits_but_earns_no_points_and_a_saved_item_waits(session
     assert event["members"] == [] and event["payload"]["submitter_role"] == "informant"
 
 
+def test_a_saved_draft_is_its_submitters_alone_until_it_is_submitted(session):
+    """Staff, leaders and other members neither list nor read an item kept as a draft (``saved``):
+    as if there were none. Once submitted, staff read it."""
+    draft = submitted(session, INFORMANT, submit=False)
+    sent = submitted(session)
+    for reader in (STAFF, LEADER):
+        listed = opinions.item_page(SqlIntakeUnitOfWork(session), reader, {})
+        assert [i["number"] for i in listed["items"]] == [sent["number"]]
+        assert opinions.item_page(SqlIntakeUnitOfWork(session), reader, {"status": "saved"})["items"] == []
+        with pytest.raises(NotFound):
+            opinions.get(SqlIntakeUnitOfWork(session), draft["number"], reader)
+    with pytest.raises(NotFound):
+        opinions.get(SqlIntakeUnitOfWork(session), draft["number"], LI)
+    assert opinions.get(SqlIntakeUnitOfWork(session), draft["number"], INFORMANT)["status"] == "saved"
+    mine = opinions.item_page(SqlIntakeUnitOfWork(session), INFORMANT, {"mine": True})
+    assert [i["number"] for i in mine["items"]] == [draft["number"]]
+    opinions.submit_saved(SqlIntakeUnitOfWork(session), draft["number"], INFORMANT)
+    session.commit()
+    assert opinions.get(SqlIntakeUnitOfWork(session), draft["number"], STAFF)["status"] == "submitted"
+
+
 def test_a_draft_too_long_or_incomplete_is_refused_field_by_field_and_nothing_is_kept(session):
     with pytest.raises(InvalidInput) as refused:
         opinions.submit(

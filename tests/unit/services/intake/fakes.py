@@ -334,6 +334,7 @@ class FakeOpinionRepository(OpinionRepository):
         forwarded_to: str | None = None,
         submitter: str | None = None,
         published: tuple[str, ...] = (),
+        without_drafts: bool = False,
     ) -> tuple[Counted, list[OpinionItem]]:
         instructed = {(i.item_id, i.channel) for i in self._rows.of(OpinionInstruction)}
         waiting = {
@@ -347,6 +348,7 @@ class FakeOpinionRepository(OpinionRepository):
                 i
                 for i in self._rows.of(OpinionItem)
                 if (not status or i.status == status)
+                and (not without_drafts or i.status != "saved")
                 and (not awaiting_instruction or (i.id in waiting and i.status != "cancelled"))
                 and (forwarded_to is None or i.id in forwarded)
                 and (submitter is None or i.submitter == submitter or i.status in published)
