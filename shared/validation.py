@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from collections.abc import Mapping
 from typing import Any, TypeVar, cast
 
@@ -93,6 +95,43 @@ def page_answer(query: Mapping[str, Any], total: int | tuple[int, bool], items: 
 class DuplicateKey(ValueError):
     """A JSON object names the same key twice (``{"email": "a", "email": "b"}``): Python's decoder
     keeps the last without a word, so what the sender meant is unknown."""
+
+
+# The integers every JSON column keeps exactly: orjson, which reads them back, reads a larger one
+# as a float (99999999999999999999 came back 1e+20, and a job sealed with it no longer matched).
+INT_MIN, INT_MAX = -(2**63), 2**64 - 1
+
+
+class NumberNotKept(ValueError):
+    """A JSON number that would not be kept as it was sent: an integer beyond 64 bits, a float too
+    large, NaN or Infinity."""
+
+
+def exact_int(text: str) -> int:
+    """``json.loads``' ``parse_int`` that refuses an integer beyond 64 bits (:class:`NumberNotKept`)."""
+    value = int(text)
+    if not INT_MIN <= value <= INT_MAX:
+        raise NumberNotKept(
+            f"the integer {text[:30]}{'…' if len(text) > 30 else ''} is beyond 64 bits: send it as a string"
+        )
+    return value
+
+
+def finite_float(text: str) -> float:
+    """``json.loads``' ``parse_float`` that refuses a number too large for a float (``1e400``,
+    which would be kept as ``null``)."""
+    value = float(text)
+    if not math.isfinite(value):
+        raise NumberNotKept(f"the number {text[:30]} is too large to be kept")
+    return value
+
+
+def no_constant(name: str) -> float:
+    """``json.loads``' ``parse_constant``: ``NaN``, ``Infinity`` and ``-Infinity`` are not JSON."""
+    raise NumberNotKept(f"{name} is not a JSON number")
+
+
+JSON_NUMBERS = {"parse_int": exact_int, "parse_float": finite_float, "parse_constant": no_constant}
 
 
 def unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

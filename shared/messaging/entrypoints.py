@@ -64,7 +64,7 @@ from shared import principal as signing
 from shared.db import read_pooled
 from shared.contracts import jobs
 from shared.logs import LogContext
-from shared.validation import unique_keys
+from shared.validation import JSON_NUMBERS, unique_keys
 from shared.errors import REFUSALS, BusinessError, Forbidden, InvalidInput, ZtcError
 
 from . import identity, outbox, poison
@@ -151,7 +151,7 @@ def decode(message: Message) -> Any:
 
 
 def _strict_loads(text: str, object_hook: Callable[[dict[str, Any]], Any]) -> Any:
-    return json.loads(text, object_pairs_hook=lambda pairs: object_hook(unique_keys(pairs)))
+    return json.loads(text, object_pairs_hook=lambda pairs: object_hook(unique_keys(pairs)), **JSON_NUMBERS)
 
 
 class RobustQueueConsumer(QueueConsumer):  # type: ignore[misc]  # nameko ships no types

@@ -208,8 +208,8 @@ ROWS = [
         "integer out of range",
         sealed({**JOB, "attempt": 10**30}),
         "application/json",
-        ["malformed job", "attempt"],
-        poison.MALFORMED,
+        ["undecodable message", "is beyond 64 bits"],
+        poison.UNDECODABLE,
     ),
     (
         JOBS,
@@ -227,8 +227,8 @@ ROWS = [
         "integer out of range",
         {**JOB, "status": "ok", "attempt": 10**30},
         "application/json",
-        ["malformed job result", "attempt"],
-        poison.REFUSED,
+        ["undecodable message", "is beyond 64 bits"],
+        poison.UNDECODABLE,
     ),
     (MESSAGES, "not JSON", NOT_JSON, "application/json", ["undecodable message"], poison.UNDECODABLE),
     (MESSAGES, "wrong type", [1], "application/json", ["malformed message"], poison.REFUSED),
@@ -278,15 +278,24 @@ ROWS = [
     ),  # PostgreSQL: SQLite keeps it
     (UNITS, "not JSON", NOT_JSON, "application/json", ["undecodable message"], poison.UNDECODABLE),
     (UNITS, "wrong type", [1], "application/json", ["invalid_input"], poison.REFUSED),
-    # No row holds it: refused like any unknown assignment, on both databases (docs/unit-integration.md;
-    # SQLite had refused it as a value it cannot bind, PostgreSQL as not found).
+    # Beyond 64 bits: no JSON column keeps it exactly (it came back a float), so it is refused as
+    # it is read, on both databases (SQLite had refused it as a value it cannot bind, PostgreSQL as
+    # an unknown assignment).
     (
         UNITS,
         "integer out of range",
         {"assignment_id": 10**30},
         "application/json",
-        ["not_found: there is no assignment 1000000000000000000000000000000"],
-        poison.REFUSED,
+        ["undecodable message", "is beyond 64 bits: send it as a string"],
+        poison.UNDECODABLE,
+    ),
+    (
+        UNITS,
+        "not a number",
+        b'{"assignment_id": NaN}',
+        "application/json",
+        ["undecodable message", "NaN is not a JSON number"],
+        poison.UNDECODABLE,
     ),
     (
         UNITS,
