@@ -579,14 +579,15 @@ def incidents_list(status, show_all, page, per_page, as_json):
 @incidents.command(
     "retry",
     help="Send the incident's job again with a fresh budget of attempts "
-    "(a failed step: run it again). One INCIDENT_ID, or --all open "
-    "incidents, narrowed by --operation / --process; --dry-run lists them.",
+    "(a failed step: run it again). One INCIDENT_ID (--dry-run shows it), or --all open "
+    "incidents, narrowed by --operation / --process (--dry-run lists them). Exits 1 "
+    "when a failed step ran again and failed again.",
 )
 @click.argument("incident_id", type=int, required=False)
 @click.option("--all", "retry_all", is_flag=True, help="Every open incident (with the filters below).")
-@click.option("--operation", help="With --all: only incidents of this operation, e.g. intake.register.")
+@click.option("--operation", help="With --all: only incidents of this operation, e.g. intake.publish.")
 @click.option("--process", "process_id", help="With --all: only incidents of instances of this process.")
-@click.option("--dry-run", is_flag=True, help="With --all: only list what would be retried.")
+@click.option("--dry-run", is_flag=True, help="Only show what would be retried; nothing is sent.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def incidents_retry(incident_id, retry_all, operation, process_id, dry_run, as_json):
     if (incident_id is None) == (not retry_all):
@@ -595,14 +596,23 @@ def incidents_retry(incident_id, retry_all, operation, process_id, dry_run, as_j
     if retry_all:
         _retry_all(operation, process_id, dry_run, as_json)
         return
+    if operation or process_id:
+        click.echo("error: --operation and --process choose among --all; not with one INCIDENT_ID", err=True)
+        sys.exit(2)
     try:
-        _out(
-            _engine().retry_incident(incident_id, {"user": "ztc", "roles": ["operator"]}),
-            as_json,
-            _print_retried,
-        )
+        if dry_run:
+            found = _engine().incident(incident_id)
+            _out(found, as_json, lambda i: click.echo(f"would retry incident #{i['id']} ({i['status']}): {i['error']}"))
+            if found["status"] != "open":
+                click.echo(f"error: incident {incident_id} is {found['status']}, not open", err=True)
+                sys.exit(1)
+            return
+        retried = _engine().retry_incident(incident_id, operator())
     except ZtcError as exc:
         _fail(exc)
+    _out(retried, as_json, _print_retried)
+    if not retried.get("operation") and retried["status"] == "open":
+        sys.exit(1)  # the step ran again and failed again: still an incident
 
 
 @incidents.command("resolve", help="Close an incident without retrying, saying why.")
@@ -611,7 +621,7 @@ def incidents_retry(incident_id, retry_all, operation, process_id, dry_run, as_j
 @click.option("--json", "as_json", is_flag=True, help="Print the incident as JSON.")
 def incidents_resolve(incident_id, reason, as_json):
     try:
-        i = _engine().resolve_incident(incident_id, reason, {"user": "ztc", "roles": ["operator"]})
+        i = _engine().resolve_incident(incident_id, reason, operator())
     except ZtcError as exc:
         _fail(exc)
     _out(i, as_json, lambda i: click.echo(f"incident #{i['id']} resolved: {i['resolution']}"))

@@ -70,7 +70,7 @@ class ProcessRoutes:
     @http("POST", "/api/processes/<string:process_id>/instances")
     @endpoint("operator", body=schemas.StartRequest, response=schemas.Instance, status=201, idempotent=True)
     def start(self, request, principal, process_id, body, key):
-        """Start an instance of the newest version of a process (operators only: people start a
+        """Start an instance of the active version of a process (operators only: people start a
         proposal, an opinion item or a case through their own routes, which check what they may).
         Once per request: a start the broker redelivers, or repeated with the same
         Idempotency-Key, answers the instance the first made."""

@@ -7,6 +7,8 @@ import json
 import pytest
 
 from tests.integration.services.engine.test_incident_page import incidents
+from tests.integration.services.engine.test_ops_instances import result_for
+from tests.integration.services.engine.test_rules import take_job
 from tests.integration.services.engine.test_rules import DATA, MEMBER, SMOKE
 from tests.integration.services.ztc.test_dead_letters import ztc
 
@@ -117,3 +119,29 @@ def test_an_operators_cancel_is_stamped_on_the_moved_clock_the_services_run_on(e
     from shared import clock
 
     assert clock.now() < before + timedelta(days=1), "the tests' own clock is not moved"
+
+
+def test_one_incidents_retry_dry_run_sends_nothing_and_the_operator_is_named(engine, settings, monkeypatch):
+    """``--dry-run`` with one INCIDENT_ID only says what would be retried (it used to retry);
+    --operation/--process choose among --all, not one; a retry and a resolution are recorded for
+    ztc:<operator>, as every other command of ztc is."""
+    monkeypatch.setenv("ZTC_OPERATOR", "ops.sun")
+    engine.deploy(SMOKE)
+    inst = engine.start("smoke", "DRY-1", dict(DATA), MEMBER)
+    for _ in range(settings.job_max_attempts):
+        engine.accept_result(result_for(take_job(engine, "intake.record_submission"), "failed", message="down"))
+    [incident] = engine.incidents()
+    number = str(incident["id"])
+    dry = ztc(settings, "incidents", "retry", number, "--dry-run")
+    assert dry.returncode == 0 and f"would retry incident #{number} (open)" in dry.stdout, dry.stderr
+    assert engine.incident(incident["id"])["status"] == "open"
+    assert not [h for h in engine.history(inst["id"]) if h["action"] == "incident_retry"]
+    mixed = ztc(settings, "incidents", "retry", number, "--operation", "intake.record_submission")
+    assert mixed.returncode == 2 and "not with one INCIDENT_ID" in mixed.stderr
+    assert engine.incident(incident["id"])["status"] == "open"
+    done = ztc(settings, "incidents", "retry", number)
+    assert done.returncode == 0 and "was sent again" in done.stdout, done.stderr
+    [line] = [h for h in engine.history(inst["id"]) if h["action"] == "incident_retry"]
+    assert line["actor"] == "ztc:ops.sun"
+    again = ztc(settings, "incidents", "retry", number, "--dry-run")
+    assert again.returncode == 1 and "is retrying, not open" in again.stderr
