@@ -491,6 +491,11 @@ def main(argv=None) -> int:
         parser.error(str(exc))
     os.umask(PRIVATE_UMASK)  # the databases and token files this run and its services write
     settings = config.load()
+    from shared import clock
+
+    # Under a moved clock (ZTC_CLOCK_OFFSET_FILE) the demo tokens are issued on the time the
+    # gateway checks them on: stamped on the real one, they were expired from the first request.
+    clock.follow_offset_file(settings.clock_offset_file)
     if not check_broker(settings):
         return 2
     demo = prepare(settings, demo=args.demo)

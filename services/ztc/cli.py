@@ -9,6 +9,8 @@ the engine's outbox, which the running engine publishes.
 
 from __future__ import annotations
 
+import math
+
 import json
 import sys
 from pathlib import Path
@@ -758,7 +760,15 @@ def clock():
     pass
 
 
-@clock.command("advance", help="Advance by a duration such as 31d, 12h, 90m or 45s.")
+MAX_CLOCK_ADVANCE_DAYS = 3660  # ten years at one go
+
+
+@clock.command(
+    "advance",
+    help="Advance by a duration such as 31d, 12h, 90m or 45s (ahead only, at most ten years at "
+    "a time). Tokens and console sessions live on this clock too: moving it past their lifetime "
+    "expires them (restart 'make run' for fresh demo tokens, or 'ztc token').",
+)
 @click.argument("duration")
 def clock_advance(duration):
     from shared.clock import OffsetClock
@@ -770,8 +780,15 @@ def clock_advance(duration):
     units = {"d": 86400, "h": 3600, "m": 60, "s": 1}
     try:
         seconds = float(duration[:-1]) * units[duration[-1]]
-    except (KeyError, ValueError):
-        click.echo(f"error: '{duration}' is not a duration like 31d, 12h, 90m or 45s", err=True)
+    except (KeyError, ValueError, IndexError):
+        seconds = math.nan
+    # Every service reads the file this writes: nan, inf or a day before now would stop them all.
+    if not math.isfinite(seconds) or not 0 < seconds <= MAX_CLOCK_ADVANCE_DAYS * 86400:
+        click.echo(
+            f"error: '{duration}' is not a duration like 31d, 12h, 90m or 45s "
+            f"(more than nothing, at most {MAX_CLOCK_ADVANCE_DAYS} days; the clock only moves ahead)",
+            err=True,
+        )
         sys.exit(1)
     offset_clock = OffsetClock(settings.clock_offset_file)
     total = offset_clock.advance(seconds)

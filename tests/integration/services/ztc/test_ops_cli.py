@@ -145,3 +145,18 @@ def test_one_incidents_retry_dry_run_sends_nothing_and_the_operator_is_named(eng
     assert line["actor"] == "ztc:ops.sun"
     again = ztc(settings, "incidents", "retry", number, "--dry-run")
     assert again.returncode == 1 and "is retrying, not open" in again.stderr
+
+
+@pytest.mark.parametrize("duration", ["nand", "infd", "-10d", "0s", "1e9d", "31", "d", ""])
+def test_the_clock_only_moves_ahead_by_a_sane_duration(settings, tmp_path, duration):
+    """Every service reads the offset file: nan, inf or a step back would stop them all."""
+    from dataclasses import replace
+
+    offset = tmp_path / "clock-offset"
+    moved = replace(settings, clock_offset_file=str(offset))
+    refused = ztc(moved, "clock", "advance", "--", duration)
+    assert refused.returncode == 1 and "is not a duration like 31d" in refused.stderr, refused.stderr
+    assert not offset.exists()
+    done = ztc(moved, "clock", "advance", "31d")
+    assert done.returncode == 0 and "31.00 days ahead" in done.stdout, done.stderr
+    assert float(offset.read_text()) == 31 * 86400
