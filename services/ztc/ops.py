@@ -40,7 +40,7 @@ def register(main, instances, incidents, helpers):
         """Exit 1 if a letter failed, or if an id named no dead letter (said on stderr: a
         mistyped id is not 'done')."""
         seen = {d["id"] for key in ("matched", "replayed", "discarded", "failed") for d in result.get(key, [])}
-        unknown = [i for i in dict.fromkeys(letter_ids) if i not in seen]
+        unknown = result.get("unknown") or [i for i in dict.fromkeys(letter_ids) if i not in seen]
         for letter_id in unknown:
             click.echo(f"no dead letter {letter_id} (see 'ztc dead-letters list')", err=True)
         sys.exit(1 if result.get("failed") or unknown else 0)

@@ -145,6 +145,12 @@ def publish_again(
     )
 
 
+def _unknown(ids: Collection[str] | None, chosen: builtins.list[tuple[Any, dict[str, Any]]]) -> builtins.list[str]:
+    """The ``ids`` asked for that no chosen letter has, in the order given."""
+    found = {letter["id"] for _, letter in chosen}
+    return [letter_id for letter_id in dict.fromkeys(ids or ()) if letter_id not in found]
+
+
 class DeadLetters(SharedExtension):  # type: ignore[misc]  # nameko ships no types
     """Publishes dead letters for every consumer of a container, on a connection of its own."""
 
@@ -431,13 +437,16 @@ class DeadLetterBox:
         dry_run: bool = False,
         actor: str = "operator",
     ) -> dict[str, Any]:
-        """Send matching letters back where they came from. Returns what was (or would be) sent."""
+        """Send matching letters back where they came from. Returns what was (or would be) sent,
+        and ``unknown``: the ``ids`` no dead letter has (a mistyped id is not done)."""
         _require_selection(ids, queue, routing_key, everything)
         done, failed = [], []
         with self._browse() as (conn, held):
             chosen = [(m, letter) for m, letter in held if _matches(letter, ids, queue, routing_key)]
+            unknown = _unknown(ids, chosen)
             if dry_run:
-                return {"dry_run": True, "matched": [_summary(l) for _, l in chosen], "replayed": [], "failed": []}
+                matched = [_summary(l) for _, l in chosen]
+                return {"dry_run": True, "matched": matched, "replayed": [], "failed": [], "unknown": unknown}
             publisher = connect(self.amqp_uri)
             try:
                 producer = publisher.Producer()
@@ -488,7 +497,7 @@ class DeadLetterBox:
                     done.append(_summary(letter))
             finally:
                 publisher.release()
-        return {"dry_run": False, "matched": done + failed, "replayed": done, "failed": failed}
+        return {"dry_run": False, "matched": done + failed, "replayed": done, "failed": failed, "unknown": unknown}
 
     def discard(
         self,
@@ -510,8 +519,14 @@ class DeadLetterBox:
         _require_selection(ids, queue, routing_key, everything)
         with self._browse() as (_, held):
             chosen = [(m, letter) for m, letter in held if _matches(letter, ids, queue, routing_key)]
+            unknown = _unknown(ids, chosen)
             if dry_run:
-                return {"dry_run": True, "matched": [_summary(l) for _, l in chosen], "discarded": []}
+                return {
+                    "dry_run": True,
+                    "matched": [_summary(l) for _, l in chosen],
+                    "discarded": [],
+                    "unknown": unknown,
+                }
             done = []
             for message, letter in chosen:
                 self._record({"discarded_at": clock.now().isoformat(), "by": actor, "reason": reason, "letter": letter})
@@ -520,7 +535,7 @@ class DeadLetterBox:
                     "dead letter %s discarded by %s: %s (it died: %s)", letter["id"], actor, reason, letter["reason"]
                 )
                 done.append(_summary(letter))
-        return {"dry_run": False, "matched": done, "discarded": done, "reason": reason}
+        return {"dry_run": False, "matched": done, "discarded": done, "reason": reason, "unknown": unknown}
 
     def _record(self, entry: Mapping[str, object]) -> None:
         if self.record_file is None:

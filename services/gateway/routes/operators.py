@@ -96,6 +96,8 @@ class OpsBatchResult(Schema):
     done = fields.List(fields.Dict())
     failed = fields.List(fields.Dict())
     reason = fields.String()
+    # the ids asked for that no dead letter has (a mistyped id is not done)
+    unknown = fields.List(fields.String())
 
 
 class OpsReason(schemas.Body):

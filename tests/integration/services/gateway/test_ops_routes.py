@@ -154,6 +154,11 @@ def test_dead_letters_over_http_are_listed_replayed_and_discarded_with_a_reason(
     assert call("POST", "/api/ops/dead-letters/replay", json={}).status_code == 400
     dry = call("POST", "/api/ops/dead-letters/replay", json={"all": True, "dry_run": True}).json()
     assert [d["id"] for d in dry["matched"]] == [letter["id"]] and dry["replayed"] == []
+    # An id no dead letter has is named, not passed over as done.
+    mistyped = call("POST", "/api/ops/dead-letters/replay", json={"ids": ["nope", letter["id"]], "dry_run": True})
+    assert mistyped.status_code == 200 and mistyped.json()["unknown"] == ["nope"], mistyped.text
+    none = call("POST", "/api/ops/dead-letters/discard", json={"ids": ["nope"], "reason": "x", "dry_run": True})
+    assert none.json()["unknown"] == ["nope"] and none.json()["matched"] == []
     assert call("POST", "/api/ops/dead-letters/discard", json={"all": True}).status_code == 400
     gone = call(
         "POST", "/api/ops/dead-letters/discard", json={"ids": [letter["id"]], "reason": "a test command"}
