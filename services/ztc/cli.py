@@ -399,10 +399,15 @@ def _print_versions(rows):
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def versions_list(process_id, as_json):
     rows = _engine().versions(process_id)
-    if process_id and not rows:  # a process nobody deployed (or a typo): said, and not a success
-        click.echo(f"no process '{process_id}' is deployed (see 'ztc versions' for those that are)", err=True)
-        sys.exit(1)
+    if process_id and not rows:
+        _not_deployed(process_id)
     _out(rows, as_json, _print_versions)
+
+
+def _not_deployed(process_id):
+    """A process nobody deployed (or a typo): said, and not a success."""
+    click.echo(f"no process '{process_id}' is deployed (see 'ztc versions' for those that are)", err=True)
+    sys.exit(1)
 
 
 @versions.command(
@@ -436,8 +441,11 @@ def versions_activate(process_id, version, as_json):
 @click.argument("process_id")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def versions_log(process_id, as_json):
+    engine = _engine()
+    if not engine.versions(process_id):
+        _not_deployed(process_id)
     _out(
-        _engine().activations(process_id),
+        engine.activations(process_id),
         as_json,
         lambda rows: (
             [click.echo(f"{r['at']} version {r['number']} ({r['version']}) by {r['by']} ({r['how']})") for r in rows]

@@ -95,6 +95,8 @@ def test_a_deployment_of_several_files_stores_none_if_one_is_refused(settings, t
     assert "broken.bpmn: refused" in refused.stderr and "nothing deployed: 1 of the 2 file(s) refused" in refused.stderr
     listed = ztc(settings, "versions", "smoke")  # the good file was not stored either
     assert listed.returncode == 1 and "no process 'smoke' is deployed" in listed.stderr
+    log = ztc(settings, "versions", "log", "smoke")  # nor is a typo "never activated" and a success
+    assert log.returncode == 1 and "no process 'smoke' is deployed" in log.stderr
     twice = tmp_path / "twice"
     twice.mkdir()
     (twice / "a.bpmn").write_bytes(smoke)
