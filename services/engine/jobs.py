@@ -85,6 +85,7 @@ class IncidentsForJobs(Protocol):
 
 
 UNKNOWN_OPERATION = "unknown_operation"  # shared.messaging.entrypoints answers it for no handler
+REFUSED_JOB = "refused_job"  # ... and this for a job it could not take (its seal, its form)
 
 
 def undeclared(operation: str) -> str | None:
@@ -248,6 +249,13 @@ class Jobs:
                     f"element '{job.task_name}': {error} — deploy a service that handles "
                     f"'{job.operation}' and retry the incident, or migrate the instance to a "
                     "version that names an existing operation"
+                )
+                outcome = "incident"
+            elif code == REFUSED_JOB:
+                # Sent again it would be refused again: the letter is in the dead-letter queue.
+                error = (
+                    f"element '{job.task_name}': {error} — the job is in the dead-letter queue "
+                    "('ztc dead-letters list'); retry the incident once its cause is found"
                 )
                 outcome = "incident"
             elif job.attempt < job.max_attempts:

@@ -93,12 +93,15 @@ log = logging.getLogger(__name__)
 
 # The error code of a job answered ``failed`` because no handler of the service takes its operation.
 UNKNOWN_OPERATION = "unknown_operation"
+REFUSED_JOB = "refused_job"  # a job the engine sent that the service could not take (seal, form)
 # A job whose instance's cancellation this service heard before the job came: answered, not run.
 PROCESS_CANCELLED_CODE = "process_cancelled"
 
 # Made once: a job is loaded and a result dumped per message, and making the schema cost more
 # than either (a schema keeps nothing of a load or a dump).
 _JOB = contracts.JobSchema()
+# Which job a refused one was (to answer it failed): what the engine matches a result by.
+_JOB_IDENTITY = contracts.JobSchema(only=("job_id", "instance_id", "task_id", "operation", "attempt"))
 _JOB_RESULT = contracts.JobResultSchema()
 
 
@@ -421,28 +424,42 @@ class JobDispatcher(SharedExtension, ProviderCollector):  # type: ignore[misc]  
             )
             return
         try:
-            body = signing.unseal(body, signing.key_of(_settings(self.container)), signing.JOB)
+            sealed = signing.unseal(body, signing.key_of(_settings(self.container)), signing.JOB)
         except signing.BadSignature as exc:
-            self._refuse(message, f"forbidden: {exc}", poison.REFUSED)
+            self._refuse_engines(body, message, f"forbidden: {exc}", poison.REFUSED)
             return
         try:
-            job = _JOB.load(body)
+            job = _JOB.load(sealed)
         except ValidationError as exc:
-            self._refuse(message, f"malformed job: {exc.messages}")
+            self._refuse_engines(sealed, message, f"malformed job: {exc.messages}")
             return
         handlers = [p for p in self._providers if p.operation == job["operation"]]
         if not handlers:
             reason = f"unknown operation '{job['operation']}' for service '{self.container.service_name}'"
             # The instance must not wait for ever: the engine hears that the job failed (and opens an
             # incident at once); only if that answer cannot be recorded is the job dead-lettered.
-            if self._answer_unknown(job, reason):
+            if self._answer_failed(job, UNKNOWN_OPERATION, f"{reason}: no handler in the running service"):
                 ack(message)
             else:
                 self._refuse(message, reason)
             return
         handlers[0].handle_job(job, message)
 
-    def _answer_unknown(self, job: dict[str, Any], reason: str) -> bool:
+    def _refuse_engines(
+        self, body: dict[str, Any], message: Message, reason: str, kind: str = poison.MALFORMED
+    ) -> None:
+        """A job the engine sent that this service cannot take (its seal does not match, or it is
+        malformed): dead-lettered for the operators, and — where the job still says which it is —
+        answered ``failed`` with the code ``refused_job``, so that the engine opens an incident on
+        its instance at once instead of it waiting for ever for a result."""
+        self._refuse(message, reason, kind)
+        try:
+            said = _JOB_IDENTITY.load({k: body.get(k) for k in _JOB_IDENTITY.fields})
+        except ValidationError:
+            return  # nothing says which instance waits: the dead letter is all there is
+        self._answer_failed(said, REFUSED_JOB, f"the {self.container.service_name} service refused the job: {reason}")
+
+    def _answer_failed(self, job: dict[str, Any], code: str, message_text: str) -> bool:
         from .database import Database
 
         db = next((d for d in self.container.dependencies if isinstance(d, Database)), None)
@@ -458,7 +475,7 @@ class JobDispatcher(SharedExtension, ProviderCollector):  # type: ignore[misc]  
                 "attempt": job["attempt"],
                 "status": "failed",
                 "result": None,
-                "error": {"code": UNKNOWN_OPERATION, "message": f"{reason}: no handler in the running service"},
+                "error": {"code": code, "message": message_text},
                 "service": self.container.service_name,
             }
         )
@@ -478,9 +495,9 @@ class JobDispatcher(SharedExtension, ProviderCollector):  # type: ignore[misc]  
                 )
                 s.commit()
         except Exception as exc:
-            log.error("could not answer job %s (%s): %s", job["job_id"], reason, exc)
+            log.error("could not answer job %s (%s): %s", job["job_id"], message_text, exc)
             return False
-        log.warning("job %s: %s; answered failed", job["job_id"], reason)
+        log.warning("job %s: %s; answered failed", job["job_id"], message_text)
         db.wake()
         return True
 

@@ -60,3 +60,34 @@ def test_an_operation_no_service_handles_becomes_an_incident_on_its_instance(sys
 
     time.sleep(1.0)
     assert get_messages(vhost, contracts.DEAD_QUEUE) == []
+
+
+def test_a_job_the_service_cannot_take_becomes_an_incident_on_its_instance(settings):
+    """A job the engine sent whose seal no longer matches (it was changed on the way, or another
+    deployment's key): intake dead-letters it for the operators and answers ``refused_job``, and
+    the engine opens an incident on the instance at once instead of the instance waiting for ever."""
+    import json
+
+    from tests.integration.conftest import System
+
+    running = System(settings, ("engine",))  # intake not yet running: its job waits in its queue
+    try:
+        inst = running.rpc.engine.start("smoke", "REFUSED-2", DATA, OPERATOR)
+        vhost = settings.amqp_uri.rsplit("/", 1)[-1]
+        [sent] = wait_for(lambda: get_messages(vhost, contracts.job_queue("intake")), message="the job sent")
+        job = json.loads(sent["payload"])
+        job["params"] = {**job["params"], "title": "changed after sealing"}
+        running.start_service("intake")
+        publish(settings.amqp_uri, contracts.JOBS_EXCHANGE, job["operation"], job)
+        stuck = wait_for(
+            lambda: (lambda i: i if i["status"] == "incident" else None)(running.rpc.engine.get_instance(inst["id"])),
+            timeout=30,
+            message="the incident",
+        )
+        [incident] = stuck["incidents"]
+        assert "the intake service refused the job: forbidden: a badly sealed job" in incident["error"]
+        assert "job_retry" not in [h["action"] for h in running.rpc.engine.history(inst["id"])]
+        [letter] = get_messages(vhost, contracts.DEAD_QUEUE)
+        assert "a badly sealed job" in letter["properties"]["headers"][contracts.REASON_HEADER]
+    finally:
+        running.stop()

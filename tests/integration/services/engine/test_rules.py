@@ -719,6 +719,21 @@ def test_a_retried_job_is_sent_on_behalf_of_the_same_principal_as_its_first_atte
     )
 
 
+def test_a_job_the_service_refused_opens_an_incident_at_once_naming_the_dead_letter(engine):
+    """A job the service could not take (its seal did not match, it was malformed) is dead-lettered
+    there and answered ``refused_job``: sent again it would be refused again, so the instance does
+    not wait out its attempts, nor for ever."""
+    engine.deploy(SMOKE)
+    inst = engine.start("smoke", "REFUSED-1", dict(DATA), MEMBER)
+    job = take_job(engine, "intake.record_submission")
+    said = "the intake service refused the job: forbidden: a badly sealed job"
+    assert answer(engine, job, "failed", code="refused_job", message=said) == "incident"
+    assert outbox_count(engine, "intake.record_submission") == 0
+    [incident] = engine.incidents()
+    assert said in incident["error"] and "ztc dead-letters list" in incident["error"]
+    assert engine.get_instance(inst["id"])["status"] == "incident"
+
+
 def test_an_incident_resolved_by_hand_leaves_the_job_alone(engine):
     engine.deploy(SMOKE)
     inst = engine.start("smoke", "RETRY-2", dict(DATA), MEMBER)
