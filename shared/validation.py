@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import math
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar, cast
 
 from marshmallow import Schema, ValidationError, validate
@@ -131,9 +132,6 @@ def no_constant(name: str) -> float:
     raise NumberNotKept(f"{name} is not a JSON number")
 
 
-JSON_NUMBERS = {"parse_int": exact_int, "parse_float": finite_float, "parse_constant": no_constant}
-
-
 def unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     """``json.loads``' ``object_pairs_hook`` that refuses a key given twice (:class:`DuplicateKey`)."""
     found: dict[str, Any] = {}
@@ -142,3 +140,15 @@ def unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
             raise DuplicateKey(f"the key {key!r} is given twice in one object")
         found[key] = value
     return found
+
+
+def json_from_outside(text: str, object_pairs_hook: Callable[[list[tuple[str, Any]]], Any] = unique_keys) -> Any:
+    """JSON as it comes in (an HTTP body, a message on the bus): a key given twice and a number
+    that would not be kept as sent are refused (``ValueError``), whatever the ``object_pairs_hook``."""
+    return json.loads(
+        text,
+        object_pairs_hook=object_pairs_hook,
+        parse_int=exact_int,
+        parse_float=finite_float,
+        parse_constant=no_constant,
+    )

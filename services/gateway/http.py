@@ -36,7 +36,7 @@ from shared.logs import one_line
 from shared.errors import Conflict, Forbidden, InvalidInput, ZtcError
 
 from . import idempotency
-from shared.validation import JSON_NUMBERS, load, unique_keys
+from shared.validation import json_from_outside, load
 
 from . import unavailable
 from .tokens import ROLES
@@ -418,7 +418,7 @@ def _body(request, max_depth: int = 32) -> dict:
     if not text.strip():
         return {}
     try:
-        data = json.loads(text, object_pairs_hook=unique_keys, **JSON_NUMBERS)
+        data = json_from_outside(text)
     except RecursionError:
         raise InvalidInput(
             f"the request body is nested deeper than {max_depth} levels",

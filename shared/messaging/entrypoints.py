@@ -39,7 +39,6 @@ the method does not run; a job runs only if the engine sealed it and the engine 
 from __future__ import annotations
 
 import inspect
-import json
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -64,7 +63,7 @@ from shared import principal as signing
 from shared.db import read_pooled
 from shared.contracts import jobs
 from shared.logs import LogContext
-from shared.validation import JSON_NUMBERS, unique_keys
+from shared.validation import json_from_outside, unique_keys
 from shared.errors import REFUSALS, BusinessError, Forbidden, InvalidInput, ZtcError
 
 from . import identity, outbox, poison
@@ -154,7 +153,7 @@ def decode(message: Message) -> Any:
 
 
 def _strict_loads(text: str, object_hook: Callable[[dict[str, Any]], Any]) -> Any:
-    return json.loads(text, object_pairs_hook=lambda pairs: object_hook(unique_keys(pairs)), **JSON_NUMBERS)
+    return json_from_outside(text, lambda pairs: object_hook(unique_keys(pairs)))
 
 
 class RobustQueueConsumer(QueueConsumer):  # type: ignore[misc]  # nameko ships no types
