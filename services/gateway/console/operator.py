@@ -244,21 +244,24 @@ class ConsoleOperatorRoutes:
     @http("POST", "/console/ops/incidents/<id:incident_id>/<string:action>")
     @page
     def console_ops_incident_action(self, visit, incident_id, action):
-        """retry (its job sent again, or its step run again) or resolve (closed, with a note)."""
+        """retry (its job sent again, or its step run again) or resolve (closed, with a note); back
+        to the page the form was on, which says what became of the incident (``?incident=&done=``)
+        — or, for a resolution left blank, that one is needed (``&refused=resolution``)."""
+        back = _safe_back(visit.request.form.get("back"), "/console/ops/incidents").split("?", 1)[0]
         if action == "retry":
             answer = visit.api("retry_incident", method="POST", incident_id=incident_id)
         elif action == "resolve":
+            resolution = visit.request.form.get("resolution", "").strip()
+            if not resolution and "operator" in visit.roles:  # anyone else is refused by the API
+                return redirect(f"{back}?incident={incident_id}&refused=resolution")
             answer = visit.api(
-                "resolve_incident",
-                method="POST",
-                incident_id=incident_id,
-                body={"resolution": visit.request.form.get("resolution", "")},
+                "resolve_incident", method="POST", incident_id=incident_id, body={"resolution": resolution}
             )
         else:
             return visit.render("refused.html", status=404, answer=None)
         if not answer.ok:
             return visit.refusal(answer)
-        return redirect(_safe_back(visit.request.form.get("back"), "/console/ops/incidents"))
+        return redirect(f"{back}?incident={incident_id}&done={answer.body.get('status', 'resolved')}")
 
     # -- instances -------------------------------------------------------------------------------
     @http("GET", "/console/ops/instances")

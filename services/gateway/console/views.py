@@ -158,6 +158,7 @@ class Visit:
             may=self.may,
             csrf=self.csrf,
             path=self.request.path,
+            args=self.request.args,
             **context,
         )
         return Response(html, status=status, mimetype="text/html", headers=headers or HEADERS)

@@ -1630,3 +1630,63 @@ def test_a_list_counted_up_to_a_bound_says_more_and_links_the_next_page():
         "/console/ops/incidents", {"user": "ops.sun", "roles": ["operator"]}, template, exact, "incident-pages"
     )
     assert "以上" not in nav and 'rel="next"' not in nav and "共 100 件" in nav
+
+
+class _Acting(_Asking):
+    """A console visit posting a form (``form``) whose API calls answer ``answers`` by route."""
+
+    def __init__(self, answers: dict, form: dict, roles=("operator",)):
+        super().__init__(answers, roles)
+        self.request = Request(EnvironBuilder(path="/console/x", method="POST", data=form).get_environ())
+
+
+@pytest.mark.parametrize(
+    "action, answered, went",
+    [
+        ("retry", {"status": "retrying"}, "done=retrying"),
+        ("retry", {"status": "open"}, "done=open"),  # the step ran again and failed again
+        ("resolve", {"status": "resolved"}, "done=resolved"),
+    ],
+)
+def test_an_incident_action_goes_back_saying_what_became_of_it(action, answered, went):
+    from services.gateway.console.operator import ConsoleOperatorRoutes
+
+    route = {"retry": "retry_incident", "resolve": "resolve_incident"}[action]
+    form = {"back": "/console/ops/instances/inst-1?tab=history", "resolution": " rerouted by hand "}
+    visit = _Acting({route: answered}, form)
+    done = ConsoleOperatorRoutes.console_ops_incident_action.__wrapped__(None, visit, 7, action)
+    assert done.status_code == 303 and done.headers["Location"] == f"/console/ops/instances/inst-1?incident=7&{went}"
+    if action == "resolve":
+        assert visit.calls == [
+            (route, {"method": "POST", "incident_id": 7, "body": {"resolution": "rerouted by hand"}})
+        ]
+
+
+def test_a_blank_resolution_comes_back_asking_for_one_and_nothing_is_sent():
+    from services.gateway.console.operator import ConsoleOperatorRoutes
+
+    visit = _Acting({}, {"resolution": "   "})
+    back = ConsoleOperatorRoutes.console_ops_incident_action.__wrapped__(None, visit, 7, "resolve")
+    assert back.headers["Location"] == "/console/ops/incidents?incident=7&refused=resolution" and visit.calls == []
+    stranger = _Acting({}, {"resolution": ""}, roles=("staff",))  # not an operator: the API refuses them
+    ConsoleOperatorRoutes.console_ops_incident_action.__wrapped__(None, stranger, 7, "resolve")
+    assert [call[0] for call in stranger.calls] == ["resolve_incident"]
+
+
+@pytest.mark.parametrize(
+    "query, says",
+    [
+        ("incident=7&done=retrying", "Incident 7: its job was sent again."),
+        ("incident=7&done=open", "Incident 7: the step ran again and failed again; the error is updated."),
+        ("incident=7&refused=resolution", "Incident 7: say how it was resolved."),
+        ("incident=x&done=retrying", None),
+    ],
+)
+def test_the_incidents_page_says_what_became_of_the_incident_acted_on(query, says):
+    request = Request(EnvironBuilder(path="/console/ops/incidents", query_string=query).get_environ())
+    principal = {"user": "ops.sun", "roles": ["operator"]}
+    html = Visit(None, request, "token", principal, "en").render("ops_incidents.html", incidents=[]).get_data(True)
+    if says is None:
+        assert 'id="incident-done"' not in html
+    else:
+        assert says in html
