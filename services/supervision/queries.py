@@ -209,7 +209,7 @@ def _view(row, changes, reminders, escalations, replaced_by, cap, now) -> dict:
 def deadlines(uow: SupervisionUnitOfWork, rules: SupervisionRules, number, principal, is_proposer=None) -> dict:
     """Every deadline of proposal ``number`` the caller may see, oldest first, each fully explained.
 
-    Units see their own unit's deadlines and the reply deadlines; staff, committee, leaders and the
+    Units see their own unit's deadlines and the reply deadlines they answer under; staff, committee, leaders and the
     proposal's proposers see all (see ``access``); anyone else is refused. NotFound if the
     proposal has no deadlines. The rows, their changes, reminders and escalations are read in
     several statements: the service gives a unit of work that reads one snapshot
@@ -220,7 +220,11 @@ def deadlines(uow: SupervisionUnitOfWork, rules: SupervisionRules, number, princ
     unit = require_sight_of(uow, str(number), principal, is_proposer, rows)
     if not rows:
         raise NotFound(f"proposal {number} has no deadlines (it is not assigned yet)")
-    visible = [row for row in rows if unit is None or row.unit == unit or row.unit is None]
+    # A unit: its own deadlines, and the reply deadlines it answers under (``units``); not those
+    # of the units the proposal went to after it was reassigned away.
+    visible = [
+        row for row in rows if unit is None or row.unit == unit or (row.unit is None and unit in (row.units or []))
+    ]
     ids = [row.id for row in visible]
     changes = defaultdict(list, uow.deadlines.changes_by_deadline(ids))
     reminders = defaultdict(list, uow.deadlines.reminders_by_deadline(ids))

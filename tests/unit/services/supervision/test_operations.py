@@ -796,6 +796,22 @@ def test_units_see_their_own_deadlines_and_the_reply_deadline_only(uow, rules):
         queries.deadlines(uow, rules, NUMBER, HEALTH)
 
 
+def test_a_unit_reassigned_away_no_longer_sees_the_reply_deadline_of_the_units_after_it(uow, rules):
+    """Education had the proposal, then staff gave it to transport: education still sees its own
+    (closed) deadlines, not transport's reply clock."""
+    assign(uow, rules, units=["education"])
+    assign(uow, rules, units=["transport"])
+    seen = queries.deadlines(uow, rules, NUMBER, EDUCATION)["deadlines"]
+    theirs = queries.deadlines(uow, rules, NUMBER, TRANSPORT)["deadlines"]
+    [reply_now] = [d for d in theirs if d["rule"] == "reply_deadline" and d["status"] == "open"]
+    assert reply_now["id"] not in {d["id"] for d in seen}
+    assert {(d["rule"], d["unit"]) for d in seen} == {
+        ("sign_for_limit", "education"),
+        ("objection_window", "education"),
+        ("reply_deadline", None),  # the one it answered under, closed when it was reassigned away
+    }
+
+
 def test_only_proposers_overseers_and_involved_units_see_deadlines(uow, rules):
     assign(uow, rules)
     # A member who did not propose it hears what they would of a proposal that does not exist.
