@@ -25,7 +25,7 @@ from .access import MEMBER, acting_user, not_found, proposes, reads_all, require
 from .areas import check_area
 from .models import Cosigner, Proposal, Publication
 from .numbering import format_number, next_sequence
-from .records import by_number, notify, proposers, record_event, refuse_if_cancelled
+from .records import by_number, directory_names, names_masked, notify, proposers, record_event, refuse_if_cancelled
 from .unit_of_work import IntakeUnitOfWork
 from .rules import IntakeRules
 from .similarity import overlap_needed, score, title_grams
@@ -285,26 +285,33 @@ def published(row: Publication, names: list[str] | None = None) -> dict:
     return {**data, **{key: mask_text(data.get(key) or "", names) for key in PUBLISHED_TEXT}, **followup}
 
 
-def _publication(uow: IntakeUnitOfWork, proposal: Proposal) -> dict:
+def _publication(uow: IntakeUnitOfWork, proposal: Proposal, names=None) -> dict:
     row = uow.proposals.publication_of(proposal)
     if row is None:
         raise not_found(proposal.number)
-    return published(row)
+    return published(row, names_masked(proposal, directory_names([proposal], names or _no_directory)))
 
 
-def get(uow: IntakeUnitOfWork, number: str, principal: dict) -> dict:
+def _no_directory(users: list[str]) -> dict[str, str]:
+    """No members directory to ask: a published text is masked of the proposers' user ids alone."""
+    return {}
+
+
+def get(uow: IntakeUnitOfWork, number: str, principal: dict, names=None) -> dict:
     """A proposal in full for its proposers, staff, the committee and leaders; a published one
-    as published (personal data masked) for other members. Hidden ones are not found."""
+    as published (personal data masked, and the directory's names of the proposers who did not
+    consent to being named: ``names``, users -> their names) for other members. Hidden ones are
+    not found."""
     user, roles = require_reader(principal)
     proposal = by_number(uow, number)
     if proposal is None or not _visible(proposal, user, roles):
         raise not_found(number)
     if reads_all(roles) or proposes(proposal, user, roles):
         return dump(proposal)
-    return _publication(uow, proposal)
+    return _publication(uow, proposal, names)
 
 
-def list_proposals(uow: IntakeUnitOfWork, principal: dict, mine: bool = True) -> list[dict]:
+def list_proposals(uow: IntakeUnitOfWork, principal: dict, mine: bool = True, names=None) -> list[dict]:
     """``mine``: the proposals the caller initiated or co-signs (and has not dropped off).
     Otherwise every proposal the caller may read: all of them for staff, the committee and leaders;
     for a member their own in full and the published ones as published."""
@@ -313,7 +320,10 @@ def list_proposals(uow: IntakeUnitOfWork, principal: dict, mine: bool = True) ->
     if mine or not reads_all(roles):
         result = [dump(p) for p in uow.proposals.of_proposer(proposer)] if proposer else []
         if not mine:
-            result += [published(row) for row in uow.proposals.published_not_of(proposer)]
+            rows = uow.proposals.published_not_of(proposer)
+            theirs = {row.proposal_id: uow.proposals.get(row.proposal_id) for row in rows}
+            known = directory_names([p for p in theirs.values() if p is not None], names or _no_directory)
+            result += [published(row, names_masked(theirs[row.proposal_id], known)) for row in rows]
             result.sort(key=lambda item: tuple(map(int, item["number"].split("-"))))
         return result
     return [dump(p) for p in uow.proposals.every()]
@@ -325,7 +335,7 @@ class ProposalQuery(PageQuery):
     mine = fields.Boolean(load_default=False)
 
 
-def proposal_page(uow: IntakeUnitOfWork, principal: dict, query: dict | None = None) -> dict:
+def proposal_page(uow: IntakeUnitOfWork, principal: dict, query: dict | None = None, names=None) -> dict:
     """A page of what :func:`list_proposals` lists, newest first (by year and number), with how
     many there are in all: ``query`` holds ``page`` (from 1), ``per_page`` (1-200, default 50) and
     ``mine``. Every proposal of every year stays readable, so the list is read a page at a time."""
@@ -343,11 +353,13 @@ def proposal_page(uow: IntakeUnitOfWork, principal: dict, query: dict | None = N
     else:
         total, rows = uow.proposals.proposal_page(*page_window(data), scope, proposer)
     items = []
+    others = [p for p in rows if not (scope != "visible" or (proposer is not None and proposes(p, proposer, roles)))]
+    known = directory_names(others, names or _no_directory) if others else {}
     for proposal in rows:
-        if scope != "visible" or (proposer is not None and proposes(proposal, proposer, roles)):
+        if proposal not in others:
             items.append(dump(proposal))
         elif (publication := uow.proposals.publication_of(proposal)) is not None:
-            items.append(published(publication))
+            items.append(published(publication, names_masked(proposal, known)))
     return page_answer(data, total, items)
 
 

@@ -22,7 +22,7 @@ from shared.validation import load
 from .access import PUBLIC, acting_user, not_found
 from .models import Proposal, Publication
 from .proposals import published
-from .records import by_number, proposers
+from .records import by_number, consenting, directory_names, names_masked, proposers
 from .unit_of_work import IntakeUnitOfWork
 
 MAX_PER_PAGE = 50
@@ -38,26 +38,6 @@ def _require_public(principal: dict | None) -> None:
     _, roles = acting_user(principal)
     if PUBLIC not in roles:
         raise Forbidden("the public reading of proposals is for the public API")
-
-
-def consenting(proposal: Proposal) -> list[str]:
-    """The proposers who consented to being named where the proposal is published."""
-    consented = [proposal.initiator] if proposal.publish_name else []
-    return consented + [c.user for c in proposal.cosigners if c.status == "confirmed" and c.publish_name]
-
-
-def directory_names(proposals: list[Proposal], names) -> dict[str, str]:
-    """``{user: name}`` from the members directory for every proposer of ``proposals``, in one ask."""
-    everyone = sorted({user for proposal in proposals for user in proposers(proposal)})
-    return names(everyone) if everyone else {}
-
-
-def names_masked(proposal: Proposal, known: dict[str, str]) -> list[str]:
-    """What a published text of ``proposal`` is masked of: every proposer's user id, and the
-    directory name of each who did not consent to being named (a reply opens "尊敬的李明华委员",
-    a situation says "本人李明华…")."""
-    everyone, consented = proposers(proposal), set(consenting(proposal))
-    return [*everyone, *(known[user] for user in everyone if user not in consented and known.get(user))]
 
 
 def named_proposers(proposal: Proposal, known: dict[str, str]) -> list[dict]:

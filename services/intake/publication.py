@@ -12,8 +12,7 @@ from shared.principal import acting_user
 from shared.masking import mask_name, mask_text
 from . import case_outcome
 from .models import Proposal, Publication
-from .public import directory_names, names_masked
-from .records import by_id, notify, proposers, record_event
+from .records import by_id, directory_names, names_masked, notify, proposers, record_event
 from .unit_of_work import IntakeUnitOfWork
 from .rules import IntakeRules
 from .schemas import AnswerMergedParams, PublishFollowupParams, PublishParams

@@ -50,6 +50,26 @@ def proposers(proposal: Proposal) -> list[str]:
     return [proposal.initiator, *(c.user for c in proposal.cosigners if c.status == "confirmed")]
 
 
+def consenting(proposal: Proposal) -> list[str]:
+    """The proposers who consented to being named where the proposal is published."""
+    consented = [proposal.initiator] if proposal.publish_name else []
+    return consented + [c.user for c in proposal.cosigners if c.status == "confirmed" and c.publish_name]
+
+
+def directory_names(proposals: list[Proposal], names) -> dict[str, str]:
+    """``{user: name}`` from the members directory for every proposer of ``proposals``, in one ask."""
+    everyone = sorted({user for proposal in proposals for user in proposers(proposal)})
+    return names(everyone) if everyone else {}
+
+
+def names_masked(proposal: Proposal, known: dict[str, str]) -> list[str]:
+    """What a published text of ``proposal`` is masked of: every proposer's user id, and the
+    directory name of each who did not consent to being named (a reply opens "尊敬的李明华委员",
+    a situation says "本人李明华…")."""
+    everyone, consented = proposers(proposal), set(consenting(proposal))
+    return [*everyone, *(known[user] for user in everyone if user not in consented and known.get(user))]
+
+
 def notice(
     uow: IntakeUnitOfWork, proposal: Proposal, recipients: list[str], text: str, kind: str = "proposal"
 ) -> dict | None:

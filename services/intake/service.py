@@ -41,13 +41,6 @@ class IntakeService(Pingable, OpinionEntrypoints):
         """``users -> {user: name}`` from the members directory (for those consenting to be named)."""
         return lambda users: self.evaluation.member_names(users, principal=principal)
 
-    def _names_for_publishing(self, principal):
-        """``users -> {user: name}`` for a publishing job, which a timer may run for no person: then
-        asked as the system with the public's reach (the members directory's names are public)."""
-        from shared.principal import SYSTEM, Principal
-
-        return self._member_names(principal or Principal({"user": SYSTEM, "roles": ["public"], "unit": None}))
-
     # -- RPC: members, staff, the committee, leaders -------------------------------------------
     @api
     def submit(self, draft, principal, key=None):
@@ -90,19 +83,19 @@ class IntakeService(Pingable, OpinionEntrypoints):
 
     @api
     def get(self, number, principal):
-        return operations.get(self.uow, number, principal)
+        return operations.get(self.uow, number, principal, self._member_names(principal))
 
     @api
     def list(self, principal, mine=True):
         """Every proposal the caller may read (their own with ``mine``): unbounded, for callers
         that need them all; people page with :meth:`proposal_page`."""
-        return operations.list_proposals(self.uow, principal, mine)
+        return operations.list_proposals(self.uow, principal, mine, self._member_names(principal))
 
     @api
     def proposal_page(self, principal, query=None):
         """A page of the proposals the caller may read, newest first (``page``, ``per_page`` 1-200
         default 50, ``mine``), with their total."""
-        return operations.proposal_page(self.uow, principal, query)
+        return operations.proposal_page(self.uow, principal, query, self._member_names(principal))
 
     @api
     def similar_titles(self, query, principal):
@@ -192,11 +185,11 @@ class IntakeService(Pingable, OpinionEntrypoints):
 
     @job("intake.publish")
     def publish(self, params, principal):
-        return operations.publish(self.uow, self.rules, params, principal, self._names_for_publishing(principal))
+        return operations.publish(self.uow, self.rules, params, principal)
 
     @job("intake.publish_followup")
     def publish_followup(self, params, principal):
-        return operations.publish_followup(self.uow, params, principal, self._names_for_publishing(principal))
+        return operations.publish_followup(self.uow, params, principal)
 
     @job("intake.answer_merged")
     def answer_merged(self, params, principal):

@@ -590,6 +590,14 @@ def test_the_directory_names_of_proposers_who_did_not_consent_are_masked_in_what
     seen = get_published(SqlIntakeUnitOfWork(session), "2026-0001", PUBLIC, names)
     assert seen["situation"] == "本人李**走访。" and "李明华" not in str(seen)
     assert [p["name"] for p in seen["proposers"]] == ["m***", "周雅琴"]
+    # So is it when another member reads it, one at a time, in the whole list or a page at a time.
+    other = {"user": "member.wu", "roles": ["member"]}
+    uow = SqlIntakeUnitOfWork(session)
+    assert operations.get(uow, "2026-0001", other, names)["situation"] == "本人李**走访。"
+    [listed] = [p for p in operations.list_proposals(uow, other, False, names) if p["number"] == "2026-0001"]
+    [paged] = [p for p in operations.proposal_page(uow, other, {}, names)["items"] if p["number"] == "2026-0001"]
+    assert listed["situation"] == paged["situation"] == "本人李**走访。"
+    assert "本人李明华" in operations.get(uow, "2026-0001", member, names)["situation"]  # the proposer's own, whole
 
 
 @pytest.mark.parametrize(
