@@ -289,12 +289,7 @@ def _publication(uow: IntakeUnitOfWork, proposal: Proposal, names=None) -> dict:
     row = uow.proposals.publication_of(proposal)
     if row is None:
         raise not_found(proposal.number)
-    return published(row, names_masked(proposal, directory_names([proposal], names or _no_directory)))
-
-
-def _no_directory(users: list[str]) -> dict[str, str]:
-    """No members directory to ask: a published text is masked of the proposers' user ids alone."""
-    return {}
+    return published(row, names_masked(proposal, directory_names([proposal], names)))
 
 
 def get(uow: IntakeUnitOfWork, number: str, principal: dict, names=None) -> dict:
@@ -322,7 +317,7 @@ def list_proposals(uow: IntakeUnitOfWork, principal: dict, mine: bool = True, na
         if not mine:
             rows = uow.proposals.published_not_of(proposer)
             theirs = {row.proposal_id: uow.proposals.get(row.proposal_id) for row in rows}
-            known = directory_names([p for p in theirs.values() if p is not None], names or _no_directory)
+            known = directory_names([p for p in theirs.values() if p is not None], names)
             result += [published(row, names_masked(theirs[row.proposal_id], known)) for row in rows]
             result.sort(key=lambda item: tuple(map(int, item["number"].split("-"))))
         return result
@@ -354,7 +349,7 @@ def proposal_page(uow: IntakeUnitOfWork, principal: dict, query: dict | None = N
         total, rows = uow.proposals.proposal_page(*page_window(data), scope, proposer)
     items = []
     others = [p for p in rows if not (scope != "visible" or (proposer is not None and proposes(p, proposer, roles)))]
-    known = directory_names(others, names or _no_directory) if others else {}
+    known = directory_names(others, names) if others else {}
     for proposal in rows:
         if proposal not in others:
             items.append(dump(proposal))

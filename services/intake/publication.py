@@ -22,11 +22,6 @@ from .progress import IN_HANDLING
 ANSWERED = (*IN_HANDLING, "merged")  # a merged proposal is answered too
 
 
-def _nobody(users: list[str]) -> dict[str, str]:
-    """No directory to ask (a caller that has none): the texts are masked of the user ids alone."""
-    return {}
-
-
 def _mask(proposal: Proposal, data: dict, names: list[str]) -> dict:
     """The publication's texts masked of personal data and of ``names`` (``public.names_masked``)."""
     return {
@@ -91,7 +86,7 @@ def publish(uow: IntakeUnitOfWork, rules: IntakeRules, params: dict, principal: 
             Publication(
                 proposal_id=proposal.id,
                 published_at=clock.now(),
-                **_mask(proposal, data, names_masked(proposal, directory_names([proposal], names or _nobody))),
+                **_mask(proposal, data, names_masked(proposal, directory_names([proposal], names))),
             )
         )
     proposal.status = "published"
@@ -131,7 +126,7 @@ def publish_followup(uow: IntakeUnitOfWork, params: dict, principal: dict | None
         return {"published": False, "followup_status": None}
     if row.followup_status != "received":
         row.followup_status, row.followup_received_at = "received", clock.now()
-        hidden = names_masked(proposal, directory_names([proposal], names or _nobody))
+        hidden = names_masked(proposal, directory_names([proposal], names))
         row.followup_text = mask_text(data["text"], hidden)
         record_event(uow, proposal, acting_user(principal), "followup_published", {"text": row.followup_text})
         uow.flush()

@@ -57,9 +57,11 @@ def consenting(proposal: Proposal) -> list[str]:
 
 
 def directory_names(proposals: list[Proposal], names) -> dict[str, str]:
-    """``{user: name}`` from the members directory for every proposer of ``proposals``, in one ask."""
+    """``{user: name}`` from the members directory for every proposer of ``proposals``, in one ask
+    of ``names`` (users -> their names); none without it (the texts are then masked of the
+    proposers' user ids alone)."""
     everyone = sorted({user for proposal in proposals for user in proposers(proposal)})
-    return names(everyone) if everyone else {}
+    return names(everyone) if everyone and names is not None else {}
 
 
 def names_masked(proposal: Proposal, known: dict[str, str]) -> list[str]:
