@@ -168,7 +168,10 @@ def test_an_operator_finds_a_stuck_instance_on_its_diagram_and_retries_its_incid
     add_unit(system.settings, unit)
     retry = tab_to(driver, f"#retry-{incident['id']}")
     retry.send_keys(Keys.ENTER)
-    wait_for(lambda: driver.current_url.endswith(f"/ops/instances/{inst['id']}"), timeout=10, message="back")
+    back = f"/ops/instances/{inst['id']}?incident={incident['id']}&done=retrying"
+    wait_for(lambda: driver.current_url.endswith(back), timeout=10, message="back")
+    told = driver.find_element(By.ID, "incident-done").text
+    assert f"事件 {incident['id']}" in told or f"Incident {incident['id']}" in told, told
     # (The instance waits for the job sent again first, then at ``confirm`` once the unit answered.)
     open_until(driver, driver.current_url, 'li[data-element="confirm"][data-state="token"]')
     assert driver.find_element(By.ID, "instance-status").get_attribute("data-status") == "waiting"

@@ -162,9 +162,17 @@ def test_bad_input_answers_4xx_without_internals(running):
         tokens["member"],
         "POST",
         "/api/performance/periods/2026/corrections",
-        {"reason": "wrong points", "entry_id": 2**63, "points": 10**30},
+        {"reason": "wrong points", "entry_id": 2**63, "points": 10**6},
     )
     assert too_big.status_code == 400 and set(too_big.json()["details"]) >= {"entry_id", "points"}
+    beyond = call(
+        base,
+        tokens["member"],
+        "POST",
+        "/api/performance/periods/2026/corrections",
+        {"reason": "wrong points", "entry_id": 1, "points": 10**30},
+    )
+    assert beyond.status_code == 400 and "beyond 64 bits" in str(beyond.json()["details"]["_body"]), beyond.text
     no_internals(too_big)
     for path in ("/api/assignments/99999999999999999999", "/api/assignments/0", "/api/assessments/units/0"):
         response = call(base, tokens["staff"], "GET", path)

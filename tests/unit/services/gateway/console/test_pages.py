@@ -1639,6 +1639,9 @@ class _Acting(_Asking):
         super().__init__(answers, roles)
         self.request = Request(EnvironBuilder(path="/console/x", method="POST", data=form).get_environ())
 
+    def refusal(self, answer):
+        return answer
+
 
 @pytest.mark.parametrize(
     "action, answered, went",
