@@ -1,8 +1,9 @@
 """Personal data hidden in what is published: names, phone numbers, identity card numbers, e-mail
 addresses.
 
-Numbers are found however they are written: full-width digits (１３８…), any other decimal digits
-and digits written as superscripts or in circles (¹³⁸, ①③⑧) count as digits; spaces (also the
+Numbers are found however they are written: full-width digits (１３８…), any other decimal digits,
+digits written as superscripts or in circles (¹³⁸, ①③⑧) and as Chinese numerals (一三八…, 壹叁捌…)
+count as digits; spaces (also the
 ideographic space), hyphens and dashes, dots, slashes, underscores, tildes and brackets between
 digits do not break a number (``138 0013 8000``, ``138-0013-8000``, ``139/1111/2222``,
 ``(010)12345678``, ``110101 19900307 123X``), and invisible characters (a zero-width space, a soft
@@ -30,6 +31,7 @@ _SEPARATORS = frozenset(
     "()\uff08\uff09[]\uff3b\uff3d"  # brackets, as around an area code: (010)12345678
 )
 _MAX_GAP = 3  # at most this many separators together inside one number
+_NAME_GAP = "[\\s\u3000\u00b7\u30fb\u2027\\-\u2010-\u2015\uff0d]{0,3}"  # between a Chinese name's characters
 _X = frozenset("Xx\uff38\uff58")
 _MOBILE = re.compile(r"1[3-9]\d{9}")
 _EMAIL = re.compile(
@@ -42,12 +44,18 @@ def _is_cjk(ch: str) -> bool:
     return "\u3400" <= ch <= "\u9fff" or "\uf900" <= ch <= "\ufaff"
 
 
+# Digits written as Chinese numerals, as a phone number is read out or written to get past a filter:
+# 一三九…, 壹叁玖…, 幺 for one as it is spoken in numbers. (两, "two of", is prose, not a digit.)
+_CHINESE_DIGITS = dict(zip("〇零一二三四五六七八九幺壹贰貳叁參肆伍陆陸柒捌玖", "001234567891122334566789", strict=True))
+
+
 def _digit(ch: str) -> str | None:
-    """The ASCII digit ``ch`` stands for (full-width and other decimal digits included), else None."""
+    """The ASCII digit ``ch`` stands for (full-width and other decimal digits, Chinese numerals
+    included), else None."""
     if "0" <= ch <= "9":
         return ch
     value = unicodedata.digit(ch, None)  # decimal digits, and superscript or circled ones
-    return None if value is None else str(value)
+    return str(value) if value is not None else _CHINESE_DIGITS.get(ch)
 
 
 def mask_name(name: str) -> str:
@@ -130,8 +138,9 @@ def mask_text(text: str, names: Sequence[str] = ()) -> str:
     text = "".join(ch for ch in text if unicodedata.category(ch) != "Cf")  # invisible: zero-width, soft hyphen
     text = mask_numbers(mask_emails(text))
     for name in sorted({n.strip() for n in names if n and len(n.strip()) > 1}, key=len, reverse=True):
-        # A Latin name only as a whole word: "li" must not mask the "li" in "public".
-        pattern = re.escape(name) if _is_cjk(name[0]) else rf"(?<!\w){re.escape(name)}(?!\w)"
+        # A Chinese name also with spaces, dots or dashes between its characters (赵 六, 赵·六); a
+        # Latin name only as a whole word: "li" must not mask the "li" in "public".
+        pattern = _NAME_GAP.join(map(re.escape, name)) if _is_cjk(name[0]) else rf"(?<!\w){re.escape(name)}(?!\w)"
         masked = mask_name(name)
         text = re.sub(pattern, masked.replace("\\", "\\\\"), text)  # the mask as written, no group references
     return text

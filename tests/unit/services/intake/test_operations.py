@@ -619,6 +619,9 @@ def test_the_directory_names_of_proposers_who_did_not_consent_are_masked_in_what
         ("手机 ¹³⁹¹¹¹¹²²²² 或 ①③⑨①①①①②②②②", "手机 139****2222 或 139****2222"),
         ("手机13911112222x号", "手机139****2222x号"),
         ("2026/12/03 第(3)条 1/2", "2026/12/03 第(3)条 1/2"),
+        ("电话 一三九一一一一二二二二 或 幺三九 一一一一 二二二二", "电话 139****2222 或 139****2222"),
+        ("电话 壹叁玖壹壹壹壹贰贰贰贰", "电话 139****2222"),
+        ("二〇二六年十二月三日，一二九运动，两个人", "二〇二六年十二月三日，一二九运动，两个人"),
     ],
 )
 def test_phone_and_identity_numbers_are_masked_in_any_form(text, masked):
@@ -628,6 +631,11 @@ def test_phone_and_identity_numbers_are_masked_in_any_form(text, masked):
 @pytest.mark.parametrize("name, masked", [("李明", "李*"), ("欧阳娜娜", "欧***"), ("Smith", "S***")])
 def test_names_keep_their_first_character(name, masked):
     assert mask_name(name) == masked
+
+
+def test_a_chinese_name_is_masked_with_spaces_dots_or_dashes_between_its_characters():
+    said = "赵 六、赵\u3000六、赵·六、赵-六 与赵六都来了，赵大六不是"
+    assert mask_text(said, ["赵六"]) == "赵*、赵*、赵*、赵* 与赵*都来了，赵大六不是"
 
 
 def test_a_latin_name_is_masked_only_as_a_whole_word():
