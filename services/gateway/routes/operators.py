@@ -8,7 +8,7 @@ dead-letter queue); instances and incidents are the engine's, over RPC.
 
 from __future__ import annotations
 
-from marshmallow import ValidationError, Schema, validate
+from marshmallow import ValidationError, Schema, validate, validates_schema
 
 from shared.contracts import field_types as fields
 from nameko.dependency_providers import Config
@@ -127,9 +127,20 @@ class OpsBatchCancel(OpsCancel):
 
 
 class OpsBatchRetry(schemas.Body):
+    """Which open incidents to retry: of an ``operation`` or a ``process_id``, or ``all`` of them
+    (said, as ``ztc incidents retry --all`` says it: an empty body retried every one)."""
+
     operation = fields.String(load_default=None)
     process_id = fields.String(load_default=None)
+    all = fields.Boolean(load_default=False)
     dry_run = fields.Boolean(load_default=False)
+
+    @validates_schema
+    def _a_choice(self, data: dict, **kwargs: object) -> None:
+        if not (data["operation"] or data["process_id"] or data["all"] or data["dry_run"]):
+            raise ValidationError(
+                "name an operation or a process_id, or send all: true to retry every open incident", "all"
+            )
 
 
 class OpsInstance(Schema):
@@ -198,7 +209,8 @@ class OperatorRoutes:
     @http("POST", "/api/ops/incidents/retry")
     @endpoint("operator", body=OpsBatchRetry, response=OpsBatchResult)
     def retry_incidents(self, request, principal, body):
-        """Retry every open incident (of an operation or process); dry_run only lists them."""
+        """Retry the open incidents of an operation or a process, or all of them (``all: true``);
+        dry_run only lists them."""
         return 200, self.engine.retry_incidents(body["operation"], body["process_id"], body["dry_run"], principal)
 
     # -- the bus -------------------------------------------------------------------------------

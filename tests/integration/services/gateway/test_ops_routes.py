@@ -152,6 +152,11 @@ def test_dead_letters_over_http_are_listed_replayed_and_discarded_with_a_reason(
     assert call("GET", f"/api/ops/dead-letters/{letter['id']}").json()["body"]["command_id"] == "c-http-1"
     assert call("GET", "/api/ops/dead-letters/nope").status_code == 404
     assert call("POST", "/api/ops/dead-letters/replay", json={}).status_code == 400
+    # Retrying incidents names its choice too: an empty body no longer retries every one.
+    unsaid = call("POST", "/api/ops/incidents/retry", json={})
+    assert unsaid.status_code == 400 and "all" in unsaid.json()["details"], unsaid.text
+    every = call("POST", "/api/ops/incidents/retry", json={"all": True})
+    assert every.status_code == 200 and every.json()["dry_run"] is False, every.text
     dry = call("POST", "/api/ops/dead-letters/replay", json={"all": True, "dry_run": True}).json()
     assert [d["id"] for d in dry["matched"]] == [letter["id"]] and dry["replayed"] == []
     # An id no dead letter has is named, not passed over as done.
