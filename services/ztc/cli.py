@@ -539,7 +539,10 @@ def _print_incidents(rows):
 
 def _print_retried(i):
     if i.get("operation"):
-        click.echo(f"incident #{i['id']} is {i['status']}: its job {i['operation']} was sent again")
+        click.echo(
+            f"incident #{i['id']} is {i['status']}: its job {i['operation']} is queued to be sent again "
+            "(the engine sends it within a second while it runs)"
+        )
     elif i["status"] == "open":
         click.echo(f"incident #{i['id']} is still open: the step at {i['task']} ran again and failed: {i['error']}")
     else:

@@ -140,7 +140,7 @@ def test_one_incidents_retry_dry_run_sends_nothing_and_the_operator_is_named(eng
     assert mixed.returncode == 2 and "not with one INCIDENT_ID" in mixed.stderr
     assert engine.incident(incident["id"])["status"] == "open"
     done = ztc(settings, "incidents", "retry", number)
-    assert done.returncode == 0 and "was sent again" in done.stdout, done.stderr
+    assert done.returncode == 0 and "is queued to be sent again" in done.stdout, done.stderr
     [line] = [h for h in engine.history(inst["id"]) if h["action"] == "incident_retry"]
     assert line["actor"] == "ztc:ops.sun"
     again = ztc(settings, "incidents", "retry", number, "--dry-run")
