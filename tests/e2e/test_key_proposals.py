@@ -65,6 +65,12 @@ def test_staff_propose_the_chairs_meeting_decides_and_the_chosen_are_supervised_
         expect=400,
     ).json()
     assert "not a proposal filed" in str(bad["details"])
+    # A leader nobody can sign in as would leave the key proposal's log with nobody to keep it.
+    nobody = [items[0], {**items[1], "leader": "nobody.here"}]
+    unknown = api("staff", "POST", f"/api/key-proposals/{year}/list", {"items": nobody}, expect=400).json()
+    assert unknown["details"]["items"] == {
+        "1": {"leader": ["'nobody.here' holds the leader role in no console account or token"]}
+    }
     listed = api("staff", "POST", f"/api/key-proposals/{year}/list", {"items": items}, expect=201).json()
     guidance = listed["guidance"]
     assert (guidance["share_min"], guidance["share_max"]) == (0.05, 0.10)  # the rulebook's guidance
