@@ -24,6 +24,10 @@ RULE_NAMES = {
 }
 
 
+# How a rulebook duration's unit is said in a notice (bpmn/rules/proposal.yaml: {amount, unit}).
+UNIT_NAMES = {"working_days": "个工作日", "days": "天", "weeks": "周", "months": "个月", "hours": "小时"}
+
+
 def _units(row: Deadline) -> list[str]:
     return [f"unit:{unit}" for unit in (row.units or ([row.unit] if row.unit else []))]
 
@@ -37,14 +41,14 @@ def reminded(uow: SupervisionUnitOfWork, row: Deadline, reminder: Reminder, kind
     recipients = _units(row)
     if not recipients:
         return
-    lead = f"{reminder.lead_amount} {reminder.lead_unit}"
+    lead = f"{reminder.lead_amount}{UNIT_NAMES.get(reminder.lead_unit, ' ' + reminder.lead_unit)}"
     uow.notify(
         kind,
         f"supervision.reminder:{reminder.id}",
         row.number,
         recipients,
         title=f"提案 {row.number}：{_what(row)} {row.due.isoformat()} 将至",
-        text=f"Proposal {row.number}: the {row.rule} is due on {row.due.isoformat()} (reminder {lead} before).",
+        text=f"提案 {row.number} 的{_what(row)}将于 {row.due.isoformat()} 到期，请及时办理（提前 {lead}提醒）。",
     )
 
 
@@ -59,19 +63,20 @@ def escalated(uow: SupervisionUnitOfWork, row: Deadline, kind: str = "deadline_e
         row.number,
         list(dict.fromkeys(recipients)),
         title=f"提案 {row.number}：{_what(row)} {row.due.isoformat()} 已逾期",
-        text=f"Proposal {row.number}: the {row.rule} due on {row.due.isoformat()} has passed "
-        f"without {_missing(row)}; escalated to supervision.",
+        text=f"提案 {row.number} 的{_what(row)}已于 {row.due.isoformat()} 届满，{_missing(row)}，已转督办。",
     )
 
 
 def _missing(row: Deadline) -> str:
     if row.rule in ("reply_deadline", "rehandling_reply"):
-        return "a reply"
+        return "尚未答复"
     if row.rule == "followup_milestone":
-        return f"milestone {row.milestone} ({row.label}) being reported done"
+        return f"节点 {row.milestone}（{row.label}）尚未报告完成"
     if row.rule == "sign_for_limit":
-        return "being signed for (it now counts as signed, and the reply clock runs from the limit's end)"
-    return "the input"
+        return "尚未签收（现视为已签收，答复期限自签收期限届满起计算）"
+    if row.rule == "objection_window":
+        return "异议期已过"
+    return "尚未提交协办意见"
 
 
 def recalculated(
@@ -85,7 +90,6 @@ def recalculated(
         row.number,
         list(dict.fromkeys(recipients)),
         title=f"提案 {row.number}：{_what(row)} 由 {old} 改为 {new}（{year}年放假安排已公布）",
-        text=f"Proposal {row.number}: the {row.rule} was counted on the provisional {year} "
-        f"calendar and was due on {old}; counted on the official {year} holiday "
-        f"schedule it is due on {new}.",
+        text=f"提案 {row.number} 的{_what(row)}原按 {year} 年暂定日历计算为 {old}；"
+        f"按 {year} 年正式放假安排重新计算为 {new}。",
     )

@@ -108,6 +108,11 @@ def test_a_reply_deadline_is_reminded_then_escalated_once_and_people_are_told(uo
         ("notify.deadline_reminder", ["unit:transport"]),
         ("notify.deadline_escalation", ["unit:transport", "role:staff", LEADER]),
     ]
+    # Said in Chinese, the deadline by its name, the lead time in words (not reply_deadline, working_days).
+    texts = [e["payload"]["text"] for e in uow.events() if e["name"].startswith("notify.")]
+    assert texts[0].startswith(f"提案 {NUMBER} 的答复期限将于 2026-04-01 到期") and "提前 2" in texts[0]
+    assert texts[1] == f"提案 {NUMBER} 的答复期限已于 2026-04-01 届满，尚未答复，已转督办。"
+    assert not any(code in text for text in texts for code in ("reply_deadline", "working_days", "days"))
     [overdue] = queries.overdue(uow, STAFF)["units"]
     assert (overdue["unit"], [item["kind"] for item in overdue["overdue"]]) == ("transport", ["reply"])
 
