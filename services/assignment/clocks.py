@@ -11,8 +11,9 @@ from datetime import date, datetime
 class ReplyClock(abc.ABC):
     @abc.abstractmethod
     def reply_due(self, number: str) -> dict | None:
-        """``{rule, due: date, ends_at: aware datetime, paused: bool}`` of the proposal's live reply
-        deadline, or None when none is open."""
+        """``{rule, due: date, ends_at: aware datetime, paused: bool, latest_due: date | None}`` of
+        the proposal's live reply deadline (``latest_due``: the latest date all extensions together
+        may reach), or None when none is open."""
 
 
 class SupervisionClock(ReplyClock):
@@ -30,4 +31,5 @@ class SupervisionClock(ReplyClock):
             "due": date.fromisoformat(answer["due"]),
             "ends_at": datetime.fromisoformat(answer["ends_at"]),
             "paused": bool(answer["paused"]),
+            "latest_due": date.fromisoformat(answer["latest_due"]) if answer.get("latest_due") else None,
         }

@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import date
 
 from shared import clock
-from shared.calendar import local_date
+from shared.calendar import WorkingCalendar, local_date
 from shared.contracts import ASSIGNMENT_INPUT_SENT, ASSIGNMENT_MILESTONE_DONE, ASSIGNMENT_SIGNED
 from shared.errors import Conflict, Forbidden, InvalidInput, TooLate
 from shared.validation import load
@@ -416,13 +416,26 @@ def submit_reply(uow: AssignmentUnitOfWork, rules: AssignmentRules, params, prin
     return {**describe_reply(uow, reply), "all_units_replied": complete}
 
 
-def _before_the_deadline(clocks: ReplyClock | None, number: str) -> None:
+def _before_the_deadline(clocks: ReplyClock | None, number: str, data: dict) -> None:
     """An extension is asked before the reply deadline ends (supervision keeps it): TooLate (422)
     when the end of its due day has passed, naming it. A paused deadline is not counting, so it
-    has not passed. Without a clock (a test of the other rules) nothing is checked here; staff's
-    approval checks again (``supervision.extend``)."""
+    has not passed. One asked past the latest date all extensions together may reach (``latest_due``:
+    rule ``max_extension`` from signing) is refused (400) naming that date: staff could only refuse
+    it. Without a clock (a test of the other rules) nothing is checked here; staff's approval checks
+    again (``supervision.extend``)."""
     due = clocks.reply_due(number) if clocks is not None else None
-    if due is None or due["paused"] or clock.now() < due["ends_at"]:
+    if due is None:
+        return
+    asked = data["until"] or (WorkingCalendar.add_months(due["due"], data["months"]) if data["months"] else None)
+    latest = due.get("latest_due")
+    if asked is not None and latest is not None and asked > latest:
+        field = "until" if data["until"] else "months"
+        raise InvalidInput(
+            f"an extension reaches {latest.isoformat()} at the latest (all extensions together, from "
+            f"signing); {asked.isoformat()} is after it",
+            {field: [f"at most until {latest.isoformat()}"]},
+        )
+    if due["paused"] or clock.now() < due["ends_at"]:
         return
     raise TooLate(
         f"an extension is asked before the deadline; the reply to proposal {number} was due "
@@ -458,7 +471,7 @@ def request_extension(
     data, principal, row = _begin(uow, "request_extension", params, principal)
     _role(row, ANSWERING_ROLES, "only an answering unit asks for an extension")
     _handling(uow, row, "ask for an extension")
-    _before_the_deadline(clocks, row.number)
+    _before_the_deadline(clocks, row.number, data)
     today = local_date(clock.now())
     if data["until"] is not None and data["until"] <= today:
         raise InvalidInput("an extension ends after today", {"until": [f"must be after {today.isoformat()}"]})

@@ -314,10 +314,12 @@ def close_milestones(uow: SupervisionUnitOfWork, rules: SupervisionRules, params
     return milestones.close_milestones(uow, rules, params, principal)
 
 
-def reply_due(uow: SupervisionUnitOfWork, number: str, principal) -> dict | None:
+def reply_due(uow: SupervisionUnitOfWork, number: str, principal, rules: SupervisionRules | None = None) -> dict | None:
     """The live reply deadline of ``number`` for a unit about to ask for an extension:
-    ``{number, rule, due, ends_at, paused}``, or None when none is live (or the clocks are not
-    opened yet). Seen by the proposal's units and its overseers (``queries.require_sight_of``)."""
+    ``{number, rule, due, ends_at, paused, latest_due}``, or None when none is live (or the clocks
+    are not opened yet). ``latest_due`` (with ``rules``; else None): the latest reply date all
+    extensions together may reach (rule ``max_extension`` from signing), which approval enforces.
+    Seen by the proposal's units and its overseers (``queries.require_sight_of``)."""
     from .queries import require_sight_of
 
     principal = principal_of(principal)
@@ -327,12 +329,14 @@ def reply_due(uow: SupervisionUnitOfWork, number: str, principal) -> dict | None
     row = live_reply(uow, str(number))
     if row is None:
         return None
+    cap = rules.deadline(CAP_RULE, clock_started_at(uow, str(number)) or row.started_at) if rules else None
     return {
         "number": row.number,
         "rule": row.rule,
         "due": row.due.isoformat(),
         "ends_at": ends_at(row.due).isoformat(),
         "paused": paused_since(uow, row) is not None,
+        "latest_due": cap.due.isoformat() if cap is not None else None,
     }
 
 

@@ -107,7 +107,7 @@ class SupervisionService(Pingable):
     @api
     def reply_due(self, number, principal=None):
         """The live reply deadline (a unit asks for an extension before it ends)."""
-        return operations.reply_due(self.uow, number, principal)
+        return operations.reply_due(self.uow, number, principal, self.rules)
 
     @api
     def overdue(self, query=None, principal=None):

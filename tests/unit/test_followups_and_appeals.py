@@ -415,7 +415,10 @@ def test_the_reply_deadline_is_told_to_the_proposals_units_only(supervision, sup
     assert supervision_ops.reply_due(supervision, NUMBER, TRANSPORT) is None  # no clock opened yet
     supervision_ops.open_deadlines(supervision, supervision_rules, {"number": NUMBER, "units": ["transport"]}, None)
     due = supervision_ops.reply_due(supervision, NUMBER, TRANSPORT)
-    assert (due["rule"], due["paused"]) == ("reply_deadline", False)
+    assert (due["rule"], due["paused"], due["latest_due"]) == ("reply_deadline", False, None)
+    # With the rules: the latest date all extensions together may reach (max_extension, 6 months).
+    capped = supervision_ops.reply_due(supervision, NUMBER, TRANSPORT, supervision_rules)
+    assert capped["latest_due"] > capped["due"]
     with pytest.raises(NotFound):  # a unit not given it hears what it would of no such proposal
         supervision_ops.reply_due(supervision, NUMBER, {"user": "h", "roles": ["unit"], "unit": "education"})
 

@@ -21,7 +21,7 @@ from shared import clock, contracts
 from shared import rulebook as rulebooks
 from shared.calendar import CHINA_TZ
 from shared.config import ROOT
-from shared.errors import TooLate
+from shared.errors import InvalidInput, TooLate
 from tests.unit.services.assignment.fakes import FakeAssignmentUnitOfWork
 from tests.support import FAR_YEAR, members_directory_lacks
 
@@ -51,15 +51,18 @@ def rules():
 
 
 class DueIn(ReplyClock):
-    """Supervision's reply deadline, as a fake: due ``days`` after today (negative: already passed)."""
+    """Supervision's reply deadline, as a fake: due ``days`` after today (negative: already passed);
+    all extensions together may reach ``latest_days`` after today (None: no cap said)."""
 
-    def __init__(self, days: int):
-        self.days = days
+    def __init__(self, days: int, latest_days: int | None = None):
+        self.days, self.latest_days = days, latest_days
 
     def reply_due(self, number: str) -> dict | None:
-        due = (clock.now().astimezone(CHINA_TZ) + timedelta(days=self.days)).date()
+        today = clock.now().astimezone(CHINA_TZ).date()
+        due = today + timedelta(days=self.days)
         ends_at = datetime.combine(due + timedelta(days=1), datetime.min.time(), CHINA_TZ)
-        return {"rule": "reply_limit", "due": due, "ends_at": ends_at, "paused": False}
+        latest = today + timedelta(days=self.latest_days) if self.latest_days is not None else None
+        return {"rule": "reply_limit", "due": due, "ends_at": ends_at, "paused": False, "latest_due": latest}
 
 
 def act(uow, rules, command, assignment_id, clocks=None, **params):
@@ -114,6 +117,24 @@ def test_a_b_reply_is_answered_accepted_and_followed_up_through_the_ports_alone(
     assert fact["payload"]["milestone"] == 1
     [reply] = uow.assignments.rows.of(Reply)
     assert reply.milestones[0]["note"] == "图纸已批"
+
+
+def test_an_extension_past_the_latest_reply_date_is_refused_when_it_is_asked(uow, rules):
+    """All extensions together reach the rulebook's max_extension from signing at most: one asked
+    past it is refused when the unit asks (staff could only refuse it), by months or by a date."""
+    unit_id = assigned(uow)
+    act(uow, rules, "sign", unit_id)
+    capped = DueIn(10, latest_days=40)  # the deadline in 10 days, the latest reply date in 40
+    with pytest.raises(InvalidInput) as by_months:
+        act(uow, rules, "request_extension", unit_id, clocks=capped, months=2, reason="预算周期")
+    assert "at the latest" in by_months.value.message and "months" in by_months.value.details
+    far = (clock.now().astimezone(CHINA_TZ) + timedelta(days=41)).date().isoformat()
+    with pytest.raises(InvalidInput) as by_date:
+        act(uow, rules, "request_extension", unit_id, clocks=capped, until=far, reason="预算周期")
+    assert "until" in by_date.value.details
+    assert uow.messages("extension_requested") == []
+    within = (clock.now().astimezone(CHINA_TZ) + timedelta(days=40)).date().isoformat()
+    assert act(uow, rules, "request_extension", unit_id, clocks=capped, until=within, reason="预算周期")["id"]
 
 
 def test_an_extension_is_asked_before_the_deadline_and_its_approval_told_to_the_unit_once(uow, rules):
