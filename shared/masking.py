@@ -82,25 +82,31 @@ def _personal(digits: str) -> bool:
     )
 
 
+def _same_kind(ch: str, chinese: bool) -> bool:
+    """``ch`` is a digit written as the run it would join is written: Chinese numerals or not."""
+    return _digit(ch) is not None and (ch in _CHINESE_DIGITS) == chinese
+
+
 def _runs(text: str) -> Iterator[tuple[int, int, str, bool]]:
     """``(start, end, digits, ends_in_x)`` of each run of digits joined by separators; a run may end
-    in an X (the check character of an identity number)."""
+    in an X (the check character of an identity number). A run is written in Chinese numerals or in
+    digits, not both: the 三 of 张三 before 13812345678 is a name's, not a number's."""
     i, n = 0, len(text)
     while i < n:
         if _digit(text[i]) is None:
             i += 1
             continue
+        chinese = text[i] in _CHINESE_DIGITS
         start, digits, end, j = i, [], i, i
         while j < n:
-            d = _digit(text[j])
-            if d is not None:
-                digits.append(d)
+            if _same_kind(text[j], chinese):
+                digits.append(_digit(text[j]) or "")
                 end = j = j + 1
                 continue
             gap = j
             while gap < n and text[gap] in _SEPARATORS and gap - j < _MAX_GAP:
                 gap += 1
-            if gap > j and gap < n and _digit(text[gap]) is not None:
+            if gap > j and gap < n and _same_kind(text[gap], chinese):
                 j = gap
                 continue
             break

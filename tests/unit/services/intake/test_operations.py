@@ -622,6 +622,7 @@ def test_the_directory_names_of_proposers_who_did_not_consent_are_masked_in_what
         ("电话 一三九一一一一二二二二 或 幺三九 一一一一 二二二二", "电话 139****2222 或 139****2222"),
         ("电话 壹叁玖壹壹壹壹贰贰贰贰", "电话 139****2222"),
         ("二〇二六年十二月三日，一二九运动，两个人", "二〇二六年十二月三日，一二九运动，两个人"),
+        ("联系人张三 13812345678，王五13912345678", "联系人张三 138****5678，王五139****5678"),
     ],
 )
 def test_phone_and_identity_numbers_are_masked_in_any_form(text, masked):
