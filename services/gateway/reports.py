@@ -10,6 +10,7 @@ from werkzeug.wrappers import Response
 
 from shared import clock
 from shared.errors import InvalidInput
+from shared.names import unit_zh
 
 _env = Environment(
     loader=PackageLoader("services.gateway", "templates"),
@@ -17,6 +18,8 @@ _env = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
+# A printed document names a unit as people know it (市交通运输局), not by its code (transport).
+_env.filters["unit_name"] = unit_zh
 
 
 # A printed report lists every proposal of its year; it asks for them this many at a time (intake's

@@ -59,7 +59,7 @@ def test_year_end_notice_and_bulletin_are_generated_from_the_records_with_names_
     assert all(p["proposers"] == ["member.li"] for p in bulletin["proposals"]), "members see who proposed"
     assert [u["unit"] for u in bulletin["assessment"]["units"]] == ["transport"]
     page = api("committee", "GET", f"/api/reports/proposals/{year}/bulletin", expect=200).text
-    assert "member.li" in page and "transport" in page
+    assert "member.li" in page and "市交通运输局" in page and ">transport<" not in page  # a unit by its name
 
     refused = api("member", "GET", f"/api/reports/proposals/{year}/bulletin")
     assert refused.status_code == 403

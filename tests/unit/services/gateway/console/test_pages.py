@@ -1402,6 +1402,7 @@ def test_the_printed_bulletin_shows_each_units_co_unit_figures():
     html = html.get_data(as_text=True)
     assert _co_unit_figures(html) == CO_UNIT_FIGURES
     assert "<th>协办件数 As co-unit</th>" in html and "<th>协办平均得分 Co-unit score</th>" in html
+    assert "<td>市交通运输局</td>" in html and "<td>transport</td>" not in html  # units by their names
     unassessed = {**ASSESSMENT, "units": [{**ASSESSMENT["units"][1], "average_co_unit_score": None}]}
     html = render("proposal_report.html", f=figures, assessment=unassessed, heading="书面通报", subheading="")
     assert _co_unit_figures(html.get_data(as_text=True))["education"]["average_co_unit_score"] == "—"
