@@ -34,11 +34,9 @@ from shared.contracts.fields import INT32_MAX
 from shared import config
 from shared.logs import one_line
 from shared.errors import Conflict, Forbidden, InvalidInput, ZtcError
-
-from . import idempotency
 from shared.validation import json_from_outside, load
 
-from . import unavailable
+from . import idempotency, unavailable
 from .tokens import ROLES
 
 log = logging.getLogger(__name__)
@@ -507,14 +505,13 @@ def endpoint(
                     raise Forbidden(f"this needs one of the roles: {', '.join(roles)}", {"roles": list(roles)})
                 if idempotent:
                     kwargs["key"] = request_key(request)
-                if body is not None:
-                    depth = self._settings().http_max_json_depth
-                    kwargs["body"] = load(body, _body(request, depth), "the request body")
                 given_key = request.headers.get(IDEMPOTENCY_HEADER) if idempotent else None
+                if body is not None or given_key is not None:  # the body read once, for both
+                    sent = _body(request, self._settings().http_max_json_depth)
+                if body is not None:
+                    kwargs["body"] = load(body, sent, "the request body")
                 if given_key is not None:  # held to the request it first made (.idempotency)
-                    printed = idempotency.fingerprint(
-                        request.path, _body(request, self._settings().http_max_json_depth)
-                    )
+                    printed = idempotency.fingerprint(request.path, sent)
                     idempotency.check(self.db.session, principal["user"], given_key, printed)
                     self.db.rollback()  # the read's transaction is not held over the call
                 code, result = method(self, request, principal, **kwargs)
