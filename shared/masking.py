@@ -72,10 +72,6 @@ def _keep_ends(text: str, head: int, tail: int) -> str:
     return text[:head] + "*" * (len(text) - head - tail) + text[-tail:]
 
 
-def _identity_with_x(digits: str, ends_in_x: bool) -> bool:
-    return ends_in_x and len(digits) + 1 >= 15
-
-
 def _personal(digits: str) -> bool:
     return (
         len(digits) >= 15 or _MOBILE.search(digits) is not None or (digits.startswith("0") and 10 <= len(digits) <= 12)
@@ -99,8 +95,9 @@ def _runs(text: str) -> Iterator[tuple[int, int, str, bool]]:
         chinese = text[i] in _CHINESE_DIGITS
         start, digits, end, j = i, [], i, i
         while j < n:
-            if _same_kind(text[j], chinese):
-                digits.append(_digit(text[j]) or "")
+            d = _digit(text[j])
+            if d is not None and (text[j] in _CHINESE_DIGITS) == chinese:
+                digits.append(d)
                 end = j = j + 1
                 continue
             gap = j
@@ -121,9 +118,10 @@ def mask_numbers(text: str) -> str:
     """``text`` with phone, identity and other long personal numbers masked (see the module)."""
     out, last = [], 0
     for start, end, digits, ends_in_x in _runs(text):
-        if ends_in_x and not _identity_with_x(digits, ends_in_x):
+        identity_with_x = ends_in_x and len(digits) + 1 >= 15
+        if ends_in_x and not identity_with_x:
             end, ends_in_x = end - 1, False  # "13911112222x号": the x is not part of the number
-        if not (_identity_with_x(digits, ends_in_x) or _personal(digits)):
+        if not (identity_with_x or _personal(digits)):
             continue
         full = digits + ("X" if ends_in_x else "")
         out.append(text[last:start])
