@@ -347,11 +347,14 @@ def proposal_page(uow: IntakeUnitOfWork, principal: dict, query: dict | None = N
         total, rows = 0, []
     else:
         total, rows = uow.proposals.proposal_page(*page_window(data), scope, proposer)
+
+    def whole(proposal: Proposal) -> bool:  # read in full; others' as published
+        return scope != "visible" or (proposer is not None and proposes(proposal, proposer, roles))
+
     items = []
-    others = [p for p in rows if not (scope != "visible" or (proposer is not None and proposes(p, proposer, roles)))]
-    known = directory_names(others, names) if others else {}
+    known = directory_names([p for p in rows if not whole(p)], names)
     for proposal in rows:
-        if proposal not in others:
+        if whole(proposal):
             items.append(dump(proposal))
         elif (publication := uow.proposals.publication_of(proposal)) is not None:
             items.append(published(publication, names_masked(proposal, known)))
