@@ -36,7 +36,9 @@ from shared.validation import load
 from . import key_proposals, milestones, notices, reply_clock, unit_facts  # noqa: F401 - reply_clock named in docs
 
 from .access import actor, principal_of, require_calendar_keeper, require_pauser
-from .models import SET_ASIDE, Escalation, Reminder
+from shared.rulebook import Deadline as RuleDeadline
+
+from .models import SET_ASIDE, Deadline, Escalation, Reminder
 from .records import (
     ASSIGNED,
     REASSIGNED,
@@ -329,7 +331,7 @@ def reply_due(uow: SupervisionUnitOfWork, number: str, principal, rules: Supervi
     row = live_reply(uow, str(number))
     if row is None:
         return None
-    cap = rules.deadline(CAP_RULE, clock_started_at(uow, str(number)) or row.started_at) if rules else None
+    cap = _extension_cap(uow, rules, row) if rules else None
     return {
         "number": row.number,
         "rule": row.rule,
@@ -341,6 +343,12 @@ def reply_due(uow: SupervisionUnitOfWork, number: str, principal, rules: Supervi
 
 
 # -- extend ---------------------------------------------------------------------------------------
+
+
+def _extension_cap(uow: SupervisionUnitOfWork, rules: SupervisionRules, row: Deadline) -> RuleDeadline:
+    """The latest reply date all extensions of ``row`` (a live reply deadline) together may reach:
+    rule ``max_extension`` from the start of the reply clock (signing)."""
+    return rules.deadline(CAP_RULE, clock_started_at(uow, row.number) or row.started_at)
 
 
 def extended_until(rules: SupervisionRules, due: date, data: dict) -> date:
@@ -394,7 +402,7 @@ def extend(uow: SupervisionUnitOfWork, rules: SupervisionRules, params: dict, pr
             f"an extension must end after the current due date {row.due.isoformat()}; "
             f"{until.isoformat()} is not after it",
         )
-    cap = rules.deadline(CAP_RULE, clock_started_at(uow, number) or row.started_at)
+    cap = _extension_cap(uow, rules, row)
     if until > cap.due:
         raise BusinessError(
             "extension_too_long",
