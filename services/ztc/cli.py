@@ -9,9 +9,8 @@ the engine's outbox, which the running engine publishes.
 
 from __future__ import annotations
 
-import math
-
 import json
+import math
 import sys
 from pathlib import Path
 

@@ -95,15 +95,20 @@ def case_id(session, number):
     return session.scalar(select(Case.id).where(Case.number == number))
 
 
-def taken_by_li(session, number):
-    cid = case_id(session, number)
-    steps.dispatch_case(
+def dispatched(session, cid, member="member.li"):
+    """Staff give case ``cid`` to ``member`` (the seeded members directory answers who exists)."""
+    return steps.dispatch_case(
         uow(session),
         RULES,
-        {"case_id": cid, "member": "member.li", "dispatched_by": "staff.wang"},
+        {"case_id": cid, "member": member, "dispatched_by": "staff.wang"},
         None,
         members_directory_lacks,
     )
+
+
+def taken_by_li(session, number):
+    cid = case_id(session, number)
+    dispatched(session, cid)
     steps.take_case(uow(session), RULES, {"case_id": cid, "accepted": True, "by": "member.li"}, None)
     session.commit()
     return cid
@@ -242,13 +247,7 @@ def test_a_member_sees_the_cases_given_to_them_and_staff_see_all(session):
 def test_dispatch_and_take_tell_the_member_and_announce_the_taker(session):
     number = registered(session)["number"]
     cid = case_id(session, number)
-    result = steps.dispatch_case(
-        uow(session),
-        RULES,
-        {"case_id": cid, "member": "member.li", "dispatched_by": "staff.wang"},
-        None,
-        members_directory_lacks,
-    )
+    result = dispatched(session, cid)
     assert result["deadline"]["rule"] == "take_case" and result["deadline"]["rulebook"] == "micro_consultation"
     [told] = outbox(session, "notify.consultation.dispatched")
     assert told["payload"]["recipients"] == ["member.li"] and told["thread"] == number
@@ -599,13 +598,7 @@ def test_a_member_who_did_not_take_the_case_is_not_its_taker(session, how):
     on the case (it is not theirs to read) and its closing scores them nothing."""
     number = registered(session)["number"]
     cid = case_id(session, number)
-    steps.dispatch_case(
-        uow(session),
-        RULES,
-        {"case_id": cid, "member": "member.zhou", "dispatched_by": "staff.wang"},
-        None,
-        members_directory_lacks,
-    )
+    dispatched(session, cid, "member.zhou")
     if how == "declined":
         steps.take_case(
             uow(session), RULES, {"case_id": cid, "accepted": False, "reason": "不在辖区", "by": "member.zhou"}, None
