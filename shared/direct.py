@@ -21,19 +21,36 @@ Outside a transaction begun by SQLAlchemy (a bare pooled connection) a statement
 SQLAlchemy itself: the driver's implicit transaction would otherwise be one SQLAlchemy does not
 know to commit. Statements whose parameters SQLAlchemy expands when it executes them (``IN`` with
 a list) are not accepted.
+
+**Writes sent together.** On PostgreSQL every statement is a round trip to the server, and its
+client side costs the engine more CPU than the statement's own work (``bench/statements.py``: about
+0.1 ms each, six a step). A write whose result nobody reads (a history row, a job, its outbox row,
+a work item) can be sent with :meth:`Direct.later`: psycopg2 renders it with its parameters (it
+binds parameters on the client in any case, so the server receives the same text) and it is held on
+the connection until the transaction's next statement, which carries it: the held writes and that
+statement go in one round trip, in the order they were made, the statement last, so its rows or its
+row count are its own. Any other statement on the connection (SQLAlchemy's, the ORM's) and the
+commit send what is held first (:func:`hold_writes` installs that on an engine, and ``later``
+holds nothing on an engine without it); a rollback drops it. So every statement sees the writes made before it, exactly as if each had been sent at once;
+what changes is only where a held write's error is raised: with the statement that carried it. A
+caller that tells one error from another (a duplicate key expected of its own insert) sends what is
+held first (:func:`send_held`). On SQLite, a call into the same process, :meth:`Direct.later` is
+:meth:`Direct.execute`.
 """
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, NamedTuple, cast
 
-from sqlalchemy import exc
-from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy import event, exc
+from sqlalchemy.engine import Connection, Dialect, Engine
 from sqlalchemy.sql import Delete, Insert, Select, Update
 
 Processor = Callable[[Any], Any] | None
 _MISSING = object()
+HELD = "ztc_held_writes"  # the connection's info: writes rendered with their values, not yet sent
 
 
 class _Bind(NamedTuple):
@@ -125,6 +142,24 @@ class Direct:
         finally:
             cursor.close()
 
+    def later(self, conn: Connection, params: Mapping[str, Any] | Sequence[Mapping[str, Any]] = ()) -> None:
+        """A write whose row count nobody reads, sent with the transaction's next statement or its
+        commit where the driver can send several at once (see the module's text); else now."""
+        if not (conn.in_transaction() and _holds(conn)):
+            self.execute(conn, params)
+            return
+        plan = self._plan(conn.dialect)
+        sets = [params] if isinstance(params, Mapping) else params
+        values = [self._values(plan, p) for p in sets]
+        if not values:
+            return
+        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            held = conn.info.setdefault(HELD, [])
+            held.extend(cursor.mogrify(plan.sql, v).decode() for v in values)
+        finally:
+            cursor.close()
+
     def rows(self, conn: Connection, params: Mapping[str, Any] | None = None) -> list[Any]:
         """Run a read; its rows, each a named tuple of the statement's columns, with SQLAlchemy's
         result processing (a ``JSON`` column decoded, a date parsed)."""
@@ -148,23 +183,17 @@ class Direct:
         return found[0] if found else None
 
     def _run(self, conn: Connection, plan: _Plan, values: Any, many: bool) -> Any:
-        fairy = conn.connection
-        cursor = fairy.driver_connection.cursor()  # type: ignore[union-attr]
+        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
         sql = plan.sql
-        events = conn._has_events or conn.engine._has_events
-        try:
-            if events:
-                conn.dispatch.before_cursor_execute(conn, cursor, sql, values, None, many)
-            if many:
-                cursor.executemany(sql, values)
-            else:
-                cursor.execute(sql, values)
-            if events:
-                conn.dispatch.after_cursor_execute(conn, cursor, sql, values, None, many)
-        except Exception as error:
-            cursor.close()
-            raise self._wrapped(conn, error, sql, values, many) from error
-        return cursor
+        held = conn.info.get(HELD)
+        if held:
+            if many:  # several sets of parameters are not one statement: what is held goes first
+                send_held(conn)
+            else:  # what is held, then this statement, in one round trip; its results are the last's
+                held.append(cursor.mogrify(sql, values).decode())
+                sql, values = ";".join(held), None
+                held.clear()
+        return _execute(conn, cursor, sql, values, many)
 
     @staticmethod
     def _wrapped(conn: Connection, error: Exception, sql: str, values: Any, many: bool) -> Exception:
@@ -184,3 +213,74 @@ class Direct:
         if disconnect:
             conn.invalidate(error)
         return wrapped
+
+
+# The engines whose connections hold writes: :func:`hold_writes` installed the sending on them.
+_HOLDING: weakref.WeakSet[Engine] = weakref.WeakSet()
+
+
+def _holds(conn: Connection) -> bool:
+    """Whether writes are held on ``conn``: its engine sends them (:func:`hold_writes`) and its
+    driver renders parameters on the client and runs several statements in one call."""
+    return conn.engine in _HOLDING
+
+
+def send_held(conn: Connection) -> None:
+    """Send the writes held on ``conn`` now, in one round trip (nothing if none is held)."""
+    held = conn.info.get(HELD)
+    if not held:
+        return
+    sql = ";".join(held)
+    held.clear()
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    _execute(conn, cursor, sql, None, False).close()
+
+
+def _execute(conn: Connection, cursor: Any, sql: str, values: Any, many: bool) -> Any:
+    """Run ``sql`` on ``cursor`` with SQLAlchemy's cursor events and its exceptions; the cursor
+    (closed if it failed)."""
+    events = conn._has_events or conn.engine._has_events
+    try:
+        if events:
+            conn.dispatch.before_cursor_execute(conn, cursor, sql, values, None, many)
+        if many:
+            cursor.executemany(sql, values)
+        else:
+            cursor.execute(sql, values)
+        if events:
+            conn.dispatch.after_cursor_execute(conn, cursor, sql, values, None, many)
+    except Exception as error:
+        cursor.close()
+        raise Direct._wrapped(conn, error, sql, values, many) from error
+    return cursor
+
+
+def hold_writes(engine: Engine) -> None:
+    """Let :meth:`Direct.later` hold writes on ``engine``'s connections, where its driver can
+    (psycopg2): every statement SQLAlchemy executes, and every commit, first sends what is held
+    on its connection; a rollback and a connection going back to the pool drop it (so a new
+    transaction finds none held). Installed once an engine; elsewhere ``later`` writes at once."""
+    if engine.dialect.driver != "psycopg2" or engine in _HOLDING:
+        return
+    event.listen(engine, "before_cursor_execute", _send_before)
+    event.listen(engine, "commit", _send_before)
+    event.listen(engine, "rollback", _drop)
+    event.listen(engine, "checkin", _drop_on_checkin)
+    _HOLDING.add(engine)
+
+
+def _send_before(conn: Connection, *_args: Any) -> None:
+    if conn.info.get(HELD):
+        send_held(conn)
+
+
+def _drop(conn: Connection) -> None:
+    held = conn.info.get(HELD)
+    if held:
+        held.clear()
+
+
+def _drop_on_checkin(_dbapi_connection: Any, record: Any) -> None:
+    held = record.info.get(HELD)
+    if held:
+        held.clear()

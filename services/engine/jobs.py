@@ -148,7 +148,7 @@ class Jobs:
         unknown = undeclared(request.operation)
         if not unknown:
             # The everyday path writes the job with a Core insert (no ORM object is needed after it).
-            INSERT_JOB_DIRECT.execute(s.connection(), row)
+            INSERT_JOB_DIRECT.later(s.connection(), row)
         else:
             job = Job(**row)
             s.add(job)
@@ -197,7 +197,7 @@ class Jobs:
         )
         assert self.store.settings is not None  # only an engine made to validate diagrams has none
         payload = signing.seal(payload, signing.key_of(self.store.settings), signing.JOB)
-        INSERT_OUTBOX_DIRECT.execute(
+        INSERT_OUTBOX_DIRECT.later(
             s.connection(),
             {
                 "exchange": contracts.JOBS_EXCHANGE,
@@ -398,7 +398,7 @@ class Jobs:
         "retrying", and it sends the job again as its next attempt."""
         now = clock.now()
         conn = s.connection()
-        FINISH_JOB_DIRECT.execute(conn, {"finished_id": job.job_id, "status": "done", "updated_at": now})
+        FINISH_JOB_DIRECT.later(conn, {"finished_id": job.job_id, "status": "done", "updated_at": now})
         self.store.history(s, job.instance_id, None, action, job.task_name, data)
         if job.attempt == 1:
             return

@@ -36,7 +36,7 @@ from sqlalchemy.orm import Session
 
 from shared import clock, contracts
 from shared.db import pooled, transaction
-from shared.direct import Direct
+from shared.direct import Direct, send_held
 from shared.errors import InvalidInput
 from shared.workflow.runtime import WaitState
 
@@ -250,7 +250,7 @@ class Messages:
                 self._insert(conn, dict(pending, status="delivered", instance_id=inst.id))
                 pending = None
             else:
-                DELIVERED_DIRECT.execute(
+                DELIVERED_DIRECT.later(
                     conn, {"delivered_id": message_id, "status": "delivered", "instance_id": inst.id}
                 )
             s.info.setdefault(DELIVERED_IN, {})[message_id] = inst.id
@@ -262,6 +262,7 @@ class Messages:
 
     @staticmethod
     def _insert(conn: Connection, row: Mapping[str, Any]) -> None:
+        send_held(conn)  # a duplicate key below is this message's own, not a held write's
         try:
             BUFFER_DIRECT.execute(conn, row)
         except IntegrityError:

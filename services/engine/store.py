@@ -30,7 +30,7 @@ from shared import clock, metrics
 from shared.config import Settings
 from shared.contracts.bus import INSTANCE_STATUSES
 from shared.db import json_dumps, json_loads, transaction
-from shared.direct import Direct
+from shared.direct import Direct, hold_writes
 from shared.errors import Conflict, InvalidInput, NotFound
 from shared.principal import acting_user
 from shared.workflow.runtime import StepFailed, WaitState, WorkflowRuntime
@@ -155,12 +155,13 @@ def iso(value: datetime | None) -> str | None:
 
 
 def write_history(s: Session) -> None:
-    """Before a commit: the transaction's history rows in one Core insert. History is append-only
-    and no step reads its rows back, so the ORM's unit of work would be pure cost on every step;
-    and written at commit, no row holds SQLite's write lock while a diagram's script runs."""
+    """Before a commit (and before a step's save): the transaction's history rows in one Core
+    insert. History is append-only and no step reads its rows back, so the ORM's unit of work
+    would be pure cost on every step; and written at the end, no row holds SQLite's write lock
+    while a diagram's script runs."""
     rows = s.info.pop(HISTORY_ROWS, None)
     if rows:
-        INSERT_HISTORY_DIRECT.execute(s.connection(), rows)
+        INSERT_HISTORY_DIRECT.later(s.connection(), rows)
 
 
 class InstanceStore:
@@ -189,6 +190,8 @@ class InstanceStore:
         self.conflicts = 0  # saves that met a newer revision, since this store was made
         if sessions is not None:
             event.listen(sessions, "before_commit", write_history)
+            # The step's writes nobody reads travel with its next statement (shared.direct).
+            hold_writes(sessions.kw["bind"])
 
     # -- versions -------------------------------------------------------------------------------
     def spec(self, s: Session, version_id: int) -> tuple[str, dict[str, Any]]:
@@ -416,6 +419,10 @@ class InstanceStore:
             )
             return Saved(1, values)
         old = inst.revision
+        # The step's history so far is held with its other writes and goes with the instance's
+        # update, in one round trip where the driver can (shared.direct); what is recorded after
+        # the save is written at commit.
+        write_history(s)
         touched = SAVE_STEP_DIRECT.execute(
             s.connection(), dict(values, revision=old + 1, saved_id=inst.id, saved_revision=old)
         )

@@ -404,7 +404,7 @@ class TaskList:
                 }
             )
         if opened:
-            INSERT_WORK_ITEMS_DIRECT.execute(conn, opened)
+            INSERT_WORK_ITEMS_DIRECT.later(conn, opened)
 
     @staticmethod
     def _expression(workflow: BpmnWorkflow, task_id: str, info: UserTaskInfo, expression: str | None) -> str | None:
@@ -489,7 +489,7 @@ class TaskList:
     def _completed(
         self, s: Session, inst: StepInstance, item: ItemRow, filled: dict[str, Any], principal: Mapping[str, Any] | None
     ) -> None:
-        COMPLETE_ITEM_DIRECT.execute(
+        COMPLETE_ITEM_DIRECT.later(
             s.connection(),
             {
                 "completed_id": item.task_id,

@@ -2,20 +2,24 @@
 SQLAlchemy's own execution writes and reads (JSON, UTC datetimes, nulls, a statement's own
 literals), on SQLite and PostgreSQL; it refuses what SQLAlchemy refuses (a column it would not
 write, a missing value), raises SQLAlchemy's exceptions, fires the cursor events, and commits or
-rolls back with the caller's transaction."""
+rolls back with the caller's transaction. On PostgreSQL a write made with ``later`` travels with
+the transaction's next statement: every statement still sees it, a rollback drops it, and its error
+is still SQLAlchemy's."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import bindparam, delete, event, insert, select, update
+from sqlalchemy import bindparam, create_engine, delete, event, insert, select, update
 from sqlalchemy.exc import ArgumentError, IntegrityError
+from sqlalchemy.orm import sessionmaker
 
 from services.engine.messages import BUFFERED_COLUMNS
 from services.engine.models import BufferedMessage, History, Outbox
 from shared.db import ensure_postgres_database, migrate, session_factory, transaction
-from shared.direct import Direct
+from shared.direct import Direct, hold_writes, send_held
+from tests.support import statements
 
 pytestmark = pytest.mark.both_databases
 
@@ -160,3 +164,104 @@ def test_outside_a_transaction_sqlalchemy_runs_it_and_commits_nothing_unasked(se
         direct.execute(conn, message("loose"))  # SQLAlchemy's autobegin: rolled back unless committed
     with transaction(sessions) as s:
         assert Direct(select(MESSAGES.c.message_id)).rows(s.connection()) == []
+
+
+def history_row(instance_id: str, action: str = "x", data=None) -> dict:
+    return {"instance_id": instance_id, "at": AT, "actor": "system", "action": action, "task": None, "data": data}
+
+
+def ids_of(s, instance_id: str) -> list[str]:
+    rows = s.connection().execute(
+        select(HISTORY.c.action).where(HISTORY.c.instance_id == instance_id).order_by(HISTORY.c.id)
+    )
+    return [r.action for r in rows]
+
+
+@pytest.fixture
+def holding(sessions):
+    """The sessions, their engine sending held writes (as the engine's store installs it)."""
+    hold_writes(sessions.kw["bind"])
+    return sessions
+
+
+def test_held_writes_go_with_the_next_statement_in_their_order_and_it_keeps_its_own_results(holding):
+    sessions = holding
+    history = Direct(insert(HISTORY), HISTORY_KEYS)
+    mark = Direct(update(MESSAGES).where(MESSAGES.c.message_id == bindparam("id")), ("status",))
+    read = Direct(
+        select(HISTORY.c.action, HISTORY.c.data).where(HISTORY.c.instance_id == bindparam("i")).order_by(HISTORY.c.id)
+    )
+    bind = sessions.kw["bind"]
+    postgresql = bind.dialect.name == "postgresql"
+    with transaction(sessions) as s:
+        Direct(insert(MESSAGES), MESSAGE_KEYS).execute(s.connection(), message("held-1"))
+    with statements(bind) as seen, transaction(sessions) as s:
+        conn = s.connection()
+        # A value with the characters a rendered statement must keep: a quote, a semicolon, a percent sign.
+        history.later(conn, history_row("h-1", "first", {"text": "it's 100%; done"}))
+        history.later(conn, [history_row("h-1", "second"), history_row("h-1", "third")])
+        assert len(seen) == (0 if postgresql else 2)  # held on PostgreSQL, written at once on SQLite
+        assert mark.execute(conn, {"id": "held-1", "status": "delivered"}) == 1  # its own row count
+        assert mark.execute(conn, {"id": "nobody", "status": "delivered"}) == 0
+        history.later(conn, history_row("h-1", "fourth"))
+        rows = read.rows(conn, {"i": "h-1"})  # a read carrying a held write sees it
+    assert [(r.action, r.data) for r in rows] == [
+        ("first", {"text": "it's 100%; done"}),
+        ("second", None),
+        ("third", None),
+        ("fourth", None),
+    ]
+    if postgresql:  # three held, then the update; one statement; the read carrying the fourth
+        assert len(seen) == 3 and seen[0].count("INSERT INTO history") == 3 and "UPDATE messages" in seen[0]
+        assert seen[2].startswith("INSERT INTO history") and "SELECT" in seen[2]
+
+
+def test_sqlalchemys_own_statements_and_the_commit_send_what_is_held_and_a_rollback_drops_it(holding):
+    sessions = holding
+    history = Direct(insert(HISTORY), HISTORY_KEYS)
+    with transaction(sessions) as s:
+        history.later(s.connection(), history_row("h-2", "seen"))
+        assert ids_of(s, "h-2") == ["seen"]  # a statement SQLAlchemy runs sends the held write first
+        history.later(s.connection(), history_row("h-2", "at commit"))
+    with transaction(sessions) as s:
+        assert ids_of(s, "h-2") == ["seen", "at commit"]
+    with pytest.raises(RuntimeError):
+        with transaction(sessions) as s:
+            history.later(s.connection(), history_row("h-2", "rolled back"))
+            raise RuntimeError("the step failed")
+    with transaction(sessions) as s:  # very likely the same pooled connection: nothing held is left on it
+        history.later(s.connection(), history_row("h-2", "after"))
+    with transaction(sessions) as s:
+        assert ids_of(s, "h-2") == ["seen", "at commit", "after"]
+
+
+def test_a_held_writes_error_is_sqlalchemys_raised_with_the_statement_that_carries_it(holding):
+    sessions = holding
+    messages = Direct(insert(MESSAGES), MESSAGE_KEYS)
+    history = Direct(insert(HISTORY), HISTORY_KEYS)
+    with transaction(sessions) as s:
+        messages.execute(s.connection(), message("dup-held"))
+    with pytest.raises(IntegrityError):
+        with transaction(sessions) as s:
+            messages.later(s.connection(), message("dup-held"))
+            history.execute(s.connection(), history_row("h-3"))
+    with pytest.raises(IntegrityError):
+        with transaction(sessions) as s:  # one sent on its own (before an insert whose duplicate is expected)
+            messages.later(s.connection(), message("dup-held"))
+            send_held(s.connection())
+    with transaction(sessions) as s:
+        assert ids_of(s, "h-3") == []
+
+
+def test_an_engine_that_does_not_send_held_writes_gets_each_write_at_once(sessions):
+    # Its own engine on the same database: hold_writes was never installed on it.
+    bind = create_engine(sessions.kw["bind"].url)
+    own = sessionmaker(bind=bind)
+    try:
+        with statements(bind) as seen, transaction(own) as s:
+            Direct(insert(HISTORY), HISTORY_KEYS).later(s.connection(), history_row("h-4", "at once"))
+            assert len(seen) == 1
+        with transaction(own) as s:
+            assert ids_of(s, "h-4") == ["at once"]
+    finally:
+        bind.dispose()
