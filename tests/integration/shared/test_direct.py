@@ -265,3 +265,19 @@ def test_an_engine_that_does_not_send_held_writes_gets_each_write_at_once(sessio
             assert ids_of(s, "h-4") == ["at once"]
     finally:
         bind.dispose()
+
+
+def test_a_held_write_that_fails_at_commit_commits_nothing_and_the_next_transaction_is_clean(holding):
+    sessions = holding
+    messages = Direct(insert(MESSAGES), MESSAGE_KEYS)
+    history = Direct(insert(HISTORY), HISTORY_KEYS)
+    with transaction(sessions) as s:
+        messages.execute(s.connection(), message("dup-commit"))
+    with pytest.raises(IntegrityError):
+        with transaction(sessions) as s:
+            history.later(s.connection(), history_row("h-5", "before"))
+            messages.later(s.connection(), message("dup-commit"))  # sent, and refused, at the commit
+    with transaction(sessions) as s:  # the pooled connection is usable, and holds nothing of it
+        history.later(s.connection(), history_row("h-5", "next"))
+    with transaction(sessions) as s:
+        assert ids_of(s, "h-5") == ["next"]
