@@ -447,6 +447,19 @@ def given(request, names) -> dict:
     return {name: request.args[name] for name in names if request.args.get(name)}
 
 
+def no_unknown_arguments(request, accepted: frozenset[str]) -> None:
+    """InvalidInput naming every query argument the route does not take (a misspelt filter would
+    otherwise be ignored, and the caller answered as if it had not asked for one)."""
+    unknown = sorted(name for name in request.args if name not in accepted)
+    if unknown:
+        takes = ", ".join(sorted(accepted)) or "no query arguments"
+        raise InvalidInput(
+            f"unknown query argument{'s' if len(unknown) > 1 else ''} {', '.join(repr(n) for n in unknown)}; "
+            f"this call takes {takes}",
+            {name: [f"unknown query argument; this call takes {takes}"] for name in unknown},
+        )
+
+
 def request_key(request) -> str:
     """The creating request's idempotency key: the client's ``Idempotency-Key`` header, or a
     fresh uuid4 for this HTTP request."""
@@ -479,7 +492,8 @@ def endpoint(
     schema (the handler gets it as ``body=``), map errors. Every route names its roles (``EVERYONE``
     for any signed-in role): they are the HTTP permission matrix (docs/security.md).
     ``response``, ``status`` and ``query`` describe the route in the OpenAPI document (``query``:
-    names, or ``(name, schema)`` pairs); ``html`` says the route also answers a printable HTML
+    names, or ``(name, schema)`` pairs); a query argument the route does not name in ``query`` is
+    refused (400 naming it and those it takes); ``html`` says the route also answers a printable HTML
     document (the handler returns a ``Response`` for it); ``statuses`` adds answers particular to
     the route (e.g. 422). ``files``: the content types of a file the route answers instead of JSON
     (an export). ``idempotent``: a creating route; the handler gets the request's
@@ -494,6 +508,7 @@ def endpoint(
     unknown = set(roles) - set(ROLES)
     if unknown:
         raise TypeError(f"unknown roles: {', '.join(sorted(unknown))}")
+    accepted = frozenset(q if isinstance(q, str) else q[0] for q in query)
 
     def decorate(method):
         @functools.wraps(method)
@@ -503,6 +518,8 @@ def endpoint(
                 principal = self._anonymous() if anonymous else self._principal(request)
                 if not set(roles) & set(principal["roles"]):
                     raise Forbidden(f"this needs one of the roles: {', '.join(roles)}", {"roles": list(roles)})
+                if request.args:
+                    no_unknown_arguments(request, accepted)
                 if idempotent:
                     kwargs["key"] = request_key(request)
                 given_key = request.headers.get(IDEMPOTENCY_HEADER) if idempotent else None

@@ -431,3 +431,30 @@ def test_a_token_lives_more_than_nothing_and_at_most_ten_years(hours):
         tokens.lifetime(config.load({}), "person", hours)
     assert "hours" in refused.value.details
     assert tokens.lifetime(config.load({}), "person", 24 * 3653) == timedelta(days=3653)
+
+
+class Listing(Route):
+    @http.endpoint("staff", query=("status", ("page", None)))
+    def listing(self, request, principal):
+        return 200, {"status": request.args.get("status"), "page": request.args.get("page")}
+
+    @http.endpoint("staff")
+    def plain(self, request, principal):
+        return 200, {}
+
+
+def test_a_query_argument_the_route_does_not_take_is_refused_naming_it_and_those_it_takes():
+    def get(method, query):
+        return method(Request(EnvironBuilder(query_string=query).get_environ()))
+
+    route = Listing(None)
+    ok = get(route.listing, "status=open&page=2")
+    assert ok.status_code == 200 and ok.json == {"status": "open", "page": "2"}
+    typo = get(route.listing, "stauts=open&page=2")
+    assert typo.status_code == 400 and typo.json["error"] == "invalid_input"
+    assert "'stauts'" in typo.json["message"] and "takes page, status" in typo.json["message"]
+    assert list(typo.json["details"]) == ["stauts"]
+    none = get(route.plain, "x=1&y=")
+    assert none.status_code == 400 and set(none.json["details"]) == {"x", "y"}
+    assert "takes no query arguments" in none.json["message"]
+    assert get(route.plain, "").status_code == 200
