@@ -3,7 +3,8 @@
 For each unit with handling scores in the year: the proposals it answered (单办, each unit of 分办,
 the lead of 主办) and their average checklist score, the proposals it helped as a co-unit (协办) and
 their average co-unit checklist score, the share of its work done on time (an answering unit's
-reply, a co-unit's input to the lead), the share of its replies after a face-to-face meeting with
+reply, a co-unit's input to the lead; a reply or input overdue and not yet done counts as not on
+time, from supervision's deadlines), the share of its replies after a face-to-face meeting with
 the proposer (见面沟通率; facts of each score, as the diagram passed them on from the unit's own
 reply), and the proposers' satisfaction with the handling work and with the result, counted over
 the final rating round of each proposal it answered
@@ -26,6 +27,7 @@ import base64
 import csv
 import io
 from collections import defaultdict
+from collections.abc import Callable, Mapping
 from fractions import Fraction
 
 from marshmallow import Schema, validate
@@ -85,22 +87,37 @@ def _average(rows) -> float | None:
     return points(sum(row.total for row in rows) / len(rows)) if rows else None
 
 
-def unit_assessment(uow: EvaluationUnitOfWork, rules: EvaluationRules, year, principal) -> dict:
+def unit_assessment(
+    uow: EvaluationUnitOfWork,
+    rules: EvaluationRules,
+    year,
+    principal,
+    overdue: Callable[[int], Mapping[str, list]] | None = None,
+) -> dict:
     """``{year, units: [{unit, proposals_handled, average_handling_score, proposals_assisted,
-    average_co_unit_score, on_time_rate, face_to_face_rate, satisfaction: {ratings, handling:
-    {level: share}, result: {level: share}}, score, rank}]}``, by unit. A figure without data is
-    None (a unit that was only a co-unit has no average handling score nor face-to-face rate)."""
+    average_co_unit_score, on_time_rate, face_to_face_rate, overdue_not_done, satisfaction:
+    {ratings, handling: {level: share}, result: {level: share}}, score, rank}]}``, by unit. A
+    figure without data is None (a unit that was only a co-unit has no average handling score nor
+    face-to-face rate).
+
+    ``overdue(year)``: the year's replies and co-unit inputs overdue now and not done, by unit
+    (supervision's ``overdue_in_year``). Each counts in the unit's on-time share as work not done
+    on time (``overdue_not_done`` says how many), so a unit that has not answered is not ranked
+    above one that answered late; a unit that owes only overdue work is listed with it."""
     caller = principal_of(principal)
     require_overseer(caller, "the units' assessment")
     data = load(AssessmentInput, {"year": year}, "the assessment year")
     levels = [level.code for level in rules.satisfaction_levels()]
     scores = uow.scores.handling_scores_in(data["year"])
+    owed = overdue(data["year"]) if overdue is not None else {}
     ratings = _final_ratings(uow, sorted({s.number for s in scores}))
-    by_unit = defaultdict(list)
+    by_unit: dict[str, list] = defaultdict(list)
     for row in scores:
         by_unit[row.unit].append(row)
     units = []
-    for unit, rows in by_unit.items():
+    for unit in sorted(by_unit.keys() | owed.keys()):
+        rows = by_unit.get(unit, [])
+        missed = len(owed.get(unit, ()))
         answered = [row for row in rows if row.role != "co"]
         assisted = [row for row in rows if row.role == "co"]
         rated = [r for row in answered for r in ratings.get(row.number, [])]
@@ -110,12 +127,13 @@ def unit_assessment(uow: EvaluationUnitOfWork, rules: EvaluationRules, year, pri
             "average_handling_score": _average(answered),
             "proposals_assisted": len(assisted),
             "average_co_unit_score": _average(assisted),
-            "on_time_rate": _rate(sum(_on_time(row) for row in rows), len(rows)),
+            "on_time_rate": _rate(sum(_on_time(row) for row in rows), len(rows) + missed),
+            "overdue_not_done": missed,
             # 见面沟通率: replies after a face-to-face meeting with the proposer, a fact of each score
             "face_to_face_rate": _rate(sum(bool(row.facts.get("face_to_face")) for row in answered), len(answered)),
             "satisfaction": _satisfaction(rated, levels),
         }
-        entry["score"] = _score(rows, given(rated), rules)
+        entry["score"] = _score(rows, given(rated), rules, missed)
         units.append(entry)
     _rank(units)
     setting = rules.unit_assessment()
@@ -128,13 +146,13 @@ def unit_assessment(uow: EvaluationUnitOfWork, rules: EvaluationRules, year, pri
     }
 
 
-def _score(rows, ratings, rules: EvaluationRules) -> float:
+def _score(rows, ratings, rules: EvaluationRules, missed: int = 0) -> float:
+    """The 目标考核 score; ``missed``: the unit's overdue work not done, each not on time."""
     setting = rules.unit_assessment()
     level_shares = rules.handling_checklist_rules()["result"]["levels"]
-    components = {
-        "handling": sum(Fraction(str(row.total)) for row in rows) / sum(_most(row) for row in rows),
-        "on_time": Fraction(sum(_on_time(row) for row in rows), len(rows)),
-    }
+    components = {"on_time": Fraction(sum(_on_time(row) for row in rows), len(rows) + missed)}
+    if rows:  # a unit that owes only overdue work has no checklist scored yet
+        components["handling"] = sum(Fraction(str(row.total)) for row in rows) / sum(_most(row) for row in rows)
     if ratings:
         shares = [level_shares[getattr(r, score)] for r in ratings for score in SCORES]
         components["satisfaction"] = sum(shares, Fraction(0)) / len(shares)
@@ -163,6 +181,7 @@ COLUMNS = (
     ("proposals_assisted", "协办件数 As co-unit"),
     ("average_co_unit_score", "协办评分 Co-unit score"),
     ("on_time_rate", "按时率 On time"),
+    ("overdue_not_done", "逾期未办 Overdue, not done"),
     ("face_to_face_rate", "见面率 Face to face"),
     ("satisfied_rate", "满意率 Satisfied"),
     ("not_given", "未评价 Not rated"),
@@ -170,9 +189,9 @@ COLUMNS = (
 )
 
 
-def ranking(uow: EvaluationUnitOfWork, rules: EvaluationRules, year, principal) -> dict:
+def ranking(uow: EvaluationUnitOfWork, rules: EvaluationRules, year, principal, overdue=None) -> dict:
     """The assessment with the units in rank order (RPC ``unit_ranking``)."""
-    table = unit_assessment(uow, rules, year, principal)
+    table = unit_assessment(uow, rules, year, principal, overdue)
     table["units"].sort(key=lambda u: (u["rank"], u["unit"]))
     return table
 
@@ -188,6 +207,7 @@ def _rows(table):
             "proposals_assisted": u["proposals_assisted"],
             "average_co_unit_score": u["average_co_unit_score"],
             "on_time_rate": u["on_time_rate"],
+            "overdue_not_done": u["overdue_not_done"],
             "face_to_face_rate": u["face_to_face_rate"],
             "satisfied_rate": result.get("satisfied"),
             "not_given": u["satisfaction"]["not_given"],
@@ -195,12 +215,12 @@ def _rows(table):
         }
 
 
-def export(uow: EvaluationUnitOfWork, rules: EvaluationRules, year, fmt, principal) -> dict:
+def export(uow: EvaluationUnitOfWork, rules: EvaluationRules, year, fmt, principal, overdue=None) -> dict:
     """The ranked assessment as a file (RPC ``export_unit_assessment``): ``{filename, content_type,
     content_base64}``; ``fmt`` is ``csv`` or ``xlsx``."""
     if fmt not in EXPORT_FORMATS:
         raise InvalidInput("the export format", {"format": [f"one of: {', '.join(EXPORT_FORMATS)}"]})
-    table = ranking(uow, rules, year, principal)
+    table = ranking(uow, rules, year, principal, overdue)
     rows = list(_rows(table))
     if fmt == "csv":
         out = io.StringIO()

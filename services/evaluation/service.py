@@ -11,7 +11,7 @@ all.
 from __future__ import annotations
 
 from shared.messaging.database import Database
-from shared.messaging.entrypoints import Pingable, api, job
+from shared.messaging.entrypoints import Pingable, ServiceRpc, api, job
 from shared.messaging.rules import RulesPerWorker
 
 from . import appeals, assessment, operations, quality
@@ -29,6 +29,8 @@ class EvaluationService(PerformanceMixin, Pingable):
     # The proposal rulebook and the working-day calendar, read afresh by each worker that uses them
     # (shared.messaging.rules): a changed rulebook or calendar file counts at once.
     rules = RulesPerWorker(RulebookRules)
+    # The deadlines: the units' assessment counts overdue work not done (assessment.unit_assessment).
+    supervision = ServiceRpc("supervision")
 
     @property
     def uow(self) -> SqlEvaluationUnitOfWork:
@@ -90,14 +92,18 @@ class EvaluationService(PerformanceMixin, Pingable):
         """A proposal's quality grade with the checklist it was computed from (``quality``)."""
         return quality.grade_of(self.uow, self.rules, number, principal)
 
+    def _overdue(self, principal):
+        """The year's overdue work not done, by unit, as supervision keeps the deadlines."""
+        return lambda year: self.supervision.overdue_in_year(year, principal=principal)["units"]
+
     @api
     def unit_assessment(self, year, principal=None):
-        return assessment.unit_assessment(self.uow, self.rules, year, principal)
+        return assessment.unit_assessment(self.uow, self.rules, year, principal, self._overdue(principal))
 
     @api
     def unit_ranking(self, year, principal=None):
-        return assessment.ranking(self.uow, self.rules, year, principal)
+        return assessment.ranking(self.uow, self.rules, year, principal, self._overdue(principal))
 
     @api
     def export_unit_assessment(self, year, format="xlsx", principal=None):
-        return assessment.export(self.uow, self.rules, year, format, principal)
+        return assessment.export(self.uow, self.rules, year, format, principal, self._overdue(principal))

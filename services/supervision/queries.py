@@ -258,6 +258,39 @@ OVERDUE_KINDS = {
 }
 
 
+# The overdue work the units' annual assessment counts as not done on time: a reply (an answering
+# unit's) and a co-unit's input to the lead, the work its on-time share is made of.
+ASSESSED_KINDS = {rule: kind for rule, kind in OVERDUE_KINDS.items() if kind in ("reply", "co_unit_input")}
+
+
+class YearOfProposals(Schema):
+    year = fields.Integer(required=True, strict=True, validate=validate.Range(1900, 2999))
+
+
+def overdue_in_year(uow: SupervisionUnitOfWork, principal, year) -> dict:
+    """The replies and co-unit inputs of ``year``'s proposals that are overdue now and not done,
+    by the unit that owes each (staff, committee and leaders): ``{year, as_of, units: {unit:
+    [{number, kind, due, days_overdue}]}}``. The units' assessment counts each as work not done on
+    time, so that a unit that never answers does not look better than one that answered late
+    (whose late reply its handling score already says)."""
+    require_overdue_reader(principal_of(principal))
+    wanted = load(YearOfProposals, {"year": year}, "the year")["year"]
+    now = clock.now()
+    today = local_date(now)
+    owed: dict[str, list] = defaultdict(list)
+    for row in uow.deadlines.overdue(ASSESSED_KINDS, before=today, year=wanted):
+        for unit in row.units:
+            owed[unit].append(
+                {
+                    "number": row.number,
+                    "kind": ASSESSED_KINDS[row.rule],
+                    "due": row.due.isoformat(),
+                    "days_overdue": (today - row.due).days,
+                }
+            )
+    return {"year": wanted, "as_of": iso(now), "units": dict(sorted(owed.items()))}
+
+
 class OverdueQuery(Schema):
     page = fields.Integer(load_default=1, validate=validate.Range(1, 10_000))
     per_page = fields.Integer(load_default=50, validate=validate.Range(1, MAX_OVERDUE_PER_PAGE))

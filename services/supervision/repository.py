@@ -52,9 +52,12 @@ class DeadlineRepository(abc.ABC):
         """Every live deadline counted in working days, oldest first (what a calendar change may move)."""
 
     @abc.abstractmethod
-    def overdue(self, rules: Iterable[str], before: date, offset: int = 0, limit: int | None = None) -> list[Deadline]:
+    def overdue(
+        self, rules: Iterable[str], before: date, offset: int = 0, limit: int | None = None, year: int | None = None
+    ) -> list[Deadline]:
         """Live deadlines of ``rules`` due before ``before``, by due date then age (most overdue
-        first): ``limit`` of them (all if None) after the first ``offset``."""
+        first): ``limit`` of them (all if None) after the first ``offset``; with ``year``, only
+        those of that year's proposals (numbers ``YYYY-…``)."""
 
     @abc.abstractmethod
     def overdue_per_unit(self, rules: Iterable[str], before: date) -> tuple[int, dict[str, int]]:
@@ -188,8 +191,12 @@ class SqlDeadlineRepository(DeadlineRepository):
             )
         )
 
-    def overdue(self, rules: Iterable[str], before: date, offset: int = 0, limit: int | None = None) -> list[Deadline]:
+    def overdue(
+        self, rules: Iterable[str], before: date, offset: int = 0, limit: int | None = None, year: int | None = None
+    ) -> list[Deadline]:
         query = select(Deadline).where(*_overdue(rules, before)).order_by(Deadline.due, Deadline.id)
+        if year is not None:
+            query = query.where(Deadline.number.like(f"{year}-%"))
         return list(self.session.scalars(query.offset(offset).limit(limit)))
 
     def overdue_per_unit(self, rules: Iterable[str], before: date) -> tuple[int, dict[str, int]]:

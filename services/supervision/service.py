@@ -115,6 +115,12 @@ class SupervisionService(Pingable):
         return queries.overdue(self.snapshot, principal, query)
 
     @api
+    def overdue_in_year(self, year, principal=None):
+        """The replies and co-unit inputs of the year's proposals overdue and not done, by unit
+        (the units' assessment counts them as not on time)."""
+        return queries.overdue_in_year(self.snapshot, principal, year)
+
+    @api
     def log_key_supervision(self, number, kind, text, principal=None):
         entry = key_proposals.log_key_supervision(self.uow, number, kind, text, principal)
         self.db.commit()

@@ -134,7 +134,9 @@ BUS_USE: dict[str, BusUse] = {
     "supervision": BusUse(
         listens=(hears("supervision", SUPERVISION_HEARS),), jobs=True, rpc_server=True, rpc_targets=("intake",)
     ),
-    "evaluation": BusUse(listens=(hears("evaluation", EVALUATION_HEARS),), jobs=True, rpc_server=True),
+    "evaluation": BusUse(
+        listens=(hears("evaluation", EVALUATION_HEARS),), jobs=True, rpc_server=True, rpc_targets=("supervision",)
+    ),
     "gateway": BusUse(
         listens=(hears("gateway", GATEWAY_HEARS),),
         rpc_targets=("assignment", "engine", "evaluation", "intake", "supervision"),

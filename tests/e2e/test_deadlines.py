@@ -89,6 +89,11 @@ def test_reminder_extension_and_escalation_each_explained_by_one_call(running, s
     overdue = api("staff", "GET", "/api/overdue", expect=200).json()["units"]
     assert any(u["unit"] == "transport" and any(o["number"] == number for o in u["overdue"]) for u in overdue)
     assert api("member", "GET", "/api/overdue").status_code == 403
+    # The units' assessment (evaluation, asking supervision) counts the reply not given as not on time.
+    year = int(number.split("-")[0])
+    assessed = api("staff", "GET", f"/api/assessments/units/{year}", expect=200).json()
+    transport = next(u for u in assessed["units"] if u["unit"] == "transport")
+    assert transport["overdue_not_done"] >= 1 and transport["on_time_rate"] < 1
 
 
 def _unit_deadline(api, number, rule, unit):

@@ -617,9 +617,37 @@ def test_the_ranked_assessment_exports_as_xlsx_with_the_expected_figures(session
     book = openpyxl.load_workbook(io.BytesIO(base64.b64decode(exported["content_base64"])))
     rows = list(book.active.iter_rows(values_only=True))
     assert rows[0][:2] == ("排名 Rank", "承办单位 Unit") and rows[0][-1] == "考核得分 Score"
-    assert rows[1] == (1, "education", 1, 120, 0, None, 1, 1, None, 0, 100)
-    assert rows[2] == (2, "transport", 2, 100, 0, None, 0.5, 0.5, 0.6667, 0, 75)
+    assert rows[1] == (1, "education", 1, 120, 0, None, 1, 0, 1, None, 0, 100)
+    assert rows[2] == (2, "transport", 2, 100, 0, None, 0.5, 0, 0.5, 0.6667, 0, 75)
     assert "weights handling 0.6, on_time 0.2, satisfaction 0.2" in rows[4][0]
+
+
+def test_overdue_work_not_done_counts_as_not_on_time_and_a_unit_that_owes_only_that_is_ranked(session):
+    """A unit that has not answered must not rank above one that answered late: supervision's
+    overdue replies and co-unit inputs of the year count in each unit's on-time share."""
+    assessed_year(session)
+    asked = []
+
+    def overdue(year):
+        asked.append(year)
+        item = {"number": "2027-0004", "kind": "reply", "due": "2027-06-30", "days_overdue": 30}
+        return {"education": [item, {**item, "number": "2027-0005"}], "health": [{**item, "number": "2027-0006"}]}
+
+    table = assessment.ranking(*sql_ports(session), 2027, STAFF, overdue)
+    assert asked == [2027]
+    by_unit = {u["unit"]: u for u in table["units"]}
+    # education: one reply on time, two overdue: (0.6 x 1 + 0.2 x 1/3) / 0.8 = 0.8333
+    assert (by_unit["education"]["on_time_rate"], by_unit["education"]["overdue_not_done"]) == (0.3333, 2)
+    assert by_unit["education"]["score"] == 83.3
+    # health owes overdue work and has nothing scored: its on-time share alone, none of three
+    assert by_unit["health"]["proposals_handled"] == 0 and by_unit["health"]["on_time_rate"] == 0
+    assert by_unit["health"]["score"] == 0 and by_unit["health"]["average_handling_score"] is None
+    assert by_unit["transport"]["overdue_not_done"] == 0 and by_unit["transport"]["score"] == 75
+    assert [(u["rank"], u["unit"]) for u in table["units"]] == [(1, "education"), (2, "transport"), (3, "health")]
+    # and the export says it
+    exported = assessment.export(*sql_ports(session), 2027, "csv", STAFF, overdue)
+    rows = list(csv.reader(io.StringIO(base64.b64decode(exported["content_base64"]).decode("utf-8-sig"))))
+    assert rows[0][7] == "逾期未办 Overdue, not done" and rows[3][1] == "health" and rows[3][7] == "1"
 
 
 def test_the_ranked_assessment_exports_as_csv(session):
@@ -627,7 +655,7 @@ def test_the_ranked_assessment_exports_as_csv(session):
     exported = assessment.export(*sql_ports(session), 2027, "csv", STAFF)
     text = base64.b64decode(exported["content_base64"]).decode("utf-8-sig")
     rows = list(csv.reader(io.StringIO(text)))
-    assert rows[1] == ["1", "education", "1", "120.0", "0", "", "1.0", "1.0", "", "0", "100.0"]
+    assert rows[1] == ["1", "education", "1", "120.0", "0", "", "1.0", "0", "1.0", "", "0", "100.0"]
     assert rows[2][-1] == "75.0"
     with pytest.raises(InvalidInput):
         assessment.export(*sql_ports(session), 2027, "pdf", STAFF)

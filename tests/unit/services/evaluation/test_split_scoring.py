@@ -171,5 +171,5 @@ def test_the_assessment_counts_every_scored_unit_and_a_co_unit_with_its_own_figu
     exported = assessment.export(*sql_ports(session), 2027, "csv", STAFF)
     rows = list(csv.reader(io.StringIO(base64.b64decode(exported["content_base64"]).decode("utf-8-sig"))))
     assert rows[0][4:6] == ["协办件数 As co-unit", "协办评分 Co-unit score"]
-    assert rows[2] == ["2", "education", "0", "", "1", "30.0", "0.0", "", "", "0", "56.3"]
+    assert rows[2] == ["2", "education", "0", "", "1", "30.0", "0.0", "0", "", "", "0", "56.3"]
     assert rows[3][:6] == ["3", "health", "1", "60.0", "0", ""]

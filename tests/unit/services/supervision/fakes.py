@@ -74,12 +74,18 @@ class FakeDeadlineRepository(DeadlineRepository):
     def live_in_working_days(self) -> list[Deadline]:
         return [row for row in self.deadlines if row.closed_at is None and row.amount_unit == "working_days"]
 
-    def overdue(self, rules: Iterable[str], before: date, offset: int = 0, limit: int | None = None) -> list[Deadline]:
+    def overdue(
+        self, rules: Iterable[str], before: date, offset: int = 0, limit: int | None = None, year: int | None = None
+    ) -> list[Deadline]:
         wanted = set(rules)
         rows = [
             row
             for row in self.deadlines
-            if row.closed_at is None and row.fulfilled_at is None and row.rule in wanted and row.due < before
+            if row.closed_at is None
+            and row.fulfilled_at is None
+            and row.rule in wanted
+            and row.due < before
+            and (year is None or row.number.startswith(f"{year}-"))
         ]
         rows.sort(key=lambda row: (row.due, row.id))
         return rows[offset:] if limit is None else rows[offset : offset + limit]

@@ -490,6 +490,29 @@ def test_a_reply_submitted_late_is_overdue_until_it_came(uow, rules, skipping_cl
     assert overdue_units(uow) == []
 
 
+def test_the_years_overdue_work_not_done_is_listed_by_unit_for_the_assessment(uow, rules, skipping_clock):
+    """What the units' assessment counts as not on time: replies and co-unit inputs of the year's
+    proposals overdue now and not done, by unit; another year's, one awaiting review and a sign-for
+    limit are not in it."""
+    from shared import clock
+
+    assign(uow, rules)
+    assign(uow, rules, units=["education"], number="2026-0002")
+    assign(uow, rules, number="2025-0099")  # another year's proposal
+    skipping_clock.advance(days=100)
+    handling(uow, "handling.reply_submitted", {"round": 1, "submitted_at": clock.now().isoformat()}, "2026-0002")
+    owed = queries.overdue_in_year(uow, STAFF, 2026)
+    assert owed["year"] == 2026 and list(owed["units"]) == ["transport"]
+    [item] = owed["units"]["transport"]
+    assert item["number"] == NUMBER and item["kind"] == "reply" and item["days_overdue"] > 0
+    assert list(queries.overdue_in_year(uow, STAFF, 2025)["units"]) == ["transport"]
+    assert queries.overdue_in_year(uow, STAFF, 2024)["units"] == {}
+    with pytest.raises(Forbidden):
+        queries.overdue_in_year(uow, {"user": "handler.transport", "roles": ["unit"], "unit": "transport"}, 2026)
+    with pytest.raises(InvalidInput):
+        queries.overdue_in_year(uow, STAFF, 3000)
+
+
 def test_the_overdue_board_answers_a_page_most_overdue_first_with_every_units_count(uow, rules, skipping_clock):
     assign(uow, rules)
     assign(uow, rules, units=["education"], number="2026-0002")  # due the same day: listed after, by age

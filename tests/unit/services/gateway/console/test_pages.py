@@ -496,7 +496,8 @@ ASSESSMENT = {
             "average_handling_score": 91.5,
             "proposals_assisted": 2,
             "average_co_unit_score": 27.5,
-            "on_time_rate": 1.0,
+            "on_time_rate": 0.8,
+            "overdue_not_done": 1,
             "satisfaction": {"ratings": 6},
         },
         {  # only ever a co-unit: no handling figures of its own
@@ -1370,14 +1371,15 @@ def test_the_task_list_asks_for_every_assign_tasks_routing_suggestions_in_one_ca
 
 
 def _co_unit_figures(html: str) -> dict[str, dict[str, str]]:
-    """``{unit: {figure: text}}`` of the co-unit cells (``data-figure``) in each unit's assessment row."""
+    """``{unit: {figure: text}}`` of the cells named by ``data-figure`` in each unit's assessment
+    row: its co-unit figures and its overdue work not done."""
     rows = re.findall(r'<tr (?:data-unit|id)="(?:assessment-)?([a-z]+)">(.*?)</tr>', html, flags=re.S)
     return {unit: dict(re.findall(r'data-figure="([a-z_]+)"[^>]*>([^<]*)<', cells)) for unit, cells in rows}
 
 
 CO_UNIT_FIGURES = {
-    "transport": {"proposals_assisted": "2", "average_co_unit_score": "27.5"},
-    "education": {"proposals_assisted": "3", "average_co_unit_score": "31.0"},
+    "transport": {"proposals_assisted": "2", "average_co_unit_score": "27.5", "overdue_not_done": "1"},
+    "education": {"proposals_assisted": "3", "average_co_unit_score": "31.0", "overdue_not_done": "0"},
 }
 
 
