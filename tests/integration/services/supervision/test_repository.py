@@ -48,11 +48,17 @@ def acted(name, unit, by, at):
 
 
 def checks(uow, rules, skipping_clock, *moments) -> list:
-    """``supervision.check`` at each of ``moments``, and the overdue list after each."""
+    """``supervision.check`` at each of ``moments``, and the overdue list (and the year's overdue
+    work by unit) after each."""
     answers = []
     for moment in moments:
         skipping_clock.set(moment)
-        answers += [operations.check(uow, rules, {"number": NUMBER}, None), queries.overdue(uow, STAFF)]
+        answers += [
+            operations.check(uow, rules, {"number": NUMBER}, None),
+            queries.overdue(uow, STAFF),
+            queries.overdue_in_year(uow, STAFF, 2026),  # what the units' assessment counts
+            queries.overdue_in_year(uow, STAFF, 2025),  # another year's: none
+        ]
     return answers
 
 
@@ -101,6 +107,8 @@ def test_the_sql_adapter_and_the_fakes_answer_a_proposals_life_alike(sessions, s
         ]
 
     assert answers == expected
+    owed = [a["units"] for a in answers if isinstance(a.get("units"), dict)]
+    assert any(owed) and all(units == {} for units in owed[1::2])  # some work owed in 2026, none in 2025
     actions = [a["action"] for a in answers if "action" in a]
     assert actions == ["none", "none", "paused", "remind", "escalate", "none"]
     assert [a["co_units"] for a in answers if "co_units" in a][:2] == [
