@@ -24,7 +24,7 @@ from shared.errors import InvalidInput
 from shared.workflow.runtime import JobRequest, TaskNotWaiting, WaitState
 
 from .models import HeldResult, Incident, Instance, Job, Outbox
-from .store import INSTANCES, STEP_COLUMNS, UNCHANGED, InstanceStore, StepInstance, step_instance
+from .store import CAUGHT_ERROR, INSTANCES, STEP_COLUMNS, UNCHANGED, InstanceStore, StepInstance, step_instance
 
 
 # A job result's step reads and writes its job with statements built once (see store.py).
@@ -375,6 +375,12 @@ class Jobs:
             except TaskNotWaiting:
                 return UNCHANGED
             if caught:
+                # A work item this step opens says why (tasklist.sync): the service's refusal.
+                s.info[CAUGHT_ERROR] = {
+                    "code": error["code"],
+                    "message": error.get("message", ""),
+                    "operation": result.get("operation"),
+                }
                 self._finish(
                     s,
                     job,

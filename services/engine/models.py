@@ -166,6 +166,10 @@ class WorkItem(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     completed_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     completed_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    # Why the task is asked for (again): the business error the diagram caught in the step that
+    # opened it, ``{code, message, operation}`` (a service refused what the last step sent it:
+    # an extension past its cap, a member the directory lacks); None if the step caught none.
+    reason: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
 
 
 class BufferedMessage(Base):

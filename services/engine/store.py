@@ -46,6 +46,7 @@ ENDED = ("completed", "cancelled")
 UNCHANGED = object()  # a change that returns this saves nothing
 INCIDENT_OPENED = "ztc_incident_opened"  # session.info: an incident was opened in this transaction
 HISTORY_ROWS = "ztc_history_rows"  # session.info: history rows written when it commits
+CAUGHT_ERROR = "ztc_caught_error"  # session.info: the business error a step's diagram caught
 # The most a retry after a conflict waits, times its attempt (a random share of it): two replicas
 # that met on one instance do not meet again at once.
 CONFLICT_PAUSE_SECONDS = 0.005

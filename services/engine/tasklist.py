@@ -43,7 +43,7 @@ from shared.workflow.runtime import StepFailed, TaskNotWaiting, UserTaskInfo, Wa
 
 from .incidents import Incidents
 from .models import History, WorkItem
-from .store import INSTANCES, STEP_COLUMNS, Answer, InstanceStore, StepInstance, iso, step_instance
+from .store import CAUGHT_ERROR, INSTANCES, STEP_COLUMNS, Answer, InstanceStore, StepInstance, iso, step_instance
 from .views import TaskPageView, WorkItemView
 
 # A save reads and writes its instance's work items as Core statements (no ORM object is needed
@@ -91,6 +91,7 @@ INSERT_WORK_ITEMS_DIRECT = Direct(
         "form_schema",
         "status",
         "created_at",
+        "reason",
     ),
 )
 
@@ -186,6 +187,7 @@ ITEM_COLUMNS = (
     WORK_ITEMS.c.claimed_by,
     WORK_ITEMS.c.status,
     WORK_ITEMS.c.created_at,
+    WORK_ITEMS.c.reason,
 )
 
 
@@ -204,6 +206,7 @@ def work_item_dict(w: WorkItem | Row[Unpack[tuple[Any, ...]]]) -> WorkItemView:
         "claimed_by": w.claimed_by,
         "status": w.status,
         "created_at": iso(w.created_at),
+        "reason": w.reason,
     }
 
 
@@ -376,6 +379,8 @@ class TaskList:
                 .values(status="cancelled", completed_at=now)
             )
         opened = []
+        # The business error this step's diagram caught, if any: why the task is asked for now.
+        reason = s.info.get(CAUGHT_ERROR)
         for task_id, info in ready.items():
             if task_id in existing:
                 continue
@@ -401,6 +406,7 @@ class TaskList:
                     "form_schema": props.get("formSchema"),
                     "status": "open",
                     "created_at": now,
+                    "reason": reason,
                 }
             )
         if opened:

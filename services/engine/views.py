@@ -49,6 +49,9 @@ class WorkItemView(TypedDict):
     claimed_by: str | None
     status: str  # open | completed | cancelled
     created_at: str | None
+    # why it is asked for (again): the business error the step that opened it caught
+    # ({code, message, operation}), or None
+    reason: dict[str, Any] | None
 
 
 class TaskPageView(TypedDict):

@@ -183,6 +183,14 @@ class Task(Schema):
     claimed_by = fields.String(allow_none=True)
     status = fields.String()
     created_at = fields.String()
+    reason = fields.Dict(
+        allow_none=True,
+        metadata={
+            "description": "why the task is asked for (again): the business error the diagram caught in "
+            "the step that opened it, {code, message, operation} (a service refused what the last step "
+            "sent it); null if none"
+        },
+    )
 
 
 def page_of(name: str, item, things: str, order: str, counted: str, items: str | None = None) -> type[Schema]:

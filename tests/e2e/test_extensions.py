@@ -121,3 +121,31 @@ def test_two_requests_asked_before_staff_decide_get_a_decision_each(running):
         timeout=60,
         message="the second request refused",
     ) == {first["id"]: "approved", second["id"]: "refused"}
+
+
+def test_staff_approving_past_the_longest_extension_are_asked_again_with_the_reason(running):
+    """Staff approve with a date of their own past the rulebook's cap: supervision refuses it, the
+    diagram catches the refusal and asks staff again, and the task says why."""
+    api = Api(*running)
+    number = submit(api)
+    mine, due = signed_and_clocked(api, number)
+    api("unit", "POST", f"/api/assignments/{mine['id']}/extension", {"months": 1, "reason": "等待预算批复"}, expect=200)
+    first = api.task("staff", "approve_extension", number)
+    assert first["reason"] is None
+    too_late = WorkingCalendar.add_months(due, 12).isoformat()  # far past 6 months from the signing
+    api.complete(
+        "staff", "approve_extension", number, {"approved": True, "until": too_late, "extension_comment": "同意"}
+    )
+    again = wait_for(
+        lambda: [
+            t
+            for t in api("staff", "GET", f"/api/tasks?business_key={number}", expect=200).json()["items"]
+            if t["task"] == "approve_extension" and t["task_id"] != first["task_id"]
+        ],
+        timeout=60,
+        message="approve_extension asked for again",
+    )[0]
+    assert again["reason"]["code"] == "extension_too_long" and again["reason"]["operation"] == "supervision.extend"
+    assert again["reason"]["message"]  # supervision's own words: the latest date allowed
+    # Decided again within the cap, the extension is made.
+    approved_as_asked(api, number, due, months=1)

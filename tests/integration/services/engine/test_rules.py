@@ -775,6 +775,29 @@ def test_the_no_unit_error_is_caught_by_the_diagram_and_ends_the_instance(engine
     assert "bpmn_error" in actions(engine, inst["id"])
 
 
+def test_a_task_asked_for_again_after_a_caught_business_error_says_why(engine):
+    """The service refused what the step sent (no such unit), the diagram caught it and asks staff
+    to review again: the new work item carries the refusal, the first one had none."""
+    engine.deploy(
+        smoke_variant('sourceRef="no_unit" targetRef="end_unassignable"', 'sourceRef="no_unit" targetRef="review"')
+    )
+    inst = at_review(engine, "BERR-3")
+    assert review_task(engine, inst["id"])["reason"] is None
+    engine.complete_task(review_task(engine, inst["id"])["task_id"], {"approved": True}, STAFF)
+    job = take_job(engine, "assignment.assign_unit")
+    assert answer(engine, job, "error", code="no_unit", message="there is no unit 'tranport'") == "caught"
+    again = review_task(engine, inst["id"])
+    assert again["reason"] == {
+        "code": "no_unit",
+        "message": "there is no unit 'tranport'",
+        "operation": "assignment.assign_unit",
+    }
+    # Completed this time, the step after it caught nothing: the next task asked for has no reason.
+    engine.complete_task(again["task_id"], {"approved": True}, STAFF)
+    finish_job(engine, "assignment.assign_unit", ASSIGNMENT)
+    assert engine.list_tasks(STAFF, inst["id"]) == []
+
+
 # -- 9. a step that fails at start ------------------------------------------------------------------------
 
 

@@ -784,6 +784,13 @@ POINTS_FILE = {
         },
     ],
 }
+# A task asked for again: supervision refused the extension staff approved (past the cap).
+EXTENSION_REFUSED = {
+    "code": "extension_refused",
+    "message": "2027-09-30 is past the latest reply date the rulebook allows, 2027-08-31",
+    "operation": "supervision.extend",
+}
+
 PAGES = {
     "login.html": {"user": "", "error": "wrong", "login_csrf": "x", "next": "/console"},
     "member_opinions.html": {
@@ -861,6 +868,7 @@ PAGES = {
     "tasks.html": {
         "tasks": [
             {"task": name, "task_id": f"t{i}", "business_key": "2026-7"}
+            | ({"reason": EXTENSION_REFUSED} if name == "approve_extension" else {})
             for i, name in enumerate(
                 ("pre_review", "filing_decision", "assign", "review_reply", "grade_quality", "approve_extension")
                 + ("reassign", "decide_appeal")
@@ -1696,3 +1704,14 @@ def test_the_incidents_page_says_what_became_of_the_incident_acted_on(query, say
         assert 'id="incident-done"' not in html
     else:
         assert says in html
+
+
+@pytest.mark.parametrize("lang", ["zh-CN", "en"])
+def test_a_task_asked_for_again_says_why_and_one_asked_for_the_first_time_says_nothing(lang):
+    request = Request(EnvironBuilder(path="/console/tasks").get_environ())
+    principal = {"user": "staff.wang", "roles": ["staff"], "unit": None}
+    html = Visit(None, request, "token", principal, lang).render("tasks.html", **PAGES["tasks.html"])
+    html = html.get_data(as_text=True)
+    notices = re.findall(r'<p class="notice" role="status" data-reason="([a-z_]+)">([^<]*)</p>', html)
+    assert [(code, EXTENSION_REFUSED["message"] in text) for code, text in notices] == [("extension_refused", True)]
+    assert ("再次办理，原因：" if lang == "zh-CN" else "Asked for again because:") in notices[0][1]
