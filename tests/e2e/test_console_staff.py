@@ -182,7 +182,8 @@ def scored_as_co_unit(system, number, unit, total) -> None:
 
 
 def co_unit_cells(driver) -> dict[str, dict[str, str]]:
-    """``{unit: {figure: text}}`` of the bulletin's assessment table's co-unit cells."""
+    """``{unit: {figure: text}}`` of the bulletin's assessment table's cells named by ``data-figure``:
+    each unit's co-unit figures and its overdue work not done."""
     from selenium.webdriver.common.by import By
 
     return {
@@ -237,6 +238,7 @@ def test_the_overdue_board_and_the_bulletin_show_the_apis_figures_and_the_bullet
             u["unit"]: {
                 "proposals_assisted": str(u["proposals_assisted"]),
                 "average_co_unit_score": "—" if u["average_co_unit_score"] is None else str(u["average_co_unit_score"]),
+                "overdue_not_done": str(u["overdue_not_done"]),
             }
             for u in figures["assessment"]["units"]
         }
@@ -249,6 +251,8 @@ def test_the_overdue_board_and_the_bulletin_show_the_apis_figures_and_the_bullet
     assert (
         int(co_units["education"]["proposals_assisted"]) >= 1 and co_units["education"]["average_co_unit_score"] != "—"
     )
+    # transport's reply, backdated past its due date and not given, counts against it
+    assert int(co_units["transport"]["overdue_not_done"]) >= 1
     assert "协办件数" in text_of(driver, "report-assessment") and "协办平均得分" in text_of(driver, "report-assessment")
     camera.check("report-bulletin", doc="report-bulletin")
 
