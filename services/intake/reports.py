@@ -74,7 +74,8 @@ def year_figures(
 ) -> dict:
     """Counts and lists for ``year``'s report to ``audience`` (public | members). In the public
     notice a proposer who consented to being named is named (``member_names``: users -> the members
-    directory's names), any other masked.
+    directory's names), any other masked; the bulletin to members names every proposer by the
+    directory's name (their user id if the directory lacks them).
 
     The counts are the whole year's, counted by the database; ``proposals`` is one page of the
     listing (``query``: ``page`` from 1, ``per_page`` 1-1000, default 100; by number), ``listed``
@@ -92,7 +93,7 @@ def year_figures(
     answers = _answers(uow, [p.id for p in proposals]) if audience != "public" else {}
     published = {row.proposal_id: row for row in uow.proposals.publications_of([p.id for p in proposals])}
 
-    known = directory_names(proposals, member_names) if audience == "public" else {}
+    known = directory_names(proposals, member_names)
 
     def listed(p: Proposal) -> dict:
         names = proposers(p)
@@ -113,7 +114,7 @@ def year_figures(
         return {
             "number": p.number,
             "title": mask_text(p.title),
-            "proposers": names,
+            "proposers": [known.get(user, user) for user in names],
             "units": answer.get("units", []),
             "category": answer.get("category"),
             "status": p.status,

@@ -56,10 +56,12 @@ def test_year_end_notice_and_bulletin_are_generated_from_the_records_with_names_
 
     bulletin = api("committee", "GET", f"/api/reports/proposals/{year}/bulletin?format=json", expect=200).json()
     assert {p["number"] for p in bulletin["proposals"]} == {published, not_filed}
-    assert all(p["proposers"] == ["member.li"] for p in bulletin["proposals"]), "members see who proposed"
+    # members see who proposed, by name (deploy/seed/members.yaml)
+    assert all(p["proposers"] == ["李明华"] for p in bulletin["proposals"]), "members see who proposed"
     assert [u["unit"] for u in bulletin["assessment"]["units"]] == ["transport"]
     page = api("committee", "GET", f"/api/reports/proposals/{year}/bulletin", expect=200).text
-    assert "member.li" in page and "市交通运输局" in page and ">transport<" not in page  # a unit by its name
+    assert "李明华" in page and "member.li" not in page  # a proposer by their name
+    assert "市交通运输局" in page and ">transport<" not in page  # a unit by its name
 
     refused = api("member", "GET", f"/api/reports/proposals/{year}/bulletin")
     assert refused.status_code == 403

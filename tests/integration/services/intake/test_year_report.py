@@ -141,6 +141,23 @@ def test_the_database_counts_what_the_rows_add_up_to_and_the_pages_make_the_whol
         figures(sql_uow, audience, per_page=1001)
 
 
+def test_the_bulletin_names_each_proposer_by_the_directorys_name_or_their_user_id(sql_uow):
+    everyone = sorted(
+        {user for p in figures(sql_uow, "members", per_page=1000)["proposals"] for user in p["proposers"]}
+    )
+    known = {user: f"名{i}" for i, user in enumerate(everyone[1:])}  # the directory lacks the first
+    asked = []
+
+    def names(users):
+        asked.append(list(users))
+        return {user: known[user] for user in users if user in known}
+
+    listed = year_figures(sql_uow, RulebookRules(), 2026, "members", STAFF, names, {"per_page": 1000})["proposals"]
+    assert len(asked) == 1  # one ask for the page
+    shown = {name for p in listed for name in p["proposers"]}
+    assert shown == {everyone[0], *known.values()} and not shown & set(known)
+
+
 def test_a_filed_proposal_whose_process_was_cancelled_is_no_longer_among_the_filed(sql_uow):
     """What supervision chooses key proposals among (``key_facts``): the filed ones still handled."""
     fake = FakeIntakeUnitOfWork()
