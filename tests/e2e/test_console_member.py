@@ -14,7 +14,9 @@ import pytest
 from tests.support import wait_for
 
 from .conftest import once_on_sqlite
-from .test_console_flow import _csrf, _session, chrome, console, log_in, open_until, press, text_of  # noqa: F401
+from .test_console_flow import _csrf, _session, chrome, complete_task, console, log_in, open_until, press, text_of  # noqa: F401
+from .test_micro_consultation import ISSUE, until_status
+from .test_proposal_lifecycle import Api
 
 _once = once_on_sqlite("the console is driven in a browser once, on SQLite")
 
@@ -136,3 +138,36 @@ def test_an_informant_saves_an_item_finds_it_among_their_drafts_and_submits_it_l
         timeout=10,
     )
     assert again.status_code == 409 and 'id="refusal"' in again.text  # submitted once only
+
+
+@pytest.mark.browser
+def test_staff_dispatch_a_case_and_the_member_declines_then_takes_it_in_the_console(console, chrome, running):
+    """The micro-consultation's tasks have forms in the console: staff dispatch a resident's case to
+    a member, the member declines it without a reason (refused, saying which field) and then takes
+    it; the case's status follows."""
+    from selenium.webdriver.common.by import By
+
+    driver, camera = chrome
+    api = Api(*running)
+    number = api("staff", "POST", "/api/consultations", {**ISSUE, "title": "楼道堆物堵塞消防通道"}, expect=201).json()[
+        "number"
+    ]
+    log_in(driver, console, "staff.wang")
+    open_until(driver, console + "/tasks", f'form[data-key="{number}"] input[value="consultation.dispatch"]')
+    camera.check("case-dispatch-form")
+    complete_task(
+        driver,
+        console,
+        "dispatch",
+        number,
+        fields={"member": "member.li", "dispatch_note": "请尽快联系居民"},
+        ticks=[("dispatch_action", "dispatch")],
+    )
+
+    log_in(driver, console, "member.li")
+    form = open_until(driver, console + "/tasks", f'form[data-task="take"][data-key="{number}"]')
+    form.find_element(By.CSS_SELECTOR, 'input[name="accepted"][value="no"]').click()
+    press(driver, form.find_element(By.CSS_SELECTOR, "button[type=submit]"))
+    assert "decline_reason" in text_of(driver, "main")  # declined without saying why: refused by name
+    complete_task(driver, console, "take", number, ticks=[("accepted", "yes")])
+    assert until_status(api, number, "taken")["status"] == "taken"

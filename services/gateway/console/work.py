@@ -8,7 +8,7 @@ from shared.rulebook import current_rulebook
 
 from ..http import http
 from ..routes.proposals import ROUTED_AT_ONCE
-from . import staff
+from . import cases, staff
 from .unit import assignment_page
 from .subjects import subject_page
 from .views import page, page_number, pager_of, redirect
@@ -29,7 +29,10 @@ def milestone_lines(text: str) -> list[dict]:
 
 
 def task_data(name: str, form) -> dict:
-    """A task form's fields as the task's data (the engine checks them with the diagram's schema)."""
+    """A task form's fields as the task's data (the engine checks them with the diagram's schema).
+    ``name``: the task's name, or a case task's form schema (:mod:`.cases`)."""
+    if name in cases.FORMS:
+        return cases.task_data(name, form)
     if name == "reassign":
         return task_data("assign", staff.reassign_fields(form))
     if name in staff.FORMS:
@@ -102,6 +105,8 @@ class ConsoleWorkRoutes:
             tasks=tasks,
             **pager_of(listed),
             forms=FORMS,
+            case_forms=cases.FORMS,
+            case_choices=cases.choices(),
             reasons=rules.reasons(),
             categories=rules.reply_categories(),
             grades=rules.quality_grades(),

@@ -4,7 +4,7 @@ task forms' data, and every page rendered in both languages from answers shaped 
 from __future__ import annotations
 
 import re
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta, timezone
 
 import pytest
 from marshmallow import ValidationError
@@ -17,6 +17,7 @@ from services.gateway.console.designer import by_process, problem_marks, read_up
 from services.gateway.console import staff
 from services.gateway.console.staff import REPORTS
 from services.gateway.console.views import Visit
+from services.gateway.console.cases import FORMS as CASE_FORMS, choices as case_choices
 from services.gateway.console.work import FORMS, task_data
 from services.gateway.models import Base
 from shared import config
@@ -873,8 +874,14 @@ PAGES = {
                 ("pre_review", "filing_decision", "assign", "review_reply", "grade_quality", "approve_extension")
                 + ("reassign", "decide_appeal")
             )
+        ]
+        + [
+            {"task": schema.split(".")[1], "task_id": f"c{i}", "business_key": "WXS-2026-0007", "form_schema": schema}
+            for i, schema in enumerate(CASE_FORMS)
         ],
         "forms": FORMS,
+        "case_forms": CASE_FORMS,
+        "case_choices": case_choices(),
         "reasons": current_rulebook("proposal").reasons(),
         "categories": current_rulebook("proposal").reply_categories(),
         "grades": current_rulebook("proposal").quality_grades(),
@@ -1715,3 +1722,61 @@ def test_a_task_asked_for_again_says_why_and_one_asked_for_the_first_time_says_n
     notices = re.findall(r'<p class="notice" role="status" data-reason="([a-z_]+)">([^<]*)</p>', html)
     assert [(code, EXTENSION_REFUSED["message"] in text) for code, text in notices] == [("extension_refused", True)]
     assert ("再次办理，原因：" if lang == "zh-CN" else "Asked for again because:") in notices[0][1]
+
+
+# A person's filled-in case forms (as the browser posts them) and what the diagram's schema keeps.
+FILLED_CASE_FORMS = {
+    "consultation.dispatch": (
+        {"dispatch_action": "dispatch", "member": " member.li ", "close_reason": "", "dispatch_note": "请跟进"},
+        {"dispatch_action": "dispatch", "member": "member.li"},
+    ),
+    "consultation.take": ({"accepted": "no", "decline_reason": "本人出差"}, {"accepted": False}),
+    "consultation.decide": (
+        {"outcome": "proposal", "convert_title": "关于增设公交站的建议", "suggestion": "增设站点", "urgent": "yes"},
+        {"outcome": "proposal", "urgent": True, "suggestion": "增设站点"},
+    ),
+    "consultation.meeting": (
+        {
+            "meeting_form": "on_site",
+            "meeting_venue": "cp_jiefang",
+            "held_on": "2026-11-20",
+            "attendees": "member.li、member.zhao",
+            "units": "transport, housing",
+            "summary": "达成共识",
+        },
+        {"attendees": ["member.li", "member.zhao"], "units": ["transport", "housing"], "held_on": "2026-11-20"},
+    ),
+    "consultation.follow_up": ({"actions_done": "yes", "follow_up_note": "已落实"}, {"actions_done": True}),
+    "consultation.return_visit": (
+        {"reached": "yes", "satisfaction": "basically_satisfied", "visit_comment": ""},
+        {"reached": True, "satisfaction": "basically_satisfied"},
+    ),
+}
+
+
+@pytest.mark.parametrize("schema", CASE_FORMS)
+def test_each_case_form_gives_data_the_diagrams_form_accepts_and_a_choice_left_out_is_refused(schema, skipping_clock):
+    from werkzeug.datastructures import MultiDict
+
+    from shared.forms import FORMS as SCHEMAS
+    from shared.validation import made
+
+    skipping_clock.set(datetime(2026, 11, 30, 2, tzinfo=timezone.utc))  # the meeting was held before it
+    posted, kept = FILLED_CASE_FORMS[schema]
+    data = task_data(schema, MultiDict(posted))
+    loaded = made(SCHEMAS[schema]).load(data)
+    assert {key: loaded[key] for key in kept} == kept
+    choice = next(iter(posted))  # the form's first field is its choice
+    with pytest.raises(ValidationError) as refused:
+        made(SCHEMAS[schema]).load(task_data(schema, MultiDict({k: v for k, v in posted.items() if k != choice})))
+    assert choice in refused.value.messages
+
+
+def test_the_task_list_shows_a_form_for_each_case_task_posting_its_form_schema():
+    request = Request(EnvironBuilder(path="/console/tasks").get_environ())
+    principal = {"user": "member.li", "roles": ["member", "staff"], "unit": None}
+    html = Visit(None, request, "token", principal, "zh-CN").render("tasks.html", **PAGES["tasks.html"])
+    html = html.get_data(as_text=True)
+    posted = re.findall(r'<input type="hidden" name="task" value="(consultation\.[a-z_]+)">', html)
+    assert posted == list(CASE_FORMS)
+    assert "面对面协商" in html and "基本满意" in html and "群众撤回" in html  # the rulebook's codes, in Chinese
