@@ -62,12 +62,24 @@ def json_dumps(value: object) -> str:
     try:
         return orjson.dumps(value, default=str, option=_ORJSON).decode()
     except TypeError:  # orjson.JSONEncodeError
-        return json.dumps(value, ensure_ascii=False, default=str)
+        # Marked by a leading newline (whitespace JSON allows, kept by SQLite's text and
+        # PostgreSQL's json type; orjson never writes it), so json_loads reads it back with the
+        # standard library: orjson would read an integer past 64 bits as a float.
+        return STDLIB_MARK + json.dumps(value, ensure_ascii=False, default=str)
+
+
+STDLIB_MARK = "\n"  # what json_dumps puts before what the standard library wrote
 
 
 def json_loads(text: str | bytes) -> Any:
     """How every JSON column is read: orjson, or the standard library for what orjson refuses (a
-    ``NaN`` an earlier writer left, an integer past 64 bits)."""
+    ``NaN`` an earlier writer left) and for what :func:`json_dumps` wrote with it (marked): an
+    integer past 64 bits, which a diagram's script may compute, is read back exactly, as an
+    integer (orjson would read a float). Such an integer written before the mark (2026-12-03) is
+    read as orjson reads it."""
+    head = text[:1]
+    if head == STDLIB_MARK or head == b"\n":
+        return json.loads(text)
     try:
         return orjson.loads(text)
     except orjson.JSONDecodeError:

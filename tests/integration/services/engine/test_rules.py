@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import func, select
 
 from services.engine.engine import Engine
+from services.engine.cache import WorkflowCache
 from services.engine.models import BufferedMessage, History, Incident, Instance, Job, Outbox, WorkItem
 from shared.db import session_factory, transaction
 from shared.errors import Conflict, DiagramRefused, Forbidden, InvalidInput, NotFound
@@ -796,6 +797,25 @@ def test_a_task_asked_for_again_after_a_caught_business_error_says_why(engine):
     engine.complete_task(again["task_id"], {"approved": True}, STAFF)
     finish_job(engine, "assignment.assign_unit", ASSIGNMENT)
     assert engine.list_tasks(STAFF, inst["id"]) == []
+
+
+def test_an_integer_past_64_bits_a_script_computes_is_kept_exactly(engine):
+    """Kept in the instance's JSON (its state and data), it is read back as the same integer, not
+    as a float that lost its last digits; restored from the state, the next step still has it."""
+    engine.deploy(
+        smoke_variant(
+            '<bpmn:script>outcome = "answered"</bpmn:script>',
+            '<bpmn:script>outcome = "answered"\nbig = 2**70 + 1</bpmn:script>',
+        )
+    )
+    inst = waiting_for_reply(engine, "BIG-1")
+    assert engine.send_message(dict(REPLY, correlation_key="BIG-1", message_id="big-1"))["delivered_to"] == inst["id"]
+    data = engine.get_instance(inst["id"])["data"]
+    assert data["big"] == 2**70 + 1 and type(data["big"]) is int
+    engine.store.workflows = WorkflowCache(0)  # the next step restores the workflow from its state
+    finish_job(engine, "evaluation.record_outcome", {"recorded": True})
+    done = engine.get_instance(inst["id"])
+    assert done["status"] == "completed" and done["data"]["big"] == 2**70 + 1 and type(done["data"]["big"]) is int
 
 
 # -- 9. a step that fails at start ------------------------------------------------------------------------
