@@ -12,7 +12,7 @@ from shared.principal import acting_user
 from shared.masking import mask_name, mask_text
 from . import case_outcome
 from .models import Proposal, Publication
-from .records import by_id, directory_names, names_masked, notify, proposers, record_event
+from .records import by_id, names_masked, notify, proposers, record_event
 from .unit_of_work import IntakeUnitOfWork
 from .rules import IntakeRules
 from .schemas import AnswerMergedParams, PublishFollowupParams, PublishParams
@@ -48,13 +48,14 @@ def record_answer(uow: IntakeUnitOfWork, proposal: Proposal, actor: str, action:
     proposal.lead_unit = (data.get("units") or [None])[0]
 
 
-def publish(uow: IntakeUnitOfWork, rules: IntakeRules, params: dict, principal: dict | None, names=None) -> dict:
+def publish(uow: IntakeUnitOfWork, rules: IntakeRules, params: dict, principal: dict | None) -> dict:
     """Publish an answered proposal whose proposer consented; otherwise record why it is not.
 
     A category B reply is published at once with ``followup_status: pending`` (``followup_pending``);
     :func:`publish_followup` adds the follow-up reply when it arrives. Publishing again changes
-    nothing. ``names``: users -> their members-directory names, so that the texts are masked of the
-    names of the proposers who did not consent to being named too. An unknown or disabled reply category is
+    nothing. The texts are stored masked of personal data and of the proposers' user ids; the
+    directory names of those who did not consent to being named are masked when the texts are read
+    (``public``), so publishing asks the directory nothing. An unknown or disabled reply category is
     ``BusinessError("unknown_reply_category")``; a proposal not answered is ``not_publishable``.
     """
     data = load(PublishParams, params, "intake.publish parameters")
@@ -86,7 +87,7 @@ def publish(uow: IntakeUnitOfWork, rules: IntakeRules, params: dict, principal: 
             Publication(
                 proposal_id=proposal.id,
                 published_at=clock.now(),
-                **_mask(proposal, data, names_masked(proposal, directory_names([proposal], names))),
+                **_mask(proposal, data, names_masked(proposal, {})),
             )
         )
     proposal.status = "published"
@@ -113,7 +114,7 @@ def publish(uow: IntakeUnitOfWork, rules: IntakeRules, params: dict, principal: 
     return {"published": True, "reason": None}
 
 
-def publish_followup(uow: IntakeUnitOfWork, params: dict, principal: dict | None, names=None) -> dict:
+def publish_followup(uow: IntakeUnitOfWork, params: dict, principal: dict | None) -> dict:
     """The follow-up reply of a category B answer arrived (job ``intake.publish_followup``): the
     published record says ``received``, with the reply masked and when. A proposal not published
     (its proposer declined) only records the follow-up in its history. Doing it again changes
@@ -126,8 +127,7 @@ def publish_followup(uow: IntakeUnitOfWork, params: dict, principal: dict | None
         return {"published": False, "followup_status": None}
     if row.followup_status != "received":
         row.followup_status, row.followup_received_at = "received", clock.now()
-        hidden = names_masked(proposal, directory_names([proposal], names))
-        row.followup_text = mask_text(data["text"], hidden)
+        row.followup_text = mask_text(data["text"], names_masked(proposal, {}))  # names: when read
         record_event(uow, proposal, acting_user(principal), "followup_published", {"text": row.followup_text})
         uow.flush()
     return {"published": True, "followup_status": row.followup_status}
