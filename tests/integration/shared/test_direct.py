@@ -235,12 +235,18 @@ def test_sqlalchemys_own_statements_and_the_commit_send_what_is_held_and_a_rollb
         assert ids_of(s, "h-2") == ["seen", "at commit", "after"]
 
 
+def stored(sessions, message_id: str) -> tuple[Direct, Direct]:
+    """A buffered message stored as ``message_id`` (so a second insert of it is a duplicate key);
+    the inserts of a buffered message and of a history row."""
+    messages, history = Direct(insert(MESSAGES), MESSAGE_KEYS), Direct(insert(HISTORY), HISTORY_KEYS)
+    with transaction(sessions) as s:
+        messages.execute(s.connection(), message(message_id))
+    return messages, history
+
+
 def test_a_held_writes_error_is_sqlalchemys_raised_with_the_statement_that_carries_it(holding):
     sessions = holding
-    messages = Direct(insert(MESSAGES), MESSAGE_KEYS)
-    history = Direct(insert(HISTORY), HISTORY_KEYS)
-    with transaction(sessions) as s:
-        messages.execute(s.connection(), message("dup-held"))
+    messages, history = stored(sessions, "dup-held")
     with pytest.raises(IntegrityError):
         with transaction(sessions) as s:
             messages.later(s.connection(), message("dup-held"))
@@ -269,10 +275,7 @@ def test_an_engine_that_does_not_send_held_writes_gets_each_write_at_once(sessio
 
 def test_a_held_write_that_fails_at_commit_commits_nothing_and_the_next_transaction_is_clean(holding):
     sessions = holding
-    messages = Direct(insert(MESSAGES), MESSAGE_KEYS)
-    history = Direct(insert(HISTORY), HISTORY_KEYS)
-    with transaction(sessions) as s:
-        messages.execute(s.connection(), message("dup-commit"))
+    messages, history = stored(sessions, "dup-commit")
     with pytest.raises(IntegrityError):
         with transaction(sessions) as s:
             history.later(s.connection(), history_row("h-5", "before"))
